@@ -1,0 +1,19 @@
+// Peer message type numbers, one range per protocol, so a frame's type says which core it is for.
+// Never reuse a retired number. The transport envelope carries the type next to its own version.
+
+export const MessageType = {
+  // 0x00xx: transport-level
+  TransportError: 0x0001,
+  // 0x01xx: membership
+  MembershipPing: 0x0101,
+  MembershipAck: 0x0102,
+  // 0x02xx: raft (metadata group)
+  Raft: 0x0201,
+  RaftClientRequest: 0x0202,
+  RaftClientResponse: 0x0203,
+  // 0x7fxx: test-only traffic (compliance suites, benchmarks)
+  TestEcho: 0x7f01,
+  TestBulk: 0x7f02,
+} as const;
+
+export type MessageTypeName = keyof typeof MessageType;

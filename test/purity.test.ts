@@ -1,0 +1,61 @@
+// Goal: keep protocol cores pure (../shared/STYLE.md habit 2). A core that reads the wall clock,
+// draws ambient randomness, schedules real timers or touches node:* cannot run in the deterministic
+// simulator, so a seed would no longer replay. This test scans the source; a hit names file:line.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+/** Directories whose non-test files must be pure. */
+const PURE_DIRS = ['src/lib', 'src/raft', 'src/membership', 'src/sim', 'src/metrics', 'src/check/models'];
+
+const BANNED: ReadonlyArray<[RegExp, string]> = [
+  [/\bDate\.now\s*\(/, 'Date.now (use Clock from the Env, passed in as a number)'],
+  [/\bnew Date\s*\(\s*\)/, 'new Date() (wall clock)'],
+  [/\bMath\.random\s*\(/, 'Math.random (use the injected Rng)'],
+  [/\bperformance\.now\s*\(/, 'performance.now (use Clock)'],
+  [/\bsetTimeout\s*\(|\bsetInterval\s*\(|\bsetImmediate\s*\(/, 'real timers (use Timers / ticks)'],
+  [/\bprocess\./, 'process (cores do not see the process)'],
+  [/\bcrypto\.(random|getRandom)/, 'crypto randomness (use the injected Rng)'],
+  [/from\s+['"]node:|import\(\s*['"]node:|require\(\s*['"]node:/, 'node:* import'],
+];
+
+function sourceFiles(dir: string, out: string[] = []): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const name of names) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) sourceFiles(p, out);
+    else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+function stripComments(line: string): string {
+  const i = line.indexOf('//');
+  return i >= 0 ? line.slice(0, i) : line;
+}
+
+test('protocol cores and the simulator use only what the Env hands them', () => {
+  const hits: string[] = [];
+  for (const dir of PURE_DIRS) {
+    for (const file of sourceFiles(dir)) {
+      const lines = readFileSync(file, 'utf8').split('\n');
+      lines.forEach((raw, i) => {
+        const line = stripComments(raw);
+        if (/^\s*\*/.test(line)) return; // block comment body
+        for (const [pattern, why] of BANNED) if (pattern.test(line)) hits.push(`${file}:${i + 1}: ${why}`);
+      });
+    }
+  }
+  assert.deepEqual(hits, [], `impure code in a core:\n${hits.join('\n')}`);
+});
+
+test('the purity scan itself catches a banned call', () => {
+  const sample = 'const t = Date.now();';
+  assert.ok(BANNED.some(([p]) => p.test(sample)));
+});

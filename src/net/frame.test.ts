@@ -1,0 +1,240 @@
+// Goal: the peer frame codec (frame.ts grammar) round-trips any frame under any chunking, and turns
+// every malformed header into a typed, terminal ProtocolError — never an exception, never a crash,
+// and never buffering the body of an oversize frame. Chunking-independence follows the nats.js
+// parser tests: the same bytes fed whole, a byte at a time and in random chunks decode identically.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { type DecodeEvent, FrameDecoder, FrameEncoder, FrameErrorCode, envelopeVersion } from './frame.ts';
+
+interface Msg {
+  type: number;
+  payload: Uint8Array;
+}
+
+function decodeAll(decoder: FrameDecoder, chunks: Uint8Array[]): DecodeEvent[] {
+  const out: DecodeEvent[] = [];
+  for (const c of chunks) out.push(...decoder.push(c));
+  return out;
+}
+
+function splitAt(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.byteLength + 1)))].sort((a, b) => a - b);
+  const out: Uint8Array[] = [];
+  let last = 0;
+  for (const p of points) {
+    out.push(bytes.subarray(last, p));
+    last = p;
+  }
+  out.push(bytes.subarray(last));
+  return out;
+}
+
+function bytewise(bytes: Uint8Array): Uint8Array[] {
+  return Array.from(bytes, (_, i) => bytes.subarray(i, i + 1));
+}
+
+function framesOf(events: DecodeEvent[]): Msg[] {
+  return events.map((e) => {
+    assert.equal(e.kind, 'frame', e.kind === 'error' ? e.error.code : '');
+    if (e.kind !== 'frame') throw new Error('unreachable');
+    return { type: e.frame.type, payload: Uint8Array.from(e.frame.payload) };
+  });
+}
+
+/** Builds raw frame bytes by hand, independent of FrameEncoder (the oracle for malformed cases). */
+function raw(parts: {
+  length?: number;
+  version?: number;
+  type?: number;
+  cluster?: number[];
+  sender?: number[];
+  payload?: number[];
+}): Uint8Array {
+  const cluster = parts.cluster ?? [...Buffer.from('c1')];
+  const sender = parts.sender ?? [...Buffer.from('n1')];
+  const body = [
+    parts.version ?? envelopeVersion,
+    ((parts.type ?? 7) >> 8) & 0xff,
+    (parts.type ?? 7) & 0xff,
+    cluster.length,
+    ...cluster,
+    sender.length,
+    ...sender,
+    ...(parts.payload ?? []),
+  ];
+  const length = parts.length ?? body.length;
+  return Uint8Array.from([
+    (length >>> 24) & 0xff,
+    (length >>> 16) & 0xff,
+    (length >>> 8) & 0xff,
+    length & 0xff,
+    ...body,
+  ]);
+}
+
+const msgArb = fc.record({
+  type: fc.integer({ min: 0, max: 0xffff }),
+  payload: fc.uint8Array({ maxLength: 300 }),
+});
+
+test('round trip: any frames, any chunking, whole or byte by byte', () => {
+  fc.assert(
+    fc.property(
+      fc.string({ minLength: 1, maxLength: 20 }),
+      fc.string({ minLength: 1, maxLength: 20 }),
+      fc.array(msgArb, { maxLength: 12 }),
+      fc.array(fc.nat(), { maxLength: 20 }),
+      (clusterId, senderId, msgs, cuts) => {
+        fc.pre(Buffer.byteLength(clusterId) <= 64 && Buffer.byteLength(senderId) <= 64);
+        const enc = new FrameEncoder({ clusterId, senderId });
+        const wire = Buffer.concat(msgs.map((m) => enc.encode(m.type, m.payload)));
+        for (const chunks of [[wire], splitAt(wire, cuts), bytewise(wire)]) {
+          const events = decodeAll(new FrameDecoder(), chunks);
+          assert.deepEqual(
+            framesOf(events),
+            msgs.map((m) => ({ type: m.type, payload: Uint8Array.from(m.payload) })),
+          );
+          for (const e of events) {
+            if (e.kind === 'frame') {
+              assert.equal(e.frame.clusterId, clusterId);
+              assert.equal(e.frame.senderId, senderId);
+              assert.equal(e.frame.envelopeVersion, envelopeVersion);
+            }
+          }
+        }
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+test('encode copies the payload: mutating it afterwards does not change the frame', () => {
+  const enc = new FrameEncoder({ clusterId: 'c', senderId: 's' });
+  const payload = Uint8Array.from([1, 2, 3]);
+  const frame = enc.encode(9, payload);
+  payload.fill(0);
+  const [e] = new FrameDecoder().push(frame);
+  assert.ok(e?.kind === 'frame');
+  assert.deepEqual(Uint8Array.from(e.frame.payload), Uint8Array.from([1, 2, 3]));
+});
+
+test('a zero-byte payload and the largest allowed frame both decode', () => {
+  const frameBytesMax = 1024;
+  const enc = new FrameEncoder({ clusterId: 'c', senderId: 's', bounds: { frameBytesMax } });
+  const maxPayload = frameBytesMax - enc.frameBytes(0);
+  assert.equal(enc.fits(maxPayload), true);
+  assert.equal(enc.fits(maxPayload + 1), false);
+  const wire = Buffer.concat([enc.encode(1, new Uint8Array(0)), enc.encode(2, new Uint8Array(maxPayload).fill(5))]);
+  const events = decodeAll(new FrameDecoder({ frameBytesMax }), bytewise(wire));
+  const frames = framesOf(events);
+  assert.equal(frames.length, 2);
+  assert.equal(frames[0]?.payload.byteLength, 0);
+  assert.equal(frames[1]?.payload.byteLength, maxPayload);
+  assert.throws(() => enc.encode(3, new Uint8Array(maxPayload + 1)), { code: 'limit_exceeded' });
+});
+
+test('encoder rejects ids that do not fit the envelope', () => {
+  assert.throws(() => new FrameEncoder({ clusterId: '', senderId: 's' }), { code: 'config_invalid' });
+  assert.throws(() => new FrameEncoder({ clusterId: 'c', senderId: 'x'.repeat(65) }), { code: 'config_invalid' });
+});
+
+/** Every malformed-header case: the decoder reports `code` (fed whole and byte by byte) and then stays silent. */
+const malformed: Array<[string, Uint8Array, string]> = [
+  ['length below the envelope minimum', raw({ length: 3 }), FrameErrorCode.truncatedEnvelope],
+  ['length zero', Uint8Array.from([0, 0, 0, 0]), FrameErrorCode.truncatedEnvelope],
+  ['unknown envelope version 0', raw({ version: 0 }), FrameErrorCode.unknownEnvelopeVersion],
+  ['unknown envelope version 2', raw({ version: 2 }), FrameErrorCode.unknownEnvelopeVersion],
+  ['cluster id length 0', raw({ cluster: [] }), FrameErrorCode.badIdLength],
+  ['sender id length 0', raw({ sender: [] }), FrameErrorCode.badIdLength],
+  ['cluster id longer than the bound', raw({ cluster: new Array(65).fill(97) }), FrameErrorCode.badIdLength],
+  ['sender id longer than the bound', raw({ sender: new Array(65).fill(97) }), FrameErrorCode.badIdLength],
+  ['cluster id runs past the frame', raw({ length: 6, cluster: [97, 98, 99] }), FrameErrorCode.truncatedEnvelope],
+  [
+    'frame ends before the sender id length',
+    raw({ length: 6, cluster: [97, 98], sender: [] }),
+    FrameErrorCode.truncatedEnvelope,
+  ],
+  [
+    'sender id runs past the frame',
+    raw({ length: 8, cluster: [97], sender: [98, 99, 100] }),
+    FrameErrorCode.truncatedEnvelope,
+  ],
+  ['sender id is not UTF-8', raw({ sender: [0xff, 0xfe] }), FrameErrorCode.badIdEncoding],
+  ['oversize length', Uint8Array.from([0xff, 0xff, 0xff, 0xff, 1, 0, 7]), FrameErrorCode.frameTooLarge],
+];
+
+for (const [name, bytes, code] of malformed) {
+  test(`malformed header: ${name} -> ${code}`, () => {
+    const good = new FrameEncoder({ clusterId: 'c1', senderId: 'n1' }).encode(5, Uint8Array.from([1, 2]));
+    const wire = Buffer.concat([good, bytes, good]);
+    for (const chunks of [[wire], bytewise(wire)]) {
+      const decoder = new FrameDecoder();
+      const events = decodeAll(decoder, chunks);
+      assert.equal(events.length, 2, 'the good frame before the bad one, then exactly one error');
+      assert.equal(events[0]?.kind, 'frame');
+      const err = events[1];
+      assert.ok(err?.kind === 'error');
+      assert.equal(err.error.code, code);
+      assert.equal(err.error.name, 'ProtocolError');
+      assert.equal(decoder.failed?.code, code);
+      assert.deepEqual(decoder.push(good), [], 'a failed decoder yields nothing more');
+      assert.equal(decoder.buffered, 0, 'a failed decoder releases its buffer');
+    }
+  });
+}
+
+test('oversize length is rejected on its 4 bytes, without buffering the body', () => {
+  const decoder = new FrameDecoder({ frameBytesMax: 1024 });
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(1021); // 1021 + 4 > 1024
+  const events = decoder.push(length);
+  assert.equal(events.length, 1);
+  assert.ok(events[0]?.kind === 'error');
+  assert.equal(events[0].error.code, FrameErrorCode.frameTooLarge);
+  assert.equal(decoder.buffered, 0);
+  assert.deepEqual(decoder.push(new Uint8Array(1 << 20)), [], 'the body that follows is ignored, not buffered');
+  assert.equal(decoder.buffered, 0);
+  // Exactly at the bound is accepted.
+  const ok = new FrameDecoder({ frameBytesMax: 1024 });
+  length.writeUInt32BE(1020);
+  assert.deepEqual(ok.push(length), []);
+});
+
+test('random garbage never throws and yields at most one error, last', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 600 }), fc.array(fc.nat(), { maxLength: 10 }), (bytes, cuts) => {
+      const decoder = new FrameDecoder({ frameBytesMax: 4096 });
+      const events = decodeAll(decoder, splitAt(bytes, cuts));
+      const errors = events.filter((e) => e.kind === 'error');
+      assert.ok(errors.length <= 1);
+      if (errors.length === 1) assert.equal(events.at(-1)?.kind, 'error');
+      // Chunking does not change the outcome.
+      const whole = new FrameDecoder({ frameBytesMax: 4096 }).push(bytes);
+      assert.deepEqual(
+        whole.map((e) => (e.kind === 'error' ? e.error.code : e.frame.type)),
+        events.map((e) => (e.kind === 'error' ? e.error.code : e.frame.type)),
+      );
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('decoding a byte at a time is linear: 4 MiB of small frames fed in 1-byte chunks', () => {
+  const enc = new FrameEncoder({ clusterId: 'c', senderId: 's' });
+  const frame = enc.encode(1, new Uint8Array(100));
+  const count = 2000;
+  const wire = Buffer.concat(new Array(count).fill(frame));
+  const decoder = new FrameDecoder();
+  let frames = 0;
+  for (let i = 0; i < wire.byteLength; i++) frames += decoder.push(wire.subarray(i, i + 1)).length;
+  assert.equal(frames, count);
+  // A single 1 MiB frame fed a byte at a time: quadratic concatenation would take minutes here.
+  const big = enc.encode(2, new Uint8Array(1 << 20).fill(9));
+  const d2 = new FrameDecoder();
+  let got: DecodeEvent[] = [];
+  for (let i = 0; i < big.byteLength; i++) got = got.concat(d2.push(big.subarray(i, i + 1)));
+  assert.equal(got.length, 1);
+  assert.ok(got[0]?.kind === 'frame');
+  assert.equal(got[0].frame.payload.byteLength, 1 << 20);
+});

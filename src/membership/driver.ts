@@ -1,0 +1,138 @@
+// Runs the membership core over an Env: persists the incarnation, ticks on a timer, sends what the
+// core returns, and turns its outputs into metrics and log lines. Identical in the simulator and
+// in a real node; it sees only the Env.
+//
+// Incarnation file: `membership/incarnation` holds the last incarnation as a decimal string. On
+// start we read it, add one, and make the new value durable (write temp, sync, rename, syncDir)
+// before sending anything, so a restarted node is always newer than every message of its past.
+
+import type { Env, Gauge } from '../env/types.ts';
+import type { MessageRouter } from '../lib/router.ts';
+import { MessageType } from '../lib/message-types.ts';
+import { Membership, type MembershipConfig, type PeerStatus, type PeerView, type Step } from './membership.ts';
+
+export type MembershipTiming = Omit<MembershipConfig, 'self' | 'peers' | 'incarnation'>;
+
+const STATUS_CODE: Record<PeerStatus, number> = { unknown: 0, alive: 1, suspect: 2, dead: 3 };
+const INCARNATION_DIR = 'membership';
+const INCARNATION_FILE = 'membership/incarnation';
+const INCARNATION_TMP = 'membership/incarnation.tmp';
+/** The core is ticked this many times per heartbeat period, so detection lags by at most 1/4 period. */
+const TICKS_PER_HEARTBEAT = 4;
+
+export function bumpIncarnation(env: Env): number {
+  const disk = env.disk;
+  disk.mkdirp(INCARNATION_DIR);
+  let previous = 0;
+  if (disk.exists(INCARNATION_FILE)) {
+    const f = disk.open(INCARNATION_FILE, { create: false });
+    const text = new TextDecoder().decode(f.read(0, 32));
+    f.close();
+    const parsed = Number(text.trim());
+    if (Number.isSafeInteger(parsed) && parsed >= 0) {
+      previous = parsed;
+    } else {
+      // A torn or foreign file: wall-clock seconds are still above any incarnation we handed out
+      // (unless the clock went far back), which beats refusing to start.
+      previous = Math.floor(env.clock.wallMs() / 1000);
+      env.log.warn({ text, previous }, 'membership: unreadable incarnation file');
+    }
+  }
+  const next = previous + 1;
+  if (disk.exists(INCARNATION_TMP)) disk.remove(INCARNATION_TMP);
+  const tmp = disk.open(INCARNATION_TMP, { create: true });
+  tmp.append(new TextEncoder().encode(String(next)));
+  tmp.sync();
+  tmp.close();
+  disk.rename(INCARNATION_TMP, INCARNATION_FILE);
+  disk.syncDir(INCARNATION_DIR);
+  return next;
+}
+
+export class MembershipDriver {
+  readonly core: Membership;
+  readonly incarnation: number;
+  private readonly statusGauges = new Map<string, Gauge>();
+  private readonly phiGauges = new Map<string, Gauge>();
+  private readonly offsetGauges = new Map<string, Gauge>();
+  private readonly delayGauges = new Map<string, Gauge>();
+  private readonly timer;
+
+  constructor(
+    private readonly env: Env,
+    router: MessageRouter,
+    peers: readonly string[],
+    timing: MembershipTiming,
+  ) {
+    this.incarnation = bumpIncarnation(env);
+    this.core = new Membership(
+      { self: env.nodeId, peers, incarnation: this.incarnation, ...timing },
+      env.clock.monotonicMs(),
+    );
+    for (const peer of peers) {
+      const labels = { peer };
+      this.statusGauges.set(
+        peer,
+        env.metrics.gauge(
+          'membership_peer_status',
+          'Peer status as this node sees it: 0 unknown, 1 alive, 2 suspect, 3 dead',
+          labels,
+        ),
+      );
+      this.phiGauges.set(
+        peer,
+        env.metrics.gauge('membership_peer_phi', 'Phi-accrual suspicion level of the peer', labels),
+      );
+      this.offsetGauges.set(
+        peer,
+        env.metrics.gauge('clock_offset_ms', "NTP-style estimate of the peer's wall clock minus ours", labels),
+      );
+      this.delayGauges.set(
+        peer,
+        env.metrics.gauge('clock_round_trip_delay_ms', 'NTP-style round-trip delay to the peer', labels),
+      );
+    }
+    env.metrics.gauge('membership_incarnation', 'This node incarnation (grows on every start)').set(this.incarnation);
+    router.register([MessageType.MembershipPing, MessageType.MembershipAck], (m) =>
+      this.apply(this.core.receive(m.from, m.type, m.payload, env.clock.monotonicMs(), env.clock.wallMs())),
+    );
+    this.timer = env.timers.every(Math.max(1, Math.floor(timing.heartbeatIntervalMs / TICKS_PER_HEARTBEAT)), () => {
+      this.apply(this.core.tick(env.clock.monotonicMs(), env.clock.wallMs()));
+      this.updateGauges();
+    });
+    env.log.info({ incarnation: this.incarnation, peers }, 'membership: started');
+  }
+
+  view(): PeerView[] {
+    return this.core.view(this.env.clock.monotonicMs());
+  }
+
+  stop(): void {
+    this.timer.cancel();
+  }
+
+  private apply(step: Step): void {
+    for (const m of step.messages) this.env.transport.send(m.to, m.type, m.payload);
+    for (const c of step.changes) {
+      this.env.metrics.counter('membership_status_changes_total', 'Peer status transitions', { to: c.to }).inc();
+      this.env.log.info(
+        { peer: c.peer, from: c.from, to: c.to, incarnation: c.incarnation, restarted: c.restarted },
+        'membership: peer status changed',
+      );
+    }
+    for (const r of step.rejected) {
+      this.env.metrics.counter('membership_rejected_total', 'Membership messages rejected', { reason: r.reason }).inc();
+    }
+  }
+
+  private updateGauges(): void {
+    for (const v of this.core.view(this.env.clock.monotonicMs())) {
+      this.statusGauges.get(v.id)?.set(STATUS_CODE[v.status]);
+      this.phiGauges.get(v.id)?.set(Math.round(v.phi * 100) / 100);
+      if (v.clock !== undefined) {
+        this.offsetGauges.get(v.id)?.set(v.clock.offsetMs);
+        this.delayGauges.get(v.id)?.set(v.clock.delayMs);
+      }
+    }
+  }
+}

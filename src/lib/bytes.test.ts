@@ -1,0 +1,363 @@
+// Goal: the byte codec helpers round-trip every value they accept, produce the exact wire bytes
+// the Kafka protocol guide and ZooKeeper jute specify (big-endian, zigzag varints, length
+// prefixes), and turn every malformed or short input into a ProtocolError — never an assert.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { ByteReader, ByteWriter, utf8ByteLength } from './bytes.ts';
+import { LimitError, ProtocolError } from './errors.ts';
+
+type Field =
+  | { kind: 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'uvarint' | 'varint' | 'f64'; value: number }
+  | { kind: 'i64' | 'u64' | 'varlong'; value: bigint }
+  | { kind: 'bool'; value: boolean }
+  | { kind: 'bytesI32' | 'compactBytes'; value: Uint8Array | null }
+  | { kind: 'bytesUvarint'; value: Uint8Array }
+  | { kind: 'stringI16' | 'stringI32' | 'compactString'; value: string | null }
+  | { kind: 'stringUvarint'; value: string };
+
+const fieldArb: fc.Arbitrary<Field> = fc.oneof(
+  fc.integer({ min: 0, max: 0xff }).map((value) => ({ kind: 'u8' as const, value })),
+  fc.integer({ min: -0x80, max: 0x7f }).map((value) => ({ kind: 'i8' as const, value })),
+  fc.integer({ min: 0, max: 0xffff }).map((value) => ({ kind: 'u16' as const, value })),
+  fc.integer({ min: -0x8000, max: 0x7fff }).map((value) => ({ kind: 'i16' as const, value })),
+  fc.integer({ min: 0, max: 0xffff_ffff }).map((value) => ({ kind: 'u32' as const, value })),
+  fc.integer().map((value) => ({ kind: 'i32' as const, value })),
+  fc.maxSafeNat().map((value) => ({ kind: 'uvarint' as const, value })),
+  fc.integer().map((value) => ({ kind: 'varint' as const, value })),
+  fc.double().map((value) => ({ kind: 'f64' as const, value })),
+  fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }).map((value) => ({ kind: 'i64' as const, value })),
+  fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }).map((value) => ({ kind: 'u64' as const, value })),
+  fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }).map((value) => ({ kind: 'varlong' as const, value })),
+  fc.boolean().map((value) => ({ kind: 'bool' as const, value })),
+  fc.option(fc.uint8Array({ maxLength: 40 }), { nil: null }).map((value) => ({ kind: 'bytesI32' as const, value })),
+  fc.option(fc.uint8Array({ maxLength: 40 }), { nil: null }).map((value) => ({ kind: 'compactBytes' as const, value })),
+  fc.uint8Array({ maxLength: 40 }).map((value) => ({ kind: 'bytesUvarint' as const, value })),
+  fc
+    .option(fc.string({ unit: 'binary', maxLength: 30 }), { nil: null })
+    .map((value) => ({ kind: 'stringI16' as const, value })),
+  fc
+    .option(fc.string({ unit: 'binary', maxLength: 30 }), { nil: null })
+    .map((value) => ({ kind: 'stringI32' as const, value })),
+  fc
+    .option(fc.string({ unit: 'binary', maxLength: 30 }), { nil: null })
+    .map((value) => ({ kind: 'compactString' as const, value })),
+  fc.string({ unit: 'binary', maxLength: 30 }).map((value) => ({ kind: 'stringUvarint' as const, value })),
+);
+
+function write(w: ByteWriter, f: Field): void {
+  switch (f.kind) {
+    case 'u8':
+      w.u8(f.value);
+      break;
+    case 'i8':
+      w.i8(f.value);
+      break;
+    case 'u16':
+      w.u16(f.value);
+      break;
+    case 'i16':
+      w.i16(f.value);
+      break;
+    case 'u32':
+      w.u32(f.value);
+      break;
+    case 'i32':
+      w.i32(f.value);
+      break;
+    case 'uvarint':
+      w.uvarint(f.value);
+      break;
+    case 'varint':
+      w.varint(f.value);
+      break;
+    case 'f64':
+      w.f64(f.value);
+      break;
+    case 'i64':
+      w.i64(f.value);
+      break;
+    case 'u64':
+      w.u64(f.value);
+      break;
+    case 'varlong':
+      w.varlong(f.value);
+      break;
+    case 'bool':
+      w.bool(f.value);
+      break;
+    case 'bytesI32':
+      w.bytesI32(f.value);
+      break;
+    case 'compactBytes':
+      w.compactBytes(f.value);
+      break;
+    case 'bytesUvarint':
+      w.bytesUvarint(f.value);
+      break;
+    case 'stringI16':
+      w.stringI16(f.value);
+      break;
+    case 'stringI32':
+      w.stringI32(f.value);
+      break;
+    case 'compactString':
+      w.compactString(f.value);
+      break;
+    case 'stringUvarint':
+      w.stringUvarint(f.value);
+      break;
+  }
+}
+
+function read(r: ByteReader, kind: Field['kind']): unknown {
+  switch (kind) {
+    case 'u8':
+      return r.u8();
+    case 'i8':
+      return r.i8();
+    case 'u16':
+      return r.u16();
+    case 'i16':
+      return r.i16();
+    case 'u32':
+      return r.u32();
+    case 'i32':
+      return r.i32();
+    case 'uvarint':
+      return r.uvarint();
+    case 'varint':
+      return r.varint();
+    case 'f64':
+      return r.f64();
+    case 'i64':
+      return r.i64();
+    case 'u64':
+      return r.u64();
+    case 'varlong':
+      return r.varlong();
+    case 'bool':
+      return r.bool();
+    case 'bytesI32':
+      return r.bytesI32();
+    case 'compactBytes':
+      return r.compactBytes();
+    case 'bytesUvarint':
+      return r.bytesUvarint();
+    case 'stringI16':
+      return r.stringI16();
+    case 'stringI32':
+      return r.stringI32();
+    case 'compactString':
+      return r.compactString();
+    case 'stringUvarint':
+      return r.stringUvarint();
+  }
+}
+
+/** What a string looks like after a UTF-8 round trip (lone surrogates become U+FFFD). */
+function utf8Normal(value: unknown): unknown {
+  return typeof value === 'string' ? new TextDecoder().decode(new TextEncoder().encode(value)) : value;
+}
+
+test('any sequence of fields round-trips, and the reader ends exactly at the end', () => {
+  fc.assert(
+    fc.property(fc.array(fieldArb, { maxLength: 30 }), fc.integer({ min: 1, max: 64 }), (fields, initialBytes) => {
+      const w = new ByteWriter({ initialBytes });
+      for (const f of fields) write(w, f);
+      const bytes = w.finish();
+      const r = new ByteReader(bytes);
+      for (const f of fields) {
+        const got = read(r, f.kind);
+        if (f.kind === 'f64') assert.ok(Object.is(got, f.value) || (Number.isNaN(got) && Number.isNaN(f.value)));
+        else assert.deepEqual(got, utf8Normal(f.value));
+      }
+      r.expectEnd();
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('every strict prefix of an encoding fails with ProtocolError truncated, never an assert', () => {
+  fc.assert(
+    fc.property(fc.array(fieldArb, { minLength: 1, maxLength: 8 }), (fields) => {
+      const w = new ByteWriter();
+      for (const f of fields) write(w, f);
+      const bytes = w.finish();
+      for (let cut = 0; cut < bytes.length; cut++) {
+        const r = new ByteReader(bytes.subarray(0, cut));
+        assert.throws(
+          () => {
+            for (const f of fields) read(r, f.kind);
+            r.expectEnd();
+          },
+          (e: unknown) => e instanceof ProtocolError,
+        );
+      }
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('fixed-width integers are big-endian', () => {
+  const bytes = new ByteWriter().u16(0x0102).i32(-2).u32(0xdeadbeef).i64(-1n).finish();
+  assert.deepEqual(
+    [...bytes],
+    [1, 2, 0xff, 0xff, 0xff, 0xfe, 0xde, 0xad, 0xbe, 0xef, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+  );
+});
+
+test('varints match the Kafka protocol guide (zigzag, 7 bits per byte, low group first)', () => {
+  const enc = (f: (w: ByteWriter) => void) => {
+    const w = new ByteWriter();
+    f(w);
+    return [...w.finish()];
+  };
+  assert.deepEqual(
+    enc((w) => w.varint(0)),
+    [0x00],
+  );
+  assert.deepEqual(
+    enc((w) => w.varint(-1)),
+    [0x01],
+  );
+  assert.deepEqual(
+    enc((w) => w.varint(1)),
+    [0x02],
+  );
+  assert.deepEqual(
+    enc((w) => w.varint(-64)),
+    [0x7f],
+  );
+  assert.deepEqual(
+    enc((w) => w.varint(64)),
+    [0x80, 0x01],
+  );
+  assert.deepEqual(
+    enc((w) => w.varint(2147483647)),
+    [0xfe, 0xff, 0xff, 0xff, 0x0f],
+  );
+  assert.deepEqual(
+    enc((w) => w.varint(-2147483648)),
+    [0xff, 0xff, 0xff, 0xff, 0x0f],
+  );
+  assert.deepEqual(
+    enc((w) => w.uvarint(300)),
+    [0xac, 0x02],
+  );
+  assert.deepEqual(
+    enc((w) => w.varlong(-(1n << 63n))),
+    [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+  );
+  assert.deepEqual(
+    enc((w) => w.compactString(null)),
+    [0x00],
+  );
+  assert.deepEqual(
+    enc((w) => w.compactString('ab')),
+    [0x03, 0x61, 0x62],
+  );
+  assert.deepEqual(
+    enc((w) => w.stringI16(null)),
+    [0xff, 0xff],
+  );
+  assert.deepEqual(
+    enc((w) => w.stringI32('é')),
+    [0, 0, 0, 2, 0xc3, 0xa9],
+  );
+  assert.deepEqual(
+    enc((w) => w.bytesI32(null)),
+    [0xff, 0xff, 0xff, 0xff],
+  );
+});
+
+test('malformed input becomes a typed ProtocolError with a stable code', () => {
+  const code = (bytes: number[], f: (r: ByteReader) => unknown): string => {
+    try {
+      f(new ByteReader(Uint8Array.from(bytes)));
+    } catch (e) {
+      assert.ok(e instanceof ProtocolError, `expected ProtocolError, got ${String(e)}`);
+      return e.code;
+    }
+    return 'no error';
+  };
+  assert.equal(
+    code([0x80, 0x80, 0x80, 0x80, 0x80, 0x01], (r) => r.varint()),
+    'varint_overflow',
+  );
+  assert.equal(
+    code([0xff, 0xff, 0xff, 0xff, 0x1f], (r) => r.uvarint32()),
+    'varint_overflow',
+  );
+  assert.equal(
+    code(Array(11).fill(0x80), (r) => r.varlong()),
+    'varint_overflow',
+  );
+  assert.equal(
+    code([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], (r) => r.uvarint()),
+    'varint_overflow',
+  );
+  assert.equal(
+    code([0x80], (r) => r.uvarint()),
+    'truncated',
+  );
+  assert.equal(
+    code([0xff, 0xfe], (r) => r.stringI16()),
+    'invalid_length',
+  );
+  assert.equal(
+    code([0xff, 0xff], (r) => r.stringI16NotNull()),
+    'invalid_length',
+  );
+  assert.equal(
+    code([0x7f, 0xff, 0xff, 0xff], (r) => r.bytesI32()),
+    'truncated',
+  );
+  assert.equal(
+    code([0, 2, 0xc3, 0x28], (r) => r.stringI16()),
+    'invalid_utf8',
+  );
+  assert.equal(
+    code([2], (r) => r.bool()),
+    'invalid_boolean',
+  );
+  assert.equal(
+    code([1, 2], (r) => {
+      r.u8();
+      r.expectEnd();
+    }),
+    'trailing_bytes',
+  );
+});
+
+test('the writer rejects growth past bytesMax with a LimitError and keeps what fit', () => {
+  const w = new ByteWriter({ bytesMax: 10, initialBytes: 2 });
+  w.u32(1).u32(2);
+  assert.throws(
+    () => w.u32(3),
+    (e: unknown) => e instanceof LimitError && e.code === 'limit_exceeded',
+  );
+  w.u16(7);
+  assert.equal(w.finish().length, 10);
+});
+
+test('patchU32 fills in a length known only after the body', () => {
+  const w = new ByteWriter();
+  w.u32(0).stringUvarint('hello');
+  w.patchU32(0, w.length - 4);
+  const r = new ByteReader(w.finish());
+  assert.equal(r.u32(), 6);
+  assert.equal(r.stringUvarint(), 'hello');
+});
+
+test('utf8ByteLength agrees with TextEncoder, lone surrogates included', () => {
+  fc.assert(
+    fc.property(
+      fc.string({ unit: 'binary' }),
+      fc.string({ unit: fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)) }),
+      (a, b) => {
+        for (const s of [a, b, a + b]) assert.equal(utf8ByteLength(s), new TextEncoder().encode(s).length);
+      },
+    ),
+  );
+});

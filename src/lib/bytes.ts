@@ -1,0 +1,545 @@
+// Byte codec helpers shared by every hand-written codec (Raft AppendEntries, membership, Kafka,
+// ZooKeeper jute). Big-endian fixed-width integers, Kafka-style varints, length-prefixed bytes and
+// UTF-8 strings.
+//
+// Invariants:
+// - ByteWriter never grows past its `bytesMax`; a write that would is rejected with a LimitError
+//   (the message is too large: backpressure, never silent growth).
+// - ByteReader never reads outside its input. Reading past the end throws ProtocolError `truncated`;
+//   other malformed input (over-long varint, negative length, bad UTF-8) throws a ProtocolError with
+//   its own code. Untrusted bytes never reach an assert.
+// - Length-prefixed reads check the length against the remaining bytes before allocating, so a
+//   forged length cannot make the reader allocate more than its input.
+//
+// Grammar names follow the Kafka protocol guide (INT16, VARINT, UNSIGNED_VARINT, COMPACT_STRING,
+// NULLABLE_BYTES...) and ZooKeeper jute (ustring / buffer = int32 length, -1 for null).
+
+import { assert } from './assert.ts';
+import { LimitError, ProtocolError } from './errors.ts';
+
+/** Default ceiling for one encoded message; pass a smaller or larger `bytesMax` per codec. */
+export const BYTE_WRITER_BYTES_MAX_DEFAULT = 16 * 1024 * 1024;
+/** Initial buffer when none is given; doubles on demand up to bytesMax. */
+const BYTE_WRITER_INITIAL_BYTES = 256;
+/** Longest encoding of a 32-bit varint (Kafka VARINT / UNSIGNED_VARINT). */
+const VARINT32_BYTES_MAX = 5;
+/** Longest encoding of a 64-bit varint (Kafka VARLONG); also the bound for a safe-integer uvarint. */
+const VARINT64_BYTES_MAX = 10;
+
+const TWO_POW_32 = 0x1_0000_0000;
+const MASK_64 = 0xffff_ffff_ffff_ffffn;
+
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+const utf8Encoder = new TextEncoder();
+
+/** Number of bytes `s` takes in UTF-8 (lone surrogates count as U+FFFD, 3 bytes, as TextEncoder writes them). */
+export function utf8ByteLength(s: string): number {
+  let bytes = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+export interface ByteWriterOptions {
+  /** Hard ceiling on the encoded size; exceeding it throws LimitError('bytesMax'). */
+  bytesMax?: number;
+  /** First allocation; grows by doubling. */
+  initialBytes?: number;
+}
+
+/**
+ * Growable big-endian writer. `finish()` returns a view of the written bytes (no copy); the
+ * writer must not be used after that.
+ */
+export class ByteWriter {
+  private buf: Uint8Array;
+  private view: DataView;
+  private pos = 0;
+  private finished = false;
+  readonly bytesMax: number;
+
+  constructor(options: ByteWriterOptions = {}) {
+    this.bytesMax = options.bytesMax ?? BYTE_WRITER_BYTES_MAX_DEFAULT;
+    assert(Number.isSafeInteger(this.bytesMax) && this.bytesMax > 0, 'ByteWriter bytesMax must be positive');
+    const initial = Math.min(options.initialBytes ?? BYTE_WRITER_INITIAL_BYTES, this.bytesMax);
+    this.buf = new Uint8Array(Math.max(1, initial));
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.pos;
+  }
+
+  private ensure(extraBytes: number): void {
+    assert(!this.finished, 'ByteWriter used after finish()');
+    const need = this.pos + extraBytes;
+    if (need <= this.buf.length) return;
+    if (need > this.bytesMax) {
+      throw new LimitError('bytesMax', `encoded message needs ${need} bytes, more than bytesMax ${this.bytesMax}`);
+    }
+    let size = this.buf.length * 2;
+    while (size < need) size *= 2;
+    const next = new Uint8Array(Math.min(size, this.bytesMax));
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  u8(value: number): this {
+    assert(Number.isInteger(value) && value >= 0 && value <= 0xff, `u8 out of range: ${value}`);
+    this.ensure(1);
+    this.buf[this.pos++] = value;
+    return this;
+  }
+
+  i8(value: number): this {
+    assert(Number.isInteger(value) && value >= -0x80 && value <= 0x7f, `i8 out of range: ${value}`);
+    this.ensure(1);
+    this.view.setInt8(this.pos, value);
+    this.pos += 1;
+    return this;
+  }
+
+  bool(value: boolean): this {
+    return this.u8(value ? 1 : 0);
+  }
+
+  u16(value: number): this {
+    assert(Number.isInteger(value) && value >= 0 && value <= 0xffff, `u16 out of range: ${value}`);
+    this.ensure(2);
+    this.view.setUint16(this.pos, value);
+    this.pos += 2;
+    return this;
+  }
+
+  i16(value: number): this {
+    assert(Number.isInteger(value) && value >= -0x8000 && value <= 0x7fff, `i16 out of range: ${value}`);
+    this.ensure(2);
+    this.view.setInt16(this.pos, value);
+    this.pos += 2;
+    return this;
+  }
+
+  u32(value: number): this {
+    assert(Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff, `u32 out of range: ${value}`);
+    this.ensure(4);
+    this.view.setUint32(this.pos, value);
+    this.pos += 4;
+    return this;
+  }
+
+  i32(value: number): this {
+    assert(Number.isInteger(value) && value >= -0x8000_0000 && value <= 0x7fff_ffff, `i32 out of range: ${value}`);
+    this.ensure(4);
+    this.view.setInt32(this.pos, value);
+    this.pos += 4;
+    return this;
+  }
+
+  i64(value: bigint): this {
+    assert(value >= -(1n << 63n) && value < 1n << 63n, `i64 out of range: ${value}`);
+    this.ensure(8);
+    this.view.setBigInt64(this.pos, value);
+    this.pos += 8;
+    return this;
+  }
+
+  u64(value: bigint): this {
+    assert(value >= 0n && value <= MASK_64, `u64 out of range: ${value}`);
+    this.ensure(8);
+    this.view.setBigUint64(this.pos, value);
+    this.pos += 8;
+    return this;
+  }
+
+  f64(value: number): this {
+    this.ensure(8);
+    this.view.setFloat64(this.pos, value);
+    this.pos += 8;
+    return this;
+  }
+
+  /** UNSIGNED_VARINT (LEB128, 7 bits per byte, low group first) for 0 ≤ value ≤ 2^53 − 1. */
+  uvarint(value: number): this {
+    assert(Number.isSafeInteger(value) && value >= 0, `uvarint out of range: ${value}`);
+    this.ensure(VARINT64_BYTES_MAX);
+    const buf = this.buf;
+    let pos = this.pos;
+    // Division keeps values above 2^31 exact (bit operators would truncate to 32 bits).
+    while (value >= 0x80) {
+      buf[pos++] = (value % 0x80) | 0x80;
+      value = Math.floor(value / 0x80);
+    }
+    buf[pos++] = value;
+    this.pos = pos;
+    return this;
+  }
+
+  /** Kafka VARINT: zigzag-encoded signed 32-bit integer. */
+  varint(value: number): this {
+    assert(Number.isInteger(value) && value >= -0x8000_0000 && value <= 0x7fff_ffff, `varint out of range: ${value}`);
+    return this.uvarint(((value << 1) ^ (value >> 31)) >>> 0);
+  }
+
+  /** Kafka VARLONG: zigzag-encoded signed 64-bit integer. */
+  varlong(value: bigint): this {
+    assert(value >= -(1n << 63n) && value < 1n << 63n, `varlong out of range: ${value}`);
+    let z = ((value << 1n) ^ (value >> 63n)) & MASK_64;
+    this.ensure(VARINT64_BYTES_MAX);
+    while (z >= 0x80n) {
+      this.buf[this.pos++] = Number(z & 0x7fn) | 0x80;
+      z >>= 7n;
+    }
+    this.buf[this.pos++] = Number(z);
+    return this;
+  }
+
+  /** Raw bytes, no prefix. */
+  raw(data: Uint8Array): this {
+    this.ensure(data.length);
+    this.buf.set(data, this.pos);
+    this.pos += data.length;
+    return this;
+  }
+
+  /** BYTES / NULLABLE_BYTES (Kafka) and jute `buffer`: INT32 length (−1 = null), then the bytes. */
+  bytesI32(data: Uint8Array | null): this {
+    if (data === null) return this.i32(-1);
+    return this.i32(data.length).raw(data);
+  }
+
+  /** UNSIGNED_VARINT length, then the bytes (our own codecs). */
+  bytesUvarint(data: Uint8Array): this {
+    return this.uvarint(data.length).raw(data);
+  }
+
+  /** COMPACT_BYTES / COMPACT_NULLABLE_BYTES (Kafka flexible versions): UNSIGNED_VARINT length + 1, 0 = null. */
+  compactBytes(data: Uint8Array | null): this {
+    if (data === null) return this.uvarint(0);
+    return this.uvarint(data.length + 1).raw(data);
+  }
+
+  /** Writes the UTF-8 of `s` (byteLength precomputed) at the current position. */
+  private utf8(s: string, byteLength: number): void {
+    this.ensure(byteLength);
+    if (byteLength === s.length) {
+      // ASCII fast path: one byte per code unit; cheaper than encodeInto for short strings.
+      const buf = this.buf;
+      let pos = this.pos;
+      for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i);
+      this.pos = pos;
+      return;
+    }
+    const { written } = utf8Encoder.encodeInto(s, this.buf.subarray(this.pos, this.pos + byteLength));
+    assert(written === byteLength, 'utf8ByteLength disagrees with TextEncoder');
+    this.pos += byteLength;
+  }
+
+  /** STRING / NULLABLE_STRING (Kafka): INT16 length (−1 = null), then UTF-8. */
+  stringI16(s: string | null): this {
+    if (s === null) return this.i16(-1);
+    const n = utf8ByteLength(s);
+    if (n > 0x7fff)
+      throw new LimitError('stringI16BytesMax', `string of ${n} UTF-8 bytes does not fit an INT16 length`);
+    this.i16(n);
+    this.utf8(s, n);
+    return this;
+  }
+
+  /** jute `ustring`: INT32 length (−1 = null), then UTF-8. */
+  stringI32(s: string | null): this {
+    if (s === null) return this.i32(-1);
+    const n = utf8ByteLength(s);
+    this.i32(n);
+    this.utf8(s, n);
+    return this;
+  }
+
+  /** UNSIGNED_VARINT length, then UTF-8 (our own codecs). */
+  stringUvarint(s: string): this {
+    const n = utf8ByteLength(s);
+    this.uvarint(n);
+    this.utf8(s, n);
+    return this;
+  }
+
+  /** COMPACT_STRING / COMPACT_NULLABLE_STRING (Kafka): UNSIGNED_VARINT length + 1 (0 = null), then UTF-8. */
+  compactString(s: string | null): this {
+    if (s === null) return this.uvarint(0);
+    const n = utf8ByteLength(s);
+    this.uvarint(n + 1);
+    this.utf8(s, n);
+    return this;
+  }
+
+  /** Overwrites 4 bytes already written at `offset` (e.g. a frame length known only at the end). */
+  patchU32(offset: number, value: number): this {
+    assert(
+      Number.isInteger(offset) && offset >= 0 && offset + 4 <= this.pos,
+      `patchU32 outside written bytes: ${offset}`,
+    );
+    assert(Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff, `u32 out of range: ${value}`);
+    this.view.setUint32(offset, value);
+    return this;
+  }
+
+  /** The written bytes, as a view over the internal buffer (no copy). Ends the writer's life. */
+  finish(): Uint8Array {
+    assert(!this.finished, 'ByteWriter.finish() called twice');
+    this.finished = true;
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+/**
+ * Bounds-checked big-endian reader over untrusted bytes. `bytes`/`raw` return views into the
+ * input (no copy): copy them if the input buffer will be reused.
+ */
+export class ByteReader {
+  private readonly buf: Uint8Array;
+  private readonly view: DataView;
+  private pos = 0;
+
+  constructor(data: Uint8Array) {
+    this.buf = data;
+    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  get position(): number {
+    return this.pos;
+  }
+
+  get remaining(): number {
+    return this.buf.length - this.pos;
+  }
+
+  private need(bytes: number, what: string): number {
+    const at = this.pos;
+    if (bytes > this.buf.length - at) {
+      throw new ProtocolError('truncated', `truncated input: ${what} needs ${bytes} bytes at offset ${at}`, {
+        offset: at,
+        neededBytes: bytes,
+        remainingBytes: this.buf.length - at,
+      });
+    }
+    this.pos = at + bytes;
+    return at;
+  }
+
+  u8(): number {
+    return this.buf[this.need(1, 'u8')]!;
+  }
+
+  i8(): number {
+    return this.view.getInt8(this.need(1, 'i8'));
+  }
+
+  /** One byte, 0 = false, 1 = true; anything else is malformed. */
+  bool(): boolean {
+    const at = this.pos;
+    const b = this.u8();
+    if (b > 1) throw new ProtocolError('invalid_boolean', `boolean byte ${b} at offset ${at}`, { offset: at });
+    return b === 1;
+  }
+
+  u16(): number {
+    return this.view.getUint16(this.need(2, 'u16'));
+  }
+
+  i16(): number {
+    return this.view.getInt16(this.need(2, 'i16'));
+  }
+
+  u32(): number {
+    return this.view.getUint32(this.need(4, 'u32'));
+  }
+
+  i32(): number {
+    return this.view.getInt32(this.need(4, 'i32'));
+  }
+
+  i64(): bigint {
+    return this.view.getBigInt64(this.need(8, 'i64'));
+  }
+
+  u64(): bigint {
+    return this.view.getBigUint64(this.need(8, 'u64'));
+  }
+
+  f64(): number {
+    return this.view.getFloat64(this.need(8, 'f64'));
+  }
+
+  /** UNSIGNED_VARINT up to 2^53 − 1; longer or larger encodings are malformed. */
+  uvarint(): number {
+    const start = this.pos;
+    const buf = this.buf;
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < VARINT64_BYTES_MAX; i++) {
+      if (start + i >= buf.length) this.need(i + 1, 'uvarint');
+      const b = buf[start + i]!;
+      result += (b & 0x7f) * scale;
+      if ((b & 0x80) === 0) {
+        if (!Number.isSafeInteger(result)) {
+          throw new ProtocolError('varint_overflow', `uvarint at offset ${start} exceeds 2^53 - 1`, { offset: start });
+        }
+        this.pos = start + i + 1;
+        return result;
+      }
+      scale *= 0x80;
+    }
+    throw new ProtocolError('varint_overflow', `uvarint at offset ${start} longer than ${VARINT64_BYTES_MAX} bytes`, {
+      offset: start,
+    });
+  }
+
+  /** UNSIGNED_VARINT that must fit 32 bits (Kafka lengths and counts). */
+  uvarint32(): number {
+    const start = this.pos;
+    const buf = this.buf;
+    let result = 0;
+    for (let i = 0; i < VARINT32_BYTES_MAX; i++) {
+      if (start + i >= buf.length) this.need(i + 1, 'uvarint32');
+      const b = buf[start + i]!;
+      result += (b & 0x7f) * 2 ** (7 * i);
+      if ((b & 0x80) === 0) {
+        if (result >= TWO_POW_32) {
+          throw new ProtocolError('varint_overflow', `uvarint32 at offset ${start} exceeds 32 bits`, { offset: start });
+        }
+        this.pos = start + i + 1;
+        return result;
+      }
+    }
+    throw new ProtocolError('varint_overflow', `uvarint32 at offset ${start} longer than 5 bytes`, { offset: start });
+  }
+
+  /** Kafka VARINT: zigzag signed 32-bit. */
+  varint(): number {
+    const z = this.uvarint32();
+    return (z >>> 1) ^ -(z & 1);
+  }
+
+  /** Kafka VARLONG: zigzag signed 64-bit. */
+  varlong(): bigint {
+    const start = this.pos;
+    let z = 0n;
+    for (let i = 0; i < VARINT64_BYTES_MAX; i++) {
+      if (start + i >= this.buf.length) this.need(i + 1, 'varlong');
+      const b = this.buf[start + i]!;
+      z |= BigInt(b & 0x7f) << BigInt(7 * i);
+      if ((b & 0x80) === 0) {
+        if (z > MASK_64) {
+          throw new ProtocolError('varint_overflow', `varlong at offset ${start} exceeds 64 bits`, { offset: start });
+        }
+        this.pos = start + i + 1;
+        return (z >> 1n) ^ -(z & 1n);
+      }
+    }
+    throw new ProtocolError('varint_overflow', `varlong at offset ${start} longer than 10 bytes`, { offset: start });
+  }
+
+  /** `length` raw bytes, as a view into the input. */
+  raw(length: number): Uint8Array {
+    assert(Number.isSafeInteger(length) && length >= 0, `raw length must be a non-negative integer: ${length}`);
+    const at = this.need(length, 'raw bytes');
+    return this.buf.subarray(at, at + length);
+  }
+
+  /** Everything not yet read, as a view. */
+  rest(): Uint8Array {
+    return this.raw(this.remaining);
+  }
+
+  private lengthFromWire(length: number, nullable: boolean, what: string, at: number): number | null {
+    if (length === -1 && nullable) return null;
+    if (length < 0) {
+      throw new ProtocolError('invalid_length', `${what} at offset ${at} has length ${length}`, { offset: at, length });
+    }
+    return length;
+  }
+
+  /** NULLABLE_BYTES / jute buffer: INT32 length, −1 = null. */
+  bytesI32(): Uint8Array | null {
+    const at = this.pos;
+    const n = this.lengthFromWire(this.i32(), true, 'bytes', at);
+    return n === null ? null : this.raw(n);
+  }
+
+  /** INT32-prefixed bytes where null is not allowed. */
+  bytesI32NotNull(): Uint8Array {
+    const at = this.pos;
+    return this.raw(this.lengthFromWire(this.i32(), false, 'bytes', at)!);
+  }
+
+  bytesUvarint(): Uint8Array {
+    return this.raw(this.uvarint());
+  }
+
+  /** COMPACT_NULLABLE_BYTES: UNSIGNED_VARINT length + 1, 0 = null. */
+  compactBytes(): Uint8Array | null {
+    const n = this.uvarint32();
+    return n === 0 ? null : this.raw(n - 1);
+  }
+
+  private utf8(length: number): string {
+    const at = this.pos;
+    const bytes = this.raw(length);
+    try {
+      return utf8Decoder.decode(bytes);
+    } catch (cause) {
+      throw new ProtocolError('invalid_utf8', `invalid UTF-8 in string at offset ${at}`, { offset: at, cause });
+    }
+  }
+
+  /** NULLABLE_STRING (Kafka): INT16 length, −1 = null. */
+  stringI16(): string | null {
+    const at = this.pos;
+    const n = this.lengthFromWire(this.i16(), true, 'string', at);
+    return n === null ? null : this.utf8(n);
+  }
+
+  /** STRING (Kafka) where null is malformed. */
+  stringI16NotNull(): string {
+    const at = this.pos;
+    return this.utf8(this.lengthFromWire(this.i16(), false, 'string', at)!);
+  }
+
+  /** jute ustring: INT32 length, −1 = null. */
+  stringI32(): string | null {
+    const at = this.pos;
+    const n = this.lengthFromWire(this.i32(), true, 'string', at);
+    return n === null ? null : this.utf8(n);
+  }
+
+  stringUvarint(): string {
+    return this.utf8(this.uvarint());
+  }
+
+  /** COMPACT_NULLABLE_STRING: UNSIGNED_VARINT length + 1, 0 = null. */
+  compactString(): string | null {
+    const n = this.uvarint32();
+    return n === 0 ? null : this.utf8(n - 1);
+  }
+
+  /** Throws ProtocolError `trailing_bytes` unless every byte was consumed. */
+  expectEnd(what = 'message'): void {
+    if (this.pos !== this.buf.length) {
+      throw new ProtocolError('trailing_bytes', `${what} has ${this.buf.length - this.pos} trailing bytes`, {
+        offset: this.pos,
+        remainingBytes: this.buf.length - this.pos,
+      });
+    }
+  }
+}

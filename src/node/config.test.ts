@@ -1,0 +1,85 @@
+// Goal: bad configuration is an error that names the field, never a stack trace or a silent default.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError } from '../lib/errors.ts';
+import { loadNodeConfig, validateNodeConfig } from './config.ts';
+
+const good = {
+  nodeId: 'n1',
+  dataDir: '/tmp/x',
+  ports: { peer: 7000, admin: 7001 },
+  peers: [{ id: 'n2', port: 7010 }],
+};
+
+function fieldOf(raw: unknown): string {
+  try {
+    validateNodeConfig(raw);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return String(err.fields['field']);
+  }
+  assert.fail('config was accepted');
+}
+
+test('a minimal config gets defaults', () => {
+  const c = validateNodeConfig(good);
+  assert.equal(c.clusterId, 'baristas');
+  assert.equal(c.host, '127.0.0.1');
+  assert.equal(c.peers[0]!.host, '127.0.0.1');
+  assert.equal(c.membership.heartbeatIntervalMs, 200);
+  assert.equal(c.log.level, 'info');
+});
+
+test('errors name the bad field', () => {
+  assert.equal(fieldOf({ ...good, bogus: 1 }), '(config)');
+  assert.equal(fieldOf({ ...good, ports: { peer: 70000, admin: 1 } }), 'ports.peer');
+  assert.equal(fieldOf({ ...good, ports: { peer: 7000, admin: 7000 } }), 'ports.admin');
+  assert.equal(fieldOf({ ...good, peers: [{ id: 'n2', port: 'x' }] }), 'peers.0.port');
+  assert.equal(fieldOf({ ...good, peers: [{ id: 'n1', port: 7010 }] }), 'peers');
+  assert.equal(
+    fieldOf({
+      ...good,
+      peers: [
+        { id: 'n2', port: 1 },
+        { id: 'n2', port: 2 },
+      ],
+    }),
+    'peers.1.id',
+  );
+  assert.equal(fieldOf({ ...good, nodeId: 'has space' }), 'nodeId');
+  assert.equal(
+    fieldOf({ ...good, membership: { deadAfterMs: 100, heartbeatIntervalMs: 200 } }),
+    'membership.deadAfterMs',
+  );
+  assert.equal(fieldOf({ ...good, membership: { typo: 1 } }), 'membership');
+  const { peers: _omit, ...noPeers } = good;
+  assert.equal(fieldOf(noPeers), 'peers');
+});
+
+test('unknown keys are listed in the message', () => {
+  assert.throws(() => validateNodeConfig({ ...good, bogus: 1 }), /bogus/);
+});
+
+test('config files: YAML and JSON load; unreadable and invalid files are ConfigErrors', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'baristas-config-'));
+  try {
+    const yaml = join(dir, 'n.yaml');
+    writeFileSync(
+      yaml,
+      'nodeId: n1\ndataDir: /tmp/x\nports: { peer: 7000, admin: 7001 }\npeers:\n  - { id: n2, port: 7010 }\n',
+    );
+    assert.equal(loadNodeConfig(yaml).nodeId, 'n1');
+    const json = join(dir, 'n.json');
+    writeFileSync(json, JSON.stringify(good));
+    assert.equal(loadNodeConfig(json).peers.length, 1);
+    const broken = join(dir, 'broken.yaml');
+    writeFileSync(broken, 'nodeId: [unclosed');
+    assert.throws(() => loadNodeConfig(broken), ConfigError);
+    assert.throws(() => loadNodeConfig(join(dir, 'missing.yaml')), /ENOENT/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,89 @@
+// A node's configuration: one validated shape for YAML/JSON files and CLI flags. Unknown keys,
+// bad ports, duplicate ids and missing peers are errors that name the field (ConfigError), e.g.
+//   peers.1.port: Too big: expected number to be <=65535
+// Defaults are filled here, so the rest of the node never sees a partial config.
+
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../lib/errors.ts';
+import { limits } from '../lib/limits.ts';
+import { defaultMembershipTiming } from '../membership/membership.ts';
+
+const port = z.number().int().min(1).max(65535);
+const id = z
+  .string()
+  .min(1)
+  .max(limits.nodeIdBytesMax)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'only letters, digits, and _ . - are allowed');
+
+const peerSchema = z.strictObject({ id, host: z.string().min(1).default('127.0.0.1'), port });
+
+const membershipSchema = z.strictObject({
+  heartbeatIntervalMs: z.number().int().min(10).max(60_000).default(defaultMembershipTiming.heartbeatIntervalMs),
+  suspectPhi: z.number().min(1).max(100).default(defaultMembershipTiming.suspectPhi),
+  deadAfterMs: z.number().int().min(50).max(600_000).default(defaultMembershipTiming.deadAfterMs),
+  phiWindowIntervalsMax: z.number().int().min(2).max(10_000).default(defaultMembershipTiming.phiWindowIntervalsMax),
+  acceptablePauseMs: z.number().int().min(0).max(60_000).default(defaultMembershipTiming.acceptablePauseMs),
+});
+
+export const nodeConfigSchema = z
+  .strictObject({
+    nodeId: id,
+    clusterId: id.default('baristas'),
+    dataDir: z.string().min(1),
+    host: z.string().min(1).default('127.0.0.1'),
+    ports: z.strictObject({ peer: port, admin: port }),
+    peers: z.array(peerSchema).max(limits.clusterNodesMax - 1),
+    membership: membershipSchema.default(membershipSchema.parse({})),
+    log: z
+      .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') })
+      .default({ level: 'info' }),
+  })
+  .superRefine((c, ctx) => {
+    if (c.peers.some((p) => p.id === c.nodeId)) {
+      ctx.addIssue({ code: 'custom', path: ['peers'], message: `lists this node's own id "${c.nodeId}"` });
+    }
+    const seen = new Set<string>();
+    c.peers.forEach((p, i) => {
+      if (seen.has(p.id))
+        ctx.addIssue({ code: 'custom', path: ['peers', i, 'id'], message: `duplicate peer id "${p.id}"` });
+      seen.add(p.id);
+    });
+    if (c.ports.peer === c.ports.admin) {
+      ctx.addIssue({ code: 'custom', path: ['ports', 'admin'], message: 'must differ from ports.peer' });
+    }
+    if (c.membership.deadAfterMs <= c.membership.heartbeatIntervalMs) {
+      ctx.addIssue({ code: 'custom', path: ['membership', 'deadAfterMs'], message: 'must exceed heartbeatIntervalMs' });
+    }
+  });
+
+export type NodeConfig = z.infer<typeof nodeConfigSchema>;
+export type NodeConfigInput = z.input<typeof nodeConfigSchema>;
+
+/** Validates an already-parsed object; throws ConfigError naming the first bad field. */
+export function validateNodeConfig(raw: unknown): NodeConfig {
+  const result = nodeConfigSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const field = issue.path.length === 0 ? '(config)' : issue.path.join('.');
+  const extra = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
+  throw new ConfigError(field, `${issue.message}${extra}`);
+}
+
+/** Reads a YAML or JSON file (YAML is a superset of JSON) and validates it. */
+export function loadNodeConfig(path: string): NodeConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('--config', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError('--config', `${path} is not valid YAML/JSON: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return validateNodeConfig(raw);
+}

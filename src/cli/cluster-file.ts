@@ -1,0 +1,40 @@
+// <data-dir>/cluster.json: where a local cluster's nodes are, for humans, scripts and tests.
+// Written by `barista dev` on every change; read by `barista status` and by tests.
+//   { clusterId, dataDir, nodes: [{ id, pid, host, ports: { peer, admin, ... }, dataDir, config }] }
+// Ports are named so later protocols (zookeeper, kafka, resp, etcd) simply add entries.
+
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../lib/errors.ts';
+
+const nodeEntry = z.object({
+  id: z.string(),
+  pid: z.number().int().nullable(),
+  host: z.string(),
+  ports: z.record(z.string(), z.number().int()),
+  dataDir: z.string(),
+  config: z.string(),
+});
+const clusterFile = z.object({ clusterId: z.string(), dataDir: z.string(), nodes: z.array(nodeEntry) });
+
+export type ClusterNode = z.infer<typeof nodeEntry>;
+export type ClusterFile = z.infer<typeof clusterFile>;
+
+export function clusterFilePath(dataDir: string): string {
+  return join(dataDir, 'cluster.json');
+}
+
+export function readClusterFile(dataDir: string): ClusterFile | undefined {
+  const path = clusterFilePath(dataDir);
+  if (!existsSync(path)) return undefined;
+  const parsed = clusterFile.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+  if (!parsed.success) throw new ConfigError(path, `not a cluster file: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}
+
+export function writeClusterFile(dataDir: string, file: ClusterFile): void {
+  const path = clusterFilePath(dataDir);
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(file, null, 2)}\n`);
+  renameSync(`${path}.tmp`, path);
+}

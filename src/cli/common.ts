@@ -1,0 +1,49 @@
+// Helpers shared by CLI commands: how to start a child `barista` process, HTTP GET with a bound,
+// and turning errors into one clear line (never a stack trace for an operating error).
+
+import { request } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BaristaError } from '../lib/errors.ts';
+
+export const CLI_MAIN = join(dirname(fileURLToPath(import.meta.url)), 'main.ts');
+
+/** argv prefix that runs the TypeScript CLI in a child node process, from any working directory. */
+export function cliArgv(): string[] {
+  return ['--import', import.meta.resolve('tsx'), CLI_MAIN];
+}
+
+export interface HttpResult {
+  readonly status: number;
+  readonly body: string;
+}
+
+const HTTP_BODY_BYTES_MAX = 4 * 1024 * 1024;
+
+/** GET http://host:port/path with a timeout; rejects on connection errors and oversize bodies. */
+export function httpGet(host: string, port: number, path: string, timeoutMs = 2_000): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port, path, method: 'GET', timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      res.on('data', (c: Buffer) => {
+        bytes += c.length;
+        if (bytes > HTTP_BODY_BYTES_MAX) req.destroy(new Error(`response from ${host}:${port}${path} too large`));
+        else chunks.push(c);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms: ${host}:${port}${path}`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** One line for the user: typed errors by message, unknown ones with their stack (they are bugs). */
+export function describeError(err: unknown): string {
+  if (err instanceof BaristaError) return `error (${err.code}): ${err.message}`;
+  if (err instanceof Error && 'code' in err && typeof err.code === 'string')
+    return `error (${err.code}): ${err.message}`;
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
+}

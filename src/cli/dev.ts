@@ -1,0 +1,271 @@
+// `barista dev`: a local cluster of N node processes on 127.0.0.1 — the embedded default and
+// `npm start`. It spawns the nodes, shows progress until every node answers /health, prints each
+// endpoint and writes them to <data-dir>/cluster.json, keeps a compact live status (who is alive
+// as each node sees it), and on Ctrl-C or SIGTERM stops every node gracefully (SIGTERM, then
+// SIGKILL after a bound). Restarting on the same data dir recovers the same cluster: node ids,
+// ports and cluster id come from the existing cluster.json, data from each node's directory.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import pc from 'picocolors';
+import { ConfigError } from '../lib/errors.ts';
+import type { NodeConfigInput } from '../node/config.ts';
+import { type ClusterFile, type ClusterNode, readClusterFile, writeClusterFile } from './cluster-file.ts';
+import { cliArgv, httpGet } from './common.ts';
+
+export interface DevOptions {
+  readonly nodes: number | undefined;
+  readonly dataDir: string;
+  readonly basePort: number;
+  readonly host: string;
+  /** Stop after the cluster is healthy (for scripted smoke tests). */
+  readonly exitWhenHealthy: boolean;
+  readonly healthTimeoutMs: number;
+}
+
+const PORTS_PER_NODE = 10;
+const NODES_MAX = 9;
+const STOP_GRACE_MS = 5_000;
+const STATUS_PERIOD_MS = 1_000;
+
+export function portsFor(basePort: number, index: number): Record<string, number> {
+  const base = basePort + index * PORTS_PER_NODE;
+  return { peer: base, admin: base + 1 };
+}
+
+function planCluster(o: DevOptions): ClusterFile {
+  const dataDir = resolve(o.dataDir);
+  const existing = readClusterFile(dataDir);
+  if (existing !== undefined) {
+    if (o.nodes !== undefined && o.nodes !== existing.nodes.length) {
+      throw new ConfigError(
+        '--nodes',
+        `${dataDir} holds a ${existing.nodes.length}-node cluster; use another --data-dir or remove it to start ${o.nodes} nodes`,
+      );
+    }
+    return existing;
+  }
+  const count = o.nodes ?? 3;
+  if (!Number.isInteger(count) || count < 1 || count > NODES_MAX) {
+    throw new ConfigError('--nodes', `must be an integer from 1 to ${NODES_MAX}, got ${count}`);
+  }
+  const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
+  return {
+    clusterId: 'baristas-dev',
+    dataDir,
+    nodes: ids.map((id, i) => ({
+      id,
+      pid: null,
+      host: o.host,
+      ports: portsFor(o.basePort, i),
+      dataDir: join(dataDir, id),
+      config: join(dataDir, id, 'node.json'),
+    })),
+  };
+}
+
+function nodeConfig(cluster: ClusterFile, node: ClusterNode): NodeConfigInput {
+  return {
+    nodeId: node.id,
+    clusterId: cluster.clusterId,
+    dataDir: node.dataDir,
+    host: node.host,
+    ports: { peer: node.ports['peer']!, admin: node.ports['admin']! },
+    peers: cluster.nodes
+      .filter((p) => p.id !== node.id)
+      .map((p) => ({ id: p.id, host: p.host, port: p.ports['peer']! })),
+  };
+}
+
+function probePort(host: string, port: number): Promise<NodeJS.ErrnoException | undefined> {
+  return new Promise((done) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => done(err));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => done(undefined)));
+  });
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function checkFree(cluster: ClusterFile): Promise<void> {
+  const running = cluster.nodes.filter((n) => n.pid !== null && pidAlive(n.pid));
+  if (running.length > 0) {
+    throw new ConfigError(
+      '--data-dir',
+      `a cluster from ${cluster.dataDir} is already running (pids ${running.map((n) => n.pid).join(', ')}); stop it first`,
+    );
+  }
+  for (const node of cluster.nodes) {
+    for (const [name, port] of Object.entries(node.ports)) {
+      const err = await probePort(node.host, port);
+      if (err !== undefined) {
+        const why = err.code === 'EADDRINUSE' ? 'is already in use' : `cannot be bound (${err.code ?? err.message})`;
+        throw new ConfigError(
+          '--base-port',
+          `port ${port} (${node.id} ${name}) on ${node.host} ${why}; choose another --base-port`,
+        );
+      }
+    }
+  }
+}
+
+async function waitHealthy(
+  cluster: ClusterFile,
+  children: Map<string, ChildProcess>,
+  timeoutMs: number,
+  out: (s: string) => void,
+): Promise<void> {
+  const healthy = new Set<string>();
+  const deadline = Date.now() + timeoutMs;
+  while (healthy.size < cluster.nodes.length) {
+    for (const node of cluster.nodes) {
+      if (healthy.has(node.id)) continue;
+      const child = children.get(node.id)!;
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new ConfigError(
+          node.id,
+          `node exited during start-up (code ${child.exitCode}, signal ${child.signalCode}); see ${join(node.dataDir, 'node.log')}`,
+        );
+      }
+      try {
+        const r = await httpGet(node.host, node.ports['admin']!, '/health', 500);
+        if (r.status === 200) {
+          healthy.add(node.id);
+          out(`  ${pc.green('✓')} ${node.id} healthy (${healthy.size}/${cluster.nodes.length})\n`);
+        }
+      } catch {
+        // not listening yet
+      }
+    }
+    if (healthy.size === cluster.nodes.length) break;
+    if (Date.now() > deadline) {
+      const missing = cluster.nodes.filter((n) => !healthy.has(n.id)).map((n) => n.id);
+      throw new ConfigError('--health-timeout-ms', `nodes not healthy after ${timeoutMs} ms: ${missing.join(', ')}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const STATUS_GLYPH: Record<string, string> = {
+  alive: pc.green('●'),
+  suspect: pc.yellow('◐'),
+  dead: pc.red('○'),
+  unknown: pc.dim('?'),
+};
+
+async function statusLine(cluster: ClusterFile): Promise<string> {
+  const parts: string[] = [];
+  for (const node of cluster.nodes) {
+    try {
+      const r = await httpGet(node.host, node.ports['admin']!, '/status', 500);
+      const s = JSON.parse(r.body) as { peers: Array<{ id: string; status: string }> };
+      parts.push(`${node.id}:[${s.peers.map((p) => `${p.id}${STATUS_GLYPH[p.status] ?? '?'}`).join(' ')}]`);
+    } catch {
+      parts.push(`${node.id}:${pc.red('down')}`);
+    }
+  }
+  return parts.join('  ');
+}
+
+export async function runDev(
+  o: DevOptions,
+  out: (s: string) => void = (s) => process.stdout.write(s),
+): Promise<number> {
+  const cluster = planCluster(o);
+  await checkFree(cluster);
+  mkdirSync(cluster.dataDir, { recursive: true });
+  out(
+    `${pc.bold('barista dev')}: starting ${cluster.nodes.length} nodes (cluster ${cluster.clusterId}, data ${cluster.dataDir})\n`,
+  );
+
+  const children = new Map<string, ChildProcess>();
+  let stopping = false;
+  for (const node of cluster.nodes) {
+    mkdirSync(node.dataDir, { recursive: true });
+    writeFileSync(node.config, `${JSON.stringify(nodeConfig(cluster, node), null, 2)}\n`);
+    const logFd = openSync(join(node.dataDir, 'node.log'), 'a');
+    const child = spawn(process.execPath, [...cliArgv(), 'node', '--config', node.config], {
+      stdio: ['ignore', logFd, logFd],
+    });
+    closeSync(logFd);
+    children.set(node.id, child);
+    node.pid = child.pid ?? null;
+    child.on('exit', (code, signal) => {
+      node.pid = null;
+      writeClusterFile(cluster.dataDir, cluster);
+      if (!stopping)
+        out(
+          `${pc.red('!')} ${node.id} exited (code ${code}, signal ${signal}); see ${join(node.dataDir, 'node.log')}\n`,
+        );
+    });
+  }
+  writeClusterFile(cluster.dataDir, cluster);
+
+  const stopAll = async (): Promise<void> => {
+    stopping = true;
+    const alive = [...children.values()].filter((c) => c.exitCode === null && c.signalCode === null);
+    const exited = alive.map((c) => new Promise<void>((r) => c.once('exit', () => r())));
+    for (const c of alive) c.kill('SIGTERM');
+    const grace = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), STOP_GRACE_MS).unref());
+    if ((await Promise.race([Promise.all(exited), grace])) === 'timeout') {
+      for (const c of alive) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      await Promise.all(exited);
+    }
+    for (const n of cluster.nodes) n.pid = null;
+    writeClusterFile(cluster.dataDir, cluster);
+  };
+
+  try {
+    await waitHealthy(cluster, children, o.healthTimeoutMs, out);
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+
+  out(`\n${pc.bold('endpoints')} (also in ${join(cluster.dataDir, 'cluster.json')}):\n`);
+  for (const n of cluster.nodes) {
+    const ports = Object.entries(n.ports)
+      .map(([name, port]) => `${name} ${n.host}:${port}`)
+      .join('  ');
+    out(`  ${n.id}  pid ${n.pid}  ${ports}  http://${n.host}:${n.ports['admin']}/metrics\n`);
+  }
+  if (o.exitWhenHealthy) {
+    await stopAll();
+    out('all nodes healthy; stopped (--exit-when-healthy)\n');
+    return 0;
+  }
+  out(`\nlive view (each node's view of its peers; Ctrl-C stops the cluster):\n`);
+
+  return await new Promise<number>((resolveExit) => {
+    let last = '';
+    const tty = process.stdout.isTTY === true;
+    const timer = setInterval(() => {
+      void statusLine(cluster).then((line) => {
+        if (stopping) return;
+        if (tty) out(`\r\x1b[2K${line}`);
+        else if (line !== last) out(`${line}\n`);
+        last = line;
+      });
+    }, STATUS_PERIOD_MS);
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) return;
+      clearInterval(timer);
+      out(`\n${signal}: stopping ${cluster.nodes.length} nodes...\n`);
+      void stopAll().then(() => {
+        out('stopped\n');
+        resolveExit(0);
+      });
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}

@@ -1,0 +1,114 @@
+// `barista`: the command line. Every command has --help; operating errors print one clear line
+// naming the bad flag or config field and exit 2; unexpected errors print their stack (bugs).
+//
+//   barista node --config FILE      one node process
+//   barista dev [--nodes 3]         a local cluster (npm start)
+//   barista status                  the cluster as each node sees it
+//   barista sim --seed S ...        the deterministic simulator
+//   barista check FILE... --model M the consistency checker
+
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { describeError } from './common.ts';
+import { runDev } from './dev.ts';
+import { runStatus } from './status.ts';
+
+const out = (s: string): void => {
+  process.stdout.write(s);
+};
+
+function int(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('barista')
+    .description('Baristas: a distributed data platform (Raft, Dynamo, ZooKeeper/Kafka/Redis protocols)')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('node')
+    .description('run one node process from a YAML/JSON config file')
+    .requiredOption('--config <file>', 'node config (YAML or JSON)')
+    .action(async (o: { config: string }) => {
+      const { runNodeFromFile } = await import('../node/main.ts');
+      process.exitCode = await runNodeFromFile(o.config);
+    });
+
+  program
+    .command('dev')
+    .description('start a local cluster on 127.0.0.1 (the default of `npm start`); Ctrl-C stops it')
+    .option('--nodes <n>', 'number of nodes (default 3, or what the data dir holds)', int('--nodes', 1, 9))
+    .option('--data-dir <dir>', 'where nodes keep their data and cluster.json', '.baristas')
+    .option(
+      '--base-port <port>',
+      'first port; node i uses base+10i (peer) and base+10i+1 (admin)',
+      int('--base-port', 1024, 65000),
+      7100,
+    )
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option(
+      '--health-timeout-ms <ms>',
+      'how long to wait for every node to be healthy',
+      int('--health-timeout-ms', 1000, 600000),
+      30000,
+    )
+    .option('--exit-when-healthy', 'stop the cluster as soon as every node is healthy (smoke test)', false)
+    .action(
+      async (o: {
+        nodes?: number;
+        dataDir: string;
+        basePort: number;
+        host: string;
+        healthTimeoutMs: number;
+        exitWhenHealthy: boolean;
+      }) => {
+        process.exitCode = await runDev(
+          {
+            nodes: o.nodes,
+            dataDir: o.dataDir,
+            basePort: o.basePort,
+            host: o.host,
+            exitWhenHealthy: o.exitWhenHealthy,
+            healthTimeoutMs: o.healthTimeoutMs,
+          },
+          out,
+        );
+      },
+    );
+
+  program
+    .command('status')
+    .description("show each node's view of the cluster")
+    .option('--endpoint <host:port...>', 'admin endpoints (default: from <data-dir>/cluster.json)', [])
+    .option('--data-dir <dir>', 'data dir of a `barista dev` cluster', '.baristas')
+    .option('--json', 'machine-readable output', false)
+    .action(async (o: { endpoint: string[]; dataDir: string; json: boolean }) => {
+      process.exitCode = await runStatus({ endpoints: o.endpoint, dataDir: o.dataDir, json: o.json }, out);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    process.stderr.write(`${describeError(err)}\n`);
+    return 2;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const code = await main(process.argv.slice(2));
+  process.exitCode = code;
+}

@@ -1,0 +1,95 @@
+// `barista status`: the cluster as each node sees it, as a table (or --json). Endpoints come from
+// --endpoint HOST:ADMINPORT flags, or from <data-dir>/cluster.json written by `barista dev`.
+
+import Table from 'cli-table3';
+import pc from 'picocolors';
+import { ConfigError } from '../lib/errors.ts';
+import { readClusterFile } from './cluster-file.ts';
+import { httpGet } from './common.ts';
+
+interface PeerStatusJson {
+  id: string;
+  status: string;
+  incarnation: number;
+  silenceMs?: number;
+  clock?: { offsetMs: number; delayMs: number };
+}
+interface NodeStatusJson {
+  nodeId: string;
+  clusterId: string;
+  incarnation: number;
+  pid?: number;
+  uptimeMs?: number;
+  peers: PeerStatusJson[];
+  raft?: { role: string; term: number; commitIndex: number; appliedIndex: number; leader: string | null };
+}
+
+export interface StatusOptions {
+  readonly endpoints: string[];
+  readonly dataDir: string;
+  readonly json: boolean;
+}
+
+export function parseEndpoint(text: string): { host: string; port: number } {
+  const m = /^(.+):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[2]) : Number.NaN;
+  if (!m || port < 1 || port > 65535) throw new ConfigError('--endpoint', `expected HOST:PORT, got "${text}"`);
+  return { host: m[1]!, port };
+}
+
+export function resolveAdminEndpoints(o: {
+  endpoints: string[];
+  dataDir: string;
+}): Array<{ host: string; port: number }> {
+  if (o.endpoints.length > 0) return o.endpoints.map(parseEndpoint);
+  const cluster = readClusterFile(o.dataDir);
+  if (cluster === undefined) {
+    throw new ConfigError(
+      '--endpoint',
+      `no endpoints given and no ${o.dataDir}/cluster.json (start one with \`barista dev\`)`,
+    );
+  }
+  return cluster.nodes.map((n) => ({ host: n.host, port: n.ports['admin']! }));
+}
+
+export async function runStatus(o: StatusOptions, out: (s: string) => void): Promise<number> {
+  const endpoints = resolveAdminEndpoints(o);
+  const results = await Promise.all(
+    endpoints.map(async (e) => {
+      try {
+        const r = await httpGet(e.host, e.port, '/status', 2_000);
+        return { endpoint: `${e.host}:${e.port}`, status: JSON.parse(r.body) as NodeStatusJson };
+      } catch (err) {
+        return { endpoint: `${e.host}:${e.port}`, error: (err as Error).message };
+      }
+    }),
+  );
+  if (o.json) {
+    out(`${JSON.stringify(results, null, 2)}\n`);
+    return results.some((r) => 'error' in r) ? 1 : 0;
+  }
+  const table = new Table({
+    head: ['node', 'endpoint', 'incarnation', 'uptime', 'raft', 'peers (as this node sees them)'],
+  });
+  for (const r of results) {
+    if (!('status' in r) || r.status === undefined) {
+      table.push([pc.red('?'), r.endpoint, '', '', '', pc.red(`unreachable: ${r.error}`)]);
+      continue;
+    }
+    const s = r.status;
+    const peers = s.peers
+      .map((p) => {
+        const colour = p.status === 'alive' ? pc.green : p.status === 'dead' ? pc.red : pc.yellow;
+        const offset = p.clock ? ` ${p.clock.offsetMs >= 0 ? '+' : ''}${p.clock.offsetMs.toFixed(1)}ms` : '';
+        return `${p.id} ${colour(p.status)}${pc.dim(offset)}`;
+      })
+      .join(', ');
+    const raft = s.raft
+      ? `${s.raft.role} t${s.raft.term} c${s.raft.commitIndex}/a${s.raft.appliedIndex} L=${s.raft.leader ?? '-'}`
+      : '-';
+    const uptime = s.uptimeMs === undefined ? '' : `${Math.round(s.uptimeMs / 1000)}s`;
+    table.push([s.nodeId, r.endpoint, String(s.incarnation), uptime, raft, peers]);
+  }
+  out(`${table.toString()}\n`);
+  return results.some((r) => 'error' in r) ? 1 : 0;
+}

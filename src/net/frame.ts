@@ -52,6 +52,8 @@ export interface Frame {
   readonly senderId: string;
   /** May share memory with the chunk it arrived in; the decoder never writes to it afterwards. */
   readonly payload: Uint8Array;
+  /** Bytes this frame took on the wire, length prefix included. */
+  readonly wireBytes: number;
 }
 
 export type DecodeEvent =
@@ -251,6 +253,7 @@ export class FrameDecoder {
         clusterId: cluster.id,
         senderId: sender.id,
         payload: body.subarray(at),
+        wireBytes: lengthPrefixBytes + body.byteLength,
       },
     };
   }

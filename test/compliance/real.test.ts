@@ -6,8 +6,50 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { NodeId, Transport } from '../../src/env/types.ts';
+import { SeededRng } from '../../src/lib/rng.ts';
+import { TcpTransport } from '../../src/net/tcp-transport.ts';
+import { MemoryLogger, MemoryMetrics, pollUntil } from '../../src/net/testing.ts';
 import { FileDisk } from '../../src/storage/file-disk.ts';
 import { type DiskHarness, diskCompliance } from './disk-suite.ts';
+import { type TransportHarness, transportCompliance } from './transport-suite.ts';
+
+const tcpHarness: TransportHarness = {
+  async setup(ids: readonly NodeId[]) {
+    const host = '127.0.0.1';
+    const tcp = new Map<NodeId, TcpTransport>();
+    for (const id of ids) {
+      const peers = Object.fromEntries(ids.filter((p) => p !== id).map((p) => [p, { host, port: 0 }]));
+      tcp.set(
+        id,
+        new TcpTransport({
+          self: id,
+          clusterId: 'compliance',
+          listen: { host, port: 0 },
+          peers,
+          metrics: new MemoryMetrics(),
+          log: new MemoryLogger(),
+          rng: new SeededRng(`compliance/${id}`),
+        }),
+      );
+    }
+    for (const t of tcp.values()) await t.start();
+    for (const t of tcp.values()) {
+      for (const [id, other] of tcp) if (id !== t.self) t.setPeerAddress(id, other.address());
+    }
+    return {
+      transports: tcp as ReadonlyMap<NodeId, Transport>,
+      until: pollUntil,
+      idle: (ms: number) => delay(ms).then(() => undefined),
+      async teardown() {
+        await Promise.all([...tcp.values()].map((t) => t.close()));
+      },
+    };
+  },
+};
+
+transportCompliance('TcpTransport', tcpHarness);
 
 const fileDiskHarness: DiskHarness = {
   async setup() {

@@ -1,0 +1,151 @@
+// Test and benchmark support for src/net: a recording Metrics (read back counters and gauges by
+// name and labels) and Loggers that keep or discard lines. Not used by production code.
+// Bounds: a MemoryMetrics holds at most `seriesMax` series and a MemoryLogger at most `linesMax`
+// lines; past the bound the series throws (a test bug) and the logger drops the oldest line.
+// pollUntil waits on real time, bounded: the way real-socket tests wait without sleep-and-hope.
+
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Counter, Gauge, Histogram, Labels, Logger, Metrics } from '../env/types.ts';
+import { assert } from '../lib/assert.ts';
+
+function seriesKey(name: string, labels: Labels | undefined): string {
+  if (labels === undefined) return name;
+  const parts = Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${JSON.stringify(labels[k])}`);
+  return `${name}{${parts.join(',')}}`;
+}
+
+export class MemoryMetrics implements Metrics {
+  private readonly values = new Map<string, number>();
+  private readonly observations = new Map<string, number[]>();
+  readonly seriesMax: number;
+
+  constructor(options: { seriesMax?: number } = {}) {
+    this.seriesMax = options.seriesMax ?? 10_000;
+  }
+
+  private touch(key: string): void {
+    if (!this.values.has(key)) {
+      assert(this.values.size < this.seriesMax, `MemoryMetrics: more than ${this.seriesMax} series`);
+      this.values.set(key, 0);
+    }
+  }
+
+  counter(name: string, _help: string, labels?: Labels): Counter {
+    const key = seriesKey(name, labels);
+    this.touch(key);
+    return {
+      inc: (by = 1) => {
+        assert(by >= 0, 'counters only go up');
+        this.values.set(key, (this.values.get(key) ?? 0) + by);
+      },
+    };
+  }
+
+  gauge(name: string, _help: string, labels?: Labels): Gauge {
+    const key = seriesKey(name, labels);
+    this.touch(key);
+    return {
+      set: (value) => this.values.set(key, value),
+      add: (by) => this.values.set(key, (this.values.get(key) ?? 0) + by),
+    };
+  }
+
+  histogram(name: string, _help: string, labels?: Labels): Histogram {
+    const key = seriesKey(name, labels);
+    this.touch(key);
+    return {
+      observe: (value) => {
+        const list = this.observations.get(key) ?? [];
+        list.push(value);
+        this.observations.set(key, list);
+      },
+    };
+  }
+
+  /** Current value of a counter or gauge (0 if never touched). */
+  value(name: string, labels?: Labels): number {
+    return this.values.get(seriesKey(name, labels)) ?? 0;
+  }
+
+  /** Sum over every series of `name` whose labels include `match`. */
+  sum(name: string, match: Labels = {}): number {
+    let total = 0;
+    for (const [key, v] of this.values) {
+      if (key !== name && !key.startsWith(`${name}{`)) continue;
+      if (Object.entries(match).every(([k, want]) => key.includes(`${k}=${JSON.stringify(want)}`))) total += v;
+    }
+    return total;
+  }
+}
+
+export interface LogLine {
+  readonly level: 'debug' | 'info' | 'warn' | 'error';
+  readonly obj: object;
+  readonly msg: string | undefined;
+}
+
+export class MemoryLogger implements Logger {
+  readonly lines: LogLine[];
+  private readonly bindings: Record<string, unknown>;
+  readonly linesMax: number;
+
+  constructor(options: { linesMax?: number; lines?: LogLine[]; bindings?: Record<string, unknown> } = {}) {
+    this.linesMax = options.linesMax ?? 10_000;
+    this.lines = options.lines ?? [];
+    this.bindings = options.bindings ?? {};
+  }
+
+  private push(level: LogLine['level'], obj: object, msg?: string): void {
+    if (this.lines.length >= this.linesMax) this.lines.shift();
+    this.lines.push({ level, obj: { ...this.bindings, ...obj }, msg });
+  }
+
+  debug(obj: object, msg?: string): void {
+    this.push('debug', obj, msg);
+  }
+  info(obj: object, msg?: string): void {
+    this.push('info', obj, msg);
+  }
+  warn(obj: object, msg?: string): void {
+    this.push('warn', obj, msg);
+  }
+  error(obj: object, msg?: string): void {
+    this.push('error', obj, msg);
+  }
+  child(bindings: Record<string, unknown>): Logger {
+    return new MemoryLogger({
+      linesMax: this.linesMax,
+      lines: this.lines,
+      bindings: { ...this.bindings, ...bindings },
+    });
+  }
+}
+
+/** A Logger that discards everything (benchmarks). */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return silentLogger;
+  },
+};
+
+/** A Metrics that discards everything (benchmarks: measures the transport, not the registry). */
+export const nullMetrics: Metrics = {
+  counter: () => ({ inc() {} }),
+  gauge: () => ({ set() {}, add() {} }),
+  histogram: () => ({ observe() {} }),
+};
+
+/** Polls `pred` on real time every few ms until it holds; rejects naming `what` after `boundMs`. */
+export async function pollUntil(pred: () => boolean, what: string, boundMs = 10_000): Promise<void> {
+  const deadline = performance.now() + boundMs;
+  while (!pred()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${boundMs} ms waiting for: ${what}`);
+    await delay(2);
+  }
+}

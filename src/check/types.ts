@@ -62,6 +62,8 @@ export interface Model<S = unknown> {
   equal(a: S, b: S): boolean;
   /** One-line human description of an operation, e.g. `p3 cas 1→2 (ok)`. */
   describe(op: Operation): string;
+  /** Optional printable form of a state, for failure explanations. */
+  describeState?(state: S): string;
   /**
    * Present when the model is P-compositional (Herlihy & Wing's locality): the history may be
    * split into independent sub-histories, each checked against `init()`. Returns the partition key

@@ -1,0 +1,84 @@
+// Register models: a read/write register and a compare-and-set register. Pure.
+//
+// Operations (Jepsen's shapes):
+//   {f: 'read',  output: v}           ok iff v equals the current value
+//   {f: 'write', input: v}            sets the value
+//   {f: 'cas',   input: [from, to]}   ok completion: requires current == from, sets `to`
+//                                     output `false`: an observed compare failure (etcd
+//                                     convention): requires current != from, no change
+// Options:
+//   initial         the value before any write (Knossos: 0; etcd logs: nil)
+//   nilReadUnknown  a read that returned nil says nothing (Knossos: reads of nil are dropped)
+// Reads that never completed (info) constrain nothing and are dropped by `keep`.
+import type { Model, Operation, StepResult } from '../types.ts';
+import { hashValue, isNil, showValue, valueEquals } from './values.ts';
+
+export interface RegisterOptions {
+  readonly initial?: unknown;
+  readonly nilReadUnknown?: boolean;
+}
+
+const FAIL: StepResult<never> = { ok: false };
+
+function statusSuffix(op: Operation): string {
+  return op.status === 'info' ? ' (info)' : '';
+}
+
+function registerBase(name: string, options: RegisterOptions): Omit<Model<unknown>, 'step'> {
+  const initial = options.initial === undefined ? null : options.initial;
+  const nilReadUnknown = options.nilReadUnknown ?? false;
+  return {
+    name,
+    init: () => initial,
+    hash: hashValue,
+    equal: valueEquals,
+    describeState: showValue,
+    keep(op: Operation): boolean {
+      if (op.f !== 'read') return true;
+      if (op.status === 'info') return false;
+      return !(nilReadUnknown && isNil(op.output));
+    },
+    describe(op: Operation): string {
+      const p = `p${String(op.process)}`;
+      if (op.f === 'read') return `${p} read → ${op.status === 'ok' ? showValue(op.output) : '?'}`;
+      if (op.f === 'cas') {
+        const pair = Array.isArray(op.input) ? op.input : [];
+        const outcome = op.output === false ? ' → false' : '';
+        return `${p} cas ${showValue(pair[0])}→${showValue(pair[1])}${outcome}${statusSuffix(op)}`;
+      }
+      return `${p} ${op.f} ${showValue(op.input)}${statusSuffix(op)}`;
+    },
+  };
+}
+
+function stepReadWrite(state: unknown, op: Operation, nilReadUnknown: boolean): StepResult<unknown> | undefined {
+  if (op.f === 'read') {
+    if (op.status === 'info' || (nilReadUnknown && isNil(op.output))) return { ok: true, state };
+    return valueEquals(state, op.output) ? { ok: true, state } : FAIL;
+  }
+  if (op.f === 'write') return { ok: true, state: op.input };
+  return undefined;
+}
+
+/** A read/write register. Unknown `f` values never linearize. */
+export function registerModel(options: RegisterOptions = {}): Model<unknown> {
+  return {
+    ...registerBase('register', options),
+    step: (state, op) => stepReadWrite(state, op, options.nilReadUnknown ?? false) ?? FAIL,
+  };
+}
+
+/** A compare-and-set register (read, write, cas). */
+export function casRegisterModel(options: RegisterOptions = {}): Model<unknown> {
+  return {
+    ...registerBase('cas-register', options),
+    step(state, op) {
+      const rw = stepReadWrite(state, op, options.nilReadUnknown ?? false);
+      if (rw !== undefined) return rw;
+      if (op.f !== 'cas' || !Array.isArray(op.input) || op.input.length !== 2) return FAIL;
+      const matches = valueEquals(state, op.input[0]);
+      if (op.output === false) return matches ? FAIL : { ok: true, state };
+      return matches ? { ok: true, state: op.input[1] } : FAIL;
+    },
+  };
+}

@@ -1,0 +1,485 @@
+// The simulated disk: files and directories in memory, with the durability contract of `Disk` and
+// `DiskFile` in src/env/types.ts, and the faults a power loss can leave behind.
+//
+// One SimDiskStore per node holds what survives that node's crashes; each incarnation of the node
+// gets a SimDisk view of it (handles from an earlier incarnation throw `disk_handle_stale`).
+//
+// Model:
+//   - A file is an inode with two byte images: `visible` (every write so far; what reads see) and
+//     `durable` (what the platter holds), plus the ordered list of writes and truncates made since the
+//     last sync(). sync() replays that list onto `durable` and clears it.
+//   - The namespace is kept twice, as a map from directory path to its entries: `visible` (every
+//     create, rename, remove, mkdir) and `durable`. syncDir(d) copies d's visible entries to durable.
+//     Each directory also logs its entry changes since its last syncDir.
+//   - crash(): each directory becomes its durable entries plus an in-order prefix of its logged
+//     changes; the tree is rebuilt from the root (a directory whose own entry was lost is gone with
+//     its contents); each surviving file becomes its durable image plus an in-order prefix of its
+//     unsynced writes, the last kept write possibly torn (a prefix of its bytes). Which prefix is
+//     chosen by the store's seeded Rng; `DiskFaults` switches each kind of loss on or off.
+//
+// Invariants (checked by property tests in disk.test.ts):
+//   - bytes that were synced, in a directory entry that was synced, always survive a crash;
+//   - after a crash a file holds its durable image updated by some prefix of its unsynced operations
+//     (the last write possibly cut short), never bytes that were never written;
+//   - an unsynced-writes list never exceeds `unsyncedWritesPerFileMax`: past it the oldest write is
+//     written back (becomes durable), as an OS's dirty-page writeback would.
+
+import { assert } from '../lib/assert.ts';
+import { BaristaError } from '../lib/errors.ts';
+import type { SeededRng } from '../lib/rng.ts';
+import type { Disk, DiskFile } from '../env/types.ts';
+
+export interface DiskFaults {
+  /** On crash, unsynced file writes are lost (an in-order prefix survives). Off = all survive. */
+  lostUnsynced: boolean;
+  /** On crash, the last surviving unsynced write may be torn (only a prefix of its bytes lands). */
+  tornWrites: boolean;
+  /** On crash, directory changes not followed by syncDir are lost (an in-order prefix survives). */
+  lostUnsyncedDirOps: boolean;
+  /** Chance that one read returns a copy with one bit flipped (the stored bytes stay intact). */
+  readCorruptionProbability: number;
+}
+
+export const defaultDiskFaults: DiskFaults = {
+  lostUnsynced: true,
+  tornWrites: true,
+  lostUnsyncedDirOps: true,
+  readCorruptionProbability: 0,
+};
+
+/** Unsynced writes/truncates remembered per file; past this the oldest is written back. */
+export const unsyncedWritesPerFileMax = 4096;
+/** Largest file the simulated disk holds (a real disk would say ENOSPC/EFBIG). */
+export const simFileBytesMax = 1024 * 1024 * 1024;
+
+function diskError(code: string, message: string, path: string): BaristaError {
+  return new BaristaError(code, message, { fields: { path } });
+}
+
+/** A growable byte image: `buf` has capacity, `len` is the file size. Bytes past len are garbage. */
+class Bytes {
+  buf: Uint8Array;
+  len = 0;
+
+  constructor(capacity = 0) {
+    this.buf = new Uint8Array(capacity);
+  }
+
+  private reserve(need: number, path: string): void {
+    if (need > simFileBytesMax) {
+      throw diskError('disk_file_too_large', `file would exceed simFileBytesMax=${simFileBytesMax}`, path);
+    }
+    if (need <= this.buf.length) return;
+    const next = new Uint8Array(Math.min(simFileBytesMax, Math.max(need, this.buf.length * 2, 64)));
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+
+  write(offset: number, data: Uint8Array, path: string): void {
+    const end = offset + data.length;
+    this.reserve(end, path);
+    if (offset > this.len) this.buf.fill(0, this.len, offset); // a hole reads as zeros
+    this.buf.set(data, offset);
+    if (end > this.len) this.len = end;
+  }
+
+  truncate(length: number, path: string): void {
+    if (length > this.len) {
+      this.reserve(length, path);
+      this.buf.fill(0, this.len, length);
+    }
+    this.len = length;
+  }
+
+  copy(): Bytes {
+    const out = new Bytes(this.len);
+    out.buf.set(this.buf.subarray(0, this.len));
+    out.len = this.len;
+    return out;
+  }
+
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.len);
+  }
+}
+
+type FileOp = { kind: 'write'; offset: number; data: Uint8Array } | { kind: 'truncate'; length: number };
+
+class Inode {
+  visible = new Bytes();
+  durable = new Bytes();
+  unsynced: FileOp[] = [];
+
+  constructor(readonly id: number) {}
+
+  record(op: FileOp, path: string): void {
+    apply(this.visible, op, path);
+    this.unsynced.push(op);
+    if (this.unsynced.length > unsyncedWritesPerFileMax) apply(this.durable, this.unsynced.shift()!, path);
+  }
+
+  sync(path: string): void {
+    for (const op of this.unsynced) apply(this.durable, op, path);
+    this.unsynced = [];
+  }
+}
+
+function apply(target: Bytes, op: FileOp, path: string): void {
+  if (op.kind === 'write') target.write(op.offset, op.data, path);
+  else target.truncate(op.length, path);
+}
+
+type Entry = { kind: 'file'; inode: Inode } | { kind: 'dir' };
+type DirOp = { name: string; entry: Entry | undefined };
+type Namespace = Map<string, Map<string, Entry>>;
+
+/** Splits a relative '/'-separated path into components; rejects '.', '..' and empty names. */
+function components(path: string): string[] {
+  const parts = path.split('/').filter((p) => p.length > 0);
+  for (const p of parts) assert(p !== '.' && p !== '..', `disk paths must not contain '.' or '..': ${path}`);
+  return parts;
+}
+
+function normalize(path: string): string {
+  return components(path).join('/');
+}
+
+function splitParent(path: string): { parent: string; name: string } {
+  const parts = components(path);
+  assert(parts.length > 0, 'the root directory has no parent');
+  const name = parts.pop()!;
+  return { parent: parts.join('/'), name };
+}
+
+function join(dir: string, name: string): string {
+  return dir === '' ? name : `${dir}/${name}`;
+}
+
+export interface DiskCrashReport {
+  /** Files whose content lost at least one unsynced operation. */
+  filesRolledBack: number;
+  /** Writes that landed torn. */
+  tornWrites: number;
+  /** Directory changes lost. */
+  dirOpsLost: number;
+}
+
+export class SimDiskStore {
+  private visible: Namespace = new Map([['', new Map()]]);
+  private durable: Namespace = new Map([['', new Map()]]);
+  private dirLog = new Map<string, DirOp[]>();
+  private inodeNext = 0;
+  /** Incremented by every crash; SimDisk views and handles from an older epoch are stale. */
+  epoch = 0;
+
+  constructor(
+    private readonly rng: SeededRng,
+    readonly faults: DiskFaults = defaultDiskFaults,
+  ) {
+    assert(
+      faults.readCorruptionProbability >= 0 && faults.readCorruptionProbability <= 1,
+      'readCorruptionProbability must be in [0, 1]',
+    );
+  }
+
+  /** A view for one incarnation of the node. */
+  view(): SimDisk {
+    return new SimDisk(this, this.epoch);
+  }
+
+  // --- namespace operations (used by SimDisk) ---
+
+  lookup(path: string): Entry | undefined {
+    const p = normalize(path);
+    if (p === '') return { kind: 'dir' };
+    const { parent, name } = splitParent(p);
+    return this.visible.get(parent)?.get(name);
+  }
+
+  isDir(path: string): boolean {
+    return this.visible.has(normalize(path));
+  }
+
+  setEntry(dir: string, name: string, entry: Entry | undefined): void {
+    const entries = this.visible.get(dir);
+    assert(entries !== undefined, `setEntry in a missing directory ${dir}`);
+    if (entry === undefined) entries.delete(name);
+    else entries.set(name, entry);
+    let log = this.dirLog.get(dir);
+    if (log === undefined) this.dirLog.set(dir, (log = []));
+    log.push({ name, entry });
+    if (log.length > unsyncedWritesPerFileMax) {
+      // Written back by the OS: fold the oldest change into the durable directory.
+      const op = log.shift()!;
+      let durableEntries = this.durable.get(dir);
+      if (durableEntries === undefined) this.durable.set(dir, (durableEntries = new Map()));
+      if (op.entry === undefined) durableEntries.delete(op.name);
+      else durableEntries.set(op.name, op.entry);
+    }
+  }
+
+  newInode(): Inode {
+    return new Inode(this.inodeNext++);
+  }
+
+  visibleDir(dir: string): Map<string, Entry> | undefined {
+    return this.visible.get(dir);
+  }
+
+  createDir(dir: string): void {
+    this.visible.set(dir, new Map());
+  }
+
+  dropDir(dir: string): void {
+    this.visible.delete(dir);
+  }
+
+  syncDir(dir: string): void {
+    const entries = this.visible.get(dir);
+    if (entries === undefined) throw diskError('disk_not_found', `syncDir: no directory ${dir}`, dir);
+    this.durable.set(dir, new Map(entries));
+    this.dirLog.delete(dir);
+  }
+
+  rngForReads(): SeededRng {
+    return this.rng;
+  }
+
+  /**
+   * Power loss: every view and handle goes stale, and the store keeps only what the fault mix
+   * lets survive (see the file header). Returns what was lost, for the run's summary.
+   */
+  crash(): DiskCrashReport {
+    this.epoch++;
+    const report: DiskCrashReport = { filesRolledBack: 0, tornWrites: 0, dirOpsLost: 0 };
+    const rng = this.rng;
+    const faults = this.faults;
+
+    // 1. Directories: durable entries plus an in-order prefix of the logged changes. Iterate in
+    //    sorted order so the Rng draws do not depend on Map insertion history.
+    const dirs = new Set<string>([...this.durable.keys(), ...this.dirLog.keys()]);
+    const crashed: Namespace = new Map();
+    for (const dir of [...dirs].sort()) {
+      const entries = new Map(this.durable.get(dir) ?? []);
+      const log = this.dirLog.get(dir) ?? [];
+      const keep = faults.lostUnsyncedDirOps ? rng.int(log.length + 1) : log.length;
+      report.dirOpsLost += log.length - keep;
+      for (let i = 0; i < keep; i++) {
+        const op = log[i]!;
+        if (op.entry === undefined) entries.delete(op.name);
+        else entries.set(op.name, op.entry);
+      }
+      crashed.set(dir, entries);
+    }
+
+    // 2. Rebuild the tree from the root; collect the surviving inodes in a stable order.
+    const tree: Namespace = new Map();
+    const inodes = new Map<number, Inode>();
+    const walk = (dir: string): void => {
+      const entries = crashed.get(dir) ?? new Map<string, Entry>();
+      tree.set(dir, entries);
+      for (const name of [...entries.keys()].sort()) {
+        const entry = entries.get(name)!;
+        if (entry.kind === 'dir') walk(join(dir, name));
+        else inodes.set(entry.inode.id, entry.inode);
+      }
+    };
+    walk('');
+
+    // 3. Files: durable image plus an in-order prefix of unsynced operations, the last write maybe torn.
+    for (const id of [...inodes.keys()].sort((a, b) => a - b)) {
+      const inode = inodes.get(id)!;
+      const ops = inode.unsynced;
+      const image = inode.durable.copy();
+      const keep = faults.lostUnsynced ? rng.int(ops.length + 1) : ops.length;
+      if (keep < ops.length) report.filesRolledBack++;
+      for (let i = 0; i < keep; i++) {
+        const op = ops[i]!;
+        const isLastKept = i === keep - 1;
+        if (op.kind === 'write' && isLastKept && faults.tornWrites && op.data.length > 1 && rng.chance(0.5)) {
+          const landedBytes = rng.int(op.data.length); // a strict prefix, possibly empty
+          report.tornWrites++;
+          if (landedBytes > 0) image.write(op.offset, op.data.subarray(0, landedBytes), `inode ${id}`);
+          else if (op.offset > image.len) image.truncate(op.offset, `inode ${id}`); // size grew, data did not land
+        } else {
+          apply(image, op, `inode ${id}`);
+        }
+      }
+      inode.durable = image;
+      inode.visible = image.copy();
+      inode.unsynced = [];
+    }
+
+    this.visible = tree;
+    this.durable = new Map([...tree].map(([dir, entries]) => [dir, new Map(entries)]));
+    this.dirLog = new Map();
+    return report;
+  }
+}
+
+/** One incarnation's view of a node's disk. */
+export class SimDisk implements Disk {
+  constructor(
+    private readonly store: SimDiskStore,
+    private readonly epoch: number,
+  ) {}
+
+  private live(path: string): void {
+    if (this.store.epoch !== this.epoch) {
+      throw diskError('disk_handle_stale', 'disk used after its node crashed', path);
+    }
+  }
+
+  open(path: string, options: { create: boolean }): DiskFile {
+    this.live(path);
+    const p = normalize(path);
+    const existing = this.store.lookup(p);
+    if (existing?.kind === 'dir') throw diskError('disk_is_directory', `open: ${p} is a directory`, p);
+    let inode: Inode;
+    if (existing !== undefined) {
+      inode = existing.inode;
+    } else {
+      if (!options.create) throw diskError('disk_not_found', `open: no file ${p}`, p);
+      const { parent, name } = splitParent(p);
+      if (!this.store.isDir(parent)) throw diskError('disk_not_found', `open: no directory ${parent}`, p);
+      inode = this.store.newInode();
+      this.store.setEntry(parent, name, { kind: 'file', inode });
+    }
+    return new SimDiskFile(p, inode, this.store, this.epoch);
+  }
+
+  exists(path: string): boolean {
+    this.live(path);
+    return this.store.lookup(path) !== undefined;
+  }
+
+  list(dir: string): string[] {
+    this.live(dir);
+    const entries = this.store.visibleDir(normalize(dir));
+    return entries === undefined ? [] : [...entries.keys()].sort();
+  }
+
+  mkdirp(dir: string): void {
+    this.live(dir);
+    let current = '';
+    for (const part of components(dir)) {
+      const next = join(current, part);
+      const entry = this.store.visibleDir(current)!.get(part);
+      if (entry === undefined) {
+        this.store.setEntry(current, part, { kind: 'dir' });
+        this.store.createDir(next);
+      } else if (entry.kind === 'file') {
+        throw diskError('disk_not_directory', `mkdirp: ${next} is a file`, next);
+      }
+      current = next;
+    }
+  }
+
+  rename(from: string, to: string): void {
+    this.live(from);
+    const src = splitParent(from);
+    const dst = splitParent(to);
+    const entry = this.store.visibleDir(src.parent)?.get(src.name);
+    if (entry === undefined) throw diskError('disk_not_found', `rename: no ${from}`, from);
+    if (entry.kind === 'dir') throw diskError('disk_is_directory', `rename: directories are not renamed`, from);
+    const target = this.store.visibleDir(dst.parent);
+    if (target === undefined) throw diskError('disk_not_found', `rename: no directory ${dst.parent}`, to);
+    if (target.get(dst.name)?.kind === 'dir') throw diskError('disk_is_directory', `rename: ${to} is a directory`, to);
+    if (src.parent === dst.parent && src.name === dst.name) return;
+    this.store.setEntry(dst.parent, dst.name, entry);
+    this.store.setEntry(src.parent, src.name, undefined);
+  }
+
+  remove(path: string): void {
+    this.live(path);
+    const p = normalize(path);
+    const { parent, name } = splitParent(p);
+    const entry = this.store.visibleDir(parent)?.get(name);
+    if (entry === undefined) throw diskError('disk_not_found', `remove: no ${p}`, p);
+    if (entry.kind === 'dir') {
+      if ((this.store.visibleDir(p)?.size ?? 0) > 0) throw diskError('disk_not_empty', `remove: ${p} not empty`, p);
+      this.store.dropDir(p);
+    }
+    this.store.setEntry(parent, name, undefined);
+  }
+
+  syncDir(dir: string): void {
+    this.live(dir);
+    this.store.syncDir(normalize(dir));
+  }
+}
+
+class SimDiskFile implements DiskFile {
+  private closed = false;
+
+  constructor(
+    readonly path: string,
+    private readonly inode: Inode,
+    private readonly store: SimDiskStore,
+    private readonly epoch: number,
+  ) {}
+
+  private live(): void {
+    if (this.store.epoch !== this.epoch) {
+      throw diskError('disk_handle_stale', 'file handle used after its node crashed', this.path);
+    }
+    if (this.closed) throw diskError('disk_handle_closed', 'file handle used after close()', this.path);
+  }
+
+  size(): number {
+    this.live();
+    return this.inode.visible.len;
+  }
+
+  read(offset: number, length: number): Uint8Array {
+    this.live();
+    assert(Number.isSafeInteger(offset) && offset >= 0, `read offset must be a non-negative integer: ${offset}`);
+    assert(Number.isSafeInteger(length) && length >= 0, `read length must be a non-negative integer: ${length}`);
+    const image = this.inode.visible;
+    const end = Math.min(image.len, offset + length);
+    const out = offset >= end ? new Uint8Array(0) : image.buf.slice(offset, end);
+    const p = this.store.faults.readCorruptionProbability;
+    if (p > 0 && out.length > 0) {
+      const rng = this.store.rngForReads();
+      if (rng.chance(p)) out[rng.int(out.length)]! ^= 1 << rng.int(8);
+    }
+    return out;
+  }
+
+  append(data: Uint8Array): void {
+    this.live();
+    this.inode.record({ kind: 'write', offset: this.inode.visible.len, data: data.slice() }, this.path);
+  }
+
+  writeAt(offset: number, data: Uint8Array): void {
+    this.live();
+    assert(Number.isSafeInteger(offset) && offset >= 0, `write offset must be a non-negative integer: ${offset}`);
+    this.inode.record({ kind: 'write', offset, data: data.slice() }, this.path);
+  }
+
+  truncate(length: number): void {
+    this.live();
+    assert(Number.isSafeInteger(length) && length >= 0, `truncate length must be a non-negative integer: ${length}`);
+    this.inode.record({ kind: 'truncate', length }, this.path);
+  }
+
+  sync(): void {
+    this.live();
+    this.inode.sync(this.path);
+  }
+
+  close(): void {
+    // Closing is allowed on a stale handle (a program's stop() may close files after a crash).
+    this.closed = true;
+  }
+}
+
+/** Test helper: the bytes of a file as a reader would see them now (no handle needed). */
+export function readWholeFile(disk: Disk, path: string): Uint8Array {
+  const file = disk.open(path, { create: false });
+  try {
+    return file.read(0, file.size());
+  } finally {
+    file.close();
+  }
+}

@@ -1,0 +1,703 @@
+// The deterministic simulator's engine: one thread, virtual time, N nodes, one seeded Rng.
+//
+// A Simulation owns the event queue (heap.ts), the network (network.ts), each node's clock
+// (clock.ts) and disk store (disk.ts), and builds one Env per node incarnation, so the very driver
+// code that runs over TCP and files runs here. `(seed, options)` fixes the run: every random choice
+// comes from a Rng forked from the seed by component label, and events at the same virtual time run
+// in insertion order. traceHash() digests every event; equal hashes mean equal runs.
+//
+// Invariants:
+//   - Virtual time never goes backwards; an event never runs inside the call that scheduled it.
+//   - A crashed node runs nothing: its timers are dead (each event carries the incarnation that
+//     scheduled it), messages to it are dropped, its disk reverts to what survives (disk.ts).
+//   - A paused node runs nothing either, but what comes due (timers, deliveries) is kept in order and
+//     runs late, at resume. Deliveries kept are bounded by `pausedDeliveriesMax` (beyond: dropped).
+//   - Pending events are bounded (`eventsPendingMax`) and so are events at one instant
+//     (`eventsAtOneInstantMax`): either bound hit = a `runaway` SimulationFailure naming it.
+//   - After every event every invariant hook runs; the first violation (or an exception thrown by
+//     node code) stops the run with a SimulationFailure carrying seed, event number, time and the
+//     replay command. A failed simulation refuses to run further.
+
+import type { Clock, Disk, Env, Logger, NodeId, PeerMessage, Rng, Timer, Timers, Transport } from '../env/types.ts';
+import { assert } from '../lib/assert.ts';
+import { ConfigError, LimitError } from '../lib/errors.ts';
+import { fnv1a32, Hash64 } from '../lib/hash.ts';
+import { limits } from '../lib/limits.ts';
+import { SeededRng } from '../lib/rng.ts';
+import { type ClockSettings, SimClock } from './clock.ts';
+import { type DiskCrashReport, type DiskFaults, defaultDiskFaults, SimDiskStore } from './disk.ts';
+import { describeReplay, type ReplaySpec, SimulationFailure } from './failure.ts';
+import { EventQueue, type Scheduled } from './heap.ts';
+import { applyFault, describeFault, type Fault, type ScheduledFault } from './nemesis.ts';
+import { defaultNetworkConfig, type NetworkConfig, SimNetwork } from './network.ts';
+import { SimLogSink, SimMetrics } from './observe.ts';
+
+export interface SimulationOptions<S> {
+  readonly seed: string | number;
+  readonly nodes: readonly NodeId[];
+  /** Builds one node's application from its Env. If the result has `stop(): void`, crash calls it. */
+  readonly program: (env: Env) => S;
+  readonly network?: Partial<NetworkConfig>;
+  readonly diskFaults?: Partial<DiskFaults>;
+  /** Wall clock (before skew) at virtual time 0. Default 2026-01-01T00:00:00Z. */
+  readonly epochMs?: number;
+  /** Default limits.simEventsPendingMax. */
+  readonly eventsPendingMax?: number;
+  /** Events run without virtual time advancing before the run is declared runaway. Default 1e6. */
+  readonly eventsAtOneInstantMax?: number;
+  /** Deliveries held for one paused node. Default 100_000. */
+  readonly pausedDeliveriesMax?: number;
+  /** Default limits.simLogLinesMax. */
+  readonly logLinesMax?: number;
+  /** Echo every log line (to `logSink`, default console.log). */
+  readonly verbose?: boolean;
+  readonly logSink?: (line: string) => void;
+  /** How `describeReplay` renders this run's command line. */
+  readonly replay?: ReplaySpec;
+}
+
+/** Returns nothing (or undefined) when the invariant holds, a description of the violation otherwise. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a check written as a block with no `return` must type-check
+export type InvariantCheck<S> = (sim: Simulation<S>) => string | undefined | void;
+
+export type NodeState = 'up' | 'paused' | 'crashed';
+
+export interface SimulationStats {
+  readonly seed: string;
+  readonly nowMs: number;
+  readonly events: number;
+  readonly messagesSent: number;
+  readonly messagesDelivered: number;
+  readonly messagesDropped: number;
+  readonly messagesDroppedBy: Readonly<Record<string, number>>;
+  readonly messagesDuplicated: number;
+  readonly crashes: number;
+  readonly restarts: number;
+  readonly pauses: number;
+  readonly faultsInjected: number;
+  readonly diskFilesRolledBack: number;
+  readonly diskTornWrites: number;
+  readonly diskDirOpsLost: number;
+}
+
+const KIND_TIMER = 1;
+const KIND_DELIVER = 2;
+const KIND_ACTION = 3;
+
+class SimTimer implements Timer {
+  cancelled = false;
+  constructor(
+    readonly fn: () => void,
+    /** Local (node monotonic) period; 0 for a one-shot timer. */
+    readonly periodMs: number,
+  ) {}
+  cancel(): void {
+    this.cancelled = true;
+  }
+}
+
+/** One monomorphic shape for every event, so the hot loop stays fast. */
+class SimEvent implements Scheduled {
+  seq = 0;
+  constructor(
+    public atMs: number,
+    readonly kind: number,
+    readonly node: number,
+    readonly incarnation: number,
+    readonly timer: SimTimer | null,
+    readonly action: (() => void) | null,
+    readonly labelHash: number,
+    readonly from: number,
+    readonly type: number,
+    readonly payload: Uint8Array | null,
+  ) {}
+}
+
+class SimNode<S> {
+  state: NodeState = 'crashed';
+  incarnation = 0;
+  instance: S | undefined;
+  env: Env | undefined;
+  handler: ((message: PeerMessage) => void) | undefined;
+  transportClosed = false;
+  metrics = new SimMetrics();
+  /** Events that came due while paused, in due order. */
+  held: SimEvent[] = [];
+  heldDeliveries = 0;
+  constructor(
+    readonly index: number,
+    readonly id: NodeId,
+    readonly clock: SimClock,
+    readonly disk: SimDiskStore,
+  ) {}
+}
+
+const defaultEpochMs = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+export class Simulation<S = unknown> {
+  readonly seed: string;
+  readonly network: SimNetwork;
+  readonly logs: SimLogSink;
+  private readonly options: SimulationOptions<S>;
+  private readonly rng: SeededRng;
+  private readonly nemesisRng: SeededRng;
+  private readonly queue: EventQueue<SimEvent>;
+  private readonly nodeList: SimNode<S>[];
+  private readonly byId = new Map<NodeId, SimNode<S>>();
+  private readonly invariants: { name: string; check: InvariantCheck<S> }[] = [];
+  private readonly eventsAtOneInstantMax: number;
+  private readonly pausedDeliveriesMax: number;
+  private readonly hash = new Hash64();
+  private now = 0;
+  private eventCount = 0;
+  private instantStartMs = -1;
+  private eventsThisInstant = 0;
+  private failure: SimulationFailure | undefined;
+  /** Bumped by healAll(): scheduled faults and their heals from before it no longer fire. */
+  private nemesisEpoch = 0;
+  private readonly counts = {
+    crashes: 0,
+    restarts: 0,
+    pauses: 0,
+    faultsInjected: 0,
+    diskFilesRolledBack: 0,
+    diskTornWrites: 0,
+    diskDirOpsLost: 0,
+  };
+
+  constructor(options: SimulationOptions<S>) {
+    this.options = options;
+    this.seed = String(options.seed);
+    const ids = options.nodes;
+    if (ids.length === 0) throw new ConfigError('nodes', 'a simulation needs at least one node');
+    if (ids.length > limits.clusterNodesMax) {
+      throw new ConfigError('nodes', `at most clusterNodesMax=${limits.clusterNodesMax} nodes`);
+    }
+    if (new Set(ids).size !== ids.length) throw new ConfigError('nodes', 'node ids must be distinct');
+    for (const id of ids) {
+      if (id.length === 0 || id.length > limits.nodeIdBytesMax) {
+        throw new ConfigError('nodes', `node id length must be 1..${limits.nodeIdBytesMax}: '${id}'`);
+      }
+    }
+    this.rng = new SeededRng(this.seed);
+    this.nemesisRng = this.rng.fork('nemesis');
+    const eventsPendingMax = options.eventsPendingMax ?? limits.simEventsPendingMax;
+    this.queue = new EventQueue<SimEvent>(eventsPendingMax, 'simEventsPendingMax');
+    this.eventsAtOneInstantMax = options.eventsAtOneInstantMax ?? 1_000_000;
+    this.pausedDeliveriesMax = options.pausedDeliveriesMax ?? 100_000;
+    const echo = options.verbose ? (options.logSink ?? ((line: string) => console.log(line))) : undefined;
+    this.logs = new SimLogSink(() => this.now, options.logLinesMax ?? limits.simLogLinesMax, echo);
+    this.network = new SimNetwork(ids, { ...defaultNetworkConfig, ...options.network }, this.rng.fork('network'), {
+      nowMs: () => this.now,
+      deliverAt: (atMs, from, to, type, payload) => {
+        const target = this.nodeList[to]!;
+        this.queue.push(new SimEvent(atMs, KIND_DELIVER, to, target.incarnation, null, null, 0, from, type, payload));
+      },
+    });
+    const diskFaults = { ...defaultDiskFaults, ...options.diskFaults };
+    const epochMs = options.epochMs ?? defaultEpochMs;
+    const clockRng = this.rng.fork('clock-origin');
+    this.nodeList = ids.map((id, index) => {
+      // Each node's monotonic clock starts at its own arbitrary origin, as on real machines.
+      const clock = new SimClock(() => this.now, epochMs, 1000 * clockRng.int(1_000_000));
+      const disk = new SimDiskStore(this.rng.fork(`disk/${id}`), diskFaults);
+      const node = new SimNode<S>(index, id, clock, disk);
+      this.byId.set(id, node);
+      return node;
+    });
+    this.guard(() => {
+      for (const node of this.nodeList) this.start(node);
+    });
+  }
+
+  // --- time and running ---
+
+  get nowMs(): number {
+    return this.now;
+  }
+
+  /** Number of events run so far. */
+  get events(): number {
+    return this.eventCount;
+  }
+
+  get pendingEvents(): number {
+    return this.queue.size;
+  }
+
+  /** Runs every event due at or before `virtualMs`, then sets the time to `virtualMs`. */
+  runUntil(virtualMs: number): void {
+    assert(virtualMs >= this.now, `runUntil(${virtualMs}) is in the past (now ${this.now})`);
+    this.run(virtualMs, undefined);
+  }
+
+  runFor(ms: number): void {
+    assert(ms >= 0, `runFor needs a non-negative duration, got ${ms}`);
+    this.run(this.now + ms, undefined);
+  }
+
+  /**
+   * Runs until `pred(sim)` holds (checked now and after every event) or `withinMs` of virtual time
+   * pass. Returns whether it held. Time stops at the event that made it hold.
+   */
+  runUntilCondition(pred: (sim: Simulation<S>) => boolean, withinMs: number): boolean {
+    assert(withinMs >= 0, `runUntilCondition needs a non-negative bound, got ${withinMs}`);
+    return this.run(this.now + withinMs, pred);
+  }
+
+  private run(limitMs: number, pred: ((sim: Simulation<S>) => boolean) | undefined): boolean {
+    if (this.failure) throw this.failure;
+    if (pred?.(this)) return true;
+    const queue = this.queue;
+    for (;;) {
+      const top = queue.peek();
+      if (top === undefined || top.atMs > limitMs) {
+        if (limitMs > this.now) this.now = limitMs;
+        return pred === undefined ? true : pred(this);
+      }
+      queue.pop();
+      if (top.atMs !== this.instantStartMs) {
+        this.instantStartMs = top.atMs;
+        this.eventsThisInstant = 0;
+      } else if (++this.eventsThisInstant > this.eventsAtOneInstantMax) {
+        throw this.fail(
+          'runaway',
+          `more than eventsAtOneInstantMax=${this.eventsAtOneInstantMax} events at virtual time ${top.atMs} ms`,
+        );
+      }
+      this.now = top.atMs;
+      let ran: boolean;
+      try {
+        ran = this.dispatch(top);
+      } catch (err) {
+        throw this.failFromException(err);
+      }
+      if (!ran) continue;
+      this.eventCount++;
+      this.checkInvariants();
+      if (pred?.(this)) return true;
+    }
+  }
+
+  /** Runs one event; returns false if it was skipped (dead timer, held while paused). */
+  private dispatch(ev: SimEvent): boolean {
+    const h = this.hash;
+    switch (ev.kind) {
+      case KIND_TIMER: {
+        const node = this.nodeList[ev.node]!;
+        const timer = ev.timer!;
+        if (timer.cancelled || node.incarnation !== ev.incarnation || node.state === 'crashed') return false;
+        if (node.state === 'paused') {
+          node.held.push(ev);
+          return false;
+        }
+        if (timer.periodMs > 0) {
+          ev.atMs = this.now + node.clock.virtualDelayMs(timer.periodMs);
+          this.queue.push(ev);
+        }
+        h.u32(KIND_TIMER | (ev.node << 8)).u32(timeMicros(this.now));
+        timer.fn();
+        return true;
+      }
+      case KIND_DELIVER: {
+        const node = this.nodeList[ev.node]!;
+        const drops = this.network.counters.dropped;
+        if (node.state === 'crashed') {
+          drops.crashed++;
+          return false;
+        }
+        if (node.incarnation !== ev.incarnation) {
+          drops.restarted++; // the connection it travelled on died with the old incarnation
+          return false;
+        }
+        if (this.network.isBlocked(ev.from, ev.node)) {
+          drops.partition++;
+          return false;
+        }
+        if (node.state === 'paused') {
+          if (node.heldDeliveries >= this.pausedDeliveriesMax) {
+            drops['paused-overflow']++;
+            return false;
+          }
+          node.heldDeliveries++;
+          node.held.push(ev);
+          return false;
+        }
+        const handler = node.handler;
+        if (node.transportClosed) {
+          drops.closed++;
+          return false;
+        }
+        if (handler === undefined) {
+          drops['no-handler']++;
+          return false;
+        }
+        const payload = ev.payload!;
+        h.u32(KIND_DELIVER | (ev.node << 8) | (ev.from << 16))
+          .u32(timeMicros(this.now))
+          .u32(ev.type)
+          .u32(payload.length)
+          .u32(digest32(payload));
+        this.network.counters.delivered++;
+        handler({ from: this.nodeList[ev.from]!.id, type: ev.type, payload });
+        return true;
+      }
+      case KIND_ACTION: {
+        h.u32(KIND_ACTION).u32(timeMicros(this.now)).u32(ev.labelHash);
+        ev.action!();
+        return true;
+      }
+      default:
+        throw new Error(`unknown event kind ${ev.kind}`);
+    }
+  }
+
+  // --- client actions ---
+
+  /** Runs `fn` at virtual time `atMs` (a workload step, a scripted fault). Cancel with the result. */
+  at(atMs: number, fn: () => void, label = 'action'): Timer {
+    assert(atMs >= this.now, `at(${atMs}) is in the past (now ${this.now})`);
+    const timer = new SimTimer(fn, 0);
+    const run = (): void => {
+      if (!timer.cancelled) fn();
+    };
+    this.queue.push(new SimEvent(atMs, KIND_ACTION, -1, 0, null, run, fnv1a32(label), -1, 0, null));
+    return timer;
+  }
+
+  after(delayMs: number, fn: () => void, label = 'action'): Timer {
+    assert(delayMs >= 0, `after needs a non-negative delay, got ${delayMs}`);
+    return this.at(this.now + delayMs, fn, label);
+  }
+
+  // --- invariants ---
+
+  /** `check` runs after every event; returning a string (or throwing) fails the run. */
+  addInvariant(name: string, check: InvariantCheck<S>): void {
+    this.invariants.push({ name, check });
+  }
+
+  private checkInvariants(): void {
+    for (const inv of this.invariants) {
+      let verdict: unknown;
+      try {
+        verdict = inv.check(this);
+      } catch (err) {
+        throw this.fail(inv.name, err instanceof Error ? err.message : String(err), err);
+      }
+      if (typeof verdict === 'string') throw this.fail(inv.name, verdict);
+    }
+  }
+
+  /** Fails the run from outside an event, e.g. a liveness bound missed by the caller. */
+  fail(invariant: string, detail: string, cause?: unknown): SimulationFailure {
+    if (this.failure) return this.failure;
+    this.failure = new SimulationFailure(
+      {
+        seed: this.seed,
+        eventIndex: this.eventCount,
+        atMs: this.now,
+        invariant,
+        detail,
+        replayCommand: this.replayCommand(),
+      },
+      cause,
+    );
+    return this.failure;
+  }
+
+  private failFromException(err: unknown): SimulationFailure {
+    if (err instanceof SimulationFailure) return err;
+    if (err instanceof LimitError && err.fields['limit'] === 'simEventsPendingMax') {
+      return this.fail('runaway', err.message, err);
+    }
+    const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    return this.fail('exception', detail, err);
+  }
+
+  /** Runs `fn` (node start-up outside any event) with the same failure conversion as events. */
+  private guard(fn: () => void): void {
+    if (this.failure) throw this.failure;
+    try {
+      fn();
+    } catch (err) {
+      throw this.failFromException(err);
+    }
+  }
+
+  get failed(): SimulationFailure | undefined {
+    return this.failure;
+  }
+
+  replayCommand(): string {
+    return describeReplay({
+      seed: this.seed,
+      nodeCount: this.nodeList.length,
+      ...(this.options.replay ? { replay: this.options.replay } : {}),
+    });
+  }
+
+  // --- nodes ---
+
+  get nodeIds(): readonly NodeId[] {
+    return this.network.nodes;
+  }
+
+  /** The live application instance of `id`, or undefined while it is crashed. */
+  instance(id: NodeId): S | undefined {
+    return this.node(id).instance;
+  }
+
+  /** The Env of `id`'s current incarnation, or undefined while it is crashed. */
+  env(id: NodeId): Env | undefined {
+    return this.node(id).env;
+  }
+
+  state(id: NodeId): NodeState {
+    return this.node(id).state;
+  }
+
+  clock(id: NodeId): SimClock {
+    return this.node(id).clock;
+  }
+
+  diskStore(id: NodeId): SimDiskStore {
+    return this.node(id).disk;
+  }
+
+  metrics(id: NodeId): SimMetrics {
+    return this.node(id).metrics;
+  }
+
+  /** A Rng stream for the caller's own choices (workloads), forked from the run's seed. */
+  forkRng(label: string): SeededRng {
+    return this.rng.fork(`user/${label}`);
+  }
+
+  private node(id: NodeId): SimNode<S> {
+    const node = this.byId.get(id);
+    assert(node !== undefined, `unknown node ${id}`);
+    return node;
+  }
+
+  private start(node: SimNode<S>): void {
+    node.incarnation++;
+    node.state = 'up';
+    node.handler = undefined;
+    node.transportClosed = false;
+    node.metrics = new SimMetrics();
+    node.env = this.makeEnv(node, node.incarnation);
+    this.hash.u32(0x5000 | node.index).u32(node.incarnation);
+    node.instance = this.options.program(node.env);
+  }
+
+  /** Power loss on `id`: memory gone, timers dead, unsynced disk state partly lost. No-op if crashed. */
+  crash(id: NodeId): void {
+    const node = this.node(id);
+    if (node.state === 'crashed') return;
+    const instance = node.instance;
+    node.state = 'crashed';
+    node.incarnation++; // kills timers and in-flight deliveries of the old incarnation
+    node.instance = undefined;
+    node.env = undefined;
+    node.handler = undefined;
+    node.held = [];
+    node.heldDeliveries = 0;
+    this.counts.crashes++;
+    this.hash.u32(0x6000 | node.index).u32(timeMicros(this.now));
+    this.logs.record(id, 'warn', { incarnation: node.incarnation }, 'sim: crash');
+    if (hasStop(instance)) instance.stop();
+    const report: DiskCrashReport = node.disk.crash();
+    this.counts.diskFilesRolledBack += report.filesRolledBack;
+    this.counts.diskTornWrites += report.tornWrites;
+    this.counts.diskDirOpsLost += report.dirOpsLost;
+  }
+
+  /** Starts `id` again on its surviving disk with fresh memory. No-op unless crashed. */
+  restart(id: NodeId): void {
+    const node = this.node(id);
+    if (node.state !== 'crashed') return;
+    this.counts.restarts++;
+    this.logs.record(id, 'warn', {}, 'sim: restart');
+    this.start(node);
+  }
+
+  /** A stop-the-world stall: nothing of `id` runs until resume(). No-op unless up. */
+  pause(id: NodeId): void {
+    const node = this.node(id);
+    if (node.state !== 'up') return;
+    node.state = 'paused';
+    this.counts.pauses++;
+    this.hash.u32(0x7000 | node.index).u32(timeMicros(this.now));
+  }
+
+  /** Ends a pause: everything that came due meanwhile runs now, late, in its original order. */
+  resume(id: NodeId): void {
+    const node = this.node(id);
+    if (node.state !== 'paused') return;
+    node.state = 'up';
+    this.hash.u32(0x8000 | node.index).u32(timeMicros(this.now));
+    const held = node.held;
+    node.held = [];
+    node.heldDeliveries = 0;
+    for (const ev of held) {
+      ev.atMs = this.now;
+      this.queue.push(ev);
+    }
+  }
+
+  setClock(id: NodeId, settings: ClockSettings): void {
+    this.node(id).clock.set(settings);
+    this.hash.u32(0x9000 | this.node(id).index).string(JSON.stringify(settings));
+  }
+
+  // --- faults ---
+
+  /** Applies one fault now; with `durationMs`, schedules its heal. Returns the heal (idempotent). */
+  inject(fault: Fault, options: { durationMs?: number } = {}): () => void {
+    this.counts.faultsInjected++;
+    this.hash.string(describeFault(fault)).u32(timeMicros(this.now));
+    this.logs.record('sim', 'info', { fault }, 'sim: fault');
+    const undo = applyFault(this, fault, this.nemesisRng);
+    let healed = false;
+    const heal = (): void => {
+      if (healed) return;
+      healed = true;
+      this.hash.string(`heal ${describeFault(fault)}`).u32(timeMicros(this.now));
+      undo();
+    };
+    if (options.durationMs !== undefined) {
+      const epoch = this.nemesisEpoch;
+      this.after(
+        options.durationMs,
+        () => {
+          if (epoch === this.nemesisEpoch) heal();
+        },
+        'nemesis-heal',
+      );
+    }
+    return heal;
+  }
+
+  /** Schedules faults (scripted, or from randomNemesis). healAll() cancels those not yet run. */
+  schedule(faults: readonly ScheduledFault[]): void {
+    const epoch = this.nemesisEpoch;
+    for (const f of faults) {
+      this.at(
+        f.atMs,
+        () => {
+          if (epoch !== this.nemesisEpoch) return;
+          this.inject(f.fault, f.durationMs === undefined ? {} : { durationMs: f.durationMs });
+        },
+        'nemesis',
+      );
+    }
+  }
+
+  /**
+   * Ends the safety phase: cancels pending scheduled faults, heals the network, resumes paused
+   * nodes, restarts crashed ones and stops clock drift (skew stays). Then the liveness phase runs.
+   */
+  healAll(): void {
+    this.nemesisEpoch++;
+    this.hash.string('heal-all').u32(timeMicros(this.now));
+    this.network.heal();
+    this.guard(() => {
+      for (const node of this.nodeList) {
+        node.clock.set({ driftRate: 0 });
+        if (node.state === 'paused') this.resume(node.id);
+        if (node.state === 'crashed') this.restart(node.id);
+      }
+    });
+  }
+
+  // --- results ---
+
+  /** Hex digest of every event and fault so far: equal for equal (seed, options, workload). */
+  traceHash(): string {
+    return this.hash.hex();
+  }
+
+  stats(): SimulationStats {
+    const c = this.network.counters;
+    const droppedBy = { ...c.dropped };
+    return {
+      seed: this.seed,
+      nowMs: this.now,
+      events: this.eventCount,
+      messagesSent: c.sent,
+      messagesDelivered: c.delivered,
+      messagesDropped: Object.values(droppedBy).reduce((a, b) => a + b, 0),
+      messagesDroppedBy: droppedBy,
+      messagesDuplicated: c.duplicated,
+      ...this.counts,
+    };
+  }
+
+  // --- Env construction ---
+
+  private makeEnv(node: SimNode<S>, incarnation: number): Env {
+    const alive = (): boolean => node.incarnation === incarnation && node.state !== 'crashed';
+    const clock: Clock = {
+      monotonicMs: () => node.clock.monotonicMs(),
+      wallMs: () => node.clock.wallMs(),
+    };
+    const timer = (delayMs: number, fn: () => void, periodMs: number): Timer => {
+      const t = new SimTimer(fn, periodMs);
+      if (!alive()) {
+        t.cancelled = true;
+        return t;
+      }
+      const atMs = this.now + node.clock.virtualDelayMs(delayMs);
+      this.queue.push(new SimEvent(atMs, KIND_TIMER, node.index, incarnation, t, null, 0, -1, 0, null));
+      return t;
+    };
+    const timers: Timers = {
+      after: (delayMs, fn) => {
+        assert(Number.isFinite(delayMs) && delayMs >= 0, `timers.after needs a delay >= 0, got ${delayMs}`);
+        return timer(delayMs, fn, 0);
+      },
+      every: (periodMs, fn) => {
+        assert(Number.isFinite(periodMs) && periodMs > 0, `timers.every needs a period > 0, got ${periodMs}`);
+        return timer(periodMs, fn, periodMs);
+      },
+    };
+    const transport: Transport = {
+      self: node.id,
+      send: (to, type, payload) => {
+        if (!alive() || node.transportClosed) return false;
+        return this.network.send(node.index, to, type, payload);
+      },
+      onMessage: (handler) => {
+        if (alive()) node.handler = handler;
+      },
+      close: () => {
+        if (alive()) {
+          node.transportClosed = true;
+          node.handler = undefined;
+        }
+        return Promise.resolve();
+      },
+    };
+    const rng: Rng = this.rng.fork(`node/${node.id}/${incarnation}`);
+    const disk: Disk = node.disk.view();
+    const log: Logger = this.logs.logger(node.id);
+    return { nodeId: node.id, clock, timers, rng, transport, disk, metrics: node.metrics, log };
+  }
+}
+
+function hasStop(x: unknown): x is { stop(): void } {
+  return typeof x === 'object' && x !== null && typeof (x as { stop?: unknown }).stop === 'function';
+}
+
+/** Virtual time in whole microseconds, folded to 32 bits for the trace hash. */
+function timeMicros(ms: number): number {
+  return Math.round(ms * 1000) >>> 0;
+}
+
+/** 32-bit FNV-1a over bytes: a cheap payload digest for the trace hash. */
+function digest32(data: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < data.length; i++) h = Math.imul(h ^ data[i]!, 0x01000193);
+  return h >>> 0;
+}

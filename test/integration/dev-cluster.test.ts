@@ -1,0 +1,139 @@
+// Goal (issue 2 acceptance, real processes): a 3-node `barista dev` cluster on loopback; `kill -9`
+// one node and the other two mark it dead within the configured bound; restart it and it is alive
+// again with a higher incarnation; /metrics parses as Prometheus text. Also: a port already in use
+// is a clear error, not a stack trace. Every wait is a bounded poll.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createServer } from 'node:net';
+import type { ClusterFile } from '../../src/cli/cluster-file.ts';
+import { defaultMembershipTiming } from '../../src/membership/membership.ts';
+import { parsePrometheus } from '../../src/metrics/prometheus.ts';
+import { freePortRange, getJson, httpGet, type Spawned, spawnCli, stopProcess, tempDir, until } from './helpers.ts';
+
+interface Status {
+  nodeId: string;
+  incarnation: number;
+  peers: Array<{ id: string; status: string; incarnation: number }>;
+}
+
+const peerStatus = async (
+  host: string,
+  port: number,
+  peer: string,
+): Promise<{ status: string; incarnation: number } | undefined> => {
+  const s = await getJson<Status>(host, port, '/status');
+  return s.peers.find((p) => p.id === peer);
+};
+
+describe('barista dev: a real 3-node cluster', () => {
+  const dir = tempDir('baristas-dev-');
+  let basePort = 0;
+  let dev: Spawned;
+  let cluster: ClusterFile;
+  let restarted: Spawned | undefined;
+
+  before(async () => {
+    basePort = await freePortRange(30);
+    dev = spawnCli(['dev', '--data-dir', dir.path, '--base-port', String(basePort)]);
+    await until('all three nodes healthy', 60_000, () => dev.output().includes('live view'));
+    cluster = JSON.parse(readFileSync(join(dir.path, 'cluster.json'), 'utf8')) as ClusterFile;
+  });
+
+  after(async () => {
+    if (restarted) await stopProcess(restarted.child);
+    if (dev) await stopProcess(dev.child, 10_000);
+    dir.remove();
+  });
+
+  test('cluster.json names every node with its pid and ports', () => {
+    assert.equal(cluster.nodes.length, 3);
+    for (const n of cluster.nodes) {
+      assert.ok(typeof n.pid === 'number' && n.pid > 0);
+      assert.equal(typeof n.ports['peer'], 'number');
+      assert.equal(typeof n.ports['admin'], 'number');
+    }
+  });
+
+  test('every node sees every other node alive', async () => {
+    for (const n of cluster.nodes) {
+      await until(`${n.id} sees all peers alive`, 10_000, async () => {
+        const s = await getJson<Status>(n.host, n.ports['admin']!, '/status');
+        return s.peers.length === 2 && s.peers.every((p) => p.status === 'alive');
+      });
+    }
+  });
+
+  test('kill -9 a node: the others mark it dead within the bound; restart: alive again', async () => {
+    const [n1, n2, n3] = cluster.nodes as [ClusterFile['nodes'][0], ClusterFile['nodes'][0], ClusterFile['nodes'][0]];
+    const before3 = await peerStatus(n1.host, n1.ports['admin']!, 'n3');
+    assert.equal(before3?.status, 'alive');
+    const killedAt = Date.now();
+    process.kill(n3.pid!, 'SIGKILL');
+    // The bound: deadAfterMs plus a heartbeat period, plus slack for polling and a loaded machine.
+    const boundMs = defaultMembershipTiming.deadAfterMs + defaultMembershipTiming.heartbeatIntervalMs + 1_500;
+    for (const viewer of [n1, n2]) {
+      await until(
+        `${viewer.id} marks n3 dead`,
+        boundMs + 5_000,
+        async () => (await peerStatus(viewer.host, viewer.ports['admin']!, 'n3'))?.status === 'dead',
+      );
+    }
+    const detectedMs = Date.now() - killedAt;
+    assert.ok(detectedMs <= boundMs, `detected after ${detectedMs} ms, bound ${boundMs} ms`);
+    await until('dev notices the exit', 5_000, () => dev.output().includes('n3 exited'));
+
+    restarted = spawnCli(['node', '--config', n3.config]);
+    for (const viewer of [n1, n2]) {
+      await until(`${viewer.id} sees n3 alive again`, 15_000, async () => {
+        const p = await peerStatus(viewer.host, viewer.ports['admin']!, 'n3');
+        return p?.status === 'alive' && p.incarnation > before3!.incarnation;
+      });
+    }
+    await until('n3 sees its peers alive', 10_000, async () => {
+      const s = await getJson<Status>(n3.host, n3.ports['admin']!, '/status');
+      return s.peers.every((p) => p.status === 'alive');
+    });
+  });
+
+  test('/metrics parses as Prometheus text and carries membership and transport series', async () => {
+    const n1 = cluster.nodes[0]!;
+    const r = await httpGet(n1.host, n1.ports['admin']!, '/metrics');
+    assert.equal(r.status, 200);
+    const families = parsePrometheus(r.body);
+    const names = new Set(families.map((f) => f.name));
+    for (const name of [
+      'membership_peer_status',
+      'membership_incarnation',
+      'clock_offset_ms',
+      'process_resident_memory_bytes',
+    ]) {
+      assert.ok(names.has(name), `missing ${name} in /metrics`);
+    }
+  });
+
+  test('barista status prints every node', async () => {
+    const s = spawnCli(['status', '--data-dir', dir.path]);
+    const code = await s.exited();
+    assert.equal(code, 0, s.output());
+    for (const id of ['n1', 'n2', 'n3']) assert.match(s.output(), new RegExp(id));
+  });
+});
+
+test('barista dev: a port already in use is a clear error', async () => {
+  const base = await freePortRange(30);
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen({ host: '127.0.0.1', port: base + 11 }, () => r()));
+  const dir = tempDir('baristas-dev-busy-');
+  try {
+    const dev = spawnCli(['dev', '--data-dir', dir.path, '--base-port', String(base)]);
+    const code = await dev.exited();
+    assert.equal(code, 2);
+    assert.match(dev.output(), new RegExp(`port ${base + 11} \\(n2 admin\\).*already in use`));
+    assert.doesNotMatch(dev.output(), /\n\s+at /, 'no stack trace');
+  } finally {
+    blocker.close();
+    dir.remove();
+  }
+});

@@ -1,0 +1,89 @@
+// Helpers for tests that run real barista processes on loopback: free port ranges, spawning the
+// CLI, bounded polling (never sleep-and-hope), and cleanup that cannot leave processes behind.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cliArgv, httpGet } from '../../src/cli/common.ts';
+
+export { httpGet };
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen({ host: '127.0.0.1', port, exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+
+/** A base port such that base..base+span-1 are all free right now (random start, bounded tries). */
+export async function freePortRange(span: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    let ok = true;
+    for (let p = base; p < base + span && ok; p++) ok = await portFree(p);
+    if (ok) return base;
+  }
+  throw new Error('no free port range found after 50 attempts');
+}
+
+export function tempDir(prefix: string): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export interface Spawned {
+  readonly child: ChildProcess;
+  output(): string;
+  exited(): Promise<number | null>;
+}
+
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = process.env): Spawned {
+  const child = spawn(process.execPath, [...cliArgv(), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let text = '';
+  child.stdout!.on('data', (c: Buffer) => (text += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (text += c.toString()));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => text, exited: () => exit };
+}
+
+/** Polls `condition` every intervalMs until it returns a truthy value or boundMs passes. */
+export async function until<T>(
+  what: string,
+  boundMs: number,
+  condition: () => Promise<T | undefined | false> | T | undefined | false,
+  intervalMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + boundMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await condition();
+      if (v) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${boundMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export async function getJson<T>(host: string, port: number, path: string): Promise<T> {
+  const r = await httpGet(host, port, path, 1_000);
+  if (r.status !== 200) throw new Error(`GET ${path}: HTTP ${r.status}`);
+  return JSON.parse(r.body) as T;
+}
+
+/** Kills a process and waits for it (SIGTERM, then SIGKILL after graceMs). */
+export async function stopProcess(child: ChildProcess, graceMs = 5_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(t);
+}

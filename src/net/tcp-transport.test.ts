@@ -1,0 +1,289 @@
+// Goal: TcpTransport behaviour beyond the shared compliance suite (test/compliance/real.test.ts),
+// on real loopback sockets: reconnect after a peer that was down comes up (and after it restarts);
+// foreign connections sending garbage, a wrong cluster id, an unknown sender, a changed sender or an
+// oversize length are rejected, counted by reason and closed while real peers keep being served;
+// the per-peer send queue bound drops and counts; a taken listen port is a typed error; large
+// transfers survive socket backpressure. Every wait is a bounded poll (pollUntil), never a sleep.
+import assert from 'node:assert/strict';
+import { createServer, type Socket, connect } from 'node:net';
+import { after, test } from 'node:test';
+import type { PeerMessage } from '../env/types.ts';
+import { BaristaError } from '../lib/errors.ts';
+import { MessageType } from '../lib/message-types.ts';
+import { SeededRng } from '../lib/rng.ts';
+import { FrameEncoder } from './frame.ts';
+import { type PeerAddress, TcpTransport, type TcpTransportOptions } from './tcp-transport.ts';
+import { MemoryLogger, MemoryMetrics, pollUntil } from './testing.ts';
+
+const host = '127.0.0.1';
+const cluster = 'test-cluster';
+const open: TcpTransport[] = [];
+after(async () => {
+  await Promise.all(open.map((t) => t.close()));
+});
+
+function make(
+  self: string,
+  peers: Record<string, PeerAddress>,
+  extra: Partial<TcpTransportOptions> = {},
+): { t: TcpTransport; metrics: MemoryMetrics; log: MemoryLogger; inbox: PeerMessage[] } {
+  const metrics = new MemoryMetrics();
+  const log = new MemoryLogger();
+  const t = new TcpTransport({
+    self,
+    clusterId: cluster,
+    listen: { host, port: 0 },
+    peers,
+    metrics,
+    log,
+    rng: new SeededRng(`tcp-test/${self}`),
+    reconnectBackoffMsMin: 5,
+    reconnectBackoffMsMax: 50,
+    ...extra,
+  });
+  open.push(t);
+  const inbox: PeerMessage[] = [];
+  t.onMessage((m) => inbox.push({ from: m.from, type: m.type, payload: Uint8Array.from(m.payload) }));
+  return { t, metrics, log, inbox };
+}
+
+/** A port nobody listens on right now (bound then released; the kernel will not hand it out again soon). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen({ host, port: 0 }, resolve));
+  const address = server.address();
+  assert.ok(address !== null && typeof address === 'object');
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return address.port;
+}
+
+async function pair(): Promise<{
+  a: ReturnType<typeof make>;
+  b: ReturnType<typeof make>;
+}> {
+  const a = make('a', { b: { host, port: 0 } });
+  const b = make('b', { a: { host, port: 0 } });
+  await a.t.start();
+  await b.t.start();
+  a.t.setPeerAddress('b', b.t.address());
+  b.t.setPeerAddress('a', a.t.address());
+  return { a, b };
+}
+
+async function rawConnect(port: number): Promise<{ socket: Socket; closed: () => boolean }> {
+  const socket = connect({ host, port });
+  let isClosed = false;
+  socket.on('close', () => {
+    isClosed = true;
+  });
+  socket.on('error', () => {}); // a reset from the transport is expected
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  return { socket, closed: () => isClosed };
+}
+
+test('a peer that is down at start receives the queued messages once it comes up, and again after a restart', async () => {
+  const port = await freePort();
+  const a = make('a', { b: { host, port } });
+  await a.t.start();
+  for (let i = 0; i < 5; i++) assert.equal(a.t.send('b', MessageType.TestEcho, Uint8Array.of(i)), true);
+  await pollUntil(() => (a.t.peerStatus()[0]?.reconnectAttempt ?? 0) >= 3, 'a fails to dial b a few times');
+  assert.deepEqual(a.t.connectedPeers(), []);
+  assert.equal(a.t.peerStatus()[0]?.queuedFrames, 5);
+
+  const b1 = make('b', { a: a.t.address() }, { listen: { host, port } });
+  await b1.t.start();
+  await pollUntil(() => b1.inbox.length >= 5, 'b receives the queued messages');
+  assert.deepEqual(
+    b1.inbox.map((m) => m.payload[0]),
+    [0, 1, 2, 3, 4],
+  );
+  assert.deepEqual(a.t.connectedPeers(), ['b']);
+  assert.equal(a.metrics.value('peer_connects_total', { peer: 'b' }), 1);
+  assert.equal(a.t.peerStatus()[0]?.reconnectAttempt, 0, 'backoff resets on connect');
+
+  // Restart b on the same port: a notices, reconnects and delivers again.
+  await b1.t.close();
+  await pollUntil(() => a.t.connectedPeers().length === 0, 'a notices b went away');
+  assert.equal(a.metrics.value('peer_disconnects_total', { peer: 'b' }), 1);
+  const b2 = make('b', { a: a.t.address() }, { listen: { host, port } });
+  await b2.t.start();
+  await pollUntil(() => a.t.connectedPeers().length === 1, 'a reconnects to the restarted b');
+  assert.equal(a.t.send('b', MessageType.TestEcho, Uint8Array.of(42)), true);
+  await pollUntil(() => b2.inbox.length >= 1, 'the restarted b receives');
+  assert.equal(b2.inbox[0]?.payload[0], 42);
+  assert.equal(a.metrics.value('peer_connects_total', { peer: 'b' }), 2);
+});
+
+const foreign: Array<[string, (port: number) => Uint8Array[], string]> = [
+  [
+    'HTTP garbage (its first 4 bytes read as an oversize length)',
+    () => [Buffer.from('GET / HTTP/1.1\r\n\r\n')],
+    'frame_too_large',
+  ],
+  ['an oversize length prefix', () => [Uint8Array.of(0x01, 0, 0, 1)], 'frame_too_large'],
+  ['an unknown envelope version', () => [Uint8Array.of(0, 0, 0, 9, 7, 0, 1)], 'unknown_envelope_version'],
+  [
+    'a wrong cluster id',
+    () => [new FrameEncoder({ clusterId: 'other-cluster', senderId: 'a' }).encode(1, Uint8Array.of(1))],
+    'cluster_mismatch',
+  ],
+  [
+    'an unknown sender',
+    () => [new FrameEncoder({ clusterId: cluster, senderId: 'mallory' }).encode(1, Uint8Array.of(1))],
+    'unknown_sender',
+  ],
+  [
+    'a sender that changes mid-connection',
+    () => [
+      new FrameEncoder({ clusterId: cluster, senderId: 'a' }).encode(MessageType.TestEcho, Uint8Array.of(200)),
+      new FrameEncoder({ clusterId: cluster, senderId: 'c' }).encode(MessageType.TestEcho, Uint8Array.of(201)),
+    ],
+    'sender_changed',
+  ],
+];
+
+test('foreign connections are rejected, counted by reason and closed; real peers keep being served', async () => {
+  const b = make('b', { a: { host, port: 0 }, c: { host, port: 0 } });
+  await b.t.start();
+  const a = make('a', { b: b.t.address() });
+  await a.t.start();
+  let expectedFromA = 0;
+  for (const [name, bytes, reason] of foreign) {
+    const before = b.metrics.value('peer_frames_rejected_total', { reason });
+    const { socket, closed } = await rawConnect(b.t.address().port);
+    for (const chunk of bytes(b.t.address().port)) socket.write(chunk);
+    await pollUntil(closed, `b closes the connection that sent ${name}`);
+    assert.equal(b.metrics.value('peer_frames_rejected_total', { reason }), before + 1, name);
+    assert.ok(
+      b.log.lines.some((l) => l.level === 'warn' && (l.obj as { reason?: string }).reason === reason),
+      `${name} is logged`,
+    );
+    // The real peer is still served.
+    assert.equal(a.t.send('b', MessageType.TestEcho, Uint8Array.of(expectedFromA)), true);
+    expectedFromA++;
+    await pollUntil(
+      () => b.inbox.filter((m) => m.from === 'a' && m.payload[0]! < 200).length >= expectedFromA,
+      `a still reaches b after ${name}`,
+    );
+  }
+  // The changed-sender connection delivered its first (valid) frame before being cut; nothing else foreign got in.
+  assert.deepEqual(
+    b.inbox.filter((m) => m.payload[0]! >= 200).map((m) => m.payload[0]),
+    [200],
+  );
+  assert.deepEqual(
+    b.inbox.filter((m) => m.payload[0]! < 200).map((m) => m.payload[0]),
+    foreign.map((_, i) => i),
+  );
+});
+
+test('the send queue bound drops and counts while a peer is unreachable', async () => {
+  const port = await freePort();
+  const frameBytesMax = 1024;
+  const a = make(
+    'a',
+    { b: { host, port } },
+    { sendQueueFramesMax: 10, sendQueueBytesMax: 4096, frameBytesMax, reconnectBackoffMsMax: 1000 },
+  );
+  await a.t.start();
+  // Frame-count bound.
+  for (let i = 0; i < 10; i++) assert.equal(a.t.send('b', MessageType.TestEcho, Uint8Array.of(i)), true, `send ${i}`);
+  assert.equal(a.t.send('b', MessageType.TestEcho, Uint8Array.of(10)), false);
+  assert.equal(a.metrics.value('peer_send_dropped_total', { peer: 'b', reason: 'queue_full' }), 1);
+  assert.equal(a.metrics.value('peer_send_queue_frames', { peer: 'b' }), 10);
+  // Byte bound, on a second transport.
+  const c = make('c', { b: { host, port } }, { sendQueueBytesMax: 4096, frameBytesMax, reconnectBackoffMsMax: 1000 });
+  await c.t.start();
+  let accepted = 0;
+  while (c.t.send('b', MessageType.TestBulk, new Uint8Array(1000))) accepted++;
+  assert.equal(accepted, 4, 'four ~1 KiB frames fit in 4096 bytes, the fifth does not');
+  assert.ok((c.t.peerStatus()[0]?.queuedBytes ?? 0) <= 4096);
+  assert.equal(c.metrics.value('peer_send_dropped_total', { peer: 'b', reason: 'queue_full' }), 1);
+  // An oversize payload is refused whatever the queue holds.
+  assert.equal(c.t.send('b', MessageType.TestBulk, new Uint8Array(frameBytesMax)), false);
+  assert.equal(c.metrics.value('peer_send_dropped_total', { peer: 'b', reason: 'frame_too_large' }), 1);
+  // Unknown peers and sends after close are refused and counted too.
+  assert.equal(c.t.send('zed', MessageType.TestEcho, Uint8Array.of(1)), false);
+  assert.equal(c.metrics.value('peer_send_dropped_total', { peer: 'unknown', reason: 'unknown_peer' }), 1);
+  await c.t.close();
+  assert.equal(c.t.send('b', MessageType.TestEcho, Uint8Array.of(1)), false);
+  assert.equal(c.metrics.value('peer_send_dropped_total', { peer: 'b', reason: 'closed' }), 1);
+});
+
+test('a listen port already in use is a typed error naming host:port', async () => {
+  const first = make('a', {});
+  await first.t.start();
+  const { port } = first.t.address();
+  const second = make('b', {}, { listen: { host, port } });
+  await assert.rejects(second.t.start(), (err: unknown) => {
+    assert.ok(err instanceof BaristaError);
+    assert.equal(err.code, 'listen_address_in_use');
+    assert.match(err.message, new RegExp(`${host}:${port}`));
+    assert.deepEqual(err.fields, { host, port });
+    return true;
+  });
+});
+
+test('bad configuration is a ConfigError naming the field', () => {
+  const metrics = new MemoryMetrics();
+  const log = new MemoryLogger();
+  const base = { self: 'a', clusterId: cluster, listen: { host, port: 0 }, metrics, log };
+  assert.throws(() => new TcpTransport({ ...base, peers: { a: { host, port: 1 } } }), /peers: must not include self/);
+  assert.throws(() => new TcpTransport({ ...base, peers: { ['x'.repeat(65)]: { host, port: 1 } } }), {
+    code: 'config_invalid',
+  });
+  assert.throws(() => new TcpTransport({ ...base, peers: {}, sendQueueFramesMax: 0 }), /sendQueueFramesMax/);
+  assert.throws(() => new TcpTransport({ ...base, peers: { b: { host, port: 70000 } } }), /peers.b: port/);
+});
+
+test('1 MiB frames in bulk pass through socket backpressure intact and in order', async () => {
+  const { a, b } = await pair();
+  const count = 48; // 48 MiB: far past the socket's high-water mark, under the 64 MiB queue bound
+  const payload = new Uint8Array(1024 * 1024);
+  for (let i = 0; i < count; i++) {
+    payload.fill(i);
+    assert.equal(a.t.send('b', MessageType.TestBulk, payload), true, `send ${i}`);
+  }
+  await pollUntil(() => b.inbox.length >= count, 'b receives every bulk frame', 30_000);
+  for (let i = 0; i < count; i++) {
+    const m = b.inbox[i]!;
+    assert.equal(m.payload.byteLength, payload.byteLength);
+    assert.ok(
+      m.payload.every((x) => x === i),
+      `frame ${i} intact`,
+    );
+  }
+  assert.equal(a.t.peerStatus()[0]?.queuedFrames, 0);
+  assert.equal(a.metrics.value('peer_frames_sent_total', { peer: 'b' }), count);
+  assert.equal(b.metrics.value('peer_frames_received_total', { peer: 'a' }), count);
+  assert.equal(
+    b.metrics.value('peer_bytes_received_total', { peer: 'a' }),
+    a.metrics.value('peer_bytes_sent_total', { peer: 'b' }),
+  );
+});
+
+test('messages arriving before a handler is set are dropped and counted', async () => {
+  const a = make('a', { b: { host, port: 0 } });
+  const metrics = new MemoryMetrics();
+  const b = new TcpTransport({
+    self: 'b',
+    clusterId: cluster,
+    listen: { host, port: 0 },
+    peers: { a: { host, port: 0 } },
+    metrics,
+    log: new MemoryLogger(),
+  });
+  open.push(b);
+  await a.t.start();
+  await b.start();
+  a.t.setPeerAddress('b', b.address());
+  a.t.send('b', MessageType.TestEcho, Uint8Array.of(1));
+  await pollUntil(
+    () => metrics.value('peer_messages_dropped_total', { reason: 'no_handler' }) === 1,
+    'b counts the undeliverable message',
+  );
+  const got: PeerMessage[] = [];
+  b.onMessage((m) => got.push(m));
+  a.t.send('b', MessageType.TestEcho, Uint8Array.of(2));
+  await pollUntil(() => got.length === 1, 'b delivers once a handler is set');
+});

@@ -1,0 +1,230 @@
+// WAL records: the byte grammar, encoding, and a decoder that classifies every failure.
+//
+// Grammar (all integers little-endian; u64 values must be safe integers, < 2^53):
+//
+//   record      := length:u32 | crc:u32 | type:u8 | payload[length]
+//   length      := byte count of payload (the 9-byte header is not counted)
+//   crc         := crc32c(type | payload)          (CRC-32C, Castagnoli)
+//
+//   type 1 SEGMENT     payload := seq:u64 | firstIndex:u64
+//                      The first record of every segment; repeats what the file name says, so a renamed
+//                      or misplaced file is caught.
+//   type 2 ENTRY       payload := index:u64 | term:u64 | data[length - 16]
+//   type 3 HARD_STATE  payload := term:u64 | commit:u64 | voteLength:u8 | vote[voteLength]
+//                      vote is a utf-8 node id; voteLength 0 = no vote in this term.
+//   type 4 SNAPSHOT    payload := index:u64 | term:u64
+//                      "a snapshot covering the log up to index (whose entry had term) is durable".
+//   type 5 TRUNCATE    payload := fromIndex:u64
+//                      "entries from fromIndex on are discarded" (a conflicting suffix).
+//
+// Type 0 is never written: a zero-filled region (a preallocated or never-written tail) can never parse
+// as a record, because its type byte is 0.
+//
+// Invariant kept here: decodeRecordAt never throws on arbitrary bytes; it returns `incomplete` (the
+// bytes end inside the record), `invalid` (header or CRC check failed) or a decoded record. A record
+// whose CRC matches but whose payload is malformed is a writer bug or deliberate tampering, never a
+// torn write; it is reported as `malformed` so recovery can refuse it loudly.
+
+import { crc32c } from '@node-rs/crc32';
+
+export const RECORD_HEADER_BYTES = 9;
+
+export const RecordType = {
+  segment: 1,
+  entry: 2,
+  hardState: 3,
+  snapshot: 4,
+  truncate: 5,
+} as const;
+
+/** Longest vote (node id) in a HARD_STATE record; the length travels in one byte. */
+export const VOTE_BYTES_MAX = 255;
+
+export interface WalHardState {
+  readonly term: number;
+  /** Node id voted for in `term`; '' = none. */
+  readonly vote: string;
+  readonly commit: number;
+}
+
+export type WalRecord =
+  | { readonly type: 'segment'; readonly seq: number; readonly firstIndex: number }
+  | { readonly type: 'entry'; readonly index: number; readonly term: number; readonly data: Uint8Array }
+  | { readonly type: 'hardState'; readonly state: WalHardState }
+  | { readonly type: 'snapshot'; readonly index: number; readonly term: number }
+  | { readonly type: 'truncate'; readonly fromIndex: number };
+
+const TWO_32 = 2 ** 32;
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+
+function putU64(view: DataView, offset: number, value: number): void {
+  view.setUint32(offset, value % TWO_32, true);
+  view.setUint32(offset + 4, Math.floor(value / TWO_32), true);
+}
+
+/** Reads a u64; returns -1 when it is not a safe integer (only a malformed record can carry one). */
+function getU64(view: DataView, offset: number): number {
+  const lo = view.getUint32(offset, true);
+  const hi = view.getUint32(offset + 4, true);
+  if (hi > 0x1f_ffff) return -1;
+  return hi * TWO_32 + lo;
+}
+
+function isU64(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0;
+}
+
+/** Bytes `record` occupies on disk, header included. */
+export function encodedRecordBytes(record: WalRecord): number {
+  return RECORD_HEADER_BYTES + payloadBytes(record);
+}
+
+function payloadBytes(record: WalRecord): number {
+  switch (record.type) {
+    case 'segment':
+    case 'snapshot':
+      return 16;
+    case 'entry':
+      return 16 + record.data.byteLength;
+    case 'hardState':
+      return 17 + textEncoder.encode(record.state.vote).byteLength;
+    case 'truncate':
+      return 8;
+  }
+}
+
+/**
+ * Encodes one record. Programmer errors (negative or unsafe numbers, an over-long vote) throw a
+ * RangeError: such a record must never reach the disk.
+ */
+export function encodeRecord(record: WalRecord): Uint8Array {
+  const payloadLength = payloadBytes(record);
+  const out = new Uint8Array(RECORD_HEADER_BYTES + payloadLength);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const p = RECORD_HEADER_BYTES;
+  const u64 = (offset: number, value: number): void => {
+    if (!isU64(value)) throw new RangeError(`wal record field is not a u64: ${value}`);
+    putU64(view, p + offset, value);
+  };
+  switch (record.type) {
+    case 'segment':
+      out[8] = RecordType.segment;
+      u64(0, record.seq);
+      u64(8, record.firstIndex);
+      break;
+    case 'entry':
+      out[8] = RecordType.entry;
+      u64(0, record.index);
+      u64(8, record.term);
+      out.set(record.data, p + 16);
+      break;
+    case 'hardState': {
+      out[8] = RecordType.hardState;
+      const vote = textEncoder.encode(record.state.vote);
+      if (vote.byteLength > VOTE_BYTES_MAX) throw new RangeError('wal hard state vote is longer than 255 bytes');
+      u64(0, record.state.term);
+      u64(8, record.state.commit);
+      out[p + 16] = vote.byteLength;
+      out.set(vote, p + 17);
+      break;
+    }
+    case 'snapshot':
+      out[8] = RecordType.snapshot;
+      u64(0, record.index);
+      u64(8, record.term);
+      break;
+    case 'truncate':
+      out[8] = RecordType.truncate;
+      u64(0, record.fromIndex);
+      break;
+  }
+  view.setUint32(0, payloadLength, true);
+  view.setUint32(4, crc32c(out.subarray(8)), true);
+  return out;
+}
+
+export type DecodeResult =
+  | { readonly kind: 'ok'; readonly record: WalRecord; readonly bytes: number }
+  /** The bytes end inside this record's header or payload. */
+  | { readonly kind: 'incomplete' }
+  /** Header or CRC check failed: torn, zeroed or garbage. */
+  | { readonly kind: 'invalid'; readonly reason: string }
+  /** CRC matches but the payload breaks the grammar: never a torn write. */
+  | { readonly kind: 'malformed'; readonly reason: string };
+
+function knownType(type: number): boolean {
+  return type >= RecordType.segment && type <= RecordType.truncate;
+}
+
+/** Decodes the record starting at `offset` in `buf`; `payloadBytesMax` bounds the length field. */
+export function decodeRecordAt(buf: Uint8Array, offset: number, payloadBytesMax: number): DecodeResult {
+  const available = buf.byteLength - offset;
+  if (available < RECORD_HEADER_BYTES) return { kind: 'incomplete' };
+  const view = new DataView(buf.buffer, buf.byteOffset + offset, available);
+  const length = view.getUint32(0, true);
+  const crc = view.getUint32(4, true);
+  const type = view.getUint8(8);
+  if (!knownType(type)) return { kind: 'invalid', reason: `unknown record type ${type}` };
+  if (length > payloadBytesMax) return { kind: 'invalid', reason: `record length ${length} exceeds the maximum` };
+  if (available < RECORD_HEADER_BYTES + length) return { kind: 'incomplete' };
+  const body = buf.subarray(offset + 8, offset + RECORD_HEADER_BYTES + length);
+  if (crc32c(body) !== crc) return { kind: 'invalid', reason: 'crc mismatch' };
+  const decoded = decodePayload(type, new DataView(buf.buffer, buf.byteOffset + offset + 9, length), body);
+  if (typeof decoded === 'string') return { kind: 'malformed', reason: decoded };
+  return { kind: 'ok', record: decoded, bytes: RECORD_HEADER_BYTES + length };
+}
+
+/** `body` is type byte + payload; returns the record or why the payload is malformed. */
+function decodePayload(type: number, view: DataView, body: Uint8Array): WalRecord | string {
+  const length = view.byteLength;
+  const u64s = (count: number): number[] | string => {
+    const out: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const v = getU64(view, i * 8);
+      if (v < 0) return `u64 field ${i} is not a safe integer`;
+      out.push(v);
+    }
+    return out;
+  };
+  switch (type) {
+    case RecordType.segment:
+    case RecordType.snapshot: {
+      if (length !== 16) return `type ${type} payload must be 16 bytes, is ${length}`;
+      const v = u64s(2);
+      if (typeof v === 'string') return v;
+      return type === RecordType.segment
+        ? { type: 'segment', seq: v[0]!, firstIndex: v[1]! }
+        : { type: 'snapshot', index: v[0]!, term: v[1]! };
+    }
+    case RecordType.entry: {
+      if (length < 16) return `entry payload must be at least 16 bytes, is ${length}`;
+      const v = u64s(2);
+      if (typeof v === 'string') return v;
+      // Copy: the caller's buffer (a whole segment) must not be pinned by every entry.
+      return { type: 'entry', index: v[0]!, term: v[1]!, data: body.slice(17) };
+    }
+    case RecordType.hardState: {
+      if (length < 17) return `hard state payload must be at least 17 bytes, is ${length}`;
+      const v = u64s(2);
+      if (typeof v === 'string') return v;
+      const voteLength = view.getUint8(16);
+      if (length !== 17 + voteLength) return `hard state vote length ${voteLength} does not match payload ${length}`;
+      let vote: string;
+      try {
+        vote = textDecoder.decode(body.subarray(18));
+      } catch {
+        return 'hard state vote is not utf-8';
+      }
+      return { type: 'hardState', state: { term: v[0]!, commit: v[1]!, vote } };
+    }
+    case RecordType.truncate: {
+      if (length !== 8) return `truncate payload must be 8 bytes, is ${length}`;
+      const v = u64s(1);
+      if (typeof v === 'string') return v;
+      return { type: 'truncate', fromIndex: v[0]! };
+    }
+    default:
+      return `unknown record type ${type}`;
+  }
+}

@@ -1,0 +1,190 @@
+// Recovery: replays every segment of a WAL directory in order and rebuilds the entry log, the
+// latest hard state and the latest snapshot marker.
+//
+// Invariants enforced (each violation is a CorruptionError naming the segment and, where there is
+// one, the byte offset — never a silent skip):
+//  - segment seqs are contiguous; each segment starts with a SEGMENT record matching its name, and
+//    (after the first) starts exactly where the log left off (firstIndex = lastIndex + 1);
+//  - every record obeys the log rules of log-tracker.ts;
+//  - a defect in any segment but the last is corruption (a segment is sealed — fully synced — before
+//    its successor is created, so it can have no torn tail);
+//  - in the last segment, a defect followed by nothing decodable is a torn tail: reported in
+//    `tailRepair` for the caller to truncate; a defect followed by a valid record is corruption;
+//  - the recovered log must be anchored (its base covered by a snapshot marker or at index 0),
+//    otherwise a released-too-early or missing segment left a hole.
+//
+// This module only reads; Wal.open performs the repair (truncate + sync) and logs it.
+
+import type { Disk } from '../../env/types.ts';
+import { CorruptionError } from '../../lib/errors.ts';
+import { checkHardStateTransition, LogTracker } from './log-tracker.ts';
+import type { WalHardState, WalRecord } from './record.ts';
+import { parseSegmentFileName, type SegmentName, scanSegment } from './segment.ts';
+
+export interface WalEntry {
+  readonly index: number;
+  readonly term: number;
+  readonly data: Uint8Array;
+}
+
+export interface SnapshotMarker {
+  readonly index: number;
+  readonly term: number;
+}
+
+export interface RecoveredSegment extends SegmentName {
+  /** Bytes of valid records (after a tail repair, the size the file is cut to). */
+  readonly validBytes: number;
+  /** Records in the segment (0 = not even its SEGMENT header survived). */
+  readonly recordCount: number;
+}
+
+export interface TailRepair {
+  readonly segment: string;
+  readonly offset: number;
+  readonly bytesDiscarded: number;
+  readonly kind: 'zero-fill' | 'torn';
+  readonly reason: string;
+}
+
+export interface RecoveredWal {
+  readonly segments: RecoveredSegment[];
+  /** Log entries base+1..lastIndex, in order. */
+  readonly entries: WalEntry[];
+  readonly tracker: LogTracker;
+  readonly hardState: WalHardState | null;
+  readonly snapshot: SnapshotMarker | null;
+  readonly tailRepair: TailRepair | null;
+  /** Names in the directory that are not segments (reported, left alone). */
+  readonly foreignFiles: string[];
+}
+
+function corrupt(segment: string, offset: number | undefined, message: string): CorruptionError {
+  const where = offset === undefined ? '' : ` at offset ${offset}`;
+  return new CorruptionError(`wal segment ${segment}${where}: ${message}`, { segment, offset });
+}
+
+export function recoverWal(disk: Disk, dir: string, payloadBytesMax: number): RecoveredWal {
+  const foreignFiles: string[] = [];
+  const names: SegmentName[] = [];
+  for (const name of disk.list(dir)) {
+    const parsed = parseSegmentFileName(name);
+    if (parsed === undefined) foreignFiles.push(name);
+    else names.push(parsed);
+  }
+  names.sort((a, b) => a.seq - b.seq);
+  for (let k = 1; k < names.length; k++) {
+    const prev = names[k - 1]!;
+    const cur = names[k]!;
+    if (cur.seq !== prev.seq + 1) {
+      throw corrupt(cur.name, undefined, `segment sequence has a gap: ${prev.seq} is followed by ${cur.seq}`);
+    }
+  }
+
+  const first = names[0];
+  const tracker =
+    first === undefined || first.firstIndex === 1 ? new LogTracker(0, 0) : new LogTracker(first.firstIndex - 1, null);
+  // Entries by position: entries[i] has index tracker.baseIndex + 1 + i.
+  let entries: WalEntry[] = [];
+  let hardState: WalHardState | null = null;
+  let snapshot: SnapshotMarker | null = null;
+  let tailRepair: TailRepair | null = null;
+  const segments: RecoveredSegment[] = [];
+
+  names.forEach((seg, k) => {
+    const isLast = k === names.length - 1;
+    const file = disk.open(`${dir}/${seg.name}`, { create: false });
+    let bytes: Uint8Array;
+    try {
+      bytes = file.read(0, file.size());
+    } finally {
+      file.close();
+    }
+    const scanned = scanSegment(bytes, payloadBytesMax, seg.name);
+    const tail = scanned.tail;
+    if (tail.kind === 'corrupt') {
+      const after = tail.validAt === undefined ? '' : `; a valid record follows at offset ${tail.validAt}`;
+      throw corrupt(seg.name, tail.offset, `bad record (${tail.reason})${after}`);
+    }
+    if (tail.kind !== 'clean') {
+      const reason = tail.kind === 'torn' ? tail.reason : 'zero-filled tail';
+      if (!isLast) throw corrupt(seg.name, tail.offset, `bad record (${reason}) in a sealed segment`);
+      tailRepair = {
+        segment: seg.name,
+        offset: tail.offset,
+        bytesDiscarded: bytes.byteLength - tail.offset,
+        kind: tail.kind,
+        reason,
+      };
+    }
+    if (scanned.records.length === 0 && !isLast) throw corrupt(seg.name, 0, 'sealed segment holds no records');
+
+    scanned.records.forEach(({ record, offset }, r) => {
+      if (r === 0) {
+        if (record.type !== 'segment' || record.seq !== seg.seq || record.firstIndex !== seg.firstIndex) {
+          throw corrupt(seg.name, offset, 'first record is not a SEGMENT record matching the file name');
+        }
+        if (k > 0 && tracker.lastIndex !== seg.firstIndex - 1) {
+          throw corrupt(
+            seg.name,
+            offset,
+            `segment starts at ${seg.firstIndex} but the log ends at ${tracker.lastIndex}`,
+          );
+        }
+        return;
+      }
+      const violation = applyRecord(record);
+      if (violation !== undefined) throw corrupt(seg.name, offset, violation);
+    });
+    segments.push({ ...seg, validBytes: scanned.validBytes, recordCount: scanned.records.length });
+  });
+
+  function applyRecord(record: WalRecord): string | undefined {
+    switch (record.type) {
+      case 'segment':
+        return 'SEGMENT record inside a segment';
+      case 'entry': {
+        const why = tracker.checkEntry(record.index, record.term);
+        if (why !== undefined) return why;
+        tracker.appendEntry(record.index, record.term);
+        entries.push({ index: record.index, term: record.term, data: record.data });
+        return undefined;
+      }
+      case 'truncate': {
+        const why = tracker.checkTruncate(record.fromIndex);
+        if (why !== undefined) return why;
+        const keep = record.fromIndex - 1 - tracker.baseIndex;
+        tracker.truncateFrom(record.fromIndex);
+        entries.length = Math.max(0, Math.min(entries.length, keep));
+        return undefined;
+      }
+      case 'snapshot': {
+        const why = tracker.checkSnapshot(record.index, record.term);
+        if (why !== undefined) return why;
+        const oldBase = tracker.baseIndex;
+        if (snapshot === null || record.index >= snapshot.index) snapshot = { index: record.index, term: record.term };
+        if (tracker.applySnapshot(record.index, record.term)) {
+          // Suffix kept (the log held entry index with this term) or the whole log discarded.
+          entries = tracker.lastIndex > record.index ? entries.slice(record.index - oldBase) : [];
+        }
+        return undefined;
+      }
+      case 'hardState': {
+        const why = checkHardStateTransition(hardState, record.state);
+        if (why !== undefined) return why;
+        hardState = record.state;
+        return undefined;
+      }
+    }
+  }
+
+  if (!tracker.anchored) {
+    const firstName = names[0]!.name;
+    throw corrupt(
+      firstName,
+      undefined,
+      `the log starts after index ${tracker.baseIndex} but no snapshot marker covers it: an earlier segment is missing`,
+    );
+  }
+  return { segments, entries, tracker, hardState, snapshot, tailRepair, foreignFiles };
+}

@@ -1,0 +1,426 @@
+// Goal: the WAL keeps every synced record across restarts, rebuilds the log exactly (truncations,
+// snapshot markers, hard state), repairs only what a crash can produce (a torn or zero-filled tail
+// of the last segment), and refuses loudly — CorruptionError naming segment and offset — anything
+// else. The behavioural cases run against both Disks (FileDisk on a temp dir, the simulator's disk);
+// the crash property runs on the simulator's disk, whose crashes lose unsynced writes and tear the
+// last one.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import type { Disk } from '../../env/types.ts';
+import { AssertionError } from '../../lib/assert.ts';
+import { CorruptionError, LimitError } from '../../lib/errors.ts';
+import { SeededRng } from '../../lib/rng.ts';
+import { SimDiskStore } from '../../sim/disk.ts';
+import { FileDisk } from '../file-disk.ts';
+import { encodeRecord, type WalRecord } from './record.ts';
+import { recordingComponents } from './test-components.ts';
+import { Wal, type WalOptions, type WalRecovery } from './wal.ts';
+
+const DIR = 'raft/wal';
+const small: WalOptions = { dir: DIR, segmentBytesMax: 1024, recordPayloadBytesMax: 256, pendingBytesMax: 64 * 1024 };
+
+const tempRoots: string[] = [];
+after(() => {
+  for (const root of tempRoots) rmSync(root, { recursive: true, force: true });
+});
+
+const disks: ReadonlyArray<[string, () => Disk]> = [
+  [
+    'FileDisk',
+    () => {
+      const root = mkdtempSync(join(tmpdir(), 'baristas-wal-'));
+      tempRoots.push(root);
+      return new FileDisk({ root });
+    },
+  ],
+  ['SimDisk', () => new SimDiskStore(new SeededRng('wal-test')).view()],
+];
+
+function open(disk: Disk, options: WalOptions = small) {
+  const components = { disk, ...recordingComponents() };
+  return { ...Wal.open(components, options), components };
+}
+
+function entry(index: number, term: number, text = `e${index}`): WalRecord {
+  return { type: 'entry', index, term, data: new TextEncoder().encode(text) };
+}
+
+function entriesOf(r: WalRecovery): Array<[number, number, string]> {
+  return r.entries.map((e) => [e.index, e.term, new TextDecoder().decode(e.data)]);
+}
+
+function readAll(disk: Disk, path: string): Uint8Array {
+  const f = disk.open(path, { create: false });
+  try {
+    return f.read(0, f.size());
+  } finally {
+    f.close();
+  }
+}
+
+function lastSegmentPath(disk: Disk): string {
+  return `${DIR}/${disk.list(DIR).at(-1)}`;
+}
+
+for (const [diskName, makeDisk] of disks) {
+  describe(`WAL on ${diskName}`, () => {
+    test('an empty WAL opens empty, twice', () => {
+      const disk = makeDisk();
+      const first = open(disk);
+      assert.deepEqual(entriesOf(first.recovery), []);
+      assert.equal(first.recovery.hardState, null);
+      assert.equal(first.recovery.snapshot, null);
+      first.wal.close();
+      const second = open(disk);
+      assert.deepEqual(entriesOf(second.recovery), []);
+      assert.equal(second.recovery.tailRepair, null);
+      assert.deepEqual(disk.list(DIR), ['0000000000000000-00000000000000000001.wal']);
+    });
+
+    test('entries, hard state, truncation and snapshot marker survive a restart', () => {
+      const disk = makeDisk();
+      const { wal } = open(disk);
+      wal.append([{ type: 'hardState', state: { term: 1, vote: 'n1', commit: 0 } }]);
+      wal.append([1, 2, 3, 4, 5].map((i) => entry(i, 1)));
+      const mark = wal.sync();
+      assert.equal(mark.lsn, 6);
+      wal.append([{ type: 'truncate', fromIndex: 4 }, entry(4, 2, 'x4'), entry(5, 2, 'x5'), entry(6, 2, 'x6')]);
+      wal.append([{ type: 'hardState', state: { term: 2, vote: 'n2', commit: 3 } }]);
+      wal.sync();
+      wal.close();
+      const r = open(disk).recovery;
+      assert.deepEqual(entriesOf(r), [
+        [1, 1, 'e1'],
+        [2, 1, 'e2'],
+        [3, 1, 'e3'],
+        [4, 2, 'x4'],
+        [5, 2, 'x5'],
+        [6, 2, 'x6'],
+      ]);
+      assert.deepEqual(r.hardState, { term: 2, vote: 'n2', commit: 3 });
+      assert.equal(r.baseIndex, 0);
+    });
+
+    test('unsynced records are not recovered after close', () => {
+      const disk = makeDisk();
+      const { wal } = open(disk);
+      wal.append([entry(1, 1)]);
+      wal.sync();
+      wal.append([entry(2, 1)]);
+      wal.close();
+      assert.deepEqual(entriesOf(open(disk).recovery), [[1, 1, 'e1']]);
+    });
+
+    test('segments rotate when full; a restart after rotation recovers all and keeps appending', () => {
+      const disk = makeDisk();
+      const { wal, components } = open(disk);
+      wal.append([{ type: 'hardState', state: { term: 1, vote: '', commit: 0 } }]);
+      for (let i = 1; i <= 60; i++) {
+        wal.append([entry(i, 1, 'x'.repeat(50))]);
+        if (i % 7 === 0) wal.sync();
+      }
+      wal.sync();
+      const names = disk.list(DIR);
+      assert.ok(names.length >= 4, `expected rotation, got ${names.join(',')}`);
+      assert.deepEqual(names, [...names].sort());
+      for (const name of names) assert.ok(readAll(disk, `${DIR}/${name}`).byteLength <= small.segmentBytesMax);
+      assert.equal(components.metrics.value('wal_segments_created_total'), names.length);
+      wal.close();
+
+      const again = open(disk);
+      assert.equal(again.recovery.entries.length, 60);
+      assert.deepEqual(again.recovery.hardState, { term: 1, vote: '', commit: 0 });
+      again.wal.append([entry(61, 2)]);
+      again.wal.sync();
+      again.wal.close();
+      const third = open(disk).recovery;
+      assert.deepEqual(
+        third.entries.map((e) => e.index),
+        Array.from({ length: 61 }, (_, i) => i + 1),
+      );
+      // Each segment file starts where the log left off.
+      for (const name of disk.list(DIR)) assert.match(name, /^\d{16}-\d{20}\.wal$/);
+    });
+
+    test('releaseTo removes only segments covered by a synced snapshot marker; recovery starts there', () => {
+      const disk = makeDisk();
+      const { wal } = open(disk);
+      wal.append([{ type: 'hardState', state: { term: 3, vote: 'a', commit: 0 } }]);
+      for (let i = 1; i <= 80; i++) wal.append([entry(i, 3, 'y'.repeat(40))]);
+      wal.sync();
+      const before = disk.list(DIR).length;
+      assert.throws(() => wal.releaseTo(50), AssertionError, 'no snapshot marker yet');
+      wal.append([{ type: 'snapshot', index: 50, term: 3 }]);
+      assert.throws(() => wal.releaseTo(50), AssertionError, 'marker not synced yet');
+      wal.sync();
+      const removed = wal.releaseTo(50);
+      assert.ok(removed > 0 && removed < before, `removed ${removed} of ${before}`);
+      wal.append([{ type: 'hardState', state: { term: 3, vote: 'a', commit: 60 } }]);
+      wal.sync();
+      wal.close();
+      const r = open(disk).recovery;
+      assert.equal(r.baseIndex, 50);
+      assert.equal(r.baseTerm, 3);
+      assert.deepEqual(r.snapshot, { index: 50, term: 3 });
+      assert.deepEqual(
+        r.entries.map((e) => e.index),
+        Array.from({ length: 30 }, (_, i) => i + 51),
+      );
+      assert.deepEqual(r.hardState, { term: 3, vote: 'a', commit: 60 });
+    });
+
+    test('a snapshot marker beyond the log (installed from a leader) replaces the log', () => {
+      const disk = makeDisk();
+      const { wal } = open(disk);
+      wal.append([entry(1, 1), entry(2, 1), { type: 'snapshot', index: 10, term: 4 }, entry(11, 4)]);
+      assert.equal(wal.lastIndex, 11);
+      wal.sync();
+      wal.close();
+      const r = open(disk).recovery;
+      assert.equal(r.baseIndex, 10);
+      assert.deepEqual(entriesOf(r), [[11, 4, 'e11']]);
+    });
+
+    test('a snapshot marker matching a log entry keeps the suffix after it', () => {
+      const disk = makeDisk();
+      const { wal } = open(disk);
+      wal.append([entry(1, 1), entry(2, 1), entry(3, 2), entry(4, 2), { type: 'snapshot', index: 3, term: 2 }]);
+      wal.sync();
+      wal.close();
+      const r = open(disk).recovery;
+      assert.equal(r.baseIndex, 3);
+      assert.deepEqual(entriesOf(r), [[4, 2, 'e4']]);
+    });
+
+    test('a torn header at the tail is truncated away, logged and counted', () => {
+      const disk = makeDisk();
+      const { wal } = open(disk);
+      wal.append([entry(1, 1), entry(2, 1)]);
+      wal.sync();
+      wal.close();
+      const path = lastSegmentPath(disk);
+      const good = readAll(disk, path).byteLength;
+      const f = disk.open(path, { create: false });
+      f.append(encodeRecord(entry(3, 1)).subarray(0, 5));
+      f.sync();
+      f.close();
+      const reopened = open(disk);
+      assert.deepEqual(entriesOf(reopened.recovery), [
+        [1, 1, 'e1'],
+        [2, 1, 'e2'],
+      ]);
+      assert.equal(reopened.recovery.tailRepair?.kind, 'torn');
+      assert.equal(reopened.recovery.tailRepair?.offset, good);
+      assert.equal(readAll(disk, path).byteLength, good);
+      assert.equal(reopened.components.metrics.value('wal_tail_repairs_total'), 1);
+      assert.ok(reopened.components.log.lines.some((l) => l.level === 'warn' && /torn tail/.test(l.msg ?? '')));
+      // The repaired WAL keeps working.
+      reopened.wal.append([entry(3, 1)]);
+      reopened.wal.sync();
+      reopened.wal.close();
+      assert.equal(open(disk).recovery.entries.length, 3);
+    });
+
+    test('a torn payload at the tail is truncated away', () => {
+      const disk = makeDisk();
+      const { wal } = open(disk);
+      wal.append([entry(1, 1)]);
+      wal.sync();
+      wal.close();
+      const path = lastSegmentPath(disk);
+      const f = disk.open(path, { create: false });
+      const rec = encodeRecord(entry(2, 1, 'a longer payload that gets cut'));
+      f.append(rec.subarray(0, rec.byteLength - 4));
+      f.sync();
+      f.close();
+      const r = open(disk).recovery;
+      assert.deepEqual(entriesOf(r), [[1, 1, 'e1']]);
+      assert.equal(r.tailRepair?.kind, 'torn');
+    });
+
+    test('a complete last record with a bad CRC is a torn tail', () => {
+      const disk = makeDisk();
+      const { wal } = open(disk);
+      wal.append([entry(1, 1), entry(2, 1, 'last')]);
+      wal.sync();
+      wal.close();
+      const path = lastSegmentPath(disk);
+      const bytes = readAll(disk, path);
+      const f = disk.open(path, { create: false });
+      f.writeAt(bytes.byteLength - 1, new Uint8Array([bytes.at(-1)! ^ 0xff]));
+      f.sync();
+      f.close();
+      const r = open(disk).recovery;
+      assert.deepEqual(entriesOf(r), [[1, 1, 'e1']]);
+      assert.match(r.tailRepair?.reason ?? '', /crc/);
+    });
+
+    test('a zero-filled tail is cut and reported as such; zeros followed by data are corruption', () => {
+      const disk = makeDisk();
+      const { wal } = open(disk);
+      wal.append([entry(1, 1)]);
+      wal.sync();
+      wal.close();
+      const path = lastSegmentPath(disk);
+      const f = disk.open(path, { create: false });
+      f.append(new Uint8Array(512));
+      f.sync();
+      f.close();
+      const reopened = open(disk);
+      assert.equal(reopened.recovery.tailRepair?.kind, 'zero-fill');
+      assert.deepEqual(entriesOf(reopened.recovery), [[1, 1, 'e1']]);
+      reopened.wal.close();
+
+      const g = disk.open(path, { create: false });
+      g.append(new Uint8Array(100));
+      g.append(encodeRecord(entry(2, 1)));
+      g.sync();
+      g.close();
+      assert.throws(() => open(disk), CorruptionError);
+    });
+
+    test('a bad CRC in the middle of the last segment is a CorruptionError naming segment and offset', () => {
+      const disk = makeDisk();
+      const { wal } = open(disk);
+      wal.append([entry(1, 1), entry(2, 1), entry(3, 1)]);
+      wal.sync();
+      wal.close();
+      const path = lastSegmentPath(disk);
+      const bytes = readAll(disk, path);
+      const record3 = encodeRecord(entry(3, 1)).byteLength;
+      const record2 = encodeRecord(entry(2, 1)).byteLength;
+      const offset2 = bytes.byteLength - record3 - record2;
+      const f = disk.open(path, { create: false });
+      f.writeAt(offset2 + 12, new Uint8Array([bytes[offset2 + 12]! ^ 0x01]));
+      f.sync();
+      f.close();
+      assert.throws(
+        () => open(disk),
+        (e: unknown) =>
+          e instanceof CorruptionError &&
+          e.fields['segment'] === path.split('/').at(-1) &&
+          e.fields['offset'] === offset2 &&
+          /valid record follows/.test(e.message),
+      );
+    });
+
+    test('any defect in a sealed (non-last) segment is a CorruptionError, even at its end', () => {
+      const disk = makeDisk();
+      const { wal } = open(disk);
+      for (let i = 1; i <= 40; i++) wal.append([entry(i, 1, 'z'.repeat(60))]);
+      wal.sync();
+      wal.close();
+      const names = disk.list(DIR);
+      assert.ok(names.length >= 2);
+      const path = `${DIR}/${names[0]}`;
+      const size = readAll(disk, path).byteLength;
+      const f = disk.open(path, { create: false });
+      f.truncate(size - 3);
+      f.sync();
+      f.close();
+      assert.throws(
+        () => open(disk),
+        (e: unknown) => e instanceof CorruptionError && e.fields['segment'] === names[0],
+      );
+    });
+
+    test('a missing segment — in the middle or at the start — is a CorruptionError', () => {
+      const disk = makeDisk();
+      const { wal } = open(disk);
+      for (let i = 1; i <= 60; i++) wal.append([entry(i, 1, 'w'.repeat(60))]);
+      wal.sync();
+      wal.close();
+      const names = disk.list(DIR);
+      assert.ok(names.length >= 3);
+      disk.remove(`${DIR}/${names[1]}`);
+      assert.throws(() => open(disk), /gap/);
+
+      const disk2 = makeDisk();
+      const w2 = open(disk2).wal;
+      for (let i = 1; i <= 60; i++) w2.append([entry(i, 1, 'w'.repeat(60))]);
+      w2.sync();
+      w2.close();
+      disk2.remove(`${DIR}/${disk2.list(DIR)[0]}`);
+      assert.throws(() => open(disk2), /earlier segment is missing/);
+    });
+
+    test('a segment whose header disagrees with its name is a CorruptionError', () => {
+      const disk = makeDisk();
+      const { wal } = open(disk);
+      wal.append([entry(1, 1)]);
+      wal.sync();
+      wal.close();
+      const name = disk.list(DIR)[0]!;
+      disk.rename(`${DIR}/${name}`, `${DIR}/0000000000000000-00000000000000000005.wal`);
+      assert.throws(() => open(disk), /SEGMENT record matching the file name/);
+    });
+  });
+}
+
+describe('WAL append contract', () => {
+  const disk = () => new SimDiskStore(new SeededRng('contract')).view();
+
+  test('a gap, a term going back, a second vote in a term, or a truncation into a snapshot is refused', () => {
+    const { wal } = open(disk());
+    wal.append([entry(1, 2), { type: 'hardState', state: { term: 2, vote: 'a', commit: 0 } }]);
+    assert.throws(() => wal.append([entry(3, 2)]), AssertionError);
+    assert.throws(() => wal.append([entry(2, 1)]), AssertionError);
+    assert.throws(() => wal.append([{ type: 'hardState', state: { term: 2, vote: 'b', commit: 0 } }]), AssertionError);
+    assert.throws(() => wal.append([{ type: 'hardState', state: { term: 1, vote: '', commit: 0 } }]), AssertionError);
+    wal.append([{ type: 'snapshot', index: 1, term: 2 }]);
+    assert.throws(() => wal.append([{ type: 'truncate', fromIndex: 1 }]), AssertionError);
+    // A refused batch leaves no trace, not even its valid prefix.
+    assert.throws(() => wal.append([entry(2, 2), entry(4, 2)]), AssertionError);
+    assert.equal(wal.lastIndex, 1);
+    assert.equal(wal.pendingRecordCount, 3);
+  });
+
+  test('append beyond walPendingBytesMax is backpressure (LimitError), not growth', () => {
+    const { wal } = open(disk(), { ...small, pendingBytesMax: 300 });
+    wal.append([entry(1, 1, 'x'.repeat(200))]);
+    assert.throws(() => wal.append([entry(2, 1, 'x'.repeat(200))]), LimitError);
+    wal.sync();
+    wal.append([entry(2, 1, 'x'.repeat(200))]);
+  });
+
+  test('a failed fdatasync poisons the WAL: later calls rethrow instead of pretending', () => {
+    const base = disk();
+    let failNext = false;
+    const failing: Disk = {
+      ...base,
+      open: (path, o) => {
+        const f = base.open(path, o);
+        return {
+          ...f,
+          path: f.path,
+          size: () => f.size(),
+          read: (off, len) => f.read(off, len),
+          append: (d) => f.append(d),
+          writeAt: (off, d) => f.writeAt(off, d),
+          truncate: (n) => f.truncate(n),
+          close: () => f.close(),
+          sync: () => {
+            if (failNext) throw new Error('EIO');
+            f.sync();
+          },
+        };
+      },
+      exists: (p) => base.exists(p),
+      list: (d) => base.list(d),
+      mkdirp: (d) => base.mkdirp(d),
+      rename: (a, b) => base.rename(a, b),
+      remove: (p) => base.remove(p),
+      syncDir: (d) => base.syncDir(d),
+    };
+    const { wal } = open(failing);
+    wal.append([entry(1, 1)]);
+    failNext = true;
+    assert.throws(() => wal.sync(), /EIO/);
+    failNext = false;
+    assert.throws(() => wal.sync(), /EIO/);
+    assert.throws(() => wal.append([entry(2, 1)]), /EIO/);
+  });
+});

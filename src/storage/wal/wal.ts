@@ -1,0 +1,464 @@
+// The segmented write-ahead log: append buffers, sync writes the batch and fdatasyncs once (group
+// commit), recovery runs at open, old segments are released after a snapshot.
+//
+// Durability contract (binds every caller):
+//  - `append(records)` only buffers. Nothing appended is durable, and nothing may be acknowledged
+//    to anyone (a vote granted, an AppendEntries answered, a client told "committed"), until a
+//    `sync()` returns a SyncMark whose `lsn` covers it. `sync()` is synchronous: when it returns,
+//    every record appended before the call is on disk (fdatasync returned) and will be recovered.
+//  - Hard state in particular (term, vote, commit) must be appended and synced BEFORE the vote or
+//    append it enables is acknowledged. Raft's safety rests on this (a node that forgets its vote
+//    may vote twice in one term).
+//  - If a write or fdatasync fails, the WAL is poisoned: every later call throws the same error.
+//    After a failed fsync the kernel may have dropped the dirty pages, so retrying could report
+//    success for data that is gone ("fsyncgate"); the process must restart and recover instead.
+//
+// On-disk invariants:
+//  - every segment starts with SEGMENT(seq, firstIndex), then the current HARD_STATE and SNAPSHOT
+//    (when there are any), so any suffix of segments carries the latest of both;
+//  - a segment is sealed (fdatasync'd in full) before its successor is created; the successor's
+//    directory entry is made durable (syncDir) before records in it are acknowledged;
+//  - releaseTo(i) removes only whole segments whose entries are all <= i, oldest first, and only
+//    when a synced snapshot marker covers i; the remaining segments start at a seq without gaps.
+//
+// Bounds: walSegmentBytesMax (rotation), walRecordPayloadBytesMax (one record), walPendingBytesMax
+// (appended but not yet synced; beyond it append throws LimitError: call sync()).
+
+import type { Clock, Counter, Disk, DiskFile, Histogram, Logger, Metrics } from '../../env/types.ts';
+import { assert } from '../../lib/assert.ts';
+import { ConfigError, LimitError } from '../../lib/errors.ts';
+import { checkHardStateTransition, type LogTracker } from './log-tracker.ts';
+import { encodeRecord, RECORD_HEADER_BYTES, type WalHardState, type WalRecord } from './record.ts';
+import { type RecoveredWal, recoverWal, type SnapshotMarker, type TailRepair, type WalEntry } from './recover.ts';
+import { segmentFileName } from './segment.ts';
+
+export type { SnapshotMarker, TailRepair, WalEntry, WalHardState, WalRecord };
+
+export interface WalOptions {
+  /** Directory of the segments, relative to the Disk's root. */
+  readonly dir: string;
+  /** A segment is rotated when the next record would take it past this size. */
+  readonly segmentBytesMax: number;
+  /** Largest payload of one record (an entry's data + 16 bytes). */
+  readonly recordPayloadBytesMax: number;
+  /** Bytes appended but not yet synced; append beyond this throws LimitError. */
+  readonly pendingBytesMax: number;
+}
+
+export const walDefaults = {
+  segmentBytesMax: 64 * 1024 * 1024,
+  recordPayloadBytesMax: 16 * 1024 * 1024,
+  pendingBytesMax: 64 * 1024 * 1024,
+} as const;
+
+export function validateWalOptions(o: WalOptions): void {
+  const positive = (field: keyof WalOptions, v: number): void => {
+    if (!Number.isSafeInteger(v) || v <= 0) throw new ConfigError(`wal.${field}`, 'must be a positive integer');
+  };
+  positive('segmentBytesMax', o.segmentBytesMax);
+  positive('recordPayloadBytesMax', o.recordPayloadBytesMax);
+  positive('pendingBytesMax', o.pendingBytesMax);
+  if (o.recordPayloadBytesMax > 0xffff_ffff) throw new ConfigError('wal.recordPayloadBytesMax', 'must fit in u32');
+  // A full-size record must fit in a fresh segment after its header records, with room to spare.
+  if (o.recordPayloadBytesMax + RECORD_HEADER_BYTES > o.segmentBytesMax / 2) {
+    throw new ConfigError('wal.recordPayloadBytesMax', 'must be at most half of segmentBytesMax (minus a header)');
+  }
+  if (o.pendingBytesMax < o.recordPayloadBytesMax + RECORD_HEADER_BYTES) {
+    throw new ConfigError('wal.pendingBytesMax', 'must hold at least one full-size record');
+  }
+}
+
+/** What the WAL needs from the Env. */
+export interface WalComponents {
+  readonly disk: Disk;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+
+/** The state the WAL held when it was opened. */
+export interface WalRecovery {
+  /** Entries after the snapshot marker (or from index 1), in order. */
+  readonly entries: WalEntry[];
+  readonly hardState: WalHardState | null;
+  readonly snapshot: SnapshotMarker | null;
+  /** Index of the log's base: the snapshot index, or 0. */
+  readonly baseIndex: number;
+  readonly baseTerm: number;
+  /** The torn or zero-filled tail that was cut off, if any. */
+  readonly tailRepair: TailRepair | null;
+}
+
+declare const syncMarkBrand: unique symbol;
+/**
+ * Proof that records are durable: only `Wal.sync()` makes one. Every record appended up to and
+ * including lsn `lsn` (lsns count records appended since open, from 1) survives a crash.
+ */
+export interface SyncMark {
+  readonly lsn: number;
+  readonly [syncMarkBrand]: true;
+}
+
+interface Pending {
+  readonly bytes: Uint8Array;
+  /** lastIndex / hard state / snapshot marker before this record: a segment created here needs them. */
+  readonly lastIndexBefore: number;
+  readonly hardStateBefore: WalHardState | null;
+  readonly snapshotBefore: SnapshotMarker | null;
+}
+
+interface OpenSegment {
+  readonly seq: number;
+  readonly firstIndex: number;
+  readonly file: DiskFile;
+  bytes: number;
+  /** Records after the segment's header records. */
+  bodyRecords: number;
+}
+
+interface ClosedSegment {
+  readonly seq: number;
+  readonly firstIndex: number;
+  readonly name: string;
+}
+
+interface WalMetrics {
+  readonly syncs: Counter;
+  readonly syncLatencyMs: Histogram;
+  readonly bytesWritten: Counter;
+  readonly records: Counter;
+  readonly segmentsCreated: Counter;
+  readonly segmentsReleased: Counter;
+  readonly tailRepairs: Counter;
+}
+
+export class Wal {
+  private readonly disk: Disk;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly metrics: WalMetrics;
+  private readonly options: WalOptions;
+
+  /** Sealed segments, oldest first (the open one is `current`). */
+  private readonly sealed: ClosedSegment[] = [];
+  private current: OpenSegment;
+
+  /** Logical state including pending records (what append validates against). */
+  private readonly tracker: LogTracker;
+  private hardState: WalHardState | null;
+  private snapshot: SnapshotMarker | null;
+  /** Logical state of what is written to disk (what a new segment's header repeats). */
+  private writtenLastIndex: number;
+  private writtenHardState: WalHardState | null;
+  private writtenSnapshot: SnapshotMarker | null;
+  private durableSnapshot: SnapshotMarker | null;
+
+  private pending: Pending[] = [];
+  private pendingBytes = 0;
+  private appendedLsn = 0;
+  private syncedLsn = 0;
+  private failure: unknown = null;
+  private closed = false;
+
+  private constructor(components: WalComponents, options: WalOptions, recovered: RecoveredWal) {
+    this.disk = components.disk;
+    this.clock = components.clock;
+    this.log = components.log.child({ component: 'wal', dir: options.dir });
+    this.options = options;
+    const m = components.metrics;
+    this.metrics = {
+      syncs: m.counter('wal_syncs_total', 'WAL group commits (one fdatasync of the open segment each)'),
+      syncLatencyMs: m.histogram('wal_sync_latency_ms', 'Time to write and fdatasync one WAL batch'),
+      bytesWritten: m.counter('wal_written_bytes_total', 'Bytes written to WAL segments'),
+      records: m.counter('wal_records_total', 'Records appended to the WAL'),
+      segmentsCreated: m.counter('wal_segments_created_total', 'WAL segments created'),
+      segmentsReleased: m.counter('wal_segments_released_total', 'WAL segments removed after a snapshot'),
+      tailRepairs: m.counter('wal_tail_repairs_total', 'Torn or zero-filled WAL tails truncated at recovery'),
+    };
+    this.tracker = recovered.tracker.clone();
+    this.hardState = recovered.hardState;
+    this.snapshot = recovered.snapshot;
+    this.writtenLastIndex = this.tracker.lastIndex;
+    this.writtenHardState = this.hardState;
+    this.writtenSnapshot = this.snapshot;
+    this.durableSnapshot = this.snapshot;
+
+    const segments = recovered.segments.slice();
+    const last = segments.at(-1);
+    if (last !== undefined && last.recordCount === 0) {
+      // Not even the SEGMENT header survived: nothing in it was ever acknowledged. Replace it.
+      this.disk.remove(`${options.dir}/${last.name}`);
+      this.disk.syncDir(options.dir);
+      segments.pop();
+    }
+    for (const s of segments.slice(0, -1)) this.sealed.push({ seq: s.seq, firstIndex: s.firstIndex, name: s.name });
+    const tail = segments.at(-1);
+    if (tail === undefined) {
+      this.current = this.createSegment(last?.seq ?? 0, { syncHeader: true });
+    } else {
+      const file = this.disk.open(`${options.dir}/${tail.name}`, { create: false });
+      this.current = { seq: tail.seq, firstIndex: tail.firstIndex, file, bytes: file.size(), bodyRecords: 1 };
+    }
+  }
+
+  /**
+   * Recovers the WAL in `options.dir` (creating it if absent), repairs a torn tail (truncate +
+   * fdatasync, logged and counted), and opens it for appending. Throws CorruptionError, naming
+   * segment and offset, for any defect that truncation cannot safely fix.
+   */
+  static open(components: WalComponents, options: WalOptions): { wal: Wal; recovery: WalRecovery } {
+    validateWalOptions(options);
+    const { disk, log, metrics } = components;
+    disk.mkdirp(options.dir);
+    const recovered = recoverWal(disk, options.dir, options.recordPayloadBytesMax);
+    for (const name of recovered.foreignFiles) log.warn({ dir: options.dir, name }, 'wal: ignoring a foreign file');
+    const repair = recovered.tailRepair;
+    if (repair !== null) {
+      const file = disk.open(`${options.dir}/${repair.segment}`, { create: false });
+      try {
+        file.truncate(repair.offset);
+        file.sync();
+      } finally {
+        file.close();
+      }
+      metrics.counter('wal_tail_repairs_total', 'Torn or zero-filled WAL tails truncated at recovery').inc();
+      log.warn({ ...repair }, 'wal: truncated a torn tail at recovery');
+    }
+    const wal = new Wal(components, options, recovered);
+    const baseTerm = recovered.tracker.baseTerm;
+    assert(baseTerm !== null, 'recovery returns an anchored log');
+    return {
+      wal,
+      recovery: {
+        entries: recovered.entries,
+        hardState: recovered.hardState,
+        snapshot: recovered.snapshot,
+        baseIndex: recovered.tracker.baseIndex,
+        baseTerm,
+        tailRepair: repair,
+      },
+    };
+  }
+
+  /** Last entry index including pending (unsynced) records. */
+  get lastIndex(): number {
+    return this.tracker.lastIndex;
+  }
+  /** Lsn of the last record appended (durable or not). */
+  get lastLsn(): number {
+    return this.appendedLsn;
+  }
+  /** Lsn up to which records are durable. */
+  get durableLsn(): number {
+    return this.syncedLsn;
+  }
+  get pendingRecordCount(): number {
+    return this.pending.length;
+  }
+  /** Segments on disk, oldest first (for tests and status). */
+  segmentNames(): string[] {
+    return [...this.sealed.map((s) => s.name), segmentFileName(this.current.seq, this.current.firstIndex)];
+  }
+
+  /**
+   * Buffers records for the next sync. Validates them against the log rules (log-tracker.ts): a
+   * violation is a programmer error and throws AssertionError without buffering anything.
+   * Throws LimitError when the unsynced bytes would exceed pendingBytesMax (nothing is buffered).
+   * Returns the lsn of the last record: durable once a SyncMark covers it.
+   */
+  append(records: readonly WalRecord[]): number {
+    this.checkUsable();
+    const encoded = records.map((r) => {
+      assert(r.type !== 'segment', 'SEGMENT records are written by the WAL itself');
+      const bytes = encodeRecord(r);
+      assert(bytes.byteLength - RECORD_HEADER_BYTES <= this.options.recordPayloadBytesMax, 'wal record too large');
+      return bytes;
+    });
+    const total = encoded.reduce((n, b) => n + b.byteLength, 0);
+    if (this.pendingBytes + total > this.options.pendingBytesMax) {
+      throw new LimitError('walPendingBytesMax', `wal: ${this.pendingBytes + total} unsynced bytes; sync first`);
+    }
+    // Validate all against a scratch copy first, so a bad batch leaves no trace.
+    const scratch = this.tracker.clone();
+    let hs = this.hardState;
+    for (const r of records) {
+      const why = applyToTracker(scratch, r, hs);
+      assert(why === undefined, `wal append: ${why}`);
+      if (r.type === 'hardState') hs = r.state;
+    }
+    records.forEach((r, i) => {
+      this.pending.push({
+        bytes: encoded[i]!,
+        lastIndexBefore: this.tracker.lastIndex,
+        hardStateBefore: this.hardState,
+        snapshotBefore: this.snapshot,
+      });
+      applyToTracker(this.tracker, r, this.hardState);
+      if (r.type === 'hardState') this.hardState = r.state;
+      if (r.type === 'snapshot') this.snapshot = { index: r.index, term: r.term };
+    });
+    this.pendingBytes += total;
+    this.appendedLsn += records.length;
+    this.metrics.records.inc(records.length);
+    return this.appendedLsn;
+  }
+
+  /**
+   * Writes every buffered record and fdatasyncs (once per segment touched; twice plus a syncDir
+   * when the batch crosses a rotation). Returns only after the data is durable.
+   */
+  sync(): SyncMark {
+    this.checkUsable();
+    if (this.pending.length === 0) return this.mark();
+    const startMs = this.clock.monotonicMs();
+    const batch = this.pending;
+    const targetLsn = this.appendedLsn;
+    try {
+      let chunk: Uint8Array[] = [];
+      let chunkBytes = 0;
+      for (const p of batch) {
+        const full = this.current.bytes + chunkBytes + p.bytes.byteLength > this.options.segmentBytesMax;
+        if (full && (this.current.bodyRecords > 0 || chunk.length > 0)) {
+          this.writeChunk(chunk, chunkBytes);
+          chunk = [];
+          chunkBytes = 0;
+          this.current.file.sync(); // seal before the successor exists
+          this.rotate(p);
+        }
+        chunk.push(p.bytes);
+        chunkBytes += p.bytes.byteLength;
+      }
+      this.writeChunk(chunk, chunkBytes);
+      this.current.file.sync();
+    } catch (error) {
+      this.failure = error;
+      this.log.error({ err: error }, 'wal: write or fdatasync failed; the WAL is unusable until restart');
+      throw error;
+    }
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.syncedLsn = targetLsn;
+    this.writtenLastIndex = this.tracker.lastIndex;
+    this.writtenHardState = this.hardState;
+    this.writtenSnapshot = this.snapshot;
+    this.durableSnapshot = this.snapshot;
+    this.metrics.syncs.inc();
+    this.metrics.syncLatencyMs.observe(this.clock.monotonicMs() - startMs);
+    return this.mark();
+  }
+
+  /**
+   * Removes sealed segments whose entries are all <= `index`, oldest first, then syncs the
+   * directory. `index` must be covered by a durable snapshot marker. Returns how many were removed.
+   */
+  releaseTo(index: number): number {
+    this.checkUsable();
+    const snap = this.durableSnapshot;
+    assert(snap !== null && index <= snap.index, `wal release to ${index} is not covered by a durable snapshot`);
+    let removed = 0;
+    while (this.sealed.length > 0) {
+      // Entries in sealed[0] are all < firstIndex of its successor.
+      const successorFirst = this.sealed[1]?.firstIndex ?? this.current.firstIndex;
+      if (successorFirst - 1 > index) break;
+      const seg = this.sealed.shift()!;
+      this.disk.remove(`${this.options.dir}/${seg.name}`);
+      removed++;
+    }
+    if (removed > 0) {
+      this.disk.syncDir(this.options.dir);
+      this.metrics.segmentsReleased.inc(removed);
+      this.log.info({ index, removed }, 'wal: released segments');
+    }
+    return removed;
+  }
+
+  /** Closes the open segment. Unsynced records are dropped (they were never acknowledged). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.current.file.close();
+  }
+
+  private mark(): SyncMark {
+    return { lsn: this.syncedLsn } as SyncMark;
+  }
+
+  private checkUsable(): void {
+    if (this.failure !== null) throw this.failure;
+    assert(!this.closed, 'wal is closed');
+  }
+
+  private writeChunk(chunk: Uint8Array[], chunkBytes: number): void {
+    if (chunk.length === 0) return;
+    const data = chunk.length === 1 ? chunk[0]! : Buffer.concat(chunk, chunkBytes);
+    this.current.file.append(data);
+    this.current.bytes += chunkBytes;
+    this.current.bodyRecords += chunk.length;
+    this.metrics.bytesWritten.inc(chunkBytes);
+  }
+
+  /** Seals nothing itself: the caller synced the current segment. Opens seq+1 at `p`'s position. */
+  private rotate(p: Pending): void {
+    const previous = this.current;
+    previous.file.close();
+    this.sealed.push({
+      seq: previous.seq,
+      firstIndex: previous.firstIndex,
+      name: segmentFileName(previous.seq, previous.firstIndex),
+    });
+    this.writtenLastIndex = p.lastIndexBefore;
+    this.writtenHardState = p.hardStateBefore;
+    this.writtenSnapshot = p.snapshotBefore;
+    // The header is synced by the sync() in progress, before any record in it is acknowledged.
+    this.current = this.createSegment(previous.seq + 1, { syncHeader: false });
+  }
+
+  /**
+   * Creates segment `seq` starting at the written state: file, directory entry made durable, then
+   * the header records (SEGMENT, HARD_STATE, SNAPSHOT) written — synced here when `syncHeader`
+   * (at open), else by the sync() in progress.
+   */
+  private createSegment(seq: number, options: { syncHeader: boolean }): OpenSegment {
+    const firstIndex = this.writtenLastIndex + 1;
+    const name = segmentFileName(seq, firstIndex);
+    const path = `${this.options.dir}/${name}`;
+    assert(!this.disk.exists(path), `wal segment ${name} already exists`);
+    const file = this.disk.open(path, { create: true });
+    this.disk.syncDir(this.options.dir);
+    const header: WalRecord[] = [{ type: 'segment', seq, firstIndex }];
+    if (this.writtenHardState !== null) header.push({ type: 'hardState', state: this.writtenHardState });
+    if (this.writtenSnapshot !== null) header.push({ type: 'snapshot', ...this.writtenSnapshot });
+    const bytes = Buffer.concat(header.map(encodeRecord));
+    file.append(bytes);
+    if (options.syncHeader) file.sync();
+    this.metrics.segmentsCreated.inc();
+    this.metrics.bytesWritten.inc(bytes.byteLength);
+    this.log.info({ segment: name }, 'wal: created segment');
+    return { seq, firstIndex, file, bytes: bytes.byteLength, bodyRecords: 0 };
+  }
+}
+
+/** Applies `r` to `tracker` if the log rules allow it; returns the violation otherwise. */
+function applyToTracker(tracker: LogTracker, r: WalRecord, hardState: WalHardState | null): string | undefined {
+  switch (r.type) {
+    case 'segment':
+      return 'SEGMENT records are written by the WAL itself';
+    case 'entry': {
+      const why = tracker.checkEntry(r.index, r.term);
+      if (why === undefined) tracker.appendEntry(r.index, r.term);
+      return why;
+    }
+    case 'truncate': {
+      const why = tracker.checkTruncate(r.fromIndex);
+      if (why === undefined) tracker.truncateFrom(r.fromIndex);
+      return why;
+    }
+    case 'snapshot': {
+      const why = tracker.checkSnapshot(r.index, r.term);
+      if (why === undefined) tracker.applySnapshot(r.index, r.term);
+      return why;
+    }
+    case 'hardState':
+      return checkHardStateTransition(hardState, r.state);
+  }
+}

@@ -1,0 +1,141 @@
+// Commands of the metadata group's key-value state machine, and their results. Hand-written codec
+// (ByteWriter/ByteReader). Every command is applied by every replica in log order, so decoding is
+// total: malformed bytes in the log become an error *result*, never an exception that would stop
+// a replica.
+//
+//   Command = u8 version(1) | u8 kind | f64 proposedAtMs | body
+//     kind 1 Register: (empty)                      → opens a client session; its id = the entry's log index
+//     kind 2 Request:  uvarint sessionId | uvarint seq | Op
+//     kind 3 Unregister: uvarint sessionId
+//   Op = u8 op | uvarint-string key | ...
+//     op 1 put:    uvarint-bytes value
+//     op 2 get:    (nothing)
+//     op 3 cas:    u8 hasExpected | [uvarint-bytes expected] | uvarint-bytes value   (no expected = "absent")
+//     op 4 del:    (nothing)
+//   Result = u8 status | body
+//     status 0 ok:    u8 hasValue | [uvarint-bytes value] | uvarint sessionId (Register only, else 0)
+//     status 1 error: uvarint-string code | u8 hasValue | [uvarint-bytes current value]
+//
+// proposedAtMs is the proposing leader's wall clock. Replicas never read their own clocks while
+// applying: the state machine's notion of time is the maximum proposedAtMs seen in the log, which
+// makes session expiry deterministic.
+
+import { ByteReader, ByteWriter } from '../lib/bytes.ts';
+import { BaristaError } from '../lib/errors.ts';
+
+export const COMMAND_VERSION = 1;
+
+export type KvOp =
+  | { readonly op: 'put'; readonly key: string; readonly value: Uint8Array }
+  | { readonly op: 'get'; readonly key: string }
+  | { readonly op: 'cas'; readonly key: string; readonly expected: Uint8Array | null; readonly value: Uint8Array }
+  | { readonly op: 'del'; readonly key: string };
+
+export type Command =
+  | { readonly kind: 'register'; readonly proposedAtMs: number }
+  | {
+      readonly kind: 'request';
+      readonly proposedAtMs: number;
+      readonly sessionId: number;
+      readonly seq: number;
+      readonly request: KvOp;
+    }
+  | { readonly kind: 'unregister'; readonly proposedAtMs: number; readonly sessionId: number };
+
+export type KvErrorCode =
+  | 'precondition_failed'
+  | 'session_expired'
+  | 'stale_sequence'
+  | 'malformed_command'
+  | 'key_too_large'
+  | 'value_too_large'
+  | 'keyspace_full';
+
+export type KvResult =
+  | { readonly ok: true; readonly value: Uint8Array | null; readonly sessionId: number }
+  | { readonly ok: false; readonly code: KvErrorCode; readonly value: Uint8Array | null };
+
+const KIND = { register: 1, request: 2, unregister: 3 } as const;
+const OP = { put: 1, get: 2, cas: 3, del: 4 } as const;
+
+export const kvLimits = {
+  keyBytesMax: 1024,
+  valueBytesMax: 1024 * 1024,
+  commandBytesMax: 1024 * 1024 + 4096,
+} as const;
+
+export function encodeCommand(c: Command): Uint8Array {
+  const w = new ByteWriter({ bytesMax: kvLimits.commandBytesMax });
+  w.u8(COMMAND_VERSION).u8(KIND[c.kind]).f64(c.proposedAtMs);
+  if (c.kind === 'request') {
+    w.uvarint(c.sessionId).uvarint(c.seq).u8(OP[c.request.op]).stringUvarint(c.request.key);
+    const r = c.request;
+    if (r.op === 'put') w.bytesUvarint(r.value);
+    else if (r.op === 'cas') {
+      w.u8(r.expected === null ? 0 : 1);
+      if (r.expected !== null) w.bytesUvarint(r.expected);
+      w.bytesUvarint(r.value);
+    }
+  } else if (c.kind === 'unregister') {
+    w.uvarint(c.sessionId);
+  }
+  return w.finish();
+}
+
+/** Decodes a command; any malformation is returned as an error, never thrown. */
+export function decodeCommand(data: Uint8Array): Command | BaristaError {
+  try {
+    const r = new ByteReader(data);
+    const version = r.u8();
+    if (version !== COMMAND_VERSION) return new BaristaError('malformed_command', `unknown command version ${version}`);
+    const kind = r.u8();
+    const proposedAtMs = r.f64();
+    if (!Number.isFinite(proposedAtMs)) return new BaristaError('malformed_command', 'proposedAtMs is not finite');
+    if (kind === KIND.register) return { kind: 'register', proposedAtMs };
+    if (kind === KIND.unregister) return { kind: 'unregister', proposedAtMs, sessionId: r.uvarint() };
+    if (kind !== KIND.request) return new BaristaError('malformed_command', `unknown command kind ${kind}`);
+    const sessionId = r.uvarint();
+    const seq = r.uvarint();
+    const op = r.u8();
+    const key = r.stringUvarint();
+    let request: KvOp;
+    if (op === OP.put) request = { op: 'put', key, value: r.bytesUvarint() };
+    else if (op === OP.get) request = { op: 'get', key };
+    else if (op === OP.del) request = { op: 'del', key };
+    else if (op === OP.cas) {
+      const expected = r.u8() === 1 ? r.bytesUvarint() : null;
+      request = { op: 'cas', key, expected, value: r.bytesUvarint() };
+    } else return new BaristaError('malformed_command', `unknown op ${op}`);
+    return { kind: 'request', proposedAtMs, sessionId, seq, request };
+  } catch (err) {
+    return err instanceof BaristaError
+      ? new BaristaError('malformed_command', err.message)
+      : new BaristaError('malformed_command', String(err));
+  }
+}
+
+export function encodeResult(res: KvResult): Uint8Array {
+  const w = new ByteWriter({ bytesMax: kvLimits.commandBytesMax });
+  if (res.ok) {
+    w.u8(0).u8(res.value === null ? 0 : 1);
+    if (res.value !== null) w.bytesUvarint(res.value);
+    w.uvarint(res.sessionId);
+  } else {
+    w.u8(1)
+      .stringUvarint(res.code)
+      .u8(res.value === null ? 0 : 1);
+    if (res.value !== null) w.bytesUvarint(res.value);
+  }
+  return w.finish();
+}
+
+export function decodeResult(data: Uint8Array): KvResult {
+  const r = new ByteReader(data);
+  if (r.u8() === 0) {
+    const value = r.u8() === 1 ? r.bytesUvarint() : null;
+    return { ok: true, value, sessionId: r.uvarint() };
+  }
+  const code = r.stringUvarint() as KvErrorCode;
+  const value = r.u8() === 1 ? r.bytesUvarint() : null;
+  return { ok: false, code, value };
+}

@@ -1,0 +1,14 @@
+// The replicated state machine interface a Raft driver applies committed entries to.
+// apply() is called once per committed entry, in log order, on every replica; it must be
+// deterministic (no clocks, no randomness, no I/O) and total (bad entries yield error results).
+
+export interface StateMachine {
+  /** Applies the entry at `index`; returns the result bytes handed back to the proposer. */
+  apply(index: number, data: Uint8Array): Uint8Array;
+  /** The index of the last applied entry (0 before any). */
+  readonly appliedIndex: number;
+  /** A self-contained image of the state as of appliedIndex. */
+  snapshot(): Uint8Array;
+  /** Replaces the state with a snapshot image taken at `index`. */
+  restore(index: number, image: Uint8Array): void;
+}

@@ -127,10 +127,14 @@ export class FrameEncoder {
     const total = this.frameBytes(payload.byteLength);
     assert(total <= this.bounds.frameBytesMax, 'encodeInto called for an oversize frame');
     assert(offset + total <= target.byteLength, 'encodeInto target too small');
-    const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
-    view.setUint32(offset, total - lengthPrefixBytes);
-    view.setUint8(offset + 4, envelopeVersion);
-    view.setUint16(offset + 5, type);
+    const length = total - lengthPrefixBytes;
+    target[offset] = length >>> 24;
+    target[offset + 1] = (length >>> 16) & 0xff;
+    target[offset + 2] = (length >>> 8) & 0xff;
+    target[offset + 3] = length & 0xff;
+    target[offset + 4] = envelopeVersion;
+    target[offset + 5] = type >>> 8;
+    target[offset + 6] = type & 0xff;
     target.set(this.idsTail, offset + 7);
     target.set(payload, offset + 7 + this.idsTail.byteLength);
     return total;
@@ -278,9 +282,9 @@ export class FrameDecoder {
     if (end > body.byteLength) {
       return new ProtocolError(FrameErrorCode.truncatedEnvelope, `frame ends inside ${field}`, { field });
     }
-    const bytes = body.subarray(at + 1, end);
     const cache = field === 'clusterId' ? this.lastCluster : this.lastSender;
-    if (cache !== null && sameBytes(cache.bytes, bytes)) return { id: cache.id, next: end };
+    if (cache !== null && sameBytesAt(cache.bytes, body, at + 1, length)) return { id: cache.id, next: end };
+    const bytes = body.subarray(at + 1, end);
     let id: string;
     try {
       id = utf8Strict.decode(bytes);
@@ -312,6 +316,15 @@ export class FrameDecoder {
   }
 
   private takeU32(): number {
+    const head = this.chunks[this.headIndex]!;
+    const at = this.headOffset;
+    if (head.byteLength - at >= lengthPrefixBytes) {
+      // Fast path: the prefix lies in one chunk; read it in place.
+      this.bufferedBytes -= lengthPrefixBytes;
+      this.headOffset += lengthPrefixBytes;
+      if (this.headOffset === head.byteLength) this.advanceHead();
+      return ((head[at]! << 24) | (head[at + 1]! << 16) | (head[at + 2]! << 8) | head[at + 3]!) >>> 0;
+    }
     const bytes = this.take(lengthPrefixBytes);
     return ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
   }
@@ -328,7 +341,7 @@ export class FrameDecoder {
       if (this.headOffset === head.byteLength) this.advanceHead();
       return view;
     }
-    const out = new Uint8Array(n);
+    const out = Buffer.allocUnsafe(n); // every byte is overwritten below
     let filled = 0;
     while (filled < n) {
       const chunk = this.chunks[this.headIndex]!;
@@ -355,8 +368,9 @@ export class FrameDecoder {
   }
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+/** Whether `b[at .. at+length)` equals `a`. */
+function sameBytesAt(a: Uint8Array, b: Uint8Array, at: number, length: number): boolean {
+  if (a.byteLength !== length) return false;
+  for (let i = 0; i < length; i++) if (a[i] !== b[at + i]) return false;
   return true;
 }

@@ -10,7 +10,8 @@
 //     last sync(). sync() replays that list onto `durable` and clears it.
 //   - The namespace is kept twice, as a map from directory path to its entries: `visible` (every
 //     create, rename, remove, mkdir) and `durable`. syncDir(d) copies d's visible entries to durable.
-//     Each directory also logs its entry changes since its last syncDir.
+//     Each directory also logs its entry changes since its last syncDir (a rename within one
+//     directory is one atomic change; across directories it is one change in each).
 //   - crash(): each directory becomes its durable entries plus an in-order prefix of its logged
 //     changes; the tree is rebuilt from the root (a directory whose own entry was lost is gone with
 //     its contents); each surviving file becomes its durable image plus an in-order prefix of its
@@ -130,10 +131,19 @@ function apply(target: Bytes, op: FileOp, path: string): void {
 }
 
 type Entry = { kind: 'file'; inode: Inode } | { kind: 'dir' };
-type DirOp = { name: string; entry: Entry | undefined };
+/** One logged directory change; a rename within one directory is a single op of two changes (atomic). */
+type DirChange = { name: string; entry: Entry | undefined };
+type DirOp = readonly DirChange[];
 type Namespace = Map<string, Map<string, Entry>>;
 
 /** Splits a relative '/'-separated path into components; rejects '.', '..' and empty names. */
+function applyDirOp(entries: Map<string, Entry>, changes: DirOp): void {
+  for (const c of changes) {
+    if (c.entry === undefined) entries.delete(c.name);
+    else entries.set(c.name, c.entry);
+  }
+}
+
 function components(path: string): string[] {
   const parts = path.split('/').filter((p) => p.length > 0);
   for (const p of parts) assert(p !== '.' && p !== '..', `disk paths must not contain '.' or '..': ${path}`);
@@ -201,20 +211,22 @@ export class SimDiskStore {
   }
 
   setEntry(dir: string, name: string, entry: Entry | undefined): void {
+    this.changeDir(dir, [{ name, entry }]);
+  }
+
+  /** Applies `changes` to `dir` as one atomic, logged directory operation. */
+  changeDir(dir: string, changes: DirOp): void {
     const entries = this.visible.get(dir);
-    assert(entries !== undefined, `setEntry in a missing directory ${dir}`);
-    if (entry === undefined) entries.delete(name);
-    else entries.set(name, entry);
+    assert(entries !== undefined, `changeDir in a missing directory ${dir}`);
+    applyDirOp(entries, changes);
     let log = this.dirLog.get(dir);
     if (log === undefined) this.dirLog.set(dir, (log = []));
-    log.push({ name, entry });
+    log.push(changes);
     if (log.length > unsyncedWritesPerFileMax) {
       // Written back by the OS: fold the oldest change into the durable directory.
-      const op = log.shift()!;
       let durableEntries = this.durable.get(dir);
       if (durableEntries === undefined) this.durable.set(dir, (durableEntries = new Map()));
-      if (op.entry === undefined) durableEntries.delete(op.name);
-      else durableEntries.set(op.name, op.entry);
+      applyDirOp(durableEntries, log.shift()!);
     }
   }
 
@@ -264,11 +276,7 @@ export class SimDiskStore {
       const log = this.dirLog.get(dir) ?? [];
       const keep = faults.lostUnsyncedDirOps ? rng.int(log.length + 1) : log.length;
       report.dirOpsLost += log.length - keep;
-      for (let i = 0; i < keep; i++) {
-        const op = log[i]!;
-        if (op.entry === undefined) entries.delete(op.name);
-        else entries.set(op.name, op.entry);
-      }
+      for (let i = 0; i < keep; i++) applyDirOp(entries, log[i]!);
       crashed.set(dir, entries);
     }
 
@@ -385,9 +393,19 @@ export class SimDisk implements Disk {
     const target = this.store.visibleDir(dst.parent);
     if (target === undefined) throw diskError('disk_not_found', `rename: no directory ${dst.parent}`, to);
     if (target.get(dst.name)?.kind === 'dir') throw diskError('disk_is_directory', `rename: ${to} is a directory`, to);
-    if (src.parent === dst.parent && src.name === dst.name) return;
-    this.store.setEntry(dst.parent, dst.name, entry);
-    this.store.setEntry(src.parent, src.name, undefined);
+    if (src.parent === dst.parent) {
+      if (src.name === dst.name) return;
+      // Within one directory a rename is atomic, also across a crash.
+      this.store.changeDir(src.parent, [
+        { name: dst.name, entry },
+        { name: src.name, entry: undefined },
+      ]);
+      return;
+    }
+    // Across directories each side is its own directory change: until both are synced, a crash may
+    // leave the file under both names or under neither.
+    this.store.changeDir(dst.parent, [{ name: dst.name, entry }]);
+    this.store.changeDir(src.parent, [{ name: src.name, entry: undefined }]);
   }
 
   remove(path: string): void {

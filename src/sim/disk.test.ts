@@ -1,0 +1,403 @@
+// Goal: the simulated disk keeps the durability contract of Disk/DiskFile (src/env/types.ts) and
+// loses exactly what a power loss may lose. Property tests against naive oracles:
+//   - synced bytes always survive; a crash leaves durable image + an in-order prefix of the unsynced
+//     operations, the last write possibly torn to a prefix of its bytes; nothing else appears;
+//   - directory entries survive only after syncDir; a crash leaves each directory in one of the
+//     states it passed through since its last syncDir;
+//   - with every fault switched off a crash loses nothing.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import type { BaristaError } from '../lib/errors.ts';
+import { SeededRng } from '../lib/rng.ts';
+import { type DiskFaults, defaultDiskFaults, readWholeFile, SimDiskStore } from './disk.ts';
+
+const noFaults: DiskFaults = {
+  lostUnsynced: false,
+  tornWrites: false,
+  lostUnsyncedDirOps: false,
+  readCorruptionProbability: 0,
+};
+
+type FileOp =
+  | { kind: 'write'; offset: number; data: Uint8Array }
+  | { kind: 'append'; data: Uint8Array }
+  | { kind: 'truncate'; length: number }
+  | { kind: 'sync' };
+
+const fileOp: fc.Arbitrary<FileOp> = fc.oneof(
+  fc.record({
+    kind: fc.constant('write' as const),
+    offset: fc.nat(64),
+    data: fc.uint8Array({ minLength: 1, maxLength: 24 }),
+  }),
+  fc.record({ kind: fc.constant('append' as const), data: fc.uint8Array({ minLength: 1, maxLength: 24 }) }),
+  fc.record({ kind: fc.constant('truncate' as const), length: fc.nat(80) }),
+  fc.record({ kind: fc.constant('sync' as const) }),
+);
+
+/** Naive byte image: a plain array, for the oracle. */
+function applyNaive(
+  image: number[],
+  op: { kind: 'write'; offset: number; data: Uint8Array } | { kind: 'truncate'; length: number },
+): number[] {
+  const out = image.slice();
+  if (op.kind === 'truncate') {
+    out.length = op.length;
+    for (let i = image.length; i < op.length; i++) out[i] = 0;
+    return out;
+  }
+  for (let i = out.length; i < op.offset; i++) out[i] = 0;
+  op.data.forEach((b, i) => {
+    out[op.offset + i] = b;
+  });
+  return out;
+}
+
+/** Every image a crash may legally leave, given the durable image and the unsynced ops since. */
+function legalCrashImages(
+  durable: number[],
+  unsynced: ({ kind: 'write'; offset: number; data: Uint8Array } | { kind: 'truncate'; length: number })[],
+): string[] {
+  const out: string[] = [];
+  let image = durable;
+  out.push(image.join(','));
+  for (const op of unsynced) {
+    if (op.kind === 'write') {
+      for (let cut = 0; cut < op.data.length; cut++) {
+        // Torn: a strict prefix landed (the file may have grown to the write's offset).
+        const torn = applyNaive(image, { kind: 'write', offset: op.offset, data: op.data.subarray(0, cut) });
+        out.push(torn.join(','));
+      }
+    }
+    image = applyNaive(image, op);
+    out.push(image.join(','));
+  }
+  return out;
+}
+
+test('file data: a crash leaves the synced image plus an in-order prefix of unsynced ops, last maybe torn', () => {
+  fc.assert(
+    fc.property(fc.integer(), fc.array(fileOp, { maxLength: 30 }), (seed, ops) => {
+      const store = new SimDiskStore(new SeededRng(seed));
+      const disk = store.view();
+      const f = disk.open('f', { create: true });
+      disk.syncDir('');
+      let durable: number[] = [];
+      let visible: number[] = [];
+      let unsynced: ({ kind: 'write'; offset: number; data: Uint8Array } | { kind: 'truncate'; length: number })[] = [];
+      for (const op of ops) {
+        if (op.kind === 'sync') {
+          f.sync();
+          durable = visible;
+          unsynced = [];
+          continue;
+        }
+        const norm = op.kind === 'append' ? { kind: 'write' as const, offset: visible.length, data: op.data } : op;
+        if (op.kind === 'append') f.append(op.data);
+        else if (op.kind === 'write') f.writeAt(op.offset, op.data);
+        else f.truncate(op.length);
+        visible = applyNaive(visible, norm);
+        unsynced.push(norm);
+        // Reads see every write at once.
+        assert.deepEqual([...f.read(0, 1000)], visible);
+        assert.equal(f.size(), visible.length);
+      }
+      store.crash();
+      const after = [...readWholeFile(store.view(), 'f')].join(',');
+      assert.ok(legalCrashImages(durable, unsynced).includes(after), `illegal image after crash: ${after}`);
+      if (unsynced.length === 0) assert.equal(after, durable.join(','), 'synced data must survive exactly');
+    }),
+    { numRuns: 300, seed: 11 },
+  );
+});
+
+test('file data: with every fault off, a crash loses nothing', () => {
+  fc.assert(
+    fc.property(fc.integer(), fc.array(fileOp, { maxLength: 30 }), (seed, ops) => {
+      const store = new SimDiskStore(new SeededRng(seed), noFaults);
+      const disk = store.view();
+      const f = disk.open('f', { create: true });
+      for (const op of ops) {
+        if (op.kind === 'sync') f.sync();
+        else if (op.kind === 'append') f.append(op.data);
+        else if (op.kind === 'write') f.writeAt(op.offset, op.data);
+        else f.truncate(op.length);
+      }
+      const before = readWholeFile(disk, 'f');
+      store.crash();
+      assert.deepEqual(readWholeFile(store.view(), 'f'), before);
+    }),
+    { numRuns: 100, seed: 12 },
+  );
+});
+
+test('file data: across seeds, unsynced writes are sometimes lost, sometimes kept, sometimes torn', () => {
+  const outcomes = new Set<string>();
+  for (let seed = 0; seed < 200; seed++) {
+    const store = new SimDiskStore(new SeededRng(seed));
+    const disk = store.view();
+    const f = disk.open('log', { create: true });
+    disk.syncDir('');
+    f.append(new Uint8Array([1, 1, 1, 1]));
+    f.sync();
+    f.append(new Uint8Array([2, 2, 2, 2]));
+    f.append(new Uint8Array([3, 3, 3, 3]));
+    store.crash();
+    const after = readWholeFile(store.view(), 'log');
+    assert.deepEqual([...after.subarray(0, 4)], [1, 1, 1, 1], 'synced prefix survives');
+    outcomes.add(after.length === 4 ? 'lost' : after.length === 12 ? 'kept' : 'torn');
+  }
+  assert.deepEqual([...outcomes].sort(), ['kept', 'lost', 'torn']);
+});
+
+type NsOp =
+  | { kind: 'create'; dir: string; name: string }
+  | { kind: 'rename'; fromDir: string; from: string; toDir: string; to: string }
+  | { kind: 'remove'; dir: string; name: string }
+  | { kind: 'syncDir'; dir: string };
+
+const dirName = fc.constantFrom('', 'a');
+const fileName = fc.constantFrom('x', 'y', 'z');
+const nsOp: fc.Arbitrary<NsOp> = fc.oneof(
+  fc.record({ kind: fc.constant('create' as const), dir: dirName, name: fileName }),
+  fc.record({ kind: fc.constant('rename' as const), fromDir: dirName, from: fileName, toDir: dirName, to: fileName }),
+  fc.record({ kind: fc.constant('remove' as const), dir: dirName, name: fileName }),
+  fc.record({ kind: fc.constant('syncDir' as const), dir: dirName }),
+);
+
+const path = (dir: string, name: string): string => (dir === '' ? name : `${dir}/${name}`);
+
+test('namespace: each directory comes back in a state it passed through since its last syncDir', () => {
+  fc.assert(
+    fc.property(fc.integer(), fc.array(nsOp, { maxLength: 25 }), (seed, ops) => {
+      const store = new SimDiskStore(new SeededRng(seed));
+      const disk = store.view();
+      disk.mkdirp('a');
+      disk.syncDir('');
+      const names = (dir: string): string =>
+        disk
+          .list(dir)
+          .filter((n) => n !== 'a')
+          .join(',');
+      // history[dir] = states since the last syncDir(dir), oldest first.
+      const history = new Map<string, string[]>([
+        ['', [names('')]],
+        ['a', [names('a')]],
+      ]);
+      const touched = (dir: string): void => {
+        history.get(dir)!.push(names(dir));
+      };
+      for (const op of ops) {
+        if (op.kind === 'create') {
+          disk.open(path(op.dir, op.name), { create: true }).close();
+          touched(op.dir);
+        } else if (op.kind === 'remove') {
+          if (!disk.exists(path(op.dir, op.name))) continue;
+          disk.remove(path(op.dir, op.name));
+          touched(op.dir);
+        } else if (op.kind === 'rename') {
+          if (!disk.exists(path(op.fromDir, op.from))) continue;
+          if (op.fromDir === op.toDir && op.from === op.to) continue;
+          disk.rename(path(op.fromDir, op.from), path(op.toDir, op.to));
+          touched(op.toDir);
+          touched(op.fromDir);
+        } else {
+          disk.syncDir(op.dir);
+          history.set(op.dir, [names(op.dir)]);
+        }
+      }
+      store.crash();
+      const after = store.view();
+      const namesAfter = (dir: string): string =>
+        after
+          .list(dir)
+          .filter((n) => n !== 'a')
+          .join(',');
+      assert.ok(after.exists('a'), 'a synced directory entry survives');
+      for (const dir of ['', 'a']) {
+        const states = history.get(dir)!;
+        assert.ok(
+          states.includes(namesAfter(dir)),
+          `dir '${dir}' came back as [${namesAfter(dir)}], not in ${JSON.stringify(states)}`,
+        );
+      }
+    }),
+    { numRuns: 300, seed: 11 },
+  );
+});
+
+test('namespace: a created file without syncDir of its parent may vanish; with it, it stays', () => {
+  const seen = new Set<boolean>();
+  for (let seed = 0; seed < 50; seed++) {
+    const store = new SimDiskStore(new SeededRng(seed));
+    const disk = store.view();
+    const f = disk.open('data', { create: true });
+    f.append(new Uint8Array([7]));
+    f.sync(); // data durable, directory entry not
+    store.crash();
+    const view = store.view();
+    seen.add(view.exists('data'));
+    if (view.exists('data')) assert.deepEqual([...readWholeFile(view, 'data')], [7]);
+    const g = view.open('kept', { create: true });
+    g.append(new Uint8Array([8]));
+    g.sync();
+    view.syncDir('');
+    store.crash();
+    assert.deepEqual([...readWholeFile(store.view(), 'kept')], [8]);
+  }
+  assert.deepEqual([...seen].sort(), [false, true]);
+});
+
+test('namespace: a directory whose own entry was never synced disappears with its synced contents', () => {
+  for (let seed = 0; seed < 20; seed++) {
+    const store = new SimDiskStore(new SeededRng(seed), { ...defaultDiskFaults, lostUnsyncedDirOps: true });
+    const disk = store.view();
+    disk.mkdirp('d/e');
+    const f = disk.open('d/e/f', { create: true });
+    f.append(new Uint8Array([1]));
+    f.sync();
+    disk.syncDir('d/e');
+    disk.syncDir('d');
+    store.crash();
+    const view = store.view();
+    // 'd' was never made durable in the root, so the crash may drop the whole subtree.
+    if (!view.exists('d')) assert.deepEqual(view.list('d/e'), []);
+    else if (view.exists('d/e/f')) assert.deepEqual([...readWholeFile(view, 'd/e/f')], [1]);
+  }
+});
+
+test('atomic replace (write temp, sync, rename, syncDir) yields old or new content, whole', () => {
+  const outcomes = new Set<string>();
+  for (let seed = 0; seed < 100; seed++) {
+    const store = new SimDiskStore(new SeededRng(seed));
+    const disk = store.view();
+    const cur = disk.open('state', { create: true });
+    cur.append(new TextEncoder().encode('old'));
+    cur.sync();
+    disk.syncDir('');
+    const tmp = disk.open('state.tmp', { create: true });
+    tmp.append(new TextEncoder().encode('new!'));
+    tmp.sync();
+    disk.rename('state.tmp', 'state');
+    const synced = seed % 2 === 0;
+    if (synced) disk.syncDir('');
+    store.crash();
+    const text = new TextDecoder().decode(readWholeFile(store.view(), 'state'));
+    assert.ok(text === 'old' || text === 'new!', `torn replace: ${text}`);
+    if (synced) assert.equal(text, 'new!');
+    else outcomes.add(text);
+  }
+  assert.deepEqual([...outcomes].sort(), ['new!', 'old']);
+});
+
+test('handles from before a crash are stale; closed handles refuse use', () => {
+  const store = new SimDiskStore(new SeededRng(1));
+  const disk = store.view();
+  const f = disk.open('f', { create: true });
+  store.crash();
+  assert.throws(
+    () => f.append(new Uint8Array([1])),
+    (e: BaristaError) => e.code === 'disk_handle_stale',
+  );
+  assert.throws(
+    () => disk.exists('f'),
+    (e: BaristaError) => e.code === 'disk_handle_stale',
+  );
+  f.close(); // allowed
+  const g = store.view().open('g', { create: true });
+  g.close();
+  assert.throws(
+    () => g.size(),
+    (e: BaristaError) => e.code === 'disk_handle_closed',
+  );
+});
+
+test('namespace errors are typed', () => {
+  const disk = new SimDiskStore(new SeededRng(1)).view();
+  const code = (fn: () => unknown): string => {
+    try {
+      fn();
+    } catch (e) {
+      return (e as BaristaError).code;
+    }
+    return 'no error';
+  };
+  assert.equal(
+    code(() => disk.open('missing', { create: false })),
+    'disk_not_found',
+  );
+  assert.equal(
+    code(() => disk.open('nodir/f', { create: true })),
+    'disk_not_found',
+  );
+  disk.mkdirp('d');
+  assert.equal(
+    code(() => disk.open('d', { create: true })),
+    'disk_is_directory',
+  );
+  disk.open('d/f', { create: true }).close();
+  assert.equal(
+    code(() => disk.remove('d')),
+    'disk_not_empty',
+  );
+  assert.equal(
+    code(() => disk.mkdirp('d/f/g')),
+    'disk_not_directory',
+  );
+  assert.equal(
+    code(() => disk.rename('nope', 'x')),
+    'disk_not_found',
+  );
+  assert.deepEqual(disk.list('d'), ['f']);
+  assert.deepEqual(disk.list('nowhere'), []);
+});
+
+test('writes past the end leave a zero-filled hole; reads past the end return fewer bytes', () => {
+  const disk = new SimDiskStore(new SeededRng(1)).view();
+  const f = disk.open('f', { create: true });
+  f.writeAt(4, new Uint8Array([9, 9]));
+  assert.deepEqual([...f.read(0, 100)], [0, 0, 0, 0, 9, 9]);
+  f.truncate(2);
+  f.writeAt(4, new Uint8Array([5]));
+  assert.deepEqual([...f.read(0, 100)], [0, 0, 0, 0, 5], 'bytes cut by truncate do not come back');
+  assert.equal(f.read(10, 5).length, 0);
+});
+
+test('the caller mutating its buffer after append does not change the file', () => {
+  const disk = new SimDiskStore(new SeededRng(1)).view();
+  const f = disk.open('f', { create: true });
+  const buf = new Uint8Array([1, 2, 3]);
+  f.append(buf);
+  buf.fill(0);
+  assert.deepEqual([...f.read(0, 3)], [1, 2, 3]);
+});
+
+test('read corruption flips one bit in the returned copy only', () => {
+  const store = new SimDiskStore(new SeededRng(3), { ...noFaults, readCorruptionProbability: 1 });
+  const f = store.view().open('f', { create: true });
+  f.append(new Uint8Array(16));
+  const bitsSet = (r: Uint8Array): number => r.reduce((n, b) => n + b.toString(2).replace(/0/g, '').length, 0);
+  // The file holds zeros; if a flip reached the stored bytes, a later read would show 0 or 2 bits.
+  for (let i = 0; i < 20; i++) assert.equal(bitsSet(f.read(0, 16)), 1);
+});
+
+test('a crash is a pure function of the seed', () => {
+  const run = (seed: number): string => {
+    const store = new SimDiskStore(new SeededRng(seed));
+    const disk = store.view();
+    for (const name of ['a', 'b', 'c']) {
+      const f = disk.open(name, { create: true });
+      for (let i = 0; i < 10; i++) f.append(new Uint8Array([i, i, i]));
+    }
+    store.crash();
+    const view = store.view();
+    return view
+      .list('')
+      .map((n) => `${n}:${readWholeFile(view, n).join('.')}`)
+      .join('|');
+  };
+  assert.equal(run(5), run(5));
+  const distinct = new Set([1, 2, 3, 4, 5, 6].map(run));
+  assert.ok(distinct.size > 1);
+});

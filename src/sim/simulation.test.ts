@@ -1,0 +1,450 @@
+// Goal: the engine is deterministic (same seed and config -> same trace hash; another seed -> another
+// hash), and each node-level fault does what it promises: crash loses memory, timers and unsynced
+// writes but keeps synced ones; restart reruns the program on the same disk; pause holds timers and
+// deliveries and runs them late; clock skew and drift follow their formulas; invariant violations,
+// exceptions and runaways stop the run with the replay command; the nemesis schedule is seeded and
+// healAll() opens a liveness phase in which a healed cluster converges.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import type { Env } from '../env/types.ts';
+import { MessageType } from '../lib/message-types.ts';
+import { SeededRng } from '../lib/rng.ts';
+import { heartbeatProgram } from './echo-program.ts';
+import { SimulationFailure } from './failure.ts';
+import { randomNemesis } from './nemesis.ts';
+import { Simulation } from './simulation.ts';
+
+const five = ['n1', 'n2', 'n3', 'n4', 'n5'];
+
+function chaosRun(seed: number): { hash: string; stats: unknown; log: string[] } {
+  const sim = new Simulation({
+    seed,
+    nodes: five,
+    program: heartbeatProgram(five, { periodMs: 20, paddingBytes: 16, syncEvery: 5 }),
+    network: {
+      lossProbability: 0.01,
+      duplicateProbability: 0.01,
+      reorderProbability: 0.01,
+      latencyJitter: 'exponential',
+    },
+  });
+  sim.schedule(
+    randomNemesis(sim.forkRng('nemesis'), five, {
+      kinds: ['partition', 'crash', 'pause', 'clock', 'clog', 'loss'],
+      startMs: 0,
+      endMs: 5_000,
+    }),
+  );
+  sim.runUntil(5_000);
+  sim.healAll();
+  sim.runFor(1_000);
+  return { hash: sim.traceHash(), stats: sim.stats(), log: sim.logs.lines() };
+}
+
+test('same seed and config give the same trace; a different seed gives a different one', () => {
+  const a = chaosRun(1);
+  const b = chaosRun(1);
+  const c = chaosRun(2);
+  assert.equal(a.hash, b.hash);
+  assert.deepEqual(a.stats, b.stats);
+  assert.deepEqual(a.log, b.log);
+  assert.notEqual(a.hash, c.hash);
+  const s = a.stats as { crashes: number; faultsInjected: number; messagesDelivered: number };
+  assert.ok(s.faultsInjected > 0 && s.messagesDelivered > 0, 'the chaos run actually did something');
+});
+
+/** A program that logs one synced and one unsynced record per start, and remembers what it found. */
+interface Recorder {
+  found: string;
+  ticks: number;
+  stopped: boolean;
+  stop(): void;
+}
+function recorder(env: Env): Recorder {
+  env.disk.mkdirp('data');
+  env.disk.syncDir('');
+  const f = env.disk.open('data/log', { create: true });
+  env.disk.syncDir('data');
+  const found = new TextDecoder().decode(f.read(0, f.size()));
+  f.append(new TextEncoder().encode('S'));
+  f.sync();
+  f.append(new TextEncoder().encode('u'));
+  const self: Recorder = {
+    found,
+    ticks: 0,
+    stopped: false,
+    stop: () => {
+      self.stopped = true;
+    },
+  };
+  env.timers.every(10, () => {
+    self.ticks++;
+  });
+  return self;
+}
+
+test('crash drops the instance and its timers, calls stop(); restart reruns on the same disk', () => {
+  const sim = new Simulation({ seed: 3, nodes: ['a'], program: recorder });
+  sim.runUntil(100);
+  const first = sim.instance('a')!;
+  assert.equal(first.found, '');
+  assert.equal(first.ticks, 10);
+  sim.crash('a');
+  assert.equal(sim.instance('a'), undefined);
+  assert.equal(sim.state('a'), 'crashed');
+  assert.equal(first.stopped, true);
+  sim.runUntil(200);
+  assert.equal(first.ticks, 10, 'timers of a crashed node never fire');
+  sim.restart('a');
+  const second = sim.instance('a')!;
+  assert.ok(second !== first);
+  assert.match(second.found, /^Su?$/, 'the synced record survives; the unsynced one may');
+  sim.runUntil(300);
+  assert.equal(second.ticks, 10);
+});
+
+test('across seeds, a crash keeps every synced record and loses some unsynced ones', () => {
+  const outcomes = new Set<string>();
+  for (let seed = 0; seed < 40; seed++) {
+    const sim = new Simulation({ seed, nodes: ['a'], program: recorder });
+    for (let i = 0; i < 3; i++) {
+      sim.runFor(5);
+      sim.crash('a');
+      sim.restart('a');
+    }
+    const found = sim.instance('a')!.found;
+    assert.equal(found.replace(/u/g, ''), 'SSS', `synced records lost: ${found}`);
+    outcomes.add(found.includes('u') ? 'some-kept' : 'all-lost');
+    if (found === 'SSS') outcomes.add('all-lost');
+  }
+  assert.deepEqual([...outcomes].sort(), ['all-lost', 'some-kept']);
+});
+
+test('with disk faults off, a crash keeps unsynced writes too', () => {
+  const sim = new Simulation({
+    seed: 1,
+    nodes: ['a'],
+    program: recorder,
+    diskFaults: { lostUnsynced: false, tornWrites: false, lostUnsyncedDirOps: false },
+  });
+  sim.crash('a');
+  sim.restart('a');
+  assert.equal(sim.instance('a')!.found, 'Su');
+});
+
+/** Receives TestEcho messages and records (virtual time, payload byte). */
+function inbox(env: Env): { got: [number, number][]; send(to: string, b: number): boolean } {
+  const got: [number, number][] = [];
+  env.transport.onMessage((m) => {
+    got.push([env.clock.monotonicMs(), m.payload[0]!]);
+  });
+  return { got, send: (to, b) => env.transport.send(to, MessageType.TestEcho, new Uint8Array([b])) };
+}
+
+test('pause holds deliveries and timers; resume runs them late, in order', () => {
+  const sim = new Simulation({
+    seed: 1,
+    nodes: ['a', 'b'],
+    program: (env) => {
+      const box = inbox(env);
+      let ticks = 0;
+      env.timers.every(10, () => {
+        ticks++;
+      });
+      return { ...box, ticks: () => ticks };
+    },
+    network: { latencyBaseMs: 1, latencyJitterMs: 0 },
+  });
+  const bOrigin = sim.clock('b').monotonicMs();
+  sim.pause('b');
+  sim.instance('a')!.send('b', 1);
+  sim.instance('a')!.send('b', 2);
+  sim.runUntil(100);
+  assert.deepEqual(sim.instance('b')!.got, []);
+  assert.equal(sim.instance('b')!.ticks(), 0);
+  sim.resume('b');
+  sim.runUntil(100);
+  const got = sim.instance('b')!.got.map(([t, x]) => [t - bOrigin, x]);
+  assert.deepEqual(got, [
+    [100, 1],
+    [100, 2],
+  ]);
+  assert.equal(sim.instance('b')!.ticks(), 1, 'the overdue periodic timer runs once, late');
+  sim.runUntil(150);
+  assert.equal(sim.instance('b')!.ticks(), 6);
+});
+
+test('messages to a crashed node are dropped, and so are those in flight to an earlier incarnation', () => {
+  const sim = new Simulation({
+    seed: 1,
+    nodes: ['a', 'b'],
+    program: inbox,
+    network: { latencyBaseMs: 10, latencyJitterMs: 0 },
+  });
+  sim.instance('a')!.send('b', 1);
+  sim.crash('b');
+  sim.instance('a')!.send('b', 2);
+  sim.runUntil(5);
+  sim.restart('b');
+  sim.runUntil(50);
+  assert.deepEqual(sim.instance('b')!.got, []);
+  const drops = sim.stats().messagesDroppedBy;
+  assert.equal(drops['restarted'], 2);
+});
+
+test('clock: drift scales monotonic time and timer delays; skew moves only the wall clock', () => {
+  let fired = -1;
+  const sim = new Simulation({
+    seed: 1,
+    nodes: ['a'],
+    program: (env) => env,
+    epochMs: 1_000_000,
+  });
+  const env = sim.instance('a')!;
+  const m0 = env.clock.monotonicMs();
+  sim.setClock('a', { driftRate: 0.1, skewMs: -500 });
+  env.timers.after(110, () => {
+    fired = sim.nowMs;
+  });
+  sim.runUntil(1000);
+  assert.ok(Math.abs(fired - 100) < 1e-9, `a 110 ms local delay at rate 1.1 takes 100 virtual ms, took ${fired}`);
+  assert.ok(Math.abs(env.clock.monotonicMs() - m0 - 1100) < 1e-9);
+  assert.ok(Math.abs(env.clock.wallMs() - (1_000_000 + env.clock.monotonicMs() - 500)) < 1e-9);
+  sim.setClock('a', { driftRate: -0.5 });
+  const m1 = env.clock.monotonicMs();
+  sim.runUntil(2000);
+  assert.ok(Math.abs(env.clock.monotonicMs() - m1 - 500) < 1e-9);
+});
+
+test('clock: monotonic time never decreases under any sequence of drift and skew changes', () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          waitMs: fc.integer({ min: 0, max: 1000 }),
+          drift: fc.double({ min: -0.5, max: 0.5, noNaN: true }),
+          skew: fc.integer({ min: -10_000, max: 10_000 }),
+        }),
+        { maxLength: 30 },
+      ),
+      (steps) => {
+        const sim = new Simulation({ seed: 1, nodes: ['a'], program: (env) => env });
+        const clock = sim.instance('a')!.clock;
+        let last = clock.monotonicMs();
+        for (const s of steps) {
+          sim.runFor(s.waitMs);
+          sim.setClock('a', { driftRate: s.drift, skewMs: s.skew });
+          const now = clock.monotonicMs();
+          assert.ok(now >= last, `monotonic went from ${last} to ${now}`);
+          last = now;
+        }
+      },
+    ),
+    { numRuns: 100, seed: 5 },
+  );
+});
+
+test('an invariant violation stops the run with seed, event, time and the replay command', () => {
+  const sim = new Simulation({
+    seed: 'abc',
+    nodes: five,
+    program: heartbeatProgram(five, { periodMs: 10 }),
+    replay: { args: { workload: 'echo', nemesis: 'none' } },
+  });
+  sim.addInvariant('fewer than 50 echoes', (s) => {
+    const echoes = five.reduce((n, id) => n + (s.instance(id)?.echoes ?? 0), 0);
+    return echoes >= 50 ? `${echoes} echoes` : undefined;
+  });
+  const failure = (() => {
+    try {
+      sim.runUntil(10_000);
+    } catch (e) {
+      return e;
+    }
+    return undefined;
+  })();
+  assert.ok(failure instanceof SimulationFailure);
+  assert.equal(failure.invariant, 'fewer than 50 echoes');
+  assert.equal(failure.seed, 'abc');
+  assert.equal(failure.replayCommand, 'barista sim --seed abc --nodes 5 --workload echo --nemesis none');
+  assert.ok(failure.eventIndex > 0 && failure.atMs > 0 && failure.atMs < 10_000);
+  assert.match(failure.message, /replay: barista sim --seed abc/);
+  assert.throws(
+    () => sim.runFor(1),
+    (e) => e === failure,
+    'a failed simulation refuses to go on',
+  );
+});
+
+test('an exception in node code becomes a SimulationFailure naming it', () => {
+  const sim = new Simulation({
+    seed: 9,
+    nodes: ['a'],
+    program: (env) => env.timers.after(5, () => assert.fail('boom')),
+  });
+  assert.throws(
+    () => sim.runUntil(10),
+    (e) => e instanceof SimulationFailure && e.invariant === 'exception' && /boom/.test(e.detail) && e.atMs === 5,
+  );
+});
+
+test('runaway: a zero-delay loop hits eventsAtOneInstantMax; a timer storm hits eventsPendingMax', () => {
+  const loop = new Simulation({
+    seed: 1,
+    nodes: ['a'],
+    eventsAtOneInstantMax: 1000,
+    program: (env) => {
+      const again = (): void => {
+        env.timers.after(0, again);
+      };
+      again();
+    },
+  });
+  assert.throws(
+    () => loop.runUntil(1),
+    (e) => e instanceof SimulationFailure && e.invariant === 'runaway' && /eventsAtOneInstantMax=1000/.test(e.detail),
+  );
+  const storm = new Simulation({
+    seed: 1,
+    nodes: ['a'],
+    eventsPendingMax: 10_000,
+    program: (env) => {
+      const fork = (): void => {
+        env.timers.after(1, fork);
+        env.timers.after(1, fork);
+      };
+      fork();
+    },
+  });
+  assert.throws(
+    () => storm.runUntil(100),
+    (e) => e instanceof SimulationFailure && e.invariant === 'runaway' && /simEventsPendingMax=10000/.test(e.detail),
+  );
+});
+
+test('timers never run inside the call that scheduled them; same-time events run in order', () => {
+  const order: string[] = [];
+  const sim = new Simulation({
+    seed: 1,
+    nodes: ['a'],
+    program: (env) => {
+      env.timers.after(0, () => order.push('t1'));
+      order.push('after-schedule');
+      env.timers.after(0, () => order.push('t2'));
+    },
+  });
+  sim.after(0, () => order.push('client'));
+  sim.runUntil(0);
+  assert.deepEqual(order, ['after-schedule', 't1', 't2', 'client']);
+});
+
+test('runUntilCondition stops when the predicate holds, or reports false at the bound', () => {
+  const sim = new Simulation({ seed: 1, nodes: five, program: heartbeatProgram(five, { periodMs: 10 }) });
+  assert.equal(
+    sim.runUntilCondition((s) => (s.instance('n1')?.echoes ?? 0) >= 4, 1_000),
+    true,
+  );
+  assert.ok(sim.nowMs < 50);
+  const t = sim.nowMs;
+  assert.equal(
+    sim.runUntilCondition(() => false, 100),
+    false,
+  );
+  assert.equal(sim.nowMs, t + 100);
+});
+
+test('a closed transport delivers nothing more; sends from it return false', () => {
+  const sim = new Simulation({ seed: 1, nodes: ['a', 'b'], program: (env) => ({ env, box: inbox(env) }) });
+  sim.instance('a')!.box.send('b', 1);
+  sim.runFor(10);
+  void sim.instance('b')!.env.transport.close();
+  sim.instance('a')!.box.send('b', 2);
+  sim.runFor(10);
+  assert.deepEqual(
+    sim.instance('b')!.box.got.map(([, x]) => x),
+    [1],
+  );
+  assert.equal(sim.instance('b')!.box.send('a', 3), false);
+});
+
+test('scripted faults apply at their time and heal after their duration; healAll cancels the rest', () => {
+  const sim = new Simulation({ seed: 1, nodes: ['a', 'b', 'c'], program: () => ({}) });
+  sim.schedule([
+    { atMs: 10, fault: { kind: 'isolate', node: 'a' }, durationMs: 20 },
+    { atMs: 15, fault: { kind: 'crash', node: 'b' }, durationMs: 100 },
+    { atMs: 50, fault: { kind: 'pause', node: 'c' } },
+  ]);
+  sim.runUntil(12);
+  assert.equal(sim.network.linkBlocked('a', 'b'), true);
+  sim.runUntil(16);
+  assert.equal(sim.state('b'), 'crashed');
+  sim.runUntil(31);
+  assert.equal(sim.network.linkBlocked('a', 'b'), false);
+  sim.healAll();
+  assert.equal(sim.state('b'), 'up');
+  sim.runUntil(200);
+  assert.equal(sim.state('c'), 'up', 'the pause scheduled before healAll never happened');
+  assert.equal(sim.stats().faultsInjected, 2);
+});
+
+test('randomNemesis is seeded, stays in its window and never takes down more than downMax nodes', () => {
+  const opts = { kinds: ['crash', 'pause', 'partition'] as const, startMs: 0, endMs: 20_000, downMax: 2 };
+  const a = randomNemesis(new SeededRng('x'), five, { ...opts, kinds: [...opts.kinds] });
+  const b = randomNemesis(new SeededRng('x'), five, { ...opts, kinds: [...opts.kinds] });
+  assert.deepEqual(a, b);
+  assert.ok(a.length > 5);
+  for (const f of a) {
+    assert.ok(f.atMs >= 0 && f.atMs + (f.durationMs ?? 0) <= 20_000 + 1e-9);
+  }
+  const downs = a.filter((f) => f.fault.kind === 'crash' || f.fault.kind === 'pause');
+  for (const f of downs) {
+    // The most nodes are down at once right when some fault starts.
+    const downAtStart = downs.filter((g) => g.atMs <= f.atMs && f.atMs < g.atMs + g.durationMs!);
+    assert.ok(downAtStart.length <= 2, `more than 2 nodes down at ${f.atMs}`);
+  }
+});
+
+test('safety then liveness: after healAll the heartbeat cluster converges within a bound', () => {
+  for (const seed of [1, 2, 3]) {
+    const sim = new Simulation({
+      seed,
+      nodes: five,
+      program: heartbeatProgram(five, { periodMs: 50 }),
+      network: { lossProbability: 0.05 },
+    });
+    sim.schedule(
+      randomNemesis(sim.forkRng('nemesis'), five, {
+        kinds: ['partition', 'crash', 'pause', 'clock', 'clog', 'loss'],
+        startMs: 0,
+        endMs: 10_000,
+      }),
+    );
+    sim.runUntil(10_000);
+    sim.healAll();
+    const healedAt = sim.nowMs;
+    const converged = sim.runUntilCondition(
+      (s) =>
+        five.every((id) => {
+          const node = s.instance(id);
+          return node !== undefined && five.every((p) => p === id || (node.lastEchoMsFrom.get(p) ?? -1) > 0);
+        }),
+      5_000,
+    );
+    assert.ok(converged, `seed ${seed}: no convergence within 5 s of ${healedAt}`);
+  }
+});
+
+test('the log ring keeps node id and virtual time, bounded', () => {
+  const sim = new Simulation({
+    seed: 1,
+    nodes: ['a'],
+    logLinesMax: 3,
+    program: (env) => env.timers.every(10, () => env.log.child({ part: 'x' }).info({ n: 1 }, 'tick')),
+  });
+  sim.runUntil(50);
+  const lines = sim.logs.lines();
+  assert.equal(lines.length, 3);
+  assert.equal(lines[2], '50.000 a info tick {"part":"x","n":1}');
+  assert.equal(sim.logs.overwritten, 2);
+});

@@ -22,7 +22,12 @@ const TICKS_PER_HEARTBEAT = 4;
 
 export function bumpIncarnation(env: Env): number {
   const disk = env.disk;
-  disk.mkdirp(INCARNATION_DIR);
+  if (!disk.exists(INCARNATION_DIR)) {
+    // The directory's own entry must be durable too, or a crash can lose the whole directory and
+    // with it the incarnation (found by the simulator: a restart reused incarnation 1).
+    disk.mkdirp(INCARNATION_DIR);
+    disk.syncDir('');
+  }
   let previous = 0;
   if (disk.exists(INCARNATION_FILE)) {
     const f = disk.open(INCARNATION_FILE, { create: false });

@@ -4,12 +4,13 @@
 //   barista node --config FILE      one node process
 //   barista dev [--nodes 3]         a local cluster (npm start)
 //   barista status                  the cluster as each node sees it
-//   barista sim --seed S ...        the deterministic simulator
+//   barista sim --seed S ...        the deterministic simulator (replays a printed failure)
 //   barista check FILE... --model M the consistency checker
 
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { describeError } from './common.ts';
 import { runDev } from './dev.ts';
+import { runSimCommand } from './sim.ts';
 import { runStatus } from './status.ts';
 
 const out = (s: string): void => {
@@ -92,6 +93,32 @@ export function buildProgram(): Command {
     .action(async (o: { endpoint: string[]; dataDir: string; json: boolean }) => {
       process.exitCode = await runStatus({ endpoints: o.endpoint, dataDir: o.dataDir, json: o.json }, out);
     });
+
+  program
+    .command('sim')
+    .description('run the cluster in the deterministic simulator (one seed, or a swarm with --seeds)')
+    .option('--seed <seed>', 'the seed to run or replay (default: random)')
+    .option('--seeds <k>', 'run K seeds (a swarm)', int('--seeds', 1, 100000), 1)
+    .option('--nodes <n>', 'cluster size', int('--nodes', 1, 64), 3)
+    .option('--nemesis <kinds>', 'faults: partition,crash,pause,clock,clog,loss | all | none', 'all')
+    .option('--duration <d>', 'virtual length of the safety phase (500ms, 60s, 2m)', '60s')
+    .option('--liveness-bound <d>', 'virtual time allowed to converge after healing', '10s')
+    .option('--workload <w>', 'what runs on the nodes: membership', 'membership')
+    .option('--json', 'machine-readable output', false)
+    .action(
+      (o: {
+        seed?: string;
+        seeds: number;
+        nodes: number;
+        nemesis: string;
+        duration: string;
+        livenessBound: string;
+        workload: string;
+        json: boolean;
+      }) => {
+        process.exitCode = runSimCommand({ ...o, seed: o.seed }, out);
+      },
+    );
 
   return program;
 }

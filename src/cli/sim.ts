@@ -1,0 +1,129 @@
+// `barista sim`: runs the cluster in the deterministic simulator. One seed, or a swarm of K seeds
+// (--seeds K: seeds S, S+1, ... when --seed is numeric, else S-1, S-2, ...; random when no --seed).
+// Prints a summary table and, for each failure, the exact command that replays it. Exit 0 when
+// every run passed, 1 when any failed.
+
+import { randomBytes } from 'node:crypto';
+import Table from 'cli-table3';
+import pc from 'picocolors';
+import { ConfigError } from '../lib/errors.ts';
+import {
+  allNemesisKinds,
+  type ClusterSimOptions,
+  type ClusterSimResult,
+  runClusterSimulation,
+} from '../node/sim-cluster.ts';
+import type { NemesisKind } from '../sim/nemesis.ts';
+
+export interface SimCliOptions {
+  readonly seed: string | undefined;
+  readonly seeds: number;
+  readonly nodes: number;
+  readonly nemesis: string;
+  readonly duration: string;
+  readonly livenessBound: string;
+  readonly workload: string;
+  readonly json: boolean;
+}
+
+/** "60s", "500ms", "2m", or a bare number of milliseconds. */
+export function parseDurationMs(flag: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!m) throw new ConfigError(flag, `expected a duration like 500ms, 60s or 2m, got "${text}"`);
+  const n = Number(m[1]);
+  return m[2] === 's' ? n * 1_000 : m[2] === 'm' ? n * 60_000 : n;
+}
+
+export function parseNemesis(text: string): NemesisKind[] {
+  if (text === 'none' || text === '') return [];
+  if (text === 'all') return [...allNemesisKinds];
+  const kinds = text.split(',').map((k) => k.trim());
+  for (const k of kinds) {
+    if (!(allNemesisKinds as readonly string[]).includes(k)) {
+      throw new ConfigError('--nemesis', `unknown fault "${k}"; choose from ${allNemesisKinds.join(', ')}, all, none`);
+    }
+  }
+  return kinds as NemesisKind[];
+}
+
+function seedList(seed: string | undefined, count: number): string[] {
+  if (seed === undefined) return Array.from({ length: count }, () => randomBytes(6).toString('hex'));
+  if (count === 1) return [seed];
+  if (/^\d+$/.test(seed)) return Array.from({ length: count }, (_, i) => String(BigInt(seed) + BigInt(i)));
+  return Array.from({ length: count }, (_, i) => (i === 0 ? seed : `${seed}-${i}`));
+}
+
+export function runSimCommand(o: SimCliOptions, out: (s: string) => void): number {
+  if (o.workload !== 'membership')
+    throw new ConfigError('--workload', `unknown workload "${o.workload}"; available: membership`);
+  if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 64)
+    throw new ConfigError('--nodes', 'must be an integer from 1 to 64');
+  const base: Omit<ClusterSimOptions, 'seed'> = {
+    nodes: o.nodes,
+    nemesis: parseNemesis(o.nemesis),
+    durationMs: parseDurationMs('--duration', o.duration),
+    livenessBoundMs: parseDurationMs('--liveness-bound', o.livenessBound),
+    workload: 'membership',
+  };
+  const results: Array<ClusterSimResult & { wallMs: number }> = [];
+  for (const seed of seedList(o.seed, o.seeds)) {
+    const started = performance.now();
+    const r = runClusterSimulation({ ...base, seed });
+    results.push({ ...r, wallMs: performance.now() - started });
+  }
+  const failed = results.filter((r) => !r.ok);
+  if (o.json) {
+    out(
+      `${JSON.stringify(
+        results.map((r) => ({
+          seed: r.seed,
+          ok: r.ok,
+          traceHash: r.traceHash,
+          convergedAfterMs: r.convergedAfterMs,
+          wallMs: Math.round(r.wallMs),
+          stats: r.stats,
+          failure: r.failure
+            ? { invariant: r.failure.invariant, detail: r.failure.detail, replay: r.failure.replayCommand }
+            : null,
+        })),
+        null,
+        2,
+      )}\n`,
+    );
+    return failed.length > 0 ? 1 : 0;
+  }
+  const table = new Table({
+    head: [
+      'seed',
+      'result',
+      'virtual s',
+      'wall ms',
+      'x real time',
+      'events',
+      'msgs sent/dropped',
+      'faults',
+      'crashes',
+      'converged after',
+      'trace hash',
+    ],
+  });
+  for (const r of results) {
+    table.push([
+      r.seed,
+      r.ok ? pc.green('ok') : pc.red(`FAIL ${r.failure?.invariant}`),
+      (r.stats.nowMs / 1000).toFixed(1),
+      r.wallMs.toFixed(0),
+      (r.stats.nowMs / Math.max(r.wallMs, 1)).toFixed(0),
+      String(r.stats.events),
+      `${r.stats.messagesSent}/${r.stats.messagesDropped}`,
+      String(r.stats.faultsInjected),
+      String(r.stats.crashes),
+      r.convergedAfterMs === undefined ? '-' : `${r.convergedAfterMs.toFixed(0)} ms`,
+      r.traceHash,
+    ]);
+  }
+  out(`${table.toString()}\n`);
+  out(`${results.length - failed.length} passed, ${failed.length} failed\n`);
+  for (const r of failed) out(`\n${pc.red('failure')}: ${r.failure?.message}\n`);
+  return failed.length > 0 ? 1 : 0;
+}

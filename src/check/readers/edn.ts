@@ -8,6 +8,7 @@
 //
 // The file is fed to edn-data's streaming parser one line at a time, so a syntax error names its
 // line. The outer `[`/`(` is removed first, which makes every op map a top-level value.
+import { parseEDNString } from 'edn-data';
 import { EDNListParser } from 'edn-data/dist/parse.js';
 import { HistoryParseError } from '../errors.ts';
 import type { Located } from './record.ts';
@@ -34,16 +35,12 @@ function errorMessage(error: unknown): string {
 
 /** Parses a single EDN value (for log lines); throws HistoryParseError on bad syntax. */
 export function parseEdnValue(text: string, source: string, line: number): unknown {
-  const parser = new EDNListParser(EDN_OPTIONS);
-  let values: unknown[];
+  checkBrackets(text, source, line);
   try {
-    values = parser.next(`${text}\n`);
+    return parseEDNString(text, EDN_OPTIONS);
   } catch (error) {
     throw new HistoryParseError(source, line, `bad EDN value ${JSON.stringify(text)}: ${errorMessage(error)}`);
   }
-  if (values.length !== 1 || parser.stack.length > 0)
-    throw new HistoryParseError(source, line, `expected one EDN value, got ${JSON.stringify(text)}`);
-  return values[0];
 }
 
 const CLOSER_OF: Readonly<Record<string, string>> = { '(': ')', '[': ']', '{': '}' };
@@ -54,9 +51,9 @@ const NESTING_MAX = 256;
  * edn-data silently ignores a stray or mismatched closing bracket, so brackets are checked here
  * first (outside strings, `\c` characters and `;` comments), naming the line of the mismatch.
  */
-function checkBrackets(text: string, source: string): void {
+function checkBrackets(text: string, source: string, firstLine = 1): void {
   const open: Array<{ closer: string; line: number }> = [];
-  let line = 1;
+  let line = firstLine;
   let inString = false;
   let stringLine = 0;
   for (let i = 0; i < text.length; i++) {
@@ -127,6 +124,10 @@ export function readEdnRecords(text: string, source: string): Located[] {
       values = parser.next(`${line}\n`);
     } catch (error) {
       throw new HistoryParseError(source, i + 1, `bad EDN: ${errorMessage(error)}`);
+    }
+    if (parser.result !== undefined) {
+      // edn-data keeps a top-level scalar in `result` instead of returning it.
+      throw new HistoryParseError(source, i + 1, `expected an op map, got ${String(parser.result)}`);
     }
     values.forEach((record, j) => {
       out.push({ record, line: j === 0 && startLine > 0 ? startLine : i + 1 });

@@ -4,6 +4,7 @@
 // f, value, optional time (ns), key (string; numbers are converted), error.
 import type { Op, OpType } from '../history.ts';
 import { HistoryParseError } from '../errors.ts';
+import { showValue } from '../models/values.ts';
 
 const OP_TYPES: ReadonlySet<string> = new Set(['invoke', 'ok', 'fail', 'info']);
 
@@ -61,7 +62,7 @@ export function recordToOp(located: Located, index: number, source: string): Op 
     else return fail(`:key must be a string or a number (got ${typeof record.key})`);
   }
   if (record.error !== undefined && record.error !== null) {
-    op.error = typeof record.error === 'string' ? (nameOf(record.error) as string) : JSON.stringify(record.error);
+    op.error = typeof record.error === 'string' ? (nameOf(record.error) as string) : showValue(record.error);
   }
   return op;
 }

@@ -309,46 +309,54 @@ test('handles from before a crash are stale; closed handles refuse use', () => {
   g.close();
   assert.throws(
     () => g.size(),
-    (e: BaristaError) => e.code === 'disk_handle_closed',
+    (e: BaristaError) => e.code === 'disk_file_closed',
   );
 });
 
-test('namespace errors are typed', () => {
+test('errors are typed with the codes (and errnos) FileDisk uses', () => {
   const disk = new SimDiskStore(new SeededRng(1)).view();
   const code = (fn: () => unknown): string => {
     try {
       fn();
     } catch (e) {
-      return (e as BaristaError).code;
+      const err = e as BaristaError;
+      return err.code === 'disk_io' ? `disk_io ${String(err.fields['errno'])}` : err.code;
     }
     return 'no error';
   };
   assert.equal(
     code(() => disk.open('missing', { create: false })),
-    'disk_not_found',
+    'file_not_found',
   );
   assert.equal(
     code(() => disk.open('nodir/f', { create: true })),
-    'disk_not_found',
+    'disk_io ENOENT',
   );
   disk.mkdirp('d');
   assert.equal(
     code(() => disk.open('d', { create: true })),
-    'disk_is_directory',
+    'disk_io EISDIR',
   );
   disk.open('d/f', { create: true }).close();
   assert.equal(
     code(() => disk.remove('d')),
-    'disk_not_empty',
+    'disk_io ENOTEMPTY',
   );
   assert.equal(
     code(() => disk.mkdirp('d/f/g')),
-    'disk_not_directory',
+    'disk_io ENOTDIR',
   );
   assert.equal(
     code(() => disk.rename('nope', 'x')),
-    'disk_not_found',
+    'disk_io ENOENT',
   );
+  for (const bad of ['/abs', 'a//b', '../up', 'a/./b', 'back\\slash']) {
+    assert.equal(
+      code(() => disk.exists(bad)),
+      'disk_path_invalid',
+      bad,
+    );
+  }
   assert.deepEqual(disk.list('d'), ['f']);
   assert.deepEqual(disk.list('nowhere'), []);
 });

@@ -53,6 +53,29 @@ export const unsyncedWritesPerFileMax = 4096;
 /** Largest file the simulated disk holds (a real disk would say ENOSPC/EFBIG). */
 export const simFileBytesMax = 1024 * 1024 * 1024;
 
+/**
+ * Error codes shared with the real FileDisk (src/storage/file-disk.ts; not imported, since the
+ * simulator stays free of node:*): a missing file on open is 'file_not_found', a bad path is
+ * 'disk_path_invalid', a closed handle is 'disk_file_closed', and every other failure is 'disk_io'
+ * with the errno FileDisk would report in `fields.errno`. 'disk_handle_stale' is simulator-only.
+ */
+export const SimDiskErrorCode = {
+  pathInvalid: 'disk_path_invalid',
+  fileNotFound: 'file_not_found',
+  io: 'disk_io',
+  closed: 'disk_file_closed',
+  stale: 'disk_handle_stale',
+} as const;
+
+/** Longest relative path accepted, as FileDisk. */
+export const diskPathCharsMax = 1024;
+
+function ioError(op: string, errno: string, path: string): BaristaError {
+  return new BaristaError(SimDiskErrorCode.io, `${op} ${JSON.stringify(path)} failed: ${errno}`, {
+    fields: { op, path, errno },
+  });
+}
+
 function diskError(code: string, message: string, path: string): BaristaError {
   return new BaristaError(code, message, { fields: { path } });
 }
@@ -68,7 +91,7 @@ class Bytes {
 
   private reserve(need: number, path: string): void {
     if (need > simFileBytesMax) {
-      throw diskError('disk_file_too_large', `file would exceed simFileBytesMax=${simFileBytesMax}`, path);
+      throw ioError(`write (past simFileBytesMax=${simFileBytesMax})`, 'EFBIG', path);
     }
     if (need <= this.buf.length) return;
     const next = new Uint8Array(Math.min(simFileBytesMax, Math.max(need, this.buf.length * 2, 64)));
@@ -136,7 +159,6 @@ type DirChange = { name: string; entry: Entry | undefined };
 type DirOp = readonly DirChange[];
 type Namespace = Map<string, Map<string, Entry>>;
 
-/** Splits a relative '/'-separated path into components; rejects '.', '..' and empty names. */
 function applyDirOp(entries: Map<string, Entry>, changes: DirOp): void {
   for (const c of changes) {
     if (c.entry === undefined) entries.delete(c.name);
@@ -144,9 +166,19 @@ function applyDirOp(entries: Map<string, Entry>, changes: DirOp): void {
   }
 }
 
+/** Checks a relative '/'-separated path (the rules of FileDisk) and returns its components. */
 function components(path: string): string[] {
-  const parts = path.split('/').filter((p) => p.length > 0);
-  for (const p of parts) assert(p !== '.' && p !== '..', `disk paths must not contain '.' or '..': ${path}`);
+  const invalid = (why: string): BaristaError =>
+    diskError(SimDiskErrorCode.pathInvalid, `invalid data path ${JSON.stringify(path)}: ${why}`, path);
+  if (path.length > diskPathCharsMax) throw invalid(`longer than ${diskPathCharsMax} characters`);
+  if (path === '') return [];
+  if (path.startsWith('/')) throw invalid('absolute paths are not allowed');
+  if (path.includes('\\') || path.includes('\0')) throw invalid('backslash and NUL are not allowed');
+  const parts = path.split('/');
+  for (const p of parts) {
+    if (p === '') throw invalid('empty segment');
+    if (p === '.' || p === '..') throw invalid(`'${p}' segments are not allowed`);
+  }
   return parts;
 }
 
@@ -248,7 +280,7 @@ export class SimDiskStore {
 
   syncDir(dir: string): void {
     const entries = this.visible.get(dir);
-    if (entries === undefined) throw diskError('disk_not_found', `syncDir: no directory ${dir}`, dir);
+    if (entries === undefined) throw ioError('syncDir', 'ENOENT', dir);
     this.durable.set(dir, new Map(entries));
     this.dirLog.delete(dir);
   }
@@ -334,7 +366,7 @@ export class SimDisk implements Disk {
 
   private live(path: string): void {
     if (this.store.epoch !== this.epoch) {
-      throw diskError('disk_handle_stale', 'disk used after its node crashed', path);
+      throw diskError(SimDiskErrorCode.stale, 'disk used after its node crashed', path);
     }
   }
 
@@ -342,14 +374,14 @@ export class SimDisk implements Disk {
     this.live(path);
     const p = normalize(path);
     const existing = this.store.lookup(p);
-    if (existing?.kind === 'dir') throw diskError('disk_is_directory', `open: ${p} is a directory`, p);
+    if (existing?.kind === 'dir') throw ioError('open', 'EISDIR', p);
     let inode: Inode;
     if (existing !== undefined) {
       inode = existing.inode;
     } else {
-      if (!options.create) throw diskError('disk_not_found', `open: no file ${p}`, p);
+      if (!options.create) throw diskError(SimDiskErrorCode.fileNotFound, `no such file ${JSON.stringify(p)}`, p);
       const { parent, name } = splitParent(p);
-      if (!this.store.isDir(parent)) throw diskError('disk_not_found', `open: no directory ${parent}`, p);
+      if (!this.store.isDir(parent)) throw ioError('open', 'ENOENT', p);
       inode = this.store.newInode();
       this.store.setEntry(parent, name, { kind: 'file', inode });
     }
@@ -377,7 +409,7 @@ export class SimDisk implements Disk {
         this.store.setEntry(current, part, { kind: 'dir' });
         this.store.createDir(next);
       } else if (entry.kind === 'file') {
-        throw diskError('disk_not_directory', `mkdirp: ${next} is a file`, next);
+        throw ioError('mkdirp', 'ENOTDIR', next);
       }
       current = next;
     }
@@ -388,11 +420,11 @@ export class SimDisk implements Disk {
     const src = splitParent(from);
     const dst = splitParent(to);
     const entry = this.store.visibleDir(src.parent)?.get(src.name);
-    if (entry === undefined) throw diskError('disk_not_found', `rename: no ${from}`, from);
-    if (entry.kind === 'dir') throw diskError('disk_is_directory', `rename: directories are not renamed`, from);
+    if (entry === undefined) throw ioError('rename', 'ENOENT', `${from} -> ${to}`);
+    if (entry.kind === 'dir') throw ioError('rename (of a directory: unsupported)', 'EISDIR', from);
     const target = this.store.visibleDir(dst.parent);
-    if (target === undefined) throw diskError('disk_not_found', `rename: no directory ${dst.parent}`, to);
-    if (target.get(dst.name)?.kind === 'dir') throw diskError('disk_is_directory', `rename: ${to} is a directory`, to);
+    if (target === undefined) throw ioError('rename', 'ENOENT', `${from} -> ${to}`);
+    if (target.get(dst.name)?.kind === 'dir') throw ioError('rename', 'EISDIR', `${from} -> ${to}`);
     if (src.parent === dst.parent) {
       if (src.name === dst.name) return;
       // Within one directory a rename is atomic, also across a crash.
@@ -413,9 +445,9 @@ export class SimDisk implements Disk {
     const p = normalize(path);
     const { parent, name } = splitParent(p);
     const entry = this.store.visibleDir(parent)?.get(name);
-    if (entry === undefined) throw diskError('disk_not_found', `remove: no ${p}`, p);
+    if (entry === undefined) throw ioError('remove', 'ENOENT', p);
     if (entry.kind === 'dir') {
-      if ((this.store.visibleDir(p)?.size ?? 0) > 0) throw diskError('disk_not_empty', `remove: ${p} not empty`, p);
+      if ((this.store.visibleDir(p)?.size ?? 0) > 0) throw ioError('remove', 'ENOTEMPTY', p);
       this.store.dropDir(p);
     }
     this.store.setEntry(parent, name, undefined);
@@ -439,9 +471,9 @@ class SimDiskFile implements DiskFile {
 
   private live(): void {
     if (this.store.epoch !== this.epoch) {
-      throw diskError('disk_handle_stale', 'file handle used after its node crashed', this.path);
+      throw diskError(SimDiskErrorCode.stale, 'file handle used after its node crashed', this.path);
     }
-    if (this.closed) throw diskError('disk_handle_closed', 'file handle used after close()', this.path);
+    if (this.closed) throw diskError(SimDiskErrorCode.closed, `file ${JSON.stringify(this.path)} is closed`, this.path);
   }
 
   size(): number {

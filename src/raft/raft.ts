@@ -1,0 +1,1265 @@
+// RaftNode: the pure Raft consensus core (Ongaro & Ousterhout 2014, and the Raft dissertation),
+// in the etcd-raft "Ready" style. Inputs: tick(), step(message), and commands (propose,
+// proposeConfChange, readIndex, transferLeadership). Output: one Ready at a time, which the driver
+// persists, sends and applies, then acknowledges with advance(ready).
+//
+// What this file owns and the rules it keeps:
+// - Election Safety: at most one leader per term. A vote is recorded in the hard state and every
+//   Vote / VoteResponse / AppendResponse / SnapshotResponse leaves the node only in a Ready AFTER
+//   the one that persisted the state it depends on was acknowledged by advance() ("persist before
+//   send" is enforced by the core, not trusted to the driver).
+// - Randomized election timeouts in [electionTimeoutTicks, 2*electionTimeoutTicks) from the
+//   injected Rng; pre-vote (§9.6: no term bump unless a majority would vote); check-quorum (a
+//   leader that has not heard from a majority within an election timeout steps down) and, with
+//   it, the leader lease on followers (they ignore vote requests while they have a live leader).
+// - Commit only by counting replicas of current-term entries (§5.4.2); a new leader appends a
+//   no-op. A leader counts itself only for entries it has persisted.
+// - Committed entries are handed out in order, never beyond what is persisted and committed.
+// - Membership: one server at a time, config takes effect when APPENDED (see conf.ts).
+// - Reads: ReadIndex (§6.4) confirmed by a heartbeat quorum, after an entry of the leader's term
+//   committed; optional lease reads (clock-dependent, see RaftOptions.readOnly).
+//
+// Each role has its own step function (stepLeader / stepCandidate / stepFollower) and tick function.
+
+import type { Rng } from '../env/types.ts';
+import { assert } from '../lib/assert.ts';
+import { type BaristaError, ConfigError, LimitError } from '../lib/errors.ts';
+import {
+  applyConfChange,
+  decodeConfChangeEntry,
+  encodeConfChangeEntry,
+  isVoter,
+  members,
+  normalizeConf,
+} from './conf.ts';
+import { ConfChangeRejectedError, NotLeaderError, ProposalDroppedError, TransferRejectedError } from './errors.ts';
+import { RaftLog } from './log.ts';
+import { Progress } from './progress.ts';
+import type { RaftLogStorageView } from './storage.ts';
+import {
+  type AppendMsg,
+  type AppendResponseMsg,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  EntryType,
+  entryBytes,
+  type HardState,
+  type HeartbeatMsg,
+  type Message,
+  MsgType,
+  type NodeId,
+  type ReadState,
+  type Role,
+  type Snapshot,
+  type SnapshotMsg,
+  type SnapshotResponseMsg,
+  type SoftState,
+  type VoteMsg,
+} from './types.ts';
+
+export interface RaftOptions {
+  readonly id: NodeId;
+  /**
+   * Bootstrap configuration, used only when neither the stored snapshot nor the stored log holds
+   * one (a brand-new cluster). A node joining an existing cluster passes [] and learns its config
+   * from the leader (it starts as a non-member that cannot campaign).
+   */
+  readonly voters: readonly NodeId[];
+  readonly learners?: readonly NodeId[];
+  readonly storage: RaftLogStorageView;
+  readonly rng: Rng;
+  /** Followers wait a random [electionTimeoutTicks, 2*electionTimeoutTicks) before campaigning. */
+  readonly electionTimeoutTicks: number;
+  readonly heartbeatTicks: number;
+  /** Pre-vote phase before a real election (default true). */
+  readonly preVote?: boolean;
+  /** Leader steps down without a heartbeat majority; followers honour the leader lease (default true). */
+  readonly checkQuorum?: boolean;
+  /**
+   * 'safe' (default): ReadIndex confirms leadership with a heartbeat round.
+   * 'lease': the leader answers from its commit index without a round trip, trusting that no other
+   * leader can exist within an election timeout of its last quorum contact. This is CLOCK-DEPENDENT:
+   * it is only correct if tick rates on different nodes drift by less than the margin between
+   * electionTimeoutTicks and the time to detect a lost quorum. Requires checkQuorum.
+   */
+  readonly readOnly?: 'safe' | 'lease';
+  /** Unacknowledged Append messages per follower in replicate state (default 256). */
+  readonly maxInflightMsgs?: number;
+  /** Unacknowledged Append bytes per follower (default maxInflightMsgs * maxSizePerMsgBytes). */
+  readonly maxInflightBytes?: number;
+  /** Entry bytes per Append message (at least one entry is always sent; default 1 MiB). */
+  readonly maxSizePerMsgBytes?: number;
+  /** Leader's bytes of proposals appended but not committed; beyond this, propose fails (default 64 MiB). */
+  readonly maxUncommittedBytes?: number;
+  /** Committed entry bytes per Ready (default 16 MiB). */
+  readonly maxCommittedBytesPerReady?: number;
+  /** InstallSnapshot chunk size (default 1 MiB). */
+  readonly snapshotChunkBytes?: number;
+  /** Largest snapshot a follower accepts (default 1 GiB). */
+  readonly snapshotBytesMax?: number;
+  /** ReadIndex requests waiting (for a heartbeat round, a commit in term, or to be applied) (default 4096). */
+  readonly readIndexPendingMax?: number;
+  /** A learner may be promoted once it is at most this many entries behind the leader (default 64). */
+  readonly learnerCatchUpLagEntriesMax?: number;
+  /** The state machine's applied index at start-up (default: the stored snapshot's index). */
+  readonly appliedIndex?: number;
+}
+
+/**
+ * One batch of work for the driver. Process it in this order, then call advance(ready):
+ *  1. Persist `snapshot` (if any), then `entries`, then `hardState`, and make them durable
+ *     (fsync) when `mustSync`. With RaftLogStorageWriter: applySnapshot, append, setHardState.
+ *  2. Send `messages` (any order, best effort). Every message whose meaning depends on persisted
+ *     state (votes, append/snapshot acknowledgements) was persisted by an EARLIER Ready, so
+ *     sending in parallel with step 1 is safe.
+ *  3. If `snapshot` is set, restore the state machine from it. Then apply `committedEntries` in
+ *     order (they are all already durable and committed; ConfChange and Noop entries carry no
+ *     command and are applied by the core itself).
+ *  4. Answer `readStates`: each is linearizable once the state machine has applied its index,
+ *     which is guaranteed by the end of step 3.
+ *  5. advance(ready). Only one Ready is outstanding at a time.
+ */
+export interface Ready {
+  /** Leader or role changed since the last Ready. Informational; need not be persisted. */
+  readonly softState: SoftState | undefined;
+  /** Persist when set (changed since the last Ready). Written AFTER `entries`. */
+  readonly hardState: HardState | undefined;
+  /**
+   * A snapshot received from the leader: it REPLACES the whole log (storage.applySnapshot) and
+   * the state machine. Persisted BEFORE `entries`.
+   */
+  readonly snapshot: Snapshot | undefined;
+  /**
+   * Entries to persist: TRUNCATE-THEN-APPEND. Storage must first discard every entry with
+   * index >= entries[0].index (a conflicting suffix from an older leader), then append these.
+   */
+  readonly entries: readonly Entry[];
+  /** True when hardState, entries or snapshot must be made durable before advance(). */
+  readonly mustSync: boolean;
+  readonly messages: readonly Message[];
+  /** Apply in order; all are durable and committed; contiguous from applied + 1. */
+  readonly committedEntries: readonly Entry[];
+  /** ReadIndex results, releasable once committedEntries of this Ready are applied. */
+  readonly readStates: readonly ReadState[];
+}
+
+export type CommandResult<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: BaristaError };
+
+type State = 'follower' | 'preCandidate' | 'candidate' | 'leader';
+
+/** Message types that must not leave before the state they acknowledge is durable. */
+const AFTER_PERSIST_TYPES: ReadonlySet<number> = new Set([
+  MsgType.Vote,
+  MsgType.VoteResponse,
+  MsgType.AppendResponse,
+  MsgType.SnapshotResponse,
+]);
+
+/** A heartbeat interval count after which a silent snapshot chunk is resent. */
+const SNAPSHOT_CHUNK_RESEND_HEARTBEATS = 2;
+
+interface PendingRead {
+  readonly seq: number;
+  readonly index: number;
+  readonly requestCtx: Uint8Array;
+  readonly from: NodeId;
+}
+
+interface IncomingSnapshot {
+  readonly meta: Snapshot['meta'];
+  readonly totalBytes: number;
+  readonly parts: Uint8Array[];
+  receivedBytes: number;
+}
+
+interface ConfRecord {
+  readonly index: number;
+  readonly conf: ConfState;
+}
+
+function ok<T>(value: T): CommandResult<T> {
+  return { ok: true, value };
+}
+function fail<T>(error: BaristaError): CommandResult<T> {
+  return { ok: false, error };
+}
+
+export class RaftNode {
+  readonly id: NodeId;
+  private readonly log: RaftLog;
+  private readonly rng: Rng;
+  private readonly electionTimeoutTicks: number;
+  private readonly heartbeatTicks: number;
+  private readonly preVote: boolean;
+  private readonly checkQuorum: boolean;
+  private readonly readOnly: 'safe' | 'lease';
+  private readonly maxInflightMsgs: number;
+  private readonly maxInflightBytes: number;
+  private readonly maxSizePerMsgBytes: number;
+  private readonly maxUncommittedBytes: number;
+  private readonly maxCommittedBytesPerReady: number;
+  private readonly snapshotChunkBytes: number;
+  private readonly snapshotBytesMax: number;
+  private readonly readIndexPendingMax: number;
+  private readonly learnerCatchUpLagEntriesMax: number;
+
+  private state: State = 'follower';
+  private term = 0;
+  private vote: NodeId | undefined;
+  private lead: NodeId | undefined;
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+  private readonly votes = new Map<NodeId, boolean>();
+
+  private conf: ConfState;
+  /** Config entries in the log, oldest first; [0] is the base (snapshot / bootstrap / applied). */
+  private confLog: ConfRecord[];
+  private readonly prs = new Map<NodeId, Progress>();
+  private pendingConfIndex = 0;
+  private leadTransferee: NodeId | undefined;
+  private uncommittedBytes = 0;
+  private broadcastPending = false;
+
+  // ReadIndex (leader side).
+  private readSeq = 0;
+  private readonly readAcks = new Map<NodeId, number>();
+  private pendingReads: PendingRead[] = [];
+  private readsAwaitingCommit: { requestCtx: Uint8Array; from: NodeId }[] = [];
+  /** Read states waiting for the state machine to catch up (both roles). */
+  private readStates: ReadState[] = [];
+
+  private incoming: IncomingSnapshot | undefined;
+
+  private msgs: Message[] = [];
+  /** Persistence-dependent messages generated since the last ready(). */
+  private held: Message[] = [];
+  /** Persistence-dependent messages released when the outstanding Ready is advanced. */
+  private afterPersist: Message[] = [];
+  private prevHardState: HardState;
+  private prevSoftState: SoftState;
+  private outstanding: Ready | undefined;
+
+  constructor(options: RaftOptions) {
+    validateOptions(options);
+    this.id = options.id;
+    this.rng = options.rng;
+    this.electionTimeoutTicks = options.electionTimeoutTicks;
+    this.heartbeatTicks = options.heartbeatTicks;
+    this.preVote = options.preVote ?? true;
+    this.checkQuorum = options.checkQuorum ?? true;
+    this.readOnly = options.readOnly ?? 'safe';
+    this.maxInflightMsgs = options.maxInflightMsgs ?? 256;
+    this.maxSizePerMsgBytes = options.maxSizePerMsgBytes ?? 1024 * 1024;
+    this.maxInflightBytes = options.maxInflightBytes ?? this.maxInflightMsgs * this.maxSizePerMsgBytes;
+    this.maxUncommittedBytes = options.maxUncommittedBytes ?? 64 * 1024 * 1024;
+    this.maxCommittedBytesPerReady = options.maxCommittedBytesPerReady ?? 16 * 1024 * 1024;
+    this.snapshotChunkBytes = options.snapshotChunkBytes ?? 1024 * 1024;
+    this.snapshotBytesMax = options.snapshotBytesMax ?? 1024 * 1024 * 1024;
+    this.readIndexPendingMax = options.readIndexPendingMax ?? 4096;
+    this.learnerCatchUpLagEntriesMax = options.learnerCatchUpLagEntriesMax ?? 64;
+
+    const storage = options.storage;
+    const snap = storage.snapshot();
+    this.log = new RaftLog(storage, options.appliedIndex ?? snap.meta.index);
+    const hs = storage.hardState();
+    this.term = hs.term;
+    this.vote = hs.vote;
+    this.prevHardState = { term: hs.term, vote: hs.vote, commit: this.log.committed };
+
+    // Configuration: the latest config entry in the log, else the snapshot's, else bootstrap.
+    const base: ConfRecord =
+      snap.meta.index > 0
+        ? { index: snap.meta.index, conf: snap.meta.confState }
+        : { index: 0, conf: normalizeConf(options.voters, options.learners ?? []) };
+    this.confLog = [base];
+    for (let lo = Math.max(storage.firstIndex(), base.index + 1); lo <= storage.lastIndex(); ) {
+      const batch = storage.entries(lo, storage.lastIndex() + 1, this.maxSizePerMsgBytes);
+      for (const e of batch) this.noteConfEntry(e);
+      lo += batch.length;
+    }
+    this.conf = this.confLog[this.confLog.length - 1]!.conf;
+    this.log.onWrite = (entries) => this.onLogWrite(entries);
+
+    this.resetRandomizedElectionTimeout();
+    this.prevSoftState = this.softState();
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Introspection
+
+  get role(): Role {
+    if (this.state === 'follower' && this.conf.learners.includes(this.id)) return 'learner';
+    return this.state;
+  }
+  get currentTerm(): number {
+    return this.term;
+  }
+  get leader(): NodeId | undefined {
+    return this.lead;
+  }
+  get commitIndex(): number {
+    return this.log.committed;
+  }
+  get appliedIndex(): number {
+    return this.log.applied;
+  }
+  get lastIndex(): number {
+    return this.log.lastIndex();
+  }
+  get firstIndex(): number {
+    return this.log.firstIndex();
+  }
+  get votedFor(): NodeId | undefined {
+    return this.vote;
+  }
+  get config(): ConfState {
+    return this.conf;
+  }
+  get transferee(): NodeId | undefined {
+    return this.leadTransferee;
+  }
+
+  /** Term at `index` (undefined if compacted or beyond the log), including unpersisted entries. */
+  termAt(index: number): number | undefined {
+    return this.log.term(index);
+  }
+
+  /** The entry at `index`, including unpersisted ones; undefined if compacted or beyond. */
+  entryAt(index: number): Entry | undefined {
+    if (index < this.log.firstIndex() || index > this.log.lastIndex()) return undefined;
+    return this.log.slice(index, index + 1, 0)?.[0];
+  }
+
+  /** Leader only: a follower's progress (for tests and status). */
+  progress(id: NodeId): Readonly<Progress> | undefined {
+    return this.state === 'leader' ? this.prs.get(id) : undefined;
+  }
+
+  /** Configuration in force at `index` (applied <= index <= lastIndex), for building snapshots. */
+  confStateAt(index: number): ConfState {
+    assert(index >= this.confLog[0]!.index && index <= this.log.lastIndex(), `confStateAt(${index}) out of range`);
+    let conf = this.confLog[0]!.conf;
+    for (const r of this.confLog) if (r.index <= index) conf = r.conf;
+    return conf;
+  }
+
+  private softState(): SoftState {
+    return { leader: this.lead, role: this.role };
+  }
+
+  private hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Commands
+
+  /** Appends a command (leader only). Returns its (index, term); it is committed when applied. */
+  propose(data: Uint8Array): CommandResult<{ index: number; term: number }> {
+    const refusal = this.proposalRefusal();
+    if (refusal) return fail(refusal);
+    const bytes = data.length;
+    if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.maxUncommittedBytes) {
+      return fail(
+        new LimitError(
+          'maxUncommittedBytes',
+          `uncommitted ${this.uncommittedBytes} + ${bytes} > ${this.maxUncommittedBytes} bytes`,
+        ),
+      );
+    }
+    const e = this.appendEntry(EntryType.Normal, data);
+    return ok({ index: e.index, term: e.term });
+  }
+
+  /**
+   * Appends a one-server membership change (leader only). Refused while another change is
+   * uncommitted, before the leader committed an entry of its term, or (addVoter) before the
+   * learner has caught up. The new config is in force from the moment of the append.
+   */
+  proposeConfChange(change: ConfChange): CommandResult<{ index: number; term: number }> {
+    const refusal = this.proposalRefusal();
+    if (refusal) return fail(refusal);
+    if (this.pendingConfIndex > this.log.committed)
+      return fail(new ConfChangeRejectedError('change_pending', change.nodeId));
+    if (!this.committedInTerm()) return fail(new ConfChangeRejectedError('no_commit_in_term', change.nodeId));
+    const next = applyConfChange(this.conf, change);
+    if (next instanceof ConfChangeRejectedError) return fail(next);
+    if (change.type === 'addVoter') {
+      const pr = this.prs.get(change.nodeId);
+      if (!pr || this.log.lastIndex() - pr.match > this.learnerCatchUpLagEntriesMax) {
+        return fail(new ConfChangeRejectedError('learner_behind', change.nodeId));
+      }
+    }
+    const e = this.appendEntry(EntryType.ConfChange, encodeConfChangeEntry(change, next));
+    this.pendingConfIndex = e.index;
+    return ok({ index: e.index, term: e.term });
+  }
+
+  /**
+   * Linearizable read. The ReadState with this requestCtx appears in a later Ready (on this
+   * node) once it is safe to serve. If this node is a follower, the request is forwarded to the
+   * leader. A read outstanding on a leader that loses leadership is dropped; the caller retries
+   * after its own timeout (the outcome of a read is never indefinite, only late).
+   */
+  readIndex(requestCtx: Uint8Array): CommandResult<undefined> {
+    if (this.state === 'leader') {
+      if (
+        this.pendingReads.length + this.readsAwaitingCommit.length + this.readStates.length >=
+        this.readIndexPendingMax
+      ) {
+        return fail(new LimitError('readIndexPendingMax', `${this.readIndexPendingMax} reads pending`));
+      }
+      if (!this.committedInTerm()) this.readsAwaitingCommit.push({ requestCtx, from: this.id });
+      else this.startRead(requestCtx, this.id);
+      return ok(undefined);
+    }
+    if (this.lead === undefined || this.state !== 'follower') return fail(new NotLeaderError(this.lead));
+    this.send({ type: MsgType.ReadIndex, from: this.id, to: this.lead, term: this.term, requestCtx });
+    return ok(undefined);
+  }
+
+  /** Hands leadership to `to` (leader only). Proposals are refused until it completes or aborts. */
+  transferLeadership(to: NodeId): CommandResult<undefined> {
+    if (this.state !== 'leader') return fail(new NotLeaderError(this.lead));
+    if (to === this.id) return ok(undefined);
+    if (!isVoter(this.conf, to)) return fail(new TransferRejectedError(to, 'not a voter'));
+    if (this.leadTransferee === to) return ok(undefined);
+    this.leadTransferee = to;
+    this.electionElapsed = 0; // the transfer aborts after one election timeout
+    const pr = this.prs.get(to);
+    assert(pr !== undefined, 'progress for a voter');
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
+    else this.sendAppend(to, true);
+    return ok(undefined);
+  }
+
+  /** Starts an election now (as if the election timeout fired). For tests and operators. */
+  campaign(): void {
+    this.hup(false);
+  }
+
+  private proposalRefusal(): BaristaError | undefined {
+    if (this.state !== 'leader') return new NotLeaderError(this.lead);
+    if (this.leadTransferee !== undefined) return new ProposalDroppedError('leadership_transfer');
+    if (!members(this.conf).includes(this.id)) return new ProposalDroppedError('leader_removed');
+    return undefined;
+  }
+
+  private committedInTerm(): boolean {
+    return this.log.term(this.log.committed) === this.term;
+  }
+
+  private appendEntry(type: EntryType, data: Uint8Array): Entry {
+    const e: Entry = { index: this.log.lastIndex() + 1, term: this.term, type, data };
+    this.log.append([e]);
+    this.uncommittedBytes += data.length;
+    this.broadcastPending = true;
+    return e;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Configuration bookkeeping
+
+  private noteConfEntry(e: Entry): void {
+    if (e.type !== EntryType.ConfChange) return;
+    const { conf } = decodeConfChangeEntry(e.data);
+    this.confLog.push({ index: e.index, conf });
+  }
+
+  /** RaftLog hook: entries written at entries[0].index, cutting whatever followed. */
+  private onLogWrite(entries: readonly Entry[]): void {
+    const cut = entries[0]!.index;
+    const before = this.confLog.length;
+    while (this.confLog.length > 1 && this.confLog[this.confLog.length - 1]!.index >= cut) this.confLog.pop();
+    const truncatedConf = this.confLog.length !== before;
+    for (const e of entries) this.noteConfEntry(e);
+    if (truncatedConf || entries.some((e) => e.type === EntryType.ConfChange)) {
+      this.setConf(this.confLog[this.confLog.length - 1]!.conf);
+    }
+  }
+
+  private setConf(conf: ConfState): void {
+    this.conf = conf;
+    if (this.state !== 'leader') return;
+    const lastIndex = this.log.lastIndex();
+    for (const id of members(conf)) {
+      const pr = this.prs.get(id);
+      if (pr) pr.isLearner = !isVoter(conf, id);
+      else this.prs.set(id, this.newProgress(id, lastIndex));
+    }
+    for (const id of [...this.prs.keys()]) {
+      if (id !== this.id && !members(conf).includes(id)) this.prs.delete(id);
+    }
+    if (this.leadTransferee !== undefined && !isVoter(conf, this.leadTransferee)) this.leadTransferee = undefined;
+    // Fewer voters may mean a smaller quorum: the commit index can move at once.
+    if (this.maybeCommit()) this.broadcastPending = true;
+  }
+
+  private newProgress(id: NodeId, lastIndex: number): Progress {
+    const pr = new Progress({
+      next: lastIndex + 1,
+      isLearner: !isVoter(this.conf, id),
+      inflightCountMax: this.maxInflightMsgs,
+      inflightBytesMax: this.maxInflightBytes,
+    });
+    if (id === this.id) {
+      pr.match = Math.max(0, this.log.stableLastIndex());
+      pr.recentActive = true;
+    }
+    return pr;
+  }
+
+  /** Drops config records no longer needed: keep the latest at or below applied, and all after. */
+  private pruneConfLog(): void {
+    let keepFrom = 0;
+    for (let i = 0; i < this.confLog.length; i++) if (this.confLog[i]!.index <= this.log.applied) keepFrom = i;
+    if (keepFrom > 0) this.confLog = this.confLog.slice(keepFrom);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Role transitions
+
+  private reset(term: number): void {
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = undefined;
+    }
+    this.lead = undefined;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.resetRandomizedElectionTimeout();
+    this.leadTransferee = undefined;
+    this.votes.clear();
+    this.prs.clear();
+    this.uncommittedBytes = 0;
+    this.broadcastPending = false;
+    // Reads pending on a leader are dropped when it loses leadership: they never saw a quorum.
+    this.pendingReads = [];
+    this.readsAwaitingCommit = [];
+    this.readAcks.clear();
+  }
+
+  private resetRandomizedElectionTimeout(): void {
+    this.randomizedElectionTimeout = this.electionTimeoutTicks + this.rng.int(this.electionTimeoutTicks);
+  }
+
+  private becomeFollower(term: number, lead: NodeId | undefined): void {
+    this.reset(term);
+    this.state = 'follower';
+    this.lead = lead;
+  }
+
+  private becomePreCandidate(): void {
+    // Pre-vote changes neither term nor vote (§9.6): a partitioned node cannot inflate terms.
+    this.state = 'preCandidate';
+    this.votes.clear();
+    this.lead = undefined;
+    this.electionElapsed = 0;
+    this.resetRandomizedElectionTimeout();
+  }
+
+  private becomeCandidate(): void {
+    assert(this.state !== 'leader', 'leader cannot become candidate');
+    this.reset(this.term + 1);
+    this.vote = this.id;
+    this.state = 'candidate';
+  }
+
+  private becomeLeader(): void {
+    assert(this.state === 'candidate', 'only a candidate becomes leader');
+    this.reset(this.term);
+    this.state = 'leader';
+    this.lead = this.id;
+    const lastIndex = this.log.lastIndex();
+    for (const id of members(this.conf)) this.prs.set(id, this.newProgress(id, lastIndex));
+    if (!this.prs.has(this.id)) this.prs.set(this.id, this.newProgress(this.id, lastIndex));
+    // Any config entry not yet committed counts as pending: no new change until it commits.
+    this.pendingConfIndex = lastIndex;
+    // §5.4.2 / §8: commit an entry of our own term, which also commits everything before it.
+    this.appendEntry(EntryType.Noop, new Uint8Array(0));
+    this.uncommittedBytes = 0;
+  }
+
+  private promotable(): boolean {
+    return isVoter(this.conf, this.id) && this.log.unstableSnapshot === undefined;
+  }
+
+  private hup(transfer: boolean): void {
+    if (this.state === 'leader' || !this.promotable()) return;
+    if (this.preVote && !transfer) this.campaignPre();
+    else this.campaignElection(transfer);
+  }
+
+  private campaignPre(): void {
+    this.becomePreCandidate();
+    this.requestVotes(MsgType.PreVote, this.term + 1, false);
+  }
+
+  private campaignElection(transfer: boolean): void {
+    this.becomeCandidate();
+    this.requestVotes(MsgType.Vote, this.term, transfer);
+  }
+
+  private requestVotes(type: typeof MsgType.Vote | typeof MsgType.PreVote, term: number, transfer: boolean): void {
+    if (this.recordVote(this.id, true)) return;
+    const lastIndex = this.log.lastIndex();
+    const lastTerm = this.log.lastTerm();
+    for (const to of this.conf.voters) {
+      if (to === this.id) continue;
+      this.send({ type, from: this.id, to, term, lastIndex, lastTerm, transfer });
+    }
+  }
+
+  /** Records a (pre-)vote and acts on the outcome. Returns true if the election was decided. */
+  private recordVote(from: NodeId, granted: boolean): boolean {
+    if (!isVoter(this.conf, from)) return false;
+    if (!this.votes.has(from)) this.votes.set(from, granted);
+    const quorum = Math.floor(this.conf.voters.length / 2) + 1;
+    let yes = 0;
+    let no = 0;
+    for (const v of this.conf.voters) {
+      const g = this.votes.get(v);
+      if (g === true) yes++;
+      else if (g === false) no++;
+    }
+    if (yes >= quorum) {
+      if (this.state === 'preCandidate') this.campaignElection(false);
+      else this.becomeLeader();
+      return true;
+    }
+    if (no >= quorum || this.conf.voters.length - no < quorum) {
+      this.becomeFollower(this.term, undefined);
+      return true;
+    }
+    return false;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Time
+
+  tick(): void {
+    if (this.state === 'leader') this.tickLeader();
+    else this.tickElection();
+  }
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.hup(false);
+    }
+  }
+
+  private tickLeader(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.electionTimeoutTicks) {
+      this.electionElapsed = 0;
+      if (this.checkQuorum) {
+        if (!this.quorumActive()) {
+          this.becomeFollower(this.term, undefined);
+          return;
+        }
+        for (const [id, pr] of this.prs) pr.recentActive = id === this.id;
+      }
+      this.leadTransferee = undefined; // a transfer not done within an election timeout aborts
+    }
+    if (this.heartbeatElapsed >= this.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      this.bcastHeartbeat();
+      for (const [id, pr] of this.prs) {
+        if (id === this.id || pr.state !== 'snapshot' || !pr.snapshotSend) continue;
+        if (pr.snapshotSend.chunkInFlight && ++pr.snapshotSend.idleHeartbeats >= SNAPSHOT_CHUNK_RESEND_HEARTBEATS) {
+          pr.snapshotSend.chunkInFlight = false; // presumed lost: resend from the acknowledged offset
+        }
+        this.sendSnapshotChunk(id, pr);
+      }
+    }
+  }
+
+  private quorumActive(): boolean {
+    const quorum = Math.floor(this.conf.voters.length / 2) + 1;
+    let active = 0;
+    for (const v of this.conf.voters) {
+      if (v === this.id || this.prs.get(v)?.recentActive) active++;
+    }
+    return active >= quorum;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Messages in
+
+  step(m: Message): void {
+    if (m.to !== this.id || m.from === this.id) return;
+    if (m.term > this.term) {
+      if (m.type === MsgType.Vote || m.type === MsgType.PreVote) {
+        const inLease = this.checkQuorum && this.lead !== undefined && this.electionElapsed < this.electionTimeoutTicks;
+        if (inLease && !m.transfer) return; // leader lease: a live leader exists; ignore the disruption
+      }
+      if (m.type === MsgType.PreVote || (m.type === MsgType.PreVoteResponse && !m.reject)) {
+        // Pre-vote traffic never changes our term.
+      } else if (m.type === MsgType.Append || m.type === MsgType.Heartbeat || m.type === MsgType.Snapshot) {
+        this.becomeFollower(m.term, m.from);
+      } else {
+        this.becomeFollower(m.term, undefined);
+      }
+    } else if (m.term < this.term) {
+      if ((this.checkQuorum || this.preVote) && (m.type === MsgType.Append || m.type === MsgType.Heartbeat)) {
+        // A stale leader (e.g. after a partition) learns our term from this and steps down.
+        this.send({
+          type: MsgType.AppendResponse,
+          from: this.id,
+          to: m.from,
+          term: this.term,
+          reject: false,
+          index: 0,
+          hintIndex: 0,
+          hintTerm: 0,
+        });
+      } else if (m.type === MsgType.PreVote) {
+        this.send({ type: MsgType.PreVoteResponse, from: this.id, to: m.from, term: this.term, reject: true });
+      }
+      return;
+    }
+
+    if (m.type === MsgType.Vote || m.type === MsgType.PreVote) {
+      this.handleVoteRequest(m);
+      return;
+    }
+    switch (this.state) {
+      case 'leader':
+        this.stepLeader(m);
+        return;
+      case 'candidate':
+      case 'preCandidate':
+        this.stepCandidate(m);
+        return;
+      case 'follower':
+        this.stepFollower(m);
+        return;
+    }
+  }
+
+  private handleVoteRequest(m: VoteMsg): void {
+    const pre = m.type === MsgType.PreVote;
+    const canVote =
+      this.vote === m.from || (this.vote === undefined && this.lead === undefined) || (pre && m.term > this.term);
+    const respType = pre ? MsgType.PreVoteResponse : MsgType.VoteResponse;
+    // Learners and non-members never vote (granting is never required of them for safety).
+    if (canVote && isVoter(this.conf, this.id) && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
+      // A granted pre-vote answers in the requested term, so the pre-candidate counts it.
+      this.send({ type: respType, from: this.id, to: m.from, term: m.term, reject: false });
+      if (!pre) {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      this.send({ type: respType, from: this.id, to: m.from, term: this.term, reject: true });
+    }
+  }
+
+  private stepLeader(m: Message): void {
+    if (m.type === MsgType.ReadIndex) {
+      if (this.pendingReads.length + this.readsAwaitingCommit.length >= this.readIndexPendingMax) return;
+      if (!this.committedInTerm()) this.readsAwaitingCommit.push({ requestCtx: m.requestCtx, from: m.from });
+      else this.startRead(m.requestCtx, m.from);
+      return;
+    }
+    const pr = this.prs.get(m.from);
+    if (!pr) return;
+    switch (m.type) {
+      case MsgType.AppendResponse:
+        pr.recentActive = true;
+        this.handleAppendResponse(m, pr);
+        return;
+      case MsgType.HeartbeatResponse:
+        pr.recentActive = true;
+        pr.probeSent = false;
+        if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, false);
+        if (m.readSeq > 0) this.ackRead(m.from, m.readSeq);
+        return;
+      case MsgType.SnapshotResponse:
+        pr.recentActive = true;
+        this.handleSnapshotResponse(m, pr);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private stepCandidate(m: Message): void {
+    switch (m.type) {
+      case MsgType.Append:
+        this.becomeFollower(m.term, m.from);
+        this.handleAppend(m);
+        return;
+      case MsgType.Heartbeat:
+        this.becomeFollower(m.term, m.from);
+        this.handleHeartbeat(m);
+        return;
+      case MsgType.Snapshot:
+        this.becomeFollower(m.term, m.from);
+        this.handleSnapshot(m);
+        return;
+      case MsgType.VoteResponse:
+        if (this.state === 'candidate') this.recordVote(m.from, !m.reject);
+        return;
+      case MsgType.PreVoteResponse:
+        if (this.state === 'preCandidate') this.recordVote(m.from, !m.reject);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case MsgType.Append:
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleAppend(m);
+        return;
+      case MsgType.Heartbeat:
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleHeartbeat(m);
+        return;
+      case MsgType.Snapshot:
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleSnapshot(m);
+        return;
+      case MsgType.TimeoutNow:
+        this.hup(true);
+        return;
+      case MsgType.ReadIndexResponse:
+        if (this.readStates.length < this.readIndexPendingMax) {
+          this.readStates.push({ index: m.index, requestCtx: m.requestCtx });
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Follower side of replication
+
+  private handleAppend(m: AppendMsg): void {
+    const reply = { type: MsgType.AppendResponse, from: this.id, to: m.from, term: this.term } as const;
+    if (m.prevIndex < this.log.committed) {
+      this.send({ ...reply, reject: false, index: this.log.committed, hintIndex: 0, hintTerm: 0 });
+      return;
+    }
+    const lastNew = this.log.maybeAppend(m.prevIndex, m.prevTerm, m.commit, m.entries);
+    if (lastNew !== undefined) {
+      this.send({ ...reply, reject: false, index: lastNew, hintIndex: 0, hintTerm: 0 });
+      return;
+    }
+    // Fast back-off (§5.3, "the follower can include the term of the conflicting entry"): tell
+    // the leader our largest index whose term is <= prevTerm, so a whole term is skipped per trip.
+    const hint = this.log.findConflictByTerm(Math.min(m.prevIndex, this.log.lastIndex()), m.prevTerm);
+    this.send({ ...reply, reject: true, index: m.prevIndex, hintIndex: hint.index, hintTerm: hint.term });
+  }
+
+  private handleHeartbeat(m: HeartbeatMsg): void {
+    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+    this.send({ type: MsgType.HeartbeatResponse, from: this.id, to: m.from, term: this.term, readSeq: m.readSeq });
+  }
+
+  private handleSnapshot(m: SnapshotMsg): void {
+    const reply = (fields: Pick<SnapshotResponseMsg, 'nextOffset' | 'done' | 'matchIndex' | 'reject'>): void =>
+      this.send({
+        type: MsgType.SnapshotResponse,
+        from: this.id,
+        to: m.from,
+        term: this.term,
+        snapshotIndex: m.meta.index,
+        ...fields,
+      });
+    if (m.totalBytes > this.snapshotBytesMax) {
+      reply({ nextOffset: 0, done: false, matchIndex: 0, reject: true });
+      return;
+    }
+    if (m.offset === 0) {
+      this.incoming = { meta: m.meta, totalBytes: m.totalBytes, parts: [], receivedBytes: 0 };
+    }
+    const inc = this.incoming;
+    const same =
+      inc !== undefined &&
+      inc.meta.index === m.meta.index &&
+      inc.meta.term === m.meta.term &&
+      inc.totalBytes === m.totalBytes;
+    if (!same || m.offset !== inc.receivedBytes || inc.receivedBytes + m.chunk.length > inc.totalBytes) {
+      reply({ nextOffset: same && inc ? inc.receivedBytes : 0, done: false, matchIndex: 0, reject: false });
+      return;
+    }
+    inc.parts.push(m.chunk.slice());
+    inc.receivedBytes += m.chunk.length;
+    if (!m.done || inc.receivedBytes !== inc.totalBytes) {
+      reply({ nextOffset: inc.receivedBytes, done: false, matchIndex: 0, reject: false });
+      return;
+    }
+    this.incoming = undefined;
+    const data = new Uint8Array(inc.totalBytes);
+    let at = 0;
+    for (const p of inc.parts) {
+      data.set(p, at);
+      at += p.length;
+    }
+    const matchIndex = this.restore({ meta: inc.meta, data });
+    reply({ nextOffset: inc.totalBytes, done: true, matchIndex, reject: false });
+  }
+
+  /** Installs a snapshot from the leader. Returns the index our log now matches the leader's at. */
+  private restore(snapshot: Snapshot): number {
+    const { index, term } = snapshot.meta;
+    if (index <= this.log.committed) return this.log.committed;
+    if (this.log.matchTerm(index, term)) {
+      // We already hold that entry: keep the log (and its suffix), only move the commit index.
+      this.log.commitTo(index);
+      return index;
+    }
+    this.log.restore(snapshot);
+    this.confLog = [{ index, conf: snapshot.meta.confState }];
+    this.setConf(snapshot.meta.confState);
+    return index;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Leader side of replication
+
+  private handleAppendResponse(m: AppendResponseMsg, pr: Progress): void {
+    if (m.reject) {
+      let matchHint = m.hintIndex;
+      if (m.hintTerm > 0) matchHint = this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index;
+      if (pr.maybeDecrTo(m.index, matchHint)) {
+        if (pr.state === 'replicate') pr.becomeProbe();
+        this.sendAppend(m.from, true);
+      }
+      return;
+    }
+    const updated = pr.maybeUpdate(m.index);
+    if (pr.state === 'probe' && pr.match >= m.index) pr.becomeReplicate();
+    else if (pr.state === 'snapshot' && pr.match + 1 >= this.log.firstIndex()) {
+      pr.becomeProbe();
+      pr.becomeReplicate();
+    } else if (pr.state === 'replicate') pr.inflights.freeLE(m.index);
+    if (updated && this.maybeCommit()) this.bcastAppend();
+    while (this.sendAppend(m.from, false)) {
+      // pipeline: keep sending while the in-flight window has room
+    }
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
+  }
+
+  private handleSnapshotResponse(m: SnapshotResponseMsg, pr: Progress): void {
+    const send = pr.snapshotSend;
+    if (pr.state !== 'snapshot' || !send || send.snapshot.meta.index !== m.snapshotIndex) return;
+    if (m.reject) {
+      pr.becomeProbe();
+      return;
+    }
+    if (m.done) {
+      pr.maybeUpdate(m.matchIndex);
+      pr.becomeProbe();
+      pr.becomeReplicate();
+      this.sendAppend(m.from, true);
+      return;
+    }
+    send.ackedOffset = m.nextOffset;
+    send.chunkInFlight = false;
+    send.idleHeartbeats = 0;
+    this.sendSnapshotChunk(m.from, pr);
+  }
+
+  /**
+   * Sends an Append to `to` if its progress allows. With sendIfEmpty, sends one even without new
+   * entries (to carry the commit index or probe). Returns true if a message with entries was sent.
+   */
+  private sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+    if (to === this.id) return false;
+    const pr = this.prs.get(to);
+    if (!pr) return false;
+    if (pr.state === 'snapshot') {
+      this.sendSnapshotChunk(to, pr);
+      return false;
+    }
+    if (pr.paused()) return false;
+    const lastIndex = this.log.lastIndex();
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    const entries = pr.next <= lastIndex ? this.log.slice(pr.next, lastIndex + 1, this.maxSizePerMsgBytes) : [];
+    if (prevTerm === undefined || entries === undefined) {
+      this.startSnapshot(to, pr);
+      return false;
+    }
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    const msg: AppendMsg = {
+      type: MsgType.Append,
+      from: this.id,
+      to,
+      term: this.term,
+      prevIndex,
+      prevTerm,
+      entries,
+      commit: this.log.committed,
+    };
+    this.send(msg);
+    let bytes = 0;
+    for (const e of entries) bytes += entryBytes(e);
+    pr.sentEntries(entries.length, prevIndex + entries.length, bytes);
+    return entries.length > 0;
+  }
+
+  private bcastAppend(): void {
+    for (const id of this.prs.keys()) this.sendAppend(id, true);
+  }
+
+  private bcastHeartbeat(): void {
+    const readSeq = this.pendingReads.length > 0 ? this.readSeq : 0;
+    for (const [id, pr] of this.prs) {
+      if (id === this.id) continue;
+      const commit = Math.min(pr.match, this.log.committed);
+      this.send({ type: MsgType.Heartbeat, from: this.id, to: id, term: this.term, commit, readSeq });
+    }
+  }
+
+  private startSnapshot(to: NodeId, pr: Progress): void {
+    if (!pr.recentActive) return; // do not stream a snapshot to a node we have not heard from
+    const snapshot = this.log.storage.snapshot();
+    assert(snapshot.meta.index >= this.log.firstIndex() - 1, 'a snapshot covers the compacted prefix');
+    pr.becomeSnapshot(snapshot);
+    this.sendSnapshotChunk(to, pr);
+  }
+
+  private sendSnapshotChunk(to: NodeId, pr: Progress): void {
+    const send = pr.snapshotSend;
+    if (!send || send.chunkInFlight) return;
+    const { snapshot } = send;
+    const total = snapshot.data.length;
+    const offset = Math.min(send.ackedOffset, total);
+    const end = Math.min(total, offset + this.snapshotChunkBytes);
+    const chunk = snapshot.data.subarray(offset, end);
+    this.send({
+      type: MsgType.Snapshot,
+      from: this.id,
+      to,
+      term: this.term,
+      meta: snapshot.meta,
+      totalBytes: total,
+      offset,
+      chunk,
+      done: end === total,
+    });
+    send.chunkInFlight = true;
+    send.idleHeartbeats = 0;
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.send({ type: MsgType.TimeoutNow, from: this.id, to, term: this.term });
+  }
+
+  /** Advances the commit index to the highest current-term index a voter majority holds. */
+  private maybeCommit(): boolean {
+    const voters = this.conf.voters;
+    if (voters.length === 0) return false;
+    const matches = voters.map((v) =>
+      v === this.id ? Math.max(0, this.log.stableLastIndex()) : (this.prs.get(v)?.match ?? 0),
+    );
+    matches.sort((a, b) => b - a);
+    const quorumIndex = matches[Math.floor(voters.length / 2)]!;
+    if (quorumIndex <= this.log.committed || this.log.term(quorumIndex) !== this.term) return false;
+    const oldCommit = this.log.committed;
+    this.log.commitTo(quorumIndex);
+    this.releaseUncommitted(oldCommit, quorumIndex);
+    this.onLeaderCommit();
+    return true;
+  }
+
+  private releaseUncommitted(from: number, to: number): void {
+    for (let lo = Math.max(from + 1, this.log.firstIndex()); lo <= to; ) {
+      const batch = this.log.slice(lo, to + 1, this.maxSizePerMsgBytes) ?? [];
+      if (batch.length === 0) break;
+      for (const e of batch) if (e.term === this.term) this.uncommittedBytes -= e.data.length;
+      lo += batch.length;
+    }
+    if (this.uncommittedBytes < 0) this.uncommittedBytes = 0;
+  }
+
+  private onLeaderCommit(): void {
+    if (this.readsAwaitingCommit.length > 0 && this.committedInTerm()) {
+      const waiting = this.readsAwaitingCommit;
+      this.readsAwaitingCommit = [];
+      for (const r of waiting) this.startRead(r.requestCtx, r.from);
+    }
+    // A leader removed from the config manages the cluster until the removal commits (§4.2.2).
+    const latest = this.confLog[this.confLog.length - 1]!;
+    if (!isVoter(this.conf, this.id) && latest.index <= this.log.committed) {
+      this.bcastAppend(); // tell the others the removal committed before going quiet
+      this.becomeFollower(this.term, undefined);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // ReadIndex (§6.4)
+
+  private startRead(requestCtx: Uint8Array, from: NodeId): void {
+    const index = this.log.committed;
+    const singleVoter = this.conf.voters.length === 1 && this.conf.voters[0] === this.id;
+    if (this.readOnly === 'lease' || singleVoter) {
+      this.completeRead({ seq: 0, index, requestCtx, from });
+      return;
+    }
+    this.readSeq++;
+    this.pendingReads.push({ seq: this.readSeq, index, requestCtx, from });
+    this.bcastHeartbeat();
+  }
+
+  private ackRead(from: NodeId, seq: number): void {
+    if (!isVoter(this.conf, from)) return;
+    this.readAcks.set(from, Math.max(this.readAcks.get(from) ?? 0, seq));
+    const acked = this.conf.voters.map((v) => (v === this.id ? this.readSeq : (this.readAcks.get(v) ?? 0)));
+    acked.sort((a, b) => b - a);
+    const confirmed = acked[Math.floor(this.conf.voters.length / 2)]!;
+    let n = 0;
+    while (n < this.pendingReads.length && this.pendingReads[n]!.seq <= confirmed) {
+      this.completeRead(this.pendingReads[n]!);
+      n++;
+    }
+    if (n > 0) this.pendingReads = this.pendingReads.slice(n);
+  }
+
+  private completeRead(r: PendingRead): void {
+    if (r.from === this.id) this.readStates.push({ index: r.index, requestCtx: r.requestCtx });
+    else
+      this.send({
+        type: MsgType.ReadIndexResponse,
+        from: this.id,
+        to: r.from,
+        term: this.term,
+        index: r.index,
+        requestCtx: r.requestCtx,
+      });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Ready / advance
+
+  private send(m: Message): void {
+    if (AFTER_PERSIST_TYPES.has(m.type)) this.held.push(m);
+    else this.msgs.push(m);
+  }
+
+  private flush(): void {
+    if (this.broadcastPending && this.state === 'leader') this.bcastAppend();
+    this.broadcastPending = false;
+  }
+
+  /** True if ready() would return a Ready. */
+  hasReady(): boolean {
+    if (this.outstanding) return false;
+    this.flush();
+    if (this.msgs.length > 0 || this.held.length > 0) return true;
+    if (this.log.unstableEntries.length > 0 || this.log.unstableSnapshot) return true;
+    if (!hardStateEqual(this.hardState(), this.prevHardState)) return true;
+    if (!softStateEqual(this.softState(), this.prevSoftState)) return true;
+    if (Math.min(this.log.committed, this.log.stableLastIndex()) > this.log.applied && !this.log.unstableSnapshot)
+      return true;
+    return this.readStates.some((r) => r.index <= this.log.applied);
+  }
+
+  /** The next batch of work, or undefined if there is none. Call advance(ready) when done. */
+  ready(): Ready | undefined {
+    assert(this.outstanding === undefined, 'ready() called before advance() of the previous Ready');
+    if (!this.hasReady()) return undefined;
+    const entries = [...this.log.unstableEntries];
+    const snapshot = this.log.unstableSnapshot;
+    const hs = this.hardState();
+    const hardState = hardStateEqual(hs, this.prevHardState) ? undefined : hs;
+    const committedEntries = this.log.nextCommittedEntries(this.maxCommittedBytesPerReady);
+    const appliedAfter =
+      committedEntries.length > 0 ? committedEntries[committedEntries.length - 1]!.index : this.log.applied;
+    const readStates = this.readStates.filter((r) => r.index <= appliedAfter);
+    this.readStates = this.readStates.filter((r) => r.index > appliedAfter);
+    const ss = this.softState();
+    const softState = softStateEqual(ss, this.prevSoftState) ? undefined : ss;
+    this.prevSoftState = ss;
+    const mustSync = hardState !== undefined || entries.length > 0 || snapshot !== undefined;
+    const messages = this.msgs;
+    this.msgs = [];
+    if (mustSync) {
+      this.afterPersist = this.held;
+    } else {
+      messages.push(...this.held);
+    }
+    this.held = [];
+    const rd: Ready = { softState, hardState, snapshot, entries, mustSync, messages, committedEntries, readStates };
+    this.outstanding = rd;
+    return rd;
+  }
+
+  /** The driver has persisted, sent and applied `ready` (see the Ready ordering rules). */
+  advance(ready: Ready): void {
+    assert(ready === this.outstanding, 'advance() with a Ready that is not the outstanding one');
+    this.outstanding = undefined;
+    if (ready.snapshot) {
+      this.log.stableSnapshotTo(ready.snapshot.meta.index);
+      if (ready.snapshot.meta.index > this.log.applied) this.log.applied = ready.snapshot.meta.index;
+    }
+    const last = ready.entries[ready.entries.length - 1];
+    if (last) this.log.stableTo(last.index, last.term);
+    if (ready.hardState) this.prevHardState = ready.hardState;
+    const lastApplied = ready.committedEntries[ready.committedEntries.length - 1];
+    if (lastApplied) this.log.appliedTo(lastApplied.index);
+    this.pruneConfLog();
+    this.msgs.push(...this.afterPersist);
+    this.afterPersist = [];
+    if (this.state === 'leader' && last) {
+      const self = this.prs.get(this.id);
+      if (self) self.match = Math.max(self.match, this.log.stableLastIndex());
+      if (this.maybeCommit()) this.bcastAppend();
+    }
+  }
+}
+
+function hardStateEqual(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+function softStateEqual(a: SoftState, b: SoftState): boolean {
+  return a.leader === b.leader && a.role === b.role;
+}
+
+function validateOptions(o: RaftOptions): void {
+  const positive = (field: string, v: number | undefined): void => {
+    if (v !== undefined && !(Number.isSafeInteger(v) && v > 0))
+      throw new ConfigError(field, `must be a positive integer, got ${v}`);
+  };
+  if (o.id.length === 0) throw new ConfigError('id', 'must not be empty');
+  positive('electionTimeoutTicks', o.electionTimeoutTicks);
+  positive('heartbeatTicks', o.heartbeatTicks);
+  if (o.heartbeatTicks >= o.electionTimeoutTicks) {
+    throw new ConfigError('heartbeatTicks', `must be less than electionTimeoutTicks (${o.electionTimeoutTicks})`);
+  }
+  positive('maxInflightMsgs', o.maxInflightMsgs);
+  positive('maxInflightBytes', o.maxInflightBytes);
+  positive('maxSizePerMsgBytes', o.maxSizePerMsgBytes);
+  positive('maxUncommittedBytes', o.maxUncommittedBytes);
+  positive('maxCommittedBytesPerReady', o.maxCommittedBytesPerReady);
+  positive('snapshotChunkBytes', o.snapshotChunkBytes);
+  positive('snapshotBytesMax', o.snapshotBytesMax);
+  positive('readIndexPendingMax', o.readIndexPendingMax);
+  if (o.learnerCatchUpLagEntriesMax !== undefined && !(o.learnerCatchUpLagEntriesMax >= 0)) {
+    throw new ConfigError('learnerCatchUpLagEntriesMax', 'must be >= 0');
+  }
+  if (o.readOnly === 'lease' && o.checkQuorum === false) {
+    throw new ConfigError('readOnly', "'lease' reads require checkQuorum (the lease is the check-quorum window)");
+  }
+  const learners = o.learners ?? [];
+  if (o.voters.some((v) => learners.includes(v)))
+    throw new ConfigError('learners', 'a node cannot be both voter and learner');
+}

@@ -11,7 +11,7 @@ import { checkCounter } from './counter.ts';
 import { checkLog, checkUniqueIds } from './kafka.ts';
 import { kvModel } from './kv.ts';
 
-type Row = readonly [process: number, type: OpType, f: string, value: unknown, key?: string];
+type Row = readonly [process: number, type: OpType, f: string, value: unknown, key?: string | undefined];
 function h(rows: readonly Row[]): History {
   return rows.map(
     ([process, type, f, value, key], index): Op =>

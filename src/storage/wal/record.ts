@@ -6,9 +6,11 @@
 //   length      := byte count of payload (the 9-byte header is not counted)
 //   crc         := crc32c(type | payload)          (CRC-32C, Castagnoli)
 //
-//   type 1 SEGMENT     payload := seq:u64 | firstIndex:u64
+//   type 1 SEGMENT     payload := seq:u64 | firstIndex:u64 | headerRecords:u8
 //                      The first record of every segment; repeats what the file name says, so a renamed
-//                      or misplaced file is caught.
+//                      or misplaced file is caught. headerRecords (0..2) counts the HARD_STATE/SNAPSHOT
+//                      records right after it that restate the log's state at creation: the header is
+//                      durable before the segment gets its name, so recovery never truncates into it.
 //   type 2 ENTRY       payload := index:u64 | term:u64 | data[length - 16]
 //   type 3 HARD_STATE  payload := term:u64 | commit:u64 | voteLength:u8 | vote[voteLength]
 //                      vote is a utf-8 node id; voteLength 0 = no vote in this term.
@@ -48,7 +50,7 @@ export interface WalHardState {
 }
 
 export type WalRecord =
-  | { readonly type: 'segment'; readonly seq: number; readonly firstIndex: number }
+  | { readonly type: 'segment'; readonly seq: number; readonly firstIndex: number; readonly headerRecords: number }
   | { readonly type: 'entry'; readonly index: number; readonly term: number; readonly data: Uint8Array }
   | { readonly type: 'hardState'; readonly state: WalHardState }
   | { readonly type: 'snapshot'; readonly index: number; readonly term: number }
@@ -83,6 +85,7 @@ export function encodedRecordBytes(record: WalRecord): number {
 function payloadBytes(record: WalRecord): number {
   switch (record.type) {
     case 'segment':
+      return 17;
     case 'snapshot':
       return 16;
     case 'entry':
@@ -112,6 +115,10 @@ export function encodeRecord(record: WalRecord): Uint8Array {
       out[8] = RecordType.segment;
       u64(0, record.seq);
       u64(8, record.firstIndex);
+      if (!Number.isInteger(record.headerRecords) || record.headerRecords < 0 || record.headerRecords > 2) {
+        throw new RangeError(`wal segment headerRecords must be 0..2: ${record.headerRecords}`);
+      }
+      out[p + 16] = record.headerRecords;
       break;
     case 'entry':
       out[8] = RecordType.entry;
@@ -188,14 +195,19 @@ function decodePayload(type: number, view: DataView, body: Uint8Array): WalRecor
     return out;
   };
   switch (type) {
-    case RecordType.segment:
-    case RecordType.snapshot: {
-      if (length !== 16) return `type ${type} payload must be 16 bytes, is ${length}`;
+    case RecordType.segment: {
+      if (length !== 17) return `segment payload must be 17 bytes, is ${length}`;
       const v = u64s(2);
       if (typeof v === 'string') return v;
-      return type === RecordType.segment
-        ? { type: 'segment', seq: v[0]!, firstIndex: v[1]! }
-        : { type: 'snapshot', index: v[0]!, term: v[1]! };
+      const headerRecords = view.getUint8(16);
+      if (headerRecords > 2) return `segment headerRecords ${headerRecords} exceeds 2`;
+      return { type: 'segment', seq: v[0]!, firstIndex: v[1]!, headerRecords };
+    }
+    case RecordType.snapshot: {
+      if (length !== 16) return `snapshot payload must be 16 bytes, is ${length}`;
+      const v = u64s(2);
+      if (typeof v === 'string') return v;
+      return { type: 'snapshot', index: v[0]!, term: v[1]! };
     }
     case RecordType.entry: {
       if (length < 16) return `entry payload must be at least 16 bytes, is ${length}`;

@@ -19,7 +19,7 @@ import type { Disk } from '../../env/types.ts';
 import { CorruptionError } from '../../lib/errors.ts';
 import { checkHardStateTransition, LogTracker } from './log-tracker.ts';
 import type { WalHardState, WalRecord } from './record.ts';
-import { parseSegmentFileName, type SegmentName, scanSegment } from './segment.ts';
+import { parseSegmentFileName, SEGMENT_TEMP_SUFFIX, type SegmentName, scanSegment } from './segment.ts';
 
 export interface WalEntry {
   readonly index: number;
@@ -35,7 +35,7 @@ export interface SnapshotMarker {
 export interface RecoveredSegment extends SegmentName {
   /** Bytes of valid records (after a tail repair, the size the file is cut to). */
   readonly validBytes: number;
-  /** Records in the segment (0 = not even its SEGMENT header survived). */
+  /** Records in the segment, its header records included. */
   readonly recordCount: number;
 }
 
@@ -57,6 +57,8 @@ export interface RecoveredWal {
   readonly tailRepair: TailRepair | null;
   /** Names in the directory that are not segments (reported, left alone). */
   readonly foreignFiles: string[];
+  /** Segment files never renamed into place (a crash during creation): nothing in them was acknowledged. */
+  readonly unfinishedFiles: string[];
 }
 
 function corrupt(segment: string, offset: number | undefined, message: string): CorruptionError {
@@ -66,11 +68,14 @@ function corrupt(segment: string, offset: number | undefined, message: string): 
 
 export function recoverWal(disk: Disk, dir: string, payloadBytesMax: number): RecoveredWal {
   const foreignFiles: string[] = [];
+  const unfinishedFiles: string[] = [];
   const names: SegmentName[] = [];
   for (const name of disk.list(dir)) {
     const parsed = parseSegmentFileName(name);
-    if (parsed === undefined) foreignFiles.push(name);
-    else names.push(parsed);
+    if (parsed !== undefined) names.push(parsed);
+    else if (name.endsWith(SEGMENT_TEMP_SUFFIX) && parseSegmentFileName(name.slice(0, -SEGMENT_TEMP_SUFFIX.length))) {
+      unfinishedFiles.push(name);
+    } else foreignFiles.push(name);
   }
   names.sort((a, b) => a.seq - b.seq);
   for (let k = 1; k < names.length; k++) {
@@ -117,7 +122,17 @@ export function recoverWal(disk: Disk, dir: string, payloadBytesMax: number): Re
         reason,
       };
     }
-    if (scanned.records.length === 0 && !isLast) throw corrupt(seg.name, 0, 'sealed segment holds no records');
+    // The header (SEGMENT + headerRecords) was durable before the file got its name: a repair may
+    // never cut into it.
+    const head = scanned.records[0]?.record;
+    const headerCount = head?.type === 'segment' ? 1 + head.headerRecords : 1;
+    if (scanned.records.length < headerCount) {
+      throw corrupt(
+        seg.name,
+        scanned.validBytes,
+        'segment header is damaged (it was synced before the segment was named)',
+      );
+    }
 
     scanned.records.forEach(({ record, offset }, r) => {
       if (r === 0) {
@@ -186,5 +201,5 @@ export function recoverWal(disk: Disk, dir: string, payloadBytesMax: number): Re
       `the log starts after index ${tracker.baseIndex} but no snapshot marker covers it: an earlier segment is missing`,
     );
   }
-  return { segments, entries, tracker, hardState, snapshot, tailRepair, foreignFiles };
+  return { segments, entries, tracker, hardState, snapshot, tailRepair, foreignFiles, unfinishedFiles };
 }

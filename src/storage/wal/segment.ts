@@ -16,6 +16,8 @@
 import { CorruptionError } from '../../lib/errors.ts';
 import { decodeRecordAt, type WalRecord } from './record.ts';
 
+/** A segment being created: header written and synced under `<name>.tmp`, then renamed. */
+export const SEGMENT_TEMP_SUFFIX = '.tmp';
 const SEQ_DIGITS = 16;
 const INDEX_DIGITS = 20;
 const NAME_PATTERN = /^(\d{16})-(\d{20})\.wal$/;

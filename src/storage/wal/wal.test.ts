@@ -347,6 +347,37 @@ for (const [diskName, makeDisk] of disks) {
       assert.throws(() => open(disk2), /earlier segment is missing/);
     });
 
+    test('a damaged header in the last segment is corruption (it was synced before the segment was named)', () => {
+      const disk = makeDisk();
+      const { wal } = open(disk);
+      wal.append([{ type: 'hardState', state: { term: 1, vote: 'a', commit: 0 } }]);
+      for (let i = 1; i <= 30; i++) wal.append([entry(i, 1, 'v'.repeat(60))]);
+      wal.sync();
+      wal.close();
+      const path = lastSegmentPath(disk);
+      assert.notEqual(path, `${DIR}/${disk.list(DIR)[0]}`, 'rotated: the last segment carries a hard state header');
+      const f = disk.open(path, { create: false });
+      f.truncate(30); // inside the HARD_STATE header record
+      f.sync();
+      f.close();
+      assert.throws(() => open(disk), /segment header is damaged/);
+    });
+
+    test('a segment left unfinished by a crash during creation (temp name) is removed at open', () => {
+      const disk = makeDisk();
+      const { wal } = open(disk);
+      wal.append([entry(1, 1)]);
+      wal.sync();
+      wal.close();
+      const f = disk.open(`${DIR}/0000000000000001-00000000000000000002.wal.tmp`, { create: true });
+      f.append(new Uint8Array([1, 2, 3]));
+      f.close();
+      const reopened = open(disk);
+      assert.deepEqual(entriesOf(reopened.recovery), [[1, 1, 'e1']]);
+      assert.deepEqual(disk.list(DIR), ['0000000000000000-00000000000000000001.wal']);
+      assert.ok(reopened.components.log.lines.some((l) => /unfinished segment/.test(l.msg ?? '')));
+    });
+
     test('a segment whose header disagrees with its name is a CorruptionError', () => {
       const disk = makeDisk();
       const { wal } = open(disk);

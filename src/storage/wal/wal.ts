@@ -14,10 +14,11 @@
 //    success for data that is gone ("fsyncgate"); the process must restart and recover instead.
 //
 // On-disk invariants:
-//  - every segment starts with SEGMENT(seq, firstIndex), then the current HARD_STATE and SNAPSHOT
-//    (when there are any), so any suffix of segments carries the latest of both;
-//  - a segment is sealed (fdatasync'd in full) before its successor is created; the successor's
-//    directory entry is made durable (syncDir) before records in it are acknowledged;
+//  - every segment starts with SEGMENT(seq, firstIndex, headerRecords), then the current HARD_STATE
+//    and SNAPSHOT (when there are any), so any suffix of segments carries the latest of both;
+//  - a segment is created atomically (header written to a temp file, fdatasync, rename, syncDir),
+//    so a named segment always has its complete header;
+//  - a segment is sealed (fdatasync'd in full) before its successor is created;
 //  - releaseTo(i) removes only whole segments whose entries are all <= i, oldest first, and only
 //    when a synced snapshot marker covers i; the remaining segments start at a seq without gaps.
 //
@@ -27,10 +28,11 @@
 import type { Clock, Counter, Disk, DiskFile, Histogram, Logger, Metrics } from '../../env/types.ts';
 import { assert } from '../../lib/assert.ts';
 import { ConfigError, LimitError } from '../../lib/errors.ts';
+import { mkdirpDurable } from './dirs.ts';
 import { checkHardStateTransition, type LogTracker } from './log-tracker.ts';
 import { encodeRecord, RECORD_HEADER_BYTES, type WalHardState, type WalRecord } from './record.ts';
 import { type RecoveredWal, recoverWal, type SnapshotMarker, type TailRepair, type WalEntry } from './recover.ts';
-import { segmentFileName } from './segment.ts';
+import { SEGMENT_TEMP_SUFFIX, segmentFileName } from './segment.ts';
 
 export type { SnapshotMarker, TailRepair, WalEntry, WalHardState, WalRecord };
 
@@ -183,18 +185,11 @@ export class Wal {
     this.writtenSnapshot = this.snapshot;
     this.durableSnapshot = this.snapshot;
 
-    const segments = recovered.segments.slice();
-    const last = segments.at(-1);
-    if (last !== undefined && last.recordCount === 0) {
-      // Not even the SEGMENT header survived: nothing in it was ever acknowledged. Replace it.
-      this.disk.remove(`${options.dir}/${last.name}`);
-      this.disk.syncDir(options.dir);
-      segments.pop();
-    }
+    const segments = recovered.segments;
     for (const s of segments.slice(0, -1)) this.sealed.push({ seq: s.seq, firstIndex: s.firstIndex, name: s.name });
     const tail = segments.at(-1);
     if (tail === undefined) {
-      this.current = this.createSegment(last?.seq ?? 0, { syncHeader: true });
+      this.current = this.createSegment(0);
     } else {
       const file = this.disk.open(`${options.dir}/${tail.name}`, { create: false });
       this.current = { seq: tail.seq, firstIndex: tail.firstIndex, file, bytes: file.size(), bodyRecords: 1 };
@@ -209,9 +204,15 @@ export class Wal {
   static open(components: WalComponents, options: WalOptions): { wal: Wal; recovery: WalRecovery } {
     validateWalOptions(options);
     const { disk, log, metrics } = components;
-    disk.mkdirp(options.dir);
+    mkdirpDurable(disk, options.dir);
     const recovered = recoverWal(disk, options.dir, options.recordPayloadBytesMax);
     for (const name of recovered.foreignFiles) log.warn({ dir: options.dir, name }, 'wal: ignoring a foreign file');
+    for (const name of recovered.unfinishedFiles) {
+      // A crash while creating a segment: never renamed into place, so nothing in it was acknowledged.
+      disk.remove(`${options.dir}/${name}`);
+      log.warn({ dir: options.dir, name }, 'wal: removed an unfinished segment');
+    }
+    if (recovered.unfinishedFiles.length > 0) disk.syncDir(options.dir);
     const repair = recovered.tailRepair;
     if (repair !== null) {
       const file = disk.open(`${options.dir}/${repair.segment}`, { create: false });
@@ -409,31 +410,39 @@ export class Wal {
     this.writtenLastIndex = p.lastIndexBefore;
     this.writtenHardState = p.hardStateBefore;
     this.writtenSnapshot = p.snapshotBefore;
-    // The header is synced by the sync() in progress, before any record in it is acknowledged.
-    this.current = this.createSegment(previous.seq + 1, { syncHeader: false });
+    this.current = this.createSegment(previous.seq + 1);
   }
 
   /**
-   * Creates segment `seq` starting at the written state: file, directory entry made durable, then
-   * the header records (SEGMENT, HARD_STATE, SNAPSHOT) written — synced here when `syncHeader`
-   * (at open), else by the sync() in progress.
+   * Creates segment `seq` starting at the written state, atomically: the header records (SEGMENT,
+   * then HARD_STATE and SNAPSHOT when there are any) are written to `<name>.tmp` and fdatasync'd,
+   * the file is renamed into place and the directory synced. So a segment under its final name
+   * always has a durable, complete header, and recovery can refuse to truncate into it.
    */
-  private createSegment(seq: number, options: { syncHeader: boolean }): OpenSegment {
+  private createSegment(seq: number): OpenSegment {
     const firstIndex = this.writtenLastIndex + 1;
     const name = segmentFileName(seq, firstIndex);
     const path = `${this.options.dir}/${name}`;
+    const tempPath = `${path}${SEGMENT_TEMP_SUFFIX}`;
     assert(!this.disk.exists(path), `wal segment ${name} already exists`);
-    const file = this.disk.open(path, { create: true });
-    this.disk.syncDir(this.options.dir);
-    const header: WalRecord[] = [{ type: 'segment', seq, firstIndex }];
-    if (this.writtenHardState !== null) header.push({ type: 'hardState', state: this.writtenHardState });
-    if (this.writtenSnapshot !== null) header.push({ type: 'snapshot', ...this.writtenSnapshot });
+    const body: WalRecord[] = [];
+    if (this.writtenHardState !== null) body.push({ type: 'hardState', state: this.writtenHardState });
+    if (this.writtenSnapshot !== null) body.push({ type: 'snapshot', ...this.writtenSnapshot });
+    const header: WalRecord[] = [{ type: 'segment', seq, firstIndex, headerRecords: body.length }, ...body];
     const bytes = Buffer.concat(header.map(encodeRecord));
-    file.append(bytes);
-    if (options.syncHeader) file.sync();
+    const temp = this.disk.open(tempPath, { create: true });
+    try {
+      temp.append(bytes);
+      temp.sync();
+    } finally {
+      temp.close();
+    }
+    this.disk.rename(tempPath, path);
+    this.disk.syncDir(this.options.dir);
     this.metrics.segmentsCreated.inc();
     this.metrics.bytesWritten.inc(bytes.byteLength);
     this.log.info({ segment: name }, 'wal: created segment');
+    const file = this.disk.open(path, { create: false });
     return { seq, firstIndex, file, bytes: bytes.byteLength, bodyRecords: 0 };
   }
 }

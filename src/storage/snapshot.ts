@@ -1,0 +1,266 @@
+// Snapshot files: written atomically, checked on load, a bounded number kept.
+//
+// File name: `snap-<term>-<index>` with both zero-padded to 20 decimal digits (sortable). Format
+// (integers little-endian):
+//
+//   snapshot := magic "BSNP" | version:u8 (=1) | index:u64 | term:u64 | configLength:u32
+//               | dataLength:u64 | headerCrc:u32 | config[configLength] | data[dataLength] | contentCrc:u32
+//   headerCrc  = crc32c(magic .. dataLength)
+//   contentCrc = crc32c(config | data)
+//
+// Invariants:
+//  - a snapshot file under its final name is complete and durable: it is written to
+//    `<name>.tmp`, fdatasync'd, renamed into place, and the directory synced — in that order;
+//  - load returns the newest snapshot that validates (header CRC, name matching header, lengths
+//    matching the file size, content CRC); each invalid newer one is reported (log + metric) and
+//    skipped, never deleted, so an operator can inspect it;
+//  - after a save, at most `retainCount` valid snapshots remain (older ones removed, dir synced);
+//    leftover temp files from a crash are removed at open.
+//
+// `config` is opaque here (the Raft layer stores its membership configuration in it).
+
+import { crc32c } from '@node-rs/crc32';
+import type { Counter, Disk, Logger, Metrics } from '../env/types.ts';
+import { assert } from '../lib/assert.ts';
+import { ConfigError, CorruptionError } from '../lib/errors.ts';
+import { mkdirpDurable } from './wal/dirs.ts';
+
+const MAGIC = [0x42, 0x53, 0x4e, 0x50]; // "BSNP"
+const VERSION = 1;
+const HEADER_BYTES = 4 + 1 + 8 + 8 + 4 + 8 + 4;
+const TRAILER_BYTES = 4;
+const TEMP_SUFFIX = '.tmp';
+const NAME_PATTERN = /^snap-(\d{20})-(\d{20})$/;
+/** Bytes read or written per Disk call, so a large snapshot is never one giant buffer copy. */
+const ioChunkBytes = 4 * 1024 * 1024;
+
+export interface SnapshotStoreOptions {
+  readonly dir: string;
+  /** Snapshots kept after a save (>= 2, so a corrupt newest one has a fallback). */
+  readonly retainCount: number;
+  /** Largest state-machine data accepted (save and load). */
+  readonly dataBytesMax: number;
+  /** Largest membership config accepted. */
+  readonly configBytesMax: number;
+}
+
+export const snapshotDefaults = {
+  retainCount: 3,
+  retainCountMax: 16,
+  dataBytesMax: 1024 * 1024 * 1024,
+  configBytesMax: 1024 * 1024,
+} as const;
+
+export function validateSnapshotOptions(o: SnapshotStoreOptions): void {
+  if (!Number.isInteger(o.retainCount) || o.retainCount < 2 || o.retainCount > snapshotDefaults.retainCountMax) {
+    throw new ConfigError('snapshot.retainCount', `must be an integer in 2..${snapshotDefaults.retainCountMax}`);
+  }
+  if (!Number.isSafeInteger(o.dataBytesMax) || o.dataBytesMax <= 0) {
+    throw new ConfigError('snapshot.dataBytesMax', 'must be a positive integer');
+  }
+  if (!Number.isInteger(o.configBytesMax) || o.configBytesMax <= 0 || o.configBytesMax > 0xffff_ffff) {
+    throw new ConfigError('snapshot.configBytesMax', 'must be a positive u32');
+  }
+}
+
+export interface SnapshotComponents {
+  readonly disk: Disk;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+
+export interface StoredSnapshot {
+  readonly index: number;
+  readonly term: number;
+  readonly config: Uint8Array;
+  readonly data: Uint8Array;
+}
+
+export interface SnapshotRejection {
+  readonly name: string;
+  readonly reason: string;
+}
+
+export function snapshotFileName(term: number, index: number): string {
+  return `snap-${String(term).padStart(20, '0')}-${String(index).padStart(20, '0')}`;
+}
+
+interface NamedSnapshot {
+  readonly name: string;
+  readonly term: number;
+  readonly index: number;
+}
+
+function parseName(name: string): NamedSnapshot | undefined {
+  const m = NAME_PATTERN.exec(name);
+  if (m === null) return undefined;
+  const term = Number(m[1]);
+  const index = Number(m[2]);
+  if (!Number.isSafeInteger(term) || !Number.isSafeInteger(index)) return undefined;
+  return { name, term, index };
+}
+
+function putU64(view: DataView, offset: number, value: number): void {
+  view.setUint32(offset, value % 2 ** 32, true);
+  view.setUint32(offset + 4, Math.floor(value / 2 ** 32), true);
+}
+
+function getU64(view: DataView, offset: number): number {
+  return view.getUint32(offset + 4, true) * 2 ** 32 + view.getUint32(offset, true);
+}
+
+export class SnapshotStore {
+  private readonly disk: Disk;
+  private readonly log: Logger;
+  private readonly options: SnapshotStoreOptions;
+  private readonly rejected: Counter;
+  private readonly saved: Counter;
+
+  constructor(components: SnapshotComponents, options: SnapshotStoreOptions) {
+    validateSnapshotOptions(options);
+    this.disk = components.disk;
+    this.log = components.log.child({ component: 'snapshots', dir: options.dir });
+    this.options = options;
+    this.rejected = components.metrics.counter(
+      'snapshot_rejected_total',
+      'Snapshot files that failed validation at load and were skipped',
+    );
+    this.saved = components.metrics.counter('snapshot_saved_total', 'Snapshots written durably');
+    mkdirpDurable(this.disk, options.dir);
+    const temps = this.disk.list(options.dir).filter((n) => n.endsWith(TEMP_SUFFIX));
+    for (const name of temps) {
+      this.disk.remove(`${options.dir}/${name}`);
+      this.log.warn({ name }, 'snapshots: removed an unfinished snapshot file');
+    }
+    if (temps.length > 0) this.disk.syncDir(options.dir);
+  }
+
+  /** Writes a snapshot durably (temp, fdatasync, rename, syncDir), then prunes to retainCount. */
+  save(snapshot: StoredSnapshot): string {
+    const { index, term, config, data } = snapshot;
+    assert(Number.isSafeInteger(index) && index >= 0 && Number.isSafeInteger(term) && term >= 0, 'snapshot index/term');
+    assert(config.byteLength <= this.options.configBytesMax, 'snapshot config exceeds configBytesMax');
+    assert(data.byteLength <= this.options.dataBytesMax, 'snapshot data exceeds dataBytesMax');
+    const name = snapshotFileName(term, index);
+    const path = `${this.options.dir}/${name}`;
+    const tempPath = `${path}${TEMP_SUFFIX}`;
+
+    const header = new Uint8Array(HEADER_BYTES);
+    const view = new DataView(header.buffer);
+    header.set(MAGIC, 0);
+    header[4] = VERSION;
+    putU64(view, 5, index);
+    putU64(view, 13, term);
+    view.setUint32(21, config.byteLength, true);
+    putU64(view, 25, data.byteLength);
+    view.setUint32(33, crc32c(header.subarray(0, 33)), true);
+    const trailer = new Uint8Array(TRAILER_BYTES);
+    new DataView(trailer.buffer).setUint32(0, crc32c(data, crc32c(config)), true);
+
+    if (this.disk.exists(tempPath)) this.disk.remove(tempPath);
+    const file = this.disk.open(tempPath, { create: true });
+    try {
+      file.append(header);
+      file.append(config);
+      for (let at = 0; at < data.byteLength; at += ioChunkBytes) file.append(data.subarray(at, at + ioChunkBytes));
+      file.append(trailer);
+      file.sync();
+    } finally {
+      file.close();
+    }
+    this.disk.rename(tempPath, path);
+    this.disk.syncDir(this.options.dir);
+    this.saved.inc();
+    this.log.info({ name, index, term, dataBytes: data.byteLength }, 'snapshots: saved');
+    this.prune();
+    return name;
+  }
+
+  /** Snapshot file names, newest first (by index, then term). */
+  names(): string[] {
+    return this.listed().map((s) => s.name);
+  }
+
+  /**
+   * The newest snapshot that validates, or null when there is none. Invalid newer files are
+   * reported in `rejected` (and logged and counted), then skipped.
+   */
+  loadNewest(): { snapshot: StoredSnapshot | null; rejected: SnapshotRejection[] } {
+    const rejected: SnapshotRejection[] = [];
+    for (const named of this.listed()) {
+      const result = this.read(named);
+      if (typeof result !== 'string') return { snapshot: result, rejected };
+      rejected.push({ name: named.name, reason: result });
+      this.rejected.inc();
+      this.log.error({ name: named.name, reason: result }, 'snapshots: skipping an invalid snapshot');
+    }
+    return { snapshot: null, rejected };
+  }
+
+  /** Loads the snapshot with exactly this index and term; CorruptionError if it is absent or invalid. */
+  load(index: number, term: number): StoredSnapshot {
+    const name = snapshotFileName(term, index);
+    if (!this.disk.exists(`${this.options.dir}/${name}`)) {
+      throw new CorruptionError(`snapshot ${name} is missing`, { name });
+    }
+    const result = this.read({ name, index, term });
+    if (typeof result === 'string') throw new CorruptionError(`snapshot ${name} is invalid: ${result}`, { name });
+    return result;
+  }
+
+  private listed(): NamedSnapshot[] {
+    const out: NamedSnapshot[] = [];
+    for (const name of this.disk.list(this.options.dir)) {
+      const parsed = parseName(name);
+      if (parsed !== undefined) out.push(parsed);
+    }
+    return out.sort((a, b) => b.index - a.index || b.term - a.term);
+  }
+
+  /** Returns the snapshot, or why the file is invalid. */
+  private read(named: NamedSnapshot): StoredSnapshot | string {
+    const file = this.disk.open(`${this.options.dir}/${named.name}`, { create: false });
+    try {
+      const size = file.size();
+      if (size < HEADER_BYTES + TRAILER_BYTES) return `file is ${size} bytes, shorter than header and trailer`;
+      const header = file.read(0, HEADER_BYTES);
+      const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
+      if (MAGIC.some((b, i) => header[i] !== b)) return 'bad magic';
+      if (view.getUint32(33, true) !== crc32c(header.subarray(0, 33))) return 'header crc mismatch';
+      if (header[4] !== VERSION) return `unknown version ${header[4]}`;
+      const index = getU64(view, 5);
+      const term = getU64(view, 13);
+      const configLength = view.getUint32(21, true);
+      const dataLength = getU64(view, 25);
+      if (index !== named.index || term !== named.term) {
+        return `header says index ${index} term ${term}, the name says ${named.index} ${named.term}`;
+      }
+      if (configLength > this.options.configBytesMax) return `config length ${configLength} exceeds configBytesMax`;
+      if (dataLength > this.options.dataBytesMax) return `data length ${dataLength} exceeds dataBytesMax`;
+      if (size !== HEADER_BYTES + configLength + dataLength + TRAILER_BYTES) {
+        return `file is ${size} bytes, the header implies ${HEADER_BYTES + configLength + dataLength + TRAILER_BYTES}`;
+      }
+      const config = file.read(HEADER_BYTES, configLength);
+      const data = new Uint8Array(dataLength);
+      for (let at = 0; at < dataLength; at += ioChunkBytes) {
+        data.set(file.read(HEADER_BYTES + configLength + at, Math.min(ioChunkBytes, dataLength - at)), at);
+      }
+      const trailer = file.read(HEADER_BYTES + configLength + dataLength, TRAILER_BYTES);
+      const expected = new DataView(trailer.buffer, trailer.byteOffset, TRAILER_BYTES).getUint32(0, true);
+      if (crc32c(data, crc32c(config)) !== expected) return 'content crc mismatch';
+      return { index, term, config, data };
+    } finally {
+      file.close();
+    }
+  }
+
+  /** Keeps the newest retainCount snapshots; removes older ones oldest first, then syncs the dir. */
+  private prune(): void {
+    const excess = this.listed().slice(this.options.retainCount).reverse();
+    for (const s of excess) this.disk.remove(`${this.options.dir}/${s.name}`);
+    if (excess.length > 0) {
+      this.disk.syncDir(this.options.dir);
+      this.log.info({ removed: excess.map((s) => s.name) }, 'snapshots: pruned');
+    }
+  }
+}

@@ -1,0 +1,264 @@
+// Goal: under random workloads and random power losses on the simulator's disk (unsynced writes
+// lost, the last surviving write possibly torn, unsynced directory changes lost), recovery yields
+// exactly the log state after some prefix of the appended records that includes every record a
+// returned sync() covered: nothing acknowledged is lost, nothing never written appears, and the
+// view is prefix-consistent. A naive model (an array of entries) is the oracle. Segments are tiny
+// so rotation and release happen constantly.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { SeededRng } from '../../lib/rng.ts';
+import { SimDiskStore } from '../../sim/disk.ts';
+import type { Disk, DiskFile } from '../../env/types.ts';
+import type { WalHardState, WalRecord } from './record.ts';
+import { recordingComponents } from './test-components.ts';
+import { Wal, type WalOptions, type WalRecovery } from './wal.ts';
+
+const options: WalOptions = { dir: 'wal', segmentBytesMax: 700, recordPayloadBytesMax: 200, pendingBytesMax: 1 << 20 };
+
+interface Model {
+  readonly baseIndex: number;
+  readonly baseTerm: number;
+  /** [index, term, data] for baseIndex+1..last. */
+  readonly entries: ReadonlyArray<readonly [number, number, string]>;
+  readonly hardState: WalHardState | null;
+  readonly snapshot: { index: number; term: number } | null;
+}
+
+function lastIndex(m: Model): number {
+  return m.baseIndex + m.entries.length;
+}
+function termAt(m: Model, index: number): number | undefined {
+  if (index === m.baseIndex) return m.baseTerm;
+  return m.entries[index - m.baseIndex - 1]?.[1];
+}
+
+/** The oracle: Raft's log rules, written as plainly as possible. */
+function applyModel(m: Model, r: WalRecord): Model {
+  switch (r.type) {
+    case 'entry':
+      return { ...m, entries: [...m.entries, [r.index, r.term, new TextDecoder().decode(r.data)]] };
+    case 'truncate':
+      return { ...m, entries: m.entries.filter(([i]) => i < r.fromIndex) };
+    case 'hardState':
+      return { ...m, hardState: r.state };
+    case 'snapshot': {
+      const keep = termAt(m, r.index) === r.term ? m.entries.filter(([i]) => i > r.index) : [];
+      const snapshot =
+        m.snapshot === null || r.index >= m.snapshot.index ? { index: r.index, term: r.term } : m.snapshot;
+      return { baseIndex: r.index, baseTerm: r.term, entries: keep, hardState: m.hardState, snapshot };
+    }
+    case 'segment':
+      throw new Error('not generated');
+  }
+}
+
+function fromRecovery(r: WalRecovery): Model {
+  return {
+    baseIndex: r.baseIndex,
+    baseTerm: r.baseTerm,
+    entries: r.entries.map((e) => [e.index, e.term, new TextDecoder().decode(e.data)] as const),
+    hardState: r.hardState,
+    snapshot: r.snapshot,
+  };
+}
+
+/** A random record that obeys the log rules from state `m`. */
+function randomRecord(rng: SeededRng, m: Model, serial: number): WalRecord {
+  const last = lastIndex(m);
+  const lastTerm = termAt(m, last) ?? 0;
+  const hsTerm = m.hardState?.term ?? 0;
+  const roll = rng.int(100);
+  if (roll < 60) {
+    const term = rng.chance(0.1) ? Math.max(lastTerm, hsTerm) + 1 : Math.max(lastTerm, 1);
+    return {
+      type: 'entry',
+      index: last + 1,
+      term,
+      data: new TextEncoder().encode(`d${serial}-${'p'.repeat(rng.int(120))}`),
+    };
+  }
+  if (roll < 75) {
+    const term = hsTerm + (rng.chance(0.5) ? 1 : 0);
+    const vote = term === hsTerm ? (m.hardState?.vote ?? '') : rng.pick(['', 'n1', 'n2']);
+    const commit = Math.max(m.hardState?.commit ?? 0, Math.min(last, (m.hardState?.commit ?? 0) + rng.int(5)));
+    return { type: 'hardState', state: { term, vote, commit } };
+  }
+  if (roll < 87 && last > m.baseIndex) {
+    return { type: 'truncate', fromIndex: m.baseIndex + 1 + rng.int(last - m.baseIndex) };
+  }
+  if (rng.chance(0.8) && last > m.baseIndex) {
+    const index = m.baseIndex + 1 + rng.int(last - m.baseIndex);
+    return { type: 'snapshot', index, term: termAt(m, index)! };
+  }
+  // Installed from a leader: beyond our log.
+  return { type: 'snapshot', index: last + 1 + rng.int(5), term: Math.max(lastTerm, hsTerm, 1) };
+}
+
+export class PowerLoss extends Error {}
+
+/**
+ * The simulator's disk, with a power loss armed to strike just before the n-th mutating call (a
+ * write, sync, directory change): so crashes land inside sync() — between the write and its
+ * fdatasync, between sealing a segment and creating the next — not only between operations.
+ */
+function crashingDisk(store: SimDiskStore, countdown: { ops: number }): Disk {
+  const disk = store.view();
+  const tick = (): void => {
+    if (countdown.ops-- === 0) {
+      store.crash();
+      throw new PowerLoss('power loss');
+    }
+  };
+  const wrapFile = (f: DiskFile): DiskFile => ({
+    path: f.path,
+    size: () => f.size(),
+    read: (offset, length) => f.read(offset, length),
+    append: (data) => {
+      tick();
+      f.append(data);
+    },
+    writeAt: (offset, data) => {
+      tick();
+      f.writeAt(offset, data);
+    },
+    truncate: (length) => {
+      tick();
+      f.truncate(length);
+    },
+    sync: () => {
+      tick();
+      f.sync();
+    },
+    close: () => f.close(),
+  });
+  return {
+    open: (path, o) => {
+      if (o.create && !disk.exists(path)) tick();
+      return wrapFile(disk.open(path, o));
+    },
+    exists: (path) => disk.exists(path),
+    list: (dir) => disk.list(dir),
+    mkdirp: (dir) => disk.mkdirp(dir),
+    rename: (from, to) => {
+      tick();
+      disk.rename(from, to);
+    },
+    remove: (path) => {
+      tick();
+      disk.remove(path);
+    },
+    syncDir: (dir) => {
+      tick();
+      disk.syncDir(dir);
+    },
+  };
+}
+
+export function runSeed(seed: number): { crashes: number; repairs: number; released: number } {
+  const rng = new SeededRng(`wal-crash-${seed}`);
+  const store = new SimDiskStore(rng.fork('disk'));
+  const countdown = { ops: Number.POSITIVE_INFINITY };
+  const components = () => ({ disk: crashingDisk(store, countdown), ...recordingComponents() });
+  let { wal } = Wal.open(components(), options);
+  let model: Model = { baseIndex: 0, baseTerm: 0, entries: [], hardState: null, snapshot: null };
+  /** history[k] = the model after k records appended since the last (re)open. */
+  let history: Model[] = [model];
+  let syncedCount = 0;
+  let durableSnapshot: Model['snapshot'] = null;
+  let crashes = 0;
+  let repairs = 0;
+  let released = 0;
+  const recover = (step: number) => {
+    const reopened = Wal.open(components(), options);
+    if (reopened.recovery.tailRepair !== null) repairs++;
+    const got = fromRecovery(reopened.recovery);
+    let k = -1;
+    for (let j = history.length - 1; j >= syncedCount; j--) {
+      if (sameModel(history[j]!, got)) {
+        k = j;
+        break;
+      }
+    }
+    assert.ok(
+      k >= 0,
+      `seed ${seed} step ${step}: recovered state matches no prefix >= ${syncedCount} of ${history.length - 1} records\n` +
+        `got ${JSON.stringify(got)}\nsynced ${JSON.stringify(history[syncedCount])}`,
+    );
+    return { wal: reopened.wal, model: history[k]!, history: [history[k]!], syncedCount: 0 };
+  };
+  for (let step = 0; step < 400; step++) {
+    const action = rng.int(100);
+    if (action < 60) {
+      const count = 1 + rng.int(4);
+      const batch: WalRecord[] = [];
+      let m = model;
+      for (let i = 0; i < count; i++) {
+        const r = randomRecord(rng, m, step * 10 + i);
+        batch.push(r);
+        m = applyModel(m, r);
+        history.push(m);
+      }
+      wal.append(batch);
+      model = m;
+    } else if (action < 85) {
+      // Sometimes the power fails somewhere inside this sync; then it never returns (no ack).
+      if (rng.chance(0.3)) countdown.ops = rng.int(6);
+      let mark: ReturnType<Wal['sync']>;
+      try {
+        mark = wal.sync();
+      } catch (e) {
+        if (!(e instanceof PowerLoss)) throw e;
+        ({ wal, model, history, syncedCount } = recover(step));
+        crashes++;
+        continue;
+      }
+      countdown.ops = Number.POSITIVE_INFINITY;
+      syncedCount = history.length - 1;
+      assert.equal(mark.lsn, wal.lastLsn);
+      durableSnapshot = model.snapshot;
+      if (durableSnapshot !== null && rng.chance(0.5)) released += wal.releaseTo(durableSnapshot.index);
+    } else if (action < 93) {
+      store.crash();
+      crashes++;
+      ({ wal, model, history, syncedCount } = recover(step));
+    } else if (action < 96) {
+      // Clean restart: close (unsynced records dropped, never acknowledged) and reopen.
+      wal.close();
+      const reopened = Wal.open(components(), options);
+      assert.ok(sameModel(fromRecovery(reopened.recovery), history[syncedCount]!), `seed ${seed}: clean restart`);
+      wal = reopened.wal;
+      model = history[syncedCount]!;
+      history = [model];
+      syncedCount = 0;
+    }
+  }
+  return { crashes, repairs, released };
+}
+
+function sameModel(a: Model, b: Model): boolean {
+  const canonical = (m: Model) =>
+    JSON.stringify([
+      m.baseIndex,
+      m.baseTerm,
+      m.entries,
+      m.hardState && [m.hardState.term, m.hardState.vote, m.hardState.commit],
+      m.snapshot && [m.snapshot.index, m.snapshot.term],
+    ]);
+  return canonical(a) === canonical(b);
+}
+
+test('every synced record survives random crashes; recovery is a prefix of what was appended', () => {
+  const total = { crashes: 0, repairs: 0, released: 0 };
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 1_000_000 }), (seed) => {
+      const r = runSeed(seed);
+      total.crashes += r.crashes;
+      total.repairs += r.repairs;
+      total.released += r.released;
+    }),
+    { numRuns: 60, seed: 20_261_122 },
+  );
+  // The property must exercise what it claims to: crashes, torn tails repaired, segments released.
+  assert.ok(total.crashes > 1000 && total.repairs > 20 && total.released > 500, JSON.stringify(total));
+});

@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const main = join(root, 'src', 'cli', 'main.ts');
-const r = spawnSync(process.execPath, ['--import', 'tsx', main, ...process.argv.slice(2)], {
+// Resolve tsx from this package, so `barista` works from any working directory.
+const tsx = import.meta.resolve('tsx');
+const r = spawnSync(process.execPath, ['--import', tsx, main, ...process.argv.slice(2)], {
   stdio: 'inherit',
   cwd: process.cwd(),
 });

@@ -93,6 +93,7 @@ export function runSimCommand(o: SimCliOptions, out: (s: string) => void): numbe
     return failed.length > 0 ? 1 : 0;
   }
   const table = new Table({
+    style: { head: [] },
     head: [
       'seed',
       'result',

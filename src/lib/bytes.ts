@@ -14,7 +14,7 @@
 // Grammar names follow the Kafka protocol guide (INT16, VARINT, UNSIGNED_VARINT, COMPACT_STRING,
 // NULLABLE_BYTES...) and ZooKeeper jute (ustring / buffer = int32 length, -1 for null).
 
-import { assert } from './assert.ts';
+import { AssertionError, assert } from './assert.ts';
 import { LimitError, ProtocolError } from './errors.ts';
 
 /** Default ceiling for one encoded message; pass a smaller or larger `bytesMax` per codec. */
@@ -28,6 +28,13 @@ const VARINT64_BYTES_MAX = 10;
 
 const TWO_POW_32 = 0x1_0000_0000;
 const MASK_64 = 0xffff_ffff_ffff_ffffn;
+const I64_MIN = -(1n << 63n);
+const I64_MAX = (1n << 63n) - 1n;
+
+/** Programmer error: a value the caller should have range-checked. The message is built only on failure. */
+function outOfRange(what: string, value: number | bigint): never {
+  throw new AssertionError(`${what} out of range: ${value}`);
+}
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 const utf8Encoder = new TextEncoder();
@@ -97,14 +104,14 @@ export class ByteWriter {
   }
 
   u8(value: number): this {
-    assert(Number.isInteger(value) && value >= 0 && value <= 0xff, `u8 out of range: ${value}`);
+    if (!(Number.isInteger(value) && value >= 0 && value <= 0xff)) outOfRange('u8', value);
     this.ensure(1);
     this.buf[this.pos++] = value;
     return this;
   }
 
   i8(value: number): this {
-    assert(Number.isInteger(value) && value >= -0x80 && value <= 0x7f, `i8 out of range: ${value}`);
+    if (!(Number.isInteger(value) && value >= -0x80 && value <= 0x7f)) outOfRange('i8', value);
     this.ensure(1);
     this.view.setInt8(this.pos, value);
     this.pos += 1;
@@ -116,7 +123,7 @@ export class ByteWriter {
   }
 
   u16(value: number): this {
-    assert(Number.isInteger(value) && value >= 0 && value <= 0xffff, `u16 out of range: ${value}`);
+    if (!(Number.isInteger(value) && value >= 0 && value <= 0xffff)) outOfRange('u16', value);
     this.ensure(2);
     this.view.setUint16(this.pos, value);
     this.pos += 2;
@@ -124,7 +131,7 @@ export class ByteWriter {
   }
 
   i16(value: number): this {
-    assert(Number.isInteger(value) && value >= -0x8000 && value <= 0x7fff, `i16 out of range: ${value}`);
+    if (!(Number.isInteger(value) && value >= -0x8000 && value <= 0x7fff)) outOfRange('i16', value);
     this.ensure(2);
     this.view.setInt16(this.pos, value);
     this.pos += 2;
@@ -132,7 +139,7 @@ export class ByteWriter {
   }
 
   u32(value: number): this {
-    assert(Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff, `u32 out of range: ${value}`);
+    if (!(Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff)) outOfRange('u32', value);
     this.ensure(4);
     this.view.setUint32(this.pos, value);
     this.pos += 4;
@@ -140,7 +147,7 @@ export class ByteWriter {
   }
 
   i32(value: number): this {
-    assert(Number.isInteger(value) && value >= -0x8000_0000 && value <= 0x7fff_ffff, `i32 out of range: ${value}`);
+    if (!(Number.isInteger(value) && value >= -0x8000_0000 && value <= 0x7fff_ffff)) outOfRange('i32', value);
     this.ensure(4);
     this.view.setInt32(this.pos, value);
     this.pos += 4;
@@ -148,7 +155,7 @@ export class ByteWriter {
   }
 
   i64(value: bigint): this {
-    assert(value >= -(1n << 63n) && value < 1n << 63n, `i64 out of range: ${value}`);
+    if (!(value >= I64_MIN && value <= I64_MAX)) outOfRange('i64', value);
     this.ensure(8);
     this.view.setBigInt64(this.pos, value);
     this.pos += 8;
@@ -156,7 +163,7 @@ export class ByteWriter {
   }
 
   u64(value: bigint): this {
-    assert(value >= 0n && value <= MASK_64, `u64 out of range: ${value}`);
+    if (!(value >= 0n && value <= MASK_64)) outOfRange('u64', value);
     this.ensure(8);
     this.view.setBigUint64(this.pos, value);
     this.pos += 8;
@@ -172,7 +179,7 @@ export class ByteWriter {
 
   /** UNSIGNED_VARINT (LEB128, 7 bits per byte, low group first) for 0 ≤ value ≤ 2^53 − 1. */
   uvarint(value: number): this {
-    assert(Number.isSafeInteger(value) && value >= 0, `uvarint out of range: ${value}`);
+    if (!(Number.isSafeInteger(value) && value >= 0)) outOfRange('uvarint', value);
     this.ensure(VARINT64_BYTES_MAX);
     const buf = this.buf;
     let pos = this.pos;
@@ -188,13 +195,13 @@ export class ByteWriter {
 
   /** Kafka VARINT: zigzag-encoded signed 32-bit integer. */
   varint(value: number): this {
-    assert(Number.isInteger(value) && value >= -0x8000_0000 && value <= 0x7fff_ffff, `varint out of range: ${value}`);
+    if (!(Number.isInteger(value) && value >= -0x8000_0000 && value <= 0x7fff_ffff)) outOfRange('varint', value);
     return this.uvarint(((value << 1) ^ (value >> 31)) >>> 0);
   }
 
   /** Kafka VARLONG: zigzag-encoded signed 64-bit integer. */
   varlong(value: bigint): this {
-    assert(value >= -(1n << 63n) && value < 1n << 63n, `varlong out of range: ${value}`);
+    if (!(value >= I64_MIN && value <= I64_MAX)) outOfRange('varlong', value);
     let z = ((value << 1n) ^ (value >> 63n)) & MASK_64;
     this.ensure(VARINT64_BYTES_MAX);
     while (z >= 0x80n) {
@@ -289,7 +296,7 @@ export class ByteWriter {
       Number.isInteger(offset) && offset >= 0 && offset + 4 <= this.pos,
       `patchU32 outside written bytes: ${offset}`,
     );
-    assert(Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff, `u32 out of range: ${value}`);
+    if (!(Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff)) outOfRange('u32', value);
     this.view.setUint32(offset, value);
     return this;
   }
@@ -452,7 +459,7 @@ export class ByteReader {
 
   /** `length` raw bytes, as a view into the input. */
   raw(length: number): Uint8Array {
-    assert(Number.isSafeInteger(length) && length >= 0, `raw length must be a non-negative integer: ${length}`);
+    if (!(Number.isSafeInteger(length) && length >= 0)) outOfRange('raw length', length);
     const at = this.need(length, 'raw bytes');
     return this.buf.subarray(at, at + length);
   }

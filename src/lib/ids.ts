@@ -15,7 +15,7 @@
 // the clock catches up.
 
 import type { Rng } from '../env/types.ts';
-import { assert } from './assert.ts';
+import { AssertionError, assert } from './assert.ts';
 import { ProtocolError } from './errors.ts';
 
 /** A UUID as its 16 bytes. */
@@ -44,10 +44,9 @@ export class UuidV7Generator {
 
   /** The next id for wall-clock time `wallMs` (ms since the Unix epoch; fractions are dropped). */
   next(wallMs: number): Uuid {
-    assert(
-      Number.isFinite(wallMs) && wallMs >= 0 && wallMs <= TIMESTAMP_MS_MAX,
-      `UUIDv7 wallMs out of range: ${wallMs}`,
-    );
+    if (!(Number.isFinite(wallMs) && wallMs >= 0 && wallMs <= TIMESTAMP_MS_MAX)) {
+      throw new AssertionError(`UUIDv7 wallMs out of range: ${wallMs}`);
+    }
     const ms = Math.floor(wallMs);
     if (ms > this.lastMs) {
       this.lastMs = ms;
@@ -112,7 +111,7 @@ export class UuidV7Generator {
 
 /** Canonical 8-4-4-4-12 lowercase hex form. */
 export function formatUuid(id: Uuid): string {
-  assert(id.length === UUID_BYTES, `a UUID has 16 bytes, got ${id.length}`);
+  if (!(id.length === UUID_BYTES)) throw new AssertionError(`a UUID has 16 bytes, got ${id.length}`);
   let s = '';
   for (let i = 0; i < UUID_BYTES; i++) {
     if (i === 4 || i === 6 || i === 8 || i === 10) s += '-';
@@ -140,7 +139,7 @@ export function uuidVersion(id: Uuid): number {
 /** The 48-bit Unix-ms timestamp of a UUIDv7 (bytes or string form). */
 export function uuidTimestampMs(id: Uuid | string): number {
   const bytes = typeof id === 'string' ? parseUuid(id) : id;
-  assert(bytes.length === UUID_BYTES, `a UUID has 16 bytes, got ${bytes.length}`);
+  if (!(bytes.length === UUID_BYTES)) throw new AssertionError(`a UUID has 16 bytes, got ${bytes.length}`);
   let ms = 0;
   for (let i = 0; i < 6; i++) ms = ms * 256 + bytes[i]!;
   return ms;

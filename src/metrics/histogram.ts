@@ -18,7 +18,7 @@
 // Histograms merge exactly: merge(a, b) has the same buckets as one histogram fed both streams.
 
 import type { Histogram } from '../env/types.ts';
-import { assert } from '../lib/assert.ts';
+import { AssertionError, assert } from '../lib/assert.ts';
 
 const SUB_BUCKET_BITS = 6;
 const SUB_BUCKETS = 1 << SUB_BUCKET_BITS; // 64
@@ -119,7 +119,8 @@ export class LogLinearHistogram implements Histogram {
 
   /** Records `value` `times` times (e.g. coordinated-omission correction, bulk loads). */
   record(value: number, times: number): void {
-    assert(Number.isSafeInteger(times) && times > 0, `record times must be a positive integer: ${times}`);
+    if (!(Number.isSafeInteger(times) && times > 0))
+      throw new AssertionError(`record times must be a positive integer: ${times}`);
     if (!Number.isFinite(value)) {
       this.invalid += times;
       return;
@@ -157,7 +158,7 @@ export class LogLinearHistogram implements Histogram {
 
   /** Nearest-rank quantile, q in [0, 1]; NaN when empty. q = 0 and q = 1 are exact. */
   quantile(q: number): number {
-    assert(q >= 0 && q <= 1, `quantile must be in [0, 1]: ${q}`);
+    if (!(q >= 0 && q <= 1)) throw new AssertionError(`quantile must be in [0, 1]: ${q}`);
     if (this.n === 0) return Number.NaN;
     if (q === 0) return this.minValue;
     if (q === 1) return this.maxValue;

@@ -14,7 +14,7 @@
 // - Sample names do not collide: a histogram `x` claims `x`, `x_sum` and `x_count`.
 
 import type { Counter, Gauge, Labels, Metrics } from '../env/types.ts';
-import { assert } from '../lib/assert.ts';
+import { AssertionError, assert } from '../lib/assert.ts';
 import { LimitError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { Apdex } from './apdex.ts';
@@ -36,7 +36,7 @@ export class CounterInstrument implements Counter {
 
   /** Adds `by` (default 1); counters only go up, so a negative or non-finite `by` is a programmer error. */
   inc(by = 1): void {
-    assert(Number.isFinite(by) && by >= 0, `counter increment must be finite and >= 0: ${by}`);
+    if (!(Number.isFinite(by) && by >= 0)) throw new AssertionError(`counter increment must be finite and >= 0: ${by}`);
     this.total += by;
   }
 
@@ -177,7 +177,7 @@ export class MetricsRegistry implements Metrics {
       this.families.set(name, family as unknown as MutableFamily<FamilyKind>);
       for (const s of sampleNames(name, kind)) this.claimed.set(s, name);
     }
-    assert(family.kind === kind, `metric ${name} is a ${family.kind}, not a ${kind}`);
+    if (!(family.kind === kind)) throw new AssertionError(`metric ${name} is a ${family.kind}, not a ${kind}`);
     const key = labelsKey(labels);
     const existing = family.byKey.get(key);
     if (existing !== undefined) return existing;

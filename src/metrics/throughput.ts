@@ -10,7 +10,7 @@
 // treated as "now = latest time seen" (monotonic clocks never do; this keeps a bad caller from
 // corrupting the ring).
 
-import { assert } from '../lib/assert.ts';
+import { AssertionError, assert } from '../lib/assert.ts';
 
 export const THROUGHPUT_BUCKETS_MAX = 3600;
 
@@ -64,7 +64,7 @@ export class ThroughputMeter {
 
   /** Records `count` events at `nowMs`. */
   mark(nowMs: number, count = 1): void {
-    assert(count >= 0, `throughput count must be >= 0: ${count}`);
+    if (!(count >= 0)) throw new AssertionError(`throughput count must be >= 0: ${count}`);
     this.advance(nowMs);
     this.counts[this.head % this.counts.length]! += count;
     this.totalCount += count;

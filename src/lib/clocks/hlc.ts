@@ -17,7 +17,7 @@
 //   (16 bits), order-preserving. If logical would pass 0xffff, wallMs is advanced by 1 ms and logical
 //   restarts at 0 — still strictly increasing, at the cost of running 1 ms ahead of physical time.
 
-import { assert } from '../assert.ts';
+import { AssertionError, assert } from '../assert.ts';
 import { BaristaError, ProtocolError } from '../errors.ts';
 
 export interface HlcTimestamp {
@@ -120,10 +120,9 @@ export class HybridLogicalClock {
 }
 
 function physical(wallMs: number): number {
-  assert(
-    Number.isFinite(wallMs) && wallMs >= 0 && wallMs <= HLC_WALL_MS_MAX,
-    `HLC physical time out of range: ${wallMs}`,
-  );
+  if (!(Number.isFinite(wallMs) && wallMs >= 0 && wallMs <= HLC_WALL_MS_MAX)) {
+    throw new AssertionError(`HLC physical time out of range: ${wallMs}`);
+  }
   return Math.floor(wallMs);
 }
 
@@ -147,7 +146,7 @@ export function compareHlc(a: HlcTimestamp, b: HlcTimestamp): -1 | 0 | 1 {
 
 /** wallMs ‖ logical as an unsigned 64-bit integer; numeric order equals compareHlc order. */
 export function encodeHlc(ts: HlcTimestamp): bigint {
-  assert(isValidHlc(ts), `invalid HLC ${formatHlc(ts)}`);
+  if (!isValidHlc(ts)) throw new AssertionError(`invalid HLC ${formatHlc(ts)}`);
   return (BigInt(ts.wallMs) << LOGICAL_BITS) | BigInt(ts.logical);
 }
 

@@ -341,6 +341,19 @@ test('the writer rejects growth past bytesMax with a LimitError and keeps what f
   assert.equal(w.finish().length, 10);
 });
 
+test('non-ASCII strings whose UTF-8 length needs a longer varint prefix than their code-unit length', () => {
+  for (const s of ['é'.repeat(100), 'a'.repeat(126) + 'é', '😀'.repeat(40), 'x'.repeat(200)]) {
+    const w = new ByteWriter({ initialBytes: 8 });
+    w.stringUvarint(s).compactString(s).stringI16(s).stringI32(s);
+    const r = new ByteReader(w.finish());
+    assert.equal(r.stringUvarint(), s);
+    assert.equal(r.compactString(), s);
+    assert.equal(r.stringI16(), s);
+    assert.equal(r.stringI32(), s);
+    r.expectEnd();
+  }
+});
+
 test('patchU32 fills in a length known only after the body', () => {
   const w = new ByteWriter();
   w.u32(0).stringUvarint('hello');

@@ -27,6 +27,8 @@ const VARINT32_BYTES_MAX = 5;
 const VARINT64_BYTES_MAX = 10;
 
 const TWO_POW_32 = 0x1_0000_0000;
+/** Strings up to this many bytes are decoded by hand when ASCII. */
+const SHORT_STRING_BYTES_MAX = 64;
 const MASK_64 = 0xffff_ffff_ffff_ffffn;
 const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
@@ -66,7 +68,8 @@ export interface ByteWriterOptions {
 
 /**
  * Growable big-endian writer. `finish()` returns a view of the written bytes (no copy); the
- * writer must not be used after that.
+ * writer must not be used after that. A fixed-width write that throws LimitError writes nothing;
+ * after a LimitError from a length-prefixed write the content is unspecified: discard the writer.
  */
 export class ByteWriter {
   private buf: Uint8Array;
@@ -240,22 +243,39 @@ export class ByteWriter {
   /** Writes the UTF-8 of `s` (byteLength precomputed) at the current position. */
   private utf8(s: string, byteLength: number): void {
     this.ensure(byteLength);
-    if (byteLength === s.length) {
-      // ASCII fast path: one byte per code unit; cheaper than encodeInto for short strings.
-      const buf = this.buf;
-      let pos = this.pos;
-      for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i);
-      this.pos = pos;
-      return;
-    }
     const { written } = utf8Encoder.encodeInto(s, this.buf.subarray(this.pos, this.pos + byteLength));
     assert(written === byteLength, 'utf8ByteLength disagrees with TextEncoder');
     this.pos += byteLength;
   }
 
+  /**
+   * Fast path for ASCII strings: writes `s` one byte per code unit at `at` (space already ensured)
+   * and returns true, or returns false at the first non-ASCII unit (the caller then rewinds).
+   */
+  private asciiAt(s: string, at: number): boolean {
+    const buf = this.buf;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) return false;
+      buf[at + i] = c;
+    }
+    return true;
+  }
+
+  // UTF-8 never takes fewer bytes than UTF-16 code units, so ensure(prefix + s.length) below never
+  // rejects a string that would have fit.
+
   /** STRING / NULLABLE_STRING (Kafka): INT16 length (−1 = null), then UTF-8. */
   stringI16(s: string | null): this {
     if (s === null) return this.i16(-1);
+    if (s.length <= 0x7fff) {
+      this.ensure(2 + s.length);
+      if (this.asciiAt(s, this.pos + 2)) {
+        this.view.setInt16(this.pos, s.length);
+        this.pos += 2 + s.length;
+        return this;
+      }
+    }
     const n = utf8ByteLength(s);
     if (n > 0x7fff)
       throw new LimitError('stringI16BytesMax', `string of ${n} UTF-8 bytes does not fit an INT16 length`);
@@ -267,6 +287,12 @@ export class ByteWriter {
   /** jute `ustring`: INT32 length (−1 = null), then UTF-8. */
   stringI32(s: string | null): this {
     if (s === null) return this.i32(-1);
+    this.ensure(4 + s.length);
+    if (this.asciiAt(s, this.pos + 4)) {
+      this.view.setInt32(this.pos, s.length);
+      this.pos += 4 + s.length;
+      return this;
+    }
     const n = utf8ByteLength(s);
     this.i32(n);
     this.utf8(s, n);
@@ -275,17 +301,26 @@ export class ByteWriter {
 
   /** UNSIGNED_VARINT length, then UTF-8 (our own codecs). */
   stringUvarint(s: string): this {
-    const n = utf8ByteLength(s);
-    this.uvarint(n);
-    this.utf8(s, n);
-    return this;
+    return this.stringVarintPrefixed(s, 0);
   }
 
   /** COMPACT_STRING / COMPACT_NULLABLE_STRING (Kafka): UNSIGNED_VARINT length + 1 (0 = null), then UTF-8. */
   compactString(s: string | null): this {
     if (s === null) return this.uvarint(0);
+    return this.stringVarintPrefixed(s, 1);
+  }
+
+  private stringVarintPrefixed(s: string, lengthBias: number): this {
+    const start = this.pos;
+    this.uvarint(s.length + lengthBias);
+    this.ensure(s.length);
+    if (this.asciiAt(s, this.pos)) {
+      this.pos += s.length;
+      return this;
+    }
+    this.pos = start; // rewind: the UTF-8 length differs from s.length
     const n = utf8ByteLength(s);
-    this.uvarint(n + 1);
+    this.uvarint(n + lengthBias);
     this.utf8(s, n);
     return this;
   }
@@ -503,6 +538,17 @@ export class ByteReader {
   private utf8(length: number): string {
     const at = this.pos;
     const bytes = this.raw(length);
+    if (length <= SHORT_STRING_BYTES_MAX) {
+      // Short ASCII strings: cheaper by hand than through TextDecoder.
+      let ascii = true;
+      for (let i = 0; i < length; i++) {
+        if (bytes[i]! >= 0x80) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+    }
     try {
       return utf8Decoder.decode(bytes);
     } catch (cause) {

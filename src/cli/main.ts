@@ -49,7 +49,7 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'where nodes keep their data and cluster.json', '.baristas')
     .option(
       '--base-port <port>',
-      'first port; node i uses base+10i (peer) and base+10i+1 (admin)',
+      'first port; node i uses base+10i (peer) and base+10i+1 (admin); an existing data dir keeps its ports',
       int('--base-port', 1024, 65000),
       7100,
     )

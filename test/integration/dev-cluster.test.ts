@@ -137,3 +137,35 @@ test('barista dev: a port already in use is a clear error', async () => {
     dir.remove();
   }
 });
+
+test('barista dev: restarting on the same data dir recovers the same cluster', async () => {
+  const base = await freePortRange(30);
+  const dir = tempDir('baristas-dev-again-');
+  try {
+    const first = spawnCli(['dev', '--data-dir', dir.path, '--base-port', String(base), '--exit-when-healthy']);
+    assert.equal(await first.exited(), 0, first.output());
+    const before = JSON.parse(readFileSync(join(dir.path, 'cluster.json'), 'utf8')) as ClusterFile;
+    assert.ok(
+      before.nodes.every((n) => n.pid === null),
+      'stopped nodes have no pid',
+    );
+    const incarnation = readFileSync(join(dir.path, 'n1', 'membership', 'incarnation'), 'utf8');
+    // A different --base-port is ignored: the data dir's cluster keeps its ports.
+    const again = spawnCli(['dev', '--data-dir', dir.path, '--base-port', String(base + 1000), '--exit-when-healthy']);
+    assert.equal(await again.exited(), 0, again.output());
+    const after = JSON.parse(readFileSync(join(dir.path, 'cluster.json'), 'utf8')) as ClusterFile;
+    assert.deepEqual(
+      after.nodes.map((n) => [n.id, n.ports]),
+      before.nodes.map((n) => [n.id, n.ports]),
+    );
+    assert.equal(
+      Number(readFileSync(join(dir.path, 'n1', 'membership', 'incarnation'), 'utf8')),
+      Number(incarnation) + 1,
+    );
+    const wrongSize = spawnCli(['dev', '--data-dir', dir.path, '--nodes', '5', '--exit-when-healthy']);
+    assert.equal(await wrongSize.exited(), 2);
+    assert.match(wrongSize.output(), /holds a 3-node cluster/);
+  } finally {
+    dir.remove();
+  }
+});

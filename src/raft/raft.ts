@@ -779,7 +779,11 @@ export class RaftNode {
       case MsgType.HeartbeatResponse:
         pr.recentActive = true;
         pr.probeSent = false;
-        if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, false);
+        // Once per heartbeat, a follower that is behind gets an Append even with a full window or
+        // nothing new to send: if earlier Appends were lost, its rejection restarts the flow.
+        if (pr.match < this.log.lastIndex() && !this.sendAppend(m.from, false) && pr.state !== 'snapshot') {
+          this.sendEmptyAppend(m.from, pr);
+        }
         if (m.readSeq > 0) this.ackRead(m.from, m.readSeq);
         return;
       case MsgType.SnapshotResponse:
@@ -1013,6 +1017,22 @@ export class RaftNode {
     for (const e of entries) bytes += entryBytes(e);
     pr.sentEntries(entries.length, prevIndex + entries.length, bytes);
     return entries.length > 0;
+  }
+
+  private sendEmptyAppend(to: NodeId, pr: Progress): void {
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    if (prevTerm === undefined) return;
+    this.send({
+      type: MsgType.Append,
+      from: this.id,
+      to,
+      term: this.term,
+      prevIndex,
+      prevTerm,
+      entries: [],
+      commit: this.log.committed,
+    });
   }
 
   private bcastAppend(): void {

@@ -71,6 +71,8 @@ export class TestCluster {
   private readonly ignored = new Set<number>();
   /** Return false to drop a message. */
   filter: ((m: Message) => boolean) | undefined;
+  /** Replace a message in flight (undefined = drop); runs after `filter`. */
+  rewrite: ((m: Message) => Message | undefined) | undefined;
   /** Probability in [0, 1) of dropping any message. */
   dropRate = 0;
   private restarts = 0;
@@ -146,6 +148,7 @@ export class TestCluster {
     this.cutLinks.clear();
     this.ignored.clear();
     this.filter = undefined;
+    this.rewrite = undefined;
     this.dropRate = 0;
   }
 
@@ -220,24 +223,40 @@ export class TestCluster {
 
   /** Processes Readies and delivers messages until nothing changes. */
   stabilize(): void {
-    for (let round = 0; round < STABILIZE_ROUNDS_MAX; round++) {
-      let busy = false;
-      for (const n of this.nodes.values()) {
-        if (!n.up) continue;
-        const rd = n.raft.ready();
-        if (!rd) continue;
-        busy = true;
-        this.process(n, rd);
-      }
-      if (this.queue.length > 0) {
-        busy = true;
-        const batch = this.queue;
-        this.queue = [];
-        for (const m of batch) this.deliver(m);
-      }
-      if (!busy) return;
-    }
+    for (let round = 0; round < STABILIZE_ROUNDS_MAX; round++) if (!this.round()) return;
     throw new Error('stabilize: no quiescence (livelock?)');
+  }
+
+  /** One round: every live node's Ready is processed, then every queued message delivered. */
+  round(): boolean {
+    let busy = false;
+    for (const n of this.nodes.values()) {
+      if (!n.up) continue;
+      const rd = n.raft.ready();
+      if (!rd) continue;
+      busy = true;
+      this.process(n, rd);
+    }
+    if (this.queue.length > 0) {
+      busy = true;
+      const batch = this.queue;
+      this.queue = [];
+      for (const m of batch) this.deliver(m);
+    }
+    return busy;
+  }
+
+  /**
+   * Before any step: replaces `id`'s durable log by entries with the given terms (index 1..n,
+   * Normal, data = "t<term>i<index>") and its term, then rebuilds the node (paper-figure setups).
+   */
+  preloadLog(id: NodeId, terms: readonly number[], term: number): void {
+    const n = this.node(id);
+    n.storage.append(
+      terms.map((t, i) => ({ index: i + 1, term: t, type: EntryType.Normal, data: cmd(`t${t}i${i + 1}`) })),
+    );
+    n.storage.setHardState({ term, vote: undefined, commit: 0 });
+    n.raft = this.makeRaft(id, n.storage, n.outsider);
   }
 
   private process(n: TestNode, rd: Ready): void {
@@ -276,7 +295,9 @@ export class TestCluster {
     if (this.cutLinks.has(`${m.from}>${m.to}`) || this.ignored.has(m.type)) return;
     if (this.filter && !this.filter(m)) return;
     if (this.dropRate > 0 && this.rng.float() < this.dropRate) return;
-    to.raft.step(m);
+    const delivered = this.rewrite ? this.rewrite(m) : m;
+    if (!delivered) return;
+    to.raft.step(delivered);
     this.observe();
   }
 

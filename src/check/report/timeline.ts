@@ -122,12 +122,25 @@ export function renderTimeline(input: TimelineInput): Timeline {
   const lanesAll = [...new Set(drawn.map((op) => op.process))];
   let lanes = lanesAll.sort(compareProcess);
   if (lanes.length > LANES_MAX) {
-    const important = new Set(drawn.filter(highlighted).map((op) => op.process));
-    const keep = new Set<ProcessId>(important);
-    for (const p of lanes) {
-      if (keep.size >= LANES_MAX) break;
-      keep.add(p);
+    // Keep the lanes that explain the failure first: the failing op's, anomaly ops', then lanes
+    // with an op invoked inside the window, then the rest (e.g. long-running indeterminate ops).
+    const rank = new Map<ProcessId, number>();
+    for (const op of drawn) {
+      const r =
+        op.invoke.index === input.failingOp
+          ? 0
+          : isFlagged(op)
+            ? 1
+            : op.call >= lo && op.status !== 'info'
+              ? 2
+              : op.call >= lo
+                ? 3
+                : 4;
+      rank.set(op.process, Math.min(rank.get(op.process) ?? 5, r));
     }
+    const keep = new Set(
+      [...lanes].sort((a, b) => (rank.get(a) ?? 5) - (rank.get(b) ?? 5) || compareProcess(a, b)).slice(0, LANES_MAX),
+    );
     notes.push(`${lanes.length - keep.size} of ${lanes.length} process lanes are not drawn (at most ${LANES_MAX}).`);
     lanes = lanes.filter((p) => keep.has(p));
   }

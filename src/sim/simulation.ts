@@ -147,7 +147,7 @@ export class Simulation<S = unknown> {
   private readonly invariants: { name: string; check: InvariantCheck<S> }[] = [];
   private readonly eventsAtOneInstantMax: number;
   private readonly pausedDeliveriesMax: number;
-  private readonly hash = new Hash64();
+  private readonly hash = new TraceHasher();
   private now = 0;
   private eventCount = 0;
   private instantStartMs = -1;
@@ -615,7 +615,7 @@ export class Simulation<S = unknown> {
 
   /** Hex digest of every event and fault so far: equal for equal (seed, options, workload). */
   traceHash(): string {
-    return this.hash.hex();
+    return this.hash.finish(this.eventCount);
   }
 
   stats(): SimulationStats {
@@ -683,6 +683,37 @@ export class Simulation<S = unknown> {
     const disk: Disk = node.disk.view();
     const log: Logger = this.logs.logger(node.id);
     return { nodeId: node.id, clock, timers, rng, transport, disk, metrics: node.metrics, log };
+  }
+}
+
+/**
+ * The per-event trace digest: two 32-bit FNV-1a lanes with different offsets and primes, fed one
+ * 32-bit word at a time with integer math only (no BigInt, so no allocation per event), finished
+ * into a lib Hash64 together with the event count. Not cryptographic: it tells runs apart.
+ */
+class TraceHasher {
+  private a = 0x811c9dc5;
+  private b = 0x050c5d1f;
+
+  u32(x: number): this {
+    x >>>= 0;
+    this.a = Math.imul(this.a ^ x, 0x01000193);
+    this.b = Math.imul(this.b ^ (x + 0x9e3779b9), 0x0100018d) ^ (this.b >>> 13);
+    return this;
+  }
+
+  string(text: string): this {
+    this.u32(text.length);
+    for (let i = 0; i < text.length; i++) this.u32(text.charCodeAt(i));
+    return this;
+  }
+
+  finish(events: number): string {
+    return new Hash64()
+      .u32(this.a >>> 0)
+      .u32(this.b >>> 0)
+      .number(events)
+      .hex();
   }
 }
 

@@ -245,6 +245,10 @@ export class Wal {
   get lastIndex(): number {
     return this.tracker.lastIndex;
   }
+  /** Index of the log's base (latest snapshot marker, pending included; 0 = none). */
+  get baseIndex(): number {
+    return this.tracker.baseIndex;
+  }
   /** Lsn of the last record appended (durable or not). */
   get lastLsn(): number {
     return this.appendedLsn;
@@ -252,6 +256,10 @@ export class Wal {
   /** Lsn up to which records are durable. */
   get durableLsn(): number {
     return this.syncedLsn;
+  }
+  /** Index of the newest snapshot marker that is durable (0 = none): releaseTo may go this far. */
+  get durableSnapshotIndex(): number {
+    return this.durableSnapshot?.index ?? 0;
   }
   get pendingRecordCount(): number {
     return this.pending.length;

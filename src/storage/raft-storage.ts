@@ -1,0 +1,262 @@
+// WalRaftStorage: the durable implementation of src/raft/storage.ts (RaftLogStorage) over the
+// segmented WAL (src/storage/wal) and the snapshot store (src/storage/snapshot.ts).
+//
+// The in-memory view is a MemoryRaftStorage (so the durable and the in-memory twin cannot diverge
+// in their read semantics); every write is mirrored into WAL records:
+//   setHardState(hs)        -> HARD_STATE (skipped when unchanged)
+//   append(entries)         -> TRUNCATE(first conflicting index) if it overwrites, then ENTRY...
+//                              (a leading run that matches what is held is skipped: re-sent entries
+//                              cost nothing)
+//   createSnapshot(i, c, d) -> snapshot file written durably, then SNAPSHOT(i, term(i))
+//   applySnapshot(s)        -> snapshot file written durably, then TRUNCATE(all) + SNAPSHOT(i, t)
+//   compact(i)              -> memory released; WAL segments released up to the durable marker
+//
+// Durability contract: the writer methods STAGE (records buffered in the WAL; the view shows the
+// staged state at once, since the driver runs synchronously and calls sync() before anything else
+// reads; a WAL log-rule violation throws AssertionError at the call that caused it). Nothing staged may
+// be acknowledged — no vote granted, no append answered, no message that depends on it sent, and
+// core.advance() not called — before `sync()` (or `persist(ready)`, which stages a whole Ready and
+// syncs once) has returned a SyncMark. Hard state is therefore durable before any vote or append
+// it enables is acknowledged. A snapshot file is made durable (its own fdatasync + rename +
+// syncDir) before the WAL marker that refers to it is even staged, so the marker never points to
+// a file that might not exist after a crash.
+//
+// Recovery (open): the WAL is replayed; its latest SNAPSHOT marker names the snapshot file that
+// must be loaded (exact index and term; missing or invalid = CorruptionError, because the WAL no
+// longer holds the entries that snapshot covers). Newer snapshot files (saved, crash before the
+// marker) are ignored. After a restart the log starts right after the latest snapshot (entries it
+// covers are not reloaded; followers that need them get the snapshot).
+//
+// Bounds: logEntriesMax entries held in memory (append beyond: LimitError — the application must
+// snapshot and compact); the WAL's and snapshot store's own bounds.
+
+import type { Clock, Disk, Logger, Metrics } from '../env/types.ts';
+import { assert } from '../lib/assert.ts';
+import { CorruptionError, LimitError } from '../lib/errors.ts';
+import { MemoryRaftStorage, type RaftLogStorage } from '../raft/storage.ts';
+import { type ConfState, type Entry, EntryType, type HardState, type Snapshot } from '../raft/types.ts';
+import { SnapshotStore, type SnapshotStoreOptions, snapshotDefaults } from './snapshot.ts';
+import type { WalRecord } from './wal/record.ts';
+import { type SyncMark, Wal, type WalHardState, type WalOptions, walDefaults } from './wal/wal.ts';
+
+export interface RaftStorageOptions {
+  /** Directory for this group's storage: `<dir>/wal` and `<dir>/snap`. */
+  readonly dir: string;
+  readonly wal: Omit<WalOptions, 'dir'>;
+  readonly snapshots: Omit<SnapshotStoreOptions, 'dir'>;
+  /** Entries held in memory (since the last compaction). */
+  readonly logEntriesMax: number;
+}
+
+export function defaultRaftStorageOptions(dir: string): RaftStorageOptions {
+  return {
+    dir,
+    wal: {
+      segmentBytesMax: walDefaults.segmentBytesMax,
+      recordPayloadBytesMax: walDefaults.recordPayloadBytesMax,
+      pendingBytesMax: walDefaults.pendingBytesMax,
+    },
+    snapshots: {
+      retainCount: snapshotDefaults.retainCount,
+      dataBytesMax: snapshotDefaults.dataBytesMax,
+      configBytesMax: snapshotDefaults.configBytesMax,
+    },
+    logEntriesMax: 1_000_000,
+  };
+}
+
+export interface RaftStorageComponents {
+  readonly disk: Disk;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+
+/** A Ready's persistence part, applied in the order the core requires: snapshot, entries, hard state. */
+export interface ReadyToPersist {
+  readonly snapshot?: Snapshot | undefined;
+  readonly entries: readonly Entry[];
+  readonly hardState?: HardState | undefined;
+}
+
+const entryTypes = new Set<number>(Object.values(EntryType));
+
+function encodeEntryData(e: Entry): Uint8Array {
+  const out = new Uint8Array(1 + e.data.byteLength);
+  out[0] = e.type;
+  out.set(e.data, 1);
+  return out;
+}
+
+function encodeConf(conf: ConfState): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ voters: conf.voters, learners: conf.learners }));
+}
+
+function decodeConf(bytes: Uint8Array, where: string): ConfState {
+  try {
+    const v = JSON.parse(new TextDecoder().decode(bytes)) as { voters?: unknown; learners?: unknown };
+    const ids = (x: unknown): x is string[] => Array.isArray(x) && x.every((s) => typeof s === 'string');
+    if (ids(v.voters) && ids(v.learners)) return { voters: v.voters, learners: v.learners };
+  } catch {
+    // fall through to the error below
+  }
+  throw new CorruptionError(`${where}: membership config is not valid`, { where });
+}
+
+function toWalHardState(hs: HardState): WalHardState {
+  return { term: hs.term, vote: hs.vote ?? '', commit: hs.commit };
+}
+
+export class WalRaftStorage implements RaftLogStorage {
+  private readonly mem = new MemoryRaftStorage();
+
+  private constructor(
+    private readonly wal: Wal,
+    private readonly snapshots: SnapshotStore,
+    private readonly options: RaftStorageOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Recovers (or creates) the storage in `options.dir`. Throws CorruptionError on unrecoverable damage. */
+  static open(components: RaftStorageComponents, options: RaftStorageOptions): WalRaftStorage {
+    const log = components.log.child({ component: 'raft-storage', dir: options.dir });
+    const snapshots = new SnapshotStore(components, { dir: `${options.dir}/snap`, ...options.snapshots });
+    const { wal, recovery } = Wal.open(components, { dir: `${options.dir}/wal`, ...options.wal });
+    const storage = new WalRaftStorage(wal, snapshots, options, log);
+    if (recovery.snapshot !== null && recovery.snapshot.index > 0) {
+      const stored = snapshots.load(recovery.snapshot.index, recovery.snapshot.term);
+      const where = `snapshot ${recovery.snapshot.index}`;
+      storage.mem.applySnapshot({
+        meta: { index: stored.index, term: stored.term, confState: decodeConf(stored.config, where) },
+        data: stored.data,
+      });
+    }
+    assert(recovery.baseIndex === storage.mem.firstIndex() - 1, 'the WAL log starts right after the snapshot');
+    const entries: Entry[] = recovery.entries.map((e) => {
+      const type = e.data[0];
+      if (type === undefined || !entryTypes.has(type)) {
+        throw new CorruptionError(`wal entry ${e.index} has unknown entry type ${type}`, { index: e.index });
+      }
+      return { index: e.index, term: e.term, type: type as EntryType, data: e.data.subarray(1) };
+    });
+    if (entries.length > options.logEntriesMax) {
+      throw new LimitError('logEntriesMax', `recovered ${entries.length} entries, more than logEntriesMax`);
+    }
+    storage.mem.append(entries);
+    if (recovery.hardState !== null) {
+      const hs = recovery.hardState;
+      storage.mem.setHardState({ term: hs.term, vote: hs.vote === '' ? undefined : hs.vote, commit: hs.commit });
+    }
+    log.info(
+      {
+        firstIndex: storage.firstIndex(),
+        lastIndex: storage.lastIndex(),
+        snapshotIndex: storage.snapshot().meta.index,
+        term: storage.hardState().term,
+        tailRepaired: recovery.tailRepair !== null,
+      },
+      'raft storage recovered',
+    );
+    return storage;
+  }
+
+  // --- RaftLogStorageView ---
+
+  hardState(): HardState {
+    return this.mem.hardState();
+  }
+  firstIndex(): number {
+    return this.mem.firstIndex();
+  }
+  lastIndex(): number {
+    return this.mem.lastIndex();
+  }
+  term(index: number): number | undefined {
+    return this.mem.term(index);
+  }
+  entries(lo: number, hi: number, bytesMax: number): Entry[] {
+    return this.mem.entries(lo, hi, bytesMax);
+  }
+  snapshot(): Snapshot {
+    return this.mem.snapshot();
+  }
+
+  // --- RaftLogStorageWriter (stage; durable at sync) ---
+
+  applySnapshot(snapshot: Snapshot): void {
+    const { index, term, confState } = snapshot.meta;
+    assert(index >= this.wal.baseIndex, `snapshot ${index} is older than the log base ${this.wal.baseIndex}`);
+    this.snapshots.save({ index, term, config: encodeConf(confState), data: snapshot.data });
+    // Replace the whole log (the core's rule), even where it might match: truncate, then the marker.
+    const records: WalRecord[] = [];
+    if (this.wal.lastIndex > this.wal.baseIndex) records.push({ type: 'truncate', fromIndex: this.wal.baseIndex + 1 });
+    records.push({ type: 'snapshot', index, term });
+    this.wal.append(records);
+    this.mem.applySnapshot(snapshot);
+  }
+
+  append(entries: readonly Entry[]): void {
+    // Skip a leading run the log already holds (same index and term): a re-send changes nothing.
+    let skip = 0;
+    while (skip < entries.length) {
+      const e = entries[skip]!;
+      if (e.index > this.mem.firstIndex() - 1 && this.mem.term(e.index) !== e.term) break;
+      skip++;
+    }
+    const fresh = entries.slice(skip);
+    const first = fresh[0];
+    if (first === undefined) return;
+    const keptCount = first.index - this.mem.firstIndex();
+    if (keptCount + fresh.length > this.options.logEntriesMax) {
+      throw new LimitError('logEntriesMax', 'raft log holds logEntriesMax entries: snapshot and compact first');
+    }
+    const records: WalRecord[] = [];
+    if (first.index <= this.mem.lastIndex()) records.push({ type: 'truncate', fromIndex: first.index });
+    for (const e of fresh) records.push({ type: 'entry', index: e.index, term: e.term, data: encodeEntryData(e) });
+    this.wal.append(records);
+    this.mem.append(fresh);
+  }
+
+  setHardState(hardState: HardState): void {
+    const current = this.mem.hardState();
+    if (current.term === hardState.term && current.vote === hardState.vote && current.commit === hardState.commit)
+      return;
+    this.wal.append([{ type: 'hardState', state: toWalHardState(hardState) }]);
+    this.mem.setHardState(hardState);
+  }
+
+  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot {
+    const term = this.mem.term(index);
+    assert(term !== undefined, `no term for snapshot index ${index}`);
+    this.snapshots.save({ index, term, config: encodeConf(confState), data });
+    const snap = this.mem.createSnapshot(index, confState, data);
+    this.wal.append([{ type: 'snapshot', index, term }]);
+    return snap;
+  }
+
+  compact(index: number): void {
+    this.mem.compact(index);
+    const releasable = Math.min(index, this.wal.durableSnapshotIndex);
+    if (releasable > 0) this.wal.releaseTo(releasable);
+  }
+
+  // --- durability ---
+
+  /** Writes everything staged with one WAL fdatasync; returns the proof that it is durable. */
+  sync(): SyncMark {
+    return this.wal.sync();
+  }
+
+  /** Stages a Ready's snapshot, entries and hard state (in that order) and syncs once. */
+  persist(ready: ReadyToPersist): SyncMark {
+    if (ready.snapshot !== undefined) this.applySnapshot(ready.snapshot);
+    this.append(ready.entries);
+    if (ready.hardState !== undefined) this.setHardState(ready.hardState);
+    return this.sync();
+  }
+
+  close(): void {
+    this.wal.close();
+    this.log.debug({}, 'raft storage closed');
+  }
+}

@@ -120,4 +120,5 @@ test('nearestRank is ⌈q·n⌉ without float noise', () => {
   assert.equal(nearestRank(0.5, 7), 4);
   assert.equal(nearestRank(0.001, 10), 1);
   assert.equal(nearestRank(0.7, 10), 7); // 0.7 × 10 = 7.000000000000001 in floats
+  assert.equal(nearestRank(0.0000012344, 1e9), 1235); // 1234.4 → 1235, large n does not widen the snap
 });

@@ -231,6 +231,7 @@ export class LogLinearHistogram implements Histogram {
 export function nearestRank(q: number, n: number): number {
   const raw = q * n;
   const rounded = Math.round(raw);
-  const rank = Math.abs(raw - rounded) < 1e-9 * Math.max(1, n) ? rounded : Math.ceil(raw);
+  // q·n is off by at most a few ulps; only snap to an integer that close (relative 1e-12).
+  const rank = Math.abs(raw - rounded) <= raw * 1e-12 ? rounded : Math.ceil(raw);
   return Math.min(n, Math.max(1, rank));
 }

@@ -119,11 +119,12 @@ function row(label: string, value: string): string {
 }
 
 function describeOperation(op: Operation): string {
+  const hasInput = op.input !== undefined && op.input !== null;
+  const result = op.status === 'ok' && op.output !== undefined ? showJson(op.output) : undefined;
   const value =
-    op.status === 'ok' && op.output !== undefined
-      ? `${showJson(op.input)} → ${showJson(op.output)}`
-      : showJson(op.input);
-  return `op ${op.invoke.index}: p${String(op.process)} ${op.f}${op.key === undefined ? '' : ` key=${op.key}`} ${value} (${op.status})`;
+    result === undefined ? showJson(op.input) : hasInput ? `${showJson(op.input)} → ${result}` : `→ ${result}`;
+  const key = op.key === undefined ? '' : ` key=${op.key}`;
+  return `op ${op.invoke.index}: p${String(op.process)} ${op.f}${key} ${value} (${op.status})`;
 }
 
 function showJson(value: unknown): string {

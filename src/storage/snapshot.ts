@@ -240,7 +240,7 @@ export class SnapshotStore {
       if (size !== HEADER_BYTES + configLength + dataLength + TRAILER_BYTES) {
         return `file is ${size} bytes, the header implies ${HEADER_BYTES + configLength + dataLength + TRAILER_BYTES}`;
       }
-      const config = file.read(HEADER_BYTES, configLength);
+      const config = new Uint8Array(file.read(HEADER_BYTES, configLength));
       const data = new Uint8Array(dataLength);
       for (let at = 0; at < dataLength; at += ioChunkBytes) {
         data.set(file.read(HEADER_BYTES + configLength + at, Math.min(ioChunkBytes, dataLength - at)), at);

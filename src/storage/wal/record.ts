@@ -213,8 +213,9 @@ function decodePayload(type: number, view: DataView, body: Uint8Array): WalRecor
       if (length < 16) return `entry payload must be at least 16 bytes, is ${length}`;
       const v = u64s(2);
       if (typeof v === 'string') return v;
-      // Copy: the caller's buffer (a whole segment) must not be pinned by every entry.
-      return { type: 'entry', index: v[0]!, term: v[1]!, data: body.slice(17) };
+      // Copy into a plain Uint8Array: the caller's buffer (a whole segment, maybe a node Buffer)
+      // must not be pinned by every entry, and every Disk yields the same type.
+      return { type: 'entry', index: v[0]!, term: v[1]!, data: new Uint8Array(body.subarray(17)) };
     }
     case RecordType.hardState: {
       if (length < 17) return `hard state payload must be at least 17 bytes, is ${length}`;

@@ -8,6 +8,7 @@
 //   barista check FILE... --model M the consistency checker
 
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { registerCheckCommand } from '../check/cli.ts';
 import { describeError } from './common.ts';
 import { runDev } from './dev.ts';
 import { runSimCommand } from './sim.ts';
@@ -119,6 +120,8 @@ export function buildProgram(): Command {
         process.exitCode = runSimCommand({ ...o, seed: o.seed }, out);
       },
     );
+
+  registerCheckCommand(program);
 
   return program;
 }

@@ -448,3 +448,50 @@ test('the log ring keeps node id and virtual time, bounded', () => {
   assert.equal(lines[2], '50.000 a info tick {"part":"x","n":1}');
   assert.equal(sim.logs.overwritten, 2);
 });
+
+test('a timer set before its clock slows down still waits its full local delay', () => {
+  const sim = new Simulation({ seed: 1, nodes: ['a'], program: (env) => env });
+  const env = sim.instance('a')!;
+  const start = env.clock.monotonicMs();
+  let firedLocal = -1;
+  env.timers.after(100, () => {
+    firedLocal = env.clock.monotonicMs() - start;
+  });
+  sim.runUntil(50);
+  sim.setClock('a', { driftRate: -0.5 }); // the remaining 50 local ms now take 100 virtual ms
+  sim.runUntil(120);
+  assert.equal(firedLocal, -1, 'fired early by the local clock');
+  sim.runUntil(200);
+  assert.ok(Math.abs(firedLocal - 100) < 1e-6, `fired at local +${firedLocal}`);
+});
+
+test('expectWithin fails the run as a liveness failure with the replay command', () => {
+  const sim = new Simulation({ seed: 'live', nodes: ['a'], program: () => ({}) });
+  sim.expectWithin('trivially true', () => true, 10);
+  assert.throws(
+    () => sim.expectWithin('never', () => false, 100),
+    (e) =>
+      e instanceof SimulationFailure &&
+      e.invariant === 'liveness: never' &&
+      e.atMs === 100 &&
+      e.replayCommand === 'barista sim --seed live --nodes 1',
+  );
+});
+
+test('traceEventsMax keeps the last events as text, for diffing two runs', () => {
+  const sim = new Simulation({
+    seed: 1,
+    nodes: ['a', 'b'],
+    traceEventsMax: 2,
+    program: inbox,
+    network: { latencyBaseMs: 1, latencyJitterMs: 0 },
+  });
+  sim.instance('a')!.send('b', 7);
+  sim.after(5, () => {}, 'poke');
+  sim.runUntil(10);
+  assert.deepEqual(sim.recentEvents(), ['#1 1.000 deliver a->b type 32513 1 B', '#2 5.000 action poke']);
+  sim.runUntil(20);
+  sim.after(0, () => {}, 'late');
+  sim.runUntil(20);
+  assert.deepEqual(sim.recentEvents(), ['#2 5.000 action poke', '#3 20.000 action late'], 'bounded to the last 2');
+});

@@ -8,6 +8,9 @@
 //
 // Invariants:
 //   - Virtual time never goes backwards; an event never runs inside the call that scheduled it.
+//   - A timer never fires before its delay has elapsed on its node's monotonic clock, even if the
+//     clock's drift changes meanwhile (a slowed clock postpones it; a sped-up clock makes it late by
+//     at most the drift difference, as a real timer wheel checked against a drifting clock would).
 //   - A crashed node runs nothing: its timers are dead (each event carries the incarnation that
 //     scheduled it), messages to it are dropped, its disk reverts to what survives (disk.ts).
 //   - A paused node runs nothing either, but what comes due (timers, deliveries) is kept in order and
@@ -21,7 +24,7 @@
 import type { Clock, Disk, Env, Logger, NodeId, PeerMessage, Rng, Timer, Timers, Transport } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { ConfigError, LimitError } from '../lib/errors.ts';
-import { fnv1a32, Hash64 } from '../lib/hash.ts';
+import { Hash64 } from '../lib/hash.ts';
 import { limits } from '../lib/limits.ts';
 import { SeededRng } from '../lib/rng.ts';
 import { type ClockSettings, SimClock } from './clock.ts';
@@ -54,6 +57,11 @@ export interface SimulationOptions<S> {
   readonly logSink?: (line: string) => void;
   /** How `describeReplay` renders this run's command line. */
   readonly replay?: ReplaySpec;
+  /**
+   * Keep the last N events as text (`sim.recentEvents()`), to find where two runs of one seed
+   * diverge. 0 (the default) keeps none and costs nothing.
+   */
+  readonly traceEventsMax?: number;
 }
 
 /** Returns nothing (or undefined) when the invariant holds, a description of the violation otherwise. */
@@ -80,12 +88,17 @@ export interface SimulationStats {
   readonly diskDirOpsLost: number;
 }
 
+/** Float slack when comparing a timer's due time with the node's clock (ms). */
+const timerEarlyToleranceMs = 1e-6;
+
 const KIND_TIMER = 1;
 const KIND_DELIVER = 2;
 const KIND_ACTION = 3;
 
 class SimTimer implements Timer {
   cancelled = false;
+  /** The node's monotonic time at which the timer is due (it never fires before). */
+  dueLocalMs = 0;
   constructor(
     readonly fn: () => void,
     /** Local (node monotonic) period; 0 for a one-shot timer. */
@@ -106,7 +119,7 @@ class SimEvent implements Scheduled {
     readonly incarnation: number,
     readonly timer: SimTimer | null,
     readonly action: (() => void) | null,
-    readonly labelHash: number,
+    readonly label: string,
     readonly from: number,
     readonly type: number,
     readonly payload: Uint8Array | null,
@@ -153,6 +166,9 @@ export class Simulation<S = unknown> {
   private instantStartMs = -1;
   private eventsThisInstant = 0;
   private failure: SimulationFailure | undefined;
+  private readonly traceRing: string[];
+  private readonly traceEventsMax: number;
+  private traceNext = 0;
   /** Bumped by healAll(): scheduled faults and their heals from before it no longer fire. */
   private nemesisEpoch = 0;
   private readonly counts = {
@@ -185,13 +201,18 @@ export class Simulation<S = unknown> {
     this.queue = new EventQueue<SimEvent>(eventsPendingMax, 'simEventsPendingMax');
     this.eventsAtOneInstantMax = options.eventsAtOneInstantMax ?? 1_000_000;
     this.pausedDeliveriesMax = options.pausedDeliveriesMax ?? 100_000;
+    this.traceEventsMax = options.traceEventsMax ?? 0;
+    if (!(Number.isSafeInteger(this.traceEventsMax) && this.traceEventsMax >= 0)) {
+      throw new ConfigError('traceEventsMax', 'must be a non-negative integer');
+    }
+    this.traceRing = new Array(this.traceEventsMax);
     const echo = options.verbose ? (options.logSink ?? ((line: string) => console.log(line))) : undefined;
     this.logs = new SimLogSink(() => this.now, options.logLinesMax ?? limits.simLogLinesMax, echo);
     this.network = new SimNetwork(ids, { ...defaultNetworkConfig, ...options.network }, this.rng.fork('network'), {
       nowMs: () => this.now,
       deliverAt: (atMs, from, to, type, payload) => {
         const target = this.nodeList[to]!;
-        this.queue.push(new SimEvent(atMs, KIND_DELIVER, to, target.incarnation, null, null, 0, from, type, payload));
+        this.queue.push(new SimEvent(atMs, KIND_DELIVER, to, target.incarnation, null, null, '', from, type, payload));
       },
     });
     const diskFaults = { ...defaultDiskFaults, ...options.diskFaults };
@@ -245,6 +266,16 @@ export class Simulation<S = unknown> {
     return this.run(this.now + withinMs, pred);
   }
 
+  /**
+   * The liveness check: like runUntilCondition, but a miss fails the run (invariant
+   * `liveness: <name>`) with the replay command, instead of returning false.
+   */
+  expectWithin(name: string, pred: (sim: Simulation<S>) => boolean, withinMs: number): void {
+    if (!this.runUntilCondition(pred, withinMs)) {
+      throw this.fail(`liveness: ${name}`, `did not hold within ${withinMs} virtual ms`);
+    }
+  }
+
   private run(limitMs: number, pred: ((sim: Simulation<S>) => boolean) | undefined): boolean {
     if (this.failure) throw this.failure;
     if (pred?.(this)) return true;
@@ -291,11 +322,21 @@ export class Simulation<S = unknown> {
           node.held.push(ev);
           return false;
         }
+        const localNow = node.clock.monotonicMs();
+        const earlyMs = timer.dueLocalMs - localNow;
+        if (earlyMs > timerEarlyToleranceMs) {
+          // The node's clock slowed down after the timer was set: wait out the rest in local time.
+          ev.atMs = this.now + node.clock.virtualDelayMs(earlyMs);
+          this.queue.push(ev);
+          return false;
+        }
         if (timer.periodMs > 0) {
+          timer.dueLocalMs = localNow + timer.periodMs;
           ev.atMs = this.now + node.clock.virtualDelayMs(timer.periodMs);
           this.queue.push(ev);
         }
         h.u32(KIND_TIMER | (ev.node << 8)).u32(timeMicros(this.now));
+        if (this.traceEventsMax > 0) this.trace(`timer ${node.id}`);
         timer.fn();
         return true;
       }
@@ -338,18 +379,35 @@ export class Simulation<S = unknown> {
           .u32(ev.type)
           .u32(payload.length)
           .u32(digest32(payload));
+        if (this.traceEventsMax > 0) {
+          this.trace(`deliver ${this.nodeList[ev.from]!.id}->${node.id} type ${ev.type} ${payload.length} B`);
+        }
         this.network.counters.delivered++;
         handler({ from: this.nodeList[ev.from]!.id, type: ev.type, payload });
         return true;
       }
       case KIND_ACTION: {
-        h.u32(KIND_ACTION).u32(timeMicros(this.now)).u32(ev.labelHash);
+        h.u32(KIND_ACTION).u32(timeMicros(this.now)).string(ev.label);
+        if (this.traceEventsMax > 0) this.trace(`action ${ev.label}`);
         ev.action!();
         return true;
       }
       default:
         throw new Error(`unknown event kind ${ev.kind}`);
     }
+  }
+
+  private trace(what: string): void {
+    this.traceRing[this.traceNext % this.traceEventsMax] = `#${this.eventCount + 1} ${this.now.toFixed(3)} ${what}`;
+    this.traceNext++;
+  }
+
+  /** The last `traceEventsMax` events, oldest first (empty unless the option is set). */
+  recentEvents(): string[] {
+    const n = Math.min(this.traceNext, this.traceEventsMax);
+    const out: string[] = [];
+    for (let i = this.traceNext - n; i < this.traceNext; i++) out.push(this.traceRing[i % this.traceEventsMax]!);
+    return out;
   }
 
   // --- client actions ---
@@ -361,7 +419,7 @@ export class Simulation<S = unknown> {
     const run = (): void => {
       if (!timer.cancelled) fn();
     };
-    this.queue.push(new SimEvent(atMs, KIND_ACTION, -1, 0, null, run, fnv1a32(label), -1, 0, null));
+    this.queue.push(new SimEvent(atMs, KIND_ACTION, -1, 0, null, run, label, -1, 0, null));
     return timer;
   }
 
@@ -648,8 +706,9 @@ export class Simulation<S = unknown> {
         t.cancelled = true;
         return t;
       }
+      t.dueLocalMs = node.clock.monotonicMs() + delayMs;
       const atMs = this.now + node.clock.virtualDelayMs(delayMs);
-      this.queue.push(new SimEvent(atMs, KIND_TIMER, node.index, incarnation, t, null, 0, -1, 0, null));
+      this.queue.push(new SimEvent(atMs, KIND_TIMER, node.index, incarnation, t, null, '', -1, 0, null));
       return t;
     };
     const timers: Timers = {

@@ -19,6 +19,7 @@ import { assert } from '../lib/assert.ts';
 import type { ProtocolError } from '../lib/errors.ts';
 import { MessageType } from '../lib/message-types.ts';
 import { type Ack, decodeAck, decodePing, encodeAck, encodePing } from './codec.ts';
+import { type OffsetEstimate, PeerClockEstimator } from '../lib/ntp.ts';
 import { PhiAccrual } from './phi.ts';
 
 export type NodeId = string;
@@ -59,13 +60,6 @@ export interface StatusChange {
   readonly restarted: boolean;
 }
 
-export interface ClockSample {
-  /** Estimated peer wall clock minus ours, in ms. */
-  readonly offsetMs: number;
-  /** Round-trip network delay excluding the peer's processing time, in ms. */
-  readonly delayMs: number;
-}
-
 export interface PeerView {
   readonly id: NodeId;
   readonly status: PeerStatus;
@@ -73,7 +67,8 @@ export interface PeerView {
   readonly phi: number;
   /** Monotonic ms since the last heartbeat, or undefined if never heard. */
   readonly silenceMs: number | undefined;
-  readonly clock: ClockSample | undefined;
+  /** NTP-style estimate of the peer's clock (min-delay sample of the last few). */
+  readonly clock: OffsetEstimate | undefined;
 }
 
 export interface Step {
@@ -87,12 +82,7 @@ interface PeerState {
   status: PeerStatus;
   incarnation: number;
   readonly detector: PhiAccrual;
-  clock: ClockSample | undefined;
-}
-
-/** NTP: offset = ((t1 − t0) + (t2 − t3)) / 2, delay = (t3 − t0) − (t2 − t1). */
-export function clockSample(t0: number, t1: number, t2: number, t3: number): ClockSample {
-  return { offsetMs: (t1 - t0 + (t2 - t3)) / 2, delayMs: t3 - t0 - (t2 - t1) };
+  clock: PeerClockEstimator;
 }
 
 export class Membership {
@@ -118,7 +108,7 @@ export class Membership {
           acceptablePauseMs: config.acceptablePauseMs,
           firstIntervalMs: config.heartbeatIntervalMs,
         }),
-        clock: undefined,
+        clock: new PeerClockEstimator(),
       });
     }
   }
@@ -159,7 +149,7 @@ export class Membership {
       const ack = decodeAck(payload);
       if (isError(ack)) return reject(step, from, ack.code);
       if (!this.heard(peer, from, ack.incarnation, nowMs, step)) return reject(step, from, 'stale_incarnation');
-      peer.clock = clockSample(ack.t0WallMs, ack.t1WallMs, ack.t2WallMs, wallMs);
+      peer.clock.add({ t0Ms: ack.t0WallMs, t1Ms: ack.t1WallMs, t2Ms: ack.t2WallMs, t3Ms: wallMs });
     } else {
       return reject(step, from, 'unknown_message_type');
     }
@@ -178,7 +168,7 @@ export class Membership {
           incarnation: p.incarnation,
           phi: p.detector.phi(nowMs),
           silenceMs: last === undefined ? undefined : nowMs - last,
-          clock: p.clock,
+          clock: p.clock.estimate(),
         };
       });
   }
@@ -194,7 +184,7 @@ export class Membership {
       const restarted = peer.incarnation !== 0;
       peer.incarnation = incarnation;
       peer.detector.reset();
-      peer.clock = undefined;
+      peer.clock = new PeerClockEstimator();
       if (restarted || peer.status !== 'alive') {
         step.changes.push({ peer: from, from: peer.status, to: 'alive', incarnation, restarted });
         peer.status = 'alive';

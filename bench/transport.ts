@@ -1,18 +1,32 @@
-// Transport throughput: TcpTransport between two processes on loopback, side by side with a raw
-// node:net socket moving the same payload bytes with no framing, in the same run.
+// Transport throughput: TcpTransport between two processes on loopback, side by side with two raw
+// node:net references in the same run.
 //
 //   npm run bench -- transport [--small-count N] [--large-count N] [--reps R] [--timeout-ms T]
+//                              [--framed-style cork|plain] [--only 100|65536] [--profile-dir DIR]
 //
-// Each run spawns a receiver child (`node --import tsx bench/transport.ts --child MODE COUNT BYTES`)
-// that listens on an ephemeral port, prints `port P`, and prints `done` once it has every message
-// (tcp mode) or every byte (raw mode). The parent sends and times from the first send to `done`.
-// The raw reference writes the COUNT*BYTES payload bytes in 64 KiB chunks with backpressure: it is
-// the ceiling for moving those bytes over one loopback socket in Node, so the ratio reports what
-// framing, per-message encode/decode and delivery cost. Every run is bounded in count and time.
-// Best of R repetitions is reported (throughput noise on a shared machine is one-sided).
+// --profile-dir DIR runs each receiver child under `node --cpu-prof --cpu-prof-dir=DIR` (profile the
+// sender with `node --cpu-prof --import tsx bench/run.ts transport ...`).
+//
+// Three modes, each a sender in this process and a receiver child
+// (`node --import tsx bench/transport.ts --child MODE COUNT BYTES`) that listens on an ephemeral port,
+// prints `port P`, and prints `done` once it has every message (or every byte). Time runs from the
+// first send to `done`.
+//   - tcp:    TcpTransport -> TcpTransport (envelope, bounds, queue, metrics calls, per-message handler).
+//   - framed: "a raw socket doing the same": COUNT messages of BYTES each, each copied into its own
+//             Buffer behind a hand-rolled 4-byte length prefix (the copy is what lets a caller reuse its
+//             buffer, the same guarantee TcpTransport gives), one socket.write per message with
+//             backpressure; the receiver splits the stream into messages and calls a handler once per
+//             message. Style `cork` (default) corks the socket for each event-loop turn of writes and
+//             uncorks at its end, which is what a careful Node program does and the stronger reference;
+//             style `plain` writes uncorked, as the most naive program would.
+//   - bytes:  "raw bytes ceiling": the COUNT*BYTES payload bytes in 64 KiB writes, no framing, no
+//             per-message work on either side. The ceiling for one loopback socket in Node.
+// Runs are interleaved (bytes, framed, tcp, bytes, ...) so machine noise hits all alike; the best,
+// the median and the worst of R repetitions are reported (the machine is shared: noise is mostly
+// one-sided, so best is the least disturbed, median the typical). Every run is bounded in count and time.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setImmediate as yieldTurn } from 'node:timers/promises';
@@ -22,9 +36,13 @@ import { TcpTransport } from '../src/net/tcp-transport.ts';
 import { nullMetrics, silentLogger } from '../src/net/testing.ts';
 import { machineLine } from './_machine.ts';
 
-type Mode = 'tcp' | 'raw';
+type Mode = 'tcp' | 'framed' | 'bytes';
+type FramedStyle = 'cork' | 'plain';
+const modes: readonly Mode[] = ['bytes', 'framed', 'tcp'];
 const host = '127.0.0.1';
 const rawChunkBytes = 64 * 1024;
+/** Messages the framed sender writes per event-loop turn at most (TcpTransport's default queue bound). */
+const framedTurnMessagesMax = 4096;
 const here = dirname(fileURLToPath(import.meta.url));
 
 interface RunResult {
@@ -41,12 +59,28 @@ function flagValue(args: string[], name: string, fallback: number): number {
   return v;
 }
 
+function flagString(args: string[], name: string, fallback: string): string {
+  const i = args.indexOf(name);
+  return i < 0 ? fallback : (args[i + 1] ?? fallback);
+}
+
 // ------------------------------------------------------------------------------------------------
 // Receiver (child process)
 
 async function child(mode: Mode, count: number, bytes: number): Promise<void> {
   const say = (line: string): void => {
     process.stdout.write(`${line}\n`);
+  };
+  let received = 0;
+  let badSize = 0;
+  let finish = (): void => {};
+  // One call per message in both tcp and framed modes: the work a consumer would do is the same.
+  const onMessage = (payload: Uint8Array): void => {
+    if (payload.byteLength !== bytes) badSize++;
+    if (++received === count) {
+      say(badSize === 0 ? 'done' : `error ${badSize} payloads of the wrong size`);
+      finish();
+    }
   };
   if (mode === 'tcp') {
     const t = new TcpTransport({
@@ -57,29 +91,42 @@ async function child(mode: Mode, count: number, bytes: number): Promise<void> {
       metrics: nullMetrics,
       log: silentLogger,
     });
-    let received = 0;
-    let badSize = 0;
-    t.onMessage((m) => {
-      if (m.payload.byteLength !== bytes) badSize++;
-      if (++received === count) {
-        say(badSize === 0 ? 'done' : `error ${badSize} payloads of the wrong size`);
-        void t.close().then(() => process.exit(0));
-      }
-    });
+    finish = () => void t.close().then(() => process.exit(0));
+    t.onMessage((m) => onMessage(m.payload));
     await t.start();
     say(`port ${t.address().port}`);
     return;
   }
   const expectedBytes = count * bytes;
   const server = createServer((socket) => {
-    let received = 0;
+    finish = () => {
+      socket.destroy();
+      server.close(() => process.exit(0));
+    };
+    if (mode === 'bytes') {
+      let receivedBytes = 0;
+      socket.on('data', (chunk: Buffer) => {
+        receivedBytes += chunk.byteLength;
+        if (receivedBytes >= expectedBytes) {
+          say('done');
+          finish();
+        }
+      });
+      return;
+    }
+    // framed: the straightforward length-prefix splitter. Leftover bytes of a partial message are
+    // joined with the next chunk (one copy); whole messages are views of the chunk.
+    let pending: Buffer | null = null;
     socket.on('data', (chunk: Buffer) => {
-      received += chunk.byteLength;
-      if (received >= expectedBytes) {
-        say('done');
-        socket.destroy();
-        server.close(() => process.exit(0));
+      const buf = pending === null ? chunk : Buffer.concat([pending, chunk]);
+      let at = 0;
+      while (buf.byteLength - at >= 4) {
+        const length = buf.readUInt32BE(at);
+        if (buf.byteLength - at - 4 < length) break;
+        onMessage(buf.subarray(at + 4, at + 4 + length));
+        at += 4 + length;
       }
+      pending = at === buf.byteLength ? null : buf.subarray(at);
     });
   });
   server.listen({ host, port: 0 }, () => {
@@ -92,10 +139,13 @@ async function child(mode: Mode, count: number, bytes: number): Promise<void> {
 // ------------------------------------------------------------------------------------------------
 // Sender (parent)
 
+let childProfileDir = '';
+
 function spawnReceiver(mode: Mode, count: number, bytes: number): { proc: ChildProcess; lines: AsyncIterator<string> } {
+  const profile = childProfileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${childProfileDir}`];
   const proc = spawn(
     process.execPath,
-    ['--import', 'tsx', join(here, 'transport.ts'), '--child', mode, String(count), String(bytes)],
+    [...profile, '--import', 'tsx', join(here, 'transport.ts'), '--child', mode, String(count), String(bytes)],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   if (proc.stdout === null) throw new Error('child has no stdout');
@@ -117,110 +167,210 @@ async function nextLine(lines: AsyncIterator<string>, timeoutMs: number, what: s
   }
 }
 
-async function run(mode: Mode, count: number, bytes: number, timeoutMs: number): Promise<RunResult> {
+function drained(socket: Socket): Promise<void> {
+  return new Promise<void>((resolve) => socket.once('drain', () => resolve()));
+}
+
+async function connected(port: number): Promise<Socket> {
+  const socket = connect({ host, port, noDelay: true });
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  return socket;
+}
+
+interface Sender {
+  done: Promise<void>;
+  cleanup: () => Promise<void>;
+}
+
+async function startTcp(port: number, count: number, payload: Uint8Array, deadline: number): Promise<Sender> {
+  const t = new TcpTransport({
+    self: 'tx',
+    clusterId: 'bench',
+    listen: { host, port: 0 },
+    peers: { rx: { host, port } },
+    metrics: nullMetrics,
+    log: silentLogger,
+  });
+  await t.start();
+  const done = (async () => {
+    let sent = 0;
+    while (sent < count) {
+      while (sent < count && t.send('rx', MessageType.TestBulk, payload)) sent++;
+      if (performance.now() > deadline) throw new Error('send phase exceeded the time bound');
+      await yieldTurn(); // queue full: let the socket drain
+    }
+  })();
+  return { done, cleanup: () => t.close() };
+}
+
+async function startFramed(
+  port: number,
+  count: number,
+  payload: Uint8Array,
+  deadline: number,
+  style: FramedStyle,
+): Promise<Sender> {
+  const socket = await connected(port);
+  const bytes = payload.byteLength;
+  const done = (async () => {
+    let sent = 0;
+    while (sent < count) {
+      if (style === 'cork') socket.cork();
+      let ok = true;
+      const turnEnd = Math.min(count, sent + framedTurnMessagesMax);
+      while (ok && sent < turnEnd) {
+        const message = Buffer.allocUnsafe(4 + bytes);
+        message.writeUInt32BE(bytes, 0);
+        message.set(payload, 4);
+        ok = socket.write(message);
+        sent++;
+      }
+      if (style === 'cork') socket.uncork();
+      if (performance.now() > deadline) throw new Error('send phase exceeded the time bound');
+      await (ok ? yieldTurn() : drained(socket));
+    }
+  })();
+  return { done, cleanup: async () => void socket.destroy() };
+}
+
+async function startBytes(port: number, count: number, bytes: number, deadline: number): Promise<Sender> {
+  const socket = await connected(port);
+  const chunk = Buffer.alloc(rawChunkBytes, 7);
+  const done = (async () => {
+    let remaining = count * bytes;
+    while (remaining > 0) {
+      const n = Math.min(remaining, rawChunkBytes);
+      remaining -= n;
+      if (!socket.write(n === rawChunkBytes ? chunk : chunk.subarray(0, n))) await drained(socket);
+      if (performance.now() > deadline) throw new Error('send phase exceeded the time bound');
+    }
+  })();
+  return { done, cleanup: async () => void socket.destroy() };
+}
+
+async function run(
+  mode: Mode,
+  count: number,
+  bytes: number,
+  timeoutMs: number,
+  style: FramedStyle,
+): Promise<RunResult> {
   const { proc, lines } = spawnReceiver(mode, count, bytes);
   try {
     const portLine = await nextLine(lines, 30_000, 'the receiver port');
     const port = Number(portLine.replace(/^port /, ''));
     const payload = new Uint8Array(bytes).fill(7);
-    let sendDone: Promise<void>;
-    let cleanup: () => Promise<void>;
     const started = performance.now();
     const deadline = started + timeoutMs;
-    if (mode === 'tcp') {
-      const t = new TcpTransport({
-        self: 'tx',
-        clusterId: 'bench',
-        listen: { host, port: 0 },
-        peers: { rx: { host, port } },
-        metrics: nullMetrics,
-        log: silentLogger,
-      });
-      await t.start();
-      cleanup = () => t.close();
-      sendDone = (async () => {
-        let sent = 0;
-        while (sent < count) {
-          while (sent < count && t.send('rx', MessageType.TestBulk, payload)) sent++;
-          if (performance.now() > deadline) throw new Error('send phase exceeded the time bound');
-          await yieldTurn(); // queue full: let the socket drain
-        }
-      })();
-    } else {
-      const socket = connect({ host, port, noDelay: true });
-      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-      cleanup = async () => {
-        socket.destroy();
-      };
-      const chunk = Buffer.alloc(rawChunkBytes, 7);
-      let remaining = count * bytes;
-      sendDone = (async () => {
-        while (remaining > 0) {
-          const n = Math.min(remaining, rawChunkBytes);
-          remaining -= n;
-          if (!socket.write(n === rawChunkBytes ? chunk : chunk.subarray(0, n))) {
-            await new Promise<void>((resolve) => socket.once('drain', () => resolve()));
-          }
-          if (performance.now() > deadline) throw new Error('send phase exceeded the time bound');
-        }
-      })();
-    }
+    const sender =
+      mode === 'tcp'
+        ? await startTcp(port, count, payload, deadline)
+        : mode === 'framed'
+          ? await startFramed(port, count, payload, deadline, style)
+          : await startBytes(port, count, bytes, deadline);
     const done = await nextLine(lines, timeoutMs, `${mode} receiver to finish`);
-    await sendDone;
+    await sender.done;
     const seconds = (performance.now() - started) / 1000;
-    await cleanup();
+    await sender.cleanup();
     if (done !== 'done') throw new Error(`receiver reported: ${done}`);
     return { seconds, messagesPerSecond: count / seconds, mbPerSecond: (count * bytes) / seconds / 1e6 };
   } finally {
-    proc.kill();
+    // A profiled child must exit on its own to write its profile; it does once it has everything.
+    if (childProfileDir === '') proc.kill();
   }
 }
 
-function best(results: RunResult[]): RunResult {
-  return results.reduce((a, b) => (b.messagesPerSecond > a.messagesPerSecond ? b : a));
+/** msg/s sorted ascending. */
+function sorted(results: RunResult[]): number[] {
+  return results.map((r) => r.messagesPerSecond).sort((a, b) => a - b);
 }
 
-export default async function (args: string[]): Promise<void> {
-  const reps = flagValue(args, '--reps', 3);
-  const timeoutMs = flagValue(args, '--timeout-ms', 60_000);
-  const cases = [
-    { bytes: 100, count: flagValue(args, '--small-count', 300_000) },
-    { bytes: 64 * 1024, count: flagValue(args, '--large-count', 4_000) },
-  ];
-  console.log(`command: npm run bench -- transport ${args.join(' ')}`.trimEnd());
-  console.log(machineLine());
-  console.log(`best of ${reps}; two processes on loopback; time = first send .. receiver has everything`);
-  const header = ['payload', 'count', 'TcpTransport msg/s', 'MB/s', 'raw net msg/s', 'MB/s', 'ratio'];
-  const rows: string[][] = [];
-  for (const { bytes, count } of cases) {
-    const tcp: RunResult[] = [];
-    const raw: RunResult[] = [];
-    for (let r = 0; r < reps; r++) {
-      // Interleave so machine noise hits both sides alike.
-      raw.push(await run('raw', count, bytes, timeoutMs));
-      tcp.push(await run('tcp', count, bytes, timeoutMs));
-    }
-    const t = best(tcp);
-    const w = best(raw);
-    rows.push([
-      bytes >= 1024 ? `${bytes / 1024} KiB` : `${bytes} B`,
-      String(count),
-      t.messagesPerSecond.toFixed(0),
-      t.mbPerSecond.toFixed(1),
-      w.messagesPerSecond.toFixed(0),
-      w.mbPerSecond.toFixed(1),
-      (t.messagesPerSecond / w.messagesPerSecond).toFixed(2),
-    ]);
-  }
+function median(xs: number[]): number {
+  const mid = xs.length >> 1;
+  return xs.length % 2 === 1 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2;
+}
+
+function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
   console.log(line(header));
   for (const r of rows) console.log(line(r));
 }
 
+export default async function (args: string[]): Promise<void> {
+  const reps = flagValue(args, '--reps', 5);
+  const timeoutMs = flagValue(args, '--timeout-ms', 60_000);
+  const style = flagString(args, '--framed-style', 'cork');
+  if (style !== 'cork' && style !== 'plain') throw new Error('--framed-style must be cork or plain');
+  childProfileDir = flagString(args, '--profile-dir', '');
+  const only = args.includes('--only') ? flagValue(args, '--only', 100) : 0;
+  const cases = [
+    { bytes: 100, count: flagValue(args, '--small-count', 300_000) },
+    { bytes: 64 * 1024, count: flagValue(args, '--large-count', 4_000) },
+  ].filter((c) => only === 0 || c.bytes === only);
+  console.log(`command: npm run bench -- transport ${args.join(' ')}`.trimEnd());
+  console.log(machineLine());
+  console.log(
+    `${reps} reps, interleaved; two processes on loopback; time = first send .. receiver has everything; framed style: ${style}`,
+  );
+  const summary: string[][] = [];
+  const spread: string[][] = [];
+  for (const { bytes, count } of cases) {
+    const results: Record<Mode, RunResult[]> = { tcp: [], framed: [], bytes: [] };
+    for (let r = 0; r < reps; r++) {
+      for (const mode of modes) results[mode].push(await run(mode, count, bytes, timeoutMs, style));
+    }
+    const label = bytes >= 1024 ? `${bytes / 1024} KiB` : `${bytes} B`;
+    const stat = { tcp: sorted(results.tcp), framed: sorted(results.framed), bytes: sorted(results.bytes) };
+    for (const [which, pick] of [
+      ['best', (xs: number[]) => xs.at(-1)!],
+      ['median', median],
+    ] as const) {
+      const t = pick(stat.tcp);
+      const f = pick(stat.framed);
+      const b = pick(stat.bytes);
+      const mb = (msgs: number): string => ((msgs * bytes) / 1e6).toFixed(1);
+      summary.push([
+        label,
+        String(count),
+        which,
+        t.toFixed(0),
+        mb(t),
+        f.toFixed(0),
+        mb(f),
+        b.toFixed(0),
+        mb(b),
+        (t / f).toFixed(2),
+        (t / b).toFixed(2),
+      ]);
+    }
+    for (const mode of modes) {
+      spread.push([label, mode, ...stat[mode].map((x) => x.toFixed(0))]);
+    }
+  }
+  printTable(
+    [
+      'payload',
+      'count',
+      'stat',
+      'TcpTransport msg/s',
+      'MB/s',
+      'framed raw msg/s',
+      'MB/s',
+      'raw bytes msg/s',
+      'MB/s',
+      'vs framed',
+      'vs bytes',
+    ],
+    summary,
+  );
+  console.log('\nevery run, msg/s ascending:');
+  printTable(['payload', 'mode', ...Array.from({ length: reps }, (_, i) => `#${i + 1}`)], spread);
+}
+
 const argv = process.argv;
 if (argv[2] === '--child') {
   const mode = argv[3];
-  if (mode !== 'tcp' && mode !== 'raw') throw new Error(`bad child mode ${mode}`);
+  if (mode !== 'tcp' && mode !== 'framed' && mode !== 'bytes') throw new Error(`bad child mode ${mode}`);
   await child(mode, Number(argv[4]), Number(argv[5]));
 }

@@ -177,14 +177,17 @@ test('codec round trips', () => {
 test('each peer gets an NTP-style clock estimate from ping/ack timestamps', () => {
   const net = new Net();
   net.run(1_000);
-  const v = net.nodes
-    .get('n1')!
-    .view(net.nowMs)
-    .find((p) => p.id === 'n2')!;
-  // Net hands every node wall = now + 1000 and delivers instantly: offset 0, delay 0.
-  assert.ok(v.clock !== undefined && v.clock.sampleCount > 0);
-  assert.equal(v.clock.offsetMs, 0);
-  assert.equal(v.clock.delayMs, 0);
+  // Delivery is instant, so the estimate is exact: the difference of the two skews, delay 0.
+  const est = (viewer: string, peer: string) =>
+    net.nodes
+      .get(viewer)!
+      .view(net.nowMs)
+      .find((p) => p.id === peer)!.clock!;
+  assert.ok(est('n1', 'n2').sampleCount > 0);
+  assert.equal(est('n1', 'n2').offsetMs, 250);
+  assert.equal(est('n1', 'n2').delayMs, 0);
+  assert.equal(est('n1', 'n3').offsetMs, -100);
+  assert.equal(est('n3', 'n2').offsetMs, 350);
 });
 
 test('phi is low under regular heartbeats and grows with silence', () => {

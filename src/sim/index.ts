@@ -25,6 +25,7 @@ export {
   type DropReason,
   defaultNetworkConfig,
   type LinkCut,
+  type MessageFilter,
   type NetworkConfig,
   type NetworkCounters,
   SimNetwork,

@@ -203,3 +203,26 @@ test('config is validated with the field named', () => {
   assert.throws(() => net({ lossProbability: 2 }), /network.lossProbability/);
   assert.throws(() => net({ latencyBaseMs: -1 }), /network.latencyBaseMs/);
 });
+
+test('message filters drop or delay targeted messages, in install order, and can be removed', () => {
+  const { n, out } = net({ latencyBaseMs: 1, latencyJitterMs: 0 });
+  const removeDrop = n.addFilter((from, to, type) => (from === 'a' && to === 'b' && type === 7 ? 'drop' : 'pass'));
+  n.addFilter((_from, to) => (to === 'c' ? { delayMs: 100 } : 'pass'));
+  n.send(0, 'b', 7, new Uint8Array());
+  n.send(0, 'b', 8, new Uint8Array());
+  n.send(0, 'c', 7, new Uint8Array());
+  assert.deepEqual(
+    out.map((m) => [m.to, m.type, m.atMs]),
+    [
+      [1, 8, 1],
+      [2, 7, 101],
+    ],
+  );
+  assert.equal(n.counters.dropped.filtered, 1);
+  removeDrop();
+  n.send(0, 'b', 7, new Uint8Array());
+  assert.equal(out.length, 3);
+  n.heal();
+  n.send(1, 'c', 7, new Uint8Array()); // another link: a->c's FIFO order would hold this one back
+  assert.equal(out[3]!.atMs, 1, 'heal() removes filters');
+});

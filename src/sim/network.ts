@@ -73,7 +73,15 @@ export function validateNetworkConfig(c: NetworkConfig): void {
   }
 }
 
-export type DropReason = 'partition' | 'loss' | 'crashed' | 'restarted' | 'closed' | 'no-handler' | 'paused-overflow';
+export type DropReason =
+  | 'partition'
+  | 'filtered'
+  | 'loss'
+  | 'crashed'
+  | 'restarted'
+  | 'closed'
+  | 'no-handler'
+  | 'paused-overflow';
 
 export interface NetworkCounters {
   sent: number;
@@ -89,6 +97,19 @@ export interface NetworkHost {
   deliverAt(atMs: number, from: number, to: number, type: number, payload: Uint8Array): void;
 }
 
+/**
+ * A targeted fault on the message path, consulted at send after partitions and before loss:
+ * 'pass' lets the next filter (then the network) decide; 'drop' loses the message (counted as
+ * `filtered`); `{ delayMs }` adds that much latency. Filters must be deterministic functions of
+ * their arguments and their own state (e.g. "drop every Raft message from n1 to n2").
+ */
+export type MessageFilter = (
+  from: NodeId,
+  to: NodeId,
+  type: number,
+  payload: Uint8Array,
+) => 'pass' | 'drop' | { delayMs: number };
+
 /** A set of directed links blocked together; heal() unblocks exactly them (once). */
 export interface LinkCut {
   readonly links: ReadonlyArray<readonly [NodeId, NodeId]>;
@@ -101,6 +122,7 @@ export class SimNetwork {
   private readonly blocked: Uint16Array;
   private readonly lastArrivalMs: Float64Array;
   private readonly clogMs: Float64Array;
+  private filters: MessageFilter[] = [];
   readonly config: NetworkConfig;
   /** The configured loss probability, restored by heal(). */
   private readonly baselineLossProbability: number;
@@ -108,7 +130,16 @@ export class SimNetwork {
     sent: 0,
     delivered: 0,
     duplicated: 0,
-    dropped: { partition: 0, loss: 0, crashed: 0, restarted: 0, closed: 0, 'no-handler': 0, 'paused-overflow': 0 },
+    dropped: {
+      partition: 0,
+      filtered: 0,
+      loss: 0,
+      crashed: 0,
+      restarted: 0,
+      closed: 0,
+      'no-handler': 0,
+      'paused-overflow': 0,
+    },
   };
 
   constructor(
@@ -153,6 +184,20 @@ export class SimNetwork {
       c.dropped.partition++;
       return true;
     }
+    let extraDelayMs = 0;
+    if (this.filters.length > 0) {
+      for (const filter of this.filters) {
+        const verdict = filter(this.nodes[from]!, to, type, payload);
+        if (verdict === 'pass') continue;
+        if (verdict === 'drop') {
+          c.dropped.filtered++;
+          return true;
+        }
+        assert(verdict.delayMs >= 0 && verdict.delayMs <= networkDelayMsMax, `filter delay out of range`);
+        extraDelayMs = verdict.delayMs;
+        break;
+      }
+    }
     const rng = this.rng;
     if (rng.chance(this.config.lossProbability)) {
       c.dropped.loss++;
@@ -161,12 +206,12 @@ export class SimNetwork {
     const copies = rng.chance(this.config.duplicateProbability) ? 2 : 1;
     if (copies === 2) c.duplicated++;
     for (let k = 0; k < copies; k++) {
-      this.host.deliverAt(this.arrivalMs(from, t), from, t, type, payload.slice());
+      this.host.deliverAt(this.arrivalMs(from, t, extraDelayMs), from, t, type, payload.slice());
     }
     return true;
   }
 
-  private arrivalMs(from: number, to: number): number {
+  private arrivalMs(from: number, to: number, extraDelayMs: number): number {
     const cfg = this.config;
     const rng = this.rng;
     const now = this.host.nowMs();
@@ -179,7 +224,7 @@ export class SimNetwork {
           : Math.min(-Math.log(1 - u), exponentialJitterCapFactor) * cfg.latencyJitterMs;
     }
     const clog = Math.max(this.clogMs[from]!, this.clogMs[to]!);
-    let at = now + cfg.latencyBaseMs + jitter + clog;
+    let at = now + cfg.latencyBaseMs + jitter + clog + extraDelayMs;
     if (cfg.reorderProbability > 0 && rng.chance(cfg.reorderProbability)) {
       return at + rng.float() * cfg.reorderDelayMs; // exempt from FIFO: may overtake or be overtaken
     }
@@ -198,6 +243,14 @@ export class SimNetwork {
 
   linkBlocked(from: NodeId, to: NodeId): boolean {
     return this.isBlocked(this.idx(from), this.idx(to));
+  }
+
+  /** Installs a message filter (see MessageFilter); returns its removal. Filters run in install order. */
+  addFilter(filter: MessageFilter): () => void {
+    this.filters = [...this.filters, filter];
+    return () => {
+      this.filters = this.filters.filter((f) => f !== filter);
+    };
   }
 
   // --- partitions ---
@@ -299,8 +352,9 @@ export class SimNetwork {
     this.config.lossProbability = this.baselineLossProbability;
   }
 
-  /** Unblocks every link, unclogs every node and restores the configured loss probability. */
+  /** Unblocks every link, unclogs every node, removes every filter and restores the configured loss probability. */
   heal(): void {
+    this.filters = [];
     this.blocked.fill(0);
     this.clogMs.fill(0);
     this.restoreLossProbability();

@@ -928,8 +928,11 @@ export class RaftNode {
       this.log.commitTo(index);
       return index;
     }
+    // Config records at or below our commit index are history shared with the leader's log (the
+    // state machine may still snapshot at its applied index); the rest is replaced.
+    const committed = this.log.committed;
+    this.confLog = [...this.confLog.filter((r) => r.index <= committed), { index, conf: snapshot.meta.confState }];
     this.log.restore(snapshot);
-    this.confLog = [{ index, conf: snapshot.meta.confState }];
     this.setConf(snapshot.meta.confState);
     return index;
   }
@@ -1022,7 +1025,10 @@ export class RaftNode {
   private sendEmptyAppend(to: NodeId, pr: Progress): void {
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
-    if (prevTerm === undefined) return;
+    if (prevTerm === undefined) {
+      this.startSnapshot(to, pr); // what the follower needs next was compacted away
+      return;
+    }
     this.send({
       type: MsgType.Append,
       from: this.id,

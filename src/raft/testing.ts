@@ -75,6 +75,10 @@ export class TestCluster {
   rewrite: ((m: Message) => Message | undefined) | undefined;
   /** Probability in [0, 1) of dropping any message. */
   dropRate = 0;
+  /** Probability in [0, 1) of delivering a message twice. */
+  duplicateRate = 0;
+  /** Deliver each round's messages in a random order (across and within links). */
+  reorder = false;
   private restarts = 0;
 
   constructor(opts: ClusterOptions) {
@@ -150,6 +154,8 @@ export class TestCluster {
     this.filter = undefined;
     this.rewrite = undefined;
     this.dropRate = 0;
+    this.duplicateRate = 0;
+    this.reorder = false;
   }
 
   ignore(type: number): void {
@@ -241,7 +247,16 @@ export class TestCluster {
       busy = true;
       const batch = this.queue;
       this.queue = [];
-      for (const m of batch) this.deliver(m);
+      if (this.reorder) {
+        for (let i = batch.length - 1; i > 0; i--) {
+          const j = this.rng.int(i + 1);
+          [batch[i], batch[j]] = [batch[j]!, batch[i]!];
+        }
+      }
+      for (const m of batch) {
+        this.deliver(m);
+        if (this.duplicateRate > 0 && this.rng.float() < this.duplicateRate) this.deliver(m);
+      }
     }
     return busy;
   }

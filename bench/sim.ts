@@ -5,6 +5,7 @@
 // work), the ceiling any simulation step can reach; each scenario prints its ratio to it.
 //
 //   npm run bench -- sim [--seconds 60] [--period-ms 10] [--program heartbeat] [--repeat 3]
+import { loadavg } from 'node:os';
 import { Command } from 'commander';
 import type { Env } from '../src/env/types.ts';
 import { EventQueue } from '../src/sim/heap.ts';
@@ -83,6 +84,9 @@ export default async function (args: string[]): Promise<void> {
   const repeat = Number(opts.repeat);
   console.log(`command: npm run bench -- sim ${args.join(' ')}`.trim());
   console.log(machineLine());
+  console.log(
+    `load average (1 min) at start: ${loadavg()[0]!.toFixed(2)} (other work on the machine skews every number below)`,
+  );
   console.log(
     `load: ${nodes.length} nodes, program ${opts.program}, all-to-all heartbeat every ${periodMs} ms + echo ` +
       `(${((nodes.length * (nodes.length - 1) * 2 * 1000) / periodMs).toFixed(0)} msgs/simulated s), ${seconds} simulated s`,

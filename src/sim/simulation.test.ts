@@ -489,3 +489,30 @@ test('traceEventsMax keeps the last events as text, for diffing two runs', () =>
   sim.runUntil(20);
   assert.deepEqual(sim.recentEvents(), ['#2 5.000 action poke', '#3 20.000 action late'], 'bounded to the last 2');
 });
+
+test('stop() runs after the crash: it cannot send or persist anything', () => {
+  let threw: unknown;
+  const sim = new Simulation({
+    seed: 1,
+    nodes: ['a', 'b'],
+    program: (env) => {
+      const f = env.disk.open('f', { create: true });
+      env.disk.syncDir('');
+      return {
+        stop: () => {
+          assert.equal(env.transport.send('b', MessageType.TestEcho, new Uint8Array([1])), false);
+          try {
+            f.append(new Uint8Array([9]));
+          } catch (e) {
+            threw = e;
+          }
+          f.close();
+        },
+      };
+    },
+  });
+  sim.crash('a');
+  assert.equal((threw as { code?: string } | undefined)?.code, 'disk_handle_stale');
+  sim.restart('a');
+  assert.equal(sim.env('a')!.disk.open('f', { create: false }).size(), 0);
+});

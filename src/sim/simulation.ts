@@ -38,7 +38,10 @@ import { SimLogSink, SimMetrics } from './observe.ts';
 export interface SimulationOptions<S> {
   readonly seed: string | number;
   readonly nodes: readonly NodeId[];
-  /** Builds one node's application from its Env. If the result has `stop(): void`, crash calls it. */
+  /**
+   * Builds one node's application from its Env. If the result has `stop(): void`, crash calls it
+   * after the node is cut off (no sends, timers or disk writes take effect): release memory only.
+   */
   readonly program: (env: Env) => S;
   readonly network?: Partial<NetworkConfig>;
   readonly diskFaults?: Partial<DiskFaults>;
@@ -564,11 +567,13 @@ export class Simulation<S = unknown> {
     this.counts.crashes++;
     this.hash.u32(0x6000 | node.index).u32(timeMicros(this.now));
     this.logs.record(id, 'warn', { incarnation: node.incarnation }, 'sim: crash');
-    if (hasStop(instance)) instance.stop();
+    // The disk crashes first, so stop() cannot persist anything a power loss would not: its file
+    // handles are stale (close() is allowed, writes throw), its sends and timers are dead.
     const report: DiskCrashReport = node.disk.crash();
     this.counts.diskFilesRolledBack += report.filesRolledBack;
     this.counts.diskTornWrites += report.tornWrites;
     this.counts.diskDirOpsLost += report.dirOpsLost;
+    if (hasStop(instance)) instance.stop();
   }
 
   /** Starts `id` again on its surviving disk with fresh memory. No-op unless crashed. */

@@ -6,11 +6,11 @@
 // node through the engine (sim.crash + sim.restart), so unsynced writes may be lost or torn; the
 // suite runs with a few seeds to cover different crash outcomes.
 import type { Env, NodeId, Transport } from '../../src/env/types.ts';
-import { Simulation } from '../../src/sim/index.ts';
+import { type NetworkConfig, Simulation } from '../../src/sim/index.ts';
 import { type DiskHarness, diskCompliance } from './disk-suite.ts';
 import { type TransportHarness, transportCompliance } from './transport-suite.ts';
 
-function simTransportHarness(seed: string, network: Simulation['network']['config'] | undefined): TransportHarness {
+function simTransportHarness(seed: string, network: NetworkConfig | undefined): TransportHarness {
   return {
     async setup(ids: readonly NodeId[]) {
       const sim = new Simulation<Env>({

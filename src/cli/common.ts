@@ -40,6 +40,43 @@ export function httpGet(host: string, port: number, path: string, timeoutMs = 2_
   });
 }
 
+/** POST a JSON body; resolves with status and body text. */
+export function httpPostJson(
+  host: string,
+  port: number,
+  path: string,
+  body: unknown,
+  timeoutMs = 10_000,
+): Promise<HttpResult> {
+  const data = Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host,
+        port,
+        path,
+        method: 'POST',
+        timeout: timeoutMs,
+        headers: { 'content-type': 'application/json', 'content-length': data.length },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let bytes = 0;
+        res.on('data', (c: Buffer) => {
+          bytes += c.length;
+          if (bytes > HTTP_BODY_BYTES_MAX) req.destroy(new Error(`response from ${host}:${port}${path} too large`));
+          else chunks.push(c);
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms: ${host}:${port}${path}`)));
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
 /** One line for the user: typed errors by message, unknown ones with their stack (they are bugs). */
 export function describeError(err: unknown): string {
   if (err instanceof BaristaError) return `error (${err.code}): ${err.message}`;

@@ -11,6 +11,8 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { registerCheckCommand } from '../check/cli.ts';
 import { describeError } from './common.ts';
 import { runDev } from './dev.ts';
+import { ConfigError } from '../lib/errors.ts';
+import { runKv } from './kv.ts';
 import { runSimCommand } from './sim.ts';
 import { runStatus } from './status.ts';
 
@@ -118,6 +120,52 @@ export function buildProgram(): Command {
         json: boolean;
       }) => {
         process.exitCode = runSimCommand({ ...o, seed: o.seed }, out);
+      },
+    );
+
+  program
+    .command('kv')
+    .description('read and write the metadata group test keyspace through any node')
+    .argument('<op>', 'put | get | cas | del')
+    .argument('<key>')
+    .argument('[value]', 'the value (put, cas)')
+    .option('--expected <old>', 'cas: the value the key must hold')
+    .option('--absent', 'cas: the key must not exist (insert if not exists)', false)
+    .option('--serializable', 'get: read this node local state (may be stale) instead of a linearizable read', false)
+    .option('--endpoint <host:port...>', 'admin endpoints (default: from <data-dir>/cluster.json)', [])
+    .option('--data-dir <dir>', 'data dir of a `barista dev` cluster', '.baristas')
+    .option('--json', 'print the raw JSON answer', false)
+    .action(
+      async (
+        op: string,
+        key: string,
+        value: string | undefined,
+        o: {
+          expected?: string;
+          absent: boolean;
+          serializable: boolean;
+          endpoint: string[];
+          dataDir: string;
+          json: boolean;
+        },
+      ) => {
+        if (op !== 'put' && op !== 'get' && op !== 'cas' && op !== 'del')
+          throw new ConfigError('<op>', `expected put, get, cas or del, got "${op}"`);
+        process.exitCode = await runKv(
+          {
+            op,
+            key,
+            value,
+            expected: o.expected,
+            absent: o.absent,
+            serializable: o.serializable,
+            endpoints: o.endpoint,
+            dataDir: o.dataDir,
+            json: o.json,
+          },
+          out,
+          (s) => process.stderr.write(s),
+        );
       },
     );
 

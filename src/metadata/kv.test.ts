@@ -144,3 +144,24 @@ test('snapshot then restore reproduces state and sessions; replicas agree', () =
     }),
   );
 });
+
+test('session 0 executes every time (no deduplication) and gaps in indexes are allowed', () => {
+  const sm = new KvStateMachine();
+  const put = (index: number, v: string) =>
+    decodeResult(
+      sm.apply(
+        index,
+        encodeCommand({
+          kind: 'request',
+          proposedAtMs: 0,
+          sessionId: 0,
+          seq: 1,
+          request: { op: 'put', key: 'k', value: enc(v) },
+        }),
+      ),
+    );
+  assert.ok(put(1, 'a').ok);
+  assert.ok(put(5, 'b').ok, 'a gap (Raft no-ops) is fine');
+  assert.equal(dec(sm.read('k')), 'b', 'the same (session 0, seq 1) executed twice');
+  assert.throws(() => put(5, 'c'), /in order/);
+});

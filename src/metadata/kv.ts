@@ -13,6 +13,8 @@
 // clocks), never a replica's own clock. Sessions idle for sessionTimeoutMs expire; beyond
 // sessionsMax, the least recently used session is evicted.
 //
+// Session id 0 means "no session": the request executes each time it is applied.
+//
 // Reads (`get`) may go through the log (always linearizable) or be served by the driver from
 // local state after a ReadIndex round; this module offers `read(key)` for the latter.
 
@@ -73,7 +75,8 @@ export class KvStateMachine implements StateMachine {
   }
 
   apply(index: number, entry: Uint8Array): Uint8Array {
-    assert(index === this.applied + 1, `entries are applied in order: expected ${this.applied + 1}, got ${index}`);
+    // Indexes increase; gaps are entries the state machine never sees (Raft no-ops, config changes).
+    assert(index > this.applied, `entries are applied in order: ${index} after ${this.applied}`);
     this.applied = index;
     const command = decodeCommand(entry);
     if (command instanceof BaristaError) return encodeResult({ ok: false, code: 'malformed_command', value: null });
@@ -98,6 +101,9 @@ export class KvStateMachine implements StateMachine {
       this.sessions.delete(c.sessionId);
       return { ok: true, value: null, sessionId: 0 };
     }
+    // Session 0: a sessionless request, executed every time it is applied (at-most-once only if
+    // the client never retries; the client must treat a timeout as indefinite).
+    if (c.sessionId === 0) return this.execute(c.request);
     const session = this.sessions.get(c.sessionId);
     if (session === undefined) return { ok: false, code: 'session_expired', value: null };
     if (c.seq < session.lastSeq) return { ok: false, code: 'stale_sequence', value: null };
@@ -171,10 +177,10 @@ export class KvStateMachine implements StateMachine {
     const version = r.u8();
     if (version !== SNAPSHOT_VERSION) throw new CorruptionError(`kv snapshot: unknown version ${version}`);
     const applied = r.uvarint();
-    if (applied !== index) throw new CorruptionError(`kv snapshot: taken at ${applied}, installed as ${index}`);
+    if (applied > index) throw new CorruptionError(`kv snapshot: taken at ${applied}, installed as ${index}`);
     this.data.clear();
     this.sessions.clear();
-    this.applied = applied;
+    this.applied = index;
     this.nowMs = r.f64();
     const keyCount = r.uvarint();
     for (let i = 0; i < keyCount; i++) this.data.set(r.stringUvarint(), r.bytesUvarint().slice());

@@ -3,12 +3,15 @@
 // deterministic (no clocks, no randomness, no I/O) and total (bad entries yield error results).
 
 export interface StateMachine {
-  /** Applies the entry at `index`; returns the result bytes handed back to the proposer. */
+  /**
+   * Applies the entry at `index` (strictly greater than the last; gaps are Raft-internal entries)
+   * and returns the result bytes handed back to the proposer.
+   */
   apply(index: number, data: Uint8Array): Uint8Array;
   /** The index of the last applied entry (0 before any). */
   readonly appliedIndex: number;
   /** A self-contained image of the state as of appliedIndex. */
   snapshot(): Uint8Array;
-  /** Replaces the state with a snapshot image taken at `index`. */
+  /** Replaces the state with an image; afterwards appliedIndex = `index` (the Raft snapshot index). */
   restore(index: number, image: Uint8Array): void;
 }

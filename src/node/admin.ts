@@ -1,14 +1,18 @@
 // The node's admin HTTP port: GET /health (200 "ok" once the node serves), GET /status (JSON view
-// of this node and its peers), GET /metrics (Prometheus text format 0.0.4). Anything else is 404;
-// methods other than GET/HEAD are 405. Request bodies are not read. Bounded connections. Errors
-// in a handler become a 500 and a counter, never a crash.
+// of this node and its peers), GET /metrics (Prometheus text format 0.0.4), POST /v1/kv (the
+// metadata keyspace, see kv-http.ts). Anything else is 404; wrong methods are 405. Request bodies
+// are read only for POST and are bounded (limits.adminRequestBytesMax: 413 beyond). Bounded
+// connections. Errors in a handler become a 500 and a counter, never a crash.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Counter, Metrics } from '../env/types.ts';
+import { limits } from '../lib/limits.ts';
 
 export interface AdminHandlers {
   status(): unknown;
   metricsText(): string;
+  /** POST /v1/kv with a parsed JSON body. */
+  kv?(body: unknown): Promise<{ status: number; body: unknown }>;
 }
 
 const ADMIN_CONNECTIONS_MAX = 64;
@@ -54,9 +58,46 @@ export class AdminServer {
     });
   }
 
+  private handleKv(req: IncomingMessage, res: ServerResponse): void {
+    const kv = this.handlers.kv;
+    if (kv === undefined) return reply(res, 404, 'text/plain', 'no kv service on this node\n');
+    if (req.method !== 'POST') return reply(res, 405, 'text/plain', 'POST a JSON body to /v1/kv\n');
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let tooLarge = false;
+    req.on('data', (c: Buffer) => {
+      bytes += c.length;
+      if (bytes > limits.adminRequestBytesMax) tooLarge = true;
+      else chunks.push(c);
+    });
+    req.on('error', () => this.errors.inc());
+    req.on('end', () => {
+      if (tooLarge)
+        return json(res, 413, {
+          ok: false,
+          code: 'request_too_large',
+          message: `body over ${limits.adminRequestBytesMax} bytes`,
+        });
+      let body: unknown;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        return json(res, 400, { ok: false, code: 'bad_request', message: 'body is not JSON' });
+      }
+      kv(body).then(
+        (a) => json(res, a.status, a.body),
+        (err: unknown) => {
+          this.errors.inc();
+          json(res, 500, { ok: false, code: 'internal', message: String(err) });
+        },
+      );
+    });
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
     this.requests.counter('admin_http_requests_total', 'Admin HTTP requests', { path: known(path) }).inc();
+    if (path === '/v1/kv') return this.handleKv(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, 'text/plain', 'method not allowed\n');
     try {
       if (path === '/health') return reply(res, 200, 'text/plain', 'ok\n');
@@ -72,7 +113,11 @@ export class AdminServer {
 }
 
 function known(path: string | undefined): string {
-  return path === '/health' || path === '/status' || path === '/metrics' ? path : 'other';
+  return path === '/health' || path === '/status' || path === '/metrics' || path === '/v1/kv' ? path : 'other';
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  reply(res, status, 'application/json', `${JSON.stringify(body)}\n`);
 }
 
 function reply(res: ServerResponse, status: number, type: string, body: string): void {

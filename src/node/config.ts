@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { ConfigError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { defaultMembershipTiming } from '../membership/membership.ts';
+import { defaultRaftTiming } from '../metadata/raft-driver.ts';
 
 const port = z.number().int().min(1).max(65535);
 const id = z
@@ -27,6 +28,16 @@ const membershipSchema = z.strictObject({
   acceptablePauseMs: z.number().int().min(0).max(60_000).default(defaultMembershipTiming.acceptablePauseMs),
 });
 
+const raftSchema = z.strictObject({
+  tickMs: z.number().int().min(1).max(10_000).default(defaultRaftTiming.tickMs),
+  electionTimeoutTicks: z.number().int().min(2).max(1_000).default(defaultRaftTiming.electionTimeoutTicks),
+  heartbeatTicks: z.number().int().min(1).max(1_000).default(defaultRaftTiming.heartbeatTicks),
+  requestTimeoutMs: z.number().int().min(10).max(600_000).default(defaultRaftTiming.requestTimeoutMs),
+  pendingRequestsMax: z.number().int().min(1).max(1_000_000).default(defaultRaftTiming.pendingRequestsMax),
+  snapshotEveryEntries: z.number().int().min(1).max(100_000_000).default(defaultRaftTiming.snapshotEveryEntries),
+  snapshotRetainEntries: z.number().int().min(0).max(100_000_000).default(defaultRaftTiming.snapshotRetainEntries),
+});
+
 export const nodeConfigSchema = z
   .strictObject({
     nodeId: id,
@@ -36,6 +47,7 @@ export const nodeConfigSchema = z
     ports: z.strictObject({ peer: port, admin: port }),
     peers: z.array(peerSchema).max(limits.clusterNodesMax - 1),
     membership: membershipSchema.default(membershipSchema.parse({})),
+    raft: raftSchema.default(raftSchema.parse({})),
     log: z
       .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') })
       .default({ level: 'info' }),
@@ -52,6 +64,9 @@ export const nodeConfigSchema = z
     });
     if (c.ports.peer === c.ports.admin) {
       ctx.addIssue({ code: 'custom', path: ['ports', 'admin'], message: 'must differ from ports.peer' });
+    }
+    if (c.raft.heartbeatTicks >= c.raft.electionTimeoutTicks) {
+      ctx.addIssue({ code: 'custom', path: ['raft', 'heartbeatTicks'], message: 'must be below electionTimeoutTicks' });
     }
     if (c.membership.deadAfterMs <= c.membership.heartbeatIntervalMs) {
       ctx.addIssue({ code: 'custom', path: ['membership', 'deadAfterMs'], message: 'must exceed heartbeatIntervalMs' });

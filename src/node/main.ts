@@ -14,6 +14,7 @@ import { TcpTransport } from '../net/tcp-transport.ts';
 import { FileDisk } from '../storage/file-disk.ts';
 import { AdminServer } from './admin.ts';
 import { loadNodeConfig, type NodeConfig } from './config.ts';
+import { handleKvRequest } from './kv-http.ts';
 import { NodeServices } from './services.ts';
 
 export interface RunningNode {
@@ -56,6 +57,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     clusterId: config.clusterId,
     peers: config.peers.map((p) => p.id),
     membership: config.membership,
+    raft: config.raft,
   });
   const startedMs = realClock.monotonicMs();
   const memory = metrics.gauge('process_resident_memory_bytes', 'Resident set size');
@@ -67,6 +69,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
         uptimeMs: Math.round(realClock.monotonicMs() - startedMs),
         transport: transport.peerStatus(),
       }),
+      kv: (body) => handleKvRequest(services.kv, body),
       metricsText: () => {
         memory.set(process.memoryUsage.rss());
         return renderPrometheus(metrics);

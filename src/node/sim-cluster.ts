@@ -11,6 +11,7 @@ import { randomNemesis } from '../sim/nemesis.ts';
 import { type Simulation, Simulation as Sim, type SimulationStats } from '../sim/simulation.ts';
 import { SimulationFailure } from '../sim/failure.ts';
 import { defaultMembershipTiming } from '../membership/membership.ts';
+import { defaultRaftTiming } from '../metadata/raft-driver.ts';
 import { NodeServices } from './services.ts';
 
 export const allNemesisKinds: readonly NemesisKind[] = ['partition', 'crash', 'pause', 'clock', 'clog', 'loss'];
@@ -105,6 +106,7 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
         clusterId: 'sim',
         peers: ids.filter((p) => p !== env.nodeId),
         membership: defaultMembershipTiming,
+        raft: { ...defaultRaftTiming },
       }),
     replay: { args: replayArgs(o) },
   });

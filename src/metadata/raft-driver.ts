@@ -1,0 +1,474 @@
+// Runs the pure Raft core (src/raft) over an Env, feeding a StateMachine. Identical in the
+// simulator and in a node process: it sees only the Env (clock, timers, rng, transport, metrics,
+// log) and a durable RaftPersistence (the WAL-backed storage in production, over the Env's Disk).
+//
+// Processing a Ready (the order the core requires, see src/raft/raft.ts `Ready`):
+//   1. persist snapshot, entries (truncate-then-append), hard state; ONE sync for all of it
+//   2. send messages
+//   3. restore a received snapshot; apply committed entries in order; settle proposals
+//   4. answer ReadIndex results (the state machine has applied their index by now)
+//   5. advance; maybe take a snapshot and compact the log
+// Group commit: work from one event-loop turn (many proposals, many incoming messages) is folded
+// into one Ready by scheduling `process` once with `timers.after(0)`, so one fsync covers it all.
+//
+// Client requests: `submit` on the leader proposes directly; on a follower it forwards the command
+// to the leader over the peer transport and waits for the leader's answer. Outcomes are typed:
+//   definite failure  not_leader / no_leader (not proposed), proposal_dropped (the entry at our
+//                     index was applied with another term: it will never apply)
+//   indefinite        timeout, leadership lost while forwarding (may or may not have applied)
+// Reads use ReadIndex (`read`): the callback runs once this node's state machine has applied
+// everything committed before the read began, so reading local state then is linearizable.
+// Every pending map has a bound; beyond it requests fail fast with a LimitError (backpressure).
+
+import type { Env, Gauge, Histogram } from '../env/types.ts';
+import { BaristaError, LimitError } from '../lib/errors.ts';
+import { MessageType } from '../lib/message-types.ts';
+import type { MessageRouter } from '../lib/router.ts';
+import { decodeMessage, encodeMessage } from '../raft/codec.ts';
+import { type Ready, RaftNode } from '../raft/raft.ts';
+import type { RaftLogStorage } from '../raft/storage.ts';
+import { EntryType, type NodeId, type Role } from '../raft/types.ts';
+import {
+  decodeForwardedRequest,
+  decodeForwardedResponse,
+  encodeForwardedRequest,
+  encodeForwardedResponse,
+  type ForwardedResponse,
+} from './client-codec.ts';
+import type { StateMachine } from './state-machine.ts';
+
+/** Raft storage plus the one operation the core does not see: making writes durable. */
+export interface RaftPersistence extends RaftLogStorage {
+  /** Makes every write since the last sync durable (one fsync for a whole Ready). */
+  sync(): void;
+}
+
+export interface RaftDriverOptions {
+  readonly voters: readonly NodeId[];
+  readonly storage: RaftPersistence;
+  readonly stateMachine: StateMachine;
+  readonly tickMs: number;
+  readonly electionTimeoutTicks: number;
+  readonly heartbeatTicks: number;
+  readonly requestTimeoutMs: number;
+  /** Proposals, forwarded requests and reads waiting at once on this node. */
+  readonly pendingRequestsMax: number;
+  /** Take a state-machine snapshot after this many applied entries. */
+  readonly snapshotEveryEntries: number;
+  /** Entries kept behind a snapshot so slightly-lagging followers need no snapshot transfer. */
+  readonly snapshotRetainEntries: number;
+  readonly preVote?: boolean;
+  readonly checkQuorum?: boolean;
+}
+
+export const defaultRaftTiming = {
+  tickMs: 50,
+  electionTimeoutTicks: 10,
+  heartbeatTicks: 2,
+  requestTimeoutMs: 5_000,
+  pendingRequestsMax: 10_000,
+  snapshotEveryEntries: 10_000,
+  snapshotRetainEntries: 1_000,
+} as const;
+
+export type Outcome =
+  | { readonly ok: true; readonly result: Uint8Array }
+  | { readonly ok: false; readonly error: BaristaError };
+export type OutcomeCallback = (outcome: Outcome) => void;
+
+interface PendingProposal {
+  readonly term: number;
+  readonly deadlineMs: number;
+  readonly startedMs: number;
+  readonly done: OutcomeCallback;
+}
+
+interface PendingRead {
+  readonly deadlineMs: number;
+  readonly done: (error: BaristaError | undefined) => void;
+  /** Set once the ReadIndex answer arrived: serve when applied >= index. */
+  index: number | undefined;
+}
+
+const ROLE_CODE: Record<Role, number> = { follower: 0, preCandidate: 1, candidate: 2, leader: 3, learner: 4 };
+
+export function timeoutError(what: string): BaristaError {
+  return new BaristaError('timeout', `${what} timed out; it may or may not have taken effect`, {
+    definite: false,
+    retriable: true,
+  });
+}
+
+export class RaftDriver {
+  readonly core: RaftNode;
+  private readonly proposals = new Map<number, PendingProposal>();
+  /** Requests this node forwarded to the leader, by request id. */
+  private readonly forwarded = new Map<number, { deadlineMs: number; done: OutcomeCallback }>();
+  /** Requests other nodes forwarded to us (we are or were leader), by log index. */
+  private readonly forwardedIn = new Map<number, { term: number; from: NodeId; requestId: number }>();
+  private readonly reads = new Map<number, PendingRead>();
+  private nextRequestId = 1;
+  private nextReadId = 1;
+  private processScheduled = false;
+  private applied: number;
+  private lastSnapshotIndex: number;
+  private stopped = false;
+  private readonly timer;
+  private readonly gauges: Record<'term' | 'role' | 'commit' | 'applied' | 'pending', Gauge>;
+  private readonly syncLatency: Histogram;
+  private readonly commitLatency: Histogram;
+  private lastLeader: NodeId | undefined;
+
+  constructor(
+    private readonly env: Env,
+    router: MessageRouter,
+    private readonly options: RaftDriverOptions,
+  ) {
+    const storage = options.storage;
+    const snap = storage.snapshot();
+    if (snap.meta.index > 0) options.stateMachine.restore(snap.meta.index, snap.data);
+    this.applied = snap.meta.index;
+    this.lastSnapshotIndex = snap.meta.index;
+    this.core = new RaftNode({
+      id: env.nodeId,
+      voters: options.voters,
+      storage,
+      rng: env.rng.fork('raft'),
+      electionTimeoutTicks: options.electionTimeoutTicks,
+      heartbeatTicks: options.heartbeatTicks,
+      preVote: options.preVote ?? true,
+      checkQuorum: options.checkQuorum ?? true,
+      appliedIndex: this.applied,
+    });
+    const m = env.metrics;
+    this.gauges = {
+      term: m.gauge('raft_term', 'Current Raft term'),
+      role: m.gauge('raft_role', 'Raft role: 0 follower, 1 pre-candidate, 2 candidate, 3 leader, 4 learner'),
+      commit: m.gauge('raft_commit_index', 'Highest log index known committed'),
+      applied: m.gauge('raft_applied_index', 'Highest log index applied to the state machine'),
+      pending: m.gauge('raft_pending_requests', 'Client requests waiting on this node'),
+    };
+    this.syncLatency = m.histogram('raft_persist_sync_latency_ms', 'Time to persist and sync one Ready');
+    this.commitLatency = m.histogram('raft_commit_latency_ms', 'Proposal to apply, for proposals made on this node');
+    router.register([MessageType.Raft], (msg) => {
+      const decoded = decodeMessage(msg.payload);
+      if (decoded instanceof Error) {
+        m.counter('raft_messages_rejected_total', 'Raft messages that failed to decode', { code: decoded.code }).inc();
+        return;
+      }
+      if (decoded.from !== msg.from || decoded.to !== env.nodeId) {
+        m.counter('raft_messages_rejected_total', 'Raft messages that failed to decode', {
+          code: 'misaddressed',
+        }).inc();
+        return;
+      }
+      this.core.step(decoded);
+      this.schedule();
+    });
+    router.register([MessageType.RaftClientRequest], (msg) => this.onForwardedRequest(msg.from, msg.payload));
+    router.register([MessageType.RaftClientResponse], (msg) => this.onForwardedResponse(msg.payload));
+    this.timer = env.timers.every(options.tickMs, () => {
+      this.core.tick();
+      this.expire();
+      this.process();
+    });
+    this.process();
+  }
+
+  get appliedIndex(): number {
+    return this.applied;
+  }
+
+  status(): {
+    role: Role;
+    term: number;
+    commitIndex: number;
+    appliedIndex: number;
+    leader: NodeId | null;
+    lastIndex: number;
+  } {
+    return {
+      role: this.core.role,
+      term: this.core.currentTerm,
+      commitIndex: this.core.commitIndex,
+      appliedIndex: this.applied,
+      leader: this.core.leader ?? null,
+      lastIndex: this.core.lastIndex,
+    };
+  }
+
+  /** Proposes `command` (through the leader) and calls `done` with the state machine's result. */
+  submit(command: Uint8Array, done: OutcomeCallback): void {
+    if (this.stopped)
+      return done({ ok: false, error: new BaristaError('stopped', 'node is stopping', { retriable: true }) });
+    if (this.pendingCount() >= this.options.pendingRequestsMax) {
+      return done({
+        ok: false,
+        error: new LimitError('pendingRequestsMax', `more than ${this.options.pendingRequestsMax} requests waiting`),
+      });
+    }
+    const now = this.env.clock.monotonicMs();
+    if (this.core.role === 'leader') {
+      const r = this.core.propose(command);
+      if (!r.ok) return done({ ok: false, error: r.error });
+      this.proposals.set(r.value.index, {
+        term: r.value.term,
+        deadlineMs: now + this.options.requestTimeoutMs,
+        startedMs: now,
+        done,
+      });
+      this.schedule();
+      return;
+    }
+    const leader = this.core.leader;
+    if (leader === undefined || leader === this.env.nodeId) {
+      return done({
+        ok: false,
+        error: new BaristaError('no_leader', 'no leader is known right now', { retriable: true }),
+      });
+    }
+    const requestId = this.nextRequestId++;
+    this.forwarded.set(requestId, { deadlineMs: now + this.options.requestTimeoutMs, done });
+    this.env.transport.send(leader, MessageType.RaftClientRequest, encodeForwardedRequest({ requestId, command }));
+  }
+
+  /** Linearizable read barrier: `done(undefined)` once local state reflects every earlier commit. */
+  read(done: (error: BaristaError | undefined) => void): void {
+    if (this.pendingCount() >= this.options.pendingRequestsMax) {
+      return done(
+        new LimitError('pendingRequestsMax', `more than ${this.options.pendingRequestsMax} requests waiting`),
+      );
+    }
+    const id = this.nextReadId++;
+    const ctx = new Uint8Array(8);
+    new DataView(ctx.buffer).setFloat64(0, id);
+    const r = this.core.readIndex(ctx);
+    if (!r.ok) return done(r.error);
+    this.reads.set(id, {
+      deadlineMs: this.env.clock.monotonicMs() + this.options.requestTimeoutMs,
+      done,
+      index: undefined,
+    });
+    this.schedule();
+  }
+
+  transferLeadership(to: NodeId): BaristaError | undefined {
+    const r = this.core.transferLeadership(to);
+    this.schedule();
+    return r.ok ? undefined : r.error;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.timer.cancel();
+  }
+
+  private pendingCount(): number {
+    return this.proposals.size + this.forwarded.size + this.reads.size + this.forwardedIn.size;
+  }
+
+  private schedule(): void {
+    if (this.processScheduled || this.stopped) return;
+    this.processScheduled = true;
+    this.env.timers.after(0, () => {
+      this.processScheduled = false;
+      this.process();
+    });
+  }
+
+  private process(): void {
+    if (this.stopped) return;
+    for (let rd = this.core.ready(); rd !== undefined; rd = this.core.ready()) this.handle(rd);
+    this.gauges.term.set(this.core.currentTerm);
+    this.gauges.role.set(ROLE_CODE[this.core.role]);
+    this.gauges.commit.set(this.core.commitIndex);
+    this.gauges.applied.set(this.applied);
+    this.gauges.pending.set(this.pendingCount());
+  }
+
+  private handle(rd: Ready): void {
+    const storage = this.options.storage;
+    const started = this.env.clock.monotonicMs();
+    if (rd.snapshot !== undefined) storage.applySnapshot(rd.snapshot);
+    if (rd.entries.length > 0) storage.append(rd.entries);
+    if (rd.hardState !== undefined) storage.setHardState(rd.hardState);
+    if (rd.mustSync) {
+      storage.sync();
+      this.syncLatency.observe(this.env.clock.monotonicMs() - started);
+    }
+    for (const m of rd.messages) this.env.transport.send(m.to, MessageType.Raft, encodeMessage(m));
+    if (rd.softState !== undefined && rd.softState.leader !== this.lastLeader) {
+      this.lastLeader = rd.softState.leader;
+      this.env.metrics.counter('raft_leader_changes_total', 'Leader changes seen by this node').inc();
+      this.env.log.info(
+        { leader: rd.softState.leader ?? null, role: rd.softState.role, term: this.core.currentTerm },
+        'raft: leader changed',
+      );
+    }
+    if (rd.snapshot !== undefined) this.installSnapshot(rd.snapshot.meta.index, rd.snapshot.data);
+    for (const e of rd.committedEntries) {
+      const result = e.type === EntryType.Normal ? this.options.stateMachine.apply(e.index, e.data) : undefined;
+      this.applied = e.index;
+      this.settle(e.index, e.term, result);
+    }
+    for (const rs of rd.readStates) {
+      const id = new DataView(rs.requestCtx.buffer, rs.requestCtx.byteOffset, rs.requestCtx.byteLength).getFloat64(0);
+      const read = this.reads.get(id);
+      if (read !== undefined) read.index = rs.index;
+    }
+    this.serveReads();
+    this.core.advance(rd);
+    this.maybeSnapshot();
+  }
+
+  private installSnapshot(index: number, data: Uint8Array): void {
+    this.options.stateMachine.restore(index, data);
+    this.applied = index;
+    this.lastSnapshotIndex = index;
+    // Our proposals at or below the snapshot were applied (or not) elsewhere: we cannot know.
+    for (const [i, p] of this.proposals) {
+      if (i > index) continue;
+      this.proposals.delete(i);
+      p.done({
+        ok: false,
+        error: new BaristaError('outcome_unknown', 'replaced by a snapshot before the outcome was seen', {
+          definite: false,
+          retriable: true,
+        }),
+      });
+    }
+    for (const [i, f] of this.forwardedIn) {
+      if (i > index) continue;
+      this.forwardedIn.delete(i);
+      this.reply(f.from, {
+        requestId: f.requestId,
+        ok: false,
+        error: new BaristaError('outcome_unknown', 'outcome not seen', { definite: false }),
+      });
+    }
+  }
+
+  private settle(index: number, term: number, result: Uint8Array | undefined): void {
+    const mine = this.proposals.get(index);
+    if (mine !== undefined) {
+      this.proposals.delete(index);
+      if (mine.term === term && result !== undefined) {
+        this.commitLatency.observe(this.env.clock.monotonicMs() - mine.startedMs);
+        mine.done({ ok: true, result });
+      } else {
+        mine.done({
+          ok: false,
+          error: new BaristaError('proposal_dropped', 'a new leader replaced the proposal; it will not apply', {
+            retriable: true,
+          }),
+        });
+      }
+    }
+    const theirs = this.forwardedIn.get(index);
+    if (theirs !== undefined) {
+      this.forwardedIn.delete(index);
+      if (theirs.term === term && result !== undefined)
+        this.reply(theirs.from, { requestId: theirs.requestId, ok: true, result });
+      else
+        this.reply(theirs.from, {
+          requestId: theirs.requestId,
+          ok: false,
+          error: new BaristaError('proposal_dropped', 'replaced by a new leader', { retriable: true }),
+        });
+    }
+  }
+
+  private serveReads(): void {
+    for (const [id, r] of this.reads) {
+      if (r.index !== undefined && this.applied >= r.index) {
+        this.reads.delete(id);
+        r.done(undefined);
+      }
+    }
+  }
+
+  private onForwardedRequest(from: NodeId, payload: Uint8Array): void {
+    const req = decodeForwardedRequest(payload);
+    if (req instanceof Error) {
+      this.env.metrics
+        .counter('raft_client_rejected_total', 'Forwarded client requests rejected', { code: req.code })
+        .inc();
+      return;
+    }
+    const fail = (error: BaristaError): void => this.reply(from, { requestId: req.requestId, ok: false, error });
+    if (this.core.role !== 'leader')
+      return fail(new BaristaError('not_leader', 'not the leader (forwarded to a stale leader)', { retriable: true }));
+    if (this.pendingCount() >= this.options.pendingRequestsMax)
+      return fail(new LimitError('pendingRequestsMax', 'leader is overloaded'));
+    const r = this.core.propose(req.command);
+    if (!r.ok) return fail(r.error);
+    this.forwardedIn.set(r.value.index, { term: r.value.term, from, requestId: req.requestId });
+    this.schedule();
+  }
+
+  private onForwardedResponse(payload: Uint8Array): void {
+    const res = decodeForwardedResponse(payload);
+    if (res instanceof Error) {
+      this.env.metrics
+        .counter('raft_client_rejected_total', 'Forwarded client responses rejected', { code: res.code })
+        .inc();
+      return;
+    }
+    const waiting = this.forwarded.get(res.requestId);
+    if (waiting === undefined) return; // timed out already
+    this.forwarded.delete(res.requestId);
+    waiting.done(res.ok ? { ok: true, result: res.result } : { ok: false, error: res.error });
+  }
+
+  private reply(to: NodeId, response: ForwardedResponse): void {
+    this.env.transport.send(to, MessageType.RaftClientResponse, encodeForwardedResponse(response));
+  }
+
+  private expire(): void {
+    const now = this.env.clock.monotonicMs();
+    for (const [i, p] of this.proposals) {
+      if (now < p.deadlineMs) continue;
+      this.proposals.delete(i);
+      p.done({ ok: false, error: timeoutError('proposal') });
+    }
+    for (const [id, f] of this.forwarded) {
+      if (now < f.deadlineMs) continue;
+      this.forwarded.delete(id);
+      f.done({ ok: false, error: timeoutError('forwarded proposal') });
+    }
+    for (const [id, r] of this.reads) {
+      if (now < r.deadlineMs) continue;
+      this.reads.delete(id);
+      // A read has no effect, so a timed-out read is a definite failure.
+      r.done(new BaristaError('timeout', 'read timed out', { definite: true, retriable: true }));
+    }
+    // Forwarded-in entries are bounded by the log: they settle when their index applies. Entries
+    // from a lost leadership that never apply would linger, so drop them after the timeout too.
+    if (this.core.role !== 'leader') {
+      for (const [i, f] of this.forwardedIn) {
+        if (i <= this.core.commitIndex) continue;
+        this.forwardedIn.delete(i);
+        this.reply(f.from, {
+          requestId: f.requestId,
+          ok: false,
+          error: new BaristaError('leadership_lost', 'leadership lost; may or may not apply', {
+            definite: false,
+            retriable: true,
+          }),
+        });
+      }
+    }
+  }
+
+  private maybeSnapshot(): void {
+    if (this.applied - this.lastSnapshotIndex < this.options.snapshotEveryEntries) return;
+    const storage = this.options.storage;
+    const index = this.applied;
+    storage.createSnapshot(index, this.core.confStateAt(index), this.options.stateMachine.snapshot());
+    const compactTo = index - this.options.snapshotRetainEntries;
+    if (compactTo >= storage.firstIndex()) storage.compact(compactTo);
+    storage.sync();
+    this.lastSnapshotIndex = index;
+    this.env.metrics.counter('raft_snapshots_total', 'State-machine snapshots taken').inc();
+  }
+}

@@ -18,14 +18,18 @@
 // Invariants of FrameDecoder:
 //   - any chunking of the same bytes yields the same frames and errors (tests feed it a byte at a
 //     time and in random chunks);
-//   - each input byte is copied at most once (chunks are kept in a list and sliced; a frame that
-//     lies inside one chunk is a zero-copy view of it), so decoding is O(n) for any chunking;
-//   - bytes buffered never exceed frameBytesMax plus one chunk;
+//   - frames that lie inside one chunk are parsed in place: their payload is a view of that chunk,
+//     and nothing is allocated per frame but that view (delivery is a sink call, not an event
+//     object). Only a frame that straddles chunks is held (as views of its parts) and then copied
+//     once into one buffer; so each input byte is copied at most once and decoding is O(n) for
+//     any chunking;
+//   - bytes held never exceed frameBytesMax (at most one incomplete frame is held);
 //   - every error is terminal: after the first ProtocolError the decoder yields nothing more and
 //     the connection owning it must be closed (a length-prefixed stream cannot resynchronise).
+//     A sink may also stop the decoder (its frame() returns false), with the same effect.
 // Untrusted bytes never reach an assert: each malformation becomes a ProtocolError with a stable code.
 
-import { assert } from '../lib/assert.ts';
+import { AssertionError, assert } from '../lib/assert.ts';
 import { ConfigError, LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 
@@ -60,6 +64,21 @@ export type DecodeEvent =
   | { readonly kind: 'frame'; readonly frame: Frame }
   | { readonly kind: 'error'; readonly error: ProtocolError };
 
+/**
+ * Receives what FrameDecoder.decode finds, in stream order. The hot path of the transport: one
+ * call per frame, no event object. Ids are the same string objects for as long as the bytes that
+ * encode them repeat, so a consumer may compare them by identity first.
+ */
+export interface FrameSink {
+  /**
+   * One frame. `payload` may share memory with the received chunk; the decoder never writes to it.
+   * Return false to stop: the decoder releases what it holds and yields nothing more.
+   */
+  frame(type: number, clusterId: string, senderId: string, payload: Uint8Array, wireBytes: number): boolean;
+  /** The first and last error; the decoder yields nothing after it. */
+  error(error: ProtocolError): void;
+}
+
 export interface FrameBounds {
   frameBytesMax: number;
   clusterIdBytesMax: number;
@@ -91,6 +110,10 @@ function encodeId(field: string, id: string, bytesMax: number): Uint8Array {
   return bytes;
 }
 
+function readU32(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+}
+
 /**
  * Encodes frames for one (cluster, sender). The envelope after the type is the same for every
  * frame, so it is built once. Every encode copies the payload: the caller may reuse its buffer.
@@ -98,6 +121,8 @@ function encodeId(field: string, id: string, bytesMax: number): Uint8Array {
 export class FrameEncoder {
   readonly bounds: FrameBounds;
   private readonly idsTail: Uint8Array; // clusterId and senderId with their length bytes
+  /** Length prefix + version + type: the bytes before idsTail. */
+  private readonly headBytes: number;
 
   constructor(options: { clusterId: string; senderId: string; bounds?: Partial<FrameBounds> }) {
     this.bounds = { ...defaultFrameBounds, ...options.bounds };
@@ -109,11 +134,12 @@ export class FrameEncoder {
     this.idsTail.set(cluster, 1);
     this.idsTail[1 + cluster.byteLength] = sender.byteLength;
     this.idsTail.set(sender, 2 + cluster.byteLength);
+    this.headBytes = lengthPrefixBytes + 1 + 2;
   }
 
   /** Bytes on the wire for a payload of `payloadBytes`, length prefix included. */
   frameBytes(payloadBytes: number): number {
-    return lengthPrefixBytes + 1 + 2 + this.idsTail.byteLength + payloadBytes;
+    return this.headBytes + this.idsTail.byteLength + payloadBytes;
   }
 
   /** Whether a payload of this size fits under frameBytesMax. */
@@ -121,12 +147,18 @@ export class FrameEncoder {
     return this.frameBytes(payloadBytes) <= this.bounds.frameBytesMax;
   }
 
-  /** Writes one frame into `target` at `offset`; returns the bytes written. The caller checked `fits`. */
+  /**
+   * Writes one frame into `target` at `offset`; returns the bytes written. The caller checked
+   * `fits` and that the target has room (programmer errors, asserted).
+   */
   encodeInto(target: Uint8Array, offset: number, type: number, payload: Uint8Array): number {
-    assert(Number.isInteger(type) && type >= 0 && type <= 0xffff, `message type out of u16 range: ${type}`);
-    const total = this.frameBytes(payload.byteLength);
-    assert(total <= this.bounds.frameBytesMax, 'encodeInto called for an oversize frame');
-    assert(offset + total <= target.byteLength, 'encodeInto target too small');
+    const total = this.headBytes + this.idsTail.byteLength + payload.byteLength;
+    // One combined check keeps the hot path free of message building; the messages come after.
+    if ((type & 0xffff) !== type || total > this.bounds.frameBytesMax || offset + total > target.byteLength) {
+      assert((type & 0xffff) === type, `message type out of u16 range: ${type}`);
+      assert(total <= this.bounds.frameBytesMax, 'encodeInto called for an oversize frame');
+      throw new AssertionError('encodeInto target too small');
+    }
     const length = total - lengthPrefixBytes;
     target[offset] = length >>> 24;
     target[offset + 1] = (length >>> 16) & 0xff;
@@ -135,8 +167,8 @@ export class FrameEncoder {
     target[offset + 4] = envelopeVersion;
     target[offset + 5] = type >>> 8;
     target[offset + 6] = type & 0xff;
-    target.set(this.idsTail, offset + 7);
-    target.set(payload, offset + 7 + this.idsTail.byteLength);
+    target.set(this.idsTail, offset + this.headBytes);
+    target.set(payload, offset + this.headBytes + this.idsTail.byteLength);
     return total;
   }
 
@@ -154,23 +186,43 @@ export class FrameEncoder {
   }
 }
 
+/** Collects decode results as events: for tests and cold paths (the transport uses a FrameSink). */
+class EventCollector implements FrameSink {
+  events: DecodeEvent[] = [];
+
+  frame(type: number, clusterId: string, senderId: string, payload: Uint8Array, wireBytes: number): boolean {
+    this.events.push({ kind: 'frame', frame: { envelopeVersion, type, clusterId, senderId, payload, wireBytes } });
+    return true;
+  }
+
+  error(error: ProtocolError): void {
+    this.events.push({ kind: 'error', error });
+  }
+}
+
 /**
- * Incremental decoder for one connection. `push(chunk)` returns the frames completed by that
- * chunk, in order, followed by at most one error (after which the decoder is failed for good).
+ * Incremental decoder for one connection. `decode(chunk, sink)` hands the frames completed by that
+ * chunk to the sink, in order, followed by at most one error (after which the decoder is failed for
+ * good). `push(chunk)` does the same and returns them as events.
  */
 export class FrameDecoder {
   readonly bounds: FrameBounds;
-  private chunks: Uint8Array[] = [];
-  private headIndex = 0; // first live chunk in `chunks`
-  private headOffset = 0; // bytes already consumed from chunks[headIndex]
-  private bufferedBytes = 0;
-  /** Body length of the frame being assembled, or -1 while its length prefix is incomplete. */
-  private bodyBytes = -1;
-  private versionChecked = false;
   private failure: ProtocolError | null = null;
-  // Ids repeat on every frame of a connection: decode each distinct byte string once.
-  private lastCluster: { bytes: Uint8Array; id: string } | null = null;
-  private lastSender: { bytes: Uint8Array; id: string } | null = null;
+  private stopped = false;
+  // The incomplete frame at the end of the stream so far, if any. Its length prefix is collected in
+  // `prefix` while fewer than 4 bytes of it have arrived (`prefixFilled`); after that `bodyBytes`
+  // is its length and `parts` hold views of the body bytes received (`partsBytes` of them).
+  private readonly prefix = new Uint8Array(lengthPrefixBytes);
+  private prefixFilled = 0;
+  /** Body length of the held frame, or -1 while no frame is held past its length prefix. */
+  private bodyBytes = -1;
+  private parts: Uint8Array[] = [];
+  private partsBytes = 0;
+  // Ids repeat on every frame of a connection: the id section's bytes (both ids with their length
+  // bytes) of the last frame, and the strings they decoded to.
+  private idsBytes: Uint8Array | null = null;
+  private clusterId = '';
+  private senderId = '';
 
   constructor(bounds: Partial<FrameBounds> = {}) {
     this.bounds = { ...defaultFrameBounds, ...bounds };
@@ -183,194 +235,197 @@ export class FrameDecoder {
 
   /** Bytes held for a frame not yet complete. */
   get buffered(): number {
-    return this.bufferedBytes;
+    return this.prefixFilled + this.partsBytes;
   }
 
   push(chunk: Uint8Array): DecodeEvent[] {
-    const events: DecodeEvent[] = [];
-    if (this.failure !== null || chunk.byteLength === 0) return events;
-    this.chunks.push(chunk);
-    this.bufferedBytes += chunk.byteLength;
-    for (;;) {
-      if (this.bodyBytes < 0) {
-        if (this.bufferedBytes < lengthPrefixBytes) break;
-        const length = this.takeU32();
-        if (length + lengthPrefixBytes > this.bounds.frameBytesMax) {
-          this.fail(
-            events,
-            FrameErrorCode.frameTooLarge,
-            `frame length ${length} exceeds ${this.bounds.frameBytesMax}`,
-            {
-              frameBytes: length + lengthPrefixBytes,
-              frameBytesMax: this.bounds.frameBytesMax,
-            },
-          );
-          break;
-        }
-        if (length < envelopeBytesMin) {
-          this.fail(events, FrameErrorCode.truncatedEnvelope, `frame length ${length} is shorter than an envelope`, {
-            frameLength: length,
-          });
-          break;
-        }
+    const collector = new EventCollector();
+    this.decode(chunk, collector);
+    return collector.events;
+  }
+
+  decode(chunk: Uint8Array, sink: FrameSink): void {
+    if (this.failure !== null || this.stopped || chunk.byteLength === 0) return;
+    let at = 0;
+    if (this.bodyBytes >= 0 || this.prefixFilled > 0) {
+      at = this.continueHeld(chunk, sink);
+      if (at < 0) return;
+    }
+    const end = chunk.byteLength;
+    while (end - at >= lengthPrefixBytes) {
+      const length = readU32(chunk, at);
+      if (!this.checkLength(length, sink)) return;
+      const bodyAt = at + lengthPrefixBytes;
+      if (end - bodyAt < length) {
+        // The frame straddles into later chunks: hold what is here.
         this.bodyBytes = length;
-        this.versionChecked = false;
+        this.hold(chunk.subarray(bodyAt, end), sink);
+        return;
       }
-      if (!this.versionChecked) {
-        if (this.bufferedBytes < 1) break;
-        const version = this.peekByte();
-        if (version !== envelopeVersion) {
-          this.fail(events, FrameErrorCode.unknownEnvelopeVersion, `unknown envelope version ${version}`, { version });
-          break;
-        }
-        this.versionChecked = true;
+      if (chunk[bodyAt] !== envelopeVersion) {
+        this.failVersion(chunk[bodyAt]!, sink);
+        return;
       }
-      if (this.bufferedBytes < this.bodyBytes) break;
-      const body = this.take(this.bodyBytes);
-      this.bodyBytes = -1;
-      const event = this.parseBody(body);
-      events.push(event);
-      if (event.kind === 'error') {
-        this.failure = event.error;
-        this.release();
-        break;
-      }
+      if (!this.parse(chunk, bodyAt, length, sink)) return;
+      at = bodyAt + length;
     }
-    return events;
+    while (at < end) this.prefix[this.prefixFilled++] = chunk[at++]!;
   }
 
-  private parseBody(body: Uint8Array): DecodeEvent {
-    // body.byteLength >= envelopeBytesMin and body[0] is the checked version.
-    const type = (body[1]! << 8) | body[2]!;
-    let at = 3;
-    const cluster = this.readId(body, at, this.bounds.clusterIdBytesMax, 'clusterId');
-    if (cluster instanceof ProtocolError) return { kind: 'error', error: cluster };
-    at = cluster.next;
-    const sender = this.readId(body, at, this.bounds.nodeIdBytesMax, 'senderId');
-    if (sender instanceof ProtocolError) return { kind: 'error', error: sender };
-    at = sender.next;
-    return {
-      kind: 'frame',
-      frame: {
-        envelopeVersion,
-        type,
-        clusterId: cluster.id,
-        senderId: sender.id,
-        payload: body.subarray(at),
-        wireBytes: lengthPrefixBytes + body.byteLength,
-      },
-    };
-  }
-
-  private readId(
-    body: Uint8Array,
-    at: number,
-    bytesMax: number,
-    field: 'clusterId' | 'senderId',
-  ): { id: string; next: number } | ProtocolError {
-    if (at >= body.byteLength) {
-      return new ProtocolError(FrameErrorCode.truncatedEnvelope, `frame ends before ${field} length`, { field });
+  /** Feeds the held frame from the front of `chunk`; returns where the rest of the chunk starts, or -1. */
+  private continueHeld(chunk: Uint8Array, sink: FrameSink): number {
+    let at = 0;
+    if (this.bodyBytes < 0) {
+      while (this.prefixFilled < lengthPrefixBytes && at < chunk.byteLength) {
+        this.prefix[this.prefixFilled++] = chunk[at++]!;
+      }
+      if (this.prefixFilled < lengthPrefixBytes) return -1;
+      this.prefixFilled = 0;
+      const length = readU32(this.prefix, 0);
+      if (!this.checkLength(length, sink)) return -1;
+      this.bodyBytes = length;
     }
-    const length = body[at]!;
-    if (length < 1 || length > bytesMax) {
-      return new ProtocolError(FrameErrorCode.badIdLength, `${field} length ${length} outside 1..${bytesMax}`, {
-        field,
-        length,
-      });
-    }
-    const end = at + 1 + length;
-    if (end > body.byteLength) {
-      return new ProtocolError(FrameErrorCode.truncatedEnvelope, `frame ends inside ${field}`, { field });
-    }
-    const cache = field === 'clusterId' ? this.lastCluster : this.lastSender;
-    if (cache !== null && sameBytesAt(cache.bytes, body, at + 1, length)) return { id: cache.id, next: end };
-    const bytes = body.subarray(at + 1, end);
-    let id: string;
-    try {
-      id = utf8Strict.decode(bytes);
-    } catch (cause) {
-      return new ProtocolError(FrameErrorCode.badIdEncoding, `${field} is not valid UTF-8`, { field, cause });
-    }
-    const entry = { bytes: Uint8Array.from(bytes), id };
-    if (field === 'clusterId') this.lastCluster = entry;
-    else this.lastSender = entry;
-    return { id, next: end };
-  }
-
-  private fail(events: DecodeEvent[], code: FrameErrorCode, message: string, fields: Record<string, unknown>): void {
-    this.failure = new ProtocolError(code, message, fields);
-    events.push({ kind: 'error', error: this.failure });
+    const count = Math.min(this.bodyBytes - this.partsBytes, chunk.byteLength - at);
+    if (!this.hold(chunk.subarray(at, at + count), sink)) return -1;
+    at += count;
+    if (this.partsBytes < this.bodyBytes) return -1;
+    const body = this.parts.length === 1 ? this.parts[0]! : joinParts(this.parts, this.partsBytes);
     this.release();
+    if (!this.parse(body, 0, body.byteLength, sink)) return -1;
+    return at;
   }
 
+  /** Holds a view of body bytes of the incomplete frame; checks the version once its byte is here. */
+  private hold(part: Uint8Array, sink: FrameSink): boolean {
+    if (part.byteLength === 0) return true;
+    if (this.partsBytes === 0 && part[0] !== envelopeVersion) {
+      this.failVersion(part[0]!, sink);
+      return false;
+    }
+    this.parts.push(part);
+    this.partsBytes += part.byteLength;
+    return true;
+  }
+
+  private checkLength(length: number, sink: FrameSink): boolean {
+    if (length + lengthPrefixBytes > this.bounds.frameBytesMax) {
+      this.fail(sink, FrameErrorCode.frameTooLarge, `frame length ${length} exceeds ${this.bounds.frameBytesMax}`, {
+        frameBytes: length + lengthPrefixBytes,
+        frameBytesMax: this.bounds.frameBytesMax,
+      });
+      return false;
+    }
+    if (length < envelopeBytesMin) {
+      this.fail(sink, FrameErrorCode.truncatedEnvelope, `frame length ${length} is shorter than an envelope`, {
+        frameLength: length,
+      });
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Delivers the frame whose body is `buf[at .. at+length)` (length >= envelopeBytesMin, version
+   * checked). Returns whether decoding goes on.
+   */
+  private parse(buf: Uint8Array, at: number, length: number, sink: FrameSink): boolean {
+    const end = at + length;
+    const type = (buf[at + 1]! << 8) | buf[at + 2]!;
+    const idsAt = at + 3;
+    let payloadAt: number;
+    const ids = this.idsBytes;
+    if (ids !== null && idsAt + ids.byteLength <= end && sameBytesAt(ids, buf, idsAt)) {
+      payloadAt = idsAt + ids.byteLength;
+    } else {
+      const next = this.readIds(buf, idsAt, end, sink);
+      if (next < 0) return false;
+      payloadAt = next;
+    }
+    const payload = new Uint8Array(buf.buffer, buf.byteOffset + payloadAt, end - payloadAt);
+    if (sink.frame(type, this.clusterId, this.senderId, payload, lengthPrefixBytes + length)) return true;
+    this.stopped = true;
+    this.release();
+    return false;
+  }
+
+  /** The slow path: decodes both ids, fills the id cache; returns the payload offset or -1 (failed). */
+  private readIds(buf: Uint8Array, at: number, end: number, sink: FrameSink): number {
+    const cluster = readId(buf, at, end, this.bounds.clusterIdBytesMax, 'clusterId');
+    if (cluster instanceof ProtocolError) return this.failWith(sink, cluster);
+    const sender = readId(buf, cluster.next, end, this.bounds.nodeIdBytesMax, 'senderId');
+    if (sender instanceof ProtocolError) return this.failWith(sink, sender);
+    this.idsBytes = Uint8Array.from(buf.subarray(at, sender.next));
+    this.clusterId = cluster.id;
+    this.senderId = sender.id;
+    return sender.next;
+  }
+
+  private failVersion(version: number, sink: FrameSink): void {
+    this.fail(sink, FrameErrorCode.unknownEnvelopeVersion, `unknown envelope version ${version}`, { version });
+  }
+
+  private fail(sink: FrameSink, code: FrameErrorCode, message: string, fields: Record<string, unknown>): void {
+    this.failWith(sink, new ProtocolError(code, message, fields));
+  }
+
+  private failWith(sink: FrameSink, error: ProtocolError): -1 {
+    this.failure = error;
+    this.release();
+    this.prefixFilled = 0;
+    sink.error(error);
+    return -1;
+  }
+
+  /** Drops the held frame. */
   private release(): void {
-    this.chunks = [];
-    this.headIndex = 0;
-    this.headOffset = 0;
-    this.bufferedBytes = 0;
-  }
-
-  private peekByte(): number {
-    const head = this.chunks[this.headIndex]!;
-    return head[this.headOffset]!;
-  }
-
-  private takeU32(): number {
-    const head = this.chunks[this.headIndex]!;
-    const at = this.headOffset;
-    if (head.byteLength - at >= lengthPrefixBytes) {
-      // Fast path: the prefix lies in one chunk; read it in place.
-      this.bufferedBytes -= lengthPrefixBytes;
-      this.headOffset += lengthPrefixBytes;
-      if (this.headOffset === head.byteLength) this.advanceHead();
-      return ((head[at]! << 24) | (head[at + 1]! << 16) | (head[at + 2]! << 8) | head[at + 3]!) >>> 0;
-    }
-    const bytes = this.take(lengthPrefixBytes);
-    return ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
-  }
-
-  /** Removes `n` bytes from the front; a view when they lie in one chunk, else one copy. */
-  private take(n: number): Uint8Array {
-    assert(n <= this.bufferedBytes, 'take beyond buffered bytes');
-    this.bufferedBytes -= n;
-    const head = this.chunks[this.headIndex]!;
-    const inHead = head.byteLength - this.headOffset;
-    if (n <= inHead) {
-      const view = head.subarray(this.headOffset, this.headOffset + n);
-      this.headOffset += n;
-      if (this.headOffset === head.byteLength) this.advanceHead();
-      return view;
-    }
-    const out = Buffer.allocUnsafe(n); // every byte is overwritten below
-    let filled = 0;
-    while (filled < n) {
-      const chunk = this.chunks[this.headIndex]!;
-      const count = Math.min(n - filled, chunk.byteLength - this.headOffset);
-      out.set(chunk.subarray(this.headOffset, this.headOffset + count), filled);
-      filled += count;
-      this.headOffset += count;
-      if (this.headOffset === chunk.byteLength) this.advanceHead();
-    }
-    return out;
-  }
-
-  private advanceHead(): void {
-    this.headIndex++;
-    this.headOffset = 0;
-    // Compact the chunk list once the consumed prefix dominates, keeping shifts amortised O(1).
-    if (this.headIndex === this.chunks.length) {
-      this.chunks = [];
-      this.headIndex = 0;
-    } else if (this.headIndex > 64 && this.headIndex * 2 > this.chunks.length) {
-      this.chunks = this.chunks.slice(this.headIndex);
-      this.headIndex = 0;
-    }
+    this.bodyBytes = -1;
+    this.parts = [];
+    this.partsBytes = 0;
   }
 }
 
-/** Whether `b[at .. at+length)` equals `a`. */
-function sameBytesAt(a: Uint8Array, b: Uint8Array, at: number, length: number): boolean {
-  if (a.byteLength !== length) return false;
-  for (let i = 0; i < length; i++) if (a[i] !== b[at + i]) return false;
+function readId(
+  body: Uint8Array,
+  at: number,
+  end: number,
+  bytesMax: number,
+  field: 'clusterId' | 'senderId',
+): { id: string; next: number } | ProtocolError {
+  if (at >= end) {
+    return new ProtocolError(FrameErrorCode.truncatedEnvelope, `frame ends before ${field} length`, { field });
+  }
+  const length = body[at]!;
+  if (length < 1 || length > bytesMax) {
+    return new ProtocolError(FrameErrorCode.badIdLength, `${field} length ${length} outside 1..${bytesMax}`, {
+      field,
+      length,
+    });
+  }
+  const next = at + 1 + length;
+  if (next > end) {
+    return new ProtocolError(FrameErrorCode.truncatedEnvelope, `frame ends inside ${field}`, { field });
+  }
+  try {
+    return { id: utf8Strict.decode(body.subarray(at + 1, next)), next };
+  } catch (cause) {
+    return new ProtocolError(FrameErrorCode.badIdEncoding, `${field} is not valid UTF-8`, { field, cause });
+  }
+}
+
+/** The parts of one straddling frame body, copied once into one buffer. */
+function joinParts(parts: readonly Uint8Array[], bytes: number): Uint8Array {
+  const out = Buffer.allocUnsafe(bytes); // every byte is overwritten below
+  let filled = 0;
+  for (const part of parts) {
+    out.set(part, filled);
+    filled += part.byteLength;
+  }
+  assert(filled === bytes, 'held parts add up to the frame body');
+  return out;
+}
+
+/** Whether `b[at .. at+a.length)` equals `a` (the caller checked the range lies inside b). */
+function sameBytesAt(a: Uint8Array, b: Uint8Array, at: number): boolean {
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[at + i]) return false;
   return true;
 }

@@ -51,3 +51,16 @@ test('push past the bound throws a LimitError naming it', () => {
     (e) => e instanceof LimitError && e.fields['limit'] === 'simEventsPendingMax',
   );
 });
+
+test('pushFirst events come before ordinary ones at the same time, in their own order', () => {
+  const q = new EventQueue<Ev>(100, 'testMax');
+  q.push({ atMs: 5, seq: 0, id: 1 });
+  q.push({ atMs: 4, seq: 0, id: 2 });
+  q.pushFirst({ atMs: 5, seq: 0, id: 3 });
+  q.pushFirst({ atMs: 5, seq: 0, id: 4 });
+  q.push({ atMs: 5, seq: 0, id: 5 });
+  assert.deepEqual(
+    [q.pop(), q.pop(), q.pop(), q.pop(), q.pop()].map((e) => e?.id),
+    [2, 3, 4, 1, 5],
+  );
+});

@@ -2,7 +2,8 @@
 //
 // Invariants:
 //   - pop() returns events in non-decreasing `atMs`; among equal times, in insertion order (FIFO),
-//     because every push gets a strictly larger `seq`. That tie-break is what makes a run a pure
+//     because every push gets a strictly larger `seq` (pushFirst events come before all others at
+//     their time, in their own insertion order). That tie-break is what makes a run a pure
 //     function of (seed, config): no ordering is left to the host.
 //   - The heap never holds more than `sizeMax` events; push past it throws a LimitError naming the
 //     bound (a runaway simulation: something schedules faster than time advances).
@@ -19,6 +20,8 @@ export interface Scheduled {
 export class EventQueue<E extends Scheduled> {
   private readonly items: E[] = [];
   private seqNext = 0;
+  /** Sequence numbers for pushFirst(): below every ordinary one, increasing among themselves. */
+  private seqFirstNext = Number.MIN_SAFE_INTEGER;
 
   constructor(
     private readonly sizeMax: number,
@@ -30,13 +33,26 @@ export class EventQueue<E extends Scheduled> {
   }
 
   push(event: E): void {
+    this.insert(event, this.seqNext++);
+  }
+
+  /**
+   * Like push, but ahead of every ordinary event at the same time (in pushFirst order among
+   * themselves). Used to release events a paused node held, so they keep their place before
+   * events that arrived while they waited.
+   */
+  pushFirst(event: E): void {
+    this.insert(event, this.seqFirstNext++);
+  }
+
+  private insert(event: E, seq: number): void {
     if (this.items.length >= this.sizeMax) {
       throw new LimitError(
         this.boundName,
         `simulator runaway: more than ${this.boundName}=${this.sizeMax} pending events`,
       );
     }
-    event.seq = this.seqNext++;
+    event.seq = seq;
     const items = this.items;
     let i = items.length;
     items.push(event);

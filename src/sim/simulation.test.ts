@@ -516,3 +516,21 @@ test('stop() runs after the crash: it cannot send or persist anything', () => {
   sim.restart('a');
   assert.equal(sim.env('a')!.disk.open('f', { create: false }).size(), 0);
 });
+
+test('per-link FIFO survives a pause even when a later message is due exactly at resume', () => {
+  const sim = new Simulation({
+    seed: 1,
+    nodes: ['a', 'b'],
+    program: inbox,
+    network: { latencyBaseMs: 10, latencyJitterMs: 0 },
+  });
+  sim.pause('b');
+  sim.instance('a')!.send('b', 1); // due at 10, held
+  sim.at(90, () => sim.instance('a')!.send('b', 2)); // due at 100, exactly when b resumes
+  sim.at(100, () => sim.resume('b'));
+  sim.runUntil(200);
+  assert.deepEqual(
+    sim.instance('b')!.got.map(([, x]) => x),
+    [1, 2],
+  );
+});

@@ -605,7 +605,7 @@ export class Simulation<S = unknown> {
     node.heldDeliveries = 0;
     for (const ev of held) {
       ev.atMs = this.now;
-      this.queue.push(ev);
+      this.queue.pushFirst(ev); // ahead of anything due now that arrived while they waited
     }
   }
 

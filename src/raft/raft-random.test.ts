@@ -20,9 +20,11 @@ const LIVENESS_ROUNDS_MAX = 300;
 
 function runSeed(seed: string, size: number): void {
   const rng = new SeededRng(seed);
-  const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
+  // n1..nN start as voters; `x` starts outside the config and may be added, promoted, removed.
+  const ids = [...Array.from({ length: size }, (_, i) => `n${i + 1}`), 'x'];
   const c = new TestCluster({
     ids,
+    outsiders: ['x'],
     seed,
     options: {
       preVote: rng.float() < 0.7,
@@ -71,9 +73,23 @@ function runSeed(seed: string, size: number): void {
       const id = rng.pick(up());
       const n = c.node(id);
       if (n.appliedIndex > n.storage.snapshot().meta.index + 3) c.snapshotAndCompact(id, n.appliedIndex - rng.int(3));
-    } else if (roll < 98) {
+    } else if (roll < 97) {
       const leader = c.leader();
       if (leader) c.raft(leader).transferLeadership(rng.pick(ids));
+    } else if (roll < 99) {
+      const leader = c.leader();
+      if (leader) {
+        const conf = c.raft(leader).config;
+        const target = rng.pick(ids);
+        const change = conf.learners.includes(target)
+          ? { type: 'addVoter' as const, nodeId: target }
+          : conf.voters.includes(target)
+            ? conf.voters.length > 2
+              ? { type: 'remove' as const, nodeId: target }
+              : undefined
+            : { type: 'addLearner' as const, nodeId: target };
+        if (change) c.raft(leader).proposeConfChange(change);
+      }
     } else {
       const id = rng.pick(up());
       c.raft(id).readIndex(cmd(`read-${step}`));
@@ -92,7 +108,11 @@ function runSeed(seed: string, size: number): void {
       const res = c.raft(leader).propose(cmd(`${seed}:final`));
       if (res.ok) marker = res.value.index;
     }
-    if (marker > 0) committed = ids.every((id) => c.node(id).appliedCommands.at(-1) === `${seed}:final`);
+    if (marker > 0 && leader) {
+      const conf = c.raft(leader).config;
+      const members = [...conf.voters, ...conf.learners];
+      committed = members.every((id) => c.node(id).appliedCommands.at(-1) === `${seed}:final`);
+    }
     if (leader && marker > 0 && !committed && c.raft(leader).lastIndex < marker) marker = -1; // lost; retry
   }
   if (!committed) {
@@ -103,7 +123,9 @@ function runSeed(seed: string, size: number): void {
     });
     assert.fail(`seed ${seed}: no progress after healing\n${state.join('\n')}`);
   }
-  const reference = c.node(ids[0]!).appliedCommands;
+  const finalConf = c.raft(c.leader()!).config;
+  const members = [...finalConf.voters, ...finalConf.learners];
+  const reference = c.node(members[0]!).appliedCommands;
   if (process.env.RAFT_RANDOM_VERBOSE)
     console.log(
       seed,
@@ -115,7 +137,8 @@ function runSeed(seed: string, size: number): void {
         snap: ids.map((id) => c.node(id).storage.snapshot().meta.index),
       }),
     );
-  for (const id of ids) assert.deepEqual(c.node(id).appliedCommands, reference, `seed ${seed}: ${id} state machine`);
+  for (const id of members)
+    assert.deepEqual(c.node(id).appliedCommands, reference, `seed ${seed}: ${id} state machine`);
 }
 
 for (const size of [3, 5]) {

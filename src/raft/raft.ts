@@ -749,8 +749,11 @@ export class RaftNode {
     const canVote =
       this.vote === m.from || (this.vote === undefined && this.lead === undefined) || (pre && m.term > this.term);
     const respType = pre ? MsgType.PreVoteResponse : MsgType.VoteResponse;
-    // Learners and non-members never vote (granting is never required of them for safety).
-    if (canVote && isVoter(this.conf, this.id) && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
+    // Membership is NOT checked here: a candidate only asks nodes that ITS config lists as voters,
+    // and only counts votes from those. A node that still sees itself as a learner (its log lacks
+    // the promotion) must answer, or an election needing its vote could never succeed (etcd does
+    // the same). In no config where it is a learner does its vote count.
+    if (canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
       // A granted pre-vote answers in the requested term, so the pre-candidate counts it.
       this.send({ type: respType, from: this.id, to: m.from, term: m.term, reject: false });
       if (!pre) {

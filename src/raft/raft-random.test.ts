@@ -12,11 +12,11 @@ import { SeededRng } from '../lib/rng.ts';
 import { cmd, TestCluster } from './testing.ts';
 
 /** Seeds that once failed are kept here as regressions. */
-const REGRESSION_SEEDS: string[] = [];
+const REGRESSION_SEEDS: string[] = ['m5-67'];
 const RANDOM_SEEDS_PER_SIZE = Number(process.env.RAFT_RANDOM_SEEDS ?? 30);
 const SEED_PREFIX = process.env.RAFT_RANDOM_PREFIX ?? 's';
 const STEPS_PER_RUN = 1500;
-const LIVENESS_ROUNDS_MAX = 300;
+const LIVENESS_ROUNDS_MAX = Number(process.env.RAFT_LIVENESS_ROUNDS ?? 300);
 
 function runSeed(seed: string, size: number): void {
   const rng = new SeededRng(seed);

@@ -720,8 +720,12 @@ export class RaftNode {
           hintIndex: 0,
           hintTerm: 0,
         });
-      } else if (m.type === MsgType.PreVote) {
-        this.send({ type: MsgType.PreVoteResponse, from: this.id, to: m.from, term: this.term, reject: true });
+      } else if (m.type === MsgType.PreVote || m.type === MsgType.Vote) {
+        // Figure 2: the reply carries our term, so a stale candidate catches up. Without this, a
+        // candidate whose only reachable voters are always ahead never learns their term (found
+        // by the random test: removed nodes kept inflating the terms of the new config's voters).
+        const type = m.type === MsgType.PreVote ? MsgType.PreVoteResponse : MsgType.VoteResponse;
+        this.send({ type, from: this.id, to: m.from, term: this.term, reject: true });
       }
       return;
     }

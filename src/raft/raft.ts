@@ -648,7 +648,10 @@ export class RaftNode {
 
   private tickElection(): void {
     this.electionElapsed++;
-    if (this.electionElapsed >= this.randomizedElectionTimeout) {
+    // A node that cannot campaign (learner, non-member) keeps counting, so its leader lease
+    // expires and it answers vote requests again (found by the random test: a learner that
+    // missed its promotion ignored the votes of the only possible new leader forever).
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.hup(false);
     }

@@ -586,3 +586,24 @@ test('property: per-link FIFO holds through any mix of sends, pauses, crashes an
     { numRuns: 200, seed: 23 },
   );
 });
+
+test('initiallyDown nodes join later with restart(); invariants can be removed', () => {
+  const sim = new Simulation({ seed: 1, nodes: ['a', 'b'], initiallyDown: ['b'], program: inbox });
+  assert.equal(sim.state('b'), 'crashed');
+  assert.equal(sim.instance('b'), undefined);
+  sim.instance('a')!.send('b', 1);
+  sim.runFor(10);
+  sim.restart('b');
+  sim.instance('a')!.send('b', 2);
+  const remove = sim.addInvariant('never', () => 'broken');
+  remove();
+  sim.runFor(10);
+  assert.deepEqual(
+    sim.instance('b')!.got.map(([, x]) => x),
+    [2],
+  );
+  assert.throws(
+    () => new Simulation({ seed: 1, nodes: ['a'], initiallyDown: ['z'], program: () => 0 }),
+    /initiallyDown/,
+  );
+});

@@ -43,6 +43,8 @@ export interface SimulationOptions<S> {
    * after the node is cut off (no sends, timers or disk writes take effect): release memory only.
    */
   readonly program: (env: Env) => S;
+  /** Nodes that are not started at construction (they join later: `restart(id)` starts them). */
+  readonly initiallyDown?: readonly NodeId[];
   readonly network?: Partial<NetworkConfig>;
   readonly diskFaults?: Partial<DiskFaults>;
   /** Wall clock (before skew) at virtual time 0. Default 2026-01-01T00:00:00Z. */
@@ -229,8 +231,10 @@ export class Simulation<S = unknown> {
       this.byId.set(id, node);
       return node;
     });
+    const down = new Set(options.initiallyDown ?? []);
+    for (const id of down) if (!this.byId.has(id)) throw new ConfigError('initiallyDown', `unknown node ${id}`);
     this.guard(() => {
-      for (const node of this.nodeList) this.start(node);
+      for (const node of this.nodeList) if (!down.has(node.id)) this.start(node);
     });
   }
 
@@ -433,9 +437,14 @@ export class Simulation<S = unknown> {
 
   // --- invariants ---
 
-  /** `check` runs after every event; returning a string (or throwing) fails the run. */
-  addInvariant(name: string, check: InvariantCheck<S>): void {
-    this.invariants.push({ name, check });
+  /** `check` runs after every event; returning a string (or throwing) fails the run. Returns its removal. */
+  addInvariant(name: string, check: InvariantCheck<S>): () => void {
+    const entry = { name, check };
+    this.invariants.push(entry);
+    return () => {
+      const i = this.invariants.indexOf(entry);
+      if (i >= 0) this.invariants.splice(i, 1);
+    };
   }
 
   private checkInvariants(): void {
@@ -576,7 +585,7 @@ export class Simulation<S = unknown> {
     if (hasStop(instance)) instance.stop();
   }
 
-  /** Starts `id` again on its surviving disk with fresh memory. No-op unless crashed. */
+  /** Starts `id` again on its surviving disk with fresh memory (or for the first time, if `initiallyDown`). No-op unless crashed. */
   restart(id: NodeId): void {
     const node = this.node(id);
     if (node.state !== 'crashed') return;

@@ -35,6 +35,9 @@ function runSeed(seed: string, size: number): void {
     },
   });
   let proposals = 0;
+  let maxCommitSeen = 0;
+  let readsServed = 0;
+  const readsIssued = new Map<string, number>();
   const up = (): string[] => ids.filter((id) => c.node(id).up);
   for (let step = 0; step < STEPS_PER_RUN; step++) {
     // Alternate calm and faulty phases so that work gets done between faults.
@@ -69,14 +72,14 @@ function runSeed(seed: string, size: number): void {
     } else if (roll < 93) {
       const down = ids.filter((id) => !c.node(id).up);
       if (down.length > 0) c.restart(rng.pick(down));
-    } else if (roll < 96) {
+    } else if (roll < 94) {
       const id = rng.pick(up());
       const n = c.node(id);
       if (n.appliedIndex > n.storage.snapshot().meta.index + 3) c.snapshotAndCompact(id, n.appliedIndex - rng.int(3));
-    } else if (roll < 97) {
+    } else if (roll < 95) {
       const leader = c.leader();
       if (leader) c.raft(leader).transferLeadership(rng.pick(ids));
-    } else if (roll < 99) {
+    } else if (roll < 96) {
       const leader = c.leader();
       if (leader) {
         const conf = c.raft(leader).config;
@@ -92,7 +95,20 @@ function runSeed(seed: string, size: number): void {
       }
     } else {
       const id = rng.pick(up());
-      c.raft(id).readIndex(cmd(`read-${step}`));
+      if (c.raft(id).readIndex(cmd(`read-${step}`)).ok) readsIssued.set(`read-${step}`, maxCommitSeen);
+    }
+    // ReadIndex linearizability: a read reflects every entry committed before it was issued.
+    for (const id of ids) {
+      const n = c.node(id);
+      if (n.up) maxCommitSeen = Math.max(maxCommitSeen, n.raft.commitIndex);
+      for (const rs of n.readStates.splice(0)) {
+        const ctx = new TextDecoder().decode(rs.requestCtx);
+        const floor = readsIssued.get(ctx);
+        assert.ok(floor !== undefined, `seed ${seed}: unknown read ${ctx}`);
+        assert.ok(rs.index >= floor, `seed ${seed}: read ${ctx} at index ${rs.index} misses commit ${floor}`);
+        assert.ok(n.appliedIndex >= rs.index, `seed ${seed}: read ${ctx} released before apply`);
+        readsServed++;
+      }
     }
   }
 
@@ -131,6 +147,7 @@ function runSeed(seed: string, size: number): void {
       seed,
       JSON.stringify({
         proposals,
+        readsServed,
         applied: reference.length,
         term: c.raft(c.leader()!).currentTerm,
         observations: c.invariants.observations,

@@ -39,6 +39,12 @@ export interface DiskFaults {
   lostUnsyncedDirOps: boolean;
   /** Chance that one read returns a copy with one bit flipped (the stored bytes stay intact). */
   readCorruptionProbability: number;
+  /**
+   * Chance that one sync()/syncDir() is slow. The Disk API is synchronous, so a slow fsync blocks
+   * the whole node: the simulator pauses it (after the current event) for up to `slowSyncMsMax`.
+   */
+  slowSyncProbability?: number;
+  slowSyncMsMax?: number;
 }
 
 export const defaultDiskFaults: DiskFaults = {
@@ -213,6 +219,8 @@ export class SimDiskStore {
   private inodeNext = 0;
   /** Incremented by every crash; SimDisk views and handles from an older epoch are stale. */
   epoch = 0;
+  /** Called with the stall length when a sync is slow (see DiskFaults.slowSyncProbability). */
+  onSlowSync: ((stallMs: number) => void) | undefined;
 
   constructor(
     private readonly rng: SeededRng,
@@ -222,6 +230,9 @@ export class SimDiskStore {
       faults.readCorruptionProbability >= 0 && faults.readCorruptionProbability <= 1,
       'readCorruptionProbability must be in [0, 1]',
     );
+    const slow = faults.slowSyncProbability ?? 0;
+    assert(slow >= 0 && slow <= 1, 'slowSyncProbability must be in [0, 1]');
+    assert((faults.slowSyncMsMax ?? 0) >= 0, 'slowSyncMsMax must be >= 0');
   }
 
   /** A view for one incarnation of the node. */
@@ -283,6 +294,14 @@ export class SimDiskStore {
     if (entries === undefined) throw ioError('syncDir', 'ENOENT', dir);
     this.durable.set(dir, new Map(entries));
     this.dirLog.delete(dir);
+  }
+
+  /** Draws whether this sync is slow and reports the stall. */
+  maybeStall(): void {
+    const p = this.faults.slowSyncProbability ?? 0;
+    if (p > 0 && this.onSlowSync !== undefined && this.rng.chance(p)) {
+      this.onSlowSync(this.rng.float() * (this.faults.slowSyncMsMax ?? 0));
+    }
   }
 
   rngForReads(): SeededRng {
@@ -456,6 +475,7 @@ export class SimDisk implements Disk {
   syncDir(dir: string): void {
     this.live(dir);
     this.store.syncDir(normalize(dir));
+    this.store.maybeStall();
   }
 }
 
@@ -516,6 +536,7 @@ class SimDiskFile implements DiskFile {
   sync(): void {
     this.live();
     this.inode.sync(this.path);
+    this.store.maybeStall();
   }
 
   close(): void {

@@ -607,3 +607,33 @@ test('initiallyDown nodes join later with restart(); invariants can be removed',
     /initiallyDown/,
   );
 });
+
+test('a slow sync stalls its node: nothing of it runs until the stall ends', () => {
+  const sim = new Simulation({
+    seed: 4,
+    nodes: ['a', 'b'],
+    diskFaults: { slowSyncProbability: 1, slowSyncMsMax: 100 },
+    network: { latencyBaseMs: 1, latencyJitterMs: 0 },
+    program: (env) => {
+      const box = inbox(env);
+      const f = env.disk.open('f', { create: true });
+      return { ...box, sync: () => f.sync() };
+    },
+  });
+  sim.at(10, () => sim.instance('b')!.sync());
+  sim.at(10, () => sim.instance('a')!.send('b', 1));
+  sim.runUntil(11);
+  assert.equal(sim.state('b'), 'paused');
+  assert.deepEqual(sim.instance('b')!.got, []);
+  assert.equal(sim.stats().slowSyncStalls, 1);
+  sim.runUntil(200);
+  assert.equal(sim.state('b'), 'up');
+  assert.equal(sim.instance('b')!.got.length, 1);
+  // A fault pause that starts during a stall outlasts it.
+  sim.instance('b')!.sync();
+  sim.pause('b');
+  sim.runUntil(400);
+  assert.equal(sim.state('b'), 'paused');
+  sim.resume('b');
+  assert.equal(sim.state('b'), 'up');
+});

@@ -87,6 +87,7 @@ export interface SimulationStats {
   readonly crashes: number;
   readonly restarts: number;
   readonly pauses: number;
+  readonly slowSyncStalls: number;
   readonly faultsInjected: number;
   readonly diskFilesRolledBack: number;
   readonly diskTornWrites: number;
@@ -141,6 +142,8 @@ class SimNode<S> {
   metrics = new SimMetrics();
   /** Events that came due while paused, in due order. */
   held: SimEvent[] = [];
+  /** Why the node is paused: a fault (pause()) or a slow sync's stall (ends on its own). */
+  pausedBy: 'fault' | 'stall' | undefined;
   heldDeliveries = 0;
   constructor(
     readonly index: number,
@@ -180,6 +183,7 @@ export class Simulation<S = unknown> {
     crashes: 0,
     restarts: 0,
     pauses: 0,
+    slowSyncStalls: 0,
     faultsInjected: 0,
     diskFilesRolledBack: 0,
     diskTornWrites: 0,
@@ -228,6 +232,7 @@ export class Simulation<S = unknown> {
       const clock = new SimClock(() => this.now, epochMs, 1000 * clockRng.int(1_000_000));
       const disk = new SimDiskStore(this.rng.fork(`disk/${id}`), diskFaults);
       const node = new SimNode<S>(index, id, clock, disk);
+      disk.onSlowSync = (stallMs) => this.stall(node, stallMs);
       this.byId.set(id, node);
       return node;
     });
@@ -573,6 +578,7 @@ export class Simulation<S = unknown> {
     node.handler = undefined;
     node.held = [];
     node.heldDeliveries = 0;
+    node.pausedBy = undefined;
     this.counts.crashes++;
     this.hash.u32(0x6000 | node.index).u32(timeMicros(this.now));
     this.logs.record(id, 'warn', { incarnation: node.incarnation }, 'sim: crash');
@@ -594,10 +600,12 @@ export class Simulation<S = unknown> {
     this.start(node);
   }
 
-  /** A stop-the-world stall: nothing of `id` runs until resume(). No-op unless up. */
+  /** A stop-the-world stall: nothing of `id` runs until resume(). No-op if crashed or already paused by a fault. */
   pause(id: NodeId): void {
     const node = this.node(id);
-    if (node.state !== 'up') return;
+    if (node.state === 'crashed' || node.pausedBy === 'fault') return;
+    node.pausedBy = 'fault'; // a fault pause outlasts a slow-sync stall in progress
+    if (node.state === 'paused') return;
     node.state = 'paused';
     this.counts.pauses++;
     this.hash.u32(0x7000 | node.index).u32(timeMicros(this.now));
@@ -608,6 +616,7 @@ export class Simulation<S = unknown> {
     const node = this.node(id);
     if (node.state !== 'paused') return;
     node.state = 'up';
+    node.pausedBy = undefined;
     this.hash.u32(0x8000 | node.index).u32(timeMicros(this.now));
     const held = node.held;
     node.held = [];
@@ -616,6 +625,23 @@ export class Simulation<S = unknown> {
       ev.atMs = this.now;
       this.queue.pushFirst(ev); // ahead of anything due now that arrived while they waited
     }
+  }
+
+  /** A slow sync blocked the node: it runs nothing for `stallMs` (after the current event). */
+  private stall(node: SimNode<S>, stallMs: number): void {
+    if (node.state !== 'up') return;
+    node.state = 'paused';
+    node.pausedBy = 'stall';
+    this.counts.slowSyncStalls++;
+    const incarnation = node.incarnation;
+    this.hash.u32(0xa000 | node.index).u32(timeMicros(stallMs));
+    this.after(
+      stallMs,
+      () => {
+        if (node.incarnation === incarnation && node.pausedBy === 'stall') this.resume(node.id);
+      },
+      'slow-sync-end',
+    );
   }
 
   setClock(id: NodeId, settings: ClockSettings): void {

@@ -8,6 +8,7 @@
 
 import type { Env, NodeId } from '../env/types.ts';
 import { MessageType } from '../lib/message-types.ts';
+import type { Simulation } from './simulation.ts';
 
 export interface HeartbeatOptions {
   /** Heartbeat period per node, in the node's monotonic ms. */
@@ -78,4 +79,22 @@ export function heartbeatProgram(peers: readonly NodeId[], options: HeartbeatOpt
     });
     return state;
   };
+}
+
+/**
+ * The heartbeat cluster's liveness condition: every node is up and has heard an echo from every
+ * peer since `sinceLocalMs.get(id)` on its own monotonic clock (take it with `localTimes` at heal).
+ */
+export function heartbeatConverged(sim: Simulation<HeartbeatNode>, sinceLocalMs: ReadonlyMap<NodeId, number>): boolean {
+  const ids = sim.nodeIds;
+  return ids.every((id) => {
+    const node = sim.instance(id);
+    const since = sinceLocalMs.get(id) ?? Number.POSITIVE_INFINITY;
+    return node !== undefined && ids.every((p) => p === id || (node.lastEchoMsFrom.get(p) ?? -1) > since);
+  });
+}
+
+/** Each node's monotonic clock reading now. */
+export function localTimes<S>(sim: Simulation<S>): Map<NodeId, number> {
+  return new Map(sim.nodeIds.map((id) => [id, sim.clock(id).monotonicMs()]));
 }

@@ -10,7 +10,13 @@ export {
   simFileBytesMax,
   unsyncedWritesPerFileMax,
 } from './disk.ts';
-export { heartbeatProgram, type HeartbeatNode, type HeartbeatOptions } from './echo-program.ts';
+export {
+  type HeartbeatNode,
+  type HeartbeatOptions,
+  heartbeatConverged,
+  heartbeatProgram,
+  localTimes,
+} from './echo-program.ts';
 export { describeReplay, type ReplaySpec, SimulationFailure, type SimulationFailureFields } from './failure.ts';
 export {
   applyFault,

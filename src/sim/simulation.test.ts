@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import type { Env } from '../env/types.ts';
 import { MessageType } from '../lib/message-types.ts';
 import { SeededRng } from '../lib/rng.ts';
-import { type HeartbeatNode, heartbeatProgram } from './echo-program.ts';
+import { type HeartbeatNode, heartbeatConverged, heartbeatProgram, localTimes } from './echo-program.ts';
 import { SimulationFailure } from './failure.ts';
 import { randomNemesis } from './nemesis.ts';
 import { Simulation } from './simulation.ts';
@@ -414,18 +414,8 @@ test('safety then liveness: after healAll the heartbeat cluster converges within
   for (const seed of [1, 2, 3]) {
     const sim = chaos(seed, 10_000, 50);
     sim.healAll();
-    // Converged = every node has heard an echo from every peer since the heal (by its own clock).
-    const healedLocalMs = new Map(five.map((id) => [id, sim.clock(id).monotonicMs()]));
-    sim.expectWithin(
-      'every node hears from every peer',
-      (s) =>
-        five.every((id) => {
-          const node = s.instance(id);
-          const since = healedLocalMs.get(id)!;
-          return node !== undefined && five.every((p) => p === id || (node.lastEchoMsFrom.get(p) ?? -1) > since);
-        }),
-      5_000,
-    );
+    const healedLocalMs = localTimes(sim);
+    sim.expectWithin('every node hears from every peer', (s) => heartbeatConverged(s, healedLocalMs), 5_000);
   }
 });
 

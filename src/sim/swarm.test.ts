@@ -4,7 +4,7 @@
 // converges within a bound (safety phase, then liveness phase).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { heartbeatProgram } from './echo-program.ts';
+import { heartbeatConverged, heartbeatProgram, localTimes } from './echo-program.ts';
 import { randomNemesis } from './nemesis.ts';
 import { Simulation } from './simulation.ts';
 
@@ -43,15 +43,10 @@ function swarmRun(seed: number): string {
   );
   sim.runUntil(8_000);
   sim.healAll();
-  const healedLocalMs = new Map(nodes.map((id) => [id, sim.clock(id).monotonicMs()]));
+  const healedLocalMs = localTimes(sim);
   sim.expectWithin(
     'every node hears from every peer after the heal',
-    (s) =>
-      nodes.every((id) => {
-        const node = s.instance(id);
-        const since = healedLocalMs.get(id)!;
-        return node !== undefined && nodes.every((p) => p === id || (node.lastEchoMsFrom.get(p) ?? -1) > since);
-      }),
+    (s) => heartbeatConverged(s, healedLocalMs),
     3_000,
   );
   return sim.traceHash();

@@ -29,7 +29,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { setImmediate as yieldTurn } from 'node:timers/promises';
+import { setTimeout as delay, setImmediate as yieldTurn } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { MessageType } from '../src/lib/message-types.ts';
 import { TcpTransport } from '../src/net/tcp-transport.ts';
@@ -49,6 +49,13 @@ interface RunResult {
   seconds: number;
   messagesPerSecond: number;
   mbPerSecond: number;
+  /** CPU time (user + system) per message in the sending and the receiving process. */
+  senderCpuNsPerMessage: number;
+  receiverCpuNsPerMessage: number;
+}
+
+function cpuMicros(usage: NodeJS.CpuUsage): number {
+  return usage.user + usage.system;
 }
 
 function flagValue(args: string[], name: string, fallback: number): number {
@@ -71,14 +78,22 @@ async function child(mode: Mode, count: number, bytes: number): Promise<void> {
   const say = (line: string): void => {
     process.stdout.write(`${line}\n`);
   };
+  // CPU is counted from the moment the receiver is ready (start-up and compilation excluded).
+  let cpuReady = process.cpuUsage();
+  const ready = (port: number): void => {
+    say(`port ${port}`);
+    cpuReady = process.cpuUsage();
+  };
+  const done = (): void => say(`done ${cpuMicros(process.cpuUsage(cpuReady))}`);
   let received = 0;
   let badSize = 0;
   let finish = (): void => {};
   // One call per message in both tcp and framed modes: the work a consumer would do is the same.
   const onMessage = (payload: Uint8Array): void => {
-    if (payload.byteLength !== bytes) badSize++;
+    if (payload.length !== bytes) badSize++;
     if (++received === count) {
-      say(badSize === 0 ? 'done' : `error ${badSize} payloads of the wrong size`);
+      if (badSize === 0) done();
+      else say(`error ${badSize} payloads of the wrong size`);
       finish();
     }
   };
@@ -94,7 +109,7 @@ async function child(mode: Mode, count: number, bytes: number): Promise<void> {
     finish = () => void t.close().then(() => process.exit(0));
     t.onMessage((m) => onMessage(m.payload));
     await t.start();
-    say(`port ${t.address().port}`);
+    ready(t.address().port);
     return;
   }
   const expectedBytes = count * bytes;
@@ -108,7 +123,7 @@ async function child(mode: Mode, count: number, bytes: number): Promise<void> {
       socket.on('data', (chunk: Buffer) => {
         receivedBytes += chunk.byteLength;
         if (receivedBytes >= expectedBytes) {
-          say('done');
+          done();
           finish();
         }
       });
@@ -120,19 +135,19 @@ async function child(mode: Mode, count: number, bytes: number): Promise<void> {
     socket.on('data', (chunk: Buffer) => {
       const buf = pending === null ? chunk : Buffer.concat([pending, chunk]);
       let at = 0;
-      while (buf.byteLength - at >= 4) {
+      while (buf.length - at >= 4) {
         const length = buf.readUInt32BE(at);
-        if (buf.byteLength - at - 4 < length) break;
+        if (buf.length - at - 4 < length) break;
         onMessage(buf.subarray(at + 4, at + 4 + length));
         at += 4 + length;
       }
-      pending = at === buf.byteLength ? null : buf.subarray(at);
+      pending = at === buf.length ? null : buf.subarray(at);
     });
   });
   server.listen({ host, port: 0 }, () => {
     const a = server.address();
     if (a === null || typeof a !== 'object') throw new Error('no address');
-    say(`port ${a.port}`);
+    ready(a.port);
   });
 }
 
@@ -197,7 +212,7 @@ async function startTcp(port: number, count: number, payload: Uint8Array, deadli
     while (sent < count) {
       while (sent < count && t.send('rx', MessageType.TestBulk, payload)) sent++;
       if (performance.now() > deadline) throw new Error('send phase exceeded the time bound');
-      await yieldTurn(); // queue full: let the socket drain
+      await (sent < count ? delay(1) : yieldTurn()); // queue full: wait for the socket to drain
     }
   })();
   return { done, cleanup: () => t.close() };
@@ -211,7 +226,7 @@ async function startFramed(
   style: FramedStyle,
 ): Promise<Sender> {
   const socket = await connected(port);
-  const bytes = payload.byteLength;
+  const bytes = payload.length;
   const done = (async () => {
     let sent = 0;
     while (sent < count) {
@@ -261,6 +276,7 @@ async function run(
     const port = Number(portLine.replace(/^port /, ''));
     const payload = new Uint8Array(bytes).fill(7);
     const started = performance.now();
+    const cpuStarted = process.cpuUsage();
     const deadline = started + timeoutMs;
     const sender =
       mode === 'tcp'
@@ -271,18 +287,26 @@ async function run(
     const done = await nextLine(lines, timeoutMs, `${mode} receiver to finish`);
     await sender.done;
     const seconds = (performance.now() - started) / 1000;
+    const senderCpuMicros = cpuMicros(process.cpuUsage(cpuStarted));
     await sender.cleanup();
-    if (done !== 'done') throw new Error(`receiver reported: ${done}`);
-    return { seconds, messagesPerSecond: count / seconds, mbPerSecond: (count * bytes) / seconds / 1e6 };
+    const reported = /^done (\d+)$/.exec(done);
+    if (reported === null) throw new Error(`receiver reported: ${done}`);
+    return {
+      seconds,
+      messagesPerSecond: count / seconds,
+      mbPerSecond: (count * bytes) / seconds / 1e6,
+      senderCpuNsPerMessage: (senderCpuMicros * 1000) / count,
+      receiverCpuNsPerMessage: (Number(reported[1]) * 1000) / count,
+    };
   } finally {
     // A profiled child must exit on its own to write its profile; it does once it has everything.
     if (childProfileDir === '') proc.kill();
   }
 }
 
-/** msg/s sorted ascending. */
-function sorted(results: RunResult[]): number[] {
-  return results.map((r) => r.messagesPerSecond).sort((a, b) => a - b);
+/** One measure of every run, sorted ascending. */
+function sorted(results: RunResult[], measure: (r: RunResult) => number = (r) => r.messagesPerSecond): number[] {
+  return results.map(measure).sort((a, b) => a - b);
 }
 
 function median(xs: number[]): number {
@@ -305,8 +329,8 @@ export default async function (args: string[]): Promise<void> {
   childProfileDir = flagString(args, '--profile-dir', '');
   const only = args.includes('--only') ? flagValue(args, '--only', 100) : 0;
   const cases = [
-    { bytes: 100, count: flagValue(args, '--small-count', 300_000) },
-    { bytes: 64 * 1024, count: flagValue(args, '--large-count', 4_000) },
+    { bytes: 100, count: flagValue(args, '--small-count', 1_000_000) },
+    { bytes: 64 * 1024, count: flagValue(args, '--large-count', 8_000) },
   ].filter((c) => only === 0 || c.bytes === only);
   console.log(`command: npm run bench -- transport ${args.join(' ')}`.trimEnd());
   console.log(machineLine());
@@ -315,6 +339,7 @@ export default async function (args: string[]): Promise<void> {
   );
   const summary: string[][] = [];
   const spread: string[][] = [];
+  const cpu: string[][] = [];
   for (const { bytes, count } of cases) {
     const results: Record<Mode, RunResult[]> = { tcp: [], framed: [], bytes: [] };
     for (let r = 0; r < reps; r++) {
@@ -347,6 +372,25 @@ export default async function (args: string[]): Promise<void> {
     for (const mode of modes) {
       spread.push([label, mode, ...stat[mode].map((x) => x.toFixed(0))]);
     }
+    // CPU per message is far less sensitive to other load on the machine than wall-clock rates.
+    const cpuOf = (mode: Mode): [number, number] => [
+      median(sorted(results[mode], (r) => r.senderCpuNsPerMessage)),
+      median(sorted(results[mode], (r) => r.receiverCpuNsPerMessage)),
+    ];
+    const [tcpTx, tcpRx] = cpuOf('tcp');
+    for (const mode of modes) {
+      const [tx, rx] = cpuOf(mode);
+      cpu.push([
+        label,
+        mode,
+        tx.toFixed(0),
+        rx.toFixed(0),
+        (tx + rx).toFixed(0),
+        (tx / tcpTx).toFixed(2),
+        (rx / tcpRx).toFixed(2),
+        ((tx + rx) / (tcpTx + tcpRx)).toFixed(2),
+      ]);
+    }
   }
   printTable(
     [
@@ -366,6 +410,10 @@ export default async function (args: string[]): Promise<void> {
   );
   console.log('\nevery run, msg/s ascending:');
   printTable(['payload', 'mode', ...Array.from({ length: reps }, (_, i) => `#${i + 1}`)], spread);
+  console.log(
+    '\nCPU ns per message (user + system, median of the runs); "/ tcp" = this mode\'s CPU over TcpTransport\'s:',
+  );
+  printTable(['payload', 'mode', 'sender', 'receiver', 'total', 'sender / tcp', 'receiver / tcp', 'total / tcp'], cpu);
 }
 
 const argv = process.argv;

@@ -170,7 +170,7 @@ class PeerLink {
       this.queueFrames.push(1);
     } else {
       let slab = this.slab;
-      if (slab === null || slab.byteLength - this.slabUsed < frameBytes) {
+      if (slab === null || slab.length - this.slabUsed < frameBytes) {
         this.seal();
         slab = Buffer.allocUnsafe(slabBytes); // bytes past slabUsed are never sent
         this.slab = slab;
@@ -201,7 +201,7 @@ class PeerLink {
   shift(): Buffer {
     const buffer = this.queue[this.head]!;
     this.queuedFrames -= this.queueFrames[this.head]!;
-    this.queuedBytes -= buffer.byteLength;
+    this.queuedBytes -= buffer.length;
     this.queue[this.head] = undefined as unknown as Buffer; // release the reference now
     this.head++;
     if (this.head === this.queue.length) {
@@ -481,7 +481,7 @@ export class TcpTransport implements Transport {
       link.m.dropsClosed.inc();
       return false;
     }
-    const frameBytes = this.encoder.frameBytes(payload.byteLength);
+    const frameBytes = this.encoder.frameBytes(payload.length);
     if (frameBytes > this.bounds.frameBytesMax) {
       link.m.dropsTooLarge.inc();
       return false;
@@ -525,7 +525,7 @@ export class TcpTransport implements Transport {
       while (ok && batchBytes < writeBatchBytesMax && link.sealedCount > 0) {
         batchFrames += link.peekFrames();
         const buffer = link.shift();
-        batchBytes += buffer.byteLength;
+        batchBytes += buffer.length;
         ok = socket.write(buffer);
       }
       socket.uncork();

@@ -413,3 +413,25 @@ describe('flow control and the Ready contract', () => {
     assert.ok(rd2?.messages.some((m) => m.type === MsgType.AppendResponse && !m.reject));
   });
 });
+
+describe('snapshot limits', () => {
+  test('a follower refuses a snapshot above its snapshotBytesMax; the leader keeps serving the others', () => {
+    const c = new TestCluster({
+      ids: ['a', 'b', 'c'],
+      perNode: { c: { snapshotBytesMax: 8 } },
+      recordMessages: true,
+    });
+    c.elect('a');
+    c.isolate('c');
+    for (let i = 0; i < 10; i++) c.propose('a', `value-${i}`);
+    c.snapshotAndCompact('a');
+    c.heal();
+    c.tickAll(5);
+    const refusals = c.node('c').sentMessages.filter((m) => m.type === MsgType.SnapshotResponse && m.reject);
+    assert.ok(refusals.length >= 1);
+    assert.ok(refusals.length <= 5, `paced retries, got ${refusals.length}`);
+    assert.equal(c.node('c').appliedCommands.length, 0);
+    c.propose('a', 'still-available');
+    assert.equal(c.node('b').appliedCommands.at(-1), 'still-available');
+  });
+});

@@ -977,7 +977,11 @@ export class RaftNode {
     const send = pr.snapshotSend;
     if (pr.state !== 'snapshot' || !send || send.snapshot.meta.index !== m.snapshotIndex) return;
     if (m.reject) {
+      // The follower refused it (too large for its snapshotBytesMax): retry only at the pace of
+      // heartbeats, from what it is known to hold.
       pr.becomeProbe();
+      pr.next = pr.match + 1;
+      pr.probeSent = true;
       return;
     }
     if (m.done) {

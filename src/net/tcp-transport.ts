@@ -12,15 +12,21 @@
 // out on the next connection, in order.
 //
 // Invariants and bounds:
-//   - send() encodes (and so copies) the payload at once: the caller may reuse its buffer. Small
-//     frames (< coalesceFrameBytesMax) are encoded straight into the peer's open slab, a
-//     sendSlabBytes buffer; a frame that does not fit seals the slab (its filled part joins the
-//     queue) and opens a new one. Bytes handed to a socket are never written again: a sealed part is
-//     immutable, and later frames go after it. Large frames get a buffer of their own.
+//   - send() encodes (and so copies) the payload at once: the caller may reuse its buffer. Frames
+//     of at most a quarter slab are encoded straight into the peer's open slab (a sendSlabBytes
+//     buffer); a frame that does not fit retires the slab and opens another. Larger frames get a
+//     buffer of their own. At every flush the open slab's filled part is sealed into the queue.
+//   - bytes handed to a socket are never written again while the socket may still read them: a
+//     sealed part is immutable, later frames go after it, and a retired slab is reused (through a
+//     free list shared by all peers, at most slabPoolMax slabs) only after the socket has completed
+//     the write of every part sealed from it. Reuse keeps the working set small and warm: without
+//     it a deep queue of large frames spends more CPU in page faults than in copying. A part whose write fails or is dropped unwritten (close) is
+//     never reused: its slab is left to the garbage collector.
 //   - per peer, queued frames <= sendQueueFramesMax and queued bytes <= sendQueueBytesMax (frame
-//     bytes, open slab included; the memory held is at most that plus one slab of slack per sealed
-//     slab's unused tail, < coalesceFrameBytesMax each); at the bound send() returns false and counts
-//     a drop (reason queue_full). Nothing grows unbounded.
+//     bytes, open slab included); at the bound send() returns false and counts a drop (reason
+//     queue_full). Memory held per peer is at most the queued bytes plus, per retired slab, its
+//     unused tail (< a quarter slab), plus the open slab; the shared free list adds at most
+//     slabPoolMax slabs per transport. Nothing grows unbounded.
 //   - writes are batched per event-loop turn (one flush per microtask checkpoint: the open slab is
 //     sealed and the queued buffers are corked into one writev) and respect backpressure: after
 //     socket.write() returns false nothing more is written until 'drain'.
@@ -88,10 +94,12 @@ export interface PeerStatus {
 export const tcpTransportDefaults = {
   reconnectBackoffMsMin: 50,
   connectTimeoutMs: 5_000,
-  /** Frames below this size are encoded into the peer's slab; larger ones get a buffer of their own. */
-  coalesceFrameBytesMax: 16 * 1024,
-  /** Default sendSlabBytes; must hold at least one coalesced frame. */
-  sendSlabBytes: 64 * 1024,
+  /** Default sendSlabBytes. Frames up to a quarter of it are coalesced into slabs. */
+  sendSlabBytes: 1024 * 1024,
+  sendSlabBytesMin: 256,
+  sendSlabBytesMax: 64 * 1024 * 1024,
+  /** Written slabs kept for reuse, shared by all peers of a transport (16 MiB at the default slab size). */
+  slabPoolMax: 16,
   /** One flush hands at most this many bytes to the socket before yielding to backpressure checks. */
   writeBatchBytesMax: 1024 * 1024,
 } as const;
@@ -123,10 +131,56 @@ interface LinkMetrics {
   queueBytes: Gauge;
 }
 
+/** Slab buffers whose every part has been written, ready for reuse; shared by a transport's links. */
+class SlabPool {
+  private free: Buffer[] = [];
+  private closed = false;
+
+  constructor(
+    readonly slabBytes: number,
+    private readonly slabsMax: number,
+  ) {}
+
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafe(this.slabBytes); // bytes past slabUsed are never sent
+  }
+
+  give(bytes: Buffer): void {
+    if (!this.closed && this.free.length < this.slabsMax) this.free.push(bytes);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.free = [];
+  }
+}
+
+/** A buffer frames are encoded into, reused once every part sealed from it has been written. */
+class Slab {
+  readonly bytes: Buffer;
+  /** Sealed parts not yet written (queued, or handed to the socket and not yet completed). */
+  partsPending = 0;
+  /** A newer slab is open: nothing more is encoded into this one. */
+  retired = false;
+  /** Some part was dropped or failed to write: this slab is never reused. */
+  abandoned = false;
+  /** The write callback of every part of this slab; created once per slab. */
+  readonly written: (err?: Error | null) => void;
+
+  constructor(bytes: Buffer, release: (slab: Slab) => void) {
+    this.bytes = bytes;
+    this.written = (err) => {
+      this.partsPending--;
+      if (err) this.abandoned = true;
+      if (this.partsPending === 0 && this.retired && !this.abandoned) release(this);
+    };
+  }
+}
+
 /**
  * One peer: its outbound connection and the encoded frames waiting for it: sealed buffers in
- * `queue[head..]` (each a slab part or one large frame, `queueFrames[i]` frames in `queue[i]`),
- * then the open slab's `slab[slabStart..slabUsed)` (`slabFrames` frames).
+ * `queue[head..]` (each a slab part or one large frame; `queueFrames[i]` frames in `queue[i]`, cut
+ * from `queueSlabs[i]` or null), then the open slab's `[slabStart, slabUsed)` (`slabFrames` frames).
  */
 class PeerLink {
   readonly id: NodeId;
@@ -134,11 +188,14 @@ class PeerLink {
   readonly m: LinkMetrics;
   queue: Buffer[] = [];
   queueFrames: number[] = [];
+  queueSlabs: (Slab | null)[] = [];
   head = 0;
-  slab: Buffer | null = null;
+  slab: Slab | null = null;
   slabStart = 0;
   slabUsed = 0;
   slabFrames = 0;
+  private readonly pool: SlabPool;
+  private readonly releaseSlab: (slab: Slab) => void;
   /** Frames and bytes in the sealed queue and the open slab together. */
   queuedFrames = 0;
   queuedBytes = 0;
@@ -153,42 +210,57 @@ class PeerLink {
   readonly onTurn: () => void;
   inboundConnections = 0;
 
-  constructor(id: NodeId, address: PeerAddress, m: LinkMetrics, onTurn: (link: PeerLink) => void) {
+  constructor(id: NodeId, address: PeerAddress, m: LinkMetrics, pool: SlabPool, onTurn: (link: PeerLink) => void) {
     this.id = id;
     this.address = address;
     this.m = m;
+    this.pool = pool;
     this.onTurn = () => onTurn(this);
+    this.releaseSlab = (slab) => pool.give(slab.bytes);
   }
 
   /** Encodes one frame of `frameBytes` (the caller checked the bounds) at the tail of the queue. */
-  append(encoder: FrameEncoder, type: number, payload: Uint8Array, frameBytes: number, slabBytes: number): void {
-    if (frameBytes >= tcpTransportDefaults.coalesceFrameBytesMax) {
+  append(encoder: FrameEncoder, type: number, payload: Uint8Array, frameBytes: number): void {
+    if (frameBytes > this.pool.slabBytes >>> 2) {
       this.seal();
       const frame = Buffer.allocUnsafe(frameBytes); // every byte is written by encodeInto
       encoder.encodeInto(frame, 0, type, payload);
       this.queue.push(frame);
       this.queueFrames.push(1);
+      this.queueSlabs.push(null);
     } else {
       let slab = this.slab;
-      if (slab === null || slab.length - this.slabUsed < frameBytes) {
-        this.seal();
-        slab = Buffer.allocUnsafe(slabBytes); // bytes past slabUsed are never sent
-        this.slab = slab;
-        this.slabStart = 0;
-        this.slabUsed = 0;
-      }
-      this.slabUsed += encoder.encodeInto(slab, this.slabUsed, type, payload);
+      if (slab === null || slab.bytes.length - this.slabUsed < frameBytes) slab = this.openSlab();
+      this.slabUsed += encoder.encodeInto(slab.bytes, this.slabUsed, type, payload);
       this.slabFrames++;
     }
     this.queuedFrames++;
     this.queuedBytes += frameBytes;
   }
 
+  /** Seals and retires the open slab, and opens another (reused when one is free). */
+  private openSlab(): Slab {
+    this.seal();
+    const old = this.slab;
+    if (old !== null) {
+      old.retired = true;
+      if (old.partsPending === 0 && !old.abandoned) this.releaseSlab(old);
+    }
+    const slab = new Slab(this.pool.take(), this.releaseSlab);
+    this.slab = slab;
+    this.slabStart = 0;
+    this.slabUsed = 0;
+    return slab;
+  }
+
   /** Moves the open slab's filled part to the queue; later frames go after it in the same slab. */
   seal(): void {
     if (this.slabFrames === 0) return;
-    this.queue.push(this.slab!.subarray(this.slabStart, this.slabUsed));
+    const slab = this.slab!;
+    this.queue.push(slab.bytes.subarray(this.slabStart, this.slabUsed));
     this.queueFrames.push(this.slabFrames);
+    this.queueSlabs.push(slab);
+    slab.partsPending++;
     this.slabStart = this.slabUsed;
     this.slabFrames = 0;
   }
@@ -197,32 +269,48 @@ class PeerLink {
     return this.queue.length - this.head;
   }
 
-  /** Removes the first sealed buffer; returns it (its frame count is read before via peekFrames). */
+  /** Frames in the first sealed buffer. */
+  peekFrames(): number {
+    return this.queueFrames[this.head]!;
+  }
+
+  /** The slab the first sealed buffer was cut from (its write callback), or null for a large frame. */
+  peekSlab(): Slab | null {
+    return this.queueSlabs[this.head]!;
+  }
+
+  /** Removes the first sealed buffer and returns it. */
   shift(): Buffer {
     const buffer = this.queue[this.head]!;
     this.queuedFrames -= this.queueFrames[this.head]!;
     this.queuedBytes -= buffer.length;
-    this.queue[this.head] = undefined as unknown as Buffer; // release the reference now
+    this.queue[this.head] = undefined as unknown as Buffer; // release the references now
+    this.queueSlabs[this.head] = null;
     this.head++;
     if (this.head === this.queue.length) {
       this.queue = [];
       this.queueFrames = [];
+      this.queueSlabs = [];
       this.head = 0;
     } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
       this.queueFrames = this.queueFrames.slice(this.head);
+      this.queueSlabs = this.queueSlabs.slice(this.head);
       this.head = 0;
     }
     return buffer;
   }
 
-  peekFrames(): number {
-    return this.queueFrames[this.head]!;
-  }
-
+  /** Drops every queued frame (close). Slabs with parts in flight are abandoned, never reused. */
   clear(): void {
+    for (let i = this.head; i < this.queue.length; i++) {
+      const slab = this.queueSlabs[i];
+      if (slab) slab.abandoned = true;
+    }
+    if (this.slab !== null) this.slab.abandoned = true;
     this.queue = [];
     this.queueFrames = [];
+    this.queueSlabs = [];
     this.head = 0;
     this.slab = null;
     this.slabStart = 0;
@@ -253,6 +341,7 @@ export class TcpTransport implements Transport {
   private readonly connectTimeoutMs: number;
   private readonly inboundConnectionsMax: number;
   private readonly sendSlabBytes: number;
+  private readonly slabPool: SlabPool;
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly inbound = new Set<Socket>();
   private handler: ((message: PeerMessage) => void) | null = null;
@@ -289,6 +378,7 @@ export class TcpTransport implements Transport {
     this.inboundConnectionsMax = options.inboundConnectionsMax ?? limits.peerInboundConnectionsMax;
     this.sendSlabBytes = options.sendSlabBytes ?? tcpTransportDefaults.sendSlabBytes;
     this.validate(options);
+    this.slabPool = new SlabPool(this.sendSlabBytes, tcpTransportDefaults.slabPoolMax);
 
     this.dropsUnknownPeer = this.metrics.counter('peer_send_dropped_total', 'Messages not queued, by peer and reason', {
       peer: 'unknown',
@@ -318,7 +408,7 @@ export class TcpTransport implements Transport {
       },
     };
     for (const [id, address] of Object.entries(options.peers)) {
-      this.links.set(id, new PeerLink(id, address, this.linkMetrics(id), (link) => this.turn(link)));
+      this.links.set(id, new PeerLink(id, address, this.linkMetrics(id), this.slabPool, (link) => this.turn(link)));
     }
   }
 
@@ -332,10 +422,15 @@ export class TcpTransport implements Transport {
     positive('reconnectBackoffMsMax', this.backoffMsMax);
     positive('connectTimeoutMs', this.connectTimeoutMs);
     positive('inboundConnectionsMax', this.inboundConnectionsMax);
-    if (!Number.isSafeInteger(this.sendSlabBytes) || this.sendSlabBytes < tcpTransportDefaults.coalesceFrameBytesMax) {
+    const { sendSlabBytesMin, sendSlabBytesMax } = tcpTransportDefaults;
+    if (
+      !Number.isSafeInteger(this.sendSlabBytes) ||
+      this.sendSlabBytes < sendSlabBytesMin ||
+      this.sendSlabBytes > sendSlabBytesMax
+    ) {
       throw new ConfigError(
         'sendSlabBytes',
-        `must be an integer >= ${tcpTransportDefaults.coalesceFrameBytesMax} (coalesceFrameBytesMax), got ${this.sendSlabBytes}`,
+        `must be an integer in ${sendSlabBytesMin}..${sendSlabBytesMax}, got ${this.sendSlabBytes}`,
       );
     }
     if (this.backoffMsMin > this.backoffMsMax) {
@@ -447,6 +542,7 @@ export class TcpTransport implements Transport {
     if (this.closing !== null) return this.closing;
     this.closed = true;
     this.handler = null;
+    this.slabPool.close();
     for (const link of this.links.values()) {
       this.cancelTimer(link);
       link.state = 'closed';
@@ -491,7 +587,7 @@ export class TcpTransport implements Transport {
       this.refreshGauges(link);
       return false;
     }
-    link.append(this.encoder, type, payload, frameBytes, this.sendSlabBytes);
+    link.append(this.encoder, type, payload, frameBytes);
     if (!link.turnScheduled) {
       link.turnScheduled = true;
       queueMicrotask(link.onTurn);
@@ -524,9 +620,10 @@ export class TcpTransport implements Transport {
       let ok = true;
       while (ok && batchBytes < writeBatchBytesMax && link.sealedCount > 0) {
         batchFrames += link.peekFrames();
+        const slab = link.peekSlab();
         const buffer = link.shift();
         batchBytes += buffer.length;
-        ok = socket.write(buffer);
+        ok = slab === null ? socket.write(buffer) : socket.write(buffer, slab.written);
       }
       socket.uncork();
       link.m.framesSent.inc(batchFrames);

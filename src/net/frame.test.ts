@@ -2,10 +2,20 @@
 // every malformed header into a typed, terminal ProtocolError — never an exception, never a crash,
 // and never buffering the body of an oversize frame. Chunking-independence follows the nats.js
 // parser tests: the same bytes fed whole, a byte at a time and in random chunks decode identically.
+// Also: the FrameSink path (what the transport uses) parses in place, copies only frames that
+// straddle chunks, notices id changes between frames despite its id cache, and stops on request.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { type DecodeEvent, FrameDecoder, FrameEncoder, FrameErrorCode, envelopeVersion } from './frame.ts';
+import type { ProtocolError } from '../lib/errors.ts';
+import {
+  type DecodeEvent,
+  FrameDecoder,
+  FrameEncoder,
+  FrameErrorCode,
+  type FrameSink,
+  envelopeVersion,
+} from './frame.ts';
 
 interface Msg {
   type: number;
@@ -237,4 +247,111 @@ test('decoding a byte at a time is linear: 4 MiB of small frames fed in 1-byte c
   assert.equal(got.length, 1);
   assert.ok(got[0]?.kind === 'frame');
   assert.equal(got[0].frame.payload.byteLength, 1 << 20);
+});
+
+/** A FrameSink that records frames (copying payloads) and may stop after `stopAfter` frames. */
+class RecordingSink implements FrameSink {
+  frames: Array<{ type: number; clusterId: string; senderId: string; payload: Uint8Array; view: Uint8Array }> = [];
+  errors: string[] = [];
+  constructor(private readonly stopAfter = Number.POSITIVE_INFINITY) {}
+  frame(type: number, clusterId: string, senderId: string, payload: Uint8Array): boolean {
+    this.frames.push({ type, clusterId, senderId, payload: Uint8Array.from(payload), view: payload });
+    return this.frames.length < this.stopAfter;
+  }
+  error(error: ProtocolError): void {
+    this.errors.push(error.code);
+  }
+}
+
+test('frames from several senders interleaved on one stream keep their ids, under any chunking', () => {
+  // The decoder caches the last id bytes; a change of ids between frames must be noticed every time.
+  const ids = fc.constantFrom(['c1', 'n1'], ['c1', 'n2'], ['c2', 'n1'], ['c1', 'n1x'], ['c11', 'n1']);
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({ ids, type: fc.integer({ min: 0, max: 0xffff }), payload: fc.uint8Array({ maxLength: 40 }) }),
+        {
+          maxLength: 15,
+        },
+      ),
+      fc.array(fc.nat(), { maxLength: 20 }),
+      (msgs, cuts) => {
+        const wire = Buffer.concat(
+          msgs.map((m) => new FrameEncoder({ clusterId: m.ids[0]!, senderId: m.ids[1]! }).encode(m.type, m.payload)),
+        );
+        for (const chunks of [[wire], splitAt(wire, cuts), bytewise(wire)]) {
+          const sink = new RecordingSink();
+          const decoder = new FrameDecoder();
+          for (const c of chunks) decoder.decode(c, sink);
+          assert.deepEqual(sink.errors, []);
+          assert.deepEqual(
+            sink.frames.map((f) => [f.clusterId, f.senderId, f.type, [...f.payload]]),
+            msgs.map((m) => [m.ids[0], m.ids[1], m.type, [...m.payload]]),
+          );
+        }
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+test('a frame inside one chunk is a view of it; a frame that straddles chunks is one copy', () => {
+  const enc = new FrameEncoder({ clusterId: 'c', senderId: 's' });
+  const a = enc.encode(1, Uint8Array.of(1, 2, 3));
+  const b = enc.encode(2, Uint8Array.of(4, 5, 6, 7));
+  const wire = Buffer.concat([a, b]);
+  const cut = a.length + 4 + 5; // b's length prefix and 5 bytes of its envelope
+  const first = Uint8Array.from(wire.subarray(0, cut)); // each chunk owns its memory
+  const second = Uint8Array.from(wire.subarray(cut));
+  const sink = new RecordingSink();
+  const decoder = new FrameDecoder();
+  decoder.decode(first, sink);
+  assert.equal(decoder.buffered, 5, "b's 5 body bytes are held (its prefix is parsed)");
+  decoder.decode(second, sink);
+  assert.equal(decoder.buffered, 0);
+  const [fa, fb] = sink.frames;
+  assert.ok(fa !== undefined && fb !== undefined);
+  assert.equal(fa.view.buffer, first.buffer, 'in-chunk payload shares the chunk memory');
+  assert.deepEqual([...fb.view], [4, 5, 6, 7]);
+  assert.notEqual(fb.view.buffer, second.buffer, 'the straddling frame was copied into its own buffer');
+  // A prefix split inside its 4 bytes decodes the same.
+  const sink2 = new RecordingSink();
+  const d2 = new FrameDecoder();
+  d2.decode(wire.subarray(0, a.length + 2), sink2);
+  assert.equal(d2.buffered, 2);
+  d2.decode(wire.subarray(a.length + 2), sink2);
+  assert.deepEqual(
+    sink2.frames.map((f) => [...f.payload]),
+    [
+      [1, 2, 3],
+      [4, 5, 6, 7],
+    ],
+  );
+});
+
+test('a sink that returns false stops the decoder for good and releases what it held', () => {
+  const enc = new FrameEncoder({ clusterId: 'c', senderId: 's' });
+  const frames = [1, 2, 3, 4].map((i) => enc.encode(i, Uint8Array.of(i)));
+  const wire = Buffer.concat(frames);
+  const sink = new RecordingSink(2);
+  const decoder = new FrameDecoder();
+  decoder.decode(wire.subarray(0, wire.length - 3), sink); // the last frame is incomplete
+  assert.deepEqual(
+    sink.frames.map((f) => f.type),
+    [1, 2],
+  );
+  assert.equal(decoder.buffered, 0);
+  decoder.decode(wire.subarray(wire.length - 3), sink);
+  decoder.decode(frames[0]!, sink);
+  assert.equal(sink.frames.length, 2, 'nothing after a stop');
+  assert.equal(decoder.failed, null, 'a stop is not a protocol error');
+});
+
+test('encodeInto treats a bad type or a short target as a programmer error', () => {
+  const enc = new FrameEncoder({ clusterId: 'c', senderId: 's' });
+  const target = new Uint8Array(64);
+  assert.throws(() => enc.encodeInto(target, 0, 0x10000, new Uint8Array(1)), { name: 'AssertionError' });
+  assert.throws(() => enc.encodeInto(target, 0, 1.5, new Uint8Array(1)), { name: 'AssertionError' });
+  assert.throws(() => enc.encodeInto(target, 60, 1, new Uint8Array(1)), { name: 'AssertionError' });
+  assert.equal(enc.encodeInto(target, 0, 0xffff, new Uint8Array(3)), enc.frameBytes(3));
 });

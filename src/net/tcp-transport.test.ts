@@ -3,15 +3,17 @@
 // foreign connections sending garbage, a wrong cluster id, an unknown sender, a changed sender or an
 // oversize length are rejected, counted by reason and closed while real peers keep being served;
 // the per-peer send queue bound drops and counts; a taken listen port is a typed error; large
-// transfers survive socket backpressure. Every wait is a bounded poll (pollUntil), never a sleep.
+// transfers survive socket backpressure; frames encoded into small, reused send slabs arrive intact
+// and in order. Every wait is a bounded poll (pollUntil) or one event-loop turn, never a sleep.
 import assert from 'node:assert/strict';
 import { createServer, type Socket, connect } from 'node:net';
 import { after, test } from 'node:test';
+import { setImmediate } from 'node:timers/promises';
 import type { PeerMessage } from '../env/types.ts';
 import { BaristaError } from '../lib/errors.ts';
 import { MessageType } from '../lib/message-types.ts';
 import { SeededRng } from '../lib/rng.ts';
-import { FrameEncoder } from './frame.ts';
+import { FrameDecoder, FrameEncoder } from './frame.ts';
 import { type PeerAddress, TcpTransport, type TcpTransportOptions } from './tcp-transport.ts';
 import { MemoryLogger, MemoryMetrics, pollUntil } from './testing.ts';
 
@@ -234,6 +236,7 @@ test('bad configuration is a ConfigError naming the field', () => {
   });
   assert.throws(() => new TcpTransport({ ...base, peers: {}, sendQueueFramesMax: 0 }), /sendQueueFramesMax/);
   assert.throws(() => new TcpTransport({ ...base, peers: { b: { host, port: 70000 } } }), /peers.b: port/);
+  assert.throws(() => new TcpTransport({ ...base, peers: {}, sendSlabBytes: 100 }), /sendSlabBytes/);
 });
 
 test('1 MiB frames in bulk pass through socket backpressure intact and in order', async () => {
@@ -286,4 +289,138 @@ test('messages arriving before a handler is set are dropped and counted', async 
   b.onMessage((m) => got.push(m));
   a.t.send('b', MessageType.TestEcho, Uint8Array.of(2));
   await pollUntil(() => got.length === 1, 'b delivers once a handler is set');
+});
+
+/** Payload `seq` of `bytes` bytes: its first bytes spell seq, the rest a pattern derived from it. */
+function patterned(seq: number, bytes: number): Uint8Array {
+  const p = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i++) p[i] = (seq * 31 + i) & 0xff;
+  if (bytes >= 4) new DataView(p.buffer).setUint32(0, seq);
+  return p;
+}
+
+test('small slabs: mixed small and large frames cross slab boundaries, slabs are reused, and nothing is corrupted', async () => {
+  // sendSlabBytes 256: frames up to 64 bytes (payload up to 64 - 22 envelope bytes) are encoded into
+  // slabs, larger ones get their own buffer, so random sizes exercise slab retirement, sealing at
+  // each flush, FIFO across the two kinds, and reuse of written slabs. The caller scribbles over its
+  // buffer after every send: what arrives must be what was passed, byte for byte.
+  const port = await freePort();
+  const a = make('a', { b: { host, port } }, { sendSlabBytes: 256 });
+  await a.t.start();
+  const rng = new SeededRng('slabs');
+  const sizes: number[] = [];
+  const send = (): void => {
+    const seq = sizes.length;
+    const bytes = rng.chance(0.8) ? rng.int(43) : 43 + rng.int(300);
+    const payload = patterned(seq, bytes);
+    assert.equal(a.t.send('b', MessageType.TestBulk, payload), true, `send ${seq}`);
+    payload.fill(0xee);
+    sizes.push(bytes);
+  };
+  // Phase 1: the peer is down; frames pile up across many retired slabs.
+  for (let i = 0; i < 300; i++) send();
+  await setImmediate();
+  assert.equal(a.metrics.value('peer_send_queue_frames', { peer: 'b' }), 300, 'gauges refreshed after the turn');
+  const b = make('b', { a: a.t.address() }, { listen: { host, port } });
+  await b.t.start();
+  await pollUntil(() => b.inbox.length >= 300, 'b receives the frames queued while it was down');
+  // Phase 2: bursts of random length, each flushed in its own turn, while earlier writes complete.
+  for (let round = 0; round < 40; round++) {
+    const burst = 1 + rng.int(100);
+    for (let i = 0; i < burst; i++) send();
+    await setImmediate();
+  }
+  await pollUntil(() => b.inbox.length >= sizes.length, 'b receives every burst');
+  assert.equal(b.inbox.length, sizes.length);
+  for (let seq = 0; seq < sizes.length; seq++) {
+    assert.deepEqual(b.inbox[seq]?.payload, patterned(seq, sizes[seq]!), `message ${seq} intact and in order`);
+  }
+  assert.ok(a.metrics.value('peer_send_slabs_total', { result: 'reused' }) > 0, 'written slabs were reused');
+  assert.equal(a.metrics.value('peer_frames_sent_total', { peer: 'b' }), sizes.length);
+  assert.equal(b.metrics.value('peer_frames_received_total', { peer: 'a' }), sizes.length);
+  assert.equal(
+    b.metrics.value('peer_bytes_received_total', { peer: 'a' }),
+    a.metrics.value('peer_bytes_sent_total', { peer: 'b' }),
+  );
+  assert.equal(a.t.peerStatus()[0]?.queuedFrames, 0);
+  assert.equal(a.t.peerStatus()[0]?.queuedBytes, 0);
+  assert.equal(a.metrics.value('peer_send_queue_bytes', { peer: 'b' }), 0);
+});
+
+test('a handler that closes the transport mid-read gets no further message from that read', async () => {
+  const { a, b } = await pair();
+  const got: number[] = [];
+  b.t.onMessage((m) => {
+    got.push(m.payload[0]!);
+    if (got.length === 3) void b.t.close();
+  });
+  // One turn of sends is one write, so these frames very likely share one read on b's side.
+  for (let i = 0; i < 50; i++) a.t.send('b', MessageType.TestEcho, Uint8Array.of(i));
+  await pollUntil(() => got.length >= 3, 'b sees three messages');
+  await setImmediate();
+  assert.deepEqual(got, [0, 1, 2]);
+});
+
+test('under real socket backpressure a slab is reused only after its bytes have left', async () => {
+  // The peer is a raw socket that stops reading, so writes stay pending in the kernel and in libuv
+  // while the sender keeps encoding into slabs. A slab recycled before its pending write completed
+  // would be overwritten under the socket: the reader, resumed, would see corrupt frames.
+  let received: Buffer[] = [];
+  let peer: Socket | null = null;
+  const server = createServer((socket) => {
+    peer = socket;
+    socket.pause();
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+  });
+  await new Promise<void>((resolve) => server.listen({ host, port: 0 }, resolve));
+  const address = server.address();
+  assert.ok(address !== null && typeof address === 'object');
+  const a = make(
+    'a',
+    { b: { host, port: address.port } },
+    { sendSlabBytes: 64 * 1024, sendQueueFramesMax: 100_000, sendQueueBytesMax: 64 * 1024 * 1024 },
+  );
+  await a.t.start();
+  await pollUntil(() => peer !== null, 'the transport connects');
+  const rng = new SeededRng('backpressure');
+  const sizes: number[] = [];
+  let total = 0;
+  while (total < 24 * 1024 * 1024) {
+    for (let i = 0; i < 64; i++) {
+      const bytes = 1 + rng.int(16 * 1024 - 30);
+      const payload = patterned(sizes.length, bytes);
+      assert.equal(a.t.send('b', MessageType.TestBulk, payload), true);
+      payload.fill(0xee);
+      sizes.push(bytes);
+      total += bytes;
+    }
+    await setImmediate();
+  }
+  assert.ok((a.t.peerStatus()[0]?.queuedBytes ?? 0) > 0, 'the paused reader holds the sender back');
+  const decoder = new FrameDecoder();
+  const frames: Uint8Array[] = [];
+  const drain = (): void => {
+    for (const chunk of received) {
+      for (const e of decoder.push(chunk)) {
+        assert.equal(e.kind, 'frame', e.kind === 'error' ? e.error.code : '');
+        if (e.kind === 'frame') frames.push(e.frame.payload);
+      }
+    }
+    received = [];
+  };
+  (peer as Socket | null)?.resume();
+  await pollUntil(
+    () => {
+      drain();
+      return frames.length >= sizes.length;
+    },
+    'the reader gets every frame',
+    30_000,
+  );
+  for (let seq = 0; seq < sizes.length; seq++) {
+    assert.deepEqual(frames[seq], patterned(seq, sizes[seq]!), `frame ${seq} intact`);
+  }
+  assert.ok(a.metrics.value('peer_send_slabs_total', { result: 'reused' }) > 0, 'written slabs were reused');
+  (peer as Socket | null)?.destroy();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
 });

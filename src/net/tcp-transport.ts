@@ -139,10 +139,18 @@ class SlabPool {
   constructor(
     readonly slabBytes: number,
     private readonly slabsMax: number,
+    private readonly allocated: Counter,
+    private readonly reused: Counter,
   ) {}
 
   take(): Buffer {
-    return this.free.pop() ?? Buffer.allocUnsafe(this.slabBytes); // bytes past slabUsed are never sent
+    const free = this.free.pop();
+    if (free !== undefined) {
+      this.reused.inc();
+      return free;
+    }
+    this.allocated.inc();
+    return Buffer.allocUnsafe(this.slabBytes); // bytes past slabUsed are never sent
   }
 
   give(bytes: Buffer): void {
@@ -378,7 +386,14 @@ export class TcpTransport implements Transport {
     this.inboundConnectionsMax = options.inboundConnectionsMax ?? limits.peerInboundConnectionsMax;
     this.sendSlabBytes = options.sendSlabBytes ?? tcpTransportDefaults.sendSlabBytes;
     this.validate(options);
-    this.slabPool = new SlabPool(this.sendSlabBytes, tcpTransportDefaults.slabPoolMax);
+    const slabs = (result: string): Counter =>
+      this.metrics.counter('peer_send_slabs_total', 'Send slabs opened, newly allocated or reused', { result });
+    this.slabPool = new SlabPool(
+      this.sendSlabBytes,
+      tcpTransportDefaults.slabPoolMax,
+      slabs('allocated'),
+      slabs('reused'),
+    );
 
     this.dropsUnknownPeer = this.metrics.counter('peer_send_dropped_total', 'Messages not queued, by peer and reason', {
       peer: 'unknown',

@@ -27,7 +27,7 @@ import type { MessageRouter } from '../lib/router.ts';
 import { decodeMessage, encodeMessage } from '../raft/codec.ts';
 import { type Ready, RaftNode } from '../raft/raft.ts';
 import type { RaftLogStorage } from '../raft/storage.ts';
-import { EntryType, type NodeId, type Role } from '../raft/types.ts';
+import { type ConfChange, type Entry, EntryType, type NodeId, type Role } from '../raft/types.ts';
 import {
   decodeForwardedRequest,
   decodeForwardedResponse,
@@ -118,6 +118,8 @@ export class RaftDriver {
   private readonly syncLatency: Histogram;
   private readonly commitLatency: Histogram;
   private lastLeader: NodeId | undefined;
+  /** Observer of applies and snapshot restores (the simulator feeds Raft's State Machine Safety check). */
+  observer: { applied(entry: Entry): void; restored(index: number): void } | undefined;
 
   constructor(
     private readonly env: Env,
@@ -252,6 +254,13 @@ export class RaftDriver {
     this.schedule();
   }
 
+  /** Proposes a membership change on the leader (one server at a time; see src/raft). */
+  changeMembership(change: ConfChange): BaristaError | undefined {
+    const r = this.core.proposeConfChange(change);
+    this.schedule();
+    return r.ok ? undefined : r.error;
+  }
+
   transferLeadership(to: NodeId): BaristaError | undefined {
     const r = this.core.transferLeadership(to);
     this.schedule();
@@ -309,6 +318,7 @@ export class RaftDriver {
     for (const e of rd.committedEntries) {
       const result = e.type === EntryType.Normal ? this.options.stateMachine.apply(e.index, e.data) : undefined;
       this.applied = e.index;
+      this.observer?.applied(e);
       this.settle(e.index, e.term, result);
     }
     for (const rs of rd.readStates) {
@@ -325,6 +335,7 @@ export class RaftDriver {
     this.options.stateMachine.restore(index, data);
     this.applied = index;
     this.lastSnapshotIndex = index;
+    this.observer?.restored(index);
     // Our proposals at or below the snapshot were applied (or not) elsewhere: we cannot know.
     for (const [i, p] of this.proposals) {
       if (i > index) continue;

@@ -12,6 +12,8 @@ import { type Simulation, Simulation as Sim, type SimulationStats } from '../sim
 import { SimulationFailure } from '../sim/failure.ts';
 import { defaultMembershipTiming } from '../membership/membership.ts';
 import { defaultRaftTiming } from '../metadata/raft-driver.ts';
+import type { History } from '../check/history.ts';
+import { defaultKvWorkload, KvWorkload } from './sim-kv-workload.ts';
 import { NodeServices } from './services.ts';
 
 export const allNemesisKinds: readonly NemesisKind[] = ['partition', 'crash', 'pause', 'clock', 'clog', 'loss'];
@@ -24,7 +26,7 @@ export interface ClusterSimOptions {
   readonly durationMs: number;
   /** Virtual time allowed for convergence after healing. */
   readonly livenessBoundMs: number;
-  readonly workload: 'membership';
+  readonly workload: 'membership' | 'raft-kv';
   /** Scripted faults added to the random schedule (tests use them to force a scenario). */
   readonly script?: readonly ScheduledFault[];
 }
@@ -37,6 +39,8 @@ export interface ClusterSimResult {
   readonly stats: SimulationStats;
   /** Virtual ms from healing to convergence (undefined if it did not converge). */
   readonly convergedAfterMs: number | undefined;
+  /** raft-kv only: client ops completed / ok, the linearizability verdict and its time. */
+  readonly kv?: { ops: number; ok: number; verdict: string; checkMs: number; controlActions: number; history: History };
 }
 
 export function replayArgs(o: ClusterSimOptions): Record<string, string | number> {
@@ -106,13 +110,20 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
         clusterId: 'sim',
         peers: ids.filter((p) => p !== env.nodeId),
         membership: defaultMembershipTiming,
-        raft: { ...defaultRaftTiming },
+        // Small snapshot interval in the simulator, so snapshots, compaction and InstallSnapshot
+        // to lagging or restarted nodes happen in every run.
+        raft: { ...defaultRaftTiming, snapshotEveryEntries: 200, snapshotRetainEntries: 50 },
       }),
     replay: { args: replayArgs(o) },
   });
   addMembershipInvariants(sim);
+  const kv =
+    o.workload === 'raft-kv'
+      ? new KvWorkload(sim, sim.forkRng('workload'), { ...defaultKvWorkload, stopAtMs: o.durationMs })
+      : undefined;
   let convergedAfterMs: number | undefined;
   let failure: SimulationFailure | undefined;
+  let kvSummary: ClusterSimResult['kv'];
   try {
     if (o.nemesis.length > 0) {
       sim.schedule(
@@ -125,6 +136,27 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
     const healedAt = sim.nowMs;
     if (sim.runUntilCondition(converged, o.livenessBoundMs)) convergedAfterMs = sim.nowMs - healedAt;
     else throw sim.fail('liveness', `membership did not converge within ${o.livenessBoundMs} ms after healing`);
+    if (kv !== undefined) {
+      raftLiveness(sim, ids, healedAt + o.livenessBoundMs);
+      convergedAfterMs = sim.nowMs - healedAt;
+      // Let the clients' last ops finish (each is bounded by the client timeout).
+      sim.runUntilCondition(() => kv.inflightOps === 0, defaultKvWorkload.clientTimeoutMs + 1_000);
+      const verdict = kv.check();
+      kvSummary = {
+        ops: kv.opsCompleted,
+        ok: kv.opsOk,
+        verdict: verdict.verdict,
+        checkMs: verdict.stats.elapsedMs,
+        controlActions: kv.controlActions,
+        history: kv.history(),
+      };
+      if (verdict.verdict !== 'valid') {
+        throw sim.fail(
+          'linearizability',
+          `client history is ${verdict.verdict}: ${verdict.reason ?? ''} (${kv.opsCompleted} ops)`,
+        );
+      }
+    }
   } catch (err) {
     if (!(err instanceof SimulationFailure)) throw err;
     failure = err;
@@ -137,5 +169,68 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
     traceHash: sim.traceHash(),
     stats: sim.stats(),
     convergedAfterMs,
+    ...(kvSummary !== undefined ? { kv: kvSummary } : {}),
   };
+}
+
+/**
+ * Raft's liveness phase: with everything healed, a leader is elected, every node is a voter again
+ * (membership changes made during the safety phase are repaired), a fresh write commits, and every
+ * replica applies the same entries and holds the same state, all before `deadlineMs`.
+ */
+function raftLiveness(sim: Simulation<NodeServices>, ids: readonly string[], deadlineMs: number): void {
+  const leader = (): NodeServices | undefined => {
+    for (const id of ids) {
+      const n = sim.instance(id);
+      if (n?.raft.core.role === 'leader') return n;
+    }
+    return undefined;
+  };
+  const remaining = (): number => Math.max(0, deadlineMs - sim.nowMs);
+  const fullConfig = (): boolean => {
+    const l = leader();
+    if (l === undefined) return false;
+    const conf = l.raft.core.config;
+    if (conf.voters.length === ids.length && conf.learners.length === 0) return true;
+    const learner = conf.learners[0];
+    const missing = ids.find((id) => !conf.voters.includes(id) && !conf.learners.includes(id));
+    if (learner !== undefined) l.raft.changeMembership({ type: 'addVoter', nodeId: learner });
+    else if (missing !== undefined) l.raft.changeMembership({ type: 'addLearner', nodeId: missing });
+    return false;
+  };
+  if (!sim.runUntilCondition(fullConfig, remaining()))
+    throw sim.fail('liveness', 'no leader with the full configuration after healing');
+  let committed = false;
+  let attempts = 0;
+  const tryWrite = (): void => {
+    const l = leader();
+    attempts++;
+    if (l === undefined) {
+      if (attempts < 1_000) sim.after(100, tryWrite, 'liveness-write');
+      return;
+    }
+    l.kv.write({ op: 'put', key: 'liveness', value: new Uint8Array([1]) }, undefined, (o) => {
+      if (o.ok && o.result.ok) committed = true;
+      else if (attempts < 1_000) sim.after(100, tryWrite, 'liveness-write');
+    });
+  };
+  tryWrite();
+  if (!sim.runUntilCondition(() => committed, remaining()))
+    throw sim.fail('liveness', 'no write committed after healing');
+  const agreed = (): boolean => {
+    const nodes = ids.map((id) => sim.instance(id));
+    if (nodes.some((n) => n === undefined)) return false;
+    const commit = leader()?.raft.core.commitIndex;
+    if (commit === undefined || nodes.some((n) => n!.raft.appliedIndex !== commit)) return false;
+    const image = nodes[0]!.kvState.snapshot();
+    return nodes.every((n) => bytesEqual(n!.kvState.snapshot(), image));
+  };
+  if (!sim.runUntilCondition(agreed, remaining()))
+    throw sim.fail('liveness', 'replicas did not converge to the same applied state');
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -47,6 +47,7 @@ interface CommittedRecord {
 }
 
 function sameEntry(a: Entry, b: Entry): boolean {
+  if (a === b) return true;
   if (a.index !== b.index || a.term !== b.term || a.type !== b.type || a.data.length !== b.data.length) return false;
   for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
   return true;
@@ -59,12 +60,38 @@ function describe(e: Entry): string {
 export class RaftInvariants {
   private readonly leaderByTerm = new Map<number, NodeId>();
   /** Per term, the log (index -> term) its leader held at the last observation. */
-  private readonly leaderLogs = new Map<number, { id: NodeId; terms: Map<number, number> }>();
+  private readonly leaderLogs = new Map<number, { id: NodeId; first: number; terms: number[] }>();
   private readonly committed = new Map<number, CommittedRecord>();
   private readonly applied = new Map<number, Entry>();
   private readonly lastAppliedByNode = new Map<NodeId, number>();
+  private committedMax = 0;
   /** Observations checked so far (for reports). */
   observations = 0;
+
+  /**
+   * Incremental checking. A log's prefix changes only by truncation, and truncation replaces the
+   * entry object at every index above its point; so when the entry object at a verified index is
+   * still the same object, everything below it is unchanged and only the suffix needs checking.
+   * Keys: node id (committed prefix, leader completeness) and "a|b" (log matching of a pair).
+   * `epoch` bumps whenever a committed record changes in a way that could make an old check stale.
+   */
+  private readonly verified = new Map<
+    string,
+    { index: number; entries: readonly (Entry | undefined)[]; epoch: number }
+  >();
+  private epoch = 0;
+
+  private verifiedFrom(key: string, logs: readonly NodeObservation[], lo: number): number {
+    const v = this.verified.get(key);
+    if (v === undefined || v.epoch !== this.epoch || v.index < lo) return lo;
+    for (let k = 0; k < logs.length; k++) if (logs[k]!.log.entry(v.index) !== v.entries[k]) return lo;
+    return v.index + 1;
+  }
+
+  private markVerified(key: string, logs: readonly NodeObservation[], index: number): void {
+    if (index <= 0) return;
+    this.verified.set(key, { index, entries: logs.map((n) => n.log.entry(index)), epoch: this.epoch });
+  }
 
   observe(nodes: readonly NodeObservation[]): void {
     this.observations++;
@@ -79,18 +106,25 @@ export class RaftInvariants {
       throw new InvariantViolation('commit', `${n.id} commit ${n.commit} beyond its last index ${n.log.lastIndex}`);
     }
     // Committed entries: record new ones, and check that none ever changes.
-    for (let i = Math.max(n.log.firstIndex, 1); i <= n.commit; i++) {
+    const from = this.verifiedFrom(`c:${n.id}`, [n], Math.max(n.log.firstIndex, 1));
+    for (let i = from; i <= n.commit; i++) {
       const e = n.log.entry(i);
       if (!e) continue;
       const rec = this.committed.get(i);
-      if (!rec) this.committed.set(i, { entry: e, knownInTerm: n.term });
-      else if (!sameEntry(rec.entry, e)) {
+      if (!rec) {
+        this.committed.set(i, { entry: e, knownInTerm: n.term });
+        if (i > this.committedMax) this.committedMax = i;
+      } else if (!sameEntry(rec.entry, e)) {
         throw new InvariantViolation(
           'State Machine Safety',
           `${n.id} holds committed index ${i} as ${describe(e)} but ${describe(rec.entry)} was committed`,
         );
-      } else if (n.term < rec.knownInTerm) rec.knownInTerm = n.term;
+      } else if (n.term < rec.knownInTerm) {
+        rec.knownInTerm = n.term;
+        this.epoch++;
+      }
     }
+    this.markVerified(`c:${n.id}`, [n], n.commit);
     if (n.role !== 'leader') return;
     const holder = this.leaderByTerm.get(n.term);
     if (holder !== undefined && holder !== n.id) {
@@ -99,26 +133,31 @@ export class RaftInvariants {
     this.leaderByTerm.set(n.term, n.id);
     // Leader Append-Only: everything the leader held before is still there, unchanged.
     const prev = this.leaderLogs.get(n.term);
-    const terms = new Map<number, number>();
-    for (let i = n.log.firstIndex; i <= n.log.lastIndex; i++) {
-      const t = n.log.term(i);
-      if (t !== undefined) terms.set(i, t);
-    }
+    const first = n.log.firstIndex;
+    const terms: number[] = [];
+    for (let i = first; i <= n.log.lastIndex; i++) terms.push(n.log.term(i) ?? -1);
     if (prev) {
-      for (const [i, t] of prev.terms) {
-        if (i < n.log.firstIndex) continue; // compacted into a snapshot: not a deletion
-        if (terms.get(i) !== t) {
+      for (let k = 0; k < prev.terms.length; k++) {
+        const i = prev.first + k;
+        if (i < first) continue; // compacted into a snapshot: not a deletion
+        const t = prev.terms[k]!;
+        const now = terms[i - first];
+        if (t !== -1 && now !== t) {
           throw new InvariantViolation(
             'Leader Append-Only',
-            `leader ${n.id} of term ${n.term} changed index ${i} from term ${t} to ${terms.get(i)}`,
+            `leader ${n.id} of term ${n.term} changed index ${i} from term ${t} to ${now}`,
           );
         }
       }
     }
-    this.leaderLogs.set(n.term, { id: n.id, terms });
-    // Leader Completeness.
-    for (const [i, rec] of this.committed) {
-      if (rec.knownInTerm >= n.term || i < n.log.firstIndex) continue;
+    this.leaderLogs.set(n.term, { id: n.id, first, terms });
+    // Leader Completeness: every committed entry the leader still holds (not compacted) is there.
+    const key = `l:${n.id}:${n.term}`;
+    const lcFrom = this.verifiedFrom(key, [n], Math.max(first, 1));
+    const lcTo = Math.min(this.committedMax, n.log.lastIndex);
+    for (let i = lcFrom; i <= this.committedMax; i++) {
+      const rec = this.committed.get(i);
+      if (rec === undefined || rec.knownInTerm >= n.term) continue;
       const e = n.log.entry(i);
       if (!e || !sameEntry(e, rec.entry)) {
         throw new InvariantViolation(
@@ -127,6 +166,7 @@ export class RaftInvariants {
         );
       }
     }
+    this.markVerified(key, [n], lcTo);
   }
 
   private checkLogMatching(a: NodeObservation, b: NodeObservation): void {
@@ -139,7 +179,9 @@ export class RaftInvariants {
         break;
       }
     }
-    for (let i = lo; i <= top; i++) {
+    const key = `m:${a.id}|${b.id}`;
+    const from = this.verifiedFrom(key, [a, b], lo);
+    for (let i = from; i <= top; i++) {
       const ea = a.log.entry(i);
       const eb = b.log.entry(i);
       if (!ea || !eb || !sameEntry(ea, eb)) {
@@ -149,6 +191,7 @@ export class RaftInvariants {
         );
       }
     }
+    this.markVerified(key, [a, b], top);
   }
 
   /** A state machine applied `entry`. Entries must come in index order per node. */
@@ -184,7 +227,14 @@ export class RaftInvariants {
 
   /** Drops history below `index` (all nodes compacted there). */
   forgetBelow(index: number): void {
-    for (const i of this.committed.keys()) if (i < index) this.committed.delete(i);
-    for (const i of this.applied.keys()) if (i < index) this.applied.delete(i);
+    if (index <= this.forgottenBelow) return;
+    for (let i = this.forgottenBelow; i < index; i++) {
+      this.committed.delete(i);
+      this.applied.delete(i);
+    }
+    this.forgottenBelow = index;
+    for (const [term, rec] of this.leaderLogs) if (rec.first + rec.terms.length < index) this.leaderLogs.delete(term);
   }
+
+  private forgottenBelow = 0;
 }

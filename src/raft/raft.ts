@@ -328,6 +328,16 @@ export class RaftNode {
     return this.log.term(index);
   }
 
+  /**
+   * Entries [lo, hi), including unpersisted ones; undefined if lo is compacted. For invariant
+   * checks and tests, which read whole logs after every simulator event (one slice, not one per entry).
+   */
+  entriesBetween(lo: number, hi: number): readonly Entry[] | undefined {
+    if (lo >= hi) return [];
+    if (lo < this.log.firstIndex() || hi > this.log.lastIndex() + 1) return undefined;
+    return this.log.slice(lo, hi, Number.MAX_SAFE_INTEGER);
+  }
+
   /** The entry at `index`, including unpersisted ones; undefined if compacted or beyond. */
   entryAt(index: number): Entry | undefined {
     if (index < this.log.firstIndex() || index > this.log.lastIndex()) return undefined;

@@ -1,0 +1,174 @@
+// A Jepsen-style workload for the simulator: concurrent clients run read / write / cas on a few
+// keys through random nodes of the metadata group, recording a history; a "control" nemesis moves
+// leadership and changes membership mid-run; Raft's safety properties (src/raft/invariants.ts) are
+// checked after every event; at the end the history must be linearizable (per-key register with
+// cas, the checker in src/check) and every replica must hold the same state.
+//
+// Client conventions (Jepsen): a definite error records `fail`; a timeout or a crash of the node
+// holding the request records `info`, and that client continues under a fresh process id.
+// Deterministic: only virtual time and the simulation's seeded Rng.
+
+import type { History } from '../check/history.ts';
+import { checkHistory } from '../check/index.ts';
+import { HistoryRecorder } from '../check/recorder.ts';
+import type { CheckResult } from '../check/types.ts';
+import type { SeededRng } from '../lib/rng.ts';
+import type { KvOutcome } from '../metadata/kv-service.ts';
+import { RaftInvariants } from '../raft/invariants.ts';
+import { observation } from '../raft/testing.ts';
+import type { Simulation } from '../sim/simulation.ts';
+import type { NodeServices } from './services.ts';
+
+export interface KvWorkloadOptions {
+  readonly clients: number;
+  readonly keys: number;
+  /** Client-side give-up time: beyond it an op is `info` (the node may have crashed with it). */
+  readonly clientTimeoutMs: number;
+  /** Think time between a client's ops, uniform in [0, thinkMsMax]. */
+  readonly thinkMsMax: number;
+  /** Stop issuing new ops at this virtual time. */
+  readonly stopAtMs: number;
+  /** Leadership transfers and membership changes while the safety phase runs. */
+  readonly control: boolean;
+}
+
+export const defaultKvWorkload: Omit<KvWorkloadOptions, 'stopAtMs'> = {
+  clients: 5,
+  keys: 3,
+  clientTimeoutMs: 8_000,
+  thinkMsMax: 50,
+  control: true,
+};
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+const dec = (b: Uint8Array | null): number | null => (b === null ? null : Number(new TextDecoder().decode(b)));
+
+export class KvWorkload {
+  readonly recorder = new HistoryRecorder();
+  readonly invariants = new RaftInvariants();
+  private nextProcess: number;
+  private nextValue = 1;
+  private inflight = 0;
+  private readonly ids: readonly string[];
+  opsCompleted = 0;
+  opsOk = 0;
+  controlActions = 0;
+
+  constructor(
+    private readonly sim: Simulation<NodeServices>,
+    private readonly rng: SeededRng,
+    private readonly o: KvWorkloadOptions,
+  ) {
+    this.ids = sim.nodeIds;
+    this.nextProcess = o.clients;
+    sim.addInvariant('raft-safety', (s) => {
+      const obs = [];
+      for (const id of s.nodeIds) {
+        const node = s.instance(id);
+        if (node === undefined) continue;
+        if (node.raft.observer === undefined) {
+          // A new instance (start or restart) begins at the index its snapshot restored.
+          this.invariants.recordRestored(id, node.raft.appliedIndex);
+          node.raft.observer = {
+            applied: (e) => this.invariants.recordApplied(id, e),
+            restored: (index) => this.invariants.recordRestored(id, index),
+          };
+        }
+        obs.push(observation(node.raft.core));
+      }
+      try {
+        this.invariants.observe(obs);
+        // History below every live node's first index is compacted everywhere: keep memory bounded.
+        if (obs.length > 0) this.invariants.forgetBelow(Math.min(...obs.map((o) => o.log.firstIndex)));
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return undefined;
+    });
+    for (let c = 0; c < o.clients; c++) sim.after(this.rng.float() * 100, () => this.issue(c), 'client');
+    if (o.control) sim.after(2_000 + this.rng.float() * 2_000, () => this.controlStep(), 'control');
+  }
+
+  get inflightOps(): number {
+    return this.inflight;
+  }
+
+  history(): History {
+    return this.recorder.history();
+  }
+
+  check(): CheckResult {
+    return checkHistory(this.history(), 'kv', { timeBudgetMs: 30_000, now: () => this.sim.nowMs });
+  }
+
+  private timeNs(): number {
+    return Math.round(this.sim.nowMs * 1e6);
+  }
+
+  private issue(process: number): void {
+    if (this.sim.nowMs >= this.o.stopAtMs) return;
+    const key = `k${this.rng.int(this.o.keys)}`;
+    const roll = this.rng.float();
+    const node = this.sim.instance(this.rng.pick(this.ids));
+    const f = roll < 0.4 ? 'read' : roll < 0.8 ? 'write' : 'cas';
+    const value: unknown =
+      f === 'read' ? null : f === 'write' ? this.nextValue++ : [this.rng.int(this.nextValue), this.nextValue++];
+    this.recorder.invoke(process, f, value, { timeNs: this.timeNs(), key });
+    this.inflight++;
+    let settled = false;
+    const finish = (type: 'ok' | 'fail' | 'info', result: unknown, error?: string): void => {
+      if (settled) return;
+      settled = true;
+      this.inflight--;
+      this.opsCompleted++;
+      const fields = { timeNs: this.timeNs(), key, ...(error !== undefined ? { error } : {}) };
+      if (type === 'ok') {
+        this.opsOk++;
+        this.recorder.ok(process, result, fields);
+      } else if (type === 'fail') this.recorder.fail(process, result, fields);
+      else this.recorder.info(process, result, fields);
+      // After `info` the client continues as a new process (Jepsen).
+      const next = type === 'info' ? this.nextProcess++ : process;
+      this.sim.after(this.rng.float() * this.o.thinkMsMax, () => this.issue(next), 'client');
+    };
+    this.sim.after(this.o.clientTimeoutMs, () => finish('info', value, 'client_timeout'), 'client-timeout');
+    if (node === undefined) return finish('fail', value, 'connection_refused');
+    const onOutcome = (o: KvOutcome): void => {
+      if (!o.ok) return finish(o.error.definite ? 'fail' : 'info', value, o.error.code);
+      const r = o.result;
+      if (f === 'read') return r.ok ? finish('ok', dec(r.value)) : finish('fail', null, r.code);
+      if (r.ok) return finish('ok', value);
+      // precondition_failed: the cas definitely did not happen (Knossos convention).
+      return finish('fail', value, r.code);
+    };
+    if (f === 'read') node.kv.read(key, 'linearizable', onOutcome);
+    else if (f === 'write') node.kv.write({ op: 'put', key, value: enc(String(value)) }, undefined, onOutcome);
+    else {
+      const [from, to] = value as [number, number];
+      node.kv.write({ op: 'cas', key, expected: enc(String(from)), value: enc(String(to)) }, undefined, onOutcome);
+    }
+  }
+
+  /** Moves leadership, or removes a voter and later adds it back (learner first, then voter). */
+  private controlStep(): void {
+    if (this.sim.nowMs >= this.o.stopAtMs) return;
+    const leaderId = this.ids.find((id) => this.sim.instance(id)?.raft.core.role === 'leader');
+    const leader = leaderId === undefined ? undefined : this.sim.instance(leaderId);
+    if (leader !== undefined && leaderId !== undefined) {
+      const conf = leader.raft.core.config;
+      const missing = this.ids.filter((id) => !conf.voters.includes(id));
+      const learner = conf.learners[0];
+      let err: Error | undefined;
+      if (learner !== undefined) err = leader.raft.changeMembership({ type: 'addVoter', nodeId: learner });
+      else if (missing[0] !== undefined) err = leader.raft.changeMembership({ type: 'addLearner', nodeId: missing[0] });
+      else if (this.rng.chance(0.5) && conf.voters.length > 3) {
+        const victim = this.rng.pick(conf.voters.filter((v) => v !== leaderId));
+        err = leader.raft.changeMembership({ type: 'remove', nodeId: victim });
+      } else {
+        err = leader.raft.transferLeadership(this.rng.pick(conf.voters.filter((v) => v !== leaderId)));
+      }
+      if (err === undefined) this.controlActions++;
+    }
+    this.sim.after(1_000 + this.rng.float() * 3_000, () => this.controlStep(), 'control');
+  }
+}

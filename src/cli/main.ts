@@ -106,7 +106,11 @@ export function buildProgram(): Command {
     .option('--nemesis <kinds>', 'faults: partition,crash,pause,clock,clog,loss | all | none', 'all')
     .option('--duration <d>', 'virtual length of the safety phase (500ms, 60s, 2m)', '60s')
     .option('--liveness-bound <d>', 'virtual time allowed to converge after healing', '10s')
-    .option('--workload <w>', 'what runs on the nodes: membership', 'membership')
+    .option(
+      '--workload <w>',
+      'membership (failure detection) or raft-kv (clients on the Raft KV, checked linearizable)',
+      'membership',
+    )
     .option('--json', 'machine-readable output', false)
     .action(
       (o: {

@@ -54,8 +54,9 @@ function seedList(seed: string | undefined, count: number): string[] {
 }
 
 export function runSimCommand(o: SimCliOptions, out: (s: string) => void): number {
-  if (o.workload !== 'membership')
-    throw new ConfigError('--workload', `unknown workload "${o.workload}"; available: membership`);
+  if (o.workload !== 'membership' && o.workload !== 'raft-kv') {
+    throw new ConfigError('--workload', `unknown workload "${o.workload}"; available: membership, raft-kv`);
+  }
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 64)
     throw new ConfigError('--nodes', 'must be an integer from 1 to 64');
   const base: Omit<ClusterSimOptions, 'seed'> = {
@@ -63,7 +64,7 @@ export function runSimCommand(o: SimCliOptions, out: (s: string) => void): numbe
     nemesis: parseNemesis(o.nemesis),
     durationMs: parseDurationMs('--duration', o.duration),
     livenessBoundMs: parseDurationMs('--liveness-bound', o.livenessBound),
-    workload: 'membership',
+    workload: o.workload,
   };
   const results: Array<ClusterSimResult & { wallMs: number }> = [];
   for (const seed of seedList(o.seed, o.seeds)) {
@@ -92,6 +93,7 @@ export function runSimCommand(o: SimCliOptions, out: (s: string) => void): numbe
     );
     return failed.length > 0 ? 1 : 0;
   }
+  const kvColumns = results.some((r) => r.kv !== undefined);
   const table = new Table({
     style: { head: [] },
     head: [
@@ -105,6 +107,7 @@ export function runSimCommand(o: SimCliOptions, out: (s: string) => void): numbe
       'faults',
       'crashes',
       'converged after',
+      ...(kvColumns ? ['client ops ok/all', 'history'] : []),
       'trace hash',
     ],
   });
@@ -120,6 +123,9 @@ export function runSimCommand(o: SimCliOptions, out: (s: string) => void): numbe
       String(r.stats.faultsInjected),
       String(r.stats.crashes),
       r.convergedAfterMs === undefined ? '-' : `${r.convergedAfterMs.toFixed(0)} ms`,
+      ...(kvColumns
+        ? [r.kv ? `${r.kv.ok}/${r.kv.ops}` : '-', r.kv ? `${r.kv.verdict} (${r.kv.checkMs.toFixed(0)} ms)` : '-']
+        : []),
       r.traceHash,
     ]);
   }

@@ -347,6 +347,25 @@ test('a sink that returns false stops the decoder for good and releases what it 
   assert.equal(decoder.failed, null, 'a stop is not a protocol error');
 });
 
+test('a sink that throws stops the decoder; the exception reaches the caller', () => {
+  const enc = new FrameEncoder({ clusterId: 'c', senderId: 's' });
+  const wire = Buffer.concat([1, 2, 3].map((i) => enc.encode(i, Uint8Array.of(i))));
+  const decoder = new FrameDecoder();
+  const seen: number[] = [];
+  const sink: FrameSink = {
+    frame(type) {
+      seen.push(type);
+      if (type === 2) throw new Error('handler bug');
+      return true;
+    },
+    error() {},
+  };
+  assert.throws(() => decoder.decode(wire, sink), /handler bug/);
+  decoder.decode(wire, sink);
+  assert.deepEqual(seen, [1, 2]);
+  assert.equal(decoder.buffered, 0);
+});
+
 test('encodeInto treats a bad type or a short target as a programmer error', () => {
   const enc = new FrameEncoder({ clusterId: 'c', senderId: 's' });
   const target = new Uint8Array(64);

@@ -26,7 +26,8 @@
 //   - bytes held never exceed frameBytesMax (at most one incomplete frame is held);
 //   - every error is terminal: after the first ProtocolError the decoder yields nothing more and
 //     the connection owning it must be closed (a length-prefixed stream cannot resynchronise).
-//     A sink may also stop the decoder (its frame() returns false), with the same effect.
+//     A sink may also stop the decoder (its frame() returns false), with the same effect, and so
+//     does a sink that throws (the exception propagates; the stream position is lost).
 // Untrusted bytes never reach an assert: each malformation becomes a ProtocolError with a stable code.
 //
 // Speed notes (measured on node 20, see docs/benchmarks/transport.md): hot paths read `.length`, not
@@ -256,6 +257,23 @@ export class FrameDecoder {
 
   decode(chunk: Uint8Array, sink: FrameSink): void {
     if (this.failure !== null || this.stopped || chunk.length === 0) return;
+    try {
+      this.decodeChunk(chunk, sink);
+    } catch (err) {
+      // A sink threw mid-chunk: the position in the stream is lost, so the decoder stops for good.
+      this.stop();
+      throw err;
+    }
+  }
+
+  /** Stops the decoder: it releases what it holds and yields nothing more. */
+  stop(): void {
+    this.stopped = true;
+    this.release();
+    this.prefixFilled = 0;
+  }
+
+  private decodeChunk(chunk: Uint8Array, sink: FrameSink): void {
     let at = 0;
     if (this.bodyBytes >= 0 || this.prefixFilled > 0) {
       at = this.continueHeld(chunk, sink);
@@ -366,8 +384,7 @@ export class FrameDecoder {
     }
     const payload = new Uint8Array(buf.buffer, buf.byteOffset + payloadAt, end - payloadAt);
     if (sink.frame(type, this.clusterId, this.senderId, payload, lengthPrefixBytes + length)) return true;
-    this.stopped = true;
-    this.release();
+    this.stop();
     return false;
   }
 

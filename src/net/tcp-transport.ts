@@ -806,6 +806,11 @@ class InboundConnection implements FrameSink {
   receive(chunk: Buffer): void {
     try {
       this.decoder.decode(chunk, this);
+    } catch (err) {
+      // The handler threw: the decoder has lost its place in the stream, so the connection goes
+      // (the peer redials) and the error propagates to the caller as any handler error would.
+      this.socket.destroy();
+      throw err;
     } finally {
       if (this.framesReceived > 0) {
         // framesReceived counts only frames accepted from `sender`, so it is set.

@@ -12,6 +12,8 @@
 // prints `port P`, and prints `done` once it has every message (or every byte). Time runs from the
 // first send to `done`.
 //   - tcp:    TcpTransport -> TcpTransport (envelope, bounds, queue, metrics calls, per-message handler).
+//             The sender sends until send() returns false (queue full), then waits 1 ms: Transport has
+//             no drain signal, and spinning on setImmediate would steal the CPU the receiver needs.
 //   - framed: "a raw socket doing the same": COUNT messages of BYTES each, each copied into its own
 //             Buffer behind a hand-rolled 4-byte length prefix (the copy is what lets a caller reuse its
 //             buffer, the same guarantee TcpTransport gives), one socket.write per message with
@@ -21,9 +23,11 @@
 //             style `plain` writes uncorked, as the most naive program would.
 //   - bytes:  "raw bytes ceiling": the COUNT*BYTES payload bytes in 64 KiB writes, no framing, no
 //             per-message work on either side. The ceiling for one loopback socket in Node.
-// Runs are interleaved (bytes, framed, tcp, bytes, ...) so machine noise hits all alike; the best,
-// the median and the worst of R repetitions are reported (the machine is shared: noise is mostly
-// one-sided, so best is the least disturbed, median the typical). Every run is bounded in count and time.
+// Runs are interleaved (bytes, framed, tcp, bytes, ...) so machine noise hits all alike; the best and
+// the median of R repetitions are reported, and every run (the machine is shared: noise is mostly
+// one-sided, so best is the least disturbed, median the typical), plus the median CPU time per message
+// of each side, which moves much less with other load than wall-clock rates. Every run is bounded in
+// count and time.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';

@@ -20,13 +20,16 @@
 //     sealed part is immutable, later frames go after it, and a retired slab is reused (through a
 //     free list shared by all peers, at most slabPoolMax slabs) only after the socket has completed
 //     the write of every part sealed from it. Reuse keeps the working set small and warm: without
-//     it a deep queue of large frames spends more CPU in page faults than in copying. A part whose write fails or is dropped unwritten (close) is
-//     never reused: its slab is left to the garbage collector.
+//     it a deep queue of large frames spends more CPU in page faults than in copying. A slab with a
+//     part whose write failed or that was dropped unwritten (close) is never reused: it is left to
+//     the garbage collector.
 //   - per peer, queued frames <= sendQueueFramesMax and queued bytes <= sendQueueBytesMax (frame
 //     bytes, open slab included); at the bound send() returns false and counts a drop (reason
-//     queue_full). Memory held per peer is at most the queued bytes plus, per retired slab, its
-//     unused tail (< a quarter slab), plus the open slab; the shared free list adds at most
-//     slabPoolMax slabs per transport. Nothing grows unbounded.
+//     queue_full). Memory held per peer stays within 4/3 of the queued bytes (a slab is retired
+//     only when the next frame, at most a quarter slab, does not fit, so it is > 3/4 full), plus
+//     the open slab, the oldest slab whose earlier parts are written, and what the socket holds
+//     (one write batch); the shared free list adds at most slabPoolMax slabs per transport.
+//     Nothing grows unbounded.
 //   - writes are batched per event-loop turn (one flush per microtask checkpoint: the open slab is
 //     sealed and the queued buffers are corked into one writev) and respect backpressure: after
 //     socket.write() returns false nothing more is written until 'drain'.

@@ -111,6 +111,11 @@ export function buildProgram(): Command {
       'membership (failure detection) or raft-kv (clients on the Raft KV, checked linearizable)',
       'membership',
     )
+    .option(
+      '--read-consistency <c>',
+      'raft-kv reads: linearizable, or serializable (stale; a negative control the checker must fail)',
+      'linearizable',
+    )
     .option('--json', 'machine-readable output', false)
     .action(
       (o: {
@@ -121,6 +126,7 @@ export function buildProgram(): Command {
         duration: string;
         livenessBound: string;
         workload: string;
+        readConsistency: string;
         json: boolean;
       }) => {
         process.exitCode = runSimCommand({ ...o, seed: o.seed }, out);

@@ -23,6 +23,7 @@ export interface SimCliOptions {
   readonly duration: string;
   readonly livenessBound: string;
   readonly workload: string;
+  readonly readConsistency: string;
   readonly json: boolean;
 }
 
@@ -65,6 +66,7 @@ export function runSimCommand(o: SimCliOptions, out: (s: string) => void): numbe
     durationMs: parseDurationMs('--duration', o.duration),
     livenessBoundMs: parseDurationMs('--liveness-bound', o.livenessBound),
     workload: o.workload,
+    ...(o.readConsistency === 'serializable' ? { kvWorkload: { readConsistency: 'serializable' as const } } : {}),
   };
   const results: Array<ClusterSimResult & { wallMs: number }> = [];
   for (const seed of seedList(o.seed, o.seeds)) {

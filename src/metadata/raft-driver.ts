@@ -257,14 +257,16 @@ export class RaftDriver {
   /** Proposes a membership change on the leader (one server at a time; see src/raft). */
   changeMembership(change: ConfChange): BaristaError | undefined {
     const r = this.core.proposeConfChange(change);
+    if (!r.ok) return r.error;
     this.schedule();
-    return r.ok ? undefined : r.error;
+    return undefined;
   }
 
   transferLeadership(to: NodeId): BaristaError | undefined {
     const r = this.core.transferLeadership(to);
+    if (!r.ok) return r.error;
     this.schedule();
-    return r.ok ? undefined : r.error;
+    return undefined;
   }
 
   stop(): void {

@@ -13,7 +13,7 @@ import { SimulationFailure } from '../sim/failure.ts';
 import { defaultMembershipTiming } from '../membership/membership.ts';
 import { defaultRaftTiming } from '../metadata/raft-driver.ts';
 import type { History } from '../check/history.ts';
-import { defaultKvWorkload, KvWorkload } from './sim-kv-workload.ts';
+import { defaultKvWorkload, KvWorkload, type KvWorkloadOptions } from './sim-kv-workload.ts';
 import { NodeServices } from './services.ts';
 
 export const allNemesisKinds: readonly NemesisKind[] = ['partition', 'crash', 'pause', 'clock', 'clog', 'loss'];
@@ -27,6 +27,8 @@ export interface ClusterSimOptions {
   /** Virtual time allowed for convergence after healing. */
   readonly livenessBoundMs: number;
   readonly workload: 'membership' | 'raft-kv';
+  /** raft-kv: overrides of the client workload (tests use them to force a scenario). */
+  readonly kvWorkload?: Partial<Omit<KvWorkloadOptions, 'stopAtMs'>>;
   /** Scripted faults added to the random schedule (tests use them to force a scenario). */
   readonly script?: readonly ScheduledFault[];
 }
@@ -49,6 +51,7 @@ export function replayArgs(o: ClusterSimOptions): Record<string, string | number
     nemesis: o.nemesis.length === 0 ? 'none' : o.nemesis.join(','),
     duration: `${o.durationMs}ms`,
     'liveness-bound': `${o.livenessBoundMs}ms`,
+    ...(o.kvWorkload?.readConsistency !== undefined ? { 'read-consistency': o.kvWorkload.readConsistency } : {}),
   };
 }
 
@@ -119,7 +122,7 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
   addMembershipInvariants(sim);
   const kv =
     o.workload === 'raft-kv'
-      ? new KvWorkload(sim, sim.forkRng('workload'), { ...defaultKvWorkload, stopAtMs: o.durationMs })
+      ? new KvWorkload(sim, sim.forkRng('workload'), { ...defaultKvWorkload, ...o.kvWorkload, stopAtMs: o.durationMs })
       : undefined;
   let convergedAfterMs: number | undefined;
   let failure: SimulationFailure | undefined;
@@ -187,17 +190,24 @@ function raftLiveness(sim: Simulation<NodeServices>, ids: readonly string[], dea
     return undefined;
   };
   const remaining = (): number => Math.max(0, deadlineMs - sim.nowMs);
+  // Predicates passed to runUntilCondition run after every event, so they must not act: the
+  // repair is a periodic action of its own.
   const fullConfig = (): boolean => {
-    const l = leader();
-    if (l === undefined) return false;
-    const conf = l.raft.core.config;
-    if (conf.voters.length === ids.length && conf.learners.length === 0) return true;
-    const learner = conf.learners[0];
-    const missing = ids.find((id) => !conf.voters.includes(id) && !conf.learners.includes(id));
-    if (learner !== undefined) l.raft.changeMembership({ type: 'addVoter', nodeId: learner });
-    else if (missing !== undefined) l.raft.changeMembership({ type: 'addLearner', nodeId: missing });
-    return false;
+    const conf = leader()?.raft.core.config;
+    return conf !== undefined && conf.voters.length === ids.length && conf.learners.length === 0;
   };
+  const repair = (): void => {
+    const l = leader();
+    if (l !== undefined && !fullConfig()) {
+      const conf = l.raft.core.config;
+      const learner = conf.learners[0];
+      const missing = ids.find((id) => !conf.voters.includes(id) && !conf.learners.includes(id));
+      if (learner !== undefined) l.raft.changeMembership({ type: 'addVoter', nodeId: learner });
+      else if (missing !== undefined) l.raft.changeMembership({ type: 'addLearner', nodeId: missing });
+    }
+    if (!fullConfig() && sim.nowMs < deadlineMs) sim.after(200, repair, 'liveness-repair');
+  };
+  repair();
   if (!sim.runUntilCondition(fullConfig, remaining()))
     throw sim.fail('liveness', 'no leader with the full configuration after healing');
   let committed = false;

@@ -30,6 +30,11 @@ export interface KvWorkloadOptions {
   readonly stopAtMs: number;
   /** Leadership transfers and membership changes while the safety phase runs. */
   readonly control: boolean;
+  /**
+   * 'linearizable' (ReadIndex) is the real workload. 'serializable' reads local state and may be
+   * stale: the tests use it to show that the harness does catch a non-linearizable system.
+   */
+  readonly readConsistency: 'linearizable' | 'serializable';
 }
 
 export const defaultKvWorkload: Omit<KvWorkloadOptions, 'stopAtMs'> = {
@@ -38,6 +43,7 @@ export const defaultKvWorkload: Omit<KvWorkloadOptions, 'stopAtMs'> = {
   clientTimeoutMs: 8_000,
   thinkMsMax: 50,
   control: true,
+  readConsistency: 'linearizable',
 };
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -143,7 +149,7 @@ export class KvWorkload {
       // precondition_failed: the cas definitely did not happen (Knossos convention).
       return finish('fail', value, r.code);
     };
-    if (f === 'read') node.kv.read(key, 'linearizable', onOutcome);
+    if (f === 'read') node.kv.read(key, this.o.readConsistency, onOutcome);
     else if (f === 'write') node.kv.write({ op: 'put', key, value: enc(String(value)) }, undefined, onOutcome);
     else {
       const [from, to] = value as [number, number];

@@ -66,6 +66,9 @@ describe('Raft in the simulator: safety after every event, then liveness and lin
     });
     assert.equal(r.ok, false);
     assert.equal(r.failure?.invariant, 'linearizability');
-    assert.match(r.failure!.replayCommand, /barista sim --seed 1 --nodes 5 --workload raft-kv .*--read-consistency serializable/);
+    assert.match(
+      r.failure!.replayCommand,
+      /barista sim --seed 1 --nodes 5 --workload raft-kv .*--read-consistency serializable/,
+    );
   });
 });

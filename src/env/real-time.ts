@@ -10,6 +10,12 @@ export const realClock: Clock = {
 
 export const realTimers: Timers = {
   after(delayMs: number, fn: () => void): Timer {
+    // setTimeout clamps 0 to 1 ms; drivers use after(0) to batch one event-loop turn of work
+    // (group commit), so a zero delay must mean "after the current I/O", not "a millisecond later".
+    if (delayMs <= 0) {
+      const i = setImmediate(fn);
+      return { cancel: () => clearImmediate(i) };
+    }
     const t = setTimeout(fn, delayMs);
     return { cancel: () => clearTimeout(t) };
   },

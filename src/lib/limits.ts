@@ -28,6 +28,8 @@ export const limits = {
   metricSeriesMax: 10_000,
   /** Admin HTTP request body. */
   adminRequestBytesMax: 1024 * 1024,
+  /** Concurrent admin HTTP connections (the /v1/kv client API shares the admin port). */
+  adminConnectionsMax: 1024,
 } as const;
 
 export type Limits = typeof limits;

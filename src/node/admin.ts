@@ -15,7 +15,6 @@ export interface AdminHandlers {
   kv?(body: unknown): Promise<{ status: number; body: unknown }>;
 }
 
-const ADMIN_CONNECTIONS_MAX = 64;
 const ADMIN_HEADERS_TIMEOUT_MS = 5_000;
 
 export class AdminServer {
@@ -30,7 +29,7 @@ export class AdminServer {
     this.requests = metrics;
     this.errors = metrics.counter('admin_http_errors_total', 'Admin HTTP handler failures');
     this.server = createServer((req, res) => this.handle(req, res));
-    this.server.maxConnections = ADMIN_CONNECTIONS_MAX;
+    this.server.maxConnections = limits.adminConnectionsMax;
     this.server.headersTimeout = ADMIN_HEADERS_TIMEOUT_MS;
     this.server.requestTimeout = ADMIN_HEADERS_TIMEOUT_MS;
   }

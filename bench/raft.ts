@@ -1,0 +1,237 @@
+// Raft benchmark: committed writes per second and latency on a 3-node `barista dev` cluster on
+// loopback, fsync on, through the HTTP /v1/kv API (any node; followers forward to the leader),
+// at concurrency 1, 16 and 256 with 100 B and 4 KiB values; CPU of the three node processes per
+// committed write. Side by side in the same run: Debian's etcd 3.4 (3 members, started by
+// ../shared/anchors/etcd-cluster.sh) driven by the anchors' etcd3 Node client with the same
+// sizes and concurrency, when etcd and the anchors' client are installed (else: skipped, with the
+// reason). Every run is bounded in count and time.
+//
+//   npm run bench -- raft [--n 4000] [--sizes 100,4096] [--concurrency 1,16,256] [--no-etcd]
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { ClusterFile } from '../src/cli/cluster-file.ts';
+import { freePortRange, getJson, spawnCli, stopProcess, tempDir, until } from '../test/integration/helpers.ts';
+import { machineLine } from './_machine.ts';
+
+const ANCHORS = join(import.meta.dirname, '..', '..', 'shared', 'anchors');
+const CLK_TCK = 100;
+
+function cpuSeconds(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // process gone
+    }
+  }
+  return ticks / CLK_TCK;
+}
+
+function pct(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+interface CaseResult {
+  opsPerS: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  firstError?: string;
+  serverCpuMsPerOp: number;
+}
+
+async function closedLoop(
+  n: number,
+  concurrency: number,
+  maxSeconds: number,
+  pids: number[],
+  op: (i: number) => Promise<void>,
+): Promise<CaseResult> {
+  const lat = new Float64Array(n);
+  let next = 0;
+  let done = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  const deadline = performance.now() + maxSeconds * 1000;
+  const cpu0 = cpuSeconds(pids);
+  const t0 = performance.now();
+  const worker = async (): Promise<void> => {
+    while (next < n && performance.now() < deadline) {
+      const i = next++;
+      const s = performance.now();
+      try {
+        await op(i);
+        lat[done++] = performance.now() - s;
+      } catch (err) {
+        errors++;
+        firstError ??= (err as Error).message.slice(0, 200);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+  const elapsedS = (performance.now() - t0) / 1000;
+  const sorted = lat.subarray(0, done).sort();
+  return {
+    opsPerS: Math.round(done / elapsedS),
+    p50Ms: pct(sorted, 50),
+    p99Ms: pct(sorted, 99),
+    errors,
+    ...(firstError !== undefined ? { firstError } : {}),
+    serverCpuMsPerOp: ((cpuSeconds(pids) - cpu0) * 1000) / Math.max(done, 1),
+  };
+}
+
+function put(agent: Agent, host: string, port: number, key: string, value: string): Promise<void> {
+  const data = Buffer.from(JSON.stringify({ op: 'put', key, value }));
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host,
+        port,
+        path: '/v1/kv',
+        method: 'POST',
+        agent,
+        timeout: 10_000,
+        headers: { 'content-type': 'application/json', 'content-length': data.length },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () =>
+          res.statusCode === 200 && text.startsWith('{"ok":true') ? resolve() : reject(new Error(text)),
+        );
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+function etcdAvailable(): string | undefined {
+  if (spawnSync('which', ['etcd']).status !== 0) return 'etcd not installed (apt-get install etcd-server etcd-client)';
+  if (!existsSync('/tmp/anchors/node/node_modules/etcd3')) return `etcd3 client missing (run ${ANCHORS}/setup-node.sh)`;
+  if (!existsSync(join(ANCHORS, 'etcd-cluster.sh'))) return `no anchors scripts at ${ANCHORS}`;
+  return undefined;
+}
+
+function runEtcd(n: number, concurrency: number, size: number): Promise<CaseResult | string> {
+  return new Promise((resolve) => {
+    const p = spawn(
+      process.execPath,
+      [
+        join(ANCHORS, 'bench-etcd.mjs'),
+        '--op',
+        'put',
+        '--n',
+        String(n),
+        '--concurrency',
+        String(concurrency),
+        '--value-size',
+        String(size),
+        '--runs',
+        '1',
+        '--warmup',
+        '200',
+        '--max-seconds',
+        '60',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    p.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    p.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    p.on('exit', () => {
+      const line = out.split('\n').find((l) => l.startsWith('MEDIAN '));
+      const run = /cpu client [\d.]+s servers ([\d.]+)s/.exec(out);
+      if (!line) return resolve(`etcd bench failed: ${out.slice(-300)}`);
+      const m = JSON.parse(line.slice(7)) as { opsPerS: number; p50ms: number; p99ms: number; errors: number };
+      const ops = m.opsPerS > 0 ? n : 1;
+      resolve({
+        opsPerS: m.opsPerS,
+        p50Ms: m.p50ms,
+        p99Ms: m.p99ms,
+        errors: m.errors,
+        serverCpuMsPerOp: run ? (Number(run[1]) * 1000) / ops : Number.NaN,
+      });
+    });
+  });
+}
+
+const f = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
+
+export default async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      n: { type: 'string', default: '4000' },
+      sizes: { type: 'string', default: '100,4096' },
+      concurrency: { type: 'string', default: '1,16,256' },
+      'no-etcd': { type: 'boolean', default: false },
+    },
+  });
+  const n = Number(values.n);
+  const sizes = values.sizes.split(',').map(Number);
+  const concurrencies = values.concurrency.split(',').map(Number);
+  console.log(machineLine());
+  console.log(`command: npm run bench -- raft --n ${n} --sizes ${values.sizes} --concurrency ${values.concurrency}`);
+  const etcdWhyNot = values['no-etcd'] ? 'disabled by --no-etcd' : etcdAvailable();
+
+  const dir = tempDir('baristas-bench-raft-');
+  const base = await freePortRange(30);
+  const dev = spawnCli(['dev', '--data-dir', dir.path, '--base-port', String(base)]);
+  const rows: string[] = [];
+  try {
+    await until('cluster healthy', 60_000, () => dev.output().includes('live view'));
+    const cluster = JSON.parse(readFileSync(join(dir.path, 'cluster.json'), 'utf8')) as ClusterFile;
+    await until('a leader', 20_000, async () => {
+      for (const node of cluster.nodes) {
+        const s = await getJson<{ raft: { role: string } }>(node.host, node.ports['admin']!, '/status');
+        if (s.raft.role === 'leader') return true;
+      }
+      return false;
+    });
+    const pids = cluster.nodes.map((x) => x.pid!).filter((p) => p > 0);
+    const agent = new Agent({ keepAlive: true, maxSockets: 512 });
+    if (etcdWhyNot === undefined) spawnSync('bash', [join(ANCHORS, 'etcd-cluster.sh'), 'clean'], { stdio: 'ignore' });
+    if (etcdWhyNot === undefined) spawnSync('bash', [join(ANCHORS, 'etcd-cluster.sh'), 'start'], { stdio: 'ignore' });
+    rows.push(
+      '| value | concurrency | Baristas writes/s | p50 ms | p99 ms | node CPU ms/write | etcd writes/s | p50 ms | p99 ms | etcd CPU ms/write | ratio (ours/etcd) |',
+    );
+    rows.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const size of sizes) {
+      for (const c of concurrencies) {
+        const count = c === 1 ? Math.min(n, 1000) : n;
+        const value = 'x'.repeat(size);
+        // Warm-up, then the measured run; keys unique per op, requests spread over all nodes.
+        await closedLoop(Math.min(200, count), c, 30, pids, (i) => {
+          const node = cluster.nodes[i % cluster.nodes.length]!;
+          return put(agent, node.host, node.ports['admin']!, `warm/${size}/${c}/${i}`, value);
+        });
+        const ours = await closedLoop(count, c, 60, pids, (i) => {
+          const node = cluster.nodes[i % cluster.nodes.length]!;
+          return put(agent, node.host, node.ports['admin']!, `bench/${size}/${c}/${i}`, value);
+        });
+        const etcd = etcdWhyNot === undefined ? await runEtcd(count, c, size) : etcdWhyNot;
+        const e = typeof etcd === 'string' ? undefined : etcd;
+        const row = `| ${size} B | ${c} | ${ours.opsPerS} | ${f(ours.p50Ms, 2)} | ${f(ours.p99Ms, 2)} | ${f(ours.serverCpuMsPerOp, 3)} | ${e?.opsPerS ?? '-'} | ${e ? f(e.p50Ms, 2) : '-'} | ${e ? f(e.p99Ms, 2) : '-'} | ${e ? f(e.serverCpuMsPerOp, 3) : '-'} | ${e ? f(ours.opsPerS / e.opsPerS, 2) : '-'} |`;
+        rows.push(row);
+        console.log(row + (ours.errors > 0 ? `  (${ours.errors} errors, first: ${ours.firstError})` : ''));
+      }
+    }
+    agent.destroy();
+  } finally {
+    if (etcdWhyNot === undefined) spawnSync('bash', [join(ANCHORS, 'etcd-cluster.sh'), 'stop'], { stdio: 'ignore' });
+    await stopProcess(dev.child, 10_000);
+    dir.remove();
+  }
+  console.log(`\n${rows.join('\n')}`);
+  if (etcdWhyNot !== undefined) console.log(`\netcd reference skipped: ${etcdWhyNot}`);
+}

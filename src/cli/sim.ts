@@ -85,6 +85,15 @@ export function runSimCommand(o: SimCliOptions, out: (s: string) => void): numbe
           convergedAfterMs: r.convergedAfterMs,
           wallMs: Math.round(r.wallMs),
           stats: r.stats,
+          kv: r.kv
+            ? {
+                ops: r.kv.ops,
+                ok: r.kv.ok,
+                verdict: r.kv.verdict,
+                checkMs: r.kv.checkMs,
+                controlActions: r.kv.controlActions,
+              }
+            : null,
           failure: r.failure
             ? { invariant: r.failure.invariant, detail: r.failure.detail, replay: r.failure.replayCommand }
             : null,

@@ -177,6 +177,11 @@ export class Membership {
     return this.peers.get(peer)?.status;
   }
 
+  /** The highest incarnation heard from `peer` (0 = never heard); cheap, unlike view(). */
+  peerIncarnation(peer: NodeId): number | undefined {
+    return this.peers.get(peer)?.incarnation;
+  }
+
   /** Returns false when the message is from an older incarnation than one already seen. */
   private heard(peer: PeerState, from: NodeId, incarnation: number, nowMs: number, step: Step): boolean {
     if (incarnation < peer.incarnation) return false;

@@ -78,12 +78,13 @@ function addMembershipInvariants(sim: Simulation<NodeServices>): void {
       }
       lastOwn.set(id, own);
       lastInstance.set(id, node);
-      for (const peer of node.membership.core.view(0)) {
-        const key = `${id}@${own}>${peer.id}`;
+      for (const peer of s.nodeIds) {
+        const incarnation = node.membership.core.peerIncarnation(peer);
+        if (incarnation === undefined) continue;
+        const key = `${id}@${own}>${peer}`;
         const before = seen.get(key) ?? 0;
-        if (peer.incarnation < before)
-          return `${id} saw ${peer.id}'s incarnation go back from ${before} to ${peer.incarnation}`;
-        seen.set(key, peer.incarnation);
+        if (incarnation < before) return `${id} saw ${peer}'s incarnation go back from ${before} to ${incarnation}`;
+        seen.set(key, incarnation);
       }
     }
     return undefined;
@@ -94,10 +95,11 @@ function converged(sim: Simulation<NodeServices>): boolean {
   for (const id of sim.nodeIds) {
     const node = sim.instance(id);
     if (node === undefined || sim.state(id) !== 'up') return false;
-    for (const p of node.membership.view()) {
-      if (p.status !== 'alive') return false;
+    for (const peer of sim.nodeIds) {
+      if (peer === id) continue;
+      if (node.membership.core.status(peer) !== 'alive') return false;
       // ...and it knows the peer's current life, not a previous one.
-      if (p.incarnation !== sim.instance(p.id)?.membership.incarnation) return false;
+      if (node.membership.core.peerIncarnation(peer) !== sim.instance(peer)?.membership.incarnation) return false;
     }
   }
   return true;

@@ -60,7 +60,7 @@ function describe(e: Entry): string {
 export class RaftInvariants {
   private readonly leaderByTerm = new Map<number, NodeId>();
   /** Per term, the log (index -> term) its leader held at the last observation. */
-  private readonly leaderLogs = new Map<number, { id: NodeId; first: number; terms: number[] }>();
+  private readonly leaderLogs = new Map<number, { id: NodeId; lastIndex: number; lastEntry: Entry | undefined }>();
   private readonly committed = new Map<number, CommittedRecord>();
   private readonly applied = new Map<number, Entry>();
   private readonly lastAppliedByNode = new Map<NodeId, number>();
@@ -131,26 +131,21 @@ export class RaftInvariants {
       throw new InvariantViolation('Election Safety', `two leaders in term ${n.term}: ${holder} and ${n.id}`);
     }
     this.leaderByTerm.set(n.term, n.id);
-    // Leader Append-Only: everything the leader held before is still there, unchanged.
+    // Leader Append-Only: the last entry the leader held at its previous observation is still
+    // there, unchanged. Deleting or overwriting any earlier entry means truncating the log at or
+    // before it, which replaces that last entry too, so checking it covers the whole prefix.
     const prev = this.leaderLogs.get(n.term);
     const first = n.log.firstIndex;
-    const terms: number[] = [];
-    for (let i = first; i <= n.log.lastIndex; i++) terms.push(n.log.term(i) ?? -1);
-    if (prev) {
-      for (let k = 0; k < prev.terms.length; k++) {
-        const i = prev.first + k;
-        if (i < first) continue; // compacted into a snapshot: not a deletion
-        const t = prev.terms[k]!;
-        const now = terms[i - first];
-        if (t !== -1 && now !== t) {
-          throw new InvariantViolation(
-            'Leader Append-Only',
-            `leader ${n.id} of term ${n.term} changed index ${i} from term ${t} to ${now}`,
-          );
-        }
+    if (prev !== undefined && prev.lastIndex >= first && prev.lastEntry !== undefined) {
+      const now = n.log.entry(prev.lastIndex);
+      if (now === undefined || (now !== prev.lastEntry && !sameEntry(now, prev.lastEntry))) {
+        throw new InvariantViolation(
+          'Leader Append-Only',
+          `leader ${n.id} of term ${n.term} lost or changed index ${prev.lastIndex} (was ${describe(prev.lastEntry)})`,
+        );
       }
     }
-    this.leaderLogs.set(n.term, { id: n.id, first, terms });
+    this.leaderLogs.set(n.term, { id: n.id, lastIndex: n.log.lastIndex, lastEntry: n.log.entry(n.log.lastIndex) });
     // Leader Completeness: every committed entry the leader still holds (not compacted) is there.
     const key = `l:${n.id}:${n.term}`;
     const lcFrom = this.verifiedFrom(key, [n], Math.max(first, 1));
@@ -233,7 +228,7 @@ export class RaftInvariants {
       this.applied.delete(i);
     }
     this.forgottenBelow = index;
-    for (const [term, rec] of this.leaderLogs) if (rec.first + rec.terms.length < index) this.leaderLogs.delete(term);
+    for (const [term, rec] of this.leaderLogs) if (rec.lastIndex < index) this.leaderLogs.delete(term);
   }
 
   private forgottenBelow = 0;

@@ -81,6 +81,13 @@ export class RaftLog {
     return lastTerm > myTerm || (lastTerm === myTerm && lastIndex >= this.lastIndex());
   }
 
+  /** The entry at `index`, unstable or stored; undefined if compacted or beyond. No allocation. */
+  entryAt(index: number): Entry | undefined {
+    if (index < this.firstIndex() || index > this.lastIndex()) return undefined;
+    if (index >= this.offset) return this.unstableEntries[index - this.offset];
+    return this.storage.entryAt(index);
+  }
+
   /**
    * Entries [lo, hi) up to bytesMax (at least one). undefined if lo was compacted away (the caller
    * falls back to a snapshot).

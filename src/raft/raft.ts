@@ -340,8 +340,7 @@ export class RaftNode {
 
   /** The entry at `index`, including unpersisted ones; undefined if compacted or beyond. */
   entryAt(index: number): Entry | undefined {
-    if (index < this.log.firstIndex() || index > this.log.lastIndex()) return undefined;
-    return this.log.slice(index, index + 1, 0)?.[0];
+    return this.log.entryAt(index);
   }
 
   /** Leader only: a follower's progress (for tests and status). */

@@ -37,6 +37,8 @@ export interface RaftLogStorageView {
    * entryBytes() would exceed `bytesMax` — but always at least one entry.
    */
   entries(lo: number, hi: number, bytesMax: number): Entry[];
+  /** The entry at `index` (firstIndex() <= index <= lastIndex()), else undefined. No allocation. */
+  entryAt(index: number): Entry | undefined;
   /** The latest snapshot (meta.index 0 and empty data when there is none). */
   snapshot(): Snapshot;
 }
@@ -103,6 +105,11 @@ export class MemoryRaftStorage implements RaftLogStorage {
       out.push(e);
     }
     return out;
+  }
+
+  entryAt(index: number): Entry | undefined {
+    if (index <= this.compactedIndex) return undefined;
+    return this.ents[index - this.compactedIndex - 1];
   }
 
   snapshot(): Snapshot {

@@ -352,16 +352,12 @@ export class TestCluster {
 }
 
 export function observation(raft: RaftNode): NodeObservation {
-  // Materialise the log once: the invariant checks read every entry after every event.
-  const first = raft.firstIndex;
-  const last = raft.lastIndex;
-  const entries = raft.entriesBetween(first, last + 1) ?? [];
-  const termBefore = raft.termAt(first - 1);
+  // Lazy: the invariant checks are incremental and read only the entries they need.
   const log: LogView = {
-    firstIndex: first,
-    lastIndex: last,
-    term: (i) => (i === first - 1 ? termBefore : entries[i - first]?.term),
-    entry: (i) => entries[i - first],
+    firstIndex: raft.firstIndex,
+    lastIndex: raft.lastIndex,
+    term: (i) => raft.termAt(i),
+    entry: (i) => raft.entryAt(i),
   };
   return { id: raft.id, term: raft.currentTerm, role: raft.role, commit: raft.commitIndex, log };
 }

@@ -177,6 +177,9 @@ export class WalRaftStorage implements RaftLogStorage {
   entries(lo: number, hi: number, bytesMax: number): Entry[] {
     return this.mem.entries(lo, hi, bytesMax);
   }
+  entryAt(index: number): Entry | undefined {
+    return this.mem.entryAt(index);
+  }
   snapshot(): Snapshot {
     return this.mem.snapshot();
   }

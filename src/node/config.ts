@@ -48,6 +48,9 @@ export const nodeConfigSchema = z
     peers: z.array(peerSchema).max(limits.clusterNodesMax - 1),
     membership: membershipSchema.default(membershipSchema.parse({})),
     raft: raftSchema.default(raftSchema.parse({})),
+    metrics: z
+      .strictObject({ apdexTargetMs: z.number().positive().max(60_000).default(10) })
+      .default({ apdexTargetMs: 10 }),
     log: z
       .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') })
       .default({ level: 'info' }),

@@ -61,6 +61,11 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   });
   const startedMs = realClock.monotonicMs();
   const memory = metrics.gauge('process_resident_memory_bytes', 'Resident set size');
+  const kvApdex = metrics.apdex(
+    'kv_request_apdex',
+    `Apdex of client KV requests, target T = ${config.metrics.apdexTargetMs} ms (failures count as frustrated)`,
+    config.metrics.apdexTargetMs,
+  );
   const admin = new AdminServer(
     {
       status: () => ({
@@ -69,7 +74,22 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
         uptimeMs: Math.round(realClock.monotonicMs() - startedMs),
         transport: transport.peerStatus(),
       }),
-      kv: (body) => handleKvRequest(services.kv, body),
+      kv: async (body) => {
+        const started = performance.now();
+        const op = typeof body === 'object' && body !== null && 'op' in body ? String(body.op) : 'invalid';
+        const label = { op: ['put', 'get', 'cas', 'del', 'session'].includes(op) ? op : 'invalid' };
+        const answer = await handleKvRequest(services.kv, body);
+        const latencyMs = performance.now() - started;
+        metrics
+          .histogram('kv_request_latency_ms', 'Client KV request latency (HTTP /v1/kv), answered ones', label)
+          .observe(latencyMs);
+        metrics
+          .counter('kv_requests_total', 'Client KV requests by outcome', { ...label, status: String(answer.status) })
+          .inc();
+        if (answer.status === 200) kvApdex.observe(latencyMs);
+        else kvApdex.failed();
+        return answer;
+      },
       metricsText: () => {
         memory.set(process.memoryUsage.rss());
         return renderPrometheus(metrics);

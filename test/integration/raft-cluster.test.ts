@@ -104,6 +104,29 @@ describe('Raft across real processes', () => {
     assert.equal((await runKv(['get', 'greeting'])).code, 1, 'a missing key exits 1');
   });
 
+  test('exactly-once sessions: a retried request returns the first result and is not re-executed', async () => {
+    const [a, b] = cluster.nodes as [Node, Node];
+    const opened = await kv(a, { op: 'session' });
+    assert.ok(opened.ok);
+    const session = (opened as Answer & { sessionId: number }).sessionId;
+    assert.ok(session > 0);
+    const first = await kv(a, { op: 'cas', key: 'once', expected: null, value: 'mine', session, seq: 1 });
+    assert.ok(first.ok);
+    // Someone else changes the key; then our request is retried (say, after a timeout), via another node.
+    assert.ok((await kv(b, { op: 'put', key: 'once', value: 'theirs' })).ok);
+    const retry = await kv(b, { op: 'cas', key: 'once', expected: null, value: 'mine', session, seq: 1 });
+    assert.ok(retry.ok, 'the retry reports the first outcome');
+    assert.equal((await kv(a, { op: 'get', key: 'once' })).value, 'theirs', 'the retry did not execute again');
+    const again = await kv(a, { op: 'put', key: 'once', value: 'old', session, seq: 1 });
+    assert.ok(again.ok, 'seq 1 again is still the cached answer');
+    assert.equal((await kv(a, { op: 'get', key: 'once' })).value, 'theirs');
+    const unknown = await kv(a, { op: 'put', key: 'once', value: 'x', session: 999_999, seq: 1 });
+    assert.equal(unknown.code, 'session_expired');
+    const metrics = await (await import('./helpers.ts')).httpGet(a.host, a.ports['admin']!, '/metrics');
+    assert.match(metrics.body, /kv_request_latency_ms\{op="cas",quantile="0.99"\}/);
+    assert.match(metrics.body, /kv_request_apdex /);
+  });
+
   test('kill -9 the leader while clients write: acknowledged writes survive, history is linearizable', async () => {
     const recorder = new HistoryRecorder();
     const t0 = process.hrtime.bigint();

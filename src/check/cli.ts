@@ -1,6 +1,8 @@
 // `barista check FILE|DIR... --model M`: checks history files and prints one verdict line per
 // file, then a total. The CLI's main file registers it through registerCheckCommand; tests call
 // runCheckCommand directly with captured stdout/stderr.
+// This is an I/O layer (it reads files and the process clock for the time budget); the checker it
+// calls is pure and takes `now` as a function.
 //
 //   valid    cas-register/good/memstress3-0.edn  (205 ops, 6.1 ms)
 //   invalid  cas-register/bad/cas-failure.edn  (205 ops, 7.0 ms)  p70 read → 0 cannot be ...

@@ -20,10 +20,18 @@ export interface HttpResult {
 
 const HTTP_BODY_BYTES_MAX = 4 * 1024 * 1024;
 
-/** GET http://host:port/path with a timeout; rejects on connection errors and oversize bodies. */
-export function httpGet(host: string, port: number, path: string, timeoutMs = 2_000): Promise<HttpResult> {
+/** One HTTP request with a timeout and a bounded response body; rejects on connection errors. */
+function httpRequest(
+  host: string,
+  port: number,
+  path: string,
+  method: 'GET' | 'POST',
+  body: Buffer | undefined,
+  timeoutMs: number,
+): Promise<HttpResult> {
+  const headers = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': body.length };
   return new Promise((resolve, reject) => {
-    const req = request({ host, port, path, method: 'GET', timeout: timeoutMs }, (res) => {
+    const req = request({ host, port, path, method, timeout: timeoutMs, headers }, (res) => {
       const chunks: Buffer[] = [];
       let bytes = 0;
       res.on('data', (c: Buffer) => {
@@ -36,8 +44,13 @@ export function httpGet(host: string, port: number, path: string, timeoutMs = 2_
     });
     req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms: ${host}:${port}${path}`)));
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
+}
+
+/** GET http://host:port/path with a timeout. */
+export function httpGet(host: string, port: number, path: string, timeoutMs = 2_000): Promise<HttpResult> {
+  return httpRequest(host, port, path, 'GET', undefined, timeoutMs);
 }
 
 /** POST a JSON body; resolves with status and body text. */
@@ -48,33 +61,7 @@ export function httpPostJson(
   body: unknown,
   timeoutMs = 10_000,
 ): Promise<HttpResult> {
-  const data = Buffer.from(JSON.stringify(body));
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host,
-        port,
-        path,
-        method: 'POST',
-        timeout: timeoutMs,
-        headers: { 'content-type': 'application/json', 'content-length': data.length },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let bytes = 0;
-        res.on('data', (c: Buffer) => {
-          bytes += c.length;
-          if (bytes > HTTP_BODY_BYTES_MAX) req.destroy(new Error(`response from ${host}:${port}${path} too large`));
-          else chunks.push(c);
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms: ${host}:${port}${path}`)));
-    req.on('error', reject);
-    req.end(data);
-  });
+  return httpRequest(host, port, path, 'POST', Buffer.from(JSON.stringify(body)), timeoutMs);
 }
 
 /** One line for the user: typed errors by message, unknown ones with their stack (they are bugs). */

@@ -44,7 +44,7 @@ export class NodeServices {
     readonly env: Env,
     readonly config: ServicesConfig,
   ) {
-    this.router = new MessageRouter(env.metrics);
+    this.router = new MessageRouter(env.metrics, env.transport, env.log.child({ component: 'router' }));
     env.transport.onMessage(this.router.dispatch);
     this.membership = new MembershipDriver(env, this.router, config.peers, config.membership);
     this.storage = WalRaftStorage.open(

@@ -114,7 +114,7 @@ export class RaftDriver {
   private lastSnapshotIndex: number;
   private stopped = false;
   private readonly timer;
-  private readonly gauges: Record<'term' | 'role' | 'commit' | 'applied' | 'pending', Gauge>;
+  private readonly gauges: Record<'term' | 'role' | 'commit' | 'applied' | 'pending' | 'inflightBytes', Gauge>;
   private readonly syncLatency: Histogram;
   private readonly commitLatency: Histogram;
   private lastLeader: NodeId | undefined;
@@ -149,6 +149,10 @@ export class RaftDriver {
       commit: m.gauge('raft_commit_index', 'Highest log index known committed'),
       applied: m.gauge('raft_applied_index', 'Highest log index applied to the state machine'),
       pending: m.gauge('raft_pending_requests', 'Client requests waiting on this node'),
+      inflightBytes: m.gauge(
+        'raft_inflight_append_bytes',
+        'Leader: entry bytes sent to followers and not yet acknowledged',
+      ),
     };
     this.syncLatency = m.histogram('raft_persist_sync_latency_ms', 'Time to persist and sync one Ready');
     this.commitLatency = m.histogram('raft_commit_latency_ms', 'Proposal to apply, for proposals made on this node');
@@ -295,6 +299,14 @@ export class RaftDriver {
     this.gauges.commit.set(this.core.commitIndex);
     this.gauges.applied.set(this.applied);
     this.gauges.pending.set(this.pendingCount());
+    let inflight = 0;
+    if (this.core.role === 'leader') {
+      const conf = this.core.config;
+      for (const id of [...conf.voters, ...conf.learners]) {
+        if (id !== this.env.nodeId) inflight += this.core.progress(id)?.inflights.bytes ?? 0;
+      }
+    }
+    this.gauges.inflightBytes.set(inflight);
   }
 
   private handle(rd: Ready): void {

@@ -109,7 +109,7 @@ table.summary td{padding:1px 10px 1px 0;vertical-align:top}table.summary td:firs
 // Scrolls the first failure into view. Kept free of '<' and '&' so the page stays valid XML.
 const SCRIPT = `
 (function () {
-  var first = document.querySelector('.failing, .flagged');
+  var first = document.querySelector('.timeline .failing, .timeline .flagged');
   if (first) { if (first.scrollIntoView) { first.scrollIntoView({ block: 'center', inline: 'center' }); } }
 })();
 `;

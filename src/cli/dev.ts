@@ -164,16 +164,22 @@ const STATUS_GLYPH: Record<string, string> = {
 
 async function statusLine(cluster: ClusterFile): Promise<string> {
   const parts: string[] = [];
+  let raft = pc.yellow('raft: no leader');
   for (const node of cluster.nodes) {
     try {
       const r = await httpGet(node.host, node.ports['admin']!, '/status', 500);
-      const s = JSON.parse(r.body) as { peers: Array<{ id: string; status: string }> };
+      const s = JSON.parse(r.body) as {
+        peers: Array<{ id: string; status: string }>;
+        raft?: { role: string; term: number; commitIndex: number };
+      };
       parts.push(`${node.id}:[${s.peers.map((p) => `${p.id}${STATUS_GLYPH[p.status] ?? '?'}`).join(' ')}]`);
+      if (s.raft?.role === 'leader')
+        raft = `raft: leader ${pc.bold(node.id)} term ${s.raft.term} commit ${s.raft.commitIndex}`;
     } catch {
       parts.push(`${node.id}:${pc.red('down')}`);
     }
   }
-  return parts.join('  ');
+  return `${parts.join('  ')}  ${raft}`;
 }
 
 export async function runDev(

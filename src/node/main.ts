@@ -53,12 +53,20 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     metrics,
     log,
   };
-  const services = new NodeServices(env, {
-    clusterId: config.clusterId,
-    peers: config.peers.map((p) => p.id),
-    membership: config.membership,
-    raft: config.raft,
-  });
+  let services: NodeServices;
+  try {
+    // Recovery happens here (WAL replay): a corrupt log is a loud CorruptionError, and the
+    // transport must not keep the process alive after it.
+    services = new NodeServices(env, {
+      clusterId: config.clusterId,
+      peers: config.peers.map((p) => p.id),
+      membership: config.membership,
+      raft: config.raft,
+    });
+  } catch (err) {
+    await transport.close();
+    throw err;
+  }
   const startedMs = realClock.monotonicMs();
   const memory = metrics.gauge('process_resident_memory_bytes', 'Resident set size');
   const kvApdex = metrics.apdex(

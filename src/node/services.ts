@@ -44,21 +44,31 @@ export class NodeServices {
     readonly env: Env,
     readonly config: ServicesConfig,
   ) {
-    this.router = new MessageRouter(env.metrics, env.transport, env.log.child({ component: 'router' }));
-    env.transport.onMessage(this.router.dispatch);
-    this.membership = new MembershipDriver(env, this.router, config.peers, config.membership);
+    // Recovery first: a corrupt WAL throws CorruptionError before anything has started (no timer
+    // may keep a failed node alive, and no peer may see it as alive).
     this.storage = WalRaftStorage.open(
       { disk: env.disk, clock: env.clock, log: env.log.child({ component: 'raft-storage' }), metrics: env.metrics },
       defaultRaftStorageOptions('metadata'),
     );
+    this.router = new MessageRouter(env.metrics, env.transport, env.log.child({ component: 'router' }));
     this.kvState = new KvStateMachine(defaultKvOptions);
-    this.raft = new RaftDriver(env, this.router, {
-      voters: [env.nodeId, ...config.peers].sort(),
-      storage: this.storage,
-      stateMachine: this.kvState,
-      ...config.raft,
-    });
+    let membership: MembershipDriver | undefined;
+    try {
+      membership = new MembershipDriver(env, this.router, config.peers, config.membership);
+      this.raft = new RaftDriver(env, this.router, {
+        voters: [env.nodeId, ...config.peers].sort(),
+        storage: this.storage,
+        stateMachine: this.kvState,
+        ...config.raft,
+      });
+    } catch (err) {
+      membership?.stop();
+      this.storage.close();
+      throw err;
+    }
+    this.membership = membership;
     this.kv = new KvService(this.raft, this.kvState, env.clock);
+    env.transport.onMessage(this.router.dispatch);
   }
 
   status(): NodeStatus {

@@ -3,13 +3,14 @@
 // again with a higher incarnation; /metrics parses as Prometheus text. Also: a port already in use
 // is a clear error, not a stack trace. Every wait is a bounded poll.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createServer } from 'node:net';
 import type { ClusterFile } from '../../src/cli/cluster-file.ts';
 import { defaultMembershipTiming } from '../../src/membership/membership.ts';
 import { parsePrometheus } from '../../src/metrics/prometheus.ts';
+import { httpPostJson } from '../../src/cli/common.ts';
 import { freePortRange, getJson, httpGet, type Spawned, spawnCli, stopProcess, tempDir, until } from './helpers.ts';
 
 interface Status {
@@ -165,6 +166,50 @@ test('barista dev: restarting on the same data dir recovers the same cluster', a
     const wrongSize = spawnCli(['dev', '--data-dir', dir.path, '--nodes', '5', '--exit-when-healthy']);
     assert.equal(await wrongSize.exited(), 2);
     assert.match(wrongSize.output(), /holds a 3-node cluster/);
+  } finally {
+    dir.remove();
+  }
+});
+
+test('barista node: a WAL corrupted in the middle is a loud error and a prompt exit, not a hang or silent loss', async () => {
+  const base = await freePortRange(30);
+  const dir = tempDir('baristas-corrupt-');
+  try {
+    // A cluster that has written a few Raft entries (the leader's no-op and term changes at least).
+    const dev = spawnCli(['dev', '--data-dir', dir.path, '--base-port', String(base)]);
+    await until('cluster healthy', 60_000, () => dev.output().includes('live view'));
+    const cluster = JSON.parse(readFileSync(join(dir.path, 'cluster.json'), 'utf8')) as ClusterFile;
+    const n1 = cluster.nodes[0]!;
+    for (let i = 0; i < 20; i++) {
+      await until('a put', 10_000, async () => {
+        const r = await httpPostJson(n1.host, n1.ports['admin']!, '/v1/kv', {
+          op: 'put',
+          key: `k${i}`,
+          value: 'v'.repeat(100),
+        });
+        return r.status === 200;
+      });
+    }
+    await stopProcess(dev.child, 10_000);
+    const walDir = join(dir.path, 'n1', 'metadata', 'wal');
+    const segment = join(
+      walDir,
+      readdirSync(walDir)
+        .filter((f) => f.endsWith('.wal'))
+        .sort()[0]!,
+    );
+    const bytes = readFileSync(segment);
+    assert.ok(bytes.length > 2_000, `segment has ${bytes.length} bytes`);
+    // Flip bytes a third of the way in: valid records follow, so this is corruption, not a torn tail.
+    const at = Math.floor(bytes.length / 3);
+    for (let i = at; i < at + 8; i++) bytes[i] = bytes[i]! ^ 0xff;
+    writeFileSync(segment, bytes);
+    const node = spawnCli(['node', '--config', n1.config]);
+    const code = await Promise.race([node.exited(), new Promise<'hang'>((r) => setTimeout(() => r('hang'), 20_000))]);
+    if (code === 'hang') node.child.kill('SIGKILL');
+    assert.equal(code, 2, node.output());
+    assert.match(node.output(), /error \(data_corrupt\): .*wal/i);
+    assert.doesNotMatch(node.output(), /\n\s+at /, 'a clear message, not a stack trace');
   } finally {
     dir.remove();
   }

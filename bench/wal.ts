@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../src/env/types.ts';
 import { FileDisk } from '../src/storage/file-disk.ts';
-import { RecordingLogger, RecordingMetrics } from '../src/storage/wal/test-components.ts';
+import { memoryLogger } from '../src/env/log.ts';
+import { RecordingMetrics } from '../src/storage/wal/test-components.ts';
 import { Wal } from '../src/storage/wal/wal.ts';
 import { machineLine } from './_machine.ts';
 
@@ -44,7 +45,7 @@ function summarize(latencies: number[], appends: number, bytes: number, elapsedM
 function benchCell(walRoot: string, rawRoot: string, batch: number, entryBytes: number, seconds: number) {
   const disk = new FileDisk({ root: walRoot });
   const { wal } = Wal.open(
-    { disk, clock, log: new RecordingLogger(), metrics: new RecordingMetrics() },
+    { disk, clock, log: memoryLogger(10_000), metrics: new RecordingMetrics() },
     { dir: 'wal', segmentBytesMax: 64 * 2 ** 20, recordPayloadBytesMax: 2 ** 20, pendingBytesMax: 64 * 2 ** 20 },
   );
   const fd = openSync(join(rawRoot, 'raw.log'), 'a');

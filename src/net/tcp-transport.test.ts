@@ -15,7 +15,8 @@ import { MessageType } from '../lib/message-types.ts';
 import { SeededRng } from '../lib/rng.ts';
 import { FrameDecoder, FrameEncoder } from './frame.ts';
 import { type PeerAddress, TcpTransport, type TcpTransportOptions } from './tcp-transport.ts';
-import { MemoryLogger, MemoryMetrics, pollUntil } from './testing.ts';
+import { type MemoryLogger, memoryLogger } from '../env/log.ts';
+import { MemoryMetrics, pollUntil } from './testing.ts';
 
 const host = '127.0.0.1';
 const cluster = 'test-cluster';
@@ -30,7 +31,7 @@ function make(
   extra: Partial<TcpTransportOptions> = {},
 ): { t: TcpTransport; metrics: MemoryMetrics; log: MemoryLogger; inbox: PeerMessage[] } {
   const metrics = new MemoryMetrics();
-  const log = new MemoryLogger();
+  const log = memoryLogger(10_000);
   const t = new TcpTransport({
     self,
     clusterId: cluster,
@@ -157,7 +158,7 @@ test('foreign connections are rejected, counted by reason and closed; real peers
     await pollUntil(closed, `b closes the connection that sent ${name}`);
     assert.equal(b.metrics.value('peer_frames_rejected_total', { reason }), before + 1, name);
     assert.ok(
-      b.log.lines.some((l) => l.level === 'warn' && (l.obj as { reason?: string }).reason === reason),
+      b.log.lines().some((l) => l.level === 'warn' && l['reason'] === reason),
       `${name} is logged`,
     );
     // The real peer is still served.
@@ -228,7 +229,7 @@ test('a listen port already in use is a typed error naming host:port', async () 
 
 test('bad configuration is a ConfigError naming the field', () => {
   const metrics = new MemoryMetrics();
-  const log = new MemoryLogger();
+  const log = memoryLogger(10_000);
   const base = { self: 'a', clusterId: cluster, listen: { host, port: 0 }, metrics, log };
   assert.throws(() => new TcpTransport({ ...base, peers: { a: { host, port: 1 } } }), /peers: must not include self/);
   assert.throws(() => new TcpTransport({ ...base, peers: { ['x'.repeat(65)]: { host, port: 1 } } }), {
@@ -274,7 +275,7 @@ test('messages arriving before a handler is set are dropped and counted', async 
     listen: { host, port: 0 },
     peers: { a: { host, port: 0 } },
     metrics,
-    log: new MemoryLogger(),
+    log: memoryLogger(10_000),
   });
   open.push(b);
   await a.t.start();

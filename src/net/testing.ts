@@ -80,49 +80,6 @@ export class MemoryMetrics implements Metrics {
   }
 }
 
-export interface LogLine {
-  readonly level: 'debug' | 'info' | 'warn' | 'error';
-  readonly obj: object;
-  readonly msg: string | undefined;
-}
-
-export class MemoryLogger implements Logger {
-  readonly lines: LogLine[];
-  private readonly bindings: Record<string, unknown>;
-  readonly linesMax: number;
-
-  constructor(options: { linesMax?: number; lines?: LogLine[]; bindings?: Record<string, unknown> } = {}) {
-    this.linesMax = options.linesMax ?? 10_000;
-    this.lines = options.lines ?? [];
-    this.bindings = options.bindings ?? {};
-  }
-
-  private push(level: LogLine['level'], obj: object, msg?: string): void {
-    if (this.lines.length >= this.linesMax) this.lines.shift();
-    this.lines.push({ level, obj: { ...this.bindings, ...obj }, msg });
-  }
-
-  debug(obj: object, msg?: string): void {
-    this.push('debug', obj, msg);
-  }
-  info(obj: object, msg?: string): void {
-    this.push('info', obj, msg);
-  }
-  warn(obj: object, msg?: string): void {
-    this.push('warn', obj, msg);
-  }
-  error(obj: object, msg?: string): void {
-    this.push('error', obj, msg);
-  }
-  child(bindings: Record<string, unknown>): Logger {
-    return new MemoryLogger({
-      linesMax: this.linesMax,
-      lines: this.lines,
-      bindings: { ...this.bindings, ...bindings },
-    });
-  }
-}
-
 /** A Logger that discards everything (benchmarks). */
 export const silentLogger: Logger = {
   debug() {},

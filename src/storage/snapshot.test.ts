@@ -79,7 +79,7 @@ for (const [name, makeDisk] of disks) {
         [[snapshotFileName(1, 9), 'content crc mismatch']],
       );
       assert.equal(reopened.metrics.value('snapshot_rejected_total'), 1);
-      assert.ok(reopened.log.lines.some((l) => l.level === 'error'));
+      assert.ok(reopened.log.lines().some((l) => l.level === 'error'));
       assert.throws(() => reopened.store.load(9, 1), /content crc mismatch/);
     });
 

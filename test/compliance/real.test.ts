@@ -10,7 +10,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { NodeId, Transport } from '../../src/env/types.ts';
 import { SeededRng } from '../../src/lib/rng.ts';
 import { TcpTransport } from '../../src/net/tcp-transport.ts';
-import { MemoryLogger, MemoryMetrics, pollUntil } from '../../src/net/testing.ts';
+import { memoryLogger } from '../../src/env/log.ts';
+import { MemoryMetrics, pollUntil } from '../../src/net/testing.ts';
 import { FileDisk } from '../../src/storage/file-disk.ts';
 import { type DiskHarness, diskCompliance } from './disk-suite.ts';
 import { type TransportHarness, transportCompliance } from './transport-suite.ts';
@@ -29,7 +30,7 @@ const tcpHarness: TransportHarness = {
           listen: { host, port: 0 },
           peers,
           metrics: new MemoryMetrics(),
-          log: new MemoryLogger(),
+          log: memoryLogger(10_000),
           rng: new SeededRng(`compliance/${id}`),
         }),
       );

@@ -2,43 +2,11 @@
 // code under test reports, so tests can assert that a repair was logged and counted. Not used in
 // production code.
 
-import type { Clock, Counter, Gauge, Histogram, Labels, Logger, Metrics } from '../../env/types.ts';
+import { type MemoryLogger, memoryLogger } from '../../env/log.ts';
+import type { Clock, Counter, Gauge, Histogram, Labels, Metrics } from '../../env/types.ts';
 
-export interface LoggedLine {
-  readonly level: 'debug' | 'info' | 'warn' | 'error';
-  readonly obj: object;
-  readonly msg: string | undefined;
-}
-
-/** Logs at most this many lines, then counts the rest as dropped (bounded like everything else). */
+/** Observations kept per histogram (bounded like everything else). */
 const loggedLinesMax = 10_000;
-
-export class RecordingLogger implements Logger {
-  constructor(
-    readonly lines: LoggedLine[] = [],
-    private readonly bindings: Record<string, unknown> = {},
-  ) {}
-  dropped = 0;
-  private push(level: LoggedLine['level'], obj: object, msg: string | undefined): void {
-    if (this.lines.length >= loggedLinesMax) this.dropped++;
-    else this.lines.push({ level, obj: { ...this.bindings, ...obj }, msg });
-  }
-  debug(obj: object, msg?: string): void {
-    this.push('debug', obj, msg);
-  }
-  info(obj: object, msg?: string): void {
-    this.push('info', obj, msg);
-  }
-  warn(obj: object, msg?: string): void {
-    this.push('warn', obj, msg);
-  }
-  error(obj: object, msg?: string): void {
-    this.push('error', obj, msg);
-  }
-  child(bindings: Record<string, unknown>): Logger {
-    return new RecordingLogger(this.lines, { ...this.bindings, ...bindings });
-  }
-}
 
 /** Counters and gauges as numbers, histograms as their observations, keyed by metric name. */
 export class RecordingMetrics implements Metrics {
@@ -78,6 +46,6 @@ export class SteppingClock implements Clock {
   }
 }
 
-export function recordingComponents(): { clock: SteppingClock; log: RecordingLogger; metrics: RecordingMetrics } {
-  return { clock: new SteppingClock(), log: new RecordingLogger(), metrics: new RecordingMetrics() };
+export function recordingComponents(): { clock: SteppingClock; log: MemoryLogger; metrics: RecordingMetrics } {
+  return { clock: new SteppingClock(), log: memoryLogger(loggedLinesMax), metrics: new RecordingMetrics() };
 }

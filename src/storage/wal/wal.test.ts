@@ -216,7 +216,7 @@ for (const [diskName, makeDisk] of disks) {
       assert.equal(reopened.recovery.tailRepair?.offset, good);
       assert.equal(readAll(disk, path).byteLength, good);
       assert.equal(reopened.components.metrics.value('wal_tail_repairs_total'), 1);
-      assert.ok(reopened.components.log.lines.some((l) => l.level === 'warn' && /torn tail/.test(l.msg ?? '')));
+      assert.ok(reopened.components.log.lines().some((l) => l.level === 'warn' && /torn tail/.test(l.msg ?? '')));
       // The repaired WAL keeps working.
       reopened.wal.append([entry(3, 1)]);
       reopened.wal.sync();
@@ -375,7 +375,7 @@ for (const [diskName, makeDisk] of disks) {
       const reopened = open(disk);
       assert.deepEqual(entriesOf(reopened.recovery), [[1, 1, 'e1']]);
       assert.deepEqual(disk.list(DIR), ['0000000000000000-00000000000000000001.wal']);
-      assert.ok(reopened.components.log.lines.some((l) => /unfinished segment/.test(l.msg ?? '')));
+      assert.ok(reopened.components.log.lines().some((l) => /unfinished segment/.test(l.msg ?? '')));
     });
 
     test('a segment whose header disagrees with its name is a CorruptionError', () => {

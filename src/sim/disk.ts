@@ -25,6 +25,7 @@
 //   - an unsynced-writes list never exceeds `unsyncedWritesPerFileMax`: past it the oldest write is
 //     written back (becomes durable), as an OS's dirty-page writeback would.
 
+import { checkRelativePath, DiskErrorCode, diskPathCharsMax } from '../env/disk-paths.ts';
 import { assert } from '../lib/assert.ts';
 import { BaristaError } from '../lib/errors.ts';
 import type { SeededRng } from '../lib/rng.ts';
@@ -60,21 +61,13 @@ export const unsyncedWritesPerFileMax = 4096;
 export const simFileBytesMax = 1024 * 1024 * 1024;
 
 /**
- * Error codes shared with the real FileDisk (src/storage/file-disk.ts; not imported, since the
- * simulator stays free of node:*): a missing file on open is 'file_not_found', a bad path is
+ * Error codes shared with the real FileDisk (both use src/env/disk-paths.ts): a missing file on open is 'file_not_found', a bad path is
  * 'disk_path_invalid', a closed handle is 'disk_file_closed', and every other failure is 'disk_io'
  * with the errno FileDisk would report in `fields.errno`. 'disk_handle_stale' is simulator-only.
  */
-export const SimDiskErrorCode = {
-  pathInvalid: 'disk_path_invalid',
-  fileNotFound: 'file_not_found',
-  io: 'disk_io',
-  closed: 'disk_file_closed',
-  stale: 'disk_handle_stale',
-} as const;
+export const SimDiskErrorCode = DiskErrorCode;
 
-/** Longest relative path accepted, as FileDisk. */
-export const diskPathCharsMax = 1024;
+export { diskPathCharsMax };
 
 function ioError(op: string, errno: string, path: string): BaristaError {
   return new BaristaError(SimDiskErrorCode.io, `${op} ${JSON.stringify(path)} failed: ${errno}`, {
@@ -172,21 +165,7 @@ function applyDirOp(entries: Map<string, Entry>, changes: DirOp): void {
   }
 }
 
-/** Checks a relative '/'-separated path (the rules of FileDisk) and returns its components. */
-function components(path: string): string[] {
-  const invalid = (why: string): BaristaError =>
-    diskError(SimDiskErrorCode.pathInvalid, `invalid data path ${JSON.stringify(path)}: ${why}`, path);
-  if (path.length > diskPathCharsMax) throw invalid(`longer than ${diskPathCharsMax} characters`);
-  if (path === '') return [];
-  if (path.startsWith('/')) throw invalid('absolute paths are not allowed');
-  if (path.includes('\\') || path.includes('\0')) throw invalid('backslash and NUL are not allowed');
-  const parts = path.split('/');
-  for (const p of parts) {
-    if (p === '') throw invalid('empty segment');
-    if (p === '.' || p === '..') throw invalid(`'${p}' segments are not allowed`);
-  }
-  return parts;
-}
+const components = checkRelativePath;
 
 function normalize(path: string): string {
   return components(path).join('/');

@@ -36,16 +36,9 @@ import { join, resolve } from 'node:path';
 import type { Disk, DiskFile } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { BaristaError } from '../lib/errors.ts';
+import { checkRelativePath, DiskErrorCode } from '../env/disk-paths.ts';
 
-export const DiskErrorCode = {
-  pathInvalid: 'disk_path_invalid',
-  fileNotFound: 'file_not_found',
-  io: 'disk_io',
-  closed: 'disk_file_closed',
-} as const;
-
-/** Longest relative path accepted (bytes of UTF-16 code units; far below PATH_MAX). */
-export const diskPathCharsMax = 1024;
+export { checkRelativePath, DiskErrorCode, diskPathCharsMax } from '../env/disk-paths.ts';
 
 function errnoOf(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
@@ -59,24 +52,6 @@ function ioError(op: string, path: string, err: unknown): BaristaError {
     definite: false, // a failed write or sync may have reached the disk in part
     fields: { op, path, errno },
   });
-}
-
-/** Checks a relative path and returns its segments ([] for the root). */
-export function checkRelativePath(path: string): string[] {
-  const invalid = (why: string): BaristaError =>
-    new BaristaError(DiskErrorCode.pathInvalid, `invalid data path ${JSON.stringify(path)}: ${why}`, {
-      fields: { path },
-    });
-  if (path.length > diskPathCharsMax) throw invalid(`longer than ${diskPathCharsMax} characters`);
-  if (path === '') return [];
-  if (path.startsWith('/')) throw invalid('absolute paths are not allowed');
-  if (path.includes('\\') || path.includes('\0')) throw invalid('backslash and NUL are not allowed');
-  const segments = path.split('/');
-  for (const s of segments) {
-    if (s === '') throw invalid('empty segment');
-    if (s === '.' || s === '..') throw invalid(`'${s}' segments are not allowed`);
-  }
-  return segments;
 }
 
 export class FileDisk implements Disk {

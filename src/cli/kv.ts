@@ -4,7 +4,8 @@
 // connection error the next one is tried.
 //
 // Exit codes: 0 done (for get: key found), 1 compare failed (cas) or key not found (get),
-// 2 usage/config error, 3 unavailable or indefinite (a timed-out write may or may not have applied).
+// 2 usage/config error or a request the cluster will never accept (too large, keyspace full),
+// 3 unavailable or indefinite (a timed-out write may or may not have applied).
 
 import { ConfigError } from '../lib/errors.ts';
 import { httpPostJson } from './common.ts';
@@ -21,6 +22,17 @@ export interface KvCliOptions {
   readonly dataDir: string;
   readonly json: boolean;
 }
+
+/** Answers that retrying cannot change (bad request, too large, keyspace full): exit 2, not 3. */
+const REJECTED_CODES: ReadonlySet<string> = new Set([
+  'bad_request',
+  'malformed_command',
+  'key_too_large',
+  'value_too_large',
+  'keyspace_full',
+  'request_too_large',
+  'stale_sequence',
+]);
 
 interface KvAnswer {
   ok: boolean;
@@ -77,7 +89,7 @@ export async function runKv(o: KvCliOptions, out: (s: string) => void, err: (s: 
       err(
         `error (${answer.code}): ${answer.message}${answer.definite === false ? ' — it may or may not have taken effect' : ''}\n`,
       );
-    return answer.code === 'bad_request' ? 2 : 3;
+    return REJECTED_CODES.has(answer.code ?? '') ? 2 : 3;
   }
   err(`unavailable: ${last}\n`);
   return 3;

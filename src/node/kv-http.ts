@@ -7,8 +7,9 @@
 //               session?, seq?, consistency?: 'linearizable'|'serializable' }
 //   response: { ok: true, value?, sessionId? }
 //           | { ok: false, code, message, definite, retriable, value? (current value on a failed cas) }
-// HTTP status: 200 answered (including a failed compare), 400 bad request, 429 a bound was hit,
-// 503 unavailable (no leader, timed out: `definite` says whether it may have happened).
+// HTTP status: 200 answered (including a failed compare); 400 bad request; 409 stale session
+// sequence; 410 session expired; 413 key or value too large; 429 a bound was hit; 507 keyspace
+// full; 503 unavailable (no leader, timed out: `definite` says whether it may have happened).
 
 import { z } from 'zod';
 import { BaristaError } from '../lib/errors.ts';
@@ -34,8 +35,24 @@ export interface HttpAnswer {
   readonly body: unknown;
 }
 
+/**
+ * HTTP status per error code. Requests the system will never accept are 4xx (do not retry as is);
+ * overload is 429; a full keyspace is 507; everything else (no leader, timeouts, lost leadership,
+ * a dropped proposal) is 503, with `definite` saying whether the request may have been applied.
+ */
+const STATUS_BY_CODE: Readonly<Record<string, number>> = {
+  bad_request: 400,
+  malformed_command: 400,
+  key_too_large: 413,
+  value_too_large: 413,
+  limit_exceeded: 429,
+  keyspace_full: 507,
+  stale_sequence: 409,
+  session_expired: 410,
+};
+
 function errorAnswer(error: BaristaError, current: Uint8Array | null = null): HttpAnswer {
-  const status = error.code === 'limit_exceeded' ? 429 : error.code === 'bad_request' ? 400 : 503;
+  const status = STATUS_BY_CODE[error.code] ?? 503;
   return {
     status,
     body: {

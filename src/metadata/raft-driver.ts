@@ -217,6 +217,7 @@ export class RaftDriver {
     if (this.core.role === 'leader') {
       const r = this.core.propose(command);
       if (!r.ok) return done({ ok: false, error: r.error });
+      this.supersede(r.value.index);
       this.proposals.set(r.value.index, {
         term: r.value.term,
         deadlineMs: now + this.options.requestTimeoutMs,
@@ -373,6 +374,29 @@ export class RaftDriver {
     }
   }
 
+  /**
+   * A new proposal took `index`, so whatever was proposed there in an earlier term is gone from
+   * this leader's log and can never commit (a leader never overwrites a committed entry). Settle
+   * it now as definitely dropped; otherwise its callback would be lost when the map entry is
+   * replaced.
+   */
+  private supersede(index: number): void {
+    const dropped = (): BaristaError =>
+      new BaristaError('proposal_dropped', 'overwritten by a newer leader term; it will not apply', {
+        retriable: true,
+      });
+    const mine = this.proposals.get(index);
+    if (mine !== undefined) {
+      this.proposals.delete(index);
+      mine.done({ ok: false, error: dropped() });
+    }
+    const theirs = this.forwardedIn.get(index);
+    if (theirs !== undefined) {
+      this.forwardedIn.delete(index);
+      this.reply(theirs.from, { requestId: theirs.requestId, ok: false, error: dropped() });
+    }
+  }
+
   private settle(index: number, term: number, result: Uint8Array | undefined): void {
     const mine = this.proposals.get(index);
     if (mine !== undefined) {
@@ -427,6 +451,7 @@ export class RaftDriver {
       return fail(new LimitError('pendingRequestsMax', 'leader is overloaded'));
     const r = this.core.propose(req.command);
     if (!r.ok) return fail(r.error);
+    this.supersede(r.value.index);
     this.forwardedIn.set(r.value.index, { term: r.value.term, from, requestId: req.requestId });
     this.schedule();
   }

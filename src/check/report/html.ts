@@ -96,6 +96,7 @@ table.summary td{padding:1px 10px 1px 0;vertical-align:top}table.summary td:firs
 .timeline .lane{fill:#fff}.timeline .lane.odd{fill:#f6f8fa}
 .timeline .tick{stroke:#eaeef2}.timeline .axis{fill:#8c959f;text-anchor:middle;font-size:10px}
 .timeline .pid{font-weight:600}
+.timeline .pid-bg{fill:#fff;opacity:.94}
 .timeline .ok rect,.sw.ok{fill:#dafbe1;background:#dafbe1;stroke:#2da44e;border-color:#2da44e}
 .timeline .fail rect,.sw.fail{fill:#ffebe9;background:#ffebe9;stroke:#cf222e;border-color:#cf222e}
 .timeline .info rect,.sw.info{fill:#fff8c5;background:#fff8c5;stroke:#9a6700;border-color:#9a6700}
@@ -111,6 +112,13 @@ const SCRIPT = `
 (function () {
   var first = document.querySelector('.timeline .failing, .timeline .flagged');
   if (first) { if (first.scrollIntoView) { first.scrollIntoView({ block: 'center', inline: 'center' }); } }
+  document.querySelectorAll('.scroll').forEach(function (box) {
+    var pids = box.querySelector('.pids');
+    if (!pids) { return; }
+    var pin = function () { pids.setAttribute('transform', 'translate(' + box.scrollLeft + ',0)'); };
+    box.addEventListener('scroll', pin);
+    pin();
+  });
 })();
 `;
 

@@ -158,16 +158,21 @@ export function renderTimeline(input: TimelineInput): Timeline {
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="${num(width)}" height="${num(height)}" viewBox="0 0 ${num(width)} ${num(height)}" role="img" aria-label="timeline of operations">`,
   );
-  // Lanes and axis.
+  // Lanes and axis. Process labels go in their own group, drawn last over a background, which the
+  // report's script keeps at the visible left edge while the timeline scrolls sideways.
+  const pidParts: string[] = [
+    `<g class="pids"><rect class="pid-bg" x="0" y="0" width="${MARGIN_LEFT_PX - 4}" height="${num(height)}"/>`,
+  ];
   lanes.forEach((p, i) => {
     const y = laneY(i);
     parts.push(
       `<rect class="lane${i % 2 === 0 ? '' : ' odd'}" x="0" y="${num(y)}" width="${num(width)}" height="${LANE_PX}"/>`,
     );
-    parts.push(
+    pidParts.push(
       `<text class="pid" x="6" y="${num(y + LANE_PX / 2 + 4)}">${text(truncate(processLabel(p), 12))}<title>${text(processLabel(p))}</title></text>`,
     );
   });
+  pidParts.push('</g>');
   const tickEvery = Math.max(1, Math.ceil(60 / eventPx / 5) * 5);
   for (let pos = Math.ceil(lo / tickEvery) * tickEvery; pos < hi; pos += tickEvery) {
     parts.push(
@@ -236,7 +241,7 @@ export function renderTimeline(input: TimelineInput): Timeline {
       notes.push(`Only the first ${LINEARIZATION_MARKERS_MAX} linearization points in the window are numbered.`);
     }
   }
-  parts.push('</svg>');
+  parts.push(...pidParts, '</svg>');
   return { svg: parts.join('\n'), notes, windowStart: lo, windowEnd: hi };
 }
 

@@ -8,7 +8,7 @@
 //   barista check FILE... --model M the consistency checker
 
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { registerCheckCommand } from '../check/cli.ts';
+import { registerCheckCommand } from './check.ts';
 import { describeError } from './common.ts';
 import { runDev } from './dev.ts';
 import { ConfigError } from '../lib/errors.ts';

@@ -24,17 +24,17 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import type { Command } from 'commander';
-import { CONSISTENCY_CHECKS } from './consistency/index.ts';
-import type { ConsistencyOptions, ConsistencyResult } from './consistency/types.ts';
-import type { History } from './history.ts';
-import { checkHistory, isModelName, LINEARIZABILITY_DEFAULTS, MODEL_NAMES, parseHistory } from './index.ts';
+import { CONSISTENCY_CHECKS } from '../check/consistency/index.ts';
+import type { ConsistencyOptions, ConsistencyResult } from '../check/consistency/types.ts';
+import type { History } from '../check/history.ts';
+import { checkHistory, isModelName, LINEARIZABILITY_DEFAULTS, MODEL_NAMES, parseHistory } from '../check/index.ts';
 import {
   renderHtmlReport,
   type ReportSection,
   sectionFromCheckResult,
   sectionFromConsistencyResult,
-} from './report/html.ts';
-import type { CasConvention, CheckResult, HistoryFormat, Verdict } from './types.ts';
+} from '../check/report/html.ts';
+import type { CasConvention, CheckResult, HistoryFormat, Verdict } from '../check/types.ts';
 
 /** File name endings taken from folders. Files named explicitly are read whatever their name. */
 export const HISTORY_EXTENSIONS: readonly string[] = ['.edn', '.jsonl', '.log', '.txt'];

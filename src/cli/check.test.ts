@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Command } from 'commander';
-import { type CheckCommandArgs, exitCodeOf, registerCheckCommand, runCheckCommand } from './cli.ts';
+import { type CheckCommandArgs, exitCodeOf, registerCheckCommand, runCheckCommand } from './check.ts';
 
 const VALID_EDN = `[{:process 0, :type :invoke, :f :write, :value 1}
  {:process 0, :type :ok, :f :write, :value 1}

@@ -116,6 +116,7 @@ export function buildProgram(): Command {
       'raft-kv reads: linearizable, or serializable (stale; a negative control the checker must fail)',
       'linearizable',
     )
+    .option('--sessions', 'raft-kv: clients use exactly-once sessions and retry until a definite answer', false)
     .option('--json', 'machine-readable output', false)
     .action(
       (o: {
@@ -127,6 +128,7 @@ export function buildProgram(): Command {
         livenessBound: string;
         workload: string;
         readConsistency: string;
+        sessions: boolean;
         json: boolean;
       }) => {
         process.exitCode = runSimCommand({ ...o, seed: o.seed }, out);

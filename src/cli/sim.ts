@@ -24,6 +24,7 @@ export interface SimCliOptions {
   readonly livenessBound: string;
   readonly workload: string;
   readonly readConsistency: string;
+  readonly sessions: boolean;
   readonly json: boolean;
 }
 
@@ -66,7 +67,10 @@ export function runSimCommand(o: SimCliOptions, out: (s: string) => void): numbe
     durationMs: parseDurationMs('--duration', o.duration),
     livenessBoundMs: parseDurationMs('--liveness-bound', o.livenessBound),
     workload: o.workload,
-    ...(o.readConsistency === 'serializable' ? { kvWorkload: { readConsistency: 'serializable' as const } } : {}),
+    kvWorkload: {
+      ...(o.readConsistency === 'serializable' ? { readConsistency: 'serializable' as const } : {}),
+      ...(o.sessions ? { sessions: true } : {}),
+    },
   };
   const results: Array<ClusterSimResult & { wallMs: number }> = [];
   for (const seed of seedList(o.seed, o.seeds)) {

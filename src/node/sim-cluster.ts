@@ -45,13 +45,14 @@ export interface ClusterSimResult {
   readonly kv?: { ops: number; ok: number; verdict: string; checkMs: number; controlActions: number; history: History };
 }
 
-export function replayArgs(o: ClusterSimOptions): Record<string, string | number> {
+export function replayArgs(o: ClusterSimOptions): Record<string, string | number | boolean> {
   return {
     workload: o.workload,
     nemesis: o.nemesis.length === 0 ? 'none' : o.nemesis.join(','),
     duration: `${o.durationMs}ms`,
     'liveness-bound': `${o.livenessBoundMs}ms`,
     ...(o.kvWorkload?.readConsistency !== undefined ? { 'read-consistency': o.kvWorkload.readConsistency } : {}),
+    ...(o.kvWorkload?.sessions === true ? { sessions: true } : {}),
   };
 }
 

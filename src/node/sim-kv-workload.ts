@@ -35,6 +35,14 @@ export interface KvWorkloadOptions {
    * stale: the tests use it to show that the harness does catch a non-linearizable system.
    */
   readonly readConsistency: 'linearizable' | 'serializable';
+  /**
+   * Exactly-once mode: each client opens a session and retries a write or cas with the same
+   * (session, seq) after any answer short of a definite one, until it gets one or its deadline
+   * passes. If the state machine ever executed a retry twice, the history would show it.
+   */
+  readonly sessions: boolean;
+  /** Sessions mode: an attempt with no answer by then is retried (its node may have crashed). */
+  readonly attemptTimeoutMs: number;
 }
 
 export const defaultKvWorkload: Omit<KvWorkloadOptions, 'stopAtMs'> = {
@@ -44,6 +52,8 @@ export const defaultKvWorkload: Omit<KvWorkloadOptions, 'stopAtMs'> = {
   thinkMsMax: 50,
   control: true,
   readConsistency: 'linearizable',
+  sessions: false,
+  attemptTimeoutMs: 1_500,
 };
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -113,8 +123,13 @@ export class KvWorkload {
     return Math.round(this.sim.nowMs * 1e6);
   }
 
+  /** Sessions mode: the client's open session, per process. */
+  private readonly sessionOf = new Map<number, { id: number; seq: number }>();
+  retries = 0;
+
   private issue(process: number): void {
     if (this.sim.nowMs >= this.o.stopAtMs) return;
+    if (this.o.sessions && !this.sessionOf.has(process)) return this.openSession(process);
     const key = `k${this.rng.int(this.o.keys)}`;
     const roll = this.rng.float();
     const node = this.sim.instance(this.rng.pick(this.ids));
@@ -141,6 +156,7 @@ export class KvWorkload {
     };
     this.sim.after(this.o.clientTimeoutMs, () => finish('info', value, 'client_timeout'), 'client-timeout');
     if (node === undefined) return finish('fail', value, 'connection_refused');
+    if (this.o.sessions && f !== 'read') return this.withSession(process, f, key, value, finish);
     const onOutcome = (o: KvOutcome): void => {
       if (!o.ok) return finish(o.error.definite ? 'fail' : 'info', value, o.error.code);
       const r = o.result;
@@ -155,6 +171,81 @@ export class KvWorkload {
       const [from, to] = value as [number, number];
       node.kv.write({ op: 'cas', key, expected: enc(String(from)), value: enc(String(to)) }, undefined, onOutcome);
     }
+  }
+
+  /** Opens a session for `process` through a random node (retried until it works; not recorded). */
+  private openSession(process: number): void {
+    const node = this.sim.instance(this.rng.pick(this.ids));
+    const retry = (): void => void this.sim.after(100, () => this.issue(process), 'client-session');
+    if (node === undefined) return retry();
+    let answered = false;
+    this.sim.after(this.o.attemptTimeoutMs, () => !answered && ((answered = true), retry()), 'client-session-timeout');
+    node.kv.openSession((o) => {
+      if (answered) return;
+      answered = true;
+      if (o.ok) {
+        this.sessionOf.set(process, { id: o.sessionId, seq: 0 });
+        this.issue(process);
+      } else retry();
+    });
+  }
+
+  /**
+   * A write or cas under the client's session: the same (session, seq) is sent again, to random
+   * nodes, after every answer that is not definite-and-final, until the op is settled or the
+   * client's deadline passes (then `info`, and the client starts over with a new session).
+   */
+  private withSession(
+    process: number,
+    f: string,
+    key: string,
+    value: unknown,
+    finish: (type: 'ok' | 'fail' | 'info', result: unknown, error?: string) => void,
+  ): void {
+    const session = this.sessionOf.get(process)!;
+    session.seq++;
+    const seq = session.seq;
+    const deadlineMs = this.sim.nowMs + this.o.clientTimeoutMs - 100;
+    const op =
+      f === 'write'
+        ? { op: 'put' as const, key, value: enc(String(value)) }
+        : {
+            op: 'cas' as const,
+            key,
+            expected: enc(String((value as number[])[0])),
+            value: enc(String((value as number[])[1])),
+          };
+    let attempt = 0;
+    let done = false;
+    const giveUp = (code: string): void => {
+      done = true;
+      this.sessionOf.delete(process);
+      finish('info', value, code);
+    };
+    const send = (): void => {
+      if (done) return;
+      if (this.sim.nowMs >= deadlineMs) return giveUp('retries_exhausted');
+      const mine = ++attempt;
+      if (mine > 1) this.retries++;
+      const again = (): void => {
+        if (!done && mine === attempt) this.sim.after(50, send, 'client-retry');
+      };
+      this.sim.after(this.o.attemptTimeoutMs, again, 'client-attempt-timeout');
+      const node = this.sim.instance(this.rng.pick(this.ids));
+      if (node === undefined) return;
+      node.kv.write(op, { id: session.id, seq }, (o) => {
+        if (done || mine !== attempt) return; // a late answer to an earlier attempt
+        if (!o.ok) return again(); // no leader, timeout, dropped: the same (session, seq) again
+        const r = o.result;
+        done = true;
+        if (r.ok) return finish('ok', value);
+        if (r.code === 'precondition_failed') return finish('fail', value, r.code);
+        // session_expired / stale_sequence: whether it ran is unknown; start a new session.
+        done = false;
+        giveUp(r.code);
+      });
+    };
+    send();
   }
 
   /** Moves leadership, or removes a voter and later adds it back (learner first, then voter). */

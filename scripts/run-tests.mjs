@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under src/ and test/ with node's own test runner (through tsx).
+// Runs every *.test.ts under src/ and test/ with node's own test runner (through tsx), with
+// test/fc-setup.ts preloaded so property tests are deterministic (FC_SEED=random to explore).
 // Node 20 does not expand globs, and `--test` with no files passes vacuously, so we list
 // the files ourselves and refuse to run on zero. Extra arguments narrow the set by substring:
 //   npm run test:unit -- raft check
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 function walk(dir, out) {
   let names;
@@ -34,7 +36,16 @@ if (files.length === 0) {
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000', ...files],
+  [
+    '--import',
+    'tsx',
+    '--import',
+    pathToFileURL(resolve('test/fc-setup.ts')).href,
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    '--test-timeout=300000',
+    ...files,
+  ],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

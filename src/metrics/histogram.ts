@@ -125,6 +125,8 @@ export class LogLinearHistogram implements Histogram {
       this.invalid += times;
       return;
     }
+    // -0 is zero: normalise it, or the exact min (p0) would be -0 and not survive a text round trip.
+    if (value === 0) value = 0;
     const magnitude = Math.abs(value);
     if (magnitude < MAGNITUDE_MIN) this.zeroCount += times;
     else if (value > 0) this.positive.add(bucketIndex(magnitude), times);

@@ -117,6 +117,14 @@ test('exposition: HELP, TYPE, escaped labels, summaries with exact p0 and p100',
 const labelValueArb = fc.string({ unit: 'binary', maxLength: 12 });
 const nameArb = fc.stringMatching(/^[a-z_][a-z0-9_]{0,10}$/);
 
+test('a histogram that saw -0 reports +0 (found by the property below)', () => {
+  const r = new MetricsRegistry();
+  r.histogram('a', 'h').observe(-0);
+  const families = parsePrometheus(renderPrometheus(r));
+  assert.ok(Object.is(findSample(families, 'a', { quantile: '0' }), 0));
+  assert.ok(Object.is(r.histogram('a', 'h').quantile(0), 0));
+});
+
 test('render ∘ parse returns every value and label exactly (property)', () => {
   fc.assert(
     fc.property(

@@ -9,7 +9,8 @@
 //   npm run bench -- raft [--n 4000] [--sizes 100,4096] [--concurrency 1,16,256] [--no-etcd]
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
+import { httpPostJson } from '../src/cli/common.ts';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ClusterFile } from '../src/cli/cluster-file.ts';
@@ -88,31 +89,10 @@ async function closedLoop(
   };
 }
 
-function put(agent: Agent, host: string, port: number, key: string, value: string): Promise<void> {
-  const data = Buffer.from(JSON.stringify({ op: 'put', key, value }));
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host,
-        port,
-        path: '/v1/kv',
-        method: 'POST',
-        agent,
-        timeout: 10_000,
-        headers: { 'content-type': 'application/json', 'content-length': data.length },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () =>
-          res.statusCode === 200 && text.startsWith('{"ok":true') ? resolve() : reject(new Error(text)),
-        );
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(data);
-  });
+async function put(agent: Agent, host: string, port: number, key: string, value: string): Promise<void> {
+  const r = await httpPostJson(host, port, '/v1/kv', { op: 'put', key, value }, 10_000, agent);
+  const answer = JSON.parse(r.body) as { ok?: boolean; code?: string };
+  if (r.status !== 200 || answer.ok !== true) throw new Error(`put failed: HTTP ${r.status} ${answer.code ?? ''}`);
 }
 
 function etcdAvailable(): string | undefined {

@@ -79,7 +79,8 @@ function nodeConfig(cluster: ClusterFile, node: ClusterNode): NodeConfigInput {
   };
 }
 
-function probePort(host: string, port: number): Promise<NodeJS.ErrnoException | undefined> {
+/** Whether `port` can be bound right now: undefined if free, else the bind error. */
+export function probePort(host: string, port: number): Promise<NodeJS.ErrnoException | undefined> {
   return new Promise((done) => {
     const server = createServer();
     server.once('error', (err: NodeJS.ErrnoException) => done(err));

@@ -596,3 +596,11 @@ export class ByteReader {
     }
   }
 }
+
+/** Byte-wise equality; null equals only null (an absent value). */
+export function bytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -3,9 +3,10 @@
 // in a real node; it sees only the Env.
 //
 // Incarnation file: `membership/incarnation` holds the last incarnation as a decimal string. On
-// start we read it, add one, and make the new value durable (write temp, sync, rename, syncDir)
-// before sending anything, so a restarted node is always newer than every message of its past.
+// start we read it, add one, and make the new value durable (writeFileAtomic: temp, sync,
+// rename, syncDir) before sending anything, so a restarted node is always newer than every message of its past.
 
+import { mkdirpDurable, readWholeFile, writeFileAtomic } from '../env/disk-io.ts';
 import type { Env, Gauge } from '../env/types.ts';
 import type { MessageRouter } from '../lib/router.ts';
 import { MessageType } from '../lib/message-types.ts';
@@ -16,23 +17,17 @@ export type MembershipTiming = Omit<MembershipConfig, 'self' | 'peers' | 'incarn
 const STATUS_CODE: Record<PeerStatus, number> = { unknown: 0, alive: 1, suspect: 2, dead: 3 };
 const INCARNATION_DIR = 'membership';
 const INCARNATION_FILE = 'membership/incarnation';
-const INCARNATION_TMP = 'membership/incarnation.tmp';
 /** The core is ticked this many times per heartbeat period, so detection lags by at most 1/4 period. */
 const TICKS_PER_HEARTBEAT = 4;
 
 export function bumpIncarnation(env: Env): number {
   const disk = env.disk;
-  if (!disk.exists(INCARNATION_DIR)) {
-    // The directory's own entry must be durable too, or a crash can lose the whole directory and
-    // with it the incarnation (found by the simulator: a restart reused incarnation 1).
-    disk.mkdirp(INCARNATION_DIR);
-    disk.syncDir('');
-  }
+  // Durable directory creation: the simulator found restarts reusing incarnation 1 when only the
+  // file, not the directory entry holding it, had been synced.
+  mkdirpDurable(disk, INCARNATION_DIR);
   let previous = 0;
   if (disk.exists(INCARNATION_FILE)) {
-    const f = disk.open(INCARNATION_FILE, { create: false });
-    const text = new TextDecoder().decode(f.read(0, 32));
-    f.close();
+    const text = new TextDecoder().decode(readWholeFile(disk, INCARNATION_FILE).subarray(0, 32));
     const parsed = Number(text.trim());
     if (Number.isSafeInteger(parsed) && parsed >= 0) {
       previous = parsed;
@@ -44,23 +39,14 @@ export function bumpIncarnation(env: Env): number {
     }
   }
   const next = previous + 1;
-  if (disk.exists(INCARNATION_TMP)) disk.remove(INCARNATION_TMP);
-  const tmp = disk.open(INCARNATION_TMP, { create: true });
-  tmp.append(new TextEncoder().encode(String(next)));
-  tmp.sync();
-  tmp.close();
-  disk.rename(INCARNATION_TMP, INCARNATION_FILE);
-  disk.syncDir(INCARNATION_DIR);
+  writeFileAtomic(disk, INCARNATION_FILE, [new TextEncoder().encode(String(next))]);
   return next;
 }
 
 export class MembershipDriver {
   readonly core: Membership;
   readonly incarnation: number;
-  private readonly statusGauges = new Map<string, Gauge>();
-  private readonly phiGauges = new Map<string, Gauge>();
-  private readonly offsetGauges = new Map<string, Gauge>();
-  private readonly delayGauges = new Map<string, Gauge>();
+  private readonly gauges = new Map<string, { status: Gauge; phi: Gauge; offset: Gauge; delay: Gauge }>();
   private readonly timer;
 
   constructor(
@@ -74,28 +60,19 @@ export class MembershipDriver {
       { self: env.nodeId, peers, incarnation: this.incarnation, ...timing },
       env.clock.monotonicMs(),
     );
+    const m = env.metrics;
     for (const peer of peers) {
       const labels = { peer };
-      this.statusGauges.set(
-        peer,
-        env.metrics.gauge(
+      this.gauges.set(peer, {
+        status: m.gauge(
           'membership_peer_status',
           'Peer status as this node sees it: 0 unknown, 1 alive, 2 suspect, 3 dead',
           labels,
         ),
-      );
-      this.phiGauges.set(
-        peer,
-        env.metrics.gauge('membership_peer_phi', 'Phi-accrual suspicion level of the peer', labels),
-      );
-      this.offsetGauges.set(
-        peer,
-        env.metrics.gauge('clock_offset_ms', "NTP-style estimate of the peer's wall clock minus ours", labels),
-      );
-      this.delayGauges.set(
-        peer,
-        env.metrics.gauge('clock_round_trip_delay_ms', 'NTP-style round-trip delay to the peer', labels),
-      );
+        phi: m.gauge('membership_peer_phi', 'Phi-accrual suspicion level of the peer', labels),
+        offset: m.gauge('clock_offset_ms', "NTP-style estimate of the peer's wall clock minus ours", labels),
+        delay: m.gauge('clock_round_trip_delay_ms', 'NTP-style round-trip delay to the peer', labels),
+      });
     }
     env.metrics.gauge('membership_incarnation', 'This node incarnation (grows on every start)').set(this.incarnation);
     router.register([MessageType.MembershipPing, MessageType.MembershipAck], (m) =>
@@ -132,11 +109,13 @@ export class MembershipDriver {
 
   private updateGauges(): void {
     for (const v of this.core.view(this.env.clock.monotonicMs())) {
-      this.statusGauges.get(v.id)?.set(STATUS_CODE[v.status]);
-      this.phiGauges.get(v.id)?.set(Math.round(v.phi * 100) / 100);
+      const g = this.gauges.get(v.id);
+      if (g === undefined) continue;
+      g.status.set(STATUS_CODE[v.status]);
+      g.phi.set(Math.round(v.phi * 100) / 100);
       if (v.clock !== undefined) {
-        this.offsetGauges.get(v.id)?.set(v.clock.offsetMs);
-        this.delayGauges.get(v.id)?.set(v.clock.delayMs);
+        g.offset.set(v.clock.offsetMs);
+        g.delay.set(v.clock.delayMs);
       }
     }
   }

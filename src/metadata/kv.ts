@@ -19,7 +19,7 @@
 // local state after a ReadIndex round; this module offers `read(key)` for the latter.
 
 import { assert } from '../lib/assert.ts';
-import { ByteReader, ByteWriter } from '../lib/bytes.ts';
+import { ByteReader, ByteWriter, bytesEqual, utf8ByteLength } from '../lib/bytes.ts';
 import { BaristaError, CorruptionError } from '../lib/errors.ts';
 import {
   type Command,
@@ -117,7 +117,7 @@ export class KvStateMachine implements StateMachine {
   }
 
   private execute(op: KvOp): KvResult {
-    if (new TextEncoder().encode(op.key).length > kvLimits.keyBytesMax) return error('key_too_large');
+    if (utf8ByteLength(op.key) > kvLimits.keyBytesMax) return error('key_too_large');
     const current = this.data.get(op.key) ?? null;
     switch (op.op) {
       case 'get':
@@ -199,11 +199,4 @@ export class KvStateMachine implements StateMachine {
 
 function error(code: KvErrorCode): KvResult {
   return { ok: false, code, value: null };
-}
-
-export function bytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {
-  if (a === null || b === null) return a === b;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

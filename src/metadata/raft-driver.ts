@@ -177,6 +177,7 @@ export class RaftDriver {
       this.core.tick();
       this.expire();
       this.process();
+      this.updateGauges();
     });
     this.process();
   }
@@ -295,6 +296,10 @@ export class RaftDriver {
   private process(): void {
     if (this.stopped) return;
     for (let rd = this.core.ready(); rd !== undefined; rd = this.core.ready()) this.handle(rd);
+  }
+
+  /** Gauges are refreshed once per tick, not on every processed Ready (a hot path). */
+  private updateGauges(): void {
     this.gauges.term.set(this.core.currentTerm);
     this.gauges.role.set(ROLE_CODE[this.core.role]);
     this.gauges.commit.set(this.core.commitIndex);

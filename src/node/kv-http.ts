@@ -18,8 +18,16 @@ import type { KvOutcome, KvService } from '../metadata/kv-service.ts';
 const text = new TextDecoder('utf-8', { fatal: false });
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 
+export const KV_OPS = ['put', 'get', 'cas', 'del', 'session'] as const;
+
+/** The op of a request body, as a bounded metric label ('invalid' for anything else). */
+export function kvOpLabel(body: unknown): string {
+  const op = typeof body === 'object' && body !== null && 'op' in body ? body.op : undefined;
+  return (KV_OPS as readonly unknown[]).includes(op) ? String(op) : 'invalid';
+}
+
 const requestSchema = z.strictObject({
-  op: z.enum(['put', 'get', 'cas', 'del', 'session']),
+  op: z.enum(KV_OPS),
   key: z.string().min(1).max(1024).optional(),
   value: z.string().optional(),
   expected: z.string().nullable().optional(),

@@ -14,7 +14,7 @@ import { TcpTransport } from '../net/tcp-transport.ts';
 import { FileDisk } from '../storage/file-disk.ts';
 import { AdminServer } from './admin.ts';
 import { loadNodeConfig, type NodeConfig } from './config.ts';
-import { handleKvRequest } from './kv-http.ts';
+import { handleKvRequest, kvOpLabel } from './kv-http.ts';
 import { NodeServices } from './services.ts';
 
 export interface RunningNode {
@@ -84,8 +84,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       }),
       kv: async (body) => {
         const started = performance.now();
-        const op = typeof body === 'object' && body !== null && 'op' in body ? String(body.op) : 'invalid';
-        const label = { op: ['put', 'get', 'cas', 'del', 'session'].includes(op) ? op : 'invalid' };
+        const label = { op: kvOpLabel(body) };
         const answer = await handleKvRequest(services.kv, body);
         const latencyMs = performance.now() - started;
         metrics

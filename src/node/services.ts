@@ -15,7 +15,8 @@ import { KvService } from '../metadata/kv-service.ts';
 import { type defaultRaftTiming, RaftDriver } from '../metadata/raft-driver.ts';
 import { defaultRaftStorageOptions, WalRaftStorage } from '../storage/raft-storage.ts';
 
-export type RaftTiming = typeof defaultRaftTiming extends infer T ? { -readonly [K in keyof T]: number } : never;
+/** The Raft driver's timing and bounds, as configured (same keys as defaultRaftTiming). */
+export type RaftTiming = { -readonly [K in keyof typeof defaultRaftTiming]: number };
 
 export interface ServicesConfig {
   readonly clusterId: string;

@@ -13,6 +13,7 @@ import { SimulationFailure } from '../sim/failure.ts';
 import { defaultMembershipTiming } from '../membership/membership.ts';
 import { defaultRaftTiming } from '../metadata/raft-driver.ts';
 import type { History } from '../check/history.ts';
+import { bytesEqual } from '../lib/bytes.ts';
 import { defaultKvWorkload, KvWorkload, type KvWorkloadOptions } from './sim-kv-workload.ts';
 import { NodeServices } from './services.ts';
 
@@ -240,10 +241,4 @@ function raftLiveness(sim: Simulation<NodeServices>, ids: readonly string[], dea
   };
   if (!sim.runUntilCondition(agreed, remaining()))
     throw sim.fail('liveness', 'replicas did not converge to the same applied state');
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -179,7 +179,12 @@ export class KvWorkload {
     const retry = (): void => void this.sim.after(100, () => this.issue(process), 'client-session');
     if (node === undefined) return retry();
     let answered = false;
-    this.sim.after(this.o.attemptTimeoutMs, () => !answered && ((answered = true), retry()), 'client-session-timeout');
+    const timedOut = (): void => {
+      if (answered) return;
+      answered = true;
+      retry();
+    };
+    this.sim.after(this.o.attemptTimeoutMs, timedOut, 'client-session-timeout');
     node.kv.openSession((o) => {
       if (answered) return;
       answered = true;

@@ -14,6 +14,7 @@
 // by the log length; `forgetBelow(index)` drops history below a compaction point.
 
 import { AssertionError } from '../lib/assert.ts';
+import { bytesEqual } from '../lib/bytes.ts';
 import type { Entry, NodeId, Role } from './types.ts';
 
 export class InvariantViolation extends AssertionError {
@@ -48,9 +49,7 @@ interface CommittedRecord {
 
 function sameEntry(a: Entry, b: Entry): boolean {
   if (a === b) return true;
-  if (a.index !== b.index || a.term !== b.term || a.type !== b.type || a.data.length !== b.data.length) return false;
-  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
-  return true;
+  return a.index === b.index && a.term === b.term && a.type === b.type && bytesEqual(a.data, b.data);
 }
 
 function describe(e: Entry): string {

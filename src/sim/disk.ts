@@ -524,12 +524,4 @@ class SimDiskFile implements DiskFile {
   }
 }
 
-/** Test helper: the bytes of a file as a reader would see them now (no handle needed). */
-export function readWholeFile(disk: Disk, path: string): Uint8Array {
-  const file = disk.open(path, { create: false });
-  try {
-    return file.read(0, file.size());
-  } finally {
-    file.close();
-  }
-}
+export { readWholeFile } from '../env/disk-io.ts';

@@ -23,13 +23,12 @@ import { crc32c } from '@node-rs/crc32';
 import type { Counter, Disk, Logger, Metrics } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { ConfigError, CorruptionError } from '../lib/errors.ts';
-import { mkdirpDurable } from './wal/dirs.ts';
+import { mkdirpDurable, TEMP_SUFFIX, writeFileAtomic } from '../env/disk-io.ts';
 
 const MAGIC = [0x42, 0x53, 0x4e, 0x50]; // "BSNP"
 const VERSION = 1;
 const HEADER_BYTES = 4 + 1 + 8 + 8 + 4 + 8 + 4;
 const TRAILER_BYTES = 4;
-const TEMP_SUFFIX = '.tmp';
 const NAME_PATTERN = /^snap-(\d{20})-(\d{20})$/;
 /** Bytes read or written per Disk call, so a large snapshot is never one giant buffer copy. */
 const ioChunkBytes = 4 * 1024 * 1024;
@@ -143,7 +142,6 @@ export class SnapshotStore {
     assert(data.byteLength <= this.options.dataBytesMax, 'snapshot data exceeds dataBytesMax');
     const name = snapshotFileName(term, index);
     const path = `${this.options.dir}/${name}`;
-    const tempPath = `${path}${TEMP_SUFFIX}`;
 
     const header = new Uint8Array(HEADER_BYTES);
     const view = new DataView(header.buffer);
@@ -157,19 +155,13 @@ export class SnapshotStore {
     const trailer = new Uint8Array(TRAILER_BYTES);
     new DataView(trailer.buffer).setUint32(0, crc32c(data, crc32c(config)), true);
 
-    if (this.disk.exists(tempPath)) this.disk.remove(tempPath);
-    const file = this.disk.open(tempPath, { create: true });
-    try {
-      file.append(header);
-      file.append(config);
-      for (let at = 0; at < data.byteLength; at += ioChunkBytes) file.append(data.subarray(at, at + ioChunkBytes));
-      file.append(trailer);
-      file.sync();
-    } finally {
-      file.close();
-    }
-    this.disk.rename(tempPath, path);
-    this.disk.syncDir(this.options.dir);
+    const chunks = function* (): Generator<Uint8Array> {
+      yield header;
+      yield config;
+      for (let at = 0; at < data.byteLength; at += ioChunkBytes) yield data.subarray(at, at + ioChunkBytes);
+      yield trailer;
+    };
+    writeFileAtomic(this.disk, path, chunks());
     this.saved.inc();
     this.log.info({ name, index, term, dataBytes: data.byteLength }, 'snapshots: saved');
     this.prune();

@@ -3,27 +3,19 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliArgv, httpGet } from '../../src/cli/common.ts';
+import { probePort } from '../../src/cli/dev.ts';
 
 export { httpGet };
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen({ host: '127.0.0.1', port, exclusive: true }, () => s.close(() => resolve(true)));
-  });
-}
 
 /** A base port such that base..base+span-1 are all free right now (random start, bounded tries). */
 export async function freePortRange(span: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * 30_000);
     let ok = true;
-    for (let p = base; p < base + span && ok; p++) ok = await portFree(p);
+    for (let p = base; p < base + span && ok; p++) ok = (await probePort('127.0.0.1', p)) === undefined;
     if (ok) return base;
   }
   throw new Error('no free port range found after 50 attempts');

@@ -5,7 +5,8 @@
 // Timeouts are `info` (indeterminate), definite errors `fail` — Jepsen's conventions.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
+import { httpPostJson } from '../../src/cli/common.ts';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { checkHistory } from '../../src/check/index.ts';
@@ -23,35 +24,9 @@ interface Answer {
 
 const agent = new Agent({ keepAlive: true, maxSockets: 16 });
 
-function kv(node: Node, body: unknown, timeoutMs = 3_000): Promise<Answer> {
-  const data = Buffer.from(JSON.stringify(body));
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: node.host,
-        port: node.ports['admin'],
-        path: '/v1/kv',
-        method: 'POST',
-        agent,
-        timeout: timeoutMs,
-        headers: { 'content-type': 'application/json', 'content-length': data.length },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => {
-          try {
-            resolve(JSON.parse(text) as Answer);
-          } catch (err) {
-            reject(err);
-          }
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('client timeout')));
-    req.on('error', reject);
-    req.end(data);
-  });
+async function kv(node: Node, body: unknown, timeoutMs = 3_000): Promise<Answer> {
+  const r = await httpPostJson(node.host, node.ports['admin']!, '/v1/kv', body, timeoutMs, agent);
+  return JSON.parse(r.body) as Answer;
 }
 
 async function leaderOf(nodes: readonly Node[]): Promise<Node | undefined> {

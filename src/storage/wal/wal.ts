@@ -28,7 +28,7 @@
 import type { Clock, Counter, Disk, DiskFile, Histogram, Logger, Metrics } from '../../env/types.ts';
 import { assert } from '../../lib/assert.ts';
 import { ConfigError, LimitError } from '../../lib/errors.ts';
-import { mkdirpDurable } from './dirs.ts';
+import { mkdirpDurable } from '../../env/disk-io.ts';
 import { checkHardStateTransition, type LogTracker } from './log-tracker.ts';
 import { encodeRecord, RECORD_HEADER_BYTES, type WalHardState, type WalRecord } from './record.ts';
 import { type RecoveredWal, recoverWal, type SnapshotMarker, type TailRepair, type WalEntry } from './recover.ts';

@@ -1,0 +1,49 @@
+// Durable file-system idioms over the Disk contract (src/env/types.ts), shared by every store
+// (WAL, snapshots, membership's incarnation file) and usable in the simulator (pure: no node:*).
+//
+//   mkdirpDurable    mkdirp + syncDir of every ancestor: Disk.mkdirp does not make new directory
+//                    entries durable, so without this a crash can take a new directory, and every
+//                    file in it, away even after those files were synced.
+//   writeFileAtomic  write `<path>.tmp`, fdatasync, rename over `path`, syncDir: after a crash the
+//                    file holds the old content or the new, never a mix.
+//   readWholeFile    the bytes of a file as a reader sees them now.
+
+import { checkRelativePath } from './disk-paths.ts';
+import type { Disk } from './types.ts';
+
+export const TEMP_SUFFIX = '.tmp';
+
+export function mkdirpDurable(disk: Disk, dir: string): void {
+  disk.mkdirp(dir);
+  const parts = checkRelativePath(dir);
+  for (let i = 0; i < parts.length; i++) disk.syncDir(parts.slice(0, i).join('/'));
+}
+
+export function parentDir(path: string): string {
+  const parts = checkRelativePath(path);
+  return parts.slice(0, -1).join('/');
+}
+
+/** Replaces `path` with the concatenation of `parts`, atomically and durably. */
+export function writeFileAtomic(disk: Disk, path: string, parts: Iterable<Uint8Array>): void {
+  const tempPath = `${path}${TEMP_SUFFIX}`;
+  if (disk.exists(tempPath)) disk.remove(tempPath);
+  const file = disk.open(tempPath, { create: true });
+  try {
+    for (const part of parts) file.append(part);
+    file.sync();
+  } finally {
+    file.close();
+  }
+  disk.rename(tempPath, path);
+  disk.syncDir(parentDir(path));
+}
+
+export function readWholeFile(disk: Disk, path: string): Uint8Array {
+  const file = disk.open(path, { create: false });
+  try {
+    return file.read(0, file.size());
+  } finally {
+    file.close();
+  }
+}

@@ -54,3 +54,15 @@ test('a TransportError (well-formed or not) is counted and never answered', () =
   router.dispatch(msg(MessageType.TransportError, new Uint8Array([9, 9])));
   assert.equal(sent.length, 0);
 });
+
+test('TransportError kinds from peers cannot mint metric series (untrusted input)', () => {
+  const { router, metrics } = setup();
+  const before = metrics.seriesCount;
+  for (let kind = 0; kind < 2_000; kind++)
+    router.dispatch(msg(MessageType.TransportError, encodeTransportError(kind, 1)));
+  assert.equal(metrics.seriesCount, before);
+  assert.equal(
+    (metrics.find('peer_transport_errors_received_total', { kind: 'other' }) as { value: number }).value,
+    1_999,
+  );
+});

@@ -33,9 +33,11 @@ export function decodeTransportError(payload: Uint8Array): { kind: number; messa
 export class MessageRouter {
   private readonly handlers = new Map<number, MessageHandler>();
   private readonly unknownType: Counter;
+  /** By kind, from a fixed set: the kind a peer sends is untrusted and must not mint metric series. */
+  private readonly errorsReceived: Record<'unknown_message_type' | 'malformed' | 'other', Counter>;
 
   constructor(
-    private readonly metrics: Metrics,
+    metrics: Metrics,
     private readonly transport: Transport,
     private readonly log: Logger,
   ) {
@@ -43,6 +45,13 @@ export class MessageRouter {
       'peer_messages_unknown_type_total',
       'Peer messages of a type no protocol handles',
     );
+    const received = (kind: string): Counter =>
+      metrics.counter('peer_transport_errors_received_total', 'TransportError frames received from peers', { kind });
+    this.errorsReceived = {
+      unknown_message_type: received('unknown_message_type'),
+      malformed: received('malformed'),
+      other: received('other'),
+    };
     this.handlers.set(MessageType.TransportError, (m) => this.onTransportError(m));
   }
 
@@ -75,10 +84,11 @@ export class MessageRouter {
         ? 'malformed'
         : e.kind === TransportErrorKind.UnknownMessageType
           ? 'unknown_message_type'
-          : `code_${e.kind}`;
-    this.metrics
-      .counter('peer_transport_errors_received_total', 'TransportError frames received from peers', { kind })
-      .inc();
-    this.log.warn({ peer: m.from, kind, messageType: e?.messageType }, 'peer rejected a message we sent');
+          : 'other';
+    this.errorsReceived[kind].inc();
+    this.log.warn(
+      { peer: m.from, kind, code: e?.kind, messageType: e?.messageType },
+      'peer rejected a message we sent',
+    );
   }
 }

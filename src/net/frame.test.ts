@@ -15,6 +15,7 @@ import {
   FrameErrorCode,
   type FrameSink,
   envelopeVersion,
+  heldPartsMax,
 } from './frame.ts';
 
 interface Msg {
@@ -240,13 +241,22 @@ test('decoding a byte at a time is linear: 4 MiB of small frames fed in 1-byte c
   for (let i = 0; i < wire.byteLength; i++) frames += decoder.push(wire.subarray(i, i + 1)).length;
   assert.equal(frames, count);
   // A single 1 MiB frame fed a byte at a time: quadratic concatenation would take minutes here.
-  const big = enc.encode(2, new Uint8Array(1 << 20).fill(9));
+  // It also holds a bounded number of views (heldPartsMax), whatever the chunking, and the bytes
+  // survive the switch to one assembly buffer in order.
+  const payload = Uint8Array.from({ length: 1 << 20 }, (_, i) => (i * 7) & 0xff);
+  const big = enc.encode(2, payload);
   const d2 = new FrameDecoder();
+  const held = (): number => (d2 as unknown as { parts: unknown[] }).parts.length;
   let got: DecodeEvent[] = [];
-  for (let i = 0; i < big.byteLength; i++) got = got.concat(d2.push(big.subarray(i, i + 1)));
+  let heldMost = 0;
+  for (let i = 0; i < big.byteLength; i++) {
+    got = got.concat(d2.push(big.subarray(i, i + 1)));
+    heldMost = Math.max(heldMost, held());
+  }
+  assert.ok(heldMost <= heldPartsMax, `held ${heldMost} views`);
   assert.equal(got.length, 1);
   assert.ok(got[0]?.kind === 'frame');
-  assert.equal(got[0].frame.payload.byteLength, 1 << 20);
+  assert.deepEqual(got[0].frame.payload, payload);
 });
 
 /** A FrameSink that records frames (copying payloads) and may stop after `stopAfter` frames. */

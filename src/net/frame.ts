@@ -228,6 +228,12 @@ export class FrameDecoder {
   private bodyBytes = -1;
   private parts: Uint8Array[] = [];
   private partsBytes = 0;
+  /**
+   * Past heldPartsMax views (a sender dribbling a frame a few bytes per segment), the body is
+   * assembled in one buffer of its declared length instead, so holding a frame costs a bounded
+   * number of objects whatever the chunking.
+   */
+  private assembly: Uint8Array | undefined;
   // Ids repeat on every frame of a connection: the id section's bytes (both ids with their length
   // bytes) of the last frame, and the strings they decoded to.
   private idsBytes: Uint8Array | null = null;
@@ -329,7 +335,7 @@ export class FrameDecoder {
     if (!this.hold(chunk.subarray(at, at + count), sink)) return -1;
     at += count;
     if (this.partsBytes < this.bodyBytes) return -1;
-    const body = this.parts.length === 1 ? this.parts[0]! : joinParts(this.parts, this.partsBytes);
+    const body = this.assembly ?? (this.parts.length === 1 ? this.parts[0]! : joinParts(this.parts, this.partsBytes));
     this.release();
     if (!this.parse(body, 0, body.length, sink)) return -1;
     return at;
@@ -342,7 +348,17 @@ export class FrameDecoder {
       this.failVersion(part[0]!, sink);
       return false;
     }
-    this.parts.push(part);
+    if (this.assembly === undefined && this.parts.length >= heldPartsMax) {
+      this.assembly = new Uint8Array(this.bodyBytes);
+      let at = 0;
+      for (const held of this.parts) {
+        this.assembly.set(held, at);
+        at += held.length;
+      }
+      this.parts = [];
+    }
+    if (this.assembly !== undefined) this.assembly.set(part, this.partsBytes);
+    else this.parts.push(part);
     this.partsBytes += part.length;
     return true;
   }
@@ -422,6 +438,7 @@ export class FrameDecoder {
     this.bodyBytes = -1;
     this.parts = [];
     this.partsBytes = 0;
+    this.assembly = undefined;
   }
 }
 
@@ -452,6 +469,9 @@ function readId(
     return new ProtocolError(FrameErrorCode.badIdEncoding, `${field} is not valid UTF-8`, { field, cause });
   }
 }
+
+/** Views held for one straddling frame before switching to a single assembly buffer. */
+export const heldPartsMax = 64;
 
 /** The parts of one straddling frame body, copied once into one buffer. */
 function joinParts(parts: readonly Uint8Array[], bytes: number): Uint8Array {

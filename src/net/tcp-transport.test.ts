@@ -425,3 +425,19 @@ test('under real socket backpressure a slab is reused only after its bytes have 
   (peer as Socket | null)?.destroy();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
+
+test('an inbound connection that never identifies itself is closed after connectTimeoutMs; identified peers stay', async () => {
+  const b = make('b', { a: { host, port: 0 } }, { connectTimeoutMs: 200 });
+  await b.t.start();
+  const a = make('a', { b: b.t.address() }, { connectTimeoutMs: 200 });
+  await a.t.start();
+  a.t.send('b', MessageType.TestEcho, Uint8Array.of(1));
+  await pollUntil(() => b.inbox.length === 1, 'b hears a');
+  const idle = await rawConnect(b.t.address().port);
+  await pollUntil(idle.closed, 'b closes the silent connection');
+  assert.equal(b.metrics.value('peer_frames_rejected_total', { reason: 'identify_timeout' }), 1);
+  // a's connection identified itself long ago and was not timed out: it still delivers.
+  a.t.send('b', MessageType.TestEcho, Uint8Array.of(2));
+  await pollUntil(() => b.inbox.length === 2, 'b still hears a');
+  assert.equal(b.metrics.value('peer_frames_rejected_total', { reason: 'identify_timeout' }), 1);
+});

@@ -118,6 +118,8 @@ export const RejectReason = {
   unknownSender: 'unknown_sender',
   senderChanged: 'sender_changed',
   unexpectedData: 'unexpected_data',
+  /** No valid frame within connectTimeoutMs: the connection would otherwise hold an inbound slot forever. */
+  identifyTimeout: 'identify_timeout',
 } as const;
 
 interface LinkMetrics {
@@ -724,6 +726,13 @@ export class TcpTransport implements Transport {
     this.inboundAccepted.inc();
     this.inbound.add(socket);
     const connection = new InboundConnection(this.inboundHost, socket, new FrameDecoder(this.bounds));
+    // A connection must identify itself (one valid frame from a known peer) in connectTimeoutMs;
+    // admit() clears the timeout. Idle foreign sockets cannot fill the inbound slots.
+    socket.setTimeout(this.connectTimeoutMs, () => {
+      if (connection.sender === null && !socket.destroyed) {
+        this.inboundHost.reject(socket, connection.remote, RejectReason.identifyTimeout, {});
+      }
+    });
     socket.on('data', (chunk: Buffer) => connection.receive(chunk));
     socket.on('error', (err) =>
       this.log.debug({ remote: connection.remote, err: String(err) }, 'inbound peer connection error'),
@@ -856,6 +865,7 @@ class InboundConnection implements FrameSink {
     if (this.sender === null) {
       this.sender = link;
       link.inboundConnections++;
+      this.socket.setTimeout(0);
     } else if (this.sender !== link) {
       this.reject(RejectReason.senderChanged, { was: this.sender.id, now: link.id });
       return false;

@@ -168,3 +168,29 @@ test('a clean restart on FileDisk recovers the same state', () => {
   real.close();
   assertSameAfterRestart(openStorage(new FileDisk({ root })), oracle, 'file restart');
 });
+
+test('appending entries that all match still discards the longer tail, like the twin, across a restart', () => {
+  const rng = new SeededRng('raft-storage-matching-prefix');
+  const store = new SimDiskStore(rng.fork('disk'));
+  const real = openStorage(store.view());
+  const oracle = new MemoryRaftStorage();
+  const entries: Entry[] = [1, 2, 3, 4, 5, 6, 7].map((index) => ({
+    index,
+    term: 2,
+    type: EntryType.Normal,
+    data: Uint8Array.of(index),
+  }));
+  for (const s of [real, oracle]) {
+    s.append(entries);
+    s.setHardState({ term: 2, vote: undefined, commit: 0 });
+  }
+  real.sync();
+  const prefix = entries.slice(4, 6); // indexes 5 and 6, identical to what both hold
+  real.append(prefix);
+  oracle.append(prefix);
+  real.sync();
+  assert.equal(oracle.lastIndex(), 6, 'the twin discards index 7');
+  assert.deepEqual(view(real), view(oracle));
+  real.close();
+  assertSameAfterRestart(openStorage(store.view()), oracle, 'after restart');
+});

@@ -208,7 +208,16 @@ export class WalRaftStorage implements RaftLogStorage {
     }
     const fresh = entries.slice(skip);
     const first = fresh[0];
-    if (first === undefined) return;
+    if (first === undefined) {
+      // Every entry matches, but the contract still discards a longer tail after them (as the
+      // in-memory twin does): the log ends at the last entry given.
+      const last = entries.at(-1);
+      if (last !== undefined && last.index >= this.mem.firstIndex() && last.index < this.mem.lastIndex()) {
+        this.wal.append([{ type: 'truncate', fromIndex: last.index + 1 }]);
+        this.mem.append(entries);
+      }
+      return;
+    }
     const keptCount = first.index - this.mem.firstIndex();
     if (keptCount + fresh.length > this.options.logEntriesMax) {
       throw new LimitError('logEntriesMax', 'raft log holds logEntriesMax entries: snapshot and compact first');

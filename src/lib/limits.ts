@@ -26,6 +26,8 @@ export const limits = {
   simLogLinesMax: 10_000,
   /** Distinct metric series in one registry. */
   metricSeriesMax: 10_000,
+  /** One Raft log entry's command bytes (a client command); larger ones are refused at the door. */
+  raftEntryBytesMax: 4 * 1024 * 1024,
   /** Admin HTTP request body. */
   adminRequestBytesMax: 1024 * 1024,
   /** Concurrent admin HTTP connections (the /v1/kv client API shares the admin port). */
@@ -39,4 +41,6 @@ export function validateLimits(l: Limits = limits): void {
   assert(l.peerSendQueueFramesMax > 0, 'peerSendQueueFramesMax must be positive');
   assert(l.nodeIdBytesMax <= 255 && l.clusterIdBytesMax <= 255, 'ids are length-prefixed with one byte');
   assert(l.clusterNodesMax <= l.peerInboundConnectionsMax, 'every peer must be able to connect');
+  // A forwarded command and an Append carrying one entry must fit in a peer frame.
+  assert(l.raftEntryBytesMax + 64 * 1024 <= l.peerFrameBytesMax, 'a Raft entry must fit in a peer frame');
 }

@@ -22,6 +22,7 @@
 
 import type { Env, Gauge, Histogram } from '../env/types.ts';
 import { BaristaError, LimitError } from '../lib/errors.ts';
+import { limits } from '../lib/limits.ts';
 import { MessageType } from '../lib/message-types.ts';
 import type { MessageRouter } from '../lib/router.ts';
 import { decodeMessage, encodeMessage } from '../raft/codec.ts';
@@ -213,6 +214,9 @@ export class RaftDriver {
         ok: false,
         error: new LimitError('pendingRequestsMax', `more than ${this.options.pendingRequestsMax} requests waiting`),
       });
+    }
+    if (command.length > limits.raftEntryBytesMax) {
+      return done({ ok: false, error: new LimitError('raftEntryBytesMax', `command of ${command.length} bytes`) });
     }
     const now = this.env.clock.monotonicMs();
     if (this.core.role === 'leader') {
@@ -454,6 +458,9 @@ export class RaftDriver {
       return fail(new BaristaError('not_leader', 'not the leader (forwarded to a stale leader)', { retriable: true }));
     if (this.pendingCount() >= this.options.pendingRequestsMax)
       return fail(new LimitError('pendingRequestsMax', 'leader is overloaded'));
+    if (req.command.length > limits.raftEntryBytesMax) {
+      return fail(new LimitError('raftEntryBytesMax', `forwarded command of ${req.command.length} bytes`));
+    }
     const r = this.core.propose(req.command);
     if (!r.ok) return fail(r.error);
     this.supersede(r.value.index);

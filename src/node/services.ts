@@ -7,6 +7,8 @@
 //                    and consumer offsets live in this group too.
 
 import type { Env } from '../env/types.ts';
+import { assert } from '../lib/assert.ts';
+import { limits } from '../lib/limits.ts';
 import { MessageRouter } from '../lib/router.ts';
 import { MembershipDriver, type MembershipTiming } from '../membership/driver.ts';
 import type { PeerView } from '../membership/membership.ts';
@@ -47,9 +49,15 @@ export class NodeServices {
   ) {
     // Recovery first: a corrupt WAL throws CorruptionError before anything has started (no timer
     // may keep a failed node alive, and no peer may see it as alive).
+    const storageOptions = defaultRaftStorageOptions('metadata');
+    // An entry's WAL record carries the command plus a small header.
+    assert(
+      limits.raftEntryBytesMax + 64 <= storageOptions.wal.recordPayloadBytesMax,
+      'a Raft entry must fit in a WAL record',
+    );
     this.storage = WalRaftStorage.open(
       { disk: env.disk, clock: env.clock, log: env.log.child({ component: 'raft-storage' }), metrics: env.metrics },
-      defaultRaftStorageOptions('metadata'),
+      storageOptions,
     );
     this.router = new MessageRouter(env.metrics, env.transport, env.log.child({ component: 'router' }));
     this.kvState = new KvStateMachine(defaultKvOptions);

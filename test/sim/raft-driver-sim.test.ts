@@ -6,6 +6,7 @@
 // may be forgotten when its index is reused.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { limits } from '../../src/lib/limits.ts';
 import { defaultMembershipTiming } from '../../src/membership/membership.ts';
 import { encodeCommand } from '../../src/metadata/command.ts';
 import { defaultRaftTiming, type Outcome } from '../../src/metadata/raft-driver.ts';
@@ -89,4 +90,23 @@ test('proposals truncated by a new leader are answered, even when their indexes 
     assert.equal(o.error.definite, true);
   }
   for (const o of fresh) assert.ok(o?.ok, 'the new proposals commit');
+});
+
+test('a command over raftEntryBytesMax is refused definitely, before it reaches the log', () => {
+  const sim = new Simulation<NodeServices>({
+    seed: 'big',
+    nodes: ids,
+    program: (env) =>
+      new NodeServices(env, {
+        clusterId: 'sim',
+        peers: ids.filter((p) => p !== env.nodeId),
+        membership: defaultMembershipTiming,
+        raft: { ...defaultRaftTiming },
+      }),
+  });
+  let outcome: Outcome | undefined;
+  sim.instance('n1')!.raft.submit(new Uint8Array(limits.raftEntryBytesMax + 1), (o) => (outcome = o));
+  assert.ok(outcome !== undefined && !outcome.ok);
+  assert.equal(outcome.error.code, 'limit_exceeded');
+  assert.equal(outcome.error.definite, true);
 });

@@ -197,6 +197,20 @@ test('budgets end the search with unknown and a named reason', () => {
   assert.equal(time.reason, 'time budget');
 });
 
+test('the budget is shared by all keys: many small partitions cannot add up to an unnoticed overrun', () => {
+  // Each key alone needs far fewer steps than one budget check interval; together they exceed
+  // both budgets. (Found in review: each partition used to restart its own step countdown.)
+  const h = generateRegisterHistory({ seed: 3, opCount: 20_000, processCount: 10, keyCount: 2_000, infoRate: 0 });
+  const states = checkLinearizable(h, kvModel({ initial: 0 }), { statesExploredMax: 5 });
+  assert.equal(states.verdict, 'unknown');
+  assert.equal(states.reason, 'memory budget');
+  let t = 0;
+  const time = checkLinearizable(h, kvModel({ initial: 0 }), { now: () => (t += 1), timeBudgetMs: 10 });
+  assert.equal(time.verdict, 'unknown');
+  assert.equal(time.reason, 'time budget');
+  assert.ok((time.perKey?.size ?? 0) < 2_000, 'the remaining keys are not checked');
+});
+
 test('an invalid result names the failing op, its concurrent ops and the longest prefix', () => {
   const ops: Array<[number, 'invoke' | 'ok', string, unknown]> = [
     [0, 'invoke', 'write', 1],

@@ -48,6 +48,15 @@ interface Budget {
   readonly memoEntriesMax: number;
   statesExplored: number;
   memoEntries: number;
+  /** Model steps until the next budget check; shared by every partition of one check. */
+  stepsUntilCheck: number;
+}
+
+/** The budget that is spent, if any (checked between partitions and every CLOCK_EVERY_STEPS steps). */
+function spent(budget: Budget): UnknownReason | undefined {
+  if (budget.statesExplored > budget.statesExploredMax) return 'memory budget';
+  if (budget.now !== undefined && budget.now() > budget.deadlineMs) return 'time budget';
+  return undefined;
 }
 
 interface SearchOutcome {
@@ -196,17 +205,14 @@ function search<S>(ops: readonly Operation[], model: Model<S>, budget: Budget): 
 
   let state = model.init();
   let entry = next[0] as number;
-  let stepsUntilClock = CLOCK_EVERY_STEPS;
   while (entry >= 0) {
     const op = entryOp[entry] as number;
     if (isCall[entry] === 1) {
       budget.statesExplored++;
-      if (--stepsUntilClock === 0) {
-        stepsUntilClock = CLOCK_EVERY_STEPS;
-        if (budget.statesExplored > budget.statesExploredMax)
-          return { verdict: 'unknown', reason: 'memory budget', prefix: prefix() };
-        if (budget.now !== undefined && budget.now() > budget.deadlineMs)
-          return { verdict: 'unknown', reason: 'time budget', prefix: prefix() };
+      if (--budget.stepsUntilCheck === 0) {
+        budget.stepsUntilCheck = CLOCK_EVERY_STEPS;
+        const reason = spent(budget);
+        if (reason !== undefined) return { verdict: 'unknown', reason, prefix: prefix() };
       }
       const result = model.step(state, ops[op] as Operation);
       if (result.ok) {
@@ -329,6 +335,7 @@ export function checkOperations<S>(
     memoEntriesMax: options.memoEntriesMax ?? LINEARIZABILITY_DEFAULTS.memoEntriesMax,
     statesExplored: 0,
     memoEntries: 0,
+    stepsUntilCheck: CLOCK_EVERY_STEPS,
   };
   const kept = model.keep === undefined ? operations : operations.filter((op) => model.keep?.(op) ?? true);
 
@@ -354,9 +361,18 @@ export function checkOperations<S>(
   const perKey = new Map<string, CheckResult>();
   let verdict: CheckResult['verdict'] = 'valid';
   let decisive: [string, CheckResult] | undefined;
-  // Keys after a time-budget stop are not reported in perKey (and the verdict is not valid).
+  // The budget is shared by all keys: once it is spent, the remaining keys are not checked and
+  // not reported in perKey, and the verdict cannot be valid.
   const totals = { ...emptyStats() };
   for (const [key, group] of groups) {
+    const exhausted = spent(budget);
+    if (exhausted !== undefined) {
+      if (verdict === 'valid') {
+        verdict = 'unknown';
+        decisive = [key, { verdict: 'unknown', reason: exhausted, stats: emptyStats() }];
+      }
+      break;
+    }
     const result = checkOne(reindex(group), model, budget, startMs);
     perKey.set(key, result);
     totals.ops += result.stats.ops;
@@ -371,8 +387,8 @@ export function checkOperations<S>(
       verdict = 'unknown';
       decisive = [key, result];
     }
-    // Once the time budget is gone, the remaining keys cannot be checked either.
-    if (result.reason === 'time budget') break;
+    // A spent budget stops the whole check (the remaining keys cannot be checked either).
+    if (result.verdict === 'unknown') break;
   }
   totals.elapsedMs = now === undefined ? 0 : now() - startMs;
   const stats: CheckStats = totals;

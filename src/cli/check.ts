@@ -24,6 +24,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import type { Command } from 'commander';
+import { BaristaError } from '../lib/errors.ts';
 import { CONSISTENCY_CHECKS } from '../check/consistency/index.ts';
 import type { ConsistencyOptions, ConsistencyResult } from '../check/consistency/types.ts';
 import type { History } from '../check/history.ts';
@@ -109,6 +110,16 @@ export function collectFiles(paths: readonly string[]): string[] {
     else add(path);
   }
   return out;
+}
+
+/** Typed errors (BaristaError: malformed or unpaired history, limits) and file-system errors. */
+function isOperatingError(err: unknown): boolean {
+  if (err instanceof BaristaError) return true;
+  return (
+    err instanceof Error &&
+    typeof (err as NodeJS.ErrnoException).code === 'string' &&
+    (err as NodeJS.ErrnoException).syscall !== undefined
+  );
 }
 
 function errorMessage(err: unknown): string {
@@ -212,6 +223,9 @@ function checkOneFile(
       ...(keepSection ? { section: sectionFromCheckResult({ ...base, elapsedMs }, result) } : {}),
     };
   } catch (err) {
+    // Operating errors only: unreadable files (errno) and typed errors (malformed or unpaired
+    // histories). Anything else is a bug in the checker and must not pass for a bad input file.
+    if (!isOperatingError(err)) throw err;
     const elapsedMs = elapsed();
     const reason = errorMessage(err);
     const section: ReportSection = {
@@ -228,7 +242,7 @@ function checkOneFile(
       ops: opsOf(history),
       elapsedMs,
       reason,
-      json: {},
+      json: { code: err instanceof BaristaError ? err.code : (err as NodeJS.ErrnoException).code },
       ...(keepSection ? { section } : {}),
     };
   }

@@ -20,7 +20,8 @@ import {
 } from './types.ts';
 
 /** Nesting depth beyond which values are not distinguished further. */
-export const VALUE_DEPTH_MAX = 32;
+export { canonicalKey, VALUE_DEPTH_MAX } from '../models/values.ts';
+import { canonicalKey, VALUE_DEPTH_MAX } from '../models/values.ts';
 /** Characters of a value shown in anomaly details. */
 export const VALUE_SHOWN_CHARS_MAX = 80;
 
@@ -100,41 +101,6 @@ export function pairOps(history: History, options: ConsistencyOptions = {}): Pai
   for (const pending of open.values()) done.push(build(pending.op, pending.position, undefined, RETURN_NEVER));
   done.sort((a, b) => a.call - b.call);
   return { ops: done.map((op, id) => ({ ...op, id })), unpairedCompletions };
-}
-
-/** A stable string identity for a value: equal values (deeply, key order ignored) map alike. */
-export function canonicalKey(value: unknown, depth = 0): string {
-  if (value === null || value === undefined) return 'nil';
-  if (depth >= VALUE_DEPTH_MAX) return '…';
-  switch (typeof value) {
-    case 'number':
-      return Number.isInteger(value) ? `${value}` : `f${value}`;
-    case 'bigint':
-      return `${value}`;
-    case 'string':
-      return JSON.stringify(value);
-    case 'boolean':
-      return value ? 'true' : 'false';
-    case 'symbol':
-      return `:${value.description ?? ''}`;
-    case 'function':
-      return 'fn';
-  }
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalKey(v, depth + 1)).join(' ')}]`;
-  if (value instanceof Set) {
-    return `#{${[...value]
-      .map((v) => canonicalKey(v, depth + 1))
-      .sort()
-      .join(' ')}}`;
-  }
-  if (value instanceof Map) {
-    const entries = [...value.entries()].map(([k, v]) => `${canonicalKey(k, depth + 1)} ${canonicalKey(v, depth + 1)}`);
-    return `{${entries.sort().join(', ')}}`;
-  }
-  const entries = Object.entries(value as Record<string, unknown>).map(
-    ([k, v]) => `${JSON.stringify(k)} ${canonicalKey(v, depth + 1)}`,
-  );
-  return `{${entries.sort().join(', ')}}`;
 }
 
 /** A value for humans: canonical form, truncated. */

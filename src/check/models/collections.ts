@@ -4,14 +4,23 @@
 //   queue: {f: 'enqueue', input: x}    appends x
 //          {f: 'dequeue', output: x}   ok iff x is the head (nil: iff the queue is empty);
 //                                      an indeterminate dequeue removes the head if any
-import type { Model, StepResult } from '../types.ts';
-import { hashValue, isNil, showValue, valueEquals } from './values.ts';
+import type { Model, Operation, StepResult } from '../types.ts';
+import { canonicalKey, hashValue, isNil, showValue, valueEquals } from './values.ts';
 
 const FAIL: StepResult<never> = { ok: false };
 
-/** Canonical text of an element (set membership is by structural value). */
-function canonical(value: unknown): string {
-  return showValue(value);
+/** Canonical text of an element: set membership is by structural value, key order ignored. */
+const canonical = canonicalKey;
+
+/** A read's distinct members as sorted canonical keys, computed once per op (the search steps it often). */
+const readKeys = new WeakMap<Operation, readonly string[]>();
+function membersOf(op: Operation, output: readonly unknown[]): readonly string[] {
+  let keys = readKeys.get(op);
+  if (keys === undefined) {
+    keys = [...new Set(output.map(canonical))].sort();
+    readKeys.set(op, keys);
+  }
+  return keys;
 }
 
 function describeOp(f: string, process: unknown, value: unknown, info: boolean): string {
@@ -32,7 +41,7 @@ export function setModel(): Model<readonly string[]> {
       if (op.f !== 'read') return FAIL;
       if (op.status === 'info') return { ok: true, state };
       if (!Array.isArray(op.output)) return FAIL;
-      const seen = [...new Set(op.output.map(canonical))].sort();
+      const seen = membersOf(op, op.output);
       return seen.length === state.length && seen.every((k, i) => k === state[i]) ? { ok: true, state } : FAIL;
     },
     hash(state) {

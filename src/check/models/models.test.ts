@@ -114,6 +114,14 @@ test('set and queue', () => {
     [2, 'ok', 'read', [2]],
   ]);
   assert.equal(checkLinearizable(lostAdd, setModel()).verdict, 'invalid');
+  // Members compare structurally: key order inside a member does not matter (found in review).
+  const objects = h([
+    [0, 'invoke', 'add', { a: 1, b: 2 }],
+    [0, 'ok', 'add', { a: 1, b: 2 }],
+    [0, 'invoke', 'read', null],
+    [0, 'ok', 'read', [{ b: 2, a: 1 }]],
+  ]);
+  assert.equal(checkLinearizable(objects, setModel()).verdict, 'valid');
   const queue = h([
     [0, 'invoke', 'enqueue', 'a'],
     [0, 'ok', 'enqueue', 'a'],

@@ -84,3 +84,41 @@ export function showValue(value: unknown): string {
     return String(value);
   }
 }
+
+/** Nesting beyond this collapses to a marker, so a canonical key is total and bounded. */
+export const VALUE_DEPTH_MAX = 32;
+
+/** A stable string identity for a value: equal values (deeply, key order ignored) map alike. */
+export function canonicalKey(value: unknown, depth = 0): string {
+  if (value === null || value === undefined) return 'nil';
+  if (depth >= VALUE_DEPTH_MAX) return '…';
+  switch (typeof value) {
+    case 'number':
+      return Number.isInteger(value) ? `${value}` : `f${value}`;
+    case 'bigint':
+      return `${value}`;
+    case 'string':
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'symbol':
+      return `:${value.description ?? ''}`;
+    case 'function':
+      return 'fn';
+  }
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalKey(v, depth + 1)).join(' ')}]`;
+  if (value instanceof Set) {
+    return `#{${[...value]
+      .map((v) => canonicalKey(v, depth + 1))
+      .sort()
+      .join(' ')}}`;
+  }
+  if (value instanceof Map) {
+    const entries = [...value.entries()].map(([k, v]) => `${canonicalKey(k, depth + 1)} ${canonicalKey(v, depth + 1)}`);
+    return `{${entries.sort().join(', ')}}`;
+  }
+  const entries = Object.entries(value as Record<string, unknown>).map(
+    ([k, v]) => `${JSON.stringify(k)} ${canonicalKey(v, depth + 1)}`,
+  );
+  return `{${entries.sort().join(', ')}}`;
+}

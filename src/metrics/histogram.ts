@@ -55,7 +55,6 @@ function bucketMidpoint(index: number): number {
 class BucketCounts {
   counts = new Float64Array(0);
   offset = 0;
-  total = 0;
 
   add(index: number, n: number): void {
     if (this.counts.length === 0) {
@@ -75,7 +74,6 @@ class BucketCounts {
       this.offset = lo;
     }
     this.counts[index - this.offset]! += n;
-    this.total += n;
   }
 
   /** Visits non-empty buckets in ascending (ascending = true) or descending index order. */

@@ -328,16 +328,6 @@ export class RaftNode {
     return this.log.term(index);
   }
 
-  /**
-   * Entries [lo, hi), including unpersisted ones; undefined if lo is compacted. For invariant
-   * checks and tests, which read whole logs after every simulator event (one slice, not one per entry).
-   */
-  entriesBetween(lo: number, hi: number): readonly Entry[] | undefined {
-    if (lo >= hi) return [];
-    if (lo < this.log.firstIndex() || hi > this.log.lastIndex() + 1) return undefined;
-    return this.log.slice(lo, hi, Number.MAX_SAFE_INTEGER);
-  }
-
   /** The entry at `index`, including unpersisted ones; undefined if compacted or beyond. */
   entryAt(index: number): Entry | undefined {
     return this.log.entryAt(index);
@@ -817,16 +807,11 @@ export class RaftNode {
   private stepCandidate(m: Message): void {
     switch (m.type) {
       case MsgType.Append:
-        this.becomeFollower(m.term, m.from);
-        this.handleAppend(m);
-        return;
       case MsgType.Heartbeat:
-        this.becomeFollower(m.term, m.from);
-        this.handleHeartbeat(m);
-        return;
       case MsgType.Snapshot:
+        // A leader of our term exists: follow it and handle the message as a follower.
         this.becomeFollower(m.term, m.from);
-        this.handleSnapshot(m);
+        this.stepFollower(m);
         return;
       case MsgType.VoteResponse:
         if (this.state === 'candidate') this.recordVote(m.from, !m.reject);
@@ -842,19 +827,13 @@ export class RaftNode {
   private stepFollower(m: Message): void {
     switch (m.type) {
       case MsgType.Append:
-        this.electionElapsed = 0;
-        this.lead = m.from;
-        this.handleAppend(m);
-        return;
       case MsgType.Heartbeat:
-        this.electionElapsed = 0;
-        this.lead = m.from;
-        this.handleHeartbeat(m);
-        return;
       case MsgType.Snapshot:
         this.electionElapsed = 0;
         this.lead = m.from;
-        this.handleSnapshot(m);
+        if (m.type === MsgType.Append) this.handleAppend(m);
+        else if (m.type === MsgType.Heartbeat) this.handleHeartbeat(m);
+        else this.handleSnapshot(m);
         return;
       case MsgType.TimeoutNow:
         this.hup(true);

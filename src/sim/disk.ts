@@ -25,7 +25,7 @@
 //   - an unsynced-writes list never exceeds `unsyncedWritesPerFileMax`: past it the oldest write is
 //     written back (becomes durable), as an OS's dirty-page writeback would.
 
-import { checkRelativePath, DiskErrorCode, diskPathCharsMax } from '../env/disk-paths.ts';
+import { checkRelativePath, DiskErrorCode } from '../env/disk-paths.ts';
 import { assert } from '../lib/assert.ts';
 import { BaristaError } from '../lib/errors.ts';
 import type { SeededRng } from '../lib/rng.ts';
@@ -60,17 +60,12 @@ export const unsyncedWritesPerFileMax = 4096;
 /** Largest file the simulated disk holds (a real disk would say ENOSPC/EFBIG). */
 export const simFileBytesMax = 1024 * 1024 * 1024;
 
-/**
- * Error codes shared with the real FileDisk (both use src/env/disk-paths.ts): a missing file on open is 'file_not_found', a bad path is
- * 'disk_path_invalid', a closed handle is 'disk_file_closed', and every other failure is 'disk_io'
- * with the errno FileDisk would report in `fields.errno`. 'disk_handle_stale' is simulator-only.
- */
-export const SimDiskErrorCode = DiskErrorCode;
-
-export { diskPathCharsMax };
+// Error codes are the real FileDisk's (src/env/disk-paths.ts DiskErrorCode): 'file_not_found',
+// 'disk_path_invalid', 'disk_file_closed', and 'disk_io' with the errno FileDisk would report in
+// `fields.errno`; 'disk_handle_stale' is simulator-only.
 
 function ioError(op: string, errno: string, path: string): BaristaError {
-  return new BaristaError(SimDiskErrorCode.io, `${op} ${JSON.stringify(path)} failed: ${errno}`, {
+  return new BaristaError(DiskErrorCode.io, `${op} ${JSON.stringify(path)} failed: ${errno}`, {
     fields: { op, path, errno },
   });
 }
@@ -165,14 +160,12 @@ function applyDirOp(entries: Map<string, Entry>, changes: DirOp): void {
   }
 }
 
-const components = checkRelativePath;
-
 function normalize(path: string): string {
-  return components(path).join('/');
+  return checkRelativePath(path).join('/');
 }
 
 function splitParent(path: string): { parent: string; name: string } {
-  const parts = components(path);
+  const parts = checkRelativePath(path);
   assert(parts.length > 0, 'the root directory has no parent');
   const name = parts.pop()!;
   return { parent: parts.join('/'), name };
@@ -364,7 +357,7 @@ export class SimDisk implements Disk {
 
   private live(path: string): void {
     if (this.store.epoch !== this.epoch) {
-      throw diskError(SimDiskErrorCode.stale, 'disk used after its node crashed', path);
+      throw diskError(DiskErrorCode.stale, 'disk used after its node crashed', path);
     }
   }
 
@@ -377,7 +370,7 @@ export class SimDisk implements Disk {
     if (existing !== undefined) {
       inode = existing.inode;
     } else {
-      if (!options.create) throw diskError(SimDiskErrorCode.fileNotFound, `no such file ${JSON.stringify(p)}`, p);
+      if (!options.create) throw diskError(DiskErrorCode.fileNotFound, `no such file ${JSON.stringify(p)}`, p);
       const { parent, name } = splitParent(p);
       if (!this.store.isDir(parent)) throw ioError('open', 'ENOENT', p);
       inode = this.store.newInode();
@@ -400,7 +393,7 @@ export class SimDisk implements Disk {
   mkdirp(dir: string): void {
     this.live(dir);
     let current = '';
-    for (const part of components(dir)) {
+    for (const part of checkRelativePath(dir)) {
       const next = join(current, part);
       const entry = this.store.visibleDir(current)!.get(part);
       if (entry === undefined) {
@@ -470,9 +463,9 @@ class SimDiskFile implements DiskFile {
 
   private live(): void {
     if (this.store.epoch !== this.epoch) {
-      throw diskError(SimDiskErrorCode.stale, 'file handle used after its node crashed', this.path);
+      throw diskError(DiskErrorCode.stale, 'file handle used after its node crashed', this.path);
     }
-    if (this.closed) throw diskError(SimDiskErrorCode.closed, `file ${JSON.stringify(this.path)} is closed`, this.path);
+    if (this.closed) throw diskError(DiskErrorCode.closed, `file ${JSON.stringify(this.path)} is closed`, this.path);
   }
 
   size(): number {

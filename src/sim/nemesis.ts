@@ -14,6 +14,7 @@ import { assert, unreachable } from '../lib/assert.ts';
 import { ConfigError } from '../lib/errors.ts';
 import type { SeededRng } from '../lib/rng.ts';
 import { clockDriftRateMax } from './clock.ts';
+import { shuffle } from './network.ts';
 import type { Simulation } from './simulation.ts';
 
 export type Fault =
@@ -209,11 +210,7 @@ export function randomNemesis(
 /** One random network cut: a split, an isolated node, a bridge, or a one-way link. */
 function randomCut(rng: SeededRng, nodes: readonly NodeId[]): Fault {
   if (nodes.length < 2) return { kind: 'heal-network' };
-  const shuffled = nodes.slice();
-  for (let i = shuffled.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
-  }
+  const shuffled = shuffle(rng, nodes);
   const shape = rng.int(nodes.length >= 3 ? 4 : 3);
   switch (shape) {
     case 0: {

@@ -19,9 +19,8 @@ import {
   type ConsistencyResult,
 } from './types.ts';
 
-/** Nesting depth beyond which values are not distinguished further. */
 export { canonicalKey, VALUE_DEPTH_MAX } from '../models/values.ts';
-import { canonicalKey, VALUE_DEPTH_MAX } from '../models/values.ts';
+import { canonicalKey } from '../models/values.ts';
 /** Characters of a value shown in anomaly details. */
 export const VALUE_SHOWN_CHARS_MAX = 80;
 

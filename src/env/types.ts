@@ -8,6 +8,8 @@
 // One compliance suite (test/compliance) runs against both, so code proven in the simulator is
 // the code that runs in production.
 
+import type { Mutations } from '../lib/mutations.ts';
+
 export type NodeId = string;
 
 /** Time as one node sees it. In the simulator each node has its own skew and drift. */
@@ -143,4 +145,6 @@ export interface Env {
   readonly disk: Disk;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** Planted bugs for mutation testing (src/lib/mutations.ts); always empty in a real node. */
+  readonly mutations: Mutations;
 }

@@ -2,6 +2,7 @@
 // registry, pino logs, real clock and timers) → NodeServices (the same program the simulator
 // runs) → admin HTTP. SIGTERM/SIGINT stop it gracefully. This is an I/O layer.
 
+import { noMutations } from '../lib/mutations.ts';
 import { randomBytes } from 'node:crypto';
 import { createLogger } from '../env/log.ts';
 import { realClock, realTimers } from '../env/real-time.ts';
@@ -52,6 +53,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     disk,
     metrics,
     log,
+    mutations: noMutations,
   };
   let services: NodeServices;
   try {

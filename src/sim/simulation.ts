@@ -21,6 +21,7 @@
 //     node code) stops the run with a SimulationFailure carrying seed, event number, time and the
 //     replay command. A failed simulation refuses to run further.
 
+import { type Mutations, noMutations } from '../lib/mutations.ts';
 import type { Clock, Disk, Env, Logger, NodeId, PeerMessage, Rng, Timer, Timers, Transport } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { ConfigError, LimitError } from '../lib/errors.ts';
@@ -67,6 +68,8 @@ export interface SimulationOptions<S> {
    * diverge. 0 (the default) keeps none and costs nothing.
    */
   readonly traceEventsMax?: number;
+  /** Planted bugs every node runs with (src/lib/mutations.ts). Default none. */
+  readonly mutations?: Mutations;
 }
 
 /** Returns nothing (or undefined) when the invariant holds, a description of the violation otherwise. */
@@ -781,7 +784,17 @@ export class Simulation<S = unknown> {
     const rng: Rng = this.rng.fork(`node/${node.id}/${incarnation}`);
     const disk: Disk = node.disk.view();
     const log: Logger = this.logs.logger(node.id);
-    return { nodeId: node.id, clock, timers, rng, transport, disk, metrics: node.metrics, log };
+    return {
+      nodeId: node.id,
+      clock,
+      timers,
+      rng,
+      transport,
+      disk,
+      metrics: node.metrics,
+      log,
+      mutations: this.options.mutations ?? noMutations,
+    };
   }
 }
 

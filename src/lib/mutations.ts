@@ -1,0 +1,60 @@
+// Planted bugs, for proving that the simulator's swarm can find real defects ("does it bite?").
+//
+// Each name switches on one deliberate defect in production code (e.g. acknowledging a WAL
+// append before its fsync). Only the simulator sets them (`barista sim --mutation NAME`, the swarm
+// tests); a real node's Env always carries `noMutations`, and the node config has no way to name
+// one. A check costs one Set lookup on a path that already does I/O or protocol work, so the hooks
+// stay in the code instead of living in patches that rot. docs/SWARM.md records, per mutation, the
+// seed that caught it.
+//
+// Add a name here together with the one `if (env.mutations.has('...'))` that plants it, and a test
+// (or a docs/SWARM.md row) showing the swarm catches it.
+
+export const MUTATION_NAMES = [
+  /** WAL: acknowledge appends without the fsync (sync() returns as if durable). */
+  'wal-skip-fsync',
+  /** WAL recovery: treat any bad record in the last segment as a torn tail, even synced ones. */
+  'wal-trust-torn-tail',
+  /** Raft ReadIndex: request ids restart at 1 in every process. */
+  'raft-reuse-read-ids',
+] as const;
+
+export type Mutation = (typeof MUTATION_NAMES)[number];
+
+export interface Mutations {
+  has(mutation: Mutation): boolean;
+  /** The active names, sorted (for replay commands and reports). */
+  list(): readonly Mutation[];
+}
+
+class MutationSet implements Mutations {
+  private readonly names: ReadonlySet<Mutation>;
+  constructor(names: Iterable<Mutation>) {
+    this.names = new Set(names);
+  }
+  has(mutation: Mutation): boolean {
+    return this.names.has(mutation);
+  }
+  list(): readonly Mutation[] {
+    return [...this.names].sort();
+  }
+}
+
+/** What every real node runs with. */
+export const noMutations: Mutations = new MutationSet([]);
+
+export function isMutation(name: string): name is Mutation {
+  return (MUTATION_NAMES as readonly string[]).includes(name);
+}
+
+/** Validates names (a typo must not silently test nothing). Throws with the list of known names. */
+export function mutationsFrom(names: Iterable<string>): Mutations {
+  const out: Mutation[] = [];
+  for (const name of names) {
+    if (!isMutation(name)) {
+      throw new Error(`unknown mutation '${name}'; known: ${MUTATION_NAMES.join(', ')}`);
+    }
+    out.push(name);
+  }
+  return new MutationSet(out);
+}

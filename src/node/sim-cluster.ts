@@ -4,9 +4,17 @@
 // then a liveness phase (everything healed and restarted) in which the cluster must converge
 // within a bound. The same (seed, options) replays the same run and trace hash.
 //
+// In swarm mode (`swarm: true`, `barista sim --swarm`) the seed also draws which fault classes are
+// on and how hard each hits (src/sim/swarm.ts): network duplication/reordering/loss, disk crash
+// semantics, slow syncs, read bit-flips, the nemesis mix and the workload's membership changes.
+// Every result counts what each fault class actually injected. `mutations` plants bugs
+// (src/lib/mutations.ts) to show that a seed catches them.
+//
 // This file is deterministic: it uses only the simulator's virtual time and seeded randomness.
 
+import { type Mutation, mutationsFrom } from '../lib/mutations.ts';
 import type { NemesisKind, ScheduledFault } from '../sim/nemesis.ts';
+import { drawSwarmMix, injectedByClass, type SwarmMix } from '../sim/swarm.ts';
 import { randomNemesis } from '../sim/nemesis.ts';
 import { type Simulation, Simulation as Sim, type SimulationStats } from '../sim/simulation.ts';
 import { SimulationFailure } from '../sim/failure.ts';
@@ -17,7 +25,15 @@ import { bytesEqual } from '../lib/bytes.ts';
 import { defaultKvWorkload, KvWorkload, type KvWorkloadOptions } from './sim-kv-workload.ts';
 import { NodeServices } from './services.ts';
 
-export const allNemesisKinds: readonly NemesisKind[] = ['partition', 'crash', 'pause', 'clock', 'clog', 'loss'];
+export const allNemesisKinds: readonly NemesisKind[] = [
+  'partition',
+  'crash',
+  'crash-in-io',
+  'pause',
+  'clock',
+  'clog',
+  'loss',
+];
 
 export interface ClusterSimOptions {
   readonly seed: string;
@@ -32,6 +48,10 @@ export interface ClusterSimOptions {
   readonly kvWorkload?: Partial<Omit<KvWorkloadOptions, 'stopAtMs'>>;
   /** Scripted faults added to the random schedule (tests use them to force a scenario). */
   readonly script?: readonly ScheduledFault[];
+  /** Swarm mode: the seed draws the fault mix and intensities; `nemesis` is then ignored. */
+  readonly swarm?: boolean;
+  /** Planted bugs every node runs with (none by default). */
+  readonly mutations?: readonly Mutation[];
 }
 
 export interface ClusterSimResult {
@@ -44,16 +64,22 @@ export interface ClusterSimResult {
   readonly convergedAfterMs: number | undefined;
   /** raft-kv only: client ops completed / ok, the linearizability verdict and its time. */
   readonly kv?: { ops: number; ok: number; verdict: string; checkMs: number; controlActions: number; history: History };
+  /** Swarm mode: the fault classes the seed switched on, and their knob values. */
+  readonly mix?: SwarmMix;
+  /** Faults each class of the swarm registry injected in this run (counted, zeros included). */
+  readonly injected: Record<string, number>;
 }
 
 export function replayArgs(o: ClusterSimOptions): Record<string, string | number | boolean> {
   return {
     workload: o.workload,
-    nemesis: o.nemesis.length === 0 ? 'none' : o.nemesis.join(','),
+    ...(o.swarm === true ? { swarm: true } : { nemesis: o.nemesis.length === 0 ? 'none' : o.nemesis.join(',') }),
     duration: `${o.durationMs}ms`,
     'liveness-bound': `${o.livenessBoundMs}ms`,
     ...(o.kvWorkload?.readConsistency !== undefined ? { 'read-consistency': o.kvWorkload.readConsistency } : {}),
     ...(o.kvWorkload?.sessions === true ? { sessions: true } : {}),
+    // `--mutation a,b` is accepted by the CLI like `--mutation a --mutation b`.
+    ...((o.mutations?.length ?? 0) > 0 ? { mutation: [...new Set(o.mutations)].sort().join(',') } : {}),
   };
 }
 
@@ -109,9 +135,12 @@ function converged(sim: Simulation<NodeServices>): boolean {
 
 export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
   const ids = nodeIds(o.nodes);
+  const mix = o.swarm === true ? drawSwarmMix(o.seed) : undefined;
   const sim = new Sim<NodeServices>({
     seed: o.seed,
     nodes: ids,
+    ...(mix !== undefined ? { network: mix.knobs.network, diskFaults: mix.knobs.diskFaults } : {}),
+    mutations: mutationsFrom(o.mutations ?? []),
     program: (env) =>
       new NodeServices(env, {
         clusterId: 'sim',
@@ -126,13 +155,25 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
   addMembershipInvariants(sim);
   const kv =
     o.workload === 'raft-kv'
-      ? new KvWorkload(sim, sim.forkRng('workload'), { ...defaultKvWorkload, ...o.kvWorkload, stopAtMs: o.durationMs })
+      ? new KvWorkload(sim, sim.forkRng('workload'), {
+          ...defaultKvWorkload,
+          ...mix?.knobs.workload,
+          ...o.kvWorkload,
+          stopAtMs: o.durationMs,
+        })
       : undefined;
   let convergedAfterMs: number | undefined;
   let failure: SimulationFailure | undefined;
   let kvSummary: ClusterSimResult['kv'];
   try {
-    if (o.nemesis.length > 0) {
+    if (mix !== undefined) {
+      const { kinds, ...rest } = mix.knobs.nemesis;
+      if (kinds.length > 0) {
+        sim.schedule(
+          randomNemesis(sim.forkRng('schedule'), ids, { kinds, ...rest, startMs: 1_000, endMs: o.durationMs }),
+        );
+      }
+    } else if (o.nemesis.length > 0) {
       sim.schedule(
         randomNemesis(sim.forkRng('schedule'), ids, { kinds: o.nemesis, startMs: 1_000, endMs: o.durationMs }),
       );
@@ -169,14 +210,17 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
     failure = err;
   }
   failure ??= sim.failed;
+  const stats = sim.stats();
   return {
     seed: o.seed,
     ok: failure === undefined,
     failure,
     traceHash: sim.traceHash(),
-    stats: sim.stats(),
+    stats,
     convergedAfterMs,
     ...(kvSummary !== undefined ? { kv: kvSummary } : {}),
+    ...(mix !== undefined ? { mix } : {}),
+    injected: injectedByClass({ stats, controlActions: kv?.controlActions ?? 0 }),
   };
 }
 

@@ -193,6 +193,8 @@ export class SimDiskStore {
   epoch = 0;
   /** Called with the stall length when a sync is slow (see DiskFaults.slowSyncProbability). */
   onSlowSync: ((stallMs: number) => void) | undefined;
+  /** Reads answered with a bit flipped (readCorruptionProbability), over every incarnation. */
+  readsCorrupted = 0;
 
   constructor(
     private readonly rng: SeededRng,
@@ -483,7 +485,10 @@ class SimDiskFile implements DiskFile {
     const p = this.store.faults.readCorruptionProbability;
     if (p > 0 && out.length > 0) {
       const rng = this.store.rngForReads();
-      if (rng.chance(p)) out[rng.int(out.length)]! ^= 1 << rng.int(8);
+      if (rng.chance(p)) {
+        out[rng.int(out.length)]! ^= 1 << rng.int(8);
+        this.store.readsCorrupted++;
+      }
     }
     return out;
   }

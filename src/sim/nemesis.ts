@@ -28,6 +28,8 @@ export type Fault =
   | { kind: 'majority-minority' }
   | { kind: 'heal-network' }
   | { kind: 'crash'; node: NodeId }
+  /** Power loss in the middle of the node's disk I/O: before its `afterOps`-th write/sync/rename from now. */
+  | { kind: 'crash-in-io'; node: NodeId; afterOps: number }
   | { kind: 'restart'; node: NodeId }
   | { kind: 'pause'; node: NodeId }
   | { kind: 'resume'; node: NodeId }
@@ -80,6 +82,12 @@ export function applyFault<S>(sim: Simulation<S>, fault: Fault, rng: SeededRng):
     case 'crash':
       sim.crash(fault.node);
       return () => sim.restart(fault.node);
+    case 'crash-in-io':
+      sim.armCrashPoint(fault.node, fault.afterOps);
+      return () => {
+        sim.disarmCrashPoint(fault.node); // it may never have done that much I/O
+        sim.restart(fault.node);
+      };
     case 'restart':
       sim.restart(fault.node);
       return noop;
@@ -115,10 +123,15 @@ export function applyFault<S>(sim: Simulation<S>, fault: Fault, rng: SeededRng):
   }
 }
 
-export type NemesisKind = 'partition' | 'crash' | 'pause' | 'clock' | 'clog' | 'loss';
+export type NemesisKind = 'partition' | 'crash' | 'crash-in-io' | 'pause' | 'clock' | 'clog' | 'loss';
 
 export interface RandomNemesisOptions {
   readonly kinds: readonly NemesisKind[];
+  /**
+   * Relative frequency of each kind among `kinds` (default: all equal). The swarm draws these per
+   * seed, so one run is mostly partitions and another mostly crashes (swarm testing).
+   */
+  readonly weights?: Partial<Readonly<Record<NemesisKind, number>>>;
   /** The safety phase: faults start in [startMs, endMs) and every heal lands by endMs. */
   readonly startMs: number;
   readonly endMs: number;
@@ -157,6 +170,27 @@ export function randomNemesis(
     throw new ConfigError('nemesis.driftRateMax', `must be in [0, ${clockDriftRateMax}]`);
   }
   assert(nodes.length > 0, 'randomNemesis needs nodes');
+  const weights = options.weights;
+  let weightTotal = 0;
+  if (weights !== undefined) {
+    for (const kind of options.kinds) {
+      const w = weights[kind] ?? 1;
+      if (!(Number.isFinite(w) && w >= 0))
+        throw new ConfigError(`nemesis.weights.${kind}`, 'must be a finite weight >= 0');
+      weightTotal += w;
+    }
+    if (!(weightTotal > 0)) throw new ConfigError('nemesis.weights', 'at least one listed kind needs a weight > 0');
+  }
+  const pickKind = (): NemesisKind => {
+    if (weights === undefined) return rng.pick(options.kinds);
+    let x = rng.float() * weightTotal;
+    for (const kind of options.kinds) {
+      x -= weights[kind] ?? 1;
+      if (x < 0) return kind;
+    }
+    // Float rounding left x at 0: the last kind that can be drawn at all.
+    return options.kinds.findLast((kind) => (weights[kind] ?? 1) > 0)!;
+  };
 
   const uniform = (r: { min: number; max: number }): number => r.min + rng.float() * (r.max - r.min);
   const out: ScheduledFault[] = [];
@@ -165,7 +199,7 @@ export function randomNemesis(
   let t = options.startMs + uniform(interval);
   while (t < options.endMs) {
     if (out.length >= nemesisFaultsMax) throw new ConfigError('nemesis', `more than ${nemesisFaultsMax} faults`);
-    const kind = rng.pick(options.kinds);
+    const kind = pickKind();
     const durationMs = Math.min(uniform(duration), options.endMs - t);
     const end = t + durationMs;
     const node = rng.pick(nodes);
@@ -175,12 +209,14 @@ export function randomNemesis(
         fault = randomCut(rng, nodes);
         break;
       case 'crash':
+      case 'crash-in-io':
       case 'pause': {
         const overlapping = down.filter(([s, e]) => s < end && t < e);
         const busy = new Set(overlapping.map(([, , id]) => id));
         if (overlapping.length < downMax && !busy.has(node)) {
           down.push([t, end, node]);
-          fault = { kind, node };
+          // A Ready is a few appends and one sync; a membership start is write, sync, rename, syncDir.
+          fault = kind === 'crash-in-io' ? { kind, node, afterOps: 1 + rng.int(8) } : { kind, node };
         }
         break;
       }

@@ -87,6 +87,8 @@ export interface NetworkCounters {
   sent: number;
   delivered: number;
   duplicated: number;
+  /** Messages exempted from per-link FIFO by `reorderProbability`. */
+  reordered: number;
   dropped: Record<DropReason, number>;
 }
 
@@ -130,6 +132,7 @@ export class SimNetwork {
     sent: 0,
     delivered: 0,
     duplicated: 0,
+    reordered: 0,
     dropped: {
       partition: 0,
       filtered: 0,
@@ -226,6 +229,7 @@ export class SimNetwork {
     const clog = Math.max(this.clogMs[from]!, this.clogMs[to]!);
     let at = now + cfg.latencyBaseMs + jitter + clog + extraDelayMs;
     if (cfg.reorderProbability > 0 && rng.chance(cfg.reorderProbability)) {
+      this.counters.reordered++;
       return at + rng.float() * cfg.reorderDelayMs; // exempt from FIFO: may overtake or be overtaken
     }
     if (cfg.fifoPerLink) {

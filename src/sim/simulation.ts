@@ -29,6 +29,7 @@ import { Hash64 } from '../lib/hash.ts';
 import { limits } from '../lib/limits.ts';
 import { SeededRng } from '../lib/rng.ts';
 import { type ClockSettings, SimClock } from './clock.ts';
+import { CrashPoint, NodeCrashedInIo } from './crash-point.ts';
 import { type DiskCrashReport, type DiskFaults, defaultDiskFaults, SimDiskStore } from './disk.ts';
 import { describeReplay, type ReplaySpec, SimulationFailure } from './failure.ts';
 import { EventQueue, type Scheduled } from './heap.ts';
@@ -87,14 +88,22 @@ export interface SimulationStats {
   readonly messagesDropped: number;
   readonly messagesDroppedBy: Readonly<Record<string, number>>;
   readonly messagesDuplicated: number;
+  /** Messages that skipped per-link FIFO order (the network's reordering fault). */
+  readonly messagesReordered: number;
   readonly crashes: number;
+  /** Crashes that struck in the middle of a node's disk I/O (crash-point.ts); included in `crashes`. */
+  readonly crashesInIo: number;
   readonly restarts: number;
   readonly pauses: number;
   readonly slowSyncStalls: number;
   readonly faultsInjected: number;
+  /** faultsInjected by Fault kind (nemesis.ts), for per-class swarm tallies. */
+  readonly faultsInjectedByKind: Readonly<Record<string, number>>;
   readonly diskFilesRolledBack: number;
   readonly diskTornWrites: number;
   readonly diskDirOpsLost: number;
+  /** Reads that returned a copy with a bit flipped (DiskFaults.readCorruptionProbability), all nodes. */
+  readonly diskReadsCorrupted: number;
 }
 
 /** Float slack when comparing a timer's due time with the node's clock (ms). */
@@ -153,6 +162,7 @@ class SimNode<S> {
     readonly id: NodeId,
     readonly clock: SimClock,
     readonly disk: SimDiskStore,
+    readonly crashPoint: CrashPoint,
   ) {}
 }
 
@@ -182,8 +192,10 @@ export class Simulation<S = unknown> {
   private traceNext = 0;
   /** Bumped by healAll(): scheduled faults and their heals from before it no longer fire. */
   private nemesisEpoch = 0;
+  private readonly faultsByKind: Record<string, number> = {};
   private readonly counts = {
     crashes: 0,
+    crashesInIo: 0,
     restarts: 0,
     pauses: 0,
     slowSyncStalls: 0,
@@ -234,7 +246,8 @@ export class Simulation<S = unknown> {
       // Each node's monotonic clock starts at its own arbitrary origin, as on real machines.
       const clock = new SimClock(() => this.now, epochMs, 1000 * clockRng.int(1_000_000));
       const disk = new SimDiskStore(this.rng.fork(`disk/${id}`), diskFaults);
-      const node = new SimNode<S>(index, id, clock, disk);
+      const crashPoint = new CrashPoint(() => this.crashInIo(id));
+      const node = new SimNode<S>(index, id, clock, disk, crashPoint);
       disk.onSlowSync = (stallMs) => this.stall(node, stallMs);
       this.byId.set(id, node);
       return node;
@@ -316,7 +329,9 @@ export class Simulation<S = unknown> {
       try {
         ran = this.dispatch(top);
       } catch (err) {
-        throw this.failFromException(err);
+        // A node that lost power mid-I/O ends its event there; the crash is done and counted.
+        if (!(err instanceof NodeCrashedInIo)) throw this.failFromException(err);
+        ran = true;
       }
       if (!ran) continue;
       this.eventCount++;
@@ -566,7 +581,11 @@ export class Simulation<S = unknown> {
     node.metrics = new SimMetrics();
     node.env = this.makeEnv(node, node.incarnation);
     this.hash.u32(0x5000 | node.index).u32(node.incarnation);
-    node.instance = this.options.program(node.env);
+    try {
+      node.instance = this.options.program(node.env);
+    } catch (err) {
+      if (!(err instanceof NodeCrashedInIo)) throw err; // it lost power during its own start-up
+    }
   }
 
   /** Power loss on `id`: memory gone, timers dead, unsynced disk state partly lost. No-op if crashed. */
@@ -582,6 +601,7 @@ export class Simulation<S = unknown> {
     node.held = [];
     node.heldDeliveries = 0;
     node.pausedBy = undefined;
+    node.crashPoint.disarm();
     this.counts.crashes++;
     this.hash.u32(0x6000 | node.index).u32(timeMicros(this.now));
     this.logs.record(id, 'warn', { incarnation: node.incarnation }, 'sim: crash');
@@ -592,6 +612,27 @@ export class Simulation<S = unknown> {
     this.counts.diskTornWrites += report.tornWrites;
     this.counts.diskDirOpsLost += report.dirOpsLost;
     if (hasStop(instance)) instance.stop();
+  }
+
+  /**
+   * Crashes `id` before its `ops`-th state-changing disk operation from now (a write, sync, rename,
+   * ...), i.e. in the middle of a batch of I/O: see crash-point.ts. Replaces an earlier arming.
+   */
+  armCrashPoint(id: NodeId, ops: number): void {
+    const node = this.node(id);
+    if (node.state === 'crashed') return;
+    node.crashPoint.arm(ops);
+  }
+
+  disarmCrashPoint(id: NodeId): void {
+    this.node(id).crashPoint.disarm();
+  }
+
+  private crashInIo(id: NodeId): never {
+    this.counts.crashesInIo++;
+    this.logs.record(id, 'warn', {}, 'sim: crash point reached in disk I/O');
+    this.crash(id);
+    throw new NodeCrashedInIo(id);
   }
 
   /** Starts `id` again on its surviving disk with fresh memory (or for the first time, if `initiallyDown`). No-op unless crashed. */
@@ -657,6 +698,7 @@ export class Simulation<S = unknown> {
   /** Applies one fault now; with `durationMs`, schedules its heal. Returns the heal (idempotent). */
   inject(fault: Fault, options: { durationMs?: number } = {}): () => void {
     this.counts.faultsInjected++;
+    this.faultsByKind[fault.kind] = (this.faultsByKind[fault.kind] ?? 0) + 1;
     this.hash.string(describeFault(fault)).u32(timeMicros(this.now));
     this.logs.record('sim', 'info', { fault }, 'sim: fault');
     const undo = applyFault(this, fault, this.nemesisRng);
@@ -705,6 +747,7 @@ export class Simulation<S = unknown> {
     this.network.heal();
     this.guard(() => {
       for (const node of this.nodeList) {
+        node.crashPoint.disarm();
         node.clock.set({ driftRate: 0 });
         if (node.state === 'paused') this.resume(node.id);
         if (node.state === 'crashed') this.restart(node.id);
@@ -731,7 +774,10 @@ export class Simulation<S = unknown> {
       messagesDropped: Object.values(droppedBy).reduce((a, b) => a + b, 0),
       messagesDroppedBy: droppedBy,
       messagesDuplicated: c.duplicated,
+      messagesReordered: c.reordered,
       ...this.counts,
+      faultsInjectedByKind: { ...this.faultsByKind },
+      diskReadsCorrupted: this.nodeList.reduce((sum, node) => sum + node.disk.readsCorrupted, 0),
     };
   }
 
@@ -782,7 +828,7 @@ export class Simulation<S = unknown> {
       },
     };
     const rng: Rng = this.rng.fork(`node/${node.id}/${incarnation}`);
-    const disk: Disk = node.disk.view();
+    const disk: Disk = node.crashPoint.wrap(node.disk.view());
     const log: Logger = this.logs.logger(node.id);
     return {
       nodeId: node.id,

@@ -12,6 +12,7 @@ import { registerCheckCommand } from './check.ts';
 import { describeError } from './common.ts';
 import { runDev } from './dev.ts';
 import { ConfigError } from '../lib/errors.ts';
+import { MUTATION_NAMES } from '../lib/mutations.ts';
 import { runKv } from './kv.ts';
 import { runSimCommand } from './sim.ts';
 import { runStatus } from './status.ts';
@@ -103,7 +104,7 @@ export function buildProgram(): Command {
     .option('--seed <seed>', 'the seed to run or replay (default: random)')
     .option('--seeds <k>', 'run K seeds (a swarm)', int('--seeds', 1, 100000), 1)
     .option('--nodes <n>', 'cluster size', int('--nodes', 1, 64), 3)
-    .option('--nemesis <kinds>', 'faults: partition,crash,pause,clock,clog,loss | all | none', 'all')
+    .option('--nemesis <kinds>', 'faults: partition,crash,crash-in-io,pause,clock,clog,loss | all | none', 'all')
     .option('--duration <d>', 'virtual length of the safety phase (500ms, 60s, 2m)', '60s')
     .option('--liveness-bound <d>', 'virtual time allowed to converge after healing', '10s')
     .option(
@@ -117,6 +118,17 @@ export function buildProgram(): Command {
       'linearizable',
     )
     .option('--sessions', 'raft-kv: clients use exactly-once sessions and retry until a definite answer', false)
+    .option(
+      '--swarm',
+      'each seed draws its fault mix and intensities (supersedes --nemesis); counts injected faults per class',
+      false,
+    )
+    .option(
+      '--mutation <name>',
+      `plant a bug to show a seed catches it (repeatable, or comma-separated): ${MUTATION_NAMES.join(', ')}`,
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .option('--json', 'machine-readable output', false)
     .action(
       (o: {
@@ -130,6 +142,8 @@ export function buildProgram(): Command {
         readConsistency: string;
         sessions: boolean;
         json: boolean;
+        swarm: boolean;
+        mutation: string[];
       }) => {
         process.exitCode = runSimCommand({ ...o, seed: o.seed }, out);
       },

@@ -1,5 +1,8 @@
 // `barista sim`: runs the cluster in the deterministic simulator. One seed, or a swarm of K seeds
 // (--seeds K: seeds S, S+1, ... when --seed is numeric, else S-1, S-2, ...; random when no --seed).
+// With --swarm each seed also draws its fault mix and intensities (src/sim/swarm.ts) and the
+// summary counts, per seed and in total, what each fault class injected. --mutation NAME plants a
+// bug (src/lib/mutations.ts) and is part of the replay command.
 // Prints a summary table and, for each failure, the exact command that replays it. Exit 0 when
 // every run passed, 1 when any failed.
 
@@ -7,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import { ConfigError } from '../lib/errors.ts';
+import { MUTATION_NAMES, type Mutation, mutationsFrom } from '../lib/mutations.ts';
 import {
   allNemesisKinds,
   type ClusterSimOptions,
@@ -14,6 +18,7 @@ import {
   runClusterSimulation,
 } from '../node/sim-cluster.ts';
 import type { NemesisKind } from '../sim/nemesis.ts';
+import { faultClassNames, SwarmTally } from '../sim/swarm.ts';
 
 export interface SimCliOptions {
   readonly seed: string | undefined;
@@ -26,6 +31,23 @@ export interface SimCliOptions {
   readonly readConsistency: string;
   readonly sessions: boolean;
   readonly json: boolean;
+  /** Draw the fault mix and intensities from each seed (supersedes nemesis). */
+  readonly swarm?: boolean;
+  /** Planted bugs; each entry may list several, comma-separated. */
+  readonly mutation?: readonly string[];
+}
+
+/** `--mutation a --mutation b,c` → validated names (a typo must not silently test nothing). */
+export function parseMutations(values: readonly string[]): Mutation[] {
+  const names = values.flatMap((v) => v.split(',').map((x) => x.trim())).filter((x) => x !== '');
+  try {
+    return [...mutationsFrom(names).list()];
+  } catch {
+    throw new ConfigError(
+      '--mutation',
+      `unknown mutation in "${names.join(',')}"; known: ${MUTATION_NAMES.join(', ')}`,
+    );
+  }
 }
 
 /** "60s", "500ms", "2m", or a bare number of milliseconds. */
@@ -61,7 +83,10 @@ export function runSimCommand(o: SimCliOptions, out: (s: string) => void): numbe
   }
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 64)
     throw new ConfigError('--nodes', 'must be an integer from 1 to 64');
+  const mutations = parseMutations(o.mutation ?? []);
   const base: Omit<ClusterSimOptions, 'seed'> = {
+    ...(o.swarm === true ? { swarm: true } : {}),
+    ...(mutations.length > 0 ? { mutations } : {}),
     nodes: o.nodes,
     nemesis: parseNemesis(o.nemesis),
     durationMs: parseDurationMs('--duration', o.duration),
@@ -89,6 +114,8 @@ export function runSimCommand(o: SimCliOptions, out: (s: string) => void): numbe
           convergedAfterMs: r.convergedAfterMs,
           wallMs: Math.round(r.wallMs),
           stats: r.stats,
+          mix: r.mix ? r.mix.on : null,
+          injected: r.injected,
           kv: r.kv
             ? {
                 ops: r.kv.ops,
@@ -145,7 +172,37 @@ export function runSimCommand(o: SimCliOptions, out: (s: string) => void): numbe
     ]);
   }
   out(`${table.toString()}\n`);
+  if (o.swarm === true) out(`${injectedTable(results)}\n`);
   out(`${results.length - failed.length} passed, ${failed.length} failed\n`);
   for (const r of failed) out(`\n${pc.red('failure')}: ${r.failure?.message}\n`);
   return failed.length > 0 ? 1 : 0;
+}
+
+/** Seeds shown as their own column in the injected-faults table; beyond, totals only. */
+const injectedSeedColumnsMax = 12;
+
+/** Faults injected per class: one column per seed (for small swarms), the total, and how many seeds injected it. */
+function injectedTable(results: readonly ClusterSimResult[]): string {
+  const tally = new SwarmTally(faultClassNames);
+  for (const r of results) tally.add(r.injected);
+  const perSeed = results.length <= injectedSeedColumnsMax;
+  const table = new Table({
+    style: { head: [] },
+    head: [
+      'fault class (injected)',
+      ...(perSeed ? results.map((r) => `seed ${r.seed}`) : []),
+      'total',
+      'seeds injecting',
+    ],
+  });
+  for (const name of faultClassNames) {
+    const total = tally.totals[name] ?? 0;
+    table.push([
+      name,
+      ...(perSeed ? results.map((r) => String(r.injected[name] ?? 0)) : []),
+      total === 0 ? pc.yellow('0') : String(total),
+      `${tally.seedsInjecting[name] ?? 0}/${results.length}`,
+    ]);
+  }
+  return table.toString();
 }

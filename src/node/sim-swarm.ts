@@ -1,0 +1,99 @@
+// The swarm over the real cluster program: one seed = one 5-node raft-kv run of at least 20
+// simulated seconds whose fault mix and intensities the seed draws (src/sim/swarm.ts), reduced to
+// a small JSON-able report (so worker processes can send it to the runner, scripts/swarm.mjs).
+// findCatchingSeed() runs seeds in order with planted bugs (src/lib/mutations.ts) until one fails:
+// the evidence that the swarm bites, recorded in docs/SWARM.md.
+//
+// Deterministic per seed; the wall time in a report is measured outside the simulation and does
+// not influence it.
+
+import type { Mutation } from '../lib/mutations.ts';
+import { type ClusterSimOptions, type ClusterSimResult, runClusterSimulation } from './sim-cluster.ts';
+
+/** The issue-7 swarm run: 5 nodes, raft-kv, 20 s of faults, 20 s to converge. */
+export const swarmRunDefaults = {
+  nodes: 5,
+  durationMs: 20_000,
+  livenessBoundMs: 20_000,
+  workload: 'raft-kv',
+} as const satisfies Partial<ClusterSimOptions>;
+
+export interface SwarmRunOptions {
+  readonly mutations?: readonly Mutation[];
+  readonly nodes?: number;
+  readonly durationMs?: number;
+  readonly livenessBoundMs?: number;
+}
+
+export function swarmClusterOptions(seed: string, o: SwarmRunOptions = {}): ClusterSimOptions {
+  return {
+    seed,
+    nodes: o.nodes ?? swarmRunDefaults.nodes,
+    nemesis: [],
+    durationMs: o.durationMs ?? swarmRunDefaults.durationMs,
+    livenessBoundMs: o.livenessBoundMs ?? swarmRunDefaults.livenessBoundMs,
+    workload: swarmRunDefaults.workload,
+    swarm: true,
+    ...(o.mutations !== undefined && o.mutations.length > 0 ? { mutations: o.mutations } : {}),
+  };
+}
+
+export interface SwarmSeedReport {
+  readonly seed: string;
+  readonly ok: boolean;
+  /** Classes the seed switched on, with their knob values. */
+  readonly on: readonly { readonly name: string; readonly intensity: string }[];
+  /** Faults injected per class of the registry (zeros included). */
+  readonly injected: Readonly<Record<string, number>>;
+  readonly virtualMs: number;
+  readonly events: number;
+  readonly clientOpsOk: number;
+  readonly failure?: { readonly invariant: string; readonly detail: string; readonly replay: string };
+}
+
+export function reportOf(r: ClusterSimResult): SwarmSeedReport {
+  return {
+    seed: r.seed,
+    ok: r.ok,
+    on: r.mix?.on ?? [],
+    injected: r.injected,
+    virtualMs: r.stats.nowMs,
+    events: r.stats.events,
+    clientOpsOk: r.kv?.ok ?? 0,
+    ...(r.failure !== undefined
+      ? {
+          failure: {
+            invariant: r.failure.invariant,
+            detail: r.failure.detail.slice(0, 2_000),
+            replay: r.failure.replayCommand,
+          },
+        }
+      : {}),
+  };
+}
+
+export function runSwarmSeed(seed: string, o: SwarmRunOptions = {}): SwarmSeedReport {
+  return reportOf(runClusterSimulation(swarmClusterOptions(seed, o)));
+}
+
+export interface CatchResult {
+  /** The first seed that failed, or undefined if none did within the budget. */
+  readonly seed: string | undefined;
+  readonly seedsTried: number;
+  readonly report: SwarmSeedReport | undefined;
+}
+
+/** Runs seeds firstSeed, firstSeed+1, ... with `mutations` planted until one fails or the budget is spent. */
+export function findCatchingSeed(
+  mutations: Mutation | readonly Mutation[],
+  seedBudget: number,
+  o: SwarmRunOptions & { readonly firstSeed?: number } = {},
+): CatchResult {
+  const planted = typeof mutations === 'string' ? [mutations] : mutations;
+  const first = o.firstSeed ?? 1;
+  for (let i = 0; i < seedBudget; i++) {
+    const report = runSwarmSeed(String(first + i), { ...o, mutations: planted });
+    if (!report.ok) return { seed: report.seed, seedsTried: i + 1, report };
+  }
+  return { seed: undefined, seedsTried: seedBudget, report: undefined };
+}

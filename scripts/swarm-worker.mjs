@@ -1,0 +1,28 @@
+// One worker of `npm run swarm` (scripts/swarm.mjs): runs the seeds the runner sends, one at a
+// time, and answers each with its report. Started with `--import tsx` so it can load the sources.
+// Exits when the runner disconnects (also when the runner dies), so no worker outlives it.
+import { runSwarmSeed } from '../src/node/sim-swarm.ts';
+
+const options = JSON.parse(process.argv[2] ?? '{}');
+
+process.on('message', (msg) => {
+  const started = performance.now();
+  let report;
+  try {
+    report = runSwarmSeed(msg.seed, options);
+  } catch (err) {
+    // Not a SimulationFailure: a bug outside the simulated nodes (harness, checker). Still a failure.
+    report = {
+      seed: msg.seed,
+      ok: false,
+      on: [],
+      injected: {},
+      virtualMs: 0,
+      events: 0,
+      clientOpsOk: 0,
+      failure: { invariant: 'internal-error', detail: String(err?.stack ?? err), replay: '' },
+    };
+  }
+  process.send({ report, wallMs: performance.now() - started });
+});
+process.on('disconnect', () => process.exit(0));

@@ -12,7 +12,9 @@
 //   npm run swarm -- --first random      a fresh random range
 //   npm run swarm -- --mutation wal-skip-fsync --stop-on-first --seeds 500
 //                                         hunt for the first seed that catches a planted bug
+//   npm run swarm -- --report out.jsonl   also write one JSON report per seed (mix, injected, failure)
 import { fork } from 'node:child_process';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -46,9 +48,10 @@ function parseArgs(argv) {
     } else if (a === '--workers') o.workers = int(a, value(), 1, workersMax);
     else if (a === '--mutation') o.mutations.push(...value().split(','));
     else if (a === '--stop-on-first') o.stopOnFirst = true;
+    else if (a === '--report') o.report = value();
     else if (a === '--help' || a === '-h') {
       console.log(
-        'usage: npm run swarm -- [--seeds N] [--first S|random] [--workers W] [--mutation NAME]... [--stop-on-first]',
+        'usage: npm run swarm -- [--seeds N] [--first S|random] [--workers W] [--mutation NAME]... [--stop-on-first] [--report FILE]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
@@ -77,6 +80,7 @@ async function main() {
       (mutations.length > 0 ? `, mutations: ${mutations.join(', ')}` : ''),
   );
   const tally = new SwarmTally(faultClassNames);
+  if (o.report !== undefined) writeFileSync(o.report, '');
   const failures = [];
   const started = performance.now();
   let next = 0;
@@ -111,8 +115,10 @@ async function main() {
         }
         child.send({ seed: String(o.first + next++) });
       };
-      child.on('message', ({ report }) => {
+      child.on('message', ({ report, wallMs }) => {
         done++;
+        if (o.report !== undefined)
+          appendFileSync(o.report, `${JSON.stringify({ ...report, wallMs: Math.round(wallMs) })}\n`);
         tally.add(report.injected);
         simulatedMs += report.virtualMs;
         if (!report.ok) {

@@ -17,6 +17,8 @@ export const MUTATION_NAMES = [
   'wal-trust-torn-tail',
   /** Raft ReadIndex: request ids restart at 1 in every process. */
   'raft-reuse-read-ids',
+  /** KV state machine: a retried (session, seq) executes again instead of returning the cached result. */
+  'kv-skip-session-dedup',
 ] as const;
 
 export type Mutation = (typeof MUTATION_NAMES)[number];

@@ -37,6 +37,8 @@ export interface KvOptions {
   readonly sessionsMax: number;
   readonly sessionTimeoutMs: number;
   readonly keysMax: number;
+  /** Planted bug (mutation 'kv-skip-session-dedup'): re-execute retries. Never set in a real node. */
+  readonly skipSessionDedup?: boolean;
 }
 
 export const defaultKvOptions: KvOptions = { sessionsMax: 10_000, sessionTimeoutMs: 5 * 60_000, keysMax: 1_000_000 };
@@ -109,7 +111,7 @@ export class KvStateMachine implements StateMachine {
     if (c.seq < session.lastSeq) return { ok: false, code: 'stale_sequence', value: null };
     session.lastActiveMs = this.nowMs;
     session.lastIndex = index;
-    if (c.seq === session.lastSeq) return decodeResult(session.lastResult);
+    if (c.seq === session.lastSeq && this.options.skipSessionDedup !== true) return decodeResult(session.lastResult);
     const result = this.execute(c.request);
     session.lastSeq = c.seq;
     session.lastResult = encodeResult(result);

@@ -60,7 +60,10 @@ export class NodeServices {
       storageOptions,
     );
     this.router = new MessageRouter(env.metrics, env.transport, env.log.child({ component: 'router' }));
-    this.kvState = new KvStateMachine(defaultKvOptions);
+    this.kvState = new KvStateMachine({
+      ...defaultKvOptions,
+      skipSessionDedup: env.mutations.has('kv-skip-session-dedup'),
+    });
     let membership: MembershipDriver | undefined;
     try {
       membership = new MembershipDriver(env, this.router, config.peers, config.membership);

@@ -200,7 +200,8 @@ export const faultClasses: readonly FaultClass[] = [
     doc: 'a read returns one bit flipped (transient: the stored bytes stay intact)',
     onProbability: 0.4,
     enable: (k, u) => {
-      k.diskFaults.readCorruptionProbability = round(logUniform(0.0001, 0.02, u));
+      // Per read call; reads are rare (recovery reads whole segments), so the rate is high.
+      k.diskFaults.readCorruptionProbability = round(logUniform(0.002, 0.1, u));
       return `p=${k.diskFaults.readCorruptionProbability}`;
     },
     injected: (c) => c.stats.diskReadsCorrupted,

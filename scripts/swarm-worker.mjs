@@ -1,7 +1,7 @@
 // One worker of `npm run swarm` (scripts/swarm.mjs): runs the seeds the runner sends, one at a
 // time, and answers each with its report. Started with `--import tsx` so it can load the sources.
 // Exits when the runner disconnects (also when the runner dies), so no worker outlives it.
-import { runSwarmSeed } from '../src/node/sim-swarm.ts';
+import { catches, runSwarmSeed } from '../src/node/sim-swarm.ts';
 
 const options = JSON.parse(process.argv[2] ?? '{}');
 
@@ -9,7 +9,13 @@ process.on('message', (msg) => {
   const started = performance.now();
   let report;
   try {
-    report = runSwarmSeed(msg.seed, options);
+    if ((options.mutations ?? []).length > 0) {
+      // A catch must fail with the mutations and pass without them; `baselineOk` says which.
+      const r = catches(msg.seed, options.mutations, options);
+      report = { ...r.planted, ...(r.baseline !== undefined ? { baselineOk: r.baseline.ok } : {}) };
+    } else {
+      report = runSwarmSeed(msg.seed, options);
+    }
   } catch (err) {
     // Not a SimulationFailure: a bug outside the simulated nodes (harness, checker). Still a failure.
     report = {

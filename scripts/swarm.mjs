@@ -6,6 +6,9 @@
 // in how many seeds), every failure with the command that replays it, the count and the wall
 // time. Exits non-zero on any failure, or — for runs of at least `allClassesSeedsMin` seeds —
 // when a fault class was never injected (the swarm would not be testing it).
+// With --mutation, a seed *catches* the planted bug when it fails with it and passes without it
+// (the worker reruns failing seeds without the mutation); the exit code then says whether any
+// seed caught it, and seeds that fail either way are listed as failures of their own.
 //
 //   npm run swarm                         2,000 seeds from seed 1
 //   npm run swarm -- --seeds 200 --first 5000 --workers 2
@@ -82,6 +85,8 @@ async function main() {
   const tally = new SwarmTally(faultClassNames);
   if (o.report !== undefined) writeFileSync(o.report, '');
   const failures = [];
+  const caught = [];
+  const mutationMode = mutations.length > 0;
   const started = performance.now();
   let next = 0;
   let done = 0;
@@ -121,13 +126,23 @@ async function main() {
           appendFileSync(o.report, `${JSON.stringify({ ...report, wallMs: Math.round(wallMs) })}\n`);
         tally.add(report.injected);
         simulatedMs += report.virtualMs;
-        if (!report.ok) {
-          failures.push(report);
+        if (!report.ok && mutationMode && report.baselineOk === true) {
+          caught.push(report);
           console.log(
-            `[swarm] FAIL seed ${report.seed}: ${report.failure.invariant}: ${report.failure.detail.split('\n')[0]}`,
+            `[swarm] CAUGHT by seed ${report.seed}: ${report.failure.invariant}: ${report.failure.detail.split('\n')[0]}`,
           );
           console.log(`        replay: ${report.failure.replay || replayOf(report.seed, mutations)}`);
           if (o.stopOnFirst) stopping = true;
+        } else if (!report.ok) {
+          failures.push(report);
+          console.log(
+            `[swarm] FAIL seed ${report.seed}${mutationMode ? ' (fails without the mutation too)' : ''}: ` +
+              `${report.failure.invariant}: ${report.failure.detail.split('\n')[0]}`,
+          );
+          console.log(
+            `        replay: ${report.failure.replay || replayOf(report.seed, mutationMode ? [] : mutations)}`,
+          );
+          if (o.stopOnFirst && !mutationMode) stopping = true;
         }
         progress(false);
         feed();
@@ -163,12 +178,16 @@ async function main() {
       `${(done / (wallMs / 1000)).toFixed(2)} seeds/s on ${workers} worker(s), ` +
       `${(simulatedMs / 1000).toFixed(0)} simulated s`,
   );
-  if (o.stopOnFirst && mutations.length > 0) {
+  if (mutationMode) {
+    const first = caught.map((r) => Number(r.seed)).sort((a, b) => a - b)[0];
     console.log(
-      failures.length > 0
-        ? `[swarm] ${mutations.join(',')} caught by seed ${failures[0].seed} after ${done} seed(s)`
+      caught.length > 0
+        ? `[swarm] ${mutations.join(',')} caught by ${caught.length} seed(s), first seed ${first} ` +
+            `(seeds tried: ${done}; catching seeds: ${caught.map((r) => r.seed).join(', ')})`
         : `[swarm] ${mutations.join(',')} NOT caught within ${done} seeds`,
     );
+    process.exitCode = caught.length > 0 ? 0 : 1;
+    return;
   }
   const zeroFails = never.length > 0 && done >= allClassesSeedsMin && !o.stopOnFirst;
   if (never.length > 0) {

@@ -77,13 +77,36 @@ export function runSwarmSeed(seed: string, o: SwarmRunOptions = {}): SwarmSeedRe
 }
 
 export interface CatchResult {
-  /** The first seed that failed, or undefined if none did within the budget. */
+  /** The first seed that failed with the mutations and passed without them; undefined if none within the budget. */
   readonly seed: string | undefined;
   readonly seedsTried: number;
+  /** The catching run's report (with the mutations). */
   readonly report: SwarmSeedReport | undefined;
+  /** Seeds that failed without the mutations too: a defect of their own, not a catch. */
+  readonly baselineFailures: readonly string[];
 }
 
-/** Runs seeds firstSeed, firstSeed+1, ... with `mutations` planted until one fails or the budget is spent. */
+/** Whether `seed` catches `mutations`: it fails with them planted and passes without them. */
+export function catches(
+  seed: string,
+  mutations: readonly Mutation[],
+  o: SwarmRunOptions = {},
+): {
+  readonly caught: boolean;
+  readonly planted: SwarmSeedReport;
+  readonly baseline: SwarmSeedReport | undefined;
+} {
+  const planted = runSwarmSeed(seed, { ...o, mutations });
+  if (planted.ok) return { caught: false, planted, baseline: undefined };
+  const baseline = runSwarmSeed(seed, { ...o, mutations: [] });
+  return { caught: baseline.ok, planted, baseline };
+}
+
+/**
+ * Runs seeds firstSeed, firstSeed+1, ... with `mutations` planted until one catches them (fails
+ * with them, passes without: a seed that fails either way found some other defect) or the budget
+ * is spent.
+ */
 export function findCatchingSeed(
   mutations: Mutation | readonly Mutation[],
   seedBudget: number,
@@ -91,9 +114,12 @@ export function findCatchingSeed(
 ): CatchResult {
   const planted = typeof mutations === 'string' ? [mutations] : mutations;
   const first = o.firstSeed ?? 1;
+  const baselineFailures: string[] = [];
   for (let i = 0; i < seedBudget; i++) {
-    const report = runSwarmSeed(String(first + i), { ...o, mutations: planted });
-    if (!report.ok) return { seed: report.seed, seedsTried: i + 1, report };
+    const seed = String(first + i);
+    const r = catches(seed, planted, o);
+    if (r.caught) return { seed, seedsTried: i + 1, report: r.planted, baselineFailures };
+    if (r.baseline !== undefined) baselineFailures.push(seed);
   }
-  return { seed: undefined, seedsTried: seedBudget, report: undefined };
+  return { seed: undefined, seedsTried: seedBudget, report: undefined, baselineFailures };
 }

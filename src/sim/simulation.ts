@@ -616,12 +616,12 @@ export class Simulation<S = unknown> {
 
   /**
    * Crashes `id` before its `ops`-th state-changing disk operation from now (a write, sync, rename,
-   * ...), i.e. in the middle of a batch of I/O: see crash-point.ts. Replaces an earlier arming.
+   * ...), i.e. in the middle of a batch of I/O: see crash-point.ts. Replaces an earlier arming;
+   * a crash disarms it.
    */
   armCrashPoint(id: NodeId, ops: number): void {
-    const node = this.node(id);
-    if (node.state === 'crashed') return;
-    node.crashPoint.arm(ops);
+    // On a crashed node it fires during the next start-up: a crash in the middle of recovery.
+    this.node(id).crashPoint.arm(ops);
   }
 
   disarmCrashPoint(id: NodeId): void {

@@ -6,8 +6,11 @@
 // healed, the cluster must elect a leader and commit within a bound. A failure prints its seed;
 // rerun one with RAFT_SEED=<seed> (read by the test through the test runner's argv is not
 // possible in a pure core, so the seed list below is the replay mechanism: add failing seeds).
+// Each seed is its own test (a failing seed does not hide the others), and each asserts that its
+// schedule was not vacuous: reads were served, nodes crashed and restarted, snapshots were taken,
+// entries committed. Over a whole size, followers also installed snapshots from their leader.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { SeededRng } from '../lib/rng.ts';
 import { cmd, TestCluster } from './testing.ts';
 
@@ -18,7 +21,18 @@ const SEED_PREFIX = process.env.RAFT_RANDOM_PREFIX ?? 's';
 const STEPS_PER_RUN = 1500;
 const LIVENESS_ROUNDS_MAX = Number(process.env.RAFT_LIVENESS_ROUNDS ?? 300);
 
-function runSeed(seed: string, size: number): void {
+/** What a schedule actually exercised (a run that never crashed proves nothing about crashes). */
+interface Exercised {
+  readsServed: number;
+  crashes: number;
+  restarts: number;
+  snapshotsTaken: number;
+  /** A node's snapshot moved without a local compaction: it installed its leader's snapshot. */
+  snapshotsInstalled: number;
+  applied: number;
+}
+
+function runSeed(seed: string, size: number): Exercised {
   const rng = new SeededRng(seed);
   // n1..nN start as voters; `x` starts outside the config and may be added, promoted, removed.
   const ids = [...Array.from({ length: size }, (_, i) => `n${i + 1}`), 'x'];
@@ -37,6 +51,11 @@ function runSeed(seed: string, size: number): void {
   let proposals = 0;
   let maxCommitSeen = 0;
   let readsServed = 0;
+  let crashes = 0;
+  let restarts = 0;
+  let snapshotsTaken = 0;
+  let snapshotsInstalled = 0;
+  const snapshotIndex = new Map(ids.map((id) => [id, c.node(id).storage.snapshot().meta.index]));
   const readsIssued = new Map<string, number>();
   const up = (): string[] => ids.filter((id) => c.node(id).up);
   for (let step = 0; step < STEPS_PER_RUN; step++) {
@@ -68,14 +87,24 @@ function runSeed(seed: string, size: number): void {
       c.reorder = rng.float() < 0.5;
     } else if (roll < 88) {
       const victim = rng.pick(ids);
-      if (c.node(victim).up && up().length > 1) c.crash(victim);
+      if (c.node(victim).up && up().length > 1) {
+        c.crash(victim);
+        crashes++;
+      }
     } else if (roll < 93) {
       const down = ids.filter((id) => !c.node(id).up);
-      if (down.length > 0) c.restart(rng.pick(down));
+      if (down.length > 0) {
+        c.restart(rng.pick(down));
+        restarts++;
+      }
     } else if (roll < 94) {
       const id = rng.pick(up());
       const n = c.node(id);
-      if (n.appliedIndex > n.storage.snapshot().meta.index + 3) c.snapshotAndCompact(id, n.appliedIndex - rng.int(3));
+      if (n.appliedIndex > n.storage.snapshot().meta.index + 3) {
+        c.snapshotAndCompact(id, n.appliedIndex - rng.int(3));
+        snapshotIndex.set(id, n.storage.snapshot().meta.index);
+        snapshotsTaken++;
+      }
     } else if (roll < 95) {
       const leader = c.leader();
       if (leader) c.raft(leader).transferLeadership(rng.pick(ids));
@@ -100,6 +129,11 @@ function runSeed(seed: string, size: number): void {
     // ReadIndex linearizability: a read reflects every entry committed before it was issued.
     for (const id of ids) {
       const n = c.node(id);
+      const snap = n.storage.snapshot().meta.index;
+      if (snap !== snapshotIndex.get(id)) {
+        snapshotIndex.set(id, snap);
+        snapshotsInstalled++;
+      }
       if (n.up) maxCommitSeen = Math.max(maxCommitSeen, n.raft.commitIndex);
       for (const rs of n.readStates.splice(0)) {
         const ctx = new TextDecoder().decode(rs.requestCtx);
@@ -156,23 +190,41 @@ function runSeed(seed: string, size: number): void {
     );
   for (const id of members)
     assert.deepEqual(c.node(id).appliedCommands, reference, `seed ${seed}: ${id} state machine`);
+  const exercised = { readsServed, crashes, restarts, snapshotsTaken, snapshotsInstalled, applied: reference.length };
+  // Not vacuous: the schedule did what this test claims to check.
+  assert.ok(readsServed > 0, `seed ${seed}: no ReadIndex read was served ${JSON.stringify(exercised)}`);
+  assert.ok(crashes > 0 && restarts > 0, `seed ${seed}: no crash and restart ${JSON.stringify(exercised)}`);
+  assert.ok(snapshotsTaken > 0, `seed ${seed}: no snapshot was taken ${JSON.stringify(exercised)}`);
+  assert.ok(reference.length > 1, `seed ${seed}: nothing but the final marker committed ${JSON.stringify(exercised)}`);
+  return exercised;
 }
 
 for (const size of [3, 5]) {
-  test(`random schedules, ${size} nodes: safety after every step, liveness after healing`, () => {
-    const only = process.env.RAFT_SEED;
-    const seeds = only
-      ? [only].filter((x) => x.includes(`${size}-`))
-      : [
-          ...REGRESSION_SEEDS.filter((x) => x.includes(`${size}-`)),
-          ...Array.from({ length: RANDOM_SEEDS_PER_SIZE }, (_, i) => `${SEED_PREFIX}${size}-${i}`),
-        ];
+  const only = process.env.RAFT_SEED;
+  const seeds = only
+    ? [only].filter((x) => x.includes(`${size}-`))
+    : [
+        ...REGRESSION_SEEDS.filter((x) => x.includes(`${size}-`)),
+        ...Array.from({ length: RANDOM_SEEDS_PER_SIZE }, (_, i) => `${SEED_PREFIX}${size}-${i}`),
+      ];
+  describe(`random schedules, ${size} nodes: safety after every step, liveness after healing`, () => {
+    let installs = 0;
+    let passed = 0;
     for (const seed of seeds) {
-      try {
-        runSeed(seed, size);
-      } catch (e) {
-        throw new Error(`failing seed: ${seed} (size ${size}): ${(e as Error).message}`, { cause: e });
-      }
+      test(`seed ${seed}`, () => {
+        try {
+          installs += runSeed(seed, size).snapshotsInstalled;
+          passed++;
+        } catch (e) {
+          throw new Error(`failing seed: ${seed} (size ${size}): ${(e as Error).message}`, { cause: e });
+        }
+      });
     }
+    // Snapshot installs depend on a follower lagging past a compaction, so not every seed has one;
+    // across the seeds of a size they must happen, or InstallSnapshot went untested.
+    test('followers installed snapshots from their leader in some seeds', (t) => {
+      if (passed < 5) return t.skip(`only ${passed} seeds passed (RAFT_SEED or failures): too few to judge`);
+      assert.ok(installs > 0, `no snapshot was installed over ${passed} seeds`);
+    });
   });
 }

@@ -1,5 +1,6 @@
 // Public surface of the deterministic simulator. Raft, membership and the CLI import from here.
 export { clockDriftRateMax, type ClockSettings, SimClock } from './clock.ts';
+export { CrashPoint, NodeCrashedInIo } from './crash-point.ts';
 export {
   type DiskCrashReport,
   type DiskFaults,
@@ -44,3 +45,14 @@ export {
   type SimulationOptions,
   type SimulationStats,
 } from './simulation.ts';
+export {
+  drawSwarmMix,
+  type FaultClass,
+  faultClasses,
+  faultClassNames,
+  type InjectionCounts,
+  injectedByClass,
+  type SwarmKnobs,
+  type SwarmMix,
+  SwarmTally,
+} from './swarm.ts';

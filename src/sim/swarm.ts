@@ -201,7 +201,7 @@ export const faultClasses: readonly FaultClass[] = [
     onProbability: 0.4,
     enable: (k, u) => {
       // Per read call; reads are rare (recovery reads whole segments), so the rate is high.
-      k.diskFaults.readCorruptionProbability = round(logUniform(0.002, 0.1, u));
+      k.diskFaults.readCorruptionProbability = round(logUniform(0.01, 0.3, u));
       return `p=${k.diskFaults.readCorruptionProbability}`;
     },
     injected: (c) => c.stats.diskReadsCorrupted,

@@ -120,7 +120,7 @@ export function buildProgram(): Command {
     .option('--sessions', 'raft-kv: clients use exactly-once sessions and retry until a definite answer', false)
     .option(
       '--swarm',
-      'each seed draws its fault mix and intensities (supersedes --nemesis); counts injected faults per class',
+      'each seed draws its fault mix and intensities (supersedes --nemesis) and the summary counts injected faults per class; defaults to --nodes 5 --workload raft-kv --duration 20s --liveness-bound 20s',
       false,
     )
     .option(
@@ -131,21 +131,37 @@ export function buildProgram(): Command {
     )
     .option('--json', 'machine-readable output', false)
     .action(
-      (o: {
-        seed?: string;
-        seeds: number;
-        nodes: number;
-        nemesis: string;
-        duration: string;
-        livenessBound: string;
-        workload: string;
-        readConsistency: string;
-        sessions: boolean;
-        json: boolean;
-        swarm: boolean;
-        mutation: string[];
-      }) => {
-        process.exitCode = runSimCommand({ ...o, seed: o.seed }, out);
+      (
+        o: {
+          seed?: string;
+          seeds: number;
+          nodes: number;
+          nemesis: string;
+          duration: string;
+          livenessBound: string;
+          workload: string;
+          readConsistency: string;
+          sessions: boolean;
+          json: boolean;
+          swarm: boolean;
+          mutation: string[];
+        },
+        cmd: Command,
+      ) => {
+        // --swarm defaults to the issue-7 swarm run (5-node raft-kv, 20 s + 20 s) unless told otherwise.
+        const swarmDefault = (flag: string, value: string | number): Record<string, string | number> =>
+          o.swarm && cmd.getOptionValueSource(flag) === 'default' ? { [flag]: value } : {};
+        process.exitCode = runSimCommand(
+          {
+            ...o,
+            ...swarmDefault('nodes', 5),
+            ...swarmDefault('workload', 'raft-kv'),
+            ...swarmDefault('duration', '20s'),
+            ...swarmDefault('livenessBound', '20s'),
+            seed: o.seed,
+          },
+          out,
+        );
       },
     );
 

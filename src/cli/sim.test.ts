@@ -1,0 +1,42 @@
+// Goal: `barista sim --mutation` accepts the flag repeated or comma-separated, rejects a name it
+// does not know (a typo must not silently plant nothing) with an error naming the flag, and a
+// swarm run's replay command carries --swarm and the planted mutations, sorted, so a printed
+// failure replays as the same run.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError } from '../lib/errors.ts';
+import { replayArgs } from '../node/sim-cluster.ts';
+import { parseMutations } from './sim.ts';
+
+test('--mutation: repeated and comma-separated, validated, deduplicated', () => {
+  assert.deepEqual(parseMutations([]), []);
+  assert.deepEqual(parseMutations(['wal-skip-fsync,kv-skip-session-dedup', 'wal-skip-fsync']), [
+    'kv-skip-session-dedup',
+    'wal-skip-fsync',
+  ]);
+  assert.throws(
+    () => parseMutations(['wal-skip-fsnyc']),
+    (err: unknown) =>
+      err instanceof ConfigError && /--mutation/.test(err.message) && /wal-skip-fsync/.test(err.message),
+  );
+});
+
+test('a swarm replay command carries --swarm and the mutations instead of --nemesis', () => {
+  const args = replayArgs({
+    seed: '7',
+    nodes: 5,
+    nemesis: [],
+    durationMs: 20_000,
+    livenessBoundMs: 20_000,
+    workload: 'raft-kv',
+    swarm: true,
+    mutations: ['wal-skip-fsync', 'kv-skip-session-dedup'],
+  });
+  assert.deepEqual(args, {
+    workload: 'raft-kv',
+    swarm: true,
+    duration: '20000ms',
+    'liveness-bound': '20000ms',
+    mutation: 'kv-skip-session-dedup,wal-skip-fsync',
+  });
+});

@@ -17,8 +17,8 @@ class Log {
   submit(c: Command) {
     return decodeResult(this.sm.apply(++this.index, encodeCommand(c)));
   }
-  register(at = 0): number {
-    const r = this.submit({ kind: 'register', proposedAtMs: at });
+  register(at = 0, clientAddress = ''): number {
+    const r = this.submit({ kind: 'register', proposedAtMs: at, clientAddress });
     assert.ok(r.ok);
     return r.sessionId;
   }
@@ -30,69 +30,75 @@ class Log {
 test('put, get, cas and del', () => {
   const log = new Log(new KvStateMachine());
   const s = log.register();
-  assert.ok(log.req(s, 1, { op: 'put', key: 'a', value: enc('1') }).ok);
-  assert.equal(dec(log.req(s, 2, { op: 'get', key: 'a' }).ok ? log.sm.read('a') : null), '1');
-  const bad = log.req(s, 3, { op: 'cas', key: 'a', expected: enc('0'), value: enc('2') });
+  assert.ok(log.req(s, 1, { op: 'put', key: enc('a'), value: enc('1') }).ok);
+  assert.equal(dec(log.req(s, 2, { op: 'get', key: enc('a') }).ok ? log.sm.read(enc('a')) : null), '1');
+  const bad = log.req(s, 3, { op: 'cas', key: enc('a'), expected: enc('0'), value: enc('2') });
   assert.equal(bad.ok, false);
   assert.ok(!bad.ok && bad.code === 'precondition_failed' && dec(bad.value) === '1');
-  assert.ok(log.req(s, 4, { op: 'cas', key: 'a', expected: enc('1'), value: enc('2') }).ok);
+  assert.ok(log.req(s, 4, { op: 'cas', key: enc('a'), expected: enc('1'), value: enc('2') }).ok);
   assert.ok(
-    log.req(s, 5, { op: 'cas', key: 'new', expected: null, value: enc('x') }).ok,
+    log.req(s, 5, { op: 'cas', key: enc('new'), expected: null, value: enc('x') }).ok,
     'cas from absent = insert if not exists',
   );
-  assert.equal(log.req(s, 6, { op: 'cas', key: 'new', expected: null, value: enc('y') }).ok, false);
-  const del = log.req(s, 7, { op: 'del', key: 'a' });
+  assert.equal(log.req(s, 6, { op: 'cas', key: enc('new'), expected: null, value: enc('y') }).ok, false);
+  const del = log.req(s, 7, { op: 'del', key: enc('a') });
   assert.ok(del.ok && dec(del.value) === '2');
-  assert.equal(log.sm.read('a'), null);
+  assert.equal(log.sm.read(enc('a')), null);
 });
 
 test('a retried request is not executed twice and returns the first result', () => {
   const log = new Log(new KvStateMachine());
   const s = log.register();
-  log.req(s, 1, { op: 'put', key: 'k', value: enc('v1') });
-  const first = log.req(s, 2, { op: 'cas', key: 'k', expected: enc('v1'), value: enc('v2') });
+  log.req(s, 1, { op: 'put', key: enc('k'), value: enc('v1') });
+  const first = log.req(s, 2, { op: 'cas', key: enc('k'), expected: enc('v1'), value: enc('v2') });
   assert.ok(first.ok);
   // Another client changes the value back; then our cas is retried (e.g. after a leader change).
   const other = log.register();
-  log.req(other, 1, { op: 'put', key: 'k', value: enc('v1') });
-  const retry = log.req(s, 2, { op: 'cas', key: 'k', expected: enc('v1'), value: enc('v2') });
+  log.req(other, 1, { op: 'put', key: enc('k'), value: enc('v1') });
+  const retry = log.req(s, 2, { op: 'cas', key: enc('k'), expected: enc('v1'), value: enc('v2') });
   assert.deepEqual(retry, first);
-  assert.equal(dec(log.sm.read('k')), 'v1', 'the retry did not execute again');
-  const stale = log.req(s, 1, { op: 'put', key: 'k', value: enc('old') });
+  assert.equal(dec(log.sm.read(enc('k'))), 'v1', 'the retry did not execute again');
+  const stale = log.req(s, 1, { op: 'put', key: enc('k'), value: enc('old') });
   assert.ok(!stale.ok && stale.code === 'stale_sequence');
 });
 
 test('sessions expire by log time only, and an expired session is refused', () => {
-  const log = new Log(new KvStateMachine({ sessionsMax: 10, sessionTimeoutMs: 1_000, keysMax: 100 }));
+  const log = new Log(
+    new KvStateMachine({ sessionsPerClientMax: 1e9, sessionsMax: 10, sessionTimeoutMs: 1_000, keysMax: 100 }),
+  );
   const s = log.register(0);
-  assert.ok(log.req(s, 1, { op: 'put', key: 'k', value: enc('1') }, 500).ok);
+  assert.ok(log.req(s, 1, { op: 'put', key: enc('k'), value: enc('1') }, 500).ok);
   const other = log.register(1_400); // still alive: idle 900 ms
-  assert.ok(log.req(s, 2, { op: 'get', key: 'k' }, 1_450).ok);
-  log.req(other, 1, { op: 'get', key: 'k' }, 2_500); // advances log time: s idle 1050 ms
-  const r = log.req(s, 3, { op: 'put', key: 'k', value: enc('2') }, 2_500);
+  assert.ok(log.req(s, 2, { op: 'get', key: enc('k') }, 1_450).ok);
+  log.req(other, 1, { op: 'get', key: enc('k') }, 2_500); // advances log time: s idle 1050 ms
+  const r = log.req(s, 3, { op: 'put', key: enc('k'), value: enc('2') }, 2_500);
   assert.ok(!r.ok && r.code === 'session_expired');
-  assert.equal(dec(log.sm.read('k')), '1');
+  assert.equal(dec(log.sm.read(enc('k'))), '1');
 });
 
 test('beyond sessionsMax the least recently used session is evicted', () => {
-  const log = new Log(new KvStateMachine({ sessionsMax: 2, sessionTimeoutMs: 1e9, keysMax: 100 }));
+  const log = new Log(
+    new KvStateMachine({ sessionsPerClientMax: 1e9, sessionsMax: 2, sessionTimeoutMs: 1e9, keysMax: 100 }),
+  );
   const a = log.register();
   const b = log.register();
-  log.req(a, 1, { op: 'get', key: 'x' });
+  log.req(a, 1, { op: 'get', key: enc('x') });
   log.register(); // evicts b, the least recently used
   assert.equal(log.sm.sessionCount, 2);
-  assert.ok(log.req(a, 2, { op: 'get', key: 'x' }).ok);
-  const r = log.req(b, 1, { op: 'get', key: 'x' });
+  assert.ok(log.req(a, 2, { op: 'get', key: enc('x') }).ok);
+  const r = log.req(b, 1, { op: 'get', key: enc('x') });
   assert.ok(!r.ok && r.code === 'session_expired');
 });
 
 test('bounds: keyspace and value size are error results', () => {
-  const log = new Log(new KvStateMachine({ sessionsMax: 10, sessionTimeoutMs: 1e9, keysMax: 1 }));
+  const log = new Log(
+    new KvStateMachine({ sessionsPerClientMax: 1e9, sessionsMax: 10, sessionTimeoutMs: 1e9, keysMax: 1 }),
+  );
   const s = log.register();
-  assert.ok(log.req(s, 1, { op: 'put', key: 'a', value: enc('1') }).ok);
-  const full = log.req(s, 2, { op: 'put', key: 'b', value: enc('1') });
+  assert.ok(log.req(s, 1, { op: 'put', key: enc('a'), value: enc('1') }).ok);
+  const full = log.req(s, 2, { op: 'put', key: enc('b'), value: enc('1') });
   assert.ok(!full.ok && full.code === 'keyspace_full');
-  assert.ok(log.req(s, 3, { op: 'put', key: 'a', value: enc('2') }).ok, 'overwriting an existing key is fine');
+  assert.ok(log.req(s, 3, { op: 'put', key: enc('a'), value: enc('2') }).ok, 'overwriting an existing key is fine');
 });
 
 test('malformed entries give an error result and still advance the applied index', () => {
@@ -111,14 +117,14 @@ test('snapshot then restore reproduces state and sessions; replicas agree', () =
   const opArb = fc.oneof(
     fc.record({
       op: fc.constant('put' as const),
-      key: fc.constantFrom('a', 'b', 'c'),
+      key: fc.constantFrom('a', 'b', 'c').map(enc),
       value: fc.uint8Array({ maxLength: 4 }),
     }),
-    fc.record({ op: fc.constant('get' as const), key: fc.constantFrom('a', 'b', 'c') }),
-    fc.record({ op: fc.constant('del' as const), key: fc.constantFrom('a', 'b', 'c') }),
+    fc.record({ op: fc.constant('get' as const), key: fc.constantFrom('a', 'b', 'c').map(enc) }),
+    fc.record({ op: fc.constant('del' as const), key: fc.constantFrom('a', 'b', 'c').map(enc) }),
     fc.record({
       op: fc.constant('cas' as const),
-      key: fc.constantFrom('a', 'b', 'c'),
+      key: fc.constantFrom('a', 'b', 'c').map(enc),
       expected: fc.option(fc.uint8Array({ maxLength: 4 }), { nil: null }),
       value: fc.uint8Array({ maxLength: 4 }),
     }),
@@ -127,7 +133,7 @@ test('snapshot then restore reproduces state and sessions; replicas agree', () =
     fc.property(fc.array(opArb, { maxLength: 30 }), fc.nat({ max: 30 }), (ops, cut) => {
       const a = new Log(new KvStateMachine());
       const s = a.register();
-      const entries: Uint8Array[] = [encodeCommand({ kind: 'register', proposedAtMs: 0 })];
+      const entries: Uint8Array[] = [encodeCommand({ kind: 'register', proposedAtMs: 0, clientAddress: '' })];
       ops.forEach((op, i) => {
         const c: Command = { kind: 'request', proposedAtMs: i, sessionId: s, seq: i + 1, request: op };
         entries.push(encodeCommand(c));
@@ -156,12 +162,12 @@ test('session 0 executes every time (no deduplication) and gaps in indexes are a
           proposedAtMs: 0,
           sessionId: 0,
           seq: 1,
-          request: { op: 'put', key: 'k', value: enc(v) },
+          request: { op: 'put', key: enc('k'), value: enc(v) },
         }),
       ),
     );
   assert.ok(put(1, 'a').ok);
   assert.ok(put(5, 'b').ok, 'a gap (Raft no-ops) is fine');
-  assert.equal(dec(sm.read('k')), 'b', 'the same (session 0, seq 1) executed twice');
+  assert.equal(dec(sm.read(enc('k'))), 'b', 'the same (session 0, seq 1) executed twice');
   assert.throws(() => put(5, 'c'), /in order/);
 });

@@ -165,11 +165,17 @@ export class KvWorkload {
       // precondition_failed: the cas definitely did not happen (Knossos convention).
       return finish('fail', value, r.code);
     };
-    if (f === 'read') node.kv.read(key, this.o.readConsistency, onOutcome);
-    else if (f === 'write') node.kv.write({ op: 'put', key, value: enc(String(value)) }, undefined, onOutcome);
+    const keyBytes = enc(key);
+    if (f === 'read') node.kv.read(keyBytes, this.o.readConsistency, onOutcome);
+    else if (f === 'write')
+      node.kv.write({ op: 'put', key: keyBytes, value: enc(String(value)) }, undefined, onOutcome);
     else {
       const [from, to] = value as [number, number];
-      node.kv.write({ op: 'cas', key, expected: enc(String(from)), value: enc(String(to)) }, undefined, onOutcome);
+      node.kv.write(
+        { op: 'cas', key: keyBytes, expected: enc(String(from)), value: enc(String(to)) },
+        undefined,
+        onOutcome,
+      );
     }
   }
 
@@ -185,7 +191,7 @@ export class KvWorkload {
       retry();
     };
     this.sim.after(this.o.attemptTimeoutMs, timedOut, 'client-session-timeout');
-    node.kv.openSession((o) => {
+    node.kv.openSession(`client-${process}`, (o) => {
       if (answered) return;
       answered = true;
       if (o.ok) {
@@ -213,10 +219,10 @@ export class KvWorkload {
     const deadlineMs = this.sim.nowMs + this.o.clientTimeoutMs - 100;
     const op =
       f === 'write'
-        ? { op: 'put' as const, key, value: enc(String(value)) }
+        ? { op: 'put' as const, key: enc(key), value: enc(String(value)) }
         : {
             op: 'cas' as const,
-            key,
+            key: enc(key),
             expected: enc(String((value as number[])[0])),
             value: enc(String((value as number[])[1])),
           };

@@ -210,6 +210,11 @@ export class RaftDriver {
     return this.applied;
   }
 
+  /** Client requests waiting on this node (proposals, forwarded both ways, reads). */
+  get pendingRequests(): number {
+    return this.pendingCount();
+  }
+
   status(): {
     role: Role;
     term: number;

@@ -5,7 +5,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { type Command, decodeCommand, decodeResult, encodeCommand, type KvOp } from './command.ts';
+import {
+  type Command,
+  decodeCommand,
+  decodeResult,
+  encodeCommand,
+  type KvOp,
+  proposedAtOf,
+  stampProposedAt,
+} from './command.ts';
 import { KvStateMachine } from './kv.ts';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -170,4 +178,86 @@ test('session 0 executes every time (no deduplication) and gaps in indexes are a
   assert.ok(put(5, 'b').ok, 'a gap (Raft no-ops) is fine');
   assert.equal(dec(sm.read(enc('k'))), 'b', 'the same (session 0, seq 1) executed twice');
   assert.throws(() => put(5, 'c'), /in order/);
+});
+
+// Issue 7 item 16: keys are bytes. A key that is not valid UTF-8 is stored and read back under
+// exactly its bytes, and two such keys never collapse into one (as U+FFFD replacement did).
+test('keys are bytes: invalid UTF-8 keys round-trip through the log and stay distinct', () => {
+  const log = new Log(new KvStateMachine());
+  const s = log.register();
+  const ff = new Uint8Array([0x73, 0xff]);
+  const fe = new Uint8Array([0x73, 0xfe]);
+  const surrogate = new Uint8Array([0x73, 0xed, 0xa0, 0x80]); // CESU-8 of U+D800: not UTF-8
+  assert.ok(log.req(s, 1, { op: 'put', key: ff, value: enc('a') }).ok);
+  assert.ok(log.req(s, 2, { op: 'put', key: fe, value: enc('b') }).ok);
+  assert.ok(log.req(s, 3, { op: 'put', key: surrogate, value: enc('c') }).ok);
+  assert.equal(dec(log.sm.read(ff)), 'a');
+  assert.equal(dec(log.sm.read(fe)), 'b');
+  assert.equal(dec(log.sm.read(surrogate)), 'c');
+  assert.equal(log.sm.read(enc('s\ufffd')), null, 'no key was stored under U+FFFD');
+  const got = log.req(s, 4, { op: 'get', key: fe });
+  assert.ok(got.ok && dec(got.value) === 'b', 'a get through the log sees the same bytes');
+  const copy = new KvStateMachine();
+  copy.restore(log.index, log.sm.snapshot());
+  assert.equal(dec(copy.read(ff)), 'a', 'byte keys survive a snapshot');
+  assert.equal(log.sm.read(new Uint8Array(1025)), null, 'an oversized key reads as absent here');
+});
+
+// Issue 7 item 9: one client flooding registrations used to evict every other client's session
+// (least recently used first). Now one address holds at most sessionsPerClientMax sessions.
+test('a registration flood from one address is refused and evicts nobody else', () => {
+  const log = new Log(
+    new KvStateMachine({ sessionsMax: 4, sessionsPerClientMax: 2, sessionTimeoutMs: 1e9, keysMax: 100 }),
+  );
+  const mine = log.register(0, '10.0.0.1');
+  const refusals: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    const r = log.submit({ kind: 'register', proposedAtMs: 0, clientAddress: '10.6.6.6' });
+    if (!r.ok) refusals.push(r.code);
+  }
+  assert.equal(refusals.length, 8, 'two sessions granted, the rest refused');
+  assert.ok(refusals.every((c) => c === 'too_many_sessions'));
+  assert.ok(log.req(mine, 1, { op: 'get', key: enc('x') }).ok, 'the other client keeps its session');
+  // The count survives a snapshot (rebuilt on restore) and frees up when sessions go.
+  const copy = new Log(new KvStateMachine(log.sm.options));
+  copy.sm.restore(log.index, log.sm.snapshot());
+  copy.index = log.index;
+  const again = copy.submit({ kind: 'register', proposedAtMs: 0, clientAddress: '10.6.6.6' });
+  assert.ok(!again.ok && again.code === 'too_many_sessions');
+  const ids = [...Array(log.index).keys()].filter((i) => i > 1);
+  for (const id of ids) copy.submit({ kind: 'unregister', proposedAtMs: 0, sessionId: id });
+  assert.ok(copy.submit({ kind: 'register', proposedAtMs: 0, clientAddress: '10.6.6.6' }).ok);
+});
+
+test('log time is the largest stamp applied; stampProposedAt rewrites only the time', () => {
+  const sm = new KvStateMachine();
+  const put = (index: number, at: number) =>
+    sm.apply(
+      index,
+      stampProposedAt(
+        encodeCommand({
+          kind: 'request',
+          proposedAtMs: 123,
+          sessionId: 0,
+          seq: 0,
+          request: { op: 'put', key: enc('k'), value: enc(String(at)) },
+        }),
+        at,
+      ),
+    );
+  put(1, 5_000);
+  assert.equal(sm.logTimeMs, 5_000);
+  put(2, 4_000);
+  assert.equal(sm.logTimeMs, 5_000, 'never backwards');
+  const c = encodeCommand({ kind: 'register', proposedAtMs: 1, clientAddress: 'a' });
+  const stamped = stampProposedAt(c, 77);
+  assert.deepEqual(decodeCommand(stamped), { kind: 'register', proposedAtMs: 77, clientAddress: 'a' });
+  assert.equal(proposedAtOf(c), 1, 'the input is not modified');
+  const junk = new Uint8Array([9, 9, 9]);
+  assert.equal(stampProposedAt(junk, 5), junk, 'bytes that are not a command pass unchanged');
+});
+
+test('a Register written before client addresses existed decodes with address ""', () => {
+  const legacy = encodeCommand({ kind: 'register', proposedAtMs: 3, clientAddress: '' }).subarray(0, 10);
+  assert.deepEqual(decodeCommand(legacy), { kind: 'register', proposedAtMs: 3, clientAddress: '' });
 });

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { limits } from '../../src/lib/limits.ts';
+import { type Mutation, mutationsFrom } from '../../src/lib/mutations.ts';
 import { defaultMembershipTiming } from '../../src/membership/membership.ts';
 import { decodeCommand, encodeCommand } from '../../src/metadata/command.ts';
 import type { KvOutcome } from '../../src/metadata/kv-service.ts';
@@ -20,11 +21,12 @@ import { EntryType } from '../../src/raft/types.ts';
 const ids = ['n1', 'n2', 'n3'];
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-function cluster(seed: string, network: Partial<NetworkConfig> = {}) {
+function cluster(seed: string, network: Partial<NetworkConfig> = {}, mutations: readonly Mutation[] = []) {
   const sim = new Simulation<NodeServices>({
     seed,
     nodes: ids,
     network,
+    mutations: mutationsFrom(mutations),
     program: (env) =>
       new NodeServices(env, {
         clusterId: 'sim',
@@ -45,8 +47,9 @@ function cluster(seed: string, network: Partial<NetworkConfig> = {}) {
   return { sim, leader: l, follower };
 }
 
-test('a forwarded request duplicated by the network is applied once', () => {
-  const { sim, leader, follower } = cluster('dup', { duplicateProbability: 1 });
+/** Session-less puts forwarded from a follower while every message is duplicated: applies per key. */
+function duplicatedPuts(mutations: readonly Mutation[] = []) {
+  const { sim, leader, follower } = cluster('dup', { duplicateProbability: 1 }, mutations);
   const applied = new Map<string, number>();
   sim.instance(leader)!.raft.observer = {
     applied: (e) => {
@@ -75,7 +78,24 @@ test('a forwarded request duplicated by the network is applied once', () => {
     outcomes.every((o) => o.ok && o.result.ok),
     'every put succeeded',
   );
-  for (let i = 0; i < n; i++) assert.equal(applied.get(`dup${i}`), 1, `dup${i} applied once`);
+  return Array.from({ length: n }, (_, i) => applied.get(`dup${i}`) ?? 0);
+}
+
+test('a forwarded request duplicated by the network is applied once', () => {
+  const counts = duplicatedPuts();
+  assert.deepEqual(
+    counts,
+    counts.map(() => 1),
+    'each put applied once',
+  );
+});
+
+test('the planted bug raft-forward-no-dedup is caught: copies apply twice', () => {
+  const counts = duplicatedPuts(['raft-forward-no-dedup']);
+  assert.ok(
+    counts.some((c) => c > 1),
+    `some put applied more than once (${counts.join(',')})`,
+  );
 });
 
 test('a 3 MiB command submitted on a follower is forwarded, and answered promptly', () => {

@@ -5,11 +5,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { ByteWriter } from '../lib/bytes.ts';
 import {
   type Command,
   decodeCommand,
   decodeResult,
   encodeCommand,
+  encodeResult,
   type KvOp,
   proposedAtOf,
   stampProposedAt,
@@ -260,4 +262,40 @@ test('log time is the largest stamp applied; stampProposedAt rewrites only the t
 test('a Register written before client addresses existed decodes with address ""', () => {
   const legacy = encodeCommand({ kind: 'register', proposedAtMs: 3, clientAddress: '' }).subarray(0, 10);
   assert.deepEqual(decodeCommand(legacy), { kind: 'register', proposedAtMs: 3, clientAddress: '' });
+});
+
+test('a version 1 snapshot (string keys, no client addresses) restores', () => {
+  const registered = encodeResult({ ok: true, value: null, sessionId: 3 });
+  const image = new ByteWriter()
+    .u8(1)
+    .uvarint(5)
+    .f64(1_000)
+    .uvarint(1)
+    .stringUvarint('ключ')
+    .bytesUvarint(enc('v'))
+    .uvarint(1)
+    .uvarint(3)
+    .uvarint(0)
+    .bytesUvarint(registered)
+    .f64(1_000)
+    .uvarint(3)
+    .finish();
+  const sm = new KvStateMachine();
+  sm.restore(5, image);
+  assert.equal(dec(sm.read(enc('ключ'))), 'v');
+  assert.equal(sm.sessionCount, 1);
+  assert.equal(sm.logTimeMs, 1_000);
+  const r = decodeResult(
+    sm.apply(
+      6,
+      encodeCommand({
+        kind: 'request',
+        proposedAtMs: 1_000,
+        sessionId: 3,
+        seq: 1,
+        request: { op: 'get', key: enc('ключ') },
+      }),
+    ),
+  );
+  assert.ok(r.ok && dec(r.value) === 'v', 'the restored session works');
 });

@@ -29,7 +29,15 @@ import { Hash64 } from '../lib/hash.ts';
 import { limits } from '../lib/limits.ts';
 import { SeededRng } from '../lib/rng.ts';
 import { type ClockSettings, SimClock } from './clock.ts';
-import { type DiskCrashReport, type DiskFaults, defaultDiskFaults, SimDiskStore } from './disk.ts';
+import {
+  addDiskFaultCounts,
+  type DiskCrashReport,
+  type DiskFaultCounts,
+  type DiskFaults,
+  defaultDiskFaults,
+  emptyDiskFaultCounts,
+  SimDiskStore,
+} from './disk.ts';
 import { describeReplay, type ReplaySpec, SimulationFailure } from './failure.ts';
 import { EventQueue, type Scheduled } from './heap.ts';
 import { applyFault, describeFault, type Fault, type ScheduledFault } from './nemesis.ts';
@@ -95,6 +103,8 @@ export interface SimulationStats {
   readonly diskFilesRolledBack: number;
   readonly diskTornWrites: number;
   readonly diskDirOpsLost: number;
+  /** Injected disk errors and rot, per class, summed over the nodes. */
+  readonly diskFaults: DiskFaultCounts;
 }
 
 /** Float slack when comparing a timer's due time with the node's clock (ms). */
@@ -569,8 +579,18 @@ export class Simulation<S = unknown> {
     node.instance = this.options.program(node.env);
   }
 
-  /** Power loss on `id`: memory gone, timers dead, unsynced disk state partly lost. No-op if crashed. */
-  crash(id: NodeId): void {
+  private diskFaultCounts(): DiskFaultCounts {
+    const sum = emptyDiskFaultCounts();
+    for (const node of this.nodeList) addDiskFaultCounts(sum, node.disk.faultCounts);
+    return sum;
+  }
+
+  /**
+   * Power loss on `id`: memory gone, timers dead, unsynced disk state partly lost. No-op if crashed.
+   * With `processOnly`, only the process dies (kill -9, or an exit after a disk error): the
+   * machine's page cache survives, so every write stays visible to the next incarnation.
+   */
+  crash(id: NodeId, options: { processOnly?: boolean } = {}): void {
     const node = this.node(id);
     if (node.state === 'crashed') return;
     const instance = node.instance;
@@ -587,7 +607,9 @@ export class Simulation<S = unknown> {
     this.logs.record(id, 'warn', { incarnation: node.incarnation }, 'sim: crash');
     // The disk crashes first, so stop() cannot persist anything a power loss would not: its file
     // handles are stale (close() is allowed, writes throw), its sends and timers are dead.
-    const report: DiskCrashReport = node.disk.crash();
+    let report: DiskCrashReport = { filesRolledBack: 0, tornWrites: 0, dirOpsLost: 0 };
+    if (options.processOnly === true) node.disk.restartProcess();
+    else report = node.disk.crash();
     this.counts.diskFilesRolledBack += report.filesRolledBack;
     this.counts.diskTornWrites += report.tornWrites;
     this.counts.diskDirOpsLost += report.dirOpsLost;
@@ -732,6 +754,7 @@ export class Simulation<S = unknown> {
       messagesDroppedBy: droppedBy,
       messagesDuplicated: c.duplicated,
       ...this.counts,
+      diskFaults: this.diskFaultCounts(),
     };
   }
 

@@ -267,7 +267,7 @@ export class Wal {
       disk.syncDir(options.dir);
       if (repair !== null) {
         metrics.counter('wal_tail_repairs_total', 'Unsynced WAL tails truncated at recovery').inc();
-        log.warn({ ...repair }, 'wal: truncated an unsynced (torn) tail at recovery');
+        log.warn({ ...repair }, 'wal: truncated an unsynced torn tail at recovery');
       }
     }
     const wal = new Wal(components, options, recovered);

@@ -11,10 +11,11 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { Disk } from '../../env/types.ts';
 import { AssertionError } from '../../lib/assert.ts';
-import { CorruptionError, LimitError } from '../../lib/errors.ts';
+import { BaristaError, CorruptionError, LimitError } from '../../lib/errors.ts';
 import { mutationsFrom } from '../../lib/mutations.ts';
 import { SeededRng } from '../../lib/rng.ts';
-import { SimDiskStore } from '../../sim/disk.ts';
+import { defaultDiskFaults, SimDiskStore } from '../../sim/disk.ts';
+import { DiskErrorCode } from '../../env/disk-paths.ts';
 import { FileDisk } from '../file-disk.ts';
 import { encodeRecord, type WalRecord } from './record.ts';
 import { recordingComponents } from './test-components.ts';
@@ -577,5 +578,52 @@ describe('WAL append contract', () => {
     failNext = false;
     assert.throws(() => wal.sync(), /EIO/);
     assert.throws(() => wal.append([entry(2, 1)]), /EIO/);
+  });
+});
+
+describe('WAL after a failed fsync (SimDisk: the page cache outlives the process, not a reboot)', () => {
+  // Issue 7 item 3. The fsync of (term 6, vote c) fails: Linux marks the pages clean, so they are
+  // never written, yet a restarted process reads them back. Whatever recovery returns, the node acts
+  // on (it voted c in term 6), so it must survive the next power loss too.
+  function scenario(mutations: string[]) {
+    const faults = { ...defaultDiskFaults, lostUnsynced: true, syncErrorProbability: 0 };
+    const store = new SimDiskStore(new SeededRng('wal-fsync-failure'), faults);
+    const components = () => ({ disk: store.view(), ...recordingComponents(), mutations: mutationsFrom(mutations) });
+    const { wal } = Wal.open(components(), small);
+    wal.append([hs(5, 'b')]);
+    wal.sync();
+    wal.append([hs(6, 'c')]);
+    faults.syncErrorProbability = 1;
+    let failure: unknown;
+    assert.throws(
+      () => wal.sync(),
+      (e: unknown) => {
+        failure = e;
+        return e instanceof BaristaError && e.code === DiskErrorCode.io && e.fields['errno'] === 'EIO';
+      },
+    );
+    assert.throws(
+      () => wal.append([entry(1, 6)]),
+      (e: unknown) => e === failure,
+      'the WAL refuses every later call',
+    );
+    faults.syncErrorProbability = 0;
+    store.restartProcess(); // the process exits and starts again; the machine did not reboot
+    const afterExit = Wal.open(components(), small).recovery.hardState;
+    store.crash(); // now the power fails
+    const afterReboot = Wal.open(components(), small).recovery.hardState;
+    return { afterExit, afterReboot };
+  }
+
+  test('what recovery returns after the failed fsync survives the next power loss', () => {
+    const { afterExit, afterReboot } = scenario([]);
+    assert.deepEqual(afterExit, { term: 6, vote: 'c', commit: 0 }, 'the page cache still shows the batch');
+    assert.deepEqual(afterReboot, afterExit, 'recovery re-persisted it before trusting it');
+  });
+
+  test("the planted 'wal-trust-page-cache' forgets the vote it acted on", () => {
+    const { afterExit, afterReboot } = scenario(['wal-trust-page-cache']);
+    assert.deepEqual(afterExit, { term: 6, vote: 'c', commit: 0 });
+    assert.deepEqual(afterReboot, { term: 5, vote: 'b', commit: 0 });
   });
 });

@@ -302,6 +302,10 @@ export class Wal {
   get durableLsn(): number {
     return this.syncedLsn;
   }
+  /** The newest snapshot marker that is durable (null = none). */
+  get durableSnapshotMarker(): SnapshotMarker | null {
+    return this.durableSnapshot;
+  }
   /** Index of the newest snapshot marker that is durable (0 = none): releaseTo may go this far. */
   get durableSnapshotIndex(): number {
     return this.durableSnapshot?.index ?? 0;

@@ -431,3 +431,8 @@ function firstCatch(run: (seed: number) => unknown, seedsMax = 200): string {
   }
   assert.fail(`no seed in 0..${seedsMax - 1} caught the mutation`);
 }
+
+test("plain power-loss seeds catch the planted 'wal-skip-fsync' (acknowledged records lost)", () => {
+  const caught = firstCatch((seed) => runSeed(seed, { mutations: mutationsFrom(['wal-skip-fsync']) }));
+  assert.match(caught, /matches no prefix/);
+});

@@ -57,7 +57,13 @@ export class NodeServices {
       'a Raft entry must fit in a WAL record',
     );
     this.storage = WalRaftStorage.open(
-      { disk: env.disk, clock: env.clock, log: env.log.child({ component: 'raft-storage' }), metrics: env.metrics },
+      {
+        disk: env.disk,
+        clock: env.clock,
+        log: env.log.child({ component: 'raft-storage' }),
+        metrics: env.metrics,
+        mutations: env.mutations,
+      },
       storageOptions,
     );
     this.router = new MessageRouter(env.metrics, env.transport, env.log.child({ component: 'router' }));

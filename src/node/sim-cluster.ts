@@ -6,6 +6,7 @@
 //
 // This file is deterministic: it uses only the simulator's virtual time and seeded randomness.
 
+import type { DiskFaults } from '../sim/disk.ts';
 import type { NemesisKind, ScheduledFault } from '../sim/nemesis.ts';
 import { randomNemesis } from '../sim/nemesis.ts';
 import { type Simulation, Simulation as Sim, type SimulationStats } from '../sim/simulation.ts';
@@ -32,6 +33,8 @@ export interface ClusterSimOptions {
   readonly kvWorkload?: Partial<Omit<KvWorkloadOptions, 'stopAtMs'>>;
   /** Scripted faults added to the random schedule (tests use them to force a scenario). */
   readonly script?: readonly ScheduledFault[];
+  /** Disk faults on top of the simulator's defaults (src/sim/disk.ts). */
+  readonly diskFaults?: Partial<DiskFaults>;
 }
 
 export interface ClusterSimResult {
@@ -122,6 +125,7 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
         raft: { ...defaultRaftTiming, snapshotEveryEntries: 200, snapshotRetainEntries: 50 },
       }),
     replay: { args: replayArgs(o) },
+    ...(o.diskFaults === undefined ? {} : { diskFaults: o.diskFaults }),
   });
   addMembershipInvariants(sim);
   const kv =

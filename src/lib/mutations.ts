@@ -15,8 +15,16 @@ export const MUTATION_NAMES = [
   'wal-skip-fsync',
   /** WAL recovery: treat any bad record in the last segment as a torn tail, even synced ones. */
   'wal-trust-torn-tail',
+  /** WAL recovery: trust the final batch as read, without re-persisting it (a failed fsync's bytes may live only in the page cache). */
+  'wal-trust-page-cache',
+  /** Snapshots: prune old snapshot files when a new one is saved, before its WAL marker is durable. */
+  'snapshot-prune-early',
   /** Raft ReadIndex: request ids restart at 1 in every process. */
   'raft-reuse-read-ids',
+  /** Metadata KV: log time is the contacted node's wall clock, forwarded unchanged (no leader stamp). */
+  'kv-time-from-contacted-node',
+  /** Raft forwarding: the leader proposes every copy of a duplicated forwarded request. */
+  'raft-forward-no-dedup',
   /** KV state machine: a retried (session, seq) executes again instead of returning the cached result. */
   'kv-skip-session-dedup',
 ] as const;

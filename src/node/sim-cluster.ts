@@ -13,6 +13,7 @@
 // This file is deterministic: it uses only the simulator's virtual time and seeded randomness.
 
 import { type Mutation, mutationsFrom } from '../lib/mutations.ts';
+import type { DiskFaults } from '../sim/disk.ts';
 import type { NemesisKind, ScheduledFault } from '../sim/nemesis.ts';
 import { drawSwarmMix, injectedByClass, type SwarmMix } from '../sim/swarm.ts';
 import { randomNemesis } from '../sim/nemesis.ts';
@@ -52,6 +53,8 @@ export interface ClusterSimOptions {
   readonly swarm?: boolean;
   /** Planted bugs every node runs with (none by default). */
   readonly mutations?: readonly Mutation[];
+  /** Disk faults on top of the simulator's defaults (src/sim/disk.ts). */
+  readonly diskFaults?: Partial<DiskFaults>;
 }
 
 export interface ClusterSimResult {
@@ -139,7 +142,10 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
   const sim = new Sim<NodeServices>({
     seed: o.seed,
     nodes: ids,
-    ...(mix !== undefined ? { network: mix.knobs.network, diskFaults: mix.knobs.diskFaults } : {}),
+    ...(mix !== undefined ? { network: mix.knobs.network } : {}),
+    ...(mix !== undefined || o.diskFaults !== undefined
+      ? { diskFaults: { ...mix?.knobs.diskFaults, ...o.diskFaults } }
+      : {}),
     mutations: mutationsFrom(o.mutations ?? []),
     program: (env) =>
       new NodeServices(env, {
@@ -267,7 +273,7 @@ function raftLiveness(sim: Simulation<NodeServices>, ids: readonly string[], dea
       if (attempts < 1_000) sim.after(100, tryWrite, 'liveness-write');
       return;
     }
-    l.kv.write({ op: 'put', key: 'liveness', value: new Uint8Array([1]) }, undefined, (o) => {
+    l.kv.write({ op: 'put', key: new TextEncoder().encode('liveness'), value: new Uint8Array([1]) }, undefined, (o) => {
       if (o.ok && o.result.ok) committed = true;
       else if (attempts < 1_000) sim.after(100, tryWrite, 'liveness-write');
     });

@@ -35,7 +35,7 @@ test('over 300 seeds every class is on in some and off in others, at varying int
   for (const c of faultClasses) {
     const n = onCount.get(c.name) ?? 0;
     assert.ok(n > 30 && n < 270, `${c.name} on in ${n}/300 seeds`);
-    const boolean = ['lost-unsynced', 'torn-write', 'membership-change'].includes(c.name);
+    const boolean = ['lost-unsynced', 'torn-write', 'torn-sectors-any-order', 'membership-change'].includes(c.name);
     if (!boolean) assert.ok(intensities.get(c.name)!.size > 20, `${c.name}: intensities vary`);
   }
 });
@@ -48,6 +48,10 @@ test('classes that are off leave the knobs quiet; classes that are on set them',
     assert.equal((knobs.network.reorderProbability ?? 0) > 0, isOn('reorder'));
     assert.equal((knobs.network.lossProbability ?? 0) > 0, isOn('loss'));
     assert.equal(knobs.diskFaults.tornWrites, isOn('torn-write'));
+    assert.equal(knobs.diskFaults.tornSectorsAnyOrder, isOn('torn-sectors-any-order'));
+    assert.equal((knobs.diskFaults.syncErrorProbability ?? 0) > 0, isOn('fsync-eio'));
+    assert.equal((knobs.diskFaults.writeErrorProbability ?? 0) > 0, isOn('write-eio'));
+    assert.equal((knobs.diskFaults.noSpaceProbability ?? 0) > 0, isOn('enospc'));
     assert.equal(knobs.diskFaults.lostUnsynced, isOn('lost-unsynced'));
     assert.equal((knobs.diskFaults.readCorruptionProbability ?? 0) > 0, isOn('read-bitflip'));
     assert.equal((knobs.diskFaults.slowSyncProbability ?? 0) > 0, isOn('slow-sync'));

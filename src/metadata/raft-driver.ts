@@ -142,6 +142,7 @@ export class RaftDriver {
       preVote: options.preVote ?? true,
       checkQuorum: options.checkQuorum ?? true,
       appliedIndex: this.applied,
+      mutationReuseReadIds: env.mutations.has('raft-reuse-read-ids'),
     });
     const m = env.metrics;
     this.gauges = {

@@ -49,6 +49,7 @@ import {
   type Message,
   MsgType,
   type NodeId,
+  type ReadIndexResponseMsg,
   type ReadState,
   type Role,
   type Snapshot,
@@ -104,15 +105,24 @@ export interface RaftOptions {
   readonly learnerCatchUpLagEntriesMax?: number;
   /** The state machine's applied index at start-up (default: the stored snapshot's index). */
   readonly appliedIndex?: number;
+  /**
+   * PLANTED BUG for the simulator's swarm (mutation 'raft-reuse-read-ids', src/lib/mutations.ts):
+   * forwarded ReadIndex ids restart at 1 with no per-incarnation prefix, and answers are accepted
+   * from any sender. Never set outside the simulator.
+   */
+  readonly mutationReuseReadIds?: boolean;
 }
 
 /**
  * One batch of work for the driver. Process it in this order, then call advance(ready):
  *  1. Persist `snapshot` (if any), then `entries`, then `hardState`, and make them durable
  *     (fsync) when `mustSync`. With RaftLogStorageWriter: applySnapshot, append, setHardState.
- *  2. Send `messages` (any order, best effort). Every message whose meaning depends on persisted
- *     state (votes, append/snapshot acknowledgements) was persisted by an EARLIER Ready, so
- *     sending in parallel with step 1 is safe.
+ *  2. Send `messages` (any order, best effort). Sending in parallel with step 1 is safe: the core
+ *     withholds every message that depends on this Ready's writes and releases it in a LATER
+ *     Ready, after advance(): votes and append/snapshot acknowledgements always, and ALL messages
+ *     whenever this Ready changes the term or vote (they carry the new term; a leader's Appends
+ *     carry entries of it). Only a leader's own new entries may travel before they are durable
+ *     here (§10.2.1): the leader counts itself toward commit only once they are.
  *  3. If `snapshot` is set, restore the state machine from it. Then apply `committedEntries` in
  *     order (they are all already durable and committed; ConfChange and Noop entries carry no
  *     command and are applied by the core itself).
@@ -160,6 +170,19 @@ const AFTER_PERSIST_TYPES: ReadonlySet<number> = new Set([
 
 /** A heartbeat interval count after which a silent snapshot chunk is resent. */
 const SNAPSHOT_CHUNK_RESEND_HEARTBEATS = 2;
+
+/** Bytes of the random per-incarnation prefix of a forwarded read id (then an 8-byte counter). */
+const READ_ID_NONCE_BYTES = 8;
+const READ_ID_BYTES = READ_ID_NONCE_BYTES + 8;
+
+/** A ReadIndex this follower forwarded to its leader, waiting for the answer. */
+interface ForwardedRead {
+  readonly requestCtx: Uint8Array;
+  /** The leader and term it was sent to: only that leader, in that term, may answer it. */
+  readonly leader: NodeId;
+  readonly term: number;
+  readonly sentTick: number;
+}
 
 interface PendingRead {
   readonly seq: number;
@@ -231,6 +254,17 @@ export class RaftNode {
   private readsAwaitingCommit: { requestCtx: Uint8Array; from: NodeId }[] = [];
   /** Read states waiting for the state machine to catch up (both roles). */
   private readStates: ReadState[] = [];
+  // ReadIndex (follower side). A forwarded read carries an id unique across restarts: a random
+  // prefix drawn once per RaftNode (one process incarnation) plus a counter. An answer to a read
+  // sent by an earlier incarnation (delayed in the network) then matches nothing, where a plain
+  // counter restarting at 1 would hand the new read the old, stale index (issue 7, item 6).
+  private readonly readIdNonce: Uint8Array;
+  private readIdCounter = 0;
+  /** Forwarded reads by the hex of their id, oldest first (Map keeps insertion order). */
+  private readonly forwardedReads = new Map<string, ForwardedRead>();
+  private readonly mutationReuseReadIds: boolean;
+  /** Ticks since this RaftNode was built (ages forwarded reads). */
+  private ticks = 0;
 
   private incoming: IncomingSnapshot | undefined;
 
@@ -261,6 +295,10 @@ export class RaftNode {
     this.snapshotBytesMax = options.snapshotBytesMax ?? 1024 * 1024 * 1024;
     this.readIndexPendingMax = options.readIndexPendingMax ?? 4096;
     this.learnerCatchUpLagEntriesMax = options.learnerCatchUpLagEntriesMax ?? 64;
+    this.mutationReuseReadIds = options.mutationReuseReadIds ?? false;
+    this.readIdNonce = this.mutationReuseReadIds
+      ? new Uint8Array(READ_ID_NONCE_BYTES)
+      : options.rng.fork('read-id').bytes(READ_ID_NONCE_BYTES);
 
     const storage = options.storage;
     const snap = storage.snapshot();
@@ -417,8 +455,39 @@ export class RaftNode {
       return ok(undefined);
     }
     if (this.lead === undefined || this.state !== 'follower') return fail(new NotLeaderError(this.lead));
-    this.send({ type: MsgType.ReadIndex, from: this.id, to: this.lead, term: this.term, requestCtx });
+    if (this.forwardedReads.size + this.readStates.length >= this.readIndexPendingMax) {
+      return fail(new LimitError('readIndexPendingMax', `${this.readIndexPendingMax} reads pending`));
+    }
+    const id = new Uint8Array(READ_ID_BYTES);
+    id.set(this.readIdNonce, 0);
+    new DataView(id.buffer).setBigUint64(READ_ID_NONCE_BYTES, BigInt(++this.readIdCounter));
+    this.forwardedReads.set(hex(id), { requestCtx, leader: this.lead, term: this.term, sentTick: this.ticks });
+    this.send({ type: MsgType.ReadIndex, from: this.id, to: this.lead, term: this.term, requestCtx: id });
     return ok(undefined);
+  }
+
+  /**
+   * A leader's answer to a forwarded read. Accepted only if it answers a read THIS incarnation
+   * sent, comes from the leader it was sent to, in the term it was sent in, and that is still our
+   * leader and term; anything else (an answer to an earlier incarnation's read, a deposed leader's
+   * late answer, a duplicate) is dropped and the read waits for its own answer or times out.
+   */
+  private handleReadIndexResponse(m: ReadIndexResponseMsg): void {
+    const key = hex(m.requestCtx);
+    const r = this.forwardedReads.get(key);
+    if (r === undefined) return;
+    if (!this.mutationReuseReadIds && (r.leader !== m.from || r.term !== m.term || this.lead !== m.from)) return;
+    this.forwardedReads.delete(key);
+    this.readStates.push({ index: m.index, requestCtx: r.requestCtx });
+  }
+
+  /** Forgets forwarded reads unanswered for two election timeouts (the leader dropped them). */
+  private expireForwardedReads(): void {
+    const ageMax = 2 * this.electionTimeoutTicks;
+    for (const [key, r] of this.forwardedReads) {
+      if (this.ticks - r.sentTick < ageMax) break; // oldest first
+      this.forwardedReads.delete(key);
+    }
   }
 
   /** Hands leadership to `to` (leader only). Proposals are refused until it completes or aborts. */
@@ -540,6 +609,9 @@ export class RaftNode {
     this.pendingReads = [];
     this.readsAwaitingCommit = [];
     this.readAcks.clear();
+    // A read forwarded to a leader is answered only while we still follow it in that term; any
+    // role or term change drops them (the caller's own timeout answers it).
+    this.forwardedReads.clear();
   }
 
   private resetRandomizedElectionTimeout(): void {
@@ -641,6 +713,8 @@ export class RaftNode {
   // Time
 
   tick(): void {
+    this.ticks++;
+    if (this.forwardedReads.size > 0) this.expireForwardedReads();
     if (this.state === 'leader') this.tickLeader();
     else this.tickElection();
   }
@@ -839,9 +913,7 @@ export class RaftNode {
         this.hup(true);
         return;
       case MsgType.ReadIndexResponse:
-        if (this.readStates.length < this.readIndexPendingMax) {
-          this.readStates.push({ index: m.index, requestCtx: m.requestCtx });
-        }
+        this.handleReadIndexResponse(m);
         return;
       default:
         return;
@@ -1217,9 +1289,20 @@ export class RaftNode {
     const softState = softStateEqual(ss, this.prevSoftState) ? undefined : ss;
     this.prevSoftState = ss;
     const mustSync = hardState !== undefined || entries.length > 0 || snapshot !== undefined;
-    const messages = this.msgs;
+    let messages = this.msgs;
     this.msgs = [];
-    if (mustSync) {
+    // A message carries its sender's term, and a leader's Append carries entries of that term. If
+    // this Ready changes the term or vote, nothing may leave before it is durable: a single-voter
+    // leader elects itself and sends Appends in ONE Ready, and if it crashed after sending but
+    // before persisting, it would restart in the old term, win the same term again and write
+    // DIFFERENT entries at the same (index, term) the learners already hold — Log Matching broken.
+    const termOrVoteChanged =
+      hardState !== undefined &&
+      (hardState.term !== this.prevHardState.term || hardState.vote !== this.prevHardState.vote);
+    if (termOrVoteChanged) {
+      this.afterPersist = [...messages, ...this.held];
+      messages = [];
+    } else if (mustSync) {
       this.afterPersist = this.held;
     } else {
       messages.push(...this.held);
@@ -1252,6 +1335,12 @@ export class RaftNode {
       if (this.maybeCommit()) this.bcastAppend();
     }
   }
+}
+
+function hex(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += b.toString(16).padStart(2, '0');
+  return s;
 }
 
 function hardStateEqual(a: HardState, b: HardState): boolean {

@@ -1,0 +1,156 @@
+// Goal: regression tests for the Raft-core defects of issue 7, each on the in-test network with
+// every safety invariant asserted after every step:
+//   item 6  a forwarded ReadIndex answered for an EARLIER incarnation of the follower (same request
+//           ctx, delayed in the network) must not satisfy a read made after the restart (§6.4:
+//           the read index must be taken after the read began);
+//   item 8  persist before send also for the messages of a Ready that changes term or vote
+//           (Figure 2: currentTerm and votedFor are updated on stable storage before responding);
+//   item 5  a follower that lost entries it acknowledged is brought back without a busy loop, is
+//           no longer counted for indexes it does not hold, and the regression is reported.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { cmd, TestCluster } from './testing.ts';
+import { type Message, MsgType, type ReadIndexMsg, type ReadIndexResponseMsg } from './types.ts';
+
+const ctx = (s: string): Uint8Array => new TextEncoder().encode(s);
+const ctxText = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+describe('forwarded reads across a follower restart (issue 7, item 6)', () => {
+  /**
+   * b forwards read "1" (a driver numbers its reads from 1 in every process); the answer is held
+   * in the network. b is cut off while the leader commits more, restarts, and reads "1" again.
+   * The old answer then arrives. Returns b's read states right after, and the commit index at the
+   * time of the second read (any answer below it is stale).
+   */
+  function replayOldAnswerAfterRestart(options: { mutationReuseReadIds: boolean }): {
+    states: readonly { index: number; ctx: string }[];
+    commitAtSecondRead: number;
+    c: TestCluster;
+    fresh: ReadIndexResponseMsg;
+  } {
+    const c = new TestCluster({ ids: ['a', 'b', 'c'], options });
+    c.elect('a');
+    c.propose('a', 'v1');
+    let held: ReadIndexResponseMsg | undefined;
+    let fresh: ReadIndexResponseMsg | undefined;
+    c.filter = (m) => {
+      if (m.type !== MsgType.ReadIndexResponse || m.to !== 'b') return true;
+      held = m;
+      return false;
+    };
+    assert.ok(c.raft('b').readIndex(ctx('1')).ok);
+    c.tickAll(1); // the heartbeat round that confirms it
+    assert.ok(held, 'the leader answered the first read');
+    c.isolate('b'); // b loses heartbeats while the leader commits more
+    c.propose('a', 'v2');
+    c.propose('a', 'v3');
+    c.crash('b');
+    c.restart('b');
+    c.heal();
+    // b hears heartbeats again but its log is held back, and the answer to its new read is held.
+    c.filter = (m) => {
+      if (m.type === MsgType.ReadIndexResponse && m.to === 'b') fresh = m;
+      return !(m.to === 'b' && (m.type === MsgType.Append || m.type === MsgType.ReadIndexResponse));
+    };
+    c.tickAll(1);
+    assert.equal(c.raft('b').leader, 'a');
+    const commitAtSecondRead = c.raft('a').commitIndex;
+    assert.ok(held.index < commitAtSecondRead, 'the held answer is older than the new writes');
+    assert.ok(c.raft('b').readIndex(ctx('1')).ok);
+    c.stabilize();
+    c.tickAll(1); // the heartbeat round that confirms the new read
+    assert.ok(fresh, 'the leader answered the new read');
+    c.raft('b').step(held); // the pre-restart answer arrives first
+    c.stabilize();
+    const states = c.node('b').readStates.map((r) => ({ index: r.index, ctx: ctxText(r.requestCtx) }));
+    return { states, commitAtSecondRead, c, fresh };
+  }
+
+  test('an answer to a read sent before the restart does not answer the new read', () => {
+    const { states, commitAtSecondRead, c, fresh } = replayOldAnswerAfterRestart({ mutationReuseReadIds: false });
+    assert.deepEqual(states, [], 'the stale answer was dropped');
+    c.raft('b').step(fresh);
+    c.heal();
+    c.tickAll(2);
+    const after = c.node('b').readStates;
+    assert.equal(after.length, 1, 'the new read is answered by its own answer');
+    assert.ok(after[0]!.index >= commitAtSecondRead, `read index ${after[0]!.index} < ${commitAtSecondRead}`);
+  });
+
+  test("the planted mutation 'raft-reuse-read-ids' re-opens it: the stale answer is taken", () => {
+    const { states, commitAtSecondRead } = replayOldAnswerAfterRestart({ mutationReuseReadIds: true });
+    assert.equal(states.length, 1);
+    assert.ok(states[0]!.index < commitAtSecondRead, 'a stale read index: the swarm has something to catch');
+  });
+
+  test('a read answer from a node other than the leader it was sent to is dropped', () => {
+    const c = new TestCluster({ ids: ['a', 'b', 'c'] });
+    c.elect('a');
+    c.propose('a', 'v1');
+    let sent: ReadIndexMsg | undefined;
+    c.filter = (m) => {
+      if (m.type === MsgType.ReadIndex) sent = m;
+      return m.type !== MsgType.ReadIndex;
+    };
+    assert.ok(c.raft('b').readIndex(ctx('r')).ok);
+    c.stabilize();
+    assert.ok(sent);
+    const forged: Message = {
+      type: MsgType.ReadIndexResponse,
+      from: 'c',
+      to: 'b',
+      term: c.raft('b').currentTerm,
+      index: 0,
+      requestCtx: sent.requestCtx,
+    };
+    c.raft('b').step(forged);
+    c.stabilize();
+    assert.equal(c.node('b').readStates.length, 0);
+    c.raft('b').step({ ...forged, from: 'a', index: c.raft('a').commitIndex });
+    c.stabilize();
+    assert.equal(c.node('b').readStates.length, 1, 'the leader asked does answer it');
+    c.raft('b').step({ ...forged, from: 'a', index: c.raft('a').commitIndex });
+    c.stabilize();
+    assert.equal(c.node('b').readStates.length, 1, 'a duplicated answer answers nothing more');
+  });
+});
+
+describe('persist before send when the term or vote changes (issue 7, item 8)', () => {
+  test('a single-voter leader sends its first Appends only after its new term is durable', () => {
+    const c = new TestCluster({ ids: ['a', 'l'], learners: ['l'] });
+    const a = c.raft('a');
+    a.campaign();
+    assert.ok(a.propose(cmd('first')).ok);
+    const rd = a.ready();
+    assert.ok(rd?.hardState && rd.hardState.term === 1 && rd.entries.length === 2);
+    // Send what the Ready allows in parallel with persisting, then crash before persisting: the
+    // leader restarts in term 0, wins term 1 again and writes 'second' at index 2. Had the Append
+    // left, the learner would hold 'first' at the same (index 2, term 1): the invariant checks
+    // (Log Matching, State Machine Safety) fail the test at once.
+    for (const m of rd.messages) c.raft('l').step(m);
+    c.filter = (m) => m.from !== 'l'; // the learner's answers (carrying term 1) are lost
+    c.crash('a');
+    c.restart('a');
+    c.stabilize();
+    c.campaign('a'); // the same term again (the old one was never durable)
+    c.filter = undefined;
+    c.propose('a', 'second');
+    c.tickAll(2);
+    assert.deepEqual(c.node('l').appliedCommands, c.node('a').appliedCommands);
+    assert.deepEqual(c.node('a').appliedCommands, ['second']);
+  });
+
+  test('a follower that learns a new term from a heartbeat answers only after persisting it', () => {
+    const c = new TestCluster({ ids: ['a', 'b', 'c'] });
+    c.elect('a');
+    const b = c.raft('b');
+    b.step({ type: MsgType.Heartbeat, from: 'c', to: 'b', term: b.currentTerm + 1, commit: 0, readSeq: 0 });
+    const rd1 = b.ready();
+    assert.ok(rd1?.hardState && rd1.hardState.term === b.currentTerm);
+    assert.equal(rd1.messages.length, 0, 'the response carries the new term: held');
+    c.node('b').storage.setHardState(rd1.hardState);
+    b.advance(rd1);
+    const rd2 = b.ready();
+    assert.ok(rd2?.messages.some((m) => m.type === MsgType.HeartbeatResponse));
+  });
+});

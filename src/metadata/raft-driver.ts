@@ -20,13 +20,13 @@
 // everything committed before the read began, so reading local state then is linearizable.
 // Every pending map has a bound; beyond it requests fail fast with a LimitError (backpressure).
 
-import type { Env, Gauge, Histogram } from '../env/types.ts';
+import type { Counter, Env, Gauge, Histogram } from '../env/types.ts';
 import { BaristaError, LimitError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { MessageType } from '../lib/message-types.ts';
 import type { MessageRouter } from '../lib/router.ts';
 import { decodeMessage, encodeMessage } from '../raft/codec.ts';
-import { type Ready, RaftNode } from '../raft/raft.ts';
+import { type FollowerRegression, type Ready, RaftNode } from '../raft/raft.ts';
 import type { RaftLogStorage } from '../raft/storage.ts';
 import { type ConfChange, type Entry, EntryType, type NodeId, type Role } from '../raft/types.ts';
 import {
@@ -71,6 +71,9 @@ export const defaultRaftTiming = {
   snapshotEveryEntries: 10_000,
   snapshotRetainEntries: 1_000,
 } as const;
+
+/** At most one log line per this interval about followers that lost acknowledged entries. */
+export const regressionLogIntervalMs = 10_000;
 
 export type Outcome =
   | { readonly ok: true; readonly result: Uint8Array }
@@ -119,6 +122,9 @@ export class RaftDriver {
   private readonly syncLatency: Histogram;
   private readonly commitLatency: Histogram;
   private lastLeader: NodeId | undefined;
+  private readonly regressionsTotal: Counter;
+  private regressionLoggedAtMs: number | undefined;
+  private regressionsSuppressed = 0;
   /** Observer of applies and snapshot restores (the simulator feeds Raft's State Machine Safety check). */
   observer: { applied(entry: Entry): void; restored(index: number): void } | undefined;
 
@@ -156,6 +162,10 @@ export class RaftDriver {
         'Leader: entry bytes sent to followers and not yet acknowledged',
       ),
     };
+    this.regressionsTotal = m.counter(
+      'raft_follower_regressions_total',
+      'Leader: probes a follower rejected at an index it had acknowledged (it lost data)',
+    );
     this.syncLatency = m.histogram('raft_persist_sync_latency_ms', 'Time to persist and sync one Ready');
     this.commitLatency = m.histogram('raft_commit_latency_ms', 'Proposal to apply, for proposals made on this node');
     router.register([MessageType.Raft], (msg) => {
@@ -331,6 +341,7 @@ export class RaftDriver {
       this.syncLatency.observe(this.env.clock.monotonicMs() - started);
     }
     for (const m of rd.messages) this.env.transport.send(m.to, MessageType.Raft, encodeMessage(m));
+    if (rd.followerRegressions.length > 0) this.reportRegressions(rd.followerRegressions);
     if (rd.softState !== undefined && rd.softState.leader !== this.lastLeader) {
       this.lastLeader = rd.softState.leader;
       this.env.metrics.counter('raft_leader_changes_total', 'Leader changes seen by this node').inc();
@@ -354,6 +365,35 @@ export class RaftDriver {
     this.serveReads();
     this.core.advance(rd);
     this.maybeSnapshot();
+  }
+
+  /**
+   * A follower rejected entries it had acknowledged: its data was lost (wiped, or synced WAL
+   * bytes gone). Counted always; logged at most once per regressionLogIntervalMs with the count
+   * of lines suppressed meanwhile (a flapping follower must not flood the log).
+   */
+  private reportRegressions(regressions: readonly FollowerRegression[]): void {
+    let count = 0;
+    for (const r of regressions) count += r.count;
+    this.regressionsTotal.inc(count);
+    const now = this.env.clock.monotonicMs();
+    if (this.regressionLoggedAtMs !== undefined && now - this.regressionLoggedAtMs < regressionLogIntervalMs) {
+      this.regressionsSuppressed += count;
+      return;
+    }
+    this.regressionLoggedAtMs = now;
+    for (const r of regressions) {
+      this.env.log.warn(
+        {
+          follower: r.follower,
+          acknowledgedIndex: r.matchIndexBefore,
+          rejectedIndex: r.rejectedIndex,
+          suppressed: this.regressionsSuppressed,
+        },
+        'raft: follower lost entries it had acknowledged; re-replicating (failure tolerance reduced until it catches up)',
+      );
+    }
+    this.regressionsSuppressed = 0;
   }
 
   private installSnapshot(index: number, data: Uint8Array): void {

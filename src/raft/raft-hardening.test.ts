@@ -9,6 +9,7 @@
 //           no longer counted for indexes it does not hold, and the regression is reported.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Progress } from './progress.ts';
 import { cmd, TestCluster } from './testing.ts';
 import { type Message, MsgType, type ReadIndexMsg, type ReadIndexResponseMsg } from './types.ts';
 
@@ -152,5 +153,68 @@ describe('persist before send when the term or vote changes (issue 7, item 8)', 
     b.advance(rd1);
     const rd2 = b.ready();
     assert.ok(rd2?.messages.some((m) => m.type === MsgType.HeartbeatResponse));
+  });
+});
+
+describe('a follower that lost acknowledged entries (issue 7, item 5)', () => {
+  test('Progress: a probe rejected at match is a regression; match and next fall to the hint', () => {
+    const pr = new Progress({ next: 11, isLearner: false, inflightCountMax: 4, inflightBytesMax: 1024 });
+    pr.maybeUpdate(10); // acknowledged up to 10; probe state, next = 11
+    assert.equal(pr.maybeDecrTo(10, 0), 'regressed');
+    assert.equal(pr.match, 0, 'nothing the follower holds is known any more: not counted for commit');
+    assert.equal(pr.next, 1);
+    assert.equal(pr.probeSent, false, 'next dropped: probe again at once');
+    assert.equal(pr.maybeDecrTo(10, 0), 'stale', 'a duplicate of the same rejection changes nothing');
+    pr.sentEntries(0, 0, 0);
+    assert.equal(pr.paused(), true);
+    assert.equal(pr.maybeDecrTo(0, 0), 'stale', 'no progress possible: the next probe waits for a heartbeat');
+    assert.equal(pr.paused(), true);
+  });
+
+  test('Progress: an ordinary rejection above match backs off without touching match', () => {
+    const pr = new Progress({ next: 21, isLearner: false, inflightCountMax: 4, inflightBytesMax: 1024 });
+    pr.maybeUpdate(5);
+    pr.next = 21;
+    assert.equal(pr.maybeDecrTo(20, 12), 'backoff');
+    assert.equal(pr.match, 5);
+    assert.equal(pr.next, 13);
+    assert.equal(pr.maybeDecrTo(12, 2), 'backoff');
+    assert.equal(pr.next, 6, 'never below match + 1 while the follower holds match');
+  });
+
+  test('a wiped follower catches up from the leader without a busy loop, and the leader reports it', () => {
+    const c = new TestCluster({ ids: ['a', 'b', 'c'], recordMessages: true });
+    c.elect('a');
+    for (let i = 0; i < 10; i++) c.propose('a', `v${i}`);
+    const acked = c.raft('a').progress('c')!.match;
+    assert.equal(acked, c.raft('a').lastIndex);
+    c.wipe('c');
+    const sentBefore = c.node('a').sentMessages.length + c.node('c').sentMessages.length;
+    const ticks = 20;
+    c.propose('a', 'after-wipe'); // the Append that finds the hole (old code: stabilize livelocks here)
+    c.tickAll(ticks);
+    const frames = c.node('a').sentMessages.length + c.node('c').sentMessages.length - sentBefore;
+    // Per tick (heartbeatTicks = 1) a sends a heartbeat to b and to c and c answers: 3 frames.
+    // Recovery adds a few probes, rejections, the catch-up Append and acknowledgements (about 10
+    // here); the old code sent probes and rejections without bound and never went quiet.
+    assert.ok(frames <= 3 * ticks + 20, `${frames} frames from a and c in ${ticks} ticks`);
+    assert.deepEqual(c.node('c').appliedCommands, c.node('a').appliedCommands);
+    assert.equal(c.raft('a').progress('c')!.match, c.raft('a').lastIndex);
+    const reported = c.node('a').followerRegressions;
+    assert.equal(reported.length, 1, JSON.stringify(reported));
+    assert.equal(reported[0]!.follower, 'c');
+    assert.equal(reported[0]!.matchIndexBefore, acked);
+  });
+
+  test('a wiped follower behind a compacted log gets a snapshot', () => {
+    const c = new TestCluster({ ids: ['a', 'b', 'c'] });
+    c.elect('a');
+    for (let i = 0; i < 10; i++) c.propose('a', `v${i}`);
+    c.snapshotAndCompact('a');
+    c.wipe('c');
+    c.propose('a', 'after-wipe');
+    c.tickAll(10);
+    assert.deepEqual(c.node('c').appliedCommands, c.node('a').appliedCommands);
+    assert.equal(c.node('a').followerRegressions.length, 1);
   });
 });

@@ -152,6 +152,23 @@ export interface Ready {
   readonly committedEntries: readonly Entry[];
   /** ReadIndex results, releasable once committedEntries of this Ready are applied. */
   readonly readStates: readonly ReadState[];
+  /**
+   * Leader: followers that rejected a probe at an index they had acknowledged, i.e. lost data
+   * (see Progress.maybeDecrTo), at most one record per follower. Log and count them: the cluster
+   * may have lost failure tolerance. Informational; nothing to persist.
+   */
+  readonly followerRegressions: readonly FollowerRegression[];
+}
+
+/** A follower found holding less than it acknowledged (issue 7, item 5). */
+export interface FollowerRegression {
+  readonly follower: NodeId;
+  /** The highest index it had acknowledged (the leader's `match` before the rejection). */
+  readonly matchIndexBefore: number;
+  /** The probe's prevIndex that it rejected. */
+  readonly rejectedIndex: number;
+  /** Regressions seen for this follower since the last Ready (normally 1). */
+  readonly count: number;
 }
 
 export type CommandResult<T> =
@@ -267,6 +284,9 @@ export class RaftNode {
   private ticks = 0;
 
   private incoming: IncomingSnapshot | undefined;
+
+  /** Follower regressions since the last Ready, by follower (bounded by the config's size). */
+  private readonly regressions = new Map<NodeId, FollowerRegression>();
 
   private msgs: Message[] = [];
   /** Persistence-dependent messages generated since the last ready(). */
@@ -1014,10 +1034,20 @@ export class RaftNode {
     if (m.reject) {
       let matchHint = m.hintIndex;
       if (m.hintTerm > 0) matchHint = this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index;
-      if (pr.maybeDecrTo(m.index, matchHint)) {
-        if (pr.state === 'replicate') pr.becomeProbe();
-        this.sendAppend(m.from, true);
+      const matchBefore = pr.match;
+      const result = pr.maybeDecrTo(m.index, matchHint);
+      if (result === 'stale') return;
+      if (result === 'regressed') {
+        const earlier = this.regressions.get(m.from);
+        this.regressions.set(m.from, {
+          follower: m.from,
+          matchIndexBefore: Math.max(matchBefore, earlier?.matchIndexBefore ?? 0),
+          rejectedIndex: m.index,
+          count: (earlier?.count ?? 0) + 1,
+        });
       }
+      if (pr.state === 'replicate') pr.becomeProbe();
+      this.sendAppend(m.from, true);
       return;
     }
     const updated = pr.maybeUpdate(m.index);
@@ -1263,7 +1293,7 @@ export class RaftNode {
   hasReady(): boolean {
     if (this.outstanding) return false;
     this.flush();
-    if (this.msgs.length > 0 || this.held.length > 0) return true;
+    if (this.msgs.length > 0 || this.held.length > 0 || this.regressions.size > 0) return true;
     if (this.log.unstableEntries.length > 0 || this.log.unstableSnapshot) return true;
     if (!hardStateEqual(this.hardState(), this.prevHardState)) return true;
     if (!softStateEqual(this.softState(), this.prevSoftState)) return true;
@@ -1308,7 +1338,19 @@ export class RaftNode {
       messages.push(...this.held);
     }
     this.held = [];
-    const rd: Ready = { softState, hardState, snapshot, entries, mustSync, messages, committedEntries, readStates };
+    const followerRegressions = [...this.regressions.values()];
+    this.regressions.clear();
+    const rd: Ready = {
+      softState,
+      hardState,
+      snapshot,
+      entries,
+      mustSync,
+      messages,
+      committedEntries,
+      readStates,
+      followerRegressions,
+    };
     this.outstanding = rd;
     return rd;
   }

@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Progress } from './progress.ts';
+import { leaseTicks } from './raft.ts';
 import { cmd, TestCluster } from './testing.ts';
 import { type Message, MsgType, type ReadIndexMsg, type ReadIndexResponseMsg } from './types.ts';
 
@@ -45,6 +46,7 @@ describe('forwarded reads across a follower restart (issue 7, item 6)', () => {
     c.isolate('b'); // b loses heartbeats while the leader commits more
     c.propose('a', 'v2');
     c.propose('a', 'v3');
+    const term = c.raft('b').currentTerm;
     c.crash('b');
     c.restart('b');
     c.heal();
@@ -216,5 +218,125 @@ describe('a follower that lost acknowledged entries (issue 7, item 5)', () => {
     c.tickAll(10);
     assert.deepEqual(c.node('c').appliedCommands, c.node('a').appliedCommands);
     assert.equal(c.node('a').followerRegressions.length, 1);
+  });
+});
+
+describe('lease reads (issue 7, item 7)', () => {
+  const leaseOptions = { readOnly: 'lease' as const };
+
+  /** A lease-mode cluster past the boot guard (a fresh node refuses votes for an election timeout). */
+  function leaseCluster(): TestCluster {
+    const c = new TestCluster({ ids: ['a', 'b', 'c'], options: leaseOptions, recordMessages: true });
+    for (let i = 0; i < 10; i++) for (const id of ['a', 'b', 'c']) c.tick(id);
+    c.elect('a');
+    c.propose('a', 'x');
+    c.tickAll(1); // a heartbeat round acknowledged by a quorum: the lease starts
+    return c;
+  }
+
+  /**
+   * Asks `id` for a read and reports whether its very next Ready answers it: with no message
+   * delivered in between, only a lease (or a single-voter config) can answer that fast.
+   */
+  function answersAtOnce(c: TestCluster, id: string, tag: string): boolean {
+    const before = c.node(id).readStates.length;
+    if (!c.raft(id).readIndex(ctx(tag)).ok) return false;
+    const rd = c.raft(id).ready();
+    if (rd) {
+      c.node(id).storage.append(rd.entries);
+      if (rd.hardState) c.node(id).storage.setHardState(rd.hardState);
+      c.node(id).readStates.push(...rd.readStates);
+      c.raft(id).advance(rd);
+    }
+    return c.node(id).readStates.length > before;
+  }
+
+  test('leaseTicks: the lease shrinks with the drift bound, and config that leaves none is refused', () => {
+    assert.equal(leaseTicks(10, 0), 9);
+    assert.equal(leaseTicks(10, 0.05), 8);
+    assert.equal(leaseTicks(10, 0.2), 6);
+    assert.throws(
+      () => new TestCluster({ ids: ['a'], options: { readOnly: 'lease', heartbeatTicks: 8 } }),
+      /must outlast heartbeatTicks/,
+    );
+    assert.throws(() => new TestCluster({ ids: ['a'], options: { leaseClockDriftRateMax: 0.5 } }), /\[0, 0\.5\)/);
+    assert.throws(
+      () => new TestCluster({ ids: ['a'], options: { readOnly: 'lease', checkQuorum: false } }),
+      /checkQuorum/,
+    );
+  });
+
+  test('while the lease holds a read is answered with no round trip; an isolated leader loses it', () => {
+    const c = leaseCluster();
+    assert.ok(answersAtOnce(c, 'a', 'r1'), 'lease read');
+    c.isolate('a');
+    let at = 0;
+    for (let tick = 1; tick <= 10; tick++) {
+      c.tick('a');
+      if (answersAtOnce(c, 'a', `r${tick}`)) at = tick;
+    }
+    assert.ok(at > 0 && at < leaseTicks(10, 0.05), `lease reads stopped after tick ${at}`);
+  });
+
+  test('an isolated leader serves no lease read once the majority can elect a new leader (perfect clocks)', () => {
+    // The old lease was the check-quorum window: the leader served until it noticed the lost
+    // quorum (up to two election timeouts), while the others elected a leader after one.
+    const c = leaseCluster();
+    c.isolate('a');
+    for (let tick = 1; tick <= 30; tick++) {
+      for (const id of ['a', 'b', 'c']) c.tick(id);
+      c.stabilize();
+      const other = c.leaders().find((id) => id !== 'a');
+      if (other !== undefined) c.propose(other, `w${tick}`);
+      const served = c.raft('a').role === 'leader' && answersAtOnce(c, 'a', `t${tick}`);
+      assert.ok(!(served && other !== undefined), `tick ${tick}: a served a lease read while ${other} leads`);
+    }
+    assert.ok(
+      c.leaders().some((id) => id !== 'a'),
+      'the majority did elect a leader',
+    );
+  });
+
+  test('a leader that sent TimeoutNow serves no more lease reads in its term', () => {
+    const c = leaseCluster();
+    c.filter = (m) => m.to !== 'a' || m.type === MsgType.AppendResponse; // a never hears of the new term
+    assert.ok(c.raft('a').transferLeadership('b').ok);
+    c.stabilize();
+    assert.equal(c.raft('b').role, 'leader', 'the transfer campaign passed the followers leases');
+    c.propose('b', 'newer');
+    assert.equal(c.raft('a').role, 'leader', 'a still believes it leads');
+    assert.equal(answersAtOnce(c, 'a', 'stale?'), false);
+  });
+
+  test('a restarted node refuses (pre-)votes for its first election timeout', () => {
+    const c = leaseCluster();
+    const term = c.raft('b').currentTerm;
+    c.crash('b');
+    c.restart('b');
+    const vote = (type: typeof MsgType.PreVote | typeof MsgType.Vote) =>
+      c.raft('b').step({
+        type,
+        from: 'c',
+        to: 'b',
+        term: c.raft('c').currentTerm + 1,
+        lastIndex: 100,
+        lastTerm: 100,
+        transfer: false,
+      });
+    c.isolate('b');
+    vote(MsgType.PreVote);
+    vote(MsgType.Vote);
+    c.stabilize();
+    assert.ok(
+      !c
+        .node('b')
+        .sentMessages.slice(-2)
+        .some((m) => m.type === MsgType.VoteResponse || m.type === MsgType.PreVoteResponse),
+    );
+    assert.equal(c.raft('b').currentTerm, term, 'the requests were ignored');
+    c.tick('b', 10);
+    vote(MsgType.Vote);
+    c.stabilize();
+    assert.equal(c.raft('b').votedFor, 'c', 'after an election timeout it votes again');
   });
 });

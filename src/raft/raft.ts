@@ -17,7 +17,8 @@
 // - Committed entries are handed out in order, never beyond what is persisted and committed.
 // - Membership: one server at a time, config takes effect when APPENDED (see conf.ts).
 // - Reads: ReadIndex (§6.4) confirmed by a heartbeat quorum, after an entry of the leader's term
-//   committed; optional lease reads (clock-dependent, see RaftOptions.readOnly).
+//   committed; optional lease reads (clock-dependent, see RaftOptions.readOnly and
+//   README.md "Lease reads").
 //
 // Each role has its own step function (stepLeader / stepCandidate / stepFollower) and tick function.
 
@@ -79,12 +80,25 @@ export interface RaftOptions {
   readonly checkQuorum?: boolean;
   /**
    * 'safe' (default): ReadIndex confirms leadership with a heartbeat round.
-   * 'lease': the leader answers from its commit index without a round trip, trusting that no other
-   * leader can exist within an election timeout of its last quorum contact. This is CLOCK-DEPENDENT:
-   * it is only correct if tick rates on different nodes drift by less than the margin between
-   * electionTimeoutTicks and the time to detect a lost quorum. Requires checkQuorum.
+   * 'lease': the leader answers from its commit index without a round trip while it holds a
+   * lease: leaseTicks() ticks from the moment it SENT a heartbeat round that a voter quorum
+   * acknowledged. Each acknowledging follower reset its election timer after that moment and
+   * refuses (pre-)votes for electionTimeoutTicks of its own ticks, so no other leader can be
+   * elected before the lease ends — provided tick RATES differ by at most
+   * leaseClockDriftRateMax (see leaseTicks()), and ticks follow real time (a driver must tick
+   * for the time that passed, including pauses). The lease is given up for the rest of the term
+   * once a TimeoutNow is sent (transfer campaigns bypass followers' leases), and a restarted
+   * node refuses (pre-)votes for its first electionTimeoutTicks (it may have acknowledged a
+   * round before the crash). Every node of the cluster must run with the same mode. Requires
+   * checkQuorum.
    */
   readonly readOnly?: 'safe' | 'lease';
+  /**
+   * Lease mode: the largest |tick rate - 1| any node may have (0.05 = ticks run 5 % fast or
+   * slow). The lease shrinks to floor((electionTimeoutTicks - 1) * (1 - d) / (1 + d)) ticks.
+   * Default 0.05.
+   */
+  readonly leaseClockDriftRateMax?: number;
   /** Unacknowledged Append messages per follower in replicate state (default 256). */
   readonly maxInflightMsgs?: number;
   /** Unacknowledged Append bytes per follower (default maxInflightMsgs * maxSizePerMsgBytes). */
@@ -185,6 +199,22 @@ const AFTER_PERSIST_TYPES: ReadonlySet<number> = new Set([
   MsgType.SnapshotResponse,
 ]);
 
+/** Lease mode: heartbeat rounds remembered for their send tick (older ones are dropped first). */
+const HEARTBEAT_ROUNDS_MAX = 64;
+
+/**
+ * Ticks of a lease-mode leader's lease, counted from the send of a quorum-acknowledged heartbeat
+ * round. A follower that received the round refuses votes until its electionTimeoutTicks-th tick
+ * after receipt, which is more than (electionTimeoutTicks - 1) of its tick periods after the send.
+ * The leader serves while fewer than L of its own ticks passed since the send, i.e. for less
+ * than L of its tick periods. With tick periods differing by a factor up to (1 + d) / (1 - d),
+ * L * (1 + d) / (1 - d) <= electionTimeoutTicks - 1 keeps the leader's lease inside every
+ * follower's refusal window.
+ */
+export function leaseTicks(electionTimeoutTicks: number, driftRateMax: number): number {
+  return Math.floor(((electionTimeoutTicks - 1) * (1 - driftRateMax)) / (1 + driftRateMax));
+}
+
 /** A heartbeat interval count after which a silent snapshot chunk is resent. */
 const SNAPSHOT_CHUNK_RESEND_HEARTBEATS = 2;
 
@@ -236,6 +266,7 @@ export class RaftNode {
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
   private readonly readOnly: 'safe' | 'lease';
+  private readonly leaseTicks: number;
   private readonly maxInflightMsgs: number;
   private readonly maxInflightBytes: number;
   private readonly maxSizePerMsgBytes: number;
@@ -267,6 +298,12 @@ export class RaftNode {
   // ReadIndex (leader side).
   private readSeq = 0;
   private readonly readAcks = new Map<NodeId, number>();
+  // Lease reads (leader side): heartbeat rounds by sequence number and send tick, oldest first;
+  // the send tick of the newest round a voter quorum acknowledged; and whether this term's lease
+  // was given up by sending TimeoutNow.
+  private heartbeatRounds: { readonly seq: number; readonly sentTick: number }[] = [];
+  private leaseFromTick: number | undefined;
+  private leaseRevoked = false;
   private pendingReads: PendingRead[] = [];
   private readsAwaitingCommit: { requestCtx: Uint8Array; from: NodeId }[] = [];
   /** Read states waiting for the state machine to catch up (both roles). */
@@ -306,6 +343,7 @@ export class RaftNode {
     this.preVote = options.preVote ?? true;
     this.checkQuorum = options.checkQuorum ?? true;
     this.readOnly = options.readOnly ?? 'safe';
+    this.leaseTicks = leaseTicks(options.electionTimeoutTicks, options.leaseClockDriftRateMax ?? 0.05);
     this.maxInflightMsgs = options.maxInflightMsgs ?? 256;
     this.maxSizePerMsgBytes = options.maxSizePerMsgBytes ?? 1024 * 1024;
     this.maxInflightBytes = options.maxInflightBytes ?? this.maxInflightMsgs * this.maxSizePerMsgBytes;
@@ -629,6 +667,9 @@ export class RaftNode {
     this.pendingReads = [];
     this.readsAwaitingCommit = [];
     this.readAcks.clear();
+    this.heartbeatRounds = [];
+    this.leaseFromTick = undefined;
+    this.leaseRevoked = false;
     // A read forwarded to a leader is answered only while we still follow it in that term; any
     // role or term change drops them (the caller's own timeout answers it).
     this.forwardedReads.clear();
@@ -793,8 +834,14 @@ export class RaftNode {
     if (m.to !== this.id || m.from === this.id) return;
     if (m.term > this.term) {
       if (m.type === MsgType.Vote || m.type === MsgType.PreVote) {
-        const inLease = this.checkQuorum && this.lead !== undefined && this.electionElapsed < this.electionTimeoutTicks;
-        if (inLease && !m.transfer) return; // leader lease: a live leader exists; ignore the disruption
+        // Leader lease: a live leader exists; ignore the disruption. In lease mode a node that
+        // just started honours one too: before a crash it may have acknowledged a round that a
+        // leader is still serving lease reads on.
+        const inLease =
+          this.checkQuorum &&
+          ((this.lead !== undefined && this.electionElapsed < this.electionTimeoutTicks) ||
+            (this.readOnly === 'lease' && this.ticks < this.electionTimeoutTicks));
+        if (inLease && !m.transfer) return;
       }
       if (m.type === MsgType.PreVote || (m.type === MsgType.PreVoteResponse && !m.reject)) {
         // Pre-vote traffic never changes our term.
@@ -1150,7 +1197,19 @@ export class RaftNode {
   }
 
   private bcastHeartbeat(): void {
-    const readSeq = this.pendingReads.length > 0 ? this.readSeq : 0;
+    let readSeq = this.pendingReads.length > 0 ? this.readSeq : 0;
+    if (this.readOnly === 'lease') {
+      // Every round is numbered, so its acknowledgements can renew the lease.
+      readSeq = ++this.readSeq;
+      const oldestUseful = this.ticks - this.leaseTicks;
+      while (
+        this.heartbeatRounds.length > 0 &&
+        (this.heartbeatRounds.length >= HEARTBEAT_ROUNDS_MAX || this.heartbeatRounds[0]!.sentTick < oldestUseful)
+      ) {
+        this.heartbeatRounds.shift();
+      }
+      this.heartbeatRounds.push({ seq: readSeq, sentTick: this.ticks });
+    }
     for (const [id, pr] of this.prs) {
       if (id === this.id) continue;
       const commit = Math.min(pr.match, this.log.committed);
@@ -1190,6 +1249,8 @@ export class RaftNode {
   }
 
   private sendTimeoutNow(to: NodeId): void {
+    // The target's campaign skips followers' leases: ours cannot be trusted again this term.
+    this.leaseRevoked = true;
     this.send({ type: MsgType.TimeoutNow, from: this.id, to, term: this.term });
   }
 
@@ -1240,12 +1301,18 @@ export class RaftNode {
   private startRead(requestCtx: Uint8Array, from: NodeId): void {
     const index = this.log.committed;
     const singleVoter = this.conf.voters.length === 1 && this.conf.voters[0] === this.id;
-    if (this.readOnly === 'lease' || singleVoter) {
+    if (singleVoter || this.leaseValid()) {
       this.completeRead({ seq: 0, index, requestCtx, from });
       return;
     }
-    this.readSeq++;
-    this.pendingReads.push({ seq: this.readSeq, index, requestCtx, from });
+    // A heartbeat round sent from now on confirms it (in lease mode it also renews the lease).
+    if (this.readOnly !== 'lease') this.readSeq++;
+    this.pendingReads.push({
+      seq: this.readOnly === 'lease' ? this.readSeq + 1 : this.readSeq,
+      index,
+      requestCtx,
+      from,
+    });
     this.bcastHeartbeat();
   }
 
@@ -1255,12 +1322,33 @@ export class RaftNode {
     const acked = this.conf.voters.map((v) => (v === this.id ? this.readSeq : (this.readAcks.get(v) ?? 0)));
     acked.sort((a, b) => b - a);
     const confirmed = acked[Math.floor(this.conf.voters.length / 2)]!;
+    if (this.readOnly === 'lease') this.renewLease(confirmed);
     let n = 0;
     while (n < this.pendingReads.length && this.pendingReads[n]!.seq <= confirmed) {
       this.completeRead(this.pendingReads[n]!);
       n++;
     }
     if (n > 0) this.pendingReads = this.pendingReads.slice(n);
+  }
+
+  /** A voter quorum acknowledged every round up to `confirmed`: the lease runs from its send. */
+  private renewLease(confirmed: number): void {
+    let i = this.heartbeatRounds.length - 1;
+    while (i >= 0 && this.heartbeatRounds[i]!.seq > confirmed) i--;
+    if (i < 0) return;
+    const sentTick = this.heartbeatRounds[i]!.sentTick;
+    if (this.leaseFromTick === undefined || sentTick > this.leaseFromTick) this.leaseFromTick = sentTick;
+    this.heartbeatRounds.splice(0, i + 1);
+  }
+
+  /** May a read be answered now from the commit index, without a heartbeat round? */
+  private leaseValid(): boolean {
+    return (
+      this.readOnly === 'lease' &&
+      !this.leaseRevoked &&
+      this.leaseFromTick !== undefined &&
+      this.ticks < this.leaseFromTick + this.leaseTicks
+    );
   }
 
   private completeRead(r: PendingRead): void {
@@ -1416,7 +1504,17 @@ function validateOptions(o: RaftOptions): void {
     throw new ConfigError('learnerCatchUpLagEntriesMax', 'must be >= 0');
   }
   if (o.readOnly === 'lease' && o.checkQuorum === false) {
-    throw new ConfigError('readOnly', "'lease' reads require checkQuorum (the lease is the check-quorum window)");
+    throw new ConfigError('readOnly', "'lease' reads require checkQuorum (followers' leases refuse votes)");
+  }
+  const drift = o.leaseClockDriftRateMax;
+  if (drift !== undefined && !(drift >= 0 && drift < 0.5)) {
+    throw new ConfigError('leaseClockDriftRateMax', `must be in [0, 0.5), got ${drift}`);
+  }
+  if (o.readOnly === 'lease' && leaseTicks(o.electionTimeoutTicks, drift ?? 0.05) <= o.heartbeatTicks) {
+    throw new ConfigError(
+      'readOnly',
+      `a lease of ${leaseTicks(o.electionTimeoutTicks, drift ?? 0.05)} ticks (electionTimeoutTicks ${o.electionTimeoutTicks}, drift ${drift ?? 0.05}) must outlast heartbeatTicks ${o.heartbeatTicks}`,
+    );
   }
   const learners = o.learners ?? [];
   if (o.voters.some((v) => learners.includes(v)))

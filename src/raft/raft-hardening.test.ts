@@ -46,7 +46,6 @@ describe('forwarded reads across a follower restart (issue 7, item 6)', () => {
     c.isolate('b'); // b loses heartbeats while the leader commits more
     c.propose('a', 'v2');
     c.propose('a', 'v3');
-    const term = c.raft('b').currentTerm;
     c.crash('b');
     c.restart('b');
     c.heal();

@@ -17,6 +17,8 @@ export const MUTATION_NAMES = [
   'wal-trust-torn-tail',
   /** Raft ReadIndex: request ids restart at 1 in every process. */
   'raft-reuse-read-ids',
+  /** Raft lease reads (readOnly 'lease'): serve from the lease until check-quorum deposes the leader. */
+  'raft-lease-check-quorum-window',
 ] as const;
 
 export type Mutation = (typeof MUTATION_NAMES)[number];

@@ -60,6 +60,15 @@ export interface RaftDriverOptions {
   readonly snapshotRetainEntries: number;
   readonly preVote?: boolean;
   readonly checkQuorum?: boolean;
+  /**
+   * 'safe' (default): every linearizable read confirms leadership with a heartbeat round.
+   * 'lease': the leader answers reads from a lease without a round trip; correct only while every
+   * node's clock rate is within leaseClockDriftRateMax of true time (see RaftOptions.readOnly).
+   * In lease mode the core is ticked by the monotonic clock (catch-up ticks after a pause), so
+   * a stalled leader cannot outlive its lease.
+   */
+  readonly readOnly?: 'safe' | 'lease';
+  readonly leaseClockDriftRateMax?: number;
 }
 
 export const defaultRaftTiming = {
@@ -70,6 +79,7 @@ export const defaultRaftTiming = {
   pendingRequestsMax: 10_000,
   snapshotEveryEntries: 10_000,
   snapshotRetainEntries: 1_000,
+  leaseClockDriftRateMax: 0.05,
 } as const;
 
 /** At most one log line per this interval about followers that lost acknowledged entries. */
@@ -123,6 +133,11 @@ export class RaftDriver {
   private readonly commitLatency: Histogram;
   private lastLeader: NodeId | undefined;
   private readonly regressionsTotal: Counter;
+  /** Lease mode: ticks follow the monotonic clock from here, not the count of timer firings. */
+  private readonly tickOriginMs: number;
+  private ticksDone = 0;
+  /** After a longer gap every lease and election timer has run out anyway: skip the rest. */
+  private readonly catchUpTicksMax: number;
   private regressionLoggedAtMs: number | undefined;
   private regressionsSuppressed = 0;
   /** Observer of applies and snapshot restores (the simulator feeds Raft's State Machine Safety check). */
@@ -149,7 +164,12 @@ export class RaftDriver {
       checkQuorum: options.checkQuorum ?? true,
       appliedIndex: this.applied,
       mutationReuseReadIds: env.mutations.has('raft-reuse-read-ids'),
+      mutationLeaseUntilStepDown: env.mutations.has('raft-lease-check-quorum-window'),
+      readOnly: options.readOnly ?? 'safe',
+      leaseClockDriftRateMax: options.leaseClockDriftRateMax ?? defaultRaftTiming.leaseClockDriftRateMax,
     });
+    this.tickOriginMs = env.clock.monotonicMs();
+    this.catchUpTicksMax = 2 * options.electionTimeoutTicks;
     const m = env.metrics;
     this.gauges = {
       term: m.gauge('raft_term', 'Current Raft term'),
@@ -186,12 +206,25 @@ export class RaftDriver {
     router.register([MessageType.RaftClientRequest], (msg) => this.onForwardedRequest(msg.from, msg.payload));
     router.register([MessageType.RaftClientResponse], (msg) => this.onForwardedResponse(msg.payload));
     this.timer = env.timers.every(options.tickMs, () => {
-      this.core.tick();
+      for (let n = this.ticksDue(); n > 0; n--) this.core.tick();
       this.expire();
       this.process();
       this.updateGauges();
     });
     this.process();
+  }
+
+  /**
+   * Core ticks to run now. Safe mode: one per timer firing. Lease mode: as many as the monotonic
+   * clock says elapsed, so a pause (GC, a stalled disk, SIGSTOP) makes the leader's lease run out
+   * instead of being frozen with it: a timer that fires once after a long stall would count one.
+   */
+  private ticksDue(): number {
+    if (this.options.readOnly !== 'lease') return 1;
+    const elapsed = Math.floor((this.env.clock.monotonicMs() - this.tickOriginMs) / this.options.tickMs);
+    const due = elapsed - this.ticksDone;
+    this.ticksDone = elapsed;
+    return Math.min(due, this.catchUpTicksMax);
   }
 
   get appliedIndex(): number {

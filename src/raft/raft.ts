@@ -125,6 +125,12 @@ export interface RaftOptions {
    * from any sender. Never set outside the simulator.
    */
   readonly mutationReuseReadIds?: boolean;
+  /**
+   * PLANTED BUG (mutation 'raft-lease-check-quorum-window'): the old lease — a lease-mode leader
+   * answers every read at once for as long as it is leader (until check-quorum deposes it), and
+   * a restarted node grants votes at once. Never set outside the simulator.
+   */
+  readonly mutationLeaseUntilStepDown?: boolean;
 }
 
 /**
@@ -317,6 +323,9 @@ export class RaftNode {
   /** Forwarded reads by the hex of their id, oldest first (Map keeps insertion order). */
   private readonly forwardedReads = new Map<string, ForwardedRead>();
   private readonly mutationReuseReadIds: boolean;
+  private readonly mutationLeaseUntilStepDown: boolean;
+  /** Reads this node answered from its lease (introspection: tests show lease mode was used). */
+  leaseReads = 0;
   /** Ticks since this RaftNode was built (ages forwarded reads). */
   private ticks = 0;
 
@@ -354,6 +363,7 @@ export class RaftNode {
     this.readIndexPendingMax = options.readIndexPendingMax ?? 4096;
     this.learnerCatchUpLagEntriesMax = options.learnerCatchUpLagEntriesMax ?? 64;
     this.mutationReuseReadIds = options.mutationReuseReadIds ?? false;
+    this.mutationLeaseUntilStepDown = options.mutationLeaseUntilStepDown ?? false;
     this.readIdNonce = this.mutationReuseReadIds
       ? new Uint8Array(READ_ID_NONCE_BYTES)
       : options.rng.fork('read-id').bytes(READ_ID_NONCE_BYTES);
@@ -840,7 +850,7 @@ export class RaftNode {
         const inLease =
           this.checkQuorum &&
           ((this.lead !== undefined && this.electionElapsed < this.electionTimeoutTicks) ||
-            (this.readOnly === 'lease' && this.ticks < this.electionTimeoutTicks));
+            (this.readOnly === 'lease' && !this.mutationLeaseUntilStepDown && this.ticks < this.electionTimeoutTicks));
         if (inLease && !m.transfer) return;
       }
       if (m.type === MsgType.PreVote || (m.type === MsgType.PreVoteResponse && !m.reject)) {
@@ -1302,6 +1312,7 @@ export class RaftNode {
     const index = this.log.committed;
     const singleVoter = this.conf.voters.length === 1 && this.conf.voters[0] === this.id;
     if (singleVoter || this.leaseValid()) {
+      if (!singleVoter) this.leaseReads++;
       this.completeRead({ seq: 0, index, requestCtx, from });
       return;
     }
@@ -1343,6 +1354,7 @@ export class RaftNode {
 
   /** May a read be answered now from the commit index, without a heartbeat round? */
   private leaseValid(): boolean {
+    if (this.readOnly === 'lease' && this.mutationLeaseUntilStepDown) return true;
     return (
       this.readOnly === 'lease' &&
       !this.leaseRevoked &&

@@ -15,7 +15,7 @@ export const MUTATION_NAMES = [
   'wal-skip-fsync',
   /** WAL recovery: treat any bad record in the last segment as a torn tail, even synced ones. */
   'wal-trust-torn-tail',
-  /** Raft ReadIndex: request ids restart at 1 in every process. */
+  /** Raft ReadIndex: forwarded read ids restart at 1 in every incarnation; answers taken from anyone. */
   'raft-reuse-read-ids',
   /** Raft lease reads (readOnly 'lease'): serve from the lease until check-quorum deposes the leader. */
   'raft-lease-check-quorum-window',

@@ -12,7 +12,7 @@ import pc from 'picocolors';
 import { ConfigError } from '../lib/errors.ts';
 import { MUTATION_NAMES, type Mutation, mutationsFrom } from '../lib/mutations.ts';
 import {
-  allNemesisKinds,
+  nemesisKindNames,
   type ClusterSimOptions,
   type ClusterSimResult,
   runClusterSimulation,
@@ -60,11 +60,11 @@ export function parseDurationMs(flag: string, text: string): number {
 
 export function parseNemesis(text: string): NemesisKind[] {
   if (text === 'none' || text === '') return [];
-  if (text === 'all') return [...allNemesisKinds];
+  if (text === 'all') return [...nemesisKindNames];
   const kinds = text.split(',').map((k) => k.trim());
   for (const k of kinds) {
-    if (!(allNemesisKinds as readonly string[]).includes(k)) {
-      throw new ConfigError('--nemesis', `unknown fault "${k}"; choose from ${allNemesisKinds.join(', ')}, all, none`);
+    if (!(nemesisKindNames as readonly string[]).includes(k)) {
+      throw new ConfigError('--nemesis', `unknown fault "${k}"; choose from ${nemesisKindNames.join(', ')}, all, none`);
     }
   }
   return kinds as NemesisKind[];

@@ -12,7 +12,7 @@
 //
 // This file is deterministic: it uses only the simulator's virtual time and seeded randomness.
 
-import { type Mutation, mutationsFrom } from '../lib/mutations.ts';
+import { type Mutation, type Mutations, mutationsFrom } from '../lib/mutations.ts';
 import type { DiskFaults } from '../sim/disk.ts';
 import type { NemesisKind, ScheduledFault } from '../sim/nemesis.ts';
 import { drawSwarmMix, injectedByClass, type SwarmMix } from '../sim/swarm.ts';
@@ -24,17 +24,17 @@ import { defaultRaftTiming } from '../metadata/raft-driver.ts';
 import type { History } from '../check/history.ts';
 import { bytesEqual } from '../lib/bytes.ts';
 import { defaultKvWorkload, KvWorkload, type KvWorkloadOptions } from './sim-kv-workload.ts';
-import { NodeServices } from './services.ts';
+import { NodeServices, type RaftTiming } from './services.ts';
 
-export const allNemesisKinds: readonly NemesisKind[] = [
-  'partition',
-  'crash',
-  'crash-in-io',
-  'pause',
-  'clock',
-  'clog',
-  'loss',
-];
+/** The tests' default nemesis (their fixed seeds depend on this list: append, never reorder). */
+export const allNemesisKinds: readonly NemesisKind[] = ['partition', 'crash', 'pause', 'clock', 'clog', 'loss'];
+/** Every nemesis kind, for `barista sim --nemesis all` (adds crashes inside disk I/O). */
+export const nemesisKindNames: readonly NemesisKind[] = [...allNemesisKinds, 'crash-in-io'];
+
+function mutationList(m: ClusterSimOptions['mutations']): readonly Mutation[] {
+  if (m === undefined) return [];
+  return 'has' in m ? m.list() : m;
+}
 
 export interface ClusterSimOptions {
   readonly seed: string;
@@ -51,10 +51,14 @@ export interface ClusterSimOptions {
   readonly script?: readonly ScheduledFault[];
   /** Swarm mode: the seed draws the fault mix and intensities; `nemesis` is then ignored. */
   readonly swarm?: boolean;
-  /** Planted bugs every node runs with (none by default). */
-  readonly mutations?: readonly Mutation[];
   /** Disk faults on top of the simulator's defaults (src/sim/disk.ts). */
   readonly diskFaults?: Partial<DiskFaults>;
+  /** Raft driver overrides (e.g. `readOnly: 'lease'`). */
+  readonly raft?: Partial<RaftTiming>;
+  /** Largest |clock drift rate| the random nemesis draws (default: the nemesis's own, 0.05). */
+  readonly driftRateMax?: number;
+  /** Planted bugs (src/lib/mutations.ts) every node runs with: names, or a validated set. */
+  readonly mutations?: readonly Mutation[] | Mutations;
 }
 
 export interface ClusterSimResult {
@@ -82,7 +86,9 @@ export function replayArgs(o: ClusterSimOptions): Record<string, string | number
     ...(o.kvWorkload?.readConsistency !== undefined ? { 'read-consistency': o.kvWorkload.readConsistency } : {}),
     ...(o.kvWorkload?.sessions === true ? { sessions: true } : {}),
     // `--mutation a,b` is accepted by the CLI like `--mutation a --mutation b`.
-    ...((o.mutations?.length ?? 0) > 0 ? { mutation: [...new Set(o.mutations)].sort().join(',') } : {}),
+    ...(mutationList(o.mutations).length > 0
+      ? { mutation: [...new Set(mutationList(o.mutations))].sort().join(',') }
+      : {}),
   };
 }
 
@@ -146,7 +152,7 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
     ...(mix !== undefined || o.diskFaults !== undefined
       ? { diskFaults: { ...mix?.knobs.diskFaults, ...o.diskFaults } }
       : {}),
-    mutations: mutationsFrom(o.mutations ?? []),
+    mutations: mutationsFrom(mutationList(o.mutations)),
     program: (env) =>
       new NodeServices(env, {
         clusterId: 'sim',
@@ -154,7 +160,7 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
         membership: defaultMembershipTiming,
         // Small snapshot interval in the simulator, so snapshots, compaction and InstallSnapshot
         // to lagging or restarted nodes happen in every run.
-        raft: { ...defaultRaftTiming, snapshotEveryEntries: 200, snapshotRetainEntries: 50 },
+        raft: { ...defaultRaftTiming, snapshotEveryEntries: 200, snapshotRetainEntries: 50, ...o.raft },
       }),
     replay: { args: replayArgs(o) },
   });
@@ -181,7 +187,12 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
       }
     } else if (o.nemesis.length > 0) {
       sim.schedule(
-        randomNemesis(sim.forkRng('schedule'), ids, { kinds: o.nemesis, startMs: 1_000, endMs: o.durationMs }),
+        randomNemesis(sim.forkRng('schedule'), ids, {
+          kinds: o.nemesis,
+          startMs: 1_000,
+          endMs: o.durationMs,
+          ...(o.driftRateMax === undefined ? {} : { driftRateMax: o.driftRateMax }),
+        }),
       );
     }
     if (o.script !== undefined) sim.schedule(o.script);

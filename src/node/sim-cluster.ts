@@ -92,6 +92,12 @@ export function replayArgs(o: ClusterSimOptions): Record<string, string | number
   };
 }
 
+function readsOk(history: History): number {
+  let n = 0;
+  for (const op of history) if (op.type === 'ok' && op.f === 'read') n++;
+  return n;
+}
+
 function nodeIds(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `n${i + 1}`);
 }
@@ -160,7 +166,13 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
         membership: defaultMembershipTiming,
         // Small snapshot interval in the simulator, so snapshots, compaction and InstallSnapshot
         // to lagging or restarted nodes happen in every run.
-        raft: { ...defaultRaftTiming, snapshotEveryEntries: 200, snapshotRetainEntries: 50, ...o.raft },
+        raft: {
+          ...defaultRaftTiming,
+          snapshotEveryEntries: 200,
+          snapshotRetainEntries: 50,
+          ...mix?.knobs.raft,
+          ...o.raft,
+        },
       }),
     replay: { args: replayArgs(o) },
   });
@@ -228,6 +240,7 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
   }
   failure ??= sim.failed;
   const stats = sim.stats();
+  const leaseMode = (o.raft?.readOnly ?? mix?.knobs.raft.readOnly) === 'lease';
   return {
     seed: o.seed,
     ok: failure === undefined,
@@ -237,7 +250,11 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
     convergedAfterMs,
     ...(kvSummary !== undefined ? { kv: kvSummary } : {}),
     ...(mix !== undefined ? { mix } : {}),
-    injected: injectedByClass({ stats, controlActions: kv?.controlActions ?? 0 }),
+    injected: injectedByClass({
+      stats,
+      controlActions: kv?.controlActions ?? 0,
+      leaseReads: leaseMode && kvSummary !== undefined ? readsOk(kvSummary.history) : 0,
+    }),
   };
 }
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Simulation } from './simulation.ts';
-import { drawSwarmMix, faultClasses, injectedByClass, SwarmTally } from './swarm.ts';
+import { drawSwarmMix, faultClasses, injectedByClass, leaseClockDriftRateMax, SwarmTally } from './swarm.ts';
 
 test('a mix is a pure function of the seed, and seeds differ', () => {
   assert.deepEqual(drawSwarmMix('42'), drawSwarmMix('42'));
@@ -35,7 +35,13 @@ test('over 300 seeds every class is on in some and off in others, at varying int
   for (const c of faultClasses) {
     const n = onCount.get(c.name) ?? 0;
     assert.ok(n > 30 && n < 270, `${c.name} on in ${n}/300 seeds`);
-    const boolean = ['lost-unsynced', 'torn-write', 'torn-sectors-any-order', 'membership-change'].includes(c.name);
+    const boolean = [
+      'lost-unsynced',
+      'torn-write',
+      'torn-sectors-any-order',
+      'lease-reads',
+      'membership-change',
+    ].includes(c.name);
     if (!boolean) assert.ok(intensities.get(c.name)!.size > 20, `${c.name}: intensities vary`);
   }
 });
@@ -56,6 +62,10 @@ test('classes that are off leave the knobs quiet; classes that are on set them',
     assert.equal((knobs.diskFaults.readCorruptionProbability ?? 0) > 0, isOn('read-bitflip'));
     assert.equal((knobs.diskFaults.slowSyncProbability ?? 0) > 0, isOn('slow-sync'));
     assert.equal(knobs.workload.control, isOn('membership-change'));
+    assert.equal(knobs.raft.readOnly === 'lease', isOn('lease-reads'));
+    if (isOn('lease-reads')) {
+      assert.ok((knobs.nemesis.driftRateMax ?? 0) <= leaseClockDriftRateMax, `${seed}: drift within the lease bound`);
+    }
     for (const kind of ['partition', 'crash', 'crash-in-io', 'pause', 'clock', 'clog', 'loss'] as const) {
       assert.equal(knobs.nemesis.kinds.includes(kind), isOn(kind), `${seed}: nemesis ${kind}`);
     }
@@ -64,7 +74,7 @@ test('classes that are off leave the knobs quiet; classes that are on set them',
 
 test('a class is counted from what was injected, not from being on', () => {
   const sim = new Simulation({ seed: 1, nodes: ['a', 'b', 'c'], program: () => ({}) });
-  const quiet = injectedByClass({ stats: sim.stats(), controlActions: 0 });
+  const quiet = injectedByClass({ stats: sim.stats(), controlActions: 0, leaseReads: 0 });
   assert.ok(
     Object.values(quiet).every((n) => n === 0),
     'nothing injected yet',
@@ -72,12 +82,13 @@ test('a class is counted from what was injected, not from being on', () => {
   sim.inject({ kind: 'isolate', node: 'a' });
   sim.inject({ kind: 'clock', node: 'b', skewMs: 5 });
   sim.crash('c');
-  const counted = injectedByClass({ stats: sim.stats(), controlActions: 2 });
+  const counted = injectedByClass({ stats: sim.stats(), controlActions: 2, leaseReads: 3 });
   assert.equal(counted['partition'], 1);
   assert.equal(counted['clock'], 1);
   assert.equal(counted['crash'], 1);
   assert.equal(counted['crash-in-io'], 0);
   assert.equal(counted['membership-change'], 2);
+  assert.equal(counted['lease-reads'], 3);
   const tally = new SwarmTally();
   tally.add(quiet);
   tally.add(counted);

@@ -33,6 +33,12 @@ export interface SwarmKnobs {
     weights: Partial<Record<NemesisKind, number>>;
     intervalMs: { min: number; max: number };
   } & { -readonly [K in 'clogDelayMs' | 'lossProbability' | 'skewMsMax' | 'driftRateMax']?: RandomNemesisOptions[K] };
+  /** Raft driver settings (src/metadata/raft-driver.ts RaftDriverOptions). */
+  raft: {
+    readOnly?: 'lease';
+    /** The clock-rate bound lease reads rely on; the swarm keeps drawn drift within it. */
+    leaseClockDriftRateMax?: number;
+  };
   workload: {
     /** Leadership transfers and membership changes during the safety phase. */
     control: boolean;
@@ -46,6 +52,8 @@ export interface InjectionCounts {
   readonly stats: SimulationStats;
   /** Leadership transfers and membership changes the workload made. */
   readonly controlActions: number;
+  /** Linearizable reads answered in lease mode (0 when the mode is off). */
+  readonly leaseReads: number;
 }
 
 export interface FaultClass {
@@ -59,6 +67,12 @@ export interface FaultClass {
   /** Faults of this class the run injected, from counters (not from whether it was on). */
   injected(c: InjectionCounts): number;
 }
+
+/**
+ * The clock-rate bound lease reads are correct under (the driver's default leaseClockDriftRateMax);
+ * beyond it a lease read may be stale by design, which the lease tests use as a negative control.
+ */
+export const leaseClockDriftRateMax = 0.05;
 
 /** `lo * (hi/lo)^u`: intensities spread evenly over orders of magnitude. */
 function logUniform(lo: number, hi: number, u: number): number {
@@ -252,6 +266,17 @@ export const faultClasses: readonly FaultClass[] = [
     injected: (c) => c.stats.diskFaults.readCorruptions,
   },
   {
+    name: 'lease-reads',
+    doc: "reads answered from the leader's lease (readOnly 'lease'), with clock drift kept within the lease's bound",
+    onProbability: 0.3,
+    enable: (k) => {
+      k.raft.readOnly = 'lease';
+      k.raft.leaseClockDriftRateMax = leaseClockDriftRateMax;
+      return `drift bound ${leaseClockDriftRateMax}`;
+    },
+    injected: (c) => c.leaseReads,
+  },
+  {
     name: 'membership-change',
     doc: 'leadership transfers and voter removal/re-addition while clients run',
     onProbability: 0.6,
@@ -288,6 +313,7 @@ function quietKnobs(): SwarmKnobs {
       noSpaceProbability: 0,
     },
     nemesis: { kinds: [], weights: {}, intervalMs: { min: 200, max: 2_000 } },
+    raft: {},
     workload: { control: false, sessions: false },
   };
 }
@@ -307,6 +333,12 @@ export function drawSwarmMix(seed: string, classes: readonly FaultClass[] = faul
     const isOn = rng.chance(cls.onProbability);
     const u = rng.float();
     if (isOn) on.push({ name: cls.name, intensity: cls.enable(knobs, u) });
+  }
+  // Lease reads are correct only while clocks drift within the lease's bound: a swarm that drew
+  // more would report the documented limit of lease mode, not a defect.
+  const driftBound = knobs.raft.leaseClockDriftRateMax;
+  if (driftBound !== undefined && (knobs.nemesis.driftRateMax ?? 0) > driftBound) {
+    knobs.nemesis.driftRateMax = driftBound;
   }
   return { seed, on, knobs };
 }

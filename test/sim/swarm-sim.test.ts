@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { catches, runSwarmSeed, type SwarmSeedReport } from '../../src/node/sim-swarm.ts';
-import { faultClassNames, SwarmTally } from '../../src/sim/swarm.ts';
+import { defaultRaftTiming } from '../../src/metadata/raft-driver.ts';
+import { faultClassNames, leaseClockDriftRateMax, SwarmTally } from '../../src/sim/swarm.ts';
 
 /**
  * Chosen so that together they inject every fault class (the coverage test checks it); seed 7 is
@@ -79,4 +80,8 @@ describe('swarm: planted bugs are caught', () => {
       /^barista sim --seed 7 --nodes 5 --workload raft-kv --swarm --duration 20000ms --liveness-bound 20000ms --mutation kv-skip-session-dedup$/,
     );
   });
+});
+
+test('the swarm keeps clock drift within the lease bound the Raft driver assumes', () => {
+  assert.equal(leaseClockDriftRateMax, defaultRaftTiming.leaseClockDriftRateMax);
 });

@@ -150,3 +150,42 @@ test('a crash at any point of a save leaves the previous snapshot or the new one
     assert.equal(text(after.snapshot!.data), 'first', `seed ${seed}`);
   }
 });
+
+test('a transient read error (one flipped bit in one read) does not reject a good snapshot; damage that stays does', () => {
+  const diskStore = new SimDiskStore(new SeededRng('snap-flip'));
+  const c = { disk: diskStore.view(), ...recordingComponents() };
+  new SnapshotStore(c, options).save({ index: 5, term: 1, config: bytes('c'), data: bytes('payload') });
+  // A Disk whose next `flips` reads return a copy with one bit flipped (the stored bytes stay intact).
+  const flaky = (inner: Disk, flips: number): Disk => ({
+    exists: (p) => inner.exists(p),
+    list: (d) => inner.list(d),
+    mkdirp: (d) => inner.mkdirp(d),
+    rename: (a, b) => inner.rename(a, b),
+    remove: (p) => inner.remove(p),
+    syncDir: (d) => inner.syncDir(d),
+    open: (path, o) => {
+      const f = inner.open(path, o);
+      return {
+        path: f.path,
+        size: () => f.size(),
+        read: (offset, length) => {
+          const out = f.read(offset, length);
+          if (flips > 0 && out.length > 0) {
+            flips--;
+            out[0]! ^= 0x10;
+          }
+          return out;
+        },
+        append: (d) => f.append(d),
+        writeAt: (o2, d) => f.writeAt(o2, d),
+        truncate: (n) => f.truncate(n),
+        sync: () => f.sync(),
+        close: () => f.close(),
+      };
+    },
+  });
+  const once = new SnapshotStore({ ...c, disk: flaky(diskStore.view(), 1) }, options);
+  assert.equal(text(once.load(5, 1).data), 'payload', 'one bad read is read again');
+  const always = new SnapshotStore({ ...c, disk: flaky(diskStore.view(), 1_000) }, options);
+  assert.throws(() => always.load(5, 1), CorruptionError, 'damage seen by every read is believed');
+});

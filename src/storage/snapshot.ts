@@ -116,6 +116,9 @@ function getU64(view: DataView, offset: number): number {
   return view.getUint32(offset + 4, true) * 2 ** 32 + view.getUint32(offset, true);
 }
 
+/** Reads of one invalid snapshot file before its verdict is believed (two must agree). */
+export const snapshotReadAttemptsMax = 4;
+
 export class SnapshotStore {
   private readonly disk: Disk;
   private readonly log: Logger;
@@ -220,8 +223,23 @@ export class SnapshotStore {
     return out.sort((a, b) => b.index - a.index || b.term - a.term);
   }
 
-  /** Returns the snapshot, or why the file is invalid. */
+  /**
+   * Returns the snapshot, or why the file is invalid. An invalid file is read again until two
+   * consecutive reads give the same verdict (at most snapshotReadAttemptsMax reads), so a transient
+   * read error — one flipped bit in one read — is never taken for damage on disk (issue 7 item 1;
+   * the WAL's recovery does the same).
+   */
   private read(named: NamedSnapshot): StoredSnapshot | string {
+    let verdict = this.readOnce(named);
+    for (let attempt = 1; typeof verdict === 'string' && attempt < snapshotReadAttemptsMax; attempt++) {
+      const again = this.readOnce(named);
+      if (typeof again === 'string' && again === verdict) return verdict;
+      verdict = again;
+    }
+    return verdict;
+  }
+
+  private readOnce(named: NamedSnapshot): StoredSnapshot | string {
     const file = this.disk.open(`${this.options.dir}/${named.name}`, { create: false });
     try {
       const size = file.size();

@@ -20,6 +20,9 @@ const INCARNATION_FILE = 'membership/incarnation';
 /** The core is ticked this many times per heartbeat period, so detection lags by at most 1/4 period. */
 const TICKS_PER_HEARTBEAT = 4;
 
+/** Reads of the incarnation file until two agree (a transient read error is not believed). */
+export const incarnationReadAttemptsMax = 4;
+
 export function bumpIncarnation(env: Env): number {
   const disk = env.disk;
   // Durable directory creation: the simulator found restarts reusing incarnation 1 when only the
@@ -27,7 +30,16 @@ export function bumpIncarnation(env: Env): number {
   mkdirpDurable(disk, INCARNATION_DIR);
   let previous = 0;
   if (disk.exists(INCARNATION_FILE)) {
-    const text = new TextDecoder().decode(readWholeFile(disk, INCARNATION_FILE).subarray(0, 32));
+    // Read until two reads agree: one flipped bit in one read can turn "2" into "0", and a
+    // smaller incarnation would make this node's new life look like an old one (the simulator's
+    // read bit-flips found it). At most incarnationReadAttemptsMax reads.
+    const readText = (): string => new TextDecoder().decode(readWholeFile(disk, INCARNATION_FILE).subarray(0, 32));
+    let text = readText();
+    for (let attempt = 1; attempt < incarnationReadAttemptsMax; attempt++) {
+      const again = readText();
+      if (again === text) break;
+      text = again;
+    }
     const parsed = Number(text.trim());
     if (Number.isSafeInteger(parsed) && parsed >= 0) {
       previous = parsed;

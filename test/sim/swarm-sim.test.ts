@@ -9,25 +9,16 @@
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { after, describe, test } from 'node:test';
+import type { Mutation } from '../../src/lib/mutations.ts';
 import { catches, runSwarmSeed, type SwarmSeedReport } from '../../src/node/sim-swarm.ts';
 import { defaultRaftTiming } from '../../src/metadata/raft-driver.ts';
 import { faultClassNames, leaseClockDriftRateMax, SwarmTally } from '../../src/sim/swarm.ts';
 
 /**
- * Chosen so that together they inject every fault class (the coverage test checks it); seed 7 is
- * also the one that catches kv-skip-session-dedup below.
+ * Chosen so that together they inject every fault class (the coverage test checks it): 2, 7, 39
+ * and 115 cover the registry between them in a 120-seed run; 5 and 13 add partitions and pauses.
  */
-const FIXED_SEEDS = ['4', '5', '7', '8', '13', '16'];
-/**
- * Seeds that fail on this branch because of a defect another change repairs, run as `todo` (they
- * run and report, and their injected faults count for coverage, but do not fail the suite). Remove
- * an entry once it passes.
- */
-const KNOWN_FAILING: Readonly<Record<string, string>> = {
-  '4':
-    'issue 7 #1: a transient read bit-flip during WAL recovery makes the node refuse to start ' +
-    '(CorruptionError "bad record ... a valid record follows"); recovery must re-read before it refuses or truncates',
-};
+const FIXED_SEEDS = ['2', '5', '7', '13', '39', '115'];
 const RANDOM_SEEDS = Number(process.env.SWARM_RANDOM_SEEDS ?? 2);
 
 function assertPassed(r: SwarmSeedReport): void {
@@ -42,8 +33,7 @@ describe('swarm: fixed seeds of a 5-node raft-kv run, each drawing its fault mix
   const tally = new SwarmTally(faultClassNames);
   let ran = 0;
   for (const seed of FIXED_SEEDS) {
-    const todo = KNOWN_FAILING[seed];
-    test(`seed ${seed}`, todo !== undefined ? { todo } : {}, () => {
+    test(`seed ${seed}`, () => {
       const r = runSwarmSeed(seed);
       tally.add(r.injected);
       ran++;
@@ -68,18 +58,27 @@ describe('swarm: fresh random seeds', () => {
   }
 });
 
-describe('swarm: planted bugs are caught', () => {
-  test('kv-skip-session-dedup (retries re-execute) fails seed 7, which passes without it', () => {
-    const r = catches('7', ['kv-skip-session-dedup']);
-    assert.equal(r.planted.ok, false, 'the planted bug went unnoticed');
-    assert.equal(r.planted.failure?.invariant, 'linearizability');
-    assert.equal(r.baseline?.ok, true, `seed 7 fails without the mutation: ${r.baseline?.failure?.detail}`);
-    assert.equal(r.caught, true);
-    assert.match(
-      r.planted.failure!.replay,
-      /^barista sim --seed 7 --nodes 5 --workload raft-kv --swarm --duration 20000ms --liveness-bound 20000ms --mutation kv-skip-session-dedup$/,
-    );
-  });
+/** Planted bugs (src/lib/mutations.ts) and the first swarm seed that catches each (docs/SWARM.md). */
+const CAUGHT: ReadonlyArray<{ mutation: Mutation; seed: string; invariant: RegExp }> = [
+  { mutation: 'kv-skip-session-dedup', seed: '2', invariant: /^linearizability$/ },
+  { mutation: 'raft-forward-no-dedup', seed: '13', invariant: /^applied-once$/ },
+  { mutation: 'wal-skip-fsync', seed: '3', invariant: /^exception$/ },
+];
+
+describe('swarm: planted bugs are caught by a seed that passes without them', () => {
+  for (const { mutation, seed, invariant } of CAUGHT) {
+    test(`${mutation}: seed ${seed}`, () => {
+      const r = catches(seed, [mutation]);
+      assert.equal(r.planted.ok, false, `${mutation} went unnoticed by seed ${seed}`);
+      assert.match(r.planted.failure!.invariant, invariant, r.planted.failure!.detail);
+      assert.equal(r.baseline?.ok, true, `seed ${seed} fails without the mutation: ${r.baseline?.failure?.detail}`);
+      assert.equal(r.caught, true);
+      assert.equal(
+        r.planted.failure!.replay,
+        `barista sim --seed ${seed} --nodes 5 --workload raft-kv --swarm --duration 20000ms --liveness-bound 20000ms --mutation ${mutation}`,
+      );
+    });
+  }
 });
 
 test('the swarm keeps clock drift within the lease bound the Raft driver assumes', () => {

@@ -110,7 +110,9 @@ export const faultClasses: readonly FaultClass[] = [
     doc: 'power loss of a node between events (a minority down at once), restarted later from its disk',
     onProbability: 0.7,
     enable: (k, u) => `weight ${nemesisWeight(k, 'crash', u)}`,
-    injected: (c) => c.stats.crashes - c.stats.crashesInIo,
+    // Crashes inside I/O, and exits after a disk error (fsync-eio, write-eio, enospc), are counted
+    // by their own classes.
+    injected: (c) => c.stats.crashes - c.stats.crashesInIo - c.stats.diskErrorExits,
   },
   {
     name: 'crash-in-io',

@@ -21,7 +21,7 @@ const INCARNATION_FILE = 'membership/incarnation';
 const TICKS_PER_HEARTBEAT = 4;
 
 /** Reads of the incarnation file until two agree (a transient read error is not believed). */
-export const incarnationReadAttemptsMax = 4;
+export const incarnationReadAttemptsMax = 16;
 
 export function bumpIncarnation(env: Env): number {
   const disk = env.disk;
@@ -35,16 +35,17 @@ export function bumpIncarnation(env: Env): number {
     // read bit-flips found it). At most incarnationReadAttemptsMax reads.
     const readText = (): string => new TextDecoder().decode(readWholeFile(disk, INCARNATION_FILE).subarray(0, 32));
     let text = readText();
-    for (let attempt = 1; attempt < incarnationReadAttemptsMax; attempt++) {
+    let agreed = false;
+    for (let attempt = 1; attempt < incarnationReadAttemptsMax && !agreed; attempt++) {
       const again = readText();
-      if (again === text) break;
+      agreed = again === text;
       text = again;
     }
     const parsed = Number(text.trim());
-    if (Number.isSafeInteger(parsed) && parsed >= 0) {
+    if (agreed && Number.isSafeInteger(parsed) && parsed >= 0) {
       previous = parsed;
     } else {
-      // A torn or foreign file: wall-clock seconds are still above any incarnation we handed out
+      // A torn or foreign file, or reads that never agreed: wall-clock seconds are still above any incarnation we handed out
       // (unless the clock went far back), which beats refusing to start.
       previous = Math.floor(env.clock.wallMs() / 1000);
       env.log.warn({ text, previous }, 'membership: unreadable incarnation file');

@@ -117,7 +117,7 @@ function getU64(view: DataView, offset: number): number {
 }
 
 /** Reads of one invalid snapshot file before its verdict is believed (two must agree). */
-export const snapshotReadAttemptsMax = 4;
+export const snapshotReadAttemptsMax = 16;
 
 export class SnapshotStore {
   private readonly disk: Disk;
@@ -225,54 +225,68 @@ export class SnapshotStore {
 
   /**
    * Returns the snapshot, or why the file is invalid. An invalid file is read again until two
-   * consecutive reads give the same verdict (at most snapshotReadAttemptsMax reads), so a transient
-   * read error — one flipped bit in one read — is never taken for damage on disk (issue 7 item 1;
-   * the WAL's recovery does the same).
+   * consecutive reads return the same bytes (at most snapshotReadAttemptsMax reads), so a
+   * transient read error — a flipped bit in one read — is never taken for damage on disk (issue 7
+   * item 1; the WAL's recovery does the same).
    */
   private read(named: NamedSnapshot): StoredSnapshot | string {
-    let verdict = this.readOnce(named);
-    for (let attempt = 1; typeof verdict === 'string' && attempt < snapshotReadAttemptsMax; attempt++) {
+    let last = this.readOnce(named);
+    for (let attempt = 1; typeof last.verdict === 'string' && attempt < snapshotReadAttemptsMax; attempt++) {
       const again = this.readOnce(named);
-      if (typeof again === 'string' && again === verdict) return verdict;
-      verdict = again;
+      if (typeof again.verdict === 'string' && again.bytesCrc === last.bytesCrc) return again.verdict;
+      last = again;
     }
-    return verdict;
+    return last.verdict;
   }
 
-  private readOnce(named: NamedSnapshot): StoredSnapshot | string {
+  /** One read of the file: the verdict, and a CRC of every byte read (to tell a stable defect from a transient one). */
+  private readOnce(named: NamedSnapshot): { verdict: StoredSnapshot | string; bytesCrc: number } {
     const file = this.disk.open(`${this.options.dir}/${named.name}`, { create: false });
+    let bytesCrc = 0;
+    const read = (offset: number, length: number): Uint8Array => {
+      const bytes = file.read(offset, length);
+      bytesCrc = crc32c(bytes, bytesCrc);
+      return bytes;
+    };
     try {
-      const size = file.size();
-      if (size < HEADER_BYTES + TRAILER_BYTES) return `file is ${size} bytes, shorter than header and trailer`;
-      const header = file.read(0, HEADER_BYTES);
-      const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
-      if (MAGIC.some((b, i) => header[i] !== b)) return 'bad magic';
-      if (view.getUint32(33, true) !== crc32c(header.subarray(0, 33))) return 'header crc mismatch';
-      if (header[4] !== VERSION) return `unknown version ${header[4]}`;
-      const index = getU64(view, 5);
-      const term = getU64(view, 13);
-      const configLength = view.getUint32(21, true);
-      const dataLength = getU64(view, 25);
-      if (index !== named.index || term !== named.term) {
-        return `header says index ${index} term ${term}, the name says ${named.index} ${named.term}`;
-      }
-      if (configLength > this.options.configBytesMax) return `config length ${configLength} exceeds configBytesMax`;
-      if (dataLength > this.options.dataBytesMax) return `data length ${dataLength} exceeds dataBytesMax`;
-      if (size !== HEADER_BYTES + configLength + dataLength + TRAILER_BYTES) {
-        return `file is ${size} bytes, the header implies ${HEADER_BYTES + configLength + dataLength + TRAILER_BYTES}`;
-      }
-      const config = new Uint8Array(file.read(HEADER_BYTES, configLength));
-      const data = new Uint8Array(dataLength);
-      for (let at = 0; at < dataLength; at += ioChunkBytes) {
-        data.set(file.read(HEADER_BYTES + configLength + at, Math.min(ioChunkBytes, dataLength - at)), at);
-      }
-      const trailer = file.read(HEADER_BYTES + configLength + dataLength, TRAILER_BYTES);
-      const expected = new DataView(trailer.buffer, trailer.byteOffset, TRAILER_BYTES).getUint32(0, true);
-      if (crc32c(data, crc32c(config)) !== expected) return 'content crc mismatch';
-      return { index, term, config, data };
+      return { verdict: this.parse(named, file.size(), read), bytesCrc };
     } finally {
       file.close();
     }
+  }
+
+  private parse(
+    named: NamedSnapshot,
+    size: number,
+    read: (offset: number, length: number) => Uint8Array,
+  ): StoredSnapshot | string {
+    if (size < HEADER_BYTES + TRAILER_BYTES) return `file is ${size} bytes, shorter than header and trailer`;
+    const header = read(0, HEADER_BYTES);
+    const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
+    if (MAGIC.some((b, i) => header[i] !== b)) return 'bad magic';
+    if (view.getUint32(33, true) !== crc32c(header.subarray(0, 33))) return 'header crc mismatch';
+    if (header[4] !== VERSION) return `unknown version ${header[4]}`;
+    const index = getU64(view, 5);
+    const term = getU64(view, 13);
+    const configLength = view.getUint32(21, true);
+    const dataLength = getU64(view, 25);
+    if (index !== named.index || term !== named.term) {
+      return `header says index ${index} term ${term}, the name says ${named.index} ${named.term}`;
+    }
+    if (configLength > this.options.configBytesMax) return `config length ${configLength} exceeds configBytesMax`;
+    if (dataLength > this.options.dataBytesMax) return `data length ${dataLength} exceeds dataBytesMax`;
+    if (size !== HEADER_BYTES + configLength + dataLength + TRAILER_BYTES) {
+      return `file is ${size} bytes, the header implies ${HEADER_BYTES + configLength + dataLength + TRAILER_BYTES}`;
+    }
+    const config = new Uint8Array(read(HEADER_BYTES, configLength));
+    const data = new Uint8Array(dataLength);
+    for (let at = 0; at < dataLength; at += ioChunkBytes) {
+      data.set(read(HEADER_BYTES + configLength + at, Math.min(ioChunkBytes, dataLength - at)), at);
+    }
+    const trailer = read(HEADER_BYTES + configLength + dataLength, TRAILER_BYTES);
+    const expected = new DataView(trailer.buffer, trailer.byteOffset, TRAILER_BYTES).getUint32(0, true);
+    if (crc32c(data, crc32c(config)) !== expected) return 'content crc mismatch';
+    return { index, term, config, data };
   }
 
   /**

@@ -6,6 +6,7 @@
 //
 // This file is deterministic: it uses only the simulator's virtual time and seeded randomness.
 
+import type { DiskFaults } from '../sim/disk.ts';
 import type { NemesisKind, ScheduledFault } from '../sim/nemesis.ts';
 import { randomNemesis } from '../sim/nemesis.ts';
 import { type Simulation, Simulation as Sim, type SimulationStats } from '../sim/simulation.ts';
@@ -36,8 +37,11 @@ export interface ClusterSimOptions {
   /** Raft driver overrides (e.g. `readOnly: 'lease'`). */
   readonly raft?: Partial<RaftTiming>;
   /** Largest |clock drift rate| the random nemesis draws (default: the nemesis's own, 0.05). */
-  readonly driftRateMax?: number /** Planted bugs (src/lib/mutations.ts) every node runs with. */;
+  readonly driftRateMax?: number;
+  /** Planted bugs (src/lib/mutations.ts) every node runs with. */
   readonly mutations?: Mutations;
+  /** Disk faults on top of the simulator's defaults (src/sim/disk.ts). */
+  readonly diskFaults?: Partial<DiskFaults>;
 }
 
 export interface ClusterSimResult {
@@ -129,6 +133,7 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
       }),
     replay: { args: replayArgs(o) },
     ...(o.mutations === undefined ? {} : { mutations: o.mutations }),
+    ...(o.diskFaults === undefined ? {} : { diskFaults: o.diskFaults }),
   });
   addMembershipInvariants(sim);
   const kv =
@@ -235,7 +240,7 @@ function raftLiveness(sim: Simulation<NodeServices>, ids: readonly string[], dea
       if (attempts < 1_000) sim.after(100, tryWrite, 'liveness-write');
       return;
     }
-    l.kv.write({ op: 'put', key: 'liveness', value: new Uint8Array([1]) }, undefined, (o) => {
+    l.kv.write({ op: 'put', key: new TextEncoder().encode('liveness'), value: new Uint8Array([1]) }, undefined, (o) => {
       if (o.ok && o.result.ok) committed = true;
       else if (attempts < 1_000) sim.after(100, tryWrite, 'liveness-write');
     });

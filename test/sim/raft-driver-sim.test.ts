@@ -18,6 +18,8 @@ import { allNemesisKinds, runClusterSimulation } from '../../src/node/sim-cluste
 import { Simulation } from '../../src/sim/simulation.ts';
 
 const ids = ['n1', 'n2', 'n3'];
+/** The one key the lease scenarios write and read. */
+const keyK = new TextEncoder().encode('k');
 
 function put(key: string): Uint8Array {
   return encodeCommand({
@@ -25,7 +27,7 @@ function put(key: string): Uint8Array {
     proposedAtMs: 0,
     sessionId: 0,
     seq: 0,
-    request: { op: 'put', key, value: new Uint8Array([1]) },
+    request: { op: 'put', key: new TextEncoder().encode(key), value: new Uint8Array([1]) },
   });
 }
 
@@ -152,7 +154,7 @@ function leaseScenario(
   const write = (node: string, process: number, value: number): void => {
     recorder.invoke(process, 'write', value, { timeNs: timeNs(), key: 'k' });
     pending++;
-    sim.instance(node)!.kv.write({ op: 'put', key: 'k', value: enc(value) }, undefined, (o) => {
+    sim.instance(node)!.kv.write({ op: 'put', key: keyK, value: enc(value) }, undefined, (o) => {
       pending--;
       if (o.ok && o.result.ok) recorder.ok(process, value, { timeNs: timeNs(), key: 'k' });
       else if (!o.ok && o.error.definite) recorder.fail(process, value, { timeNs: timeNs(), key: 'k' });
@@ -173,7 +175,7 @@ function leaseScenario(
     const process = readerProcesses + reads++;
     recorder.invoke(process, 'read', null, { timeNs: timeNs(), key: 'k' });
     pending++;
-    sim.instance(x)!.kv.read('k', 'linearizable', (o) => {
+    sim.instance(x)!.kv.read(keyK, 'linearizable', (o) => {
       pending--;
       if (o.ok && o.result.ok) recorder.ok(process, dec(o.result.value), { timeNs: timeNs(), key: 'k' });
       else recorder.fail(process, null, { timeNs: timeNs(), key: 'k' });
@@ -224,7 +226,7 @@ test('lease reads: a leader paused past its lease does not serve from it on resu
   const write = (node: string, process: number, value: number): void => {
     recorder.invoke(process, 'write', value, { timeNs: timeNs(), key: 'k' });
     pending++;
-    sim.instance(node)!.kv.write({ op: 'put', key: 'k', value: enc(value) }, undefined, (o) => {
+    sim.instance(node)!.kv.write({ op: 'put', key: keyK, value: enc(value) }, undefined, (o) => {
       pending--;
       if (o.ok && o.result.ok) recorder.ok(process, value, { timeNs: timeNs(), key: 'k' });
       else recorder.info(process, value, { timeNs: timeNs(), key: 'k' });
@@ -249,7 +251,7 @@ test('lease reads: a leader paused past its lease does not serve from it on resu
   assert.equal(sim.instance(x)!.raft.core.role, 'leader', 'x has not noticed yet');
   recorder.invoke(2, 'read', null, { timeNs: timeNs(), key: 'k' });
   pending++;
-  sim.instance(x)!.kv.read('k', 'linearizable', (o) => {
+  sim.instance(x)!.kv.read(keyK, 'linearizable', (o) => {
     pending--;
     if (o.ok && o.result.ok) recorder.ok(2, dec(o.result.value), { timeNs: timeNs(), key: 'k' });
     else recorder.fail(2, null, { timeNs: timeNs(), key: 'k' });

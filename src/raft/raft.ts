@@ -86,7 +86,7 @@ export interface RaftOptions {
    * refuses (pre-)votes for electionTimeoutTicks of its own ticks, so no other leader can be
    * elected before the lease ends — provided tick RATES differ by at most
    * leaseClockDriftRateMax (see leaseTicks()), and ticks follow real time (a driver must tick
-   * for the time that passed, including pauses). The lease is given up for the rest of the term
+   * for the time that passed, including pauses, before it hands the core a read or a message). The lease is given up for the rest of the term
    * once a TimeoutNow is sent (transfer campaigns bypass followers' leases), and a restarted
    * node refuses (pre-)votes for its first electionTimeoutTicks (it may have acknowledged a
    * round before the crash). Every node of the cluster must run with the same mode. Requires

@@ -324,8 +324,7 @@ export class RaftNode {
   private readonly forwardedReads = new Map<string, ForwardedRead>();
   private readonly mutationReuseReadIds: boolean;
   private readonly mutationLeaseUntilStepDown: boolean;
-  /** Reads this node answered from its lease (introspection: tests show lease mode was used). */
-  leaseReads = 0;
+  private leaseReadCount = 0;
   /** Ticks since this RaftNode was built (ages forwarded reads). */
   private ticks = 0;
 
@@ -424,6 +423,10 @@ export class RaftNode {
   }
   get config(): ConfState {
     return this.conf;
+  }
+  /** Reads this node answered from its lease since it started (shows lease mode was used). */
+  get leaseReads(): number {
+    return this.leaseReadCount;
   }
   get transferee(): NodeId | undefined {
     return this.leadTransferee;
@@ -1312,7 +1315,7 @@ export class RaftNode {
     const index = this.log.committed;
     const singleVoter = this.conf.voters.length === 1 && this.conf.voters[0] === this.id;
     if (singleVoter || this.leaseValid()) {
-      if (!singleVoter) this.leaseReads++;
+      if (!singleVoter) this.leaseReadCount++;
       this.completeRead({ seq: 0, index, requestCtx, from });
       return;
     }

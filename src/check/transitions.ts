@@ -140,7 +140,10 @@ export class StateTable<S> {
   }
 
   private modelStep(id: number, op: number): number {
-    const result = this.model.step(this.states[id] as S, this.ops[op] as Operation);
-    return result.ok ? this.intern(result.state) : STEP_FAILS;
+    const state = this.states[id] as S;
+    const result = this.model.step(state, this.ops[op] as Operation);
+    if (!result.ok) return STEP_FAILS;
+    if (result.state === state) return id; // unchanged (a read): no need to identify it again
+    return this.intern(result.state);
   }
 }

@@ -19,7 +19,9 @@ import { type defaultRaftTiming, RaftDriver } from '../metadata/raft-driver.ts';
 import { defaultRaftStorageOptions, WalRaftStorage } from '../storage/raft-storage.ts';
 
 /** The Raft driver's timing and bounds, as configured (same keys as defaultRaftTiming). */
-export type RaftTiming = { -readonly [K in keyof typeof defaultRaftTiming]: number };
+export type RaftTiming = { -readonly [K in keyof typeof defaultRaftTiming]: number } & {
+  readOnly?: 'safe' | 'lease';
+};
 
 export interface ServicesConfig {
   readonly clusterId: string;
@@ -57,7 +59,13 @@ export class NodeServices {
       'a Raft entry must fit in a WAL record',
     );
     this.storage = WalRaftStorage.open(
-      { disk: env.disk, clock: env.clock, log: env.log.child({ component: 'raft-storage' }), metrics: env.metrics },
+      {
+        disk: env.disk,
+        clock: env.clock,
+        log: env.log.child({ component: 'raft-storage' }),
+        metrics: env.metrics,
+        mutations: env.mutations,
+      },
       storageOptions,
     );
     this.router = new MessageRouter(env.metrics, env.transport, env.log.child({ component: 'router' }));

@@ -21,6 +21,10 @@ export const MUTATION_NAMES = [
   'snapshot-prune-early',
   /** Raft ReadIndex: request ids restart at 1 in every process. */
   'raft-reuse-read-ids',
+  /** Metadata KV: log time is the contacted node's wall clock, forwarded unchanged (no leader stamp). */
+  'kv-time-from-contacted-node',
+  /** Raft forwarding: the leader proposes every copy of a duplicated forwarded request. */
+  'raft-forward-no-dedup',
 ] as const;
 
 export type Mutation = (typeof MUTATION_NAMES)[number];

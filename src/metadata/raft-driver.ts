@@ -12,7 +12,11 @@
 // into one Ready by scheduling `process` once with `timers.after(0)`, so one fsync covers it all.
 //
 // Client requests: `submit` on the leader proposes directly; on a follower it forwards the command
-// to the leader over the peer transport and waits for the leader's answer. Outcomes are typed:
+// to the leader over the peer transport and waits for the leader's answer. The leader stamps each
+// command it proposes, its own and forwarded ones, through `stampProposal` (log time comes from
+// the leader, never from the node a client reached), and takes a forwarded request in at most once
+// per (sender, incarnation, request id) however often the network delivers it (forward-dedup.ts).
+// A command that cannot be forwarded is refused before anything waits on it. Outcomes are typed:
 //   definite failure  not_leader / no_leader (not proposed), proposal_dropped (the entry at our
 //                     index was applied with another term: it will never apply)
 //   indefinite        timeout, leadership lost while forwarding (may or may not have applied)
@@ -36,6 +40,7 @@ import {
   encodeForwardedResponse,
   type ForwardedResponse,
 } from './client-codec.ts';
+import { ForwardDedup } from './forward-dedup.ts';
 import type { StateMachine } from './state-machine.ts';
 
 /** Raft storage plus the one operation the core does not see: making writes durable. */
@@ -46,6 +51,17 @@ export interface RaftPersistence extends RaftLogStorage {
 
 export interface RaftDriverOptions {
   readonly voters: readonly NodeId[];
+  /**
+   * This process's incarnation (grows on every start; the membership driver's). It names this
+   * node's forwarded requests uniquely across restarts, for the leader's duplicate filter.
+   */
+  readonly incarnation: number;
+  /**
+   * Called by the leader on every command it proposes (its own and forwarded ones), with its
+   * term; returns the command to put in the log (the KV service stamps log time into it).
+   * Default: the command unchanged.
+   */
+  readonly stampProposal?: (command: Uint8Array, term: number) => Uint8Array;
   readonly storage: RaftPersistence;
   readonly stateMachine: StateMachine;
   readonly tickMs: number;
@@ -107,6 +123,8 @@ export class RaftDriver {
   private readonly forwarded = new Map<number, { deadlineMs: number; done: OutcomeCallback }>();
   /** Requests other nodes forwarded to us (we are or were leader), by log index. */
   private readonly forwardedIn = new Map<number, { term: number; from: NodeId; requestId: number }>();
+  /** Forwarded requests already taken in, so a duplicated frame is not proposed twice. */
+  private readonly forwardedSeen: ForwardDedup;
   private readonly reads = new Map<number, PendingRead>();
   private nextRequestId = 1;
   private nextReadId = 1;
@@ -128,6 +146,11 @@ export class RaftDriver {
     private readonly options: RaftDriverOptions,
   ) {
     const storage = options.storage;
+    // The window must cover every request a sender can have waiting at once (forward-dedup.ts).
+    this.forwardedSeen = new ForwardDedup({
+      windowIds: options.pendingRequestsMax,
+      sendersMax: limits.clusterNodesMax,
+    });
     const snap = storage.snapshot();
     if (snap.meta.index > 0) options.stateMachine.restore(snap.meta.index, snap.data);
     this.applied = snap.meta.index;
@@ -187,6 +210,11 @@ export class RaftDriver {
     return this.applied;
   }
 
+  /** Client requests waiting on this node (proposals, forwarded both ways, reads). */
+  get pendingRequests(): number {
+    return this.pendingCount();
+  }
+
   status(): {
     role: Role;
     term: number;
@@ -220,7 +248,7 @@ export class RaftDriver {
     }
     const now = this.env.clock.monotonicMs();
     if (this.core.role === 'leader') {
-      const r = this.core.propose(command);
+      const r = this.core.propose(this.stamp(command));
       if (!r.ok) return done({ ok: false, error: r.error });
       this.supersede(r.value.index);
       this.proposals.set(r.value.index, {
@@ -240,8 +268,24 @@ export class RaftDriver {
       });
     }
     const requestId = this.nextRequestId++;
+    // Encode before registering: a command that cannot be forwarded is a definite failure now,
+    // not an indefinite timeout later for a request that never left this node.
+    let frame: Uint8Array;
+    try {
+      frame = encodeForwardedRequest({ incarnation: this.options.incarnation, requestId, command });
+    } catch (err) {
+      if (err instanceof BaristaError) return done({ ok: false, error: err });
+      throw err;
+    }
     this.forwarded.set(requestId, { deadlineMs: now + this.options.requestTimeoutMs, done });
-    this.env.transport.send(leader, MessageType.RaftClientRequest, encodeForwardedRequest({ requestId, command }));
+    this.env.transport.send(leader, MessageType.RaftClientRequest, frame);
+  }
+
+  /** The command as the leader proposes it (log time stamped, unless the planted bug is on). */
+  private stamp(command: Uint8Array): Uint8Array {
+    const stamp = this.options.stampProposal;
+    if (stamp === undefined || this.env.mutations.has('kv-time-from-contacted-node')) return command;
+    return stamp(command, this.core.currentTerm);
   }
 
   /** Linearizable read barrier: `done(undefined)` once local state reflects every earlier commit. */
@@ -453,6 +497,19 @@ export class RaftDriver {
         .inc();
       return;
     }
+    if (req.incarnation !== 0 && !this.env.mutations.has('raft-forward-no-dedup')) {
+      const verdict = this.forwardedSeen.admit(from, req.incarnation, req.requestId);
+      if (verdict !== 'new') {
+        // Not answered: the first copy is (or was) answered; a stale or too-old one has nobody
+        // waiting for it.
+        this.env.metrics
+          .counter('raft_client_forwarded_ignored_total', 'Forwarded client requests not proposed again', {
+            reason: verdict,
+          })
+          .inc();
+        return;
+      }
+    }
     const fail = (error: BaristaError): void => this.reply(from, { requestId: req.requestId, ok: false, error });
     if (this.core.role !== 'leader')
       return fail(new BaristaError('not_leader', 'not the leader (forwarded to a stale leader)', { retriable: true }));
@@ -461,7 +518,7 @@ export class RaftDriver {
     if (req.command.length > limits.raftEntryBytesMax) {
       return fail(new LimitError('raftEntryBytesMax', `forwarded command of ${req.command.length} bytes`));
     }
-    const r = this.core.propose(req.command);
+    const r = this.core.propose(this.stamp(req.command));
     if (!r.ok) return fail(r.error);
     this.supersede(r.value.index);
     this.forwardedIn.set(r.value.index, { term: r.value.term, from, requestId: req.requestId });
@@ -483,7 +540,22 @@ export class RaftDriver {
   }
 
   private reply(to: NodeId, response: ForwardedResponse): void {
-    this.env.transport.send(to, MessageType.RaftClientResponse, encodeForwardedResponse(response));
+    let frame: Uint8Array;
+    try {
+      frame = encodeForwardedResponse(response);
+    } catch (err) {
+      if (!(err instanceof BaristaError)) throw err;
+      // A result larger than a forwarded frame (validateLimits keeps KV results far below it):
+      // the command did apply, so the sender must not be told it failed definitely.
+      frame = encodeForwardedResponse({
+        requestId: response.requestId,
+        ok: false,
+        error: new BaristaError('result_too_large', `applied, but the result does not fit: ${err.message}`, {
+          definite: false,
+        }),
+      });
+    }
+    this.env.transport.send(to, MessageType.RaftClientResponse, frame);
   }
 
   private expire(): void {

@@ -14,6 +14,7 @@ import { MembershipDriver, type MembershipTiming } from '../membership/driver.ts
 import type { PeerView } from '../membership/membership.ts';
 import { defaultKvOptions, KvStateMachine } from '../metadata/kv.ts';
 import { KvService } from '../metadata/kv-service.ts';
+import { LeaderLogClock } from '../metadata/log-clock.ts';
 import { type defaultRaftTiming, RaftDriver } from '../metadata/raft-driver.ts';
 import { defaultRaftStorageOptions, WalRaftStorage } from '../storage/raft-storage.ts';
 
@@ -70,8 +71,12 @@ export class NodeServices {
     let membership: MembershipDriver | undefined;
     try {
       membership = new MembershipDriver(env, this.router, config.peers, config.membership);
+      const kvState = this.kvState;
+      const logClock = new LeaderLogClock(env.clock, () => kvState.logTimeMs);
       this.raft = new RaftDriver(env, this.router, {
         voters: [env.nodeId, ...config.peers].sort(),
+        incarnation: membership.incarnation,
+        stampProposal: (command, term) => logClock.stamp(command, term),
         storage: this.storage,
         stateMachine: this.kvState,
         ...config.raft,

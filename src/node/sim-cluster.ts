@@ -227,7 +227,7 @@ function raftLiveness(sim: Simulation<NodeServices>, ids: readonly string[], dea
       if (attempts < 1_000) sim.after(100, tryWrite, 'liveness-write');
       return;
     }
-    l.kv.write({ op: 'put', key: 'liveness', value: new Uint8Array([1]) }, undefined, (o) => {
+    l.kv.write({ op: 'put', key: new TextEncoder().encode('liveness'), value: new Uint8Array([1]) }, undefined, (o) => {
       if (o.ok && o.result.ok) committed = true;
       else if (attempts < 1_000) sim.after(100, tryWrite, 'liveness-write');
     });

@@ -21,7 +21,7 @@ function put(key: string): Uint8Array {
     proposedAtMs: 0,
     sessionId: 0,
     seq: 0,
-    request: { op: 'put', key, value: new Uint8Array([1]) },
+    request: { op: 'put', key: new TextEncoder().encode(key), value: new Uint8Array([1]) },
   });
 }
 

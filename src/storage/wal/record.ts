@@ -6,11 +6,14 @@
 //   length      := byte count of payload (the 9-byte header is not counted)
 //   crc         := crc32c(type | payload)          (CRC-32C, Castagnoli)
 //
-//   type 1 SEGMENT     payload := seq:u64 | firstIndex:u64 | headerRecords:u8
+//   type 1 SEGMENT     payload := seq:u64 | firstIndex:u64 | headerRecords:u8 | format:u8 (= 2)
 //                      The first record of every segment; repeats what the file name says, so a renamed
 //                      or misplaced file is caught. headerRecords (0..2) counts the HARD_STATE/SNAPSHOT
 //                      records right after it that restate the log's state at creation: the header is
 //                      durable before the segment gets its name, so recovery never truncates into it.
+//                      format 2: every batch ends with a SYNC record. Format 1 (a 17-byte payload,
+//                      no format byte, no SYNC records) is refused loudly: its synced records
+//                      cannot be told from torn ones.
 //   type 2 ENTRY       payload := index:u64 | term:u64 | data[length - 16]
 //   type 3 HARD_STATE  payload := term:u64 | commit:u64 | voteLength:u8 | vote[voteLength]
 //                      vote is a utf-8 node id; voteLength 0 = no vote in this term.
@@ -36,6 +39,8 @@
 import { crc32c } from '@node-rs/crc32';
 
 export const RECORD_HEADER_BYTES = 9;
+/** The segment format this code writes and reads (see SEGMENT in the grammar). */
+export const SEGMENT_FORMAT = 2;
 
 export const RecordType = {
   segment: 1,
@@ -93,7 +98,7 @@ export function encodedRecordBytes(record: WalRecord): number {
 function payloadBytes(record: WalRecord): number {
   switch (record.type) {
     case 'segment':
-      return 17;
+      return 18;
     case 'snapshot':
       return 16;
     case 'entry':
@@ -129,6 +134,7 @@ export function encodeRecord(record: WalRecord): Uint8Array {
         throw new RangeError(`wal segment headerRecords must be 0..2: ${record.headerRecords}`);
       }
       out[p + 16] = record.headerRecords;
+      out[p + 17] = SEGMENT_FORMAT;
       break;
     case 'entry':
       out[8] = RecordType.entry;
@@ -211,7 +217,11 @@ function decodePayload(type: number, view: DataView, body: Uint8Array): WalRecor
   };
   switch (type) {
     case RecordType.segment: {
-      if (length !== 17) return `segment payload must be 17 bytes, is ${length}`;
+      if (length === 17) {
+        return 'segment format 1 (written before sync records existed): its synced records cannot be told from torn ones; run the version that wrote it, or start from a fresh data directory';
+      }
+      if (length !== 18) return `segment payload must be 18 bytes, is ${length}`;
+      if (view.getUint8(17) !== SEGMENT_FORMAT) return `unknown segment format ${view.getUint8(17)}`;
       const v = u64s(2);
       if (typeof v === 'string') return v;
       const headerRecords = view.getUint8(16);

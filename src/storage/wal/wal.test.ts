@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { crc32c } from '@node-rs/crc32';
 import type { Disk } from '../../env/types.ts';
 import { AssertionError } from '../../lib/assert.ts';
 import { BaristaError, CorruptionError, LimitError } from '../../lib/errors.ts';
@@ -626,4 +627,26 @@ describe('WAL after a failed fsync (SimDisk: the page cache outlives the process
     assert.deepEqual(afterExit, { term: 6, vote: 'c', commit: 0 });
     assert.deepEqual(afterReboot, { term: 5, vote: 'b', commit: 0 });
   });
+});
+
+test('a segment of the format before sync records (17-byte SEGMENT payload) is refused loudly, not cut', () => {
+  const disk = new SimDiskStore(new SeededRng('legacy-format')).view();
+  disk.mkdirp(DIR);
+  const body = new Uint8Array(17); // seq 0, firstIndex 1, headerRecords 0
+  body[8] = 1;
+  const record = new Uint8Array(9 + 17);
+  const view = new DataView(record.buffer);
+  view.setUint32(0, 17, true);
+  record[8] = 1; // SEGMENT
+  record.set(body, 9);
+  view.setUint32(4, crc32c(record.subarray(8)), true);
+  const f = disk.open(`${DIR}/0000000000000000-00000000000000000001.wal`, { create: true });
+  f.append(record);
+  f.append(encodeRecord(entry(1, 1)));
+  f.sync();
+  f.close();
+  assert.throws(
+    () => open(disk),
+    (e: unknown) => e instanceof CorruptionError && /format 1/.test(e.message),
+  );
 });

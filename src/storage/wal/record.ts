@@ -21,10 +21,12 @@
 //                      "a snapshot covering the log up to index (whose entry had term) is durable".
 //   type 5 TRUNCATE    payload := fromIndex:u64
 //                      "entries from fromIndex on are discarded" (a conflicting suffix).
-//   type 6 SYNC        payload := batch:u64 | batchStart:u64
+//   type 6 SYNC        payload := batch:u64 | batchStart:u64 | batchBytes:u64
 //                      The last record of every group-commit batch, written with it before its
 //                      fdatasync. `batch` counts the batches of this segment from 1; `batchStart` is
-//                      the offset of the batch's first record. Batch k is written only after batch
+//                      the offset of the batch's first record and `batchBytes` the bytes before this
+//                      record, so a SYNC record knows its own offset: one found elsewhere was moved
+//                      there (a misdirected write), which no torn write can do. Batch k is written only after batch
 //                      k-1's fdatasync returned, so a valid SYNC of batch k proves that every byte
 //                      before its batchStart was synced (see segment.ts for how recovery uses it).
 //
@@ -67,7 +69,7 @@ export type WalRecord =
   | { readonly type: 'hardState'; readonly state: WalHardState }
   | { readonly type: 'snapshot'; readonly index: number; readonly term: number }
   | { readonly type: 'truncate'; readonly fromIndex: number }
-  | { readonly type: 'sync'; readonly batch: number; readonly batchStart: number };
+  | { readonly type: 'sync'; readonly batch: number; readonly batchStart: number; readonly batchBytes: number };
 
 const TWO_32 = 2 ** 32;
 const textEncoder = new TextEncoder();
@@ -108,7 +110,7 @@ function payloadBytes(record: WalRecord): number {
     case 'truncate':
       return 8;
     case 'sync':
-      return 16;
+      return 24;
   }
 }
 
@@ -165,6 +167,7 @@ export function encodeRecord(record: WalRecord): Uint8Array {
       out[8] = RecordType.sync;
       u64(0, record.batch);
       u64(8, record.batchStart);
+      u64(16, record.batchBytes);
       break;
   }
   view.setUint32(0, payloadLength, true);
@@ -263,10 +266,10 @@ function decodePayload(type: number, view: DataView, body: Uint8Array): WalRecor
       return { type: 'truncate', fromIndex: v[0]! };
     }
     case RecordType.sync: {
-      if (length !== 16) return `sync payload must be 16 bytes, is ${length}`;
-      const v = u64s(2);
+      if (length !== 24) return `sync payload must be 24 bytes, is ${length}`;
+      const v = u64s(3);
       if (typeof v === 'string') return v;
-      return { type: 'sync', batch: v[0]!, batchStart: v[1]! };
+      return { type: 'sync', batch: v[0]!, batchStart: v[1]!, batchBytes: v[2]! };
     }
     default:
       return `unknown record type ${type}`;

@@ -24,13 +24,13 @@
 // everything committed before the read began, so reading local state then is linearizable.
 // Every pending map has a bound; beyond it requests fail fast with a LimitError (backpressure).
 
-import type { Env, Gauge, Histogram } from '../env/types.ts';
+import type { Counter, Env, Gauge, Histogram } from '../env/types.ts';
 import { BaristaError, LimitError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { MessageType } from '../lib/message-types.ts';
 import type { MessageRouter } from '../lib/router.ts';
 import { decodeMessage, encodeMessage } from '../raft/codec.ts';
-import { type Ready, RaftNode } from '../raft/raft.ts';
+import { type FollowerRegression, type Ready, RaftNode } from '../raft/raft.ts';
 import type { RaftLogStorage } from '../raft/storage.ts';
 import { type ConfChange, type Entry, EntryType, type NodeId, type Role } from '../raft/types.ts';
 import {
@@ -76,6 +76,15 @@ export interface RaftDriverOptions {
   readonly snapshotRetainEntries: number;
   readonly preVote?: boolean;
   readonly checkQuorum?: boolean;
+  /**
+   * 'safe' (default): every linearizable read confirms leadership with a heartbeat round.
+   * 'lease': the leader answers reads from a lease without a round trip; correct only while every
+   * node's clock rate is within leaseClockDriftRateMax of true time (see RaftOptions.readOnly).
+   * In lease mode the core is ticked by the monotonic clock (catch-up ticks after a pause), so
+   * a stalled leader cannot outlive its lease.
+   */
+  readonly readOnly?: 'safe' | 'lease';
+  readonly leaseClockDriftRateMax?: number;
 }
 
 export const defaultRaftTiming = {
@@ -86,7 +95,11 @@ export const defaultRaftTiming = {
   pendingRequestsMax: 10_000,
   snapshotEveryEntries: 10_000,
   snapshotRetainEntries: 1_000,
+  leaseClockDriftRateMax: 0.05,
 } as const;
+
+/** At most one log line per this interval about followers that lost acknowledged entries. */
+export const regressionLogIntervalMs = 10_000;
 
 export type Outcome =
   | { readonly ok: true; readonly result: Uint8Array }
@@ -137,6 +150,14 @@ export class RaftDriver {
   private readonly syncLatency: Histogram;
   private readonly commitLatency: Histogram;
   private lastLeader: NodeId | undefined;
+  private readonly regressionsTotal: Counter;
+  /** Lease mode: ticks follow the monotonic clock from here, not the count of timer firings. */
+  private readonly tickOriginMs: number;
+  private ticksDone = 0;
+  /** After a longer gap every lease and election timer has run out anyway: skip the rest. */
+  private readonly catchUpTicksMax: number;
+  private regressionLoggedAtMs: number | undefined;
+  private regressionsSuppressed = 0;
   /** Observer of applies and snapshot restores (the simulator feeds Raft's State Machine Safety check). */
   observer: { applied(entry: Entry): void; restored(index: number): void } | undefined;
 
@@ -165,7 +186,13 @@ export class RaftDriver {
       preVote: options.preVote ?? true,
       checkQuorum: options.checkQuorum ?? true,
       appliedIndex: this.applied,
+      mutationReuseReadIds: env.mutations.has('raft-reuse-read-ids'),
+      mutationLeaseUntilStepDown: env.mutations.has('raft-lease-check-quorum-window'),
+      readOnly: options.readOnly ?? 'safe',
+      leaseClockDriftRateMax: options.leaseClockDriftRateMax ?? defaultRaftTiming.leaseClockDriftRateMax,
     });
+    this.tickOriginMs = env.clock.monotonicMs();
+    this.catchUpTicksMax = 2 * options.electionTimeoutTicks;
     const m = env.metrics;
     this.gauges = {
       term: m.gauge('raft_term', 'Current Raft term'),
@@ -178,6 +205,10 @@ export class RaftDriver {
         'Leader: entry bytes sent to followers and not yet acknowledged',
       ),
     };
+    this.regressionsTotal = m.counter(
+      'raft_follower_regressions_total',
+      'Leader: probes a follower rejected at an index it had acknowledged (it lost data)',
+    );
     this.syncLatency = m.histogram('raft_persist_sync_latency_ms', 'Time to persist and sync one Ready');
     this.commitLatency = m.histogram('raft_commit_latency_ms', 'Proposal to apply, for proposals made on this node');
     router.register([MessageType.Raft], (msg) => {
@@ -198,12 +229,25 @@ export class RaftDriver {
     router.register([MessageType.RaftClientRequest], (msg) => this.onForwardedRequest(msg.from, msg.payload));
     router.register([MessageType.RaftClientResponse], (msg) => this.onForwardedResponse(msg.payload));
     this.timer = env.timers.every(options.tickMs, () => {
-      this.core.tick();
+      for (let n = this.ticksDue(); n > 0; n--) this.core.tick();
       this.expire();
       this.process();
       this.updateGauges();
     });
     this.process();
+  }
+
+  /**
+   * Core ticks to run now. Safe mode: one per timer firing. Lease mode: as many as the monotonic
+   * clock says elapsed, so a pause (GC, a stalled disk, SIGSTOP) makes the leader's lease run out
+   * instead of being frozen with it: a timer that fires once after a long stall would count one.
+   */
+  private ticksDue(): number {
+    if (this.options.readOnly !== 'lease') return 1;
+    const elapsed = Math.floor((this.env.clock.monotonicMs() - this.tickOriginMs) / this.options.tickMs);
+    const due = elapsed - this.ticksDone;
+    this.ticksDone = elapsed;
+    return Math.min(due, this.catchUpTicksMax);
   }
 
   get appliedIndex(): number {
@@ -374,6 +418,7 @@ export class RaftDriver {
       this.syncLatency.observe(this.env.clock.monotonicMs() - started);
     }
     for (const m of rd.messages) this.env.transport.send(m.to, MessageType.Raft, encodeMessage(m));
+    if (rd.followerRegressions.length > 0) this.reportRegressions(rd.followerRegressions);
     if (rd.softState !== undefined && rd.softState.leader !== this.lastLeader) {
       this.lastLeader = rd.softState.leader;
       this.env.metrics.counter('raft_leader_changes_total', 'Leader changes seen by this node').inc();
@@ -397,6 +442,35 @@ export class RaftDriver {
     this.serveReads();
     this.core.advance(rd);
     this.maybeSnapshot();
+  }
+
+  /**
+   * A follower rejected entries it had acknowledged: its data was lost (wiped, or synced WAL
+   * bytes gone). Counted always; logged at most once per regressionLogIntervalMs with the count
+   * of lines suppressed meanwhile (a flapping follower must not flood the log).
+   */
+  private reportRegressions(regressions: readonly FollowerRegression[]): void {
+    let count = 0;
+    for (const r of regressions) count += r.count;
+    this.regressionsTotal.inc(count);
+    const now = this.env.clock.monotonicMs();
+    if (this.regressionLoggedAtMs !== undefined && now - this.regressionLoggedAtMs < regressionLogIntervalMs) {
+      this.regressionsSuppressed += count;
+      return;
+    }
+    this.regressionLoggedAtMs = now;
+    for (const r of regressions) {
+      this.env.log.warn(
+        {
+          follower: r.follower,
+          acknowledgedIndex: r.matchIndexBefore,
+          rejectedIndex: r.rejectedIndex,
+          suppressed: this.regressionsSuppressed,
+        },
+        'raft: follower lost entries it had acknowledged; re-replicating (failure tolerance reduced until it catches up)',
+      );
+    }
+    this.regressionsSuppressed = 0;
   }
 
   private installSnapshot(index: number, data: Uint8Array): void {

@@ -19,7 +19,9 @@ import { type defaultRaftTiming, RaftDriver } from '../metadata/raft-driver.ts';
 import { defaultRaftStorageOptions, WalRaftStorage } from '../storage/raft-storage.ts';
 
 /** The Raft driver's timing and bounds, as configured (same keys as defaultRaftTiming). */
-export type RaftTiming = { -readonly [K in keyof typeof defaultRaftTiming]: number };
+export type RaftTiming = { -readonly [K in keyof typeof defaultRaftTiming]: number } & {
+  readOnly?: 'safe' | 'lease';
+};
 
 export interface ServicesConfig {
   readonly clusterId: string;

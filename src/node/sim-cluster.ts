@@ -15,8 +15,9 @@ import { defaultMembershipTiming } from '../membership/membership.ts';
 import { defaultRaftTiming } from '../metadata/raft-driver.ts';
 import type { History } from '../check/history.ts';
 import { bytesEqual } from '../lib/bytes.ts';
+import type { Mutations } from '../lib/mutations.ts';
 import { defaultKvWorkload, KvWorkload, type KvWorkloadOptions } from './sim-kv-workload.ts';
-import { NodeServices } from './services.ts';
+import { NodeServices, type RaftTiming } from './services.ts';
 
 export const allNemesisKinds: readonly NemesisKind[] = ['partition', 'crash', 'pause', 'clock', 'clog', 'loss'];
 
@@ -35,6 +36,12 @@ export interface ClusterSimOptions {
   readonly script?: readonly ScheduledFault[];
   /** Disk faults on top of the simulator's defaults (src/sim/disk.ts). */
   readonly diskFaults?: Partial<DiskFaults>;
+  /** Raft driver overrides (e.g. `readOnly: 'lease'`). */
+  readonly raft?: Partial<RaftTiming>;
+  /** Largest |clock drift rate| the random nemesis draws (default: the nemesis's own, 0.05). */
+  readonly driftRateMax?: number;
+  /** Planted bugs (src/lib/mutations.ts) every node runs with. */
+  readonly mutations?: Mutations;
 }
 
 export interface ClusterSimResult {
@@ -122,10 +129,11 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
         membership: defaultMembershipTiming,
         // Small snapshot interval in the simulator, so snapshots, compaction and InstallSnapshot
         // to lagging or restarted nodes happen in every run.
-        raft: { ...defaultRaftTiming, snapshotEveryEntries: 200, snapshotRetainEntries: 50 },
+        raft: { ...defaultRaftTiming, snapshotEveryEntries: 200, snapshotRetainEntries: 50, ...o.raft },
       }),
     replay: { args: replayArgs(o) },
     ...(o.diskFaults === undefined ? {} : { diskFaults: o.diskFaults }),
+    ...(o.mutations === undefined ? {} : { mutations: o.mutations }),
   });
   addMembershipInvariants(sim);
   const kv =
@@ -138,7 +146,12 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
   try {
     if (o.nemesis.length > 0) {
       sim.schedule(
-        randomNemesis(sim.forkRng('schedule'), ids, { kinds: o.nemesis, startMs: 1_000, endMs: o.durationMs }),
+        randomNemesis(sim.forkRng('schedule'), ids, {
+          kinds: o.nemesis,
+          startMs: 1_000,
+          endMs: o.durationMs,
+          ...(o.driftRateMax === undefined ? {} : { driftRateMax: o.driftRateMax }),
+        }),
       );
     }
     if (o.script !== undefined) sim.schedule(o.script);

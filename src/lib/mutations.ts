@@ -19,14 +19,14 @@ export const MUTATION_NAMES = [
   'wal-trust-page-cache',
   /** Snapshots: prune old snapshot files when a new one is saved, before its WAL marker is durable. */
   'snapshot-prune-early',
-  /** Raft ReadIndex: forwarded read ids restart at 1 in every incarnation; answers taken from anyone. */
-  'raft-reuse-read-ids',
-  /** Raft lease reads (readOnly 'lease'): serve from the lease until check-quorum deposes the leader. */
-  'raft-lease-check-quorum-window',
   /** Metadata KV: log time is the contacted node's wall clock, forwarded unchanged (no leader stamp). */
   'kv-time-from-contacted-node',
   /** Raft forwarding: the leader proposes every copy of a duplicated forwarded request. */
   'raft-forward-no-dedup',
+  /** Raft ReadIndex: forwarded read ids restart at 1 in every incarnation; answers taken from anyone. */
+  'raft-reuse-read-ids',
+  /** Raft lease reads (readOnly 'lease'): serve from the lease until check-quorum deposes the leader. */
+  'raft-lease-check-quorum-window',
 ] as const;
 
 export type Mutation = (typeof MUTATION_NAMES)[number];

@@ -34,14 +34,14 @@ export interface ClusterSimOptions {
   readonly kvWorkload?: Partial<Omit<KvWorkloadOptions, 'stopAtMs'>>;
   /** Scripted faults added to the random schedule (tests use them to force a scenario). */
   readonly script?: readonly ScheduledFault[];
+  /** Disk faults on top of the simulator's defaults (src/sim/disk.ts). */
+  readonly diskFaults?: Partial<DiskFaults>;
   /** Raft driver overrides (e.g. `readOnly: 'lease'`). */
   readonly raft?: Partial<RaftTiming>;
   /** Largest |clock drift rate| the random nemesis draws (default: the nemesis's own, 0.05). */
   readonly driftRateMax?: number;
   /** Planted bugs (src/lib/mutations.ts) every node runs with. */
   readonly mutations?: Mutations;
-  /** Disk faults on top of the simulator's defaults (src/sim/disk.ts). */
-  readonly diskFaults?: Partial<DiskFaults>;
 }
 
 export interface ClusterSimResult {
@@ -132,8 +132,8 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
         raft: { ...defaultRaftTiming, snapshotEveryEntries: 200, snapshotRetainEntries: 50, ...o.raft },
       }),
     replay: { args: replayArgs(o) },
-    ...(o.mutations === undefined ? {} : { mutations: o.mutations }),
     ...(o.diskFaults === undefined ? {} : { diskFaults: o.diskFaults }),
+    ...(o.mutations === undefined ? {} : { mutations: o.mutations }),
   });
   addMembershipInvariants(sim);
   const kv =

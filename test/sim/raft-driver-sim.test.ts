@@ -151,7 +151,7 @@ function leaseScenario(
   const others = ids.filter((id) => id !== x);
   const recorder = new HistoryRecorder();
   const timeNs = (): number => Math.round(sim.nowMs * 1e6);
-  const enc = (v: number): Uint8Array => new TextEncoder().encode(String(v));
+  const enc = (v: number | string): Uint8Array => new TextEncoder().encode(String(v));
   const dec = (b: Uint8Array | null): number | null => (b === null ? null : Number(new TextDecoder().decode(b)));
   let pending = 0;
   const write = (node: string, process: number, value: number): void => {
@@ -230,7 +230,7 @@ function leasePauseScenario(readWhilePaused: boolean): string {
   const others = ids.filter((id) => id !== x);
   const recorder = new HistoryRecorder();
   const timeNs = (): number => Math.round(sim.nowMs * 1e6);
-  const enc = (v: number): Uint8Array => new TextEncoder().encode(String(v));
+  const enc = (v: number | string): Uint8Array => new TextEncoder().encode(String(v));
   const dec = (b: Uint8Array | null): number | null => (b === null ? null : Number(new TextDecoder().decode(b)));
   let pending = 0;
   const write = (node: string, process: number, value: number): void => {

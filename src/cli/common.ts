@@ -6,11 +6,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BaristaError } from '../lib/errors.ts';
 
-export const CLI_MAIN = join(dirname(fileURLToPath(import.meta.url)), 'main.ts');
+/** bin/barista.mjs, found from this file in src/cli or in its compiled copy in dist/cli. */
+export const CLI_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'barista.mjs');
 
-/** argv prefix that runs the TypeScript CLI in a child node process, from any working directory. */
+/**
+ * argv prefix that runs the CLI in a child node process, from any working directory: through the
+ * wrapper, so a child runs dist/ when it is fresh and src/ through tsx otherwise.
+ */
 export function cliArgv(): string[] {
-  return ['--import', import.meta.resolve('tsx'), CLI_MAIN];
+  return [CLI_BIN];
 }
 
 export interface HttpResult {

@@ -9,11 +9,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import pc from 'picocolors';
 import { ConfigError } from '../lib/errors.ts';
 import type { NodeConfigInput } from '../node/config.ts';
 import { type ClusterFile, type ClusterNode, readClusterFile, writeClusterFile } from './cluster-file.ts';
-import { cliArgv, httpGet } from './common.ts';
+import { cliArgv, colours as pc, httpGet } from './common.ts';
 
 export interface DevOptions {
   readonly nodes: number | undefined;

@@ -75,11 +75,11 @@ export function buildProgram(): Command {
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option(
       '--health-timeout-ms <ms>',
-      'how long to wait for every node to be healthy',
+      'how long to wait for every node to be ready (serving a read through Raft)',
       int('--health-timeout-ms', 1000, 600000),
       30000,
     )
-    .option('--exit-when-healthy', 'stop the cluster as soon as every node is healthy (smoke test)', false)
+    .option('--exit-when-healthy', 'stop the cluster as soon as every node is ready (smoke test)', false)
     .action(
       async (o: {
         nodes?: number;

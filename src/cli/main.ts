@@ -164,7 +164,8 @@ export function buildProgram(): Command {
     .description('read and write the metadata group test keyspace through any node')
     .argument('<op>', 'put | get | cas | del')
     .argument('<key>')
-    .argument('[value]', 'the value (put, cas)')
+    .argument('[value]', 'the value (put, cas); - reads it from stdin')
+    .option('--file <path>', 'put, cas: read the value from this file')
     .option('--expected <old>', 'cas: the value the key must hold')
     .option('--absent', 'cas: the key must not exist (insert if not exists)', false)
     .option('--serializable', 'get: read this node local state (may be stale) instead of a linearizable read', false)
@@ -182,6 +183,7 @@ export function buildProgram(): Command {
         key: string,
         value: string | undefined,
         o: {
+          file?: string;
           expected?: string;
           absent: boolean;
           serializable: boolean;
@@ -192,12 +194,13 @@ export function buildProgram(): Command {
       ) => {
         if (op !== 'put' && op !== 'get' && op !== 'cas' && op !== 'del')
           throw new ConfigError('<op>', `expected put, get, cas or del, got "${op}"`);
-        const { runKv } = await import('./kv.ts');
+        const { readStdinBounded, runKv } = await import('./kv.ts');
         process.exitCode = await runKv(
           {
             op,
             key,
             value,
+            file: o.file,
             expected: o.expected,
             absent: o.absent,
             serializable: o.serializable,
@@ -205,8 +208,7 @@ export function buildProgram(): Command {
             dataDir: o.dataDir,
             json: o.json,
           },
-          out,
-          (s) => process.stderr.write(s),
+          { out, err: (s) => void process.stderr.write(s), readStdin: readStdinBounded },
         );
       },
     );

@@ -1,10 +1,11 @@
 // The node's admin HTTP port: GET /health (liveness: 200 "ok" while the process answers), GET
 // /ready (readiness: 200 only while the node SERVES, i.e. a linearizable read through Raft just
 // succeeded here, so a leader is known and this node has applied what it committed; else 503 with
-// the reason as JSON), GET /status (JSON view of this node and its peers), GET /metrics (Prometheus text format 0.0.4), POST /v1/kv (the
-// metadata keyspace, see kv-http.ts). Anything else is 404; wrong methods are 405. Request bodies
-// are read only for POST and are bounded (limits.adminRequestBytesMax: 413 beyond). Bounded
-// connections. Errors in a handler become a 500 and a counter, never a crash.
+// the reason as JSON), GET /status (JSON view of this node and its peers), GET /metrics
+// (Prometheus text format 0.0.4), POST /v1/kv (the metadata keyspace, see kv-http.ts). Anything
+// else is 404; wrong methods are 405. Request bodies are read only for POST and are bounded
+// (limits.adminRequestBytesMax: 413 beyond). Bounded connections. Errors in a handler become a 500
+// and a counter, never a crash.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Counter, Metrics } from '../env/types.ts';
@@ -15,8 +16,8 @@ export interface AdminHandlers {
   metricsText(): string;
   /** GET /ready: whether the node serves client requests now (see the header). */
   ready?(): Promise<Readiness>;
-  /** POST /v1/kv with a parsed JSON body. */
-  kv?(body: unknown): Promise<{ status: number; body: unknown }>;
+  /** POST /v1/kv with a parsed JSON body, and the client's address. */
+  kv?(body: unknown, client: { address: string }): Promise<{ status: number; body: unknown }>;
 }
 
 export interface Readiness {
@@ -24,6 +25,9 @@ export interface Readiness {
   /** Why not, when not ready (an error code and message). */
   readonly reason?: string;
 }
+
+/** Bodies are UTF-8 JSON; invalid bytes are refused (400 invalid_utf8), never replaced by U+FFFD. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 const ADMIN_HEADERS_TIMEOUT_MS = 5_000;
 
@@ -87,13 +91,19 @@ export class AdminServer {
           code: 'request_too_large',
           message: `body over ${limits.adminRequestBytesMax} bytes`,
         });
+      let text: string;
+      try {
+        text = strictUtf8.decode(Buffer.concat(chunks));
+      } catch {
+        return json(res, 400, { ok: false, code: 'invalid_utf8', message: 'body is not valid UTF-8' });
+      }
       let body: unknown;
       try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        body = JSON.parse(text);
       } catch {
         return json(res, 400, { ok: false, code: 'bad_request', message: 'body is not JSON' });
       }
-      kv(body).then(
+      kv(body, { address: req.socket.remoteAddress ?? '' }).then(
         (a) => json(res, a.status, a.body),
         (err: unknown) => {
           this.errors.inc();

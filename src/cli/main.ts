@@ -77,7 +77,7 @@ export function buildProgram(): Command {
       '--health-timeout-ms <ms>',
       'how long to wait for every node to be ready (serving a read through Raft)',
       int('--health-timeout-ms', 1000, 600000),
-      30000,
+      60000,
     )
     .option('--exit-when-healthy', 'stop the cluster as soon as every node is ready (smoke test)', false)
     .action(

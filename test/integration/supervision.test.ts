@@ -23,6 +23,12 @@ import { freePortRange, httpGet, type Spawned, spawnCli, stopProcess, tempDir, u
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** How long nodes may take to notice and finish a graceful stop on a loaded 2-core machine. */
 const EXIT_BOUND_MS = 15_000;
+/**
+ * How long a cluster may take to serve. Readiness needs an election and a Raft read; on this
+ * shared 2-core machine under a full test run that took over 30 s once, so the bound is generous.
+ */
+const READY_BOUND_MS = 120_000;
+const DEV_FLAGS = ['--health-timeout-ms', String(READY_BOUND_MS)];
 
 /** Gone, or a zombie nobody reaps yet (an orphan's new parent may reap late): not running. */
 function running(pid: number): boolean {
@@ -51,7 +57,7 @@ function readCluster(dataDir: string): ClusterFile | undefined {
 }
 
 async function waitReadyFile(dataDir: string, dev: Spawned): Promise<ClusterFile> {
-  return await until('cluster.json says ready', 90_000, () => {
+  return await until('cluster.json says ready', READY_BOUND_MS + 10_000, () => {
     if (dev.child.exitCode !== null) throw new Error(`dev exited early: ${dev.output()}`);
     const c = readCluster(dataDir);
     return c?.ready === true ? c : undefined;
@@ -80,7 +86,7 @@ test('barista dev: once cluster.json says ready, a put succeeds on every node; S
   const base = await freePortRange(30);
   const dir = tempDir('baristas-ready-');
   let cluster: ClusterFile | undefined;
-  const dev = spawnCli(['dev', '--data-dir', dir.path, '--base-port', String(base)]);
+  const dev = spawnCli(['dev', '--data-dir', dir.path, '--base-port', String(base), ...DEV_FLAGS]);
   try {
     cluster = await waitReadyFile(dir.path, dev);
     // At once: no retry, no wait. Each node was serving when the file was written.
@@ -106,16 +112,20 @@ test('npm start: SIGTERM to the npm process stops the supervisor and every node'
   const base = await freePortRange(30);
   const dir = tempDir('baristas-npm-');
   let cluster: ClusterFile | undefined;
-  const npm = spawn('npm', ['start', '--silent', '--', '--data-dir', dir.path, '--base-port', String(base)], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const npm = spawn(
+    'npm',
+    ['start', '--silent', '--', '--data-dir', dir.path, '--base-port', String(base), ...DEV_FLAGS],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let text = '';
   npm.stdout!.on('data', (c: Buffer) => (text += c.toString()));
   npm.stderr!.on('data', (c: Buffer) => (text += c.toString()));
   const exited = new Promise<void>((r) => npm.once('exit', () => r()));
   try {
-    cluster = await until('cluster.json says ready', 90_000, () => {
+    cluster = await until('cluster.json says ready', READY_BOUND_MS + 10_000, () => {
       if (npm.exitCode !== null) throw new Error(`npm start exited early: ${text}`);
       const c = readCluster(dir.path);
       return c?.ready === true ? c : undefined;
@@ -134,7 +144,7 @@ test('barista dev: SIGKILL to the supervisor, and every node exits by itself', a
   const base = await freePortRange(30);
   const dir = tempDir('baristas-orphan-');
   let cluster: ClusterFile | undefined;
-  const dev = spawnCli(['dev', '--data-dir', dir.path, '--base-port', String(base)]);
+  const dev = spawnCli(['dev', '--data-dir', dir.path, '--base-port', String(base), ...DEV_FLAGS]);
   try {
     cluster = await waitReadyFile(dir.path, dev);
     dev.child.kill('SIGKILL');

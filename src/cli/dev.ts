@@ -126,7 +126,10 @@ async function checkFree(cluster: ClusterFile): Promise<void> {
   }
 }
 
-/** Resolves once every node answers /ready, or with the signal that interrupted the wait. */
+/**
+ * Resolves once every node answers /ready in the same round (so a node that was ready early and
+ * lost its leader since does not count), or with the signal that interrupted the wait.
+ */
 async function waitReady(
   cluster: ClusterFile,
   children: Map<string, ChildProcess>,
@@ -134,12 +137,11 @@ async function waitReady(
   interrupted: () => NodeJS.Signals | undefined,
   out: (s: string) => void,
 ): Promise<NodeJS.Signals | undefined> {
-  const ready = new Set<string>();
+  const seenReady = new Set<string>();
   const deadline = Date.now() + timeoutMs;
-  while (ready.size < cluster.nodes.length) {
+  for (;;) {
+    if (interrupted() !== undefined) return interrupted();
     for (const node of cluster.nodes) {
-      if (interrupted() !== undefined) return interrupted();
-      if (ready.has(node.id)) continue;
       const child = children.get(node.id)!;
       if (child.exitCode !== null || child.signalCode !== null) {
         throw new ConfigError(
@@ -147,24 +149,28 @@ async function waitReady(
           `node exited during start-up (code ${child.exitCode}, signal ${child.signalCode}); see ${join(node.dataDir, 'node.log')}`,
         );
       }
-      try {
-        const r = await httpGet(node.host, node.ports['admin']!, '/ready', READY_PROBE_TIMEOUT_MS);
-        if (r.status === 200) {
-          ready.add(node.id);
-          out(`  ${pc.green('✓')} ${node.id} ready (${ready.size}/${cluster.nodes.length})\n`);
-        }
-      } catch {
-        // not listening yet, or the probe's read timed out
-      }
     }
-    if (ready.size === cluster.nodes.length) break;
+    // All at once: one node's probe may wait on a Raft read for up to READY_PROBE_TIMEOUT_MS.
+    const answers = await Promise.all(
+      cluster.nodes.map((node) =>
+        httpGet(node.host, node.ports['admin']!, '/ready', READY_PROBE_TIMEOUT_MS).then(
+          (r) => r.status === 200,
+          () => false, // not listening yet, or the probe's read timed out
+        ),
+      ),
+    );
+    cluster.nodes.forEach((node, i) => {
+      if (!answers[i] || seenReady.has(node.id)) return;
+      seenReady.add(node.id);
+      out(`  ${pc.green('✓')} ${node.id} ready (${seenReady.size}/${cluster.nodes.length})\n`);
+    });
+    if (answers.every((a) => a)) return interrupted();
     if (Date.now() > deadline) {
-      const missing = cluster.nodes.filter((n) => !ready.has(n.id)).map((n) => n.id);
+      const missing = cluster.nodes.filter((_, i) => !answers[i]).map((n) => n.id);
       throw new ConfigError('--health-timeout-ms', `nodes not ready after ${timeoutMs} ms: ${missing.join(', ')}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return interrupted();
 }
 
 const STATUS_GLYPH: Record<string, string> = {

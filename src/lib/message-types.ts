@@ -11,6 +11,8 @@ export const MessageType = {
   Raft: 0x0201,
   RaftClientRequest: 0x0202,
   RaftClientResponse: 0x0203,
+  /** Membership change (operator's, forwarded to the leader) or a rejoining node's request. */
+  RaftMemberRequest: 0x0204,
   // 0x7fxx: test-only traffic (compliance suites, benchmarks)
   TestEcho: 0x7f01,
   TestBulk: 0x7f02,

@@ -1,6 +1,7 @@
 // The node's admin HTTP port: GET /health (200 "ok" once the node serves), GET /status (JSON view
 // of this node and its peers), GET /metrics (Prometheus text format 0.0.4), POST /v1/kv (the
-// metadata keyspace, see kv-http.ts). Anything else is 404; wrong methods are 405. Request bodies
+// metadata keyspace, see kv-http.ts), GET /v1/members (the Raft configuration as this node's log
+// has it) and POST /v1/members (a membership operation, see members-http.ts). Anything else is 404; wrong methods are 405. Request bodies
 // are read only for POST and are bounded (limits.adminRequestBytesMax: 413 beyond). Bounded
 // connections. Errors in a handler become a 500 and a counter, never a crash.
 
@@ -13,6 +14,10 @@ export interface AdminHandlers {
   metricsText(): string;
   /** POST /v1/kv with a parsed JSON body. */
   kv?(body: unknown): Promise<{ status: number; body: unknown }>;
+  /** GET /v1/members. */
+  members?(): unknown;
+  /** POST /v1/members with a parsed JSON body. */
+  memberOp?(body: unknown): Promise<{ status: number; body: unknown }>;
 }
 
 const ADMIN_HEADERS_TIMEOUT_MS = 5_000;
@@ -93,10 +98,28 @@ export class AdminServer {
     });
   }
 
+  private handleMembers(req: IncomingMessage, res: ServerResponse): void {
+    const { members, memberOp } = this.handlers;
+    if (members === undefined || memberOp === undefined)
+      return reply(res, 404, 'text/plain', 'no membership service on this node\n');
+    if (req.method === 'GET') return json(res, 200, members());
+    if (req.method !== 'POST') return reply(res, 405, 'text/plain', 'GET or POST a JSON body to /v1/members\n');
+    readJsonBody(req, res, this.errors, (body) =>
+      memberOp(body).then(
+        (a) => json(res, a.status, a.body),
+        (err: unknown) => {
+          this.errors.inc();
+          json(res, 500, { ok: false, code: 'internal', message: String(err) });
+        },
+      ),
+    );
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
     this.requests.counter('admin_http_requests_total', 'Admin HTTP requests', { path: known(path) }).inc();
     if (path === '/v1/kv') return this.handleKv(req, res);
+    if (path === '/v1/members') return this.handleMembers(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, 'text/plain', 'method not allowed\n');
     try {
       if (path === '/health') return reply(res, 200, 'text/plain', 'ok\n');
@@ -112,7 +135,37 @@ export class AdminServer {
 }
 
 function known(path: string | undefined): string {
-  return path === '/health' || path === '/status' || path === '/metrics' || path === '/v1/kv' ? path : 'other';
+  return path === '/health' || path === '/status' || path === '/metrics' || path === '/v1/kv' || path === '/v1/members'
+    ? path
+    : 'other';
+}
+
+/** Reads a bounded JSON body (413 beyond limits.adminRequestBytesMax, 400 if not JSON). */
+function readJsonBody(req: IncomingMessage, res: ServerResponse, errors: Counter, then: (body: unknown) => void): void {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  let tooLarge = false;
+  req.on('data', (c: Buffer) => {
+    bytes += c.length;
+    if (bytes > limits.adminRequestBytesMax) tooLarge = true;
+    else chunks.push(c);
+  });
+  req.on('error', () => errors.inc());
+  req.on('end', () => {
+    if (tooLarge)
+      return json(res, 413, {
+        ok: false,
+        code: 'request_too_large',
+        message: `body over ${limits.adminRequestBytesMax} bytes`,
+      });
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      return json(res, 400, { ok: false, code: 'bad_request', message: 'body is not JSON' });
+    }
+    then(body);
+  });
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

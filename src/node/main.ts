@@ -16,6 +16,7 @@ import { FileDisk } from '../storage/file-disk.ts';
 import { AdminServer } from './admin.ts';
 import { loadNodeConfig, type NodeConfig } from './config.ts';
 import { handleKvRequest, kvOpLabel } from './kv-http.ts';
+import { handleMemberRequest } from './members-http.ts';
 import { NodeServices } from './services.ts';
 
 export interface RunningNode {
@@ -64,6 +65,9 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       peers: config.peers.map((p) => p.id),
       membership: config.membership,
       raft: config.raft,
+      initialClusterState: config.initialClusterState,
+      rejoin: config.rejoin,
+      dataDir: config.dataDir,
     });
   } catch (err) {
     await transport.close();
@@ -99,6 +103,8 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
         else kvApdex.failed();
         return answer;
       },
+      members: () => services.raft.membersView(),
+      memberOp: (body) => handleMemberRequest(services.raft, body),
       metricsText: () => {
         memory.set(process.memoryUsage.rss());
         return renderPrometheus(metrics);
@@ -131,9 +137,13 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   };
 }
 
-/** `barista node --config FILE`: runs until SIGTERM/SIGINT; returns the exit code. */
-export async function runNodeFromFile(path: string): Promise<number> {
-  const node = await startNode(loadNodeConfig(path));
+/**
+ * `barista node --config FILE [--rejoin]`: runs until SIGTERM/SIGINT; returns the exit code.
+ * `rejoin` overrides the config's `rejoin` key (an operator's one-off repair of a wiped node).
+ */
+export async function runNodeFromFile(path: string, options: { rejoin?: boolean } = {}): Promise<number> {
+  const config = loadNodeConfig(path);
+  const node = await startNode(options.rejoin === true ? { ...config, rejoin: true } : config);
   return await new Promise<number>((resolve) => {
     const onSignal = (): void => {
       void node.stop().then(() => resolve(0));

@@ -5,6 +5,8 @@
 //   metadata group   Raft (src/raft) over the WAL (src/storage) with the KV state machine and
 //                    exactly-once sessions (src/metadata); later the znode tree, log controller
 //                    and consumer offsets live in this group too.
+// Start-up first checks the node's durable identity (src/node/identity.ts): a node whose data is
+// gone refuses to start as a voter unless told to rejoin, and then rejoins as a learner.
 
 import type { Env } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
@@ -16,6 +18,7 @@ import { defaultKvOptions, KvStateMachine } from '../metadata/kv.ts';
 import { KvService } from '../metadata/kv-service.ts';
 import { type defaultRaftTiming, RaftDriver } from '../metadata/raft-driver.ts';
 import { defaultRaftStorageOptions, WalRaftStorage } from '../storage/raft-storage.ts';
+import { decideStart, type StartDecision, writeIdentity } from './identity.ts';
 
 /** The Raft driver's timing and bounds, as configured (same keys as defaultRaftTiming). */
 export type RaftTiming = { -readonly [K in keyof typeof defaultRaftTiming]: number };
@@ -25,6 +28,12 @@ export interface ServicesConfig {
   readonly peers: readonly string[];
   readonly membership: MembershipTiming;
   readonly raft: RaftTiming;
+  /** 'new' (default): an empty data directory bootstraps the cluster; 'existing': it is refused. */
+  readonly initialClusterState?: 'new' | 'existing';
+  /** Rejoin as a learner when the data directory is empty (see identity.ts). */
+  readonly rejoin?: boolean;
+  /** For messages only. */
+  readonly dataDir?: string;
 }
 
 export interface NodeStatus {
@@ -33,6 +42,8 @@ export interface NodeStatus {
   readonly incarnation: number;
   readonly peers: readonly PeerView[];
   readonly raft: ReturnType<RaftDriver['status']>;
+  /** How this start began (identity.ts): bootstrap, restart, adopt or rejoin. */
+  readonly start: StartDecision['kind'];
 }
 
 export class NodeServices {
@@ -42,6 +53,7 @@ export class NodeServices {
   readonly kvState: KvStateMachine;
   readonly raft: RaftDriver;
   readonly kv: KvService;
+  readonly start: StartDecision;
 
   constructor(
     readonly env: Env,
@@ -59,13 +71,42 @@ export class NodeServices {
       { disk: env.disk, clock: env.clock, log: env.log.child({ component: 'raft-storage' }), metrics: env.metrics },
       storageOptions,
     );
+    try {
+      const storage = this.storage;
+      this.start = decideStart(env.disk, {
+        clusterId: config.clusterId,
+        nodeId: env.nodeId,
+        initialClusterState: config.initialClusterState ?? 'new',
+        rejoin: config.rejoin ?? false,
+        hasRaftState: storage.hardState().term > 0 || storage.lastIndex() > 0 || storage.snapshot().meta.index > 0,
+        dataDir: config.dataDir ?? '(data directory)',
+        newRejoinId: () => Buffer.from(env.rng.fork('rejoin').bytes(16)).toString('hex'),
+      });
+    } catch (err) {
+      this.storage.close();
+      throw err;
+    }
+    const identity = this.start.identity;
+    if (this.start.kind !== 'restart')
+      env.log.warn({ start: this.start.kind, state: identity.state }, 'node: identity decided');
+    const rejoining = identity.state === 'rejoining';
     this.router = new MessageRouter(env.metrics, env.transport, env.log.child({ component: 'router' }));
     this.kvState = new KvStateMachine(defaultKvOptions);
     let membership: MembershipDriver | undefined;
     try {
       membership = new MembershipDriver(env, this.router, config.peers, config.membership);
       this.raft = new RaftDriver(env, this.router, {
-        voters: [env.nodeId, ...config.peers].sort(),
+        // A rejoining node learns its configuration from the leader (RaftOptions.voters).
+        voters: rejoining ? [] : [env.nodeId, ...config.peers].sort(),
+        ...(rejoining
+          ? {
+              rejoin: {
+                rejoinId: identity.rejoinId,
+                peers: config.peers,
+                onRejoined: () => writeIdentity(env.disk, { ...identity, state: 'member' }),
+              },
+            }
+          : {}),
         storage: this.storage,
         stateMachine: this.kvState,
         ...config.raft,
@@ -87,6 +128,7 @@ export class NodeServices {
       incarnation: this.membership.incarnation,
       peers: this.membership.view(),
       raft: this.raft.status(),
+      start: this.start.kind,
     };
   }
 

@@ -66,11 +66,14 @@ function planCluster(o: DevOptions): ClusterFile {
   };
 }
 
-function nodeConfig(cluster: ClusterFile, node: ClusterNode): NodeConfigInput {
+/** `fresh`: this run creates the cluster (no cluster.json yet), so empty data dirs bootstrap it. */
+function nodeConfig(cluster: ClusterFile, node: ClusterNode, fresh: boolean): NodeConfigInput {
   return {
     nodeId: node.id,
     clusterId: cluster.clusterId,
     dataDir: node.dataDir,
+    // Afterwards an empty data dir means lost data: the node refuses to vote (src/node/identity.ts).
+    initialClusterState: fresh ? 'new' : 'existing',
     host: node.host,
     ports: { peer: node.ports['peer']!, admin: node.ports['admin']! },
     peers: cluster.nodes
@@ -187,6 +190,7 @@ export async function runDev(
   o: DevOptions,
   out: (s: string) => void = (s) => process.stdout.write(s),
 ): Promise<number> {
+  const fresh = readClusterFile(resolve(o.dataDir)) === undefined;
   const cluster = planCluster(o);
   await checkFree(cluster);
   mkdirSync(cluster.dataDir, { recursive: true });
@@ -198,7 +202,7 @@ export async function runDev(
   let stopping = false;
   for (const node of cluster.nodes) {
     mkdirSync(node.dataDir, { recursive: true });
-    writeFileSync(node.config, `${JSON.stringify(nodeConfig(cluster, node), null, 2)}\n`);
+    writeFileSync(node.config, `${JSON.stringify(nodeConfig(cluster, node, fresh), null, 2)}\n`);
     const logFd = openSync(join(node.dataDir, 'node.log'), 'a');
     const child = spawn(process.execPath, [...cliArgv(), 'node', '--config', node.config], {
       stdio: ['ignore', logFd, logFd],
@@ -236,6 +240,12 @@ export async function runDev(
   } catch (err) {
     await stopAll();
     throw err;
+  }
+  // Every node has written its identity: from now on an empty data dir is lost data, also for a
+  // node restarted by hand with `barista node --config` (etcd's initial-cluster-state).
+  if (fresh) {
+    for (const node of cluster.nodes)
+      writeFileSync(node.config, `${JSON.stringify(nodeConfig(cluster, node, false), null, 2)}\n`);
   }
 
   out(`\n${pc.bold('endpoints')} (also in ${join(cluster.dataDir, 'cluster.json')}):\n`);

@@ -60,7 +60,7 @@ export function formatMembers(view: MembersView): string {
   for (const r of rows) {
     const pr = view.progress?.[r.id];
     const leader = r.id === view.leader ? '  leader' : '';
-    const progress = pr === undefined ? '' : `  match ${pr.match} (${pr.state})`;
+    const progress = pr === undefined || r.id === view.leader ? '' : `  match ${pr.match} (${pr.state})`;
     lines.push(`  ${r.id.padEnd(12)} ${r.role.padEnd(8)}${progress}${leader}`);
   }
   return `${lines.join('\n')}\n`;

@@ -193,3 +193,41 @@ test('a wiped node told to rejoin withholds its vote, rejoins as a learner, catc
   const verdict = workload.check();
   assert.equal(verdict.verdict, 'valid', verdict.reason);
 });
+
+test("an operator's membership operation made on a follower runs on the leader; its errors come back typed", () => {
+  const { sim } = cluster('member-ops-forwarded');
+  const { leader, follower } = settle(sim);
+  const other = ids.find((id) => id !== leader && id !== follower)!;
+  const f = sim.instance(follower)!.raft;
+  const results: Array<string | undefined> = [];
+  const run = (op: 'add' | 'remove' | 'promote' | 'replace', id: string): void => {
+    let done = false;
+    f.memberOp(op, id, (err) => {
+      results.push(err?.code);
+      done = true;
+    });
+    assert.ok(
+      sim.runUntilCondition(() => done, 10_000),
+      `${op} ${id} answered`,
+    );
+  };
+  run('add', other);
+  assert.equal(results.pop(), 'already_member');
+  run('remove', other);
+  assert.equal(results.pop(), undefined);
+  assert.deepEqual(sim.instance(leader)!.raft.core.config.voters, [leader, follower].sort());
+  run('promote', other);
+  assert.equal(results.pop(), 'not_a_learner');
+  run('add', other);
+  assert.equal(results.pop(), undefined);
+  assert.deepEqual(sim.instance(leader)!.raft.core.config.learners, [other]);
+  run('promote', other);
+  assert.equal(results.pop(), undefined);
+  run('replace', leader);
+  assert.equal(results.pop(), 'bad_request');
+  run('replace', other);
+  assert.equal(results.pop(), undefined);
+  const conf = sim.instance(leader)!.raft.core.config;
+  assert.deepEqual([conf.voters, conf.learners], [[...ids].sort(), []]);
+  assert.equal(sim.failed, undefined);
+});

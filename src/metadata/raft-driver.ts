@@ -75,9 +75,9 @@ export interface RaftDriverOptions {
   readonly preVote?: boolean;
   readonly checkQuorum?: boolean;
   /**
-   * This node lost its data and rejoins (src/node/identity.ts): start with `voters: []`, withhold
-   * votes until a committed config lists this node, ask the leader to re-add it, and call
-   * `onRejoined` once a committed config makes it a voter again.
+   * This node lost its data and rejoins (src/node/identity.ts): start with `voters: []`, ask the
+   * leader to re-add it, withhold votes until it has committed the entry that re-added it, and
+   * call `onRejoined` once a committed config makes it a voter again.
    */
   readonly rejoin?: { readonly rejoinId: string; readonly peers: readonly NodeId[]; onRejoined(): void };
 }
@@ -145,8 +145,9 @@ export class RaftDriver {
   private readonly commitLatency: Histogram;
   private lastLeader: NodeId | undefined;
   readonly members: MemberChanges;
-  /** Rejoining: votes are withheld until a committed config lists this node (then undefined). */
+  /** Set while rejoining (until a committed config makes this node a voter again). */
   private rejoin: RaftDriverOptions['rejoin'];
+  /** Rejoining and not yet re-added by a committed entry: vote requests are dropped. */
   private withholdVotes: boolean;
   private lastRejoinRequestMs = Number.NEGATIVE_INFINITY;
   /** Rejoining: the index of the entry that re-added us (from the leader's answer); 0 = unknown. */

@@ -2,23 +2,26 @@
 // voting (issue 7 item 5). Runs over the Env's Disk, so the simulator runs the same rule.
 //
 // `identity.json` in the data directory holds {version, clusterId, nodeId, state, rejoinId},
-// written atomically and durably (temp, fdatasync, rename, syncDir) the first time the node
-// starts on an empty directory. On every start the node decides (decideStart):
+// written atomically and durably (temp, fdatasync, rename, syncDir): at bootstrap right after the
+// WAL was created, at a rejoin before (src/node/services.ts says why). On every start, BEFORE the WAL is opened (a refused start creates nothing),
+// the node decides (decideStart) from the identity and whether its WAL directory exists:
 //
-//   identity  Raft state  config                      →
-//   missing   none        initialClusterState 'new'   bootstrap: write identity, voters from config
-//   missing   none        rejoin                      rejoin: write identity, start as a non-member
-//   missing   none        'existing'                  REFUSE (node_data_missing): the data is gone
-//   missing   present     -                           adopt (a data dir from before identities)
-//   foreign   -           -                           REFUSE (node_identity_mismatch)
-//   ours      present     -                           restart
-//   ours      none        rejoin, or state rejoining  rejoin (a rejoin that crashed early)
-//   ours      none        'new', state member         restart (crashed before its first term)
-//   ours      none        otherwise                   REFUSE (node_data_missing): WAL wiped
+//   identity  WAL      config / identity state       →
+//   missing   exists   -                             adopt (a dir from before identities, or a
+//                                                    crash between WAL creation and identity)
+//   missing   none     rejoin                        rejoin: a new rejoin id, start as a non-member
+//   missing   none     initialClusterState 'new'     bootstrap: voters from the config
+//   missing   none     'existing'                    REFUSE (node_data_missing): the data is gone
+//   foreign   -        -                             REFUSE (node_identity_mismatch)
+//   ours      exists   -                             restart (still rejoining if it was)
+//   ours      none     state rejoining, or rejoin    rejoin (a new rejoin id if it was a member)
+//   ours      none     otherwise                     REFUSE (node_data_missing): the WAL was lost
 //
-// state is 'rejoining' from the rejoin until the node sees itself a voter in a committed
-// configuration (then NodeServices rewrites it as 'member'); while rejoining, the node starts as
-// a non-member, withholds its vote and asks the leader to re-add it (src/metadata/raft-driver.ts).
+// An existing WAL, even an empty one, means the node never lost its log: a node's first vote or
+// acknowledgement is preceded by a durable term in that WAL. state is 'rejoining' from a rejoin
+// until the node sees itself a voter in a committed configuration (then NodeServices rewrites it
+// as 'member'); while rejoining, the node starts as a non-member, withholds its vote and asks the
+// leader to re-add it (src/metadata/raft-driver.ts).
 //
 // Why refuse: a voter's hard state (term, vote) and its acknowledged entries are promises. A node
 // that comes back empty and votes again may vote twice in one term (two leaders) or help elect a
@@ -44,17 +47,20 @@ export interface NodeIdentity {
   readonly rejoinId: string;
 }
 
-export type StartDecision =
-  | { readonly kind: 'bootstrap' | 'restart' | 'adopt'; readonly identity: NodeIdentity }
-  | { readonly kind: 'rejoin'; readonly identity: NodeIdentity };
+export interface StartDecision {
+  readonly kind: 'bootstrap' | 'restart' | 'adopt' | 'rejoin';
+  readonly identity: NodeIdentity;
+  /** The identity file must be (re)written once the WAL exists (writeIdentity). */
+  readonly write: boolean;
+}
 
 export interface StartInput {
   readonly clusterId: string;
   readonly nodeId: string;
   readonly initialClusterState: 'new' | 'existing';
   readonly rejoin: boolean;
-  /** The Raft log holds a term, an entry or a snapshot (this node may have voted or acked). */
-  readonly hasRaftState: boolean;
+  /** The node's WAL directory holds files (checked before the WAL is opened, which creates it). */
+  readonly walExists: boolean;
   /** Where the data lives, for messages only. */
   readonly dataDir: string;
   /** A fresh random id for a new rejoin (from the Env's Rng). */
@@ -109,7 +115,7 @@ export function writeIdentity(disk: Disk, identity: NodeIdentity): void {
   writeFileAtomic(disk, IDENTITY_FILE, [new TextEncoder().encode(`${JSON.stringify(identity)}\n`)]);
 }
 
-/** Applies the table in the header; writes the identity file when the decision creates one. */
+/** Applies the table in the header. Writes nothing: the caller writes the identity after the WAL. */
 export function decideStart(disk: Disk, input: StartInput): StartDecision {
   const existing = readIdentity(disk, input.dataDir);
   const ours = (state: NodeIdentity['state']): NodeIdentity => ({
@@ -122,25 +128,13 @@ export function decideStart(disk: Disk, input: StartInput): StartDecision {
   const missing = (why: string): NodeIdentityError =>
     new NodeIdentityError(
       'node_data_missing',
-      `${why}, but initialClusterState is 'existing': this node may have lost acknowledged data and must not vote; start it with \`barista node --rejoin\` to rejoin as a learner (README: "Replacing a node")`,
+      `${why}: this node may have lost acknowledged data and must not vote; start it with \`barista node --rejoin\` to rejoin as a learner (README: "Replacing a node")`,
     );
   if (existing === undefined) {
-    if (input.hasRaftState) {
-      const identity = ours('member');
-      writeIdentity(disk, identity);
-      return { kind: 'adopt', identity };
-    }
-    if (input.rejoin) {
-      const identity = ours('rejoining');
-      writeIdentity(disk, identity);
-      return { kind: 'rejoin', identity };
-    }
-    if (input.initialClusterState === 'new') {
-      const identity = ours('member');
-      writeIdentity(disk, identity);
-      return { kind: 'bootstrap', identity };
-    }
-    throw missing(`data directory ${input.dataDir} is empty`);
+    if (input.walExists) return { kind: 'adopt', identity: ours('member'), write: true };
+    if (input.rejoin) return { kind: 'rejoin', identity: ours('rejoining'), write: true };
+    if (input.initialClusterState === 'new') return { kind: 'bootstrap', identity: ours('member'), write: true };
+    throw missing(`data directory ${input.dataDir} is empty, but initialClusterState is 'existing'`);
   }
   if (existing.clusterId !== input.clusterId || existing.nodeId !== input.nodeId) {
     throw new NodeIdentityError(
@@ -148,13 +142,8 @@ export function decideStart(disk: Disk, input: StartInput): StartDecision {
       `data directory ${input.dataDir} belongs to node "${existing.nodeId}" of cluster "${existing.clusterId}", not node "${input.nodeId}" of cluster "${input.clusterId}"`,
     );
   }
-  if (input.hasRaftState) return { kind: 'restart', identity: existing };
-  if (existing.state === 'rejoining') return { kind: 'rejoin', identity: existing };
-  if (input.rejoin) {
-    const identity = ours('rejoining');
-    writeIdentity(disk, identity);
-    return { kind: 'rejoin', identity };
-  }
-  if (input.initialClusterState === 'new') return { kind: 'restart', identity: existing };
-  throw missing(`data directory ${input.dataDir} has this node's identity but no Raft log`);
+  if (input.walExists) return { kind: 'restart', identity: existing, write: false };
+  if (existing.state === 'rejoining') return { kind: 'rejoin', identity: existing, write: false };
+  if (input.rejoin) return { kind: 'rejoin', identity: ours('rejoining'), write: true };
+  throw missing(`data directory ${input.dataDir} has this node's identity but its Raft log is gone`);
 }

@@ -67,24 +67,33 @@ export class NodeServices {
       limits.raftEntryBytesMax + 64 <= storageOptions.wal.recordPayloadBytesMax,
       'a Raft entry must fit in a WAL record',
     );
+    // Identity before the WAL is opened (opening creates it): a refused start leaves nothing.
+    this.start = decideStart(env.disk, {
+      clusterId: config.clusterId,
+      nodeId: env.nodeId,
+      initialClusterState: config.initialClusterState ?? 'new',
+      rejoin: config.rejoin ?? false,
+      // WalRaftStorage keeps its WAL in `<dir>/wal` (tests: a restart on an intact dir is a restart).
+      walExists: env.disk.list(`${storageOptions.dir}/wal`).length > 0,
+      dataDir: config.dataDir ?? '(data directory)',
+      newRejoinId: () => Buffer.from(env.rng.fork('rejoin').bytes(16)).toString('hex'),
+    });
+    // Which comes first decides what a crash in between leaves: a rejoin is recorded before the
+    // WAL exists (else an empty WAL + a member's identity would restart as a voter); a bootstrap
+    // after (an empty WAL without identity is adopted: that node never voted).
+    const rejoinFirst = this.start.write && this.start.kind === 'rejoin';
+    if (rejoinFirst) writeIdentity(env.disk, this.start.identity);
     this.storage = WalRaftStorage.open(
       { disk: env.disk, clock: env.clock, log: env.log.child({ component: 'raft-storage' }), metrics: env.metrics },
       storageOptions,
     );
-    try {
-      const storage = this.storage;
-      this.start = decideStart(env.disk, {
-        clusterId: config.clusterId,
-        nodeId: env.nodeId,
-        initialClusterState: config.initialClusterState ?? 'new',
-        rejoin: config.rejoin ?? false,
-        hasRaftState: storage.hardState().term > 0 || storage.lastIndex() > 0 || storage.snapshot().meta.index > 0,
-        dataDir: config.dataDir ?? '(data directory)',
-        newRejoinId: () => Buffer.from(env.rng.fork('rejoin').bytes(16)).toString('hex'),
-      });
-    } catch (err) {
-      this.storage.close();
-      throw err;
+    if (this.start.write && !rejoinFirst) {
+      try {
+        writeIdentity(env.disk, this.start.identity);
+      } catch (err) {
+        this.storage.close();
+        throw err;
+      }
     }
     const identity = this.start.identity;
     if (this.start.kind !== 'restart')

@@ -66,6 +66,24 @@ export function formatMembers(view: MembersView): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** The leader's GET /v1/members if any endpoint is the leader, else the first answer, else why not. */
+async function fetchMembers(endpoints: ReadonlyArray<{ host: string; port: number }>): Promise<MembersView | string> {
+  let fallback: MembersView | undefined;
+  let last = 'no endpoint answered';
+  for (const e of endpoints) {
+    try {
+      const r = await httpGet(e.host, e.port, '/v1/members', 2_000);
+      if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
+      const view = JSON.parse(r.body) as MembersView;
+      if (view.role === 'leader') return view;
+      fallback ??= view;
+    } catch (error) {
+      last = `${e.host}:${e.port}: ${(error as Error).message}`;
+    }
+  }
+  return fallback ?? last;
+}
+
 export async function runMember(
   o: MemberCliOptions,
   out: (s: string) => void,
@@ -79,29 +97,14 @@ export async function runMember(
   const endpoints = resolveAdminEndpoints({ endpoints: o.endpoints, dataDir: o.dataDir });
   let last = 'no endpoint answered';
   if (o.command === 'list') {
-    let fallback: MembersView | undefined;
-    for (const e of endpoints) {
-      let view: MembersView;
-      try {
-        const r = await httpGet(e.host, e.port, '/v1/members', 2_000);
-        if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
-        view = JSON.parse(r.body) as MembersView;
-      } catch (error) {
-        last = `${e.host}:${e.port}: ${(error as Error).message}`;
-        continue;
-      }
-      if (view.role === 'leader') {
-        out(o.json ? `${JSON.stringify(view)}\n` : formatMembers(view));
-        return 0;
-      }
-      fallback ??= view;
-    }
-    if (fallback === undefined) {
-      err(`unavailable: ${last}\n`);
+    const found = await fetchMembers(endpoints);
+    if (typeof found === 'string') {
+      err(`unavailable: ${found}\n`);
       return 3;
     }
-    out(o.json ? `${JSON.stringify(fallback)}\n` : formatMembers(fallback));
-    if (!o.json) err("note: no node answered as leader; this is a follower's view of the configuration\n");
+    out(o.json ? `${JSON.stringify(found)}\n` : formatMembers(found));
+    if (!o.json && found.role !== 'leader')
+      err("note: no node answered as leader; this is a follower's view of the configuration\n");
     return 0;
   }
   for (const e of endpoints) {
@@ -127,7 +130,10 @@ export async function runMember(
     if (answer.ok) {
       if (!o.json) {
         out(`OK: ${o.command} ${o.nodeId}\n`);
-        if (answer.members !== undefined) out(formatMembers(answer.members));
+        // The leader's view: a follower that forwarded the change may not have applied it yet.
+        const view = await fetchMembers(endpoints);
+        if (typeof view !== 'string' && view.role === 'leader') out(formatMembers(view));
+        else if (answer.members !== undefined) out(formatMembers(answer.members));
       }
       return 0;
     }

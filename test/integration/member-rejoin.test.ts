@@ -59,8 +59,11 @@ describe('a follower whose data directory was lost', () => {
 
   before(async () => {
     const base = await freePortRange(30);
-    dev = spawnCli(['dev', '--data-dir', dir.path, '--base-port', String(base)]);
-    await until('cluster healthy', 60_000, () => dev.output().includes('live view'));
+    dev = spawnCli(['dev', '--data-dir', dir.path, '--base-port', String(base), '--health-timeout-ms', '110000']);
+    // Generous: on a loaded 2-core machine three tsx-compiled nodes take 30-60 s to start.
+    await until('cluster healthy', 120_000, () => dev.output().includes('live view')).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n${dev.output()}`);
+    });
     cluster = JSON.parse(readFileSync(join(dir.path, 'cluster.json'), 'utf8')) as ClusterFile;
     endpoints = cluster.nodes.flatMap((n) => ['--endpoint', `${n.host}:${n.ports['admin']}`]);
     const leader = await until('a leader', 20_000, () => leaderOf(cluster.nodes));

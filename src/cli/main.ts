@@ -13,7 +13,7 @@ import { registerCheckCommand } from './check.ts';
 import { describeError } from './common.ts';
 import { runDev } from './dev.ts';
 import { ConfigError } from '../lib/errors.ts';
-import { runKv } from './kv.ts';
+import { readStdinBounded, runKv } from './kv.ts';
 import { MEMBER_COMMANDS, type MemberCommand, runMember } from './member.ts';
 import { runSimCommand } from './sim.ts';
 import { runStatus } from './status.ts';
@@ -147,7 +147,8 @@ export function buildProgram(): Command {
     .description('read and write the metadata group test keyspace through any node')
     .argument('<op>', 'put | get | cas | del')
     .argument('<key>')
-    .argument('[value]', 'the value (put, cas)')
+    .argument('[value]', 'the value (put, cas); - reads it from stdin')
+    .option('--file <path>', 'put, cas: read the value from this file')
     .option('--expected <old>', 'cas: the value the key must hold')
     .option('--absent', 'cas: the key must not exist (insert if not exists)', false)
     .option('--serializable', 'get: read this node local state (may be stale) instead of a linearizable read', false)
@@ -160,6 +161,7 @@ export function buildProgram(): Command {
         key: string,
         value: string | undefined,
         o: {
+          file?: string;
           expected?: string;
           absent: boolean;
           serializable: boolean;
@@ -175,6 +177,7 @@ export function buildProgram(): Command {
             op,
             key,
             value,
+            file: o.file,
             expected: o.expected,
             absent: o.absent,
             serializable: o.serializable,
@@ -182,8 +185,7 @@ export function buildProgram(): Command {
             dataDir: o.dataDir,
             json: o.json,
           },
-          out,
-          (s) => process.stderr.write(s),
+          { out, err: (s) => void process.stderr.write(s), readStdin: readStdinBounded },
         );
       },
     );

@@ -12,13 +12,16 @@ import { limits } from '../lib/limits.ts';
 export interface AdminHandlers {
   status(): unknown;
   metricsText(): string;
-  /** POST /v1/kv with a parsed JSON body. */
-  kv?(body: unknown): Promise<{ status: number; body: unknown }>;
+  /** POST /v1/kv with a parsed JSON body, and the client's address. */
+  kv?(body: unknown, client: { address: string }): Promise<{ status: number; body: unknown }>;
   /** GET /v1/members. */
   members?(): unknown;
   /** POST /v1/members with a parsed JSON body. */
   memberOp?(body: unknown): Promise<{ status: number; body: unknown }>;
 }
+
+/** Bodies are UTF-8 JSON; invalid bytes are refused (400 invalid_utf8), never replaced by U+FFFD. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 const ADMIN_HEADERS_TIMEOUT_MS = 5_000;
 
@@ -82,13 +85,19 @@ export class AdminServer {
           code: 'request_too_large',
           message: `body over ${limits.adminRequestBytesMax} bytes`,
         });
+      let text: string;
+      try {
+        text = strictUtf8.decode(Buffer.concat(chunks));
+      } catch {
+        return json(res, 400, { ok: false, code: 'invalid_utf8', message: 'body is not valid UTF-8' });
+      }
       let body: unknown;
       try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        body = JSON.parse(text);
       } catch {
         return json(res, 400, { ok: false, code: 'bad_request', message: 'body is not JSON' });
       }
-      kv(body).then(
+      kv(body, { address: req.socket.remoteAddress ?? '' }).then(
         (a) => json(res, a.status, a.body),
         (err: unknown) => {
           this.errors.inc();
@@ -158,9 +167,15 @@ function readJsonBody(req: IncomingMessage, res: ServerResponse, errors: Counter
         code: 'request_too_large',
         message: `body over ${limits.adminRequestBytesMax} bytes`,
       });
+    let text: string;
+    try {
+      text = strictUtf8.decode(Buffer.concat(chunks));
+    } catch {
+      return json(res, 400, { ok: false, code: 'invalid_utf8', message: 'body is not valid UTF-8' });
+    }
     let body: unknown;
     try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      body = JSON.parse(text);
     } catch {
       return json(res, 400, { ok: false, code: 'bad_request', message: 'body is not JSON' });
     }

@@ -16,12 +16,15 @@ import { MembershipDriver, type MembershipTiming } from '../membership/driver.ts
 import type { PeerView } from '../membership/membership.ts';
 import { defaultKvOptions, KvStateMachine } from '../metadata/kv.ts';
 import { KvService } from '../metadata/kv-service.ts';
+import { LeaderLogClock } from '../metadata/log-clock.ts';
 import { type defaultRaftTiming, RaftDriver } from '../metadata/raft-driver.ts';
 import { defaultRaftStorageOptions, WalRaftStorage } from '../storage/raft-storage.ts';
 import { decideStart, type StartDecision, writeIdentity } from './identity.ts';
 
 /** The Raft driver's timing and bounds, as configured (same keys as defaultRaftTiming). */
-export type RaftTiming = { -readonly [K in keyof typeof defaultRaftTiming]: number };
+export type RaftTiming = { -readonly [K in keyof typeof defaultRaftTiming]: number } & {
+  readOnly?: 'safe' | 'lease';
+};
 
 export interface ServicesConfig {
   readonly clusterId: string;
@@ -84,7 +87,13 @@ export class NodeServices {
     const rejoinFirst = this.start.write && this.start.kind === 'rejoin';
     if (rejoinFirst) writeIdentity(env.disk, this.start.identity);
     this.storage = WalRaftStorage.open(
-      { disk: env.disk, clock: env.clock, log: env.log.child({ component: 'raft-storage' }), metrics: env.metrics },
+      {
+        disk: env.disk,
+        clock: env.clock,
+        log: env.log.child({ component: 'raft-storage' }),
+        metrics: env.metrics,
+        mutations: env.mutations,
+      },
       storageOptions,
     );
     if (this.start.write && !rejoinFirst) {
@@ -104,6 +113,8 @@ export class NodeServices {
     let membership: MembershipDriver | undefined;
     try {
       membership = new MembershipDriver(env, this.router, config.peers, config.membership);
+      const kvState = this.kvState;
+      const logClock = new LeaderLogClock(env.clock, () => kvState.logTimeMs);
       this.raft = new RaftDriver(env, this.router, {
         // A rejoining node learns its configuration from the leader (RaftOptions.voters).
         voters: rejoining ? [] : [env.nodeId, ...config.peers].sort(),
@@ -116,6 +127,8 @@ export class NodeServices {
               },
             }
           : {}),
+        incarnation: membership.incarnation,
+        stampProposal: (command, term) => logClock.stamp(command, term),
         storage: this.storage,
         stateMachine: this.kvState,
         ...config.raft,

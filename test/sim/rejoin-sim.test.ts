@@ -169,7 +169,13 @@ test('a wiped node told to rejoin withholds its vote, rejoins as a learner, catc
     const f = sim.instance(follower);
     if (l === undefined || f === undefined) return false;
     const core = sim.instance(l)!.raft.core;
-    return core.config.voters.includes(follower) && f.raft.appliedIndex >= core.commitIndex - 5;
+    // Since the leader repairs a regressed follower's progress, the wiped node catches up even
+    // before it is removed: the rejoin is done only when it knows a committed re-add.
+    return (
+      !f.raft.membersView().rejoining &&
+      core.config.voters.includes(follower) &&
+      f.raft.appliedIndex >= core.commitIndex - 5
+    );
   };
   assert.ok(sim.runUntilCondition(rejoined, 10_000), `rejoined and caught up (roles seen: ${seen.join(' > ')})`);
   // Removed (its old votes and acknowledgements stop counting), re-added as a learner, promoted.

@@ -21,7 +21,7 @@
 // Every pending map has a bound; beyond it requests fail fast with a LimitError (backpressure).
 
 import type { Env, Gauge, Histogram } from '../env/types.ts';
-import { BaristaError, LimitError } from '../lib/errors.ts';
+import { BaristaError, LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { MessageType } from '../lib/message-types.ts';
 import type { MessageRouter } from '../lib/router.ts';
@@ -36,6 +36,7 @@ import {
   encodeForwardedResponse,
   type ForwardedResponse,
 } from './client-codec.ts';
+import { decodeReadCtx, encodeReadCtx } from './read-ctx.ts';
 import type { StateMachine } from './state-machine.ts';
 
 /** Raft storage plus the one operation the core does not see: making writes durable. */
@@ -252,9 +253,7 @@ export class RaftDriver {
       );
     }
     const id = this.nextReadId++;
-    const ctx = new Uint8Array(8);
-    new DataView(ctx.buffer).setFloat64(0, id);
-    const r = this.core.readIndex(ctx);
+    const r = this.core.readIndex(encodeReadCtx(id));
     if (!r.ok) return done(r.error);
     this.reads.set(id, {
       deadlineMs: this.env.clock.monotonicMs() + this.options.requestTimeoutMs,
@@ -346,7 +345,14 @@ export class RaftDriver {
       this.settle(e.index, e.term, result);
     }
     for (const rs of rd.readStates) {
-      const id = new DataView(rs.requestCtx.buffer, rs.requestCtx.byteOffset, rs.requestCtx.byteLength).getFloat64(0);
+      // The context came back from a peer (ReadIndexResponse): decode it as untrusted bytes.
+      const id = decodeReadCtx(rs.requestCtx);
+      if (id instanceof ProtocolError) {
+        this.env.metrics
+          .counter('raft_read_states_rejected_total', 'Read answers with a malformed context', { code: id.code })
+          .inc();
+        continue;
+      }
       const read = this.reads.get(id);
       if (read !== undefined) read.index = rs.index;
     }

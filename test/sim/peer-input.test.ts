@@ -1,0 +1,67 @@
+// Goal: bytes a peer sends never crash a node (issue 7 item 12). Each test runs the real
+// NodeServices program in the simulator and injects what a broken or hostile peer could send, then
+// checks that the node is still running, counted the bad input, and keeps serving.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { MessageType } from '../../src/lib/message-types.ts';
+import { defaultMembershipTiming } from '../../src/membership/membership.ts';
+import { defaultRaftTiming } from '../../src/metadata/raft-driver.ts';
+import { NodeServices } from '../../src/node/services.ts';
+import { encodeMessage } from '../../src/raft/codec.ts';
+import { MsgType } from '../../src/raft/types.ts';
+import { Simulation } from '../../src/sim/simulation.ts';
+
+const ids = ['n1', 'n2', 'n3'];
+
+function cluster(seed: string): Simulation<NodeServices> {
+  return new Simulation<NodeServices>({
+    seed,
+    nodes: ids,
+    program: (env) =>
+      new NodeServices(env, {
+        clusterId: 'sim',
+        peers: ids.filter((p) => p !== env.nodeId),
+        membership: defaultMembershipTiming,
+        raft: { ...defaultRaftTiming },
+      }),
+  });
+}
+
+function leaderOf(sim: Simulation<NodeServices>): string | undefined {
+  return ids.find((id) => sim.instance(id)?.raft.core.role === 'leader');
+}
+
+test('a read answer with a short context is counted and dropped, not a crash (issue 7 item 12)', () => {
+  const sim = cluster('short-read-ctx');
+  assert.ok(
+    sim.runUntilCondition(() => leaderOf(sim) !== undefined, 10_000),
+    'a leader',
+  );
+  sim.runFor(500);
+  const leader = leaderOf(sim)!;
+  const follower = ids.find((id) => id !== leader)!;
+  const term = sim.instance(leader)!.raft.core.currentTerm;
+  // What the leader would send in answer to a ReadIndex, but with a 3-byte context: the driver
+  // used to read it with DataView.getFloat64 and the RangeError escaped the event loop.
+  const forged = encodeMessage({
+    type: MsgType.ReadIndexResponse,
+    from: leader,
+    to: follower,
+    term,
+    index: 1,
+    requestCtx: Uint8Array.of(1, 2, 3),
+  });
+  sim.network.send(sim.network.indexOf(leader)!, follower, MessageType.Raft, forged);
+  sim.runFor(100);
+  assert.equal(sim.metrics(follower).value('raft_read_states_rejected_total', { code: 'truncated' }), 1);
+  // The follower still serves linearizable reads.
+  let readDone: string | undefined;
+  sim.instance(follower)!.raft.read((err) => {
+    readDone = err === undefined ? 'ok' : err.code;
+  });
+  assert.ok(
+    sim.runUntilCondition(() => readDone !== undefined, 2_000),
+    'the read completes',
+  );
+  assert.equal(readDone, 'ok');
+});

@@ -59,7 +59,7 @@ export class NodeServices {
       { disk: env.disk, clock: env.clock, log: env.log.child({ component: 'raft-storage' }), metrics: env.metrics },
       storageOptions,
     );
-    this.router = new MessageRouter(env.metrics, env.transport, env.log.child({ component: 'router' }));
+    this.router = new MessageRouter(env.metrics, env.transport, env.log.child({ component: 'router' }), env.clock);
     this.kvState = new KvStateMachine(defaultKvOptions);
     let membership: MembershipDriver | undefined;
     try {

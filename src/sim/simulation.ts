@@ -87,6 +87,8 @@ export interface SimulationStats {
   readonly messagesDropped: number;
   readonly messagesDroppedBy: Readonly<Record<string, number>>;
   readonly messagesDuplicated: number;
+  /** Messages delivered with flipped bits (network.corruptUndetectedProbability). */
+  readonly messagesCorrupted: number;
   readonly crashes: number;
   readonly restarts: number;
   readonly pauses: number;
@@ -731,6 +733,7 @@ export class Simulation<S = unknown> {
       messagesDropped: Object.values(droppedBy).reduce((a, b) => a + b, 0),
       messagesDroppedBy: droppedBy,
       messagesDuplicated: c.duplicated,
+      messagesCorrupted: c.corrupted,
       ...this.counts,
     };
   }

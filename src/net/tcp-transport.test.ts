@@ -117,6 +117,16 @@ test('a peer that is down at start receives the queued messages once it comes up
   assert.equal(a.metrics.value('peer_connects_total', { peer: 'b' }), 2);
 });
 
+/** A valid frame from the configured peer `a` with one payload bit flipped after encoding. */
+function corrupted(): Uint8Array {
+  const frame = new FrameEncoder({ clusterId: cluster, senderId: 'a' }).encode(
+    MessageType.TestEcho,
+    Uint8Array.of(250),
+  );
+  frame[frame.length - 5]! ^= 0x10;
+  return frame;
+}
+
 const foreign: Array<[string, (port: number) => Uint8Array[], string]> = [
   [
     'HTTP garbage (its first 4 bytes read as an oversize length)',
@@ -124,7 +134,8 @@ const foreign: Array<[string, (port: number) => Uint8Array[], string]> = [
     'frame_too_large',
   ],
   ['an oversize length prefix', () => [Uint8Array.of(0x01, 0, 0, 1)], 'frame_too_large'],
-  ['an unknown envelope version', () => [Uint8Array.of(0, 0, 0, 9, 7, 0, 1)], 'unknown_envelope_version'],
+  ['an unknown envelope version', () => [Uint8Array.of(0, 0, 0, 11, 7, 0, 1)], 'unknown_envelope_version'],
+  ['a frame whose checksum does not match (corrupted in transit)', () => [corrupted()], 'frame_checksum_mismatch'],
   [
     'a wrong cluster id',
     () => [new FrameEncoder({ clusterId: 'other-cluster', senderId: 'a' }).encode(1, Uint8Array.of(1))],
@@ -198,7 +209,7 @@ test('the send queue bound drops and counts while a peer is unreachable', async 
   const c = make('c', { b: { host, port } }, { sendQueueBytesMax: 4096, frameBytesMax, reconnectBackoffMsMax: 1000 });
   await c.t.start();
   let accepted = 0;
-  while (c.t.send('b', MessageType.TestBulk, new Uint8Array(1000))) accepted++;
+  while (c.t.send('b', MessageType.TestBulk, new Uint8Array(990))) accepted++;
   assert.equal(accepted, 4, 'four ~1 KiB frames fit in 4096 bytes, the fifth does not');
   assert.ok((c.t.peerStatus()[0]?.queuedBytes ?? 0) <= 4096);
   assert.equal(c.metrics.value('peer_send_dropped_total', { peer: 'b', reason: 'queue_full' }), 1);

@@ -484,3 +484,40 @@ test('random corruption of a frame stream never delivers a frame that was not se
     { numRuns: 300 },
   );
 });
+
+test('a forged large length followed by a trickle holds memory in proportion to the bytes received (issue 7 item 13)', () => {
+  const frameBytesMax = 16 * 1024 * 1024;
+  const decoder = new FrameDecoder({ frameBytesMax });
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(frameBytesMax - 4);
+  prefix[4] = envelopeVersion;
+  decoder.push(prefix);
+  // One byte per segment, far past heldPartsMax: the held body switches to one assembly buffer.
+  for (let i = 0; i < heldPartsMax * 4; i++) decoder.push(Uint8Array.of(i & 0xff));
+  assert.equal(decoder.buffered, 1 + heldPartsMax * 4);
+  assert.ok(decoder.heldBytes <= 4096, `holds ${decoder.heldBytes} bytes for ${decoder.buffered} received`);
+  // It still assembles a real large frame correctly as the bytes arrive.
+  const enc = new FrameEncoder({ clusterId: 'c', senderId: 's' });
+  const payload = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 13) & 0xff);
+  const frame = enc.encode(3, payload);
+  const d2 = new FrameDecoder();
+  const got: DecodeEvent[] = [];
+  let heldMost = 0;
+  for (let at = 0; at < frame.length; at += 100) {
+    got.push(...d2.push(frame.subarray(at, at + 100)));
+    heldMost = Math.max(heldMost, d2.heldBytes);
+  }
+  assert.ok(heldMost <= frame.length, `held at most the frame (${heldMost})`);
+  assert.equal(got.length, 1);
+  assert.ok(got[0]?.kind === 'frame');
+  assert.deepEqual(Uint8Array.from(got[0].frame.payload), payload);
+});
+
+test('frameBytesMax can be raised on a live decoder, never lowered', () => {
+  const decoder = new FrameDecoder({ frameBytesMax: 256 });
+  const enc = new FrameEncoder({ clusterId: 'c', senderId: 's' });
+  decoder.raiseFrameBytesMax(4096);
+  const events = decoder.push(enc.encode(1, new Uint8Array(1000)));
+  assert.equal(events[0]?.kind, 'frame');
+  assert.throws(() => decoder.raiseFrameBytesMax(100), { name: 'AssertionError' });
+});

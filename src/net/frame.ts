@@ -34,7 +34,12 @@
 //     object). Only a frame that straddles chunks is held (as views of its parts) and then copied
 //     once into one buffer; so each input byte is copied at most once and decoding is O(n) for
 //     any chunking;
-//   - bytes held never exceed frameBytesMax (at most one incomplete frame is held);
+//   - bytes held never exceed frameBytesMax (at most one incomplete frame is held), and memory held
+//     for it (`heldBytes`) stays within twice the bytes received: the assembly buffer grows by
+//     doubling as bytes arrive, never to the declared length up front (a forged 16 MiB length
+//     followed by a trickle of bytes used to allocate 16 MiB per connection; issue 7 item 13);
+//   - frameBytesMax may be raised on a live decoder (the transport accepts only a small first frame
+//     from a connection that has not identified itself yet, then the full bound);
 //   - every error is terminal: after the first ProtocolError the decoder yields nothing more and
 //     the connection owning it must be closed (a length-prefixed stream cannot resynchronise).
 //     A sink may also stop the decoder (its frame() returns false), with the same effect, and so
@@ -237,7 +242,7 @@ class EventCollector implements FrameSink {
  * good). `push(chunk)` does the same and returns them as events.
  */
 export class FrameDecoder {
-  readonly bounds: FrameBounds;
+  bounds: FrameBounds;
   private failure: ProtocolError | null = null;
   private stopped = false;
   // The incomplete frame at the end of the stream so far, if any. Its length prefix is collected in
@@ -251,8 +256,9 @@ export class FrameDecoder {
   private partsBytes = 0;
   /**
    * Past heldPartsMax views (a sender dribbling a frame a few bytes per segment), the body is
-   * assembled in one buffer of its declared length instead, so holding a frame costs a bounded
-   * number of objects whatever the chunking.
+   * assembled in one buffer instead, so holding a frame costs a bounded number of objects whatever
+   * the chunking. It doubles as bytes arrive (up to the declared length), so what it holds stays
+   * within twice what the peer actually sent.
    */
   private assembly: Uint8Array | undefined;
   // Ids repeat on every frame of a connection: the id section's bytes (both ids with their length
@@ -274,6 +280,19 @@ export class FrameDecoder {
   /** Bytes held for a frame not yet complete. */
   get buffered(): number {
     return this.prefixFilled + this.partsBytes;
+  }
+
+  /** Memory held for the incomplete frame: `buffered`, or the assembly buffer's size once it has one. */
+  get heldBytes(): number {
+    return this.prefixFilled + (this.assembly === undefined ? this.partsBytes : this.assembly.length);
+  }
+
+  /** Raises frameBytesMax (never lowers it: a held frame was admitted under the old bound). */
+  raiseFrameBytesMax(frameBytesMax: number): void {
+    assert(frameBytesMax >= this.bounds.frameBytesMax, 'frameBytesMax can only be raised');
+    const raised = { ...this.bounds, frameBytesMax };
+    checkBounds(raised);
+    this.bounds = raised;
   }
 
   push(chunk: Uint8Array): DecodeEvent[] {
@@ -372,7 +391,7 @@ export class FrameDecoder {
       return false;
     }
     if (this.assembly === undefined && this.parts.length >= heldPartsMax) {
-      this.assembly = new Uint8Array(this.bodyBytes);
+      this.assembly = new Uint8Array(Math.min(this.bodyBytes, Math.max(2 * (this.partsBytes + part.length), 1024)));
       let at = 0;
       for (const held of this.parts) {
         this.assembly.set(held, at);
@@ -380,8 +399,15 @@ export class FrameDecoder {
       }
       this.parts = [];
     }
-    if (this.assembly !== undefined) this.assembly.set(part, this.partsBytes);
-    else this.parts.push(part);
+    if (this.assembly !== undefined) {
+      const need = this.partsBytes + part.length;
+      if (need > this.assembly.length) {
+        const grown = new Uint8Array(Math.min(this.bodyBytes, Math.max(need, 2 * this.assembly.length)));
+        grown.set(this.assembly.subarray(0, this.partsBytes));
+        this.assembly = grown;
+      }
+      this.assembly.set(part, this.partsBytes);
+    } else this.parts.push(part);
     this.partsBytes += part.length;
     return true;
   }

@@ -1,8 +1,17 @@
 // The node's admin HTTP port: GET /health (200 "ok" once the node serves), GET /status (JSON view
 // of this node and its peers), GET /metrics (Prometheus text format 0.0.4), POST /v1/kv (the
 // metadata keyspace, see kv-http.ts). Anything else is 404; wrong methods are 405. Request bodies
-// are read only for POST and are bounded (limits.adminRequestBytesMax: 413 beyond). Bounded
-// connections. Errors in a handler become a 500 and a counter, never a crash.
+// are read only for POST and are bounded (limits.adminRequestBytesMax: 413 beyond, and the
+// connection is closed at once: an endless chunked body is not read to its end). Bounded
+// connections; those over the bound are refused and counted. Errors in a handler become a 500 and
+// a counter, never a crash.
+//
+// Time bounds against slow clients (issue 7 item 15): the whole request head must arrive within
+// headersTimeoutMs and the whole request within requestTimeoutMs (408 and close). Node checks
+// both only every connectionsCheckingInterval (30 s by default, so a slow-loris connection lived
+// 30 s past a 5 s timeout); we check every checkingIntervalMs, so a request lives at most its
+// timeout plus that interval. Counted: admin_http_connections_total{result}, and client errors
+// (timeouts, malformed requests) in admin_http_client_errors_total{kind}.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Counter, Metrics } from '../env/types.ts';
@@ -15,23 +24,87 @@ export interface AdminHandlers {
   kv?(body: unknown): Promise<{ status: number; body: unknown }>;
 }
 
-const ADMIN_HEADERS_TIMEOUT_MS = 5_000;
+export interface AdminServerOptions {
+  /** The request line and headers must arrive within this. */
+  readonly headersTimeoutMs: number;
+  /** The whole request (head and body) must arrive within this. */
+  readonly requestTimeoutMs: number;
+  /** How often Node checks the two timeouts above. */
+  readonly checkingIntervalMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  readonly keepAliveTimeoutMs: number;
+  readonly connectionsMax: number;
+  readonly requestBytesMax: number;
+}
+
+export const defaultAdminServerOptions: AdminServerOptions = {
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 5_000,
+  checkingIntervalMs: 500,
+  keepAliveTimeoutMs: 5_000,
+  connectionsMax: limits.adminConnectionsMax,
+  requestBytesMax: limits.adminRequestBytesMax,
+};
+
+type ClientErrorKind = 'timeout' | 'too_large' | 'malformed' | 'other';
 
 export class AdminServer {
   private readonly server: Server;
   private readonly requests: Metrics;
   private readonly errors: Counter;
+  private readonly tooLarge: Counter;
+  readonly options: AdminServerOptions;
 
   constructor(
     private readonly handlers: AdminHandlers,
     metrics: Metrics,
+    options: Partial<AdminServerOptions> = {},
   ) {
+    const o = { ...defaultAdminServerOptions, ...options };
+    this.options = o;
     this.requests = metrics;
     this.errors = metrics.counter('admin_http_errors_total', 'Admin HTTP handler failures');
-    this.server = createServer((req, res) => this.handle(req, res));
-    this.server.maxConnections = limits.adminConnectionsMax;
-    this.server.headersTimeout = ADMIN_HEADERS_TIMEOUT_MS;
-    this.server.requestTimeout = ADMIN_HEADERS_TIMEOUT_MS;
+    this.tooLarge = metrics.counter('admin_http_bodies_too_large_total', 'Admin HTTP request bodies over the bound');
+    this.server = createServer(
+      {
+        headersTimeout: o.headersTimeoutMs,
+        requestTimeout: o.requestTimeoutMs,
+        connectionsCheckingInterval: o.checkingIntervalMs,
+        keepAliveTimeout: o.keepAliveTimeoutMs,
+      },
+      (req, res) => this.handle(req, res),
+    );
+    this.server.maxConnections = o.connectionsMax;
+    const connections = (result: string): Counter =>
+      metrics.counter('admin_http_connections_total', 'Admin HTTP connections', { result });
+    const accepted = connections('accepted');
+    const refused = connections('refused_at_bound');
+    this.server.on('connection', () => accepted.inc());
+    this.server.on('drop', () => refused.inc());
+    const clientErrors = (kind: ClientErrorKind): Counter =>
+      metrics.counter('admin_http_client_errors_total', 'Admin HTTP connections closed for a client error', { kind });
+    const byKind: Record<ClientErrorKind, Counter> = {
+      timeout: clientErrors('timeout'),
+      too_large: clientErrors('too_large'),
+      malformed: clientErrors('malformed'),
+      other: clientErrors('other'),
+    };
+    // Replaces Node's default handler (which answers 400 or 408 and closes) to count by kind; the
+    // kind comes from Node's error code, never from client bytes.
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      const kind = clientErrorKind(err.code);
+      byKind[kind].inc();
+      if (socket.writable && !socket.destroyed) {
+        const status =
+          kind === 'timeout'
+            ? '408 Request Timeout'
+            : kind === 'too_large'
+              ? '431 Request Header Fields Too Large'
+              : '400 Bad Request';
+        socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      }
+      socket.destroy();
+    });
   }
 
   listen(host: string, port: number): Promise<void> {
@@ -64,19 +137,25 @@ export class AdminServer {
     const chunks: Buffer[] = [];
     let bytes = 0;
     let tooLarge = false;
+    const bytesMax = this.options.requestBytesMax;
     req.on('data', (c: Buffer) => {
+      if (tooLarge) return;
       bytes += c.length;
-      if (bytes > limits.adminRequestBytesMax) tooLarge = true;
-      else chunks.push(c);
+      if (bytes <= bytesMax) {
+        chunks.push(c);
+        return;
+      }
+      // Answer now and close: reading on would let an endless (chunked) body hold the connection.
+      tooLarge = true;
+      chunks.length = 0;
+      this.tooLarge.inc();
+      res.setHeader('connection', 'close');
+      res.once('finish', () => req.socket.destroy());
+      json(res, 413, { ok: false, code: 'request_too_large', message: `body over ${bytesMax} bytes` });
     });
     req.on('error', () => this.errors.inc());
     req.on('end', () => {
-      if (tooLarge)
-        return json(res, 413, {
-          ok: false,
-          code: 'request_too_large',
-          message: `body over ${limits.adminRequestBytesMax} bytes`,
-        });
+      if (tooLarge) return;
       let body: unknown;
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -109,6 +188,13 @@ export class AdminServer {
       return reply(res, 500, 'text/plain', `internal error: ${(err as Error).message}\n`);
     }
   }
+}
+
+function clientErrorKind(code: string | undefined): ClientErrorKind {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT') return 'timeout';
+  if (code === 'HPE_HEADER_OVERFLOW') return 'too_large';
+  if (code?.startsWith('HPE_')) return 'malformed';
+  return 'other';
 }
 
 function known(path: string | undefined): string {

@@ -17,6 +17,8 @@ export const MUTATION_NAMES = [
   'wal-trust-torn-tail',
   /** Raft ReadIndex: request ids restart at 1 in every process. */
   'raft-reuse-read-ids',
+  /** Peer transport: frame checksums not verified (the simulator delivers corrupt-detected messages corrupted). */
+  'net-skip-frame-checksum',
 ] as const;
 
 export type Mutation = (typeof MUTATION_NAMES)[number];

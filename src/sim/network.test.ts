@@ -256,3 +256,20 @@ test('corrupt-detected drops and counts; corrupt-undetected flips 1..3 bits of t
     "the sender's buffer is never touched",
   );
 });
+
+test('planted bug net-skip-frame-checksum: corrupt-detected messages are delivered corrupted instead of dropped', () => {
+  const out: Sent[] = [];
+  const n = new SimNetwork(ids, { ...defaultNetworkConfig, corruptDetectedProbability: 0.5 }, new SeededRng('net'), {
+    nowMs: () => 0,
+    deliverAt: (atMs, from, to, type, payload) => {
+      out.push({ atMs, from, to, type, payload });
+    },
+    skipFrameChecksum: true,
+  });
+  const payload = new Uint8Array(16).fill(0x55);
+  for (let i = 0; i < 200; i++) n.send(0, 'b', 1, payload);
+  assert.equal(out.length, 200, 'nothing dropped');
+  assert.equal(n.counters.dropped['corrupt-detected'], 0);
+  assert.ok(n.counters.corrupted > 50, `${n.counters.corrupted} delivered corrupted`);
+  assert.ok(out.some((s) => s.payload.some((b) => b !== 0x55)));
+});

@@ -124,6 +124,12 @@ export interface NetworkHost {
   nowMs(): number;
   /** Schedule delivery of `payload` (already copied) at virtual time `atMs`. */
   deliverAt(atMs: number, from: number, to: number, type: number, payload: Uint8Array): void;
+  /**
+   * Planted bug `net-skip-frame-checksum` (src/lib/mutations.ts): the transport does not verify
+   * frame checksums, so what corruptDetectedProbability corrupts is delivered (bits flipped)
+   * instead of dropped.
+   */
+  readonly skipFrameChecksum?: boolean;
 }
 
 /**
@@ -235,16 +241,23 @@ export class SimNetwork {
       return true;
     }
     const detected = this.config.corruptDetectedProbability;
+    let plantedCorruption = false;
     if (detected > 0 && rng.chance(detected)) {
-      c.dropped['corrupt-detected']++;
-      return true;
+      if (this.host.skipFrameChecksum !== true) {
+        c.dropped['corrupt-detected']++;
+        return true;
+      }
+      plantedCorruption = true;
     }
     const copies = rng.chance(this.config.duplicateProbability) ? 2 : 1;
     if (copies === 2) c.duplicated++;
     const undetected = this.config.corruptUndetectedProbability;
     for (let k = 0; k < copies; k++) {
       const copy = payload.slice();
-      if (undetected > 0 && copy.length > 0 && rng.chance(undetected)) {
+      if (plantedCorruption && copy.length > 0) {
+        this.flipBits(copy);
+        c.corrupted++;
+      } else if (undetected > 0 && copy.length > 0 && rng.chance(undetected)) {
         this.flipBits(copy);
         c.corrupted++;
       }

@@ -228,6 +228,7 @@ export class Simulation<S = unknown> {
         const target = this.nodeList[to]!;
         this.queue.push(new SimEvent(atMs, KIND_DELIVER, to, target.incarnation, null, null, '', from, type, payload));
       },
+      skipFrameChecksum: options.mutations?.has('net-skip-frame-checksum') ?? false,
     });
     const diskFaults = { ...defaultDiskFaults, ...options.diskFaults };
     const epochMs = options.epochMs ?? defaultEpochMs;

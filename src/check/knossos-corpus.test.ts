@@ -7,17 +7,16 @@
 // Each history runs under a 20 s time budget; all of them finish in milliseconds today.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { checkLinearizable } from './linearizability.ts';
 import { kvModel } from './models/kv.ts';
 import { casRegisterModel } from './models/register.ts';
 import { parseHistory } from './readers/index.ts';
+import { sharedDataDir, sharedDataHint } from './shared-data.ts';
 import type { Model } from './types.ts';
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const corpus = join(repoRoot, '..', 'shared', 'data', 'knossos');
+const corpus = sharedDataDir('knossos') ?? sharedDataHint('knossos');
 const manifest = join(corpus, 'expected.tsv');
 
 function modelFor(description: string): Model<unknown> | undefined {

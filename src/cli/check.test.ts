@@ -1,14 +1,23 @@
 // Goal: `barista check` end to end through runCheckCommand — one verdict line per file and a
 // total, exit codes 0 (all valid) / 1 (any invalid) / 2 (unknown, unreadable, malformed with the
-// line number, bad flags), folders walked recursively, --json and --html outputs; and the Knossos
-// corpus verdicts when ../shared/data/knossos is present (skipped with a message otherwise).
+// line number, bad flags), folders walked recursively, --json and --html outputs, --initial; and the
+// Knossos corpus and Porcupine KV verdicts when ../shared/data is present (skipped with a message
+// otherwise).
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Command } from 'commander';
-import { type CheckCommandArgs, exitCodeOf, registerCheckCommand, runCheckCommand } from './check.ts';
+import { HistoryParseError } from '../check/errors.ts';
+import { sharedDataDir, sharedDataHint } from '../check/shared-data.ts';
+import {
+  type CheckCommandArgs,
+  exitCodeOf,
+  parseInitialValue,
+  registerCheckCommand,
+  runCheckCommand,
+} from './check.ts';
 
 const VALID_EDN = `[{:process 0, :type :invoke, :f :write, :value 1}
  {:process 0, :type :ok, :f :write, :value 1}
@@ -182,15 +191,15 @@ describe('barista check', () => {
   });
 });
 
-const KNOSSOS = join(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'knossos');
+const KNOSSOS = sharedDataDir('knossos');
 
 describe('barista check on the Knossos corpus', () => {
   it('matches expected.tsv on a sample of cas-register histories', async (t) => {
-    const expectedPath = join(KNOSSOS, 'expected.tsv');
-    if (!existsSync(expectedPath)) {
-      t.skip(`Knossos corpus absent (${KNOSSOS}): skipped`);
+    if (KNOSSOS === undefined) {
+      t.skip(`Knossos corpus absent (${sharedDataHint('knossos')}): skipped`);
       return;
     }
+    const expectedPath = join(KNOSSOS, 'expected.tsv');
     const rows = readFileSync(expectedPath, 'utf8')
       .split('\n')
       .slice(1)
@@ -203,5 +212,109 @@ describe('barista check on the Knossos corpus', () => {
       assert.equal(doc.files[i]?.verdict, c[1] === 'true' ? 'valid' : 'invalid', c[0]);
     });
     assert.equal(r.code, 1);
+  });
+});
+
+// Porcupine's KV model: a key never written reads as "" (its get of a missing key returns "").
+// This history reads "" before any put, then sees the append: linearizable only with initial "".
+const EMPTY_INITIAL_EDN = `[{:process 0, :type :invoke, :f :get, :key "k", :value nil}
+ {:process 0, :type :ok, :f :get, :key "k", :value ""}
+ {:process 1, :type :invoke, :f :append, :key "k", :value "x"}
+ {:process 1, :type :ok, :f :append, :key "k", :value "x"}
+ {:process 0, :type :invoke, :f :get, :key "k", :value nil}
+ {:process 0, :type :ok, :f :get, :key "k", :value "x"}]
+`;
+
+describe('barista check --initial', () => {
+  it('an EDN history written with the missing-key-reads-"" convention is valid only with --initial ""', async () => {
+    const file = join(dir, 'empty-initial.edn');
+    writeFileSync(file, EMPTY_INITIAL_EDN);
+    const without = await run({ files: [file], model: 'kv' });
+    assert.equal(without.code, 1, without.stdout);
+    assert.match(without.stdout, /^invalid .*get k → ""/m);
+    const withFlag = await run({ files: [file], model: 'kv', initial: '' });
+    assert.equal(withFlag.code, 0, withFlag.stdout);
+    assert.match(withFlag.stdout, /^valid /m);
+    // The same history as JSONL (our recorder's format) follows the flag the same way.
+    const jsonl = join(dir, 'empty-initial.jsonl');
+    writeFileSync(
+      jsonl,
+      [
+        { type: 'invoke', process: 0, f: 'get', key: 'k', value: null },
+        { type: 'ok', process: 0, f: 'get', key: 'k', value: '' },
+      ]
+        .map((op, index) => JSON.stringify({ ...op, index }))
+        .join('\n'),
+    );
+    assert.equal((await run({ files: [jsonl], model: 'kv' })).code, 1);
+    assert.equal((await run({ files: [jsonl], model: 'kv', initial: '' })).code, 0);
+  });
+
+  it('parses --initial as an EDN literal, an empty argument as the empty string', () => {
+    assert.equal(parseInitialValue(''), '');
+    assert.equal(parseInitialValue('0'), 0);
+    assert.equal(parseInitialValue('nil'), null);
+    assert.equal(parseInitialValue('"x y"'), 'x y');
+    assert.throws(
+      () => parseInitialValue('[1'),
+      (e: unknown) => e instanceof HistoryParseError,
+    );
+  });
+
+  it('commander passes --initial through (and rejects a malformed value with exit 2)', async () => {
+    const file = join(dir, 'empty-initial-cli.edn');
+    writeFileSync(file, EMPTY_INITIAL_EDN);
+    const before = process.exitCode;
+    const original = process.stdout.write.bind(process.stdout);
+    const originalErr = process.stderr.write.bind(process.stderr);
+    const writes: string[] = [];
+    const capture = ((s: string) => {
+      writes.push(s);
+      return true;
+    }) as typeof process.stdout.write;
+    const parse = async (extra: string[]) => {
+      const program = new Command('barista').exitOverride();
+      registerCheckCommand(program);
+      await program.parseAsync(['check', file, '--model', 'kv', ...extra], { from: 'user' });
+      return process.exitCode;
+    };
+    process.stdout.write = capture;
+    process.stderr.write = capture;
+    try {
+      assert.equal(await parse(['--initial', '']), 0);
+      assert.equal(await parse([]), 1);
+      assert.equal(await parse(['--initial', '[1']), 2);
+    } finally {
+      process.stdout.write = original;
+      process.stderr.write = originalErr;
+      process.exitCode = before;
+    }
+    assert.match(writes.join(''), /error: --initial: /);
+  });
+});
+
+const PORCUPINE = sharedDataDir('porcupine');
+
+describe('barista check on Porcupine KV histories', () => {
+  it('the porcupine-kv format reads a missing key as "" by default: every verdict of expected.tsv', async (t) => {
+    if (PORCUPINE === undefined) {
+      t.skip(`Porcupine histories absent (${sharedDataHint('porcupine')}): skipped`);
+      return;
+    }
+    const expectedPath = join(PORCUPINE, 'expected.tsv');
+    const rows = readFileSync(expectedPath, 'utf8')
+      .split('\n')
+      .map((l) => l.split('\t'))
+      .filter((c) => c[0]?.startsWith('kv/') === true);
+    assert.equal(rows.length, 6, 'c01, c10, c50 ok and bad');
+    const r = await run({ files: rows.map((c) => join(PORCUPINE, c[0]!)), model: 'kv', json: true });
+    const doc = JSON.parse(r.stdout) as { files: Array<{ verdict: string; reason?: string }> };
+    const got = rows.map((c, i) => `${c[0]} ${doc.files[i]?.verdict} ${doc.files[i]?.reason ?? ''}`.trim());
+    const want = rows.map((c) => `${c[0]} ${c[1] === 'true' ? 'valid' : 'invalid'}`);
+    assert.deepEqual(
+      got.map((g) => g.split(' ').slice(0, 2).join(' ')),
+      want,
+      got.join('\n'),
+    );
   });
 });

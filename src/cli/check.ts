@@ -18,6 +18,9 @@
 // report for the whole run: a section per file; invalid/unknown/error files first with their
 // timelines (at most HTML_TIMELINES_MAX), valid files as summary lines (a single file always gets
 // its timeline).
+// --initial VALUE sets the value of a register/key never written (an EDN literal: 0, nil, "x";
+// an empty argument is the empty string). Without it, the format's own convention applies
+// (Porcupine's KV files: ""; see formatModelDefaults), else the model's default.
 // Models: every name of the checker core (MODEL_NAMES: linearizability models and bounds
 // checkers) plus the consistency checks (read-your-writes, monotonic-reads, convergence,
 // lost-writes, sequential).
@@ -28,7 +31,16 @@ import { BaristaError } from '../lib/errors.ts';
 import { CONSISTENCY_CHECKS } from '../check/consistency/index.ts';
 import type { ConsistencyOptions, ConsistencyResult } from '../check/consistency/types.ts';
 import type { History } from '../check/history.ts';
-import { checkHistory, isModelName, LINEARIZABILITY_DEFAULTS, MODEL_NAMES, parseHistory } from '../check/index.ts';
+import {
+  checkHistory,
+  detectFormat,
+  isModelName,
+  LINEARIZABILITY_DEFAULTS,
+  MODEL_NAMES,
+  parseHistory,
+} from '../check/index.ts';
+import { parseEdnValue } from '../check/readers/edn.ts';
+import { formatModelDefaults } from '../check/readers/index.ts';
 import {
   renderHtmlReport,
   type ReportSection,
@@ -57,6 +69,20 @@ export interface CheckCommandArgs {
   readonly json?: boolean;
   readonly cas?: CasConvention;
   readonly timeBudgetMs?: number;
+  /**
+   * Value of a register/key never written (parsed, see parseInitialValue); undefined = not given:
+   * the format's convention applies (formatModelDefaults), else the model's default.
+   */
+  readonly initial?: unknown;
+}
+
+/**
+ * Parses `--initial`: an EDN literal (`0`, `nil`, `"x"`, `:k`, a bare word as a string); an
+ * empty argument (`--initial ''`) is the empty string. Throws HistoryParseError on bad syntax.
+ */
+export function parseInitialValue(text: string): unknown {
+  if (text.trim() === '') return '';
+  return parseEdnValue(text.trim(), '--initial', 1);
 }
 
 export interface CheckCommandIo {
@@ -188,12 +214,17 @@ function checkOneFile(
   let history: History = [];
   try {
     const content = readFileSync(path, 'utf8');
-    history = parseHistory(content, format, { source: path, casConvention: cas });
+    const chosen = format === 'auto' ? detectFormat(content) : format;
+    history = parseHistory(content, chosen, { source: path, casConvention: cas });
+    const initial = args.initial !== undefined ? args.initial : formatModelDefaults(chosen).initial;
     const base = { source: path, model: args.model, history };
     const consistency = CONSISTENCY_CHECKS[args.model];
     if (consistency !== undefined) {
       // Knossos histories start at 0 and a nil read is "unknown"; etcd logs start at nil.
-      const options: ConsistencyOptions = cas === 'knossos' ? { initialValue: 0, nilReadIsUnknown: true } : {};
+      const options: ConsistencyOptions = {
+        ...(cas === 'knossos' ? { initialValue: 0, nilReadIsUnknown: true } : {}),
+        ...(initial === undefined ? {} : { initialValue: initial }),
+      };
       const result = consistency.check(history, options);
       const elapsedMs = elapsed();
       return {
@@ -210,7 +241,7 @@ function checkOneFile(
     const result = checkHistory(history, args.model, {
       now,
       timeBudgetMs: args.timeBudgetMs ?? LINEARIZABILITY_DEFAULTS.timeBudgetMs,
-      model: { casConvention: cas },
+      model: { casConvention: cas, ...(initial === undefined ? {} : { initial }) },
     });
     const elapsedMs = elapsed();
     return {
@@ -374,6 +405,7 @@ export function registerCheckCommand(program: Command): Command {
       "failed cas: 'knossos' (did not happen) or 'etcd' (observed false)",
       'knossos',
     )
+    .option('--initial <value>', "value of a key never written (EDN: 0, nil, '\"x\"'; '' = empty string)")
     .option(
       '--time-budget-ms <ms>',
       `give up with 'unknown' after this long per file (default ${LINEARIZABILITY_DEFAULTS.timeBudgetMs})`,
@@ -389,6 +421,7 @@ export function registerCheckCommand(program: Command): Command {
           json: boolean;
           casConvention: string;
           timeBudgetMs?: string;
+          initial?: string;
         },
       ) => {
         const out = {
@@ -401,6 +434,14 @@ export function registerCheckCommand(program: Command): Command {
           return;
         }
         const timeBudgetMs = o.timeBudgetMs === undefined ? undefined : Number(o.timeBudgetMs);
+        let initial: unknown;
+        try {
+          initial = o.initial === undefined ? undefined : parseInitialValue(o.initial);
+        } catch (err) {
+          out.stderr(`error: --initial: ${errorMessage(err)}\n`);
+          process.exitCode = 2;
+          return;
+        }
         process.exitCode = await runCheckCommand(
           {
             files,
@@ -410,6 +451,7 @@ export function registerCheckCommand(program: Command): Command {
             cas: o.casConvention,
             ...(o.html === undefined ? {} : { html: o.html }),
             ...(timeBudgetMs === undefined ? {} : { timeBudgetMs }),
+            ...(initial === undefined ? {} : { initial }),
           },
           out,
         );

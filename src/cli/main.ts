@@ -12,7 +12,7 @@ import { registerCheckCommand } from './check.ts';
 import { describeError } from './common.ts';
 import { runDev } from './dev.ts';
 import { ConfigError } from '../lib/errors.ts';
-import { runKv } from './kv.ts';
+import { readStdinBounded, runKv } from './kv.ts';
 import { runSimCommand } from './sim.ts';
 import { runStatus } from './status.ts';
 
@@ -140,7 +140,8 @@ export function buildProgram(): Command {
     .description('read and write the metadata group test keyspace through any node')
     .argument('<op>', 'put | get | cas | del')
     .argument('<key>')
-    .argument('[value]', 'the value (put, cas)')
+    .argument('[value]', 'the value (put, cas); - reads it from stdin')
+    .option('--file <path>', 'put, cas: read the value from this file')
     .option('--expected <old>', 'cas: the value the key must hold')
     .option('--absent', 'cas: the key must not exist (insert if not exists)', false)
     .option('--serializable', 'get: read this node local state (may be stale) instead of a linearizable read', false)
@@ -153,6 +154,7 @@ export function buildProgram(): Command {
         key: string,
         value: string | undefined,
         o: {
+          file?: string;
           expected?: string;
           absent: boolean;
           serializable: boolean;
@@ -168,6 +170,7 @@ export function buildProgram(): Command {
             op,
             key,
             value,
+            file: o.file,
             expected: o.expected,
             absent: o.absent,
             serializable: o.serializable,
@@ -175,8 +178,7 @@ export function buildProgram(): Command {
             dataDir: o.dataDir,
             json: o.json,
           },
-          out,
-          (s) => process.stderr.write(s),
+          { out, err: (s) => void process.stderr.write(s), readStdin: readStdinBounded },
         );
       },
     );

@@ -10,7 +10,14 @@ import { BaristaError } from '../lib/errors.ts';
 export const DiskErrorCode = {
   pathInvalid: 'disk_path_invalid',
   fileNotFound: 'file_not_found',
+  /** An I/O failure; `fields.errno` carries the errno (EIO, EISDIR, ...). Not retriable in place. */
   io: 'disk_io',
+  /**
+   * The file system is full (ENOSPC, EDQUOT): nothing of the failed write may be relied on, but the
+   * data written before it is intact. Separate from `io` so operators and callers can tell a full
+   * disk from a failing one.
+   */
+  noSpace: 'disk_no_space',
   closed: 'disk_file_closed',
   /** Simulator only: a handle from before a crash was used. */
   stale: 'disk_handle_stale',
@@ -18,6 +25,14 @@ export const DiskErrorCode = {
 
 /** Longest relative path accepted (UTF-16 code units; far below PATH_MAX). */
 export const diskPathCharsMax = 1024;
+
+/** The errnos FileDisk reports as `disk_no_space` instead of `disk_io`. */
+export const noSpaceErrnos: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT']);
+
+/** Stable code for a failed disk operation with this errno. */
+export function diskErrorCodeFor(errno: string | undefined): string {
+  return errno !== undefined && noSpaceErrnos.has(errno) ? DiskErrorCode.noSpace : DiskErrorCode.io;
+}
 
 /** Checks a relative path and returns its segments ([] for the root); throws disk_path_invalid. */
 export function checkRelativePath(path: string): string[] {

@@ -73,9 +73,20 @@ export interface Transport {
 
 /**
  * A file with explicit durability. Bytes written are visible to reads at once but survive a
- * crash only after `sync()` returns. After a crash, unsynced writes may be lost, kept, or kept in
- * part (an in-order prefix, the last one possibly torn). Calls are synchronous: drivers batch
- * writes and sync once per batch (group commit).
+ * power loss only after `sync()` returns. After a power loss, unsynced writes may be lost, kept,
+ * or kept in part: any subset of their sectors, in any order (a later sector may persist while an
+ * earlier one does not); a sector that did not persist reads back as its old content (zeros past
+ * the old end of the file). Calls are synchronous: drivers batch writes and sync once per batch
+ * (group commit).
+ *
+ * Failures (BaristaError, codes in src/env/disk-paths.ts): `disk_io` (EIO and others) and
+ * `disk_no_space` (ENOSPC) from writes; `disk_io` from reads of a bad sector (every time, not
+ * once). A failed `sync()` means the bytes written since the last good sync may be gone from the
+ * device and will NOT be written by a later sync (Linux marks the pages clean: "fsyncgate"), yet
+ * they stay visible to reads, also to a restarted process, until the machine reboots. Callers
+ * must stop using the file and restart (src/storage/wal/wal.ts says how the WAL then recovers).
+ * Synced bytes may still rot (a bit flips, a sector goes bad, a write landed elsewhere): readers
+ * check their own CRCs.
  */
 export interface DiskFile {
   readonly path: string;

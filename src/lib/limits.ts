@@ -30,8 +30,21 @@ export const limits = {
   metricSeriesMax: 10_000,
   /** One Raft log entry's command bytes (a client command); larger ones are refused at the door. */
   raftEntryBytesMax: 4 * 1024 * 1024,
-  /** Admin HTTP request body. */
-  adminRequestBytesMax: 1024 * 1024,
+  /**
+   * A forwarded client request or response frame (follower <-> leader): one Raft entry's command
+   * plus the frame header (version, sender incarnation, request id, error fields).
+   */
+  forwardedFrameBytesMax: 4 * 1024 * 1024 + 4096,
+  /** Metadata keyspace: one key, one value, and one command (a cas carries expected + value). */
+  kvKeyBytesMax: 1024,
+  kvValueBytesMax: 1024 * 1024,
+  kvCommandBytesMax: 2 * 1024 * 1024 + 8192,
+  /**
+   * Admin HTTP request body. POST /v1/kv carries a cas's expected and new value as JSON text: two
+   * values of kvValueBytesMax plain-text bytes plus the key and field names must fit (a value that
+   * needs JSON escapes counts its escaped length).
+   */
+  adminRequestBytesMax: 2 * 1024 * 1024 + 64 * 1024,
   /** Concurrent admin HTTP connections (the /v1/kv client API shares the admin port). */
   adminConnectionsMax: 1024,
 } as const;
@@ -46,4 +59,27 @@ export function validateLimits(l: Limits = limits): void {
   assert(l.clusterNodesMax <= l.peerInboundConnectionsMax, 'every peer must be able to connect');
   // A forwarded command and an Append carrying one entry must fit in a peer frame.
   assert(l.raftEntryBytesMax + 64 * 1024 <= l.peerFrameBytesMax, 'a Raft entry must fit in a peer frame');
+  // Cross-module relations (issue 7 item 11: a follower once refused 3 MiB commands the leader
+  // would have accepted, because the forwarding codec had its own smaller cap).
+  assert(
+    l.raftEntryBytesMax + FORWARDED_HEADER_BYTES_MAX <= l.forwardedFrameBytesMax,
+    'a forwarded frame must hold raftEntryBytesMax plus its header',
+  );
+  assert(l.forwardedFrameBytesMax + 64 * 1024 <= l.peerFrameBytesMax, 'a forwarded frame must fit in a peer frame');
+  assert(
+    l.kvKeyBytesMax + 2 * l.kvValueBytesMax + KV_COMMAND_HEADER_BYTES_MAX <= l.kvCommandBytesMax,
+    'a cas with a full-size key, expected and new value must fit in a kv command',
+  );
+  assert(l.kvCommandBytesMax <= l.raftEntryBytesMax, 'every kv command must fit in a Raft entry');
+  assert(
+    l.kvKeyBytesMax + 2 * l.kvValueBytesMax + KV_HTTP_OVERHEAD_BYTES_MAX <= l.adminRequestBytesMax,
+    'an HTTP kv body must hold a full-size key, expected and new value plus the JSON around them',
+  );
 }
+
+/** Forwarded request/response header: version, incarnation, request id, ok flag, error code and flags. */
+export const FORWARDED_HEADER_BYTES_MAX = 1 + 10 + 10 + 1 + 5;
+/** A kv command's fixed fields: version, kind, proposedAtMs, session, seq, op, three length prefixes. */
+export const KV_COMMAND_HEADER_BYTES_MAX = 1 + 1 + 8 + 10 + 10 + 1 + 1 + 3 * 5;
+/** JSON around a kv body's key and values: field names, quotes, op, session, seq, consistency. */
+export const KV_HTTP_OVERHEAD_BYTES_MAX = 4096;

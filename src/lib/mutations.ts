@@ -15,8 +15,18 @@ export const MUTATION_NAMES = [
   'wal-skip-fsync',
   /** WAL recovery: treat any bad record in the last segment as a torn tail, even synced ones. */
   'wal-trust-torn-tail',
-  /** Raft ReadIndex: request ids restart at 1 in every process. */
+  /** WAL recovery: trust the final batch as read, without re-persisting it (a failed fsync's bytes may live only in the page cache). */
+  'wal-trust-page-cache',
+  /** Snapshots: prune old snapshot files when a new one is saved, before its WAL marker is durable. */
+  'snapshot-prune-early',
+  /** Metadata KV: log time is the contacted node's wall clock, forwarded unchanged (no leader stamp). */
+  'kv-time-from-contacted-node',
+  /** Raft forwarding: the leader proposes every copy of a duplicated forwarded request. */
+  'raft-forward-no-dedup',
+  /** Raft ReadIndex: forwarded read ids restart at 1 in every incarnation; answers taken from anyone. */
   'raft-reuse-read-ids',
+  /** Raft lease reads (readOnly 'lease'): serve from the lease until check-quorum deposes the leader. */
+  'raft-lease-check-quorum-window',
   /** Peer transport: frame checksums not verified (the simulator delivers corrupt-detected messages corrupted). */
   'net-skip-frame-checksum',
 ] as const;

@@ -1,7 +1,8 @@
 // Client requests forwarded between nodes over the peer transport (a follower forwards a client's
 // command to the leader, which answers once the command is applied or definitely failed).
 //
-//   Request  = u8 version(1) | uvarint requestId | uvarint-bytes command
+//   Request  = u8 version(2) | uvarint senderIncarnation | uvarint requestId | uvarint-bytes command
+//            | u8 version(1) | uvarint requestId | uvarint-bytes command     (before issue 7: incarnation 0)
 //   Response = u8 version(1) | uvarint requestId | u8 ok | (ok: uvarint-bytes result
 //              | error: uvarint-string code | u8 definite | u8 retriable | uvarint-string message)
 //   u8 flags (ok, definite, retriable) are 0 or 1; code is 1..64 of [a-z0-9_] starting with a letter;
@@ -10,18 +11,28 @@
 // Decoding is strict (issue 7 item 12): every field is checked before use and nothing may follow
 // the last field, so a decoded message re-encodes to an equivalent one; any malformation is returned
 // as a ProtocolError (never thrown, and never an exception other than a ProtocolError swallowed).
+//
+// (senderIncarnation, requestId) names a request uniquely across the sender's restarts, so the
+// leader can drop a duplicated copy instead of proposing it twice (forward-dedup.ts).
+// Frames are bounded by limits.forwardedFrameBytesMax, which validateLimits checks holds a full
+// raftEntryBytesMax command plus this header: whatever the leader would accept, a follower can
+// forward.
 
 import { ByteReader, ByteWriter, utf8ByteLength } from '../lib/bytes.ts';
 import { BaristaError, ProtocolError } from '../lib/errors.ts';
+import { limits } from '../lib/limits.ts';
 
+const REQUEST_VERSION = 2;
+const REQUEST_VERSION_LEGACY = 1;
 const VERSION = 1;
-const CLIENT_FRAME_BYTES_MAX = 2 * 1024 * 1024;
 /** A forwarded error's message; errors are short sentences, and a peer must not make us hold more. */
 export const FORWARDED_ERROR_MESSAGE_BYTES_MAX = 4 * 1024;
 /** A forwarded error's code: it reaches clients and may become a metric label, so its shape is fixed. */
 const ERROR_CODE_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
 
 export interface ForwardedRequest {
+  /** The sender's incarnation (grows on every start); 0 = unknown (legacy frame, no dedup). */
+  readonly incarnation: number;
   readonly requestId: number;
   readonly command: Uint8Array;
 }
@@ -30,9 +41,11 @@ export type ForwardedResponse =
   | { readonly requestId: number; readonly ok: true; readonly result: Uint8Array }
   | { readonly requestId: number; readonly ok: false; readonly error: BaristaError };
 
+/** Throws LimitError when the frame would exceed limits.forwardedFrameBytesMax. */
 export function encodeForwardedRequest(r: ForwardedRequest): Uint8Array {
-  return new ByteWriter({ bytesMax: CLIENT_FRAME_BYTES_MAX })
-    .u8(VERSION)
+  return new ByteWriter({ bytesMax: limits.forwardedFrameBytesMax })
+    .u8(REQUEST_VERSION)
+    .uvarint(r.incarnation)
     .uvarint(r.requestId)
     .bytesUvarint(r.command)
     .finish();
@@ -51,15 +64,20 @@ function decoding<T>(what: string, decode: () => T): T | ProtocolError {
 export function decodeForwardedRequest(data: Uint8Array): ForwardedRequest | ProtocolError {
   return decoding('forwarded request', () => {
     const r = new ByteReader(data);
-    if (r.u8() !== VERSION) throw new ProtocolError('client_unknown_version', 'unknown version');
-    const request = { requestId: r.uvarint(), command: r.bytesUvarint().slice() };
+    const version = r.u8();
+    if (version !== REQUEST_VERSION && version !== REQUEST_VERSION_LEGACY)
+      throw new ProtocolError('client_unknown_version', 'unknown version');
+    const incarnation = version === REQUEST_VERSION ? r.uvarint() : 0;
+    const requestId = r.uvarint();
+    const command = r.bytesUvarint().slice();
     r.expectEnd('forwarded request');
-    return request;
+    return { incarnation, requestId, command };
   });
 }
 
+/** Throws LimitError when the frame would exceed limits.forwardedFrameBytesMax. */
 export function encodeForwardedResponse(r: ForwardedResponse): Uint8Array {
-  const w = new ByteWriter({ bytesMax: CLIENT_FRAME_BYTES_MAX }).u8(VERSION).uvarint(r.requestId);
+  const w = new ByteWriter({ bytesMax: limits.forwardedFrameBytesMax }).u8(VERSION).uvarint(r.requestId);
   if (r.ok) return w.u8(1).bytesUvarint(r.result).finish();
   return w
     .u8(0)

@@ -4,10 +4,11 @@
 // a replica.
 //
 //   Command = u8 version(1) | u8 kind | f64 proposedAtMs | body
-//     kind 1 Register: (empty)                      → opens a client session; its id = the entry's log index
+//     kind 1 Register: [uvarint-string clientAddress] → opens a client session; its id = the entry's
+//                      log index (entries written before issue 7 have no address: read as '')
 //     kind 2 Request:  uvarint sessionId | uvarint seq | Op
 //     kind 3 Unregister: uvarint sessionId
-//   Op = u8 op | uvarint-string key | ...
+//   Op = u8 op | uvarint-bytes key | ...
 //     op 1 put:    uvarint-bytes value
 //     op 2 get:    (nothing)
 //     op 3 cas:    u8 hasExpected | [uvarint-bytes expected] | uvarint-bytes value   (no expected = "absent")
@@ -16,23 +17,30 @@
 //     status 0 ok:    u8 hasValue | [uvarint-bytes value] | uvarint sessionId (Register only, else 0)
 //     status 1 error: uvarint-string code | u8 hasValue | [uvarint-bytes current value]
 //
-// proposedAtMs is the proposing leader's wall clock. Replicas never read their own clocks while
-// applying: the state machine's notion of time is the maximum proposedAtMs seen in the log, which
-// makes session expiry deterministic.
+// Keys are bytes (binary-safe, as Redis keys are): the same bytes on the write and the read path.
+// Where a key travels as text (HTTP/JSON) the front end rejects malformed text before it gets here.
+// A key's encoding is the one `uvarint-string` had, so logs written before keys became bytes read
+// back unchanged.
+//
+// proposedAtMs is log time stamped by the leader when it proposes (`stampProposedAt`, overwriting
+// whatever the node the client reached put there; see log-clock.ts). Replicas never read their own
+// clocks while applying: the state machine's notion of time is the maximum proposedAtMs seen in
+// the log, which makes session expiry deterministic.
 
 import { ByteReader, ByteWriter } from '../lib/bytes.ts';
 import { BaristaError } from '../lib/errors.ts';
+import { limits } from '../lib/limits.ts';
 
 export const COMMAND_VERSION = 1;
 
 export type KvOp =
-  | { readonly op: 'put'; readonly key: string; readonly value: Uint8Array }
-  | { readonly op: 'get'; readonly key: string }
-  | { readonly op: 'cas'; readonly key: string; readonly expected: Uint8Array | null; readonly value: Uint8Array }
-  | { readonly op: 'del'; readonly key: string };
+  | { readonly op: 'put'; readonly key: Uint8Array; readonly value: Uint8Array }
+  | { readonly op: 'get'; readonly key: Uint8Array }
+  | { readonly op: 'cas'; readonly key: Uint8Array; readonly expected: Uint8Array | null; readonly value: Uint8Array }
+  | { readonly op: 'del'; readonly key: Uint8Array };
 
 export type Command =
-  | { readonly kind: 'register'; readonly proposedAtMs: number }
+  | { readonly kind: 'register'; readonly proposedAtMs: number; readonly clientAddress: string }
   | {
       readonly kind: 'request';
       readonly proposedAtMs: number;
@@ -49,7 +57,8 @@ export type KvErrorCode =
   | 'malformed_command'
   | 'key_too_large'
   | 'value_too_large'
-  | 'keyspace_full';
+  | 'keyspace_full'
+  | 'too_many_sessions';
 
 export type KvResult =
   | { readonly ok: true; readonly value: Uint8Array | null; readonly sessionId: number }
@@ -58,17 +67,25 @@ export type KvResult =
 const KIND = { register: 1, request: 2, unregister: 3 } as const;
 const OP = { put: 1, get: 2, cas: 3, del: 4 } as const;
 
+/** The keyspace's bounds; the sizes live in src/lib/limits.ts, where their relations are checked. */
 export const kvLimits = {
-  keyBytesMax: 1024,
-  valueBytesMax: 1024 * 1024,
-  commandBytesMax: 1024 * 1024 + 4096,
+  keyBytesMax: limits.kvKeyBytesMax,
+  valueBytesMax: limits.kvValueBytesMax,
+  commandBytesMax: limits.kvCommandBytesMax,
+  /** A Register's client address (an IP address as text; longer ones are refused at the door). */
+  clientAddressBytesMax: 256,
 } as const;
+
+/** Byte offset of proposedAtMs in every command (after version and kind). */
+const PROPOSED_AT_OFFSET = 2;
 
 export function encodeCommand(c: Command): Uint8Array {
   const w = new ByteWriter({ bytesMax: kvLimits.commandBytesMax });
   w.u8(COMMAND_VERSION).u8(KIND[c.kind]).f64(c.proposedAtMs);
-  if (c.kind === 'request') {
-    w.uvarint(c.sessionId).uvarint(c.seq).u8(OP[c.request.op]).stringUvarint(c.request.key);
+  if (c.kind === 'register') {
+    w.stringUvarint(c.clientAddress);
+  } else if (c.kind === 'request') {
+    w.uvarint(c.sessionId).uvarint(c.seq).u8(OP[c.request.op]).bytesUvarint(c.request.key);
     const r = c.request;
     if (r.op === 'put') w.bytesUvarint(r.value);
     else if (r.op === 'cas') {
@@ -82,6 +99,25 @@ export function encodeCommand(c: Command): Uint8Array {
   return w.finish();
 }
 
+/**
+ * The command with its proposedAtMs replaced by `ms` (a copy; the input is not touched). The leader
+ * calls this when it proposes, so log time comes from the leader and never from the node a client
+ * happened to reach. Bytes that are not a command of this version are returned as they are (the
+ * state machine answers them `malformed_command`).
+ */
+export function stampProposedAt(command: Uint8Array, ms: number): Uint8Array {
+  if (command.length < PROPOSED_AT_OFFSET + 8 || command[0] !== COMMAND_VERSION) return command;
+  const out = command.slice();
+  new DataView(out.buffer, out.byteOffset, out.byteLength).setFloat64(PROPOSED_AT_OFFSET, ms);
+  return out;
+}
+
+/** The proposedAtMs of an encoded command, or undefined for bytes that are not one. */
+export function proposedAtOf(command: Uint8Array): number | undefined {
+  if (command.length < PROPOSED_AT_OFFSET + 8 || command[0] !== COMMAND_VERSION) return undefined;
+  return new DataView(command.buffer, command.byteOffset, command.byteLength).getFloat64(PROPOSED_AT_OFFSET);
+}
+
 /** Decodes a command; any malformation is returned as an error, never thrown. */
 export function decodeCommand(data: Uint8Array): Command | BaristaError {
   try {
@@ -91,13 +127,16 @@ export function decodeCommand(data: Uint8Array): Command | BaristaError {
     const kind = r.u8();
     const proposedAtMs = r.f64();
     if (!Number.isFinite(proposedAtMs)) return new BaristaError('malformed_command', 'proposedAtMs is not finite');
-    if (kind === KIND.register) return { kind: 'register', proposedAtMs };
+    if (kind === KIND.register) {
+      const clientAddress = r.remaining > 0 ? r.stringUvarint() : '';
+      return { kind: 'register', proposedAtMs, clientAddress };
+    }
     if (kind === KIND.unregister) return { kind: 'unregister', proposedAtMs, sessionId: r.uvarint() };
     if (kind !== KIND.request) return new BaristaError('malformed_command', `unknown command kind ${kind}`);
     const sessionId = r.uvarint();
     const seq = r.uvarint();
     const op = r.u8();
-    const key = r.stringUvarint();
+    const key = r.bytesUvarint();
     let request: KvOp;
     if (op === OP.put) request = { op: 'put', key, value: r.bytesUvarint() };
     else if (op === OP.get) request = { op: 'get', key };

@@ -6,10 +6,26 @@
 // state); `consistency: 'serializable'` reads local state at once (may be stale, like etcd's
 // serializable reads). Requests carry an optional client session (id, seq) for exactly-once
 // execution across retries; without one they use session 0 (no deduplication).
+//
+// Keys and values are bytes. Sizes are checked here, before anything is proposed or read, with
+// the state machine's own codes (`key_too_large`, `value_too_large`): a request the state machine
+// would refuse never takes a log entry, and a read of a key no write could store answers the same
+// code a write of it gets, not "absent".
+//
+// proposedAtMs: this node's wall clock is written as a placeholder; the leader overwrites it with
+// log time when it proposes (log-clock.ts), so no node's clock skew reaches session expiry.
 
 import type { Clock } from '../env/types.ts';
 import { BaristaError } from '../lib/errors.ts';
-import { type Command, decodeResult, encodeCommand, type KvOp, type KvResult } from './command.ts';
+import {
+  type Command,
+  decodeResult,
+  encodeCommand,
+  type KvErrorCode,
+  type KvOp,
+  type KvResult,
+  kvLimits,
+} from './command.ts';
 import type { KvStateMachine } from './kv.ts';
 import type { RaftDriver } from './raft-driver.ts';
 
@@ -22,6 +38,25 @@ export type KvOutcome =
   | { readonly ok: true; readonly result: KvResult }
   | { readonly ok: false; readonly error: BaristaError };
 
+export type SessionOutcome = { ok: true; sessionId: number } | { ok: false; error: BaristaError };
+
+/** The state machine's refusal, answered locally (definite: nothing was proposed). */
+function refused(code: KvErrorCode): KvOutcome {
+  return { ok: true, result: { ok: false, code, value: null } };
+}
+
+/** The size check the state machine applies, made before proposing or reading. */
+export function checkOpSizes(op: KvOp): KvErrorCode | undefined {
+  if (op.key.length > kvLimits.keyBytesMax) return 'key_too_large';
+  if (op.op === 'put' && op.value.length > kvLimits.valueBytesMax) return 'value_too_large';
+  if (
+    op.op === 'cas' &&
+    (op.value.length > kvLimits.valueBytesMax || (op.expected?.length ?? 0) > kvLimits.valueBytesMax)
+  )
+    return 'value_too_large';
+  return undefined;
+}
+
 export class KvService {
   constructor(
     private readonly driver: RaftDriver,
@@ -29,18 +64,33 @@ export class KvService {
     private readonly clock: Clock,
   ) {}
 
-  /** Opens an exactly-once session; its id is the log index of the registration. */
-  openSession(done: (outcome: { ok: true; sessionId: number } | { ok: false; error: BaristaError }) => void): void {
-    this.propose({ kind: 'register', proposedAtMs: this.clock.wallMs() }, (o) => {
+  /**
+   * Opens an exactly-once session; its id is the log index of the registration. `clientAddress`
+   * (the client's IP address as text) is what the per-client session bound counts.
+   */
+  openSession(clientAddress: string, done: (outcome: SessionOutcome) => void): void {
+    if (new TextEncoder().encode(clientAddress).length > kvLimits.clientAddressBytesMax) {
+      return done({ ok: false, error: new BaristaError('bad_request', 'client address too long') });
+    }
+    this.propose({ kind: 'register', proposedAtMs: this.clock.wallMs(), clientAddress }, (o) => {
       if (!o.ok) return done(o);
-      if (!o.result.ok)
-        return done({ ok: false, error: new BaristaError(o.result.code, `register failed: ${o.result.code}`) });
+      if (!o.result.ok) {
+        const code = o.result.code;
+        return done({
+          ok: false,
+          error: new BaristaError(code, `register failed: ${code.replaceAll('_', ' ')}`, {
+            retriable: code === 'too_many_sessions',
+          }),
+        });
+      }
       done({ ok: true, sessionId: o.result.sessionId });
     });
   }
 
-  /** Writes (and log-ordered reads when `op` is get with consistency 'log'). */
+  /** Writes (put, cas, del; a get here is ordered through the log). */
   write(op: KvOp, session: ClientSession | undefined, done: (o: KvOutcome) => void): void {
+    const tooLarge = checkOpSizes(op);
+    if (tooLarge !== undefined) return done(refused(tooLarge));
     this.propose(
       {
         kind: 'request',
@@ -53,7 +103,8 @@ export class KvService {
     );
   }
 
-  read(key: string, consistency: 'linearizable' | 'serializable', done: (o: KvOutcome) => void): void {
+  read(key: Uint8Array, consistency: 'linearizable' | 'serializable', done: (o: KvOutcome) => void): void {
+    if (key.length > kvLimits.keyBytesMax) return done(refused('key_too_large'));
     if (consistency === 'serializable')
       return done({ ok: true, result: { ok: true, value: this.sm.read(key), sessionId: 0 } });
     this.driver.read((error) => {

@@ -9,9 +9,15 @@
 // for an unknown or expired session is `session_expired` — never re-executed, because it may
 // already have run before the session expired (the client must treat it as indefinite).
 //
-// Expiry is deterministic: "now" is the largest proposedAtMs seen in the log (the leaders' wall
-// clocks), never a replica's own clock. Sessions idle for sessionTimeoutMs expire; beyond
-// sessionsMax, the least recently used session is evicted.
+// Expiry is deterministic: "now" is the largest proposedAtMs seen in the log (stamped by leaders
+// when they propose, see log-clock.ts), never a replica's own clock. Sessions idle for
+// sessionTimeoutMs expire; beyond sessionsMax, the least recently used session is evicted. One
+// client address may hold at most sessionsPerClientMax sessions (a Register beyond that is
+// `too_many_sessions`, definite), so one client flooding registrations cannot evict everyone
+// else's sessions.
+//
+// Keys are bytes: the map is keyed by a binary string (one char per byte, 0-255), so any byte
+// sequence is a key, and the read path looks up exactly the bytes the write path stored.
 //
 // Session id 0 means "no session": the request executes each time it is applied.
 //
@@ -19,7 +25,7 @@
 // local state after a ReadIndex round; this module offers `read(key)` for the latter.
 
 import { assert } from '../lib/assert.ts';
-import { ByteReader, ByteWriter, bytesEqual, utf8ByteLength } from '../lib/bytes.ts';
+import { ByteReader, ByteWriter, bytesEqual } from '../lib/bytes.ts';
 import { BaristaError, CorruptionError } from '../lib/errors.ts';
 import {
   type Command,
@@ -35,24 +41,50 @@ import type { StateMachine } from './state-machine.ts';
 
 export interface KvOptions {
   readonly sessionsMax: number;
+  /** Sessions one client address may hold at once (a bound per address, below sessionsMax). */
+  readonly sessionsPerClientMax: number;
   readonly sessionTimeoutMs: number;
   readonly keysMax: number;
 }
 
-export const defaultKvOptions: KvOptions = { sessionsMax: 10_000, sessionTimeoutMs: 5 * 60_000, keysMax: 1_000_000 };
+export const defaultKvOptions: KvOptions = {
+  sessionsMax: 10_000,
+  sessionsPerClientMax: 256,
+  sessionTimeoutMs: 5 * 60_000,
+  keysMax: 1_000_000,
+};
 
 interface Session {
+  readonly clientAddress: string;
   lastSeq: number;
   lastResult: Uint8Array;
   lastActiveMs: number;
   lastIndex: number;
 }
 
-const SNAPSHOT_VERSION = 1;
+/** Version 2 adds each session's client address; version 1 images restore with address ''. */
+const SNAPSHOT_VERSION = 2;
+
+/** The map key for a byte key: one char per byte, so every byte sequence has its own string. */
+export function keyId(key: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < key.length; i += 4096) {
+    s += String.fromCharCode.apply(null, key.subarray(i, i + 4096) as unknown as number[]);
+  }
+  return s;
+}
+
+function keyBytes(id: string): Uint8Array {
+  const out = new Uint8Array(id.length);
+  for (let i = 0; i < id.length; i++) out[i] = id.charCodeAt(i);
+  return out;
+}
 
 export class KvStateMachine implements StateMachine {
   private readonly data = new Map<string, Uint8Array>();
   private readonly sessions = new Map<number, Session>();
+  /** Live sessions per client address (derived from `sessions`; rebuilt on restore). */
+  private readonly sessionsByClient = new Map<string, number>();
   private nowMs = 0;
   private applied = 0;
 
@@ -70,8 +102,15 @@ export class KvStateMachine implements StateMachine {
     return this.sessions.size;
   }
 
-  read(key: string): Uint8Array | null {
-    return this.data.get(key) ?? null;
+  /** Log time: the largest proposedAtMs applied so far (what session expiry measures against). */
+  get logTimeMs(): number {
+    return this.nowMs;
+  }
+
+  /** The value under `key` (null when absent); keys over keyBytesMax are never stored. */
+  read(key: Uint8Array): Uint8Array | null {
+    if (key.length > kvLimits.keyBytesMax) return null;
+    return this.data.get(keyId(key)) ?? null;
   }
 
   apply(index: number, entry: Uint8Array): Uint8Array {
@@ -87,9 +126,12 @@ export class KvStateMachine implements StateMachine {
 
   private applyCommand(index: number, c: Command): KvResult {
     if (c.kind === 'register') {
+      if ((this.sessionsByClient.get(c.clientAddress) ?? 0) >= this.options.sessionsPerClientMax)
+        return error('too_many_sessions');
       if (this.sessions.size >= this.options.sessionsMax) this.evictLeastRecentlyUsed();
       const registered: KvResult = { ok: true, value: null, sessionId: index };
-      this.sessions.set(index, {
+      this.addSession(index, {
+        clientAddress: c.clientAddress,
         lastSeq: 0,
         lastResult: encodeResult(registered),
         lastActiveMs: this.nowMs,
@@ -98,7 +140,7 @@ export class KvStateMachine implements StateMachine {
       return registered;
     }
     if (c.kind === 'unregister') {
-      this.sessions.delete(c.sessionId);
+      this.removeSession(c.sessionId);
       return { ok: true, value: null, sessionId: 0 };
     }
     // Session 0: a sessionless request, executed every time it is applied (at-most-once only if
@@ -116,32 +158,47 @@ export class KvStateMachine implements StateMachine {
     return result;
   }
 
+  private addSession(id: number, s: Session): void {
+    this.sessions.set(id, s);
+    this.sessionsByClient.set(s.clientAddress, (this.sessionsByClient.get(s.clientAddress) ?? 0) + 1);
+  }
+
+  private removeSession(id: number): void {
+    const s = this.sessions.get(id);
+    if (s === undefined) return;
+    this.sessions.delete(id);
+    const left = (this.sessionsByClient.get(s.clientAddress) ?? 1) - 1;
+    if (left === 0) this.sessionsByClient.delete(s.clientAddress);
+    else this.sessionsByClient.set(s.clientAddress, left);
+  }
+
   private execute(op: KvOp): KvResult {
-    if (utf8ByteLength(op.key) > kvLimits.keyBytesMax) return error('key_too_large');
-    const current = this.data.get(op.key) ?? null;
+    if (op.key.length > kvLimits.keyBytesMax) return error('key_too_large');
+    const key = keyId(op.key);
+    const current = this.data.get(key) ?? null;
     switch (op.op) {
       case 'get':
         return { ok: true, value: current, sessionId: 0 };
       case 'put':
         if (op.value.length > kvLimits.valueBytesMax) return error('value_too_large');
         if (current === null && this.data.size >= this.options.keysMax) return error('keyspace_full');
-        this.data.set(op.key, op.value);
+        this.data.set(key, op.value);
         return { ok: true, value: null, sessionId: 0 };
       case 'cas':
         if (op.value.length > kvLimits.valueBytesMax) return error('value_too_large');
         if (!bytesEqual(current, op.expected)) return { ok: false, code: 'precondition_failed', value: current };
         if (current === null && this.data.size >= this.options.keysMax) return error('keyspace_full');
-        this.data.set(op.key, op.value);
+        this.data.set(key, op.value);
         return { ok: true, value: null, sessionId: 0 };
       case 'del':
-        this.data.delete(op.key);
+        this.data.delete(key);
         return { ok: true, value: current, sessionId: 0 };
     }
   }
 
   private expireSessions(): void {
     for (const [id, s] of this.sessions) {
-      if (this.nowMs - s.lastActiveMs > this.options.sessionTimeoutMs) this.sessions.delete(id);
+      if (this.nowMs - s.lastActiveMs > this.options.sessionTimeoutMs) this.removeSession(id);
     }
   }
 
@@ -154,7 +211,7 @@ export class KvStateMachine implements StateMachine {
         victim = id;
       }
     }
-    if (victim !== undefined) this.sessions.delete(victim);
+    if (victim !== undefined) this.removeSession(victim);
   }
 
   snapshot(): Uint8Array {
@@ -162,12 +219,13 @@ export class KvStateMachine implements StateMachine {
     w.u8(SNAPSHOT_VERSION).uvarint(this.applied).f64(this.nowMs);
     const keys = [...this.data.keys()].sort();
     w.uvarint(keys.length);
-    for (const k of keys) w.stringUvarint(k).bytesUvarint(this.data.get(k)!);
+    for (const k of keys) w.bytesUvarint(keyBytes(k)).bytesUvarint(this.data.get(k)!);
     const ids = [...this.sessions.keys()].sort((a, b) => a - b);
     w.uvarint(ids.length);
     for (const id of ids) {
       const s = this.sessions.get(id)!;
       w.uvarint(id).uvarint(s.lastSeq).bytesUvarint(s.lastResult).f64(s.lastActiveMs).uvarint(s.lastIndex);
+      w.stringUvarint(s.clientAddress);
     }
     return w.finish().slice();
   }
@@ -175,24 +233,27 @@ export class KvStateMachine implements StateMachine {
   restore(index: number, image: Uint8Array): void {
     const r = new ByteReader(image);
     const version = r.u8();
-    if (version !== SNAPSHOT_VERSION) throw new CorruptionError(`kv snapshot: unknown version ${version}`);
+    if (version !== 1 && version !== SNAPSHOT_VERSION)
+      throw new CorruptionError(`kv snapshot: unknown version ${version}`);
     const applied = r.uvarint();
     if (applied > index) throw new CorruptionError(`kv snapshot: taken at ${applied}, installed as ${index}`);
     this.data.clear();
     this.sessions.clear();
+    this.sessionsByClient.clear();
     this.applied = index;
     this.nowMs = r.f64();
     const keyCount = r.uvarint();
-    for (let i = 0; i < keyCount; i++) this.data.set(r.stringUvarint(), r.bytesUvarint().slice());
+    // Version 1 wrote keys as UTF-8 strings: the same bytes as a byte key.
+    for (let i = 0; i < keyCount; i++) this.data.set(keyId(r.bytesUvarint()), r.bytesUvarint().slice());
     const sessionCount = r.uvarint();
     for (let i = 0; i < sessionCount; i++) {
       const id = r.uvarint();
-      this.sessions.set(id, {
-        lastSeq: r.uvarint(),
-        lastResult: r.bytesUvarint().slice(),
-        lastActiveMs: r.f64(),
-        lastIndex: r.uvarint(),
-      });
+      const lastSeq = r.uvarint();
+      const lastResult = r.bytesUvarint().slice();
+      const lastActiveMs = r.f64();
+      const lastIndex = r.uvarint();
+      const clientAddress = version === 1 ? '' : r.stringUvarint();
+      this.addSession(id, { clientAddress, lastSeq, lastResult, lastActiveMs, lastIndex });
     }
   }
 }

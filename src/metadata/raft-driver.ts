@@ -12,7 +12,11 @@
 // into one Ready by scheduling `process` once with `timers.after(0)`, so one fsync covers it all.
 //
 // Client requests: `submit` on the leader proposes directly; on a follower it forwards the command
-// to the leader over the peer transport and waits for the leader's answer. Outcomes are typed:
+// to the leader over the peer transport and waits for the leader's answer. The leader stamps each
+// command it proposes, its own and forwarded ones, through `stampProposal` (log time comes from
+// the leader, never from the node a client reached), and takes a forwarded request in at most once
+// per (sender, incarnation, request id) however often the network delivers it (forward-dedup.ts).
+// A command that cannot be forwarded is refused before anything waits on it. Outcomes are typed:
 //   definite failure  not_leader / no_leader (not proposed), proposal_dropped (the entry at our
 //                     index was applied with another term: it will never apply)
 //   indefinite        timeout, leadership lost while forwarding (may or may not have applied)
@@ -20,13 +24,13 @@
 // everything committed before the read began, so reading local state then is linearizable.
 // Every pending map has a bound; beyond it requests fail fast with a LimitError (backpressure).
 
-import type { Env, Gauge, Histogram } from '../env/types.ts';
+import type { Counter, Env, Gauge, Histogram } from '../env/types.ts';
 import { BaristaError, LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { MessageType } from '../lib/message-types.ts';
 import type { MessageRouter } from '../lib/router.ts';
 import { decodeMessage, encodeMessage } from '../raft/codec.ts';
-import { type Ready, RaftNode } from '../raft/raft.ts';
+import { type FollowerRegression, type Ready, RaftNode } from '../raft/raft.ts';
 import type { RaftLogStorage } from '../raft/storage.ts';
 import { type ConfChange, type Entry, EntryType, type NodeId, type Role } from '../raft/types.ts';
 import {
@@ -36,6 +40,7 @@ import {
   encodeForwardedResponse,
   type ForwardedResponse,
 } from './client-codec.ts';
+import { ForwardDedup } from './forward-dedup.ts';
 import { decodeReadCtx, encodeReadCtx } from './read-ctx.ts';
 import type { StateMachine } from './state-machine.ts';
 
@@ -47,6 +52,17 @@ export interface RaftPersistence extends RaftLogStorage {
 
 export interface RaftDriverOptions {
   readonly voters: readonly NodeId[];
+  /**
+   * This process's incarnation (grows on every start; the membership driver's). It names this
+   * node's forwarded requests uniquely across restarts, for the leader's duplicate filter.
+   */
+  readonly incarnation: number;
+  /**
+   * Called by the leader on every command it proposes (its own and forwarded ones), with its
+   * term; returns the command to put in the log (the KV service stamps log time into it).
+   * Default: the command unchanged.
+   */
+  readonly stampProposal?: (command: Uint8Array, term: number) => Uint8Array;
   readonly storage: RaftPersistence;
   readonly stateMachine: StateMachine;
   readonly tickMs: number;
@@ -61,6 +77,15 @@ export interface RaftDriverOptions {
   readonly snapshotRetainEntries: number;
   readonly preVote?: boolean;
   readonly checkQuorum?: boolean;
+  /**
+   * 'safe' (default): every linearizable read confirms leadership with a heartbeat round.
+   * 'lease': the leader answers reads from a lease without a round trip; correct only while every
+   * node's clock rate is within leaseClockDriftRateMax of true time (see RaftOptions.readOnly).
+   * In lease mode the core is ticked by the monotonic clock (catch-up ticks after a pause), so
+   * a stalled leader cannot outlive its lease.
+   */
+  readonly readOnly?: 'safe' | 'lease';
+  readonly leaseClockDriftRateMax?: number;
 }
 
 export const defaultRaftTiming = {
@@ -71,7 +96,11 @@ export const defaultRaftTiming = {
   pendingRequestsMax: 10_000,
   snapshotEveryEntries: 10_000,
   snapshotRetainEntries: 1_000,
+  leaseClockDriftRateMax: 0.05,
 } as const;
+
+/** At most one log line per this interval about followers that lost acknowledged entries. */
+export const regressionLogIntervalMs = 10_000;
 
 export type Outcome =
   | { readonly ok: true; readonly result: Uint8Array }
@@ -108,6 +137,8 @@ export class RaftDriver {
   private readonly forwarded = new Map<number, { deadlineMs: number; done: OutcomeCallback }>();
   /** Requests other nodes forwarded to us (we are or were leader), by log index. */
   private readonly forwardedIn = new Map<number, { term: number; from: NodeId; requestId: number }>();
+  /** Forwarded requests already taken in, so a duplicated frame is not proposed twice. */
+  private readonly forwardedSeen: ForwardDedup;
   private readonly reads = new Map<number, PendingRead>();
   private nextRequestId = 1;
   private nextReadId = 1;
@@ -120,6 +151,14 @@ export class RaftDriver {
   private readonly syncLatency: Histogram;
   private readonly commitLatency: Histogram;
   private lastLeader: NodeId | undefined;
+  private readonly regressionsTotal: Counter;
+  /** Lease mode: ticks follow the monotonic clock from here, not the count of timer firings. */
+  private readonly tickOriginMs: number;
+  private ticksDone = 0;
+  /** After a longer gap every lease and election timer has run out anyway: skip the rest. */
+  private readonly catchUpTicksMax: number;
+  private regressionLoggedAtMs: number | undefined;
+  private regressionsSuppressed = 0;
   /** Observer of applies and snapshot restores (the simulator feeds Raft's State Machine Safety check). */
   observer: { applied(entry: Entry): void; restored(index: number): void } | undefined;
 
@@ -129,6 +168,11 @@ export class RaftDriver {
     private readonly options: RaftDriverOptions,
   ) {
     const storage = options.storage;
+    // The window must cover every request a sender can have waiting at once (forward-dedup.ts).
+    this.forwardedSeen = new ForwardDedup({
+      windowIds: options.pendingRequestsMax,
+      sendersMax: limits.clusterNodesMax,
+    });
     const snap = storage.snapshot();
     if (snap.meta.index > 0) options.stateMachine.restore(snap.meta.index, snap.data);
     this.applied = snap.meta.index;
@@ -143,7 +187,13 @@ export class RaftDriver {
       preVote: options.preVote ?? true,
       checkQuorum: options.checkQuorum ?? true,
       appliedIndex: this.applied,
+      mutationReuseReadIds: env.mutations.has('raft-reuse-read-ids'),
+      mutationLeaseUntilStepDown: env.mutations.has('raft-lease-check-quorum-window'),
+      readOnly: options.readOnly ?? 'safe',
+      leaseClockDriftRateMax: options.leaseClockDriftRateMax ?? defaultRaftTiming.leaseClockDriftRateMax,
     });
+    this.tickOriginMs = env.clock.monotonicMs();
+    this.catchUpTicksMax = 2 * options.electionTimeoutTicks;
     const m = env.metrics;
     this.gauges = {
       term: m.gauge('raft_term', 'Current Raft term'),
@@ -156,6 +206,10 @@ export class RaftDriver {
         'Leader: entry bytes sent to followers and not yet acknowledged',
       ),
     };
+    this.regressionsTotal = m.counter(
+      'raft_follower_regressions_total',
+      'Leader: probes a follower rejected at an index it had acknowledged (it lost data)',
+    );
     this.syncLatency = m.histogram('raft_persist_sync_latency_ms', 'Time to persist and sync one Ready');
     this.commitLatency = m.histogram('raft_commit_latency_ms', 'Proposal to apply, for proposals made on this node');
     router.register([MessageType.Raft], (msg) => {
@@ -176,7 +230,7 @@ export class RaftDriver {
     router.register([MessageType.RaftClientRequest], (msg) => this.onForwardedRequest(msg.from, msg.payload));
     router.register([MessageType.RaftClientResponse], (msg) => this.onForwardedResponse(msg.payload));
     this.timer = env.timers.every(options.tickMs, () => {
-      this.core.tick();
+      for (let n = this.ticksDue(); n > 0; n--) this.core.tick();
       this.expire();
       this.process();
       this.updateGauges();
@@ -184,8 +238,26 @@ export class RaftDriver {
     this.process();
   }
 
+  /**
+   * Core ticks to run now. Safe mode: one per timer firing. Lease mode: as many as the monotonic
+   * clock says elapsed, so a pause (GC, a stalled disk, SIGSTOP) makes the leader's lease run out
+   * instead of being frozen with it: a timer that fires once after a long stall would count one.
+   */
+  private ticksDue(): number {
+    if (this.options.readOnly !== 'lease') return 1;
+    const elapsed = Math.floor((this.env.clock.monotonicMs() - this.tickOriginMs) / this.options.tickMs);
+    const due = elapsed - this.ticksDone;
+    this.ticksDone = elapsed;
+    return Math.min(due, this.catchUpTicksMax);
+  }
+
   get appliedIndex(): number {
     return this.applied;
+  }
+
+  /** Client requests waiting on this node (proposals, forwarded both ways, reads). */
+  get pendingRequests(): number {
+    return this.pendingCount();
   }
 
   status(): {
@@ -221,7 +293,7 @@ export class RaftDriver {
     }
     const now = this.env.clock.monotonicMs();
     if (this.core.role === 'leader') {
-      const r = this.core.propose(command);
+      const r = this.core.propose(this.stamp(command));
       if (!r.ok) return done({ ok: false, error: r.error });
       this.supersede(r.value.index);
       this.proposals.set(r.value.index, {
@@ -241,8 +313,24 @@ export class RaftDriver {
       });
     }
     const requestId = this.nextRequestId++;
+    // Encode before registering: a command that cannot be forwarded is a definite failure now,
+    // not an indefinite timeout later for a request that never left this node.
+    let frame: Uint8Array;
+    try {
+      frame = encodeForwardedRequest({ incarnation: this.options.incarnation, requestId, command });
+    } catch (err) {
+      if (err instanceof BaristaError) return done({ ok: false, error: err });
+      throw err;
+    }
     this.forwarded.set(requestId, { deadlineMs: now + this.options.requestTimeoutMs, done });
-    this.env.transport.send(leader, MessageType.RaftClientRequest, encodeForwardedRequest({ requestId, command }));
+    this.env.transport.send(leader, MessageType.RaftClientRequest, frame);
+  }
+
+  /** The command as the leader proposes it (log time stamped, unless the planted bug is on). */
+  private stamp(command: Uint8Array): Uint8Array {
+    const stamp = this.options.stampProposal;
+    if (stamp === undefined || this.env.mutations.has('kv-time-from-contacted-node')) return command;
+    return stamp(command, this.core.currentTerm);
   }
 
   /** Linearizable read barrier: `done(undefined)` once local state reflects every earlier commit. */
@@ -329,6 +417,7 @@ export class RaftDriver {
       this.syncLatency.observe(this.env.clock.monotonicMs() - started);
     }
     for (const m of rd.messages) this.env.transport.send(m.to, MessageType.Raft, encodeMessage(m));
+    if (rd.followerRegressions.length > 0) this.reportRegressions(rd.followerRegressions);
     if (rd.softState !== undefined && rd.softState.leader !== this.lastLeader) {
       this.lastLeader = rd.softState.leader;
       this.env.metrics.counter('raft_leader_changes_total', 'Leader changes seen by this node').inc();
@@ -359,6 +448,35 @@ export class RaftDriver {
     this.serveReads();
     this.core.advance(rd);
     this.maybeSnapshot();
+  }
+
+  /**
+   * A follower rejected entries it had acknowledged: its data was lost (wiped, or synced WAL
+   * bytes gone). Counted always; logged at most once per regressionLogIntervalMs with the count
+   * of lines suppressed meanwhile (a flapping follower must not flood the log).
+   */
+  private reportRegressions(regressions: readonly FollowerRegression[]): void {
+    let count = 0;
+    for (const r of regressions) count += r.count;
+    this.regressionsTotal.inc(count);
+    const now = this.env.clock.monotonicMs();
+    if (this.regressionLoggedAtMs !== undefined && now - this.regressionLoggedAtMs < regressionLogIntervalMs) {
+      this.regressionsSuppressed += count;
+      return;
+    }
+    this.regressionLoggedAtMs = now;
+    for (const r of regressions) {
+      this.env.log.warn(
+        {
+          follower: r.follower,
+          acknowledgedIndex: r.matchIndexBefore,
+          rejectedIndex: r.rejectedIndex,
+          suppressed: this.regressionsSuppressed,
+        },
+        'raft: follower lost entries it had acknowledged; re-replicating (failure tolerance reduced until it catches up)',
+      );
+    }
+    this.regressionsSuppressed = 0;
   }
 
   private installSnapshot(index: number, data: Uint8Array): void {
@@ -459,6 +577,19 @@ export class RaftDriver {
         .inc();
       return;
     }
+    if (req.incarnation !== 0 && !this.env.mutations.has('raft-forward-no-dedup')) {
+      const verdict = this.forwardedSeen.admit(from, req.incarnation, req.requestId);
+      if (verdict !== 'new') {
+        // Not answered: the first copy is (or was) answered; a stale or too-old one has nobody
+        // waiting for it.
+        this.env.metrics
+          .counter('raft_client_forwarded_ignored_total', 'Forwarded client requests not proposed again', {
+            reason: verdict,
+          })
+          .inc();
+        return;
+      }
+    }
     const fail = (error: BaristaError): void => this.reply(from, { requestId: req.requestId, ok: false, error });
     if (this.core.role !== 'leader')
       return fail(new BaristaError('not_leader', 'not the leader (forwarded to a stale leader)', { retriable: true }));
@@ -467,7 +598,7 @@ export class RaftDriver {
     if (req.command.length > limits.raftEntryBytesMax) {
       return fail(new LimitError('raftEntryBytesMax', `forwarded command of ${req.command.length} bytes`));
     }
-    const r = this.core.propose(req.command);
+    const r = this.core.propose(this.stamp(req.command));
     if (!r.ok) return fail(r.error);
     this.supersede(r.value.index);
     this.forwardedIn.set(r.value.index, { term: r.value.term, from, requestId: req.requestId });
@@ -489,7 +620,22 @@ export class RaftDriver {
   }
 
   private reply(to: NodeId, response: ForwardedResponse): void {
-    this.env.transport.send(to, MessageType.RaftClientResponse, encodeForwardedResponse(response));
+    let frame: Uint8Array;
+    try {
+      frame = encodeForwardedResponse(response);
+    } catch (err) {
+      if (!(err instanceof BaristaError)) throw err;
+      // A result larger than a forwarded frame (validateLimits keeps KV results far below it):
+      // the command did apply, so the sender must not be told it failed definitely.
+      frame = encodeForwardedResponse({
+        requestId: response.requestId,
+        ok: false,
+        error: new BaristaError('result_too_large', `applied, but the result does not fit: ${err.message}`, {
+          definite: false,
+        }),
+      });
+    }
+    this.env.transport.send(to, MessageType.RaftClientResponse, frame);
   }
 
   private expire(): void {

@@ -20,9 +20,12 @@ import { limits } from '../lib/limits.ts';
 export interface AdminHandlers {
   status(): unknown;
   metricsText(): string;
-  /** POST /v1/kv with a parsed JSON body. */
-  kv?(body: unknown): Promise<{ status: number; body: unknown }>;
+  /** POST /v1/kv with a parsed JSON body, and the client's address. */
+  kv?(body: unknown, client: { address: string }): Promise<{ status: number; body: unknown }>;
 }
+
+/** Bodies are UTF-8 JSON; invalid bytes are refused (400 invalid_utf8), never replaced by U+FFFD. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface AdminServerOptions {
   /** The request line and headers must arrive within this. */
@@ -156,13 +159,19 @@ export class AdminServer {
     req.on('error', () => this.errors.inc());
     req.on('end', () => {
       if (tooLarge) return;
+      let text: string;
+      try {
+        text = strictUtf8.decode(Buffer.concat(chunks));
+      } catch {
+        return json(res, 400, { ok: false, code: 'invalid_utf8', message: 'body is not valid UTF-8' });
+      }
       let body: unknown;
       try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        body = JSON.parse(text);
       } catch {
         return json(res, 400, { ok: false, code: 'bad_request', message: 'body is not JSON' });
       }
-      kv(body).then(
+      kv(body, { address: req.socket.remoteAddress ?? '' }).then(
         (a) => json(res, a.status, a.body),
         (err: unknown) => {
           this.errors.inc();

@@ -83,3 +83,17 @@ test('config files: YAML and JSON load; unreadable and invalid files are ConfigE
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('raft.readOnly: safe by default; lease is reachable; a lease shorter than the heartbeat is refused', () => {
+  assert.equal(validateNodeConfig(good).raft.readOnly, 'safe');
+  const lease = validateNodeConfig({ ...good, raft: { readOnly: 'lease', leaseClockDriftRateMax: 0.1 } });
+  assert.equal(lease.raft.readOnly, 'lease');
+  assert.equal(lease.raft.leaseClockDriftRateMax, 0.1);
+  assert.equal(fieldOf({ ...good, raft: { readOnly: 'fast' } }), 'raft.readOnly');
+  assert.equal(fieldOf({ ...good, raft: { leaseClockDriftRateMax: 0.3 } }), 'raft.leaseClockDriftRateMax');
+  // electionTimeoutTicks 4, drift 0.05: a lease of floor(3 * 0.95 / 1.05) = 2 ticks, not above 2.
+  assert.equal(
+    fieldOf({ ...good, raft: { readOnly: 'lease', electionTimeoutTicks: 4, heartbeatTicks: 2 } }),
+    'raft.readOnly',
+  );
+});

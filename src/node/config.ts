@@ -10,6 +10,7 @@ import { ConfigError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { defaultMembershipTiming } from '../membership/membership.ts';
 import { defaultRaftTiming } from '../metadata/raft-driver.ts';
+import { leaseTicks } from '../raft/raft.ts';
 
 const port = z.number().int().min(1).max(65535);
 const id = z
@@ -36,6 +37,11 @@ const raftSchema = z.strictObject({
   pendingRequestsMax: z.number().int().min(1).max(1_000_000).default(defaultRaftTiming.pendingRequestsMax),
   snapshotEveryEntries: z.number().int().min(1).max(100_000_000).default(defaultRaftTiming.snapshotEveryEntries),
   snapshotRetainEntries: z.number().int().min(0).max(100_000_000).default(defaultRaftTiming.snapshotRetainEntries),
+  // Linearizable reads: 'safe' = ReadIndex (a heartbeat round per read batch); 'lease' = no round
+  // trip while the leader's lease holds, CORRECT ONLY if no node's clock rate is off by more than
+  // leaseClockDriftRateMax (every node must use the same mode). See src/raft/README.md.
+  readOnly: z.enum(['safe', 'lease']).default('safe'),
+  leaseClockDriftRateMax: z.number().min(0).max(0.25).default(defaultRaftTiming.leaseClockDriftRateMax),
 });
 
 export const nodeConfigSchema = z
@@ -70,6 +76,14 @@ export const nodeConfigSchema = z
     }
     if (c.raft.heartbeatTicks >= c.raft.electionTimeoutTicks) {
       ctx.addIssue({ code: 'custom', path: ['raft', 'heartbeatTicks'], message: 'must be below electionTimeoutTicks' });
+    }
+    const lease = leaseTicks(c.raft.electionTimeoutTicks, c.raft.leaseClockDriftRateMax);
+    if (c.raft.readOnly === 'lease' && lease <= c.raft.heartbeatTicks) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['raft', 'readOnly'],
+        message: `the lease (${lease} ticks for electionTimeoutTicks and leaseClockDriftRateMax) must outlast heartbeatTicks`,
+      });
     }
     if (c.membership.deadAfterMs <= c.membership.heartbeatIntervalMs) {
       ctx.addIssue({ code: 'custom', path: ['membership', 'deadAfterMs'], message: 'must exceed heartbeatIntervalMs' });

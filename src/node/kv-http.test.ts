@@ -2,18 +2,28 @@
 // right status, with `definite` telling a client whether a failed request may have been applied:
 // requests the system will never accept are 4xx (never 503, which invites a retry).
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { test } from 'node:test';
 import { BaristaError } from '../lib/errors.ts';
+import { limits } from '../lib/limits.ts';
+import { defaultMembershipTiming } from '../membership/membership.ts';
 import type { KvErrorCode } from '../metadata/command.ts';
+import { defaultKvOptions } from '../metadata/kv.ts';
 import type { KvOutcome, KvService } from '../metadata/kv-service.ts';
-import { handleKvRequest } from './kv-http.ts';
+import { defaultRaftTiming } from '../metadata/raft-driver.ts';
+import { SimMetrics } from '../sim/observe.ts';
+import { Simulation } from '../sim/simulation.ts';
+import { AdminServer } from './admin.ts';
+import { type HttpAnswer, handleKvRequest } from './kv-http.ts';
+import { NodeServices } from './services.ts';
 
 /** A KvService double answering every write with `outcome`. */
 function service(outcome: KvOutcome): KvService {
   return {
     write: (_op: unknown, _s: unknown, done: (o: KvOutcome) => void) => done(outcome),
     read: (_k: unknown, _c: unknown, done: (o: KvOutcome) => void) => done(outcome),
-    openSession: (done: (o: { ok: true; sessionId: number }) => void) => done({ ok: true, sessionId: 7 }),
+    openSession: (_address: string, done: (o: { ok: true; sessionId: number }) => void) =>
+      done({ ok: true, sessionId: 7 }),
   } as unknown as KvService;
 }
 
@@ -101,4 +111,148 @@ test('sessions open through the API', async () => {
     op: 'session',
   });
   assert.deepEqual(a, { status: 200, body: { ok: true, sessionId: 7 } });
+});
+
+/** A one-node metadata group in the simulator, and a way to await an HTTP answer from it. */
+function realNode() {
+  const sim = new Simulation<NodeServices>({
+    seed: 'kv-http',
+    nodes: ['n1'],
+    program: (env) =>
+      new NodeServices(env, {
+        clusterId: 'sim',
+        peers: [],
+        membership: defaultMembershipTiming,
+        raft: { ...defaultRaftTiming },
+      }),
+  });
+  assert.ok(sim.runUntilCondition(() => sim.instance('n1')?.raft.core.role === 'leader', 5_000));
+  const ask = (body: unknown, address = '127.0.0.1'): Promise<HttpAnswer> => {
+    const answer = handleKvRequest(sim.instance('n1')!.kv, body, { address });
+    sim.runFor(200);
+    return answer;
+  };
+  return { sim, ask };
+}
+
+// Issue 7 item 16: `put "sur\ud800"` was stored under "sur\ufffd" (TextEncoder's replacement)
+// while `get "sur\ud800"` looked the raw string up, so the put could never be read back. Text
+// with no UTF-8 form is now refused, with one stable code, on every op.
+test('a key or value with a lone surrogate is 400 invalid_utf8 on the write and the read path', async () => {
+  const { ask } = realNode();
+  for (const body of [
+    { op: 'put', key: 'sur\ud800', value: 'v' },
+    { op: 'get', key: 'sur\ud800' },
+    { op: 'get', key: 'sur\udc00x', consistency: 'serializable' },
+    { op: 'del', key: 'sur\ud800' },
+    { op: 'cas', key: 'k', expected: null, value: 'v\udfff' },
+    { op: 'cas', key: 'k', expected: '\ud83d', value: 'v' },
+  ]) {
+    const a = await ask(body);
+    assert.equal(a.status, 400, JSON.stringify(body));
+    assert.equal((a.body as { code: string }).code, 'invalid_utf8', JSON.stringify(body));
+  }
+  // Well-formed non-ASCII keys (a surrogate pair included) go through and read back.
+  assert.equal((await ask({ op: 'put', key: 'ключ🙂', value: 'знач🙂' })).status, 200);
+  assert.deepEqual((await ask({ op: 'get', key: 'ключ🙂' })).body, { ok: true, value: 'знач🙂' });
+});
+
+test('a get of an oversized key is 413 key_too_large, as a put of it is', async () => {
+  const { ask } = realNode();
+  const key = 'é'.repeat(600); // 600 chars, 1200 UTF-8 bytes: over the 1024-byte bound
+  for (const body of [
+    { op: 'put', key, value: 'v' },
+    { op: 'get', key },
+    { op: 'get', key, consistency: 'serializable' },
+    { op: 'del', key },
+  ]) {
+    const a = await ask(body);
+    assert.equal(a.status, 413, body.op);
+    assert.equal((a.body as { code: string }).code, 'key_too_large', body.op);
+  }
+  assert.equal((await ask({ op: 'put', key: 'k'.repeat(limits.kvKeyBytesMax), value: 'v' })).status, 200);
+});
+
+test('del says whether the key existed; get of a missing key is value null', async () => {
+  const { ask } = realNode();
+  await ask({ op: 'put', key: 'k', value: 'v' });
+  assert.deepEqual((await ask({ op: 'del', key: 'k' })).body, { ok: true, value: 'v' });
+  assert.deepEqual((await ask({ op: 'del', key: 'k' })).body, { ok: true, value: null });
+  assert.deepEqual((await ask({ op: 'get', key: 'k' })).body, { ok: true, value: null });
+});
+
+test('sessions are bounded per client address: beyond it, 429 too_many_sessions (definite)', async () => {
+  const { ask } = realNode();
+  for (let i = 0; i < defaultKvOptions.sessionsPerClientMax; i++) {
+    assert.equal((await ask({ op: 'session' }, '10.6.6.6')).status, 200);
+  }
+  const over = await ask({ op: 'session' }, '10.6.6.6');
+  assert.equal(over.status, 429);
+  assert.equal((over.body as { code: string }).code, 'too_many_sessions');
+  assert.equal((over.body as { definite: boolean }).definite, true);
+  assert.equal((await ask({ op: 'session' }, '10.0.0.1')).status, 200, 'another address is not affected');
+});
+
+// Smaller issue 7 item: the 1 MiB value bound was unreachable through a 1 MiB body bound.
+test('a full-size value, even a cas carrying two of them, fits in the HTTP body bound and is stored', async () => {
+  const value = 'v'.repeat(limits.kvValueBytesMax);
+  const body = {
+    op: 'cas',
+    key: 'k'.repeat(limits.kvKeyBytesMax),
+    expected: 'e'.repeat(limits.kvValueBytesMax),
+    value,
+    session: Number.MAX_SAFE_INTEGER,
+    seq: Number.MAX_SAFE_INTEGER,
+    consistency: 'serializable',
+  };
+  assert.ok(Buffer.byteLength(JSON.stringify(body)) <= limits.adminRequestBytesMax);
+  const { ask } = realNode();
+  assert.equal((await ask({ op: 'put', key: 'big', value })).status, 200);
+  const got = await ask({ op: 'get', key: 'big' });
+  assert.equal((got.body as { value: string }).value.length, limits.kvValueBytesMax);
+  const over = await ask({ op: 'put', key: 'big', value: `${value}v` });
+  assert.equal(over.status, 413);
+  assert.equal((over.body as { code: string }).code, 'value_too_large');
+});
+
+test('a body that is not valid UTF-8 is 400 invalid_utf8 at the admin server', async () => {
+  let reached = 0;
+  const admin = new AdminServer(
+    {
+      status: () => ({}),
+      metricsText: () => '',
+      kv: async () => {
+        reached++;
+        return { status: 200, body: { ok: true } };
+      },
+    },
+    new SimMetrics(),
+  );
+  await admin.listen('127.0.0.1', 0);
+  try {
+    const { port } = admin.address();
+    const post = (bytes: Uint8Array) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/v1/kv', method: 'POST' }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+        });
+        req.on('error', reject);
+        req.end(bytes);
+      });
+    const bad = Buffer.concat([
+      Buffer.from('{"op":"get","key":"sur'),
+      Buffer.from([0xed, 0xa0, 0x80]),
+      Buffer.from('"}'),
+    ]);
+    const a = await post(bad);
+    assert.equal(a.status, 400);
+    assert.equal(JSON.parse(a.body).code, 'invalid_utf8');
+    assert.equal(reached, 0, 'the kv handler never saw the body');
+    const ok = await post(Buffer.from('{"op":"get","key":"k"}'));
+    assert.equal(ok.status, 200);
+  } finally {
+    await admin.close();
+  }
 });

@@ -1,15 +1,21 @@
 // The metadata keyspace over HTTP, on each node's admin port: POST /v1/kv with a JSON body.
 // Any node answers (followers forward writes to the leader; reads are linearizable by default).
-// Values are UTF-8 strings. This is the API behind `barista kv`; it is small on purpose (the etcd
-// v3 gRPC API comes in a later issue).
+// Keys and values travel as JSON text and are stored as their UTF-8 bytes. Text that has no UTF-8
+// form (a lone UTF-16 surrogate from a "\ud800" escape; invalid UTF-8 bytes in the body, refused by
+// the admin server) is rejected with 400 `invalid_utf8` on every op, so the write path and the
+// read path see the same bytes for the same key (issue 7 item 16: a lone surrogate used to be
+// stored as U+FFFD and looked up raw, so a put could not be read back). This is the API behind
+// `barista kv`; it is small on purpose (the etcd v3 gRPC API comes in a later issue).
 //
 //   request:  { op: 'put'|'get'|'cas'|'del'|'session', key?, value?, expected? (null = absent),
 //               session?, seq?, consistency?: 'linearizable'|'serializable' }
-//   response: { ok: true, value?, sessionId? }
+//   response: { ok: true, value?, sessionId? }   (get: value null = absent; del: value = the
+//                                                   deleted value, null = the key did not exist)
 //           | { ok: false, code, message, definite, retriable, value? (current value on a failed cas) }
 // HTTP status: 200 answered (including a failed compare); 400 bad request; 409 stale session
-// sequence; 410 session expired; 413 key or value too large; 429 a bound was hit; 507 keyspace
-// full; 503 unavailable (no leader, timed out: `definite` says whether it may have happened).
+// sequence; 410 session expired; 413 key or value too large (reads too); 429 a bound was hit (too
+// many sessions for this client address included); 507 keyspace full; 503 unavailable (no leader,
+// timed out: `definite` says whether it may have happened).
 
 import { z } from 'zod';
 import { BaristaError } from '../lib/errors.ts';
@@ -26,9 +32,27 @@ export function kvOpLabel(body: unknown): string {
   return (KV_OPS as readonly unknown[]).includes(op) ? String(op) : 'invalid';
 }
 
+/** Index of the first lone UTF-16 surrogate in `s` (text with no UTF-8 form), or -1. */
+export function loneSurrogateAt(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    if (c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        i++;
+        continue;
+      }
+    }
+    return i;
+  }
+  return -1;
+}
+
+// The key's size is checked in bytes by the service (413 key_too_large, on reads too), not here.
 const requestSchema = z.strictObject({
   op: z.enum(KV_OPS),
-  key: z.string().min(1).max(1024).optional(),
+  key: z.string().min(1).optional(),
   value: z.string().optional(),
   expected: z.string().nullable().optional(),
   session: z.number().int().positive().optional(),
@@ -53,7 +77,9 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   malformed_command: 400,
   key_too_large: 413,
   value_too_large: 413,
+  invalid_utf8: 400,
   limit_exceeded: 429,
+  too_many_sessions: 429,
   keyspace_full: 507,
   stale_sequence: 409,
   session_expired: 410,
@@ -78,13 +104,32 @@ function bad(message: string): HttpAnswer {
   return errorAnswer(new BaristaError('bad_request', message));
 }
 
-export function handleKvRequest(kv: KvService, raw: unknown): Promise<HttpAnswer> {
+/** Who sent the request (the per-client session bound counts by address). */
+export interface KvClient {
+  readonly address: string;
+}
+
+export function handleKvRequest(kv: KvService, raw: unknown, client: KvClient = { address: '' }): Promise<HttpAnswer> {
   const parsed = requestSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     return Promise.resolve(bad(`${issue.path.join('.') || 'body'}: ${issue.message}`));
   }
   const r = parsed.data;
+  for (const field of ['key', 'value', 'expected'] as const) {
+    const v = r[field];
+    const at = typeof v === 'string' ? loneSurrogateAt(v) : -1;
+    if (at >= 0) {
+      return Promise.resolve(
+        errorAnswer(
+          new BaristaError(
+            'invalid_utf8',
+            `${field}: lone UTF-16 surrogate at index ${at}; keys and values travel as UTF-8 text, which cannot hold it`,
+          ),
+        ),
+      );
+    }
+  }
   if ((r.session === undefined) !== (r.seq === undefined)) return Promise.resolve(bad('session and seq go together'));
   const session = r.session !== undefined && r.seq !== undefined ? { id: r.session, seq: r.seq } : undefined;
   return new Promise((resolve) => {
@@ -121,28 +166,29 @@ export function handleKvRequest(kv: KvService, raw: unknown): Promise<HttpAnswer
       });
     };
     if (r.op === 'session') {
-      kv.openSession((o) =>
+      kv.openSession(client.address, (o) =>
         resolve(o.ok ? { status: 200, body: { ok: true, sessionId: o.sessionId } } : errorAnswer(o.error)),
       );
       return;
     }
     if (r.key === undefined) return resolve(bad(`key: required for ${r.op}`));
+    const key = utf8(r.key);
     switch (r.op) {
       case 'get':
-        return kv.read(r.key, r.consistency, finish);
+        return kv.read(key, r.consistency, finish);
       case 'put':
         if (r.value === undefined) return resolve(bad('value: required for put'));
-        return kv.write({ op: 'put', key: r.key, value: utf8(r.value) }, session, finish);
+        return kv.write({ op: 'put', key, value: utf8(r.value) }, session, finish);
       case 'cas':
         if (r.value === undefined) return resolve(bad('value: required for cas'));
         if (r.expected === undefined) return resolve(bad('expected: required for cas (null = key absent)'));
         return kv.write(
-          { op: 'cas', key: r.key, expected: r.expected === null ? null : utf8(r.expected), value: utf8(r.value) },
+          { op: 'cas', key, expected: r.expected === null ? null : utf8(r.expected), value: utf8(r.value) },
           session,
           finish,
         );
       case 'del':
-        return kv.write({ op: 'del', key: r.key }, session, finish);
+        return kv.write({ op: 'del', key }, session, finish);
     }
   });
 }

@@ -84,10 +84,10 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
         uptimeMs: Math.round(realClock.monotonicMs() - startedMs),
         transport: transport.peerStatus(),
       }),
-      kv: async (body) => {
+      kv: async (body, client) => {
         const started = performance.now();
         const label = { op: kvOpLabel(body) };
-        const answer = await handleKvRequest(services.kv, body);
+        const answer = await handleKvRequest(services.kv, body, client);
         const latencyMs = performance.now() - started;
         metrics
           .histogram('kv_request_latency_ms', 'Client KV request latency (HTTP /v1/kv), answered ones', label)

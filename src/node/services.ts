@@ -14,11 +14,14 @@ import { MembershipDriver, type MembershipTiming } from '../membership/driver.ts
 import type { PeerView } from '../membership/membership.ts';
 import { defaultKvOptions, KvStateMachine } from '../metadata/kv.ts';
 import { KvService } from '../metadata/kv-service.ts';
+import { LeaderLogClock } from '../metadata/log-clock.ts';
 import { type defaultRaftTiming, RaftDriver } from '../metadata/raft-driver.ts';
 import { defaultRaftStorageOptions, WalRaftStorage } from '../storage/raft-storage.ts';
 
 /** The Raft driver's timing and bounds, as configured (same keys as defaultRaftTiming). */
-export type RaftTiming = { -readonly [K in keyof typeof defaultRaftTiming]: number };
+export type RaftTiming = { -readonly [K in keyof typeof defaultRaftTiming]: number } & {
+  readOnly?: 'safe' | 'lease';
+};
 
 export interface ServicesConfig {
   readonly clusterId: string;
@@ -56,7 +59,13 @@ export class NodeServices {
       'a Raft entry must fit in a WAL record',
     );
     this.storage = WalRaftStorage.open(
-      { disk: env.disk, clock: env.clock, log: env.log.child({ component: 'raft-storage' }), metrics: env.metrics },
+      {
+        disk: env.disk,
+        clock: env.clock,
+        log: env.log.child({ component: 'raft-storage' }),
+        metrics: env.metrics,
+        mutations: env.mutations,
+      },
       storageOptions,
     );
     this.router = new MessageRouter(env.metrics, env.transport, env.log.child({ component: 'router' }), env.clock);
@@ -64,8 +73,12 @@ export class NodeServices {
     let membership: MembershipDriver | undefined;
     try {
       membership = new MembershipDriver(env, this.router, config.peers, config.membership);
+      const kvState = this.kvState;
+      const logClock = new LeaderLogClock(env.clock, () => kvState.logTimeMs);
       this.raft = new RaftDriver(env, this.router, {
         voters: [env.nodeId, ...config.peers].sort(),
+        incarnation: membership.incarnation,
+        stampProposal: (command, term) => logClock.stamp(command, term),
         storage: this.storage,
         stateMachine: this.kvState,
         ...config.raft,

@@ -6,6 +6,7 @@
 //
 // This file is deterministic: it uses only the simulator's virtual time and seeded randomness.
 
+import type { DiskFaults } from '../sim/disk.ts';
 import type { NemesisKind, ScheduledFault } from '../sim/nemesis.ts';
 import { randomNemesis } from '../sim/nemesis.ts';
 import { type Simulation, Simulation as Sim, type SimulationStats } from '../sim/simulation.ts';
@@ -14,8 +15,9 @@ import { defaultMembershipTiming } from '../membership/membership.ts';
 import { defaultRaftTiming } from '../metadata/raft-driver.ts';
 import type { History } from '../check/history.ts';
 import { bytesEqual } from '../lib/bytes.ts';
+import type { Mutations } from '../lib/mutations.ts';
 import { defaultKvWorkload, KvWorkload, type KvWorkloadOptions } from './sim-kv-workload.ts';
-import { NodeServices } from './services.ts';
+import { NodeServices, type RaftTiming } from './services.ts';
 
 export const allNemesisKinds: readonly NemesisKind[] = ['partition', 'crash', 'pause', 'clock', 'clog', 'loss'];
 
@@ -32,6 +34,14 @@ export interface ClusterSimOptions {
   readonly kvWorkload?: Partial<Omit<KvWorkloadOptions, 'stopAtMs'>>;
   /** Scripted faults added to the random schedule (tests use them to force a scenario). */
   readonly script?: readonly ScheduledFault[];
+  /** Disk faults on top of the simulator's defaults (src/sim/disk.ts). */
+  readonly diskFaults?: Partial<DiskFaults>;
+  /** Raft driver overrides (e.g. `readOnly: 'lease'`). */
+  readonly raft?: Partial<RaftTiming>;
+  /** Largest |clock drift rate| the random nemesis draws (default: the nemesis's own, 0.05). */
+  readonly driftRateMax?: number;
+  /** Planted bugs (src/lib/mutations.ts) every node runs with. */
+  readonly mutations?: Mutations;
 }
 
 export interface ClusterSimResult {
@@ -119,9 +129,11 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
         membership: defaultMembershipTiming,
         // Small snapshot interval in the simulator, so snapshots, compaction and InstallSnapshot
         // to lagging or restarted nodes happen in every run.
-        raft: { ...defaultRaftTiming, snapshotEveryEntries: 200, snapshotRetainEntries: 50 },
+        raft: { ...defaultRaftTiming, snapshotEveryEntries: 200, snapshotRetainEntries: 50, ...o.raft },
       }),
     replay: { args: replayArgs(o) },
+    ...(o.diskFaults === undefined ? {} : { diskFaults: o.diskFaults }),
+    ...(o.mutations === undefined ? {} : { mutations: o.mutations }),
   });
   addMembershipInvariants(sim);
   const kv =
@@ -134,7 +146,12 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
   try {
     if (o.nemesis.length > 0) {
       sim.schedule(
-        randomNemesis(sim.forkRng('schedule'), ids, { kinds: o.nemesis, startMs: 1_000, endMs: o.durationMs }),
+        randomNemesis(sim.forkRng('schedule'), ids, {
+          kinds: o.nemesis,
+          startMs: 1_000,
+          endMs: o.durationMs,
+          ...(o.driftRateMax === undefined ? {} : { driftRateMax: o.driftRateMax }),
+        }),
       );
     }
     if (o.script !== undefined) sim.schedule(o.script);
@@ -223,7 +240,7 @@ function raftLiveness(sim: Simulation<NodeServices>, ids: readonly string[], dea
       if (attempts < 1_000) sim.after(100, tryWrite, 'liveness-write');
       return;
     }
-    l.kv.write({ op: 'put', key: 'liveness', value: new Uint8Array([1]) }, undefined, (o) => {
+    l.kv.write({ op: 'put', key: new TextEncoder().encode('liveness'), value: new Uint8Array([1]) }, undefined, (o) => {
       if (o.ok && o.result.ok) committed = true;
       else if (attempts < 1_000) sim.after(100, tryWrite, 'liveness-write');
     });

@@ -2,7 +2,11 @@
 // keys through random nodes of the metadata group, recording a history; a "control" nemesis moves
 // leadership and changes membership mid-run; Raft's safety properties (src/raft/invariants.ts) are
 // checked after every event; at the end the history must be linearizable (per-key register with
-// cas, the checker in src/check) and every replica must hold the same state.
+// cas, the checker in src/check) and every replica must hold the same state. Every session-less
+// put or cas carries a value no other write carries, so the log may hold it at one index only:
+// the `applied-once` invariant catches a request applied twice (a duplicated forwarded frame
+// proposed again, issue 7 item 10), which the linearizability check cannot see when the second
+// copy lands right after the first.
 //
 // Client conventions (Jepsen): a definite error records `fail`; a timeout or a crash of the node
 // holding the request records `info`, and that client continues under a fresh process id.
@@ -13,9 +17,11 @@ import { checkHistory } from '../check/index.ts';
 import { HistoryRecorder } from '../check/recorder.ts';
 import type { CheckResult } from '../check/types.ts';
 import type { SeededRng } from '../lib/rng.ts';
+import { decodeCommand } from '../metadata/command.ts';
 import type { KvOutcome } from '../metadata/kv-service.ts';
 import { RaftInvariants } from '../raft/invariants.ts';
 import { observation } from '../raft/testing.ts';
+import { type Entry, EntryType } from '../raft/types.ts';
 import type { Simulation } from '../sim/simulation.ts';
 import type { NodeServices } from './services.ts';
 
@@ -57,6 +63,8 @@ export const defaultKvWorkload: Omit<KvWorkloadOptions, 'stopAtMs'> = {
 };
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+/** The workload's keys (`k0`, `k1`, ...). */
+const WORKLOAD_KEY = /^k\d+$/;
 const dec = (b: Uint8Array | null): number | null => (b === null ? null : Number(new TextDecoder().decode(b)));
 
 export class KvWorkload {
@@ -86,7 +94,10 @@ export class KvWorkload {
           // A new instance (start or restart) begins at the index its snapshot restored.
           this.invariants.recordRestored(id, node.raft.appliedIndex);
           node.raft.observer = {
-            applied: (e) => this.invariants.recordApplied(id, e),
+            applied: (e) => {
+              this.invariants.recordApplied(id, e);
+              this.checkAppliedOnce(e);
+            },
             restored: (index) => this.invariants.recordRestored(id, index),
           };
         }
@@ -101,8 +112,28 @@ export class KvWorkload {
       }
       return undefined;
     });
+    sim.addInvariant('applied-once', () => this.appliedTwice);
     for (let c = 0; c < o.clients; c++) sim.after(this.rng.float() * 100, () => this.issue(c), 'client');
     if (o.control) sim.after(2_000 + this.rng.float() * 2_000, () => this.controlStep(), 'control');
+  }
+
+  /** Log index of each session-less workload write, by "key=value" (values are unique per write). */
+  private readonly appliedAt = new Map<string, number>();
+  private appliedTwice: string | undefined;
+
+  private checkAppliedOnce(e: Entry): void {
+    if (e.type !== EntryType.Normal) return;
+    const c = decodeCommand(e.data);
+    if (c instanceof Error || c.kind !== 'request' || c.sessionId !== 0) return;
+    const r = c.request;
+    if (r.op !== 'put' && r.op !== 'cas') return;
+    const key = new TextDecoder().decode(r.key);
+    if (!WORKLOAD_KEY.test(key)) return; // e.g. the liveness phase's write, retried with one value
+    const write = `${key}=${new TextDecoder().decode(r.value)}`;
+    const at = this.appliedAt.get(write);
+    if (at === undefined) this.appliedAt.set(write, e.index);
+    else if (at !== e.index)
+      this.appliedTwice ??= `session-less ${r.op} ${write} is in the log at ${at} and ${e.index}`;
   }
 
   get inflightOps(): number {
@@ -165,11 +196,17 @@ export class KvWorkload {
       // precondition_failed: the cas definitely did not happen (Knossos convention).
       return finish('fail', value, r.code);
     };
-    if (f === 'read') node.kv.read(key, this.o.readConsistency, onOutcome);
-    else if (f === 'write') node.kv.write({ op: 'put', key, value: enc(String(value)) }, undefined, onOutcome);
+    const keyBytes = enc(key);
+    if (f === 'read') node.kv.read(keyBytes, this.o.readConsistency, onOutcome);
+    else if (f === 'write')
+      node.kv.write({ op: 'put', key: keyBytes, value: enc(String(value)) }, undefined, onOutcome);
     else {
       const [from, to] = value as [number, number];
-      node.kv.write({ op: 'cas', key, expected: enc(String(from)), value: enc(String(to)) }, undefined, onOutcome);
+      node.kv.write(
+        { op: 'cas', key: keyBytes, expected: enc(String(from)), value: enc(String(to)) },
+        undefined,
+        onOutcome,
+      );
     }
   }
 
@@ -185,7 +222,7 @@ export class KvWorkload {
       retry();
     };
     this.sim.after(this.o.attemptTimeoutMs, timedOut, 'client-session-timeout');
-    node.kv.openSession((o) => {
+    node.kv.openSession(`client-${process}`, (o) => {
       if (answered) return;
       answered = true;
       if (o.ok) {
@@ -213,10 +250,10 @@ export class KvWorkload {
     const deadlineMs = this.sim.nowMs + this.o.clientTimeoutMs - 100;
     const op =
       f === 'write'
-        ? { op: 'put' as const, key, value: enc(String(value)) }
+        ? { op: 'put' as const, key: enc(key), value: enc(String(value)) }
         : {
             op: 'cas' as const,
-            key,
+            key: enc(key),
             expected: enc(String((value as number[])[0])),
             value: enc(String((value as number[])[1])),
           };

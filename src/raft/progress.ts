@@ -6,6 +6,9 @@
 //   snapshot:  the follower is too far behind (its next entry was compacted); InstallSnapshot
 //              chunks are streamed, one in flight, each acknowledged; Appends are paused.
 //
+// `match` is the highest index the follower is KNOWN to hold (it acknowledged it, and has not
+// since rejected a probe there). Commit counts followers by it.
+//
 // Invariants: 0 <= match < next; in-flight message end indexes are strictly increasing and
 // each is >= next - (entries in flight); the window never exceeds its bounds.
 
@@ -135,18 +138,40 @@ export class Progress {
 
   /**
    * A rejected Append of prevIndex `rejected`; `matchHint` is the leader's guess of the last
-   * matching index (from the follower's conflict hints). Returns false for a stale rejection.
+   * matching index (from the follower's conflict hints). Returns
+   *   'stale'     ignored: an answer to an Append that is no longer the one being probed;
+   *   'backoff'   `next` moved down: send the next probe now;
+   *   'regressed' the follower rejected the probe AT `match`, so it no longer holds entries it
+   *               acknowledged (a wiped data directory, lost synced WAL bytes). Raft assumes this
+   *               never happens, and a majority counted with it may now be a minority. `match`
+   *               drops to 0 — nothing it holds is known any more, and a hint is only a guess —
+   *               so the leader stops counting it toward commit until it acknowledges again;
+   *               `next` drops to the hint (without this, `next` stayed at match + 1 and leader
+   *               and follower bounced probe/rejection at network speed, issue 7 item 5).
+   * A duplicated or reordered old rejection of prevIndex `match` looks the same as a regression;
+   * the cost of that false alarm is one re-sent probe (the follower acknowledges again at once).
+   * In probe state an immediate re-probe is allowed only when `next` strictly dropped, so the
+   * number of back-to-back probes is bounded by the log; otherwise the next probe waits for the
+   * next heartbeat response (one probe per heartbeat interval).
    */
-  maybeDecrTo(rejected: number, matchHint: number): boolean {
+  maybeDecrTo(rejected: number, matchHint: number): 'stale' | 'backoff' | 'regressed' {
     if (this.state === 'replicate') {
-      if (rejected <= this.match) return false;
+      if (rejected <= this.match) return 'stale';
       this.next = this.match + 1;
-      return true;
+      return 'backoff';
     }
-    if (this.next - 1 !== rejected) return false;
-    this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1);
+    if (this.next - 1 !== rejected) return 'stale';
+    const before = this.next;
+    const hinted = Math.max(1, Math.min(rejected, matchHint + 1));
+    let result: 'backoff' | 'regressed' = 'backoff';
+    if (rejected <= this.match) {
+      this.match = 0;
+      result = 'regressed';
+    }
+    this.next = Math.max(hinted, this.match + 1);
+    if (this.next >= before) return 'stale'; // no progress: wait for the heartbeat to re-probe
     this.probeSent = false;
-    return true;
+    return result;
   }
 
   /** May the leader send an Append carrying entries now? */

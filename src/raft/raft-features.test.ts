@@ -328,7 +328,9 @@ describe('linearizable reads (§6.4)', () => {
 
   test('lease reads answer without a round trip (clock-dependent, requires check-quorum)', () => {
     const c = new TestCluster({ ids: ['a', 'b', 'c'], options: { readOnly: 'lease' } });
+    c.tickAll(10); // a fresh lease-mode node refuses votes for an election timeout
     c.elect('a');
+    c.tickAll(1); // a quorum acknowledges a heartbeat round: the lease starts at its send
     c.isolate('a');
     assert.ok(c.raft('a').readIndex(ctx('lease')).ok);
     c.stabilize();

@@ -17,7 +17,8 @@
 // - Committed entries are handed out in order, never beyond what is persisted and committed.
 // - Membership: one server at a time, config takes effect when APPENDED (see conf.ts).
 // - Reads: ReadIndex (§6.4) confirmed by a heartbeat quorum, after an entry of the leader's term
-//   committed; optional lease reads (clock-dependent, see RaftOptions.readOnly).
+//   committed; optional lease reads (clock-dependent, see RaftOptions.readOnly and
+//   README.md "Lease reads").
 //
 // Each role has its own step function (stepLeader / stepCandidate / stepFollower) and tick function.
 
@@ -49,6 +50,7 @@ import {
   type Message,
   MsgType,
   type NodeId,
+  type ReadIndexResponseMsg,
   type ReadState,
   type Role,
   type Snapshot,
@@ -78,12 +80,25 @@ export interface RaftOptions {
   readonly checkQuorum?: boolean;
   /**
    * 'safe' (default): ReadIndex confirms leadership with a heartbeat round.
-   * 'lease': the leader answers from its commit index without a round trip, trusting that no other
-   * leader can exist within an election timeout of its last quorum contact. This is CLOCK-DEPENDENT:
-   * it is only correct if tick rates on different nodes drift by less than the margin between
-   * electionTimeoutTicks and the time to detect a lost quorum. Requires checkQuorum.
+   * 'lease': the leader answers from its commit index without a round trip while it holds a
+   * lease: leaseTicks() ticks from the moment it SENT a heartbeat round that a voter quorum
+   * acknowledged. Each acknowledging follower reset its election timer after that moment and
+   * refuses (pre-)votes for electionTimeoutTicks of its own ticks, so no other leader can be
+   * elected before the lease ends — provided tick RATES differ by at most
+   * leaseClockDriftRateMax (see leaseTicks()), and ticks follow real time (a driver must tick
+   * for the time that passed, including pauses). The lease is given up for the rest of the term
+   * once a TimeoutNow is sent (transfer campaigns bypass followers' leases), and a restarted
+   * node refuses (pre-)votes for its first electionTimeoutTicks (it may have acknowledged a
+   * round before the crash). Every node of the cluster must run with the same mode. Requires
+   * checkQuorum.
    */
   readonly readOnly?: 'safe' | 'lease';
+  /**
+   * Lease mode: the largest |tick rate - 1| any node may have (0.05 = ticks run 5 % fast or
+   * slow). The lease shrinks to floor((electionTimeoutTicks - 1) * (1 - d) / (1 + d)) ticks.
+   * Default 0.05.
+   */
+  readonly leaseClockDriftRateMax?: number;
   /** Unacknowledged Append messages per follower in replicate state (default 256). */
   readonly maxInflightMsgs?: number;
   /** Unacknowledged Append bytes per follower (default maxInflightMsgs * maxSizePerMsgBytes). */
@@ -104,15 +119,30 @@ export interface RaftOptions {
   readonly learnerCatchUpLagEntriesMax?: number;
   /** The state machine's applied index at start-up (default: the stored snapshot's index). */
   readonly appliedIndex?: number;
+  /**
+   * PLANTED BUG for the simulator's swarm (mutation 'raft-reuse-read-ids', src/lib/mutations.ts):
+   * forwarded ReadIndex ids restart at 1 with no per-incarnation prefix, and answers are accepted
+   * from any sender. Never set outside the simulator.
+   */
+  readonly mutationReuseReadIds?: boolean;
+  /**
+   * PLANTED BUG (mutation 'raft-lease-check-quorum-window'): the old lease — a lease-mode leader
+   * answers every read at once for as long as it is leader (until check-quorum deposes it), and
+   * a restarted node grants votes at once. Never set outside the simulator.
+   */
+  readonly mutationLeaseUntilStepDown?: boolean;
 }
 
 /**
  * One batch of work for the driver. Process it in this order, then call advance(ready):
  *  1. Persist `snapshot` (if any), then `entries`, then `hardState`, and make them durable
  *     (fsync) when `mustSync`. With RaftLogStorageWriter: applySnapshot, append, setHardState.
- *  2. Send `messages` (any order, best effort). Every message whose meaning depends on persisted
- *     state (votes, append/snapshot acknowledgements) was persisted by an EARLIER Ready, so
- *     sending in parallel with step 1 is safe.
+ *  2. Send `messages` (any order, best effort). Sending in parallel with step 1 is safe: the core
+ *     withholds every message that depends on this Ready's writes and releases it in a LATER
+ *     Ready, after advance(): votes and append/snapshot acknowledgements always, and ALL messages
+ *     whenever this Ready changes the term or vote (they carry the new term; a leader's Appends
+ *     carry entries of it). Only a leader's own new entries may travel before they are durable
+ *     here (§10.2.1): the leader counts itself toward commit only once they are.
  *  3. If `snapshot` is set, restore the state machine from it. Then apply `committedEntries` in
  *     order (they are all already durable and committed; ConfChange and Noop entries carry no
  *     command and are applied by the core itself).
@@ -142,6 +172,23 @@ export interface Ready {
   readonly committedEntries: readonly Entry[];
   /** ReadIndex results, releasable once committedEntries of this Ready are applied. */
   readonly readStates: readonly ReadState[];
+  /**
+   * Leader: followers that rejected a probe at an index they had acknowledged, i.e. lost data
+   * (see Progress.maybeDecrTo), at most one record per follower. Log and count them: the cluster
+   * may have lost failure tolerance. Informational; nothing to persist.
+   */
+  readonly followerRegressions: readonly FollowerRegression[];
+}
+
+/** A follower found holding less than it acknowledged (issue 7, item 5). */
+export interface FollowerRegression {
+  readonly follower: NodeId;
+  /** The highest index it had acknowledged (the leader's `match` before the rejection). */
+  readonly matchIndexBefore: number;
+  /** The probe's prevIndex that it rejected. */
+  readonly rejectedIndex: number;
+  /** Regressions seen for this follower since the last Ready (normally 1). */
+  readonly count: number;
 }
 
 export type CommandResult<T> =
@@ -158,8 +205,37 @@ const AFTER_PERSIST_TYPES: ReadonlySet<number> = new Set([
   MsgType.SnapshotResponse,
 ]);
 
+/** Lease mode: heartbeat rounds remembered for their send tick (older ones are dropped first). */
+const HEARTBEAT_ROUNDS_MAX = 64;
+
+/**
+ * Ticks of a lease-mode leader's lease, counted from the send of a quorum-acknowledged heartbeat
+ * round. A follower that received the round refuses votes until its electionTimeoutTicks-th tick
+ * after receipt, which is more than (electionTimeoutTicks - 1) of its tick periods after the send.
+ * The leader serves while fewer than L of its own ticks passed since the send, i.e. for less
+ * than L of its tick periods. With tick periods differing by a factor up to (1 + d) / (1 - d),
+ * L * (1 + d) / (1 - d) <= electionTimeoutTicks - 1 keeps the leader's lease inside every
+ * follower's refusal window.
+ */
+export function leaseTicks(electionTimeoutTicks: number, driftRateMax: number): number {
+  return Math.floor(((electionTimeoutTicks - 1) * (1 - driftRateMax)) / (1 + driftRateMax));
+}
+
 /** A heartbeat interval count after which a silent snapshot chunk is resent. */
 const SNAPSHOT_CHUNK_RESEND_HEARTBEATS = 2;
+
+/** Bytes of the random per-incarnation prefix of a forwarded read id (then an 8-byte counter). */
+const READ_ID_NONCE_BYTES = 8;
+const READ_ID_BYTES = READ_ID_NONCE_BYTES + 8;
+
+/** A ReadIndex this follower forwarded to its leader, waiting for the answer. */
+interface ForwardedRead {
+  readonly requestCtx: Uint8Array;
+  /** The leader and term it was sent to: only that leader, in that term, may answer it. */
+  readonly leader: NodeId;
+  readonly term: number;
+  readonly sentTick: number;
+}
 
 interface PendingRead {
   readonly seq: number;
@@ -196,6 +272,7 @@ export class RaftNode {
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
   private readonly readOnly: 'safe' | 'lease';
+  private readonly leaseTicks: number;
   private readonly maxInflightMsgs: number;
   private readonly maxInflightBytes: number;
   private readonly maxSizePerMsgBytes: number;
@@ -227,12 +304,35 @@ export class RaftNode {
   // ReadIndex (leader side).
   private readSeq = 0;
   private readonly readAcks = new Map<NodeId, number>();
+  // Lease reads (leader side): heartbeat rounds by sequence number and send tick, oldest first;
+  // the send tick of the newest round a voter quorum acknowledged; and whether this term's lease
+  // was given up by sending TimeoutNow.
+  private heartbeatRounds: { readonly seq: number; readonly sentTick: number }[] = [];
+  private leaseFromTick: number | undefined;
+  private leaseRevoked = false;
   private pendingReads: PendingRead[] = [];
   private readsAwaitingCommit: { requestCtx: Uint8Array; from: NodeId }[] = [];
   /** Read states waiting for the state machine to catch up (both roles). */
   private readStates: ReadState[] = [];
+  // ReadIndex (follower side). A forwarded read carries an id unique across restarts: a random
+  // prefix drawn once per RaftNode (one process incarnation) plus a counter. An answer to a read
+  // sent by an earlier incarnation (delayed in the network) then matches nothing, where a plain
+  // counter restarting at 1 would hand the new read the old, stale index (issue 7, item 6).
+  private readonly readIdNonce: Uint8Array;
+  private readIdCounter = 0;
+  /** Forwarded reads by the hex of their id, oldest first (Map keeps insertion order). */
+  private readonly forwardedReads = new Map<string, ForwardedRead>();
+  private readonly mutationReuseReadIds: boolean;
+  private readonly mutationLeaseUntilStepDown: boolean;
+  /** Reads this node answered from its lease (introspection: tests show lease mode was used). */
+  leaseReads = 0;
+  /** Ticks since this RaftNode was built (ages forwarded reads). */
+  private ticks = 0;
 
   private incoming: IncomingSnapshot | undefined;
+
+  /** Follower regressions since the last Ready, by follower (bounded by the config's size). */
+  private readonly regressions = new Map<NodeId, FollowerRegression>();
 
   private msgs: Message[] = [];
   /** Persistence-dependent messages generated since the last ready(). */
@@ -252,6 +352,7 @@ export class RaftNode {
     this.preVote = options.preVote ?? true;
     this.checkQuorum = options.checkQuorum ?? true;
     this.readOnly = options.readOnly ?? 'safe';
+    this.leaseTicks = leaseTicks(options.electionTimeoutTicks, options.leaseClockDriftRateMax ?? 0.05);
     this.maxInflightMsgs = options.maxInflightMsgs ?? 256;
     this.maxSizePerMsgBytes = options.maxSizePerMsgBytes ?? 1024 * 1024;
     this.maxInflightBytes = options.maxInflightBytes ?? this.maxInflightMsgs * this.maxSizePerMsgBytes;
@@ -261,6 +362,11 @@ export class RaftNode {
     this.snapshotBytesMax = options.snapshotBytesMax ?? 1024 * 1024 * 1024;
     this.readIndexPendingMax = options.readIndexPendingMax ?? 4096;
     this.learnerCatchUpLagEntriesMax = options.learnerCatchUpLagEntriesMax ?? 64;
+    this.mutationReuseReadIds = options.mutationReuseReadIds ?? false;
+    this.mutationLeaseUntilStepDown = options.mutationLeaseUntilStepDown ?? false;
+    this.readIdNonce = this.mutationReuseReadIds
+      ? new Uint8Array(READ_ID_NONCE_BYTES)
+      : options.rng.fork('read-id').bytes(READ_ID_NONCE_BYTES);
 
     const storage = options.storage;
     const snap = storage.snapshot();
@@ -417,8 +523,39 @@ export class RaftNode {
       return ok(undefined);
     }
     if (this.lead === undefined || this.state !== 'follower') return fail(new NotLeaderError(this.lead));
-    this.send({ type: MsgType.ReadIndex, from: this.id, to: this.lead, term: this.term, requestCtx });
+    if (this.forwardedReads.size + this.readStates.length >= this.readIndexPendingMax) {
+      return fail(new LimitError('readIndexPendingMax', `${this.readIndexPendingMax} reads pending`));
+    }
+    const id = new Uint8Array(READ_ID_BYTES);
+    id.set(this.readIdNonce, 0);
+    new DataView(id.buffer).setBigUint64(READ_ID_NONCE_BYTES, BigInt(++this.readIdCounter));
+    this.forwardedReads.set(hex(id), { requestCtx, leader: this.lead, term: this.term, sentTick: this.ticks });
+    this.send({ type: MsgType.ReadIndex, from: this.id, to: this.lead, term: this.term, requestCtx: id });
     return ok(undefined);
+  }
+
+  /**
+   * A leader's answer to a forwarded read. Accepted only if it answers a read THIS incarnation
+   * sent, comes from the leader it was sent to, in the term it was sent in, and that is still our
+   * leader and term; anything else (an answer to an earlier incarnation's read, a deposed leader's
+   * late answer, a duplicate) is dropped and the read waits for its own answer or times out.
+   */
+  private handleReadIndexResponse(m: ReadIndexResponseMsg): void {
+    const key = hex(m.requestCtx);
+    const r = this.forwardedReads.get(key);
+    if (r === undefined) return;
+    if (!this.mutationReuseReadIds && (r.leader !== m.from || r.term !== m.term || this.lead !== m.from)) return;
+    this.forwardedReads.delete(key);
+    this.readStates.push({ index: m.index, requestCtx: r.requestCtx });
+  }
+
+  /** Forgets forwarded reads unanswered for two election timeouts (the leader dropped them). */
+  private expireForwardedReads(): void {
+    const ageMax = 2 * this.electionTimeoutTicks;
+    for (const [key, r] of this.forwardedReads) {
+      if (this.ticks - r.sentTick < ageMax) break; // oldest first
+      this.forwardedReads.delete(key);
+    }
   }
 
   /** Hands leadership to `to` (leader only). Proposals are refused until it completes or aborts. */
@@ -540,6 +677,12 @@ export class RaftNode {
     this.pendingReads = [];
     this.readsAwaitingCommit = [];
     this.readAcks.clear();
+    this.heartbeatRounds = [];
+    this.leaseFromTick = undefined;
+    this.leaseRevoked = false;
+    // A read forwarded to a leader is answered only while we still follow it in that term; any
+    // role or term change drops them (the caller's own timeout answers it).
+    this.forwardedReads.clear();
   }
 
   private resetRandomizedElectionTimeout(): void {
@@ -641,6 +784,8 @@ export class RaftNode {
   // Time
 
   tick(): void {
+    this.ticks++;
+    if (this.forwardedReads.size > 0) this.expireForwardedReads();
     if (this.state === 'leader') this.tickLeader();
     else this.tickElection();
   }
@@ -699,8 +844,14 @@ export class RaftNode {
     if (m.to !== this.id || m.from === this.id) return;
     if (m.term > this.term) {
       if (m.type === MsgType.Vote || m.type === MsgType.PreVote) {
-        const inLease = this.checkQuorum && this.lead !== undefined && this.electionElapsed < this.electionTimeoutTicks;
-        if (inLease && !m.transfer) return; // leader lease: a live leader exists; ignore the disruption
+        // Leader lease: a live leader exists; ignore the disruption. In lease mode a node that
+        // just started honours one too: before a crash it may have acknowledged a round that a
+        // leader is still serving lease reads on.
+        const inLease =
+          this.checkQuorum &&
+          ((this.lead !== undefined && this.electionElapsed < this.electionTimeoutTicks) ||
+            (this.readOnly === 'lease' && !this.mutationLeaseUntilStepDown && this.ticks < this.electionTimeoutTicks));
+        if (inLease && !m.transfer) return;
       }
       if (m.type === MsgType.PreVote || (m.type === MsgType.PreVoteResponse && !m.reject)) {
         // Pre-vote traffic never changes our term.
@@ -839,9 +990,7 @@ export class RaftNode {
         this.hup(true);
         return;
       case MsgType.ReadIndexResponse:
-        if (this.readStates.length < this.readIndexPendingMax) {
-          this.readStates.push({ index: m.index, requestCtx: m.requestCtx });
-        }
+        this.handleReadIndexResponse(m);
         return;
       default:
         return;
@@ -942,10 +1091,20 @@ export class RaftNode {
     if (m.reject) {
       let matchHint = m.hintIndex;
       if (m.hintTerm > 0) matchHint = this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index;
-      if (pr.maybeDecrTo(m.index, matchHint)) {
-        if (pr.state === 'replicate') pr.becomeProbe();
-        this.sendAppend(m.from, true);
+      const matchBefore = pr.match;
+      const result = pr.maybeDecrTo(m.index, matchHint);
+      if (result === 'stale') return;
+      if (result === 'regressed') {
+        const earlier = this.regressions.get(m.from);
+        this.regressions.set(m.from, {
+          follower: m.from,
+          matchIndexBefore: Math.max(matchBefore, earlier?.matchIndexBefore ?? 0),
+          rejectedIndex: m.index,
+          count: (earlier?.count ?? 0) + 1,
+        });
       }
+      if (pr.state === 'replicate') pr.becomeProbe();
+      this.sendAppend(m.from, true);
       return;
     }
     const updated = pr.maybeUpdate(m.index);
@@ -1048,7 +1207,19 @@ export class RaftNode {
   }
 
   private bcastHeartbeat(): void {
-    const readSeq = this.pendingReads.length > 0 ? this.readSeq : 0;
+    let readSeq = this.pendingReads.length > 0 ? this.readSeq : 0;
+    if (this.readOnly === 'lease') {
+      // Every round is numbered, so its acknowledgements can renew the lease.
+      readSeq = ++this.readSeq;
+      const oldestUseful = this.ticks - this.leaseTicks;
+      while (
+        this.heartbeatRounds.length > 0 &&
+        (this.heartbeatRounds.length >= HEARTBEAT_ROUNDS_MAX || this.heartbeatRounds[0]!.sentTick < oldestUseful)
+      ) {
+        this.heartbeatRounds.shift();
+      }
+      this.heartbeatRounds.push({ seq: readSeq, sentTick: this.ticks });
+    }
     for (const [id, pr] of this.prs) {
       if (id === this.id) continue;
       const commit = Math.min(pr.match, this.log.committed);
@@ -1088,6 +1259,8 @@ export class RaftNode {
   }
 
   private sendTimeoutNow(to: NodeId): void {
+    // The target's campaign skips followers' leases: ours cannot be trusted again this term.
+    this.leaseRevoked = true;
     this.send({ type: MsgType.TimeoutNow, from: this.id, to, term: this.term });
   }
 
@@ -1138,12 +1311,19 @@ export class RaftNode {
   private startRead(requestCtx: Uint8Array, from: NodeId): void {
     const index = this.log.committed;
     const singleVoter = this.conf.voters.length === 1 && this.conf.voters[0] === this.id;
-    if (this.readOnly === 'lease' || singleVoter) {
+    if (singleVoter || this.leaseValid()) {
+      if (!singleVoter) this.leaseReads++;
       this.completeRead({ seq: 0, index, requestCtx, from });
       return;
     }
-    this.readSeq++;
-    this.pendingReads.push({ seq: this.readSeq, index, requestCtx, from });
+    // A heartbeat round sent from now on confirms it (in lease mode it also renews the lease).
+    if (this.readOnly !== 'lease') this.readSeq++;
+    this.pendingReads.push({
+      seq: this.readOnly === 'lease' ? this.readSeq + 1 : this.readSeq,
+      index,
+      requestCtx,
+      from,
+    });
     this.bcastHeartbeat();
   }
 
@@ -1153,12 +1333,34 @@ export class RaftNode {
     const acked = this.conf.voters.map((v) => (v === this.id ? this.readSeq : (this.readAcks.get(v) ?? 0)));
     acked.sort((a, b) => b - a);
     const confirmed = acked[Math.floor(this.conf.voters.length / 2)]!;
+    if (this.readOnly === 'lease') this.renewLease(confirmed);
     let n = 0;
     while (n < this.pendingReads.length && this.pendingReads[n]!.seq <= confirmed) {
       this.completeRead(this.pendingReads[n]!);
       n++;
     }
     if (n > 0) this.pendingReads = this.pendingReads.slice(n);
+  }
+
+  /** A voter quorum acknowledged every round up to `confirmed`: the lease runs from its send. */
+  private renewLease(confirmed: number): void {
+    let i = this.heartbeatRounds.length - 1;
+    while (i >= 0 && this.heartbeatRounds[i]!.seq > confirmed) i--;
+    if (i < 0) return;
+    const sentTick = this.heartbeatRounds[i]!.sentTick;
+    if (this.leaseFromTick === undefined || sentTick > this.leaseFromTick) this.leaseFromTick = sentTick;
+    this.heartbeatRounds.splice(0, i + 1);
+  }
+
+  /** May a read be answered now from the commit index, without a heartbeat round? */
+  private leaseValid(): boolean {
+    if (this.readOnly === 'lease' && this.mutationLeaseUntilStepDown) return true;
+    return (
+      this.readOnly === 'lease' &&
+      !this.leaseRevoked &&
+      this.leaseFromTick !== undefined &&
+      this.ticks < this.leaseFromTick + this.leaseTicks
+    );
   }
 
   private completeRead(r: PendingRead): void {
@@ -1191,7 +1393,7 @@ export class RaftNode {
   hasReady(): boolean {
     if (this.outstanding) return false;
     this.flush();
-    if (this.msgs.length > 0 || this.held.length > 0) return true;
+    if (this.msgs.length > 0 || this.held.length > 0 || this.regressions.size > 0) return true;
     if (this.log.unstableEntries.length > 0 || this.log.unstableSnapshot) return true;
     if (!hardStateEqual(this.hardState(), this.prevHardState)) return true;
     if (!softStateEqual(this.softState(), this.prevSoftState)) return true;
@@ -1217,15 +1419,38 @@ export class RaftNode {
     const softState = softStateEqual(ss, this.prevSoftState) ? undefined : ss;
     this.prevSoftState = ss;
     const mustSync = hardState !== undefined || entries.length > 0 || snapshot !== undefined;
-    const messages = this.msgs;
+    let messages = this.msgs;
     this.msgs = [];
-    if (mustSync) {
+    // A message carries its sender's term, and a leader's Append carries entries of that term. If
+    // this Ready changes the term or vote, nothing may leave before it is durable: a single-voter
+    // leader elects itself and sends Appends in ONE Ready, and if it crashed after sending but
+    // before persisting, it would restart in the old term, win the same term again and write
+    // DIFFERENT entries at the same (index, term) the learners already hold — Log Matching broken.
+    const termOrVoteChanged =
+      hardState !== undefined &&
+      (hardState.term !== this.prevHardState.term || hardState.vote !== this.prevHardState.vote);
+    if (termOrVoteChanged) {
+      this.afterPersist = [...messages, ...this.held];
+      messages = [];
+    } else if (mustSync) {
       this.afterPersist = this.held;
     } else {
       messages.push(...this.held);
     }
     this.held = [];
-    const rd: Ready = { softState, hardState, snapshot, entries, mustSync, messages, committedEntries, readStates };
+    const followerRegressions = [...this.regressions.values()];
+    this.regressions.clear();
+    const rd: Ready = {
+      softState,
+      hardState,
+      snapshot,
+      entries,
+      mustSync,
+      messages,
+      committedEntries,
+      readStates,
+      followerRegressions,
+    };
     this.outstanding = rd;
     return rd;
   }
@@ -1252,6 +1477,12 @@ export class RaftNode {
       if (this.maybeCommit()) this.bcastAppend();
     }
   }
+}
+
+function hex(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += b.toString(16).padStart(2, '0');
+  return s;
 }
 
 function hardStateEqual(a: HardState, b: HardState): boolean {
@@ -1285,7 +1516,17 @@ function validateOptions(o: RaftOptions): void {
     throw new ConfigError('learnerCatchUpLagEntriesMax', 'must be >= 0');
   }
   if (o.readOnly === 'lease' && o.checkQuorum === false) {
-    throw new ConfigError('readOnly', "'lease' reads require checkQuorum (the lease is the check-quorum window)");
+    throw new ConfigError('readOnly', "'lease' reads require checkQuorum (followers' leases refuse votes)");
+  }
+  const drift = o.leaseClockDriftRateMax;
+  if (drift !== undefined && !(drift >= 0 && drift < 0.5)) {
+    throw new ConfigError('leaseClockDriftRateMax', `must be in [0, 0.5), got ${drift}`);
+  }
+  if (o.readOnly === 'lease' && leaseTicks(o.electionTimeoutTicks, drift ?? 0.05) <= o.heartbeatTicks) {
+    throw new ConfigError(
+      'readOnly',
+      `a lease of ${leaseTicks(o.electionTimeoutTicks, drift ?? 0.05)} ticks (electionTimeoutTicks ${o.electionTimeoutTicks}, drift ${drift ?? 0.05}) must outlast heartbeatTicks ${o.heartbeatTicks}`,
+    );
   }
   const learners = o.learners ?? [];
   if (o.voters.some((v) => learners.includes(v)))

@@ -13,7 +13,7 @@ import type { Rng } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { SeededRng } from '../lib/rng.ts';
 import { type LogView, type NodeObservation, RaftInvariants } from './invariants.ts';
-import { RaftNode, type RaftOptions, type Ready } from './raft.ts';
+import { type FollowerRegression, RaftNode, type RaftOptions, type Ready } from './raft.ts';
 import { MemoryRaftStorage } from './storage.ts';
 import { type Entry, EntryType, type Message, MsgType, type NodeId, type ReadState } from './types.ts';
 
@@ -25,7 +25,8 @@ export type NodeOptionsOverride = Partial<Omit<RaftOptions, 'id' | 'storage' | '
 export interface TestNode {
   readonly id: NodeId;
   raft: RaftNode;
-  readonly storage: MemoryRaftStorage;
+  /** Replaced only by wipe(). */
+  storage: MemoryRaftStorage;
   /** Applied Normal commands, as text, in order (the test state machine). */
   appliedCommands: string[];
   appliedIndex: number;
@@ -35,6 +36,8 @@ export interface TestNode {
   readonly outsider: boolean;
   /** Readies processed, messages sent (for flow-control tests). */
   sentMessages: Message[];
+  /** Leader: followers reported to have lost acknowledged entries (Ready.followerRegressions). */
+  followerRegressions: FollowerRegression[];
 }
 
 export interface ClusterOptions {
@@ -101,6 +104,7 @@ export class TestCluster {
         up: true,
         outsider,
         sentMessages: [],
+        followerRegressions: [],
       });
     }
   }
@@ -179,6 +183,18 @@ export class TestCluster {
     this.invariants.recordRestored(id, snap.meta.index);
     n.raft = this.makeRaft(id, n.storage, n.outsider);
     n.up = true;
+  }
+
+  /**
+   * Crashes the node, loses ALL its durable state (an operator wiped its data directory) and
+   * restarts it empty with its bootstrap configuration. Raft assumes this never happens to a node
+   * that acknowledged entries; the leader must notice and repair it (issue 7, item 5).
+   */
+  wipe(id: NodeId): void {
+    const n = this.node(id);
+    this.crash(id);
+    n.storage = new MemoryRaftStorage();
+    this.restart(id);
   }
 
   /**
@@ -287,6 +303,7 @@ export class TestCluster {
     }
     for (const e of rd.committedEntries) this.apply(n, e);
     n.readStates.push(...rd.readStates);
+    n.followerRegressions.push(...rd.followerRegressions);
     n.raft.advance(rd);
     this.observe();
   }

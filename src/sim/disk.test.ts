@@ -4,7 +4,10 @@
 //     operations, the last write possibly torn to a prefix of its bytes; nothing else appears;
 //   - directory entries survive only after syncDir; a crash leaves each directory in one of the
 //     states it passed through since its last syncDir;
-//   - with every fault switched off a crash loses nothing.
+//   - with every fault switched off a crash loses nothing;
+//   - each injected fault class (issue 7) behaves as a real disk's: sectors of lost writes land in
+//     any order, a failed fsync's data stays visible until a power loss, write errors are typed and
+//     write nothing, rot in synced data persists (bad sectors fail every read).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -408,4 +411,142 @@ test('a crash is a pure function of the seed', () => {
   assert.equal(run(5), run(5));
   const distinct = new Set([1, 2, 3, 4, 5, 6].map(run));
   assert.ok(distinct.size > 1);
+});
+
+// --- Issue 7: the fault classes a real disk has beyond power loss ---
+
+function errnoOf(e: unknown): unknown {
+  return (e as BaristaError).fields?.['errno'];
+}
+
+test('any-order torn sectors: each sector of a lost write lands whole or reads old, in any order', () => {
+  const sector = 8;
+  const seen = new Set<string>();
+  let outOfOrder = 0;
+  for (let seed = 0; seed < 300; seed++) {
+    const store = new SimDiskStore(new SeededRng(seed), {
+      ...defaultDiskFaults,
+      tornSectorsAnyOrder: true,
+      sectorBytes: sector,
+    });
+    const disk = store.view();
+    const f = disk.open('log', { create: true });
+    disk.syncDir('');
+    f.append(new Uint8Array(4).fill(1)); // synced: bytes 0..3
+    f.sync();
+    f.append(new Uint8Array(28).fill(2)); // unsynced: bytes 4..31, sectors 0 (part), 1, 2, 3
+    store.crash();
+    outOfOrder += store.faultCounts.tornSectorsOutOfOrder;
+    const after = readWholeFile(store.view(), 'log');
+    assert.deepEqual([...after.subarray(0, 4)], [1, 1, 1, 1], 'synced bytes survive');
+    const landed: string[] = [];
+    for (let s = 0; s * sector < 32; s++) {
+      const lo = Math.max(4, s * sector);
+      const piece = [...after.subarray(lo, (s + 1) * sector)];
+      if (piece.length === 0) {
+        landed.push('-');
+        continue;
+      }
+      const whole = (s + 1) * sector - lo;
+      assert.ok(
+        (piece.length === whole || (s + 1) * sector > after.length) &&
+          (piece.every((b) => b === 2) || piece.every((b) => b === 0)),
+        `seed ${seed}: sector ${s} is neither new nor old: ${piece}`,
+      );
+      landed.push(piece.every((b) => b === 2) ? 'y' : 'n');
+    }
+    seen.add(landed.join(''));
+  }
+  assert.ok(outOfOrder > 0);
+  // A later sector persisted while an earlier one did not (not only a torn prefix).
+  assert.ok(
+    [...seen].some((p) => /n.*y/.test(p)),
+    [...seen].join(' '),
+  );
+});
+
+test('a failed sync is EIO: its data stays visible to a restarted process, and is gone after a power loss', () => {
+  const faults: DiskFaults = { ...defaultDiskFaults, lostUnsynced: false, syncErrorProbability: 0 };
+  const store = new SimDiskStore(new SeededRng('sync-eio'), faults);
+  const disk = store.view();
+  const f = disk.open('wal', { create: true });
+  disk.syncDir('');
+  f.append(new Uint8Array([1, 1]));
+  f.sync();
+  f.append(new Uint8Array([2, 2]));
+  faults.syncErrorProbability = 1;
+  assert.throws(
+    () => f.sync(),
+    (e: unknown) => (e as BaristaError).code === 'disk_io' && errnoOf(e) === 'EIO',
+  );
+  faults.syncErrorProbability = 0;
+  f.sync(); // "succeeds": the pages were marked clean, nothing is written (fsyncgate)
+  store.restartProcess();
+  assert.throws(
+    () => f.size(),
+    (e: unknown) => (e as BaristaError).code === 'disk_handle_stale',
+  );
+  assert.deepEqual([...readWholeFile(store.view(), 'wal')], [1, 1, 2, 2], 'the page cache still shows it');
+  store.crash();
+  assert.deepEqual([...readWholeFile(store.view(), 'wal')], [1, 1], 'never on the platter');
+  assert.equal(store.faultCounts.syncErrors, 1);
+});
+
+test('write errors are typed (EIO as disk_io, ENOSPC as disk_no_space) and write nothing', () => {
+  const faults: DiskFaults = { ...defaultDiskFaults, writeErrorProbability: 1 };
+  const store = new SimDiskStore(new SeededRng('write-errors'), faults);
+  const f = store.view().open('f', { create: true });
+  assert.throws(
+    () => f.append(new Uint8Array([1])),
+    (e: unknown) => (e as BaristaError).code === 'disk_io' && errnoOf(e) === 'EIO',
+  );
+  faults.writeErrorProbability = 0;
+  faults.noSpaceProbability = 1;
+  assert.throws(
+    () => f.append(new Uint8Array([1])),
+    (e: unknown) => (e as BaristaError).code === 'disk_no_space' && errnoOf(e) === 'ENOSPC',
+  );
+  assert.equal(f.size(), 0, 'nothing was written');
+  faults.noSpaceProbability = 1;
+  f.truncate(4);
+  f.writeAt(0, new Uint8Array([7])); // an overwrite inside the file needs no space
+  assert.deepEqual([...f.read(0, 4)], [7, 0, 0, 0]);
+  assert.deepEqual([store.faultCounts.writeErrors, store.faultCounts.noSpaceErrors], [1, 1]);
+});
+
+test('rot in synced data: a bit flips for good, a bad sector fails every read, a write lands elsewhere', () => {
+  const data = new Uint8Array(2048).map((_, i) => (i % 251) + 1);
+  const rotted = (faults: Partial<DiskFaults>, seed: string) => {
+    const store = new SimDiskStore(new SeededRng(seed), { ...defaultDiskFaults, ...faults });
+    const disk = store.view();
+    const f = disk.open('seg', { create: true });
+    disk.syncDir('');
+    f.append(data);
+    f.sync();
+    return { store, f };
+  };
+
+  const flip = rotted({ corruptionProbability: 1 }, 'flip');
+  const diff = (a: Uint8Array) => [...a].filter((b, i) => b !== data[i]).length;
+  assert.equal(diff(flip.f.read(0, 2048)), 1, 'one byte differs, at once');
+  assert.equal(diff(flip.f.read(0, 2048)), 1, 'and stays so (not a transient read error)');
+  flip.store.crash();
+  assert.equal(diff(readWholeFile(flip.store.view(), 'seg')), 1, 'on the platter');
+  assert.equal(flip.store.faultCounts.corruptions, 1);
+
+  const bad = rotted({ latentSectorErrorProbability: 1, sectorBytes: 512 }, 'bad-sector');
+  const eio = (e: unknown) => (e as BaristaError).code === 'disk_io' && errnoOf(e) === 'EIO';
+  assert.throws(() => bad.f.read(0, 2048), eio);
+  assert.throws(() => bad.f.read(0, 2048), eio, 'every time');
+  assert.equal(bad.store.faultCounts.latentSectorErrors, 1);
+  assert.equal(bad.store.faultCounts.badSectorReads, 2);
+  bad.f.writeAt(0, data); // rewriting the sector remaps it
+  assert.equal(diff(bad.f.read(0, 2048)), 0);
+
+  const moved = rotted({ misdirectedWriteProbability: 1 }, 'misdirected');
+  assert.equal(diff(moved.f.read(0, 2048)), 0, 'the page cache still shows it in place');
+  moved.store.crash();
+  const after = readWholeFile(moved.store.view(), 'seg');
+  assert.ok(after.length !== 2048 || diff(after) > 0, 'after a power loss the data is not where it was written');
+  assert.equal(moved.store.faultCounts.misdirectedWrites, 1);
 });

@@ -12,20 +12,39 @@
 //     create, rename, remove, mkdir) and `durable`. syncDir(d) copies d's visible entries to durable.
 //     Each directory also logs its entry changes since its last syncDir (a rename within one
 //     directory is one atomic change; across directories it is one change in each).
-//   - crash(): each directory becomes its durable entries plus an in-order prefix of its logged
-//     changes; the tree is rebuilt from the root (a directory whose own entry was lost is gone with
-//     its contents); each surviving file becomes its durable image plus an in-order prefix of its
-//     unsynced writes, the last kept write possibly torn (a prefix of its bytes). Which prefix is
-//     chosen by the store's seeded Rng; `DiskFaults` switches each kind of loss on or off.
+//   - crash() (power loss): each directory becomes its durable entries plus an in-order prefix of
+//     its logged changes; the tree is rebuilt from the root (a directory whose own entry was lost is
+//     gone with its contents); each surviving file becomes its durable image plus an in-order prefix
+//     of its unsynced operations, the last kept write possibly torn at a sector boundary. With
+//     `tornSectorsAnyOrder`, the sectors of the writes after that prefix (up to the first truncate)
+//     then each land or not independently: a later sector may persist while an earlier one does
+//     not, and a sector that did not land keeps its old content (zeros past the old end of file).
+//     Which prefix and sectors is chosen by the store's seeded Rng; `DiskFaults` switches each kind
+//     of loss on or off.
+//   - restartProcess() (the process died, the machine did not): handles go stale, but the page
+//     cache survives: every write stays visible and dirty pages may still be written back.
+//   - Injected errors and rot (each with a probability in DiskFaults, counted in `faultCounts`):
+//       EIO from sync(): the unsynced operations are NOT made durable and are dropped from the
+//         dirty list (as Linux marks the pages clean after a failed writeback), but stay visible
+//         until the next power loss: a restarted process reads bytes the platter does not hold;
+//       EIO from a write, ENOSPC from a write that grows a file: nothing of it is written;
+//       persistent corruption: at a sync, a bit of a synced sector flips, on the platter and in
+//         the cache (the page was evicted and re-read);
+//       latent sector error: at a sync, a synced sector goes bad: every read touching it throws
+//         EIO until a write covers it (the drive remaps the sector on write);
+//       misdirected write: at a sync, one of the writes lands one or more sectors away on the
+//         platter (the cache still shows it in place until the next power loss);
+//       transient read corruption: one read returns a copy with a bit flipped.
 //
 // Invariants (checked by property tests in disk.test.ts):
 //   - bytes that were synced, in a directory entry that was synced, always survive a crash;
 //   - after a crash a file holds its durable image updated by some prefix of its unsynced operations
-//     (the last write possibly cut short), never bytes that were never written;
+//     (the last write possibly cut short) — plus, with tornSectorsAnyOrder, some sectors of later
+//     writes — never bytes that were never written (rot injection aside);
 //   - an unsynced-writes list never exceeds `unsyncedWritesPerFileMax`: past it the oldest write is
 //     written back (becomes durable), as an OS's dirty-page writeback would.
 
-import { checkRelativePath, DiskErrorCode } from '../env/disk-paths.ts';
+import { checkRelativePath, DiskErrorCode, diskErrorCodeFor } from '../env/disk-paths.ts';
 import { assert } from '../lib/assert.ts';
 import { BaristaError } from '../lib/errors.ts';
 import type { SeededRng } from '../lib/rng.ts';
@@ -34,8 +53,27 @@ import type { Disk, DiskFile } from '../env/types.ts';
 export interface DiskFaults {
   /** On crash, unsynced file writes are lost (an in-order prefix survives). Off = all survive. */
   lostUnsynced: boolean;
-  /** On crash, the last surviving unsynced write may be torn (only a prefix of its bytes lands). */
+  /** On crash, the last surviving unsynced write may be torn (only a prefix of its sectors lands). */
   tornWrites: boolean;
+  /**
+   * On crash, sectors of the unsynced writes after the surviving prefix land in any order (each
+   * independently), not only as a torn prefix. Needs lostUnsynced.
+   */
+  tornSectorsAnyOrder?: boolean;
+  /** Sector size of the simulated device (torn writes, rot and bad sectors are per sector). Default 512. */
+  sectorBytes?: number;
+  /** Chance that one sync() fails with EIO (see the file header: the data stays visible until reboot). */
+  syncErrorProbability?: number;
+  /** Chance that one append/writeAt fails with EIO (nothing written). */
+  writeErrorProbability?: number;
+  /** Chance that one append/writeAt that grows a file fails with ENOSPC (nothing written). */
+  noSpaceProbability?: number;
+  /** Chance, per sync() of a non-empty file, that a bit of one synced sector flips for good. */
+  corruptionProbability?: number;
+  /** Chance, per sync() of a non-empty file, that one synced sector starts failing every read with EIO. */
+  latentSectorErrorProbability?: number;
+  /** Chance, per sync() with writes, that one of them lands one or more sectors off on the platter. */
+  misdirectedWriteProbability?: number;
   /** On crash, directory changes not followed by syncDir are lost (an in-order prefix survives). */
   lostUnsyncedDirOps: boolean;
   /** Chance that one read returns a copy with one bit flipped (the stored bytes stay intact). */
@@ -55,6 +93,44 @@ export const defaultDiskFaults: DiskFaults = {
   readCorruptionProbability: 0,
 };
 
+export const defaultSectorBytes = 512;
+
+/** Injected disk faults of each class, for the run's summary (the swarm reports every class). */
+export interface DiskFaultCounts {
+  /** Sectors of unsynced writes that did not land while a later part of the same crash did. */
+  tornSectorsOutOfOrder: number;
+  syncErrors: number;
+  writeErrors: number;
+  noSpaceErrors: number;
+  /** Bits flipped for good in synced data. */
+  corruptions: number;
+  /** Sectors that went bad (reads throw EIO). */
+  latentSectorErrors: number;
+  /** Reads that hit a bad sector. */
+  badSectorReads: number;
+  misdirectedWrites: number;
+  /** Reads that returned a copy with a bit flipped. */
+  readCorruptions: number;
+}
+
+export function emptyDiskFaultCounts(): DiskFaultCounts {
+  return {
+    tornSectorsOutOfOrder: 0,
+    syncErrors: 0,
+    writeErrors: 0,
+    noSpaceErrors: 0,
+    corruptions: 0,
+    latentSectorErrors: 0,
+    badSectorReads: 0,
+    misdirectedWrites: 0,
+    readCorruptions: 0,
+  };
+}
+
+export function addDiskFaultCounts(into: DiskFaultCounts, from: DiskFaultCounts): void {
+  for (const k of Object.keys(into) as (keyof DiskFaultCounts)[]) into[k] += from[k];
+}
+
 /** Unsynced writes/truncates remembered per file; past this the oldest is written back. */
 export const unsyncedWritesPerFileMax = 4096;
 /** Largest file the simulated disk holds (a real disk would say ENOSPC/EFBIG). */
@@ -65,7 +141,8 @@ export const simFileBytesMax = 1024 * 1024 * 1024;
 // `fields.errno`; 'disk_handle_stale' is simulator-only.
 
 function ioError(op: string, errno: string, path: string): BaristaError {
-  return new BaristaError(DiskErrorCode.io, `${op} ${JSON.stringify(path)} failed: ${errno}`, {
+  return new BaristaError(diskErrorCodeFor(errno), `${op} ${JSON.stringify(path)} failed: ${errno}`, {
+    definite: false,
     fields: { op, path, errno },
   });
 }
@@ -127,11 +204,19 @@ class Inode {
   visible = new Bytes();
   durable = new Bytes();
   unsynced: FileOp[] = [];
+  /** Sector numbers whose reads fail with EIO (latent sector errors), until a write covers them. */
+  badSectors = new Set<number>();
 
   constructor(readonly id: number) {}
 
-  record(op: FileOp, path: string): void {
+  record(op: FileOp, path: string, sectorBytes: number): void {
     apply(this.visible, op, path);
+    if (op.kind === 'write' && this.badSectors.size > 0) {
+      // The drive remaps a bad sector when it is written.
+      const first = Math.floor(op.offset / sectorBytes);
+      const last = Math.floor((op.offset + op.data.length - 1) / sectorBytes);
+      for (const s of [...this.badSectors]) if (s >= first && s <= last) this.badSectors.delete(s);
+    }
     this.unsynced.push(op);
     if (this.unsynced.length > unsyncedWritesPerFileMax) apply(this.durable, this.unsynced.shift()!, path);
   }
@@ -178,7 +263,7 @@ function join(dir: string, name: string): string {
 export interface DiskCrashReport {
   /** Files whose content lost at least one unsynced operation. */
   filesRolledBack: number;
-  /** Writes that landed torn. */
+  /** Writes that landed torn (a prefix, or some of their sectors). */
   tornWrites: number;
   /** Directory changes lost. */
   dirOpsLost: number;
@@ -193,18 +278,77 @@ export class SimDiskStore {
   epoch = 0;
   /** Called with the stall length when a sync is slow (see DiskFaults.slowSyncProbability). */
   onSlowSync: ((stallMs: number) => void) | undefined;
+  /** Faults injected so far, per class. */
+  readonly faultCounts: DiskFaultCounts = emptyDiskFaultCounts();
+  readonly sectorBytes: number;
 
   constructor(
     private readonly rng: SeededRng,
     readonly faults: DiskFaults = defaultDiskFaults,
   ) {
-    assert(
-      faults.readCorruptionProbability >= 0 && faults.readCorruptionProbability <= 1,
-      'readCorruptionProbability must be in [0, 1]',
-    );
-    const slow = faults.slowSyncProbability ?? 0;
-    assert(slow >= 0 && slow <= 1, 'slowSyncProbability must be in [0, 1]');
+    const probabilities: (keyof DiskFaults)[] = [
+      'readCorruptionProbability',
+      'slowSyncProbability',
+      'syncErrorProbability',
+      'writeErrorProbability',
+      'noSpaceProbability',
+      'corruptionProbability',
+      'latentSectorErrorProbability',
+      'misdirectedWriteProbability',
+    ];
+    for (const key of probabilities) {
+      const p = (faults[key] as number | undefined) ?? 0;
+      assert(p >= 0 && p <= 1, `${key} must be in [0, 1]`);
+    }
     assert((faults.slowSyncMsMax ?? 0) >= 0, 'slowSyncMsMax must be >= 0');
+    this.sectorBytes = faults.sectorBytes ?? defaultSectorBytes;
+    assert(Number.isSafeInteger(this.sectorBytes) && this.sectorBytes >= 1, 'sectorBytes must be a positive integer');
+  }
+
+  /** Draws whether a fault with probability `p` strikes now (no Rng draw when it is off). */
+  chance(p: number | undefined): boolean {
+    return p !== undefined && p > 0 && this.rng.chance(p);
+  }
+
+  /**
+   * A synced file may rot (DiskFaults: corruption, latent sector error, misdirected write). Called
+   * by sync() with the operations it just made durable.
+   */
+  rotAfterSync(inode: Inode, synced: readonly FileOp[], path: string): void {
+    const f = this.faults;
+    const rng = this.rng;
+    const sector = this.sectorBytes;
+    const sectors = Math.ceil(inode.durable.len / sector);
+    if (sectors > 0 && this.chance(f.corruptionProbability)) {
+      const at = rng.int(sectors) * sector;
+      const bit = rng.int(Math.min(sector, inode.durable.len - at) * 8);
+      const offset = at + (bit >> 3);
+      inode.durable.buf[offset]! ^= 1 << (bit & 7);
+      if (offset < inode.visible.len) inode.visible.buf[offset]! ^= 1 << (bit & 7);
+      this.faultCounts.corruptions++;
+    }
+    if (sectors > 0 && this.chance(f.latentSectorErrorProbability)) {
+      inode.badSectors.add(rng.int(sectors));
+      this.faultCounts.latentSectorErrors++;
+    }
+    const writes = synced.filter((op) => op.kind === 'write' && op.data.length > 0);
+    if (writes.length > 0 && this.chance(f.misdirectedWriteProbability)) {
+      const op = rng.pick(writes) as Extract<FileOp, { kind: 'write' }>;
+      // The platter never got the data at its offset (modelled as zeros there) and got it
+      // `shift` bytes (whole sectors) away instead.
+      const shift = (1 + rng.int(8)) * sector * (rng.chance(0.5) && op.offset >= sector ? -1 : 1);
+      const wrong = Math.max(0, op.offset + shift);
+      const image = inode.durable;
+      const old = new Uint8Array(op.data.length);
+      image.write(op.offset, old, path);
+      image.write(wrong, op.data, path);
+      this.faultCounts.misdirectedWrites++;
+    }
+  }
+
+  /** The process died but the machine did not: handles go stale, the page cache stays. */
+  restartProcess(): void {
+    this.epoch++;
   }
 
   /** A view for one incarnation of the node. */
@@ -317,24 +461,48 @@ export class SimDiskStore {
     };
     walk('');
 
-    // 3. Files: durable image plus an in-order prefix of unsynced operations, the last write maybe torn.
+    // 3. Files: durable image plus an in-order prefix of unsynced operations, the last write maybe
+    //    torn at a sector boundary; then, out of order, some sectors of the later writes.
+    const sector = this.sectorBytes;
     for (const id of [...inodes.keys()].sort((a, b) => a - b)) {
       const inode = inodes.get(id)!;
       const ops = inode.unsynced;
       const image = inode.durable.copy();
+      const where = `inode ${id}`;
       const keep = faults.lostUnsynced ? rng.int(ops.length + 1) : ops.length;
       if (keep < ops.length) report.filesRolledBack++;
       for (let i = 0; i < keep; i++) {
         const op = ops[i]!;
         const isLastKept = i === keep - 1;
         if (op.kind === 'write' && isLastKept && faults.tornWrites && op.data.length > 1 && rng.chance(0.5)) {
-          const landedBytes = rng.int(op.data.length); // a strict prefix, possibly empty
+          // A strict prefix lands, cut at a sector boundary of the file (possibly nothing).
+          const cuts = sectorCuts(op.offset, op.data.length, sector);
+          const landedBytes = cuts[rng.int(cuts.length)]!;
           report.tornWrites++;
-          if (landedBytes > 0) image.write(op.offset, op.data.subarray(0, landedBytes), `inode ${id}`);
-          else if (op.offset > image.len) image.truncate(op.offset, `inode ${id}`); // size grew, data did not land
+          if (landedBytes > 0) image.write(op.offset, op.data.subarray(0, landedBytes), where);
+          else if (op.offset > image.len) image.truncate(op.offset, where); // size grew, data did not land
         } else {
-          apply(image, op, `inode ${id}`);
+          apply(image, op, where);
         }
+      }
+      if (faults.tornSectorsAnyOrder === true && faults.lostUnsynced && keep < ops.length) {
+        // Write-back in any order: each sector of a lost write lands with one per-file chance.
+        const landChance = rng.float();
+        let torn = false;
+        for (let i = keep; i < ops.length; i++) {
+          const op = ops[i]!;
+          if (op.kind === 'truncate') break; // writes after a lost truncate are kept with it (simplification)
+          const cuts = [...sectorCuts(op.offset, op.data.length, sector), op.data.length];
+          for (let c = 0; c + 1 < cuts.length; c++) {
+            if (rng.chance(landChance)) {
+              image.write(op.offset + cuts[c]!, op.data.subarray(cuts[c]!, cuts[c + 1]!), where);
+              torn = true;
+            } else {
+              this.faultCounts.tornSectorsOutOfOrder++;
+            }
+          }
+        }
+        if (torn) report.tornWrites++;
       }
       inode.durable = image;
       inode.visible = image.copy();
@@ -346,6 +514,15 @@ export class SimDiskStore {
     this.dirLog = new Map();
     return report;
   }
+}
+
+/** Offsets inside a write of `length` bytes at `offset` where a sector ends (0 included, length excluded). */
+function sectorCuts(offset: number, length: number, sectorBytes: number): number[] {
+  const cuts = [0];
+  for (let at = (Math.floor(offset / sectorBytes) + 1) * sectorBytes; at < offset + length; at += sectorBytes) {
+    cuts.push(at - offset);
+  }
+  return cuts;
 }
 
 /** One incarnation's view of a node's disk. */
@@ -479,36 +656,71 @@ class SimDiskFile implements DiskFile {
     assert(Number.isSafeInteger(length) && length >= 0, `read length must be a non-negative integer: ${length}`);
     const image = this.inode.visible;
     const end = Math.min(image.len, offset + length);
+    if (this.inode.badSectors.size > 0 && offset < end) {
+      const sector = this.store.sectorBytes;
+      for (let s = Math.floor(offset / sector); s * sector < end; s++) {
+        if (this.inode.badSectors.has(s)) {
+          this.store.faultCounts.badSectorReads++;
+          throw ioError(`read (sector ${s})`, 'EIO', this.path);
+        }
+      }
+    }
     const out = offset >= end ? new Uint8Array(0) : image.buf.slice(offset, end);
     const p = this.store.faults.readCorruptionProbability;
     if (p > 0 && out.length > 0) {
       const rng = this.store.rngForReads();
-      if (rng.chance(p)) out[rng.int(out.length)]! ^= 1 << rng.int(8);
+      if (rng.chance(p)) {
+        out[rng.int(out.length)]! ^= 1 << rng.int(8);
+        this.store.faultCounts.readCorruptions++;
+      }
     }
     return out;
   }
 
   append(data: Uint8Array): void {
     this.live();
-    this.inode.record({ kind: 'write', offset: this.inode.visible.len, data: data.slice() }, this.path);
+    this.write(this.inode.visible.len, data);
   }
 
   writeAt(offset: number, data: Uint8Array): void {
     this.live();
     assert(Number.isSafeInteger(offset) && offset >= 0, `write offset must be a non-negative integer: ${offset}`);
-    this.inode.record({ kind: 'write', offset, data: data.slice() }, this.path);
+    this.write(offset, data);
+  }
+
+  private write(offset: number, data: Uint8Array): void {
+    const store = this.store;
+    if (store.chance(store.faults.writeErrorProbability)) {
+      store.faultCounts.writeErrors++;
+      throw ioError('write', 'EIO', this.path);
+    }
+    if (offset + data.length > this.inode.visible.len && store.chance(store.faults.noSpaceProbability)) {
+      store.faultCounts.noSpaceErrors++;
+      throw ioError('write', 'ENOSPC', this.path);
+    }
+    this.inode.record({ kind: 'write', offset, data: data.slice() }, this.path, store.sectorBytes);
   }
 
   truncate(length: number): void {
     this.live();
     assert(Number.isSafeInteger(length) && length >= 0, `truncate length must be a non-negative integer: ${length}`);
-    this.inode.record({ kind: 'truncate', length }, this.path);
+    this.inode.record({ kind: 'truncate', length }, this.path, this.store.sectorBytes);
   }
 
   sync(): void {
     this.live();
+    const store = this.store;
+    if (this.inode.unsynced.length > 0 && store.chance(store.faults.syncErrorProbability)) {
+      // fsyncgate: the write-back failed, the kernel marks the pages clean. Nothing became
+      // durable, a later sync will not retry it, and reads still see it until a power loss.
+      this.inode.unsynced = [];
+      store.faultCounts.syncErrors++;
+      throw ioError('sync', 'EIO', this.path);
+    }
+    const synced = this.inode.unsynced;
     this.inode.sync(this.path);
-    this.store.maybeStall();
+    store.rotAfterSync(this.inode, synced, this.path);
+    store.maybeStall();
   }
 
   close(): void {

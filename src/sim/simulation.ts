@@ -24,12 +24,21 @@
 import { type Mutations, noMutations } from '../lib/mutations.ts';
 import type { Clock, Disk, Env, Logger, NodeId, PeerMessage, Rng, Timer, Timers, Transport } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
-import { ConfigError, LimitError } from '../lib/errors.ts';
+import { BaristaError, ConfigError, LimitError } from '../lib/errors.ts';
+import { DiskErrorCode } from '../env/disk-paths.ts';
 import { Hash64 } from '../lib/hash.ts';
 import { limits } from '../lib/limits.ts';
 import { SeededRng } from '../lib/rng.ts';
 import { type ClockSettings, SimClock } from './clock.ts';
-import { type DiskCrashReport, type DiskFaults, defaultDiskFaults, SimDiskStore } from './disk.ts';
+import {
+  addDiskFaultCounts,
+  type DiskCrashReport,
+  type DiskFaultCounts,
+  type DiskFaults,
+  defaultDiskFaults,
+  emptyDiskFaultCounts,
+  SimDiskStore,
+} from './disk.ts';
 import { describeReplay, type ReplaySpec, SimulationFailure } from './failure.ts';
 import { EventQueue, type Scheduled } from './heap.ts';
 import { applyFault, describeFault, type Fault, type ScheduledFault } from './nemesis.ts';
@@ -97,7 +106,14 @@ export interface SimulationStats {
   readonly diskFilesRolledBack: number;
   readonly diskTornWrites: number;
   readonly diskDirOpsLost: number;
+  /** Node processes that exited on a disk error (EIO, ENOSPC), the page cache kept. */
+  readonly diskErrorExits: number;
+  /** Injected disk errors and rot, per class, summed over the nodes. */
+  readonly diskFaults: DiskFaultCounts;
 }
+
+/** How long a node's supervisor waits before starting a node that exited on a disk error. */
+export const diskErrorRestartMs = 2_000;
 
 /** Float slack when comparing a timer's due time with the node's clock (ms). */
 const timerEarlyToleranceMs = 1e-6;
@@ -193,6 +209,7 @@ export class Simulation<S = unknown> {
     diskFilesRolledBack: 0,
     diskTornWrites: 0,
     diskDirOpsLost: 0,
+    diskErrorExits: 0,
   };
 
   constructor(options: SimulationOptions<S>) {
@@ -319,7 +336,9 @@ export class Simulation<S = unknown> {
       try {
         ran = this.dispatch(top);
       } catch (err) {
-        throw this.failFromException(err);
+        const node = top.kind === KIND_ACTION ? undefined : this.nodeList[top.node];
+        if (node === undefined || !this.exitOnDiskError(node, err)) throw this.failFromException(err);
+        ran = true;
       }
       if (!ran) continue;
       this.eventCount++;
@@ -569,11 +588,49 @@ export class Simulation<S = unknown> {
     node.metrics = new SimMetrics();
     node.env = this.makeEnv(node, node.incarnation);
     this.hash.u32(0x5000 | node.index).u32(node.incarnation);
-    node.instance = this.options.program(node.env);
+    try {
+      node.instance = this.options.program(node.env);
+    } catch (err) {
+      if (!this.exitOnDiskError(node, err)) throw err;
+    }
   }
 
-  /** Power loss on `id`: memory gone, timers dead, unsynced disk state partly lost. No-op if crashed. */
-  crash(id: NodeId): void {
+  /**
+   * A real node exits when its disk fails (an fsync or write error poisons the WAL: the process
+   * must restart and recover). Here the node's process dies — the page cache survives, as on a
+   * real machine — and its supervisor starts it again after `diskErrorRestartMs` (unless something
+   * else restarted or crashed it meanwhile). Returns false for any other error.
+   */
+  private exitOnDiskError(node: SimNode<S>, err: unknown): boolean {
+    const code = err instanceof BaristaError ? err.code : undefined;
+    if (code !== DiskErrorCode.io && code !== DiskErrorCode.noSpace) return false;
+    this.counts.diskErrorExits++;
+    this.logs.record(node.id, 'error', { code, err: (err as Error).message }, 'sim: node exits after a disk error');
+    this.hash.u32(0xb000 | node.index).u32(timeMicros(this.now));
+    this.crash(node.id, { processOnly: true });
+    const incarnation = node.incarnation;
+    this.after(
+      diskErrorRestartMs,
+      () => {
+        if (node.state === 'crashed' && node.incarnation === incarnation) this.restart(node.id);
+      },
+      `supervisor restarts ${node.id}`,
+    );
+    return true;
+  }
+
+  private diskFaultCounts(): DiskFaultCounts {
+    const sum = emptyDiskFaultCounts();
+    for (const node of this.nodeList) addDiskFaultCounts(sum, node.disk.faultCounts);
+    return sum;
+  }
+
+  /**
+   * Power loss on `id`: memory gone, timers dead, unsynced disk state partly lost. No-op if crashed.
+   * With `processOnly`, only the process dies (kill -9, or an exit after a disk error): the
+   * machine's page cache survives, so every write stays visible to the next incarnation.
+   */
+  crash(id: NodeId, options: { processOnly?: boolean } = {}): void {
     const node = this.node(id);
     if (node.state === 'crashed') return;
     const instance = node.instance;
@@ -590,7 +647,9 @@ export class Simulation<S = unknown> {
     this.logs.record(id, 'warn', { incarnation: node.incarnation }, 'sim: crash');
     // The disk crashes first, so stop() cannot persist anything a power loss would not: its file
     // handles are stale (close() is allowed, writes throw), its sends and timers are dead.
-    const report: DiskCrashReport = node.disk.crash();
+    let report: DiskCrashReport = { filesRolledBack: 0, tornWrites: 0, dirOpsLost: 0 };
+    if (options.processOnly === true) node.disk.restartProcess();
+    else report = node.disk.crash();
     this.counts.diskFilesRolledBack += report.filesRolledBack;
     this.counts.diskTornWrites += report.tornWrites;
     this.counts.diskDirOpsLost += report.dirOpsLost;
@@ -736,6 +795,7 @@ export class Simulation<S = unknown> {
       messagesDuplicated: c.duplicated,
       messagesCorrupted: c.corrupted,
       ...this.counts,
+      diskFaults: this.diskFaultCounts(),
     };
   }
 

@@ -11,8 +11,9 @@
 // Paths are '/'-separated and relative to the root; '' is the root itself. Absolute paths, '..',
 // '.', empty segments, backslashes and NUL are rejected with a BaristaError 'disk_path_invalid'
 // before any system call, so no path can escape the data directory.
-// Errors: open({create:false}) of a missing file throws 'file_not_found'; other failures throw a
-// BaristaError 'disk_io' carrying the errno code and the relative path (the cause is attached).
+// Errors: open({create:false}) of a missing file throws 'file_not_found'; a full file system
+// (ENOSPC, EDQUOT) throws 'disk_no_space'; other failures throw a BaristaError 'disk_io' carrying
+// the errno code and the relative path (the cause is attached).
 // Invariant: each FileHandle knows its size without an fstat per append (kept in `sizeBytes`,
 // set by fstat at open and updated by append/writeAt/truncate; this process is the only writer).
 
@@ -36,7 +37,7 @@ import { join, resolve } from 'node:path';
 import type { Disk, DiskFile } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { BaristaError } from '../lib/errors.ts';
-import { checkRelativePath, DiskErrorCode } from '../env/disk-paths.ts';
+import { checkRelativePath, DiskErrorCode, diskErrorCodeFor } from '../env/disk-paths.ts';
 
 export { checkRelativePath, DiskErrorCode, diskPathCharsMax } from '../env/disk-paths.ts';
 
@@ -46,7 +47,7 @@ function errnoOf(err: unknown): string | undefined {
 
 function ioError(op: string, path: string, err: unknown): BaristaError {
   const errno = errnoOf(err);
-  return new BaristaError(DiskErrorCode.io, `${op} ${JSON.stringify(path)} failed: ${errno ?? String(err)}`, {
+  return new BaristaError(diskErrorCodeFor(errno), `${op} ${JSON.stringify(path)} failed: ${errno ?? String(err)}`, {
     cause: err,
     retriable: false,
     definite: false, // a failed write or sync may have reached the disk in part

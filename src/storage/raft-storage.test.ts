@@ -9,12 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { Disk } from '../env/types.ts';
+import { CorruptionError } from '../lib/errors.ts';
+import { mutationsFrom } from '../lib/mutations.ts';
 import { SeededRng } from '../lib/rng.ts';
 import { MemoryRaftStorage, type RaftLogStorageView } from '../raft/storage.ts';
 import { type Entry, EntryType, type HardState } from '../raft/types.ts';
 import { SimDiskStore } from '../sim/disk.ts';
 import { FileDisk } from './file-disk.ts';
 import { type RaftStorageOptions, WalRaftStorage } from './raft-storage.ts';
+import { snapshotFileName } from './snapshot.ts';
 import { recordingComponents } from './wal/test-components.ts';
 
 const options: RaftStorageOptions = {
@@ -193,4 +196,49 @@ test('appending entries that all match still discards the longer tail, like the 
   assert.deepEqual(view(real), view(oracle));
   real.close();
   assertSameAfterRestart(openStorage(store.view()), oracle, 'after restart');
+});
+
+test('snapshot pruning never deletes the snapshot the durable WAL marker references, orphans or not', () => {
+  // Issue 7 item 4. retainCount is 2. A snapshot saved before a crash, whose marker never became
+  // durable, is an orphan newer than the durable one; pruning at the next save (before its marker
+  // is synced) counted it among the newest two and removed the referenced file: the next crash
+  // then found the marker pointing at nothing.
+  const run = (mutations: string[]) => {
+    const store = new SimDiskStore(new SeededRng('prune-orphans'));
+    const open = () =>
+      WalRaftStorage.open(
+        { disk: store.view(), ...recordingComponents(), mutations: mutationsFrom(mutations) },
+        options,
+      );
+    let s = open();
+    const entries: Entry[] = Array.from({ length: 30 }, (_, i) => ({
+      index: i + 1,
+      term: 1,
+      type: EntryType.Normal,
+      data: new Uint8Array([i]),
+    }));
+    const conf = { voters: ['a'], learners: [] };
+    s.persist({ entries, hardState: { term: 1, vote: undefined, commit: 30 } });
+    s.createSnapshot(10, conf, new Uint8Array([10]));
+    s.sync(); // the marker for 10 is durable
+    s.createSnapshot(20, conf, new Uint8Array([20])); // file durable, marker never synced
+    store.crash();
+    s = open();
+    assert.equal(s.snapshot().meta.index, 10);
+    s.createSnapshot(25, conf, new Uint8Array([25])); // and the power fails before this marker is synced
+    store.crash();
+    return { open, store };
+  };
+  const { open, store } = run([]);
+  const s = open();
+  assert.equal(s.snapshot().meta.index, 10, 'the durable marker still finds its snapshot');
+  s.createSnapshot(25, { voters: ['a'], learners: [] }, new Uint8Array([25]));
+  s.sync();
+  const names = store.view().list('group1/snap');
+  // Pruned once 25's marker is durable: 25 and the newest older one stay.
+  assert.deepEqual(names, [snapshotFileName(1, 20), snapshotFileName(1, 25)]);
+  assert.throws(
+    () => run(['snapshot-prune-early']).open(),
+    (e: unknown) => e instanceof CorruptionError && /missing/.test(e.message),
+  );
 });

@@ -11,6 +11,9 @@
 //   applySnapshot(s)        -> snapshot file written durably, then TRUNCATE(all) + SNAPSHOT(i, t)
 //   compact(i)              -> memory released; WAL segments released up to the durable marker
 //
+// Snapshot files are pruned only in sync(), after the WAL marker of the newest snapshot is durable,
+// and the file that marker references is never pruned (snapshot.ts, prune).
+//
 // Durability contract: the writer methods STAGE (records buffered in the WAL; the view shows the
 // staged state at once, since the driver runs synchronously and calls sync() before anything else
 // reads; a WAL log-rule violation throws AssertionError at the call that caused it). Nothing staged may
@@ -31,6 +34,7 @@
 // snapshot and compact); the WAL's and snapshot store's own bounds.
 
 import type { Clock, Disk, Logger, Metrics } from '../env/types.ts';
+import type { Mutations } from '../lib/mutations.ts';
 import { assert } from '../lib/assert.ts';
 import { CorruptionError, LimitError } from '../lib/errors.ts';
 import { MemoryRaftStorage, type RaftLogStorage } from '../raft/storage.ts';
@@ -70,6 +74,8 @@ export interface RaftStorageComponents {
   readonly clock: Clock;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** Planted bugs (src/lib/mutations.ts), from env.mutations; absent = none. */
+  readonly mutations?: Mutations;
 }
 
 /** A Ready's persistence part, applied in the order the core requires: snapshot, entries, hard state. */
@@ -109,6 +115,8 @@ function toWalHardState(hs: HardState): WalHardState {
 
 export class WalRaftStorage implements RaftLogStorage {
   private readonly mem = new MemoryRaftStorage();
+  /** The durable snapshot marker snapshot files were last pruned against ('index/term'). */
+  private prunedFor = '';
 
   private constructor(
     private readonly wal: Wal,
@@ -256,7 +264,13 @@ export class WalRaftStorage implements RaftLogStorage {
 
   /** Writes everything staged with one WAL fdatasync; returns the proof that it is durable. */
   sync(): SyncMark {
-    return this.wal.sync();
+    const mark = this.wal.sync();
+    const durable = this.wal.durableSnapshotMarker;
+    if (durable !== null && `${durable.index}/${durable.term}` !== this.prunedFor) {
+      this.snapshots.prune(durable);
+      this.prunedFor = `${durable.index}/${durable.term}`;
+    }
+    return mark;
   }
 
   /** Stages a Ready's snapshot, entries and hard state (in that order) and syncs once. */

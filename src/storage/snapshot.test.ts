@@ -43,13 +43,15 @@ function store(disk: Disk) {
 
 for (const [name, makeDisk] of disks) {
   describe(`snapshots on ${name}`, () => {
-    test('save then load round-trips; the newest wins; only retainCount are kept', () => {
+    test('save then load round-trips; the newest wins; pruning keeps retainCount', () => {
       const disk = makeDisk();
       const { store: s } = store(disk);
       assert.equal(s.loadNewest().snapshot, null);
       s.save({ index: 10, term: 1, config: bytes('c10'), data: bytes('d10') });
       s.save({ index: 20, term: 2, config: bytes('c20'), data: bytes('d20') });
       s.save({ index: 30, term: 2, config: bytes('c30'), data: bytes('x'.repeat(5000)) });
+      assert.equal(s.names().length, 3, 'save removes nothing');
+      assert.equal(s.prune({ index: 30, term: 2 }), 1);
       assert.deepEqual(s.names(), [snapshotFileName(2, 30), snapshotFileName(2, 20)]);
       const { snapshot, rejected } = store(disk).store.loadNewest();
       assert.deepEqual(rejected, []);
@@ -59,6 +61,21 @@ for (const [name, makeDisk] of disks) {
       assert.equal(snapshot!.data.byteLength, 5000);
       assert.equal(text(s.load(20, 2).data), 'd20');
       assert.throws(() => s.load(10, 1), CorruptionError);
+    });
+
+    test('prune never removes the durable snapshot or anything newer (orphans, pending ones)', () => {
+      const disk = makeDisk();
+      const { store: s } = store(disk);
+      for (const index of [10, 20, 30, 40]) s.save({ index, term: 1, config: bytes('c'), data: bytes(`d${index}`) });
+      // The durable WAL marker references 20; 30 and 40 are orphans of crashes (or not yet durable).
+      assert.equal(s.prune({ index: 20, term: 1 }), 0, 'retainCount 2: 20 and one older (10) stay');
+      s.save({ index: 5, term: 1, config: bytes('c'), data: bytes('d5') });
+      assert.equal(s.prune({ index: 20, term: 1 }), 1);
+      assert.deepEqual(
+        s.names(),
+        [40, 30, 20, 10].map((i) => snapshotFileName(1, i)),
+      );
+      assert.equal(s.prune({ index: 99, term: 9 }), 0, 'a marker with no file anchors nothing');
     });
 
     test('an invalid newest snapshot falls back to the previous one and is reported', () => {

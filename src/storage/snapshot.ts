@@ -14,8 +14,13 @@
 //  - load returns the newest snapshot that validates (header CRC, name matching header, lengths
 //    matching the file size, content CRC); each invalid newer one is reported (log + metric) and
 //    skipped, never deleted, so an operator can inspect it;
-//  - after a save, at most `retainCount` valid snapshots remain (older ones removed, dir synced);
-//    leftover temp files from a crash are removed at open.
+//  - save never removes anything. prune(durable) runs only once the WAL marker that references
+//    `durable` is synced (WalRaftStorage.sync), and never removes `durable` itself or anything
+//    newer than it (a newer file is an orphan of a crash, or a snapshot whose marker is staged but
+//    not yet synced): it keeps `durable` plus the retainCount - 1 newest older ones. Pruning at
+//    save time instead (before the marker was durable) could, with orphans from earlier crashes
+//    counted among the newest, delete the very snapshot the durable marker references;
+//  - leftover temp files from a crash are removed at open.
 //
 // `config` is opaque here (the Raft layer stores its membership configuration in it).
 
@@ -24,6 +29,7 @@ import type { Counter, Disk, Logger, Metrics } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { ConfigError, CorruptionError } from '../lib/errors.ts';
 import { mkdirpDurable, TEMP_SUFFIX, writeFileAtomic } from '../env/disk-io.ts';
+import type { Mutations } from '../lib/mutations.ts';
 
 const MAGIC = [0x42, 0x53, 0x4e, 0x50]; // "BSNP"
 const VERSION = 1;
@@ -66,6 +72,8 @@ export interface SnapshotComponents {
   readonly disk: Disk;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** Planted bugs (src/lib/mutations.ts); absent = none. */
+  readonly mutations?: Mutations;
 }
 
 export interface StoredSnapshot {
@@ -114,12 +122,15 @@ export class SnapshotStore {
   private readonly options: SnapshotStoreOptions;
   private readonly rejected: Counter;
   private readonly saved: Counter;
+  /** Planted bug 'snapshot-prune-early': prune the newest retainCount at save, as before the fix. */
+  private readonly pruneAtSave: boolean;
 
   constructor(components: SnapshotComponents, options: SnapshotStoreOptions) {
     validateSnapshotOptions(options);
     this.disk = components.disk;
     this.log = components.log.child({ component: 'snapshots', dir: options.dir });
     this.options = options;
+    this.pruneAtSave = components.mutations?.has('snapshot-prune-early') === true;
     this.rejected = components.metrics.counter(
       'snapshot_rejected_total',
       'Snapshot files that failed validation at load and were skipped',
@@ -134,7 +145,7 @@ export class SnapshotStore {
     if (temps.length > 0) this.disk.syncDir(options.dir);
   }
 
-  /** Writes a snapshot durably (temp, fdatasync, rename, syncDir), then prunes to retainCount. */
+  /** Writes a snapshot durably (temp, fdatasync, rename, syncDir). Removes nothing (see prune). */
   save(snapshot: StoredSnapshot): string {
     const { index, term, config, data } = snapshot;
     assert(Number.isSafeInteger(index) && index >= 0 && Number.isSafeInteger(term) && term >= 0, 'snapshot index/term');
@@ -164,7 +175,7 @@ export class SnapshotStore {
     writeFileAtomic(this.disk, path, chunks());
     this.saved.inc();
     this.log.info({ name, index, term, dataBytes: data.byteLength }, 'snapshots: saved');
-    this.prune();
+    if (this.pruneAtSave) this.removeAll(this.listed().slice(this.options.retainCount));
     return name;
   }
 
@@ -246,13 +257,25 @@ export class SnapshotStore {
     }
   }
 
-  /** Keeps the newest retainCount snapshots; removes older ones oldest first, then syncs the dir. */
-  private prune(): void {
-    const excess = this.listed().slice(this.options.retainCount).reverse();
-    for (const s of excess) this.disk.remove(`${this.options.dir}/${s.name}`);
-    if (excess.length > 0) {
+  /**
+   * Removes snapshots older than `durable` — the one a synced WAL marker references — beyond the
+   * retainCount - 1 newest of them, oldest first, then syncs the directory. Never removes `durable`
+   * or anything newer. Call only after the marker for `durable` is durable. Returns how many went.
+   */
+  prune(durable: { index: number; term: number }): number {
+    const all = this.listed();
+    const at = all.findIndex((s) => s.index === durable.index && s.term === durable.term);
+    if (at < 0) return 0; // nothing to anchor on (index 0, or a marker with no file): remove nothing
+    return this.removeAll(all.slice(at + this.options.retainCount));
+  }
+
+  private removeAll(excess: readonly NamedSnapshot[]): number {
+    const oldestFirst = [...excess].reverse();
+    for (const s of oldestFirst) this.disk.remove(`${this.options.dir}/${s.name}`);
+    if (oldestFirst.length > 0) {
       this.disk.syncDir(this.options.dir);
-      this.log.info({ removed: excess.map((s) => s.name) }, 'snapshots: pruned');
+      this.log.info({ removed: oldestFirst.map((s) => s.name) }, 'snapshots: pruned');
     }
+    return oldestFirst.length;
   }
 }

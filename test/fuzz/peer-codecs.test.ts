@@ -204,7 +204,7 @@ const codecs: readonly Codec<unknown>[] = [
   codec<Message>({ name: 'raft message', valid: raftMessage, encode: encodeMessage, decode: decodeMessage }),
   codec<ForwardedRequest>({
     name: 'forwarded request',
-    valid: fc.record({ requestId: nat, command: bytes }),
+    valid: fc.record({ incarnation: nat, requestId: nat, command: bytes }),
     encode: encodeForwardedRequest,
     decode: decodeForwardedRequest,
   }),
@@ -350,7 +350,7 @@ test('forwarded responses are decoded strictly: error codes, flags and trailing 
   assert.equal(code(badCode), 'client_bad_error_code');
   const huge = encodeForwardedResponse({ requestId: 7, ok: false, error: new BaristaError('x', 'y'.repeat(5000)) });
   assert.equal(code(huge), 'client_error_message_too_large');
-  const request = encodeForwardedRequest({ requestId: 1, command: Uint8Array.of(1) });
+  const request = encodeForwardedRequest({ incarnation: 1, requestId: 1, command: Uint8Array.of(1) });
   const trailing = decodeForwardedRequest(Uint8Array.from([...request, 9]));
   assert.ok(trailing instanceof ProtocolError && trailing.code === 'trailing_bytes');
 });

@@ -76,7 +76,7 @@ describe('Raft across real processes', () => {
     assert.equal((await runKv(['cas', 'greeting', 'bye', '--expected', 'hello'])).code, 0);
     assert.equal((await runKv(['cas', 'fresh', 'v', '--absent'])).code, 0);
     assert.equal((await runKv(['del', 'greeting'])).code, 0);
-    assert.equal((await runKv(['get', 'greeting'])).code, 1, 'a missing key exits 1');
+    assert.equal((await runKv(['get', 'greeting'])).code, 4, 'a missing key exits 4 (not found)');
   });
 
   test('exactly-once sessions: a retried request returns the first result and is not re-executed', async () => {

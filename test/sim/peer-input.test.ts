@@ -97,7 +97,7 @@ test('payloads corrupted in flight (no checksum caught them) never crash a node'
           proposedAtMs: 0,
           sessionId: 0,
           seq: 0,
-          request: { op: 'put', key: `k${t % 7}`, value: Uint8Array.of(t) },
+          request: { op: 'put', key: Uint8Array.of(0x6b, t % 7), value: Uint8Array.of(t) },
         }),
         () => answered++,
       );

@@ -6,11 +6,15 @@
 // may be forgotten when its index is reused.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { checkHistory } from '../../src/check/index.ts';
+import { HistoryRecorder } from '../../src/check/recorder.ts';
 import { limits } from '../../src/lib/limits.ts';
+import { mutationsFrom } from '../../src/lib/mutations.ts';
 import { defaultMembershipTiming } from '../../src/membership/membership.ts';
 import { encodeCommand } from '../../src/metadata/command.ts';
 import { defaultRaftTiming, type Outcome } from '../../src/metadata/raft-driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
+import { allNemesisKinds, runClusterSimulation } from '../../src/node/sim-cluster.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
 
 const ids = ['n1', 'n2', 'n3'];
@@ -21,7 +25,7 @@ function put(key: string): Uint8Array {
     proposedAtMs: 0,
     sessionId: 0,
     seq: 0,
-    request: { op: 'put', key, value: new Uint8Array([1]) },
+    request: { op: 'put', key: new TextEncoder().encode(key), value: new Uint8Array([1]) },
   });
 }
 
@@ -109,4 +113,182 @@ test('a command over raftEntryBytesMax is refused definitely, before it reaches 
   assert.ok(outcome !== undefined && !outcome.ok);
   assert.equal(outcome.error.code, 'limit_exceeded');
   assert.equal(outcome.error.definite, true);
+});
+
+// Lease reads (issue 7, item 7), scripted in the simulator with real drivers and clocks: leader X
+// runs slow and the others fast, X is cut off, a client keeps reading on X while another client
+// writes through the majority's new leader. Every op goes into a history for the linearizability
+// checker. With drift inside the configured bound (leaseClockDriftRateMax) X's lease ends before
+// any other node can be elected; with drift beyond it, X serves a stale read and the checker says
+// so (the negative control that shows the scenario can fail).
+function leaseScenario(
+  seed: string,
+  drift: { leader: number; others: number },
+): { verdict: string; leaseReads: number } {
+  const sim = new Simulation<NodeServices>({
+    seed,
+    nodes: ids,
+    program: (env) =>
+      new NodeServices(env, {
+        clusterId: 'sim',
+        peers: ids.filter((p) => p !== env.nodeId),
+        membership: defaultMembershipTiming,
+        raft: { ...defaultRaftTiming, readOnly: 'lease', leaseClockDriftRateMax: 0.05 },
+      }),
+  });
+  const leader = (among: readonly string[] = ids): string | undefined =>
+    among.find((id) => sim.instance(id)?.raft.core.role === 'leader');
+  assert.ok(
+    sim.runUntilCondition(() => leader() !== undefined, 10_000),
+    'a first leader',
+  );
+  const x = leader()!;
+  const others = ids.filter((id) => id !== x);
+  const recorder = new HistoryRecorder();
+  const timeNs = (): number => Math.round(sim.nowMs * 1e6);
+  const enc = (v: number | string): Uint8Array => new TextEncoder().encode(String(v));
+  const dec = (b: Uint8Array | null): number | null => (b === null ? null : Number(new TextDecoder().decode(b)));
+  let pending = 0;
+  const write = (node: string, process: number, value: number): void => {
+    recorder.invoke(process, 'write', value, { timeNs: timeNs(), key: 'k' });
+    pending++;
+    sim.instance(node)!.kv.write({ op: 'put', key: enc('k'), value: enc(value) }, undefined, (o) => {
+      pending--;
+      if (o.ok && o.result.ok) recorder.ok(process, value, { timeNs: timeNs(), key: 'k' });
+      else if (!o.ok && o.error.definite) recorder.fail(process, value, { timeNs: timeNs(), key: 'k' });
+      else recorder.info(process, value, { timeNs: timeNs(), key: 'k' });
+    });
+  };
+  write(x, 0, 1);
+  assert.ok(sim.runUntilCondition(() => pending === 0, 2_000));
+  sim.setClock(x, { driftRate: drift.leader });
+  for (const id of others) sim.setClock(id, { driftRate: drift.others });
+  sim.runFor(500); // heartbeat rounds under the new rates
+  sim.network.isolate(x);
+  const readerProcesses = 1000;
+  let reads = 0;
+  let wrote = false;
+  const step = (): void => {
+    if (sim.nowMs > 5_000 + startedMs) return;
+    const process = readerProcesses + reads++;
+    recorder.invoke(process, 'read', null, { timeNs: timeNs(), key: 'k' });
+    pending++;
+    sim.instance(x)!.kv.read(enc('k'), 'linearizable', (o) => {
+      pending--;
+      if (o.ok && o.result.ok) recorder.ok(process, dec(o.result.value), { timeNs: timeNs(), key: 'k' });
+      else recorder.fail(process, null, { timeNs: timeNs(), key: 'k' });
+    });
+    const y = leader(others);
+    if (y !== undefined && !wrote) {
+      wrote = true;
+      write(y, 1, 2);
+    }
+    sim.after(10, step, 'reader');
+  };
+  const startedMs = sim.nowMs;
+  step();
+  assert.ok(
+    sim.runUntilCondition(() => pending === 0 && sim.nowMs > startedMs + 5_000, 20_000),
+    'every op settled',
+  );
+  assert.ok(wrote, 'the majority elected a leader and wrote');
+  const result = checkHistory(recorder.history(), 'kv', { timeBudgetMs: 30_000, now: () => performance.now() });
+  return { verdict: result.verdict, leaseReads: sim.instance(x)!.raft.core.leaseReads };
+}
+
+test('lease reads: a leader paused past its lease does not serve from it on resume (ticks follow the clock)', () => {
+  const sim = new Simulation<NodeServices>({
+    seed: 'lease-pause',
+    nodes: ids,
+    program: (env) =>
+      new NodeServices(env, {
+        clusterId: 'sim',
+        peers: ids.filter((p) => p !== env.nodeId),
+        membership: defaultMembershipTiming,
+        raft: { ...defaultRaftTiming, readOnly: 'lease' },
+      }),
+  });
+  const leader = (among: readonly string[] = ids): string | undefined =>
+    among.find((id) => sim.instance(id)?.raft.core.role === 'leader');
+  assert.ok(
+    sim.runUntilCondition(() => leader() !== undefined, 10_000),
+    'a first leader',
+  );
+  const x = leader()!;
+  const others = ids.filter((id) => id !== x);
+  const recorder = new HistoryRecorder();
+  const timeNs = (): number => Math.round(sim.nowMs * 1e6);
+  const enc = (v: number | string): Uint8Array => new TextEncoder().encode(String(v));
+  const dec = (b: Uint8Array | null): number | null => (b === null ? null : Number(new TextDecoder().decode(b)));
+  let pending = 0;
+  const write = (node: string, process: number, value: number): void => {
+    recorder.invoke(process, 'write', value, { timeNs: timeNs(), key: 'k' });
+    pending++;
+    sim.instance(node)!.kv.write({ op: 'put', key: enc('k'), value: enc(value) }, undefined, (o) => {
+      pending--;
+      if (o.ok && o.result.ok) recorder.ok(process, value, { timeNs: timeNs(), key: 'k' });
+      else recorder.info(process, value, { timeNs: timeNs(), key: 'k' });
+    });
+  };
+  write(x, 0, 1);
+  assert.ok(sim.runUntilCondition(() => pending === 0, 2_000));
+  sim.runFor(120); // x's lease was just renewed
+  const cut = sim.network.isolate(x);
+  sim.pause(x); // a stop-the-world stall: x's timers do not fire
+  assert.ok(
+    sim.runUntilCondition(() => leader(others) !== undefined, 5_000),
+    'the others elect a leader',
+  );
+  write(leader(others)!, 1, 2);
+  assert.ok(
+    sim.runUntilCondition(() => pending === 0, 2_000),
+    'the new leader wrote',
+  );
+  sim.resume(x);
+  sim.runFor(1); // x's tick timer fires once, late
+  assert.equal(sim.instance(x)!.raft.core.role, 'leader', 'x has not noticed yet');
+  recorder.invoke(2, 'read', null, { timeNs: timeNs(), key: 'k' });
+  pending++;
+  sim.instance(x)!.kv.read(enc('k'), 'linearizable', (o) => {
+    pending--;
+    if (o.ok && o.result.ok) recorder.ok(2, dec(o.result.value), { timeNs: timeNs(), key: 'k' });
+    else recorder.fail(2, null, { timeNs: timeNs(), key: 'k' });
+  });
+  assert.ok(sim.runUntilCondition(() => pending === 0, 10_000));
+  cut.heal();
+  const result = checkHistory(recorder.history(), 'kv', { timeBudgetMs: 30_000, now: () => performance.now() });
+  assert.equal(result.verdict, 'valid');
+});
+
+test('lease reads: a cut-off leader stops before a new leader can write (drift within the bound)', () => {
+  for (const seed of ['lease-1', 'lease-2', 'lease-3']) {
+    const r = leaseScenario(seed, { leader: -0.05, others: 0.05 });
+    assert.equal(r.verdict, 'valid', `seed ${seed}`);
+    assert.ok(r.leaseReads > 0, `seed ${seed}: reads were served from the lease`);
+  }
+});
+
+test('lease reads, negative control: drift beyond the bound lets the cut-off leader read stale data', () => {
+  const r = leaseScenario('lease-1', { leader: -0.45, others: 0.45 });
+  assert.equal(r.verdict, 'invalid');
+});
+
+test('lease mode under every fault stays linearizable; the old lease (planted) fails the same seed', () => {
+  const run = (mutations: readonly string[]) =>
+    runClusterSimulation({
+      seed: '2',
+      nodes: 5,
+      nemesis: allNemesisKinds, // clock drift within the nemesis default, 0.05 = the lease bound
+      durationMs: 20_000,
+      livenessBoundMs: 20_000,
+      workload: 'raft-kv',
+      raft: { readOnly: 'lease', leaseClockDriftRateMax: 0.05 },
+      mutations: mutationsFrom(mutations),
+    });
+  const good = run([]);
+  assert.ok(good.ok, good.failure?.message);
+  assert.equal(good.kv?.verdict, 'valid');
+  const planted = run(['raft-lease-check-quorum-window']);
+  assert.equal(planted.ok, false, 'the swarm seed catches the check-quorum-window lease');
+  assert.match(planted.failure?.message ?? '', /linearizability/);
 });

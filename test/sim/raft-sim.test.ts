@@ -62,6 +62,25 @@ describe('Raft in the simulator: safety after every event, then liveness and lin
     });
   }
 
+  // Issue 7 item 9: log time used to be the wall clock of whichever node a client reached,
+  // forwarded unchanged, so one node with its clock 10 minutes ahead (twice the session timeout)
+  // made every other idle session expire at the next apply. The leader now stamps log time from
+  // its own monotonic clock, so skew plays no part. Seen failing with the stamp skipped
+  // (mutation kv-time-from-contacted-node, or the stamp call removed): dozens of session_expired.
+  test('a node with its wall clock far ahead does not expire sessions early', () => {
+    const r = runClusterSimulation({
+      ...base,
+      seed: 'skew',
+      nodes: 5,
+      kvWorkload: { sessions: true },
+      script: [{ atMs: 2_000, fault: { kind: 'clock', node: 'n3', skewMs: 10 * 60_000 } }],
+    });
+    assert.ok(r.ok, r.failure?.message);
+    assert.ok(r.kv!.ok > 100, `only ${r.kv!.ok} ops succeeded`);
+    const expired = r.kv!.history.filter((op) => op.error === 'session_expired').length;
+    assert.equal(expired, 0, `${expired} ops found their session expired`);
+  });
+
   test('the same seed replays the same trace', () => {
     const a = runClusterSimulation({ ...base, durationMs: 8_000, seed: 'same', nodes: 3 });
     const b = runClusterSimulation({ ...base, durationMs: 8_000, seed: 'same', nodes: 3 });

@@ -6,6 +6,7 @@
 //   'edn'          Jepsen/Knossos EDN: a vector of op maps, or one map per line
 //   'porcupine-kv' Porcupine's KV logs: one EDN map per line with :key
 //                  {:process 0, :type :invoke, :f :put, :key "4", :value "x 0 0 y"}
+//                  a key never written reads as "" (formatModelDefaults gives initial '')
 //
 // The two conventions for a failed compare-and-set (`casConvention`):
 //
@@ -26,7 +27,7 @@
 //     still means "did not happen".
 import type { History, Op } from '../history.ts';
 import { HistoryParseError } from '../errors.ts';
-import type { CasConvention, HistoryFormat, ReadOptions } from '../types.ts';
+import type { CasConvention, HistoryFormat, ModelOptions, ReadOptions } from '../types.ts';
 import { readEdnRecords } from './edn.ts';
 import { isJepsenLog, readJepsenLogRecords } from './jepsen-log.ts';
 import { readJsonlRecords } from './jsonl.ts';
@@ -46,6 +47,17 @@ export function detectFormat(text: string): HistoryFormat {
     return 'edn';
   }
   return 'edn';
+}
+
+/**
+ * The model options a format's own convention implies, used when the caller gives none.
+ * Porcupine's KV model reads a key that was never written as the empty string (its `get` of a
+ * missing key returns ""), so its histories contain `get k → ""` before any put: they are
+ * linearizable only with `initial: ''`. Other formats carry no such convention (EDN and JSONL
+ * histories written that way need `barista check --initial ''`).
+ */
+export function formatModelDefaults(format: HistoryFormat): Pick<ModelOptions, 'initial'> {
+  return format === 'porcupine-kv' ? { initial: '' } : {};
 }
 
 function applyConvention(op: Op, convention: CasConvention): Op {

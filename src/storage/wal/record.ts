@@ -18,6 +18,12 @@
 //                      "a snapshot covering the log up to index (whose entry had term) is durable".
 //   type 5 TRUNCATE    payload := fromIndex:u64
 //                      "entries from fromIndex on are discarded" (a conflicting suffix).
+//   type 6 SYNC        payload := batch:u64 | batchStart:u64
+//                      The last record of every group-commit batch, written with it before its
+//                      fdatasync. `batch` counts the batches of this segment from 1; `batchStart` is
+//                      the offset of the batch's first record. Batch k is written only after batch
+//                      k-1's fdatasync returned, so a valid SYNC of batch k proves that every byte
+//                      before its batchStart was synced (see segment.ts for how recovery uses it).
 //
 // Type 0 is never written: a zero-filled region (a preallocated or never-written tail) can never parse
 // as a record, because its type byte is 0.
@@ -37,6 +43,7 @@ export const RecordType = {
   hardState: 3,
   snapshot: 4,
   truncate: 5,
+  sync: 6,
 } as const;
 
 /** Longest vote (node id) in a HARD_STATE record; the length travels in one byte. */
@@ -54,7 +61,8 @@ export type WalRecord =
   | { readonly type: 'entry'; readonly index: number; readonly term: number; readonly data: Uint8Array }
   | { readonly type: 'hardState'; readonly state: WalHardState }
   | { readonly type: 'snapshot'; readonly index: number; readonly term: number }
-  | { readonly type: 'truncate'; readonly fromIndex: number };
+  | { readonly type: 'truncate'; readonly fromIndex: number }
+  | { readonly type: 'sync'; readonly batch: number; readonly batchStart: number };
 
 const TWO_32 = 2 ** 32;
 const textEncoder = new TextEncoder();
@@ -94,6 +102,8 @@ function payloadBytes(record: WalRecord): number {
       return 17 + textEncoder.encode(record.state.vote).byteLength;
     case 'truncate':
       return 8;
+    case 'sync':
+      return 16;
   }
 }
 
@@ -145,6 +155,11 @@ export function encodeRecord(record: WalRecord): Uint8Array {
       out[8] = RecordType.truncate;
       u64(0, record.fromIndex);
       break;
+    case 'sync':
+      out[8] = RecordType.sync;
+      u64(0, record.batch);
+      u64(8, record.batchStart);
+      break;
   }
   view.setUint32(0, payloadLength, true);
   view.setUint32(4, crc32c(out.subarray(8)), true);
@@ -161,7 +176,7 @@ export type DecodeResult =
   | { readonly kind: 'malformed'; readonly reason: string };
 
 function knownType(type: number): boolean {
-  return type >= RecordType.segment && type <= RecordType.truncate;
+  return type >= RecordType.segment && type <= RecordType.sync;
 }
 
 /** Decodes the record starting at `offset` in `buf`; `payloadBytesMax` bounds the length field. */
@@ -236,6 +251,12 @@ function decodePayload(type: number, view: DataView, body: Uint8Array): WalRecor
       const v = u64s(1);
       if (typeof v === 'string') return v;
       return { type: 'truncate', fromIndex: v[0]! };
+    }
+    case RecordType.sync: {
+      if (length !== 16) return `sync payload must be 16 bytes, is ${length}`;
+      const v = u64s(2);
+      if (typeof v === 'string') return v;
+      return { type: 'sync', batch: v[0]!, batchStart: v[1]! };
     }
     default:
       return `unknown record type ${type}`;

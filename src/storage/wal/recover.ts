@@ -8,18 +8,32 @@
 //  - every record obeys the log rules of log-tracker.ts;
 //  - a defect in any segment but the last is corruption (a segment is sealed — fully synced — before
 //    its successor is created, so it can have no torn tail);
-//  - in the last segment, a defect followed by nothing decodable is a torn tail: reported in
-//    `tailRepair` for the caller to truncate; a defect followed by a valid record is corruption;
+//  - in the last segment, only what follows the last intact group-commit batch may be cut, and only
+//    when segment.ts classifies it as never synced (its SYNC record missing, zeros, or a tear);
+//    that is reported in `tailRepair` for the caller to truncate. A defect in data that a SYNC
+//    record proves synced, or in a final batch with no sign of a tear, is corruption;
+//  - a defect is believed only when a second read of the file returns the same bytes (a transient
+//    read error must not become a permanent cut), up to segmentReadAttemptsMax reads;
 //  - the recovered log must be anchored (its base covered by a snapshot marker or at index 0),
 //    otherwise a released-too-early or missing segment left a hole.
 //
 // This module only reads; Wal.open performs the repair (truncate + sync) and logs it.
 
 import type { Disk } from '../../env/types.ts';
+import { bytesEqual } from '../../lib/bytes.ts';
 import { CorruptionError } from '../../lib/errors.ts';
 import { checkHardStateTransition, LogTracker } from './log-tracker.ts';
 import type { WalHardState, WalRecord } from './record.ts';
-import { parseSegmentFileName, SEGMENT_TEMP_SUFFIX, type SegmentName, scanSegment } from './segment.ts';
+import {
+  parseSegmentFileName,
+  SEGMENT_TEMP_SUFFIX,
+  type ScannedSegment,
+  type SegmentName,
+  scanSegment,
+} from './segment.ts';
+
+/** Reads of one segment before a defect in it is believed (two consecutive reads must agree). */
+export const segmentReadAttemptsMax = 4;
 
 export interface WalEntry {
   readonly index: number;
@@ -37,14 +51,24 @@ export interface RecoveredSegment extends SegmentName {
   readonly validBytes: number;
   /** Records in the segment, its header records included. */
   readonly recordCount: number;
+  /** Group-commit batches (SYNC records) in the segment. */
+  readonly batches: number;
+  /** Offset of the last batch's first record (its end is validBytes). */
+  readonly lastBatchStart: number;
 }
 
 export interface TailRepair {
   readonly segment: string;
   readonly offset: number;
   readonly bytesDiscarded: number;
-  readonly kind: 'zero-fill' | 'torn';
+  readonly kind: 'zero-fill' | 'torn' | 'unmarked';
   readonly reason: string;
+}
+
+export interface RecoverOptions {
+  readonly payloadBytesMax: number;
+  /** Planted bug 'wal-trust-torn-tail' (src/lib/mutations.ts). */
+  readonly trustTornTail?: boolean;
 }
 
 export interface RecoveredWal {
@@ -55,6 +79,11 @@ export interface RecoveredWal {
   readonly hardState: WalHardState | null;
   readonly snapshot: SnapshotMarker | null;
   readonly tailRepair: TailRepair | null;
+  /**
+   * The last group-commit batch of the last segment, as read (CRC-checked): its fdatasync may have
+   * failed while its bytes stayed in the page cache (see wal.ts, "After a failed fdatasync").
+   */
+  readonly finalBatch: { readonly segment: string; readonly offset: number; readonly bytes: Uint8Array } | null;
   /** Names in the directory that are not segments (reported, left alone). */
   readonly foreignFiles: string[];
   /** Segment files never renamed into place (a crash during creation): nothing in them was acknowledged. */
@@ -66,7 +95,53 @@ function corrupt(segment: string, offset: number | undefined, message: string): 
   return new CorruptionError(`wal segment ${segment}${where}: ${message}`, { segment, offset });
 }
 
-export function recoverWal(disk: Disk, dir: string, payloadBytesMax: number): RecoveredWal {
+/**
+ * Reads and scans one segment; a defect is re-read until two consecutive reads agree, so a
+ * transient read error (a flipped bit in one read) is never taken for damage on disk.
+ */
+function scanStable(
+  disk: Disk,
+  dir: string,
+  name: string,
+  options: RecoverOptions,
+): ScannedSegment & { bytes: Uint8Array } {
+  const read = (): Uint8Array => {
+    const file = disk.open(`${dir}/${name}`, { create: false });
+    try {
+      return file.read(0, file.size());
+    } finally {
+      file.close();
+    }
+  };
+  const scanOptions = {
+    segment: name,
+    payloadBytesMax: options.payloadBytesMax,
+    trustTornTail: options.trustTornTail === true,
+  };
+  let bytes = read();
+  for (let attempt = 1; ; attempt++) {
+    let scanned: ScannedSegment | undefined;
+    let error: CorruptionError | undefined;
+    try {
+      scanned = scanSegment(bytes, scanOptions);
+    } catch (e) {
+      if (!(e instanceof CorruptionError)) throw e;
+      error = e;
+    }
+    if (scanned !== undefined && scanned.tail.kind === 'clean') return { ...scanned, bytes };
+    const again = read();
+    if (bytesEqual(again, bytes)) {
+      if (error !== undefined) throw error;
+      return { ...scanned!, bytes };
+    }
+    if (attempt + 1 >= segmentReadAttemptsMax) {
+      throw corrupt(name, undefined, `${segmentReadAttemptsMax} reads of the file returned different bytes`);
+    }
+    bytes = again;
+  }
+}
+
+export function recoverWal(disk: Disk, dir: string, options: RecoverOptions): RecoveredWal {
   const foreignFiles: string[] = [];
   const unfinishedFiles: string[] = [];
   const names: SegmentName[] = [];
@@ -94,32 +169,23 @@ export function recoverWal(disk: Disk, dir: string, payloadBytesMax: number): Re
   let hardState: WalHardState | null = null;
   let snapshot: SnapshotMarker | null = null;
   let tailRepair: TailRepair | null = null;
+  let finalBatch: RecoveredWal['finalBatch'] = null;
   const segments: RecoveredSegment[] = [];
 
   names.forEach((seg, k) => {
     const isLast = k === names.length - 1;
-    const file = disk.open(`${dir}/${seg.name}`, { create: false });
-    let bytes: Uint8Array;
-    try {
-      bytes = file.read(0, file.size());
-    } finally {
-      file.close();
-    }
-    const scanned = scanSegment(bytes, payloadBytesMax, seg.name);
+    const scanned = scanStable(disk, dir, seg.name, options);
+    const bytes = scanned.bytes;
     const tail = scanned.tail;
-    if (tail.kind === 'corrupt') {
-      const after = tail.validAt === undefined ? '' : `; a valid record follows at offset ${tail.validAt}`;
-      throw corrupt(seg.name, tail.offset, `bad record (${tail.reason})${after}`);
-    }
+    if (tail.kind === 'corrupt') throw corrupt(seg.name, tail.offset, tail.reason);
     if (tail.kind !== 'clean') {
-      const reason = tail.kind === 'torn' ? tail.reason : 'zero-filled tail';
-      if (!isLast) throw corrupt(seg.name, tail.offset, `bad record (${reason}) in a sealed segment`);
+      if (!isLast) throw corrupt(seg.name, tail.offset, `${tail.reason} in a sealed segment`);
       tailRepair = {
         segment: seg.name,
         offset: tail.offset,
         bytesDiscarded: bytes.byteLength - tail.offset,
         kind: tail.kind,
-        reason,
+        reason: tail.reason,
       };
     }
     // The header (SEGMENT + headerRecords) was durable before the file got its name: a repair may
@@ -151,13 +217,28 @@ export function recoverWal(disk: Disk, dir: string, payloadBytesMax: number): Re
       const violation = applyRecord(record);
       if (violation !== undefined) throw corrupt(seg.name, offset, violation);
     });
-    segments.push({ ...seg, validBytes: scanned.validBytes, recordCount: scanned.records.length });
+    if (isLast && scanned.batches > 0) {
+      finalBatch = {
+        segment: seg.name,
+        offset: scanned.lastBatchStart,
+        bytes: bytes.slice(scanned.lastBatchStart, scanned.validBytes),
+      };
+    }
+    segments.push({
+      ...seg,
+      validBytes: scanned.validBytes,
+      recordCount: scanned.records.length,
+      batches: scanned.batches,
+      lastBatchStart: scanned.lastBatchStart,
+    });
   });
 
   function applyRecord(record: WalRecord): string | undefined {
     switch (record.type) {
       case 'segment':
         return 'SEGMENT record inside a segment';
+      case 'sync':
+        return undefined; // checked by scanSegment (the batch chain)
       case 'entry': {
         const why = tracker.checkEntry(record.index, record.term);
         if (why !== undefined) return why;
@@ -201,5 +282,5 @@ export function recoverWal(disk: Disk, dir: string, payloadBytesMax: number): Re
       `the log starts after index ${tracker.baseIndex} but no snapshot marker covers it: an earlier segment is missing`,
     );
   }
-  return { segments, entries, tracker, hardState, snapshot, tailRepair, foreignFiles, unfinishedFiles };
+  return { segments, entries, tracker, hardState, snapshot, tailRepair, finalBatch, foreignFiles, unfinishedFiles };
 }

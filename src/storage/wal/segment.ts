@@ -6,15 +6,30 @@
 // segment was created (lastIndex + 1), so old segments can be released by index. The index alone
 // cannot order segments: after a truncation a later segment may hold lower indexes.
 //
-// Tail classification (what keeps recovery from losing acknowledged data silently): scanning stops
-// at the first record that does not decode. If nothing valid follows — every remaining byte is zero
-// ('zero-fill', a preallocated or never-written tail) or the bytes are garbage/incomplete with no
-// decodable record at any later offset ('torn') — the segment ends there. If a decodable record
-// follows, the bad record sits in the middle ('corrupt'). Only the caller knows whether truncating
-// is safe (last segment only); elsewhere any defect is corruption.
+// What a segment's bytes prove (what keeps recovery from losing acknowledged data silently):
+//  - the header (SEGMENT + its header records) was synced before the segment got its name;
+//  - every group-commit batch ends with a SYNC record (record.ts). Batch k is written only after
+//    batch k-1's fdatasync returned, so a valid SYNC of batch k found anywhere in the file proves
+//    every byte before its `batchStart` was synced: a bad record there is corruption, never a torn
+//    write, and recovery fails loudly (CorruptionError naming segment and offset);
+//  - what follows the last proven position is the final batch, whose fdatasync may or may not have
+//    returned. A power loss during it may persist its sectors in any order (a later one without an
+//    earlier one), and a sector that did not land reads as zeros (the WAL only appends to fresh
+//    space, and file systems hand out fresh space zeroed). So the final batch is classified:
+//      intact (its SYNC chains and every record decodes)        -> kept;
+//      valid records with no SYNC after them                    -> never synced: cut ('unmarked');
+//      all zeros                                                -> cut ('zero-fill');
+//      damaged, with the sign of a tear (a sector of it reading all zeros, or a record cut off by
+//        the end of the file while no SYNC of this batch follows) -> cut ('torn');
+//      damaged with no sign of a tear                           -> corruption: a synced final batch
+//        that rotted (a flipped bit) must not be cut silently, since it may hold an acknowledged
+//        vote. The price: a tear whose only missing bytes read back as non-zero garbage refuses
+//        to boot, loudly, instead of being cut.
+//  Only the caller knows whether cutting is allowed at all (the last segment only; a sealed
+//  segment was synced in full before its successor was created, so any defect there is corruption).
 
 import { CorruptionError } from '../../lib/errors.ts';
-import { decodeRecordAt, type WalRecord } from './record.ts';
+import { decodeRecordAt, RECORD_HEADER_BYTES, RecordType, type WalRecord } from './record.ts';
 
 /** A segment being created: header written and synced under `<name>.tmp`, then renamed. */
 export const SEGMENT_TEMP_SUFFIX = '.tmp';
@@ -47,60 +62,181 @@ export interface ScannedRecord {
   readonly offset: number;
 }
 
+/** Sector size assumed when looking for the zeroed sectors of a torn write (the smallest in use). */
+export const TEAR_SECTOR_BYTES = 512;
+/** A zeroed piece at the end of the file counts as a tear only from this size on: records themselves end in zero bytes. */
+const TEAR_EOF_ZERO_BYTES_MIN = 16;
+
 export type SegmentTail =
   | { readonly kind: 'clean' }
-  | { readonly kind: 'zero-fill'; readonly offset: number }
-  | { readonly kind: 'torn'; readonly offset: number; readonly reason: string }
-  | { readonly kind: 'corrupt'; readonly offset: number; readonly reason: string; readonly validAt?: number };
+  /** Cut at `offset` (the end of the last intact batch): the rest was never (fully) synced. */
+  | { readonly kind: 'zero-fill' | 'torn' | 'unmarked'; readonly offset: number; readonly reason: string }
+  /** A defect that truncation may not fix. */
+  | { readonly kind: 'corrupt'; readonly offset: number; readonly reason: string };
 
 export interface ScannedSegment {
+  /** Records up to the end of the last intact batch (or of the header), in order. */
   readonly records: ScannedRecord[];
-  /** Bytes up to the end of the last valid record. */
+  /** Bytes up to the end of the last intact batch: the size a repair cuts the file to. */
   readonly validBytes: number;
+  /** SYNC batches in `records` (the next batch gets number batches + 1). */
+  readonly batches: number;
+  /** Offset of the last intact batch's first record (= validBytes when there is none after the header). */
+  readonly lastBatchStart: number;
   readonly tail: SegmentTail;
 }
 
-/**
- * Decodes all records of one segment. A CRC-valid but malformed record throws CorruptionError at
- * once (it cannot be a torn write). `segment` only names the file in errors.
- */
-export function scanSegment(bytes: Uint8Array, payloadBytesMax: number, segment: string): ScannedSegment {
-  const records: ScannedRecord[] = [];
-  let offset = 0;
-  while (offset < bytes.byteLength) {
-    const r = decodeRecordAt(bytes, offset, payloadBytesMax);
-    if (r.kind === 'ok') {
-      records.push({ record: r.record, offset });
-      offset += r.bytes;
-      continue;
-    }
-    if (r.kind === 'malformed') {
-      throw new CorruptionError(`wal segment ${segment}: malformed record at offset ${offset}: ${r.reason}`, {
-        segment,
-        offset,
-      });
-    }
-    const reason = r.kind === 'incomplete' ? 'incomplete record' : r.reason;
-    return { records, validBytes: offset, tail: classifyTail(bytes, offset, payloadBytesMax, reason) };
-  }
-  return { records, validBytes: offset, tail: { kind: 'clean' } };
+export interface ScanOptions {
+  /** The file's name, for errors. */
+  readonly segment: string;
+  readonly payloadBytesMax: number;
+  /** Planted bug 'wal-trust-torn-tail': cut at any bad record, as if every defect were a tear. */
+  readonly trustTornTail?: boolean;
 }
 
-function classifyTail(bytes: Uint8Array, offset: number, payloadBytesMax: number, reason: string): SegmentTail {
-  let allZero = true;
-  for (let i = offset; i < bytes.byteLength; i++) {
-    if (bytes[i] !== 0) {
-      allZero = false;
+/**
+ * Decodes all records of one segment and classifies what follows the last intact batch (see the
+ * file header). A CRC-valid but malformed record, or a SYNC record that does not chain, throws
+ * CorruptionError at once (neither can be a torn write).
+ */
+export function scanSegment(bytes: Uint8Array, options: ScanOptions): ScannedSegment {
+  const { segment, payloadBytesMax } = options;
+  const fail = (offset: number, reason: string): CorruptionError =>
+    new CorruptionError(`wal segment ${segment}: ${reason} at offset ${offset}`, { segment, offset });
+  const records: ScannedRecord[] = [];
+  let offset = 0;
+  let headerEnd = -1;
+  let headerLeft = 1; // the SEGMENT record, then its header records
+  let batches = 0;
+  let batchEnd = 0; // end of the header or of the last intact batch
+  let batchStart = 0;
+  let batchRecords = 0; // records in `records` up to batchEnd
+  let bad: { offset: number; reason: string; incomplete: boolean } | undefined;
+  while (offset < bytes.byteLength) {
+    const r = decodeRecordAt(bytes, offset, payloadBytesMax);
+    if (r.kind === 'malformed') throw fail(offset, `malformed record (${r.reason})`);
+    if (r.kind !== 'ok') {
+      const incomplete = r.kind === 'incomplete';
+      bad = { offset, reason: incomplete ? 'incomplete record' : r.reason, incomplete };
       break;
     }
+    records.push({ record: r.record, offset });
+    offset += r.bytes;
+    if (headerLeft > 0) {
+      if (records.length === 1 && r.record.type === 'segment') headerLeft += r.record.headerRecords;
+      headerLeft--;
+      if (headerLeft === 0) {
+        headerEnd = offset;
+        batchEnd = batchStart = offset;
+        batchRecords = records.length;
+      }
+      continue;
+    }
+    if (r.record.type === 'sync') {
+      if (r.record.batch !== batches + 1 || r.record.batchStart !== batchEnd) {
+        throw fail(
+          records.at(-1)!.offset,
+          `sync record (batch ${r.record.batch} from ${r.record.batchStart}) does not follow batch ${batches} ending at ${batchEnd}`,
+        );
+      }
+      batches++;
+      batchStart = batchEnd;
+      batchEnd = offset;
+      batchRecords = records.length;
+    }
   }
-  if (allZero) return { kind: 'zero-fill', offset };
-  // Is there a decodable record anywhere after the bad one? Then data follows the defect: corrupt.
-  // (A torn write's payload that itself embeds a valid record is also reported as corrupt: the
-  // loud direction. A CRC-valid candidate that is malformed does not count as valid data.)
-  for (let at = offset + 1; at < bytes.byteLength; at++) {
-    const r = decodeRecordAt(bytes, at, payloadBytesMax);
-    if (r.kind === 'ok') return { kind: 'corrupt', offset, reason, validAt: at };
+  const done = (tail: SegmentTail): ScannedSegment => ({
+    records: tail.kind === 'corrupt' ? records : records.slice(0, batchRecords),
+    validBytes: tail.kind === 'clean' ? bytes.byteLength : batchEnd,
+    batches,
+    lastBatchStart: batchStart,
+    tail,
+  });
+  if (headerEnd < 0) {
+    // The header was synced before the segment was named: it is never torn.
+    return done({ kind: 'corrupt', offset, reason: `segment header is damaged (${bad?.reason ?? 'too short'})` });
   }
-  return { kind: 'torn', offset, reason };
+  if (bad === undefined) {
+    if (batchEnd === bytes.byteLength) return done({ kind: 'clean' });
+    return done({ kind: 'unmarked', offset: batchEnd, reason: 'records without the sync record of their batch' });
+  }
+  if (options.trustTornTail === true) {
+    // Planted bug: the old rule. Cut at the bad record, keeping everything before it.
+    return {
+      records,
+      validBytes: bad.offset,
+      batches,
+      lastBatchStart: batchStart,
+      tail: { kind: 'torn', offset: bad.offset, reason: bad.reason },
+    };
+  }
+  return done(classifyFinalBatch(bytes, { batchEnd, batches, bad }, payloadBytesMax));
+}
+
+function classifyFinalBatch(
+  bytes: Uint8Array,
+  at: { batchEnd: number; batches: number; bad: { offset: number; reason: string; incomplete: boolean } },
+  payloadBytesMax: number,
+): SegmentTail {
+  const { batchEnd, bad } = at;
+  // Any valid SYNC record after the defect: its batchStart is a proven-synced position.
+  let finalSyncEnd: number | undefined;
+  for (let o = bad.offset + 1; o + RECORD_HEADER_BYTES <= bytes.byteLength; o++) {
+    if (bytes[o + 8] !== RecordType.sync) continue;
+    const r = decodeRecordAt(bytes, o, payloadBytesMax);
+    if (r.kind !== 'ok' || r.record.type !== 'sync') continue;
+    if (r.record.batchStart > bad.offset) {
+      return {
+        kind: 'corrupt',
+        offset: bad.offset,
+        reason: `bad record (${bad.reason}) in synced data: the sync record of batch ${r.record.batch} at offset ${o} proves every byte before ${r.record.batchStart} was synced`,
+      };
+    }
+    if (r.record.batch === at.batches + 1 && r.record.batchStart === batchEnd) finalSyncEnd = o + r.bytes;
+  }
+  let allZero = true;
+  for (let i = batchEnd; i < bytes.byteLength && allZero; i++) allZero = bytes[i] === 0;
+  if (allZero) return { kind: 'zero-fill', offset: batchEnd, reason: 'zero-filled tail' };
+  const regionEnd = finalSyncEnd ?? bytes.byteLength;
+  if (finalSyncEnd === undefined && bad.incomplete) {
+    return {
+      kind: 'torn',
+      offset: batchEnd,
+      reason: `${bad.reason} at offset ${bad.offset}, cut off by the end of file`,
+    };
+  }
+  const zeroed = zeroedSector(bytes, batchEnd, regionEnd, bad.offset);
+  if (zeroed !== undefined) {
+    return {
+      kind: 'torn',
+      offset: batchEnd,
+      reason: `${bad.reason} at offset ${bad.offset}; sector at ${zeroed} did not land`,
+    };
+  }
+  return {
+    kind: 'corrupt',
+    offset: bad.offset,
+    reason: `bad record (${bad.reason}) in the final batch with no sign of a torn write (no zeroed sector): it may have been synced`,
+  };
+}
+
+/**
+ * The offset of a sector piece of [start, end) that overlaps [from, end) and reads all zeros, or
+ * undefined. A piece is a whole sector, the batch's first (partial) sector, or the file's last
+ * partial sector when it is at least TEAR_EOF_ZERO_BYTES_MIN long (records end in zero bytes).
+ */
+function zeroedSector(bytes: Uint8Array, start: number, end: number, from: number): number | undefined {
+  const sector = TEAR_SECTOR_BYTES;
+  for (let s = Math.floor(from / sector) * sector; s < end; s += sector) {
+    const lo = Math.max(s, start);
+    const hi = Math.min(s + sector, end);
+    if (hi <= lo) continue;
+    const whole = hi - lo === sector || lo === start;
+    const atEof = hi === bytes.byteLength && hi - lo >= TEAR_EOF_ZERO_BYTES_MIN;
+    if (!whole && !atEof) continue;
+    let zero = true;
+    for (let i = lo; i < hi && zero; i++) zero = bytes[i] === 0;
+    if (zero) return lo;
+  }
+  return undefined;
 }

@@ -11,9 +11,11 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { Disk } from '../../env/types.ts';
 import { AssertionError } from '../../lib/assert.ts';
-import { CorruptionError, LimitError } from '../../lib/errors.ts';
+import { BaristaError, CorruptionError, LimitError } from '../../lib/errors.ts';
+import { mutationsFrom } from '../../lib/mutations.ts';
 import { SeededRng } from '../../lib/rng.ts';
-import { SimDiskStore } from '../../sim/disk.ts';
+import { defaultDiskFaults, SimDiskStore } from '../../sim/disk.ts';
+import { DiskErrorCode } from '../../env/disk-paths.ts';
 import { FileDisk } from '../file-disk.ts';
 import { encodeRecord, type WalRecord } from './record.ts';
 import { recordingComponents } from './test-components.ts';
@@ -59,6 +61,21 @@ function readAll(disk: Disk, path: string): Uint8Array {
   } finally {
     f.close();
   }
+}
+
+const SYNC_BYTES = encodeRecord({ type: 'sync', batch: 1, batchStart: 0 }).byteLength;
+
+function hs(term: number, vote: string): WalRecord {
+  return { type: 'hardState', state: { term, vote, commit: 0 } };
+}
+
+/** Flips one bit of a file in place, durably (rot on the platter). */
+function flipBit(disk: Disk, path: string, offset: number): void {
+  const f = disk.open(path, { create: false });
+  const b = f.read(offset, 1);
+  f.writeAt(offset, new Uint8Array([b[0]! ^ 0x01]));
+  f.sync();
+  f.close();
 }
 
 function lastSegmentPath(disk: Disk): string {
@@ -241,21 +258,129 @@ for (const [diskName, makeDisk] of disks) {
       assert.equal(r.tailRepair?.kind, 'torn');
     });
 
-    test('a complete last record with a bad CRC is a torn tail', () => {
+    test('a bit flipped in a synced hard state in the final batch fails loudly, not back at term 0', () => {
+      // Issue 7 item 1: the last record on disk, synced and acknowledged (a vote for b in term 5),
+      // rots. Cutting it as a "torn tail" would let the node vote again in term 5.
+      const disk = makeDisk();
+      const { wal } = open(disk);
+      wal.append([{ type: 'hardState', state: { term: 5, vote: 'b', commit: 0 } }]);
+      wal.sync();
+      wal.close();
+      const path = lastSegmentPath(disk);
+      const bytes = readAll(disk, path);
+      const hardStateAt = bytes.byteLength - SYNC_BYTES - encodeRecord(hs(5, 'b')).byteLength;
+      flipBit(disk, path, hardStateAt + 9 + 3); // in the term field's third byte
+      const expectLoud = (e: unknown) =>
+        e instanceof CorruptionError &&
+        e.fields['segment'] === path.split('/').at(-1) &&
+        e.fields['offset'] === hardStateAt &&
+        /may have been synced/.test(e.message);
+      assert.throws(() => open(disk), expectLoud);
+      assert.equal(readAll(disk, path).byteLength, bytes.byteLength, 'nothing was cut');
+      // The planted bug re-creates the defect: back at term 0, no vote, only a repair counted.
+      const planted = Wal.open(
+        { disk, ...recordingComponents(), mutations: mutationsFrom(['wal-trust-torn-tail']) },
+        small,
+      );
+      assert.equal(planted.recovery.hardState, null);
+      assert.notEqual(planted.recovery.tailRepair, null);
+    });
+
+    test('sectors of the final batch lost out of order (a later one landed) are cut as unsynced', () => {
+      // Issue 7 item 2: a power loss during the final batch's fsync persisted its last sector (with
+      // the SYNC record) but not an earlier one, which reads as zeros. That batch was never
+      // acknowledged: cut it, count it, boot.
+      const disk = makeDisk();
+      const { wal } = open(disk);
+      wal.append([entry(1, 1)]);
+      wal.sync();
+      wal.close();
+      const path = lastSegmentPath(disk);
+      const synced = readAll(disk, path).byteLength;
+      const batch = [2, 3, 4, 5, 6].map((i) => entry(i, 1, String(i).repeat(200)));
+      const body = Buffer.concat(batch.map((r) => encodeRecord(r)));
+      const marker = encodeRecord({ type: 'sync', batch: 2, batchStart: synced });
+      const torn = Buffer.concat([body, marker]);
+      const sectorStart = Math.ceil(synced / 512) * 512;
+      torn.fill(0, sectorStart - synced, sectorStart - synced + 512); // one whole sector did not land
+      assert.ok(sectorStart + 512 < synced + body.byteLength, 'a later sector landed');
+      const f = disk.open(path, { create: false });
+      f.append(torn);
+      f.sync();
+      f.close();
+      const reopened = open(disk);
+      assert.deepEqual(entriesOf(reopened.recovery), [[1, 1, 'e1']]);
+      assert.equal(reopened.recovery.tailRepair?.kind, 'torn');
+      assert.equal(reopened.recovery.tailRepair?.offset, synced);
+      assert.equal(reopened.components.metrics.value('wal_tail_repairs_total'), 1);
+      assert.equal(readAll(disk, path).byteLength, synced);
+    });
+
+    test('a bit flipped in an earlier synced batch fails loudly: the next SYNC record proves it synced', () => {
+      const disk = makeDisk();
+      const { wal } = open(disk);
+      wal.append([entry(1, 1), entry(2, 1)]);
+      wal.sync();
+      wal.append([entry(3, 1)]);
+      wal.sync();
+      wal.close();
+      const path = lastSegmentPath(disk);
+      const bytes = readAll(disk, path);
+      const second = bytes.byteLength - SYNC_BYTES - encodeRecord(entry(3, 1)).byteLength;
+      const offset2 = second - SYNC_BYTES - encodeRecord(entry(2, 1)).byteLength;
+      flipBit(disk, path, offset2 + 12);
+      assert.throws(
+        () => open(disk),
+        (e: unknown) =>
+          e instanceof CorruptionError &&
+          e.fields['segment'] === path.split('/').at(-1) &&
+          e.fields['offset'] === offset2 &&
+          /proves every byte before/.test(e.message),
+      );
+    });
+
+    test('a transient read error during recovery is read again, never cut', () => {
       const disk = makeDisk();
       const { wal } = open(disk);
       wal.append([entry(1, 1), entry(2, 1, 'last')]);
       wal.sync();
       wal.close();
-      const path = lastSegmentPath(disk);
-      const bytes = readAll(disk, path);
-      const f = disk.open(path, { create: false });
-      f.writeAt(bytes.byteLength - 1, new Uint8Array([bytes.at(-1)! ^ 0xff]));
-      f.sync();
-      f.close();
-      const r = open(disk).recovery;
-      assert.deepEqual(entriesOf(r), [[1, 1, 'e1']]);
-      assert.match(r.tailRepair?.reason ?? '', /crc/);
+      // The first read of each file returns a copy with one bit flipped; later reads are right.
+      const seen = new Set<string>();
+      const flaky: Disk = {
+        ...disk,
+        open: (p, o) => {
+          const f = disk.open(p, o);
+          return {
+            ...f,
+            path: f.path,
+            size: () => f.size(),
+            read: (offset, length) => {
+              const out = Uint8Array.from(f.read(offset, length));
+              if (!seen.has(p) && out.byteLength > 0) out[out.byteLength - 30]! ^= 0x04;
+              seen.add(p);
+              return out;
+            },
+            append: (d) => f.append(d),
+            writeAt: (at, d) => f.writeAt(at, d),
+            truncate: (n) => f.truncate(n),
+            sync: () => f.sync(),
+            close: () => f.close(),
+          };
+        },
+        exists: (p) => disk.exists(p),
+        list: (d) => disk.list(d),
+        mkdirp: (d) => disk.mkdirp(d),
+        rename: (a, b) => disk.rename(a, b),
+        remove: (p) => disk.remove(p),
+        syncDir: (d) => disk.syncDir(d),
+      };
+      const r = Wal.open({ disk: flaky, ...recordingComponents() }, small).recovery;
+      assert.deepEqual(entriesOf(r), [
+        [1, 1, 'e1'],
+        [2, 1, 'last'],
+      ]);
+      assert.equal(r.tailRepair, null);
     });
 
     test('a zero-filled tail is cut and reported as such; zeros followed by data are corruption', () => {
@@ -292,7 +417,7 @@ for (const [diskName, makeDisk] of disks) {
       const bytes = readAll(disk, path);
       const record3 = encodeRecord(entry(3, 1)).byteLength;
       const record2 = encodeRecord(entry(2, 1)).byteLength;
-      const offset2 = bytes.byteLength - record3 - record2;
+      const offset2 = bytes.byteLength - SYNC_BYTES - record3 - record2;
       const f = disk.open(path, { create: false });
       f.writeAt(offset2 + 12, new Uint8Array([bytes[offset2 + 12]! ^ 0x01]));
       f.sync();
@@ -303,7 +428,7 @@ for (const [diskName, makeDisk] of disks) {
           e instanceof CorruptionError &&
           e.fields['segment'] === path.split('/').at(-1) &&
           e.fields['offset'] === offset2 &&
-          /valid record follows/.test(e.message),
+          /may have been synced/.test(e.message),
       );
     });
 
@@ -453,5 +578,52 @@ describe('WAL append contract', () => {
     failNext = false;
     assert.throws(() => wal.sync(), /EIO/);
     assert.throws(() => wal.append([entry(2, 1)]), /EIO/);
+  });
+});
+
+describe('WAL after a failed fsync (SimDisk: the page cache outlives the process, not a reboot)', () => {
+  // Issue 7 item 3. The fsync of (term 6, vote c) fails: Linux marks the pages clean, so they are
+  // never written, yet a restarted process reads them back. Whatever recovery returns, the node acts
+  // on (it voted c in term 6), so it must survive the next power loss too.
+  function scenario(mutations: string[]) {
+    const faults = { ...defaultDiskFaults, lostUnsynced: true, syncErrorProbability: 0 };
+    const store = new SimDiskStore(new SeededRng('wal-fsync-failure'), faults);
+    const components = () => ({ disk: store.view(), ...recordingComponents(), mutations: mutationsFrom(mutations) });
+    const { wal } = Wal.open(components(), small);
+    wal.append([hs(5, 'b')]);
+    wal.sync();
+    wal.append([hs(6, 'c')]);
+    faults.syncErrorProbability = 1;
+    let failure: unknown;
+    assert.throws(
+      () => wal.sync(),
+      (e: unknown) => {
+        failure = e;
+        return e instanceof BaristaError && e.code === DiskErrorCode.io && e.fields['errno'] === 'EIO';
+      },
+    );
+    assert.throws(
+      () => wal.append([entry(1, 6)]),
+      (e: unknown) => e === failure,
+      'the WAL refuses every later call',
+    );
+    faults.syncErrorProbability = 0;
+    store.restartProcess(); // the process exits and starts again; the machine did not reboot
+    const afterExit = Wal.open(components(), small).recovery.hardState;
+    store.crash(); // now the power fails
+    const afterReboot = Wal.open(components(), small).recovery.hardState;
+    return { afterExit, afterReboot };
+  }
+
+  test('what recovery returns after the failed fsync survives the next power loss', () => {
+    const { afterExit, afterReboot } = scenario([]);
+    assert.deepEqual(afterExit, { term: 6, vote: 'c', commit: 0 }, 'the page cache still shows the batch');
+    assert.deepEqual(afterReboot, afterExit, 'recovery re-persisted it before trusting it');
+  });
+
+  test("the planted 'wal-trust-page-cache' forgets the vote it acted on", () => {
+    const { afterExit, afterReboot } = scenario(['wal-trust-page-cache']);
+    assert.deepEqual(afterExit, { term: 6, vote: 'c', commit: 0 });
+    assert.deepEqual(afterReboot, { term: 5, vote: 'b', commit: 0 });
   });
 });

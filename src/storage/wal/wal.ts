@@ -12,6 +12,21 @@
 //  - If a write or fdatasync fails, the WAL is poisoned: every later call throws the same error.
 //    After a failed fsync the kernel may have dropped the dirty pages, so retrying could report
 //    success for data that is gone ("fsyncgate"); the process must restart and recover instead.
+//    ENOSPC is no different (typed `disk_no_space`): a half-written batch is never acknowledged,
+//    and recovery cuts it as an unsynced tail.
+//
+// After a failed fdatasync (the rule for the restart): the batch's bytes may still sit in the page
+// cache, marked clean but never written, so a restarted process (same boot) reads them back and
+// would trust a batch no device holds. Node has no O_DIRECT to read past the cache, and a second
+// fdatasync of clean pages writes nothing. So Wal.open re-persists the final batch of the last
+// segment — the only batch whose fdatasync can have failed, since the process exits at the first
+// failure — by writing its bytes again at the same offset (which dirties the pages) and
+// fdatasyncing, before anything recovered is used; it also syncs the directory, for a segment
+// whose rename's syncDir failed. If the device still fails, the open fails and the node stays down
+// (exit 2). Cost: one rewrite of at most one batch and two fsyncs per open.
+//
+// Sync markers: every batch written to a segment ends with a SYNC record (record.ts), so recovery
+// knows which bytes were synced and never cuts into them (segment.ts).
 //
 // On-disk invariants:
 //  - every segment starts with SEGMENT(seq, firstIndex, headerRecords), then the current HARD_STATE
@@ -29,8 +44,9 @@ import type { Clock, Counter, Disk, DiskFile, Histogram, Logger, Metrics } from 
 import { assert } from '../../lib/assert.ts';
 import { ConfigError, LimitError } from '../../lib/errors.ts';
 import { mkdirpDurable } from '../../env/disk-io.ts';
+import type { Mutations } from '../../lib/mutations.ts';
 import { checkHardStateTransition, type LogTracker } from './log-tracker.ts';
-import { encodeRecord, RECORD_HEADER_BYTES, type WalHardState, type WalRecord } from './record.ts';
+import { encodedRecordBytes, encodeRecord, RECORD_HEADER_BYTES, type WalHardState, type WalRecord } from './record.ts';
 import { type RecoveredWal, recoverWal, type SnapshotMarker, type TailRepair, type WalEntry } from './recover.ts';
 import { SEGMENT_TEMP_SUFFIX, segmentFileName } from './segment.ts';
 
@@ -76,7 +92,12 @@ export interface WalComponents {
   readonly clock: Clock;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** Planted bugs (src/lib/mutations.ts), from env.mutations; absent = none. */
+  readonly mutations?: Mutations;
 }
+
+/** Bytes of the SYNC record that ends every batch. */
+const SYNC_RECORD_BYTES = encodedRecordBytes({ type: 'sync', batch: 0, batchStart: 0 });
 
 /** The state the WAL held when it was opened. */
 export interface WalRecovery {
@@ -114,8 +135,10 @@ interface OpenSegment {
   readonly firstIndex: number;
   readonly file: DiskFile;
   bytes: number;
-  /** Records after the segment's header records. */
+  /** Records after the segment's header records (SYNC records not counted). */
   bodyRecords: number;
+  /** SYNC batches written to this segment. */
+  batches: number;
 }
 
 interface ClosedSegment {
@@ -161,12 +184,15 @@ export class Wal {
   private syncedLsn = 0;
   private failure: unknown = null;
   private closed = false;
+  /** Planted bug 'wal-skip-fsync'. */
+  private readonly skipFsync: boolean;
 
   private constructor(components: WalComponents, options: WalOptions, recovered: RecoveredWal) {
     this.disk = components.disk;
     this.clock = components.clock;
     this.log = components.log.child({ component: 'wal', dir: options.dir });
     this.options = options;
+    this.skipFsync = components.mutations?.has('wal-skip-fsync') === true;
     const m = components.metrics;
     this.metrics = {
       syncs: m.counter('wal_syncs_total', 'WAL group commits (one fdatasync of the open segment each)'),
@@ -175,7 +201,7 @@ export class Wal {
       records: m.counter('wal_records_total', 'Records appended to the WAL'),
       segmentsCreated: m.counter('wal_segments_created_total', 'WAL segments created'),
       segmentsReleased: m.counter('wal_segments_released_total', 'WAL segments removed after a snapshot'),
-      tailRepairs: m.counter('wal_tail_repairs_total', 'Torn or zero-filled WAL tails truncated at recovery'),
+      tailRepairs: m.counter('wal_tail_repairs_total', 'Unsynced WAL tails truncated at recovery'),
     };
     this.tracker = recovered.tracker.clone();
     this.hardState = recovered.hardState;
@@ -192,20 +218,32 @@ export class Wal {
       this.current = this.createSegment(0);
     } else {
       const file = this.disk.open(`${options.dir}/${tail.name}`, { create: false });
-      this.current = { seq: tail.seq, firstIndex: tail.firstIndex, file, bytes: file.size(), bodyRecords: 1 };
+      this.current = {
+        seq: tail.seq,
+        firstIndex: tail.firstIndex,
+        file,
+        bytes: file.size(),
+        bodyRecords: 1,
+        batches: tail.batches,
+      };
     }
   }
 
   /**
-   * Recovers the WAL in `options.dir` (creating it if absent), repairs a torn tail (truncate +
-   * fdatasync, logged and counted), and opens it for appending. Throws CorruptionError, naming
-   * segment and offset, for any defect that truncation cannot safely fix.
+   * Recovers the WAL in `options.dir` (creating it if absent), repairs an unsynced tail (truncate,
+   * logged and counted), re-persists the final batch (see "After a failed fdatasync" above), and
+   * opens it for appending. Throws CorruptionError, naming segment and offset, for any defect that
+   * truncation cannot safely fix, and the disk's error if the device fails.
    */
   static open(components: WalComponents, options: WalOptions): { wal: Wal; recovery: WalRecovery } {
     validateWalOptions(options);
     const { disk, log, metrics } = components;
     mkdirpDurable(disk, options.dir);
-    const recovered = recoverWal(disk, options.dir, options.recordPayloadBytesMax);
+    const mutations = components.mutations;
+    const recovered = recoverWal(disk, options.dir, {
+      payloadBytesMax: options.recordPayloadBytesMax,
+      trustTornTail: mutations?.has('wal-trust-torn-tail') === true,
+    });
     for (const name of recovered.foreignFiles) log.warn({ dir: options.dir, name }, 'wal: ignoring a foreign file');
     for (const name of recovered.unfinishedFiles) {
       // A crash while creating a segment: never renamed into place, so nothing in it was acknowledged.
@@ -214,16 +252,23 @@ export class Wal {
     }
     if (recovered.unfinishedFiles.length > 0) disk.syncDir(options.dir);
     const repair = recovered.tailRepair;
-    if (repair !== null) {
-      const file = disk.open(`${options.dir}/${repair.segment}`, { create: false });
+    const final = mutations?.has('wal-trust-page-cache') === true ? null : recovered.finalBatch;
+    if (repair !== null || final !== null) {
+      const segment = repair?.segment ?? final!.segment;
+      const file = disk.open(`${options.dir}/${segment}`, { create: false });
       try {
-        file.truncate(repair.offset);
+        if (repair !== null) file.truncate(repair.offset);
+        // Same bytes, same place: dirties pages a failed fdatasync may have left clean but unwritten.
+        if (final !== null) file.writeAt(final.offset, final.bytes);
         file.sync();
       } finally {
         file.close();
       }
-      metrics.counter('wal_tail_repairs_total', 'Torn or zero-filled WAL tails truncated at recovery').inc();
-      log.warn({ ...repair }, 'wal: truncated a torn tail at recovery');
+      disk.syncDir(options.dir);
+      if (repair !== null) {
+        metrics.counter('wal_tail_repairs_total', 'Unsynced WAL tails truncated at recovery').inc();
+        log.warn({ ...repair }, 'wal: truncated an unsynced torn tail at recovery');
+      }
     }
     const wal = new Wal(components, options, recovered);
     const baseTerm = recovered.tracker.baseTerm;
@@ -257,6 +302,10 @@ export class Wal {
   get durableLsn(): number {
     return this.syncedLsn;
   }
+  /** The newest snapshot marker that is durable (null = none). */
+  get durableSnapshotMarker(): SnapshotMarker | null {
+    return this.durableSnapshot;
+  }
   /** Index of the newest snapshot marker that is durable (0 = none): releaseTo may go this far. */
   get durableSnapshotIndex(): number {
     return this.durableSnapshot?.index ?? 0;
@@ -278,7 +327,7 @@ export class Wal {
   append(records: readonly WalRecord[]): number {
     this.checkUsable();
     const encoded = records.map((r) => {
-      assert(r.type !== 'segment', 'SEGMENT records are written by the WAL itself');
+      assert(r.type !== 'segment' && r.type !== 'sync', 'SEGMENT and SYNC records are written by the WAL itself');
       const bytes = encodeRecord(r);
       assert(bytes.byteLength - RECORD_HEADER_BYTES <= this.options.recordPayloadBytesMax, 'wal record too large');
       return bytes;
@@ -326,19 +375,19 @@ export class Wal {
       let chunk: Uint8Array[] = [];
       let chunkBytes = 0;
       for (const p of batch) {
-        const full = this.current.bytes + chunkBytes + p.bytes.byteLength > this.options.segmentBytesMax;
-        if (full && (this.current.bodyRecords > 0 || chunk.length > 0)) {
+        const need = this.current.bytes + chunkBytes + p.bytes.byteLength + SYNC_RECORD_BYTES;
+        if (need > this.options.segmentBytesMax && (this.current.bodyRecords > 0 || chunk.length > 0)) {
           this.writeChunk(chunk, chunkBytes);
           chunk = [];
           chunkBytes = 0;
-          this.current.file.sync(); // seal before the successor exists
+          this.fsyncCurrent(); // seal before the successor exists
           this.rotate(p);
         }
         chunk.push(p.bytes);
         chunkBytes += p.bytes.byteLength;
       }
       this.writeChunk(chunk, chunkBytes);
-      this.current.file.sync();
+      this.fsyncCurrent();
     } catch (error) {
       this.failure = error;
       this.log.error({ err: error }, 'wal: write or fdatasync failed; the WAL is unusable until restart');
@@ -397,13 +446,22 @@ export class Wal {
     assert(!this.closed, 'wal is closed');
   }
 
+  private fsyncCurrent(): void {
+    if (this.skipFsync) return; // planted bug 'wal-skip-fsync'
+    this.current.file.sync();
+  }
+
+  /** Writes `chunk` and the SYNC record that ends the batch, in one write. */
   private writeChunk(chunk: Uint8Array[], chunkBytes: number): void {
     if (chunk.length === 0) return;
-    const data = chunk.length === 1 ? chunk[0]! : Buffer.concat(chunk, chunkBytes);
-    this.current.file.append(data);
-    this.current.bytes += chunkBytes;
-    this.current.bodyRecords += chunk.length;
-    this.metrics.bytesWritten.inc(chunkBytes);
+    const cur = this.current;
+    const marker = encodeRecord({ type: 'sync', batch: cur.batches + 1, batchStart: cur.bytes });
+    const total = chunkBytes + marker.byteLength;
+    cur.file.append(Buffer.concat([...chunk, marker], total));
+    cur.bytes += total;
+    cur.bodyRecords += chunk.length;
+    cur.batches++;
+    this.metrics.bytesWritten.inc(total);
   }
 
   /** Seals nothing itself: the caller synced the current segment. Opens seq+1 at `p`'s position. */
@@ -451,7 +509,7 @@ export class Wal {
     this.metrics.bytesWritten.inc(bytes.byteLength);
     this.log.info({ segment: name }, 'wal: created segment');
     const file = this.disk.open(path, { create: false });
-    return { seq, firstIndex, file, bytes: bytes.byteLength, bodyRecords: 0 };
+    return { seq, firstIndex, file, bytes: bytes.byteLength, bodyRecords: 0, batches: 0 };
   }
 }
 
@@ -459,7 +517,8 @@ export class Wal {
 function applyToTracker(tracker: LogTracker, r: WalRecord, hardState: WalHardState | null): string | undefined {
   switch (r.type) {
     case 'segment':
-      return 'SEGMENT records are written by the WAL itself';
+    case 'sync':
+      return 'SEGMENT and SYNC records are written by the WAL itself';
     case 'entry': {
       const why = tracker.checkEntry(r.index, r.term);
       if (why === undefined) tracker.appendEntry(r.index, r.term);

@@ -1,0 +1,34 @@
+// Goal: the time a leader stamps into commands (issue 7 item 9) follows the leader's monotonic
+// clock from the log time it has applied, so wall-clock skew or steps on any node change nothing,
+// and a new term continues from the log instead of from that node's own history.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { proposedAtOf } from './command.ts';
+import { encodeCommand } from './command.ts';
+import { LeaderLogClock } from './log-clock.ts';
+
+class FakeClock {
+  mono = 1_000;
+  wall = 1_767_225_600_000;
+  monotonicMs(): number {
+    return this.mono;
+  }
+  wallMs(): number {
+    return this.wall;
+  }
+}
+
+test('stamps continue from the applied log time by the monotonic clock; the wall clock plays no part', () => {
+  const clock = new FakeClock();
+  let applied = 50_000;
+  const lc = new LeaderLogClock(clock, () => applied);
+  const cmd = encodeCommand({ kind: 'register', proposedAtMs: clock.wall, clientAddress: '' });
+  assert.equal(proposedAtOf(lc.stamp(cmd, 3)), 50_000, 'a new term starts at the applied log time');
+  clock.mono += 200;
+  clock.wall += 10 * 60_000; // this node's wall clock jumps ten minutes ahead
+  assert.equal(proposedAtOf(lc.stamp(cmd, 3)), 50_200, 'only monotonic time elapsed counts');
+  applied = 90_000;
+  clock.mono += 100;
+  assert.equal(proposedAtOf(lc.stamp(cmd, 3)), 50_300, 'within a term, the anchor stays');
+  assert.equal(proposedAtOf(lc.stamp(cmd, 4)), 90_000, 'a new term re-anchors on the applied log time');
+});

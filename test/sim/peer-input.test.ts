@@ -32,7 +32,7 @@ function leaderOf(sim: Simulation<NodeServices>): string | undefined {
   return ids.find((id) => sim.instance(id)?.raft.core.role === 'leader');
 }
 
-test('a read answer with a short context is counted and dropped, not a crash (issue 7 item 12)', () => {
+test('a read answer with a short context is dropped, not a crash (issue 7 item 12)', () => {
   const sim = cluster('short-read-ctx');
   assert.ok(
     sim.runUntilCondition(() => leaderOf(sim) !== undefined, 10_000),
@@ -54,7 +54,10 @@ test('a read answer with a short context is counted and dropped, not a crash (is
   });
   sim.network.send(sim.network.indexOf(leader)!, follower, MessageType.Raft, forged);
   sim.runFor(100);
-  assert.equal(sim.metrics(follower).value('raft_read_states_rejected_total', { code: 'truncated' }), 1);
+  // Two layers stop it now: the core accepts a read answer only for a read this incarnation
+  // forwarded to that leader (issue 7 item 6), and the driver decodes the context as untrusted
+  // bytes (read-ctx.ts, counted in raft_read_states_rejected_total). Before both, this crashed.
+  assert.equal(sim.failed, undefined, 'no node crashed');
   // The follower still serves linearizable reads.
   let readDone: string | undefined;
   sim.instance(follower)!.raft.read((err) => {
@@ -114,10 +117,7 @@ test('payloads corrupted in flight (no checksum caught them) never crash a node'
     router: refused('peer_messages_rejected_total'),
     membership: refused('membership_rejected_total'),
   };
-  // Corruption reached the Raft, membership, forwarding and read-context decoders (fixed seed).
-  assert.ok(
-    counts.raft > 0 && counts.membership > 0 && counts.client > 0 && counts.readCtx > 0,
-    JSON.stringify(counts),
-  );
+  // Corruption reached the Raft, membership and forwarding decoders (fixed seed).
+  assert.ok(counts.raft > 0 && counts.membership > 0 && counts.client > 0, JSON.stringify(counts));
   assert.equal(answered, 200 * ids.length * 2, 'every request got an answer');
 });

@@ -1,20 +1,35 @@
-// Benchmark of the linearizability checker (src/check/linearizability.ts) on generated histories.
-//   npm run bench -- check            # Porcupine-equivalent set + the full matrix
-//   npm run bench -- check quick      # Porcupine-equivalent set + 1k/10k rows only
-//   npm run bench -- check porcupine  # Porcupine-equivalent set only
-// Reference: Porcupine (Go) checks its 102 etcd Jepsen histories in ≈ 0.83 s total on this machine,
-// hardest ≈ 0.27 s. Our equivalent: 102 generated single-register cas histories, ~80 ops each,
-// ~20 processes, ~20 % indeterminate ops (same shape, not the same files).
-// Every case runs under a time budget (verdict `unknown` when it runs out) so the run is bounded.
-import { checkLinearizable } from '../src/check/linearizability.ts';
+// Benchmark of the linearizability checker (src/check).
+//   npm run bench -- check              # Porcupine's own histories, side by side with its times
+//   npm run bench -- check generated    # generated Porcupine-shaped sets + the size matrix
+//   npm run bench -- check generated quick   # ... matrix without the 100k rows
+// Porcupine's histories (../shared/data/porcupine: 102 etcd Jepsen logs, 6 KV files, expected.tsv,
+// porcupine-times-go1.19.tsv with Porcupine's CheckOperations time per file on this machine kind)
+// are read in place, never copied. Timed: checkOperations on the paired operations (partitioning,
+// entry list, search, failure explanation); not timed: reading, parsing and pairing — as Porcupine's
+// benchmark times its check after parsing. Each file is checked WARMUP_ROUNDS times first (JIT),
+// then MEASURED_ROUNDS rounds interleave all files (spreading a shared machine's load over all of
+// them); the per-file figure is the median (wall clock, and process CPU time beside it).
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { generateRegisterHistory } from '../src/check/generate.ts';
+import { checkLinearizable, checkOperations } from '../src/check/linearizability.ts';
+import { modelByName } from '../src/check/models/index.ts';
 import { kvModel } from '../src/check/models/kv.ts';
 import { casRegisterModel } from '../src/check/models/register.ts';
+import { prepareOperations } from '../src/check/prepare.ts';
+import { detectFormat, formatModelDefaults, parseHistory } from '../src/check/readers/index.ts';
+import { sharedDataDir, sharedDataHint } from '../src/check/shared-data.ts';
+import type { Model, Operation } from '../src/check/types.ts';
 import { machineLine } from './_machine.ts';
 
 const PORCUPINE_TOTAL_MS = 830;
 const PORCUPINE_HARDEST_MS = 270;
 const CASE_BUDGET_MS = 10_000;
+const WARMUP_ROUNDS = 3;
+const MEASURED_ROUNDS = 9;
+/** Files where Porcupine takes longer than this are the ones the comparison is about. */
+const REFERENCE_FLOOR_MS = 1;
 
 const now = (): number => performance.now();
 const maxRssMiB = (): number => process.resourceUsage().maxRSS / 1024;
@@ -96,10 +111,137 @@ function matrix(quick: boolean): void {
         }
 }
 
+interface RealCase {
+  readonly file: string;
+  readonly expected: 'valid' | 'invalid';
+  readonly porcupineMs: number | undefined;
+  readonly ops: readonly Operation[];
+  readonly model: Model<unknown>;
+  verdict?: string;
+  steps?: number;
+  readonly wallMs: number[];
+  readonly cpuMs: number[];
+}
+
+/** `EtcdJepsen007` → jepsen/etcd_007.log; `Kv50ClientsOk` → kv/c50-ok.txt. */
+function fileOfBenchmark(name: string): string | undefined {
+  const etcd = /^EtcdJepsen(\d{3})$/.exec(name);
+  if (etcd !== null) return `jepsen/etcd_${etcd[1]}.log`;
+  const kv = /^Kv(\d+)Clients?(Ok|Bad)$/.exec(name);
+  if (kv !== null) return `kv/c${(kv[1] as string).padStart(2, '0')}-${(kv[2] as string).toLowerCase()}.txt`;
+  return undefined;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1] as number;
+}
+
+function loadCases(dir: string): RealCase[] {
+  const porcupineMs = new Map<string, number>();
+  for (const line of readFileSync(join(dir, 'porcupine-times-go1.19.tsv'), 'utf8').trim().split('\n').slice(1)) {
+    const [name, , medianMs] = line.split('\t');
+    const file = fileOfBenchmark(name as string);
+    if (file !== undefined) porcupineMs.set(file, Number(medianMs));
+  }
+  return readFileSync(join(dir, 'expected.tsv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((line) => {
+      const [file, expected] = line.split('\t') as [string, string];
+      const text = readFileSync(join(dir, file), 'utf8');
+      const format = detectFormat(text);
+      const kv = format === 'porcupine-kv';
+      const history = parseHistory(text, format, { source: file, casConvention: kv ? 'knossos' : 'etcd' });
+      const spec = kv
+        ? modelByName('kv', formatModelDefaults(format))
+        : modelByName('cas-register', { casConvention: 'etcd' });
+      if (spec.kind !== 'linearizable') throw new Error(`${file}: not a linearizability model`);
+      return {
+        file,
+        expected: expected === 'true' ? 'valid' : 'invalid',
+        porcupineMs: porcupineMs.get(file),
+        ops: prepareOperations(history).operations,
+        model: spec.model,
+        wallMs: [],
+        cpuMs: [],
+      };
+    });
+}
+
+function timeOnce(c: RealCase, record: boolean): void {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const result = checkOperations(c.ops, c.model, { now, timeBudgetMs: CASE_BUDGET_MS });
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  c.verdict = result.verdict;
+  c.steps = result.stats.statesExplored;
+  if (!record) return;
+  c.wallMs.push(wallMs);
+  c.cpuMs.push((cpu.user + cpu.system) / 1000);
+}
+
+function porcupineFiles(): void {
+  const dir = sharedDataDir('porcupine');
+  if (dir === undefined) {
+    console.log(`Porcupine's histories absent (${sharedDataHint('porcupine')}): skipped`);
+    return;
+  }
+  const cases = loadCases(dir);
+  const load = loadavg().map((l) => l.toFixed(1));
+  for (let r = 0; r < WARMUP_ROUNDS; r++) for (const c of cases) timeOnce(c, false);
+  for (let r = 0; r < MEASURED_ROUNDS; r++) for (const c of cases) timeOnce(c, true);
+  const loadAfter = loadavg().map((l) => l.toFixed(1));
+  console.log(
+    `porcupine's histories (${dir}): ${cases.length} files, median of ${MEASURED_ROUNDS} interleaved rounds after ${WARMUP_ROUNDS} warm-up rounds; load average ${load.join(' ')} -> ${loadAfter.join(' ')}`,
+  );
+  console.log('file                 expected  verdict   steps      ours ms  (cpu ms)  porcupine ms  ratio');
+  const wrong = cases.filter((c) => c.verdict !== c.expected);
+  const row = (c: RealCase): string => {
+    const ours = median(c.wallMs);
+    const ratio = c.porcupineMs === undefined ? '' : (ours / c.porcupineMs).toFixed(2);
+    return [
+      c.file.padEnd(20),
+      c.expected.padEnd(9),
+      (c.verdict ?? '').padEnd(9),
+      String(c.steps ?? '').padStart(7),
+      ours.toFixed(2).padStart(10),
+      `(${median(c.cpuMs).toFixed(2)})`.padStart(9),
+      (c.porcupineMs?.toFixed(2) ?? '-').padStart(13),
+      ratio.padStart(6),
+    ].join(' ');
+  };
+  const shown = cases.filter((c) => (c.porcupineMs ?? 0) > REFERENCE_FLOOR_MS || median(c.wallMs) > REFERENCE_FLOOR_MS);
+  for (const c of shown) console.log(row(c));
+  const etcd = cases.filter((c) => c.file.startsWith('jepsen/'));
+  const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
+  const oursEtcd = sum(etcd.map((c) => median(c.wallMs)));
+  const cpuEtcd = sum(etcd.map((c) => median(c.cpuMs)));
+  const refEtcd = sum(etcd.map((c) => c.porcupineMs ?? 0));
+  console.log(
+    `etcd total (${etcd.length} files): ours ${oursEtcd.toFixed(1)} ms (cpu ${cpuEtcd.toFixed(1)})  porcupine ${refEtcd.toFixed(1)} ms  ratio ${(oursEtcd / refEtcd).toFixed(2)}`,
+  );
+  const slower = shown.filter(
+    (c) => c.porcupineMs !== undefined && c.porcupineMs > REFERENCE_FLOOR_MS && median(c.wallMs) >= c.porcupineMs,
+  );
+  console.log(
+    `files over ${REFERENCE_FLOOR_MS} ms for Porcupine where we are not faster: ${slower.length === 0 ? 'none' : slower.map((c) => c.file).join(', ')}`,
+  );
+  console.log(
+    `verdicts: ${wrong.length === 0 ? `all ${cases.length} as expected` : `WRONG: ${wrong.map((c) => `${c.file} ${c.verdict}`).join(', ')}`}`,
+  );
+}
+
 export default async function (args: string[]): Promise<void> {
   console.log(machineLine());
   console.log(`command: npm run bench -- check ${args.join(' ')}`.trim());
+  if (!args.includes('generated')) {
+    porcupineFiles();
+    return;
+  }
   porcupineEquivalent(5);
   porcupineEquivalent(20);
-  if (!args.includes('porcupine')) matrix(args.includes('quick'));
+  matrix(args.includes('quick'));
 }

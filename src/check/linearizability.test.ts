@@ -2,8 +2,8 @@
 // register under random concurrency and crashes are always linearizable; (2) mutations no order
 // can explain (a read of a never-written value; a stale read after a completed overwrite) are
 // always invalid, and the failure names the op; (3) on every small history (≤ 8 ops) WGL agrees
-// with a brute-force search over all orders written here (Herlihy & Wing's definition, §3);
-// (4) budgets end a search with `unknown`, never a hang.
+// with a brute-force search over all orders written here (Herlihy & Wing's definition, §3), also
+// on histories of up to 10 ops full of twins and read-only ops (where wgl.ts prunes); (4) budgets end a search with `unknown`, never a hang.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -182,6 +182,40 @@ test('WGL agrees with a brute-force permutation search on every small history', 
       else invalid++;
     }),
     { numRuns: 3000, seed: 20240601 },
+  );
+  assert.ok(valid > 300 && invalid > 300, `both verdicts exercised (valid ${valid}, invalid ${invalid})`);
+});
+
+// Values 0..1 only: many ops are twins (same f, argument and result) and many reads and failed
+// cas fit at once, which is where the search's two reductions (wgl.ts) prune; up to 10 ops.
+const twinHeavyOp = fc.record({
+  f: fc.constantFrom('read', 'write', 'cas'),
+  a: fc.integer({ min: 0, max: 1 }),
+  b: fc.integer({ min: 0, max: 1 }),
+  info: fc.boolean(),
+  casFalse: fc.boolean(),
+});
+const twinHeavyHistory = fc
+  .integer({ min: 2, max: 10 })
+  .chain((n) =>
+    fc.tuple(
+      fc.array(twinHeavyOp, { minLength: n, maxLength: n }),
+      fc.shuffledSubarray([...Array(2 * n).keys()], { minLength: 2 * n }),
+    ),
+  );
+
+test('the reductions (read-only ops placed first, twins in call order) agree with brute force', () => {
+  let valid = 0;
+  let invalid = 0;
+  fc.assert(
+    fc.property(twinHeavyHistory, ([specs, times]) => {
+      const ops = toOperations(specs, times);
+      const expected = bruteForce(ops, register);
+      assert.equal(checkOperations(ops, register).verdict, expected ? 'valid' : 'invalid');
+      if (expected) valid++;
+      else invalid++;
+    }),
+    { numRuns: 3000, seed: 20261202 },
   );
   assert.ok(valid > 300 && invalid > 300, `both verdicts exercised (valid ${valid}, invalid ${invalid})`);
 });

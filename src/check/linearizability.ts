@@ -1,32 +1,19 @@
-// The linearizability checker: Wing & Gong's search as improved by Lowe ("Testing for
-// linearizability", 2017), the algorithm behind Porcupine (checker.go) and Knossos (wgl.clj),
-// written from the paper.
+// The linearizability checker's entry points: filters and partitions the operations, runs one
+// search per partition (wgl.ts: Wing & Gong / Lowe's search, as in Porcupine and Knossos) and
+// explains a failure (the blocking op, its concurrent ops, the longest linearizable prefix).
 //
-// The history is a doubly linked list of call and return entries in time order (history index).
-// The search walks the list from its head: at a call entry it tries to linearize that operation
-// next (step the model); on success it records (bitset of linearized ops, model state) in a memo,
-// pushes (entry, previous state) on a stack and unlinks the op's call and return entries ("lift");
-// when a (bitset, state) pair was seen before, that branch is known to fail and is skipped. At a
-// return entry the op it belongs to had to be linearized already: backtrack (pop, relink, try the
-// next call after the popped one). The list empty = a linearization; backtracking from an empty
-// stack = none exists.
-//
-// Indeterminate (`info`) operations return at +∞: their return entries sit after every real
-// return, so reaching one means every `ok` op is linearized; the remaining info ops are taken to
-// have never happened (Jepsen: "may take effect at any time after invoke, or never").
-//
-// Invariants
-//   - every entry before the cursor is a call entry (returns are never skipped over);
-//   - `bits` has bit i set iff op i is linearized on the current stack; `zobrist` is the XOR of
-//     zobristKey[i] over set bits (incremental hash, O(1) per push/pop);
-//   - all bitset words below `loWord` are full (memo entries store only the window from there);
-//   - every memo entry is an exact (bitset window, state) pair: a hash collision never prunes.
-// Bounds: `timeBudgetMs` (through the injected `now`), `statesExploredMax` (model steps) and
-// `memoEntriesMax` (memo size) turn an exhausting search into verdict `unknown` with a reason.
+// Partitions (P-compositionality, Herlihy & Wing's locality: a history is linearizable iff each
+// key's sub-history is) are searched interleaved, in slices that double each round, and the first
+// invalid partition decides the verdict: the remaining keys are not searched further (they are
+// absent from perKey), as Porcupine stops its parallel per-partition searches at the first illegal
+// one. Without the interleaving, one expensive valid key checked first would delay the finding.
+// Bounds: `timeBudgetMs` (through the injected `now`), `statesExploredMax` (search steps) and
+// `memoEntriesMax` (memo size per partition) turn an exhausting search into verdict `unknown` with
+// a reason; the budget is shared by all partitions of one check.
 import type { History } from './history.ts';
 import { prepareOperations } from './prepare.ts';
-import type { CheckOptions, CheckResult, CheckStats, Model, Operation, UnknownReason } from './types.ts';
-import { RETURN_NEVER } from './types.ts';
+import type { CheckOptions, CheckResult, CheckStats, Model, Operation } from './types.ts';
+import { type Budget, CLOCK_EVERY_STEPS, type SearchOutcome, spent, WglSearch } from './wgl.ts';
 
 /** Defaults for the budgets in CheckOptions. All finite: a check always ends. */
 export const LINEARIZABILITY_DEFAULTS = {
@@ -37,221 +24,8 @@ export const LINEARIZABILITY_DEFAULTS = {
 
 /** How many concurrent ops an invalid result lists at most. */
 export const CONCURRENT_OPS_MAX = 256;
-/** Model steps between two reads of the clock. */
-const CLOCK_EVERY_STEPS = 4096;
-const FULL = 0xffffffff;
-
-interface Budget {
-  readonly now: (() => number) | undefined;
-  readonly deadlineMs: number;
-  readonly statesExploredMax: number;
-  readonly memoEntriesMax: number;
-  statesExplored: number;
-  memoEntries: number;
-  /** Model steps until the next budget check; shared by every partition of one check. */
-  stepsUntilCheck: number;
-}
-
-/** The budget that is spent, if any (checked between partitions and every CLOCK_EVERY_STEPS steps). */
-function spent(budget: Budget): UnknownReason | undefined {
-  if (budget.statesExplored > budget.statesExploredMax) return 'memory budget';
-  if (budget.now !== undefined && budget.now() > budget.deadlineMs) return 'time budget';
-  return undefined;
-}
-
-interface SearchOutcome {
-  readonly verdict: 'valid' | 'invalid' | 'unknown';
-  readonly reason?: UnknownReason;
-  /** Op ids of the longest linearizable prefix found, in linearization order. */
-  readonly prefix: number[];
-}
-
-/** Deterministic per-op keys for the incremental (Zobrist) hash of the bitset. */
-function zobristKeys(count: number): Int32Array {
-  const keys = new Int32Array(count);
-  let x = 0x9e3779b9 | 0;
-  for (let i = 0; i < count; i++) {
-    // xorshift32
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    keys[i] = x;
-  }
-  return keys;
-}
-
-/** Searches one (sub)history. `ops` ids must be 0..n-1. */
-function search<S>(ops: readonly Operation[], model: Model<S>, budget: Budget): SearchOutcome {
-  const n = ops.length;
-  if (n === 0) return { verdict: 'valid', prefix: [] };
-  // Entries 1..2n; 0 is the head sentinel; -1 is "none".
-  const entryCount = 2 * n + 1;
-  const next = new Int32Array(entryCount);
-  const prev = new Int32Array(entryCount);
-  const entryOp = new Int32Array(entryCount);
-  const isCall = new Uint8Array(entryCount);
-  const match = new Int32Array(entryCount);
-  const isInfo = new Uint8Array(n);
-  {
-    const order: Array<{ time: number; op: number; call: boolean }> = [];
-    for (const op of ops) {
-      order.push({ time: op.call, op: op.id, call: true });
-      order.push({ time: op.ret, op: op.id, call: false });
-      if (op.ret === RETURN_NEVER) isInfo[op.id] = 1;
-    }
-    // Ties only between info returns (all at +∞): keep call order. A call sorts before a
-    // return at the same time, which makes the two concurrent (the permissive reading).
-    order.sort((a, b) => a.time - b.time || (a.call === b.call ? a.op - b.op : a.call ? -1 : 1));
-    const callEntryOf = new Int32Array(n);
-    for (let i = 0; i < order.length; i++) {
-      const e = i + 1;
-      const ev = order[i] as { time: number; op: number; call: boolean };
-      entryOp[e] = ev.op;
-      prev[e] = e - 1;
-      next[e] = e + 1 < entryCount ? e + 1 : -1;
-      if (ev.call) {
-        isCall[e] = 1;
-        callEntryOf[ev.op] = e;
-      } else {
-        match[callEntryOf[ev.op] as number] = e;
-      }
-    }
-    next[0] = 1;
-    prev[0] = -1;
-  }
-
-  const words = (n + 31) >>> 5;
-  const bits = new Uint32Array(words);
-  const zobristKey = zobristKeys(n);
-  let zobrist = 0;
-  let loWord = 0;
-  let hiWord = 0;
-
-  // Memo: hash -> first entry; entries chained through memoNext.
-  const memoHead = new Map<number, number>();
-  const memoNext: number[] = [];
-  const memoLo: number[] = [];
-  const memoWords: Uint32Array[] = [];
-  const memoState: S[] = [];
-
-  const stackEntry = new Int32Array(n);
-  const stackState: S[] = new Array<S>(n);
-  let depth = 0;
-  const best = new Int32Array(n);
-  let bestDepth = 0;
-  let agree = 0;
-
-  const inMemoOrAdd = (state: S): boolean => {
-    const h = (zobrist ^ Math.imul(model.hash(state), 0x9e3779b1)) | 0;
-    let m = memoHead.get(h);
-    const chainHead = m;
-    while (m !== undefined && m >= 0) {
-      if (model.equal(memoState[m] as S, state)) {
-        const eLo = memoLo[m] as number;
-        const eWords = memoWords[m] as Uint32Array;
-        const eHi = eLo + eWords.length - 1;
-        const from = Math.min(eLo, loWord);
-        const to = Math.max(eHi, hiWord);
-        let same = true;
-        for (let w = from; w <= to; w++) {
-          const stored = w < eLo ? FULL : w > eHi ? 0 : (eWords[w - eLo] as number);
-          if ((bits[w] as number) !== stored) {
-            same = false;
-            break;
-          }
-        }
-        if (same) return true;
-      }
-      m = memoNext[m] as number;
-    }
-    const index = memoState.length;
-    memoState.push(state);
-    memoLo.push(loWord);
-    memoWords.push(bits.slice(loWord, hiWord + 1));
-    memoNext.push(chainHead ?? -1);
-    memoHead.set(h, index);
-    budget.memoEntries++;
-    return false;
-  };
-
-  const setBit = (i: number): void => {
-    const w = i >>> 5;
-    bits[w] = ((bits[w] as number) | (1 << (i & 31))) >>> 0;
-    zobrist ^= zobristKey[i] as number;
-    if (w > hiWord) hiWord = w;
-    if (w === loWord) while (loWord < words && bits[loWord] === FULL) loWord++;
-  };
-  const clearBit = (i: number): void => {
-    const w = i >>> 5;
-    bits[w] = ((bits[w] as number) & ~(1 << (i & 31))) >>> 0;
-    zobrist ^= zobristKey[i] as number;
-    if (w < loWord) loWord = w;
-  };
-  const lift = (e: number): void => {
-    const r = match[e] as number;
-    next[prev[e] as number] = next[e] as number;
-    if ((next[e] as number) >= 0) prev[next[e] as number] = prev[e] as number;
-    next[prev[r] as number] = next[r] as number;
-    if ((next[r] as number) >= 0) prev[next[r] as number] = prev[r] as number;
-  };
-  const unlift = (e: number): void => {
-    const r = match[e] as number;
-    if ((next[r] as number) >= 0) prev[next[r] as number] = r;
-    next[prev[r] as number] = r;
-    if ((next[e] as number) >= 0) prev[next[e] as number] = e;
-    next[prev[e] as number] = e;
-  };
-  const prefix = (): number[] => Array.from(best.subarray(0, bestDepth), (e) => entryOp[e] as number);
-
-  let state = model.init();
-  let entry = next[0] as number;
-  while (entry >= 0) {
-    const op = entryOp[entry] as number;
-    if (isCall[entry] === 1) {
-      budget.statesExplored++;
-      if (--budget.stepsUntilCheck === 0) {
-        budget.stepsUntilCheck = CLOCK_EVERY_STEPS;
-        const reason = spent(budget);
-        if (reason !== undefined) return { verdict: 'unknown', reason, prefix: prefix() };
-      }
-      const result = model.step(state, ops[op] as Operation);
-      if (result.ok) {
-        setBit(op);
-        if (!inMemoOrAdd(result.state)) {
-          if (budget.memoEntries > budget.memoEntriesMax)
-            return { verdict: 'unknown', reason: 'memory budget', prefix: prefix() };
-          if (depth < agree) agree = depth;
-          stackEntry[depth] = entry;
-          stackState[depth] = state;
-          depth++;
-          if (depth > bestDepth) {
-            for (let i = agree; i < depth; i++) best[i] = stackEntry[i] as number;
-            agree = depth;
-            bestDepth = depth;
-          }
-          state = result.state;
-          lift(entry);
-          entry = next[0] as number;
-          continue;
-        }
-        clearBit(op);
-      }
-      entry = next[entry] as number;
-    } else {
-      // A return: its op is not linearized yet. If it is an info op, every ok op is done.
-      if (isInfo[op] === 1) return { verdict: 'valid', prefix: [] };
-      if (depth === 0) return { verdict: 'invalid', prefix: prefix() };
-      depth--;
-      const top = stackEntry[depth] as number;
-      state = stackState[depth] as S;
-      stackState[depth] = undefined as S; // release for the GC
-      clearBit(entryOp[top] as number);
-      unlift(top);
-      entry = next[top] as number;
-    }
-  }
-  return { verdict: 'valid', prefix: [] };
-}
+/** Steps each unfinished partition gets in the first round of the interleaving; doubles per round. */
+export const PARTITION_SLICE_STEPS_FIRST = 1024;
 
 /** Explains a failed search: the blocking op, its concurrent ops, the state after the prefix. */
 function explainFailure<S>(
@@ -294,18 +68,19 @@ function reindex(ops: readonly Operation[]): Operation[] {
   return ops.map((op, id) => (op.id === id ? op : { ...op, id }));
 }
 
-function checkOne<S>(ops: readonly Operation[], model: Model<S>, budget: Budget, startMs: number): CheckResult {
-  const before = { states: budget.statesExplored, memo: budget.memoEntries };
-  budget.memoEntries = 0; // each partition has its own memo
-  const outcome = search(ops, model, budget);
-  const memoEntries = budget.memoEntries;
-  budget.memoEntries = before.memo;
+function resultOf<S>(
+  ops: readonly Operation[],
+  model: Model<S>,
+  search: WglSearch<S>,
+  outcome: SearchOutcome,
+  elapsedMs: number,
+): CheckResult {
   const stats: CheckStats = {
     ops: ops.length,
     infoOps: ops.reduce((c, o) => c + (o.status === 'info' ? 1 : 0), 0),
-    statesExplored: budget.statesExplored - before.states,
-    memoEntries,
-    elapsedMs: budget.now === undefined ? 0 : budget.now() - startMs,
+    statesExplored: search.steps,
+    memoEntries: search.memoEntries,
+    elapsedMs,
     partitions: 1,
   };
   if (outcome.verdict === 'invalid')
@@ -328,13 +103,13 @@ export function checkOperations<S>(
 ): CheckResult {
   const now = options.now;
   const startMs = now === undefined ? 0 : now();
+  const elapsed = (): number => (now === undefined ? 0 : now() - startMs);
   const budget: Budget = {
     now,
     deadlineMs: startMs + (options.timeBudgetMs ?? LINEARIZABILITY_DEFAULTS.timeBudgetMs),
     statesExploredMax: options.statesExploredMax ?? LINEARIZABILITY_DEFAULTS.statesExploredMax,
     memoEntriesMax: options.memoEntriesMax ?? LINEARIZABILITY_DEFAULTS.memoEntriesMax,
     statesExplored: 0,
-    memoEntries: 0,
     stepsUntilCheck: CLOCK_EVERY_STEPS,
   };
   const kept = model.keep === undefined ? operations : operations.filter((op) => model.keep?.(op) ?? true);
@@ -356,25 +131,26 @@ export function checkOperations<S>(
       group.push(op);
     }
   }
-  if (groups === undefined) return checkOne(reindex(kept), model, budget, startMs);
+  if (groups === undefined) {
+    const ops = reindex(kept);
+    const search = new WglSearch(ops, model, budget);
+    const outcome = search.run(Number.POSITIVE_INFINITY) as SearchOutcome;
+    return resultOf(ops, model, search, outcome, elapsed());
+  }
 
+  interface Partition {
+    readonly key: string;
+    readonly group: Operation[];
+    /** Built when the partition first runs (a check decided earlier never pays for it). */
+    ops?: Operation[];
+    search?: WglSearch<S> | undefined;
+  }
   const perKey = new Map<string, CheckResult>();
   let verdict: CheckResult['verdict'] = 'valid';
   let decisive: [string, CheckResult] | undefined;
-  // The budget is shared by all keys: once it is spent, the remaining keys are not checked and
-  // not reported in perKey, and the verdict cannot be valid.
   const totals = { ...emptyStats() };
-  for (const [key, group] of groups) {
-    const exhausted = spent(budget);
-    if (exhausted !== undefined) {
-      if (verdict === 'valid') {
-        verdict = 'unknown';
-        decisive = [key, { verdict: 'unknown', reason: exhausted, stats: emptyStats() }];
-      }
-      break;
-    }
-    const result = checkOne(reindex(group), model, budget, startMs);
-    perKey.set(key, result);
+  const record = (p: Partition, result: CheckResult): void => {
+    perKey.set(p.key, result);
     totals.ops += result.stats.ops;
     totals.infoOps += result.stats.infoOps;
     totals.statesExplored += result.stats.statesExplored;
@@ -382,15 +158,44 @@ export function checkOperations<S>(
     totals.partitions++;
     if (result.verdict === 'invalid' && verdict !== 'invalid') {
       verdict = 'invalid';
-      decisive = [key, result];
+      decisive = [p.key, result];
     } else if (result.verdict === 'unknown' && verdict === 'valid') {
       verdict = 'unknown';
-      decisive = [key, result];
+      decisive = [p.key, result];
     }
-    // A spent budget stops the whole check (the remaining keys cannot be checked either).
-    if (result.verdict === 'unknown') break;
+  };
+  // Interleaved: each round gives every unfinished partition a slice, doubling per round. The
+  // first invalid partition or a spent budget ends the check; the rest are not reported.
+  let pending: Partition[] = [...groups].map(([key, group]) => ({ key, group }));
+  let slice = PARTITION_SLICE_STEPS_FIRST;
+  rounds: while (pending.length > 0) {
+    const unfinished: Partition[] = [];
+    for (const p of pending) {
+      const exhausted = spent(budget);
+      if (exhausted !== undefined) {
+        if (verdict === 'valid') {
+          verdict = 'unknown';
+          decisive = [p.key, { verdict: 'unknown', reason: exhausted, stats: emptyStats() }];
+        }
+        break rounds;
+      }
+      if (p.search === undefined || p.ops === undefined) {
+        p.ops = reindex(p.group);
+        p.search = new WglSearch(p.ops, model, budget);
+      }
+      const outcome = p.search.run(slice);
+      if (outcome === undefined) {
+        unfinished.push(p);
+        continue;
+      }
+      record(p, resultOf(p.ops, model, p.search, outcome, elapsed()));
+      p.search = undefined; // its memo is no longer needed
+      if (outcome.verdict !== 'valid') break rounds;
+    }
+    pending = unfinished;
+    slice *= 2;
   }
-  totals.elapsedMs = now === undefined ? 0 : now() - startMs;
+  totals.elapsedMs = elapsed();
   const stats: CheckStats = totals;
   if (decisive === undefined) return { verdict, perKey, stats };
   const [failingKey, r] = decisive;

@@ -53,6 +53,8 @@ export type StepResult<S> = { readonly ok: true; readonly state: S } | { readonl
 /**
  * A sequential specification. Pure: `step` must not mutate `state` (the search backtracks to it).
  * `hash`/`equal` identify states for the memo (two states that are `equal` must hash alike).
+ * `step` depends only on the state and the op's `f`, `key`, `status`, `input` and `output` (never
+ * on its process or times): the search treats two ops alike in those fields as interchangeable.
  */
 export interface Model<S = unknown> {
   readonly name: string;
@@ -60,6 +62,20 @@ export interface Model<S = unknown> {
   step(state: S, op: Operation): StepResult<S>;
   hash(state: S): number;
   equal(a: S, b: S): boolean;
+  /**
+   * Optional: a primitive identity of a state, equal exactly when `equal` says the states are,
+   * or undefined for a state that has none (then `hash`/`equal` identify it). Lets the search
+   * intern states with a native Map (a long string state is hashed natively, not by `hash`).
+   */
+  stateKey?(state: S): string | number | undefined;
+  /**
+   * Optional: true when `op` never changes the state wherever it linearizes (a read; a cas that
+   * observed a compare failure). Such an op, once it fits, is kept where it first fits: moving it
+   * later cannot help (it changes nothing, and everything allowed after it here still is). Only
+   * say true when it holds for every state; a write that happens to rewrite the same value is not
+   * read-only.
+   */
+  readOnly?(op: Operation): boolean;
   /** One-line human description of an operation, e.g. `p3 cas 1→2 (ok)`. */
   describe(op: Operation): string;
   /** Optional printable form of a state, for failure explanations. */

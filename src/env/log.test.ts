@@ -104,3 +104,18 @@ test('LogLimiter bounds its keys (keys from untrusted input share one overflow b
   limiter.flushSuppressed();
   assert.equal(log.lines().length, 5, 'nothing left to report');
 });
+
+test('createLogger: a child binding replaces the parent binding of the same key (component once per line)', () => {
+  const chunks: string[] = [];
+  const log = createLogger({ nodeId: 'n1', level: 'info', destination: { write: (s: string) => void chunks.push(s) } });
+  // As src/node/main.ts hands `child({ component: 'transport' })` to the TCP transport, which
+  // adds its own component.
+  log.child({ component: 'transport' }).child({ component: 'tcp-transport', self: 'n1' }).info({ peer: 'n2' }, 'hi');
+  assert.equal(chunks.length, 1);
+  assert.equal(chunks[0]!.match(/"component":/g)?.length, 1, chunks[0]);
+  const line = JSON.parse(chunks[0]!) as Record<string, unknown>;
+  assert.equal(line['component'], 'tcp-transport');
+  assert.equal(line['self'], 'n1');
+  assert.equal(line['nodeId'], 'n1');
+  assert.equal(line['peer'], 'n2');
+});

@@ -23,14 +23,48 @@ export interface CreateLoggerOptions {
   destination?: DestinationStream;
 }
 
-/** A pino logger; it satisfies the Env's Logger interface and can be handed in directly. */
-export function createLogger(options: CreateLoggerOptions): pino.Logger & Logger {
+/**
+ * The Env's Logger over pino. A child's bindings REPLACE its parent's bindings of the same key:
+ * pino itself appends them, so `log.child({ component: 'transport' })` handed to a module that adds
+ * its own `child({ component: 'tcp-transport' })` printed `"component"` twice in one JSON line
+ * (which most JSON readers resolve silently, to either value). Each child is therefore made from
+ * the root with the merged bindings.
+ */
+class PinoLogger implements Logger {
+  constructor(
+    private readonly root: pino.Logger,
+    private readonly bindings: Readonly<Record<string, unknown>>,
+    private readonly target: pino.Logger,
+  ) {}
+
+  debug(obj: object, msg?: string): void {
+    this.target.debug(obj, msg);
+  }
+  info(obj: object, msg?: string): void {
+    this.target.info(obj, msg);
+  }
+  warn(obj: object, msg?: string): void {
+    this.target.warn(obj, msg);
+  }
+  error(obj: object, msg?: string): void {
+    this.target.error(obj, msg);
+  }
+
+  child(bindings: Record<string, unknown>): Logger {
+    const merged = { ...this.bindings, ...bindings };
+    return new PinoLogger(this.root, merged, this.root.child(merged));
+  }
+}
+
+/** A pino-backed logger (JSON lines with `nodeId`) for the Env. */
+export function createLogger(options: CreateLoggerOptions): Logger {
   const config: pino.LoggerOptions = {
     level: options.level,
     base: { nodeId: options.nodeId },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return options.destination === undefined ? pino(config) : pino(config, options.destination);
+  const root = options.destination === undefined ? pino(config) : pino(config, options.destination);
+  return new PinoLogger(root, {}, root);
 }
 
 export type MemoryLogLevel = 'debug' | 'info' | 'warn' | 'error';

@@ -1,10 +1,12 @@
-// The node's admin HTTP port: GET /health (200 "ok" once the node serves), GET /status (JSON view
-// of this node and its peers), GET /metrics (Prometheus text format 0.0.4), POST /v1/kv (the
-// metadata keyspace, see kv-http.ts). Anything else is 404; wrong methods are 405. Request bodies
-// are read only for POST and are bounded (limits.adminRequestBytesMax: 413 beyond, and the
-// connection is closed at once: an endless chunked body is not read to its end). Bounded
-// connections; those over the bound are refused and counted. Errors in a handler become a 500 and
-// a counter, never a crash.
+// The node's admin HTTP port: GET /health (liveness: 200 "ok" while the process answers), GET
+// /ready (readiness: 200 only while the node SERVES, i.e. a linearizable read through Raft just
+// succeeded here, so a leader is known and this node has applied what it committed; else 503 with
+// the reason as JSON), GET /status (JSON view of this node and its peers), GET /metrics
+// (Prometheus text format 0.0.4), POST /v1/kv (the metadata keyspace, see kv-http.ts). Anything
+// else is 404; wrong methods are 405. Request bodies are read only for POST and are bounded
+// (limits.adminRequestBytesMax: 413 beyond, and the connection is closed at once: an endless
+// chunked body is not read to its end). Bounded connections; those over the bound are refused and
+// counted. Errors in a handler become a 500 and a counter, never a crash.
 //
 // Time bounds against slow clients (issue 7 item 15): the whole request head must arrive within
 // headersTimeoutMs and the whole request within requestTimeoutMs (408 and close). Node checks
@@ -20,8 +22,16 @@ import { limits } from '../lib/limits.ts';
 export interface AdminHandlers {
   status(): unknown;
   metricsText(): string;
+  /** GET /ready: whether the node serves client requests now (see the header). */
+  ready?(): Promise<Readiness>;
   /** POST /v1/kv with a parsed JSON body, and the client's address. */
   kv?(body: unknown, client: { address: string }): Promise<{ status: number; body: unknown }>;
+}
+
+export interface Readiness {
+  readonly ready: boolean;
+  /** Why not, when not ready (an error code and message). */
+  readonly reason?: string;
 }
 
 /** Bodies are UTF-8 JSON; invalid bytes are refused (400 invalid_utf8), never replaced by U+FFFD. */
@@ -181,17 +191,30 @@ export class AdminServer {
     });
   }
 
+  private handleReady(res: ServerResponse): void {
+    const ready = this.handlers.ready;
+    if (ready === undefined) return json(res, 200, { ready: true });
+    ready().then(
+      (r) => json(res, r.ready ? 200 : 503, r),
+      (err: unknown) => {
+        this.errors.inc();
+        json(res, 500, { ready: false, reason: `internal: ${String(err)}` });
+      },
+    );
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
     this.requests.counter('admin_http_requests_total', 'Admin HTTP requests', { path: known(path) }).inc();
     if (path === '/v1/kv') return this.handleKv(req, res);
+    if (path === '/ready' && (req.method === 'GET' || req.method === 'HEAD')) return this.handleReady(res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, 'text/plain', 'method not allowed\n');
     try {
       if (path === '/health') return reply(res, 200, 'text/plain', 'ok\n');
       if (path === '/status') return reply(res, 200, 'application/json', `${JSON.stringify(this.handlers.status())}\n`);
       if (path === '/metrics')
         return reply(res, 200, 'text/plain; version=0.0.4; charset=utf-8', this.handlers.metricsText());
-      return reply(res, 404, 'text/plain', 'not found: try /health, /status, /metrics\n');
+      return reply(res, 404, 'text/plain', 'not found: try /health, /ready, /status, /metrics\n');
     } catch (err) {
       this.errors.inc();
       return reply(res, 500, 'text/plain', `internal error: ${(err as Error).message}\n`);
@@ -207,7 +230,9 @@ function clientErrorKind(code: string | undefined): ClientErrorKind {
 }
 
 function known(path: string | undefined): string {
-  return path === '/health' || path === '/status' || path === '/metrics' || path === '/v1/kv' ? path : 'other';
+  return path === '/health' || path === '/ready' || path === '/status' || path === '/metrics' || path === '/v1/kv'
+    ? path
+    : 'other';
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -89,6 +89,7 @@ export interface DiskFaults {
 export const defaultDiskFaults: DiskFaults = {
   lostUnsynced: true,
   tornWrites: true,
+  tornSectorsAnyOrder: true,
   lostUnsyncedDirOps: true,
   readCorruptionProbability: 0,
 };

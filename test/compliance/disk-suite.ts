@@ -8,7 +8,13 @@
 //   - list() is sorted, names not paths, and [] for a missing directory;
 //   - rename replaces an existing target; remove deletes; exists tracks both;
 //   - open({create:false}) on a missing file throws a BaristaError with code 'file_not_found';
-//   - after sync() + syncDir() and a crash, synced bytes are intact and synced entries exist.
+//   - after sync() + syncDir() and a crash, synced bytes are intact and synced entries exist;
+//   - after the process alone restarts (no power loss), every write is still visible, synced or
+//     not — the page cache outlives the process. The WAL's rule after a failed fsync rests on this
+//     (src/storage/wal/wal.ts): it must re-persist what it reads back rather than trust it;
+//   - failures are BaristaErrors with the stable codes of src/env/disk-paths.ts (a full disk is
+//     'disk_no_space', other I/O failures 'disk_io' with the errno; the simulator injects them, and
+//     FileDisk maps ENOSPC/EDQUOT the same way).
 // What is NOT checked here: which unsynced bytes survive a crash (the real disk keeps them all, the
 // simulator drops or tears them per seed; the contract allows both).
 // Paths: '/'-separated, relative to the data directory; '' names the data directory itself
@@ -19,16 +25,20 @@
 //   - `crash()` ends the current incarnation and returns the Disk of the next one. The real
 //     harness closes every open file and opens a new FileDisk on the same root; the simulator
 //     crashes the node's disk (unsynced writes may be lost). Files opened before are not used again.
+//   - `restartProcess()` ends the process but not the machine: the real harness closes every file
+//     and opens a new FileDisk; the simulator kills the node's process and keeps its page cache.
 //   - `teardown()` frees what the harness made (temp directories).
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Disk } from '../../src/env/types.ts';
 import { BaristaError } from '../../src/lib/errors.ts';
+import { DiskErrorCode, diskErrorCodeFor } from '../../src/env/disk-paths.ts';
 
 export interface DiskWorld {
   readonly disk: Disk;
   crash(): Promise<Disk>;
+  restartProcess(): Promise<Disk>;
   teardown(): Promise<void>;
 }
 
@@ -165,6 +175,33 @@ export function diskCompliance(name: string, harness: DiskHarness): void {
         );
         assert.equal(disk.exists('missing.log'), false, 'the failed open created nothing');
       });
+    });
+
+    test('a process restart without a power loss keeps every write visible, synced or not', async () => {
+      await withWorld(harness, async (world) => {
+        const disk = world.disk;
+        disk.mkdirp('wal');
+        disk.syncDir('');
+        const f = disk.open('wal/seg', { create: true });
+        f.append(bytesOf('synced|'));
+        f.sync();
+        disk.syncDir('wal');
+        f.append(bytesOf('unsynced'));
+        disk.open('wal/new-unsynced-entry', { create: true }).close();
+        const after = await world.restartProcess();
+        const g = after.open('wal/seg', { create: false });
+        assert.equal(textOf(g.read(0, 100)), 'synced|unsynced');
+        g.close();
+        assert.deepEqual(after.list('wal'), ['new-unsynced-entry', 'seg']);
+      });
+    });
+
+    test('disk error codes are the stable, shared ones', () => {
+      assert.equal(DiskErrorCode.io, 'disk_io');
+      assert.equal(DiskErrorCode.noSpace, 'disk_no_space');
+      assert.equal(diskErrorCodeFor('ENOSPC'), DiskErrorCode.noSpace);
+      assert.equal(diskErrorCodeFor('EDQUOT'), DiskErrorCode.noSpace);
+      assert.equal(diskErrorCodeFor('EIO'), DiskErrorCode.io);
     });
 
     test('synced data and synced directory entries survive a crash', async () => {

@@ -65,6 +65,11 @@ const fileDiskHarness: DiskHarness = {
         disk = new FileDisk({ root });
         return disk;
       },
+      async restartProcess() {
+        disk.closeAll();
+        disk = new FileDisk({ root });
+        return disk;
+      },
       async teardown() {
         disk.closeAll();
         rmSync(root, { recursive: true, force: true });

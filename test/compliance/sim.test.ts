@@ -66,6 +66,11 @@ function simDiskHarness(seed: string): DiskHarness {
           sim.restart('n1');
           return sim.env('n1')!.disk;
         },
+        async restartProcess() {
+          sim.crash('n1', { processOnly: true });
+          sim.restart('n1');
+          return sim.env('n1')!.disk;
+        },
         async teardown() {},
       };
     },

@@ -14,6 +14,8 @@ import { decodeCommand, encodeCommand } from '../../src/metadata/command.ts';
 import type { KvOutcome } from '../../src/metadata/kv-service.ts';
 import { defaultRaftTiming, type Outcome } from '../../src/metadata/raft-driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
+import { defaultKvWorkload, KvWorkload } from '../../src/node/sim-kv-workload.ts';
+import { SimulationFailure } from '../../src/sim/failure.ts';
 import type { NetworkConfig } from '../../src/sim/network.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
 import { EntryType } from '../../src/raft/types.ts';
@@ -149,4 +151,38 @@ test('a 3 MiB KV value on a follower is value_too_large at once, before it takes
       request: { op: 'cas', key: new Uint8Array(limits.kvKeyBytesMax), expected: full, value: full },
     }).length <= limits.kvCommandBytesMax,
   );
+});
+
+// The raft-kv workload's applied-once invariant (each session-less write carries a unique value,
+// so it may sit at one log index only) finds the planted bug in an ordinary run once the network
+// duplicates some messages: the linearizability check alone does not (a copy applied right after
+// the original changes nothing a read can see).
+test('the raft-kv workload catches raft-forward-no-dedup under 5% duplication; clean without it', () => {
+  const run = (mutations: readonly Mutation[]) => {
+    const sim = new Simulation<NodeServices>({
+      seed: 'applied-once',
+      nodes: ids,
+      network: { duplicateProbability: 0.05 },
+      mutations: mutationsFrom(mutations),
+      program: (env) =>
+        new NodeServices(env, {
+          clusterId: 'sim',
+          peers: ids.filter((p) => p !== env.nodeId),
+          membership: defaultMembershipTiming,
+          raft: { ...defaultRaftTiming, snapshotEveryEntries: 200, snapshotRetainEntries: 50 },
+        }),
+    });
+    const workload = new KvWorkload(sim, sim.forkRng('workload'), { ...defaultKvWorkload, stopAtMs: 3_000 });
+    try {
+      sim.runUntil(3_500);
+    } catch (err) {
+      if (!(err instanceof SimulationFailure)) throw err;
+    }
+    return { failure: sim.failed, ok: workload.opsOk };
+  };
+  const clean = run([]);
+  assert.equal(clean.failure, undefined, clean.failure?.message);
+  assert.ok(clean.ok > 100, `the run did work (${clean.ok} ops ok)`);
+  const planted = run(['raft-forward-no-dedup']);
+  assert.equal(planted.failure?.invariant, 'applied-once');
 });

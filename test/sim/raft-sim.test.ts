@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
+import { type Mutation, mutationsFrom } from '../../src/lib/mutations.ts';
 import { allNemesisKinds, type ClusterSimOptions, runClusterSimulation } from '../../src/node/sim-cluster.ts';
 
 const base: Omit<ClusterSimOptions, 'seed' | 'nodes'> = {
@@ -63,22 +64,37 @@ describe('Raft in the simulator: safety after every event, then liveness and lin
   }
 
   // Issue 7 item 9: log time used to be the wall clock of whichever node a client reached,
-  // forwarded unchanged, so one node with its clock 10 minutes ahead (twice the session timeout)
-  // made every other idle session expire at the next apply. The leader now stamps log time from
-  // its own monotonic clock, so skew plays no part. Seen failing with the stamp skipped
-  // (mutation kv-time-from-contacted-node, or the stamp call removed): dozens of session_expired.
-  test('a node with its wall clock far ahead does not expire sessions early', () => {
-    const r = runClusterSimulation({
+  // forwarded unchanged, so one node with its clock far ahead (beyond the 5-minute session
+  // timeout) made every other idle session expire at the next apply. The leader now stamps log
+  // time from its own monotonic clock, so no wall clock plays a part. Here every node's wall clock
+  // jumps ahead, by a different amount each, while leadership moves around. Seen failing: with the
+  // stamp skipped (mutation kv-time-from-contacted-node) 10 ops found their session expired; with
+  // the leader stamping its own *wall* clock instead (the simpler design), 9.
+  const skewedEverywhere = (mutations: readonly Mutation[]) =>
+    runClusterSimulation({
       ...base,
-      seed: 'skew',
+      seed: 'skew2',
       nodes: 5,
       kvWorkload: { sessions: true },
-      script: [{ atMs: 2_000, fault: { kind: 'clock', node: 'n3', skewMs: 10 * 60_000 } }],
+      mutations: mutationsFrom(mutations),
+      script: ['n1', 'n2', 'n3', 'n4', 'n5'].map((node, i) => ({
+        atMs: 2_000 + 2_000 * i,
+        fault: { kind: 'clock' as const, node, skewMs: (i + 1) * 10 * 60_000 },
+      })),
     });
+  const expiredOps = (r: ReturnType<typeof runClusterSimulation>) =>
+    r.kv!.history.filter((op) => op.error === 'session_expired').length;
+
+  test('wall clocks far ahead, on any node and the leader, do not expire sessions early', () => {
+    const r = skewedEverywhere([]);
     assert.ok(r.ok, r.failure?.message);
     assert.ok(r.kv!.ok > 100, `only ${r.kv!.ok} ops succeeded`);
-    const expired = r.kv!.history.filter((op) => op.error === 'session_expired').length;
-    assert.equal(expired, 0, `${expired} ops found their session expired`);
+    assert.equal(expiredOps(r), 0, `${expiredOps(r)} ops found their session expired`);
+  });
+
+  test('the planted bug kv-time-from-contacted-node expires sessions in the same run', () => {
+    const r = skewedEverywhere(['kv-time-from-contacted-node']);
+    assert.ok(expiredOps(r) > 0, 'sessions expired early');
   });
 
   test('the same seed replays the same trace', () => {

@@ -12,7 +12,7 @@
 // P-compositional: every single-key op partitions by its key; a txn touching several keys
 // returns undefined from partitionKey and the history is then checked whole.
 import type { Model, Operation, StepResult } from '../types.ts';
-import { hashValue, isNil, mix32, showValue, valueEquals } from './values.ts';
+import { hashValue, isNil, mix32, scalarKey, showValue, valueEquals } from './values.ts';
 
 export interface KvOptions {
   /** Value of a key never written (Porcupine KV: ''; Knossos multi-register: 0). Default nil. */
@@ -111,10 +111,34 @@ export function kvModel(options: KvOptions = {}): Model<KvState> {
       }
       return h >>> 0;
     },
+    stateKey(state) {
+      // Keys at their initial value are left out (as in hash/equal); the rest in key order, each
+      // value length-prefixed so no value can mimic a key boundary.
+      // One key (a partition's state) is the hot case: no key array, no sort.
+      const keys = state.size > 1 ? [...state.keys()].sort() : state.keys();
+      let text = '';
+      for (const k of keys) {
+        const v = state.get(k);
+        if (valueEquals(v, initial)) continue;
+        const value = scalarKey(v);
+        if (value === undefined) return undefined;
+        const shown = typeof value === 'number' ? `d${value}` : value;
+        text += `${k.length}:${k}${shown.length}:${shown}`;
+      }
+      return text;
+    },
     equal(a, b) {
       for (const [k, v] of a) if (!valueEquals(v, get(b, k))) return false;
       for (const [k, v] of b) if (!valueEquals(v, get(a, k))) return false;
       return true;
+    },
+    readOnly(op) {
+      if (op.status !== 'ok') return false;
+      if (op.f === 'get' || op.f === 'read') return true;
+      if (op.f === 'cas') return access(op)?.result === false;
+      if (op.f !== 'txn') return false;
+      const micro = microOps(op);
+      return micro?.every((m) => Array.isArray(m) && (m[0] === 'read' || m[0] === 'r')) === true;
     },
     keep(op) {
       if (op.f === 'txn') return true;

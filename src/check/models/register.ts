@@ -11,7 +11,7 @@
 //   nilReadUnknown  a read that returned nil says nothing (Knossos: reads of nil are dropped)
 // Reads that never completed (info) constrain nothing and are dropped by `keep`.
 import type { Model, Operation, StepResult } from '../types.ts';
-import { hashValue, isNil, showValue, valueEquals } from './values.ts';
+import { hashValue, isNil, scalarKey, showValue, valueEquals } from './values.ts';
 
 export interface RegisterOptions {
   readonly initial?: unknown;
@@ -32,7 +32,11 @@ function registerBase(name: string, options: RegisterOptions): Omit<Model<unknow
     init: () => initial,
     hash: hashValue,
     equal: valueEquals,
+    stateKey: scalarKey,
     describeState: showValue,
+    readOnly(op: Operation): boolean {
+      return op.status === 'ok' && (op.f === 'read' || (op.f === 'cas' && op.output === false));
+    },
     keep(op: Operation): boolean {
       if (op.f !== 'read') return true;
       if (op.status === 'info') return false;

@@ -74,6 +74,27 @@ export function hashValue(value: unknown): number {
   }
 }
 
+/**
+ * A primitive identity for a scalar value, equal exactly when valueEquals says so (numbers stay
+ * numbers; every other kind gets its own prefix, so kinds never collide); undefined for arrays
+ * and objects (their identity is left to hashValue/valueEquals).
+ */
+export function scalarKey(value: unknown): string | number | undefined {
+  if (isNil(value)) return 'n';
+  switch (typeof value) {
+    case 'number':
+      return value;
+    case 'string':
+      return `s${value}`;
+    case 'boolean':
+      return value ? 't' : 'f';
+    case 'bigint':
+      return `b${value}`;
+    default:
+      return undefined;
+  }
+}
+
 /** Short printable form of a value for describe() lines. */
 export function showValue(value: unknown): string {
   if (isNil(value)) return 'nil';

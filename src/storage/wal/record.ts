@@ -6,11 +6,14 @@
 //   length      := byte count of payload (the 9-byte header is not counted)
 //   crc         := crc32c(type | payload)          (CRC-32C, Castagnoli)
 //
-//   type 1 SEGMENT     payload := seq:u64 | firstIndex:u64 | headerRecords:u8
+//   type 1 SEGMENT     payload := seq:u64 | firstIndex:u64 | headerRecords:u8 | format:u8 (= 2)
 //                      The first record of every segment; repeats what the file name says, so a renamed
 //                      or misplaced file is caught. headerRecords (0..2) counts the HARD_STATE/SNAPSHOT
 //                      records right after it that restate the log's state at creation: the header is
 //                      durable before the segment gets its name, so recovery never truncates into it.
+//                      format 2: every batch ends with a SYNC record. Format 1 (a 17-byte payload,
+//                      no format byte, no SYNC records) is refused loudly: its synced records
+//                      cannot be told from torn ones.
 //   type 2 ENTRY       payload := index:u64 | term:u64 | data[length - 16]
 //   type 3 HARD_STATE  payload := term:u64 | commit:u64 | voteLength:u8 | vote[voteLength]
 //                      vote is a utf-8 node id; voteLength 0 = no vote in this term.
@@ -18,10 +21,12 @@
 //                      "a snapshot covering the log up to index (whose entry had term) is durable".
 //   type 5 TRUNCATE    payload := fromIndex:u64
 //                      "entries from fromIndex on are discarded" (a conflicting suffix).
-//   type 6 SYNC        payload := batch:u64 | batchStart:u64
+//   type 6 SYNC        payload := batch:u64 | batchStart:u64 | batchBytes:u64
 //                      The last record of every group-commit batch, written with it before its
 //                      fdatasync. `batch` counts the batches of this segment from 1; `batchStart` is
-//                      the offset of the batch's first record. Batch k is written only after batch
+//                      the offset of the batch's first record and `batchBytes` the bytes before this
+//                      record, so a SYNC record knows its own offset: one found elsewhere was moved
+//                      there (a misdirected write), which no torn write can do. Batch k is written only after batch
 //                      k-1's fdatasync returned, so a valid SYNC of batch k proves that every byte
 //                      before its batchStart was synced (see segment.ts for how recovery uses it).
 //
@@ -36,6 +41,8 @@
 import { crc32c } from '@node-rs/crc32';
 
 export const RECORD_HEADER_BYTES = 9;
+/** The segment format this code writes and reads (see SEGMENT in the grammar). */
+export const SEGMENT_FORMAT = 2;
 
 export const RecordType = {
   segment: 1,
@@ -62,7 +69,7 @@ export type WalRecord =
   | { readonly type: 'hardState'; readonly state: WalHardState }
   | { readonly type: 'snapshot'; readonly index: number; readonly term: number }
   | { readonly type: 'truncate'; readonly fromIndex: number }
-  | { readonly type: 'sync'; readonly batch: number; readonly batchStart: number };
+  | { readonly type: 'sync'; readonly batch: number; readonly batchStart: number; readonly batchBytes: number };
 
 const TWO_32 = 2 ** 32;
 const textEncoder = new TextEncoder();
@@ -93,7 +100,7 @@ export function encodedRecordBytes(record: WalRecord): number {
 function payloadBytes(record: WalRecord): number {
   switch (record.type) {
     case 'segment':
-      return 17;
+      return 18;
     case 'snapshot':
       return 16;
     case 'entry':
@@ -103,7 +110,7 @@ function payloadBytes(record: WalRecord): number {
     case 'truncate':
       return 8;
     case 'sync':
-      return 16;
+      return 24;
   }
 }
 
@@ -129,6 +136,7 @@ export function encodeRecord(record: WalRecord): Uint8Array {
         throw new RangeError(`wal segment headerRecords must be 0..2: ${record.headerRecords}`);
       }
       out[p + 16] = record.headerRecords;
+      out[p + 17] = SEGMENT_FORMAT;
       break;
     case 'entry':
       out[8] = RecordType.entry;
@@ -159,6 +167,7 @@ export function encodeRecord(record: WalRecord): Uint8Array {
       out[8] = RecordType.sync;
       u64(0, record.batch);
       u64(8, record.batchStart);
+      u64(16, record.batchBytes);
       break;
   }
   view.setUint32(0, payloadLength, true);
@@ -211,7 +220,11 @@ function decodePayload(type: number, view: DataView, body: Uint8Array): WalRecor
   };
   switch (type) {
     case RecordType.segment: {
-      if (length !== 17) return `segment payload must be 17 bytes, is ${length}`;
+      if (length === 17) {
+        return 'segment format 1 (written before sync records existed): its synced records cannot be told from torn ones; run the version that wrote it, or start from a fresh data directory';
+      }
+      if (length !== 18) return `segment payload must be 18 bytes, is ${length}`;
+      if (view.getUint8(17) !== SEGMENT_FORMAT) return `unknown segment format ${view.getUint8(17)}`;
       const v = u64s(2);
       if (typeof v === 'string') return v;
       const headerRecords = view.getUint8(16);
@@ -253,10 +266,10 @@ function decodePayload(type: number, view: DataView, body: Uint8Array): WalRecor
       return { type: 'truncate', fromIndex: v[0]! };
     }
     case RecordType.sync: {
-      if (length !== 16) return `sync payload must be 16 bytes, is ${length}`;
-      const v = u64s(2);
+      if (length !== 24) return `sync payload must be 24 bytes, is ${length}`;
+      const v = u64s(3);
       if (typeof v === 'string') return v;
-      return { type: 'sync', batch: v[0]!, batchStart: v[1]! };
+      return { type: 'sync', batch: v[0]!, batchStart: v[1]!, batchBytes: v[2]! };
     }
     default:
       return `unknown record type ${type}`;

@@ -133,6 +133,13 @@ export function scanSegment(bytes: Uint8Array, options: ScanOptions): ScannedSeg
       continue;
     }
     if (r.record.type === 'sync') {
+      const at = records.at(-1)!.offset;
+      if (r.record.batchStart + r.record.batchBytes !== at) {
+        throw fail(
+          at,
+          `sync record of batch ${r.record.batch} belongs at offset ${r.record.batchStart + r.record.batchBytes} (a misdirected write)`,
+        );
+      }
       if (r.record.batch !== batches + 1 || r.record.batchStart !== batchEnd) {
         throw fail(
           records.at(-1)!.offset,
@@ -185,6 +192,13 @@ function classifyFinalBatch(
     if (bytes[o + 8] !== RecordType.sync) continue;
     const r = decodeRecordAt(bytes, o, payloadBytesMax);
     if (r.kind !== 'ok' || r.record.type !== 'sync') continue;
+    if (r.record.batchStart + r.record.batchBytes !== o) {
+      return {
+        kind: 'corrupt',
+        offset: o,
+        reason: `sync record of batch ${r.record.batch} belongs at offset ${r.record.batchStart + r.record.batchBytes}: a write landed in the wrong place (a tear never moves bytes)`,
+      };
+    }
     if (r.record.batchStart > bad.offset) {
       return {
         kind: 'corrupt',

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { crc32c } from '@node-rs/crc32';
 import type { Disk } from '../../env/types.ts';
 import { AssertionError } from '../../lib/assert.ts';
 import { BaristaError, CorruptionError, LimitError } from '../../lib/errors.ts';
@@ -63,7 +64,7 @@ function readAll(disk: Disk, path: string): Uint8Array {
   }
 }
 
-const SYNC_BYTES = encodeRecord({ type: 'sync', batch: 1, batchStart: 0 }).byteLength;
+const SYNC_BYTES = encodeRecord({ type: 'sync', batch: 1, batchStart: 0, batchBytes: 0 }).byteLength;
 
 function hs(term: number, vote: string): WalRecord {
   return { type: 'hardState', state: { term, vote, commit: 0 } };
@@ -299,7 +300,7 @@ for (const [diskName, makeDisk] of disks) {
       const synced = readAll(disk, path).byteLength;
       const batch = [2, 3, 4, 5, 6].map((i) => entry(i, 1, String(i).repeat(200)));
       const body = Buffer.concat(batch.map((r) => encodeRecord(r)));
-      const marker = encodeRecord({ type: 'sync', batch: 2, batchStart: synced });
+      const marker = encodeRecord({ type: 'sync', batch: 2, batchStart: synced, batchBytes: body.byteLength });
       const torn = Buffer.concat([body, marker]);
       const sectorStart = Math.ceil(synced / 512) * 512;
       torn.fill(0, sectorStart - synced, sectorStart - synced + 512); // one whole sector did not land
@@ -314,6 +315,31 @@ for (const [diskName, makeDisk] of disks) {
       assert.equal(reopened.recovery.tailRepair?.offset, synced);
       assert.equal(reopened.components.metrics.value('wal_tail_repairs_total'), 1);
       assert.equal(readAll(disk, path).byteLength, synced);
+    });
+
+    test('a synced final batch written to the wrong place (misdirected) fails loudly, not cut as torn', () => {
+      const disk = makeDisk();
+      const { wal } = open(disk);
+      wal.append([entry(1, 1)]);
+      wal.sync();
+      wal.append([hs(5, 'b'), entry(2, 5)]);
+      wal.sync();
+      wal.close();
+      const path = lastSegmentPath(disk);
+      const bytes = readAll(disk, path);
+      const batchStart =
+        bytes.byteLength - SYNC_BYTES - encodeRecord(hs(5, 'b')).byteLength - encodeRecord(entry(2, 5)).byteLength;
+      const batch = bytes.slice(batchStart);
+      // The device put the batch 512 bytes further on; where it belongs reads as zeros.
+      const f = disk.open(path, { create: false });
+      f.writeAt(batchStart, new Uint8Array(batch.byteLength));
+      f.writeAt(batchStart + 512, batch);
+      f.sync();
+      f.close();
+      assert.throws(
+        () => open(disk),
+        (e: unknown) => e instanceof CorruptionError && /wrong place/.test(e.message),
+      );
     });
 
     test('a bit flipped in an earlier synced batch fails loudly: the next SYNC record proves it synced', () => {
@@ -626,4 +652,26 @@ describe('WAL after a failed fsync (SimDisk: the page cache outlives the process
     assert.deepEqual(afterExit, { term: 6, vote: 'c', commit: 0 });
     assert.deepEqual(afterReboot, { term: 5, vote: 'b', commit: 0 });
   });
+});
+
+test('a segment of the format before sync records (17-byte SEGMENT payload) is refused loudly, not cut', () => {
+  const disk = new SimDiskStore(new SeededRng('legacy-format')).view();
+  disk.mkdirp(DIR);
+  const body = new Uint8Array(17); // seq 0, firstIndex 1, headerRecords 0
+  body[8] = 1;
+  const record = new Uint8Array(9 + 17);
+  const view = new DataView(record.buffer);
+  view.setUint32(0, 17, true);
+  record[8] = 1; // SEGMENT
+  record.set(body, 9);
+  view.setUint32(4, crc32c(record.subarray(8)), true);
+  const f = disk.open(`${DIR}/0000000000000000-00000000000000000001.wal`, { create: true });
+  f.append(record);
+  f.append(encodeRecord(entry(1, 1)));
+  f.sync();
+  f.close();
+  assert.throws(
+    () => open(disk),
+    (e: unknown) => e instanceof CorruptionError && /format 1/.test(e.message),
+  );
 });

@@ -97,7 +97,7 @@ export interface WalComponents {
 }
 
 /** Bytes of the SYNC record that ends every batch. */
-const SYNC_RECORD_BYTES = encodedRecordBytes({ type: 'sync', batch: 0, batchStart: 0 });
+const SYNC_RECORD_BYTES = encodedRecordBytes({ type: 'sync', batch: 0, batchStart: 0, batchBytes: 0 });
 
 /** The state the WAL held when it was opened. */
 export interface WalRecovery {
@@ -455,7 +455,12 @@ export class Wal {
   private writeChunk(chunk: Uint8Array[], chunkBytes: number): void {
     if (chunk.length === 0) return;
     const cur = this.current;
-    const marker = encodeRecord({ type: 'sync', batch: cur.batches + 1, batchStart: cur.bytes });
+    const marker = encodeRecord({
+      type: 'sync',
+      batch: cur.batches + 1,
+      batchStart: cur.bytes,
+      batchBytes: chunkBytes,
+    });
     const total = chunkBytes + marker.byteLength;
     cur.file.append(Buffer.concat([...chunk, marker], total));
     cur.bytes += total;

@@ -30,7 +30,7 @@
 // has committed the entry that re-added it (the leader's answer names its index).
 
 import type { Counter, Env, Gauge, Histogram } from '../env/types.ts';
-import { BaristaError, LimitError } from '../lib/errors.ts';
+import { BaristaError, LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { MessageType } from '../lib/message-types.ts';
 import type { MessageRouter } from '../lib/router.ts';
@@ -55,6 +55,7 @@ import {
   type ForwardedResponse,
 } from './client-codec.ts';
 import { ForwardDedup } from './forward-dedup.ts';
+import { decodeReadCtx, encodeReadCtx } from './read-ctx.ts';
 import type { StateMachine } from './state-machine.ts';
 
 /** Raft storage plus the one operation the core does not see: making writes durable. */
@@ -391,9 +392,7 @@ export class RaftDriver {
     }
     this.syncLeaseTicks();
     const id = this.nextReadId++;
-    const ctx = new Uint8Array(8);
-    new DataView(ctx.buffer).setFloat64(0, id);
-    const r = this.core.readIndex(ctx);
+    const r = this.core.readIndex(encodeReadCtx(id));
     if (!r.ok) return done(r.error);
     this.reads.set(id, {
       deadlineMs: this.env.clock.monotonicMs() + this.options.requestTimeoutMs,
@@ -542,7 +541,14 @@ export class RaftDriver {
       this.settle(e.index, e.term, result);
     }
     for (const rs of rd.readStates) {
-      const id = new DataView(rs.requestCtx.buffer, rs.requestCtx.byteOffset, rs.requestCtx.byteLength).getFloat64(0);
+      // The context came back from a peer (ReadIndexResponse): decode it as untrusted bytes.
+      const id = decodeReadCtx(rs.requestCtx);
+      if (id instanceof ProtocolError) {
+        this.env.metrics
+          .counter('raft_read_states_rejected_total', 'Read answers with a malformed context', { code: id.code })
+          .inc();
+        continue;
+      }
       const read = this.reads.get(id);
       if (read !== undefined) read.index = rs.index;
     }

@@ -108,7 +108,7 @@ export class NodeServices {
     if (this.start.kind !== 'restart')
       env.log.warn({ start: this.start.kind, state: identity.state }, 'node: identity decided');
     const rejoining = identity.state === 'rejoining';
-    this.router = new MessageRouter(env.metrics, env.transport, env.log.child({ component: 'router' }));
+    this.router = new MessageRouter(env.metrics, env.transport, env.log.child({ component: 'router' }), env.clock);
     this.kvState = new KvStateMachine(defaultKvOptions);
     let membership: MembershipDriver | undefined;
     try {

@@ -22,7 +22,7 @@ const STEP_FAILS = -1;
 /** Hash base (odd: multiplication by it is a bijection mod 2^32). */
 const BASE = 0x01000193;
 /** Initial capacity of the per-state arrays and of the child table (doubles when needed). */
-const CAPACITY_INITIAL = 1 << 8;
+const CAPACITY_INITIAL = 1 << 4;
 
 const KIND_NONE = 0;
 const KIND_READ = 1;

@@ -1,15 +1,22 @@
 #!/usr/bin/env node
-// Entry point for `npx barista ...`: runs the TypeScript CLI through tsx.
-import { spawnSync } from 'node:child_process';
+// Entry point for `npx barista ...`, `npm start` and every node process `barista dev` spawns.
+// Runs the compiled CLI in dist/ (built by `npm install`'s prepare step or `npm run build`) when it
+// is fresh, i.e. at least as new as every source file (bin/dist-freshness.mjs); otherwise it
+// registers tsx and runs src/ directly, so a developer editing src never runs stale JavaScript.
+// Either way the CLI runs in THIS process: there is no child to orphan, and SIGINT, SIGTERM and
+// SIGHUP reach the command's own handlers (a `barista dev` supervisor stops its nodes).
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { distIsFresh } from './dist-freshness.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const main = join(root, 'src', 'cli', 'main.ts');
-// Resolve tsx from this package, so `barista` works from any working directory.
-const tsx = import.meta.resolve('tsx');
-const r = spawnSync(process.execPath, ['--import', tsx, main, ...process.argv.slice(2)], {
-  stdio: 'inherit',
-  cwd: process.cwd(),
-});
-process.exit(r.status ?? 1);
+let cli;
+if (distIsFresh(root)) {
+  cli = await import(pathToFileURL(join(root, 'dist', 'cli', 'main.js')).href);
+} else {
+  // Resolved from this package, so `barista` works from any working directory.
+  const { register } = await import('tsx/esm/api');
+  register();
+  cli = await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
+}
+process.exitCode = await cli.main(process.argv.slice(2));

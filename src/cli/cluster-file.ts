@@ -1,6 +1,10 @@
 // <data-dir>/cluster.json: where a local cluster's nodes are, for humans, scripts and tests.
-// Written by `barista dev` on every change; read by `barista status` and by tests.
-//   { clusterId, dataDir, nodes: [{ id, pid, host, ports: { peer, admin, ... }, dataDir, config }] }
+// Written by `barista dev` on every change (atomically: write a temporary file, then rename), read
+// by `barista status` and by tests.
+//   { clusterId, dataDir, ready, nodes: [{ id, pid, host, ports: { peer, admin, ... }, dataDir, config }] }
+// `ready` is true once every node serves (its /ready answered 200: a linearizable read through
+// Raft succeeded there), and false before that, after any node exits, and once stopped. A script
+// waits for `"ready": true` and may then write at once.
 // Ports are named so later protocols (zookeeper, kafka, resp, etcd) simply add entries.
 
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -16,7 +20,13 @@ const nodeEntry = z.object({
   dataDir: z.string(),
   config: z.string(),
 });
-const clusterFile = z.object({ clusterId: z.string(), dataDir: z.string(), nodes: z.array(nodeEntry) });
+const clusterFile = z.object({
+  clusterId: z.string(),
+  dataDir: z.string(),
+  /** Files written before the flag existed read as not ready. */
+  ready: z.boolean().default(false),
+  nodes: z.array(nodeEntry),
+});
 
 export type ClusterNode = z.infer<typeof nodeEntry>;
 export type ClusterFile = z.infer<typeof clusterFile>;

@@ -1,19 +1,22 @@
 // `barista dev`: a local cluster of N node processes on 127.0.0.1 — the embedded default and
-// `npm start`. It spawns the nodes, shows progress until every node answers /health, prints each
-// endpoint and writes them to <data-dir>/cluster.json, keeps a compact live status (who is alive
-// as each node sees it), and on Ctrl-C or SIGTERM stops every node gracefully (SIGTERM, then
-// SIGKILL after a bound). Restarting on the same data dir recovers the same cluster: node ids,
-// ports and cluster id come from the existing cluster.json, data from each node's directory.
+// `npm start`. It spawns the nodes, writes them to <data-dir>/cluster.json with `"ready": false`,
+// shows progress until every node answers /ready (it serves: a linearizable read through Raft
+// succeeded there), then rewrites cluster.json with `"ready": true` (atomically, so a script can
+// poll it and then write at once), prints each endpoint, and keeps a compact live status (who is
+// alive as each node sees it). On SIGINT (Ctrl-C), SIGTERM or SIGHUP, at any point, it stops every
+// node gracefully (SIGTERM, then SIGKILL after a bound). Each node holds an IPC channel to this
+// supervisor and stops by itself when the channel closes, so even a SIGKILLed supervisor leaves no
+// node behind holding the ports. Restarting on the same data dir recovers the same cluster: node
+// ids, ports and cluster id come from the existing cluster.json, data from each node's directory.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import pc from 'picocolors';
 import { ConfigError } from '../lib/errors.ts';
 import type { NodeConfigInput } from '../node/config.ts';
 import { type ClusterFile, type ClusterNode, readClusterFile, writeClusterFile } from './cluster-file.ts';
-import { cliArgv, httpGet } from './common.ts';
+import { cliArgv, colours as pc, httpGet } from './common.ts';
 
 export interface DevOptions {
   readonly nodes: number | undefined;
@@ -29,6 +32,9 @@ const PORTS_PER_NODE = 10;
 const NODES_MAX = 9;
 const STOP_GRACE_MS = 5_000;
 const STATUS_PERIOD_MS = 1_000;
+/** A /ready probe may wait on a Raft read; the node bounds it by its request timeout. */
+const READY_PROBE_TIMEOUT_MS = 2_000;
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 export function portsFor(basePort: number, index: number): Record<string, number> {
   const base = basePort + index * PORTS_PER_NODE;
@@ -55,6 +61,7 @@ function planCluster(o: DevOptions): ClusterFile {
   return {
     clusterId: 'baristas-dev',
     dataDir,
+    ready: false,
     nodes: ids.map((id, i) => ({
       id,
       pid: null,
@@ -119,17 +126,22 @@ async function checkFree(cluster: ClusterFile): Promise<void> {
   }
 }
 
-async function waitHealthy(
+/**
+ * Resolves once every node answers /ready in the same round (so a node that was ready early and
+ * lost its leader since does not count), or with the signal that interrupted the wait.
+ */
+async function waitReady(
   cluster: ClusterFile,
   children: Map<string, ChildProcess>,
   timeoutMs: number,
+  interrupted: () => NodeJS.Signals | undefined,
   out: (s: string) => void,
-): Promise<void> {
-  const healthy = new Set<string>();
+): Promise<NodeJS.Signals | undefined> {
+  const seenReady = new Set<string>();
   const deadline = Date.now() + timeoutMs;
-  while (healthy.size < cluster.nodes.length) {
+  for (;;) {
+    if (interrupted() !== undefined) return interrupted();
     for (const node of cluster.nodes) {
-      if (healthy.has(node.id)) continue;
       const child = children.get(node.id)!;
       if (child.exitCode !== null || child.signalCode !== null) {
         throw new ConfigError(
@@ -137,20 +149,25 @@ async function waitHealthy(
           `node exited during start-up (code ${child.exitCode}, signal ${child.signalCode}); see ${join(node.dataDir, 'node.log')}`,
         );
       }
-      try {
-        const r = await httpGet(node.host, node.ports['admin']!, '/health', 500);
-        if (r.status === 200) {
-          healthy.add(node.id);
-          out(`  ${pc.green('✓')} ${node.id} healthy (${healthy.size}/${cluster.nodes.length})\n`);
-        }
-      } catch {
-        // not listening yet
-      }
     }
-    if (healthy.size === cluster.nodes.length) break;
+    // All at once: one node's probe may wait on a Raft read for up to READY_PROBE_TIMEOUT_MS.
+    const answers = await Promise.all(
+      cluster.nodes.map((node) =>
+        httpGet(node.host, node.ports['admin']!, '/ready', READY_PROBE_TIMEOUT_MS).then(
+          (r) => r.status === 200,
+          () => false, // not listening yet, or the probe's read timed out
+        ),
+      ),
+    );
+    cluster.nodes.forEach((node, i) => {
+      if (!answers[i] || seenReady.has(node.id)) return;
+      seenReady.add(node.id);
+      out(`  ${pc.green('✓')} ${node.id} ready (${seenReady.size}/${cluster.nodes.length})\n`);
+    });
+    if (answers.every((a) => a)) return interrupted();
     if (Date.now() > deadline) {
-      const missing = cluster.nodes.filter((n) => !healthy.has(n.id)).map((n) => n.id);
-      throw new ConfigError('--health-timeout-ms', `nodes not healthy after ${timeoutMs} ms: ${missing.join(', ')}`);
+      const missing = cluster.nodes.filter((_, i) => !answers[i]).map((n) => n.id);
+      throw new ConfigError('--health-timeout-ms', `nodes not ready after ${timeoutMs} ms: ${missing.join(', ')}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -194,20 +211,59 @@ export async function runDev(
     `${pc.bold('barista dev')}: starting ${cluster.nodes.length} nodes (cluster ${cluster.clusterId}, data ${cluster.dataDir})\n`,
   );
 
+  // From here on a stop signal, whenever it comes, stops the nodes (before, there are none).
+  let signalled: NodeJS.Signals | undefined;
+  let onStopSignal: ((signal: NodeJS.Signals) => void) | undefined;
+  const stopSignal = (signal: NodeJS.Signals): void => {
+    if (signalled !== undefined) return;
+    signalled = signal;
+    onStopSignal?.(signal);
+  };
+  for (const s of STOP_SIGNALS) process.on(s, stopSignal);
+  try {
+    return await superviseCluster(cluster, o, out, {
+      signalled: () => signalled,
+      onStopSignal: (f) => {
+        onStopSignal = f;
+        if (signalled !== undefined) f(signalled);
+      },
+    });
+  } finally {
+    for (const s of STOP_SIGNALS) process.off(s, stopSignal);
+  }
+}
+
+interface StopSignals {
+  /** The stop signal received so far, if any. */
+  signalled(): NodeJS.Signals | undefined;
+  /** Calls `f` on the first stop signal (at once if it already came). */
+  onStopSignal(f: (signal: NodeJS.Signals) => void): void;
+}
+
+async function superviseCluster(
+  cluster: ClusterFile,
+  o: DevOptions,
+  out: (s: string) => void,
+  signals: StopSignals,
+): Promise<number> {
   const children = new Map<string, ChildProcess>();
   let stopping = false;
+  // Not ready until every node serves; a file left by a killed supervisor may still say ready.
+  cluster.ready = false;
   for (const node of cluster.nodes) {
     mkdirSync(node.dataDir, { recursive: true });
     writeFileSync(node.config, `${JSON.stringify(nodeConfig(cluster, node), null, 2)}\n`);
     const logFd = openSync(join(node.dataDir, 'node.log'), 'a');
+    // The 'ipc' channel is the node's lifeline: it stops when the channel closes (src/node/main.ts).
     const child = spawn(process.execPath, [...cliArgv(), 'node', '--config', node.config], {
-      stdio: ['ignore', logFd, logFd],
+      stdio: ['ignore', logFd, logFd, 'ipc'],
     });
     closeSync(logFd);
     children.set(node.id, child);
     node.pid = child.pid ?? null;
     child.on('exit', (code, signal) => {
       node.pid = null;
+      cluster.ready = false;
       writeClusterFile(cluster.dataDir, cluster);
       if (!stopping)
         out(
@@ -219,6 +275,7 @@ export async function runDev(
 
   const stopAll = async (): Promise<void> => {
     stopping = true;
+    cluster.ready = false;
     const alive = [...children.values()].filter((c) => c.exitCode === null && c.signalCode === null);
     const exited = alive.map((c) => new Promise<void>((r) => c.once('exit', () => r())));
     for (const c of alive) c.kill('SIGTERM');
@@ -231,14 +288,23 @@ export async function runDev(
     writeClusterFile(cluster.dataDir, cluster);
   };
 
+  let interrupted: NodeJS.Signals | undefined;
   try {
-    await waitHealthy(cluster, children, o.healthTimeoutMs, out);
+    interrupted = await waitReady(cluster, children, o.healthTimeoutMs, signals.signalled, out);
   } catch (err) {
     await stopAll();
     throw err;
   }
+  if (interrupted !== undefined) {
+    out(`\n${interrupted}: stopping ${cluster.nodes.length} nodes...\n`);
+    await stopAll();
+    out('stopped\n');
+    return 0;
+  }
+  cluster.ready = true;
+  writeClusterFile(cluster.dataDir, cluster);
 
-  out(`\n${pc.bold('endpoints')} (also in ${join(cluster.dataDir, 'cluster.json')}):\n`);
+  out(`\n${pc.bold('endpoints')} (also in ${join(cluster.dataDir, 'cluster.json')}, now "ready": true):\n`);
   for (const n of cluster.nodes) {
     const ports = Object.entries(n.ports)
       .map(([name, port]) => `${name} ${n.host}:${port}`)
@@ -247,7 +313,7 @@ export async function runDev(
   }
   if (o.exitWhenHealthy) {
     await stopAll();
-    out('all nodes healthy; stopped (--exit-when-healthy)\n');
+    out('all nodes ready; stopped (--exit-when-healthy)\n');
     return 0;
   }
   out(`\nlive view (each node's view of its peers; Ctrl-C stops the cluster):\n`);
@@ -263,16 +329,13 @@ export async function runDev(
         last = line;
       });
     }, STATUS_PERIOD_MS);
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) return;
+    signals.onStopSignal((signal) => {
       clearInterval(timer);
       out(`\n${signal}: stopping ${cluster.nodes.length} nodes...\n`);
       void stopAll().then(() => {
         out('stopped\n');
         resolveExit(0);
       });
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    });
   });
 }

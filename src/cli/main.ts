@@ -7,14 +7,15 @@
 //   barista sim --seed S ...        the deterministic simulator (replays a printed failure)
 //   barista check FILE... --model M the consistency checker
 
+//
+// Command modules are imported when their command runs, not up front: a CLI call loads only what
+// it uses (`barista --help` does not load the simulator).
+
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { registerCheckCommand } from './check.ts';
 import { describeError } from './common.ts';
-import { runDev } from './dev.ts';
 import { ConfigError } from '../lib/errors.ts';
-import { readStdinBounded, runKv } from './kv.ts';
-import { runSimCommand } from './sim.ts';
-import { runStatus } from './status.ts';
 
 const out = (s: string): void => {
   process.stdout.write(s);
@@ -30,9 +31,24 @@ function int(name: string, min: number, max: number) {
   };
 }
 
+/**
+ * A repeatable option: `--endpoint a:1 --endpoint b:2`. One value per flag, so the option never
+ * swallows the arguments after it (a variadic `<v...>` option would take `key value` too).
+ */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** package.json's version, read from the package root (src/cli and dist/cli are both two below). */
+export function packageVersion(): string {
+  const path = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
+}
+
 export function buildProgram(): Command {
   const program = new Command('barista')
     .description('Baristas: a distributed data platform (Raft, Dynamo, ZooKeeper/Kafka/Redis protocols)')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError()
     .exitOverride();
 
@@ -59,11 +75,11 @@ export function buildProgram(): Command {
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option(
       '--health-timeout-ms <ms>',
-      'how long to wait for every node to be healthy',
+      'how long to wait for every node to be ready (serving a read through Raft)',
       int('--health-timeout-ms', 1000, 600000),
-      30000,
+      60000,
     )
-    .option('--exit-when-healthy', 'stop the cluster as soon as every node is healthy (smoke test)', false)
+    .option('--exit-when-healthy', 'stop the cluster as soon as every node is ready (smoke test)', false)
     .action(
       async (o: {
         nodes?: number;
@@ -73,6 +89,7 @@ export function buildProgram(): Command {
         healthTimeoutMs: number;
         exitWhenHealthy: boolean;
       }) => {
+        const { runDev } = await import('./dev.ts');
         process.exitCode = await runDev(
           {
             nodes: o.nodes,
@@ -90,10 +107,16 @@ export function buildProgram(): Command {
   program
     .command('status')
     .description("show each node's view of the cluster")
-    .option('--endpoint <host:port...>', 'admin endpoints (default: from <data-dir>/cluster.json)', [])
+    .option(
+      '--endpoint <host:port>',
+      'an admin endpoint, repeatable (default: from <data-dir>/cluster.json)',
+      collect,
+      [],
+    )
     .option('--data-dir <dir>', 'data dir of a `barista dev` cluster', '.baristas')
     .option('--json', 'machine-readable output', false)
     .action(async (o: { endpoint: string[]; dataDir: string; json: boolean }) => {
+      const { runStatus } = await import('./status.ts');
       process.exitCode = await runStatus({ endpoints: o.endpoint, dataDir: o.dataDir, json: o.json }, out);
     });
 
@@ -119,7 +142,7 @@ export function buildProgram(): Command {
     .option('--sessions', 'raft-kv: clients use exactly-once sessions and retry until a definite answer', false)
     .option('--json', 'machine-readable output', false)
     .action(
-      (o: {
+      async (o: {
         seed?: string;
         seeds: number;
         nodes: number;
@@ -131,6 +154,7 @@ export function buildProgram(): Command {
         sessions: boolean;
         json: boolean;
       }) => {
+        const { runSimCommand } = await import('./sim.ts');
         process.exitCode = runSimCommand({ ...o, seed: o.seed }, out);
       },
     );
@@ -145,7 +169,12 @@ export function buildProgram(): Command {
     .option('--expected <old>', 'cas: the value the key must hold')
     .option('--absent', 'cas: the key must not exist (insert if not exists)', false)
     .option('--serializable', 'get: read this node local state (may be stale) instead of a linearizable read', false)
-    .option('--endpoint <host:port...>', 'admin endpoints (default: from <data-dir>/cluster.json)', [])
+    .option(
+      '--endpoint <host:port>',
+      'an admin endpoint, repeatable (default: from <data-dir>/cluster.json)',
+      collect,
+      [],
+    )
     .option('--data-dir <dir>', 'data dir of a `barista dev` cluster', '.baristas')
     .option('--json', 'print the raw JSON answer', false)
     .action(
@@ -165,6 +194,7 @@ export function buildProgram(): Command {
       ) => {
         if (op !== 'put' && op !== 'get' && op !== 'cas' && op !== 'del')
           throw new ConfigError('<op>', `expected put, get, cas or del, got "${op}"`);
+        const { readStdinBounded, runKv } = await import('./kv.ts');
         process.exitCode = await runKv(
           {
             op,

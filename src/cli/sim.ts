@@ -28,12 +28,21 @@ export interface SimCliOptions {
   readonly json: boolean;
 }
 
-/** "60s", "500ms", "2m", or a bare number of milliseconds. */
+/** "60s", "500ms", "2m". The unit is required: a bare "10" could mean 10 ms or 10 s. */
 export function parseDurationMs(flag: string, text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (!m) throw new ConfigError(flag, `expected a duration like 500ms, 60s or 2m, got "${text}"`);
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text.trim());
+  if (!m) throw new ConfigError(flag, `must be a duration like 20s or 500ms (units ms, s, m), got "${text}"`);
   const n = Number(m[1]);
   return m[2] === 's' ? n * 1_000 : m[2] === 'm' ? n * 60_000 : n;
+}
+
+/** Faults start 1 s into a run (src/node/sim-cluster.ts), so a shorter safety phase has none. */
+const SIM_DURATION_MS_MIN = 1_000;
+
+export function simDurationMs(text: string): number {
+  const ms = parseDurationMs('--duration', text);
+  if (ms < SIM_DURATION_MS_MIN) throw new ConfigError('--duration', `must be at least 1s, got "${text}"`);
+  return ms;
 }
 
 export function parseNemesis(text: string): NemesisKind[] {
@@ -64,7 +73,7 @@ export function runSimCommand(o: SimCliOptions, out: (s: string) => void): numbe
   const base: Omit<ClusterSimOptions, 'seed'> = {
     nodes: o.nodes,
     nemesis: parseNemesis(o.nemesis),
-    durationMs: parseDurationMs('--duration', o.duration),
+    durationMs: simDurationMs(o.duration),
     livenessBoundMs: parseDurationMs('--liveness-bound', o.livenessBound),
     workload: o.workload,
     kvWorkload: {

@@ -2,10 +2,9 @@
 // --endpoint HOST:ADMINPORT flags, or from <data-dir>/cluster.json written by `barista dev`.
 
 import Table from 'cli-table3';
-import pc from 'picocolors';
 import { ConfigError } from '../lib/errors.ts';
 import { readClusterFile } from './cluster-file.ts';
-import { httpGet } from './common.ts';
+import { colours as pc, httpGet, tableStyle } from './common.ts';
 
 interface PeerStatusJson {
   id: string;
@@ -70,6 +69,7 @@ export async function runStatus(o: StatusOptions, out: (s: string) => void): Pro
   }
   const table = new Table({
     head: ['node', 'endpoint', 'incarnation', 'uptime', 'raft', 'peers (as this node sees them)'],
+    style: tableStyle(),
   });
   for (const r of results) {
     if (!('status' in r) || r.status === undefined) {

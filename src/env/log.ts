@@ -2,12 +2,17 @@
 // `nodeId` on every line); memoryLogger keeps the last N lines in memory for tests and the
 // simulator, without pino, timestamps or I/O, so output is deterministic.
 //
+// Lines that untrusted input can cause go through a LogLimiter (src/lib/log-limit.ts, re-exported
+// here; it lives in src/lib so that pure cores such as the message router can use it too).
+//
 // Invariant: a MemoryLogger holds at most `linesMax` lines (oldest dropped first, counted);
 // children share their parent's buffer and add their bindings to each line.
 
 import pino, { type DestinationStream } from 'pino';
 import { assert } from '../lib/assert.ts';
 import type { Logger } from './types.ts';
+
+export { defaultLogLimit, type LogLimitOptions, LogLimiter, overflowLogKey } from '../lib/log-limit.ts';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
@@ -18,14 +23,48 @@ export interface CreateLoggerOptions {
   destination?: DestinationStream;
 }
 
-/** A pino logger; it satisfies the Env's Logger interface and can be handed in directly. */
-export function createLogger(options: CreateLoggerOptions): pino.Logger & Logger {
+/**
+ * The Env's Logger over pino. A child's bindings REPLACE its parent's bindings of the same key:
+ * pino itself appends them, so `log.child({ component: 'transport' })` handed to a module that adds
+ * its own `child({ component: 'tcp-transport' })` printed `"component"` twice in one JSON line
+ * (which most JSON readers resolve silently, to either value). Each child is therefore made from
+ * the root with the merged bindings.
+ */
+class PinoLogger implements Logger {
+  constructor(
+    private readonly root: pino.Logger,
+    private readonly bindings: Readonly<Record<string, unknown>>,
+    private readonly target: pino.Logger,
+  ) {}
+
+  debug(obj: object, msg?: string): void {
+    this.target.debug(obj, msg);
+  }
+  info(obj: object, msg?: string): void {
+    this.target.info(obj, msg);
+  }
+  warn(obj: object, msg?: string): void {
+    this.target.warn(obj, msg);
+  }
+  error(obj: object, msg?: string): void {
+    this.target.error(obj, msg);
+  }
+
+  child(bindings: Record<string, unknown>): Logger {
+    const merged = { ...this.bindings, ...bindings };
+    return new PinoLogger(this.root, merged, this.root.child(merged));
+  }
+}
+
+/** A pino-backed logger (JSON lines with `nodeId`) for the Env. */
+export function createLogger(options: CreateLoggerOptions): Logger {
   const config: pino.LoggerOptions = {
     level: options.level,
     base: { nodeId: options.nodeId },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return options.destination === undefined ? pino(config) : pino(config, options.destination);
+  const root = options.destination === undefined ? pino(config) : pino(config, options.destination);
+  return new PinoLogger(root, {}, root);
 }
 
 export type MemoryLogLevel = 'debug' | 'info' | 'warn' | 'error';

@@ -4,6 +4,8 @@
 export const MessageType = {
   // 0x00xx: transport-level
   TransportError: 0x0001,
+  /** First frame on every peer connection: identifies the sender; consumed by the transport. */
+  TransportHello: 0x0002,
   // 0x01xx: membership
   MembershipPing: 0x0101,
   MembershipAck: 0x0102,

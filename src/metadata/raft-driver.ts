@@ -25,7 +25,7 @@
 // Every pending map has a bound; beyond it requests fail fast with a LimitError (backpressure).
 
 import type { Counter, Env, Gauge, Histogram } from '../env/types.ts';
-import { BaristaError, LimitError } from '../lib/errors.ts';
+import { BaristaError, LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { MessageType } from '../lib/message-types.ts';
 import type { MessageRouter } from '../lib/router.ts';
@@ -41,6 +41,7 @@ import {
   type ForwardedResponse,
 } from './client-codec.ts';
 import { ForwardDedup } from './forward-dedup.ts';
+import { decodeReadCtx, encodeReadCtx } from './read-ctx.ts';
 import type { StateMachine } from './state-machine.ts';
 
 /** Raft storage plus the one operation the core does not see: making writes durable. */
@@ -223,13 +224,15 @@ export class RaftDriver {
         }).inc();
         return;
       }
+      this.syncLeaseTicks(); // a read request or an acknowledgement is judged against the time now
       this.core.step(decoded);
       this.schedule();
     });
     router.register([MessageType.RaftClientRequest], (msg) => this.onForwardedRequest(msg.from, msg.payload));
     router.register([MessageType.RaftClientResponse], (msg) => this.onForwardedResponse(msg.payload));
     this.timer = env.timers.every(options.tickMs, () => {
-      for (let n = this.ticksDue(); n > 0; n--) this.core.tick();
+      if (this.options.readOnly === 'lease') this.syncLeaseTicks();
+      else this.core.tick();
       this.expire();
       this.process();
       this.updateGauges();
@@ -238,16 +241,19 @@ export class RaftDriver {
   }
 
   /**
-   * Core ticks to run now. Safe mode: one per timer firing. Lease mode: as many as the monotonic
-   * clock says elapsed, so a pause (GC, a stalled disk, SIGSTOP) makes the leader's lease run out
-   * instead of being frozen with it: a timer that fires once after a long stall would count one.
+   * Lease mode: runs as many core ticks as the monotonic clock says have elapsed, on every timer
+   * firing AND before every read and every incoming Raft message. A pause (GC, a stalled disk,
+   * SIGSTOP) then ends the leader's lease instead of freezing it: a timer that fires once after a
+   * long stall would count one tick, and work that runs before the late timer (a read a client
+   * sent during the stall) would be judged by the tick count from before it (found by the
+   * simulator: 3 nodes, seed 4, a paused leader served a stale read). Safe mode: no-op.
    */
-  private ticksDue(): number {
-    if (this.options.readOnly !== 'lease') return 1;
+  private syncLeaseTicks(): void {
+    if (this.options.readOnly !== 'lease') return;
     const elapsed = Math.floor((this.env.clock.monotonicMs() - this.tickOriginMs) / this.options.tickMs);
-    const due = elapsed - this.ticksDone;
+    const due = Math.min(elapsed - this.ticksDone, this.catchUpTicksMax);
     this.ticksDone = elapsed;
-    return Math.min(due, this.catchUpTicksMax);
+    for (let n = due; n > 0; n--) this.core.tick();
   }
 
   get appliedIndex(): number {
@@ -339,10 +345,9 @@ export class RaftDriver {
         new LimitError('pendingRequestsMax', `more than ${this.options.pendingRequestsMax} requests waiting`),
       );
     }
+    this.syncLeaseTicks();
     const id = this.nextReadId++;
-    const ctx = new Uint8Array(8);
-    new DataView(ctx.buffer).setFloat64(0, id);
-    const r = this.core.readIndex(ctx);
+    const r = this.core.readIndex(encodeReadCtx(id));
     if (!r.ok) return done(r.error);
     this.reads.set(id, {
       deadlineMs: this.env.clock.monotonicMs() + this.options.requestTimeoutMs,
@@ -435,7 +440,14 @@ export class RaftDriver {
       this.settle(e.index, e.term, result);
     }
     for (const rs of rd.readStates) {
-      const id = new DataView(rs.requestCtx.buffer, rs.requestCtx.byteOffset, rs.requestCtx.byteLength).getFloat64(0);
+      // The context came back from a peer (ReadIndexResponse): decode it as untrusted bytes.
+      const id = decodeReadCtx(rs.requestCtx);
+      if (id instanceof ProtocolError) {
+        this.env.metrics
+          .counter('raft_read_states_rejected_total', 'Read answers with a malformed context', { code: id.code })
+          .inc();
+        continue;
+      }
       const read = this.reads.get(id);
       if (read !== undefined) read.index = rs.index;
     }

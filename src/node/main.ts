@@ -1,19 +1,22 @@
 // One barista node process: validated config → real Env (TCP transport, file disk, metrics
 // registry, pino logs, real clock and timers) → NodeServices (the same program the simulator
-// runs) → admin HTTP. SIGTERM/SIGINT stop it gracefully. This is an I/O layer.
+// runs) → admin HTTP. SIGTERM/SIGINT stop it gracefully, and so does the loss of its supervisor: a
+// node spawned with an IPC channel (as `barista dev` spawns them) stops when that channel closes,
+// which the kernel does when the supervisor dies, even by SIGKILL; a node started by hand has no
+// channel and runs until signalled. This is an I/O layer.
 
 import { noMutations } from '../lib/mutations.ts';
 import { randomBytes } from 'node:crypto';
 import { createLogger } from '../env/log.ts';
 import { realClock, realTimers } from '../env/real-time.ts';
-import type { Env } from '../env/types.ts';
+import type { Env, Logger } from '../env/types.ts';
 import { validateLimits } from '../lib/limits.ts';
 import { SeededRng } from '../lib/rng.ts';
 import { MetricsRegistry } from '../metrics/registry.ts';
 import { renderPrometheus } from '../metrics/prometheus.ts';
 import { TcpTransport } from '../net/tcp-transport.ts';
 import { FileDisk } from '../storage/file-disk.ts';
-import { AdminServer } from './admin.ts';
+import { AdminServer, type Readiness } from './admin.ts';
 import { loadNodeConfig, type NodeConfig } from './config.ts';
 import { handleKvRequest, kvOpLabel } from './kv-http.ts';
 import { NodeServices } from './services.ts';
@@ -24,7 +27,29 @@ export interface RunningNode {
   readonly transport: TcpTransport;
   readonly admin: AdminServer;
   readonly metrics: MetricsRegistry;
+  readonly log: Logger;
   stop(): Promise<void>;
+}
+
+/**
+ * Readiness means serving: a linearizable read barrier (ReadIndex through Raft) completes on this
+ * node. That needs a known leader that has committed an entry in its term, and this node's applied
+ * index caught up to the leader's commit index — exactly what a client write or read needs next.
+ * One probe at a time: concurrent /ready requests share the outstanding read, so probing cannot
+ * fill the driver's pending-request bound.
+ */
+export function readinessProbe(read: (done: (error: { code: string; message: string } | undefined) => void) => void) {
+  let inflight: Promise<Readiness> | undefined;
+  return (): Promise<Readiness> => {
+    inflight ??= new Promise<Readiness>((resolve) =>
+      read((error) =>
+        resolve(error === undefined ? { ready: true } : { ready: false, reason: `${error.code}: ${error.message}` }),
+      ),
+    ).finally(() => {
+      inflight = undefined;
+    });
+    return inflight;
+  };
 }
 
 export async function startNode(config: NodeConfig): Promise<RunningNode> {
@@ -78,6 +103,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   );
   const admin = new AdminServer(
     {
+      ready: readinessProbe((done) => services.raft.read(done)),
       status: () => ({
         ...services.status(),
         pid: process.pid,
@@ -120,6 +146,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     transport,
     admin,
     metrics,
+    log,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -131,14 +158,28 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   };
 }
 
-/** `barista node --config FILE`: runs until SIGTERM/SIGINT; returns the exit code. */
+/**
+ * `barista node --config FILE`: runs until SIGTERM/SIGINT, or until its supervisor's IPC channel
+ * closes (see the header); returns the exit code.
+ */
 export async function runNodeFromFile(path: string): Promise<number> {
+  // The channel must never keep the process alive by itself (a node that failed to start exits).
+  const supervised = process.channel !== undefined;
+  process.channel?.unref();
   const node = await startNode(loadNodeConfig(path));
   return await new Promise<number>((resolve) => {
-    const onSignal = (): void => {
+    let stopping = false;
+    const stop = (why: string): void => {
+      if (stopping) return;
+      stopping = true;
+      node.log.info({ why }, 'node: stopping');
       void node.stop().then(() => resolve(0));
     };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    if (supervised) {
+      if (!process.connected) stop('supervisor gone before start-up finished');
+      else process.once('disconnect', () => stop('supervisor gone (IPC channel closed)'));
+    }
   });
 }

@@ -68,7 +68,7 @@ export class NodeServices {
       },
       storageOptions,
     );
-    this.router = new MessageRouter(env.metrics, env.transport, env.log.child({ component: 'router' }));
+    this.router = new MessageRouter(env.metrics, env.transport, env.log.child({ component: 'router' }), env.clock);
     this.kvState = new KvStateMachine(defaultKvOptions);
     let membership: MembershipDriver | undefined;
     try {

@@ -86,7 +86,7 @@ export interface RaftOptions {
    * refuses (pre-)votes for electionTimeoutTicks of its own ticks, so no other leader can be
    * elected before the lease ends — provided tick RATES differ by at most
    * leaseClockDriftRateMax (see leaseTicks()), and ticks follow real time (a driver must tick
-   * for the time that passed, including pauses). The lease is given up for the rest of the term
+   * for the time that passed, including pauses, before it hands the core a read or a message). The lease is given up for the rest of the term
    * once a TimeoutNow is sent (transfer campaigns bypass followers' leases), and a restarted
    * node refuses (pre-)votes for its first electionTimeoutTicks (it may have acknowledged a
    * round before the crash). Every node of the cluster must run with the same mode. Requires
@@ -324,8 +324,7 @@ export class RaftNode {
   private readonly forwardedReads = new Map<string, ForwardedRead>();
   private readonly mutationReuseReadIds: boolean;
   private readonly mutationLeaseUntilStepDown: boolean;
-  /** Reads this node answered from its lease (introspection: tests show lease mode was used). */
-  leaseReads = 0;
+  private leaseReadCount = 0;
   /** Ticks since this RaftNode was built (ages forwarded reads). */
   private ticks = 0;
 
@@ -424,6 +423,10 @@ export class RaftNode {
   }
   get config(): ConfState {
     return this.conf;
+  }
+  /** Reads this node answered from its lease since it started (shows lease mode was used). */
+  get leaseReads(): number {
+    return this.leaseReadCount;
   }
   get transferee(): NodeId | undefined {
     return this.leadTransferee;
@@ -1312,7 +1315,7 @@ export class RaftNode {
     const index = this.log.committed;
     const singleVoter = this.conf.voters.length === 1 && this.conf.voters[0] === this.id;
     if (singleVoter || this.leaseValid()) {
-      if (!singleVoter) this.leaseReads++;
+      if (!singleVoter) this.leaseReadCount++;
       this.completeRead({ seq: 0, index, requestCtx, from });
       return;
     }

@@ -96,6 +96,8 @@ export interface SimulationStats {
   readonly messagesDropped: number;
   readonly messagesDroppedBy: Readonly<Record<string, number>>;
   readonly messagesDuplicated: number;
+  /** Messages delivered with flipped bits (network.corruptUndetectedProbability). */
+  readonly messagesCorrupted: number;
   readonly crashes: number;
   readonly restarts: number;
   readonly pauses: number;
@@ -243,6 +245,7 @@ export class Simulation<S = unknown> {
         const target = this.nodeList[to]!;
         this.queue.push(new SimEvent(atMs, KIND_DELIVER, to, target.incarnation, null, null, '', from, type, payload));
       },
+      skipFrameChecksum: options.mutations?.has('net-skip-frame-checksum') ?? false,
     });
     const diskFaults = { ...defaultDiskFaults, ...options.diskFaults };
     const epochMs = options.epochMs ?? defaultEpochMs;
@@ -790,6 +793,7 @@ export class Simulation<S = unknown> {
       messagesDropped: Object.values(droppedBy).reduce((a, b) => a + b, 0),
       messagesDroppedBy: droppedBy,
       messagesDuplicated: c.duplicated,
+      messagesCorrupted: c.corrupted,
       ...this.counts,
       diskFaults: this.diskFaultCounts(),
     };

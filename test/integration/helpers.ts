@@ -21,9 +21,21 @@ export async function freePortRange(span: number): Promise<number> {
   throw new Error('no free port range found after 50 attempts');
 }
 
+/**
+ * A temporary directory. remove() runs in `finally` blocks, so it reports a failure (a process
+ * left behind still writing there) on stderr instead of throwing: a throw would replace the
+ * test's own failure, which says what was left behind.
+ */
 export function tempDir(prefix: string): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+  const remove = (): void => {
+    try {
+      rmSync(path, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    } catch (err) {
+      process.stderr.write(`tempDir: could not remove ${path}: ${String(err)}\n`);
+    }
+  };
+  return { path, remove };
 }
 
 export interface Spawned {

@@ -14,9 +14,9 @@
 //   - the caller bounds `count` (CheckOptions.memoEntriesMax): the memo itself never refuses.
 const FULL = 0xffffffff;
 /** Initial slots (power of two); the table doubles when half full. Small: most partitions are. */
-const SLOTS_INITIAL = 1 << 6;
+const SLOTS_INITIAL = 1 << 4;
 /** Initial words in the arena; it doubles when full. */
-const ARENA_WORDS_INITIAL = 1 << 6;
+const ARENA_WORDS_INITIAL = 1 << 4;
 
 function grown(array: Int32Array<ArrayBuffer>, length: number): Int32Array<ArrayBuffer> {
   const next = new Int32Array(Math.max(length, array.length * 2));

@@ -13,7 +13,27 @@
 // large typed-array allocations triggered full GCs), so later states step the model directly.
 // Bounds: at most DENSE_STATES_MAX rows and DENSE_CELLS_MAX cells. Interned states are bounded by
 // the caller's memo budget: every new state id is first recorded in the memo (it cannot be in it).
+import { StringRegisterStates } from './string-states.ts';
 import type { Model, Operation } from './types.ts';
+
+/** Model states as ids: what the search needs of them. */
+export interface StateSpace {
+  /** The initial state's id. */
+  initial(): number;
+  /** The state id after `op` (an index into the ops) from state `id`, or STEP_FAILS. */
+  step(id: number, op: number): number;
+}
+
+/**
+ * The state space for `ops` under `model`: hash-consed string states when the model says the ops
+ * act on one string register (Porcupine's KV partitions: no string built or hashed per append),
+ * else interned model states with cached steps.
+ */
+export function stateSpace<S>(model: Model<S>, ops: readonly Operation[]): StateSpace {
+  const register = model.stringRegister?.(ops);
+  if (register !== undefined) return new StringRegisterStates(register.initial, register.ops);
+  return new StateTable(model, ops);
+}
 
 /** State ids that get a dense row of transitions... */
 export const DENSE_STATES_MAX = 256;
@@ -23,7 +43,7 @@ export const DENSE_CELLS_MAX = 1 << 22;
 export const STEP_FAILS = -1;
 const UNKNOWN = -2;
 
-export class StateTable<S> {
+export class StateTable<S> implements StateSpace {
   /** State by id. */
   readonly states: S[] = [];
   /** Interning by the model's stateKey, when it has one (native Map hashing, no equal calls). */
@@ -40,6 +60,10 @@ export class StateTable<S> {
     private readonly ops: readonly Operation[],
   ) {
     this.denseStates = Math.min(DENSE_STATES_MAX, Math.floor(DENSE_CELLS_MAX / Math.max(1, ops.length)));
+  }
+
+  initial(): number {
+    return this.intern(this.model.init());
   }
 
   /** The id of `state` (equal states share one id). */

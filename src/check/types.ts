@@ -48,6 +48,18 @@ export interface Operation {
 /** `ret` of an indeterminate operation: later than any history index (Jepsen's +∞). */
 export const RETURN_NEVER = Number.MAX_SAFE_INTEGER;
 
+/** One op as a string register runs it (Model.stringRegister); `none` changes and checks nothing. */
+export interface StringRegisterOp {
+  readonly kind: 'read' | 'write' | 'append' | 'none';
+  readonly value: string;
+}
+
+export interface StringRegister {
+  readonly initial: string;
+  /** Indexed like the ops given. */
+  readonly ops: readonly StringRegisterOp[];
+}
+
 export type StepResult<S> = { readonly ok: true; readonly state: S } | { readonly ok: false };
 
 /**
@@ -68,6 +80,13 @@ export interface Model<S = unknown> {
    * intern states with a native Map (a long string state is hashed natively, not by `hash`).
    */
   stateKey?(state: S): string | number | undefined;
+  /**
+   * Optional: when every op of `ops` (one partition) acts on a single string register — a read
+   * compares, a write sets, an append concatenates — their actions and the register's initial
+   * value; otherwise undefined. The search then runs them on hash-consed string states
+   * (string-states.ts) instead of `step`, which must agree with them exactly.
+   */
+  stringRegister?(ops: readonly Operation[]): StringRegister | undefined;
   /**
    * Optional: true when `op` never changes the state wherever it linearizes (a read; a cas that
    * observed a compare failure). Such an op, once it fits, is kept where it first fits: moving it

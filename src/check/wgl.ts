@@ -45,7 +45,7 @@
 //   - every memo entry is an exact (bitset window, state id) pair: a hash collision never prunes.
 import { VisitedMemo } from './memo.ts';
 import { canonicalKey, scalarKey } from './models/values.ts';
-import { STEP_FAILS, StateTable } from './transitions.ts';
+import { STEP_FAILS, type StateSpace, stateSpace } from './transitions.ts';
 import type { Model, Operation, UnknownReason } from './types.ts';
 import { RETURN_NEVER } from './types.ts';
 
@@ -119,7 +119,7 @@ export class WglSearch<S> {
   private readonly zobristKey: Int32Array;
   private readonly bits: Uint32Array;
   private readonly memo = new VisitedMemo();
-  private readonly table: StateTable<S>;
+  private readonly table: StateSpace;
   private readonly stackEntry: Int32Array;
   private readonly stackState: Int32Array;
   private readonly best: Int32Array;
@@ -156,11 +156,11 @@ export class WglSearch<S> {
     this.buildEntries(ops, model);
     this.zobristKey = zobristKeys(n);
     this.bits = new Uint32Array((n + 31) >>> 5);
-    this.table = new StateTable(model, ops);
+    this.table = stateSpace(model, ops);
     this.stackEntry = new Int32Array(n);
     this.stackState = new Int32Array(n);
     this.best = new Int32Array(n);
-    this.state = this.table.intern(model.init());
+    this.state = this.table.initial();
     this.entry = this.next[0] as number;
     if (n === 0) this.outcome = { verdict: 'valid', prefix: [] };
   }

@@ -73,11 +73,14 @@ function planCluster(o: DevOptions): ClusterFile {
   };
 }
 
-function nodeConfig(cluster: ClusterFile, node: ClusterNode): NodeConfigInput {
+/** `fresh`: this run creates the cluster (no cluster.json yet), so empty data dirs bootstrap it. */
+function nodeConfig(cluster: ClusterFile, node: ClusterNode, fresh: boolean): NodeConfigInput {
   return {
     nodeId: node.id,
     clusterId: cluster.clusterId,
     dataDir: node.dataDir,
+    // Afterwards an empty data dir means lost data: the node refuses to vote (src/node/identity.ts).
+    initialClusterState: fresh ? 'new' : 'existing',
     host: node.host,
     ports: { peer: node.ports['peer']!, admin: node.ports['admin']! },
     peers: cluster.nodes
@@ -204,6 +207,7 @@ export async function runDev(
   o: DevOptions,
   out: (s: string) => void = (s) => process.stdout.write(s),
 ): Promise<number> {
+  const fresh = readClusterFile(resolve(o.dataDir)) === undefined;
   const cluster = planCluster(o);
   await checkFree(cluster);
   mkdirSync(cluster.dataDir, { recursive: true });
@@ -221,7 +225,7 @@ export async function runDev(
   };
   for (const s of STOP_SIGNALS) process.on(s, stopSignal);
   try {
-    return await superviseCluster(cluster, o, out, {
+    return await superviseCluster(cluster, o, fresh, out, {
       signalled: () => signalled,
       onStopSignal: (f) => {
         onStopSignal = f;
@@ -243,6 +247,8 @@ interface StopSignals {
 async function superviseCluster(
   cluster: ClusterFile,
   o: DevOptions,
+  /** This run creates the cluster: nodes bootstrap it (initialClusterState 'new'). */
+  fresh: boolean,
   out: (s: string) => void,
   signals: StopSignals,
 ): Promise<number> {
@@ -252,7 +258,7 @@ async function superviseCluster(
   cluster.ready = false;
   for (const node of cluster.nodes) {
     mkdirSync(node.dataDir, { recursive: true });
-    writeFileSync(node.config, `${JSON.stringify(nodeConfig(cluster, node), null, 2)}\n`);
+    writeFileSync(node.config, `${JSON.stringify(nodeConfig(cluster, node, fresh), null, 2)}\n`);
     const logFd = openSync(join(node.dataDir, 'node.log'), 'a');
     // The 'ipc' channel is the node's lifeline: it stops when the channel closes (src/node/main.ts).
     const child = spawn(process.execPath, [...cliArgv(), 'node', '--config', node.config], {
@@ -300,6 +306,12 @@ async function superviseCluster(
     await stopAll();
     out('stopped\n');
     return 0;
+  }
+  // Every node serves, so each wrote its identity: from now on an empty data dir is lost data,
+  // also for a node restarted by hand with `barista node --config` (etcd's initial-cluster-state).
+  if (fresh) {
+    for (const node of cluster.nodes)
+      writeFileSync(node.config, `${JSON.stringify(nodeConfig(cluster, node, false), null, 2)}\n`);
   }
   cluster.ready = true;
   writeClusterFile(cluster.dataDir, cluster);

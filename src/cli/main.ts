@@ -4,6 +4,7 @@
 //   barista node --config FILE      one node process
 //   barista dev [--nodes 3]         a local cluster (npm start)
 //   barista status                  the cluster as each node sees it
+//   barista member list|add|...     the Raft membership (learners, voters; replace a wiped node)
 //   barista sim --seed S ...        the deterministic simulator (replays a printed failure)
 //   barista check FILE... --model M the consistency checker
 
@@ -21,6 +22,9 @@ import { MUTATION_NAMES } from '../lib/mutations.ts';
 const out = (s: string): void => {
   process.stdout.write(s);
 };
+
+/** `barista member` subcommands (src/cli/member.ts MEMBER_COMMANDS; listed here so help loads nothing). */
+const MEMBER_COMMANDS = ['list', 'add', 'remove', 'promote', 'replace'] as const;
 
 function int(name: string, min: number, max: number) {
   return (value: string): number => {
@@ -57,9 +61,14 @@ export function buildProgram(): Command {
     .command('node')
     .description('run one node process from a YAML/JSON config file')
     .requiredOption('--config <file>', 'node config (YAML or JSON)')
-    .action(async (o: { config: string }) => {
+    .option(
+      '--rejoin',
+      'the data directory was lost: start empty as a learner and ask the leader to re-add this node',
+      false,
+    )
+    .action(async (o: { config: string; rejoin: boolean }) => {
       const { runNodeFromFile } = await import('../node/main.ts');
-      process.exitCode = await runNodeFromFile(o.config);
+      process.exitCode = await runNodeFromFile(o.config, { rejoin: o.rejoin });
     });
 
   program
@@ -239,6 +248,38 @@ export function buildProgram(): Command {
             json: o.json,
           },
           { out, err: (s) => void process.stderr.write(s), readStdin: readStdinBounded },
+        );
+      },
+    );
+
+  program
+    .command('member')
+    .description('list or change the Raft membership: list | add ID | remove ID | promote ID | replace ID')
+    .argument('<command>', MEMBER_COMMANDS.join(' | '))
+    .argument('[id]', 'the node id (all but list)')
+    .option(
+      '--endpoint <host:port>',
+      'an admin endpoint, repeatable (default: from <data-dir>/cluster.json)',
+      collect,
+      [] as string[],
+    )
+    .option('--data-dir <dir>', 'data dir of a `barista dev` cluster', '.baristas')
+    .option('--json', 'print the raw JSON answer', false)
+    .action(
+      async (command: string, id: string | undefined, o: { endpoint: string[]; dataDir: string; json: boolean }) => {
+        if (!(MEMBER_COMMANDS as readonly string[]).includes(command))
+          throw new ConfigError('<command>', `expected ${MEMBER_COMMANDS.join(', ')}, got "${command}"`);
+        const { runMember } = await import('./member.ts');
+        process.exitCode = await runMember(
+          {
+            command: command as (typeof MEMBER_COMMANDS)[number],
+            nodeId: id,
+            endpoints: o.endpoint,
+            dataDir: o.dataDir,
+            json: o.json,
+          },
+          out,
+          (s) => process.stderr.write(s),
         );
       },
     );

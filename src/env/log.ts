@@ -2,12 +2,17 @@
 // `nodeId` on every line); memoryLogger keeps the last N lines in memory for tests and the
 // simulator, without pino, timestamps or I/O, so output is deterministic.
 //
+// Lines that untrusted input can cause go through a LogLimiter (src/lib/log-limit.ts, re-exported
+// here; it lives in src/lib so that pure cores such as the message router can use it too).
+//
 // Invariant: a MemoryLogger holds at most `linesMax` lines (oldest dropped first, counted);
 // children share their parent's buffer and add their bindings to each line.
 
 import pino, { type DestinationStream } from 'pino';
 import { assert } from '../lib/assert.ts';
 import type { Logger } from './types.ts';
+
+export { defaultLogLimit, type LogLimitOptions, LogLimiter, overflowLogKey } from '../lib/log-limit.ts';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
 

@@ -15,6 +15,8 @@ export const limits = {
   peerReconnectBackoffMsMax: 5_000,
   /** Inbound peer connections accepted at once (foreign connections included). */
   peerInboundConnectionsMax: 256,
+  /** Memory held for partial frames across all inbound peer connections. */
+  peerInboundHeldBytesMax: 64 * 1024 * 1024,
   /** Length of a node id and a cluster id in bytes. */
   nodeIdBytesMax: 64,
   clusterIdBytesMax: 64,
@@ -52,6 +54,7 @@ export type Limits = typeof limits;
 export function validateLimits(l: Limits = limits): void {
   assert(l.peerSendQueueBytesMax >= l.peerFrameBytesMax, 'a full-size frame must fit in a peer send queue');
   assert(l.peerSendQueueFramesMax > 0, 'peerSendQueueFramesMax must be positive');
+  assert(l.peerInboundHeldBytesMax >= l.peerFrameBytesMax, 'a full-size frame must fit in the inbound bound');
   assert(l.nodeIdBytesMax <= 255 && l.clusterIdBytesMax <= 255, 'ids are length-prefixed with one byte');
   assert(l.clusterNodesMax <= l.peerInboundConnectionsMax, 'every peer must be able to connect');
   // A forwarded command and an Append carrying one entry must fit in a peer frame.

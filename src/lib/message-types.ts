@@ -4,6 +4,8 @@
 export const MessageType = {
   // 0x00xx: transport-level
   TransportError: 0x0001,
+  /** First frame on every peer connection: identifies the sender; consumed by the transport. */
+  TransportHello: 0x0002,
   // 0x01xx: membership
   MembershipPing: 0x0101,
   MembershipAck: 0x0102,
@@ -11,6 +13,8 @@ export const MessageType = {
   Raft: 0x0201,
   RaftClientRequest: 0x0202,
   RaftClientResponse: 0x0203,
+  /** Membership change (operator's, forwarded to the leader) or a rejoining node's request. */
+  RaftMemberRequest: 0x0204,
   // 0x7fxx: test-only traffic (compliance suites, benchmarks)
   TestEcho: 0x7f01,
   TestBulk: 0x7f02,

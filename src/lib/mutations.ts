@@ -27,6 +27,8 @@ export const MUTATION_NAMES = [
   'raft-reuse-read-ids',
   /** Raft lease reads (readOnly 'lease'): serve from the lease until check-quorum deposes the leader. */
   'raft-lease-check-quorum-window',
+  /** Peer transport: frame checksums not verified (the simulator delivers corrupt-detected messages corrupted). */
+  'net-skip-frame-checksum',
   /** KV state machine: a retried (session, seq) executes again instead of returning the cached result. */
   'kv-skip-session-dedup',
 ] as const;

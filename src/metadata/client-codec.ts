@@ -5,6 +5,12 @@
 //            | u8 version(1) | uvarint requestId | uvarint-bytes command     (before issue 7: incarnation 0)
 //   Response = u8 version(1) | uvarint requestId | u8 ok | (ok: uvarint-bytes result
 //              | error: uvarint-string code | u8 definite | u8 retriable | uvarint-string message)
+//   u8 flags (ok, definite, retriable) are 0 or 1; code is 1..64 of [a-z0-9_] starting with a letter;
+//   message is at most 4 KiB of UTF-8.
+//
+// Decoding is strict (issue 7 item 12): every field is checked before use and nothing may follow
+// the last field, so a decoded message re-encodes to an equivalent one; any malformation is returned
+// as a ProtocolError (never thrown, and never an exception other than a ProtocolError swallowed).
 //
 // (senderIncarnation, requestId) names a request uniquely across the sender's restarts, so the
 // leader can drop a duplicated copy instead of proposing it twice (forward-dedup.ts).
@@ -12,13 +18,17 @@
 // raftEntryBytesMax command plus this header: whatever the leader would accept, a follower can
 // forward.
 
-import { ByteReader, ByteWriter } from '../lib/bytes.ts';
+import { ByteReader, ByteWriter, utf8ByteLength } from '../lib/bytes.ts';
 import { BaristaError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 
 const REQUEST_VERSION = 2;
 const REQUEST_VERSION_LEGACY = 1;
 const VERSION = 1;
+/** A forwarded error's message; errors are short sentences, and a peer must not make us hold more. */
+export const FORWARDED_ERROR_MESSAGE_BYTES_MAX = 4 * 1024;
+/** A forwarded error's code: it reaches clients and may become a metric label, so its shape is fixed. */
+const ERROR_CODE_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
 
 export interface ForwardedRequest {
   /** The sender's incarnation (grows on every start); 0 = unknown (legacy frame, no dedup). */
@@ -41,20 +51,28 @@ export function encodeForwardedRequest(r: ForwardedRequest): Uint8Array {
     .finish();
 }
 
-export function decodeForwardedRequest(data: Uint8Array): ForwardedRequest | ProtocolError {
+/** Runs a decoder that throws ProtocolError on malformed input; returns the error instead. */
+function decoding<T>(what: string, decode: () => T): T | ProtocolError {
   try {
+    return decode();
+  } catch (err) {
+    if (!(err instanceof ProtocolError)) throw err; // a bug, not bad input
+    return new ProtocolError(err.code, `${what}: ${err.message}`, err.fields);
+  }
+}
+
+export function decodeForwardedRequest(data: Uint8Array): ForwardedRequest | ProtocolError {
+  return decoding('forwarded request', () => {
     const r = new ByteReader(data);
     const version = r.u8();
     if (version !== REQUEST_VERSION && version !== REQUEST_VERSION_LEGACY)
-      return new ProtocolError('client_unknown_version', 'forwarded request: unknown version');
+      throw new ProtocolError('client_unknown_version', 'unknown version');
     const incarnation = version === REQUEST_VERSION ? r.uvarint() : 0;
     const requestId = r.uvarint();
     const command = r.bytesUvarint().slice();
     r.expectEnd('forwarded request');
     return { incarnation, requestId, command };
-  } catch (err) {
-    return new ProtocolError('client_malformed', `forwarded request: ${(err as Error).message}`);
-  }
+  });
 }
 
 /** Throws LimitError when the frame would exceed limits.forwardedFrameBytesMax. */
@@ -71,17 +89,26 @@ export function encodeForwardedResponse(r: ForwardedResponse): Uint8Array {
 }
 
 export function decodeForwardedResponse(data: Uint8Array): ForwardedResponse | ProtocolError {
-  try {
+  return decoding('forwarded response', () => {
     const r = new ByteReader(data);
-    if (r.u8() !== VERSION) return new ProtocolError('client_unknown_version', 'forwarded response: unknown version');
+    if (r.u8() !== VERSION) throw new ProtocolError('client_unknown_version', 'unknown version');
     const requestId = r.uvarint();
-    if (r.u8() === 1) return { requestId, ok: true, result: r.bytesUvarint().slice() };
-    const code = r.stringUvarint();
-    const definite = r.u8() === 1;
-    const retriable = r.u8() === 1;
-    const message = r.stringUvarint();
-    return { requestId, ok: false, error: new BaristaError(code, message, { definite, retriable }) };
-  } catch (err) {
-    return new ProtocolError('client_malformed', `forwarded response: ${(err as Error).message}`);
-  }
+    let response: ForwardedResponse;
+    if (r.bool()) {
+      response = { requestId, ok: true, result: r.bytesUvarint().slice() };
+    } else {
+      const code = r.stringUvarint();
+      if (!ERROR_CODE_PATTERN.test(code)) throw new ProtocolError('client_bad_error_code', 'malformed error code');
+      const definite = r.bool();
+      const retriable = r.bool();
+      const message = r.stringUvarint();
+      const messageBytes = utf8ByteLength(message);
+      if (messageBytes > FORWARDED_ERROR_MESSAGE_BYTES_MAX) {
+        throw new ProtocolError('client_error_message_too_large', `error message of ${messageBytes} bytes`);
+      }
+      response = { requestId, ok: false, error: new BaristaError(code, message, { definite, retriable }) };
+    }
+    r.expectEnd('forwarded response');
+    return response;
+  });
 }

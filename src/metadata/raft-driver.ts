@@ -23,16 +23,30 @@
 // Reads use ReadIndex (`read`): the callback runs once this node's state machine has applied
 // everything committed before the read began, so reading local state then is linearizable.
 // Every pending map has a bound; beyond it requests fail fast with a LimitError (backpressure).
+//
+// Membership (member-changes.ts): operators' add/remove/promote/replace run on the leader (a
+// follower forwards them); a node started with `rejoin` (its data is gone, src/node/identity.ts)
+// asks the leader once per rejoinRequestIntervalMs to re-add it, and withholds its vote until it
+// has committed the entry that re-added it (the leader's answer names its index).
 
 import type { Counter, Env, Gauge, Histogram } from '../env/types.ts';
-import { BaristaError, LimitError } from '../lib/errors.ts';
+import { BaristaError, LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { MessageType } from '../lib/message-types.ts';
 import type { MessageRouter } from '../lib/router.ts';
 import { decodeMessage, encodeMessage } from '../raft/codec.ts';
+import { members } from '../raft/conf.ts';
 import { type FollowerRegression, type Ready, RaftNode } from '../raft/raft.ts';
 import type { RaftLogStorage } from '../raft/storage.ts';
-import { type ConfChange, type Entry, EntryType, type NodeId, type Role } from '../raft/types.ts';
+import { type ConfChange, type Entry, EntryType, MsgType, type NodeId, type Role } from '../raft/types.ts';
+import { MemberChanges, type MemberOpDone } from './member-changes.ts';
+import {
+  decodeMemberRequest,
+  decodeRejoinAnswer,
+  encodeMemberRequest,
+  encodeRejoinAnswer,
+  type MemberOp,
+} from './member-codec.ts';
 import {
   decodeForwardedRequest,
   decodeForwardedResponse,
@@ -41,6 +55,7 @@ import {
   type ForwardedResponse,
 } from './client-codec.ts';
 import { ForwardDedup } from './forward-dedup.ts';
+import { decodeReadCtx, encodeReadCtx } from './read-ctx.ts';
 import type { StateMachine } from './state-machine.ts';
 
 /** Raft storage plus the one operation the core does not see: making writes durable. */
@@ -85,7 +100,18 @@ export interface RaftDriverOptions {
    */
   readonly readOnly?: 'safe' | 'lease';
   readonly leaseClockDriftRateMax?: number;
+  /**
+   * This node lost its data and rejoins (src/node/identity.ts): start with `voters: []`, ask the
+   * leader to re-add it, withhold votes until it has committed the entry that re-added it, and
+   * call `onRejoined` once a committed config makes it a voter again.
+   */
+  readonly rejoin?: { readonly rejoinId: string; readonly peers: readonly NodeId[]; onRejoined(): void };
 }
+
+/** A rejoining node repeats its request to the leader this often until it is a voter. */
+export const rejoinRequestIntervalMs = 1_000;
+/** Operators' membership operations (replace waits for catch-up) expire after this long. */
+export const memberOpTimeoutMs = 60_000;
 
 export const defaultRaftTiming = {
   tickMs: 50,
@@ -150,6 +176,15 @@ export class RaftDriver {
   private readonly syncLatency: Histogram;
   private readonly commitLatency: Histogram;
   private lastLeader: NodeId | undefined;
+  readonly members: MemberChanges;
+  /** Set while rejoining (until a committed config makes this node a voter again). */
+  private rejoin: RaftDriverOptions['rejoin'];
+  /** Rejoining and not yet re-added by a committed entry: vote requests are dropped. */
+  private withholdVotes: boolean;
+  private lastRejoinRequestMs = Number.NEGATIVE_INFINITY;
+  /** Rejoining: the index of the entry that re-added us (from the leader's answer); 0 = unknown. */
+  private reAddedAt = 0;
+  private rejoinPeerCursor = 0;
   private readonly regressionsTotal: Counter;
   /** Lease mode: ticks follow the monotonic clock from here, not the count of timer firings. */
   private readonly tickOriginMs: number;
@@ -191,6 +226,9 @@ export class RaftDriver {
       readOnly: options.readOnly ?? 'safe',
       leaseClockDriftRateMax: options.leaseClockDriftRateMax ?? defaultRaftTiming.leaseClockDriftRateMax,
     });
+    this.members = new MemberChanges(this.core, (fields, message) => env.log.info(fields, message));
+    this.rejoin = options.rejoin;
+    this.withholdVotes = options.rejoin !== undefined;
     this.tickOriginMs = env.clock.monotonicMs();
     this.catchUpTicksMax = 2 * options.electionTimeoutTicks;
     const m = env.metrics;
@@ -224,15 +262,23 @@ export class RaftDriver {
         return;
       }
       this.syncLeaseTicks(); // a read request or an acknowledgement is judged against the time now
+      if (this.withholdVotes && (decoded.type === MsgType.Vote || decoded.type === MsgType.PreVote)) {
+        // Our hard state is gone: we may have voted in this very term before the wipe.
+        m.counter('raft_votes_withheld_total', 'Vote requests ignored while rejoining after data loss').inc();
+        return;
+      }
       this.core.step(decoded);
       this.schedule();
     });
+    router.register([MessageType.RaftMemberRequest], (msg) => this.onMemberRequest(msg.from, msg.payload));
     router.register([MessageType.RaftClientRequest], (msg) => this.onForwardedRequest(msg.from, msg.payload));
     router.register([MessageType.RaftClientResponse], (msg) => this.onForwardedResponse(msg.payload));
     this.timer = env.timers.every(options.tickMs, () => {
       if (this.options.readOnly === 'lease') this.syncLeaseTicks();
       else this.core.tick();
       this.expire();
+      this.members.step(env.clock.monotonicMs());
+      this.rejoinStep();
       this.process();
       this.updateGauges();
     });
@@ -346,9 +392,7 @@ export class RaftDriver {
     }
     this.syncLeaseTicks();
     const id = this.nextReadId++;
-    const ctx = new Uint8Array(8);
-    new DataView(ctx.buffer).setFloat64(0, id);
-    const r = this.core.readIndex(ctx);
+    const r = this.core.readIndex(encodeReadCtx(id));
     if (!r.ok) return done(r.error);
     this.reads.set(id, {
       deadlineMs: this.env.clock.monotonicMs() + this.options.requestTimeoutMs,
@@ -364,6 +408,62 @@ export class RaftDriver {
     if (!r.ok) return r.error;
     this.schedule();
     return undefined;
+  }
+
+  /**
+   * An operator's membership operation (member-changes.ts), run on the leader: directly here, or
+   * forwarded to the leader this node knows. `done` runs once it finished, failed or timed out.
+   */
+  memberOp(op: MemberOp, nodeId: NodeId, done: MemberOpDone): void {
+    const now = this.env.clock.monotonicMs();
+    if (this.core.role === 'leader') {
+      this.members.start(op, nodeId, now + memberOpTimeoutMs, done);
+      this.schedule();
+      return;
+    }
+    const leader = this.core.leader;
+    if (leader === undefined || leader === this.env.nodeId)
+      return done(new BaristaError('no_leader', 'no leader is known right now', { retriable: true }));
+    if (this.pendingCount() >= this.options.pendingRequestsMax)
+      return done(
+        new LimitError('pendingRequestsMax', `more than ${this.options.pendingRequestsMax} requests waiting`),
+      );
+    const requestId = this.nextRequestId++;
+    this.forwarded.set(requestId, {
+      deadlineMs: now + memberOpTimeoutMs,
+      done: (o) => done(o.ok ? undefined : o.error),
+    });
+    this.env.transport.send(leader, MessageType.RaftMemberRequest, encodeMemberRequest({ requestId, op, nodeId }));
+  }
+
+  /** The configuration as this node's log has it, with the leader's view of each member. */
+  membersView(): {
+    nodeId: NodeId;
+    leader: NodeId | null;
+    term: number;
+    role: Role;
+    voters: readonly NodeId[];
+    learners: readonly NodeId[];
+    rejoining: boolean;
+    progress?: Record<NodeId, { match: number; next: number; state: string }>;
+  } {
+    const conf = this.core.config;
+    const view = {
+      nodeId: this.env.nodeId,
+      leader: this.core.leader ?? null,
+      term: this.core.currentTerm,
+      role: this.core.role,
+      voters: conf.voters,
+      learners: conf.learners,
+      rejoining: this.rejoin !== undefined,
+    };
+    if (this.core.role !== 'leader') return view;
+    const progress: Record<NodeId, { match: number; next: number; state: string }> = {};
+    for (const id of [...conf.voters, ...conf.learners]) {
+      const pr = this.core.progress(id);
+      if (pr !== undefined) progress[id] = { match: pr.match, next: pr.next, state: pr.state };
+    }
+    return { ...view, progress };
   }
 
   transferLeadership(to: NodeId): BaristaError | undefined {
@@ -441,7 +541,14 @@ export class RaftDriver {
       this.settle(e.index, e.term, result);
     }
     for (const rs of rd.readStates) {
-      const id = new DataView(rs.requestCtx.buffer, rs.requestCtx.byteOffset, rs.requestCtx.byteLength).getFloat64(0);
+      // The context came back from a peer (ReadIndexResponse): decode it as untrusted bytes.
+      const id = decodeReadCtx(rs.requestCtx);
+      if (id instanceof ProtocolError) {
+        this.env.metrics
+          .counter('raft_read_states_rejected_total', 'Read answers with a malformed context', { code: id.code })
+          .inc();
+        continue;
+      }
       const read = this.reads.get(id);
       if (read !== undefined) read.index = rs.index;
     }
@@ -605,6 +712,93 @@ export class RaftDriver {
     this.schedule();
   }
 
+  private onMemberRequest(from: NodeId, payload: Uint8Array): void {
+    const req = decodeMemberRequest(payload);
+    if (req instanceof Error) {
+      this.env.metrics
+        .counter('raft_member_requests_rejected_total', 'Membership requests rejected', { code: req.code })
+        .inc();
+      return;
+    }
+    const deadlineMs = this.env.clock.monotonicMs() + memberOpTimeoutMs;
+    if (req.op === 'rejoin') {
+      if (this.core.role !== 'leader') {
+        // A rejoining node that knows no leader asks any peer; relay once (never a relayed one).
+        const leader = this.core.leader;
+        if (from === req.nodeId && leader !== undefined && leader !== this.env.nodeId && leader !== from)
+          this.env.transport.send(leader, MessageType.RaftMemberRequest, payload);
+        return;
+      }
+      const learnerIndex = this.members.rejoin(req.nodeId, req.rejoinId, deadlineMs);
+      this.reply(req.nodeId, { requestId: req.requestId, ok: true, result: encodeRejoinAnswer(learnerIndex) });
+      this.schedule();
+      return;
+    }
+    const answer: MemberOpDone = (error) =>
+      this.reply(
+        from,
+        error === undefined
+          ? { requestId: req.requestId, ok: true, result: new Uint8Array(0) }
+          : { requestId: req.requestId, ok: false, error },
+      );
+    if (this.core.role !== 'leader')
+      return answer(
+        new BaristaError('not_leader', 'not the leader (forwarded to a stale leader)', { retriable: true }),
+      );
+    this.members.start(req.op, req.nodeId, deadlineMs, answer);
+    this.schedule();
+  }
+
+  /**
+   * Rejoining: lift the vote guard once a committed config lists us (every later leader holds the
+   * entry that removed our old self, so no config that counts our lost votes can win again); ask
+   * the leader to re-add us until our log shows us a voter; report when that is committed.
+   */
+  private rejoinStep(): void {
+    const rejoin = this.rejoin;
+    if (rejoin === undefined) return;
+    const id = this.env.nodeId;
+    const commit = this.core.commitIndex;
+    // Configs committed before the re-add may list us from before the wipe: only the one at or
+    // after the re-adding entry counts.
+    const committed = this.reAddedAt > 0 && commit >= this.reAddedAt ? this.core.confStateAt(commit) : undefined;
+    if (this.withholdVotes && committed !== undefined && members(committed).includes(id)) {
+      this.withholdVotes = false;
+      this.env.log.info({ commit, reAddedAt: this.reAddedAt }, 'raft: rejoin: re-added; votes count again');
+    }
+    if (!this.withholdVotes && committed?.voters.includes(id) === true) {
+      this.rejoin = undefined;
+      this.env.log.info({ commit }, 'raft: rejoin: a voter again');
+      rejoin.onRejoined();
+      return;
+    }
+    const now = this.env.clock.monotonicMs();
+    if (now - this.lastRejoinRequestMs < rejoinRequestIntervalMs) return;
+    if (this.pendingCount() >= this.options.pendingRequestsMax) return;
+    this.lastRejoinRequestMs = now;
+    let to = this.core.leader;
+    if (to === undefined || to === id) {
+      if (rejoin.peers.length === 0) return;
+      to = rejoin.peers[this.rejoinPeerCursor++ % rejoin.peers.length]!;
+    }
+    const requestId = this.nextRequestId++;
+    this.forwarded.set(requestId, {
+      deadlineMs: now + this.options.requestTimeoutMs,
+      done: (o) => {
+        if (!o.ok) return;
+        const index = decodeRejoinAnswer(o.result);
+        if (index instanceof Error || index <= this.reAddedAt) return;
+        this.reAddedAt = index;
+        this.env.log.info({ reAddedAt: index }, 'raft: rejoin: the leader re-added this node');
+      },
+    });
+    this.env.transport.send(
+      to,
+      MessageType.RaftMemberRequest,
+      encodeMemberRequest({ requestId, op: 'rejoin', nodeId: id, rejoinId: rejoin.rejoinId }),
+    );
+  }
+
   private onForwardedResponse(payload: Uint8Array): void {
     const res = decodeForwardedResponse(payload);
     if (res instanceof Error) {
@@ -676,6 +870,9 @@ export class RaftDriver {
 
   private maybeSnapshot(): void {
     if (this.applied - this.lastSnapshotIndex < this.options.snapshotEveryEntries) return;
+    // Before it is re-added, a rejoining node's view of the configuration starts from `[]`, not
+    // the cluster's bootstrap config: a snapshot taken now would record a wrong ConfState.
+    if (this.withholdVotes) return;
     const storage = this.options.storage;
     const index = this.applied;
     storage.createSnapshot(index, this.core.confStateAt(index), this.options.stateMachine.snapshot());

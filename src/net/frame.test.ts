@@ -4,10 +4,14 @@
 // parser tests: the same bytes fed whole, a byte at a time and in random chunks decode identically.
 // Also: the FrameSink path (what the transport uses) parses in place, copies only frames that
 // straddle chunks, notices id changes between frames despite its id cache, and stops on request.
+// The CRC-32C trailer: a byte fixture pins the format, and every single-bit flip anywhere in a
+// frame (and random multi-byte corruption) is reported as frame_checksum_mismatch or another
+// ProtocolError under any chunking — never delivered.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { ProtocolError } from '../lib/errors.ts';
+import { crc32cOf } from './crc32c.ts';
 import {
   type DecodeEvent,
   FrameDecoder,
@@ -53,9 +57,15 @@ function framesOf(events: DecodeEvent[]): Msg[] {
   });
 }
 
-/** Builds raw frame bytes by hand, independent of FrameEncoder (the oracle for malformed cases). */
+/**
+ * Builds raw frame bytes by hand, independent of FrameEncoder (the oracle for malformed cases).
+ * `length` overrides the envelope+payload bytes the frame declares (the body is cut or padded with
+ * zeros to it); the checksum is then computed over what is sent, so the header fault is what the
+ * decoder meets (unless `checksum` overrides it).
+ */
 function raw(parts: {
   length?: number;
+  checksum?: number;
   version?: number;
   type?: number;
   cluster?: number[];
@@ -74,14 +84,22 @@ function raw(parts: {
     ...sender,
     ...(parts.payload ?? []),
   ];
-  const length = parts.length ?? body.length;
-  return Uint8Array.from([
-    (length >>> 24) & 0xff,
-    (length >>> 16) & 0xff,
-    (length >>> 8) & 0xff,
-    length & 0xff,
-    ...body,
+  const bodyLength = parts.length ?? body.length;
+  const declared = bodyLength + 4; // + checksum
+  const out = Uint8Array.from([
+    (declared >>> 24) & 0xff,
+    (declared >>> 16) & 0xff,
+    (declared >>> 8) & 0xff,
+    declared & 0xff,
+    ...Array.from({ length: bodyLength }, (_, i) => body[i] ?? 0),
+    0,
+    0,
+    0,
+    0,
   ]);
+  const crc = parts.checksum ?? crc32cOf(out, 0, out.length - 4);
+  new DataView(out.buffer).setUint32(out.length - 4, crc);
+  return out;
 }
 
 const msgArb = fc.record({
@@ -154,8 +172,19 @@ test('encoder rejects ids that do not fit the envelope', () => {
 const malformed: Array<[string, Uint8Array, string]> = [
   ['length below the envelope minimum', raw({ length: 3 }), FrameErrorCode.truncatedEnvelope],
   ['length zero', Uint8Array.from([0, 0, 0, 0]), FrameErrorCode.truncatedEnvelope],
+  [
+    'length without room for the checksum',
+    Uint8Array.from([0, 0, 0, 7, 2, 0, 7, 1, 97, 1, 98]),
+    FrameErrorCode.truncatedEnvelope,
+  ],
   ['unknown envelope version 0', raw({ version: 0 }), FrameErrorCode.unknownEnvelopeVersion],
-  ['unknown envelope version 2', raw({ version: 2 }), FrameErrorCode.unknownEnvelopeVersion],
+  [
+    'envelope version 1 (the retired format without a checksum)',
+    raw({ version: 1 }),
+    FrameErrorCode.unknownEnvelopeVersion,
+  ],
+  ['unknown envelope version 3', raw({ version: 3 }), FrameErrorCode.unknownEnvelopeVersion],
+  ['checksum mismatch', raw({ payload: [1, 2, 3], checksum: 0x12345678 }), FrameErrorCode.checksumMismatch],
   ['cluster id length 0', raw({ cluster: [] }), FrameErrorCode.badIdLength],
   ['sender id length 0', raw({ sender: [] }), FrameErrorCode.badIdLength],
   ['cluster id longer than the bound', raw({ cluster: new Array(65).fill(97) }), FrameErrorCode.badIdLength],
@@ -198,7 +227,7 @@ for (const [name, bytes, code] of malformed) {
 test('oversize length is rejected on its 4 bytes, without buffering the body', () => {
   const decoder = new FrameDecoder({ frameBytesMax: 1024 });
   const length = Buffer.alloc(4);
-  length.writeUInt32BE(1021); // 1021 + 4 > 1024
+  length.writeUInt32BE(1021); // 1021 + 4 > 1024 (the checksum counts in frameLength)
   const events = decoder.push(length);
   assert.equal(events.length, 1);
   assert.ok(events[0]?.kind === 'error');
@@ -383,4 +412,112 @@ test('encodeInto treats a bad type or a short target as a programmer error', () 
   assert.throws(() => enc.encodeInto(target, 0, 1.5, new Uint8Array(1)), { name: 'AssertionError' });
   assert.throws(() => enc.encodeInto(target, 60, 1, new Uint8Array(1)), { name: 'AssertionError' });
   assert.equal(enc.encodeInto(target, 0, 0xffff, new Uint8Array(3)), enc.frameBytes(3));
+});
+
+test('a byte fixture pins the frame format, checksum included', () => {
+  const frame = new FrameEncoder({ clusterId: 'c', senderId: 'n1' }).encode(0x0102, Uint8Array.of(0xaa, 0xbb));
+  // frameLength 14 | version 2 | type 0x0102 | 1 'c' | 2 'n1' | payload aa bb | CRC-32C of the 14 bytes before
+  const head = [0, 0, 0, 14, 2, 1, 2, 1, 0x63, 2, 0x6e, 0x31, 0xaa, 0xbb];
+  assert.deepEqual([...frame.subarray(0, head.length)], head);
+  assert.equal(frame.readUInt32BE(head.length), crc32cOf(Uint8Array.from(head), 0, head.length));
+  assert.equal(frame.length, head.length + 4);
+});
+
+test('every single-bit flip anywhere in a frame is rejected, fed whole, a byte at a time or in random chunks', () => {
+  fc.assert(
+    fc.property(msgArb, fc.array(fc.nat(), { maxLength: 8 }), (m, cuts) => {
+      const enc = new FrameEncoder({ clusterId: 'c1', senderId: 'n1' });
+      const good = enc.encode(5, Uint8Array.of(9));
+      const frame = enc.encode(m.type, m.payload);
+      const bits = frame.length * 8;
+      // Every bit for short frames; a sample for long ones.
+      const step = Math.max(1, Math.floor(bits / 200));
+      for (let bit = 0; bit < bits; bit += step) {
+        const bad = Uint8Array.from(frame);
+        bad[bit >>> 3]! ^= 1 << (bit & 7);
+        const wire = Buffer.concat([good, bad, good]);
+        for (const chunks of [[wire], bytewise(wire), splitAt(wire, cuts)]) {
+          const events = decodeAll(new FrameDecoder(), chunks);
+          assert.equal(events[0]?.kind, 'frame', 'the good frame before it is delivered');
+          // A flipped length bit may make the frame longer than what follows: then nothing more yet.
+          assert.ok(events.length <= 2, `bit ${bit}: nothing after the corrupted frame`);
+          if (events.length === 2) {
+            const e = events[1]!;
+            assert.ok(e.kind === 'error', `bit ${bit}: a corrupted frame is never delivered`);
+          }
+        }
+      }
+    }),
+    { numRuns: 40 },
+  );
+});
+
+test('random corruption of a frame stream never delivers a frame that was not sent', () => {
+  const enc = new FrameEncoder({ clusterId: 'c1', senderId: 'n1' });
+  fc.assert(
+    fc.property(
+      fc.array(msgArb, { minLength: 1, maxLength: 5 }),
+      fc.nat(),
+      fc.uint8Array({ minLength: 1, maxLength: 4 }),
+      fc.array(fc.nat(), { maxLength: 8 }),
+      (msgs, at, noise, cuts) => {
+        const frames = msgs.map((m) => enc.encode(m.type, m.payload));
+        const wire = Uint8Array.from(Buffer.concat(frames));
+        const pos = at % wire.length;
+        let changed = false;
+        for (let i = 0; i < noise.length && pos + i < wire.length; i++) {
+          changed ||= noise[i] !== 0;
+          wire[pos + i]! ^= noise[i]!;
+        }
+        fc.pre(changed);
+        const events = decodeAll(new FrameDecoder(), splitAt(wire, cuts));
+        const got = events.filter((e) => e.kind === 'frame');
+        // Frames wholly before the corruption arrive as sent; nothing after the corrupted one does.
+        assert.ok(got.length < msgs.length, 'the corrupted frame is not delivered');
+        got.forEach((e, i) => {
+          assert.ok(e.kind === 'frame');
+          assert.equal(e.frame.type, msgs[i]!.type);
+          assert.deepEqual(Uint8Array.from(e.frame.payload), Uint8Array.from(msgs[i]!.payload));
+        });
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('a forged large length followed by a trickle holds memory in proportion to the bytes received (issue 7 item 13)', () => {
+  const frameBytesMax = 16 * 1024 * 1024;
+  const decoder = new FrameDecoder({ frameBytesMax });
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(frameBytesMax - 4);
+  prefix[4] = envelopeVersion;
+  decoder.push(prefix);
+  // One byte per segment, far past heldPartsMax: the held body switches to one assembly buffer.
+  for (let i = 0; i < heldPartsMax * 4; i++) decoder.push(Uint8Array.of(i & 0xff));
+  assert.equal(decoder.buffered, 1 + heldPartsMax * 4);
+  assert.ok(decoder.heldBytes <= 4096, `holds ${decoder.heldBytes} bytes for ${decoder.buffered} received`);
+  // It still assembles a real large frame correctly as the bytes arrive.
+  const enc = new FrameEncoder({ clusterId: 'c', senderId: 's' });
+  const payload = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 13) & 0xff);
+  const frame = enc.encode(3, payload);
+  const d2 = new FrameDecoder();
+  const got: DecodeEvent[] = [];
+  let heldMost = 0;
+  for (let at = 0; at < frame.length; at += 100) {
+    got.push(...d2.push(frame.subarray(at, at + 100)));
+    heldMost = Math.max(heldMost, d2.heldBytes);
+  }
+  assert.ok(heldMost <= frame.length, `held at most the frame (${heldMost})`);
+  assert.equal(got.length, 1);
+  assert.ok(got[0]?.kind === 'frame');
+  assert.deepEqual(Uint8Array.from(got[0].frame.payload), payload);
+});
+
+test('frameBytesMax can be raised on a live decoder, never lowered', () => {
+  const decoder = new FrameDecoder({ frameBytesMax: 256 });
+  const enc = new FrameEncoder({ clusterId: 'c', senderId: 's' });
+  decoder.raiseFrameBytesMax(4096);
+  const events = decoder.push(enc.encode(1, new Uint8Array(1000)));
+  assert.equal(events[0]?.kind, 'frame');
+  assert.throws(() => decoder.raiseFrameBytesMax(100), { name: 'AssertionError' });
 });

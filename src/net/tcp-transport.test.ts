@@ -117,6 +117,16 @@ test('a peer that is down at start receives the queued messages once it comes up
   assert.equal(a.metrics.value('peer_connects_total', { peer: 'b' }), 2);
 });
 
+/** A valid frame from the configured peer `a` with one payload bit flipped after encoding. */
+function corrupted(): Uint8Array {
+  const frame = new FrameEncoder({ clusterId: cluster, senderId: 'a' }).encode(
+    MessageType.TestEcho,
+    Uint8Array.of(250),
+  );
+  frame[frame.length - 5]! ^= 0x10;
+  return frame;
+}
+
 const foreign: Array<[string, (port: number) => Uint8Array[], string]> = [
   [
     'HTTP garbage (its first 4 bytes read as an oversize length)',
@@ -124,7 +134,8 @@ const foreign: Array<[string, (port: number) => Uint8Array[], string]> = [
     'frame_too_large',
   ],
   ['an oversize length prefix', () => [Uint8Array.of(0x01, 0, 0, 1)], 'frame_too_large'],
-  ['an unknown envelope version', () => [Uint8Array.of(0, 0, 0, 9, 7, 0, 1)], 'unknown_envelope_version'],
+  ['an unknown envelope version', () => [Uint8Array.of(0, 0, 0, 11, 7, 0, 1)], 'unknown_envelope_version'],
+  ['a frame whose checksum does not match (corrupted in transit)', () => [corrupted()], 'frame_checksum_mismatch'],
   [
     'a wrong cluster id',
     () => [new FrameEncoder({ clusterId: 'other-cluster', senderId: 'a' }).encode(1, Uint8Array.of(1))],
@@ -198,7 +209,7 @@ test('the send queue bound drops and counts while a peer is unreachable', async 
   const c = make('c', { b: { host, port } }, { sendQueueBytesMax: 4096, frameBytesMax, reconnectBackoffMsMax: 1000 });
   await c.t.start();
   let accepted = 0;
-  while (c.t.send('b', MessageType.TestBulk, new Uint8Array(1000))) accepted++;
+  while (c.t.send('b', MessageType.TestBulk, new Uint8Array(990))) accepted++;
   assert.equal(accepted, 4, 'four ~1 KiB frames fit in 4096 bytes, the fifth does not');
   assert.ok((c.t.peerStatus()[0]?.queuedBytes ?? 0) <= 4096);
   assert.equal(c.metrics.value('peer_send_dropped_total', { peer: 'b', reason: 'queue_full' }), 1);
@@ -404,7 +415,8 @@ test('under real socket backpressure a slab is reused only after its bytes have 
     for (const chunk of received) {
       for (const e of decoder.push(chunk)) {
         assert.equal(e.kind, 'frame', e.kind === 'error' ? e.error.code : '');
-        if (e.kind === 'frame') frames.push(e.frame.payload);
+        // Every connection opens with a TransportHello (identification), not a message.
+        if (e.kind === 'frame' && e.frame.type !== MessageType.TransportHello) frames.push(e.frame.payload);
       }
     }
     received = [];
@@ -440,4 +452,112 @@ test('an inbound connection that never identifies itself is closed after connect
   a.t.send('b', MessageType.TestEcho, Uint8Array.of(2));
   await pollUntil(() => b.inbox.length === 2, 'b still hears a');
   assert.equal(b.metrics.value('peer_frames_rejected_total', { reason: 'identify_timeout' }), 1);
+});
+
+// --- Inbound resource bounds (issue 7 item 13) and rate-limited rejection logs (item 14).
+
+/** A connection to `port` that identifies itself as `sender` with one small valid frame. */
+async function identifiedAs(port: number, sender: string): Promise<Awaited<ReturnType<typeof rawConnect>>> {
+  const conn = await rawConnect(port);
+  conn.socket.write(
+    new FrameEncoder({ clusterId: cluster, senderId: sender }).encode(MessageType.TestEcho, Uint8Array.of(99)),
+  );
+  return conn;
+}
+
+/** Starts a frame of `frameBytes` on the wire and sends only `sentBytes` of it (a partial frame held by the receiver). */
+function partialFrame(frameBytes: number, sentBytes: number): Uint8Array {
+  const out = new Uint8Array(sentBytes);
+  new DataView(out.buffer).setUint32(0, frameBytes - 4);
+  out[4] = 2; // envelope version
+  return out;
+}
+
+test('partial frames across inbound connections are bounded: the connection that crosses the bound is closed', async () => {
+  const frameBytesMax = 256 * 1024;
+  const b = make(
+    'b',
+    { a: { host, port: 0 }, c: { host, port: 0 } },
+    { frameBytesMax, inboundHeldBytesMax: frameBytesMax },
+  );
+  await b.t.start();
+  const port = b.t.address().port;
+  const first = await identifiedAs(port, 'a');
+  const second = await identifiedAs(port, 'c');
+  await pollUntil(() => b.inbox.length === 2, 'both connections identify themselves');
+  // Each holds a partial frame of 150 KiB of a declared 250 KiB: together past the 256 KiB bound.
+  first.socket.write(partialFrame(250 * 1024, 150 * 1024));
+  await pollUntil(() => b.metrics.value('peer_inbound_held_bytes') >= 140 * 1024, 'b holds the first partial frame');
+  second.socket.write(partialFrame(250 * 1024, 150 * 1024));
+  await pollUntil(second.closed, 'the connection crossing the bound is closed');
+  assert.equal(b.metrics.value('peer_frames_rejected_total', { reason: 'inbound_buffer_full' }), 1);
+  assert.equal(first.closed(), false, 'the connection within the bound stays');
+  assert.ok(b.metrics.value('peer_inbound_held_bytes') <= frameBytesMax, 'the closed one released its bytes');
+  first.socket.destroy();
+  await pollUntil(() => b.metrics.value('peer_inbound_held_bytes') === 0, 'closing releases everything held');
+});
+
+test('a connection that has not identified itself may send only a small first frame', async () => {
+  const b = make('b', { a: { host, port: 0 } }, { identifyFrameBytesMax: 1024 });
+  await b.t.start();
+  const conn = await rawConnect(b.t.address().port);
+  // A forged 16 MiB frame as the first frame: refused on its length prefix, nothing buffered.
+  conn.socket.write(partialFrame(16 * 1024 * 1024, 64 * 1024));
+  await pollUntil(conn.closed, 'b closes it');
+  assert.equal(b.metrics.value('peer_frames_rejected_total', { reason: 'frame_too_large' }), 1);
+  assert.equal(b.metrics.value('peer_inbound_held_bytes'), 0);
+});
+
+test('an identified connection that goes silent is closed after inboundIdleTimeoutMs', async () => {
+  const b = make('b', { a: { host, port: 0 } }, { inboundIdleTimeoutMs: 200 });
+  await b.t.start();
+  const conn = await identifiedAs(b.t.address().port, 'a');
+  await pollUntil(() => b.inbox.length === 1, 'b hears the connection identify itself');
+  // It now holds a partial frame and sends nothing more (slow-loris).
+  conn.socket.write(partialFrame(100_000, 1_000));
+  await pollUntil(conn.closed, 'b closes the idle connection', 5_000);
+  assert.equal(b.metrics.value('peer_inbound_closed_total', { reason: 'idle_timeout' }), 1);
+  await pollUntil(() => b.metrics.value('peer_inbound_held_bytes') === 0, 'and releases its partial frame');
+});
+
+test('a newer connection from a peer id closes the older one; the newer one is served', async () => {
+  const b = make('b', { a: { host, port: 0 } });
+  await b.t.start();
+  const port = b.t.address().port;
+  const older = await identifiedAs(port, 'a');
+  await pollUntil(() => b.inbox.length === 1, 'the older connection identifies itself');
+  older.socket.write(partialFrame(1_000_000, 100_000));
+  const newer = await identifiedAs(port, 'a');
+  await pollUntil(older.closed, 'b closes the older connection');
+  await pollUntil(() => b.inbox.length === 2, 'the newer connection is served');
+  assert.equal(b.metrics.value('peer_inbound_closed_total', { reason: 'superseded' }), 1);
+  assert.equal(b.t.peerStatus()[0]?.inboundConnections, 1);
+  assert.equal(newer.closed(), false);
+  // Twenty impostors in a row leave one connection and no partial frames behind (20 used to hold 290 MB).
+  const impostors: Awaited<ReturnType<typeof rawConnect>>[] = [];
+  for (let i = 0; i < 20; i++) {
+    const conn = await identifiedAs(port, 'a');
+    conn.socket.write(partialFrame(1_000_000, 100_000));
+    impostors.push(conn);
+  }
+  await pollUntil(() => impostors.slice(0, -1).every((c) => c.closed()) && newer.closed(), 'all but the newest closed');
+  await pollUntil(() => b.metrics.value('peer_inbound_held_bytes') <= 1_000_000, 'at most one partial frame held');
+  assert.equal(b.t.peerStatus()[0]?.inboundConnections, 1);
+  for (const c of impostors) c.socket.destroy();
+});
+
+test('rejected connections are logged at a bounded rate; what was left out is counted', async () => {
+  const b = make('b', { a: { host, port: 0 } });
+  await b.t.start();
+  const conns: Awaited<ReturnType<typeof rawConnect>>[] = [];
+  for (let i = 0; i < 100; i++) {
+    const conn = await rawConnect(b.t.address().port);
+    conn.socket.write(Buffer.from('GET / HTTP/1.1\r\n\r\n'));
+    conns.push(conn);
+  }
+  await pollUntil(() => conns.every((c) => c.closed()), 'every garbage connection is closed');
+  assert.equal(b.metrics.value('peer_frames_rejected_total', { reason: 'frame_too_large' }), 100);
+  const warnings = b.log.lines().filter((l) => l.level === 'warn').length;
+  assert.ok(warnings <= 15, `${warnings} warning lines for 100 rejected connections`);
+  assert.ok(b.metrics.value('log_lines_suppressed_total', { component: 'tcp-transport' }) >= 85);
 });

@@ -36,18 +36,33 @@
 //   - metrics are counted per batch, not per frame: sent counters per flushed batch, received
 //     counters per socket read, queue gauges once per turn in which the queue changed and at every
 //     drop (so they lag a burst of send() calls by at most one microtask checkpoint).
-//   - untrusted input never crashes the node: a frame that fails decoding, carries a foreign cluster
-//     id, names a sender that is not a configured peer, or changes sender mid-connection is counted
-//     (peer_frames_rejected_total{reason}), logged, and its connection destroyed.
+//   - untrusted input never crashes the node: a frame that fails decoding (its checksum included),
+//     carries a foreign cluster id, names a sender that is not a configured peer, or changes sender
+//     mid-connection is counted (peer_frames_rejected_total{reason}), logged at a bounded rate
+//     (LogLimiter: a flood of bad connections must not fill the disk), and its connection destroyed.
+//   - inbound resources are bounded (issue 7 item 13: 20 connections each holding a forged 16 MiB
+//     partial frame grew a node by 290 MB). A connection identifies itself by its first frame, which
+//     must be small (identifyFrameBytesMax; every outbound connection opens with a TransportHello
+//     frame, consumed here, so a peer's first real frame may be any size) and arrive within
+//     connectTimeoutMs. An identified connection is closed after inboundIdleTimeoutMs without a byte
+//     (peers heartbeat far more often), and a newer connection from the same peer id closes the
+//     older one (a peer dials one connection to us; an older one is dead or an impostor), so at most
+//     one connection per configured peer holds a large partial frame. Memory held for partial
+//     frames across all inbound connections is at most inboundHeldBytesMax (checked after each read,
+//     so it may be exceeded by one read's worth): the connection whose read crosses it is closed
+//     (reason inbound_buffer_full) and its peer redials.
 //   - reconnect delay is full jitter: uniform in [0, min(backoffMsMax, backoffMsMin * 2^attempt)].
 //   - after close() resolves no handler call happens and no socket or timer remains.
 
 import { randomBytes } from 'node:crypto';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import type { Counter, Gauge, Logger, Metrics, NodeId, PeerMessage, Rng, Transport } from '../env/types.ts';
+import { realClock } from '../env/real-time.ts';
+import type { Clock, Counter, Gauge, Logger, Metrics, NodeId, PeerMessage, Rng, Transport } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { BaristaError, ConfigError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
+import { LogLimiter } from '../lib/log-limit.ts';
+import { MessageType } from '../lib/message-types.ts';
 import { SeededRng } from '../lib/rng.ts';
 import type { ProtocolError } from '../lib/errors.ts';
 import { type FrameBounds, FrameDecoder, FrameEncoder, type FrameSink } from './frame.ts';
@@ -76,6 +91,14 @@ export interface TcpTransportOptions {
   readonly reconnectBackoffMsMax?: number;
   readonly connectTimeoutMs?: number;
   readonly inboundConnectionsMax?: number;
+  /** An identified inbound connection that sends nothing for this long is closed. */
+  readonly inboundIdleTimeoutMs?: number;
+  /** Largest first frame of a connection (it identifies the sender; see the header). */
+  readonly identifyFrameBytesMax?: number;
+  /** Memory held for partial frames across all inbound connections. */
+  readonly inboundHeldBytesMax?: number;
+  /** For rate-limiting log lines; default the real clock. */
+  readonly clock?: Clock;
   /** Size of the per-peer buffers small frames are encoded into (tuning; tests shrink it). */
   readonly sendSlabBytes?: number;
 }
@@ -97,6 +120,10 @@ export interface PeerStatus {
 export const tcpTransportDefaults = {
   reconnectBackoffMsMin: 50,
   connectTimeoutMs: 5_000,
+  /** Peers heartbeat every 200 ms (membership) and Raft every tick: 30 s of silence is a dead connection. */
+  inboundIdleTimeoutMs: 30_000,
+  /** Room for a TransportHello (or any small first frame) with the longest ids. */
+  identifyFrameBytesMax: 4096,
   /** Default sendSlabBytes. Frames up to a quarter of it are coalesced into slabs. */
   sendSlabBytes: 1024 * 1024,
   sendSlabBytesMin: 256,
@@ -120,6 +147,8 @@ export const RejectReason = {
   unexpectedData: 'unexpected_data',
   /** No valid frame within connectTimeoutMs: the connection would otherwise hold an inbound slot forever. */
   identifyTimeout: 'identify_timeout',
+  /** Partial frames across all inbound connections reached inboundHeldBytesMax. */
+  inboundBufferFull: 'inbound_buffer_full',
 } as const;
 
 interface LinkMetrics {
@@ -218,6 +247,8 @@ class PeerLink {
   writable = false;
   attempt = 0;
   timer: NodeJS.Timeout | null = null;
+  /** The inbound connection this peer identified most recently (an older one is closed). */
+  inbound: InboundConnection | null = null;
   turnScheduled = false;
   /** Runs once per turn in which something was queued; created once, so scheduling allocates nothing. */
   readonly onTurn: () => void;
@@ -353,6 +384,14 @@ export class TcpTransport implements Transport {
   private readonly backoffMsMax: number;
   private readonly connectTimeoutMs: number;
   private readonly inboundConnectionsMax: number;
+  private readonly inboundIdleTimeoutMs: number;
+  private readonly identifyFrameBytesMax: number;
+  private readonly inboundHeldBytesMax: number;
+  /** Partial-frame memory held by all inbound connections now (each adds its decoder's heldBytes). */
+  private inboundHeldBytes = 0;
+  private readonly inboundHeldGauge: Gauge;
+  private readonly logLimited: LogLimiter;
+  private readonly helloFrame: Buffer;
   private readonly sendSlabBytes: number;
   private readonly slabPool: SlabPool;
   private readonly links = new Map<NodeId, PeerLink>();
@@ -367,6 +406,7 @@ export class TcpTransport implements Transport {
   private readonly dropsNoHandler: Counter;
   private readonly inboundAccepted: Counter;
   private readonly inboundRefused: Counter;
+  private readonly inboundClosed: { idle: Counter; superseded: Counter };
   /** What an InboundConnection may see of this transport (created once, shared by connections). */
   private readonly inboundHost: InboundHost;
 
@@ -389,8 +429,20 @@ export class TcpTransport implements Transport {
     this.backoffMsMax = options.reconnectBackoffMsMax ?? limits.peerReconnectBackoffMsMax;
     this.connectTimeoutMs = options.connectTimeoutMs ?? tcpTransportDefaults.connectTimeoutMs;
     this.inboundConnectionsMax = options.inboundConnectionsMax ?? limits.peerInboundConnectionsMax;
+    this.inboundIdleTimeoutMs = options.inboundIdleTimeoutMs ?? tcpTransportDefaults.inboundIdleTimeoutMs;
+    this.identifyFrameBytesMax = Math.min(
+      options.identifyFrameBytesMax ?? tcpTransportDefaults.identifyFrameBytesMax,
+      this.bounds.frameBytesMax,
+    );
+    this.inboundHeldBytesMax = options.inboundHeldBytesMax ?? limits.peerInboundHeldBytesMax;
     this.sendSlabBytes = options.sendSlabBytes ?? tcpTransportDefaults.sendSlabBytes;
     this.validate(options);
+    this.helloFrame = this.encoder.encode(MessageType.TransportHello, new Uint8Array(0));
+    this.logLimited = new LogLimiter(this.log, options.clock ?? realClock, this.metrics, 'tcp-transport');
+    this.inboundHeldGauge = this.metrics.gauge(
+      'peer_inbound_held_bytes',
+      'Memory held for partial frames across inbound connections',
+    );
     const slabs = (result: string): Counter =>
       this.metrics.counter('peer_send_slabs_total', 'Send slabs opened, newly allocated or reused', { result });
     this.slabPool = new SlabPool(
@@ -415,6 +467,11 @@ export class TcpTransport implements Transport {
     this.inboundRefused = this.metrics.counter('peer_inbound_connections_total', 'Inbound connections', {
       result: 'refused_at_bound',
     });
+    const closed = (reason: string): Counter =>
+      this.metrics.counter('peer_inbound_closed_total', 'Identified inbound connections closed by us, by reason', {
+        reason,
+      });
+    this.inboundClosed = { idle: closed('idle_timeout'), superseded: closed('superseded') };
     this.inboundHost = {
       clusterId: this.clusterId,
       link: (id) => this.links.get(id),
@@ -423,8 +480,18 @@ export class TcpTransport implements Transport {
       noHandler: this.dropsNoHandler,
       reject: (socket, remote, reason, detail) => {
         this.countRejected(reason);
-        this.log.warn({ reason, remote, ...detail }, 'rejected inbound peer frame; closing the connection');
+        this.logLimited.warn(
+          `reject:${reason}`,
+          { reason, remote, ...detail },
+          'rejected inbound peer frame; closing the connection',
+        );
         socket.destroy();
+      },
+      identified: (connection, link) => this.identified(connection, link),
+      addHeld: (bytes) => {
+        this.inboundHeldBytes += bytes;
+        this.inboundHeldGauge.set(this.inboundHeldBytes);
+        return this.inboundHeldBytes <= this.inboundHeldBytesMax;
       },
     };
     for (const [id, address] of Object.entries(options.peers)) {
@@ -442,6 +509,11 @@ export class TcpTransport implements Transport {
     positive('reconnectBackoffMsMax', this.backoffMsMax);
     positive('connectTimeoutMs', this.connectTimeoutMs);
     positive('inboundConnectionsMax', this.inboundConnectionsMax);
+    positive('inboundIdleTimeoutMs', this.inboundIdleTimeoutMs);
+    positive('identifyFrameBytesMax', this.identifyFrameBytesMax);
+    if (this.inboundHeldBytesMax < this.bounds.frameBytesMax) {
+      throw new ConfigError('inboundHeldBytesMax', 'a full-size frame must fit in the inbound bound');
+    }
     const { sendSlabBytesMin, sendSlabBytesMax } = tcpTransportDefaults;
     if (
       !Number.isSafeInteger(this.sendSlabBytes) ||
@@ -672,6 +744,9 @@ export class TcpTransport implements Transport {
       link.attempt = 0;
       link.m.connects.inc();
       this.log.debug({ peer: link.id }, 'peer connected');
+      // The first frame identifies us to the peer and must be small (see the header); queued
+      // frames of any size follow it.
+      link.writable = socket.write(this.helloFrame);
       this.flush(link);
     });
     socket.on('drain', () => {
@@ -682,7 +757,11 @@ export class TcpTransport implements Transport {
     socket.on('data', () => {
       // The peer sends to us on its own connection; bytes here break the protocol.
       this.countRejected(RejectReason.unexpectedData);
-      this.log.warn({ peer: link.id }, 'unexpected data on an outbound peer connection; closing it');
+      this.logLimited.warn(
+        `unexpected_data:${link.id}`,
+        { peer: link.id },
+        'unexpected data on an outbound peer connection; closing it',
+      );
       socket.destroy();
     });
     socket.on('error', (err) => {
@@ -725,12 +804,24 @@ export class TcpTransport implements Transport {
     }
     this.inboundAccepted.inc();
     this.inbound.add(socket);
-    const connection = new InboundConnection(this.inboundHost, socket, new FrameDecoder(this.bounds));
+    // Until it identifies itself, a connection may send only a small frame.
+    const decoder = new FrameDecoder({ ...this.bounds, frameBytesMax: this.identifyFrameBytesMax });
+    const connection = new InboundConnection(this.inboundHost, socket, decoder);
     // A connection must identify itself (one valid frame from a known peer) in connectTimeoutMs;
-    // admit() clears the timeout. Idle foreign sockets cannot fill the inbound slots.
-    socket.setTimeout(this.connectTimeoutMs, () => {
-      if (connection.sender === null && !socket.destroyed) {
+    // then it may stay idle for at most inboundIdleTimeoutMs (identified() re-arms the timer).
+    // Idle foreign or dead sockets cannot fill the inbound slots.
+    socket.setTimeout(this.connectTimeoutMs);
+    socket.on('timeout', () => {
+      if (socket.destroyed) return;
+      if (connection.sender === null) {
         this.inboundHost.reject(socket, connection.remote, RejectReason.identifyTimeout, {});
+      } else {
+        this.inboundClosed.idle.inc();
+        this.log.debug(
+          { peer: connection.sender.id, remote: connection.remote },
+          'inbound peer connection idle; closing it',
+        );
+        socket.destroy();
       }
     });
     socket.on('data', (chunk: Buffer) => connection.receive(chunk));
@@ -739,8 +830,26 @@ export class TcpTransport implements Transport {
     );
     socket.once('close', () => {
       this.inbound.delete(socket);
-      if (connection.sender !== null) connection.sender.inboundConnections--;
+      connection.closed();
+      const link = connection.sender;
+      if (link !== null) {
+        link.inboundConnections--;
+        if (link.inbound === connection) link.inbound = null;
+      }
     });
+  }
+
+  /** A connection just proved it speaks for `link`: full frame bound, idle timer, newest wins. */
+  private identified(connection: InboundConnection, link: PeerLink): void {
+    connection.decoder.raiseFrameBytesMax(this.bounds.frameBytesMax);
+    connection.socket.setTimeout(this.inboundIdleTimeoutMs);
+    const older = link.inbound;
+    link.inbound = connection;
+    if (older !== null && !older.socket.destroyed) {
+      this.inboundClosed.superseded.inc();
+      this.log.debug({ peer: link.id, remote: older.remote }, 'a newer connection from the peer replaces this one');
+      older.socket.destroy();
+    }
   }
 
   private countRejected(reason: string): void {
@@ -789,6 +898,10 @@ interface InboundHost {
   readonly noHandler: Counter;
   /** Counts, logs and closes a connection that broke the protocol. */
   reject(socket: Socket, remote: string, reason: string, detail: Record<string, unknown>): void;
+  /** The connection's first frame came from `link`. */
+  identified(connection: InboundConnection, link: PeerLink): void;
+  /** Adds (or with a negative count, releases) partial-frame memory; false when over the total bound. */
+  addHeld(bytes: number): boolean;
 }
 
 /**
@@ -806,13 +919,33 @@ class InboundConnection implements FrameSink {
   private acceptedSenderId: string | null = null;
   private framesReceived = 0;
   private bytesReceived = 0;
+  /** This connection's share of the transport's inboundHeldBytes. */
+  private heldCounted = 0;
 
   constructor(
     private readonly host: InboundHost,
-    private readonly socket: Socket,
-    private readonly decoder: FrameDecoder,
+    readonly socket: Socket,
+    readonly decoder: FrameDecoder,
   ) {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+  }
+
+  /** The socket closed: release what the decoder held. */
+  closed(): void {
+    this.decoder.stop();
+    if (this.heldCounted !== 0) this.host.addHeld(-this.heldCounted);
+    this.heldCounted = 0;
+  }
+
+  /** Brings this connection's share of the held-bytes total up to date; closes it past the bound. */
+  private accountHeld(): void {
+    const held = this.socket.destroyed ? 0 : this.decoder.heldBytes;
+    const delta = held - this.heldCounted;
+    if (delta === 0) return;
+    this.heldCounted = held;
+    if (!this.host.addHeld(delta) && delta > 0) {
+      this.reject(RejectReason.inboundBufferFull, { heldBytes: held });
+    }
   }
 
   receive(chunk: Buffer): void {
@@ -831,6 +964,7 @@ class InboundConnection implements FrameSink {
         this.framesReceived = 0;
         this.bytesReceived = 0;
       }
+      if (this.heldCounted !== 0 || this.decoder.buffered !== 0) this.accountHeld();
     }
   }
 
@@ -838,6 +972,8 @@ class InboundConnection implements FrameSink {
     if (clusterId !== this.acceptedClusterId || senderId !== this.acceptedSenderId) {
       if (!this.admit(clusterId, senderId)) return false;
     }
+    // Identification only, not a message: neither delivered nor counted (the sender does not count it).
+    if (type === MessageType.TransportHello) return true;
     const link = this.sender!;
     this.framesReceived++;
     this.bytesReceived += wireBytes;
@@ -865,7 +1001,7 @@ class InboundConnection implements FrameSink {
     if (this.sender === null) {
       this.sender = link;
       link.inboundConnections++;
-      this.socket.setTimeout(0);
+      this.host.identified(this, link);
     } else if (this.sender !== link) {
       this.reject(RejectReason.senderChanged, { was: this.sender.id, now: link.id });
       return false;

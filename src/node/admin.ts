@@ -2,10 +2,19 @@
 // /ready (readiness: 200 only while the node SERVES, i.e. a linearizable read through Raft just
 // succeeded here, so a leader is known and this node has applied what it committed; else 503 with
 // the reason as JSON), GET /status (JSON view of this node and its peers), GET /metrics
-// (Prometheus text format 0.0.4), POST /v1/kv (the metadata keyspace, see kv-http.ts). Anything
-// else is 404; wrong methods are 405. Request bodies are read only for POST and are bounded
-// (limits.adminRequestBytesMax: 413 beyond). Bounded connections. Errors in a handler become a 500
-// and a counter, never a crash.
+// (Prometheus text format 0.0.4), POST /v1/kv (the metadata keyspace, see kv-http.ts), GET
+// /v1/members (the Raft configuration as this node's log has it) and POST /v1/members (a
+// membership operation, see members-http.ts). Anything else is 404; wrong methods are 405.
+// Request bodies are read only for POST and are bounded (limits.adminRequestBytesMax: 413 beyond,
+// and the connection is closed at once: an endless chunked body is not read to its end). Bounded
+// connections; those over the bound are refused and counted. Errors in a handler become a 500 and a counter, never a crash.
+//
+// Time bounds against slow clients (issue 7 item 15): the whole request head must arrive within
+// headersTimeoutMs and the whole request within requestTimeoutMs (408 and close). Node checks
+// both only every connectionsCheckingInterval (30 s by default, so a slow-loris connection lived
+// 30 s past a 5 s timeout); we check every checkingIntervalMs, so a request lives at most its
+// timeout plus that interval. Counted: admin_http_connections_total{result}, and client errors
+// (timeouts, malformed requests) in admin_http_client_errors_total{kind}.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Counter, Metrics } from '../env/types.ts';
@@ -18,6 +27,10 @@ export interface AdminHandlers {
   ready?(): Promise<Readiness>;
   /** POST /v1/kv with a parsed JSON body, and the client's address. */
   kv?(body: unknown, client: { address: string }): Promise<{ status: number; body: unknown }>;
+  /** GET /v1/members. */
+  members?(): unknown;
+  /** POST /v1/members with a parsed JSON body. */
+  memberOp?(body: unknown): Promise<{ status: number; body: unknown }>;
 }
 
 export interface Readiness {
@@ -29,23 +42,87 @@ export interface Readiness {
 /** Bodies are UTF-8 JSON; invalid bytes are refused (400 invalid_utf8), never replaced by U+FFFD. */
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-const ADMIN_HEADERS_TIMEOUT_MS = 5_000;
+export interface AdminServerOptions {
+  /** The request line and headers must arrive within this. */
+  readonly headersTimeoutMs: number;
+  /** The whole request (head and body) must arrive within this. */
+  readonly requestTimeoutMs: number;
+  /** How often Node checks the two timeouts above. */
+  readonly checkingIntervalMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  readonly keepAliveTimeoutMs: number;
+  readonly connectionsMax: number;
+  readonly requestBytesMax: number;
+}
+
+export const defaultAdminServerOptions: AdminServerOptions = {
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 5_000,
+  checkingIntervalMs: 500,
+  keepAliveTimeoutMs: 5_000,
+  connectionsMax: limits.adminConnectionsMax,
+  requestBytesMax: limits.adminRequestBytesMax,
+};
+
+type ClientErrorKind = 'timeout' | 'too_large' | 'malformed' | 'other';
 
 export class AdminServer {
   private readonly server: Server;
   private readonly requests: Metrics;
   private readonly errors: Counter;
+  private readonly tooLarge: Counter;
+  readonly options: AdminServerOptions;
 
   constructor(
     private readonly handlers: AdminHandlers,
     metrics: Metrics,
+    options: Partial<AdminServerOptions> = {},
   ) {
+    const o = { ...defaultAdminServerOptions, ...options };
+    this.options = o;
     this.requests = metrics;
     this.errors = metrics.counter('admin_http_errors_total', 'Admin HTTP handler failures');
-    this.server = createServer((req, res) => this.handle(req, res));
-    this.server.maxConnections = limits.adminConnectionsMax;
-    this.server.headersTimeout = ADMIN_HEADERS_TIMEOUT_MS;
-    this.server.requestTimeout = ADMIN_HEADERS_TIMEOUT_MS;
+    this.tooLarge = metrics.counter('admin_http_bodies_too_large_total', 'Admin HTTP request bodies over the bound');
+    this.server = createServer(
+      {
+        headersTimeout: o.headersTimeoutMs,
+        requestTimeout: o.requestTimeoutMs,
+        connectionsCheckingInterval: o.checkingIntervalMs,
+        keepAliveTimeout: o.keepAliveTimeoutMs,
+      },
+      (req, res) => this.handle(req, res),
+    );
+    this.server.maxConnections = o.connectionsMax;
+    const connections = (result: string): Counter =>
+      metrics.counter('admin_http_connections_total', 'Admin HTTP connections', { result });
+    const accepted = connections('accepted');
+    const refused = connections('refused_at_bound');
+    this.server.on('connection', () => accepted.inc());
+    this.server.on('drop', () => refused.inc());
+    const clientErrors = (kind: ClientErrorKind): Counter =>
+      metrics.counter('admin_http_client_errors_total', 'Admin HTTP connections closed for a client error', { kind });
+    const byKind: Record<ClientErrorKind, Counter> = {
+      timeout: clientErrors('timeout'),
+      too_large: clientErrors('too_large'),
+      malformed: clientErrors('malformed'),
+      other: clientErrors('other'),
+    };
+    // Replaces Node's default handler (which answers 400 or 408 and closes) to count by kind; the
+    // kind comes from Node's error code, never from client bytes.
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      const kind = clientErrorKind(err.code);
+      byKind[kind].inc();
+      if (socket.writable && !socket.destroyed) {
+        const status =
+          kind === 'timeout'
+            ? '408 Request Timeout'
+            : kind === 'too_large'
+              ? '431 Request Header Fields Too Large'
+              : '400 Bad Request';
+        socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      }
+      socket.destroy();
+    });
   }
 
   listen(host: string, port: number): Promise<void> {
@@ -78,19 +155,25 @@ export class AdminServer {
     const chunks: Buffer[] = [];
     let bytes = 0;
     let tooLarge = false;
+    const bytesMax = this.options.requestBytesMax;
     req.on('data', (c: Buffer) => {
+      if (tooLarge) return;
       bytes += c.length;
-      if (bytes > limits.adminRequestBytesMax) tooLarge = true;
-      else chunks.push(c);
+      if (bytes <= bytesMax) {
+        chunks.push(c);
+        return;
+      }
+      // Answer now and close: reading on would let an endless (chunked) body hold the connection.
+      tooLarge = true;
+      chunks.length = 0;
+      this.tooLarge.inc();
+      res.setHeader('connection', 'close');
+      res.once('finish', () => req.socket.destroy());
+      json(res, 413, { ok: false, code: 'request_too_large', message: `body over ${bytesMax} bytes` });
     });
     req.on('error', () => this.errors.inc());
     req.on('end', () => {
-      if (tooLarge)
-        return json(res, 413, {
-          ok: false,
-          code: 'request_too_large',
-          message: `body over ${limits.adminRequestBytesMax} bytes`,
-        });
+      if (tooLarge) return;
       let text: string;
       try {
         text = strictUtf8.decode(Buffer.concat(chunks));
@@ -113,6 +196,62 @@ export class AdminServer {
     });
   }
 
+  /** Reads a bounded JSON body as handleKv does (413 and close at once; 400 if not UTF-8 JSON). */
+  private readJsonBody(req: IncomingMessage, res: ServerResponse, then: (body: unknown) => void): void {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let tooLarge = false;
+    const bytesMax = this.options.requestBytesMax;
+    req.on('data', (c: Buffer) => {
+      if (tooLarge) return;
+      bytes += c.length;
+      if (bytes <= bytesMax) {
+        chunks.push(c);
+        return;
+      }
+      tooLarge = true;
+      chunks.length = 0;
+      this.tooLarge.inc();
+      res.setHeader('connection', 'close');
+      res.once('finish', () => req.socket.destroy());
+      json(res, 413, { ok: false, code: 'request_too_large', message: `body over ${bytesMax} bytes` });
+    });
+    req.on('error', () => this.errors.inc());
+    req.on('end', () => {
+      if (tooLarge) return;
+      let text: string;
+      try {
+        text = strictUtf8.decode(Buffer.concat(chunks));
+      } catch {
+        return json(res, 400, { ok: false, code: 'invalid_utf8', message: 'body is not valid UTF-8' });
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return json(res, 400, { ok: false, code: 'bad_request', message: 'body is not JSON' });
+      }
+      then(body);
+    });
+  }
+
+  private handleMembers(req: IncomingMessage, res: ServerResponse): void {
+    const { members, memberOp } = this.handlers;
+    if (members === undefined || memberOp === undefined)
+      return reply(res, 404, 'text/plain', 'no membership service on this node\n');
+    if (req.method === 'GET') return json(res, 200, members());
+    if (req.method !== 'POST') return reply(res, 405, 'text/plain', 'GET or POST a JSON body to /v1/members\n');
+    this.readJsonBody(req, res, (body) =>
+      memberOp(body).then(
+        (a) => json(res, a.status, a.body),
+        (err: unknown) => {
+          this.errors.inc();
+          json(res, 500, { ok: false, code: 'internal', message: String(err) });
+        },
+      ),
+    );
+  }
+
   private handleReady(res: ServerResponse): void {
     const ready = this.handlers.ready;
     if (ready === undefined) return json(res, 200, { ready: true });
@@ -130,6 +269,7 @@ export class AdminServer {
     this.requests.counter('admin_http_requests_total', 'Admin HTTP requests', { path: known(path) }).inc();
     if (path === '/v1/kv') return this.handleKv(req, res);
     if (path === '/ready' && (req.method === 'GET' || req.method === 'HEAD')) return this.handleReady(res);
+    if (path === '/v1/members') return this.handleMembers(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, 'text/plain', 'method not allowed\n');
     try {
       if (path === '/health') return reply(res, 200, 'text/plain', 'ok\n');
@@ -144,8 +284,20 @@ export class AdminServer {
   }
 }
 
+function clientErrorKind(code: string | undefined): ClientErrorKind {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT') return 'timeout';
+  if (code === 'HPE_HEADER_OVERFLOW') return 'too_large';
+  if (code?.startsWith('HPE_')) return 'malformed';
+  return 'other';
+}
+
 function known(path: string | undefined): string {
-  return path === '/health' || path === '/ready' || path === '/status' || path === '/metrics' || path === '/v1/kv'
+  return path === '/health' ||
+    path === '/ready' ||
+    path === '/status' ||
+    path === '/metrics' ||
+    path === '/v1/kv' ||
+    path === '/v1/members'
     ? path
     : 'other';
 }

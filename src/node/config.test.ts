@@ -84,6 +84,20 @@ test('config files: YAML and JSON load; unreadable and invalid files are ConfigE
   }
 });
 
+test('initialClusterState and rejoin: defaults, accepted values, and errors naming the field', () => {
+  const c = validateNodeConfig(good);
+  assert.equal(c.initialClusterState, 'new');
+  assert.equal(c.rejoin, false);
+  assert.equal(validateNodeConfig({ ...good, initialClusterState: 'existing' }).initialClusterState, 'existing');
+  assert.equal(validateNodeConfig({ ...good, rejoin: true }).rejoin, true);
+  assert.equal(fieldOf({ ...good, initialClusterState: 'old' }), 'initialClusterState');
+  assert.throws(
+    () => validateNodeConfig({ ...good, initialClusterState: 'old' }),
+    /initialClusterState: .*new.*existing/,
+  );
+  assert.equal(fieldOf({ ...good, rejoin: 'yes' }), 'rejoin');
+});
+
 test('raft.readOnly: safe by default; lease is reachable; a lease shorter than the heartbeat is refused', () => {
   assert.equal(validateNodeConfig(good).raft.readOnly, 'safe');
   const lease = validateNodeConfig({ ...good, raft: { readOnly: 'lease', leaseClockDriftRateMax: 0.1 } });

@@ -49,6 +49,13 @@ export const nodeConfigSchema = z
     nodeId: id,
     clusterId: id.default('baristas'),
     dataDir: z.string().min(1),
+    // 'new': an empty data directory bootstraps a new cluster (first start only). 'existing': an
+    // empty data directory means this node lost its data, and it refuses to start as a voter
+    // (etcd's initial-cluster-state). Ignored once the data directory holds the node's identity.
+    initialClusterState: z.enum(['new', 'existing']).default('new'),
+    // Start with an empty data directory as a learner that asks the leader to re-add it, instead
+    // of refusing (the repair after a wipe; see README "Replacing a node"). `barista node --rejoin`.
+    rejoin: z.boolean().default(false),
     host: z.string().min(1).default('127.0.0.1'),
     ports: z.strictObject({ peer: port, admin: port }),
     peers: z.array(peerSchema).max(limits.clusterNodesMax - 1),

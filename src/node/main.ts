@@ -19,6 +19,7 @@ import { FileDisk } from '../storage/file-disk.ts';
 import { AdminServer, type Readiness } from './admin.ts';
 import { loadNodeConfig, type NodeConfig } from './config.ts';
 import { handleKvRequest, kvOpLabel } from './kv-http.ts';
+import { handleMemberRequest } from './members-http.ts';
 import { NodeServices } from './services.ts';
 
 export interface RunningNode {
@@ -89,6 +90,9 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       peers: config.peers.map((p) => p.id),
       membership: config.membership,
       raft: config.raft,
+      initialClusterState: config.initialClusterState,
+      rejoin: config.rejoin,
+      dataDir: config.dataDir,
     });
   } catch (err) {
     await transport.close();
@@ -125,6 +129,8 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
         else kvApdex.failed();
         return answer;
       },
+      members: () => services.raft.membersView(),
+      memberOp: (body) => handleMemberRequest(services.raft, body),
       metricsText: () => {
         memory.set(process.memoryUsage.rss());
         return renderPrometheus(metrics);
@@ -159,14 +165,16 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
 }
 
 /**
- * `barista node --config FILE`: runs until SIGTERM/SIGINT, or until its supervisor's IPC channel
- * closes (see the header); returns the exit code.
+ * `barista node --config FILE [--rejoin]`: runs until SIGTERM/SIGINT, or until its supervisor's
+ * IPC channel closes (see the header); returns the exit code. `rejoin` overrides the config's
+ * `rejoin` key (an operator's one-off repair of a wiped node).
  */
-export async function runNodeFromFile(path: string): Promise<number> {
+export async function runNodeFromFile(path: string, options: { rejoin?: boolean } = {}): Promise<number> {
   // The channel must never keep the process alive by itself (a node that failed to start exits).
   const supervised = process.channel !== undefined;
   process.channel?.unref();
-  const node = await startNode(loadNodeConfig(path));
+  const config = loadNodeConfig(path);
+  const node = await startNode(options.rejoin === true ? { ...config, rejoin: true } : config);
   return await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (why: string): void => {

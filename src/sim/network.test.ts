@@ -226,3 +226,50 @@ test('message filters drop or delay targeted messages, in install order, and can
   n.send(1, 'c', 7, new Uint8Array()); // another link: a->c's FIFO order would hold this one back
   assert.equal(out[3]!.atMs, 1, 'heal() removes filters');
 });
+
+test('corrupt-detected drops and counts; corrupt-undetected flips 1..3 bits of the delivered copy only', () => {
+  const { n, out } = net({ corruptDetectedProbability: 0.3 });
+  const payload = new Uint8Array(32).fill(0xaa);
+  for (let i = 0; i < 1_000; i++) n.send(0, 'b', 1, payload);
+  const dropped = n.counters.dropped['corrupt-detected'];
+  assert.ok(dropped > 200 && dropped < 400, `${dropped} of 1000 dropped at p=0.3`);
+  assert.equal(out.length, 1_000 - dropped);
+  assert.ok(
+    out.every((s) => s.payload.every((b) => b === 0xaa)),
+    'a detected corruption is never delivered',
+  );
+
+  const u = net({ corruptUndetectedProbability: 0.5 });
+  for (let i = 0; i < 1_000; i++) u.n.send(0, 'b', 1, payload);
+  assert.equal(u.out.length, 1_000, 'undetected corruption delivers every message');
+  const bitsDiffering = (p: Uint8Array): number => {
+    let bits = 0;
+    for (const b of p) for (let x = b ^ 0xaa; x !== 0; x &= x - 1) bits++;
+    return bits;
+  };
+  const corrupted = u.out.filter((s) => bitsDiffering(s.payload) > 0);
+  // A bit may be flipped twice (back), so a few counted corruptions can arrive intact.
+  assert.ok(corrupted.length <= u.n.counters.corrupted && corrupted.length > 400, `${corrupted.length}`);
+  assert.ok(corrupted.every((s) => bitsDiffering(s.payload) <= 3));
+  assert.ok(
+    payload.every((b) => b === 0xaa),
+    "the sender's buffer is never touched",
+  );
+});
+
+test('planted bug net-skip-frame-checksum: corrupt-detected messages are delivered corrupted instead of dropped', () => {
+  const out: Sent[] = [];
+  const n = new SimNetwork(ids, { ...defaultNetworkConfig, corruptDetectedProbability: 0.5 }, new SeededRng('net'), {
+    nowMs: () => 0,
+    deliverAt: (atMs, from, to, type, payload) => {
+      out.push({ atMs, from, to, type, payload });
+    },
+    skipFrameChecksum: true,
+  });
+  const payload = new Uint8Array(16).fill(0x55);
+  for (let i = 0; i < 200; i++) n.send(0, 'b', 1, payload);
+  assert.equal(out.length, 200, 'nothing dropped');
+  assert.equal(n.counters.dropped['corrupt-detected'], 0);
+  assert.ok(n.counters.corrupted > 50, `${n.counters.corrupted} delivered corrupted`);
+  assert.ok(out.some((s) => s.payload.some((b) => b !== 0x55)));
+});

@@ -10,7 +10,22 @@
 //   - A partition is a multiset of blocked *directed* links (a count per link), so overlapping cuts
 //     compose and healing one cut does not heal another. A message is dropped if its link is blocked
 //     when it is sent or when it would arrive.
-//   - Every random choice comes from the network's own forked Rng, in a fixed order per send.
+//   - Every random choice comes from the network's own forked Rng, in a fixed order per send. A
+//     knob at 0 draws nothing, so adding a knob does not change the runs of existing seeds.
+//
+// Payload corruption, two knobs (issue 7). The real transport carries a CRC-32C over every frame
+// (src/net/frame.ts), so a frame corrupted on the wire is rejected by the receiver's transport,
+// counted, and its connection closed: the message is lost. The simulator delivers PeerMessages,
+// not frames, so it models that at the same layer by outcome:
+//   - corruptDetectedProbability: the message is corrupted in flight and the checksum catches it:
+//     it is dropped and counted (dropped['corrupt-detected']). This is what the production stack
+//     does with a bit flip, so swarms may turn it on with any other fault. (The real transport also
+//     loses what was in flight on the closed connection; the loss knob covers that.)
+//   - corruptUndetectedProbability: 1..3 bits of the delivered copy are flipped and it is delivered
+//     (counted in `corrupted`): corruption the checksum missed (CRC-32C misses ~1 in 2^32) or a
+//     broken sender. It exercises every decoder and handler with realistic garbage, so its use is
+//     proving "bad peer bytes never crash a node". Raft is not Byzantine-tolerant: a flipped term or
+//     index that still decodes can break safety invariants, so runs that check those keep it at 0.
 
 import type { NodeId } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
@@ -32,6 +47,10 @@ export interface NetworkConfig {
   reorderDelayMs: number;
   /** Keep per-link FIFO order (as TCP does) apart from `reorderProbability` exemptions. */
   fifoPerLink: boolean;
+  /** Chance a message is corrupted and the frame checksum catches it: dropped, counted. */
+  corruptDetectedProbability: number;
+  /** Chance a delivered copy has 1..3 bits flipped that no checksum caught (see the header). */
+  corruptUndetectedProbability: number;
 }
 
 export const defaultNetworkConfig: NetworkConfig = {
@@ -43,7 +62,12 @@ export const defaultNetworkConfig: NetworkConfig = {
   reorderProbability: 0,
   reorderDelayMs: 10,
   fifoPerLink: true,
+  corruptDetectedProbability: 0,
+  corruptUndetectedProbability: 0,
 };
+
+/** Bits flipped in one undetected corruption: 1..this many. */
+export const corruptBitsMax = 3;
 
 /** Exponential jitter is capped at this multiple of its mean, so one draw cannot stall a run. */
 const exponentialJitterCapFactor = 20;
@@ -65,6 +89,8 @@ export function validateNetworkConfig(c: NetworkConfig): void {
   p('lossProbability', c.lossProbability);
   p('duplicateProbability', c.duplicateProbability);
   p('reorderProbability', c.reorderProbability);
+  p('corruptDetectedProbability', c.corruptDetectedProbability);
+  p('corruptUndetectedProbability', c.corruptUndetectedProbability);
   if (c.latencyJitter !== 'uniform' && c.latencyJitter !== 'exponential') {
     throw new ConfigError(
       'network.latencyJitter',
@@ -77,6 +103,7 @@ export type DropReason =
   | 'partition'
   | 'filtered'
   | 'loss'
+  | 'corrupt-detected'
   | 'crashed'
   | 'restarted'
   | 'closed'
@@ -89,6 +116,8 @@ export interface NetworkCounters {
   duplicated: number;
   /** Messages exempted from per-link FIFO by `reorderProbability`. */
   reordered: number;
+  /** Copies delivered with bits flipped (corruptUndetectedProbability). */
+  corrupted: number;
   dropped: Record<DropReason, number>;
 }
 
@@ -97,6 +126,12 @@ export interface NetworkHost {
   nowMs(): number;
   /** Schedule delivery of `payload` (already copied) at virtual time `atMs`. */
   deliverAt(atMs: number, from: number, to: number, type: number, payload: Uint8Array): void;
+  /**
+   * Planted bug `net-skip-frame-checksum` (src/lib/mutations.ts): the transport does not verify
+   * frame checksums, so what corruptDetectedProbability corrupts is delivered (bits flipped)
+   * instead of dropped.
+   */
+  readonly skipFrameChecksum?: boolean;
 }
 
 /**
@@ -133,10 +168,12 @@ export class SimNetwork {
     delivered: 0,
     duplicated: 0,
     reordered: 0,
+    corrupted: 0,
     dropped: {
       partition: 0,
       filtered: 0,
       loss: 0,
+      'corrupt-detected': 0,
       crashed: 0,
       restarted: 0,
       closed: 0,
@@ -206,12 +243,39 @@ export class SimNetwork {
       c.dropped.loss++;
       return true;
     }
+    const detected = this.config.corruptDetectedProbability;
+    let plantedCorruption = false;
+    if (detected > 0 && rng.chance(detected)) {
+      if (this.host.skipFrameChecksum !== true) {
+        c.dropped['corrupt-detected']++;
+        return true;
+      }
+      plantedCorruption = true;
+    }
     const copies = rng.chance(this.config.duplicateProbability) ? 2 : 1;
     if (copies === 2) c.duplicated++;
+    const undetected = this.config.corruptUndetectedProbability;
     for (let k = 0; k < copies; k++) {
-      this.host.deliverAt(this.arrivalMs(from, t, extraDelayMs), from, t, type, payload.slice());
+      const copy = payload.slice();
+      if (plantedCorruption && copy.length > 0) {
+        this.flipBits(copy);
+        c.corrupted++;
+      } else if (undetected > 0 && copy.length > 0 && rng.chance(undetected)) {
+        this.flipBits(copy);
+        c.corrupted++;
+      }
+      this.host.deliverAt(this.arrivalMs(from, t, extraDelayMs), from, t, type, copy);
     }
     return true;
+  }
+
+  /** Flips 1..corruptBitsMax random bits of `bytes` (a bit may flip back: the count is an upper bound). */
+  private flipBits(bytes: Uint8Array): void {
+    const flips = 1 + this.rng.int(corruptBitsMax);
+    for (let i = 0; i < flips; i++) {
+      const bit = this.rng.int(bytes.length * 8);
+      bytes[bit >>> 3]! ^= 1 << (bit & 7);
+    }
   }
 
   private arrivalMs(from: number, to: number, extraDelayMs: number): number {

@@ -99,6 +99,8 @@ export interface SimulationStats {
   readonly messagesDuplicated: number;
   /** Messages that skipped per-link FIFO order (the network's reordering fault). */
   readonly messagesReordered: number;
+  /** Messages delivered with flipped bits (network.corruptUndetectedProbability). */
+  readonly messagesCorrupted: number;
   readonly crashes: number;
   /** Crashes that struck in the middle of a node's disk I/O (crash-point.ts); included in `crashes`. */
   readonly crashesInIo: number;
@@ -253,6 +255,7 @@ export class Simulation<S = unknown> {
         const target = this.nodeList[to]!;
         this.queue.push(new SimEvent(atMs, KIND_DELIVER, to, target.incarnation, null, null, '', from, type, payload));
       },
+      skipFrameChecksum: options.mutations?.has('net-skip-frame-checksum') ?? false,
     });
     const diskFaults = { ...defaultDiskFaults, ...options.diskFaults };
     const epochMs = options.epochMs ?? defaultEpochMs;
@@ -830,6 +833,7 @@ export class Simulation<S = unknown> {
       messagesDroppedBy: droppedBy,
       messagesDuplicated: c.duplicated,
       messagesReordered: c.reordered,
+      messagesCorrupted: c.corrupted,
       ...this.counts,
       faultsInjectedByKind: { ...this.faultsByKind },
       diskFaults: this.diskFaultCounts(),

@@ -53,6 +53,8 @@ test('classes that are off leave the knobs quiet; classes that are on set them',
     assert.equal((knobs.network.duplicateProbability ?? 0) > 0, isOn('duplicate'));
     assert.equal((knobs.network.reorderProbability ?? 0) > 0, isOn('reorder'));
     assert.equal((knobs.network.lossProbability ?? 0) > 0, isOn('loss'));
+    assert.equal((knobs.network.corruptDetectedProbability ?? 0) > 0, isOn('payload-corruption'));
+    assert.equal(knobs.network.corruptUndetectedProbability, 0);
     assert.equal(knobs.diskFaults.tornWrites, isOn('torn-write'));
     assert.equal(knobs.diskFaults.tornSectorsAnyOrder, isOn('torn-sectors-any-order'));
     assert.equal((knobs.diskFaults.syncErrorProbability ?? 0) > 0, isOn('fsync-eio'));

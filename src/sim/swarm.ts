@@ -246,6 +246,16 @@ export const faultClasses: readonly FaultClass[] = [
     injected: (c) => c.stats.messagesReordered,
   },
   {
+    name: 'payload-corruption',
+    doc: 'a message corrupted in flight; the frame checksum catches it and the message is lost',
+    onProbability: 0.4,
+    enable: (k, u) => {
+      k.network.corruptDetectedProbability = round(logUniform(0.001, 0.05, u));
+      return `p=${k.network.corruptDetectedProbability}`;
+    },
+    injected: (c) => c.stats.messagesDroppedBy['corrupt-detected'] ?? 0,
+  },
+  {
     name: 'slow-sync',
     doc: 'an fsync blocks its node for a while',
     onProbability: 0.4,
@@ -304,7 +314,14 @@ export interface SwarmMix {
 /** The knobs with every class off: a fault-free network and a disk that loses nothing. */
 function quietKnobs(): SwarmKnobs {
   return {
-    network: { lossProbability: 0, duplicateProbability: 0, reorderProbability: 0 },
+    // Undetected corruption (corruptUndetectedProbability) stays 0: Raft is not Byzantine-tolerant.
+    network: {
+      lossProbability: 0,
+      duplicateProbability: 0,
+      reorderProbability: 0,
+      corruptDetectedProbability: 0,
+      corruptUndetectedProbability: 0,
+    },
     diskFaults: {
       lostUnsynced: false,
       tornWrites: false,

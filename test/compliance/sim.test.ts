@@ -10,7 +10,7 @@ import { type NetworkConfig, Simulation } from '../../src/sim/index.ts';
 import { type DiskHarness, diskCompliance } from './disk-suite.ts';
 import { type TransportHarness, transportCompliance } from './transport-suite.ts';
 
-function simTransportHarness(seed: string, network: NetworkConfig | undefined): TransportHarness {
+function simTransportHarness(seed: string, network: Partial<NetworkConfig> | undefined): TransportHarness {
   return {
     async setup(ids: readonly NodeId[]) {
       const sim = new Simulation<Env>({

@@ -333,7 +333,7 @@ test('a wiped follower is re-replicated without a probe storm, and the leader co
     program: (env) => {
       const storage = storages.get(env.nodeId) ?? new MemoryPersistence();
       storages.set(env.nodeId, storage);
-      const router = new MessageRouter(env.metrics, env.transport, env.log);
+      const router = new MessageRouter(env.metrics, env.transport, env.log, env.clock);
       env.transport.onMessage(router.dispatch);
       const incarnation = (starts.get(env.nodeId) ?? 0) + 1;
       starts.set(env.nodeId, incarnation);

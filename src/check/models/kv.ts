@@ -11,7 +11,7 @@
 //   txn          input/output [[f k v] ...] micro-ops read/write/append, applied in order
 // P-compositional: every single-key op partitions by its key; a txn touching several keys
 // returns undefined from partitionKey and the history is then checked whole.
-import type { Model, Operation, StepResult } from '../types.ts';
+import type { Model, Operation, StepResult, StringRegister, StringRegisterOp } from '../types.ts';
 import { hashValue, isNil, mix32, scalarKey, showValue, valueEquals } from './values.ts';
 
 export interface KvOptions {
@@ -77,6 +77,27 @@ export function kvModel(options: KvOptions = {}): Model<KvState> {
     return { ok: true, state: s };
   }
 
+  /** One key's string ops as a string register (see Model.stringRegister), or undefined. */
+  function stringRegister(ops: readonly Operation[]): StringRegister | undefined {
+    if (typeof initial !== 'string') return undefined;
+    let key: string | undefined;
+    const actions: StringRegisterOp[] = [];
+    for (const op of ops) {
+      const a = op.f === 'txn' ? undefined : access(op);
+      if (a === undefined || (key !== undefined && a.key !== key)) return undefined;
+      key = a.key;
+      if (op.f === 'get' || op.f === 'read') {
+        // As readOk: an indefinite read, or a nil read when those constrain nothing, always fits.
+        if (op.status !== 'ok' || (nilReadUnknown && isNil(a.result))) actions.push({ kind: 'none', value: '' });
+        else if (typeof a.result === 'string') actions.push({ kind: 'read', value: a.result });
+        else return undefined;
+      } else if ((op.f === 'put' || op.f === 'write' || op.f === 'append') && typeof a.arg === 'string') {
+        actions.push({ kind: op.f === 'append' ? 'append' : 'write', value: a.arg });
+      } else return undefined;
+    }
+    return { initial, ops: actions };
+  }
+
   return {
     name: 'kv',
     init: () => new Map(),
@@ -132,6 +153,7 @@ export function kvModel(options: KvOptions = {}): Model<KvState> {
       for (const [k, v] of b) if (!valueEquals(v, get(a, k))) return false;
       return true;
     },
+    stringRegister,
     readOnly(op) {
       if (op.status !== 'ok') return false;
       if (op.f === 'get' || op.f === 'read') return true;

@@ -47,3 +47,21 @@ export function readWholeFile(disk: Disk, path: string): Uint8Array {
     file.close();
   }
 }
+
+/** Reads of one small file before disagreeing reads are given up on (readWholeFileStable). */
+export const stableReadAttemptsMax = 16;
+
+/**
+ * The bytes of a small file, read until two consecutive reads agree, so one flipped bit in one
+ * read (a transient error) is not taken for what the file holds. `agreed` is false when no two
+ * consecutive reads of `stableReadAttemptsMax` matched: the caller must not trust `bytes`.
+ */
+export function readWholeFileStable(disk: Disk, path: string): { bytes: Uint8Array; agreed: boolean } {
+  let bytes = readWholeFile(disk, path);
+  for (let attempt = 1; attempt < stableReadAttemptsMax; attempt++) {
+    const again = readWholeFile(disk, path);
+    if (again.length === bytes.length && again.every((b, i) => b === bytes[i])) return { bytes, agreed: true };
+    bytes = again;
+  }
+  return { bytes, agreed: false };
+}

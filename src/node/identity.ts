@@ -29,7 +29,7 @@
 // empty directory is a brand-new cluster (etcd's initial-cluster-state); the safe repair is to
 // rejoin as a learner under a new rejoin id, be re-added by the leader, catch up, be promoted.
 
-import { readWholeFile, writeFileAtomic } from '../env/disk-io.ts';
+import { readWholeFileStable, writeFileAtomic } from '../env/disk-io.ts';
 import type { Disk } from '../env/types.ts';
 import { BaristaError } from '../lib/errors.ts';
 
@@ -77,12 +77,15 @@ export class NodeIdentityError extends BaristaError {
 
 export function readIdentity(disk: Disk, dataDir: string): NodeIdentity | undefined {
   if (!disk.exists(IDENTITY_FILE)) return undefined;
-  const bytes = readWholeFile(disk, IDENTITY_FILE);
+  // Read until two reads agree: a transient bit flip must not make a node refuse to start (the
+  // swarm's read-bitflip class found it).
+  const { bytes, agreed } = readWholeFileStable(disk, IDENTITY_FILE);
   const bad = (why: string): NodeIdentityError =>
     new NodeIdentityError(
       'node_identity_mismatch',
       `${dataDir}/${IDENTITY_FILE} is unreadable (${why}); this directory may not belong to this node`,
     );
+  if (!agreed) throw bad('every read returned different bytes');
   if (bytes.length > IDENTITY_BYTES_MAX) throw bad(`${bytes.length} bytes`);
   let raw: unknown;
   try {

@@ -207,7 +207,8 @@ function encodeZeroPieces(out: Uint8Array, at: number, pieces: readonly number[]
   out[at] = pieces === 'many' ? SYNC_ZERO_MANY : list.length;
   for (let i = 0; i < SYNC_ZERO_PIECES_MAX; i++) {
     const v = list[i] ?? 0xffff_ffff;
-    if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new RangeError(`wal sync zero piece is not a u32: ${v}`);
+    if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff)
+      throw new RangeError(`wal sync zero piece is not a u32: ${v}`);
     view.setUint32(at + 1 + i * 4, v, true);
   }
   out[at + 1 + SYNC_ZERO_PIECES_MAX * 4] = SYNC_END_MARK;

@@ -19,12 +19,16 @@
 //      intact (its SYNC chains and every record decodes)        -> kept;
 //      valid records with no SYNC after them                    -> never synced: cut ('unmarked');
 //      all zeros                                                -> cut ('zero-fill');
-//      damaged, with the sign of a tear (a sector of it reading all zeros, or a record cut off by
-//        the end of the file while no SYNC of this batch follows) -> cut ('torn');
+//      damaged, with the sign of a tear (a sector piece of at least TEAR_ZERO_PIECE_BYTES_MIN
+//        reading all zeros that the batch's SYNC does not list as written-zero, or, with no
+//        SYNC of this batch, a record cut off by the end of the file) -> cut ('torn');
 //      damaged with no sign of a tear                           -> corruption: a synced final batch
 //        that rotted (a flipped bit) must not be cut silently, since it may hold an acknowledged
-//        vote. The price: a tear whose only missing bytes read back as non-zero garbage refuses
-//        to boot, loudly, instead of being cut.
+//        vote. So are: a complete SYNC whose CRC fails (its end mark landed, so it is no tear), a
+//        SYNC whose length field alone rotted, and a damaged batch whose SYNC says 'many' zero
+//        pieces. The price: a tear whose only missing bytes read back as non-zero garbage (or are
+//        under 8 bytes at the batch start) refuses to boot, loudly, instead of being cut.
+//        Residual: rot that zeroes a whole unlisted piece of the final batch still reads as a tear.
 //  Only the caller knows whether cutting is allowed at all (the last segment only; a sealed
 //  segment was synced in full before its successor was created, so any defect there is corruption).
 
@@ -247,7 +251,9 @@ function classifyFinalBatch(
     const end = bad.offset + RECORD_HEADER_BYTES + SYNC_PAYLOAD_BYTES;
     const syncShaped =
       bytes[bad.offset + 8] === RecordType.sync ||
-      (end === bytes.byteLength && bytes[end - 1] === SYNC_END_MARK && readU32(bytes, bad.offset) === SYNC_PAYLOAD_BYTES);
+      (end === bytes.byteLength &&
+        bytes[end - 1] === SYNC_END_MARK &&
+        readU32(bytes, bad.offset) === SYNC_PAYLOAD_BYTES);
     if (!bad.incomplete && syncShaped && end <= bytes.byteLength && bytes[end - 1] !== 0) {
       return {
         kind: 'corrupt',

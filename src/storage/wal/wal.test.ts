@@ -546,7 +546,12 @@ for (const [diskName, makeDisk] of disks) {
 describe('final-batch recovery tells rot from a tear', () => {
   // Review of the SYNC-record recovery: a synced batch that rots must be refused loudly, never cut
   // as torn, whatever legitimate zeros or rotted length fields it holds.
-  const wide: WalOptions = { dir: DIR, segmentBytesMax: 64 * 1024, recordPayloadBytesMax: 4096, pendingBytesMax: 64 * 1024 };
+  const wide: WalOptions = {
+    dir: DIR,
+    segmentBytesMax: 64 * 1024,
+    recordPayloadBytesMax: 4096,
+    pendingBytesMax: 64 * 1024,
+  };
   const HEADER_BYTES = encodeRecord({ type: 'segment', seq: 0, firstIndex: 1, headerRecords: 0 }).byteLength;
   const refused = (e: unknown) => e instanceof CorruptionError;
 
@@ -635,7 +640,10 @@ describe('final-batch recovery tells rot from a tear', () => {
       const r = scanSegment(file, { segment: 's', payloadBytesMax: 64 * 1024, stats });
       if (r.tail.kind === 'corrupt') throw new CorruptionError(r.tail.reason, {});
     }, refused);
-    assert.ok(stats.crcBytes < 2 * file.byteLength, `hashed ${stats.crcBytes} bytes for a ${file.byteLength}-byte file`);
+    assert.ok(
+      stats.crcBytes < 2 * file.byteLength,
+      `hashed ${stats.crcBytes} bytes for a ${file.byteLength}-byte file`,
+    );
   });
 
   test('a segment renamed into place but whose directory was never synced is made durable at open', () => {

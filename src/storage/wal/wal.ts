@@ -21,7 +21,7 @@
 // fdatasync of clean pages writes nothing. So Wal.open re-persists the final batch of the last
 // segment — the only batch whose fdatasync can have failed, since the process exits at the first
 // failure — by writing its bytes again at the same offset (which dirties the pages) and
-// fdatasyncing, before anything recovered is used; it also syncs the directory, for a segment
+// fdatasyncing, before anything recovered is used; it also syncs the directory on every open, for a segment
 // whose rename's syncDir failed. If the device still fails, the open fails and the node stays down
 // (exit 2). Cost: one rewrite of at most one batch and two fsyncs per open.
 //

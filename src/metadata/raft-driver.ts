@@ -541,7 +541,8 @@ export class RaftDriver {
       this.settle(e.index, e.term, result);
     }
     for (const rs of rd.readStates) {
-      // The context came back from a peer (ReadIndexResponse): decode it as untrusted bytes.
+      // The core hands back the context this driver gave readIndex (stored locally, never sent to a
+      // peer); it is still decoded defensively, so a malformed one is counted, not a crash.
       const id = decodeReadCtx(rs.requestCtx);
       if (id instanceof ProtocolError) {
         this.env.metrics

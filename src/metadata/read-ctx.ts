@@ -1,7 +1,8 @@
 // The request context the metadata group's driver attaches to a ReadIndex read. src/raft treats it
-// as opaque bytes and the leader echoes it back in a ReadIndexResponse, so on a follower it is
-// untrusted input from the network: decoding it must turn any malformation into a ProtocolError
-// (issue 7 item 12: a 3-byte context crashed the node with a RangeError from DataView.getFloat64).
+// as opaque bytes and never sends it: a follower forwards a core-made id to the leader and, on the
+// ReadIndexResponse, returns the driver's own context stored locally. Decoding still turns any
+// malformation into a ProtocolError rather than a throw (issue 7 item 12: a 3-byte context once
+// crashed the node with a RangeError from DataView.getFloat64), so a core bug cannot crash the node.
 //
 // Grammar:
 //   readCtx = readId:f64   ; an integer in 1..2^53-1, big-endian IEEE-754 double (8 bytes exactly)

@@ -19,17 +19,31 @@
 //      intact (its SYNC chains and every record decodes)        -> kept;
 //      valid records with no SYNC after them                    -> never synced: cut ('unmarked');
 //      all zeros                                                -> cut ('zero-fill');
-//      damaged, with the sign of a tear (a sector of it reading all zeros, or a record cut off by
-//        the end of the file while no SYNC of this batch follows) -> cut ('torn');
+//      damaged, with the sign of a tear (a sector piece of at least TEAR_ZERO_PIECE_BYTES_MIN
+//        reading all zeros that the batch's SYNC does not list as written-zero, or, with no
+//        SYNC of this batch, a record cut off by the end of the file) -> cut ('torn');
 //      damaged with no sign of a tear                           -> corruption: a synced final batch
 //        that rotted (a flipped bit) must not be cut silently, since it may hold an acknowledged
-//        vote. The price: a tear whose only missing bytes read back as non-zero garbage refuses
-//        to boot, loudly, instead of being cut.
+//        vote. So are: a complete SYNC whose CRC fails (its end mark landed, so it is no tear), a
+//        SYNC whose length field alone rotted, and a damaged batch whose SYNC says 'many' zero
+//        pieces. The price: a tear whose only missing bytes read back as non-zero garbage (or are
+//        under 8 bytes at the batch start) refuses to boot, loudly, instead of being cut.
+//        Residual: rot that zeroes a whole unlisted piece of the final batch still reads as a tear.
 //  Only the caller knows whether cutting is allowed at all (the last segment only; a sealed
 //  segment was synced in full before its successor was created, so any defect there is corruption).
 
 import { CorruptionError } from '../../lib/errors.ts';
-import { decodeRecordAt, RECORD_HEADER_BYTES, RecordType, type WalRecord } from './record.ts';
+import {
+  type CrcStats,
+  decodeRecordAt,
+  RECORD_HEADER_BYTES,
+  RecordType,
+  SYNC_END_MARK,
+  SYNC_PAYLOAD_BYTES,
+  SYNC_ZERO_PIECES_MAX,
+  syncLengthRotted,
+  type WalRecord,
+} from './record.ts';
 
 /** A segment being created: header written and synced under `<name>.tmp`, then renamed. */
 export const SEGMENT_TEMP_SUFFIX = '.tmp';
@@ -64,8 +78,13 @@ export interface ScannedRecord {
 
 /** Sector size assumed when looking for the zeroed sectors of a torn write (the smallest in use). */
 export const TEAR_SECTOR_BYTES = 512;
-/** A zeroed piece at the end of the file counts as a tear only from this size on: records themselves end in zero bytes. */
-const TEAR_EOF_ZERO_BYTES_MIN = 16;
+/**
+ * A zeroed sector piece (a sector clipped to the batch) counts as a sign of a tear only from this
+ * size on, so a bit flip that zeroes a byte or two is never taken for a sector that did not land.
+ * 8 = a record header's length and CRC (a batch starting 8 bytes before a sector boundary can
+ * still be cut when that sector is lost). Legitimate zero pieces are listed in the batch's SYNC.
+ */
+export const TEAR_ZERO_PIECE_BYTES_MIN = 8;
 
 export type SegmentTail =
   | { readonly kind: 'clean' }
@@ -92,6 +111,8 @@ export interface ScanOptions {
   readonly payloadBytesMax: number;
   /** Planted bug 'wal-trust-torn-tail': cut at any bad record, as if every defect were a tear. */
   readonly trustTornTail?: boolean;
+  /** Counts bytes hashed by CRC checks (tests bound the scan's cost with it). */
+  readonly stats?: CrcStats;
 }
 
 /**
@@ -113,7 +134,7 @@ export function scanSegment(bytes: Uint8Array, options: ScanOptions): ScannedSeg
   let batchRecords = 0; // records in `records` up to batchEnd
   let bad: { offset: number; reason: string; incomplete: boolean } | undefined;
   while (offset < bytes.byteLength) {
-    const r = decodeRecordAt(bytes, offset, payloadBytesMax);
+    const r = decodeRecordAt(bytes, offset, payloadBytesMax, options.stats);
     if (r.kind === 'malformed') throw fail(offset, `malformed record (${r.reason})`);
     if (r.kind !== 'ok') {
       const incomplete = r.kind === 'incomplete';
@@ -177,20 +198,29 @@ export function scanSegment(bytes: Uint8Array, options: ScanOptions): ScannedSeg
       tail: { kind: 'torn', offset: bad.offset, reason: bad.reason },
     };
   }
-  return done(classifyFinalBatch(bytes, { batchEnd, batches, bad }, payloadBytesMax));
+  return done(classifyFinalBatch(bytes, { batchEnd, batches, bad }, payloadBytesMax, options.stats));
 }
 
 function classifyFinalBatch(
   bytes: Uint8Array,
   at: { batchEnd: number; batches: number; bad: { offset: number; reason: string; incomplete: boolean } },
   payloadBytesMax: number,
+  stats: CrcStats | undefined,
 ): SegmentTail {
   const { batchEnd, bad } = at;
-  // Any valid SYNC record after the defect: its batchStart is a proven-synced position.
-  let finalSyncEnd: number | undefined;
-  for (let o = bad.offset + 1; o + RECORD_HEADER_BYTES <= bytes.byteLength; o++) {
+  // A SYNC whose length field alone rotted looks cut off at EOF (a larger length) or CRC-bad; the
+  // CRC covers the length, so putting the fixed length back and verifying proves the rot.
+  if (syncLengthRotted(bytes, bad.offset, stats)) {
+    return { kind: 'corrupt', offset: bad.offset, reason: 'sync record with a rotted length field' };
+  }
+  // Any valid SYNC record after the defect: its batchStart is a proven-synced position. Only
+  // candidates with the SYNC's exact length are decoded, so client data full of fake SYNC type
+  // bytes costs one CRC of SYNC size each, not one of up to payloadBytesMax.
+  let finalSync: { offset: number; end: number; zeroPieces: readonly number[] | 'many' } | undefined;
+  for (let o = bad.offset + 1; o + RECORD_HEADER_BYTES + SYNC_PAYLOAD_BYTES <= bytes.byteLength; o++) {
     if (bytes[o + 8] !== RecordType.sync) continue;
-    const r = decodeRecordAt(bytes, o, payloadBytesMax);
+    if (bytes[o] !== SYNC_PAYLOAD_BYTES || bytes[o + 1] !== 0 || bytes[o + 2] !== 0 || bytes[o + 3] !== 0) continue;
+    const r = decodeRecordAt(bytes, o, payloadBytesMax, stats);
     if (r.kind !== 'ok' || r.record.type !== 'sync') continue;
     if (r.record.batchStart + r.record.batchBytes !== o) {
       return {
@@ -206,20 +236,54 @@ function classifyFinalBatch(
         reason: `bad record (${bad.reason}) in synced data: the sync record of batch ${r.record.batch} at offset ${o} proves every byte before ${r.record.batchStart} was synced`,
       };
     }
-    if (r.record.batch === at.batches + 1 && r.record.batchStart === batchEnd) finalSyncEnd = o + r.bytes;
+    if (r.record.batch === at.batches + 1 && r.record.batchStart === batchEnd) {
+      finalSync = { offset: o, end: o + r.bytes, zeroPieces: r.record.zeroPieces ?? [] };
+    }
   }
   let allZero = true;
   for (let i = batchEnd; i < bytes.byteLength && allZero; i++) allZero = bytes[i] === 0;
   if (allZero) return { kind: 'zero-fill', offset: batchEnd, reason: 'zero-filled tail' };
-  const regionEnd = finalSyncEnd ?? bytes.byteLength;
-  if (finalSyncEnd === undefined && bad.incomplete) {
-    return {
-      kind: 'torn',
-      offset: batchEnd,
-      reason: `${bad.reason} at offset ${bad.offset}, cut off by the end of file`,
-    };
+  if (finalSync === undefined) {
+    // No SYNC of this batch verifies. A complete SYNC-typed record at the defect whose CRC fails
+    // and whose end mark landed is a synced SYNC that rotted (a torn SYNC lacks its last sector,
+    // which holds the non-zero end mark): refuse, never cut.
+    // (Also when the type byte rotted: a SYNC-length record ending at EOF in the SYNC end mark.)
+    const end = bad.offset + RECORD_HEADER_BYTES + SYNC_PAYLOAD_BYTES;
+    const syncShaped =
+      bytes[bad.offset + 8] === RecordType.sync ||
+      (end === bytes.byteLength &&
+        bytes[end - 1] === SYNC_END_MARK &&
+        readU32(bytes, bad.offset) === SYNC_PAYLOAD_BYTES);
+    if (!bad.incomplete && syncShaped && end <= bytes.byteLength && bytes[end - 1] !== 0) {
+      return {
+        kind: 'corrupt',
+        offset: bad.offset,
+        reason: `sync record (${bad.reason}) of the final batch is complete: it may have been synced`,
+      };
+    }
+    if (bad.incomplete) {
+      return {
+        kind: 'torn',
+        offset: batchEnd,
+        reason: `${bad.reason} at offset ${bad.offset}, cut off by the end of file`,
+      };
+    }
   }
-  const zeroed = zeroedSector(bytes, batchEnd, regionEnd, bad.offset);
+  // With the batch's SYNC intact, a zero piece counts only if the writer did not write it as zeros.
+  let written: ReadonlySet<number> = new Set();
+  if (finalSync !== undefined) {
+    if (finalSync.zeroPieces === 'many') {
+      return {
+        kind: 'corrupt',
+        offset: bad.offset,
+        reason: `bad record (${bad.reason}) in a final batch written with over ${SYNC_ZERO_PIECES_MAX} zero sectors: a tear cannot be told from rot`,
+      };
+    }
+    written = new Set(finalSync.zeroPieces.map((p) => p + batchEnd));
+  }
+  const regionEnd = finalSync?.offset ?? bytes.byteLength;
+  const badSector = Math.floor(bad.offset / TEAR_SECTOR_BYTES) * TEAR_SECTOR_BYTES;
+  const zeroed = zeroPieces(bytes, Math.max(batchEnd, badSector), regionEnd).find((p) => !written.has(p));
   if (zeroed !== undefined) {
     return {
       kind: 'torn',
@@ -234,23 +298,26 @@ function classifyFinalBatch(
   };
 }
 
+function readU32(bytes: Uint8Array, offset: number): number {
+  return new DataView(bytes.buffer, bytes.byteOffset + offset, 4).getUint32(0, true);
+}
+
 /**
- * The offset of a sector piece of [start, end) that overlaps [from, end) and reads all zeros, or
- * undefined. A piece is a whole sector, the batch's first (partial) sector, or the file's last
- * partial sector when it is at least TEAR_EOF_ZERO_BYTES_MIN long (records end in zero bytes).
+ * File offsets of the all-zero sector pieces of `bytes[start, end)` (in file coordinates: `bytes[0]`
+ * is at file offset `base`). A piece is a TEAR_SECTOR_BYTES-aligned sector clipped to [start, end);
+ * only pieces of at least TEAR_ZERO_PIECE_BYTES_MIN bytes count. The writer lists these in a batch's
+ * SYNC record; recovery recomputes them and takes an unlisted one as a sector that did not land.
  */
-function zeroedSector(bytes: Uint8Array, start: number, end: number, from: number): number | undefined {
+export function zeroPieces(bytes: Uint8Array, start: number, end: number, base = 0): number[] {
+  const out: number[] = [];
   const sector = TEAR_SECTOR_BYTES;
-  for (let s = Math.floor(from / sector) * sector; s < end; s += sector) {
+  for (let s = Math.floor(start / sector) * sector; s < end; s += sector) {
     const lo = Math.max(s, start);
     const hi = Math.min(s + sector, end);
-    if (hi <= lo) continue;
-    const whole = hi - lo === sector || lo === start;
-    const atEof = hi === bytes.byteLength && hi - lo >= TEAR_EOF_ZERO_BYTES_MIN;
-    if (!whole && !atEof) continue;
+    if (hi - lo < TEAR_ZERO_PIECE_BYTES_MIN) continue;
     let zero = true;
-    for (let i = lo; i < hi && zero; i++) zero = bytes[i] === 0;
-    if (zero) return lo;
+    for (let i = lo - base; i < hi - base && zero; i++) zero = bytes[i] === 0;
+    if (zero) out.push(lo);
   }
-  return undefined;
+  return out;
 }

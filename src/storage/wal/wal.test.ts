@@ -19,6 +19,7 @@ import { defaultDiskFaults, SimDiskStore } from '../../sim/disk.ts';
 import { DiskErrorCode } from '../../env/disk-paths.ts';
 import { FileDisk } from '../file-disk.ts';
 import { encodeRecord, type WalRecord } from './record.ts';
+import { scanSegment } from './segment.ts';
 import { recordingComponents } from './test-components.ts';
 import { Wal, type WalOptions, type WalRecovery } from './wal.ts';
 
@@ -542,6 +543,137 @@ for (const [diskName, makeDisk] of disks) {
   });
 }
 
+describe('final-batch recovery tells rot from a tear', () => {
+  // Review of the SYNC-record recovery: a synced batch that rots must be refused loudly, never cut
+  // as torn, whatever legitimate zeros or rotted length fields it holds.
+  const wide: WalOptions = {
+    dir: DIR,
+    segmentBytesMax: 64 * 1024,
+    recordPayloadBytesMax: 4096,
+    pendingBytesMax: 64 * 1024,
+  };
+  const HEADER_BYTES = encodeRecord({ type: 'segment', seq: 0, firstIndex: 1, headerRecords: 0 }).byteLength;
+  const refused = (e: unknown) => e instanceof CorruptionError;
+
+  for (const [diskName, makeDisk] of disks) {
+    test(`${diskName}: a synced batch whose entry holds zero sectors is refused when a bit of its vote rots`, () => {
+      const disk = makeDisk();
+      const { wal } = open(disk, wide);
+      wal.append([hs(5, 'b'), { type: 'entry', index: 1, term: 5, data: new Uint8Array(1500) }]);
+      wal.sync();
+      wal.close();
+      flipBit(disk, lastSegmentPath(disk), HEADER_BYTES + 12); // in the HARD_STATE's term
+      assert.throws(() => open(disk, wide), refused);
+    });
+
+    test(`${diskName}: a one-byte zero piece at the batch start is no sign of a tear`, () => {
+      const disk = makeDisk();
+      const { wal } = open(disk, wide);
+      // Batch 1 fills the file up to offset 511, so batch 2 starts one byte before a sector end.
+      const pad = 511 - HEADER_BYTES - SYNC_BYTES - 25;
+      wal.append([{ type: 'entry', index: 1, term: 1, data: new Uint8Array(pad).fill(7) }]);
+      wal.sync();
+      // Batch 2's first record has payload length 256: its first (low) byte, at offset 511, is 0.
+      wal.append([{ type: 'entry', index: 2, term: 1, data: new Uint8Array(240).fill(9) }]);
+      wal.sync();
+      wal.close();
+      const path = lastSegmentPath(disk);
+      assert.equal(readAll(disk, path)[511], 0);
+      flipBit(disk, path, 511 + 100);
+      assert.throws(() => open(disk, wide), refused);
+    });
+
+    test(`${diskName}: a rotted length or CRC of a synced SYNC record is refused, not read as a tear`, () => {
+      const hsBytes = encodeRecord(hs(5, 'b')).byteLength;
+      for (const bit of [0, 5, 10, 20, 32]) {
+        const disk = makeDisk();
+        const { wal } = open(disk, wide);
+        wal.append([hs(5, 'b')]);
+        wal.sync();
+        wal.close();
+        const at = HEADER_BYTES + hsBytes + (bit >> 3); // bit 32 = the CRC's first byte
+        const f = disk.open(lastSegmentPath(disk), { create: false });
+        const b = f.read(at, 1);
+        f.writeAt(at, new Uint8Array([b[0]! ^ (1 << (bit & 7))]));
+        f.sync();
+        f.close();
+        assert.throws(() => open(disk, wide), refused, `bit ${bit}`);
+      }
+    });
+
+    test(`${diskName}: a sector of a batch that did not land is still cut when the batch also holds zero sectors`, () => {
+      const disk = makeDisk();
+      const { wal } = open(disk, wide);
+      wal.append([hs(5, 'b')]);
+      wal.sync();
+      const data = new Uint8Array(2048).fill(3);
+      data.fill(0, 600, 1200); // a whole zero sector, written so
+      wal.append([hs(6, 'c'), { type: 'entry', index: 1, term: 6, data }]);
+      wal.sync();
+      wal.close();
+      const path = lastSegmentPath(disk);
+      const f = disk.open(path, { create: false });
+      f.writeAt(1536, new Uint8Array(512)); // this sector was not written as zeros: it did not land
+      f.sync();
+      f.close();
+      const { recovery } = open(disk, wide);
+      assert.equal(recovery.tailRepair?.kind, 'torn');
+      assert.deepEqual(recovery.hardState, { term: 5, vote: 'b', commit: 0 });
+    });
+  }
+
+  test('client data full of fake SYNC headers costs the scan no long CRCs', () => {
+    const head = encodeRecord({ type: 'segment', seq: 0, firstIndex: 1, headerRecords: 0 });
+    const data = new Uint8Array(48 * 1024).fill(1);
+    const view = new DataView(data.buffer);
+    for (let o = 0; o + 9 <= 9 * 1000; o += 9) {
+      view.setUint32(o, 32 * 1024, true); // a length any record may have
+      data[o + 8] = 6; // SYNC
+    }
+    const e = encodeRecord({ type: 'entry', index: 1, term: 1, data });
+    e[20] = e[20]! ^ 1; // the entry rots, so the scan looks for SYNC records after it
+    const file = new Uint8Array(head.byteLength + e.byteLength);
+    file.set(head);
+    file.set(e, head.byteLength);
+    const stats = { crcBytes: 0 };
+    assert.throws(() => {
+      const r = scanSegment(file, { segment: 's', payloadBytesMax: 64 * 1024, stats });
+      if (r.tail.kind === 'corrupt') throw new CorruptionError(r.tail.reason, {});
+    }, refused);
+    assert.ok(
+      stats.crcBytes < 2 * file.byteLength,
+      `hashed ${stats.crcBytes} bytes for a ${file.byteLength}-byte file`,
+    );
+  });
+
+  test('a segment renamed into place but whose directory was never synced is made durable at open', () => {
+    for (let seed = 0; seed < 20; seed++) {
+      const faults = { ...defaultDiskFaults, lostUnsynced: true, lostUnsyncedDirOps: true };
+      const store = new SimDiskStore(new SeededRng(`wal-dir-${seed}`), faults);
+      const components = () => ({ disk: store.view(), ...recordingComponents() });
+      const first = Wal.open(components(), small);
+      first.wal.close();
+      const disk = store.view();
+      const name = disk.list(DIR)[0]!;
+      disk.remove(`${DIR}/${name}`);
+      disk.syncDir(DIR);
+      // A crash between the rename and the syncDir of segment creation, replayed by hand.
+      const temp = disk.open(`${DIR}/${name}.tmp`, { create: true });
+      temp.append(encodeRecord({ type: 'segment', seq: 0, firstIndex: 1, headerRecords: 0 }));
+      temp.sync();
+      temp.close();
+      disk.rename(`${DIR}/${name}.tmp`, `${DIR}/${name}`);
+      const { wal } = Wal.open(components(), small);
+      wal.append([hs(3, 'a'), entry(1, 3)]);
+      wal.sync(); // acknowledged
+      store.crash();
+      const { recovery } = Wal.open(components(), small);
+      assert.deepEqual(recovery.hardState, { term: 3, vote: 'a', commit: 0 }, `seed ${seed}`);
+      assert.deepEqual(entriesOf(recovery), [[1, 3, 'e1']], `seed ${seed}`);
+    }
+  });
+});
+
 describe('WAL append contract', () => {
   const disk = () => new SimDiskStore(new SeededRng('contract')).view();
 
@@ -673,5 +805,25 @@ test('a segment of the format before sync records (17-byte SEGMENT payload) is r
   assert.throws(
     () => open(disk),
     (e: unknown) => e instanceof CorruptionError && /format 1/.test(e.message),
+  );
+});
+
+test('a segment of format 2 (CRC without the length field) is refused loudly, not cut', () => {
+  const disk = new SimDiskStore(new SeededRng('format-2')).view();
+  disk.mkdirp(DIR);
+  const record = new Uint8Array(9 + 18);
+  const view = new DataView(record.buffer);
+  view.setUint32(0, 18, true);
+  record[8] = 1; // SEGMENT: seq 0, firstIndex 1, headerRecords 0, format 2
+  record[9 + 8] = 1;
+  record[9 + 17] = 2;
+  view.setUint32(4, crc32c(record.subarray(8)), true);
+  const f = disk.open(`${DIR}/0000000000000000-00000000000000000001.wal`, { create: true });
+  f.append(record);
+  f.sync();
+  f.close();
+  assert.throws(
+    () => open(disk),
+    (e: unknown) => e instanceof CorruptionError && /format 2/.test(e.message),
   );
 });

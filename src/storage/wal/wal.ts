@@ -21,7 +21,7 @@
 // fdatasync of clean pages writes nothing. So Wal.open re-persists the final batch of the last
 // segment — the only batch whose fdatasync can have failed, since the process exits at the first
 // failure — by writing its bytes again at the same offset (which dirties the pages) and
-// fdatasyncing, before anything recovered is used; it also syncs the directory, for a segment
+// fdatasyncing, before anything recovered is used; it also syncs the directory on every open, for a segment
 // whose rename's syncDir failed. If the device still fails, the open fails and the node stays down
 // (exit 2). Cost: one rewrite of at most one batch and two fsyncs per open.
 //
@@ -46,9 +46,16 @@ import { ConfigError, LimitError } from '../../lib/errors.ts';
 import { mkdirpDurable } from '../../env/disk-io.ts';
 import type { Mutations } from '../../lib/mutations.ts';
 import { checkHardStateTransition, type LogTracker } from './log-tracker.ts';
-import { encodedRecordBytes, encodeRecord, RECORD_HEADER_BYTES, type WalHardState, type WalRecord } from './record.ts';
+import {
+  encodedRecordBytes,
+  encodeRecord,
+  RECORD_HEADER_BYTES,
+  SYNC_ZERO_PIECES_MAX,
+  type WalHardState,
+  type WalRecord,
+} from './record.ts';
 import { type RecoveredWal, recoverWal, type SnapshotMarker, type TailRepair, type WalEntry } from './recover.ts';
-import { SEGMENT_TEMP_SUFFIX, segmentFileName } from './segment.ts';
+import { SEGMENT_TEMP_SUFFIX, segmentFileName, zeroPieces } from './segment.ts';
 
 export type { SnapshotMarker, TailRepair, WalEntry, WalHardState, WalRecord };
 
@@ -250,7 +257,6 @@ export class Wal {
       disk.remove(`${options.dir}/${name}`);
       log.warn({ dir: options.dir, name }, 'wal: removed an unfinished segment');
     }
-    if (recovered.unfinishedFiles.length > 0) disk.syncDir(options.dir);
     const repair = recovered.tailRepair;
     const final = mutations?.has('wal-trust-page-cache') === true ? null : recovered.finalBatch;
     if (repair !== null || final !== null) {
@@ -264,12 +270,15 @@ export class Wal {
       } finally {
         file.close();
       }
-      disk.syncDir(options.dir);
       if (repair !== null) {
         metrics.counter('wal_tail_repairs_total', 'Unsynced WAL tails truncated at recovery').inc();
         log.warn({ ...repair }, 'wal: truncated an unsynced torn tail at recovery');
       }
     }
+    // Always: a crash between a segment's rename and its syncDir leaves a directory entry that a
+    // power loss can still drop, and the batches acknowledged from now on go into that file. This
+    // also makes the removal of unfinished files durable.
+    disk.syncDir(options.dir);
     const wal = new Wal(components, options, recovered);
     const baseTerm = recovered.tracker.baseTerm;
     assert(baseTerm !== null, 'recovery returns an anchored log');
@@ -455,14 +464,18 @@ export class Wal {
   private writeChunk(chunk: Uint8Array[], chunkBytes: number): void {
     if (chunk.length === 0) return;
     const cur = this.current;
+    const body = Buffer.concat(chunk, chunkBytes);
+    // The sectors this batch writes as zeros, so recovery never takes them for sectors that did not land.
+    const zeros = zeroPieces(body, cur.bytes, cur.bytes + chunkBytes, cur.bytes).map((p) => p - cur.bytes);
     const marker = encodeRecord({
       type: 'sync',
       batch: cur.batches + 1,
       batchStart: cur.bytes,
       batchBytes: chunkBytes,
+      zeroPieces: zeros.length > SYNC_ZERO_PIECES_MAX ? 'many' : zeros,
     });
     const total = chunkBytes + marker.byteLength;
-    cur.file.append(Buffer.concat([...chunk, marker], total));
+    cur.file.append(Buffer.concat([body, marker], total));
     cur.bytes += total;
     cur.bodyRecords += chunk.length;
     cur.batches++;

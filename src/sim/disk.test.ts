@@ -495,6 +495,44 @@ test('a failed sync is EIO: its data stays visible to a restarted process, and i
   assert.equal(store.faultCounts.syncErrors, 1);
 });
 
+test('healFaults() stops injecting errors, stalls and rot; damage already done and crash losses stay', () => {
+  const faults: DiskFaults = {
+    ...defaultDiskFaults,
+    lostUnsynced: true,
+    tornWrites: false,
+    tornSectorsAnyOrder: false,
+    syncErrorProbability: 1,
+    writeErrorProbability: 0,
+    noSpaceProbability: 0,
+    slowSyncProbability: 1,
+    slowSyncMsMax: 50,
+  };
+  const store = new SimDiskStore(new SeededRng('heal'), faults);
+  const stalls: number[] = [];
+  store.onSlowSync = (ms) => stalls.push(ms);
+  const disk = store.view();
+  const f = disk.open('wal', { create: true });
+  disk.syncDir('');
+  f.append(new Uint8Array([1]));
+  assert.throws(
+    () => f.sync(),
+    (e: unknown) => (e as BaristaError).code === 'disk_io',
+  );
+  store.healFaults();
+  // The caller's object is untouched (it may be shared with other nodes' stores or reused).
+  assert.equal(faults.syncErrorProbability, 1);
+  f.append(new Uint8Array([2]));
+  for (let i = 0; i < 100; i++) f.sync();
+  assert.equal(store.faultCounts.syncErrors, 1, 'no sync fails after healing');
+  assert.equal(stalls.length, 1, 'no sync stalls after healing');
+  f.append(new Uint8Array([3]));
+  store.crash();
+  // Damage stays: [1]'s pages were marked clean by the failed sync and never written (fsyncgate),
+  // so its offset reads as a hole; [2], synced after healing, is durable; the unsynced [3] may go.
+  const after = [...readWholeFile(store.view(), 'wal')];
+  assert.deepEqual(after.slice(0, 2), [0, 2], `${after}`);
+});
+
 test('write errors are typed (EIO as disk_io, ENOSPC as disk_no_space) and write nothing', () => {
   const faults: DiskFaults = { ...defaultDiskFaults, writeErrorProbability: 1 };
   const store = new SimDiskStore(new SeededRng('write-errors'), faults);

@@ -285,7 +285,8 @@ export class SimDiskStore {
 
   constructor(
     private readonly rng: SeededRng,
-    readonly faults: DiskFaults = defaultDiskFaults,
+    /** Replaced (never mutated here) by healFaults(); callers' tests may mutate their own object. */
+    public faults: DiskFaults = defaultDiskFaults,
   ) {
     const probabilities: (keyof DiskFaults)[] = [
       'readCorruptionProbability',
@@ -304,6 +305,27 @@ export class SimDiskStore {
     assert((faults.slowSyncMsMax ?? 0) >= 0, 'slowSyncMsMax must be >= 0');
     this.sectorBytes = faults.sectorBytes ?? defaultSectorBytes;
     assert(Number.isSafeInteger(this.sectorBytes) && this.sectorBytes >= 1, 'sectorBytes must be a positive integer');
+  }
+
+  /**
+   * Stops injecting faults from now on: no more EIO/ENOSPC, latent sector errors, rot, read
+   * bit-flips or slow syncs. Damage already done stays (rotted or bad sectors, lost writes), and a
+   * crash still loses unsynced writes: that is how a disk behaves, not an injected fault. The
+   * simulator's healAll() calls it, so a healed cluster's nodes stop exiting on disk errors and
+   * the liveness phase checks convergence, not luck (docs/SWARM.md).
+   */
+  healFaults(): void {
+    this.faults = {
+      ...this.faults,
+      syncErrorProbability: 0,
+      writeErrorProbability: 0,
+      noSpaceProbability: 0,
+      corruptionProbability: 0,
+      latentSectorErrorProbability: 0,
+      misdirectedWriteProbability: 0,
+      readCorruptionProbability: 0,
+      slowSyncProbability: 0,
+    };
   }
 
   /** Draws whether a fault with probability `p` strikes now (no Rng draw when it is off). */

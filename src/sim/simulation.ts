@@ -797,7 +797,8 @@ export class Simulation<S = unknown> {
 
   /**
    * Ends the safety phase: cancels pending scheduled faults, heals the network, resumes paused
-   * nodes, restarts crashed ones and stops clock drift (skew stays). Then the liveness phase runs.
+   * nodes, restarts crashed ones, stops clock drift (skew stays) and stops disk-fault injection
+   * (SimDiskStore.healFaults: no more EIO/ENOSPC exits, stalls or rot). Then the liveness phase runs.
    */
   healAll(): void {
     this.nemesisEpoch++;
@@ -806,6 +807,7 @@ export class Simulation<S = unknown> {
     this.guard(() => {
       for (const node of this.nodeList) {
         node.crashPoint.disarm();
+        node.disk.healFaults();
         node.clock.set({ driftRate: 0 });
         if (node.state === 'paused') this.resume(node.id);
         if (node.state === 'crashed') this.restart(node.id);

@@ -41,3 +41,28 @@ describe('raft-kv on failing disks', () => {
     });
   }
 });
+
+// Regression (swarm seeds 190, 241, 341, 362, 949, 1372, 1425, 1554: "no write committed after
+// healing"): healAll() healed network, clocks and pauses but kept injecting disk errors, so nodes
+// went on exiting on EIO through the liveness phase. In seed 190 the leader took the liveness
+// write and exited 3 ms later on an fsync EIO; the write's callback died with the process. Here a
+// disk that fails one fsync in five keeps the cluster from ever committing unless healing stops
+// the injection (without it seed heal-3 fails with "no write committed after healing" and heal-4
+// with "membership did not converge").
+describe('healing stops disk-error injection', () => {
+  for (const seed of ['heal-3', 'heal-4']) {
+    test(`a cluster whose fsyncs fail one time in five converges after healing, seed ${seed}`, () => {
+      const r = runClusterSimulation({
+        seed,
+        nodes: 5,
+        nemesis: [],
+        durationMs: 3_000,
+        livenessBoundMs: 20_000,
+        workload: 'raft-kv',
+        diskFaults: { syncErrorProbability: 0.2 },
+      });
+      assert.ok(r.ok, r.failure?.message);
+      assert.ok(r.stats.diskErrorExits > 0, 'nodes exited on fsync errors before healing');
+    });
+  }
+});

@@ -31,6 +31,8 @@ export const MUTATION_NAMES = [
   'net-skip-frame-checksum',
   /** KV state machine: a retried (session, seq) executes again instead of returning the cached result. */
   'kv-skip-session-dedup',
+  /** Membership: the incarnation file is believed once two reads agree, with no checksum (a repeated bit flip lowers it). */
+  'membership-incarnation-unverified',
 ] as const;
 
 export type Mutation = (typeof MUTATION_NAMES)[number];

@@ -2,13 +2,19 @@
 // core returns, and turns its outputs into metrics and log lines. Identical in the simulator and
 // in a real node; it sees only the Env.
 //
-// Incarnation file: `membership/incarnation` holds the last incarnation as a decimal string. On
-// start we read it, add one, and make the new value durable (writeFileAtomic: temp, sync,
-// rename, syncDir) before sending anything, so a restarted node is always newer than every message of its past.
+// Incarnation file: `membership/incarnation` holds the last incarnation as `<decimal> <fnv1a32 of
+// the decimal, 8 hex digits>\n`. On start we read it, add one, and make the new value durable
+// (writeFileAtomic: temp, sync, rename, syncDir) before sending anything, so a restarted node is
+// always newer than every message of its past. A disk error anywhere throws out of the start
+// before the new value is used. The checksum is why a read is believed: swarm seed 344 saw two
+// consecutive reads of "3" both flipped to "1" (one-byte file, same bit), so "two reads agree"
+// handed out incarnation 2 again. A read that does not verify is read again; if none verifies
+// (torn, rotten, or a pre-checksum file) the wall clock in seconds stands in.
 
 import { mkdirpDurable, readWholeFile, writeFileAtomic } from '../env/disk-io.ts';
 import type { Env, Gauge } from '../env/types.ts';
 import type { MessageRouter } from '../lib/router.ts';
+import { fnv1a32 } from '../lib/hash.ts';
 import { MessageType } from '../lib/message-types.ts';
 import { Membership, type MembershipConfig, type PeerStatus, type PeerView, type Step } from './membership.ts';
 
@@ -20,8 +26,44 @@ const INCARNATION_FILE = 'membership/incarnation';
 /** The core is ticked this many times per heartbeat period, so detection lags by at most 1/4 period. */
 const TICKS_PER_HEARTBEAT = 4;
 
-/** Reads of the incarnation file until two agree (a transient read error is not believed). */
+/** Reads of the incarnation file until one verifies (a transient read error is not believed). */
 export const incarnationReadAttemptsMax = 16;
+
+/** The file's content for incarnation `n`: the decimal and its checksum. */
+export function encodeIncarnation(n: number): string {
+  const text = String(n);
+  return `${text} ${fnv1a32(text).toString(16).padStart(8, '0')}\n`;
+}
+
+/** The incarnation a read of the file shows, or undefined when the read does not verify. */
+export function decodeIncarnation(content: string): number | undefined {
+  const m = /^(\d{1,16}) ([0-9a-f]{8})\n$/.exec(content);
+  if (m === null || fnv1a32(m[1]!) !== Number.parseInt(m[2]!, 16)) return undefined;
+  const n = Number(m[1]);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** The last incarnation on disk, or undefined when no read of the file verified. */
+function readIncarnation(env: Env): { previous: number | undefined; text: string } {
+  const readText = (): string => new TextDecoder().decode(readWholeFile(env.disk, INCARNATION_FILE).subarray(0, 64));
+  let text = readText();
+  if (env.mutations.has('membership-incarnation-unverified')) {
+    // The old rule: believe the content once two consecutive reads agree, without a checksum.
+    let agreed = false;
+    for (let attempt = 1; attempt < incarnationReadAttemptsMax && !agreed; attempt++) {
+      const again = readText();
+      agreed = again === text;
+      text = again;
+    }
+    const parsed = Number.parseInt(text, 10);
+    return { previous: agreed && Number.isSafeInteger(parsed) && parsed >= 0 ? parsed : undefined, text };
+  }
+  for (let attempt = 1; ; attempt++) {
+    const previous = decodeIncarnation(text);
+    if (previous !== undefined || attempt >= incarnationReadAttemptsMax) return { previous, text };
+    text = readText();
+  }
+}
 
 export function bumpIncarnation(env: Env): number {
   const disk = env.disk;
@@ -30,29 +72,20 @@ export function bumpIncarnation(env: Env): number {
   mkdirpDurable(disk, INCARNATION_DIR);
   let previous = 0;
   if (disk.exists(INCARNATION_FILE)) {
-    // Read until two reads agree: one flipped bit in one read can turn "2" into "0", and a
-    // smaller incarnation would make this node's new life look like an old one (the simulator's
-    // read bit-flips found it). At most incarnationReadAttemptsMax reads.
-    const readText = (): string => new TextDecoder().decode(readWholeFile(disk, INCARNATION_FILE).subarray(0, 32));
-    let text = readText();
-    let agreed = false;
-    for (let attempt = 1; attempt < incarnationReadAttemptsMax && !agreed; attempt++) {
-      const again = readText();
-      agreed = again === text;
-      text = again;
-    }
-    const parsed = Number(text.trim());
-    if (agreed && Number.isSafeInteger(parsed) && parsed >= 0) {
-      previous = parsed;
+    const read = readIncarnation(env);
+    if (read.previous !== undefined) {
+      previous = read.previous;
     } else {
-      // A torn or foreign file, or reads that never agreed: wall-clock seconds are still above any incarnation we handed out
-      // (unless the clock went far back), which beats refusing to start.
+      // Torn, rotten or foreign, seen so by every read: wall-clock seconds are still above any
+      // incarnation we handed out (unless the clock went far back), which beats refusing to start.
       previous = Math.floor(env.clock.wallMs() / 1000);
-      env.log.warn({ text, previous }, 'membership: unreadable incarnation file');
+      env.log.warn({ text: read.text, previous }, 'membership: unreadable incarnation file');
     }
   }
   const next = previous + 1;
-  writeFileAtomic(disk, INCARNATION_FILE, [new TextEncoder().encode(String(next))]);
+  // Durable before it is returned (and so before anything is sent): a write, sync or rename error
+  // throws here and the node does not start with an incarnation a later life could repeat.
+  writeFileAtomic(disk, INCARNATION_FILE, [new TextEncoder().encode(encodeIncarnation(next))]);
   return next;
 }
 

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError } from '../lib/errors.ts';
 import { replayArgs } from '../node/sim-cluster.ts';
-import { parseMutations } from './sim.ts';
+import { colours } from './common.ts';
+import { parseMutations, runSimCommand } from './sim.ts';
 
 test('--mutation: repeated and comma-separated, validated, deduplicated', () => {
   assert.deepEqual(parseMutations([]), []);
@@ -39,4 +40,32 @@ test('a swarm replay command carries --swarm and the mutations instead of --neme
     'liveness-bound': '20000ms',
     mutation: 'kv-skip-session-dedup,wal-skip-fsync',
   });
+});
+
+// Goal: the summary tables follow the same colour rule as every other command (NO_COLOR,
+// FORCE_COLOR, a terminal): piped output (as here, under the test runner) carries no escapes
+// unless colours are forced on. The old tables coloured borders and results regardless.
+test('barista sim prints colours only when colourEnabled says so', () => {
+  let text = '';
+  const code = runSimCommand(
+    {
+      seed: '1',
+      seeds: 1,
+      nodes: 3,
+      nemesis: 'none',
+      duration: '2s',
+      livenessBound: '10s',
+      workload: 'membership',
+      readConsistency: 'linearizable',
+      sessions: false,
+      json: false,
+      swarm: false,
+    },
+    (s) => {
+      text += s;
+    },
+  );
+  assert.equal(code, 0);
+  assert.match(text, /1 passed, 0 failed/);
+  assert.equal(text.includes('\x1b['), colours.isColorSupported);
 });

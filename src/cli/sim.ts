@@ -8,7 +8,7 @@
 
 import { randomBytes } from 'node:crypto';
 import Table from 'cli-table3';
-import pc from 'picocolors';
+import { colours, tableStyle } from './common.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { MUTATION_NAMES, type Mutation, mutationsFrom } from '../lib/mutations.ts';
 import {
@@ -146,7 +146,7 @@ export function runSimCommand(o: SimCliOptions, out: (s: string) => void): numbe
   }
   const kvColumns = results.some((r) => r.kv !== undefined);
   const table = new Table({
-    style: { head: [] },
+    style: tableStyle(),
     head: [
       'seed',
       'result',
@@ -165,7 +165,7 @@ export function runSimCommand(o: SimCliOptions, out: (s: string) => void): numbe
   for (const r of results) {
     table.push([
       r.seed,
-      r.ok ? pc.green('ok') : pc.red(`FAIL ${r.failure?.invariant}`),
+      r.ok ? colours.green('ok') : colours.red(`FAIL ${r.failure?.invariant}`),
       (r.stats.nowMs / 1000).toFixed(1),
       r.wallMs.toFixed(0),
       (r.stats.nowMs / Math.max(r.wallMs, 1)).toFixed(0),
@@ -183,7 +183,7 @@ export function runSimCommand(o: SimCliOptions, out: (s: string) => void): numbe
   out(`${table.toString()}\n`);
   if (o.swarm === true) out(`${injectedTable(results)}\n`);
   out(`${results.length - failed.length} passed, ${failed.length} failed\n`);
-  for (const r of failed) out(`\n${pc.red('failure')}: ${r.failure?.message}\n`);
+  for (const r of failed) out(`\n${colours.red('failure')}: ${r.failure?.message}\n`);
   return failed.length > 0 ? 1 : 0;
 }
 
@@ -196,7 +196,7 @@ function injectedTable(results: readonly ClusterSimResult[]): string {
   for (const r of results) tally.add(r.injected);
   const perSeed = results.length <= injectedSeedColumnsMax;
   const table = new Table({
-    style: { head: [] },
+    style: tableStyle(),
     head: [
       'fault class (injected)',
       ...(perSeed ? results.map((r) => `seed ${r.seed}`) : []),
@@ -209,7 +209,7 @@ function injectedTable(results: readonly ClusterSimResult[]): string {
     table.push([
       name,
       ...(perSeed ? results.map((r) => String(r.injected[name] ?? 0)) : []),
-      total === 0 ? pc.yellow('0') : String(total),
+      total === 0 ? colours.yellow('0') : String(total),
       `${tally.seedsInjecting[name] ?? 0}/${results.length}`,
     ]);
   }

@@ -27,7 +27,9 @@
 //        vote. So are: a complete SYNC whose CRC fails (its end mark landed, so it is no tear), a
 //        SYNC whose length field alone rotted, and a damaged batch whose SYNC says 'many' zero
 //        pieces. The price: a tear whose only missing bytes read back as non-zero garbage (or are
-//        under 8 bytes at the batch start) refuses to boot, loudly, instead of being cut.
+//        under 8 bytes at the start of a batch whose SYNC did not land) refuses to boot, loudly,
+//        instead of being cut. (With the SYNC intact, a zeroed head piece counts from 1 byte:
+//        HEAD_ZERO_PIECE_BYTES_MIN.)
 //        Residual: rot that zeroes a whole unlisted piece of the final batch still reads as a tear.
 //  Only the caller knows whether cutting is allowed at all (the last segment only; a sealed
 //  segment was synced in full before its successor was created, so any defect there is corruption).
@@ -85,6 +87,15 @@ export const TEAR_SECTOR_BYTES = 512;
  * still be cut when that sector is lost). Legitimate zero pieces are listed in the batch's SYNC.
  */
 export const TEAR_ZERO_PIECE_BYTES_MIN = 8;
+/**
+ * The head piece of a batch (from its start to the next sector boundary) counts from 1 byte when
+ * the batch's SYNC record verifies. A batch may start 1..7 bytes before a sector boundary; when
+ * that sector's write is lost, those bytes read as the zeros past the old end of file while the
+ * later sectors, SYNC included, landed (seeds 713 and 1505 of the swarm: a 5- and a 6-byte head).
+ * The writer lists a head piece it wrote as zeros at any size, so an unlisted zero head is a lost
+ * sector. Rot could only fake one by zeroing a head whose few bytes held a single set bit.
+ */
+export const HEAD_ZERO_PIECE_BYTES_MIN = 1;
 
 export type SegmentTail =
   | { readonly kind: 'clean' }
@@ -283,7 +294,11 @@ function classifyFinalBatch(
   }
   const regionEnd = finalSync?.offset ?? bytes.byteLength;
   const badSector = Math.floor(bad.offset / TEAR_SECTOR_BYTES) * TEAR_SECTOR_BYTES;
-  const zeroed = zeroPieces(bytes, Math.max(batchEnd, badSector), regionEnd).find((p) => !written.has(p));
+  // Only the SYNC's list covers head pieces under TEAR_ZERO_PIECE_BYTES_MIN (the writer lists them).
+  const headBytesMin = finalSync !== undefined ? HEAD_ZERO_PIECE_BYTES_MIN : TEAR_ZERO_PIECE_BYTES_MIN;
+  const zeroed = zeroPieces(bytes, Math.max(batchEnd, badSector), regionEnd, 0, headBytesMin).find(
+    (p) => !written.has(p),
+  );
   if (zeroed !== undefined) {
     return {
       kind: 'torn',
@@ -305,16 +320,24 @@ function readU32(bytes: Uint8Array, offset: number): number {
 /**
  * File offsets of the all-zero sector pieces of `bytes[start, end)` (in file coordinates: `bytes[0]`
  * is at file offset `base`). A piece is a TEAR_SECTOR_BYTES-aligned sector clipped to [start, end);
- * only pieces of at least TEAR_ZERO_PIECE_BYTES_MIN bytes count. The writer lists these in a batch's
+ * only pieces of at least TEAR_ZERO_PIECE_BYTES_MIN bytes count, except the head piece (the one at
+ * `start`), which counts from `headPieceBytesMin` bytes (the writer and a recovery that holds the
+ * batch's SYNC pass HEAD_ZERO_PIECE_BYTES_MIN). The writer lists these in a batch's
  * SYNC record; recovery recomputes them and takes an unlisted one as a sector that did not land.
  */
-export function zeroPieces(bytes: Uint8Array, start: number, end: number, base = 0): number[] {
+export function zeroPieces(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  base = 0,
+  headPieceBytesMin = TEAR_ZERO_PIECE_BYTES_MIN,
+): number[] {
   const out: number[] = [];
   const sector = TEAR_SECTOR_BYTES;
   for (let s = Math.floor(start / sector) * sector; s < end; s += sector) {
     const lo = Math.max(s, start);
     const hi = Math.min(s + sector, end);
-    if (hi - lo < TEAR_ZERO_PIECE_BYTES_MIN) continue;
+    if (hi - lo < (lo === start ? headPieceBytesMin : TEAR_ZERO_PIECE_BYTES_MIN)) continue;
     let zero = true;
     for (let i = lo - base; i < hi - base && zero; i++) zero = bytes[i] === 0;
     if (zero) out.push(lo);

@@ -583,6 +583,36 @@ describe('final-batch recovery tells rot from a tear', () => {
       assert.throws(() => open(disk, wide), refused);
     });
 
+    test(`${diskName}: a lost sector holding only the first 1..7 bytes of the final batch is a tear, cut`, () => {
+      // Swarm seeds 713 and 1505: the final batch started 5 (6) bytes before a sector boundary; a
+      // power loss lost that sector's write (those bytes read as the zeros past the old end of
+      // file) while every later sector, SYNC included, landed. Too short for an 8-byte zero piece,
+      // this was refused as possibly synced rot, and the node never booted again.
+      for (let head = 1; head <= 7; head++) {
+        const disk = makeDisk();
+        const { wal } = open(disk, wide);
+        // Batch 1 (a vote and an entry) ends `head` bytes before the first sector boundary.
+        const pad = 512 - head - HEADER_BYTES - encodeRecord(hs(5, 'b')).byteLength - SYNC_BYTES - 25;
+        wal.append([hs(5, 'b'), { type: 'entry', index: 1, term: 5, data: new Uint8Array(pad).fill(7) }]);
+        wal.sync();
+        wal.append([hs(6, 'c'), { type: 'entry', index: 2, term: 6, data: new Uint8Array(600).fill(9) }]);
+        wal.sync();
+        wal.close();
+        const path = lastSegmentPath(disk);
+        const f = disk.open(path, { create: false });
+        assert.ok(
+          f.read(512 - head, head).some((b) => b !== 0),
+          `head ${head}: the batch's head was written non-zero`,
+        );
+        f.writeAt(512 - head, new Uint8Array(head)); // the head sector's write did not land
+        f.sync();
+        f.close();
+        const { recovery } = open(disk, wide);
+        assert.equal(recovery.tailRepair?.kind, 'torn', `head ${head}`);
+        assert.deepEqual(recovery.hardState, { term: 5, vote: 'b', commit: 0 }, `head ${head}`);
+      }
+    });
+
     test(`${diskName}: a rotted length or CRC of a synced SYNC record is refused, not read as a tear`, () => {
       const hsBytes = encodeRecord(hs(5, 'b')).byteLength;
       for (const bit of [0, 5, 10, 20, 32]) {

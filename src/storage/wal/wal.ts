@@ -55,7 +55,7 @@ import {
   type WalRecord,
 } from './record.ts';
 import { type RecoveredWal, recoverWal, type SnapshotMarker, type TailRepair, type WalEntry } from './recover.ts';
-import { SEGMENT_TEMP_SUFFIX, segmentFileName, zeroPieces } from './segment.ts';
+import { HEAD_ZERO_PIECE_BYTES_MIN, SEGMENT_TEMP_SUFFIX, segmentFileName, zeroPieces } from './segment.ts';
 
 export type { SnapshotMarker, TailRepair, WalEntry, WalHardState, WalRecord };
 
@@ -466,7 +466,9 @@ export class Wal {
     const cur = this.current;
     const body = Buffer.concat(chunk, chunkBytes);
     // The sectors this batch writes as zeros, so recovery never takes them for sectors that did not land.
-    const zeros = zeroPieces(body, cur.bytes, cur.bytes + chunkBytes, cur.bytes).map((p) => p - cur.bytes);
+    const zeros = zeroPieces(body, cur.bytes, cur.bytes + chunkBytes, cur.bytes, HEAD_ZERO_PIECE_BYTES_MIN).map(
+      (p) => p - cur.bytes,
+    );
     const marker = encodeRecord({
       type: 'sync',
       batch: cur.batches + 1,

@@ -152,40 +152,7 @@ export class AdminServer {
     const kv = this.handlers.kv;
     if (kv === undefined) return reply(res, 404, 'text/plain', 'no kv service on this node\n');
     if (req.method !== 'POST') return reply(res, 405, 'text/plain', 'POST a JSON body to /v1/kv\n');
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    let tooLarge = false;
-    const bytesMax = this.options.requestBytesMax;
-    req.on('data', (c: Buffer) => {
-      if (tooLarge) return;
-      bytes += c.length;
-      if (bytes <= bytesMax) {
-        chunks.push(c);
-        return;
-      }
-      // Answer now and close: reading on would let an endless (chunked) body hold the connection.
-      tooLarge = true;
-      chunks.length = 0;
-      this.tooLarge.inc();
-      res.setHeader('connection', 'close');
-      res.once('finish', () => req.socket.destroy());
-      json(res, 413, { ok: false, code: 'request_too_large', message: `body over ${bytesMax} bytes` });
-    });
-    req.on('error', () => this.errors.inc());
-    req.on('end', () => {
-      if (tooLarge) return;
-      let text: string;
-      try {
-        text = strictUtf8.decode(Buffer.concat(chunks));
-      } catch {
-        return json(res, 400, { ok: false, code: 'invalid_utf8', message: 'body is not valid UTF-8' });
-      }
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        return json(res, 400, { ok: false, code: 'bad_request', message: 'body is not JSON' });
-      }
+    this.readJsonBody(req, res, (body) => {
       kv(body, { address: req.socket.remoteAddress ?? '' }).then(
         (a) => json(res, a.status, a.body),
         (err: unknown) => {
@@ -196,7 +163,10 @@ export class AdminServer {
     });
   }
 
-  /** Reads a bounded JSON body as handleKv does (413 and close at once; 400 if not UTF-8 JSON). */
+  /**
+   * Reads a bounded JSON body: over the bound, 413 at once and the connection closed (reading on
+   * would let an endless chunked body hold it); 400 if the body is not UTF-8 JSON.
+   */
   private readJsonBody(req: IncomingMessage, res: ServerResponse, then: (body: unknown) => void): void {
     const chunks: Buffer[] = [];
     let bytes = 0;

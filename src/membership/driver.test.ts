@@ -7,41 +7,14 @@ import { test } from 'node:test';
 import type { Disk, Env } from '../env/types.ts';
 import { type Mutation, mutationsFrom } from '../lib/mutations.ts';
 import { SeededRng } from '../lib/rng.ts';
+import { flakyReads } from '../sim/flaky-disk.ts';
 import { SimDiskStore } from '../sim/disk.ts';
 import { SimLogSink } from '../sim/observe.ts';
 import { bumpIncarnation, decodeIncarnation, encodeIncarnation } from './driver.ts';
 
-/** A Disk whose next `flips` non-empty reads come back with bit 1 of the first byte flipped. */
-function flaky(inner: Disk, flips: number, mask = 0x02): Disk {
-  return {
-    exists: (p) => inner.exists(p),
-    list: (d) => inner.list(d),
-    mkdirp: (d) => inner.mkdirp(d),
-    rename: (a, b) => inner.rename(a, b),
-    remove: (p) => inner.remove(p),
-    syncDir: (d) => inner.syncDir(d),
-    open: (path, o) => {
-      const f = inner.open(path, o);
-      return {
-        path: f.path,
-        size: () => f.size(),
-        read: (offset, length) => {
-          const out = f.read(offset, length);
-          if (flips > 0 && out.length > 0) {
-            flips--;
-            out[0]! ^= mask; // with 0x02: '2' (0x32) reads as '0' (0x30), '3' as '1'
-          }
-          return out;
-        },
-        append: (d) => f.append(d),
-        writeAt: (at, d) => f.writeAt(at, d),
-        truncate: (n) => f.truncate(n),
-        sync: () => f.sync(),
-        close: () => f.close(),
-      };
-    },
-  };
-}
+/** A Disk whose next `flips` non-empty reads come back with the first byte XORed with `mask`. */
+// With 0x02: '2' (0x32) reads as '0' (0x30), '3' as '1'.
+const flaky = (inner: Disk, flips: number, mask = 0x02): Disk => flakyReads(inner, flips, (b) => b ^ mask);
 
 function env(disk: Disk, mutations: Mutation[] = []): Env {
   const logs = new SimLogSink(() => 0, 100);

@@ -11,7 +11,7 @@
 // handed out incarnation 2 again. A read that does not verify is read again; if none verifies
 // (torn, rotten, or a pre-checksum file) the wall clock in seconds stands in.
 
-import { mkdirpDurable, readWholeFile, writeFileAtomic } from '../env/disk-io.ts';
+import { diskReadAttemptsMax, mkdirpDurable, readWholeFile, writeFileAtomic } from '../env/disk-io.ts';
 import type { Env, Gauge } from '../env/types.ts';
 import type { MessageRouter } from '../lib/router.ts';
 import { fnv1a32 } from '../lib/hash.ts';
@@ -25,9 +25,6 @@ const INCARNATION_DIR = 'membership';
 const INCARNATION_FILE = 'membership/incarnation';
 /** The core is ticked this many times per heartbeat period, so detection lags by at most 1/4 period. */
 const TICKS_PER_HEARTBEAT = 4;
-
-/** Reads of the incarnation file until one verifies (a transient read error is not believed). */
-export const incarnationReadAttemptsMax = 16;
 
 /** The file's content for incarnation `n`: the decimal and its checksum. */
 export function encodeIncarnation(n: number): string {
@@ -50,7 +47,7 @@ function readIncarnation(env: Env): { previous: number | undefined; text: string
   if (env.mutations.has('membership-incarnation-unverified')) {
     // The old rule: believe the content once two consecutive reads agree, without a checksum.
     let agreed = false;
-    for (let attempt = 1; attempt < incarnationReadAttemptsMax && !agreed; attempt++) {
+    for (let attempt = 1; attempt < diskReadAttemptsMax && !agreed; attempt++) {
       const again = readText();
       agreed = again === text;
       text = again;
@@ -60,7 +57,7 @@ function readIncarnation(env: Env): { previous: number | undefined; text: string
   }
   for (let attempt = 1; ; attempt++) {
     const previous = decodeIncarnation(text);
-    if (previous !== undefined || attempt >= incarnationReadAttemptsMax) return { previous, text };
+    if (previous !== undefined || attempt >= diskReadAttemptsMax) return { previous, text };
     text = readText();
   }
 }

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SeededRng } from '../lib/rng.ts';
+import { flakyReads } from '../sim/flaky-disk.ts';
 import { SimDiskStore } from '../sim/disk.ts';
 import {
   decideStart,
@@ -124,34 +125,8 @@ test('a transient bit flip in one read of identity.json does not refuse the star
   const store = new SimDiskStore(new SeededRng('identity-flip'));
   const d = decideStart(store.view(), input({ initialClusterState: 'new' }));
   writeIdentity(store.view(), d.identity);
-  /** A Disk whose next `flips` non-empty reads come back with the first byte changed. */
-  const flaky = (flips: number) => {
-    const inner = store.view();
-    return {
-      ...Object.fromEntries(
-        (['exists', 'list', 'mkdirp', 'rename', 'remove', 'syncDir'] as const).map((k) => [
-          k,
-          (...a: unknown[]) => (inner[k] as (...x: unknown[]) => unknown)(...a),
-        ]),
-      ),
-      open: (path: string, o: { create: boolean }) => {
-        const f = inner.open(path, o);
-        return {
-          path: f.path,
-          size: () => f.size(),
-          read: (offset: number, length: number) => {
-            const out = f.read(offset, length);
-            if (flips > 0 && out.length > 0) {
-              flips--;
-              out[0] = 0x7e; // '{' becomes '~': not JSON
-            }
-            return out;
-          },
-          close: () => f.close(),
-        };
-      },
-    } as unknown as Parameters<typeof readIdentity>[0];
-  };
+  // '{' becomes '~': not JSON
+  const flaky = (flips: number) => flakyReads(store.view(), flips, () => 0x7e);
   assert.deepEqual(readIdentity(flaky(1), '/data/n2'), d.identity, 'one bad read is read again');
   assert.throws(() => readIdentity(flaky(1_000), '/data/n2'), NodeIdentityError);
 });

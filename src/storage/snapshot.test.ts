@@ -10,6 +10,7 @@ import { after, describe, test } from 'node:test';
 import type { Disk } from '../env/types.ts';
 import { CorruptionError } from '../lib/errors.ts';
 import { SeededRng } from '../lib/rng.ts';
+import { flakyReads } from '../sim/flaky-disk.ts';
 import { SimDiskStore } from '../sim/disk.ts';
 import { FileDisk } from './file-disk.ts';
 import { SnapshotStore, type SnapshotStoreOptions, snapshotFileName } from './snapshot.ts';
@@ -155,35 +156,7 @@ test('a transient read error (one flipped bit in one read) does not reject a goo
   const diskStore = new SimDiskStore(new SeededRng('snap-flip'));
   const c = { disk: diskStore.view(), ...recordingComponents() };
   new SnapshotStore(c, options).save({ index: 5, term: 1, config: bytes('c'), data: bytes('payload') });
-  // A Disk whose next `flips` reads return a copy with one bit flipped (the stored bytes stay intact).
-  const flaky = (inner: Disk, flips: number): Disk => ({
-    exists: (p) => inner.exists(p),
-    list: (d) => inner.list(d),
-    mkdirp: (d) => inner.mkdirp(d),
-    rename: (a, b) => inner.rename(a, b),
-    remove: (p) => inner.remove(p),
-    syncDir: (d) => inner.syncDir(d),
-    open: (path, o) => {
-      const f = inner.open(path, o);
-      return {
-        path: f.path,
-        size: () => f.size(),
-        read: (offset, length) => {
-          const out = f.read(offset, length);
-          if (flips > 0 && out.length > 0) {
-            flips--;
-            out[0]! ^= 0x10;
-          }
-          return out;
-        },
-        append: (d) => f.append(d),
-        writeAt: (o2, d) => f.writeAt(o2, d),
-        truncate: (n) => f.truncate(n),
-        sync: () => f.sync(),
-        close: () => f.close(),
-      };
-    },
-  });
+  const flaky = (inner: Disk, flips: number): Disk => flakyReads(inner, flips, (b) => b ^ 0x10);
   const once = new SnapshotStore({ ...c, disk: flaky(diskStore.view(), 1) }, options);
   assert.equal(text(once.load(5, 1).data), 'payload', 'one bad read is read again');
   const always = new SnapshotStore({ ...c, disk: flaky(diskStore.view(), 1_000) }, options);

@@ -28,7 +28,7 @@ import { crc32c } from '@node-rs/crc32';
 import type { Counter, Disk, Logger, Metrics } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { ConfigError, CorruptionError } from '../lib/errors.ts';
-import { mkdirpDurable, TEMP_SUFFIX, writeFileAtomic } from '../env/disk-io.ts';
+import { diskReadAttemptsMax, mkdirpDurable, TEMP_SUFFIX, writeFileAtomic } from '../env/disk-io.ts';
 import type { Mutations } from '../lib/mutations.ts';
 
 const MAGIC = [0x42, 0x53, 0x4e, 0x50]; // "BSNP"
@@ -115,9 +115,6 @@ function putU64(view: DataView, offset: number, value: number): void {
 function getU64(view: DataView, offset: number): number {
   return view.getUint32(offset + 4, true) * 2 ** 32 + view.getUint32(offset, true);
 }
-
-/** Reads of one invalid snapshot file before its verdict is believed (two must agree). */
-export const snapshotReadAttemptsMax = 16;
 
 export class SnapshotStore {
   private readonly disk: Disk;
@@ -225,13 +222,13 @@ export class SnapshotStore {
 
   /**
    * Returns the snapshot, or why the file is invalid. An invalid file is read again until two
-   * consecutive reads return the same bytes (at most snapshotReadAttemptsMax reads), so a
+   * consecutive reads return the same bytes (at most diskReadAttemptsMax reads), so a
    * transient read error — a flipped bit in one read — is never taken for damage on disk (issue 7
    * item 1; the WAL's recovery does the same).
    */
   private read(named: NamedSnapshot): StoredSnapshot | string {
     let last = this.readOnce(named);
-    for (let attempt = 1; typeof last.verdict === 'string' && attempt < snapshotReadAttemptsMax; attempt++) {
+    for (let attempt = 1; typeof last.verdict === 'string' && attempt < diskReadAttemptsMax; attempt++) {
       const again = this.readOnce(named);
       if (typeof again.verdict === 'string' && again.bytesCrc === last.bytesCrc) return again.verdict;
       last = again;

@@ -13,12 +13,13 @@
 //    that is reported in `tailRepair` for the caller to truncate. A defect in data that a SYNC
 //    record proves synced, or in a final batch with no sign of a tear, is corruption;
 //  - a defect is believed only when a second read of the file returns the same bytes (a transient
-//    read error must not become a permanent cut), up to segmentReadAttemptsMax reads;
+//    read error must not become a permanent cut), up to diskReadAttemptsMax reads;
 //  - the recovered log must be anchored (its base covered by a snapshot marker or at index 0),
 //    otherwise a released-too-early or missing segment left a hole.
 //
 // This module only reads; Wal.open performs the repair (truncate + sync) and logs it.
 
+import { diskReadAttemptsMax } from '../../env/disk-io.ts';
 import type { Disk } from '../../env/types.ts';
 import { bytesEqual } from '../../lib/bytes.ts';
 import { CorruptionError } from '../../lib/errors.ts';
@@ -31,14 +32,6 @@ import {
   type SegmentName,
   scanSegment,
 } from './segment.ts';
-
-/**
- * Reads of one segment before a defect in it is believed (two consecutive reads must agree). 16,
- * like membership's incarnationReadAttemptsMax: with a transient flip in up to 10 % of read calls
- * a pair disagrees ~19 % of the time, so 4 reads (3 pairs) refused to boot ~0.7 % of the time
- * (swarm seed 667); 16 reads leave ~0.19^15, under 1e-10.
- */
-export const segmentReadAttemptsMax = 16;
 
 export interface WalEntry {
   readonly index: number;
@@ -139,8 +132,8 @@ function scanStable(
       if (error !== undefined) throw error;
       return { ...scanned!, bytes };
     }
-    if (attempt + 1 >= segmentReadAttemptsMax) {
-      throw corrupt(name, undefined, `${segmentReadAttemptsMax} reads of the file returned different bytes`);
+    if (attempt + 1 >= diskReadAttemptsMax) {
+      throw corrupt(name, undefined, `${diskReadAttemptsMax} reads of the file returned different bytes`);
     }
     bytes = again;
   }

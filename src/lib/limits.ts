@@ -28,6 +28,8 @@ export const limits = {
   simLogLinesMax: 10_000,
   /** Distinct metric series in one registry. */
   metricSeriesMax: 10_000,
+  /** Write-stage timing marks (src/raft/write-stages.ts) one node keeps per tracked stage. */
+  raftStageMarksMax: 1024,
   /** One Raft log entry's command bytes (a client command); larger ones are refused at the door. */
   raftEntryBytesMax: 4 * 1024 * 1024,
   /**

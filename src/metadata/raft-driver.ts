@@ -38,7 +38,15 @@ import { decodeMessage, encodeMessage } from '../raft/codec.ts';
 import { members } from '../raft/conf.ts';
 import { type FollowerRegression, type Ready, RaftNode } from '../raft/raft.ts';
 import type { RaftLogStorage } from '../raft/storage.ts';
-import { type ConfChange, type Entry, EntryType, MsgType, type NodeId, type Role } from '../raft/types.ts';
+import {
+  type ConfChange,
+  type Entry,
+  EntryType,
+  type Message,
+  MsgType,
+  type NodeId,
+  type Role,
+} from '../raft/types.ts';
 import { MemberChanges, type MemberOpDone } from './member-changes.ts';
 import {
   decodeMemberRequest,
@@ -57,6 +65,7 @@ import {
 import { ForwardDedup } from './forward-dedup.ts';
 import { decodeReadCtx, encodeReadCtx } from './read-ctx.ts';
 import type { StateMachine } from './state-machine.ts';
+import { IndexMarks, type WriteStage, WRITE_STAGES, writeStageHistogram } from '../raft/write-stages.ts';
 
 /** Raft storage plus the one operation the core does not see: making writes durable. */
 export interface RaftPersistence extends RaftLogStorage {
@@ -159,9 +168,12 @@ export class RaftDriver {
   readonly core: RaftNode;
   private readonly proposals = new Map<number, PendingProposal>();
   /** Requests this node forwarded to the leader, by request id. */
-  private readonly forwarded = new Map<number, { deadlineMs: number; done: OutcomeCallback }>();
+  private readonly forwarded = new Map<number, { deadlineMs: number; startedMs: number; done: OutcomeCallback }>();
   /** Requests other nodes forwarded to us (we are or were leader), by log index. */
-  private readonly forwardedIn = new Map<number, { term: number; from: NodeId; requestId: number }>();
+  private readonly forwardedIn = new Map<
+    number,
+    { term: number; from: NodeId; requestId: number; startedMs: number }
+  >();
   /** Forwarded requests already taken in, so a duplicated frame is not proposed twice. */
   private readonly forwardedSeen: ForwardDedup;
   private readonly reads = new Map<number, PendingRead>();
@@ -175,6 +187,16 @@ export class RaftDriver {
   private readonly gauges: Record<'term' | 'role' | 'commit' | 'applied' | 'pending' | 'inflightBytes', Gauge>;
   private readonly syncLatency: Histogram;
   private readonly commitLatency: Histogram;
+  /** Write-path stage timings (src/raft/write-stages.ts). */
+  private readonly stages: Record<WriteStage, Histogram>;
+  /** Leader: Appends sent per Ready, until the commit index covers them. */
+  private readonly replicationMarks: IndexMarks;
+  /** Commit advances, until the applied index covers them. */
+  private readonly commitMarks: IndexMarks;
+  /** The highest commit index this driver has seen (to notice advances). */
+  private commitSeen = 0;
+  /** Follower: when the first Append with entries since our last acknowledgement arrived. */
+  private appendArrivedMs: number | undefined;
   private lastLeader: NodeId | undefined;
   readonly members: MemberChanges;
   /** Set while rejoining (until a committed config makes this node a voter again). */
@@ -249,6 +271,13 @@ export class RaftDriver {
     );
     this.syncLatency = m.histogram('raft_persist_sync_latency_ms', 'Time to persist and sync one Ready');
     this.commitLatency = m.histogram('raft_commit_latency_ms', 'Proposal to apply, for proposals made on this node');
+    this.stages = Object.fromEntries(WRITE_STAGES.map((s) => [s, writeStageHistogram(m, s)])) as Record<
+      WriteStage,
+      Histogram
+    >;
+    this.replicationMarks = new IndexMarks(this.stages.replication);
+    this.commitMarks = new IndexMarks(this.stages.commit_to_apply);
+    this.commitSeen = this.core.commitIndex;
     router.register([MessageType.Raft], (msg) => {
       const decoded = decodeMessage(msg.payload);
       if (decoded instanceof Error) {
@@ -267,7 +296,10 @@ export class RaftDriver {
         m.counter('raft_votes_withheld_total', 'Vote requests ignored while rejoining after data loss').inc();
         return;
       }
+      if (decoded.type === MsgType.Append && decoded.entries.length > 0)
+        this.appendArrivedMs ??= env.clock.monotonicMs();
       this.core.step(decoded);
+      this.noteCommit();
       this.schedule();
     });
     router.register([MessageType.RaftMemberRequest], (msg) => this.onMemberRequest(msg.from, msg.payload));
@@ -372,7 +404,7 @@ export class RaftDriver {
       if (err instanceof BaristaError) return done({ ok: false, error: err });
       throw err;
     }
-    this.forwarded.set(requestId, { deadlineMs: now + this.options.requestTimeoutMs, done });
+    this.forwarded.set(requestId, { deadlineMs: now + this.options.requestTimeoutMs, startedMs: now, done });
     this.env.transport.send(leader, MessageType.RaftClientRequest, frame);
   }
 
@@ -431,6 +463,7 @@ export class RaftDriver {
     const requestId = this.nextRequestId++;
     this.forwarded.set(requestId, {
       deadlineMs: now + memberOpTimeoutMs,
+      startedMs: now,
       done: (o) => done(o.ok ? undefined : o.error),
     });
     this.env.transport.send(leader, MessageType.RaftMemberRequest, encodeMemberRequest({ requestId, op, nodeId }));
@@ -516,14 +549,20 @@ export class RaftDriver {
   private handle(rd: Ready): void {
     const storage = this.options.storage;
     const started = this.env.clock.monotonicMs();
+    const leading = this.core.role === 'leader';
+    if (leading) this.observeProposeWait(rd.entries, started);
     if (rd.snapshot !== undefined) storage.applySnapshot(rd.snapshot);
     if (rd.entries.length > 0) storage.append(rd.entries);
     if (rd.hardState !== undefined) storage.setHardState(rd.hardState);
     if (rd.mustSync) {
       storage.sync();
-      this.syncLatency.observe(this.env.clock.monotonicMs() - started);
+      const syncedMs = this.env.clock.monotonicMs();
+      this.syncLatency.observe(syncedMs - started);
+      this.stages.wal_sync.observe(syncedMs - started);
     }
-    for (const m of rd.messages) this.env.transport.send(m.to, MessageType.Raft, encodeMessage(m));
+    this.sendAll(rd.messages);
+    const lastEntry = rd.entries.at(-1);
+    if (leading && lastEntry !== undefined) this.replicationMarks.mark(lastEntry.index, this.env.clock.monotonicMs());
     if (rd.followerRegressions.length > 0) this.reportRegressions(rd.followerRegressions);
     if (rd.softState !== undefined && rd.softState.leader !== this.lastLeader) {
       this.lastLeader = rd.softState.leader;
@@ -533,12 +572,19 @@ export class RaftDriver {
         'raft: leader changed',
       );
     }
+    if (rd.softState !== undefined && rd.softState.role !== 'leader') this.replicationMarks.clear();
     if (rd.snapshot !== undefined) this.installSnapshot(rd.snapshot.meta.index, rd.snapshot.data);
+    const applyStartedMs = this.env.clock.monotonicMs();
     for (const e of rd.committedEntries) {
       const result = e.type === EntryType.Normal ? this.options.stateMachine.apply(e.index, e.data) : undefined;
       this.applied = e.index;
       this.observer?.applied(e);
       this.settle(e.index, e.term, result);
+    }
+    if (rd.committedEntries.length > 0) {
+      const appliedMs = this.env.clock.monotonicMs();
+      this.stages.apply.observe(appliedMs - applyStartedMs);
+      this.commitMarks.reached(this.applied, appliedMs);
     }
     for (const rs of rd.readStates) {
       // The core hands back the context this driver gave readIndex (stored locally, never sent to a
@@ -555,7 +601,37 @@ export class RaftDriver {
     }
     this.serveReads();
     this.core.advance(rd);
+    this.noteCommit();
     this.maybeSnapshot();
+  }
+
+  /** Hands a Ready's messages to the transport; a follower's first acknowledgement ends its stage. */
+  private sendAll(messages: readonly Message[]): void {
+    for (const m of messages) {
+      if (m.type === MsgType.AppendResponse && this.appendArrivedMs !== undefined) {
+        this.stages.follower_append.observe(this.env.clock.monotonicMs() - this.appendArrivedMs);
+        this.appendArrivedMs = undefined;
+      }
+      this.env.transport.send(m.to, MessageType.Raft, encodeMessage(m));
+    }
+  }
+
+  /** Leader: how long each new entry waited between its proposal and its Ready. */
+  private observeProposeWait(entries: readonly Entry[], nowMs: number): void {
+    for (const e of entries) {
+      const p = this.proposals.get(e.index) ?? this.forwardedIn.get(e.index);
+      if (p !== undefined) this.stages.propose_wait.observe(nowMs - p.startedMs);
+    }
+  }
+
+  /** Stage timing at a commit advance: the leader's replication round ends, the wait to apply starts. */
+  private noteCommit(): void {
+    const commit = this.core.commitIndex;
+    if (commit <= this.commitSeen) return;
+    this.commitSeen = commit;
+    const now = this.env.clock.monotonicMs();
+    this.commitMarks.mark(commit, now);
+    if (this.core.role === 'leader') this.replicationMarks.reached(commit, now);
   }
 
   /**
@@ -643,7 +719,9 @@ export class RaftDriver {
     if (mine !== undefined) {
       this.proposals.delete(index);
       if (mine.term === term && result !== undefined) {
-        this.commitLatency.observe(this.env.clock.monotonicMs() - mine.startedMs);
+        const tookMs = this.env.clock.monotonicMs() - mine.startedMs;
+        this.commitLatency.observe(tookMs);
+        this.stages.leader.observe(tookMs);
         mine.done({ ok: true, result });
       } else {
         mine.done({
@@ -657,9 +735,10 @@ export class RaftDriver {
     const theirs = this.forwardedIn.get(index);
     if (theirs !== undefined) {
       this.forwardedIn.delete(index);
-      if (theirs.term === term && result !== undefined)
+      if (theirs.term === term && result !== undefined) {
+        this.stages.leader.observe(this.env.clock.monotonicMs() - theirs.startedMs);
         this.reply(theirs.from, { requestId: theirs.requestId, ok: true, result });
-      else
+      } else
         this.reply(theirs.from, {
           requestId: theirs.requestId,
           ok: false,
@@ -709,7 +788,12 @@ export class RaftDriver {
     const r = this.core.propose(this.stamp(req.command));
     if (!r.ok) return fail(r.error);
     this.supersede(r.value.index);
-    this.forwardedIn.set(r.value.index, { term: r.value.term, from, requestId: req.requestId });
+    this.forwardedIn.set(r.value.index, {
+      term: r.value.term,
+      from,
+      requestId: req.requestId,
+      startedMs: this.env.clock.monotonicMs(),
+    });
     this.schedule();
   }
 
@@ -785,6 +869,7 @@ export class RaftDriver {
     const requestId = this.nextRequestId++;
     this.forwarded.set(requestId, {
       deadlineMs: now + this.options.requestTimeoutMs,
+      startedMs: now,
       done: (o) => {
         if (!o.ok) return;
         const index = decodeRejoinAnswer(o.result);
@@ -811,6 +896,7 @@ export class RaftDriver {
     const waiting = this.forwarded.get(res.requestId);
     if (waiting === undefined) return; // timed out already
     this.forwarded.delete(res.requestId);
+    this.stages.forward.observe(this.env.clock.monotonicMs() - waiting.startedMs);
     waiting.done(res.ok ? { ok: true, result: res.result } : { ok: false, error: res.error });
   }
 

@@ -3,8 +3,10 @@
 // log) and a durable RaftPersistence (the WAL-backed storage in production, over the Env's Disk).
 //
 // Processing a Ready (the order the core requires, see src/raft/raft.ts `Ready`):
-//   1. persist snapshot, entries (truncate-then-append), hard state; ONE sync for all of it
-//   2. send messages
+//   1. send messages and flush the transport: they may leave before this Ready is durable (Raft
+//      thesis §10.2.1; the core holds back those that depend on it), so followers fsync alongside
+//   2. persist snapshot, entries (truncate-then-append), hard state; ONE sync for all of it when
+//      `mustSync` (a hard state that only moves the commit index is written, not synced)
 //   3. restore a received snapshot; apply committed entries in order; settle proposals
 //   4. answer ReadIndex results (the state machine has applied their index by now)
 //   5. advance; maybe take a snapshot and compact the log
@@ -551,18 +553,25 @@ export class RaftDriver {
     const started = this.env.clock.monotonicMs();
     const leading = this.core.role === 'leader';
     if (leading) this.observeProposeWait(rd.entries, started);
+    // Send first, then persist (Raft thesis §10.2.1): the followers' fsync runs alongside ours
+    // instead of after it. The core holds back every message that depends on this Ready's writes
+    // (acknowledgements always; everything when the term or vote changes) and counts the leader
+    // toward commit only after advance(). The transport batches per turn, so it is told to put
+    // the frames on the wire now, before the synchronous fsync blocks this thread.
+    this.sendAll(rd.messages);
+    if (rd.mustSync && rd.messages.length > 0) this.env.transport.flushNow?.();
+    const lastEntry = rd.entries.at(-1);
+    if (leading && lastEntry !== undefined) this.replicationMarks.mark(lastEntry.index, started);
+    const persistStartedMs = this.env.clock.monotonicMs();
     if (rd.snapshot !== undefined) storage.applySnapshot(rd.snapshot);
     if (rd.entries.length > 0) storage.append(rd.entries);
     if (rd.hardState !== undefined) storage.setHardState(rd.hardState);
     if (rd.mustSync) {
       storage.sync();
       const syncedMs = this.env.clock.monotonicMs();
-      this.syncLatency.observe(syncedMs - started);
-      this.stages.wal_sync.observe(syncedMs - started);
+      this.syncLatency.observe(syncedMs - persistStartedMs);
+      this.stages.wal_sync.observe(syncedMs - persistStartedMs);
     }
-    this.sendAll(rd.messages);
-    const lastEntry = rd.entries.at(-1);
-    if (leading && lastEntry !== undefined) this.replicationMarks.mark(lastEntry.index, this.env.clock.monotonicMs());
     if (rd.followerRegressions.length > 0) this.reportRegressions(rd.followerRegressions);
     if (rd.softState !== undefined && rd.softState.leader !== this.lastLeader) {
       this.lastLeader = rd.softState.leader;

@@ -252,7 +252,7 @@ export default async function main(argv: string[]): Promise<void> {
       return false;
     });
     const pids = cluster.nodes.map((x) => x.pid!).filter((p) => p > 0);
-    const agent = new Agent({ keepAlive: true, maxSockets: 512 });
+    let agent = new Agent({ keepAlive: true, maxSockets: 512 });
     if (etcdWhyNot === undefined) spawnSync('bash', [join(ANCHORS, 'etcd-cluster.sh'), 'clean'], { stdio: 'ignore' });
     if (etcdWhyNot === undefined) spawnSync('bash', [join(ANCHORS, 'etcd-cluster.sh'), 'start'], { stdio: 'ignore' });
     rows.push(
@@ -263,13 +263,17 @@ export default async function main(argv: string[]): Promise<void> {
       for (const c of concurrencies) {
         const count = c === 1 ? Math.min(n, 1000) : n;
         const value = 'x'.repeat(size);
-        // Warm-up, then the measured run; keys unique per op, requests spread over all nodes.
-        await closedLoop(Math.min(200, count), c, 30, pids, (i) => {
-          const node = cluster.nodes[i % cluster.nodes.length]!;
-          return put(agent, node.host, node.ports['admin']!, `warm/${size}/${c}/${i}`, value);
-        });
         const ratios: number[] = [];
         for (let round = 0; round < rounds; round++) {
+          // Fresh keep-alive connections each round: the etcd run in between idles ours past the
+          // server's keep-alive timeout, and reusing a socket the server is closing is a reset.
+          agent.destroy();
+          agent = new Agent({ keepAlive: true, maxSockets: 512 });
+          // Warm-up, then the measured run; keys unique per op, requests spread over all nodes.
+          await closedLoop(Math.min(round === 0 || c > 1 ? 200 : 50, count), c, 30, pids, (i) => {
+            const node = cluster.nodes[i % cluster.nodes.length]!;
+            return put(agent, node.host, node.ports['admin']!, `warm/${size}/${c}/${round}/${i}`, value);
+          });
           const before = await stageTotals(cluster);
           const ours = await closedLoop(count, c, 60, pids, (i) => {
             const node = cluster.nodes[i % cluster.nodes.length]!;

@@ -21,6 +21,7 @@ import { type Simulation, Simulation as Sim, type SimulationStats } from '../sim
 import { SimulationFailure } from '../sim/failure.ts';
 import { defaultMembershipTiming } from '../membership/membership.ts';
 import { defaultRaftTiming } from '../metadata/raft-driver.ts';
+import { defaultKvOptions } from '../metadata/kv.ts';
 import type { History } from '../check/history.ts';
 import { bytesEqual } from '../lib/bytes.ts';
 import { defaultKvWorkload, KvWorkload, type KvWorkloadOptions } from './sim-kv-workload.ts';
@@ -235,6 +236,12 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
           'linearizability',
           `client history is ${verdict.verdict}: ${verdict.reason ?? ''} (${kv.opsCompleted} ops)`,
         );
+      }
+      // A session expires after sessionTimeoutMs (5 min) of log time without a request; a run is
+      // far shorter, so an expiry means log time ran ahead (issue 7 item 9: a wall clock in it).
+      const expired = kvSummary.history.filter((op) => op.error === 'session_expired').length;
+      if (expired > 0 && sim.nowMs < defaultKvOptions.sessionTimeoutMs) {
+        throw sim.fail('session-expiry', `${expired} ops found their session expired in a ${sim.nowMs} ms run`);
       }
     }
   } catch (err) {

@@ -43,8 +43,6 @@ export const MUTATION_NAMES = [
   'raft-lease-ticks-per-timer',
   /** Raft lease reads: the lease runs from when a quorum's acknowledgements arrive, not from when the round was sent. */
   'raft-lease-from-ack-arrival',
-  /** Raft: the commit quorum counts every tracked peer's match index, learners included. */
-  'raft-commit-counts-learners',
   /** Raft driver: a disk error while persisting a Ready is logged and ignored; the node keeps serving from memory. */
   'raft-ignore-disk-error',
   /** Snapshots: a snapshot that fails its CRC is believed damaged at the first read (no re-read). */

@@ -1280,7 +1280,7 @@ export class RaftNode {
 
   /** Advances the commit index to the highest current-term index a voter majority holds. */
   private maybeCommit(): boolean {
-    const voters = this.mutations.has('raft-commit-counts-learners') ? [...this.prs.keys()] : this.conf.voters;
+    const voters = this.conf.voters;
     if (voters.length === 0) return false;
     const matches = voters.map((v) =>
       v === this.id ? Math.max(0, this.log.stableLastIndex()) : (this.prs.get(v)?.match ?? 0),

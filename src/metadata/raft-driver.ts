@@ -558,9 +558,10 @@ export class RaftDriver {
     // instead of after it. The core holds back every message that depends on this Ready's writes
     // (acknowledgements always; everything when the term or vote changes) and counts the leader
     // toward commit only after advance(). The transport batches per turn, so it is told to put
-    // the frames on the wire now, before the synchronous fsync blocks this thread.
+    // the frames on the wire now, before the synchronous fsync blocks this thread (with them the
+    // answers to forwarded requests settled by an earlier Ready of this turn).
     this.sendAll(rd.messages);
-    if (rd.mustSync && rd.messages.length > 0) this.env.transport.flushNow?.();
+    if (rd.mustSync) this.env.transport.flushNow?.();
     const lastEntry = rd.entries.at(-1);
     if (leading && lastEntry !== undefined) this.replicationMarks.mark(lastEntry.index, started);
     const persistStartedMs = this.env.clock.monotonicMs();

@@ -17,7 +17,7 @@ import type { PeerView } from '../membership/membership.ts';
 import { defaultKvOptions, KvStateMachine } from '../metadata/kv.ts';
 import { KvService } from '../metadata/kv-service.ts';
 import { LeaderLogClock } from '../metadata/log-clock.ts';
-import { type defaultRaftTiming, RaftDriver } from '../metadata/raft-driver.ts';
+import { type defaultRaftTiming, RaftDriver } from '../raft/driver.ts';
 import { defaultRaftStorageOptions, WalRaftStorage } from '../storage/raft-storage.ts';
 import { decideStart, type StartDecision, writeIdentity } from './identity.ts';
 

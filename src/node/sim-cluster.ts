@@ -20,7 +20,7 @@ import { randomNemesis } from '../sim/nemesis.ts';
 import { type Simulation, Simulation as Sim, type SimulationStats } from '../sim/simulation.ts';
 import { SimulationFailure } from '../sim/failure.ts';
 import { defaultMembershipTiming } from '../membership/membership.ts';
-import { defaultRaftTiming } from '../metadata/raft-driver.ts';
+import { defaultRaftTiming } from '../raft/driver.ts';
 import type { History } from '../check/history.ts';
 import { bytesEqual } from '../lib/bytes.ts';
 import { defaultKvWorkload, KvWorkload, type KvWorkloadOptions } from './sim-kv-workload.ts';

@@ -33,7 +33,7 @@ export interface SwarmKnobs {
     weights: Partial<Record<NemesisKind, number>>;
     intervalMs: { min: number; max: number };
   } & { -readonly [K in 'clogDelayMs' | 'lossProbability' | 'skewMsMax' | 'driftRateMax']?: RandomNemesisOptions[K] };
-  /** Raft driver settings (src/metadata/raft-driver.ts RaftDriverOptions). */
+  /** Raft driver settings (src/raft/driver.ts RaftDriverOptions). */
   raft: {
     readOnly?: 'lease';
     /** The clock-rate bound lease reads rely on; the swarm keeps drawn drift within it. */

@@ -5,7 +5,7 @@
 // decode. Every outcome must be either a typed ProtocolError or a message that re-encodes and
 // decodes to itself (round-trip); anything thrown (RangeError, AssertionError, TypeError) fails.
 // Codecs: Raft messages (src/raft/codec.ts), forwarded client requests and responses
-// (src/metadata/client-codec.ts), the read context (src/metadata/read-ctx.ts), membership ping and
+// (src/raft/client-codec.ts), the read context (src/raft/read-ctx.ts), membership ping and
 // ack (src/membership/codec.ts), the router's TransportError (src/lib/router.ts), and the peer
 // frame envelope itself (src/net/frame.ts) over streams of several frames.
 import assert from 'node:assert/strict';
@@ -21,8 +21,8 @@ import {
   encodeForwardedResponse,
   type ForwardedRequest,
   type ForwardedResponse,
-} from '../../src/metadata/client-codec.ts';
-import { decodeReadCtx, encodeReadCtx } from '../../src/metadata/read-ctx.ts';
+} from '../../src/raft/client-codec.ts';
+import { decodeReadCtx, encodeReadCtx } from '../../src/raft/read-ctx.ts';
 import { FrameDecoder, FrameEncoder } from '../../src/net/frame.ts';
 import { decodeMessage, encodeMessage } from '../../src/raft/codec.ts';
 import { encodeConfChangeEntry } from '../../src/raft/conf.ts';

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { MessageType } from '../../src/lib/message-types.ts';
 import { defaultMembershipTiming } from '../../src/membership/membership.ts';
 import { encodeCommand } from '../../src/metadata/command.ts';
-import { defaultRaftTiming } from '../../src/metadata/raft-driver.ts';
+import { defaultRaftTiming } from '../../src/raft/driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
 import { encodeMessage } from '../../src/raft/codec.ts';
 import { MsgType } from '../../src/raft/types.ts';

@@ -14,7 +14,7 @@ import { MessageRouter } from '../../src/lib/router.ts';
 import { defaultMembershipTiming } from '../../src/membership/membership.ts';
 import { encodeCommand } from '../../src/metadata/command.ts';
 import { defaultKvOptions, KvStateMachine } from '../../src/metadata/kv.ts';
-import { defaultRaftTiming, type Outcome, RaftDriver, type RaftPersistence } from '../../src/metadata/raft-driver.ts';
+import { defaultRaftTiming, type Outcome, RaftDriver, type RaftPersistence } from '../../src/raft/driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
 import { allNemesisKinds, runClusterSimulation } from '../../src/node/sim-cluster.ts';
 import { MemoryRaftStorage } from '../../src/raft/storage.ts';

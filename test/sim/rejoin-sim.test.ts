@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import type { Disk } from '../../src/env/types.ts';
 import { MessageType } from '../../src/lib/message-types.ts';
 import { defaultMembershipTiming } from '../../src/membership/membership.ts';
-import { defaultRaftTiming } from '../../src/metadata/raft-driver.ts';
+import { defaultRaftTiming } from '../../src/raft/driver.ts';
 import { NodeIdentityError } from '../../src/node/identity.ts';
 import { NodeServices } from '../../src/node/services.ts';
 import { defaultKvWorkload, KvWorkload } from '../../src/node/sim-kv-workload.ts';

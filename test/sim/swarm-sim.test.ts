@@ -11,7 +11,7 @@ import { randomInt } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import type { Mutation } from '../../src/lib/mutations.ts';
 import { catches, runSwarmSeed, type SwarmSeedReport } from '../../src/node/sim-swarm.ts';
-import { defaultRaftTiming } from '../../src/metadata/raft-driver.ts';
+import { defaultRaftTiming } from '../../src/raft/driver.ts';
 import { faultClassNames, leaseClockDriftRateMax, SwarmTally } from '../../src/sim/swarm.ts';
 
 /**

@@ -34,11 +34,11 @@ import { BaristaError, LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { MessageType } from '../lib/message-types.ts';
 import type { MessageRouter } from '../lib/router.ts';
-import { decodeMessage, encodeMessage } from '../raft/codec.ts';
-import { members } from '../raft/conf.ts';
-import { type FollowerRegression, type Ready, RaftNode } from '../raft/raft.ts';
-import type { RaftLogStorage } from '../raft/storage.ts';
-import { type ConfChange, type Entry, EntryType, MsgType, type NodeId, type Role } from '../raft/types.ts';
+import { decodeMessage, encodeMessage } from './codec.ts';
+import { members } from './conf.ts';
+import { type FollowerRegression, type Ready, RaftNode } from './raft.ts';
+import type { RaftLogStorage } from './storage.ts';
+import { type ConfChange, type Entry, EntryType, MsgType, type NodeId, type Role } from './types.ts';
 import { MemberChanges, type MemberOpDone } from './member-changes.ts';
 import {
   decodeMemberRequest,

@@ -47,6 +47,10 @@ export const limits = {
   adminRequestBytesMax: 2 * 1024 * 1024 + 64 * 1024,
   /** Concurrent admin HTTP connections (the /v1/kv client API shares the admin port). */
   adminConnectionsMax: 1024,
+  /** A Raft group id (src/raft/group-router.ts): a short name, also a directory and a metric label. */
+  raftGroupIdBytesMax: 32,
+  /** Raft groups one node hosts (each has its own WAL, timers and pending-request maps). */
+  raftGroupsPerNodeMax: 64,
 } as const;
 
 export type Limits = typeof limits;
@@ -66,6 +70,9 @@ export function validateLimits(l: Limits = limits): void {
     'a forwarded frame must hold raftEntryBytesMax plus its header',
   );
   assert(l.forwardedFrameBytesMax + 64 * 1024 <= l.peerFrameBytesMax, 'a forwarded frame must fit in a peer frame');
+  // The group envelope (version, length, id) rides inside the 64 KiB margin the two checks above keep.
+  assert(l.raftGroupIdBytesMax + 2 <= 1024, 'a Raft group envelope must fit in the frame margin');
+  assert(l.raftGroupIdBytesMax < 128, 'a Raft group id length is a one-byte uvarint');
   assert(
     l.kvKeyBytesMax + 2 * l.kvValueBytesMax + KV_COMMAND_HEADER_BYTES_MAX <= l.kvCommandBytesMax,
     'a cas with a full-size key, expected and new value must fit in a kv command',

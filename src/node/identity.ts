@@ -70,7 +70,7 @@ export interface StartInput {
 /** Refusal to start: one clear line, the CLI exits 2. Not retriable: an operator must act. */
 export class NodeIdentityError extends BaristaError {
   override readonly name = 'NodeIdentityError';
-  constructor(code: 'node_data_missing' | 'node_identity_mismatch', message: string) {
+  constructor(code: 'node_data_missing' | 'node_identity_mismatch' | 'node_layout_old', message: string) {
     super(code, message, { retriable: false, definite: true });
   }
 }

@@ -34,7 +34,10 @@ function statusOf(error: BaristaError): number {
   }
 }
 
-export function handleMemberRequest(raft: RaftDriver, body: unknown): Promise<{ status: number; body: unknown }> {
+/** Every Raft group (raft-groups.ts RaftGroups) or one driver. */
+export type MemberOps = Pick<RaftDriver, 'memberOp' | 'membersView'>;
+
+export function handleMemberRequest(raft: MemberOps, body: unknown): Promise<{ status: number; body: unknown }> {
   const bad = (message: string) =>
     Promise.resolve({ status: 400, body: { ok: false, code: 'bad_request', message, definite: true } });
   if (typeof body !== 'object' || body === null) return bad('body must be a JSON object');

@@ -76,6 +76,8 @@ export interface ClusterSimResult {
   readonly mix?: SwarmMix;
   /** Faults each class of the swarm registry injected in this run (counted, zeros included). */
   readonly injected: Record<string, number>;
+  /** The Raft groups whose safety invariants ran after every event (sim-raft-invariants.ts). */
+  readonly raftGroupsChecked: readonly string[];
 }
 
 export function replayArgs(o: ClusterSimOptions): Record<string, string | number | boolean> {
@@ -179,7 +181,7 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
   });
   addMembershipInvariants(sim);
   // Raft safety on every group, whatever the workload (sim-raft-invariants.ts).
-  attachRaftInvariants(sim);
+  const raftChecks = attachRaftInvariants(sim);
   const kv =
     o.workload === 'raft-kv'
       ? new KvWorkload(sim, sim.forkRng('workload'), {
@@ -253,6 +255,7 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
     convergedAfterMs,
     ...(kvSummary !== undefined ? { kv: kvSummary } : {}),
     ...(mix !== undefined ? { mix } : {}),
+    raftGroupsChecked: raftChecks.groups,
     injected: injectedByClass({
       stats,
       controlActions: kv?.controlActions ?? 0,

@@ -20,7 +20,9 @@
 // Membership operations (`barista member add|remove|promote|replace`) run group by group, the
 // metadata group first, then the others in the order declared, each on that group's leader; the
 // first failure stops the sequence and names its group (the groups before it are done; re-running
-// the operation is how an operator finishes it, as for a timed-out one).
+// the operation is how an operator finishes it, as for a timed-out one: each operation is
+// idempotent per group, and `add` moves past a group where the node is already a voter, refusing
+// with already_member only when it is a voter in every group).
 
 import type { Env } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
@@ -192,11 +194,22 @@ export class RaftGroups {
   /** One operator's membership operation applied to every group in turn (see the header). */
   memberOp(op: MemberOp, nodeId: string, done: MemberOpDone): void {
     const groups = this.all();
+    /** Set while every group so far refused an `add` because the node is a voter there. */
+    let alreadyEverywhere: BaristaError | undefined;
     const next = (i: number): void => {
       const g = groups[i];
-      if (g === undefined) return done(undefined);
+      if (g === undefined) return done(alreadyEverywhere);
       g.driver.memberOp(op, nodeId, (error) => {
-        if (error === undefined) return next(i + 1);
+        if (error === undefined) {
+          alreadyEverywhere = undefined;
+          return next(i + 1);
+        }
+        // A voter already in this group: move on, so re-running an `add` that stopped half-way
+        // completes it in the remaining groups; refused only if it is a voter in every group.
+        if (op === 'add' && error.code === 'already_member') {
+          if (i === 0 || alreadyEverywhere !== undefined) alreadyEverywhere = error;
+          return next(i + 1);
+        }
         // The message names the group; code, definite and retriable stay the group's own.
         error.message = `group ${g.group}: ${error.message}`;
         done(error);

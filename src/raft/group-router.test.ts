@@ -52,7 +52,10 @@ test('bad versions and ids are refused with stable codes', () => {
 test('the router hands each message to its own group only; an unknown group is counted and dropped', () => {
   const sent: { to: string; type: number; payload: Uint8Array }[] = [];
   const transport = {
-    send: (to: string, type: number, payload: Uint8Array) => (sent.push({ to, type, payload }), true),
+    send: (to: string, type: number, payload: Uint8Array) => {
+      sent.push({ to, type, payload });
+      return true;
+    },
   } as unknown as Transport;
   const metrics = new SimMetrics();
   const log = { debug() {}, info() {}, warn() {}, error() {}, child: () => log };

@@ -78,9 +78,7 @@ export class KvService {
         const code = o.result.code;
         return done({
           ok: false,
-          error: new BaristaError(code, `register failed: ${code.replaceAll('_', ' ')}`, {
-            retriable: code === 'too_many_sessions',
-          }),
+          error: new BaristaError(code, `register failed: ${code.replaceAll('_', ' ')}`),
         });
       }
       done({ ok: true, sessionId: o.result.sessionId });

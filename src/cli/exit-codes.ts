@@ -86,14 +86,14 @@ export const cliExitByCode = {
   membership_bad_length: rejected,
   membership_unknown_version: rejected,
   membership_bad_field: rejected,
-  // storage: the node's disk failed under the request; a write may have reached it
+  // storage: a failed write may have reached the disk (indefinite); the rest is final on that node
   disk_path_invalid: rejected,
   file_not_found: rejected,
   disk_io: unavailable,
   disk_no_space: unavailable,
-  disk_file_closed: unavailable,
-  disk_handle_stale: unavailable,
-  data_corrupt: unavailable,
+  disk_file_closed: rejected,
+  disk_handle_stale: rejected,
+  data_corrupt: rejected,
   // startup and tooling
   config_invalid: rejected,
   node_data_missing: rejected,

@@ -5,6 +5,9 @@
 //              (a timeout after sending a write). Jepsen calls these :fail and :info.
 // A call site passes `retriable`/`definite` only for codes whose catalogue flag is 'depends' (the
 // types require it there and refuse it elsewhere). Never match on message text; match on `code`.
+// Merging older code: `Type 'true' is not assignable to type 'undefined'` on `retriable:` or
+// `definite:` means the catalogue already fixes that flag (drop it, or give the code 'depends');
+// `Argument of type 'string' is not assignable to ...` means the code is not in the catalogue yet.
 
 import { type ErrorCatalogue, type ErrorCode, errorCatalogue, type ProtocolErrorCode } from './error-codes.ts';
 

@@ -132,7 +132,7 @@ export function handleKvRequest(kv: KvService, raw: unknown, client: KvClient = 
     };
     if (r.op === 'session') {
       kv.openSession(client.address, (o) =>
-        resolve(o.ok ? { status: 200, body: { ok: true, sessionId: o.sessionId } } : errorAnswer(o.error)),
+        resolve(o.ok ? { status: 200, body: { ok: true, sessionId: o.value } } : errorAnswer(o.error)),
       );
       return;
     }

@@ -22,8 +22,7 @@ function service(outcome: KvOutcome): KvService {
   return {
     write: (_op: unknown, _s: unknown, done: (o: KvOutcome) => void) => done(outcome),
     read: (_k: unknown, _c: unknown, done: (o: KvOutcome) => void) => done(outcome),
-    openSession: (_address: string, done: (o: { ok: true; value: number }) => void) =>
-      done({ ok: true, value: 7 }),
+    openSession: (_address: string, done: (o: { ok: true; value: number }) => void) => done({ ok: true, value: 7 }),
   } as unknown as KvService;
 }
 

@@ -37,7 +37,10 @@ export class ClusterStateMachine implements StateMachine {
   restore(index: number, image: Uint8Array): void {
     // A snapshot comes from our own group's leader; a bad one is corruption the snapshot CRC missed.
     if (image.length !== 1 || image[0] !== SNAPSHOT_VERSION)
-      throw new ProtocolError('snapshot_invalid', `metadata snapshot of ${image.length} bytes, version ${image[0]}`);
+      throw new ProtocolError(
+        'cluster_state_bad_snapshot',
+        `metadata snapshot of ${image.length} bytes, version ${image[0]}`,
+      );
     this.applied = index;
   }
 }

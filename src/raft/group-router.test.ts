@@ -39,12 +39,12 @@ test('bad versions and ids are refused with stable codes', () => {
     assert.ok(d instanceof ProtocolError);
     return d.code;
   };
-  assert.equal(code([1, 2, 0x6b, 0x76]), 'unsupported_version'); // a pre-groups Raft payload
-  assert.equal(code([16, 0]), 'group_id_invalid');
-  assert.equal(code([16, 33, ...new Array(33).fill(0x61)]), 'group_id_invalid');
-  assert.equal(code([16, 2, 0x4b, 0x56]), 'group_id_invalid'); // "KV": upper case
-  assert.equal(code([16, 2, 0x6b, 0x2f]), 'group_id_invalid'); // "k/": not a path component
-  assert.equal(code([16, 1, 0x31]), 'group_id_invalid'); // starts with a digit
+  assert.equal(code([1, 2, 0x6b, 0x76]), 'raft_group_bad_version'); // a pre-groups Raft payload
+  assert.equal(code([16, 0]), 'raft_group_bad_id');
+  assert.equal(code([16, 33, ...new Array(33).fill(0x61)]), 'raft_group_bad_id');
+  assert.equal(code([16, 2, 0x4b, 0x56]), 'raft_group_bad_id'); // "KV": upper case
+  assert.equal(code([16, 2, 0x6b, 0x2f]), 'raft_group_bad_id'); // "k/": not a path component
+  assert.equal(code([16, 1, 0x31]), 'raft_group_bad_id'); // starts with a digit
   assert.ok(isValidGroupId('kv') && isValidGroupId('metadata') && isValidGroupId('range-12'));
   assert.ok(!isValidGroupId('') && !isValidGroupId('a'.repeat(33)) && !isValidGroupId('../x'));
 });

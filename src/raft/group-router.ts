@@ -7,7 +7,7 @@
 //   group      := 1..raftGroupIdBytesMax of [a-z0-9-], starting with a letter
 //   inner      := the payload of that type's own codec (codec.ts, client-codec.ts, member-codec.ts)
 // Version 16 lies above every inner codec's version byte (1 and 2 so far): a payload from a node
-// that predates groups is refused as `unsupported_version`, never misread as a group name.
+// that predates groups is refused as `raft_group_bad_version`, never misread as a group name.
 //
 // Why a string id and not a small integer: the id is also the group's directory
 // (`raft/<group>/`), its metrics label (group="kv") and its name in logs and /status; one name
@@ -61,14 +61,14 @@ export function decodeGroupFrame(bytes: Uint8Array): { group: string; inner: Uin
     const r = new ByteReader(bytes);
     const version = r.u8();
     if (version !== GROUP_FRAME_VERSION)
-      return new ProtocolError('unsupported_version', `Raft group frame version ${version}`, { version });
+      return new ProtocolError('raft_group_bad_version', `Raft group frame version ${version}`, { version });
     const length = r.uvarint();
     if (length < 1 || length > limits.raftGroupIdBytesMax)
-      return new ProtocolError('group_id_invalid', `Raft group id of ${length} bytes`, { length });
+      return new ProtocolError('raft_group_bad_id', `Raft group id of ${length} bytes`, { length });
     const raw = r.raw(length);
     let group = '';
     for (const b of raw) group += String.fromCharCode(b);
-    if (!GROUP_ID_PATTERN.test(group)) return new ProtocolError('group_id_invalid', 'Raft group id is not [a-z0-9-]');
+    if (!GROUP_ID_PATTERN.test(group)) return new ProtocolError('raft_group_bad_id', 'Raft group id is not [a-z0-9-]');
     return { group, inner: r.rest() };
   } catch (err) {
     if (!(err instanceof ProtocolError)) throw err; // a bug, not bad input

@@ -134,7 +134,7 @@ test('a Raft message for a group this node does not host is counted and dropped'
   const rejected = (code: string): number =>
     sim.metrics('n2').value('peer_messages_rejected_total', { type: String(MessageType.Raft), code });
   assert.equal(rejected('raft_group_unknown'), 1);
-  assert.equal(rejected('unsupported_version'), 1);
+  assert.equal(rejected('raft_group_bad_version'), 1);
   assert.equal(sim.state('n2'), 'up');
   assert.ok(sim.instance('n2')!.groups.get('kv')!.core.currentTerm < 99, 'no group stepped the message');
   assert.equal(sim.failed, undefined);

@@ -55,7 +55,7 @@ export const limits = {
   /** A Raft group id (src/raft/group-router.ts): a short name, also a directory and a metric label. */
   raftGroupIdBytesMax: 32,
   /** Raft groups one node hosts (each has its own WAL, timers and pending-request maps). */
-  raftGroupsPerNodeMax: 64,
+  raftGroupsCountMax: 64,
   /** Entry bytes in one Append (a single larger entry still goes alone). RaftOptions.appendBatchBytesMax. */
   raftAppendBatchBytesMax: 1024 * 1024,
   /** Appends in flight to one follower. RaftOptions.inflightCountMax. */
@@ -279,9 +279,11 @@ export const limitRelations: readonly LimitRelation[] = [
       l.forwardedFrameBytesMax,
   },
   {
-    limits: ['raftGroupIdBytesMax'],
-    rule: 'a Raft group id length is a one-byte uvarint (the group envelope, src/raft/group-router.ts)',
-    holds: (l) => l.raftGroupIdBytesMax < 128,
+    limits: ['raftGroupIdBytesMax', 'peerFrameBytesMax', 'forwardedFrameBytesMax'],
+    rule: 'a Raft group id length is a one-byte uvarint and the group envelope fits beside a forwarded frame',
+    holds: (l) =>
+      l.raftGroupIdBytesMax < 128 &&
+      l.forwardedFrameBytesMax + peerEnvelopeBytesMax(l) + 2 + l.raftGroupIdBytesMax <= l.peerFrameBytesMax,
   },
   {
     limits: ['peerFrameBytesMax', 'forwardedFrameBytesMax'],

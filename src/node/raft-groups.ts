@@ -81,7 +81,7 @@ export class RaftGroups {
   ) {
     const groups = config.groups;
     assert(groups[0] === METADATA_GROUP, 'the metadata group comes first');
-    assert(groups.length <= limits.raftGroupsPerNodeMax, 'more groups than raftGroupsPerNodeMax');
+    assert(groups.length <= limits.raftGroupsCountMax, 'more groups than raftGroupsCountMax');
     assert(new Set(groups).size === groups.length && groups.every(isValidGroupId), 'group ids are valid and unique');
     const walHas = (group: string): boolean => env.disk.list(`${groupDir(group)}/wal`).length > 0;
     const present = new Set(groups.filter(walHas));

@@ -102,7 +102,7 @@ export class RaftGroupRouter {
   attach(group: string): RaftGroupLink {
     assert(isValidGroupId(group), `invalid Raft group id ${JSON.stringify(group)}`);
     assert(!this.links.has(group), `Raft group ${group} attached twice`);
-    assert(this.links.size < limits.raftGroupsPerNodeMax, `more than raftGroupsPerNodeMax groups`);
+    assert(this.links.size < limits.raftGroupsCountMax, `more than raftGroupsCountMax groups`);
     const handlers = new Map<number, MessageHandler>();
     this.links.set(group, handlers);
     return {

@@ -376,7 +376,6 @@ export class SegmentedLog<T> {
         index: indexOf(s.seq),
       });
     }
-    this.recoveredIndexes.clear();
     const tail = segments.at(-1);
     if (tail === undefined) {
       this.current = this.createSegment(0, 1);
@@ -394,6 +393,7 @@ export class SegmentedLog<T> {
         index: indexOf(tail.seq),
       };
     }
+    this.recoveredIndexes.clear();
   }
 
   /** Lsn of the last record appended (durable or not). */

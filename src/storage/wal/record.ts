@@ -17,7 +17,6 @@
 // tampering, never a torn write: the decoder returns why, and recovery refuses it loudly.
 
 import {
-  type CrcStats,
   encodeFrame,
   encodeSegmentHeader,
   encodeSyncRecord,
@@ -26,24 +25,8 @@ import {
   LogRecordType,
   putU64,
   RECORD_HEADER_BYTES,
-  SEGMENT_FORMAT,
-  SYNC_END_MARK,
-  SYNC_PAYLOAD_BYTES,
   SYNC_RECORD_BYTES,
-  SYNC_ZERO_PIECES_MAX,
-  syncLengthRotted,
 } from '../log/frame.ts';
-
-export type { CrcStats };
-export {
-  RECORD_HEADER_BYTES,
-  SEGMENT_FORMAT,
-  SYNC_END_MARK,
-  SYNC_PAYLOAD_BYTES,
-  SYNC_RECORD_BYTES,
-  SYNC_ZERO_PIECES_MAX,
-  syncLengthRotted,
-};
 
 export const RecordType = {
   segment: LogRecordType.segment,

@@ -105,13 +105,18 @@ export function getU64(view: DataView, offset: number): number {
 /**
  * Writes the header of a frame whose type and payload already sit at out[at + 8, at + 9 + length):
  * the length, then the CRC over length, type and payload. Callers encode payloads in place so a
- * batch is built in one buffer without a copy per record.
+ * batch is built in one buffer without a copy per record (`view`, when given, views all of `out`).
  */
-export function sealFrame(out: Uint8Array, at: number, type: number, payloadLength: number): void {
-  const view = new DataView(out.buffer, out.byteOffset + at, RECORD_HEADER_BYTES);
+export function sealFrame(
+  out: Uint8Array,
+  at: number,
+  type: number,
+  payloadLength: number,
+  view = new DataView(out.buffer, out.byteOffset, out.byteLength),
+): void {
   out[at + 8] = type;
-  view.setUint32(0, payloadLength, true);
-  view.setUint32(4, frameCrc(out, at, at + RECORD_HEADER_BYTES + payloadLength), true);
+  view.setUint32(at, payloadLength, true);
+  view.setUint32(at + 4, frameCrc(out, at, at + RECORD_HEADER_BYTES + payloadLength), true);
 }
 
 /** One frame holding `payload`, as a fresh array. */

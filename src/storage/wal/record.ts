@@ -27,6 +27,7 @@ import {
   RECORD_HEADER_BYTES,
   SYNC_RECORD_BYTES,
 } from '../log/frame.ts';
+import type { RecordWriter } from '../log/log.ts';
 
 export const RecordType = {
   segment: LogRecordType.segment,
@@ -82,49 +83,76 @@ export function encodedRecordBytes(record: WalRecord): number {
   }
 }
 
+/** Payload size of `record`; throws RangeError for a field that cannot be encoded (checked before any byte is written). */
 function walPayloadBytes(record: WalClientRecord): number {
+  const u64 = (...values: number[]): void => {
+    for (const v of values)
+      if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`wal record field is not a u64: ${v}`);
+  };
   switch (record.type) {
     case 'snapshot':
+      u64(record.index, record.term);
       return 16;
     case 'entry':
+      u64(record.index, record.term);
       return 16 + record.data.byteLength;
-    case 'hardState':
-      return 17 + textEncoder.encode(record.state.vote).byteLength;
+    case 'hardState': {
+      u64(record.state.term, record.state.commit);
+      const voteBytes = textEncoder.encode(record.state.vote).byteLength;
+      if (voteBytes > VOTE_BYTES_MAX) throw new RangeError('wal hard state vote is longer than 255 bytes');
+      return 17 + voteBytes;
+    }
     case 'truncate':
+      u64(record.fromIndex);
       return 8;
   }
 }
+
+const TYPE_OF = {
+  entry: RecordType.entry,
+  hardState: RecordType.hardState,
+  snapshot: RecordType.snapshot,
+  truncate: RecordType.truncate,
+} as const;
+
+/** Encodes the WAL's records straight into the log's batch buffer (SegmentedLog.appendWith). */
+export const walRecordWriter: RecordWriter<WalClientRecord> = {
+  type: (r) => TYPE_OF[r.type],
+  payloadBytes: walPayloadBytes,
+  write: (record, out, view, at) => {
+    switch (record.type) {
+      case 'entry':
+        putU64(view, at, record.index);
+        putU64(view, at + 8, record.term);
+        out.set(record.data, at + 16);
+        return;
+      case 'hardState': {
+        putU64(view, at, record.state.term);
+        putU64(view, at + 8, record.state.commit);
+        const vote = textEncoder.encode(record.state.vote);
+        out[at + 16] = vote.byteLength;
+        out.set(vote, at + 17);
+        return;
+      }
+      case 'snapshot':
+        putU64(view, at, record.index);
+        putU64(view, at + 8, record.term);
+        return;
+      case 'truncate':
+        putU64(view, at, record.fromIndex);
+        return;
+    }
+  },
+};
 
 /**
  * A client record's type byte and payload. Programmer errors (negative or unsafe numbers, an
  * over-long vote) throw a RangeError: such a record must never reach the disk.
  */
 export function encodeWalPayload(record: WalClientRecord): { type: number; payload: Uint8Array } {
-  const out = new Uint8Array(walPayloadBytes(record));
-  const view = new DataView(out.buffer);
-  switch (record.type) {
-    case 'entry':
-      putU64(view, 0, record.index);
-      putU64(view, 8, record.term);
-      out.set(record.data, 16);
-      return { type: RecordType.entry, payload: out };
-    case 'hardState': {
-      const vote = textEncoder.encode(record.state.vote);
-      if (vote.byteLength > VOTE_BYTES_MAX) throw new RangeError('wal hard state vote is longer than 255 bytes');
-      putU64(view, 0, record.state.term);
-      putU64(view, 8, record.state.commit);
-      out[16] = vote.byteLength;
-      out.set(vote, 17);
-      return { type: RecordType.hardState, payload: out };
-    }
-    case 'snapshot':
-      putU64(view, 0, record.index);
-      putU64(view, 8, record.term);
-      return { type: RecordType.snapshot, payload: out };
-    case 'truncate':
-      putU64(view, 0, record.fromIndex);
-      return { type: RecordType.truncate, payload: out };
-  }
+  const payload = new Uint8Array(walPayloadBytes(record));
+  walRecordWriter.write(record, payload, new DataView(payload.buffer), 0);
+  return { type: TYPE_OF[record.type], payload };
 }
 
 /** Encodes one record, frame included. */

@@ -54,7 +54,14 @@ import {
   validateSegmentedLogOptions,
 } from '../log/log.ts';
 import { checkHardStateTransition, type LogTracker } from './log-tracker.ts';
-import { encodeWalPayload, type WalClientRecord, type WalHardState, type WalRecord, walCodec } from './record.ts';
+import {
+  encodeWalPayload,
+  type WalClientRecord,
+  type WalHardState,
+  type WalRecord,
+  walCodec,
+  walRecordWriter,
+} from './record.ts';
 import { type SnapshotMarker, type TailRepair, type WalEntry, WalReplay } from './recover.ts';
 import { WAL_SEGMENT_SUFFIX } from './segment.ts';
 
@@ -238,10 +245,9 @@ export class Wal {
    */
   append(records: readonly WalRecord[]): number {
     this.log.checkUsable();
-    const encoded = records.map((r) => {
+    for (const r of records) {
       assert(r.type !== 'segment' && r.type !== 'sync', 'SEGMENT and SYNC records are written by the WAL itself');
-      return encodeWalPayload(r);
-    });
+    }
     // Validate all against a scratch copy first, so a bad batch leaves no trace.
     const scratch = this.tracker.clone();
     let hs = this.hardState;
@@ -250,7 +256,7 @@ export class Wal {
       assert(why === undefined, `wal append: ${why}`);
       if (r.type === 'hardState') hs = r.state;
     }
-    const lsn = this.log.append(encoded); // throws (LimitError, a poisoned log) before buffering anything
+    const lsn = this.log.appendWith(records as readonly WalClientRecord[], walRecordWriter); // throws (LimitError, a poisoned log) before buffering anything
     for (const r of records as readonly WalClientRecord[]) {
       this.lastIndexBefore.push(this.tracker.lastIndex);
       this.hardStateBefore.push(this.hardState);

@@ -18,18 +18,10 @@
 //    ENOSPC is no different (typed `disk_no_space`): a half-written batch is never acknowledged,
 //    and recovery cuts it as an unsynced tail.
 //
-// After a failed fdatasync (the rule for the restart): the batch's bytes may still sit in the page
-// cache, marked clean but never written, so a restarted process (same boot) reads them back and
-// would trust a batch no device holds. Node has no O_DIRECT to read past the cache, and a second
-// fdatasync of clean pages writes nothing. So Wal.open re-persists the final batch of the last
-// segment — the only batch whose fdatasync can have failed, since the process exits at the first
-// failure — by writing its bytes again at the same offset (which dirties the pages) and
-// fdatasyncing, before anything recovered is used; it also syncs the directory on every open, for a segment
-// whose rename's syncDir failed. If the device still fails, the open fails and the node stays down
-// (exit 2). Cost: one rewrite of at most one batch and two fsyncs per open.
-//
-// Sync markers: every batch written to a segment ends with a SYNC record (src/storage/log/frame.ts),
-// so recovery knows which bytes were synced and never cuts into them (src/storage/log/segment.ts).
+// After a failed fdatasync, Wal.open re-persists the final batch of the last segment and syncs the
+// directory before anything recovered is used (the rule and its cost: src/storage/log/log.ts). If
+// the device still fails, the open fails and the node stays down (exit 2). Every batch ends with a
+// SYNC record, so recovery never cuts into synced bytes (src/storage/log/segment.ts).
 //
 // On-disk invariants:
 //  - every segment starts with SEGMENT(seq, firstIndex, headerRecords), then the current HARD_STATE

@@ -9,16 +9,11 @@
 // proven under crashes in log-crash.test.ts and, through the Raft WAL, in src/storage/wal.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Disk, DiskFile } from '../../env/types.ts';
 import { AssertionError } from '../../lib/assert.ts';
 import { CorruptionError, LimitError } from '../../lib/errors.ts';
-import { SeededRng } from '../../lib/rng.ts';
-import { SimDiskStore } from '../../sim/disk.ts';
-import { FileDisk } from '../file-disk.ts';
+import { bothDisks } from '../test-disks.ts';
 import { recordingComponents } from '../wal/test-components.ts';
 import { encodeFrame, RECORD_HEADER_BYTES } from './frame.ts';
 import { type LogClient, type LogRecord, SegmentedLog, type SegmentedLogOptions } from './log.ts';
@@ -29,22 +24,7 @@ const DIR = 'topics/t-0';
 const DATA = 2;
 const LAST_KEY = 3;
 
-const tempRoots: string[] = [];
-after(() => {
-  for (const root of tempRoots) rmSync(root, { recursive: true, force: true });
-});
-
-const disks: ReadonlyArray<[string, () => Disk]> = [
-  [
-    'FileDisk',
-    () => {
-      const root = mkdtempSync(join(tmpdir(), 'baristas-log-'));
-      tempRoots.push(root);
-      return new FileDisk({ root });
-    },
-  ],
-  ['SimDisk', () => new SimDiskStore(new SeededRng('log-test')).view()],
-];
+const disks = bothDisks('log-test');
 
 const small: SegmentedLogOptions = {
   dir: DIR,
@@ -316,19 +296,23 @@ for (const [diskName, makeDisk] of disks) {
       const scanned = open(disk);
       const record2 = scanned.visits[0]!.records.find((r) => r.record.kind === 'data' && r.record.key === 2)!;
       scanned.log.close();
-      const f = disk.open(`${DIR}/${name}`, { create: false });
       const at = record2.offset + RECORD_HEADER_BYTES + 9;
-      f.writeAt(at, new Uint8Array([f.read(at, 1)[0]! ^ 0x10]));
-      f.sync();
-      f.close();
-      assert.throws(
-        () => open(disk),
-        (e: unknown) =>
-          e instanceof CorruptionError &&
-          e.fields['segment'] === name &&
-          e.fields['offset'] === record2.offset &&
-          e.message.includes(name),
-      );
+      const file = disk.open(`${DIR}/${name}`, { create: false });
+      file.writeAt(
+        at,
+        file.read(at, 1).map((b) => b ^ 0x10),
+      ); // rot, synced
+      file.sync();
+      file.close();
+      let refused: unknown;
+      try {
+        open(disk);
+      } catch (e) {
+        refused = e;
+      }
+      assert.ok(refused instanceof CorruptionError, `refused with ${String(refused)}`);
+      assert.deepEqual([refused.fields['segment'], refused.fields['offset']], [name, record2.offset]);
+      assert.ok(refused.message.includes(name), refused.message);
     });
 
     test('an unfinished segment is removed, a foreign file is left alone', () => {

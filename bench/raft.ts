@@ -175,9 +175,10 @@ async function stageTotals(cluster: ClusterFile): Promise<{ id: string; role: st
       for (const sample of family.samples) {
         const stage = sample.labels['stage'];
         if (stage === undefined) continue;
+        // Summed over the node's Raft groups (every series also carries group="...").
         const t = stages.get(stage) ?? { sumMs: 0, count: 0 };
-        if (sample.name === `${WRITE_STAGE_METRIC}_sum`) t.sumMs = sample.value;
-        else if (sample.name === `${WRITE_STAGE_METRIC}_count`) t.count = sample.value;
+        if (sample.name === `${WRITE_STAGE_METRIC}_sum`) t.sumMs += sample.value;
+        else if (sample.name === `${WRITE_STAGE_METRIC}_count`) t.count += sample.value;
         else continue;
         stages.set(stage, t);
       }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { KvOutcome } from '../../src/metadata/kv-service.ts';
 import { defaultMembershipTiming } from '../../src/membership/membership.ts';
-import { defaultRaftTiming } from '../../src/metadata/raft-driver.ts';
+import { defaultRaftTiming } from '../../src/raft/driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
 import { WRITE_STAGE_METRIC } from '../../src/raft/write-stages.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
@@ -37,11 +37,16 @@ test('stages of puts forwarded by a follower are timed on the node where each ru
   const leader = leaderId()!;
   const follower = ids.find((id) => id !== leader && sim.instance(id)!.raft.core.leader === leader)!;
   const other = ids.find((id) => id !== leader && id !== follower)!;
-  const stage = (id: string, name: string) =>
-    sim
-      .metrics(id)
-      .snapshot()
-      .find((s) => s.name === WRITE_STAGE_METRIC && s.labels['stage'] === name) ?? { count: 0, sum: 0 };
+  // Summed over the node's Raft groups (each series also carries group="..."; KV writes use one).
+  const stage = (id: string, name: string) => {
+    const total = { count: 0, sum: 0 };
+    for (const s of sim.metrics(id).snapshot()) {
+      if (s.name !== WRITE_STAGE_METRIC || s.labels['stage'] !== name) continue;
+      total.count += s.count;
+      total.sum += s.sum;
+    }
+    return total;
+  };
   const before = Object.fromEntries(ids.map((id) => [id, stage(id, 'follower_append').count]));
   const puts = 20;
   for (let i = 0; i < puts; i++) {

@@ -52,7 +52,7 @@ export function writeStageHistogram(metrics: Metrics, stage: WriteStage): Histog
  * Times from "index I was marked" until "the tracked index reached I": the leader marks the last
  * entry of each Ready whose Appends left and observes when the commit index covers it; every node
  * marks each commit advance and observes when the applied index covers it. A FIFO of (index,
- * time) in increasing index order, bounded by limits.raftStageMarksMax (when full the oldest mark
+ * time) in increasing index order, bounded by limits.raftStageMarksCountMax (when full the oldest mark
  * is dropped: a stage sample lost, never memory grown).
  */
 export class IndexMarks {
@@ -63,7 +63,7 @@ export class IndexMarks {
 
   constructor(
     private readonly histogram: Histogram,
-    private readonly capacity: number = limits.raftStageMarksMax,
+    private readonly capacity: number = limits.raftStageMarksCountMax,
   ) {
     this.index = new Float64Array(capacity);
     this.sentMs = new Float64Array(capacity);

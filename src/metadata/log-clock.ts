@@ -11,10 +11,12 @@
 // so wall-clock skew and steps play no part, and drift only scales the measured idle time (by at
 // most the clock's drift rate). A new leader whose applied state lags the log stamps lower values
 // for a while; the state machine keeps the maximum, so log time stalls (sessions live a little
-// longer) and never runs backwards. Time without a leader is not counted, as in ZooKeeper, where a
-// new leader gives every session a fresh timeout.
+// longer) and never runs backwards. Time without a leader is not counted; and since the stamp
+// carries the term, the state machine grants every live session a full timeout when the log
+// shows a new term (src/rsm/sessions.ts), as a new ZooKeeper leader does.
 
 import type { Clock } from '../env/types.ts';
+import { ENVELOPE_FORMAT, stampEnvelope } from '../rsm/envelope.ts';
 import { stampProposedAt } from './command.ts';
 
 export class LeaderLogClock {
@@ -24,7 +26,7 @@ export class LeaderLogClock {
 
   constructor(
     private readonly clock: Clock,
-    /** The log time the local state machine has applied (KvStateMachine.logTimeMs). */
+    /** The log time the local state machine has applied (ReplicatedStateMachine.logTimeMs). */
     private readonly appliedLogTimeMs: () => number,
   ) {}
 
@@ -39,8 +41,12 @@ export class LeaderLogClock {
     return this.baseLogMs + (monotonic - this.baseMonotonicMs);
   }
 
-  /** `command` with its proposedAtMs overwritten by this leader's log time (a copy). */
+  /**
+   * `command` with its stamp overwritten by this leader's log time and term (a copy). A legacy
+   * format-1 command has room for the time only.
+   */
   stamp(command: Uint8Array, term: number): Uint8Array {
-    return stampProposedAt(command, this.nowMs(term));
+    const ms = this.nowMs(term);
+    return command[0] === ENVELOPE_FORMAT ? stampEnvelope(command, ms, term) : stampProposedAt(command, ms);
   }
 }

@@ -10,7 +10,8 @@ import { test } from 'node:test';
 import { limits } from '../../src/lib/limits.ts';
 import { type Mutation, mutationsFrom } from '../../src/lib/mutations.ts';
 import { defaultMembershipTiming } from '../../src/membership/membership.ts';
-import { decodeCommand, encodeCommand } from '../../src/metadata/command.ts';
+import { encodeCommand } from '../../src/metadata/command.ts';
+import { kvRequestOf } from '../../src/metadata/kv.ts';
 import type { KvOutcome } from '../../src/metadata/kv-service.ts';
 import { defaultRaftTiming, type Outcome } from '../../src/metadata/raft-driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
@@ -56,9 +57,9 @@ function duplicatedPuts(mutations: readonly Mutation[] = []) {
   sim.instance(leader)!.raft.observer = {
     applied: (e) => {
       if (e.type !== EntryType.Normal) return;
-      const c = decodeCommand(e.data);
-      if (c instanceof Error || c.kind !== 'request') return;
-      const key = new TextDecoder().decode(c.request.key);
+      const c = kvRequestOf(e.data);
+      if (c === undefined) return;
+      const key = new TextDecoder().decode(c.op.key);
       applied.set(key, (applied.get(key) ?? 0) + 1);
     },
     restored: () => {},

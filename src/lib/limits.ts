@@ -79,7 +79,11 @@ export function validateLimits(l: Limits = limits): void {
 
 /** Forwarded request/response header: version, incarnation, request id, ok flag, error code and flags. */
 export const FORWARDED_HEADER_BYTES_MAX = 1 + 10 + 10 + 1 + 5;
-/** A kv command's fixed fields: version, kind, proposedAtMs, session, seq, op, three length prefixes. */
-export const KV_COMMAND_HEADER_BYTES_MAX = 1 + 1 + 8 + 10 + 10 + 1 + 1 + 3 * 5;
+/**
+ * A kv command's fixed fields: the state machine's envelope (format, log time, term, namespace,
+ * session, seq: src/rsm/envelope.ts ENVELOPE_HEADER_BYTES_MAX) and the op byte plus three length
+ * prefixes.
+ */
+export const KV_COMMAND_HEADER_BYTES_MAX = 1 + 8 + 8 + 5 + 10 + 10 + 1 + 3 * 5;
 /** JSON around a kv body's key and values: field names, quotes, op, session, seq, consistency. */
 export const KV_HTTP_OVERHEAD_BYTES_MAX = 4096;

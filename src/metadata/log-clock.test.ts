@@ -3,8 +3,9 @@
 // and a new term continues from the log instead of from that node's own history.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { proposedAtOf } from './command.ts';
-import { encodeCommand } from './command.ts';
+import { decodeEnvelope, encodeEnvelope } from '../rsm/envelope.ts';
+import { NamespaceId } from '../rsm/namespace.ts';
+import { encodeCommand, proposedAtOf } from './command.ts';
 import { LeaderLogClock } from './log-clock.ts';
 
 class FakeClock {
@@ -31,4 +32,22 @@ test('stamps continue from the applied log time by the monotonic clock; the wall
   clock.mono += 100;
   assert.equal(proposedAtOf(lc.stamp(cmd, 3)), 50_300, 'within a term, the anchor stays');
   assert.equal(proposedAtOf(lc.stamp(cmd, 4)), 90_000, 'a new term re-anchors on the applied log time');
+});
+
+test("an envelope is stamped with log time and the leader's term; a legacy command with time only", () => {
+  const clock = new FakeClock();
+  const lc = new LeaderLogClock(clock, () => 7_000);
+  const envelope = encodeEnvelope({
+    logTimeMs: clock.wall,
+    term: 0,
+    namespace: NamespaceId.kv,
+    sessionId: 4,
+    seq: 2,
+    payload: new Uint8Array([1, 2, 3]),
+  });
+  const stamped = decodeEnvelope(lc.stamp(envelope, 5));
+  assert.ok(!(stamped instanceof Error));
+  assert.deepEqual([stamped.logTimeMs, stamped.term, stamped.sessionId, stamped.seq], [7_000, 5, 4, 2]);
+  const legacy = encodeCommand({ kind: 'register', proposedAtMs: clock.wall, clientAddress: '' });
+  assert.equal(proposedAtOf(lc.stamp(legacy, 5)), 7_000);
 });

@@ -142,7 +142,7 @@ export class KvService {
 
   /** An envelope's fields before the leader stamps it (see the header). */
   private placeholder(namespace: number, sessionId: number, seq: number): Omit<Envelope, 'payload'> {
-    return { logTimeMs: this.clock.wallMs(), term: 0, namespace, sessionId, seq };
+    return { stampMs: this.clock.wallMs(), term: 0, namespace, sessionId, seq };
   }
 
   private propose(

@@ -158,7 +158,7 @@ export class KvStateMachine extends ReplicatedStateMachine {
 export function legacyEntry(data: Uint8Array): Envelope | undefined {
   const c = decodeCommand(data);
   if (c instanceof BaristaError) return undefined;
-  const base = { logTimeMs: c.proposedAtMs, term: 0 };
+  const base = { stampMs: c.proposedAtMs, term: 0 };
   if (c.kind === 'register')
     return {
       ...base,
@@ -195,7 +195,7 @@ export function legacySnapshot(image: Uint8Array): ReadonlyMap<string, Uint8Arra
   kv.uvarint(keyCount);
   // Version 1 wrote keys as UTF-8 strings: the same bytes as a byte key.
   for (let i = 0; i < keyCount; i++) kv.bytesUvarint(r.bytesUvarint()).bytesUvarint(r.bytesUvarint());
-  const sessions = new ByteWriter({ bytesMax: 2 ** 31 - 1 }).u8(1).f64(nowMs).f64(0);
+  const sessions = new ByteWriter({ bytesMax: 2 ** 31 - 1 }).u8(1).f64(nowMs).f64(0).f64(0);
   const sessionCount = r.uvarint();
   sessions.uvarint(sessionCount);
   for (let i = 0; i < sessionCount; i++) {

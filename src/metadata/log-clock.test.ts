@@ -19,7 +19,7 @@ class FakeClock {
   }
 }
 
-test('stamps continue from the applied log time by the monotonic clock; the wall clock plays no part', () => {
+test('format-1 stamps continue from the applied log time by the monotonic clock; the wall clock plays no part', () => {
   const clock = new FakeClock();
   let applied = 50_000;
   const lc = new LeaderLogClock(clock, () => applied);
@@ -34,20 +34,28 @@ test('stamps continue from the applied log time by the monotonic clock; the wall
   assert.equal(proposedAtOf(lc.stamp(cmd, 4)), 90_000, 'a new term re-anchors on the applied log time');
 });
 
-test("an envelope is stamped with log time and the leader's term; a legacy command with time only", () => {
+test("an envelope is stamped with the leader's term and the time it has measured in that term", () => {
   const clock = new FakeClock();
   const lc = new LeaderLogClock(clock, () => 7_000);
   const envelope = encodeEnvelope({
-    logTimeMs: clock.wall,
+    stampMs: clock.wall,
     term: 0,
     namespace: NamespaceId.kv,
     sessionId: 4,
     seq: 2,
     payload: new Uint8Array([1, 2, 3]),
   });
-  const stamped = decodeEnvelope(lc.stamp(envelope, 5));
-  assert.ok(!(stamped instanceof Error));
-  assert.deepEqual([stamped.logTimeMs, stamped.term, stamped.sessionId, stamped.seq], [7_000, 5, 4, 2]);
+  const stampOf = (term: number) => {
+    const e = decodeEnvelope(lc.stamp(envelope, term));
+    assert.ok(!(e instanceof Error));
+    return [e.stampMs, e.term, e.sessionId, e.seq];
+  };
+  assert.deepEqual(stampOf(5), [0, 5, 4, 2], 'the first stamp of a term: nothing measured yet');
+  clock.mono += 250;
+  clock.wall -= 60_000; // the wall clock steps back: no effect
+  assert.deepEqual(stampOf(5), [250, 5, 4, 2], 'the time this leader has measured in its term');
   const legacy = encodeCommand({ kind: 'register', proposedAtMs: clock.wall, clientAddress: '' });
-  assert.equal(proposedAtOf(lc.stamp(legacy, 5)), 7_000);
+  assert.equal(proposedAtOf(lc.stamp(legacy, 5)), 7_250, 'legacy: applied log time at term start + elapsed');
+  clock.mono += 100;
+  assert.deepEqual(stampOf(6), [0, 6, 4, 2], 'a new term starts from 0 again');
 });

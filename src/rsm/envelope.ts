@@ -4,15 +4,23 @@
 // are not an envelope become an error *result* on every replica, never an exception that would
 // stop one.
 //
-//   Envelope = u8 format(2) | f64 logTimeMs | f64 term | uvarint namespace | uvarint sessionId
+//   Envelope = u8 format(2) | f64 stampMs | f64 term | uvarint namespace | uvarint sessionId
 //              | uvarint seq | payload (every byte after seq)
 //     format     2 (1 was the metadata group's KV-only command, src/metadata/command.ts; the state
 //                machine may be given a translator for it)
-//     logTimeMs  log time, stamped by the leader when it proposes (stampEnvelope; log-clock.ts);
-//                the proposer writes a placeholder. Finite.
+//     stampMs    the leader's time, stamped when it proposes (stampEnvelope; log-clock.ts): the
+//                milliseconds its monotonic clock measured since its first stamp in `term`. The
+//                state machine turns it into log time: the log time at which the term appeared in
+//                the log plus stampMs (sessions.ts). With term 0 (unstamped: the proposer's
+//                placeholder, or a translated format-1 command) it is an absolute log time. Finite.
 //     term       the proposing leader's term, stamped with the time (0 = unstamped). A
 //                non-negative safe integer. The state machine sees a new term in the log through
 //                it (a new leader grants every live session a full timeout, sessions.ts).
+//   Why relative to the term: a new leader cannot know the log time when it proposes its first
+//   commands — it has not yet applied its predecessors' last entries (it commits them only with its
+//   own first entry) — while every replica knows it when it applies them. An absolute stamp based
+//   on the leader's applied log time stalled log time for a whole term by that lag (seen in
+//   test/sim/session-grant-sim.test.ts: 270 s).
 //     namespace  a NamespaceId (namespace.ts); 0 = the session table, whose payloads are
 //                SessionOp below
 //     sessionId  the client session (0 = none: executed every time it is applied)
@@ -33,15 +41,15 @@ import { BaristaError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 
 export const ENVELOPE_FORMAT = 2;
-/** format + logTimeMs + term + namespace + sessionId + seq, each at its widest. */
+/** format + stampMs + term + namespace + sessionId + seq, each at its widest. */
 export const ENVELOPE_HEADER_BYTES_MAX = 1 + 8 + 8 + 5 + 10 + 10;
 
-const LOG_TIME_OFFSET = 1;
+const STAMP_MS_OFFSET = 1;
 const TERM_OFFSET = 9;
 const STAMP_END = 17;
 
 export interface Envelope {
-  readonly logTimeMs: number;
+  readonly stampMs: number;
   readonly term: number;
   readonly namespace: number;
   readonly sessionId: number;
@@ -68,7 +76,7 @@ export type SessionOp = { readonly op: 'register'; readonly clientAddress: strin
 export function encodeEnvelope(e: Envelope, bytesMax: number = limits.raftEntryBytesMax): Uint8Array {
   return new ByteWriter({ bytesMax })
     .u8(ENVELOPE_FORMAT)
-    .f64(e.logTimeMs)
+    .f64(e.stampMs)
     .f64(e.term)
     .uvarint(e.namespace)
     .uvarint(e.sessionId)
@@ -88,14 +96,14 @@ export function decodeEnvelope(data: Uint8Array): Envelope | ProtocolError {
     const r = new ByteReader(data);
     const format = r.u8();
     if (format !== ENVELOPE_FORMAT) return new ProtocolError('malformed_command', `unknown envelope format ${format}`);
-    const logTimeMs = r.f64();
-    if (!Number.isFinite(logTimeMs)) return new ProtocolError('malformed_command', 'logTimeMs is not finite');
+    const stampMs = r.f64();
+    if (!Number.isFinite(stampMs)) return new ProtocolError('malformed_command', 'stampMs is not finite');
     const term = r.f64();
     if (!Number.isSafeInteger(term) || term < 0) return new ProtocolError('malformed_command', 'term is not a term');
     const namespace = r.uvarint();
     const sessionId = r.uvarint();
     const seq = r.uvarint();
-    return { logTimeMs, term, namespace, sessionId, seq, payload: r.rest() };
+    return { stampMs, term, namespace, sessionId, seq, payload: r.rest() };
   } catch (err) {
     return asMalformed(err);
   }
@@ -103,15 +111,15 @@ export function decodeEnvelope(data: Uint8Array): Envelope | ProtocolError {
 
 /**
  * `envelope` with its stamp replaced (a copy; the input is not touched). The leader calls this
- * when it proposes, so log time and term come from the leader, never from the node a client
+ * when it proposes, so time and term come from the leader, never from the node a client
  * reached. Bytes that are not an envelope are returned as they are (the state machine refuses
  * them, or translates a legacy format).
  */
-export function stampEnvelope(envelope: Uint8Array, logTimeMs: number, term: number): Uint8Array {
+export function stampEnvelope(envelope: Uint8Array, stampMs: number, term: number): Uint8Array {
   if (envelope.length < STAMP_END || envelope[0] !== ENVELOPE_FORMAT) return envelope;
   const out = envelope.slice();
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  view.setFloat64(LOG_TIME_OFFSET, logTimeMs);
+  view.setFloat64(STAMP_MS_OFFSET, stampMs);
   view.setFloat64(TERM_OFFSET, term);
   return out;
 }

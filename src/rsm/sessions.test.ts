@@ -137,49 +137,67 @@ test('planted bug kv-skip-session-dedup: the shared table re-executes a retry', 
   assert.equal(counter.total, 10, 'with the bug the retry ran twice (without it: 5, the first test)');
 });
 
+test('stamps count from the log time at which their term first appeared in the log', () => {
+  const { sm, add } = setup();
+  add(0, 0, 0, { atMs: 5_000, term: 1 });
+  assert.equal(sm.logTimeMs, 5_000);
+  add(0, 0, 0, { atMs: 0, term: 2 }); // a new leader's first stamp: it has measured nothing yet
+  assert.equal(sm.logTimeMs, 5_000, 'not 0: the leader need not know the log time');
+  add(0, 0, 0, { atMs: 300, term: 2 });
+  assert.equal(sm.logTimeMs, 5_300);
+  add(0, 0, 0, { atMs: 100, term: 0 }); // unstamped: absolute, and log time never runs backwards
+  assert.equal(sm.logTimeMs, 5_300);
+});
+
 // Issue 8 item 4: a new leader grants every live session a full timeout before expiring any.
-// Session s was last active at 0 with a 1 s timeout; the old leader stamped up to 900. The new
-// leader (term 2) starts at log time 900 and other clients' commands move log time on: without
-// the grant s would expire at 1_001; with it s lives until 900 + 1_000.
+// Session s was last active at log time 0 with a 1 s timeout; the old leader stamped up to 900.
+// The new leader's first command (term 2) is at log time 900 and other clients' commands move log
+// time on: without the grant s would expire past 1_000; with it, it lives until 900 + 1_000. The
+// control stamps the same log times under the old leader (term 1).
 test("a new term in the stamp grants every live session a full timeout from the term's first log time", () => {
   const run = (newTerm: number) => {
     const { sm, add, register } = setup({ sessionTimeoutMs: 1_000 });
     const s = register({ atMs: 0, term: 1 });
     const other = register({ atMs: 900, term: 1 });
-    add(other, 1, 0, { atMs: 900, term: newTerm }); // the new leader's first command
-    add(other, 2, 0, { atMs: 1_800, term: newTerm }); // s idle 1_800 by its own use
-    return { first: add(s, 1, 1, { atMs: 1_850, term: newTerm }), sm };
+    const base = newTerm === 1 ? 900 : 0; // term 1's stamps count from 0, term 2's from 900
+    add(other, 1, 0, { atMs: base, term: newTerm }); // log time 900: the new leader's first command
+    add(other, 2, 0, { atMs: base + 900, term: newTerm }); // log time 1_800
+    return { first: add(s, 1, 1, { atMs: base + 950, term: newTerm }), sm };
   };
-  assert.equal(run(2).first, 1, 'the session survived the leader change');
-  assert.equal(run(1).first, 'session_expired', 'control: under the same leader it expires');
-  assert.equal(run(2).sm.sessions.term, 2);
+  const granted = run(2);
+  assert.equal(granted.first, 1, 'the session survived the leader change');
+  assert.equal(granted.sm.logTimeMs, 1_850);
+  const control = run(1);
+  assert.equal(control.first, 'session_expired', 'control: under the same leader it expires');
+  assert.equal(control.sm.logTimeMs, 1_850, 'at the same log time');
 });
 
 test('the grant is a full timeout, not forever; an unstamped (term 0) command grants nothing', () => {
   const { add, register } = setup({ sessionTimeoutMs: 1_000 });
   const s = register({ atMs: 0, term: 1 });
   const t = register({ atMs: 0, term: 1 });
-  add(0, 0, 0, { atMs: 900, term: 2 }); // grant: both last active at 900
-  add(0, 0, 0, { atMs: 1_950, term: 0 }); // a term-0 stamp: no new grant; idle 1_050 > 1_000
-  assert.equal(add(s, 1, 1, { atMs: 1_950, term: 2 }), 'session_expired');
-  assert.equal(add(t, 1, 1, { atMs: 1_950, term: 2 }), 'session_expired');
+  add(0, 0, 0, { atMs: 900, term: 1 });
+  add(0, 0, 0, { atMs: 0, term: 2 }); // grant: both last active at 900
+  add(0, 0, 0, { atMs: 1_950, term: 0 }); // a term-0 stamp: absolute, no grant; idle 1_050
+  assert.equal(add(s, 1, 1, { atMs: 1_050, term: 2 }), 'session_expired');
+  assert.equal(add(t, 1, 1, { atMs: 1_050, term: 2 }), 'session_expired');
 });
 
-test('the highest term seen survives a snapshot, so a restored replica grants at the same entries', () => {
+test('a restored replica keeps the term and its start, so it times the same entries the same way', () => {
   const { sm, log, add, register } = setup({ sessionTimeoutMs: 1_000 });
-  const s = register({ atMs: 0, term: 3 });
+  const s = register({ atMs: 0, term: 2 });
+  add(0, 0, 0, { atMs: 700, term: 2 });
+  add(0, 0, 0, { atMs: 0, term: 3 }); // term 3 starts at log time 700; s granted from 700
   const copy = new ReplicatedStateMachine({ sessions: opts({ sessionTimeoutMs: 1_000 }) });
   copy.register(new CounterNamespace());
   copy.restore(log.index, sm.snapshot());
   assert.equal(copy.sessions.term, 3);
-  // Term 3 again after the restore is not a new term: no grant on either replica.
   const copyLog = new TestLog(copy);
   copyLog.index = log.index;
-  add(0, 0, 0, { atMs: 1_500, term: 3 });
-  copyLog.submit(
-    { namespace: COUNTER_ID, sessionId: 0, seq: 0, payload: CounterNamespace.add(0) },
-    { atMs: 1_500, term: 3 },
-  );
+  const next = { namespace: COUNTER_ID, sessionId: 0, seq: 0, payload: CounterNamespace.add(0) };
+  add(0, 0, 0, { atMs: 1_200, term: 3 }); // log time 1_900 on both: s idle 1_200
+  copyLog.submit(next, { atMs: 1_200, term: 3 });
   assert.deepEqual(copy.snapshot(), sm.snapshot());
-  assert.equal(add(s, 1, 1, { atMs: 1_500, term: 3 }), 'session_expired');
+  assert.equal(copy.logTimeMs, 1_900);
+  assert.equal(add(s, 1, 1, { atMs: 1_200, term: 3 }), 'session_expired');
 });

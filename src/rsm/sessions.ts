@@ -9,21 +9,25 @@
 // expired session is `session_expired` — never executed, because the request may already have run
 // before the session went away (the client must treat it as indefinite).
 //
-// Time is log time only: the largest logTimeMs stamped into the log by leaders (log-clock.ts),
-// never a replica's own clock. A session idle for more than sessionTimeoutMs of log time expires.
+// Time is log time only, made from the leaders' stamps in the log (log-clock.ts, envelope.ts),
+// never from a replica's own clock: a stamp in term t > 0 says how long the leader of t had been
+// leading when it proposed the command, so its log time is the log time at which term t first
+// appeared in the log plus the stamp; a stamp with term 0 is an absolute log time (unstamped or
+// legacy). Log time is the largest such value applied, so it never runs backwards. Time without
+// a leader is not counted. A session idle for more than sessionTimeoutMs of log time expires.
 // Beyond sessionsMax the least recently used session is evicted; one client address holds at most
 // sessionsPerClientMax sessions (a register beyond is `too_many_sessions`, definite), so one
 // client flooding registrations cannot evict everyone else's sessions.
 //
 // A new leader grants every live session a full timeout (ZooKeeper does the same): the stamp
 // carries the leader's term, and the first command of a higher term resets every live session's
-// last activity to that command's log time. Clients need time to find the new leader and reach it
+// last activity to that command's log time (the term's first log time). Clients need time to find the new leader and reach it
 // again; without this, a session that was close to its timeout when the old leader failed expires
 // on the new leader's first commands, before its client could have sent anything. Terms in the
 // log never decrease; a stamp with term 0 (unstamped) never starts one.
 //
 // Snapshot section "sessions" (own version byte):
-//   v1 = u8 version(1) | f64 logTimeMs | f64 term | uvarint count
+//   v1 = u8 version(1) | f64 logTimeMs | f64 term | f64 termStartLogMs | uvarint count
 //        | count × (uvarint id | uvarint lastSeq | uvarint-bytes lastResult | f64 lastActiveMs
 //                   | uvarint lastIndex | uvarint-string clientAddress)        ids ascending
 
@@ -75,6 +79,8 @@ export class SessionTable {
   private readonly byClient = new Map<string, number>();
   private nowMs = 0;
   private termSeen = 0;
+  /** Log time when termSeen first appeared in the log: what its stamps count from. */
+  private termStartLogMs = 0;
 
   constructor(readonly options: SessionOptions = defaultSessionOptions) {}
 
@@ -93,15 +99,17 @@ export class SessionTable {
   }
 
   /**
-   * Moves log time to a command's stamp; a higher term first grants every live session a full
-   * timeout from this command's log time; then idle sessions expire.
+   * Moves log time by a command's stamp (see the header); a higher term grants every live session
+   * a full timeout from this command's log time; then idle sessions expire.
    */
-  advance(logTimeMs: number, term: number, closed: SessionClosed): void {
-    this.nowMs = Math.max(this.nowMs, logTimeMs);
-    if (term > this.termSeen) {
+  advance(stampMs: number, term: number, closed: SessionClosed): void {
+    const newTerm = term > this.termSeen;
+    if (newTerm) {
       this.termSeen = term;
-      for (const s of this.sessions.values()) s.lastActiveMs = this.nowMs;
+      this.termStartLogMs = this.nowMs;
     }
+    this.nowMs = Math.max(this.nowMs, term === 0 ? stampMs : this.termStartLogMs + stampMs);
+    if (newTerm) for (const s of this.sessions.values()) s.lastActiveMs = this.nowMs;
     for (const [id, s] of this.sessions) {
       if (this.nowMs - s.lastActiveMs > this.options.sessionTimeoutMs) this.close(id, closed);
     }
@@ -168,7 +176,7 @@ export class SessionTable {
 
   snapshot(): Uint8Array {
     const w = new ByteWriter({ bytesMax: 2 ** 31 - 1 });
-    w.u8(SECTION_VERSION).f64(this.nowMs).f64(this.termSeen);
+    w.u8(SECTION_VERSION).f64(this.nowMs).f64(this.termSeen).f64(this.termStartLogMs);
     const ids = [...this.sessions.keys()].sort((a, b) => a - b);
     w.uvarint(ids.length);
     for (const id of ids) {
@@ -184,13 +192,15 @@ export class SessionTable {
     const loaded = new Map<number, Session>();
     let nowMs = 0;
     let term = 0;
+    let termStartLogMs = 0;
     if (section !== undefined) {
       const r = new ByteReader(section);
       const version = r.u8();
       if (version !== SECTION_VERSION) throw new CorruptionError(`sessions section: unknown version ${version}`);
       nowMs = r.f64();
       term = r.f64();
-      if (!Number.isFinite(nowMs) || !Number.isSafeInteger(term))
+      termStartLogMs = r.f64();
+      if (!Number.isFinite(nowMs) || !Number.isSafeInteger(term) || !Number.isFinite(termStartLogMs))
         throw new CorruptionError('sessions section: bad log time or term');
       const count = r.uvarint();
       let previous = 0;
@@ -212,6 +222,7 @@ export class SessionTable {
       this.byClient.clear();
       this.nowMs = nowMs;
       this.termSeen = term;
+      this.termStartLogMs = termStartLogMs;
       for (const [id, s] of loaded) this.add(id, s);
     };
   }

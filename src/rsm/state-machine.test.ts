@@ -32,7 +32,7 @@ function setup() {
 }
 
 const envelopeArb = fc.record({
-  logTimeMs: fc.double({ noNaN: true, noDefaultInfinity: true }),
+  stampMs: fc.double({ noNaN: true, noDefaultInfinity: true }),
   term: fc.nat(),
   namespace: fc.nat({ max: 300 }),
   sessionId: fc.nat(),
@@ -76,7 +76,7 @@ test('stampEnvelope rewrites only the stamp, in a copy; bytes that are not an en
       const stamped = stampEnvelope(bytes, at, term);
       assert.deepEqual(decodeEnvelope(stamped), {
         ...e,
-        logTimeMs: at,
+        stampMs: at,
         term,
         payload: stamped.subarray(bytes.length - e.payload.length),
       });

@@ -98,16 +98,18 @@ export class ReplicatedStateMachine implements StateMachine {
     this.started = true;
     const e = this.decode(data);
     if (e === undefined) return this.malformed();
-    const ctx: ApplyContext = {
+    const ctxNow = (): ApplyContext => ({
       index,
-      logTimeMs: Math.max(this.sessions.logTimeMs, e.logTimeMs),
+      logTimeMs: this.sessions.logTimeMs,
       term: e.term,
       sessionId: e.sessionId,
-    };
+    });
     const closed = (id: number): void => {
+      const ctx = ctxNow();
       for (const ns of this.byId.values()) ns.sessionClosed?.(id, ctx);
     };
-    this.sessions.advance(e.logTimeMs, e.term, closed);
+    this.sessions.advance(e.stampMs, e.term, closed);
+    const ctx = ctxNow();
     if (e.namespace === NamespaceId.sessions) return this.applySessionOp(ctx, e, closed);
     const ns = this.byId.get(e.namespace);
     if (ns === undefined) return refused('unknown_namespace');

@@ -26,8 +26,8 @@ export class TestLog {
   constructor(readonly sm: ReplicatedStateMachine) {}
 
   /** Applies one envelope at the next index and decodes the state machine's result. */
-  submit(e: Omit<Envelope, 'logTimeMs' | 'term'>, stamp: Stamp = {}): RsmResult {
-    const bytes = encodeEnvelope({ ...e, logTimeMs: stamp.atMs ?? 0, term: stamp.term ?? 0 });
+  submit(e: Omit<Envelope, 'stampMs' | 'term'>, stamp: Stamp = {}): RsmResult {
+    const bytes = encodeEnvelope({ ...e, stampMs: stamp.atMs ?? 0, term: stamp.term ?? 0 });
     const r = decodeRsmResult(this.sm.apply(++this.index, bytes));
     assert(!(r instanceof BaristaError), 'the state machine answers a result');
     return r;

@@ -145,7 +145,7 @@ test('a 3 MiB KV value on a follower is value_too_large at once, before it takes
   // A full-size cas (expected and new value both at the bound) fits in one command.
   const full = new Uint8Array(limits.kvValueBytesMax);
   const cas = { op: 'cas' as const, key: new Uint8Array(limits.kvKeyBytesMax), expected: full, value: full };
-  const envelope = { logTimeMs: 0, term: 2 ** 40, namespace: 1, sessionId: 2 ** 50, seq: 2 ** 50 };
+  const envelope = { stampMs: 0, term: 2 ** 40, namespace: 1, sessionId: 2 ** 50, seq: 2 ** 50 };
   assert.ok(encodeEnvelope({ ...envelope, payload: encodeKvOp(cas) }).length <= limits.kvCommandBytesMax);
 });
 

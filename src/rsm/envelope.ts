@@ -74,7 +74,7 @@ const SESSION_OP = { register: 1, unregister: 2 } as const;
 export type SessionOp = { readonly op: 'register'; readonly clientAddress: string } | { readonly op: 'unregister' };
 
 export function encodeEnvelope(e: Envelope, bytesMax: number = limits.raftEntryBytesMax): Uint8Array {
-  return new ByteWriter({ bytesMax })
+  return new ByteWriter({ bytesMax, initialBytes: ENVELOPE_HEADER_BYTES_MAX + e.payload.length })
     .u8(ENVELOPE_FORMAT)
     .f64(e.stampMs)
     .f64(e.term)
@@ -146,10 +146,11 @@ export function decodeSessionOp(payload: Uint8Array): SessionOp | ProtocolError 
 }
 
 export function encodeRsmResult(r: RsmResult): Uint8Array {
-  const w = new ByteWriter({ bytesMax: limits.raftEntryBytesMax });
-  if (r.status === 'applied') w.u8(0).raw(r.payload);
-  else w.u8(1).stringUvarint(r.code);
-  return w.finish();
+  if (r.status === 'refused') return new ByteWriter({ bytesMax: 256 }).u8(1).stringUvarint(r.code).finish();
+  // Applied: on every write's path, so one exact allocation.
+  const out = new Uint8Array(1 + r.payload.length);
+  out.set(r.payload, 1);
+  return out;
 }
 
 const RSM_ERROR_CODES: ReadonlySet<string> = new Set<RsmErrorCode>([

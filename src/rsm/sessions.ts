@@ -74,6 +74,13 @@ const SECTION_VERSION = 1;
 export type SessionClosed = (sessionId: number) => void;
 
 export class SessionTable {
+  /**
+   * In order of last use, least recent first (a used session moves to the end). Use sets both
+   * lastIndex (increasing) and lastActiveMs (log time, never decreasing), and a grant sets every
+   * lastActiveMs to the same value, so this order is also lastActiveMs order: expiry and eviction
+   * look only at the front, not at every session on every apply (10,000 sessions cost ~0.6 ms per
+   * applied entry when each apply scanned them all).
+   */
   private readonly sessions = new Map<number, Session>();
   /** Live sessions per client address (derived from `sessions`; rebuilt on restore). */
   private readonly byClient = new Map<string, number>();
@@ -110,8 +117,10 @@ export class SessionTable {
     }
     this.nowMs = Math.max(this.nowMs, term === 0 ? stampMs : this.termStartLogMs + stampMs);
     if (newTerm) for (const s of this.sessions.values()) s.lastActiveMs = this.nowMs;
+    // Oldest first (see `sessions`): stop at the first session still within its timeout.
     for (const [id, s] of this.sessions) {
-      if (this.nowMs - s.lastActiveMs > this.options.sessionTimeoutMs) this.close(id, closed);
+      if (this.nowMs - s.lastActiveMs <= this.options.sessionTimeoutMs) break;
+      this.close(id, closed);
     }
   }
 
@@ -134,6 +143,8 @@ export class SessionTable {
     if (seq < session.lastSeq) return { kind: 'refused', code: 'stale_sequence' };
     session.lastActiveMs = this.nowMs;
     session.lastIndex = index;
+    this.sessions.delete(sessionId); // to the end: the most recently used
+    this.sessions.set(sessionId, session);
     if (seq === session.lastSeq && this.options.skipSessionDedup !== true)
       return { kind: 'cached', result: session.lastResult };
     return { kind: 'execute' };
@@ -163,15 +174,8 @@ export class SessionTable {
   }
 
   private evictLeastRecentlyUsed(closed: SessionClosed): void {
-    let victim: number | undefined;
-    let oldest = Number.POSITIVE_INFINITY;
-    for (const [id, s] of this.sessions) {
-      if (s.lastIndex < oldest) {
-        oldest = s.lastIndex;
-        victim = id;
-      }
-    }
-    if (victim !== undefined) this.close(victim, closed);
+    const oldest = this.sessions.keys().next();
+    if (oldest.done !== true) this.close(oldest.value, closed);
   }
 
   snapshot(): Uint8Array {
@@ -223,7 +227,9 @@ export class SessionTable {
       this.nowMs = nowMs;
       this.termSeen = term;
       this.termStartLogMs = termStartLogMs;
-      for (const [id, s] of loaded) this.add(id, s);
+      // Least recently used first, as `sessions` keeps them (lastIndex is unique per session).
+      const byUse = [...loaded].sort(([, x], [, y]) => x.lastIndex - y.lastIndex);
+      for (const [id, s] of byUse) this.add(id, s);
     };
   }
 }

@@ -77,6 +77,24 @@ test('sessions expire by log time only, and an expired session is refused', () =
   assert.equal(counter.total, 2);
 });
 
+test('a used session moves behind the others: expiry goes by last use, not by registration', () => {
+  const { counter, add, register } = setup({ sessionTimeoutMs: 1_000 });
+  const a = register({ atMs: 0 });
+  const b = register({ atMs: 100 });
+  add(a, 1, 1, { atMs: 500 }); // a is now the most recently used
+  add(0, 0, 0, { atMs: 1_150 }); // b idle 1_050: expires; a idle 650: stays
+  assert.deepEqual(
+    counter.closed.map((c) => c.sessionId),
+    [b],
+  );
+  assert.equal(add(a, 2, 1, { atMs: 1_200 }), 2);
+  add(0, 0, 0, { atMs: 2_250 }); // a idle 1_050
+  assert.deepEqual(
+    counter.closed.map((c) => c.sessionId),
+    [b, a],
+  );
+});
+
 test('log time is the largest stamp applied, never backwards', () => {
   const { sm, add } = setup();
   add(0, 0, 0, { atMs: 5_000 });

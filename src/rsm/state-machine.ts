@@ -98,18 +98,14 @@ export class ReplicatedStateMachine implements StateMachine {
     this.started = true;
     const e = this.decode(data);
     if (e === undefined) return this.malformed();
-    const ctxNow = (): ApplyContext => ({
-      index,
-      logTimeMs: this.sessions.logTimeMs,
-      term: e.term,
-      sessionId: e.sessionId,
-    });
+    // A session the table closes (expiry, eviction, unregister) is closed by the log at this entry,
+    // not by the entry's own session: its context carries session 0.
     const closed = (id: number): void => {
-      const ctx = ctxNow();
-      for (const ns of this.byId.values()) ns.sessionClosed?.(id, ctx);
+      const at: ApplyContext = { index, logTimeMs: this.sessions.logTimeMs, term: e.term, sessionId: 0 };
+      for (const ns of this.byId.values()) ns.sessionClosed?.(id, at);
     };
     this.sessions.advance(e.stampMs, e.term, closed);
-    const ctx = ctxNow();
+    const ctx: ApplyContext = { index, logTimeMs: this.sessions.logTimeMs, term: e.term, sessionId: e.sessionId };
     if (e.namespace === NamespaceId.sessions) return this.applySessionOp(ctx, e, closed);
     const ns = this.byId.get(e.namespace);
     if (ns === undefined) return refused('unknown_namespace');

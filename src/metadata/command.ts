@@ -27,7 +27,8 @@
 // back unchanged.
 
 import { ByteReader, ByteWriter } from '../lib/bytes.ts';
-import { BaristaError, ProtocolError } from '../lib/errors.ts';
+import type { ErrorCode } from '../lib/error-codes.ts';
+import { BaristaError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import type { RsmErrorCode } from '../rsm/envelope.ts';
 
@@ -50,8 +51,25 @@ export type Command =
     }
   | { readonly kind: 'unregister'; readonly proposedAtMs: number; readonly sessionId: number };
 
-/** The state machine's own codes (sessions, envelope) plus the keyspace's. */
-export type KvErrorCode = RsmErrorCode | 'precondition_failed' | 'key_too_large' | 'value_too_large' | 'keyspace_full';
+/**
+ * The state machine's refusals (src/rsm/envelope.ts RsmErrorCode) and the keyspace's: catalogue
+ * codes (src/lib/error-codes.ts), so a typo does not compile.
+ */
+export const kvErrorCodes = [
+  'precondition_failed',
+  'session_expired',
+  'stale_sequence',
+  'malformed_command',
+  'unknown_namespace',
+  'key_too_large',
+  'value_too_large',
+  'keyspace_full',
+  'too_many_sessions',
+] as const satisfies readonly ErrorCode[];
+export type KvErrorCode = (typeof kvErrorCodes)[number];
+/** Every code the state machine answers is one the KV view can carry. */
+const rsmCodesAreKvCodes = (code: RsmErrorCode): KvErrorCode => code;
+void rsmCodesAreKvCodes;
 
 export type KvResult =
   | { readonly ok: true; readonly value: Uint8Array | null; readonly sessionId: number }
@@ -66,7 +84,7 @@ export const kvLimits = {
   valueBytesMax: limits.kvValueBytesMax,
   commandBytesMax: limits.kvCommandBytesMax,
   /** A Register's client address (an IP address as text; longer ones are refused at the door). */
-  clientAddressBytesMax: 256,
+  clientAddressBytesMax: limits.kvClientAddressBytesMax,
 } as const;
 
 /** Byte offset of proposedAtMs in every command (after version and kind). */
@@ -140,7 +158,7 @@ function writeOp(w: ByteWriter, op: KvOp): ByteWriter {
   return w;
 }
 
-/** Throws ProtocolError (`malformed_command`) on bytes that are not an Op. */
+/** Throws a `malformed_command` error on bytes that are not an Op. */
 function readOp(r: ByteReader): KvOp {
   const op = r.u8();
   const key = r.bytesUvarint();
@@ -151,7 +169,7 @@ function readOp(r: ByteReader): KvOp {
     const expected = r.u8() === 1 ? r.bytesUvarint() : null;
     return { op: 'cas', key, expected, value: r.bytesUvarint() };
   }
-  throw new ProtocolError('malformed_command', `unknown op ${op}`);
+  throw new BaristaError('malformed_command', `unknown op ${op}`);
 }
 
 /** The KV namespace's payload for `op`. */
@@ -159,7 +177,7 @@ export function encodeKvOp(op: KvOp): Uint8Array {
   return writeOp(new ByteWriter({ bytesMax: kvLimits.commandBytesMax }), op).finish();
 }
 
-/** Decodes a KV payload; throws ProtocolError on malformed bytes (the state machine answers them). */
+/** Decodes a KV payload; throws a BaristaError on malformed bytes (the state machine answers them). */
 export function decodeKvOp(payload: Uint8Array): KvOp {
   const r = new ByteReader(payload);
   const op = readOp(r);

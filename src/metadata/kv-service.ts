@@ -20,6 +20,7 @@
 
 import type { Clock } from '../env/types.ts';
 import { BaristaError } from '../lib/errors.ts';
+import type { Result } from '../lib/result.ts';
 import {
   decodeRegistered,
   decodeRsmResult,
@@ -41,7 +42,8 @@ export type KvOutcome =
   | { readonly ok: true; readonly result: KvResult }
   | { readonly ok: false; readonly error: BaristaError };
 
-export type SessionOutcome = { ok: true; sessionId: number } | { ok: false; error: BaristaError };
+/** The opened session's id, or why not. */
+export type SessionOutcome = Result<number>;
 
 /** The state machine's refusal, answered locally (definite: nothing was proposed). */
 function refused(code: KvErrorCode): KvOutcome {
@@ -66,8 +68,8 @@ export interface KvReader {
 }
 
 /** Bytes from a peer that are not a result: the command may or may not have been applied. */
-function malformedResult(message: string): BaristaError {
-  return new BaristaError('malformed_result', message, { definite: false });
+function unknownOutcome(message: string): BaristaError {
+  return new BaristaError('outcome_unknown', `the answer does not decode: ${message}`);
 }
 
 /** The KV view of the state machine's result. */
@@ -76,7 +78,7 @@ function kvResultOf(r: RsmResult): KvResult | BaristaError {
   try {
     return decodeResult(r.payload);
   } catch (err) {
-    return malformedResult((err as Error).message);
+    return unknownOutcome((err as Error).message);
   }
 }
 
@@ -102,14 +104,12 @@ export class KvService {
         const code = o.result.code;
         return done({
           ok: false,
-          error: new BaristaError(code, `register failed: ${code.replaceAll('_', ' ')}`, {
-            retriable: code === 'too_many_sessions',
-          }),
+          error: new BaristaError(code, `register failed: ${code.replaceAll('_', ' ')}`),
         });
       }
       const sessionId = decodeRegistered(o.result.payload);
-      if (sessionId instanceof BaristaError) return done({ ok: false, error: malformedResult(sessionId.message) });
-      done({ ok: true, sessionId });
+      if (sessionId instanceof BaristaError) return done({ ok: false, error: unknownOutcome(sessionId.message) });
+      done({ ok: true, value: sessionId });
     });
   }
 
@@ -159,7 +159,7 @@ export class KvService {
       if (!o.ok) return done(o);
       const result = decodeRsmResult(o.result);
       done(
-        result instanceof BaristaError ? { ok: false, error: malformedResult(result.message) } : { ok: true, result },
+        result instanceof BaristaError ? { ok: false, error: unknownOutcome(result.message) } : { ok: true, result },
       );
     });
   }

@@ -32,16 +32,17 @@ import {
   type KvResult,
   kvLimits,
 } from './command.ts';
+import { limits } from '../lib/limits.ts';
 
 export interface KvOptions extends SessionOptions {
   readonly keysMax: number;
 }
 
 export const defaultKvOptions: KvOptions = {
-  sessionsMax: 10_000,
-  sessionsPerClientMax: 256,
+  sessionsMax: limits.kvSessionsMax,
+  sessionsPerClientMax: limits.kvSessionsPerClientMax,
   sessionTimeoutMs: 5 * 60_000,
-  keysMax: 1_000_000,
+  keysMax: limits.kvKeysMax,
 };
 
 const SECTION_VERSION = 1;

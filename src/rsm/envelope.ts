@@ -37,6 +37,7 @@
 // decoding it.
 
 import { ByteReader, ByteWriter } from '../lib/bytes.ts';
+import type { ErrorCode } from '../lib/error-codes.ts';
 import { BaristaError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 
@@ -57,13 +58,15 @@ export interface Envelope {
   readonly payload: Uint8Array;
 }
 
-/** Codes the state machine answers before (or instead of) a namespace. */
-export type RsmErrorCode =
-  | 'malformed_command'
-  | 'unknown_namespace'
-  | 'session_expired'
-  | 'stale_sequence'
-  | 'too_many_sessions';
+/** Codes the state machine answers before (or instead of) a namespace: catalogue codes. */
+const rsmErrorCodes = [
+  'malformed_command',
+  'unknown_namespace',
+  'session_expired',
+  'stale_sequence',
+  'too_many_sessions',
+] as const satisfies readonly ErrorCode[];
+export type RsmErrorCode = (typeof rsmErrorCodes)[number];
 
 export type RsmResult =
   | { readonly status: 'applied'; readonly payload: Uint8Array }
@@ -90,16 +93,16 @@ export function formatOf(data: Uint8Array): number | undefined {
   return data[0];
 }
 
-/** Decodes an envelope; any malformation is returned as a ProtocolError, never thrown. */
-export function decodeEnvelope(data: Uint8Array): Envelope | ProtocolError {
+/** Decodes an envelope; any malformation is returned as a `malformed_command` error, never thrown. */
+export function decodeEnvelope(data: Uint8Array): Envelope | BaristaError {
   try {
     const r = new ByteReader(data);
     const format = r.u8();
-    if (format !== ENVELOPE_FORMAT) return new ProtocolError('malformed_command', `unknown envelope format ${format}`);
+    if (format !== ENVELOPE_FORMAT) return new BaristaError('malformed_command', `unknown envelope format ${format}`);
     const stampMs = r.f64();
-    if (!Number.isFinite(stampMs)) return new ProtocolError('malformed_command', 'stampMs is not finite');
+    if (!Number.isFinite(stampMs)) return new BaristaError('malformed_command', 'stampMs is not finite');
     const term = r.f64();
-    if (!Number.isSafeInteger(term) || term < 0) return new ProtocolError('malformed_command', 'term is not a term');
+    if (!Number.isSafeInteger(term) || term < 0) return new BaristaError('malformed_command', 'term is not a term');
     const namespace = r.uvarint();
     const sessionId = r.uvarint();
     const seq = r.uvarint();
@@ -130,14 +133,14 @@ export function encodeSessionOp(op: SessionOp): Uint8Array {
   return w.finish();
 }
 
-export function decodeSessionOp(payload: Uint8Array): SessionOp | ProtocolError {
+export function decodeSessionOp(payload: Uint8Array): SessionOp | BaristaError {
   try {
     const r = new ByteReader(payload);
     const op = r.u8();
     let out: SessionOp;
     if (op === SESSION_OP.register) out = { op: 'register', clientAddress: r.stringUvarint() };
     else if (op === SESSION_OP.unregister) out = { op: 'unregister' };
-    else return new ProtocolError('malformed_command', `unknown session op ${op}`);
+    else return new BaristaError('malformed_command', `unknown session op ${op}`);
     r.expectEnd('session op');
     return out;
   } catch (err) {
@@ -153,30 +156,24 @@ export function encodeRsmResult(r: RsmResult): Uint8Array {
   return out;
 }
 
-const RSM_ERROR_CODES: ReadonlySet<string> = new Set<RsmErrorCode>([
-  'malformed_command',
-  'unknown_namespace',
-  'session_expired',
-  'stale_sequence',
-  'too_many_sessions',
-]);
+const RSM_ERROR_CODES: ReadonlySet<string> = new Set<string>(rsmErrorCodes);
 
 /**
  * Decodes a result. Results reach a proposer from a peer (a forwarded command's answer), so this
- * is total too: bytes that are not a result are a ProtocolError `malformed_result`.
+ * is total too: bytes that are not a result are a ProtocolError `malformed`.
  */
 export function decodeRsmResult(data: Uint8Array): RsmResult | ProtocolError {
   try {
     const r = new ByteReader(data);
     const status = r.u8();
     if (status === 0) return { status: 'applied', payload: r.rest() };
-    if (status !== 1) return new ProtocolError('malformed_result', `unknown result status ${status}`);
+    if (status !== 1) return new ProtocolError('malformed', `unknown result status ${status}`);
     const code = r.stringUvarint();
     r.expectEnd('result');
-    if (!RSM_ERROR_CODES.has(code)) return new ProtocolError('malformed_result', `unknown result code ${code}`);
+    if (!RSM_ERROR_CODES.has(code)) return new ProtocolError('malformed', `unknown result code ${code}`);
     return { status: 'refused', code: code as RsmErrorCode };
   } catch (err) {
-    return new ProtocolError('malformed_result', err instanceof Error ? err.message : String(err));
+    return new ProtocolError('malformed', err instanceof Error ? err.message : String(err));
   }
 }
 
@@ -188,10 +185,10 @@ export function decodeRegistered(payload: Uint8Array): number | ProtocolError {
     r.expectEnd('register result');
     return id;
   } catch (err) {
-    return new ProtocolError('malformed_result', err instanceof Error ? err.message : String(err));
+    return new ProtocolError('malformed', err instanceof Error ? err.message : String(err));
   }
 }
 
-function asMalformed(err: unknown): ProtocolError {
-  return new ProtocolError('malformed_command', err instanceof BaristaError ? err.message : String(err));
+function asMalformed(err: unknown): BaristaError {
+  return new BaristaError('malformed_command', err instanceof BaristaError ? err.message : String(err));
 }

@@ -59,7 +59,7 @@ test('envelope: round trip; every strict prefix is refused; random bytes never t
       const e = decodeEnvelope(bytes);
       if (!(e instanceof BaristaError)) assert.equal(bytes[0], 2);
       const r = decodeRsmResult(bytes);
-      if (r instanceof BaristaError) assert.equal(r.code, 'malformed_result');
+      if (r instanceof BaristaError) assert.equal(r.code, 'malformed');
       decodeSessionOp(bytes);
     }),
   );

@@ -52,7 +52,7 @@ test('a session idle across a leader change gets a full timeout from the new ter
   };
   const openSession = (node: string): number => {
     let id: number | undefined;
-    sim.instance(node)!.kv.openSession(`client-${node}`, (o) => (id = o.ok ? o.sessionId : -1));
+    sim.instance(node)!.kv.openSession(`client-${node}`, (o) => (id = o.ok ? o.value : -1));
     assert.ok(sim.runUntilCondition(() => id !== undefined, 10_000) && id! > 0, 'session opened');
     return id!;
   };

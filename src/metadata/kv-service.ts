@@ -31,7 +31,7 @@ import {
 } from '../rsm/envelope.ts';
 import { NamespaceId } from '../rsm/namespace.ts';
 import { decodeResult, encodeKvOp, type KvErrorCode, type KvOp, type KvResult, kvLimits } from './command.ts';
-import type { RaftDriver } from './raft-driver.ts';
+import type { RaftDriver } from '../raft/driver.ts';
 
 export interface ClientSession {
   readonly id: number;

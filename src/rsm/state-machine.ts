@@ -28,7 +28,7 @@
 import { assert } from '../lib/assert.ts';
 import { ByteReader, ByteWriter } from '../lib/bytes.ts';
 import { BaristaError, CorruptionError } from '../lib/errors.ts';
-import type { StateMachine } from '../metadata/state-machine.ts';
+import type { StateMachine } from '../raft/state-machine.ts';
 import {
   decodeEnvelope,
   decodeSessionOp,

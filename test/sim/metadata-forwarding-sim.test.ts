@@ -14,7 +14,7 @@ import { encodeKvOp } from '../../src/metadata/command.ts';
 import { kvRequestOf } from '../../src/metadata/kv.ts';
 import { encodeEnvelope } from '../../src/rsm/envelope.ts';
 import type { KvOutcome } from '../../src/metadata/kv-service.ts';
-import { defaultRaftTiming, type Outcome } from '../../src/metadata/raft-driver.ts';
+import { defaultRaftTiming, type Outcome } from '../../src/raft/driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
 import { defaultKvWorkload, KvWorkload } from '../../src/node/sim-kv-workload.ts';
 import { SimulationFailure } from '../../src/sim/failure.ts';

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { defaultMembershipTiming } from '../../src/membership/membership.ts';
 import { defaultKvOptions } from '../../src/metadata/kv.ts';
 import type { KvOutcome } from '../../src/metadata/kv-service.ts';
-import { defaultRaftTiming } from '../../src/metadata/raft-driver.ts';
+import { defaultRaftTiming } from '../../src/raft/driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
 

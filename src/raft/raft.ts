@@ -172,8 +172,9 @@ export interface Ready {
   readonly entries: readonly Entry[];
   /**
    * True when entries, a snapshot or a new term or vote must be made durable before advance(). A
-   * hardState that only moves the commit index is written but need not be synced (the commit
-   * index is volatile state; it becomes durable with the next sync).
+   * hardState that only moves the commit index is written — staged in the WAL's buffer, not
+   * synced — and advance() may follow at once (the commit index is volatile state; the staged
+   * record becomes durable with the next sync).
    */
   readonly mustSync: boolean;
   readonly messages: readonly Message[];

@@ -17,10 +17,13 @@
 // Durability contract: the writer methods STAGE (records buffered in the WAL; the view shows the
 // staged state at once, since the driver runs synchronously and calls sync() before anything else
 // reads; a WAL log-rule violation throws AssertionError at the call that caused it). Nothing staged may
-// be acknowledged — no vote granted, no append answered, no message that depends on it sent, and
-// core.advance() not called — before `sync()` (or `persist(ready)`, which stages a whole Ready and
-// syncs once) has returned a SyncMark. Hard state is therefore durable before any vote or append
-// it enables is acknowledged. A snapshot file is made durable (its own fdatasync + rename +
+// be acknowledged — no vote granted, no append answered, no message that depends on it sent —
+// before `sync()` (or `persist(ready)`, which stages a whole Ready and syncs once) has returned a
+// SyncMark, and core.advance() waits for that sync whenever the Ready says `mustSync`. Hard state
+// is therefore durable before any vote or append it enables is acknowledged. The one exception is
+// a hard state that only moves the commit index (Ready.mustSync false): the commit index is
+// volatile (Raft Figure 2), so its record stays staged in the WAL buffer, advance() follows at
+// once, and it becomes durable with the next batch's sync (a restart may find an older commit). A snapshot file is made durable (its own fdatasync + rename +
 // syncDir) before the WAL marker that refers to it is even staged, so the marker never points to
 // a file that might not exist after a crash.
 //

@@ -46,6 +46,9 @@ export interface SessionOptions {
   readonly skipSessionDedup?: boolean;
 }
 
+/** Bound on any log time (ms): integers up to here are exact, and a snapshot stores it as f64. */
+export const LOG_TIME_MS_MAX = Number.MAX_SAFE_INTEGER;
+
 export const defaultSessionOptions: SessionOptions = {
   sessionsMax: 10_000,
   sessionsPerClientMax: 256,
@@ -103,6 +106,18 @@ export class SessionTable {
 
   get size(): number {
     return this.sessions.size;
+  }
+
+  /**
+   * Whether a command's stamp yields a log time within ±LOG_TIME_MS_MAX. Each stamp is finite on
+   * its own (envelope.ts), but the sum termStartLogMs + stampMs (or a huge absolute term-0 stamp)
+   * may not be: every replica would apply it alike, and then no snapshot of it would load. The
+   * state machine answers such a command `malformed_command` and does not call `advance`.
+   */
+  accepts(stampMs: number, term: number): boolean {
+    const start = term > this.termSeen ? this.nowMs : this.termStartLogMs;
+    const at = term === 0 ? stampMs : start + stampMs;
+    return Number.isFinite(at) && Math.abs(at) <= LOG_TIME_MS_MAX;
   }
 
   /**

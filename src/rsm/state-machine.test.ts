@@ -113,6 +113,26 @@ test('a session refusal is cached per session like any result; a malformed paylo
   assert.equal(a.total, 0);
 });
 
+test('a stamp whose log time would leave ±LOG_TIME_MS_MAX is malformed_command and moves nothing; the snapshot loads', () => {
+  const { sm, a, log } = setup();
+  const add = (atMs: number, term: number) =>
+    CounterNamespace.totalOf(
+      log.submit({ namespace: COUNTER_ID, sessionId: 0, seq: 0, payload: CounterNamespace.add(1) }, { atMs, term }),
+    );
+  assert.equal(add(1000, 1), 1);
+  // Each stamp is finite; a huge absolute one, or a finite sum that overflows, is not a log time.
+  assert.equal(add(Number.MAX_SAFE_INTEGER + 2 ** 11, 0), 'malformed_command', 'absolute stamp out of range');
+  assert.equal(add(Number.MAX_SAFE_INTEGER - 1000, 2), 1 + 1, 'a sum right at the bound is fine');
+  assert.equal(add(1.7e308, 3), 'malformed_command', 'a sum that is out of range');
+  assert.equal(add(-1.7e308, 3), 'malformed_command', 'a sum far below');
+  assert.deepEqual([a.total, sm.logTimeMs, sm.malformedCount], [2, Number.MAX_SAFE_INTEGER, 3]);
+  const copy = setup();
+  copy.sm.restore(log.index, sm.snapshot());
+  assert.equal(copy.sm.logTimeMs, Number.MAX_SAFE_INTEGER);
+  assert.equal(add(1.7e308, 0), 'malformed_command');
+  copy.sm.restore(log.index, sm.snapshot());
+});
+
 test('namespaces register before the state machine starts, with unique ids and names', () => {
   const { sm, log } = setup();
   assert.throws(() => sm.register(new CounterNamespace('c', 90)), /id 90 is taken/);

@@ -97,7 +97,7 @@ export class ReplicatedStateMachine implements StateMachine {
     this.applied = index;
     this.started = true;
     const e = this.decode(data);
-    if (e === undefined) return this.malformed();
+    if (e === undefined || !this.sessions.accepts(e.stampMs, e.term)) return this.malformed();
     // A session the table closes (expiry, eviction, unregister) is closed by the log at this entry,
     // not by the entry's own session: its context carries session 0.
     const closed = (id: number): void => {

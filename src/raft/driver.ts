@@ -22,6 +22,10 @@
 //   definite failure  not_leader / no_leader (not proposed), proposal_dropped (the entry at our
 //                     index was applied with another term: it will never apply)
 //   indefinite        timeout, leadership lost while forwarding (may or may not have applied)
+// A proposal whose index a newer term's proposal takes on this leader is NOT answered then: its
+// entry is gone from this log, but another node may still hold it and commit it (Raft Figure 8:
+// a later leader that kept it). It waits, displaced, until its index is applied (then the term
+// applied there decides, definitely), a snapshot covers it, or its deadline passes (indefinite).
 // Reads use ReadIndex (`read`): the callback runs once this node's state machine has applied
 // everything committed before the read began, so reading local state then is linearizable.
 // Every pending map has a bound; beyond it requests fail fast with a LimitError (backpressure).
@@ -149,6 +153,13 @@ interface PendingProposal {
   readonly done: OutcomeCallback;
 }
 
+interface ForwardedIn {
+  readonly term: number;
+  readonly from: NodeId;
+  readonly requestId: number;
+  readonly startedMs: number;
+}
+
 interface PendingRead {
   readonly deadlineMs: number;
   readonly done: (error: BaristaError | undefined) => void;
@@ -186,10 +197,13 @@ export class RaftDriver {
   /** Requests this node forwarded to the leader, by request id. */
   private readonly forwarded = new Map<number, { deadlineMs: number; startedMs: number; done: OutcomeCallback }>();
   /** Requests other nodes forwarded to us (we are or were leader), by log index. */
-  private readonly forwardedIn = new Map<
-    number,
-    { term: number; from: NodeId; requestId: number; startedMs: number }
-  >();
+  private readonly forwardedIn = new Map<number, ForwardedIn>();
+  /**
+   * Proposals (ours and forwarded-in) whose index a newer term's proposal took on this leader;
+   * one per index (a third term at the index answers the older one outcome_unknown), counted
+   * in pendingCount, so bounded like the rest.
+   */
+  private readonly displaced = new Map<number, { mine?: PendingProposal; theirs?: ForwardedIn }>();
   /** Forwarded requests already taken in, so a duplicated frame is not proposed twice. */
   private readonly forwardedSeen: ForwardDedup;
   private readonly reads = new Map<number, PendingRead>();
@@ -531,7 +545,7 @@ export class RaftDriver {
   }
 
   private pendingCount(): number {
-    return this.proposals.size + this.forwarded.size + this.reads.size + this.forwardedIn.size;
+    return this.proposals.size + this.forwarded.size + this.reads.size + this.forwardedIn.size + this.displaced.size;
   }
 
   private schedule(): void {
@@ -718,58 +732,80 @@ export class RaftDriver {
         error: new BaristaError('outcome_unknown', 'outcome not seen'),
       });
     }
+    for (const i of this.displaced.keys()) if (i <= index) this.undisplace(i, 'replaced by a snapshot');
+  }
+
+  /** Answers the displaced proposals at `index` outcome_unknown (their entry may yet commit). */
+  private undisplace(index: number, why: string): void {
+    const d = this.displaced.get(index);
+    if (d === undefined) return;
+    this.displaced.delete(index);
+    const unknown = (): BaristaError => new BaristaError('outcome_unknown', `${why}; may or may not apply`);
+    d.mine?.done({ ok: false, error: unknown() });
+    if (d.theirs !== undefined)
+      this.reply(d.theirs.from, { requestId: d.theirs.requestId, ok: false, error: unknown() });
   }
 
   /**
    * A new proposal took `index`, so whatever was proposed there in an earlier term is gone from
-   * this leader's log and can never commit (a leader never overwrites a committed entry). Settle
-   * it now as definitely dropped; otherwise its callback would be lost when the map entry is
-   * replaced.
+   * this leader's log — but not necessarily from every log: another node that kept it may still
+   * lead and commit it (Raft Figure 8). So it is not answered now; it moves to `displaced` and
+   * is settled when `index` applies (see the header).
    */
   private supersede(index: number): void {
-    const dropped = (): BaristaError =>
-      new BaristaError('proposal_dropped', 'overwritten by a newer leader term; it will not apply');
     const mine = this.proposals.get(index);
-    if (mine !== undefined) {
-      this.proposals.delete(index);
-      mine.done({ ok: false, error: dropped() });
-    }
     const theirs = this.forwardedIn.get(index);
-    if (theirs !== undefined) {
-      this.forwardedIn.delete(index);
-      this.reply(theirs.from, { requestId: theirs.requestId, ok: false, error: dropped() });
-    }
+    if (mine === undefined && theirs === undefined) return;
+    this.undisplace(index, 'displaced twice by newer terms');
+    this.proposals.delete(index);
+    this.forwardedIn.delete(index);
+    this.displaced.set(index, { ...(mine !== undefined ? { mine } : {}), ...(theirs !== undefined ? { theirs } : {}) });
   }
 
   private settle(index: number, term: number, result: Uint8Array | undefined): void {
+    const d = this.displaced.get(index);
+    if (d !== undefined) {
+      this.displaced.delete(index);
+      if (d.mine !== undefined) this.settleMine(d.mine, term, result);
+      if (d.theirs !== undefined) this.settleTheirs(d.theirs, term, result);
+    }
     const mine = this.proposals.get(index);
     if (mine !== undefined) {
       this.proposals.delete(index);
-      if (mine.term === term && result !== undefined) {
-        const tookMs = this.env.clock.monotonicMs() - mine.startedMs;
-        this.commitLatency.observe(tookMs);
-        this.stages.leader.observe(tookMs);
-        mine.done({ ok: true, result });
-      } else {
-        mine.done({
-          ok: false,
-          error: new BaristaError('proposal_dropped', 'a new leader replaced the proposal; it will not apply'),
-        });
-      }
+      this.settleMine(mine, term, result);
     }
     const theirs = this.forwardedIn.get(index);
     if (theirs !== undefined) {
       this.forwardedIn.delete(index);
-      if (theirs.term === term && result !== undefined) {
-        this.stages.leader.observe(this.env.clock.monotonicMs() - theirs.startedMs);
-        this.reply(theirs.from, { requestId: theirs.requestId, ok: true, result });
-      } else
-        this.reply(theirs.from, {
-          requestId: theirs.requestId,
-          ok: false,
-          error: new BaristaError('proposal_dropped', 'replaced by a new leader'),
-        });
+      this.settleTheirs(theirs, term, result);
     }
+  }
+
+  /** The entry at a proposal's index applied with `term`: ours iff the terms match. */
+  private settleMine(mine: PendingProposal, term: number, result: Uint8Array | undefined): void {
+    if (mine.term === term && result !== undefined) {
+      const tookMs = this.env.clock.monotonicMs() - mine.startedMs;
+      this.commitLatency.observe(tookMs);
+      this.stages.leader.observe(tookMs);
+      mine.done({ ok: true, result });
+    } else {
+      mine.done({
+        ok: false,
+        error: new BaristaError('proposal_dropped', 'a new leader replaced the proposal; it will not apply'),
+      });
+    }
+  }
+
+  private settleTheirs(theirs: ForwardedIn, term: number, result: Uint8Array | undefined): void {
+    if (theirs.term === term && result !== undefined) {
+      this.stages.leader.observe(this.env.clock.monotonicMs() - theirs.startedMs);
+      this.reply(theirs.from, { requestId: theirs.requestId, ok: true, result });
+    } else
+      this.reply(theirs.from, {
+        requestId: theirs.requestId,
+        ok: false,
+        error: new BaristaError('proposal_dropped', 'replaced by a new leader'),
+      });
   }
 
   private serveReads(): void {
@@ -946,6 +982,12 @@ export class RaftDriver {
       if (now < p.deadlineMs) continue;
       this.proposals.delete(i);
       p.done({ ok: false, error: timeoutError('proposal') });
+    }
+    for (const [i, d] of this.displaced) {
+      // Ours time out like any proposal; forwarded-in ones once we no longer lead (as below).
+      const ourDeadline = d.mine === undefined ? now : d.mine.deadlineMs;
+      if (now >= ourDeadline && (d.theirs === undefined || this.core.role !== 'leader'))
+        this.undisplace(i, 'timed out while displaced by a newer term');
     }
     for (const [id, f] of this.forwarded) {
       if (now < f.deadlineMs) continue;

@@ -102,6 +102,105 @@ test('proposals truncated by a new leader are answered, even when their indexes 
   for (const o of fresh) assert.ok(o?.ok, 'the new proposals commit');
 });
 
+// Raft Figure 8 through the driver: a proposal whose index a newer term's proposal takes on the
+// same leader may still commit elsewhere, so it must not be answered definitely then. 5 nodes: L
+// leads T and puts W, Y, X (X at i) on L and S3 only; S2 wins T+1 with S4, S5 and its no-op (at
+// i-2) reaches only L, which truncates; L wins T+2 (L, S2, S4; its entries reach only S2) and
+// proposes at i, displacing X; L and S2 are cut off; S3 (last term T) wins T+3 with S4, S5 and
+// commits X. X's client must be told it applied (never "definitely not applied").
+test('a proposal displaced by a newer term on its leader is not answered definitely; it may commit (Figure 8)', () => {
+  const five = ['n1', 'n2', 'n3', 'n4', 'n5'];
+  const sim = new Simulation<NodeServices>({
+    seed: 'figure8',
+    nodes: five,
+    program: (env) =>
+      new NodeServices(env, {
+        clusterId: 'sim',
+        peers: five.filter((p) => p !== env.nodeId),
+        membership: defaultMembershipTiming,
+        raft: { ...defaultRaftTiming },
+      }),
+  });
+  const core = (id: string) => sim.instance(id)!.raft.core;
+  const leaderAmong = (among: readonly string[]): string | undefined => among.find((id) => core(id).role === 'leader');
+  assert.ok(
+    sim.runUntilCondition(() => leaderAmong(five) !== undefined, 10_000),
+    'a first leader',
+  );
+  sim.runFor(500);
+  const l = leaderAmong(five)!;
+  const termT = core(l).currentTerm;
+  const [s3, ...rest] = five.filter((id) => id !== l);
+  let cut = sim.network.partition([[l, s3!], rest]);
+  // A leader of a later term reaches neither S3 nor whichever of the rest did not elect it yet.
+  let quiet: readonly string[] = [];
+  const removeFilter = sim.network.addFilter((from, to) =>
+    core(from).role === 'leader' && core(from).currentTerm > termT && quiet.includes(to) ? 'drop' : 'pass',
+  );
+  const outcomes: Array<Outcome | undefined> = [undefined, undefined, undefined];
+  for (let k = 0; k < 3; k++) sim.instance(l)!.raft.submit(put(`old${k}`), (o) => (outcomes[k] = o));
+  const i = core(l).lastIndex;
+  assert.ok(
+    sim.runUntilCondition(() => core(s3!).lastIndex === i, 1_000),
+    'W, Y, X reach S3',
+  );
+  assert.equal(core(l).commitIndex < i - 2, true, 'nothing of W, Y, X commits');
+
+  quiet = [s3!, ...rest];
+  assert.ok(
+    sim.runUntilCondition(() => leaderAmong(rest) !== undefined, 5_000),
+    'the rest elect S2',
+  );
+  const s2 = leaderAmong(rest)!;
+  const [s4, s5] = rest.filter((id) => id !== s2);
+  cut.heal();
+  cut = sim.network.partition([[l, s2], [s3!], [s4!], [s5!]]);
+  assert.ok(
+    sim.runUntilCondition(() => core(l).lastIndex === i - 2 && core(l).termAt(i - 2) === core(s2).currentTerm, 2_000),
+    "L takes S2's no-op at i-2, dropping W, Y, X",
+  );
+  assert.equal(outcomes[2], undefined, 'X is not answered yet');
+
+  cut.heal();
+  cut = sim.network.partition([[l, s2, s4!], [s3!], [s5!]]);
+  quiet = [s3!, s4!, s5!];
+  assert.equal(sim.instance(s2)!.raft.transferLeadership(l), undefined, 'transfer accepted');
+  assert.ok(
+    sim.runUntilCondition(() => core(l).role === 'leader', 2_000),
+    'L wins T+2 with S2 and S4',
+  );
+  assert.equal(core(l).lastIndex, i - 1, "L's no-op takes i-1");
+  let fresh: Outcome | undefined;
+  sim.instance(l)!.raft.submit(put('fresh'), (o) => (fresh = o));
+  assert.equal(core(l).lastIndex, i, 'the new proposal takes X’s index');
+  sim.runFor(100);
+  const x = outcomes[2];
+  assert.ok(
+    x === undefined || x.ok || !x.error.definite,
+    `X is not answered definitely: ${x?.ok === false ? x.error.code : ''}`,
+  );
+
+  cut.heal();
+  removeFilter();
+  cut = sim.network.partition([[l], [s2], [s3!, s4!, s5!]]);
+  assert.ok(
+    sim.runUntilCondition(() => core(s3!).role === 'leader', 5_000),
+    'S3 wins T+3 with S4 and S5',
+  );
+  assert.ok(
+    sim.runUntilCondition(() => core(s3!).commitIndex >= i, 2_000),
+    'S3 commits X',
+  );
+  assert.equal(core(s3!).termAt(i), termT, 'the entry committed at i is X');
+  cut.heal();
+  assert.ok(
+    sim.runUntilCondition(() => outcomes.every((o) => o !== undefined) && fresh !== undefined, 3_000),
+    'every client is answered once L learns the commit',
+  );
+  for (const o of outcomes) assert.ok(o?.ok, `W, Y, X committed and their clients are told so: ${JSON.stringify(o)}`);
+  assert.equal(fresh?.ok === false && fresh.error.code, 'proposal_dropped', 'the displacing proposal lost index i');
+});
+
 test('a command over raftEntryBytesMax is refused definitely, before it reaches the log', () => {
   const sim = new Simulation<NodeServices>({
     seed: 'big',

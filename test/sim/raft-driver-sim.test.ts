@@ -174,7 +174,7 @@ test('a proposal displaced by a newer term on its leader is not answered definit
   sim.instance(l)!.raft.submit(put('fresh'), (o) => (fresh = o));
   assert.equal(core(l).lastIndex, i, 'the new proposal takes X’s index');
   sim.runFor(100);
-  const x = outcomes[2];
+  const x = outcomes[2] as Outcome | undefined; // (narrowed to undefined by the assert above)
   assert.ok(
     x === undefined || x.ok || !x.error.definite,
     `X is not answered definitely: ${x?.ok === false ? x.error.code : ''}`,

@@ -115,6 +115,33 @@ test('rejoin: a lost directory becomes a rejoining node, and stays one across re
   assert.deepEqual([member.kind, member.identity.rejoinId, member.write], ['rejoin', 'r2', true]);
 });
 
+test('rejoined groups are kept across restarts; with every log gone, the rejoin starts over under a new id', () => {
+  const store = new SimDiskStore(new SeededRng('id'));
+  const half = {
+    version: 1,
+    clusterId: 'c1',
+    nodeId: 'n2',
+    state: 'rejoining',
+    rejoinId: 'r1',
+    rejoined: ['metadata'],
+  } as const;
+  writeIdentity(store.view(), half);
+  const again = decideStart(store.view(), input({ walExists: true }));
+  assert.deepEqual([again.kind, again.identity, again.write], ['restart', half, false]);
+  // The rejoined group's log is gone with the rest: its re-add under r1 no longer holds.
+  const lost = decideStart(store.view(), input({ newRejoinId: () => 'r2' }));
+  assert.deepEqual(
+    [lost.kind, lost.identity.rejoinId, lost.identity.rejoined, lost.write],
+    ['rejoin', 'r2', undefined, true],
+  );
+  // A file from before per-group rejoins (no `rejoined`) reads as none; a bad shape is refused.
+  writeIdentity(store.view(), { ...half, rejoined: [] });
+  assert.equal(decideStart(store.view(), input({ walExists: true })).identity.rejoined, undefined);
+  store.view().remove('identity.json');
+  writeIdentity(store.view(), { ...half, rejoined: [7] } as unknown as typeof half);
+  assert.throws(() => decideStart(store.view(), input({ walExists: true })), /unknown shape/);
+});
+
 test('a data directory with a WAL and no identity (older versions, or a crash at bootstrap) is adopted', () => {
   const store = new SimDiskStore(new SeededRng('id'));
   const d = decideStart(store.view(), input({ walExists: true, rejoin: true }));

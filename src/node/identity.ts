@@ -1,7 +1,8 @@
 // A node's durable identity and the start-up rule that keeps a node that lost its data from
 // voting (issue 7 item 5). Runs over the Env's Disk, so the simulator runs the same rule.
 //
-// `identity.json` in the data directory holds {version, clusterId, nodeId, state, rejoinId},
+// `identity.json` in the data directory holds {version, clusterId, nodeId, state, rejoinId,
+// rejoined} (rejoined: the Raft groups a rejoining node is a voter in again; absent = none),
 // written atomically and durably (temp, fdatasync, rename, syncDir): at bootstrap right after the
 // WAL was created, at a rejoin before (src/node/services.ts says why). On every start, BEFORE the WAL is opened (a refused start creates nothing),
 // the node decides (decideStart) from the identity and whether its WAL directory exists:
@@ -14,7 +15,9 @@
 //   missing   none     'existing'                    REFUSE (node_data_missing): the data is gone
 //   foreign   -        -                             REFUSE (node_identity_mismatch)
 //   ours      exists   -                             restart (still rejoining if it was)
-//   ours      none     state rejoining, or rejoin    rejoin (a new rejoin id if it was a member)
+//   ours      none     state rejoining, or rejoin    rejoin (a new rejoin id if it was a member,
+//                                                    or if a group had already rejoined: its
+//                                                    log is gone with the rest)
 //   ours      none     otherwise                     REFUSE (node_data_missing): the WAL was lost
 //
 // An existing WAL, even an empty one, means the node never lost its log: a node's first vote or
@@ -46,6 +49,12 @@ export interface NodeIdentity {
   readonly state: 'member' | 'rejoining';
   /** Unique per rejoin (a leader re-adds a given rejoin once); '' if it never rejoined. */
   readonly rejoinId: string;
+  /**
+   * While rejoining: the groups that already made this node a voter again. A restart opens only
+   * the others in rejoin mode (a finished group must vote again, and a leader that no longer
+   * knows this rejoin id would remove and re-add a healthy voter). Absent in older files = none.
+   */
+  readonly rejoined?: readonly string[];
 }
 
 export interface StartDecision {
@@ -104,16 +113,20 @@ export function readIdentity(disk: Disk, dataDir: string): NodeIdentity | undefi
     typeof o['clusterId'] !== 'string' ||
     typeof o['nodeId'] !== 'string' ||
     (o['state'] !== 'member' && o['state'] !== 'rejoining') ||
-    typeof o['rejoinId'] !== 'string'
+    typeof o['rejoinId'] !== 'string' ||
+    (o['rejoined'] !== undefined &&
+      !(Array.isArray(o['rejoined']) && o['rejoined'].every((g: unknown) => typeof g === 'string')))
   ) {
     throw bad('unknown shape');
   }
+  const rejoined = o['rejoined'] as string[] | undefined;
   return {
     version: 1,
     clusterId: o['clusterId'],
     nodeId: o['nodeId'],
     state: o['state'],
     rejoinId: o['rejoinId'],
+    ...(rejoined !== undefined && rejoined.length > 0 ? { rejoined } : {}),
   };
 }
 
@@ -149,7 +162,9 @@ export function decideStart(disk: Disk, input: StartInput): StartDecision {
     );
   }
   if (input.walExists) return { kind: 'restart', identity: existing, write: false };
-  if (existing.state === 'rejoining') return { kind: 'rejoin', identity: existing, write: false };
+  if (existing.state === 'rejoining' && (existing.rejoined ?? []).length === 0)
+    return { kind: 'rejoin', identity: existing, write: false };
+  if (existing.state === 'rejoining') return { kind: 'rejoin', identity: ours('rejoining'), write: true };
   if (input.rejoin) return { kind: 'rejoin', identity: ours('rejoining'), write: true };
   throw missing(`data directory ${input.dataDir} has this node's identity but its Raft log is gone`);
 }

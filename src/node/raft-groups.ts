@@ -12,10 +12,19 @@
 //     before any timer runs); the identity is written after all WALs exist (bootstrap/adopt) or
 //     before any (rejoin), for the reasons services.ts gives.
 //   - restart: a group whose WAL is missing while others exist lost its data: refused
-//     (node_data_missing) like a wiped node, since its votes in that group are gone.
-//   - adopt/bootstrap: a group without a WAL never voted here: it bootstraps from the config.
+//     (node_data_missing) like a wiped node, since its votes in that group are gone — unless the
+//     identity says 'rejoining' and the group has not rejoined yet: a rejoin writes the identity
+//     before it creates the WALs, so a crash between two groups' WALs leaves exactly this, and
+//     that group simply rejoins (it never voted here under this identity).
+//   - adopt (WALs but no identity): a group without a WAL is allowed only if every WAL present is
+//     untouched (term 0, no vote, no entries: no driver ever ran, the crash was at bootstrap);
+//     otherwise identity and a group's log were both lost (a partial restore) and that group
+//     would start empty as a voter: refused (node_data_missing, naming the groups).
+//   - bootstrap: no group has a WAL; each bootstraps from the config.
 //   - rejoin: every group rejoins as a learner (same rejoin id; each group's leader re-adds the
-//     node on its own); the identity becomes 'member' once the node is a voter in every group.
+//     node on its own); each group that finishes is recorded in the identity (`rejoined`), so a
+//     restart reopens only the others in rejoin mode; the identity becomes 'member' once the node
+//     is a voter in every group.
 //
 // Membership operations (`barista member add|remove|promote|replace`) run group by group, the
 // metadata group first, then the others in the order declared, each on that group's leader; the
@@ -34,7 +43,14 @@ import { isValidGroupId, RaftGroupRouter } from '../raft/group-router.ts';
 import type { MemberOpDone } from '../raft/member-changes.ts';
 import type { MemberOp } from '../raft/member-codec.ts';
 import { defaultRaftStorageOptions, WalRaftStorage } from '../storage/raft-storage.ts';
-import { decideStart, NodeIdentityError, type StartDecision, writeIdentity } from './identity.ts';
+import {
+  decideStart,
+  IDENTITY_FILE,
+  type NodeIdentity,
+  NodeIdentityError,
+  type StartDecision,
+  writeIdentity,
+} from './identity.ts';
 import type { RaftTiming } from './services.ts';
 
 /** The group that holds cluster-level state; always first. */
@@ -73,6 +89,8 @@ export class RaftGroups {
   private readonly drivers = new Map<string, RaftDriver>();
   /** Groups still rejoining (identity 'rejoining' until this is empty). */
   private readonly rejoining = new Set<string>();
+  /** The identity as last written (rejoined groups are added as they finish). */
+  private identity: NodeIdentity;
 
   constructor(
     private readonly env: Env,
@@ -100,8 +118,11 @@ export class RaftGroups {
       dataDir: config.dataDir,
       newRejoinId: () => Buffer.from(env.rng.fork('rejoin').bytes(16)).toString('hex'),
     });
+    this.identity = this.start.identity;
+    const rejoined = new Set(this.identity.state === 'rejoining' ? (this.identity.rejoined ?? []) : []);
     if (this.start.kind === 'restart') {
-      const lost = groups.filter((g) => !present.has(g));
+      // While rejoining, a group that has not rejoined yet may lack its WAL (see the header).
+      const lost = groups.filter((g) => !present.has(g) && (this.identity.state !== 'rejoining' || rejoined.has(g)));
       if (lost.length > 0)
         throw new NodeIdentityError(
           'node_data_missing',
@@ -130,13 +151,31 @@ export class RaftGroups {
         );
         this.storages.set(group, storage);
       }
+      if (this.start.kind === 'adopt') this.refusePartialAdopt(groups, present);
       if (this.start.write && !rejoinFirst) writeIdentity(env.disk, this.start.identity);
     } catch (err) {
       this.closeStorage();
       throw err;
     }
-    if (this.start.identity.state === 'rejoining') for (const g of groups) this.rejoining.add(g);
+    if (this.identity.state === 'rejoining') for (const g of groups) if (!rejoined.has(g)) this.rejoining.add(g);
     this.router = new RaftGroupRouter(messages, env.transport);
+  }
+
+  /** Adopt with a group's WAL missing: only if no present WAL was ever used (see the header). */
+  private refusePartialAdopt(groups: readonly string[], present: ReadonlySet<string>): void {
+    const missing = groups.filter((g) => !present.has(g));
+    if (missing.length === 0) return;
+    const used = groups.filter((g) => {
+      const s = present.has(g) ? this.storages.get(g) : undefined;
+      if (s === undefined) return false;
+      const hs = s.hardState();
+      return hs.term !== 0 || hs.vote !== undefined || s.lastIndex() > 0 || s.snapshot().meta.index > 0;
+    });
+    if (used.length === 0) return;
+    throw new NodeIdentityError(
+      'node_data_missing',
+      `data directory ${this.config.dataDir} has no ${IDENTITY_FILE} and no Raft log for group(s) ${missing.join(', ')}, while group(s) ${used.join(', ')} hold a used log: a partial restore or loss; starting would make this node an empty voter in ${missing.join(', ')}: wipe it and start it with \`barista node --rejoin\``,
+    );
   }
 
   /** Starts the driver of a declared group over its recovered storage. */
@@ -145,7 +184,7 @@ export class RaftGroups {
     assert(storage !== undefined, `Raft group ${group} was not declared`);
     assert(!this.drivers.has(group), `Raft group ${group} opened twice`);
     const env = this.env;
-    const identity = this.start.identity;
+    const identity = this.identity;
     const rejoining = this.rejoining.has(group);
     const driver = new RaftDriver(env, this.router, {
       group,
@@ -157,8 +196,11 @@ export class RaftGroups {
               rejoinId: identity.rejoinId,
               peers: this.config.peers,
               onRejoined: () => {
-                this.rejoining.delete(group);
-                if (this.rejoining.size === 0) writeIdentity(env.disk, { ...identity, state: 'member' });
+                if (!this.rejoining.delete(group)) return;
+                const { rejoined: _, ...rest } = this.identity;
+                const done = this.config.groups.filter((g) => !this.rejoining.has(g));
+                this.identity = this.rejoining.size === 0 ? { ...rest, state: 'member' } : { ...rest, rejoined: done };
+                writeIdentity(env.disk, this.identity);
               },
             },
           }

@@ -187,3 +187,27 @@ test('per-group data: raft/<group>/wal; a lost group log or the pre-groups layou
   );
   assert.deepEqual(sim.diskStore('n3').view().list('raft'), []);
 });
+
+test('identity.json and one group log both lost (a partial restore): refused, naming the group, not adopted', () => {
+  const sim = cluster('groups-partial-restore');
+  assert.ok(
+    sim.runUntilCondition(() => leaderOf(sim, 'kv') !== undefined && leaderOf(sim, 'metadata') !== undefined, 10_000),
+    'leaders',
+  );
+  sim.runFor(500);
+  sim.crash('n3');
+  const disk = sim.diskStore('n3').view();
+  disk.remove('identity.json');
+  disk.syncDir('');
+  removeTree(disk, 'raft/kv');
+  // Adopting would start n3 as an empty voter of kv, whose votes and acknowledgements are gone.
+  assert.throws(
+    () => sim.restart('n3'),
+    (err: unknown) =>
+      err instanceof NodeIdentityError &&
+      err.code === 'node_data_missing' &&
+      /group\(s\) kv/.test(err.message) &&
+      /metadata/.test(err.message),
+  );
+  assert.equal(sim.diskStore('n3').view().exists('identity.json'), false, 'nothing adopted');
+});

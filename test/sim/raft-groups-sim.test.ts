@@ -210,4 +210,17 @@ test('identity.json and one group log both lost (a partial restore): refused, na
       /metadata/.test(err.message),
   );
   assert.equal(sim.diskStore('n3').view().exists('identity.json'), false, 'nothing adopted');
+  // A crash at bootstrap, between one group's WAL and the next, before any driver ran: the WAL
+  // present is untouched (term 0, no vote, no entries), so the start is adopted and kv bootstraps.
+  sim.crash('n3'); // (the refused start left it half up)
+  removeTree(sim.diskStore('n3').view(), 'raft');
+  sim.restart('n3'); // bootstraps (an empty directory, initialClusterState 'new')
+  assert.equal(sim.instance('n3')!.start.kind, 'bootstrap');
+  sim.crash('n3');
+  const again = sim.diskStore('n3').view();
+  removeTree(again, 'raft/kv');
+  again.remove('identity.json');
+  again.syncDir('');
+  sim.restart('n3');
+  assert.equal(sim.instance('n3')!.start.kind, 'adopt');
 });

@@ -26,11 +26,13 @@ export class LeaderLogClock {
     private readonly clock: Clock,
     /** The log time the local state machine has applied (KvStateMachine.logTimeMs). */
     private readonly appliedLogTimeMs: () => number,
+    /** PLANTED BUG (mutation 'kv-log-clock-wall-delta'): elapsed time from wall-clock differences. */
+    private readonly wallDelta = false,
   ) {}
 
   /** Log time now, for a leader in `term`. */
   nowMs(term: number): number {
-    const monotonic = this.clock.monotonicMs();
+    const monotonic = this.wallDelta ? this.clock.wallMs() : this.clock.monotonicMs();
     if (term !== this.term) {
       this.term = term;
       this.baseLogMs = this.appliedLogTimeMs();

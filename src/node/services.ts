@@ -117,7 +117,11 @@ export class NodeServices {
     try {
       membership = new MembershipDriver(env, this.router, config.peers, config.membership);
       const kvState = this.kvState;
-      const logClock = new LeaderLogClock(env.clock, () => kvState.logTimeMs);
+      const logClock = new LeaderLogClock(
+        env.clock,
+        () => kvState.logTimeMs,
+        env.mutations.has('kv-log-clock-wall-delta'),
+      );
       this.raft = new RaftDriver(env, this.router, {
         // A rejoining node learns its configuration from the leader (RaftOptions.voters).
         voters: rejoining ? [] : [env.nodeId, ...config.peers].sort(),

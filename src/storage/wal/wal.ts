@@ -263,7 +263,8 @@ export class Wal {
       const segment = repair?.segment ?? final!.segment;
       const file = disk.open(`${options.dir}/${segment}`, { create: false });
       try {
-        if (repair !== null) file.truncate(repair.offset);
+        // PLANTED BUG (mutation 'wal-repair-skip-truncate'): the torn bytes stay before the next batch.
+        if (repair !== null && mutations?.has('wal-repair-skip-truncate') !== true) file.truncate(repair.offset);
         // Same bytes, same place: dirties pages a failed fdatasync may have left clean but unwritten.
         if (final !== null) file.writeAt(final.offset, final.bytes);
         file.sync();

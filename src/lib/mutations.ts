@@ -53,6 +53,8 @@ export const MUTATION_NAMES = [
   'kv-log-clock-wall-delta',
   /** WAL recovery: a torn tail is cut from the recovered log but not from the file; new batches land after the torn bytes. */
   'wal-repair-skip-truncate',
+  /** Raft lease reads: a leader that hands leadership over (TimeoutNow) keeps serving reads from its lease. */
+  'raft-lease-kept-on-transfer',
 ] as const;
 
 export type Mutation = (typeof MUTATION_NAMES)[number];

@@ -118,7 +118,7 @@ export const defaultRaftTiming = {
   electionTimeoutTicks: 10,
   heartbeatTicks: 2,
   requestTimeoutMs: 5_000,
-  pendingRequestsMax: 10_000,
+  pendingRequestsMax: limits.raftPendingRequestsMax,
   snapshotEveryEntries: 10_000,
   snapshotRetainEntries: 1_000,
   leaseClockDriftRateMax: 0.05,
@@ -151,7 +151,6 @@ const ROLE_CODE: Record<Role, number> = { follower: 0, preCandidate: 1, candidat
 export function timeoutError(what: string): BaristaError {
   return new BaristaError('timeout', `${what} timed out; it may or may not have taken effect`, {
     definite: false,
-    retriable: true,
   });
 }
 
@@ -331,8 +330,7 @@ export class RaftDriver {
 
   /** Proposes `command` (through the leader) and calls `done` with the state machine's result. */
   submit(command: Uint8Array, done: OutcomeCallback): void {
-    if (this.stopped)
-      return done({ ok: false, error: new BaristaError('stopped', 'node is stopping', { retriable: true }) });
+    if (this.stopped) return done({ ok: false, error: new BaristaError('stopped', 'node is stopping') });
     if (this.pendingCount() >= this.options.pendingRequestsMax) {
       return done({
         ok: false,
@@ -360,7 +358,7 @@ export class RaftDriver {
     if (leader === undefined || leader === this.env.nodeId) {
       return done({
         ok: false,
-        error: new BaristaError('no_leader', 'no leader is known right now', { retriable: true }),
+        error: new BaristaError('no_leader', 'no leader is known right now'),
       });
     }
     const requestId = this.nextRequestId++;
@@ -424,7 +422,7 @@ export class RaftDriver {
     }
     const leader = this.core.leader;
     if (leader === undefined || leader === this.env.nodeId)
-      return done(new BaristaError('no_leader', 'no leader is known right now', { retriable: true }));
+      return done(new BaristaError('no_leader', 'no leader is known right now'));
     if (this.pendingCount() >= this.options.pendingRequestsMax)
       return done(
         new LimitError('pendingRequestsMax', `more than ${this.options.pendingRequestsMax} requests waiting`),
@@ -604,10 +602,7 @@ export class RaftDriver {
       this.proposals.delete(i);
       p.done({
         ok: false,
-        error: new BaristaError('outcome_unknown', 'replaced by a snapshot before the outcome was seen', {
-          definite: false,
-          retriable: true,
-        }),
+        error: new BaristaError('outcome_unknown', 'replaced by a snapshot before the outcome was seen'),
       });
     }
     for (const [i, f] of this.forwardedIn) {
@@ -616,7 +611,7 @@ export class RaftDriver {
       this.reply(f.from, {
         requestId: f.requestId,
         ok: false,
-        error: new BaristaError('outcome_unknown', 'outcome not seen', { definite: false }),
+        error: new BaristaError('outcome_unknown', 'outcome not seen'),
       });
     }
   }
@@ -629,9 +624,7 @@ export class RaftDriver {
    */
   private supersede(index: number): void {
     const dropped = (): BaristaError =>
-      new BaristaError('proposal_dropped', 'overwritten by a newer leader term; it will not apply', {
-        retriable: true,
-      });
+      new BaristaError('proposal_dropped', 'overwritten by a newer leader term; it will not apply');
     const mine = this.proposals.get(index);
     if (mine !== undefined) {
       this.proposals.delete(index);
@@ -654,9 +647,7 @@ export class RaftDriver {
       } else {
         mine.done({
           ok: false,
-          error: new BaristaError('proposal_dropped', 'a new leader replaced the proposal; it will not apply', {
-            retriable: true,
-          }),
+          error: new BaristaError('proposal_dropped', 'a new leader replaced the proposal; it will not apply'),
         });
       }
     }
@@ -669,7 +660,7 @@ export class RaftDriver {
         this.reply(theirs.from, {
           requestId: theirs.requestId,
           ok: false,
-          error: new BaristaError('proposal_dropped', 'replaced by a new leader', { retriable: true }),
+          error: new BaristaError('proposal_dropped', 'replaced by a new leader'),
         });
     }
   }
@@ -706,7 +697,7 @@ export class RaftDriver {
     }
     const fail = (error: BaristaError): void => this.reply(from, { requestId: req.requestId, ok: false, error });
     if (this.core.role !== 'leader')
-      return fail(new BaristaError('not_leader', 'not the leader (forwarded to a stale leader)', { retriable: true }));
+      return fail(new BaristaError('not_leader', 'not the leader (forwarded to a stale leader)'));
     if (this.pendingCount() >= this.options.pendingRequestsMax)
       return fail(new LimitError('pendingRequestsMax', 'leader is overloaded'));
     if (req.command.length > limits.raftEntryBytesMax) {
@@ -749,9 +740,7 @@ export class RaftDriver {
           : { requestId: req.requestId, ok: false, error },
       );
     if (this.core.role !== 'leader')
-      return answer(
-        new BaristaError('not_leader', 'not the leader (forwarded to a stale leader)', { retriable: true }),
-      );
+      return answer(new BaristaError('not_leader', 'not the leader (forwarded to a stale leader)'));
     this.members.start(req.op, req.nodeId, deadlineMs, answer);
     this.schedule();
   }
@@ -831,9 +820,7 @@ export class RaftDriver {
       frame = encodeForwardedResponse({
         requestId: response.requestId,
         ok: false,
-        error: new BaristaError('result_too_large', `applied, but the result does not fit: ${err.message}`, {
-          definite: false,
-        }),
+        error: new BaristaError('result_too_large', `applied, but the result does not fit: ${err.message}`),
       });
     }
     this.env.transport.send(to, MessageType.RaftClientResponse, frame);
@@ -844,7 +831,7 @@ export class RaftDriver {
     // PLANTED BUG (mutation 'raft-timeout-definite'): "no answer in time" taken for "did not happen".
     const timedOut = (what: string): BaristaError =>
       this.env.mutations.has('raft-timeout-definite')
-        ? new BaristaError('timeout', `${what} timed out`, { definite: true, retriable: true })
+        ? new BaristaError('timeout', `${what} timed out`, { definite: true })
         : timeoutError(what);
     for (const [i, p] of this.proposals) {
       if (now < p.deadlineMs) continue;
@@ -860,7 +847,7 @@ export class RaftDriver {
       if (now < r.deadlineMs) continue;
       this.reads.delete(id);
       // A read has no effect, so a timed-out read is a definite failure.
-      r.done(new BaristaError('timeout', 'read timed out', { definite: true, retriable: true }));
+      r.done(new BaristaError('timeout', 'read timed out', { definite: true }));
     }
     // Forwarded-in entries are bounded by the log: they settle when their index applies. Entries
     // from a lost leadership that never apply would linger, so drop them after the timeout too.
@@ -871,10 +858,7 @@ export class RaftDriver {
         this.reply(f.from, {
           requestId: f.requestId,
           ok: false,
-          error: new BaristaError('leadership_lost', 'leadership lost; may or may not apply', {
-            definite: false,
-            retriable: true,
-          }),
+          error: new BaristaError('leadership_lost', 'leadership lost; may or may not apply'),
         });
       }
     }

@@ -226,7 +226,7 @@ export class KvWorkload {
       if (answered) return;
       answered = true;
       if (o.ok) {
-        this.sessionOf.set(process, { id: o.sessionId, seq: 0 });
+        this.sessionOf.set(process, { id: o.value, seq: 0 });
         this.issue(process);
       } else retry();
     });

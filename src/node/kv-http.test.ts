@@ -10,7 +10,7 @@ import { defaultMembershipTiming } from '../membership/membership.ts';
 import type { KvErrorCode } from '../metadata/command.ts';
 import { defaultKvOptions } from '../metadata/kv.ts';
 import type { KvOutcome, KvService } from '../metadata/kv-service.ts';
-import { defaultRaftTiming } from '../metadata/raft-driver.ts';
+import { defaultRaftTiming } from '../raft/driver.ts';
 import { SimMetrics } from '../sim/observe.ts';
 import { Simulation } from '../sim/simulation.ts';
 import { AdminServer } from './admin.ts';

@@ -92,8 +92,8 @@ const CAUGHT: ReadonlyArray<{ mutation: Mutation; seed: string; invariant: RegEx
   { mutation: 'snapshot-read-once', seed: '10', invariant: /^exception$/ },
   { mutation: 'kv-time-from-contacted-node', seed: '2', invariant: /^session-expiry$/ },
   { mutation: 'raft-timeout-definite', seed: '18', invariant: /^linearizability$/ },
-  { mutation: 'kv-log-clock-wall-delta', seed: '11', invariant: /^session-expiry$/ },
-  { mutation: 'wal-repair-skip-truncate', seed: '59', invariant: /^exception$/ },
+  { mutation: 'kv-log-clock-wall-delta', seed: '7', invariant: /^session-expiry$/ },
+  { mutation: 'wal-repair-skip-truncate', seed: '15', invariant: /^exception$/ },
 ];
 
 describe('swarm: planted bugs are caught by a seed that passes without them', () => {

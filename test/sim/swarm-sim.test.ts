@@ -92,7 +92,7 @@ const CAUGHT: ReadonlyArray<{ mutation: Mutation; seed: string; invariant: RegEx
   { mutation: 'snapshot-read-once', seed: '1', invariant: /^exception$/ },
   { mutation: 'kv-time-from-contacted-node', seed: '2', invariant: /^session-expiry$/ },
   { mutation: 'raft-timeout-definite', seed: '18', invariant: /^linearizability$/ },
-  { mutation: 'kv-log-clock-wall-delta', seed: '7', invariant: /^session-expiry$/ },
+  { mutation: 'kv-log-clock-wall-delta', seed: '39', invariant: /^session-expiry$/ },
   { mutation: 'wal-repair-skip-truncate', seed: '15', invariant: /^exception$/ },
 ];
 

@@ -47,6 +47,19 @@ export const limits = {
   adminRequestBytesMax: 2 * 1024 * 1024 + 64 * 1024,
   /** Concurrent admin HTTP connections (the /v1/kv client API shares the admin port). */
   adminConnectionsMax: 1024,
+  // Client listeners (src/env/types.ts ListenerBounds): ceilings every protocol's bounds must stay
+  // within, checked when a listener starts (src/env/listener-core.ts). A protocol picks its own
+  // values below them (a test protocol small ones, RESP its own idle timeout 'none').
+  /** Connections open at once on one client port. */
+  clientConnectionsPerPortMax: 10_000,
+  /** Connections open at once from one client host on one port. */
+  clientConnectionsPerAddressMax: 1_000,
+  /** Reply bytes one connection may leave unread before it is evicted as a slow reader. */
+  clientBufferedBytesMax: 64 * 1024 * 1024,
+  /** Requests taken from one connection and not yet answered (reading stops at the bound). */
+  clientInflightRequestsMax: 4096,
+  /** Longest idle timeout a protocol may choose (a day); 'none' is said explicitly. */
+  clientIdleTimeoutMsMax: 86_400_000,
 } as const;
 
 export type Limits = typeof limits;
@@ -69,6 +82,10 @@ export function validateLimits(l: Limits = limits): void {
   assert(
     l.kvKeyBytesMax + 2 * l.kvValueBytesMax + KV_COMMAND_HEADER_BYTES_MAX <= l.kvCommandBytesMax,
     'a cas with a full-size key, expected and new value must fit in a kv command',
+  );
+  assert(
+    l.clientConnectionsPerAddressMax <= l.clientConnectionsPerPortMax,
+    'a client host may not hold more connections than a port accepts',
   );
   assert(l.kvCommandBytesMax <= l.raftEntryBytesMax, 'every kv command must fit in a Raft entry');
   assert(

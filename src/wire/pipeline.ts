@@ -1,0 +1,147 @@
+// The request loop every request/response front end shares (test protocol now; RESP and ZooKeeper
+// next): decode requests from a ClientConnection's chunks, hand each to the session's `serve`, and
+// write the replies back in request order, under the connection's in-flight bound.
+//
+// No business rules live here: what a request means is `serve`'s affair; how bytes become requests
+// is the protocol decoder's.
+//
+// Invariants:
+//   - replies leave in the order their requests arrived (pipelining clients rely on it), whatever
+//     order `serve` answers them in; each request is answered at most once.
+//   - requestStarted() is called per request dispatched and requestFinished() per reply written, so
+//     the listener stops reading at inflightRequestsMax (TCP pushes back, no error is sent). A chunk
+//     may hold more complete requests than the bound admits: they stay in the decoder (reading is
+//     stopped meanwhile, so it holds at most one chunk beyond a partial request) and are dispatched
+//     as replies go out.
+//   - a decode error is terminal (a byte stream cannot resynchronise): nothing more is dispatched,
+//     replies to earlier requests still go out, then the protocol's error reply, then the
+//     connection closes. Counted in client_protocol_errors_total{protocol, code}; never thrown.
+
+import type { ClientConnection, Counter, Metrics } from '../env/types.ts';
+import { assert } from '../lib/assert.ts';
+import { ProtocolError } from '../lib/errors.ts';
+
+/** A streaming decoder that yields one request at a time (so dispatch can stop at a bound). */
+export interface RequestDecoder<Req> {
+  /** Appends a chunk; the decoder copies what it keeps (the chunk is valid only during the call). */
+  push(chunk: Uint8Array): void;
+  /** The next complete request, a terminal ProtocolError, or undefined when more bytes are needed. */
+  next(): Req | ProtocolError | undefined;
+}
+
+export interface ReplyOptions {
+  /** Close the connection once this reply has been written (a QUIT). */
+  readonly thenClose?: boolean;
+}
+
+/** Answers one request; call it exactly once, now or later. */
+export type Reply = (bytes: Uint8Array, options?: ReplyOptions) => void;
+
+export interface PipelineOptions<Req> {
+  readonly connection: ClientConnection;
+  readonly decoder: RequestDecoder<Req>;
+  readonly metrics: Metrics;
+  serve(request: Req, reply: Reply): void;
+  /** The bytes to send before closing on a decode error (the protocol's error reply), if any. */
+  protocolErrorReply(error: ProtocolError): Uint8Array | undefined;
+}
+
+interface Slot {
+  bytes: Uint8Array | null;
+  thenClose: boolean;
+  /** A decode error's reply: not a request, so not counted in flight. */
+  counted: boolean;
+}
+
+export class RequestPipeline<Req> {
+  private readonly conn: ClientConnection;
+  /** Requests dispatched and not yet written, oldest first (at most inflightRequestsMax + 1). */
+  private readonly slots: Slot[] = [];
+  private stopped = false;
+  /** pump() is on the stack: a synchronous reply must not re-enter it (the loop continues). */
+  private pumping = false;
+  private readonly errors = new Map<string, Counter>();
+
+  constructor(private readonly options: PipelineOptions<Req>) {
+    this.conn = options.connection;
+    this.conn.onClose(() => {
+      this.stopped = true;
+      this.slots.length = 0;
+    });
+    this.conn.onData((chunk) => {
+      this.options.decoder.push(chunk);
+      this.pump();
+    });
+  }
+
+  /** Dispatches decoded requests while the in-flight bound admits them. */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      this.dispatch();
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private dispatch(): void {
+    const max = this.conn.bounds.inflightRequestsMax;
+    while (!this.stopped && !this.conn.closed && this.conn.inflightRequests < max) {
+      const next = this.options.decoder.next();
+      if (next === undefined) return;
+      if (next instanceof ProtocolError) {
+        this.failDecode(next);
+        return;
+      }
+      const slot: Slot = { bytes: null, thenClose: false, counted: true };
+      this.slots.push(slot);
+      this.conn.requestStarted();
+      let answered = false;
+      this.options.serve(next, (bytes, replyOptions) => {
+        assert(!answered, 'a request was answered twice');
+        answered = true;
+        if (this.conn.closed) return;
+        slot.bytes = bytes;
+        slot.thenClose = replyOptions?.thenClose === true;
+        this.flush();
+      });
+    }
+  }
+
+  private failDecode(error: ProtocolError): void {
+    this.stopped = true;
+    let counter = this.errors.get(error.code);
+    if (counter === undefined) {
+      counter = this.options.metrics.counter(
+        'client_protocol_errors_total',
+        'Client byte streams that failed to decode, by code (the connection is closed)',
+        { protocol: this.conn.protocol, code: error.code },
+      );
+      this.errors.set(error.code, counter);
+    }
+    counter.inc();
+    const bytes = this.options.protocolErrorReply(error) ?? new Uint8Array(0);
+    this.slots.push({ bytes, thenClose: true, counted: false });
+    this.flush();
+  }
+
+  /** Writes every answered reply at the head of the order. */
+  private flush(): void {
+    const conn = this.conn;
+    while (this.slots.length > 0 && !conn.closed) {
+      const head = this.slots[0]!;
+      if (head.bytes === null) return;
+      this.slots.shift();
+      conn.write(head.bytes); // false = backpressure: the listener has stopped reading already
+      if (head.counted && !conn.closed) conn.requestFinished();
+      if (head.thenClose) {
+        this.stopped = true;
+        conn.close();
+        return;
+      }
+    }
+    // Replies went out: requests held in the decoder may go now.
+    if (!this.stopped) this.pump();
+  }
+}

@@ -326,11 +326,12 @@ export class CoreConnection implements ClientConnection {
     this.drainHandler?.();
   }
 
-  /** The client closed (`remote`) or the connection broke (`reset`). */
+  /** The client closed (`remote`: our side ends too, gracefully) or the connection broke (`reset`). */
   ended(reason: 'remote' | 'reset'): void {
     if (this.closedFlag) return;
     this.finish(reason);
-    this.io.destroy();
+    if (reason === 'remote') this.io.end();
+    else this.io.destroy();
   }
 
   /** Closes from this side without a flush: eviction, idle timeout, listener closing. */

@@ -16,8 +16,9 @@
 //   - write() copies the caller's bytes (net.Socket keeps a reference until it writes them).
 //   - close() ends the socket after its queued bytes (FIN); if the client does not read them within
 //     closeLingerMs the socket is destroyed, so a closed connection cannot hold memory for long.
-//   - a client's FIN closes the connection (`remote`; replies still queued are dropped, as Redis
-//     does for a client that half-closes); a socket error closes it as `reset`.
+//   - a client's FIN closes the connection (`remote`; our side ends after what is queued); a
+//     socket error closes it as `reset`. Evictions, idle timeouts and a closing listener reset
+//     the connection (RST), so the kernel frees what it buffered for the client at once.
 
 import { createServer, type Server, type Socket } from 'node:net';
 import { type CoreConnection, type ConnectionIo, ListenerCore } from '../env/listener-core.ts';
@@ -175,7 +176,9 @@ class SocketIo implements ConnectionIo {
   }
 
   destroy(): void {
-    this.socket.destroy();
+    // RST: the kernel drops what it still holds for this client (MBs for a slow reader) at once.
+    if (!this.socket.destroyed && typeof this.socket.resetAndDestroy === 'function') this.socket.resetAndDestroy();
+    else this.socket.destroy();
   }
 
   socketClosed(): void {

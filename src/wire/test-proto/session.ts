@@ -5,10 +5,13 @@
 //   UPPER text        -> +TEXT
 //   SLOW ms text      -> +text after ms (0..testProtoSlowMsMax) on the Env's timers: requests in
 //                        flight, so a pipelining client meets the in-flight bound
-//   FLOOD count bytes -> count pushes "+" and bytes-2 'x' (each line `bytes` long, 3..line max),
-//                        one batch of up to testProtoFloodBatchBytes every millisecond whatever
-//                        write() says (unsolicited output, as pub/sub and watches produce), then
-//                        +flooded. A client that does not read is evicted as a slow reader.
+//   FLOOD count bytes -> count lines "+" and bytes-2 'x' (each line `bytes` long, 3..line max), one
+//                        batch of up to testProtoFloodBatchBytes every millisecond while write()
+//                        says go on, else after onDrain (a large streamed reply), then +flooded.
+//                        A client that reads slowly slows it down; one that does not read stalls it.
+//   PUSH count bytes  -> the same lines, a batch every millisecond whatever write() says
+//                        (unsolicited output, as pub/sub and watches produce), then +pushed. A client
+//                        that does not read is evicted as a slow reader.
 //   QUIT              -> +bye, then the server closes
 //   anything else     -> -unknown_command VERB ; a bad argument -> -bad_argument detail
 // A malformed stream gets "-" code and the connection closes (pipeline.ts).
@@ -76,15 +79,16 @@ function serve(env: TestSessionEnv, connection: ClientConnection, request: TestR
       env.timers.after(ms, () => reply(ok(text)));
       return;
     }
-    case 'FLOOD': {
+    case 'FLOOD':
+    case 'PUSH': {
       const [countText = '', bytesText = ''] = argument.split(' ');
       const count = parseCount(countText, testProtoFloodCountMax);
       const lineBytes = parseCount(bytesText, testProtoLineBytesMax);
       if (count === undefined || lineBytes === undefined || lineBytes < 3) {
-        reply(bad('bad_argument', 'FLOOD needs count and line bytes (3 or more)'));
+        reply(bad('bad_argument', `${verb} needs count and line bytes (3 or more)`));
         return;
       }
-      flood(env, connection, count, lineBytes, reply);
+      flood(env, connection, { count, lineBytes, heedBackpressure: verb === 'FLOOD' }, reply);
       return;
     }
     default:
@@ -92,8 +96,16 @@ function serve(env: TestSessionEnv, connection: ClientConnection, request: TestR
   }
 }
 
-/** Writes `count` push lines in batches, one batch per millisecond, ignoring backpressure. */
-function flood(env: TestSessionEnv, connection: ClientConnection, count: number, lineBytes: number, reply: Reply) {
+interface FloodOptions {
+  readonly count: number;
+  readonly lineBytes: number;
+  /** Wait for onDrain when write() says stop (FLOOD), or write on regardless (PUSH). */
+  readonly heedBackpressure: boolean;
+}
+
+/** Writes `count` lines in batches, one batch per millisecond (see FLOOD and PUSH above). */
+function flood(env: TestSessionEnv, connection: ClientConnection, options: FloodOptions, reply: Reply): void {
+  const { count, lineBytes, heedBackpressure } = options;
   const line = ascii(`+${'x'.repeat(lineBytes - 2)}\n`);
   const perBatch = Math.max(1, Math.floor(testProtoFloodBatchBytes / lineBytes));
   let left = count;
@@ -103,9 +115,16 @@ function flood(env: TestSessionEnv, connection: ClientConnection, count: number,
     const bytes = new Uint8Array(n * lineBytes);
     for (let i = 0; i < n; i++) bytes.set(line, i * lineBytes);
     left -= n;
-    connection.write(bytes);
-    if (left > 0) env.timers.after(1, batch);
-    else reply(ok('flooded'));
+    const go = connection.write(bytes);
+    if (left === 0) reply(ok(heedBackpressure ? 'flooded' : 'pushed'));
+    else if (go || !heedBackpressure) env.timers.after(1, batch);
+    else {
+      // One drain resumes this flood once (the handler slot is the connection's, so clear it).
+      connection.onDrain(() => {
+        connection.onDrain(() => undefined);
+        env.timers.after(1, batch);
+      });
+    }
   };
   batch();
 }

@@ -207,16 +207,25 @@ export function listenerCompliance(name: string, harness: ListenerHarness): void
         const inflightRequestsMax = 2;
         const served = await serve(world, { ...roomy, inflightRequestsMax });
         const c = new Client(world.connect(protocol, served.port, 1));
-        const slowMs = 150;
+        const slowMs = 400;
         const started = world.nowMs();
-        for (let i = 0; i < 6; i++) c.send('SLOW', `${slowMs} r${i}`);
+        c.send('SLOW', `${slowMs} r0`);
+        c.send('SLOW', `${slowMs} r1`);
+        await world.until(() => served.inflightSeenMax === 2, 'the first two requests are in flight');
+        const receivedAtBound = world.metric('client_bytes_received_total', m);
+        for (let i = 2; i < 6; i++) c.send('SLOW', `${slowMs} r${i}`);
+        await world.idle(slowMs / 4);
+        assert.equal(
+          world.metric('client_bytes_received_total', m),
+          receivedAtBound,
+          'at the bound nothing more is read: the requests wait in TCP',
+        );
         await world.until(() => c.replies.length === 6, 'six replies');
         const tookMs = world.nowMs() - started;
         assert.deepEqual(
           c.replies,
           Array.from({ length: 6 }, (_, i) => ({ ok: true, text: `r${i}` })),
         );
-        assert.ok(served.inflightSeenMax <= inflightRequestsMax, `in flight reached ${served.inflightSeenMax}`);
         assert.equal(served.inflightSeenMax, inflightRequestsMax);
         // Three waves of two: at least three SLOW delays, never all six at once.
         assert.ok(tookMs >= 3 * slowMs - 1, `six SLOW ${slowMs} with 2 in flight took ${tookMs} ms`);

@@ -13,7 +13,8 @@
 //     back, the client blocks in write, and nothing is answered with an error.
 //   - bufferedBytes is the socket's writableLength: bytes Node holds that the kernel has not taken.
 //     The kernel's own send buffer (some MB on loopback) is TCP's business, not counted.
-//   - write() copies the caller's bytes (net.Socket keeps a reference until it writes them).
+//   - write() copies the caller's bytes (net.Socket keeps a reference until it writes them); the
+//     socket is corked while a chunk is handled, so its synchronous replies leave in one writev.
 //   - close() ends the socket after its queued bytes (FIN); if the client does not read them within
 //     closeLingerMs the socket is destroyed, so a closed connection cannot hold memory for long.
 //   - a client's FIN closes the connection (`remote`; our side ends after what is queued); a
@@ -129,7 +130,15 @@ class TcpListener implements Listener {
     }
     const io = new SocketIo(socket);
     let conn: CoreConnection | null = null;
-    socket.on('data', (chunk: Buffer) => conn?.received(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      // Replies written while a chunk is handled leave in one writev, not one syscall each.
+      socket.cork();
+      try {
+        conn?.received(chunk);
+      } finally {
+        socket.uncork();
+      }
+    });
     socket.on('drain', () => conn?.drained());
     socket.on('end', () => conn?.ended('remote'));
     socket.on('error', (err) => this.core.options.log.debug({ remote, err: String(err) }, 'client connection error'));

@@ -13,11 +13,14 @@
 //     may hold more complete requests than the bound admits: they stay in the decoder (reading is
 //     stopped meanwhile, so it holds at most one chunk beyond a partial request) and are dispatched
 //     as replies go out.
+//   - fairness: at most inflightRequestsMax requests are dispatched between two yields of the
+//     event loop (timers.after(0)), reading held meanwhile, so a connection whose requests are
+//     answered synchronously cannot run a whole chunk's thousands of requests in one go.
 //   - a decode error is terminal (a byte stream cannot resynchronise): nothing more is dispatched,
 //     replies to earlier requests still go out, then the protocol's error reply, then the
 //     connection closes. Counted in client_protocol_errors_total{protocol, code}; never thrown.
 
-import type { ClientConnection, Counter, Metrics } from '../env/types.ts';
+import type { ClientConnection, Counter, Metrics, Timers } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { ProtocolError } from '../lib/errors.ts';
 
@@ -41,6 +44,8 @@ export interface PipelineOptions<Req> {
   readonly connection: ClientConnection;
   readonly decoder: RequestDecoder<Req>;
   readonly metrics: Metrics;
+  /** For yielding the event loop between bursts of requests (see yieldTurn). */
+  readonly timers: Timers;
   serve(request: Req, reply: Reply): void;
   /** The bytes to send before closing on a decode error (the protocol's error reply), if any. */
   protocolErrorReply(error: ProtocolError): Uint8Array | undefined;
@@ -60,6 +65,9 @@ export class RequestPipeline<Req> {
   private stopped = false;
   /** pump() is on the stack: a synchronous reply must not re-enter it (the loop continues). */
   private pumping = false;
+  /** Requests dispatched since this connection last yielded the event loop. */
+  private dispatchedSinceYield = 0;
+  private yieldScheduled = false;
   private readonly errors = new Map<string, Counter>();
 
   constructor(private readonly options: PipelineOptions<Req>) {
@@ -88,6 +96,10 @@ export class RequestPipeline<Req> {
   private dispatch(): void {
     const max = this.conn.bounds.inflightRequestsMax;
     while (!this.stopped && !this.conn.closed && this.conn.inflightRequests < max) {
+      if (this.dispatchedSinceYield >= max) {
+        this.yieldTurn();
+        return;
+      }
       const next = this.options.decoder.next();
       if (next === undefined) return;
       if (next instanceof ProtocolError) {
@@ -96,6 +108,7 @@ export class RequestPipeline<Req> {
       }
       const slot: Slot = { bytes: null, thenClose: false, counted: true };
       this.slots.push(slot);
+      this.dispatchedSinceYield++;
       this.conn.requestStarted();
       let answered = false;
       this.options.serve(next, (bytes, replyOptions) => {
@@ -107,6 +120,24 @@ export class RequestPipeline<Req> {
         this.flush();
       });
     }
+  }
+
+  /**
+   * Synchronous answers never fill the in-flight window, so without this one chunk of 64 KiB of
+   * tiny requests would run thousands of requests in one go while every other connection waits.
+   * After inflightRequestsMax requests the connection stops reading and yields the event loop.
+   */
+  private yieldTurn(): void {
+    if (this.yieldScheduled) return;
+    this.yieldScheduled = true;
+    this.conn.pause();
+    this.options.timers.after(0, () => {
+      this.yieldScheduled = false;
+      this.dispatchedSinceYield = 0;
+      if (this.stopped || this.conn.closed) return;
+      this.pump();
+      if (!this.yieldScheduled) this.conn.resume();
+    });
   }
 
   private failDecode(error: ProtocolError): void {

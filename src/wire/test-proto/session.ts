@@ -41,6 +41,7 @@ export function serveTestProto(env: TestSessionEnv): (connection: ClientConnecti
       connection,
       decoder: new TestRequestDecoder(),
       metrics: env.metrics,
+      timers: env.timers,
       serve: (request, reply) => serve(env, connection, request, reply),
       protocolErrorReply: (error: ProtocolError) => encodeReply({ ok: false, text: error.code }),
     });

@@ -10,9 +10,9 @@
 //     order `serve` answers them in; each request is answered at most once.
 //   - requestStarted() is called per request dispatched and requestFinished() per reply written, so
 //     the listener stops reading at inflightRequestsMax (TCP pushes back, no error is sent). A chunk
-//     may hold more complete requests than the bound admits: they stay in the decoder (reading is
-//     stopped meanwhile, so it holds at most one chunk beyond a partial request) and are dispatched
-//     as replies go out.
+//     may hold more complete requests than the bound admits: they stay in the decoder, and the
+//     pipeline holds reading (pause) until the decoder has none left, so it holds at most one chunk
+//     beyond a partial request; they are dispatched as replies go out.
 //   - fairness: at most inflightRequestsMax requests are dispatched between two yields of the
 //     event loop (timers.after(0)), reading held meanwhile, so a connection whose requests are
 //     answered synchronously cannot run a whole chunk's thousands of requests in one go.
@@ -86,25 +86,32 @@ export class RequestPipeline<Req> {
   private pump(): void {
     if (this.pumping) return;
     this.pumping = true;
+    let drained = false;
     try {
-      this.dispatch();
+      drained = this.dispatch();
     } finally {
       this.pumping = false;
     }
+    // Read more only once the decoder holds no complete request: otherwise every resume would add
+    // a chunk while the bound lets only a few requests out, and the decoder would grow.
+    if (this.stopped || this.conn.closed) return;
+    if (drained && !this.yieldScheduled) this.conn.resume();
+    else this.conn.pause();
   }
 
-  private dispatch(): void {
+  /** Dispatches what the bounds admit; true when the decoder has no complete request left. */
+  private dispatch(): boolean {
     const max = this.conn.bounds.inflightRequestsMax;
     while (!this.stopped && !this.conn.closed && this.conn.inflightRequests < max) {
       if (this.dispatchedSinceYield >= max) {
         this.yieldTurn();
-        return;
+        return false;
       }
       const next = this.options.decoder.next();
-      if (next === undefined) return;
+      if (next === undefined) return true;
       if (next instanceof ProtocolError) {
         this.failDecode(next);
-        return;
+        return false;
       }
       const slot: Slot = { bytes: null, thenClose: false, counted: true };
       this.slots.push(slot);
@@ -120,6 +127,7 @@ export class RequestPipeline<Req> {
         this.flush();
       });
     }
+    return false;
   }
 
   /**
@@ -130,13 +138,10 @@ export class RequestPipeline<Req> {
   private yieldTurn(): void {
     if (this.yieldScheduled) return;
     this.yieldScheduled = true;
-    this.conn.pause();
     this.options.timers.after(0, () => {
       this.yieldScheduled = false;
       this.dispatchedSinceYield = 0;
-      if (this.stopped || this.conn.closed) return;
-      this.pump();
-      if (!this.yieldScheduled) this.conn.resume();
+      if (!this.stopped && !this.conn.closed) this.pump();
     });
   }
 

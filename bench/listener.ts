@@ -35,6 +35,8 @@ import { machineLine } from './_machine.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const host = '127.0.0.1';
+/** One probe phase stops after this long even if it has not made all its requests (a loaded box). */
+const probeMsMax = 30_000;
 
 export const floodBounds: ListenerBounds = {
   connectionsMax: 128,
@@ -102,6 +104,8 @@ function flooderChild(port: number, connections: number, pipeline: number): void
   };
   for (let i = 0; i < connections; i++) open(`127.0.0.${2 + (i % 5)}`, false);
   for (let i = 0; i < 8; i++) open('127.0.0.7', true);
+  process.stdin.resume();
+  process.stdin.on('end', () => process.exit(0)); // the bench is gone: stop flooding
   console.log('flooding');
 }
 
@@ -112,7 +116,8 @@ function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-async function probe(port: number, requests: number): Promise<{ p50: number; p99: number; max: number }> {
+/** Sequential round trips: `requests` of them, or as many as fit in probeMsMax. */
+async function probe(port: number, requests: number): Promise<{ n: number; p50: number; p99: number; max: number }> {
   const socket: Socket = connect({ host, port, noDelay: true });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
@@ -126,7 +131,8 @@ async function probe(port: number, requests: number): Promise<{ p50: number; p99
     if (decoder.drain().length > 0) waiting?.();
   });
   const request = encodeRequest('ECHO', 'probe');
-  for (let i = 0; i < requests; i++) {
+  const deadline = performance.now() + probeMsMax;
+  for (let i = 0; i < requests && performance.now() < deadline; i++) {
     const started = performance.now();
     await new Promise<void>((resolve) => {
       waiting = resolve;
@@ -136,7 +142,12 @@ async function probe(port: number, requests: number): Promise<{ p50: number; p99
   }
   socket.destroy();
   latencies.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), max: latencies.at(-1)! };
+  return {
+    n: latencies.length,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    max: latencies.at(-1)!,
+  };
 }
 
 function child(args: string[]): ChildProcess {
@@ -173,8 +184,8 @@ export default async function main(args: string[]): Promise<void> {
     const factor = loaded.p99 / unloaded.p99;
     factors.push(factor);
     console.log(
-      `rep ${rep}: unloaded p50 ${fmt(unloaded.p50)} p99 ${fmt(unloaded.p99)} max ${fmt(unloaded.max)} ms | ` +
-        `flooded p50 ${fmt(loaded.p50)} p99 ${fmt(loaded.p99)} max ${fmt(loaded.max)} ms | p99 factor ${factor.toFixed(2)}`,
+      `rep ${rep}: unloaded n ${unloaded.n} p50 ${fmt(unloaded.p50)} p99 ${fmt(unloaded.p99)} max ${fmt(unloaded.max)} ms | ` +
+        `flooded n ${loaded.n} p50 ${fmt(loaded.p50)} p99 ${fmt(loaded.p99)} max ${fmt(loaded.max)} ms | p99 factor ${factor.toFixed(2)}`,
     );
   }
   server.stdin!.end();

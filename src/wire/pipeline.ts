@@ -65,6 +65,8 @@ export class RequestPipeline<Req> {
   private stopped = false;
   /** pump() is on the stack: a synchronous reply must not re-enter it (the loop continues). */
   private pumping = false;
+  /** A reply was answered during pump(): write after the dispatch loop. */
+  private flushPending = false;
   /** Requests dispatched since this connection last yielded the event loop. */
   private dispatchedSinceYield = 0;
   private yieldScheduled = false;
@@ -82,13 +84,22 @@ export class RequestPipeline<Req> {
     });
   }
 
-  /** Dispatches decoded requests while the in-flight bound admits them. */
+  /**
+   * Dispatches decoded requests while the bounds admit them. Replies answered meanwhile are written
+   * together after the loop (one write per burst, not one per request), then dispatching goes on.
+   */
   private pump(): void {
     if (this.pumping) return;
     this.pumping = true;
     let drained = false;
     try {
-      drained = this.dispatch();
+      for (;;) {
+        drained = this.dispatch();
+        if (!this.flushPending) break;
+        this.flushPending = false;
+        this.writeAnswered();
+        if (drained || this.stopped || this.conn.closed) break;
+      }
     } finally {
       this.pumping = false;
     }
@@ -124,7 +135,7 @@ export class RequestPipeline<Req> {
         if (this.conn.closed) return;
         slot.bytes = bytes;
         slot.thenClose = replyOptions?.thenClose === true;
-        this.flush();
+        this.answered();
       });
     }
     return false;
@@ -159,25 +170,54 @@ export class RequestPipeline<Req> {
     counter.inc();
     const bytes = this.options.protocolErrorReply(error) ?? new Uint8Array(0);
     this.slots.push({ bytes, thenClose: true, counted: false });
-    this.flush();
+    this.answered();
   }
 
-  /** Writes every answered reply at the head of the order. */
-  private flush(): void {
+  /** A slot got its reply: write now, or after the dispatch loop when inside it. */
+  private answered(): void {
+    if (this.pumping) {
+      this.flushPending = true;
+      return;
+    }
+    this.writeAnswered();
+    if (!this.stopped && !this.conn.closed) this.pump(); // requests held in the decoder may go now
+  }
+
+  /** Writes every answered reply at the head of the order, in one write. */
+  private writeAnswered(): void {
     const conn = this.conn;
-    while (this.slots.length > 0 && !conn.closed) {
-      const head = this.slots[0]!;
-      if (head.bytes === null) return;
-      this.slots.shift();
-      conn.write(head.bytes); // false = backpressure: the listener has stopped reading already
-      if (head.counted && !conn.closed) conn.requestFinished();
-      if (head.thenClose) {
-        this.stopped = true;
-        conn.close();
-        return;
+    let count = 0;
+    let bytes = 0;
+    let finished = 0;
+    let thenClose = false;
+    while (count < this.slots.length) {
+      const slot = this.slots[count]!;
+      if (slot.bytes === null) break;
+      count++;
+      bytes += slot.bytes.length;
+      if (slot.counted) finished++;
+      if (slot.thenClose) {
+        thenClose = true;
+        break;
       }
     }
-    // Replies went out: requests held in the decoder may go now.
-    if (!this.stopped) this.pump();
+    if (count === 0 || conn.closed) return;
+    const ready = this.slots.splice(0, count);
+    let out: Uint8Array;
+    if (count === 1) out = ready[0]!.bytes!;
+    else {
+      out = new Uint8Array(bytes);
+      let at = 0;
+      for (const slot of ready) {
+        out.set(slot.bytes!, at);
+        at += slot.bytes!.length;
+      }
+    }
+    conn.write(out); // false = backpressure: the listener has stopped reading already
+    for (let i = 0; i < finished && !conn.closed; i++) conn.requestFinished();
+    if (thenClose) {
+      this.stopped = true;
+      conn.close();
+    }
   }
 }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { ProtocolError } from '../../lib/errors.ts';
+import { bytewise, splitAt } from '../../net/testing.ts';
 import {
   ascii,
   encodeReply,
@@ -33,22 +34,6 @@ function decodeChunks(chunks: Uint8Array[], lineBytesMax?: number): Out[] {
       out.push(r);
     }
   }
-  return out;
-}
-
-function bytewise(bytes: Uint8Array): Uint8Array[] {
-  return Array.from(bytes, (_, i) => bytes.subarray(i, i + 1));
-}
-
-function splitAt(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const out: Uint8Array[] = [];
-  let last = 0;
-  for (const p of points) {
-    out.push(bytes.subarray(last, p));
-    last = p;
-  }
-  out.push(bytes.subarray(last));
   return out;
 }
 

@@ -8,15 +8,17 @@
 //     listeners (src/wire/test-proto): `flood` with tight bounds (connectionsMax 128, 32 per
 //     address, 8 in flight, 256 KiB buffered, idle none) and `probe` with roomy ones. Prints both
 //     ports, and on stdin EOF the listener metrics as one JSON line.
-//   - flooder (`--child flooder PORT C P`): C connections from 127.0.0.2..6 (so the per-address and
-//     per-port bounds both refuse some; refused ones redial after 5 ms), each writing P pipelined
-//     ECHOs per write whenever its socket drains, reading the replies; plus 8 connections that send
-//     `PUSH` for 64 MiB and never read (evicted as slow readers, then redial). It prints
-//     `flooding` once it has dialled everything; the loaded phase starts 1 s later.
+//   - flooder (`--child flooder PORT C P`): C connections from 127.0.0.2..4 (the per-address
+//     bound refuses some; refused ones redial after 5 ms), each writing P pipelined ECHOs per
+//     write whenever its socket drains, reading the replies; plus 40 connections from 127.0.0.7
+//     (past the per-address and per-port bounds with the others) that send `PUSH` for 64 MiB and
+//     never read (evicted as slow readers, then redial). It prints `flooding` once it has dialled
+//     everything; the loaded phase starts 1 s later.
 //   - probe (this process): one connection to `probe`, N sequential ECHO round trips (c=1), latency
-//     from write to reply.
-// Each repetition measures the probe unloaded, then with the flooder running; repetitions interleave so machine noise hits both. Reported: p50/p99 per phase, the
-// loaded/unloaded p99 factor per rep and its median, and what the server refused and evicted.
+//     from write to reply (at most probeMsMax per phase).
+// Each repetition measures the probe unloaded, then with the flooder running; repetitions
+// interleave so machine noise hits both. Reported: p50/p99 per phase, the loaded/unloaded p99
+// factor per rep and its median, and what the server refused and evicted.
 // The machine is shared (other suites run at the same time): read the factor, not absolute times.
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -102,8 +104,8 @@ function flooderChild(port: number, connections: number, pipeline: number): void
     socket.on('drain', pump);
     socket.once('connect', pump);
   };
-  for (let i = 0; i < connections; i++) open(`127.0.0.${2 + (i % 5)}`, false);
-  for (let i = 0; i < 8; i++) open('127.0.0.7', true);
+  for (let i = 0; i < connections; i++) open(`127.0.0.${2 + (i % 3)}`, false);
+  for (let i = 0; i < 40; i++) open('127.0.0.7', true);
   process.stdin.resume();
   process.stdin.on('end', () => process.exit(0)); // the bench is gone: stop flooding
   console.log('flooding');

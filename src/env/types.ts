@@ -122,12 +122,14 @@ export interface Disk {
  * Why a client connection ended, as `onClose` reports it (and `client_connections_closed_total`
  * counts it, label `reason`):
  *   - `local`: this side called `close()`;
- *   - `remote`: the client closed its side (FIN);
- *   - `reset`: the connection broke (RST, a network error, a simulated reset; in the simulator also
- *     the client's node-side peer crashing);
+ *   - `remote`: the client closed its side (FIN); this side then ends too, after what it queued;
+ *   - `reset`: the connection broke (RST, a network error, a simulated reset);
  *   - `idle_timeout`: no byte either way for `idleTimeoutMs` while nothing was in flight;
  *   - `slow_reader`: the client left more than `bufferedBytesMax` reply bytes unread (evicted);
  *   - `listener_closed`: the listener was closed under it (node stopping).
+ * Evictions (`idle_timeout`, `slow_reader`) and `listener_closed` reset the connection (the client
+ * sees RST; unsent bytes are dropped). A node that crashes runs no onClose at all: its process is
+ * gone (the simulator resets its clients' connections).
  */
 export type ClientCloseReason = 'local' | 'remote' | 'reset' | 'idle_timeout' | 'slow_reader' | 'listener_closed';
 

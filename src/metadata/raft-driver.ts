@@ -223,6 +223,7 @@ export class RaftDriver {
       appliedIndex: this.applied,
       mutationReuseReadIds: env.mutations.has('raft-reuse-read-ids'),
       mutationLeaseUntilStepDown: env.mutations.has('raft-lease-check-quorum-window'),
+      mutations: env.mutations,
       readOnly: options.readOnly ?? 'safe',
       leaseClockDriftRateMax: options.leaseClockDriftRateMax ?? defaultRaftTiming.leaseClockDriftRateMax,
     });
@@ -274,7 +275,7 @@ export class RaftDriver {
     router.register([MessageType.RaftClientRequest], (msg) => this.onForwardedRequest(msg.from, msg.payload));
     router.register([MessageType.RaftClientResponse], (msg) => this.onForwardedResponse(msg.payload));
     this.timer = env.timers.every(options.tickMs, () => {
-      if (this.options.readOnly === 'lease') this.syncLeaseTicks();
+      if (this.options.readOnly === 'lease' && !env.mutations.has('raft-lease-ticks-per-timer')) this.syncLeaseTicks();
       else this.core.tick();
       this.expire();
       this.members.step(env.clock.monotonicMs());
@@ -294,7 +295,7 @@ export class RaftDriver {
    * simulator: 3 nodes, seed 4, a paused leader served a stale read). Safe mode: no-op.
    */
   private syncLeaseTicks(): void {
-    if (this.options.readOnly !== 'lease') return;
+    if (this.options.readOnly !== 'lease' || this.env.mutations.has('raft-lease-ticks-per-timer')) return;
     const elapsed = Math.floor((this.env.clock.monotonicMs() - this.tickOriginMs) / this.options.tickMs);
     const due = Math.min(elapsed - this.ticksDone, this.catchUpTicksMax);
     this.ticksDone = elapsed;
@@ -516,12 +517,17 @@ export class RaftDriver {
   private handle(rd: Ready): void {
     const storage = this.options.storage;
     const started = this.env.clock.monotonicMs();
-    if (rd.snapshot !== undefined) storage.applySnapshot(rd.snapshot);
-    if (rd.entries.length > 0) storage.append(rd.entries);
-    if (rd.hardState !== undefined) storage.setHardState(rd.hardState);
-    if (rd.mustSync) {
-      storage.sync();
-      this.syncLatency.observe(this.env.clock.monotonicMs() - started);
+    try {
+      if (rd.snapshot !== undefined) storage.applySnapshot(rd.snapshot);
+      if (rd.entries.length > 0) storage.append(rd.entries);
+      if (rd.hardState !== undefined) storage.setHardState(rd.hardState);
+      if (rd.mustSync) {
+        storage.sync();
+        this.syncLatency.observe(this.env.clock.monotonicMs() - started);
+      }
+    } catch (err) {
+      // PLANTED BUG (mutation 'raft-ignore-disk-error'): a real node exits on a disk error.
+      if (!(err instanceof BaristaError) || !this.env.mutations.has('raft-ignore-disk-error')) throw err;
     }
     for (const m of rd.messages) this.env.transport.send(m.to, MessageType.Raft, encodeMessage(m));
     if (rd.followerRegressions.length > 0) this.reportRegressions(rd.followerRegressions);

@@ -15,12 +15,13 @@
 import { type Mutation, type Mutations, mutationsFrom } from '../lib/mutations.ts';
 import type { DiskFaults } from '../sim/disk.ts';
 import type { NemesisKind, ScheduledFault } from '../sim/nemesis.ts';
-import { drawSwarmMix, injectedByClass, type SwarmMix } from '../sim/swarm.ts';
+import { drawSwarmMix, injectedByClass, type SwarmMix, swarmClassesWithout } from '../sim/swarm.ts';
 import { randomNemesis } from '../sim/nemesis.ts';
 import { type Simulation, Simulation as Sim, type SimulationStats } from '../sim/simulation.ts';
 import { SimulationFailure } from '../sim/failure.ts';
 import { defaultMembershipTiming } from '../membership/membership.ts';
 import { defaultRaftTiming } from '../metadata/raft-driver.ts';
+import { defaultKvOptions } from '../metadata/kv.ts';
 import type { History } from '../check/history.ts';
 import { bytesEqual } from '../lib/bytes.ts';
 import { defaultKvWorkload, KvWorkload, type KvWorkloadOptions } from './sim-kv-workload.ts';
@@ -51,6 +52,8 @@ export interface ClusterSimOptions {
   readonly script?: readonly ScheduledFault[];
   /** Swarm mode: the seed draws the fault mix and intensities; `nemesis` is then ignored. */
   readonly swarm?: boolean;
+  /** Swarm mode: classes left out of the draw (the others draw as before: one Rng stream per class). */
+  readonly swarmWithout?: readonly string[];
   /** Disk faults on top of the simulator's defaults (src/sim/disk.ts). */
   readonly diskFaults?: Partial<DiskFaults>;
   /** Raft driver overrides (e.g. `readOnly: 'lease'`). */
@@ -81,6 +84,7 @@ export function replayArgs(o: ClusterSimOptions): Record<string, string | number
   return {
     workload: o.workload,
     ...(o.swarm === true ? { swarm: true } : { nemesis: o.nemesis.length === 0 ? 'none' : o.nemesis.join(',') }),
+    ...(o.swarm === true && (o.swarmWithout?.length ?? 0) > 0 ? { 'swarm-without': o.swarmWithout!.join(',') } : {}),
     duration: `${o.durationMs}ms`,
     'liveness-bound': `${o.livenessBoundMs}ms`,
     ...(o.kvWorkload?.readConsistency !== undefined ? { 'read-consistency': o.kvWorkload.readConsistency } : {}),
@@ -150,7 +154,7 @@ function converged(sim: Simulation<NodeServices>): boolean {
 
 export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
   const ids = nodeIds(o.nodes);
-  const mix = o.swarm === true ? drawSwarmMix(o.seed) : undefined;
+  const mix = o.swarm === true ? drawSwarmMix(o.seed, swarmClassesWithout(o.swarmWithout ?? [])) : undefined;
   const sim = new Sim<NodeServices>({
     seed: o.seed,
     nodes: ids,
@@ -232,6 +236,12 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
           'linearizability',
           `client history is ${verdict.verdict}: ${verdict.reason ?? ''} (${kv.opsCompleted} ops)`,
         );
+      }
+      // A session expires after sessionTimeoutMs (5 min) of log time without a request; a run is
+      // far shorter, so an expiry means log time ran ahead (issue 7 item 9: a wall clock in it).
+      const expired = kvSummary.history.filter((op) => op.error === 'session_expired').length;
+      if (expired > 0 && sim.nowMs < defaultKvOptions.sessionTimeoutMs) {
+        throw sim.fail('session-expiry', `${expired} ops found their session expired in a ${sim.nowMs} ms run`);
       }
     }
   } catch (err) {

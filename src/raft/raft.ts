@@ -24,6 +24,7 @@
 
 import type { Rng } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
+import { type Mutations, noMutations } from '../lib/mutations.ts';
 import { type BaristaError, ConfigError, LimitError } from '../lib/errors.ts';
 import {
   applyConfChange,
@@ -131,6 +132,8 @@ export interface RaftOptions {
    * a restarted node grants votes at once. Never set outside the simulator.
    */
   readonly mutationLeaseUntilStepDown?: boolean;
+  /** Planted bugs for the simulator's swarm (src/lib/mutations.ts); absent = none. Never set outside the simulator. */
+  readonly mutations?: Mutations;
 }
 
 /**
@@ -324,6 +327,7 @@ export class RaftNode {
   private readonly forwardedReads = new Map<string, ForwardedRead>();
   private readonly mutationReuseReadIds: boolean;
   private readonly mutationLeaseUntilStepDown: boolean;
+  private readonly mutations: Mutations;
   private leaseReadCount = 0;
   /** Ticks since this RaftNode was built (ages forwarded reads). */
   private ticks = 0;
@@ -363,6 +367,7 @@ export class RaftNode {
     this.learnerCatchUpLagEntriesMax = options.learnerCatchUpLagEntriesMax ?? 64;
     this.mutationReuseReadIds = options.mutationReuseReadIds ?? false;
     this.mutationLeaseUntilStepDown = options.mutationLeaseUntilStepDown ?? false;
+    this.mutations = options.mutations ?? noMutations;
     this.readIdNonce = this.mutationReuseReadIds
       ? new Uint8Array(READ_ID_NONCE_BYTES)
       : options.rng.fork('read-id').bytes(READ_ID_NONCE_BYTES);
@@ -370,6 +375,7 @@ export class RaftNode {
     const storage = options.storage;
     const snap = storage.snapshot();
     this.log = new RaftLog(storage, options.appliedIndex ?? snap.meta.index);
+    this.log.mutationTruncateSuffix = this.mutations.has('raft-append-truncates-suffix');
     const hs = storage.hardState();
     this.term = hs.term;
     this.vote = hs.vote;
@@ -823,7 +829,12 @@ export class RaftNode {
       this.bcastHeartbeat();
       for (const [id, pr] of this.prs) {
         if (id === this.id || pr.state !== 'snapshot' || !pr.snapshotSend) continue;
-        if (pr.snapshotSend.chunkInFlight && ++pr.snapshotSend.idleHeartbeats >= SNAPSHOT_CHUNK_RESEND_HEARTBEATS) {
+        const resend = !this.mutations.has('raft-snapshot-chunk-no-resend');
+        if (
+          resend &&
+          pr.snapshotSend.chunkInFlight &&
+          ++pr.snapshotSend.idleHeartbeats >= SNAPSHOT_CHUNK_RESEND_HEARTBEATS
+        ) {
           pr.snapshotSend.chunkInFlight = false; // presumed lost: resend from the acknowledged offset
         }
         this.sendSnapshotChunk(id, pr);
@@ -913,7 +924,7 @@ export class RaftNode {
     // and only counts votes from those. A node that still sees itself as a learner (its log lacks
     // the promotion) must answer, or an election needing its vote could never succeed (etcd does
     // the same). In no config where it is a learner does its vote count.
-    if (canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
+    if (canVote && (this.log.isUpToDate(m.lastIndex, m.lastTerm) || this.mutations.has('raft-vote-skip-log-check'))) {
       // A granted pre-vote answers in the requested term, so the pre-candidate counts it.
       this.send({ type: respType, from: this.id, to: m.from, term: m.term, reject: false });
       if (!pre) {
@@ -1350,7 +1361,7 @@ export class RaftNode {
     let i = this.heartbeatRounds.length - 1;
     while (i >= 0 && this.heartbeatRounds[i]!.seq > confirmed) i--;
     if (i < 0) return;
-    const sentTick = this.heartbeatRounds[i]!.sentTick;
+    const sentTick = this.mutations.has('raft-lease-from-ack-arrival') ? this.ticks : this.heartbeatRounds[i]!.sentTick;
     if (this.leaseFromTick === undefined || sentTick > this.leaseFromTick) this.leaseFromTick = sentTick;
     this.heartbeatRounds.splice(0, i + 1);
   }

@@ -70,6 +70,11 @@ export class TcpClientListeners {
     return listener;
   }
 
+  /** Resolves once every listener opened so far is bound; rejects with the first bind error. */
+  async ready(): Promise<void> {
+    await Promise.all([...this.listeners.values()].map((l) => l.ready()));
+  }
+
   /** Closes every listener (node stopping). */
   async close(): Promise<void> {
     await Promise.all([...this.listeners.values()].map((l) => l.close()));

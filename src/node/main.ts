@@ -104,7 +104,10 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       rejoin: config.rejoin,
       dataDir: config.dataDir,
     });
+    // Every client port a service asked for is bound before the node says it is up.
+    await clientListeners.ready();
   } catch (err) {
+    await clientListeners.close();
     await transport.close();
     throw err;
   }

@@ -128,6 +128,8 @@ export interface NodeListenContext {
   readonly timers: Timers;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** False once the incarnation is gone: a stale Env's listen registers nothing. */
+  readonly alive: () => boolean;
 }
 
 /** One segment: bytes, or the end of the stream (FIN). */
@@ -196,12 +198,6 @@ export class SimClientLinks {
     options: ListenOptions,
     handler: (connection: ClientConnection) => void,
   ): Listener {
-    let byProtocol = this.listeners.get(node);
-    if (byProtocol === undefined) {
-      byProtocol = new Map();
-      this.listeners.set(node, byProtocol);
-    }
-    assert(!byProtocol.has(protocol), `a listener for '${protocol}' exists already on ${node}`);
     const core = new ListenerCore({
       protocol,
       bounds: options.bounds,
@@ -209,6 +205,16 @@ export class SimClientLinks {
       log: ctx.log.child({ protocol }),
       handler,
     });
+    if (!ctx.alive()) {
+      core.close(); // a crashed incarnation's code: it accepts nothing
+      return new SimListener(core, ctx, options.port, () => undefined);
+    }
+    let byProtocol = this.listeners.get(node);
+    if (byProtocol === undefined) {
+      byProtocol = new Map();
+      this.listeners.set(node, byProtocol);
+    }
+    assert(!byProtocol.has(protocol), `a listener for '${protocol}' exists already on ${node}`);
     const port = options.port !== 0 ? options.port : 10_000 + byProtocol.size;
     const listener = new SimListener(core, ctx, port, () => {
       if (this.listeners.get(node)?.get(protocol) === listener) this.listeners.get(node)!.delete(protocol);

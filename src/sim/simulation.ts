@@ -914,7 +914,7 @@ export class Simulation<S = unknown> {
       metrics,
       log,
       listen: (protocol, options, handler) =>
-        this.clients.listen(node.id, { clock, timers, metrics, log }, protocol, options, handler),
+        this.clients.listen(node.id, { clock, timers, metrics, log, alive }, protocol, options, handler),
       mutations: this.options.mutations ?? noMutations,
     };
   }

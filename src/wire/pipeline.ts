@@ -20,7 +20,7 @@
 //     replies to earlier requests still go out, then the protocol's error reply, then the
 //     connection closes. Counted in client_protocol_errors_total{protocol, code}; never thrown.
 
-import type { ClientConnection, Counter, Metrics, Timers } from '../env/types.ts';
+import type { ClientCloseReason, ClientConnection, Counter, Metrics, Timers } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { ProtocolError } from '../lib/errors.ts';
 
@@ -47,6 +47,11 @@ export interface PipelineOptions<Req> {
   /** For yielding the event loop between bursts of requests (see yieldTurn). */
   readonly timers: Timers;
   serve(request: Req, reply: Reply): void;
+  /**
+   * The connection closed (the pipeline owns the connection's onData and onClose slots; a session
+   * that must know, e.g. to mark a ZooKeeper session disconnected, hooks in here).
+   */
+  onClose?(reason: ClientCloseReason): void;
   /** The bytes to send before closing on a decode error (the protocol's error reply), if any. */
   protocolErrorReply(error: ProtocolError): Uint8Array | undefined;
 }
@@ -74,9 +79,10 @@ export class RequestPipeline<Req> {
 
   constructor(private readonly options: PipelineOptions<Req>) {
     this.conn = options.connection;
-    this.conn.onClose(() => {
+    this.conn.onClose((reason) => {
       this.stopped = true;
       this.slots.length = 0;
+      this.options.onClose?.(reason);
     });
     this.conn.onData((chunk) => {
       this.options.decoder.push(chunk);

@@ -69,8 +69,8 @@ export function validateListenerBounds(protocol: string, b: ListenerBounds): voi
   if (!/^[a-z][a-z0-9-]{0,31}$/.test(protocol)) {
     throw new ConfigError('listen.protocol', `must be a short lower-case name, got '${protocol}'`);
   }
-  within('connectionsMax', b.connectionsMax, limits.clientConnectionsPerPortMax);
-  within('connectionsPerAddressMax', b.connectionsPerAddressMax, limits.clientConnectionsPerAddressMax);
+  within('connectionsMax', b.connectionsMax, limits.clientPortConnectionsMax);
+  within('connectionsPerAddressMax', b.connectionsPerAddressMax, limits.clientHostConnectionsMax);
   within('bufferedBytesMax', b.bufferedBytesMax, limits.clientBufferedBytesMax);
   within('inflightRequestsMax', b.inflightRequestsMax, limits.clientInflightRequestsMax);
   if (b.idleTimeoutMs !== 'none') within('idleTimeoutMs', b.idleTimeoutMs, limits.clientIdleTimeoutMsMax);

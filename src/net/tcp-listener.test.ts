@@ -65,7 +65,7 @@ test('one listener per protocol; bounds are checked against the ceilings, naming
   await l.close();
   const bad: [Partial<ListenerBounds>, string][] = [
     [{ connectionsMax: 0 }, 'listen.p.connectionsMax'],
-    [{ connectionsPerAddressMax: limits.clientConnectionsPerAddressMax + 1 }, 'listen.p.connectionsPerAddressMax'],
+    [{ connectionsPerAddressMax: limits.clientHostConnectionsMax + 1 }, 'listen.p.connectionsPerAddressMax'],
     [{ bufferedBytesMax: 1.5 }, 'listen.p.bufferedBytesMax'],
     [{ inflightRequestsMax: limits.clientInflightRequestsMax + 1 }, 'listen.p.inflightRequestsMax'],
     [{ idleTimeoutMs: 0 }, 'listen.p.idleTimeoutMs'],

@@ -120,10 +120,11 @@ class TcpListener implements Listener {
     this.forget();
     this.core.close();
     const server = this.server;
-    this.closing = new Promise<void>((resolve) => {
-      if (!server.listening) resolve();
-      else server.close(() => resolve());
-    });
+    // A close() before the bind completed must still close the server once it is bound.
+    this.closing = this.bound.then(
+      () => new Promise<void>((resolve) => server.close(() => resolve())),
+      () => undefined,
+    );
     return this.closing;
   }
 
@@ -217,7 +218,6 @@ export function bindServer(server: Server, host: string, port: number, what: str
       reject(
         new BaristaError(code, `${what}: ${host}:${port} ${inUse ? 'is already in use' : 'cannot be bound'}`, {
           cause: err,
-          retriable: inUse,
           fields: { host, port },
         }),
       );

@@ -18,7 +18,9 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Counter, Metrics } from '../env/types.ts';
+import { BaristaError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
+import { type HttpAnswer, httpErrorAnswer } from './http-status.ts';
 
 export interface AdminHandlers {
   status(): unknown;
@@ -157,7 +159,7 @@ export class AdminServer {
         (a) => json(res, a.status, a.body),
         (err: unknown) => {
           this.errors.inc();
-          json(res, 500, { ok: false, code: 'internal', message: String(err) });
+          send(res, httpErrorAnswer(new BaristaError('internal', String(err))));
         },
       );
     });
@@ -184,7 +186,7 @@ export class AdminServer {
       this.tooLarge.inc();
       res.setHeader('connection', 'close');
       res.once('finish', () => req.socket.destroy());
-      json(res, 413, { ok: false, code: 'request_too_large', message: `body over ${bytesMax} bytes` });
+      send(res, httpErrorAnswer(new BaristaError('request_too_large', `body over ${bytesMax} bytes`)));
     });
     req.on('error', () => this.errors.inc());
     req.on('end', () => {
@@ -193,13 +195,13 @@ export class AdminServer {
       try {
         text = strictUtf8.decode(Buffer.concat(chunks));
       } catch {
-        return json(res, 400, { ok: false, code: 'invalid_utf8', message: 'body is not valid UTF-8' });
+        return send(res, httpErrorAnswer(new BaristaError('invalid_utf8', 'body is not valid UTF-8')));
       }
       let body: unknown;
       try {
         body = JSON.parse(text);
       } catch {
-        return json(res, 400, { ok: false, code: 'bad_request', message: 'body is not JSON' });
+        return send(res, httpErrorAnswer(new BaristaError('bad_request', 'body is not JSON')));
       }
       then(body);
     });
@@ -216,7 +218,7 @@ export class AdminServer {
         (a) => json(res, a.status, a.body),
         (err: unknown) => {
           this.errors.inc();
-          json(res, 500, { ok: false, code: 'internal', message: String(err) });
+          send(res, httpErrorAnswer(new BaristaError('internal', String(err))));
         },
       ),
     );
@@ -270,6 +272,10 @@ function known(path: string | undefined): string {
     path === '/v1/members'
     ? path
     : 'other';
+}
+
+function send(res: ServerResponse, answer: HttpAnswer): void {
+  json(res, answer.status, answer.body);
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { ConfigError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { defaultMembershipTiming } from '../membership/membership.ts';
-import { defaultRaftTiming } from '../metadata/raft-driver.ts';
+import { defaultRaftTiming } from '../raft/driver.ts';
 import { leaseTicks } from '../raft/raft.ts';
 
 const port = z.number().int().min(1).max(65535);

@@ -120,7 +120,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   );
   const admin = new AdminServer(
     {
-      ready: readinessProbe((done) => services.raft.read(done)),
+      ready: readinessProbe((done) => services.groups.read(done)),
       status: () => ({
         ...services.status(),
         pid: process.pid,
@@ -142,8 +142,8 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
         else kvApdex.failed();
         return answer;
       },
-      members: () => services.raft.membersView(),
-      memberOp: (body) => handleMemberRequest(services.raft, body),
+      members: () => services.groups.membersView(),
+      memberOp: (body) => handleMemberRequest(services.groups, body),
       metricsText: () => {
         memory.set(process.memoryUsage.rss());
         return renderPrometheus(metrics);

@@ -2,24 +2,27 @@
 // real process (src/node/main.ts) and the simulator (`barista sim`, test/sim) both build it, so
 // what the simulator proves is what runs. Services so far:
 //   membership       heartbeats and failure detection (src/membership)
-//   metadata group   Raft (src/raft) over the WAL (src/storage) with the KV state machine and
-//                    exactly-once sessions (src/metadata); later the znode tree, log controller
-//                    and consumer offsets live in this group too.
-// Start-up first checks the node's durable identity (src/node/identity.ts): a node whose data is
-// gone refuses to start as a voter unless told to rejoin, and then rejoins as a learner.
+//   Raft groups      (raft-groups.ts) one WAL per group under raft/<group>/:
+//     metadata       cluster-level state (src/metadata/cluster-state.ts; its configuration only, so far)
+//     kv             the KV keyspace with exactly-once sessions (src/metadata/kv.ts), served by KvService
+// Start-up first checks the node's durable identity (src/node/identity.ts, through RaftGroups): a
+// node whose data is gone refuses to start as a voter unless told to rejoin, and then rejoins
+// every group as a learner.
 
 import type { Env } from '../env/types.ts';
-import { assert } from '../lib/assert.ts';
-import { limits } from '../lib/limits.ts';
 import { MessageRouter } from '../lib/router.ts';
 import { MembershipDriver, type MembershipTiming } from '../membership/driver.ts';
 import type { PeerView } from '../membership/membership.ts';
 import { defaultKvOptions, KvStateMachine } from '../metadata/kv.ts';
 import { KvService } from '../metadata/kv-service.ts';
+import { ClusterStateMachine } from '../metadata/cluster-state.ts';
 import { LeaderLogClock } from '../metadata/log-clock.ts';
-import { type defaultRaftTiming, RaftDriver } from '../metadata/raft-driver.ts';
-import { defaultRaftStorageOptions, WalRaftStorage } from '../storage/raft-storage.ts';
-import { decideStart, type StartDecision, writeIdentity } from './identity.ts';
+import type { defaultRaftTiming, RaftDriver } from '../raft/driver.ts';
+import type { StartDecision } from './identity.ts';
+import { METADATA_GROUP, RaftGroups } from './raft-groups.ts';
+
+/** The node's Raft groups, metadata first (raft-groups.ts). */
+export const RAFT_GROUPS: readonly string[] = [METADATA_GROUP, 'kv'];
 
 /** The Raft driver's timing and bounds, as configured (same keys as defaultRaftTiming). */
 export type RaftTiming = { -readonly [K in keyof typeof defaultRaftTiming]: number } & {
@@ -44,7 +47,10 @@ export interface NodeStatus {
   readonly clusterId: string;
   readonly incarnation: number;
   readonly peers: readonly PeerView[];
+  /** The KV keyspace's group (the one KV clients reach). */
   readonly raft: ReturnType<RaftDriver['status']>;
+  /** Every Raft group on this node, by group id. */
+  readonly groups: ReturnType<RaftGroups['status']>;
   /** How this start began (identity.ts): bootstrap, restart, adopt or rejoin. */
   readonly start: StartDecision['kind'];
 }
@@ -52,8 +58,9 @@ export interface NodeStatus {
 export class NodeServices {
   readonly router: MessageRouter;
   readonly membership: MembershipDriver;
-  readonly storage: WalRaftStorage;
+  readonly groups: RaftGroups;
   readonly kvState: KvStateMachine;
+  /** The KV keyspace's group. */
   readonly raft: RaftDriver;
   readonly kv: KvService;
   readonly start: StartDecision;
@@ -62,53 +69,21 @@ export class NodeServices {
     readonly env: Env,
     readonly config: ServicesConfig,
   ) {
+    this.router = new MessageRouter(env.metrics, env.transport, env.log.child({ component: 'router' }), env.clock);
     // Recovery first: a corrupt WAL throws CorruptionError before anything has started (no timer
-    // may keep a failed node alive, and no peer may see it as alive).
-    const storageOptions = defaultRaftStorageOptions('metadata');
-    // An entry's WAL record carries the command plus a small header.
-    assert(
-      limits.raftEntryBytesMax + 64 <= storageOptions.wal.recordPayloadBytesMax,
-      'a Raft entry must fit in a WAL record',
-    );
-    // Identity before the WAL is opened (opening creates it): a refused start leaves nothing.
-    this.start = decideStart(env.disk, {
+    // may keep a failed node alive, and no peer may see it as alive). Identity before the WALs.
+    this.groups = new RaftGroups(env, this.router, {
+      groups: RAFT_GROUPS,
       clusterId: config.clusterId,
-      nodeId: env.nodeId,
+      peers: config.peers,
+      raft: config.raft,
       initialClusterState: config.initialClusterState ?? 'new',
       rejoin: config.rejoin ?? false,
-      // WalRaftStorage keeps its WAL in `<dir>/wal` (tests: a restart on an intact dir is a restart).
-      walExists: env.disk.list(`${storageOptions.dir}/wal`).length > 0,
       dataDir: config.dataDir ?? '(data directory)',
-      newRejoinId: () => Buffer.from(env.rng.fork('rejoin').bytes(16)).toString('hex'),
     });
-    // Which comes first decides what a crash in between leaves: a rejoin is recorded before the
-    // WAL exists (else an empty WAL + a member's identity would restart as a voter); a bootstrap
-    // after (an empty WAL without identity is adopted: that node never voted).
-    const rejoinFirst = this.start.write && this.start.kind === 'rejoin';
-    if (rejoinFirst) writeIdentity(env.disk, this.start.identity);
-    this.storage = WalRaftStorage.open(
-      {
-        disk: env.disk,
-        clock: env.clock,
-        log: env.log.child({ component: 'raft-storage' }),
-        metrics: env.metrics,
-        mutations: env.mutations,
-      },
-      storageOptions,
-    );
-    if (this.start.write && !rejoinFirst) {
-      try {
-        writeIdentity(env.disk, this.start.identity);
-      } catch (err) {
-        this.storage.close();
-        throw err;
-      }
-    }
-    const identity = this.start.identity;
+    this.start = this.groups.start;
     if (this.start.kind !== 'restart')
-      env.log.warn({ start: this.start.kind, state: identity.state }, 'node: identity decided');
-    const rejoining = identity.state === 'rejoining';
-    this.router = new MessageRouter(env.metrics, env.transport, env.log.child({ component: 'router' }), env.clock);
+      env.log.warn({ start: this.start.kind, state: this.start.identity.state }, 'node: identity decided');
     this.kvState = new KvStateMachine({
       ...defaultKvOptions,
       skipSessionDedup: env.mutations.has('kv-skip-session-dedup'),
@@ -118,27 +93,18 @@ export class NodeServices {
       membership = new MembershipDriver(env, this.router, config.peers, config.membership);
       const kvState = this.kvState;
       const logClock = new LeaderLogClock(env.clock, () => kvState.logTimeMs);
-      this.raft = new RaftDriver(env, this.router, {
-        // A rejoining node learns its configuration from the leader (RaftOptions.voters).
-        voters: rejoining ? [] : [env.nodeId, ...config.peers].sort(),
-        ...(rejoining
-          ? {
-              rejoin: {
-                rejoinId: identity.rejoinId,
-                peers: config.peers,
-                onRejoined: () => writeIdentity(env.disk, { ...identity, state: 'member' }),
-              },
-            }
-          : {}),
+      this.groups.open(METADATA_GROUP, {
+        stateMachine: new ClusterStateMachine(),
+        incarnation: membership.incarnation,
+      });
+      this.raft = this.groups.open('kv', {
+        stateMachine: this.kvState,
         incarnation: membership.incarnation,
         stampProposal: (command, term) => logClock.stamp(command, term),
-        storage: this.storage,
-        stateMachine: this.kvState,
-        ...config.raft,
       });
     } catch (err) {
       membership?.stop();
-      this.storage.close();
+      this.groups.stop();
       throw err;
     }
     this.membership = membership;
@@ -153,13 +119,13 @@ export class NodeServices {
       incarnation: this.membership.incarnation,
       peers: this.membership.view(),
       raft: this.raft.status(),
+      groups: this.groups.status(),
       start: this.start.kind,
     };
   }
 
   stop(): void {
-    this.raft.stop();
+    this.groups.stop();
     this.membership.stop();
-    this.storage.close();
   }
 }

@@ -20,12 +20,13 @@ import { randomNemesis } from '../sim/nemesis.ts';
 import { type Simulation, Simulation as Sim, type SimulationStats } from '../sim/simulation.ts';
 import { SimulationFailure } from '../sim/failure.ts';
 import { defaultMembershipTiming } from '../membership/membership.ts';
-import { defaultRaftTiming } from '../metadata/raft-driver.ts';
+import { defaultRaftTiming } from '../raft/driver.ts';
 import { defaultKvOptions } from '../metadata/kv.ts';
 import type { History } from '../check/history.ts';
 import { bytesEqual } from '../lib/bytes.ts';
 import { defaultKvWorkload, KvWorkload, type KvWorkloadOptions } from './sim-kv-workload.ts';
-import { NodeServices, type RaftTiming } from './services.ts';
+import { NodeServices, RAFT_GROUPS, type RaftTiming } from './services.ts';
+import { attachRaftInvariants } from './sim-raft-invariants.ts';
 
 /** The tests' default nemesis (their fixed seeds depend on this list: append, never reorder). */
 export const allNemesisKinds: readonly NemesisKind[] = ['partition', 'crash', 'pause', 'clock', 'clog', 'loss'];
@@ -78,6 +79,8 @@ export interface ClusterSimResult {
   readonly mix?: SwarmMix;
   /** Faults each class of the swarm registry injected in this run (counted, zeros included). */
   readonly injected: Record<string, number>;
+  /** The Raft groups whose safety invariants ran after every event (sim-raft-invariants.ts). */
+  readonly raftGroupsChecked: readonly string[];
 }
 
 export function replayArgs(o: ClusterSimOptions): Record<string, string | number | boolean> {
@@ -181,6 +184,8 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
     replay: { args: replayArgs(o) },
   });
   addMembershipInvariants(sim);
+  // Raft safety on every group, whatever the workload (sim-raft-invariants.ts).
+  const raftChecks = attachRaftInvariants(sim);
   const kv =
     o.workload === 'raft-kv'
       ? new KvWorkload(sim, sim.forkRng('workload'), {
@@ -260,6 +265,7 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
     convergedAfterMs,
     ...(kvSummary !== undefined ? { kv: kvSummary } : {}),
     ...(mix !== undefined ? { mix } : {}),
+    raftGroupsChecked: raftChecks.groups,
     injected: injectedByClass({
       stats,
       controlActions: kv?.controlActions ?? 0,
@@ -269,39 +275,45 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
 }
 
 /**
- * Raft's liveness phase: with everything healed, a leader is elected, every node is a voter again
- * (membership changes made during the safety phase are repaired), a fresh write commits, and every
- * replica applies the same entries and holds the same state, all before `deadlineMs`.
+ * Raft's liveness phase: with everything healed, every Raft group elects a leader, every node is a
+ * voter again in every group (membership changes made during the safety phase are repaired), a
+ * fresh KV write commits, and every replica of every group applies the same entries (the KV
+ * replicas hold the same state), all before `deadlineMs`.
  */
 function raftLiveness(sim: Simulation<NodeServices>, ids: readonly string[], deadlineMs: number): void {
-  const leader = (): NodeServices | undefined => {
+  const groups = RAFT_GROUPS;
+  const driverOf = (n: NodeServices | undefined, group: string) => n?.groups.get(group);
+  const leaderOf = (group: string): NodeServices | undefined => {
     for (const id of ids) {
       const n = sim.instance(id);
-      if (n?.raft.core.role === 'leader') return n;
+      if (driverOf(n, group)?.core.role === 'leader') return n;
     }
     return undefined;
   };
+  const leader = (): NodeServices | undefined => leaderOf('kv');
   const remaining = (): number => Math.max(0, deadlineMs - sim.nowMs);
   // Predicates passed to runUntilCondition run after every event, so they must not act: the
   // repair is a periodic action of its own.
-  const fullConfig = (): boolean => {
-    const conf = leader()?.raft.core.config;
+  const fullConfigOf = (group: string): boolean => {
+    const conf = driverOf(leaderOf(group), group)?.core.config;
     return conf !== undefined && conf.voters.length === ids.length && conf.learners.length === 0;
   };
+  const fullConfig = (): boolean => groups.length > 0 && groups.every(fullConfigOf);
   const repair = (): void => {
-    const l = leader();
-    if (l !== undefined && !fullConfig()) {
-      const conf = l.raft.core.config;
+    for (const group of groups) {
+      const l = driverOf(leaderOf(group), group);
+      if (l === undefined || fullConfigOf(group)) continue;
+      const conf = l.core.config;
       const learner = conf.learners[0];
       const missing = ids.find((id) => !conf.voters.includes(id) && !conf.learners.includes(id));
-      if (learner !== undefined) l.raft.changeMembership({ type: 'addVoter', nodeId: learner });
-      else if (missing !== undefined) l.raft.changeMembership({ type: 'addLearner', nodeId: missing });
+      if (learner !== undefined) l.changeMembership({ type: 'addVoter', nodeId: learner });
+      else if (missing !== undefined) l.changeMembership({ type: 'addLearner', nodeId: missing });
     }
     if (!fullConfig() && sim.nowMs < deadlineMs) sim.after(200, repair, 'liveness-repair');
   };
   repair();
   if (!sim.runUntilCondition(fullConfig, remaining()))
-    throw sim.fail('liveness', 'no leader with the full configuration after healing');
+    throw sim.fail('liveness', 'not every Raft group has a leader with the full configuration after healing');
   let committed = false;
   let attempts = 0;
   const tryWrite = (): void => {
@@ -322,8 +334,10 @@ function raftLiveness(sim: Simulation<NodeServices>, ids: readonly string[], dea
   const agreed = (): boolean => {
     const nodes = ids.map((id) => sim.instance(id));
     if (nodes.some((n) => n === undefined)) return false;
-    const commit = leader()?.raft.core.commitIndex;
-    if (commit === undefined || nodes.some((n) => n!.raft.appliedIndex !== commit)) return false;
+    for (const group of groups) {
+      const commit = driverOf(leaderOf(group), group)?.core.commitIndex;
+      if (commit === undefined || nodes.some((n) => driverOf(n, group)?.appliedIndex !== commit)) return false;
+    }
     const image = nodes[0]!.kvState.snapshot();
     return nodes.every((n) => bytesEqual(n!.kvState.snapshot(), image));
   };

@@ -1,7 +1,7 @@
 // A Jepsen-style workload for the simulator: concurrent clients run read / write / cas on a few
 // keys through random nodes of the metadata group, recording a history; a "control" nemesis moves
 // leadership and changes membership mid-run; Raft's safety properties (src/raft/invariants.ts) are
-// checked after every event; at the end the history must be linearizable (per-key register with
+// checked after every event on every group (sim-raft-invariants.ts); at the end the history must be linearizable (per-key register with
 // cas, the checker in src/check) and every replica must hold the same state. Every session-less
 // put or cas carries a value no other write carries, so the log may hold it at one index only:
 // the `applied-once` invariant catches a request applied twice (a duplicated forwarded frame
@@ -19,11 +19,13 @@ import type { CheckResult } from '../check/types.ts';
 import type { SeededRng } from '../lib/rng.ts';
 import { decodeCommand } from '../metadata/command.ts';
 import type { KvOutcome } from '../metadata/kv-service.ts';
-import { RaftInvariants } from '../raft/invariants.ts';
-import { observation } from '../raft/testing.ts';
 import { type Entry, EntryType } from '../raft/types.ts';
 import type { Simulation } from '../sim/simulation.ts';
 import type { NodeServices } from './services.ts';
+import { attachRaftInvariants, type GroupInvariants } from './sim-raft-invariants.ts';
+
+/** The Raft group that holds the KV keyspace (services.ts). */
+const KV_GROUP = 'kv';
 
 export interface KvWorkloadOptions {
   readonly clients: number;
@@ -69,7 +71,8 @@ const dec = (b: Uint8Array | null): number | null => (b === null ? null : Number
 
 export class KvWorkload {
   readonly recorder = new HistoryRecorder();
-  readonly invariants = new RaftInvariants();
+  /** Raft safety on every group (the same checkers sim-cluster.ts attaches). */
+  readonly invariants: GroupInvariants;
   private nextProcess: number;
   private nextValue = 1;
   private inflight = 0;
@@ -85,33 +88,8 @@ export class KvWorkload {
   ) {
     this.ids = sim.nodeIds;
     this.nextProcess = o.clients;
-    sim.addInvariant('raft-safety', (s) => {
-      const obs = [];
-      for (const id of s.nodeIds) {
-        const node = s.instance(id);
-        if (node === undefined) continue;
-        if (node.raft.observer === undefined) {
-          // A new instance (start or restart) begins at the index its snapshot restored.
-          this.invariants.recordRestored(id, node.raft.appliedIndex);
-          node.raft.observer = {
-            applied: (e) => {
-              this.invariants.recordApplied(id, e);
-              this.checkAppliedOnce(e);
-            },
-            restored: (index) => this.invariants.recordRestored(id, index),
-          };
-        }
-        obs.push(observation(node.raft.core));
-      }
-      try {
-        this.invariants.observe(obs);
-        // History below every live node's first index is compacted everywhere: keep memory bounded.
-        if (obs.length > 0) this.invariants.forgetBelow(Math.min(...obs.map((o) => o.log.firstIndex)));
-      } catch (err) {
-        return (err as Error).message;
-      }
-      return undefined;
-    });
+    this.invariants = attachRaftInvariants(sim);
+    this.invariants.onApplied(KV_GROUP, (_node, e) => this.checkAppliedOnce(e));
     sim.addInvariant('applied-once', () => this.appliedTwice);
     for (let c = 0; c < o.clients; c++) sim.after(this.rng.float() * 100, () => this.issue(c), 'client');
     if (o.control) sim.after(2_000 + this.rng.float() * 2_000, () => this.controlStep(), 'control');
@@ -226,7 +204,7 @@ export class KvWorkload {
       if (answered) return;
       answered = true;
       if (o.ok) {
-        this.sessionOf.set(process, { id: o.sessionId, seq: 0 });
+        this.sessionOf.set(process, { id: o.value, seq: 0 });
         this.issue(process);
       } else retry();
     });

@@ -26,6 +26,7 @@ import type { Rng } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { type Mutations, noMutations } from '../lib/mutations.ts';
 import { type BaristaError, ConfigError, LimitError } from '../lib/errors.ts';
+import type { Result } from '../lib/result.ts';
 import {
   applyConfChange,
   decodeConfChangeEntry,
@@ -60,6 +61,7 @@ import {
   type SoftState,
   type VoteMsg,
 } from './types.ts';
+import { limits } from '../lib/limits.ts';
 
 export interface RaftOptions {
   readonly id: NodeId;
@@ -101,11 +103,11 @@ export interface RaftOptions {
    */
   readonly leaseClockDriftRateMax?: number;
   /** Unacknowledged Append messages per follower in replicate state (default 256). */
-  readonly maxInflightMsgs?: number;
-  /** Unacknowledged Append bytes per follower (default maxInflightMsgs * maxSizePerMsgBytes). */
-  readonly maxInflightBytes?: number;
+  readonly inflightCountMax?: number;
+  /** Unacknowledged Append bytes per follower (default inflightCountMax * appendBatchBytesMax). */
+  readonly inflightBytesMax?: number;
   /** Entry bytes per Append message (at least one entry is always sent; default 1 MiB). */
-  readonly maxSizePerMsgBytes?: number;
+  readonly appendBatchBytesMax?: number;
   /** Leader's bytes of proposals appended but not committed; beyond this, propose fails (default 64 MiB). */
   readonly maxUncommittedBytes?: number;
   /** Committed entry bytes per Ready (default 16 MiB). */
@@ -194,9 +196,8 @@ export interface FollowerRegression {
   readonly count: number;
 }
 
-export type CommandResult<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly error: BaristaError };
+/** The one Result shape (src/lib/result.ts). */
+export type CommandResult<T> = Result<T>;
 
 type State = 'follower' | 'preCandidate' | 'candidate' | 'leader';
 
@@ -276,9 +277,9 @@ export class RaftNode {
   private readonly checkQuorum: boolean;
   private readonly readOnly: 'safe' | 'lease';
   private readonly leaseTicks: number;
-  private readonly maxInflightMsgs: number;
-  private readonly maxInflightBytes: number;
-  private readonly maxSizePerMsgBytes: number;
+  private readonly inflightCountMax: number;
+  private readonly inflightBytesMax: number;
+  private readonly appendBatchBytesMax: number;
   private readonly maxUncommittedBytes: number;
   private readonly maxCommittedBytesPerReady: number;
   private readonly snapshotChunkBytes: number;
@@ -356,13 +357,13 @@ export class RaftNode {
     this.checkQuorum = options.checkQuorum ?? true;
     this.readOnly = options.readOnly ?? 'safe';
     this.leaseTicks = leaseTicks(options.electionTimeoutTicks, options.leaseClockDriftRateMax ?? 0.05);
-    this.maxInflightMsgs = options.maxInflightMsgs ?? 256;
-    this.maxSizePerMsgBytes = options.maxSizePerMsgBytes ?? 1024 * 1024;
-    this.maxInflightBytes = options.maxInflightBytes ?? this.maxInflightMsgs * this.maxSizePerMsgBytes;
+    this.inflightCountMax = options.inflightCountMax ?? limits.raftInflightAppendsMax;
+    this.appendBatchBytesMax = options.appendBatchBytesMax ?? limits.raftAppendBatchBytesMax;
+    this.inflightBytesMax = options.inflightBytesMax ?? this.inflightCountMax * this.appendBatchBytesMax;
     this.maxUncommittedBytes = options.maxUncommittedBytes ?? 64 * 1024 * 1024;
     this.maxCommittedBytesPerReady = options.maxCommittedBytesPerReady ?? 16 * 1024 * 1024;
-    this.snapshotChunkBytes = options.snapshotChunkBytes ?? 1024 * 1024;
-    this.snapshotBytesMax = options.snapshotBytesMax ?? 1024 * 1024 * 1024;
+    this.snapshotChunkBytes = options.snapshotChunkBytes ?? limits.raftSnapshotChunkBytesMax;
+    this.snapshotBytesMax = options.snapshotBytesMax ?? limits.raftSnapshotBytesMax;
     this.readIndexPendingMax = options.readIndexPendingMax ?? 4096;
     this.learnerCatchUpLagEntriesMax = options.learnerCatchUpLagEntriesMax ?? 64;
     this.mutationReuseReadIds = options.mutationReuseReadIds ?? false;
@@ -388,7 +389,7 @@ export class RaftNode {
         : { index: 0, conf: normalizeConf(options.voters, options.learners ?? []) };
     this.confLog = [base];
     for (let lo = Math.max(storage.firstIndex(), base.index + 1); lo <= storage.lastIndex(); ) {
-      const batch = storage.entries(lo, storage.lastIndex() + 1, this.maxSizePerMsgBytes);
+      const batch = storage.entries(lo, storage.lastIndex() + 1, this.appendBatchBytesMax);
       for (const e of batch) this.noteConfEntry(e);
       lo += batch.length;
     }
@@ -648,8 +649,8 @@ export class RaftNode {
     const pr = new Progress({
       next: lastIndex + 1,
       isLearner: !isVoter(this.conf, id),
-      inflightCountMax: this.maxInflightMsgs,
-      inflightBytesMax: this.maxInflightBytes,
+      inflightCountMax: this.inflightCountMax,
+      inflightBytesMax: this.inflightBytesMax,
     });
     if (id === this.id) {
       pr.match = Math.max(0, this.log.stableLastIndex());
@@ -1174,7 +1175,7 @@ export class RaftNode {
     const lastIndex = this.log.lastIndex();
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
-    const entries = pr.next <= lastIndex ? this.log.slice(pr.next, lastIndex + 1, this.maxSizePerMsgBytes) : [];
+    const entries = pr.next <= lastIndex ? this.log.slice(pr.next, lastIndex + 1, this.appendBatchBytesMax) : [];
     if (prevTerm === undefined || entries === undefined) {
       this.startSnapshot(to, pr);
       return false;
@@ -1297,7 +1298,7 @@ export class RaftNode {
 
   private releaseUncommitted(from: number, to: number): void {
     for (let lo = Math.max(from + 1, this.log.firstIndex()); lo <= to; ) {
-      const batch = this.log.slice(lo, to + 1, this.maxSizePerMsgBytes) ?? [];
+      const batch = this.log.slice(lo, to + 1, this.appendBatchBytesMax) ?? [];
       if (batch.length === 0) break;
       for (const e of batch) if (e.term === this.term) this.uncommittedBytes -= e.data.length;
       lo += batch.length;
@@ -1518,9 +1519,9 @@ function validateOptions(o: RaftOptions): void {
   if (o.heartbeatTicks >= o.electionTimeoutTicks) {
     throw new ConfigError('heartbeatTicks', `must be less than electionTimeoutTicks (${o.electionTimeoutTicks})`);
   }
-  positive('maxInflightMsgs', o.maxInflightMsgs);
-  positive('maxInflightBytes', o.maxInflightBytes);
-  positive('maxSizePerMsgBytes', o.maxSizePerMsgBytes);
+  positive('inflightCountMax', o.inflightCountMax);
+  positive('inflightBytesMax', o.inflightBytesMax);
+  positive('appendBatchBytesMax', o.appendBatchBytesMax);
   positive('maxUncommittedBytes', o.maxUncommittedBytes);
   positive('maxCommittedBytesPerReady', o.maxCommittedBytesPerReady);
   positive('snapshotChunkBytes', o.snapshotChunkBytes);

@@ -16,6 +16,7 @@ import type { SeededRng } from '../lib/rng.ts';
 import { clockDriftRateMax } from './clock.ts';
 import { shuffle } from './network.ts';
 import type { Simulation } from './simulation.ts';
+import { limits } from '../lib/limits.ts';
 
 export type Fault =
   /** Blocks every link between nodes of different groups (unlisted nodes stay connected). */
@@ -157,7 +158,7 @@ export interface RandomNemesisOptions {
 }
 
 /** Faults in one random schedule; a schedule is data, so it is bounded like any other collection. */
-export const nemesisFaultsMax = 100_000;
+export const nemesisFaultsMax = limits.simNemesisFaultsMax;
 
 /** Draws a fault schedule for `nodes` from `rng` (pass `sim.forkRng('nemesis')` or similar). */
 export function randomNemesis(

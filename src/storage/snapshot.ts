@@ -30,6 +30,7 @@ import { assert } from '../lib/assert.ts';
 import { ConfigError, CorruptionError } from '../lib/errors.ts';
 import { diskReadAttemptsMax, mkdirpDurable, TEMP_SUFFIX, writeFileAtomic } from '../env/disk-io.ts';
 import type { Mutations } from '../lib/mutations.ts';
+import { limits } from '../lib/limits.ts';
 
 const MAGIC = [0x42, 0x53, 0x4e, 0x50]; // "BSNP"
 const VERSION = 1;
@@ -51,9 +52,9 @@ export interface SnapshotStoreOptions {
 
 export const snapshotDefaults = {
   retainCount: 3,
-  retainCountMax: 16,
-  dataBytesMax: 1024 * 1024 * 1024,
-  configBytesMax: 1024 * 1024,
+  retainCountMax: limits.snapshotRetainCountMax,
+  dataBytesMax: limits.snapshotDataBytesMax,
+  configBytesMax: limits.snapshotConfigBytesMax,
 } as const;
 
 export function validateSnapshotOptions(o: SnapshotStoreOptions): void {

@@ -4,13 +4,14 @@
 // boundary values, splice in, delete or duplicate ranges, grow a length or varint byte, append), and
 // decode. Every outcome must be either a typed ProtocolError or a message that re-encodes and
 // decodes to itself (round-trip); anything thrown (RangeError, AssertionError, TypeError) fails.
-// Codecs: Raft messages (src/raft/codec.ts), forwarded client requests and responses
-// (src/metadata/client-codec.ts), the read context (src/metadata/read-ctx.ts), membership ping and
+// Codecs: Raft messages (src/raft/codec.ts) bare and in their group envelope (src/raft/group-router.ts), forwarded client requests and responses
+// (src/raft/client-codec.ts), the read context (src/raft/read-ctx.ts), membership ping and
 // ack (src/membership/codec.ts), the router's TransportError (src/lib/router.ts), and the peer
 // frame envelope itself (src/net/frame.ts) over streams of several frames.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { errorCodes } from '../../src/lib/error-codes.ts';
 import { BaristaError, ProtocolError } from '../../src/lib/errors.ts';
 import { decodeTransportError, encodeTransportError } from '../../src/lib/router.ts';
 import { type Ack, decodeAck, decodePing, encodeAck, encodePing, type Ping } from '../../src/membership/codec.ts';
@@ -21,10 +22,11 @@ import {
   encodeForwardedResponse,
   type ForwardedRequest,
   type ForwardedResponse,
-} from '../../src/metadata/client-codec.ts';
-import { decodeReadCtx, encodeReadCtx } from '../../src/metadata/read-ctx.ts';
+} from '../../src/raft/client-codec.ts';
+import { decodeReadCtx, encodeReadCtx } from '../../src/raft/read-ctx.ts';
 import { FrameDecoder, FrameEncoder } from '../../src/net/frame.ts';
 import { decodeMessage, encodeMessage } from '../../src/raft/codec.ts';
+import { decodeGroupFrame, encodeGroupFrame } from '../../src/raft/group-router.ts';
 import { encodeConfChangeEntry } from '../../src/raft/conf.ts';
 import { type ConfState, type Entry, EntryType, type Message, MsgType } from '../../src/raft/types.ts';
 
@@ -198,10 +200,25 @@ const raftMessage: fc.Arbitrary<Message> = fc.oneof(
     .map((m): Message => ({ ...m, type: MsgType.ReadIndexResponse })),
 );
 
-const errorCode = fc.stringMatching(/^[a-z][a-z0-9_]{0,20}$/);
+// Codes a peer of this build sends: the catalogue's (unknown ones are tested below).
+const errorCode = fc.constantFrom(...errorCodes);
+const groupId = fc.stringMatching(/^[a-z][a-z0-9-]{0,31}$/);
 
 const codecs: readonly Codec<unknown>[] = [
   codec<Message>({ name: 'raft message', valid: raftMessage, encode: encodeMessage, decode: decodeMessage }),
+  codec<{ group: string; message: Message }>({
+    // The group envelope every Raft-family message carries (src/raft/group-router.ts), around a
+    // Raft message: a mutation may hit the version, the group id's length or bytes, or the inner.
+    name: 'raft group frame',
+    valid: fc.record({ group: groupId, message: raftMessage }),
+    encode: (g) => encodeGroupFrame(g.group, encodeMessage(g.message)),
+    decode: (b) => {
+      const frame = decodeGroupFrame(b);
+      if (frame instanceof ProtocolError) return frame;
+      const message = decodeMessage(frame.inner);
+      return message instanceof ProtocolError ? message : { group: frame.group, message };
+    },
+  }),
   codec<ForwardedRequest>({
     name: 'forwarded request',
     valid: fc.record({ incarnation: nat, requestId: nat, command: bytes }),
@@ -333,7 +350,7 @@ test('forwarded responses are decoded strictly: error codes, flags and trailing 
   const err = encodeForwardedResponse({
     requestId: 7,
     ok: false,
-    error: new BaristaError('not_leader', 'not the leader', { retriable: true }),
+    error: new BaristaError('not_leader', 'not the leader'),
   });
   const code = (b: Uint8Array): string | undefined => {
     const r = decodeForwardedResponse(b);
@@ -346,9 +363,32 @@ test('forwarded responses are decoded strictly: error codes, flags and trailing 
   okFlag[2] = 7; // neither ok (1) nor error (0)
   assert.equal(code(okFlag), 'invalid_boolean');
   // An error code reaches clients and metric labels: a peer cannot choose its shape.
-  const badCode = encodeForwardedResponse({ requestId: 7, ok: false, error: new BaristaError('Not Leader!', 'x') });
+  // (The typed constructor refuses a code outside the catalogue, so a foreign peer's answer is forged.)
+  const foreign = (c: string): BaristaError =>
+    ({ code: c, message: 'x', definite: false, retriable: true }) as unknown as BaristaError;
+  const badCode = encodeForwardedResponse({ requestId: 7, ok: false, error: foreign('Not Leader!') });
   assert.equal(code(badCode), 'client_bad_error_code');
-  const huge = encodeForwardedResponse({ requestId: 7, ok: false, error: new BaristaError('x', 'y'.repeat(5000)) });
+  // A well-formed code outside the catalogue, or a known code with flags that disagree with it.
+  assert.equal(
+    code(encodeForwardedResponse({ requestId: 7, ok: false, error: foreign('shiny_new') })),
+    'client_bad_error_code',
+  );
+  assert.equal(
+    code(encodeForwardedResponse({ requestId: 7, ok: false, error: foreign('not_leader') })),
+    'client_bad_error_code',
+  );
+  const timeoutFlags = foreign('timeout'); // definite depends on the call: the peer's flag is kept
+  const decodedTimeout = decodeForwardedResponse(
+    encodeForwardedResponse({ requestId: 7, ok: false, error: timeoutFlags }),
+  );
+  assert.ok(
+    !(decodedTimeout instanceof ProtocolError) && !decodedTimeout.ok && decodedTimeout.error.definite === false,
+  );
+  const huge = encodeForwardedResponse({
+    requestId: 7,
+    ok: false,
+    error: new BaristaError('not_leader', 'y'.repeat(5000)),
+  });
   assert.equal(code(huge), 'client_error_message_too_large');
   const request = encodeForwardedRequest({ incarnation: 1, requestId: 1, command: Uint8Array.of(1) });
   const trailing = decodeForwardedRequest(Uint8Array.from([...request, 9]));

@@ -12,7 +12,7 @@ import { type Mutation, mutationsFrom } from '../../src/lib/mutations.ts';
 import { defaultMembershipTiming } from '../../src/membership/membership.ts';
 import { decodeCommand, encodeCommand } from '../../src/metadata/command.ts';
 import type { KvOutcome } from '../../src/metadata/kv-service.ts';
-import { defaultRaftTiming, type Outcome } from '../../src/metadata/raft-driver.ts';
+import { defaultRaftTiming, type Outcome } from '../../src/raft/driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
 import { defaultKvWorkload, KvWorkload } from '../../src/node/sim-kv-workload.ts';
 import { SimulationFailure } from '../../src/sim/failure.ts';

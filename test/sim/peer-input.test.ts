@@ -6,9 +6,10 @@ import { test } from 'node:test';
 import { MessageType } from '../../src/lib/message-types.ts';
 import { defaultMembershipTiming } from '../../src/membership/membership.ts';
 import { encodeCommand } from '../../src/metadata/command.ts';
-import { defaultRaftTiming } from '../../src/metadata/raft-driver.ts';
+import { defaultRaftTiming } from '../../src/raft/driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
 import { encodeMessage } from '../../src/raft/codec.ts';
+import { encodeGroupFrame } from '../../src/raft/group-router.ts';
 import { MsgType } from '../../src/raft/types.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
 
@@ -52,7 +53,7 @@ test('a read answer with a short context is dropped, not a crash (issue 7 item 1
     index: 1,
     requestCtx: Uint8Array.of(1, 2, 3),
   });
-  sim.network.send(sim.network.indexOf(leader)!, follower, MessageType.Raft, forged);
+  sim.network.send(sim.network.indexOf(leader)!, follower, MessageType.Raft, encodeGroupFrame('kv', forged));
   sim.runFor(100);
   // Two layers stop it now: the core accepts a read answer only for a read this incarnation
   // forwarded to that leader (issue 7 item 6), and the driver decodes the context as untrusted

@@ -14,7 +14,8 @@ import { MessageRouter } from '../../src/lib/router.ts';
 import { defaultMembershipTiming } from '../../src/membership/membership.ts';
 import { encodeCommand } from '../../src/metadata/command.ts';
 import { defaultKvOptions, KvStateMachine } from '../../src/metadata/kv.ts';
-import { defaultRaftTiming, type Outcome, RaftDriver, type RaftPersistence } from '../../src/metadata/raft-driver.ts';
+import { RaftGroupRouter } from '../../src/raft/group-router.ts';
+import { defaultRaftTiming, type Outcome, RaftDriver, type RaftPersistence } from '../../src/raft/driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
 import { allNemesisKinds, runClusterSimulation } from '../../src/node/sim-cluster.ts';
 import { MemoryRaftStorage } from '../../src/raft/storage.ts';
@@ -298,7 +299,9 @@ test('lease reads, negative control: drift beyond the bound lets the cut-off lea
 test('lease mode under every fault stays linearizable; the old lease (planted) fails the same seed', () => {
   const run = (mutations: readonly string[]) =>
     runClusterSimulation({
-      seed: '2',
+      // Seed '2' caught it with one Raft group per node; with the metadata and kv groups the
+      // schedule differs and '4' is the first of 1..4 that catches it (seeds 1-3 miss it).
+      seed: '4',
       nodes: 5,
       nemesis: allNemesisKinds, // clock drift within the nemesis default, 0.05 = the lease bound
       durationMs: 20_000,
@@ -337,8 +340,9 @@ test('a wiped follower is re-replicated without a probe storm, and the leader co
       env.transport.onMessage(router.dispatch);
       const incarnation = (starts.get(env.nodeId) ?? 0) + 1;
       starts.set(env.nodeId, incarnation);
-      return new RaftDriver(env, router, {
+      return new RaftDriver(env, new RaftGroupRouter(router, env.transport), {
         ...defaultRaftTiming,
+        group: 'kv',
         incarnation,
         voters: ids,
         storage,

@@ -13,11 +13,12 @@ import { test } from 'node:test';
 import type { Disk } from '../../src/env/types.ts';
 import { MessageType } from '../../src/lib/message-types.ts';
 import { defaultMembershipTiming } from '../../src/membership/membership.ts';
-import { defaultRaftTiming } from '../../src/metadata/raft-driver.ts';
+import { defaultRaftTiming } from '../../src/raft/driver.ts';
 import { NodeIdentityError } from '../../src/node/identity.ts';
 import { NodeServices } from '../../src/node/services.ts';
 import { defaultKvWorkload, KvWorkload } from '../../src/node/sim-kv-workload.ts';
 import { encodeMessage } from '../../src/raft/codec.ts';
+import { encodeGroupFrame } from '../../src/raft/group-router.ts';
 import { MsgType } from '../../src/raft/types.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
 
@@ -81,14 +82,17 @@ function settle(sim: Simulation<NodeServices>): { leader: string; follower: stri
   return { leader, follower, term: core.currentTerm, vote: core.votedFor! };
 }
 
-/** A vote request in `term` from `from` to `to`, with a log far ahead (any voter would grant it). */
+/** A vote request of the KV group in `term` from `from` to `to`, with a log far ahead (any voter would grant it). */
 function sendVote(sim: Simulation<NodeServices>, from: string, to: string, term: number): void {
   sim
     .env(from)!
     .transport.send(
       to,
       MessageType.Raft,
-      encodeMessage({ type: MsgType.Vote, from, to, term, lastIndex: 1_000_000, lastTerm: term, transfer: false }),
+      encodeGroupFrame(
+        'kv',
+        encodeMessage({ type: MsgType.Vote, from, to, term, lastIndex: 1_000_000, lastTerm: term, transfer: false }),
+      ),
     );
 }
 

@@ -21,6 +21,7 @@
 // reading while complete requests wait, so that is at most a chunk plus a partial line) and scans
 // each byte once. Untrusted bytes never reach an assert.
 
+import type { ProtocolErrorCode } from '../../lib/error-codes.ts';
 import { ProtocolError } from '../../lib/errors.ts';
 import type { RequestDecoder } from '../pipeline.ts';
 
@@ -109,7 +110,7 @@ export class LineDecoder {
     return undefined;
   }
 
-  private fail(code: string, message: string, fields: Record<string, unknown>): ProtocolError {
+  private fail(code: ProtocolErrorCode, message: string, fields: Record<string, unknown>): ProtocolError {
     this.failed = new ProtocolError(code, message, fields);
     this.start = this.end = this.scan = 0;
     return this.failed;

@@ -17,9 +17,10 @@
 // (timeouts, malformed requests) in admin_http_client_errors_total{kind}.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Counter, Metrics } from '../env/types.ts';
+import type { Counter, Histogram, Metrics } from '../env/types.ts';
 import { BaristaError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
+import { writeStageHistogram } from '../raft/write-stages.ts';
 import { type HttpAnswer, httpErrorAnswer } from './http-status.ts';
 
 export interface AdminHandlers {
@@ -73,6 +74,9 @@ export class AdminServer {
   private readonly requests: Metrics;
   private readonly errors: Counter;
   private readonly tooLarge: Counter;
+  /** Write-path stages on the contacted node (src/raft/write-stages.ts). */
+  private readonly httpRead: Histogram;
+  private readonly kvRequest: Histogram;
   readonly options: AdminServerOptions;
 
   constructor(
@@ -85,6 +89,8 @@ export class AdminServer {
     this.requests = metrics;
     this.errors = metrics.counter('admin_http_errors_total', 'Admin HTTP handler failures');
     this.tooLarge = metrics.counter('admin_http_bodies_too_large_total', 'Admin HTTP request bodies over the bound');
+    this.httpRead = writeStageHistogram(metrics, 'http_read');
+    this.kvRequest = writeStageHistogram(metrics, 'kv_request');
     this.server = createServer(
       {
         headersTimeout: o.headersTimeoutMs,
@@ -154,9 +160,15 @@ export class AdminServer {
     const kv = this.handlers.kv;
     if (kv === undefined) return reply(res, 404, 'text/plain', 'no kv service on this node\n');
     if (req.method !== 'POST') return reply(res, 405, 'text/plain', 'POST a JSON body to /v1/kv\n');
+    const arrivedMs = performance.now();
     this.readJsonBody(req, res, (body) => {
+      const parsedMs = performance.now();
+      this.httpRead.observe(parsedMs - arrivedMs);
       kv(body, { address: req.socket.remoteAddress ?? '' }).then(
-        (a) => json(res, a.status, a.body),
+        (a) => {
+          this.kvRequest.observe(performance.now() - parsedMs);
+          json(res, a.status, a.body);
+        },
         (err: unknown) => {
           this.errors.inc();
           send(res, httpErrorAnswer(new BaristaError('internal', String(err))));

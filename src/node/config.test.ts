@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../lib/errors.ts';
 import { loadNodeConfig, validateNodeConfig } from './config.ts';
+import type { MembershipConfig } from '../services/membership/service.ts';
 
 const good = {
   nodeId: 'n1',
@@ -29,7 +30,7 @@ test('a minimal config gets defaults', () => {
   assert.equal(c.clusterId, 'baristas');
   assert.equal(c.host, '127.0.0.1');
   assert.equal(c.peers[0]!.host, '127.0.0.1');
-  assert.equal(c.membership.heartbeatIntervalMs, 200);
+  assert.equal((c['membership'] as MembershipConfig).heartbeatIntervalMs, 200);
   assert.equal(c.log.level, 'info');
 });
 

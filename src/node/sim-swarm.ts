@@ -59,7 +59,7 @@ export function reportOf(r: ClusterSimResult): SwarmSeedReport {
     injected: r.injected,
     virtualMs: r.stats.nowMs,
     events: r.stats.events,
-    clientOpsOk: r.kv?.ok ?? 0,
+    clientOpsOk: r.clients?.ok ?? 0,
     ...(r.failure !== undefined
       ? {
           failure: {

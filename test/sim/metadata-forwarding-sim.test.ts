@@ -14,11 +14,12 @@ import { decodeCommand, encodeCommand } from '../../src/metadata/command.ts';
 import type { KvOutcome } from '../../src/metadata/kv-service.ts';
 import { defaultRaftTiming, type Outcome } from '../../src/metadata/raft-driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
-import { defaultKvWorkload, KvWorkload } from '../../src/node/sim-kv-workload.ts';
+import { defaultKvWorkload, KvWorkload } from '../../src/services/kv/sim-workload.ts';
 import { SimulationFailure } from '../../src/sim/failure.ts';
 import type { NetworkConfig } from '../../src/sim/network.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
 import { EntryType } from '../../src/raft/types.ts';
+import { kvOf } from '../../src/services/kv/running.ts';
 
 const ids = ['n1', 'n2', 'n3'];
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -66,9 +67,9 @@ function duplicatedPuts(mutations: readonly Mutation[] = []) {
   const outcomes: KvOutcome[] = [];
   const n = 20;
   for (let i = 0; i < n; i++) {
-    sim
-      .instance(follower)!
-      .kv.write({ op: 'put', key: enc(`dup${i}`), value: enc('v') }, undefined, (o) => outcomes.push(o));
+    kvOf(sim.instance(follower)!).client.write({ op: 'put', key: enc(`dup${i}`), value: enc('v') }, undefined, (o) =>
+      outcomes.push(o),
+    );
   }
   assert.ok(
     sim.runUntilCondition(() => outcomes.length === n, 3_000),
@@ -132,7 +133,7 @@ test('a 3 MiB KV value on a follower is value_too_large at once, before it takes
   const node = sim.instance(follower)!;
   const lastIndex = node.raft.core.lastIndex;
   let outcome: KvOutcome | undefined;
-  node.kv.write({ op: 'put', key: enc('k'), value: new Uint8Array(3 * 1024 * 1024) }, undefined, (o) => {
+  kvOf(node).client.write({ op: 'put', key: enc('k'), value: new Uint8Array(3 * 1024 * 1024) }, undefined, (o) => {
     outcome = o;
   });
   assert.ok(outcome !== undefined, 'answered synchronously');

@@ -19,6 +19,7 @@ import { NodeServices } from '../../src/node/services.ts';
 import { allNemesisKinds, runClusterSimulation } from '../../src/node/sim-cluster.ts';
 import { MemoryRaftStorage } from '../../src/raft/storage.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
+import { kvOf } from '../../src/services/kv/running.ts';
 
 const ids = ['n1', 'n2', 'n3'];
 /** The one key the lease scenarios write and read. */
@@ -157,7 +158,7 @@ function leaseScenario(
   const write = (node: string, process: number, value: number): void => {
     recorder.invoke(process, 'write', value, { timeNs: timeNs(), key: 'k' });
     pending++;
-    sim.instance(node)!.kv.write({ op: 'put', key: keyK, value: enc(value) }, undefined, (o) => {
+    kvOf(sim.instance(node)!).client.write({ op: 'put', key: keyK, value: enc(value) }, undefined, (o) => {
       pending--;
       if (o.ok && o.result.ok) recorder.ok(process, value, { timeNs: timeNs(), key: 'k' });
       else if (!o.ok && o.error.definite) recorder.fail(process, value, { timeNs: timeNs(), key: 'k' });
@@ -178,7 +179,7 @@ function leaseScenario(
     const process = readerProcesses + reads++;
     recorder.invoke(process, 'read', null, { timeNs: timeNs(), key: 'k' });
     pending++;
-    sim.instance(x)!.kv.read(keyK, 'linearizable', (o) => {
+    kvOf(sim.instance(x)!).client.read(keyK, 'linearizable', (o) => {
       pending--;
       if (o.ok && o.result.ok) recorder.ok(process, dec(o.result.value), { timeNs: timeNs(), key: 'k' });
       else recorder.fail(process, null, { timeNs: timeNs(), key: 'k' });
@@ -236,7 +237,7 @@ function leasePauseScenario(readWhilePaused: boolean): string {
   const write = (node: string, process: number, value: number): void => {
     recorder.invoke(process, 'write', value, { timeNs: timeNs(), key: 'k' });
     pending++;
-    sim.instance(node)!.kv.write({ op: 'put', key: keyK, value: enc(value) }, undefined, (o) => {
+    kvOf(sim.instance(node)!).client.write({ op: 'put', key: keyK, value: enc(value) }, undefined, (o) => {
       pending--;
       if (o.ok && o.result.ok) recorder.ok(process, value, { timeNs: timeNs(), key: 'k' });
       else recorder.info(process, value, { timeNs: timeNs(), key: 'k' });
@@ -263,7 +264,7 @@ function leasePauseScenario(readWhilePaused: boolean): string {
   assert.equal(sim.instance(x)!.raft.core.role, 'leader', 'x has not noticed yet');
   recorder.invoke(2, 'read', null, { timeNs: timeNs(), key: 'k' });
   pending++;
-  sim.instance(x)!.kv.read(keyK, 'linearizable', (o) => {
+  kvOf(sim.instance(x)!).client.read(keyK, 'linearizable', (o) => {
     pending--;
     if (o.ok && o.result.ok) recorder.ok(2, dec(o.result.value), { timeNs: timeNs(), key: 'k' });
     else recorder.fail(2, null, { timeNs: timeNs(), key: 'k' });
@@ -309,7 +310,7 @@ test('lease mode under every fault stays linearizable; the old lease (planted) f
     });
   const good = run([]);
   assert.ok(good.ok, good.failure?.message);
-  assert.equal(good.kv?.verdict, 'valid');
+  assert.equal(good.clients?.verdict, 'valid');
   const planted = run(['raft-lease-check-quorum-window']);
   assert.equal(planted.ok, false, 'the swarm seed catches the check-quorum-window lease');
   assert.match(planted.failure?.message ?? '', /linearizability/);

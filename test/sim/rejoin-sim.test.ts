@@ -16,7 +16,7 @@ import { defaultMembershipTiming } from '../../src/membership/membership.ts';
 import { defaultRaftTiming } from '../../src/metadata/raft-driver.ts';
 import { NodeIdentityError } from '../../src/node/identity.ts';
 import { NodeServices } from '../../src/node/services.ts';
-import { defaultKvWorkload, KvWorkload } from '../../src/node/sim-kv-workload.ts';
+import { defaultKvWorkload, KvWorkload } from '../../src/services/kv/sim-workload.ts';
 import { encodeMessage } from '../../src/raft/codec.ts';
 import { MsgType } from '../../src/raft/types.ts';
 import { Simulation } from '../../src/sim/simulation.ts';

@@ -11,10 +11,10 @@
 // an operation on that node in progress), 503 no leader / not leader (retry), 504 timed out
 // (indefinite: it may be partly done; look at GET /v1/members).
 
-import type { BaristaError } from '../lib/errors.ts';
-import { limits } from '../lib/limits.ts';
-import type { RaftDriver } from '../metadata/raft-driver.ts';
-import { MEMBER_OPS, type MemberOp } from '../metadata/member-codec.ts';
+import type { BaristaError } from '../../lib/errors.ts';
+import { limits } from '../../lib/limits.ts';
+import type { RaftDriver } from '../../metadata/raft-driver.ts';
+import { MEMBER_OPS, type MemberOp } from '../../metadata/member-codec.ts';
 
 const ID_PATTERN = /^[A-Za-z0-9_.-]+$/;
 

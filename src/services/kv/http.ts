@@ -18,8 +18,8 @@
 // timed out: `definite` says whether it may have happened).
 
 import { z } from 'zod';
-import { BaristaError } from '../lib/errors.ts';
-import type { KvOutcome, KvService } from '../metadata/kv-service.ts';
+import { BaristaError } from '../../lib/errors.ts';
+import type { KvOutcome, KvService } from '../../metadata/kv-service.ts';
 
 const text = new TextDecoder('utf-8', { fatal: false });
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);

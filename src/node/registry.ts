@@ -7,7 +7,7 @@
 import { kvService } from '../services/kv/service.ts';
 import { membershipService } from '../services/membership/service.ts';
 import type { AnyServiceDefinition } from './service.ts';
-import type { SimWorkload } from './sim-workload.ts';
+import type { SimWorkload } from './service.ts';
 
 export const registeredServices: readonly AnyServiceDefinition[] = [membershipService, kvService];
 

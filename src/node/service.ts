@@ -19,7 +19,9 @@
 //               readiness (optional) and stop().
 //   6. sim      `sim` gives the invariants the simulator checks in every run, the convergence
 //               condition of the liveness phase, and the named workloads `barista sim --workload`
-//               runs (src/node/sim-workload.ts).
+//               runs (a client generator over the simulated cluster, its checker model, its own
+//               liveness condition); `--workload list` lists them, `--workload mix` lets each
+//               seed draw which run and how hard. Workloads use only virtual time and their Rng.
 // Dependencies point one way: services import the platform (src/node, src/raft, src/lib, ...), the
 // platform never imports a service (except the one list, registry.ts); test/boundaries.test.ts.
 
@@ -29,7 +31,9 @@ import type { MessageHandler } from '../lib/router.ts';
 import type { PeerView } from '../membership/membership.ts';
 import type { RaftDriver } from '../metadata/raft-driver.ts';
 import type { StateMachine } from '../metadata/state-machine.ts';
-import type { SimServiceHooks } from './sim-workload.ts';
+import type { History } from '../check/history.ts';
+import type { SeededRng } from '../lib/rng.ts';
+import type { Simulation } from '../sim/simulation.ts';
 
 /** A client protocol a service listens on; its port is `ports.<name>` in the node config. */
 export interface ProtocolDeclaration {
@@ -168,3 +172,64 @@ export type AnyServiceDefinition = ServiceDefinition<any, RunningService>;
 
 /** Lower-case protocol and service names: they become config keys, ports keys and label values. */
 export const serviceNamePattern = /^[a-z][a-z0-9-]{0,31}$/;
+
+// ---- The simulator's side of the seam (src/node/sim-cluster.ts runs it) ----
+
+/** What the simulator's hooks see of a node: its running services (NodeServices implements it). */
+export interface ServiceHost {
+  service<T extends RunningService>(name: string): T;
+}
+
+export type ClusterSim = Simulation<ServiceHost>;
+
+export interface SimServiceHooks {
+  /** Adds the service's invariants (sim.addInvariant); called once per run, before it starts. */
+  addInvariants?(sim: ClusterSim): void;
+  /** After healing, the run waits (within its liveness bound) until this holds for every service. */
+  converged?(sim: ClusterSim): boolean;
+  readonly workloads?: readonly SimWorkload[];
+}
+
+export interface SimWorkloadContext {
+  readonly sim: ClusterSim;
+  readonly rng: SeededRng;
+  /** Issue no new operation at or after this virtual time (the end of the safety phase). */
+  readonly stopAtMs: number;
+  /** Overrides of the workload's own options (tests and CLI flags); the workload validates them. */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** In swarm mode: the intensity the seed drew for this workload, in [0, 1). */
+  readonly intensity?: number;
+}
+
+/** A client history and the checker's verdict on it. */
+export interface ClientSummary {
+  readonly ops: number;
+  readonly ok: number;
+  readonly verdict: string;
+  readonly reason?: string;
+  readonly checkMs: number;
+  readonly controlActions: number;
+  readonly history: History;
+}
+
+export interface RunningWorkload {
+  /** Operations issued and not yet answered or given up. */
+  readonly inflightOps: number;
+  /** Leadership transfers, membership changes and the like the workload made (swarm counts them). */
+  readonly controlActions: number;
+  /** How long the run may wait for in-flight operations to settle after liveness. */
+  readonly settleMs: number;
+  /** The workload's own liveness after healing, before `deadlineMs`; throws sim.fail otherwise. */
+  liveness(deadlineMs: number): void;
+  /** The checker's verdict on the history (undefined: the workload records none). */
+  check(): ClientSummary | undefined;
+}
+
+export interface SimWorkload {
+  /** Unique across services: `barista sim --workload NAME`. */
+  readonly name: string;
+  readonly description: string;
+  /** Whether swarm's workload mix may draw it (it records a history the checker can judge). */
+  readonly inMix: boolean;
+  start(ctx: SimWorkloadContext): RunningWorkload;
+}

@@ -30,7 +30,7 @@ import { ConfigError } from '../lib/errors.ts';
 import { SeededRng } from '../lib/rng.ts';
 import { registeredServices, registeredWorkloads } from './registry.ts';
 import { NodeServices, type RaftTiming } from './services.ts';
-import type { ClientSummary, SimWorkload } from './sim-workload.ts';
+import type { ClientSummary, ServiceHost, SimWorkload } from './service.ts';
 
 /** The tests' default nemesis (their fixed seeds depend on this list: append, never reorder). */
 export const allNemesisKinds: readonly NemesisKind[] = ['partition', 'crash', 'pause', 'clock', 'clog', 'loss'];
@@ -147,7 +147,7 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
   const ids = nodeIds(o.nodes);
   const mix = o.swarm === true ? drawSwarmMix(o.seed) : undefined;
   const chosen = chooseWorkloads(o, registeredWorkloads());
-  const sim = new Sim<NodeServices>({
+  const sim = new Sim<ServiceHost>({
     seed: o.seed,
     nodes: ids,
     ...(mix !== undefined ? { network: mix.knobs.network } : {}),
@@ -184,7 +184,7 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
       ...(intensity !== undefined ? { intensity } : {}),
     }),
   );
-  const converged = (s: Simulation<NodeServices>): boolean =>
+  const converged = (s: Simulation<ServiceHost>): boolean =>
     registeredServices.every((def) => def.sim?.converged?.(s) ?? true);
   let convergedAfterMs: number | undefined;
   let failure: SimulationFailure | undefined;

@@ -3,8 +3,7 @@
 
 import type { KvStateMachine } from '../../metadata/kv.ts';
 import type { KvService } from '../../metadata/kv-service.ts';
-import type { RaftGroupHandle, RunningService } from '../../node/service.ts';
-import type { NodeServices } from '../../node/services.ts';
+import type { RaftGroupHandle, RunningService, ServiceHost } from '../../node/service.ts';
 
 export interface KvRunning extends RunningService {
   /** The keyspace's client API (writes through the log, linearizable or serializable reads). */
@@ -14,6 +13,6 @@ export interface KvRunning extends RunningService {
   readonly group: RaftGroupHandle;
 }
 
-export function kvOf(node: NodeServices): KvRunning {
+export function kvOf(node: ServiceHost): KvRunning {
   return node.service<KvRunning>('kv');
 }

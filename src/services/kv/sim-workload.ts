@@ -23,8 +23,7 @@ import { RaftInvariants } from '../../raft/invariants.ts';
 import { observation } from '../../raft/testing.ts';
 import { type Entry, EntryType } from '../../raft/types.ts';
 import type { Simulation } from '../../sim/simulation.ts';
-import type { NodeServices } from '../../node/services.ts';
-import type { RunningWorkload, SimWorkload } from '../../node/sim-workload.ts';
+import type { RunningWorkload, ServiceHost, SimWorkload } from '../../node/service.ts';
 import { bytesEqual } from '../../lib/bytes.ts';
 import { kvOf } from './running.ts';
 
@@ -70,7 +69,7 @@ const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const WORKLOAD_KEY = /^k\d+$/;
 const dec = (b: Uint8Array | null): number | null => (b === null ? null : Number(new TextDecoder().decode(b)));
 
-export class KvWorkload {
+export class KvWorkload<S extends ServiceHost = ServiceHost> {
   readonly recorder = new HistoryRecorder();
   readonly invariants = new RaftInvariants();
   private nextProcess: number;
@@ -82,7 +81,7 @@ export class KvWorkload {
   controlActions = 0;
 
   constructor(
-    private readonly sim: Simulation<NodeServices>,
+    private readonly sim: Simulation<S>,
     private readonly rng: SeededRng,
     private readonly o: KvWorkloadOptions,
   ) {
@@ -380,9 +379,9 @@ export const kvSimWorkload: SimWorkload = {
  * (membership changes made during the safety phase are repaired), a fresh write commits, and every
  * replica applies the same entries and holds the same state, all before `deadlineMs`.
  */
-export function raftLiveness(sim: Simulation<NodeServices>, deadlineMs: number): void {
+export function raftLiveness(sim: Simulation<ServiceHost>, deadlineMs: number): void {
   const ids = sim.nodeIds;
-  const leader = (): NodeServices | undefined => {
+  const leader = (): ServiceHost | undefined => {
     for (const id of ids) {
       const n = sim.instance(id);
       if (n !== undefined && kvOf(n).group.driver.core.role === 'leader') return n;

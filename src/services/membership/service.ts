@@ -10,9 +10,7 @@ import { z } from 'zod';
 import { MessageType } from '../../lib/message-types.ts';
 import { MembershipDriver } from '../../membership/driver.ts';
 import { defaultMembershipTiming } from '../../membership/membership.ts';
-import type { RunningService, ServiceDefinition } from '../../node/service.ts';
-import type { NodeServices } from '../../node/services.ts';
-import type { ClusterSim } from '../../node/sim-workload.ts';
+import type { ClusterSim, RunningService, ServiceDefinition, ServiceHost } from '../../node/service.ts';
 import { handleMemberRequest } from './http.ts';
 
 export const membershipConfigSchema = z
@@ -35,7 +33,7 @@ export interface MembershipRunning extends RunningService {
 }
 
 /** The membership service running on a simulated node (for the hooks below and tests). */
-export function membershipOf(node: NodeServices): MembershipRunning {
+export function membershipOf(node: ServiceHost): MembershipRunning {
   return node.service<MembershipRunning>('membership');
 }
 
@@ -90,7 +88,7 @@ export const membershipService: ServiceDefinition<MembershipConfig, MembershipRu
 /** Incarnations only grow: a node's own on every start, and what a viewer saw of a peer within one life. */
 function addMembershipInvariants(sim: ClusterSim): void {
   const lastOwn = new Map<string, number>();
-  const lastInstance = new Map<string, NodeServices>();
+  const lastInstance = new Map<string, ServiceHost>();
   const seen = new Map<string, number>();
   sim.addInvariant('incarnations-increase', (s) => {
     for (const id of s.nodeIds) {

@@ -2,7 +2,7 @@
 // HistoryParseError naming the source and the 1-based line, never an assert or a TypeError.
 import { BaristaError } from '../lib/errors.ts';
 
-export class HistoryParseError extends BaristaError {
+export class HistoryParseError extends BaristaError<'history_malformed'> {
   override readonly name = 'HistoryParseError';
   /** 1-based line of the offending input. */
   readonly line: number;

@@ -12,7 +12,7 @@ import { BaristaError } from '../lib/errors.ts';
 import type { History, Op, ProcessId } from './history.ts';
 import { type Operation, RETURN_NEVER } from './types.ts';
 
-export class HistoryPairingError extends BaristaError {
+export class HistoryPairingError extends BaristaError<'history_unpaired'> {
   override readonly name = 'HistoryPairingError';
   readonly opIndex: number;
   constructor(opIndex: number, message: string) {

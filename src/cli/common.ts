@@ -6,6 +6,7 @@ import { type Agent, request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pc from 'picocolors';
+import { limits } from '../lib/limits.ts';
 
 /** bin/barista.mjs, found from this file in src/cli or in its compiled copy in dist/cli. */
 export const CLI_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'barista.mjs');
@@ -23,7 +24,7 @@ export interface HttpResult {
   readonly body: string;
 }
 
-const HTTP_BODY_BYTES_MAX = 4 * 1024 * 1024;
+const HTTP_BODY_BYTES_MAX = limits.cliResponseBytesMax;
 
 /** One HTTP request with a timeout and a bounded response body; rejects on connection errors. */
 function httpRequest(

@@ -18,6 +18,7 @@ import type { NodeConfigInput } from '../node/config.ts';
 import { registeredProtocols } from '../node/registry.ts';
 import { type ClusterFile, type ClusterNode, readClusterFile, writeClusterFile } from './cluster-file.ts';
 import { cliArgv, colours as pc, httpGet } from './common.ts';
+import { limits } from '../lib/limits.ts';
 
 export interface DevOptions {
   readonly nodes: number | undefined;
@@ -30,7 +31,7 @@ export interface DevOptions {
 }
 
 const PORTS_PER_NODE = 10;
-const NODES_MAX = 9;
+const NODES_MAX = limits.devNodesMax;
 const STOP_GRACE_MS = 5_000;
 const STATUS_PERIOD_MS = 1_000;
 /** A /ready probe may wait on a Raft read; the node bounds it by its request timeout. */

@@ -17,12 +17,15 @@
 //   4 key not found (get: absent; del: there was nothing to delete)
 
 import { readFileSync } from 'node:fs';
+import type { ErrorCode } from '../lib/error-codes.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { httpPostJson } from './common.ts';
+import { CLI_EXIT, cliExitFor } from './exit-codes.ts';
 import { resolveAdminEndpoints } from './status.ts';
 
-export const KV_EXIT = { done: 0, compareFailed: 1, rejected: 2, unavailable: 3, notFound: 4 } as const;
+/** Error statuses come from the catalogue's CLI table (src/cli/exit-codes.ts). */
+export const KV_EXIT = { done: 0, ...CLI_EXIT, notFound: 4 } as const;
 
 export interface KvCliOptions {
   readonly op: 'put' | 'get' | 'cas' | 'del';
@@ -46,22 +49,11 @@ export interface KvCliIo {
   readonly readStdin: (bytesMax: number) => Promise<Uint8Array>;
 }
 
-/** Answers that retrying cannot change (bad request, too large, keyspace full): exit 2, not 3. */
-const REJECTED_CODES: ReadonlySet<string> = new Set([
-  'bad_request',
-  'invalid_utf8',
-  'malformed_command',
-  'key_too_large',
-  'value_too_large',
-  'keyspace_full',
-  'request_too_large',
-  'stale_sequence',
-]);
-
 interface KvAnswer {
   ok: boolean;
   value?: string | null;
-  code?: string;
+  /** Typed so a literal compared with it must be a catalogue code (a newer server may send another: cliExitFor copes). */
+  code?: ErrorCode;
   message?: string;
   definite?: boolean;
 }
@@ -169,7 +161,7 @@ export async function runKv(o: KvCliOptions, io: KvCliIo): Promise<number> {
       err(
         `error (${answer.code}): ${answer.message}${answer.definite === false ? ' — it may or may not have taken effect' : ''}\n`,
       );
-    return REJECTED_CODES.has(answer.code ?? '') ? KV_EXIT.rejected : KV_EXIT.unavailable;
+    return cliExitFor(answer.code);
   }
   err(`unavailable: ${last}\n`);
   return KV_EXIT.unavailable;

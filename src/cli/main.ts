@@ -161,6 +161,12 @@ export function buildProgram(): Command {
       collect,
       [] as string[],
     )
+    .option(
+      '--swarm-without <classes>',
+      'with --swarm: leave these fault classes out of every seed (comma-separated; the others draw as before)',
+      collect,
+      [] as string[],
+    )
     .option('--json', 'machine-readable output', false)
     .action(
       async (
@@ -177,6 +183,7 @@ export function buildProgram(): Command {
           json: boolean;
           swarm: boolean;
           mutation: string[];
+          swarmWithout: string[];
         },
         cmd: Command,
       ) => {

@@ -13,8 +13,10 @@
 // Exit codes: 0 done, 2 usage error or a change the cluster refuses (already a member, last
 // voter, ...), 3 unavailable or indefinite (a timed-out change may be partly done: run `list`).
 
+import type { ErrorCode } from '../lib/error-codes.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { httpGet, httpPostJson } from './common.ts';
+import { cliExitFor } from './exit-codes.ts';
 import { resolveAdminEndpoints } from './status.ts';
 
 export type MemberCommand = 'list' | 'add' | 'remove' | 'promote' | 'replace';
@@ -49,7 +51,7 @@ interface ChangeAnswer {
 
 /** A change waits for catch-up on the leader (src/metadata/raft-driver.ts memberOpTimeoutMs). */
 const CHANGE_HTTP_TIMEOUT_MS = 65_000;
-const RETRY_CODES: ReadonlySet<string> = new Set(['no_leader', 'not_leader', 'leadership_lost']);
+const RETRY_CODES: ReadonlySet<string> = new Set<ErrorCode>(['no_leader', 'not_leader', 'leadership_lost']);
 
 export function formatMembers(view: MembersView): string {
   const lines = [`leader ${view.leader ?? '(none)'}  term ${view.term}  (as seen by ${view.nodeId})`];
@@ -141,7 +143,7 @@ export async function runMember(
       err(
         `error (${answer.code}): ${answer.message}${answer.definite === false ? ' — it may be partly done; run `barista member list`' : ''}\n`,
       );
-    return answer.code === 'timeout' || answer.code === 'limit_exceeded' ? 3 : 2;
+    return cliExitFor(answer.code);
   }
   err(`unavailable: ${last}\n`);
   return 3;

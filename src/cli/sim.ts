@@ -40,6 +40,8 @@ export interface SimCliOptions {
   readonly swarm?: boolean;
   /** Planted bugs; each entry may list several, comma-separated. */
   readonly mutation?: readonly string[];
+  /** Swarm: fault classes left out of every seed's mix (comma-separated entries). */
+  readonly swarmWithout?: readonly string[];
 }
 
 /** `--mutation a --mutation b,c` → validated names (a typo must not silently test nothing). */
@@ -117,6 +119,7 @@ export function runSimCommand(o: SimCliOptions, out: (s: string) => void): numbe
   const base: Omit<ClusterSimOptions, 'seed'> = {
     ...(o.swarm === true ? { swarm: true } : {}),
     ...(mutations.length > 0 ? { mutations } : {}),
+    ...((o.swarmWithout?.length ?? 0) > 0 ? { swarmWithout: o.swarmWithout!.flatMap((v) => v.split(',')) } : {}),
     nodes: o.nodes,
     nemesis: parseNemesis(o.nemesis),
     durationMs: simDurationMs(o.duration),

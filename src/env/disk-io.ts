@@ -11,6 +11,7 @@
 import { bytesEqual } from '../lib/bytes.ts';
 import { checkRelativePath } from './disk-paths.ts';
 import type { Disk } from './types.ts';
+import { limits } from '../lib/limits.ts';
 
 export const TEMP_SUFFIX = '.tmp';
 
@@ -56,7 +57,7 @@ export function readWholeFile(disk: Disk, path: string): Uint8Array {
  * read-bitflip ceiling) a pair disagrees ~19 % of the time: 4 reads refused to boot ~0.7 % of the
  * time (swarm seed 667), 16 leave ~0.19^15, under 1e-10.
  */
-export const diskReadAttemptsMax = 16;
+export const diskReadAttemptsMax = limits.diskReadAttemptsMax;
 
 /**
  * The bytes of a small file, read until two consecutive reads agree, so one flipped bit in one

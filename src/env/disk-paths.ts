@@ -5,7 +5,9 @@
 // Paths are '/'-separated and relative to the node's data directory; '' is the directory itself.
 // Absolute paths, '.', '..', empty segments, backslashes and NUL are rejected before any I/O.
 
+import type { ErrorCode } from '../lib/error-codes.ts';
 import { BaristaError } from '../lib/errors.ts';
+import { limits } from '../lib/limits.ts';
 
 export const DiskErrorCode = {
   pathInvalid: 'disk_path_invalid',
@@ -21,16 +23,17 @@ export const DiskErrorCode = {
   closed: 'disk_file_closed',
   /** Simulator only: a handle from before a crash was used. */
   stale: 'disk_handle_stale',
-} as const;
+} as const satisfies Record<string, ErrorCode>;
+export type DiskErrorCode = (typeof DiskErrorCode)[keyof typeof DiskErrorCode];
 
 /** Longest relative path accepted (UTF-16 code units; far below PATH_MAX). */
-export const diskPathCharsMax = 1024;
+export const diskPathCharsMax = limits.diskPathCharsMax;
 
 /** The errnos FileDisk reports as `disk_no_space` instead of `disk_io`. */
 export const noSpaceErrnos: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT']);
 
 /** Stable code for a failed disk operation with this errno. */
-export function diskErrorCodeFor(errno: string | undefined): string {
+export function diskErrorCodeFor(errno: string | undefined): 'disk_no_space' | 'disk_io' {
   return errno !== undefined && noSpaceErrnos.has(errno) ? DiskErrorCode.noSpace : DiskErrorCode.io;
 }
 

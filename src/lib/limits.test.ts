@@ -1,33 +1,115 @@
-// Goal: the named bounds hold their stated relations, and a broken relation is caught at start-up.
+// Goal: the named bounds hold their stated relations, every relation is checked at start-up, and
+// a broken one fails with a message naming every limit it involves (so whoever changed one of
+// them sees which other module's bound it now contradicts).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AssertionError } from './assert.ts';
-import { limits, validateLimits } from './limits.ts';
+import { type LimitName, type Limits, limitRelations, limits, validateLimits } from './limits.ts';
 
 test('the shipped limits are consistent', () => {
   validateLimits();
 });
 
-test('a broken relation fails validation', () => {
-  assert.throws(() => validateLimits({ ...limits, raftEntryBytesMax: limits.peerFrameBytesMax }), AssertionError);
-  assert.throws(
-    () => validateLimits({ ...limits, peerSendQueueBytesMax: limits.peerFrameBytesMax - 1 }),
-    AssertionError,
-  );
+const MiB = 1024 * 1024;
+
+/** One change per relation that breaks it (and only needs the shipped values of the others). */
+const breaking: Record<string, Partial<Limits>> = {
+  'a full-size frame must fit in a peer send queue': { peerSendQueueBytesMax: limits.peerFrameBytesMax - 1 },
+  'a full-size partial frame must fit in the inbound held-bytes bound': {
+    peerInboundHeldBytesMax: limits.peerFrameBytesMax - 1,
+  },
+  'ids are length-prefixed with one byte (at most 255)': { nodeIdBytesMax: 256 },
+  'a first frame with the longest ids (envelope and hello) must fit the identify bound': {
+    peerIdentifyFrameBytesMax: 128,
+  },
+  'every peer must be able to connect': { peerInboundConnectionsMax: limits.clusterNodesMax - 1 },
+  "the router's rejection series must fit in the metric registry": { metricSeriesMax: 100 },
+  'the largest Append (a batch, or one full-size entry alone) plus its envelope must fit in a peer frame': {
+    raftEntryBytesMax: limits.peerFrameBytesMax,
+  },
+  'a snapshot chunk plus its message header must fit in a peer frame': {
+    raftSnapshotChunkBytesMax: limits.peerFrameBytesMax,
+  },
+  'a heartbeat with a full-size read context must fit in a peer frame': {
+    raftReadCtxBytesMax: limits.peerFrameBytesMax,
+  },
+  'a configuration must be able to name every node of a cluster': { raftConfMembersMax: limits.clusterNodesMax - 1 },
+  'a follower must accept the largest snapshot a leader stores': {
+    raftSnapshotBytesMax: limits.snapshotDataBytesMax - 1,
+  },
+  // Issue 7 item 11: the forwarding codec capped frames at 2 MiB while a Raft entry may be 4 MiB.
+  'a forwarded request frame must hold raftEntryBytesMax plus its header': { forwardedFrameBytesMax: 2 * MiB },
+  'a forwarded error answer (code and longest message) must fit in a forwarded frame': {
+    forwardedErrorMessageBytesMax: limits.forwardedFrameBytesMax,
+  },
+  'a forwarded frame must fit in a peer frame': { forwardedFrameBytesMax: limits.peerFrameBytesMax },
+  'a membership request with the longest node id and rejoin id must fit its bound': { memberRequestBytesMax: 100 },
+  'a forwarded membership request must fit in a peer frame': { memberRequestBytesMax: limits.peerFrameBytesMax },
+  'a WAL record must hold a full-size Raft entry plus its entry header': {
+    walRecordPayloadBytesMax: limits.raftEntryBytesMax,
+  },
+  'a WAL segment must hold one full-size record': { walSegmentBytesMax: limits.walRecordPayloadBytesMax },
+  'one full-size WAL record must be appendable before a sync': { walPendingBytesMax: limits.walRecordPayloadBytesMax },
+  'a kv command must hold a cas with a full-size key, expected and new value': {
+    kvCommandBytesMax: limits.kvValueBytesMax + 4096,
+  },
+  'a Register command must hold the longest client address': { kvClientAddressBytesMax: limits.kvCommandBytesMax },
+  'every kv command must fit in a Raft entry': { kvCommandBytesMax: limits.raftEntryBytesMax + 1 },
+  'a forwarded answer must hold the largest kv result (a full-size value)': {
+    kvValueBytesMax: limits.forwardedFrameBytesMax,
+  },
+  "one client's sessions must be a part of all sessions": { kvSessionsPerClientMax: limits.kvSessionsMax + 1 },
+  // Issue 7 item 11 again: a 1 MiB value could not pass a 1 MiB HTTP body.
+  'an HTTP kv body must hold a full-size key, expected and new value plus the JSON around them': {
+    adminRequestBytesMax: MiB,
+  },
+  // The CLI used to read at most 4 MiB: a get of a 1 MiB value of control characters is 6 MiB of JSON.
+  'the CLI must read a get of the largest value with every byte JSON-escaped (6 bytes each)': {
+    cliResponseBytesMax: 4 * MiB,
+  },
+  '`barista dev` may not start more nodes than a cluster holds': { devNodesMax: limits.clusterNodesMax + 1 },
+  "a simulated file must hold a real node's largest file (a WAL segment, a snapshot)": {
+    simFileBytesMax: limits.snapshotDataBytesMax - 1,
+  },
+  'a drift rate of 1 or more would stop or reverse monotonic time': { simClockDriftRateMax: 1 },
+};
+
+test('every relation has a breaking case here (a new relation needs one)', () => {
+  assert.deepEqual(Object.keys(breaking).sort(), limitRelations.map((r) => r.rule).sort());
 });
 
-// Issue 7 item 11: the forwarding codec capped frames at 2 MiB while a Raft entry may be 4 MiB, so
-// a follower could not forward what the leader would accept; and a 1 MiB value could not pass a
-// 1 MiB HTTP body. Each cross-module relation is now checked here, at start-up.
-test('cross-module size relations are checked: forwarded frame, kv command, HTTP body', () => {
-  const broken: Array<[string, Partial<typeof limits>]> = [
-    ['forwarded frame below a Raft entry', { forwardedFrameBytesMax: 2 * 1024 * 1024 }],
-    ['forwarded frame above a peer frame', { forwardedFrameBytesMax: limits.peerFrameBytesMax }],
-    ['kv command cannot hold a full cas', { kvCommandBytesMax: limits.kvValueBytesMax + 4096 }],
-    ['kv command over a Raft entry', { kvCommandBytesMax: limits.raftEntryBytesMax + 1 }],
-    ['HTTP body cannot hold a full value', { adminRequestBytesMax: 1024 * 1024 }],
-  ];
-  for (const [what, change] of broken) {
-    assert.throws(() => validateLimits({ ...limits, ...change }), AssertionError, what);
+test('breaking each relation fails validation with a message naming every limit it involves', () => {
+  for (const r of limitRelations) {
+    const change = breaking[r.rule]!;
+    const broken = { ...limits, ...change };
+    assert.equal(r.holds(broken), false, `the case for "${r.rule}" does not break it`);
+    assert.throws(() => validateLimits(broken), AssertionError, r.rule);
+    // The case may break an earlier relation too: read this relation's own message.
+    let message = '';
+    try {
+      validateLimits(broken, [r]);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    assert.match(message, new RegExp(r.rule.replace(/[.*+?^${}()|[\]\\`]/g, '\\$&')));
+    for (const name of r.limits) assert.ok(message.includes(`${name} = ${broken[name]}`), `${message} names ${name}`);
   }
+});
+
+test('every relation names limits that exist, and most name two or more', () => {
+  const names = new Set(Object.keys(limits));
+  for (const r of limitRelations) for (const n of r.limits) assert.ok(names.has(n), `${r.rule}: ${n}`);
+  const single = limitRelations.filter((r) => r.limits.length < 2).map((r) => r.rule);
+  assert.deepEqual(single, ['a drift rate of 1 or more would stop or reverse monotonic time']);
+});
+
+test('every limit is a positive finite number, and the names end in a unit and Max', () => {
+  const unit =
+    /(Bytes|Frames|Ms|Connections|Nodes|Entries|Slabs|Parts|Series|Members|Requests|Count|Lines|Faults|Bits|Keys|Sessions|Ops|Remembered|Appends|Attempts|Chars|Intervals|Rate|Pending|PerClient|PerFile|Writes)Max$/;
+  for (const [name, value] of Object.entries(limits) as Array<[LimitName, number]>) {
+    assert.ok(Number.isFinite(value) && value > 0, name);
+    assert.match(name, unit, `${name}: <thing><Unit>Max`);
+  }
+  assert.throws(() => validateLimits({ ...limits, kvKeysMax: Number.POSITIVE_INFINITY }), /kvKeysMax/);
+  assert.throws(() => validateLimits({ ...limits, kvKeysMax: 0 }), /kvKeysMax/);
 });

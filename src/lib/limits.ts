@@ -1,10 +1,24 @@
-// Every bound in one place (TigerBeetle's "put a limit on everything"). Each constant's name ends
-// in its unit and `Max`. `validateLimits` checks how they relate and runs at node start-up and in
-// a test, so an edit that breaks a relation fails loudly.
+// Every bound in one place (TigerBeetle's "put a limit on everything"), and every relation between
+// bounds of different modules checked at node start-up (src/node/main.ts) and in a test.
+//
+// HOW TO ADD A LIMIT:
+//   1. Add it to `limits` below, in its module's section, named `<thing><Unit>Max` with the unit
+//      last (`fooBytesMax`, `fooConnectionsMax`, `fooEntriesMax`, `fooMsMax`), with a doc comment.
+//      A module keeps no literal bound of its own: it reads `limits.fooBytesMax` (an options object
+//      may still take an override, defaulting to the limit).
+//   2. If it must fit in (or hold) another module's bound, add a `relation` to `limitRelations`
+//      naming every limit it involves; src/lib/limits.test.ts then requires a case that breaks it
+//      and checks the failure names both limits.
+// Fixed sizes of wire formats (varint widths, header bytes) are not limits: they live with their
+// codec, and the header sizes the relations need are exported here.
+// Left in their modules on purpose: the offline checker's report and search bounds (src/check/**,
+// src/cli/check.ts: tool output sizes, not a node's memory) and format constants (src/lib/bytes.ts,
+// src/lib/clocks/hlc.ts, src/metrics/histogram.ts, src/storage/wal/record.ts).
 
 import { assert } from './assert.ts';
 
 export const limits = {
+  // --- peer transport (src/net) ----------------------------------------------------------------
   /** Largest internal peer frame, envelope included. */
   peerFrameBytesMax: 16 * 1024 * 1024,
   /** Frames queued for one peer while its connection is down or slow. */
@@ -17,28 +31,93 @@ export const limits = {
   peerInboundConnectionsMax: 256,
   /** Memory held for partial frames across all inbound peer connections. */
   peerInboundHeldBytesMax: 64 * 1024 * 1024,
+  /** The first frame of an inbound connection (a TransportHello with the longest ids). */
+  peerIdentifyFrameBytesMax: 4096,
+  /** Largest send slab (frames up to a quarter of it are coalesced). */
+  peerSendSlabBytesMax: 64 * 1024 * 1024,
+  /** Written slabs kept for reuse, shared by all peers of a transport. */
+  peerSlabPoolSlabsMax: 16,
+  /** One flush hands at most this many bytes to the socket before yielding to backpressure checks. */
+  peerWriteBatchBytesMax: 1024 * 1024,
+  /** Chunks a frame decoder holds for one partial frame before it copies them into one buffer. */
+  frameHeldPartsMax: 64,
+  /** Distinct (message type, code) series the router counts rejections under. */
+  routerRejectSeriesMax: 256,
   /** Length of a node id and a cluster id in bytes. */
   nodeIdBytesMax: 64,
   clusterIdBytesMax: 64,
   /** Nodes in a cluster. */
   clusterNodesMax: 64,
-  /** Simulator: pending events before a run is declared runaway. */
-  simEventsPendingMax: 5_000_000,
-  /** Log lines retained in memory by a sim node's log sink. */
-  simLogLinesMax: 10_000,
-  /** Distinct metric series in one registry. */
-  metricSeriesMax: 10_000,
+
+  // --- Raft (src/raft, src/metadata/raft-driver.ts) --------------------------------------------
   /** One Raft log entry's command bytes (a client command); larger ones are refused at the door. */
   raftEntryBytesMax: 4 * 1024 * 1024,
+  /** Entry bytes in one Append (a single larger entry still goes alone). RaftOptions.appendBatchBytesMax. */
+  raftAppendBatchBytesMax: 1024 * 1024,
+  /** Appends in flight to one follower. RaftOptions.inflightCountMax. */
+  raftInflightAppendsMax: 256,
+  /** Snapshot bytes in one InstallSnapshot message. RaftOptions.snapshotChunkBytes. */
+  raftSnapshotChunkBytesMax: 1024 * 1024,
+  /** Largest snapshot a follower accepts. RaftOptions.snapshotBytesMax. */
+  raftSnapshotBytesMax: 1024 * 1024 * 1024,
+  /** A ReadIndex context carried in heartbeats. */
+  raftReadCtxBytesMax: 64 * 1024,
+  /** Voters plus learners in one configuration. */
+  raftConfMembersMax: 64,
+  /** Client requests (proposals, reads, forwarded ones) waiting in one driver. */
+  raftPendingRequestsMax: 10_000,
+  /** Entries kept in memory by the Raft storage before compaction is forced. */
+  raftLogEntriesMax: 1_000_000,
   /**
    * A forwarded client request or response frame (follower <-> leader): one Raft entry's command
    * plus the frame header (version, sender incarnation, request id, error fields).
    */
   forwardedFrameBytesMax: 4 * 1024 * 1024 + 4096,
-  /** Metadata keyspace: one key, one value, and one command (a cas carries expected + value). */
+  /** The message of a forwarded error answer. */
+  forwardedErrorMessageBytesMax: 4 * 1024,
+  /** A forwarded membership request (op, node id, rejoin id). */
+  memberRequestBytesMax: 1024,
+  /** A rejoin id (a UUID as text, with room). */
+  rejoinIdBytesMax: 64,
+  /** Membership operations running at once on the leader. */
+  memberOpsMax: 16,
+  /** Finished rejoin operations remembered (so a retried rejoin gets its answer). */
+  memberRejoinsRememberedMax: 64,
+
+  // --- storage (src/storage, src/env) ------------------------------------------------------------
+  /** A WAL segment is rotated when the next record would take it past this size. */
+  walSegmentBytesMax: 64 * 1024 * 1024,
+  /** Largest payload of one WAL record (an entry's data plus its WAL entry header). */
+  walRecordPayloadBytesMax: 16 * 1024 * 1024,
+  /** WAL bytes appended but not yet synced. */
+  walPendingBytesMax: 64 * 1024 * 1024,
+  /** Snapshots kept on disk (the configured count may not exceed this). */
+  snapshotRetainCountMax: 16,
+  /** One snapshot's state-machine data. */
+  snapshotDataBytesMax: 1024 * 1024 * 1024,
+  /** One snapshot's membership configuration. */
+  snapshotConfigBytesMax: 1024 * 1024,
+  /** The node identity file. */
+  identityFileBytesMax: 4096,
+  /** A relative data path (UTF-16 code units; far below PATH_MAX). */
+  diskPathCharsMax: 1024,
+  /** Re-reads of a file whose two reads disagree (a transient bit flip) before giving up. */
+  diskReadAttemptsMax: 16,
+
+  // --- metadata keyspace (src/metadata) ----------------------------------------------------------
+  /** One key, one value, and one command (a cas carries expected + value). */
   kvKeyBytesMax: 1024,
   kvValueBytesMax: 1024 * 1024,
   kvCommandBytesMax: 2 * 1024 * 1024 + 8192,
+  /** A Register's client address (an IP address as text). */
+  kvClientAddressBytesMax: 256,
+  /** Open client sessions, in all and per client address. */
+  kvSessionsMax: 10_000,
+  kvSessionsPerClientMax: 256,
+  /** Keys in the keyspace. */
+  kvKeysMax: 1_000_000,
+
+  // --- admin HTTP and CLI (src/node, src/cli) ----------------------------------------------------
   /**
    * Admin HTTP request body. POST /v1/kv carries a cas's expected and new value as JSON text: two
    * values of kvValueBytesMax plain-text bytes plus the key and field names must fit (a value that
@@ -47,39 +126,249 @@ export const limits = {
   adminRequestBytesMax: 2 * 1024 * 1024 + 64 * 1024,
   /** Concurrent admin HTTP connections (the /v1/kv client API shares the admin port). */
   adminConnectionsMax: 1024,
+  /**
+   * An HTTP answer the CLI reads: a get of the largest value, every byte JSON-escaped (\u0001 is
+   * six bytes), plus the fields around it.
+   */
+  cliResponseBytesMax: 6 * 1024 * 1024 + 64 * 1024,
+  /** Nodes `barista dev` starts. */
+  devNodesMax: 9,
+
+  // --- membership failure detector (src/membership) ----------------------------------------------
+  /** Heartbeat intervals kept per peer for the phi estimate. */
+  membershipPhiWindowIntervalsMax: 100,
+
+  // --- metrics and logs --------------------------------------------------------------------------
+  /** Distinct metric series in one registry. */
+  metricSeriesMax: 10_000,
+  /** Distinct keys a rate-limited logger tracks. */
+  logLimitKeysMax: 256,
+
+  // --- simulator (src/sim) -----------------------------------------------------------------------
+  /** Pending events before a run is declared runaway. */
+  simEventsPendingMax: 5_000_000,
+  /** Log lines retained in memory by a sim node's log sink. */
+  simLogLinesMax: 10_000,
+  /** One simulated file (a real node's largest file must fit). */
+  simFileBytesMax: 1024 * 1024 * 1024,
+  /** Unsynced writes remembered per simulated file (what a crash may tear). */
+  simUnsyncedWritesPerFileMax: 4096,
+  /** Faults one nemesis schedule may hold. */
+  simNemesisFaultsMax: 100_000,
+  /** Bits a corrupting link flips in one message. */
+  simCorruptBitsMax: 3,
+  /** Largest injected network delay. */
+  simNetworkDelayMsMax: 3_600_000,
+  /** Largest simulated clock drift rate (|rate| < 1 keeps monotonic time increasing). */
+  simClockDriftRateMax: 0.5,
 } as const;
 
-export type Limits = typeof limits;
-
-export function validateLimits(l: Limits = limits): void {
-  assert(l.peerSendQueueBytesMax >= l.peerFrameBytesMax, 'a full-size frame must fit in a peer send queue');
-  assert(l.peerSendQueueFramesMax > 0, 'peerSendQueueFramesMax must be positive');
-  assert(l.peerInboundHeldBytesMax >= l.peerFrameBytesMax, 'a full-size frame must fit in the inbound bound');
-  assert(l.nodeIdBytesMax <= 255 && l.clusterIdBytesMax <= 255, 'ids are length-prefixed with one byte');
-  assert(l.clusterNodesMax <= l.peerInboundConnectionsMax, 'every peer must be able to connect');
-  // A forwarded command and an Append carrying one entry must fit in a peer frame.
-  assert(l.raftEntryBytesMax + 64 * 1024 <= l.peerFrameBytesMax, 'a Raft entry must fit in a peer frame');
-  // Cross-module relations (issue 7 item 11: a follower once refused 3 MiB commands the leader
-  // would have accepted, because the forwarding codec had its own smaller cap).
-  assert(
-    l.raftEntryBytesMax + FORWARDED_HEADER_BYTES_MAX <= l.forwardedFrameBytesMax,
-    'a forwarded frame must hold raftEntryBytesMax plus its header',
-  );
-  assert(l.forwardedFrameBytesMax + 64 * 1024 <= l.peerFrameBytesMax, 'a forwarded frame must fit in a peer frame');
-  assert(
-    l.kvKeyBytesMax + 2 * l.kvValueBytesMax + KV_COMMAND_HEADER_BYTES_MAX <= l.kvCommandBytesMax,
-    'a cas with a full-size key, expected and new value must fit in a kv command',
-  );
-  assert(l.kvCommandBytesMax <= l.raftEntryBytesMax, 'every kv command must fit in a Raft entry');
-  assert(
-    l.kvKeyBytesMax + 2 * l.kvValueBytesMax + KV_HTTP_OVERHEAD_BYTES_MAX <= l.adminRequestBytesMax,
-    'an HTTP kv body must hold a full-size key, expected and new value plus the JSON around them',
-  );
-}
+export type Limits = { readonly [K in keyof typeof limits]: number };
+export type LimitName = keyof Limits;
 
 /** Forwarded request/response header: version, incarnation, request id, ok flag, error code and flags. */
 export const FORWARDED_HEADER_BYTES_MAX = 1 + 10 + 10 + 1 + 5;
+/** A forwarded error's code: a length prefix and at most 64 bytes (client-codec's pattern). */
+export const FORWARDED_ERROR_CODE_BYTES_MAX = 1 + 64;
 /** A kv command's fixed fields: version, kind, proposedAtMs, session, seq, op, three length prefixes. */
 export const KV_COMMAND_HEADER_BYTES_MAX = 1 + 1 + 8 + 10 + 10 + 1 + 1 + 3 * 5;
+/** A kv result's fixed fields: status, code (longest kv code with prefix), value flag, value length, session id. */
+export const KV_RESULT_HEADER_BYTES_MAX = 1 + 1 + 64 + 1 + 5 + 10;
 /** JSON around a kv body's key and values: field names, quotes, op, session, seq, consistency. */
 export const KV_HTTP_OVERHEAD_BYTES_MAX = 4096;
+/** A Raft message's fields besides entries or a snapshot chunk (terms, indexes, a configuration, ids). */
+export const RAFT_MESSAGE_OVERHEAD_BYTES_MAX = 64 * 1024;
+/** A Raft entry's fields besides its data, in a message or a WAL record (index, term, type, length). */
+export const RAFT_ENTRY_HEADER_BYTES_MAX = 32;
+/** A WAL record's framing besides its payload (length, type, checksum). */
+export const WAL_RECORD_HEADER_BYTES_MAX = 32;
+/** A peer frame's envelope: version, type, id lengths, the longest ids, checksum. */
+export const peerEnvelopeBytesMax = (l: Limits): number => 1 + 2 + 1 + 1 + l.clusterIdBytesMax + l.nodeIdBytesMax + 4;
+/** A membership request: version, request id, op, id length, node id, rejoin id length, rejoin id. */
+export const memberRequestBytesNeeded = (l: Limits): number =>
+  1 + 10 + 1 + 1 + l.nodeIdBytesMax + 1 + l.rejoinIdBytesMax;
+
+export interface LimitRelation {
+  /** The limits involved; a failure message names all of them with their values. */
+  readonly limits: readonly LimitName[];
+  /** Why it must hold, stated as the requirement. */
+  readonly rule: string;
+  readonly holds: (l: Limits) => boolean;
+}
+
+/** Every relation between bounds, in particular across modules (issue 7 item 11). */
+export const limitRelations: readonly LimitRelation[] = [
+  // peer transport
+  {
+    limits: ['peerSendQueueBytesMax', 'peerFrameBytesMax'],
+    rule: 'a full-size frame must fit in a peer send queue',
+    holds: (l) => l.peerSendQueueBytesMax >= l.peerFrameBytesMax,
+  },
+  {
+    limits: ['peerInboundHeldBytesMax', 'peerFrameBytesMax'],
+    rule: 'a full-size partial frame must fit in the inbound held-bytes bound',
+    holds: (l) => l.peerInboundHeldBytesMax >= l.peerFrameBytesMax,
+  },
+  {
+    limits: ['nodeIdBytesMax', 'clusterIdBytesMax'],
+    rule: 'ids are length-prefixed with one byte (at most 255)',
+    holds: (l) => l.nodeIdBytesMax <= 255 && l.clusterIdBytesMax <= 255,
+  },
+  {
+    limits: ['peerIdentifyFrameBytesMax', 'clusterIdBytesMax', 'nodeIdBytesMax'],
+    rule: 'a first frame with the longest ids (envelope and hello) must fit the identify bound',
+    holds: (l) => l.peerIdentifyFrameBytesMax >= peerEnvelopeBytesMax(l) + l.clusterIdBytesMax + l.nodeIdBytesMax + 64,
+  },
+  {
+    limits: ['clusterNodesMax', 'peerInboundConnectionsMax'],
+    rule: 'every peer must be able to connect',
+    holds: (l) => l.clusterNodesMax <= l.peerInboundConnectionsMax,
+  },
+  {
+    limits: ['routerRejectSeriesMax', 'metricSeriesMax'],
+    rule: "the router's rejection series must fit in the metric registry",
+    holds: (l) => l.routerRejectSeriesMax <= l.metricSeriesMax,
+  },
+  // Raft messages in peer frames
+  {
+    limits: ['peerFrameBytesMax', 'raftEntryBytesMax', 'raftAppendBatchBytesMax'],
+    rule: 'the largest Append (a batch, or one full-size entry alone) plus its envelope must fit in a peer frame',
+    holds: (l) =>
+      Math.max(l.raftAppendBatchBytesMax, l.raftEntryBytesMax + RAFT_ENTRY_HEADER_BYTES_MAX) +
+        RAFT_MESSAGE_OVERHEAD_BYTES_MAX +
+        peerEnvelopeBytesMax(l) <=
+      l.peerFrameBytesMax,
+  },
+  {
+    limits: ['peerFrameBytesMax', 'raftSnapshotChunkBytesMax'],
+    rule: 'a snapshot chunk plus its message header must fit in a peer frame',
+    holds: (l) =>
+      l.raftSnapshotChunkBytesMax + RAFT_MESSAGE_OVERHEAD_BYTES_MAX + peerEnvelopeBytesMax(l) <= l.peerFrameBytesMax,
+  },
+  {
+    limits: ['peerFrameBytesMax', 'raftReadCtxBytesMax'],
+    rule: 'a heartbeat with a full-size read context must fit in a peer frame',
+    holds: (l) =>
+      l.raftReadCtxBytesMax + RAFT_MESSAGE_OVERHEAD_BYTES_MAX + peerEnvelopeBytesMax(l) <= l.peerFrameBytesMax,
+  },
+  {
+    limits: ['raftConfMembersMax', 'clusterNodesMax'],
+    rule: 'a configuration must be able to name every node of a cluster',
+    holds: (l) => l.raftConfMembersMax >= l.clusterNodesMax,
+  },
+  {
+    limits: ['raftSnapshotBytesMax', 'snapshotDataBytesMax'],
+    rule: 'a follower must accept the largest snapshot a leader stores',
+    holds: (l) => l.raftSnapshotBytesMax >= l.snapshotDataBytesMax,
+  },
+  // forwarding (follower -> leader)
+  {
+    limits: ['forwardedFrameBytesMax', 'raftEntryBytesMax'],
+    rule: 'a forwarded request frame must hold raftEntryBytesMax plus its header',
+    holds: (l) => l.raftEntryBytesMax + FORWARDED_HEADER_BYTES_MAX <= l.forwardedFrameBytesMax,
+  },
+  {
+    limits: ['forwardedFrameBytesMax', 'forwardedErrorMessageBytesMax'],
+    rule: 'a forwarded error answer (code and longest message) must fit in a forwarded frame',
+    holds: (l) =>
+      FORWARDED_HEADER_BYTES_MAX + FORWARDED_ERROR_CODE_BYTES_MAX + 5 + l.forwardedErrorMessageBytesMax <=
+      l.forwardedFrameBytesMax,
+  },
+  {
+    limits: ['peerFrameBytesMax', 'forwardedFrameBytesMax'],
+    rule: 'a forwarded frame must fit in a peer frame',
+    holds: (l) => l.forwardedFrameBytesMax + peerEnvelopeBytesMax(l) <= l.peerFrameBytesMax,
+  },
+  {
+    limits: ['memberRequestBytesMax', 'nodeIdBytesMax', 'rejoinIdBytesMax'],
+    rule: 'a membership request with the longest node id and rejoin id must fit its bound',
+    holds: (l) => memberRequestBytesNeeded(l) <= l.memberRequestBytesMax,
+  },
+  {
+    limits: ['peerFrameBytesMax', 'memberRequestBytesMax'],
+    rule: 'a forwarded membership request must fit in a peer frame',
+    holds: (l) => l.memberRequestBytesMax + peerEnvelopeBytesMax(l) <= l.peerFrameBytesMax,
+  },
+  // the WAL holds every entry
+  {
+    limits: ['walRecordPayloadBytesMax', 'raftEntryBytesMax'],
+    rule: 'a WAL record must hold a full-size Raft entry plus its entry header',
+    holds: (l) => l.raftEntryBytesMax + RAFT_ENTRY_HEADER_BYTES_MAX <= l.walRecordPayloadBytesMax,
+  },
+  {
+    limits: ['walSegmentBytesMax', 'walRecordPayloadBytesMax'],
+    rule: 'a WAL segment must hold one full-size record',
+    holds: (l) => l.walRecordPayloadBytesMax + WAL_RECORD_HEADER_BYTES_MAX <= l.walSegmentBytesMax,
+  },
+  {
+    limits: ['walPendingBytesMax', 'walRecordPayloadBytesMax'],
+    rule: 'one full-size WAL record must be appendable before a sync',
+    holds: (l) => l.walRecordPayloadBytesMax + WAL_RECORD_HEADER_BYTES_MAX <= l.walPendingBytesMax,
+  },
+  // the keyspace
+  {
+    limits: ['kvCommandBytesMax', 'kvKeyBytesMax', 'kvValueBytesMax'],
+    rule: 'a kv command must hold a cas with a full-size key, expected and new value',
+    holds: (l) => l.kvKeyBytesMax + 2 * l.kvValueBytesMax + KV_COMMAND_HEADER_BYTES_MAX <= l.kvCommandBytesMax,
+  },
+  {
+    limits: ['kvCommandBytesMax', 'kvClientAddressBytesMax'],
+    rule: 'a Register command must hold the longest client address',
+    holds: (l) => l.kvClientAddressBytesMax + KV_COMMAND_HEADER_BYTES_MAX <= l.kvCommandBytesMax,
+  },
+  {
+    limits: ['raftEntryBytesMax', 'kvCommandBytesMax'],
+    rule: 'every kv command must fit in a Raft entry',
+    holds: (l) => l.kvCommandBytesMax <= l.raftEntryBytesMax,
+  },
+  {
+    limits: ['forwardedFrameBytesMax', 'kvValueBytesMax'],
+    rule: 'a forwarded answer must hold the largest kv result (a full-size value)',
+    holds: (l) =>
+      FORWARDED_HEADER_BYTES_MAX + 5 + KV_RESULT_HEADER_BYTES_MAX + l.kvValueBytesMax <= l.forwardedFrameBytesMax,
+  },
+  {
+    limits: ['kvSessionsPerClientMax', 'kvSessionsMax'],
+    rule: "one client's sessions must be a part of all sessions",
+    holds: (l) => l.kvSessionsPerClientMax <= l.kvSessionsMax,
+  },
+  // HTTP
+  {
+    limits: ['adminRequestBytesMax', 'kvKeyBytesMax', 'kvValueBytesMax'],
+    rule: 'an HTTP kv body must hold a full-size key, expected and new value plus the JSON around them',
+    holds: (l) => l.kvKeyBytesMax + 2 * l.kvValueBytesMax + KV_HTTP_OVERHEAD_BYTES_MAX <= l.adminRequestBytesMax,
+  },
+  {
+    limits: ['cliResponseBytesMax', 'kvValueBytesMax'],
+    rule: 'the CLI must read a get of the largest value with every byte JSON-escaped (6 bytes each)',
+    holds: (l) => 6 * l.kvValueBytesMax + KV_HTTP_OVERHEAD_BYTES_MAX <= l.cliResponseBytesMax,
+  },
+  {
+    limits: ['devNodesMax', 'clusterNodesMax'],
+    rule: '`barista dev` may not start more nodes than a cluster holds',
+    holds: (l) => l.devNodesMax <= l.clusterNodesMax,
+  },
+  // the simulator must be able to run what a real node does
+  {
+    limits: ['simFileBytesMax', 'walSegmentBytesMax', 'snapshotDataBytesMax'],
+    rule: "a simulated file must hold a real node's largest file (a WAL segment, a snapshot)",
+    holds: (l) => l.simFileBytesMax >= l.walSegmentBytesMax && l.simFileBytesMax >= l.snapshotDataBytesMax,
+  },
+  {
+    limits: ['simClockDriftRateMax'],
+    rule: 'a drift rate of 1 or more would stop or reverse monotonic time',
+    holds: (l) => l.simClockDriftRateMax < 1,
+  },
+];
+
+/** Throws (an assertion: the limits are compiled in) naming every limit of the first broken relation. */
+export function validateLimits(l: Limits = limits, relations: readonly LimitRelation[] = limitRelations): void {
+  for (const [name, value] of Object.entries(l)) {
+    assert(Number.isFinite(value) && value > 0, `limits.${name} must be a positive finite number, got ${value}`);
+  }
+  for (const r of relations) {
+    if (r.holds(l)) continue;
+    const values = r.limits.map((n) => `${n} = ${l[n]}`).join(', ');
+    assert(false, `limits: ${r.rule} (${values})`);
+  }
+}

@@ -16,6 +16,7 @@
 
 import type { Clock, Counter, Logger, Metrics } from '../env/types.ts';
 import { assert } from './assert.ts';
+import { limits } from './limits.ts';
 
 export interface LogLimitOptions {
   /** Lines one key may write at once after a quiet period. */
@@ -26,7 +27,7 @@ export interface LogLimitOptions {
   readonly keysMax: number;
 }
 
-export const defaultLogLimit: LogLimitOptions = { burstLines: 10, linesPerSecond: 1, keysMax: 256 };
+export const defaultLogLimit: LogLimitOptions = { burstLines: 10, linesPerSecond: 1, keysMax: limits.logLimitKeysMax };
 
 /** The bucket shared by keys beyond keysMax. */
 export const overflowLogKey = '(other)';

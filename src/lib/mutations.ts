@@ -33,6 +33,20 @@ export const MUTATION_NAMES = [
   'kv-skip-session-dedup',
   /** Membership: the incarnation file is believed once two reads agree, with no checksum (a repeated bit flip lowers it). */
   'membership-incarnation-unverified',
+  /** Raft: grant a vote without the log up-to-date check (§5.4.1): a stale candidate can win after a partition. */
+  'raft-vote-skip-log-check',
+  /** Raft log: an Append replaces everything after prevIndex, so a late (reordered) Append truncates acknowledged entries. */
+  'raft-append-truncates-suffix',
+  /** Raft: a snapshot chunk presumed lost is never sent again (the follower waits for it forever). */
+  'raft-snapshot-chunk-no-resend',
+  /** Raft driver, lease mode: one core tick per timer firing, not per elapsed tickMs (a pause or stalled fsync freezes the lease). */
+  'raft-lease-ticks-per-timer',
+  /** Raft lease reads: the lease runs from when a quorum's acknowledgements arrive, not from when the round was sent. */
+  'raft-lease-from-ack-arrival',
+  /** Raft driver: a disk error while persisting a Ready is logged and ignored; the node keeps serving from memory. */
+  'raft-ignore-disk-error',
+  /** Snapshots: a snapshot that fails its CRC is believed damaged at the first read (no re-read). */
+  'snapshot-read-once',
 ] as const;
 
 export type Mutation = (typeof MUTATION_NAMES)[number];

@@ -19,6 +19,7 @@ import { assert } from './assert.ts';
 import { ProtocolError } from './errors.ts';
 import { LogLimiter } from './log-limit.ts';
 import { MessageType } from './message-types.ts';
+import { limits } from './limits.ts';
 
 export type MessageHandler = (message: PeerMessage) => void;
 
@@ -40,7 +41,7 @@ export function decodeTransportError(payload: Uint8Array): { kind: number; messa
 }
 
 /** Distinct (type, code) series of peer_messages_rejected_total; further ones count as code `other`. */
-export const routerRejectSeriesMax = 256;
+export const routerRejectSeriesMax = limits.routerRejectSeriesMax;
 
 export class MessageRouter {
   private readonly handlers = new Map<number, MessageHandler>();

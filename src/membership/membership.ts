@@ -21,6 +21,7 @@ import { MessageType } from '../lib/message-types.ts';
 import { type Ack, decodeAck, decodePing, encodeAck, encodePing } from './codec.ts';
 import { type OffsetEstimate, PeerClockEstimator } from '../lib/ntp.ts';
 import { PhiAccrual } from './phi.ts';
+import { limits } from '../lib/limits.ts';
 
 export type NodeId = string;
 export type PeerStatus = 'unknown' | 'alive' | 'suspect' | 'dead';
@@ -41,7 +42,7 @@ export const defaultMembershipTiming = {
   heartbeatIntervalMs: 200,
   suspectPhi: 8,
   deadAfterMs: 2_000,
-  phiWindowIntervalsMax: 100,
+  phiWindowIntervalsMax: limits.membershipPhiWindowIntervalsMax,
   acceptablePauseMs: 200,
 } as const;
 

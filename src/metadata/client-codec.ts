@@ -19,14 +19,13 @@
 // forward.
 
 import { ByteReader, ByteWriter, utf8ByteLength } from '../lib/bytes.ts';
+import { isErrorCode } from '../lib/error-codes.ts';
 import { BaristaError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 
 const REQUEST_VERSION = 2;
 const REQUEST_VERSION_LEGACY = 1;
 const VERSION = 1;
-/** A forwarded error's message; errors are short sentences, and a peer must not make us hold more. */
-export const FORWARDED_ERROR_MESSAGE_BYTES_MAX = 4 * 1024;
 /** A forwarded error's code: it reaches clients and may become a metric label, so its shape is fixed. */
 const ERROR_CODE_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
 
@@ -101,12 +100,19 @@ export function decodeForwardedResponse(data: Uint8Array): ForwardedResponse | P
       if (!ERROR_CODE_PATTERN.test(code)) throw new ProtocolError('client_bad_error_code', 'malformed error code');
       const definite = r.bool();
       const retriable = r.bool();
+      // Both ends share the catalogue (src/lib/error-codes.ts): an unknown code, or flags that
+      // disagree with it, come from a foreign or corrupt peer and are refused like any bad bytes
+      // (the waiting request then times out as indefinite, which is safe). Decoding stays canonical.
+      if (!isErrorCode(code)) throw new ProtocolError('client_bad_error_code', 'error code not in the catalogue');
       const message = r.stringUvarint();
       const messageBytes = utf8ByteLength(message);
-      if (messageBytes > FORWARDED_ERROR_MESSAGE_BYTES_MAX) {
+      if (messageBytes > limits.forwardedErrorMessageBytesMax) {
         throw new ProtocolError('client_error_message_too_large', `error message of ${messageBytes} bytes`);
       }
-      response = { requestId, ok: false, error: new BaristaError(code, message, { definite, retriable }) };
+      const error = new BaristaError(code, message, { definite, retriable });
+      if (error.definite !== definite || error.retriable !== retriable)
+        throw new ProtocolError('client_bad_error_code', `flags of ${code} disagree with the catalogue`);
+      response = { requestId, ok: false, error };
     }
     r.expectEnd('forwarded response');
     return response;

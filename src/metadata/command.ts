@@ -28,6 +28,7 @@
 // the log, which makes session expiry deterministic.
 
 import { ByteReader, ByteWriter } from '../lib/bytes.ts';
+import type { ErrorCode } from '../lib/error-codes.ts';
 import { BaristaError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 
@@ -50,15 +51,18 @@ export type Command =
     }
   | { readonly kind: 'unregister'; readonly proposedAtMs: number; readonly sessionId: number };
 
-export type KvErrorCode =
-  | 'precondition_failed'
-  | 'session_expired'
-  | 'stale_sequence'
-  | 'malformed_command'
-  | 'key_too_large'
-  | 'value_too_large'
-  | 'keyspace_full'
-  | 'too_many_sessions';
+/** The state machine's refusals: catalogue codes (src/lib/error-codes.ts), so a typo does not compile. */
+export const kvErrorCodes = [
+  'precondition_failed',
+  'session_expired',
+  'stale_sequence',
+  'malformed_command',
+  'key_too_large',
+  'value_too_large',
+  'keyspace_full',
+  'too_many_sessions',
+] as const satisfies readonly ErrorCode[];
+export type KvErrorCode = (typeof kvErrorCodes)[number];
 
 export type KvResult =
   | { readonly ok: true; readonly value: Uint8Array | null; readonly sessionId: number }
@@ -73,7 +77,7 @@ export const kvLimits = {
   valueBytesMax: limits.kvValueBytesMax,
   commandBytesMax: limits.kvCommandBytesMax,
   /** A Register's client address (an IP address as text; longer ones are refused at the door). */
-  clientAddressBytesMax: 256,
+  clientAddressBytesMax: limits.kvClientAddressBytesMax,
 } as const;
 
 /** Byte offset of proposedAtMs in every command (after version and kind). */

@@ -17,6 +17,7 @@
 
 import type { Clock } from '../env/types.ts';
 import { BaristaError } from '../lib/errors.ts';
+import type { Result } from '../lib/result.ts';
 import {
   type Command,
   decodeResult,
@@ -38,7 +39,8 @@ export type KvOutcome =
   | { readonly ok: true; readonly result: KvResult }
   | { readonly ok: false; readonly error: BaristaError };
 
-export type SessionOutcome = { ok: true; sessionId: number } | { ok: false; error: BaristaError };
+/** The opened session's id, or why not. */
+export type SessionOutcome = Result<number>;
 
 /** The state machine's refusal, answered locally (definite: nothing was proposed). */
 function refused(code: KvErrorCode): KvOutcome {
@@ -78,12 +80,10 @@ export class KvService {
         const code = o.result.code;
         return done({
           ok: false,
-          error: new BaristaError(code, `register failed: ${code.replaceAll('_', ' ')}`, {
-            retriable: code === 'too_many_sessions',
-          }),
+          error: new BaristaError(code, `register failed: ${code.replaceAll('_', ' ')}`),
         });
       }
-      done({ ok: true, sessionId: o.result.sessionId });
+      done({ ok: true, value: o.result.sessionId });
     });
   }
 

@@ -38,6 +38,7 @@ import {
   kvLimits,
 } from './command.ts';
 import type { StateMachine } from './state-machine.ts';
+import { limits } from '../lib/limits.ts';
 
 export interface KvOptions {
   readonly sessionsMax: number;
@@ -50,10 +51,10 @@ export interface KvOptions {
 }
 
 export const defaultKvOptions: KvOptions = {
-  sessionsMax: 10_000,
-  sessionsPerClientMax: 256,
+  sessionsMax: limits.kvSessionsMax,
+  sessionsPerClientMax: limits.kvSessionsPerClientMax,
   sessionTimeoutMs: 5 * 60_000,
-  keysMax: 1_000_000,
+  keysMax: limits.kvKeysMax,
 };
 
 interface Session {

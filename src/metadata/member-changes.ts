@@ -24,11 +24,12 @@ import { BaristaError, LimitError } from '../lib/errors.ts';
 import type { RaftNode } from '../raft/raft.ts';
 import type { ConfChange, NodeId } from '../raft/types.ts';
 import type { MemberOp } from './member-codec.ts';
+import { limits } from '../lib/limits.ts';
 
 /** Membership operations in progress on a leader at once (one per node id). */
-export const memberOpsMax = 16;
+export const memberOpsMax = limits.memberOpsMax;
 /** Rejoin ids remembered per leader (one per node id that rejoined). */
-const rejoinsRememberedMax = 64;
+const rejoinsRememberedMax = limits.memberRejoinsRememberedMax;
 
 export type MemberOpDone = (error: BaristaError | undefined) => void;
 
@@ -69,11 +70,9 @@ export class MemberChanges {
 
   /** Starts an operator's operation on this leader; `done` is called once it finishes or fails. */
   start(kind: MemberOp, nodeId: NodeId, deadlineMs: number, done: MemberOpDone, rejoinId?: string): void {
-    if (this.core.role !== 'leader') return done(new BaristaError('not_leader', 'not the leader', { retriable: true }));
+    if (this.core.role !== 'leader') return done(new BaristaError('not_leader', 'not the leader'));
     if (this.ops.has(nodeId))
-      return done(
-        new BaristaError('change_pending', `a membership operation on ${nodeId} is in progress`, { retriable: true }),
-      );
+      return done(new BaristaError('change_pending', `a membership operation on ${nodeId} is in progress`));
     if (this.ops.size >= memberOpsMax)
       return done(new LimitError('memberOpsMax', `${memberOpsMax} membership operations in progress`));
     if (kind === 'replace' && nodeId === this.core.id)
@@ -81,7 +80,7 @@ export class MemberChanges {
     if (kind === 'remove' || kind === 'replace') {
       const conf = this.core.config;
       if (conf.voters.length === 1 && conf.voters[0] === nodeId)
-        return done(new BaristaError('last_voter', `${nodeId} is the only voter`, { definite: true }));
+        return done(new BaristaError('last_voter', `${nodeId} is the only voter`));
     }
     this.ops.set(nodeId, {
       kind,
@@ -122,12 +121,7 @@ export class MemberChanges {
   step(nowMs: number): void {
     if (this.ops.size === 0) return;
     if (this.core.role !== 'leader') {
-      this.failAll(
-        new BaristaError('leadership_lost', 'leadership lost; the membership change may or may not apply', {
-          definite: false,
-          retriable: true,
-        }),
-      );
+      this.failAll(new BaristaError('leadership_lost', 'leadership lost; the membership change may or may not apply'));
       return;
     }
     for (const op of [...this.ops.values()]) {
@@ -136,7 +130,6 @@ export class MemberChanges {
           op,
           new BaristaError('timeout', `membership change for ${op.nodeId} timed out; it may be partly done`, {
             definite: false,
-            retriable: true,
           }),
         );
         continue;

@@ -15,9 +15,9 @@ import { ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 
 const VERSION = 1;
-const MEMBER_REQUEST_BYTES_MAX = 1024;
+const MEMBER_REQUEST_BYTES_MAX = limits.memberRequestBytesMax;
 /** A rejoin id is a short random token (hex). */
-export const REJOIN_ID_BYTES_MAX = 64;
+export const REJOIN_ID_BYTES_MAX = limits.rejoinIdBytesMax;
 
 export const MEMBER_OPS = ['add', 'remove', 'promote', 'replace'] as const;
 export type MemberOp = (typeof MEMBER_OPS)[number];

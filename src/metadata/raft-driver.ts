@@ -118,7 +118,7 @@ export const defaultRaftTiming = {
   electionTimeoutTicks: 10,
   heartbeatTicks: 2,
   requestTimeoutMs: 5_000,
-  pendingRequestsMax: 10_000,
+  pendingRequestsMax: limits.raftPendingRequestsMax,
   snapshotEveryEntries: 10_000,
   snapshotRetainEntries: 1_000,
   leaseClockDriftRateMax: 0.05,
@@ -151,7 +151,6 @@ const ROLE_CODE: Record<Role, number> = { follower: 0, preCandidate: 1, candidat
 export function timeoutError(what: string): BaristaError {
   return new BaristaError('timeout', `${what} timed out; it may or may not have taken effect`, {
     definite: false,
-    retriable: true,
   });
 }
 
@@ -223,6 +222,7 @@ export class RaftDriver {
       appliedIndex: this.applied,
       mutationReuseReadIds: env.mutations.has('raft-reuse-read-ids'),
       mutationLeaseUntilStepDown: env.mutations.has('raft-lease-check-quorum-window'),
+      mutations: env.mutations,
       readOnly: options.readOnly ?? 'safe',
       leaseClockDriftRateMax: options.leaseClockDriftRateMax ?? defaultRaftTiming.leaseClockDriftRateMax,
     });
@@ -274,7 +274,7 @@ export class RaftDriver {
     router.register([MessageType.RaftClientRequest], (msg) => this.onForwardedRequest(msg.from, msg.payload));
     router.register([MessageType.RaftClientResponse], (msg) => this.onForwardedResponse(msg.payload));
     this.timer = env.timers.every(options.tickMs, () => {
-      if (this.options.readOnly === 'lease') this.syncLeaseTicks();
+      if (this.options.readOnly === 'lease' && !env.mutations.has('raft-lease-ticks-per-timer')) this.syncLeaseTicks();
       else this.core.tick();
       this.expire();
       this.members.step(env.clock.monotonicMs());
@@ -294,7 +294,7 @@ export class RaftDriver {
    * simulator: 3 nodes, seed 4, a paused leader served a stale read). Safe mode: no-op.
    */
   private syncLeaseTicks(): void {
-    if (this.options.readOnly !== 'lease') return;
+    if (this.options.readOnly !== 'lease' || this.env.mutations.has('raft-lease-ticks-per-timer')) return;
     const elapsed = Math.floor((this.env.clock.monotonicMs() - this.tickOriginMs) / this.options.tickMs);
     const due = Math.min(elapsed - this.ticksDone, this.catchUpTicksMax);
     this.ticksDone = elapsed;
@@ -330,8 +330,7 @@ export class RaftDriver {
 
   /** Proposes `command` (through the leader) and calls `done` with the state machine's result. */
   submit(command: Uint8Array, done: OutcomeCallback): void {
-    if (this.stopped)
-      return done({ ok: false, error: new BaristaError('stopped', 'node is stopping', { retriable: true }) });
+    if (this.stopped) return done({ ok: false, error: new BaristaError('stopped', 'node is stopping') });
     if (this.pendingCount() >= this.options.pendingRequestsMax) {
       return done({
         ok: false,
@@ -359,7 +358,7 @@ export class RaftDriver {
     if (leader === undefined || leader === this.env.nodeId) {
       return done({
         ok: false,
-        error: new BaristaError('no_leader', 'no leader is known right now', { retriable: true }),
+        error: new BaristaError('no_leader', 'no leader is known right now'),
       });
     }
     const requestId = this.nextRequestId++;
@@ -423,7 +422,7 @@ export class RaftDriver {
     }
     const leader = this.core.leader;
     if (leader === undefined || leader === this.env.nodeId)
-      return done(new BaristaError('no_leader', 'no leader is known right now', { retriable: true }));
+      return done(new BaristaError('no_leader', 'no leader is known right now'));
     if (this.pendingCount() >= this.options.pendingRequestsMax)
       return done(
         new LimitError('pendingRequestsMax', `more than ${this.options.pendingRequestsMax} requests waiting`),
@@ -516,12 +515,17 @@ export class RaftDriver {
   private handle(rd: Ready): void {
     const storage = this.options.storage;
     const started = this.env.clock.monotonicMs();
-    if (rd.snapshot !== undefined) storage.applySnapshot(rd.snapshot);
-    if (rd.entries.length > 0) storage.append(rd.entries);
-    if (rd.hardState !== undefined) storage.setHardState(rd.hardState);
-    if (rd.mustSync) {
-      storage.sync();
-      this.syncLatency.observe(this.env.clock.monotonicMs() - started);
+    try {
+      if (rd.snapshot !== undefined) storage.applySnapshot(rd.snapshot);
+      if (rd.entries.length > 0) storage.append(rd.entries);
+      if (rd.hardState !== undefined) storage.setHardState(rd.hardState);
+      if (rd.mustSync) {
+        storage.sync();
+        this.syncLatency.observe(this.env.clock.monotonicMs() - started);
+      }
+    } catch (err) {
+      // PLANTED BUG (mutation 'raft-ignore-disk-error'): a real node exits on a disk error.
+      if (!(err instanceof BaristaError) || !this.env.mutations.has('raft-ignore-disk-error')) throw err;
     }
     for (const m of rd.messages) this.env.transport.send(m.to, MessageType.Raft, encodeMessage(m));
     if (rd.followerRegressions.length > 0) this.reportRegressions(rd.followerRegressions);
@@ -598,10 +602,7 @@ export class RaftDriver {
       this.proposals.delete(i);
       p.done({
         ok: false,
-        error: new BaristaError('outcome_unknown', 'replaced by a snapshot before the outcome was seen', {
-          definite: false,
-          retriable: true,
-        }),
+        error: new BaristaError('outcome_unknown', 'replaced by a snapshot before the outcome was seen'),
       });
     }
     for (const [i, f] of this.forwardedIn) {
@@ -610,7 +611,7 @@ export class RaftDriver {
       this.reply(f.from, {
         requestId: f.requestId,
         ok: false,
-        error: new BaristaError('outcome_unknown', 'outcome not seen', { definite: false }),
+        error: new BaristaError('outcome_unknown', 'outcome not seen'),
       });
     }
   }
@@ -623,9 +624,7 @@ export class RaftDriver {
    */
   private supersede(index: number): void {
     const dropped = (): BaristaError =>
-      new BaristaError('proposal_dropped', 'overwritten by a newer leader term; it will not apply', {
-        retriable: true,
-      });
+      new BaristaError('proposal_dropped', 'overwritten by a newer leader term; it will not apply');
     const mine = this.proposals.get(index);
     if (mine !== undefined) {
       this.proposals.delete(index);
@@ -648,9 +647,7 @@ export class RaftDriver {
       } else {
         mine.done({
           ok: false,
-          error: new BaristaError('proposal_dropped', 'a new leader replaced the proposal; it will not apply', {
-            retriable: true,
-          }),
+          error: new BaristaError('proposal_dropped', 'a new leader replaced the proposal; it will not apply'),
         });
       }
     }
@@ -663,7 +660,7 @@ export class RaftDriver {
         this.reply(theirs.from, {
           requestId: theirs.requestId,
           ok: false,
-          error: new BaristaError('proposal_dropped', 'replaced by a new leader', { retriable: true }),
+          error: new BaristaError('proposal_dropped', 'replaced by a new leader'),
         });
     }
   }
@@ -700,7 +697,7 @@ export class RaftDriver {
     }
     const fail = (error: BaristaError): void => this.reply(from, { requestId: req.requestId, ok: false, error });
     if (this.core.role !== 'leader')
-      return fail(new BaristaError('not_leader', 'not the leader (forwarded to a stale leader)', { retriable: true }));
+      return fail(new BaristaError('not_leader', 'not the leader (forwarded to a stale leader)'));
     if (this.pendingCount() >= this.options.pendingRequestsMax)
       return fail(new LimitError('pendingRequestsMax', 'leader is overloaded'));
     if (req.command.length > limits.raftEntryBytesMax) {
@@ -743,9 +740,7 @@ export class RaftDriver {
           : { requestId: req.requestId, ok: false, error },
       );
     if (this.core.role !== 'leader')
-      return answer(
-        new BaristaError('not_leader', 'not the leader (forwarded to a stale leader)', { retriable: true }),
-      );
+      return answer(new BaristaError('not_leader', 'not the leader (forwarded to a stale leader)'));
     this.members.start(req.op, req.nodeId, deadlineMs, answer);
     this.schedule();
   }
@@ -825,9 +820,7 @@ export class RaftDriver {
       frame = encodeForwardedResponse({
         requestId: response.requestId,
         ok: false,
-        error: new BaristaError('result_too_large', `applied, but the result does not fit: ${err.message}`, {
-          definite: false,
-        }),
+        error: new BaristaError('result_too_large', `applied, but the result does not fit: ${err.message}`),
       });
     }
     this.env.transport.send(to, MessageType.RaftClientResponse, frame);
@@ -849,7 +842,7 @@ export class RaftDriver {
       if (now < r.deadlineMs) continue;
       this.reads.delete(id);
       // A read has no effect, so a timed-out read is a definite failure.
-      r.done(new BaristaError('timeout', 'read timed out', { definite: true, retriable: true }));
+      r.done(new BaristaError('timeout', 'read timed out', { definite: true }));
     }
     // Forwarded-in entries are bounded by the log: they settle when their index applies. Entries
     // from a lost leadership that never apply would linger, so drop them after the timeout too.
@@ -860,10 +853,7 @@ export class RaftDriver {
         this.reply(f.from, {
           requestId: f.requestId,
           ok: false,
-          error: new BaristaError('leadership_lost', 'leadership lost; may or may not apply', {
-            definite: false,
-            retriable: true,
-          }),
+          error: new BaristaError('leadership_lost', 'leadership lost; may or may not apply'),
         });
       }
     }

@@ -51,6 +51,7 @@
 // 10-byte compare loop cost ~100 ns), and copy short id bytes with a loop rather than `set`.
 
 import { AssertionError, assert } from '../lib/assert.ts';
+import type { ProtocolErrorCode } from '../lib/error-codes.ts';
 import { ConfigError, LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { crc32cOf } from './crc32c.ts';
@@ -72,7 +73,7 @@ export const FrameErrorCode = {
   badIdLength: 'bad_id_length',
   badIdEncoding: 'bad_id_encoding',
   checksumMismatch: 'frame_checksum_mismatch',
-} as const;
+} as const satisfies Record<string, ProtocolErrorCode>;
 export type FrameErrorCode = (typeof FrameErrorCode)[keyof typeof FrameErrorCode];
 
 export interface Frame {
@@ -538,7 +539,7 @@ function readId(
 const prefixInBuffer = -1;
 
 /** Views held for one straddling frame before switching to a single assembly buffer. */
-export const heldPartsMax = 64;
+export const heldPartsMax = limits.frameHeldPartsMax;
 
 /** The parts of one straddling frame body, copied once into one buffer. */
 function joinParts(parts: readonly Uint8Array[], bytes: number): Uint8Array {

@@ -59,6 +59,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { realClock } from '../env/real-time.ts';
 import type { Clock, Counter, Gauge, Logger, Metrics, NodeId, PeerMessage, Rng, Transport } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
+import type { ErrorCode } from '../lib/error-codes.ts';
 import { BaristaError, ConfigError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { LogLimiter } from '../lib/log-limit.ts';
@@ -116,28 +117,28 @@ export interface PeerStatus {
   readonly reconnectAttempt: number;
 }
 
-/** Module defaults for bounds not in src/lib/limits.ts. */
+/** Module defaults; the bounds among them come from src/lib/limits.ts. */
 export const tcpTransportDefaults = {
   reconnectBackoffMsMin: 50,
   connectTimeoutMs: 5_000,
   /** Peers heartbeat every 200 ms (membership) and Raft every tick: 30 s of silence is a dead connection. */
   inboundIdleTimeoutMs: 30_000,
   /** Room for a TransportHello (or any small first frame) with the longest ids. */
-  identifyFrameBytesMax: 4096,
+  identifyFrameBytesMax: limits.peerIdentifyFrameBytesMax,
   /** Default sendSlabBytes. Frames up to a quarter of it are coalesced into slabs. */
   sendSlabBytes: 1024 * 1024,
   sendSlabBytesMin: 256,
-  sendSlabBytesMax: 64 * 1024 * 1024,
+  sendSlabBytesMax: limits.peerSendSlabBytesMax,
   /** Written slabs kept for reuse, shared by all peers of a transport (16 MiB at the default slab size). */
-  slabPoolMax: 16,
+  slabPoolMax: limits.peerSlabPoolSlabsMax,
   /** One flush hands at most this many bytes to the socket before yielding to backpressure checks. */
-  writeBatchBytesMax: 1024 * 1024,
+  writeBatchBytesMax: limits.peerWriteBatchBytesMax,
 } as const;
 
 export const TransportErrorCode = {
   addressInUse: 'listen_address_in_use',
   listenFailed: 'listen_failed',
-} as const;
+} as const satisfies Record<string, ErrorCode>;
 
 /** Reasons in peer_frames_rejected_total besides the decoder's own ProtocolError codes. */
 export const RejectReason = {
@@ -585,7 +586,6 @@ export class TcpTransport implements Transport {
         reject(
           new BaristaError(code, `peer listen address ${host}:${port} ${what}`, {
             cause: err,
-            retriable: code === TransportErrorCode.addressInUse,
             fields: { host, port },
           }),
         );

@@ -18,7 +18,9 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Counter, Metrics } from '../env/types.ts';
+import { BaristaError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
+import { type HttpAnswer, httpErrorAnswer } from './http-status.ts';
 import type { AdminRoute } from './service.ts';
 
 export interface AdminHandlers {
@@ -158,7 +160,7 @@ export class AdminServer {
         (a) => json(res, a.status, a.body),
         (err: unknown) => {
           this.errors.inc();
-          json(res, 500, { ok: false, code: 'internal', message: String(err) });
+          send(res, httpErrorAnswer(new BaristaError('internal', String(err))));
         },
       );
     };
@@ -192,7 +194,7 @@ export class AdminServer {
       this.tooLarge.inc();
       res.setHeader('connection', 'close');
       res.once('finish', () => req.socket.destroy());
-      json(res, 413, { ok: false, code: 'request_too_large', message: `body over ${bytesMax} bytes` });
+      send(res, httpErrorAnswer(new BaristaError('request_too_large', `body over ${bytesMax} bytes`)));
     });
     req.on('error', () => this.errors.inc());
     req.on('end', () => {
@@ -201,13 +203,13 @@ export class AdminServer {
       try {
         text = strictUtf8.decode(Buffer.concat(chunks));
       } catch {
-        return json(res, 400, { ok: false, code: 'invalid_utf8', message: 'body is not valid UTF-8' });
+        return send(res, httpErrorAnswer(new BaristaError('invalid_utf8', 'body is not valid UTF-8')));
       }
       let body: unknown;
       try {
         body = JSON.parse(text);
       } catch {
-        return json(res, 400, { ok: false, code: 'bad_request', message: 'body is not JSON' });
+        return send(res, httpErrorAnswer(new BaristaError('bad_request', 'body is not JSON')));
       }
       then(body);
     });
@@ -258,6 +260,10 @@ function clientErrorKind(code: string | undefined): ClientErrorKind {
 
 function known(path: string | undefined): string {
   return path === '/health' || path === '/ready' || path === '/status' || path === '/metrics' ? path : 'other';
+}
+
+function send(res: ServerResponse, answer: HttpAnswer): void {
+  json(res, answer.status, answer.body);
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -32,10 +32,11 @@
 import { readWholeFileStable, writeFileAtomic } from '../env/disk-io.ts';
 import type { Disk } from '../env/types.ts';
 import { BaristaError } from '../lib/errors.ts';
+import { limits } from '../lib/limits.ts';
 
 export const IDENTITY_FILE = 'identity.json';
 /** The identity file is tiny; anything larger is not ours. */
-const IDENTITY_BYTES_MAX = 4096;
+const IDENTITY_BYTES_MAX = limits.identityFileBytesMax;
 
 export interface NodeIdentity {
   readonly version: 1;
@@ -68,10 +69,10 @@ export interface StartInput {
 }
 
 /** Refusal to start: one clear line, the CLI exits 2. Not retriable: an operator must act. */
-export class NodeIdentityError extends BaristaError {
+export class NodeIdentityError extends BaristaError<'node_data_missing' | 'node_identity_mismatch'> {
   override readonly name = 'NodeIdentityError';
   constructor(code: 'node_data_missing' | 'node_identity_mismatch', message: string) {
-    super(code, message, { retriable: false, definite: true });
+    super(code, message);
   }
 }
 

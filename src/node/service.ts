@@ -210,6 +210,8 @@ export interface ClientSummary {
   readonly checkMs: number;
   readonly controlActions: number;
   readonly history: History;
+  /** A failure the workload found in its history beyond the model's verdict (checked after it). */
+  readonly failure?: { readonly invariant: string; readonly detail: string };
 }
 
 export interface RunningWorkload {

@@ -20,7 +20,7 @@
 import { type Mutation, type Mutations, mutationsFrom } from '../lib/mutations.ts';
 import type { DiskFaults } from '../sim/disk.ts';
 import type { NemesisKind, ScheduledFault } from '../sim/nemesis.ts';
-import { drawSwarmMix, injectedByClass, type SwarmMix } from '../sim/swarm.ts';
+import { drawSwarmMix, injectedByClass, type SwarmMix, swarmClassesWithout } from '../sim/swarm.ts';
 import { randomNemesis } from '../sim/nemesis.ts';
 import { type Simulation, Simulation as Sim, type SimulationStats } from '../sim/simulation.ts';
 import { SimulationFailure } from '../sim/failure.ts';
@@ -58,6 +58,8 @@ export interface ClusterSimOptions {
   readonly script?: readonly ScheduledFault[];
   /** Swarm mode: the seed draws the fault mix and intensities; `nemesis` is then ignored. */
   readonly swarm?: boolean;
+  /** Swarm mode: classes left out of the draw (the others draw as before: one Rng stream per class). */
+  readonly swarmWithout?: readonly string[];
   /** Disk faults on top of the simulator's defaults (src/sim/disk.ts). */
   readonly diskFaults?: Partial<DiskFaults>;
   /** Raft driver overrides (e.g. `readOnly: 'lease'`). */
@@ -90,6 +92,7 @@ export function replayArgs(o: ClusterSimOptions): Record<string, string | number
   return {
     workload: o.workload,
     ...(o.swarm === true ? { swarm: true } : { nemesis: o.nemesis.length === 0 ? 'none' : o.nemesis.join(',') }),
+    ...(o.swarm === true && (o.swarmWithout?.length ?? 0) > 0 ? { 'swarm-without': o.swarmWithout!.join(',') } : {}),
     duration: `${o.durationMs}ms`,
     'liveness-bound': `${o.livenessBoundMs}ms`,
     ...(o.workloadOptions?.['readConsistency'] !== undefined
@@ -145,7 +148,7 @@ export function workloadNames(): string[] {
 
 export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
   const ids = nodeIds(o.nodes);
-  const mix = o.swarm === true ? drawSwarmMix(o.seed) : undefined;
+  const mix = o.swarm === true ? drawSwarmMix(o.seed, swarmClassesWithout(o.swarmWithout ?? [])) : undefined;
   const chosen = chooseWorkloads(o, registeredWorkloads());
   const sim = new Sim<ServiceHost>({
     seed: o.seed,
@@ -229,6 +232,8 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
           `client history is ${summary.verdict}: ${summary.reason ?? ''} (${summary.ops} ops)`,
         );
       }
+      // A workload's own check of its history beyond the model (KV: no session may expire early).
+      if (summary.failure !== undefined) throw sim.fail(summary.failure.invariant, summary.failure.detail);
     }
   } catch (err) {
     if (!(err instanceof SimulationFailure)) throw err;

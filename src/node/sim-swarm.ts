@@ -23,6 +23,8 @@ export interface SwarmRunOptions {
   readonly nodes?: number;
   readonly durationMs?: number;
   readonly livenessBoundMs?: number;
+  /** Fault classes left out of each seed's mix (src/sim/swarm.ts swarmClassesWithout). */
+  readonly without?: readonly string[];
 }
 
 export function swarmClusterOptions(seed: string, o: SwarmRunOptions = {}): ClusterSimOptions {
@@ -34,6 +36,7 @@ export function swarmClusterOptions(seed: string, o: SwarmRunOptions = {}): Clus
     livenessBoundMs: o.livenessBoundMs ?? swarmRunDefaults.livenessBoundMs,
     workload: swarmRunDefaults.workload,
     swarm: true,
+    ...(o.without !== undefined && o.without.length > 0 ? { swarmWithout: o.without } : {}),
     ...(o.mutations !== undefined && o.mutations.length > 0 ? { mutations: o.mutations } : {}),
   };
 }

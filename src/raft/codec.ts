@@ -25,6 +25,7 @@
 // Decoded byte fields are copies: the caller may reuse its input buffer.
 
 import { ByteReader, ByteWriter, utf8ByteLength } from '../lib/bytes.ts';
+import type { ProtocolErrorCode } from '../lib/error-codes.ts';
 import { ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { decodeConfChangeEntry, readConfState, writeConfState } from './conf.ts';
@@ -32,7 +33,7 @@ import { type ConfState, type Entry, EntryType, type Message, MsgType } from './
 
 export const RAFT_CODEC_VERSION = 1;
 /** Largest ReadIndex request context. */
-export const READ_CTX_BYTES_MAX = 64 * 1024;
+export const READ_CTX_BYTES_MAX = limits.raftReadCtxBytesMax;
 
 const ENTRY_TYPES: ReadonlySet<number> = new Set(Object.values(EntryType));
 
@@ -91,7 +92,7 @@ export function decodeMessage(bytes: Uint8Array): Message | ProtocolError {
   }
 }
 
-function bad(code: string, message: string): never {
+function bad(code: ProtocolErrorCode, message: string): never {
   throw new ProtocolError(code, message);
 }
 

@@ -15,9 +15,10 @@ import { ByteReader, ByteWriter } from '../lib/bytes.ts';
 import { ProtocolError } from '../lib/errors.ts';
 import { ConfChangeRejectedError } from './errors.ts';
 import type { ConfChange, ConfState, NodeId } from './types.ts';
+import { limits } from '../lib/limits.ts';
 
 /** Members (voters + learners) in one config; the codec rejects more. */
-export const CONF_MEMBERS_MAX = 64;
+export const CONF_MEMBERS_MAX = limits.raftConfMembersMax;
 
 const CHANGE_TAG = { addLearner: 1, addVoter: 2, remove: 3 } as const;
 

@@ -25,6 +25,8 @@ export class RaftLog {
   applied: number;
   /** Called with every batch written to the tail: entries[0].index is where the log was cut. */
   onWrite: ((entries: readonly Entry[]) => void) | undefined;
+  /** PLANTED BUG (mutation 'raft-append-truncates-suffix'): an Append replaces the whole suffix after prevIndex. */
+  mutationTruncateSuffix = false;
 
   constructor(storage: RaftLogStorageView, appliedIndex: number) {
     this.storage = storage;
@@ -132,8 +134,8 @@ export class RaftLog {
   maybeAppend(prevIndex: number, prevTerm: number, commit: number, entries: readonly Entry[]): number | undefined {
     if (!this.matchTerm(prevIndex, prevTerm)) return undefined;
     const lastNew = prevIndex + entries.length;
-    let conflict = 0;
-    for (const e of entries) {
+    let conflict = this.mutationTruncateSuffix && entries.length > 0 ? entries[0]!.index : 0;
+    for (const e of conflict !== 0 ? [] : entries) {
       if (!this.matchTerm(e.index, e.term)) {
         conflict = e.index;
         break;

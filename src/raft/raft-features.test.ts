@@ -350,8 +350,8 @@ describe('linearizable reads (§6.4)', () => {
 });
 
 describe('flow control and the Ready contract', () => {
-  test('in-flight window: at most maxInflightMsgs unacknowledged Appends per follower', () => {
-    const c = new TestCluster({ ids: ['a', 'b', 'c'], options: { maxInflightMsgs: 2 }, recordMessages: true });
+  test('in-flight window: at most inflightCountMax unacknowledged Appends per follower', () => {
+    const c = new TestCluster({ ids: ['a', 'b', 'c'], options: { inflightCountMax: 2 }, recordMessages: true });
     c.elect('a');
     c.propose('a', 'warm'); // b and c in replicate state
     c.cutOneWay('c', 'a'); // c's acknowledgements are lost

@@ -177,7 +177,7 @@ describe('§5.4 safety', () => {
   test('§5.4.2 Figure 8: an old-term entry replicated on a majority is not committed and may be overwritten', () => {
     const ids = ['s1', 's2', 's3', 's4', 's5'];
     // One entry per Append, so the network can let an old entry through and stop the new no-op.
-    const c = new TestCluster({ ids, options: { ...noPreVote, maxSizePerMsgBytes: 1 } });
+    const c = new TestCluster({ ids, options: { ...noPreVote, appendBatchBytesMax: 1 } });
     c.elect('s1');
     // (a) s1 replicates X only to s2.
     c.cut('s1', 's3');

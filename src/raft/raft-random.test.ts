@@ -43,8 +43,8 @@ function runSeed(seed: string, size: number): Exercised {
     options: {
       preVote: rng.float() < 0.7,
       checkQuorum: rng.float() < 0.7,
-      maxInflightMsgs: 1 + rng.int(4),
-      maxSizePerMsgBytes: 64 + rng.int(256),
+      inflightCountMax: 1 + rng.int(4),
+      appendBatchBytesMax: 64 + rng.int(256),
       snapshotChunkBytes: 16 + rng.int(64),
     },
   });

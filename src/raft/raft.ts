@@ -24,7 +24,9 @@
 
 import type { Rng } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
+import { type Mutations, noMutations } from '../lib/mutations.ts';
 import { type BaristaError, ConfigError, LimitError } from '../lib/errors.ts';
+import type { Result } from '../lib/result.ts';
 import {
   applyConfChange,
   decodeConfChangeEntry,
@@ -59,6 +61,7 @@ import {
   type SoftState,
   type VoteMsg,
 } from './types.ts';
+import { limits } from '../lib/limits.ts';
 
 export interface RaftOptions {
   readonly id: NodeId;
@@ -100,11 +103,11 @@ export interface RaftOptions {
    */
   readonly leaseClockDriftRateMax?: number;
   /** Unacknowledged Append messages per follower in replicate state (default 256). */
-  readonly maxInflightMsgs?: number;
-  /** Unacknowledged Append bytes per follower (default maxInflightMsgs * maxSizePerMsgBytes). */
-  readonly maxInflightBytes?: number;
+  readonly inflightCountMax?: number;
+  /** Unacknowledged Append bytes per follower (default inflightCountMax * appendBatchBytesMax). */
+  readonly inflightBytesMax?: number;
   /** Entry bytes per Append message (at least one entry is always sent; default 1 MiB). */
-  readonly maxSizePerMsgBytes?: number;
+  readonly appendBatchBytesMax?: number;
   /** Leader's bytes of proposals appended but not committed; beyond this, propose fails (default 64 MiB). */
   readonly maxUncommittedBytes?: number;
   /** Committed entry bytes per Ready (default 16 MiB). */
@@ -131,6 +134,8 @@ export interface RaftOptions {
    * a restarted node grants votes at once. Never set outside the simulator.
    */
   readonly mutationLeaseUntilStepDown?: boolean;
+  /** Planted bugs for the simulator's swarm (src/lib/mutations.ts); absent = none. Never set outside the simulator. */
+  readonly mutations?: Mutations;
 }
 
 /**
@@ -191,9 +196,8 @@ export interface FollowerRegression {
   readonly count: number;
 }
 
-export type CommandResult<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly error: BaristaError };
+/** The one Result shape (src/lib/result.ts). */
+export type CommandResult<T> = Result<T>;
 
 type State = 'follower' | 'preCandidate' | 'candidate' | 'leader';
 
@@ -273,9 +277,9 @@ export class RaftNode {
   private readonly checkQuorum: boolean;
   private readonly readOnly: 'safe' | 'lease';
   private readonly leaseTicks: number;
-  private readonly maxInflightMsgs: number;
-  private readonly maxInflightBytes: number;
-  private readonly maxSizePerMsgBytes: number;
+  private readonly inflightCountMax: number;
+  private readonly inflightBytesMax: number;
+  private readonly appendBatchBytesMax: number;
   private readonly maxUncommittedBytes: number;
   private readonly maxCommittedBytesPerReady: number;
   private readonly snapshotChunkBytes: number;
@@ -324,6 +328,7 @@ export class RaftNode {
   private readonly forwardedReads = new Map<string, ForwardedRead>();
   private readonly mutationReuseReadIds: boolean;
   private readonly mutationLeaseUntilStepDown: boolean;
+  private readonly mutations: Mutations;
   private leaseReadCount = 0;
   /** Ticks since this RaftNode was built (ages forwarded reads). */
   private ticks = 0;
@@ -352,17 +357,18 @@ export class RaftNode {
     this.checkQuorum = options.checkQuorum ?? true;
     this.readOnly = options.readOnly ?? 'safe';
     this.leaseTicks = leaseTicks(options.electionTimeoutTicks, options.leaseClockDriftRateMax ?? 0.05);
-    this.maxInflightMsgs = options.maxInflightMsgs ?? 256;
-    this.maxSizePerMsgBytes = options.maxSizePerMsgBytes ?? 1024 * 1024;
-    this.maxInflightBytes = options.maxInflightBytes ?? this.maxInflightMsgs * this.maxSizePerMsgBytes;
+    this.inflightCountMax = options.inflightCountMax ?? limits.raftInflightAppendsMax;
+    this.appendBatchBytesMax = options.appendBatchBytesMax ?? limits.raftAppendBatchBytesMax;
+    this.inflightBytesMax = options.inflightBytesMax ?? this.inflightCountMax * this.appendBatchBytesMax;
     this.maxUncommittedBytes = options.maxUncommittedBytes ?? 64 * 1024 * 1024;
     this.maxCommittedBytesPerReady = options.maxCommittedBytesPerReady ?? 16 * 1024 * 1024;
-    this.snapshotChunkBytes = options.snapshotChunkBytes ?? 1024 * 1024;
-    this.snapshotBytesMax = options.snapshotBytesMax ?? 1024 * 1024 * 1024;
+    this.snapshotChunkBytes = options.snapshotChunkBytes ?? limits.raftSnapshotChunkBytesMax;
+    this.snapshotBytesMax = options.snapshotBytesMax ?? limits.raftSnapshotBytesMax;
     this.readIndexPendingMax = options.readIndexPendingMax ?? 4096;
     this.learnerCatchUpLagEntriesMax = options.learnerCatchUpLagEntriesMax ?? 64;
     this.mutationReuseReadIds = options.mutationReuseReadIds ?? false;
     this.mutationLeaseUntilStepDown = options.mutationLeaseUntilStepDown ?? false;
+    this.mutations = options.mutations ?? noMutations;
     this.readIdNonce = this.mutationReuseReadIds
       ? new Uint8Array(READ_ID_NONCE_BYTES)
       : options.rng.fork('read-id').bytes(READ_ID_NONCE_BYTES);
@@ -370,6 +376,7 @@ export class RaftNode {
     const storage = options.storage;
     const snap = storage.snapshot();
     this.log = new RaftLog(storage, options.appliedIndex ?? snap.meta.index);
+    this.log.mutationTruncateSuffix = this.mutations.has('raft-append-truncates-suffix');
     const hs = storage.hardState();
     this.term = hs.term;
     this.vote = hs.vote;
@@ -382,7 +389,7 @@ export class RaftNode {
         : { index: 0, conf: normalizeConf(options.voters, options.learners ?? []) };
     this.confLog = [base];
     for (let lo = Math.max(storage.firstIndex(), base.index + 1); lo <= storage.lastIndex(); ) {
-      const batch = storage.entries(lo, storage.lastIndex() + 1, this.maxSizePerMsgBytes);
+      const batch = storage.entries(lo, storage.lastIndex() + 1, this.appendBatchBytesMax);
       for (const e of batch) this.noteConfEntry(e);
       lo += batch.length;
     }
@@ -642,8 +649,8 @@ export class RaftNode {
     const pr = new Progress({
       next: lastIndex + 1,
       isLearner: !isVoter(this.conf, id),
-      inflightCountMax: this.maxInflightMsgs,
-      inflightBytesMax: this.maxInflightBytes,
+      inflightCountMax: this.inflightCountMax,
+      inflightBytesMax: this.inflightBytesMax,
     });
     if (id === this.id) {
       pr.match = Math.max(0, this.log.stableLastIndex());
@@ -823,7 +830,12 @@ export class RaftNode {
       this.bcastHeartbeat();
       for (const [id, pr] of this.prs) {
         if (id === this.id || pr.state !== 'snapshot' || !pr.snapshotSend) continue;
-        if (pr.snapshotSend.chunkInFlight && ++pr.snapshotSend.idleHeartbeats >= SNAPSHOT_CHUNK_RESEND_HEARTBEATS) {
+        const resend = !this.mutations.has('raft-snapshot-chunk-no-resend');
+        if (
+          resend &&
+          pr.snapshotSend.chunkInFlight &&
+          ++pr.snapshotSend.idleHeartbeats >= SNAPSHOT_CHUNK_RESEND_HEARTBEATS
+        ) {
           pr.snapshotSend.chunkInFlight = false; // presumed lost: resend from the acknowledged offset
         }
         this.sendSnapshotChunk(id, pr);
@@ -913,7 +925,7 @@ export class RaftNode {
     // and only counts votes from those. A node that still sees itself as a learner (its log lacks
     // the promotion) must answer, or an election needing its vote could never succeed (etcd does
     // the same). In no config where it is a learner does its vote count.
-    if (canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
+    if (canVote && (this.log.isUpToDate(m.lastIndex, m.lastTerm) || this.mutations.has('raft-vote-skip-log-check'))) {
       // A granted pre-vote answers in the requested term, so the pre-candidate counts it.
       this.send({ type: respType, from: this.id, to: m.from, term: m.term, reject: false });
       if (!pre) {
@@ -1163,7 +1175,7 @@ export class RaftNode {
     const lastIndex = this.log.lastIndex();
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
-    const entries = pr.next <= lastIndex ? this.log.slice(pr.next, lastIndex + 1, this.maxSizePerMsgBytes) : [];
+    const entries = pr.next <= lastIndex ? this.log.slice(pr.next, lastIndex + 1, this.appendBatchBytesMax) : [];
     if (prevTerm === undefined || entries === undefined) {
       this.startSnapshot(to, pr);
       return false;
@@ -1286,7 +1298,7 @@ export class RaftNode {
 
   private releaseUncommitted(from: number, to: number): void {
     for (let lo = Math.max(from + 1, this.log.firstIndex()); lo <= to; ) {
-      const batch = this.log.slice(lo, to + 1, this.maxSizePerMsgBytes) ?? [];
+      const batch = this.log.slice(lo, to + 1, this.appendBatchBytesMax) ?? [];
       if (batch.length === 0) break;
       for (const e of batch) if (e.term === this.term) this.uncommittedBytes -= e.data.length;
       lo += batch.length;
@@ -1350,7 +1362,7 @@ export class RaftNode {
     let i = this.heartbeatRounds.length - 1;
     while (i >= 0 && this.heartbeatRounds[i]!.seq > confirmed) i--;
     if (i < 0) return;
-    const sentTick = this.heartbeatRounds[i]!.sentTick;
+    const sentTick = this.mutations.has('raft-lease-from-ack-arrival') ? this.ticks : this.heartbeatRounds[i]!.sentTick;
     if (this.leaseFromTick === undefined || sentTick > this.leaseFromTick) this.leaseFromTick = sentTick;
     this.heartbeatRounds.splice(0, i + 1);
   }
@@ -1507,9 +1519,9 @@ function validateOptions(o: RaftOptions): void {
   if (o.heartbeatTicks >= o.electionTimeoutTicks) {
     throw new ConfigError('heartbeatTicks', `must be less than electionTimeoutTicks (${o.electionTimeoutTicks})`);
   }
-  positive('maxInflightMsgs', o.maxInflightMsgs);
-  positive('maxInflightBytes', o.maxInflightBytes);
-  positive('maxSizePerMsgBytes', o.maxSizePerMsgBytes);
+  positive('inflightCountMax', o.inflightCountMax);
+  positive('inflightBytesMax', o.inflightBytesMax);
+  positive('appendBatchBytesMax', o.appendBatchBytesMax);
   positive('maxUncommittedBytes', o.maxUncommittedBytes);
   positive('maxCommittedBytesPerReady', o.maxCommittedBytesPerReady);
   positive('snapshotChunkBytes', o.snapshotChunkBytes);

@@ -10,9 +10,10 @@
 //   - The clock survives a crash and restart of its node (it is the machine's clock, not the process's).
 
 import { assert } from '../lib/assert.ts';
+import { limits } from '../lib/limits.ts';
 
 /** Largest |drift rate| accepted: 0.5 = the node's clock runs at 50% to 150% of true speed. */
-export const clockDriftRateMax = 0.5;
+export const clockDriftRateMax = limits.simClockDriftRateMax;
 
 export interface ClockSettings {
   /** Added to the wall clock only. */

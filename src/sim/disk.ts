@@ -44,11 +44,17 @@
 //   - an unsynced-writes list never exceeds `unsyncedWritesPerFileMax`: past it the oldest write is
 //     written back (becomes durable), as an OS's dirty-page writeback would.
 
-import { checkRelativePath, DiskErrorCode, diskErrorCodeFor } from '../env/disk-paths.ts';
+import {
+  checkRelativePath,
+  DiskErrorCode,
+  type DiskErrorCode as DiskCode,
+  diskErrorCodeFor,
+} from '../env/disk-paths.ts';
 import { assert } from '../lib/assert.ts';
 import { BaristaError } from '../lib/errors.ts';
 import type { SeededRng } from '../lib/rng.ts';
 import type { Disk, DiskFile } from '../env/types.ts';
+import { limits } from '../lib/limits.ts';
 
 export interface DiskFaults {
   /** On crash, unsynced file writes are lost (an in-order prefix survives). Off = all survive. */
@@ -133,9 +139,9 @@ export function addDiskFaultCounts(into: DiskFaultCounts, from: DiskFaultCounts)
 }
 
 /** Unsynced writes/truncates remembered per file; past this the oldest is written back. */
-export const unsyncedWritesPerFileMax = 4096;
+export const unsyncedWritesPerFileMax = limits.simUnsyncedWritesPerFileMax;
 /** Largest file the simulated disk holds (a real disk would say ENOSPC/EFBIG). */
-export const simFileBytesMax = 1024 * 1024 * 1024;
+export const simFileBytesMax = limits.simFileBytesMax;
 
 // Error codes are the real FileDisk's (src/env/disk-paths.ts DiskErrorCode): 'file_not_found',
 // 'disk_path_invalid', 'disk_file_closed', and 'disk_io' with the errno FileDisk would report in
@@ -143,12 +149,11 @@ export const simFileBytesMax = 1024 * 1024 * 1024;
 
 function ioError(op: string, errno: string, path: string): BaristaError {
   return new BaristaError(diskErrorCodeFor(errno), `${op} ${JSON.stringify(path)} failed: ${errno}`, {
-    definite: false,
     fields: { op, path, errno },
   });
 }
 
-function diskError(code: string, message: string, path: string): BaristaError {
+function diskError(code: DiskCode, message: string, path: string): BaristaError {
   return new BaristaError(code, message, { fields: { path } });
 }
 

@@ -41,7 +41,7 @@ export interface SimulationFailureFields {
 }
 
 /** A run broke an invariant (or threw, or ran away). Definite: the seed reproduces it. */
-export class SimulationFailure extends BaristaError {
+export class SimulationFailure extends BaristaError<'sim_failure'> {
   override readonly name = 'SimulationFailure';
   readonly seed: string;
   readonly eventIndex: number;

@@ -16,6 +16,7 @@ import type { SeededRng } from '../lib/rng.ts';
 import { clockDriftRateMax } from './clock.ts';
 import { shuffle } from './network.ts';
 import type { Simulation } from './simulation.ts';
+import { limits } from '../lib/limits.ts';
 
 export type Fault =
   /** Blocks every link between nodes of different groups (unlisted nodes stay connected). */
@@ -34,6 +35,8 @@ export type Fault =
   | { kind: 'pause'; node: NodeId }
   | { kind: 'resume'; node: NodeId }
   | { kind: 'clock'; node: NodeId; skewMs?: number; driftRate?: number }
+  /** The wall clock stepped by minutes or hours (an NTP step, a VM restored from a snapshot); monotonic time unaffected. */
+  | { kind: 'clock-step'; node: NodeId; skewMs: number }
   | { kind: 'clog'; node: NodeId; extraDelayMs: number }
   | { kind: 'unclog'; node: NodeId }
   | { kind: 'loss'; probability: number }
@@ -106,6 +109,11 @@ export function applyFault<S>(sim: Simulation<S>, fault: Fault, rng: SeededRng):
       });
       return () => sim.setClock(fault.node, before);
     }
+    case 'clock-step': {
+      const before = sim.clock(fault.node).skewMs;
+      sim.setClock(fault.node, { skewMs: fault.skewMs });
+      return () => sim.setClock(fault.node, { skewMs: before });
+    }
     case 'clog':
       net.clog(fault.node, fault.extraDelayMs);
       return () => net.unclog(fault.node);
@@ -123,7 +131,7 @@ export function applyFault<S>(sim: Simulation<S>, fault: Fault, rng: SeededRng):
   }
 }
 
-export type NemesisKind = 'partition' | 'crash' | 'crash-in-io' | 'pause' | 'clock' | 'clog' | 'loss';
+export type NemesisKind = 'partition' | 'crash' | 'crash-in-io' | 'pause' | 'clock' | 'clock-step' | 'clog' | 'loss';
 
 export interface RandomNemesisOptions {
   readonly kinds: readonly NemesisKind[];
@@ -145,10 +153,12 @@ export interface RandomNemesisOptions {
   readonly lossProbability?: number;
   readonly skewMsMax?: number;
   readonly driftRateMax?: number;
+  /** clock-step: the largest step; a step is half to all of it, ahead or behind (default 10 min). */
+  readonly clockStepMsMax?: number;
 }
 
 /** Faults in one random schedule; a schedule is data, so it is bounded like any other collection. */
-export const nemesisFaultsMax = 100_000;
+export const nemesisFaultsMax = limits.simNemesisFaultsMax;
 
 /** Draws a fault schedule for `nodes` from `rng` (pass `sim.forkRng('nemesis')` or similar). */
 export function randomNemesis(
@@ -228,6 +238,11 @@ export function randomNemesis(
           driftRate: (rng.float() * 2 - 1) * driftMax,
         };
         break;
+      case 'clock-step': {
+        const stepMs = (options.clockStepMsMax ?? 600_000) * (0.5 + 0.5 * rng.float());
+        fault = { kind: 'clock-step', node, skewMs: Math.round(rng.chance(0.5) ? stepMs : -stepMs) };
+        break;
+      }
       case 'clog':
         fault = { kind: 'clog', node, extraDelayMs: options.clogDelayMs ?? 500 };
         break;

@@ -31,6 +31,7 @@ import type { NodeId } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { ConfigError } from '../lib/errors.ts';
 import type { SeededRng } from '../lib/rng.ts';
+import { limits } from '../lib/limits.ts';
 
 export interface NetworkConfig {
   /** Fixed one-way latency. */
@@ -67,12 +68,12 @@ export const defaultNetworkConfig: NetworkConfig = {
 };
 
 /** Bits flipped in one undetected corruption: 1..this many. */
-export const corruptBitsMax = 3;
+export const corruptBitsMax = limits.simCorruptBitsMax;
 
 /** Exponential jitter is capped at this multiple of its mean, so one draw cannot stall a run. */
 const exponentialJitterCapFactor = 20;
 /** Largest latency (base, jitter, clog or reorder delay) accepted in a config: one hour. */
-export const networkDelayMsMax = 3_600_000;
+export const networkDelayMsMax = limits.simNetworkDelayMsMax;
 
 export function validateNetworkConfig(c: NetworkConfig): void {
   const ms = (field: keyof NetworkConfig, v: number): void => {

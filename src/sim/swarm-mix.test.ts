@@ -6,7 +6,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Simulation } from './simulation.ts';
-import { drawSwarmMix, faultClasses, injectedByClass, leaseClockDriftRateMax, SwarmTally } from './swarm.ts';
+import {
+  drawSwarmMix,
+  faultClasses,
+  injectedByClass,
+  leaseClockDriftRateMax,
+  SwarmTally,
+  swarmClassesWithout,
+} from './swarm.ts';
 
 test('a mix is a pure function of the seed, and seeds differ', () => {
   assert.deepEqual(drawSwarmMix('42'), drawSwarmMix('42'));
@@ -68,7 +75,7 @@ test('classes that are off leave the knobs quiet; classes that are on set them',
     if (isOn('lease-reads')) {
       assert.ok((knobs.nemesis.driftRateMax ?? 0) <= leaseClockDriftRateMax, `${seed}: drift within the lease bound`);
     }
-    for (const kind of ['partition', 'crash', 'crash-in-io', 'pause', 'clock', 'clog', 'loss'] as const) {
+    for (const kind of ['partition', 'crash', 'crash-in-io', 'pause', 'clock', 'clock-step', 'clog', 'loss'] as const) {
       assert.equal(knobs.nemesis.kinds.includes(kind), isOn(kind), `${seed}: nemesis ${kind}`);
     }
   }
@@ -83,10 +90,12 @@ test('a class is counted from what was injected, not from being on', () => {
   );
   sim.inject({ kind: 'isolate', node: 'a' });
   sim.inject({ kind: 'clock', node: 'b', skewMs: 5 });
+  sim.inject({ kind: 'clock-step', node: 'b', skewMs: 600_000 });
   sim.crash('c');
   const counted = injectedByClass({ stats: sim.stats(), controlActions: 2, leaseReads: 3 });
   assert.equal(counted['partition'], 1);
   assert.equal(counted['clock'], 1);
+  assert.equal(counted['clock-step'], 1);
   assert.equal(counted['crash'], 1);
   assert.equal(counted['crash-in-io'], 0);
   assert.equal(counted['membership-change'], 2);
@@ -99,4 +108,18 @@ test('a class is counted from what was injected, not from being on', () => {
   assert.equal(tally.seedsInjecting['crash'], 1);
   assert.ok(tally.neverInjected().includes('duplicate'));
   assert.ok(!tally.neverInjected().includes('crash'));
+});
+
+test('a mix without a class is the full mix with that class off (the others draw the same)', () => {
+  for (let i = 1; i <= 200; i++) {
+    const seed = String(i);
+    const full = drawSwarmMix(seed);
+    const without = drawSwarmMix(seed, swarmClassesWithout(['partition']));
+    assert.deepEqual(
+      without.on,
+      full.on.filter((c) => c.name !== 'partition'),
+      `${seed}: only partition left the mix`,
+    );
+  }
+  assert.throws(() => swarmClassesWithout(['partitions']), /unknown fault class "partitions"/);
 });

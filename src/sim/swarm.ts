@@ -17,6 +17,7 @@
 // (forked by the class's name), so adding or removing a class leaves the other classes' draws of
 // every seed unchanged; classes that are off leave their knobs at "no fault".
 
+import { ConfigError } from '../lib/errors.ts';
 import { SeededRng } from '../lib/rng.ts';
 import type { DiskFaults } from './disk.ts';
 import type { NemesisKind, RandomNemesisOptions } from './nemesis.ts';
@@ -32,7 +33,14 @@ export interface SwarmKnobs {
     kinds: NemesisKind[];
     weights: Partial<Record<NemesisKind, number>>;
     intervalMs: { min: number; max: number };
-  } & { -readonly [K in 'clogDelayMs' | 'lossProbability' | 'skewMsMax' | 'driftRateMax']?: RandomNemesisOptions[K] };
+  } & {
+    -readonly [K in
+      | 'clogDelayMs'
+      | 'lossProbability'
+      | 'skewMsMax'
+      | 'driftRateMax'
+      | 'clockStepMsMax']?: RandomNemesisOptions[K];
+  };
   /** Raft driver settings (src/metadata/raft-driver.ts RaftDriverOptions). */
   raft: {
     readOnly?: 'lease';
@@ -202,6 +210,20 @@ export const faultClasses: readonly FaultClass[] = [
     injected: (c) => byKind(c, 'clock'),
   },
   {
+    // Separate from 'clock' (whose skew stays within seconds) so that adding it left every other
+    // class's draws unchanged; steps beyond the KV session timeout (5 min) are what expose a node
+    // that measures session time on its own wall clock (mutation kv-time-from-contacted-node).
+    name: 'clock-step',
+    doc: "a node's wall clock stepped by minutes to hours (NTP step, VM restored from a snapshot)",
+    onProbability: 0.3,
+    enable: (k, u) => {
+      const weight = nemesisWeight(k, 'clock-step', u);
+      k.nemesis.clockStepMsMax = Math.round(logUniform(120_000, 7_200_000, u));
+      return `weight ${weight}, step <= ${Math.round(k.nemesis.clockStepMsMax / 60_000)} min`;
+    },
+    injected: (c) => byKind(c, 'clock-step'),
+  },
+  {
     name: 'clog',
     doc: 'every message from or to a node delayed',
     onProbability: 0.5,
@@ -303,6 +325,20 @@ export const faultClasses: readonly FaultClass[] = [
 ];
 
 export const faultClassNames: readonly string[] = faultClasses.map((c) => c.name);
+
+/**
+ * The registry minus `names` (validated: a typo must not silently remove nothing). Since every
+ * class draws from its own Rng stream, a seed's mix without a class is its full mix with that
+ * class off: how docs/SWARM.md shows that a class is what exposes a planted bug.
+ */
+export function swarmClassesWithout(names: readonly string[]): readonly FaultClass[] {
+  for (const name of names) {
+    if (!faultClassNames.includes(name)) {
+      throw new ConfigError('--swarm-without', `unknown fault class "${name}"; known: ${faultClassNames.join(', ')}`);
+    }
+  }
+  return faultClasses.filter((c) => !names.includes(c.name));
+}
 
 export interface SwarmMix {
   readonly seed: string;

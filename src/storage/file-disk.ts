@@ -49,8 +49,7 @@ function ioError(op: string, path: string, err: unknown): BaristaError {
   const errno = errnoOf(err);
   return new BaristaError(diskErrorCodeFor(errno), `${op} ${JSON.stringify(path)} failed: ${errno ?? String(err)}`, {
     cause: err,
-    retriable: false,
-    definite: false, // a failed write or sync may have reached the disk in part
+    // a failed write or sync may have reached the disk in part
     fields: { op, path, errno },
   });
 }

@@ -42,6 +42,7 @@ import { type ConfState, type Entry, EntryType, type HardState, type Snapshot } 
 import { SnapshotStore, type SnapshotStoreOptions, snapshotDefaults } from './snapshot.ts';
 import type { WalRecord } from './wal/record.ts';
 import { type SyncMark, Wal, type WalHardState, type WalOptions, walDefaults } from './wal/wal.ts';
+import { limits } from '../lib/limits.ts';
 
 export interface RaftStorageOptions {
   /** Directory for this group's storage: `<dir>/wal` and `<dir>/snap`. */
@@ -65,7 +66,7 @@ export function defaultRaftStorageOptions(dir: string): RaftStorageOptions {
       dataBytesMax: snapshotDefaults.dataBytesMax,
       configBytesMax: snapshotDefaults.configBytesMax,
     },
-    logEntriesMax: 1_000_000,
+    logEntriesMax: limits.raftLogEntriesMax,
   };
 }
 

@@ -30,6 +30,7 @@ import { assert } from '../lib/assert.ts';
 import { ConfigError, CorruptionError } from '../lib/errors.ts';
 import { diskReadAttemptsMax, mkdirpDurable, TEMP_SUFFIX, writeFileAtomic } from '../env/disk-io.ts';
 import type { Mutations } from '../lib/mutations.ts';
+import { limits } from '../lib/limits.ts';
 
 const MAGIC = [0x42, 0x53, 0x4e, 0x50]; // "BSNP"
 const VERSION = 1;
@@ -51,9 +52,9 @@ export interface SnapshotStoreOptions {
 
 export const snapshotDefaults = {
   retainCount: 3,
-  retainCountMax: 16,
-  dataBytesMax: 1024 * 1024 * 1024,
-  configBytesMax: 1024 * 1024,
+  retainCountMax: limits.snapshotRetainCountMax,
+  dataBytesMax: limits.snapshotDataBytesMax,
+  configBytesMax: limits.snapshotConfigBytesMax,
 } as const;
 
 export function validateSnapshotOptions(o: SnapshotStoreOptions): void {
@@ -124,6 +125,8 @@ export class SnapshotStore {
   private readonly saved: Counter;
   /** Planted bug 'snapshot-prune-early': prune the newest retainCount at save, as before the fix. */
   private readonly pruneAtSave: boolean;
+  /** Planted bug 'snapshot-read-once': an invalid file is believed damaged at the first read. */
+  private readonly believeFirstRead: boolean;
 
   constructor(components: SnapshotComponents, options: SnapshotStoreOptions) {
     validateSnapshotOptions(options);
@@ -131,6 +134,7 @@ export class SnapshotStore {
     this.log = components.log.child({ component: 'snapshots', dir: options.dir });
     this.options = options;
     this.pruneAtSave = components.mutations?.has('snapshot-prune-early') === true;
+    this.believeFirstRead = components.mutations?.has('snapshot-read-once') === true;
     this.rejected = components.metrics.counter(
       'snapshot_rejected_total',
       'Snapshot files that failed validation at load and were skipped',
@@ -228,7 +232,8 @@ export class SnapshotStore {
    */
   private read(named: NamedSnapshot): StoredSnapshot | string {
     let last = this.readOnce(named);
-    for (let attempt = 1; typeof last.verdict === 'string' && attempt < diskReadAttemptsMax; attempt++) {
+    const attempts = this.believeFirstRead ? 1 : diskReadAttemptsMax;
+    for (let attempt = 1; typeof last.verdict === 'string' && attempt < attempts; attempt++) {
       const again = this.readOnce(named);
       if (typeof again.verdict === 'string' && again.bytesCrc === last.bytesCrc) return again.verdict;
       last = again;

@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { errorCodes } from '../../src/lib/error-codes.ts';
 import { BaristaError, ProtocolError } from '../../src/lib/errors.ts';
 import { decodeTransportError, encodeTransportError } from '../../src/lib/router.ts';
 import { type Ack, decodeAck, decodePing, encodeAck, encodePing, type Ping } from '../../src/membership/codec.ts';
@@ -198,7 +199,8 @@ const raftMessage: fc.Arbitrary<Message> = fc.oneof(
     .map((m): Message => ({ ...m, type: MsgType.ReadIndexResponse })),
 );
 
-const errorCode = fc.stringMatching(/^[a-z][a-z0-9_]{0,20}$/);
+// Codes a peer of this build sends: the catalogue's (unknown ones are tested below).
+const errorCode = fc.constantFrom(...errorCodes);
 
 const codecs: readonly Codec<unknown>[] = [
   codec<Message>({ name: 'raft message', valid: raftMessage, encode: encodeMessage, decode: decodeMessage }),
@@ -333,7 +335,7 @@ test('forwarded responses are decoded strictly: error codes, flags and trailing 
   const err = encodeForwardedResponse({
     requestId: 7,
     ok: false,
-    error: new BaristaError('not_leader', 'not the leader', { retriable: true }),
+    error: new BaristaError('not_leader', 'not the leader'),
   });
   const code = (b: Uint8Array): string | undefined => {
     const r = decodeForwardedResponse(b);
@@ -346,9 +348,32 @@ test('forwarded responses are decoded strictly: error codes, flags and trailing 
   okFlag[2] = 7; // neither ok (1) nor error (0)
   assert.equal(code(okFlag), 'invalid_boolean');
   // An error code reaches clients and metric labels: a peer cannot choose its shape.
-  const badCode = encodeForwardedResponse({ requestId: 7, ok: false, error: new BaristaError('Not Leader!', 'x') });
+  // (The typed constructor refuses a code outside the catalogue, so a foreign peer's answer is forged.)
+  const foreign = (c: string): BaristaError =>
+    ({ code: c, message: 'x', definite: false, retriable: true }) as unknown as BaristaError;
+  const badCode = encodeForwardedResponse({ requestId: 7, ok: false, error: foreign('Not Leader!') });
   assert.equal(code(badCode), 'client_bad_error_code');
-  const huge = encodeForwardedResponse({ requestId: 7, ok: false, error: new BaristaError('x', 'y'.repeat(5000)) });
+  // A well-formed code outside the catalogue, or a known code with flags that disagree with it.
+  assert.equal(
+    code(encodeForwardedResponse({ requestId: 7, ok: false, error: foreign('shiny_new') })),
+    'client_bad_error_code',
+  );
+  assert.equal(
+    code(encodeForwardedResponse({ requestId: 7, ok: false, error: foreign('not_leader') })),
+    'client_bad_error_code',
+  );
+  const timeoutFlags = foreign('timeout'); // definite depends on the call: the peer's flag is kept
+  const decodedTimeout = decodeForwardedResponse(
+    encodeForwardedResponse({ requestId: 7, ok: false, error: timeoutFlags }),
+  );
+  assert.ok(
+    !(decodedTimeout instanceof ProtocolError) && !decodedTimeout.ok && decodedTimeout.error.definite === false,
+  );
+  const huge = encodeForwardedResponse({
+    requestId: 7,
+    ok: false,
+    error: new BaristaError('not_leader', 'y'.repeat(5000)),
+  });
   assert.equal(code(huge), 'client_error_message_too_large');
   const request = encodeForwardedRequest({ incarnation: 1, requestId: 1, command: Uint8Array.of(1) });
   const trailing = decodeForwardedRequest(Uint8Array.from([...request, 9]));

@@ -32,13 +32,13 @@ const LOGICAL_BITS = 16n;
 export const HLC_ZERO: HlcTimestamp = Object.freeze({ wallMs: 0, logical: 0 });
 
 /** A remote timestamp is further ahead of our physical clock than the configured bound. */
-export class HlcDriftError extends BaristaError {
+export class HlcDriftError extends BaristaError<'hlc_clock_drift'> {
   override readonly name = 'HlcDriftError';
   constructor(remote: HlcTimestamp, physicalMs: number, maxDriftMs: number) {
     super(
       'hlc_clock_drift',
       `remote HLC ${formatHlc(remote)} is ${remote.wallMs - physicalMs} ms ahead of local clock, max ${maxDriftMs} ms`,
-      { retriable: true, definite: true, fields: { remoteWallMs: remote.wallMs, physicalMs, maxDriftMs } },
+      { fields: { remoteWallMs: remote.wallMs, physicalMs, maxDriftMs } },
     );
   }
 }

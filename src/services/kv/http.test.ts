@@ -23,8 +23,7 @@ function service(outcome: KvOutcome): KvService {
   return {
     write: (_op: unknown, _s: unknown, done: (o: KvOutcome) => void) => done(outcome),
     read: (_k: unknown, _c: unknown, done: (o: KvOutcome) => void) => done(outcome),
-    openSession: (_address: string, done: (o: { ok: true; sessionId: number }) => void) =>
-      done({ ok: true, sessionId: 7 }),
+    openSession: (_address: string, done: (o: { ok: true; value: number }) => void) => done({ ok: true, value: 7 }),
   } as unknown as KvService;
 }
 
@@ -87,23 +86,23 @@ test('a failed compare is an answer (200) with the current value', async () => {
   });
 });
 
-test('unavailability is 503 and carries definiteness; overload is 429', async () => {
+test('unavailability is 503, a timeout 504, both carry definiteness; overload is 429', async () => {
   const timeout = await handleKvRequest(
-    service({ ok: false, error: new BaristaError('timeout', 'timed out', { definite: false, retriable: true }) }),
+    service({ ok: false, error: new BaristaError('timeout', 'timed out', { definite: false }) }),
     { op: 'put', key: 'k', value: 'v' },
   );
-  assert.equal(timeout.status, 503);
+  assert.equal(timeout.status, 504);
   assert.equal((timeout.body as { definite: boolean }).definite, false);
-  const noLeader = await handleKvRequest(
-    service({ ok: false, error: new BaristaError('no_leader', 'x', { retriable: true }) }),
-    { op: 'get', key: 'k' },
-  );
+  const noLeader = await handleKvRequest(service({ ok: false, error: new BaristaError('no_leader', 'x') }), {
+    op: 'get',
+    key: 'k',
+  });
   assert.equal(noLeader.status, 503);
   assert.equal((noLeader.body as { definite: boolean }).definite, true);
-  const busy = await handleKvRequest(
-    service({ ok: false, error: new BaristaError('limit_exceeded', 'full', { retriable: true }) }),
-    { op: 'get', key: 'k' },
-  );
+  const busy = await handleKvRequest(service({ ok: false, error: new BaristaError('limit_exceeded', 'full') }), {
+    op: 'get',
+    key: 'k',
+  });
   assert.equal(busy.status, 429);
 });
 

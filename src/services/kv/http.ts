@@ -14,12 +14,15 @@
 //           | { ok: false, code, message, definite, retriable, value? (current value on a failed cas) }
 // HTTP status: 200 answered (including a failed compare); 400 bad request; 409 stale session
 // sequence; 410 session expired; 413 key or value too large (reads too); 429 a bound was hit (too
-// many sessions for this client address included); 507 keyspace full; 503 unavailable (no leader,
-// timed out: `definite` says whether it may have happened).
+// many sessions for this client address included); 507 keyspace full; 503 unavailable (no leader),
+// 504 timed out (`definite` says whether it may have happened). The table is src/node/http-status.ts.
 
 import { z } from 'zod';
 import { BaristaError } from '../../lib/errors.ts';
 import type { KvOutcome, KvService } from '../../metadata/kv-service.ts';
+import { type HttpAnswer, httpErrorAnswer } from '../../node/http-status.ts';
+
+export type { HttpAnswer } from '../../node/http-status.ts';
 
 const text = new TextDecoder('utf-8', { fatal: false });
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -62,42 +65,8 @@ const requestSchema = z.strictObject({
 
 export type KvHttpRequest = z.input<typeof requestSchema>;
 
-export interface HttpAnswer {
-  readonly status: number;
-  readonly body: unknown;
-}
-
-/**
- * HTTP status per error code. Requests the system will never accept are 4xx (do not retry as is);
- * overload is 429; a full keyspace is 507; everything else (no leader, timeouts, lost leadership,
- * a dropped proposal) is 503, with `definite` saying whether the request may have been applied.
- */
-const STATUS_BY_CODE: Readonly<Record<string, number>> = {
-  bad_request: 400,
-  malformed_command: 400,
-  key_too_large: 413,
-  value_too_large: 413,
-  invalid_utf8: 400,
-  limit_exceeded: 429,
-  too_many_sessions: 429,
-  keyspace_full: 507,
-  stale_sequence: 409,
-  session_expired: 410,
-};
-
 function errorAnswer(error: BaristaError, current: Uint8Array | null = null): HttpAnswer {
-  const status = STATUS_BY_CODE[error.code] ?? 503;
-  return {
-    status,
-    body: {
-      ok: false,
-      code: error.code,
-      message: error.message,
-      definite: error.definite,
-      retriable: error.retriable,
-      ...(current !== null ? { value: text.decode(current) } : {}),
-    },
-  };
+  return httpErrorAnswer(error, current !== null ? { value: text.decode(current) } : {});
 }
 
 function bad(message: string): HttpAnswer {
@@ -150,11 +119,7 @@ export function handleKvRequest(kv: KvService, raw: unknown, client: KvClient = 
             },
           });
         }
-        return resolve(
-          errorAnswer(
-            new BaristaError(res.code, res.code.replaceAll('_', ' '), { definite: res.code !== 'session_expired' }),
-          ),
-        );
+        return resolve(errorAnswer(new BaristaError(res.code, res.code.replaceAll('_', ' '))));
       }
       resolve({
         status: 200,
@@ -167,7 +132,7 @@ export function handleKvRequest(kv: KvService, raw: unknown, client: KvClient = 
     };
     if (r.op === 'session') {
       kv.openSession(client.address, (o) =>
-        resolve(o.ok ? { status: 200, body: { ok: true, sessionId: o.sessionId } } : errorAnswer(o.error)),
+        resolve(o.ok ? { status: 200, body: { ok: true, sessionId: o.value } } : errorAnswer(o.error)),
       );
       return;
     }

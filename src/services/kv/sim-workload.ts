@@ -18,6 +18,7 @@ import { HistoryRecorder } from '../../check/recorder.ts';
 import type { CheckResult } from '../../check/types.ts';
 import type { SeededRng } from '../../lib/rng.ts';
 import { decodeCommand } from '../../metadata/command.ts';
+import { defaultKvOptions } from '../../metadata/kv.ts';
 import type { KvOutcome } from '../../metadata/kv-service.ts';
 import { RaftInvariants } from '../../raft/invariants.ts';
 import { observation } from '../../raft/testing.ts';
@@ -228,7 +229,7 @@ export class KvWorkload<S extends ServiceHost = ServiceHost> {
       if (answered) return;
       answered = true;
       if (o.ok) {
-        this.sessionOf.set(process, { id: o.sessionId, seq: 0 });
+        this.sessionOf.set(process, { id: o.value, seq: 0 });
         this.issue(process);
       } else retry();
     });
@@ -360,6 +361,11 @@ export const kvSimWorkload: SimWorkload = {
       liveness: (deadlineMs) => raftLiveness(ctx.sim, deadlineMs),
       check: () => {
         const verdict = w.check();
+        const history = w.history();
+        // A session expires after sessionTimeoutMs (5 min) of log time without a request; a run is
+        // far shorter, so an expiry means log time ran ahead (issue 7 item 9: a wall clock in it).
+        const expired = history.filter((op) => op.error === 'session_expired').length;
+        const nowMs = ctx.sim.nowMs;
         return {
           ops: w.opsCompleted,
           ok: w.opsOk,
@@ -367,7 +373,15 @@ export const kvSimWorkload: SimWorkload = {
           ...(verdict.reason !== undefined ? { reason: verdict.reason } : {}),
           checkMs: verdict.stats.elapsedMs,
           controlActions: w.controlActions,
-          history: w.history(),
+          history,
+          ...(expired > 0 && nowMs < defaultKvOptions.sessionTimeoutMs
+            ? {
+                failure: {
+                  invariant: 'session-expiry',
+                  detail: `${expired} ops found their session expired in a ${nowMs} ms run`,
+                },
+              }
+            : {}),
         };
       },
     };

@@ -7,36 +7,20 @@
 // The operation runs on the leader (a follower forwards it, src/metadata/raft-driver.ts) and is
 // answered when done: add = learner committed; promote = voter committed (after catch-up);
 // replace = removed, re-added as a learner, caught up and promoted; remove = removed.
-// Status codes: 400 bad request, 409 refused by the configuration (already a member, last voter,
-// an operation on that node in progress), 503 no leader / not leader (retry), 504 timed out
-// (indefinite: it may be partly done; look at GET /v1/members).
+// Status codes (src/node/http-status.ts): 400 bad request, 409 refused by the configuration
+// (already a member, last voter, an operation on that node in progress), 429 overloaded, 503 no
+// leader / not leader (retry), 504 timed out (indefinite: it may be partly done; look at GET /v1/members).
 
-import type { BaristaError } from '../../lib/errors.ts';
+import { BaristaError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
 import type { RaftDriver } from '../../metadata/raft-driver.ts';
 import { MEMBER_OPS, type MemberOp } from '../../metadata/member-codec.ts';
+import { type HttpAnswer, httpErrorAnswer } from '../../node/http-status.ts';
 
 const ID_PATTERN = /^[A-Za-z0-9_.-]+$/;
 
-function statusOf(error: BaristaError): number {
-  switch (error.code) {
-    case 'bad_request':
-      return 400;
-    case 'no_leader':
-    case 'not_leader':
-    case 'leadership_lost':
-    case 'limit_exceeded':
-      return 503;
-    case 'timeout':
-      return 504;
-    default:
-      return 409;
-  }
-}
-
-export function handleMemberRequest(raft: RaftDriver, body: unknown): Promise<{ status: number; body: unknown }> {
-  const bad = (message: string) =>
-    Promise.resolve({ status: 400, body: { ok: false, code: 'bad_request', message, definite: true } });
+export function handleMemberRequest(raft: RaftDriver, body: unknown): Promise<HttpAnswer> {
+  const bad = (message: string) => Promise.resolve(httpErrorAnswer(new BaristaError('bad_request', message)));
   if (typeof body !== 'object' || body === null) return bad('body must be a JSON object');
   const { op, nodeId } = body as Record<string, unknown>;
   if (typeof op !== 'string' || !(MEMBER_OPS as readonly string[]).includes(op))
@@ -50,10 +34,7 @@ export function handleMemberRequest(raft: RaftDriver, body: unknown): Promise<{ 
         resolve({ status: 200, body: { ok: true, op, nodeId, members: raft.membersView() } });
         return;
       }
-      resolve({
-        status: statusOf(error),
-        body: { ok: false, code: error.code, message: error.message, definite: error.definite },
-      });
+      resolve(httpErrorAnswer(error));
     });
   });
 }

@@ -56,6 +56,7 @@ import {
 } from './record.ts';
 import { type RecoveredWal, recoverWal, type SnapshotMarker, type TailRepair, type WalEntry } from './recover.ts';
 import { HEAD_ZERO_PIECE_BYTES_MIN, SEGMENT_TEMP_SUFFIX, segmentFileName, zeroPieces } from './segment.ts';
+import { limits } from '../../lib/limits.ts';
 
 export type { SnapshotMarker, TailRepair, WalEntry, WalHardState, WalRecord };
 
@@ -71,9 +72,9 @@ export interface WalOptions {
 }
 
 export const walDefaults = {
-  segmentBytesMax: 64 * 1024 * 1024,
-  recordPayloadBytesMax: 16 * 1024 * 1024,
-  pendingBytesMax: 64 * 1024 * 1024,
+  segmentBytesMax: limits.walSegmentBytesMax,
+  recordPayloadBytesMax: limits.walRecordPayloadBytesMax,
+  pendingBytesMax: limits.walPendingBytesMax,
 } as const;
 
 export function validateWalOptions(o: WalOptions): void {

@@ -25,6 +25,8 @@ export interface SwarmRunOptions {
   readonly livenessBoundMs?: number;
   /** Fault classes left out of each seed's mix (src/sim/swarm.ts swarmClassesWithout). */
   readonly without?: readonly string[];
+  /** A registered workload, or `mix`: each seed also draws its workloads and their intensities. */
+  readonly workload?: string;
 }
 
 export function swarmClusterOptions(seed: string, o: SwarmRunOptions = {}): ClusterSimOptions {
@@ -34,7 +36,7 @@ export function swarmClusterOptions(seed: string, o: SwarmRunOptions = {}): Clus
     nemesis: [],
     durationMs: o.durationMs ?? swarmRunDefaults.durationMs,
     livenessBoundMs: o.livenessBoundMs ?? swarmRunDefaults.livenessBoundMs,
-    workload: swarmRunDefaults.workload,
+    workload: o.workload ?? swarmRunDefaults.workload,
     swarm: true,
     ...(o.without !== undefined && o.without.length > 0 ? { swarmWithout: o.without } : {}),
     ...(o.mutations !== undefined && o.mutations.length > 0 ? { mutations: o.mutations } : {}),

@@ -49,7 +49,7 @@ interface ChangeAnswer {
   members?: MembersView;
 }
 
-/** A change waits for catch-up on the leader (src/metadata/raft-driver.ts memberOpTimeoutMs). */
+/** A change waits for catch-up on the leader (src/raft/driver.ts memberOpTimeoutMs). */
 const CHANGE_HTTP_TIMEOUT_MS = 65_000;
 const RETRY_CODES: ReadonlySet<string> = new Set<ErrorCode>(['no_leader', 'not_leader', 'leadership_lost']);
 

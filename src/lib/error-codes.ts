@@ -204,6 +204,11 @@ export const errorCatalogue = {
   raft_conf_too_large: protocol('a configuration with more members than allowed'),
   raft_bad_conf_change: protocol('unknown configuration change tag'),
   read_ctx_bad_id: protocol('a read-index context with an invalid id'),
+  // Raft group envelope (src/raft/group-router.ts).
+  raft_group_bad_version: protocol('a Raft group envelope of an unknown version (or a payload from before groups)'),
+  raft_group_bad_id: protocol('a Raft group id that is empty, too long or not [a-z0-9-]'),
+  raft_group_unknown: protocol('a Raft message for a group this node does not host'),
+  cluster_state_bad_snapshot: protocol('a metadata group snapshot image this build cannot read'),
   // Forwarded client requests and membership requests (src/metadata).
   client_unknown_version: protocol('forwarded request/response of an unknown version'),
   client_bad_error_code: protocol('a forwarded error code that is not lower_snake_case'),
@@ -268,6 +273,12 @@ export const errorCatalogue = {
     retriable: false,
     definite: true,
     doc: 'the data directory belongs to another node or cluster',
+  },
+  node_layout_old: {
+    family: 'startup',
+    retriable: false,
+    definite: true,
+    doc: 'the data directory has the layout from before Raft groups (metadata/wal)',
   },
 
   // --- tooling -----------------------------------------------------------------------------------

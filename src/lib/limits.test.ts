@@ -19,6 +19,9 @@ const breaking: Record<string, Partial<Limits>> = {
     peerInboundHeldBytesMax: limits.peerFrameBytesMax - 1,
   },
   'ids are length-prefixed with one byte (at most 255)': { nodeIdBytesMax: 256 },
+  'a Raft group id length is a one-byte uvarint and the group envelope fits beside a forwarded frame': {
+    raftGroupIdBytesMax: 128,
+  },
   'a first frame with the longest ids (envelope and hello) must fit the identify bound': {
     peerIdentifyFrameBytesMax: 128,
   },

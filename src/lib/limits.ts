@@ -52,6 +52,10 @@ export const limits = {
   // --- Raft (src/raft, src/metadata/raft-driver.ts) --------------------------------------------
   /** One Raft log entry's command bytes (a client command); larger ones are refused at the door. */
   raftEntryBytesMax: 4 * 1024 * 1024,
+  /** A Raft group id (src/raft/group-router.ts): a short name, also a directory and a metric label. */
+  raftGroupIdBytesMax: 32,
+  /** Raft groups one node hosts (each has its own WAL, timers and pending-request maps). */
+  raftGroupsCountMax: 64,
   /** Entry bytes in one Append (a single larger entry still goes alone). RaftOptions.appendBatchBytesMax. */
   raftAppendBatchBytesMax: 1024 * 1024,
   /** Appends in flight to one follower. RaftOptions.inflightCountMax. */
@@ -273,6 +277,13 @@ export const limitRelations: readonly LimitRelation[] = [
     holds: (l) =>
       FORWARDED_HEADER_BYTES_MAX + FORWARDED_ERROR_CODE_BYTES_MAX + 5 + l.forwardedErrorMessageBytesMax <=
       l.forwardedFrameBytesMax,
+  },
+  {
+    limits: ['raftGroupIdBytesMax', 'peerFrameBytesMax', 'forwardedFrameBytesMax'],
+    rule: 'a Raft group id length is a one-byte uvarint and the group envelope fits beside a forwarded frame',
+    holds: (l) =>
+      l.raftGroupIdBytesMax < 128 &&
+      l.forwardedFrameBytesMax + peerEnvelopeBytesMax(l) + 2 + l.raftGroupIdBytesMax <= l.peerFrameBytesMax,
   },
   {
     limits: ['peerFrameBytesMax', 'forwardedFrameBytesMax'],

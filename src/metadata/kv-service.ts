@@ -28,7 +28,7 @@ import {
   kvLimits,
 } from './command.ts';
 import type { KvStateMachine } from './kv.ts';
-import type { RaftDriver } from './raft-driver.ts';
+import type { RaftDriver } from '../raft/driver.ts';
 
 export interface ClientSession {
   readonly id: number;

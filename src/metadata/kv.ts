@@ -37,7 +37,7 @@ import {
   type KvResult,
   kvLimits,
 } from './command.ts';
-import type { StateMachine } from './state-machine.ts';
+import type { StateMachine } from '../raft/state-machine.ts';
 import { limits } from '../lib/limits.ts';
 
 export interface KvOptions {

@@ -13,7 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
-import { defaultRaftTiming } from '../metadata/raft-driver.ts';
+import { defaultRaftTiming } from '../raft/driver.ts';
 import { leaseTicks } from '../raft/raft.ts';
 import { registeredServices } from './registry.ts';
 import { type AnyServiceDefinition, serviceNamePattern } from './service.ts';

@@ -21,7 +21,7 @@
 // acknowledgement is preceded by a durable term in that WAL. state is 'rejoining' from a rejoin
 // until the node sees itself a voter in a committed configuration (then NodeServices rewrites it
 // as 'member'); while rejoining, the node starts as a non-member, withholds its vote and asks the
-// leader to re-add it (src/metadata/raft-driver.ts).
+// leader to re-add it (src/raft/driver.ts).
 //
 // Why refuse: a voter's hard state (term, vote) and its acknowledged entries are promises. A node
 // that comes back empty and votes again may vote twice in one term (two leaders) or help elect a
@@ -69,9 +69,11 @@ export interface StartInput {
 }
 
 /** Refusal to start: one clear line, the CLI exits 2. Not retriable: an operator must act. */
-export class NodeIdentityError extends BaristaError<'node_data_missing' | 'node_identity_mismatch'> {
+export class NodeIdentityError extends BaristaError<
+  'node_data_missing' | 'node_identity_mismatch' | 'node_layout_old'
+> {
   override readonly name = 'NodeIdentityError';
-  constructor(code: 'node_data_missing' | 'node_identity_mismatch', message: string) {
+  constructor(code: 'node_data_missing' | 'node_identity_mismatch' | 'node_layout_old', message: string) {
     super(code, message);
   }
 }

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { Env } from '../env/types.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { MessageType } from '../lib/message-types.ts';
-import { defaultRaftTiming } from '../metadata/raft-driver.ts';
+import { defaultRaftTiming } from '../raft/driver.ts';
 import { Simulation } from '../sim/simulation.ts';
 import { registeredServices } from './registry.ts';
 import type { AnyServiceDefinition, RunningService, ServiceDefinition } from './service.ts';

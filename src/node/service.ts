@@ -29,8 +29,9 @@ import type { z } from 'zod';
 import type { Env, Logger, Metrics, NodeId } from '../env/types.ts';
 import type { MessageHandler } from '../lib/router.ts';
 import type { PeerView } from '../membership/membership.ts';
-import type { RaftDriver } from '../metadata/raft-driver.ts';
-import type { StateMachine } from '../metadata/state-machine.ts';
+import type { RaftDriver } from '../raft/driver.ts';
+import type { StateMachine } from '../raft/state-machine.ts';
+import type { RaftGroups } from './raft-groups.ts';
 import type { History } from '../check/history.ts';
 import type { SeededRng } from '../lib/rng.ts';
 import type { Simulation } from '../sim/simulation.ts';
@@ -75,6 +76,9 @@ export interface MembershipView {
   view(): PeerView[];
 }
 
+/** Membership operations over every Raft group (raft-groups.ts): add, remove, promote, replace. */
+export type MemberOps = Pick<RaftGroups, 'memberOp' | 'membersView'>;
+
 /** Registration of peer message handlers, restricted to the types the service declared. */
 export interface ServiceRouter {
   register(types: readonly number[], handler: MessageHandler): void;
@@ -117,6 +121,8 @@ export interface ServiceContext<Config> {
   raftGroup(name: string): RaftGroupHandle;
   /** Cluster membership; available to every service listed after the one that provides it. */
   membership(): MembershipView;
+  /** Operators' membership operations, applied to every Raft group of the node in turn. */
+  readonly memberOps: MemberOps;
   /** The port of a protocol the service declared (the listener binds it). */
   port(protocol: string): number | undefined;
   readonly metrics: ServiceMetrics;
@@ -178,6 +184,8 @@ export const serviceNamePattern = /^[a-z][a-z0-9-]{0,31}$/;
 /** What the simulator's hooks see of a node: its running services (NodeServices implements it). */
 export interface ServiceHost {
   service<T extends RunningService>(name: string): T;
+  /** The node's Raft groups (the platform's invariants and liveness look at every one). */
+  readonly groups: Pick<RaftGroups, 'all' | 'get'>;
 }
 
 export type ClusterSim = Simulation<ServiceHost>;

@@ -3,32 +3,34 @@
 // (src/node/main.ts) and the simulator (`barista sim`, test/sim) both build it, so what the
 // simulator proves is what runs.
 //
-// The platform owns: the node's durable identity (src/node/identity.ts: a node whose data is gone
-// refuses to start as a voter unless told to rejoin, and then rejoins as a learner), the incarnation
-// (bumped once per start), the peer message router, and the Raft groups services declare
-// (today: the metadata group, Raft over the WAL). Services (src/services/<name>/) get exactly a
-// ServiceContext (src/node/service.ts) and are started in list order; the one that provides
-// membership comes first, so later services and the Raft groups see the node's incarnation and
-// peers. Nothing here knows what a service does.
+// The platform owns: the node's durable identity (src/node/identity.ts, through RaftGroups: a node
+// whose data is gone refuses to start as a voter unless told to rejoin, and then rejoins every group
+// as a learner), the incarnation (bumped once per start), the peer message router, and the Raft
+// groups (raft-groups.ts): the metadata group (cluster-level state, src/metadata/cluster-state.ts)
+// first, then each group a service declares, in registry order, one WAL per group. Services
+// (src/services/<name>/) get exactly a ServiceContext (src/node/service.ts) and are started in
+// list order; the one that provides membership comes first. A group's driver starts when a service
+// first asks for it, after the groups declared before it (the metadata group first), so drivers
+// start in declaration order; groups nobody asked for start after the services. Nothing here
+// knows what a service does.
 
 import type { Env, Metrics } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { ConfigError } from '../lib/errors.ts';
-import { limits } from '../lib/limits.ts';
 import { MessageRouter } from '../lib/router.ts';
 import { bumpIncarnation } from '../membership/driver.ts';
+import { ClusterStateMachine } from '../metadata/cluster-state.ts';
 import { LeaderLogClock } from '../metadata/log-clock.ts';
-import { type defaultRaftTiming, RaftDriver } from '../metadata/raft-driver.ts';
-import type { StateMachine } from '../metadata/state-machine.ts';
-import { defaultRaftStorageOptions, WalRaftStorage } from '../storage/raft-storage.ts';
-import { decideStart, type StartDecision, writeIdentity } from './identity.ts';
+import type { defaultRaftTiming, RaftDriver } from '../raft/driver.ts';
+import type { StartDecision } from './identity.ts';
+import { METADATA_GROUP, RaftGroups } from './raft-groups.ts';
 import { registeredServices } from './registry.ts';
+import type { StateMachine } from '../raft/state-machine.ts';
 import type {
   AdminRoute,
   ApdexMeter,
   ServiceMetrics,
   AnyServiceDefinition,
-  LogTimed,
   MembershipView,
   RaftGroupHandle,
   RunningService,
@@ -60,7 +62,10 @@ export interface NodeStatus {
   readonly nodeId: string;
   readonly clusterId: string;
   readonly incarnation: number;
+  /** The metadata group (the cluster's own), as /status always showed it. */
   readonly raft: ReturnType<RaftDriver['status']>;
+  /** Every Raft group on this node, by group id. */
+  readonly groups: ReturnType<RaftGroups['status']>;
   /** How this start began (identity.ts): bootstrap, restart, adopt or rejoin. */
   readonly start: StartDecision['kind'];
   /** Each service's /status section, by service name. */
@@ -88,22 +93,24 @@ function serviceMetrics(metrics: Metrics): ServiceMetrics {
   };
 }
 
-/** The metadata group: the one Raft group this node hosts today (the groups work adds more). */
-const METADATA_GROUP = 'metadata';
-
-interface OpenGroup {
-  readonly handle: RaftGroupHandle;
-  readonly storage: WalRaftStorage;
+/** The node's Raft groups: the metadata group first, then each group a service declares. */
+export function declaredGroups(definitions: readonly AnyServiceDefinition[]): string[] {
+  const groups = [METADATA_GROUP];
+  for (const d of definitions) for (const g of d.raftGroups) if (!groups.includes(g.group)) groups.push(g.group);
+  return groups;
 }
+
+/** The Raft groups of a node built from the registry (the metadata group first). */
+export const RAFT_GROUPS: readonly string[] = declaredGroups(registeredServices);
 
 export class NodeServices {
   readonly router: MessageRouter;
+  readonly groups: RaftGroups;
   readonly start: StartDecision;
   readonly incarnation: number;
   /** The running services, by name, in start order. */
   readonly services = new Map<string, RunningService>();
-  private readonly groups = new Map<string, OpenGroup>();
-  private readonly storage: WalRaftStorage;
+  private readonly handles = new Map<string, RaftGroupHandle>();
   private membershipView: MembershipView | undefined;
 
   constructor(
@@ -113,51 +120,21 @@ export class NodeServices {
   ) {
     // Every service's config first: a bad field fails the start before anything touches the disk.
     const configs = new Map(definitions.map((d) => [d.name, serviceConfig(d, config[d.name])]));
+    this.router = new MessageRouter(env.metrics, env.transport, env.log.child({ component: 'router' }), env.clock);
     // Recovery first: a corrupt WAL throws CorruptionError before anything has started (no timer
-    // may keep a failed node alive, and no peer may see it as alive).
-    const storageOptions = defaultRaftStorageOptions(METADATA_GROUP);
-    // An entry's WAL record carries the command plus a small header.
-    assert(
-      limits.raftEntryBytesMax + 64 <= storageOptions.wal.recordPayloadBytesMax,
-      'a Raft entry must fit in a WAL record',
-    );
-    // Identity before the WAL is opened (opening creates it): a refused start leaves nothing.
-    this.start = decideStart(env.disk, {
+    // may keep a failed node alive, and no peer may see it as alive). Identity before the WALs.
+    this.groups = new RaftGroups(env, this.router, {
+      groups: declaredGroups(definitions),
       clusterId: config.clusterId,
-      nodeId: env.nodeId,
+      peers: config.peers,
+      raft: config.raft,
       initialClusterState: config.initialClusterState ?? 'new',
       rejoin: config.rejoin ?? false,
-      // WalRaftStorage keeps its WAL in `<dir>/wal` (tests: a restart on an intact dir is a restart).
-      walExists: env.disk.list(`${storageOptions.dir}/wal`).length > 0,
       dataDir: config.dataDir ?? '(data directory)',
-      newRejoinId: () => Buffer.from(env.rng.fork('rejoin').bytes(16)).toString('hex'),
     });
-    // Which comes first decides what a crash in between leaves: a rejoin is recorded before the
-    // WAL exists (else an empty WAL + a member's identity would restart as a voter); a bootstrap
-    // after (an empty WAL without identity is adopted: that node never voted).
-    const rejoinFirst = this.start.write && this.start.kind === 'rejoin';
-    if (rejoinFirst) writeIdentity(env.disk, this.start.identity);
-    this.storage = WalRaftStorage.open(
-      {
-        disk: env.disk,
-        clock: env.clock,
-        log: env.log.child({ component: 'raft-storage' }),
-        metrics: env.metrics,
-        mutations: env.mutations,
-      },
-      storageOptions,
-    );
-    if (this.start.write && !rejoinFirst) {
-      try {
-        writeIdentity(env.disk, this.start.identity);
-      } catch (err) {
-        this.storage.close();
-        throw err;
-      }
-    }
+    this.start = this.groups.start;
     if (this.start.kind !== 'restart')
       env.log.warn({ start: this.start.kind, state: this.start.identity.state }, 'node: identity decided');
-    this.router = new MessageRouter(env.metrics, env.transport, env.log.child({ component: 'router' }), env.clock);
     try {
       this.incarnation = bumpIncarnation(env);
       for (const def of definitions) {
@@ -168,6 +145,7 @@ export class NodeServices {
           this.membershipView = running.membership;
         }
       }
+      for (const group of declaredGroups(definitions)) this.openGroup(group);
     } catch (err) {
       this.stop();
       throw err;
@@ -177,9 +155,9 @@ export class NodeServices {
 
   /** The metadata group's driver (platform: the cluster's own Raft group). */
   get raft(): RaftDriver {
-    const group = this.groups.get(METADATA_GROUP);
-    assert(group !== undefined, 'the metadata group is open (a service declared it)');
-    return group.handle.driver;
+    const driver = this.groups.get(METADATA_GROUP);
+    assert(driver !== undefined, 'the metadata group is open');
+    return driver;
   }
 
   /** Cluster membership, as the service that provides it sees it. */
@@ -195,9 +173,9 @@ export class NodeServices {
     return s as T;
   }
 
-  /** A Raft group open on this node (for the simulator's invariants). */
+  /** A Raft group open on this node (for the simulator's hooks and tests). */
   group(name: string): RaftGroupHandle | undefined {
-    return this.groups.get(name)?.handle;
+    return this.handles.get(name);
   }
 
   /** Every service's admin routes (paths are unique: checked here). */
@@ -213,9 +191,15 @@ export class NodeServices {
     return routes;
   }
 
-  /** Ready when every service with a probe answers without error (the first error is the reason). */
+  /**
+   * Ready when a linearizable read succeeds on every Raft group and every service with a probe
+   * answers without error (the first error is the reason).
+   */
   ready(done: (error: { code: string; message: string } | undefined) => void): void {
-    const probes = [...this.services.values()].flatMap((s) => (s.ready === undefined ? [] : [s.ready]));
+    const probes = [
+      (d: (error: { code: string; message: string } | undefined) => void) => this.groups.read(d),
+      ...[...this.services.values()].flatMap((s) => (s.ready === undefined ? [] : [s.ready])),
+    ];
     const next = (i: number): void => {
       if (i === probes.length) return done(undefined);
       probes[i]!((error) => (error === undefined ? next(i + 1) : done(error)));
@@ -231,6 +215,7 @@ export class NodeServices {
       clusterId: this.config.clusterId,
       incarnation: this.incarnation,
       raft: this.raft.status(),
+      groups: this.groups.status(),
       start: this.start.kind,
       services: sections,
     };
@@ -239,8 +224,7 @@ export class NodeServices {
   stop(): void {
     // Reverse start order: a service stops before what it was built on.
     for (const s of [...this.services.values()].reverse()) s.stop();
-    for (const g of this.groups.values()) g.handle.driver.stop();
-    this.storage.close();
+    this.groups.stop();
   }
 
   private context(def: AnyServiceDefinition, config: unknown): ServiceContext<unknown> {
@@ -265,6 +249,7 @@ export class NodeServices {
         return this.openGroup(name);
       },
       membership: () => this.membership,
+      memberOps: this.groups,
       port: (protocol) => {
         assert(protocols.has(protocol), `${def.name} asks for the port of protocol ${protocol} it declared`);
         return this.config.ports?.[protocol];
@@ -275,51 +260,49 @@ export class NodeServices {
   }
 
   /**
-   * Opens a Raft group on first use. Until the namespaced state machine lands, a group holds the
-   * one namespace a service declared in it (asserted), and that state machine is the group's.
+   * Starts a declared group's driver on first use, after every group declared before it (drivers
+   * start in declaration order, the metadata group first). Until the namespaced state machine
+   * lands, a group holds at most one service's namespace (asserted), and that state machine is the
+   * group's; the metadata group without one holds the cluster state.
    */
   private openGroup(name: string): RaftGroupHandle {
-    const open = this.groups.get(name);
-    if (open !== undefined) return open.handle;
-    assert(name === METADATA_GROUP, `Raft group ${name}: only the metadata group exists so far`);
+    const open = this.handles.get(name);
+    if (open !== undefined) return open;
+    const order = declaredGroups(this.definitions);
+    const at = order.indexOf(name);
+    assert(at >= 0, `Raft group ${name} is declared`);
+    for (const before of order.slice(0, at)) this.openGroup(before);
     const namespaces = this.definitions.flatMap((d) =>
       d.raftGroups.flatMap((g) => (g.group === name && g.namespace !== undefined ? [g.namespace] : [])),
     );
-    assert(namespaces.length === 1, `Raft group ${name} holds exactly one namespace (got ${namespaces.length})`);
+    assert(namespaces.length <= 1, `Raft group ${name} holds one namespace (got ${namespaces.length})`);
+    const namespace = namespaces[0];
+    assert(namespace !== undefined || name === METADATA_GROUP, `Raft group ${name} holds a service's namespace`);
     const env = this.env;
-    const namespace = namespaces[0]!;
-    const stateMachine: StateMachine & LogTimed = namespace.create(env);
-    const logClock = new LeaderLogClock(env.clock, () => stateMachine.logTimeMs);
-    const identity = this.start.identity;
-    const rejoining = identity.state === 'rejoining';
-    const peers = this.config.peers;
-    const driver = new RaftDriver(env, this.router, {
-      // A rejoining node learns its configuration from the leader (RaftOptions.voters).
-      voters: rejoining ? [] : [env.nodeId, ...peers].sort(),
-      ...(rejoining
-        ? {
-            rejoin: {
-              rejoinId: identity.rejoinId,
-              peers,
-              onRejoined: () => writeIdentity(env.disk, { ...identity, state: 'member' }),
-            },
-          }
-        : {}),
-      incarnation: this.incarnation,
-      stampProposal: (command, term) => logClock.stamp(command, term),
-      storage: this.storage,
-      stateMachine,
-      ...this.config.raft,
-    });
+    let driver: RaftDriver;
+    let stateMachine: StateMachine;
+    if (namespace === undefined) {
+      stateMachine = new ClusterStateMachine();
+      driver = this.groups.open(name, { stateMachine, incarnation: this.incarnation });
+    } else {
+      const machine = namespace.create(env);
+      const logClock = new LeaderLogClock(env.clock, () => machine.logTimeMs);
+      stateMachine = machine;
+      driver = this.groups.open(name, {
+        stateMachine: machine,
+        incarnation: this.incarnation,
+        stampProposal: (command, term) => logClock.stamp(command, term),
+      });
+    }
     const handle: RaftGroupHandle = {
       name,
       driver,
       namespace: (ns) => {
-        assert(ns === namespace.name, `Raft group ${name} holds namespace ${ns}`);
+        assert(ns === namespace?.name, `Raft group ${name} holds namespace ${ns}`);
         return stateMachine;
       },
     };
-    this.groups.set(name, { handle, storage: this.storage });
+    this.handles.set(name, handle);
     return handle;
   }
 }

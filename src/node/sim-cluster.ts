@@ -24,13 +24,14 @@ import { drawSwarmMix, injectedByClass, type SwarmMix, swarmClassesWithout } fro
 import { randomNemesis } from '../sim/nemesis.ts';
 import { type Simulation, Simulation as Sim, type SimulationStats } from '../sim/simulation.ts';
 import { SimulationFailure } from '../sim/failure.ts';
-import { defaultRaftTiming } from '../metadata/raft-driver.ts';
+import { defaultRaftTiming } from '../raft/driver.ts';
 import type { History } from '../check/history.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { SeededRng } from '../lib/rng.ts';
 import { registeredServices, registeredWorkloads } from './registry.ts';
 import { NodeServices, type RaftTiming } from './services.ts';
 import type { ClientSummary, ServiceHost, SimWorkload } from './service.ts';
+import { attachRaftInvariants } from './sim-raft-invariants.ts';
 
 /** The tests' default nemesis (their fixed seeds depend on this list: append, never reorder). */
 export const allNemesisKinds: readonly NemesisKind[] = ['partition', 'crash', 'pause', 'clock', 'clog', 'loss'];
@@ -86,6 +87,8 @@ export interface ClusterSimResult {
   readonly mix?: SwarmMix;
   /** Faults each class of the swarm registry injected in this run (counted, zeros included). */
   readonly injected: Record<string, number>;
+  /** The Raft groups whose safety invariants ran after every event (sim-raft-invariants.ts). */
+  readonly raftGroupsChecked: readonly string[];
 }
 
 export function replayArgs(o: ClusterSimOptions): Record<string, string | number | boolean> {
@@ -176,6 +179,8 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
   });
   // Every service's invariants run in every run, whatever the workload.
   for (const def of registeredServices) def.sim?.addInvariants?.(sim);
+  // Raft safety on every group, whatever the workload (sim-raft-invariants.ts).
+  const raftChecks = attachRaftInvariants(sim);
   const workloads = chosen.map(({ workload, intensity }) =>
     workload.start({
       sim,
@@ -255,6 +260,7 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
     })),
     ...(clients !== undefined ? { clients } : {}),
     ...(mix !== undefined ? { mix } : {}),
+    raftGroupsChecked: raftChecks.groups,
     injected: injectedByClass({
       stats,
       controlActions: workloads.reduce((n, w) => n + w.controlActions, 0),

@@ -41,7 +41,7 @@ export interface SwarmKnobs {
       | 'driftRateMax'
       | 'clockStepMsMax']?: RandomNemesisOptions[K];
   };
-  /** Raft driver settings (src/metadata/raft-driver.ts RaftDriverOptions). */
+  /** Raft driver settings (src/raft/driver.ts RaftDriverOptions). */
   raft: {
     readOnly?: 'lease';
     /** The clock-rate bound lease reads rely on; the swarm keeps drawn drift within it. */

@@ -4,8 +4,8 @@
 // boundary values, splice in, delete or duplicate ranges, grow a length or varint byte, append), and
 // decode. Every outcome must be either a typed ProtocolError or a message that re-encodes and
 // decodes to itself (round-trip); anything thrown (RangeError, AssertionError, TypeError) fails.
-// Codecs: Raft messages (src/raft/codec.ts), forwarded client requests and responses
-// (src/metadata/client-codec.ts), the read context (src/metadata/read-ctx.ts), membership ping and
+// Codecs: Raft messages (src/raft/codec.ts) bare and in their group envelope (src/raft/group-router.ts), forwarded client requests and responses
+// (src/raft/client-codec.ts), the read context (src/raft/read-ctx.ts), membership ping and
 // ack (src/membership/codec.ts), the router's TransportError (src/lib/router.ts), and the peer
 // frame envelope itself (src/net/frame.ts) over streams of several frames.
 import assert from 'node:assert/strict';
@@ -22,10 +22,11 @@ import {
   encodeForwardedResponse,
   type ForwardedRequest,
   type ForwardedResponse,
-} from '../../src/metadata/client-codec.ts';
-import { decodeReadCtx, encodeReadCtx } from '../../src/metadata/read-ctx.ts';
+} from '../../src/raft/client-codec.ts';
+import { decodeReadCtx, encodeReadCtx } from '../../src/raft/read-ctx.ts';
 import { FrameDecoder, FrameEncoder } from '../../src/net/frame.ts';
 import { decodeMessage, encodeMessage } from '../../src/raft/codec.ts';
+import { decodeGroupFrame, encodeGroupFrame } from '../../src/raft/group-router.ts';
 import { encodeConfChangeEntry } from '../../src/raft/conf.ts';
 import { type ConfState, type Entry, EntryType, type Message, MsgType } from '../../src/raft/types.ts';
 
@@ -201,9 +202,23 @@ const raftMessage: fc.Arbitrary<Message> = fc.oneof(
 
 // Codes a peer of this build sends: the catalogue's (unknown ones are tested below).
 const errorCode = fc.constantFrom(...errorCodes);
+const groupId = fc.stringMatching(/^[a-z][a-z0-9-]{0,31}$/);
 
 const codecs: readonly Codec<unknown>[] = [
   codec<Message>({ name: 'raft message', valid: raftMessage, encode: encodeMessage, decode: decodeMessage }),
+  codec<{ group: string; message: Message }>({
+    // The group envelope every Raft-family message carries (src/raft/group-router.ts), around a
+    // Raft message: a mutation may hit the version, the group id's length or bytes, or the inner.
+    name: 'raft group frame',
+    valid: fc.record({ group: groupId, message: raftMessage }),
+    encode: (g) => encodeGroupFrame(g.group, encodeMessage(g.message)),
+    decode: (b) => {
+      const frame = decodeGroupFrame(b);
+      if (frame instanceof ProtocolError) return frame;
+      const message = decodeMessage(frame.inner);
+      return message instanceof ProtocolError ? message : { group: frame.group, message };
+    },
+  }),
   codec<ForwardedRequest>({
     name: 'forwarded request',
     valid: fc.record({ incarnation: nat, requestId: nat, command: bytes }),

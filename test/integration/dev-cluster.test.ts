@@ -1,7 +1,8 @@
 // Goal (issue 2 acceptance, real processes): a 3-node `barista dev` cluster on loopback; `kill -9`
 // one node and the other two mark it dead within the configured bound; restart it and it is alive
 // again with a higher incarnation; /metrics parses as Prometheus text. Also: a port already in use
-// is a clear error, not a stack trace. Every wait is a bounded poll.
+// is a clear error, not a stack trace. Both Raft groups (metadata, kv) elect a leader (issue 8
+// item 3). Every wait is a bounded poll.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -67,6 +68,30 @@ describe('barista dev: a real 3-node cluster', () => {
         return peersOf(s).length === 2 && peersOf(s).every((p) => p.status === 'alive');
       });
     }
+  });
+
+  test('both Raft groups (metadata and kv) elect a leader; /status and /metrics show each group', async () => {
+    type Groups = Record<string, { role: string; term: number; leader: string | null }>;
+    let groups: Groups[] = [];
+    await until('a leader in every group, agreed by every node', 20_000, async () => {
+      groups = await Promise.all(
+        cluster.nodes.map(
+          async (n) => (await getJson<{ groups: Groups }>(n.host, n.ports['admin']!, '/status')).groups,
+        ),
+      );
+      return ['metadata', 'kv'].every((g) => {
+        const leaders = groups.filter((s) => s[g]?.role === 'leader');
+        return (
+          leaders.length === 1 && groups.every((s) => s[g]?.leader === cluster.nodes[groups.indexOf(leaders[0]!)]!.id)
+        );
+      });
+    });
+    assert.deepEqual(Object.keys(groups[0]!).sort(), ['kv', 'metadata']);
+    const n1 = cluster.nodes[0]!;
+    const families = parsePrometheus((await httpGet(n1.host, n1.ports['admin']!, '/metrics')).body);
+    const term = families.find((f) => f.name === 'raft_term');
+    const labelled = new Set(term?.samples.map((x) => x.labels['group']));
+    assert.deepEqual([...labelled].sort(), ['kv', 'metadata'], 'raft_term per group');
   });
 
   test('kill -9 a node: the others mark it dead within the bound; restart: alive again', async () => {
@@ -197,7 +222,7 @@ test('barista node: a WAL corrupted in the middle is a loud error and a prompt e
       });
     }
     await stopProcess(dev.child, 10_000);
-    const walDir = join(dir.path, 'n1', 'metadata', 'wal');
+    const walDir = join(dir.path, 'n1', 'raft', 'kv', 'wal');
     const segment = join(
       walDir,
       readdirSync(walDir)

@@ -118,13 +118,19 @@ describe('a follower whose data directory was lost', () => {
       return view.voters.includes(victim.id) && !own.rejoining && own.voters.includes(victim.id) ? view : undefined;
     });
     assert.equal(promoted.learners.length, 0);
-    // The leader's log tells the order: removed, re-added as a learner, promoted.
-    const leaderLog = readFileSync(join(leader.dataDir, 'node.log'), 'utf8');
-    const changes = leaderLog
-      .split('\n')
-      .filter((l) => l.includes('members: change proposed') && l.includes(`"nodeId":"${victim.id}"`))
-      .map((l) => (JSON.parse(l) as { change: string }).change);
-    assert.deepEqual(changes, ['remove', 'addLearner', 'addVoter']);
+    // The leaders' logs tell the order in each Raft group (metadata and kv, each with its own
+    // leader): removed, re-added as a learner, promoted.
+    const byGroup = new Map<string, string[]>();
+    for (const n of cluster.nodes) {
+      if (n.id === victim.id) continue;
+      for (const l of readFileSync(join(n.dataDir, 'node.log'), 'utf8').split('\n')) {
+        if (!l.includes('members: change proposed') || !l.includes(`"nodeId":"${victim.id}"`)) continue;
+        const { group, change } = JSON.parse(l) as { group: string; change: string };
+        byGroup.set(group, [...(byGroup.get(group) ?? []), change]);
+      }
+    }
+    assert.deepEqual([...byGroup.keys()].sort(), ['kv', 'metadata']);
+    for (const [group, changes] of byGroup) assert.deepEqual(changes, ['remove', 'addLearner', 'addVoter'], group);
 
     const list = await member('list');
     assert.equal(list.code, 0, list.out);

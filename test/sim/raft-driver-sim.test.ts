@@ -14,12 +14,14 @@ import { MessageRouter } from '../../src/lib/router.ts';
 import { defaultMembershipTiming } from '../../src/membership/membership.ts';
 import { encodeCommand } from '../../src/metadata/command.ts';
 import { defaultKvOptions, KvStateMachine } from '../../src/metadata/kv.ts';
-import { defaultRaftTiming, type Outcome, RaftDriver, type RaftPersistence } from '../../src/metadata/raft-driver.ts';
+import { RaftGroupRouter } from '../../src/raft/group-router.ts';
+import { defaultRaftTiming, type Outcome, RaftDriver, type RaftPersistence } from '../../src/raft/driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
 import { allNemesisKinds, runClusterSimulation } from '../../src/node/sim-cluster.ts';
 import { MemoryRaftStorage } from '../../src/raft/storage.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
 import { kvOf } from '../../src/services/kv/running.ts';
+import { kvRaftOf } from '../../src/services/kv/running.ts';
 
 const ids = ['n1', 'n2', 'n3'];
 /** The one key the lease scenarios write and read. */
@@ -48,7 +50,7 @@ test('proposals truncated by a new leader are answered, even when their indexes 
       }),
   });
   const leader = (among: readonly string[] = ids): string | undefined =>
-    among.find((id) => sim.instance(id)?.raft.core.role === 'leader');
+    among.find((id) => kvRaftOf(sim.instance(id))?.core.role === 'leader');
   assert.ok(
     sim.runUntilCondition(() => leader() !== undefined, 10_000),
     'a first leader',
@@ -60,7 +62,7 @@ test('proposals truncated by a new leader are answered, even when their indexes 
   const cut = sim.network.isolate(x);
   const outcomes: Array<Outcome | undefined> = [undefined, undefined, undefined];
   const proposedAt = sim.nowMs;
-  for (let i = 0; i < 3; i++) sim.instance(x)!.raft.submit(put(`lost${i}`), (o) => (outcomes[i] = o));
+  for (let i = 0; i < 3; i++) kvRaftOf(sim.instance(x))!.submit(put(`lost${i}`), (o) => (outcomes[i] = o));
   assert.ok(
     sim.runUntilCondition(() => leader(others) !== undefined, 5_000),
     'the majority elects a new leader',
@@ -69,20 +71,20 @@ test('proposals truncated by a new leader are answered, even when their indexes 
   // X rejoins as a follower and its uncommitted suffix is replaced by the new leader's log.
   assert.ok(
     sim.runUntilCondition(
-      () => sim.instance(x)!.raft.core.role === 'follower' && sim.instance(x)!.raft.core.leader !== undefined,
+      () => kvRaftOf(sim.instance(x))!.core.role === 'follower' && kvRaftOf(sim.instance(x))!.core.leader !== undefined,
       3_000,
     ),
   );
   const y = leader(others)!;
   sim.runFor(200);
-  assert.equal(sim.instance(y)!.raft.transferLeadership(x), undefined, 'transfer accepted');
+  assert.equal(kvRaftOf(sim.instance(y))!.transferLeadership(x), undefined, 'transfer accepted');
   assert.ok(
     sim.runUntilCondition(() => leader() === x, 3_000),
     'leadership moves back to X',
   );
   // X's new proposals take the indexes its lost ones had.
   const fresh: Array<Outcome | undefined> = [];
-  for (let i = 0; i < 3; i++) sim.instance(x)!.raft.submit(put(`fresh${i}`), (o) => (fresh[i] = o));
+  for (let i = 0; i < 3; i++) kvRaftOf(sim.instance(x))!.submit(put(`fresh${i}`), (o) => (fresh[i] = o));
   assert.ok(
     sim.runUntilCondition(
       () => outcomes.every((o) => o !== undefined) && fresh.length === 3 && fresh.every((o) => o !== undefined),
@@ -115,7 +117,7 @@ test('a command over raftEntryBytesMax is refused definitely, before it reaches 
       }),
   });
   let outcome: Outcome | undefined;
-  sim.instance('n1')!.raft.submit(new Uint8Array(limits.raftEntryBytesMax + 1), (o) => (outcome = o));
+  kvRaftOf(sim.instance('n1'))!.submit(new Uint8Array(limits.raftEntryBytesMax + 1), (o) => (outcome = o));
   assert.ok(outcome !== undefined && !outcome.ok);
   assert.equal(outcome.error.code, 'limit_exceeded');
   assert.equal(outcome.error.definite, true);
@@ -143,7 +145,7 @@ function leaseScenario(
       }),
   });
   const leader = (among: readonly string[] = ids): string | undefined =>
-    among.find((id) => sim.instance(id)?.raft.core.role === 'leader');
+    among.find((id) => kvRaftOf(sim.instance(id))?.core.role === 'leader');
   assert.ok(
     sim.runUntilCondition(() => leader() !== undefined, 10_000),
     'a first leader',
@@ -199,7 +201,7 @@ function leaseScenario(
   );
   assert.ok(wrote, 'the majority elected a leader and wrote');
   const result = checkHistory(recorder.history(), 'kv', { timeBudgetMs: 30_000, now: () => performance.now() });
-  return { verdict: result.verdict, leaseReads: sim.instance(x)!.raft.core.leaseReads };
+  return { verdict: result.verdict, leaseReads: kvRaftOf(sim.instance(x))!.core.leaseReads };
 }
 
 /**
@@ -222,7 +224,7 @@ function leasePauseScenario(readWhilePaused: boolean): string {
       }),
   });
   const leader = (among: readonly string[] = ids): string | undefined =>
-    among.find((id) => sim.instance(id)?.raft.core.role === 'leader');
+    among.find((id) => kvRaftOf(sim.instance(id))?.core.role === 'leader');
   assert.ok(
     sim.runUntilCondition(() => leader() !== undefined, 10_000),
     'a first leader',
@@ -261,7 +263,7 @@ function leasePauseScenario(readWhilePaused: boolean): string {
     sim.resume(x);
     sim.runFor(1); // x's tick timer fires once, late
   }
-  assert.equal(sim.instance(x)!.raft.core.role, 'leader', 'x has not noticed yet');
+  assert.equal(kvRaftOf(sim.instance(x))!.core.role, 'leader', 'x has not noticed yet');
   recorder.invoke(2, 'read', null, { timeNs: timeNs(), key: 'k' });
   pending++;
   kvOf(sim.instance(x)!).client.read(keyK, 'linearizable', (o) => {
@@ -299,7 +301,9 @@ test('lease reads, negative control: drift beyond the bound lets the cut-off lea
 test('lease mode under every fault stays linearizable; the old lease (planted) fails the same seed', () => {
   const run = (mutations: readonly string[]) =>
     runClusterSimulation({
-      seed: '2',
+      // Seed '2' caught it with one Raft group per node; with the metadata and kv groups the
+      // schedule differs and '4' is the first of 1..4 that catches it (seeds 1-3 miss it).
+      seed: '4',
       nodes: 5,
       nemesis: allNemesisKinds, // clock drift within the nemesis default, 0.05 = the lease bound
       durationMs: 20_000,
@@ -338,8 +342,9 @@ test('a wiped follower is re-replicated without a probe storm, and the leader co
       env.transport.onMessage(router.dispatch);
       const incarnation = (starts.get(env.nodeId) ?? 0) + 1;
       starts.set(env.nodeId, incarnation);
-      return new RaftDriver(env, router, {
+      return new RaftDriver(env, new RaftGroupRouter(router, env.transport), {
         ...defaultRaftTiming,
+        group: 'kv',
         incarnation,
         voters: ids,
         storage,

@@ -11,7 +11,7 @@ import { randomInt } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import type { Mutation } from '../../src/lib/mutations.ts';
 import { catches, runSwarmSeed, type SwarmSeedReport } from '../../src/node/sim-swarm.ts';
-import { defaultRaftTiming } from '../../src/metadata/raft-driver.ts';
+import { defaultRaftTiming } from '../../src/raft/driver.ts';
 import { faultClassNames, leaseClockDriftRateMax, SwarmTally } from '../../src/sim/swarm.ts';
 
 /**
@@ -78,15 +78,18 @@ describe('swarm: fresh random seeds', () => {
 
 /**
  * Planted bugs (src/lib/mutations.ts) and the first swarm seed that catches each (docs/SWARM.md).
+ * With two Raft groups per node (metadata and kv) the schedules moved: the first catching seeds
+ * of kv-skip-session-dedup, raft-forward-no-dedup and snapshot-read-once went from 2 to 3, from 13
+ * to 19 and from 1 to 10.
  * `exposedBy`: the fault class that exposes the bug; the same seed with that class left out of
  * its mix (the other classes draw the same) passes with the bug planted.
  */
 const CAUGHT: ReadonlyArray<{ mutation: Mutation; seed: string; invariant: RegExp; exposedBy?: string }> = [
-  { mutation: 'kv-skip-session-dedup', seed: '2', invariant: /^linearizability$/ },
-  { mutation: 'raft-forward-no-dedup', seed: '13', invariant: /^applied-once$/ },
+  { mutation: 'kv-skip-session-dedup', seed: '3', invariant: /^linearizability$/ },
+  { mutation: 'raft-forward-no-dedup', seed: '19', invariant: /^applied-once$/ },
   { mutation: 'wal-skip-fsync', seed: '3', invariant: /^exception$/ },
   { mutation: 'raft-vote-skip-log-check', seed: '2', invariant: /^raft-safety$/, exposedBy: 'partition' },
-  { mutation: 'snapshot-read-once', seed: '1', invariant: /^exception$/ },
+  { mutation: 'snapshot-read-once', seed: '10', invariant: /^exception$/ },
   { mutation: 'kv-time-from-contacted-node', seed: '2', invariant: /^session-expiry$/ },
 ];
 

@@ -10,13 +10,14 @@ import { defaultMembershipTiming } from '../../membership/membership.ts';
 import type { KvErrorCode } from '../../metadata/command.ts';
 import { defaultKvOptions } from '../../metadata/kv.ts';
 import type { KvOutcome, KvService } from '../../metadata/kv-service.ts';
-import { defaultRaftTiming } from '../../metadata/raft-driver.ts';
+import { AdminServer } from '../../node/admin.ts';
+import { NodeServices } from '../../node/services.ts';
+import { defaultRaftTiming } from '../../raft/driver.ts';
 import { SimMetrics } from '../../sim/observe.ts';
 import { Simulation } from '../../sim/simulation.ts';
-import { AdminServer } from '../../node/admin.ts';
 import { type HttpAnswer, handleKvRequest } from './http.ts';
-import { NodeServices } from '../../node/services.ts';
 import { kvOf } from './running.ts';
+import { kvRaftOf } from './running.ts';
 
 /** A KvService double answering every write with `outcome`. */
 function service(outcome: KvOutcome): KvService {
@@ -126,7 +127,7 @@ function realNode() {
         raft: { ...defaultRaftTiming },
       }),
   });
-  assert.ok(sim.runUntilCondition(() => sim.instance('n1')?.raft.core.role === 'leader', 5_000));
+  assert.ok(sim.runUntilCondition(() => kvRaftOf(sim.instance('n1'))?.core.role === 'leader', 5_000));
   const ask = (body: unknown, address = '127.0.0.1'): Promise<HttpAnswer> => {
     const answer = handleKvRequest(kvOf(sim.instance('n1')!).client, body, { address });
     sim.runFor(200);

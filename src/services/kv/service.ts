@@ -1,5 +1,5 @@
 // The KV keyspace as a service: a binary-safe key-value store with exactly-once client sessions
-// (src/metadata/kv.ts) kept as the `kv` namespace of the metadata Raft group, its client API
+// (src/metadata/kv.ts) kept as the `kv` namespace of its own Raft group (`kv`), its client API
 // (src/metadata/kv-service.ts), POST /v1/kv on the admin port (http.ts) with its metrics, its
 // readiness (a linearizable read through its group succeeds here), its /status section, and the
 // `raft-kv` simulator workload (sim-workload.ts: concurrent clients, a linearizability check,
@@ -11,7 +11,7 @@ import { defaultKvOptions, KvStateMachine } from '../../metadata/kv.ts';
 import { KvService } from '../../metadata/kv-service.ts';
 import type { ServiceDefinition } from '../../node/service.ts';
 import { handleKvRequest, kvOpLabel } from './http.ts';
-import type { KvRunning } from './running.ts';
+import { KV_GROUP, type KvRunning } from './running.ts';
 import { kvSimWorkload } from './sim-workload.ts';
 
 export const kvConfigSchema = z.strictObject({
@@ -31,7 +31,7 @@ export const kvService: ServiceDefinition<KvConfig, KvRunning> = {
   protocols: [],
   raftGroups: [
     {
-      group: 'metadata',
+      group: KV_GROUP,
       namespace: {
         name: 'kv',
         create: (env) =>
@@ -40,7 +40,7 @@ export const kvService: ServiceDefinition<KvConfig, KvRunning> = {
     },
   ],
   start(ctx) {
-    const group = ctx.raftGroup('metadata');
+    const group = ctx.raftGroup(KV_GROUP);
     const state = group.namespace('kv') as KvStateMachine;
     const client = new KvService(group.driver, state, ctx.env.clock);
     const m = ctx.metrics;

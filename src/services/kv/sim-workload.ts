@@ -1,7 +1,7 @@
 // A Jepsen-style workload for the simulator: concurrent clients run read / write / cas on a few
 // keys through random nodes of the metadata group, recording a history; a "control" nemesis moves
 // leadership and changes membership mid-run; Raft's safety properties (src/raft/invariants.ts) are
-// checked after every event; at the end the history must be linearizable (per-key register with
+// checked after every event on every group (sim-raft-invariants.ts); at the end the history must be linearizable (per-key register with
 // cas, the checker in src/check) and every replica must hold the same state. Every session-less
 // put or cas carries a value no other write carries, so the log may hold it at one index only:
 // the `applied-once` invariant catches a request applied twice (a duplicated forwarded frame
@@ -16,17 +16,17 @@ import type { History } from '../../check/history.ts';
 import { checkHistory } from '../../check/index.ts';
 import { HistoryRecorder } from '../../check/recorder.ts';
 import type { CheckResult } from '../../check/types.ts';
+import { bytesEqual } from '../../lib/bytes.ts';
 import type { SeededRng } from '../../lib/rng.ts';
 import { decodeCommand } from '../../metadata/command.ts';
 import { defaultKvOptions } from '../../metadata/kv.ts';
 import type { KvOutcome } from '../../metadata/kv-service.ts';
-import { RaftInvariants } from '../../raft/invariants.ts';
-import { observation } from '../../raft/testing.ts';
+import type { RunningWorkload, ServiceHost, SimWorkload } from '../../node/service.ts';
+import { attachRaftInvariants, type GroupInvariants } from '../../node/sim-raft-invariants.ts';
+import { awaitFullConfiguration, groupsApplied } from '../../node/sim-raft-liveness.ts';
 import { type Entry, EntryType } from '../../raft/types.ts';
 import type { Simulation } from '../../sim/simulation.ts';
-import type { RunningWorkload, ServiceHost, SimWorkload } from '../../node/service.ts';
-import { bytesEqual } from '../../lib/bytes.ts';
-import { kvOf } from './running.ts';
+import { KV_GROUP, kvOf } from './running.ts';
 
 export interface KvWorkloadOptions {
   readonly clients: number;
@@ -72,7 +72,8 @@ const dec = (b: Uint8Array | null): number | null => (b === null ? null : Number
 
 export class KvWorkload<S extends ServiceHost = ServiceHost> {
   readonly recorder = new HistoryRecorder();
-  readonly invariants = new RaftInvariants();
+  /** Raft safety on every group (the same checkers sim-cluster.ts attaches). */
+  readonly invariants: GroupInvariants;
   private nextProcess: number;
   private nextValue = 1;
   private inflight = 0;
@@ -88,33 +89,8 @@ export class KvWorkload<S extends ServiceHost = ServiceHost> {
   ) {
     this.ids = sim.nodeIds;
     this.nextProcess = o.clients;
-    sim.addInvariant('raft-safety', (s) => {
-      const obs = [];
-      for (const id of s.nodeIds) {
-        const node = s.instance(id);
-        if (node === undefined) continue;
-        if (kvOf(node).group.driver.observer === undefined) {
-          // A new instance (start or restart) begins at the index its snapshot restored.
-          this.invariants.recordRestored(id, kvOf(node).group.driver.appliedIndex);
-          kvOf(node).group.driver.observer = {
-            applied: (e) => {
-              this.invariants.recordApplied(id, e);
-              this.checkAppliedOnce(e);
-            },
-            restored: (index) => this.invariants.recordRestored(id, index),
-          };
-        }
-        obs.push(observation(kvOf(node).group.driver.core));
-      }
-      try {
-        this.invariants.observe(obs);
-        // History below every live node's first index is compacted everywhere: keep memory bounded.
-        if (obs.length > 0) this.invariants.forgetBelow(Math.min(...obs.map((o) => o.log.firstIndex)));
-      } catch (err) {
-        return (err as Error).message;
-      }
-      return undefined;
-    });
+    this.invariants = attachRaftInvariants(sim);
+    this.invariants.onApplied(KV_GROUP, (_node, e) => this.checkAppliedOnce(e));
     sim.addInvariant('applied-once', () => this.appliedTwice);
     for (let c = 0; c < o.clients; c++) sim.after(this.rng.float() * 100, () => this.issue(c), 'client');
     if (o.control) sim.after(2_000 + this.rng.float() * 2_000, () => this.controlStep(), 'control');
@@ -389,42 +365,22 @@ export const kvSimWorkload: SimWorkload = {
 };
 
 /**
- * Raft's liveness phase: with everything healed, a leader is elected, every node is a voter again
- * (membership changes made during the safety phase are repaired), a fresh write commits, and every
- * replica applies the same entries and holds the same state, all before `deadlineMs`.
+ * The KV workload's liveness: with everything healed, every Raft group has a leader and every node
+ * is a voter again in every group (sim-raft-liveness.ts), a fresh KV write commits, and every
+ * replica of every group applies what its leader committed, the KV replicas holding the same
+ * state, all before `deadlineMs`.
  */
-export function raftLiveness(sim: Simulation<ServiceHost>, deadlineMs: number): void {
+export function raftLiveness<S extends ServiceHost>(sim: Simulation<S>, deadlineMs: number): void {
   const ids = sim.nodeIds;
-  const leader = (): ServiceHost | undefined => {
+  const remaining = (): number => Math.max(0, deadlineMs - sim.nowMs);
+  awaitFullConfiguration(sim, deadlineMs);
+  const leader = (): S | undefined => {
     for (const id of ids) {
       const n = sim.instance(id);
       if (n !== undefined && kvOf(n).group.driver.core.role === 'leader') return n;
     }
     return undefined;
   };
-  const remaining = (): number => Math.max(0, deadlineMs - sim.nowMs);
-  // Predicates passed to runUntilCondition run after every event, so they must not act: the
-  // repair is a periodic action of its own.
-  const fullConfig = (): boolean => {
-    const l = leader();
-    const conf = l === undefined ? undefined : kvOf(l).group.driver.core.config;
-    return conf !== undefined && conf.voters.length === ids.length && conf.learners.length === 0;
-  };
-  const repair = (): void => {
-    const l = leader();
-    if (l !== undefined && !fullConfig()) {
-      const raft = kvOf(l).group.driver;
-      const conf = raft.core.config;
-      const learner = conf.learners[0];
-      const missing = ids.find((id) => !conf.voters.includes(id) && !conf.learners.includes(id));
-      if (learner !== undefined) raft.changeMembership({ type: 'addVoter', nodeId: learner });
-      else if (missing !== undefined) raft.changeMembership({ type: 'addLearner', nodeId: missing });
-    }
-    if (!fullConfig() && sim.nowMs < deadlineMs) sim.after(200, repair, 'liveness-repair');
-  };
-  repair();
-  if (!sim.runUntilCondition(fullConfig, remaining()))
-    throw sim.fail('liveness', 'no leader with the full configuration after healing');
   let committed = false;
   let attempts = 0;
   const tryWrite = (): void => {
@@ -443,13 +399,10 @@ export function raftLiveness(sim: Simulation<ServiceHost>, deadlineMs: number): 
   if (!sim.runUntilCondition(() => committed, remaining()))
     throw sim.fail('liveness', 'no write committed after healing');
   const agreed = (): boolean => {
-    const nodes = ids.map((id) => sim.instance(id));
-    if (nodes.some((n) => n === undefined)) return false;
-    const l = leader();
-    const commit = l === undefined ? undefined : kvOf(l).group.driver.core.commitIndex;
-    if (commit === undefined || nodes.some((n) => kvOf(n!).group.driver.appliedIndex !== commit)) return false;
+    if (!groupsApplied(sim)) return false;
+    const nodes = ids.map((id) => sim.instance(id)!);
     const image = kvOf(nodes[0]!).state.snapshot();
-    return nodes.every((n) => bytesEqual(kvOf(n!).state.snapshot(), image));
+    return nodes.every((n) => bytesEqual(kvOf(n).state.snapshot(), image));
   };
   if (!sim.runUntilCondition(agreed, remaining()))
     throw sim.fail('liveness', 'replicas did not converge to the same applied state');

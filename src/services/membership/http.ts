@@ -4,7 +4,7 @@
 //   answer    200 {"ok": true, "op", "nodeId", "members": <GET /v1/members view>}
 //             4xx/5xx {"ok": false, "code", "message", "definite"}
 //
-// The operation runs on the leader (a follower forwards it, src/metadata/raft-driver.ts) and is
+// The operation runs on the leader (a follower forwards it, src/raft/driver.ts) and is
 // answered when done: add = learner committed; promote = voter committed (after catch-up);
 // replace = removed, re-added as a learner, caught up and promoted; remove = removed.
 // Status codes (src/node/http-status.ts): 400 bad request, 409 refused by the configuration
@@ -13,13 +13,16 @@
 
 import { BaristaError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
-import type { RaftDriver } from '../../metadata/raft-driver.ts';
-import { MEMBER_OPS, type MemberOp } from '../../metadata/member-codec.ts';
 import { type HttpAnswer, httpErrorAnswer } from '../../node/http-status.ts';
+import type { RaftDriver } from '../../raft/driver.ts';
+import { MEMBER_OPS, type MemberOp } from '../../raft/member-codec.ts';
 
 const ID_PATTERN = /^[A-Za-z0-9_.-]+$/;
 
-export function handleMemberRequest(raft: RaftDriver, body: unknown): Promise<HttpAnswer> {
+/** Every Raft group (raft-groups.ts RaftGroups) or one driver. */
+export type MemberOps = Pick<RaftDriver, 'memberOp' | 'membersView'>;
+
+export function handleMemberRequest(raft: MemberOps, body: unknown): Promise<HttpAnswer> {
   const bad = (message: string) => Promise.resolve(httpErrorAnswer(new BaristaError('bad_request', message)));
   if (typeof body !== 'object' || body === null) return bad('body must be a JSON object');
   const { op, nodeId } = body as Record<string, unknown>;

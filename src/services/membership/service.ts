@@ -1,5 +1,5 @@
 // The membership service: heartbeats and failure detection (src/membership) and the operators'
-// Raft membership operations on the metadata group (GET/POST /v1/members, http.ts). It provides
+// membership operations on every Raft group of the node (GET/POST /v1/members, http.ts). It provides
 // the membership view every later service sees (ServiceContext.membership), so it is listed
 // first in src/node/registry.ts. Config: the node config's `membership` section. Status section:
 // this node's incarnation and its peers as it sees them. Simulator: incarnations only grow
@@ -43,8 +43,8 @@ export const membershipService: ServiceDefinition<MembershipConfig, MembershipRu
   configSchema: membershipConfigSchema,
   messageTypes: [MessageType.MembershipPing, MessageType.MembershipAck],
   protocols: [],
-  // Member operations act on the metadata group's configuration; no state of its own there.
-  raftGroups: [{ group: 'metadata' }],
+  // Member operations act on every group's configuration (ctx.memberOps); no state of its own.
+  raftGroups: [],
   start(ctx) {
     const driver = new MembershipDriver(ctx.env, ctx.router, ctx.peers, ctx.config, ctx.incarnation);
     return {
@@ -55,9 +55,8 @@ export const membershipService: ServiceDefinition<MembershipConfig, MembershipRu
           path: '/v1/members',
           methods: ['GET', 'POST'],
           handle: (req) => {
-            const raft = ctx.raftGroup('metadata').driver;
-            if (req.method === 'GET') return Promise.resolve({ status: 200, body: raft.membersView() });
-            return handleMemberRequest(raft, req.body);
+            if (req.method === 'GET') return Promise.resolve({ status: 200, body: ctx.memberOps.membersView() });
+            return handleMemberRequest(ctx.memberOps, req.body);
           },
         },
       ],

@@ -21,8 +21,8 @@
 // Pure: time comes in as numbers.
 
 import { BaristaError, LimitError } from '../lib/errors.ts';
-import type { RaftNode } from '../raft/raft.ts';
-import type { ConfChange, NodeId } from '../raft/types.ts';
+import type { RaftNode } from './raft.ts';
+import type { ConfChange, NodeId } from './types.ts';
 import type { MemberOp } from './member-codec.ts';
 import { limits } from '../lib/limits.ts';
 

@@ -24,21 +24,26 @@
 // everything committed before the read began, so reading local state then is linearizable.
 // Every pending map has a bound; beyond it requests fail fast with a LimitError (backpressure).
 //
+// Groups: a node runs one driver per Raft group (group-router.ts). The driver sends and receives
+// only through its group's link, so every message carries its group id; its metrics carry the
+// label group="<id>" and its log lines a `group` field (scopedEnv below), and its randomness is
+// its own stream (`raft/<group>`), so two groups on a node do not time out in lockstep.
+//
 // Membership (member-changes.ts): operators' add/remove/promote/replace run on the leader (a
 // follower forwards them); a node started with `rejoin` (its data is gone, src/node/identity.ts)
 // asks the leader once per rejoinRequestIntervalMs to re-add it, and withholds its vote until it
 // has committed the entry that re-added it (the leader's answer names its index).
 
-import type { Counter, Env, Gauge, Histogram } from '../env/types.ts';
+import type { Counter, Env, Gauge, Histogram, Labels, Metrics } from '../env/types.ts';
 import { BaristaError, LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { MessageType } from '../lib/message-types.ts';
-import type { MessageRouter } from '../lib/router.ts';
-import { decodeMessage, encodeMessage } from '../raft/codec.ts';
-import { members } from '../raft/conf.ts';
-import { type FollowerRegression, type Ready, RaftNode } from '../raft/raft.ts';
-import type { RaftLogStorage } from '../raft/storage.ts';
-import { type ConfChange, type Entry, EntryType, MsgType, type NodeId, type Role } from '../raft/types.ts';
+import { decodeMessage, encodeMessage } from './codec.ts';
+import type { RaftGroupLink, RaftGroupRouter } from './group-router.ts';
+import { members } from './conf.ts';
+import { type FollowerRegression, type Ready, RaftNode } from './raft.ts';
+import type { RaftLogStorage } from './storage.ts';
+import { type ConfChange, type Entry, EntryType, MsgType, type NodeId, type Role } from './types.ts';
 import { MemberChanges, type MemberOpDone } from './member-changes.ts';
 import {
   decodeMemberRequest,
@@ -65,6 +70,8 @@ export interface RaftPersistence extends RaftLogStorage {
 }
 
 export interface RaftDriverOptions {
+  /** The Raft group this driver runs (group-router.ts isValidGroupId): its messages, metrics label, rng stream. */
+  readonly group: string;
   readonly voters: readonly NodeId[];
   /**
    * This process's incarnation (grows on every start; the membership driver's). It names this
@@ -154,8 +161,24 @@ export function timeoutError(what: string): BaristaError {
   });
 }
 
+/** Metrics whose every series carries `labels` too (a group's driver and storage: group="kv"). */
+export function labelledMetrics(metrics: Metrics, labels: Labels): Metrics {
+  return {
+    counter: (name, help, more) => metrics.counter(name, help, { ...labels, ...more }),
+    gauge: (name, help, more) => metrics.gauge(name, help, { ...labels, ...more }),
+    histogram: (name, help, more) => metrics.histogram(name, help, { ...labels, ...more }),
+  };
+}
+
+/** The node's Env as one group sees it: metrics labelled and log lines tagged with the group. */
+export function scopedEnv(env: Env, group: string): Env {
+  return { ...env, metrics: labelledMetrics(env.metrics, { group }), log: env.log.child({ group }) };
+}
+
 export class RaftDriver {
   readonly core: RaftNode;
+  private readonly env: Env;
+  private readonly link: RaftGroupLink;
   private readonly proposals = new Map<number, PendingProposal>();
   /** Requests this node forwarded to the leader, by request id. */
   private readonly forwarded = new Map<number, { deadlineMs: number; done: OutcomeCallback }>();
@@ -196,10 +219,13 @@ export class RaftDriver {
   observer: { applied(entry: Entry): void; restored(index: number): void } | undefined;
 
   constructor(
-    private readonly env: Env,
-    router: MessageRouter,
+    nodeEnv: Env,
+    groups: RaftGroupRouter,
     private readonly options: RaftDriverOptions,
   ) {
+    const env = scopedEnv(nodeEnv, options.group);
+    this.env = env;
+    this.link = groups.attach(options.group);
     const storage = options.storage;
     // The window must cover every request a sender can have waiting at once (forward-dedup.ts).
     this.forwardedSeen = new ForwardDedup({
@@ -214,7 +240,7 @@ export class RaftDriver {
       id: env.nodeId,
       voters: options.voters,
       storage,
-      rng: env.rng.fork('raft'),
+      rng: env.rng.fork(`raft/${options.group}`),
       electionTimeoutTicks: options.electionTimeoutTicks,
       heartbeatTicks: options.heartbeatTicks,
       preVote: options.preVote ?? true,
@@ -249,7 +275,7 @@ export class RaftDriver {
     );
     this.syncLatency = m.histogram('raft_persist_sync_latency_ms', 'Time to persist and sync one Ready');
     this.commitLatency = m.histogram('raft_commit_latency_ms', 'Proposal to apply, for proposals made on this node');
-    router.register([MessageType.Raft], (msg) => {
+    this.link.on(MessageType.Raft, (msg) => {
       const decoded = decodeMessage(msg.payload);
       if (decoded instanceof Error) {
         m.counter('raft_messages_rejected_total', 'Raft messages that failed to decode', { code: decoded.code }).inc();
@@ -270,9 +296,9 @@ export class RaftDriver {
       this.core.step(decoded);
       this.schedule();
     });
-    router.register([MessageType.RaftMemberRequest], (msg) => this.onMemberRequest(msg.from, msg.payload));
-    router.register([MessageType.RaftClientRequest], (msg) => this.onForwardedRequest(msg.from, msg.payload));
-    router.register([MessageType.RaftClientResponse], (msg) => this.onForwardedResponse(msg.payload));
+    this.link.on(MessageType.RaftMemberRequest, (msg) => this.onMemberRequest(msg.from, msg.payload));
+    this.link.on(MessageType.RaftClientRequest, (msg) => this.onForwardedRequest(msg.from, msg.payload));
+    this.link.on(MessageType.RaftClientResponse, (msg) => this.onForwardedResponse(msg.payload));
     this.timer = env.timers.every(options.tickMs, () => {
       if (this.options.readOnly === 'lease' && !env.mutations.has('raft-lease-ticks-per-timer')) this.syncLeaseTicks();
       else this.core.tick();
@@ -372,7 +398,7 @@ export class RaftDriver {
       throw err;
     }
     this.forwarded.set(requestId, { deadlineMs: now + this.options.requestTimeoutMs, done });
-    this.env.transport.send(leader, MessageType.RaftClientRequest, frame);
+    this.link.send(leader, MessageType.RaftClientRequest, frame);
   }
 
   /** The command as the leader proposes it (log time stamped, unless the planted bug is on). */
@@ -432,7 +458,7 @@ export class RaftDriver {
       deadlineMs: now + memberOpTimeoutMs,
       done: (o) => done(o.ok ? undefined : o.error),
     });
-    this.env.transport.send(leader, MessageType.RaftMemberRequest, encodeMemberRequest({ requestId, op, nodeId }));
+    this.link.send(leader, MessageType.RaftMemberRequest, encodeMemberRequest({ requestId, op, nodeId }));
   }
 
   /** The configuration as this node's log has it, with the leader's view of each member. */
@@ -527,7 +553,7 @@ export class RaftDriver {
       // PLANTED BUG (mutation 'raft-ignore-disk-error'): a real node exits on a disk error.
       if (!(err instanceof BaristaError) || !this.env.mutations.has('raft-ignore-disk-error')) throw err;
     }
-    for (const m of rd.messages) this.env.transport.send(m.to, MessageType.Raft, encodeMessage(m));
+    for (const m of rd.messages) this.link.send(m.to, MessageType.Raft, encodeMessage(m));
     if (rd.followerRegressions.length > 0) this.reportRegressions(rd.followerRegressions);
     if (rd.softState !== undefined && rd.softState.leader !== this.lastLeader) {
       this.lastLeader = rd.softState.leader;
@@ -724,7 +750,7 @@ export class RaftDriver {
         // A rejoining node that knows no leader asks any peer; relay once (never a relayed one).
         const leader = this.core.leader;
         if (from === req.nodeId && leader !== undefined && leader !== this.env.nodeId && leader !== from)
-          this.env.transport.send(leader, MessageType.RaftMemberRequest, payload);
+          this.link.send(leader, MessageType.RaftMemberRequest, payload);
         return;
       }
       const learnerIndex = this.members.rejoin(req.nodeId, req.rejoinId, deadlineMs);
@@ -788,7 +814,7 @@ export class RaftDriver {
         this.env.log.info({ reAddedAt: index }, 'raft: rejoin: the leader re-added this node');
       },
     });
-    this.env.transport.send(
+    this.link.send(
       to,
       MessageType.RaftMemberRequest,
       encodeMemberRequest({ requestId, op: 'rejoin', nodeId: id, rejoinId: rejoin.rejoinId }),
@@ -823,7 +849,7 @@ export class RaftDriver {
         error: new BaristaError('result_too_large', `applied, but the result does not fit: ${err.message}`),
       });
     }
-    this.env.transport.send(to, MessageType.RaftClientResponse, frame);
+    this.link.send(to, MessageType.RaftClientResponse, frame);
   }
 
   private expire(): void {

@@ -21,9 +21,9 @@ import { MessageRouter } from '../lib/router.ts';
 import { bumpIncarnation } from '../membership/driver.ts';
 import { ClusterStateMachine } from '../metadata/cluster-state.ts';
 import { LeaderLogClock } from '../metadata/log-clock.ts';
-import type { defaultRaftTiming, RaftDriver } from '../raft/driver.ts';
+import type { RaftDriver } from '../raft/driver.ts';
 import type { StartDecision } from './identity.ts';
-import { METADATA_GROUP, RaftGroups } from './raft-groups.ts';
+import { METADATA_GROUP, RaftGroups, type RaftTiming } from './raft-groups.ts';
 import { registeredServices } from './registry.ts';
 import type { StateMachine } from '../raft/state-machine.ts';
 import type {
@@ -37,10 +37,7 @@ import type {
   ServiceContext,
 } from './service.ts';
 
-/** The Raft driver's timing and bounds, as configured (same keys as defaultRaftTiming). */
-export type RaftTiming = { -readonly [K in keyof typeof defaultRaftTiming]: number } & {
-  readOnly?: 'safe' | 'lease';
-};
+export type { RaftTiming } from './raft-groups.ts';
 
 export interface ServicesConfig {
   readonly clusterId: string;

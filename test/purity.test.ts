@@ -10,6 +10,7 @@ import { test } from 'node:test';
 const PURE_DIRS = [
   'src/lib',
   'src/raft',
+  'src/rsm',
   'src/membership',
   'src/metadata',
   'src/sim',

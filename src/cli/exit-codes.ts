@@ -25,6 +25,7 @@ export const cliExitByCode = {
   keyspace_full: rejected,
   too_many_sessions: unavailable,
   malformed_command: rejected,
+  unknown_namespace: rejected,
   internal: unavailable,
   // availability
   not_leader: unavailable,

@@ -66,6 +66,7 @@ export const errorCatalogue = {
   keyspace_full: request('the keyspace holds kvKeysMax keys'),
   too_many_sessions: request('the session table is full (or full for this client address)', true),
   malformed_command: request('a state-machine command failed to decode'),
+  unknown_namespace: request('a state-machine command for a namespace its Raft group does not host (src/rsm)'),
   internal: {
     family: 'request',
     retriable: false,

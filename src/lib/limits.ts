@@ -174,10 +174,17 @@ export type LimitName = keyof Limits;
 export const FORWARDED_HEADER_BYTES_MAX = 1 + 10 + 10 + 1 + 5;
 /** A forwarded error's code: a length prefix and at most 64 bytes (client-codec's pattern). */
 export const FORWARDED_ERROR_CODE_BYTES_MAX = 1 + 64;
-/** A kv command's fixed fields: version, kind, proposedAtMs, session, seq, op, three length prefixes. */
-export const KV_COMMAND_HEADER_BYTES_MAX = 1 + 1 + 8 + 10 + 10 + 1 + 1 + 3 * 5;
-/** A kv result's fixed fields: status, code (longest kv code with prefix), value flag, value length, session id. */
-export const KV_RESULT_HEADER_BYTES_MAX = 1 + 1 + 64 + 1 + 5 + 10;
+/**
+ * A kv command's fixed fields: the state machine's envelope (format, stamp, term, namespace,
+ * session, seq: src/rsm/envelope.ts ENVELOPE_HEADER_BYTES_MAX) and the op byte plus three length
+ * prefixes.
+ */
+export const KV_COMMAND_HEADER_BYTES_MAX = 1 + 8 + 8 + 5 + 10 + 10 + 1 + 3 * 5;
+/**
+ * A kv result's fixed fields: the state machine's result status (src/rsm/envelope.ts), then the
+ * kv result's status, code (longest kv code with prefix), value flag, value length, session id.
+ */
+export const KV_RESULT_HEADER_BYTES_MAX = 1 + 1 + 1 + 64 + 1 + 5 + 10;
 /** JSON around a kv body's key and values: field names, quotes, op, session, seq, consistency. */
 export const KV_HTTP_OVERHEAD_BYTES_MAX = 4096;
 /** A Raft message's fields besides entries or a snapshot chunk (terms, indexes, a configuration, ids). */

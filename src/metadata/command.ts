@@ -1,36 +1,36 @@
-// Commands of the metadata group's key-value state machine, and their results. Hand-written codec
-// (ByteWriter/ByteReader). Every command is applied by every replica in log order, so decoding is
-// total: malformed bytes in the log become an error *result*, never an exception that would stop
-// a replica.
+// The KV namespace's command payload (KvOp) and result (KvResult) codecs, and the legacy format-1
+// command the metadata group's log held before commands travelled in the replicated state
+// machine's envelope (src/rsm/envelope.ts). Hand-written codec (ByteWriter/ByteReader). Every
+// command is applied by every replica in log order, so decoding is total: malformed bytes in the
+// log become an error *result*, never an exception that would stop a replica.
 //
-//   Command = u8 version(1) | u8 kind | f64 proposedAtMs | body
-//     kind 1 Register: [uvarint-string clientAddress] → opens a client session; its id = the entry's
-//                      log index (entries written before issue 7 have no address: read as '')
-//     kind 2 Request:  uvarint sessionId | uvarint seq | Op
-//     kind 3 Unregister: uvarint sessionId
+//   KV payload (an envelope's payload with namespace kv) = Op
 //   Op = u8 op | uvarint-bytes key | ...
 //     op 1 put:    uvarint-bytes value
 //     op 2 get:    (nothing)
 //     op 3 cas:    u8 hasExpected | [uvarint-bytes expected] | uvarint-bytes value   (no expected = "absent")
 //     op 4 del:    (nothing)
-//   Result = u8 status | body
-//     status 0 ok:    u8 hasValue | [uvarint-bytes value] | uvarint sessionId (Register only, else 0)
+//   KV result (an applied result's payload) = u8 status | body
+//     status 0 ok:    u8 hasValue | [uvarint-bytes value] | uvarint sessionId (0; a register's id
+//                     travels in the state machine's own result)
 //     status 1 error: uvarint-string code | u8 hasValue | [uvarint-bytes current value]
+//
+//   Legacy command (format 1; still decoded, so a log written before the envelope replays; the
+//   KV state machine translates it, kv.ts) = u8 version(1) | u8 kind | f64 proposedAtMs | body
+//     kind 1 Register: [uvarint-string clientAddress] (entries written before issue 7 have none: '')
+//     kind 2 Request:  uvarint sessionId | uvarint seq | Op
+//     kind 3 Unregister: uvarint sessionId
 //
 // Keys are bytes (binary-safe, as Redis keys are): the same bytes on the write and the read path.
 // Where a key travels as text (HTTP/JSON) the front end rejects malformed text before it gets here.
 // A key's encoding is the one `uvarint-string` had, so logs written before keys became bytes read
 // back unchanged.
-//
-// proposedAtMs is log time stamped by the leader when it proposes (`stampProposedAt`, overwriting
-// whatever the node the client reached put there; see log-clock.ts). Replicas never read their own
-// clocks while applying: the state machine's notion of time is the maximum proposedAtMs seen in
-// the log, which makes session expiry deterministic.
 
 import { ByteReader, ByteWriter } from '../lib/bytes.ts';
 import type { ErrorCode } from '../lib/error-codes.ts';
 import { BaristaError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
+import type { RsmErrorCode } from '../rsm/envelope.ts';
 
 export const COMMAND_VERSION = 1;
 
@@ -51,18 +51,25 @@ export type Command =
     }
   | { readonly kind: 'unregister'; readonly proposedAtMs: number; readonly sessionId: number };
 
-/** The state machine's refusals: catalogue codes (src/lib/error-codes.ts), so a typo does not compile. */
+/**
+ * The state machine's refusals (src/rsm/envelope.ts RsmErrorCode) and the keyspace's: catalogue
+ * codes (src/lib/error-codes.ts), so a typo does not compile.
+ */
 export const kvErrorCodes = [
   'precondition_failed',
   'session_expired',
   'stale_sequence',
   'malformed_command',
+  'unknown_namespace',
   'key_too_large',
   'value_too_large',
   'keyspace_full',
   'too_many_sessions',
 ] as const satisfies readonly ErrorCode[];
 export type KvErrorCode = (typeof kvErrorCodes)[number];
+/** Every code the state machine answers is one the KV view can carry. */
+const rsmCodesAreKvCodes = (code: RsmErrorCode): KvErrorCode => code;
+void rsmCodesAreKvCodes;
 
 export type KvResult =
   | { readonly ok: true; readonly value: Uint8Array | null; readonly sessionId: number }
@@ -89,14 +96,7 @@ export function encodeCommand(c: Command): Uint8Array {
   if (c.kind === 'register') {
     w.stringUvarint(c.clientAddress);
   } else if (c.kind === 'request') {
-    w.uvarint(c.sessionId).uvarint(c.seq).u8(OP[c.request.op]).bytesUvarint(c.request.key);
-    const r = c.request;
-    if (r.op === 'put') w.bytesUvarint(r.value);
-    else if (r.op === 'cas') {
-      w.u8(r.expected === null ? 0 : 1);
-      if (r.expected !== null) w.bytesUvarint(r.expected);
-      w.bytesUvarint(r.value);
-    }
+    writeOp(w.uvarint(c.sessionId).uvarint(c.seq), c.request);
   } else if (c.kind === 'unregister') {
     w.uvarint(c.sessionId);
   }
@@ -139,22 +139,50 @@ export function decodeCommand(data: Uint8Array): Command | BaristaError {
     if (kind !== KIND.request) return new BaristaError('malformed_command', `unknown command kind ${kind}`);
     const sessionId = r.uvarint();
     const seq = r.uvarint();
-    const op = r.u8();
-    const key = r.bytesUvarint();
-    let request: KvOp;
-    if (op === OP.put) request = { op: 'put', key, value: r.bytesUvarint() };
-    else if (op === OP.get) request = { op: 'get', key };
-    else if (op === OP.del) request = { op: 'del', key };
-    else if (op === OP.cas) {
-      const expected = r.u8() === 1 ? r.bytesUvarint() : null;
-      request = { op: 'cas', key, expected, value: r.bytesUvarint() };
-    } else return new BaristaError('malformed_command', `unknown op ${op}`);
-    return { kind: 'request', proposedAtMs, sessionId, seq, request };
+    return { kind: 'request', proposedAtMs, sessionId, seq, request: readOp(r) };
   } catch (err) {
     return err instanceof BaristaError
       ? new BaristaError('malformed_command', err.message)
       : new BaristaError('malformed_command', String(err));
   }
+}
+
+function writeOp(w: ByteWriter, op: KvOp): ByteWriter {
+  w.u8(OP[op.op]).bytesUvarint(op.key);
+  if (op.op === 'put') w.bytesUvarint(op.value);
+  else if (op.op === 'cas') {
+    w.u8(op.expected === null ? 0 : 1);
+    if (op.expected !== null) w.bytesUvarint(op.expected);
+    w.bytesUvarint(op.value);
+  }
+  return w;
+}
+
+/** Throws a `malformed_command` error on bytes that are not an Op. */
+function readOp(r: ByteReader): KvOp {
+  const op = r.u8();
+  const key = r.bytesUvarint();
+  if (op === OP.put) return { op: 'put', key, value: r.bytesUvarint() };
+  if (op === OP.get) return { op: 'get', key };
+  if (op === OP.del) return { op: 'del', key };
+  if (op === OP.cas) {
+    const expected = r.u8() === 1 ? r.bytesUvarint() : null;
+    return { op: 'cas', key, expected, value: r.bytesUvarint() };
+  }
+  throw new BaristaError('malformed_command', `unknown op ${op}`);
+}
+
+/** The KV namespace's payload for `op`. */
+export function encodeKvOp(op: KvOp): Uint8Array {
+  return writeOp(new ByteWriter({ bytesMax: kvLimits.commandBytesMax }), op).finish();
+}
+
+/** Decodes a KV payload; throws a BaristaError on malformed bytes (the state machine answers them). */
+export function decodeKvOp(payload: Uint8Array): KvOp {
+  const r = new ByteReader(payload);
+  const op = readOp(r);
+  r.expectEnd('kv op');
+  return op;
 }
 
 export function encodeResult(res: KvResult): Uint8Array {

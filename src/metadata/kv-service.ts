@@ -12,22 +12,25 @@
 // would refuse never takes a log entry, and a read of a key no write could store answers the same
 // code a write of it gets, not "absent".
 //
-// proposedAtMs: this node's wall clock is written as a placeholder; the leader overwrites it with
-// log time when it proposes (log-clock.ts), so no node's clock skew reaches session expiry.
+// Commands travel in the replicated state machine's envelope (src/rsm/envelope.ts), namespace kv.
+// Its stamp: this node's wall clock and term 0 are written as placeholders; the leader overwrites
+// both with log time and its term when it proposes (log-clock.ts), so no node's clock skew reaches
+// session expiry. Results come back as the state machine's result: a refusal by the session table
+// (session_expired, stale_sequence, ...) or the KV namespace's own result.
 
 import type { Clock } from '../env/types.ts';
 import { BaristaError } from '../lib/errors.ts';
 import type { Result } from '../lib/result.ts';
 import {
-  type Command,
-  decodeResult,
-  encodeCommand,
-  type KvErrorCode,
-  type KvOp,
-  type KvResult,
-  kvLimits,
-} from './command.ts';
-import type { KvStateMachine } from './kv.ts';
+  decodeRegistered,
+  decodeRsmResult,
+  type Envelope,
+  encodeEnvelope,
+  encodeSessionOp,
+  type RsmResult,
+} from '../rsm/envelope.ts';
+import { NamespaceId } from '../rsm/namespace.ts';
+import { decodeResult, encodeKvOp, type KvErrorCode, type KvOp, type KvResult, kvLimits } from './command.ts';
 import type { RaftDriver } from '../raft/driver.ts';
 
 export interface ClientSession {
@@ -59,10 +62,30 @@ export function checkOpSizes(op: KvOp): KvErrorCode | undefined {
   return undefined;
 }
 
+/** What the service reads local state from: the KV namespace (or a state machine hosting it). */
+export interface KvReader {
+  read(key: Uint8Array): Uint8Array | null;
+}
+
+/** Bytes from a peer that are not a result: the command may or may not have been applied. */
+function unknownOutcome(message: string): BaristaError {
+  return new BaristaError('outcome_unknown', `the answer does not decode: ${message}`);
+}
+
+/** The KV view of the state machine's result. */
+function kvResultOf(r: RsmResult): KvResult | BaristaError {
+  if (r.status === 'refused') return { ok: false, code: r.code, value: null };
+  try {
+    return decodeResult(r.payload);
+  } catch (err) {
+    return unknownOutcome((err as Error).message);
+  }
+}
+
 export class KvService {
   constructor(
     private readonly driver: RaftDriver,
-    private readonly sm: KvStateMachine,
+    private readonly sm: KvReader,
     private readonly clock: Clock,
   ) {}
 
@@ -74,16 +97,19 @@ export class KvService {
     if (new TextEncoder().encode(clientAddress).length > kvLimits.clientAddressBytesMax) {
       return done({ ok: false, error: new BaristaError('bad_request', 'client address too long') });
     }
-    this.propose({ kind: 'register', proposedAtMs: this.clock.wallMs(), clientAddress }, (o) => {
+    const payload = encodeSessionOp({ op: 'register', clientAddress });
+    this.propose({ ...this.placeholder(NamespaceId.sessions, 0, 0), payload }, (o) => {
       if (!o.ok) return done(o);
-      if (!o.result.ok) {
+      if (o.result.status === 'refused') {
         const code = o.result.code;
         return done({
           ok: false,
           error: new BaristaError(code, `register failed: ${code.replaceAll('_', ' ')}`),
         });
       }
-      done({ ok: true, value: o.result.sessionId });
+      const sessionId = decodeRegistered(o.result.payload);
+      if (sessionId instanceof BaristaError) return done({ ok: false, error: unknownOutcome(sessionId.message) });
+      done({ ok: true, value: sessionId });
     });
   }
 
@@ -91,16 +117,17 @@ export class KvService {
   write(op: KvOp, session: ClientSession | undefined, done: (o: KvOutcome) => void): void {
     const tooLarge = checkOpSizes(op);
     if (tooLarge !== undefined) return done(refused(tooLarge));
-    this.propose(
-      {
-        kind: 'request',
-        proposedAtMs: this.clock.wallMs(),
-        sessionId: session?.id ?? 0,
-        seq: session?.seq ?? 0,
-        request: op,
-      },
-      done,
-    );
+    let payload: Uint8Array;
+    try {
+      payload = encodeKvOp(op);
+    } catch (err) {
+      return done({ ok: false, error: asBadRequest(err) });
+    }
+    this.propose({ ...this.placeholder(NamespaceId.kv, session?.id ?? 0, session?.seq ?? 0), payload }, (o) => {
+      if (!o.ok) return done(o);
+      const result = kvResultOf(o.result);
+      done(result instanceof BaristaError ? { ok: false, error: result } : { ok: true, result });
+    });
   }
 
   read(key: Uint8Array, consistency: 'linearizable' | 'serializable', done: (o: KvOutcome) => void): void {
@@ -113,16 +140,31 @@ export class KvService {
     });
   }
 
-  private propose(command: Command, done: (o: KvOutcome) => void): void {
+  /** An envelope's fields before the leader stamps it (see the header). */
+  private placeholder(namespace: number, sessionId: number, seq: number): Omit<Envelope, 'payload'> {
+    return { stampMs: this.clock.wallMs(), term: 0, namespace, sessionId, seq };
+  }
+
+  private propose(
+    envelope: Envelope,
+    done: (o: { ok: true; result: RsmResult } | { ok: false; error: BaristaError }) => void,
+  ): void {
     let bytes: Uint8Array;
     try {
-      bytes = encodeCommand(command);
+      bytes = encodeEnvelope(envelope, kvLimits.commandBytesMax);
     } catch (err) {
-      return done({
-        ok: false,
-        error: err instanceof BaristaError ? err : new BaristaError('bad_request', String(err)),
-      });
+      return done({ ok: false, error: asBadRequest(err) });
     }
-    this.driver.submit(bytes, (o) => (o.ok ? done({ ok: true, result: decodeResult(o.result) }) : done(o)));
+    this.driver.submit(bytes, (o) => {
+      if (!o.ok) return done(o);
+      const result = decodeRsmResult(o.result);
+      done(
+        result instanceof BaristaError ? { ok: false, error: unknownOutcome(result.message) } : { ok: true, result },
+      );
+    });
   }
+}
+
+function asBadRequest(err: unknown): BaristaError {
+  return err instanceof BaristaError ? err : new BaristaError('bad_request', String(err));
 }

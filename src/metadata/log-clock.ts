@@ -1,20 +1,29 @@
-// Log time for the metadata group: the value a leader stamps into a command's proposedAtMs when it
-// proposes it (issue 7 item 9). The state machine measures session idleness against the largest
-// stamp it has applied, so the stamp must not depend on which node a client happened to reach:
-// one node with a wall clock minutes ahead used to expire every idle session in the cluster.
+// Log time for a Raft group: what a leader stamps into each command it proposes (issue 7 item 9,
+// issue 8 item 4). The state machine measures session idleness against log time, so the stamp
+// must not depend on which node a client happened to reach: one node with a wall clock minutes
+// ahead used to expire every idle session in the cluster.
 //
-// The stamp is not a wall clock at all. A leader continues from the log time it has applied when
-// its term begins and adds the time its own *monotonic* clock has measured since:
+// The stamp is not a wall clock at all. An envelope (src/rsm/envelope.ts) is stamped with the
+// leader's term and the time its own *monotonic* clock has measured since its first stamp in
+// that term:
 //
-//   stamp = logTimeAtTermStart + (monotonicNow - monotonicAtTermStart)
+//   stampMs = monotonicNow - monotonicAtTermStart
 //
-// so wall-clock skew and steps play no part, and drift only scales the measured idle time (by at
-// most the clock's drift rate). A new leader whose applied state lags the log stamps lower values
-// for a while; the state machine keeps the maximum, so log time stalls (sessions live a little
-// longer) and never runs backwards. Time without a leader is not counted, as in ZooKeeper, where a
-// new leader gives every session a fresh timeout.
+// and the state machine adds it to the log time at which the term first appeared in the log
+// (src/rsm/sessions.ts), so wall-clock skew and steps play no part, drift only scales measured
+// idle time (by at most the clock's drift rate), and time without a leader is not counted. The
+// leader never needs the log time itself: a new leader has not yet applied its predecessors' last
+// entries when it proposes its first commands, and an earlier design that continued from the
+// leader's *applied* log time stalled log time for a whole term by that lag. Because the stamp
+// carries the term, the state machine also grants every live session a full timeout when the log
+// shows a new term, as a new ZooKeeper leader does.
+//
+// Format-1 commands (before the envelope; only tests still propose them) have room for an
+// absolute time only: they get the earlier design's stamp, the applied log time at the term's
+// start plus the monotonic time since.
 
 import type { Clock } from '../env/types.ts';
+import { ENVELOPE_FORMAT, stampEnvelope } from '../rsm/envelope.ts';
 import { stampProposedAt } from './command.ts';
 
 export class LeaderLogClock {
@@ -24,23 +33,25 @@ export class LeaderLogClock {
 
   constructor(
     private readonly clock: Clock,
-    /** The log time the local state machine has applied (KvStateMachine.logTimeMs). */
+    /** The log time the local state machine has applied (for format-1 commands only). */
     private readonly appliedLogTimeMs: () => number,
   ) {}
 
-  /** Log time now, for a leader in `term`. */
-  nowMs(term: number): number {
+  /** Milliseconds this leader has measured since its first stamp in `term`. */
+  elapsedMs(term: number): number {
     const monotonic = this.clock.monotonicMs();
     if (term !== this.term) {
       this.term = term;
       this.baseLogMs = this.appliedLogTimeMs();
       this.baseMonotonicMs = monotonic;
     }
-    return this.baseLogMs + (monotonic - this.baseMonotonicMs);
+    return monotonic - this.baseMonotonicMs;
   }
 
-  /** `command` with its proposedAtMs overwritten by this leader's log time (a copy). */
+  /** `command` with its stamp overwritten by this leader's time and term (a copy). */
   stamp(command: Uint8Array, term: number): Uint8Array {
-    return stampProposedAt(command, this.nowMs(term));
+    const elapsedMs = this.elapsedMs(term);
+    if (command[0] === ENVELOPE_FORMAT) return stampEnvelope(command, elapsedMs, term);
+    return stampProposedAt(command, this.baseLogMs + elapsedMs);
   }
 }

@@ -26,6 +26,8 @@ export const httpStatusByCode = {
   keyspace_full: 507,
   too_many_sessions: 429,
   malformed_command: 400,
+  // The node does not host what it was sent: a server-side mismatch the client cannot fix.
+  unknown_namespace: 500,
   internal: 500,
   // availability
   not_leader: 503,

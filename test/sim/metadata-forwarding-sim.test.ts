@@ -10,7 +10,9 @@ import { test } from 'node:test';
 import { limits } from '../../src/lib/limits.ts';
 import { type Mutation, mutationsFrom } from '../../src/lib/mutations.ts';
 import { defaultMembershipTiming } from '../../src/membership/membership.ts';
-import { decodeCommand, encodeCommand } from '../../src/metadata/command.ts';
+import { encodeKvOp } from '../../src/metadata/command.ts';
+import { kvRequestOf } from '../../src/metadata/kv.ts';
+import { encodeEnvelope } from '../../src/rsm/envelope.ts';
 import type { KvOutcome } from '../../src/metadata/kv-service.ts';
 import { defaultRaftTiming, type Outcome } from '../../src/raft/driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
@@ -58,9 +60,9 @@ function duplicatedPuts(mutations: readonly Mutation[] = []) {
   kvRaftOf(sim.instance(leader))!.observer = {
     applied: (e) => {
       if (e.type !== EntryType.Normal) return;
-      const c = decodeCommand(e.data);
-      if (c instanceof Error || c.kind !== 'request') return;
-      const key = new TextDecoder().decode(c.request.key);
+      const c = kvRequestOf(e.data);
+      if (c === undefined) return;
+      const key = new TextDecoder().decode(c.op.key);
       applied.set(key, (applied.get(key) ?? 0) + 1);
     },
     restored: () => {},
@@ -144,15 +146,9 @@ test('a 3 MiB KV value on a follower is value_too_large at once, before it takes
   assert.equal(kvRaftOf(node)!.core.lastIndex, lastIndex, 'no log entry was taken');
   // A full-size cas (expected and new value both at the bound) fits in one command.
   const full = new Uint8Array(limits.kvValueBytesMax);
-  assert.ok(
-    encodeCommand({
-      kind: 'request',
-      proposedAtMs: 0,
-      sessionId: 0,
-      seq: 0,
-      request: { op: 'cas', key: new Uint8Array(limits.kvKeyBytesMax), expected: full, value: full },
-    }).length <= limits.kvCommandBytesMax,
-  );
+  const cas = { op: 'cas' as const, key: new Uint8Array(limits.kvKeyBytesMax), expected: full, value: full };
+  const envelope = { stampMs: 0, term: 2 ** 40, namespace: 1, sessionId: 2 ** 50, seq: 2 ** 50 };
+  assert.ok(encodeEnvelope({ ...envelope, payload: encodeKvOp(cas) }).length <= limits.kvCommandBytesMax);
 });
 
 // The raft-kv workload's applied-once invariant (each session-less write carries a unique value,

@@ -18,8 +18,7 @@ import { HistoryRecorder } from '../../check/recorder.ts';
 import type { CheckResult } from '../../check/types.ts';
 import { bytesEqual } from '../../lib/bytes.ts';
 import type { SeededRng } from '../../lib/rng.ts';
-import { decodeCommand } from '../../metadata/command.ts';
-import { defaultKvOptions } from '../../metadata/kv.ts';
+import { defaultKvOptions, kvRequestOf } from '../../metadata/kv.ts';
 import type { KvOutcome } from '../../metadata/kv-service.ts';
 import type { RunningWorkload, ServiceHost, SimWorkload } from '../../node/service.ts';
 import { attachRaftInvariants, type GroupInvariants } from '../../node/sim-raft-invariants.ts';
@@ -102,9 +101,9 @@ export class KvWorkload<S extends ServiceHost = ServiceHost> {
 
   private checkAppliedOnce(e: Entry): void {
     if (e.type !== EntryType.Normal) return;
-    const c = decodeCommand(e.data);
-    if (c instanceof Error || c.kind !== 'request' || c.sessionId !== 0) return;
-    const r = c.request;
+    const c = kvRequestOf(e.data);
+    if (c === undefined || c.sessionId !== 0) return;
+    const r = c.op;
     if (r.op !== 'put' && r.op !== 'cas') return;
     const key = new TextDecoder().decode(r.key);
     if (!WORKLOAD_KEY.test(key)) return; // e.g. the liveness phase's write, retried with one value

@@ -6,18 +6,32 @@
 // sizes and concurrency, when etcd and the anchors' client are installed (else: skipped, with the
 // reason). Every run is bounded in count and time.
 //
-//   npm run bench -- raft [--n 4000] [--sizes 100,4096] [--concurrency 1,16,256] [--no-etcd]
+// --rounds R repeats every case R times, interleaved (ours, etcd, ours, etcd, ...), and reports the
+// ratio of each same-round pair and their median: the machine is shared and noisy, so only pairs
+// taken seconds apart are compared. After each of our runs the write path's stage breakdown is
+// printed: the mean of every `raft_write_stage_ms` stage on every node over that run (the
+// difference of the histograms' sums and counts, src/raft/write-stages.ts).
+//
+//   npm run bench -- raft [--n 4000] [--sizes 100,4096] [--concurrency 1,16,256] [--rounds 1] [--no-etcd]
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { httpPostJson } from '../src/cli/common.ts';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ClusterFile } from '../src/cli/cluster-file.ts';
+import { parsePrometheus } from '../src/metrics/prometheus.ts';
+import { WRITE_STAGE_METRIC, WRITE_STAGES } from '../src/raft/write-stages.ts';
 import { freePortRange, getJson, spawnCli, stopProcess, tempDir, until } from '../test/integration/helpers.ts';
 import { machineLine } from './_machine.ts';
 
-const ANCHORS = join(import.meta.dirname, '..', '..', 'shared', 'anchors');
+// ../shared/anchors beside the main checkout; a worktree sits one level deeper (/work/wt/<name>).
+const ANCHORS =
+  [
+    join(import.meta.dirname, '..', '..', 'shared', 'anchors'),
+    join(import.meta.dirname, '..', '..', '..', 'shared', 'anchors'),
+  ].find((d) => existsSync(d)) ?? join(import.meta.dirname, '..', '..', 'shared', 'anchors');
 const CLK_TCK = 100;
 
 function cpuSeconds(pids: readonly number[]): number {
@@ -147,6 +161,61 @@ function runEtcd(n: number, concurrency: number, size: number): Promise<CaseResu
 
 const f = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
 
+/** Per node: each stage's histogram sum (ms) and count, from its /metrics. */
+type StageTotals = Map<string, { sumMs: number; count: number }>;
+
+async function stageTotals(cluster: ClusterFile): Promise<{ id: string; role: string; stages: StageTotals }[]> {
+  const out = [];
+  for (const node of cluster.nodes) {
+    const base = `http://${node.host}:${node.ports['admin']!}`;
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const status = (await (await fetch(`${base}/status`)).json()) as { raft: { role: string } };
+    const stages: StageTotals = new Map();
+    for (const family of parsePrometheus(text)) {
+      for (const sample of family.samples) {
+        const stage = sample.labels['stage'];
+        if (stage === undefined) continue;
+        // Summed over the node's Raft groups (every series also carries group="...").
+        const t = stages.get(stage) ?? { sumMs: 0, count: 0 };
+        if (sample.name === `${WRITE_STAGE_METRIC}_sum`) t.sumMs += sample.value;
+        else if (sample.name === `${WRITE_STAGE_METRIC}_count`) t.count += sample.value;
+        else continue;
+        stages.set(stage, t);
+      }
+    }
+    out.push({ id: node.id, role: status.raft.role, stages });
+  }
+  return out;
+}
+
+/** One line per node: mean ms of every stage between two scrapes (count per write in brackets). */
+function stageLines(
+  before: Awaited<ReturnType<typeof stageTotals>>,
+  after: Awaited<ReturnType<typeof stageTotals>>,
+  writes: number,
+): string[] {
+  return after.map((a, i) => {
+    const b = before[i]!;
+    const parts: string[] = [];
+    for (const stage of WRITE_STAGES) {
+      const x = a.stages.get(stage);
+      const y = b.stages.get(stage) ?? { sumMs: 0, count: 0 };
+      const count = (x?.count ?? 0) - y.count;
+      if (x === undefined || count <= 0) continue;
+      parts.push(
+        `${stage} ${f((x.sumMs - y.sumMs) / count, 2)}${count < writes * 0.9 ? ` (${f(count / writes, 2)}/w)` : ''}`,
+      );
+    }
+    return `  stages ${a.id} (${a.role}): ${parts.join(', ')}`;
+  });
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
 export default async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -154,20 +223,25 @@ export default async function main(argv: string[]): Promise<void> {
       n: { type: 'string', default: '4000' },
       sizes: { type: 'string', default: '100,4096' },
       concurrency: { type: 'string', default: '1,16,256' },
+      rounds: { type: 'string', default: '1' },
       'no-etcd': { type: 'boolean', default: false },
     },
   });
+  const rounds = Math.max(1, Number(values.rounds));
   const n = Number(values.n);
   const sizes = values.sizes.split(',').map(Number);
   const concurrencies = values.concurrency.split(',').map(Number);
   console.log(machineLine());
-  console.log(`command: npm run bench -- raft --n ${n} --sizes ${values.sizes} --concurrency ${values.concurrency}`);
+  console.log(
+    `command: npm run bench -- raft --n ${n} --sizes ${values.sizes} --concurrency ${values.concurrency} --rounds ${rounds}`,
+  );
   const etcdWhyNot = values['no-etcd'] ? 'disabled by --no-etcd' : etcdAvailable();
 
   const dir = tempDir('baristas-bench-raft-');
   const base = await freePortRange(30);
   const dev = spawnCli(['dev', '--data-dir', dir.path, '--base-port', String(base)]);
   const rows: string[] = [];
+  const medians: string[] = [];
   try {
     await until('cluster healthy', 60_000, () => dev.output().includes('live view'));
     const cluster = JSON.parse(readFileSync(join(dir.path, 'cluster.json'), 'utf8')) as ClusterFile;
@@ -179,7 +253,7 @@ export default async function main(argv: string[]): Promise<void> {
       return false;
     });
     const pids = cluster.nodes.map((x) => x.pid!).filter((p) => p > 0);
-    const agent = new Agent({ keepAlive: true, maxSockets: 512 });
+    let agent = new Agent({ keepAlive: true, maxSockets: 512 });
     if (etcdWhyNot === undefined) spawnSync('bash', [join(ANCHORS, 'etcd-cluster.sh'), 'clean'], { stdio: 'ignore' });
     if (etcdWhyNot === undefined) spawnSync('bash', [join(ANCHORS, 'etcd-cluster.sh'), 'start'], { stdio: 'ignore' });
     rows.push(
@@ -190,20 +264,40 @@ export default async function main(argv: string[]): Promise<void> {
       for (const c of concurrencies) {
         const count = c === 1 ? Math.min(n, 1000) : n;
         const value = 'x'.repeat(size);
-        // Warm-up, then the measured run; keys unique per op, requests spread over all nodes.
-        await closedLoop(Math.min(200, count), c, 30, pids, (i) => {
-          const node = cluster.nodes[i % cluster.nodes.length]!;
-          return put(agent, node.host, node.ports['admin']!, `warm/${size}/${c}/${i}`, value);
-        });
-        const ours = await closedLoop(count, c, 60, pids, (i) => {
-          const node = cluster.nodes[i % cluster.nodes.length]!;
-          return put(agent, node.host, node.ports['admin']!, `bench/${size}/${c}/${i}`, value);
-        });
-        const etcd = etcdWhyNot === undefined ? await runEtcd(count, c, size) : etcdWhyNot;
-        const e = typeof etcd === 'string' ? undefined : etcd;
-        const row = `| ${size} B | ${c} | ${ours.opsPerS} | ${f(ours.p50Ms, 2)} | ${f(ours.p99Ms, 2)} | ${f(ours.serverCpuMsPerOp, 3)} | ${e?.opsPerS ?? '-'} | ${e ? f(e.p50Ms, 2) : '-'} | ${e ? f(e.p99Ms, 2) : '-'} | ${e ? f(e.serverCpuMsPerOp, 3) : '-'} | ${e ? f(ours.opsPerS / e.opsPerS, 2) : '-'} |`;
-        rows.push(row);
-        console.log(row + (ours.errors > 0 ? `  (${ours.errors} errors, first: ${ours.firstError})` : ''));
+        const ratios: number[] = [];
+        for (let round = 0; round < rounds; round++) {
+          // Fresh keep-alive connections each round: the etcd run in between idles ours past the
+          // server's keep-alive timeout, and reusing a socket the server is closing is a reset.
+          agent.destroy();
+          agent = new Agent({ keepAlive: true, maxSockets: 512 });
+          // Warm-up, then the measured run; keys unique per op, requests spread over all nodes.
+          await closedLoop(Math.min(round === 0 || c > 1 ? 200 : 50, count), c, 30, pids, (i) => {
+            const node = cluster.nodes[i % cluster.nodes.length]!;
+            return put(agent, node.host, node.ports['admin']!, `warm/${size}/${c}/${round}/${i}`, value);
+          });
+          const before = await stageTotals(cluster);
+          const ours = await closedLoop(count, c, 60, pids, (i) => {
+            const node = cluster.nodes[i % cluster.nodes.length]!;
+            return put(agent, node.host, node.ports['admin']!, `bench/${size}/${c}/${round}/${i}`, value);
+          });
+          const stages = stageLines(before, await stageTotals(cluster), count);
+          const etcd = etcdWhyNot === undefined ? await runEtcd(count, c, size) : etcdWhyNot;
+          const e = typeof etcd === 'string' ? undefined : etcd;
+          if (e) ratios.push(ours.opsPerS / e.opsPerS);
+          const row = `| ${size} B | ${c} | ${ours.opsPerS} | ${f(ours.p50Ms, 2)} | ${f(ours.p99Ms, 2)} | ${f(ours.serverCpuMsPerOp, 3)} | ${e?.opsPerS ?? '-'} | ${e ? f(e.p50Ms, 2) : '-'} | ${e ? f(e.p99Ms, 2) : '-'} | ${e ? f(e.serverCpuMsPerOp, 3) : '-'} | ${e ? f(ours.opsPerS / e.opsPerS, 2) : '-'} |`;
+          rows.push(row);
+          console.log(row + (ours.errors > 0 ? `  (${ours.errors} errors, first: ${ours.firstError})` : ''));
+          console.log(
+            `${stages.join('\n')}\n  load average ${loadavg()
+              .map((x) => x.toFixed(2))
+              .join(' ')}`,
+          );
+        }
+        if (ratios.length > 1) {
+          const line = `${size} B c=${c}: ratio per round ${ratios.map((r) => f(r, 2)).join(' ')}; median ${f(median(ratios), 2)}`;
+          medians.push(line);
+          console.log(line);
+        }
       }
     }
     agent.destroy();
@@ -213,5 +307,6 @@ export default async function main(argv: string[]): Promise<void> {
     dir.remove();
   }
   console.log(`\n${rows.join('\n')}`);
+  if (medians.length > 0) console.log(`\n${medians.join('\n')}`);
   if (etcdWhyNot !== undefined) console.log(`\netcd reference skipped: ${etcdWhyNot}`);
 }

@@ -66,6 +66,12 @@ export interface Transport {
    * down peer. The payload must not be mutated after the call.
    */
   send(to: NodeId, type: number, payload: Uint8Array): boolean;
+  /**
+   * Hands every queued frame to the network now, instead of at the end of the current turn. A
+   * driver about to block on a synchronous fsync calls it so its frames travel meanwhile.
+   * Transports that do not batch need not implement it.
+   */
+  flushNow?(): void;
   /** Sets the single receiver. Messages arriving before a handler is set are dropped and counted. */
   onMessage(handler: (message: PeerMessage) => void): void;
   close(): Promise<void>;

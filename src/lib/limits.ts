@@ -50,6 +50,8 @@ export const limits = {
   clusterNodesMax: 64,
 
   // --- Raft (src/raft, src/metadata/raft-driver.ts) --------------------------------------------
+  /** Write-stage timing marks (src/raft/write-stages.ts) one node keeps per tracked stage. */
+  raftStageMarksCountMax: 1024,
   /** One Raft log entry's command bytes (a client command); larger ones are refused at the door. */
   raftEntryBytesMax: 4 * 1024 * 1024,
   /** A Raft group id (src/raft/group-router.ts): a short name, also a directory and a metric label. */

@@ -303,6 +303,27 @@ test('messages arriving before a handler is set are dropped and counted', async 
   await pollUntil(() => got.length === 1, 'b delivers once a handler is set');
 });
 
+test('flushNow hands queued frames to the socket at once, not at the end of the turn', async () => {
+  const { a, b } = await pair();
+  a.t.send('b', MessageType.TestEcho, Uint8Array.of(0));
+  await pollUntil(() => b.inbox.length === 1, 'connected: the first frame arrives');
+  const sent = (): number => a.metrics.value('peer_frames_sent_total', { peer: 'b' }) ?? 0;
+  const before = sent();
+  a.t.send('b', MessageType.TestEcho, Uint8Array.of(1));
+  assert.equal(sent(), before, 'send only queues: the flush runs at the end of the turn');
+  a.t.flushNow();
+  // Counted synchronously, before any microtask: the frame is with the socket while the caller
+  // (a Raft driver about to fsync) still holds the thread.
+  assert.equal(sent(), before + 1);
+  await pollUntil(() => b.inbox.length === 2, 'the flushed frame arrives');
+  await setImmediate();
+  assert.equal(sent(), before + 1, 'the end-of-turn flush sends nothing twice');
+  assert.deepEqual(
+    b.inbox.map((m) => m.payload[0]),
+    [0, 1],
+  );
+});
+
 /** Payload `seq` of `bytes` bytes: its first bytes spell seq, the rest a pattern derived from it. */
 function patterned(seq: number, bytes: number): Uint8Array {
   const p = new Uint8Array(bytes);

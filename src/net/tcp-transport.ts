@@ -687,6 +687,13 @@ export class TcpTransport implements Transport {
     return true;
   }
 
+  /** Flushes now every link with frames queued this turn (its end-of-turn flush then finds none). */
+  flushNow(): void {
+    for (const link of this.links.values()) {
+      if (link.turnScheduled && link.state === 'connected' && link.writable) this.flush(link);
+    }
+  }
+
   /** Once per turn in which frames were queued: flush if the socket can take them; refresh gauges. */
   private turn(link: PeerLink): void {
     link.turnScheduled = false;

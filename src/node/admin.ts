@@ -17,9 +17,10 @@
 // (timeouts, malformed requests) in admin_http_client_errors_total{kind}.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Counter, Metrics } from '../env/types.ts';
+import type { Counter, Histogram, Metrics } from '../env/types.ts';
 import { BaristaError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
+import { writeStageHistogram } from '../raft/write-stages.ts';
 import { type HttpAnswer, httpErrorAnswer } from './http-status.ts';
 import type { AdminRoute } from './service.ts';
 
@@ -70,6 +71,8 @@ export class AdminServer {
   private readonly requests: Metrics;
   private readonly errors: Counter;
   private readonly tooLarge: Counter;
+  /** Write-path stages on the contacted node (src/raft/write-stages.ts). */
+  private readonly httpRead: Histogram;
   readonly options: AdminServerOptions;
   /** The services' routes by path (the path label of admin_http_requests_total is one of these or fixed). */
   private readonly routes: ReadonlyMap<string, AdminRoute>;
@@ -85,6 +88,7 @@ export class AdminServer {
     this.requests = metrics;
     this.errors = metrics.counter('admin_http_errors_total', 'Admin HTTP handler failures');
     this.tooLarge = metrics.counter('admin_http_bodies_too_large_total', 'Admin HTTP request bodies over the bound');
+    this.httpRead = writeStageHistogram(metrics, 'http_read');
     this.server = createServer(
       {
         headersTimeout: o.headersTimeoutMs,
@@ -155,7 +159,10 @@ export class AdminServer {
     if (method !== 'GET' && method !== 'POST') return this.wrongMethod(route, res);
     if (!route.methods.includes(method)) return this.wrongMethod(route, res);
     const client = { address: req.socket.remoteAddress ?? '' };
+    const arrivedMs = performance.now();
     const answer = (body: unknown): void => {
+      // The write path's first stage on the contacted node: the request body read and parsed.
+      if (method === 'POST') this.httpRead.observe(performance.now() - arrivedMs);
       route.handle({ method, body, client }).then(
         (a) => json(res, a.status, a.body),
         (err: unknown) => {

@@ -3,8 +3,10 @@
 // log) and a durable RaftPersistence (the WAL-backed storage in production, over the Env's Disk).
 //
 // Processing a Ready (the order the core requires, see src/raft/raft.ts `Ready`):
-//   1. persist snapshot, entries (truncate-then-append), hard state; ONE sync for all of it
-//   2. send messages
+//   1. send messages and flush the transport: they may leave before this Ready is durable (Raft
+//      thesis §10.2.1; the core holds back those that depend on it), so followers fsync alongside
+//   2. persist snapshot, entries (truncate-then-append), hard state; ONE sync for all of it when
+//      `mustSync` (a hard state that only moves the commit index is written, not synced)
 //   3. restore a received snapshot; apply committed entries in order; settle proposals
 //   4. answer ReadIndex results (the state machine has applied their index by now)
 //   5. advance; maybe take a snapshot and compact the log
@@ -43,7 +45,7 @@ import type { RaftGroupLink, RaftGroupRouter } from './group-router.ts';
 import { members } from './conf.ts';
 import { type FollowerRegression, type Ready, RaftNode } from './raft.ts';
 import type { RaftLogStorage } from './storage.ts';
-import { type ConfChange, type Entry, EntryType, MsgType, type NodeId, type Role } from './types.ts';
+import { type ConfChange, type Entry, EntryType, type Message, MsgType, type NodeId, type Role } from './types.ts';
 import { MemberChanges, type MemberOpDone } from './member-changes.ts';
 import {
   decodeMemberRequest,
@@ -62,6 +64,7 @@ import {
 import { ForwardDedup } from './forward-dedup.ts';
 import { decodeReadCtx, encodeReadCtx } from './read-ctx.ts';
 import type { StateMachine } from './state-machine.ts';
+import { IndexMarks, type WriteStage, WRITE_STAGES, writeStageHistogram } from './write-stages.ts';
 
 /** Raft storage plus the one operation the core does not see: making writes durable. */
 export interface RaftPersistence extends RaftLogStorage {
@@ -181,9 +184,12 @@ export class RaftDriver {
   private readonly link: RaftGroupLink;
   private readonly proposals = new Map<number, PendingProposal>();
   /** Requests this node forwarded to the leader, by request id. */
-  private readonly forwarded = new Map<number, { deadlineMs: number; done: OutcomeCallback }>();
+  private readonly forwarded = new Map<number, { deadlineMs: number; startedMs: number; done: OutcomeCallback }>();
   /** Requests other nodes forwarded to us (we are or were leader), by log index. */
-  private readonly forwardedIn = new Map<number, { term: number; from: NodeId; requestId: number }>();
+  private readonly forwardedIn = new Map<
+    number,
+    { term: number; from: NodeId; requestId: number; startedMs: number }
+  >();
   /** Forwarded requests already taken in, so a duplicated frame is not proposed twice. */
   private readonly forwardedSeen: ForwardDedup;
   private readonly reads = new Map<number, PendingRead>();
@@ -197,6 +203,16 @@ export class RaftDriver {
   private readonly gauges: Record<'term' | 'role' | 'commit' | 'applied' | 'pending' | 'inflightBytes', Gauge>;
   private readonly syncLatency: Histogram;
   private readonly commitLatency: Histogram;
+  /** Write-path stage timings (src/raft/write-stages.ts). */
+  private readonly stages: Record<WriteStage, Histogram>;
+  /** Leader: Appends sent per Ready, until the commit index covers them. */
+  private readonly replicationMarks: IndexMarks;
+  /** Commit advances, until the applied index covers them. */
+  private readonly commitMarks: IndexMarks;
+  /** The highest commit index this driver has seen (to notice advances). */
+  private commitSeen = 0;
+  /** Follower: when the first Append with entries since our last acknowledgement arrived. */
+  private appendArrivedMs: number | undefined;
   private lastLeader: NodeId | undefined;
   readonly members: MemberChanges;
   /** Set while rejoining (until a committed config makes this node a voter again). */
@@ -275,6 +291,13 @@ export class RaftDriver {
     );
     this.syncLatency = m.histogram('raft_persist_sync_latency_ms', 'Time to persist and sync one Ready');
     this.commitLatency = m.histogram('raft_commit_latency_ms', 'Proposal to apply, for proposals made on this node');
+    this.stages = Object.fromEntries(WRITE_STAGES.map((s) => [s, writeStageHistogram(m, s)])) as Record<
+      WriteStage,
+      Histogram
+    >;
+    this.replicationMarks = new IndexMarks(this.stages.replication);
+    this.commitMarks = new IndexMarks(this.stages.commit_to_apply);
+    this.commitSeen = this.core.commitIndex;
     this.link.on(MessageType.Raft, (msg) => {
       const decoded = decodeMessage(msg.payload);
       if (decoded instanceof Error) {
@@ -293,7 +316,10 @@ export class RaftDriver {
         m.counter('raft_votes_withheld_total', 'Vote requests ignored while rejoining after data loss').inc();
         return;
       }
+      if (decoded.type === MsgType.Append && decoded.entries.length > 0)
+        this.appendArrivedMs ??= env.clock.monotonicMs();
       this.core.step(decoded);
+      this.noteCommit();
       this.schedule();
     });
     this.link.on(MessageType.RaftMemberRequest, (msg) => this.onMemberRequest(msg.from, msg.payload));
@@ -397,7 +423,7 @@ export class RaftDriver {
       if (err instanceof BaristaError) return done({ ok: false, error: err });
       throw err;
     }
-    this.forwarded.set(requestId, { deadlineMs: now + this.options.requestTimeoutMs, done });
+    this.forwarded.set(requestId, { deadlineMs: now + this.options.requestTimeoutMs, startedMs: now, done });
     this.link.send(leader, MessageType.RaftClientRequest, frame);
   }
 
@@ -456,6 +482,7 @@ export class RaftDriver {
     const requestId = this.nextRequestId++;
     this.forwarded.set(requestId, {
       deadlineMs: now + memberOpTimeoutMs,
+      startedMs: now,
       done: (o) => done(o.ok ? undefined : o.error),
     });
     this.link.send(leader, MessageType.RaftMemberRequest, encodeMemberRequest({ requestId, op, nodeId }));
@@ -541,19 +568,33 @@ export class RaftDriver {
   private handle(rd: Ready): void {
     const storage = this.options.storage;
     const started = this.env.clock.monotonicMs();
+    const leading = this.core.role === 'leader';
+    if (leading) this.observeProposeWait(rd.entries, started);
+    // Send first, then persist (Raft thesis §10.2.1): the followers' fsync runs alongside ours
+    // instead of after it. The core holds back every message that depends on this Ready's writes
+    // (acknowledgements always; everything when the term or vote changes) and counts the leader
+    // toward commit only after advance(). The transport batches per turn, so it is told to put
+    // the frames on the wire now, before the synchronous fsync blocks this thread (with them the
+    // answers to forwarded requests settled by an earlier Ready of this turn).
+    this.sendAll(rd.messages);
+    if (rd.mustSync) this.env.transport.flushNow?.();
+    const lastEntry = rd.entries.at(-1);
+    if (leading && lastEntry !== undefined) this.replicationMarks.mark(lastEntry.index, started);
+    const persistStartedMs = this.env.clock.monotonicMs();
     try {
       if (rd.snapshot !== undefined) storage.applySnapshot(rd.snapshot);
       if (rd.entries.length > 0) storage.append(rd.entries);
       if (rd.hardState !== undefined) storage.setHardState(rd.hardState);
       if (rd.mustSync) {
         storage.sync();
-        this.syncLatency.observe(this.env.clock.monotonicMs() - started);
+        const syncedMs = this.env.clock.monotonicMs();
+        this.syncLatency.observe(syncedMs - persistStartedMs);
+        this.stages.wal_sync.observe(syncedMs - persistStartedMs);
       }
     } catch (err) {
       // PLANTED BUG (mutation 'raft-ignore-disk-error'): a real node exits on a disk error.
       if (!(err instanceof BaristaError) || !this.env.mutations.has('raft-ignore-disk-error')) throw err;
     }
-    for (const m of rd.messages) this.link.send(m.to, MessageType.Raft, encodeMessage(m));
     if (rd.followerRegressions.length > 0) this.reportRegressions(rd.followerRegressions);
     if (rd.softState !== undefined && rd.softState.leader !== this.lastLeader) {
       this.lastLeader = rd.softState.leader;
@@ -563,12 +604,19 @@ export class RaftDriver {
         'raft: leader changed',
       );
     }
+    if (rd.softState !== undefined && rd.softState.role !== 'leader') this.replicationMarks.clear();
     if (rd.snapshot !== undefined) this.installSnapshot(rd.snapshot.meta.index, rd.snapshot.data);
+    const applyStartedMs = this.env.clock.monotonicMs();
     for (const e of rd.committedEntries) {
       const result = e.type === EntryType.Normal ? this.options.stateMachine.apply(e.index, e.data) : undefined;
       this.applied = e.index;
       this.observer?.applied(e);
       this.settle(e.index, e.term, result);
+    }
+    if (rd.committedEntries.length > 0) {
+      const appliedMs = this.env.clock.monotonicMs();
+      this.stages.apply.observe(appliedMs - applyStartedMs);
+      this.commitMarks.reached(this.applied, appliedMs);
     }
     for (const rs of rd.readStates) {
       // The core hands back the context this driver gave readIndex (stored locally, never sent to a
@@ -585,7 +633,37 @@ export class RaftDriver {
     }
     this.serveReads();
     this.core.advance(rd);
+    this.noteCommit();
     this.maybeSnapshot();
+  }
+
+  /** Hands a Ready's messages to the transport; a follower's first acknowledgement ends its stage. */
+  private sendAll(messages: readonly Message[]): void {
+    for (const m of messages) {
+      if (m.type === MsgType.AppendResponse && this.appendArrivedMs !== undefined) {
+        this.stages.follower_append.observe(this.env.clock.monotonicMs() - this.appendArrivedMs);
+        this.appendArrivedMs = undefined;
+      }
+      this.link.send(m.to, MessageType.Raft, encodeMessage(m));
+    }
+  }
+
+  /** Leader: how long each new entry waited between its proposal and its Ready. */
+  private observeProposeWait(entries: readonly Entry[], nowMs: number): void {
+    for (const e of entries) {
+      const p = this.proposals.get(e.index) ?? this.forwardedIn.get(e.index);
+      if (p !== undefined) this.stages.propose_wait.observe(nowMs - p.startedMs);
+    }
+  }
+
+  /** Stage timing at a commit advance: the leader's replication round ends, the wait to apply starts. */
+  private noteCommit(): void {
+    const commit = this.core.commitIndex;
+    if (commit <= this.commitSeen) return;
+    this.commitSeen = commit;
+    const now = this.env.clock.monotonicMs();
+    this.commitMarks.mark(commit, now);
+    if (this.core.role === 'leader') this.replicationMarks.reached(commit, now);
   }
 
   /**
@@ -668,7 +746,9 @@ export class RaftDriver {
     if (mine !== undefined) {
       this.proposals.delete(index);
       if (mine.term === term && result !== undefined) {
-        this.commitLatency.observe(this.env.clock.monotonicMs() - mine.startedMs);
+        const tookMs = this.env.clock.monotonicMs() - mine.startedMs;
+        this.commitLatency.observe(tookMs);
+        this.stages.leader.observe(tookMs);
         mine.done({ ok: true, result });
       } else {
         mine.done({
@@ -680,9 +760,10 @@ export class RaftDriver {
     const theirs = this.forwardedIn.get(index);
     if (theirs !== undefined) {
       this.forwardedIn.delete(index);
-      if (theirs.term === term && result !== undefined)
+      if (theirs.term === term && result !== undefined) {
+        this.stages.leader.observe(this.env.clock.monotonicMs() - theirs.startedMs);
         this.reply(theirs.from, { requestId: theirs.requestId, ok: true, result });
-      else
+      } else
         this.reply(theirs.from, {
           requestId: theirs.requestId,
           ok: false,
@@ -732,7 +813,12 @@ export class RaftDriver {
     const r = this.core.propose(this.stamp(req.command));
     if (!r.ok) return fail(r.error);
     this.supersede(r.value.index);
-    this.forwardedIn.set(r.value.index, { term: r.value.term, from, requestId: req.requestId });
+    this.forwardedIn.set(r.value.index, {
+      term: r.value.term,
+      from,
+      requestId: req.requestId,
+      startedMs: this.env.clock.monotonicMs(),
+    });
     this.schedule();
   }
 
@@ -806,6 +892,7 @@ export class RaftDriver {
     const requestId = this.nextRequestId++;
     this.forwarded.set(requestId, {
       deadlineMs: now + this.options.requestTimeoutMs,
+      startedMs: now,
       done: (o) => {
         if (!o.ok) return;
         const index = decodeRejoinAnswer(o.result);
@@ -832,6 +919,7 @@ export class RaftDriver {
     const waiting = this.forwarded.get(res.requestId);
     if (waiting === undefined) return; // timed out already
     this.forwarded.delete(res.requestId);
+    this.stages.forward.observe(this.env.clock.monotonicMs() - waiting.startedMs);
     waiting.done(res.ok ? { ok: true, result: res.result } : { ok: false, error: res.error });
   }
 

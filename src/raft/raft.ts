@@ -170,7 +170,11 @@ export interface Ready {
    * index >= entries[0].index (a conflicting suffix from an older leader), then append these.
    */
   readonly entries: readonly Entry[];
-  /** True when hardState, entries or snapshot must be made durable before advance(). */
+  /**
+   * True when entries, a snapshot or a new term or vote must be made durable before advance(). A
+   * hardState that only moves the commit index is written but need not be synced (the commit
+   * index is volatile state; it becomes durable with the next sync).
+   */
   readonly mustSync: boolean;
   readonly messages: readonly Message[];
   /** Apply in order; all are durable and committed; contiguous from applied + 1. */
@@ -1433,7 +1437,6 @@ export class RaftNode {
     const ss = this.softState();
     const softState = softStateEqual(ss, this.prevSoftState) ? undefined : ss;
     this.prevSoftState = ss;
-    const mustSync = hardState !== undefined || entries.length > 0 || snapshot !== undefined;
     let messages = this.msgs;
     this.msgs = [];
     // A message carries its sender's term, and a leader's Append carries entries of that term. If
@@ -1444,6 +1447,11 @@ export class RaftNode {
     const termOrVoteChanged =
       hardState !== undefined &&
       (hardState.term !== this.prevHardState.term || hardState.vote !== this.prevHardState.vote);
+    // The commit index is volatile state (Raft Figure 2; etcd's MustSync): a hard state that only
+    // moves it is written but not synced, so a commit costs no fsync of its own (it used to be a
+    // third fsync in series on every write: the leader's commit Ready synced before applying). A
+    // restart may find an older commit index and learn the newer one from the leader again.
+    const mustSync = termOrVoteChanged || entries.length > 0 || snapshot !== undefined;
     if (termOrVoteChanged) {
       this.afterPersist = [...messages, ...this.held];
       messages = [];

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { defaultKvOptions, KvStateMachine } from '../../metadata/kv.ts';
 import { KvService } from '../../metadata/kv-service.ts';
 import type { ServiceDefinition } from '../../node/service.ts';
+import { writeStageHistogram } from '../../raft/write-stages.ts';
 import { handleKvRequest, kvOpLabel } from './http.ts';
 import { KV_GROUP, type KvRunning } from './running.ts';
 import { kvSimWorkload } from './sim-workload.ts';
@@ -50,6 +51,8 @@ export const kvService: ServiceDefinition<KvConfig, KvRunning> = {
       ctx.config.apdexTargetMs,
     );
     const clock = ctx.env.clock;
+    // The write path's stage on the contacted node from the parsed request to its answer.
+    const kvRequestStage = writeStageHistogram(m, 'kv_request');
     return {
       client,
       state,
@@ -64,6 +67,7 @@ export const kvService: ServiceDefinition<KvConfig, KvRunning> = {
             const label = { op: kvOpLabel(req.body) };
             const answer = await handleKvRequest(client, req.body, req.client);
             const latencyMs = clock.monotonicMs() - startedMs;
+            kvRequestStage.observe(latencyMs);
             m.histogram(
               'kv_request_latency_ms',
               'Client KV request latency (HTTP /v1/kv), answered ones',

@@ -15,6 +15,7 @@ import { validateLimits } from '../lib/limits.ts';
 import { SeededRng } from '../lib/rng.ts';
 import { MetricsRegistry } from '../metrics/registry.ts';
 import { renderPrometheus } from '../metrics/prometheus.ts';
+import { TcpClientListeners } from '../net/tcp-listener.ts';
 import { TcpTransport } from '../net/tcp-transport.ts';
 import { FileDisk } from '../storage/file-disk.ts';
 import { AdminServer, type Readiness } from './admin.ts';
@@ -69,6 +70,14 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     rng: rng.fork('transport'),
   });
   await transport.start();
+  // Client front ends bind their ports (config.ports by protocol) through env.listen.
+  const clientListeners = new TcpClientListeners({
+    host: config.host,
+    clock: realClock,
+    timers: realTimers,
+    metrics,
+    log,
+  });
   const env: Env = {
     nodeId: config.nodeId,
     clock: realClock,
@@ -78,6 +87,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     disk,
     metrics,
     log,
+    listen: (protocol, options, handler) => clientListeners.listen(protocol, options, handler),
     mutations: noMutations,
   };
   let services: NodeServices;
@@ -86,7 +96,10 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     // transport must not keep the process alive after it.
     // Every service's section of the config travels under its own name (NodeConfig's index).
     services = new NodeServices(env, { ...config, peers: config.peers.map((p) => p.id) });
+    // Every client port a service asked for is bound before the node says it is up.
+    await clientListeners.ready();
   } catch (err) {
+    await clientListeners.close();
     await transport.close();
     throw err;
   }
@@ -128,6 +141,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       if (stopped) return;
       stopped = true;
       services.stop();
+      await clientListeners.close();
       await admin.close();
       await transport.close();
       log.info({}, 'node: stopped');

@@ -15,6 +15,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../lib/errors.ts';
 import type { NodeConfigInput } from '../node/config.ts';
+import { registeredProtocols } from '../node/registry.ts';
 import { type ClusterFile, type ClusterNode, readClusterFile, writeClusterFile } from './cluster-file.ts';
 import { cliArgv, colours as pc, httpGet } from './common.ts';
 import { limits } from '../lib/limits.ts';
@@ -37,9 +38,37 @@ const STATUS_PERIOD_MS = 1_000;
 const READY_PROBE_TIMEOUT_MS = 2_000;
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
-export function portsFor(basePort: number, index: number): Record<string, number> {
+/**
+ * Node `index`'s ports, by protocol name: `peer` at base+10i, `admin` at +1, then each client
+ * protocol the registered services declare, in registry order, at +2, +3, ... (at most
+ * PORTS_PER_NODE per node, so nodes never overlap).
+ */
+export function portsFor(
+  basePort: number,
+  index: number,
+  protocols: readonly string[] = registeredProtocols(),
+): Record<string, number> {
+  const names = ['peer', 'admin', ...protocols];
+  if (names.length > PORTS_PER_NODE)
+    throw new ConfigError('--base-port', `${names.length} ports per node do not fit in ${PORTS_PER_NODE}`);
   const base = basePort + index * PORTS_PER_NODE;
-  return { peer: base, admin: base + 1 };
+  return Object.fromEntries(names.map((name, k) => [name, base + k]));
+}
+
+/** A cluster.json written before a service's protocol existed lacks its port: add it after the others. */
+function withMissingPorts(node: ClusterNode, basePort: number, index: number): ClusterNode {
+  const wanted = portsFor(basePort, index);
+  const missing = Object.keys(wanted).filter((name) => node.ports[name] === undefined);
+  if (missing.length === 0) return node;
+  const used = new Set(Object.values(node.ports));
+  const ports = { ...node.ports };
+  let next = node.ports['peer']! + 1;
+  for (const name of missing) {
+    while (used.has(next)) next++;
+    ports[name] = next;
+    used.add(next);
+  }
+  return { ...node, ports };
 }
 
 function planCluster(o: DevOptions): ClusterFile {
@@ -52,7 +81,7 @@ function planCluster(o: DevOptions): ClusterFile {
         `${dataDir} holds a ${existing.nodes.length}-node cluster; use another --data-dir or remove it to start ${o.nodes} nodes`,
       );
     }
-    return existing;
+    return { ...existing, nodes: existing.nodes.map((n, i) => withMissingPorts(n, o.basePort, i)) };
   }
   const count = o.nodes ?? 3;
   if (!Number.isInteger(count) || count < 1 || count > NODES_MAX) {
@@ -83,7 +112,8 @@ function nodeConfig(cluster: ClusterFile, node: ClusterNode, fresh: boolean): No
     // Afterwards an empty data dir means lost data: the node refuses to vote (src/node/identity.ts).
     initialClusterState: fresh ? 'new' : 'existing',
     host: node.host,
-    ports: { peer: node.ports['peer']!, admin: node.ports['admin']! },
+    // Every port by protocol name: the platform's and each service's (config.ts checks they are all there).
+    ports: { ...node.ports },
     peers: cluster.nodes
       .filter((p) => p.id !== node.id)
       .map((p) => ({ id: p.id, host: p.host, port: p.ports['peer']! })),
@@ -191,10 +221,11 @@ async function statusLine(cluster: ClusterFile): Promise<string> {
     try {
       const r = await httpGet(node.host, node.ports['admin']!, '/status', 500);
       const s = JSON.parse(r.body) as {
-        peers: Array<{ id: string; status: string }>;
+        services?: { membership?: { peers: Array<{ id: string; status: string }> } };
         raft?: { role: string; term: number; commitIndex: number };
       };
-      parts.push(`${node.id}:[${s.peers.map((p) => `${p.id}${STATUS_GLYPH[p.status] ?? '?'}`).join(' ')}]`);
+      const peers = s.services?.membership?.peers ?? [];
+      parts.push(`${node.id}:[${peers.map((p) => `${p.id}${STATUS_GLYPH[p.status] ?? '?'}`).join(' ')}]`);
       if (s.raft?.role === 'leader')
         raft = `raft: leader ${pc.bold(node.id)} term ${s.raft.term} commit ${s.raft.commitIndex}`;
     } catch {

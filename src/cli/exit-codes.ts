@@ -91,6 +91,10 @@ export const cliExitByCode = {
   membership_bad_length: rejected,
   membership_unknown_version: rejected,
   membership_bad_field: rejected,
+  test_proto_line_too_long: rejected,
+  test_proto_bad_byte: rejected,
+  test_proto_bad_verb: rejected,
+  test_proto_bad_reply: rejected,
   // storage: a failed write may have reached the disk (indefinite); the rest is final on that node
   disk_path_invalid: rejected,
   file_not_found: rejected,

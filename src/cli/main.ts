@@ -141,7 +141,7 @@ export function buildProgram(): Command {
     .option('--liveness-bound <d>', 'virtual time allowed to converge after healing', '10s')
     .option(
       '--workload <w>',
-      'membership (failure detection) or raft-kv (clients on the Raft KV, checked linearizable)',
+      'a registered workload: membership (failure detection), raft-kv (clients on the Raft KV, checked linearizable), mix (each seed draws the workloads); `list` describes them',
       'membership',
     )
     .option(

@@ -69,3 +69,45 @@ test('barista sim prints colours only when colourEnabled says so', () => {
   assert.match(text, /1 passed, 0 failed/);
   assert.equal(text.includes('\x1b['), colours.isColorSupported);
 });
+
+// Goal (issue 8 item 6): workloads come from the service registry. `--workload list` prints each
+// with its service; an unknown name is refused listing the known ones; `--workload mix` lets the
+// seed draw the workloads and their intensities, the same for the same seed.
+test('--workload: list, unknown names refused with the list, and a mix drawn from the seed', () => {
+  const base = {
+    seeds: 1,
+    nodes: 3,
+    nemesis: 'none',
+    duration: '2s',
+    livenessBound: '10s',
+    readConsistency: 'linearizable',
+    sessions: false,
+    json: true,
+    swarm: false,
+  };
+  let text = '';
+  assert.equal(
+    runSimCommand({ ...base, seed: '1', workload: 'list' }, (s) => (text += s)),
+    0,
+  );
+  assert.match(text, /membership\s*│\s*membership/);
+  assert.match(text, /raft-kv\s*│\s*kv/);
+  assert.match(text, /mix/);
+  assert.throws(
+    () => runSimCommand({ ...base, seed: '1', workload: 'raft-kb' }, () => {}),
+    (err: unknown) => err instanceof ConfigError && /membership, raft-kv, mix/.test(err.message),
+  );
+  const mixOf = (seed: string) => {
+    let out = '';
+    assert.equal(
+      runSimCommand({ ...base, seed, workload: 'mix' }, (s) => (out += s)),
+      0,
+      out,
+    );
+    return (JSON.parse(out) as Array<{ workloads: unknown; clients: { ops: number } | null }>)[0]!;
+  };
+  const a = mixOf('3');
+  assert.deepEqual(mixOf('3').workloads, a.workloads, 'a mix is a function of the seed');
+  assert.ok(a.clients !== null && a.clients.ops > 0, 'the mix ran a client workload');
+  assert.match(JSON.stringify(a.workloads), /"name":"raft-kv","intensity":0\.\d+/);
+});

@@ -3,6 +3,8 @@
 // With --swarm each seed also draws its fault mix and intensities (src/sim/swarm.ts) and the
 // summary counts, per seed and in total, what each fault class injected. --mutation NAME plants a
 // bug (src/lib/mutations.ts) and is part of the replay command.
+// --workload NAME runs a workload of the service registry (src/node/registry.ts); `--workload list`
+// prints them; `--workload mix` lets each seed draw which workloads run and how hard.
 // Prints a summary table and, for each failure, the exact command that replays it. Exit 0 when
 // every run passed, 1 when any failed.
 
@@ -11,11 +13,14 @@ import Table from 'cli-table3';
 import { colours, tableStyle } from './common.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { MUTATION_NAMES, type Mutation, mutationsFrom } from '../lib/mutations.ts';
+import { registeredWorkloads } from '../node/registry.ts';
 import {
+  MIX_WORKLOAD,
   nemesisKindNames,
   type ClusterSimOptions,
   type ClusterSimResult,
   runClusterSimulation,
+  workloadNames,
 } from '../node/sim-cluster.ts';
 import type { NemesisKind } from '../sim/nemesis.ts';
 import { faultClassNames, SwarmTally } from '../sim/swarm.ts';
@@ -88,9 +93,25 @@ function seedList(seed: string | undefined, count: number): string[] {
   return Array.from({ length: count }, (_, i) => (i === 0 ? seed : `${seed}-${i}`));
 }
 
+/** `barista sim --workload list`: every registered workload, its service and what it does. */
+export function workloadTable(): string {
+  const table = new Table({ style: tableStyle(), head: ['workload', 'service', 'in mix', 'what it runs'] });
+  for (const w of registeredWorkloads().values())
+    table.push([w.name, w.service, w.inMix ? 'yes' : 'no', w.description]);
+  table.push([MIX_WORKLOAD, '-', '-', 'each seed draws the workloads (those "in mix") and their intensities']);
+  return table.toString();
+}
+
 export function runSimCommand(o: SimCliOptions, out: (s: string) => void): number {
-  if (o.workload !== 'membership' && o.workload !== 'raft-kv') {
-    throw new ConfigError('--workload', `unknown workload "${o.workload}"; available: membership, raft-kv`);
+  if (o.workload === 'list') {
+    out(`${workloadTable()}\n`);
+    return 0;
+  }
+  if (!workloadNames().includes(o.workload)) {
+    throw new ConfigError(
+      '--workload',
+      `unknown workload "${o.workload}"; available: ${workloadNames().join(', ')} (\`--workload list\` describes them)`,
+    );
   }
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 64)
     throw new ConfigError('--nodes', 'must be an integer from 1 to 64');
@@ -104,7 +125,7 @@ export function runSimCommand(o: SimCliOptions, out: (s: string) => void): numbe
     durationMs: simDurationMs(o.duration),
     livenessBoundMs: parseDurationMs('--liveness-bound', o.livenessBound),
     workload: o.workload,
-    kvWorkload: {
+    workloadOptions: {
       ...(o.readConsistency === 'serializable' ? { readConsistency: 'serializable' as const } : {}),
       ...(o.sessions ? { sessions: true } : {}),
     },
@@ -128,13 +149,14 @@ export function runSimCommand(o: SimCliOptions, out: (s: string) => void): numbe
           stats: r.stats,
           mix: r.mix ? r.mix.on : null,
           injected: r.injected,
-          kv: r.kv
+          workloads: r.workloads,
+          clients: r.clients
             ? {
-                ops: r.kv.ops,
-                ok: r.kv.ok,
-                verdict: r.kv.verdict,
-                checkMs: r.kv.checkMs,
-                controlActions: r.kv.controlActions,
+                ops: r.clients.ops,
+                ok: r.clients.ok,
+                verdict: r.clients.verdict,
+                checkMs: r.clients.checkMs,
+                controlActions: r.clients.controlActions,
               }
             : null,
           failure: r.failure
@@ -147,7 +169,7 @@ export function runSimCommand(o: SimCliOptions, out: (s: string) => void): numbe
     );
     return failed.length > 0 ? 1 : 0;
   }
-  const kvColumns = results.some((r) => r.kv !== undefined);
+  const kvColumns = results.some((r) => r.clients !== undefined);
   const table = new Table({
     style: tableStyle(),
     head: [
@@ -178,7 +200,10 @@ export function runSimCommand(o: SimCliOptions, out: (s: string) => void): numbe
       String(r.stats.crashes),
       r.convergedAfterMs === undefined ? '-' : `${r.convergedAfterMs.toFixed(0)} ms`,
       ...(kvColumns
-        ? [r.kv ? `${r.kv.ok}/${r.kv.ops}` : '-', r.kv ? `${r.kv.verdict} (${r.kv.checkMs.toFixed(0)} ms)` : '-']
+        ? [
+            r.clients ? `${r.clients.ok}/${r.clients.ops}` : '-',
+            r.clients ? `${r.clients.verdict} (${r.clients.checkMs.toFixed(0)} ms)` : '-',
+          ]
         : []),
       r.traceHash,
     ]);

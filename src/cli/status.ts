@@ -1,5 +1,6 @@
-// `barista status`: the cluster as each node sees it, as a table (or --json). Endpoints come from
-// --endpoint HOST:ADMINPORT flags, or from <data-dir>/cluster.json written by `barista dev`.
+// `barista status`: the cluster as each node sees it, as a table (or --json), then every service's
+// /status section (src/node/service.ts RunningService.status) as a table per service. Endpoints
+// come from --endpoint HOST:ADMINPORT flags, or from <data-dir>/cluster.json written by `barista dev`.
 
 import Table from 'cli-table3';
 import { ConfigError } from '../lib/errors.ts';
@@ -19,8 +20,42 @@ interface NodeStatusJson {
   incarnation: number;
   pid?: number;
   uptimeMs?: number;
-  peers: PeerStatusJson[];
   raft?: { role: string; term: number; commitIndex: number; appliedIndex: number; leader: string | null };
+  /** Each service's section, by service name. */
+  services?: Record<string, unknown> & { membership?: { peers?: PeerStatusJson[] } };
+}
+
+/** A section's value in one table cell: scalars as they are, lists by their length, objects inline. */
+function cell(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.length}]`;
+  if (value !== null && typeof value === 'object')
+    return Object.entries(value)
+      .map(([k, v]) => `${k}=${cell(v)}`)
+      .join(' ');
+  return String(value);
+}
+
+/** One table per service: a row per node, a column per key of the service's section. */
+export function serviceTables(rows: readonly { node: string; services: Record<string, unknown> }[]): string[] {
+  const names = [...new Set(rows.flatMap((r) => Object.keys(r.services)))];
+  return names.map((name) => {
+    const keys = [
+      ...new Set(
+        rows.flatMap((r) => {
+          const section = r.services[name];
+          return section !== null && typeof section === 'object' ? Object.keys(section) : [];
+        }),
+      ),
+    ];
+    const table = new Table({ head: [`${name}: node`, ...(keys.length > 0 ? keys : ['status'])], style: tableStyle() });
+    for (const r of rows) {
+      const section = r.services[name];
+      if (section === undefined) continue;
+      if (section === null || typeof section !== 'object') table.push([r.node, cell(section)]);
+      else table.push([r.node, ...keys.map((k) => cell((section as Record<string, unknown>)[k] ?? ''))]);
+    }
+    return table.toString();
+  });
 }
 
 export interface StatusOptions {
@@ -77,7 +112,7 @@ export async function runStatus(o: StatusOptions, out: (s: string) => void): Pro
       continue;
     }
     const s = r.status;
-    const peers = s.peers
+    const peers = (s.services?.membership?.peers ?? [])
       .map((p) => {
         const colour = p.status === 'alive' ? pc.green : p.status === 'dead' ? pc.red : pc.yellow;
         const offset = p.clock ? ` ${p.clock.offsetMs >= 0 ? '+' : ''}${p.clock.offsetMs.toFixed(1)}ms` : '';
@@ -91,5 +126,9 @@ export async function runStatus(o: StatusOptions, out: (s: string) => void): Pro
     table.push([s.nodeId, r.endpoint, String(s.incarnation), uptime, raft, peers]);
   }
   out(`${table.toString()}\n`);
+  const rows = results.flatMap((r) =>
+    'status' in r && r.status !== undefined ? [{ node: r.status.nodeId, services: r.status.services ?? {} }] : [],
+  );
+  for (const t of serviceTables(rows)) out(`${t}\n`);
   return results.some((r) => 'error' in r) ? 1 : 0;
 }

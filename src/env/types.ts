@@ -3,7 +3,8 @@
 // Protocol *cores* (src/raft, src/membership, ...) see none of this: they are synchronous state
 // machines fed messages, ticks and commands, with time passed in as numbers and randomness passed
 // in as an Rng. *Drivers* take an Env and do the I/O. Two implementations exist:
-//   real: src/env/real.ts   (wall clock, node timers, TCP transport from src/net, files from src/storage)
+//   real: src/node/main.ts  (wall clock, node timers, TCP transport and client listener from src/net,
+//                            files from src/storage)
 //   sim:  src/sim           (virtual time, seeded network and disk faults, crash/restart, skew)
 // One compliance suite (test/compliance) runs against both, so code proven in the simulator is
 // the code that runs in production.
@@ -123,6 +124,123 @@ export interface Disk {
   syncDir(dir: string): void;
 }
 
+/**
+ * Why a client connection ended, as `onClose` reports it (and `client_connections_closed_total`
+ * counts it, label `reason`):
+ *   - `local`: this side called `close()`;
+ *   - `remote`: the client closed its side (FIN); this side then ends too, after what it queued;
+ *   - `reset`: the connection broke (RST, a network error, a simulated reset);
+ *   - `idle_timeout`: no byte either way for `idleTimeoutMs` while nothing was in flight;
+ *   - `slow_reader`: the client left more than `bufferedBytesMax` reply bytes unread (evicted);
+ *   - `listener_closed`: the listener was closed under it (node stopping).
+ * Evictions (`idle_timeout`, `slow_reader`) and `listener_closed` reset the connection (the client
+ * sees RST; unsent bytes are dropped). A node that crashes runs no onClose at all: its process is
+ * gone (the simulator resets its clients' connections).
+ */
+export type ClientCloseReason = 'local' | 'remote' | 'reset' | 'idle_timeout' | 'slow_reader' | 'listener_closed';
+
+/** Why a listener refused a connection (`client_connections_refused_total{reason}`). */
+export type ClientRefuseReason = 'port_full' | 'address_full' | 'listener_closed';
+
+/**
+ * The bounds of one client listener, chosen per protocol (src/lib/limits.ts holds the ceilings and
+ * the defaults). Every bound is finite; "no idle timeout" is said with 'none', never Infinity.
+ */
+export interface ListenerBounds {
+  /** Connections open at once on this listener (port); the next one is refused (`port_full`). */
+  readonly connectionsMax: number;
+  /** Connections open at once from one client host (IP, port ignored); then `address_full`. */
+  readonly connectionsPerAddressMax: number;
+  /**
+   * Reply bytes written and not yet taken by the client's TCP stack. At half of it reading stops
+   * (a client that does not read its replies gets no new ones); past it the connection is evicted
+   * (`slow_reader`), which only output the client did not ask for one request at a time can cause
+   * (pushes, watches, a huge reply).
+   */
+  readonly bufferedBytesMax: number;
+  /**
+   * Requests taken from this connection and not yet answered (`requestStarted`/`requestFinished`).
+   * At the bound the listener stops reading: TCP pushes back on a pipelining client, which sees no
+   * error, only waiting.
+   */
+  readonly inflightRequestsMax: number;
+  /**
+   * A connection with nothing in flight and no byte in either direction for this long is closed
+   * (`idle_timeout`). 'none' = never (Redis' `timeout 0`). ZooKeeper needs at least the largest
+   * session timeout it negotiates.
+   */
+  readonly idleTimeoutMs: number | 'none';
+}
+
+export interface ListenOptions {
+  /** Real: the TCP port to bind (0 = ephemeral; read `Listener.ready()`). Simulated: reported only. */
+  readonly port: number;
+  /** Real: the address to bind; default the node's host (127.0.0.1). Ignored by the simulator. */
+  readonly host?: string;
+  readonly bounds: ListenerBounds;
+}
+
+/**
+ * One client connection, server side, handed once to the listener's handler. Reading starts when
+ * `onData` is set (so no byte is lost to a handler that sets it late).
+ *
+ * Ordering and ownership: chunks arrive in stream order, with arbitrary boundaries (a request may
+ * come one byte at a time, or many in one chunk: decoders accept any chunking). A chunk is valid
+ * only during the call (the real side may reuse the buffer): copy what must outlive it. `write`
+ * copies or takes ownership at once: the caller may reuse its buffer after the call. After close
+ * (either side) no `onData` or `onDrain` call happens, `write` returns false and writes nothing,
+ * and `onClose` has been called exactly once.
+ *
+ * Reading stops (the socket is paused, so TCP's window closes on the client) while any of these
+ * holds, and resumes when none does: `inflightRequests >= inflightRequestsMax`;
+ * `bufferedBytes >= bufferedBytesMax / 2` (until the client has read what was written); `pause()`
+ * was called and not yet `resume()`d; `onData` is not set yet. A chunk being delivered is delivered whole: a session
+ * handler whose decoder still holds complete requests when the in-flight bound is reached keeps
+ * them (at most one chunk) and dispatches them as requests finish.
+ */
+export interface ClientConnection {
+  /** Unique among this listener's connections (for logs and maps), not across restarts. */
+  readonly id: number;
+  readonly protocol: string;
+  /** The client's `host:port` (IPv6 hosts in brackets). */
+  readonly remoteAddress: string;
+  readonly bounds: ListenerBounds;
+  onData(handler: (chunk: Uint8Array) => void): void;
+  /** Called once `bufferedBytes` has fallen back to 0 after `write` returned false. */
+  onDrain(handler: () => void): void;
+  onClose(handler: (reason: ClientCloseReason) => void): void;
+  /**
+   * Queues bytes for the client. Returns false when the caller should stop producing until
+   * `onDrain` (buffered bytes are at half the bound or more) or when the connection is closed; a
+   * write that takes the buffered bytes past `bufferedBytesMax` evicts the connection
+   * (`slow_reader`) instead of queueing.
+   */
+  write(bytes: Uint8Array): boolean;
+  /** Bytes written and not yet taken by the client's side. */
+  readonly bufferedBytes: number;
+  /** A request was taken from the stream (counts toward `inflightRequestsMax`). */
+  requestStarted(): void;
+  /** A request taken was answered (or abandoned); may resume reading. */
+  requestFinished(): void;
+  readonly inflightRequests: number;
+  /** Holds reading (a hold of the handler's own, beside the two bounds above); idempotent. */
+  pause(): void;
+  resume(): void;
+  readonly closed: boolean;
+  /** Flushes what was written, then closes; `onClose('local')` runs before this returns. */
+  close(): void;
+}
+
+export interface Listener {
+  readonly protocol: string;
+  /** Resolves with the bound port once listening (the simulator: at once); rejects if binding fails. */
+  ready(): Promise<number>;
+  /** Connections open now. */
+  readonly connections: number;
+  /** Refuses new connections and closes every open one (`listener_closed`); idempotent. */
+  close(): Promise<void>;
+}
+
 export type Labels = Readonly<Record<string, string>>;
 
 export interface Counter {
@@ -162,6 +280,15 @@ export interface Env {
   readonly disk: Disk;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /**
+   * Accepts client connections for `protocol` (one listener per protocol per node; a second call
+   * for the same protocol is a programmer error). Counted per protocol: client_connections_open,
+   * _accepted_total, _refused_total{reason}, _closed_total{reason} (evictions are the
+   * `slow_reader` and `idle_timeout` reasons), client_bytes_received_total, client_bytes_sent_total,
+   * client_read_pauses_total{reason}. Real: a TCP server (src/net/tcp-listener.ts). Simulated:
+   * client links on the simulator's network (src/sim/client-links.ts).
+   */
+  listen(protocol: string, options: ListenOptions, handler: (connection: ClientConnection) => void): Listener;
   /** Planted bugs for mutation testing (src/lib/mutations.ts); always empty in a real node. */
   readonly mutations: Mutations;
 }

@@ -221,6 +221,11 @@ export const errorCatalogue = {
   membership_bad_length: protocol('a membership message of the wrong length'),
   membership_unknown_version: protocol('a membership message of an unknown version'),
   membership_bad_field: protocol('a membership message field out of range'),
+  // The listener's test protocol (src/wire/test-proto/codec.ts).
+  test_proto_line_too_long: protocol('a test-protocol line over its bound'),
+  test_proto_bad_byte: protocol('a test-protocol byte that is neither printable ASCII nor LF'),
+  test_proto_bad_verb: protocol('a test-protocol verb that is not upper-case letters'),
+  test_proto_bad_reply: protocol('a test-protocol reply that starts with neither + nor -'),
 
   // --- storage -----------------------------------------------------------------------------------
   disk_path_invalid: {

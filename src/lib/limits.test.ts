@@ -14,6 +14,9 @@ const MiB = 1024 * 1024;
 
 /** One change per relation that breaks it (and only needs the shipped values of the others). */
 const breaking: Record<string, Partial<Limits>> = {
+  'a client host may not hold more connections than a port accepts': {
+    clientHostConnectionsMax: limits.clientPortConnectionsMax + 1,
+  },
   'a full-size frame must fit in a peer send queue': { peerSendQueueBytesMax: limits.peerFrameBytesMax - 1 },
   'a full-size partial frame must fit in the inbound held-bytes bound': {
     peerInboundHeldBytesMax: limits.peerFrameBytesMax - 1,

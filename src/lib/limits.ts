@@ -140,6 +140,20 @@ export const limits = {
   /** Nodes `barista dev` starts. */
   devNodesMax: 9,
 
+  // --- client listeners (src/env/listener-core.ts, ListenerBounds in src/env/types.ts) -----------
+  // Ceilings every protocol's bounds must stay within, checked when a listener starts. A protocol
+  // picks its own values below them (the test protocol small ones, RESP its idle timeout 'none').
+  /** Connections open at once on one client port. */
+  clientPortConnectionsMax: 10_000,
+  /** Connections open at once from one client host on one port. */
+  clientHostConnectionsMax: 1_000,
+  /** Reply bytes one connection may leave unread before it is evicted as a slow reader. */
+  clientBufferedBytesMax: 64 * 1024 * 1024,
+  /** Requests taken from one connection and not yet answered (reading stops at the bound). */
+  clientInflightRequestsMax: 4096,
+  /** Longest idle timeout a protocol may choose (a day); 'none' is said explicitly. */
+  clientIdleTimeoutMsMax: 86_400_000,
+
   // --- membership failure detector (src/membership) ----------------------------------------------
   /** Heartbeat intervals kept per peer for the phi estimate. */
   membershipPhiWindowIntervalsMax: 100,
@@ -241,6 +255,12 @@ export const limitRelations: readonly LimitRelation[] = [
     limits: ['routerRejectSeriesMax', 'metricSeriesMax'],
     rule: "the router's rejection series must fit in the metric registry",
     holds: (l) => l.routerRejectSeriesMax <= l.metricSeriesMax,
+  },
+  // client listeners
+  {
+    limits: ['clientHostConnectionsMax', 'clientPortConnectionsMax'],
+    rule: 'a client host may not hold more connections than a port accepts',
+    holds: (l) => l.clientHostConnectionsMax <= l.clientPortConnectionsMax,
   },
   // Raft messages in peer frames
   {

@@ -47,6 +47,14 @@ export const MUTATION_NAMES = [
   'raft-ignore-disk-error',
   /** Snapshots: a snapshot that fails its CRC is believed damaged at the first read (no re-read). */
   'snapshot-read-once',
+  /** Raft driver: a proposal that timed out is reported as a definite failure (it may still apply: the answer was only late). */
+  'raft-timeout-definite',
+  /** Log time: a leader measures elapsed time with wall-clock differences, not its monotonic clock (a clock step jumps log time). */
+  'kv-log-clock-wall-delta',
+  /** WAL recovery: a torn tail is cut from the recovered log but not from the file; new batches land after the torn bytes. */
+  'wal-repair-skip-truncate',
+  /** Raft lease reads: a leader that hands leadership over (TimeoutNow) keeps serving reads from its lease. */
+  'raft-lease-kept-on-transfer',
 ] as const;
 
 export type Mutation = (typeof MUTATION_NAMES)[number];

@@ -94,11 +94,13 @@ export class MembershipDriver {
 
   constructor(
     private readonly env: Env,
-    router: MessageRouter,
+    router: Pick<MessageRouter, 'register'>,
     peers: readonly string[],
     timing: MembershipTiming,
+    // The node host bumps the incarnation once per start and hands it to every service.
+    incarnation: number = bumpIncarnation(env),
   ) {
-    this.incarnation = bumpIncarnation(env);
+    this.incarnation = incarnation;
     this.core = new Membership(
       { self: env.nodeId, peers, incarnation: this.incarnation, ...timing },
       env.clock.monotonicMs(),

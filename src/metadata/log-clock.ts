@@ -35,11 +35,13 @@ export class LeaderLogClock {
     private readonly clock: Clock,
     /** The log time the local state machine has applied (for format-1 commands only). */
     private readonly appliedLogTimeMs: () => number,
+    /** PLANTED BUG (mutation 'kv-log-clock-wall-delta'): elapsed time from wall-clock differences. */
+    private readonly wallDelta = false,
   ) {}
 
   /** Milliseconds this leader has measured since its first stamp in `term`. */
   elapsedMs(term: number): number {
-    const monotonic = this.clock.monotonicMs();
+    const monotonic = this.wallDelta ? this.clock.wallMs() : this.clock.monotonicMs();
     if (term !== this.term) {
       this.term = term;
       this.baseLogMs = this.appliedLogTimeMs();

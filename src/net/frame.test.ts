@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { ProtocolError } from '../lib/errors.ts';
 import { crc32cOf } from './crc32c.ts';
+import { bytewise, splitAt } from './testing.ts';
 import {
   type DecodeEvent,
   FrameDecoder,
@@ -31,22 +32,6 @@ function decodeAll(decoder: FrameDecoder, chunks: Uint8Array[]): DecodeEvent[] {
   const out: DecodeEvent[] = [];
   for (const c of chunks) out.push(...decoder.push(c));
   return out;
-}
-
-function splitAt(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.byteLength + 1)))].sort((a, b) => a - b);
-  const out: Uint8Array[] = [];
-  let last = 0;
-  for (const p of points) {
-    out.push(bytes.subarray(last, p));
-    last = p;
-  }
-  out.push(bytes.subarray(last));
-  return out;
-}
-
-function bytewise(bytes: Uint8Array): Uint8Array[] {
-  return Array.from(bytes, (_, i) => bytes.subarray(i, i + 1));
 }
 
 function framesOf(events: DecodeEvent[]): Msg[] {

@@ -106,3 +106,21 @@ export async function pollUntil(pred: () => boolean, what: string, boundMs = 10_
     await delay(2);
   }
 }
+
+/** `bytes` cut at the given offsets (each taken modulo length + 1; duplicates ignored), in order. */
+export function splitAt(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.byteLength + 1)))].sort((a, b) => a - b);
+  const out: Uint8Array[] = [];
+  let last = 0;
+  for (const p of points) {
+    out.push(bytes.subarray(last, p));
+    last = p;
+  }
+  out.push(bytes.subarray(last));
+  return out;
+}
+
+/** `bytes` one byte per chunk: the chunking every stream decoder must accept. */
+export function bytewise(bytes: Uint8Array): Uint8Array[] {
+  return Array.from(bytes, (_, i) => bytes.subarray(i, i + 1));
+}

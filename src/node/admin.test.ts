@@ -22,7 +22,13 @@ async function start(options: Partial<AdminServerOptions>): Promise<{ server: Ad
     {
       status: () => ({}),
       metricsText: () => '',
-      kv: async (body) => ({ status: 200, body: { ok: true, echo: body } }),
+      routes: [
+        {
+          path: '/v1/kv',
+          methods: ['POST'],
+          handle: async (req) => ({ status: 200, body: { ok: true, echo: req.body } }),
+        },
+      ],
     },
     metrics,
     options,

@@ -2,9 +2,9 @@
 // /ready (readiness: 200 only while the node SERVES, i.e. a linearizable read through Raft just
 // succeeded here, so a leader is known and this node has applied what it committed; else 503 with
 // the reason as JSON), GET /status (JSON view of this node and its peers), GET /metrics
-// (Prometheus text format 0.0.4), POST /v1/kv (the metadata keyspace, see kv-http.ts), GET
-// /v1/members (the Raft configuration as this node's log has it) and POST /v1/members (a
-// membership operation, see members-http.ts). Anything else is 404; wrong methods are 405.
+// (Prometheus text format 0.0.4), and the services' routes under /v1/ (each service declares its
+// own, src/node/service.ts AdminRoute: e.g. POST /v1/kv, GET/POST /v1/members). Anything else is
+// 404; wrong methods are 405.
 // Request bodies are read only for POST and are bounded (limits.adminRequestBytesMax: 413 beyond,
 // and the connection is closed at once: an endless chunked body is not read to its end). Bounded
 // connections; those over the bound are refused and counted. Errors in a handler become a 500 and a counter, never a crash.
@@ -22,18 +22,15 @@ import { BaristaError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { writeStageHistogram } from '../raft/write-stages.ts';
 import { type HttpAnswer, httpErrorAnswer } from './http-status.ts';
+import type { AdminRoute } from './service.ts';
 
 export interface AdminHandlers {
   status(): unknown;
   metricsText(): string;
   /** GET /ready: whether the node serves client requests now (see the header). */
   ready?(): Promise<Readiness>;
-  /** POST /v1/kv with a parsed JSON body, and the client's address. */
-  kv?(body: unknown, client: { address: string }): Promise<{ status: number; body: unknown }>;
-  /** GET /v1/members. */
-  members?(): unknown;
-  /** POST /v1/members with a parsed JSON body. */
-  memberOp?(body: unknown): Promise<{ status: number; body: unknown }>;
+  /** The services' routes (paths under /v1/, unique). */
+  routes?: readonly AdminRoute[];
 }
 
 export interface Readiness {
@@ -76,8 +73,9 @@ export class AdminServer {
   private readonly tooLarge: Counter;
   /** Write-path stages on the contacted node (src/raft/write-stages.ts). */
   private readonly httpRead: Histogram;
-  private readonly kvRequest: Histogram;
   readonly options: AdminServerOptions;
+  /** The services' routes by path (the path label of admin_http_requests_total is one of these or fixed). */
+  private readonly routes: ReadonlyMap<string, AdminRoute>;
 
   constructor(
     private readonly handlers: AdminHandlers,
@@ -86,11 +84,11 @@ export class AdminServer {
   ) {
     const o = { ...defaultAdminServerOptions, ...options };
     this.options = o;
+    this.routes = new Map((handlers.routes ?? []).map((r) => [r.path, r]));
     this.requests = metrics;
     this.errors = metrics.counter('admin_http_errors_total', 'Admin HTTP handler failures');
     this.tooLarge = metrics.counter('admin_http_bodies_too_large_total', 'Admin HTTP request bodies over the bound');
     this.httpRead = writeStageHistogram(metrics, 'http_read');
-    this.kvRequest = writeStageHistogram(metrics, 'kv_request');
     this.server = createServer(
       {
         headersTimeout: o.headersTimeoutMs,
@@ -156,25 +154,30 @@ export class AdminServer {
     });
   }
 
-  private handleKv(req: IncomingMessage, res: ServerResponse): void {
-    const kv = this.handlers.kv;
-    if (kv === undefined) return reply(res, 404, 'text/plain', 'no kv service on this node\n');
-    if (req.method !== 'POST') return reply(res, 405, 'text/plain', 'POST a JSON body to /v1/kv\n');
+  private handleRoute(route: AdminRoute, req: IncomingMessage, res: ServerResponse): void {
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    if (method !== 'GET' && method !== 'POST') return this.wrongMethod(route, res);
+    if (!route.methods.includes(method)) return this.wrongMethod(route, res);
+    const client = { address: req.socket.remoteAddress ?? '' };
     const arrivedMs = performance.now();
-    this.readJsonBody(req, res, (body) => {
-      const parsedMs = performance.now();
-      this.httpRead.observe(parsedMs - arrivedMs);
-      kv(body, { address: req.socket.remoteAddress ?? '' }).then(
-        (a) => {
-          this.kvRequest.observe(performance.now() - parsedMs);
-          json(res, a.status, a.body);
-        },
+    const answer = (body: unknown): void => {
+      // The write path's first stage on the contacted node: the request body read and parsed.
+      if (method === 'POST') this.httpRead.observe(performance.now() - arrivedMs);
+      route.handle({ method, body, client }).then(
+        (a) => json(res, a.status, a.body),
         (err: unknown) => {
           this.errors.inc();
           send(res, httpErrorAnswer(new BaristaError('internal', String(err))));
         },
       );
-    });
+    };
+    if (method === 'GET') return answer(undefined);
+    this.readJsonBody(req, res, answer);
+  }
+
+  private wrongMethod(route: AdminRoute, res: ServerResponse): void {
+    const how = route.methods.map((m) => (m === 'POST' ? 'POST a JSON body' : m)).join(' or ');
+    reply(res, 405, 'text/plain', `${how} to ${route.path}\n`);
   }
 
   /**
@@ -219,23 +222,6 @@ export class AdminServer {
     });
   }
 
-  private handleMembers(req: IncomingMessage, res: ServerResponse): void {
-    const { members, memberOp } = this.handlers;
-    if (members === undefined || memberOp === undefined)
-      return reply(res, 404, 'text/plain', 'no membership service on this node\n');
-    if (req.method === 'GET') return json(res, 200, members());
-    if (req.method !== 'POST') return reply(res, 405, 'text/plain', 'GET or POST a JSON body to /v1/members\n');
-    this.readJsonBody(req, res, (body) =>
-      memberOp(body).then(
-        (a) => json(res, a.status, a.body),
-        (err: unknown) => {
-          this.errors.inc();
-          send(res, httpErrorAnswer(new BaristaError('internal', String(err))));
-        },
-      ),
-    );
-  }
-
   private handleReady(res: ServerResponse): void {
     const ready = this.handlers.ready;
     if (ready === undefined) return json(res, 200, { ready: true });
@@ -250,10 +236,14 @@ export class AdminServer {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
-    this.requests.counter('admin_http_requests_total', 'Admin HTTP requests', { path: known(path) }).inc();
-    if (path === '/v1/kv') return this.handleKv(req, res);
+    this.requests
+      .counter('admin_http_requests_total', 'Admin HTTP requests', {
+        path: this.routes.has(path ?? '') ? path! : known(path),
+      })
+      .inc();
+    const route = this.routes.get(path ?? '');
+    if (route !== undefined) return this.handleRoute(route, req, res);
     if (path === '/ready' && (req.method === 'GET' || req.method === 'HEAD')) return this.handleReady(res);
-    if (path === '/v1/members') return this.handleMembers(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, 'text/plain', 'method not allowed\n');
     try {
       if (path === '/health') return reply(res, 200, 'text/plain', 'ok\n');
@@ -276,14 +266,7 @@ function clientErrorKind(code: string | undefined): ClientErrorKind {
 }
 
 function known(path: string | undefined): string {
-  return path === '/health' ||
-    path === '/ready' ||
-    path === '/status' ||
-    path === '/metrics' ||
-    path === '/v1/kv' ||
-    path === '/v1/members'
-    ? path
-    : 'other';
+  return path === '/health' || path === '/ready' || path === '/status' || path === '/metrics' ? path : 'other';
 }
 
 function send(res: ServerResponse, answer: HttpAnswer): void {

@@ -5,7 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../lib/errors.ts';
-import { loadNodeConfig, validateNodeConfig } from './config.ts';
+import { z } from 'zod';
+import { loadNodeConfig, nodeConfigSchemaFor, validateNodeConfig } from './config.ts';
+import { registeredServices } from './registry.ts';
+import type { AnyServiceDefinition } from './service.ts';
+import type { MembershipConfig } from '../services/membership/service.ts';
 
 const good = {
   nodeId: 'n1',
@@ -29,7 +33,7 @@ test('a minimal config gets defaults', () => {
   assert.equal(c.clusterId, 'baristas');
   assert.equal(c.host, '127.0.0.1');
   assert.equal(c.peers[0]!.host, '127.0.0.1');
-  assert.equal(c.membership.heartbeatIntervalMs, 200);
+  assert.equal((c['membership'] as MembershipConfig).heartbeatIntervalMs, 200);
   assert.equal(c.log.level, 'info');
 });
 
@@ -110,4 +114,40 @@ test('raft.readOnly: safe by default; lease is reachable; a lease shorter than t
     fieldOf({ ...good, raft: { readOnly: 'lease', electionTimeoutTicks: 4, heartbeatTicks: 2 } }),
     'raft.readOnly',
   );
+});
+
+// Issue 8 item 8: a service's section is validated with the node config under its name, and each
+// client protocol a service declares needs its own port in the `ports` map.
+test('each service validates its own section, and each declared protocol needs a port', () => {
+  const resp: AnyServiceDefinition = {
+    name: 'redis',
+    description: 'test service',
+    configSchema: z.strictObject({ databases: z.number().int().min(1).default(16) }),
+    messageTypes: [],
+    protocols: [{ name: 'resp', wellKnownPort: 6379 }],
+    raftGroups: [],
+    start: () => ({ stop: () => {} }),
+  };
+  const schema = nodeConfigSchemaFor([...registeredServices, resp]);
+  const field = (raw: unknown): string => {
+    try {
+      validateNodeConfig(raw, schema);
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      return String(err.fields['field']);
+    }
+    return '(valid)';
+  };
+  assert.equal(field(good), 'ports.resp');
+  const withPort = { ...good, ports: { ...good.ports, resp: 7002 } };
+  assert.equal(field(withPort), '(valid)');
+  assert.equal(validateNodeConfig(withPort, schema)['redis'] !== undefined, true, 'defaults filled');
+  assert.deepEqual(validateNodeConfig(withPort, schema)['redis'], { databases: 16 });
+  assert.equal(field({ ...withPort, redis: { databases: 0 } }), 'redis.databases');
+  assert.equal(field({ ...withPort, redis: { bogus: 1 } }), 'redis');
+  assert.equal(field({ ...good, ports: { ...good.ports, resp: 7001 } }), 'ports.resp');
+  assert.equal(field({ ...good, ports: { ...good.ports, RESP: 7002 } }), 'ports.RESP');
+  // The registered KV service's section, and the old place of its setting (still accepted).
+  assert.equal(fieldOf({ ...good, kv: { apdexTargetMs: -1 } }), 'kv.apdexTargetMs');
+  assert.equal((validateNodeConfig({ ...good, metrics: { apdexTargetMs: 5 } }).metrics as object) !== undefined, true);
 });

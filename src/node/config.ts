@@ -2,15 +2,21 @@
 // bad ports, duplicate ids and missing peers are errors that name the field (ConfigError), e.g.
 //   peers.1.port: Too big: expected number to be <=65535
 // Defaults are filled here, so the rest of the node never sees a partial config.
+//
+// Each registered service (src/node/registry.ts) owns the top-level key named like it (`membership`,
+// `kv`) and validates it with its own schema; its errors name the field (`kv.apdexTargetMs: ...`).
+// `ports` is a map by protocol name: `peer` and `admin` always, plus one per client protocol a
+// service declares (`ports.resp`); every port distinct.
 
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
-import { defaultMembershipTiming } from '../membership/membership.ts';
 import { defaultRaftTiming } from '../raft/driver.ts';
 import { leaseTicks } from '../raft/raft.ts';
+import { registeredServices } from './registry.ts';
+import { type AnyServiceDefinition, serviceNamePattern } from './service.ts';
 
 const port = z.number().int().min(1).max(65535);
 const id = z
@@ -20,14 +26,6 @@ const id = z
   .regex(/^[A-Za-z0-9_.-]+$/, 'only letters, digits, and _ . - are allowed');
 
 const peerSchema = z.strictObject({ id, host: z.string().min(1).default('127.0.0.1'), port });
-
-const membershipSchema = z.strictObject({
-  heartbeatIntervalMs: z.number().int().min(10).max(60_000).default(defaultMembershipTiming.heartbeatIntervalMs),
-  suspectPhi: z.number().min(1).max(100).default(defaultMembershipTiming.suspectPhi),
-  deadAfterMs: z.number().int().min(50).max(600_000).default(defaultMembershipTiming.deadAfterMs),
-  phiWindowIntervalsMax: z.number().int().min(2).max(10_000).default(defaultMembershipTiming.phiWindowIntervalsMax),
-  acceptablePauseMs: z.number().int().min(0).max(60_000).default(defaultMembershipTiming.acceptablePauseMs),
-});
 
 const raftSchema = z.strictObject({
   tickMs: z.number().int().min(1).max(10_000).default(defaultRaftTiming.tickMs),
@@ -44,31 +42,57 @@ const raftSchema = z.strictObject({
   leaseClockDriftRateMax: z.number().min(0).max(0.25).default(defaultRaftTiming.leaseClockDriftRateMax),
 });
 
-export const nodeConfigSchema = z
-  .strictObject({
-    nodeId: id,
-    clusterId: id.default('baristas'),
-    dataDir: z.string().min(1),
-    // 'new': an empty data directory bootstraps a new cluster (first start only). 'existing': an
-    // empty data directory means this node lost its data, and it refuses to start as a voter
-    // (etcd's initial-cluster-state). Ignored once the data directory holds the node's identity.
-    initialClusterState: z.enum(['new', 'existing']).default('new'),
-    // Start with an empty data directory as a learner that asks the leader to re-add it, instead
-    // of refusing (the repair after a wipe; see README "Replacing a node"). `barista node --rejoin`.
-    rejoin: z.boolean().default(false),
-    host: z.string().min(1).default('127.0.0.1'),
-    ports: z.strictObject({ peer: port, admin: port }),
-    peers: z.array(peerSchema).max(limits.clusterNodesMax - 1),
-    membership: membershipSchema.default(membershipSchema.parse({})),
-    raft: raftSchema.default(raftSchema.parse({})),
-    metrics: z
-      .strictObject({ apdexTargetMs: z.number().positive().max(60_000).default(10) })
-      .default({ apdexTargetMs: 10 }),
-    log: z
-      .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') })
-      .default({ level: 'info' }),
-  })
-  .superRefine((c, ctx) => {
+/** The platform's ports; services add theirs by protocol name. */
+const PLATFORM_PORTS = ['peer', 'admin'] as const;
+
+const portsSchema = z
+  .record(z.string().regex(serviceNamePattern, 'a protocol name: lower-case letters, digits and -'), port)
+  .superRefine((ports, ctx) => {
+    for (const name of PLATFORM_PORTS)
+      if (ports[name] === undefined) ctx.addIssue({ code: 'custom', path: [name], message: 'required' });
+    const owner = new Map<number, string>();
+    for (const [name, p] of Object.entries(ports)) {
+      const other = owner.get(p);
+      if (other !== undefined)
+        ctx.addIssue({ code: 'custom', path: [name], message: `must differ from ports.${other} (${p})` });
+      owner.set(p, name);
+    }
+  });
+
+const platformSchema = z.strictObject({
+  nodeId: id,
+  clusterId: id.default('baristas'),
+  dataDir: z.string().min(1),
+  // 'new': an empty data directory bootstraps a new cluster (first start only). 'existing': an
+  // empty data directory means this node lost its data, and it refuses to start as a voter
+  // (etcd's initial-cluster-state). Ignored once the data directory holds the node's identity.
+  initialClusterState: z.enum(['new', 'existing']).default('new'),
+  // Start with an empty data directory as a learner that asks the leader to re-add it, instead
+  // of refusing (the repair after a wipe; see README "Replacing a node"). `barista node --rejoin`.
+  rejoin: z.boolean().default(false),
+  host: z.string().min(1).default('127.0.0.1'),
+  ports: portsSchema,
+  peers: z.array(peerSchema).max(limits.clusterNodesMax - 1),
+  raft: raftSchema.default(raftSchema.parse({})),
+  metrics: z
+    // apdexTargetMs moved to `kv.apdexTargetMs`; still accepted here (ignored) so old files load.
+    .strictObject({ apdexTargetMs: z.number().positive().max(60_000).optional() })
+    .default({}),
+  log: z
+    .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') })
+    .default({ level: 'info' }),
+});
+
+/** The node config schema: the platform's keys plus one key per service, named like it. */
+export function nodeConfigSchemaFor(services: readonly AnyServiceDefinition[]): z.ZodType<NodeConfig, unknown> {
+  const sections: Record<string, z.ZodType> = {};
+  for (const s of services) {
+    if (s.name in platformSchema.shape) throw new Error(`service ${s.name} clashes with a platform config key`);
+    // An absent section is the service's defaults (parsed from {}, so they are filled here).
+    sections[s.name] = s.configSchema.prefault({});
+  }
+  return platformSchema.extend(sections).superRefine((raw, ctx) => {
+    const c = raw as PlatformConfig;
     if (c.peers.some((p) => p.id === c.nodeId)) {
       ctx.addIssue({ code: 'custom', path: ['peers'], message: `lists this node's own id "${c.nodeId}"` });
     }
@@ -78,8 +102,15 @@ export const nodeConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['peers', i, 'id'], message: `duplicate peer id "${p.id}"` });
       seen.add(p.id);
     });
-    if (c.ports.peer === c.ports.admin) {
-      ctx.addIssue({ code: 'custom', path: ['ports', 'admin'], message: 'must differ from ports.peer' });
+    for (const s of services) {
+      for (const protocol of s.protocols) {
+        if (c.ports[protocol.name] === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['ports', protocol.name],
+            message: `required: service ${s.name} listens on ${protocol.name}`,
+          });
+      }
     }
     if (c.raft.heartbeatTicks >= c.raft.electionTimeoutTicks) {
       ctx.addIssue({ code: 'custom', path: ['raft', 'heartbeatTicks'], message: 'must be below electionTimeoutTicks' });
@@ -92,17 +123,23 @@ export const nodeConfigSchema = z
         message: `the lease (${lease} ticks for electionTimeoutTicks and leaseClockDriftRateMax) must outlast heartbeatTicks`,
       });
     }
-    if (c.membership.deadAfterMs <= c.membership.heartbeatIntervalMs) {
-      ctx.addIssue({ code: 'custom', path: ['membership', 'deadAfterMs'], message: 'must exceed heartbeatIntervalMs' });
-    }
-  });
+  }) as unknown as z.ZodType<NodeConfig, unknown>;
+}
 
-export type NodeConfig = z.infer<typeof nodeConfigSchema>;
-export type NodeConfigInput = z.input<typeof nodeConfigSchema>;
+type PlatformConfig = z.infer<typeof platformSchema>;
+
+export const nodeConfigSchema = nodeConfigSchemaFor(registeredServices);
+
+/** The platform's keys, typed; each service's section under its name (the service's own type). */
+export type NodeConfig = PlatformConfig & { readonly [service: string]: unknown };
+export type NodeConfigInput = z.input<typeof platformSchema> & { readonly [service: string]: unknown };
 
 /** Validates an already-parsed object; throws ConfigError naming the first bad field. */
-export function validateNodeConfig(raw: unknown): NodeConfig {
-  const result = nodeConfigSchema.safeParse(raw);
+export function validateNodeConfig(
+  raw: unknown,
+  schema: z.ZodType<NodeConfig, unknown> = nodeConfigSchema,
+): NodeConfig {
+  const result = schema.safeParse(raw);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const field = issue.path.length === 0 ? '(config)' : issue.path.join('.');

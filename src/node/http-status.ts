@@ -93,6 +93,10 @@ export const httpStatusByCode = {
   membership_bad_length: 400,
   membership_unknown_version: 400,
   membership_bad_field: 400,
+  test_proto_line_too_long: 400,
+  test_proto_bad_byte: 400,
+  test_proto_bad_verb: 400,
+  test_proto_bad_reply: 400,
   // storage
   disk_path_invalid: 500,
   file_not_found: 500,

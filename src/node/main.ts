@@ -1,6 +1,7 @@
 // One barista node process: validated config → real Env (TCP transport, file disk, metrics
-// registry, pino logs, real clock and timers) → NodeServices (the same program the simulator
-// runs) → admin HTTP. SIGTERM/SIGINT stop it gracefully, and so does the loss of its supervisor: a
+// registry, pino logs, real clock and timers) → NodeServices (the platform and every registered
+// service, the same program the simulator runs) → admin HTTP serving the services' routes and
+// /status sections. SIGTERM/SIGINT stop it gracefully, and so does the loss of its supervisor: a
 // node spawned with an IPC channel (as `barista dev` spawns them) stops when that channel closes,
 // which the kernel does when the supervisor dies, even by SIGKILL; a node started by hand has no
 // channel and runs until signalled. This is an I/O layer.
@@ -14,12 +15,11 @@ import { validateLimits } from '../lib/limits.ts';
 import { SeededRng } from '../lib/rng.ts';
 import { MetricsRegistry } from '../metrics/registry.ts';
 import { renderPrometheus } from '../metrics/prometheus.ts';
+import { TcpClientListeners } from '../net/tcp-listener.ts';
 import { TcpTransport } from '../net/tcp-transport.ts';
 import { FileDisk } from '../storage/file-disk.ts';
 import { AdminServer, type Readiness } from './admin.ts';
 import { loadNodeConfig, type NodeConfig } from './config.ts';
-import { handleKvRequest, kvOpLabel } from './kv-http.ts';
-import { handleMemberRequest } from './members-http.ts';
 import { NodeServices } from './services.ts';
 
 export interface RunningNode {
@@ -63,13 +63,21 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   const transport = new TcpTransport({
     self: config.nodeId,
     clusterId: config.clusterId,
-    listen: { host: config.host, port: config.ports.peer },
+    listen: { host: config.host, port: config.ports['peer']! },
     peers,
     metrics,
     log: log.child({ component: 'transport' }),
     rng: rng.fork('transport'),
   });
   await transport.start();
+  // Client front ends bind their ports (config.ports by protocol) through env.listen.
+  const clientListeners = new TcpClientListeners({
+    host: config.host,
+    clock: realClock,
+    timers: realTimers,
+    metrics,
+    log,
+  });
   const env: Env = {
     nodeId: config.nodeId,
     clock: realClock,
@@ -79,58 +87,34 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     disk,
     metrics,
     log,
+    listen: (protocol, options, handler) => clientListeners.listen(protocol, options, handler),
     mutations: noMutations,
   };
   let services: NodeServices;
   try {
     // Recovery happens here (WAL replay): a corrupt log is a loud CorruptionError, and the
     // transport must not keep the process alive after it.
-    services = new NodeServices(env, {
-      clusterId: config.clusterId,
-      peers: config.peers.map((p) => p.id),
-      membership: config.membership,
-      raft: config.raft,
-      initialClusterState: config.initialClusterState,
-      rejoin: config.rejoin,
-      dataDir: config.dataDir,
-    });
+    // Every service's section of the config travels under its own name (NodeConfig's index).
+    services = new NodeServices(env, { ...config, peers: config.peers.map((p) => p.id) });
+    // Every client port a service asked for is bound before the node says it is up.
+    await clientListeners.ready();
   } catch (err) {
+    await clientListeners.close();
     await transport.close();
     throw err;
   }
   const startedMs = realClock.monotonicMs();
   const memory = metrics.gauge('process_resident_memory_bytes', 'Resident set size');
-  const kvApdex = metrics.apdex(
-    'kv_request_apdex',
-    `Apdex of client KV requests, target T = ${config.metrics.apdexTargetMs} ms (failures count as frustrated)`,
-    config.metrics.apdexTargetMs,
-  );
   const admin = new AdminServer(
     {
-      ready: readinessProbe((done) => services.groups.read(done)),
+      ready: readinessProbe((done) => services.ready(done)),
       status: () => ({
         ...services.status(),
         pid: process.pid,
         uptimeMs: Math.round(realClock.monotonicMs() - startedMs),
         transport: transport.peerStatus(),
       }),
-      kv: async (body, client) => {
-        const started = performance.now();
-        const label = { op: kvOpLabel(body) };
-        const answer = await handleKvRequest(services.kv, body, client);
-        const latencyMs = performance.now() - started;
-        metrics
-          .histogram('kv_request_latency_ms', 'Client KV request latency (HTTP /v1/kv), answered ones', label)
-          .observe(latencyMs);
-        metrics
-          .counter('kv_requests_total', 'Client KV requests by outcome', { ...label, status: String(answer.status) })
-          .inc();
-        if (answer.status === 200) kvApdex.observe(latencyMs);
-        else kvApdex.failed();
-        return answer;
-      },
-      members: () => services.groups.membersView(),
-      memberOp: (body) => handleMemberRequest(services.groups, body),
+      routes: services.adminRoutes(),
       metricsText: () => {
         memory.set(process.memoryUsage.rss());
         return renderPrometheus(metrics);
@@ -139,12 +123,12 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     metrics,
   );
   try {
-    await admin.listen(config.host, config.ports.admin);
+    await admin.listen(config.host, config.ports['admin']!);
   } catch (err) {
     await transport.close();
     throw err;
   }
-  log.info({ peerPort: config.ports.peer, adminPort: config.ports.admin, pid: process.pid }, 'node: ready');
+  log.info({ ports: config.ports, pid: process.pid }, 'node: ready');
   let stopped = false;
   return {
     config,
@@ -157,6 +141,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       if (stopped) return;
       stopped = true;
       services.stop();
+      await clientListeners.close();
       await admin.close();
       await transport.close();
       log.info({}, 'node: stopped');

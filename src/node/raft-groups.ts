@@ -38,7 +38,7 @@ import { assert } from '../lib/assert.ts';
 import type { BaristaError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import type { MessageRouter } from '../lib/router.ts';
-import { labelledMetrics, RaftDriver, type RaftDriverOptions } from '../raft/driver.ts';
+import { type defaultRaftTiming, labelledMetrics, RaftDriver, type RaftDriverOptions } from '../raft/driver.ts';
 import { isValidGroupId, RaftGroupRouter } from '../raft/group-router.ts';
 import type { MemberOpDone } from '../raft/member-changes.ts';
 import type { MemberOp } from '../raft/member-codec.ts';
@@ -51,7 +51,6 @@ import {
   type StartDecision,
   writeIdentity,
 } from './identity.ts';
-import type { RaftTiming } from './services.ts';
 
 /** The group that holds cluster-level state; always first. */
 export const METADATA_GROUP = 'metadata';
@@ -61,6 +60,11 @@ const PRE_GROUPS_WAL_DIR = 'metadata/wal';
 export function groupDir(group: string): string {
   return `raft/${group}`;
 }
+
+/** The Raft driver's timing and bounds, as configured (same keys as defaultRaftTiming). */
+export type RaftTiming = { -readonly [K in keyof typeof defaultRaftTiming]: number } & {
+  readOnly?: 'safe' | 'lease';
+};
 
 export interface RaftGroupsConfig {
   /** Declared groups, METADATA_GROUP first. */

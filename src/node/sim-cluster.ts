@@ -10,6 +10,11 @@
 // Every result counts what each fault class actually injected. `mutations` plants bugs
 // (src/lib/mutations.ts) to show that a seed catches them.
 //
+// What runs comes from the service registry (src/node/registry.ts): every service's invariants
+// in every run, every service's convergence condition in the liveness phase, and the named
+// workload (`workload`), or with `workload: 'mix'` the workloads the seed draws (each mixable
+// workload on with a fixed chance, at least one, each at an intensity in [0, 1) from the seed).
+//
 // This file is deterministic: it uses only the simulator's virtual time and seeded randomness.
 
 import { type Mutation, type Mutations, mutationsFrom } from '../lib/mutations.ts';
@@ -19,13 +24,13 @@ import { drawSwarmMix, injectedByClass, type SwarmMix, swarmClassesWithout } fro
 import { randomNemesis } from '../sim/nemesis.ts';
 import { type Simulation, Simulation as Sim, type SimulationStats } from '../sim/simulation.ts';
 import { SimulationFailure } from '../sim/failure.ts';
-import { defaultMembershipTiming } from '../membership/membership.ts';
 import { defaultRaftTiming } from '../raft/driver.ts';
-import { defaultKvOptions } from '../metadata/kv.ts';
 import type { History } from '../check/history.ts';
-import { bytesEqual } from '../lib/bytes.ts';
-import { defaultKvWorkload, KvWorkload, type KvWorkloadOptions } from './sim-kv-workload.ts';
-import { NodeServices, RAFT_GROUPS, type RaftTiming } from './services.ts';
+import { ConfigError } from '../lib/errors.ts';
+import { SeededRng } from '../lib/rng.ts';
+import { registeredServices, registeredWorkloads } from './registry.ts';
+import { NodeServices, type RaftTiming } from './services.ts';
+import type { ClientSummary, ServiceHost, SimWorkload } from './service.ts';
 import { attachRaftInvariants } from './sim-raft-invariants.ts';
 
 /** The tests' default nemesis (their fixed seeds depend on this list: append, never reorder). */
@@ -46,9 +51,10 @@ export interface ClusterSimOptions {
   readonly durationMs: number;
   /** Virtual time allowed for convergence after healing. */
   readonly livenessBoundMs: number;
-  readonly workload: 'membership' | 'raft-kv';
-  /** raft-kv: overrides of the client workload (tests use them to force a scenario). */
-  readonly kvWorkload?: Partial<Omit<KvWorkloadOptions, 'stopAtMs'>>;
+  /** A registered workload's name (src/node/registry.ts), or `mix` (the seed draws them). */
+  readonly workload: string;
+  /** Overrides of the workload's own options (tests use them to force a scenario). */
+  readonly workloadOptions?: Readonly<Record<string, unknown>>;
   /** Scripted faults added to the random schedule (tests use them to force a scenario). */
   readonly script?: readonly ScheduledFault[];
   /** Swarm mode: the seed draws the fault mix and intensities; `nemesis` is then ignored. */
@@ -73,8 +79,10 @@ export interface ClusterSimResult {
   readonly stats: SimulationStats;
   /** Virtual ms from healing to convergence (undefined if it did not converge). */
   readonly convergedAfterMs: number | undefined;
-  /** raft-kv only: client ops completed / ok, the linearizability verdict and its time. */
-  readonly kv?: { ops: number; ok: number; verdict: string; checkMs: number; controlActions: number; history: History };
+  /** The workloads that ran (with the intensity a mix drew). */
+  readonly workloads: readonly { readonly name: string; readonly intensity?: number }[];
+  /** Workloads with clients: ops completed / ok, the checker's verdict and its time. */
+  readonly clients?: ClientSummary;
   /** Swarm mode: the fault classes the seed switched on, and their knob values. */
   readonly mix?: SwarmMix;
   /** Faults each class of the swarm registry injected in this run (counted, zeros included). */
@@ -90,8 +98,10 @@ export function replayArgs(o: ClusterSimOptions): Record<string, string | number
     ...(o.swarm === true && (o.swarmWithout?.length ?? 0) > 0 ? { 'swarm-without': o.swarmWithout!.join(',') } : {}),
     duration: `${o.durationMs}ms`,
     'liveness-bound': `${o.livenessBoundMs}ms`,
-    ...(o.kvWorkload?.readConsistency !== undefined ? { 'read-consistency': o.kvWorkload.readConsistency } : {}),
-    ...(o.kvWorkload?.sessions === true ? { sessions: true } : {}),
+    ...(o.workloadOptions?.['readConsistency'] !== undefined
+      ? { 'read-consistency': String(o.workloadOptions['readConsistency']) }
+      : {}),
+    ...(o.workloadOptions?.['sessions'] === true ? { sessions: true } : {}),
     // `--mutation a,b` is accepted by the CLI like `--mutation a --mutation b`.
     ...(mutationList(o.mutations).length > 0
       ? { mutation: [...new Set(mutationList(o.mutations))].sort().join(',') }
@@ -109,56 +119,41 @@ function nodeIds(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `n${i + 1}`);
 }
 
-/** Membership invariants checked after every event. */
-function addMembershipInvariants(sim: Simulation<NodeServices>): void {
-  // A node's own incarnation grows on every start, even when crashes lose unsynced writes.
-  const lastOwn = new Map<string, number>();
-  const lastInstance = new Map<string, NodeServices>();
-  // Within one life of a viewer, the incarnation it has seen for a peer never decreases.
-  const seen = new Map<string, number>();
-  sim.addInvariant('incarnations-increase', (s) => {
-    for (const id of s.nodeIds) {
-      const node = s.instance(id);
-      if (node === undefined) continue;
-      const own = node.membership.incarnation;
-      const prev = lastOwn.get(id);
-      const restarted = lastInstance.has(id) && lastInstance.get(id) !== node;
-      if (prev !== undefined && (own < prev || (restarted && own === prev))) {
-        return `${id} restarted with incarnation ${own}, not above its previous ${prev}`;
-      }
-      lastOwn.set(id, own);
-      lastInstance.set(id, node);
-      for (const peer of s.nodeIds) {
-        const incarnation = node.membership.core.peerIncarnation(peer);
-        if (incarnation === undefined) continue;
-        const key = `${id}@${own}>${peer}`;
-        const before = seen.get(key) ?? 0;
-        if (incarnation < before) return `${id} saw ${peer}'s incarnation go back from ${before} to ${incarnation}`;
-        seen.set(key, incarnation);
-      }
-    }
-    return undefined;
-  });
+/** The workload name that lets each seed draw its workload mix (swarm's mix of workloads). */
+export const MIX_WORKLOAD = 'mix';
+
+/** Chance that a mixable workload is in a seed's mix (at least one always is). */
+const workloadInMixProbability = 0.7;
+
+/** The workloads a run starts, with the intensity a mix drew for each. */
+function chooseWorkloads(
+  o: ClusterSimOptions,
+  registry: ReturnType<typeof registeredWorkloads>,
+): { workload: SimWorkload; intensity: number | undefined }[] {
+  if (o.workload !== MIX_WORKLOAD) {
+    const w = registry.get(o.workload);
+    if (w === undefined)
+      throw new ConfigError('--workload', `unknown workload "${o.workload}"; available: ${workloadNames().join(', ')}`);
+    return [{ workload: w, intensity: undefined }];
+  }
+  // The mix is a function of the seed alone (its own stream: other draws are unchanged by it).
+  const rng = new SeededRng(o.seed).fork('workload-mix');
+  const mixable = [...registry.values()].filter((w) => w.inMix);
+  const chosen = mixable.filter(() => rng.chance(workloadInMixProbability));
+  if (chosen.length === 0 && mixable.length > 0) chosen.push(rng.pick(mixable));
+  return chosen.map((workload) => ({ workload, intensity: rng.float() }));
 }
 
-function converged(sim: Simulation<NodeServices>): boolean {
-  for (const id of sim.nodeIds) {
-    const node = sim.instance(id);
-    if (node === undefined || sim.state(id) !== 'up') return false;
-    for (const peer of sim.nodeIds) {
-      if (peer === id) continue;
-      if (node.membership.core.status(peer) !== 'alive') return false;
-      // ...and it knows the peer's current life, not a previous one.
-      if (node.membership.core.peerIncarnation(peer) !== sim.instance(peer)?.membership.incarnation) return false;
-    }
-  }
-  return true;
+/** Every registered workload name, plus `mix`. */
+export function workloadNames(): string[] {
+  return [...registeredWorkloads().keys(), MIX_WORKLOAD];
 }
 
 export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
   const ids = nodeIds(o.nodes);
   const mix = o.swarm === true ? drawSwarmMix(o.seed, swarmClassesWithout(o.swarmWithout ?? [])) : undefined;
-  const sim = new Sim<NodeServices>({
+  const chosen = chooseWorkloads(o, registeredWorkloads());
+  const sim = new Sim<ServiceHost>({
     seed: o.seed,
     nodes: ids,
     ...(mix !== undefined ? { network: mix.knobs.network } : {}),
@@ -170,7 +165,6 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
       new NodeServices(env, {
         clusterId: 'sim',
         peers: ids.filter((p) => p !== env.nodeId),
-        membership: defaultMembershipTiming,
         // Small snapshot interval in the simulator, so snapshots, compaction and InstallSnapshot
         // to lagging or restarted nodes happen in every run.
         raft: {
@@ -183,21 +177,26 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
       }),
     replay: { args: replayArgs(o) },
   });
-  addMembershipInvariants(sim);
+  // Every service's invariants run in every run, whatever the workload.
+  for (const def of registeredServices) def.sim?.addInvariants?.(sim);
   // Raft safety on every group, whatever the workload (sim-raft-invariants.ts).
   const raftChecks = attachRaftInvariants(sim);
-  const kv =
-    o.workload === 'raft-kv'
-      ? new KvWorkload(sim, sim.forkRng('workload'), {
-          ...defaultKvWorkload,
-          ...mix?.knobs.workload,
-          ...o.kvWorkload,
-          stopAtMs: o.durationMs,
-        })
-      : undefined;
+  const workloads = chosen.map(({ workload, intensity }) =>
+    workload.start({
+      sim,
+      // One workload alone keeps the stream the raft-kv runs always had (recorded seeds replay).
+      rng: sim.forkRng(chosen.length === 1 && o.workload !== MIX_WORKLOAD ? 'workload' : `workload/${workload.name}`),
+      stopAtMs: o.durationMs,
+      // Swarm's workload switches (control, sessions) go to the workloads that record clients.
+      options: { ...(workload.inMix ? mix?.knobs.workload : {}), ...o.workloadOptions },
+      ...(intensity !== undefined ? { intensity } : {}),
+    }),
+  );
+  const converged = (s: Simulation<ServiceHost>): boolean =>
+    registeredServices.every((def) => def.sim?.converged?.(s) ?? true);
   let convergedAfterMs: number | undefined;
   let failure: SimulationFailure | undefined;
-  let kvSummary: ClusterSimResult['kv'];
+  let clients: ClientSummary | undefined;
   try {
     if (mix !== undefined) {
       const { kinds, ...rest } = mix.knobs.nemesis;
@@ -222,32 +221,24 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
     const healedAt = sim.nowMs;
     if (sim.runUntilCondition(converged, o.livenessBoundMs)) convergedAfterMs = sim.nowMs - healedAt;
     else throw sim.fail('liveness', `membership did not converge within ${o.livenessBoundMs} ms after healing`);
-    if (kv !== undefined) {
-      raftLiveness(sim, ids, healedAt + o.livenessBoundMs);
+    for (const w of workloads) {
+      w.liveness(healedAt + o.livenessBoundMs);
       convergedAfterMs = sim.nowMs - healedAt;
+    }
+    for (const w of workloads) {
       // Let the clients' last ops finish (each is bounded by the client timeout).
-      sim.runUntilCondition(() => kv.inflightOps === 0, defaultKvWorkload.clientTimeoutMs + 1_000);
-      const verdict = kv.check();
-      kvSummary = {
-        ops: kv.opsCompleted,
-        ok: kv.opsOk,
-        verdict: verdict.verdict,
-        checkMs: verdict.stats.elapsedMs,
-        controlActions: kv.controlActions,
-        history: kv.history(),
-      };
-      if (verdict.verdict !== 'valid') {
+      sim.runUntilCondition(() => w.inflightOps === 0, w.settleMs);
+      const summary = w.check();
+      if (summary === undefined) continue;
+      clients = clients === undefined ? summary : mergeSummaries(clients, summary);
+      if (summary.verdict !== 'valid') {
         throw sim.fail(
           'linearizability',
-          `client history is ${verdict.verdict}: ${verdict.reason ?? ''} (${kv.opsCompleted} ops)`,
+          `client history is ${summary.verdict}: ${summary.reason ?? ''} (${summary.ops} ops)`,
         );
       }
-      // A session expires after sessionTimeoutMs (5 min) of log time without a request; a run is
-      // far shorter, so an expiry means log time ran ahead (issue 7 item 9: a wall clock in it).
-      const expired = kvSummary.history.filter((op) => op.error === 'session_expired').length;
-      if (expired > 0 && sim.nowMs < defaultKvOptions.sessionTimeoutMs) {
-        throw sim.fail('session-expiry', `${expired} ops found their session expired in a ${sim.nowMs} ms run`);
-      }
+      // A workload's own check of its history beyond the model (KV: no session may expire early).
+      if (summary.failure !== undefined) throw sim.fail(summary.failure.invariant, summary.failure.detail);
     }
   } catch (err) {
     if (!(err instanceof SimulationFailure)) throw err;
@@ -263,84 +254,30 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
     traceHash: sim.traceHash(),
     stats,
     convergedAfterMs,
-    ...(kvSummary !== undefined ? { kv: kvSummary } : {}),
+    workloads: chosen.map((c) => ({
+      name: c.workload.name,
+      ...(c.intensity !== undefined ? { intensity: c.intensity } : {}),
+    })),
+    ...(clients !== undefined ? { clients } : {}),
     ...(mix !== undefined ? { mix } : {}),
     raftGroupsChecked: raftChecks.groups,
     injected: injectedByClass({
       stats,
-      controlActions: kv?.controlActions ?? 0,
-      leaseReads: leaseMode && kvSummary !== undefined ? readsOk(kvSummary.history) : 0,
+      controlActions: workloads.reduce((n, w) => n + w.controlActions, 0),
+      leaseReads: leaseMode && clients !== undefined ? readsOk(clients.history) : 0,
     }),
   };
 }
 
-/**
- * Raft's liveness phase: with everything healed, every Raft group elects a leader, every node is a
- * voter again in every group (membership changes made during the safety phase are repaired), a
- * fresh KV write commits, and every replica of every group applies the same entries (the KV
- * replicas hold the same state), all before `deadlineMs`.
- */
-function raftLiveness(sim: Simulation<NodeServices>, ids: readonly string[], deadlineMs: number): void {
-  const groups = RAFT_GROUPS;
-  const driverOf = (n: NodeServices | undefined, group: string) => n?.groups.get(group);
-  const leaderOf = (group: string): NodeServices | undefined => {
-    for (const id of ids) {
-      const n = sim.instance(id);
-      if (driverOf(n, group)?.core.role === 'leader') return n;
-    }
-    return undefined;
+/** Several workloads' summaries as one (the worst verdict first). */
+function mergeSummaries(a: ClientSummary, b: ClientSummary): ClientSummary {
+  return {
+    ops: a.ops + b.ops,
+    ok: a.ok + b.ok,
+    verdict: a.verdict !== 'valid' ? a.verdict : b.verdict,
+    ...(a.reason !== undefined || b.reason !== undefined ? { reason: a.reason ?? b.reason } : {}),
+    checkMs: a.checkMs + b.checkMs,
+    controlActions: a.controlActions + b.controlActions,
+    history: [...a.history, ...b.history],
   };
-  const leader = (): NodeServices | undefined => leaderOf('kv');
-  const remaining = (): number => Math.max(0, deadlineMs - sim.nowMs);
-  // Predicates passed to runUntilCondition run after every event, so they must not act: the
-  // repair is a periodic action of its own.
-  const fullConfigOf = (group: string): boolean => {
-    const conf = driverOf(leaderOf(group), group)?.core.config;
-    return conf !== undefined && conf.voters.length === ids.length && conf.learners.length === 0;
-  };
-  const fullConfig = (): boolean => groups.length > 0 && groups.every(fullConfigOf);
-  const repair = (): void => {
-    for (const group of groups) {
-      const l = driverOf(leaderOf(group), group);
-      if (l === undefined || fullConfigOf(group)) continue;
-      const conf = l.core.config;
-      const learner = conf.learners[0];
-      const missing = ids.find((id) => !conf.voters.includes(id) && !conf.learners.includes(id));
-      if (learner !== undefined) l.changeMembership({ type: 'addVoter', nodeId: learner });
-      else if (missing !== undefined) l.changeMembership({ type: 'addLearner', nodeId: missing });
-    }
-    if (!fullConfig() && sim.nowMs < deadlineMs) sim.after(200, repair, 'liveness-repair');
-  };
-  repair();
-  if (!sim.runUntilCondition(fullConfig, remaining()))
-    throw sim.fail('liveness', 'not every Raft group has a leader with the full configuration after healing');
-  let committed = false;
-  let attempts = 0;
-  const tryWrite = (): void => {
-    const l = leader();
-    attempts++;
-    if (l === undefined) {
-      if (attempts < 1_000) sim.after(100, tryWrite, 'liveness-write');
-      return;
-    }
-    l.kv.write({ op: 'put', key: new TextEncoder().encode('liveness'), value: new Uint8Array([1]) }, undefined, (o) => {
-      if (o.ok && o.result.ok) committed = true;
-      else if (attempts < 1_000) sim.after(100, tryWrite, 'liveness-write');
-    });
-  };
-  tryWrite();
-  if (!sim.runUntilCondition(() => committed, remaining()))
-    throw sim.fail('liveness', 'no write committed after healing');
-  const agreed = (): boolean => {
-    const nodes = ids.map((id) => sim.instance(id));
-    if (nodes.some((n) => n === undefined)) return false;
-    for (const group of groups) {
-      const commit = driverOf(leaderOf(group), group)?.core.commitIndex;
-      if (commit === undefined || nodes.some((n) => driverOf(n, group)?.appliedIndex !== commit)) return false;
-    }
-    const image = nodes[0]!.kvState.snapshot();
-    return nodes.every((n) => bytesEqual(n!.kvState.snapshot(), image));
-  };
-  if (!sim.runUntilCondition(agreed, remaining()))
-    throw sim.fail('liveness', 'replicas did not converge to the same applied state');
 }

@@ -12,7 +12,7 @@ import { RaftInvariants } from '../raft/invariants.ts';
 import { observation } from '../raft/testing.ts';
 import type { Entry, NodeId } from '../raft/types.ts';
 import type { Simulation } from '../sim/simulation.ts';
-import type { NodeServices } from './services.ts';
+import type { ServiceHost } from './service.ts';
 
 type ApplyListener = (node: NodeId, entry: Entry) => void;
 
@@ -42,7 +42,7 @@ export class GroupInvariants {
   }
 
   /** One check over the cluster; returns the first violation, naming its group. */
-  check(sim: Simulation<NodeServices>): string | undefined {
+  check<S extends ServiceHost>(sim: Simulation<S>): string | undefined {
     const byGroup = new Map<string, ReturnType<typeof observation>[]>();
     for (const id of sim.nodeIds) {
       const node = sim.instance(id);
@@ -79,10 +79,10 @@ export class GroupInvariants {
   }
 }
 
-const attached = new WeakMap<Simulation<NodeServices>, GroupInvariants>();
+const attached = new WeakMap<object, GroupInvariants>();
 
 /** Adds the `raft-safety` invariant over every group to `sim` (once) and returns its checkers. */
-export function attachRaftInvariants(sim: Simulation<NodeServices>): GroupInvariants {
+export function attachRaftInvariants<S extends ServiceHost>(sim: Simulation<S>): GroupInvariants {
   const existing = attached.get(sim);
   if (existing !== undefined) return existing;
   const invariants = new GroupInvariants();

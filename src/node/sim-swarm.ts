@@ -25,6 +25,8 @@ export interface SwarmRunOptions {
   readonly livenessBoundMs?: number;
   /** Fault classes left out of each seed's mix (src/sim/swarm.ts swarmClassesWithout). */
   readonly without?: readonly string[];
+  /** A registered workload, or `mix`: each seed also draws its workloads and their intensities. */
+  readonly workload?: string;
 }
 
 export function swarmClusterOptions(seed: string, o: SwarmRunOptions = {}): ClusterSimOptions {
@@ -34,7 +36,7 @@ export function swarmClusterOptions(seed: string, o: SwarmRunOptions = {}): Clus
     nemesis: [],
     durationMs: o.durationMs ?? swarmRunDefaults.durationMs,
     livenessBoundMs: o.livenessBoundMs ?? swarmRunDefaults.livenessBoundMs,
-    workload: swarmRunDefaults.workload,
+    workload: o.workload ?? swarmRunDefaults.workload,
     swarm: true,
     ...(o.without !== undefined && o.without.length > 0 ? { swarmWithout: o.without } : {}),
     ...(o.mutations !== undefined && o.mutations.length > 0 ? { mutations: o.mutations } : {}),
@@ -62,7 +64,7 @@ export function reportOf(r: ClusterSimResult): SwarmSeedReport {
     injected: r.injected,
     virtualMs: r.stats.nowMs,
     events: r.stats.events,
-    clientOpsOk: r.kv?.ok ?? 0,
+    clientOpsOk: r.clients?.ok ?? 0,
     ...(r.failure !== undefined
       ? {
           failure: {

@@ -978,10 +978,15 @@ export class RaftDriver {
 
   private expire(): void {
     const now = this.env.clock.monotonicMs();
+    // PLANTED BUG (mutation 'raft-timeout-definite'): "no answer in time" taken for "did not happen".
+    const timedOut = (what: string): BaristaError =>
+      this.env.mutations.has('raft-timeout-definite')
+        ? new BaristaError('timeout', `${what} timed out`, { definite: true })
+        : timeoutError(what);
     for (const [i, p] of this.proposals) {
       if (now < p.deadlineMs) continue;
       this.proposals.delete(i);
-      p.done({ ok: false, error: timeoutError('proposal') });
+      p.done({ ok: false, error: timedOut('proposal') });
     }
     for (const [i, d] of this.displaced) {
       // Ours time out like any proposal; forwarded-in ones once we no longer lead (as below).
@@ -992,7 +997,7 @@ export class RaftDriver {
     for (const [id, f] of this.forwarded) {
       if (now < f.deadlineMs) continue;
       this.forwarded.delete(id);
-      f.done({ ok: false, error: timeoutError('forwarded proposal') });
+      f.done({ ok: false, error: timedOut('forwarded proposal') });
     }
     for (const [id, r] of this.reads) {
       if (now < r.deadlineMs) continue;

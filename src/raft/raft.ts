@@ -1280,7 +1280,8 @@ export class RaftNode {
 
   private sendTimeoutNow(to: NodeId): void {
     // The target's campaign skips followers' leases: ours cannot be trusted again this term.
-    this.leaseRevoked = true;
+    // PLANTED BUG (mutation 'raft-lease-kept-on-transfer'): the lease is kept.
+    if (!this.mutations.has('raft-lease-kept-on-transfer')) this.leaseRevoked = true;
     this.send({ type: MsgType.TimeoutNow, from: this.id, to, term: this.term });
   }
 

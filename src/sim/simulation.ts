@@ -44,6 +44,7 @@ import { describeReplay, type ReplaySpec, SimulationFailure } from './failure.ts
 import { EventQueue, type Scheduled } from './heap.ts';
 import { applyFault, describeFault, type Fault, type ScheduledFault } from './nemesis.ts';
 import { defaultNetworkConfig, type NetworkConfig, SimNetwork } from './network.ts';
+import { type ClientLinkConfig, SimClientLinks } from './client-links.ts';
 import { SimLogSink, SimMetrics } from './observe.ts';
 
 export interface SimulationOptions<S> {
@@ -57,6 +58,8 @@ export interface SimulationOptions<S> {
   /** Nodes that are not started at construction (they join later: `restart(id)` starts them). */
   readonly initiallyDown?: readonly NodeId[];
   readonly network?: Partial<NetworkConfig>;
+  /** Client connections to the nodes' listeners (client-links.ts): latency, chunking, window, resets. */
+  readonly clientLinks?: Partial<ClientLinkConfig>;
   readonly diskFaults?: Partial<DiskFaults>;
   /** Wall clock (before skew) at virtual time 0. Default 2026-01-01T00:00:00Z. */
   readonly epochMs?: number;
@@ -187,6 +190,8 @@ const defaultEpochMs = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 export class Simulation<S = unknown> {
   readonly seed: string;
   readonly network: SimNetwork;
+  /** Client connections: `sim.clients.connect(node, protocol)` (client-links.ts). */
+  readonly clients: SimClientLinks;
   readonly logs: SimLogSink;
   private readonly options: SimulationOptions<S>;
   private readonly rng: SeededRng;
@@ -257,6 +262,11 @@ export class Simulation<S = unknown> {
       },
       skipFrameChecksum: options.mutations?.has('net-skip-frame-checksum') ?? false,
     });
+    this.clients = new SimClientLinks(
+      { nowMs: () => this.now, at: (atMs, fn, label) => void this.at(atMs, fn, label) },
+      this.rng.fork('client-links'),
+      options.clientLinks,
+    );
     const diskFaults = { ...defaultDiskFaults, ...options.diskFaults };
     const epochMs = options.epochMs ?? defaultEpochMs;
     const clockRng = this.rng.fork('clock-origin');
@@ -658,6 +668,7 @@ export class Simulation<S = unknown> {
     node.heldDeliveries = 0;
     node.pausedBy = undefined;
     node.crashPoint.disarm();
+    this.clients.nodeDown(id);
     this.counts.crashes++;
     this.hash.u32(0x6000 | node.index).u32(timeMicros(this.now));
     this.logs.record(id, 'warn', { incarnation: node.incarnation }, 'sim: crash');
@@ -804,6 +815,7 @@ export class Simulation<S = unknown> {
     this.nemesisEpoch++;
     this.hash.string('heal-all').u32(timeMicros(this.now));
     this.network.heal();
+    this.clients.healAll();
     this.guard(() => {
       for (const node of this.nodeList) {
         node.crashPoint.disarm();
@@ -891,6 +903,7 @@ export class Simulation<S = unknown> {
     const rng: Rng = this.rng.fork(`node/${node.id}/${incarnation}`);
     const disk: Disk = node.crashPoint.wrap(node.disk.view());
     const log: Logger = this.logs.logger(node.id);
+    const metrics = node.metrics;
     return {
       nodeId: node.id,
       clock,
@@ -898,8 +911,10 @@ export class Simulation<S = unknown> {
       rng,
       transport,
       disk,
-      metrics: node.metrics,
+      metrics,
       log,
+      listen: (protocol, options, handler) =>
+        this.clients.listen(node.id, { clock, timers, metrics, log, alive }, protocol, options, handler),
       mutations: this.options.mutations ?? noMutations,
     };
   }

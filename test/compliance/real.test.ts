@@ -1,19 +1,25 @@
-// Goal: the real Env's Transport (TcpTransport over loopback) and Disk (FileDisk on a temp
-// directory) pass the same compliance suites the simulator passes (test/compliance/sim.test.ts),
+// Goal: the real Env's Transport (TcpTransport over loopback), Disk (FileDisk on a temp
+// directory) and client listener (TcpClientListeners on loopback) pass the same compliance suites the simulator passes (test/compliance/sim.test.ts),
 // so code proven in simulation runs unchanged on real sockets and files.
 // Ports: every transport listens on port 0 and the harness wires peers to the bound ports, so
-// parallel test files never collide. Temp directories are removed after each case.
+// parallel test files never collide. Temp directories are removed after each case. Listener clients
+// come from distinct loopback addresses (127.0.0.N, all of 127/8 is local on Linux) to exercise the
+// per-address bound.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { NodeId, Transport } from '../../src/env/types.ts';
 import { SeededRng } from '../../src/lib/rng.ts';
 import { TcpTransport } from '../../src/net/tcp-transport.ts';
 import { memoryLogger } from '../../src/env/log.ts';
+import { realClock, realTimers } from '../../src/env/real-time.ts';
+import { TcpClientListeners } from '../../src/net/tcp-listener.ts';
 import { MemoryMetrics, pollUntil } from '../../src/net/testing.ts';
 import { FileDisk } from '../../src/storage/file-disk.ts';
 import { type DiskHarness, diskCompliance } from './disk-suite.ts';
+import { type ListenerHarness, listenerCompliance, type RawClient } from './listener-suite.ts';
 import { type TransportHarness, transportCompliance } from './transport-suite.ts';
 
 const tcpHarness: TransportHarness = {
@@ -79,3 +85,51 @@ const fileDiskHarness: DiskHarness = {
 };
 
 diskCompliance('FileDisk', fileDiskHarness);
+
+const tcpListenerHarness: ListenerHarness = {
+  async setup() {
+    const metrics = new MemoryMetrics();
+    const listeners = new TcpClientListeners({
+      host: '127.0.0.1',
+      clock: realClock,
+      timers: realTimers,
+      metrics,
+      log: memoryLogger(10_000),
+    });
+    const sockets = new Set<Socket>();
+    return {
+      node: { listen: listeners.listen.bind(listeners), timers: realTimers, metrics },
+      connect(_protocol: string, port: number, host: number): RawClient {
+        const socket = connect({ host: '127.0.0.1', port, localAddress: `127.0.0.${host}`, noDelay: true });
+        sockets.add(socket);
+        let closed = false;
+        socket.on('error', () => undefined); // a refused or evicted client sees ECONNRESET/EPIPE
+        socket.once('close', () => {
+          closed = true;
+          sockets.delete(socket);
+        });
+        return {
+          write: (bytes) => void socket.write(bytes),
+          onData: (handler) => socket.on('data', handler),
+          get closed() {
+            return closed;
+          },
+          pauseReading: () => socket.pause(),
+          resumeReading: () => socket.resume(),
+          close: () => void socket.end(),
+        };
+      },
+      hostName: (host: number) => `127.0.0.${host}`,
+      metric: (name, labels) => metrics.value(name, labels),
+      nowMs: () => realClock.monotonicMs(),
+      until: (pred, what, boundMs) => pollUntil(pred, what, boundMs ?? 20_000),
+      idle: (ms: number) => delay(ms).then(() => undefined),
+      async teardown() {
+        for (const socket of sockets) socket.destroy();
+        await listeners.close();
+      },
+    };
+  },
+};
+
+listenerCompliance('TcpClientListeners', tcpListenerHarness);

@@ -33,10 +33,10 @@ describe('raft-kv on failing disks', () => {
         },
       });
       assert.ok(r.ok, r.failure?.message);
-      assert.equal(r.kv?.verdict, 'valid');
+      assert.equal(r.clients?.verdict, 'valid');
       // Each disk error takes a node down for diskErrorRestartMs on top of the nemesis' crashes, so
       // fewer ops succeed than in raft-sim.test.ts; still enough for the check to mean something.
-      assert.ok(r.kv!.ok > 50, `only ${r.kv!.ok} client ops succeeded`);
+      assert.ok(r.clients!.ok > 50, `only ${r.clients!.ok} client ops succeeded`);
       const d = r.stats.diskFaults;
       assert.ok(d.syncErrors > 0 && d.writeErrors + d.noSpaceErrors > 0, JSON.stringify(d));
       assert.ok(r.stats.diskErrorExits > 0, 'nodes exited on disk errors');

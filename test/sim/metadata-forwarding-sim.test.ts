@@ -16,11 +16,13 @@ import { encodeEnvelope } from '../../src/rsm/envelope.ts';
 import type { KvOutcome } from '../../src/metadata/kv-service.ts';
 import { defaultRaftTiming, type Outcome } from '../../src/raft/driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
-import { defaultKvWorkload, KvWorkload } from '../../src/node/sim-kv-workload.ts';
+import { defaultKvWorkload, KvWorkload } from '../../src/services/kv/sim-workload.ts';
 import { SimulationFailure } from '../../src/sim/failure.ts';
 import type { NetworkConfig } from '../../src/sim/network.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
 import { EntryType } from '../../src/raft/types.ts';
+import { kvOf } from '../../src/services/kv/running.ts';
+import { kvRaftOf } from '../../src/services/kv/running.ts';
 
 const ids = ['n1', 'n2', 'n3'];
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -39,14 +41,14 @@ function cluster(seed: string, network: Partial<NetworkConfig> = {}, mutations: 
         raft: { ...defaultRaftTiming },
       }),
   });
-  const leader = (): string | undefined => ids.find((id) => sim.instance(id)?.raft.core.role === 'leader');
+  const leader = (): string | undefined => ids.find((id) => kvRaftOf(sim.instance(id))?.core.role === 'leader');
   assert.ok(
     sim.runUntilCondition(() => leader() !== undefined, 10_000),
     'a leader is elected',
   );
   sim.runFor(500); // followers learn who leads
   const l = leader()!;
-  const follower = ids.find((id) => id !== l && sim.instance(id)!.raft.core.leader === l)!;
+  const follower = ids.find((id) => id !== l && kvRaftOf(sim.instance(id))!.core.leader === l)!;
   assert.ok(follower !== undefined, 'a follower knows the leader');
   return { sim, leader: l, follower };
 }
@@ -55,7 +57,7 @@ function cluster(seed: string, network: Partial<NetworkConfig> = {}, mutations: 
 function duplicatedPuts(mutations: readonly Mutation[] = []) {
   const { sim, leader, follower } = cluster('dup', { duplicateProbability: 1 }, mutations);
   const applied = new Map<string, number>();
-  sim.instance(leader)!.raft.observer = {
+  kvRaftOf(sim.instance(leader))!.observer = {
     applied: (e) => {
       if (e.type !== EntryType.Normal) return;
       const c = kvRequestOf(e.data);
@@ -68,9 +70,9 @@ function duplicatedPuts(mutations: readonly Mutation[] = []) {
   const outcomes: KvOutcome[] = [];
   const n = 20;
   for (let i = 0; i < n; i++) {
-    sim
-      .instance(follower)!
-      .kv.write({ op: 'put', key: enc(`dup${i}`), value: enc('v') }, undefined, (o) => outcomes.push(o));
+    kvOf(sim.instance(follower)!).client.write({ op: 'put', key: enc(`dup${i}`), value: enc('v') }, undefined, (o) =>
+      outcomes.push(o),
+    );
   }
   assert.ok(
     sim.runUntilCondition(() => outcomes.length === n, 3_000),
@@ -107,7 +109,7 @@ test('a 3 MiB command submitted on a follower is forwarded, and answered promptl
   const node = sim.instance(follower)!;
   const command = new Uint8Array(3 * 1024 * 1024);
   let outcome: Outcome | undefined;
-  node.raft.submit(command, (o) => (outcome = o));
+  kvRaftOf(node)!.submit(command, (o) => (outcome = o));
   assert.ok(
     sim.runUntilCondition(() => outcome !== undefined, 2_000),
     'answered well before the request timeout',
@@ -115,33 +117,33 @@ test('a 3 MiB command submitted on a follower is forwarded, and answered promptl
   // The bytes are not a KV command: the state machine answers malformed_command, which proves
   // the command crossed to the leader and through the log.
   assert.ok(outcome!.ok, outcome!.ok ? '' : outcome!.error.message);
-  assert.equal(node.raft.pendingRequests, 0, 'nothing left waiting');
+  assert.equal(kvRaftOf(node)!.pendingRequests, 0, 'nothing left waiting');
 });
 
 test('a command that cannot be forwarded is refused at once, definitely, and nothing waits on it', () => {
   const { sim, follower } = cluster('huge');
   const node = sim.instance(follower)!;
   let outcome: Outcome | undefined;
-  node.raft.submit(new Uint8Array(limits.raftEntryBytesMax + 1), (o) => (outcome = o));
+  kvRaftOf(node)!.submit(new Uint8Array(limits.raftEntryBytesMax + 1), (o) => (outcome = o));
   assert.ok(outcome !== undefined && !outcome.ok, 'refused synchronously');
   assert.equal(outcome.error.code, 'limit_exceeded');
   assert.equal(outcome.error.definite, true);
-  assert.equal(node.raft.pendingRequests, 0);
+  assert.equal(kvRaftOf(node)!.pendingRequests, 0);
 });
 
 test('a 3 MiB KV value on a follower is value_too_large at once, before it takes a log entry', () => {
   const { sim, follower } = cluster('bigvalue');
   const node = sim.instance(follower)!;
-  const lastIndex = node.raft.core.lastIndex;
+  const lastIndex = kvRaftOf(node)!.core.lastIndex;
   let outcome: KvOutcome | undefined;
-  node.kv.write({ op: 'put', key: enc('k'), value: new Uint8Array(3 * 1024 * 1024) }, undefined, (o) => {
+  kvOf(node).client.write({ op: 'put', key: enc('k'), value: new Uint8Array(3 * 1024 * 1024) }, undefined, (o) => {
     outcome = o;
   });
   assert.ok(outcome !== undefined, 'answered synchronously');
   assert.ok(outcome.ok && !outcome.result.ok && outcome.result.code === 'value_too_large');
-  assert.equal(node.raft.pendingRequests, 0);
+  assert.equal(kvRaftOf(node)!.pendingRequests, 0);
   sim.runFor(500);
-  assert.equal(node.raft.core.lastIndex, lastIndex, 'no log entry was taken');
+  assert.equal(kvRaftOf(node)!.core.lastIndex, lastIndex, 'no log entry was taken');
   // A full-size cas (expected and new value both at the bound) fits in one command.
   const full = new Uint8Array(limits.kvValueBytesMax);
   const cas = { op: 'cas' as const, key: new Uint8Array(limits.kvKeyBytesMax), expected: full, value: full };

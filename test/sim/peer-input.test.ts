@@ -12,6 +12,7 @@ import { encodeMessage } from '../../src/raft/codec.ts';
 import { encodeGroupFrame } from '../../src/raft/group-router.ts';
 import { MsgType } from '../../src/raft/types.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
+import { kvRaftOf } from '../../src/services/kv/running.ts';
 
 const ids = ['n1', 'n2', 'n3'];
 
@@ -30,7 +31,7 @@ function cluster(seed: string): Simulation<NodeServices> {
 }
 
 function leaderOf(sim: Simulation<NodeServices>): string | undefined {
-  return ids.find((id) => sim.instance(id)?.raft.core.role === 'leader');
+  return ids.find((id) => kvRaftOf(sim.instance(id))?.core.role === 'leader');
 }
 
 test('a read answer with a short context is dropped, not a crash (issue 7 item 12)', () => {
@@ -42,7 +43,7 @@ test('a read answer with a short context is dropped, not a crash (issue 7 item 1
   sim.runFor(500);
   const leader = leaderOf(sim)!;
   const follower = ids.find((id) => id !== leader)!;
-  const term = sim.instance(leader)!.raft.core.currentTerm;
+  const term = kvRaftOf(sim.instance(leader))!.core.currentTerm;
   // What the leader would send in answer to a ReadIndex, but with a 3-byte context: the driver
   // used to read it with DataView.getFloat64 and the RangeError escaped the event loop.
   const forged = encodeMessage({
@@ -61,7 +62,7 @@ test('a read answer with a short context is dropped, not a crash (issue 7 item 1
   assert.equal(sim.failed, undefined, 'no node crashed');
   // The follower still serves linearizable reads.
   let readDone: string | undefined;
-  sim.instance(follower)!.raft.read((err) => {
+  kvRaftOf(sim.instance(follower))!.read((err) => {
     readDone = err === undefined ? 'ok' : err.code;
   });
   assert.ok(
@@ -95,7 +96,7 @@ test('payloads corrupted in flight (no checksum caught them) never crash a node'
       const node = sim.instance(id);
       if (node === undefined) continue;
       // Writes and reads on every node, so followers forward commands and ask for read indexes.
-      node.raft.submit(
+      kvRaftOf(node)!.submit(
         encodeCommand({
           kind: 'request',
           proposedAtMs: 0,
@@ -105,7 +106,7 @@ test('payloads corrupted in flight (no checksum caught them) never crash a node'
         }),
         () => answered++,
       );
-      node.raft.read(() => answered++);
+      kvRaftOf(node)!.read(() => answered++);
     }
   }
   sim.runFor(6_000);

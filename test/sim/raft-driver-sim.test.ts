@@ -20,6 +20,8 @@ import { NodeServices } from '../../src/node/services.ts';
 import { allNemesisKinds, runClusterSimulation } from '../../src/node/sim-cluster.ts';
 import { MemoryRaftStorage } from '../../src/raft/storage.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
+import { kvOf } from '../../src/services/kv/running.ts';
+import { kvRaftOf } from '../../src/services/kv/running.ts';
 
 const ids = ['n1', 'n2', 'n3'];
 /** The one key the lease scenarios write and read. */
@@ -48,7 +50,7 @@ test('proposals truncated by a new leader are answered, even when their indexes 
       }),
   });
   const leader = (among: readonly string[] = ids): string | undefined =>
-    among.find((id) => sim.instance(id)?.raft.core.role === 'leader');
+    among.find((id) => kvRaftOf(sim.instance(id))?.core.role === 'leader');
   assert.ok(
     sim.runUntilCondition(() => leader() !== undefined, 10_000),
     'a first leader',
@@ -60,7 +62,7 @@ test('proposals truncated by a new leader are answered, even when their indexes 
   const cut = sim.network.isolate(x);
   const outcomes: Array<Outcome | undefined> = [undefined, undefined, undefined];
   const proposedAt = sim.nowMs;
-  for (let i = 0; i < 3; i++) sim.instance(x)!.raft.submit(put(`lost${i}`), (o) => (outcomes[i] = o));
+  for (let i = 0; i < 3; i++) kvRaftOf(sim.instance(x))!.submit(put(`lost${i}`), (o) => (outcomes[i] = o));
   assert.ok(
     sim.runUntilCondition(() => leader(others) !== undefined, 5_000),
     'the majority elects a new leader',
@@ -69,20 +71,20 @@ test('proposals truncated by a new leader are answered, even when their indexes 
   // X rejoins as a follower and its uncommitted suffix is replaced by the new leader's log.
   assert.ok(
     sim.runUntilCondition(
-      () => sim.instance(x)!.raft.core.role === 'follower' && sim.instance(x)!.raft.core.leader !== undefined,
+      () => kvRaftOf(sim.instance(x))!.core.role === 'follower' && kvRaftOf(sim.instance(x))!.core.leader !== undefined,
       3_000,
     ),
   );
   const y = leader(others)!;
   sim.runFor(200);
-  assert.equal(sim.instance(y)!.raft.transferLeadership(x), undefined, 'transfer accepted');
+  assert.equal(kvRaftOf(sim.instance(y))!.transferLeadership(x), undefined, 'transfer accepted');
   assert.ok(
     sim.runUntilCondition(() => leader() === x, 3_000),
     'leadership moves back to X',
   );
   // X's new proposals take the indexes its lost ones had.
   const fresh: Array<Outcome | undefined> = [];
-  for (let i = 0; i < 3; i++) sim.instance(x)!.raft.submit(put(`fresh${i}`), (o) => (fresh[i] = o));
+  for (let i = 0; i < 3; i++) kvRaftOf(sim.instance(x))!.submit(put(`fresh${i}`), (o) => (fresh[i] = o));
   assert.ok(
     sim.runUntilCondition(
       () => outcomes.every((o) => o !== undefined) && fresh.length === 3 && fresh.every((o) => o !== undefined),
@@ -214,7 +216,7 @@ test('a command over raftEntryBytesMax is refused definitely, before it reaches 
       }),
   });
   let outcome: Outcome | undefined;
-  sim.instance('n1')!.raft.submit(new Uint8Array(limits.raftEntryBytesMax + 1), (o) => (outcome = o));
+  kvRaftOf(sim.instance('n1'))!.submit(new Uint8Array(limits.raftEntryBytesMax + 1), (o) => (outcome = o));
   assert.ok(outcome !== undefined && !outcome.ok);
   assert.equal(outcome.error.code, 'limit_exceeded');
   assert.equal(outcome.error.definite, true);
@@ -242,7 +244,7 @@ function leaseScenario(
       }),
   });
   const leader = (among: readonly string[] = ids): string | undefined =>
-    among.find((id) => sim.instance(id)?.raft.core.role === 'leader');
+    among.find((id) => kvRaftOf(sim.instance(id))?.core.role === 'leader');
   assert.ok(
     sim.runUntilCondition(() => leader() !== undefined, 10_000),
     'a first leader',
@@ -257,7 +259,7 @@ function leaseScenario(
   const write = (node: string, process: number, value: number): void => {
     recorder.invoke(process, 'write', value, { timeNs: timeNs(), key: 'k' });
     pending++;
-    sim.instance(node)!.kv.write({ op: 'put', key: keyK, value: enc(value) }, undefined, (o) => {
+    kvOf(sim.instance(node)!).client.write({ op: 'put', key: keyK, value: enc(value) }, undefined, (o) => {
       pending--;
       if (o.ok && o.result.ok) recorder.ok(process, value, { timeNs: timeNs(), key: 'k' });
       else if (!o.ok && o.error.definite) recorder.fail(process, value, { timeNs: timeNs(), key: 'k' });
@@ -278,7 +280,7 @@ function leaseScenario(
     const process = readerProcesses + reads++;
     recorder.invoke(process, 'read', null, { timeNs: timeNs(), key: 'k' });
     pending++;
-    sim.instance(x)!.kv.read(keyK, 'linearizable', (o) => {
+    kvOf(sim.instance(x)!).client.read(keyK, 'linearizable', (o) => {
       pending--;
       if (o.ok && o.result.ok) recorder.ok(process, dec(o.result.value), { timeNs: timeNs(), key: 'k' });
       else recorder.fail(process, null, { timeNs: timeNs(), key: 'k' });
@@ -298,7 +300,7 @@ function leaseScenario(
   );
   assert.ok(wrote, 'the majority elected a leader and wrote');
   const result = checkHistory(recorder.history(), 'kv', { timeBudgetMs: 30_000, now: () => performance.now() });
-  return { verdict: result.verdict, leaseReads: sim.instance(x)!.raft.core.leaseReads };
+  return { verdict: result.verdict, leaseReads: kvRaftOf(sim.instance(x))!.core.leaseReads };
 }
 
 /**
@@ -321,7 +323,7 @@ function leasePauseScenario(readWhilePaused: boolean): string {
       }),
   });
   const leader = (among: readonly string[] = ids): string | undefined =>
-    among.find((id) => sim.instance(id)?.raft.core.role === 'leader');
+    among.find((id) => kvRaftOf(sim.instance(id))?.core.role === 'leader');
   assert.ok(
     sim.runUntilCondition(() => leader() !== undefined, 10_000),
     'a first leader',
@@ -336,7 +338,7 @@ function leasePauseScenario(readWhilePaused: boolean): string {
   const write = (node: string, process: number, value: number): void => {
     recorder.invoke(process, 'write', value, { timeNs: timeNs(), key: 'k' });
     pending++;
-    sim.instance(node)!.kv.write({ op: 'put', key: keyK, value: enc(value) }, undefined, (o) => {
+    kvOf(sim.instance(node)!).client.write({ op: 'put', key: keyK, value: enc(value) }, undefined, (o) => {
       pending--;
       if (o.ok && o.result.ok) recorder.ok(process, value, { timeNs: timeNs(), key: 'k' });
       else recorder.info(process, value, { timeNs: timeNs(), key: 'k' });
@@ -360,10 +362,10 @@ function leasePauseScenario(readWhilePaused: boolean): string {
     sim.resume(x);
     sim.runFor(1); // x's tick timer fires once, late
   }
-  assert.equal(sim.instance(x)!.raft.core.role, 'leader', 'x has not noticed yet');
+  assert.equal(kvRaftOf(sim.instance(x))!.core.role, 'leader', 'x has not noticed yet');
   recorder.invoke(2, 'read', null, { timeNs: timeNs(), key: 'k' });
   pending++;
-  sim.instance(x)!.kv.read(keyK, 'linearizable', (o) => {
+  kvOf(sim.instance(x)!).client.read(keyK, 'linearizable', (o) => {
     pending--;
     if (o.ok && o.result.ok) recorder.ok(2, dec(o.result.value), { timeNs: timeNs(), key: 'k' });
     else recorder.fail(2, null, { timeNs: timeNs(), key: 'k' });
@@ -411,7 +413,7 @@ test('lease mode under every fault stays linearizable; the old lease (planted) f
     });
   const good = run([]);
   assert.ok(good.ok, good.failure?.message);
-  assert.equal(good.kv?.verdict, 'valid');
+  assert.equal(good.clients?.verdict, 'valid');
   const planted = run(['raft-lease-check-quorum-window']);
   assert.equal(planted.ok, false, 'the swarm seed catches the check-quorum-window lease');
   assert.match(planted.failure?.message ?? '', /linearizability/);

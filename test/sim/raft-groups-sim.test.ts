@@ -49,7 +49,7 @@ test('two Raft groups run side by side under every fault, with the safety invari
     workload: 'raft-kv',
   });
   assert.ok(r.ok, r.failure?.message);
-  assert.equal(r.kv?.verdict, 'valid');
+  assert.equal(r.clients?.verdict, 'valid');
   assert.deepEqual([...r.raftGroupsChecked].sort(), [...RAFT_GROUPS].sort());
 });
 

@@ -23,8 +23,8 @@ const base: Omit<ClusterSimOptions, 'seed' | 'nodes'> = {
 function run(seed: string, nodes: number) {
   const r = runClusterSimulation({ ...base, seed, nodes });
   assert.ok(r.ok, r.failure?.message);
-  assert.equal(r.kv?.verdict, 'valid');
-  assert.ok(r.kv!.ok > 100, `only ${r.kv!.ok} client ops succeeded: the run is too faulty to mean much`);
+  assert.equal(r.clients?.verdict, 'valid');
+  assert.ok(r.clients!.ok > 100, `only ${r.clients!.ok} client ops succeeded: the run is too faulty to mean much`);
   assert.ok(r.stats.faultsInjected > 3, 'faults were injected');
   return r;
 }
@@ -47,7 +47,7 @@ describe('Raft in the simulator: safety after every event, then liveness and lin
 
   test('leadership transfers and membership changes happened', () => {
     const r = run('2', 5);
-    assert.ok(r.kv!.controlActions > 0, 'the control nemesis acted');
+    assert.ok(r.clients!.controlActions > 0, 'the control nemesis acted');
   });
 
   // Exactly-once sessions under the default nemesis. The evidence that these runs can see a
@@ -55,10 +55,10 @@ describe('Raft in the simulator: safety after every event, then liveness and lin
   // (test/sim/swarm-sim.test.ts, docs/SWARM.md).
   for (const seed of ['1', '6']) {
     test(`exactly-once sessions under faults, 5 nodes, seed ${seed}`, () => {
-      const r = runClusterSimulation({ ...base, seed, nodes: 5, kvWorkload: { sessions: true } });
+      const r = runClusterSimulation({ ...base, seed, nodes: 5, workloadOptions: { sessions: true } });
       assert.ok(r.ok, r.failure?.message);
-      const info = r.kv!.history.filter((op) => op.type === 'info').length;
-      assert.ok(r.kv!.ok > 100);
+      const info = r.clients!.history.filter((op) => op.type === 'info').length;
+      assert.ok(r.clients!.ok > 100);
       assert.ok(info <= 10, `retries settle almost every op (info: ${info})`);
     });
   }
@@ -75,7 +75,7 @@ describe('Raft in the simulator: safety after every event, then liveness and lin
       ...base,
       seed: 'skew2',
       nodes: 5,
-      kvWorkload: { sessions: true },
+      workloadOptions: { sessions: true },
       mutations: mutationsFrom(mutations),
       script: ['n1', 'n2', 'n3', 'n4', 'n5'].map((node, i) => ({
         atMs: 2_000 + 2_000 * i,
@@ -83,12 +83,12 @@ describe('Raft in the simulator: safety after every event, then liveness and lin
       })),
     });
   const expiredOps = (r: ReturnType<typeof runClusterSimulation>) =>
-    r.kv!.history.filter((op) => op.error === 'session_expired').length;
+    r.clients!.history.filter((op) => op.error === 'session_expired').length;
 
   test('wall clocks far ahead, on any node and the leader, do not expire sessions early', () => {
     const r = skewedEverywhere([]);
     assert.ok(r.ok, r.failure?.message);
-    assert.ok(r.kv!.ok > 100, `only ${r.kv!.ok} ops succeeded`);
+    assert.ok(r.clients!.ok > 100, `only ${r.clients!.ok} ops succeeded`);
     assert.equal(expiredOps(r), 0, `${expiredOps(r)} ops found their session expired`);
   });
 
@@ -101,7 +101,7 @@ describe('Raft in the simulator: safety after every event, then liveness and lin
     const a = runClusterSimulation({ ...base, durationMs: 8_000, seed: 'same', nodes: 3 });
     const b = runClusterSimulation({ ...base, durationMs: 8_000, seed: 'same', nodes: 3 });
     assert.equal(a.traceHash, b.traceHash);
-    assert.equal(a.kv?.ops, b.kv?.ops);
+    assert.equal(a.clients?.ops, b.clients?.ops);
   });
 
   test('negative control: stale (serializable) reads under partitions are caught', () => {
@@ -110,7 +110,7 @@ describe('Raft in the simulator: safety after every event, then liveness and lin
       seed: '1',
       nodes: 5,
       nemesis: ['partition'],
-      kvWorkload: { readConsistency: 'serializable' },
+      workloadOptions: { readConsistency: 'serializable' },
     });
     assert.equal(r.ok, false);
     assert.equal(r.failure?.invariant, 'linearizability');

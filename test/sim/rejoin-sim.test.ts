@@ -16,11 +16,12 @@ import { defaultMembershipTiming } from '../../src/membership/membership.ts';
 import { defaultRaftTiming } from '../../src/raft/driver.ts';
 import { NodeIdentityError, readIdentity } from '../../src/node/identity.ts';
 import { NodeServices } from '../../src/node/services.ts';
-import { defaultKvWorkload, KvWorkload } from '../../src/node/sim-kv-workload.ts';
+import { defaultKvWorkload, KvWorkload } from '../../src/services/kv/sim-workload.ts';
 import { encodeMessage } from '../../src/raft/codec.ts';
 import { decodeGroupFrame, encodeGroupFrame } from '../../src/raft/group-router.ts';
 import { MsgType } from '../../src/raft/types.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
+import { kvRaftOf } from '../../src/services/kv/running.ts';
 
 const ids = ['n1', 'n2', 'n3'];
 
@@ -66,7 +67,7 @@ function isDir(disk: Disk, path: string): boolean {
 }
 
 const leaderOf = (sim: Simulation<NodeServices>): string | undefined =>
-  ids.find((id) => sim.instance(id)?.raft.core.role === 'leader');
+  ids.find((id) => kvRaftOf(sim.instance(id))?.core.role === 'leader');
 
 /** Elects a leader, then returns a follower with its durable (term, vote). */
 function settle(sim: Simulation<NodeServices>): { leader: string; follower: string; term: number; vote: string } {
@@ -76,9 +77,9 @@ function settle(sim: Simulation<NodeServices>): { leader: string; follower: stri
   );
   sim.runFor(1_000);
   const leader = leaderOf(sim)!;
-  const follower = ids.find((id) => id !== leader && sim.instance(id)!.raft.core.votedFor !== undefined);
+  const follower = ids.find((id) => id !== leader && kvRaftOf(sim.instance(id))!.core.votedFor !== undefined);
   assert.ok(follower !== undefined, 'a follower that voted');
-  const core = sim.instance(follower)!.raft.core;
+  const core = kvRaftOf(sim.instance(follower))!.core;
   return { leader, follower, term: core.currentTerm, vote: core.votedFor! };
 }
 
@@ -109,7 +110,7 @@ test('without the identity rules, a wiped voter that restarts votes twice in one
   sim.network.isolate(leader);
   sendVote(sim, other, follower, term);
   sim.runFor(20);
-  const core = sim.instance(follower)!.raft.core;
+  const core = kvRaftOf(sim.instance(follower))!.core;
   assert.equal(core.currentTerm, term);
   assert.equal(core.votedFor, other, `voted for ${vote} in term ${term} before the wipe, now for ${other}`);
 });
@@ -126,7 +127,7 @@ test('a wiped node with initialClusterState existing refuses to start', () => {
   );
   sim.crash(follower); // the failed start left no instance behind
   // Its data untouched, the same config restarts normally.
-  const other = ids.find((id) => id !== follower && sim.instance(id)?.raft.core.role !== 'leader')!;
+  const other = ids.find((id) => id !== follower && kvRaftOf(sim.instance(id))?.core.role !== 'leader')!;
   sim.crash(other);
   sim.restart(other);
   assert.equal(sim.instance(other)!.start.kind, 'restart');
@@ -154,16 +155,16 @@ test('a wiped node told to rejoin withholds its vote, rejoins as a learner, catc
   const other = ids.find((id) => id !== follower && id !== vote)!;
   sendVote(sim, other, follower, term);
   sim.runFor(20);
-  assert.equal(sim.instance(follower)!.raft.core.votedFor, undefined, 'no vote while rejoining');
+  assert.equal(kvRaftOf(sim.instance(follower))!.core.votedFor, undefined, 'no vote while rejoining');
   assert.ok(sim.metrics(follower).value('raft_votes_withheld_total') >= 1);
   cut.heal();
 
   // Learner first, then voter, as the leader's log has it; clients keep writing meanwhile.
   const seen: string[] = [];
   sim.addInvariant('rejoin-order', (s) => {
-    const l = ids.map((id) => s.instance(id)).find((n) => n?.raft.core.role === 'leader');
+    const l = ids.map((id) => s.instance(id)).find((n) => kvRaftOf(n)?.core.role === 'leader');
     if (l === undefined) return undefined;
-    const conf = l.raft.core.config;
+    const conf = kvRaftOf(l)!.core.config;
     const role = conf.voters.includes(follower) ? 'voter' : conf.learners.includes(follower) ? 'learner' : 'none';
     if (seen[seen.length - 1] !== role) seen.push(role);
     return undefined;
@@ -172,13 +173,13 @@ test('a wiped node told to rejoin withholds its vote, rejoins as a learner, catc
     const l = leaderOf(sim);
     const f = sim.instance(follower);
     if (l === undefined || f === undefined) return false;
-    const core = sim.instance(l)!.raft.core;
+    const core = kvRaftOf(sim.instance(l))!.core;
     // Since the leader repairs a regressed follower's progress, the wiped node catches up even
     // before it is removed: the rejoin is done only when it knows a committed re-add.
     return (
-      !f.raft.membersView().rejoining &&
+      !kvRaftOf(f)!.membersView().rejoining &&
       core.config.voters.includes(follower) &&
-      f.raft.appliedIndex >= core.commitIndex - 5
+      kvRaftOf(f)!.appliedIndex >= core.commitIndex - 5
     );
   };
   assert.ok(sim.runUntilCondition(rejoined, 10_000), `rejoined and caught up (roles seen: ${seen.join(' > ')})`);
@@ -208,7 +209,7 @@ test("an operator's membership operation made on a follower runs on the leader; 
   const { sim } = cluster('member-ops-forwarded');
   const { leader, follower } = settle(sim);
   const other = ids.find((id) => id !== leader && id !== follower)!;
-  const f = sim.instance(follower)!.raft;
+  const f = kvRaftOf(sim.instance(follower))!;
   const results: Array<string | undefined> = [];
   const run = (op: 'add' | 'remove' | 'promote' | 'replace', id: string): void => {
     let done = false;
@@ -225,19 +226,19 @@ test("an operator's membership operation made on a follower runs on the leader; 
   assert.equal(results.pop(), 'already_member');
   run('remove', other);
   assert.equal(results.pop(), undefined);
-  assert.deepEqual(sim.instance(leader)!.raft.core.config.voters, [leader, follower].sort());
+  assert.deepEqual(kvRaftOf(sim.instance(leader))!.core.config.voters, [leader, follower].sort());
   run('promote', other);
   assert.equal(results.pop(), 'not_a_learner');
   run('add', other);
   assert.equal(results.pop(), undefined);
-  assert.deepEqual(sim.instance(leader)!.raft.core.config.learners, [other]);
+  assert.deepEqual(kvRaftOf(sim.instance(leader))!.core.config.learners, [other]);
   run('promote', other);
   assert.equal(results.pop(), undefined);
   run('replace', leader);
   assert.equal(results.pop(), 'bad_request');
   run('replace', other);
   assert.equal(results.pop(), undefined);
-  const conf = sim.instance(leader)!.raft.core.config;
+  const conf = kvRaftOf(sim.instance(leader))!.core.config;
   assert.deepEqual([conf.voters, conf.learners], [[...ids].sort(), []]);
   assert.equal(sim.failed, undefined);
 });

@@ -15,6 +15,8 @@ import type { KvOutcome } from '../../src/metadata/kv-service.ts';
 import { defaultRaftTiming } from '../../src/raft/driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
+import { kvOf } from '../../src/services/kv/running.ts';
+import { kvRaftOf } from '../../src/services/kv/running.ts';
 
 const ids = ['n1', 'n2', 'n3'];
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -32,7 +34,8 @@ test('a session idle across a leader change gets a full timeout from the new ter
       }),
   });
   const timeoutMs = defaultKvOptions.sessionTimeoutMs;
-  const leader = (among: readonly string[] = ids) => among.find((id) => sim.instance(id)?.raft.core.role === 'leader');
+  const leader = (among: readonly string[] = ids) =>
+    among.find((id) => kvRaftOf(sim.instance(id))?.core.role === 'leader');
   assert.ok(
     sim.runUntilCondition(() => leader() !== undefined, 10_000),
     'a first leader',
@@ -52,12 +55,14 @@ test('a session idle across a leader change gets a full timeout from the new ter
   };
   const openSession = (node: string): number => {
     let id: number | undefined;
-    sim.instance(node)!.kv.openSession(`client-${node}`, (o) => (id = o.ok ? o.value : -1));
+    kvOf(sim.instance(node)!).client.openSession(`client-${node}`, (o) => (id = o.ok ? o.value : -1));
     assert.ok(sim.runUntilCondition(() => id !== undefined, 10_000) && id! > 0, 'session opened');
     return id!;
   };
   const put = (node: string, session: { id: number; seq: number } | undefined, value: string) =>
-    call((done) => sim.instance(node)!.kv.write({ op: 'put', key: enc('k'), value: enc(value) }, session, done));
+    call((done) =>
+      kvOf(sim.instance(node)!).client.write({ op: 'put', key: enc('k'), value: enc(value) }, session, done),
+    );
   const okResult = (o: KvOutcome) => (o.ok ? (o.result.ok ? 'ok' : o.result.code) : o.error.code);
 
   const a = openSession(first);
@@ -66,7 +71,7 @@ test('a session idle across a leader change gets a full timeout from the new ter
   // A goes quiet; B writes once, shortly before A's deadline, under the first leader.
   sim.runFor(timeoutMs - 30_000);
   assert.equal(okResult(put(first, { id: b, seq: 1 }, 'b1')), 'ok');
-  const termBefore = sim.instance(first)!.raft.core.currentTerm;
+  const termBefore = kvRaftOf(sim.instance(first))!.core.currentTerm;
 
   sim.network.isolate(first);
   assert.ok(
@@ -86,11 +91,11 @@ test('a session idle across a leader change gets a full timeout from the new ter
     assert.fail('B could not write');
   };
   bWrite();
-  assert.ok(sim.instance(second)!.raft.core.currentTerm > termBefore);
+  assert.ok(kvRaftOf(sim.instance(second))!.core.currentTerm > termBefore);
   sim.runFor(40_000);
   bWrite(); // log time now beyond A's last request + timeout
   sim.runFor(500); // followers apply what the leader answered
-  const logTimeMs = Math.max(...others.map((id) => sim.instance(id)!.kvState.logTimeMs));
+  const logTimeMs = Math.max(...others.map((id) => kvOf(sim.instance(id)!).state.logTimeMs));
   assert.ok(logTimeMs > timeoutMs + 5_000, `log time ${logTimeMs} moved past A's original deadline`);
   sim.runFor(20_000);
   assert.equal(okResult(put(second, { id: a, seq: 2 }, 'a2')), 'ok', 'A still holds its session');

@@ -91,6 +91,9 @@ const CAUGHT: ReadonlyArray<{ mutation: Mutation; seed: string; invariant: RegEx
   { mutation: 'raft-vote-skip-log-check', seed: '3', invariant: /^raft-safety$/, exposedBy: 'partition' },
   { mutation: 'snapshot-read-once', seed: '1', invariant: /^exception$/ },
   { mutation: 'kv-time-from-contacted-node', seed: '2', invariant: /^session-expiry$/ },
+  { mutation: 'raft-timeout-definite', seed: '18', invariant: /^linearizability$/ },
+  { mutation: 'kv-log-clock-wall-delta', seed: '39', invariant: /^session-expiry$/ },
+  { mutation: 'wal-repair-skip-truncate', seed: '15', invariant: /^exception$/ },
 ];
 
 describe('swarm: planted bugs are caught by a seed that passes without them', () => {

@@ -12,6 +12,8 @@ import { defaultRaftTiming } from '../../src/raft/driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
 import { WRITE_STAGE_METRIC } from '../../src/raft/write-stages.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
+import { kvOf } from '../../src/services/kv/running.ts';
+import { kvRaftOf } from '../../src/services/kv/running.ts';
 
 const ids = ['n1', 'n2', 'n3'];
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -28,14 +30,14 @@ test('stages of puts forwarded by a follower are timed on the node where each ru
         raft: { ...defaultRaftTiming },
       }),
   });
-  const leaderId = (): string | undefined => ids.find((id) => sim.instance(id)?.raft.core.role === 'leader');
+  const leaderId = (): string | undefined => ids.find((id) => kvRaftOf(sim.instance(id))?.core.role === 'leader');
   assert.ok(
     sim.runUntilCondition(() => leaderId() !== undefined, 10_000),
     'a leader is elected',
   );
   sim.runFor(500);
   const leader = leaderId()!;
-  const follower = ids.find((id) => id !== leader && sim.instance(id)!.raft.core.leader === leader)!;
+  const follower = ids.find((id) => id !== leader && kvRaftOf(sim.instance(id))!.core.leader === leader)!;
   const other = ids.find((id) => id !== leader && id !== follower)!;
   // Summed over the node's Raft groups (each series also carries group="..."; KV writes use one).
   const stage = (id: string, name: string) => {
@@ -51,7 +53,7 @@ test('stages of puts forwarded by a follower are timed on the node where each ru
   const puts = 20;
   for (let i = 0; i < puts; i++) {
     let outcome: KvOutcome | undefined;
-    sim.instance(follower)!.kv.write({ op: 'put', key: enc(`k${i}`), value: enc('v') }, undefined, (o) => {
+    kvOf(sim.instance(follower)!).client.write({ op: 'put', key: enc(`k${i}`), value: enc('v') }, undefined, (o) => {
       outcome = o;
     });
     assert.ok(

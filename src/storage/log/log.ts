@@ -132,6 +132,8 @@ export interface PlantedLogBugs {
   readonly trustTornTail?: boolean;
   /** Recovery trusts the final batch as read, without re-persisting it. */
   readonly trustPageCache?: boolean;
+  /** Recovery drops a torn tail from what it returns but leaves its bytes in the file ('wal-repair-skip-truncate'). */
+  readonly keepTornTail?: boolean;
 }
 
 /** One record to append: a client type byte (not 0, 1 or 6), an opaque payload, an optional key. */
@@ -340,7 +342,7 @@ export class SegmentedLog<T> {
       const segment = repair?.segment ?? final!.segment;
       const file = disk.open(`${dir}/${segment}`, { create: false });
       try {
-        if (repair !== null) file.truncate(repair.offset);
+        if (repair !== null && bugs.keepTornTail !== true) file.truncate(repair.offset);
         // Same bytes, same place: dirties pages a failed fdatasync may have left clean but unwritten.
         if (final !== null) file.writeAt(final.offset, final.bytes);
         file.sync();

@@ -169,6 +169,7 @@ export class Wal {
         skipFsync: mutations?.has('wal-skip-fsync') === true,
         trustTornTail: mutations?.has('wal-trust-torn-tail') === true,
         trustPageCache: mutations?.has('wal-trust-page-cache') === true,
+        keepTornTail: mutations?.has('wal-repair-skip-truncate') === true,
       },
       visit: replay.visit,
       scanned: () => replay.finish(),

@@ -4,18 +4,20 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { test } from 'node:test';
-import { BaristaError } from '../lib/errors.ts';
-import { limits } from '../lib/limits.ts';
-import { defaultMembershipTiming } from '../membership/membership.ts';
-import type { KvErrorCode } from '../metadata/command.ts';
-import { defaultKvOptions } from '../metadata/kv.ts';
-import type { KvOutcome, KvService } from '../metadata/kv-service.ts';
-import { defaultRaftTiming } from '../raft/driver.ts';
-import { SimMetrics } from '../sim/observe.ts';
-import { Simulation } from '../sim/simulation.ts';
-import { AdminServer } from './admin.ts';
-import { type HttpAnswer, handleKvRequest } from './kv-http.ts';
-import { NodeServices } from './services.ts';
+import { BaristaError } from '../../lib/errors.ts';
+import { limits } from '../../lib/limits.ts';
+import { defaultMembershipTiming } from '../../membership/membership.ts';
+import type { KvErrorCode } from '../../metadata/command.ts';
+import { defaultKvOptions } from '../../metadata/kv.ts';
+import type { KvOutcome, KvService } from '../../metadata/kv-service.ts';
+import { AdminServer } from '../../node/admin.ts';
+import { NodeServices } from '../../node/services.ts';
+import { defaultRaftTiming } from '../../raft/driver.ts';
+import { SimMetrics } from '../../sim/observe.ts';
+import { Simulation } from '../../sim/simulation.ts';
+import { type HttpAnswer, handleKvRequest } from './http.ts';
+import { kvOf } from './running.ts';
+import { kvRaftOf } from './running.ts';
 
 /** A KvService double answering every write with `outcome`. */
 function service(outcome: KvOutcome): KvService {
@@ -125,9 +127,9 @@ function realNode() {
         raft: { ...defaultRaftTiming },
       }),
   });
-  assert.ok(sim.runUntilCondition(() => sim.instance('n1')?.raft.core.role === 'leader', 5_000));
+  assert.ok(sim.runUntilCondition(() => kvRaftOf(sim.instance('n1'))?.core.role === 'leader', 5_000));
   const ask = (body: unknown, address = '127.0.0.1'): Promise<HttpAnswer> => {
-    const answer = handleKvRequest(sim.instance('n1')!.kv, body, { address });
+    const answer = handleKvRequest(kvOf(sim.instance('n1')!).client, body, { address });
     sim.runFor(200);
     return answer;
   };
@@ -220,10 +222,16 @@ test('a body that is not valid UTF-8 is 400 invalid_utf8 at the admin server', a
     {
       status: () => ({}),
       metricsText: () => '',
-      kv: async () => {
-        reached++;
-        return { status: 200, body: { ok: true } };
-      },
+      routes: [
+        {
+          path: '/v1/kv',
+          methods: ['POST'],
+          handle: async () => {
+            reached++;
+            return { status: 200, body: { ok: true } };
+          },
+        },
+      ],
     },
     new SimMetrics(),
   );

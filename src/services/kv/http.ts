@@ -18,11 +18,11 @@
 // 504 timed out (`definite` says whether it may have happened). The table is src/node/http-status.ts.
 
 import { z } from 'zod';
-import { BaristaError } from '../lib/errors.ts';
-import type { KvOutcome, KvService } from '../metadata/kv-service.ts';
-import { type HttpAnswer, httpErrorAnswer } from './http-status.ts';
+import { BaristaError } from '../../lib/errors.ts';
+import type { KvOutcome, KvService } from '../../metadata/kv-service.ts';
+import { type HttpAnswer, httpErrorAnswer } from '../../node/http-status.ts';
 
-export type { HttpAnswer } from './http-status.ts';
+export type { HttpAnswer } from '../../node/http-status.ts';
 
 const text = new TextDecoder('utf-8', { fatal: false });
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);

@@ -11,11 +11,11 @@
 // (already a member, last voter, an operation on that node in progress), 429 overloaded, 503 no
 // leader / not leader (retry), 504 timed out (indefinite: it may be partly done; look at GET /v1/members).
 
-import { BaristaError } from '../lib/errors.ts';
-import { limits } from '../lib/limits.ts';
-import type { RaftDriver } from '../raft/driver.ts';
-import { MEMBER_OPS, type MemberOp } from '../raft/member-codec.ts';
-import { type HttpAnswer, httpErrorAnswer } from './http-status.ts';
+import { BaristaError } from '../../lib/errors.ts';
+import { limits } from '../../lib/limits.ts';
+import { type HttpAnswer, httpErrorAnswer } from '../../node/http-status.ts';
+import type { RaftDriver } from '../../raft/driver.ts';
+import { MEMBER_OPS, type MemberOp } from '../../raft/member-codec.ts';
 
 const ID_PATTERN = /^[A-Za-z0-9_.-]+$/;
 

@@ -1,0 +1,393 @@
+// The behaviour of a client listener that the real TCP listener (src/net/tcp-listener.ts) and the
+// simulator's client links (src/sim/client-links.ts) share: admission (connections per port and
+// per client host), the reading holds (in-flight bound, reply backpressure, the handler's own
+// pause), slow-reader eviction, the idle timeout, metrics and rate-limited logs. Each side supplies
+// only a byte pipe (ConnectionIo) per connection; so the bounds the compliance suite checks are
+// enforced by one piece of code in both worlds. Contract: src/env/types.ts (ClientConnection).
+//
+// Pure: time and timers come from the Env's Clock and Timers, so the simulator replays it.
+//
+// Invariants:
+//   - open connections <= bounds.connectionsMax, and per client host <= connectionsPerAddressMax;
+//     the per-host map holds only hosts with an open connection, so it is bounded by the former.
+//   - io.bufferedBytes() <= bounds.bufferedBytesMax after every write: a write that would pass it
+//     evicts the connection (slow_reader) without queueing.
+//   - the pipe reads iff the connection is open and no hold applies (types.ts lists the holds);
+//     io.setReading is called only on a change.
+//   - onClose runs exactly once, after which no handler of the connection runs again; the slot
+//     (and the per-host count) is released at that moment, before onClose.
+
+import { assert } from '../lib/assert.ts';
+import { ConfigError } from '../lib/errors.ts';
+import { limits } from '../lib/limits.ts';
+import { LogLimiter } from '../lib/log-limit.ts';
+import type {
+  ClientCloseReason,
+  ClientConnection,
+  ClientRefuseReason,
+  Clock,
+  Counter,
+  Gauge,
+  ListenerBounds,
+  Logger,
+  Metrics,
+  Timer,
+  Timers,
+} from './types.ts';
+
+/** The byte pipe under one connection: a socket, or a simulated client link. */
+export interface ConnectionIo {
+  /** Hands bytes to the pipe, which owns (a copy of) them after the call. */
+  write(bytes: Uint8Array): void;
+  /** Bytes handed to write() and not yet taken by the client's side. */
+  bufferedBytes(): number;
+  setReading(reading: boolean): void;
+  /** Graceful close: what was written is still delivered, then the client sees end of stream. */
+  end(): void;
+  /** Abort: unsent bytes are dropped, the client sees a reset. */
+  destroy(): void;
+}
+
+export interface ListenerCoreOptions {
+  readonly protocol: string;
+  readonly bounds: ListenerBounds;
+  readonly clock: Clock;
+  readonly timers: Timers;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly handler: (connection: ClientConnection) => void;
+}
+
+/** Checks a protocol's bounds against the ceilings in limits.ts; a ConfigError names the field. */
+export function validateListenerBounds(protocol: string, b: ListenerBounds): void {
+  const field = (name: string): string => `listen.${protocol}.${name}`;
+  const within = (name: keyof ListenerBounds, value: number, max: number): void => {
+    if (!(Number.isSafeInteger(value) && value >= 1 && value <= max)) {
+      throw new ConfigError(field(name), `must be an integer in [1, ${max}], got ${value}`);
+    }
+  };
+  if (!/^[a-z][a-z0-9-]{0,31}$/.test(protocol)) {
+    throw new ConfigError('listen.protocol', `must be a short lower-case name, got '${protocol}'`);
+  }
+  within('connectionsMax', b.connectionsMax, limits.clientPortConnectionsMax);
+  within('connectionsPerAddressMax', b.connectionsPerAddressMax, limits.clientHostConnectionsMax);
+  within('bufferedBytesMax', b.bufferedBytesMax, limits.clientBufferedBytesMax);
+  within('inflightRequestsMax', b.inflightRequestsMax, limits.clientInflightRequestsMax);
+  if (b.idleTimeoutMs !== 'none') within('idleTimeoutMs', b.idleTimeoutMs, limits.clientIdleTimeoutMsMax);
+}
+
+/** The host part of `host:port` / `[v6]:port`, the key of the per-address bound. */
+export function hostOf(remoteAddress: string): string {
+  const i = remoteAddress.lastIndexOf(':');
+  const host = i < 0 ? remoteAddress : remoteAddress.slice(0, i);
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
+
+interface ListenerMetrics {
+  open: Gauge;
+  accepted: Counter;
+  bytesReceived: Counter;
+  bytesSent: Counter;
+  refused: Map<ClientRefuseReason, Counter>;
+  closed: Map<ClientCloseReason, Counter>;
+  pauses: Map<'inflight' | 'backpressure', Counter>;
+}
+
+export class ListenerCore {
+  readonly protocol: string;
+  readonly bounds: ListenerBounds;
+  private readonly open = new Set<CoreConnection>();
+  private readonly perHost = new Map<string, number>();
+  private nextId = 1;
+  private closedFlag = false;
+  readonly m: ListenerMetrics;
+  readonly logLimited: LogLimiter;
+
+  constructor(readonly options: ListenerCoreOptions) {
+    validateListenerBounds(options.protocol, options.bounds);
+    this.protocol = options.protocol;
+    this.bounds = { ...options.bounds };
+    const { metrics } = options;
+    const labels = { protocol: this.protocol };
+    const byReason = <R extends string>(name: string, help: string, reasons: readonly R[]): Map<R, Counter> =>
+      new Map(reasons.map((reason) => [reason, metrics.counter(name, help, { ...labels, reason })]));
+    this.m = {
+      open: metrics.gauge('client_connections_open', 'Client connections open', labels),
+      accepted: metrics.counter('client_connections_accepted_total', 'Client connections accepted', labels),
+      bytesReceived: metrics.counter('client_bytes_received_total', 'Bytes read from clients', labels),
+      bytesSent: metrics.counter('client_bytes_sent_total', 'Bytes written to clients', labels),
+      refused: byReason('client_connections_refused_total', 'Client connections refused at a bound, by reason', [
+        'port_full',
+        'address_full',
+        'listener_closed',
+      ]),
+      closed: byReason('client_connections_closed_total', 'Client connections closed, by reason (evictions too)', [
+        'local',
+        'remote',
+        'reset',
+        'idle_timeout',
+        'slow_reader',
+        'listener_closed',
+      ]),
+      pauses: byReason('client_read_pauses_total', 'Times reading stopped at a bound, by bound', [
+        'inflight',
+        'backpressure',
+      ]),
+    };
+    this.logLimited = new LogLimiter(options.log, options.clock, metrics, `listener-${this.protocol}`);
+  }
+
+  get connections(): number {
+    return this.open.size;
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** Whether a connection from `remoteAddress` may open now; a refusal is counted and logged. */
+  admit(remoteAddress: string): ClientRefuseReason | undefined {
+    let reason: ClientRefuseReason | undefined;
+    if (this.closedFlag) reason = 'listener_closed';
+    else if (this.open.size >= this.bounds.connectionsMax) reason = 'port_full';
+    else if ((this.perHost.get(hostOf(remoteAddress)) ?? 0) >= this.bounds.connectionsPerAddressMax) {
+      reason = 'address_full';
+    }
+    if (reason !== undefined) {
+      this.m.refused.get(reason)!.inc();
+      this.logLimited.warn(
+        `refuse:${reason}`,
+        { protocol: this.protocol, remote: remoteAddress, reason },
+        'client connection refused at a bound',
+      );
+    }
+    return reason;
+  }
+
+  /** Opens an admitted connection over `io` and hands it to the handler. */
+  accept(io: ConnectionIo, remoteAddress: string): CoreConnection {
+    assert(!this.closedFlag, 'accept on a closed listener');
+    const host = hostOf(remoteAddress);
+    const conn = new CoreConnection(this, this.nextId++, io, remoteAddress, host);
+    this.open.add(conn);
+    this.perHost.set(host, (this.perHost.get(host) ?? 0) + 1);
+    this.m.accepted.inc();
+    this.m.open.set(this.open.size);
+    this.options.handler(conn);
+    return conn;
+  }
+
+  /** Called by a connection as it closes: frees its slot. */
+  release(conn: CoreConnection): void {
+    if (!this.open.delete(conn)) return;
+    const left = (this.perHost.get(conn.host) ?? 1) - 1;
+    if (left === 0) this.perHost.delete(conn.host);
+    else this.perHost.set(conn.host, left);
+    this.m.open.set(this.open.size);
+  }
+
+  /** Refuses new connections and closes every open one with `listener_closed`. */
+  close(): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    for (const conn of [...this.open]) conn.terminate('listener_closed');
+  }
+}
+
+/** One connection's state above its pipe. */
+export class CoreConnection implements ClientConnection {
+  readonly protocol: string;
+  readonly bounds: ListenerBounds;
+  private dataHandler: ((chunk: Uint8Array) => void) | null = null;
+  private drainHandler: (() => void) | null = null;
+  private closeHandler: ((reason: ClientCloseReason) => void) | null = null;
+  private inflight = 0;
+  private held = false;
+  /** write() returned false: reading is held and onDrain owed until the pipe is empty. */
+  private awaitingDrain = false;
+  private reading = false;
+  private closedFlag = false;
+  private lastActivityMs: number;
+  private idleTimer: Timer | null = null;
+
+  constructor(
+    private readonly core: ListenerCore,
+    readonly id: number,
+    private readonly io: ConnectionIo,
+    readonly remoteAddress: string,
+    readonly host: string,
+  ) {
+    this.protocol = core.protocol;
+    this.bounds = core.bounds;
+    this.lastActivityMs = core.options.clock.monotonicMs();
+    this.armIdle(this.bounds.idleTimeoutMs);
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  get inflightRequests(): number {
+    return this.inflight;
+  }
+
+  get bufferedBytes(): number {
+    return this.closedFlag ? 0 : this.io.bufferedBytes();
+  }
+
+  onData(handler: (chunk: Uint8Array) => void): void {
+    this.dataHandler = handler;
+    this.updateReading();
+  }
+
+  onDrain(handler: () => void): void {
+    this.drainHandler = handler;
+  }
+
+  onClose(handler: (reason: ClientCloseReason) => void): void {
+    this.closeHandler = handler;
+  }
+
+  write(bytes: Uint8Array): boolean {
+    if (this.closedFlag) return false;
+    const { bufferedBytesMax } = this.bounds;
+    if (this.io.bufferedBytes() + bytes.length > bufferedBytesMax) {
+      this.core.logLimited.warn(
+        'evict:slow_reader',
+        { protocol: this.protocol, remote: this.remoteAddress, bufferedBytes: this.io.bufferedBytes() },
+        'client does not read its replies; evicting it',
+      );
+      this.terminate('slow_reader');
+      return false;
+    }
+    if (bytes.length > 0) {
+      this.io.write(bytes);
+      this.core.m.bytesSent.inc(bytes.length);
+      this.lastActivityMs = this.core.options.clock.monotonicMs();
+    }
+    if (this.closedFlag) return false; // the pipe failed under the write
+    if (this.io.bufferedBytes() * 2 >= bufferedBytesMax) {
+      if (!this.awaitingDrain) {
+        this.awaitingDrain = true;
+        this.core.m.pauses.get('backpressure')!.inc();
+        this.updateReading();
+      }
+      return false;
+    }
+    return true;
+  }
+
+  requestStarted(): void {
+    this.inflight++;
+    if (this.inflight === this.bounds.inflightRequestsMax) this.core.m.pauses.get('inflight')!.inc();
+    this.updateReading();
+  }
+
+  requestFinished(): void {
+    assert(this.inflight > 0, 'requestFinished without a request in flight');
+    this.inflight--;
+    if (this.inflight === 0) this.lastActivityMs = this.core.options.clock.monotonicMs();
+    this.updateReading();
+  }
+
+  pause(): void {
+    this.held = true;
+    this.updateReading();
+  }
+
+  resume(): void {
+    this.held = false;
+    this.updateReading();
+  }
+
+  close(): void {
+    if (this.closedFlag) return;
+    this.finish('local');
+    this.io.end();
+  }
+
+  // --- from the pipe ---
+
+  /** Bytes from the client (only while reading, by the pipe's contract). */
+  received(chunk: Uint8Array): void {
+    if (this.closedFlag || chunk.length === 0) return;
+    this.core.m.bytesReceived.inc(chunk.length);
+    this.lastActivityMs = this.core.options.clock.monotonicMs();
+    const handler = this.dataHandler;
+    assert(handler !== null, 'the pipe delivered bytes before onData was set');
+    handler(chunk);
+  }
+
+  /** The pipe has taken some buffered bytes; if all, the drain owed is delivered. */
+  drained(): void {
+    if (this.closedFlag || !this.awaitingDrain || this.io.bufferedBytes() > 0) return;
+    this.awaitingDrain = false;
+    this.updateReading();
+    this.drainHandler?.();
+  }
+
+  /** The client closed (`remote`: our side ends too, gracefully) or the connection broke (`reset`). */
+  ended(reason: 'remote' | 'reset'): void {
+    if (this.closedFlag) return;
+    this.finish(reason);
+    if (reason === 'remote') this.io.end();
+    else this.io.destroy();
+  }
+
+  /** Closes from this side without a flush: eviction, idle timeout, listener closing. */
+  terminate(reason: 'idle_timeout' | 'slow_reader' | 'listener_closed'): void {
+    if (this.closedFlag) return;
+    this.finish(reason);
+    this.io.destroy();
+  }
+
+  private finish(reason: ClientCloseReason): void {
+    this.closedFlag = true;
+    this.idleTimer?.cancel();
+    this.idleTimer = null;
+    this.core.release(this);
+    this.core.m.closed.get(reason)!.inc();
+    this.dataHandler = null;
+    this.drainHandler = null;
+    const handler = this.closeHandler;
+    this.closeHandler = null;
+    handler?.(reason);
+  }
+
+  private updateReading(): void {
+    if (this.closedFlag) return;
+    const reading =
+      this.dataHandler !== null && !this.held && !this.awaitingDrain && this.inflight < this.bounds.inflightRequestsMax;
+    if (reading === this.reading) return;
+    this.reading = reading;
+    this.io.setReading(reading);
+  }
+
+  private armIdle(delayMs: number | 'none'): void {
+    if (delayMs === 'none') return;
+    this.idleTimer = this.core.options.timers.after(delayMs, () => this.checkIdle());
+  }
+
+  /** One timer per connection, re-armed only when it fires (activity just moves lastActivityMs). */
+  private checkIdle(): void {
+    this.idleTimer = null;
+    const idleMs = this.bounds.idleTimeoutMs;
+    if (this.closedFlag || idleMs === 'none') return;
+    const now = this.core.options.clock.monotonicMs();
+    if (this.inflight > 0) {
+      this.armIdle(idleMs); // a request being served is not idleness
+      return;
+    }
+    const quietMs = now - this.lastActivityMs;
+    if (quietMs >= idleMs) {
+      this.core.logLimited.debug(
+        'evict:idle',
+        { protocol: this.protocol, remote: this.remoteAddress, idleMs },
+        'client connection idle; closing it',
+      );
+      this.terminate('idle_timeout');
+      return;
+    }
+    this.armIdle(idleMs - quietMs);
+  }
+}

@@ -1,0 +1,132 @@
+// The membership service: heartbeats and failure detection (src/membership) and the operators'
+// membership operations on every Raft group of the node (GET/POST /v1/members, http.ts). It provides
+// the membership view every later service sees (ServiceContext.membership), so it is listed
+// first in src/node/registry.ts. Config: the node config's `membership` section. Status section:
+// this node's incarnation and its peers as it sees them. Simulator: incarnations only grow
+// (checked after every event), and after healing every node sees every peer alive in its
+// current life.
+
+import { z } from 'zod';
+import { MessageType } from '../../lib/message-types.ts';
+import { MembershipDriver } from '../../membership/driver.ts';
+import { defaultMembershipTiming } from '../../membership/membership.ts';
+import type { ClusterSim, RunningService, ServiceDefinition, ServiceHost } from '../../node/service.ts';
+import { handleMemberRequest } from './http.ts';
+
+export const membershipConfigSchema = z
+  .strictObject({
+    heartbeatIntervalMs: z.number().int().min(10).max(60_000).default(defaultMembershipTiming.heartbeatIntervalMs),
+    suspectPhi: z.number().min(1).max(100).default(defaultMembershipTiming.suspectPhi),
+    deadAfterMs: z.number().int().min(50).max(600_000).default(defaultMembershipTiming.deadAfterMs),
+    phiWindowIntervalsMax: z.number().int().min(2).max(10_000).default(defaultMembershipTiming.phiWindowIntervalsMax),
+    acceptablePauseMs: z.number().int().min(0).max(60_000).default(defaultMembershipTiming.acceptablePauseMs),
+  })
+  .superRefine((c, ctx) => {
+    if (c.deadAfterMs <= c.heartbeatIntervalMs)
+      ctx.addIssue({ code: 'custom', path: ['deadAfterMs'], message: 'must exceed heartbeatIntervalMs' });
+  });
+
+export type MembershipConfig = z.infer<typeof membershipConfigSchema>;
+
+export interface MembershipRunning extends RunningService {
+  readonly driver: MembershipDriver;
+}
+
+/** The membership service running on a simulated node (for the hooks below and tests). */
+export function membershipOf(node: ServiceHost): MembershipRunning {
+  return node.service<MembershipRunning>('membership');
+}
+
+export const membershipService: ServiceDefinition<MembershipConfig, MembershipRunning> = {
+  name: 'membership',
+  description: 'heartbeats, phi-accrual failure detection, and Raft membership operations (/v1/members)',
+  configSchema: membershipConfigSchema,
+  messageTypes: [MessageType.MembershipPing, MessageType.MembershipAck],
+  protocols: [],
+  // Member operations act on every group's configuration (ctx.memberOps); no state of its own.
+  raftGroups: [],
+  start(ctx) {
+    const driver = new MembershipDriver(ctx.env, ctx.router, ctx.peers, ctx.config, ctx.incarnation);
+    return {
+      driver,
+      membership: driver,
+      adminRoutes: [
+        {
+          path: '/v1/members',
+          methods: ['GET', 'POST'],
+          handle: (req) => {
+            if (req.method === 'GET') return Promise.resolve({ status: 200, body: ctx.memberOps.membersView() });
+            return handleMemberRequest(ctx.memberOps, req.body);
+          },
+        },
+      ],
+      status: () => ({ incarnation: driver.incarnation, peers: driver.view() }),
+      stop: () => driver.stop(),
+    };
+  },
+  sim: {
+    addInvariants: addMembershipInvariants,
+    converged: membershipConverged,
+    workloads: [
+      {
+        name: 'membership',
+        description: 'no client traffic: heartbeats, failure detection and their invariants under faults',
+        inMix: false,
+        start: () => ({
+          inflightOps: 0,
+          controlActions: 0,
+          settleMs: 0,
+          liveness: () => {},
+          check: () => undefined,
+        }),
+      },
+    ],
+  },
+};
+
+/** Incarnations only grow: a node's own on every start, and what a viewer saw of a peer within one life. */
+function addMembershipInvariants(sim: ClusterSim): void {
+  const lastOwn = new Map<string, number>();
+  const lastInstance = new Map<string, ServiceHost>();
+  const seen = new Map<string, number>();
+  sim.addInvariant('incarnations-increase', (s) => {
+    for (const id of s.nodeIds) {
+      const node = s.instance(id);
+      if (node === undefined) continue;
+      const membership = membershipOf(node).driver;
+      const own = membership.incarnation;
+      const prev = lastOwn.get(id);
+      const restarted = lastInstance.has(id) && lastInstance.get(id) !== node;
+      if (prev !== undefined && (own < prev || (restarted && own === prev))) {
+        return `${id} restarted with incarnation ${own}, not above its previous ${prev}`;
+      }
+      lastOwn.set(id, own);
+      lastInstance.set(id, node);
+      for (const peer of s.nodeIds) {
+        const incarnation = membership.core.peerIncarnation(peer);
+        if (incarnation === undefined) continue;
+        const key = `${id}@${own}>${peer}`;
+        const before = seen.get(key) ?? 0;
+        if (incarnation < before) return `${id} saw ${peer}'s incarnation go back from ${before} to ${incarnation}`;
+        seen.set(key, incarnation);
+      }
+    }
+    return undefined;
+  });
+}
+
+/** Every node is up and sees every peer alive, in the peer's current life. */
+function membershipConverged(sim: ClusterSim): boolean {
+  for (const id of sim.nodeIds) {
+    const node = sim.instance(id);
+    if (node === undefined || sim.state(id) !== 'up') return false;
+    const core = membershipOf(node).driver.core;
+    for (const peer of sim.nodeIds) {
+      if (peer === id) continue;
+      if (core.status(peer) !== 'alive') return false;
+      const other = sim.instance(peer);
+      if (other === undefined || core.peerIncarnation(peer) !== membershipOf(other).driver.incarnation) return false;
+    }
+  }
+  return true;
+}

@@ -275,9 +275,11 @@ export class NodeServices {
   stop(): void {
     // Clients first: no request reaches a service that is stopping.
     for (const [protocol, l] of this.listeners) {
-      l.listener.close().catch((err: unknown) =>
-        this.env.log.warn({ protocol, err: String(err) }, 'node: client listener close failed'),
-      );
+      l.listener
+        .close()
+        .catch((err: unknown) =>
+          this.env.log.warn({ protocol, err: String(err) }, 'node: client listener close failed'),
+        );
     }
     // Reverse start order: a service stops before what it was built on.
     for (const s of [...this.services.values()].reverse()) s.stop();

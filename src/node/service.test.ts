@@ -7,10 +7,22 @@
 // talks to it over a client link cut at every byte, the host shows the listener's counts, closes
 // it on stop and on a failed start, and a crash resets the client.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { z } from 'zod';
 import type { Env, ListenerBounds } from '../env/types.ts';
 import { ConfigError } from '../lib/errors.ts';
+import { memoryLogger } from '../env/log.ts';
+import { realClock, realTimers } from '../env/real-time.ts';
+import { noMutations } from '../lib/mutations.ts';
+import { SeededRng } from '../lib/rng.ts';
+import { TcpClientListeners } from '../net/tcp-listener.ts';
+import { TcpTransport } from '../net/tcp-transport.ts';
+import { MemoryMetrics, pollUntil } from '../net/testing.ts';
+import { FileDisk } from '../storage/file-disk.ts';
 import { MessageType } from '../lib/message-types.ts';
 import { defaultRaftTiming } from '../raft/driver.ts';
 import type { SimClientCloseReason, SimClientConnection } from '../sim/client-links.ts';
@@ -252,4 +264,71 @@ test('a service listens only on what it declared; a failed start closes its list
   sim.runFor(10);
   assert.deepEqual([a.got.closed, b.got.closed].sort(), ['refused', undefined]);
   assert.equal(sim.metrics('n1').value('client_connections_refused_total', { reason: 'port_full' }), 1);
+});
+
+test('real process: the same service through NodeServices binds its port on TCP and closes it on stop', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'baristas-seam-listen-'));
+  const metrics = new MemoryMetrics();
+  const log = memoryLogger(10_000);
+  const transport = new TcpTransport({
+    self: 'n1',
+    clusterId: 'seam',
+    listen: { host: '127.0.0.1', port: 0 },
+    peers: {},
+    metrics,
+    log,
+    rng: new SeededRng('seam-real'),
+  });
+  await transport.start();
+  const listeners = new TcpClientListeners({ host: '127.0.0.1', clock: realClock, timers: realTimers, metrics, log });
+  const env: Env = {
+    nodeId: 'n1',
+    clock: realClock,
+    timers: realTimers,
+    rng: new SeededRng('seam-real-env'),
+    transport,
+    disk: new FileDisk({ root }),
+    metrics,
+    log,
+    listen: (protocol, options, handler) => listeners.listen(protocol, options, handler),
+    mutations: noMutations,
+  };
+  const node = new NodeServices(
+    env,
+    { clusterId: 'seam', peers: [], raft: { ...defaultRaftTiming }, ports: { [testProtocolName]: 0 } },
+    [lineService()],
+  );
+  try {
+    await listeners.ready();
+    await pollUntil(() => node.status().clients[testProtocolName]!.port !== 0, 'the bound port in /status');
+    const port = node.status().clients[testProtocolName]!.port;
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+    });
+    let ended = '';
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      ended = err.code ?? 'error';
+    });
+    socket.on('close', () => {
+      ended ||= 'closed';
+    });
+    socket.write('ECHO real\n');
+    await pollUntil(() => text === '+real\n', 'echo over TCP');
+    node.stop();
+    await pollUntil(() => ended !== '', 'stop closes the open connection');
+    assert.equal(ended, 'ECONNRESET', 'listener_closed resets the client');
+    const refused = await new Promise<boolean>((resolve) => {
+      const late = connect(port, '127.0.0.1');
+      late.on('connect', () => resolve(false));
+      late.on('error', () => resolve(true));
+    });
+    assert.ok(refused, 'nothing listens after stop');
+  } finally {
+    node.stop();
+    await listeners.close();
+    await transport.close();
+    rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -216,22 +216,24 @@ const STATUS_GLYPH: Record<string, string> = {
 
 async function statusLine(cluster: ClusterFile): Promise<string> {
   const parts: string[] = [];
-  let raft = pc.yellow('raft: no leader');
+  /** Leader per Raft group, in the order the nodes report them. */
+  const leaders = new Map<string, string>();
   for (const node of cluster.nodes) {
     try {
       const r = await httpGet(node.host, node.ports['admin']!, '/status', 500);
       const s = JSON.parse(r.body) as {
         services?: { membership?: { peers: Array<{ id: string; status: string }> } };
-        raft?: { role: string; term: number; commitIndex: number };
+        groups?: Record<string, { role: string; term: number; commitIndex: number }>;
       };
       const peers = s.services?.membership?.peers ?? [];
       parts.push(`${node.id}:[${peers.map((p) => `${p.id}${STATUS_GLYPH[p.status] ?? '?'}`).join(' ')}]`);
-      if (s.raft?.role === 'leader')
-        raft = `raft: leader ${pc.bold(node.id)} term ${s.raft.term} commit ${s.raft.commitIndex}`;
+      for (const [name, g] of Object.entries(s.groups ?? {}))
+        if (g.role === 'leader') leaders.set(name, `${name}: ${pc.bold(node.id)} t${g.term} c${g.commitIndex}`);
     } catch {
       parts.push(`${node.id}:${pc.red('down')}`);
     }
   }
+  const raft = leaders.size === 0 ? pc.yellow('raft: no leader') : `leaders ${[...leaders.values()].join(', ')}`;
   return `${parts.join('  ')}  ${raft}`;
 }
 

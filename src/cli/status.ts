@@ -14,13 +14,23 @@ interface PeerStatusJson {
   silenceMs?: number;
   clock?: { offsetMs: number; delayMs: number };
 }
+interface RaftGroupJson {
+  role: string;
+  term: number;
+  commitIndex: number;
+  appliedIndex: number;
+  leader: string | null;
+}
+
 interface NodeStatusJson {
   nodeId: string;
   clusterId: string;
   incarnation: number;
   pid?: number;
   uptimeMs?: number;
-  raft?: { role: string; term: number; commitIndex: number; appliedIndex: number; leader: string | null };
+  raft?: RaftGroupJson;
+  /** Every Raft group on the node by name (the metadata group and each service's own). */
+  groups?: Record<string, RaftGroupJson>;
   /** Each service's section, by service name. */
   services?: Record<string, unknown> & { membership?: { peers?: PeerStatusJson[] } };
 }
@@ -103,7 +113,7 @@ export async function runStatus(o: StatusOptions, out: (s: string) => void): Pro
     return results.some((r) => 'error' in r) ? 1 : 0;
   }
   const table = new Table({
-    head: ['node', 'endpoint', 'incarnation', 'uptime', 'raft', 'peers (as this node sees them)'],
+    head: ['node', 'endpoint', 'incarnation', 'uptime', 'raft groups', 'peers (as this node sees them)'],
     style: tableStyle(),
   });
   for (const r of results) {
@@ -119,9 +129,16 @@ export async function runStatus(o: StatusOptions, out: (s: string) => void): Pro
         return `${p.id} ${colour(p.status)}${pc.dim(offset)}`;
       })
       .join(', ');
-    const raft = s.raft
-      ? `${s.raft.role} t${s.raft.term} c${s.raft.commitIndex}/a${s.raft.appliedIndex} L=${s.raft.leader ?? '-'}`
-      : '-';
+    // One line per Raft group (nodes from before groups report only `raft`).
+    const groups = Object.entries(s.groups ?? (s.raft ? { raft: s.raft } : {}));
+    const raft =
+      groups.length === 0
+        ? '-'
+        : groups
+            .map(
+              ([name, g]) => `${name}: ${g.role} t${g.term} c${g.commitIndex}/a${g.appliedIndex} L=${g.leader ?? '-'}`,
+            )
+            .join('\n');
     const uptime = s.uptimeMs === undefined ? '' : `${Math.round(s.uptimeMs / 1000)}s`;
     table.push([s.nodeId, r.endpoint, String(s.incarnation), uptime, raft, peers]);
   }

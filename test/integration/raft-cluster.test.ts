@@ -29,11 +29,17 @@ async function kv(node: Node, body: unknown, timeoutMs = 3_000): Promise<Answer>
   return JSON.parse(r.body) as Answer;
 }
 
+/** The part of /status these tests read: the kv group's Raft state. */
+interface KvStatus {
+  groups: { kv: { role: string; appliedIndex: number; commitIndex: number } };
+}
+
 async function leaderOf(nodes: readonly Node[]): Promise<Node | undefined> {
   for (const n of nodes) {
     try {
-      const s = await getJson<{ raft: { role: string } }>(n.host, n.ports['admin']!, '/status');
-      if (s.raft.role === 'leader') return n;
+      // The KV keyspace's own Raft group (`raft` in /status is the metadata group).
+      const s = await getJson<KvStatus>(n.host, n.ports['admin']!, '/status');
+      if (s.groups.kv.role === 'leader') return n;
     } catch {
       // down
     }
@@ -179,15 +185,11 @@ describe('Raft across real processes', () => {
     await until('writes continue under the new leader', 20_000, () => acked.length >= ackedAtKill + 20);
     restarted = spawnCli(['node', '--config', leader.config]);
     await until('the old leader catches up', 30_000, async () => {
-      const s = await getJson<{ raft: { appliedIndex: number; role: string } }>(
-        leader.host,
-        leader.ports['admin']!,
-        '/status',
-      );
+      const s = await getJson<KvStatus>(leader.host, leader.ports['admin']!, '/status');
       const l = await leaderOf(cluster.nodes);
       if (!l) return false;
-      const ls = await getJson<{ raft: { commitIndex: number } }>(l.host, l.ports['admin']!, '/status');
-      return s.raft.appliedIndex >= ls.raft.commitIndex - 5;
+      const ls = await getJson<KvStatus>(l.host, l.ports['admin']!, '/status');
+      return s.groups.kv.appliedIndex >= ls.groups.kv.commitIndex - 5;
     });
     stop = true;
     await Promise.all(clients);

@@ -52,8 +52,9 @@ function ok(text: string): Uint8Array {
   return encodeReply({ ok: true, text });
 }
 
-function bad(code: string, detail: string): Uint8Array {
-  return encodeReply({ ok: false, text: `${code} ${detail}` });
+/** The test protocol's own error words (its wire strings, as RESP has `-ERR`), not catalogue codes. */
+function refusal(word: 'bad_argument' | 'unknown_command', detail: string): Uint8Array {
+  return encodeReply({ ok: false, text: `${word} ${detail}` });
 }
 
 function serve(env: TestSessionEnv, connection: ClientConnection, request: TestRequest, reply: Reply): void {
@@ -73,7 +74,7 @@ function serve(env: TestSessionEnv, connection: ClientConnection, request: TestR
       const msText = space < 0 ? argument : argument.slice(0, space);
       const ms = parseCount(msText, testProtoSlowMsMax);
       if (ms === undefined) {
-        reply(bad('bad_argument', `SLOW needs ms in 0..${testProtoSlowMsMax}`));
+        reply(refusal('bad_argument', `SLOW needs ms in 0..${testProtoSlowMsMax}`));
         return;
       }
       const text = space < 0 ? '' : argument.slice(space + 1);
@@ -86,14 +87,14 @@ function serve(env: TestSessionEnv, connection: ClientConnection, request: TestR
       const count = parseCount(countText, testProtoFloodCountMax);
       const lineBytes = parseCount(bytesText, testProtoLineBytesMax);
       if (count === undefined || lineBytes === undefined || lineBytes < 3) {
-        reply(bad('bad_argument', `${verb} needs count and line bytes (3 or more)`));
+        reply(refusal('bad_argument', `${verb} needs count and line bytes (3 or more)`));
         return;
       }
       flood(env, connection, { count, lineBytes, heedBackpressure: verb === 'FLOOD' }, reply);
       return;
     }
     default:
-      reply(bad('unknown_command', verb));
+      reply(refusal('unknown_command', verb));
   }
 }
 

@@ -10,7 +10,11 @@
 //               (`kv.apdexTargetMs: ...`). Validated with the rest of the node config.
 //   2. ports    `protocols` lists the client protocols the service listens on; the node config's
 //               `ports` map must hold a port for each (`ports.resp: 6379`), and `barista dev`
-//               assigns one per node. (`peer` and `admin` are the platform's.)
+//               assigns one per node. (`peer` and `admin` are the platform's.) At start the service
+//               calls `ctx.listen(protocol, bounds, handler)` once per protocol; the host binds
+//               `ports.<protocol>`, closes the listener when the node stops (or the start fails)
+//               and shows its counts under /status `clients.<protocol>`. Bounds come from the
+//               service's config section (src/node/listen-bounds.ts: defaults, overridable).
 //   3. groups   `raftGroups` names the Raft groups the service uses and the state machine it keeps
 //               in each (one namespace per service and group).
 //   4. start    `start(ctx)` gets exactly the components in ServiceContext and nothing of the
@@ -26,7 +30,7 @@
 // platform never imports a service (except the one list, registry.ts); test/boundaries.test.ts.
 
 import type { z } from 'zod';
-import type { Env, Logger, Metrics, NodeId } from '../env/types.ts';
+import type { ClientConnection, Env, Listener, ListenerBounds, Logger, Metrics, NodeId } from '../env/types.ts';
 import type { MessageHandler } from '../lib/router.ts';
 import type { PeerView } from '../membership/membership.ts';
 import type { RaftDriver } from '../raft/driver.ts';
@@ -125,6 +129,11 @@ export interface ServiceContext<Config> {
   readonly memberOps: MemberOps;
   /** The port of a protocol the service declared (the listener binds it). */
   port(protocol: string): number | undefined;
+  /**
+   * Accepts client connections for a protocol the service declared, on `ports.<protocol>` (the
+   * simulator: any). One listener per protocol; the host closes it on stop and on a failed start.
+   */
+  listen(protocol: string, bounds: ListenerBounds, handler: (connection: ClientConnection) => void): Listener;
   readonly metrics: ServiceMetrics;
   /** The node's logger with `service: <name>` bound. */
   readonly log: Logger;

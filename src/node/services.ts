@@ -14,7 +14,7 @@
 // start in declaration order; groups nobody asked for start after the services. Nothing here
 // knows what a service does.
 
-import type { Env, Metrics } from '../env/types.ts';
+import type { ClientCloseReason, ClientConnection, Env, Listener, Metrics } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { MessageRouter } from '../lib/router.ts';
@@ -67,6 +67,50 @@ export interface NodeStatus {
   readonly start: StartDecision['kind'];
   /** Each service's /status section, by service name. */
   readonly services: Readonly<Record<string, unknown>>;
+  /** Each client listener a service opened, by protocol. */
+  readonly clients: Readonly<Record<string, ClientListenerStatus>>;
+}
+
+/**
+ * One client listener's counts since the node started. Refusals (`port_full`, `address_full`)
+ * never reach the host: they are in client_connections_refused_total{protocol,reason}.
+ */
+export interface ClientListenerStatus {
+  readonly service: string;
+  readonly port: number;
+  readonly open: number;
+  readonly accepted: number;
+  /** Closed at an eviction bound (`idle_timeout`, `slow_reader`). */
+  readonly evicted: number;
+  readonly closed: Readonly<Partial<Record<ClientCloseReason, number>>>;
+}
+
+interface OpenListener {
+  readonly service: string;
+  readonly listener: Listener;
+  port: number;
+  readonly counts: { accepted: number; readonly closed: Partial<Record<ClientCloseReason, number>> };
+}
+
+/**
+ * The connection as the service's handler gets it, with its close counted (the close handler is
+ * one slot: the count runs first, then whatever handler the service sets).
+ */
+function countedConnection(conn: ClientConnection, counted: (reason: ClientCloseReason) => void): ClientConnection {
+  conn.onClose(counted);
+  return new Proxy(conn, {
+    get(target, key) {
+      if (key === 'onClose') {
+        return (handler: (reason: ClientCloseReason) => void) =>
+          target.onClose((reason) => {
+            counted(reason);
+            handler(reason);
+          });
+      }
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /** Validates `config[def.name]` with the service's schema; a bad field is a ConfigError naming it. */
@@ -108,6 +152,8 @@ export class NodeServices {
   /** The running services, by name, in start order. */
   readonly services = new Map<string, RunningService>();
   private readonly handles = new Map<string, RaftGroupHandle>();
+  /** Client listeners the services opened, by protocol (closed on stop). */
+  private readonly listeners = new Map<string, OpenListener>();
   private membershipView: MembershipView | undefined;
 
   constructor(
@@ -215,10 +261,26 @@ export class NodeServices {
       groups: this.groups.status(),
       start: this.start.kind,
       services: sections,
+      clients: Object.fromEntries(
+        [...this.listeners].map(([protocol, l]) => {
+          const { service, port, listener, counts } = l;
+          const evicted = (counts.closed.idle_timeout ?? 0) + (counts.closed.slow_reader ?? 0);
+          const closed = { ...counts.closed };
+          return [protocol, { service, port, open: listener.connections, accepted: counts.accepted, evicted, closed }];
+        }),
+      ),
     };
   }
 
   stop(): void {
+    // Clients first: no request reaches a service that is stopping.
+    for (const [protocol, l] of this.listeners) {
+      l.listener
+        .close()
+        .catch((err: unknown) =>
+          this.env.log.warn({ protocol, err: String(err) }, 'node: client listener close failed'),
+        );
+    }
     // Reverse start order: a service stops before what it was built on.
     for (const s of [...this.services.values()].reverse()) s.stop();
     this.groups.stop();
@@ -250,6 +312,28 @@ export class NodeServices {
       port: (protocol) => {
         assert(protocols.has(protocol), `${def.name} asks for the port of protocol ${protocol} it declared`);
         return this.config.ports?.[protocol];
+      },
+      listen: (protocol, bounds, handler) => {
+        assert(protocols.has(protocol), `${def.name} listens on protocol ${protocol} it declared`);
+        assert(!this.listeners.has(protocol), `${def.name} listens on protocol ${protocol} once`);
+        const port = this.config.ports?.[protocol] ?? 0;
+        const counts = { accepted: 0, closed: {} as Partial<Record<ClientCloseReason, number>> };
+        const counted = (reason: ClientCloseReason) => {
+          counts.closed[reason] = (counts.closed[reason] ?? 0) + 1;
+        };
+        const listener = env.listen(protocol, { port, bounds }, (conn) => {
+          counts.accepted++;
+          handler(countedConnection(conn, counted));
+        });
+        const entry: OpenListener = { service: def.name, listener, port, counts };
+        this.listeners.set(protocol, entry);
+        listener.ready().then(
+          (bound) => {
+            entry.port = bound;
+          },
+          () => undefined, // the bind error reaches the node's start (main.ts awaits every listener)
+        );
+        return listener;
       },
       metrics: serviceMetrics(env.metrics),
       log: env.log.child({ service: def.name }),

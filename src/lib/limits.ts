@@ -49,7 +49,7 @@ export const limits = {
   /** Nodes in a cluster. */
   clusterNodesMax: 64,
 
-  // --- Raft (src/raft, src/metadata/raft-driver.ts) --------------------------------------------
+  // --- Raft (src/raft, src/raft/driver.ts) --------------------------------------------
   /** Write-stage timing marks (src/raft/write-stages.ts) one node keeps per tracked stage. */
   raftStageMarksCountMax: 1024,
   /** One Raft log entry's command bytes (a client command); larger ones are refused at the door. */

@@ -29,6 +29,8 @@ interface NodeStatusJson {
   pid?: number;
   uptimeMs?: number;
   raft?: RaftGroupJson;
+  /** Client listeners by protocol (the platform's `clients` section). */
+  clients?: Record<string, unknown>;
   /** Every Raft group on the node by name (the metadata group and each service's own). */
   groups?: Record<string, RaftGroupJson>;
   /** Each service's section, by service name. */
@@ -46,6 +48,18 @@ function cell(value: unknown): string {
 }
 
 /** One table per service: a row per node, a column per key of the service's section. */
+/**
+ * The sections `barista status` prints as tables: each service's section, then one per client
+ * port the node listens on (`client port <protocol>`: open, accepted, evicted, closes by reason).
+ */
+export function statusSections(status: {
+  services?: Record<string, unknown>;
+  clients?: Record<string, unknown>;
+}): Record<string, unknown> {
+  const ports = Object.entries(status.clients ?? {}).map(([protocol, c]) => [`client port ${protocol}`, c] as const);
+  return { ...(status.services ?? {}), ...Object.fromEntries(ports) };
+}
+
 export function serviceTables(rows: readonly { node: string; services: Record<string, unknown> }[]): string[] {
   const names = [...new Set(rows.flatMap((r) => Object.keys(r.services)))];
   return names.map((name) => {
@@ -144,7 +158,7 @@ export async function runStatus(o: StatusOptions, out: (s: string) => void): Pro
   }
   out(`${table.toString()}\n`);
   const rows = results.flatMap((r) =>
-    'status' in r && r.status !== undefined ? [{ node: r.status.nodeId, services: r.status.services ?? {} }] : [],
+    'status' in r && r.status !== undefined ? [{ node: r.status.nodeId, services: statusSections(r.status) }] : [],
   );
   for (const t of serviceTables(rows)) out(`${t}\n`);
   return results.some((r) => 'error' in r) ? 1 : 0;

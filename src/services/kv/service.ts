@@ -83,7 +83,13 @@ export const kvService: ServiceDefinition<KvConfig, KvRunning> = {
           },
         },
       ],
-      status: () => ({ group: group.name, keys: state.size, sessions: state.sessionCount }),
+      status: () => ({
+        group: group.name,
+        keys: state.size,
+        sessions: state.sessionCount,
+        // Commands the state machine refused as malformed (a typed result, never a stopped replica).
+        malformedCommands: state.malformedCount,
+      }),
       stop: () => {},
     };
   },

@@ -10,28 +10,14 @@
 //   wire       src/wire/P never imports src/wire/Q (src/wire/*.ts is shared), nor a service's
 //              files other than its api.ts
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
 import { test } from 'node:test';
+import { sourceFiles } from './source-files.ts';
 
 const CORES = ['src/lib', 'src/raft', 'src/membership', 'src/metadata', 'src/sim', 'src/metrics', 'src/check/models'];
 const CORE_FORBIDDEN = ['src/net', 'src/storage', 'src/node', 'src/services', 'src/wire', 'src/cli'];
 const REGISTRY = 'src/node/registry.ts';
-
-function sourceFiles(dir: string, out: string[] = []): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return out;
-  }
-  for (const name of names) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) sourceFiles(p, out);
-    else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) out.push(p);
-  }
-  return out;
-}
 
 /** Repo-relative paths of the modules `text` (the file at `file`) imports by a relative path. */
 export function importsOf(file: string, text: string): string[] {

@@ -3,26 +3,17 @@
 // status, CLI exit) are total. The types do most of it; the `@ts-expect-error` lines below are the
 // negative controls: if any of them stopped being an error, `tsc` would fail on the unused directive.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { CLI_EXIT, cliExitByCode, cliExitFor } from '../src/cli/exit-codes.ts';
 import { type ErrorCode, errorCatalogue, errorCodes, isErrorCode } from '../src/lib/error-codes.ts';
 import { BaristaError, LimitError, ProtocolError } from '../src/lib/errors.ts';
 import { httpErrorAnswer, httpStatusByCode } from '../src/node/http-status.ts';
 import { NotLeaderError, ProposalDroppedError } from '../src/raft/errors.ts';
-
-function sources(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) sources(p, out);
-    else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) out.push(p);
-  }
-  return out;
-}
+import { sourceFiles } from './source-files.ts';
 
 const CATALOGUE_FILES = ['src/lib/error-codes.ts', 'src/node/http-status.ts', 'src/cli/exit-codes.ts'];
-const src = sources('src')
+const src = sourceFiles('src')
   .filter((f) => !CATALOGUE_FILES.includes(f))
   .map((f) => ({ f, text: readFileSync(f, 'utf8') }));
 

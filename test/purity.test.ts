@@ -2,9 +2,9 @@
 // draws ambient randomness, schedules real timers or touches node:* cannot run in the deterministic
 // simulator, so a seed would no longer replay. This test scans the source; a hit names file:line.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { sourceFiles } from './source-files.ts';
 
 /** Directories whose non-test files must be pure. */
 const PURE_DIRS = [
@@ -30,21 +30,6 @@ const BANNED: ReadonlyArray<[RegExp, string]> = [
   [/\bcrypto\.(random|getRandom)/, 'crypto randomness (use the injected Rng)'],
   [/from\s+['"]node:|import\(\s*['"]node:|require\(\s*['"]node:/, 'node:* import'],
 ];
-
-function sourceFiles(dir: string, out: string[] = []): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return out;
-  }
-  for (const name of names) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) sourceFiles(p, out);
-    else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) out.push(p);
-  }
-  return out;
-}
 
 function stripComments(line: string): string {
   const i = line.indexOf('//');

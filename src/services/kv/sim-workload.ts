@@ -12,6 +12,7 @@
 // holding the request records `info`, and that client continues under a fresh process id.
 // Deterministic: only virtual time and the simulation's seeded Rng.
 
+import { realClock } from '../../env/real-time.ts';
 import type { History } from '../../check/history.ts';
 import { checkHistory } from '../../check/index.ts';
 import { HistoryRecorder } from '../../check/recorder.ts';
@@ -123,9 +124,10 @@ export class KvWorkload<S extends ServiceHost = ServiceHost> {
   }
 
   check(): CheckResult {
-    // The check runs after the simulation, on real time (a budget in virtual time would never
-    // expire); it cannot influence the run or its trace hash.
-    return checkHistory(this.history(), 'kv', { timeBudgetMs: 30_000, now: () => performance.now() });
+    // The check runs after the simulation, on the process's real clock (a budget in virtual time
+    // would never expire), read through the I/O layer's one real Clock; it cannot influence the
+    // run or its trace hash.
+    return checkHistory(this.history(), 'kv', { timeBudgetMs: 30_000, now: realClock.monotonicMs });
   }
 
   private timeNs(): number {

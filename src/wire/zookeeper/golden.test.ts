@@ -99,11 +99,15 @@ for (const name of ['node-client-session', 'zkcli-session']) {
     const f = fixture(name);
     const requests = decodeRequests(f.requests);
     assert.equal(requests.length, f.requests.length);
-    requests.forEach((r, i) => assert.equal(toHex(reencodeRequest(r)), f.requests[i], `request ${i}`));
+    requests.forEach((r, i) => {
+      assert.equal(toHex(reencodeRequest(r)), f.requests[i], `request ${i}`);
+    });
     // Byte by byte gives the same requests.
     assert.deepEqual(decodeRequests(f.requests, bytewise), requests);
     const replies = decodeReplies(requests, f.replies);
-    replies.forEach((r, i) => assert.equal(toHex(reencodeReply(r)), f.replies[i], `reply ${i}`));
+    replies.forEach((r, i) => {
+      assert.equal(toHex(reencodeReply(r)), f.replies[i], `reply ${i}`);
+    });
   });
 }
 

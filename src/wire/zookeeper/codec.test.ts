@@ -490,3 +490,26 @@ test('garbage never throws anything: random bytes, random frames after a connect
     { numRuns: 500 },
   );
 });
+
+test('the decoder holds at most one partial frame, and nothing after a terminal error or a four-letter word', () => {
+  const d = new ZkRequestDecoder({ packetBytesMax: 64 });
+  d.push(connect0);
+  assert.equal((d.next() as ZkServerRequest).kind, 'connect');
+  d.push(new JuteWriter().int(64).raw(new Uint8Array(30)).finish());
+  assert.equal(d.next(), undefined);
+  assert.equal(d.heldBytes, 34);
+  d.push(new JuteWriter().raw(new Uint8Array(34)).int(65).finish());
+  assert.equal((d.next() as ZkServerRequest).kind, 'unknown'); // type 0 (notification) is not a request
+  const e = d.next();
+  assert.ok(e instanceof ProtocolError && e.code === 'zk_packet_too_large');
+  d.push(new Uint8Array(100));
+  assert.equal(d.heldBytes, 0);
+  assert.equal(d.next(), e);
+
+  const w = new ZkRequestDecoder();
+  w.push(concat([encodeFourLetterWord('srvr'), new Uint8Array(100)]));
+  assert.equal((w.next() as ZkServerRequest).kind, 'fourLetter');
+  w.push(new Uint8Array(100));
+  assert.equal(w.heldBytes, 0);
+  assert.equal(w.next(), undefined);
+});

@@ -612,8 +612,11 @@ export class ZnodeTree {
     sessions: readonly { id: number; timeoutMs: number; passwd: Uint8Array }[],
   ): void {
     for (const s of sessions) this.sessionTable.set(s.id, { timeoutMs: s.timeoutMs, passwd: s.passwd, ephemerals: new Set() });
-    for (const path of [...this.store.paths()].sort().reverse()) this.store.remove(this.store.slot(path)!);
-    this.acls.release(this.acls.intern(READ_ACL_UNSAFE)); // keep the count balanced below
+    for (const path of [...this.store.paths()].sort().reverse()) {
+      const s = this.store.slot(path)!;
+      this.acls.release(this.store.acl(s));
+      this.store.remove(s);
+    }
     for (const n of nodes) {
       const parent = n.path === '/' ? -1 : this.store.slot(n.path.slice(0, Math.max(1, n.path.lastIndexOf('/'))));
       assert(parent !== undefined, `snapshot node ${n.path} before its parent`);

@@ -12,7 +12,12 @@ const anyone: Caller = { sessionId: 0, identities: [] };
 let zxid = 100;
 const at = (caller: Caller = anyone, timeMs = 1_000) => ({ zxid: ++zxid, timeMs, caller });
 const bytes = (s: string) => new TextEncoder().encode(s);
-const create = (path: string, mode: number = CreateMode.persistent, acl: readonly Acl[] = OPEN_ACL_UNSAFE, ttlMs = -1): WriteOp => ({
+const create = (
+  path: string,
+  mode: number = CreateMode.persistent,
+  acl: readonly Acl[] = OPEN_ACL_UNSAFE,
+  ttlMs = -1,
+): WriteOp => ({
   op: 'create',
   path,
   data: bytes('d'),
@@ -35,7 +40,10 @@ test('a fresh tree holds /, /zookeeper, /zookeeper/quota and /zookeeper/config a
   assert.equal(root.czxid, 0);
   assert.equal(t.exists('/zookeeper/config').stat!.aversion, -1);
   assert.deepEqual(t.getACL('/zookeeper/config', []).value, [{ perms: Perm.read, scheme: 'world', id: 'anyone' }]);
-  assert.equal(t.write(at(), { op: 'setData', path: '/zookeeper/config', data: bytes('x'), version: -1 }).err, ZkErr.noAuth);
+  assert.equal(
+    t.write(at(), { op: 'setData', path: '/zookeeper/config', data: bytes('x'), version: -1 }).err,
+    ZkErr.noAuth,
+  );
   assert.equal(t.getAllChildrenNumber('/', []).value, 3);
 });
 
@@ -45,7 +53,10 @@ test('create sets czxid = mzxid = pzxid = zxid and ctime = mtime = time, and bum
   const r = ok(t.write(ctx, create('/a')));
   const s = r.stat!;
   assert.deepEqual([s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime], [ctx.zxid, ctx.zxid, ctx.zxid, 5_000, 5_000]);
-  assert.deepEqual([s.version, s.cversion, s.aversion, s.ephemeralOwner, s.dataLength, s.numChildren], [0, 0, 0, 0n, 1, 0]);
+  assert.deepEqual(
+    [s.version, s.cversion, s.aversion, s.ephemeralOwner, s.dataLength, s.numChildren],
+    [0, 0, 0, 0n, 1, 0],
+  );
   const root = t.exists('/').stat!;
   assert.equal(root.cversion, 1);
   assert.equal(root.pzxid, ctx.zxid);
@@ -131,7 +142,8 @@ test('create: NODEEXISTS, NONODE for a missing parent, BADARGUMENTS for bad path
 
 test('PathUtils.validatePath: dots inside names are fine, lone . and .. components are not', () => {
   for (const p of ['/', '/a', '/a.b', '/..a', '/a/...', '/zookeeper/x', '/é']) assert.ok(isValidPath(p), p);
-  for (const p of ['', 'a', '/a/', '//', '/./a', '/a/../b', '/\u0000', '/\u007f', '/\ufff0']) assert.ok(!isValidPath(p), p);
+  for (const p of ['', 'a', '/a/', '//', '/./a', '/a/../b', '/\u0000', '/\u007f', '/\ufff0'])
+    assert.ok(!isValidPath(p), p);
 });
 
 test('ephemerals need a live session, belong to it, cannot have children, and go when it closes', () => {
@@ -178,7 +190,10 @@ test('a container holds Long.MIN_VALUE as ephemeralOwner, may have children, and
 
 test('TTL creates answer UNIMPLEMENTED unless extended types are on; then ephemeralOwner encodes the TTL', () => {
   const off = new ZnodeTree();
-  assert.equal(off.write(at(), create('/t', CreateMode.persistentWithTtl, OPEN_ACL_UNSAFE, 1000)).err, ZkErr.unimplemented);
+  assert.equal(
+    off.write(at(), create('/t', CreateMode.persistentWithTtl, OPEN_ACL_UNSAFE, 1000)).err,
+    ZkErr.unimplemented,
+  );
   const t = new ZnodeTree({ ...off.options, ttlEnabled: true });
   assert.equal(t.write(at(), create('/t', CreateMode.persistentWithTtl, OPEN_ACL_UNSAFE, 0)).err, ZkErr.badArguments);
   const r = ok(t.write(at(anyone, 1_000), create('/t', CreateMode.persistentWithTtl, OPEN_ACL_UNSAFE, 500)));
@@ -205,7 +220,11 @@ test('multi: all or nothing; OK before the failing op, its error, RUNTIMEINCONSI
   );
   assert.deepEqual(r.triggers, []);
   assert.deepEqual(t.nodesInOrder(), before, 'nothing changed, Stat included');
-  const good = t.multi(at(), [create('/b'), create('/b/s', CreateMode.persistentSequential), { op: 'delete', path: '/a', version: 0 }]);
+  const good = t.multi(at(), [
+    create('/b'),
+    create('/b/s', CreateMode.persistentSequential),
+    { op: 'delete', path: '/a', version: 0 },
+  ]);
   assert.equal(good.err, ZkErr.ok);
   assert.deepEqual(
     good.results!.map((x) => x.path),
@@ -238,15 +257,27 @@ test('ACL: auth expands to the caller digest identities; none is INVALIDACL; sup
   const t = new ZnodeTree({ ...new ZnodeTree().options, superDigest: digestId('super:admin') });
   const auth: Acl[] = [{ perms: Perm.all, scheme: 'auth', id: '' }];
   assert.equal(t.write(at(), create('/x', CreateMode.persistent, auth)).err, ZkErr.invalidACL);
-  const bob: Caller = { sessionId: 0, identities: [{ scheme: 'ip', id: '10.0.0.1' }, { scheme: 'digest', id: 'bob:h' }] };
+  const bob: Caller = {
+    sessionId: 0,
+    identities: [
+      { scheme: 'ip', id: '10.0.0.1' },
+      { scheme: 'digest', id: 'bob:h' },
+    ],
+  };
   ok(t.write(at(bob), create('/x', CreateMode.persistent, auth)));
   assert.deepEqual(t.getACL('/x', bob.identities).value, [{ perms: Perm.all, scheme: 'digest', id: 'bob:h' }]);
   const superUser: Caller = { sessionId: 0, identities: [{ scheme: 'digest', id: digestId('super:admin') }] };
   ok(t.write(at(superUser), { op: 'setData', path: '/x', data: bytes('s'), version: -1 }));
   assert.equal(t.write(at(), { op: 'setData', path: '/x', data: bytes('s'), version: -1 }).err, ZkErr.noAuth);
   assert.equal(t.write(at(), create('/y', CreateMode.persistent, [])).err, ZkErr.invalidACL);
-  assert.equal(t.write(at(), create('/y', CreateMode.persistent, [{ perms: 31, scheme: 'world', id: 'me' }])).err, ZkErr.invalidACL);
-  assert.equal(t.write(at(), create('/y', CreateMode.persistent, [{ perms: 31, scheme: 'digest', id: 'nocolon' }])).err, ZkErr.invalidACL);
+  assert.equal(
+    t.write(at(), create('/y', CreateMode.persistent, [{ perms: 31, scheme: 'world', id: 'me' }])).err,
+    ZkErr.invalidACL,
+  );
+  assert.equal(
+    t.write(at(), create('/y', CreateMode.persistent, [{ perms: 31, scheme: 'digest', id: 'nocolon' }])).err,
+    ZkErr.invalidACL,
+  );
 });
 
 test('ACL: ip entries match the caller address under the /bits mask', () => {
@@ -254,7 +285,10 @@ test('ACL: ip entries match the caller address under the /bits mask', () => {
   ok(t.write(at(), create('/n', CreateMode.persistent, [{ perms: Perm.all, scheme: 'ip', id: '10.1.0.0/16' }])));
   assert.equal(t.getData('/n', [{ scheme: 'ip', id: '10.1.200.3' }]).err, ZkErr.ok);
   assert.equal(t.getData('/n', [{ scheme: 'ip', id: '10.2.0.1' }]).err, ZkErr.noAuth);
-  assert.equal(t.write(at(), create('/m', CreateMode.persistent, [{ perms: 31, scheme: 'ip', id: '10.0.0.0/33' }])).err, ZkErr.invalidACL);
+  assert.equal(
+    t.write(at(), create('/m', CreateMode.persistent, [{ perms: 31, scheme: 'ip', id: '10.0.0.0/33' }])).err,
+    ZkErr.invalidACL,
+  );
 });
 
 test('getAllChildrenNumber counts every descendant; multiRead answers each op on its own', () => {
@@ -264,8 +298,18 @@ test('getAllChildrenNumber counts every descendant; multiRead answers each op on
   ok(t.write(at(), create('/a/b/c')));
   assert.equal(t.getAllChildrenNumber('/a', []).value, 2);
   assert.equal(t.getAllChildrenNumber('/nope', []).err, ZkErr.noNode);
-  const rs = t.multiRead([{ op: 'getData', path: '/a' }, { op: 'getChildren', path: '/nope' }, { op: 'getChildren', path: '/a' }], []);
-  assert.deepEqual(rs.map((r) => r.err), [ZkErr.ok, ZkErr.noNode, ZkErr.ok]);
+  const rs = t.multiRead(
+    [
+      { op: 'getData', path: '/a' },
+      { op: 'getChildren', path: '/nope' },
+      { op: 'getChildren', path: '/a' },
+    ],
+    [],
+  );
+  assert.deepEqual(
+    rs.map((r) => r.err),
+    [ZkErr.ok, ZkErr.noNode, ZkErr.ok],
+  );
   assert.deepEqual(rs[2]!.value, ['b']);
 });
 

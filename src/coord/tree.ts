@@ -30,7 +30,7 @@
 //    NodeDataChanged(path). A failed transaction fires nothing.
 //
 // Differences from ZooKeeper, on purpose: getChildren answers names sorted (ZooKeeper: hash order);
-// a session's ephemerals are removed in path order at close; a full tree (coordZnodesMax) answers
+// a session's ephemerals are removed in path order at close; a full tree (coordZnodeCountMax) answers
 // QUOTAEXCEEDED (ZooKeeper has no bound).
 
 import { assert } from '../lib/assert.ts';
@@ -121,7 +121,7 @@ export interface TreeOptions {
 
 export const defaultTreeOptions: TreeOptions = {
   ttlEnabled: false,
-  znodesMax: limits.coordZnodesMax,
+  znodesMax: limits.coordZnodeCountMax,
   sessionsMax: limits.coordSessionsMax,
 };
 
@@ -155,8 +155,7 @@ const isSequential = (mode: number): boolean =>
   mode === CreateMode.persistentSequentialWithTtl;
 const isTtl = (mode: number): boolean =>
   mode === CreateMode.persistentWithTtl || mode === CreateMode.persistentSequentialWithTtl;
-const isEphemeral = (mode: number): boolean =>
-  mode === CreateMode.ephemeral || mode === CreateMode.ephemeralSequential;
+const isEphemeral = (mode: number): boolean => mode === CreateMode.ephemeral || mode === CreateMode.ephemeralSequential;
 
 /** Java int arithmetic for versions. */
 const inc32 = (v: number): number => (v + 1) | 0;
@@ -268,7 +267,9 @@ export class ZnodeTree {
     ops: readonly { readonly op: 'getData' | 'getChildren'; readonly path: string }[],
     identities: readonly Id[],
   ): ReadResult<Uint8Array | string[]>[] {
-    return ops.map((o) => (o.op === 'getData' ? this.getData(o.path, identities) : this.getChildren(o.path, identities)));
+    return ops.map((o) =>
+      o.op === 'getData' ? this.getData(o.path, identities) : this.getChildren(o.path, identities),
+    );
   }
 
   /** The node's record (tests, snapshots); undefined when absent. */
@@ -611,7 +612,8 @@ export class ZnodeTree {
     nodes: readonly { path: string; record: NodeRecord; acl: readonly Acl[] }[],
     sessions: readonly { id: number; timeoutMs: number; passwd: Uint8Array }[],
   ): void {
-    for (const s of sessions) this.sessionTable.set(s.id, { timeoutMs: s.timeoutMs, passwd: s.passwd, ephemerals: new Set() });
+    for (const s of sessions)
+      this.sessionTable.set(s.id, { timeoutMs: s.timeoutMs, passwd: s.passwd, ephemerals: new Set() });
     for (const path of [...this.store.paths()].sort().reverse()) {
       const s = this.store.slot(path)!;
       this.acls.release(this.store.acl(s));

@@ -6,7 +6,7 @@ import { type Acl, OPEN_ACL_UNSAFE } from './acl.ts';
 import { CreateMode, EventType, Perm, ZkErr } from './codes.ts';
 import { isValidPath } from './path.ts';
 import { digestId } from './sha1.ts';
-import { type Caller, type TxnResult, type WriteOp, ZnodeTree } from './tree.ts';
+import { type Caller, ephemeralOwnerI64, type TxnResult, type WriteOp, ZnodeTree } from './tree.ts';
 
 const anyone: Caller = { sessionId: 0, identities: [] };
 let zxid = 100;
@@ -35,10 +35,16 @@ test('a fresh tree holds /, /zookeeper, /zookeeper/quota and /zookeeper/config a
   assert.deepEqual(t.getChildren('/', []).value, ['zookeeper']);
   assert.deepEqual(t.getChildren('/zookeeper', []).value, ['config', 'quota']);
   const root = t.exists('/').stat!;
-  assert.deepEqual({ ...root, numChildren: 0 }, { ...t.exists('/zookeeper/quota').stat!, numChildren: 0 });
-  assert.equal(root.cversion, 0);
-  assert.equal(root.czxid, 0);
+  // What Debian's ZooKeeper 3.8 answers to `stat` on a fresh server.
+  assert.deepEqual({ ...root, cversion: 0, numChildren: 0 }, t.exists('/zookeeper/quota').stat!);
+  assert.deepEqual(
+    [root.czxid, root.mzxid, root.pzxid, root.ctime, root.mtime, root.version, root.aversion],
+    [0, 0, 0, 0, 0, 0, 0],
+  );
+  assert.deepEqual([root.cversion, root.numChildren], [-1, 1]);
+  assert.deepEqual([t.exists('/zookeeper').stat!.cversion, t.exists('/zookeeper').stat!.numChildren], [-2, 2]);
   assert.equal(t.exists('/zookeeper/config').stat!.aversion, -1);
+  assert.equal(t.exists('/zookeeper/config').stat!.cversion, 0);
   assert.deepEqual(t.getACL('/zookeeper/config', []).value, [{ perms: Perm.read, scheme: 'world', id: 'anyone' }]);
   assert.equal(
     t.write(at(), { op: 'setData', path: '/zookeeper/config', data: bytes('x'), version: -1 }).err,
@@ -58,7 +64,8 @@ test('create sets czxid = mzxid = pzxid = zxid and ctime = mtime = time, and bum
     [0, 0, 0, 0n, 1, 0],
   );
   const root = t.exists('/').stat!;
-  assert.equal(root.cversion, 1);
+  assert.equal(t.record('/')!.cversion, 1, 'one create stored');
+  assert.equal(root.cversion, 0, 'client cversion: 1 create × 2 − 2 children');
   assert.equal(root.pzxid, ctx.zxid);
   assert.equal(root.numChildren, 2);
   assert.deepEqual(r.triggers, [
@@ -67,7 +74,7 @@ test('create sets czxid = mzxid = pzxid = zxid and ctime = mtime = time, and bum
   ]);
 });
 
-test('deleting a child moves the parent pzxid but not its cversion (ZooKeeper 3.8 DataTree.deleteNode)', () => {
+test('deleting a child moves the parent pzxid, and the client cversion by one while the stored count of creates stays', () => {
   const t = new ZnodeTree();
   ok(t.write(at(), create('/p')));
   ok(t.write(at(), create('/p/c')));
@@ -75,7 +82,9 @@ test('deleting a child moves the parent pzxid but not its cversion (ZooKeeper 3.
   const ctx = at();
   const r = ok(t.write(ctx, { op: 'delete', path: '/p/c', version: -1 }));
   const after = t.exists('/p').stat!;
-  assert.equal(after.cversion, before.cversion);
+  // Debian ZooKeeper 3.8: create /p, create /p/c → cversion 1; delete /p/c → cversion 2.
+  assert.deepEqual([before.cversion, after.cversion], [1, 2]);
+  assert.equal(t.record('/p')!.cversion, 1);
   assert.equal(after.pzxid, ctx.zxid);
   assert.equal(after.numChildren, 0);
   assert.deepEqual(r.triggers, [
@@ -176,7 +185,8 @@ test('ephemerals need a live session, belong to it, cannot have children, and go
 test('a container holds Long.MIN_VALUE as ephemeralOwner, may have children, and is a cleanup candidate once emptied', () => {
   const t = new ZnodeTree();
   const r = ok(t.write(at(), create('/c', CreateMode.container)));
-  assert.equal(r.stat!.ephemeralOwner, -(2n ** 63n));
+  assert.equal(r.stat!.ephemeralOwner, 0n, 'clients see 0 (DataNode.getClientEphemeralOwner)');
+  assert.equal(ephemeralOwnerI64(t.record('/c')!.owner), -(2n ** 63n));
   assert.deepEqual(t.cleanupCandidates(0).containers, []);
   ok(t.write(at(), create('/c/x')));
   assert.equal(t.deleteContainer(at(), '/c').err, ZkErr.notEmpty);
@@ -197,7 +207,8 @@ test('TTL creates answer UNIMPLEMENTED unless extended types are on; then epheme
   const t = new ZnodeTree({ ...off.options, ttlEnabled: true });
   assert.equal(t.write(at(), create('/t', CreateMode.persistentWithTtl, OPEN_ACL_UNSAFE, 0)).err, ZkErr.badArguments);
   const r = ok(t.write(at(anyone, 1_000), create('/t', CreateMode.persistentWithTtl, OPEN_ACL_UNSAFE, 500)));
-  assert.equal(r.stat!.ephemeralOwner, BigInt.asIntN(64, 0xff00_0000_0000_0000n | 500n));
+  assert.equal(r.stat!.ephemeralOwner, 0n);
+  assert.equal(ephemeralOwnerI64(t.record('/t')!.owner), BigInt.asIntN(64, 0xff00_0000_0000_0000n | 500n));
   assert.equal(t.deleteExpiredTtl(at(anyone, 1_500), '/t').err, ZkErr.notEmpty, 'not expired yet at exactly ttl');
   assert.deepEqual(t.cleanupCandidates(1_501).expiredTtls, ['/t']);
   ok(t.deleteExpiredTtl(at(anyone, 1_501), '/t'));

@@ -30,5 +30,7 @@ test('SHA-1 and base64 match node:crypto and Buffer on random inputs (block boun
 
 test('digestId is user:base64(sha1(user:password)), as ZooKeeper documents for super:admin', () => {
   assert.equal(digestId('super:admin'), 'super:xQJmxLMiHGwaqBvst5y6rkB6HQs=');
+  // What Debian's ZooKeeper 3.8 stored for `addauth digest alice:pw` + `create /r3 x auth::cdrwa`.
+  assert.equal(digestId('alice:pw'), 'alice:V55/p2T0OpjQ+low3NVAH4aLvm0=');
   assert.equal(digestId('a:b:c').split(':')[0], 'a');
 });

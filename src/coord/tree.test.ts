@@ -334,3 +334,15 @@ test('ACL lists are interned: a thousand nodes with one ACL hold one list', () =
   for (let i = 0; i < 1000; i++) ok(t.write(at(u), { op: 'delete', path: `/n${i}`, version: -1 }));
   assert.equal(t.acls.size, base);
 });
+
+test('the named bounds hold: a full session table and a full tree answer QUOTAEXCEEDED and change nothing', () => {
+  const t = new ZnodeTree({ ttlEnabled: false, znodesMax: 6, sessionsMax: 1 });
+  assert.equal(t.createSession(1, 1000, new Uint8Array(16)), ZkErr.ok);
+  assert.equal(t.createSession(2, 1000, new Uint8Array(16)), ZkErr.quotaExceeded);
+  assert.deepEqual([...t.sessions.keys()], [1]);
+  ok(t.write(at(), create('/a')));
+  ok(t.write(at(), create('/b')));
+  const before = t.nodesInOrder();
+  assert.equal(t.write(at(), create('/c')).err, ZkErr.quotaExceeded);
+  assert.deepEqual(t.nodesInOrder(), before);
+});

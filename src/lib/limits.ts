@@ -138,6 +138,13 @@ export const limits = {
   /** A znode path, in UTF-16 code units (a jute ustring inside a packet of at most jute.maxbuffer). */
   coordPathCharsMax: 0xfffff,
 
+  // --- ZooKeeper wire protocol (src/wire/zookeeper) ---------------------------------------------
+  /**
+   * Largest ZooKeeper client frame (length prefix excluded): ZooKeeper's jute.maxbuffer default,
+   * 0xfffff. Its server closes a connection whose frame length is above it (NIOServerCnxn.readLength).
+   */
+  zkPacketBytesMax: 0xfffff,
+
   // --- admin HTTP and CLI (src/node, src/cli) ----------------------------------------------------
   /**
    * Admin HTTP request body. POST /v1/kv carries a cas's expected and new value as JSON text: two

@@ -63,6 +63,8 @@ export const coordConfigSchema = z
      * the smallest session timeout so they do before the leader expires them.
      */
     leaderLostCloseMs: z.number().int().min(100).max(600_000).default(3000),
+    /** znode.container.checkIntervalMs: how often the leader deletes empty containers and expired TTL nodes. */
+    containerCheckIntervalMs: z.number().int().min(100).max(86_400_000).default(60_000),
     listen: listenSchema({ [ZOOKEEPER_PROTOCOL]: zookeeperBounds }),
   })
   .superRefine((c, ctx) => {

@@ -55,6 +55,9 @@ export class CoordRuntime {
   /** Sessions this follower's clients touched since the last batch went to the leader. */
   private readonly pendingTouches = new Set<number>();
   private wasLeader = false;
+  /** The leader's container and TTL cleanup (service.ts proposes the deletions); wall ms. */
+  cleanup: ((nowWallMs: number) => void) | undefined;
+  private lastCleanupMs = Number.NEGATIVE_INFINITY;
   private ticks = 0;
   /** Monotonic time this node last knew a leader (itself included). */
   private leaderSeenMs: number;
@@ -139,17 +142,6 @@ export class CoordRuntime {
     this.waiters.advance(index);
   }
 
-  /** A session's closeSession applied: the leader stops tracking it; its local connection closes. */
-  onSessionClosed(sessionId: number): void {
-    this.tracker.remove(sessionId);
-    for (const t of this.targets.values()) if (t.sessionId === sessionId) t.close('session_closed');
-  }
-
-  /** A session's createSession applied. */
-  onSessionCreated(sessionId: number, timeoutMs: number): void {
-    if (this.driver.status().role === 'leader') this.tracker.add(sessionId, timeoutMs, this.env.clock.monotonicMs());
-  }
-
   private touchOnLeader(sessionId: number, now: number): void {
     if (this.tracker.touch(sessionId, now)) return;
     if (this.tracker.has(sessionId)) return; // closing: its expiry stands
@@ -172,6 +164,10 @@ export class CoordRuntime {
     this.ticks++;
     if (leader) {
       if (this.ticks % RECONCILE_EVERY_TICKS === 0) this.reconcile(now);
+      if (now - this.lastCleanupMs >= this.config.containerCheckIntervalMs) {
+        this.lastCleanupMs = now;
+        this.cleanup?.(this.env.clock.wallMs());
+      }
       for (const id of this.tracker.expired(now)) {
         if (this.directory.sessionTimeoutMs(id) === undefined) {
           this.tracker.remove(id); // closed meanwhile (its close applied before we saw it)
@@ -182,6 +178,10 @@ export class CoordRuntime {
       }
     } else if (this.pendingTouches.size > 0) {
       this.sendTouches(status.leader);
+    }
+    // A session closed by the log (expired, or closed through another node): its connection here goes.
+    for (const t of [...this.targets.values()]) {
+      if (t.sessionId !== 0 && this.directory.sessionTimeoutMs(t.sessionId) === undefined) t.close('session_closed');
     }
     if (!this.leaderInContact && this.targets.size > 0) {
       for (const t of [...this.targets.values()]) {

@@ -166,7 +166,7 @@ export class CoordRuntime {
       if (this.ticks % RECONCILE_EVERY_TICKS === 0) this.reconcile(now);
       if (now - this.lastCleanupMs >= this.config.containerCheckIntervalMs) {
         this.lastCleanupMs = now;
-        this.cleanup?.(this.env.clock.wallMs());
+        this.cleanup?.(Math.floor(this.env.clock.wallMs()));
       }
       for (const id of this.tracker.expired(now)) {
         if (this.directory.sessionTimeoutMs(id) === undefined) {

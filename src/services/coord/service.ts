@@ -150,7 +150,8 @@ function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {
     policy: timeoutPolicyOf(ctx.config),
     runtime,
     tree,
-    appliedIndex: () => driver.appliedIndex,
+    // The tree's own count runs ahead of the driver's while an entry's callbacks run (replies sent from them).
+    appliedIndex: () => Math.max(driver.appliedIndex, runtime.waiters.applied),
     submit,
     sync: (done) => driver.read(done),
     fourLetterStats,

@@ -301,7 +301,12 @@ export class ZkSession implements WatchTarget {
   }
 
   private header(): WriteHeader {
-    return { timeMs: this.backend.env.clock.wallMs(), sessionId: this.sessionId, identities: this.identities };
+    // Whole milliseconds: ctime/mtime are jute longs (a simulated clock has fractions).
+    return {
+      timeMs: Math.floor(this.backend.env.clock.wallMs()),
+      sessionId: this.sessionId,
+      identities: this.identities,
+    };
   }
 
   /** A single write op as the tree takes it, or a ZooKeeper error to answer without proposing. */

@@ -100,13 +100,17 @@ describe('coord: node-zookeeper-client against a 3-node barista dev cluster', ()
       a.create('/app', Buffer.from('v1'), zookeeper.CreateMode.PERSISTENT, cb),
     );
     assert.equal(created, '/app');
-    const [data] = await call<[Buffer, zookeeper.Stat]>('getData', (cb) => a.getData('/app', (e, d, s) => cb(e, [d, s])));
+    const [data] = await call<[Buffer, zookeeper.Stat]>('getData', (cb) =>
+      a.getData('/app', (e, d, s) => cb(e, [d, s])),
+    );
     assert.equal(data.toString(), 'v1');
     const stat = await call<zookeeper.Stat>('setData', (cb) => a.setData('/app', Buffer.from('v2'), 0, cb));
     assert.equal(stat.version, 1);
     // b sees a's write once it syncs; per-session FIFO on b itself is exercised below.
     await until('b reads v2', 5_000, async () => {
-      const [d] = await call<[Buffer, zookeeper.Stat]>('getData b', (cb) => b.getData('/app', (e, d2, s) => cb(e, [d2, s])));
+      const [d] = await call<[Buffer, zookeeper.Stat]>('getData b', (cb) =>
+        b.getData('/app', (e, d2, s) => cb(e, [d2, s])),
+      );
       return d.toString() === 'v2';
     });
     const seq = await call<string>('create sequential', (cb) =>
@@ -151,6 +155,41 @@ describe('coord: node-zookeeper-client against a 3-node barista dev cluster', ()
     assert.equal(events.length, 1, 'one-shot');
   });
 
+  test('multi: all or nothing; ACL with addauth digest: others get NO_AUTH', async () => {
+    const a = await connected(zkAddress(0));
+    const b = await connected(zkAddress(1));
+    clients.push(a, b);
+    const results = await call<unknown[]>('multi', (cb) =>
+      a.transaction().create('/m').create('/m/1', Buffer.from('x')).setData('/m', Buffer.from('y'), 0).commit(cb),
+    );
+    assert.equal(results.length, 3);
+    await assert.rejects(
+      call('failing multi', (cb) => a.transaction().create('/m/2').check('/m', 7).commit(cb)),
+      (e: unknown) => String(e).includes('BAD_VERSION'),
+    );
+    const kids = await call<string[]>('getChildren', (cb) => a.getChildren('/m', cb));
+    assert.deepEqual(kids, ['1'], 'the failed multi left nothing behind');
+
+    a.addAuthInfo('digest', Buffer.from('alice:secret'));
+    const acl = [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('auth', ''))];
+    await call<string>('create with auth ACL', (cb) =>
+      a.create('/private', Buffer.from('s'), acl, zookeeper.CreateMode.PERSISTENT, cb),
+    );
+    const [data] = await call<[Buffer, zookeeper.Stat]>('owner reads', (cb) =>
+      a.getData('/private', (e, d, st) => cb(e, [d, st])),
+    );
+    assert.equal(data.toString(), 's');
+    await until(
+      'b sees /private',
+      5_000,
+      async () => (await call<unknown>('exists', (cb) => b.exists('/private', cb))) != null,
+    );
+    await assert.rejects(
+      call('stranger reads', (cb) => b.getData('/private', cb)),
+      (e: unknown) => String(e).includes('NO_AUTH'),
+    );
+  });
+
   test('an ephemeral is gone, seen from another node, once its session closes', async () => {
     const a = await connected(zkAddress(1));
     const b = await connected(zkAddress(0));
@@ -168,5 +207,57 @@ describe('coord: node-zookeeper-client against a 3-node barista dev cluster', ()
       const s = await call<unknown>('exists', (cb) => b.exists('/eph', cb));
       return s == null;
     });
+  });
+
+  // Last: it kills a node. The client moves to another node with its session, ephemeral and watch.
+  test('kill -9 the node a client is connected to: it reconnects elsewhere and keeps session, ephemeral and watch', async () => {
+    const all = cluster.nodes.map((_, i) => zkAddress(i)).join(',');
+    const a = await connected(all, 6000);
+    const b = await connected(all, 6000);
+    clients.push(a, b);
+    const before = a.getSessionId().toString('hex');
+    await call<string>('create ephemeral', (cb) =>
+      a.create('/kept', Buffer.from('1'), zookeeper.CreateMode.EPHEMERAL, cb),
+    );
+    await call<string>('create watched', (cb) => b.create('/watched', Buffer.from('0'), cb));
+    await until(
+      'a sees /watched',
+      5_000,
+      async () => (await call<unknown>('exists', (cb) => a.exists('/watched', cb))) != null,
+    );
+    const events: zookeeper.Event[] = [];
+    await call<unknown>('getData with watch', (cb) =>
+      a.getData(
+        '/watched',
+        (e) => events.push(e),
+        (e, d) => cb(e, d),
+      ),
+    );
+    // Which node holds a's connection: `stat` lists each node's clients; a's is the one b is not.
+    const local = (a as unknown as { connectionManager: { socket: { localPort: number } } }).connectionManager.socket
+      .localPort;
+    let victim = -1;
+    for (const [i, n] of cluster.nodes.entries()) {
+      const stat = await fourLetter(n.host, n.ports['zookeeper']!, 'stat');
+      if (stat.includes(`:${local}[`)) victim = i;
+    }
+    assert.ok(victim >= 0, "found the node of a's connection");
+    const pid = cluster.nodes[victim]!.pid;
+    assert.ok(pid !== null     process.kill(cluster.nodes[victim]!.pid, 'SIGKILL');    process.kill(cluster.nodes[victim]!.pid, 'SIGKILL'); pid > 0);
+    process.kill(pid, 'SIGKILL');
+    await until('a reconnected', 15_000, async () => {
+      try {
+        await call<unknown>('exists', (cb) => a.exists('/kept', cb));
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    assert.equal(a.getSessionId().toString('hex'), before, 'the same session');
+    const kept = await call<zookeeper.Stat | null>('exists', (cb) => b.exists('/kept', cb));
+    assert.ok(kept != null, 'its ephemeral survived the move');
+    await call<unknown>('setData', (cb) => b.setData('/watched', Buffer.from('1'), cb));
+    await until('the watch set before the kill fired after the move', 10_000, () => events.length > 0);
+    assert.equal(events[0]!.getType(), zookeeper.Event.NODE_DATA_CHANGED);
   });
 });

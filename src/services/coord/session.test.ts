@@ -201,3 +201,26 @@ test('a client ahead of the node is refused; garbage closes its own connection o
   assert.ok(sim.runUntilCondition(() => mntr.closed !== undefined, 5_000));
   assert.equal(mntr.text, 'mntr is not executed because it is not in the whitelist.\n');
 });
+
+test('a node cut off from its leader closes its clients and refuses new ones; healed, it serves again', () => {
+  const { sim, follower } = ready('zk-leader-lost', { leaderLostCloseMs: 1000 });
+  const a = connected(sim, follower, 4000);
+  const cut = sim.network.isolate(follower);
+  assert.ok(
+    sim.runUntilCondition(() => a.closed !== undefined, 5_000),
+    'closed within the bound (plus election time)',
+  );
+  const refused = new SimZkClient(sim, follower);
+  refused.sendConnect();
+  assert.ok(sim.runUntilCondition(() => refused.closed !== undefined, 2_000));
+  assert.equal(refused.session(), undefined);
+  cut.heal();
+  assert.ok(
+    sim.runUntilCondition(() => coordOf(sim.instance(follower)!).runtime.leaderInContact, 5_000),
+    'in contact again',
+  );
+  const back = new SimZkClient(sim, follower);
+  back.sendConnect({ resume: a.session()! });
+  assert.ok(sim.runUntilCondition(() => back.session() !== undefined, 5_000));
+  assert.equal(back.session()!.sessionId, a.session()!.sessionId, 'its session outlived the cut (timeout 4 s)');
+});

@@ -224,3 +224,112 @@ test('a node cut off from its leader closes its clients and refuses new ones; he
   assert.ok(sim.runUntilCondition(() => back.session() !== undefined, 5_000));
   assert.equal(back.session()!.sessionId, a.session()!.sessionId, 'its session outlived the cut (timeout 4 s)');
 });
+
+test('the other opcodes: whoAmI, getEphemerals, getAllChildrenNumber, addWatch, check/removeWatches, setWatches, multiRead, TTL gate', () => {
+  const { sim, leader, follower } = ready('zk-ops', { containerCheckIntervalMs: 500 });
+  const a = connected(sim, follower);
+  const b = connected(sim, leader);
+  const send = (c: SimZkClient, body: Parameters<SimZkClient['send']>[0]) => answered(sim, c, c.send(body));
+  assert.equal(
+    send(a, { type: OpCode.create, path: '/p', data: new Uint8Array(), acl: openAcl, flags: 0 }).header.err,
+    0,
+  );
+  send(a, { type: OpCode.create, path: '/p/e1', data: new Uint8Array(), acl: openAcl, flags: CreateMode.ephemeral });
+  send(a, { type: OpCode.create, path: '/p/e2', data: new Uint8Array(), acl: openAcl, flags: CreateMode.ephemeral });
+  send(a, { type: OpCode.auth, authType: 0, scheme: 'digest', auth: enc.encode('bob:pw') });
+
+  const who = send(a, { type: OpCode.whoAmI });
+  assert.ok(who.body?.type === OpCode.whoAmI);
+  assert.deepEqual(
+    who.body.clientInfo?.map((i) => i.authScheme),
+    ['ip', 'digest'],
+  );
+  assert.equal(who.body.clientInfo?.[1]?.user, 'bob');
+  const eph = send(a, { type: OpCode.getEphemerals, prefixPath: '/p' });
+  assert.ok(eph.body?.type === OpCode.getEphemerals);
+  assert.deepEqual(eph.body.ephemerals, ['/p/e1', '/p/e2']);
+  const count = send(a, { type: OpCode.getAllChildrenNumber, path: '/p' });
+  assert.ok(count.body?.type === OpCode.getAllChildrenNumber);
+  assert.equal(count.body.totalNumber, 2);
+
+  // A recursive watch on /p through b sees a's changes below it; removing it is checked by type.
+  assert.equal(send(b, { type: OpCode.addWatch, path: '/p', mode: 1 }).header.err, 0);
+  assert.equal(send(b, { type: OpCode.checkWatches, path: '/p', watcherType: 2 }).header.err, 0);
+  assert.equal(send(b, { type: OpCode.checkWatches, path: '/p', watcherType: 1 }).header.err, ZkErr.noWatcher);
+  send(a, { type: OpCode.setData, path: '/p/e1', data: enc.encode('z'), version: -1 });
+  assert.ok(sim.runUntilCondition(() => b.notifications().length === 1, 5_000));
+  assert.deepEqual(
+    [b.notifications()[0]!.event.type, b.notifications()[0]!.event.path],
+    [EventType.nodeDataChanged, '/p/e1'],
+  );
+  assert.equal(send(b, { type: OpCode.removeWatches, path: '/p', watcherType: 3 }).header.err, 0);
+  assert.equal(send(b, { type: OpCode.removeWatches, path: '/p', watcherType: 3 }).header.err, ZkErr.noWatcher);
+
+  // setWatches after a "reconnect": the data changed since relativeZxid fires at once, before the reply.
+  const before = send(b, { type: OpCode.exists, path: '/p/e2', watch: false }).header.zxid;
+  send(a, { type: OpCode.setData, path: '/p/e2', data: enc.encode('w'), version: -1 });
+  sim.runFor(100);
+  const sw = b.send({
+    type: OpCode.setWatches,
+    relativeZxid: before,
+    dataWatches: ['/p/e2', '/p/e1'],
+    existWatches: ['/nope'],
+    childWatches: [],
+  });
+  answered(sim, b, sw);
+  const fired = b.notifications().slice(1);
+  assert.deepEqual(
+    fired.map((n) => [n.event.type, n.event.path]),
+    [[EventType.nodeDataChanged, '/p/e2']],
+  );
+  assert.ok(b.stream.indexOf(fired[0]!) < b.indexOfReply(sw));
+
+  const mr = send(a, {
+    type: OpCode.multiRead,
+    ops: [
+      { type: OpCode.getData, path: '/p/e1', watch: false },
+      { type: OpCode.getChildren, path: '/p', watch: false },
+      { type: OpCode.getData, path: '/none', watch: false },
+    ],
+  });
+  assert.ok(mr.body?.type === OpCode.multiRead);
+  assert.deepEqual(
+    mr.body.results.map((r) => r.type),
+    [OpCode.getData, OpCode.getChildren, OpCode.error],
+  );
+
+  const ttl = send(a, {
+    type: OpCode.createTTL,
+    path: '/t',
+    data: new Uint8Array(),
+    acl: openAcl,
+    flags: 5,
+    ttl: 1000n,
+  });
+  assert.equal(ttl.header.err, ZkErr.unimplemented, 'TTL nodes are off unless extendedTypesEnabled');
+
+  // A container goes once its last child does (the leader's cleanup).
+  const container = send(a, {
+    type: OpCode.createContainer,
+    path: '/c',
+    data: new Uint8Array(),
+    acl: openAcl,
+    flags: CreateMode.container,
+  });
+  assert.ok(container.header.err === 0 && container.body?.type === OpCode.createContainer);
+  assert.equal(
+    send(a, { type: OpCode.create, path: '/c/x', data: new Uint8Array(), acl: openAcl, flags: 0 }).header.err,
+    0,
+  );
+  sim.runFor(1000);
+  assert.notEqual(
+    coordOf(sim.instance(leader)!).state.znodes.tree.record('/c'),
+    undefined,
+    'kept while it has a child',
+  );
+  send(a, { type: OpCode.delete, path: '/c/x', version: -1 });
+  assert.ok(
+    sim.runUntilCondition(() => coordOf(sim.instance(leader)!).state.znodes.tree.record('/c') === undefined, 5_000),
+    'the empty container was deleted',
+  );
+});

@@ -185,8 +185,6 @@ export const limits = {
   coordConnectionWatchesCountMax: 100_000,
   /** Watches one node holds over all its connections. */
   coordNodeWatchesCountMax: 4_000_000,
-  /** ZooKeeper sessions the leader's liveness tracker mirrors. */
-  coordTrackedSessionsMax: 1_000_000,
   /** Session ids in one follower-to-leader touch batch (the rest wait for the next batch). */
   coordTouchBatchSessionsMax: 65_536,
   /** Watch notifications queued on one connection behind an unanswered request; beyond it the connection closes. */

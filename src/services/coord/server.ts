@@ -82,7 +82,8 @@ export class CoordRuntime {
     this.log = log;
     this.tracker = new SessionTracker({
       tickTimeMs: config.tickTimeMs,
-      sessionsMax: limits.coordTrackedSessionsMax,
+      // It mirrors the tree's sessions, so the tree's bound is its own.
+      sessionsMax: limits.coordSessionsMax,
       closeRetryMs: 2 * config.tickTimeMs,
     });
     this.waiters = new AppliedWaiters(driver.appliedIndex);

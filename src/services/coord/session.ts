@@ -100,7 +100,6 @@ export function ipOf(remoteAddress: string): string {
 export class ZkSession implements WatchTarget {
   sessionId = 0;
   private established = false;
-  private timeoutMs = 0;
   private readonly identities: Id[];
   private readonly order: ReplyOrder;
   private closed = false;
@@ -220,7 +219,7 @@ export class ZkSession implements WatchTarget {
         if (!o.ok || o.result.err !== ZkErr.ok) return this.writeFailed();
         b.runtime.waiters.wait(o.index, () => {
           if (this.closed) return;
-          this.open(o.index, timeoutMs);
+          this.open(o.index);
           answer(timeoutMs, o.index, passwd, false);
         });
       });
@@ -233,16 +232,15 @@ export class ZkSession implements WatchTarget {
       answer(0, 0, zeroPasswd, true);
       return;
     }
-    this.open(id, session.timeoutMs);
+    this.open(id);
     answer(session.timeoutMs, id, session.passwd, false);
   }
 
-  private open(sessionId: number, timeoutMs: number): void {
+  private open(sessionId: number): void {
     const rt = this.backend.runtime;
     // The same session on another connection of this node: the old one is the client's past.
     for (const t of [...rt.targets.values()]) if (t.sessionId === sessionId && t !== this) t.close('session_moved');
     this.sessionId = sessionId;
-    this.timeoutMs = timeoutMs;
     this.established = true;
     rt.targets.set(this.watcher, this);
     rt.touch(sessionId);

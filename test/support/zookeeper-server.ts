@@ -170,9 +170,16 @@ export async function startZooKeeper(options: ZkStartOptions): Promise<ZkCluster
     n === 1 ? 'org.apache.zookeeper.server.ZooKeeperServerMain' : 'org.apache.zookeeper.server.quorum.QuorumPeerMain';
   const servers: ZkServerProcess[] = [];
   let stopped = false;
+  // Last resort if the test process ends without stop() (an uncaught error, process.exit): JVMs
+  // outlive their parent otherwise. Only a synchronous kill can run in an 'exit' handler.
+  const killOnExit = (): void => {
+    for (const s of servers) if (s.child.exitCode === null) s.child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    process.removeListener('exit', killOnExit);
     await Promise.all(servers.map((s) => stopProcess(s.child, stopGraceMs)));
     dir.remove();
   };

@@ -123,6 +123,13 @@ export const limits = {
   /** Keys in the keyspace. */
   kvKeysMax: 1_000_000,
 
+  // --- ZooKeeper wire protocol (src/wire/zookeeper) ---------------------------------------------
+  /**
+   * Largest ZooKeeper client frame (length prefix excluded): ZooKeeper's jute.maxbuffer default,
+   * 0xfffff. Its server closes a connection whose frame length is above it (NIOServerCnxn.readLength).
+   */
+  zkPacketBytesMax: 0xfffff,
+
   // --- admin HTTP and CLI (src/node, src/cli) ----------------------------------------------------
   /**
    * Admin HTTP request body. POST /v1/kv carries a cas's expected and new value as JSON text: two

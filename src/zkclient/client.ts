@@ -436,7 +436,7 @@ export class ZkClient {
           return { type: OpCode.delete, path: o.path, version: o.version ?? -1 };
         case 'setData':
           return { type: OpCode.setData, path: o.path, data: bytesOf(o.data), version: o.version ?? -1 };
-        case 'check':
+        default:
           return { type: OpCode.check, path: o.path, version: o.version };
       }
     });

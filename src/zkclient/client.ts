@@ -48,7 +48,7 @@ import {
 } from '../coord/codes.ts';
 import type { Clock, Rng, Timer, Timers } from '../env/types.ts';
 import { ConfigError, LimitError, ProtocolError } from '../lib/errors.ts';
-import { limits as defaultLimits } from '../lib/limits.ts';
+import { limits as defaultLimits, type Limits } from '../lib/limits.ts';
 import {
   encodeConnectRequest,
   encodeRequest,
@@ -91,7 +91,7 @@ export interface ZkClientIo {
 }
 
 export type ZkClientLimits = Pick<
-  typeof defaultLimits,
+  Limits,
   | 'zkClientInflightRequestsMax'
   | 'zkClientQueuedRequestsMax'
   | 'zkClientQueuedBytesMax'
@@ -296,6 +296,7 @@ export class ZkClient {
     }
     this.endpointIndex = options.io.rng === undefined ? 0 : options.io.rng.int(this.endpoints.length);
     this.attemptTimer = this.io.timers.after(0, () => this.attempt());
+    this.startDisconnectTimer(); // a client that never connects fails its queued requests too
   }
 
   /** The endpoint of the live connection, or null. */
@@ -900,8 +901,6 @@ export class ZkClient {
     this.state = 'connecting';
     if (wasConnected) {
       this.emitState(KeeperState.disconnected, null);
-      this.startDisconnectTimer();
-    } else if (this.disconnectTimer === null && !this.disconnectedTooLong) {
       this.startDisconnectTimer();
     }
     this.failedAttempts = wasConnected ? 0 : this.failedAttempts + 1;

@@ -123,6 +123,21 @@ export const limits = {
   /** Keys in the keyspace. */
   kvKeysMax: 1_000_000,
 
+  // --- coordination data model (src/coord) --------------------------------------------------------
+  /** A znode's data: ZooKeeper's jute.maxbuffer default (0xfffff); larger data is refused as malformed. */
+  coordZnodeDataBytesMax: 0xfffff,
+  /** Znodes in one tree (ZooKeeper has no bound; a full tree answers quotaExceeded). */
+  coordZnodesMax: 10_000_000,
+  /** Live ZooKeeper sessions held in the tree's namespace. */
+  coordSessionsMax: 100_000,
+  /** Ops in one multi / multiRead. */
+  coordMultiOpsMax: 10_000,
+  /** Entries in one ACL list and identities a caller presents. */
+  coordAclEntriesMax: 1024,
+  coordIdentityEntriesMax: 64,
+  /** A znode path, in UTF-16 code units (a jute ustring inside a packet of at most jute.maxbuffer). */
+  coordPathCharsMax: 0xfffff,
+
   // --- ZooKeeper wire protocol (src/wire/zookeeper) ---------------------------------------------
   /**
    * Largest ZooKeeper client frame (length prefix excluded): ZooKeeper's jute.maxbuffer default,
@@ -144,6 +159,22 @@ export const limits = {
   coordIdentityEntriesMax: 64,
   /** A znode path, in UTF-16 code units (a jute ustring inside a packet of at most jute.maxbuffer). */
   coordPathCharsMax: 0xfffff,
+
+  // --- our ZooKeeper client (src/zkclient) --------------------------------------------------------
+  /** Requests sent and not yet answered on one connection; more wait in the client's queue. */
+  zkClientInflightRequestsMax: 1024,
+  /** Requests waiting to be sent (disconnected, or the in-flight window full); more are refused. */
+  zkClientQueuedRequestsMax: 4096,
+  /** Encoded bytes of the requests waiting to be sent. */
+  zkClientQueuedBytesMax: 16 * 1024 * 1024,
+  /** Watcher registrations (one per path, kind and watcher function) a client holds. */
+  zkClientWatchersMax: 100_000,
+  /** Servers in a connect string. */
+  zkClientEndpointsMax: 64,
+  /** Credentials added with addAuth (re-sent on every reconnect). */
+  zkClientAuthInfosMax: 16,
+  /** Paths per setWatches2 frame after a reconnect (ZooKeeper's client splits at 128 KiB too). */
+  zkClientSetWatchesBytesMax: 128 * 1024,
 
   // --- admin HTTP and CLI (src/node, src/cli) ----------------------------------------------------
   /**
@@ -179,6 +210,16 @@ export const limits = {
   // --- membership failure detector (src/membership) ----------------------------------------------
   /** Heartbeat intervals kept per peer for the phi estimate. */
   membershipPhiWindowIntervalsMax: 100,
+
+  // --- coordination service (src/coord/watches.ts, session-tracker.ts, src/services/coord) ------
+  /** Watches (table, path) one client connection holds; more are refused. */
+  coordConnectionWatchesCountMax: 100_000,
+  /** Watches one node holds over all its connections. */
+  coordNodeWatchesCountMax: 4_000_000,
+  /** Session ids in one follower-to-leader touch batch (the rest wait for the next batch). */
+  coordTouchBatchSessionsMax: 65_536,
+  /** Watch notifications queued on one connection behind an unanswered request; beyond it the connection closes. */
+  coordQueuedNotificationsCountMax: 100_000,
 
   // --- metrics and logs --------------------------------------------------------------------------
   /** Distinct metric series in one registry. */
@@ -393,6 +434,17 @@ export const limitRelations: readonly LimitRelation[] = [
     limits: ['kvSessionsPerClientMax', 'kvSessionsMax'],
     rule: "one client's sessions must be a part of all sessions",
     holds: (l) => l.kvSessionsPerClientMax <= l.kvSessionsMax,
+  },
+  // ZooKeeper client
+  {
+    limits: ['zkClientQueuedBytesMax', 'zkPacketBytesMax'],
+    rule: 'a full-size ZooKeeper request must fit in the client queue',
+    holds: (l) => l.zkClientQueuedBytesMax >= l.zkPacketBytesMax + 4,
+  },
+  {
+    limits: ['zkClientSetWatchesBytesMax', 'zkPacketBytesMax'],
+    rule: 'a setWatches2 frame must be a frame the server accepts',
+    holds: (l) => l.zkClientSetWatchesBytesMax < l.zkPacketBytesMax,
   },
   // HTTP
   {

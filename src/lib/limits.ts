@@ -127,7 +127,7 @@ export const limits = {
   /** A znode's data: ZooKeeper's jute.maxbuffer default (0xfffff); larger data is refused as malformed. */
   coordZnodeDataBytesMax: 0xfffff,
   /** Znodes in one tree (ZooKeeper has no bound; a full tree answers quotaExceeded). */
-  coordZnodesMax: 10_000_000,
+  coordZnodeCountMax: 10_000_000,
   /** Live ZooKeeper sessions held in the tree's namespace. */
   coordSessionsMax: 100_000,
   /** Ops in one multi / multiRead. */

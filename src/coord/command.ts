@@ -84,7 +84,10 @@ function writeHeader(w: ByteWriter, h: WriteHeader): void {
 
 function writeAcl(w: ByteWriter, acl: readonly Acl[]): void {
   w.uvarint(acl.length);
-  for (const a of acl) w.u32(a.perms >>> 0).stringUvarint(a.scheme).stringUvarint(a.id);
+  for (const a of acl)
+    w.u32(a.perms >>> 0)
+      .stringUvarint(a.scheme)
+      .stringUvarint(a.id);
 }
 
 function writeOp(w: ByteWriter, op: WriteOp): void {

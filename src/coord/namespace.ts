@@ -30,7 +30,15 @@ import { ZkErr } from './codes.ts';
 import { type CoordCommand, type CoordResult, decodeCommand, encodeResult, type WriteHeader } from './command.ts';
 import { isValidPath } from './path.ts';
 import type { NodeRecord } from './store.ts';
-import { binaryToBytes, bytesToBinary, defaultTreeOptions, type Trigger, type TreeOptions, type TxnContext, ZnodeTree } from './tree.ts';
+import {
+  binaryToBytes,
+  bytesToBinary,
+  defaultTreeOptions,
+  type Trigger,
+  type TreeOptions,
+  type TxnContext,
+  ZnodeTree,
+} from './tree.ts';
 
 const SECTION_VERSION = 1;
 
@@ -83,7 +91,11 @@ export class CoordNamespace implements Namespace {
       }
       case 'write': {
         const r = t.write(txn(ctx, c.header), c.op);
-        const op = { err: r.err, ...(r.path !== undefined ? { path: r.path } : {}), ...(r.stat ? { stat: r.stat } : {}) };
+        const op = {
+          err: r.err,
+          ...(r.path !== undefined ? { path: r.path } : {}),
+          ...(r.stat ? { stat: r.stat } : {}),
+        };
         return { result: { err: r.err, op }, triggers: r.triggers };
       }
       case 'multi': {
@@ -116,7 +128,10 @@ export class CoordNamespace implements Namespace {
     w.u8(SECTION_VERSION).uvarint(aclLists.length);
     for (const acl of aclLists) {
       w.uvarint(acl.length);
-      for (const a of acl) w.u32(a.perms >>> 0).stringUvarint(a.scheme).stringUvarint(a.id);
+      for (const a of acl)
+        w.u32(a.perms >>> 0)
+          .stringUvarint(a.scheme)
+          .stringUvarint(a.id);
     }
     const sessions = [...t.sessions].sort((a, b) => a[0] - b[0]);
     w.uvarint(sessions.length);

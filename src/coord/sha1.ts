@@ -62,7 +62,11 @@ export function sha1(bytes: Uint8Array): Uint8Array {
   }
   const out = new Uint8Array(20);
   const ov = new DataView(out.buffer);
-  [h0, h1, h2, h3, h4].forEach((h, i) => ov.setInt32(i * 4, h));
+  ov.setInt32(0, h0);
+  ov.setInt32(4, h1);
+  ov.setInt32(8, h2);
+  ov.setInt32(12, h3);
+  ov.setInt32(16, h4);
   return out;
 }
 

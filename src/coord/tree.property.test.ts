@@ -32,7 +32,10 @@ interface Model {
 
 const parentOf = (p: string) => (p.lastIndexOf('/') === 0 ? '/' : p.slice(0, p.lastIndexOf('/')));
 const kids = (m: Map<string, MNode>, p: string) =>
-  [...m.keys()].filter((k) => k !== '/' && parentOf(k) === p).map((k) => k.slice(k.lastIndexOf('/') + 1)).sort();
+  [...m.keys()]
+    .filter((k) => k !== '/' && parentOf(k) === p)
+    .map((k) => k.slice(k.lastIndexOf('/') + 1))
+    .sort();
 const stat = (m: Map<string, MNode>, p: string): Stat => {
   const n = m.get(p)!;
   return {
@@ -41,9 +44,9 @@ const stat = (m: Map<string, MNode>, p: string): Stat => {
     ctime: n.ctime,
     mtime: n.mtime,
     version: n.version,
-    cversion: n.cversion,
+    cversion: n.cversion * 2 - kids(m, p).length,
     aversion: n.aversion,
-    ephemeralOwner: n.owner,
+    ephemeralOwner: n.owner > 0n ? n.owner : 0n,
     dataLength: n.data.length,
     numChildren: kids(m, p).length,
     pzxid: n.pzxid,
@@ -51,7 +54,18 @@ const stat = (m: Map<string, MNode>, p: string): Stat => {
 };
 
 function freshModel(): Model {
-  const z = (): MNode => ({ data: '', czxid: 0, mzxid: 0, pzxid: 0, ctime: 0, mtime: 0, version: 0, cversion: 0, aversion: 0, owner: 0n });
+  const z = (): MNode => ({
+    data: '',
+    czxid: 0,
+    mzxid: 0,
+    pzxid: 0,
+    ctime: 0,
+    mtime: 0,
+    version: 0,
+    cversion: 0,
+    aversion: 0,
+    owner: 0n,
+  });
   const nodes = new Map<string, MNode>([
     ['/', z()],
     ['/zookeeper', z()],
@@ -62,7 +76,14 @@ function freshModel(): Model {
 }
 
 /** ZooKeeper's rules, plainly, on a map (open ACLs only). */
-function modelOp(m: Map<string, MNode>, sessions: Set<number>, op: WriteOp, zxid: number, time: number, sid: number): OpResult {
+function modelOp(
+  m: Map<string, MNode>,
+  sessions: Set<number>,
+  op: WriteOp,
+  zxid: number,
+  time: number,
+  sid: number,
+): OpResult {
   if (sid !== 0 && !sessions.has(sid)) return { err: ZkErr.sessionExpired };
   switch (op.op) {
     case 'create': {
@@ -78,11 +99,23 @@ function modelOp(m: Map<string, MNode>, sessions: Set<number>, op: WriteOp, zxid
       parent.pzxid = zxid;
       const owner = ephemeral ? BigInt(sid) : op.mode === CreateMode.container ? -(2n ** 63n) : 0n;
       const data = String.fromCharCode(...op.data);
-      m.set(path, { data, czxid: zxid, mzxid: zxid, pzxid: zxid, ctime: time, mtime: time, version: 0, cversion: 0, aversion: 0, owner });
+      m.set(path, {
+        data,
+        czxid: zxid,
+        mzxid: zxid,
+        pzxid: zxid,
+        ctime: time,
+        mtime: time,
+        version: 0,
+        cversion: 0,
+        aversion: 0,
+        owner,
+      });
       return { err: ZkErr.ok, path, stat: stat(m, path) };
     }
     case 'delete': {
-      if (['/', '/zookeeper', '/zookeeper/quota', '/zookeeper/config'].includes(op.path)) return { err: ZkErr.badArguments };
+      if (['/', '/zookeeper', '/zookeeper/quota', '/zookeeper/config'].includes(op.path))
+        return { err: ZkErr.badArguments };
       const parent = m.get(parentOf(op.path));
       if (!parent) return { err: ZkErr.noNode };
       const n = m.get(op.path);
@@ -198,7 +231,12 @@ function toCommand(step: Step, zxid: number, sessionIds: number[]): CoordCommand
 function nsStep(ns: CoordNamespace, step: Step, zxid: number, sessionIds: number[]): Outcome {
   const ctx: ApplyContext = { index: zxid, logTimeMs: 0, term: 1, sessionId: 0 };
   const r = decodeResult(ns.apply(ctx, encodeCommand(toCommand(step, zxid, sessionIds))));
-  return { err: r.err, ...(r.sessionId !== undefined ? { sessionId: r.sessionId } : {}), ...(r.op ? { op: r.op } : {}), ...(r.results ? { results: r.results } : {}) };
+  return {
+    err: r.err,
+    ...(r.sessionId !== undefined ? { sessionId: r.sessionId } : {}),
+    ...(r.op ? { op: r.op } : {}),
+    ...(r.results ? { results: r.results } : {}),
+  };
 }
 
 const PATHS = ['/a', '/b', '/a/x', '/a/y', '/b/x', '/a/x/z', '/zookeeper/q', '/zookeeper'];
@@ -213,7 +251,14 @@ const mode = fc.constantFrom(
   CreateMode.container,
 );
 const opArb: fc.Arbitrary<WriteOp> = fc.oneof(
-  fc.record({ op: fc.constant('create' as const), path: pathArb, data, acl: fc.constant(OPEN_ACL_UNSAFE), mode, ttlMs: fc.constant(-1) }),
+  fc.record({
+    op: fc.constant('create' as const),
+    path: pathArb,
+    data,
+    acl: fc.constant(OPEN_ACL_UNSAFE),
+    mode,
+    ttlMs: fc.constant(-1),
+  }),
   fc.record({ op: fc.constant('delete' as const), path: pathArb, version }),
   fc.record({ op: fc.constant('setData' as const), path: pathArb, data, version }),
   fc.record({ op: fc.constant('setACL' as const), path: pathArb, acl: fc.constant(OPEN_ACL_UNSAFE), version }),
@@ -223,10 +268,20 @@ const multiOpArb: fc.Arbitrary<WriteOp> = fc.oneof(
   fc.record({ op: fc.constant('check' as const), path: pathArb, version }),
 );
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('session' as const), timeoutMs: fc.integer({ min: 1, max: 60_000 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('session' as const), timeoutMs: fc.integer({ min: 1, max: 60_000 }) }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('close' as const), pick: fc.nat(5) }) },
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('write' as const), who: fc.nat(3), op: opArb }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('multi' as const), who: fc.nat(3), ops: fc.array(multiOpArb, { maxLength: 4 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('multi' as const),
+      who: fc.nat(3),
+      ops: fc.array(multiOpArb, { maxLength: 4 }),
+    }),
+  },
 );
 
 function sameState(ns: CoordNamespace, model: Model, label: string): void {
@@ -236,7 +291,11 @@ function sameState(ns: CoordNamespace, model: Model, label: string): void {
   for (const p of model.nodes.keys()) {
     assert.deepEqual(t.exists(p).stat, stat(model.nodes, p), `${label}: Stat of ${p}`);
     assert.deepEqual(t.getChildren(p, []).value, kids(model.nodes, p), `${label}: children of ${p}`);
-    assert.deepEqual(t.getData(p, []).value, Uint8Array.from(model.nodes.get(p)!.data, (c) => c.charCodeAt(0)), `${label}: data of ${p}`);
+    assert.deepEqual(
+      t.getData(p, []).value,
+      Uint8Array.from(model.nodes.get(p)!.data, (c) => c.charCodeAt(0)),
+      `${label}: data of ${p}`,
+    );
   }
 }
 

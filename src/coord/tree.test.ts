@@ -6,13 +6,18 @@ import { type Acl, OPEN_ACL_UNSAFE } from './acl.ts';
 import { CreateMode, EventType, Perm, ZkErr } from './codes.ts';
 import { isValidPath } from './path.ts';
 import { digestId } from './sha1.ts';
-import { type Caller, type TxnResult, type WriteOp, ZnodeTree } from './tree.ts';
+import { type Caller, ephemeralOwnerI64, type TxnResult, type WriteOp, ZnodeTree } from './tree.ts';
 
 const anyone: Caller = { sessionId: 0, identities: [] };
 let zxid = 100;
 const at = (caller: Caller = anyone, timeMs = 1_000) => ({ zxid: ++zxid, timeMs, caller });
 const bytes = (s: string) => new TextEncoder().encode(s);
-const create = (path: string, mode: number = CreateMode.persistent, acl: readonly Acl[] = OPEN_ACL_UNSAFE, ttlMs = -1): WriteOp => ({
+const create = (
+  path: string,
+  mode: number = CreateMode.persistent,
+  acl: readonly Acl[] = OPEN_ACL_UNSAFE,
+  ttlMs = -1,
+): WriteOp => ({
   op: 'create',
   path,
   data: bytes('d'),
@@ -30,12 +35,21 @@ test('a fresh tree holds /, /zookeeper, /zookeeper/quota and /zookeeper/config a
   assert.deepEqual(t.getChildren('/', []).value, ['zookeeper']);
   assert.deepEqual(t.getChildren('/zookeeper', []).value, ['config', 'quota']);
   const root = t.exists('/').stat!;
-  assert.deepEqual({ ...root, numChildren: 0 }, { ...t.exists('/zookeeper/quota').stat!, numChildren: 0 });
-  assert.equal(root.cversion, 0);
-  assert.equal(root.czxid, 0);
+  // What Debian's ZooKeeper 3.8 answers to `stat` on a fresh server.
+  assert.deepEqual({ ...root, cversion: 0, numChildren: 0 }, t.exists('/zookeeper/quota').stat!);
+  assert.deepEqual(
+    [root.czxid, root.mzxid, root.pzxid, root.ctime, root.mtime, root.version, root.aversion],
+    [0, 0, 0, 0, 0, 0, 0],
+  );
+  assert.deepEqual([root.cversion, root.numChildren], [-1, 1]);
+  assert.deepEqual([t.exists('/zookeeper').stat!.cversion, t.exists('/zookeeper').stat!.numChildren], [-2, 2]);
   assert.equal(t.exists('/zookeeper/config').stat!.aversion, -1);
+  assert.equal(t.exists('/zookeeper/config').stat!.cversion, 0);
   assert.deepEqual(t.getACL('/zookeeper/config', []).value, [{ perms: Perm.read, scheme: 'world', id: 'anyone' }]);
-  assert.equal(t.write(at(), { op: 'setData', path: '/zookeeper/config', data: bytes('x'), version: -1 }).err, ZkErr.noAuth);
+  assert.equal(
+    t.write(at(), { op: 'setData', path: '/zookeeper/config', data: bytes('x'), version: -1 }).err,
+    ZkErr.noAuth,
+  );
   assert.equal(t.getAllChildrenNumber('/', []).value, 3);
 });
 
@@ -45,9 +59,13 @@ test('create sets czxid = mzxid = pzxid = zxid and ctime = mtime = time, and bum
   const r = ok(t.write(ctx, create('/a')));
   const s = r.stat!;
   assert.deepEqual([s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime], [ctx.zxid, ctx.zxid, ctx.zxid, 5_000, 5_000]);
-  assert.deepEqual([s.version, s.cversion, s.aversion, s.ephemeralOwner, s.dataLength, s.numChildren], [0, 0, 0, 0n, 1, 0]);
+  assert.deepEqual(
+    [s.version, s.cversion, s.aversion, s.ephemeralOwner, s.dataLength, s.numChildren],
+    [0, 0, 0, 0n, 1, 0],
+  );
   const root = t.exists('/').stat!;
-  assert.equal(root.cversion, 1);
+  assert.equal(t.record('/')!.cversion, 1, 'one create stored');
+  assert.equal(root.cversion, 0, 'client cversion: 1 create × 2 − 2 children');
   assert.equal(root.pzxid, ctx.zxid);
   assert.equal(root.numChildren, 2);
   assert.deepEqual(r.triggers, [
@@ -56,7 +74,7 @@ test('create sets czxid = mzxid = pzxid = zxid and ctime = mtime = time, and bum
   ]);
 });
 
-test('deleting a child moves the parent pzxid but not its cversion (ZooKeeper 3.8 DataTree.deleteNode)', () => {
+test('deleting a child moves the parent pzxid, and the client cversion by one while the stored count of creates stays', () => {
   const t = new ZnodeTree();
   ok(t.write(at(), create('/p')));
   ok(t.write(at(), create('/p/c')));
@@ -64,7 +82,9 @@ test('deleting a child moves the parent pzxid but not its cversion (ZooKeeper 3.
   const ctx = at();
   const r = ok(t.write(ctx, { op: 'delete', path: '/p/c', version: -1 }));
   const after = t.exists('/p').stat!;
-  assert.equal(after.cversion, before.cversion);
+  // Debian ZooKeeper 3.8: create /p, create /p/c → cversion 1; delete /p/c → cversion 2.
+  assert.deepEqual([before.cversion, after.cversion], [1, 2]);
+  assert.equal(t.record('/p')!.cversion, 1);
   assert.equal(after.pzxid, ctx.zxid);
   assert.equal(after.numChildren, 0);
   assert.deepEqual(r.triggers, [
@@ -131,7 +151,8 @@ test('create: NODEEXISTS, NONODE for a missing parent, BADARGUMENTS for bad path
 
 test('PathUtils.validatePath: dots inside names are fine, lone . and .. components are not', () => {
   for (const p of ['/', '/a', '/a.b', '/..a', '/a/...', '/zookeeper/x', '/é']) assert.ok(isValidPath(p), p);
-  for (const p of ['', 'a', '/a/', '//', '/./a', '/a/../b', '/\u0000', '/\u007f', '/\ufff0']) assert.ok(!isValidPath(p), p);
+  for (const p of ['', 'a', '/a/', '//', '/./a', '/a/../b', '/\u0000', '/\u007f', '/\ufff0'])
+    assert.ok(!isValidPath(p), p);
 });
 
 test('ephemerals need a live session, belong to it, cannot have children, and go when it closes', () => {
@@ -164,7 +185,8 @@ test('ephemerals need a live session, belong to it, cannot have children, and go
 test('a container holds Long.MIN_VALUE as ephemeralOwner, may have children, and is a cleanup candidate once emptied', () => {
   const t = new ZnodeTree();
   const r = ok(t.write(at(), create('/c', CreateMode.container)));
-  assert.equal(r.stat!.ephemeralOwner, -(2n ** 63n));
+  assert.equal(r.stat!.ephemeralOwner, 0n, 'clients see 0 (DataNode.getClientEphemeralOwner)');
+  assert.equal(ephemeralOwnerI64(t.record('/c')!.owner), -(2n ** 63n));
   assert.deepEqual(t.cleanupCandidates(0).containers, []);
   ok(t.write(at(), create('/c/x')));
   assert.equal(t.deleteContainer(at(), '/c').err, ZkErr.notEmpty);
@@ -178,11 +200,15 @@ test('a container holds Long.MIN_VALUE as ephemeralOwner, may have children, and
 
 test('TTL creates answer UNIMPLEMENTED unless extended types are on; then ephemeralOwner encodes the TTL', () => {
   const off = new ZnodeTree();
-  assert.equal(off.write(at(), create('/t', CreateMode.persistentWithTtl, OPEN_ACL_UNSAFE, 1000)).err, ZkErr.unimplemented);
+  assert.equal(
+    off.write(at(), create('/t', CreateMode.persistentWithTtl, OPEN_ACL_UNSAFE, 1000)).err,
+    ZkErr.unimplemented,
+  );
   const t = new ZnodeTree({ ...off.options, ttlEnabled: true });
   assert.equal(t.write(at(), create('/t', CreateMode.persistentWithTtl, OPEN_ACL_UNSAFE, 0)).err, ZkErr.badArguments);
   const r = ok(t.write(at(anyone, 1_000), create('/t', CreateMode.persistentWithTtl, OPEN_ACL_UNSAFE, 500)));
-  assert.equal(r.stat!.ephemeralOwner, BigInt.asIntN(64, 0xff00_0000_0000_0000n | 500n));
+  assert.equal(r.stat!.ephemeralOwner, 0n);
+  assert.equal(ephemeralOwnerI64(t.record('/t')!.owner), BigInt.asIntN(64, 0xff00_0000_0000_0000n | 500n));
   assert.equal(t.deleteExpiredTtl(at(anyone, 1_500), '/t').err, ZkErr.notEmpty, 'not expired yet at exactly ttl');
   assert.deepEqual(t.cleanupCandidates(1_501).expiredTtls, ['/t']);
   ok(t.deleteExpiredTtl(at(anyone, 1_501), '/t'));
@@ -205,7 +231,11 @@ test('multi: all or nothing; OK before the failing op, its error, RUNTIMEINCONSI
   );
   assert.deepEqual(r.triggers, []);
   assert.deepEqual(t.nodesInOrder(), before, 'nothing changed, Stat included');
-  const good = t.multi(at(), [create('/b'), create('/b/s', CreateMode.persistentSequential), { op: 'delete', path: '/a', version: 0 }]);
+  const good = t.multi(at(), [
+    create('/b'),
+    create('/b/s', CreateMode.persistentSequential),
+    { op: 'delete', path: '/a', version: 0 },
+  ]);
   assert.equal(good.err, ZkErr.ok);
   assert.deepEqual(
     good.results!.map((x) => x.path),
@@ -238,15 +268,27 @@ test('ACL: auth expands to the caller digest identities; none is INVALIDACL; sup
   const t = new ZnodeTree({ ...new ZnodeTree().options, superDigest: digestId('super:admin') });
   const auth: Acl[] = [{ perms: Perm.all, scheme: 'auth', id: '' }];
   assert.equal(t.write(at(), create('/x', CreateMode.persistent, auth)).err, ZkErr.invalidACL);
-  const bob: Caller = { sessionId: 0, identities: [{ scheme: 'ip', id: '10.0.0.1' }, { scheme: 'digest', id: 'bob:h' }] };
+  const bob: Caller = {
+    sessionId: 0,
+    identities: [
+      { scheme: 'ip', id: '10.0.0.1' },
+      { scheme: 'digest', id: 'bob:h' },
+    ],
+  };
   ok(t.write(at(bob), create('/x', CreateMode.persistent, auth)));
   assert.deepEqual(t.getACL('/x', bob.identities).value, [{ perms: Perm.all, scheme: 'digest', id: 'bob:h' }]);
   const superUser: Caller = { sessionId: 0, identities: [{ scheme: 'digest', id: digestId('super:admin') }] };
   ok(t.write(at(superUser), { op: 'setData', path: '/x', data: bytes('s'), version: -1 }));
   assert.equal(t.write(at(), { op: 'setData', path: '/x', data: bytes('s'), version: -1 }).err, ZkErr.noAuth);
   assert.equal(t.write(at(), create('/y', CreateMode.persistent, [])).err, ZkErr.invalidACL);
-  assert.equal(t.write(at(), create('/y', CreateMode.persistent, [{ perms: 31, scheme: 'world', id: 'me' }])).err, ZkErr.invalidACL);
-  assert.equal(t.write(at(), create('/y', CreateMode.persistent, [{ perms: 31, scheme: 'digest', id: 'nocolon' }])).err, ZkErr.invalidACL);
+  assert.equal(
+    t.write(at(), create('/y', CreateMode.persistent, [{ perms: 31, scheme: 'world', id: 'me' }])).err,
+    ZkErr.invalidACL,
+  );
+  assert.equal(
+    t.write(at(), create('/y', CreateMode.persistent, [{ perms: 31, scheme: 'digest', id: 'nocolon' }])).err,
+    ZkErr.invalidACL,
+  );
 });
 
 test('ACL: ip entries match the caller address under the /bits mask', () => {
@@ -254,7 +296,10 @@ test('ACL: ip entries match the caller address under the /bits mask', () => {
   ok(t.write(at(), create('/n', CreateMode.persistent, [{ perms: Perm.all, scheme: 'ip', id: '10.1.0.0/16' }])));
   assert.equal(t.getData('/n', [{ scheme: 'ip', id: '10.1.200.3' }]).err, ZkErr.ok);
   assert.equal(t.getData('/n', [{ scheme: 'ip', id: '10.2.0.1' }]).err, ZkErr.noAuth);
-  assert.equal(t.write(at(), create('/m', CreateMode.persistent, [{ perms: 31, scheme: 'ip', id: '10.0.0.0/33' }])).err, ZkErr.invalidACL);
+  assert.equal(
+    t.write(at(), create('/m', CreateMode.persistent, [{ perms: 31, scheme: 'ip', id: '10.0.0.0/33' }])).err,
+    ZkErr.invalidACL,
+  );
 });
 
 test('getAllChildrenNumber counts every descendant; multiRead answers each op on its own', () => {
@@ -264,8 +309,18 @@ test('getAllChildrenNumber counts every descendant; multiRead answers each op on
   ok(t.write(at(), create('/a/b/c')));
   assert.equal(t.getAllChildrenNumber('/a', []).value, 2);
   assert.equal(t.getAllChildrenNumber('/nope', []).err, ZkErr.noNode);
-  const rs = t.multiRead([{ op: 'getData', path: '/a' }, { op: 'getChildren', path: '/nope' }, { op: 'getChildren', path: '/a' }], []);
-  assert.deepEqual(rs.map((r) => r.err), [ZkErr.ok, ZkErr.noNode, ZkErr.ok]);
+  const rs = t.multiRead(
+    [
+      { op: 'getData', path: '/a' },
+      { op: 'getChildren', path: '/nope' },
+      { op: 'getChildren', path: '/a' },
+    ],
+    [],
+  );
+  assert.deepEqual(
+    rs.map((r) => r.err),
+    [ZkErr.ok, ZkErr.noNode, ZkErr.ok],
+  );
   assert.deepEqual(rs[2]!.value, ['b']);
 });
 
@@ -278,4 +333,16 @@ test('ACL lists are interned: a thousand nodes with one ACL hold one list', () =
   assert.equal(t.acls.size, base + 1);
   for (let i = 0; i < 1000; i++) ok(t.write(at(u), { op: 'delete', path: `/n${i}`, version: -1 }));
   assert.equal(t.acls.size, base);
+});
+
+test('the named bounds hold: a full session table and a full tree answer QUOTAEXCEEDED and change nothing', () => {
+  const t = new ZnodeTree({ ttlEnabled: false, znodesMax: 6, sessionsMax: 1 });
+  assert.equal(t.createSession(1, 1000, new Uint8Array(16)), ZkErr.ok);
+  assert.equal(t.createSession(2, 1000, new Uint8Array(16)), ZkErr.quotaExceeded);
+  assert.deepEqual([...t.sessions.keys()], [1]);
+  ok(t.write(at(), create('/a')));
+  ok(t.write(at(), create('/b')));
+  const before = t.nodesInOrder();
+  assert.equal(t.write(at(), create('/c')).err, ZkErr.quotaExceeded);
+  assert.deepEqual(t.nodesInOrder(), before);
 });

@@ -13,7 +13,7 @@
 //    and pzxid = zxid; the node's czxid = mzxid = pzxid = zxid, ctime = mtime = time, versions 0.
 //  - delete: a '/' and no NUL, not /, /zookeeper, /zookeeper/quota, /zookeeper/config (BADARGUMENTS);
 //    parent (NONODE); DELETE on the parent (NOAUTH); node (NONODE); version (BADVERSION); no
-//    children (NOTEMPTY). Effect: parent pzxid = zxid; the parent's cversion does NOT move (3.8).
+//    children (NOTEMPTY). Effect: parent pzxid = zxid; the parent's stored cversion does not move.
 //  - setData: valid path, node, WRITE, version; version+1, mtime, mzxid.
 //  - setACL: valid path, ACL fixup, node, ADMIN, aversion; aversion+1 (no watch fires).
 //  - check (multi only): valid path, node, READ, version.
@@ -23,6 +23,10 @@
 //    (DataTree.processTxn on a MultiTxn with an ErrorTxn); the multi's err is the failing op's.
 //  - every write from a session the tree does not hold answers SESSIONEXPIRED (session 0 = none,
 //    allowed except for ephemerals).
+//  - Stat as clients see it (DataNode.copyStat): cversion = stored creates × 2 − numChildren (so a
+//    delete moves it too, and a fresh root shows -1, /zookeeper -2); ephemeralOwner = the session for
+//    an ephemeral, 0 for everything else (containers and TTL nodes keep their markers inside only).
+//    Checked against Debian's ZooKeeper 3.8 (zkCli `stat`).
 //  - Initial tree: "/", /zookeeper, /zookeeper/quota (world:anyone ALL, empty, Stat all zero) and
 //    /zookeeper/config (world:anyone READ, aversion -1 from DataTree.addConfigNode's setACL at -1).
 //  - Watch triggers per write, in DataTree's order: create → NodeCreated(path),
@@ -30,7 +34,7 @@
 //    NodeDataChanged(path). A failed transaction fires nothing.
 //
 // Differences from ZooKeeper, on purpose: getChildren answers names sorted (ZooKeeper: hash order);
-// a session's ephemerals are removed in path order at close; a full tree (coordZnodesMax) answers
+// a session's ephemerals are removed in path order at close; a full tree (coordZnodeCountMax) answers
 // QUOTAEXCEEDED (ZooKeeper has no bound).
 
 import { assert } from '../lib/assert.ts';
@@ -121,7 +125,7 @@ export interface TreeOptions {
 
 export const defaultTreeOptions: TreeOptions = {
   ttlEnabled: false,
-  znodesMax: limits.coordZnodesMax,
+  znodesMax: limits.coordZnodeCountMax,
   sessionsMax: limits.coordSessionsMax,
 };
 
@@ -155,8 +159,7 @@ const isSequential = (mode: number): boolean =>
   mode === CreateMode.persistentSequentialWithTtl;
 const isTtl = (mode: number): boolean =>
   mode === CreateMode.persistentWithTtl || mode === CreateMode.persistentSequentialWithTtl;
-const isEphemeral = (mode: number): boolean =>
-  mode === CreateMode.ephemeral || mode === CreateMode.ephemeralSequential;
+const isEphemeral = (mode: number): boolean => mode === CreateMode.ephemeral || mode === CreateMode.ephemeralSequential;
 
 /** Java int arithmetic for versions. */
 const inc32 = (v: number): number => (v + 1) | 0;
@@ -268,7 +271,9 @@ export class ZnodeTree {
     ops: readonly { readonly op: 'getData' | 'getChildren'; readonly path: string }[],
     identities: readonly Id[],
   ): ReadResult<Uint8Array | string[]>[] {
-    return ops.map((o) => (o.op === 'getData' ? this.getData(o.path, identities) : this.getChildren(o.path, identities)));
+    return ops.map((o) =>
+      o.op === 'getData' ? this.getData(o.path, identities) : this.getChildren(o.path, identities),
+    );
   }
 
   /** The node's record (tests, snapshots); undefined when absent. */
@@ -298,19 +303,25 @@ export class ZnodeTree {
     return s;
   }
 
+  /**
+   * The Stat a client sees (DataNode.copyStat): the stored cversion counts creates, and the client's
+   * cversion counts changes (stored × 2 − numChildren: every create but the live children had a
+   * delete), so a fresh root shows -1; containers and TTL nodes show ephemeralOwner 0.
+   */
   statOf(s: number): Stat {
     const r = this.store.read(s);
+    const numChildren = this.store.childCount(s);
     return {
       czxid: r.czxid,
       mzxid: r.mzxid,
       ctime: r.ctimeMs,
       mtime: r.mtimeMs,
       version: r.version,
-      cversion: r.cversion,
+      cversion: (r.cversion * 2 - numChildren) | 0,
       aversion: r.aversion,
-      ephemeralOwner: ephemeralOwnerI64(r.owner),
+      ephemeralOwner: r.owner > 0 ? BigInt(r.owner) : 0n,
       dataLength: r.data.length,
-      numChildren: this.store.childCount(s),
+      numChildren,
       pzxid: r.pzxid,
     };
   }
@@ -611,7 +622,8 @@ export class ZnodeTree {
     nodes: readonly { path: string; record: NodeRecord; acl: readonly Acl[] }[],
     sessions: readonly { id: number; timeoutMs: number; passwd: Uint8Array }[],
   ): void {
-    for (const s of sessions) this.sessionTable.set(s.id, { timeoutMs: s.timeoutMs, passwd: s.passwd, ephemerals: new Set() });
+    for (const s of sessions)
+      this.sessionTable.set(s.id, { timeoutMs: s.timeoutMs, passwd: s.passwd, ephemerals: new Set() });
     for (const path of [...this.store.paths()].sort().reverse()) {
       const s = this.store.slot(path)!;
       this.acls.release(this.store.acl(s));
@@ -625,7 +637,7 @@ export class ZnodeTree {
   }
 }
 
-/** ZooKeeper's ephemeralOwner i64 for an owner code. */
+/** ZooKeeper's stored ephemeralOwner i64 for an owner code (what a snapshot of ZooKeeper holds; clients see 0 for containers and TTLs). */
 export function ephemeralOwnerI64(owner: number): bigint {
   if (owner >= 0) return BigInt(owner);
   if (owner === OWNER_CONTAINER) return CONTAINER_OWNER_I64;

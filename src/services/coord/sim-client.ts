@@ -18,7 +18,7 @@ import {
   type ZkClientReply,
   ZkReplyDecoder,
 } from '../../wire/zookeeper/index.ts';
-import type { RequestBody, ResponseType } from '../../wire/zookeeper/records.ts';
+import type { RequestBody, ResponseType } from '../../wire/zookeeper/index.ts';
 import { ZOOKEEPER_PROTOCOL } from './config.ts';
 
 export interface SimZkSessionInfo {

@@ -8,7 +8,7 @@ import { OpCode } from '../../coord/codes.ts';
 import type { Stat } from '../../coord/tree.ts';
 import { ProtocolError } from '../../lib/errors.ts';
 import { encodeConnectRequest, encodeRequest, ZkReplyDecoder } from '../../wire/zookeeper/index.ts';
-import type { RequestBody, ResponseType } from '../../wire/zookeeper/records.ts';
+import type { RequestBody, ResponseType } from '../../wire/zookeeper/index.ts';
 import { coordConfigSchema } from './config.ts';
 import { ipOf } from './session.ts';
 import { zkDecoder, zkEncoder } from './wire-facade.ts';

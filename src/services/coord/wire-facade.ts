@@ -15,7 +15,7 @@ import {
   type ZkServerRequest,
   ZkRequestDecoder,
 } from '../../wire/zookeeper/index.ts';
-import type * as W from '../../wire/zookeeper/records.ts';
+import type * as W from '../../wire/zookeeper/index.ts';
 import type { CoordConfig } from './config.ts';
 import type { ZkEncoder } from './session.ts';
 import type { ZkBody, ZkIncoming, ZkReplyBody } from './zk-types.ts';

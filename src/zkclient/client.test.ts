@@ -23,7 +23,13 @@ import {
   type Stat,
   ZkRequestDecoder,
 } from '../wire/zookeeper/index.ts';
-import { type ZkByteStream, ZkClient, type ZkClientLimits } from './client.ts';
+import type { SimClientConnection } from '../sim/client-links.ts';
+import { type ZkByteStream, ZkClient, type ZkClientLimits, zkCalls } from './client.ts';
+
+// The simulator's client connection is a ZkByteStream as it is (a workload passes
+// `(node) => sim.clients.connect(node, 'zookeeper')` as io.connect): checked by the compiler.
+const simStreamFits = (c: SimClientConnection): ZkByteStream => c;
+void simStreamFits;
 import { isZkError } from './errors.ts';
 
 /** Manual time: timers run only inside advance(), in due order, never re-entrantly. */
@@ -155,6 +161,11 @@ class FakeServer {
           this.nodes.set(body.path!, { data: body.data ?? new Uint8Array(), version: 0, mzxid: this.zxid });
           return answer(xid, 0, { type: OpCode.create, path: body.path });
         }
+        case OpCode.exists: {
+          const n = this.nodes.get(body.path!);
+          if (n === undefined) return answer(xid, ZkErr.noNode, null);
+          return answer(xid, 0, { type: OpCode.exists, stat: zeroStat({ version: n.version }) });
+        }
         case OpCode.getData: {
           const n = this.nodes.get(body.path!);
           if (n === undefined) return answer(xid, ZkErr.noNode, null);
@@ -246,7 +257,12 @@ class FakeServer {
   }
 }
 
-function world(seed: number, limits: Partial<ZkClientLimits> = {}, endpoints = ['s1', 's2']) {
+function world(
+  seed: number,
+  limits: Partial<ZkClientLimits> = {},
+  endpoints = ['s1', 's2'],
+  delivery: 'sync' | 'microtask' = 'microtask',
+) {
   const time = new ManualTime();
   const server = new FakeServer(seed, time);
   const client = new ZkClient({
@@ -254,6 +270,7 @@ function world(seed: number, limits: Partial<ZkClientLimits> = {}, endpoints = [
     sessionTimeoutMs: 6000,
     io: { clock: { monotonicMs: () => time.nowMs }, timers: time, connect: server.connect },
     limits,
+    delivery,
   });
   return { time, server, client };
 }
@@ -427,4 +444,23 @@ test('requests queued while no server answers fail after the session timeout, an
   assert.equal(client.state, 'closed');
   assert.equal(server.last.requests.at(-1)?.body.type, OpCode.closeSession);
   await assert.rejects(client.getData('/x'), (e: unknown) => isZkError(e, ZkErr.closing));
+});
+
+test("callWith and delivery 'sync': callbacks and watchers run while the reply bytes are decoded, in wire order", async () => {
+  const { time, server, client } = world(13, {}, ['s1'], 'sync');
+  await time.advance(1);
+  await client.create('/s', 'v');
+  const log: string[] = [];
+  client.callWith(
+    zkCalls.getData('/s', (e) => log.push(`event ${e.type}`)),
+    (error, value) => log.push(`get ${error === null ? text(value!.data) : error}`),
+  );
+  await time.advance(1);
+  server.hold = true;
+  client.callWith(zkCalls.setData('/s', 'w'), (error, stat) => log.push(`set ${error ?? stat!.version}`));
+  client.callWith(zkCalls.exists('/none'), (error, stat) => log.push(`exists ${error ?? stat}`));
+  await time.advance(1);
+  assert.deepEqual(log, ['get v', `event ${EventType.nodeDataChanged}`]); // the event went out before the held replies
+  server.release(); // synchronous: no promise, no microtask in between
+  assert.deepEqual(log, ['get v', `event ${EventType.nodeDataChanged}`, 'set 1', 'exists null']);
 });

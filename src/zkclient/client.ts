@@ -35,17 +35,7 @@
 // zkClientQueuedRequestsMax and zkClientQueuedBytesMax (more are refused with a LimitError),
 // zkClientWatchersMax, zkClientEndpointsMax, zkClientAuthInfosMax, zkPacketBytesMax per frame.
 
-import {
-  AddWatchMode,
-  CreateMode,
-  EventType,
-  KeeperState,
-  OpCode,
-  Perm,
-  WatcherType,
-  Xid,
-  ZkErr,
-} from '../coord/codes.ts';
+import { AddWatchMode, EventType, KeeperState, OpCode, WatcherType, Xid, ZkErr } from '../coord/codes.ts';
 import type { Clock, Rng, Timer, Timers } from '../env/types.ts';
 import { ConfigError, LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits as defaultLimits, type Limits } from '../lib/limits.ts';
@@ -54,21 +44,40 @@ import {
   encodeRequest,
   type Acl,
   type ClientInfo,
-  type Long,
-  type MultiOp,
-  type MultiResult,
   type ReplyHeader,
-  type RequestBody,
   type ResponseBody,
   type ResponseType,
-  type Stat,
   type ZkClientReply,
   ZkReplyDecoder,
 } from '../wire/zookeeper/index.ts';
+import {
+  type CreateOptions,
+  type ZkCall,
+  zkCalls,
+  type ZkData,
+  type ZkDone,
+  type ZkOp,
+  type ZkOpResult,
+  type ZkReadOp,
+  type ZkStat,
+  bytesOf,
+} from './calls.ts';
 import { ZkError } from './errors.ts';
 import { type WatchKind, WatchManager, sessionEndEvent, type ZkWatchEvent, type ZkWatcher } from './watches.ts';
 
 export type { ZkWatchEvent, ZkWatcher } from './watches.ts';
+export {
+  type CreateOptions,
+  openAclUnsafe,
+  type ZkCall,
+  zkCalls,
+  type ZkData,
+  type ZkDone,
+  type ZkOp,
+  type ZkOpResult,
+  type ZkReadOp,
+  type ZkStat,
+} from './calls.ts';
 
 /** One byte stream to a server (a TCP socket, or a simulated client connection). */
 export interface ZkByteStream {
@@ -113,6 +122,13 @@ export interface ZkClientOptions {
   /** Resume an existing session (its id and password), e.g. in another process. */
   readonly session?: { readonly sessionId: bigint; readonly passwd: Uint8Array };
   readonly limits?: Partial<ZkClientLimits>;
+  /**
+   * How watch events and state changes reach their listeners: 'microtask' (default; in wire order
+   * with the settlements of reply promises) or 'sync' (called while the bytes are decoded, for
+   * synchronous drivers such as a simulator workload using callWith; a listener that throws then
+   * throws into the stream's onData).
+   */
+  readonly delivery?: 'microtask' | 'sync';
 }
 
 export type ZkClientState = 'connecting' | 'connected' | 'closed' | 'expired' | 'authFailed';
@@ -122,37 +138,6 @@ export interface ZkStateEvent {
   readonly state: number;
   readonly endpoint: string | null;
 }
-
-export type ZkStat = Stat<bigint>;
-export type ZkData = Uint8Array | string;
-
-export const openAclUnsafe: readonly Acl[] = [{ perms: Perm.all, id: { scheme: 'world', id: 'anyone' } }];
-
-export interface CreateOptions {
-  readonly acl?: readonly Acl[];
-  /** CreateMode; default persistent. */
-  readonly mode?: number;
-  /** For the TTL modes. */
-  readonly ttlMs?: number;
-}
-
-/** A write inside multi(). */
-export type ZkOp =
-  | ({ readonly op: 'create'; readonly path: string; readonly data?: ZkData } & CreateOptions)
-  | { readonly op: 'delete'; readonly path: string; readonly version?: number }
-  | { readonly op: 'setData'; readonly path: string; readonly data: ZkData; readonly version?: number }
-  | { readonly op: 'check'; readonly path: string; readonly version: number };
-
-/** A read inside multiRead(). */
-export type ZkReadOp = { readonly op: 'getData' | 'getChildren'; readonly path: string };
-
-export type ZkOpResult =
-  | { readonly op: 'create'; readonly path: string; readonly stat: ZkStat | null }
-  | { readonly op: 'delete' | 'check' }
-  | { readonly op: 'setData'; readonly stat: ZkStat }
-  | { readonly op: 'getData'; readonly data: Uint8Array | null; readonly stat: ZkStat }
-  | { readonly op: 'getChildren'; readonly children: readonly string[] }
-  | { readonly op: 'error'; readonly zkErr: number };
 
 interface Pending {
   readonly xid: number;
@@ -190,11 +175,6 @@ const utf8 = new TextEncoder();
 const zeroPasswd = new Uint8Array(16);
 const xidMax = 0x7fff_ffff;
 
-function bytesOf(data: ZkData | undefined): Uint8Array {
-  if (data === undefined) return new Uint8Array(0);
-  return typeof data === 'string' ? utf8.encode(data) : data;
-}
-
 /** Parses a connect string ('h1:p1,h2:p2'); a chroot suffix ('/app') is not supported. */
 export function parseConnectString(connectString: string | readonly string[]): string[] {
   const list = typeof connectString === 'string' ? connectString.split(',') : [...connectString];
@@ -204,50 +184,12 @@ export function parseConnectString(connectString: string | readonly string[]): s
   return out;
 }
 
-function isTtlMode(mode: number): boolean {
-  return mode === CreateMode.persistentWithTtl || mode === CreateMode.persistentSequentialWithTtl;
-}
-
-/** The request record of a create (its opcode follows the mode, as ZooKeeper's client picks it). */
-function createRequest(path: string, data: ZkData | undefined, o: CreateOptions, stat: boolean): MultiOp<Long> {
-  const mode = o.mode ?? CreateMode.persistent;
-  const acl = o.acl ?? openAclUnsafe;
-  const bytes = bytesOf(data);
-  if (isTtlMode(mode)) {
-    return { type: OpCode.createTTL, path, data: bytes, acl, flags: mode, ttl: o.ttlMs ?? 0 };
-  }
-  const type = mode === CreateMode.container ? OpCode.createContainer : stat ? OpCode.create2 : OpCode.create;
-  return { type, path, data: bytes, acl, flags: mode };
-}
-
-function opResult(r: MultiResult): ZkOpResult {
-  switch (r.type) {
-    case OpCode.create:
-      return { op: 'create', path: r.path ?? '', stat: null };
-    case OpCode.create2:
-    case OpCode.createContainer:
-    case OpCode.createTTL:
-      return { op: 'create', path: r.path ?? '', stat: r.stat };
-    case OpCode.setData:
-      return { op: 'setData', stat: r.stat };
-    case OpCode.getData:
-      return { op: 'getData', data: r.data, stat: r.stat };
-    case OpCode.getChildren:
-      return { op: 'getChildren', children: r.children ?? [] };
-    case OpCode.delete:
-      return { op: 'delete' };
-    case OpCode.check:
-      return { op: 'check' };
-    default:
-      return { op: 'error', zkErr: r.err };
-  }
-}
-
 export class ZkClient {
   private readonly io: ZkClientIo;
   private readonly endpoints: string[];
   private readonly requestedTimeoutMs: number;
   private readonly reconnectDelayMs: number;
+  private readonly delivery: 'microtask' | 'sync';
   private readonly limits: ZkClientLimits;
   private readonly watches = new WatchManager();
   private readonly stateListeners = new Set<(e: ZkStateEvent) => void>();
@@ -290,6 +232,7 @@ export class ZkClient {
     }
     this.requestedTimeoutMs = options.sessionTimeoutMs;
     this.reconnectDelayMs = options.reconnectDelayMs ?? 200;
+    this.delivery = options.delivery ?? 'microtask';
     if (options.session !== undefined) {
       this.sessionId = options.session.sessionId;
       this.sessionPasswd = options.session.passwd;
@@ -327,164 +270,65 @@ export class ZkClient {
     return () => this.stateListeners.delete(listener);
   }
 
-  // ---- operations ------------------------------------------------------------------------------
+  // ---- operations (promise sugar over zkCalls; see calls.ts) -------------------------------------
 
   /** Creates a node; resolves with its path (with the sequence suffix for sequential modes). */
   create(path: string, data?: ZkData, options: CreateOptions = {}): Promise<string> {
-    return this.submit(createRequest(path, data, options, false), 'create', path, true, (body) =>
-      body !== null && 'path' in body ? (body.path ?? path) : path,
-    );
+    return this.call(zkCalls.create(path, data, options));
   }
-
   /** Creates a node and returns its Stat too. */
   create2(path: string, data?: ZkData, options: CreateOptions = {}): Promise<{ path: string; stat: ZkStat }> {
-    return this.submit(createRequest(path, data, options, true), 'create2', path, true, (body) => {
-      const b = body as { path: string | null; stat: ZkStat };
-      return { path: b.path ?? path, stat: b.stat };
-    });
+    return this.call(zkCalls.create2(path, data, options));
   }
-
   delete(path: string, version = -1): Promise<void> {
-    return this.submit({ type: OpCode.delete, path, version }, 'delete', path, true, () => undefined);
+    return this.call(zkCalls.delete(path, version));
   }
-
   /** The node's Stat, or null when it does not exist; a watcher fires on its creation, change or deletion. */
   exists(path: string, watcher?: ZkWatcher): Promise<ZkStat | null> {
-    this.checkWatcherRoom(watcher, 'exists', path);
-    return this.submit(
-      { type: OpCode.exists, path, watch: watcher !== undefined },
-      'exists',
-      path,
-      false,
-      (body) => {
-        if (watcher !== undefined) this.watches.add('data', path, watcher);
-        return (body as { stat: ZkStat }).stat;
-      },
-      (err) => {
-        if (err !== ZkErr.noNode) return undefined;
-        if (watcher !== undefined) this.watches.add('exist', path, watcher);
-        return { value: null };
-      },
-    );
+    return this.call(zkCalls.exists(path, watcher));
   }
-
   getData(path: string, watcher?: ZkWatcher): Promise<{ data: Uint8Array; stat: ZkStat }> {
-    this.checkWatcherRoom(watcher, 'getData', path);
-    return this.submit({ type: OpCode.getData, path, watch: watcher !== undefined }, 'getData', path, false, (body) => {
-      if (watcher !== undefined) this.watches.add('data', path, watcher);
-      const b = body as { data: Uint8Array | null; stat: ZkStat };
-      return { data: b.data ?? new Uint8Array(0), stat: b.stat };
-    });
+    return this.call(zkCalls.getData(path, watcher));
   }
-
   setData(path: string, data: ZkData, version = -1): Promise<ZkStat> {
-    return this.submit(
-      { type: OpCode.setData, path, data: bytesOf(data), version },
-      'setData',
-      path,
-      true,
-      (body) => (body as { stat: ZkStat }).stat,
-    );
+    return this.call(zkCalls.setData(path, data, version));
   }
-
   getACL(path: string): Promise<{ acl: readonly Acl[]; stat: ZkStat }> {
-    return this.submit({ type: OpCode.getACL, path }, 'getACL', path, false, (body) => {
-      const b = body as { acl: readonly Acl[] | null; stat: ZkStat };
-      return { acl: b.acl ?? [], stat: b.stat };
-    });
+    return this.call(zkCalls.getACL(path));
   }
-
   setACL(path: string, acl: readonly Acl[], version = -1): Promise<ZkStat> {
-    return this.submit(
-      { type: OpCode.setACL, path, acl, version },
-      'setACL',
-      path,
-      true,
-      (body) => (body as { stat: ZkStat }).stat,
-    );
+    return this.call(zkCalls.setACL(path, acl, version));
   }
-
-  /** getChildren2: the children (unsorted, as the server sends them) and the parent's Stat. */
+  /** getChildren2: the children (in the server's order) and the parent's Stat. */
   getChildren(path: string, watcher?: ZkWatcher): Promise<{ children: string[]; stat: ZkStat }> {
-    this.checkWatcherRoom(watcher, 'getChildren', path);
-    return this.submit(
-      { type: OpCode.getChildren2, path, watch: watcher !== undefined },
-      'getChildren',
-      path,
-      false,
-      (body) => {
-        if (watcher !== undefined) this.watches.add('child', path, watcher);
-        const b = body as { children: readonly string[] | null; stat: ZkStat };
-        return { children: [...(b.children ?? [])], stat: b.stat };
-      },
-    );
+    return this.call(zkCalls.getChildren(path, watcher));
   }
-
-  /** Waits until the server this client reads from has caught up with the leader (for `path`). */
+  /** Waits until the server this client reads from has caught up with the leader. */
   sync(path: string): Promise<string> {
-    return this.submit({ type: OpCode.sync, path }, 'sync', path, false, (body) =>
-      body !== null && 'path' in body ? (body.path ?? path) : path,
-    );
+    return this.call(zkCalls.sync(path));
   }
-
   /** All or nothing; a failure rejects with a ZkError whose `results` hold every op's outcome. */
   multi(ops: readonly ZkOp[]): Promise<ZkOpResult[]> {
-    const records: MultiOp<Long>[] = ops.map((o): MultiOp<Long> => {
-      switch (o.op) {
-        case 'create':
-          return createRequest(o.path, o.data, o, false);
-        case 'delete':
-          return { type: OpCode.delete, path: o.path, version: o.version ?? -1 };
-        case 'setData':
-          return { type: OpCode.setData, path: o.path, data: bytesOf(o.data), version: o.version ?? -1 };
-        default:
-          return { type: OpCode.check, path: o.path, version: o.version };
-      }
-    });
-    return this.submit({ type: OpCode.multi, ops: records }, 'multi', null, true, (body) => {
-      const results = ((body as { results: readonly MultiResult[] }).results ?? []).map(opResult);
-      const failed = results.find((r) => r.op === 'error' && r.zkErr !== ZkErr.ok);
-      if (failed !== undefined && failed.op === 'error') throw new ZkError(failed.zkErr, { op: 'multi', results });
-      return results;
-    });
+    return this.call(zkCalls.multi(ops));
   }
-
   /** Reads in one round trip; a failed read is an `error` entry, the others still answer. */
   multiRead(ops: readonly ZkReadOp[]): Promise<ZkOpResult[]> {
-    const records: MultiOp<Long>[] = ops.map((o) => ({
-      type: o.op === 'getData' ? OpCode.getData : OpCode.getChildren,
-      path: o.path,
-      watch: false,
-    }));
-    return this.submit({ type: OpCode.multiRead, ops: records }, 'multiRead', null, false, (body) =>
-      ((body as { results: readonly MultiResult[] }).results ?? []).map(opResult),
-    );
+    return this.call(zkCalls.multiRead(ops));
   }
-
   /** This session's ephemeral nodes whose paths start with `prefixPath`. */
   getEphemerals(prefixPath = '/'): Promise<string[]> {
-    return this.submit({ type: OpCode.getEphemerals, prefixPath }, 'getEphemerals', prefixPath, false, (body) => [
-      ...((body as { ephemerals: readonly string[] | null }).ephemerals ?? []),
-    ]);
+    return this.call(zkCalls.getEphemerals(prefixPath));
   }
-
   getAllChildrenNumber(path: string): Promise<number> {
-    return this.submit(
-      { type: OpCode.getAllChildrenNumber, path },
-      'getAllChildrenNumber',
-      path,
-      false,
-      (body) => (body as { totalNumber: number }).totalNumber,
-    );
+    return this.call(zkCalls.getAllChildrenNumber(path));
   }
-
   /** A watch that stays until removed (AddWatchMode.persistent or persistentRecursive). */
   addWatch(path: string, watcher: ZkWatcher, mode: number = AddWatchMode.persistent): Promise<void> {
-    this.checkWatcherRoom(watcher, 'addWatch', path);
-    const kind: WatchKind = mode === AddWatchMode.persistentRecursive ? 'persistentRecursive' : 'persistent';
-    return this.submit({ type: OpCode.addWatch, path, mode }, 'addWatch', path, false, () => {
-      this.watches.add(kind, path, watcher);
-    });
+    return this.call(zkCalls.addWatch(path, watcher, mode));
+  }
+  /** The identities the server holds for this connection (ip, digest users, ...). */
+  whoAmI(): Promise<ClientInfo[]> {
+    return this.call(zkCalls.whoAmI());
   }
 
   /**
@@ -520,23 +364,15 @@ export class ZkClient {
       notify();
       return Promise.resolve();
     }
-    return this.submit(
-      { type: OpCode.removeWatches, path, watcherType },
-      'removeWatches',
+    return this.call({
+      body: { type: OpCode.removeWatches, path, watcherType },
+      op: 'removeWatches',
       path,
-      false,
-      notify,
-      (err) =>
-        // The server may have dropped its side already (the watch fired meanwhile).
-        err === ZkErr.noWatcher ? { value: notify() } : undefined,
-    );
-  }
-
-  /** The identities the server holds for this connection (ip, digest users, ...). */
-  whoAmI(): Promise<ClientInfo[]> {
-    return this.submit({ type: OpCode.whoAmI }, 'whoAmI', null, false, (body) => [
-      ...((body as { clientInfo: readonly ClientInfo[] | null }).clientInfo ?? []),
-    ]);
+      write: false,
+      ok: notify,
+      // The server may have dropped its side already (the watch fired meanwhile).
+      onErr: (err) => (err === ZkErr.noWatcher ? { value: notify() } : undefined),
+    });
   }
 
   /**
@@ -573,7 +409,13 @@ export class ZkClient {
         resolve();
       };
       const timer = this.io.timers.after(Math.max(1, this.negotiatedTimeoutMs), finish);
-      const sent = this.submit({ type: OpCode.closeSession }, 'close', null, true, () => undefined);
+      const sent = this.call({
+        body: { type: OpCode.closeSession },
+        op: 'close',
+        path: null,
+        write: true,
+        ok: () => undefined,
+      });
       this.closing = true;
       sent.then(finish, finish);
     });
@@ -581,79 +423,86 @@ export class ZkClient {
 
   // ---- requests --------------------------------------------------------------------------------
 
+  /** Runs `c`; the promise settles when the reply is decoded (or the request fails). */
+  call<T>(c: ZkCall<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) =>
+      this.callWith(c, (error, value) => (error === null ? resolve(value as T) : reject(error))),
+    );
+  }
+
   /**
-   * Sends (or queues) one request. `ok` maps a success body to the result (it may throw a
-   * ZkError); `onErr` may turn an error code into a result (exists' NoNode).
+   * Runs `c` with a callback, called exactly once: synchronously when the call cannot be sent
+   * (ended session, a bound), else when its reply is decoded or its connection or session ends.
    */
-  private submit<T>(
-    body: RequestBody<Long>,
-    op: string,
-    path: string | null,
-    write: boolean,
-    ok: (body: ResponseBody | null) => T,
-    onErr?: (zkErr: number) => { value: T } | undefined,
-  ): Promise<T> {
+  callWith<T>(c: ZkCall<T>, done: ZkDone<T>): void {
+    const { op, path } = c;
     const ended = this.endedError(op, path);
-    if (ended !== null) return Promise.reject(ended);
-    if (this.closing) return Promise.reject(new ZkError(ZkErr.closing, { op, path }));
-    if (this.disconnectedTooLong) return Promise.reject(new ZkError(ZkErr.connectionLoss, { op, path }));
+    if (ended !== null) return done(ended);
+    if (this.closing && c.body.type !== OpCode.closeSession) return done(new ZkError(ZkErr.closing, { op, path }));
+    if (this.disconnectedTooLong) return done(new ZkError(ZkErr.connectionLoss, { op, path }));
+    if (c.watch !== undefined && this.watches.count >= this.limits.zkClientWatchersMax) {
+      return done(
+        new LimitError('zkClientWatchersMax', `${op} ${path}: the client holds ${this.watches.count} watchers`),
+      );
+    }
+    if (this.queue.length >= this.limits.zkClientQueuedRequestsMax) {
+      return done(new LimitError('zkClientQueuedRequestsMax', `${this.queue.length} ZooKeeper requests are queued`));
+    }
     const xid = this.nextXid;
     this.nextXid = xid >= xidMax ? 1 : xid + 1;
-    const frame = encodeRequest(xid, body);
+    const frame = encodeRequest(xid, c.body);
     if (frame.length - 4 > this.limits.zkPacketBytesMax) {
-      return Promise.reject(
+      return done(
         new LimitError(
           'zkPacketBytesMax',
           `${op} ${path ?? ''}: a ${frame.length - 4}-byte request is over the frame bound`,
         ),
       );
     }
-    return new Promise<T>((resolve, reject) => {
-      const pending: Pending = {
-        xid,
-        type: body.type as ResponseType,
-        frame,
-        op,
-        path,
-        write,
-        sent: false,
-        answer: (header, responseBody) => {
-          try {
-            if (header.err === ZkErr.ok) {
-              resolve(ok(responseBody));
-              return;
+    const pending: Pending = {
+      xid,
+      type: c.body.type as ResponseType,
+      frame,
+      op,
+      path,
+      write: c.write,
+      sent: false,
+      answer: (header, responseBody) => {
+        let value: T;
+        try {
+          if (header.err === ZkErr.ok) {
+            value = c.ok(responseBody);
+            if (c.watch !== undefined && path !== null) this.watches.add(c.watch.onOk, path, c.watch.watcher);
+          } else {
+            const alt = c.onErr?.(header.err);
+            if (alt === undefined) return done(new ZkError(header.err, { op, path }));
+            if (header.err === ZkErr.noNode && c.watch?.onNoNode !== undefined && path !== null) {
+              this.watches.add(c.watch.onNoNode, path, c.watch.watcher);
             }
-            const alt = onErr?.(header.err);
-            if (alt !== undefined) resolve(alt.value);
-            else reject(new ZkError(header.err, { op, path }));
-          } catch (e) {
-            reject(e);
+            value = alt.value;
           }
-        },
-        fail: reject,
-      };
-      const direct = this.state === 'connected' && this.queue.length === 0;
-      if (direct && this.inflight.length < this.limits.zkClientInflightRequestsMax) {
-        this.send(pending);
-        return;
-      }
-      if (this.queue.length >= this.limits.zkClientQueuedRequestsMax) {
-        reject(new LimitError('zkClientQueuedRequestsMax', `${this.queue.length} ZooKeeper requests are queued`));
-        return;
-      }
-      if (this.queuedBytes + frame.length > this.limits.zkClientQueuedBytesMax) {
-        reject(new LimitError('zkClientQueuedBytesMax', `${this.queuedBytes} bytes of ZooKeeper requests are queued`));
-        return;
-      }
-      this.queue.push(pending);
-      this.queuedBytes += frame.length;
-    });
-  }
-
-  private checkWatcherRoom(watcher: ZkWatcher | undefined, op: string, path: string): void {
-    if (watcher !== undefined && this.watches.count >= this.limits.zkClientWatchersMax) {
-      throw new LimitError('zkClientWatchersMax', `${op} ${path}: the client holds ${this.watches.count} watchers`);
+        } catch (e) {
+          return done(e instanceof Error ? e : new Error(String(e)));
+        }
+        done(null, value);
+      },
+      fail: (error) => done(error),
+    };
+    if (
+      this.state === 'connected' &&
+      this.queue.length === 0 &&
+      this.inflight.length < this.limits.zkClientInflightRequestsMax
+    ) {
+      this.send(pending);
+      return;
     }
+    if (this.queuedBytes + frame.length > this.limits.zkClientQueuedBytesMax) {
+      return done(
+        new LimitError('zkClientQueuedBytesMax', `${this.queuedBytes} bytes of ZooKeeper requests are queued`),
+      );
+    }
+    this.queue.push(pending);
+    this.queuedBytes += frame.length;
   }
 
   private send(p: Pending): void {
@@ -960,11 +809,16 @@ export class ZkClient {
 
   private emitState(state: number, endpoint: string | null): void {
     const event: ZkStateEvent = { state, endpoint };
-    for (const l of [...this.stateListeners]) queueMicrotask(() => l(event));
+    for (const l of [...this.stateListeners]) this.later(() => l(event));
   }
 
-  /** A watcher runs as a microtask, in wire order with the replies' settlements. */
+  /** A watcher runs as a microtask (in wire order with the replies' settlements), or at once ('sync'). */
   private deliver(watcher: ZkWatcher, event: ZkWatchEvent): void {
-    queueMicrotask(() => watcher(event));
+    this.later(() => watcher(event));
+  }
+
+  private later(fn: () => void): void {
+    if (this.delivery === 'sync') fn();
+    else queueMicrotask(fn);
   }
 }

@@ -60,7 +60,10 @@ describe('our ZooKeeper client against a real 3-server ZooKeeper 3.8 ensemble', 
     const zxidBefore = a.lastZxidSeen;
 
     follower.child.kill('SIGKILL');
-    await until('a is on another member', () => a.state === 'connected' && a.connectedEndpoint !== endpoint(follower.clientPort));
+    await until(
+      'a is on another member',
+      () => a.state === 'connected' && a.connectedEndpoint !== endpoint(follower.clientPort),
+    );
     assert.equal(a.sessionId, sessionId, 'the same session');
     assert.deepEqual(states.slice(0, 2), [KeeperState.disconnected, KeeperState.syncConnected]);
     assert.ok(a.lastZxidSeen >= zxidBefore);

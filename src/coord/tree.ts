@@ -121,6 +121,8 @@ export interface TreeOptions {
   readonly superDigest?: string;
   readonly znodesMax: number;
   readonly sessionsMax: number;
+  /** Planted bug (mutation coord-skip-ephemeral-cleanup, simulator only): closeSession keeps the ephemerals. */
+  readonly keepEphemeralsOnClose?: boolean;
 }
 
 export const defaultTreeOptions: TreeOptions = {
@@ -341,7 +343,8 @@ export class ZnodeTree {
     const session = this.sessionTable.get(id);
     if (session === undefined) return { err: ZkErr.sessionExpired, triggers: [] };
     const triggers: Trigger[] = [];
-    for (const path of [...session.ephemerals].sort()) this.removeNode(path, zxid, triggers);
+    if (this.options.keepEphemeralsOnClose !== true)
+      for (const path of [...session.ephemerals].sort()) this.removeNode(path, zxid, triggers);
     this.sessionTable.delete(id);
     this.commit();
     return { err: ZkErr.ok, triggers };

@@ -55,6 +55,14 @@ export const MUTATION_NAMES = [
   'wal-repair-skip-truncate',
   /** Raft lease reads: a leader that hands leadership over (TimeoutNow) keeps serving reads from its lease. */
   'raft-lease-kept-on-transfer',
+  /** Coord tree: closeSession (expiry or close) forgets the session but leaves its ephemeral nodes. */
+  'coord-skip-ephemeral-cleanup',
+  /** Coord front end: a reconnect is accepted by a node behind the client's lastZxidSeen (it reads back in time). */
+  'coord-read-ahead-of-session',
+  /** Coord front end: setWatches ignores relativeZxid, so changes made while the client was away fire nothing. */
+  'coord-setwatches-ignore-missed',
+  /** Coord leader: session touches a follower forwards are ignored (its clients' sessions expire while pinging). */
+  'coord-ignore-follower-touches',
 ] as const;
 
 export type Mutation = (typeof MUTATION_NAMES)[number];

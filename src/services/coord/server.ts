@@ -113,6 +113,7 @@ export class CoordRuntime {
     if (message.type !== MessageType.CoordTouches) return;
     const ids = decodeTouches(message.payload);
     if (this.driver.status().role !== 'leader') return;
+    if (this.env.mutations.has('coord-ignore-follower-touches')) return;
     const now = this.env.clock.monotonicMs();
     for (const id of ids) this.touchOnLeader(id, now);
   }

@@ -14,6 +14,7 @@ import { RequestPipeline } from '../../wire/pipeline.ts';
 import { type CoordConfig, coordConfigSchema, timeoutPolicyOf, ZOOKEEPER_PROTOCOL } from './config.ts';
 import type { FourLetterStats } from './four-letter.ts';
 import { CoordRuntime } from './server.ts';
+import { coordSimWorkload } from './sim-workload.ts';
 import { type CoordBackend, type SessionCounters, ZkSession } from './session.ts';
 import { CoordStateMachine, coordEntry, decodeCoordEntryResult } from './state-machine.ts';
 import { zkDecoder, zkEncoder, zkProtocolErrorReply } from './wire-facade.ts';
@@ -39,8 +40,14 @@ export const coordService: ServiceDefinition<CoordConfig, CoordRunning> = {
   configSchema: coordConfigSchema,
   messageTypes: [MessageType.CoordTouches],
   protocols: [{ name: ZOOKEEPER_PROTOCOL, wellKnownPort: 2181 }],
-  raftGroups: [{ group: COORD_GROUP, namespace: { name: ZNODES_NAMESPACE, create: () => new CoordStateMachine() } }],
+  raftGroups: [
+    {
+      group: COORD_GROUP,
+      namespace: { name: ZNODES_NAMESPACE, create: (env) => new CoordStateMachine(env.mutations) },
+    },
+  ],
   start: startCoord,
+  sim: { workloads: [coordSimWorkload] },
 };
 
 function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {

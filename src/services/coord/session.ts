@@ -200,7 +200,8 @@ export class ZkSession implements WatchTarget {
   private connect(entry: Entry, c: Extract<ZkIncoming, { kind: 'connect' }>): void {
     const b = this.backend;
     if (!b.runtime.leaderInContact) return this.refuse('no_leader');
-    if (c.lastZxidSeen > BigInt(b.appliedIndex())) return this.refuse('zxid_ahead');
+    if (c.lastZxidSeen > BigInt(b.appliedIndex()) && !b.env.mutations.has('coord-read-ahead-of-session'))
+      return this.refuse('zxid_ahead');
     const answer = (timeOutMs: number, sessionId: number, passwd: Uint8Array, thenClose: boolean) =>
       this.order.answer(
         entry,
@@ -481,7 +482,9 @@ export class ZkSession implements WatchTarget {
       case OpCode.setWatches2: {
         if (body.t !== 'setWatches') return reply(ZkErr.badArguments);
         const rel =
-          body.relativeZxid > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(body.relativeZxid);
+          body.relativeZxid > BigInt(Number.MAX_SAFE_INTEGER) || b.env.mutations.has('coord-setwatches-ignore-missed')
+            ? Number.MAX_SAFE_INTEGER
+            : Number(body.relativeZxid);
         const { events } = watches.setWatches(this.watcher, rel, body, (path) => {
           const r = tree.record(path);
           return r === undefined ? undefined : { mzxid: r.mzxid, pzxid: r.pzxid };

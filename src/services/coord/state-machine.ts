@@ -15,17 +15,23 @@ import { CoordNamespace, defaultCoordOptions } from '../../coord/namespace.ts';
 import { type CoordCommand, type CoordResult, decodeResult, encodeCommand } from '../../coord/command.ts';
 import { ByteReader, ByteWriter } from '../../lib/bytes.ts';
 import { BaristaError } from '../../lib/errors.ts';
+import type { Mutations } from '../../lib/mutations.ts';
 import { NamespaceId } from '../../rsm/namespace.ts';
 import { decodeRsmResult, encodeEnvelope } from '../../rsm/envelope.ts';
 import { ReplicatedStateMachine } from '../../rsm/state-machine.ts';
 
 export class CoordStateMachine extends ReplicatedStateMachine {
-  readonly znodes = new CoordNamespace({ ...defaultCoordOptions, ttlEnabled: true });
+  readonly znodes: CoordNamespace;
   /** Called after every applied entry, with its index. */
   afterApply: ((index: number) => void) | undefined;
 
-  constructor() {
+  constructor(mutations?: Mutations) {
     super();
+    this.znodes = new CoordNamespace({
+      ...defaultCoordOptions,
+      ttlEnabled: true,
+      ...(mutations?.has('coord-skip-ephemeral-cleanup') === true ? { keepEphemeralsOnClose: true } : {}),
+    });
     this.register(this.znodes);
   }
 

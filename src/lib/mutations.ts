@@ -57,12 +57,14 @@ export const MUTATION_NAMES = [
   'raft-lease-kept-on-transfer',
   /** Coord tree: closeSession (expiry or close) forgets the session but leaves its ephemeral nodes. */
   'coord-skip-ephemeral-cleanup',
-  /** Coord front end: a reconnect is accepted by a node behind the client's lastZxidSeen (it reads back in time). */
+  /** Coord front end: a read is served at once, not after the session's earlier requests (it misses the session's own write). */
   'coord-read-ahead-of-session',
   /** Coord front end: setWatches ignores relativeZxid, so changes made while the client was away fire nothing. */
   'coord-setwatches-ignore-missed',
   /** Coord leader: session touches a follower forwards are ignored (its clients' sessions expire while pinging). */
   'coord-ignore-follower-touches',
+  /** Coord front end: setData is proposed without its expected version (a conditional write always applies). */
+  'coord-setdata-skip-version-check',
 ] as const;
 
 export type Mutation = (typeof MUTATION_NAMES)[number];

@@ -200,8 +200,7 @@ export class ZkSession implements WatchTarget {
   private connect(entry: Entry, c: Extract<ZkIncoming, { kind: 'connect' }>): void {
     const b = this.backend;
     if (!b.runtime.leaderInContact) return this.refuse('no_leader');
-    if (c.lastZxidSeen > BigInt(b.appliedIndex()) && !b.env.mutations.has('coord-read-ahead-of-session'))
-      return this.refuse('zxid_ahead');
+    if (c.lastZxidSeen > BigInt(b.appliedIndex())) return this.refuse('zxid_ahead');
     const answer = (timeOutMs: number, sessionId: number, passwd: Uint8Array, thenClose: boolean) =>
       this.order.answer(
         entry,
@@ -291,6 +290,7 @@ export class ZkSession implements WatchTarget {
       case OpCode.auth:
         return this.auth(entry, xid, body);
       default:
+        if (b.env.mutations.has('coord-read-ahead-of-session')) return this.read(entry, xid, op, body);
         this.order.afterEarlier(entry, () => this.read(entry, xid, op, body));
     }
   }
@@ -329,8 +329,10 @@ export class ZkSession implements WatchTarget {
       }
       case 'delete':
         return { op: 'delete', path: body.path, version: body.version };
-      case 'setData':
-        return { op: 'setData', path: body.path, data: body.data, version: body.version };
+      case 'setData': {
+        const skip = this.backend.env.mutations.has('coord-setdata-skip-version-check');
+        return { op: 'setData', path: body.path, data: body.data, version: skip ? -1 : body.version };
+      }
       case 'setACL':
         return { op: 'setACL', path: body.path, acl: body.acl, version: body.version };
       case 'check':

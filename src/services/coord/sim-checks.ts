@@ -164,7 +164,10 @@ export class WatchOrder {
   /** `${session}/${key}` -> the watch registered and not yet fired. */
   private readonly pending = new Map<string, PendingWatch>();
   /** Per session, the events in arrival order: key and the version that fired it. */
-  private readonly events = new Map<number, { key: string; version: number; sameConnection: boolean }[]>();
+  private readonly events = new Map<
+    number,
+    { key: string; version: number; sameConnection: boolean; floorZxid: number }[]
+  >();
   delivered = 0;
   readonly violations: string[] = [];
 
@@ -176,8 +179,11 @@ export class WatchOrder {
     this.pending.set(`${session}/${key}`, { version, epoch });
   }
 
-  /** A NodeDataChanged for `key` reached the session (on its connection number `epoch`). */
-  fired(session: number, key: string, epoch: number): void {
+  /**
+   * A NodeDataChanged for `key` reached the session (on its connection number `epoch`), whose
+   * lastZxidSeen was then `floorZxid`.
+   */
+  fired(session: number, key: string, epoch: number, floorZxid: number): void {
     const k = `${session}/${key}`;
     const w = this.pending.get(k);
     if (w === undefined) return;
@@ -188,7 +194,7 @@ export class WatchOrder {
       list = [];
       this.events.set(session, list);
     }
-    list.push({ key, version: w.version + 1, sameConnection: w.epoch === epoch });
+    list.push({ key, version: w.version + 1, sameConnection: w.epoch === epoch, floorZxid });
   }
 
   /** A reply of the session reflects `version` of `key`: a watch below it must have fired already. */
@@ -216,6 +222,17 @@ export class WatchOrder {
    */
   checkOrder(mzxidOf: (key: string, version: number) => number | undefined): void {
     for (const [session, list] of this.events) {
+      // An event is sent before any reply computed after its change (on the old connection, or
+      // by setWatches on the new one), so the session cannot have seen the change's zxid yet: if
+      // it had, the event came from a later change and the first one's was lost.
+      for (const e of list) {
+        const z = mzxidOf(e.key, e.version);
+        if (z !== undefined && z <= e.floorZxid) {
+          this.violations.push(
+            `session ${session} got the event of ${e.key} v${e.version} (zxid ${z}) only after it had seen zxid ${e.floorZxid} (lost or late)`,
+          );
+        }
+      }
       let last = -1;
       let lastWhat = '';
       for (const e of list) {

@@ -42,7 +42,10 @@ export interface CoordWorkloadOptions {
   /** Client slots, each holding one session at a time. */
   readonly clients: number;
   readonly keys: number;
-  /** Asked of the server (default config: tickTime 2 s, so granted within [4 s, 40 s]). */
+  /**
+   * Asked of the server (default config: tickTime 2 s, so granted within [4 s, 40 s]). Above
+   * 2 x expiryMarginMs, so that the expiry check can be both sound and able to fire (sample()).
+   */
   readonly sessionTimeoutMs: number;
   readonly thinkMsMax: number;
   /** A lock waiter gives up (deletes its child) after this long. */
@@ -52,7 +55,11 @@ export interface CoordWorkloadOptions {
   readonly clientPartitions: boolean;
   /** Planted client bug (negative control): a waiter takes the lock when its predecessor goes, without looking again. */
   readonly lockGrantsOnPredecessorGone: boolean;
-  /** Extra healthy time beyond the session timeout before an expiry counts as wrong (ticks, touch batching, elections). */
+  /**
+   * An expiry is wrong once the client was healthy for timeout/2 + this before it (sample()):
+   * the largest gap between the leader's touches of a healthy session (a ping every third of the
+   * timeout, checked every sixth; a follower's batch every half tick; up to 2 s of swarm's clog).
+   */
   readonly expiryMarginMs: number;
   readonly stopAtMs: number;
 }
@@ -60,13 +67,13 @@ export interface CoordWorkloadOptions {
 export const defaultCoordWorkload: Omit<CoordWorkloadOptions, 'stopAtMs'> = {
   clients: 5,
   keys: 2,
-  sessionTimeoutMs: 5_000,
+  sessionTimeoutMs: 10_000,
   thinkMsMax: 150,
   lockWaitMsMax: 2_000,
   lockHoldMsMax: 300,
   clientPartitions: true,
   lockGrantsOnPredecessorGone: false,
-  expiryMarginMs: 5_000,
+  expiryMarginMs: 3_500,
 };
 
 const LOCK_DIR = '/lock';
@@ -172,10 +179,9 @@ export class CoordWorkload {
     sim.addInvariant('coord-lock', () => this.register.violations[0]);
     sim.addInvariant('coord-session-order', () => this.order.violations[0]);
     sim.addInvariant('coord-watch', () => this.watches.violations[0]);
-    sim.addInvariant('coord-workload', () => {
-      const v = this.violations[0];
-      return v === undefined ? undefined : `${v.invariant}: ${v.detail}`;
-    });
+    for (const name of ['coord-ephemeral', 'coord-session-expiry']) {
+      sim.addInvariant(name, () => this.violations.find((v) => v.invariant === name)?.detail);
+    }
     this.sample();
     this.setup();
     if (o.clientPartitions) sim.after(1_000 + rng.float() * 2_000, () => this.cutClient(), 'coord-client-cut');
@@ -347,7 +353,7 @@ export class CoordWorkload {
     const id = s.id;
     const watcher = (e: { type: number; path: string | null }): void => {
       if (e.type === EventType.nodeDataChanged || e.type === EventType.nodeDeleted)
-        this.watches.fired(id, key, s.epoch);
+        this.watches.fired(id, key, s.epoch, this.floor(s));
     };
     if (o.linearizable === true) s.client.callWith(zkCalls.sync(`${REG_DIR}/${key}`), () => undefined);
     s.client.callWith(zkCalls.getData(`${REG_DIR}/${key}`, watch ? watcher : undefined), (e, r) => {
@@ -519,7 +525,7 @@ export class CoordWorkload {
     this.lockGrants++;
     this.register.present(h, this.sim.nowMs);
     // Now and then a long hold, so that a holder cut off from the service outlives its session.
-    const holdMs = this.rng.float() * (this.rng.chance(0.05) ? this.o.sessionTimeoutMs * 2 : this.o.lockHoldMsMax);
+    const holdMs = this.rng.float() * (this.rng.chance(0.05) ? this.o.sessionTimeoutMs * 1.5 : this.o.lockHoldMsMax);
     this.sim.after(
       holdMs,
       () => {
@@ -585,7 +591,7 @@ export class CoordWorkload {
       const closed = this.facts.closedAt.get(s.id);
       if (closed !== undefined) {
         s.closedSeen = true;
-        if (closed.atMs - s.lastUnhealthyMs > s.timeoutMs * 1.1 + this.o.expiryMarginMs) {
+        if (closed.atMs - s.lastUnhealthyMs > s.timeoutMs / 2 + this.o.expiryMarginMs) {
           this.violations.push({
             invariant: 'coord-session-expiry',
             detail:
@@ -601,9 +607,13 @@ export class CoordWorkload {
   }
 
   /**
-   * The client is connected to node N, N and the coord leader are up and linked both ways (or are
-   * one), the leader is linked both ways to a majority of up nodes, and nothing drops or delays
-   * messages. Sound, not complete: any doubt counts as unhealthy.
+   * The client is connected to node N, N and the one coord leader are up and linked both ways (or
+   * are one), the leader is linked both ways to a majority of up nodes, and no message loss is on
+   * (clog delays are within expiryMarginMs). Why an expiry after timeout/2 + margin of this is
+   * wrong: from the first healthy instant, the leader hears of the session within one touch gap
+   * and again within every gap, so it never goes a whole timeout without; a leader change, a pause
+   * or a cut ends the healthy stretch (a new leader grants every session a full timeout at its
+   * first tick). Sound, not complete: any doubt counts as unhealthy.
    */
   private healthy(s: Session): boolean {
     if (s.ended || s.client.state !== 'connected') return false;
@@ -652,6 +662,10 @@ export class CoordWorkload {
     if (!sim.runUntilCondition(() => committed, remaining()))
       throw sim.fail('liveness', 'coord: no write committed after healing');
     this.readEphemeralsEverywhere(deadlineMs);
+    // A quiet period longer than a session timeout and the expiry bound: every session pings a
+    // healthy cluster, so none may expire (the sampling in sample() judges it).
+    const quietMs = this.o.sessionTimeoutMs * 1.5 + 1_000;
+    sim.runFor(Math.min(quietMs, remaining()));
   }
 
   private readEphemeralsEverywhere(deadlineMs: number): void {

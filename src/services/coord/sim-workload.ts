@@ -142,6 +142,10 @@ interface Session {
   closedSeen: boolean;
   /** Connections the client made (SyncConnected events). */
   epoch: number;
+  /** The client closed it (closeSession): not an expiry. */
+  closedByClient: boolean;
+  /** Holding the lock for longer than a session timeout (the client cuts prefer it). */
+  longHold: boolean;
 }
 
 type Finish = (type: 'ok' | 'fail' | 'info', result: unknown, error?: string) => void;
@@ -167,6 +171,7 @@ export class CoordWorkload {
   opsOk = 0;
   lockGrants = 0;
   expiries = 0;
+  closes = 0;
   clientCuts = 0;
   ephemeralReads = 0;
 
@@ -248,6 +253,8 @@ export class CoordWorkload {
       ended: false,
       closedSeen: false,
       epoch: 0,
+      closedByClient: false,
+      longHold: false,
     };
     client.onState((e) => {
       if (e.state === KeeperState.syncConnected) s.epoch++;
@@ -271,6 +278,7 @@ export class CoordWorkload {
     if (c.state !== 'connected') return void this.sim.after(50, () => this.step(s), 'coord-client-wait');
     if (s.id === 0) this.learnSession(s);
     if (!s.ephemeralDone) return this.createEphemeral(s);
+    if (!s.inLock && this.rng.chance(0.01)) return this.closeSession(s);
     const roll = this.rng.float();
     if (roll < 0.3) this.read(s, this.pickKey(), () => this.again(s), { linearizable: this.rng.chance(0.5) });
     else if (roll < 0.6) this.set(s, this.pickKey(), () => this.again(s));
@@ -297,9 +305,16 @@ export class CoordWorkload {
   private endSession(s: Session): void {
     if (s.ended) return;
     s.ended = true;
-    if (s.client.state === 'expired') this.expiries++;
     this.watches.ended(s.id);
     if (this.slots[s.slot] === s) this.startSlot(s.slot);
+  }
+
+  /** Ends the session with closeSession (its ephemeral must go at once) and starts a new one. */
+  private closeSession(s: Session): void {
+    s.closedByClient = true;
+    this.closes++;
+    void s.client.close();
+    this.endSession(s);
   }
 
   private floor(s: Session): number {
@@ -525,10 +540,14 @@ export class CoordWorkload {
     this.lockGrants++;
     this.register.present(h, this.sim.nowMs);
     // Now and then a long hold, so that a holder cut off from the service outlives its session.
-    const holdMs = this.rng.float() * (this.rng.chance(0.05) ? this.o.sessionTimeoutMs * 1.5 : this.o.lockHoldMsMax);
+    s.longHold = this.rng.chance(0.1);
+    const holdMs = s.longHold
+      ? this.o.sessionTimeoutMs * (1 + this.rng.float())
+      : this.rng.float() * this.o.lockHoldMsMax;
     this.sim.after(
       holdMs,
       () => {
+        s.longHold = false;
         this.register.present(h, this.sim.nowMs);
         this.deleteChild(s, h.path, end);
       },
@@ -555,12 +574,15 @@ export class CoordWorkload {
    */
   private cutClient(): void {
     if (this.sim.nowMs >= this.o.stopAtMs) return;
-    const host = this.hostOf(this.rng.int(this.o.clients));
-    const everywhere = this.rng.chance(0.2);
+    const everywhere = this.rng.chance(0.25);
+    const holder = this.slots.find((s) => s.longHold && !s.ended);
+    const host = this.hostOf(everywhere && holder !== undefined ? holder.slot : this.rng.int(this.o.clients));
     const nodes = everywhere ? this.ids : [this.rng.pick(this.ids)];
     const cuts = nodes.map((node) => this.sim.clients.partition(host, node));
     this.clientCuts++;
-    const durationMs = everywhere ? this.o.sessionTimeoutMs + this.rng.float() * 4_000 : 300 + this.rng.float() * 4_000;
+    const durationMs = everywhere
+      ? this.o.sessionTimeoutMs + 2_000 + this.rng.float() * 4_000
+      : 300 + this.rng.float() * 4_000;
     this.sim.after(
       durationMs,
       () => {
@@ -591,7 +613,8 @@ export class CoordWorkload {
       const closed = this.facts.closedAt.get(s.id);
       if (closed !== undefined) {
         s.closedSeen = true;
-        if (closed.atMs - s.lastUnhealthyMs > s.timeoutMs / 2 + this.o.expiryMarginMs) {
+        if (!s.closedByClient) this.expiries++;
+        if (!s.closedByClient && closed.atMs - s.lastUnhealthyMs > s.timeoutMs / 2 + this.o.expiryMarginMs) {
           this.violations.push({
             invariant: 'coord-session-expiry',
             detail:
@@ -746,6 +769,7 @@ export class CoordWorkload {
       lockFenced: this.register.fenced,
       watchEvents: this.watches.delivered,
       expiries: this.expiries,
+      closes: this.closes,
       sessions: this.allSessions.length,
       clientCuts: this.clientCuts,
       ephemeralReads: this.ephemeralReads,

@@ -163,7 +163,8 @@ export class ZkSession implements WatchTarget {
           entry,
           this.wire.reply(
             incoming.xid,
-            this.backend.appliedIndex(),
+            // ZooKeeper's UnimplementedRequestProcessor answers zxid -1 (golden unknown-opcode.json).
+            unknown ? -1 : this.backend.appliedIndex(),
             unknown ? ZkErr.unimplemented : ZkErr.marshallingError,
             incoming.op,
           ),

@@ -191,6 +191,16 @@ test('a client ahead of the node is refused; garbage closes its own connection o
   );
   const p = good.send({ type: OpCode.exists, path: '/', watch: false });
   assert.equal(answered(sim, good, p).header.err, ZkErr.ok, 'the other connection is unaffected');
+  // A known opcode whose body does not decode: MarshallingError, and the connection goes on.
+  const bad = good.sendRaw(OpCode.create, Uint8Array.of(0, 0, 0, 9, 47));
+  assert.equal(answered(sim, good, bad).header.err, ZkErr.marshallingError);
+  const p2 = good.send({ type: OpCode.exists, path: '/', watch: false });
+  assert.equal(answered(sim, good, p2).header.err, ZkErr.ok);
+  // An opcode ZooKeeper does not serve: Unimplemented with zxid -1, then the close.
+  const unknown = good.sendRaw(999, new Uint8Array(0));
+  const u = answered(sim, good, unknown);
+  assert.deepEqual([u.header.err, u.header.zxid], [ZkErr.unimplemented, -1n]);
+  assert.ok(sim.runUntilCondition(() => good.closed !== undefined, 5_000));
 
   const ruok = new SimZkClient(sim, leader);
   ruok.sendFourLetter('ruok');

@@ -77,6 +77,7 @@ function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {
   );
   state.znodes.observe((index, triggers) => runtime.onApplied(index, triggers));
   state.afterApply = (index) => runtime.waiters.advance(index);
+  state.afterRestore = (index) => runtime.onRestored(index);
   runtime.cleanup = (nowMs) => {
     const { containers, expiredTtls } = tree().cleanupCandidates(nowMs);
     const header = { timeMs: nowMs, sessionId: 0, identities: [] };

@@ -343,3 +343,58 @@ test('the other opcodes: whoAmI, getEphemerals, getAllChildrenNumber, addWatch, 
     'the empty container was deleted',
   );
 });
+
+test('a follower that installs a snapshot disconnects its clients, whose setWatches then fires what they missed', () => {
+  const sim = new Simulation<NodeServices>({
+    seed: 'zk-snapshot',
+    nodes: ids,
+    program: (env: Env) =>
+      new NodeServices(
+        env,
+        {
+          clusterId: 'sim',
+          peers: ids.filter((p) => p !== env.nodeId),
+          raft: { ...defaultRaftTiming, snapshotEveryEntries: 20, snapshotRetainEntries: 2 },
+          coord: { tickTimeMs: 200, leaderLostCloseMs: 600_000 },
+        },
+        registeredServices,
+      ),
+  });
+  assert.ok(sim.runUntilCondition(() => leaderOf(sim) !== undefined, 10_000));
+  const leader = leaderOf(sim)!;
+  const follower = ids.find((i) => i !== leader)!;
+  const w = connected(sim, leader, 8000);
+  answered(sim, w, w.send({ type: OpCode.create, path: '/x', data: enc.encode('0'), acl: openAcl, flags: 0 }));
+  const a = connected(sim, follower, 8000);
+  const g = answered(sim, a, a.send({ type: OpCode.getData, path: '/x', watch: true }));
+  assert.equal(g.header.err, ZkErr.ok);
+  const cut = sim.network.isolate(follower);
+  answered(sim, w, w.send({ type: OpCode.setData, path: '/x', data: enc.encode('1'), version: -1 }));
+  for (let i = 0; i < 60; i++)
+    w.send({ type: OpCode.create, path: `/fill${i}`, data: new Uint8Array(), acl: openAcl, flags: 0 });
+  assert.ok(
+    sim.runUntilCondition(() => w.stream.length >= 63, 10_000),
+    'the fill writes committed',
+  );
+  cut.heal();
+  assert.ok(
+    sim.runUntilCondition(() => a.closed !== undefined, 10_000),
+    'disconnected by the snapshot install',
+  );
+  assert.equal(a.notifications().length, 0, 'no event could fire for the skipped entries');
+  const again = new SimZkClient(sim, follower);
+  again.sendConnect({ resume: a.session()!, lastZxidSeen: g.header.zxid });
+  assert.ok(sim.runUntilCondition(() => again.session() !== undefined, 5_000));
+  const sw = again.send({
+    type: OpCode.setWatches,
+    relativeZxid: g.header.zxid,
+    dataWatches: ['/x'],
+    existWatches: [],
+    childWatches: [],
+  });
+  answered(sim, again, sw);
+  assert.deepEqual(
+    again.notifications().map((n) => [n.event.type, n.event.path]),
+    [[EventType.nodeDataChanged, '/x']],
+  );
+});

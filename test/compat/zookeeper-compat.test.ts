@@ -16,7 +16,7 @@ import {
   type RawStep,
 } from '../support/zk-observe.ts';
 import { nodeClientScript, type ScriptRun, zkCliScript } from '../support/zk-sessions.ts';
-import { startZooKeeper, type ZkCluster, zookeeperUnavailable } from '../support/zookeeper-server.ts';
+import { fourLetter, startZooKeeper, type ZkCluster, zookeeperUnavailable } from '../support/zookeeper-server.ts';
 
 const unavailable = zookeeperUnavailable();
 const skip = unavailable === undefined ? false : `real ZooKeeper unavailable: ${unavailable}`;
@@ -104,6 +104,18 @@ describe('real ZooKeeper 3.8, standalone', { skip }, () => {
     assert.deepEqual(step(one, 'A', 'setData /R/n'), ['error NO_AUTH (-102)']);
     assert.deepEqual(step(one, 'A', 'remove /R'), ['error NOT_EMPTY (-111)']);
     assert.ok(!step(one, 'A', "getChildren /R (B's ephemeral gone)")[0]!.includes('b-eph'));
+  });
+
+  test('four-letter words monitoring tools use answer on the client port (the whitelist is set)', async () => {
+    const port = zk!.servers[0]!.clientPort;
+    assert.equal(await fourLetter(port, 'ruok'), 'imok');
+    const srvr = await fourLetter(port, 'srvr');
+    assert.match(srvr, /^Zookeeper version: 3\.8\.\d+/);
+    assert.match(srvr, /^Mode: standalone$/m);
+    assert.match(await fourLetter(port, 'stat'), /^Clients:$/m);
+    assert.match(await fourLetter(port, 'mntr'), /^zk_server_state\tstandalone$/m);
+    assert.match(await fourLetter(port, 'conf'), new RegExp(`^clientPort=${port}$`, 'm'));
+    assert.match(await fourLetter(port, 'envi'), /^Environment:$/m);
   });
 
   test('the comparison: real vs real equal; one changed behaviour unequal; zxids/times/sessions/ports ignored', () => {

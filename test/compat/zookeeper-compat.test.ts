@@ -216,7 +216,16 @@ describe('real ZooKeeper 3.8, standalone', { skip }, () => {
     try {
       await until('barista dev: all three nodes healthy', 60_000, () => dev.output().includes('live view'));
       const cluster = JSON.parse(readFileSync(join(dir.path, 'cluster.json'), 'utf8')) as ClusterFile;
-      const connectString = cluster.nodes.map((n) => `${n.host}:${n.ports[zookeeperProtocol]}`).join(',');
+      const connectString = cluster.nodes
+        .map((n) => {
+          const port = n.ports[zookeeperProtocol];
+          assert.ok(
+            port !== undefined,
+            `cluster.json: ${n.id} has no "${zookeeperProtocol}" port (is the service registered?)`,
+          );
+          return `${n.host}:${port}`;
+        })
+        .join(',');
       const observed = await observeServer(connectString, 'baristas');
       assert.equal(compareServers(reference, observed, ['ZooKeeper 3.8', 'Baristas']), undefined);
     } finally {

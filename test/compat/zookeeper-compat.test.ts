@@ -31,9 +31,11 @@ import { fourLetter, startZooKeeper, type ZkCluster, zookeeperUnavailable } from
 
 const unavailable = zookeeperUnavailable();
 const skip = unavailable === undefined ? false : `real ZooKeeper unavailable: ${unavailable}`;
-// The 3-server ensemble costs three more JVMs (about 6 s here); ZK_COMPAT_ENSEMBLE=0 leaves it out.
+// The 3-server ensemble costs three more JVMs: 6-8 s on an idle 2-core machine, 16 s under the
+// full suite's load. The default run stays cheap with the standalone server; opt in with
+// ZK_COMPAT_ENSEMBLE=1 (worth it whenever the scripts change: it proves they need no single server).
 const ensembleSkip =
-  process.env.ZK_COMPAT_ENSEMBLE === '0' ? 'ZK_COMPAT_ENSEMBLE=0: 3-server ensemble left out' : false;
+  process.env.ZK_COMPAT_ENSEMBLE === '1' ? false : 'opt in with ZK_COMPAT_ENSEMBLE=1 (three more JVMs)';
 
 function step(obs: readonly Observation[], who: string, command: string): readonly string[] {
   const found = obs.find((o) => o.who === who && o.command === command);

@@ -212,8 +212,10 @@ export async function nodeClientScript(connectString: string, root: string): Pro
   const clients: zookeeper.Client[] = [];
   const events: string[] = [];
   try {
-    const [a, b] = await Promise.all([connectClient(connectString), connectClient(connectString)]);
-    clients.push(a, b);
+    const connected = await Promise.allSettled([connectClient(connectString), connectClient(connectString)]);
+    for (const c of connected) if (c.status === 'fulfilled') clients.push(c.value);
+    for (const c of connected) if (c.status === 'rejected') throw c.reason;
+    const [a, b] = clients as [zookeeper.Client, zookeeper.Client];
     const sessionOf = new Map([
       ['A', a],
       ['B', b],

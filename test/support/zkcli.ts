@@ -12,6 +12,7 @@
 // "\nWATCHER::" and "\nWatchedEvent state:... type:... path:..." at any moment, even inside another
 // command's output: those lines (and the blank line each carries) are taken out and kept in order in
 // `events`. Limitation: a node whose data is the line "printwatches is on" would end a command early.
+// If the test process dies, zkCli reads EOF on stdin and exits by itself: no JVM is left behind.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
@@ -106,6 +107,7 @@ export class ZkCliSession {
   private exitError: Error | undefined;
   private readonly exited: Promise<void>;
   private readonly eventWaiters: Array<() => void> = [];
+  private closing: Promise<void> | undefined;
 
   private constructor(connectString: string) {
     // -XX:TieredStopAtLevel=1: a short-lived client JVM starts faster on the C1 compiler alone.
@@ -164,7 +166,7 @@ export class ZkCliSession {
     });
   }
 
-  /** Waits (bounded) until an event matching `match` has arrived; returns it. */
+  /** Waits (bounded) until an event matching `match` has arrived (now or earlier); returns the first. */
   async waitForEvent(match: (e: ZkCliEvent) => boolean, boundMs = commandMsMax): Promise<ZkCliEvent> {
     const deadline = Date.now() + boundMs;
     for (;;) {
@@ -184,13 +186,15 @@ export class ZkCliSession {
   }
 
   /** Sends `quit` (closes the ZooKeeper session), waits for the JVM, kills it past a bound. Idempotent. */
-  async close(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) return;
       this.child.stdin!.end('quit\n');
       const killer = setTimeout(() => this.child.kill('SIGKILL'), exitMsMax);
       await this.exited;
       clearTimeout(killer);
-    }
+    })();
+    return this.closing;
   }
 
   private onOutput(item: ZkCliOutputItem): void {

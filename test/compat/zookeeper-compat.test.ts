@@ -7,18 +7,20 @@
 // Skips with a message when java or the zookeeper package is absent (.ci/run installs it).
 
 import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { ClusterFile } from '../../src/cli/cluster-file.ts';
+import { freePortRange, spawnCli, stopProcess, tempDir, until } from '../integration/helpers.ts';
 import {
   compareObservations,
   markZkCliStep,
   normalise,
   type Observation,
   type RawStep,
+  renderObservations,
 } from '../support/zk-observe.ts';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { ClusterFile } from '../../src/cli/cluster-file.ts';
-import { freePortRange, spawnCli, stopProcess, tempDir, until } from '../integration/helpers.ts';
 import {
   compareServers,
   nodeClientScript,
@@ -50,6 +52,22 @@ function statOf(lines: readonly string[]): Map<string, string> {
 
 const rank = (z: string | undefined): number => Number(z?.replace(/^z/, ''));
 
+// What ZooKeeper 3.8 answered, normalised, kept as text next to this file: every observation is
+// checked, not only the spot assertions, and a diff shows what changed. ZK_COMPAT_UPDATE=1 rewrites
+// them (after a ZooKeeper upgrade or a script change; review the diff).
+const testdata = join(dirname(fileURLToPath(import.meta.url)), 'testdata');
+
+function assertGolden(name: string, obs: readonly Observation[]): void {
+  const path = join(testdata, name);
+  const text = renderObservations(obs);
+  if (process.env.ZK_COMPAT_UPDATE === '1') {
+    mkdirSync(testdata, { recursive: true });
+    writeFileSync(path, text);
+    return;
+  }
+  assert.equal(text, readFileSync(path, 'utf8'), `${path} (ZK_COMPAT_UPDATE=1 rewrites it)`);
+}
+
 describe('real ZooKeeper 3.8, standalone', { skip }, () => {
   let zk: ZkCluster | undefined;
   const cli: ScriptRun[] = [];
@@ -66,6 +84,7 @@ describe('real ZooKeeper 3.8, standalone', { skip }, () => {
     cli.push(await zkCliScript(zk!.connectString, '/zkh-cli-2'));
     const [one, two] = cli.map((r) => r.observations) as [Observation[], Observation[]];
     assert.equal(compareObservations(one, two, ['run 1', 'run 2']), undefined);
+    assertGolden('zookeeper-3.8-zkcli.txt', one);
 
     assert.deepEqual(step(one, 'A', 'create /R/p again'), ['Node already exists: /R/p']);
     assert.deepEqual(step(one, 'A', 'create /R/eph/under x'), ['Ephemerals cannot have children: /R/eph/under']);
@@ -97,6 +116,7 @@ describe('real ZooKeeper 3.8, standalone', { skip }, () => {
     nodeClient.push(await nodeClientScript(zk!.connectString, '/zkh-node-2'));
     const [one, two] = nodeClient.map((r) => r.observations) as [Observation[], Observation[]];
     assert.equal(compareObservations(one, two, ['run 1', 'run 2']), undefined);
+    assertGolden('zookeeper-3.8-node-client.txt', one);
 
     assert.deepEqual(step(one, 'A', 'create /R/n again'), ['error NODE_EXISTS (-110)']);
     assert.deepEqual(step(one, 'A', 'setData /R/n v3 version 5'), ['error BAD_VERSION (-103)']);

@@ -1,7 +1,8 @@
 // Goal (issue 9, Acceptance, real clients): the scripted zkCli.sh and node-zookeeper-client sessions
 // run against a real Apache ZooKeeper 3.8 (Debian's package) started by the test; their normalised
-// observations are stable (two runs are equal) and hold what ZooKeeper really answers, so the same
-// scripts can judge the Baristas front end: equal observations iff it behaves the same.
+// observations are stable (two runs are equal) and hold what ZooKeeper really answers (spot assertions,
+// and all of it against the golden transcripts in testdata/), so the same scripts can judge the
+// Baristas front end: equal observations iff it behaves the same.
 // The comparison is proven here both ways: real vs real is equal, and a transcript altered in one
 // behaviour is unequal, while one that differs only in zxid values, times, session ids or ports is equal.
 // Skips with a message when java or the zookeeper package is absent (.ci/run installs it).

@@ -128,6 +128,13 @@ export const limits = {
   /** Keys in the keyspace. */
   kvKeysMax: 1_000_000,
 
+  // --- ZooKeeper wire protocol (src/wire/zookeeper) ---------------------------------------------
+  /**
+   * Largest ZooKeeper client frame (length prefix excluded): ZooKeeper's jute.maxbuffer default,
+   * 0xfffff. Its server closes a connection whose frame length is above it (NIOServerCnxn.readLength).
+   */
+  zkPacketBytesMax: 0xfffff,
+
   // --- coordination data model (src/coord) --------------------------------------------------------
   /** A znode's data: ZooKeeper's jute.maxbuffer default (0xfffff); larger data is refused as malformed. */
   coordZnodeDataBytesMax: 0xfffff,

@@ -69,12 +69,15 @@ export interface WalOptions {
   readonly recordPayloadBytesMax: number;
   /** Bytes appended but not yet synced; append beyond this throws LimitError. */
   readonly pendingBytesMax: number;
+  /** Grow the open segment ahead of its writes by up to this much (0 or absent: no preallocation). */
+  readonly preallocateBytesMax?: number;
 }
 
 export const walDefaults = {
   segmentBytesMax: limits.walSegmentBytesMax,
   recordPayloadBytesMax: limits.walRecordPayloadBytesMax,
   pendingBytesMax: limits.walPendingBytesMax,
+  preallocateBytesMax: limits.walPreallocateBytesMax,
 } as const;
 
 /** The WAL replays everything at open and never reads by key: no keys, no index. */

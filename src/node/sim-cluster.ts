@@ -165,11 +165,6 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
       new NodeServices(env, {
         clusterId: 'sim',
         peers: ids.filter((p) => p !== env.nodeId),
-        // No WAL preallocation in the simulated cluster (yet): the swarm's pinned seeds were found
-        // on the disk-operation sequence without it (a preallocating WAL issues other truncates
-        // and draws other faults). Preallocation is proven under crashes by
-        // src/storage/wal/wal-crash.test.ts and src/storage/log/log-crash.test.ts.
-        walPreallocateBytesMax: 0,
         // Small snapshot interval in the simulator, so snapshots, compaction and InstallSnapshot
         // to lagging or restarted nodes happen in every run.
         raft: {

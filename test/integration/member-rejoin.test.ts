@@ -129,7 +129,7 @@ describe('a follower whose data directory was lost', () => {
         byGroup.set(group, [...(byGroup.get(group) ?? []), change]);
       }
     }
-    assert.deepEqual([...byGroup.keys()].sort(), ['kv', 'metadata']);
+    assert.deepEqual([...byGroup.keys()].sort(), ['coord', 'kv', 'metadata']);
     for (const [group, changes] of byGroup) assert.deepEqual(changes, ['remove', 'addLearner', 'addVoter'], group);
 
     const list = await member('list');

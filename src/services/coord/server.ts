@@ -144,6 +144,16 @@ export class CoordRuntime {
     this.waiters.advance(index);
   }
 
+  /**
+   * A snapshot replaced the tree: the entries it covers fired no watch triggers here, so every
+   * client of this node is disconnected; on reconnect its setWatches is answered against the new
+   * tree (events for what changed since its last zxid), as after any move to another node.
+   */
+  onRestored(index: number): void {
+    for (const t of [...this.targets.values()]) t.close('snapshot_installed');
+    this.waiters.advance(index);
+  }
+
   private touchOnLeader(sessionId: number, now: number): void {
     if (this.tracker.touch(sessionId, now)) return;
     if (this.tracker.has(sessionId)) return; // closing: its expiry stands

@@ -84,6 +84,7 @@ function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {
   );
   state.znodes.observe((index, triggers) => runtime.onApplied(index, triggers));
   state.afterApply = (index) => runtime.waiters.advance(index);
+  state.afterRestore = (index) => runtime.onRestored(index);
   runtime.cleanup = (nowMs) => {
     const { containers, expiredTtls } = tree().cleanupCandidates(nowMs);
     const header = { timeMs: nowMs, sessionId: 0, identities: [] };
@@ -114,7 +115,7 @@ function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {
   };
   const sessions = new Set<ZkSession>();
   const startedMs = env.clock.monotonicMs();
-  const stats = { received: 0, sent: 0 };
+  const stats = { received: 0, sent: 0, authFailed: 0 };
   const fourLetterStats = (): FourLetterStats => {
     const s = driver.status();
     const t = tree();
@@ -141,7 +142,7 @@ function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {
       latencyMaxMs: 0,
       approximateDataSize: 0,
       uptimeMs: Math.round(env.clock.monotonicMs() - startedMs),
-      authFailed: 0,
+      authFailed: stats.authFailed,
       followers: ctx.peers.length,
       syncedFollowers: ctx.peers.length,
       clientPort: ctx.port(ZOOKEEPER_PROTOCOL) ?? 0,
@@ -174,6 +175,12 @@ function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {
         inc: (by = 1) => {
           stats.sent += by;
           counters.packetsSent.inc(by);
+        },
+      },
+      authFailed: {
+        inc: (by = 1) => {
+          stats.authFailed += by;
+          counters.authFailed.inc(by);
         },
       },
     },

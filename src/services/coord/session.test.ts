@@ -191,6 +191,16 @@ test('a client ahead of the node is refused; garbage closes its own connection o
   );
   const p = good.send({ type: OpCode.exists, path: '/', watch: false });
   assert.equal(answered(sim, good, p).header.err, ZkErr.ok, 'the other connection is unaffected');
+  // A known opcode whose body does not decode: MarshallingError, and the connection goes on.
+  const bad = good.sendRaw(OpCode.create, Uint8Array.of(0, 0, 0, 9, 47));
+  assert.equal(answered(sim, good, bad).header.err, ZkErr.marshallingError);
+  const p2 = good.send({ type: OpCode.exists, path: '/', watch: false });
+  assert.equal(answered(sim, good, p2).header.err, ZkErr.ok);
+  // An opcode ZooKeeper does not serve: Unimplemented with zxid -1, then the close.
+  const unknown = good.sendRaw(999, new Uint8Array(0));
+  const u = answered(sim, good, unknown);
+  assert.deepEqual([u.header.err, u.header.zxid], [ZkErr.unimplemented, -1n]);
+  assert.ok(sim.runUntilCondition(() => good.closed !== undefined, 5_000));
 
   const ruok = new SimZkClient(sim, leader);
   ruok.sendFourLetter('ruok');
@@ -240,11 +250,10 @@ test('the other opcodes: whoAmI, getEphemerals, getAllChildrenNumber, addWatch, 
 
   const who = send(a, { type: OpCode.whoAmI });
   assert.ok(who.body?.type === OpCode.whoAmI);
-  assert.deepEqual(
-    who.body.clientInfo?.map((i) => i.authScheme),
-    ['ip', 'digest'],
-  );
-  assert.equal(who.body.clientInfo?.[1]?.user, 'bob');
+  // ZooKeeper's hash-set order (javaHashSetOrder), whatever the order they were added in.
+  const infos = who.body.clientInfo ?? [];
+  assert.deepEqual(infos.map((i) => i.authScheme).sort(), ['digest', 'ip']);
+  assert.equal(infos.find((i) => i.authScheme === 'digest')?.user, 'bob');
   const eph = send(a, { type: OpCode.getEphemerals, prefixPath: '/p' });
   assert.ok(eph.body?.type === OpCode.getEphemerals);
   assert.deepEqual(eph.body.ephemerals, ['/p/e1', '/p/e2']);
@@ -331,5 +340,60 @@ test('the other opcodes: whoAmI, getEphemerals, getAllChildrenNumber, addWatch, 
   assert.ok(
     sim.runUntilCondition(() => coordOf(sim.instance(leader)!).state.znodes.tree.record('/c') === undefined, 5_000),
     'the empty container was deleted',
+  );
+});
+
+test('a follower that installs a snapshot disconnects its clients, whose setWatches then fires what they missed', () => {
+  const sim = new Simulation<NodeServices>({
+    seed: 'zk-snapshot',
+    nodes: ids,
+    program: (env: Env) =>
+      new NodeServices(
+        env,
+        {
+          clusterId: 'sim',
+          peers: ids.filter((p) => p !== env.nodeId),
+          raft: { ...defaultRaftTiming, snapshotEveryEntries: 20, snapshotRetainEntries: 2 },
+          coord: { tickTimeMs: 200, leaderLostCloseMs: 600_000 },
+        },
+        registeredServices,
+      ),
+  });
+  assert.ok(sim.runUntilCondition(() => leaderOf(sim) !== undefined, 10_000));
+  const leader = leaderOf(sim)!;
+  const follower = ids.find((i) => i !== leader)!;
+  const w = connected(sim, leader, 8000);
+  answered(sim, w, w.send({ type: OpCode.create, path: '/x', data: enc.encode('0'), acl: openAcl, flags: 0 }));
+  const a = connected(sim, follower, 8000);
+  const g = answered(sim, a, a.send({ type: OpCode.getData, path: '/x', watch: true }));
+  assert.equal(g.header.err, ZkErr.ok);
+  const cut = sim.network.isolate(follower);
+  answered(sim, w, w.send({ type: OpCode.setData, path: '/x', data: enc.encode('1'), version: -1 }));
+  for (let i = 0; i < 60; i++)
+    w.send({ type: OpCode.create, path: `/fill${i}`, data: new Uint8Array(), acl: openAcl, flags: 0 });
+  assert.ok(
+    sim.runUntilCondition(() => w.stream.length >= 63, 10_000),
+    'the fill writes committed',
+  );
+  cut.heal();
+  assert.ok(
+    sim.runUntilCondition(() => a.closed !== undefined, 10_000),
+    'disconnected by the snapshot install',
+  );
+  assert.equal(a.notifications().length, 0, 'no event could fire for the skipped entries');
+  const again = new SimZkClient(sim, follower);
+  again.sendConnect({ resume: a.session()!, lastZxidSeen: g.header.zxid });
+  assert.ok(sim.runUntilCondition(() => again.session() !== undefined, 5_000));
+  const sw = again.send({
+    type: OpCode.setWatches,
+    relativeZxid: g.header.zxid,
+    dataWatches: ['/x'],
+    existWatches: [],
+    childWatches: [],
+  });
+  answered(sim, again, sw);
+  assert.deepEqual(
+    again.notifications().map((n) => [n.event.type, n.event.path]),
+    [[EventType.nodeDataChanged, '/x']],
   );
 });

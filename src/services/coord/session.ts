@@ -163,7 +163,8 @@ export class ZkSession implements WatchTarget {
           entry,
           this.wire.reply(
             incoming.xid,
-            this.backend.appliedIndex(),
+            // ZooKeeper's UnimplementedRequestProcessor answers zxid -1 (golden unknown-opcode.json).
+            unknown ? -1 : this.backend.appliedIndex(),
             unknown ? ZkErr.unimplemented : ZkErr.marshallingError,
             incoming.op,
           ),
@@ -376,7 +377,13 @@ export class ZkSession implements WatchTarget {
     b.submit({ type: 'multi', header: this.header(), ops }, (o) => {
       if (!o.ok) return this.writeFailed();
       b.runtime.waiters.wait(o.index, () => {
-        const results: ZkOpResult[] = (o.result.results ?? []).map((r, i) => multiResult(body.ops[i]!.op, r));
+        const raw = o.result.results ?? [];
+        // A failed multi answers every op as an ErrorResult: 0 for those before the failure, the
+        // failure's code, RuntimeInconsistency after it (ZooKeeper 3.8, golden capture).
+        const failed = raw.some((r) => r.err !== ZkErr.ok);
+        const results: ZkOpResult[] = raw.map((r, i) =>
+          failed ? { op: OpCode.error, err: r.err } : multiResult(body.ops[i]!.op, r),
+        );
         // ZooKeeper answers a multi with err 0 in the header; the failure is in the results.
         this.order.answer(entry, this.wire.reply(xid, o.index, ZkErr.ok, OpCode.multi, { t: 'multi', results }));
       });
@@ -511,7 +518,7 @@ export class ZkSession implements WatchTarget {
         return watchRefused(r) ? reply(ZkErr.systemError) : reply(ZkErr.ok, { t: 'int', n: 0 });
       }
       case OpCode.whoAmI: {
-        const infos = this.identities.map((i) => ({
+        const infos = javaHashSetOrder(this.identities).map((i) => ({
           authScheme: i.scheme,
           user: i.scheme === 'digest' ? i.id.slice(0, Math.max(0, i.id.indexOf(':'))) : i.id,
         }));
@@ -555,6 +562,32 @@ function multiResult(op: number, r: OpResult): ZkOpResult {
     default:
       return { op, err: 0 };
   }
+}
+
+/** Java's String.hashCode. */
+function javaStringHash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
+  return h;
+}
+
+/**
+ * The identities in the order ZooKeeper lists a connection's authInfo (whoAmI): it keeps them in a
+ * set over a ConcurrentHashMap, so they come out by hash bucket (jute's Id.hashCode, spread, in a
+ * table of 16 for the few identities a connection holds), ties in insertion order. zkCli prints
+ * them in that order, so a user (and the compatibility harness) sees the same lines as on ZooKeeper.
+ */
+export function javaHashSetOrder(ids: readonly Id[]): Id[] {
+  let table = 16;
+  while (ids.length > table * 0.75) table *= 2;
+  const bucket = (i: Id) => {
+    const h = (Math.imul(Math.imul(17, 37) + javaStringHash(i.scheme), 37) + javaStringHash(i.id)) | 0;
+    return (h ^ (h >>> 16)) & 0x7fffffff & (table - 1);
+  };
+  return ids
+    .map((id, at) => ({ id, at, b: bucket(id) }))
+    .sort((x, y) => x.b - y.b || x.at - y.at)
+    .map((x) => x.id);
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -107,6 +107,20 @@ export class SimZkClient {
     return xid;
   }
 
+  /** A hand-made request frame (any type, any body bytes); its reply is decoded as a delete's. */
+  sendRaw(type: number, body: Uint8Array): number {
+    const xid = this.nextXid++;
+    this.pending.set(xid, OpCode.delete);
+    const frame = new Uint8Array(12 + body.length);
+    const view = new DataView(frame.buffer);
+    view.setInt32(0, 8 + body.length);
+    view.setInt32(4, xid);
+    view.setInt32(8, type);
+    frame.set(body, 12);
+    this.conn.write(frame);
+    return xid;
+  }
+
   /** The connect response, once received. */
   session(): SimZkSessionInfo | undefined {
     const c = this.stream.find((r) => r.kind === 'connect');

@@ -6,7 +6,9 @@
 //       CoordEntryResult = uvarint index | the rsm's Result (envelope.ts)
 //     Deterministic: every replica computes the same bytes for the same entry.
 //   - an apply hook (after the namespace's trigger observer ran), so the runtime releases the
-//     waiters of this index after the watch events of the same entry went out.
+//     waiters of this index after the watch events of the same entry went out; and a restore
+//     hook: a snapshot jumps over entries whose triggers never fired, so the node's clients are
+//     disconnected and re-register their watches (setWatches compares against the new tree).
 // The tree is built with TTL enabled: whether clients may create TTL nodes is the service's
 // config (coord.extendedTypesEnabled), checked before proposing, since a namespace is built
 // before the service sees its config.
@@ -24,6 +26,8 @@ export class CoordStateMachine extends ReplicatedStateMachine {
   readonly znodes: CoordNamespace;
   /** Called after every applied entry, with its index. */
   afterApply: ((index: number) => void) | undefined;
+  /** Called after a snapshot replaced the tree (no triggers fired for what it skipped). */
+  afterRestore: ((index: number) => void) | undefined;
 
   constructor(mutations?: Mutations) {
     super();
@@ -33,6 +37,11 @@ export class CoordStateMachine extends ReplicatedStateMachine {
       ...(mutations?.has('coord-skip-ephemeral-cleanup') === true ? { keepEphemeralsOnClose: true } : {}),
     });
     this.register(this.znodes);
+  }
+
+  override restore(index: number, image: Uint8Array): void {
+    super.restore(index, image);
+    this.afterRestore?.(index);
   }
 
   override apply(index: number, data: Uint8Array): Uint8Array {

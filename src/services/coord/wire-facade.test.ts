@@ -10,7 +10,8 @@ import { ProtocolError } from '../../lib/errors.ts';
 import { encodeConnectRequest, encodeRequest, ZkReplyDecoder } from '../../wire/zookeeper/index.ts';
 import type { RequestBody, ResponseType } from '../../wire/zookeeper/index.ts';
 import { coordConfigSchema } from './config.ts';
-import { ipOf } from './session.ts';
+import { digestId } from '../../coord/sha1.ts';
+import { ipOf, javaHashSetOrder } from './session.ts';
 import { zkDecoder, zkEncoder } from './wire-facade.ts';
 import type { ZkIncoming, ZkReplyBody } from './zk-types.ts';
 
@@ -179,4 +180,11 @@ test('ipOf: v4, v6 in brackets, v4-mapped v6', () => {
   assert.equal(ipOf('[::1]:5000'), '::1');
   assert.equal(ipOf('[::ffff:10.1.2.3]:80'), '10.1.2.3');
   assert.equal(ipOf('client-3:40001'), 'client-3');
+});
+
+test('whoAmI order: ZooKeeper lists digest:alice (alice:secret) before ip:127.0.0.1 (seen on 3.8), by hash bucket', () => {
+  const ip = { scheme: 'ip', id: '127.0.0.1' };
+  const alice = { scheme: 'digest', id: digestId('alice:secret') };
+  assert.deepEqual(javaHashSetOrder([ip, alice]), [alice, ip]);
+  assert.deepEqual(javaHashSetOrder([alice, ip]), [alice, ip]);
 });

@@ -60,9 +60,10 @@ function fourLetter(port, word) {
 function startRelay(targetPort) {
   const conns = [];
   const server = net.createServer((client) => {
-    const rec = { up: [], down: [], closed: false };
-    conns.push(rec);
     const upstream = net.connect(targetPort, '127.0.0.1');
+    // drop(): cut the connection as a network fault would (the client reconnects).
+    const rec = { up: [], down: [], closed: false, drop: () => client.destroy() };
+    conns.push(rec);
     client.on('data', (d) => {
       rec.up.push(Buffer.from(d));
       upstream.write(d);
@@ -113,7 +114,7 @@ function save(name, about, conns, from, raw = false) {
 
 const p = (fn) => new Promise((resolve) => fn((err, ...rest) => resolve({ err, rest })));
 
-async function nodeClientSession(port) {
+async function nodeClientSession(port, conns) {
   const client = zookeeper.createClient(`127.0.0.1:${port}`, { sessionTimeout: 10_000, retries: 0 });
   const connected = new Promise((r) => client.once('connected', r));
   client.connect();
@@ -158,6 +159,15 @@ async function nodeClientSession(port) {
   await p((cb) => client.transaction().check('/nzk', 999).create('/nzk/never').commit(cb)); // fails: per-op errors
   await p((cb) => client.getData('/absent', cb));
   await p((cb) => client.remove('/nzk', 99, cb)); // BadVersion
+  // Cut the connection with watches set: the client reconnects with its session id and password
+  // and re-registers them with SetWatches (xid -8): captured as node-client-reconnect.
+  await p((cb) => client.exists('/nzk/later', () => {}, cb));
+  await p((cb) => client.getData('/nzk', () => {}, cb));
+  const before = conns.length;
+  const reconnected = new Promise((r) => client.once('connected', r));
+  conns[before - 1].drop();
+  await reconnected;
+  await p((cb) => client.getData('/nzk', cb));
   await sleep(200);
   client.close();
   await sleep(500);
@@ -264,10 +274,18 @@ async function main() {
 
     console.log('ZooKeeper up');
     let n = conns.length;
-    await nodeClientSession(relay.port);
+    await nodeClientSession(relay.port, conns);
+    const reconnect = conns.length - 1;
+    save(
+      'node-client-reconnect',
+      'node-zookeeper-client 1.1.3 reconnecting after its connection was cut: ConnectRequest with the session id and password, SetWatches re-registering a data and an exist watch, getData, close',
+      conns,
+      reconnect,
+    );
+    conns.length = reconnect;
     save(
       'node-client-session',
-      'node-zookeeper-client 1.1.3: connect (no readOnly byte), create, ephemeral sequential, NodeExists, watch + setData notification, exists (found, NoNode), getChildren2, getACL, setACL, addAuth digest, multi ok, multi failing, getData NoNode, delete BadVersion, close',
+      'node-zookeeper-client 1.1.3: connect (no readOnly byte), create, ephemeral sequential, NodeExists, watch + setData notification, exists (found, NoNode), getChildren2, getACL, setACL, addAuth digest, multi ok, multi failing, getData NoNode, delete BadVersion, exists and data watches, then the connection is cut',
       conns,
       n,
     );

@@ -1,28 +1,44 @@
 // Goal (issue 9, Acceptance, real clients): the scripted zkCli.sh and node-zookeeper-client sessions
 // run against a real Apache ZooKeeper 3.8 (Debian's package) started by the test; their normalised
-// observations are stable (two runs are equal) and hold what ZooKeeper really answers, so the same
-// scripts can judge the Baristas front end: equal observations iff it behaves the same.
+// observations are stable (two runs are equal) and hold what ZooKeeper really answers (spot assertions,
+// and all of it against the golden transcripts in testdata/), so the same scripts can judge the
+// Baristas front end: equal observations iff it behaves the same.
 // The comparison is proven here both ways: real vs real is equal, and a transcript altered in one
 // behaviour is unequal, while one that differs only in zxid values, times, session ids or ports is equal.
 // Skips with a message when java or the zookeeper package is absent (.ci/run installs it).
 
 import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { ClusterFile } from '../../src/cli/cluster-file.ts';
+import { freePortRange, spawnCli, stopProcess, tempDir, until } from '../integration/helpers.ts';
 import {
   compareObservations,
   markZkCliStep,
   normalise,
   type Observation,
   type RawStep,
+  renderObservations,
 } from '../support/zk-observe.ts';
-import { nodeClientScript, type ScriptRun, zkCliScript } from '../support/zk-sessions.ts';
-import { startZooKeeper, type ZkCluster, zookeeperUnavailable } from '../support/zookeeper-server.ts';
+import {
+  compareServers,
+  nodeClientScript,
+  observeServer,
+  type ScriptRun,
+  type ServerObservations,
+  zkCliScript,
+} from '../support/zk-sessions.ts';
+import { fourLetter, startZooKeeper, type ZkCluster, zookeeperUnavailable } from '../support/zookeeper-server.ts';
 
 const unavailable = zookeeperUnavailable();
 const skip = unavailable === undefined ? false : `real ZooKeeper unavailable: ${unavailable}`;
-// The 3-server ensemble costs three more JVMs (about 6 s here); ZK_COMPAT_ENSEMBLE=0 leaves it out.
+// The 3-server ensemble costs three more JVMs: 6-8 s on an idle 2-core machine, 16 s under the
+// full suite's load. The default run stays cheap with the standalone server; opt in with
+// ZK_COMPAT_ENSEMBLE=1 (worth it whenever the scripts change: it proves they need no single server).
 const ensembleSkip =
-  process.env.ZK_COMPAT_ENSEMBLE === '0' ? 'ZK_COMPAT_ENSEMBLE=0: 3-server ensemble left out' : false;
+  process.env.ZK_COMPAT_ENSEMBLE === '1' ? false : 'opt in with ZK_COMPAT_ENSEMBLE=1 (three more JVMs)';
 
 function step(obs: readonly Observation[], who: string, command: string): readonly string[] {
   const found = obs.find((o) => o.who === who && o.command === command);
@@ -36,6 +52,22 @@ function statOf(lines: readonly string[]): Map<string, string> {
 }
 
 const rank = (z: string | undefined): number => Number(z?.replace(/^z/, ''));
+
+// What ZooKeeper 3.8 answered, normalised, kept as text next to this file: every observation is
+// checked, not only the spot assertions, and a diff shows what changed. ZK_COMPAT_UPDATE=1 rewrites
+// them (after a ZooKeeper upgrade or a script change; review the diff).
+const testdata = join(dirname(fileURLToPath(import.meta.url)), 'testdata');
+
+function assertGolden(name: string, obs: readonly Observation[]): void {
+  const path = join(testdata, name);
+  const text = renderObservations(obs);
+  if (process.env.ZK_COMPAT_UPDATE === '1') {
+    mkdirSync(testdata, { recursive: true });
+    writeFileSync(path, text);
+    return;
+  }
+  assert.equal(text, readFileSync(path, 'utf8'), `${path} (ZK_COMPAT_UPDATE=1 rewrites it)`);
+}
 
 describe('real ZooKeeper 3.8, standalone', { skip }, () => {
   let zk: ZkCluster | undefined;
@@ -53,6 +85,7 @@ describe('real ZooKeeper 3.8, standalone', { skip }, () => {
     cli.push(await zkCliScript(zk!.connectString, '/zkh-cli-2'));
     const [one, two] = cli.map((r) => r.observations) as [Observation[], Observation[]];
     assert.equal(compareObservations(one, two, ['run 1', 'run 2']), undefined);
+    assertGolden('zookeeper-3.8-zkcli.txt', one);
 
     assert.deepEqual(step(one, 'A', 'create /R/p again'), ['Node already exists: /R/p']);
     assert.deepEqual(step(one, 'A', 'create /R/eph/under x'), ['Ephemerals cannot have children: /R/eph/under']);
@@ -84,6 +117,7 @@ describe('real ZooKeeper 3.8, standalone', { skip }, () => {
     nodeClient.push(await nodeClientScript(zk!.connectString, '/zkh-node-2'));
     const [one, two] = nodeClient.map((r) => r.observations) as [Observation[], Observation[]];
     assert.equal(compareObservations(one, two, ['run 1', 'run 2']), undefined);
+    assertGolden('zookeeper-3.8-node-client.txt', one);
 
     assert.deepEqual(step(one, 'A', 'create /R/n again'), ['error NODE_EXISTS (-110)']);
     assert.deepEqual(step(one, 'A', 'setData /R/n v3 version 5'), ['error BAD_VERSION (-103)']);
@@ -104,6 +138,18 @@ describe('real ZooKeeper 3.8, standalone', { skip }, () => {
     assert.deepEqual(step(one, 'A', 'setData /R/n'), ['error NO_AUTH (-102)']);
     assert.deepEqual(step(one, 'A', 'remove /R'), ['error NOT_EMPTY (-111)']);
     assert.ok(!step(one, 'A', "getChildren /R (B's ephemeral gone)")[0]!.includes('b-eph'));
+  });
+
+  test('four-letter words monitoring tools use answer on the client port (the whitelist is set)', async () => {
+    const port = zk!.servers[0]!.clientPort;
+    assert.equal(await fourLetter(port, 'ruok'), 'imok');
+    const srvr = await fourLetter(port, 'srvr');
+    assert.match(srvr, /^Zookeeper version: 3\.8\.\d+/);
+    assert.match(srvr, /^Mode: standalone$/m);
+    assert.match(await fourLetter(port, 'stat'), /^Clients:$/m);
+    assert.match(await fourLetter(port, 'mntr'), /^zk_server_state\tstandalone$/m);
+    assert.match(await fourLetter(port, 'conf'), new RegExp(`^clientPort=${port}$`, 'm'));
+    assert.match(await fourLetter(port, 'envi'), /^Environment:$/m);
   });
 
   test('the comparison: real vs real equal; one changed behaviour unequal; zxids/times/sessions/ports ignored', () => {
@@ -162,24 +208,52 @@ describe('real ZooKeeper 3.8, standalone', { skip }, () => {
     }
   });
 
+  const standalone = (): ServerObservations => {
+    assert.ok(cli.length > 0 && nodeClient.length > 0, 'needs the standalone runs above');
+    return { zkCli: cli[0]!.observations, nodeClient: nodeClient[0]!.observations };
+  };
+
   test('3-server ensemble: both scripts observe exactly what they observed on the standalone server', {
     skip: ensembleSkip,
   }, async () => {
-    assert.ok(cli.length > 0 && nodeClient.length > 0, 'needs the standalone runs above');
+    const reference = standalone();
     const ensemble = await startZooKeeper({ serverCount: 3 });
     try {
-      const cliObs = (await zkCliScript(ensemble.connectString, '/zkh-cli-e')).observations;
-      const nodeObs = (await nodeClientScript(ensemble.connectString, '/zkh-node-e')).observations;
-      assert.equal(compareObservations(cli[0]!.observations, cliObs, ['standalone', 'ensemble']), undefined);
-      assert.equal(compareObservations(nodeClient[0]!.observations, nodeObs, ['standalone', 'ensemble']), undefined);
+      const observed = await observeServer(ensemble.connectString, 'ensemble');
+      assert.equal(compareServers(reference, observed, ['standalone', 'ensemble']), undefined);
     } finally {
       await ensemble.stop();
     }
   });
 
+  // TO ENABLE once the ZooKeeper front end is registered (issue 9, zkservice): remove `skip`, and
+  // check the protocol name below against the service's declared protocol (`barista dev` gives each
+  // registered protocol a port per node, by that name, in cluster.json).
   test('against a Baristas cluster: same scripts, equal observations', {
-    skip: 'the Baristas ZooKeeper front end (src/services/coord) does not exist yet; then start a `barista dev` cluster here and assert compareObservations(real, baristas) === undefined for zkCliScript and nodeClientScript',
-  }, () => {
-    assert.fail('not yet');
+    skip: 'the Baristas ZooKeeper front end (src/services/coord) does not exist yet: nothing to connect to',
+  }, async () => {
+    const reference = standalone();
+    const zookeeperProtocol = 'zookeeper';
+    const dir = tempDir('baristas-zkcompat-');
+    const dev = spawnCli(['dev', '--data-dir', dir.path, '--base-port', String(await freePortRange(30))]);
+    try {
+      await until('barista dev: all three nodes healthy', 60_000, () => dev.output().includes('live view'));
+      const cluster = JSON.parse(readFileSync(join(dir.path, 'cluster.json'), 'utf8')) as ClusterFile;
+      const connectString = cluster.nodes
+        .map((n) => {
+          const port = n.ports[zookeeperProtocol];
+          assert.ok(
+            port !== undefined,
+            `cluster.json: ${n.id} has no "${zookeeperProtocol}" port (is the service registered?)`,
+          );
+          return `${n.host}:${port}`;
+        })
+        .join(',');
+      const observed = await observeServer(connectString, 'baristas');
+      assert.equal(compareServers(reference, observed, ['ZooKeeper 3.8', 'Baristas']), undefined);
+    } finally {
+      await stopProcess(dev.child, 10_000);
+      dir.remove();
+    }
   });
 });

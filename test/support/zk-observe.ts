@@ -101,3 +101,13 @@ export function compareObservations(
   }
   return undefined;
 }
+
+/** Observations as text, one step per `who> command` line and its output as `  | line`: the golden files' form. */
+export function renderObservations(obs: readonly Observation[]): string {
+  const out: string[] = [];
+  for (const o of obs) {
+    out.push(`${o.who}> ${o.command}`);
+    for (const line of o.output) out.push(line === '' ? '  |' : `  | ${line}`);
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import zookeeper from 'node-zookeeper-client';
 import {
+  compareObservations,
   hideRootAndPorts,
   markZkCliStep,
   normalise,
@@ -211,8 +212,10 @@ export async function nodeClientScript(connectString: string, root: string): Pro
   const clients: zookeeper.Client[] = [];
   const events: string[] = [];
   try {
-    const [a, b] = await Promise.all([connectClient(connectString), connectClient(connectString)]);
-    clients.push(a, b);
+    const connected = await Promise.allSettled([connectClient(connectString), connectClient(connectString)]);
+    for (const c of connected) if (c.status === 'fulfilled') clients.push(c.value);
+    for (const c of connected) if (c.status === 'rejected') throw c.reason;
+    const [a, b] = clients as [zookeeper.Client, zookeeper.Client];
     const sessionOf = new Map([
       ['A', a],
       ['B', b],
@@ -351,4 +354,29 @@ export async function nodeClientScript(connectString: string, root: string): Pro
     output: s.output.map((l) => hideRootAndPorts(l, root)),
   }));
   return { raw, observations: normalise(hidden) };
+}
+
+/** Both scripts' observations of one server (or cluster). */
+export interface ServerObservations {
+  readonly zkCli: readonly Observation[];
+  readonly nodeClient: readonly Observation[];
+}
+
+/** Runs both scripts against `connectString`, under roots /zkh-cli-<tag> and /zkh-node-<tag>. */
+export async function observeServer(connectString: string, tag: string): Promise<ServerObservations> {
+  const zkCli = (await zkCliScript(connectString, `/zkh-cli-${tag}`)).observations;
+  const nodeClient = (await nodeClientScript(connectString, `/zkh-node-${tag}`)).observations;
+  return { zkCli, nodeClient };
+}
+
+/** undefined when both scripts observed the same on both servers; else the first difference. */
+export function compareServers(
+  reference: ServerObservations,
+  candidate: ServerObservations,
+  names: readonly [string, string],
+): string | undefined {
+  const cli = compareObservations(reference.zkCli, candidate.zkCli, names);
+  if (cli !== undefined) return `zkCli.sh script: ${cli}`;
+  const node = compareObservations(reference.nodeClient, candidate.nodeClient, names);
+  return node === undefined ? undefined : `node-zookeeper-client script: ${node}`;
 }

@@ -12,8 +12,10 @@
 // "\nWATCHER::" and "\nWatchedEvent state:... type:... path:..." at any moment, even inside another
 // command's output: those lines (and the blank line each carries) are taken out and kept in order in
 // `events`. Limitation: a node whose data is the line "printwatches is on" would end a command early.
+// If the test process dies, zkCli reads EOF on stdin and exits by itself: no JVM is left behind.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
 import { zkCliPath } from './zookeeper-server.ts';
 
 const commandMsMax = 20_000;
@@ -38,6 +40,52 @@ export interface ZkCliStep {
   readonly output: readonly string[];
 }
 
+export type ZkCliOutputItem =
+  | { readonly kind: 'line'; readonly line: string }
+  | { readonly kind: 'sentinel'; readonly line: string }
+  | { readonly kind: 'event'; readonly event: ZkCliEvent };
+
+/**
+ * zkCli's merged stdout/stderr byte stream -> lines, notifications and delimiters, for any chunking
+ * (bytes are decoded as UTF-8 across chunk boundaries; SLF4J's start-up warnings are dropped).
+ */
+export class ZkCliOutput {
+  private readonly decoder = new StringDecoder('utf8');
+  private partial = '';
+  private heldBlank = false;
+
+  constructor(private readonly sink: (item: ZkCliOutputItem) => void) {}
+
+  feed(chunk: Buffer): void {
+    const lines = (this.partial + this.decoder.write(chunk)).split('\n');
+    this.partial = lines.pop() ?? '';
+    for (const line of lines) this.onLine(line.replace(/\r$/, ''));
+  }
+
+  private onLine(line: string): void {
+    if (line.startsWith('SLF4J:')) return;
+    // printMessage() puts a blank line before WATCHER:: and before WatchedEvent: hold a blank line
+    // until we know whether it belongs to a notification.
+    if (line === '') {
+      if (this.heldBlank) this.sink({ kind: 'line', line: '' });
+      this.heldBlank = true;
+      return;
+    }
+    const event = eventLine.exec(line);
+    if (event !== null || watcherLine.test(line)) {
+      this.heldBlank = false;
+      if (event !== null)
+        this.sink({ kind: 'event', event: { state: event[1]!, type: event[2]!, path: event[3]!, line } });
+      return;
+    }
+    if (this.heldBlank) {
+      this.heldBlank = false;
+      this.sink({ kind: 'line', line: '' });
+    }
+    this.sink({ kind: sentinelLine.test(line) ? 'sentinel' : 'line', line });
+  }
+}
+
 interface Pending {
   readonly command: string;
   readonly lines: string[];
@@ -54,12 +102,12 @@ export class ZkCliSession {
   readonly preamble: string[] = [];
   private readonly child: ChildProcess;
   private readonly queue: Pending[] = [];
-  private partial = '';
-  private heldBlank = false;
+  private readonly output = new ZkCliOutput((item) => this.onOutput(item));
   private receivedBytes = 0;
   private exitError: Error | undefined;
   private readonly exited: Promise<void>;
   private readonly eventWaiters: Array<() => void> = [];
+  private closing: Promise<void> | undefined;
 
   private constructor(connectString: string) {
     // -XX:TieredStopAtLevel=1: a short-lived client JVM starts faster on the C1 compiler alone.
@@ -68,7 +116,11 @@ export class ZkCliSession {
       stdio: ['pipe', 'pipe', 'ignore'],
       env,
     });
-    this.child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.child.stdout!.on('data', (chunk: Buffer) => {
+      this.receivedBytes += chunk.length;
+      if (this.receivedBytes > outputBytesMax) this.child.kill('SIGKILL');
+      else this.output.feed(chunk);
+    });
     this.child.stdin!.on('error', () => {
       // EPIPE after the JVM exits: the exit handler below reports it to whoever waits.
     });
@@ -114,7 +166,7 @@ export class ZkCliSession {
     });
   }
 
-  /** Waits (bounded) until an event matching `match` has arrived; returns it. */
+  /** Waits (bounded) until an event matching `match` has arrived (now or earlier); returns the first. */
   async waitForEvent(match: (e: ZkCliEvent) => boolean, boundMs = commandMsMax): Promise<ZkCliEvent> {
     const deadline = Date.now() + boundMs;
     for (;;) {
@@ -134,56 +186,28 @@ export class ZkCliSession {
   }
 
   /** Sends `quit` (closes the ZooKeeper session), waits for the JVM, kills it past a bound. Idempotent. */
-  async close(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) return;
       this.child.stdin!.end('quit\n');
       const killer = setTimeout(() => this.child.kill('SIGKILL'), exitMsMax);
       await this.exited;
       clearTimeout(killer);
-    }
+    })();
+    return this.closing;
   }
 
-  private onData(chunk: Buffer): void {
-    this.receivedBytes += chunk.length;
-    if (this.receivedBytes > outputBytesMax) {
-      this.child.kill('SIGKILL');
-      return;
-    }
-    const text = this.partial + chunk.toString('utf8');
-    const lines = text.split('\n');
-    this.partial = lines.pop() ?? '';
-    for (const line of lines) this.onLine(line.replace(/\r$/, ''));
-  }
-
-  private onLine(line: string): void {
-    if (line.startsWith('SLF4J:')) return;
-    // printMessage() puts a blank line before WATCHER:: and before WatchedEvent: hold a blank line
-    // until we know whether it belongs to a notification.
-    if (line === '') {
-      if (this.heldBlank) this.emit('');
-      this.heldBlank = true;
-      return;
-    }
-    const event = eventLine.exec(line);
-    if (event !== null || watcherLine.test(line)) {
-      this.heldBlank = false;
-      if (event !== null) {
-        this.events.push({ state: event[1]!, type: event[2]!, path: event[3]!, line });
-        for (const w of this.eventWaiters.splice(0)) w();
-      }
-      return;
-    }
-    if (this.heldBlank) {
-      this.heldBlank = false;
-      this.emit('');
-    }
-    if (sentinelLine.test(line) && this.queue.length > 0) {
+  private onOutput(item: ZkCliOutputItem): void {
+    if (item.kind === 'event') {
+      this.events.push(item.event);
+      for (const w of this.eventWaiters.splice(0)) w();
+    } else if (item.kind === 'sentinel' && this.queue.length > 0) {
       const done = this.queue.shift()!;
       clearTimeout(done.timer);
       done.resolve(done.lines);
-      return;
+    } else {
+      this.emit(item.line);
     }
-    this.emit(line);
   }
 
   private emit(line: string): void {

@@ -39,26 +39,20 @@ import { decodeWith, JuteReader, JuteWriter } from './jute.ts';
 import {
   type ConnectRequest,
   type ConnectResponse,
-  isKnownRequestType,
   type Long,
   type ReplyHeader,
-  type RequestBody,
-  type ResponseBody,
-  type ResponseType,
   readConnectRequest,
   readConnectResponse,
   readReplyHeader,
-  readRequestBody,
-  readResponseBody,
   readWatcherEvent,
   type WatcherEvent,
   writeConnectRequest,
   writeConnectResponse,
   writeReplyHeader,
-  writeRequestBody,
-  writeResponseBody,
   writeWatcherEvent,
 } from './records.ts';
+import { isKnownRequestType, type RequestBody, readRequestBody, writeRequestBody } from './requests.ts';
+import { type ResponseBody, type ResponseType, readResponseBody, writeResponseBody } from './responses.ts';
 
 /** ZooKeeper 3.8's FourLetterCommands. */
 export const fourLetterWords = [

@@ -94,7 +94,7 @@ function reencodeReply(r: ZkClientReply): Uint8Array {
   }
 }
 
-for (const name of ['node-client-session', 'zkcli-session']) {
+for (const name of ['node-client-session', 'node-client-reconnect', 'zkcli-session']) {
   test(`golden ${name}: every request and reply decodes and re-encodes to the captured bytes`, () => {
     const f = fixture(name);
     const requests = decodeRequests(f.requests);
@@ -181,6 +181,20 @@ test('golden: node-zookeeper-client multi ok and failing, with per-op results', 
   assert.equal(existsAbsent.body, null);
   const auth = requests.find((r) => r.kind === 'request' && r.body.type === OpCode.auth);
   assert.ok(auth?.kind === 'request' && auth.xid === Xid.auth);
+});
+
+test('golden: a reconnect carries the session id, password and lastZxidSeen, re-sends auth and SetWatches', () => {
+  const first = decodeReplies([], fixture('node-client-session').replies.slice(0, 1))[0];
+  const again = decodeRequests(fixture('node-client-reconnect').requests);
+  assert.ok(first?.kind === 'connect' && again[0]?.kind === 'connect');
+  assert.equal(again[0].request.sessionId, first.response.sessionId);
+  assert.deepEqual(again[0].request.passwd, first.response.passwd);
+  assert.ok(again[0].request.lastZxidSeen > 0n);
+  const bodies = again.flatMap((r) => (r.kind === 'request' ? [r.body] : []));
+  assert.equal(bodies[0]?.type, OpCode.auth);
+  const sw = bodies.find((b) => b.type === OpCode.setWatches);
+  assert.ok(sw?.type === OpCode.setWatches);
+  assert.deepEqual([sw.dataWatches, sw.existWatches, sw.childWatches], [['/nzk'], ['/nzk/later'], []]);
 });
 
 test('golden: an unknown opcode gets UNIMPLEMENTED with zxid -1 (then ZooKeeper closes)', () => {

@@ -1,6 +1,7 @@
 // The ZooKeeper client protocol's public API: what the service (src/services/coord) and our own
 // TypeScript client import. Bytes only; see frame.ts (framing, decoders, encoders), records.ts
-// (every record and which opcode carries which) and jute.ts (primitives).
+// (shared records and the table of which opcode carries which record), requests.ts and
+// responses.ts (the bodies per opcode), jute.ts (primitives).
 //
 // Server:  new ZkRequestDecoder() -> { kind: 'connect' | 'fourLetter' | 'request' | 'unknown' |
 //          'malformed' } (a RequestDecoder for src/wire/pipeline.ts); answer with
@@ -26,4 +27,7 @@ export {
   type ZkServerRequest,
 } from './frame.ts';
 export type * from './records.ts';
-export { isKnownRequestType, readStat, writeStat } from './records.ts';
+export { readStat, writeStat } from './records.ts';
+export type * from './requests.ts';
+export { isKnownRequestType } from './requests.ts';
+export type * from './responses.ts';

@@ -153,11 +153,11 @@ export const limits = {
   /** Encoded bytes of the requests waiting to be sent. */
   zkClientQueuedBytesMax: 16 * 1024 * 1024,
   /** Watcher registrations (one per path, kind and watcher function) a client holds. */
-  zkClientWatchersMax: 100_000,
+  zkClientWatchesCountMax: 100_000,
   /** Servers in a connect string. */
-  zkClientEndpointsMax: 64,
+  zkClientEndpointsCountMax: 64,
   /** Credentials added with addAuth (re-sent on every reconnect). */
-  zkClientAuthInfosMax: 16,
+  zkClientAuthEntriesMax: 16,
   /** Paths per setWatches2 frame after a reconnect (ZooKeeper's client splits at 128 KiB too). */
   zkClientSetWatchesBytesMax: 128 * 1024,
 

@@ -273,7 +273,7 @@ export async function runZk(o: ZkCliOptions, io: ZkCliIo): Promise<number> {
   let client: ZkClient;
   if (io.connect !== undefined) client = io.connect(servers, o.sessionTimeoutMs);
   else {
-    const { connectZk } = await import('../zkclient/tcp.ts');
+    const { connectZk } = await import('../net/zk-tcp.ts');
     client = connectZk({ connectString: servers, sessionTimeoutMs: o.sessionTimeoutMs });
   }
   const deadline = new Promise<'timeout'>((resolve) => {

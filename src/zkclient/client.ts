@@ -1,5 +1,5 @@
 // Baristas' own ZooKeeper client: one session over one connection at a time, on the codec of
-// src/wire/zookeeper. It runs in real processes (src/zkclient/tcp.ts gives it node:net streams and
+// src/wire/zookeeper. It runs in real processes (src/net/zk-tcp.ts gives it node:net streams and
 // real timers) and in the deterministic simulator (the simulator's client connections and the
 // node's Env timers), because all of its I/O comes in through ZkClientIo: a clock, timers and
 // `connect(endpoint) -> byte stream`. No node:* import, no global timer, no Date.now here.
@@ -119,7 +119,7 @@ export interface ZkClientOptions {
   readonly io: ZkClientIo;
   /** Pause after a whole round of failed connects; default 200 ms. */
   readonly reconnectDelayMs?: number;
-  /** Resume an existing session (its id and password), e.g. in another process. */
+  /** Resume an existing session (its id and password), e.g. one another client started. */
   readonly session?: { readonly sessionId: bigint; readonly passwd: Uint8Array };
   readonly limits?: Partial<ZkClientLimits>;
   /**

@@ -1,6 +1,6 @@
 // Baristas' ZooKeeper client and recipes: the public API (see client.ts for the session rules).
 //   new ZkClient({ connectString, sessionTimeoutMs, io })  any world: io = { clock, timers, connect }
-//   connectZk({ connectString, sessionTimeoutMs })         real processes (TCP, process timers; tcp.ts,
+//   connectZk({ connectString, sessionTimeoutMs })         real processes (TCP, process timers; src/net/zk-tcp.ts,
 //                                                          not exported here: it imports node:net)
 //   simZkIo(sim)                                           the simulator's connections and time
 // Ops: client.getData(...) etc. (promises), or client.callWith(zkCalls.getData(...), done).

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CreateMode, EventType, KeeperState } from '../../src/coord/codes.ts';
 import type { ZkClient, ZkWatchEvent } from '../../src/zkclient/index.ts';
-import { connectZk } from '../../src/zkclient/tcp.ts';
+import { connectZk } from '../../src/net/zk-tcp.ts';
 import { fourLetter, startZooKeeper, type ZkCluster, zookeeperUnavailable } from '../support/zookeeper-server.ts';
 
 const unavailable = zookeeperUnavailable();

@@ -24,7 +24,7 @@ import {
   ZkServiceRegistry,
   type ZkWatchEvent,
 } from '../../src/zkclient/index.ts';
-import { connectZk } from '../../src/zkclient/tcp.ts';
+import { connectZk } from '../../src/net/zk-tcp.ts';
 import { runZk, type ZkCliOptions, ZK_EXIT } from '../../src/cli/zk.ts';
 import { writeClusterFile } from '../../src/cli/cluster-file.ts';
 import { tempDir } from '../integration/helpers.ts';

@@ -97,6 +97,11 @@ export const limits = {
   walRecordPayloadBytesMax: 16 * 1024 * 1024,
   /** WAL bytes appended but not yet synced. */
   walPendingBytesMax: 64 * 1024 * 1024,
+  /**
+   * The open WAL segment grows ahead of its writes by up to this much at a time (zeros), so most
+   * fdatasyncs have no file size to journal (src/storage/log/log.ts, "Preallocation").
+   */
+  walPreallocateBytesMax: 4 * 1024 * 1024,
   /** Snapshots kept on disk (the configured count may not exceed this). */
   snapshotRetainCountMax: 16,
   /** One snapshot's state-machine data. */

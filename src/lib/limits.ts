@@ -128,6 +128,13 @@ export const limits = {
   /** Keys in the keyspace. */
   kvKeysMax: 1_000_000,
 
+  // --- ZooKeeper wire protocol (src/wire/zookeeper) ---------------------------------------------
+  /**
+   * Largest ZooKeeper client frame (length prefix excluded): ZooKeeper's jute.maxbuffer default,
+   * 0xfffff. Its server closes a connection whose frame length is above it (NIOServerCnxn.readLength).
+   */
+  zkPacketBytesMax: 0xfffff,
+
   // --- coordination data model (src/coord) --------------------------------------------------------
   /** A znode's data: ZooKeeper's jute.maxbuffer default (0xfffff); larger data is refused as malformed. */
   coordZnodeDataBytesMax: 0xfffff,
@@ -143,13 +150,6 @@ export const limits = {
   /** A znode path, in UTF-16 code units (a jute ustring inside a packet of at most jute.maxbuffer). */
   coordPathCharsMax: 0xfffff,
 
-  // --- ZooKeeper wire protocol (src/wire/zookeeper) ---------------------------------------------
-  /**
-   * Largest ZooKeeper client frame (length prefix excluded): ZooKeeper's jute.maxbuffer default,
-   * 0xfffff. Its server closes a connection whose frame length is above it (NIOServerCnxn.readLength).
-   */
-  zkPacketBytesMax: 0xfffff,
-
   // --- our ZooKeeper client (src/zkclient) --------------------------------------------------------
   /** Requests sent and not yet answered on one connection; more wait in the client's queue. */
   zkClientInflightRequestsMax: 1024,
@@ -158,11 +158,11 @@ export const limits = {
   /** Encoded bytes of the requests waiting to be sent. */
   zkClientQueuedBytesMax: 16 * 1024 * 1024,
   /** Watcher registrations (one per path, kind and watcher function) a client holds. */
-  zkClientWatchersMax: 100_000,
+  zkClientWatchesCountMax: 100_000,
   /** Servers in a connect string. */
-  zkClientEndpointsMax: 64,
+  zkClientEndpointsCountMax: 64,
   /** Credentials added with addAuth (re-sent on every reconnect). */
-  zkClientAuthInfosMax: 16,
+  zkClientAuthEntriesMax: 16,
   /** Paths per setWatches2 frame after a reconnect (ZooKeeper's client splits at 128 KiB too). */
   zkClientSetWatchesBytesMax: 128 * 1024,
 

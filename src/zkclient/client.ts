@@ -1,5 +1,5 @@
 // Baristas' own ZooKeeper client: one session over one connection at a time, on the codec of
-// src/wire/zookeeper. It runs in real processes (src/zkclient/tcp.ts gives it node:net streams and
+// src/wire/zookeeper. It runs in real processes (src/net/zk-tcp.ts gives it node:net streams and
 // real timers) and in the deterministic simulator (the simulator's client connections and the
 // node's Env timers), because all of its I/O comes in through ZkClientIo: a clock, timers and
 // `connect(endpoint) -> byte stream`. No node:* import, no global timer, no Date.now here.
@@ -33,7 +33,7 @@
 //
 // Bounds (src/lib/limits.ts): zkClientInflightRequestsMax (more wait in the queue),
 // zkClientQueuedRequestsMax and zkClientQueuedBytesMax (more are refused with a LimitError),
-// zkClientWatchersMax, zkClientEndpointsMax, zkClientAuthInfosMax, zkPacketBytesMax per frame.
+// zkClientWatchesCountMax, zkClientEndpointsCountMax, zkClientAuthEntriesMax, zkPacketBytesMax per frame.
 
 import { AddWatchMode, EventType, KeeperState, OpCode, WatcherType, Xid, ZkErr } from '../coord/codes.ts';
 import type { Clock, Rng, Timer, Timers } from '../env/types.ts';
@@ -104,9 +104,9 @@ export type ZkClientLimits = Pick<
   | 'zkClientInflightRequestsMax'
   | 'zkClientQueuedRequestsMax'
   | 'zkClientQueuedBytesMax'
-  | 'zkClientWatchersMax'
-  | 'zkClientEndpointsMax'
-  | 'zkClientAuthInfosMax'
+  | 'zkClientWatchesCountMax'
+  | 'zkClientEndpointsCountMax'
+  | 'zkClientAuthEntriesMax'
   | 'zkClientSetWatchesBytesMax'
   | 'zkPacketBytesMax'
 >;
@@ -119,7 +119,7 @@ export interface ZkClientOptions {
   readonly io: ZkClientIo;
   /** Pause after a whole round of failed connects; default 200 ms. */
   readonly reconnectDelayMs?: number;
-  /** Resume an existing session (its id and password), e.g. in another process. */
+  /** Resume an existing session (its id and password), e.g. one another client started. */
   readonly session?: { readonly sessionId: bigint; readonly passwd: Uint8Array };
   readonly limits?: Partial<ZkClientLimits>;
   /**
@@ -224,8 +224,8 @@ export class ZkClient {
     this.io = options.io;
     this.limits = { ...defaultLimits, ...options.limits };
     this.endpoints = parseConnectString(options.connectString);
-    if (this.endpoints.length > this.limits.zkClientEndpointsMax) {
-      throw new ConfigError('connectString', `names more than ${this.limits.zkClientEndpointsMax} servers`);
+    if (this.endpoints.length > this.limits.zkClientEndpointsCountMax) {
+      throw new ConfigError('connectString', `names more than ${this.limits.zkClientEndpointsCountMax} servers`);
     }
     if (!(Number.isInteger(options.sessionTimeoutMs) && options.sessionTimeoutMs > 0)) {
       throw new ConfigError('sessionTimeoutMs', `must be a positive integer, got ${options.sessionTimeoutMs}`);
@@ -383,9 +383,9 @@ export class ZkClient {
   addAuth(scheme: string, auth: ZkData): Promise<void> {
     const ended = this.endedError('addAuth', null);
     if (ended !== null) return Promise.reject(ended);
-    if (this.auths.length >= this.limits.zkClientAuthInfosMax) {
+    if (this.auths.length >= this.limits.zkClientAuthEntriesMax) {
       return Promise.reject(
-        new LimitError('zkClientAuthInfosMax', `more than ${this.limits.zkClientAuthInfosMax} credentials`),
+        new LimitError('zkClientAuthEntriesMax', `more than ${this.limits.zkClientAuthEntriesMax} credentials`),
       );
     }
     return new Promise((resolve, reject) => {
@@ -440,9 +440,9 @@ export class ZkClient {
     if (ended !== null) return done(ended);
     if (this.closing && c.body.type !== OpCode.closeSession) return done(new ZkError(ZkErr.closing, { op, path }));
     if (this.disconnectedTooLong) return done(new ZkError(ZkErr.connectionLoss, { op, path }));
-    if (c.watch !== undefined && this.watches.count >= this.limits.zkClientWatchersMax) {
+    if (c.watch !== undefined && this.watches.count >= this.limits.zkClientWatchesCountMax) {
       return done(
-        new LimitError('zkClientWatchersMax', `${op} ${path}: the client holds ${this.watches.count} watchers`),
+        new LimitError('zkClientWatchesCountMax', `${op} ${path}: the client holds ${this.watches.count} watchers`),
       );
     }
     if (this.queue.length >= this.limits.zkClientQueuedRequestsMax) {

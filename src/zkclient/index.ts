@@ -1,6 +1,9 @@
 // Baristas' ZooKeeper client and recipes: the public API (see client.ts for the session rules).
 //   new ZkClient({ connectString, sessionTimeoutMs, io })  any world: io = { clock, timers, connect }
-//   connectZk({ connectString, sessionTimeoutMs })         real processes (TCP, process timers)
+//   connectZk({ connectString, sessionTimeoutMs })         real processes (TCP, process timers; src/net/zk-tcp.ts,
+//                                                          not exported here: it imports node:net)
+//   simZkIo(sim)                                           the simulator's connections and time
+// Ops: client.getData(...) etc. (promises), or client.callWith(zkCalls.getData(...), done).
 // Recipes: ZkLock, ZkElection, ZkBarrier, ZkDoubleBarrier, ZkServiceRegistry, ZkFlags.
 
 export {
@@ -8,12 +11,15 @@ export {
   openAclUnsafe,
   parseConnectString,
   type ZkByteStream,
+  type ZkCall,
+  zkCalls,
   ZkClient,
   type ZkClientIo,
   type ZkClientLimits,
   type ZkClientOptions,
   type ZkClientState,
   type ZkData,
+  type ZkDone,
   type ZkOp,
   type ZkOpResult,
   type ZkReadOp,
@@ -35,3 +41,5 @@ export {
 } from './recipes/flags.ts';
 export { type QueueEntry, ZkLock, type ZkLockHandle } from './recipes/lock.ts';
 export { ZkServiceRegistry, type ZkServiceMember } from './recipes/registry.ts';
+export { type SimZkIoOptions, simZkIo, type ZkSimHost } from './sim-io.ts';
+export { type WatchKind, watchKinds } from './watches.ts';

@@ -24,7 +24,10 @@ import {
   ZkServiceRegistry,
   type ZkWatchEvent,
 } from '../../src/zkclient/index.ts';
-import { connectZk } from '../../src/zkclient/tcp.ts';
+import { connectZk } from '../../src/net/zk-tcp.ts';
+import { runZk, type ZkCliOptions, ZK_EXIT } from '../../src/cli/zk.ts';
+import { writeClusterFile } from '../../src/cli/cluster-file.ts';
+import { tempDir } from '../integration/helpers.ts';
 import { fourLetter, startZooKeeper, type ZkCluster, zookeeperUnavailable } from '../support/zookeeper-server.ts';
 
 const unavailable = zookeeperUnavailable();
@@ -387,6 +390,118 @@ describe('our ZooKeeper client against real ZooKeeper 3.8 (standalone)', { skip 
       (await registry.members('api')).map((m) => m.instance),
       [],
     );
+  });
+
+  test('barista zk: zkCli-like output and exit codes; the connect string from cluster.json', async () => {
+    const dir = tempDir('baristas-zkcli-');
+    try {
+      const port = zk.servers[0]!.clientPort;
+      writeClusterFile(dir.path, {
+        clusterId: 'c',
+        dataDir: dir.path,
+        ready: true,
+        nodes: [
+          {
+            id: 'n1',
+            pid: null,
+            host: '127.0.0.1',
+            ports: { peer: 1, admin: 2, zookeeper: port },
+            dataDir: '',
+            config: '',
+          },
+        ],
+      });
+      const cli = async (command: ZkCliOptions['command'], args: string[], more: Partial<ZkCliOptions> = {}) => {
+        let out = '';
+        let err = '';
+        const code = await runZk(
+          {
+            command,
+            args,
+            server: undefined,
+            dataDir: dir.path,
+            sessionTimeoutMs: 4_000,
+            connectTimeoutMs: 5_000,
+            ...more,
+          },
+          { out: (t) => void (out += t), err: (t) => void (err += t) },
+        );
+        return { code, out, err };
+      };
+      assert.deepEqual(await cli('create', ['/cli', 'hello']), { code: 0, out: 'Created /cli\n', err: '' });
+      assert.deepEqual(await cli('create', ['/cli', 'again']), {
+        code: ZK_EXIT.compareFailed,
+        out: '',
+        err: 'Node already exists: /cli\n',
+      });
+      assert.deepEqual(await cli('create', ['/cli/s-'], { sequential: true }), {
+        code: 0,
+        out: 'Created /cli/s-0000000000\n',
+        err: '',
+      });
+      assert.deepEqual(await cli('ls', ['/cli']), { code: 0, out: '[s-0000000000]\n', err: '' });
+      assert.deepEqual(await cli('ls', ['/cli'], { recursive: true }), {
+        code: 0,
+        out: '/cli\n/cli/s-0000000000\n',
+        err: '',
+      });
+      const got = await cli('get', ['/cli'], { stat: true });
+      assert.equal(got.code, 0);
+      assert.match(
+        got.out,
+        /^hello\ncZxid = 0x[0-9a-f]+\nctime = .*\n[\s\S]*dataVersion = 0\n[\s\S]*numChildren = 1\n$/,
+      );
+      assert.deepEqual(await cli('set', ['/cli', 'x'], { version: 7 }), {
+        code: ZK_EXIT.compareFailed,
+        out: '',
+        err: 'version No is not valid : /cli\n',
+      });
+      assert.equal((await cli('set', ['/cli', 'world'])).code, 0);
+      assert.match((await cli('stat', ['/cli'])).out, /dataVersion = 1\n/);
+      assert.deepEqual(await cli('get', ['/none']), {
+        code: ZK_EXIT.notFound,
+        out: '',
+        err: 'Node does not exist: /none\n',
+      });
+      assert.deepEqual(await cli('delete', ['/cli']), {
+        code: ZK_EXIT.rejected,
+        out: '',
+        err: 'Node not empty: /cli\n',
+      });
+      assert.equal((await cli('acl', ['set', '/cli', 'world:anyone:r'])).code, 0);
+      assert.deepEqual(await cli('acl', ['get', '/cli']), { code: 0, out: "'world,'anyone\n: r\n", err: '' });
+      assert.deepEqual(await cli('set', ['/cli', 'no']), {
+        code: ZK_EXIT.rejected,
+        out: '',
+        err: 'Insufficient permission : /cli\n',
+      });
+
+      const other = await client();
+      await other.create('/cli-w', 'v0');
+      const baseline = (await watchTotals()).watches;
+      const watching = cli('watch', ['/cli-w'], { count: 1 });
+      await until('the CLI watch is on the server', async () => (await watchTotals()).watches === baseline + 1);
+      await other.setData('/cli-w', 'v1');
+      assert.deepEqual(await watching, {
+        code: 0,
+        out: 'WatchedEvent state:SyncConnected type:NodeDataChanged path:/cli-w\n',
+        err: '',
+      });
+      const unreachable = await runZk(
+        {
+          command: 'ls',
+          args: ['/'],
+          server: '127.0.0.1:1',
+          dataDir: dir.path,
+          sessionTimeoutMs: 1_000,
+          connectTimeoutMs: 300,
+        },
+        { out: () => undefined, err: () => undefined },
+      );
+      assert.equal(unreachable, ZK_EXIT.unavailable);
+    } finally {
+      dir.remove();
+    }
   });
 
   test('flags: live values, changes seen, fallbacks when missing, unreadable, and the server stopped', async () => {

@@ -71,20 +71,34 @@ export class SequentialQueue {
   private async waitTurn(path: string): Promise<void> {
     const name = path.slice(path.lastIndexOf('/') + 1);
     for (;;) {
-      const { children } = await this.client.getChildren(this.dir);
-      const queue = sortedSequential(children, this.prefix);
-      const i = queue.indexOf(name);
-      if (i < 0) throw new ZkError(ZkErr.noNode, { op: 'lock', path }); // our child is gone (session ended)
-      if (i === 0) return;
-      const predecessor = join(this.dir, queue[i - 1]!);
-      const { watcher, event } = nextEvent();
-      if ((await this.client.exists(predecessor, watcher)) === null) continue;
-      this.watching = predecessor;
-      const e = await event;
-      this.watching = null;
-      if (e.state === KeeperState.expired) throw new ZkError(ZkErr.sessionExpired, { op: 'lock', path });
-      if (e.state === KeeperState.closed) throw new ZkError(ZkErr.closing, { op: 'lock', path });
+      try {
+        if (await this.isFirst(path, name)) return;
+      } catch (e) {
+        // A lost connection is not a lost session: our child stays while the session lives (a
+        // watch set before the loss is re-registered by the client; looking again is enough).
+        if (!isZkError(e, ZkErr.connectionLoss)) throw e;
+        this.watching = null;
+        await this.client.ready();
+      }
     }
+  }
+
+  /** True when first; otherwise waits for the predecessor's next event and answers false. */
+  private async isFirst(path: string, name: string): Promise<boolean> {
+    const { children } = await this.client.getChildren(this.dir);
+    const queue = sortedSequential(children, this.prefix);
+    const i = queue.indexOf(name);
+    if (i < 0) throw new ZkError(ZkErr.noNode, { op: 'lock', path }); // our child is gone (session ended)
+    if (i === 0) return true;
+    const predecessor = join(this.dir, queue[i - 1]!);
+    const { watcher, event } = nextEvent();
+    if ((await this.client.exists(predecessor, watcher)) === null) return false;
+    this.watching = predecessor;
+    const e = await event;
+    this.watching = null;
+    if (e.state === KeeperState.expired) throw new ZkError(ZkErr.sessionExpired, { op: 'lock', path });
+    if (e.state === KeeperState.closed) throw new ZkError(ZkErr.closing, { op: 'lock', path });
+    return false;
   }
 }
 

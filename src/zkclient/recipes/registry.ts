@@ -53,7 +53,10 @@ export class ZkServiceRegistry {
         const members = await this.read(service, watcher);
         if (!stopped) onChange(members);
       } catch (e) {
-        if (!stopped) onError(e);
+        if (stopped) return;
+        onError(e);
+        // Without a successful read no watch is armed: read again once connected.
+        if (isZkError(e, ZkErr.connectionLoss)) this.client.ready().then(load, onError);
       }
     };
     const watcher = (e: { type: number; state: number }): void => {

@@ -1,10 +1,10 @@
-// The real world for the ZooKeeper client: node:net sockets as ZkByteStreams and the process's
-// clock and timers (src/env/real-time.ts). The client core (client.ts) never imports node:*; the
-// simulator hands it `sim.clients.connect(node, 'zookeeper')` streams instead (see zkSimIo).
+// The real world for our ZooKeeper client (src/zkclient): node:net sockets as ZkByteStreams and
+// the process's clock and timers (src/env/real-time.ts). src/zkclient itself is pure (the purity
+// test scans it); the simulator hands the client its own streams and time (src/zkclient/sim-io.ts).
 
 import { connect as netConnect } from 'node:net';
 import { realClock, realTimers } from '../env/real-time.ts';
-import { ZkClient, type ZkByteStream, type ZkClientIo, type ZkClientOptions } from './client.ts';
+import { ZkClient, type ZkByteStream, type ZkClientIo, type ZkClientOptions } from '../zkclient/client.ts';
 
 /** 'host:port' ('[v6]:port') -> a TCP stream; connect errors arrive as onClose('error: ...'). */
 export function tcpStream(endpoint: string): ZkByteStream {

@@ -27,14 +27,13 @@ import { HistoryRecorder } from '../../check/recorder.ts';
 import type { CheckResult } from '../../check/types.ts';
 import { CreateMode, EventType, KeeperState, ZkErr } from '../../coord/codes.ts';
 import { realClock } from '../../env/real-time.ts';
-import type { Timer, Timers } from '../../env/types.ts';
 import type { SeededRng } from '../../lib/rng.ts';
 import type { ClientSummary, RunningWorkload, ServiceHost, SimWorkload } from '../../node/service.ts';
 import type { Simulation } from '../../sim/simulation.ts';
-import { ZkClient, type ZkByteStream, type ZkClientIo, zkCalls } from '../../zkclient/client.ts';
+import { ZkClient, zkCalls } from '../../zkclient/client.ts';
+import { simZkIo } from '../../zkclient/sim-io.ts';
 import { isZkError } from '../../zkclient/errors.ts';
 import { join, sortedSequential } from '../../zkclient/recipes/common.ts';
-import { ZOOKEEPER_PROTOCOL } from './config.ts';
 import type { CoordRunning } from './service.ts';
 import { AppliedFacts, ephemeralName, LockRegister, SessionOrder, staleEphemerals, WatchOrder } from './sim-checks.ts';
 
@@ -86,46 +85,6 @@ const dec = new TextDecoder();
 /** service.ts's names, repeated so this module does not import it at run time (service.ts registers this workload). */
 const COORD_GROUP = 'coord';
 const coordOf = (node: ServiceHost): CoordRunning => node.service<CoordRunning>('coord');
-
-/** The client's view of the world inside the simulator: virtual time, simulator actions, client links. */
-function simIo(sim: Simulation<ServiceHost>, host: string, rng: SeededRng): ZkClientIo {
-  const timers: Timers = {
-    after: (delayMs, fn) => sim.after(delayMs, fn, `zk ${host}`),
-    every: (periodMs, fn) => {
-      let current: Timer | undefined;
-      let cancelled = false;
-      const arm = (): void => {
-        current = sim.after(
-          periodMs,
-          () => {
-            if (cancelled) return;
-            arm();
-            fn();
-          },
-          `zk ${host} tick`,
-        );
-      };
-      arm();
-      return {
-        cancel: () => {
-          cancelled = true;
-          current?.cancel();
-        },
-      };
-    },
-  };
-  const connect = (endpoint: string): ZkByteStream => {
-    const c = sim.clients.connect(endpoint, ZOOKEEPER_PROTOCOL, { host });
-    return {
-      onOpen: (h) => c.onOpen(h),
-      onData: (h) => c.onData(h),
-      onClose: (h) => c.onClose((reason) => h(reason)),
-      write: (bytes) => c.write(bytes),
-      close: () => c.close(),
-    };
-  };
-  return { clock: { monotonicMs: () => sim.nowMs }, timers, connect, rng };
-}
 
 /** One client slot's current session. */
 interface Session {
@@ -202,7 +161,7 @@ export class CoordWorkload {
     return new ZkClient({
       connectString: [...this.ids],
       sessionTimeoutMs: this.o.sessionTimeoutMs,
-      io: simIo(this.sim, host, this.rng.fork(host)),
+      io: simZkIo(this.sim, { host, rng: this.rng.fork(host) }),
       reconnectDelayMs: 100,
       delivery: 'sync',
     });
@@ -697,7 +656,7 @@ export class CoordWorkload {
       const c = new ZkClient({
         connectString: [node],
         sessionTimeoutMs: this.o.sessionTimeoutMs,
-        io: simIo(sim, `coord-checker-${node}`, this.rng.fork(`checker-${node}`)),
+        io: simZkIo(sim, { host: `coord-checker-${node}`, rng: this.rng.fork(`checker-${node}`) }),
         delivery: 'sync',
       });
       let children: string[] | undefined;

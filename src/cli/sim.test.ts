@@ -95,7 +95,7 @@ test('--workload: list, unknown names refused with the list, and a mix drawn fro
   assert.match(text, /mix/);
   assert.throws(
     () => runSimCommand({ ...base, seed: '1', workload: 'raft-kb' }, () => {}),
-    (err: unknown) => err instanceof ConfigError && /membership, raft-kv, mix/.test(err.message),
+    (err: unknown) => err instanceof ConfigError && /membership, raft-kv, coord, mix/.test(err.message),
   );
   const mixOf = (seed: string) => {
     let out = '';
@@ -109,5 +109,5 @@ test('--workload: list, unknown names refused with the list, and a mix drawn fro
   const a = mixOf('3');
   assert.deepEqual(mixOf('3').workloads, a.workloads, 'a mix is a function of the seed');
   assert.ok(a.clients !== null && a.clients.ops > 0, 'the mix ran a client workload');
-  assert.match(JSON.stringify(a.workloads), /"name":"raft-kv","intensity":0\.\d+/);
+  assert.match(JSON.stringify(a.workloads), /"name":"(raft-kv|coord)","intensity":0\.\d+/);
 });

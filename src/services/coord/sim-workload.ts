@@ -151,8 +151,16 @@ export class CoordWorkload {
     if (o.clientPartitions) sim.after(1_000 + rng.float() * 2_000, () => this.cutClient(), 'coord-client-cut');
   }
 
+  /** Ops in flight; the quiet period after healing counts as one (the expiry check runs in it). */
   get inflightOps(): number {
-    return this.inflight;
+    return this.inflight + (this.sim.nowMs < this.quietUntilMs ? 1 : 0);
+  }
+
+  private quietUntilMs = 0;
+
+  /** The settle time the run must allow: the quiet period and the last ops. */
+  get settleMs(): number {
+    return this.o.sessionTimeoutMs * 1.5 + 1_000 + 15_000;
   }
 
   // ---- clients ---------------------------------------------------------------------------------
@@ -646,8 +654,9 @@ export class CoordWorkload {
     this.readEphemeralsEverywhere(deadlineMs);
     // A quiet period longer than a session timeout and the expiry bound: every session pings a
     // healthy cluster, so none may expire (the sampling in sample() judges it).
-    const quietMs = this.o.sessionTimeoutMs * 1.5 + 1_000;
-    sim.runFor(Math.min(quietMs, remaining()));
+    // It runs in the settle time after liveness (inflightOps counts it), so that the run's
+    // "converged after" stays the time to reconnect and commit.
+    this.quietUntilMs = sim.nowMs + this.o.sessionTimeoutMs * 1.5 + 1_000;
   }
 
   private readEphemeralsEverywhere(deadlineMs: number): void {
@@ -779,7 +788,7 @@ export const coordSimWorkload: SimWorkload = {
         return w.inflightOps;
       },
       controlActions: 0,
-      settleMs: 15_000,
+      settleMs: w.settleMs,
       liveness: (deadlineMs) => w.liveness(deadlineMs),
       check: () => w.check(),
     };

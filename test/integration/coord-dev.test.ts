@@ -212,8 +212,11 @@ describe('coord: node-zookeeper-client against a 3-node barista dev cluster', ()
   // Last: it kills a node. The client moves to another node with its session, ephemeral and watch.
   test('kill -9 the node a client is connected to: it reconnects elsewhere and keeps session, ephemeral and watch', async () => {
     const all = cluster.nodes.map((_, i) => zkAddress(i)).join(',');
-    const a = await connected(all, 6000);
-    const b = await connected(all, 6000);
+    // A client whose last zxid came from the killed leader reconnects once a new leader committed
+    // (a node refuses a client that has seen more than it applied): under a loaded machine that
+    // took more than 6 s once, so the session may last 15 s here.
+    const a = await connected(all, 15_000);
+    const b = await connected(all, 15_000);
     clients.push(a, b);
     const before = a.getSessionId().toString('hex');
     await call<string>('create ephemeral', (cb) =>
@@ -245,7 +248,7 @@ describe('coord: node-zookeeper-client against a 3-node barista dev cluster', ()
     const pid = cluster.nodes[victim]!.pid;
     assert.ok(pid !== null && pid > 0);
     process.kill(pid, 'SIGKILL');
-    await until('a reconnected', 15_000, async () => {
+    await until('a reconnected', 30_000, async () => {
       try {
         await call<unknown>('exists', (cb) => a.exists('/kept', cb));
         return true;

@@ -212,11 +212,10 @@ describe('coord: node-zookeeper-client against a 3-node barista dev cluster', ()
   // Last: it kills a node. The client moves to another node with its session, ephemeral and watch.
   test('kill -9 the node a client is connected to: it reconnects elsewhere and keeps session, ephemeral and watch', async () => {
     const all = cluster.nodes.map((_, i) => zkAddress(i)).join(',');
-    // A client whose last zxid came from the killed leader reconnects once a new leader committed
-    // (a node refuses a client that has seen more than it applied): under a loaded machine that
-    // took more than 6 s once, so the session may last 15 s here.
-    const a = await connected(all, 15_000);
-    const b = await connected(all, 15_000);
+    // node-zookeeper-client re-sends its watches on reconnect as a setWatches numbered like any
+    // request: the reply must echo that xid (a fixed -8 made it drop every new connection).
+    const a = await connected(all, 6000);
+    const b = await connected(all, 6000);
     clients.push(a, b);
     const before = a.getSessionId().toString('hex');
     await call<string>('create ephemeral', (cb) =>
@@ -248,7 +247,7 @@ describe('coord: node-zookeeper-client against a 3-node barista dev cluster', ()
     const pid = cluster.nodes[victim]!.pid;
     assert.ok(pid !== null && pid > 0);
     process.kill(pid, 'SIGKILL');
-    await until('a reconnected', 30_000, async () => {
+    await until('a reconnected', 15_000, async () => {
       try {
         await call<unknown>('exists', (cb) => a.exists('/kept', cb));
         return true;

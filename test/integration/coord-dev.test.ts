@@ -212,6 +212,8 @@ describe('coord: node-zookeeper-client against a 3-node barista dev cluster', ()
   // Last: it kills a node. The client moves to another node with its session, ephemeral and watch.
   test('kill -9 the node a client is connected to: it reconnects elsewhere and keeps session, ephemeral and watch', async () => {
     const all = cluster.nodes.map((_, i) => zkAddress(i)).join(',');
+    // node-zookeeper-client re-sends its watches on reconnect as a setWatches numbered like any
+    // request: the reply must echo that xid (a fixed -8 made it drop every new connection).
     const a = await connected(all, 6000);
     const b = await connected(all, 6000);
     clients.push(a, b);

@@ -27,7 +27,7 @@
 // Not offered: SASL (answered Unimplemented), reconfig (ReconfigDisabled), read-only mode.
 
 import type { Acl, Id } from '../../coord/acl.ts';
-import { AddWatchMode, CreateMode, KeeperState, OpCode, Xid, ZkErr } from '../../coord/codes.ts';
+import { AddWatchMode, CreateMode, KeeperState, OpCode, ZkErr } from '../../coord/codes.ts';
 import type { CoordCommand, CoordResult, WriteHeader } from '../../coord/command.ts';
 import { negotiateTimeout, type SessionTimeoutPolicy } from '../../coord/session-tracker.ts';
 import { digestId } from '../../coord/sha1.ts';
@@ -404,15 +404,15 @@ export class ZkSession implements WatchTarget {
           !this.identities.some((i) => i.scheme === 'super')
         )
           this.identities.push({ scheme: 'super', id: '' });
-        this.answer(entry, Xid.auth, OpCode.auth, 0, ZkErr.ok);
+        this.answer(entry, xid, OpCode.auth, 0, ZkErr.ok);
         return;
       }
       if (body.scheme === 'ip') {
-        this.answer(entry, Xid.auth, OpCode.auth, 0, ZkErr.ok);
+        this.answer(entry, xid, OpCode.auth, 0, ZkErr.ok);
         return;
       }
       b.counters.authFailed.inc();
-      this.order.answer(entry, this.wire.reply(Xid.auth, 0, ZkErr.authFailed, OpCode.auth), { thenClose: true });
+      this.order.answer(entry, this.wire.reply(xid, 0, ZkErr.authFailed, OpCode.auth), { thenClose: true });
     });
   }
 
@@ -499,7 +499,8 @@ export class ZkSession implements WatchTarget {
           return r === undefined ? undefined : { mzxid: r.mzxid, pzxid: r.pzxid };
         });
         for (const e of events) this.notify(e, zxid);
-        return this.answer(entry, Xid.setWatches, op, zxid, ZkErr.ok);
+        // The request's own xid: node-zookeeper-client numbers its setWatches like any request.
+        return this.answer(entry, xid, op, zxid, ZkErr.ok);
       }
       case OpCode.checkWatches:
       case OpCode.removeWatches: {

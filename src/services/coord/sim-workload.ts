@@ -33,8 +33,9 @@ import type { Simulation } from '../../sim/simulation.ts';
 import { ZkClient, zkCalls } from '../../zkclient/client.ts';
 import { simZkIo } from '../../zkclient/sim-io.ts';
 import { isZkError } from '../../zkclient/errors.ts';
-import { join, sortedSequential } from '../../zkclient/recipes/common.ts';
+import { join } from '../../zkclient/recipes/common.ts';
 import type { CoordRunning } from './service.ts';
+import { type LockContext, type LockSession, runLockCycle } from './sim-lock.ts';
 import { AppliedFacts, ephemeralName, LockRegister, SessionOrder, staleEphemerals, WatchOrder } from './sim-checks.ts';
 
 export interface CoordWorkloadOptions {
@@ -422,114 +423,31 @@ export class CoordWorkload {
 
   private lock(s: Session): void {
     s.inLock = true;
-    const prefix = `lock-${s.id.toString(16)}-`;
-    const startedMs = this.sim.nowMs;
-    const id = s.id;
-    const c = s.client;
-    const end = (): void => {
+    const contender: LockSession = {
+      id: s.id,
+      client: s.client,
+      live: () => this.current(s),
+      setLongHold: (long: boolean) => {
+        s.longHold = long;
+      },
+    };
+    runLockCycle(this.lockContext(), contender, () => {
       s.inLock = false;
       this.again(s);
-    };
-    const giveUp = (path: string): void => this.deleteChild(s, path, end);
-    const check = (path: string, token: number): void => {
-      if (!this.current(s) || (c.state !== 'connected' && c.state !== 'connecting')) return end();
-      c.callWith(zkCalls.getChildren(LOCK_DIR), (e, r) => {
-        if (e !== null || r === undefined) return isZkError(e, ZkErr.connectionLoss) ? retry(path, token) : end();
-        const queue = sortedSequential(r.children, 'lock-');
-        const name = path.slice(path.lastIndexOf('/') + 1);
-        const i = queue.indexOf(name);
-        if (i < 0) return end(); // our child is gone: the session ended
-        if (i === 0) return this.hold(s, { token, path, sessionId: id, grantedAtZxid: this.floor(s) }, end);
-        if (this.sim.nowMs - startedMs > this.o.lockWaitMsMax) return giveUp(path);
-        const predecessor = join(LOCK_DIR, queue[i - 1]!);
-        let woken = false;
-        const wake = (ev: { type: number }): void => {
-          if (woken) return;
-          woken = true;
-          if (this.o.lockGrantsOnPredecessorGone && ev.type === EventType.nodeDeleted) {
-            return this.hold(s, { token, path, sessionId: id, grantedAtZxid: this.floor(s) }, end);
-          }
-          check(path, token);
-        };
-        c.callWith(zkCalls.exists(predecessor, wake), (e2, stat) => {
-          if (e2 !== null) return isZkError(e2, ZkErr.connectionLoss) ? retry(path, token) : end();
-          const look = (): void => {
-            if (woken) return;
-            woken = true;
-            check(path, token);
-          };
-          // Gone already: look again. Else wait for the watch, or look again after the wait bound
-          // (then a waiter that waited too long gives up).
-          if (stat === null) look();
-          else this.sim.after(this.o.lockWaitMsMax, look, 'coord-lock-wait');
-        });
-      });
-    };
-    const retry = (path: string, token: number): void =>
-      void this.sim.after(50, () => check(path, token), 'coord-lock-retry');
-    const create = (): void => {
-      c.callWith(zkCalls.create2(join(LOCK_DIR, prefix), '', { mode: CreateMode.ephemeralSequential }), (e, r) => {
-        if (e === null && r !== undefined) {
-          this.facts.trackPath(r.path, Number(r.stat.czxid));
-          return check(r.path, Number(r.stat.czxid));
-        }
-        if (!isZkError(e, ZkErr.connectionLoss) || !this.current(s)) return end();
-        // The create may have applied: look for our child before creating another (the recipe's rule).
-        this.sim.after(50, () => findMine(), 'coord-lock-find');
-      });
-    };
-    const findMine = (): void => {
-      if (!this.current(s) || c.state === 'expired') return end();
-      c.callWith(zkCalls.getChildren(LOCK_DIR), (e, r) => {
-        if (e !== null || r === undefined) {
-          if (isZkError(e, ZkErr.connectionLoss)) return void this.sim.after(50, findMine, 'coord-lock-find');
-          return end();
-        }
-        const mine = r.children.find((n) => n.startsWith(prefix));
-        if (mine === undefined) return create();
-        const path = join(LOCK_DIR, mine);
-        c.callWith(zkCalls.exists(path), (e2, stat) => {
-          if (e2 !== null || stat === undefined || stat === null) return create();
-          this.facts.trackPath(path, Number(stat.czxid));
-          check(path, Number(stat.czxid));
-        });
-      });
-    };
-    create();
-  }
-
-  /** Holds the lock: presents the token on taking it and once more while holding, then releases. */
-  private hold(
-    s: Session,
-    h: { token: number; path: string; sessionId: number; grantedAtZxid: number },
-    end: () => void,
-  ): void {
-    this.lockGrants++;
-    this.register.present(h, this.sim.nowMs);
-    // Now and then a long hold, so that a holder cut off from the service outlives its session.
-    s.longHold = this.rng.chance(0.1);
-    const holdMs = s.longHold
-      ? this.o.sessionTimeoutMs * (1 + this.rng.float())
-      : this.rng.float() * this.o.lockHoldMsMax;
-    this.sim.after(
-      holdMs,
-      () => {
-        s.longHold = false;
-        this.register.present(h, this.sim.nowMs);
-        this.deleteChild(s, h.path, end);
-      },
-      'coord-lock-hold',
-    );
-  }
-
-  /** Deletes a lock child (release, or a waiter giving up), retried across connection losses. */
-  private deleteChild(s: Session, path: string, end: () => void): void {
-    s.client.callWith(zkCalls.delete(path), (e) => {
-      if (isZkError(e, ZkErr.connectionLoss) && this.current(s)) {
-        return void this.sim.after(50, () => this.deleteChild(s, path, end), 'coord-lock-release');
-      }
-      end();
     });
+  }
+
+  private lockContext(): LockContext {
+    return {
+      sim: this.sim,
+      rng: this.rng,
+      facts: this.facts,
+      register: this.register,
+      options: this.o,
+      granted: () => {
+        this.lockGrants++;
+      },
+    };
   }
 
   // ---- the workload's own faults and sampling ---------------------------------------------------

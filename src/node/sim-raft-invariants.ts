@@ -6,10 +6,20 @@
 // their own simulation. A workload may listen to one group's applies (the KV workload's
 // applied-once check) through `onApplied`.
 //
+// Durability (`durability: ...`, raft-safety's companion): when a node's group comes back in a new
+// process, its term and vote must be at least what its previous life had synced, and its log must
+// reach the commit index it had synced
+// (the storage's durableHardState at its last returned fsync). Raft's safety rests on exactly
+// this: a vote or an acknowledgement is a promise because it is on disk. A recovery that cuts
+// synced records (the planted 'wal-trust-torn-tail' after rot) breaks it silently, long before a
+// second leader shows it. A node the operator wiped is exempt (`forgetNode`): it rejoins as a
+// learner under a new identity, and the identity rules keep it from voting.
+//
 // Deterministic: it only observes.
 
 import { RaftInvariants } from '../raft/invariants.ts';
 import { observation } from '../raft/testing.ts';
+import type { RaftDriver } from '../raft/driver.ts';
 import type { Entry, NodeId } from '../raft/types.ts';
 import type { Simulation } from '../sim/simulation.ts';
 import type { ServiceHost } from './service.ts';
@@ -19,6 +29,13 @@ type ApplyListener = (node: NodeId, entry: Entry) => void;
 export class GroupInvariants {
   private readonly checkers = new Map<string, RaftInvariants>();
   private readonly listeners = new Map<string, ApplyListener[]>();
+  /** The driver last seen per `node/group`: a new one is a new process, checked against the old one's synced state. */
+  private readonly lastDriver = new Map<string, RaftDriver>();
+
+  /** Forgets `node`'s earlier lives: the operator wiped its data (it rejoins as a new member). */
+  forgetNode(node: NodeId): void {
+    for (const key of [...this.lastDriver.keys()]) if (key.startsWith(`${node}/`)) this.lastDriver.delete(key);
+  }
 
   /** The checker of one group (created on first sight of the group). */
   checker(group: string): RaftInvariants {
@@ -48,6 +65,8 @@ export class GroupInvariants {
       const node = sim.instance(id);
       if (node === undefined) continue;
       for (const { group, driver } of node.groups.all()) {
+        const lost = this.durabilityLost(id, group, driver);
+        if (lost !== undefined) return lost;
         const checker = this.checker(group);
         if (driver.observer === undefined) {
           // A new instance (start or restart) begins at the index its snapshot restored.
@@ -76,6 +95,27 @@ export class GroupInvariants {
       }
     }
     return undefined;
+  }
+
+  /** A new process of `id` in `group` recovered less than its previous life had synced? */
+  private durabilityLost(id: NodeId, group: string, driver: RaftDriver): string | undefined {
+    const key = `${id}/${group}`;
+    const before = this.lastDriver.get(key);
+    if (before === driver) return undefined;
+    this.lastDriver.set(key, driver);
+    const synced = before?.durableHardState();
+    if (synced === undefined) return undefined;
+    const core = driver.core;
+    const lost =
+      core.currentTerm < synced.term
+        ? `term ${core.currentTerm}`
+        : core.currentTerm === synced.term && synced.vote !== undefined && core.votedFor !== synced.vote
+          ? `vote ${core.votedFor ?? 'none'} in term ${synced.term}`
+          : core.lastIndex < synced.commit // committed entries are never cut, only compacted into a snapshot
+            ? `a log ending at ${core.lastIndex}`
+            : undefined;
+    if (lost === undefined) return undefined;
+    return `durability: group ${group}: ${id} restarted with ${lost}, below what it had synced (term ${synced.term}, vote ${synced.vote ?? 'none'}, commit ${synced.commit})`;
   }
 }
 

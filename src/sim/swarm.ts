@@ -8,10 +8,9 @@
 // counted (what the simulator's counters say it actually injected — a class that was "on" but
 // never fired counts zero). Adding a fault class is one entry here.
 //
-// Not in the registry: persistent rot, latent bad sectors and misdirected writes (DiskFaults
-// corruptionProbability, latentSectorErrorProbability, misdirectedWriteProbability) make a correct
-// node refuse to start, which a cluster run cannot heal without an operator (issue 7 item 5); the
-// WAL crash loop (src/storage/wal/wal-crash.test.ts) covers them.
+// Persistent rot, latent bad sectors and misdirected writes make a correct node refuse to start
+// (data_corrupt, or EIO reading a bad sector): the cluster run's simulated operator then wipes the
+// node and rejoins it as a learner (src/node/sim-cluster.ts), as issue 7 item 5 documents.
 //
 // Invariants: a mix is a pure function of the seed; each class draws from its own Rng stream
 // (forked by the class's name), so adding or removing a class leaves the other classes' draws of
@@ -120,7 +119,8 @@ export const faultClasses: readonly FaultClass[] = [
     enable: (k, u) => `weight ${nemesisWeight(k, 'crash', u)}`,
     // Crashes inside I/O, and exits after a disk error (fsync-eio, write-eio, enospc), are counted
     // by their own classes.
-    injected: (c) => c.stats.crashes - c.stats.crashesInIo - c.stats.diskErrorExits,
+    // Stops on damaged data (the rot classes, taken over by the operator) are not crashes either.
+    injected: (c) => c.stats.crashes - c.stats.crashesInIo - c.stats.diskErrorExits - c.stats.dataRefusals,
   },
   {
     name: 'crash-in-io',
@@ -322,6 +322,40 @@ export const faultClasses: readonly FaultClass[] = [
     },
     injected: (c) => c.controlActions,
   },
+  // The three rot classes damage synced data for good (src/sim/disk.ts rotAfterSync), per fsync of
+  // a non-empty file: a few per node per run at the top of the range. A node that then finds the
+  // damage stops; the operator wipes it and rejoins it (src/node/sim-cluster.ts), counted as
+  // dataRefusals / operatorRejoins in the summary.
+  {
+    name: 'rot',
+    doc: 'a bit of synced data flips for good (on the platter and in the cache)',
+    onProbability: 0.25,
+    enable: (k, u) => {
+      k.diskFaults.corruptionProbability = round(logUniform(0.0003, 0.005, u));
+      return `p=${k.diskFaults.corruptionProbability} per fsync`;
+    },
+    injected: (c) => c.stats.diskFaults.corruptions,
+  },
+  {
+    name: 'latent-sector-error',
+    doc: 'a synced sector goes bad: every read of it fails with EIO until it is rewritten',
+    onProbability: 0.25,
+    enable: (k, u) => {
+      k.diskFaults.latentSectorErrorProbability = round(logUniform(0.0003, 0.005, u));
+      return `p=${k.diskFaults.latentSectorErrorProbability} per fsync`;
+    },
+    injected: (c) => c.stats.diskFaults.latentSectorErrors,
+  },
+  {
+    name: 'misdirected-write',
+    doc: 'a synced write lands sectors away on the platter (seen after the next power loss)',
+    onProbability: 0.25,
+    enable: (k, u) => {
+      k.diskFaults.misdirectedWriteProbability = round(logUniform(0.0003, 0.005, u));
+      return `p=${k.diskFaults.misdirectedWriteProbability} per fsync`;
+    },
+    injected: (c) => c.stats.diskFaults.misdirectedWrites,
+  },
 ];
 
 export const faultClassNames: readonly string[] = faultClasses.map((c) => c.name);
@@ -368,6 +402,9 @@ function quietKnobs(): SwarmKnobs {
       syncErrorProbability: 0,
       writeErrorProbability: 0,
       noSpaceProbability: 0,
+      corruptionProbability: 0,
+      latentSectorErrorProbability: 0,
+      misdirectedWriteProbability: 0,
     },
     nemesis: { kinds: [], weights: {}, intervalMs: { min: 200, max: 2_000 } },
     raft: {},

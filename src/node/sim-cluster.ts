@@ -189,6 +189,11 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
   // Raft safety on every group, whatever the workload (sim-raft-invariants.ts).
   const raftChecks = attachRaftInvariants(sim);
   operator.attach(sim, (id) => raftChecks.forgetNode(id));
+  if (mix !== undefined && Object.keys(mix.knobs.rotDisk).length > 0) {
+    // The rot classes damage one node's disk (SwarmKnobs.rotDisk says why), drawn from its own stream.
+    const store = sim.diskStore(new SeededRng(o.seed).fork('rot-disk').pick(ids));
+    store.faults = { ...store.faults, ...mix.knobs.rotDisk };
+  }
   const workloads = chosen.map(({ workload, intensity }) =>
     workload.start({
       sim,

@@ -15,6 +15,15 @@
 // second leader shows it. A node the operator wiped is exempt (`forgetNode`): it rejoins as a
 // learner under a new identity, and the identity rules keep it from voting.
 //
+// Acknowledged entries stay (`acknowledged entries lost: ...`): while a leader of term T holds
+// a follower's match index m (the follower acknowledged entries up to m in term T), the
+// follower, still in term T, must hold a log reaching m. Within one term nothing may cut them:
+// the only leader's entries never conflict with themselves, and a snapshot replaces a log only
+// from an index at or above m. A follower that cuts them on a stale Append (the planted
+// 'raft-append-truncates-suffix'; a stale Append is what reordering delivers) has broken a
+// quorum the leader may already have counted, before any leader change makes it visible. A
+// rejoining node (wiped) is exempt: the leader's old match for it is what item 5 is about.
+//
 // Deterministic: it only observes.
 
 import { RaftInvariants } from '../raft/invariants.ts';
@@ -61,12 +70,16 @@ export class GroupInvariants {
   /** One check over the cluster; returns the first violation, naming its group. */
   check<S extends ServiceHost>(sim: Simulation<S>): string | undefined {
     const byGroup = new Map<string, ReturnType<typeof observation>[]>();
+    const drivers = new Map<string, { id: NodeId; driver: RaftDriver }[]>();
     for (const id of sim.nodeIds) {
       const node = sim.instance(id);
       if (node === undefined) continue;
       for (const { group, driver } of node.groups.all()) {
         const lost = this.durabilityLost(id, group, driver);
         if (lost !== undefined) return lost;
+        const live = drivers.get(group) ?? [];
+        live.push({ id, driver });
+        drivers.set(group, live);
         const checker = this.checker(group);
         if (driver.observer === undefined) {
           // A new instance (start or restart) begins at the index its snapshot restored.
@@ -83,6 +96,10 @@ export class GroupInvariants {
         list.push(observation(driver.core));
         byGroup.set(group, list);
       }
+    }
+    for (const [group, live] of drivers) {
+      const lost = acknowledgedLost(group, live);
+      if (lost !== undefined) return lost;
     }
     for (const [group, obs] of byGroup) {
       const checker = this.checker(group);
@@ -117,6 +134,23 @@ export class GroupInvariants {
     if (lost === undefined) return undefined;
     return `durability: group ${group}: ${id} restarted with ${lost}, below what it had synced (term ${synced.term}, vote ${synced.vote ?? 'none'}, commit ${synced.commit})`;
   }
+}
+
+/** A follower in its leader's term whose log ends below the match index the leader holds for it. */
+function acknowledgedLost(group: string, live: readonly { id: NodeId; driver: RaftDriver }[]): string | undefined {
+  for (const leader of live) {
+    const l = leader.driver.core;
+    if (l.role !== 'leader') continue;
+    for (const { id, driver } of live) {
+      const f = driver.core;
+      if (id === leader.id || f.currentTerm !== l.currentTerm || driver.rejoining) continue;
+      const match = l.progress(id)?.match ?? 0;
+      if (f.lastIndex < match) {
+        return `acknowledged entries lost: group ${group}: ${id} acknowledged entries up to ${match} to leader ${leader.id} in term ${l.currentTerm}, but its log ends at ${f.lastIndex}`;
+      }
+    }
+  }
+  return undefined;
 }
 
 const attached = new WeakMap<object, GroupInvariants>();

@@ -372,6 +372,11 @@ export class RaftDriver {
     for (let n = due; n > 0; n--) this.core.tick();
   }
 
+  /** Whether this node is rejoining after losing its data (until a committed config makes it a voter). */
+  get rejoining(): boolean {
+    return this.rejoin !== undefined;
+  }
+
   /** The storage's durable hard state (RaftPersistence.durableHardState), if it tracks one. */
   durableHardState(): HardState | undefined {
     return this.options.storage.durableHardState?.();

@@ -24,6 +24,13 @@
 // quorum the leader may already have counted, before any leader change makes it visible. A
 // rejoining node (wiped) is exempt: the leader's old match for it is what item 5 is about.
 //
+// Committed on a majority (`committed without a majority: ...`): when a leader's commit index
+// moves to c, a majority of the voters of its configuration must hold entry c (same term), judged
+// from the followers' own logs, not from the leader's bookkeeping. A voter that is down or
+// rejoining cannot be inspected and is given the benefit of the doubt (so the check never
+// accuses a correct run; it sees a commit by a quorum that counted a learner, the planted
+// 'raft-commit-counts-learners', when voters that lack the entry are up, e.g. partitioned away).
+//
 // Deterministic: it only observes.
 
 import { RaftInvariants } from '../raft/invariants.ts';
@@ -40,6 +47,8 @@ export class GroupInvariants {
   private readonly listeners = new Map<string, ApplyListener[]>();
   /** The driver last seen per `node/group`: a new one is a new process, checked against the old one's synced state. */
   private readonly lastDriver = new Map<string, RaftDriver>();
+  /** Per leader driver: the commit index already checked to be on a voter majority. */
+  private readonly checkedCommit = new WeakMap<RaftDriver, number>();
 
   /** Forgets `node`'s earlier lives: the operator wiped its data (it rejoins as a new member). */
   forgetNode(node: NodeId): void {
@@ -98,7 +107,7 @@ export class GroupInvariants {
       }
     }
     for (const [group, live] of drivers) {
-      const lost = acknowledgedLost(group, live);
+      const lost = acknowledgedLost(group, live) ?? this.committedWithoutMajority(group, live);
       if (lost !== undefined) return lost;
     }
     for (const [group, obs] of byGroup) {
@@ -109,6 +118,35 @@ export class GroupInvariants {
         checker.forgetBelow(Math.min(...obs.map((o) => o.log.firstIndex)));
       } catch (err) {
         return `group ${group}: ${(err as Error).message}`;
+      }
+    }
+    return undefined;
+  }
+
+  /** A leader whose commit index moved to an entry that a majority of its voters does not hold. */
+  private committedWithoutMajority(
+    group: string,
+    live: readonly { id: NodeId; driver: RaftDriver }[],
+  ): string | undefined {
+    for (const leader of live) {
+      const l = leader.driver.core;
+      if (l.role !== 'leader') continue;
+      const c = l.commitIndex;
+      if (c <= (this.checkedCommit.get(leader.driver) ?? 0)) continue;
+      this.checkedCommit.set(leader.driver, c);
+      const term = l.termAt(c);
+      const voters = l.config.voters;
+      const lacking: NodeId[] = [];
+      for (const v of voters) {
+        if (v === leader.id) continue;
+        const f = live.find((n) => n.id === v);
+        if (f === undefined || f.driver.rejoining) continue; // down or wiped: cannot be inspected
+        const fc = f.driver.core;
+        if (c < fc.firstIndex || fc.termAt(c) === term) continue;
+        lacking.push(v);
+      }
+      if (voters.length - lacking.length < Math.floor(voters.length / 2) + 1) {
+        return `committed without a majority: group ${group}: leader ${leader.id} of term ${l.currentTerm} committed index ${c}, which voters ${lacking.join(', ')} of [${voters.join(', ')}] do not hold`;
       }
     }
     return undefined;

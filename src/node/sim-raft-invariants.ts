@@ -25,7 +25,7 @@
 // rejoining node (wiped) is exempt: the leader's old match for it is what item 5 is about.
 //
 // Committed on a majority (`committed without a majority: ...`): when a leader's commit index
-// moves to c, a majority of the voters of its configuration must hold entry c (same term), judged
+// moves to c under an unchanged configuration, a majority of its voters must hold entry c (same term), judged
 // from the followers' own logs, not from the leader's bookkeeping. A voter that is down or
 // rejoining cannot be inspected and is given the benefit of the doubt (so the check never
 // accuses a correct run; it sees a commit by a quorum that counted a learner, the planted
@@ -47,8 +47,8 @@ export class GroupInvariants {
   private readonly listeners = new Map<string, ApplyListener[]>();
   /** The driver last seen per `node/group`: a new one is a new process, checked against the old one's synced state. */
   private readonly lastDriver = new Map<string, RaftDriver>();
-  /** Per leader driver: the commit index already checked to be on a voter majority. */
-  private readonly checkedCommit = new WeakMap<RaftDriver, number>();
+  /** Per leader driver: the commit index and voters seen at the last check. */
+  private readonly checkedCommit = new WeakMap<RaftDriver, { commit: number; voters: string }>();
 
   /** Forgets `node`'s earlier lives: the operator wiped its data (it rejoins as a new member). */
   forgetNode(node: NodeId): void {
@@ -132,10 +132,17 @@ export class GroupInvariants {
       const l = leader.driver.core;
       if (l.role !== 'leader') continue;
       const c = l.commitIndex;
-      if (c <= (this.checkedCommit.get(leader.driver) ?? 0)) continue;
-      this.checkedCommit.set(leader.driver, c);
-      const term = l.termAt(c);
       const voters = l.config.voters;
+      const before = this.checkedCommit.get(leader.driver);
+      const now = { commit: c, voters: voters.join(',') };
+      this.checkedCommit.set(leader.driver, now);
+      // Judged only when the commit moved under an unchanged configuration while this driver led:
+      // a commit index inherited at election, or one that moved in the event that also changed
+      // the voters (a config entry appended after the commit, e.g. the rejoin protocol's next
+      // step), was counted under another configuration, whose majorities need not be majorities
+      // of this one (single-server changes only promise that they intersect: seed 15).
+      if (before === undefined || c <= before.commit || before.voters !== now.voters) continue;
+      const term = l.termAt(c);
       const lacking: NodeId[] = [];
       for (const v of voters) {
         if (v === leader.id) continue;

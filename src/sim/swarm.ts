@@ -286,16 +286,11 @@ export const faultClasses: readonly FaultClass[] = [
   },
   {
     name: 'slow-sync',
-    doc: 'an fsync blocks its node for a while: frequent short stalls, or rare ones of seconds',
+    doc: 'an fsync blocks its node for a while',
     onProbability: 0.4,
     enable: (k, u) => {
-      // Stalls reach seconds (etcd's "slow fdatasync" warnings; cloud disks stall for seconds under
-      // writeback): only a stall longer than an election timeout lets a new leader commit while
-      // the stalled one still believes in its lease or leadership. At ≤ 500 ms no planted bug
-      // was reachable (docs/SWARM.md). The longer the stalls, the rarer (else a node is frozen
-      // for the whole run).
-      k.diskFaults.slowSyncProbability = round(logUniform(0.0005, 0.05, 1 - u));
-      k.diskFaults.slowSyncMsMax = Math.round(logUniform(10, 5_000, u));
+      k.diskFaults.slowSyncProbability = round(logUniform(0.001, 0.05, u));
+      k.diskFaults.slowSyncMsMax = Math.round(logUniform(10, 500, u));
       return `p=${k.diskFaults.slowSyncProbability}, stall <= ${k.diskFaults.slowSyncMsMax} ms`;
     },
     injected: (c) => c.stats.slowSyncStalls,
@@ -335,15 +330,15 @@ export const faultClasses: readonly FaultClass[] = [
     injected: (c) => c.controlActions,
   },
   // The three rot classes damage synced data for good (src/sim/disk.ts rotAfterSync), per fsync of
-  // a non-empty file: a few per node per run at the top of the range. A node that then finds the
-  // damage stops; the operator wipes it and rejoins it (src/node/sim-cluster.ts), counted as
-  // dataRefusals / operatorRejoins in the summary.
+  // a non-empty file, on one node's disk (SwarmKnobs.rotDisk): 0.001–0.01 gives about 1–10 per
+  // run. A node that then finds the damage stops; the operator wipes it and rejoins it
+  // (src/node/sim-operator.ts), counted as dataRefusals / operatorRejoins in the summary.
   {
     name: 'rot',
     doc: 'a bit of synced data flips for good (on the platter and in the cache)',
     onProbability: 0.25,
     enable: (k, u) => {
-      k.rotDisk.corruptionProbability = round(logUniform(0.0003, 0.005, u));
+      k.rotDisk.corruptionProbability = round(logUniform(0.001, 0.01, u));
       return `p=${k.rotDisk.corruptionProbability} per fsync, one disk`;
     },
     injected: (c) => c.stats.diskFaults.corruptions,
@@ -353,7 +348,7 @@ export const faultClasses: readonly FaultClass[] = [
     doc: 'a synced sector goes bad: every read of it fails with EIO until it is rewritten',
     onProbability: 0.25,
     enable: (k, u) => {
-      k.rotDisk.latentSectorErrorProbability = round(logUniform(0.0003, 0.005, u));
+      k.rotDisk.latentSectorErrorProbability = round(logUniform(0.001, 0.01, u));
       return `p=${k.rotDisk.latentSectorErrorProbability} per fsync, one disk`;
     },
     injected: (c) => c.stats.diskFaults.latentSectorErrors,
@@ -363,7 +358,7 @@ export const faultClasses: readonly FaultClass[] = [
     doc: 'a synced write lands sectors away on the platter (seen after the next power loss)',
     onProbability: 0.25,
     enable: (k, u) => {
-      k.rotDisk.misdirectedWriteProbability = round(logUniform(0.0003, 0.005, u));
+      k.rotDisk.misdirectedWriteProbability = round(logUniform(0.001, 0.01, u));
       return `p=${k.rotDisk.misdirectedWriteProbability} per fsync, one disk`;
     },
     injected: (c) => c.stats.diskFaults.misdirectedWrites,

@@ -105,6 +105,8 @@ const CAUGHT: ReadonlyArray<{ mutation: Mutation; seed: string; invariant: RegEx
   { mutation: 'wal-trust-torn-tail', seed: '50', invariant: /^raft-safety$/, exposedBy: 'rot' },
   // The same bug, by a write that landed sectors away: its sectors read as zeros after the crash.
   { mutation: 'wal-trust-torn-tail', seed: '10', invariant: /^raft-safety$/, exposedBy: 'misdirected-write' },
+  // A bad sector in a synced segment: the mutated recovery reads up to it and cuts the rest as torn.
+  { mutation: 'wal-read-error-as-eof', seed: '6', invariant: /^raft-safety$/, exposedBy: 'latent-sector-error' },
   // A reordered (stale) Append truncates entries the follower had acknowledged to its leader.
   { mutation: 'raft-append-truncates-suffix', seed: '11', invariant: /^raft-safety$/, exposedBy: 'reorder' },
   // A learner exists only while the membership workload re-adds a removed voter.

@@ -170,7 +170,9 @@ async function main() {
     const total = tally.totals[name];
     console.log(`  ${name.padEnd(18)} ${String(total).padStart(9)}   ${tally.seedsInjecting[name]}/${tally.seeds}`);
   }
-  console.log(`  ${'(operator rejoins)'.padEnd(18)} ${String(operatorRejoins).padStart(9)}   ${seedsWithRejoins}/${tally.seeds}`);
+  console.log(
+    `  ${'(operator rejoins)'.padEnd(18)} ${String(operatorRejoins).padStart(9)}   ${seedsWithRejoins}/${tally.seeds}`,
+  );
   const never = tally.neverInjected();
   if (failures.length > 0) {
     console.log(`\n${failures.length} failure(s):`);

@@ -49,7 +49,16 @@ import type { RaftGroupLink, RaftGroupRouter } from './group-router.ts';
 import { members } from './conf.ts';
 import { type FollowerRegression, type Ready, RaftNode } from './raft.ts';
 import type { RaftLogStorage } from './storage.ts';
-import { type ConfChange, type Entry, EntryType, type HardState, type Message, MsgType, type NodeId, type Role } from './types.ts';
+import {
+  type ConfChange,
+  type Entry,
+  EntryType,
+  type HardState,
+  type Message,
+  MsgType,
+  type NodeId,
+  type Role,
+} from './types.ts';
 import { MemberChanges, type MemberOpDone } from './member-changes.ts';
 import {
   decodeMemberRequest,

@@ -16,6 +16,7 @@ const PURE_DIRS = [
   'src/sim',
   'src/metrics',
   'src/check/models',
+  'src/coord',
   // Protocol front ends: codecs and session handlers run in the simulator too.
   'src/wire',
 ];

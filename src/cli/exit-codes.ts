@@ -95,6 +95,9 @@ export const cliExitByCode = {
   test_proto_bad_byte: rejected,
   test_proto_bad_verb: rejected,
   test_proto_bad_reply: rejected,
+  zk_packet_too_large: rejected,
+  zk_bad_multi_op: rejected,
+  zk_unexpected_xid: rejected,
   // storage: a failed write may have reached the disk (indefinite); the rest is final on that node
   disk_path_invalid: rejected,
   file_not_found: rejected,

@@ -227,6 +227,13 @@ export const errorCatalogue = {
   test_proto_bad_verb: protocol('a test-protocol verb that is not upper-case letters'),
   test_proto_bad_reply: protocol('a test-protocol reply that starts with neither + nor -'),
 
+  // ZooKeeper client protocol (src/wire/zookeeper)
+  zk_packet_too_large: protocol(
+    'a ZooKeeper frame length over zkPacketBytesMax (jute.maxbuffer): the connection closes',
+  ),
+  zk_bad_multi_op: protocol('a ZooKeeper multi op or result of a type a multi cannot hold'),
+  zk_unexpected_xid: protocol('a ZooKeeper reply whose xid answers no pending request'),
+
   // --- storage -----------------------------------------------------------------------------------
   disk_path_invalid: {
     family: 'storage',

@@ -123,6 +123,28 @@ export const limits = {
   /** Keys in the keyspace. */
   kvKeysMax: 1_000_000,
 
+  // --- ZooKeeper wire protocol (src/wire/zookeeper) ---------------------------------------------
+  /**
+   * Largest ZooKeeper client frame (length prefix excluded): ZooKeeper's jute.maxbuffer default,
+   * 0xfffff. Its server closes a connection whose frame length is above it (NIOServerCnxn.readLength).
+   */
+  zkPacketBytesMax: 0xfffff,
+
+  // --- coordination data model (src/coord) --------------------------------------------------------
+  /** A znode's data: ZooKeeper's jute.maxbuffer default (0xfffff); larger data is refused as malformed. */
+  coordZnodeDataBytesMax: 0xfffff,
+  /** Znodes in one tree (ZooKeeper has no bound; a full tree answers quotaExceeded). */
+  coordZnodeCountMax: 10_000_000,
+  /** Live ZooKeeper sessions held in the tree's namespace. */
+  coordSessionsMax: 100_000,
+  /** Ops in one multi / multiRead. */
+  coordMultiOpsMax: 10_000,
+  /** Entries in one ACL list and identities a caller presents. */
+  coordAclEntriesMax: 1024,
+  coordIdentityEntriesMax: 64,
+  /** A znode path, in UTF-16 code units (a jute ustring inside a packet of at most jute.maxbuffer). */
+  coordPathCharsMax: 0xfffff,
+
   // --- admin HTTP and CLI (src/node, src/cli) ----------------------------------------------------
   /**
    * Admin HTTP request body. POST /v1/kv carries a cas's expected and new value as JSON text: two

@@ -93,7 +93,8 @@ test('bounds: keyspace and value size are error results', () => {
 });
 
 test('malformed entries and payloads give an error result and still advance the applied index', () => {
-  const sm = new KvStateMachine();
+  let told = 0; // the owner's hook feeds rsm_malformed_commands_total
+  const sm = new KvStateMachine(undefined, { onMalformed: () => told++ });
   fc.assert(
     fc.property(fc.boolean(), fc.uint8Array({ maxLength: 40 }), (asPayload, bytes) => {
       const before = sm.appliedIndex;
@@ -107,6 +108,7 @@ test('malformed entries and payloads give an error result and still advance the 
     }),
   );
   assert.ok(sm.malformedCount > 0);
+  assert.equal(told, sm.malformedCount, 'every refusal reaches the metric');
 });
 
 const opArb = fc.oneof(

@@ -140,8 +140,16 @@ function error(code: KvErrorCode): KvResult {
 export class KvStateMachine extends ReplicatedStateMachine {
   readonly kv: KvNamespace;
 
-  constructor(readonly options: KvOptions = defaultKvOptions) {
-    super({ sessions: options, legacyEntry: legacyEntry, legacySnapshot: legacySnapshot });
+  constructor(
+    readonly options: KvOptions = defaultKvOptions,
+    hooks: { readonly onMalformed?: () => void } = {},
+  ) {
+    super({
+      sessions: options,
+      legacyEntry,
+      legacySnapshot,
+      ...(hooks.onMalformed === undefined ? {} : { onMalformed: hooks.onMalformed }),
+    });
     this.kv = new KvNamespace(options.keysMax);
     this.register(this.kv);
   }

@@ -97,6 +97,9 @@ export const httpStatusByCode = {
   test_proto_bad_byte: 400,
   test_proto_bad_verb: 400,
   test_proto_bad_reply: 400,
+  zk_packet_too_large: 400,
+  zk_bad_multi_op: 400,
+  zk_unexpected_xid: 400,
   // storage
   disk_path_invalid: 500,
   file_not_found: 500,

@@ -56,7 +56,7 @@ export interface RaftGroupUse {
   readonly namespace?: {
     readonly name: string;
     /** Builds the state machine; called once per start of the node, before the group opens. */
-    create(env: Pick<Env, 'mutations'>): StateMachine & LogTimed;
+    create(env: Pick<Env, 'mutations' | 'metrics'>): StateMachine & LogTimed;
   };
 }
 

@@ -24,7 +24,9 @@ export const NamespaceId = {
   /** The session table itself (register / unregister); reserved, no Namespace object. */
   sessions: 0,
   kv: 1,
-  // Planned: znodes 2, logController 3, consumerOffsets 4, ring 5, mvcc 6.
+  /** The coordination service's znode tree (src/coord). */
+  znodes: 2,
+  // Planned: logController 3, consumerOffsets 4, ring 5, mvcc 6.
 } as const;
 
 /** What a namespace learns about the command it applies. */

@@ -49,6 +49,8 @@ export interface RsmOptions {
   readonly legacyEntry?: (data: Uint8Array) => Envelope | undefined;
   /** Translates a snapshot image of an older format (first byte ≠ 3) into named sections. */
   readonly legacySnapshot?: (image: Uint8Array) => ReadonlyMap<string, Uint8Array> | undefined;
+  /** Told of each entry refused as malformed (the owner counts it in its metrics). */
+  readonly onMalformed?: () => void;
 }
 
 export class ReplicatedStateMachine implements StateMachine {
@@ -128,6 +130,7 @@ export class ReplicatedStateMachine implements StateMachine {
 
   private malformed(): Uint8Array {
     this.malformedCount++;
+    this.rsmOptions.onMalformed?.();
     return refused('malformed_command');
   }
 

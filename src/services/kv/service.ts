@@ -35,8 +35,17 @@ export const kvService: ServiceDefinition<KvConfig, KvRunning> = {
       group: KV_GROUP,
       namespace: {
         name: 'kv',
-        create: (env) =>
-          new KvStateMachine({ ...defaultKvOptions, skipSessionDedup: env.mutations.has('kv-skip-session-dedup') }),
+        create: (env) => {
+          const malformed = env.metrics.counter(
+            'rsm_malformed_commands_total',
+            'Log entries the state machine refused as malformed (a typed result on every replica, never a stop)',
+            { group: KV_GROUP },
+          );
+          return new KvStateMachine(
+            { ...defaultKvOptions, skipSessionDedup: env.mutations.has('kv-skip-session-dedup') },
+            { onMalformed: () => malformed.inc() },
+          );
+        },
       },
     },
   ],

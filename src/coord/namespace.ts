@@ -1,0 +1,228 @@
+// The znode tree as a namespace of a replicated state machine (src/rsm): the coordination
+// service's Raft group applies its commands (command.ts) here, in log order, on every replica.
+//
+// - zxid = the log index of the entry; a session id = the index of its createSession entry.
+// - Every write carries the proposer's time and the caller's session and identities, so ACL checks
+//   and ctime/mtime are decided by the log, not by the replica.
+// - After each applied command the registered observer (the service's watch manager) is told the
+//   triggers it yields, synchronously, on every replica: `observe((index, triggers) => …)`.
+// - ZooKeeper sessions live here (not in the rsm SessionTable): the rsm's sessionClosed hook is not
+//   used; closeSession is a command the leader proposes.
+// - Reads (`tree.getData`, …) are served from `tree` by the node a client is connected to.
+//
+// Snapshot section "znodes" v1 =
+//   u8 version(1) | uvarint aclCount | aclCount × Acl (command.ts's grammar)
+//   | uvarint sessionCount | sessionCount × (uvarint id | uvarint timeoutMs | uvarint-bytes passwd)
+//   | uvarint nodeCount | nodeCount × Node, paths strictly increasing (so a parent precedes its children)
+//   Node = uvarint-string path | uvarint-bytes data | uvarint aclIndex | uvarint czxid | uvarint mzxid
+//          | uvarint pzxid | f64 ctime | f64 mtime | varint version | varint cversion | varint aversion
+//          | f64 owner (store.ts's owner code; a session's must name a session in the section)
+// The first node is "/"; a node whose parent is missing, a bad path, an unknown ACL index or a
+// dangling owner is a CorruptionError.
+
+import { ByteReader, ByteWriter } from '../lib/bytes.ts';
+import { CorruptionError } from '../lib/errors.ts';
+import { limits } from '../lib/limits.ts';
+import type { ApplyContext, Namespace } from '../rsm/namespace.ts';
+import { NamespaceId } from '../rsm/namespace.ts';
+import type { Acl } from './acl.ts';
+import { ZkErr } from './codes.ts';
+import { type CoordCommand, type CoordResult, decodeCommand, encodeResult, type WriteHeader } from './command.ts';
+import { isValidPath } from './path.ts';
+import type { NodeRecord } from './store.ts';
+import {
+  binaryToBytes,
+  bytesToBinary,
+  defaultTreeOptions,
+  type Trigger,
+  type TreeOptions,
+  type TxnContext,
+  ZnodeTree,
+} from './tree.ts';
+
+const SECTION_VERSION = 1;
+
+export interface CoordOptions extends TreeOptions {
+  /** Largest znode data a command may carry (jute.maxbuffer). */
+  readonly dataBytesMax: number;
+}
+
+export const defaultCoordOptions: CoordOptions = { ...defaultTreeOptions, dataBytesMax: limits.coordZnodeDataBytesMax };
+
+export type TriggerObserver = (index: number, triggers: readonly Trigger[]) => void;
+
+export class CoordNamespace implements Namespace {
+  readonly name = 'znodes';
+  readonly id = NamespaceId.znodes;
+  private current: ZnodeTree;
+  private observer: TriggerObserver | undefined;
+
+  constructor(readonly options: CoordOptions = defaultCoordOptions) {
+    this.current = new ZnodeTree(options);
+  }
+
+  /** The applied tree (reads). Replaced wholesale by a snapshot restore: do not hold on to it. */
+  get tree(): ZnodeTree {
+    return this.current;
+  }
+
+  /** Registers the one observer of watch triggers (replacing any earlier one). */
+  observe(observer: TriggerObserver | undefined): void {
+    this.observer = observer;
+  }
+
+  apply(ctx: ApplyContext, payload: Uint8Array): Uint8Array {
+    const c = decodeCommand(payload, this.options.dataBytesMax);
+    const { result, triggers } = this.execute(ctx, c);
+    if (triggers.length > 0) this.observer?.(ctx.index, triggers);
+    return encodeResult(result);
+  }
+
+  private execute(ctx: ApplyContext, c: CoordCommand): { result: CoordResult; triggers: readonly Trigger[] } {
+    const t = this.current;
+    switch (c.type) {
+      case 'createSession': {
+        const err = t.createSession(ctx.index, c.timeoutMs, c.passwd);
+        return { result: err === ZkErr.ok ? { err, sessionId: ctx.index } : { err }, triggers: [] };
+      }
+      case 'closeSession': {
+        const r = t.closeSession(c.sessionId, ctx.index);
+        return { result: { err: r.err }, triggers: r.triggers };
+      }
+      case 'write': {
+        const r = t.write(txn(ctx, c.header), c.op);
+        const op = {
+          err: r.err,
+          ...(r.path !== undefined ? { path: r.path } : {}),
+          ...(r.stat ? { stat: r.stat } : {}),
+        };
+        return { result: { err: r.err, op }, triggers: r.triggers };
+      }
+      case 'multi': {
+        const r = t.multi(txn(ctx, c.header), c.ops);
+        return { result: { err: r.err, results: r.results ?? [] }, triggers: r.triggers };
+      }
+      case 'deleteContainer': {
+        const r = t.deleteContainer(txn(ctx, c.header), c.path);
+        return { result: { err: r.err }, triggers: r.triggers };
+      }
+      case 'deleteExpiredTtl': {
+        const r = t.deleteExpiredTtl(txn(ctx, c.header), c.path);
+        return { result: { err: r.err }, triggers: r.triggers };
+      }
+    }
+  }
+
+  snapshot(): Uint8Array {
+    const t = this.current;
+    const nodes = t.nodesInOrder();
+    const aclIndex = new Map<number, number>();
+    const aclLists: (readonly Acl[])[] = [];
+    for (const n of nodes) {
+      if (!aclIndex.has(n.record.acl)) {
+        aclIndex.set(n.record.acl, aclLists.length);
+        aclLists.push(t.acls.get(n.record.acl));
+      }
+    }
+    const w = new ByteWriter({ bytesMax: 2 ** 31 - 1 });
+    w.u8(SECTION_VERSION).uvarint(aclLists.length);
+    for (const acl of aclLists) {
+      w.uvarint(acl.length);
+      for (const a of acl)
+        w.u32(a.perms >>> 0)
+          .stringUvarint(a.scheme)
+          .stringUvarint(a.id);
+    }
+    const sessions = [...t.sessions].sort((a, b) => a[0] - b[0]);
+    w.uvarint(sessions.length);
+    for (const [id, s] of sessions) w.uvarint(id).uvarint(s.timeoutMs).bytesUvarint(s.passwd);
+    w.uvarint(nodes.length);
+    for (const { path, record: r } of nodes) {
+      w.stringUvarint(path).bytesUvarint(binaryToBytes(r.data)).uvarint(aclIndex.get(r.acl)!);
+      w.uvarint(r.czxid).uvarint(r.mzxid).uvarint(r.pzxid).f64(r.ctimeMs).f64(r.mtimeMs);
+      w.varint(r.version).varint(r.cversion).varint(r.aversion).f64(r.owner);
+    }
+    return w.finish().slice();
+  }
+
+  loadSnapshot(section: Uint8Array | undefined): () => void {
+    const tree = new ZnodeTree(this.options);
+    if (section !== undefined) {
+      try {
+        loadInto(tree, section);
+      } catch (err) {
+        if (err instanceof CorruptionError) throw err;
+        throw new CorruptionError(`znodes section: ${(err as Error).message}`, { cause: String(err) });
+      }
+    }
+    return () => {
+      this.current = tree;
+    };
+  }
+}
+
+function txn(ctx: ApplyContext, h: WriteHeader): TxnContext {
+  return { zxid: ctx.index, timeMs: h.timeMs, caller: { sessionId: h.sessionId, identities: h.identities } };
+}
+
+function corrupt(what: string, fields: Record<string, unknown> = {}): never {
+  throw new CorruptionError(`znodes section: ${what}`, fields);
+}
+
+function loadInto(tree: ZnodeTree, section: Uint8Array): void {
+  const r = new ByteReader(section);
+  const v = r.u8();
+  if (v !== SECTION_VERSION) corrupt(`unknown version ${v}`);
+  const aclLists: Acl[][] = [];
+  const aclCount = r.uvarint();
+  for (let i = 0; i < aclCount; i++) {
+    const n = r.uvarint();
+    if (n > limits.coordAclEntriesMax) corrupt(`ACL of ${n} entries`);
+    const acl: Acl[] = [];
+    for (let j = 0; j < n; j++) acl.push({ perms: r.u32() | 0, scheme: r.stringUvarint(), id: r.stringUvarint() });
+    aclLists.push(acl);
+  }
+  const sessions: { id: number; timeoutMs: number; passwd: Uint8Array }[] = [];
+  const sessionIds = new Set<number>();
+  const sessionCount = r.uvarint();
+  for (let i = 0; i < sessionCount; i++) {
+    const s = { id: r.uvarint(), timeoutMs: r.uvarint(), passwd: r.bytesUvarint().slice() };
+    if (s.id === 0 || sessionIds.has(s.id)) corrupt(`session ${s.id} twice or zero`);
+    sessionIds.add(s.id);
+    sessions.push(s);
+  }
+  const nodes: { path: string; record: NodeRecord; acl: readonly Acl[] }[] = [];
+  const seen = new Set<string>();
+  const nodeCount = r.uvarint();
+  let last = '';
+  for (let i = 0; i < nodeCount; i++) {
+    const path = r.stringUvarint();
+    const data = bytesToBinary(r.bytesUvarint());
+    const aclAt = r.uvarint();
+    const acl = aclLists[aclAt] ?? corrupt(`node ${path} names ACL ${aclAt}`);
+    const rec: NodeRecord = {
+      data,
+      acl: 0,
+      czxid: r.uvarint(),
+      mzxid: r.uvarint(),
+      pzxid: r.uvarint(),
+      ctimeMs: r.f64(),
+      mtimeMs: r.f64(),
+      version: r.varint(),
+      cversion: r.varint(),
+      aversion: r.varint(),
+      owner: r.f64(),
+    };
+    if (i === 0 ? path !== '/' : !(path > last) || !isValidPath(path)) corrupt(`node ${path} out of order or invalid`);
+    if (i > 0 && !seen.has(path.slice(0, Math.max(1, path.lastIndexOf('/'))))) corrupt(`node ${path} has no parent`);
+    if (!Number.isSafeInteger(rec.owner) || (rec.owner > 0 && !sessionIds.has(rec.owner)))
+      corrupt(`node ${path} has owner ${rec.owner}`);
+    if (!Number.isFinite(rec.ctimeMs) || !Number.isFinite(rec.mtimeMs)) corrupt(`node ${path} has a bad time`);
+    seen.add(path);
+    last = path;
+    nodes.push({ path, record: rec, acl });
+  }
+  r.expectEnd('znodes section');
+  if (nodeCount === 0) corrupt('no root');
+  tree.loadNodes(nodes, sessions);
+}

@@ -1,0 +1,348 @@
+// Goal: the znode namespace (codec + tree) behaves like a reference tree written here in the most
+// obvious form of ZooKeeper's rules — a plain Map of path → node, copied wholesale for multi —
+// over random op sequences: identical per-op results (error, created path, Stat), identical Stats
+// and children afterwards; a snapshot loaded elsewhere gives an identical tree that answers the
+// rest of the sequence identically.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import type { ApplyContext } from '../rsm/namespace.ts';
+import { OPEN_ACL_UNSAFE } from './acl.ts';
+import { CreateMode, ZkErr } from './codes.ts';
+import { type CoordCommand, decodeResult, encodeCommand } from './command.ts';
+import { CoordNamespace } from './namespace.ts';
+import type { OpResult, Stat, WriteOp } from './tree.ts';
+
+interface MNode {
+  data: string;
+  czxid: number;
+  mzxid: number;
+  pzxid: number;
+  ctime: number;
+  mtime: number;
+  version: number;
+  cversion: number;
+  aversion: number;
+  owner: bigint;
+}
+interface Model {
+  nodes: Map<string, MNode>;
+  sessions: Set<number>;
+}
+
+const parentOf = (p: string) => (p.lastIndexOf('/') === 0 ? '/' : p.slice(0, p.lastIndexOf('/')));
+const kids = (m: Map<string, MNode>, p: string) =>
+  [...m.keys()]
+    .filter((k) => k !== '/' && parentOf(k) === p)
+    .map((k) => k.slice(k.lastIndexOf('/') + 1))
+    .sort();
+const stat = (m: Map<string, MNode>, p: string): Stat => {
+  const n = m.get(p)!;
+  return {
+    czxid: n.czxid,
+    mzxid: n.mzxid,
+    ctime: n.ctime,
+    mtime: n.mtime,
+    version: n.version,
+    cversion: n.cversion * 2 - kids(m, p).length,
+    aversion: n.aversion,
+    ephemeralOwner: n.owner > 0n ? n.owner : 0n,
+    dataLength: n.data.length,
+    numChildren: kids(m, p).length,
+    pzxid: n.pzxid,
+  };
+};
+
+function freshModel(): Model {
+  const z = (): MNode => ({
+    data: '',
+    czxid: 0,
+    mzxid: 0,
+    pzxid: 0,
+    ctime: 0,
+    mtime: 0,
+    version: 0,
+    cversion: 0,
+    aversion: 0,
+    owner: 0n,
+  });
+  const nodes = new Map<string, MNode>([
+    ['/', z()],
+    ['/zookeeper', z()],
+    ['/zookeeper/quota', z()],
+    ['/zookeeper/config', { ...z(), aversion: -1 }],
+  ]);
+  return { nodes, sessions: new Set() };
+}
+
+/** ZooKeeper's rules, plainly, on a map (open ACLs only). */
+function modelOp(
+  m: Map<string, MNode>,
+  sessions: Set<number>,
+  op: WriteOp,
+  zxid: number,
+  time: number,
+  sid: number,
+): OpResult {
+  if (sid !== 0 && !sessions.has(sid)) return { err: ZkErr.sessionExpired };
+  switch (op.op) {
+    case 'create': {
+      const ephemeral = op.mode === CreateMode.ephemeral || op.mode === CreateMode.ephemeralSequential;
+      if (ephemeral && !sessions.has(sid)) return { err: ZkErr.sessionExpired };
+      const parent = m.get(parentOf(op.path));
+      if (!parent) return { err: ZkErr.noNode };
+      const seq = op.mode === CreateMode.persistentSequential || op.mode === CreateMode.ephemeralSequential;
+      const path = seq ? op.path + String(parent.cversion).padStart(10, '0') : op.path;
+      if (m.has(path)) return { err: ZkErr.nodeExists };
+      if (parent.owner > 0n) return { err: ZkErr.noChildrenForEphemerals };
+      parent.cversion++;
+      parent.pzxid = zxid;
+      const owner = ephemeral ? BigInt(sid) : op.mode === CreateMode.container ? -(2n ** 63n) : 0n;
+      const data = String.fromCharCode(...op.data);
+      m.set(path, {
+        data,
+        czxid: zxid,
+        mzxid: zxid,
+        pzxid: zxid,
+        ctime: time,
+        mtime: time,
+        version: 0,
+        cversion: 0,
+        aversion: 0,
+        owner,
+      });
+      return { err: ZkErr.ok, path, stat: stat(m, path) };
+    }
+    case 'delete': {
+      if (['/', '/zookeeper', '/zookeeper/quota', '/zookeeper/config'].includes(op.path))
+        return { err: ZkErr.badArguments };
+      const parent = m.get(parentOf(op.path));
+      if (!parent) return { err: ZkErr.noNode };
+      const n = m.get(op.path);
+      if (!n) return { err: ZkErr.noNode };
+      if (op.version !== -1 && op.version !== n.version) return { err: ZkErr.badVersion };
+      if (kids(m, op.path).length > 0) return { err: ZkErr.notEmpty };
+      m.delete(op.path);
+      parent.pzxid = Math.max(parent.pzxid, zxid);
+      return { err: ZkErr.ok };
+    }
+    case 'setData': {
+      const n = m.get(op.path);
+      if (!n) return { err: ZkErr.noNode };
+      if (op.version !== -1 && op.version !== n.version) return { err: ZkErr.badVersion };
+      Object.assign(n, { data: String.fromCharCode(...op.data), version: n.version + 1, mtime: time, mzxid: zxid });
+      return { err: ZkErr.ok, stat: stat(m, op.path) };
+    }
+    case 'check': {
+      const n = m.get(op.path);
+      if (!n) return { err: ZkErr.noNode };
+      if (op.version !== -1 && op.version !== n.version) return { err: ZkErr.badVersion };
+      return { err: ZkErr.ok };
+    }
+    case 'setACL': {
+      const n = m.get(op.path);
+      if (!n) return { err: ZkErr.noNode };
+      if (op.version !== -1 && op.version !== n.aversion) return { err: ZkErr.badVersion };
+      n.aversion++;
+      return { err: ZkErr.ok, stat: stat(m, op.path) };
+    }
+  }
+}
+
+const cloneMap = (m: Map<string, MNode>) => new Map([...m].map(([k, v]) => [k, { ...v }]));
+
+type Step =
+  | { kind: 'session'; timeoutMs: number }
+  | { kind: 'close'; pick: number }
+  | { kind: 'write'; who: number; op: WriteOp }
+  | { kind: 'multi'; who: number; ops: WriteOp[] };
+
+interface Outcome {
+  err: number;
+  sessionId?: number;
+  op?: OpResult;
+  results?: readonly OpResult[];
+}
+
+function modelStep(model: Model, step: Step, zxid: number, sessionIds: number[]): Outcome {
+  const time = zxid * 10;
+  switch (step.kind) {
+    case 'session':
+      model.sessions.add(zxid);
+      return { err: ZkErr.ok, sessionId: zxid };
+    case 'close': {
+      const id = sessionIds[step.pick % Math.max(1, sessionIds.length)] ?? 999_999;
+      if (!model.sessions.has(id)) return { err: ZkErr.sessionExpired };
+      for (const [p, n] of [...model.nodes].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+        if (n.owner === BigInt(id)) {
+          model.nodes.delete(p);
+          const parent = model.nodes.get(parentOf(p))!;
+          parent.pzxid = Math.max(parent.pzxid, zxid);
+        }
+      }
+      model.sessions.delete(id);
+      return { err: ZkErr.ok };
+    }
+    case 'write': {
+      const sid = step.who === 0 ? 0 : (sessionIds[step.who % Math.max(1, sessionIds.length)] ?? 0);
+      const m = cloneMap(model.nodes);
+      const r = modelOp(m, model.sessions, step.op, zxid, time, sid);
+      if (r.err === ZkErr.ok) model.nodes = m;
+      return { err: r.err, op: r };
+    }
+    case 'multi': {
+      const sid = step.who === 0 ? 0 : (sessionIds[step.who % Math.max(1, sessionIds.length)] ?? 0);
+      const m = cloneMap(model.nodes);
+      const results: OpResult[] = [];
+      for (let i = 0; i < step.ops.length; i++) {
+        const r = modelOp(m, model.sessions, step.ops[i]!, zxid, time, sid);
+        if (r.err !== ZkErr.ok) {
+          return {
+            err: r.err,
+            results: step.ops.map((_, j) => ({ err: j < i ? ZkErr.ok : j === i ? r.err : ZkErr.runtimeInconsistency })),
+          };
+        }
+        results.push(r);
+      }
+      model.nodes = m;
+      return { err: ZkErr.ok, results };
+    }
+  }
+}
+
+function toCommand(step: Step, zxid: number, sessionIds: number[]): CoordCommand {
+  const header = (who: number) => ({
+    timeMs: zxid * 10,
+    sessionId: who === 0 ? 0 : (sessionIds[who % Math.max(1, sessionIds.length)] ?? 0),
+    identities: [],
+  });
+  switch (step.kind) {
+    case 'session':
+      return { type: 'createSession', timeoutMs: step.timeoutMs, passwd: new Uint8Array(16).fill(7) };
+    case 'close':
+      return { type: 'closeSession', sessionId: sessionIds[step.pick % Math.max(1, sessionIds.length)] ?? 999_999 };
+    case 'write':
+      return { type: 'write', header: header(step.who), op: step.op };
+    case 'multi':
+      return { type: 'multi', header: header(step.who), ops: step.ops };
+  }
+}
+
+function nsStep(ns: CoordNamespace, step: Step, zxid: number, sessionIds: number[]): Outcome {
+  const ctx: ApplyContext = { index: zxid, logTimeMs: 0, term: 1, sessionId: 0 };
+  const r = decodeResult(ns.apply(ctx, encodeCommand(toCommand(step, zxid, sessionIds))));
+  return {
+    err: r.err,
+    ...(r.sessionId !== undefined ? { sessionId: r.sessionId } : {}),
+    ...(r.op ? { op: r.op } : {}),
+    ...(r.results ? { results: r.results } : {}),
+  };
+}
+
+const PATHS = ['/a', '/b', '/a/x', '/a/y', '/b/x', '/a/x/z', '/zookeeper/q', '/zookeeper'];
+const pathArb = fc.constantFrom(...PATHS);
+const version = fc.constantFrom(-1, 0, 1, 2);
+const data = fc.uint8Array({ maxLength: 4 });
+const mode = fc.constantFrom(
+  CreateMode.persistent,
+  CreateMode.ephemeral,
+  CreateMode.persistentSequential,
+  CreateMode.ephemeralSequential,
+  CreateMode.container,
+);
+const opArb: fc.Arbitrary<WriteOp> = fc.oneof(
+  fc.record({
+    op: fc.constant('create' as const),
+    path: pathArb,
+    data,
+    acl: fc.constant(OPEN_ACL_UNSAFE),
+    mode,
+    ttlMs: fc.constant(-1),
+  }),
+  fc.record({ op: fc.constant('delete' as const), path: pathArb, version }),
+  fc.record({ op: fc.constant('setData' as const), path: pathArb, data, version }),
+  fc.record({ op: fc.constant('setACL' as const), path: pathArb, acl: fc.constant(OPEN_ACL_UNSAFE), version }),
+);
+const multiOpArb: fc.Arbitrary<WriteOp> = fc.oneof(
+  opArb.filter((o) => o.op !== 'setACL'),
+  fc.record({ op: fc.constant('check' as const), path: pathArb, version }),
+);
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('session' as const), timeoutMs: fc.integer({ min: 1, max: 60_000 }) }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('close' as const), pick: fc.nat(5) }) },
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('write' as const), who: fc.nat(3), op: opArb }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('multi' as const),
+      who: fc.nat(3),
+      ops: fc.array(multiOpArb, { maxLength: 4 }),
+    }),
+  },
+);
+
+function sameState(ns: CoordNamespace, model: Model, label: string): void {
+  const t = ns.tree;
+  assert.deepEqual([...t.sessions.keys()].sort(), [...model.sessions].sort(), `${label}: sessions`);
+  assert.equal(t.size, model.nodes.size, `${label}: node count`);
+  for (const p of model.nodes.keys()) {
+    assert.deepEqual(t.exists(p).stat, stat(model.nodes, p), `${label}: Stat of ${p}`);
+    assert.deepEqual(t.getChildren(p, []).value, kids(model.nodes, p), `${label}: children of ${p}`);
+    assert.deepEqual(
+      t.getData(p, []).value,
+      Uint8Array.from(model.nodes.get(p)!.data, (c) => c.charCodeAt(0)),
+      `${label}: data of ${p}`,
+    );
+  }
+}
+
+test('random op sequences: the namespace and the reference tree give identical results, Stats and children', () => {
+  fc.assert(
+    fc.property(fc.array(stepArb, { minLength: 1, maxLength: 60 }), (steps) => {
+      const ns = new CoordNamespace();
+      const model = freshModel();
+      const sessionIds: number[] = [];
+      let zxid = 0;
+      for (const step of steps) {
+        zxid += 1 + (zxid % 3);
+        const want = modelStep(model, step, zxid, sessionIds);
+        const got = nsStep(ns, step, zxid, sessionIds);
+        assert.deepEqual(got, want, `step ${JSON.stringify(step)} at ${zxid}`);
+        if (step.kind === 'session') sessionIds.push(zxid);
+      }
+      sameState(ns, model, 'end');
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('snapshot → load elsewhere: identical tree, and identical results for the rest of the sequence', () => {
+  fc.assert(
+    fc.property(fc.array(stepArb, { maxLength: 40 }), fc.array(stepArb, { maxLength: 30 }), (first, rest) => {
+      const ns = new CoordNamespace();
+      const model = freshModel();
+      const sessionIds: number[] = [];
+      let zxid = 0;
+      const run = (steps: Step[], target: CoordNamespace) => {
+        for (const step of steps) {
+          zxid += 1;
+          const want = modelStep(model, step, zxid, sessionIds);
+          assert.deepEqual(nsStep(target, step, zxid, sessionIds), want);
+          if (step.kind === 'session') sessionIds.push(zxid);
+        }
+      };
+      run(first, ns);
+      const image = ns.snapshot();
+      const copy = new CoordNamespace();
+      copy.loadSnapshot(image)();
+      sameState(copy, model, 'loaded');
+      assert.deepEqual(copy.snapshot(), image, 'the loaded tree snapshots to the same bytes');
+      run(rest, copy);
+      sameState(copy, model, 'after the rest');
+    }),
+    { numRuns: 150 },
+  );
+});

@@ -1,0 +1,645 @@
+// The znode tree with ZooKeeper 3.8's rules — the one place they live (the wire and the service
+// only carry requests here and replies back). A pure core: every write is a transaction applied at
+// a zxid (the Raft index) with the proposer's wall time and the caller's session and identities,
+// so every replica reaches the same tree and gives the same answer.
+//
+// Rules, as ZooKeeper's PrepRequestProcessor (checks, in its order) and DataTree (effects) apply them:
+//  - create: mode known (else BADARGUMENTS); TTL modes need extended types (else UNIMPLEMENTED) and
+//    0 < ttl ≤ 2^40-1, other modes no ttl (BADARGUMENTS); ephemerals need a live session; the path
+//    has a '/' and no NUL (BADARGUMENTS); ACL fixed up (INVALIDACL); parent exists (NONODE); CREATE on
+//    the parent (NOAUTH); a sequential name appends the parent's cversion as %010d; the final path
+//    valid (BADARGUMENTS); not there yet (NODEEXISTS); the parent not a session's ephemeral
+//    (NOCHILDRENFOREPHEMERALS; containers and TTL nodes may have children). Effect: parent cversion+1
+//    and pzxid = zxid; the node's czxid = mzxid = pzxid = zxid, ctime = mtime = time, versions 0.
+//  - delete: a '/' and no NUL, not /, /zookeeper, /zookeeper/quota, /zookeeper/config (BADARGUMENTS);
+//    parent (NONODE); DELETE on the parent (NOAUTH); node (NONODE); version (BADVERSION); no
+//    children (NOTEMPTY). Effect: parent pzxid = zxid; the parent's stored cversion does not move.
+//  - setData: valid path, node, WRITE, version; version+1, mtime, mzxid.
+//  - setACL: valid path, ACL fixup, node, ADMIN, aversion; aversion+1 (no watch fires).
+//  - check (multi only): valid path, node, READ, version.
+//  - version -1 matches any; versions are Java ints (they wrap).
+//  - multi: ops apply in order, each seeing the ones before; the first failure undoes them all and
+//    the results are OK for the ops before it, its error, RUNTIMEINCONSISTENCY after it
+//    (DataTree.processTxn on a MultiTxn with an ErrorTxn); the multi's err is the failing op's.
+//  - every write from a session the tree does not hold answers SESSIONEXPIRED (session 0 = none,
+//    allowed except for ephemerals).
+//  - Stat as clients see it (DataNode.copyStat): cversion = stored creates × 2 − numChildren (so a
+//    delete moves it too, and a fresh root shows -1, /zookeeper -2); ephemeralOwner = the session for
+//    an ephemeral, 0 for everything else (containers and TTL nodes keep their markers inside only).
+//    Checked against Debian's ZooKeeper 3.8 (zkCli `stat`).
+//  - Initial tree: "/", /zookeeper, /zookeeper/quota (world:anyone ALL, empty, Stat all zero) and
+//    /zookeeper/config (world:anyone READ, aversion -1 from DataTree.addConfigNode's setACL at -1).
+//  - Watch triggers per write, in DataTree's order: create → NodeCreated(path),
+//    NodeChildrenChanged(parent); delete → NodeDeleted(path), NodeChildrenChanged(parent); setData →
+//    NodeDataChanged(path). A failed transaction fires nothing.
+//
+// Differences from ZooKeeper, on purpose: getChildren answers names sorted (ZooKeeper: hash order);
+// a session's ephemerals are removed in path order at close; a full tree (coordZnodeCountMax) answers
+// QUOTAEXCEEDED (ZooKeeper has no bound).
+
+import { assert } from '../lib/assert.ts';
+import { limits } from '../lib/limits.ts';
+import { type Acl, AclCache, checkAcl, fixupAcl, type Id, READ_ACL_UNSAFE } from './acl.ts';
+import { CreateMode, EventType, Perm, ZkErr } from './codes.ts';
+import { baseName, isValidPath, SPECIAL_PATHS, sequenceSuffix } from './path.ts';
+import { type NodeRecord, OWNER_CONTAINER, ownerOfTtl, ttlOfOwner, ZnodeStore } from './store.ts';
+
+/** ZooKeeper's Stat, all 11 fields (jute order). ephemeralOwner is an i64 (containers and TTLs use the high bits). */
+export interface Stat {
+  readonly czxid: number;
+  readonly mzxid: number;
+  readonly ctime: number;
+  readonly mtime: number;
+  readonly version: number;
+  readonly cversion: number;
+  readonly aversion: number;
+  readonly ephemeralOwner: bigint;
+  readonly dataLength: number;
+  readonly numChildren: number;
+  readonly pzxid: number;
+}
+
+export interface Caller {
+  /** The ZooKeeper session (its createSession's index); 0 = none. */
+  readonly sessionId: number;
+  /** Authenticated identities ({digest, user:hash}, {ip, a.b.c.d}, {super, ''}). */
+  readonly identities: readonly Id[];
+}
+
+export interface TxnContext {
+  /** The transaction's zxid: the Raft index that applies it. */
+  readonly zxid: number;
+  /** The proposer's wall time (ctime/mtime, TTL expiry). */
+  readonly timeMs: number;
+  readonly caller: Caller;
+}
+
+export interface Trigger {
+  readonly path: string;
+  readonly type: EventType;
+}
+
+export type WriteOp =
+  | {
+      readonly op: 'create';
+      readonly path: string;
+      readonly data: Uint8Array;
+      readonly acl: readonly Acl[];
+      readonly mode: number;
+      /** -1 = none (every mode but the TTL ones). */
+      readonly ttlMs: number;
+    }
+  | { readonly op: 'delete'; readonly path: string; readonly version: number }
+  | { readonly op: 'setData'; readonly path: string; readonly data: Uint8Array; readonly version: number }
+  | { readonly op: 'check'; readonly path: string; readonly version: number }
+  | { readonly op: 'setACL'; readonly path: string; readonly acl: readonly Acl[]; readonly version: number };
+
+export interface OpResult {
+  readonly err: ZkErr;
+  /** create: the created path (with its sequence suffix). */
+  readonly path?: string;
+  /** create, setData, setACL: the node's Stat after the op. */
+  readonly stat?: Stat;
+}
+
+export interface TxnResult extends OpResult {
+  /** multi: one result per op. */
+  readonly results?: readonly OpResult[];
+  readonly triggers: readonly Trigger[];
+}
+
+export interface ReadResult<T> {
+  readonly err: ZkErr;
+  readonly value?: T;
+  readonly stat?: Stat;
+}
+
+export interface TreeOptions {
+  /** ZooKeeper's zookeeper.extendedTypesEnabled: TTL creates answer UNIMPLEMENTED without it. */
+  readonly ttlEnabled: boolean;
+  /** The super user's digest id (`super:base64(sha1(super:password))`), or undefined. */
+  readonly superDigest?: string;
+  readonly znodesMax: number;
+  readonly sessionsMax: number;
+}
+
+export const defaultTreeOptions: TreeOptions = {
+  ttlEnabled: false,
+  znodesMax: limits.coordZnodeCountMax,
+  sessionsMax: limits.coordSessionsMax,
+};
+
+/** Largest TTL (EphemeralType.TTL.maxValue: 40 bits). */
+export const TTL_MS_MAX = 0xff_ffff_ffff;
+const CONTAINER_OWNER_I64 = -(1n << 63n);
+const TTL_OWNER_BITS = 0xff00_0000_0000_0000n;
+
+export interface Session {
+  readonly timeoutMs: number;
+  readonly passwd: Uint8Array;
+  readonly ephemerals: Set<string>;
+}
+
+/** Bytes as a binary string (one char per byte): how the store keeps data. */
+export function bytesToBinary(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i += 4096) s += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as never);
+  return s;
+}
+
+export function binaryToBytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+const isSequential = (mode: number): boolean =>
+  mode === CreateMode.persistentSequential ||
+  mode === CreateMode.ephemeralSequential ||
+  mode === CreateMode.persistentSequentialWithTtl;
+const isTtl = (mode: number): boolean =>
+  mode === CreateMode.persistentWithTtl || mode === CreateMode.persistentSequentialWithTtl;
+const isEphemeral = (mode: number): boolean => mode === CreateMode.ephemeral || mode === CreateMode.ephemeralSequential;
+
+/** Java int arithmetic for versions. */
+const inc32 = (v: number): number => (v + 1) | 0;
+
+class Failure {
+  constructor(readonly err: ZkErr) {}
+}
+
+/** One change the journal can undo: the node's record before it (undefined: it did not exist). */
+interface JournalEntry {
+  readonly path: string;
+  readonly before: NodeRecord | undefined;
+}
+
+export class ZnodeTree {
+  private readonly store = new ZnodeStore();
+  readonly acls = new AclCache();
+  private readonly sessionTable = new Map<number, Session>();
+  private readonly containers = new Set<string>();
+  private readonly ttls = new Set<string>();
+  private journal: JournalEntry[] = [];
+  private pendingReleases: number[] = [];
+  private pendingInterns: number[] = [];
+
+  constructor(readonly options: TreeOptions = defaultTreeOptions) {
+    const zero: NodeRecord = {
+      data: '',
+      acl: 0,
+      czxid: 0,
+      mzxid: 0,
+      pzxid: 0,
+      ctimeMs: 0,
+      mtimeMs: 0,
+      version: 0,
+      cversion: 0,
+      aversion: 0,
+      owner: 0,
+    };
+    const root = this.store.insert('/', -1, zero);
+    const zk = this.store.insert('/zookeeper', root, zero);
+    this.store.insert('/zookeeper/quota', zk, zero);
+    this.store.insert('/zookeeper/config', zk, { ...zero, acl: this.acls.intern(READ_ACL_UNSAFE), aversion: -1 });
+  }
+
+  // --- reads ----------------------------------------------------------------------------------
+
+  get size(): number {
+    return this.store.size;
+  }
+
+  get sessions(): ReadonlyMap<number, Session> {
+    return this.sessionTable;
+  }
+
+  exists(path: string): ReadResult<never> {
+    const s = this.store.slot(path);
+    return s === undefined ? { err: ZkErr.noNode } : { err: ZkErr.ok, stat: this.statOf(s) };
+  }
+
+  getData(path: string, identities: readonly Id[]): ReadResult<Uint8Array> {
+    const s = this.readable(path, Perm.read, identities);
+    if (s instanceof Failure) return { err: s.err };
+    return { err: ZkErr.ok, value: binaryToBytes(this.store.data(s)), stat: this.statOf(s) };
+  }
+
+  getChildren(path: string, identities: readonly Id[]): ReadResult<string[]> {
+    const s = this.readable(path, Perm.read, identities);
+    if (s instanceof Failure) return { err: s.err };
+    return { err: ZkErr.ok, value: this.childNames(s), stat: this.statOf(s) };
+  }
+
+  /** getACL needs READ or ADMIN; without ADMIN, digest ids are shown as `user:x` (ZooKeeper 3.6+). */
+  getACL(path: string, identities: readonly Id[]): ReadResult<Acl[]> {
+    const s = this.readable(path, Perm.read | Perm.admin, identities);
+    if (s instanceof Failure) return { err: s.err };
+    const acl = this.acls.get(this.store.acl(s));
+    const admin = checkAcl(acl, Perm.admin, identities, this.options.superDigest);
+    const shown = acl.map((a) =>
+      admin || a.scheme !== 'digest' ? { ...a } : { ...a, id: a.id.replace(/:[\s\S]*/, ':x') },
+    );
+    return { err: ZkErr.ok, value: shown, stat: this.statOf(s) };
+  }
+
+  /** Every descendant of `path` (READ on it). */
+  getAllChildrenNumber(path: string, identities: readonly Id[]): ReadResult<number> {
+    const s = this.readable(path, Perm.read, identities);
+    if (s instanceof Failure) return { err: s.err };
+    if (path === '/') return { err: ZkErr.ok, value: this.store.size - 1 };
+    let count = 0;
+    const stack = [s];
+    while (stack.length > 0) {
+      for (const c of this.store.children(stack.pop()!)) {
+        count++;
+        stack.push(c);
+      }
+    }
+    return { err: ZkErr.ok, value: count };
+  }
+
+  /** The session's ephemerals whose path starts with `prefix` ('' or '/' = all), sorted. */
+  getEphemerals(sessionId: number, prefix: string): string[] {
+    const all = this.sessionTable.get(sessionId)?.ephemerals ?? new Set<string>();
+    const p = prefix.trim() === '' ? '' : prefix;
+    return [...all].filter((path) => path.startsWith(p)).sort();
+  }
+
+  /** multiRead: each op answered on its own (not atomic), errors in place. */
+  multiRead(
+    ops: readonly { readonly op: 'getData' | 'getChildren'; readonly path: string }[],
+    identities: readonly Id[],
+  ): ReadResult<Uint8Array | string[]>[] {
+    return ops.map((o) =>
+      o.op === 'getData' ? this.getData(o.path, identities) : this.getChildren(o.path, identities),
+    );
+  }
+
+  /** The node's record (tests, snapshots); undefined when absent. */
+  record(path: string): NodeRecord | undefined {
+    const s = this.store.slot(path);
+    return s === undefined ? undefined : this.store.read(s);
+  }
+
+  /** Containers and expired TTL nodes the leader should propose to delete, at `nowMs`. */
+  cleanupCandidates(nowMs: number): { containers: string[]; expiredTtls: string[] } {
+    const containers = [...this.containers].filter((p) => this.containerDeletable(this.store.slot(p)!)).sort();
+    const expiredTtls = [...this.ttls].filter((p) => this.ttlExpired(this.store.slot(p)!, nowMs)).sort();
+    return { containers, expiredTtls };
+  }
+
+  private childNames(s: number): string[] {
+    const names: string[] = [];
+    for (const c of this.store.children(s)) names.push(baseName(this.store.path(c)));
+    return names.sort();
+  }
+
+  private readable(path: string, perm: number, identities: readonly Id[]): number | Failure {
+    const s = this.store.slot(path);
+    if (s === undefined) return new Failure(ZkErr.noNode);
+    if (!checkAcl(this.acls.get(this.store.acl(s)), perm, identities, this.options.superDigest))
+      return new Failure(ZkErr.noAuth);
+    return s;
+  }
+
+  /**
+   * The Stat a client sees (DataNode.copyStat): the stored cversion counts creates, and the client's
+   * cversion counts changes (stored × 2 − numChildren: every create but the live children had a
+   * delete), so a fresh root shows -1; containers and TTL nodes show ephemeralOwner 0.
+   */
+  statOf(s: number): Stat {
+    const r = this.store.read(s);
+    const numChildren = this.store.childCount(s);
+    return {
+      czxid: r.czxid,
+      mzxid: r.mzxid,
+      ctime: r.ctimeMs,
+      mtime: r.mtimeMs,
+      version: r.version,
+      cversion: (r.cversion * 2 - numChildren) | 0,
+      aversion: r.aversion,
+      ephemeralOwner: r.owner > 0 ? BigInt(r.owner) : 0n,
+      dataLength: r.data.length,
+      numChildren,
+      pzxid: r.pzxid,
+    };
+  }
+
+  // --- sessions -------------------------------------------------------------------------------
+
+  /** Opens session `id` (its createSession's index). QUOTAEXCEEDED when the table is full. */
+  createSession(id: number, timeoutMs: number, passwd: Uint8Array): ZkErr {
+    assert(!this.sessionTable.has(id), `session ${id} exists`);
+    if (this.sessionTable.size >= this.options.sessionsMax) return ZkErr.quotaExceeded;
+    this.sessionTable.set(id, { timeoutMs, passwd: passwd.slice(), ephemerals: new Set() });
+    return ZkErr.ok;
+  }
+
+  /** Closes a session at `zxid`: its ephemerals go (in path order). SESSIONEXPIRED when unknown. */
+  closeSession(id: number, zxid: number): TxnResult {
+    const session = this.sessionTable.get(id);
+    if (session === undefined) return { err: ZkErr.sessionExpired, triggers: [] };
+    const triggers: Trigger[] = [];
+    for (const path of [...session.ephemerals].sort()) this.removeNode(path, zxid, triggers);
+    this.sessionTable.delete(id);
+    this.commit();
+    return { err: ZkErr.ok, triggers };
+  }
+
+  // --- writes ---------------------------------------------------------------------------------
+
+  /** One write (not multi). */
+  write(ctx: TxnContext, op: WriteOp): TxnResult {
+    const triggers: Trigger[] = [];
+    const r = this.applyOp(ctx, op, triggers);
+    if (r.err !== ZkErr.ok) {
+      this.rollback();
+      return { err: r.err, triggers: [] };
+    }
+    this.commit();
+    return { ...r, triggers };
+  }
+
+  /** multi: all or nothing. */
+  multi(ctx: TxnContext, ops: readonly WriteOp[]): TxnResult {
+    const triggers: Trigger[] = [];
+    const results: OpResult[] = [];
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      const r = op.op === 'setACL' ? { err: ZkErr.badArguments } : this.applyOp(ctx, op, triggers);
+      if (r.err !== ZkErr.ok) {
+        this.rollback();
+        const failed: OpResult[] = ops.map((_, j) => ({
+          err: j < i ? ZkErr.ok : j === i ? r.err : ZkErr.runtimeInconsistency,
+        }));
+        return { err: r.err, results: failed, triggers: [] };
+      }
+      results.push(r);
+    }
+    this.commit();
+    return { err: ZkErr.ok, results, triggers };
+  }
+
+  /** The leader's cleanup of an empty container; conditional, so a stale proposal changes nothing. */
+  deleteContainer(ctx: TxnContext, path: string): TxnResult {
+    const s = this.store.slot(path);
+    if (s === undefined) return { err: ZkErr.noNode, triggers: [] };
+    if (this.store.owner(s) !== OWNER_CONTAINER) return { err: ZkErr.badVersion, triggers: [] };
+    if (!this.containerDeletable(s)) return { err: ZkErr.notEmpty, triggers: [] };
+    return this.cleanup(ctx, path);
+  }
+
+  /** The leader's cleanup of a TTL node expired at the proposer's time; conditional like deleteContainer. */
+  deleteExpiredTtl(ctx: TxnContext, path: string): TxnResult {
+    const s = this.store.slot(path);
+    if (s === undefined) return { err: ZkErr.noNode, triggers: [] };
+    if (this.store.owner(s) > OWNER_CONTAINER - 1) return { err: ZkErr.badVersion, triggers: [] };
+    if (!this.ttlExpired(s, ctx.timeMs)) return { err: ZkErr.notEmpty, triggers: [] };
+    return this.cleanup(ctx, path);
+  }
+
+  private cleanup(ctx: TxnContext, path: string): TxnResult {
+    const triggers: Trigger[] = [];
+    this.removeNode(path, ctx.zxid, triggers);
+    this.commit();
+    return { err: ZkErr.ok, triggers };
+  }
+
+  private containerDeletable(s: number): boolean {
+    return this.store.cversion(s) > 0 && this.store.childCount(s) === 0;
+  }
+
+  private ttlExpired(s: number, nowMs: number): boolean {
+    return this.store.childCount(s) === 0 && nowMs - this.store.mtimeMs(s) > ttlOfOwner(this.store.owner(s));
+  }
+
+  private applyOp(ctx: TxnContext, op: WriteOp, triggers: Trigger[]): OpResult {
+    const sid = ctx.caller.sessionId;
+    if (sid !== 0 && !this.sessionTable.has(sid)) return { err: ZkErr.sessionExpired };
+    switch (op.op) {
+      case 'create':
+        return this.create(ctx, op, triggers);
+      case 'delete':
+        return this.delete(ctx, op.path, op.version, triggers);
+      case 'setData':
+        return this.setData(ctx, op.path, op.data, op.version, triggers);
+      case 'check':
+        return this.check(ctx, op.path, op.version);
+      case 'setACL':
+        return this.setAcl(ctx, op.path, op.acl, op.version);
+    }
+  }
+
+  private allowed(s: number, perm: number, ctx: TxnContext): boolean {
+    return checkAcl(this.acls.get(this.store.acl(s)), perm, ctx.caller.identities, this.options.superDigest);
+  }
+
+  private create(ctx: TxnContext, op: WriteOp & { op: 'create' }, triggers: Trigger[]): OpResult {
+    const { mode } = op;
+    if (!Number.isInteger(mode) || mode < CreateMode.persistent || mode > CreateMode.persistentSequentialWithTtl)
+      return { err: ZkErr.badArguments };
+    if (isTtl(mode) && !this.options.ttlEnabled) return { err: ZkErr.unimplemented };
+    if (isTtl(mode) ? op.ttlMs <= 0 || op.ttlMs > TTL_MS_MAX : op.ttlMs >= 0) return { err: ZkErr.badArguments };
+    const sid = ctx.caller.sessionId;
+    if (isEphemeral(mode) && !this.sessionTable.has(sid)) return { err: ZkErr.sessionExpired };
+    const slash = op.path.lastIndexOf('/');
+    if (slash < 0 || op.path.includes('\u0000')) return { err: ZkErr.badArguments };
+    const acl = fixupAcl(op.acl, ctx.caller.identities);
+    if (acl === undefined) return { err: ZkErr.invalidACL };
+    const parentPath = slash === 0 ? '/' : op.path.slice(0, slash);
+    const parent = this.store.slot(parentPath);
+    if (parent === undefined) return { err: ZkErr.noNode };
+    if (!this.allowed(parent, Perm.create, ctx)) return { err: ZkErr.noAuth };
+    const path = isSequential(mode) ? op.path + sequenceSuffix(this.store.cversion(parent)) : op.path;
+    if (!isValidPath(path)) return { err: ZkErr.badArguments };
+    if (this.store.slot(path) !== undefined) return { err: ZkErr.nodeExists };
+    if (this.store.owner(parent) > 0) return { err: ZkErr.noChildrenForEphemerals };
+    if (this.store.size >= this.options.znodesMax) return { err: ZkErr.quotaExceeded };
+    const owner = isEphemeral(mode)
+      ? sid
+      : mode === CreateMode.container
+        ? OWNER_CONTAINER
+        : isTtl(mode)
+          ? ownerOfTtl(op.ttlMs)
+          : 0;
+    const p = this.store.read(parent);
+    this.update(parentPath, parent, { ...p, cversion: inc32(p.cversion), pzxid: ctx.zxid });
+    const aclRef = this.acls.intern(acl);
+    this.pendingInterns.push(aclRef);
+    const s = this.insertNode(path, parent, {
+      data: bytesToBinary(op.data),
+      acl: aclRef,
+      czxid: ctx.zxid,
+      mzxid: ctx.zxid,
+      pzxid: ctx.zxid,
+      ctimeMs: ctx.timeMs,
+      mtimeMs: ctx.timeMs,
+      version: 0,
+      cversion: 0,
+      aversion: 0,
+      owner,
+    });
+    triggers.push({ path, type: EventType.nodeCreated }, { path: parentPath, type: EventType.nodeChildrenChanged });
+    return { err: ZkErr.ok, path, stat: this.statOf(s) };
+  }
+
+  private delete(ctx: TxnContext, path: string, version: number, triggers: Trigger[]): OpResult {
+    const slash = path.lastIndexOf('/');
+    if (slash < 0 || path.includes('\u0000') || SPECIAL_PATHS.has(path)) return { err: ZkErr.badArguments };
+    const parent = this.store.slot(slash === 0 ? '/' : path.slice(0, slash));
+    if (parent === undefined) return { err: ZkErr.noNode };
+    if (!this.allowed(parent, Perm.delete, ctx)) return { err: ZkErr.noAuth };
+    const s = this.store.slot(path);
+    if (s === undefined) return { err: ZkErr.noNode };
+    if (version !== -1 && version !== this.store.version(s)) return { err: ZkErr.badVersion };
+    if (this.store.childCount(s) > 0) return { err: ZkErr.notEmpty };
+    this.removeNode(path, ctx.zxid, triggers);
+    return { err: ZkErr.ok };
+  }
+
+  private setData(ctx: TxnContext, path: string, data: Uint8Array, version: number, triggers: Trigger[]): OpResult {
+    if (!isValidPath(path)) return { err: ZkErr.badArguments };
+    const s = this.store.slot(path);
+    if (s === undefined) return { err: ZkErr.noNode };
+    if (!this.allowed(s, Perm.write, ctx)) return { err: ZkErr.noAuth };
+    const r = this.store.read(s);
+    if (version !== -1 && version !== r.version) return { err: ZkErr.badVersion };
+    this.update(path, s, {
+      ...r,
+      data: bytesToBinary(data),
+      version: inc32(r.version),
+      mtimeMs: ctx.timeMs,
+      mzxid: ctx.zxid,
+    });
+    triggers.push({ path, type: EventType.nodeDataChanged });
+    return { err: ZkErr.ok, stat: this.statOf(s) };
+  }
+
+  private check(ctx: TxnContext, path: string, version: number): OpResult {
+    if (!isValidPath(path)) return { err: ZkErr.badArguments };
+    const s = this.store.slot(path);
+    if (s === undefined) return { err: ZkErr.noNode };
+    if (!this.allowed(s, Perm.read, ctx)) return { err: ZkErr.noAuth };
+    if (version !== -1 && version !== this.store.version(s)) return { err: ZkErr.badVersion };
+    return { err: ZkErr.ok };
+  }
+
+  private setAcl(ctx: TxnContext, path: string, acl: readonly Acl[], version: number): OpResult {
+    if (!isValidPath(path)) return { err: ZkErr.badArguments };
+    const fixed = fixupAcl(acl, ctx.caller.identities);
+    if (fixed === undefined) return { err: ZkErr.invalidACL };
+    const s = this.store.slot(path);
+    if (s === undefined) return { err: ZkErr.noNode };
+    if (!this.allowed(s, Perm.admin, ctx)) return { err: ZkErr.noAuth };
+    const r = this.store.read(s);
+    if (version !== -1 && version !== r.aversion) return { err: ZkErr.badVersion };
+    const ref = this.acls.intern(fixed);
+    this.pendingInterns.push(ref);
+    this.pendingReleases.push(r.acl);
+    this.update(path, s, { ...r, acl: ref, aversion: inc32(r.aversion) });
+    return { err: ZkErr.ok, stat: this.statOf(s) };
+  }
+
+  // --- mutation primitives (journaled, so a failed multi undoes them) -------------------------
+
+  private update(path: string, s: number, next: NodeRecord): void {
+    this.journal.push({ path, before: this.store.read(s) });
+    this.store.write(s, next);
+  }
+
+  private insertNode(path: string, parent: number, r: NodeRecord): number {
+    this.journal.push({ path, before: undefined });
+    return this.attach(path, parent, r);
+  }
+
+  private attach(path: string, parent: number, r: NodeRecord): number {
+    const s = this.store.insert(path, parent, r);
+    if (r.owner === OWNER_CONTAINER) this.containers.add(path);
+    else if (r.owner < OWNER_CONTAINER) this.ttls.add(path);
+    else if (r.owner > 0) this.sessionTable.get(r.owner)?.ephemerals.add(path);
+    return s;
+  }
+
+  private detach(path: string, s: number): void {
+    const owner = this.store.owner(s);
+    if (owner === OWNER_CONTAINER) this.containers.delete(path);
+    else if (owner < OWNER_CONTAINER) this.ttls.delete(path);
+    else if (owner > 0) this.sessionTable.get(owner)?.ephemerals.delete(path);
+    this.store.remove(s);
+  }
+
+  /** Removes a childless node: parent pzxid = zxid (when larger), its ACL reference released at commit. */
+  private removeNode(path: string, zxid: number, triggers: Trigger[]): void {
+    const s = this.store.slot(path)!;
+    const parentPath = path.slice(0, Math.max(1, path.lastIndexOf('/')));
+    const parent = this.store.slot(parentPath)!;
+    const p = this.store.read(parent);
+    if (zxid > p.pzxid) this.update(parentPath, parent, { ...p, pzxid: zxid });
+    const before = this.store.read(s);
+    this.journal.push({ path, before });
+    this.pendingReleases.push(before.acl);
+    this.detach(path, s);
+    triggers.push({ path, type: EventType.nodeDeleted }, { path: parentPath, type: EventType.nodeChildrenChanged });
+  }
+
+  private commit(): void {
+    for (const ref of this.pendingReleases) this.acls.release(ref);
+    this.journal = [];
+    this.pendingReleases = [];
+    this.pendingInterns = [];
+  }
+
+  private rollback(): void {
+    for (let i = this.journal.length - 1; i >= 0; i--) {
+      const { path, before } = this.journal[i]!;
+      const s = this.store.slot(path);
+      if (before === undefined) this.detach(path, s!);
+      else if (s !== undefined) this.store.write(s, before);
+      else {
+        const parentPath = path.slice(0, Math.max(1, path.lastIndexOf('/')));
+        this.attach(path, this.store.slot(parentPath)!, before);
+      }
+    }
+    for (const ref of this.pendingInterns) this.acls.release(ref);
+    this.journal = [];
+    this.pendingReleases = [];
+    this.pendingInterns = [];
+  }
+
+  // --- snapshots (used by namespace.ts) -------------------------------------------------------
+
+  /** Every node in an order where a parent comes before its children. */
+  nodesInOrder(): { path: string; record: NodeRecord }[] {
+    return [...this.store.paths()].sort().map((path) => ({ path, record: this.store.read(this.store.slot(path)!) }));
+  }
+
+  /**
+   * Replaces the whole tree (snapshot load): nodes parent-first, with ACL lists (not numbers), and
+   * sessions. Called only on a fresh tree built for the purpose.
+   */
+  loadNodes(
+    nodes: readonly { path: string; record: NodeRecord; acl: readonly Acl[] }[],
+    sessions: readonly { id: number; timeoutMs: number; passwd: Uint8Array }[],
+  ): void {
+    for (const s of sessions)
+      this.sessionTable.set(s.id, { timeoutMs: s.timeoutMs, passwd: s.passwd, ephemerals: new Set() });
+    for (const path of [...this.store.paths()].sort().reverse()) {
+      const s = this.store.slot(path)!;
+      this.acls.release(this.store.acl(s));
+      this.store.remove(s);
+    }
+    for (const n of nodes) {
+      const parent = n.path === '/' ? -1 : this.store.slot(n.path.slice(0, Math.max(1, n.path.lastIndexOf('/'))));
+      assert(parent !== undefined, `snapshot node ${n.path} before its parent`);
+      this.attach(n.path, parent, { ...n.record, acl: this.acls.intern(n.acl) });
+    }
+  }
+}
+
+/** ZooKeeper's stored ephemeralOwner i64 for an owner code (what a snapshot of ZooKeeper holds; clients see 0 for containers and TTLs). */
+export function ephemeralOwnerI64(owner: number): bigint {
+  if (owner >= 0) return BigInt(owner);
+  if (owner === OWNER_CONTAINER) return CONTAINER_OWNER_I64;
+  return BigInt.asIntN(64, TTL_OWNER_BITS | BigInt(ttlOfOwner(owner)));
+}

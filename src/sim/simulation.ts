@@ -19,7 +19,10 @@
 //     (`eventsAtOneInstantMax`): either bound hit = a `runaway` SimulationFailure naming it.
 //   - After every event every invariant hook runs; the first violation (or an exception thrown by
 //     node code) stops the run with a SimulationFailure carrying seed, event number, time and the
-//     replay command. A failed simulation refuses to run further.
+//     replay command. A failed simulation refuses to run further. Two exceptions are a node's own
+//     business, as on a real machine: a disk error (EIO, ENOSPC) exits the process and its
+//     supervisor restarts it; a refusal on damaged data of its own (`dataRefusalOf`) stops it for
+//     the operator (`onDataRefusal`), if one takes it over.
 
 import { type Mutations, noMutations } from '../lib/mutations.ts';
 import type { Clock, Disk, Env, Logger, NodeId, PeerMessage, Rng, Timer, Timers, Transport } from '../env/types.ts';

@@ -12,8 +12,8 @@
 // (the storage's durableHardState at its last returned fsync). Raft's safety rests on exactly
 // this: a vote or an acknowledgement is a promise because it is on disk. A recovery that cuts
 // synced records (the planted 'wal-trust-torn-tail' after rot) breaks it silently, long before a
-// second leader shows it. A node the operator wiped is exempt (`forgetNode`): it rejoins as a
-// learner under a new identity, and the identity rules keep it from voting.
+// second leader shows it. A wiped node is exempt (rejoining, or `forgetNode` from the operator):
+// it rejoins as a learner under a new identity, and the identity rules keep it from voting.
 //
 // Acknowledged entries stay (`acknowledged entries lost: ...`): while a leader of term T holds
 // a follower's match index m (the follower acknowledged entries up to m in term T), the
@@ -166,7 +166,8 @@ export class GroupInvariants {
     if (before === driver) return undefined;
     this.lastDriver.set(key, driver);
     const synced = before?.durableHardState();
-    if (synced === undefined) return undefined;
+    // A rejoining node was wiped on purpose (by the operator, or a test): it never votes with the lost data.
+    if (synced === undefined || driver.rejoining) return undefined;
     const core = driver.core;
     const lost =
       core.currentTerm < synced.term

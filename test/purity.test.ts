@@ -19,6 +19,8 @@ const PURE_DIRS = [
   'src/coord',
   // Protocol front ends: codecs and session handlers run in the simulator too.
   'src/wire',
+  // Our ZooKeeper client and recipes (its TCP adapter is src/net/zk-tcp.ts).
+  'src/zkclient',
 ];
 
 const BANNED: ReadonlyArray<[RegExp, string]> = [

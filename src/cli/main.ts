@@ -7,6 +7,7 @@
 //   barista member list|add|...     the Raft membership (learners, voters; replace a wiped node)
 //   barista sim --seed S ...        the deterministic simulator (replays a printed failure)
 //   barista check FILE... --model M the consistency checker
+//   barista zk ls|get|set|create|delete|stat|watch|acl ...   ZooKeeper's zkCli commands (src/cli/zk.ts)
 
 //
 // Command modules are imported when their command runs, not up front: a CLI call loads only what
@@ -22,6 +23,9 @@ import { MUTATION_NAMES } from '../lib/mutations.ts';
 const out = (s: string): void => {
   process.stdout.write(s);
 };
+
+/** `barista zk` commands (src/cli/zk.ts ZK_COMMANDS; listed here so help loads nothing). */
+const ZK_COMMANDS = ['ls', 'get', 'set', 'create', 'delete', 'stat', 'watch', 'acl'] as const;
 
 /** `barista member` subcommands (src/cli/member.ts MEMBER_COMMANDS; listed here so help loads nothing). */
 const MEMBER_COMMANDS = ['list', 'add', 'remove', 'promote', 'replace'] as const;
@@ -287,6 +291,82 @@ export function buildProgram(): Command {
           },
           out,
           (s) => process.stderr.write(s),
+        );
+      },
+    );
+
+  program
+    .command('zk')
+    .description('ZooKeeper commands (as zkCli): ls | get | set | create | delete | stat | watch | acl get|set')
+    .argument('<command>', ZK_COMMANDS.join(' | '))
+    .argument('[args...]', 'PATH [DATA [ACL]] (acl: get PATH | set PATH scheme:id:perms)')
+    .option('--server <host:port,...>', 'connect string (default: the zookeeper ports in <data-dir>/cluster.json)')
+    .option('--data-dir <dir>', 'data dir of a `barista dev` cluster', '.baristas')
+    .option('-s, --stat', 'ls, get, set: print the Stat too', false)
+    .option('-R, --recursive', 'ls: the whole subtree, one path a line', false)
+    .option('-e, --ephemeral', "create: an ephemeral node (gone with this command's session)", false)
+    .option('-S, --sequential', 'create: a sequential node (zkCli: -s)', false)
+    .option('-c, --container', 'create: a container node', false)
+    .option('-t, --ttl <ms>', 'create: a TTL node (needs TTL nodes enabled on the server)', int('--ttl', 1, 2 ** 40))
+    .option(
+      '-v, --version <n>',
+      'set, delete, acl set: only if the node has this version',
+      int('--version', -1, 2 ** 31 - 1),
+    )
+    .option('-n, --count <n>', 'watch: events to print before exiting', int('--count', 1, 1_000_000), 1)
+    .option('--children', 'watch: child changes instead of data/existence', false)
+    .option('--auth <scheme:credentials>', 'addauth first, e.g. digest:user:password')
+    .option('--session-timeout-ms <ms>', 'session timeout asked for', int('--session-timeout-ms', 1000, 600000), 30000)
+    .option(
+      '--connect-timeout-ms <ms>',
+      'give up when no server answers',
+      int('--connect-timeout-ms', 100, 600000),
+      10000,
+    )
+    .action(
+      async (
+        command: string,
+        args: string[],
+        o: {
+          server?: string;
+          dataDir: string;
+          stat: boolean;
+          recursive: boolean;
+          ephemeral: boolean;
+          sequential: boolean;
+          container: boolean;
+          ttl?: number;
+          version?: number;
+          count: number;
+          children: boolean;
+          auth?: string;
+          sessionTimeoutMs: number;
+          connectTimeoutMs: number;
+        },
+      ) => {
+        if (!(ZK_COMMANDS as readonly string[]).includes(command))
+          throw new ConfigError('<command>', `expected ${ZK_COMMANDS.join(', ')}, got "${command}"`);
+        const { runZk } = await import('./zk.ts');
+        process.exitCode = await runZk(
+          {
+            command: command as (typeof ZK_COMMANDS)[number],
+            args,
+            server: o.server,
+            dataDir: o.dataDir,
+            sessionTimeoutMs: o.sessionTimeoutMs,
+            connectTimeoutMs: o.connectTimeoutMs,
+            recursive: o.recursive,
+            stat: o.stat,
+            ephemeral: o.ephemeral,
+            sequential: o.sequential,
+            container: o.container,
+            children: o.children,
+            count: o.count,
+            ...(o.ttl === undefined ? {} : { ttlMs: o.ttl }),
+            ...(o.version === undefined ? {} : { version: o.version }),
+            ...(o.auth === undefined ? {} : { auth: o.auth }),
+          },
+          { out, err: (s) => void process.stderr.write(s) },
         );
       },
     );

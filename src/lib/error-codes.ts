@@ -233,6 +233,15 @@ export const errorCatalogue = {
   ),
   zk_bad_multi_op: protocol('a ZooKeeper multi op or result of a type a multi cannot hold'),
   zk_unexpected_xid: protocol('a ZooKeeper reply whose xid answers no pending request'),
+  // Our ZooKeeper client (src/zkclient): the server's (or the client's own) KeeperException code is
+  // the `zkErr` field; whether it is retriable or definite depends on that code and on whether the
+  // request had been sent (a connection loss after sending a write is indefinite).
+  zk_error: {
+    family: 'request',
+    retriable: 'depends',
+    definite: 'depends',
+    doc: 'a ZooKeeper error code (field zkErr) answered to a request of our ZooKeeper client',
+  },
 
   // --- storage -----------------------------------------------------------------------------------
   disk_path_invalid: {

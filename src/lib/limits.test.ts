@@ -65,6 +65,9 @@ const breaking: Record<string, Partial<Limits>> = {
     kvValueBytesMax: limits.forwardedFrameBytesMax,
   },
   "one client's sessions must be a part of all sessions": { kvSessionsPerClientMax: limits.kvSessionsMax + 1 },
+  // ZooKeeper client
+  'a full-size ZooKeeper request must fit in the client queue': { zkClientQueuedBytesMax: limits.zkPacketBytesMax },
+  'a setWatches2 frame must be a frame the server accepts': { zkClientSetWatchesBytesMax: limits.zkPacketBytesMax },
   // Issue 7 item 11 again: a 1 MiB value could not pass a 1 MiB HTTP body.
   'an HTTP kv body must hold a full-size key, expected and new value plus the JSON around them': {
     adminRequestBytesMax: MiB,

@@ -97,6 +97,11 @@ export const limits = {
   walRecordPayloadBytesMax: 16 * 1024 * 1024,
   /** WAL bytes appended but not yet synced. */
   walPendingBytesMax: 64 * 1024 * 1024,
+  /**
+   * The open WAL segment grows ahead of its writes by up to this much at a time (zeros), so most
+   * fdatasyncs have no file size to journal (src/storage/log/log.ts, "Preallocation").
+   */
+  walPreallocateBytesMax: 4 * 1024 * 1024,
   /** Snapshots kept on disk (the configured count may not exceed this). */
   snapshotRetainCountMax: 16,
   /** One snapshot's state-machine data. */
@@ -144,6 +149,22 @@ export const limits = {
   coordIdentityEntriesMax: 64,
   /** A znode path, in UTF-16 code units (a jute ustring inside a packet of at most jute.maxbuffer). */
   coordPathCharsMax: 0xfffff,
+
+  // --- our ZooKeeper client (src/zkclient) --------------------------------------------------------
+  /** Requests sent and not yet answered on one connection; more wait in the client's queue. */
+  zkClientInflightRequestsMax: 1024,
+  /** Requests waiting to be sent (disconnected, or the in-flight window full); more are refused. */
+  zkClientQueuedRequestsMax: 4096,
+  /** Encoded bytes of the requests waiting to be sent. */
+  zkClientQueuedBytesMax: 16 * 1024 * 1024,
+  /** Watcher registrations (one per path, kind and watcher function) a client holds. */
+  zkClientWatchesCountMax: 100_000,
+  /** Servers in a connect string. */
+  zkClientEndpointsCountMax: 64,
+  /** Credentials added with addAuth (re-sent on every reconnect). */
+  zkClientAuthEntriesMax: 16,
+  /** Paths per setWatches2 frame after a reconnect (ZooKeeper's client splits at 128 KiB too). */
+  zkClientSetWatchesBytesMax: 128 * 1024,
 
   // --- admin HTTP and CLI (src/node, src/cli) ----------------------------------------------------
   /**
@@ -393,6 +414,17 @@ export const limitRelations: readonly LimitRelation[] = [
     limits: ['kvSessionsPerClientMax', 'kvSessionsMax'],
     rule: "one client's sessions must be a part of all sessions",
     holds: (l) => l.kvSessionsPerClientMax <= l.kvSessionsMax,
+  },
+  // ZooKeeper client
+  {
+    limits: ['zkClientQueuedBytesMax', 'zkPacketBytesMax'],
+    rule: 'a full-size ZooKeeper request must fit in the client queue',
+    holds: (l) => l.zkClientQueuedBytesMax >= l.zkPacketBytesMax + 4,
+  },
+  {
+    limits: ['zkClientSetWatchesBytesMax', 'zkPacketBytesMax'],
+    rule: 'a setWatches2 frame must be a frame the server accepts',
+    holds: (l) => l.zkClientSetWatchesBytesMax < l.zkPacketBytesMax,
   },
   // HTTP
   {

@@ -100,6 +100,7 @@ export const httpStatusByCode = {
   zk_packet_too_large: 400,
   zk_bad_multi_op: 400,
   zk_unexpected_xid: 400,
+  zk_error: 502, // a ZooKeeper server's answer relayed by a client of ours
   // storage
   disk_path_invalid: 500,
   file_not_found: 500,

@@ -75,6 +75,8 @@ export interface RaftGroupsConfig {
   readonly initialClusterState: 'new' | 'existing';
   readonly rejoin: boolean;
   readonly dataDir: string;
+  /** The WALs' preallocation step (absent: walDefaults.preallocateBytesMax). */
+  readonly walPreallocateBytesMax?: number;
 }
 
 /** What a service chooses when it opens its group; the rest comes from the node. */
@@ -137,7 +139,10 @@ export class RaftGroups {
     if (rejoinFirst) writeIdentity(env.disk, this.start.identity);
     try {
       for (const group of groups) {
-        const options = { ...defaultRaftStorageOptions(groupDir(group)) };
+        const defaults = defaultRaftStorageOptions(groupDir(group));
+        const prealloc = config.walPreallocateBytesMax;
+        const options =
+          prealloc === undefined ? defaults : { ...defaults, wal: { ...defaults.wal, preallocateBytesMax: prealloc } };
         // An entry's WAL record carries the command plus a small header.
         assert(
           limits.raftEntryBytesMax + 64 <= options.wal.recordPayloadBytesMax,

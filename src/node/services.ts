@@ -51,6 +51,8 @@ export interface ServicesConfig {
   readonly dataDir?: string;
   /** Client protocol ports by name (the services' declared protocols). */
   readonly ports?: Readonly<Record<string, number>>;
+  /** The WALs' preallocation step (absent: walDefaults; the simulator's cluster passes 0). */
+  readonly walPreallocateBytesMax?: number;
   /** Each service's config section, under the service's name (absent: the schema's defaults). */
   readonly [service: string]: unknown;
 }
@@ -174,6 +176,7 @@ export class NodeServices {
       initialClusterState: config.initialClusterState ?? 'new',
       rejoin: config.rejoin ?? false,
       dataDir: config.dataDir ?? '(data directory)',
+      ...(config.walPreallocateBytesMax !== undefined ? { walPreallocateBytesMax: config.walPreallocateBytesMax } : {}),
     });
     this.start = this.groups.start;
     if (this.start.kind !== 'restart')

@@ -550,9 +550,17 @@ test('write errors are typed (EIO as disk_io, ENOSPC as disk_no_space) and write
   assert.equal(f.size(), 0, 'nothing was written');
   faults.noSpaceProbability = 1;
   f.truncate(4);
-  f.writeAt(0, new Uint8Array([7])); // an overwrite inside the file needs no space
-  assert.deepEqual([...f.read(0, 4)], [7, 0, 0, 0]);
-  assert.deepEqual([store.faultCounts.writeErrors, store.faultCounts.noSpaceErrors], [1, 1]);
+  // A hole a truncate grew the file by takes blocks when written (a preallocating log's writes).
+  assert.throws(
+    () => f.writeAt(0, new Uint8Array([7])),
+    (e: unknown) => (e as BaristaError).code === 'disk_no_space',
+  );
+  faults.noSpaceProbability = 0;
+  f.writeAt(0, new Uint8Array([7, 8]));
+  faults.noSpaceProbability = 1;
+  f.writeAt(0, new Uint8Array([9])); // an overwrite of written bytes needs no space
+  assert.deepEqual([...f.read(0, 4)], [9, 8, 0, 0]);
+  assert.deepEqual([store.faultCounts.writeErrors, store.faultCounts.noSpaceErrors], [1, 2]);
 });
 
 test('rot in synced data: a bit flips for good, a bad sector fails every read, a write lands elsewhere', () => {

@@ -27,7 +27,8 @@
 //       EIO from sync(): the unsynced operations are NOT made durable and are dropped from the
 //         dirty list (as Linux marks the pages clean after a failed writeback), but stay visible
 //         until the next power loss: a restarted process reads bytes the platter does not hold;
-//       EIO from a write, ENOSPC from a write that grows a file: nothing of it is written;
+//       EIO from a write, ENOSPC from a write past the bytes ever written (growing the file, or into a hole a
+//         truncate grew it by, as a preallocating log writes): nothing of it is written;
 //       persistent corruption: at a sync, a bit of a synced sector flips, on the platter and in
 //         the cache (the page was evicted and re-read);
 //       latent sector error: at a sync, a synced sector goes bad: every read touching it throws
@@ -161,6 +162,11 @@ function diskError(code: DiskCode, message: string, path: string): BaristaError 
 class Bytes {
   buf: Uint8Array;
   len = 0;
+  /**
+   * End of the bytes ever written (a truncate that grows the file adds a hole, not data): a write
+   * past it needs fresh blocks, so it is the one that can fail with ENOSPC.
+   */
+  written = 0;
 
   constructor(capacity = 0) {
     this.buf = new Uint8Array(capacity);
@@ -182,6 +188,7 @@ class Bytes {
     if (offset > this.len) this.buf.fill(0, this.len, offset); // a hole reads as zeros
     this.buf.set(data, offset);
     if (end > this.len) this.len = end;
+    if (end > this.written) this.written = end;
   }
 
   truncate(length: number, path: string): void {
@@ -190,12 +197,14 @@ class Bytes {
       this.buf.fill(0, this.len, length);
     }
     this.len = length;
+    this.written = Math.min(this.written, length);
   }
 
   copy(): Bytes {
     const out = new Bytes(this.len);
     out.buf.set(this.buf.subarray(0, this.len));
     out.len = this.len;
+    out.written = this.written;
     return out;
   }
 
@@ -738,7 +747,8 @@ class SimDiskFile implements DiskFile {
       store.faultCounts.writeErrors++;
       throw ioError('write', 'EIO', this.path);
     }
-    if (offset + data.length > this.inode.visible.len && store.chance(store.faults.noSpaceProbability)) {
+    // Past the written bytes, not only past the end: a preallocated hole takes blocks when written.
+    if (offset + data.length > this.inode.visible.written && store.chance(store.faults.noSpaceProbability)) {
       store.faultCounts.noSpaceErrors++;
       throw ioError('write', 'ENOSPC', this.path);
     }

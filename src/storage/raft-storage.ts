@@ -63,6 +63,7 @@ export function defaultRaftStorageOptions(dir: string): RaftStorageOptions {
       segmentBytesMax: walDefaults.segmentBytesMax,
       recordPayloadBytesMax: walDefaults.recordPayloadBytesMax,
       pendingBytesMax: walDefaults.pendingBytesMax,
+      preallocateBytesMax: walDefaults.preallocateBytesMax,
     },
     snapshots: {
       retainCount: snapshotDefaults.retainCount,

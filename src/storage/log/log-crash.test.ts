@@ -8,7 +8,8 @@
 // recovered records from that key on. With EIO/ENOSPC injected the process restarts on the same
 // page cache, and whatever a recovery returns must survive later crashes. The oracle is an array.
 // The planted defects a client can switch on (skipFsync, trustPageCache, trustTornTail) must be
-// caught by the same seeds, which shows the property can fail.
+// caught by the same seeds, which shows the property can fail. Odd seeds run a preallocating log
+// (the open segment grown ahead of its writes with zeros, as the Raft WAL does).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -102,6 +103,8 @@ export interface LogCrashOptions {
   readonly faults?: Partial<DiskFaults>;
   readonly bugs?: PlantedLogBugs;
   readonly steps?: number;
+  /** The log's preallocateBytesMax (default: odd seeds preallocate, even ones do not). */
+  readonly preallocateBytesMax?: number;
 }
 
 export function runLogSeed(seed: number, o: LogCrashOptions = {}) {
@@ -134,7 +137,7 @@ export function runLogSeed(seed: number, o: LogCrashOptions = {}) {
     keysByLsn = [];
     const opened = SegmentedLog.open(
       { disk: armedDisk(store, countdown), ...recordingComponents() },
-      options,
+      { ...options, preallocateBytesMax: o.preallocateBytesMax ?? (seed % 2 === 1 ? 300 : 0) },
       {
         isClientType: (type) => type === DATA || type === LAST_KEY,
         decode,

@@ -176,6 +176,43 @@ for (const [diskName, makeDisk] of disks) {
       assert.equal(second.components.metrics.value('log_tail_repairs_total'), 0);
     });
 
+    test('a preallocating log grows its open segment ahead with zeros, seals segments at their data, and reopens without a repair', () => {
+      const disk = makeDisk();
+      const options = { ...small, preallocateBytesMax: 512 };
+      const first = open(disk, options);
+      const sizes = (): number[] =>
+        disk.list(DIR).map((name) => {
+          const f = disk.open(`${DIR}/${name}`, { create: false });
+          const size = f.size();
+          f.close();
+          return size;
+        });
+      first.log.append([data(1)]);
+      first.log.sync();
+      const written = first.log.segments()[0]!.bytes;
+      assert.ok(sizes()[0]! > written, `file of ${sizes()[0]} bytes holds ${written} written: grown ahead`);
+      appendKeys(first.log, 2, 60, undefined, 3);
+      first.log.sync();
+      const segments = first.log.segments();
+      assert.ok(segments.length >= 3, `rolled into ${segments.length} segments`);
+      // Sealed segments end where their data does; only the open one carries zeros.
+      assert.deepEqual(
+        sizes().slice(0, -1),
+        segments.slice(0, -1).map((x) => x.bytes),
+      );
+      assert.ok(sizes().at(-1)! > segments.at(-1)!.bytes);
+      first.log.close();
+      const second = open(disk, options);
+      assert.deepEqual(keysOf(second.records), range(1, 60));
+      assert.equal(second.tailRepair, null);
+      assert.equal(second.components.metrics.value('log_tail_repairs_total'), 0);
+      assert.equal(sizes().at(-1), second.log.segments().at(-1)!.bytes, 'the zeros are cut at open');
+      appendKeys(second.log, 61, 70, undefined, 4);
+      second.log.sync();
+      second.log.close();
+      assert.deepEqual(keysOf(open(disk, options).records), range(1, 70));
+    });
+
     test('a read by key starts at the sparse index entry before it, not at the segment start', () => {
       const base = makeDisk();
       const wide = { ...small, segmentBytesMax: 1 << 20, recordPayloadBytesMax: 1024, pendingBytesMax: 1 << 20 };

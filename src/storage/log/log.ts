@@ -37,6 +37,20 @@
 //  - retention removes only whole sealed segments, oldest first, so the remaining segments start
 //    at a seq without gaps.
 //
+// Preallocation (option preallocateBytesMax; the Raft WAL sets it): an fdatasync after an append
+// that grew the file must also journal the new size, which on ext4 is a second write and flush per
+// sync (measured: docs/BENCHMARKS.md, raft). So the open segment is grown ahead of its writes with
+// zeros (a truncate that extends it: a hole, no data written) by as much as it holds, 4 KiB to
+// preallocateBytesMax at a time, and records are written at the segment's end of data, inside the
+// file. The size then changes once per step. What this keeps of the rules above:
+//  - the space after the end of data reads as zeros, as fresh space past the end of a file does, so
+//    a sector of the final batch that did not land still reads as zeros;
+//  - zeros after the last intact batch are unwritten space, never a repair (segment.ts judges the
+//    final batch as if the file ended at its last non-zero byte: every batch ends in a non-zero
+//    SYNC end mark); `open` cuts them off, so the file ends at its data until the next write;
+//  - a segment is cut to its end of data before the fdatasync that seals it (fdatasync makes a
+//    size change durable), so sealed segments hold no zeros.
+//
 // Keys: a client may give records a key (a partition offset; the WAL gives none). With
 // `keys: 'increasing'` every keyed record's key is above the previous one, the sparse index maps
 // keys to file positions, and `read(fromKey)` serves a range without scanning a segment.
@@ -82,7 +96,15 @@ export interface SegmentedLogOptions {
   readonly keys: 'increasing' | 'none';
   /** One sparse-index entry per this many bytes of a segment (keys 'increasing' only). */
   readonly indexIntervalBytes: number;
+  /**
+   * Grow the open segment ahead of its writes by up to this many bytes at a time (0 or absent:
+   * no preallocation; see "Preallocation" in the header).
+   */
+  readonly preallocateBytesMax?: number;
 }
+
+/** Smallest preallocation step: a young segment grows by its own size, from this on. */
+const minPreallocateBytes = 4096;
 
 /** Smallest read a reader issues: a fetch of a few records still reads a useful chunk. */
 const readChunkBytesMin = 64 * 1024;
@@ -103,6 +125,10 @@ export function validateSegmentedLogOptions(o: SegmentedLogOptions, name: string
   positive('recordPayloadBytesMax', o.recordPayloadBytesMax);
   positive('pendingBytesMax', o.pendingBytesMax);
   positive('indexIntervalBytes', o.indexIntervalBytes);
+  const prealloc = o.preallocateBytesMax ?? 0;
+  if (!Number.isSafeInteger(prealloc) || prealloc < 0) {
+    throw new ConfigError(`${name}.preallocateBytesMax`, 'must be a non-negative integer');
+  }
   if (o.recordPayloadBytesMax > 0xffff_ffff) throw new ConfigError(`${name}.recordPayloadBytesMax`, 'must fit in u32');
   // A full-size record must fit in a fresh segment after its header records, with room to spare.
   if (o.recordPayloadBytesMax + RECORD_HEADER_BYTES > o.segmentBytesMax / 2) {
@@ -209,6 +235,8 @@ interface Segment {
 
 interface OpenSegment extends Segment {
   readonly file: DiskFile;
+  /** Size of the file: `bytes` plus the zeros preallocated after them. */
+  fileBytes: number;
   /** Records after the segment's header records (SYNC records not counted). */
   bodyRecords: number;
   /** SYNC batches written to this segment. */
@@ -341,11 +369,16 @@ export class SegmentedLog<T> {
     }
     const repair = recovered.tailRepair;
     const final = bugs.trustPageCache === true ? null : recovered.finalBatch;
-    if (repair !== null || final !== null) {
-      const segment = repair?.segment ?? final!.segment;
+    // Zeros after the last batch (preallocated space) are cut too, so the file ends where its
+    // bytes do and preallocation starts afresh; it is no repair, so it is neither logged nor counted.
+    const last = recovered.segments.at(-1);
+    const zeroTail = repair === null && last !== undefined && last.fileBytes > last.validBytes ? last : undefined;
+    if (repair !== null || final !== null || zeroTail !== undefined) {
+      const segment = repair?.segment ?? zeroTail?.name ?? final!.segment;
       const file = disk.open(`${dir}/${segment}`, { create: false });
       try {
         if (repair !== null && bugs.keepTornTail !== true) file.truncate(repair.offset);
+        if (zeroTail !== undefined) file.truncate(zeroTail.validBytes);
         // Same bytes, same place: dirties pages a failed fdatasync may have left clean but unwritten.
         if (final !== null) file.writeAt(final.offset, final.bytes);
         file.sync();
@@ -410,6 +443,7 @@ export class SegmentedLog<T> {
         name: tail.name,
         file,
         bytes: file.size(),
+        fileBytes: file.size(),
         headerBytes: tail.headerBytes,
         bodyRecords: 1,
         batches: tail.batches,
@@ -533,6 +567,7 @@ export class SegmentedLog<T> {
         const need = this.current.bytes + chunkBytes + (this.ends[i]! - start) + SYNC_RECORD_BYTES;
         if (need > this.options.segmentBytesMax && (this.current.bodyRecords > 0 || i > chunkFirst)) {
           this.writeChunk(chunkFirst, i, chunkStart, start);
+          this.trimPreallocated();
           this.fsyncCurrent(); // seal before the successor exists
           this.roll(this.syncedLsn + 1 + i);
           chunkStart = start;
@@ -723,7 +758,9 @@ export class SegmentedLog<T> {
       out.set(body);
       writeSyncRecord(out, chunkBytes, sync);
     }
-    cur.file.append(out);
+    this.preallocate(cur, total);
+    cur.file.writeAt(cur.bytes, out);
+    cur.fileBytes = Math.max(cur.fileBytes, cur.bytes + total);
     if (cur.index !== null) {
       for (let i = first; i < end; i++) {
         const key = this.keys[i]!;
@@ -734,6 +771,30 @@ export class SegmentedLog<T> {
     cur.bodyRecords += end - first;
     cur.batches++;
     this.metrics.bytesWritten.inc(total);
+  }
+
+  /**
+   * Makes the open segment's file at least `bytes + more` long, growing it ahead of the writes
+   * (zeros) by as much as it holds already, at least minPreallocateBytes, at most
+   * preallocateBytesMax, never past segmentBytesMax unless one record needs it. The size changes
+   * once per step, so most fdatasyncs have no file size to make durable.
+   */
+  private preallocate(cur: OpenSegment, more: number): void {
+    const stepMax = this.options.preallocateBytesMax ?? 0;
+    const need = cur.bytes + more;
+    if (stepMax === 0 || need <= cur.fileBytes) return;
+    const step = Math.min(stepMax, Math.max(cur.fileBytes, minPreallocateBytes));
+    const size = Math.max(need, Math.min(this.options.segmentBytesMax, cur.fileBytes + step));
+    cur.file.truncate(size);
+    cur.fileBytes = size;
+  }
+
+  /** Cuts the unused preallocated zeros off the open segment (before it is sealed by a sync). */
+  private trimPreallocated(): void {
+    const cur = this.current;
+    if (cur.fileBytes === cur.bytes) return;
+    cur.file.truncate(cur.bytes);
+    cur.fileBytes = cur.bytes;
   }
 
   /** Seals nothing itself: the caller synced the current segment. Opens seq+1 before record `lsn`. */
@@ -783,6 +844,17 @@ export class SegmentedLog<T> {
     const file = this.disk.open(path, { create: false });
     const index = this.options.keys === 'increasing' ? new SparseIndex(this.options.indexIntervalBytes) : null;
     const headerBytes = bytes.byteLength;
-    return { seq, base: start.base, name, file, bytes: headerBytes, headerBytes, bodyRecords: 0, batches: 0, index };
+    return {
+      seq,
+      base: start.base,
+      name,
+      file,
+      bytes: headerBytes,
+      fileBytes: headerBytes,
+      headerBytes,
+      bodyRecords: 0,
+      batches: 0,
+      index,
+    };
   }
 }

@@ -43,6 +43,11 @@ export interface RecoveredSegment extends SegmentName {
   readonly lastBatchStart: number;
   /** Where the header (SEGMENT and the client's header records) ends. */
   readonly headerBytes: number;
+  /**
+   * Bytes in the file as read: above validBytes when zeros follow the last batch (space the log
+   * preallocated and did not fill, or a batch none of whose sectors landed; neither is a repair).
+   */
+  readonly fileBytes: number;
 }
 
 export interface TailRepair {
@@ -257,6 +262,7 @@ export function recoverSegments<T>(
       batches: scanned.batches,
       lastBatchStart: scanned.lastBatchStart,
       headerBytes: scanned.headerBytes,
+      fileBytes: bytes.byteLength,
     };
     visit({ segment, position: k, isLast, records: scanned.records, headerRecords: header.headerRecords });
     segments.push(segment);

@@ -16,11 +16,15 @@
 //    write, and recovery fails loudly (CorruptionError naming segment and offset);
 //  - what follows the last proven position is the final batch, whose fdatasync may or may not have
 //    returned. A power loss during it may persist its sectors in any order (a later one without an
-//    earlier one), and a sector that did not land reads as zeros (the WAL only appends to fresh
-//    space, and file systems hand out fresh space zeroed). So the final batch is classified:
+//    earlier one), and a sector that did not land reads as zeros (the WAL only writes to fresh
+//    space — past the end of the file, or into zeros it preallocated — and file systems hand out
+//    fresh space zeroed). Zeros after the last intact batch are space never written (preallocated,
+//    or a batch none of whose sectors landed): the segment ends there, cleanly (every batch ends in
+//    a SYNC whose end mark is non-zero, so no written batch ends in zeros). Otherwise the final
+//    batch is classified:
 //      intact (its SYNC chains and every record decodes)        -> kept;
 //      valid records with no SYNC after them                    -> never synced: cut ('unmarked');
-//      all zeros                                                -> cut ('zero-fill');
+//      all zeros                                                -> the clean end (above);
 //      damaged, with the sign of a tear (a sector piece of at least TEAR_ZERO_PIECE_BYTES_MIN
 //        reading all zeros that the batch's SYNC does not list as written-zero, or, with no
 //        SYNC of this batch, a record cut off by the end of the file) -> cut ('torn');
@@ -211,11 +215,16 @@ export function scanSegment<T>(bytes: Uint8Array, options: ScanOptions<T>): Scan
       batchRecords = records.length;
     }
   }
+  // Where the written bytes end: every batch ends in a SYNC record whose last byte is non-zero, so
+  // zeros after it are space never written (preallocated, or a batch none of whose sectors landed).
+  let dataEnd = bytes.byteLength;
+  while (dataEnd > offset && bytes[dataEnd - 1] === 0) dataEnd--;
+  const zeroTail = bad !== undefined && headerEnd >= 0 && dataEnd === bad.offset;
   const done = (tail: SegmentTail): ScannedSegment<T> => ({
     header,
     headerBytes: headerEnd,
     records: tail.kind === 'corrupt' ? records : records.slice(0, batchRecords),
-    validBytes: tail.kind === 'clean' ? bytes.byteLength : batchEnd,
+    validBytes: tail.kind === 'clean' && !zeroTail ? bytes.byteLength : batchEnd,
     batches,
     lastBatchStart: batchStart,
     tail,
@@ -224,8 +233,8 @@ export function scanSegment<T>(bytes: Uint8Array, options: ScanOptions<T>): Scan
     // The header was synced before the segment was named: it is never torn.
     return done({ kind: 'corrupt', offset, reason: `segment header is damaged (${bad?.reason ?? 'too short'})` });
   }
-  if (bad === undefined) {
-    if (batchEnd === bytes.byteLength) return done({ kind: 'clean' });
+  if (bad === undefined || zeroTail) {
+    if (batchEnd === (zeroTail ? dataEnd : bytes.byteLength)) return done({ kind: 'clean' });
     return done({ kind: 'unmarked', offset: batchEnd, reason: 'records without the sync record of their batch' });
   }
   if (options.trustTornTail === true) {
@@ -240,12 +249,18 @@ export function scanSegment<T>(bytes: Uint8Array, options: ScanOptions<T>): Scan
       tail: { kind: 'torn', offset: bad.offset, reason: bad.reason },
     };
   }
-  return done(classifyFinalBatch(bytes, { batchEnd, batches, bad }, options));
+  return done(classifyFinalBatch(bytes, { batchEnd, batches, bad, dataEnd }, options));
 }
 
 function classifyFinalBatch<T>(
   bytes: Uint8Array,
-  at: { batchEnd: number; batches: number; bad: { offset: number; reason: string; incomplete: boolean } },
+  at: {
+    batchEnd: number;
+    batches: number;
+    bad: { offset: number; reason: string; incomplete: boolean };
+    /** Where the written bytes end (the zeros after are unwritten, preallocated or lost). */
+    dataEnd: number;
+  },
   options: ScanOptions<T>,
 ): SegmentTail {
   const { payloadBytesMax, stats } = options;
@@ -290,18 +305,38 @@ function classifyFinalBatch<T>(
     // No SYNC of this batch verifies. A complete SYNC-typed record at the defect whose CRC fails
     // and whose end mark landed is a synced SYNC that rotted (a torn SYNC lacks its last sector,
     // which holds the non-zero end mark): refuse, never cut.
-    // (Also when the type byte rotted: a SYNC-length record ending at EOF in the SYNC end mark.)
+    // (Also when the type byte rotted: a SYNC-length record ending in the SYNC end mark where the
+    // written bytes end: at EOF, or before the zeros a preallocating log left after it.)
     const end = bad.offset + RECORD_HEADER_BYTES + SYNC_PAYLOAD_BYTES;
     const syncShaped =
       bytes[bad.offset + 8] === LogRecordType.sync ||
-      (end === bytes.byteLength &&
-        bytes[end - 1] === SYNC_END_MARK &&
-        readU32(bytes, bad.offset) === SYNC_PAYLOAD_BYTES);
+      (end === at.dataEnd && bytes[end - 1] === SYNC_END_MARK && readU32(bytes, bad.offset) === SYNC_PAYLOAD_BYTES);
     if (!bad.incomplete && syncShaped && end <= bytes.byteLength && bytes[end - 1] !== 0) {
       return {
         kind: 'corrupt',
         offset: bad.offset,
         reason: `sync record (${bad.reason}) of the final batch is complete: it may have been synced`,
+      };
+    }
+    // Its header landed (SYNC type and length) but its end mark reads zero, as does the rest of
+    // the end mark's sector piece: that sector did not land. A flipped bit cannot zero 0xA5, and
+    // the piece may be under TEAR_ZERO_PIECE_BYTES_MIN (a SYNC ending 1..7 bytes into a sector of
+    // preallocated space, where a lost sector reads as zeros instead of shortening the file).
+    if (
+      !bad.incomplete &&
+      bytes[bad.offset + 8] === LogRecordType.sync &&
+      readU32(bytes, bad.offset) === SYNC_PAYLOAD_BYTES &&
+      end <= bytes.byteLength &&
+      isZero(
+        bytes,
+        Math.max(bad.offset + RECORD_HEADER_BYTES, Math.floor((end - 1) / TEAR_SECTOR_BYTES) * TEAR_SECTOR_BYTES),
+        end,
+      )
+    ) {
+      return {
+        kind: 'torn',
+        offset: batchEnd,
+        reason: `sync record at offset ${bad.offset} lacks its end mark: its last sector did not land`,
       };
     }
     if (bad.incomplete) {
@@ -343,6 +378,11 @@ function classifyFinalBatch<T>(
     offset: bad.offset,
     reason: `bad record (${bad.reason}) in the final batch with no sign of a torn write (no zeroed sector): it may have been synced`,
   };
+}
+
+function isZero(bytes: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
+  return true;
 }
 
 function readU32(bytes: Uint8Array, offset: number): number {

@@ -22,7 +22,13 @@ import type { WalHardState, WalRecord } from './record.ts';
 import { recordingComponents } from './test-components.ts';
 import { Wal, type WalOptions, type WalRecovery } from './wal.ts';
 
-const options: WalOptions = { dir: 'wal', segmentBytesMax: 700, recordPayloadBytesMax: 200, pendingBytesMax: 1 << 20 };
+const options: WalOptions = {
+  dir: 'wal',
+  segmentBytesMax: 700,
+  recordPayloadBytesMax: 200,
+  pendingBytesMax: 1 << 20,
+  preallocateBytesMax: 256,
+};
 
 interface Model {
   readonly baseIndex: number;

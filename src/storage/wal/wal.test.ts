@@ -24,7 +24,12 @@ import { recordingComponents } from './test-components.ts';
 import { Wal, type WalOptions, type WalRecovery } from './wal.ts';
 
 const DIR = 'raft/wal';
-const small: WalOptions = { dir: DIR, segmentBytesMax: 1024, recordPayloadBytesMax: 256, pendingBytesMax: 64 * 1024 };
+const small: WalOptions = {
+  dir: DIR,
+  segmentBytesMax: 1024,
+  recordPayloadBytesMax: 256,
+  pendingBytesMax: 64 * 1024,
+};
 
 const tempRoots: string[] = [];
 after(() => {
@@ -410,7 +415,7 @@ for (const [diskName, makeDisk] of disks) {
       assert.equal(r.tailRepair, null);
     });
 
-    test('a zero-filled tail is cut and reported as such; zeros followed by data are corruption', () => {
+    test('zeros after the last batch are unwritten space, cut without a repair; zeros followed by data are corruption', () => {
       const disk = makeDisk();
       const { wal } = open(disk);
       wal.append([entry(1, 1)]);
@@ -418,13 +423,19 @@ for (const [diskName, makeDisk] of disks) {
       wal.close();
       const path = lastSegmentPath(disk);
       const f = disk.open(path, { create: false });
+      const written = f.size();
       f.append(new Uint8Array(512));
       f.sync();
       f.close();
       const reopened = open(disk);
-      assert.equal(reopened.recovery.tailRepair?.kind, 'zero-fill');
+      // Preallocated space, or a batch none of whose sectors landed: nothing there was acknowledged.
+      assert.equal(reopened.recovery.tailRepair, null);
+      assert.equal(reopened.components.metrics.value('wal_tail_repairs_total'), 0);
       assert.deepEqual(entriesOf(reopened.recovery), [[1, 1, 'e1']]);
       reopened.wal.close();
+      const cut = disk.open(path, { create: false });
+      assert.equal(cut.size(), written, 'the zeros are cut at open');
+      cut.close();
 
       const g = disk.open(path, { create: false });
       g.append(new Uint8Array(100));

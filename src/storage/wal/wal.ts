@@ -69,12 +69,18 @@ export interface WalOptions {
   readonly recordPayloadBytesMax: number;
   /** Bytes appended but not yet synced; append beyond this throws LimitError. */
   readonly pendingBytesMax: number;
+  /** Grow the open segment ahead of its writes by up to this much (0 or absent: no preallocation). */
+  readonly preallocateBytesMax?: number;
 }
 
 export const walDefaults = {
   segmentBytesMax: limits.walSegmentBytesMax,
   recordPayloadBytesMax: limits.walRecordPayloadBytesMax,
   pendingBytesMax: limits.walPendingBytesMax,
+  // Off by default, in real nodes and the simulator alike: its gain in the full bench was within
+  // the noise, and the swarm's pinned seeds have not been re-found with it on (docs/ARCHITECTURE.md,
+  // "Preallocation"). A config may turn it on up to limits.walPreallocateBytesMax.
+  preallocateBytesMax: 0,
 } as const;
 
 /** The WAL replays everything at open and never reads by key: no keys, no index. */

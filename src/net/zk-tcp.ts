@@ -1,0 +1,43 @@
+// The real world for our ZooKeeper client (src/zkclient): node:net sockets as ZkByteStreams and
+// the process's clock and timers (src/env/real-time.ts). src/zkclient itself is pure (the purity
+// test scans it); the simulator hands the client its own streams and time (src/zkclient/sim-io.ts).
+
+import { connect as netConnect } from 'node:net';
+import { realClock, realTimers } from '../env/real-time.ts';
+import { ZkClient, type ZkByteStream, type ZkClientIo, type ZkClientOptions } from '../zkclient/client.ts';
+
+/** 'host:port' ('[v6]:port') -> a TCP stream; connect errors arrive as onClose('error: ...'). */
+export function tcpStream(endpoint: string): ZkByteStream {
+  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(endpoint);
+  const socket = netConnect({ host: m?.[1] ?? endpoint, port: m ? Number(m[2]) : 2181 });
+  socket.setNoDelay(true);
+  let closeReason = 'remote';
+  socket.on('error', (e: NodeJS.ErrnoException) => {
+    closeReason = `error: ${e.code ?? e.message}`;
+  });
+  return {
+    onOpen: (handler) => {
+      socket.once('connect', handler);
+    },
+    onData: (handler) => {
+      socket.on('data', (chunk: Buffer) => handler(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)));
+    },
+    onClose: (handler) => {
+      socket.once('close', () => handler(closeReason));
+    },
+    write: (bytes) => {
+      if (!socket.destroyed) socket.write(bytes);
+    },
+    close: () => {
+      closeReason = 'local';
+      socket.destroy();
+    },
+  };
+}
+
+export const tcpIo: ZkClientIo = { clock: realClock, timers: realTimers, connect: tcpStream };
+
+/** A client over TCP with the process's clock and timers. */
+export function connectZk(options: Omit<ZkClientOptions, 'io'>): ZkClient {
+  return new ZkClient({ ...options, io: tcpIo });
+}

@@ -108,7 +108,7 @@ function save(name, about, conns, from, raw = false) {
   const rec = conns.slice(from).reduce((a, b) => (size(b) > size(a) ? b : a));
   const toHex = (chunks) => (raw ? [Buffer.concat(chunks).toString('hex')] : frames(chunks));
   const doc = { name, about, requests: toHex(rec.up), replies: toHex(rec.down) };
-  writeFileSync(join(OUT, `${name}.json`), `${JSON.stringify(doc, null, 1)}\n`);
+  writeFileSync(join(OUT, `${name}.json`), `${JSON.stringify(doc, null, 2)}\n`);
   console.log(`${name}: ${doc.requests.length} request frames, ${doc.replies.length} reply frames`);
 }
 
@@ -143,7 +143,7 @@ async function nodeClientSession(port, conns) {
   await fired;
   await p((cb) => client.exists('/nzk', cb));
   await p((cb) => client.exists('/absent', cb)); // NoNode, no body
-  await p((cb) => client.getChildren('/nzk', (e) => {}, cb)); // getChildren2 with a child watch
+  await p((cb) => client.getChildren('/nzk', () => {}, cb)); // getChildren2 with a child watch
   await p((cb) => client.getACL('/nzk', cb));
   await p((cb) => client.setACL('/nzk', zookeeper.ACL.OPEN_ACL_UNSAFE, -1, cb));
   client.addAuthInfo('digest', Buffer.from('user:secret')); // no callback: the reply is only checked for failure

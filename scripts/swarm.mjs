@@ -93,6 +93,9 @@ async function main() {
   let stopping = false;
   let lastProgress = started;
   let simulatedMs = 0;
+  /** Nodes the simulated operator wiped and rejoined (the rot classes), and in how many seeds. */
+  let operatorRejoins = 0;
+  let seedsWithRejoins = 0;
 
   const progress = (force) => {
     const now = performance.now();
@@ -126,6 +129,8 @@ async function main() {
           appendFileSync(o.report, `${JSON.stringify({ ...report, wallMs: Math.round(wallMs) })}\n`);
         tally.add(report.injected);
         simulatedMs += report.virtualMs;
+        operatorRejoins += report.operatorRejoins ?? 0;
+        if ((report.operatorRejoins ?? 0) > 0) seedsWithRejoins++;
         if (!report.ok && mutationMode && report.baselineOk === true) {
           caught.push(report);
           console.log(
@@ -165,6 +170,9 @@ async function main() {
     const total = tally.totals[name];
     console.log(`  ${name.padEnd(18)} ${String(total).padStart(9)}   ${tally.seedsInjecting[name]}/${tally.seeds}`);
   }
+  console.log(
+    `  ${'(operator rejoins)'.padEnd(18)} ${String(operatorRejoins).padStart(9)}   ${seedsWithRejoins}/${tally.seeds}`,
+  );
   const never = tally.neverInjected();
   if (failures.length > 0) {
     console.log(`\n${failures.length} failure(s):`);

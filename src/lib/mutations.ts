@@ -55,6 +55,10 @@ export const MUTATION_NAMES = [
   'wal-repair-skip-truncate',
   /** Raft lease reads: a leader that hands leadership over (TimeoutNow) keeps serving reads from its lease. */
   'raft-lease-kept-on-transfer',
+  /** Raft: the commit index is the quorum-th highest match over every replica, learners included (a learner's ack stands in for a voter's). */
+  'raft-commit-counts-learners',
+  /** WAL recovery: a read that fails with EIO (a bad sector) ends the segment there, as if the file were shorter (the rest is then a torn tail). */
+  'wal-read-error-as-eof',
 ] as const;
 
 export type Mutation = (typeof MUTATION_NAMES)[number];

@@ -67,6 +67,18 @@ test('an incarnation file damaged for every read (or without a checksum) falls b
   assert.equal(bumpIncarnation(env(store.view())), wallSeconds + 2);
 });
 
+test('after a wipe, a rejoining node starts above every incarnation of its earlier lives', () => {
+  // Swarm seeds 5 and 7 with the rot classes: the operator wiped a node that refused its rotten
+  // WAL and it rejoined with incarnation 1, a number its first life had used.
+  const store = new SimDiskStore(new SeededRng('inc-wipe'));
+  for (let n = 1; n <= 3; n++) assert.equal(bumpIncarnation(env(store.view())), n);
+  store.wipe();
+  assert.equal(bumpIncarnation(env(store.view()), { dataWiped: true }), 1_767_225_600 + 1);
+  assert.equal(bumpIncarnation(env(store.view()), { dataWiped: true }), 1_767_225_600 + 2, 'the file is read again');
+  store.wipe();
+  assert.equal(bumpIncarnation(env(store.view())), 1, 'without dataWiped an empty directory is a first life');
+});
+
 test('the incarnation encoding round-trips and rejects any single flipped bit', () => {
   for (const n of [0, 1, 9, 1_767_225_601, Number.MAX_SAFE_INTEGER]) {
     const bytes = new TextEncoder().encode(encodeIncarnation(n));

@@ -9,7 +9,11 @@
 // before the new value is used. The checksum is why a read is believed: swarm seed 344 saw two
 // consecutive reads of "3" both flipped to "1" (one-byte file, same bit), so "two reads agree"
 // handed out incarnation 2 again. A read that does not verify is read again; if none verifies
-// (torn, rotten, or a pre-checksum file) the wall clock in seconds stands in.
+// (torn, rotten, or a pre-checksum file) the wall clock in seconds stands in. So it does when the
+// file is missing because the data directory was wiped (a rejoin, `dataWiped`): the file's absence
+// then says nothing about earlier lives, and restarting at 1 made a rejoined node repeat
+// incarnations its first life had used (swarm seeds 5 and 7 with the rot classes: the leader's
+// forwarded-request dedup is keyed by (sender incarnation, request id)).
 
 import { diskReadAttemptsMax, mkdirpDurable, readWholeFile, writeFileAtomic } from '../env/disk-io.ts';
 import type { Env, Gauge } from '../env/types.ts';
@@ -62,13 +66,20 @@ function readIncarnation(env: Env): { previous: number | undefined; text: string
   }
 }
 
-export function bumpIncarnation(env: Env): number {
+/**
+ * The next incarnation, durable before it is returned. `dataWiped`: this start rejoins after the
+ * data directory was wiped, so a missing file does not mean a first life.
+ */
+export function bumpIncarnation(env: Env, options: { readonly dataWiped?: boolean } = {}): number {
   const disk = env.disk;
   // Durable directory creation: the simulator found restarts reusing incarnation 1 when only the
   // file, not the directory entry holding it, had been synced.
   mkdirpDurable(disk, INCARNATION_DIR);
   let previous = 0;
-  if (disk.exists(INCARNATION_FILE)) {
+  if (!disk.exists(INCARNATION_FILE) && options.dataWiped === true) {
+    previous = Math.floor(env.clock.wallMs() / 1000);
+    env.log.warn({ previous }, 'membership: no incarnation file after a wipe; the wall clock stands in');
+  } else if (disk.exists(INCARNATION_FILE)) {
     const read = readIncarnation(env);
     if (read.previous !== undefined) {
       previous = read.previous;

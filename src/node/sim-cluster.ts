@@ -32,6 +32,7 @@ import { registeredServices, registeredWorkloads } from './registry.ts';
 import { NodeServices, type RaftTiming } from './services.ts';
 import type { ClientSummary, ServiceHost, SimWorkload } from './service.ts';
 import { attachRaftInvariants } from './sim-raft-invariants.ts';
+import { SimOperator } from './sim-operator.ts';
 
 /** The tests' default nemesis (their fixed seeds depend on this list: append, never reorder). */
 export const allNemesisKinds: readonly NemesisKind[] = ['partition', 'crash', 'pause', 'clock', 'clog', 'loss'];
@@ -89,6 +90,8 @@ export interface ClusterSimResult {
   readonly injected: Record<string, number>;
   /** The Raft groups whose safety invariants ran after every event (sim-raft-invariants.ts). */
   readonly raftGroupsChecked: readonly string[];
+  /** Nodes the operator wiped and rejoined after they stopped on damaged data (sim-operator.ts). */
+  readonly operatorRejoins: number;
 }
 
 export function replayArgs(o: ClusterSimOptions): Record<string, string | number | boolean> {
@@ -153,6 +156,8 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
   const ids = nodeIds(o.nodes);
   const mix = o.swarm === true ? drawSwarmMix(o.seed, swarmClassesWithout(o.swarmWithout ?? [])) : undefined;
   const chosen = chooseWorkloads(o, registeredWorkloads());
+  // Wipes and rejoins a node that stops on damaged data of its own (the rot classes).
+  const operator = new SimOperator();
   const sim = new Sim<ServiceHost>({
     seed: o.seed,
     nodes: ids,
@@ -165,6 +170,7 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
       new NodeServices(env, {
         clusterId: 'sim',
         peers: ids.filter((p) => p !== env.nodeId),
+        rejoin: operator.rejoin(env.nodeId),
         // Small snapshot interval in the simulator, so snapshots, compaction and InstallSnapshot
         // to lagging or restarted nodes happen in every run.
         raft: {
@@ -176,11 +182,18 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
         },
       }),
     replay: { args: replayArgs(o) },
+    onDataRefusal: operator.onDataRefusal,
   });
   // Every service's invariants run in every run, whatever the workload.
   for (const def of registeredServices) def.sim?.addInvariants?.(sim);
   // Raft safety on every group, whatever the workload (sim-raft-invariants.ts).
   const raftChecks = attachRaftInvariants(sim);
+  operator.attach(sim, (id) => raftChecks.forgetNode(id));
+  if (mix !== undefined && Object.keys(mix.knobs.rotDisk).length > 0) {
+    // The rot classes damage one node's disk (SwarmKnobs.rotDisk says why), drawn from its own stream.
+    const store = sim.diskStore(new SeededRng(o.seed).fork('rot-disk').pick(ids));
+    store.faults = { ...store.faults, ...mix.knobs.rotDisk };
+  }
   const workloads = chosen.map(({ workload, intensity }) =>
     workload.start({
       sim,
@@ -261,6 +274,7 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
     ...(clients !== undefined ? { clients } : {}),
     ...(mix !== undefined ? { mix } : {}),
     raftGroupsChecked: raftChecks.groups,
+    operatorRejoins: operator.rejoinsTotal,
     injected: injectedByClass({
       stats,
       controlActions: workloads.reduce((n, w) => n + w.controlActions, 0),

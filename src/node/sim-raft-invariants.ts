@@ -6,10 +6,36 @@
 // their own simulation. A workload may listen to one group's applies (the KV workload's
 // applied-once check) through `onApplied`.
 //
+// Durability (`durability: ...`, raft-safety's companion): when a node's group comes back in a new
+// process, its term and vote must be at least what its previous life had synced, and its log must
+// reach the commit index it had synced
+// (the storage's durableHardState at its last returned fsync). Raft's safety rests on exactly
+// this: a vote or an acknowledgement is a promise because it is on disk. A recovery that cuts
+// synced records (the planted 'wal-trust-torn-tail' after rot) breaks it silently, long before a
+// second leader shows it. A wiped node is exempt (rejoining, or `forgetNode` from the operator):
+// it rejoins as a learner under a new identity, and the identity rules keep it from voting.
+//
+// Acknowledged entries stay (`acknowledged entries lost: ...`): while a leader of term T holds
+// a follower's match index m (the follower acknowledged entries up to m in term T), the
+// follower, still in term T, must hold a log reaching m. Within one term nothing may cut them:
+// the only leader's entries never conflict with themselves, and a snapshot replaces a log only
+// from an index at or above m. A follower that cuts them on a stale Append (the planted
+// 'raft-append-truncates-suffix'; a stale Append is what reordering delivers) has broken a
+// quorum the leader may already have counted, before any leader change makes it visible. A
+// rejoining node (wiped) is exempt: the leader's old match for it is what item 5 is about.
+//
+// Committed on a majority (`committed without a majority: ...`): when a leader's commit index
+// moves to c under an unchanged configuration, a majority of its voters must hold entry c (same term), judged
+// from the followers' own logs, not from the leader's bookkeeping. A voter that is down or
+// rejoining cannot be inspected and is given the benefit of the doubt (so the check never
+// accuses a correct run; it sees a commit by a quorum that counted a learner, the planted
+// 'raft-commit-counts-learners', when voters that lack the entry are up, e.g. partitioned away).
+//
 // Deterministic: it only observes.
 
 import { RaftInvariants } from '../raft/invariants.ts';
 import { observation } from '../raft/testing.ts';
+import type { RaftDriver } from '../raft/driver.ts';
 import type { Entry, NodeId } from '../raft/types.ts';
 import type { Simulation } from '../sim/simulation.ts';
 import type { ServiceHost } from './service.ts';
@@ -19,6 +45,15 @@ type ApplyListener = (node: NodeId, entry: Entry) => void;
 export class GroupInvariants {
   private readonly checkers = new Map<string, RaftInvariants>();
   private readonly listeners = new Map<string, ApplyListener[]>();
+  /** The driver last seen per `node/group`: a new one is a new process, checked against the old one's synced state. */
+  private readonly lastDriver = new Map<string, RaftDriver>();
+  /** Per leader driver: the commit index and voters seen at the last check. */
+  private readonly checkedCommit = new WeakMap<RaftDriver, { commit: number; voters: string }>();
+
+  /** Forgets `node`'s earlier lives: the operator wiped its data (it rejoins as a new member). */
+  forgetNode(node: NodeId): void {
+    for (const key of [...this.lastDriver.keys()]) if (key.startsWith(`${node}/`)) this.lastDriver.delete(key);
+  }
 
   /** The checker of one group (created on first sight of the group). */
   checker(group: string): RaftInvariants {
@@ -44,10 +79,16 @@ export class GroupInvariants {
   /** One check over the cluster; returns the first violation, naming its group. */
   check<S extends ServiceHost>(sim: Simulation<S>): string | undefined {
     const byGroup = new Map<string, ReturnType<typeof observation>[]>();
+    const drivers = new Map<string, { id: NodeId; driver: RaftDriver }[]>();
     for (const id of sim.nodeIds) {
       const node = sim.instance(id);
       if (node === undefined) continue;
       for (const { group, driver } of node.groups.all()) {
+        const lost = this.durabilityLost(id, group, driver);
+        if (lost !== undefined) return lost;
+        const live = drivers.get(group) ?? [];
+        live.push({ id, driver });
+        drivers.set(group, live);
         const checker = this.checker(group);
         if (driver.observer === undefined) {
           // A new instance (start or restart) begins at the index its snapshot restored.
@@ -65,6 +106,10 @@ export class GroupInvariants {
         byGroup.set(group, list);
       }
     }
+    for (const [group, live] of drivers) {
+      const lost = acknowledgedLost(group, live) ?? this.committedWithoutMajority(group, live);
+      if (lost !== undefined) return lost;
+    }
     for (const [group, obs] of byGroup) {
       const checker = this.checker(group);
       try {
@@ -77,6 +122,81 @@ export class GroupInvariants {
     }
     return undefined;
   }
+
+  /** A leader whose commit index moved to an entry that a majority of its voters does not hold. */
+  private committedWithoutMajority(
+    group: string,
+    live: readonly { id: NodeId; driver: RaftDriver }[],
+  ): string | undefined {
+    for (const leader of live) {
+      const l = leader.driver.core;
+      if (l.role !== 'leader') continue;
+      const c = l.commitIndex;
+      const voters = l.config.voters;
+      const before = this.checkedCommit.get(leader.driver);
+      const now = { commit: c, voters: voters.join(',') };
+      this.checkedCommit.set(leader.driver, now);
+      // Judged only when the commit moved under an unchanged configuration while this driver led:
+      // a commit index inherited at election, or one that moved in the event that also changed
+      // the voters (a config entry appended after the commit, e.g. the rejoin protocol's next
+      // step), was counted under another configuration, whose majorities need not be majorities
+      // of this one (single-server changes only promise that they intersect: seed 15).
+      if (before === undefined || c <= before.commit || before.voters !== now.voters) continue;
+      const term = l.termAt(c);
+      const lacking: NodeId[] = [];
+      for (const v of voters) {
+        if (v === leader.id) continue;
+        const f = live.find((n) => n.id === v);
+        if (f === undefined || f.driver.rejoining) continue; // down or wiped: cannot be inspected
+        const fc = f.driver.core;
+        if (c < fc.firstIndex || fc.termAt(c) === term) continue;
+        lacking.push(v);
+      }
+      if (voters.length - lacking.length < Math.floor(voters.length / 2) + 1) {
+        return `committed without a majority: group ${group}: leader ${leader.id} of term ${l.currentTerm} committed index ${c}, which voters ${lacking.join(', ')} of [${voters.join(', ')}] do not hold`;
+      }
+    }
+    return undefined;
+  }
+
+  /** A new process of `id` in `group` recovered less than its previous life had synced? */
+  private durabilityLost(id: NodeId, group: string, driver: RaftDriver): string | undefined {
+    const key = `${id}/${group}`;
+    const before = this.lastDriver.get(key);
+    if (before === driver) return undefined;
+    this.lastDriver.set(key, driver);
+    const synced = before?.durableHardState();
+    // A rejoining node was wiped on purpose (by the operator, or a test): it never votes with the lost data.
+    if (synced === undefined || driver.rejoining) return undefined;
+    const core = driver.core;
+    const lost =
+      core.currentTerm < synced.term
+        ? `term ${core.currentTerm}`
+        : core.currentTerm === synced.term && synced.vote !== undefined && core.votedFor !== synced.vote
+          ? `vote ${core.votedFor ?? 'none'} in term ${synced.term}`
+          : core.lastIndex < synced.commit // committed entries are never cut, only compacted into a snapshot
+            ? `a log ending at ${core.lastIndex}`
+            : undefined;
+    if (lost === undefined) return undefined;
+    return `durability: group ${group}: ${id} restarted with ${lost}, below what it had synced (term ${synced.term}, vote ${synced.vote ?? 'none'}, commit ${synced.commit})`;
+  }
+}
+
+/** A follower in its leader's term whose log ends below the match index the leader holds for it. */
+function acknowledgedLost(group: string, live: readonly { id: NodeId; driver: RaftDriver }[]): string | undefined {
+  for (const leader of live) {
+    const l = leader.driver.core;
+    if (l.role !== 'leader') continue;
+    for (const { id, driver } of live) {
+      const f = driver.core;
+      if (id === leader.id || f.currentTerm !== l.currentTerm || driver.rejoining) continue;
+      const match = l.progress(id)?.match ?? 0;
+      if (f.lastIndex < match) {
+        return `acknowledged entries lost: group ${group}: ${id} acknowledged entries up to ${match} to leader ${leader.id} in term ${l.currentTerm}, but its log ends at ${f.lastIndex}`;
+      }
+    }
+  }
+  return undefined;
 }
 
 const attached = new WeakMap<object, GroupInvariants>();

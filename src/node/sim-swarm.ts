@@ -53,6 +53,8 @@ export interface SwarmSeedReport {
   readonly virtualMs: number;
   readonly events: number;
   readonly clientOpsOk: number;
+  /** Nodes the simulated operator wiped and rejoined after they stopped on damaged data. */
+  readonly operatorRejoins: number;
   readonly failure?: { readonly invariant: string; readonly detail: string; readonly replay: string };
 }
 
@@ -65,6 +67,7 @@ export function reportOf(r: ClusterSimResult): SwarmSeedReport {
     virtualMs: r.stats.nowMs,
     events: r.stats.events,
     clientOpsOk: r.clients?.ok ?? 0,
+    operatorRejoins: r.operatorRejoins,
     ...(r.failure !== undefined
       ? {
           failure: {

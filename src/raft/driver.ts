@@ -49,7 +49,16 @@ import type { RaftGroupLink, RaftGroupRouter } from './group-router.ts';
 import { members } from './conf.ts';
 import { type FollowerRegression, type Ready, RaftNode } from './raft.ts';
 import type { RaftLogStorage } from './storage.ts';
-import { type ConfChange, type Entry, EntryType, type Message, MsgType, type NodeId, type Role } from './types.ts';
+import {
+  type ConfChange,
+  type Entry,
+  EntryType,
+  type HardState,
+  type Message,
+  MsgType,
+  type NodeId,
+  type Role,
+} from './types.ts';
 import { MemberChanges, type MemberOpDone } from './member-changes.ts';
 import {
   decodeMemberRequest,
@@ -74,6 +83,11 @@ import { IndexMarks, type WriteStage, WRITE_STAGES, writeStageHistogram } from '
 export interface RaftPersistence extends RaftLogStorage {
   /** Makes every write since the last sync durable (one fsync for a whole Ready). */
   sync(): void;
+  /**
+   * The hard state as of the last sync that returned (or as recovered): what a restart must find
+   * again. The simulator's durability check reads it (src/node/sim-raft-invariants.ts).
+   */
+  durableHardState?(): HardState;
 }
 
 export interface RaftDriverOptions {
@@ -365,6 +379,16 @@ export class RaftDriver {
     const due = Math.min(elapsed - this.ticksDone, this.catchUpTicksMax);
     this.ticksDone = elapsed;
     for (let n = due; n > 0; n--) this.core.tick();
+  }
+
+  /** Whether this node is rejoining after losing its data (until a committed config makes it a voter). */
+  get rejoining(): boolean {
+    return this.rejoin !== undefined;
+  }
+
+  /** The storage's durable hard state (RaftPersistence.durableHardState), if it tracks one. */
+  durableHardState(): HardState | undefined {
+    return this.options.storage.durableHardState?.();
   }
 
   get appliedIndex(): number {

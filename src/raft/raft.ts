@@ -1289,7 +1289,9 @@ export class RaftNode {
   private maybeCommit(): boolean {
     const voters = this.conf.voters;
     if (voters.length === 0) return false;
-    const matches = voters.map((v) =>
+    // PLANTED BUG (mutation 'raft-commit-counts-learners'): learners' matches are counted too.
+    const counted = this.mutations.has('raft-commit-counts-learners') ? [...voters, ...this.conf.learners] : voters;
+    const matches = counted.map((v) =>
       v === this.id ? Math.max(0, this.log.stableLastIndex()) : (this.prs.get(v)?.match ?? 0),
     );
     matches.sort((a, b) => b - a);

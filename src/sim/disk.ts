@@ -383,6 +383,18 @@ export class SimDiskStore {
     }
   }
 
+  /**
+   * An operator's `rm -rf` of the data directory (or a replaced drive), durable: every file and
+   * directory is gone, with its rot and bad sectors. Handles of the old epoch go stale. Fault
+   * counts stay (they count what was injected, not what is left).
+   */
+  wipe(): void {
+    this.epoch++;
+    this.visible = new Map([['', new Map()]]);
+    this.durable = new Map([['', new Map()]]);
+    this.dirLog = new Map();
+  }
+
   /** The process died but the machine did not: handles go stale, the page cache stays. */
   restartProcess(): void {
     this.epoch++;
@@ -698,7 +710,11 @@ class SimDiskFile implements DiskFile {
       for (let s = Math.floor(offset / sector); s * sector < end; s++) {
         if (this.inode.badSectors.has(s)) {
           this.store.faultCounts.badSectorReads++;
-          throw ioError(`read (sector ${s})`, 'EIO', this.path);
+          // Typed (`op`, `sector`) so that the simulated operator can tell a media error in the
+          // node's data from an injected write or sync failure without reading the message.
+          throw new BaristaError(DiskErrorCode.io, `read (sector ${s}) ${JSON.stringify(this.path)} failed: EIO`, {
+            fields: { op: 'read', sector: s, path: this.path, errno: 'EIO' },
+          });
         }
       }
     }

@@ -19,7 +19,10 @@
 //     (`eventsAtOneInstantMax`): either bound hit = a `runaway` SimulationFailure naming it.
 //   - After every event every invariant hook runs; the first violation (or an exception thrown by
 //     node code) stops the run with a SimulationFailure carrying seed, event number, time and the
-//     replay command. A failed simulation refuses to run further.
+//     replay command. A failed simulation refuses to run further. Two exceptions are a node's own
+//     business, as on a real machine: a disk error (EIO, ENOSPC) exits the process and its
+//     supervisor restarts it; a refusal on damaged data of its own (`dataRefusalOf`) stops it for
+//     the operator (`onDataRefusal`), if one takes it over.
 
 import { type Mutations, noMutations } from '../lib/mutations.ts';
 import type { Clock, Disk, Env, Logger, NodeId, PeerMessage, Rng, Timer, Timers, Transport } from '../env/types.ts';
@@ -83,6 +86,31 @@ export interface SimulationOptions<S> {
   readonly traceEventsMax?: number;
   /** Planted bugs every node runs with (src/lib/mutations.ts). Default none. */
   readonly mutations?: Mutations;
+  /**
+   * The operator: called when a node stops (at start-up or while running) because it found its
+   * own data damaged (`dataRefusalOf`). Returning true takes the node over: its process has exited
+   * and stays down until the operator acts (a cluster run wipes it and rejoins it). Returning false,
+   * or no operator, keeps the default: the error fails the run.
+   */
+  readonly onDataRefusal?: (id: NodeId, refusal: DataRefusal, err: BaristaError) => boolean;
+}
+
+/**
+ * Why a node refused to run on its own data, typed by error code and fields (never by message):
+ *   - `data_corrupt`: recovery found damaged bytes (CorruptionError);
+ *   - `identity`: identity.json does not name this node, or the data it vouches for is gone;
+ *   - `unreadable_sector`: a read failed with EIO (a bad sector: reads of it fail until it is
+ *     rewritten), unlike an injected write or sync error, which a restart on the same disk heals.
+ */
+export type DataRefusal = 'data_corrupt' | 'identity' | 'unreadable_sector';
+
+export function dataRefusalOf(err: unknown): DataRefusal | undefined {
+  if (!(err instanceof BaristaError)) return undefined;
+  const code: string = err.code;
+  if (code === 'data_corrupt') return 'data_corrupt';
+  if (code === 'node_identity_mismatch' || code === 'node_data_missing') return 'identity';
+  if (code === DiskErrorCode.io && err.fields['op'] === 'read') return 'unreadable_sector';
+  return undefined;
 }
 
 /** Returns nothing (or undefined) when the invariant holds, a description of the violation otherwise. */
@@ -118,6 +146,8 @@ export interface SimulationStats {
   readonly diskDirOpsLost: number;
   /** Node processes that exited on a disk error (EIO, ENOSPC), the page cache kept. */
   readonly diskErrorExits: number;
+  /** Node processes that stopped on damaged data of their own, taken over by the operator (onDataRefusal). */
+  readonly dataRefusals: number;
   /** Injected disk errors and rot, per class, summed over the nodes. */
   readonly diskFaults: DiskFaultCounts;
 }
@@ -225,6 +255,7 @@ export class Simulation<S = unknown> {
     diskTornWrites: 0,
     diskDirOpsLost: 0,
     diskErrorExits: 0,
+    dataRefusals: 0,
   };
 
   constructor(options: SimulationOptions<S>) {
@@ -360,7 +391,9 @@ export class Simulation<S = unknown> {
         // A node that lost power mid-I/O ends its event there; the crash is done and counted.
         if (!(err instanceof NodeCrashedInIo)) {
           const node = top.kind === KIND_ACTION ? undefined : this.nodeList[top.node];
-          if (node === undefined || !this.exitOnDiskError(node, err)) throw this.failFromException(err);
+          if (node === undefined || !(this.exitOnDataRefusal(node, err) || this.exitOnDiskError(node, err))) {
+            throw this.failFromException(err);
+          }
         }
         ran = true;
       }
@@ -616,8 +649,26 @@ export class Simulation<S = unknown> {
       node.instance = this.options.program(node.env);
     } catch (err) {
       // NodeCrashedInIo: it lost power during its own start-up.
-      if (!(err instanceof NodeCrashedInIo) && !this.exitOnDiskError(node, err)) throw err;
+      if (!(err instanceof NodeCrashedInIo) && !this.exitOnDataRefusal(node, err) && !this.exitOnDiskError(node, err))
+        throw err;
     }
+  }
+
+  /**
+   * A node that finds its own data damaged stops (a real one exits with data_corrupt and its
+   * supervisor gives up): if the operator takes it over, its process is gone and no supervisor
+   * restarts it. Checked before exitOnDiskError: a bad-sector read is a disk_io error too, but
+   * restarting on the same disk cannot heal it. Returns false when no operator takes the node.
+   */
+  private exitOnDataRefusal(node: SimNode<S>, err: unknown): boolean {
+    const refusal = dataRefusalOf(err);
+    if (refusal === undefined || this.options.onDataRefusal === undefined) return false;
+    if (!this.options.onDataRefusal(node.id, refusal, err as BaristaError)) return false;
+    this.counts.dataRefusals++;
+    this.logs.record(node.id, 'error', { refusal, err: (err as Error).message }, 'sim: node stops on damaged data');
+    this.hash.u32(0xc000 | node.index).u32(timeMicros(this.now));
+    this.crash(node.id, { processOnly: true });
+    return true;
   }
 
   /**

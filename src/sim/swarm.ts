@@ -8,10 +8,9 @@
 // counted (what the simulator's counters say it actually injected — a class that was "on" but
 // never fired counts zero). Adding a fault class is one entry here.
 //
-// Not in the registry: persistent rot, latent bad sectors and misdirected writes (DiskFaults
-// corruptionProbability, latentSectorErrorProbability, misdirectedWriteProbability) make a correct
-// node refuse to start, which a cluster run cannot heal without an operator (issue 7 item 5); the
-// WAL crash loop (src/storage/wal/wal-crash.test.ts) covers them.
+// Persistent rot, latent bad sectors and misdirected writes make a correct node refuse to start
+// (data_corrupt, or EIO reading a bad sector): the cluster run's simulated operator then wipes the
+// node and rejoins it as a learner (src/node/sim-cluster.ts), as issue 7 item 5 documents.
 //
 // Invariants: a mix is a pure function of the seed; each class draws from its own Rng stream
 // (forked by the class's name), so adding or removing a class leaves the other classes' draws of
@@ -28,6 +27,13 @@ import type { SimulationStats } from './simulation.ts';
 export interface SwarmKnobs {
   network: Partial<NetworkConfig>;
   diskFaults: Partial<DiskFaults>;
+  /**
+   * Persistent damage (the rot classes) for ONE node's disk, which the run draws: a group that
+   * loses the data of a majority of its voters cannot recover without forcing a new cluster
+   * (seed 6 with rot on every disk: two of the KV group's four voters wiped), so, like crashes
+   * (a minority down at once), rot stays within what the cluster tolerates.
+   */
+  rotDisk: Partial<DiskFaults>;
   /** The random nemesis schedule; no kinds = no scheduled faults. */
   nemesis: {
     kinds: NemesisKind[];
@@ -120,7 +126,8 @@ export const faultClasses: readonly FaultClass[] = [
     enable: (k, u) => `weight ${nemesisWeight(k, 'crash', u)}`,
     // Crashes inside I/O, and exits after a disk error (fsync-eio, write-eio, enospc), are counted
     // by their own classes.
-    injected: (c) => c.stats.crashes - c.stats.crashesInIo - c.stats.diskErrorExits,
+    // Stops on damaged data (the rot classes, taken over by the operator) are not crashes either.
+    injected: (c) => c.stats.crashes - c.stats.crashesInIo - c.stats.diskErrorExits - c.stats.dataRefusals,
   },
   {
     name: 'crash-in-io',
@@ -322,6 +329,40 @@ export const faultClasses: readonly FaultClass[] = [
     },
     injected: (c) => c.controlActions,
   },
+  // The three rot classes damage synced data for good (src/sim/disk.ts rotAfterSync), per fsync of
+  // a non-empty file, on one node's disk (SwarmKnobs.rotDisk): 0.001–0.01 gives about 1–10 per
+  // run. A node that then finds the damage stops; the operator wipes it and rejoins it
+  // (src/node/sim-operator.ts), counted as dataRefusals / operatorRejoins in the summary.
+  {
+    name: 'rot',
+    doc: 'a bit of synced data flips for good (on the platter and in the cache)',
+    onProbability: 0.25,
+    enable: (k, u) => {
+      k.rotDisk.corruptionProbability = round(logUniform(0.001, 0.01, u));
+      return `p=${k.rotDisk.corruptionProbability} per fsync, one disk`;
+    },
+    injected: (c) => c.stats.diskFaults.corruptions,
+  },
+  {
+    name: 'latent-sector-error',
+    doc: 'a synced sector goes bad: every read of it fails with EIO until it is rewritten',
+    onProbability: 0.25,
+    enable: (k, u) => {
+      k.rotDisk.latentSectorErrorProbability = round(logUniform(0.001, 0.01, u));
+      return `p=${k.rotDisk.latentSectorErrorProbability} per fsync, one disk`;
+    },
+    injected: (c) => c.stats.diskFaults.latentSectorErrors,
+  },
+  {
+    name: 'misdirected-write',
+    doc: 'a synced write lands sectors away on the platter (seen after the next power loss)',
+    onProbability: 0.25,
+    enable: (k, u) => {
+      k.rotDisk.misdirectedWriteProbability = round(logUniform(0.001, 0.01, u));
+      return `p=${k.rotDisk.misdirectedWriteProbability} per fsync, one disk`;
+    },
+    injected: (c) => c.stats.diskFaults.misdirectedWrites,
+  },
 ];
 
 export const faultClassNames: readonly string[] = faultClasses.map((c) => c.name);
@@ -368,7 +409,11 @@ function quietKnobs(): SwarmKnobs {
       syncErrorProbability: 0,
       writeErrorProbability: 0,
       noSpaceProbability: 0,
+      corruptionProbability: 0,
+      latentSectorErrorProbability: 0,
+      misdirectedWriteProbability: 0,
     },
+    rotDisk: {},
     nemesis: { kinds: [], weights: {}, intervalMs: { min: 200, max: 2_000 } },
     raft: {},
     workload: { control: false, sessions: false },

@@ -122,6 +122,8 @@ export class WalRaftStorage implements RaftLogStorage {
   private readonly mem = new MemoryRaftStorage();
   /** The durable snapshot marker snapshot files were last pruned against ('index/term'). */
   private prunedFor = '';
+  /** The hard state as recovered, then as of each sync that returned: on disk for certain. */
+  private synced: HardState = { term: 0, vote: undefined, commit: 0 };
 
   private constructor(
     private readonly wal: Wal,
@@ -160,6 +162,7 @@ export class WalRaftStorage implements RaftLogStorage {
       const hs = recovery.hardState;
       storage.mem.setHardState({ term: hs.term, vote: hs.vote === '' ? undefined : hs.vote, commit: hs.commit });
     }
+    storage.synced = storage.mem.hardState();
     log.info(
       {
         firstIndex: storage.firstIndex(),
@@ -270,6 +273,7 @@ export class WalRaftStorage implements RaftLogStorage {
   /** Writes everything staged with one WAL fdatasync; returns the proof that it is durable. */
   sync(): SyncMark {
     const mark = this.wal.sync();
+    this.synced = this.mem.hardState();
     const durable = this.wal.durableSnapshotMarker;
     if (durable !== null && `${durable.index}/${durable.term}` !== this.prunedFor) {
       this.snapshots.prune(durable);
@@ -284,6 +288,11 @@ export class WalRaftStorage implements RaftLogStorage {
     this.append(ready.entries);
     if (ready.hardState !== undefined) this.setHardState(ready.hardState);
     return this.sync();
+  }
+
+  /** The hard state a restart must recover at least (RaftPersistence.durableHardState). */
+  durableHardState(): HardState {
+    return this.synced;
   }
 
   close(): void {

@@ -160,6 +160,8 @@ export interface PlantedLogBugs {
   readonly trustPageCache?: boolean;
   /** Recovery drops a torn tail from what it returns but leaves its bytes in the file ('wal-repair-skip-truncate'). */
   readonly keepTornTail?: boolean;
+  /** Recovery reads a segment up to its first unreadable sector, as if the file ended there ('wal-read-error-as-eof'). */
+  readonly readErrorAsEof?: boolean;
 }
 
 /** One record to append: a client type byte (not 0, 1 or 6), an opaque payload, an optional key. */
@@ -350,6 +352,7 @@ export class SegmentedLog<T> {
         payloadBytesMax: options.recordPayloadBytesMax,
         codec: client,
         trustTornTail: bugs.trustTornTail === true,
+        readErrorAsEof: bugs.readErrorAsEof === true,
       },
       (v) => {
         log.indexRecovered(v);

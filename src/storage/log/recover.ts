@@ -19,9 +19,9 @@
 // Memory: one segment's bytes at a time (the client decides what of its records it keeps).
 
 import { diskReadAttemptsMax } from '../../env/disk-io.ts';
-import type { Disk } from '../../env/types.ts';
+import type { Disk, DiskFile } from '../../env/types.ts';
 import { bytesEqual } from '../../lib/bytes.ts';
-import { CorruptionError } from '../../lib/errors.ts';
+import { BaristaError, CorruptionError } from '../../lib/errors.ts';
 import type { CrcStats, FrameCodec } from './frame.ts';
 import {
   parseSegmentFileName,
@@ -64,6 +64,8 @@ export interface RecoverOptions<T> {
   readonly codec: FrameCodec<T>;
   /** Planted bug (the WAL's 'wal-trust-torn-tail', src/lib/mutations.ts). */
   readonly trustTornTail?: boolean;
+  /** Planted bug (the WAL's 'wal-read-error-as-eof'). */
+  readonly readErrorAsEof?: boolean;
   readonly stats?: CrcStats;
 }
 
@@ -110,6 +112,7 @@ function scanStable<T>(
   const read = (): Uint8Array => {
     const file = disk.open(`${dir}/${name}`, { create: false });
     try {
+      if (options.readErrorAsEof === true) return readablePrefix(file);
       return file.read(0, file.size());
     } finally {
       file.close();
@@ -144,6 +147,33 @@ function scanStable<T>(
     bytes = again;
   }
 }
+
+/** PLANTED BUG ('wal-read-error-as-eof'): the bytes before the first read that fails with disk_io. */
+function readablePrefix(file: DiskFile): Uint8Array {
+  const size = file.size();
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  for (let at = 0; at < size; at += PREFIX_READ_BYTES) {
+    try {
+      const part = file.read(at, Math.min(PREFIX_READ_BYTES, size - at));
+      parts.push(part);
+      length += part.length;
+    } catch (e) {
+      if (!(e instanceof BaristaError) || e.code !== 'disk_io') throw e;
+      break;
+    }
+  }
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** The planted bug's read size: one sector of the simulated disk. */
+const PREFIX_READ_BYTES = 512;
 
 /** The segment names in `dir`, ordered by seq and checked for gaps, plus the other names. */
 export function listSegments(

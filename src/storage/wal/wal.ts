@@ -176,6 +176,7 @@ export class Wal {
         trustTornTail: mutations?.has('wal-trust-torn-tail') === true,
         trustPageCache: mutations?.has('wal-trust-page-cache') === true,
         keepTornTail: mutations?.has('wal-repair-skip-truncate') === true,
+        readErrorAsEof: mutations?.has('wal-read-error-as-eof') === true,
       },
       visit: replay.visit,
       scanned: () => replay.finish(),

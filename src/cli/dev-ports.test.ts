@@ -11,6 +11,6 @@ test('ports by protocol name: platform first, then each declared protocol, per n
   assert.deepEqual(portsFor(7000, 2, ['resp', 'zookeeper']), { peer: 7020, admin: 7021, resp: 7022, zookeeper: 7023 });
   const many = Array.from({ length: 9 }, (_, i) => `p${i}`);
   assert.throws(() => portsFor(7000, 0, many), ConfigError);
-  // The registry declares no client protocol yet: a dev node has exactly the platform's two.
-  assert.deepEqual(Object.keys(portsFor(7000, 0)), ['peer', 'admin']);
+  // The registry's protocols follow the platform's two (the coord service's zookeeper port).
+  assert.deepEqual(Object.keys(portsFor(7000, 0)), ['peer', 'admin', 'zookeeper']);
 });

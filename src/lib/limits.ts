@@ -201,6 +201,16 @@ export const limits = {
   /** Heartbeat intervals kept per peer for the phi estimate. */
   membershipPhiWindowIntervalsMax: 100,
 
+  // --- coordination service (src/coord/watches.ts, session-tracker.ts, src/services/coord) ------
+  /** Watches (table, path) one client connection holds; more are refused. */
+  coordConnectionWatchesCountMax: 100_000,
+  /** Watches one node holds over all its connections. */
+  coordNodeWatchesCountMax: 4_000_000,
+  /** Session ids in one follower-to-leader touch batch (the rest wait for the next batch). */
+  coordTouchBatchSessionsMax: 65_536,
+  /** Watch notifications queued on one connection behind an unanswered request; beyond it the connection closes. */
+  coordQueuedNotificationsCountMax: 100_000,
+
   // --- metrics and logs --------------------------------------------------------------------------
   /** Distinct metric series in one registry. */
   metricSeriesMax: 10_000,

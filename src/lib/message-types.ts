@@ -15,6 +15,9 @@ export const MessageType = {
   RaftClientResponse: 0x0203,
   /** Membership change (operator's, forwarded to the leader) or a rejoining node's request. */
   RaftMemberRequest: 0x0204,
+  // 0x03xx: coordination service (src/services/coord)
+  /** A follower's batch of ZooKeeper session touches for the coord group's leader. */
+  CoordTouches: 0x0301,
   // 0x7fxx: test-only traffic (compliance suites, benchmarks)
   TestEcho: 0x7f01,
   TestBulk: 0x7f02,

@@ -4,12 +4,13 @@
 // Membership comes first: it provides the membership view every later service may use.
 // This is the only platform module that imports services (test/boundaries.test.ts).
 
+import { coordService } from '../services/coord/service.ts';
 import { kvService } from '../services/kv/service.ts';
 import { membershipService } from '../services/membership/service.ts';
 import type { AnyServiceDefinition } from './service.ts';
 import type { SimWorkload } from './service.ts';
 
-export const registeredServices: readonly AnyServiceDefinition[] = [membershipService, kvService];
+export const registeredServices: readonly AnyServiceDefinition[] = [membershipService, kvService, coordService];
 
 /** Every service's simulator workloads, by name (names are unique across services). */
 export function registeredWorkloads(

@@ -226,12 +226,9 @@ describe('real ZooKeeper 3.8, standalone', { skip }, () => {
     }
   });
 
-  // TO ENABLE once the ZooKeeper front end is registered (issue 9, zkservice): remove `skip`, and
-  // check the protocol name below against the service's declared protocol (`barista dev` gives each
+  // The protocol name below is the coord service's declared protocol (`barista dev` gives each
   // registered protocol a port per node, by that name, in cluster.json).
-  test('against a Baristas cluster: same scripts, equal observations', {
-    skip: 'the Baristas ZooKeeper front end (src/services/coord) does not exist yet: nothing to connect to',
-  }, async () => {
+  test('against a Baristas cluster: same scripts, equal observations', async () => {
     const reference = standalone();
     const zookeeperProtocol = 'zookeeper';
     const dir = tempDir('baristas-zkcompat-');

@@ -70,7 +70,7 @@ describe('barista dev: a real 3-node cluster', () => {
     }
   });
 
-  test('both Raft groups (metadata and kv) elect a leader; /status and /metrics show each group', async () => {
+  test('every Raft group (metadata, kv, coord) elects a leader; /status and /metrics show each group', async () => {
     type Groups = Record<string, { role: string; term: number; leader: string | null }>;
     let groups: Groups[] = [];
     await until('a leader in every group, agreed by every node', 20_000, async () => {
@@ -79,19 +79,19 @@ describe('barista dev: a real 3-node cluster', () => {
           async (n) => (await getJson<{ groups: Groups }>(n.host, n.ports['admin']!, '/status')).groups,
         ),
       );
-      return ['metadata', 'kv'].every((g) => {
+      return ['metadata', 'kv', 'coord'].every((g) => {
         const leaders = groups.filter((s) => s[g]?.role === 'leader');
         return (
           leaders.length === 1 && groups.every((s) => s[g]?.leader === cluster.nodes[groups.indexOf(leaders[0]!)]!.id)
         );
       });
     });
-    assert.deepEqual(Object.keys(groups[0]!).sort(), ['kv', 'metadata']);
+    assert.deepEqual(Object.keys(groups[0]!).sort(), ['coord', 'kv', 'metadata']);
     const n1 = cluster.nodes[0]!;
     const families = parsePrometheus((await httpGet(n1.host, n1.ports['admin']!, '/metrics')).body);
     const term = families.find((f) => f.name === 'raft_term');
     const labelled = new Set(term?.samples.map((x) => x.labels['group']));
-    assert.deepEqual([...labelled].sort(), ['kv', 'metadata'], 'raft_term per group');
+    assert.deepEqual([...labelled].sort(), ['coord', 'kv', 'metadata'], 'raft_term per group');
   });
 
   test('kill -9 a node: the others mark it dead within the bound; restart: alive again', async () => {

@@ -136,9 +136,9 @@ describe('a follower whose data directory was lost', () => {
     };
     const byGroup = await until('every group promoted it', 30_000, async () => {
       const seen = changesByGroup();
-      return seen.size === 2 && [...seen.values()].every((c) => c.includes('addVoter')) ? seen : undefined;
+      return seen.size === 3 && [...seen.values()].every((c) => c.includes('addVoter')) ? seen : undefined;
     }).catch(() => changesByGroup());
-    assert.deepEqual([...byGroup.keys()].sort(), ['kv', 'metadata']);
+    assert.deepEqual([...byGroup.keys()].sort(), ['coord', 'kv', 'metadata']);
     for (const [group, changes] of byGroup) assert.deepEqual(changes, ['remove', 'addLearner', 'addVoter'], group);
 
     const list = await member('list');

@@ -1,0 +1,399 @@
+// Goal: the ZooKeeper front end over simulated client connections (byte-chunked links, virtual
+// time, the real service code on a 3-node cluster): a session is created through the log and
+// resumed on another node with its password (a wrong one is told "expired"); writes through a
+// follower are answered with their zxid and read back in order on the same session; a watch
+// event reaches the stream before the reply that reflects its change; an abandoned session
+// expires (its ephemeral gone, as seen from another node) while a pinging one does not; a client
+// that has seen a zxid the node has not applied is refused; garbage closes only its connection;
+// the four-letter words answer behind the whitelist.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CreateMode, EventType, OpCode, ZkErr } from '../../coord/codes.ts';
+import type { Env } from '../../env/types.ts';
+import { registeredServices } from '../../node/registry.ts';
+import { NodeServices } from '../../node/services.ts';
+import { defaultRaftTiming } from '../../raft/driver.ts';
+import { Simulation } from '../../sim/simulation.ts';
+import { coordOf } from './service.ts';
+import { SimZkClient } from './sim-client.ts';
+
+const ids = ['n1', 'n2', 'n3'];
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const openAcl = [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }];
+
+function cluster(seed: string, coord: Record<string, unknown> = {}): Simulation<NodeServices> {
+  return new Simulation<NodeServices>({
+    seed,
+    nodes: ids,
+    clientLinks: { chunking: 'random', chunkBytesMax: 7 },
+    program: (env: Env) =>
+      new NodeServices(
+        env,
+        {
+          clusterId: 'sim',
+          peers: ids.filter((p) => p !== env.nodeId),
+          raft: { ...defaultRaftTiming },
+          coord: { tickTimeMs: 200, fourLetterWords: ['ruok', 'srvr'], ...coord },
+        },
+        registeredServices,
+      ),
+  });
+}
+
+function leaderOf(sim: Simulation<NodeServices>): string | undefined {
+  return ids.find((id) => {
+    const node = sim.instance(id);
+    return (
+      node !== undefined &&
+      coordOf(node).backend.runtime.leaderInContact &&
+      node.groups.get('coord')?.status().role === 'leader'
+    );
+  });
+}
+
+function connected(sim: Simulation<NodeServices>, node: string, timeOutMs = 4000): SimZkClient {
+  const c = new SimZkClient(sim, node);
+  c.sendConnect({ timeOutMs });
+  assert.ok(
+    sim.runUntilCondition(() => c.session() !== undefined, 5_000),
+    `connected to ${node}`,
+  );
+  return c;
+}
+
+function answered(sim: Simulation<NodeServices>, c: SimZkClient, xid: number) {
+  assert.ok(
+    sim.runUntilCondition(() => c.reply(xid) !== undefined, 5_000),
+    `reply to ${xid}`,
+  );
+  return c.reply(xid)!;
+}
+
+function ready(
+  seed: string,
+  coord: Record<string, unknown> = {},
+): { sim: Simulation<NodeServices>; leader: string; follower: string } {
+  const sim = cluster(seed, coord);
+  assert.ok(
+    sim.runUntilCondition(() => leaderOf(sim) !== undefined, 10_000),
+    'a coord leader',
+  );
+  const leader = leaderOf(sim)!;
+  return { sim, leader, follower: ids.find((i) => i !== leader)! };
+}
+
+test('sessions: created through the log, resumed on another node by password, refused with the wrong one', () => {
+  const { sim, leader, follower } = ready('zk-sessions');
+  const a = connected(sim, follower, 1000);
+  const s = a.session()!;
+  assert.ok(s.sessionId > 0n);
+  assert.equal(s.timeOutMs, 1000, 'within [2, 20] ticks of 200 ms');
+  const xid = a.send({
+    type: OpCode.create,
+    path: '/e',
+    data: enc.encode('x'),
+    acl: openAcl,
+    flags: CreateMode.ephemeral,
+  });
+  const created = answered(sim, a, xid);
+  assert.equal(created.header.err, ZkErr.ok);
+  assert.ok(created.header.zxid > 0n);
+  a.close();
+
+  const b = new SimZkClient(sim, leader);
+  b.sendConnect({ resume: s, lastZxidSeen: created.header.zxid });
+  assert.ok(sim.runUntilCondition(() => b.session() !== undefined, 5_000));
+  assert.equal(b.session()!.sessionId, s.sessionId, 'the same session on another node');
+  assert.equal(b.session()!.timeOutMs, 1000);
+
+  const wrong = new SimZkClient(sim, leader);
+  wrong.sendConnect({ resume: { ...s, passwd: new Uint8Array(16) } });
+  assert.ok(sim.runUntilCondition(() => wrong.closed !== undefined, 5_000));
+  assert.equal(wrong.session()?.timeOutMs, 0, 'timeOut 0: the client reads it as session expired');
+});
+
+test('per-session FIFO through a follower; a watch event precedes the reply that reflects its change', () => {
+  const { sim, follower } = ready('zk-fifo');
+  const a = connected(sim, follower);
+  const other = connected(sim, ids.find((i) => i !== follower)!);
+  const c1 = a.send({ type: OpCode.create, path: '/f', data: enc.encode('1'), acl: openAcl, flags: 0 });
+  const s1 = a.send({ type: OpCode.setData, path: '/f', data: enc.encode('2'), version: 0 });
+  const g1 = a.send({ type: OpCode.getData, path: '/f', watch: true });
+  const r = answered(sim, a, g1);
+  assert.equal(answered(sim, a, c1).header.err, ZkErr.ok);
+  assert.equal(answered(sim, a, s1).header.err, ZkErr.ok);
+  assert.ok(r.body !== null && r.body.type === OpCode.getData);
+  assert.equal(dec.decode(r.body.data ?? new Uint8Array()), '2', 'the read sees the session earlier writes');
+  assert.ok(r.header.zxid >= a.reply(s1)!.header.zxid, 'zxids never go back for a session');
+
+  // Another session changes /f; a's next read must come after the event in a's stream.
+  const s2 = other.send({ type: OpCode.setData, path: '/f', data: enc.encode('3'), version: -1 });
+  answered(sim, other, s2);
+  const g2 = a.send({ type: OpCode.sync, path: '/f' });
+  const g3 = a.send({ type: OpCode.getData, path: '/f', watch: false });
+  const r3 = answered(sim, a, g3);
+  answered(sim, a, g2);
+  assert.ok(r3.body !== null && r3.body.type === OpCode.getData);
+  assert.equal(dec.decode(r3.body.data ?? new Uint8Array()), '3');
+  const events = a.notifications();
+  assert.equal(events.length, 1, 'one-shot');
+  assert.deepEqual([events[0]!.event.type, events[0]!.event.path], [EventType.nodeDataChanged, '/f']);
+  assert.ok(a.stream.indexOf(events[0]!) < a.indexOfReply(g3), 'the event before the reply that shows the change');
+});
+
+test('an abandoned session expires and its ephemeral goes; a pinging one stays', () => {
+  const { sim, follower, leader } = ready('zk-expiry');
+  const quiet = connected(sim, follower, 800);
+  const busy = connected(sim, follower, 800);
+  const x1 = quiet.send({
+    type: OpCode.create,
+    path: '/quiet',
+    data: new Uint8Array(),
+    acl: openAcl,
+    flags: CreateMode.ephemeral,
+  });
+  const x2 = busy.send({
+    type: OpCode.create,
+    path: '/busy',
+    data: new Uint8Array(),
+    acl: openAcl,
+    flags: CreateMode.ephemeral,
+  });
+  answered(sim, quiet, x1);
+  answered(sim, busy, x2);
+  quiet.conn.reset(); // the client vanished: no closeSession, no more pings
+  const watcher = connected(sim, leader);
+  for (let t = 0; t < 20; t++) {
+    busy.send({ type: OpCode.ping });
+    sim.runFor(200);
+  }
+  const q = watcher.send({ type: OpCode.exists, path: '/quiet', watch: false });
+  const b = watcher.send({ type: OpCode.exists, path: '/busy', watch: false });
+  assert.equal(answered(sim, watcher, q).header.err, ZkErr.noNode, 'expired: its ephemeral is gone');
+  assert.equal(answered(sim, watcher, b).header.err, ZkErr.ok, 'kept alive by pings through a follower');
+  assert.equal(busy.closed, undefined);
+});
+
+test('a client ahead of the node is refused; garbage closes its own connection only; 4lw behind the whitelist', () => {
+  const { sim, leader } = ready('zk-edges');
+  const ahead = new SimZkClient(sim, leader);
+  ahead.sendConnect({ lastZxidSeen: 1_000_000n });
+  assert.ok(sim.runUntilCondition(() => ahead.closed !== undefined, 5_000));
+  assert.equal(ahead.session(), undefined, 'closed without an answer, as ZooKeeper does');
+
+  const good = connected(sim, leader);
+  const junk = new SimZkClient(sim, leader);
+  junk.conn.write(Uint8Array.of(0xff, 0xff, 0xff, 0xf0, 1, 2, 3));
+  assert.ok(
+    sim.runUntilCondition(() => junk.closed !== undefined, 5_000),
+    'a negative frame length closes it',
+  );
+  const p = good.send({ type: OpCode.exists, path: '/', watch: false });
+  assert.equal(answered(sim, good, p).header.err, ZkErr.ok, 'the other connection is unaffected');
+  // A known opcode whose body does not decode: MarshallingError, and the connection goes on.
+  const bad = good.sendRaw(OpCode.create, Uint8Array.of(0, 0, 0, 9, 47));
+  assert.equal(answered(sim, good, bad).header.err, ZkErr.marshallingError);
+  const p2 = good.send({ type: OpCode.exists, path: '/', watch: false });
+  assert.equal(answered(sim, good, p2).header.err, ZkErr.ok);
+  // An opcode ZooKeeper does not serve: Unimplemented with zxid -1, then the close.
+  const unknown = good.sendRaw(999, new Uint8Array(0));
+  const u = answered(sim, good, unknown);
+  assert.deepEqual([u.header.err, u.header.zxid], [ZkErr.unimplemented, -1n]);
+  assert.ok(sim.runUntilCondition(() => good.closed !== undefined, 5_000));
+
+  const ruok = new SimZkClient(sim, leader);
+  ruok.sendFourLetter('ruok');
+  assert.ok(sim.runUntilCondition(() => ruok.closed !== undefined, 5_000));
+  assert.equal(ruok.text, 'imok');
+  const mntr = new SimZkClient(sim, leader);
+  mntr.sendFourLetter('mntr');
+  assert.ok(sim.runUntilCondition(() => mntr.closed !== undefined, 5_000));
+  assert.equal(mntr.text, 'mntr is not executed because it is not in the whitelist.\n');
+});
+
+test('a node cut off from its leader closes its clients and refuses new ones; healed, it serves again', () => {
+  const { sim, follower } = ready('zk-leader-lost', { leaderLostCloseMs: 1000 });
+  const a = connected(sim, follower, 4000);
+  const cut = sim.network.isolate(follower);
+  assert.ok(
+    sim.runUntilCondition(() => a.closed !== undefined, 5_000),
+    'closed within the bound (plus election time)',
+  );
+  const refused = new SimZkClient(sim, follower);
+  refused.sendConnect();
+  assert.ok(sim.runUntilCondition(() => refused.closed !== undefined, 2_000));
+  assert.equal(refused.session(), undefined);
+  cut.heal();
+  assert.ok(
+    sim.runUntilCondition(() => coordOf(sim.instance(follower)!).runtime.leaderInContact, 5_000),
+    'in contact again',
+  );
+  const back = new SimZkClient(sim, follower);
+  back.sendConnect({ resume: a.session()! });
+  assert.ok(sim.runUntilCondition(() => back.session() !== undefined, 5_000));
+  assert.equal(back.session()!.sessionId, a.session()!.sessionId, 'its session outlived the cut (timeout 4 s)');
+});
+
+test('the other opcodes: whoAmI, getEphemerals, getAllChildrenNumber, addWatch, check/removeWatches, setWatches, multiRead, TTL gate', () => {
+  const { sim, leader, follower } = ready('zk-ops', { containerCheckIntervalMs: 500 });
+  const a = connected(sim, follower);
+  const b = connected(sim, leader);
+  const send = (c: SimZkClient, body: Parameters<SimZkClient['send']>[0]) => answered(sim, c, c.send(body));
+  assert.equal(
+    send(a, { type: OpCode.create, path: '/p', data: new Uint8Array(), acl: openAcl, flags: 0 }).header.err,
+    0,
+  );
+  send(a, { type: OpCode.create, path: '/p/e1', data: new Uint8Array(), acl: openAcl, flags: CreateMode.ephemeral });
+  send(a, { type: OpCode.create, path: '/p/e2', data: new Uint8Array(), acl: openAcl, flags: CreateMode.ephemeral });
+  send(a, { type: OpCode.auth, authType: 0, scheme: 'digest', auth: enc.encode('bob:pw') });
+
+  const who = send(a, { type: OpCode.whoAmI });
+  assert.ok(who.body?.type === OpCode.whoAmI);
+  // ZooKeeper's hash-set order (javaHashSetOrder), whatever the order they were added in.
+  const infos = who.body.clientInfo ?? [];
+  assert.deepEqual(infos.map((i) => i.authScheme).sort(), ['digest', 'ip']);
+  assert.equal(infos.find((i) => i.authScheme === 'digest')?.user, 'bob');
+  const eph = send(a, { type: OpCode.getEphemerals, prefixPath: '/p' });
+  assert.ok(eph.body?.type === OpCode.getEphemerals);
+  assert.deepEqual(eph.body.ephemerals, ['/p/e1', '/p/e2']);
+  const count = send(a, { type: OpCode.getAllChildrenNumber, path: '/p' });
+  assert.ok(count.body?.type === OpCode.getAllChildrenNumber);
+  assert.equal(count.body.totalNumber, 2);
+
+  // A recursive watch on /p through b sees a's changes below it; removing it is checked by type.
+  assert.equal(send(b, { type: OpCode.addWatch, path: '/p', mode: 1 }).header.err, 0);
+  assert.equal(send(b, { type: OpCode.checkWatches, path: '/p', watcherType: 2 }).header.err, 0);
+  assert.equal(send(b, { type: OpCode.checkWatches, path: '/p', watcherType: 1 }).header.err, ZkErr.noWatcher);
+  send(a, { type: OpCode.setData, path: '/p/e1', data: enc.encode('z'), version: -1 });
+  assert.ok(sim.runUntilCondition(() => b.notifications().length === 1, 5_000));
+  assert.deepEqual(
+    [b.notifications()[0]!.event.type, b.notifications()[0]!.event.path],
+    [EventType.nodeDataChanged, '/p/e1'],
+  );
+  assert.equal(send(b, { type: OpCode.removeWatches, path: '/p', watcherType: 3 }).header.err, 0);
+  assert.equal(send(b, { type: OpCode.removeWatches, path: '/p', watcherType: 3 }).header.err, ZkErr.noWatcher);
+
+  // setWatches after a "reconnect": the data changed since relativeZxid fires at once, before the reply.
+  const before = send(b, { type: OpCode.exists, path: '/p/e2', watch: false }).header.zxid;
+  send(a, { type: OpCode.setData, path: '/p/e2', data: enc.encode('w'), version: -1 });
+  sim.runFor(100);
+  const sw = b.send({
+    type: OpCode.setWatches,
+    relativeZxid: before,
+    dataWatches: ['/p/e2', '/p/e1'],
+    existWatches: ['/nope'],
+    childWatches: [],
+  });
+  answered(sim, b, sw);
+  const fired = b.notifications().slice(1);
+  assert.deepEqual(
+    fired.map((n) => [n.event.type, n.event.path]),
+    [[EventType.nodeDataChanged, '/p/e2']],
+  );
+  assert.ok(b.stream.indexOf(fired[0]!) < b.indexOfReply(sw));
+
+  const mr = send(a, {
+    type: OpCode.multiRead,
+    ops: [
+      { type: OpCode.getData, path: '/p/e1', watch: false },
+      { type: OpCode.getChildren, path: '/p', watch: false },
+      { type: OpCode.getData, path: '/none', watch: false },
+    ],
+  });
+  assert.ok(mr.body?.type === OpCode.multiRead);
+  assert.deepEqual(
+    mr.body.results.map((r) => r.type),
+    [OpCode.getData, OpCode.getChildren, OpCode.error],
+  );
+
+  const ttl = send(a, {
+    type: OpCode.createTTL,
+    path: '/t',
+    data: new Uint8Array(),
+    acl: openAcl,
+    flags: 5,
+    ttl: 1000n,
+  });
+  assert.equal(ttl.header.err, ZkErr.unimplemented, 'TTL nodes are off unless extendedTypesEnabled');
+
+  // A container goes once its last child does (the leader's cleanup).
+  const container = send(a, {
+    type: OpCode.createContainer,
+    path: '/c',
+    data: new Uint8Array(),
+    acl: openAcl,
+    flags: CreateMode.container,
+  });
+  assert.ok(container.header.err === 0 && container.body?.type === OpCode.createContainer);
+  assert.equal(
+    send(a, { type: OpCode.create, path: '/c/x', data: new Uint8Array(), acl: openAcl, flags: 0 }).header.err,
+    0,
+  );
+  sim.runFor(1000);
+  assert.notEqual(
+    coordOf(sim.instance(leader)!).state.znodes.tree.record('/c'),
+    undefined,
+    'kept while it has a child',
+  );
+  send(a, { type: OpCode.delete, path: '/c/x', version: -1 });
+  assert.ok(
+    sim.runUntilCondition(() => coordOf(sim.instance(leader)!).state.znodes.tree.record('/c') === undefined, 5_000),
+    'the empty container was deleted',
+  );
+});
+
+test('a follower that installs a snapshot disconnects its clients, whose setWatches then fires what they missed', () => {
+  const sim = new Simulation<NodeServices>({
+    seed: 'zk-snapshot',
+    nodes: ids,
+    program: (env: Env) =>
+      new NodeServices(
+        env,
+        {
+          clusterId: 'sim',
+          peers: ids.filter((p) => p !== env.nodeId),
+          raft: { ...defaultRaftTiming, snapshotEveryEntries: 20, snapshotRetainEntries: 2 },
+          coord: { tickTimeMs: 200, leaderLostCloseMs: 600_000 },
+        },
+        registeredServices,
+      ),
+  });
+  assert.ok(sim.runUntilCondition(() => leaderOf(sim) !== undefined, 10_000));
+  const leader = leaderOf(sim)!;
+  const follower = ids.find((i) => i !== leader)!;
+  const w = connected(sim, leader, 8000);
+  answered(sim, w, w.send({ type: OpCode.create, path: '/x', data: enc.encode('0'), acl: openAcl, flags: 0 }));
+  const a = connected(sim, follower, 8000);
+  const g = answered(sim, a, a.send({ type: OpCode.getData, path: '/x', watch: true }));
+  assert.equal(g.header.err, ZkErr.ok);
+  const cut = sim.network.isolate(follower);
+  answered(sim, w, w.send({ type: OpCode.setData, path: '/x', data: enc.encode('1'), version: -1 }));
+  for (let i = 0; i < 60; i++)
+    w.send({ type: OpCode.create, path: `/fill${i}`, data: new Uint8Array(), acl: openAcl, flags: 0 });
+  assert.ok(
+    sim.runUntilCondition(() => w.stream.length >= 63, 10_000),
+    'the fill writes committed',
+  );
+  cut.heal();
+  assert.ok(
+    sim.runUntilCondition(() => a.closed !== undefined, 10_000),
+    'disconnected by the snapshot install',
+  );
+  assert.equal(a.notifications().length, 0, 'no event could fire for the skipped entries');
+  const again = new SimZkClient(sim, follower);
+  again.sendConnect({ resume: a.session()!, lastZxidSeen: g.header.zxid });
+  assert.ok(sim.runUntilCondition(() => again.session() !== undefined, 5_000));
+  const sw = again.send({
+    type: OpCode.setWatches,
+    relativeZxid: g.header.zxid,
+    dataWatches: ['/x'],
+    existWatches: [],
+    childWatches: [],
+  });
+  answered(sim, again, sw);
+  assert.deepEqual(
+    again.notifications().map((n) => [n.event.type, n.event.path]),
+    [[EventType.nodeDataChanged, '/x']],
+  );
+});

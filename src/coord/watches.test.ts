@@ -253,15 +253,23 @@ test('property: the manager agrees with a naive reference model', () => {
       };
       for (const o of ops) {
         if (o.k === 'add') {
-          if (o.mode === 'data') w.addDataWatch(o.watcher, o.path), addRef('d', o.path, o.watcher, 'std');
-          if (o.mode === 'child') w.addChildWatch(o.watcher, o.path), addRef('c', o.path, o.watcher, 'std');
+          if (o.mode === 'data') {
+            w.addDataWatch(o.watcher, o.path);
+            addRef('d', o.path, o.watcher, 'std');
+          }
+          if (o.mode === 'child') {
+            w.addChildWatch(o.watcher, o.path);
+            addRef('c', o.path, o.watcher, 'std');
+          }
           if (o.mode === 'persistent') {
             w.addPersistentWatch(o.watcher, o.path, false);
             addRef('d', o.path, o.watcher, 'persistent');
             addRef('c', o.path, o.watcher, 'persistent');
           }
-          if (o.mode === 'recursive')
-            w.addPersistentWatch(o.watcher, o.path, true), addRef('d', o.path, o.watcher, 'recursive');
+          if (o.mode === 'recursive') {
+            w.addPersistentWatch(o.watcher, o.path, true);
+            addRef('d', o.path, o.watcher, 'recursive');
+          }
         } else if (o.k === 'remove') {
           const tables = o.type === 1 ? ['c'] : o.type === 2 ? ['d'] : ['d', 'c'];
           let removed = false;

@@ -120,15 +120,24 @@ describe('a follower whose data directory was lost', () => {
     assert.equal(promoted.learners.length, 0);
     // The leaders' logs tell the order in each Raft group (metadata and kv, each with its own
     // leader): removed, re-added as a learner, promoted.
-    const byGroup = new Map<string, string[]>();
-    for (const n of cluster.nodes) {
-      if (n.id === victim.id) continue;
-      for (const l of readFileSync(join(n.dataDir, 'node.log'), 'utf8').split('\n')) {
-        if (!l.includes('members: change proposed') || !l.includes(`"nodeId":"${victim.id}"`)) continue;
-        const { group, change } = JSON.parse(l) as { group: string; change: string };
-        byGroup.set(group, [...(byGroup.get(group) ?? []), change]);
+    // Each group promotes on its own (the view above is one group's), so wait, bounded, until
+    // every group's leader has logged its promotion before judging the order.
+    const changesByGroup = (): Map<string, string[]> => {
+      const byGroup = new Map<string, string[]>();
+      for (const n of cluster.nodes) {
+        if (n.id === victim.id) continue;
+        for (const l of readFileSync(join(n.dataDir, 'node.log'), 'utf8').split('\n')) {
+          if (!l.includes('members: change proposed') || !l.includes(`"nodeId":"${victim.id}"`)) continue;
+          const { group, change } = JSON.parse(l) as { group: string; change: string };
+          byGroup.set(group, [...(byGroup.get(group) ?? []), change]);
+        }
       }
-    }
+      return byGroup;
+    };
+    const byGroup = await until('every group promoted it', 30_000, async () => {
+      const seen = changesByGroup();
+      return seen.size === 3 && [...seen.values()].every((c) => c.includes('addVoter')) ? seen : undefined;
+    }).catch(() => changesByGroup());
     assert.deepEqual([...byGroup.keys()].sort(), ['coord', 'kv', 'metadata']);
     for (const [group, changes] of byGroup) assert.deepEqual(changes, ['remove', 'addLearner', 'addVoter'], group);
 

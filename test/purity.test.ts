@@ -4,19 +4,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { sourceFiles } from './source-files.ts';
+import { CORE_DIRS, sourceFiles } from './source-files.ts';
 
 /** Directories whose non-test files must be pure. */
 const PURE_DIRS = [
-  'src/lib',
-  'src/raft',
-  'src/rsm',
-  'src/membership',
-  'src/metadata',
-  'src/sim',
-  'src/metrics',
-  'src/check/models',
-  'src/coord',
+  ...CORE_DIRS,
   // Protocol front ends: codecs and session handlers run in the simulator too.
   'src/wire',
   // Our ZooKeeper client and recipes (its TCP adapter is src/net/zk-tcp.ts).

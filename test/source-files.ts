@@ -18,3 +18,19 @@ export function sourceFiles(dir: string, out: string[] = []): string[] {
   }
   return out;
 }
+
+/**
+ * The cores: pure (test/purity.test.ts) and below every I/O layer, the node and the services
+ * (test/boundaries.test.ts). One list, so a new core is named once.
+ */
+export const CORE_DIRS: readonly string[] = [
+  'src/lib',
+  'src/raft',
+  'src/rsm',
+  'src/membership',
+  'src/metadata',
+  'src/sim',
+  'src/metrics',
+  'src/check/models',
+  'src/coord',
+];

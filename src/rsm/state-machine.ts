@@ -25,6 +25,7 @@
 // (Format 3, because 1 and 2 were the first bytes of the KV-only snapshot this replaced; the owner
 // may pass a translator for them.)
 
+import type { Metrics } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { ByteReader, ByteWriter } from '../lib/bytes.ts';
 import { BaristaError, CorruptionError } from '../lib/errors.ts';
@@ -41,6 +42,16 @@ import { type ApplyContext, type Namespace, NamespaceId } from './namespace.ts';
 import { defaultSessionOptions, type SessionOptions, SessionTable } from './sessions.ts';
 
 export const SNAPSHOT_FORMAT = 3;
+
+/** The onMalformed hook a service passes for its group: counts rsm_malformed_commands_total{group}. */
+export function malformedCounterHook(metrics: Pick<Metrics, 'counter'>, group: string): () => void {
+  const counter = metrics.counter(
+    'rsm_malformed_commands_total',
+    'Log entries the state machine refused as malformed (a typed result on every replica, never a stop)',
+    { group },
+  );
+  return () => counter.inc();
+}
 const SESSIONS_SECTION = 'sessions';
 
 export interface RsmOptions {

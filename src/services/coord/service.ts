@@ -7,6 +7,7 @@
 // (config.ts). Peer messages: CoordTouches (a follower's session touches for the leader).
 
 import type { ClientConnection } from '../../env/types.ts';
+import { malformedCounterHook } from '../../rsm/state-machine.ts';
 import { BaristaError } from '../../lib/errors.ts';
 import { MessageType } from '../../lib/message-types.ts';
 import type { RunningService, ServiceContext, ServiceDefinition, ServiceHost } from '../../node/service.ts';
@@ -43,7 +44,12 @@ export const coordService: ServiceDefinition<CoordConfig, CoordRunning> = {
   raftGroups: [
     {
       group: COORD_GROUP,
-      namespace: { name: ZNODES_NAMESPACE, create: (env) => new CoordStateMachine(env.mutations) },
+      namespace: {
+        name: ZNODES_NAMESPACE,
+        create: (env) => {
+          return new CoordStateMachine(env.mutations, { onMalformed: malformedCounterHook(env.metrics, COORD_GROUP) });
+        },
+      },
     },
   ],
   start: startCoord,

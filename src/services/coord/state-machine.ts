@@ -20,6 +20,7 @@ import { BaristaError } from '../../lib/errors.ts';
 import type { Mutations } from '../../lib/mutations.ts';
 import { NamespaceId } from '../../rsm/namespace.ts';
 import { decodeRsmResult, encodeEnvelope } from '../../rsm/envelope.ts';
+import { defaultSessionOptions } from '../../rsm/sessions.ts';
 import { ReplicatedStateMachine } from '../../rsm/state-machine.ts';
 
 export class CoordStateMachine extends ReplicatedStateMachine {
@@ -29,8 +30,11 @@ export class CoordStateMachine extends ReplicatedStateMachine {
   /** Called after a snapshot replaced the tree (no triggers fired for what it skipped). */
   afterRestore: ((index: number) => void) | undefined;
 
-  constructor(mutations?: Mutations) {
-    super();
+  constructor(mutations?: Mutations, hooks: { readonly onMalformed?: () => void } = {}) {
+    super({
+      sessions: defaultSessionOptions,
+      ...(hooks.onMalformed === undefined ? {} : { onMalformed: hooks.onMalformed }),
+    });
     this.znodes = new CoordNamespace({
       ...defaultCoordOptions,
       ttlEnabled: true,

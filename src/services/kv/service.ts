@@ -6,6 +6,7 @@
 // Raft's safety invariants, replicas converging after healing).
 // Config: the node config's `kv` section.
 
+import { malformedCounterHook } from '../../rsm/state-machine.ts';
 import { z } from 'zod';
 import { defaultKvOptions, KvStateMachine } from '../../metadata/kv.ts';
 import { KvService } from '../../metadata/kv-service.ts';
@@ -36,14 +37,9 @@ export const kvService: ServiceDefinition<KvConfig, KvRunning> = {
       namespace: {
         name: 'kv',
         create: (env) => {
-          const malformed = env.metrics.counter(
-            'rsm_malformed_commands_total',
-            'Log entries the state machine refused as malformed (a typed result on every replica, never a stop)',
-            { group: KV_GROUP },
-          );
           return new KvStateMachine(
             { ...defaultKvOptions, skipSessionDedup: env.mutations.has('kv-skip-session-dedup') },
-            { onMalformed: () => malformed.inc() },
+            { onMalformed: malformedCounterHook(env.metrics, KV_GROUP) },
           );
         },
       },

@@ -127,8 +127,13 @@ describe('coord: node-zookeeper-client against a 3-node barista dev cluster', ()
     );
     await call<void>('delete', (cb) => b.remove('/app/job-0000000000', -1, cb));
     await call<void>('delete', (cb) => b.remove('/app', -1, cb));
-    const gone = await call<zookeeper.Stat | null>('exists', (cb) => a.exists('/app', cb));
-    assert.equal(gone ?? null, null);
+    // Another session on another node sees the delete once its node has applied it (ZooKeeper's
+    // reads are sequentially consistent, not linearizable across sessions): bounded wait.
+    await until(
+      'a sees /app gone',
+      5_000,
+      async () => (await call<unknown>('exists', (cb) => a.exists('/app', cb))) == null,
+    );
   });
 
   test('a data watch fires once, as NODE_DATA_CHANGED, before the reply to the write seen', async () => {

@@ -16,12 +16,16 @@ import { bumpIncarnation, decodeIncarnation, encodeIncarnation } from './driver.
 // With 0x02: '2' (0x32) reads as '0' (0x30), '3' as '1'.
 const flaky = (inner: Disk, flips: number, mask = 0x02): Disk => flakyReads(inner, flips, (b) => b ^ mask);
 
-function env(disk: Disk, mutations: Mutation[] = []): Env {
+/**
+ * A test Env. Its wall clock reads `wallMs` (0 by default: the epoch, as on a machine whose clock
+ * was never set), so a first life, which has no file and takes the wall clock in seconds, is 1.
+ */
+function env(disk: Disk, mutations: Mutation[] = [], wallMs = 0): Env {
   const logs = new SimLogSink(() => 0, 100);
   return {
     disk,
     mutations: mutationsFrom(mutations),
-    clock: { monotonicMs: () => 0, wallMs: () => 1_767_225_600_000 },
+    clock: { monotonicMs: () => 0, wallMs: () => wallMs },
     log: logs.logger('n1'),
   } as unknown as Env;
 }
@@ -55,28 +59,34 @@ test('the planted bug membership-incarnation-unverified believes two agreeing fl
 test('an incarnation file damaged for every read (or without a checksum) falls back above every earlier incarnation', () => {
   const store = new SimDiskStore(new SeededRng('inc-rot'));
   for (let n = 1; n <= 3; n++) assert.equal(bumpIncarnation(env(store.view())), n);
-  const wallSeconds = 1_767_225_600;
-  assert.equal(bumpIncarnation(env(flaky(store.view(), 1_000))), wallSeconds + 1, 'every read says 1: unverifiable');
+  const wallMs = 1_767_225_600_000;
+  assert.equal(bumpIncarnation(env(flaky(store.view(), 1_000), [], wallMs)), wallMs, 'every read says 1: unverifiable');
   const disk = store.view();
   const f = disk.open('membership/incarnation', { create: false });
   f.truncate(0);
   f.append(new TextEncoder().encode('7')); // the pre-checksum format
   f.sync();
   f.close();
-  assert.equal(bumpIncarnation(env(disk)), wallSeconds + 1);
-  assert.equal(bumpIncarnation(env(store.view())), wallSeconds + 2);
+  assert.equal(bumpIncarnation(env(disk, [], wallMs + 5_000)), wallMs + 5_000);
+  assert.equal(bumpIncarnation(env(store.view(), [], wallMs + 5_000)), wallMs + 5_001, 'a clock that did not move: +1');
 });
 
-test('after a wipe, a rejoining node starts above every incarnation of its earlier lives', () => {
-  // Swarm seeds 5 and 7 with the rot classes: the operator wiped a node that refused its rotten
-  // WAL and it rejoined with incarnation 1, a number its first life had used.
+test('a wiped data directory, rejoining or bootstrapping, starts above every incarnation of its earlier lives', () => {
+  // Swarm seeds 5 and 7 (the operator wiped a node that refused its rotten WAL; it rejoined) and
+  // seed 572 (wiped while its cluster was still being created, it started as a new member): each
+  // came back with incarnation 1, a number its first life had used. Lives follow the wall clock,
+  // so the life after a wipe is above every earlier one however many restarts came first.
   const store = new SimDiskStore(new SeededRng('inc-wipe'));
-  for (let n = 1; n <= 3; n++) assert.equal(bumpIncarnation(env(store.view())), n);
+  const t0 = 1_767_225_600_000;
+  let last = 0;
+  for (let life = 0; life < 50; life++) {
+    const next = bumpIncarnation(env(store.view(), [], t0 + life * 20)); // 50 restarts within a second
+    assert.ok(next > last, `life ${life}: ${next} > ${last}`);
+    last = next;
+  }
   store.wipe();
-  assert.equal(bumpIncarnation(env(store.view()), { dataWiped: true }), 1_767_225_600 + 1);
-  assert.equal(bumpIncarnation(env(store.view()), { dataWiped: true }), 1_767_225_600 + 2, 'the file is read again');
-  store.wipe();
-  assert.equal(bumpIncarnation(env(store.view())), 1, 'without dataWiped an empty directory is a first life');
+  const afterWipe = bumpIncarnation(env(store.view(), [], t0 + 1_000)); // the operator, a second later
+  assert.ok(afterWipe > last, `after the wipe ${afterWipe} > ${last}`);
 });
 
 test('the incarnation encoding round-trips and rejects any single flipped bit', () => {

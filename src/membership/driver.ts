@@ -9,11 +9,8 @@
 // before the new value is used. The checksum is why a read is believed: swarm seed 344 saw two
 // consecutive reads of "3" both flipped to "1" (one-byte file, same bit), so "two reads agree"
 // handed out incarnation 2 again. A read that does not verify is read again; if none verifies
-// (torn, rotten, or a pre-checksum file) the wall clock in seconds stands in. So it does when the
-// file is missing because the data directory was wiped (a rejoin, `dataWiped`): the file's absence
-// then says nothing about earlier lives, and restarting at 1 made a rejoined node repeat
-// incarnations its first life had used (swarm seeds 5 and 7 with the rot classes: the leader's
-// forwarded-request dedup is keyed by (sender incarnation, request id)).
+// (torn, rotten, or a pre-checksum file) the wall clock stands in, as it does when there is no
+// file at all (bumpIncarnation).
 
 import { diskReadAttemptsMax, mkdirpDurable, readWholeFile, writeFileAtomic } from '../env/disk-io.ts';
 import type { Env, Gauge } from '../env/types.ts';
@@ -67,30 +64,28 @@ function readIncarnation(env: Env): { previous: number | undefined; text: string
 }
 
 /**
- * The next incarnation, durable before it is returned. `dataWiped`: this start rejoins after the
- * data directory was wiped, so a missing file does not mean a first life.
+ * The next incarnation, durable before it is returned: max(last + 1, wall clock in ms). The file
+ * gives `last`; without a readable one (a first life, a wiped data directory, a file torn or rotten
+ * for every read) nothing on this disk says what earlier lives used, and the wall clock stands in.
+ * Following the wall clock on every start keeps a life after a wipe above every earlier life
+ * (each started at an earlier wall time) however many restarts came before; only a clock stepped
+ * back across the wipe could repeat one. Counting lives from 1 made a node wiped while its
+ * cluster was still being created repeat its first life's 1 (swarm seed 572) and a wiped node that
+ * rejoined repeat its earlier ones (seeds 5 and 7); the leader's forwarded-request dedup is keyed
+ * by (sender incarnation, request id).
  */
-export function bumpIncarnation(env: Env, options: { readonly dataWiped?: boolean } = {}): number {
+export function bumpIncarnation(env: Env): number {
   const disk = env.disk;
   // Durable directory creation: the simulator found restarts reusing incarnation 1 when only the
   // file, not the directory entry holding it, had been synced.
   mkdirpDurable(disk, INCARNATION_DIR);
-  let previous = 0;
-  if (!disk.exists(INCARNATION_FILE) && options.dataWiped === true) {
-    previous = Math.floor(env.clock.wallMs() / 1000);
-    env.log.warn({ previous }, 'membership: no incarnation file after a wipe; the wall clock stands in');
-  } else if (disk.exists(INCARNATION_FILE)) {
+  let last = 0;
+  if (disk.exists(INCARNATION_FILE)) {
     const read = readIncarnation(env);
-    if (read.previous !== undefined) {
-      previous = read.previous;
-    } else {
-      // Torn, rotten or foreign, seen so by every read: wall-clock seconds are still above any
-      // incarnation we handed out (unless the clock went far back), which beats refusing to start.
-      previous = Math.floor(env.clock.wallMs() / 1000);
-      env.log.warn({ text: read.text, previous }, 'membership: unreadable incarnation file');
-    }
+    if (read.previous !== undefined) last = read.previous;
+    else env.log.warn({ text: read.text }, 'membership: unreadable incarnation file; the wall clock stands in');
   }
-  const next = previous + 1;
+  const next = Math.max(last + 1, Math.floor(env.clock.wallMs()));
   // Durable before it is returned (and so before anything is sent): a write, sync or rename error
   // throws here and the node does not start with an incarnation a later life could repeat.
   writeFileAtomic(disk, INCARNATION_FILE, [new TextEncoder().encode(encodeIncarnation(next))]);

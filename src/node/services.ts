@@ -182,8 +182,7 @@ export class NodeServices {
     if (this.start.kind !== 'restart')
       env.log.warn({ start: this.start.kind, state: this.start.identity.state }, 'node: identity decided');
     try {
-      // A rejoin found the data directory empty: its old lives' incarnations are unknown.
-      this.incarnation = bumpIncarnation(env, { dataWiped: this.start.kind === 'rejoin' });
+      this.incarnation = bumpIncarnation(env);
       for (const def of definitions) {
         const running = def.start(this.context(def, configs.get(def.name)));
         this.services.set(def.name, running);

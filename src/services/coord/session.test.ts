@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CreateMode, EventType, OpCode, ZkErr } from '../../coord/codes.ts';
 import type { Env } from '../../env/types.ts';
+import { limits } from '../../lib/limits.ts';
 import { registeredServices } from '../../node/registry.ts';
 import { NodeServices } from '../../node/services.ts';
 import { defaultRaftTiming } from '../../raft/driver.ts';
@@ -396,4 +397,32 @@ test('a follower that installs a snapshot disconnects its clients, whose setWatc
     again.notifications().map((n) => [n.event.type, n.event.path]),
     [[EventType.nodeDataChanged, '/x']],
   );
+});
+
+test("the tree's bounds are answered at the door (BadArguments, AuthFailed), and the connection keeps serving", () => {
+  const { sim, follower } = ready('zk-bounds');
+  const a = connected(sim, follower);
+  const send = (body: Parameters<SimZkClient['send']>[0]) => answered(sim, a, a.send(body));
+  const manyChecks = Array.from({ length: limits.coordMultiOpsMax + 1 }, () => ({
+    type: OpCode.check,
+    path: '/',
+    version: -1,
+  }));
+  assert.equal(send({ type: OpCode.multi, ops: manyChecks } as never).header.err, ZkErr.badArguments);
+  const bigAcl = Array.from({ length: limits.coordAclEntriesMax + 1 }, (_, i) => ({
+    perms: 31,
+    id: { scheme: 'digest', id: `u${i}:x` },
+  }));
+  const create = (path: string, acl: typeof openAcl) =>
+    send({ type: OpCode.create, path, data: new Uint8Array(), acl, flags: 0 }).header.err;
+  assert.equal(create('/big-acl', bigAcl), ZkErr.badArguments);
+  // addauth past the identities a write may carry: the extra ones are refused (AuthFailed), so
+  // the connection keeps the ip identity plus bound − 2 digests (a place stays for `super`).
+  for (let i = 0; i < limits.coordIdentityEntriesMax + 2; i++)
+    send({ type: OpCode.auth, authType: 0, scheme: 'digest', auth: enc.encode(`u${i}:pw`) });
+  const who = send({ type: OpCode.whoAmI });
+  assert.ok(who.body?.type === OpCode.whoAmI);
+  const digests = (who.body.clientInfo ?? []).filter((i) => i.authScheme === 'digest').length;
+  assert.equal(digests, limits.coordIdentityEntriesMax - 2);
+  assert.equal(create('/after', openAcl), ZkErr.ok, 'writes still go through');
 });

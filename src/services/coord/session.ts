@@ -34,6 +34,7 @@ import { digestId } from '../../coord/sha1.ts';
 import type { OpResult, WriteOp, ZnodeTree } from '../../coord/tree.ts';
 import type { WatchEvent } from '../../coord/watches.ts';
 import type { ClientCloseReason, ClientConnection, Counter, Env } from '../../env/types.ts';
+import { bytesEqual } from '../../lib/bytes.ts';
 import type { BaristaError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
 import type { Reply } from '../../wire/pipeline.ts';
@@ -228,7 +229,7 @@ export class ZkSession implements WatchTarget {
     }
     const id = c.sessionId <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(c.sessionId) : -1;
     const session = b.tree().sessions.get(id);
-    if (session === undefined || !equalBytes(session.passwd, c.passwd)) {
+    if (session === undefined || !bytesEqual(session.passwd, c.passwd)) {
       b.counters.connectsRefused('session_expired').inc();
       answer(0, 0, zeroPasswd, true);
       return;
@@ -309,8 +310,15 @@ export class ZkSession implements WatchTarget {
     };
   }
 
-  /** A single write op as the tree takes it, or a ZooKeeper error to answer without proposing. */
+  /**
+   * A single write op as the tree takes it, or a ZooKeeper error to answer without proposing. The
+   * tree's bounds (ACL entries here, ops per multi in multi()) are checked at the door: past one,
+   * the command would be refused as malformed on every replica after a trip through the log, and
+   * the client would only see its connection close. ZooKeeper has no such bounds: BadArguments.
+   */
   private writeOp(op: number, body: ZkBody): WriteOp | number {
+    if ((body.t === 'create' || body.t === 'setACL') && body.acl.length > limits.coordAclEntriesMax)
+      return ZkErr.badArguments;
     switch (body.t) {
       case 'create': {
         const ttlMode =
@@ -365,6 +373,10 @@ export class ZkSession implements WatchTarget {
       this.order.afterEarlier(entry, () => this.answer(entry, xid, OpCode.multi, b.appliedIndex(), ZkErr.badArguments));
       return;
     }
+    if (body.ops.length > limits.coordMultiOpsMax) {
+      this.order.afterEarlier(entry, () => this.answer(entry, xid, OpCode.multi, b.appliedIndex(), ZkErr.badArguments));
+      return;
+    }
     const ops: WriteOp[] = [];
     for (const o of body.ops) {
       const w = this.writeOp(o.op, o.body);
@@ -396,8 +408,13 @@ export class ZkSession implements WatchTarget {
       if (body.t !== 'auth') return this.answer(entry, xid, OpCode.auth, 0, ZkErr.badArguments);
       if (body.scheme === 'digest') {
         const id = digestId(new TextDecoder().decode(body.auth));
-        if (!this.identities.some((i) => i.scheme === 'digest' && i.id === id))
+        if (!this.identities.some((i) => i.scheme === 'digest' && i.id === id)) {
+          // Every write carries the identities, and the tree refuses more than this bound (with a
+          // spare place for `super`): past it, refuse the addauth rather than every later write.
+          if (this.identities.length >= limits.coordIdentityEntriesMax - 1)
+            return this.answer(entry, xid, OpCode.auth, 0, ZkErr.authFailed);
           this.identities.push({ scheme: 'digest', id });
+        }
         if (
           b.config.superDigest !== undefined &&
           id === b.config.superDigest &&
@@ -589,10 +606,4 @@ export function javaHashSetOrder(ids: readonly Id[]): Id[] {
     .map((id, at) => ({ id, at, b: bucket(id) }))
     .sort((x, y) => x.b - y.b || x.at - y.at)
     .map((x) => x.id);
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -3,6 +3,7 @@
 // come from --endpoint HOST:ADMINPORT flags, or from <data-dir>/cluster.json written by `barista dev`.
 
 import Table from 'cli-table3';
+import { parseEndpoint } from '../lib/endpoint.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { readClusterFile } from './cluster-file.ts';
 import { colours as pc, httpGet, tableStyle } from './common.ts';
@@ -88,18 +89,11 @@ export interface StatusOptions {
   readonly json: boolean;
 }
 
-export function parseEndpoint(text: string): { host: string; port: number } {
-  const m = /^(.+):(\d{1,5})$/.exec(text);
-  const port = m ? Number(m[2]) : Number.NaN;
-  if (!m || port < 1 || port > 65535) throw new ConfigError('--endpoint', `expected HOST:PORT, got "${text}"`);
-  return { host: m[1]!, port };
-}
-
 export function resolveAdminEndpoints(o: {
   endpoints: string[];
   dataDir: string;
 }): Array<{ host: string; port: number }> {
-  if (o.endpoints.length > 0) return o.endpoints.map(parseEndpoint);
+  if (o.endpoints.length > 0) return o.endpoints.map((e) => parseEndpoint(e, '--endpoint'));
   const cluster = readClusterFile(o.dataDir);
   if (cluster === undefined) {
     throw new ConfigError(

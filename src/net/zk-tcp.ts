@@ -4,12 +4,21 @@
 
 import { connect as netConnect } from 'node:net';
 import { realClock, realTimers } from '../env/real-time.ts';
-import { ZkClient, type ZkByteStream, type ZkClientIo, type ZkClientOptions } from '../zkclient/client.ts';
+import { parseEndpoint } from '../lib/endpoint.ts';
+import {
+  parseConnectString,
+  ZkClient,
+  type ZkByteStream,
+  type ZkClientIo,
+  type ZkClientOptions,
+} from '../zkclient/client.ts';
 
-/** 'host:port' ('[v6]:port') -> a TCP stream; connect errors arrive as onClose('error: ...'). */
+/**
+ * 'host:port' ('[v6]:port', checked by connectZk before the client is built) -> a TCP
+ * stream; connect errors arrive as onClose('error: ...').
+ */
 export function tcpStream(endpoint: string): ZkByteStream {
-  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(endpoint);
-  const socket = netConnect({ host: m?.[1] ?? endpoint, port: m ? Number(m[2]) : 2181 });
+  const socket = netConnect(parseEndpoint(endpoint, 'connectString'));
   socket.setNoDelay(true);
   let closeReason = 'remote';
   socket.on('error', (e: NodeJS.ErrnoException) => {
@@ -39,5 +48,8 @@ export const tcpIo: ZkClientIo = { clock: realClock, timers: realTimers, connect
 
 /** A client over TCP with the process's clock and timers. */
 export function connectZk(options: Omit<ZkClientOptions, 'io'>): ZkClient {
+  // Each endpoint checked now (a ConfigError to the caller), not by a socket call that would
+  // throw inside the client's reconnect timer (`barista zk --server h:99999` crashed).
+  for (const e of parseConnectString(options.connectString)) parseEndpoint(e, 'connectString');
   return new ZkClient({ ...options, io: tcpIo });
 }

@@ -92,7 +92,14 @@ export class SequentialQueue {
     if (i === 0) return true;
     const predecessor = join(this.dir, queue[i - 1]!);
     const { watcher, event } = nextEvent();
-    if ((await this.client.exists(predecessor, watcher)) === null) return false;
+    // getData, not exists: on NoNode it leaves no watch behind (an exists watch on a sequential
+    // name, never created again, would stay registered and be re-sent on every reconnect).
+    try {
+      await this.client.getData(predecessor, watcher);
+    } catch (e) {
+      if (isZkError(e, ZkErr.noNode)) return false;
+      throw e;
+    }
     this.watching = predecessor;
     const e = await event;
     this.watching = null;

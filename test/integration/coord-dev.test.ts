@@ -107,7 +107,7 @@ describe('coord: node-zookeeper-client against a 3-node barista dev cluster', ()
     const stat = await call<zookeeper.Stat>('setData', (cb) => a.setData('/app', Buffer.from('v2'), 0, cb));
     assert.equal(stat.version, 1);
     // b sees a's write once it syncs; per-session FIFO on b itself is exercised below.
-    await until('b reads v2', 5_000, async () => {
+    await until('b reads v2', deadlineMs, async () => {
       const [d] = await call<[Buffer, zookeeper.Stat]>('getData b', (cb) =>
         b.getData('/app', (e, d2, s) => cb(e, [d2, s])),
       );
@@ -123,7 +123,7 @@ describe('coord: node-zookeeper-client against a 3-node barista dev cluster', ()
     assert.equal(exists ?? null, null);
     await assert.rejects(
       call('create existing', (cb) => a.create('/app', cb)),
-      (e: unknown) => String(e).includes('NODE_EXISTS'),
+      (e: unknown) => e instanceof zookeeper.Exception && e.getCode() === zookeeper.Exception.NODE_EXISTS,
     );
     await call<void>('delete', (cb) => b.remove('/app/job-0000000000', -1, cb));
     await call<void>('delete', (cb) => b.remove('/app', -1, cb));
@@ -131,7 +131,7 @@ describe('coord: node-zookeeper-client against a 3-node barista dev cluster', ()
     // reads are sequentially consistent, not linearizable across sessions): bounded wait.
     await until(
       'a sees /app gone',
-      5_000,
+      deadlineMs,
       async () => (await call<unknown>('exists', (cb) => a.exists('/app', cb))) == null,
     );
   });
@@ -141,7 +141,11 @@ describe('coord: node-zookeeper-client against a 3-node barista dev cluster', ()
     const b = await connected(zkAddress(2));
     clients.push(a, b);
     await call<string>('create', (cb) => a.create('/w', Buffer.from('0'), cb));
-    await until('b sees /w', 5_000, async () => (await call<unknown>('exists', (cb) => b.exists('/w', cb))) != null);
+    await until(
+      'b sees /w',
+      deadlineMs,
+      async () => (await call<unknown>('exists', (cb) => b.exists('/w', cb))) != null,
+    );
     const events: zookeeper.Event[] = [];
     await call<unknown>('getData with watch', (cb) =>
       b.getData(
@@ -151,12 +155,18 @@ describe('coord: node-zookeeper-client against a 3-node barista dev cluster', ()
       ),
     );
     await call<unknown>('setData', (cb) => a.setData('/w', Buffer.from('1'), cb));
-    await until('the watch fired', 5_000, () => events.length > 0);
+    await until('the watch fired', deadlineMs, () => events.length > 0);
     assert.equal(events[0]!.getType(), zookeeper.Event.NODE_DATA_CHANGED);
     assert.equal(events[0]!.getPath(), '/w');
     await call<unknown>('setData', (cb) => a.setData('/w', Buffer.from('2'), cb));
-    const [d] = await call<[Buffer, zookeeper.Stat]>('getData', (cb) => b.getData('/w', (e, d2, s) => cb(e, [d2, s])));
-    assert.ok(['1', '2'].includes(d.toString()));
+    // Once b reads '2' its node has applied the second change (and any event for it is sent
+    // before that reply, per session order): only then does one event prove the watch one-shot.
+    await until('b reads 2', deadlineMs, async () => {
+      const [d] = await call<[Buffer, zookeeper.Stat]>('getData', (cb) =>
+        b.getData('/w', (e, d2, s) => cb(e, [d2, s])),
+      );
+      return d.toString() === '2';
+    });
     assert.equal(events.length, 1, 'one-shot');
   });
 
@@ -170,7 +180,7 @@ describe('coord: node-zookeeper-client against a 3-node barista dev cluster', ()
     assert.equal(results.length, 3);
     await assert.rejects(
       call('failing multi', (cb) => a.transaction().create('/m/2').check('/m', 7).commit(cb)),
-      (e: unknown) => String(e).includes('BAD_VERSION'),
+      (e: unknown) => e instanceof zookeeper.Exception && e.getCode() === zookeeper.Exception.BAD_VERSION,
     );
     const kids = await call<string[]>('getChildren', (cb) => a.getChildren('/m', cb));
     assert.deepEqual(kids, ['1'], 'the failed multi left nothing behind');
@@ -186,29 +196,29 @@ describe('coord: node-zookeeper-client against a 3-node barista dev cluster', ()
     assert.equal(data.toString(), 's');
     await until(
       'b sees /private',
-      5_000,
+      deadlineMs,
       async () => (await call<unknown>('exists', (cb) => b.exists('/private', cb))) != null,
     );
     await assert.rejects(
       call('stranger reads', (cb) => b.getData('/private', cb)),
-      (e: unknown) => String(e).includes('NO_AUTH'),
+      (e: unknown) => e instanceof zookeeper.Exception && e.getCode() === zookeeper.Exception.NO_AUTH,
     );
   });
 
   test('an ephemeral is gone, seen from another node, once its session closes', async () => {
     const a = await connected(zkAddress(1));
     const b = await connected(zkAddress(0));
-    clients.push(b);
+    clients.push(a, b); // closing twice is harmless; a failure before a.close() must not leak it
     await call<string>('create ephemeral', (cb) =>
       a.create('/eph', Buffer.from('x'), zookeeper.CreateMode.EPHEMERAL, cb),
     );
     await until(
       'b sees /eph',
-      5_000,
+      deadlineMs,
       async () => (await call<unknown>('exists', (cb) => b.exists('/eph', cb))) != null,
     );
     a.close();
-    await until('b no longer sees /eph', 10_000, async () => {
+    await until('b no longer sees /eph', 2 * deadlineMs, async () => {
       const s = await call<unknown>('exists', (cb) => b.exists('/eph', cb));
       return s == null;
     });
@@ -229,7 +239,7 @@ describe('coord: node-zookeeper-client against a 3-node barista dev cluster', ()
     await call<string>('create watched', (cb) => b.create('/watched', Buffer.from('0'), cb));
     await until(
       'a sees /watched',
-      5_000,
+      deadlineMs,
       async () => (await call<unknown>('exists', (cb) => a.exists('/watched', cb))) != null,
     );
     const events: zookeeper.Event[] = [];

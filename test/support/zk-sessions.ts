@@ -309,6 +309,8 @@ export async function nodeClientScript(connectString: string, root: string): Pro
     const alice = [new ACL(Permission.ALL, new Id('digest', digestId('alice', 'secret')))];
     await step('A', `create ${R}/sec with digest ACL`, (c) => call((cb) => c.create(`${R}/sec`, data('s'), alice, cb)));
     await step('A', `getData ${R}/sec`, (c) => call((cb) => c.getData(`${R}/sec`, (e, d) => cb(e, d))));
+    // B's own write, answered after A's create was, makes B's server have applied that create.
+    await step('B', `create ${R}/b-seen`, (c) => call((cb) => c.create(`${R}/b-seen`, cb)));
     await step('B', `getACL ${R}/sec`, (c) => call((cb) => c.getACL(`${R}/sec`, (e, acl, s) => cb(e, [acl, s]))));
     await step('B', 'addAuthInfo digest alice:secret', async (c) => {
       c.addAuthInfo('digest', data('alice:secret'));

@@ -202,6 +202,11 @@ export const limits = {
   membershipPhiWindowIntervalsMax: 100,
 
   // --- coordination service (src/coord/watches.ts, session-tracker.ts, src/services/coord) ------
+  /**
+   * Container/TTL deletions the coord leader has proposed and not yet seen answered; a cleanup pass
+   * proposes at most this many (ZooKeeper's ContainerManager rate-limits with maxPerMinute too).
+   */
+  coordCleanupInflightCountMax: 1_000,
   /** Watches (table, path) one client connection holds; more are refused. */
   coordConnectionWatchesCountMax: 100_000,
   /** Watches one node holds over all its connections. */

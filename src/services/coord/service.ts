@@ -7,6 +7,7 @@
 // (config.ts). Peer messages: CoordTouches (a follower's session touches for the leader).
 
 import type { ClientConnection } from '../../env/types.ts';
+import { limits } from '../../lib/limits.ts';
 import { malformedCounterHook } from '../../rsm/state-machine.ts';
 import { BaristaError } from '../../lib/errors.ts';
 import { MessageType } from '../../lib/message-types.ts';
@@ -91,11 +92,20 @@ function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {
   state.znodes.observe((index, triggers) => runtime.onApplied(index, triggers));
   state.afterApply = (index) => runtime.waiters.advance(index);
   state.afterRestore = (index) => runtime.onRestored(index);
+  // Cleanup deletions in flight, by path: a pass skips them (no second proposal while the first is
+  // pending) and proposes at most up to the bound; each is conditional at apply, so a stale or lost
+  // one is harmless and the next pass proposes it again.
+  const cleaning = new Set<string>();
   runtime.cleanup = (nowMs) => {
     const { containers, expiredTtls } = tree().cleanupCandidates(nowMs);
     const header = { timeMs: nowMs, sessionId: 0, identities: [] };
-    for (const path of containers) submit({ type: 'deleteContainer', header, path }, () => {});
-    for (const path of expiredTtls) submit({ type: 'deleteExpiredTtl', header, path }, () => {});
+    const propose = (type: 'deleteContainer' | 'deleteExpiredTtl', path: string): void => {
+      if (cleaning.has(path) || cleaning.size >= limits.coordCleanupInflightCountMax) return;
+      cleaning.add(path);
+      submit({ type, header, path }, () => cleaning.delete(path));
+    };
+    for (const path of containers) propose('deleteContainer', path);
+    for (const path of expiredTtls) propose('deleteExpiredTtl', path);
   };
   ctx.router.register([MessageType.CoordTouches], (m) => runtime.onPeerMessage(m));
 

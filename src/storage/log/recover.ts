@@ -54,7 +54,7 @@ export interface TailRepair {
   readonly segment: string;
   readonly offset: number;
   readonly bytesDiscarded: number;
-  readonly kind: 'zero-fill' | 'torn' | 'unmarked';
+  readonly kind: 'torn' | 'unmarked';
   readonly reason: string;
 }
 

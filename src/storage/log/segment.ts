@@ -111,7 +111,7 @@ export const HEAD_ZERO_PIECE_BYTES_MIN = 1;
 export type SegmentTail =
   | { readonly kind: 'clean' }
   /** Cut at `offset` (the end of the last intact batch): the rest was never (fully) synced. */
-  | { readonly kind: 'zero-fill' | 'torn' | 'unmarked'; readonly offset: number; readonly reason: string }
+  | { readonly kind: 'torn' | 'unmarked'; readonly offset: number; readonly reason: string }
   /** A defect that truncation may not fix. */
   | { readonly kind: 'corrupt'; readonly offset: number; readonly reason: string };
 
@@ -298,9 +298,6 @@ function classifyFinalBatch<T>(
       finalSync = { offset: o, end: o + r.bytes, zeroPieces: r.record.zeroPieces ?? [] };
     }
   }
-  let allZero = true;
-  for (let i = batchEnd; i < bytes.byteLength && allZero; i++) allZero = bytes[i] === 0;
-  if (allZero) return { kind: 'zero-fill', offset: batchEnd, reason: 'zero-filled tail' };
   if (finalSync === undefined) {
     // No SYNC of this batch verifies. A complete SYNC-typed record at the defect whose CRC fails
     // and whose end mark landed is a synced SYNC that rotted (a torn SYNC lacks its last sector,

@@ -48,7 +48,7 @@ export class GroupInvariants {
   /** The driver last seen per `node/group`: a new one is a new process, checked against the old one's synced state. */
   private readonly lastDriver = new Map<string, RaftDriver>();
   /** Per leader driver: the commit index and voters seen at the last check. */
-  private readonly checkedCommit = new WeakMap<RaftDriver, { commit: number; voters: string }>();
+  private readonly checkedCommit = new WeakMap<RaftDriver, { commit: number; voters: readonly NodeId[] }>();
 
   /** Forgets `node`'s earlier lives: the operator wiped its data (it rejoins as a new member). */
   forgetNode(node: NodeId): void {
@@ -84,14 +84,15 @@ export class GroupInvariants {
       const node = sim.instance(id);
       if (node === undefined) continue;
       for (const { group, driver } of node.groups.all()) {
-        const lost = this.durabilityLost(id, group, driver);
-        if (lost !== undefined) return lost;
         const live = drivers.get(group) ?? [];
         live.push({ id, driver });
         drivers.set(group, live);
         const checker = this.checker(group);
         if (driver.observer === undefined) {
-          // A new instance (start or restart) begins at the index its snapshot restored.
+          // A new instance (start or restart): judged once against its previous life, then it
+          // begins at the index its snapshot restored.
+          const lost = this.durabilityLost(id, group, driver);
+          if (lost !== undefined) return lost;
           checker.recordRestored(id, driver.appliedIndex);
           driver.observer = {
             applied: (e) => {
@@ -134,14 +135,13 @@ export class GroupInvariants {
       const c = l.commitIndex;
       const voters = l.config.voters;
       const before = this.checkedCommit.get(leader.driver);
-      const now = { commit: c, voters: voters.join(',') };
-      this.checkedCommit.set(leader.driver, now);
+      this.checkedCommit.set(leader.driver, { commit: c, voters });
       // Judged only when the commit moved under an unchanged configuration while this driver led:
       // a commit index inherited at election, or one that moved in the event that also changed
       // the voters (a config entry appended after the commit, e.g. the rejoin protocol's next
       // step), was counted under another configuration, whose majorities need not be majorities
       // of this one (single-server changes only promise that they intersect: seed 15).
-      if (before === undefined || c <= before.commit || before.voters !== now.voters) continue;
+      if (before === undefined || c <= before.commit || !sameMembers(before.voters, voters)) continue;
       const term = l.termAt(c);
       const lacking: NodeId[] = [];
       for (const v of voters) {
@@ -209,4 +209,9 @@ export function attachRaftInvariants<S extends ServiceHost>(sim: Simulation<S>):
   attached.set(sim, invariants);
   sim.addInvariant('raft-safety', () => invariants.check(sim));
   return invariants;
+}
+
+/** The same voters in the same order (compared only when a commit index moved, not per event). */
+function sameMembers(a: readonly NodeId[], b: readonly NodeId[]): boolean {
+  return a === b || (a.length === b.length && a.every((v, i) => v === b[i]));
 }

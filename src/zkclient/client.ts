@@ -619,7 +619,9 @@ export class ZkClient {
       return;
     }
     const { header } = item;
-    if (header.zxid > this.lastZxidSeen) this.lastZxidSeen = header.zxid;
+    // Only replies to requests move lastZxidSeen (as ZooKeeper's Java client does): a ping or
+    // auth reply carries the server's last zxid, which this session has not read, and claiming it
+    // would make a lagging but sufficient server refuse the next reconnect.
     switch (header.xid) {
       case Xid.ping:
       case Xid.setWatches:
@@ -637,6 +639,7 @@ export class ZkClient {
         return;
       }
       default: {
+        if (header.zxid > this.lastZxidSeen) this.lastZxidSeen = header.zxid;
         const p = this.inflight.shift()!;
         p.answer(header, item.body);
         this.flushQueue();

@@ -43,6 +43,22 @@ export function readClusterFile(dataDir: string): ClusterFile | undefined {
   return parsed.data;
 }
 
+/**
+ * The `port` (a protocol name: 'admin', 'zookeeper', ...) of every node of the dev cluster in
+ * `dataDir`, for a command given no endpoints; `flag` names the option that would have given them.
+ */
+export function clusterEndpoints(dataDir: string, port: string, flag: string): Array<{ host: string; port: number }> {
+  const cluster = readClusterFile(dataDir);
+  if (cluster === undefined) {
+    throw new ConfigError(flag, `no ${flag} given and no ${dataDir}/cluster.json (start one with \`barista dev\`)`);
+  }
+  const out = cluster.nodes.flatMap((n) =>
+    n.ports[port] === undefined ? [] : [{ host: n.host, port: n.ports[port] }],
+  );
+  if (out.length === 0) throw new ConfigError(flag, `no node in ${dataDir}/cluster.json has a ${port} port`);
+  return out;
+}
+
 export function writeClusterFile(dataDir: string, file: ClusterFile): void {
   const path = clusterFilePath(dataDir);
   writeFileSync(`${path}.tmp`, `${JSON.stringify(file, null, 2)}\n`);

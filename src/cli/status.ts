@@ -4,8 +4,7 @@
 
 import Table from 'cli-table3';
 import { parseEndpoint } from '../lib/endpoint.ts';
-import { ConfigError } from '../lib/errors.ts';
-import { readClusterFile } from './cluster-file.ts';
+import { clusterEndpoints } from './cluster-file.ts';
 import { colours as pc, httpGet, tableStyle } from './common.ts';
 
 interface PeerStatusJson {
@@ -94,14 +93,7 @@ export function resolveAdminEndpoints(o: {
   dataDir: string;
 }): Array<{ host: string; port: number }> {
   if (o.endpoints.length > 0) return o.endpoints.map((e) => parseEndpoint(e, '--endpoint'));
-  const cluster = readClusterFile(o.dataDir);
-  if (cluster === undefined) {
-    throw new ConfigError(
-      '--endpoint',
-      `no endpoints given and no ${o.dataDir}/cluster.json (start one with \`barista dev\`)`,
-    );
-  }
-  return cluster.nodes.map((n) => ({ host: n.host, port: n.ports['admin']! }));
+  return clusterEndpoints(o.dataDir, 'admin', '--endpoint');
 }
 
 export async function runStatus(o: StatusOptions, out: (s: string) => void): Promise<number> {

@@ -15,7 +15,7 @@ import { ConfigError } from '../lib/errors.ts';
 import type { Acl } from '../wire/zookeeper/index.ts';
 import type { ZkClient, ZkStat, ZkWatchEvent } from '../zkclient/index.ts';
 import { isZkError } from '../zkclient/index.ts';
-import { readClusterFile } from './cluster-file.ts';
+import { clusterEndpoints } from './cluster-file.ts';
 import { CLI_EXIT } from './exit-codes.ts';
 
 export const ZK_EXIT = { done: 0, ...CLI_EXIT, notFound: 4 } as const;
@@ -58,20 +58,9 @@ export interface ZkCliIo {
 /** The connect string: --server, or the `zookeeper` port of every node in cluster.json. */
 export function resolveZkServers(o: { server: string | undefined; dataDir: string }): string {
   if (o.server !== undefined && o.server !== '') return o.server;
-  const cluster = readClusterFile(o.dataDir);
-  if (cluster === undefined) {
-    throw new ConfigError(
-      '--server',
-      `no --server given and no ${o.dataDir}/cluster.json (start one with \`barista dev\`)`,
-    );
-  }
-  const servers = cluster.nodes.flatMap((n) =>
-    n.ports['zookeeper'] === undefined ? [] : [`${n.host}:${n.ports['zookeeper']}`],
-  );
-  if (servers.length === 0) {
-    throw new ConfigError('--server', `no node in ${o.dataDir}/cluster.json has a zookeeper port`);
-  }
-  return servers.join(',');
+  return clusterEndpoints(o.dataDir, 'zookeeper', '--server')
+    .map((e) => `${e.host}:${e.port}`)
+    .join(',');
 }
 
 const hex = (n: bigint): string => `0x${n.toString(16)}`;

@@ -94,11 +94,16 @@ export interface CatchResult {
   readonly baselineFailures: readonly string[];
 }
 
-/** Whether `seed` catches `mutations`: it fails with them planted and passes without them. */
+/**
+ * Whether `seed` catches `mutations`: it fails with them planted and passes without them.
+ * `baselines` keeps each seed's run without mutations (same options) for callers that judge
+ * several mutations on one seed: a seed replays exactly, so its baseline is run once.
+ */
 export function catches(
   seed: string,
   mutations: readonly Mutation[],
   o: SwarmRunOptions = {},
+  baselines?: Map<string, SwarmSeedReport>,
 ): {
   readonly caught: boolean;
   readonly planted: SwarmSeedReport;
@@ -106,7 +111,8 @@ export function catches(
 } {
   const planted = runSwarmSeed(seed, { ...o, mutations });
   if (planted.ok) return { caught: false, planted, baseline: undefined };
-  const baseline = runSwarmSeed(seed, { ...o, mutations: [] });
+  const baseline = baselines?.get(seed) ?? runSwarmSeed(seed, { ...o, mutations: [] });
+  baselines?.set(seed, baseline);
   return { caught: baseline.ok, planted, baseline };
 }
 

@@ -491,6 +491,22 @@ test('garbage never throws anything: random bytes, random frames after a connect
   );
 });
 
+test('a large frame does not leave its buffer pinned to the connection', () => {
+  const d = new ZkRequestDecoder();
+  d.push(connect0);
+  assert.equal((d.next() as ZkServerRequest).kind, 'connect');
+  const big = new JuteWriter()
+    .int(8 + 500_000)
+    .int(1)
+    .int(OpCode.sync)
+    .raw(new Uint8Array(500_000))
+    .finish();
+  d.push(big);
+  assert.notEqual(d.next(), undefined);
+  assert.equal(d.heldBytes, 0);
+  assert.ok(d.bufferBytes <= 1024, `kept ${d.bufferBytes} bytes`);
+});
+
 test('the decoder holds at most one partial frame, and nothing after a terminal error or a four-letter word', () => {
   const d = new ZkRequestDecoder({ packetBytesMax: 64 });
   d.push(connect0);

@@ -118,6 +118,11 @@ class FrameBuffer {
     return this.end - this.start;
   }
 
+  /** Bytes of buffer kept (held bytes plus room). */
+  get capacityBytes(): number {
+    return this.buf.length;
+  }
+
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
     const held = this.end - this.start;
@@ -151,7 +156,8 @@ class FrameBuffer {
   take(n: number): Uint8Array {
     const out = this.buf.slice(this.start, this.start + n);
     this.start += n;
-    if (this.start === this.end) this.start = this.end = 0;
+    // Emptied: back to the small buffer, so one 1 MiB frame does not pin 1 MiB per connection.
+    if (this.start === this.end) this.clear();
     return out;
   }
 
@@ -201,6 +207,11 @@ export class ZkRequestDecoder implements RequestDecoder<ZkServerRequest> {
   /** Bytes held (unconsumed input). */
   get heldBytes(): number {
     return this.frames.heldBytes;
+  }
+
+  /** Buffer kept for this connection (back to 1 KiB whenever no input is held). */
+  get bufferBytes(): number {
+    return this.frames.capacityBytes;
   }
 
   push(chunk: Uint8Array): void {

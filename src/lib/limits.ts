@@ -235,6 +235,8 @@ export const limits = {
   lsmCommitLogPendingBytesMax: 40 * 1024 * 1024,
   /** Commit log segment size (a full-size entry must fit in half of it). */
   lsmCommitLogSegmentBytesMax: 64 * 1024 * 1024,
+  /** Verified run data blocks cached in memory for reads (the default and the ceiling of blockCacheBytes). */
+  lsmBlockCacheBytesMax: 64 * 1024 * 1024,
   /** Live runs; past it a compaction is forced even when no size tier is full. */
   lsmRunsCountMax: 64,
   /** Runs merged by one compaction at most. */

@@ -8,7 +8,13 @@
 // Segment header: none (the seq of a segment's first record is its base).
 
 import { BaristaError } from '../../lib/errors.ts';
-import { type PlantedLogBugs, type SegmentedLogComponents, SegmentedLog, type SyncMark } from '../log/log.ts';
+import {
+  type PlantedLogBugs,
+  type RecordWriter,
+  type SegmentedLogComponents,
+  SegmentedLog,
+  type SyncMark,
+} from '../log/log.ts';
 import { decodeEntryAt, type Entry, type EntryBounds, ENTRY_HEADER_BYTES, entryBytes, writeEntry } from './entry.ts';
 
 const MUTATION = 0x20;
@@ -25,6 +31,16 @@ export interface CommitLogOptions {
 export function commitLogRecordBytesMax(b: EntryBounds): number {
   return ENTRY_HEADER_BYTES + b.keyBytesMax + b.metaBytesMax + b.valueBytesMax;
 }
+
+/** Encodes entries straight into the log's batch buffer. */
+const entryWriter: RecordWriter<Entry> = {
+  type: () => MUTATION,
+  payloadBytes: entryBytes,
+  write: (e, out, view, at) => {
+    writeEntry(e, out, view, at);
+  },
+  key: (e) => e.seq,
+};
 
 export class CommitLog {
   private constructor(private readonly log: SegmentedLog<Entry>) {}
@@ -80,14 +96,7 @@ export class CommitLog {
 
   /** Buffers entries (seqs increasing); throws LimitError when the pending bound would be passed. */
   append(entries: readonly Entry[]): void {
-    this.log.appendWith(entries, {
-      type: () => MUTATION,
-      payloadBytes: entryBytes,
-      write: (e, out, view, at) => {
-        writeEntry(e, out, view, at);
-      },
-      key: (e) => e.seq,
-    });
+    this.log.appendWith(entries, entryWriter);
   }
 
   /** Group commit: writes and fdatasyncs everything appended. */

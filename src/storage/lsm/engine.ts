@@ -44,7 +44,7 @@
 // Memory, bounded whatever the data set: the memtable (memtableBytesMax plus one apply's writes),
 // the commit log's pending buffer (commitLogPendingBytesMax), per live run its index (one entry per
 // ~blockBytes of data: the block's last key + 16 bytes) and bloom filter (bloomBitsPerKey / 8 bytes
-// per key), and per scan or compaction one data block per run merged. No block cache.
+// per key), and per scan or compaction one data block per run merged, and the block cache (blockCacheBytes).
 
 import { mkdirpDurable } from '../../env/disk-io.ts';
 import type { Clock, Counter, Disk, Gauge, Logger, Metrics } from '../../env/types.ts';
@@ -56,7 +56,15 @@ import { type Entry, type EntryBounds, EntryKind, isDead } from './entry.ts';
 import { emptyManifest, type Manifest, readManifest, writeManifest } from './manifest.ts';
 import { Memtable } from './memtable.ts';
 import { type EntrySource, iteratorSource, MergeCursor } from './merge.ts';
-import { parseRunFileName, RUN_TEMP_SUFFIX, type RunFormat, RunReader, RunWriter, runFileName } from './run.ts';
+import {
+  BlockCache,
+  parseRunFileName,
+  RUN_TEMP_SUFFIX,
+  type RunFormat,
+  RunReader,
+  RunWriter,
+  runFileName,
+} from './run.ts';
 import { pickCompactionWindow } from './tiering.ts';
 
 export type SyncPolicy = 'always' | 'periodic' | 'none';
@@ -68,6 +76,8 @@ export interface LsmOptions {
   /** Tombstones and expired values are kept at least this long past their time (Cassandra's gc_grace). */
   readonly tombstoneGraceMs: number;
   readonly memtableBytesMax?: number;
+  /** Verified data blocks kept in memory for reads, least recently used evicted (0 = none; default lsmBlockCacheBytesMax). */
+  readonly blockCacheBytes?: number;
   /** Target data block size of a run (default 4 KiB). */
   readonly blockBytes?: number;
   /** Bloom filter bits per key (default 10: ~1 % false positives, 1.25 bytes per key in memory). */
@@ -149,6 +159,7 @@ export interface LsmStats {
   readonly runs: readonly { readonly id: number; readonly entries: number; readonly fileBytes: number }[];
   /** Index and bloom bytes held in memory for the live runs. */
   readonly runMemoryBytes: number;
+  readonly blockCacheBytes: number;
   readonly commitLogBytes: number;
 }
 
@@ -157,6 +168,7 @@ interface Resolved {
   readonly sync: SyncPolicy;
   readonly tombstoneGraceMs: number;
   readonly memtableBytesMax: number;
+  readonly blockCacheBytes: number;
   readonly format: RunFormat;
   readonly commitLogSegmentBytesMax: number;
   readonly commitLogPendingBytesMax: number;
@@ -178,6 +190,7 @@ function resolve(o: LsmOptions): Resolved {
     sync: o.sync,
     tombstoneGraceMs: o.tombstoneGraceMs,
     memtableBytesMax: o.memtableBytesMax ?? limits.lsmMemtableBytesMax,
+    blockCacheBytes: o.blockCacheBytes ?? limits.lsmBlockCacheBytesMax,
     format: { blockBytes: o.blockBytes ?? 4096, bloomBitsPerKey: o.bloomBitsPerKey ?? 10, bounds },
     commitLogSegmentBytesMax: o.commitLogSegmentBytesMax ?? limits.lsmCommitLogSegmentBytesMax,
     commitLogPendingBytesMax: o.commitLogPendingBytesMax ?? limits.lsmCommitLogPendingBytesMax,
@@ -197,6 +210,13 @@ function resolve(o: LsmOptions): Resolved {
     throw new ConfigError('lsm.tombstoneGraceMs', 'must be a non-negative integer');
   }
   positive('memtableBytesMax', r.memtableBytesMax);
+  if (
+    !Number.isSafeInteger(r.blockCacheBytes) ||
+    r.blockCacheBytes < 0 ||
+    r.blockCacheBytes > limits.lsmBlockCacheBytesMax
+  ) {
+    throw new ConfigError('lsm.blockCacheBytes', `must be an integer in [0, ${limits.lsmBlockCacheBytesMax}]`);
+  }
   positive('blockBytes', r.format.blockBytes, 1024 * 1024);
   positive('bloomBitsPerKey', r.format.bloomBitsPerKey, 32);
   positive('keyBytesMax', bounds.keyBytesMax, limits.lsmKeyBytesMax);
@@ -231,6 +251,7 @@ export class LsmEngine {
   private readonly logger: Logger;
   private readonly metrics: EngineMetrics;
   private readonly memtable = new Memtable();
+  private readonly blockCache: BlockCache;
   /** Live runs, oldest first (the manifest's order). */
   private runs: RunReader[] = [];
   private manifest: Manifest = emptyManifest;
@@ -243,6 +264,7 @@ export class LsmEngine {
 
   private constructor(components: LsmComponents, o: Resolved) {
     this.o = o;
+    this.blockCache = new BlockCache(o.blockCacheBytes);
     this.disk = components.disk;
     this.clock = components.clock;
     this.logger = components.log.child({ component: 'lsm', dir: o.dir });
@@ -283,7 +305,7 @@ export class LsmEngine {
       if (!disk.exists(path)) {
         throw new CorruptionError(`lsm manifest lists run ${path}, which is missing`, { file: path, offset: 0 });
       }
-      this.runs.push(RunReader.open(disk, dir, id, this.o.format.bounds, this.o.bugs.trustBlocks !== true));
+      this.runs.push(this.openRun(id));
     }
     this.lastSeq = this.manifest.flushedSeq;
     this.commitLog = CommitLog.open(
@@ -497,7 +519,7 @@ export class LsmEngine {
     const writer = this.newWriter(id, this.memtable.size);
     for (const e of this.memtable.all()) writer.add(e);
     writer.finish();
-    const reader = RunReader.open(this.disk, this.o.dir, id, this.o.format.bounds, this.o.bugs.trustBlocks !== true);
+    const reader = this.openRun(id);
     const next: Manifest = { flushedSeq: this.lastSeq, nextRunId: id + 1, runIds: [...this.manifest.runIds, id] };
     this.installManifest(next);
     this.runs.push(reader);
@@ -505,6 +527,13 @@ export class LsmEngine {
     this.metrics.flushes.inc();
     this.commitLog?.releaseThrough(next.flushedSeq);
     this.updateGauges();
+  }
+
+  private openRun(id: number): RunReader {
+    return RunReader.open(this.disk, this.o.dir, id, this.o.format.bounds, {
+      verifyBlocks: this.o.bugs.trustBlocks !== true,
+      cache: this.blockCache,
+    });
   }
 
   private newWriter(id: number, expectedKeys: number): RunWriter {
@@ -571,7 +600,7 @@ export class LsmEngine {
     if (writer.entryCount > 0) {
       const info = writer.finish();
       this.metrics.compactionBytes.inc(info.fileBytes);
-      output = RunReader.open(this.disk, this.o.dir, id, this.o.format.bounds, this.o.bugs.trustBlocks !== true);
+      output = this.openRun(id);
     } else {
       writer.abort();
     }
@@ -613,6 +642,7 @@ export class LsmEngine {
       memtableEntries: this.memtable.size,
       runs: this.runs.map((r) => ({ id: r.info.id, entries: r.info.entries, fileBytes: r.info.fileBytes })),
       runMemoryBytes: this.runs.reduce((n, r) => n + r.memoryBytes, 0),
+      blockCacheBytes: this.blockCache.bytes,
       commitLogBytes: this.commitLog?.totalBytes ?? 0,
     };
   }

@@ -79,11 +79,12 @@ export function encodeEntry(e: Entry): Uint8Array {
 
 export type DecodedEntry = { readonly entry: Entry; readonly end: number } | string;
 
-/**
- * Decodes the entry at buf[at, end). The entry's arrays are copies (the buffer may be reused).
- * Returns a reason string for anything malformed.
- */
-export function decodeEntryAt(buf: Uint8Array, at: number, end: number, bounds: EntryBounds): DecodedEntry {
+/** Where the entry at buf[at, end) keeps its key, and where it ends: its header, checked. */
+export type EntryExtent =
+  | { readonly kind: EntryKind; readonly keyAt: number; readonly keyBytes: number; readonly end: number }
+  | string;
+
+export function entryExtentAt(buf: Uint8Array, at: number, end: number, bounds: EntryBounds): EntryExtent {
   if (end - at < ENTRY_HEADER_BYTES) return `entry header cut off (${end - at} bytes)`;
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const kind = view.getUint8(at);
@@ -95,19 +96,31 @@ export function decodeEntryAt(buf: Uint8Array, at: number, end: number, bounds: 
   if (metaBytes > bounds.metaBytesMax) return `meta of ${metaBytes} bytes exceeds ${bounds.metaBytesMax}`;
   if (valueBytes > bounds.valueBytesMax) return `value of ${valueBytes} bytes exceeds ${bounds.valueBytesMax}`;
   if (kind === EntryKind.tombstone && valueBytes !== 0) return 'tombstone with a value';
+  const total = ENTRY_HEADER_BYTES + keyBytes + metaBytes + valueBytes;
+  if (end - at < total) return `entry of ${total} bytes cut off at ${end - at}`;
+  return { kind: kind as EntryKind, keyAt: at + ENTRY_HEADER_BYTES, keyBytes, end: at + total };
+}
+
+/**
+ * Decodes the entry at buf[at, end). The entry's arrays are copies (the buffer may be reused).
+ * Returns a reason string for anything malformed.
+ */
+export function decodeEntryAt(buf: Uint8Array, at: number, end: number, bounds: EntryBounds): DecodedEntry {
+  const x = entryExtentAt(buf, at, end, bounds);
+  if (typeof x === 'string') return x;
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const seq = getU64(view, at + 9);
   const timeMs = getU64(view, at + 17);
   if (seq < 1 || !Number.isSafeInteger(seq)) return `entry seq ${seq} out of range`;
   if (!Number.isSafeInteger(timeMs)) return `entry time ${timeMs} out of range`;
-  const total = ENTRY_HEADER_BYTES + keyBytes + metaBytes + valueBytes;
-  if (end - at < total) return `entry of ${total} bytes cut off at ${end - at}`;
-  let p = at + ENTRY_HEADER_BYTES;
-  const key = buf.slice(p, p + keyBytes);
-  p += keyBytes;
+  const metaBytes = view.getUint16(at + 3, true);
+  let p = x.keyAt;
+  const key = buf.slice(p, p + x.keyBytes);
+  p += x.keyBytes;
   const meta = buf.slice(p, p + metaBytes);
   p += metaBytes;
-  const value = buf.slice(p, p + valueBytes);
-  return { entry: { key, seq, kind: kind as EntryKind, timeMs, meta, value }, end: at + total };
+  const value = buf.slice(p, x.end);
+  return { entry: { key, seq, kind: x.kind, timeMs, meta, value }, end: x.end };
 }
 
 /** Bytewise order of keys (shorter first on a common prefix): the one order of the engine. */

@@ -10,7 +10,7 @@ import { CorruptionError } from '../../lib/errors.ts';
 import { SeededRng } from '../../lib/rng.ts';
 import { SimDiskStore } from '../../sim/disk.ts';
 import { compareKeys, type Entry, EntryKind, keyString } from './entry.ts';
-import { RunReader, RunWriter, runFileName } from './run.ts';
+import { BlockCache, RunReader, RunWriter, runFileName } from './run.ts';
 
 const bounds = { keyBytesMax: 64, metaBytesMax: 16, valueBytesMax: 4096 };
 const noFaults = { lostUnsynced: false, tornWrites: false, lostUnsyncedDirOps: false, readCorruptionProbability: 0 };
@@ -81,4 +81,18 @@ test('a truncated run or a foreign file is a CorruptionError naming the file', (
   g.append(new Uint8Array(200).fill(7));
   g.close();
   assert.throws(() => RunReader.open(disk, 'd', 1, bounds), refused);
+});
+
+test('the block cache keeps the most recently used blocks within its byte bound', () => {
+  const cache = new BlockCache(100);
+  cache.put('a', new Uint8Array(40));
+  cache.put('b', new Uint8Array(40));
+  assert.ok(cache.get('a') !== undefined); // a is now the most recent
+  cache.put('c', new Uint8Array(40));
+  assert.equal(cache.get('b'), undefined, 'the least recently used block went');
+  assert.ok(cache.get('a') !== undefined && cache.get('c') !== undefined);
+  assert.ok(cache.bytes <= 100);
+  cache.put('huge', new Uint8Array(101));
+  assert.equal(cache.get('huge'), undefined, 'a block over the bound is not cached');
+  assert.equal(new BlockCache(0).bytes, 0);
 });

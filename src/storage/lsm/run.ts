@@ -30,7 +30,15 @@ import type { Disk, DiskFile } from '../../env/types.ts';
 import { assert } from '../../lib/assert.ts';
 import { CorruptionError } from '../../lib/errors.ts';
 import { BloomFilter } from './bloom.ts';
-import { compareKeys, decodeEntryAt, type Entry, type EntryBounds, entryBytes, writeEntry } from './entry.ts';
+import {
+  compareKeys,
+  decodeEntryAt,
+  type Entry,
+  type EntryBounds,
+  entryBytes,
+  entryExtentAt,
+  writeEntry,
+} from './entry.ts';
 
 export const RUN_SUFFIX = '.sst';
 export const RUN_TEMP_SUFFIX = '.tmp';
@@ -211,6 +219,43 @@ export class RunWriter {
   }
 }
 
+/**
+ * Verified data blocks of every run, least recently used evicted first, at most `bytesMax` bytes
+ * (0: no caching). Keyed by run path and block number; a compaction's removed runs age out.
+ */
+export class BlockCache {
+  private readonly blocks = new Map<string, Uint8Array>();
+  private heldBytes = 0;
+
+  constructor(readonly bytesMax: number) {}
+
+  get(id: string): Uint8Array | undefined {
+    const b = this.blocks.get(id);
+    if (b !== undefined) {
+      this.blocks.delete(id);
+      this.blocks.set(id, b);
+    }
+    return b;
+  }
+
+  put(id: string, block: Uint8Array): void {
+    if (block.byteLength > this.bytesMax) return;
+    this.blocks.set(id, block);
+    this.heldBytes += block.byteLength;
+    for (const [k, v] of this.blocks) {
+      if (this.heldBytes <= this.bytesMax) break;
+      this.blocks.delete(k);
+      this.heldBytes -= v.byteLength;
+    }
+  }
+
+  get bytes(): number {
+    return this.heldBytes;
+  }
+}
+
+const noCache = new BlockCache(0);
+
 /** Reads one live run: footer, index and bloom checked at open; blocks checked per read. */
 export class RunReader {
   private constructor(
@@ -223,21 +268,35 @@ export class RunReader {
     private readonly lengths: number[],
     private readonly bloom: BloomFilter,
     private readonly verifyBlocks: boolean,
+    private readonly cache: BlockCache,
   ) {}
 
   /** Opens run `id` in `dir`; CorruptionError if any structural check fails. */
-  static open(disk: Disk, dir: string, id: number, bounds: EntryBounds, verifyBlocks = true): RunReader {
+  static open(
+    disk: Disk,
+    dir: string,
+    id: number,
+    bounds: EntryBounds,
+    more: { readonly verifyBlocks?: boolean; readonly cache?: BlockCache } = {},
+  ): RunReader {
     const path = `${dir}/${runFileName(id)}`;
     const file = disk.open(path, { create: false });
     try {
-      return RunReader.read(file, path, id, bounds, verifyBlocks);
+      return RunReader.read(file, path, id, bounds, more.verifyBlocks !== false, more.cache ?? noCache);
     } catch (error) {
       file.close();
       throw error;
     }
   }
 
-  private static read(file: DiskFile, path: string, id: number, bounds: EntryBounds, verifyBlocks: boolean) {
+  private static read(
+    file: DiskFile,
+    path: string,
+    id: number,
+    bounds: EntryBounds,
+    verifyBlocks: boolean,
+    cache: BlockCache,
+  ) {
     const size = file.size();
     if (size < FOOTER_BYTES) throw corrupt(path, 0, `file of ${size} bytes is shorter than a footer`);
     const footerAt = size - FOOTER_BYTES;
@@ -295,7 +354,7 @@ export class RunReader {
     if (p !== end || expectOffset !== indexOffset || count === 0) {
       throw corrupt(path, indexOffset, 'index does not cover the data blocks');
     }
-    return new RunReader(info, path, file, bounds, lastKeys, offsets, lengths, bloom, verifyBlocks);
+    return new RunReader(info, path, file, bounds, lastKeys, offsets, lengths, bloom, verifyBlocks, cache);
   }
 
   /** Bytes this reader holds in memory (index keys and positions, bloom bits). */
@@ -323,18 +382,29 @@ export class RunReader {
     return lo;
   }
 
-  /** The entries of block `b`, checked: CRC, grammar, key order, last key as indexed. */
-  readBlock(b: number): Entry[] {
+  /** The bytes of block `b` (its CRC checked), from the cache or the file; the CRC excluded. */
+  private blockBytes(b: number): Uint8Array {
+    const id = `${this.path}#${b}`;
+    const cached = this.cache.get(id);
+    if (cached !== undefined) return cached;
     const offset = this.offsets[b]!;
     const length = this.lengths[b]!;
     const ok = (buf: Uint8Array) =>
       !this.verifyBlocks ||
       crc32c(buf.subarray(0, length - CRC_BYTES)) ===
         new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(length - CRC_BYTES, true);
-    const buf = readChecked(this.file, this.path, offset, length, `block ${b}`, ok);
+    const buf = readChecked(this.file, this.path, offset, length, `block ${b}`, ok).subarray(0, length - CRC_BYTES);
+    this.cache.put(id, buf);
+    return buf;
+  }
+
+  /** The entries of block `b`, checked: CRC, grammar, key order, last key as indexed. */
+  readBlock(b: number): Entry[] {
+    const offset = this.offsets[b]!;
+    const buf = this.blockBytes(b);
     const out: Entry[] = [];
     let at = 0;
-    const end = length - CRC_BYTES;
+    const end = buf.byteLength;
     while (at < end) {
       const d = decodeEntryAt(buf, at, end, this.bounds);
       if (typeof d === 'string') throw corrupt(this.path, offset + at, d);
@@ -352,15 +422,27 @@ export class RunReader {
     return out;
   }
 
-  /** The run's entry for `key` (tombstones included), or undefined. Consults the bloom filter. */
+  /**
+   * The run's entry for `key` (tombstones included), or undefined. Consults the bloom filter, then
+   * walks the one block that can hold the key comparing keys in place, and decodes only the match.
+   */
   get(key: Uint8Array): Entry | undefined {
     if (!this.bloom.mayContain(key)) return undefined;
     const b = this.blockFor(key);
     if (b >= this.lastKeys.length) return undefined;
-    for (const e of this.readBlock(b)) {
-      const c = compareKeys(e.key, key);
-      if (c === 0) return e;
+    const buf = this.blockBytes(b);
+    let at = 0;
+    while (at < buf.byteLength) {
+      const x = entryExtentAt(buf, at, buf.byteLength, this.bounds);
+      if (typeof x === 'string') throw corrupt(this.path, this.offsets[b]! + at, x);
+      const c = compareKeys(buf.subarray(x.keyAt, x.keyAt + x.keyBytes), key);
       if (c > 0) return undefined;
+      if (c === 0) {
+        const d = decodeEntryAt(buf, at, buf.byteLength, this.bounds);
+        if (typeof d === 'string') throw corrupt(this.path, this.offsets[b]! + at, d);
+        return d.entry;
+      }
+      at = x.end;
     }
     return undefined;
   }

@@ -247,3 +247,21 @@ test('keys are opaque bytes ordered bytewise (0x00 and 0xff included)', () => {
   assert.equal(keyString(Uint8Array.of(0x80, 0xff)), '\u0080\u00ff');
   engine.close();
 });
+
+test('a flipped bit in synced commit log data is a CorruptionError naming the segment and offset', () => {
+  const { store, clock } = fresh();
+  const engine = openEngine(store.view(), clock, { memtableBytesMax: 1 << 20 });
+  for (let i = 0; i < 20; i++) engine.put(key(i), bytes(`value-${i}`));
+  engine.close();
+  const disk = store.view();
+  const [segment] = disk.list('lsm/commitlog');
+  const f = disk.open(`lsm/commitlog/${segment}`, { create: false });
+  const at = Math.floor(f.size() / 3);
+  f.writeAt(at, Uint8Array.of(f.read(at, 1)[0]! ^ 0x10));
+  f.sync();
+  f.close();
+  assert.throws(
+    () => openEngine(store.view(), clock),
+    (e: unknown) => e instanceof CorruptionError && /\.clog at offset \d+/.test(e.message),
+  );
+});

@@ -289,6 +289,10 @@ export class LsmEngine {
     const { disk } = this;
     const dir = this.o.dir;
     mkdirpDurable(disk, dir);
+    // First make the directory as this process sees it durable: a manifest renamed into place by a
+    // process that died before (or at a failed) syncDir is the one we are about to trust, and the
+    // runs it replaced must not be removed while a power loss could still bring it back.
+    disk.syncDir(dir);
     this.manifest = readManifest(disk, dir);
     const live = new Set(this.manifest.runIds);
     let removed = 0;
@@ -651,7 +655,7 @@ export class LsmEngine {
   close(): void {
     if (this.closed) return;
     try {
-      if (this.failure === null) this.commitLog?.sync();
+      if (this.failure === null) this.guarded(() => this.commitLog?.sync());
     } finally {
       this.closed = true;
       this.commitLog?.close();

@@ -2,7 +2,7 @@
 // engine opened on a simulated disk, keys and values from numbers, and a Map model of the store.
 
 import type { Clock, Disk } from '../../env/types.ts';
-import { recordingComponents } from '../wal/test-components.ts';
+import { RecordingMetrics, recordingComponents } from '../wal/test-components.ts';
 import { type LsmEngine as Engine, LsmEngine, type LsmOptions, type Write } from './engine.ts';
 import { type Entry, keyString } from './entry.ts';
 
@@ -33,9 +33,14 @@ export const smallOptions: LsmOptions = {
   runsCountMax: 6,
 };
 
-export function openEngine(disk: Disk, clock: Clock, options: Partial<LsmOptions> = {}): Engine {
+export function openEngine(
+  disk: Disk,
+  clock: Clock,
+  options: Partial<LsmOptions> = {},
+  metrics: RecordingMetrics = new RecordingMetrics(),
+): Engine {
   const c = recordingComponents();
-  return LsmEngine.open({ disk, clock, log: c.log, metrics: c.metrics }, { ...smallOptions, ...options });
+  return LsmEngine.open({ disk, clock, log: c.log, metrics }, { ...smallOptions, ...options });
 }
 
 const encoder = new TextEncoder();

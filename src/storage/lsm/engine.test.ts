@@ -265,3 +265,15 @@ test('a flipped bit in synced commit log data is a CorruptionError naming the se
     (e: unknown) => e instanceof CorruptionError && /\.clog at offset \d+/.test(e.message),
   );
 });
+
+test('apply copies the caller buffers: reusing them afterwards changes nothing stored', () => {
+  const { store, clock } = fresh();
+  const engine = openEngine(store.view(), clock);
+  const k = bytes('key1');
+  const v = bytes('value');
+  engine.put(k, v);
+  k.fill(0x41);
+  v.fill(0x42);
+  assert.equal(text(engine.get(bytes('key1'))?.value), 'value');
+  engine.close();
+});

@@ -384,7 +384,9 @@ export class LsmEngine {
   /**
    * Applies writes in order, each with the next seq; returns the last one. Under 'always' they are
    * durable when this returns (one fdatasync for the call); otherwise once `durableSeq` covers them.
-   * A LimitError (a bound) means none was applied. Reads see the writes once this returns.
+   * A LimitError (a bound) means none was applied. Reads see the writes once this returns. The
+   * writes' arrays are copied (the caller may reuse them); entries that reads return are shared
+   * with the engine and must not be mutated.
    */
   apply(writes: readonly Write[]): number {
     this.checkUsable();
@@ -395,22 +397,23 @@ export class LsmEngine {
       if (this.memtable.bytes >= this.o.memtableBytesMax) this.flushAndMaybeCompact();
       const empty = new Uint8Array(0);
       let seq = this.lastSeq;
+      // Copies: the memtable keeps what it is given, and a caller may reuse its buffers (a decoder's).
       const entries: Entry[] = writes.map((w) =>
         w.kind === 'put'
           ? {
-              key: w.key,
+              key: w.key.slice(),
               seq: ++seq,
               kind: EntryKind.put,
               timeMs: w.expiresAtMs ?? 0,
-              meta: w.meta ?? empty,
-              value: w.value,
+              meta: w.meta === undefined ? empty : w.meta.slice(),
+              value: w.value.slice(),
             }
           : {
-              key: w.key,
+              key: w.key.slice(),
               seq: ++seq,
               kind: EntryKind.tombstone,
               timeMs: w.deletedAtMs,
-              meta: w.meta ?? empty,
+              meta: w.meta === undefined ? empty : w.meta.slice(),
               value: empty,
             },
       );

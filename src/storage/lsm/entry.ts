@@ -45,12 +45,14 @@ export function entryBytes(e: Entry): number {
   return ENTRY_HEADER_BYTES + e.key.byteLength + e.meta.byteLength + e.value.byteLength;
 }
 
-function setU64(view: DataView, at: number, n: number): void {
+/** Writes a safe integer as u64 little-endian (the engine's formats all use this). */
+export function setU64(view: DataView, at: number, n: number): void {
   view.setUint32(at, n % TWO_32, true);
   view.setUint32(at + 4, Math.floor(n / TWO_32), true);
 }
 
-function getU64(view: DataView, at: number): number {
+/** Reads a u64 little-endian (may exceed 2^53 for damaged bytes: callers check). */
+export function getU64(view: DataView, at: number): number {
   return view.getUint32(at, true) + view.getUint32(at + 4, true) * TWO_32;
 }
 

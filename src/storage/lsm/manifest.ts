@@ -13,11 +13,11 @@ import { crc32c } from '@node-rs/crc32';
 import { readWholeFileStable, writeFileAtomic } from '../../env/disk-io.ts';
 import type { Disk } from '../../env/types.ts';
 import { CorruptionError } from '../../lib/errors.ts';
+import { getU64, setU64 } from './entry.ts';
 
 export const MANIFEST_NAME = 'MANIFEST';
 const MAGIC = 0x4c534d4d; // 'LSMM'
 const VERSION = 1;
-const TWO_32 = 2 ** 32;
 
 export interface Manifest {
   /** Every write with seq <= flushedSeq is in the runs; the commit log replays the ones above. */
@@ -33,10 +33,7 @@ export const emptyManifest: Manifest = { flushedSeq: 0, nextRunId: 1, runIds: []
 export function encodeManifest(m: Manifest): Uint8Array {
   const out = new Uint8Array(28 + 8 * m.runIds.length + 4);
   const v = new DataView(out.buffer);
-  const u64 = (at: number, n: number) => {
-    v.setUint32(at, n % TWO_32, true);
-    v.setUint32(at + 4, Math.floor(n / TWO_32), true);
-  };
+  const u64 = (at: number, n: number) => setU64(v, at, n);
   v.setUint32(0, MAGIC, true);
   v.setUint16(4, VERSION, true);
   u64(8, m.flushedSeq);
@@ -54,16 +51,18 @@ export function decodeManifest(b: Uint8Array): Manifest | string {
   if (crc32c(b.subarray(0, b.byteLength - 4)) !== v.getUint32(b.byteLength - 4, true)) return 'manifest fails its CRC';
   if (v.getUint32(0, true) !== MAGIC) return 'bad manifest magic';
   if (v.getUint16(4, true) !== VERSION) return `unknown manifest version ${v.getUint16(4, true)}`;
-  const u64 = (at: number) => v.getUint32(at, true) + v.getUint32(at + 4, true) * TWO_32;
+  const u64 = (at: number) => getU64(v, at);
   const count = v.getUint32(24, true);
   if (b.byteLength !== 32 + 8 * count) return `manifest of ${b.byteLength} bytes does not hold ${count} runs`;
   const runIds: number[] = [];
   for (let i = 0; i < count; i++) runIds.push(u64(28 + 8 * i));
   const nextRunId = u64(16);
+  const flushedSeq = u64(8);
+  if (!Number.isSafeInteger(nextRunId) || !Number.isSafeInteger(flushedSeq)) return 'manifest numbers out of range';
   if (runIds.some((id) => id < 1 || id >= nextRunId) || new Set(runIds).size !== runIds.length) {
     return 'manifest run ids out of range or repeated';
   }
-  return { flushedSeq: u64(8), nextRunId, runIds };
+  return { flushedSeq, nextRunId, runIds };
 }
 
 /** Reads the manifest of `dir` (emptyManifest when there is none); CorruptionError when damaged. */

@@ -22,7 +22,8 @@
 // manifest's decision (manifest.ts), not the file's.
 //
 // Memory of an open run: its index (per block of ~blockBytes: the last key + 14 bytes) and its
-// bloom filter (bitsPerKey / 8 bytes per key); data blocks are read per lookup and not cached.
+// bloom filter (bitsPerKey / 8 bytes per key); data blocks are read per lookup, through the
+// engine's bounded BlockCache.
 
 import { crc32c } from '@node-rs/crc32';
 import { diskReadAttemptsMax } from '../../env/disk-io.ts';
@@ -37,6 +38,8 @@ import {
   type EntryBounds,
   entryBytes,
   entryExtentAt,
+  getU64,
+  setU64,
   writeEntry,
 } from './entry.ts';
 
@@ -46,7 +49,6 @@ const FOOTER_BYTES = 64;
 const RUN_MAGIC = 0x4c534d52; // 'LSMR'
 const RUN_VERSION = 1;
 const CRC_BYTES = 4;
-const TWO_32 = 2 ** 32;
 
 export function runFileName(id: number): string {
   return `run-${String(id).padStart(10, '0')}${RUN_SUFFIX}`;
@@ -156,8 +158,7 @@ export class RunWriter {
     ix.view.setUint16(ix.length, key.byteLength, true);
     ix.bytes.set(key, ix.length + 2);
     ix.length += 2 + key.byteLength;
-    ix.view.setUint32(ix.length, this.offset % TWO_32, true);
-    ix.view.setUint32(ix.length + 4, Math.floor(this.offset / TWO_32), true);
+    setU64(ix.view, ix.length, this.offset);
     ix.view.setUint32(ix.length + 8, bytes, true);
     ix.length += 12;
     this.offset += bytes;
@@ -184,10 +185,7 @@ export class RunWriter {
     this.file.append(bloomRegion);
     const footer = new Uint8Array(FOOTER_BYTES);
     const v = new DataView(footer.buffer);
-    const u64 = (at: number, n: number) => {
-      v.setUint32(at, n % TWO_32, true);
-      v.setUint32(at + 4, Math.floor(n / TWO_32), true);
-    };
+    const u64 = (at: number, n: number) => setU64(v, at, n);
     v.setUint32(0, RUN_MAGIC, true);
     v.setUint16(4, RUN_VERSION, true);
     u64(8, indexOffset);
@@ -305,7 +303,7 @@ export class RunReader {
       return crc32c(b.subarray(0, 60)) === v.getUint32(60, true);
     });
     const v = new DataView(footer.buffer, footer.byteOffset, footer.byteLength);
-    const u64 = (at: number) => v.getUint32(at, true) + v.getUint32(at + 4, true) * TWO_32;
+    const u64 = (at: number) => getU64(v, at);
     if (v.getUint32(0, true) !== RUN_MAGIC) throw corrupt(path, footerAt, 'bad magic');
     if (v.getUint16(4, true) !== RUN_VERSION) throw corrupt(path, footerAt, `unknown version ${v.getUint16(4, true)}`);
     const indexOffset = u64(8);
@@ -339,7 +337,7 @@ export class RunReader {
       }
       const key = index.slice(p + 2, p + 2 + keyBytes);
       p += 2 + keyBytes;
-      const offset = iv.getUint32(p, true) + iv.getUint32(p + 4, true) * TWO_32;
+      const offset = getU64(iv, p);
       const length = iv.getUint32(p + 8, true);
       p += 12;
       if (offset !== expectOffset || length <= CRC_BYTES)

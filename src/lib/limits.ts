@@ -246,7 +246,7 @@ export const limits = {
   /** Live runs; past it a compaction is forced even when no size tier is full. */
   lsmRunsCountMax: 64,
   /** Runs merged by one compaction at most. */
-  lsmCompactionFanInMax: 32,
+  lsmCompactionRunsCountMax: 32,
   /** Entries one scan call examines (live or not) before it returns with a cursor. */
   lsmScanEntriesMax: 10_000,
   // --- simulator (src/sim) -----------------------------------------------------------------------

@@ -222,7 +222,7 @@ function resolve(o: LsmOptions): Resolved {
   positive('keyBytesMax', bounds.keyBytesMax, limits.lsmKeyBytesMax);
   positive('metaBytesMax', bounds.metaBytesMax, limits.lsmMetaBytesMax);
   positive('valueBytesMax', bounds.valueBytesMax, limits.lsmValueBytesMax);
-  positive('compactionMinRuns', r.compactionMinRuns, limits.lsmCompactionFanInMax);
+  positive('compactionMinRuns', r.compactionMinRuns, limits.lsmCompactionRunsCountMax);
   if (r.compactionMinRuns < 2) throw new ConfigError('lsm.compactionMinRuns', 'must be at least 2');
   positive('compactionSizeRatioMax', r.compactionSizeRatioMax);
   positive('runsCountMax', r.runsCountMax, limits.lsmRunsCountMax);
@@ -578,7 +578,7 @@ export class LsmEngine {
           {
             minRuns: this.o.compactionMinRuns,
             sizeRatioMax: this.o.compactionSizeRatioMax,
-            fanInMax: limits.lsmCompactionFanInMax,
+            fanInMax: limits.lsmCompactionRunsCountMax,
             runsCountMax: this.o.runsCountMax,
           },
         );

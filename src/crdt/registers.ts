@@ -15,6 +15,8 @@
 // `value()` lists every sibling (BARISTA SIBLINGS). Inside an OR-Map this is the "LWW register" of a
 // Redis hash field: removable as observed state, which a bare LWW-Register is not.
 //
+// Ownership: a written value's bytes belong to the register from then on (not copied; the caller
+// must not change them), as do decoded ones (copied out of the input).
 // Encoding (body after the header, src/crdt/codec.ts):
 //   lww   = 0 | 1 hlc:u64 replica blob
 //   mvreg = context mvStore                      ; src/crdt/dots.ts, src/crdt/causal.ts
@@ -70,7 +72,7 @@ export class LWWRegister {
   /** Writes `value` stamped `ts` at `replica`; the delta is the write itself. */
   set(replica: ReplicaId, value: Uint8Array, ts: HlcTimestamp): Update<LWWRegister> {
     assert(isValidHlc(ts), 'LWW-Register write with an invalid HLC timestamp');
-    const delta = new LWWRegister({ ts, replica, value });
+    const delta = new LWWRegister({ ts: ownHlc(ts), replica, value });
     return { state: this.merge(delta), delta };
   }
 
@@ -149,7 +151,7 @@ export class MVRegister implements Causal {
   write(replica: ReplicaId, value: Uint8Array, ts: HlcTimestamp): Update<MVRegister> {
     assert(isValidHlc(ts), 'MV-Register write with an invalid HLC timestamp');
     const dot = this.context.next(replica);
-    const entry: RegisterEntry = { dot, ts, value };
+    const entry: RegisterEntry = { dot, ts: ownHlc(ts), value };
     const seen = CausalContext.fromDots([dot, ...this.store.map((e) => e.dot)]);
     return {
       state: new MVRegister([entry], this.context.withDots([dot])),
@@ -189,6 +191,11 @@ export class MVRegister implements Causal {
       bounds,
     );
   }
+}
+
+/** The register keeps its own copy of the timestamp (the caller's object may be reused). */
+function ownHlc(ts: HlcTimestamp): HlcTimestamp {
+  return { wallMs: ts.wallMs, logical: ts.logical };
 }
 
 function stampedOf(e: RegisterEntry): Stamped {

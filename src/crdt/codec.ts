@@ -9,7 +9,7 @@
 //   blob       = uvarint length + bytes                             ; a register's value
 // Every list in a body is canonical: strictly sorted, no duplicates, no empty entries, so equal
 // states have equal bytes (tests compare states by their encodings) and a decoder rejects anything
-// else: decode then encode gives back the input bytes exactly.
+// else. (An over-long varint still decodes, to the state its canonical form encodes.)
 //
 // Bounds (src/lib/limits.ts, overridable per call for tests): a whole value is at most
 // crdtValueBytesMax bytes; it holds at most crdtElementsCountMax elements (set elements, map keys,

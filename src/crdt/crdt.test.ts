@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { SeededRng } from '../lib/rng.ts';
 import { ALL_KINDS, type Execution, executionArb, execute, type Kind } from '../../test/support/crdt-kinds.ts';
 
-const RUNS = 60;
+const RUNS = 150;
 
 function same<T>(kind: Kind<T>, a: T, b: T, what: string): void {
   assert.deepEqual(kind.encode(a), kind.encode(b), `${kind.name}: ${what} (state)`);

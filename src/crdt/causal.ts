@@ -12,7 +12,7 @@
 // bottom store is represented by absence); every dot lies in the context it travels with.
 //
 // Encoding (after the context, which supplies the replica index table `dot` refers to):
-//   schema   = 4 (orset) | 6 (mvreg) | 7 (ormap) schema       ; nesting ≤ crdtNestingDepthMax
+//   schema   = 4 (orset) | 6 (mvreg) | 7 (ormap) schema       ; nesting ≤ crdtMapLevelsCountMax
 //   orset    = n:uvarint { element dotN:uvarint(≥1) { dot } }        ; elements strictly sorted
 //   mvreg    = n:uvarint { dot hlc:u64 blob }                          ; dots strictly sorted
 //   ormap    = n:uvarint { element store(value schema) }               ; keys strictly sorted, store ≠ ⊥

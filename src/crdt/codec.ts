@@ -14,7 +14,7 @@
 // Bounds (src/lib/limits.ts, overridable per call for tests): a whole value is at most
 // crdtValueBytesMax bytes; it holds at most crdtElementsCountMax elements (set elements, map keys,
 // register entries, counter entries, context replicas) and crdtDotsCountMax dots (in stores and in
-// the causal context's dot cloud); OR-Maps nest at most crdtNestingDepthMax deep. The encoder checks
+// the causal context's dot cloud); OR-Maps nest at most crdtMapLevelsCountMax deep. The encoder checks
 // the same bounds (LimitError), so a state this node could not decode never leaves it.
 // Untrusted bytes never reach an assert: every malformation is a ProtocolError with a stable code:
 //   crdt_unknown_type     tag byte not a CRDT type (or not the type the caller expects)
@@ -69,7 +69,7 @@ export const DEFAULT_CRDT_BOUNDS: CrdtBounds = Object.freeze({
   bytesMax: limits.crdtValueBytesMax,
   elementsCountMax: limits.crdtElementsCountMax,
   dotsCountMax: limits.crdtDotsCountMax,
-  depthMax: limits.crdtNestingDepthMax,
+  depthMax: limits.crdtMapLevelsCountMax,
 });
 
 export function malformed(message: string, fields: Record<string, unknown> = {}): ProtocolError {
@@ -99,10 +99,10 @@ export class Budget {
   }
 
   checkDepth(depth: number): void {
-    if (depth > this.bounds.depthMax) this.over('crdtNestingDepthMax', depth);
+    if (depth > this.bounds.depthMax) this.over('crdtMapLevelsCountMax', depth);
   }
 
-  private over(limit: 'crdtElementsCountMax' | 'crdtDotsCountMax' | 'crdtNestingDepthMax', value: number): never {
+  private over(limit: 'crdtElementsCountMax' | 'crdtDotsCountMax' | 'crdtMapLevelsCountMax', value: number): never {
     const max =
       limit === 'crdtElementsCountMax'
         ? this.bounds.elementsCountMax

@@ -11,7 +11,7 @@
 // supersedes what it saw, HDEL removes what it saw, and a concurrent HSET survives an HDEL.
 //
 // Invariants: an immutable value; no key maps to an empty store; store dots ⊆ context; nesting at
-// most crdtNestingDepthMax (assert on creation, ProtocolError on decode); at most
+// most crdtMapLevelsCountMax (assert on creation, ProtocolError on decode); at most
 // crdtElementsCountMax keys through apply (LimitError).
 // Encoding (body after the header): ormap = schema(value) context ormapStore (src/crdt/causal.ts).
 
@@ -64,7 +64,7 @@ export class ORMap implements Causal {
 
   static empty(valueSchema: Schema): ORMap {
     const depth = schemaDepth(valueSchema);
-    assert(depth <= limits.crdtNestingDepthMax, `OR-Map nesting ${depth} over crdtNestingDepthMax`);
+    assert(depth <= limits.crdtMapLevelsCountMax, `OR-Map nesting ${depth} over crdtMapLevelsCountMax`);
     return new ORMap(valueSchema, new Map(), CausalContext.empty);
   }
 

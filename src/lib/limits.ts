@@ -247,8 +247,8 @@ export const limits = {
   crdtElementsCountMax: 1_000_000,
   /** Dots in one value: in its stores and in its causal context's dot cloud. */
   crdtDotsCountMax: 1_000_000,
-  /** OR-Maps nested in OR-Maps (a top-level OR-Map is depth 1). */
-  crdtNestingDepthMax: 8,
+  /** OR-Map levels in one value (nesting depth: a top-level OR-Map of sets is 1). */
+  crdtMapLevelsCountMax: 8,
 } as const;
 
 export type Limits = { readonly [K in keyof typeof limits]: number };

@@ -13,6 +13,12 @@
 //   plain strings (SET/GET)     → LWWRegister (keyspace in LWW mode: concurrent writes lost by design)
 //                                 or MVRegister (siblings mode: GET = resolve(), BARISTA SIBLINGS =
 //                                 value())
+// The one contract the caller must keep: an operation with replica id r runs on a state that holds
+// every earlier operation of r (r's durable local copy of the key). A counter increment computed on
+// a stale state writes a lower total for r, and a stale causal state hands out a dot r already used
+// for another write; either way a write is silently lost. So operations run at a replica of the key
+// under its own id (as Riak's vnodes do), and a node that lost acknowledged local state (a crash
+// with sync `none`) comes back under a new replica id (e.g. node id + incarnation).
 // Element and key arguments are byte strings (one char per byte; byteStringOf converts RESP bulk
 // strings); replica ids are node ids; timestamps are HLC values of the coordinator's clock.
 

@@ -48,7 +48,7 @@ export const cliExitByCode = {
   last_voter: rejected,
   raft_conf_change_rejected: unavailable, // some reasons are transient (catch-up, a change pending)
   raft_transfer_rejected: rejected,
-  ring_change_rejected: rejected,
+  ring_change_rejected: unavailable, // a move in progress is transient
   // protocol
   malformed: rejected,
   truncated: rejected,

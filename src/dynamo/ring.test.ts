@@ -393,7 +393,7 @@ test('decode names the broken rule with a stable code', () => {
     .finish();
   assert.equal(code(tooMany), 'ring_malformed');
   const manyTokens = new ByteWriter().u8(1).uvarint(1).uvarint(1).stringUvarint('a').u8(0);
-  manyTokens.uvarint(limits.ringTokensPerNodeMax + 1);
+  manyTokens.uvarint(limits.ringNodeTokensCountMax + 1);
   assert.equal(code(manyTokens.finish()), 'ring_malformed');
   assert.equal(code(Uint8Array.from([...encodeRaw([a]), 0])), 'trailing_bytes');
   assert.equal(code(new Uint8Array(0)), 'truncated');

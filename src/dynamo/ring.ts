@@ -34,7 +34,7 @@
 //   node      = id state tokenCount token*
 //   id        = uvarint length (1..nodeIdBytesMax) + UTF-8 ; nodes strictly ascending by id
 //   state     = u8                 ; 0 normal, 1 joining, 2 leaving; at most one node not normal
-//   tokenCount= uvarint            ; 1..ringTokensPerNodeMax
+//   tokenCount= uvarint            ; 1..ringNodeTokensCountMax
 //   token     = i64                ; strictly ascending within a node, > TOKEN_MIN, distinct ring-wide
 // A joining node needs another node owning the ring; a leaving node needs another node to take
 // over. Untrusted bytes never reach an assert: each rule broken is a ProtocolError
@@ -331,8 +331,8 @@ export class Ring {
     if (this.nodeList.length >= limits.clusterNodesMax) {
       throw new RingChangeError('too_many_nodes', `the ring has ${limits.clusterNodesMax} nodes`, { node: id });
     }
-    if (tokens.length < 1 || tokens.length > limits.ringTokensPerNodeMax) {
-      throw new RingChangeError('bad_tokens', `a node needs 1..${limits.ringTokensPerNodeMax} tokens`, {
+    if (tokens.length < 1 || tokens.length > limits.ringNodeTokensCountMax) {
+      throw new RingChangeError('bad_tokens', `a node needs 1..${limits.ringNodeTokensCountMax} tokens`, {
         node: id,
         tokenCount: tokens.length,
       });
@@ -393,8 +393,8 @@ export class Ring {
       if (state === undefined) malformed(`node state ${code}`);
       if (state !== 'normal') moving++;
       const tokenCount = r.uvarint();
-      if (tokenCount < 1 || tokenCount > limits.ringTokensPerNodeMax) {
-        malformed(`node has ${tokenCount} tokens, allowed 1..${limits.ringTokensPerNodeMax}`);
+      if (tokenCount < 1 || tokenCount > limits.ringNodeTokensCountMax) {
+        malformed(`node has ${tokenCount} tokens, allowed 1..${limits.ringNodeTokensCountMax}`);
       }
       const tokens: Token[] = [];
       for (let j = 0; j < tokenCount; j++) {
@@ -451,8 +451,8 @@ export function rangeContains(range: TokenRange, token: Token): boolean {
 /** `count` fresh random tokens for a new node: none taken on `ring`, none repeated, none TOKEN_MIN. */
 export function chooseTokens(rng: Rng, count: number, ring: Ring): Token[] {
   assert(
-    Number.isSafeInteger(count) && count >= 1 && count <= limits.ringTokensPerNodeMax,
-    `token count must be 1..${limits.ringTokensPerNodeMax}: ${count}`,
+    Number.isSafeInteger(count) && count >= 1 && count <= limits.ringNodeTokensCountMax,
+    `token count must be 1..${limits.ringNodeTokensCountMax}: ${count}`,
   );
   const taken = new Set<Token>();
   for (const node of ring.nodes) for (const t of node.tokens) taken.add(t);

@@ -242,7 +242,7 @@ export const limits = {
 
   // --- Dynamo ring and versions (src/dynamo/ring.ts, versions.ts) ------------------------------
   /** Virtual nodes (tokens) one node holds on the ring (Cassandra's num_tokens; 256 was its default). */
-  ringTokensPerNodeMax: 1024,
+  ringNodeTokensCountMax: 1024,
   /** Replicas per key (N), the longest preference list. */
   ringReplicasCountMax: 16,
   /** Concurrent siblings one key keeps; a write that would make more is refused (Riak's max_siblings). */
@@ -484,11 +484,11 @@ export const limitRelations: readonly LimitRelation[] = [
   },
   // Dynamo ring (src/dynamo/ring.ts): the metadata group stores the ring in one Raft entry.
   {
-    limits: ['clusterNodesMax', 'ringTokensPerNodeMax', 'nodeIdBytesMax', 'raftEntryBytesMax'],
+    limits: ['clusterNodesMax', 'ringNodeTokensCountMax', 'nodeIdBytesMax', 'raftEntryBytesMax'],
     rule: 'the largest ring (every node with the most tokens) must fit in one Raft entry',
     holds: (l) =>
       RING_HEADER_BYTES_MAX +
-        l.clusterNodesMax * (RING_NODE_HEADER_BYTES_MAX + l.nodeIdBytesMax + 8 * l.ringTokensPerNodeMax) <=
+        l.clusterNodesMax * (RING_NODE_HEADER_BYTES_MAX + l.nodeIdBytesMax + 8 * l.ringNodeTokensCountMax) <=
       l.raftEntryBytesMax,
   },
   {

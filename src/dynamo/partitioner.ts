@@ -134,7 +134,15 @@ function toBigU64(hi: number, lo: number): bigint {
 
 /** MurmurHash3_x64_128 of `data` with a 32-bit seed. */
 export function murmur3X64_128(data: Uint8Array, seed = 0, options: Murmur3Options = {}): Murmur128 {
-  const cassandraTail = options.cassandraTail === true;
+  hash(data, seed, options.cassandraTail === true);
+  return { h1: toBigU64(outH1Hi, outH1Lo), h2: toBigU64(rHi, rLo) };
+}
+
+// The digest of the last hash(): h1 here, h2 in (rHi, rLo).
+let outH1Hi = 0;
+let outH1Lo = 0;
+
+function hash(data: Uint8Array, seed: number, cassandraTail: boolean): void {
   const length = data.length;
   const nblocks = Math.floor(length / 16);
   let h1Hi = 0;
@@ -204,10 +212,9 @@ export function murmur3X64_128(data: Uint8Array, seed = 0, options: Murmur3Optio
   add64(h1Hi, h1Lo, h2Hi, h2Lo);
   h1Hi = rHi;
   h1Lo = rLo;
+  outH1Hi = rHi;
+  outH1Lo = rLo;
   add64(h2Hi, h2Lo, h1Hi, h1Lo);
-  h2Hi = rHi;
-  h2Lo = rLo;
-  return { h1: toBigU64(h1Hi, h1Lo), h2: toBigU64(h2Hi, h2Lo) };
 }
 
 const utf8 = new TextEncoder();
@@ -218,7 +225,8 @@ const utf8 = new TextEncoder();
  */
 export function tokenOf(key: Uint8Array): Token {
   if (key.length === 0) return TOKEN_MIN;
-  const t = BigInt.asIntN(64, murmur3X64_128(key, 0, { cassandraTail: true }).h1);
+  hash(key, 0, true);
+  const t = BigInt.asIntN(64, toBigU64(outH1Hi, outH1Lo));
   return t === TOKEN_MIN ? TOKEN_MAX : t;
 }
 

@@ -166,10 +166,12 @@ export class Ring {
   private naturalTable: TokenTable | undefined;
   private futureTable: TokenTable | undefined;
   private allTable: TokenTable | undefined;
+  private readonly movingNode: RingNode | undefined;
 
   private constructor(version: number, nodes: readonly RingNode[]) {
     this.version = version;
     this.nodeList = nodes;
+    this.movingNode = nodes.find((n) => n.state !== 'normal');
   }
 
   static empty(): Ring {
@@ -188,7 +190,7 @@ export class Ring {
 
   /** The joining or leaving node, if a move is in progress. */
   get moving(): RingNode | undefined {
-    return this.nodeList.find((n) => n.state !== 'normal');
+    return this.movingNode;
   }
 
   /** Nodes that own ranges now (normal and leaving). */

@@ -205,6 +205,11 @@ function runPlan(ring: Ring, n: number): void {
     for (const tr of transitions) checkRange(owners, tr.range, step);
   };
   check(ring, 'before streams');
+  // Writes during the move reach every future owner (pending replicas).
+  for (const tr of transitions) {
+    const writes = [...ring.replicas(tr.range.end, n), ...ring.pendingReplicas(tr.range.end, n)];
+    for (const id of tr.to) assert.ok(writes.includes(id), `a write to ${key(tr.range)} misses ${id}`);
+  }
   for (const s of plan.streams) {
     const held = holders.get(key(s.range));
     assert.ok(held !== undefined, 'a stream names a range of the move');
@@ -246,6 +251,32 @@ test('join and decommission plans keep every range at min(N, nodes) replicas and
       },
     ),
     { numRuns: 80 },
+  );
+});
+
+test('a sequence of joins and decommissions keeps the guarantees at every move', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 3, max: 8 }),
+      fc.integer({ min: 1, max: 16 }),
+      fc.integer({ min: 1, max: 5 }),
+      fc.integer(),
+      fc.array(fc.oneof(fc.constant(-1), fc.nat()), { minLength: 1, maxLength: 5 }),
+      (nodes, vnodes, n, seed, moves) => {
+        let ring = buildRing(seed, nodes, vnodes);
+        moves.forEach((m, i) => {
+          const ids = ring.nodes.map((x) => x.id);
+          const moving =
+            m < 0 || ids.length === 1
+              ? ring.beginJoin(`j${i}`, chooseTokens(new SeededRng(`${seed}/${i}`), vnodes, ring))
+              : ring.beginLeave(ids[m % ids.length]!);
+          runPlan(moving, n);
+          ring = moving.completeMove();
+        });
+        assert.equal(ring.version, nodes + 2 * moves.length);
+      },
+    ),
+    { numRuns: 40 },
   );
 });
 

@@ -199,6 +199,12 @@ test('writes beyond dvvSiblingsCountMax concurrent siblings are refused with Lim
   assert.equal(v.update(v.context(), 'r0', null, ts(1000)).siblings.length, 1); // resolving is allowed
 });
 
+test('a forged context cannot crash a coordinator: an exhausted counter is a ProtocolError', () => {
+  const forged = decodeContext(VectorClock.from([['r0', Number.MAX_SAFE_INTEGER]]).encode());
+  assert.throws(() => Versioned.empty().update(forged, 'r0', null, ts(1)), ProtocolError);
+  assert.equal(Versioned.empty().update(forged, 'r1', null, ts(1)).siblings.length, 1);
+});
+
 test('last-write-wins orders by HLC timestamp, then replica id', () => {
   const w1 = { ts: ts(10, 2), replica: 'b', value: 1 };
   const w2 = { ts: ts(10, 3), replica: 'a', value: 2 };

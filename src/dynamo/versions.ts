@@ -131,7 +131,10 @@ export class Versioned {
       );
     }
     const counter = Math.max(context.get(replica), this.context().get(replica)) + 1;
-    assert(Number.isSafeInteger(counter), 'dot counter exhausted');
+    if (!Number.isSafeInteger(counter)) {
+      // Only a forged context gets here (a replica's own counters grow by one per write).
+      throw new ProtocolError('invalid_vector_clock', `context exhausts ${replica}'s dot counter`);
+    }
     const kept = this.siblings.filter((s) => !covers(context, s.dot));
     if (kept.length + 1 > limits.dvvSiblingsCountMax) {
       throw new LimitError(

@@ -429,3 +429,17 @@ test('decode names the broken rule with a stable code', () => {
   assert.equal(code(Uint8Array.from([...encodeRaw([a]), 0])), 'trailing_bytes');
   assert.equal(code(new Uint8Array(0)), 'truncated');
 });
+
+test('decode of random bytes answers a Ring or a ProtocolError', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), fc.boolean(), (tail, formatFirst) => {
+      const bytes = formatFirst ? Uint8Array.from([1, ...tail]) : tail;
+      try {
+        Ring.decode(bytes);
+      } catch (err) {
+        assert.ok(err instanceof ProtocolError, `unexpected ${String(err)}`);
+      }
+    }),
+    { numRuns: 2000 },
+  );
+});

@@ -321,3 +321,17 @@ test('why a coordinator replicates its whole state: sending only the new sibling
     'w0 is lost: the reason for rule 1 at the top of versions.ts',
   );
 });
+
+test('decode of random bytes answers a Versioned or a ProtocolError', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), fc.boolean(), (tail, formatFirst) => {
+      const bytes = formatFirst ? Uint8Array.from([1, ...tail]) : tail;
+      try {
+        Versioned.decode(bytes);
+      } catch (err) {
+        assert.ok(err instanceof ProtocolError, `unexpected ${String(err)}`);
+      }
+    }),
+    { numRuns: 2000 },
+  );
+});

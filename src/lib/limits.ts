@@ -196,6 +196,12 @@ export const limits = {
   clientInflightRequestsMax: 4096,
   /** Longest idle timeout a protocol may choose (a day); 'none' is said explicitly. */
   clientIdleTimeoutMsMax: 86_400_000,
+  /**
+   * Received bytes one client port handles per event-loop turn before its connections wait for the
+   * next turn (src/net/port-turns.ts): a flooded port then delays another port's client by at most
+   * about this much request handling.
+   */
+  clientPortTurnBytesMax: 16 * 1024,
 
   // --- membership failure detector (src/membership) ----------------------------------------------
   /** Heartbeat intervals kept per peer for the phi estimate. */

@@ -86,7 +86,10 @@ test('preference lists equal the nearest-token oracle on random rings', () => {
       fc.array(fc.bigInt({ min: TOKEN_MIN, max: TOKEN_MAX }), { minLength: 1, maxLength: 20 }),
       (nodes, vnodes, n, seed, probes) => {
         const ring = buildRing(seed, nodes, vnodes);
-        for (const token of probes) assert.deepEqual(ring.replicas(token, n), oracleReplicas(ring.nodes, token, n));
+        for (const token of probes) {
+          assert.deepEqual(ring.replicas(token, n), oracleReplicas(ring.nodes, token, n));
+          assert.deepEqual(ring.successors(token), oracleReplicas(ring.nodes, token, nodes));
+        }
         const ranges = ring.rangeReplicas(n);
         for (let i = 0; i < ranges.length; i += Math.ceil(ranges.length / 40)) {
           assert.deepEqual(ranges[i]!.replicas, oracleReplicas(ring.nodes, ranges[i]!.range.end, n));

@@ -150,6 +150,11 @@ class TokenTable {
   replicasOf(token: Token, n: number): readonly NodeId[] {
     return this.tokens.length === 0 ? [] : this.replicasAt(this.rangeIndex(token), n);
   }
+
+  /** Every node in clockwise order from `token` (not cached: up to nodes x tokens entries). */
+  successorsOf(token: Token): readonly NodeId[] {
+    return this.tokens.length === 0 ? [] : this.walk(this.rangeIndex(token), this.nodeCount);
+  }
 }
 
 function checkReplicas(n: number): void {
@@ -217,6 +222,14 @@ export class Ring {
   replicas(token: Token, n: number): readonly NodeId[] {
     checkReplicas(n);
     return this.natural().replicasOf(token, n);
+  }
+
+  /**
+   * Every owning node in clockwise order from `token`: the first N are its preference list, the
+   * rest are the fallbacks a sloppy quorum hands a hint to (Dynamo §4.6), nearest first.
+   */
+  successors(token: Token): readonly NodeId[] {
+    return this.natural().successorsOf(token);
   }
 
   /** Future replicas of a token that are not natural ones (empty unless a move is in progress). */

@@ -34,4 +34,5 @@ export const CORE_DIRS: readonly string[] = [
   'src/check/models',
   'src/coord',
   'src/crdt',
+  'src/dynamo',
 ];

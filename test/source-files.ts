@@ -33,4 +33,5 @@ export const CORE_DIRS: readonly string[] = [
   'src/metrics',
   'src/check/models',
   'src/coord',
+  'src/crdt',
 ];

@@ -98,6 +98,10 @@ export const cliExitByCode = {
   zk_packet_too_large: rejected,
   zk_bad_multi_op: rejected,
   zk_unexpected_xid: rejected,
+  crdt_unknown_type: rejected,
+  crdt_unknown_version: rejected,
+  crdt_malformed: rejected,
+  crdt_too_large: rejected,
   zk_error: unavailable, // `barista zk` maps each zkErr itself (src/cli/zk.ts); this is the conservative default
   // storage: a failed write may have reached the disk (indefinite); the rest is final on that node
   disk_path_invalid: rejected,

@@ -226,6 +226,11 @@ export const errorCatalogue = {
   test_proto_bad_byte: protocol('a test-protocol byte that is neither printable ASCII nor LF'),
   test_proto_bad_verb: protocol('a test-protocol verb that is not upper-case letters'),
   test_proto_bad_reply: protocol('a test-protocol reply that starts with neither + nor -'),
+  // CRDT values (src/crdt/codec.ts).
+  crdt_unknown_type: protocol('a CRDT value whose type tag is unknown or not the type expected'),
+  crdt_unknown_version: protocol('a CRDT value of an encoding version this build does not read'),
+  crdt_malformed: protocol('a CRDT value that breaks its grammar or canonical form'),
+  crdt_too_large: protocol('a CRDT value over an element, dot, nesting or size bound'),
 
   // ZooKeeper client protocol (src/wire/zookeeper)
   zk_packet_too_large: protocol(

@@ -245,6 +245,16 @@ export const limits = {
   simNetworkDelayMsMax: 3_600_000,
   /** Largest simulated clock drift rate (|rate| < 1 keeps monotonic time increasing). */
   simClockDriftRateMax: 0.5,
+
+  // --- CRDT values (src/crdt) --------------------------------------------------------------------
+  /** One encoded CRDT value (travels whole in read repair and anti-entropy, so well under a peer frame). */
+  crdtValueBytesMax: 8 * 1024 * 1024,
+  /** Set elements, map keys, register entries, counter entries and context replicas in one value. */
+  crdtElementsCountMax: 1_000_000,
+  /** Dots in one value: in its stores and in its causal context's dot cloud. */
+  crdtDotsCountMax: 1_000_000,
+  /** OR-Map levels in one value (nesting depth: a top-level OR-Map of sets is 1). */
+  crdtMapLevelsCountMax: 8,
 } as const;
 
 export type Limits = { readonly [K in keyof typeof limits]: number };

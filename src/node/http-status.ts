@@ -100,6 +100,10 @@ export const httpStatusByCode = {
   zk_packet_too_large: 400,
   zk_bad_multi_op: 400,
   zk_unexpected_xid: 400,
+  crdt_unknown_type: 400,
+  crdt_unknown_version: 400,
+  crdt_malformed: 400,
+  crdt_too_large: 400,
   zk_error: 502, // a ZooKeeper server's answer relayed by a client of ours
   // storage
   disk_path_invalid: 500,

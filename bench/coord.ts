@@ -18,6 +18,7 @@
 //   npm run bench -- coord [--n 10000] [--concurrency 1,64] [--rounds 1] [--value-size 100]
 // At concurrency 1 a phase is min(N, 1000) ops. Every phase is bounded to 60 s, every request to
 // 10 s; all servers are stopped in `finally`.
+// Memory per znode against ZooKeeper is the other half of issue 9's benchmark: bench/coord-memory.ts.
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { fourLetter, startZooKeeper, type ZkCluster, zookeeperUnavailable } from '../test/support/zookeeper-server.ts';

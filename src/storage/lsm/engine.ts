@@ -281,7 +281,12 @@ export class LsmEngine {
   /** Opens (or creates) the engine in `options.dir` and recovers it (see the header). */
   static open(components: LsmComponents, options: LsmOptions): LsmEngine {
     const engine = new LsmEngine(components, resolve(options));
-    engine.recover(components);
+    try {
+      engine.recover(components);
+    } catch (error) {
+      for (const r of engine.runs) r.close();
+      throw error;
+    }
     return engine;
   }
 
@@ -323,7 +328,8 @@ export class LsmEngine {
       {
         replay: (e) => {
           if (e.seq <= this.manifest.flushedSeq) return;
-          assert(e.seq > this.lastSeq, 'commit log seqs increase (the log checks its keys)');
+          // The log refuses keys that do not increase; this restates it for the replay's own state.
+          if (e.seq <= this.lastSeq) throw new CorruptionError(`lsm commit log seq ${e.seq} after ${this.lastSeq}`);
           this.lastSeq = e.seq;
           this.memtable.put(e);
           if (this.memtable.bytes >= this.o.memtableBytesMax) this.flushMemtable();

@@ -36,6 +36,7 @@ import {
   decodeEntryAt,
   type Entry,
   type EntryBounds,
+  ENTRY_HEADER_BYTES,
   entryBytes,
   entryExtentAt,
   getU64,
@@ -351,6 +352,10 @@ export class RunReader {
     }
     if (p !== end || expectOffset !== indexOffset || count === 0) {
       throw corrupt(path, indexOffset, 'index does not cover the data blocks');
+    }
+    // The footer's counts size a compaction's bloom filter: they must fit the data they describe.
+    if (info.entries < count || info.entries * ENTRY_HEADER_BYTES > indexOffset || info.minSeq > info.maxSeq) {
+      throw corrupt(path, footerAt, 'footer counts do not fit the data blocks');
     }
     return new RunReader(info, path, file, bounds, lastKeys, offsets, lengths, bloom, verifyBlocks, cache);
   }

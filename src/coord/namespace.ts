@@ -10,7 +10,9 @@
 //   used; closeSession is a command the leader proposes.
 // - Reads (`tree.getData`, …) are served from `tree` by the node a client is connected to.
 //
-// Snapshot section "znodes" v1 =
+// Snapshot section "znodes" v2 (written; v1 still read) = v1 with the nodes depth first, each
+// node's children by name (snapshot-slices.ts), checked as "no duplicate, parent seen first".
+// v1 =
 //   u8 version(1) | uvarint aclCount | aclCount × Acl (command.ts's grammar)
 //   | uvarint sessionCount | sessionCount × (uvarint id | uvarint timeoutMs | uvarint-bytes passwd)
 //   | uvarint nodeCount | nodeCount × Node, paths strictly increasing (so a parent precedes its children)
@@ -20,7 +22,7 @@
 // The first node is "/"; a node whose parent is missing, a bad path, an unknown ACL index or a
 // dangling owner is a CorruptionError.
 
-import { ByteReader, ByteWriter } from '../lib/bytes.ts';
+import { ByteReader } from '../lib/bytes.ts';
 import { CorruptionError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import type { ApplyContext, Namespace } from '../rsm/namespace.ts';
@@ -29,9 +31,9 @@ import type { Acl } from './acl.ts';
 import { ZkErr } from './codes.ts';
 import { type CoordCommand, type CoordResult, decodeCommand, encodeResult, type WriteHeader } from './command.ts';
 import { isValidPath } from './path.ts';
+import { SECTION_VERSION_DFS, znodesSnapshotSlices } from './snapshot-slices.ts';
 import type { NodeRecord } from './store.ts';
 import {
-  binaryToBytes,
   bytesToBinary,
   defaultTreeOptions,
   type Trigger,
@@ -45,9 +47,15 @@ const SECTION_VERSION = 1;
 export interface CoordOptions extends TreeOptions {
   /** Largest znode data a command may carry (jute.maxbuffer). */
   readonly dataBytesMax: number;
+  /** Znodes per slice of a snapshot taken in slices (small in simulations, to interleave them). */
+  readonly snapshotSliceNodes: number;
 }
 
-export const defaultCoordOptions: CoordOptions = { ...defaultTreeOptions, dataBytesMax: limits.coordZnodeDataBytesMax };
+export const defaultCoordOptions: CoordOptions = {
+  ...defaultTreeOptions,
+  dataBytesMax: limits.coordZnodeDataBytesMax,
+  snapshotSliceNodes: limits.coordSnapshotSliceNodesMax,
+};
 
 export type TriggerObserver = (index: number, triggers: readonly Trigger[]) => void;
 
@@ -114,35 +122,13 @@ export class CoordNamespace implements Namespace {
   }
 
   snapshot(): Uint8Array {
-    const t = this.current;
-    const nodes = t.nodesInOrder();
-    const aclIndex = new Map<number, number>();
-    const aclLists: (readonly Acl[])[] = [];
-    for (const n of nodes) {
-      if (!aclIndex.has(n.record.acl)) {
-        aclIndex.set(n.record.acl, aclLists.length);
-        aclLists.push(t.acls.get(n.record.acl));
-      }
-    }
-    const w = new ByteWriter({ bytesMax: 2 ** 31 - 1 });
-    w.u8(SECTION_VERSION).uvarint(aclLists.length);
-    for (const acl of aclLists) {
-      w.uvarint(acl.length);
-      for (const a of acl)
-        w.u32(a.perms >>> 0)
-          .stringUvarint(a.scheme)
-          .stringUvarint(a.id);
-    }
-    const sessions = [...t.sessions].sort((a, b) => a[0] - b[0]);
-    w.uvarint(sessions.length);
-    for (const [id, s] of sessions) w.uvarint(id).uvarint(s.timeoutMs).bytesUvarint(s.passwd);
-    w.uvarint(nodes.length);
-    for (const { path, record: r } of nodes) {
-      w.stringUvarint(path).bytesUvarint(binaryToBytes(r.data)).uvarint(aclIndex.get(r.acl)!);
-      w.uvarint(r.czxid).uvarint(r.mzxid).uvarint(r.pzxid).f64(r.ctimeMs).f64(r.mtimeMs);
-      w.varint(r.version).varint(r.cversion).varint(r.aversion).f64(r.owner);
-    }
-    return w.finish().slice();
+    const step = this.snapshotInSlices(Number.MAX_SAFE_INTEGER);
+    return step()!;
+  }
+
+  /** The section in slices (snapshot-slices.ts): the tree must not change until the last call. */
+  snapshotInSlices(nodesPerSlice: number = this.options.snapshotSliceNodes): () => Uint8Array | undefined {
+    return znodesSnapshotSlices(this.current, nodesPerSlice);
   }
 
   loadSnapshot(section: Uint8Array | undefined): () => void {
@@ -172,7 +158,7 @@ function corrupt(what: string, fields: Record<string, unknown> = {}): never {
 function loadInto(tree: ZnodeTree, section: Uint8Array): void {
   const r = new ByteReader(section);
   const v = r.u8();
-  if (v !== SECTION_VERSION) corrupt(`unknown version ${v}`);
+  if (v !== SECTION_VERSION && v !== SECTION_VERSION_DFS) corrupt(`unknown version ${v}`);
   const aclLists: Acl[][] = [];
   const aclCount = r.uvarint();
   for (let i = 0; i < aclCount; i++) {
@@ -213,7 +199,8 @@ function loadInto(tree: ZnodeTree, section: Uint8Array): void {
       aversion: r.varint(),
       owner: r.f64(),
     };
-    if (i === 0 ? path !== '/' : !(path > last) || !isValidPath(path)) corrupt(`node ${path} out of order or invalid`);
+    const ordered = v === SECTION_VERSION ? path > last : !seen.has(path);
+    if (i === 0 ? path !== '/' : !ordered || !isValidPath(path)) corrupt(`node ${path} out of order or invalid`);
     if (i > 0 && !seen.has(path.slice(0, Math.max(1, path.lastIndexOf('/'))))) corrupt(`node ${path} has no parent`);
     if (!Number.isSafeInteger(rec.owner) || (rec.owner > 0 && !sessionIds.has(rec.owner)))
       corrupt(`node ${path} has owner ${rec.owner}`);

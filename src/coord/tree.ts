@@ -613,6 +613,15 @@ export class ZnodeTree {
   // --- snapshots (used by namespace.ts) -------------------------------------------------------
 
   /** Every node in an order where a parent comes before its children. */
+  /** One znode's record and its children's paths (unordered), for the sliced snapshot walk. */
+  snapshotNode(path: string): { record: NodeRecord; children: string[] } {
+    const s = this.store.slot(path);
+    assert(s !== undefined, `snapshot walk: ${path} vanished (the tree changed during a snapshot)`);
+    const children: string[] = [];
+    for (const c of this.store.children(s)) children.push(this.store.path(c));
+    return { record: this.store.read(s), children };
+  }
+
   nodesInOrder(): { path: string; record: NodeRecord }[] {
     return [...this.store.paths()].sort().map((path) => ({ path, record: this.store.read(this.store.slot(path)!) }));
   }

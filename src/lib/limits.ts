@@ -138,6 +138,11 @@ export const limits = {
   // --- coordination data model (src/coord) --------------------------------------------------------
   /** A znode's data: ZooKeeper's jute.maxbuffer default (0xfffff); larger data is refused as malformed. */
   coordZnodeDataBytesMax: 0xfffff,
+  /**
+   * Znodes one slice of a snapshot encodes before the node's event loop runs again (applies wait
+   * meanwhile; src/coord/snapshot-slices.ts): a few milliseconds of work.
+   */
+  coordSnapshotSliceNodesMax: 2_000,
   /** Znodes in one tree (ZooKeeper has no bound; a full tree answers quotaExceeded). */
   coordZnodeCountMax: 10_000_000,
   /** Live ZooKeeper sessions held in the tree's namespace. */

@@ -226,6 +226,8 @@ export class RaftDriver {
   private processScheduled = false;
   private applied: number;
   private lastSnapshotIndex: number;
+  /** A snapshot being taken in slices (applies held until it is saved). */
+  private slicing: { readonly index: number; readonly step: () => Uint8Array | undefined } | undefined;
   private stopped = false;
   private readonly timer;
   private readonly gauges: Record<'term' | 'role' | 'commit' | 'applied' | 'pending' | 'inflightBytes', Gauge>;
@@ -734,6 +736,7 @@ export class RaftDriver {
   }
 
   private installSnapshot(index: number, data: Uint8Array): void {
+    this.abandonSlicing();
     this.options.stateMachine.restore(index, data);
     this.applied = index;
     this.lastSnapshotIndex = index;
@@ -1045,13 +1048,52 @@ export class RaftDriver {
   }
 
   private maybeSnapshot(): void {
+    if (this.slicing !== undefined) return;
     if (this.applied - this.lastSnapshotIndex < this.options.snapshotEveryEntries) return;
     // Before it is re-added, a rejoining node's view of the configuration starts from `[]`, not
     // the cluster's bootstrap config: a snapshot taken now would record a wrong ConfState.
     if (this.withholdVotes) return;
+    const sm = this.options.stateMachine;
+    if (sm.snapshotInSlices === undefined) {
+      this.saveSnapshot(this.applied, sm.snapshot());
+      return;
+    }
+    // Snapshot in slices: applies are held (the core keeps committed entries back) so the state
+    // stays at this index, and one slice runs per turn of the event loop, between which the node
+    // handles its peers and clients: heartbeats, pings and reads go on; writes commit and wait.
+    this.slicing = { index: this.applied, step: sm.snapshotInSlices() };
+    this.core.pauseApply(true);
+    this.sliceSnapshot();
+  }
+
+  /** One slice of the snapshot being taken; the next is a timer turn away. */
+  private sliceSnapshot(): void {
+    const slicing = this.slicing;
+    if (slicing === undefined || this.stopped) return;
+    const image = slicing.step();
+    this.env.metrics.counter('raft_snapshot_slices_total', 'Slices of state-machine snapshots taken in slices').inc();
+    if (image === undefined) {
+      // A millisecond apart (not 0): the loop's I/O runs in between for real, and in the simulator
+      // (where a slice takes no virtual time) messages and applies-in-waiting interleave with it.
+      this.env.timers.after(1, () => this.sliceSnapshot());
+      return;
+    }
+    this.slicing = undefined;
+    this.core.pauseApply(false);
+    this.saveSnapshot(slicing.index, image);
+    this.schedule();
+  }
+
+  /** A received snapshot replaced the state: the one being taken in slices is dropped. */
+  private abandonSlicing(): void {
+    if (this.slicing === undefined) return;
+    this.slicing = undefined;
+    this.core.pauseApply(false);
+  }
+
+  private saveSnapshot(index: number, image: Uint8Array): void {
     const storage = this.options.storage;
-    const index = this.applied;
-    storage.createSnapshot(index, this.core.confStateAt(index), this.options.stateMachine.snapshot());
+    storage.createSnapshot(index, this.core.confStateAt(index), image);
     const compactTo = index - this.options.snapshotRetainEntries;
     if (compactTo >= storage.firstIndex()) storage.compact(compactTo);
     storage.sync();

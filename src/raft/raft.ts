@@ -309,6 +309,8 @@ export class RaftNode {
   private leadTransferee: NodeId | undefined;
   private uncommittedBytes = 0;
   private broadcastPending = false;
+  /** pauseApply(true): committed entries stay out of Readys. */
+  private applyPaused = false;
 
   // ReadIndex (leader side).
   private readSeq = 0;
@@ -1420,9 +1422,22 @@ export class RaftNode {
     if (this.log.unstableEntries.length > 0 || this.log.unstableSnapshot) return true;
     if (!hardStateEqual(this.hardState(), this.prevHardState)) return true;
     if (!softStateEqual(this.softState(), this.prevSoftState)) return true;
-    if (Math.min(this.log.committed, this.log.stableLastIndex()) > this.log.applied && !this.log.unstableSnapshot)
+    if (
+      !this.applyPaused &&
+      Math.min(this.log.committed, this.log.stableLastIndex()) > this.log.applied &&
+      !this.log.unstableSnapshot
+    )
       return true;
     return this.readStates.some((r) => r.index <= this.log.applied);
+  }
+
+  /**
+   * While paused, Readys carry no committed entries (they wait in the log, committed, and come
+   * once resumed): the driver holds applies while it takes a snapshot in slices. Replication,
+   * elections and commits go on; ReadIndex answers wait for their index to be applied.
+   */
+  pauseApply(paused: boolean): void {
+    this.applyPaused = paused;
   }
 
   /** The next batch of work, or undefined if there is none. Call advance(ready) when done. */
@@ -1433,7 +1448,7 @@ export class RaftNode {
     const snapshot = this.log.unstableSnapshot;
     const hs = this.hardState();
     const hardState = hardStateEqual(hs, this.prevHardState) ? undefined : hs;
-    const committedEntries = this.log.nextCommittedEntries(this.maxCommittedBytesPerReady);
+    const committedEntries = this.applyPaused ? [] : this.log.nextCommittedEntries(this.maxCommittedBytesPerReady);
     const appliedAfter =
       committedEntries.length > 0 ? committedEntries[committedEntries.length - 1]!.index : this.log.applied;
     const readStates = this.readStates.filter((r) => r.index <= appliedAfter);

@@ -12,6 +12,12 @@ export interface StateMachine {
   readonly appliedIndex: number;
   /** A self-contained image of the state as of appliedIndex. */
   snapshot(): Uint8Array;
+  /**
+   * Optional: the same image in bounded slices (a large state would hold the event loop for
+   * seconds). The driver holds applies from the first call of the stepper until it returns the
+   * image, calling it once per turn of the event loop.
+   */
+  snapshotInSlices?(): () => Uint8Array | undefined;
   /** Replaces the state with an image; afterwards appliedIndex = `index` (the Raft snapshot index). */
   restore(index: number, image: Uint8Array): void;
 }

@@ -51,6 +51,12 @@ export interface Namespace {
   /** The namespace's snapshot section (its own versioned format). */
   snapshot(): Uint8Array;
   /**
+   * Optional: the same section in bounded slices, for a namespace whose snapshot() would hold the
+   * event loop too long. Each call of the stepper does a bounded part and returns the section once
+   * finished (undefined before); no command is applied between the first call and the last.
+   */
+  snapshotInSlices?(): () => Uint8Array | undefined;
+  /**
    * Decodes a section (undefined: the snapshot had none, i.e. the namespace was empty then) into
    * new state and returns the function that installs it. Throws CorruptionError; never changes
    * the current state.

@@ -169,14 +169,54 @@ export class ReplicatedStateMachine implements StateMachine {
   }
 
   snapshot(): Uint8Array {
-    const w = new ByteWriter({ bytesMax: 2 ** 31 - 1 });
+    const step = this.snapshotInSlices();
+    for (;;) {
+      const image = step();
+      if (image !== undefined) return image;
+    }
+  }
+
+  /**
+   * The image in slices: a namespace with snapshotInSlices gives one slice per call, any other
+   * section is one call. The state must not change until the image is returned (the driver holds
+   * applies), so the sections describe one index.
+   */
+  snapshotInSlices(): () => Uint8Array | undefined {
     const names = [...this.byName.keys()].sort();
-    w.u8(SNAPSHOT_FORMAT)
-      .uvarint(this.applied)
-      .uvarint(1 + names.length);
-    w.stringUvarint(SESSIONS_SECTION).bytesUvarint(this.sessions.snapshot());
-    for (const name of names) w.stringUvarint(name).bytesUvarint(this.byName.get(name)!.snapshot());
-    return w.finish().slice();
+    const applied = this.applied;
+    const sections: [string, Uint8Array][] = [[SESSIONS_SECTION, this.sessions.snapshot()]];
+    let at = 0;
+    let current: (() => Uint8Array | undefined) | undefined;
+    return () => {
+      assert(this.applied === applied, 'the state changed while a snapshot was being taken in slices');
+      if (at < names.length) {
+        const ns = this.byName.get(names[at]!)!;
+        current ??= ns.snapshotInSlices?.() ?? (() => ns.snapshot());
+        const section = current();
+        if (section === undefined) return undefined;
+        sections.push([names[at]!, section]);
+        current = undefined;
+        at++;
+        if (at < names.length) return undefined;
+      }
+      // The framing in small writers, then one buffer of the exact size: each section is copied
+      // once (a section may be hundreds of MiB).
+      const parts: Uint8Array[] = [
+        new ByteWriter().u8(SNAPSHOT_FORMAT).uvarint(applied).uvarint(sections.length).finish(),
+      ];
+      for (const [name, bytes] of sections) {
+        parts.push(new ByteWriter().stringUvarint(name).uvarint(bytes.length).finish(), bytes);
+      }
+      let total = 0;
+      for (const p of parts) total += p.length;
+      const image = new Uint8Array(total);
+      let offset = 0;
+      for (const p of parts) {
+        image.set(p, offset);
+        offset += p.length;
+      }
+      return image;
+    };
   }
 
   restore(index: number, image: Uint8Array): void {

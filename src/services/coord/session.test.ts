@@ -15,7 +15,8 @@ import { registeredServices } from '../../node/registry.ts';
 import { NodeServices } from '../../node/services.ts';
 import { defaultRaftTiming } from '../../raft/driver.ts';
 import { Simulation } from '../../sim/simulation.ts';
-import { coordOf } from './service.ts';
+import { coordOf, coordService } from './service.ts';
+import { CoordStateMachine } from './state-machine.ts';
 import { SimZkClient } from './sim-client.ts';
 
 const ids = ['n1', 'n2', 'n3'];
@@ -425,4 +426,74 @@ test("the tree's bounds are answered at the door (BadArguments, AuthFailed), and
   const digests = (who.body.clientInfo ?? []).filter((i) => i.authScheme === 'digest').length;
   assert.equal(digests, limits.coordIdentityEntriesMax - 2);
   assert.equal(create('/after', openAcl), ZkErr.ok, 'writes still go through');
+});
+
+test('a snapshot taken in slices: writes wait between slices while reads and pings are answered; a follower restores it', () => {
+  // The coord group with 2 znodes per slice (a real node: limits.coordSnapshotSliceNodesMax), so a
+  // snapshot of ~50 znodes takes ~25 slices, each a turn of the node's event loop.
+  const sliced = {
+    ...coordService,
+    raftGroups: coordService.raftGroups.map((g) => ({
+      ...g,
+      namespace: {
+        ...g.namespace!,
+        create: (env: Pick<Env, 'mutations' | 'metrics'>) =>
+          new CoordStateMachine(env.mutations, {}, { snapshotSliceNodes: 2 }),
+      },
+    })),
+  };
+  const sim = new Simulation<NodeServices>({
+    seed: 'zk-sliced-snapshot',
+    nodes: ids,
+    program: (env: Env) =>
+      new NodeServices(
+        env,
+        {
+          clusterId: 'sim',
+          peers: ids.filter((p) => p !== env.nodeId),
+          raft: { ...defaultRaftTiming, snapshotEveryEntries: 40, snapshotRetainEntries: 2 },
+          coord: { tickTimeMs: 200, leaderLostCloseMs: 600_000 },
+        },
+        registeredServices.map((s) => (s === coordService ? sliced : s)),
+      ),
+  });
+  assert.ok(sim.runUntilCondition(() => leaderOf(sim) !== undefined, 10_000));
+  const leader = leaderOf(sim)!;
+  const follower = ids.find((i) => i !== leader)!;
+  const w = connected(sim, leader, 8000);
+  const r = connected(sim, leader, 8000);
+  const slices = () => sim.metrics(leader).value('raft_snapshot_slices_total', { group: 'coord' });
+  // Reads answered while a snapshot is in slices (the leader's event loop turns between them).
+  // One create and one read per step, so creates keep committing while slices are taken.
+  let readsDuringSlicing = 0;
+  for (let i = 0; i < 60; i++) {
+    w.send({ type: OpCode.create, path: `/s${i}`, data: enc.encode(`v${i}`), acl: openAcl, flags: 0 });
+    const before = slices();
+    const xid = r.send({ type: OpCode.exists, path: '/s0', watch: false });
+    sim.runUntilCondition(() => r.reply(xid) !== undefined, 1_000);
+    if (r.reply(xid) !== undefined && slices() > before) readsDuringSlicing++;
+  }
+  assert.ok(
+    sim.runUntilCondition(() => w.stream.length >= 61, 20_000),
+    'every create answered',
+  );
+  assert.ok(slices() >= 20, `the snapshot went in slices: ${slices()}`);
+  assert.ok(readsDuringSlicing > 0, 'reads were answered while slices were being taken');
+  // A follower cut off past the snapshot gets it (installs the sliced image) and holds every znode.
+  const cut = sim.network.isolate(follower);
+  for (let i = 60; i < 110; i++) {
+    w.send({ type: OpCode.create, path: `/s${i}`, data: enc.encode(`v${i}`), acl: openAcl, flags: 0 });
+  }
+  assert.ok(
+    sim.runUntilCondition(() => w.stream.length >= 111, 20_000),
+    'the later creates committed',
+  );
+  cut.heal();
+  const tree = () => coordOf(sim.instance(follower)!).state.znodes.tree;
+  assert.ok(
+    sim.runUntilCondition(() => tree().record('/s109') !== undefined, 20_000),
+    'the follower caught up',
+  );
+  const leaderTree = coordOf(sim.instance(leader)!).state.znodes.tree;
+  for (let i = 0; i < 110; i++) assert.deepEqual(tree().record(`/s${i}`), leaderTree.record(`/s${i}`), `/s${i}`);
 });

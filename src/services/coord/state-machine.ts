@@ -30,7 +30,11 @@ export class CoordStateMachine extends ReplicatedStateMachine {
   /** Called after a snapshot replaced the tree (no triggers fired for what it skipped). */
   afterRestore: ((index: number) => void) | undefined;
 
-  constructor(mutations?: Mutations, hooks: { readonly onMalformed?: () => void } = {}) {
+  constructor(
+    mutations?: Mutations,
+    hooks: { readonly onMalformed?: () => void } = {},
+    options: { readonly snapshotSliceNodes?: number } = {},
+  ) {
     super({
       sessions: defaultSessionOptions,
       ...(hooks.onMalformed === undefined ? {} : { onMalformed: hooks.onMalformed }),
@@ -38,6 +42,7 @@ export class CoordStateMachine extends ReplicatedStateMachine {
     this.znodes = new CoordNamespace({
       ...defaultCoordOptions,
       ttlEnabled: true,
+      ...(options.snapshotSliceNodes === undefined ? {} : { snapshotSliceNodes: options.snapshotSliceNodes }),
       ...(mutations?.has('coord-skip-ephemeral-cleanup') === true ? { keepEphemeralsOnClose: true } : {}),
     });
     this.register(this.znodes);

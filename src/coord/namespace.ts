@@ -10,13 +10,14 @@
 //   used; closeSession is a command the leader proposes.
 // - Reads (`tree.getData`, …) are served from `tree` by the node a client is connected to.
 //
-// Snapshot section "znodes" v1 =
-//   u8 version(1) | uvarint aclCount | aclCount × Acl (command.ts's grammar)
-//   | uvarint sessionCount | sessionCount × (uvarint id | uvarint timeoutMs | uvarint-bytes passwd)
+// Snapshot section "znodes" v2 =
+//   u8 version(2) | uvarint aclCount | aclCount × Acl (command.ts's grammar)
+//   | uvarint sessionCount | sessionCount × (uvarint id | uvarint timeoutMs | uvarint-bytes passwd | uvarint owner)
 //   | uvarint nodeCount | nodeCount × Node, paths strictly increasing (so a parent precedes its children)
 //   Node = uvarint-string path | uvarint-bytes data | uvarint aclIndex | uvarint czxid | uvarint mzxid
 //          | uvarint pzxid | f64 ctime | f64 mtime | varint version | varint cversion | varint aversion
 //          | f64 owner (store.ts's owner code; a session's must name a session in the section)
+// v1 (still loaded) has no session owner (0: unchecked until the session's next reconnect).
 // The first node is "/"; a node whose parent is missing, a bad path, an unknown ACL index or a
 // dangling owner is a CorruptionError.
 
@@ -40,7 +41,8 @@ import {
   ZnodeTree,
 } from './tree.ts';
 
-const SECTION_VERSION = 1;
+const SECTION_VERSION = 2;
+const SECTION_VERSION_NO_OWNER = 1;
 
 export interface CoordOptions extends TreeOptions {
   /** Largest znode data a command may carry (jute.maxbuffer). */
@@ -50,12 +52,15 @@ export interface CoordOptions extends TreeOptions {
 export const defaultCoordOptions: CoordOptions = { ...defaultTreeOptions, dataBytesMax: limits.coordZnodeDataBytesMax };
 
 export type TriggerObserver = (index: number, triggers: readonly Trigger[]) => void;
+/** Told when a session's owner changed (createSession, setOwner), on every replica. */
+export type OwnerObserver = (sessionId: number, owner: number) => void;
 
 export class CoordNamespace implements Namespace {
   readonly name = 'znodes';
   readonly id = NamespaceId.znodes;
   private current: ZnodeTree;
   private observer: TriggerObserver | undefined;
+  private ownerObserver: OwnerObserver | undefined;
 
   constructor(readonly options: CoordOptions = defaultCoordOptions) {
     this.current = new ZnodeTree(options);
@@ -71,6 +76,11 @@ export class CoordNamespace implements Namespace {
     this.observer = observer;
   }
 
+  /** Registers the one observer of session owner changes (replacing any earlier one). */
+  observeOwners(observer: OwnerObserver | undefined): void {
+    this.ownerObserver = observer;
+  }
+
   apply(ctx: ApplyContext, payload: Uint8Array): Uint8Array {
     const c = decodeCommand(payload, this.options.dataBytesMax);
     const { result, triggers } = this.execute(ctx, c);
@@ -82,8 +92,13 @@ export class CoordNamespace implements Namespace {
     const t = this.current;
     switch (c.type) {
       case 'createSession': {
-        const err = t.createSession(ctx.index, c.timeoutMs, c.passwd);
+        const err = t.createSession(ctx.index, c.timeoutMs, c.passwd, c.owner ?? 0);
         return { result: err === ZkErr.ok ? { err, sessionId: ctx.index } : { err }, triggers: [] };
+      }
+      case 'setOwner': {
+        const err = t.setOwner(c.sessionId, c.owner);
+        if (err === ZkErr.ok) this.ownerObserver?.(c.sessionId, c.owner);
+        return { result: { err }, triggers: [] };
       }
       case 'closeSession': {
         const r = t.closeSession(c.sessionId, ctx.index);
@@ -135,7 +150,7 @@ export class CoordNamespace implements Namespace {
     }
     const sessions = [...t.sessions].sort((a, b) => a[0] - b[0]);
     w.uvarint(sessions.length);
-    for (const [id, s] of sessions) w.uvarint(id).uvarint(s.timeoutMs).bytesUvarint(s.passwd);
+    for (const [id, s] of sessions) w.uvarint(id).uvarint(s.timeoutMs).bytesUvarint(s.passwd).uvarint(s.owner);
     w.uvarint(nodes.length);
     for (const { path, record: r } of nodes) {
       w.stringUvarint(path).bytesUvarint(binaryToBytes(r.data)).uvarint(aclIndex.get(r.acl)!);
@@ -162,7 +177,8 @@ export class CoordNamespace implements Namespace {
 }
 
 function txn(ctx: ApplyContext, h: WriteHeader): TxnContext {
-  return { zxid: ctx.index, timeMs: h.timeMs, caller: { sessionId: h.sessionId, identities: h.identities } };
+  const caller = { sessionId: h.sessionId, identities: h.identities, ...(h.owner ? { owner: h.owner } : {}) };
+  return { zxid: ctx.index, timeMs: h.timeMs, caller };
 }
 
 function corrupt(what: string, fields: Record<string, unknown> = {}): never {
@@ -172,7 +188,7 @@ function corrupt(what: string, fields: Record<string, unknown> = {}): never {
 function loadInto(tree: ZnodeTree, section: Uint8Array): void {
   const r = new ByteReader(section);
   const v = r.u8();
-  if (v !== SECTION_VERSION) corrupt(`unknown version ${v}`);
+  if (v !== SECTION_VERSION && v !== SECTION_VERSION_NO_OWNER) corrupt(`unknown version ${v}`);
   const aclLists: Acl[][] = [];
   const aclCount = r.uvarint();
   for (let i = 0; i < aclCount; i++) {
@@ -182,11 +198,14 @@ function loadInto(tree: ZnodeTree, section: Uint8Array): void {
     for (let j = 0; j < n; j++) acl.push({ perms: r.u32() | 0, scheme: r.stringUvarint(), id: r.stringUvarint() });
     aclLists.push(acl);
   }
-  const sessions: { id: number; timeoutMs: number; passwd: Uint8Array }[] = [];
+  const sessions: { id: number; timeoutMs: number; passwd: Uint8Array; owner: number }[] = [];
   const sessionIds = new Set<number>();
   const sessionCount = r.uvarint();
   for (let i = 0; i < sessionCount; i++) {
-    const s = { id: r.uvarint(), timeoutMs: r.uvarint(), passwd: r.bytesUvarint().slice() };
+    const id = r.uvarint();
+    const timeoutMs = r.uvarint();
+    const passwd = r.bytesUvarint().slice();
+    const s = { id, timeoutMs, passwd, owner: v === SECTION_VERSION_NO_OWNER ? 0 : r.uvarint() };
     if (s.id === 0 || sessionIds.has(s.id)) corrupt(`session ${s.id} twice or zero`);
     sessionIds.add(s.id);
     sessions.push(s);

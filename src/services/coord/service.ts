@@ -90,6 +90,7 @@ function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {
     ctx.log,
   );
   state.znodes.observe((index, triggers) => runtime.onApplied(index, triggers));
+  state.znodes.observeOwners((sessionId, owner) => runtime.onOwnerChanged(sessionId, owner));
   state.afterApply = (index) => runtime.waiters.advance(index);
   state.afterRestore = (index) => runtime.onRestored(index);
   // Cleanup deletions in flight, by path: a pass skips them (no second proposal while the first is
@@ -121,6 +122,10 @@ function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {
       return c;
     },
     writeFailures: m.counter('coord_write_failures_total', 'Writes whose proposal failed (the connection is closed)'),
+    sessionMoved: m.counter(
+      'coord_session_moved_total',
+      'Writes refused at apply because their session had moved to another connection (the connection is closed)',
+    ),
     authFailed: m.counter('coord_auth_failed_total', 'addauth requests refused (AuthFailed)'),
     packetsReceived: m.counter('coord_packets_received_total', 'ZooKeeper packets received'),
     packetsSent: m.counter('coord_packets_sent_total', 'ZooKeeper packets sent'),

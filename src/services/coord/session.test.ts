@@ -426,3 +426,41 @@ test("the tree's bounds are answered at the door (BadArguments, AuthFailed), and
   assert.equal(digests, limits.coordIdentityEntriesMax - 2);
   assert.equal(create('/after', openAcl), ZkErr.ok, 'writes still go through');
 });
+
+test('SessionMoved: a thief resumes the session on another node; the old connection is closed and its write in flight never applies', () => {
+  const { sim, leader, follower } = ready('zk-session-moved');
+  const a = connected(sim, follower);
+  const s = a.session()!;
+  const e = a.send({
+    type: OpCode.create,
+    path: '/mine',
+    data: enc.encode('a'),
+    acl: openAcl,
+    flags: CreateMode.ephemeral,
+  });
+  const zxid = answered(sim, a, e).header.zxid;
+
+  // The thief's move enters the leader's log at once; a's write still has a hop to the leader.
+  const thief = new SimZkClient(sim, leader);
+  thief.sendConnect({ resume: s, lastZxidSeen: zxid });
+  const stale = a.send({ type: OpCode.create, path: '/stale', data: enc.encode('a'), acl: openAcl, flags: 0 });
+  assert.ok(
+    sim.runUntilCondition(() => thief.session() !== undefined && a.closed !== undefined, 5_000),
+    'the thief holds the session; the old connection is closed',
+  );
+  assert.equal(thief.session()!.sessionId, s.sessionId);
+  assert.equal(
+    a.reply(stale),
+    undefined,
+    'no answer: ZooKeeper closes the connection (the client sees ConnectionLoss)',
+  );
+  sim.runFor(500);
+  assert.equal(sim.metrics(follower).value('coord_session_moved_total'), 1, 'refused at apply, not before');
+  for (const id of ids) {
+    const tree = coordOf(sim.instance(id)!).backend.tree();
+    assert.equal(tree.exists('/stale').stat, undefined, `${id}: the stale write never applied`);
+    assert.ok(tree.exists('/mine').stat !== undefined, `${id}: the session (and its ephemeral) lives on`);
+  }
+  const w = thief.send({ type: OpCode.setData, path: '/mine', data: enc.encode('t'), version: -1 });
+  assert.equal(answered(sim, thief, w).header.err, ZkErr.ok, 'the new owner writes');
+});

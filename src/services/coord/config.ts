@@ -13,8 +13,8 @@ export const ZOOKEEPER_PROTOCOL = 'zookeeper';
 /** ZooKeeper's jute.maxbuffer default (0xfffff). */
 export const defaultJuteMaxBufferBytes = 0xfffff;
 
-/** Every four-letter word the service knows (ZooKeeper's monitoring set). */
-export const fourLetterWords = ['ruok', 'srvr', 'stat', 'mntr', 'conf', 'envi'] as const;
+/** Every four-letter word the service knows (ZooKeeper's monitoring set, and srst to reset its numbers). */
+export const fourLetterWords = ['ruok', 'srvr', 'stat', 'mntr', 'conf', 'envi', 'srst'] as const;
 export type FourLetterWord = (typeof fourLetterWords)[number];
 
 /**

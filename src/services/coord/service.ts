@@ -15,6 +15,7 @@ import type { RunningService, ServiceContext, ServiceDefinition, ServiceHost } f
 import { RequestPipeline } from '../../wire/pipeline.ts';
 import { type CoordConfig, coordConfigSchema, timeoutPolicyOf, ZOOKEEPER_PROTOCOL } from './config.ts';
 import type { FourLetterStats } from './four-letter.ts';
+import { RequestLatency } from './request-latency.ts';
 import { CoordRuntime } from './server.ts';
 import { coordSimWorkload } from './sim-workload.ts';
 import { type CoordBackend, type SessionCounters, ZkSession } from './session.ts';
@@ -137,6 +138,7 @@ function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {
   const sessions = new Set<ZkSession>();
   const startedMs = env.clock.monotonicMs();
   const stats = { received: 0, sent: 0, authFailed: 0 };
+  const latency = new RequestLatency();
   const fourLetterStats = (): FourLetterStats => {
     const s = driver.status();
     const t = tree();
@@ -158,9 +160,9 @@ function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {
       outstanding: driver.pendingRequests,
       packetsReceived: stats.received,
       packetsSent: stats.sent,
-      latencyMinMs: 0,
-      latencyAvgMs: 0,
-      latencyMaxMs: 0,
+      latencyMinMs: latency.min,
+      latencyAvgMs: latency.avg,
+      latencyMaxMs: latency.max,
       approximateDataSize: 0,
       uptimeMs: Math.round(env.clock.monotonicMs() - startedMs),
       authFailed: stats.authFailed,
@@ -184,6 +186,12 @@ function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {
     submit,
     sync: (done) => driver.read(done),
     fourLetterStats,
+    latency,
+    resetStats: () => {
+      latency.reset();
+      stats.received = 0;
+      stats.sent = 0;
+    },
     counters: {
       ...counters,
       packetsReceived: {

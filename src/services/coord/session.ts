@@ -47,6 +47,7 @@ import type { Reply } from '../../wire/pipeline.ts';
 import type { CoordConfig } from './config.ts';
 import { fourLetterReply, type FourLetterStats } from './four-letter.ts';
 import { type Entry, ReplyOrder } from './reply-order.ts';
+import type { RequestLatency } from './request-latency.ts';
 import type { CoordRuntime, WatchTarget } from './server.ts';
 import type { ZkBody, ZkIncoming, ZkOpResult, ZkReplyBody } from './zk-types.ts';
 
@@ -69,6 +70,10 @@ export interface CoordBackend {
   /** A ReadIndex barrier: done once the local tree holds everything committed before the call. */
   sync(done: (error: BaristaError | undefined) => void): void;
   fourLetterStats(): FourLetterStats;
+  /** srst: the node's request latency and packet counts start over. */
+  resetStats(): void;
+  /** Every request's time from receipt to reply (the 4lw latency fields). */
+  readonly latency: RequestLatency;
   readonly counters: SessionCounters;
 }
 
@@ -154,14 +159,26 @@ export class ZkSession implements WatchTarget {
   /** The pipeline's serve(): one decoded frame. */
   serve(incoming: ZkIncoming, reply: Reply): void {
     this.received++;
-    this.backend.counters.packetsReceived.inc();
+    const b = this.backend;
+    b.counters.packetsReceived.inc();
+    const clock = b.env.clock;
+    const receivedMs = clock.monotonicMs();
+    const fourLetter = incoming.kind === 'fourLetter';
     const entry = this.order.begin((bytes, options) => {
       this.sent++;
-      this.backend.counters.packetsSent.inc();
+      b.counters.packetsSent.inc();
+      // From receipt to reply, queueing behind earlier requests included (ZooKeeper's
+      // request.createTime to FinalRequestProcessor's send); four-letter words are not requests.
+      if (!fourLetter) b.latency.record(receivedMs, clock.monotonicMs());
       reply(bytes, options);
     });
     if (incoming.kind === 'fourLetter') {
-      const text = fourLetterReply(incoming.word, this.backend.config, () => this.backend.fourLetterStats());
+      const text = fourLetterReply(
+        incoming.word,
+        b.config,
+        () => b.fourLetterStats(),
+        () => b.resetStats(),
+      );
       this.order.answer(entry, new TextEncoder().encode(text), { thenClose: true });
       return;
     }

@@ -13,7 +13,7 @@ import { BaristaError } from '../../lib/errors.ts';
 import { MessageType } from '../../lib/message-types.ts';
 import type { RunningService, ServiceContext, ServiceDefinition, ServiceHost } from '../../node/service.ts';
 import { RequestPipeline } from '../../wire/pipeline.ts';
-import { type CoordConfig, coordConfigSchema, timeoutPolicyOf, ZOOKEEPER_PROTOCOL } from './config.ts';
+import { type CoordConfig, coordConfigSchema, coordFlags, timeoutPolicyOf, ZOOKEEPER_PROTOCOL } from './config.ts';
 import type { FourLetterStats } from './four-letter.ts';
 import { RequestLatency } from './request-latency.ts';
 import { CoordRuntime } from './server.ts';
@@ -248,6 +248,7 @@ function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {
         trackedSessions: runtime.tracker.size,
         watches: runtime.watches.size,
         leaderInContact: runtime.leaderInContact,
+        flags: coordFlags(ctx.config),
       };
     },
     stop: () => runtime.stop(),

@@ -11,6 +11,8 @@
 //   - leader contact: a node that knows no leader for longer than leaderLostCloseMs closes every
 //     client connection (clients then move to a node that has one, as from a ZooKeeper follower
 //     out of sync), and refuses handshakes meanwhile.
+//   - session moves: when a setOwner applies (a reconnect here or elsewhere), this node's other
+//     connections of that session are closed (ZooKeeper's SessionMoved; session.ts).
 // The ZooKeeper front end (session.ts) uses this through the CoordNode interface below.
 
 import type { Env, Logger, Metrics, NodeId } from '../../env/types.ts';

@@ -250,3 +250,34 @@ test("SessionMoved: a write through the session's former owner is refused at app
     ZkErr.sessionExpired,
   );
 });
+
+test('a v1 snapshot section (sessions without an owner) loads, its sessions unchecked until they move', () => {
+  const ns = new CoordNamespace();
+  const ctx = (index: number) => ({ index, logTimeMs: 0, term: 1, sessionId: 0 });
+  const passwd = new Uint8Array(16).fill(0xab);
+  ns.apply(ctx(1), encodeCommand({ type: 'createSession', timeoutMs: 4000, passwd, owner: 5 }));
+  const v2 = ns.snapshot();
+  assert.equal(v2[0], 2);
+  const at = v2.findIndex((_, i) => passwd.every((b, j) => v2[i + j] === b)) + passwd.length;
+  assert.equal(v2[at], 5, 'the owner follows the password');
+  const v1 = new Uint8Array([1, ...v2.subarray(1, at), ...v2.subarray(at + 1)]);
+  const old = new CoordNamespace();
+  old.loadSnapshot(v1)();
+  const write = (owner: number) =>
+    encodeCommand({
+      type: 'write',
+      header: { ...header, sessionId: 1, owner },
+      op: {
+        op: 'create',
+        path: `/w${owner}`,
+        data: new Uint8Array(0),
+        acl: [{ perms: 31, scheme: 'world', id: 'anyone' }],
+        mode: 0,
+        ttlMs: -1,
+      },
+    });
+  assert.equal(decodeResult(old.apply(ctx(2), write(9))).op?.err, ZkErr.ok, 'no owner recorded: unchecked');
+  assert.equal(decodeResult(ns.apply(ctx(2), write(9))).op?.err, ZkErr.sessionMoved, 'v2 kept owner 5');
+  old.apply(ctx(3), encodeCommand({ type: 'setOwner', sessionId: 1, owner: 7 }));
+  assert.equal(decodeResult(old.apply(ctx(4), write(9))).op?.err, ZkErr.sessionMoved, 'checked once it moved');
+});

@@ -47,7 +47,6 @@ function cell(value: unknown): string {
   return String(value);
 }
 
-/** One table per service: a row per node, a column per key of the service's section. */
 /**
  * The sections `barista status` prints as tables: each service's section, then one per client
  * port the node listens on (`client port <protocol>`: open, accepted, evicted, closes by reason).
@@ -60,9 +59,13 @@ export function statusSections(status: {
   return { ...(status.services ?? {}), ...Object.fromEntries(ports) };
 }
 
+/**
+ * One table per service: a row per node, a column per key of the service's section; a section's
+ * `flags` (its settings' effective values) follows as a table of its own.
+ */
 export function serviceTables(rows: readonly { node: string; services: Record<string, unknown> }[]): string[] {
   const names = [...new Set(rows.flatMap((r) => Object.keys(r.services)))];
-  return names.map((name) => {
+  return names.flatMap((name) => {
     const keys = [
       ...new Set(
         rows.flatMap((r) => {
@@ -70,7 +73,7 @@ export function serviceTables(rows: readonly { node: string; services: Record<st
           return section !== null && typeof section === 'object' ? Object.keys(section) : [];
         }),
       ),
-    ];
+    ].filter((k) => k !== FLAGS_KEY);
     const table = new Table({ head: [`${name}: node`, ...(keys.length > 0 ? keys : ['status'])], style: tableStyle() });
     for (const r of rows) {
       const section = r.services[name];
@@ -78,8 +81,35 @@ export function serviceTables(rows: readonly { node: string; services: Record<st
       if (section === null || typeof section !== 'object') table.push([r.node, cell(section)]);
       else table.push([r.node, ...keys.map((k) => cell((section as Record<string, unknown>)[k] ?? ''))]);
     }
-    return table.toString();
+    const flags = flagsTable(name, rows);
+    return flags === undefined ? [table.toString()] : [table.toString(), flags];
   });
+}
+
+/** A section's key holding its service's settings (name -> effective value): shown as its own table. */
+const FLAGS_KEY = 'flags';
+
+/**
+ * `<service> flags`: a row per setting, a column per node (settings are many and their values
+ * long, and a node whose value differs from its peers' should stand out on its row).
+ */
+function flagsTable(
+  name: string,
+  rows: readonly { node: string; services: Record<string, unknown> }[],
+): string | undefined {
+  const withFlags = rows.flatMap((r) => {
+    const section = r.services[name];
+    const flags =
+      section !== null && typeof section === 'object' ? (section as Record<string, unknown>)[FLAGS_KEY] : undefined;
+    return flags !== null && typeof flags === 'object'
+      ? [{ node: r.node, flags: flags as Record<string, unknown> }]
+      : [];
+  });
+  if (withFlags.length === 0) return undefined;
+  const table = new Table({ head: [`${name} flags`, ...withFlags.map((r) => r.node)], style: tableStyle() });
+  for (const flag of [...new Set(withFlags.flatMap((r) => Object.keys(r.flags)))])
+    table.push([flag, ...withFlags.map((r) => (flag in r.flags ? cell(r.flags[flag]) : ''))]);
+  return table.toString();
 }
 
 export interface StatusOptions {

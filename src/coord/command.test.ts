@@ -45,6 +45,9 @@ const samples: CoordCommand[] = [
   },
   { type: 'deleteContainer', header, path: '/c' },
   { type: 'deleteExpiredTtl', header, path: '/t' },
+  { type: 'createSession', timeoutMs: 4000, passwd: new Uint8Array(16).fill(1), owner: 2 ** 48 - 1 },
+  { type: 'setOwner', sessionId: 12, owner: 99 },
+  { type: 'write', header: { ...header, owner: 5 }, op: { op: 'delete', path: '/a', version: -1 } },
 ];
 
 test('every command round-trips', () => {
@@ -193,4 +196,88 @@ test('a corrupt snapshot section is a CorruptionError and leaves the current tre
   const empty = new CoordNamespace();
   empty.loadSnapshot(undefined)();
   assert.equal(empty.tree.size, 4);
+});
+
+test('v1 commands (no owner fields) still decode, as unchecked; a v1 setOwner is refused', () => {
+  // v1 = v2 less the owner fields: header owner after sessionId, createSession owner at the end.
+  const v2 = encodeCommand({ type: 'write', header, op: { op: 'delete', path: '/a', version: -1 } });
+  const ownerAt = 2 + 8 + 1; // version, type, f64 time, uvarint sessionId (7)
+  assert.equal(v2[ownerAt], 0, 'owner 0 when absent');
+  const v1 = new Uint8Array([1, ...v2.subarray(1, ownerAt), ...v2.subarray(ownerAt + 1)]);
+  assert.deepEqual(decodeCommand(v1), { type: 'write', header, op: { op: 'delete', path: '/a', version: -1 } });
+  const session = encodeCommand({ type: 'createSession', timeoutMs: 4000, passwd: new Uint8Array(2) });
+  const v1Session = new Uint8Array([1, ...session.subarray(1, session.length - 1)]);
+  assert.deepEqual(decodeCommand(v1Session), { type: 'createSession', timeoutMs: 4000, passwd: new Uint8Array(2) });
+  const move = encodeCommand({ type: 'setOwner', sessionId: 3, owner: 4 });
+  assert.throws(() => decodeCommand(new Uint8Array([1, ...move.subarray(1)])), ProtocolError);
+});
+
+test("SessionMoved: a write through the session's former owner is refused at apply and changes nothing; the owner survives a snapshot", () => {
+  const ns = new CoordNamespace();
+  const moves: [number, number][] = [];
+  ns.observeOwners((id, owner) => moves.push([id, owner]));
+  const ctx = (index: number) => ({ index, logTimeMs: 0, term: 1, sessionId: 0 });
+  const open = [{ perms: 31, scheme: 'world', id: 'anyone' }];
+  const create = (owner: number, path: string, ephemeral = false) =>
+    encodeCommand({
+      type: 'write',
+      header: { ...header, sessionId: 1, owner },
+      op: { op: 'create', path, data: new Uint8Array(0), acl: open, mode: ephemeral ? 1 : 0, ttlMs: -1 },
+    });
+  ns.apply(ctx(1), encodeCommand({ type: 'createSession', timeoutMs: 4000, passwd: new Uint8Array(16), owner: 10 }));
+  assert.equal(decodeResult(ns.apply(ctx(2), create(10, '/a', true))).err, ZkErr.ok, 'the owner writes');
+  assert.deepEqual(decodeResult(ns.apply(ctx(3), encodeCommand({ type: 'setOwner', sessionId: 1, owner: 20 }))), {
+    err: ZkErr.ok,
+  });
+  assert.deepEqual(moves, [[1, 20]], 'the move is told to the runtime');
+  const before = ns.snapshot();
+  assert.equal(decodeResult(ns.apply(ctx(4), create(10, '/b'))).op?.err, ZkErr.sessionMoved);
+  const multi = encodeCommand({
+    type: 'multi',
+    header: { ...header, sessionId: 1, owner: 10 },
+    ops: [{ op: 'setData', path: '/a', data: new Uint8Array(1), version: -1 }],
+  });
+  assert.equal(decodeResult(ns.apply(ctx(5), multi)).results?.[0]?.err, ZkErr.sessionMoved);
+  assert.deepEqual(ns.snapshot(), before, 'nothing changed');
+  assert.equal(decodeResult(ns.apply(ctx(6), create(20, '/b'))).op?.err, ZkErr.ok, 'the new owner writes');
+  assert.equal(decodeResult(ns.apply(ctx(7), create(0, '/c'))).op?.err, ZkErr.ok, 'unchecked (0) passes');
+  // A replica restored from a snapshot refuses the stale owner just the same.
+  const restored = new CoordNamespace();
+  restored.loadSnapshot(ns.snapshot())();
+  assert.equal(decodeResult(restored.apply(ctx(8), create(10, '/d'))).op?.err, ZkErr.sessionMoved);
+  assert.equal(
+    decodeResult(ns.apply(ctx(8), encodeCommand({ type: 'setOwner', sessionId: 99, owner: 1 }))).err,
+    ZkErr.sessionExpired,
+  );
+});
+
+test('a v1 snapshot section (sessions without an owner) loads, its sessions unchecked until they move', () => {
+  const ns = new CoordNamespace();
+  const ctx = (index: number) => ({ index, logTimeMs: 0, term: 1, sessionId: 0 });
+  const passwd = new Uint8Array(16).fill(0xab);
+  ns.apply(ctx(1), encodeCommand({ type: 'createSession', timeoutMs: 4000, passwd, owner: 5 }));
+  const v2 = ns.snapshot(); // v3 (v2 depth first): with only /, /zookeeper and its two children, the same order as v1's
+  assert.equal(v2[0], 3);
+  const at = v2.findIndex((_, i) => passwd.every((b, j) => v2[i + j] === b)) + passwd.length;
+  assert.equal(v2[at], 5, 'the owner follows the password');
+  const v1 = new Uint8Array([1, ...v2.subarray(1, at), ...v2.subarray(at + 1)]);
+  const old = new CoordNamespace();
+  old.loadSnapshot(v1)();
+  const write = (owner: number) =>
+    encodeCommand({
+      type: 'write',
+      header: { ...header, sessionId: 1, owner },
+      op: {
+        op: 'create',
+        path: `/w${owner}`,
+        data: new Uint8Array(0),
+        acl: [{ perms: 31, scheme: 'world', id: 'anyone' }],
+        mode: 0,
+        ttlMs: -1,
+      },
+    });
+  assert.equal(decodeResult(old.apply(ctx(2), write(9))).op?.err, ZkErr.ok, 'no owner recorded: unchecked');
+  assert.equal(decodeResult(ns.apply(ctx(2), write(9))).op?.err, ZkErr.sessionMoved, 'v2 kept owner 5');
+  old.apply(ctx(3), encodeCommand({ type: 'setOwner', sessionId: 1, owner: 7 }));
+  assert.equal(decodeResult(old.apply(ctx(4), write(9))).op?.err, ZkErr.sessionMoved, 'checked once it moved');
 });

@@ -4,15 +4,18 @@
 // ProtocolError thrown before the tree changes, which the state machine answers as
 // `malformed_command`), bounded by the limits named below, and never reaches an assert.
 //
-// Command (v1) = u8 version(1) | u8 type | body, nothing after it
-//   type 1 createSession    = uvarint timeoutMs | uvarint-bytes passwd (≤ PASSWD_BYTES_MAX)
+// Command (v2) = u8 version(2) | u8 type | body, nothing after it
+//   type 1 createSession    = uvarint timeoutMs | uvarint-bytes passwd (≤ PASSWD_BYTES_MAX) | uvarint owner
 //   type 2 closeSession     = uvarint sessionId
 //   type 3 write            = Header | Op
 //   type 4 multi            = Header | uvarint count (≤ coordMultiOpsMax) | count × Op
 //   type 5 deleteContainer  = Header | Path
 //   type 6 deleteExpiredTtl = Header | Path
-//   Header = f64 timeMs (finite) | uvarint sessionId | uvarint n (≤ coordIdentityEntriesMax)
+//   type 7 setOwner         = uvarint sessionId | uvarint owner
+//   Header = f64 timeMs (finite) | uvarint sessionId | uvarint owner | uvarint n (≤ coordIdentityEntriesMax)
 //            | n × (uvarint-string scheme | uvarint-string id)
+//   owner: the connection that holds the session (ZooKeeper's session owner), 0 = none/unchecked.
+//   v1 (still decoded: logs written before v2) is v2 without the owner fields (owner 0).
 //   Path   = uvarint-string (≤ coordPathCharsMax UTF-16 units)
 //   Data   = uvarint-bytes (≤ the namespace's dataBytesMax, default coordZnodeDataBytesMax)
 //   Acl    = uvarint n (≤ coordAclEntriesMax) | n × (u32 perms | uvarint-string scheme | uvarint-string id)
@@ -41,7 +44,8 @@ import type { Acl, Id } from './acl.ts';
 import type { ZkErr } from './codes.ts';
 import type { OpResult, Stat, WriteOp } from './tree.ts';
 
-export const COMMAND_VERSION = 1;
+export const COMMAND_VERSION = 2;
+const COMMAND_VERSION_NO_OWNER = 1;
 export const RESULT_VERSION = 1;
 /** A session password (ZooKeeper's are 16 bytes). */
 export const PASSWD_BYTES_MAX = 64;
@@ -50,11 +54,18 @@ export interface WriteHeader {
   /** The proposer's wall time, ms. */
   readonly timeMs: number;
   readonly sessionId: number;
+  /**
+   * The connection the write came through (ZooKeeper's session owner); a session owned by another
+   * connection answers SESSIONMOVED at apply. Absent (0) for the leader's own proposals.
+   */
+  readonly owner?: number;
   readonly identities: readonly Id[];
 }
 
 export type CoordCommand =
-  | { readonly type: 'createSession'; readonly timeoutMs: number; readonly passwd: Uint8Array }
+  | { readonly type: 'createSession'; readonly timeoutMs: number; readonly passwd: Uint8Array; readonly owner?: number }
+  /** A reconnect: the session's owner becomes this connection (ZooKeeper's setOwner on revalidation). */
+  | { readonly type: 'setOwner'; readonly sessionId: number; readonly owner: number }
   | { readonly type: 'closeSession'; readonly sessionId: number }
   | { readonly type: 'write'; readonly header: WriteHeader; readonly op: WriteOp }
   | { readonly type: 'multi'; readonly header: WriteHeader; readonly ops: readonly WriteOp[] }
@@ -71,14 +82,25 @@ export interface CoordResult {
   readonly results?: readonly OpResult[];
 }
 
-const TYPE = { createSession: 1, closeSession: 2, write: 3, multi: 4, deleteContainer: 5, deleteExpiredTtl: 6 };
+const TYPE = {
+  createSession: 1,
+  closeSession: 2,
+  write: 3,
+  multi: 4,
+  deleteContainer: 5,
+  deleteExpiredTtl: 6,
+  setOwner: 7,
+};
 const OP = { create: 1, delete: 2, setData: 3, check: 4, setACL: 5 };
 const COMMAND_BYTES_MAX = 2 ** 31 - 1;
 
 // --- encoding ------------------------------------------------------------------------------------
 
 function writeHeader(w: ByteWriter, h: WriteHeader): void {
-  w.f64(h.timeMs).uvarint(h.sessionId).uvarint(h.identities.length);
+  w.f64(h.timeMs)
+    .uvarint(h.sessionId)
+    .uvarint(h.owner ?? 0)
+    .uvarint(h.identities.length);
   for (const i of h.identities) w.stringUvarint(i.scheme).stringUvarint(i.id);
 }
 
@@ -119,7 +141,12 @@ export function encodeCommand(c: CoordCommand): Uint8Array {
   w.u8(COMMAND_VERSION).u8(TYPE[c.type]);
   switch (c.type) {
     case 'createSession':
-      w.uvarint(c.timeoutMs).bytesUvarint(c.passwd);
+      w.uvarint(c.timeoutMs)
+        .bytesUvarint(c.passwd)
+        .uvarint(c.owner ?? 0);
+      break;
+    case 'setOwner':
+      w.uvarint(c.sessionId).uvarint(c.owner);
       break;
     case 'closeSession':
       w.uvarint(c.sessionId);
@@ -175,14 +202,21 @@ function version(r: ByteReader): number {
   return r.varint();
 }
 
-function readHeader(r: ByteReader): WriteHeader {
+/** An owner field (v2), or 0 where the version has none; 0 is left out of the decoded value. */
+function owner(r: ByteReader, v: number): { owner?: number } {
+  const o = v === COMMAND_VERSION_NO_OWNER ? 0 : r.uvarint();
+  return o === 0 ? {} : { owner: o };
+}
+
+function readHeader(r: ByteReader, v: number): WriteHeader {
   const timeMs = r.f64();
   if (!Number.isFinite(timeMs)) bad('time is not finite');
   const sessionId = r.uvarint();
+  const o = owner(r, v);
   const n = count(r, limits.coordIdentityEntriesMax, 'identities');
   const identities: Id[] = [];
   for (let i = 0; i < n; i++) identities.push({ scheme: r.stringUvarint(), id: r.stringUvarint() });
-  return { timeMs, sessionId, identities };
+  return { timeMs, sessionId, ...o, identities };
 }
 
 function readAcl(r: ByteReader): Acl[] {
@@ -224,7 +258,7 @@ function readOp(r: ByteReader, dataBytesMax: number): WriteOp {
 export function decodeCommand(bytes: Uint8Array, dataBytesMax: number = limits.coordZnodeDataBytesMax): CoordCommand {
   const r = new ByteReader(bytes);
   const v = r.u8();
-  if (v !== COMMAND_VERSION) bad(`unknown version ${v}`, { version: v });
+  if (v !== COMMAND_VERSION && v !== COMMAND_VERSION_NO_OWNER) bad(`unknown version ${v}`, { version: v });
   const type = r.u8();
   let c: CoordCommand;
   switch (type) {
@@ -232,19 +266,25 @@ export function decodeCommand(bytes: Uint8Array, dataBytesMax: number = limits.c
       const timeoutMs = r.uvarint();
       const passwd = r.bytesUvarint().slice();
       if (passwd.length > PASSWD_BYTES_MAX) bad('password too long', { bytes: passwd.length });
-      c = { type: 'createSession', timeoutMs, passwd };
+      c = { type: 'createSession', timeoutMs, passwd, ...owner(r, v) };
+      break;
+    }
+    case TYPE.setOwner: {
+      if (v === COMMAND_VERSION_NO_OWNER) bad('setOwner in a v1 command');
+      const sessionId = r.uvarint();
+      c = { type: 'setOwner', sessionId, owner: r.uvarint() };
       break;
     }
     case TYPE.closeSession:
       c = { type: 'closeSession', sessionId: r.uvarint() };
       break;
     case TYPE.write: {
-      const header = readHeader(r);
+      const header = readHeader(r, v);
       c = { type: 'write', header, op: readOp(r, dataBytesMax) };
       break;
     }
     case TYPE.multi: {
-      const header = readHeader(r);
+      const header = readHeader(r, v);
       const n = count(r, limits.coordMultiOpsMax, 'multi ops');
       const ops: WriteOp[] = [];
       for (let i = 0; i < n; i++) ops.push(readOp(r, dataBytesMax));
@@ -253,7 +293,7 @@ export function decodeCommand(bytes: Uint8Array, dataBytesMax: number = limits.c
     }
     case TYPE.deleteContainer:
     case TYPE.deleteExpiredTtl: {
-      const header = readHeader(r);
+      const header = readHeader(r, v);
       c = { type: type === TYPE.deleteContainer ? 'deleteContainer' : 'deleteExpiredTtl', header, path: path(r) };
       break;
     }

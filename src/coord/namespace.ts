@@ -10,15 +10,16 @@
 //   used; closeSession is a command the leader proposes.
 // - Reads (`tree.getData`, …) are served from `tree` by the node a client is connected to.
 //
-// Snapshot section "znodes" v2 (written; v1 still read) = v1 with the nodes depth first, each
-// node's children by name (snapshot-slices.ts), checked as "no duplicate, parent seen first".
-// v1 =
-//   u8 version(1) | uvarint aclCount | aclCount × Acl (command.ts's grammar)
-//   | uvarint sessionCount | sessionCount × (uvarint id | uvarint timeoutMs | uvarint-bytes passwd)
+// Snapshot section "znodes" v3 (written) = v2 with the nodes depth first, each node's children by
+// name (snapshot-slices.ts), checked as "no duplicate, parent seen first". v2 and v1 are still read.
+// v2 =
+//   u8 version(2) | uvarint aclCount | aclCount × Acl (command.ts's grammar)
+//   | uvarint sessionCount | sessionCount × (uvarint id | uvarint timeoutMs | uvarint-bytes passwd | uvarint owner)
 //   | uvarint nodeCount | nodeCount × Node, paths strictly increasing (so a parent precedes its children)
 //   Node = uvarint-string path | uvarint-bytes data | uvarint aclIndex | uvarint czxid | uvarint mzxid
 //          | uvarint pzxid | f64 ctime | f64 mtime | varint version | varint cversion | varint aversion
 //          | f64 owner (store.ts's owner code; a session's must name a session in the section)
+// v1 (still loaded) has no session owner (0: unchecked until the session's next reconnect).
 // The first node is "/"; a node whose parent is missing, a bad path, an unknown ACL index or a
 // dangling owner is a CorruptionError.
 
@@ -42,7 +43,8 @@ import {
   ZnodeTree,
 } from './tree.ts';
 
-const SECTION_VERSION = 1;
+const SECTION_VERSION = 2;
+const SECTION_VERSION_NO_OWNER = 1;
 
 export interface CoordOptions extends TreeOptions {
   /** Largest znode data a command may carry (jute.maxbuffer). */
@@ -58,12 +60,15 @@ export const defaultCoordOptions: CoordOptions = {
 };
 
 export type TriggerObserver = (index: number, triggers: readonly Trigger[]) => void;
+/** Told when a session's owner changed (createSession, setOwner), on every replica. */
+export type OwnerObserver = (sessionId: number, owner: number) => void;
 
 export class CoordNamespace implements Namespace {
   readonly name = 'znodes';
   readonly id = NamespaceId.znodes;
   private current: ZnodeTree;
   private observer: TriggerObserver | undefined;
+  private ownerObserver: OwnerObserver | undefined;
 
   constructor(readonly options: CoordOptions = defaultCoordOptions) {
     this.current = new ZnodeTree(options);
@@ -79,6 +84,11 @@ export class CoordNamespace implements Namespace {
     this.observer = observer;
   }
 
+  /** Registers the one observer of session owner changes (replacing any earlier one). */
+  observeOwners(observer: OwnerObserver | undefined): void {
+    this.ownerObserver = observer;
+  }
+
   apply(ctx: ApplyContext, payload: Uint8Array): Uint8Array {
     const c = decodeCommand(payload, this.options.dataBytesMax);
     const { result, triggers } = this.execute(ctx, c);
@@ -90,8 +100,13 @@ export class CoordNamespace implements Namespace {
     const t = this.current;
     switch (c.type) {
       case 'createSession': {
-        const err = t.createSession(ctx.index, c.timeoutMs, c.passwd);
+        const err = t.createSession(ctx.index, c.timeoutMs, c.passwd, c.owner ?? 0);
         return { result: err === ZkErr.ok ? { err, sessionId: ctx.index } : { err }, triggers: [] };
+      }
+      case 'setOwner': {
+        const err = t.setOwner(c.sessionId, c.owner);
+        if (err === ZkErr.ok) this.ownerObserver?.(c.sessionId, c.owner);
+        return { result: { err }, triggers: [] };
       }
       case 'closeSession': {
         const r = t.closeSession(c.sessionId, ctx.index);
@@ -148,7 +163,8 @@ export class CoordNamespace implements Namespace {
 }
 
 function txn(ctx: ApplyContext, h: WriteHeader): TxnContext {
-  return { zxid: ctx.index, timeMs: h.timeMs, caller: { sessionId: h.sessionId, identities: h.identities } };
+  const caller = { sessionId: h.sessionId, identities: h.identities, ...(h.owner ? { owner: h.owner } : {}) };
+  return { zxid: ctx.index, timeMs: h.timeMs, caller };
 }
 
 function corrupt(what: string, fields: Record<string, unknown> = {}): never {
@@ -158,7 +174,8 @@ function corrupt(what: string, fields: Record<string, unknown> = {}): never {
 function loadInto(tree: ZnodeTree, section: Uint8Array): void {
   const r = new ByteReader(section);
   const v = r.u8();
-  if (v !== SECTION_VERSION && v !== SECTION_VERSION_DFS) corrupt(`unknown version ${v}`);
+  if (v !== SECTION_VERSION && v !== SECTION_VERSION_NO_OWNER && v !== SECTION_VERSION_DFS)
+    corrupt(`unknown version ${v}`);
   const aclLists: Acl[][] = [];
   const aclCount = r.uvarint();
   for (let i = 0; i < aclCount; i++) {
@@ -168,11 +185,14 @@ function loadInto(tree: ZnodeTree, section: Uint8Array): void {
     for (let j = 0; j < n; j++) acl.push({ perms: r.u32() | 0, scheme: r.stringUvarint(), id: r.stringUvarint() });
     aclLists.push(acl);
   }
-  const sessions: { id: number; timeoutMs: number; passwd: Uint8Array }[] = [];
+  const sessions: { id: number; timeoutMs: number; passwd: Uint8Array; owner: number }[] = [];
   const sessionIds = new Set<number>();
   const sessionCount = r.uvarint();
   for (let i = 0; i < sessionCount; i++) {
-    const s = { id: r.uvarint(), timeoutMs: r.uvarint(), passwd: r.bytesUvarint().slice() };
+    const id = r.uvarint();
+    const timeoutMs = r.uvarint();
+    const passwd = r.bytesUvarint().slice();
+    const s = { id, timeoutMs, passwd, owner: v === SECTION_VERSION_NO_OWNER ? 0 : r.uvarint() };
     if (s.id === 0 || sessionIds.has(s.id)) corrupt(`session ${s.id} twice or zero`);
     sessionIds.add(s.id);
     sessions.push(s);
@@ -199,7 +219,7 @@ function loadInto(tree: ZnodeTree, section: Uint8Array): void {
       aversion: r.varint(),
       owner: r.f64(),
     };
-    const ordered = v === SECTION_VERSION ? path > last : !seen.has(path);
+    const ordered = v === SECTION_VERSION_DFS ? !seen.has(path) : path > last;
     if (i === 0 ? path !== '/' : !ordered || !isValidPath(path)) corrupt(`node ${path} out of order or invalid`);
     if (i > 0 && !seen.has(path.slice(0, Math.max(1, path.lastIndexOf('/'))))) corrupt(`node ${path} has no parent`);
     if (!Number.isSafeInteger(rec.owner) || (rec.owner > 0 && !sessionIds.has(rec.owner)))

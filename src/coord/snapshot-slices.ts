@@ -10,14 +10,15 @@
 // ACL lists are numbered in first-use order as the walk meets them, so the node records go to
 // their own writer and the ACL table is written in front of them at the end.
 //
-// Section v2 = v1's grammar (namespace.ts) with the nodes in this depth-first order instead of
-// strictly increasing paths; the reader checks "no duplicate, parent already seen" for v2.
+// Section v3 = v2's grammar (namespace.ts: sessions with their owner) with the nodes in this
+// depth-first order instead of strictly increasing paths; the reader checks "no duplicate, parent
+// already seen" for v3.
 
 import { ByteWriter } from '../lib/bytes.ts';
 import type { Acl } from './acl.ts';
 import { binaryToBytes, type ZnodeTree } from './tree.ts';
 
-export const SECTION_VERSION_DFS = 2;
+export const SECTION_VERSION_DFS = 3;
 
 /** Returns a stepper: each call encodes up to `nodesPerSlice` znodes; the section once done. */
 export function znodesSnapshotSlices(tree: ZnodeTree, nodesPerSlice: number): () => Uint8Array | undefined {
@@ -62,7 +63,7 @@ export function znodesSnapshotSlices(tree: ZnodeTree, nodesPerSlice: number): ()
     }
     const sessions = [...tree.sessions].sort((a, b) => a[0] - b[0]);
     w.uvarint(sessions.length);
-    for (const [id, s] of sessions) w.uvarint(id).uvarint(s.timeoutMs).bytesUvarint(s.passwd);
+    for (const [id, s] of sessions) w.uvarint(id).uvarint(s.timeoutMs).bytesUvarint(s.passwd).uvarint(s.owner);
     w.uvarint(nodeCount);
     // One allocation of the exact size and one copy of the node records: a large fresh buffer is
     // the slow part of the last slice (page faults on this machine's VM: ~2 s per 150 MiB copied).

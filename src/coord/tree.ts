@@ -62,6 +62,8 @@ export interface Stat {
 export interface Caller {
   /** The ZooKeeper session (its createSession's index); 0 = none. */
   readonly sessionId: number;
+  /** The connection the request came through (ZooKeeper's session owner); 0/absent = unchecked. */
+  readonly owner?: number;
   /** Authenticated identities ({digest, user:hash}, {ip, a.b.c.d}, {super, ''}). */
   readonly identities: readonly Id[];
 }
@@ -140,6 +142,8 @@ export interface Session {
   readonly timeoutMs: number;
   readonly passwd: Uint8Array;
   readonly ephemerals: Set<string>;
+  /** The connection holding the session (set by createSession and setOwner); 0 = none recorded. */
+  owner: number;
 }
 
 /** Bytes as a binary string (one char per byte): how the store keeps data. */
@@ -331,10 +335,21 @@ export class ZnodeTree {
   // --- sessions -------------------------------------------------------------------------------
 
   /** Opens session `id` (its createSession's index). QUOTAEXCEEDED when the table is full. */
-  createSession(id: number, timeoutMs: number, passwd: Uint8Array): ZkErr {
+  createSession(id: number, timeoutMs: number, passwd: Uint8Array, owner = 0): ZkErr {
     assert(!this.sessionTable.has(id), `session ${id} exists`);
     if (this.sessionTable.size >= this.options.sessionsMax) return ZkErr.quotaExceeded;
-    this.sessionTable.set(id, { timeoutMs, passwd: passwd.slice(), ephemerals: new Set() });
+    this.sessionTable.set(id, { timeoutMs, passwd: passwd.slice(), ephemerals: new Set(), owner });
+    return ZkErr.ok;
+  }
+
+  /**
+   * The session moved to connection `owner` (a reconnect): from here on, writes from any other
+   * owner answer SESSIONMOVED (ZooKeeper's SessionTracker.setOwner). SESSIONEXPIRED when unknown.
+   */
+  setOwner(id: number, owner: number): ZkErr {
+    const session = this.sessionTable.get(id);
+    if (session === undefined) return ZkErr.sessionExpired;
+    session.owner = owner;
     return ZkErr.ok;
   }
 
@@ -419,7 +434,14 @@ export class ZnodeTree {
 
   private applyOp(ctx: TxnContext, op: WriteOp, triggers: Trigger[]): OpResult {
     const sid = ctx.caller.sessionId;
-    if (sid !== 0 && !this.sessionTable.has(sid)) return { err: ZkErr.sessionExpired };
+    if (sid !== 0) {
+      const session = this.sessionTable.get(sid);
+      if (session === undefined) return { err: ZkErr.sessionExpired };
+      // ZooKeeper's checkSession(id, owner): a write through a connection the session has moved
+      // away from. An unchecked caller (0) or an unrecorded owner (a v1 log) passes.
+      const owner = ctx.caller.owner ?? 0;
+      if (owner !== 0 && session.owner !== 0 && session.owner !== owner) return { err: ZkErr.sessionMoved };
+    }
     switch (op.op) {
       case 'create':
         return this.create(ctx, op, triggers);
@@ -632,10 +654,15 @@ export class ZnodeTree {
    */
   loadNodes(
     nodes: readonly { path: string; record: NodeRecord; acl: readonly Acl[] }[],
-    sessions: readonly { id: number; timeoutMs: number; passwd: Uint8Array }[],
+    sessions: readonly { id: number; timeoutMs: number; passwd: Uint8Array; owner?: number }[],
   ): void {
     for (const s of sessions)
-      this.sessionTable.set(s.id, { timeoutMs: s.timeoutMs, passwd: s.passwd, ephemerals: new Set() });
+      this.sessionTable.set(s.id, {
+        timeoutMs: s.timeoutMs,
+        passwd: s.passwd,
+        ephemerals: new Set(),
+        owner: s.owner ?? 0,
+      });
     for (const path of [...this.store.paths()].sort().reverse()) {
       const s = this.store.slot(path)!;
       this.acls.release(this.store.acl(s));

@@ -28,6 +28,8 @@ import { connectZk } from '../../src/net/zk-tcp.ts';
 import { runZk, type ZkCliOptions, ZK_EXIT } from '../../src/cli/zk.ts';
 import { writeClusterFile } from '../../src/cli/cluster-file.ts';
 import { tempDir } from '../integration/helpers.ts';
+import { coordConfigSchema } from '../../src/services/coord/config.ts';
+import { type FourLetterStats, fourLetterReply } from '../../src/services/coord/four-letter.ts';
 import { fourLetter, startZooKeeper, type ZkCluster, zookeeperUnavailable } from '../support/zookeeper-server.ts';
 
 const unavailable = zookeeperUnavailable();
@@ -251,6 +253,90 @@ describe('our ZooKeeper client against real ZooKeeper 3.8 (standalone)', { skip 
       who.some((i) => i.authScheme === 'digest' && i.user === 'alice'),
       JSON.stringify(who),
     );
+  });
+
+  test('session moved: resuming the session on another connection closes the old one at once', async () => {
+    // ZooKeeper 3.8 closes the older connection of a session that reconnects (processConnectRequest:
+    // closeSession(id, CLIENT_RECONNECT)); Baristas does the same on every node as the move applies
+    // (src/services/coord/session.test.ts, the SessionMoved test, for a write caught in flight).
+    const a = await client();
+    const states: number[] = [];
+    a.onState((e) => states.push(e.state));
+    const thief = connectZk({
+      connectString: zk.connectString,
+      sessionTimeoutMs: 4_000,
+      session: { sessionId: a.sessionId, passwd: a.sessionPasswd },
+    });
+    clients.push(thief);
+    await thief.ready();
+    assert.equal(thief.sessionId, a.sessionId);
+    await until('a lost its connection', () => states.includes(KeeperState.disconnected));
+  });
+
+  test('4lw layout: srvr, stat, mntr and srst print as ours do, numbers normalised', async () => {
+    const port = zk.servers[0]!.clientPort;
+    const c = await client();
+    for (let i = 0; i < 3; i++) await c.exists('/');
+    const ours: FourLetterStats = {
+      mode: 'standalone',
+      zxid: 0x1f,
+      nodeCount: 5,
+      ephemeralsCount: 0,
+      watchCount: 0,
+      sessions: 1,
+      connections: [{ remoteAddress: '127.0.0.1:40000', queued: 0, received: 4, sent: 4 }],
+      outstanding: 0,
+      packetsReceived: 9,
+      packetsSent: 8,
+      latencyMinMs: 0,
+      latencyAvgMs: 1.3333,
+      latencyMaxMs: 4,
+      approximateDataSize: 44,
+      uptimeMs: 1000,
+      authFailed: 0,
+      clientPort: port,
+      dataDir: '/tmp/x',
+      serverId: '1',
+      hostName: 'localhost',
+      env: {},
+    };
+    const config = coordConfigSchema.parse({ fourLetterWords: ['*'] });
+    // Numbers become N (integers) or F (decimals, so a float stays a float); the version is ours;
+    // stat's client lines are dropped (one per connection, of which the real server has its own).
+    const norm = (text: string): string =>
+      text
+        .replace(/^Zookeeper version: .*$/m, 'Zookeeper version: V')
+        .replace(/^zk_version\t.*$/m, 'zk_version\tV')
+        .replace(/^ \/.*\n/gm, '')
+        .replace(/0x[0-9a-f]+/g, '0xN')
+        .replace(/\d+\.\d+/g, 'F')
+        .replace(/\d+/g, 'N');
+    for (const w of ['srvr', 'stat'] as const) {
+      const real = await fourLetter(port, w);
+      assert.match(real, /\nLatency min\/avg\/max: \d+\/\d+\.\d+\/\d+\n/, real);
+      assert.equal(norm(fourLetterReply(w, config, () => ours)), norm(real), w);
+    }
+    // mntr: every key we print is ZooKeeper's, in its order, with the same kind of value.
+    const rows = (text: string) =>
+      text
+        .trimEnd()
+        .split('\n')
+        .map((l) => l.split('\t') as [string, string]);
+    const real = new Map(rows(norm(await fourLetter(port, 'mntr'))));
+    const realKeys = [...real.keys()];
+    const mine = rows(norm(fourLetterReply('mntr', config, () => ours)));
+    assert.deepEqual(
+      mine.map(([k]) => k),
+      realKeys.filter((k) => mine.some(([m]) => m === k)),
+      'a subsequence of the real order',
+    );
+    for (const [k, v] of mine) assert.equal(v, real.get(k), k);
+    assert.equal(
+      await fourLetter(port, 'srst'),
+      fourLetterReply('srst', config, () => ours),
+    );
+    const afterReset = await fourLetter(port, 'srvr');
+    assert.match(afterReset, /\nReceived: [0-9]\n/, `the packet counts start over: ${afterReset}`);
   });
 
   test('session expiry: the server says so; the ephemerals go; watchers hear it; requests fail', async () => {

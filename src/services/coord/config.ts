@@ -13,8 +13,8 @@ export const ZOOKEEPER_PROTOCOL = 'zookeeper';
 /** ZooKeeper's jute.maxbuffer default (0xfffff). */
 export const defaultJuteMaxBufferBytes = 0xfffff;
 
-/** Every four-letter word the service knows (ZooKeeper's monitoring set). */
-export const fourLetterWords = ['ruok', 'srvr', 'stat', 'mntr', 'conf', 'envi'] as const;
+/** Every four-letter word the service knows (ZooKeeper's monitoring set, and srst to reset its numbers). */
+export const fourLetterWords = ['ruok', 'srvr', 'stat', 'mntr', 'conf', 'envi', 'srst'] as const;
 export type FourLetterWord = (typeof fourLetterWords)[number];
 
 /**
@@ -96,4 +96,49 @@ export function timeoutPolicyOf(c: CoordConfig): {
 /** Whether a four-letter word is answered under this config. */
 export function fourLetterWordAllowed(c: CoordConfig, word: string): boolean {
   return c.fourLetterWords.includes('*') || (c.fourLetterWords as readonly string[]).includes(word);
+}
+
+/** A setting's effective value as /status shows it. */
+export type FlagValue = string | number | boolean;
+
+/**
+ * What each coord setting is in ZooKeeper's terms (docs/COMPAT-ZOOKEEPER.md has the same table; a
+ * test keeps them in step). Keyed by every setting of the schema, so a new one does not typecheck
+ * until it is described here.
+ */
+export const coordFlagEquivalents: Readonly<Record<keyof CoordConfig, string>> = {
+  tickTimeMs: 'tickTime',
+  minSessionTimeoutMs: 'minSessionTimeout',
+  maxSessionTimeoutMs: 'maxSessionTimeout',
+  juteMaxBufferBytes: 'jute.maxbuffer',
+  fourLetterWords: '4lw.commands.whitelist',
+  extendedTypesEnabled: 'zookeeper.extendedTypesEnabled',
+  superDigest: 'zookeeper.DigestAuthenticationProvider.superDigest',
+  leaderLostCloseMs: 'syncLimit × tickTime (a follower out of sync closes its clients)',
+  containerCheckIntervalMs: 'znode.container.checkIntervalMs',
+  listen: 'maxClientCnxns (connectionsPerAddressMax); the others are Baristas listener bounds',
+};
+
+/**
+ * Every coord setting's effective value on this node, defaults applied and derived bounds computed
+ * (the session timeout bounds from tickTime), for the /status `coord` section's `flags`. The super
+ * digest is shown as set or not: it is a password hash.
+ */
+export function coordFlags(c: CoordConfig): Record<keyof CoordConfig, FlagValue> {
+  const policy = timeoutPolicyOf(c);
+  const port = c.listen[ZOOKEEPER_PROTOCOL] ?? zookeeperBounds;
+  return {
+    tickTimeMs: c.tickTimeMs,
+    minSessionTimeoutMs: policy.minSessionTimeoutMs,
+    maxSessionTimeoutMs: policy.maxSessionTimeoutMs,
+    juteMaxBufferBytes: c.juteMaxBufferBytes,
+    fourLetterWords: c.fourLetterWords.join(','),
+    extendedTypesEnabled: c.extendedTypesEnabled,
+    superDigest: c.superDigest === undefined ? 'unset' : 'set',
+    leaderLostCloseMs: c.leaderLostCloseMs,
+    containerCheckIntervalMs: c.containerCheckIntervalMs,
+    listen: Object.entries(port)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' '),
+  };
 }

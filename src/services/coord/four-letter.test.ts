@@ -72,3 +72,86 @@ test('the whitelist refuses with ZooKeeper sentence, without gathering stats', (
   assert.equal(fourLetterReply('dump', only, never), 'dump is not executed because it is not in the whitelist.\n');
   assert.equal(fourLetterReply('ruok', only, never), 'imok');
 });
+
+test('latency fields as ZooKeeper 3.8 prints them (captured: 0/23.8333/106); mntr keys in its order; srst resets', () => {
+  const all = coordConfigSchema.parse({ fourLetterWords: ['*'] });
+  const busy = { ...stats, latencyMinMs: 0, latencyAvgMs: 23.8333, latencyMaxMs: 106 };
+  assert.ok(fourLetterReply('srvr', all, () => busy).includes('\nLatency min/avg/max: 0/23.8333/106\nReceived: '));
+  const mntr = fourLetterReply('mntr', all, () => busy);
+  // Real 3.8 mntr, first rows (captured from Debian's 3.8.0); ours are these, in this order, less
+  // the ones we do not keep (TLS, file descriptors, response sizes, the ServerMetrics registry).
+  const real = [
+    'zk_version',
+    'zk_server_state',
+    'zk_ephemerals_count',
+    'zk_num_alive_connections',
+    'zk_avg_latency',
+    'zk_outstanding_requests',
+    'zk_znode_count',
+    'zk_global_sessions',
+    'zk_non_mtls_remote_conn_count',
+    'zk_last_client_response_size',
+    'zk_packets_sent',
+    'zk_packets_received',
+    'zk_max_client_response_size',
+    'zk_connection_drop_probability',
+    'zk_watch_count',
+    'zk_auth_failed_count',
+    'zk_min_latency',
+    'zk_max_file_descriptor_count',
+    'zk_approximate_data_size',
+    'zk_open_file_descriptor_count',
+    'zk_local_sessions',
+    'zk_uptime',
+    'zk_max_latency',
+  ];
+  const rows = mntr
+    .trimEnd()
+    .split('\n')
+    .map((l) => l.split('\t') as [string, string]);
+  const keys = rows.map(([k]) => k);
+  assert.deepEqual(
+    keys,
+    real.filter((k) => keys.includes(k)),
+    'a subsequence of the real order',
+  );
+  for (const k of [
+    'zk_min_latency',
+    'zk_avg_latency',
+    'zk_max_latency',
+    'zk_num_alive_connections',
+    'zk_outstanding_requests',
+    'zk_znode_count',
+    'zk_watch_count',
+    'zk_ephemerals_count',
+    'zk_approximate_data_size',
+  ])
+    assert.ok(keys.includes(k), k);
+  const m = new Map(rows);
+  assert.deepEqual(
+    [m.get('zk_min_latency'), m.get('zk_avg_latency'), m.get('zk_max_latency')],
+    ['0', '23.8333', '106'],
+  );
+  let resets = 0;
+  const srstOnly = coordConfigSchema.parse({ fourLetterWords: ['srst'] });
+  assert.equal(
+    fourLetterReply(
+      'srst',
+      srstOnly,
+      () => busy,
+      () => resets++,
+    ),
+    'Server stats reset.\n',
+  );
+  assert.equal(resets, 1);
+  assert.equal(
+    fourLetterReply(
+      'srst',
+      coordConfigSchema.parse({}),
+      () => busy,
+      () => resets++,
+    ),
+    'srst is not executed because it is not in the whitelist.\n',
+  );
+  assert.equal(resets, 1, 'not in the default whitelist: refused without a reset');
+});

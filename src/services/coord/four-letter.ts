@@ -1,8 +1,9 @@
 // The text of the four-letter words the coord service answers on its client port (ruok, srvr,
-// stat, conf, envi, mntr), laid out line for line as ZooKeeper 3.8 prints them so monitoring tools
+// stat, conf, envi, mntr, srst), laid out line for line as ZooKeeper 3.8 prints them so monitoring tools
 // that parse ZooKeeper's output (`Mode: leader`, `zk_server_state\tleader`, ...) parse ours. The
-// numbers are ours: zxids are coord-group log indexes, latencies this node's. A word not in the
-// whitelist gets ZooKeeper's refusal line. Pure: the caller gathers a snapshot of the numbers.
+// numbers are ours: zxids are coord-group log indexes, latencies this node's (request-latency.ts).
+// A word not in the whitelist gets ZooKeeper's refusal line. Pure: the caller gathers a snapshot
+// of the numbers, and does the reset `srst` asks for.
 
 import { fourLetterWordAllowed, type CoordConfig } from './config.ts';
 
@@ -44,11 +45,20 @@ export interface FourLetterStats {
 }
 
 /** The reply to a four-letter word (ZooKeeper closes the connection after it). */
-export function fourLetterReply(word: string, config: CoordConfig, stats: () => FourLetterStats): string {
+export function fourLetterReply(
+  word: string,
+  config: CoordConfig,
+  stats: () => FourLetterStats,
+  resetStats: () => void = () => {},
+): string {
   if (!fourLetterWordAllowed(config, word)) return `${word} is not executed because it is not in the whitelist.\n`;
   switch (word) {
     case 'ruok':
       return 'imok';
+    case 'srst':
+      // ServerStats.reset(): latency and the packet counters (StatResetCommand).
+      resetStats();
+      return 'Server stats reset.\n';
     case 'srvr':
       return serverLines(stats(), false);
     case 'stat':
@@ -137,9 +147,12 @@ function mntrLines(s: FourLetterStats): string {
   return rows.map(([k, v]) => `${k}\t${v}\n`).join('');
 }
 
-/** Java's Double.toString for the small non-negative values printed here (0.0, 1.5, 12.25). */
-function javaDouble(x: number): string {
-  if (!Number.isFinite(x)) return '0.0';
-  const s = String(Math.round(x * 1000) / 1000);
-  return s.includes('.') ? s : `${s}.0`;
+/**
+ * Java's Double.toString for the non-negative values printed here, already rounded to 4 decimals
+ * by the caller as ZooKeeper's getAvg does (0.0, 1.5, 23.8333).
+ */
+export function javaDouble(x: number): string {
+  if (!Number.isFinite(x) || x < 0) return '0.0';
+  const s = String(x);
+  return s.includes('.') || s.includes('e') ? s : `${s}.0`;
 }

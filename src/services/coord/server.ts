@@ -11,6 +11,8 @@
 //   - leader contact: a node that knows no leader for longer than leaderLostCloseMs closes every
 //     client connection (clients then move to a node that has one, as from a ZooKeeper follower
 //     out of sync), and refuses handshakes meanwhile.
+//   - session moves: when a setOwner applies (a reconnect here or elsewhere), this node's other
+//     connections of that session are closed (ZooKeeper's SessionMoved; session.ts).
 // The ZooKeeper front end (session.ts) uses this through the CoordNode interface below.
 
 import type { Env, Logger, Metrics, NodeId } from '../../env/types.ts';
@@ -35,6 +37,8 @@ export interface SessionDirectory {
 export interface WatchTarget {
   /** The session the connection serves (0 before its handshake). */
   readonly sessionId: number;
+  /** The owner token this connection writes under (the session's owner while it holds it). */
+  readonly owner: number;
   notify(event: WatchEvent, zxid: number): void;
   /** Close the connection (leader contact lost, session closed). */
   close(why: string): void;
@@ -142,6 +146,17 @@ export class CoordRuntime {
       for (const event of this.watches.trigger(triggers)) this.targets.get(event.watcher)?.notify(event, index);
     }
     this.waiters.advance(index);
+  }
+
+  /**
+   * Session `sessionId` now belongs to connection `owner` (a reconnect here or on another node
+   * applied): this node's other connections of it are the client's past. ZooKeeper closes such a
+   * connection at its next write (SessionMoved, then the close); closing it as soon as the move
+   * applies also stops its reads, which would otherwise go on from a session the client left.
+   */
+  onOwnerChanged(sessionId: number, owner: number): void {
+    for (const t of [...this.targets.values()])
+      if (t.sessionId === sessionId && t.owner !== owner) t.close('session_moved');
   }
 
   /**

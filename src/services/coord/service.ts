@@ -13,8 +13,9 @@ import { BaristaError } from '../../lib/errors.ts';
 import { MessageType } from '../../lib/message-types.ts';
 import type { RunningService, ServiceContext, ServiceDefinition, ServiceHost } from '../../node/service.ts';
 import { RequestPipeline } from '../../wire/pipeline.ts';
-import { type CoordConfig, coordConfigSchema, timeoutPolicyOf, ZOOKEEPER_PROTOCOL } from './config.ts';
+import { type CoordConfig, coordConfigSchema, coordFlags, timeoutPolicyOf, ZOOKEEPER_PROTOCOL } from './config.ts';
 import type { FourLetterStats } from './four-letter.ts';
+import { RequestLatency } from './request-latency.ts';
 import { CoordRuntime } from './server.ts';
 import { coordSimWorkload } from './sim-workload.ts';
 import { type CoordBackend, type SessionCounters, ZkSession } from './session.ts';
@@ -90,6 +91,7 @@ function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {
     ctx.log,
   );
   state.znodes.observe((index, triggers) => runtime.onApplied(index, triggers));
+  state.znodes.observeOwners((sessionId, owner) => runtime.onOwnerChanged(sessionId, owner));
   state.afterApply = (index) => runtime.waiters.advance(index);
   state.afterRestore = (index) => runtime.onRestored(index);
   // Cleanup deletions in flight, by path: a pass skips them (no second proposal while the first is
@@ -121,6 +123,10 @@ function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {
       return c;
     },
     writeFailures: m.counter('coord_write_failures_total', 'Writes whose proposal failed (the connection is closed)'),
+    sessionMoved: m.counter(
+      'coord_session_moved_total',
+      'Writes refused at apply because their session had moved to another connection (the connection is closed)',
+    ),
     authFailed: m.counter('coord_auth_failed_total', 'addauth requests refused (AuthFailed)'),
     packetsReceived: m.counter('coord_packets_received_total', 'ZooKeeper packets received'),
     packetsSent: m.counter('coord_packets_sent_total', 'ZooKeeper packets sent'),
@@ -132,6 +138,7 @@ function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {
   const sessions = new Set<ZkSession>();
   const startedMs = env.clock.monotonicMs();
   const stats = { received: 0, sent: 0, authFailed: 0 };
+  const latency = new RequestLatency();
   const fourLetterStats = (): FourLetterStats => {
     const s = driver.status();
     const t = tree();
@@ -153,9 +160,9 @@ function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {
       outstanding: driver.pendingRequests,
       packetsReceived: stats.received,
       packetsSent: stats.sent,
-      latencyMinMs: 0,
-      latencyAvgMs: 0,
-      latencyMaxMs: 0,
+      latencyMinMs: latency.min,
+      latencyAvgMs: latency.avg,
+      latencyMaxMs: latency.max,
       approximateDataSize: 0,
       uptimeMs: Math.round(env.clock.monotonicMs() - startedMs),
       authFailed: stats.authFailed,
@@ -179,6 +186,12 @@ function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {
     submit,
     sync: (done) => driver.read(done),
     fourLetterStats,
+    latency,
+    resetStats: () => {
+      latency.reset();
+      stats.received = 0;
+      stats.sent = 0;
+    },
     counters: {
       ...counters,
       packetsReceived: {
@@ -235,6 +248,7 @@ function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {
         trackedSessions: runtime.tracker.size,
         watches: runtime.watches.size,
         leaderInContact: runtime.leaderInContact,
+        flags: coordFlags(ctx.config),
       };
     },
     stop: () => runtime.stop(),

@@ -497,3 +497,86 @@ test('a snapshot taken in slices: writes wait between slices while reads and pin
   const leaderTree = coordOf(sim.instance(leader)!).state.znodes.tree;
   for (let i = 0; i < 110; i++) assert.deepEqual(tree().record(`/s${i}`), leaderTree.record(`/s${i}`), `/s${i}`);
 });
+
+test('SessionMoved: a thief resumes the session on another node; the old connection is closed and its write in flight never applies', () => {
+  const { sim, leader, follower } = ready('zk-session-moved');
+  const a = connected(sim, follower);
+  const s = a.session()!;
+  const e = a.send({
+    type: OpCode.create,
+    path: '/mine',
+    data: enc.encode('a'),
+    acl: openAcl,
+    flags: CreateMode.ephemeral,
+  });
+  const zxid = answered(sim, a, e).header.zxid;
+
+  // The thief's move enters the leader's log at once; a's write still has a hop to the leader.
+  const thief = new SimZkClient(sim, leader);
+  thief.sendConnect({ resume: s, lastZxidSeen: zxid });
+  const stale = a.send({ type: OpCode.create, path: '/stale', data: enc.encode('a'), acl: openAcl, flags: 0 });
+  assert.ok(
+    sim.runUntilCondition(() => thief.session() !== undefined && a.closed !== undefined, 5_000),
+    'the thief holds the session; the old connection is closed',
+  );
+  assert.equal(thief.session()!.sessionId, s.sessionId);
+  assert.equal(
+    a.reply(stale),
+    undefined,
+    'no answer: ZooKeeper closes the connection (the client sees ConnectionLoss)',
+  );
+  sim.runFor(500);
+  assert.equal(sim.metrics(follower).value('coord_session_moved_total'), 1, 'refused at apply, not before');
+  for (const id of ids) {
+    const tree = coordOf(sim.instance(id)!).backend.tree();
+    assert.equal(tree.exists('/stale').stat, undefined, `${id}: the stale write never applied`);
+    assert.ok(tree.exists('/mine').stat !== undefined, `${id}: the session (and its ephemeral) lives on`);
+  }
+  const w = thief.send({ type: OpCode.setData, path: '/mine', data: enc.encode('t'), version: -1 });
+  assert.equal(answered(sim, thief, w).header.err, ZkErr.ok, 'the new owner writes');
+});
+
+test('4lw latency: srvr and mntr report min/avg/max from receipt to reply of this node’s requests; srst starts over', () => {
+  const { sim, follower } = ready('zk-latency', { fourLetterWords: ['srvr', 'mntr', 'srst'] });
+  const word = (w: 'srvr' | 'mntr' | 'srst'): string => {
+    const c = new SimZkClient(sim, follower);
+    c.sendFourLetter(w);
+    assert.ok(
+      sim.runUntilCondition(() => c.closed !== undefined, 5_000),
+      `${w} answered`,
+    );
+    return c.text;
+  };
+  const latencyOf = (srvr: string): [number, number, number] => {
+    const m = /\nLatency min\/avg\/max: (\d+)\/(\d+\.\d+)\/(\d+)\n/.exec(srvr);
+    assert.ok(m, srvr);
+    return [Number(m[1]), Number(m[2]), Number(m[3])];
+  };
+  assert.deepEqual(latencyOf(word('srvr')), [0, 0, 0], 'no request yet (four-letter words are not requests)');
+  const a = connected(sim, follower);
+  let last = 0;
+  for (let i = 0; i < 5; i++)
+    last = a.send({ type: OpCode.create, path: `/l${i}`, data: enc.encode('x'), acl: openAcl, flags: 0 });
+  answered(sim, a, last);
+  const g = a.send({ type: OpCode.getData, path: '/l0', watch: false });
+  answered(sim, a, g);
+  a.close();
+  sim.runFor(50);
+  const [min, avg, max] = latencyOf(word('srvr'));
+  // Writes through a follower wait for a Raft commit (peer round trips of simulated latency).
+  assert.ok(max > 0 && min <= avg && avg <= max, `${min}/${avg}/${max}`);
+  const mntr = new Map(
+    word('mntr')
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.split('\t') as [string, string]),
+  );
+  assert.deepEqual(
+    [mntr.get('zk_min_latency'), Number(mntr.get('zk_avg_latency')), mntr.get('zk_max_latency')],
+    [String(min), avg, String(max)],
+  );
+  assert.equal(word('srst'), 'Server stats reset.\n');
+  const after = word('srvr');
+  assert.deepEqual(latencyOf(after), [0, 0, 0], after);
+  assert.match(after, /\nReceived: 1\n/, 'the packet counters start over too (only this srvr since)');
+});

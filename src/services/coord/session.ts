@@ -8,8 +8,14 @@
 //              session, timeout negotiated (session-tracker.ts), a 16-byte password from the Env's
 //              Rng, createSession proposed; answered once this replica applied it. Otherwise a
 //              reconnect: unknown session or wrong password gets timeOut 0 (the client's "session
-//              expired") and the close; a good one is answered with its timeout and touched. The
-//              answer carries the readOnly byte iff the request did. No leader in contact: closed.
+//              expired") and the close; a good one proposes setOwner (this connection's random
+//              owner token) and is answered with its timeout once that applied here. The answer
+//              carries the readOnly byte iff the request did. No leader in contact: closed.
+//   owner      ZooKeeper's session owner: every write carries this connection's token, and the
+//              tree answers SESSIONMOVED at apply when the session has moved to another connection
+//              since (deterministic on every replica); we then close without answering, as
+//              ZooKeeper does. A move closes the session's other connections on every node as it
+//              applies there (server.ts onOwnerChanged).
 //   requests   every one touches the session (pings too). Writes are proposed to the coord group
 //              at once, in order, and answered once this replica applied them (zxid = their log
 //              index), so the session's next read sees them. Reads, sync, setWatches and the
@@ -41,6 +47,7 @@ import type { Reply } from '../../wire/pipeline.ts';
 import type { CoordConfig } from './config.ts';
 import { fourLetterReply, type FourLetterStats } from './four-letter.ts';
 import { type Entry, ReplyOrder } from './reply-order.ts';
+import type { RequestLatency } from './request-latency.ts';
 import type { CoordRuntime, WatchTarget } from './server.ts';
 import type { ZkBody, ZkIncoming, ZkOpResult, ZkReplyBody } from './zk-types.ts';
 
@@ -63,12 +70,17 @@ export interface CoordBackend {
   /** A ReadIndex barrier: done once the local tree holds everything committed before the call. */
   sync(done: (error: BaristaError | undefined) => void): void;
   fourLetterStats(): FourLetterStats;
+  /** srst: the node's request latency and packet counts start over. */
+  resetStats(): void;
+  /** Every request's time from receipt to reply (the 4lw latency fields). */
+  readonly latency: RequestLatency;
   readonly counters: SessionCounters;
 }
 
 export interface SessionCounters {
   readonly connectsRefused: (reason: string) => Counter;
   readonly writeFailures: Counter;
+  readonly sessionMoved: Counter;
   readonly authFailed: Counter;
   readonly packetsReceived: Counter;
   readonly packetsSent: Counter;
@@ -89,6 +101,8 @@ export interface ZkEncoder {
 }
 
 const zeroPasswd = new Uint8Array(PASSWD_BYTES);
+/** Owner tokens are drawn from [1, OWNER_MAX]: 48 bits, so two connections of a session never share one. */
+const OWNER_MAX = 2 ** 48 - 1;
 
 /** The `ip` scheme's id of a remote `host:port` (IPv6 in brackets; v4-mapped v6 as v4). */
 export function ipOf(remoteAddress: string): string {
@@ -100,6 +114,12 @@ export function ipOf(remoteAddress: string): string {
 
 export class ZkSession implements WatchTarget {
   sessionId = 0;
+  /**
+   * This connection's owner token (random, drawn at its handshake): the session's owner in the
+   * tree while this connection holds it, carried by every write so a write that arrives after the
+   * session moved to another connection is refused at apply (SESSIONMOVED) on every replica.
+   */
+  owner = 0;
   private established = false;
   private readonly identities: Id[];
   private readonly order: ReplyOrder;
@@ -139,14 +159,26 @@ export class ZkSession implements WatchTarget {
   /** The pipeline's serve(): one decoded frame. */
   serve(incoming: ZkIncoming, reply: Reply): void {
     this.received++;
-    this.backend.counters.packetsReceived.inc();
+    const b = this.backend;
+    b.counters.packetsReceived.inc();
+    const clock = b.env.clock;
+    const receivedMs = clock.monotonicMs();
+    const fourLetter = incoming.kind === 'fourLetter';
     const entry = this.order.begin((bytes, options) => {
       this.sent++;
-      this.backend.counters.packetsSent.inc();
+      b.counters.packetsSent.inc();
+      // From receipt to reply, queueing behind earlier requests included (ZooKeeper's
+      // request.createTime to FinalRequestProcessor's send); four-letter words are not requests.
+      if (!fourLetter) b.latency.record(receivedMs, clock.monotonicMs());
       reply(bytes, options);
     });
     if (incoming.kind === 'fourLetter') {
-      const text = fourLetterReply(incoming.word, this.backend.config, () => this.backend.fourLetterStats());
+      const text = fourLetterReply(
+        incoming.word,
+        b.config,
+        () => b.fourLetterStats(),
+        () => b.resetStats(),
+      );
       this.order.answer(entry, new TextEncoder().encode(text), { thenClose: true });
       return;
     }
@@ -214,10 +246,11 @@ export class ZkSession implements WatchTarget {
         }),
         { thenClose },
       );
+    this.owner = 1 + b.env.rng.int(OWNER_MAX);
     if (c.sessionId === 0n) {
       const timeoutMs = negotiateTimeout(c.timeOutMs, b.policy);
       const passwd = b.env.rng.bytes(PASSWD_BYTES);
-      b.submit({ type: 'createSession', timeoutMs, passwd }, (o) => {
+      b.submit({ type: 'createSession', timeoutMs, passwd, owner: this.owner }, (o) => {
         if (!o.ok || o.result.err !== ZkErr.ok) return this.writeFailed();
         b.runtime.waiters.wait(o.index, () => {
           if (this.closed) return;
@@ -229,13 +262,23 @@ export class ZkSession implements WatchTarget {
     }
     const id = c.sessionId <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(c.sessionId) : -1;
     const session = b.tree().sessions.get(id);
-    if (session === undefined || !bytesEqual(session.passwd, c.passwd)) {
+    const expired = () => {
       b.counters.connectsRefused('session_expired').inc();
       answer(0, 0, zeroPasswd, true);
-      return;
-    }
-    this.open(id);
-    answer(session.timeoutMs, id, session.passwd, false);
+    };
+    if (session === undefined || !bytesEqual(session.passwd, c.passwd)) return expired();
+    // The move goes through the log (ZooKeeper revalidates with its leader, which sets the owner):
+    // every replica then refuses the old connection's writes that apply after it, and the old
+    // connection's node closes it. Answered once this replica applied it.
+    b.submit({ type: 'setOwner', sessionId: id, owner: this.owner }, (o) => {
+      if (!o.ok) return this.writeFailed();
+      if (o.result.err !== ZkErr.ok) return expired(); // closed meanwhile
+      b.runtime.waiters.wait(o.index, () => {
+        if (this.closed) return;
+        this.open(id);
+        answer(session.timeoutMs, id, session.passwd, false);
+      });
+    });
   }
 
   private open(sessionId: number): void {
@@ -251,6 +294,16 @@ export class ZkSession implements WatchTarget {
   private refuse(reason: string): void {
     this.backend.counters.connectsRefused(reason).inc();
     this.close(reason);
+  }
+
+  /**
+   * A write refused at apply because the session moved to another connection: ZooKeeper answers
+   * nothing and closes the connection (FinalRequestProcessor: "session moved is a connection level
+   * error"), so the client sees ConnectionLoss and reconnects to find where its session is.
+   */
+  private sessionMoved(): void {
+    this.backend.counters.sessionMoved.inc();
+    this.close('session_moved');
   }
 
   private writeFailed(): void {
@@ -306,6 +359,7 @@ export class ZkSession implements WatchTarget {
     return {
       timeMs: Math.floor(this.backend.env.clock.wallMs()),
       sessionId: this.sessionId,
+      owner: this.owner,
       identities: this.identities,
     };
   }
@@ -360,8 +414,9 @@ export class ZkSession implements WatchTarget {
     }
     b.submit({ type: 'write', header: this.header(), op: w }, (o) => {
       if (!o.ok) return this.writeFailed();
+      const r = o.result.op ?? { err: o.result.err };
+      if (r.err === ZkErr.sessionMoved) return this.sessionMoved();
       b.runtime.waiters.wait(o.index, () => {
-        const r = o.result.op ?? { err: o.result.err };
         this.answer(entry, xid, op, o.index, r.err, writeReply(op, r));
       });
     });
@@ -388,8 +443,9 @@ export class ZkSession implements WatchTarget {
     }
     b.submit({ type: 'multi', header: this.header(), ops }, (o) => {
       if (!o.ok) return this.writeFailed();
+      const raw = o.result.results ?? [];
+      if (raw.some((r) => r.err === ZkErr.sessionMoved)) return this.sessionMoved();
       b.runtime.waiters.wait(o.index, () => {
-        const raw = o.result.results ?? [];
         // A failed multi answers every op as an ErrorResult: 0 for those before the failure, the
         // failure's code, RuntimeInconsistency after it (ZooKeeper 3.8, golden capture).
         const failed = raw.some((r) => r.err !== ZkErr.ok);

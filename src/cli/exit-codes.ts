@@ -98,6 +98,16 @@ export const cliExitByCode = {
   zk_packet_too_large: rejected,
   zk_bad_multi_op: rejected,
   zk_unexpected_xid: rejected,
+  resp_invalid_multibulk_length: rejected,
+  resp_invalid_bulk_length: rejected,
+  resp_expected_bulk: rejected,
+  resp_inline_too_big: rejected,
+  resp_unbalanced_quotes: rejected,
+  resp_mbulk_count_too_big: rejected,
+  resp_bulk_count_too_big: rejected,
+  resp_command_too_large: rejected,
+  resp_reply_malformed: rejected,
+  resp_reply_too_large: rejected,
   zk_error: unavailable, // `barista zk` maps each zkErr itself (src/cli/zk.ts); this is the conservative default
   // storage: a failed write may have reached the disk (indefinite); the rest is final on that node
   disk_path_invalid: rejected,

@@ -100,6 +100,16 @@ export const httpStatusByCode = {
   zk_packet_too_large: 400,
   zk_bad_multi_op: 400,
   zk_unexpected_xid: 400,
+  resp_invalid_multibulk_length: 400,
+  resp_invalid_bulk_length: 400,
+  resp_expected_bulk: 400,
+  resp_inline_too_big: 400,
+  resp_unbalanced_quotes: 400,
+  resp_mbulk_count_too_big: 400,
+  resp_bulk_count_too_big: 400,
+  resp_command_too_large: 400,
+  resp_reply_malformed: 400,
+  resp_reply_too_large: 400,
   zk_error: 502, // a ZooKeeper server's answer relayed by a client of ours
   // storage
   disk_path_invalid: 500,

@@ -26,6 +26,8 @@ export class StreamBuffer {
   private assembly: Uint8Array | undefined;
   private assemblyFilled = 0;
   private assemblyTarget = 0;
+  /** Bytes copied so far (into the buffer, by growth and compaction, out of it): the O(n) witness. */
+  copiedBytes = 0;
 
   /** Unconsumed bytes held in the buffer (an assembling bulk not included). */
   get held(): number {
@@ -50,11 +52,13 @@ export class StreamBuffer {
         grown.set(this.buf.subarray(this.start, this.end));
         this.buf = grown;
       } else this.buf.copyWithin(0, this.start, this.end);
+      this.copiedBytes += held;
       this.start = 0;
       this.end = held;
     }
     this.buf.set(chunk, this.end);
     this.end += n;
+    this.copiedBytes += n;
   }
 
   /** The held byte at `offset` (0 = the first unconsumed byte); offset < held. */
@@ -108,12 +112,14 @@ export class StreamBuffer {
     const held = this.end - this.start;
     if (held >= length) {
       const out = this.buf.slice(this.start, this.start + length);
+      this.copiedBytes += length;
       this.consume(length);
       return out;
     }
     if (length < bigBulkBytes) return undefined;
     this.assembly = new Uint8Array(Math.min(length, Math.max(2 * held, bigBulkBytes)));
     this.assembly.set(this.buf.subarray(this.start, this.end));
+    this.copiedBytes += held;
     this.assemblyFilled = held;
     this.assemblyTarget = length;
     this.consume(held);
@@ -128,9 +134,11 @@ export class StreamBuffer {
     if (need > assembly.length) {
       const grown = new Uint8Array(Math.min(this.assemblyTarget, Math.max(need, 2 * assembly.length)));
       grown.set(assembly.subarray(0, this.assemblyFilled));
+      this.copiedBytes += this.assemblyFilled;
       this.assembly = assembly = grown;
     }
     assembly.set(n === chunk.length ? chunk : chunk.subarray(0, n), this.assemblyFilled);
+    this.copiedBytes += n;
     this.assemblyFilled = need;
     return chunk.subarray(n);
   }

@@ -84,6 +84,16 @@ export class RespReplyDecoder {
     return this.failure;
   }
 
+  /** Memory held for the partial reply's bytes (StreamBuffer.heldBytes; decoded elements not counted). */
+  get heldBytes(): number {
+    return this.input.heldBytes;
+  }
+
+  /** Bytes copied so far (StreamBuffer.copiedBytes): a small multiple of the bytes received. */
+  get copiedBytes(): number {
+    return this.input.copiedBytes;
+  }
+
   push(chunk: Uint8Array): void {
     if (this.failure !== null || chunk.length === 0) return;
     this.input.push(chunk);

@@ -139,6 +139,11 @@ export class RespRequestDecoder implements RequestDecoder<RespCommand> {
     return this.input.heldBytes;
   }
 
+  /** Bytes copied so far (StreamBuffer.copiedBytes): a small multiple of the bytes received. */
+  get copiedBytes(): number {
+    return this.input.copiedBytes;
+  }
+
   push(chunk: Uint8Array): void {
     if (this.failure !== null || chunk.length === 0) return;
     this.input.push(chunk);

@@ -76,7 +76,7 @@ const int64Max = 2n ** 63n - 1n;
 
 /**
  * Redis' string2ll over `bytes`: the value, or undefined when not a valid signed 64-bit integer in
- * its strict form. Numbers past 2^53 come back as bigint-exact comparisons' results: callers only
+ * its strict form. Past 2^53 the number is rounded (the range check is exact, on a bigint): callers only
  * compare them to bounds far below, so a lossy number is enough (it stays above those bounds).
  */
 export function parseRedisInteger(bytes: Uint8Array): number | undefined {

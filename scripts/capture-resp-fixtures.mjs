@@ -304,6 +304,7 @@ async function main() {
       console.log(`${name}: ${connections.length} connections`);
     }
     relay.server.close();
+    await run('npx', ['biome', 'format', '--write', OUT]); // the repo's JSON style, so lint stays clean
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));

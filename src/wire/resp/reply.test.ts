@@ -202,8 +202,8 @@ test("doubles print as C's %.17g (Python's '%.17g' values), ties rounded to even
     [5e-324, '4.9406564584124654e-324'],
     [1.7976931348623157e308, '1.7976931348623157e+308'],
     [1.6000000000000001, '1.6000000000000001'],
-    [2251799813685247.25, '2251799813685247.2'], // a tie: 7.25 -> .2 (even), JavaScript would say .3
-    [2251799813685247.75, '2251799813685247.8'],
+    [(2 ** 53 - 3) / 4, '2251799813685247.2'], // exactly ...247.25, a tie: to even .2 (JavaScript rounds up: .3)
+    [(2 ** 53 - 1) / 4, '2251799813685247.8'], // exactly ...247.75
   ];
   for (const [d, text] of cases) assert.equal(formatDouble(d), text, String(d));
   fc.assert(

@@ -249,7 +249,7 @@ export const errorCatalogue = {
   resp_bulk_count_too_big: protocol('a RESP $N line over respInlineBytesMax'),
   resp_command_too_large: protocol('a RESP request whose arguments pass respCommandBytesMax (closed without a reply)'),
   resp_reply_malformed: protocol('a RESP reply that does not parse (unknown type byte, bad number, missing CRLF)'),
-  resp_reply_too_large: protocol('a RESP reply over respReplyBytesMax or nested deeper than respReplyDepthMax'),
+  resp_reply_too_large: protocol('a RESP reply over respReplyBytesMax or nested deeper than respReplyNestingCountMax'),
   // Our ZooKeeper client (src/zkclient): the server's (or the client's own) KeeperException code is
   // the `zkErr` field; whether it is retriable or definite depends on that code and on whether the
   // request had been sent (a connection loss after sending a write is indefinite).

@@ -160,7 +160,7 @@ export const limits = {
   /** One reply on the wire, as our client-side reply decoder holds it. */
   respReplyBytesMax: 256 * 1024 * 1024,
   /** Nesting of aggregates (array, map, set, push) in one reply. */
-  respReplyDepthMax: 64,
+  respReplyNestingCountMax: 64,
 
   // --- coordination data model (src/coord) --------------------------------------------------------
   /** A znode's data: ZooKeeper's jute.maxbuffer default (0xfffff); larger data is refused as malformed. */

@@ -29,7 +29,7 @@ export interface RespReplyBounds {
 
 export const defaultRespReplyBounds: RespReplyBounds = {
   replyBytesMax: limits.respReplyBytesMax,
-  depthMax: limits.respReplyDepthMax,
+  depthMax: limits.respReplyNestingCountMax,
 };
 
 /** An aggregate being filled. */

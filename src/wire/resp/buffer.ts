@@ -6,8 +6,9 @@
 //     buffer grows by doubling when the held bytes pass half of it and is compacted otherwise, so
 //     growth and compaction copy at most about one byte per byte received;
 //   - a bulk of at least bigBulkBytes that has not fully arrived is assembled in its own array,
-//     which grows by doubling up to the declared length (never to it up front: a forged length
-//     followed by a trickle costs at most twice the bytes sent) and is handed out as is. While it
+//     which grows by doubling through sizes that land on the declared length (never to it up
+//     front: a forged length followed by a trickle costs at most twice the bytes sent), and is
+//     handed out as is: each byte of it is copied in once, and growth copies at most as much. While it
 //     is assembled the buffer holds nothing (the bulk is the last thing received); later chunks
 //     fill the bulk first;
 //   - the buffer goes back to its initial size once emptied, so one large request does not pin
@@ -117,7 +118,7 @@ export class StreamBuffer {
       return out;
     }
     if (length < bigBulkBytes) return undefined;
-    this.assembly = new Uint8Array(Math.min(length, Math.max(2 * held, bigBulkBytes)));
+    this.assembly = new Uint8Array(assemblySize(held, Math.max(2 * held, bigBulkBytes), length));
     this.assembly.set(this.buf.subarray(this.start, this.end));
     this.copiedBytes += held;
     this.assemblyFilled = held;
@@ -132,7 +133,7 @@ export class StreamBuffer {
     const n = Math.min(chunk.length, this.assemblyTarget - this.assemblyFilled);
     const need = this.assemblyFilled + n;
     if (need > assembly.length) {
-      const grown = new Uint8Array(Math.min(this.assemblyTarget, Math.max(need, 2 * assembly.length)));
+      const grown = new Uint8Array(assemblySize(need, 2 * assembly.length, this.assemblyTarget));
       grown.set(assembly.subarray(0, this.assemblyFilled));
       this.copiedBytes += this.assemblyFilled;
       this.assembly = assembly = grown;
@@ -150,4 +151,17 @@ export class StreamBuffer {
     this.end = 0;
     this.assembly = undefined;
   }
+}
+
+/**
+ * The next size of an assembly holding `need` bytes of `target`: the smallest floor(target / 2^k)
+ * that holds `need` and `doubled`. Sizes so picked double and land exactly on the target, so the
+ * copies growth makes add up to at most the target (plain doubling can end just short of it and
+ * copy it all once more for the last bytes), and a size is at most twice the bytes received.
+ */
+function assemblySize(need: number, doubled: number, target: number): number {
+  const want = Math.max(need, doubled);
+  let size = target;
+  while (Math.floor(size / 2) >= want) size = Math.floor(size / 2);
+  return size;
 }

@@ -270,9 +270,10 @@ export class RespRequestDecoder implements RequestDecoder<RespCommand> {
   }
 }
 
+const utf8 = new TextEncoder();
+
 /** Encodes one command the way redis-cli and client libraries send it: a multibulk of bulks. */
 export function encodeCommand(args: ReadonlyArray<Uint8Array | string>): Uint8Array {
-  const utf8 = new TextEncoder();
   const parts = args.map((a) => (typeof a === 'string' ? utf8.encode(a) : a));
   let size = `*${parts.length}\r\n`.length;
   for (const p of parts) size += `$${p.length}\r\n`.length + p.length + 2;

@@ -146,9 +146,21 @@ function roundedDigits(x: number, precision: number): { digits: string; exponent
   return { digits: text, exponent };
 }
 
+/** Whether a string is ASCII (its UTF-8 is its char codes): the common case, without TextEncoder. */
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 /** Growable output for one encode call. */
+// One scratch buffer for all encodes (encodeReply runs to completion, nothing re-enters it): an
+// encode then allocates only its result. Dropped back to its small size after a large reply.
+const scratchBytes = 4096;
+const scratchBytesMax = 64 * 1024;
+let scratch = new Uint8Array(scratchBytes);
+
 class Writer {
-  buf = new Uint8Array(64);
+  buf = scratch;
   at = 0;
 
   private room(n: number): void {
@@ -174,6 +186,14 @@ class Writer {
 
   /** A line's text: UTF-8 of a string, CR and LF as spaces. */
   text(t: RespText): void {
+    if (typeof t === 'string' && isAscii(t)) {
+      this.room(t.length);
+      for (let i = 0; i < t.length; i++) {
+        const c = t.charCodeAt(i);
+        this.buf[this.at++] = c === 0x0d || c === 0x0a ? 0x20 : c;
+      }
+      return;
+    }
     const b = typeof t === 'string' ? utf8.encode(t) : t;
     this.room(b.length);
     for (let i = 0; i < b.length; i++) {
@@ -189,7 +209,10 @@ class Writer {
   }
 
   result(): Uint8Array {
-    return this.buf.subarray(0, this.at);
+    const out = this.buf.slice(0, this.at);
+    if (this.buf.length > scratchBytesMax) scratch = new Uint8Array(scratchBytes);
+    else scratch = this.buf;
+    return out;
   }
 }
 

@@ -15,6 +15,7 @@
 //     its memory for the life of the connection.
 
 import { assert } from '../../lib/assert.ts';
+import { parseRedisInteger } from './integer.ts';
 
 /** Redis' PROTO_MBULK_BIG_ARG: bulks this large are assembled in place rather than in the buffer. */
 export const bigBulkBytes = 32 * 1024;
@@ -81,6 +82,11 @@ export class StreamBuffer {
       if (stopAtNul && b === 0) return -2;
     }
     return -1;
+  }
+
+  /** Redis' string2ll of held bytes [from, to) (parseRedisInteger), without a view. */
+  integer(from: number, to: number): number | undefined {
+    return parseRedisInteger(this.buf, this.start + from, this.start + to);
   }
 
   /** A view of held bytes [from, to): valid until the next push or consume. */

@@ -44,9 +44,12 @@ import type { RequestDecoder } from '../pipeline.ts';
 import { StreamBuffer } from './buffer.ts';
 import { expectedBulkError, RespRequestErrorCode as Code, respRequestError } from './errors.ts';
 import { splitInlineArgs } from './inline.ts';
+import { parseRedisInteger } from './integer.ts';
 
 /** One request: its arguments, the command name first. Never empty. */
 export type RespCommand = Uint8Array[];
+
+export { parseRedisInteger };
 
 export interface RespRequestBounds {
   /** Bytes of an inline line, or of a *N / $N line, before its terminator. */
@@ -70,37 +73,6 @@ const CR = 0x0d;
 const LF = 0x0a;
 const STAR = 0x2a;
 const DOLLAR = 0x24;
-/** Redis' LONG_STR_SIZE: string2ll refuses 21 bytes or more. */
-const longStrBytes = 21;
-const int64Max = 2n ** 63n - 1n;
-
-/**
- * Redis' string2ll over `bytes`: the value, or undefined when not a valid signed 64-bit integer in
- * its strict form. Past 2^53 the number is rounded (the range check is exact, on a bigint): callers only
- * compare them to bounds far below, so a lossy number is enough (it stays above those bounds).
- */
-export function parseRedisInteger(bytes: Uint8Array): number | undefined {
-  const n = bytes.length;
-  if (n === 0 || n >= longStrBytes) return undefined;
-  if (n === 1 && bytes[0] === 0x30) return 0;
-  let i = 0;
-  const negative = bytes[0] === 0x2d;
-  if (negative) i = 1;
-  if (i >= n || bytes[i]! < 0x31 || bytes[i]! > 0x39) return undefined;
-  let digits = '';
-  for (; i < n; i++) {
-    const b = bytes[i]!;
-    if (b < 0x30 || b > 0x39) return undefined;
-    digits += String.fromCharCode(b);
-  }
-  if (digits.length > 15) {
-    const big = BigInt(digits);
-    if (negative ? big > int64Max + 1n : big > int64Max) return undefined;
-  }
-  const value = Number(digits);
-  return negative ? -value : value;
-}
-
 /** Decoder states between pushes. */
 const State = {
   /** At the start of a request. */
@@ -164,7 +136,7 @@ export class RespRequestDecoder implements RequestDecoder<RespCommand> {
           }
           const cr = this.findLine(CR, Code.mbulkCountTooBig);
           if (cr === undefined) return this.failure ?? undefined;
-          const count = parseRedisInteger(input.view(1, cr));
+          const count = input.integer(1, cr);
           if (count === undefined || count > this.bounds.multibulkCountMax) {
             return this.fail(respRequestError(Code.invalidMultibulkLength, { count: count ?? null }));
           }
@@ -181,7 +153,7 @@ export class RespRequestDecoder implements RequestDecoder<RespCommand> {
           if (cr === undefined) return this.failure ?? undefined;
           const first = input.at(0);
           if (first !== DOLLAR) return this.fail(expectedBulkError(first));
-          const length = parseRedisInteger(input.view(1, cr));
+          const length = input.integer(1, cr);
           if (length === undefined || length < 0 || length > this.bounds.bulkBytesMax) {
             return this.fail(respRequestError(Code.invalidBulkLength, { length: length ?? null }));
           }

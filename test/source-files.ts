@@ -33,4 +33,6 @@ export const CORE_DIRS: readonly string[] = [
   'src/metrics',
   'src/check/models',
   'src/coord',
+  'src/crdt',
+  'src/dynamo',
 ];

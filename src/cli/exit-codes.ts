@@ -48,6 +48,7 @@ export const cliExitByCode = {
   last_voter: rejected,
   raft_conf_change_rejected: unavailable, // some reasons are transient (catch-up, a change pending)
   raft_transfer_rejected: rejected,
+  ring_change_rejected: unavailable, // a move in progress is transient
   // protocol
   malformed: rejected,
   truncated: rejected,
@@ -108,6 +109,14 @@ export const cliExitByCode = {
   resp_command_too_large: rejected,
   resp_reply_malformed: rejected,
   resp_reply_too_large: rejected,
+  crdt_unknown_type: rejected,
+  crdt_unknown_version: rejected,
+  crdt_malformed: rejected,
+  crdt_too_large: rejected,
+  ring_bad_version: rejected,
+  ring_malformed: rejected,
+  dvv_bad_version: rejected,
+  dvv_malformed: rejected,
   zk_error: unavailable, // `barista zk` maps each zkErr itself (src/cli/zk.ts); this is the conservative default
   // storage: a failed write may have reached the disk (indefinite); the rest is final on that node
   disk_path_invalid: rejected,

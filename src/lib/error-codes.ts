@@ -165,6 +165,12 @@ export const errorCatalogue = {
     definite: true,
     doc: 'the Raft core refused a configuration change (fields.reason; transient reasons are retriable)',
   },
+  ring_change_rejected: {
+    family: 'membership',
+    retriable: 'depends',
+    definite: true,
+    doc: 'a ring change refused (fields.reason; a move in progress is retriable, an unknown node is not)',
+  },
   raft_transfer_rejected: {
     family: 'membership',
     retriable: false,
@@ -226,6 +232,11 @@ export const errorCatalogue = {
   test_proto_bad_byte: protocol('a test-protocol byte that is neither printable ASCII nor LF'),
   test_proto_bad_verb: protocol('a test-protocol verb that is not upper-case letters'),
   test_proto_bad_reply: protocol('a test-protocol reply that starts with neither + nor -'),
+  // CRDT values (src/crdt/codec.ts).
+  crdt_unknown_type: protocol('a CRDT value whose type tag is unknown or not the type expected'),
+  crdt_unknown_version: protocol('a CRDT value of an encoding version this build does not read'),
+  crdt_malformed: protocol('a CRDT value that breaks its grammar or canonical form'),
+  crdt_too_large: protocol('a CRDT value over an element, dot, nesting or size bound'),
 
   // ZooKeeper client protocol (src/wire/zookeeper)
   zk_packet_too_large: protocol(
@@ -250,6 +261,11 @@ export const errorCatalogue = {
   resp_command_too_large: protocol('a RESP request whose arguments pass respCommandBytesMax (closed without a reply)'),
   resp_reply_malformed: protocol('a RESP reply that does not parse (unknown type byte, bad number, missing CRLF)'),
   resp_reply_too_large: protocol('a RESP reply over respReplyBytesMax or nested deeper than respReplyNestingCountMax'),
+  // Dynamo ring and versioned values (src/dynamo/ring.ts, versions.ts).
+  ring_bad_version: protocol('an encoded ring of a format version this build does not know'),
+  ring_malformed: protocol('an encoded ring that breaks its rules (order, bounds, states)'),
+  dvv_bad_version: protocol('an encoded versioned value of a format version this build does not know'),
+  dvv_malformed: protocol('an encoded versioned value that breaks its rules (order, bounds, dots)'),
   // Our ZooKeeper client (src/zkclient): the server's (or the client's own) KeeperException code is
   // the `zkErr` field; whether it is retriable or definite depends on that code and on whether the
   // request had been sent (a connection loss after sending a write is indefinite).

@@ -223,6 +223,12 @@ export const limits = {
   clientInflightRequestsMax: 4096,
   /** Longest idle timeout a protocol may choose (a day); 'none' is said explicitly. */
   clientIdleTimeoutMsMax: 86_400_000,
+  /**
+   * Received bytes one client port handles per event-loop turn before its connections wait for the
+   * next turn (src/net/port-turns.ts): a flooded port then delays another port's client by at most
+   * about this much request handling.
+   */
+  clientPortTurnBytesMax: 16 * 1024,
 
   // --- membership failure detector (src/membership) ----------------------------------------------
   /** Heartbeat intervals kept per peer for the phi estimate. */
@@ -266,11 +272,35 @@ export const limits = {
   simNetworkDelayMsMax: 3_600_000,
   /** Largest simulated clock drift rate (|rate| < 1 keeps monotonic time increasing). */
   simClockDriftRateMax: 0.5,
+
+  // --- CRDT values (src/crdt) --------------------------------------------------------------------
+  /** One encoded CRDT value (travels whole in read repair and anti-entropy, so well under a peer frame). */
+  crdtValueBytesMax: 8 * 1024 * 1024,
+  /** Set elements, map keys, register entries, counter entries and context replicas in one value. */
+  crdtElementsCountMax: 1_000_000,
+  /** Dots in one value: in its stores and in its causal context's dot cloud. */
+  crdtDotsCountMax: 1_000_000,
+  /** OR-Map levels in one value (nesting depth: a top-level OR-Map of sets is 1). */
+  crdtMapLevelsCountMax: 8,
+
+  // --- Dynamo ring and versions (src/dynamo/ring.ts, versions.ts) ------------------------------
+  /** Virtual nodes (tokens) one node holds on the ring (Cassandra's num_tokens; 256 was its default). */
+  ringNodeTokensCountMax: 1024,
+  /** Replicas per key (N), the longest preference list. */
+  ringReplicasCountMax: 16,
+  /** Concurrent siblings one key keeps; a write that would make more is refused (Riak's max_siblings). */
+  dvvSiblingsCountMax: 64,
+  /** Entries of one version vector: the replicas that coordinated writes of one key. */
+  dvvEntriesCountMax: 256,
 } as const;
 
 export type Limits = { readonly [K in keyof typeof limits]: number };
 export type LimitName = keyof Limits;
 
+/** An encoded ring's header (src/dynamo/ring.ts): format byte, version and node count as uvarints. */
+export const RING_HEADER_BYTES_MAX = 1 + 10 + 10;
+/** One node's fixed fields in an encoded ring: id length, state byte, token count. */
+export const RING_NODE_HEADER_BYTES_MAX = 10 + 1 + 10;
 /** Forwarded request/response header: version, incarnation, request id, ok flag, error code and flags. */
 export const FORWARDED_HEADER_BYTES_MAX = 1 + 10 + 10 + 1 + 5;
 /** A forwarded error's code: a length prefix and at most 64 bytes (client-codec's pattern). */
@@ -510,6 +540,20 @@ export const limitRelations: readonly LimitRelation[] = [
     limits: ['simClockDriftRateMax'],
     rule: 'a drift rate of 1 or more would stop or reverse monotonic time',
     holds: (l) => l.simClockDriftRateMax < 1,
+  },
+  // Dynamo ring (src/dynamo/ring.ts): the metadata group stores the ring in one Raft entry.
+  {
+    limits: ['clusterNodesMax', 'ringNodeTokensCountMax', 'nodeIdBytesMax', 'raftEntryBytesMax'],
+    rule: 'the largest ring (every node with the most tokens) must fit in one Raft entry',
+    holds: (l) =>
+      RING_HEADER_BYTES_MAX +
+        l.clusterNodesMax * (RING_NODE_HEADER_BYTES_MAX + l.nodeIdBytesMax + 8 * l.ringNodeTokensCountMax) <=
+      l.raftEntryBytesMax,
+  },
+  {
+    limits: ['ringReplicasCountMax', 'clusterNodesMax'],
+    rule: 'a preference list cannot be longer than a cluster',
+    holds: (l) => l.ringReplicasCountMax <= l.clusterNodesMax,
   },
 ];
 

@@ -15,6 +15,10 @@
 //     The kernel's own send buffer (some MB on loopback) is TCP's business, not counted.
 //   - write() copies the caller's bytes (net.Socket keeps a reference until it writes them); the
 //     socket is corked while a chunk is handled, so its synchronous replies leave in one writev.
+//   - every port of the process shares the one event loop fairly (src/net/port-turns.ts): a port
+//     handles at most limits.clientPortTurnBytesMax received bytes per loop turn, the rest waits on
+//     its connection (socket paused) for the next turn, so a flooded port cannot make another
+//     port's clients wait behind megabytes of its requests;
 //   - close() ends the socket after its queued bytes (FIN); if the client does not read them within
 //     closeLingerMs the socket is destroyed, so a closed connection cannot hold memory for long.
 //   - a client's FIN closes the connection (`remote`; our side ends after what is queued); a
@@ -26,6 +30,8 @@ import { type CoreConnection, type ConnectionIo, ListenerCore } from '../env/lis
 import type { ClientConnection, Clock, Listener, ListenOptions, Logger, Metrics, Timers } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { BaristaError } from '../lib/errors.ts';
+import { limits } from '../lib/limits.ts';
+import { PortTurns, type TurnConnection, type TurnPort, type TurnSlot } from './port-turns.ts';
 
 export interface TcpClientListenersOptions {
   /** Default bind address for `listen` when ListenOptions.host is not given. */
@@ -49,6 +55,8 @@ export const ListenerErrorCode = {
 /** Every client listener of one node process. */
 export class TcpClientListeners {
   private readonly listeners = new Map<string, TcpListener>();
+  /** The event loop's share per port (one PortTurns for every listener of the process). */
+  readonly turns = new PortTurns(limits.clientPortTurnBytesMax, (fn) => setImmediate(fn));
 
   constructor(private readonly options: TcpClientListenersOptions) {}
 
@@ -65,7 +73,11 @@ export class TcpClientListeners {
       log: o.log.child({ component: 'listener', protocol }),
       handler,
     });
-    const listener = new TcpListener(core, options.host ?? o.host, options.port, () => this.listeners.delete(protocol));
+    const port = this.turns.port(protocol);
+    const listener = new TcpListener(core, options.host ?? o.host, options.port, this.turns, port, () => {
+      this.listeners.delete(protocol);
+      this.turns.dropPort(port);
+    });
     this.listeners.set(protocol, listener);
     return listener;
   }
@@ -90,6 +102,8 @@ class TcpListener implements Listener {
     private readonly core: ListenerCore,
     host: string,
     port: number,
+    private readonly turns: PortTurns,
+    private readonly turnPort: TurnPort,
     private readonly forget: () => void,
   ) {
     this.server = createServer({ pauseOnConnect: true, noDelay: true }, (socket) => this.accept(socket));
@@ -134,9 +148,8 @@ class TcpListener implements Listener {
       socket.destroy();
       return;
     }
-    const io = new SocketIo(socket);
     let conn: CoreConnection | null = null;
-    socket.on('data', (chunk: Buffer) => {
+    const io = new SocketIo(socket, this.turns, this.turnPort, (chunk) => {
       // Replies written while a chunk is handled leave in one writev, not one syscall each.
       socket.cork();
       try {
@@ -145,6 +158,7 @@ class TcpListener implements Listener {
         socket.uncork();
       }
     });
+    socket.on('data', (chunk: Buffer) => io.received(chunk));
     socket.on('drain', () => conn?.drained());
     socket.on('end', () => conn?.ended('remote'));
     socket.on('error', (err) => this.core.options.log.debug({ remote, err: String(err) }, 'client connection error'));
@@ -157,16 +171,35 @@ class TcpListener implements Listener {
   }
 }
 
-/** A net.Socket as a ConnectionIo. */
-class SocketIo implements ConnectionIo {
+/** A net.Socket as a ConnectionIo, its reads taking turns with the other ports' (PortTurns). */
+class SocketIo implements ConnectionIo, TurnConnection {
   /** Called after a write completes (to deliver a drain the core is waiting for). */
   written: () => void = () => undefined;
   private linger: NodeJS.Timeout | null = null;
   private readonly afterWrite = (): void => {
     if (this.socket.writableLength === 0) this.written();
   };
+  private readonly slot: TurnSlot;
 
-  constructor(private readonly socket: Socket) {}
+  constructor(
+    private readonly socket: Socket,
+    private readonly turns: PortTurns,
+    port: TurnPort,
+    readonly deliver: (chunk: Uint8Array) => void,
+  ) {
+    this.slot = turns.attach(port, this);
+  }
+
+  /** Bytes from the socket: handled now, or queued for the port's next turn. */
+  received(chunk: Buffer): void {
+    this.turns.received(this.slot, chunk);
+  }
+
+  setSocketReading(reading: boolean): void {
+    if (this.socket.destroyed) return;
+    if (reading) this.socket.resume();
+    else this.socket.pause();
+  }
 
   write(bytes: Uint8Array): void {
     if (this.socket.destroyed) return;
@@ -178,9 +211,7 @@ class SocketIo implements ConnectionIo {
   }
 
   setReading(reading: boolean): void {
-    if (this.socket.destroyed) return;
-    if (reading) this.socket.resume();
-    else this.socket.pause();
+    this.turns.setCoreReading(this.slot, reading);
   }
 
   end(): void {
@@ -197,6 +228,7 @@ class SocketIo implements ConnectionIo {
   }
 
   socketClosed(): void {
+    this.turns.closed(this.slot);
     if (this.linger !== null) clearTimeout(this.linger);
     this.linger = null;
   }

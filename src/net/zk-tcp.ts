@@ -2,9 +2,11 @@
 // the process's clock and timers (src/env/real-time.ts). src/zkclient itself is pure (the purity
 // test scans it); the simulator hands the client its own streams and time (src/zkclient/sim-io.ts).
 
+import { randomBytes } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
 import { realClock, realTimers } from '../env/real-time.ts';
 import { parseEndpoint } from '../lib/endpoint.ts';
+import { SeededRng } from '../lib/rng.ts';
 import {
   parseConnectString,
   ZkClient,
@@ -44,12 +46,23 @@ export function tcpStream(endpoint: string): ZkByteStream {
   };
 }
 
-export const tcpIo: ZkClientIo = { clock: realClock, timers: realTimers, connect: tcpStream };
+/** The process's clock, timers and sockets; a fresh random stream (first endpoint, reconnect jitter). */
+export function tcpIo(): ZkClientIo {
+  return {
+    clock: realClock,
+    timers: realTimers,
+    connect: tcpStream,
+    rng: new SeededRng(randomBytes(16).toString('hex')),
+  };
+}
 
-/** A client over TCP with the process's clock and timers. */
-export function connectZk(options: Omit<ZkClientOptions, 'io'>): ZkClient {
+/**
+ * A client over TCP with the process's clock and timers. `io` replaces them (a test that must know
+ * which endpoint is tried first passes an io without an rng: the connect string in order, no jitter).
+ */
+export function connectZk(options: Omit<ZkClientOptions, 'io'>, io: ZkClientIo = tcpIo()): ZkClient {
   // Each endpoint checked now (a ConfigError to the caller), not by a socket call that would
   // throw inside the client's reconnect timer (`barista zk --server h:99999` crashed).
   for (const e of parseConnectString(options.connectString)) parseEndpoint(e, 'connectString');
-  return new ZkClient({ ...options, io: tcpIo });
+  return new ZkClient({ ...options, io });
 }

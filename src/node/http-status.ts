@@ -50,6 +50,7 @@ export const httpStatusByCode = {
   last_voter: 409,
   raft_conf_change_rejected: 409,
   raft_transfer_rejected: 409,
+  ring_change_rejected: 409,
   // protocol: bad bytes from the client
   malformed: 400,
   truncated: 400,
@@ -110,6 +111,14 @@ export const httpStatusByCode = {
   resp_command_too_large: 400,
   resp_reply_malformed: 400,
   resp_reply_too_large: 400,
+  crdt_unknown_type: 400,
+  crdt_unknown_version: 400,
+  crdt_malformed: 400,
+  crdt_too_large: 400,
+  ring_bad_version: 400,
+  ring_malformed: 400,
+  dvv_bad_version: 400,
+  dvv_malformed: 400,
   zk_error: 502, // a ZooKeeper server's answer relayed by a client of ours
   // storage
   disk_path_invalid: 500,

@@ -262,15 +262,22 @@ function world(
   limits: Partial<ZkClientLimits> = {},
   endpoints = ['s1', 's2'],
   delivery: 'sync' | 'microtask' = 'microtask',
+  extra: { rng?: SeededRng; reconnectJitterMs?: number } = {},
 ) {
   const time = new ManualTime();
   const server = new FakeServer(seed, time);
   const client = new ZkClient({
     connectString: endpoints,
     sessionTimeoutMs: 6000,
-    io: { clock: { monotonicMs: () => time.nowMs }, timers: time, connect: server.connect },
+    io: {
+      clock: { monotonicMs: () => time.nowMs },
+      timers: time,
+      connect: server.connect,
+      ...(extra.rng === undefined ? {} : { rng: extra.rng }),
+    },
     limits,
     delivery,
+    ...(extra.reconnectJitterMs === undefined ? {} : { reconnectJitterMs: extra.reconnectJitterMs }),
   });
   return { time, server, client };
 }
@@ -403,6 +410,36 @@ test('expiry: a reconnect answered with timeout 0 ends the session; requests and
   await assert.rejects(client.getData('/e'), (e: unknown) => isZkError(e, ZkErr.sessionExpired));
   assert.deepEqual(heard, [{ type: EventType.none, state: KeeperState.expired }]);
   assert.equal(client.watcherCount, 0);
+});
+
+test('after losing an established connection the client waits a random pause below reconnectJitterMs before reconnecting', async () => {
+  // The server closes a connection whose session another connection took over; a client that came
+  // straight back would take the session back before the other's requests ran (the compat test's
+  // session thief saw it in 1 of 3 runs). Java's client sleeps up to 1 s; so do we, from io.rng.
+  const pauses = new Set<number>();
+  for (let seed = 1; seed <= 8; seed++) {
+    const { time, server, client } = world(seed, {}, ['s1', 's2'], 'microtask', { rng: new SeededRng(seed) });
+    await time.advance(1);
+    assert.equal(client.state, 'connected');
+    const lostAt = time.nowMs;
+    server.last.close();
+    let reconnectAt = -1;
+    for (let t = 0; t <= 1_000 && reconnectAt < 0; t++) {
+      await time.advance(1);
+      if (server.conns.length === 2) reconnectAt = time.nowMs;
+    }
+    assert.ok(reconnectAt >= lostAt && reconnectAt <= lostAt + 1_001, `seed ${seed}: reconnected at ${reconnectAt}`);
+    pauses.add(reconnectAt - lostAt);
+    await time.advance(10);
+    assert.equal(client.state, 'connected');
+  }
+  assert.ok(pauses.size >= 4, `pauses drawn at random, not one fixed delay: ${[...pauses]}`);
+  // Negative control: jitter 0 (or no rng) comes back at once.
+  const { time, server } = world(1, {}, ['s1', 's2'], 'microtask', { rng: new SeededRng(1), reconnectJitterMs: 0 });
+  await time.advance(1);
+  server.last.close();
+  await time.advance(2);
+  assert.equal(server.conns.length, 2);
 });
 
 test('a reply whose xid answers no request in flight breaks the stream: the client reconnects', async () => {

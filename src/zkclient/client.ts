@@ -9,7 +9,11 @@
 //     given), each attempt bounded by requestedTimeout / endpointCount; a ConnectRequest carries
 //     sessionId + passwd + lastZxidSeen, so a reconnect resumes the session (its ephemerals and
 //     watches survive) and a server behind our last-seen zxid refuses us (we try the next one).
-//     After a whole round fails the client waits reconnectDelayMs before the next round.
+//     After a whole round fails the client waits reconnectDelayMs before the next round. After
+//     losing an established connection it waits a random [0, reconnectJitterMs) first (as the Java
+//     client's up-to-1 s sleep): clients dropped together do not return in one herd, and a session
+//     another connection just took over (ZooKeeper closes the older connection) is not grabbed back
+//     before that connection's requests (a closeSession) are served.
 //   - the server's ConnectResponse with a timeout <= 0 means the session expired: terminal.
 //   - connected: a ping when nothing was sent for a third of the negotiated timeout; no byte
 //     received for two thirds of it closes the connection (the server is gone or cut off) and the
@@ -119,6 +123,11 @@ export interface ZkClientOptions {
   readonly io: ZkClientIo;
   /** Pause after a whole round of failed connects; default 200 ms. */
   readonly reconnectDelayMs?: number;
+  /**
+   * Upper bound of the random pause before the first reconnect after an established connection
+   * is lost; default 1,000 ms (ZooKeeper's Java client). Drawn from io.rng; 0 without one.
+   */
+  readonly reconnectJitterMs?: number;
   /** Resume an existing session (its id and password), e.g. one another client started. */
   readonly session?: { readonly sessionId: bigint; readonly passwd: Uint8Array };
   readonly limits?: Partial<ZkClientLimits>;
@@ -189,6 +198,7 @@ export class ZkClient {
   private readonly endpoints: string[];
   private readonly requestedTimeoutMs: number;
   private readonly reconnectDelayMs: number;
+  private readonly reconnectJitterMs: number;
   private readonly delivery: 'microtask' | 'sync';
   private readonly limits: ZkClientLimits;
   private readonly watches = new WatchManager();
@@ -232,6 +242,7 @@ export class ZkClient {
     }
     this.requestedTimeoutMs = options.sessionTimeoutMs;
     this.reconnectDelayMs = options.reconnectDelayMs ?? 200;
+    this.reconnectJitterMs = options.reconnectJitterMs ?? 1_000;
     this.delivery = options.delivery ?? 'microtask';
     if (options.session !== undefined) {
       this.sessionId = options.session.sessionId;
@@ -757,7 +768,10 @@ export class ZkClient {
     }
     this.failedAttempts = wasConnected ? 0 : this.failedAttempts + 1;
     const roundDone = this.failedAttempts > 0 && this.failedAttempts % this.endpoints.length === 0;
-    this.attemptTimer = this.io.timers.after(roundDone ? this.reconnectDelayMs : 0, () => this.attempt());
+    const rng = this.io.rng;
+    const jitterMs =
+      wasConnected && rng !== undefined && this.reconnectJitterMs >= 1 ? rng.int(this.reconnectJitterMs) : 0;
+    this.attemptTimer = this.io.timers.after(roundDone ? this.reconnectDelayMs : jitterMs, () => this.attempt());
   }
 
   private startDisconnectTimer(): void {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CreateMode, EventType, KeeperState } from '../../src/coord/codes.ts';
 import type { ZkClient, ZkWatchEvent } from '../../src/zkclient/index.ts';
-import { connectZk } from '../../src/net/zk-tcp.ts';
+import { connectZk, tcpIo } from '../../src/net/zk-tcp.ts';
 import { fourLetter, startZooKeeper, type ZkCluster, zookeeperUnavailable } from '../support/zookeeper-server.ts';
 
 const unavailable = zookeeperUnavailable();
@@ -48,10 +48,12 @@ describe('our ZooKeeper client against a real 3-server ZooKeeper 3.8 ensemble', 
     const follower = zk.servers[modes.indexOf('follower')]!;
     const others = zk.servers.filter((s) => s !== follower);
     const endpoint = (port: number): string => `127.0.0.1:${port}`;
-    const a = connectZk({
-      connectString: [follower, ...others].map((s) => endpoint(s.clientPort)),
-      sessionTimeoutMs: 8_000,
-    });
+    // No rng: the connect string in order (the follower first), as the kill below needs.
+    const { rng: _random, ...inOrder } = tcpIo();
+    const a = connectZk(
+      { connectString: [follower, ...others].map((s) => endpoint(s.clientPort)), sessionTimeoutMs: 8_000 },
+      inOrder,
+    );
     const b = connectZk({ connectString: endpoint(others[0]!.clientPort), sessionTimeoutMs: 8_000 });
     clients.push(a, b);
     await Promise.all([a.ready(), b.ready()]);

@@ -1,0 +1,103 @@
+// Goal: murmur3X64_128 is the published MurmurHash3_x64_128 (smhasher), and tokenOf is Cassandra's
+// Murmur3Partitioner token, byte for byte.
+// Reference vectors: digests computed with Guava 31.1's Hashing.murmur3_128(seed) (an independent
+// implementation of the reference; the digest's bytes are h1 then h2, little-endian). Cassandra
+// tokens: int keys 1 and 2 (4-byte big-endian) are -4069959284402364209 and -3248873570005575792 in
+// Cassandra's own cqlsh and dtest suites; the high-bit keys (which exercise Cassandra's
+// sign-extended tail) come from a published port's test table checked against Cassandra.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { murmur3X64_128, TOKEN_MAX, TOKEN_MIN, tokenOf, tokenOfString } from './partitioner.ts';
+
+const utf8 = new TextEncoder();
+
+/** The digest as Guava prints it: h1 then h2, each little-endian. */
+function digestHex(h: { h1: bigint; h2: bigint }): string {
+  let s = '';
+  for (const half of [h.h1, h.h2]) {
+    for (let i = 0n; i < 8n; i++) s += ((half >> (8n * i)) & 0xffn).toString(16).padStart(2, '0');
+  }
+  return s;
+}
+
+const referenceVectors: Array<[string | number[], number, string]> = [
+  ['', 0, '00000000000000000000000000000000'],
+  ['a', 0, '897859f6655555855a890e51483ab5e6'],
+  ['ab', 0, '2e1bed16ea118b93add4529b01a75ee6'],
+  ['abc', 0, '6778ad3f3f3f96b4522dca264174a23b'],
+  ['hello', 0, '029bbd41b3a7d8cb191dae486a901e5b'],
+  ['foo', 0, '6145f501578671e2877dba2be487af7e'],
+  ['0123456789abcde', 0, '5123bfc0f6d52da6f04c547c0cf5cc4f'], // every tail position
+  ['0123456789abcdef', 0, 'a7d14acf946de04bda08a7635c5bc387'], // one block, no tail
+  ['this is a longer test key for murmur3 hashing', 0, 'd9a04fd573728292c765cb8677c2fcef'],
+  ['The quick brown fox jumps over the lazy dog', 0, '6c1b07bc7bbc4be347939ac4a93c437a'],
+  [[0x80], 0, '8a019563679a61612108509cf29bd404'],
+  [[0xff], 0, 'ec90e2a47837da472ece803814172ffa'],
+  [[0xff, 0xff, 0xff, 0xff], 0, '41466634eb45da436c8f8745485715c7'],
+  [[0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89], 0, '5e86a7cc36a41fe81f7605bfbdeb26cf'],
+  ['foo', 42, 'f2537063519d56f4a99ab0eed8b579a2'],
+];
+
+const bytesOf = (k: string | number[]): Uint8Array => (typeof k === 'string' ? utf8.encode(k) : Uint8Array.from(k));
+
+test('murmur3X64_128 matches the reference MurmurHash3_x64_128 vectors', () => {
+  for (const [key, seed, hex] of referenceVectors) {
+    assert.equal(digestHex(murmur3X64_128(bytesOf(key), seed)), hex, `key ${JSON.stringify(key)} seed ${seed}`);
+  }
+});
+
+const cassandraTokens: Array<[string | number[], bigint]> = [
+  [[0, 0, 0, 1], -4069959284402364209n], // int 1
+  [[0, 0, 0, 2], -3248873570005575792n], // int 2
+  [[0, 0, 0, 3], 9010454139840013625n],
+  ['a', -8839064797231613815n],
+  ['hello', -3758069500696749310n],
+  ['cassandra', 356242581507269238n],
+  ['0123456789abcdef', 5467490433528156583n],
+  // High bytes in the tail: Cassandra sign-extends them, the reference does not.
+  [[0x80], -5284281814142962636n],
+  [[0xff], -4442228696663692417n],
+  [[0xff, 0xff, 0xff, 0xff], 7297452126230313552n], // int -1
+  [[0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89], -7623170703309721106n],
+];
+
+test("tokenOf is Cassandra's Murmur3Partitioner token (its sign-extended tail included)", () => {
+  for (const [key, token] of cassandraTokens) assert.equal(tokenOf(bytesOf(key)), token, JSON.stringify(key));
+  assert.equal(tokenOfString('hello'), -3758069500696749310n);
+  // The variant differs from the reference exactly when a tail byte has its high bit set.
+  assert.notEqual(BigInt.asIntN(64, murmur3X64_128(Uint8Array.from([0xff])).h1), tokenOf(Uint8Array.from([0xff])));
+});
+
+test('the empty key has the minimum token; no other key does', () => {
+  assert.equal(tokenOf(new Uint8Array(0)), TOKEN_MIN);
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), (key) => {
+      const t = tokenOf(key);
+      return t > TOKEN_MIN && t <= TOKEN_MAX;
+    }),
+  );
+});
+
+test('the Cassandra variant equals the reference when no tail byte has its high bit set', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 80 }), fc.integer({ min: 0, max: 0x7f }), (body, fill) => {
+      // Clear the high bit of every tail byte.
+      const key = Uint8Array.from(body);
+      for (let i = key.length - (key.length % 16); i < key.length; i++) key[i] = key[i]! & fill & 0x7f;
+      const ref = murmur3X64_128(key);
+      const cas = murmur3X64_128(key, 0, { cassandraTail: true });
+      return ref.h1 === cas.h1 && ref.h2 === cas.h2;
+    }),
+  );
+});
+
+test('tokens spread evenly: 16 equal slices of the ring each get 1/16 of 64k keys within 5%', () => {
+  const slices = new Array<number>(16).fill(0);
+  const keys = 65536;
+  for (let i = 0; i < keys; i++) {
+    const t = tokenOfString(`key:${i}`);
+    slices[Number((t - TOKEN_MIN) >> 60n)]!++;
+  }
+  for (const count of slices) assert.ok(Math.abs(count - keys / 16) < (keys / 16) * 0.05, `slice has ${count}`);
+});

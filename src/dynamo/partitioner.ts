@@ -1,0 +1,240 @@
+// The partitioner: maps a key's bytes to its token on the ring, as Cassandra's Murmur3Partitioner
+// does, so a token here equals the `token(k)` cqlsh prints for a blob key with the same bytes.
+//
+// Hash: MurmurHash3_x64_128 (Austin Appleby, public domain, smhasher MurmurHash3.cpp), seed 0;
+// the token is the first 64-bit half (h1) read as a signed integer. Facts taken from Cassandra
+// (src/java/org/apache/cassandra/dht/Murmur3Partitioner.java, utils/MurmurHash.java):
+//   - tokens are signed 64-bit, the ring runs from MINIMUM = -2^63 to 2^63 - 1;
+//   - the empty key maps to MINIMUM, and a hash equal to -2^63 is moved to 2^63 - 1 ("normalize"),
+//     so no non-empty key ever has the MINIMUM token (it stays free as the ring's lower bound);
+//   - Cassandra's tail loop reads bytes as signed Java bytes: a tail byte >= 0x80 is
+//     sign-extended before it is shifted into k1/k2. Keys whose last (length mod 16) bytes are all
+//     ASCII hash the same as the reference; others differ. `murmur3X64_128` computes the reference
+//     (checked against its published vectors); `{ cassandraTail: true }` gives Cassandra's variant,
+//     which the partitioner uses so tokens stay comparable with Cassandra's for every key.
+//
+// Arithmetic is on 32-bit halves with Math.imul (no BigInt in the loop): a key is hashed on every
+// request, and BigInt arithmetic costs ~20x more per block. Only the final token becomes a bigint.
+// Pure: no I/O, no clock, no randomness.
+
+/** A ring position: a signed 64-bit integer in [TOKEN_MIN, TOKEN_MAX]. */
+export type Token = bigint;
+
+export const TOKEN_MIN: Token = -(1n << 63n);
+export const TOKEN_MAX: Token = (1n << 63n) - 1n;
+
+export interface Murmur3Options {
+  /** Sign-extend tail bytes >= 0x80 as Cassandra's MurmurHash.hash3_x64_128 does. */
+  readonly cassandraTail?: boolean;
+}
+
+/** Both 64-bit halves of the hash, unsigned (h1 is the first 8 bytes of the digest, little-endian). */
+export interface Murmur128 {
+  readonly h1: bigint;
+  readonly h2: bigint;
+}
+
+// A 64-bit lane is a pair (hi, lo) of uint32s held in module scratch (the hash is synchronous and
+// re-entrant-free, so one scratch pair per lane is enough).
+const C1_HI = 0x87c37b91;
+const C1_LO = 0x114253d5;
+const C2_HI = 0x4cf5ad43;
+const C2_LO = 0x2745937f;
+
+let rHi = 0;
+let rLo = 0;
+
+/** (aHi,aLo) * (bHi,bLo) mod 2^64 into (rHi, rLo). */
+function mul64(aHi: number, aLo: number, bHi: number, bLo: number): void {
+  // lo*lo needs the full 64-bit product: split into 16-bit limbs.
+  const a0 = aLo & 0xffff;
+  const a1 = aLo >>> 16;
+  const b0 = bLo & 0xffff;
+  const b1 = bLo >>> 16;
+  const p00 = a0 * b0;
+  const p01 = a0 * b1;
+  const p10 = a1 * b0;
+  const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
+  const lo = ((mid & 0xffff) << 16) | (p00 & 0xffff);
+  const carry = a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + Math.floor(mid / 0x10000);
+  rHi = (carry + Math.imul(aHi, bLo) + Math.imul(aLo, bHi)) >>> 0;
+  rLo = lo >>> 0;
+}
+
+/** rotl64((hi,lo), n) into (rHi, rLo), 0 < n < 64. */
+function rotl64(hi: number, lo: number, n: number): void {
+  if (n === 32) {
+    rHi = lo;
+    rLo = hi;
+    return;
+  }
+  if (n > 32) {
+    const t = hi;
+    hi = lo;
+    lo = t;
+    n -= 32;
+  }
+  rHi = ((hi << n) | (lo >>> (32 - n))) >>> 0;
+  rLo = ((lo << n) | (hi >>> (32 - n))) >>> 0;
+}
+
+/** (aHi,aLo) + (bHi,bLo) mod 2^64 into (rHi, rLo). */
+function add64(aHi: number, aLo: number, bHi: number, bLo: number): void {
+  const lo = aLo + bLo;
+  rLo = lo >>> 0;
+  rHi = (aHi + bHi + (lo > 0xffffffff ? 1 : 0)) >>> 0;
+}
+
+/** The fmix64 finaliser into (rHi, rLo). */
+function fmix64(hi: number, lo: number): void {
+  lo = (lo ^ (hi >>> 1)) >>> 0; // k ^= k >>> 33
+  mul64(hi, lo, 0xff51afd7, 0xed558ccd);
+  hi = rHi;
+  lo = (rLo ^ (rHi >>> 1)) >>> 0;
+  mul64(hi, lo, 0xc4ceb9fe, 0x1a85ec53);
+  hi = rHi;
+  lo = (rLo ^ (rHi >>> 1)) >>> 0;
+  rHi = hi;
+  rLo = lo;
+}
+
+function readLe32(data: Uint8Array, at: number): number {
+  return (data[at]! | (data[at + 1]! << 8) | (data[at + 2]! << 16) | (data[at + 3]! << 24)) >>> 0;
+}
+
+/**
+ * Loads the tail bytes data[from .. from+count) (count 1..8) as a little-endian 64-bit lane into
+ * (rHi, rLo); with cassandraTail, each byte >= 0x80 is sign-extended before it is XORed in (Java's
+ * `(long) key.get(i) << 8*j`), which sets every bit above it.
+ */
+function tailLane(data: Uint8Array, from: number, count: number, cassandraTail: boolean): void {
+  let hi = 0;
+  let lo = 0;
+  for (let j = count - 1; j >= 0; j--) {
+    const b = data[from + j]!;
+    const shift = 8 * j;
+    if (shift < 32) lo ^= b << shift;
+    else hi ^= b << (shift - 32);
+    if (cassandraTail && b >= 0x80) {
+      // ~0 << (shift + 8): every bit above this byte
+      const above = shift + 8;
+      if (above < 32) {
+        lo ^= ~0 << above;
+        hi ^= ~0;
+      } else if (above < 64) hi ^= ~0 << (above - 32);
+    }
+  }
+  rHi = hi >>> 0;
+  rLo = lo >>> 0;
+}
+
+function toBigU64(hi: number, lo: number): bigint {
+  return (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/** MurmurHash3_x64_128 of `data` with a 32-bit seed. */
+export function murmur3X64_128(data: Uint8Array, seed = 0, options: Murmur3Options = {}): Murmur128 {
+  hash(data, seed, options.cassandraTail === true);
+  return { h1: toBigU64(outH1Hi, outH1Lo), h2: toBigU64(rHi, rLo) };
+}
+
+// The digest of the last hash(): h1 here, h2 in (rHi, rLo).
+let outH1Hi = 0;
+let outH1Lo = 0;
+
+function hash(data: Uint8Array, seed: number, cassandraTail: boolean): void {
+  const length = data.length;
+  const nblocks = Math.floor(length / 16);
+  let h1Hi = 0;
+  let h1Lo = seed >>> 0;
+  let h2Hi = 0;
+  let h2Lo = seed >>> 0;
+  for (let i = 0; i < nblocks; i++) {
+    const at = i * 16;
+    // k1
+    mul64(readLe32(data, at + 4), readLe32(data, at), C1_HI, C1_LO);
+    rotl64(rHi, rLo, 31);
+    mul64(rHi, rLo, C2_HI, C2_LO);
+    h1Hi = (h1Hi ^ rHi) >>> 0;
+    h1Lo = (h1Lo ^ rLo) >>> 0;
+    rotl64(h1Hi, h1Lo, 27);
+    add64(rHi, rLo, h2Hi, h2Lo);
+    mul64(rHi, rLo, 0, 5);
+    add64(rHi, rLo, 0, 0x52dce729);
+    h1Hi = rHi;
+    h1Lo = rLo;
+    // k2
+    mul64(readLe32(data, at + 12), readLe32(data, at + 8), C2_HI, C2_LO);
+    rotl64(rHi, rLo, 33);
+    mul64(rHi, rLo, C1_HI, C1_LO);
+    h2Hi = (h2Hi ^ rHi) >>> 0;
+    h2Lo = (h2Lo ^ rLo) >>> 0;
+    rotl64(h2Hi, h2Lo, 31);
+    add64(rHi, rLo, h1Hi, h1Lo);
+    mul64(rHi, rLo, 0, 5);
+    add64(rHi, rLo, 0, 0x38495ab5);
+    h2Hi = rHi;
+    h2Lo = rLo;
+  }
+  const tail = nblocks * 16;
+  const rest = length & 15;
+  if (rest > 8) {
+    tailLane(data, tail + 8, rest - 8, cassandraTail);
+    mul64(rHi, rLo, C2_HI, C2_LO);
+    rotl64(rHi, rLo, 33);
+    mul64(rHi, rLo, C1_HI, C1_LO);
+    h2Hi = (h2Hi ^ rHi) >>> 0;
+    h2Lo = (h2Lo ^ rLo) >>> 0;
+  }
+  if (rest > 0) {
+    tailLane(data, tail, Math.min(rest, 8), cassandraTail);
+    mul64(rHi, rLo, C1_HI, C1_LO);
+    rotl64(rHi, rLo, 31);
+    mul64(rHi, rLo, C2_HI, C2_LO);
+    h1Hi = (h1Hi ^ rHi) >>> 0;
+    h1Lo = (h1Lo ^ rLo) >>> 0;
+  }
+  // Finalisation: the length is XORed in as a 64-bit value (lengths here fit 32 bits).
+  h1Lo = (h1Lo ^ length) >>> 0;
+  h2Lo = (h2Lo ^ length) >>> 0;
+  add64(h1Hi, h1Lo, h2Hi, h2Lo);
+  h1Hi = rHi;
+  h1Lo = rLo;
+  add64(h2Hi, h2Lo, h1Hi, h1Lo);
+  h2Hi = rHi;
+  h2Lo = rLo;
+  fmix64(h1Hi, h1Lo);
+  h1Hi = rHi;
+  h1Lo = rLo;
+  fmix64(h2Hi, h2Lo);
+  h2Hi = rHi;
+  h2Lo = rLo;
+  add64(h1Hi, h1Lo, h2Hi, h2Lo);
+  h1Hi = rHi;
+  h1Lo = rLo;
+  outH1Hi = rHi;
+  outH1Lo = rLo;
+  add64(h2Hi, h2Lo, h1Hi, h1Lo);
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * Cassandra's Murmur3Partitioner.getToken: the empty key is TOKEN_MIN; otherwise h1 (Cassandra's
+ * tail variant) as a signed 64-bit integer, with -2^63 moved to 2^63 - 1.
+ */
+export function tokenOf(key: Uint8Array): Token {
+  if (key.length === 0) return TOKEN_MIN;
+  hash(key, 0, true);
+  const t = BigInt.asIntN(64, toBigU64(outH1Hi, outH1Lo));
+  return t === TOKEN_MIN ? TOKEN_MAX : t;
+}
+
+/** tokenOf the key's UTF-8 bytes (Redis keys arrive as bytes; this is for tests and tools). */
+export function tokenOfString(key: string): Token {
+  return tokenOf(utf8.encode(key));
+}
+
+export function isToken(value: bigint): boolean {
+  return value >= TOKEN_MIN && value <= TOKEN_MAX;
+}

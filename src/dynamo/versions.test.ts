@@ -1,0 +1,337 @@
+// Goal: dotted version vectors keep exactly the writes no later write superseded (Preguiça et al.
+// 2010, §4: a write supersedes what its client's context saw; concurrent writes stay siblings),
+// whatever the order, duplication and interleaving of replica-to-replica deliveries.
+// The oracle is exact and knows nothing of clocks: a client's write supersedes the writes whose
+// values its last read returned, so at every step the union of all replicas' states must hold
+// precisely the writes that no write has superseded ("no acknowledged write lost", and nothing
+// superseded resurrected); after every message is delivered and one anti-entropy round, every
+// replica holds that same state. Merge algebra (commutative, associative, idempotent) is checked on
+// the states those executions reach, which are the states the protocol can produce.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { ByteWriter } from '../lib/bytes.ts';
+import type { HlcTimestamp } from '../lib/clocks/hlc.ts';
+import { VectorClock } from '../lib/clocks/vector.ts';
+import { BaristaError, LimitError, ProtocolError } from '../lib/errors.ts';
+import { limits } from '../lib/limits.ts';
+import { compareLww, DVV_FORMAT_VERSION, decodeContext, emptyContext, lwwWinner, Versioned } from './versions.ts';
+
+const utf8 = new TextEncoder();
+const text = new TextDecoder();
+const ts = (wallMs: number, logical = 0): HlcTimestamp => ({ wallMs, logical });
+const REPLICAS = ['r0', 'r1', 'r2'];
+
+type Cmd =
+  | { kind: 'read'; client: number; replica: number }
+  | { kind: 'write'; client: number; replica: number; del: boolean; wallMs: number }
+  | { kind: 'deliver'; pick: number; keep: boolean };
+
+const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
+  fc.record({ kind: fc.constant('read' as const), client: fc.nat(2), replica: fc.nat(2) }),
+  fc.record({
+    kind: fc.constant('write' as const),
+    client: fc.nat(2),
+    replica: fc.nat(2),
+    del: fc.boolean(),
+    wallMs: fc.nat(5),
+  }),
+  fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat(), keep: fc.boolean() }),
+);
+
+interface Run {
+  /** Every state any replica held. */
+  states: Versioned[];
+  final: Versioned[];
+  expectedLive: string[];
+}
+
+const sorted = (xs: Iterable<string>): string[] => [...xs].sort();
+const dotKey = (d: { replica: string; counter: number }): string => `${d.counter}@${d.replica}`;
+
+/**
+ * Replays `cmds` on three replicas and three clients, checking the oracle after every write and
+ * delivery. Each coordinator sends its whole resulting state to the two other replicas; a delivery
+ * may keep the message in flight to deliver it again later (duplicates).
+ */
+function simulate(cmds: readonly Cmd[]): Run {
+  const replicas = REPLICAS.map(() => Versioned.empty());
+  const inflight: Array<{ to: number; state: Versioned }> = [];
+  const clients = [0, 1, 2].map(() => ({ ctx: emptyContext(), seen: new Set<string>() }));
+  const writeOfDot = new Map<string, string>(); // dot -> write id
+  const supersededBy = new Map<string, Set<string>>(); // write id -> what its client had seen
+  const states: Versioned[] = [];
+  let nextWrite = 0;
+  let logical = 0;
+
+  const idsOf = (v: Versioned): string[] => v.siblings.map((s) => writeOfDot.get(dotKey(s.dot))!);
+  const expected = (): string[] => {
+    const superseded = new Set<string>();
+    for (const seen of supersededBy.values()) for (const w of seen) superseded.add(w);
+    return sorted([...supersededBy.keys()].filter((w) => !superseded.has(w)));
+  };
+  const checkOracle = (step: string) => {
+    const union = replicas.reduce((a, b) => a.merge(b), Versioned.empty());
+    assert.deepEqual(sorted(idsOf(union)), expected(), `${step}: live writes`);
+  };
+
+  for (const cmd of cmds) {
+    if (cmd.kind === 'read') {
+      const state = replicas[cmd.replica]!;
+      clients[cmd.client] = { ctx: state.context(), seen: new Set(idsOf(state)) };
+    } else if (cmd.kind === 'write') {
+      const client = clients[cmd.client]!;
+      const before = replicas[cmd.replica]!;
+      const id = `w${nextWrite++}`;
+      const value = cmd.del ? null : utf8.encode(id);
+      const after = before.update(client.ctx, REPLICAS[cmd.replica]!, value, ts(cmd.wallMs, logical++));
+      const fresh = after.siblings.filter((s) => !before.siblings.some((b) => dotKey(b.dot) === dotKey(s.dot)));
+      assert.equal(fresh.length, 1, 'a write adds exactly one sibling');
+      assert.ok(!writeOfDot.has(dotKey(fresh[0]!.dot)), 'a dot names one write');
+      writeOfDot.set(dotKey(fresh[0]!.dot), id);
+      if (value !== null) assert.equal(text.decode(fresh[0]!.value!), id);
+      supersededBy.set(id, new Set(client.seen));
+      replicas[cmd.replica] = after;
+      states.push(after);
+      for (let to = 0; to < REPLICAS.length; to++) if (to !== cmd.replica) inflight.push({ to, state: after });
+      checkOracle(`after ${id}`);
+    } else if (inflight.length > 0) {
+      const at = cmd.pick % inflight.length;
+      const msg = inflight[at]!;
+      if (!cmd.keep) inflight.splice(at, 1);
+      replicas[msg.to] = replicas[msg.to]!.merge(msg.state);
+      states.push(replicas[msg.to]!);
+      checkOracle('after a delivery');
+    }
+  }
+  // Heal: deliver everything left, then one anti-entropy round (each replica merges all others).
+  for (const msg of inflight) replicas[msg.to] = replicas[msg.to]!.merge(msg.state);
+  const all = replicas.reduce((a, b) => a.merge(b), Versioned.empty());
+  const final = replicas.map((r) => r.merge(all));
+  return { states, final, expectedLive: expected() };
+}
+
+test('no acknowledged write is lost and nothing superseded survives, under any delivery order', () => {
+  fc.assert(
+    fc.property(fc.array(cmdArb, { maxLength: 60 }), (cmds) => {
+      const run = simulate(cmds);
+      for (const r of run.final) assert.ok(r.equals(run.final[0]!), 'replicas converge');
+    }),
+    { numRuns: 300 },
+  );
+});
+
+/** States the protocol reaches, for the algebra tests. */
+const statesArb = fc.array(cmdArb, { minLength: 5, maxLength: 40 }).map((cmds) => {
+  const run = simulate(cmds);
+  return [Versioned.empty(), ...run.states, ...run.final];
+});
+
+test('merge is commutative, associative and idempotent on reachable states', () => {
+  fc.assert(
+    fc.property(statesArb, fc.nat(), fc.nat(), fc.nat(), (states, i, j, k) => {
+      const a = states[i % states.length]!;
+      const b = states[j % states.length]!;
+      const c = states[k % states.length]!;
+      assert.ok(a.merge(b).equals(b.merge(a)), 'commutative');
+      assert.ok(
+        a
+          .merge(b)
+          .merge(c)
+          .equals(a.merge(b.merge(c))),
+        'associative',
+      );
+      assert.ok(a.merge(a).equals(a), 'idempotent');
+      assert.ok(a.merge(Versioned.empty()).equals(a), 'empty is the identity');
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('a write with the full context leaves one sibling', () => {
+  fc.assert(
+    fc.property(statesArb, fc.nat(), fc.nat(2), (states, i, r) => {
+      const s = states[i % states.length]!;
+      const next = s.update(s.context(), REPLICAS[r]!, utf8.encode('new'), ts(99));
+      assert.equal(next.siblings.length, 1);
+      assert.equal(text.decode(next.siblings[0]!.value!), 'new');
+    }),
+    { numRuns: 100 },
+  );
+});
+
+test('two writes from the same context leave two siblings, on one coordinator or two', () => {
+  fc.assert(
+    fc.property(statesArb, fc.nat(), fc.nat(2), fc.nat(2), (states, i, r1, r2) => {
+      const s = states[i % states.length]!;
+      const ctx = s.context();
+      const a = s.update(ctx, REPLICAS[r1]!, utf8.encode('x'), ts(7));
+      const b = r1 === r2 ? a : s;
+      const both = a.merge(b.update(ctx, REPLICAS[r2]!, utf8.encode('y'), ts(7)));
+      assert.deepEqual(sorted(both.siblings.map((x) => text.decode(x.value!))), ['x', 'y']);
+      // A client that read both and writes back resolves them to one.
+      assert.equal(both.update(both.context(), 'r0', utf8.encode('z'), ts(8)).siblings.length, 1);
+    }),
+    { numRuns: 100 },
+  );
+});
+
+test('chosen is the highest timestamp, then replica id, and the same for every merge order', () => {
+  const base = Versioned.empty();
+  const ctx = emptyContext();
+  const a = base.update(ctx, 'r1', utf8.encode('a'), ts(5, 1));
+  const b = base.update(ctx, 'r2', utf8.encode('b'), ts(5, 1));
+  const c = base.update(ctx, 'r0', utf8.encode('c'), ts(5, 0));
+  const all = a.merge(b).merge(c);
+  assert.equal(all.siblings.length, 3);
+  assert.equal(text.decode(all.chosen()!.value!), 'b'); // tie on ts: the greater replica id
+  assert.equal(text.decode(c.merge(b).merge(a).chosen()!.value!), 'b');
+  const later = all.update(emptyContext(), 'r0', null, ts(6)); // a blind delete, concurrent
+  assert.equal(later.siblings.length, 4);
+  assert.equal(later.chosen()!.value, null); // the tombstone is newest: GET answers nil
+  assert.equal(Versioned.empty().chosen(), undefined);
+});
+
+test('writes beyond dvvSiblingsCountMax concurrent siblings are refused with LimitError', () => {
+  let v = Versioned.empty();
+  for (let i = 0; i < limits.dvvSiblingsCountMax; i++) v = v.update(emptyContext(), 'r0', utf8.encode(`${i}`), ts(i));
+  assert.throws(() => v.update(emptyContext(), 'r0', null, ts(1000)), LimitError);
+  assert.equal(v.update(v.context(), 'r0', null, ts(1000)).siblings.length, 1); // resolving is allowed
+});
+
+test('a forged context cannot crash a coordinator: an exhausted counter is a ProtocolError', () => {
+  const forged = decodeContext(VectorClock.from([['r0', Number.MAX_SAFE_INTEGER]]).encode());
+  assert.throws(() => Versioned.empty().update(forged, 'r0', null, ts(1)), ProtocolError);
+  assert.equal(Versioned.empty().update(forged, 'r1', null, ts(1)).siblings.length, 1);
+});
+
+test('last-write-wins orders by HLC timestamp, then replica id', () => {
+  const w1 = { ts: ts(10, 2), replica: 'b', value: 1 };
+  const w2 = { ts: ts(10, 3), replica: 'a', value: 2 };
+  const w3 = { ts: ts(10, 3), replica: 'c', value: 3 };
+  assert.equal(lwwWinner(w1, w2).value, 2);
+  assert.equal(lwwWinner(w2, w3).value, 3);
+  assert.equal(lwwWinner(w3, w2).value, 3);
+  assert.equal(compareLww(w1, w1), 0);
+});
+
+// --- codec -----------------------------------------------------------------------------------
+
+test('encode/decode round-trips reachable states; contexts round-trip too', () => {
+  fc.assert(
+    fc.property(statesArb, (states) => {
+      for (const s of states) {
+        const back = Versioned.decode(s.encode());
+        assert.ok(back.equals(s));
+        assert.deepEqual(decodeContext(s.context().encode()).entries(), s.context().entries());
+      }
+    }),
+    { numRuns: 30 },
+  );
+});
+
+test('decode answers every truncation and corruption with a Versioned or a ProtocolError', () => {
+  fc.assert(
+    fc.property(statesArb, fc.nat(), fc.nat(), fc.integer({ min: 1, max: 255 }), (states, i, at, xor) => {
+      const bytes = states[i % states.length]!.encode();
+      for (let cut = 0; cut < bytes.length; cut++) {
+        assert.throws(() => Versioned.decode(bytes.subarray(0, cut)), ProtocolError);
+      }
+      const bad = Uint8Array.from(bytes);
+      bad[at % bad.length]! ^= xor;
+      try {
+        Versioned.decode(bad);
+      } catch (err) {
+        assert.ok(err instanceof ProtocolError, `unexpected ${String(err)}`);
+      }
+    }),
+    { numRuns: 100 },
+  );
+});
+
+interface RawSibling {
+  replica: string;
+  counter: number;
+  past: Array<[string, number]>;
+  tag?: number;
+}
+
+function encodeRaw(siblings: RawSibling[], format = DVV_FORMAT_VERSION, count = siblings.length): Uint8Array {
+  const w = new ByteWriter().u8(format).uvarint(count);
+  for (const s of siblings) {
+    w.stringUvarint(s.replica).uvarint(s.counter);
+    VectorClock.from(s.past).encodeInto(w);
+    w.u64(1n).u8(s.tag ?? 1);
+    if ((s.tag ?? 1) === 1) w.bytesUvarint(utf8.encode('v'));
+  }
+  return w.finish();
+}
+
+test('decode names the broken rule with a stable code', () => {
+  const code = (bytes: Uint8Array): string => {
+    try {
+      Versioned.decode(bytes);
+      return 'ok';
+    } catch (err) {
+      assert.ok(err instanceof BaristaError);
+      return err.code;
+    }
+  };
+  const a: RawSibling = { replica: 'a', counter: 1, past: [] };
+  const b: RawSibling = { replica: 'b', counter: 1, past: [['a', 0]] };
+  assert.equal(code(encodeRaw([a, b])), 'ok');
+  assert.equal(code(encodeRaw([a, { ...a, counter: 2, tag: 0 }])), 'ok');
+  assert.equal(code(encodeRaw([a], 9)), 'dvv_bad_version');
+  assert.equal(code(encodeRaw([b, a])), 'dvv_malformed'); // unsorted
+  assert.equal(code(encodeRaw([a, a])), 'dvv_malformed'); // duplicate dot
+  assert.equal(code(encodeRaw([{ ...a, counter: 0 }])), 'dvv_malformed');
+  assert.equal(code(encodeRaw([{ ...a, past: [['a', 1]] }])), 'dvv_malformed'); // supersedes itself
+  assert.equal(code(encodeRaw([a, { replica: 'b', counter: 1, past: [['a', 1]] }])), 'dvv_malformed'); // superseded
+  assert.equal(code(encodeRaw([{ ...a, tag: 2 }])), 'dvv_malformed');
+  assert.equal(code(encodeRaw([{ ...a, replica: '' }])), 'dvv_malformed');
+  assert.equal(code(encodeRaw([], 1, limits.dvvSiblingsCountMax + 1)), 'dvv_malformed');
+  const manyEntries = new ByteWriter().u8(1).uvarint(1).stringUvarint('a').uvarint(1);
+  manyEntries.uvarint(limits.dvvEntriesCountMax + 1);
+  assert.equal(code(manyEntries.finish()), 'invalid_vector_clock');
+  assert.equal(code(Uint8Array.from([...encodeRaw([a]), 0])), 'trailing_bytes');
+  assert.equal(code(new Uint8Array(0)), 'truncated');
+});
+
+test('why a coordinator replicates its whole state: sending only the new sibling loses a write', () => {
+  const blind = emptyContext();
+  const r0 = Versioned.empty()
+    .update(blind, 'r0', utf8.encode('w0'), ts(1)) // dot (r0,1)
+    .update(blind, 'r0', utf8.encode('w1'), ts(2)); // dot (r0,2), concurrent with w0
+  assert.equal(r0.siblings.length, 2);
+  // Whole state shipped to r1: a client reading r1 sees w0 and w1, and its write supersedes both.
+  const r1 = Versioned.empty().merge(r0);
+  const viaFull = r1.update(r1.context(), 'r1', utf8.encode('w2'), ts(3));
+  assert.deepEqual(
+    r0.merge(viaFull).siblings.map((x) => text.decode(x.value!)),
+    ['w2'],
+  );
+  // Only the new sibling (r0,2) shipped: the client sees one value (w1) but its context {r0:2}
+  // covers (r0,1) too, so w0, which it never saw, disappears from r0 on the next merge.
+  const onlyNew = Versioned.decode(encodeRaw([{ replica: 'r0', counter: 2, past: [] }]));
+  const viaPartial = onlyNew.update(onlyNew.context(), 'r1', utf8.encode('w2'), ts(3));
+  assert.equal(onlyNew.siblings.length, 1);
+  assert.deepEqual(
+    r0.merge(viaPartial).siblings.map((x) => text.decode(x.value!)),
+    ['w2'],
+    'w0 is lost: the reason for rule 1 at the top of versions.ts',
+  );
+});
+
+test('decode of random bytes answers a Versioned or a ProtocolError', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), fc.boolean(), (tail, formatFirst) => {
+      const bytes = formatFirst ? Uint8Array.from([1, ...tail]) : tail;
+      try {
+        Versioned.decode(bytes);
+      } catch (err) {
+        assert.ok(err instanceof ProtocolError, `unexpected ${String(err)}`);
+      }
+    }),
+    { numRuns: 2000 },
+  );
+});

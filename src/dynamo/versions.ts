@@ -1,0 +1,286 @@
+// Causality for one key's value in the Dynamo-style store: dotted version vectors (Preguiça,
+// Baquero, Almeida, Fonte, Gonçalves, "Dotted Version Vectors: Logical Clocks for Optimistic
+// Replication", 2010; Riak 2.0's dvv_enabled), keeping concurrent writes as siblings instead of
+// losing one of them; and last-write-wins on HLC timestamps for keyspaces that choose it.
+//
+// A Versioned value is a set of siblings. Each sibling is one write: a *dot* (replica, counter)
+// naming the write uniquely, the *past* it superseded (the causal context the client wrote with),
+// the coordinator's HLC timestamp and the value (null = a delete, kept as a tombstone so it
+// supersedes causally like any write). A sibling's causal history is past ∪ {dot}.
+//   - update (at a coordinator that is a replica of the key, on its local state): the new dot is
+//     (replica, max(what the local state and the context know of replica) + 1); every local sibling
+//     whose dot the context covers is superseded; the rest stay as concurrent siblings.
+//   - merge (replicas: write fan-out, read repair, anti-entropy): union by dot, minus every sibling
+//     whose dot lies in another sibling's past. Commutative, associative, idempotent on states
+//     this protocol produces (test: versions.test.ts).
+//   - context: the join of every sibling's history, handed to the client to write back with.
+// Why a dot per write and not one vector clock per value: a vector clock per value cannot tell
+// two writes coordinated by the same replica from the same context apart (one overwrites the
+// other, the "sibling explosion"/lost update of vnode vclocks); a dot per write can.
+// What the protocol needs from its users (or acknowledged writes are lost):
+//   1. A coordinator replicates its whole resulting state (all siblings), not the new sibling
+//      alone: a dot (r, n) implies knowledge of r's earlier dots, so it must travel with them.
+//   2. A replica's state of a key is durable before the write is acknowledged, and never rolled
+//      back or forgotten while other replicas may still hold its dots (a replica that restarts
+//      empty would reuse counters). Tombstone garbage collection must keep this in mind.
+//
+// Choosing one value for a RESP GET: `chosen` is the sibling with the highest HLC timestamp, then
+// the greatest replica id, then the greatest counter — the same answer on every replica and for
+// every merge order. Last-write-wins mode (`lwwWinner`) orders (timestamp, replica id) the same
+// way; it loses concurrent writes by design.
+//
+// Encoding (integers big-endian; uvarint = UNSIGNED_VARINT, src/lib/bytes.ts):
+//   versioned    = format siblingCount sibling*
+//   format       = u8                ; 1
+//   siblingCount = uvarint           ; 0..dvvSiblingsCountMax
+//   sibling      = replica counter past ts value   ; strictly ascending by (replica, counter)
+//   replica      = uvarint length (1..nodeIdBytesMax) + UTF-8
+//   counter      = uvarint           ; >= 1
+//   past         = vector clock (src/lib/clocks/vector.ts): uvarint count (<= dvvEntriesCountMax),
+//                  then (node id, uvarint counter >= 1) strictly ascending by id;
+//                  past[replica] < counter (a write does not supersede itself)
+//   ts           = u64               ; encodeHlc (src/lib/clocks/hlc.ts)
+//   value        = u8 tag            ; 0 tombstone, 1 bytes followed by uvarint length + bytes
+// Canonical: no sibling's dot lies in another sibling's past. Untrusted bytes never reach an
+// assert: a broken rule is a ProtocolError (dvv_bad_version, dvv_malformed, invalid_vector_clock,
+// truncated, trailing_bytes, ...). Decoded values are views of the input bytes (not copies).
+
+import type { NodeId } from '../env/types.ts';
+import { assert } from '../lib/assert.ts';
+import { ByteReader, ByteWriter, bytesEqual, utf8ByteLength } from '../lib/bytes.ts';
+import { compareHlc, decodeHlc, encodeHlc, type HlcTimestamp, isValidHlc } from '../lib/clocks/hlc.ts';
+import { VectorClock } from '../lib/clocks/vector.ts';
+import { LimitError, ProtocolError } from '../lib/errors.ts';
+import { limits } from '../lib/limits.ts';
+
+export const DVV_FORMAT_VERSION = 1;
+
+export interface Dot {
+  readonly replica: NodeId;
+  readonly counter: number;
+}
+
+export interface Sibling {
+  readonly dot: Dot;
+  /** What this write superseded: the causal context its client wrote with. */
+  readonly past: VectorClock;
+  /** The coordinator's HLC timestamp at the write. */
+  readonly ts: HlcTimestamp;
+  /** null: a delete (tombstone). */
+  readonly value: Uint8Array | null;
+}
+
+/** An empty causal context (a client that read nothing, or a blind write). */
+export function emptyContext(): VectorClock {
+  return VectorClock.empty(limits.dvvEntriesCountMax);
+}
+
+/** Whether `dot` lies in `clock` (the clock's entry for its replica reaches its counter). */
+function covers(clock: VectorClock, dot: Dot): boolean {
+  return clock.get(dot.replica) >= dot.counter;
+}
+
+function compareDots(a: Dot, b: Dot): number {
+  if (a.replica !== b.replica) return a.replica < b.replica ? -1 : 1;
+  return a.counter - b.counter;
+}
+
+const sameDot = (a: Dot, b: Dot): boolean => a.replica === b.replica && a.counter === b.counter;
+
+export class Versioned {
+  /** Ascending by dot; no sibling's dot lies in another's past. */
+  readonly siblings: readonly Sibling[];
+
+  private constructor(siblings: readonly Sibling[]) {
+    this.siblings = siblings;
+  }
+
+  private static readonly EMPTY = new Versioned([]);
+
+  static empty(): Versioned {
+    return Versioned.EMPTY;
+  }
+
+  get isEmpty(): boolean {
+    return this.siblings.length === 0;
+  }
+
+  /** The causal context to hand a client: the join of every sibling's history. */
+  context(): VectorClock {
+    let ctx = emptyContext();
+    for (const s of this.siblings) {
+      ctx = ctx.merge(s.past);
+      if (ctx.get(s.dot.replica) < s.dot.counter) ctx = ctx.merge(VectorClock.from([[s.dot.replica, s.dot.counter]]));
+    }
+    return ctx;
+  }
+
+  /**
+   * A write coordinated by `replica` on its local state (this), with the client's `context`.
+   * Throws LimitError when the result would hold more than dvvSiblingsCountMax siblings or the
+   * context more than dvvEntriesCountMax entries (the client must resolve siblings first).
+   */
+  update(context: VectorClock, replica: NodeId, value: Uint8Array | null, ts: HlcTimestamp): Versioned {
+    assert(isValidHlc(ts), 'update needs a valid HLC timestamp');
+    const idBytes = utf8ByteLength(replica);
+    assert(idBytes >= 1 && idBytes <= limits.nodeIdBytesMax, `replica id of ${idBytes} bytes`);
+    if (context.size > limits.dvvEntriesCountMax) {
+      throw new LimitError(
+        'dvvEntriesCountMax',
+        `context has ${context.size} entries, max ${limits.dvvEntriesCountMax}`,
+      );
+    }
+    const counter = Math.max(context.get(replica), this.context().get(replica)) + 1;
+    if (!Number.isSafeInteger(counter)) {
+      // Only a forged context gets here (a replica's own counters grow by one per write).
+      throw new ProtocolError('invalid_vector_clock', `context exhausts ${replica}'s dot counter`);
+    }
+    const kept = this.siblings.filter((s) => !covers(context, s.dot));
+    if (kept.length + 1 > limits.dvvSiblingsCountMax) {
+      throw new LimitError(
+        'dvvSiblingsCountMax',
+        `a write would leave ${kept.length + 1} siblings, max ${limits.dvvSiblingsCountMax}`,
+      );
+    }
+    const past = context.entriesMax === limits.dvvEntriesCountMax ? context : emptyContext().merge(context);
+    kept.push({ dot: { replica, counter }, past, ts, value });
+    kept.sort((a, b) => compareDots(a.dot, b.dot));
+    return new Versioned(kept);
+  }
+
+  /** Both states' siblings, minus those another sibling superseded. Throws LimitError past the bound. */
+  merge(other: Versioned): Versioned {
+    if (other.siblings.length === 0) return this;
+    if (this.siblings.length === 0) return other;
+    const byDot = new Map<string, Sibling>();
+    for (const s of [...this.siblings, ...other.siblings]) {
+      const key = `${s.dot.counter}@${s.dot.replica}`;
+      const held = byDot.get(key);
+      // One dot is one write; two different bodies for a dot can only come from a bug or a replica
+      // that reused counters. Keep the greater encoding, so the merge stays commutative anyway.
+      if (held === undefined || compareBytes(encodeSibling(s), encodeSibling(held)) > 0) byDot.set(key, s);
+    }
+    const all = [...byDot.values()];
+    const live = all.filter((s) => !all.some((o) => !sameDot(o.dot, s.dot) && covers(o.past, s.dot)));
+    if (live.length > limits.dvvSiblingsCountMax) {
+      throw new LimitError(
+        'dvvSiblingsCountMax',
+        `a merge would leave ${live.length} siblings, max ${limits.dvvSiblingsCountMax}`,
+      );
+    }
+    live.sort((a, b) => compareDots(a.dot, b.dot));
+    return new Versioned(live);
+  }
+
+  /** The sibling a single-valued read (RESP GET) returns; undefined when there is none. */
+  chosen(): Sibling | undefined {
+    let best: Sibling | undefined;
+    for (const s of this.siblings) if (best === undefined || compareChosen(s, best) > 0) best = s;
+    return best;
+  }
+
+  equals(other: Versioned): boolean {
+    return bytesEqual(this.encode(), other.encode());
+  }
+
+  encode(writer: ByteWriter = new ByteWriter()): Uint8Array {
+    writer.u8(DVV_FORMAT_VERSION).uvarint(this.siblings.length);
+    for (const s of this.siblings) writeSibling(writer, s);
+    return writer.finish();
+  }
+
+  /** Decodes an encoded Versioned from untrusted bytes (grammar at the top of this file). */
+  static decode(bytes: Uint8Array): Versioned {
+    const r = new ByteReader(bytes);
+    const format = r.u8();
+    if (format !== DVV_FORMAT_VERSION) {
+      throw new ProtocolError('dvv_bad_version', `versioned format ${format}, this build reads ${DVV_FORMAT_VERSION}`, {
+        format,
+      });
+    }
+    const count = r.uvarint();
+    if (count > limits.dvvSiblingsCountMax) malformed(`${count} siblings, max ${limits.dvvSiblingsCountMax}`);
+    const siblings: Sibling[] = [];
+    for (let i = 0; i < count; i++) {
+      const replica = r.stringUvarint();
+      const idBytes = utf8ByteLength(replica);
+      if (idBytes < 1 || idBytes > limits.nodeIdBytesMax) malformed(`replica id of ${idBytes} bytes`);
+      const counter = r.uvarint();
+      if (counter < 1) malformed('dot counter 0');
+      const dot = { replica, counter };
+      if (i > 0 && compareDots(siblings[i - 1]!.dot, dot) >= 0) malformed('siblings not strictly ascending by dot');
+      const past = VectorClock.decodeFrom(r, limits.dvvEntriesCountMax);
+      if (covers(past, dot)) malformed(`sibling ${counter}@${replica} supersedes itself`);
+      const ts = decodeHlc(r.u64());
+      const tag = r.u8();
+      let value: Uint8Array | null;
+      if (tag === 0) value = null;
+      else if (tag === 1) value = r.bytesUvarint();
+      else malformed(`value tag ${tag}`);
+      siblings.push({ dot, past, ts, value });
+    }
+    r.expectEnd('versioned value');
+    for (const s of siblings) {
+      for (const o of siblings) {
+        if (o !== s && covers(o.past, s.dot)) malformed(`sibling ${s.dot.counter}@${s.dot.replica} is superseded`);
+      }
+    }
+    return new Versioned(siblings);
+  }
+}
+
+function malformed(message: string): never {
+  throw new ProtocolError('dvv_malformed', message);
+}
+
+function writeSibling(w: ByteWriter, s: Sibling): void {
+  w.stringUvarint(s.dot.replica).uvarint(s.dot.counter);
+  s.past.encodeInto(w);
+  w.u64(encodeHlc(s.ts));
+  if (s.value === null) w.u8(0);
+  else w.u8(1).bytesUvarint(s.value);
+}
+
+function encodeSibling(s: Sibling): Uint8Array {
+  const w = new ByteWriter();
+  writeSibling(w, s);
+  return w.finish();
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+/** Order of `chosen`: timestamp, then replica id, then counter. */
+function compareChosen(a: Sibling, b: Sibling): number {
+  const byTs = compareHlc(a.ts, b.ts);
+  if (byTs !== 0) return byTs;
+  return compareDots(a.dot, b.dot);
+}
+
+/** Decodes a client's causal context (VectorClock encoding, bounded by dvvEntriesCountMax). */
+export function decodeContext(bytes: Uint8Array): VectorClock {
+  return VectorClock.decode(bytes, limits.dvvEntriesCountMax);
+}
+
+// --- last-write-wins ------------------------------------------------------------------------------
+
+/** A last-write-wins version: the coordinator's HLC timestamp and its id break every tie. */
+export interface LwwStamp {
+  readonly ts: HlcTimestamp;
+  readonly replica: NodeId;
+}
+
+/** Total order of LWW stamps: timestamp, then replica id. */
+export function compareLww(a: LwwStamp, b: LwwStamp): number {
+  const byTs = compareHlc(a.ts, b.ts);
+  if (byTs !== 0) return byTs;
+  return a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0;
+}
+
+/** The write that wins under LWW; the other is lost even when it was concurrent (by design). */
+export function lwwWinner<T extends LwwStamp>(a: T, b: T): T {
+  return compareLww(a, b) >= 0 ? a : b;
+}

@@ -16,6 +16,7 @@
 // remembers where its search stopped, a large bulk is assembled once (buffer.ts): O(n) for any
 // chunking.
 
+import { assert } from '../../lib/assert.ts';
 import { ProtocolError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
 import { StreamBuffer } from './buffer.ts';
@@ -78,6 +79,9 @@ export class RespReplyDecoder {
 
   constructor(bounds: Partial<RespReplyBounds> = {}) {
     this.bounds = { ...defaultRespReplyBounds, ...bounds };
+    for (const [name, value] of Object.entries(this.bounds)) {
+      assert(Number.isSafeInteger(value) && value > 0, `RespReplyBounds.${name} must be a positive integer`);
+    }
   }
 
   get failed(): ProtocolError | null {

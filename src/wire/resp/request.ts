@@ -38,6 +38,7 @@
 // each byte is scanned once (a partial line remembers where its search stopped) and copied a
 // bounded number of times (buffer.ts).
 
+import { assert } from '../../lib/assert.ts';
 import type { ProtocolError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
 import type { RequestDecoder } from '../pipeline.ts';
@@ -46,7 +47,10 @@ import { expectedBulkError, RespRequestErrorCode as Code, respRequestError } fro
 import { splitInlineArgs } from './inline.ts';
 import { parseRedisInteger } from './integer.ts';
 
-/** One request: its arguments, the command name first. Never empty. */
+/**
+ * One request: its arguments, the command name first (as sent: Redis matches names without case).
+ * Never empty. Each argument is an array of its own, sharing no memory with the decoder.
+ */
 export type RespCommand = Uint8Array[];
 
 export { parseRedisInteger };
@@ -100,6 +104,9 @@ export class RespRequestDecoder implements RequestDecoder<RespCommand> {
 
   constructor(bounds: Partial<RespRequestBounds> = {}) {
     this.bounds = { ...defaultRespRequestBounds, ...bounds };
+    for (const [name, value] of Object.entries(this.bounds)) {
+      assert(Number.isSafeInteger(value) && value > 0, `RespRequestBounds.${name} must be a positive integer`);
+    }
   }
 
   get failed(): ProtocolError | null {

@@ -95,6 +95,25 @@ test('inline: any arguments quoted with \\xHH, mixed with multibulk requests and
   );
 });
 
+test('inline: plain tokens separated by any blanks split into exactly those tokens', () => {
+  const plainByte = fc.integer({ min: 0x21, max: 0xff }).filter((b) => b !== 0x22 && b !== 0x27);
+  const blanks = fc.array(fc.constantFrom(' ', '\t', '\x0b', '\x0c', '\r'), { minLength: 1, maxLength: 3 });
+  fc.assert(
+    fc.property(
+      fc.array(fc.array(plainByte, { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 6 }),
+      fc.array(blanks, { minLength: 8, maxLength: 8 }),
+      (tokens, seps) => {
+        const words = tokens.map((t) => String.fromCharCode(...t));
+        // A VT or FF only separates where a token cannot absorb it: at the line's start.
+        const sep = (i: number): string =>
+          seps[i % seps.length]!.map((c) => (c === '\x0b' || c === '\x0c' ? ' ' : c)).join('');
+        const line = seps[0]!.join('') + words.map((w, i) => w + sep(i)).join('');
+        assert.deepEqual(splitInlineArgs(latin1(line))?.map(str), words);
+      },
+    ),
+  );
+});
+
 test('sdssplitargs rules: blanks, quotes inside tokens, escapes, \\x, single quotes', () => {
   const split = (s: string): string[] | null => splitInlineArgs(latin1(s))?.map(str) ?? null;
   assert.deepEqual(split(''), []);

@@ -244,6 +244,23 @@ export const errorCatalogue = {
   ),
   zk_bad_multi_op: protocol('a ZooKeeper multi op or result of a type a multi cannot hold'),
   zk_unexpected_xid: protocol('a ZooKeeper reply whose xid answers no pending request'),
+  // Redis protocol (src/wire/resp): one code per Redis protocol error text (errors.ts has the texts)
+  resp_invalid_multibulk_length: protocol(
+    "a RESP request's *N count that is not an integer or is over respMultibulkCountMax",
+  ),
+  resp_invalid_bulk_length: protocol(
+    "a RESP request's $N length that is not an integer, negative or over respBulkBytesMax",
+  ),
+  resp_expected_bulk: protocol("a RESP request argument that does not start with '$'"),
+  resp_inline_too_big: protocol('a RESP inline command line over respInlineBytesMax'),
+  resp_unbalanced_quotes: protocol(
+    'a RESP inline command with an unterminated quote (or a closing quote not followed by a space)',
+  ),
+  resp_mbulk_count_too_big: protocol('a RESP *N line over respInlineBytesMax'),
+  resp_bulk_count_too_big: protocol('a RESP $N line over respInlineBytesMax'),
+  resp_command_too_large: protocol('a RESP request whose arguments pass respCommandBytesMax (closed without a reply)'),
+  resp_reply_malformed: protocol('a RESP reply that does not parse (unknown type byte, bad number, missing CRLF)'),
+  resp_reply_too_large: protocol('a RESP reply over respReplyBytesMax or nested deeper than respReplyNestingCountMax'),
   // Dynamo ring and versioned values (src/dynamo/ring.ts, versions.ts).
   ring_bad_version: protocol('an encoded ring of a format version this build does not know'),
   ring_malformed: protocol('an encoded ring that breaks its rules (order, bounds, states)'),

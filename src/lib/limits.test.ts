@@ -14,6 +14,9 @@ const MiB = 1024 * 1024;
 
 /** One change per relation that breaks it (and only needs the shipped values of the others). */
 const breaking: Record<string, Partial<Limits>> = {
+  'a RESP bulk argument must hold the largest value': { respBulkBytesMax: limits.kvValueBytesMax - 1 },
+  'a RESP request must hold a key and a full-size bulk argument': { respCommandBytesMax: limits.respBulkBytesMax },
+  'a RESP reply must hold a full-size bulk string': { respReplyBytesMax: limits.respBulkBytesMax },
   'the largest ring (every node with the most tokens) must fit in one Raft entry': { ringNodeTokensCountMax: 16384 },
   'a preference list cannot be longer than a cluster': { ringReplicasCountMax: limits.clusterNodesMax + 1 },
   'a client host may not hold more connections than a port accepts': {

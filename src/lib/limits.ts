@@ -135,6 +135,33 @@ export const limits = {
    */
   zkPacketBytesMax: 0xfffff,
 
+  // --- Redis protocol (src/wire/resp) -------------------------------------------------------------
+  /**
+   * An inline command line, and the `*N` / `$N` header lines of a multibulk request: Redis 7.0's
+   * PROTO_INLINE_MAX_SIZE (64 KiB). More bytes without the line's terminator end the connection with
+   * "too big inline request" / "too big mbulk count string" / "too big bulk count string".
+   */
+  respInlineBytesMax: 64 * 1024,
+  /**
+   * One bulk argument of a request. Redis' proto-max-bulk-len defaults to 512 MiB; ours is smaller
+   * (a value is at most kvValueBytesMax anyway) and a decoder option. Past it: "invalid bulk length".
+   */
+  respBulkBytesMax: 16 * 1024 * 1024,
+  /**
+   * Arguments in one multibulk request. Redis accepts up to INT_MAX; each argument costs us an
+   * object, so ours stops at 1 Mi. Past it: "invalid multibulk length" (Redis' text past INT_MAX).
+   */
+  respMultibulkCountMax: 1024 * 1024,
+  /**
+   * The argument bytes of one request. Redis closes a connection whose query buffer passes
+   * client-query-buffer-limit (1 GiB) without a reply; ours does the same at this bound.
+   */
+  respCommandBytesMax: 64 * 1024 * 1024,
+  /** One reply on the wire, as our client-side reply decoder holds it. */
+  respReplyBytesMax: 256 * 1024 * 1024,
+  /** Nesting of aggregates (array, map, set, push) in one reply. */
+  respReplyNestingCountMax: 64,
+
   // --- coordination data model (src/coord) --------------------------------------------------------
   /** A znode's data: ZooKeeper's jute.maxbuffer default (0xfffff); larger data is refused as malformed. */
   coordZnodeDataBytesMax: 0xfffff,
@@ -496,6 +523,22 @@ export const limitRelations: readonly LimitRelation[] = [
     limits: ['zkClientSetWatchesBytesMax', 'zkPacketBytesMax'],
     rule: 'a setWatches2 frame must be a frame the server accepts',
     holds: (l) => l.zkClientSetWatchesBytesMax < l.zkPacketBytesMax,
+  },
+  // Redis protocol
+  {
+    limits: ['respBulkBytesMax', 'kvValueBytesMax'],
+    rule: 'a RESP bulk argument must hold the largest value',
+    holds: (l) => l.respBulkBytesMax >= l.kvValueBytesMax,
+  },
+  {
+    limits: ['respCommandBytesMax', 'respBulkBytesMax'],
+    rule: 'a RESP request must hold a key and a full-size bulk argument',
+    holds: (l) => l.respCommandBytesMax >= 2 * l.respBulkBytesMax,
+  },
+  {
+    limits: ['respReplyBytesMax', 'respBulkBytesMax'],
+    rule: 'a RESP reply must hold a full-size bulk string',
+    holds: (l) => l.respReplyBytesMax >= l.respBulkBytesMax + 64,
   },
   // HTTP
   {

@@ -229,6 +229,11 @@ export class DynamoReplica {
     return this.ops.size;
   }
 
+  /** This node's stored state of a key (a local read: no quorum, no repair). */
+  peek(key: Uint8Array): Versioned {
+    return this.local(key);
+  }
+
   setRing(ring: Ring): void {
     this.ring = ring;
   }

@@ -40,7 +40,8 @@ export function keyString(key: Uint8Array): string {
   return s;
 }
 
-function keyBytes(s: string): Uint8Array {
+/** The inverse of keyString. */
+export function keyBytes(s: string): Uint8Array {
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;

@@ -278,3 +278,29 @@ test('bad requests are refused, definite: a read at ANY, a level over N, a key o
   void utf8;
   void emptyContext;
 });
+
+test('during a move the pending replica gets the write and its ack is required on top of the level (Cassandra)', () => {
+  const c = new DynamoCluster({ ids: IDS, seed: 7, joining: 'n6' });
+  const key = Array.from({ length: 200 }, (_, i) => `k${i}`).find((k) => c.pendingOf(k).length > 0);
+  assert(key !== undefined, 'some key has a pending replica');
+  const [a, b, r3] = c.replicasOf(key) as [NodeId, NodeId, NodeId];
+  assert.deepEqual(c.pendingOf(key), ['n6']);
+  const put = c.put(a, key, 'v1', 'QUORUM');
+  assert.deepEqual(c.queue.map((m) => m.to).sort(), [b, r3, 'n6'].sort(), 'the state goes to pending replicas too');
+  const toN6 = c.queue.findIndex((m) => m.to === 'n6');
+  const [n6msg] = c.queue.splice(toN6, 1);
+  c.deliverAll(); // both natural replicas ack: with n6 silent that is 3 acks, QUORUM (2) + 1 pending
+  assert.deepEqual(values(c, put), ['v1'], 'coordinator + two natural replicas meet 2 + 1');
+  c.queue.push(n6msg!);
+  c.deliverAll();
+  const all = c.put(a, key, 'v2', 'ALL', c.stateOf(a, key).context());
+  assert.equal(c.queue.length, 3);
+  dropWhere(c, (to) => to === 'n6');
+  c.deliverAll();
+  assert.equal(c.result(all), undefined, 'ALL during a move needs the pending replica as well (3 + 1)');
+  for (let i = 0; i < 5; i++) c.tick();
+  assert.equal(error(c, all).code, 'timeout');
+  c.down('n6');
+  assert.equal(error(c, c.put(a, key, 'v3', 'ALL')).code, 'replicas_unavailable');
+  assert.equal(c.stateOf('n6', key).siblings.length, 1, 'n6 took the first write');
+});

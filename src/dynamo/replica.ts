@@ -306,7 +306,10 @@ export class DynamoReplica {
     }
     const { token, replicas, pending } = this.ring.locate(req.key, this.config.replicas);
     if (!replicas.includes(this.id)) {
-      const to = mayForward ? replicas.find((r) => this.isUp(r)) : undefined;
+      // A forwarded request reaching a non-replica means the two nodes' rings disagree: answer, never loop.
+      if (!mayForward)
+        return this.unavailable(origin, `${this.id} is not a replica of the key (ring version ${this.ring.version})`);
+      const to = replicas.find((r) => this.isUp(r));
       if (to === undefined) return this.unavailable(origin, `no live replica of the key to forward to from ${this.id}`);
       const op = this.newOp();
       this.ops.set(op, { kind: 'forward', origin, to, isWrite: req.kind === 'put', deadlineTick: this.deadline() });

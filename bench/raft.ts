@@ -14,7 +14,7 @@
 //
 //   npm run bench -- raft [--n 4000] [--sizes 100,4096] [--concurrency 1,16,256] [--rounds 1] [--no-etcd]
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { httpPostJson } from '../src/cli/common.ts';
 import { loadavg } from 'node:os';
@@ -23,7 +23,8 @@ import { parseArgs } from 'node:util';
 import type { ClusterFile } from '../src/cli/cluster-file.ts';
 import { parsePrometheus } from '../src/metrics/prometheus.ts';
 import { WRITE_STAGE_METRIC, WRITE_STAGES } from '../src/raft/write-stages.ts';
-import { freePortRange, getJson, spawnCli, stopProcess, tempDir, until } from '../test/integration/helpers.ts';
+import { getJson, until } from '../test/integration/helpers.ts';
+import { type CaseResult, closedLoop, f, median, startDevCluster } from './_load.ts';
 import { machineLine } from './_machine.ts';
 
 // ../shared/anchors beside the main checkout; a worktree sits one level deeper (/work/wt/<name>).
@@ -32,77 +33,6 @@ const ANCHORS =
     join(import.meta.dirname, '..', '..', 'shared', 'anchors'),
     join(import.meta.dirname, '..', '..', '..', 'shared', 'anchors'),
   ].find((d) => existsSync(d)) ?? join(import.meta.dirname, '..', '..', 'shared', 'anchors');
-const CLK_TCK = 100;
-
-function cpuSeconds(pids: readonly number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      // process gone
-    }
-  }
-  return ticks / CLK_TCK;
-}
-
-function pct(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-interface CaseResult {
-  opsPerS: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-  firstError?: string;
-  serverCpuMsPerOp: number;
-}
-
-async function closedLoop(
-  n: number,
-  concurrency: number,
-  maxSeconds: number,
-  pids: number[],
-  op: (i: number) => Promise<void>,
-): Promise<CaseResult> {
-  const lat = new Float64Array(n);
-  let next = 0;
-  let done = 0;
-  let errors = 0;
-  let firstError: string | undefined;
-  const deadline = performance.now() + maxSeconds * 1000;
-  const cpu0 = cpuSeconds(pids);
-  const t0 = performance.now();
-  const worker = async (): Promise<void> => {
-    while (next < n && performance.now() < deadline) {
-      const i = next++;
-      const s = performance.now();
-      try {
-        await op(i);
-        lat[done++] = performance.now() - s;
-      } catch (err) {
-        errors++;
-        firstError ??= (err as Error).message.slice(0, 200);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
-  const elapsedS = (performance.now() - t0) / 1000;
-  const sorted = lat.subarray(0, done).sort();
-  return {
-    opsPerS: Math.round(done / elapsedS),
-    p50Ms: pct(sorted, 50),
-    p99Ms: pct(sorted, 99),
-    errors,
-    ...(firstError !== undefined ? { firstError } : {}),
-    serverCpuMsPerOp: ((cpuSeconds(pids) - cpu0) * 1000) / Math.max(done, 1),
-  };
-}
-
 async function put(agent: Agent, host: string, port: number, key: string, value: string): Promise<void> {
   const r = await httpPostJson(host, port, '/v1/kv', { op: 'put', key, value }, 10_000, agent);
   const answer = JSON.parse(r.body) as { ok?: boolean; code?: string };
@@ -181,8 +111,6 @@ async function etcdFsyncTotals(): Promise<{ sumS: number; count: number } | unde
   return { sumS, count };
 }
 
-const f = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
-
 /** Per node: each stage's histogram sum (ms) and count, from its /metrics. */
 type StageTotals = Map<string, { sumMs: number; count: number }>;
 
@@ -232,12 +160,6 @@ function stageLines(
   });
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
-
 export default async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -259,14 +181,11 @@ export default async function main(argv: string[]): Promise<void> {
   );
   const etcdWhyNot = values['no-etcd'] ? 'disabled by --no-etcd' : etcdAvailable();
 
-  const dir = tempDir('baristas-bench-raft-');
-  const base = await freePortRange(30);
-  const dev = spawnCli(['dev', '--data-dir', dir.path, '--base-port', String(base)]);
+  const started = await startDevCluster('baristas-bench-raft-');
   const rows: string[] = [];
   const medians: string[] = [];
   try {
-    await until('cluster healthy', 60_000, () => dev.output().includes('live view'));
-    const cluster = JSON.parse(readFileSync(join(dir.path, 'cluster.json'), 'utf8')) as ClusterFile;
+    const { cluster, pids } = started;
     await until('a leader', 20_000, async () => {
       for (const node of cluster.nodes) {
         const s = await getJson<{ raft: { role: string } }>(node.host, node.ports['admin']!, '/status');
@@ -274,7 +193,6 @@ export default async function main(argv: string[]): Promise<void> {
       }
       return false;
     });
-    const pids = cluster.nodes.map((x) => x.pid!).filter((p) => p > 0);
     let agent = new Agent({ keepAlive: true, maxSockets: 512 });
     if (etcdWhyNot === undefined) spawnSync('bash', [join(ANCHORS, 'etcd-cluster.sh'), 'clean'], { stdio: 'ignore' });
     if (etcdWhyNot === undefined) spawnSync('bash', [join(ANCHORS, 'etcd-cluster.sh'), 'start'], { stdio: 'ignore' });
@@ -342,8 +260,7 @@ export default async function main(argv: string[]): Promise<void> {
     agent.destroy();
   } finally {
     if (etcdWhyNot === undefined) spawnSync('bash', [join(ANCHORS, 'etcd-cluster.sh'), 'stop'], { stdio: 'ignore' });
-    await stopProcess(dev.child, 10_000);
-    dir.remove();
+    await started.stop();
   }
   console.log(`\n${rows.join('\n')}`);
   if (medians.length > 0) console.log(`\n${medians.join('\n')}`);

@@ -228,6 +228,27 @@ export const limits = {
   /** Distinct keys a rate-limited logger tracks. */
   logLimitKeysMax: 256,
 
+  // --- LSM storage engine (src/storage/lsm) ----------------------------------------------------
+  /** Largest key (u16 length in the entry format; Redis keys beyond it are refused). */
+  lsmKeyBytesMax: 65_535,
+  /** Largest caller metadata header of one entry (version vector, HLC timestamp, type tag). */
+  lsmMetaBytesMax: 4096,
+  /** Largest value of one entry (Redis allows 512 MB; collections store one element per entry). */
+  lsmValueBytesMax: 16 * 1024 * 1024,
+  /** Default memtable size at which it is flushed to a run. */
+  lsmMemtableBytesMax: 64 * 1024 * 1024,
+  /** Commit log bytes appended and not yet synced (periodic/none sync when the next write would pass it). */
+  lsmCommitLogPendingBytesMax: 40 * 1024 * 1024,
+  /** Commit log segment size (a full-size entry must fit in half of it). */
+  lsmCommitLogSegmentBytesMax: 64 * 1024 * 1024,
+  /** Verified run data blocks cached in memory for reads (the default and the ceiling of blockCacheBytes). */
+  lsmBlockCacheBytesMax: 64 * 1024 * 1024,
+  /** Live runs; past it a compaction is forced even when no size tier is full. */
+  lsmRunsCountMax: 64,
+  /** Runs merged by one compaction at most. */
+  lsmCompactionRunsCountMax: 32,
+  /** Entries one scan call examines (live or not) before it returns with a cursor. */
+  lsmScanEntriesMax: 10_000,
   // --- simulator (src/sim) -----------------------------------------------------------------------
   /** Pending events before a run is declared runaway. */
   simEventsPendingMax: 5_000_000,

@@ -104,9 +104,24 @@ export interface ZkStartOptions {
   readonly serverCount: 1 | 3;
   readonly heapMb?: number;
   readonly readyMs?: number;
+  /**
+   * fsync the transaction log before acknowledging (ZooKeeper's default and the anchors' ensemble).
+   * Tests leave it off; a benchmark against our fsynced writes turns it on.
+   */
+  readonly forceSync?: boolean;
+  /**
+   * JVM options replacing the tests' (a -Xmx of heapMb, the serial GC, C1 only: quick to start,
+   * slow to run). A benchmark passes a server's: e.g. the anchors' ['-Xms512m', '-Xmx512m'].
+   */
+  readonly jvmArgs?: readonly string[];
 }
 
-function configText(o: { dataDir: string; clientPort: number; peers: readonly string[] | undefined }): string {
+function configText(o: {
+  dataDir: string;
+  clientPort: number;
+  peers: readonly string[] | undefined;
+  forceSync: boolean;
+}): string {
   return [
     'tickTime=2000',
     'initLimit=10',
@@ -118,7 +133,7 @@ function configText(o: { dataDir: string; clientPort: number; peers: readonly st
     'admin.enableServer=false',
     `4lw.commands.whitelist=${fourLetterWords}`,
     // Tests do not need durability across machine crashes; skipping fsync keeps them cheap.
-    'forceSync=no',
+    `forceSync=${o.forceSync ? 'yes' : 'no'}`,
     ...(o.peers ?? []),
     '',
   ].join('\n');
@@ -191,15 +206,16 @@ export async function startZooKeeper(options: ZkStartOptions): Promise<ZkCluster
       mkdirSync(dataDir, { recursive: true });
       if (n > 1) writeFileSync(join(dataDir, 'myid'), `${id}\n`);
       const cfg = join(serverDir, 'zoo.cfg');
-      writeFileSync(cfg, configText({ dataDir, clientPort: clientPorts[i]!, peers }));
+      writeFileSync(
+        cfg,
+        configText({ dataDir, clientPort: clientPorts[i]!, peers, forceSync: options.forceSync ?? false }),
+      );
       const logPath = join(serverDir, 'server.log');
       const logFd = openSync(logPath, 'a');
       const child = spawn(
         'java',
         [
-          `-Xmx${options.heapMb ?? 256}m`,
-          '-XX:+UseSerialGC',
-          '-XX:TieredStopAtLevel=1',
+          ...(options.jvmArgs ?? [`-Xmx${options.heapMb ?? 256}m`, '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1']),
           '-Djava.net.preferIPv4Stack=true',
           '-cp',
           `${zookeeperJar}:${slf4jSimpleJar}`,

@@ -1,0 +1,46 @@
+// node-zookeeper-client as the coordination benchmarks use it: connected with the anchors'
+// options (../shared/anchors/bench-zk.mjs: session timeout 30 s, spin delay 500 ms, 2 retries), and
+// every request a promise with a deadline, so a server that stops answering fails the op instead of
+// hanging the benchmark (the client library itself has no request timeout).
+import zookeeper from 'node-zookeeper-client';
+
+export type ZkClient = zookeeper.Client;
+export const CreateMode = zookeeper.CreateMode;
+
+const connectMsMax = 15_000;
+export const zkRequestMsMax = 10_000;
+
+/** A node-style callback call as a promise that fails after boundMs. */
+export function zkCall<T>(
+  what: string,
+  start: (cb: (error: unknown, value?: T) => void) => void,
+  boundMs = zkRequestMsMax,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what}: no answer within ${boundMs} ms`)), boundMs);
+    start((error, value) => {
+      clearTimeout(timer);
+      if (error) reject(error instanceof Error ? error : new Error(String(error)));
+      else resolve(value as T);
+    });
+  });
+}
+
+/** One session on `connectString` (the client picks a server), or an error after 15 s. */
+export async function zkConnect(connectString: string): Promise<ZkClient> {
+  const client = zookeeper.createClient(connectString, { sessionTimeout: 30_000, spinDelay: 500, retries: 2 });
+  try {
+    await zkCall<void>(
+      `connect to ${connectString}`,
+      (cb) => {
+        client.once('connected', () => cb(null));
+        client.connect();
+      },
+      connectMsMax,
+    );
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+  return client;
+}

@@ -1,0 +1,98 @@
+// Goal: a sorted run (run.ts) returns exactly what was written: point reads of present and absent
+// keys, and cursors over any [start, end) range, at block sizes from one entry per block to one
+// block for all, with entries larger than a block; a truncated run or a foreign file is refused at
+// open with a CorruptionError naming the file and offset.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { CorruptionError } from '../../lib/errors.ts';
+import { SeededRng } from '../../lib/rng.ts';
+import { SimDiskStore } from '../../sim/disk.ts';
+import { compareKeys, type Entry, EntryKind, keyString } from './entry.ts';
+import { BlockCache, RunReader, RunWriter, runFileName } from './run.ts';
+
+const bounds = { keyBytesMax: 64, metaBytesMax: 16, valueBytesMax: 4096 };
+const noFaults = { lostUnsynced: false, tornWrites: false, lostUnsyncedDirOps: false, readCorruptionProbability: 0 };
+
+function entriesOf(keys: Uint8Array[], valueBytes: number): Entry[] {
+  const unique = new Map(keys.map((k) => [keyString(k), k]));
+  return [...unique.values()].sort(compareKeys).map((key, i) => ({
+    key,
+    seq: i + 1,
+    kind: i % 5 === 4 ? EntryKind.tombstone : EntryKind.put,
+    timeMs: i,
+    meta: Uint8Array.of(i & 0xff),
+    value: i % 5 === 4 ? new Uint8Array(0) : new Uint8Array((i * 37) % (valueBytes + 1)).fill(i & 0xff),
+  }));
+}
+
+function writeRun(entries: Entry[], blockBytes: number) {
+  const store = new SimDiskStore(new SeededRng('run'), noFaults);
+  const disk = store.view();
+  disk.mkdirp('d');
+  const w = new RunWriter(disk, 'd', 1, entries.length, { blockBytes, bloomBitsPerKey: 10, bounds });
+  for (const e of entries) w.add(e);
+  const info = w.finish();
+  return { store, disk, info, reader: RunReader.open(disk, 'd', 1, bounds) };
+}
+
+test('point reads and range cursors return exactly the entries written', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.uint8Array({ maxLength: 8 }), { minLength: 1, maxLength: 80 }),
+      fc.constantFrom(1, 64, 512, 1 << 20),
+      fc.uint8Array({ maxLength: 8 }),
+      fc.uint8Array({ maxLength: 8 }),
+      (keys, blockBytes, a, b) => {
+        const entries = entriesOf(keys, 3000);
+        const { reader, info } = writeRun(entries, blockBytes);
+        assert.equal(info.entries, entries.length);
+        assert.equal(reader.info.maxSeq, entries.length);
+        for (const e of entries) assert.deepEqual(reader.get(e.key), e);
+        assert.equal(reader.get(Uint8Array.of(9, 9, 9, 9, 9, 9, 9, 9, 9)), undefined);
+        const [start, end] = compareKeys(a, b) <= 0 ? [a, b] : [b, a];
+        const want = entries.filter((e) => compareKeys(e.key, start) >= 0 && compareKeys(e.key, end) < 0);
+        const got: Entry[] = [];
+        const c = reader.cursor(start, end);
+        for (let e = c.peek(); e !== undefined; c.advance(), e = c.peek()) got.push(e);
+        assert.deepEqual(got, want);
+        assert.ok(reader.memoryBytes > 0);
+        reader.close();
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
+
+test('a truncated run or a foreign file is a CorruptionError naming the file', () => {
+  const entries = entriesOf([Uint8Array.of(1), Uint8Array.of(2)], 10);
+  const { disk, reader } = writeRun(entries, 64);
+  reader.close();
+  const path = `d/${runFileName(1)}`;
+  const f = disk.open(path, { create: false });
+  const size = f.size();
+  f.truncate(size - 1);
+  f.close();
+  const refused = (e: unknown) => e instanceof CorruptionError && e.fields['file'] === path;
+  assert.throws(() => RunReader.open(disk, 'd', 1, bounds), refused);
+  const g = disk.open(path, { create: false });
+  g.truncate(0);
+  g.append(new Uint8Array(200).fill(7));
+  g.close();
+  assert.throws(() => RunReader.open(disk, 'd', 1, bounds), refused);
+});
+
+test('the block cache keeps the most recently used blocks within its byte bound', () => {
+  const cache = new BlockCache(100);
+  cache.put('a', new Uint8Array(40));
+  cache.put('b', new Uint8Array(40));
+  assert.ok(cache.get('a') !== undefined); // a is now the most recent
+  cache.put('c', new Uint8Array(40));
+  assert.equal(cache.get('b'), undefined, 'the least recently used block went');
+  assert.ok(cache.get('a') !== undefined && cache.get('c') !== undefined);
+  assert.ok(cache.bytes <= 100);
+  cache.put('huge', new Uint8Array(101));
+  assert.equal(cache.get('huge'), undefined, 'a block over the bound is not cached');
+  assert.equal(new BlockCache(0).bytes, 0);
+});

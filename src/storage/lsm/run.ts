@@ -1,0 +1,525 @@
+// A sorted run (an SSTable): an immutable file of entries in strictly increasing key order, one
+// version per key, written once by a flush or a compaction and read by point lookups and range
+// cursors. Owns the run's file format, its writer (streamed block by block, never the whole run in
+// memory) and its reader (index and bloom filter in memory, data blocks read on demand).
+//
+// File grammar (little-endian):
+//   run     := block* index bloom footer
+//   block   := entry+ crc:u32               crc32c of the block's entries (entry: entry.ts)
+//   index   := count:u32 (keyBytes:u16 lastKey offset:u64 bytes:u32){count} crc:u32
+//              one entry per block, in file order: the block's last key, where it starts, its bytes
+//   bloom   := bloom.ts's encoding, crc:u32
+//   footer  := magic:u32 version:u16 0:u16 indexOffset:u64 indexBytes:u32 bloomOffset:u64
+//              bloomBytes:u32 entries:u64 minSeq:u64 maxSeq:u64 0:u32 crc:u32   (64 bytes)
+//              crc = crc32c(footer[0, 60)); indexBytes and bloomBytes include their crc
+// Every byte of the file is under exactly one CRC, so any flipped bit is detected by the open (footer,
+// index, bloom) or by the read of its block — a CorruptionError naming the file and offset, never
+// wrong data. A CRC mismatch is believed only when a re-read agrees (up to diskReadAttemptsMax), so
+// a transient read error does not fail a read.
+//
+// Durability: the writer writes `<name>.tmp`, fdatasyncs it, renames it into place and syncs the
+// directory; a run under its final name is therefore complete. Whether it is live is the
+// manifest's decision (manifest.ts), not the file's.
+//
+// Memory of an open run: its index (per block of ~blockBytes: the last key + 14 bytes) and its
+// bloom filter (bitsPerKey / 8 bytes per key); data blocks are read per lookup, through the
+// engine's bounded BlockCache.
+
+import { crc32c } from '@node-rs/crc32';
+import { diskReadAttemptsMax } from '../../env/disk-io.ts';
+import type { Disk, DiskFile } from '../../env/types.ts';
+import { assert } from '../../lib/assert.ts';
+import { CorruptionError } from '../../lib/errors.ts';
+import { BloomFilter } from './bloom.ts';
+import {
+  compareKeys,
+  decodeEntryAt,
+  type Entry,
+  type EntryBounds,
+  ENTRY_HEADER_BYTES,
+  entryBytes,
+  entryExtentAt,
+  getU64,
+  setU64,
+  writeEntry,
+} from './entry.ts';
+
+export const RUN_SUFFIX = '.sst';
+export const RUN_TEMP_SUFFIX = '.tmp';
+const FOOTER_BYTES = 64;
+const RUN_MAGIC = 0x4c534d52; // 'LSMR'
+const RUN_VERSION = 1;
+const CRC_BYTES = 4;
+
+export function runFileName(id: number): string {
+  return `run-${String(id).padStart(10, '0')}${RUN_SUFFIX}`;
+}
+
+/** The id in a run file name, or undefined for any other name. */
+export function parseRunFileName(name: string): number | undefined {
+  const m = /^run-(\d{10})\.sst$/.exec(name);
+  return m === null ? undefined : Number(m[1]);
+}
+
+export interface RunFormat {
+  /** A data block is closed once it holds at least this many bytes. */
+  readonly blockBytes: number;
+  readonly bloomBitsPerKey: number;
+  readonly bounds: EntryBounds;
+}
+
+/** What a finished run holds (also what the reader learns from its footer). */
+export interface RunInfo {
+  readonly id: number;
+  readonly entries: number;
+  readonly fileBytes: number;
+  readonly minSeq: number;
+  readonly maxSeq: number;
+}
+
+function corrupt(path: string, offset: number, what: string): CorruptionError {
+  return new CorruptionError(`lsm run ${path}: ${what} at offset ${offset}`, { file: path, offset });
+}
+
+class Growable {
+  bytes = new Uint8Array(4096);
+  view = new DataView(this.bytes.buffer);
+  length = 0;
+  reserve(more: number): void {
+    if (this.length + more <= this.bytes.byteLength) return;
+    let size = this.bytes.byteLength;
+    while (size < this.length + more) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+    this.view = new DataView(grown.buffer);
+  }
+}
+
+/**
+ * Writes one run. `add` entries in strictly increasing key order, then `finish`; `abort` drops the
+ * temp file. Disk errors propagate (the engine then stops: see engine.ts).
+ */
+export class RunWriter {
+  private readonly file: DiskFile;
+  private readonly tempPath: string;
+  private readonly path: string;
+  private readonly block = new Growable();
+  private readonly index = new Growable();
+  private readonly bloom: BloomFilter;
+  private lastKey: Uint8Array | null = null;
+  private offset = 0;
+  private blocks = 0;
+  private entries = 0;
+  private minSeq = Number.MAX_SAFE_INTEGER;
+  private maxSeq = 0;
+
+  constructor(
+    private readonly disk: Disk,
+    private readonly dir: string,
+    readonly id: number,
+    expectedKeys: number,
+    private readonly format: RunFormat,
+    private readonly syncBeforeRename = true,
+  ) {
+    this.path = `${dir}/${runFileName(id)}`;
+    this.tempPath = `${this.path}${RUN_TEMP_SUFFIX}`;
+    if (disk.exists(this.tempPath)) disk.remove(this.tempPath);
+    this.file = disk.open(this.tempPath, { create: true });
+    this.bloom = BloomFilter.create(expectedKeys, format.bloomBitsPerKey);
+    this.index.length = 4; // count, written at finish
+  }
+
+  add(e: Entry): void {
+    assert(this.lastKey === null || compareKeys(this.lastKey, e.key) < 0, 'run entries out of order');
+    const size = entryBytes(e);
+    this.block.reserve(size + CRC_BYTES);
+    this.block.length = writeEntry(e, this.block.bytes, this.block.view, this.block.length);
+    this.lastKey = e.key;
+    this.bloom.add(e.key);
+    this.entries++;
+    this.minSeq = Math.min(this.minSeq, e.seq);
+    this.maxSeq = Math.max(this.maxSeq, e.seq);
+    if (this.block.length >= this.format.blockBytes) this.closeBlock();
+  }
+
+  get entryCount(): number {
+    return this.entries;
+  }
+
+  private closeBlock(): void {
+    if (this.block.length === 0) return;
+    const b = this.block;
+    b.view.setUint32(b.length, crc32c(b.bytes.subarray(0, b.length)), true);
+    const bytes = b.length + CRC_BYTES;
+    this.file.append(b.bytes.subarray(0, bytes));
+    const key = this.lastKey!;
+    const ix = this.index;
+    ix.reserve(2 + key.byteLength + 12);
+    ix.view.setUint16(ix.length, key.byteLength, true);
+    ix.bytes.set(key, ix.length + 2);
+    ix.length += 2 + key.byteLength;
+    setU64(ix.view, ix.length, this.offset);
+    ix.view.setUint32(ix.length + 8, bytes, true);
+    ix.length += 12;
+    this.offset += bytes;
+    this.blocks++;
+    b.length = 0;
+  }
+
+  /** Completes the run durably under its final name. At least one entry must have been added. */
+  finish(): RunInfo {
+    assert(this.entries > 0, 'a run holds at least one entry');
+    this.closeBlock();
+    const ix = this.index;
+    ix.view.setUint32(0, this.blocks, true);
+    ix.reserve(CRC_BYTES);
+    ix.view.setUint32(ix.length, crc32c(ix.bytes.subarray(0, ix.length)), true);
+    const indexBytes = ix.length + CRC_BYTES;
+    const indexOffset = this.offset;
+    this.file.append(ix.bytes.subarray(0, indexBytes));
+    const bloom = this.bloom.encode();
+    const bloomRegion = new Uint8Array(bloom.byteLength + CRC_BYTES);
+    bloomRegion.set(bloom);
+    new DataView(bloomRegion.buffer).setUint32(bloom.byteLength, crc32c(bloom), true);
+    const bloomOffset = indexOffset + indexBytes;
+    this.file.append(bloomRegion);
+    const footer = new Uint8Array(FOOTER_BYTES);
+    const v = new DataView(footer.buffer);
+    const u64 = (at: number, n: number) => setU64(v, at, n);
+    v.setUint32(0, RUN_MAGIC, true);
+    v.setUint16(4, RUN_VERSION, true);
+    u64(8, indexOffset);
+    v.setUint32(16, indexBytes, true);
+    u64(20, bloomOffset);
+    v.setUint32(28, bloomRegion.byteLength, true);
+    u64(32, this.entries);
+    u64(40, this.minSeq);
+    u64(48, this.maxSeq);
+    v.setUint32(60, crc32c(footer.subarray(0, 60)), true);
+    this.file.append(footer);
+    if (this.syncBeforeRename) this.file.sync();
+    this.file.close();
+    this.disk.rename(this.tempPath, this.path);
+    this.disk.syncDir(this.dir);
+    return {
+      id: this.id,
+      entries: this.entries,
+      fileBytes: bloomOffset + bloomRegion.byteLength + FOOTER_BYTES,
+      minSeq: this.minSeq,
+      maxSeq: this.maxSeq,
+    };
+  }
+
+  /** Drops the unfinished run (after an error other than a disk failure). */
+  abort(): void {
+    this.file.close();
+    this.disk.remove(this.tempPath);
+  }
+}
+
+/**
+ * Verified data blocks of every run, least recently used evicted first, at most `bytesMax` bytes
+ * (0: no caching). Keyed by run path and block number; a compaction's removed runs age out.
+ */
+export class BlockCache {
+  private readonly blocks = new Map<string, Uint8Array>();
+  private heldBytes = 0;
+
+  constructor(readonly bytesMax: number) {}
+
+  get(id: string): Uint8Array | undefined {
+    const b = this.blocks.get(id);
+    if (b !== undefined) {
+      this.blocks.delete(id);
+      this.blocks.set(id, b);
+    }
+    return b;
+  }
+
+  put(id: string, block: Uint8Array): void {
+    if (block.byteLength > this.bytesMax) return;
+    this.blocks.set(id, block);
+    this.heldBytes += block.byteLength;
+    for (const [k, v] of this.blocks) {
+      if (this.heldBytes <= this.bytesMax) break;
+      this.blocks.delete(k);
+      this.heldBytes -= v.byteLength;
+    }
+  }
+
+  get bytes(): number {
+    return this.heldBytes;
+  }
+}
+
+const noCache = new BlockCache(0);
+
+/** Reads one live run: footer, index and bloom checked at open; blocks checked per read. */
+export class RunReader {
+  private constructor(
+    readonly info: RunInfo,
+    readonly path: string,
+    private readonly file: DiskFile,
+    private readonly bounds: EntryBounds,
+    private readonly lastKeys: Uint8Array[],
+    private readonly offsets: number[],
+    private readonly lengths: number[],
+    private readonly bloom: BloomFilter,
+    private readonly verifyBlocks: boolean,
+    private readonly cache: BlockCache,
+  ) {}
+
+  /** Opens run `id` in `dir`; CorruptionError if any structural check fails. */
+  static open(
+    disk: Disk,
+    dir: string,
+    id: number,
+    bounds: EntryBounds,
+    more: { readonly verifyBlocks?: boolean; readonly cache?: BlockCache } = {},
+  ): RunReader {
+    const path = `${dir}/${runFileName(id)}`;
+    const file = disk.open(path, { create: false });
+    try {
+      return RunReader.read(file, path, id, bounds, more.verifyBlocks !== false, more.cache ?? noCache);
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+  }
+
+  private static read(
+    file: DiskFile,
+    path: string,
+    id: number,
+    bounds: EntryBounds,
+    verifyBlocks: boolean,
+    cache: BlockCache,
+  ) {
+    const size = file.size();
+    if (size < FOOTER_BYTES) throw corrupt(path, 0, `file of ${size} bytes is shorter than a footer`);
+    const footerAt = size - FOOTER_BYTES;
+    const footer = readChecked(file, path, footerAt, FOOTER_BYTES, 'footer', (b) => {
+      const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      return crc32c(b.subarray(0, 60)) === v.getUint32(60, true);
+    });
+    const v = new DataView(footer.buffer, footer.byteOffset, footer.byteLength);
+    const u64 = (at: number) => getU64(v, at);
+    if (v.getUint32(0, true) !== RUN_MAGIC) throw corrupt(path, footerAt, 'bad magic');
+    if (v.getUint16(4, true) !== RUN_VERSION) throw corrupt(path, footerAt, `unknown version ${v.getUint16(4, true)}`);
+    const indexOffset = u64(8);
+    const indexBytes = v.getUint32(16, true);
+    const bloomOffset = u64(20);
+    const bloomBytes = v.getUint32(28, true);
+    const info: RunInfo = { id, entries: u64(32), fileBytes: size, minSeq: u64(40), maxSeq: u64(48) };
+    if (indexOffset + indexBytes !== bloomOffset || bloomOffset + bloomBytes !== footerAt || indexBytes < 8) {
+      throw corrupt(path, footerAt, 'footer regions do not tile the file');
+    }
+    const crcOk = (b: Uint8Array) =>
+      crc32c(b.subarray(0, b.byteLength - CRC_BYTES)) ===
+      new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(b.byteLength - CRC_BYTES, true);
+    const index = readChecked(file, path, indexOffset, indexBytes, 'index', crcOk);
+    const bloomRegion = readChecked(file, path, bloomOffset, bloomBytes, 'bloom filter', crcOk);
+    const bloom = BloomFilter.decode(bloomRegion.subarray(0, bloomBytes - CRC_BYTES));
+    if (typeof bloom === 'string') throw corrupt(path, bloomOffset, bloom);
+    const iv = new DataView(index.buffer, index.byteOffset, index.byteLength);
+    const count = iv.getUint32(0, true);
+    const lastKeys: Uint8Array[] = [];
+    const offsets: number[] = [];
+    const lengths: number[] = [];
+    let p = 4;
+    let expectOffset = 0;
+    const end = indexBytes - CRC_BYTES;
+    for (let i = 0; i < count; i++) {
+      if (p + 2 > end) throw corrupt(path, indexOffset + p, 'index entry cut off');
+      const keyBytes = iv.getUint16(p, true);
+      if (keyBytes > bounds.keyBytesMax || p + 2 + keyBytes + 12 > end) {
+        throw corrupt(path, indexOffset + p, 'index entry cut off');
+      }
+      const key = index.slice(p + 2, p + 2 + keyBytes);
+      p += 2 + keyBytes;
+      const offset = getU64(iv, p);
+      const length = iv.getUint32(p + 8, true);
+      p += 12;
+      if (offset !== expectOffset || length <= CRC_BYTES)
+        throw corrupt(path, indexOffset + p, 'index blocks do not tile');
+      if (i > 0 && compareKeys(lastKeys[i - 1]!, key) >= 0)
+        throw corrupt(path, indexOffset + p, 'index keys out of order');
+      expectOffset = offset + length;
+      lastKeys.push(key);
+      offsets.push(offset);
+      lengths.push(length);
+    }
+    if (p !== end || expectOffset !== indexOffset || count === 0) {
+      throw corrupt(path, indexOffset, 'index does not cover the data blocks');
+    }
+    // The footer's counts size a compaction's bloom filter: they must fit the data they describe.
+    if (info.entries < count || info.entries * ENTRY_HEADER_BYTES > indexOffset || info.minSeq > info.maxSeq) {
+      throw corrupt(path, footerAt, 'footer counts do not fit the data blocks');
+    }
+    return new RunReader(info, path, file, bounds, lastKeys, offsets, lengths, bloom, verifyBlocks, cache);
+  }
+
+  /** Bytes this reader holds in memory (index keys and positions, bloom bits). */
+  get memoryBytes(): number {
+    return this.lastKeys.reduce((n, k) => n + k.byteLength + 16, this.bloom.bytes);
+  }
+
+  get blockCount(): number {
+    return this.lastKeys.length;
+  }
+
+  mayContain(key: Uint8Array): boolean {
+    return this.bloom.mayContain(key);
+  }
+
+  /** The first block whose last key is >= key (blockCount when none). */
+  private blockFor(key: Uint8Array): number {
+    let lo = 0;
+    let hi = this.lastKeys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareKeys(this.lastKeys[mid]!, key) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** The bytes of block `b` (its CRC checked), from the cache or the file; the CRC excluded. */
+  private blockBytes(b: number): Uint8Array {
+    const id = `${this.path}#${b}`;
+    const cached = this.cache.get(id);
+    if (cached !== undefined) return cached;
+    const offset = this.offsets[b]!;
+    const length = this.lengths[b]!;
+    const ok = (buf: Uint8Array) =>
+      !this.verifyBlocks ||
+      crc32c(buf.subarray(0, length - CRC_BYTES)) ===
+        new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(length - CRC_BYTES, true);
+    const buf = readChecked(this.file, this.path, offset, length, `block ${b}`, ok).subarray(0, length - CRC_BYTES);
+    this.cache.put(id, buf);
+    return buf;
+  }
+
+  /** The entries of block `b`, checked: CRC, grammar, key order, last key as indexed. */
+  readBlock(b: number): Entry[] {
+    const offset = this.offsets[b]!;
+    const buf = this.blockBytes(b);
+    const out: Entry[] = [];
+    let at = 0;
+    const end = buf.byteLength;
+    while (at < end) {
+      const d = decodeEntryAt(buf, at, end, this.bounds);
+      if (typeof d === 'string') throw corrupt(this.path, offset + at, d);
+      const previous = out.at(-1);
+      if (previous !== undefined && compareKeys(previous.key, d.entry.key) >= 0) {
+        throw corrupt(this.path, offset + at, 'block keys out of order');
+      }
+      out.push(d.entry);
+      at = d.end;
+    }
+    const last = out.at(-1);
+    if (last === undefined || compareKeys(last.key, this.lastKeys[b]!) !== 0) {
+      throw corrupt(this.path, offset, 'block does not end at its indexed key');
+    }
+    return out;
+  }
+
+  /**
+   * The run's entry for `key` (tombstones included), or undefined. Consults the bloom filter, then
+   * walks the one block that can hold the key comparing keys in place, and decodes only the match.
+   */
+  get(key: Uint8Array): Entry | undefined {
+    if (!this.bloom.mayContain(key)) return undefined;
+    const b = this.blockFor(key);
+    if (b >= this.lastKeys.length) return undefined;
+    const buf = this.blockBytes(b);
+    let at = 0;
+    while (at < buf.byteLength) {
+      const x = entryExtentAt(buf, at, buf.byteLength, this.bounds);
+      if (typeof x === 'string') throw corrupt(this.path, this.offsets[b]! + at, x);
+      const c = compareKeys(buf.subarray(x.keyAt, x.keyAt + x.keyBytes), key);
+      if (c > 0) return undefined;
+      if (c === 0) {
+        const d = decodeEntryAt(buf, at, buf.byteLength, this.bounds);
+        if (typeof d === 'string') throw corrupt(this.path, this.offsets[b]! + at, d);
+        return d.entry;
+      }
+      at = x.end;
+    }
+    return undefined;
+  }
+
+  /** A cursor over entries with start <= key < end (end null: to the last key). */
+  cursor(start: Uint8Array, end: Uint8Array | null): RunCursor {
+    return new RunCursor(this, this.blockFor(start), start, end);
+  }
+
+  close(): void {
+    this.file.close();
+  }
+}
+
+/** Reads blocks lazily, one at a time: a scan of a run holds one block in memory. */
+export class RunCursor {
+  private entries: Entry[] = [];
+  private at = 0;
+  private done = false;
+
+  constructor(
+    private readonly reader: RunReader,
+    private block: number,
+    start: Uint8Array,
+    private readonly end: Uint8Array | null,
+  ) {
+    this.load();
+    while (this.peek() !== undefined && compareKeys(this.peek()!.key, start) < 0) this.at++;
+  }
+
+  private load(): void {
+    while (this.at >= this.entries.length) {
+      if (this.block >= this.reader.blockCount) {
+        this.done = true;
+        return;
+      }
+      this.entries = this.reader.readBlock(this.block++);
+      this.at = 0;
+    }
+  }
+
+  peek(): Entry | undefined {
+    if (this.at >= this.entries.length) this.load();
+    if (this.done) return undefined;
+    const e = this.entries[this.at]!;
+    if (this.end !== null && compareKeys(e.key, this.end) >= 0) return undefined;
+    return e;
+  }
+
+  advance(): void {
+    this.at++;
+  }
+}
+
+/**
+ * Reads [offset, offset + length) and checks it with `ok`; a failed check is believed only when a
+ * re-read returns the same bytes (a transient flip in one read is not corruption).
+ */
+function readChecked(
+  file: DiskFile,
+  path: string,
+  offset: number,
+  length: number,
+  what: string,
+  ok: (bytes: Uint8Array) => boolean,
+): Uint8Array {
+  let previous: Uint8Array | null = null;
+  for (let attempt = 0; attempt < diskReadAttemptsMax; attempt++) {
+    const bytes = file.read(offset, length);
+    if (bytes.byteLength !== length)
+      throw corrupt(path, offset, `${what} cut off (${bytes.byteLength} of ${length} bytes)`);
+    if (ok(bytes)) return bytes;
+    if (previous !== null && Buffer.compare(previous, bytes) === 0) break;
+    previous = bytes;
+  }
+  throw corrupt(path, offset, `${what} fails its CRC`);
+}

@@ -579,7 +579,7 @@ export class DynamoReplica {
 
   private replayHints(): void {
     for (const h of this.store.hints()) {
-      if (this.replays.size >= limits.dynamoHintReplaysInflightMax) return;
+      if (this.replays.size >= limits.dynamoHintReplaysCountMax) return;
       const id = hintKey(h.owner, h.key);
       if (this.replaying.has(id) || !this.isUp(h.owner)) continue;
       const op = this.newOp();

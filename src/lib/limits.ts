@@ -290,8 +290,8 @@ export const limits = {
   // --- Dynamo replica protocol (src/dynamo/replica.ts, messages.ts) -----------------------------
   /** Hints (owner, key) one node stores for replicas that were down; more are refused and counted. */
   dynamoHintsCountMax: 100_000,
-  /** Hint replays one node has in flight at once (the rest wait for a later tick). */
-  dynamoHintReplaysInflightMax: 256,
+  /** Hint replays one node has in flight at once (the rest wait for a later pass). */
+  dynamoHintReplaysCountMax: 256,
   /** Client requests (and forwarded ones) one coordinator has in flight; more are refused. */
   dynamoCoordinatorOpsMax: 10_000,
 } as const;

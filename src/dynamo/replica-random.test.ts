@@ -1,6 +1,6 @@
 // Goal: under random schedules of client gets and puts at every consistency level, message loss,
 // reordering, partitions, nodes going down and up, and crashes that lose unsynced state (also in
-// the middle of a step), the Dynamo protocol keeps its safety invariants after every step (checked
+// the middle of a step) and a failure detector that wrongly calls live nodes down, the Dynamo protocol keeps its safety invariants after every step (checked
 // by testing.ts: no store rolls back, an acked write at level k stays held by k replicas, a read
 // with R + W > N sees every write acked before it began, hints within bounds), and once the
 // cluster heals (the liveness phase, as TigerBeetle's VOPR) every hint is delivered, a read at ALL
@@ -62,10 +62,14 @@ export function runSchedule(seed: number, o: RunOptions): DynamoCluster {
       c.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
     } else if (x < 96) {
       c.partition([IDS]);
-    } else if (x < 98) {
+    } else if (x < 97) {
       c.dropRate = rng.float() * 0.3;
-    } else {
+    } else if (x < 98) {
       c.dropRate = 0;
+    } else if (x < 99) {
+      c.suspected.add(pick(IDS));
+    } else {
+      c.suspected.clear();
     }
   }
   // Liveness: heal everything, deliver hints, read every key at ALL (read repair), settle.

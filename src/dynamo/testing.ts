@@ -5,8 +5,10 @@
 // lost). The driver contract of replica.ts is kept: after a step whose output says syncNeeded the
 // store is synced BEFORE its messages are queued and its replies recorded.
 //
-// The liveness view a node gets (isUp) is exact: the other node is up and in the same partition
-// group. Drops model a detector that is wrong.
+// The liveness view a node gets (isUp) is exact (the other node is up and in the same partition
+// group) except for nodes in `suspected`, which every view calls down while they are up (a failure
+// detector's false positive: writes go to hints although the owner is alive). Drops model the
+// other mistake (a node called up that does not answer).
 //
 // Invariants checked after every step (checkStep), with a client-side history of every write:
 //   - no store rolls back: each node's state of a key only grows causally, across crashes;
@@ -86,6 +88,8 @@ export class DynamoCluster {
   readonly config: Omit<ReplicaConfig, 'id'>;
   queue: InFlight[] = [];
   dropRate = 0;
+  /** Nodes every liveness view wrongly calls down. */
+  readonly suspected = new Set<NodeId>();
   /** Replies by request id. */
   readonly results = new Map<number, ClientResult>();
   readonly acked: AckedWrite[] = [];
@@ -121,7 +125,12 @@ export class DynamoCluster {
   private makeReplica(id: NodeId, store: MemoryReplicaStore): DynamoReplica {
     return new DynamoReplica(
       { ...this.config, id },
-      { store, ring: this.ring, rng: this.rng.fork(`${id}#${this.restarts++}`), isUp: (to) => this.reachable(id, to) },
+      {
+        store,
+        ring: this.ring,
+        rng: this.rng.fork(`${id}#${this.restarts++}`),
+        isUp: (to) => this.reachable(id, to) && !this.suspected.has(to),
+      },
     );
   }
 
@@ -183,6 +192,7 @@ export class DynamoCluster {
 
   heal(): void {
     this.dropRate = 0;
+    this.suspected.clear();
     for (const n of this.nodes.values()) {
       n.group = 0;
       n.up = true;

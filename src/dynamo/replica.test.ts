@@ -304,3 +304,16 @@ test('during a move the pending replica gets the write and its ack is required o
   assert.equal(error(c, c.put(a, key, 'v3', 'ALL')).code, 'replicas_unavailable');
   assert.equal(c.stateOf('n6', key).siblings.length, 1, 'n6 took the first write');
 });
+
+test('requests in flight are bounded: past opsCountMax a request is refused with limit_exceeded, definite', () => {
+  const { c, a } = setup({ opsCountMax: 1 });
+  const first = c.put(a, KEY, 'v1', 'ALL');
+  const second = c.get(a, KEY, 'ONE');
+  const e = error(c, second);
+  assert.equal(e.code, 'limit_exceeded');
+  assert.equal(e.definite, true);
+  assert.equal(e.fields['limit'], 'dynamoCoordinatorOpsMax');
+  c.settle();
+  assert.deepEqual(values(c, first), ['v1']);
+  assert.deepEqual(values(c, c.get(a, KEY, 'ONE')), ['v1'], 'accepted again once the first finished');
+});

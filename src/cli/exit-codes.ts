@@ -37,6 +37,7 @@ export const cliExitByCode = {
   result_too_large: unavailable,
   stopped: unavailable,
   limit_exceeded: unavailable,
+  replicas_unavailable: unavailable,
   connect_timeout: unavailable,
   listen_address_in_use: unavailable,
   listen_failed: rejected,
@@ -117,6 +118,9 @@ export const cliExitByCode = {
   ring_malformed: rejected,
   dvv_bad_version: rejected,
   dvv_malformed: rejected,
+  dynamo_bad_version: rejected,
+  dynamo_bad_type: rejected,
+  dynamo_malformed: rejected,
   zk_error: unavailable, // `barista zk` maps each zkErr itself (src/cli/zk.ts); this is the conservative default
   // storage: a failed write may have reached the disk (indefinite); the rest is final on that node
   disk_path_invalid: rejected,

@@ -117,6 +117,12 @@ export const errorCatalogue = {
     definite: false,
     doc: 'the command applied but its result does not fit in a forwarded answer',
   },
+  replicas_unavailable: {
+    family: 'availability',
+    retriable: true,
+    definite: true,
+    doc: 'fewer live replicas of the key than the consistency level needs; nothing was written (Cassandra Unavailable)',
+  },
   stopped: { family: 'availability', retriable: true, definite: true, doc: 'the node is stopping' },
   limit_exceeded: {
     family: 'availability',
@@ -266,6 +272,10 @@ export const errorCatalogue = {
   ring_malformed: protocol('an encoded ring that breaks its rules (order, bounds, states)'),
   dvv_bad_version: protocol('an encoded versioned value of a format version this build does not know'),
   dvv_malformed: protocol('an encoded versioned value that breaks its rules (order, bounds, dots)'),
+  // Dynamo replica peer messages (src/dynamo/messages.ts).
+  dynamo_bad_version: protocol('a Dynamo replica message of a format version this build does not know'),
+  dynamo_bad_type: protocol('a Dynamo replica message of an unknown type'),
+  dynamo_malformed: protocol('a Dynamo replica message that breaks its grammar or bounds'),
   // Our ZooKeeper client (src/zkclient): the server's (or the client's own) KeeperException code is
   // the `zkErr` field; whether it is retriable or definite depends on that code and on whether the
   // request had been sent (a connection loss after sending a write is indefinite).

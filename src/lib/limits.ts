@@ -318,6 +318,14 @@ export const limits = {
   dvvSiblingsCountMax: 64,
   /** Entries of one version vector: the replicas that coordinated writes of one key. */
   dvvEntriesCountMax: 256,
+
+  // --- Dynamo replica protocol (src/dynamo/replica.ts, messages.ts) -----------------------------
+  /** Hints (owner, key) one node stores for replicas that were down; more are refused and counted. */
+  dynamoHintsCountMax: 100_000,
+  /** Hint replays one node has in flight at once (the rest wait for a later pass). */
+  dynamoHintReplaysCountMax: 256,
+  /** Client requests (and forwarded ones) one coordinator has in flight; more are refused. */
+  dynamoCoordinatorOpsMax: 10_000,
 } as const;
 
 export type Limits = { readonly [K in keyof typeof limits]: number };

@@ -39,6 +39,7 @@ export const httpStatusByCode = {
   result_too_large: 503,
   stopped: 503,
   limit_exceeded: 429,
+  replicas_unavailable: 503,
   connect_timeout: 503,
   listen_address_in_use: 500,
   listen_failed: 500,
@@ -119,6 +120,9 @@ export const httpStatusByCode = {
   ring_malformed: 400,
   dvv_bad_version: 400,
   dvv_malformed: 400,
+  dynamo_bad_version: 400,
+  dynamo_bad_type: 400,
+  dynamo_malformed: 400,
   zk_error: 502, // a ZooKeeper server's answer relayed by a client of ours
   // storage
   disk_path_invalid: 500,

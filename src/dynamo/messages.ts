@@ -1,0 +1,292 @@
+// Peer messages of the Dynamo replica protocol (replica.ts) and their codec. A message is the
+// payload of one peer frame (src/net/frame.ts bounds the whole frame, checks its CRC and names the
+// sender), so this decoder sees one complete payload, never a stream.
+//
+// Grammar (integers big-endian; uvarint = UNSIGNED_VARINT, src/lib/bytes.ts):
+//   message      = version type body
+//   version      = u8                      ; 1
+//   type         = u8                      ; 1..8 below
+//   replicate    = op key state            ; 1: merge `state` into the key, then ack (op 0: no ack)
+//   replicateAck = op                      ; 2
+//   hint         = op owner key state      ; 3: keep `state` for `owner` until it is back
+//   hintAck      = op stored               ; 4: stored = u8 0|1 (0: refused at the hint bound)
+//   read         = op key                  ; 5
+//   readReply    = op state                ; 6
+//   forward      = op request              ; 7: coordinate this client request (the sender is no replica)
+//   forwardReply = op reply                ; 8
+//   op           = uvarint                 ; the sender's operation id (safe integer)
+//   owner        = uvarint length (1..nodeIdBytesMax) + UTF-8
+//   key          = uvarint length (0..kvKeyBytesMax) + bytes
+//   state        = uvarint length + an encoded Versioned (versions.ts grammar, checked in full)
+//   request      = u8 kind (0 get, 1 put) key level [put: value context ts]
+//   level        = u8 (1 ONE, 2 QUORUM, 3 ALL, 4 ANY, 0 explicit: then uvarint count 1..ringReplicasCountMax)
+//   value        = u8 tag (0 delete, 1 bytes) [1: uvarint length (0..kvValueBytesMax) + bytes]
+//   context      = vector clock (src/lib/clocks/vector.ts), at most dvvEntriesCountMax entries
+//   ts           = u64 (encodeHlc)
+//   reply        = u8 ok (1: state | 0: code definite retriable message)
+//   code         = uvarint length (1..64) + a code of the error catalogue (src/lib/error-codes.ts)
+//   definite, retriable = u8 0|1
+//   message      = uvarint length (0..forwardedErrorMessageBytesMax) + UTF-8
+// Untrusted bytes never reach an assert: every broken rule is a ProtocolError with a stable code
+// (dynamo_bad_version, dynamo_bad_type, dynamo_malformed, or those of ByteReader / Versioned /
+// VectorClock: truncated, trailing_bytes, invalid_utf8, dvv_malformed, invalid_vector_clock, ...).
+
+import type { NodeId } from '../env/types.ts';
+import { ByteReader, ByteWriter, utf8ByteLength } from '../lib/bytes.ts';
+import { decodeHlc, encodeHlc, type HlcTimestamp } from '../lib/clocks/hlc.ts';
+import { VectorClock } from '../lib/clocks/vector.ts';
+import { type ErrorCode, errorCatalogue } from '../lib/error-codes.ts';
+import { BaristaError, ProtocolError } from '../lib/errors.ts';
+import { limits } from '../lib/limits.ts';
+import { Versioned } from './versions.ts';
+
+export const DYNAMO_MESSAGE_VERSION = 1;
+const ERROR_CODE_BYTES_MAX = 64;
+
+/** A consistency level: named, or an explicit count of replicas (1..N). */
+export type Level = 'ONE' | 'QUORUM' | 'ALL' | 'ANY' | number;
+
+export type ClientRequest =
+  | { readonly kind: 'get'; readonly key: Uint8Array; readonly level: Level }
+  | {
+      readonly kind: 'put';
+      readonly key: Uint8Array;
+      /** null: delete. */
+      readonly value: Uint8Array | null;
+      /** The causal context the client read (emptyContext() for a blind write). */
+      readonly context: VectorClock;
+      readonly level: Level;
+      /** The coordinating node's HLC timestamp for the write (the driver owns the clock). */
+      readonly ts: HlcTimestamp;
+    };
+
+/** What a client request ends with: the key's resulting state, or an operating error. */
+export type ClientResult =
+  | { readonly ok: true; readonly state: Versioned }
+  | { readonly ok: false; readonly error: BaristaError };
+
+export type ReplicaMessage =
+  | { readonly type: 'replicate'; readonly op: number; readonly key: Uint8Array; readonly state: Versioned }
+  | { readonly type: 'replicateAck'; readonly op: number }
+  | {
+      readonly type: 'hint';
+      readonly op: number;
+      readonly owner: NodeId;
+      readonly key: Uint8Array;
+      readonly state: Versioned;
+    }
+  | { readonly type: 'hintAck'; readonly op: number; readonly stored: boolean }
+  | { readonly type: 'read'; readonly op: number; readonly key: Uint8Array }
+  | { readonly type: 'readReply'; readonly op: number; readonly state: Versioned }
+  | { readonly type: 'forward'; readonly op: number; readonly request: ClientRequest }
+  | { readonly type: 'forwardReply'; readonly op: number; readonly result: ClientResult };
+
+const TYPE_TAGS = {
+  replicate: 1,
+  replicateAck: 2,
+  hint: 3,
+  hintAck: 4,
+  read: 5,
+  readReply: 6,
+  forward: 7,
+  forwardReply: 8,
+} as const satisfies Record<ReplicaMessage['type'], number>;
+
+const LEVEL_TAGS = { ONE: 1, QUORUM: 2, ALL: 3, ANY: 4 } as const;
+const LEVEL_BY_TAG: readonly Level[] = ['ONE', 'ONE', 'QUORUM', 'ALL', 'ANY'];
+
+function malformed(message: string): never {
+  throw new ProtocolError('dynamo_malformed', message);
+}
+
+// --- encode ---------------------------------------------------------------------------------------
+
+export function encodeMessage(m: ReplicaMessage): Uint8Array {
+  const w = new ByteWriter();
+  w.u8(DYNAMO_MESSAGE_VERSION).u8(TYPE_TAGS[m.type]).uvarint(m.op);
+  switch (m.type) {
+    case 'replicate':
+      w.bytesUvarint(m.key).bytesUvarint(m.state.encode());
+      break;
+    case 'hint':
+      w.stringUvarint(m.owner).bytesUvarint(m.key).bytesUvarint(m.state.encode());
+      break;
+    case 'hintAck':
+      w.u8(m.stored ? 1 : 0);
+      break;
+    case 'read':
+      w.bytesUvarint(m.key);
+      break;
+    case 'readReply':
+      w.bytesUvarint(m.state.encode());
+      break;
+    case 'forward':
+      writeRequest(w, m.request);
+      break;
+    case 'forwardReply':
+      writeResult(w, m.result);
+      break;
+    case 'replicateAck':
+      break;
+  }
+  return w.finish();
+}
+
+function writeLevel(w: ByteWriter, level: Level): void {
+  if (typeof level === 'number') w.u8(0).uvarint(level);
+  else w.u8(LEVEL_TAGS[level]);
+}
+
+function writeRequest(w: ByteWriter, r: ClientRequest): void {
+  w.u8(r.kind === 'get' ? 0 : 1).bytesUvarint(r.key);
+  writeLevel(w, r.level);
+  if (r.kind === 'put') {
+    if (r.value === null) w.u8(0);
+    else w.u8(1).bytesUvarint(r.value);
+    r.context.encodeInto(w);
+    w.u64(encodeHlc(r.ts));
+  }
+}
+
+function writeResult(w: ByteWriter, r: ClientResult): void {
+  if (r.ok) {
+    w.u8(1).bytesUvarint(r.state.encode());
+    return;
+  }
+  const e = r.error;
+  w.u8(0)
+    .stringUvarint(e.code)
+    .u8(e.definite ? 1 : 0)
+    .u8(e.retriable ? 1 : 0)
+    .stringUvarint(truncateUtf8(e.message));
+}
+
+/** The message cut to forwardedErrorMessageBytesMax bytes on a code point boundary. */
+function truncateUtf8(s: string): string {
+  if (utf8ByteLength(s) <= limits.forwardedErrorMessageBytesMax) return s;
+  let out = '';
+  let bytes = 0;
+  for (const ch of s) {
+    bytes += utf8ByteLength(ch);
+    if (bytes > limits.forwardedErrorMessageBytesMax) break;
+    out += ch;
+  }
+  return out;
+}
+
+// --- decode ---------------------------------------------------------------------------------------
+
+/** Decodes one message payload from untrusted bytes (grammar at the top of this file). */
+export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
+  const r = new ByteReader(bytes);
+  const version = r.u8();
+  if (version !== DYNAMO_MESSAGE_VERSION) {
+    throw new ProtocolError(
+      'dynamo_bad_version',
+      `message version ${version}, this build reads ${DYNAMO_MESSAGE_VERSION}`,
+      {
+        version,
+      },
+    );
+  }
+  const tag = r.u8();
+  const op = r.uvarint();
+  let m: ReplicaMessage;
+  switch (tag) {
+    case 1:
+      m = { type: 'replicate', op, key: readKey(r), state: readState(r) };
+      break;
+    case 2:
+      m = { type: 'replicateAck', op };
+      break;
+    case 3:
+      m = { type: 'hint', op, owner: readNodeId(r), key: readKey(r), state: readState(r) };
+      break;
+    case 4:
+      m = { type: 'hintAck', op, stored: readFlag(r) };
+      break;
+    case 5:
+      m = { type: 'read', op, key: readKey(r) };
+      break;
+    case 6:
+      m = { type: 'readReply', op, state: readState(r) };
+      break;
+    case 7:
+      m = { type: 'forward', op, request: readRequest(r) };
+      break;
+    case 8:
+      m = { type: 'forwardReply', op, result: readResult(r) };
+      break;
+    default:
+      throw new ProtocolError('dynamo_bad_type', `message type ${tag}`, { type: tag });
+  }
+  r.expectEnd('dynamo message');
+  return m;
+}
+
+function readFlag(r: ByteReader): boolean {
+  const b = r.u8();
+  if (b > 1) malformed(`flag byte ${b}`);
+  return b === 1;
+}
+
+function readKey(r: ByteReader): Uint8Array {
+  const key = r.bytesUvarint();
+  if (key.length > limits.kvKeyBytesMax) malformed(`key of ${key.length} bytes, max ${limits.kvKeyBytesMax}`);
+  return key;
+}
+
+function readNodeId(r: ByteReader): NodeId {
+  const id = r.stringUvarint();
+  const n = utf8ByteLength(id);
+  if (n < 1 || n > limits.nodeIdBytesMax) malformed(`node id of ${n} bytes`);
+  return id;
+}
+
+function readState(r: ByteReader): Versioned {
+  return Versioned.decode(r.bytesUvarint());
+}
+
+function readLevel(r: ByteReader): Level {
+  const tag = r.u8();
+  if (tag === 0) {
+    const count = r.uvarint();
+    if (count < 1 || count > limits.ringReplicasCountMax) malformed(`level count ${count}`);
+    return count;
+  }
+  if (tag > 4) malformed(`level tag ${tag}`);
+  return LEVEL_BY_TAG[tag]!;
+}
+
+function readRequest(r: ByteReader): ClientRequest {
+  const kind = r.u8();
+  if (kind > 1) malformed(`request kind ${kind}`);
+  const key = readKey(r);
+  const level = readLevel(r);
+  if (kind === 0) return { kind: 'get', key, level };
+  const valueTag = r.u8();
+  let value: Uint8Array | null = null;
+  if (valueTag === 1) {
+    value = r.bytesUvarint();
+    if (value.length > limits.kvValueBytesMax)
+      malformed(`value of ${value.length} bytes, max ${limits.kvValueBytesMax}`);
+  } else if (valueTag !== 0) malformed(`value tag ${valueTag}`);
+  const context = VectorClock.decodeFrom(r, limits.dvvEntriesCountMax);
+  const ts = decodeHlc(r.u64());
+  return { kind: 'put', key, value, context, level, ts };
+}
+
+function readResult(r: ByteReader): ClientResult {
+  if (readFlag(r)) return { ok: true, state: readState(r) };
+  const code = r.stringUvarint();
+  if (code.length < 1 || code.length > ERROR_CODE_BYTES_MAX || !Object.hasOwn(errorCatalogue, code)) {
+    malformed(`error code ${JSON.stringify(code.slice(0, ERROR_CODE_BYTES_MAX))} is not in the catalogue`);
+  }
+  const definite = readFlag(r);
+  const retriable = readFlag(r);
+  const message = r.stringUvarint();
+  if (utf8ByteLength(message) > limits.forwardedErrorMessageBytesMax) malformed('error message over its bound');
+  // The catalogue fixes the flags of most codes; the wire's flags count only where it says 'depends'.
+  const error = new BaristaError(code as ErrorCode, message, { definite, retriable } as never);
+  return { ok: false, error };
+}

@@ -1,0 +1,319 @@
+// Goal: the coordinator and replica rules of the Dynamo-style store (Dynamo §4.5 "execution of get
+// and put", §4.6 "hinted handoff", §4.7 read repair; Cassandra's consistency levels with pending
+// replicas), one named scenario per rule, on the in-test network of testing.ts (5 nodes, N = 3)
+// with its invariants checked after every step.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { NodeId } from '../env/types.ts';
+import { BaristaError } from '../lib/errors.ts';
+import { decodeMessage } from './messages.ts';
+import { levelCount } from './replica.ts';
+import { DynamoCluster } from './testing.ts';
+import { emptyContext } from './versions.ts';
+
+const IDS = ['n1', 'n2', 'n3', 'n4', 'n5'];
+const utf8 = new TextEncoder();
+const text = new TextDecoder();
+const KEY = 'user:42';
+
+function setup(config = {}): { c: DynamoCluster; a: NodeId; b: NodeId; r3: NodeId; others: NodeId[] } {
+  const c = new DynamoCluster({ ids: IDS, seed: 7, config });
+  const [a, b, r3] = c.replicasOf(KEY) as [NodeId, NodeId, NodeId];
+  return { c, a, b, r3, others: IDS.filter((id) => ![a, b, r3].includes(id)) };
+}
+
+function values(c: DynamoCluster, id: number): string[] {
+  const r = c.result(id);
+  assert(r?.ok, `request ${id} did not succeed: ${r?.ok === false ? r.error.message : 'no answer'}`);
+  return r.state.siblings.map((s) => (s.value === null ? '<deleted>' : text.decode(s.value))).sort();
+}
+
+function error(c: DynamoCluster, id: number): BaristaError {
+  const r = c.result(id);
+  assert(r !== undefined && !r.ok, `request ${id} did not fail`);
+  assert(r.error instanceof BaristaError);
+  return r.error;
+}
+
+/** Removes the queued messages matching `pred` (a targeted loss). */
+function dropWhere(c: DynamoCluster, pred: (to: NodeId, type: string) => boolean): number {
+  const before = c.queue.length;
+  c.queue = c.queue.filter((m) => !pred(m.to, decodeMessage(m.bytes).type));
+  return before - c.queue.length;
+}
+
+test('levels: ONE 1, QUORUM a majority, ALL every replica, explicit counts 1..N', () => {
+  assert.equal(levelCount('ONE', 3), 1);
+  assert.equal(levelCount('QUORUM', 3), 2);
+  assert.equal(levelCount('QUORUM', 4), 3);
+  assert.equal(levelCount('ALL', 3), 3);
+  assert.equal(levelCount('ANY', 3), 1);
+  assert.equal(levelCount(2, 3), 2);
+  assert.equal(levelCount(0, 3), undefined);
+  assert.equal(levelCount(1.5, 3), undefined);
+});
+
+test('put at QUORUM then a read at ONE on every replica sees the value', () => {
+  const { c, a, b, r3 } = setup();
+  const put = c.put(a, KEY, 'v1', 'QUORUM');
+  c.settle();
+  assert.deepEqual(values(c, put), ['v1']);
+  for (const r of [a, b, r3]) assert.deepEqual(values(c, c.get(r, KEY, 'ONE')), ['v1']);
+});
+
+test('W: a put at ALL is acknowledged only after the last replica acks', () => {
+  const { c, a } = setup();
+  const put = c.put(a, KEY, 'v1', 'ALL');
+  assert.equal(c.queue.length, 2, 'the whole state goes to both other replicas');
+  c.deliver(0); // replicate to the first
+  c.deliver(0); // replicate to the second
+  assert.equal(c.result(put), undefined);
+  c.deliver(0); // first ack
+  assert.equal(c.result(put), undefined, 'two of three acks are not ALL');
+  c.deliver(0);
+  assert.deepEqual(values(c, put), ['v1']);
+  assert.equal(c.node(a).replica.stats.writesAcked, 1);
+});
+
+test('W: a put at QUORUM is acknowledged by the coordinator and one replica', () => {
+  const { c, a } = setup();
+  const put = c.put(a, KEY, 'v1', 'QUORUM');
+  c.deliver(0);
+  c.deliver(0);
+  assert.equal(c.result(put), undefined);
+  c.deliver(0); // the first ack
+  assert.deepEqual(values(c, put), ['v1']);
+});
+
+test('a write that gets no quorum times out, indefinite; too few live replicas is unavailable, definite, nothing written', () => {
+  const { c, a, b, r3 } = setup();
+  c.dropRate = 1; // the liveness view says up, the network loses everything
+  const put = c.put(a, KEY, 'v1', 'ALL');
+  for (let i = 0; i < 5; i++) {
+    c.deliverAll();
+    c.tick();
+  }
+  const e = error(c, put);
+  assert.equal(e.code, 'timeout');
+  assert.equal(e.definite, false, 'the coordinator wrote locally: the write may be there');
+  assert.equal(c.node(a).replica.stats.writeTimeouts, 1);
+  const get = c.get(a, KEY, 'ALL');
+  for (let i = 0; i < 5; i++) c.tick();
+  assert.equal(error(c, get).code, 'timeout');
+  assert.equal(error(c, get).definite, true, 'a read that timed out changed nothing');
+
+  const fresh = setup();
+  fresh.c.down(fresh.b);
+  fresh.c.down(fresh.r3);
+  const refused = fresh.c.put(fresh.a, KEY, 'v1', 'QUORUM');
+  const u = error(fresh.c, refused);
+  assert.equal(u.code, 'replicas_unavailable');
+  assert.equal(u.definite, true);
+  assert.equal(fresh.c.stateOf(fresh.a, KEY).isEmpty, true, 'nothing written');
+  assert.equal(fresh.c.queue.length, 0);
+  void b;
+  void r3;
+});
+
+test('read repair: replicas whose answer was stale get the merged state, and are counted', () => {
+  const { c, a, b, r3 } = setup();
+  const put = c.put(a, KEY, 'v1', 'ONE');
+  assert.deepEqual(values(c, put), ['v1'], 'ONE: the coordinator alone acks');
+  assert.equal(
+    dropWhere(c, (to) => to === r3),
+    1,
+  );
+  c.settle();
+  assert.equal(c.stateOf(r3, KEY).isEmpty, true);
+  const get = c.get(b, KEY, 'QUORUM');
+  c.settle();
+  assert.deepEqual(values(c, get), ['v1']);
+  assert.equal(c.node(b).replica.stats.readRepairs, 1);
+  assert.ok(c.stateOf(r3, KEY).equals(c.stateOf(a, KEY)), 'the stale replica was repaired');
+  c.checkConverged([KEY]);
+});
+
+test('hinted handoff: a down replica is written to the next node as a hint, replayed on return, deleted on ack', () => {
+  const { c, a, r3 } = setup();
+  c.down(r3);
+  const put = c.put(a, KEY, 'v1', 'QUORUM');
+  const hints = c.queue.filter((m) => decodeMessage(m.bytes).type === 'hint');
+  assert.equal(hints.length, 1);
+  const holder = hints[0]!.to;
+  assert.ok(!c.replicasOf(KEY).includes(holder), 'the hint goes beyond the preference list');
+  c.deliverAll();
+  assert.deepEqual(values(c, put), ['v1']);
+  assert.equal(c.node(holder).store.hintCount, 1);
+  assert.equal(c.node(holder).replica.stats.hintsStored, 1);
+
+  c.tick();
+  c.tick();
+  assert.equal(c.queue.length, 0, 'no replay while the owner is down');
+  c.up(r3);
+  c.tick();
+  c.tick();
+  assert.equal(c.queue.length, 1, 'the replay');
+  c.deliver(0); // r3 merges the hint
+  assert.ok(c.stateOf(r3, KEY).equals(c.stateOf(a, KEY)));
+  assert.equal(
+    dropWhere(c, (to, type) => to === holder && type === 'replicateAck'),
+    1,
+  );
+  assert.equal(c.node(holder).store.hintCount, 1, 'kept: the owner has not acked');
+  c.settle();
+  assert.equal(c.node(holder).store.hintCount, 0);
+  assert.equal(c.node(holder).replica.stats.hintsDelivered, 1);
+  assert.ok(c.node(holder).replica.stats.hintReplays >= 2);
+  c.checkConverged([KEY]);
+});
+
+test('hints beyond the bound are refused and counted; they do not count for the write', () => {
+  const { c, a, r3 } = setup({ hintsCountMax: 0 });
+  c.down(r3);
+  const put = c.put(a, KEY, 'v1', 'ALL');
+  assert.equal(error(c, put).code, 'replicas_unavailable', 'ALL needs the down replica itself');
+  const put2 = c.put(a, KEY, 'v2', 'QUORUM');
+  c.deliverAll();
+  assert.deepEqual(values(c, put2), ['v2']);
+  const refused = [...c.nodes.values()].reduce((s, n) => s + n.replica.stats.hintsRefused, 0);
+  assert.equal(refused, 1);
+  for (const n of c.nodes.values()) assert.equal(n.store.hintCount, 0);
+});
+
+test('ANY: a stored hint counts; with every other replica down the write is accepted', () => {
+  const { c, a, b, r3 } = setup();
+  c.down(b);
+  c.down(r3);
+  const put = c.put(a, KEY, 'v1', 'ANY');
+  assert.deepEqual(values(c, put), ['v1']);
+  c.deliverAll();
+  assert.equal(
+    [...c.nodes.values()].reduce((s, n) => s + n.store.hintCount, 0),
+    2,
+    'one hint per down replica',
+  );
+  c.heal();
+  c.settle();
+  c.checkConverged([KEY]);
+});
+
+test('a request at a node that is not a replica is forwarded to the first live replica', () => {
+  const { c, a, others } = setup();
+  const at = others[0]!;
+  const put = c.put(at, KEY, 'v1', 'QUORUM');
+  c.settle();
+  assert.deepEqual(values(c, put), ['v1']);
+  assert.equal(c.node(at).replica.stats.forwarded, 1);
+  assert.equal(c.stateOf(at, KEY).isEmpty, true, 'the forwarder holds nothing');
+  assert.equal(c.stateOf(a, KEY).siblings[0]!.dot.replica, a, 'the first replica coordinated');
+  const get = c.get(at, KEY, 'ALL');
+  c.settle();
+  assert.deepEqual(values(c, get), ['v1']);
+});
+
+test('concurrent puts become siblings; a put with the read context supersedes both', () => {
+  const { c, a, b } = setup();
+  c.put(a, KEY, 'left', 'ONE');
+  c.put(b, KEY, 'right', 'ONE');
+  c.settle();
+  const get = c.get(a, KEY, 'ALL');
+  c.settle();
+  assert.deepEqual(values(c, get), ['left', 'right']);
+  const r = c.result(get);
+  assert(r?.ok);
+  const put = c.put(b, KEY, 'merged', 'ALL', r.state.context());
+  c.settle();
+  assert.deepEqual(values(c, put), ['merged']);
+  assert.deepEqual(values(c, c.get(a, KEY, 'ONE')), ['merged']);
+  const del = c.put(a, KEY, null, 'QUORUM', c.stateOf(a, KEY).context());
+  c.settle();
+  assert.deepEqual(values(c, del), ['<deleted>']);
+});
+
+test('ONE on both sides of a partition: both writes accepted; after healing every replica converges', () => {
+  const { c, a, b, r3, others } = setup();
+  c.partition([
+    [a, others[0]!],
+    [b, r3, others[1]!],
+  ]);
+  const left = c.put(a, KEY, 'left', 'ONE');
+  const right = c.put(b, KEY, 'right', 'QUORUM');
+  c.deliverAll();
+  assert.deepEqual(values(c, left), ['left']);
+  assert.deepEqual(values(c, right), ['right']);
+  const q = c.put(a, KEY, 'x', 'QUORUM');
+  assert.equal(error(c, q).code, 'replicas_unavailable', 'the minority side cannot reach a quorum');
+  c.heal();
+  c.settle();
+  const get = c.get(r3, KEY, 'ALL');
+  c.settle();
+  assert.deepEqual(values(c, get), ['left', 'right']);
+  c.checkConverged([KEY]);
+});
+
+test('a replica that crashes before syncing a write did not ack it; read repair brings it back', () => {
+  const { c, a, b } = setup();
+  const first = c.put(a, KEY, 'v1', 'QUORUM');
+  c.settle();
+  assert.deepEqual(values(c, first), ['v1']);
+  // b gets a replicate of a second write from a, and crashes before syncing it.
+  c.put(a, KEY, 'v2', 'ALL', c.stateOf(a, KEY).context());
+  const toB = c.queue.findIndex((m) => m.to === b);
+  c.deliverAndCrash(toB);
+  c.up(b);
+  c.settle();
+  const get = c.get(b, KEY, 'ALL');
+  c.settle();
+  assert.deepEqual(values(c, get), ['v2']);
+  c.checkConverged([KEY]);
+});
+
+test('bad requests are refused, definite: a read at ANY, a level over N, a key over its bound', () => {
+  const { c, a } = setup();
+  assert.equal(error(c, c.get(a, KEY, 'ANY')).code, 'bad_request');
+  assert.equal(error(c, c.put(a, KEY, 'v', 17)).code, 'bad_request');
+  const big = 'k'.repeat(2000);
+  assert.equal(error(c, c.get(a, big, 'ONE')).code, 'key_too_large');
+  assert.equal(error(c, c.put(a, KEY, 'v', 4)).code, 'replicas_unavailable', '4 of a 3-replica list');
+  void utf8;
+  void emptyContext;
+});
+
+test('during a move the pending replica gets the write and its ack is required on top of the level (Cassandra)', () => {
+  const c = new DynamoCluster({ ids: IDS, seed: 7, joining: 'n6' });
+  const key = Array.from({ length: 200 }, (_, i) => `k${i}`).find((k) => c.pendingOf(k).length > 0);
+  assert(key !== undefined, 'some key has a pending replica');
+  const [a, b, r3] = c.replicasOf(key) as [NodeId, NodeId, NodeId];
+  assert.deepEqual(c.pendingOf(key), ['n6']);
+  const put = c.put(a, key, 'v1', 'QUORUM');
+  assert.deepEqual(c.queue.map((m) => m.to).sort(), [b, r3, 'n6'].sort(), 'the state goes to pending replicas too');
+  const toN6 = c.queue.findIndex((m) => m.to === 'n6');
+  const [n6msg] = c.queue.splice(toN6, 1);
+  c.deliverAll(); // both natural replicas ack: with n6 silent that is 3 acks, QUORUM (2) + 1 pending
+  assert.deepEqual(values(c, put), ['v1'], 'coordinator + two natural replicas meet 2 + 1');
+  c.queue.push(n6msg!);
+  c.deliverAll();
+  const all = c.put(a, key, 'v2', 'ALL', c.stateOf(a, key).context());
+  assert.equal(c.queue.length, 3);
+  dropWhere(c, (to) => to === 'n6');
+  c.deliverAll();
+  assert.equal(c.result(all), undefined, 'ALL during a move needs the pending replica as well (3 + 1)');
+  for (let i = 0; i < 5; i++) c.tick();
+  assert.equal(error(c, all).code, 'timeout');
+  c.down('n6');
+  assert.equal(error(c, c.put(a, key, 'v3', 'ALL')).code, 'replicas_unavailable');
+  assert.equal(c.stateOf('n6', key).siblings.length, 1, 'n6 took the first write');
+});
+
+test('requests in flight are bounded: past opsCountMax a request is refused with limit_exceeded, definite', () => {
+  const { c, a } = setup({ opsCountMax: 1 });
+  const first = c.put(a, KEY, 'v1', 'ALL');
+  const second = c.get(a, KEY, 'ONE');
+  const e = error(c, second);
+  assert.equal(e.code, 'limit_exceeded');
+  assert.equal(e.definite, true);
+  assert.equal(e.fields['limit'], 'dynamoCoordinatorOpsMax');
+  c.settle();
+  assert.deepEqual(values(c, first), ['v1']);
+  assert.deepEqual(values(c, c.get(a, KEY, 'ONE')), ['v1'], 'accepted again once the first finished');
+});

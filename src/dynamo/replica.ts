@@ -1,0 +1,635 @@
+// One node of the Dynamo-style store as a pure synchronous state machine (Dynamo §4.5-4.6;
+// Cassandra's consistency levels): the coordinator of client gets and puts, the replica that
+// answers reads and merges writes, and the keeper and replayer of hints. It takes a client request,
+// a peer message or a tick and returns an Output (messages, replies, whether to sync); it never
+// awaits, reads no clock (ticks and HLC timestamps come in) and draws randomness only from the
+// injected Rng. Time is counted in ticks.
+//
+// Contract with the driver (ORDER MATTERS): after each call, if `syncNeeded`, call store.sync()
+// BEFORE sending `messages` or delivering `replies` (store.ts). That is how "the coordinator updates
+// its local state durably before acking and before shipping it" and "a replica's state is never
+// rolled back" (versions.ts, rules 1-2) hold across crashes.
+//
+// Rules this file keeps:
+//   - Preference list and pending replicas come from ring.locate(key, N). A coordinator must be in
+//     the preference list (it creates the write's dot with its own id); a node that is not forwards
+//     the request once to the first live replica, and a forwarded request is never forwarded again
+//     (rings that disagree answer replicas_unavailable instead of looping).
+//   - Put: Versioned.update on the local state, persist, then ship the WHOLE resulting state to
+//     every other natural and pending replica. Acks count only from those replicas (the coordinator
+//     counts itself); required = level count + pending replicas (Cassandra's pending ranges). ANY
+//     also counts stored hints, so with the coordinator always writing locally ANY acts like ONE.
+//     A replica considered down (isUp) gets a hint at the next live node of ring.successors beyond
+//     the preference list, one fallback per down replica (sloppy quorum, Dynamo §4.6); without a
+//     live fallback the coordinator keeps the hint itself. Fewer live replicas than required:
+//     replicas_unavailable, definite, nothing written. No quorum by the timeout: `timeout`,
+//     INDEFINITE (the local write happened, and maybe others).
+//   - Get: ask every live replica of the preference list (not only R), answer the client after R
+//     answers (the coordinator's own counts), merged; keep collecting until all asked answered or
+//     the timeout, then read repair: every answering replica whose state differs from the merge of
+//     all answers gets the merge (stats.readRepairs counts them). Asking all N costs messages but
+//     lets repair reach every replica that answers. A read timeout is definite.
+//   - Hints are stored bounded (dynamoHintsCountMax; refused and counted past it), merged per
+//     (owner, key), replayed while the owner is up as a plain `replicate`, and deleted only when
+//     the owner acks the replay and the stored hint is still what was replayed.
+//   - Op ids start at a random base so a restarted node does not take a stale ack for a new op.
+// Where later parts plug in: anti-entropy (Merkle trees) sends `replicate` for differing keys and
+// needs nothing new here; CRDT values replace Versioned merge by the type's merge in `mergeInto`
+// and the update in `coordinatePut`; ring moves only change the Ring given to setRing (pending
+// replicas already count); Paxos (lightweight transactions) would be a separate op kind.
+
+import type { NodeId, Rng } from '../env/types.ts';
+import { assert } from '../lib/assert.ts';
+import { bytesEqual } from '../lib/bytes.ts';
+import { BaristaError } from '../lib/errors.ts';
+import { limits } from '../lib/limits.ts';
+import type { ClientRequest, ClientResult, Level, ReplicaMessage } from './messages.ts';
+import type { Ring } from './ring.ts';
+import { keyString, type ReplicaStore } from './store.ts';
+import { Versioned } from './versions.ts';
+
+export interface ReplicaConfig {
+  /** This node: its ring id and the replica id of the dots it coordinates. */
+  readonly id: NodeId;
+  /** N, the preference list's length. */
+  readonly replicas: number;
+  /** A client request (or a forward) fails after this many ticks without its answers. */
+  readonly requestTimeoutTicks: number;
+  /** Ticks between passes over the stored hints that replay those whose owner is up. */
+  readonly hintReplayIntervalTicks: number;
+  /** Default limits.dynamoHintsCountMax. */
+  readonly hintsCountMax?: number;
+  /** Default limits.dynamoCoordinatorOpsMax. */
+  readonly opsCountMax?: number;
+}
+
+export interface ReplicaDeps {
+  readonly store: ReplicaStore;
+  readonly rng: Rng;
+  readonly ring: Ring;
+  /** The liveness view (a failure detector's opinion, may be wrong). */
+  readonly isUp: (node: NodeId) => boolean;
+}
+
+export interface Outgoing {
+  readonly to: NodeId;
+  readonly message: ReplicaMessage;
+}
+
+export interface Output {
+  /** Sync the store first when syncNeeded, then send these. */
+  readonly messages: Outgoing[];
+  /** Client requests that ended, by the driver's request id. */
+  readonly replies: Array<{ readonly requestId: number; readonly result: ClientResult }>;
+  /** The store was written: sync it before sending anything of this output. */
+  syncNeeded: boolean;
+}
+
+/** Counters the service exports as metrics; they only grow (a restart starts them at zero). */
+export interface ReplicaStats {
+  writesAcked: number;
+  readsAnswered: number;
+  writeTimeouts: number;
+  readTimeouts: number;
+  unavailable: number;
+  forwarded: number;
+  readRepairs: number;
+  hintsSent: number;
+  hintsStored: number;
+  hintsRefused: number;
+  hintReplays: number;
+  hintsDelivered: number;
+  /** Peer messages for ops this node no longer tracks (late acks, acks from before a restart). */
+  staleMessages: number;
+  /** Replicate/hint states this node could not merge (a bound hit); not acked. */
+  mergesRefused: number;
+}
+
+type Origin =
+  | { readonly kind: 'client'; readonly requestId: number }
+  | { readonly kind: 'peer'; readonly from: NodeId; readonly op: number };
+
+interface WriteOp {
+  readonly kind: 'write';
+  readonly origin: Origin;
+  readonly level: Level;
+  /** Natural and pending replicas: only their acks count. */
+  readonly counted: ReadonlySet<NodeId>;
+  readonly acks: Set<NodeId>;
+  hintAcks: number;
+  readonly required: number;
+  readonly state: Versioned;
+  readonly deadlineTick: number;
+}
+
+interface ReadOp {
+  readonly kind: 'read';
+  readonly origin: Origin;
+  readonly key: Uint8Array;
+  readonly asked: ReadonlySet<NodeId>;
+  readonly answers: Map<NodeId, Versioned>;
+  readonly required: number;
+  replied: boolean;
+  readonly deadlineTick: number;
+}
+
+interface ForwardOp {
+  readonly kind: 'forward';
+  readonly origin: Origin;
+  readonly to: NodeId;
+  readonly isWrite: boolean;
+  readonly deadlineTick: number;
+}
+
+interface Replay {
+  readonly owner: NodeId;
+  readonly key: Uint8Array;
+  readonly sent: Uint8Array;
+  readonly deadlineTick: number;
+}
+
+type Op = WriteOp | ReadOp | ForwardOp;
+
+/** Replicas a level needs out of a preference list of `n`; undefined when the level is invalid. */
+export function levelCount(level: Level, n: number): number | undefined {
+  switch (level) {
+    case 'ONE':
+    case 'ANY':
+      return 1;
+    case 'QUORUM':
+      return Math.floor(n / 2) + 1;
+    case 'ALL':
+      return n;
+    default:
+      return Number.isSafeInteger(level) && level >= 1 && level <= limits.ringReplicasCountMax ? level : undefined;
+  }
+}
+
+const emptyOutput = (): Output => ({ messages: [], replies: [], syncNeeded: false });
+const hintKey = (owner: NodeId, key: Uint8Array): string => `${owner}\0${keyString(key)}`;
+
+export class DynamoReplica {
+  readonly config: Required<ReplicaConfig>;
+  readonly stats: ReplicaStats = {
+    writesAcked: 0,
+    readsAnswered: 0,
+    writeTimeouts: 0,
+    readTimeouts: 0,
+    unavailable: 0,
+    forwarded: 0,
+    readRepairs: 0,
+    hintsSent: 0,
+    hintsStored: 0,
+    hintsRefused: 0,
+    hintReplays: 0,
+    hintsDelivered: 0,
+    staleMessages: 0,
+    mergesRefused: 0,
+  };
+  private ring: Ring;
+  private readonly store: ReplicaStore;
+  private readonly isUp: (node: NodeId) => boolean;
+  private nowTick = 0;
+  private nextOp: number;
+  private readonly ops = new Map<number, Op>();
+  private readonly replays = new Map<number, Replay>();
+  /** hintKey of each hint being replayed (one replay per hint at a time). */
+  private readonly replaying = new Set<string>();
+  private out: Output = emptyOutput();
+
+  constructor(config: ReplicaConfig, deps: ReplicaDeps) {
+    this.config = {
+      hintsCountMax: limits.dynamoHintsCountMax,
+      opsCountMax: limits.dynamoCoordinatorOpsMax,
+      ...config,
+    };
+    const c = this.config;
+    assert(Number.isSafeInteger(c.replicas) && c.replicas >= 1 && c.replicas <= limits.ringReplicasCountMax, 'N');
+    assert(Number.isSafeInteger(c.requestTimeoutTicks) && c.requestTimeoutTicks >= 1, 'requestTimeoutTicks');
+    assert(
+      Number.isSafeInteger(c.hintReplayIntervalTicks) && c.hintReplayIntervalTicks >= 1,
+      'hintReplayIntervalTicks',
+    );
+    assert(c.hintsCountMax >= 0 && c.hintsCountMax <= limits.dynamoHintsCountMax, 'hintsCountMax');
+    assert(c.opsCountMax >= 1 && c.opsCountMax <= limits.dynamoCoordinatorOpsMax, 'opsCountMax');
+    this.ring = deps.ring;
+    this.store = deps.store;
+    this.isUp = deps.isUp;
+    // 2^32 bases 2^20 apart: a restart lands on a fresh range with probability 1 - 2^-32 per op
+    // still in flight to it, and ids stay safe integers for 2^52 ops.
+    this.nextOp = deps.rng.int(2 ** 32) * 2 ** 20 + 1;
+  }
+
+  get id(): NodeId {
+    return this.config.id;
+  }
+
+  /** Ops (client requests, forwards) in flight; the tests check it drains. */
+  get inflightOps(): number {
+    return this.ops.size;
+  }
+
+  /** This node's stored state of a key (a local read: no quorum, no repair). */
+  peek(key: Uint8Array): Versioned {
+    return this.local(key);
+  }
+
+  setRing(ring: Ring): void {
+    this.ring = ring;
+  }
+
+  // --- inputs -----------------------------------------------------------------------------------
+
+  /** A client request taken at this node; its reply carries `requestId`. */
+  request(requestId: number, req: ClientRequest): Output {
+    this.coordinate({ kind: 'client', requestId }, req, true);
+    return this.flush();
+  }
+
+  /** A peer message (already decoded; the frame layer named the sender). */
+  receive(from: NodeId, m: ReplicaMessage): Output {
+    switch (m.type) {
+      case 'replicate':
+        this.onReplicate(from, m.op, m.key, m.state);
+        break;
+      case 'replicateAck':
+        this.onReplicateAck(from, m.op);
+        break;
+      case 'hint':
+        this.onHint(from, m.op, m.owner, m.key, m.state);
+        break;
+      case 'hintAck':
+        this.onHintAck(m.op, m.stored);
+        break;
+      case 'read':
+        this.send(from, { type: 'readReply', op: m.op, state: this.local(m.key) });
+        break;
+      case 'readReply':
+        this.onReadReply(from, m.op, m.state);
+        break;
+      case 'forward':
+        this.coordinate({ kind: 'peer', from, op: m.op }, m.request, false);
+        break;
+      case 'forwardReply':
+        this.onForwardReply(from, m.op, m.result);
+        break;
+    }
+    return this.flush();
+  }
+
+  tick(): Output {
+    this.nowTick++;
+    for (const [op, o] of this.ops) {
+      if (o.deadlineTick > this.nowTick) continue;
+      this.ops.delete(op);
+      this.expire(o);
+    }
+    for (const [op, r] of this.replays) {
+      if (r.deadlineTick > this.nowTick) continue;
+      this.replays.delete(op);
+      this.replaying.delete(hintKey(r.owner, r.key));
+    }
+    if (this.nowTick % this.config.hintReplayIntervalTicks === 0) this.replayHints();
+    return this.flush();
+  }
+
+  // --- coordinator ------------------------------------------------------------------------------
+
+  private coordinate(origin: Origin, req: ClientRequest, mayForward: boolean): void {
+    const refusal = this.validate(req);
+    if (refusal !== undefined) return this.finish(origin, { ok: false, error: refusal });
+    if (this.ops.size >= this.config.opsCountMax) {
+      const error = new BaristaError('limit_exceeded', `${this.ops.size} requests in flight`, {
+        fields: { limit: 'dynamoCoordinatorOpsMax' },
+      });
+      return this.finish(origin, { ok: false, error });
+    }
+    const { token, replicas, pending } = this.ring.locate(req.key, this.config.replicas);
+    if (!replicas.includes(this.id)) {
+      // A forwarded request reaching a non-replica means the two nodes' rings disagree: answer, never loop.
+      if (!mayForward)
+        return this.unavailable(origin, `${this.id} is not a replica of the key (ring version ${this.ring.version})`);
+      const to = replicas.find((r) => this.isUp(r));
+      if (to === undefined) return this.unavailable(origin, `no live replica of the key to forward to from ${this.id}`);
+      const op = this.newOp();
+      this.ops.set(op, { kind: 'forward', origin, to, isWrite: req.kind === 'put', deadlineTick: this.deadline() });
+      this.stats.forwarded++;
+      this.send(to, { type: 'forward', op, request: req });
+      return;
+    }
+    if (req.kind === 'get') this.coordinateGet(origin, req.key, replicas, levelCount(req.level, replicas.length)!);
+    else this.coordinatePut(origin, req, token, replicas, pending);
+  }
+
+  private validate(req: ClientRequest): BaristaError | undefined {
+    if (req.key.length > limits.kvKeyBytesMax)
+      return new BaristaError('key_too_large', `key of ${req.key.length} bytes`);
+    if (req.kind === 'put' && req.value !== null && req.value.length > limits.kvValueBytesMax) {
+      return new BaristaError('value_too_large', `value of ${req.value.length} bytes`);
+    }
+    if (levelCount(req.level, this.config.replicas) === undefined || (req.kind === 'get' && req.level === 'ANY')) {
+      return new BaristaError('bad_request', `consistency level ${String(req.level)} is not valid for a ${req.kind}`);
+    }
+    return undefined;
+  }
+
+  private coordinatePut(
+    origin: Origin,
+    req: Extract<ClientRequest, { kind: 'put' }>,
+    token: bigint,
+    replicas: readonly NodeId[],
+    pending: readonly NodeId[],
+  ): void {
+    const counted = new Set([...replicas, ...pending]);
+    const others = [...counted].filter((r) => r !== this.id);
+    const required = req.level === 'ANY' ? 1 : levelCount(req.level, replicas.length)! + pending.length;
+    const live = 1 + others.filter((r) => this.isUp(r)).length;
+    if (live < required) return this.unavailable(origin, `${live} live replicas, the write needs ${required}`);
+    let state: Versioned;
+    try {
+      state = this.local(req.key).update(req.context, this.id, req.value, req.ts);
+    } catch (error) {
+      if (error instanceof BaristaError) return this.finish(origin, { ok: false, error });
+      throw error;
+    }
+    this.store.put(req.key, state.encode());
+    this.out.syncNeeded = true;
+    const op = this.newOp();
+    const w: WriteOp = {
+      kind: 'write',
+      origin,
+      level: req.level,
+      counted,
+      acks: new Set([this.id]),
+      hintAcks: 0,
+      required,
+      state,
+      deadlineTick: this.deadline(),
+    };
+    this.ops.set(op, w);
+    const fallbacks = this.ring.successors(token).filter((f) => !counted.has(f) && f !== this.id);
+    for (const r of others) {
+      if (this.isUp(r)) {
+        this.send(r, { type: 'replicate', op, key: req.key, state });
+        continue;
+      }
+      const i = fallbacks.findIndex((f) => this.isUp(f));
+      if (i >= 0) {
+        const [f] = fallbacks.splice(i, 1);
+        this.stats.hintsSent++;
+        this.send(f!, { type: 'hint', op, owner: r, key: req.key, state });
+      } else if (this.storeHint(r, req.key, state)) {
+        w.hintAcks++;
+      }
+    }
+    this.checkWrite(op, w);
+  }
+
+  private checkWrite(op: number, w: WriteOp): void {
+    const done = w.acks.size + (w.level === 'ANY' ? w.hintAcks : 0) >= w.required;
+    if (!done) return;
+    this.ops.delete(op);
+    this.stats.writesAcked++;
+    this.finish(w.origin, { ok: true, state: w.state });
+  }
+
+  private coordinateGet(origin: Origin, key: Uint8Array, replicas: readonly NodeId[], required: number): void {
+    const asked = replicas.filter((r) => r !== this.id && this.isUp(r));
+    if (1 + asked.length < required) {
+      return this.unavailable(origin, `${1 + asked.length} live replicas, the read needs ${required}`);
+    }
+    const op = this.newOp();
+    const r: ReadOp = {
+      kind: 'read',
+      origin,
+      key,
+      asked: new Set(asked),
+      answers: new Map([[this.id, this.local(key)]]),
+      required,
+      replied: false,
+      deadlineTick: this.deadline(),
+    };
+    this.ops.set(op, r);
+    for (const to of asked) this.send(to, { type: 'read', op, key });
+    this.progressRead(op, r);
+  }
+
+  private onReadReply(from: NodeId, op: number, state: Versioned): void {
+    const r = this.ops.get(op);
+    if (r?.kind !== 'read' || !r.asked.has(from) || r.answers.has(from)) {
+      this.stats.staleMessages++;
+      return;
+    }
+    r.answers.set(from, state);
+    this.progressRead(op, r);
+  }
+
+  private progressRead(op: number, r: ReadOp): void {
+    if (!r.replied && r.answers.size >= r.required) {
+      r.replied = true;
+      const merged = this.mergeAnswers(r);
+      if (merged instanceof BaristaError) {
+        this.ops.delete(op);
+        return this.finish(r.origin, { ok: false, error: merged });
+      }
+      this.stats.readsAnswered++;
+      this.finish(r.origin, { ok: true, state: merged });
+    }
+    if (r.answers.size === r.asked.size + 1) {
+      this.ops.delete(op);
+      this.readRepair(r);
+    }
+  }
+
+  private mergeAnswers(r: ReadOp): Versioned | BaristaError {
+    let merged = Versioned.empty();
+    try {
+      for (const s of r.answers.values()) merged = merged.merge(s);
+    } catch (error) {
+      if (error instanceof BaristaError) return error;
+      throw error;
+    }
+    return merged;
+  }
+
+  /** Every answering replica whose state differs from the merge of all answers gets the merge. */
+  private readRepair(r: ReadOp): void {
+    if (r.answers.size < 2) return;
+    const merged = this.mergeAnswers(r);
+    if (merged instanceof BaristaError) return; // too many siblings: the client must resolve first
+    const encoded = merged.encode();
+    for (const [node, state] of r.answers) {
+      if (bytesEqual(state.encode(), encoded)) continue;
+      this.stats.readRepairs++;
+      if (node === this.id) this.mergeInto(r.key, merged);
+      else this.send(node, { type: 'replicate', op: 0, key: r.key, state: merged });
+    }
+  }
+
+  private onForwardReply(from: NodeId, op: number, result: ClientResult): void {
+    const f = this.ops.get(op);
+    if (f?.kind !== 'forward' || f.to !== from) {
+      this.stats.staleMessages++;
+      return;
+    }
+    this.ops.delete(op);
+    this.finish(f.origin, result);
+  }
+
+  private expire(o: Op): void {
+    if (o.kind === 'read') {
+      if (!o.replied) {
+        this.stats.readTimeouts++;
+        const error = new BaristaError('timeout', `${o.answers.size} of ${o.required} replicas answered`, {
+          definite: true,
+          fields: { answers: o.answers.size, required: o.required },
+        });
+        this.finish(o.origin, { ok: false, error });
+      }
+      this.readRepair(o);
+      return;
+    }
+    const isWrite = o.kind === 'write' || o.isWrite;
+    if (isWrite) this.stats.writeTimeouts++;
+    else this.stats.readTimeouts++;
+    const what =
+      o.kind === 'write' ? `${o.acks.size} of ${o.required} replicas acknowledged` : `forwarded to ${o.to}, no answer`;
+    // A write that timed out may have been applied (locally at least): indefinite.
+    const error = new BaristaError('timeout', what, {
+      definite: !isWrite,
+      fields: o.kind === 'write' ? { acks: o.acks.size, required: o.required } : { forwardedTo: o.to },
+    });
+    this.finish(o.origin, { ok: false, error });
+  }
+
+  private unavailable(origin: Origin, message: string): void {
+    this.stats.unavailable++;
+    this.finish(origin, { ok: false, error: new BaristaError('replicas_unavailable', message) });
+  }
+
+  private finish(origin: Origin, result: ClientResult): void {
+    if (origin.kind === 'client') this.out.replies.push({ requestId: origin.requestId, result });
+    else this.send(origin.from, { type: 'forwardReply', op: origin.op, result });
+  }
+
+  // --- replica ----------------------------------------------------------------------------------
+
+  private onReplicate(from: NodeId, op: number, key: Uint8Array, state: Versioned): void {
+    if (!this.mergeInto(key, state)) return;
+    if (op !== 0) this.send(from, { type: 'replicateAck', op });
+  }
+
+  private onReplicateAck(from: NodeId, op: number): void {
+    const o = this.ops.get(op);
+    if (o?.kind === 'write' && o.counted.has(from)) {
+      o.acks.add(from);
+      this.checkWrite(op, o);
+      return;
+    }
+    const replay = this.replays.get(op);
+    if (replay !== undefined && replay.owner === from) {
+      this.replays.delete(op);
+      this.replaying.delete(hintKey(replay.owner, replay.key));
+      const now = this.store.getHint(replay.owner, replay.key);
+      // A hint merged with a newer write while the replay flew stays, for the next pass.
+      if (now !== undefined && bytesEqual(now, replay.sent)) {
+        this.store.deleteHint(replay.owner, replay.key);
+        this.out.syncNeeded = true;
+        this.stats.hintsDelivered++;
+      }
+      return;
+    }
+    this.stats.staleMessages++;
+  }
+
+  private onHint(from: NodeId, op: number, owner: NodeId, key: Uint8Array, state: Versioned): void {
+    this.send(from, { type: 'hintAck', op, stored: this.storeHint(owner, key, state) });
+  }
+
+  private onHintAck(op: number, stored: boolean): void {
+    const o = this.ops.get(op);
+    if (o?.kind !== 'write') {
+      this.stats.staleMessages++;
+      return;
+    }
+    if (stored) o.hintAcks++;
+    this.checkWrite(op, o);
+  }
+
+  /** Keeps `state` for `owner`, merged with a hint already held; false when refused. */
+  private storeHint(owner: NodeId, key: Uint8Array, state: Versioned): boolean {
+    const held = this.store.getHint(owner, key);
+    if (held === undefined && this.store.hintCount >= this.config.hintsCountMax) {
+      this.stats.hintsRefused++;
+      return false;
+    }
+    let merged: Versioned;
+    try {
+      merged = held === undefined ? state : Versioned.decode(held).merge(state);
+    } catch (error) {
+      if (!(error instanceof BaristaError)) throw error;
+      this.stats.mergesRefused++;
+      return false;
+    }
+    this.store.putHint(owner, key, merged.encode());
+    this.out.syncNeeded = true;
+    this.stats.hintsStored++;
+    return true;
+  }
+
+  private replayHints(): void {
+    for (const h of this.store.hints()) {
+      if (this.replays.size >= limits.dynamoHintReplaysCountMax) return;
+      const id = hintKey(h.owner, h.key);
+      if (this.replaying.has(id) || !this.isUp(h.owner)) continue;
+      const op = this.newOp();
+      this.replays.set(op, { owner: h.owner, key: h.key, sent: h.state, deadlineTick: this.deadline() });
+      this.replaying.add(id);
+      this.stats.hintReplays++;
+      this.send(h.owner, { type: 'replicate', op, key: h.key, state: Versioned.decode(h.state) });
+    }
+  }
+
+  // --- local state ------------------------------------------------------------------------------
+
+  private local(key: Uint8Array): Versioned {
+    const bytes = this.store.get(key);
+    return bytes === undefined ? Versioned.empty() : Versioned.decode(bytes);
+  }
+
+  /** Merges `state` into the key's local state and persists a change; false when refused. */
+  private mergeInto(key: Uint8Array, state: Versioned): boolean {
+    const held = this.local(key);
+    let merged: Versioned;
+    try {
+      merged = held.merge(state);
+    } catch (error) {
+      if (!(error instanceof BaristaError)) throw error;
+      this.stats.mergesRefused++;
+      return false;
+    }
+    if (!merged.equals(held)) {
+      this.store.put(key, merged.encode());
+      this.out.syncNeeded = true;
+    }
+    return true;
+  }
+
+  private send(to: NodeId, message: ReplicaMessage): void {
+    this.out.messages.push({ to, message });
+  }
+
+  private newOp(): number {
+    return this.nextOp++;
+  }
+
+  private deadline(): number {
+    return this.nowTick + this.config.requestTimeoutTicks;
+  }
+
+  private flush(): Output {
+    const out = this.out;
+    this.out = emptyOutput();
+    return out;
+  }
+}

@@ -1,0 +1,117 @@
+// The local store a Dynamo replica keeps its keys and hints in: a synchronous seam between the
+// pure replica protocol (replica.ts) and the durable engine (src/dynamo/engine implements it
+// later), with an in-memory twin here for tests and the simulator.
+//
+// Contract (what replica.ts relies on; the engine must keep it):
+//   - Values are encoded Versioned states (versions.ts); hints are encoded Versioned states held
+//     for another replica (`owner`) of the key. The store does not interpret them.
+//   - Reads see every write made before them (also unsynced ones).
+//   - sync() makes every earlier write durable. The replica's driver calls it after a step whose
+//     output says `syncNeeded`, BEFORE sending that output's messages or replies (etcd's "persist
+//     before sending"): a value acknowledged or shipped to a peer is never rolled back by a crash,
+//     so a restarted replica never reuses a dot counter it has already shown to anyone.
+//   - A crash loses at most the writes since the last sync (MemoryReplicaStore.crash models it).
+
+import { assert } from '../lib/assert.ts';
+
+export interface StoredHint {
+  readonly owner: string;
+  readonly key: Uint8Array;
+  readonly state: Uint8Array;
+}
+
+export interface ReplicaStore {
+  get(key: Uint8Array): Uint8Array | undefined;
+  put(key: Uint8Array, state: Uint8Array): void;
+  getHint(owner: string, key: Uint8Array): Uint8Array | undefined;
+  putHint(owner: string, key: Uint8Array, state: Uint8Array): void;
+  deleteHint(owner: string, key: Uint8Array): void;
+  /** Hints stored (the replica bounds it with dynamoHintsCountMax). */
+  readonly hintCount: number;
+  /** Every hint, in a deterministic order (by owner, then key). */
+  hints(): StoredHint[];
+  sync(): void;
+}
+
+/** Map key of a byte string: one UTF-16 code unit per byte (lossless, ordered like the bytes). */
+export function keyString(key: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < key.length; i++) s += String.fromCharCode(key[i]!);
+  return s;
+}
+
+/** The inverse of keyString. */
+export function keyBytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+interface Tables {
+  values: Map<string, Uint8Array>;
+  /** owner + '\0' + key string. Node ids hold no NUL (they are UTF-8 names). */
+  hints: Map<string, Uint8Array>;
+}
+
+const copy = (t: Tables): Tables => ({ values: new Map(t.values), hints: new Map(t.hints) });
+const hintId = (owner: string, key: Uint8Array): string => `${owner}\0${keyString(key)}`;
+
+/** An in-memory ReplicaStore whose crash() loses what was not synced (tests, simulator). */
+export class MemoryReplicaStore implements ReplicaStore {
+  private live: Tables = { values: new Map(), hints: new Map() };
+  private durable: Tables = { values: new Map(), hints: new Map() };
+  /** Whether a write happened since the last sync (a test checks the driver synced). */
+  dirty = false;
+
+  get(key: Uint8Array): Uint8Array | undefined {
+    return this.live.values.get(keyString(key));
+  }
+
+  put(key: Uint8Array, state: Uint8Array): void {
+    this.live.values.set(keyString(key), state);
+    this.dirty = true;
+  }
+
+  getHint(owner: string, key: Uint8Array): Uint8Array | undefined {
+    return this.live.hints.get(hintId(owner, key));
+  }
+
+  putHint(owner: string, key: Uint8Array, state: Uint8Array): void {
+    assert(!owner.includes('\0'), 'node ids hold no NUL');
+    this.live.hints.set(hintId(owner, key), state);
+    this.dirty = true;
+  }
+
+  deleteHint(owner: string, key: Uint8Array): void {
+    if (this.live.hints.delete(hintId(owner, key))) this.dirty = true;
+  }
+
+  get hintCount(): number {
+    return this.live.hints.size;
+  }
+
+  hints(): StoredHint[] {
+    return [...this.live.hints.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([id, state]) => {
+        const cut = id.indexOf('\0');
+        return { owner: id.slice(0, cut), key: keyBytes(id.slice(cut + 1)), state };
+      });
+  }
+
+  /** Every key's value, by key string (tests compare replicas with it). */
+  values(): ReadonlyMap<string, Uint8Array> {
+    return this.live.values;
+  }
+
+  sync(): void {
+    this.durable = copy(this.live);
+    this.dirty = false;
+  }
+
+  /** The process died: everything written since the last sync is gone. */
+  crash(): void {
+    this.live = copy(this.durable);
+    this.dirty = false;
+  }
+}

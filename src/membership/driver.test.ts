@@ -71,6 +71,25 @@ test('an incarnation file damaged for every read (or without a checksum) falls b
   assert.equal(bumpIncarnation(env(store.view(), [], wallMs + 5_000)), wallMs + 5_001, 'a clock that did not move: +1');
 });
 
+test('one rotten copy of the incarnation file: the other keeps the next life above the last, whatever the clock says (swarm seed 467)', () => {
+  // Seed 467: the one incarnation file rotted, the wall clock stood in, and a clock skewed 0.7 s
+  // back gave n1 an incarnation below its previous life's. Two copies: either one suffices.
+  const store = new SimDiskStore(new SeededRng('inc-467'));
+  const wallMs = 1_767_731_909_685;
+  assert.equal(bumpIncarnation(env(store.view(), [], wallMs)), wallMs);
+  for (const rotten of ['membership/incarnation', 'membership/incarnation.2']) {
+    const disk = store.view();
+    const f = disk.open(rotten, { create: false });
+    const bytes = f.read(0, f.size());
+    bytes[0]! ^= 0x04; // a flipped bit the checksum rejects, on every read
+    f.writeAt(0, bytes);
+    f.sync();
+    f.close();
+    const before = bumpIncarnation(env(store.view(), [], wallMs - 10_000)); // the clock 10 s behind
+    assert.ok(before > wallMs, `${rotten} rotten: ${before} > ${wallMs}`);
+  }
+});
+
 test('a wiped data directory, rejoining or bootstrapping, starts above every incarnation of its earlier lives', () => {
   // Swarm seeds 5 and 7 (the operator wiped a node that refused its rotten WAL; it rejoined) and
   // seed 572 (wiped while its cluster was still being created, it started as a new member): each

@@ -8,7 +8,8 @@
 // always newer than every message of its past. A disk error anywhere throws out of the start
 // before the new value is used. The checksum is why a read is believed: swarm seed 344 saw two
 // consecutive reads of "3" both flipped to "1" (one-byte file, same bit), so "two reads agree"
-// handed out incarnation 2 again. A read that does not verify is read again; if none verifies
+// handed out incarnation 2 again. A read that does not verify is read again. Two copies are kept
+// (`incarnation` and `incarnation.2`), the larger verified one believed; if neither verifies
 // (torn, rotten, or a pre-checksum file) the wall clock stands in, as it does when there is no
 // file at all (bumpIncarnation).
 
@@ -24,6 +25,12 @@ export type MembershipTiming = Omit<MembershipConfig, 'self' | 'peers' | 'incarn
 const STATUS_CODE: Record<PeerStatus, number> = { unknown: 0, alive: 1, suspect: 2, dead: 3 };
 const INCARNATION_DIR = 'membership';
 const INCARNATION_FILE = 'membership/incarnation';
+/**
+ * A second copy, written after the first: rot in one file's sectors no longer loses the last
+ * incarnation (swarm seed 467: the one file rotted, the wall clock stood in, and a clock skewed
+ * back 0.7 s handed out an incarnation below the previous life's). The larger verified copy wins.
+ */
+const INCARNATION_FILES = [INCARNATION_FILE, 'membership/incarnation.2'] as const;
 /** The core is ticked this many times per heartbeat period, so detection lags by at most 1/4 period. */
 const TICKS_PER_HEARTBEAT = 4;
 
@@ -42,8 +49,8 @@ export function decodeIncarnation(content: string): number | undefined {
 }
 
 /** The last incarnation on disk, or undefined when no read of the file verified. */
-function readIncarnation(env: Env): { previous: number | undefined; text: string } {
-  const readText = (): string => new TextDecoder().decode(readWholeFile(env.disk, INCARNATION_FILE).subarray(0, 64));
+function readIncarnation(env: Env, file: string): { previous: number | undefined; text: string } {
+  const readText = (): string => new TextDecoder().decode(readWholeFile(env.disk, file).subarray(0, 64));
   let text = readText();
   if (env.mutations.has('membership-incarnation-unverified')) {
     // The old rule: believe the content once two consecutive reads agree, without a checksum.
@@ -80,15 +87,19 @@ export function bumpIncarnation(env: Env): number {
   // file, not the directory entry holding it, had been synced.
   mkdirpDurable(disk, INCARNATION_DIR);
   let last = 0;
-  if (disk.exists(INCARNATION_FILE)) {
-    const read = readIncarnation(env);
-    if (read.previous !== undefined) last = read.previous;
-    else env.log.warn({ text: read.text }, 'membership: unreadable incarnation file; the wall clock stands in');
+  // The second copy is consulted only in the mutation's absence (the planted bug is the old rule).
+  const files = env.mutations.has('membership-incarnation-unverified') ? [INCARNATION_FILE] : INCARNATION_FILES;
+  for (const file of files) {
+    if (!disk.exists(file)) continue;
+    const read = readIncarnation(env, file);
+    if (read.previous !== undefined) last = Math.max(last, read.previous);
+    else env.log.warn({ file, text: read.text }, 'membership: unreadable incarnation file');
   }
   const next = Math.max(last + 1, Math.floor(env.clock.wallMs()));
   // Durable before it is returned (and so before anything is sent): a write, sync or rename error
-  // throws here and the node does not start with an incarnation a later life could repeat.
-  writeFileAtomic(disk, INCARNATION_FILE, [new TextEncoder().encode(encodeIncarnation(next))]);
+  // throws here and the node does not start with an incarnation a later life could repeat. Each
+  // copy is made durable before the next is written, so a crash leaves at least one whole copy.
+  for (const file of files) writeFileAtomic(disk, file, [new TextEncoder().encode(encodeIncarnation(next))]);
   return next;
 }
 

@@ -83,6 +83,15 @@ describe('swarm: a node wiped while its cluster is being created', () => {
   test('seed 572: its next life has a higher incarnation', () => assertPassed(runSwarmSeed('572')));
 });
 
+/**
+ * 467: rot in n1's one incarnation file made every read fail its checksum; the wall clock stood
+ * in, skewed 0.7 s back by the clock nemesis, and n1's new life was below its last
+ * (incarnations-increase). Fixed with two verified copies (src/membership/driver.ts).
+ */
+describe('swarm: a rotten incarnation file under clock skew', () => {
+  test('seed 467: its next life has a higher incarnation', () => assertPassed(runSwarmSeed('467')));
+});
+
 describe('swarm: fresh random seeds', () => {
   for (let i = 0; i < RANDOM_SEEDS; i++) {
     const seed = String(randomInt(1_000_000, 2 ** 40));

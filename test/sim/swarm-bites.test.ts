@@ -16,15 +16,19 @@ import { catches, runSwarmSeed, type SwarmSeedReport } from '../../src/node/sim-
  * to 19 and from 1 to 10. With the coord group on every node (issue 9) re-hunted:
  * kv-skip-session-dedup 10 -> 4, raft-forward-no-dedup 19 -> 23, snapshot-read-once 1 -> 6,
  * raft-vote-skip-log-check 3 -> 2, raft-timeout-definite 18 -> 187 (loss on; clog, pause, partition, crash and sessions off), raft-append-truncates-suffix 11 -> 8.
+ * Two copies of the incarnation file (seed 467) moved them again: snapshot-read-once 6 -> 1
+ * (`npm run swarm -- --mutation snapshot-read-once --stop-on-first`), and wal-skip-fsync's seed 3
+ * now fails raft-safety's durability check before the exception.
  * `exposedBy`: the fault class that exposes the bug; the same seed with that class left out of
  * its mix (the other classes draw the same) passes with the bug planted.
  */
 const CAUGHT: ReadonlyArray<{ mutation: Mutation; seed: string; invariant: RegExp; exposedBy?: string }> = [
   { mutation: 'kv-skip-session-dedup', seed: '4', invariant: /^linearizability$/ },
   { mutation: 'raft-forward-no-dedup', seed: '23', invariant: /^applied-once$/ },
-  { mutation: 'wal-skip-fsync', seed: '3', invariant: /^exception$/ },
+  // Caught as a restart below what the node had synced (durability) or as a refusal (exception).
+  { mutation: 'wal-skip-fsync', seed: '3', invariant: /^(exception|raft-safety)$/ },
   { mutation: 'raft-vote-skip-log-check', seed: '2', invariant: /^raft-safety$/, exposedBy: 'partition' },
-  { mutation: 'snapshot-read-once', seed: '6', invariant: /^exception$/ },
+  { mutation: 'snapshot-read-once', seed: '1', invariant: /^exception$/ },
   { mutation: 'kv-time-from-contacted-node', seed: '2', invariant: /^session-expiry$/ },
   { mutation: 'raft-timeout-definite', seed: '187', invariant: /^linearizability$/, exposedBy: 'loss' },
   { mutation: 'kv-log-clock-wall-delta', seed: '39', invariant: /^session-expiry$/ },

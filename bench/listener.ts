@@ -33,6 +33,7 @@ import { MemoryMetrics, silentLogger } from '../src/net/testing.ts';
 import { TcpClientListeners } from '../src/net/tcp-listener.ts';
 import { encodeRequest, TestReplyDecoder } from '../src/wire/test-proto/codec.ts';
 import { serveTestProto } from '../src/wire/test-proto/session.ts';
+import { limits } from '../src/lib/limits.ts';
 import { machineLine } from './_machine.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -60,9 +61,16 @@ function flag(args: string[], name: string, fallback: number): number {
 // ------------------------------------------------------------------------------------------------
 // Children
 
-async function serverChild(): Promise<void> {
+async function serverChild(turnBytesMax: number): Promise<void> {
   const metrics = new MemoryMetrics();
-  const listeners = new TcpClientListeners({ host, clock: realClock, timers: realTimers, metrics, log: silentLogger });
+  const listeners = new TcpClientListeners({
+    host,
+    clock: realClock,
+    timers: realTimers,
+    metrics,
+    log: silentLogger,
+    turnBytesMax,
+  });
   const serve = serveTestProto({ timers: realTimers, metrics });
   const flood = listeners.listen('flood', { port: 0, bounds: floodBounds }, serve);
   const probe = listeners.listen('probe', { port: 0, bounds: probeBounds }, serve);
@@ -163,12 +171,14 @@ export default async function main(args: string[]): Promise<void> {
   const reps = flag(args, '--reps', 3);
   const floodConnections = flag(args, '--flood-connections', 200);
   const pipeline = flag(args, '--pipeline', 64);
+  // --turn-bytes: the per-port budget per loop turn (src/net/port-turns.ts); a huge value turns it off.
+  const turnBytes = flag(args, '--turn-bytes', limits.clientPortTurnBytesMax);
   console.log(machineLine());
   console.log(
-    `npm run bench -- listener --requests ${requests} --reps ${reps} --flood-connections ${floodConnections} --pipeline ${pipeline}`,
+    `npm run bench -- listener --requests ${requests} --reps ${reps} --flood-connections ${floodConnections} --pipeline ${pipeline} --turn-bytes ${turnBytes}`,
   );
   console.log(`flood port bounds: ${JSON.stringify(floodBounds)}`);
-  const server = child(['server']);
+  const server = child(['server', String(turnBytes)]);
   const lines = createInterface({ input: server.stdout! })[Symbol.asyncIterator]();
   const first = (await lines.next()).value as string;
   const [, floodPort, probePort] = first.split(' ').map(Number);
@@ -201,7 +211,7 @@ export default async function main(args: string[]): Promise<void> {
 
 if (process.argv[2] === '--child') {
   const [, , , mode, ...rest] = process.argv;
-  if (mode === 'server') await serverChild();
+  if (mode === 'server') await serverChild(Number(rest[0]));
   else if (mode === 'flooder') flooderChild(Number(rest[0]), Number(rest[1]), Number(rest[2]));
   else throw new Error(`unknown child mode ${mode}`);
 }

@@ -40,6 +40,8 @@ export interface TcpClientListenersOptions {
   readonly timers: Timers;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** Bytes per port per loop turn (default limits.clientPortTurnBytesMax; the bench compares). */
+  readonly turnBytesMax?: number;
 }
 
 export const tcpListenerDefaults = {
@@ -56,9 +58,11 @@ export const ListenerErrorCode = {
 export class TcpClientListeners {
   private readonly listeners = new Map<string, TcpListener>();
   /** The event loop's share per port (one PortTurns for every listener of the process). */
-  readonly turns = new PortTurns(limits.clientPortTurnBytesMax, (fn) => setImmediate(fn));
+  readonly turns: PortTurns;
 
-  constructor(private readonly options: TcpClientListenersOptions) {}
+  constructor(private readonly options: TcpClientListenersOptions) {
+    this.turns = new PortTurns(options.turnBytesMax ?? limits.clientPortTurnBytesMax, (fn) => setImmediate(fn));
+  }
 
   /** The Env's `listen`. */
   listen(protocol: string, options: ListenOptions, handler: (connection: ClientConnection) => void): Listener {

@@ -16,8 +16,11 @@
 //     everything; the loaded phase starts 1 s later.
 //   - probe (this process): one connection to `probe`, N sequential ECHO round trips (c=1), latency
 //     from write to reply (at most probeMsMax per phase).
-// Each repetition measures the probe unloaded, then with the flooder running; repetitions
-// interleave so machine noise hits both. Reported: p50/p99 per phase, the loaded/unloaded p99
+//   - burners (`--child burner`, two): busy loops, so the "busy" phase has the flooded phase's CPU
+//     contention (the server and the flooder each keep a core busy) without the flood: on 2 cores
+//     the probe's latency under flood is largely its wait for a core, which no listener removes.
+// Each repetition measures the probe unloaded, then beside a burner, then with the flooder running;
+// repetitions interleave so machine noise hits all three. Reported: p50/p99 per phase, the loaded/unloaded p99
 // factor per rep and its median, and what the server refused and evicted.
 // The machine is shared (other suites run at the same time): read the factor, not absolute times.
 
@@ -119,6 +122,19 @@ function flooderChild(port: number, connections: number, pipeline: number): void
   console.log('flooding');
 }
 
+/** A core kept busy (as the flooder keeps one) until killed or the bench is gone (stdin EOF). */
+function burnerChild(): void {
+  process.stdin.resume();
+  process.stdin.on('end', () => process.exit(0));
+  console.log('burning');
+  const spin = (): void => {
+    const until = performance.now() + 50;
+    while (performance.now() < until);
+    setImmediate(spin);
+  };
+  spin();
+}
+
 // ------------------------------------------------------------------------------------------------
 // Probe
 
@@ -184,8 +200,16 @@ export default async function main(args: string[]): Promise<void> {
   const [, floodPort, probePort] = first.split(' ').map(Number);
   const factors: number[] = [];
   const fmt = (n: number): string => n.toFixed(3);
+  const busyFactors: number[] = [];
   for (let rep = 1; rep <= reps; rep++) {
     const unloaded = await probe(probePort!, requests);
+    // Flooded, the server and the flooder each keep a core busy; so do these two burners (busy
+    // loops, no network): the busy baseline has the flooded phase's CPU contention without the flood.
+    const burners = [child(['burner']), child(['burner'])];
+    for (const b of burners) await createInterface({ input: b.stdout! })[Symbol.asyncIterator]().next(); // 'burning'
+    const busy = await probe(probePort!, requests);
+    for (const b of burners) b.kill('SIGKILL');
+    await Promise.all(burners.map((b) => new Promise((resolve) => b.once('exit', resolve))));
     const flooder = child(['flooder', String(floodPort), String(floodConnections), String(pipeline)]);
     await createInterface({ input: flooder.stdout! })[Symbol.asyncIterator]().next(); // 'flooding'
     await delay(1000);
@@ -195,17 +219,25 @@ export default async function main(args: string[]): Promise<void> {
     await delay(300);
     const factor = loaded.p99 / unloaded.p99;
     factors.push(factor);
+    const busyFactor = loaded.p99 / busy.p99;
+    busyFactors.push(busyFactor);
     console.log(
       `rep ${rep}: unloaded n ${unloaded.n} p50 ${fmt(unloaded.p50)} p99 ${fmt(unloaded.p99)} max ${fmt(unloaded.max)} ms | ` +
-        `flooded n ${loaded.n} p50 ${fmt(loaded.p50)} p99 ${fmt(loaded.p99)} max ${fmt(loaded.max)} ms | p99 factor ${factor.toFixed(2)}`,
+        `busy n ${busy.n} p50 ${fmt(busy.p50)} p99 ${fmt(busy.p99)} ms | ` +
+        `flooded n ${loaded.n} p50 ${fmt(loaded.p50)} p99 ${fmt(loaded.p99)} max ${fmt(loaded.max)} ms | ` +
+        `p99 factor ${factor.toFixed(2)} (vs busy ${busyFactor.toFixed(2)})`,
     );
   }
   server.stdin!.end();
   const stats = (await lines.next()).value as string;
   factors.sort((a, b) => a - b);
+  busyFactors.sort((a, b) => a - b);
   console.log(`flood port, whole run: ${stats}`);
   console.log(
     `p99 factor (flooded / unloaded): median ${percentile(factors, 0.5).toFixed(2)}, max ${factors.at(-1)!.toFixed(2)}`,
+  );
+  console.log(
+    `p99 factor (flooded / busy, the same CPU contention without the flood): median ${percentile(busyFactors, 0.5).toFixed(2)}, max ${busyFactors.at(-1)!.toFixed(2)}`,
   );
 }
 
@@ -213,5 +245,6 @@ if (process.argv[2] === '--child') {
   const [, , , mode, ...rest] = process.argv;
   if (mode === 'server') await serverChild(Number(rest[0]));
   else if (mode === 'flooder') flooderChild(Number(rest[0]), Number(rest[1]), Number(rest[2]));
+  else if (mode === 'burner') burnerChild();
   else throw new Error(`unknown child mode ${mode}`);
 }

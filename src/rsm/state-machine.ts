@@ -27,7 +27,7 @@
 
 import type { Metrics } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
-import { ByteReader, ByteWriter } from '../lib/bytes.ts';
+import { ByteReader, ByteWriter, concatBytes } from '../lib/bytes.ts';
 import { BaristaError, CorruptionError } from '../lib/errors.ts';
 import type { StateMachine } from '../raft/state-machine.ts';
 import {
@@ -207,15 +207,7 @@ export class ReplicatedStateMachine implements StateMachine {
       for (const [name, bytes] of sections) {
         parts.push(new ByteWriter().stringUvarint(name).uvarint(bytes.length).finish(), bytes);
       }
-      let total = 0;
-      for (const p of parts) total += p.length;
-      const image = new Uint8Array(total);
-      let offset = 0;
-      for (const p of parts) {
-        image.set(p, offset);
-        offset += p.length;
-      }
-      return image;
+      return concatBytes(parts);
     };
   }
 

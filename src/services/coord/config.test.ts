@@ -6,12 +6,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { serviceTables, statusSections } from '../../cli/status.ts';
-import type { Env } from '../../env/types.ts';
-import { registeredServices } from '../../node/registry.ts';
-import { NodeServices } from '../../node/services.ts';
-import { defaultRaftTiming } from '../../raft/driver.ts';
-import { Simulation } from '../../sim/simulation.ts';
 import { coordConfigSchema, coordFlagEquivalents, coordFlags } from './config.ts';
+import { simServices } from '../../../test/support/sim-services.ts';
 
 const superDigest = 'super:D/InIHSb7yEEbrWz8b9l71RjZJU=';
 
@@ -49,20 +45,10 @@ test('coordFlags: every setting, defaults applied, bounds derived from tickTime,
 
 test("a node's /status coord section carries the flags, and barista status prints them as a table", () => {
   const ids = ['n1', 'n2', 'n3'];
-  const sim = new Simulation<NodeServices>({
+  const sim = simServices({
     seed: 'coord-flags-status',
     nodes: ids,
-    program: (env: Env) =>
-      new NodeServices(
-        env,
-        {
-          clusterId: 'sim',
-          peers: ids.filter((p) => p !== env.nodeId),
-          raft: { ...defaultRaftTiming },
-          coord: { tickTimeMs: 200, extendedTypesEnabled: env.nodeId === 'n2' },
-        },
-        registeredServices,
-      ),
+    coord: (nodeId) => ({ tickTimeMs: 200, extendedTypesEnabled: nodeId === 'n2' }),
   });
   sim.runFor(10);
   const rows = ids.map((id) => ({ node: id, services: statusSections(sim.instance(id)!.status()) }));

@@ -11,6 +11,7 @@
 // connection); beyond it the connection is closed (the client re-registers its watches and
 // reads again on reconnect, as after any disconnect) rather than buffering without end.
 
+import { concatBytes } from '../../lib/bytes.ts';
 import type { Reply, ReplyOptions } from '../../wire/pipeline.ts';
 
 export interface Entry {
@@ -65,7 +66,7 @@ export class ReplyOrder {
     let out = bytes;
     if (e.before !== undefined) {
       this.held -= e.before.length;
-      out = concat([...e.before, bytes]);
+      out = concatBytes([...e.before, bytes]);
       e.before = undefined;
     }
     e.reply(out, options);
@@ -107,16 +108,4 @@ export class ReplyOrder {
     }
     return true;
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

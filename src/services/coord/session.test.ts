@@ -12,9 +12,9 @@ import { CreateMode, EventType, OpCode, ZkErr } from '../../coord/codes.ts';
 import type { Env } from '../../env/types.ts';
 import { limits } from '../../lib/limits.ts';
 import { registeredServices } from '../../node/registry.ts';
-import { NodeServices } from '../../node/services.ts';
-import { defaultRaftTiming } from '../../raft/driver.ts';
-import { Simulation } from '../../sim/simulation.ts';
+import type { NodeServices } from '../../node/services.ts';
+import type { Simulation } from '../../sim/simulation.ts';
+import { simServices } from '../../../test/support/sim-services.ts';
 import { coordOf, coordService } from './service.ts';
 import { CoordStateMachine } from './state-machine.ts';
 import { SimZkClient } from './sim-client.ts';
@@ -25,21 +25,11 @@ const dec = new TextDecoder();
 const openAcl = [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }];
 
 function cluster(seed: string, coord: Record<string, unknown> = {}): Simulation<NodeServices> {
-  return new Simulation<NodeServices>({
+  return simServices({
     seed,
     nodes: ids,
     clientLinks: { chunking: 'random', chunkBytesMax: 7 },
-    program: (env: Env) =>
-      new NodeServices(
-        env,
-        {
-          clusterId: 'sim',
-          peers: ids.filter((p) => p !== env.nodeId),
-          raft: { ...defaultRaftTiming },
-          coord: { tickTimeMs: 200, fourLetterWords: ['ruok', 'srvr'], ...coord },
-        },
-        registeredServices,
-      ),
+    coord: { tickTimeMs: 200, fourLetterWords: ['ruok', 'srvr'], ...coord },
   });
 }
 
@@ -346,20 +336,11 @@ test('the other opcodes: whoAmI, getEphemerals, getAllChildrenNumber, addWatch, 
 });
 
 test('a follower that installs a snapshot disconnects its clients, whose setWatches then fires what they missed', () => {
-  const sim = new Simulation<NodeServices>({
+  const sim = simServices({
     seed: 'zk-snapshot',
     nodes: ids,
-    program: (env: Env) =>
-      new NodeServices(
-        env,
-        {
-          clusterId: 'sim',
-          peers: ids.filter((p) => p !== env.nodeId),
-          raft: { ...defaultRaftTiming, snapshotEveryEntries: 20, snapshotRetainEntries: 2 },
-          coord: { tickTimeMs: 200, leaderLostCloseMs: 600_000 },
-        },
-        registeredServices,
-      ),
+    raft: { snapshotEveryEntries: 20, snapshotRetainEntries: 2 },
+    coord: { tickTimeMs: 200, leaderLostCloseMs: 600_000 },
   });
   assert.ok(sim.runUntilCondition(() => leaderOf(sim) !== undefined, 10_000));
   const leader = leaderOf(sim)!;
@@ -442,20 +423,12 @@ test('a snapshot taken in slices: writes wait between slices while reads and pin
       },
     })),
   };
-  const sim = new Simulation<NodeServices>({
+  const sim = simServices({
     seed: 'zk-sliced-snapshot',
     nodes: ids,
-    program: (env: Env) =>
-      new NodeServices(
-        env,
-        {
-          clusterId: 'sim',
-          peers: ids.filter((p) => p !== env.nodeId),
-          raft: { ...defaultRaftTiming, snapshotEveryEntries: 40, snapshotRetainEntries: 2 },
-          coord: { tickTimeMs: 200, leaderLostCloseMs: 600_000 },
-        },
-        registeredServices.map((s) => (s === coordService ? sliced : s)),
-      ),
+    raft: { snapshotEveryEntries: 40, snapshotRetainEntries: 2 },
+    coord: { tickTimeMs: 200, leaderLostCloseMs: 600_000 },
+    services: registeredServices.map((s) => (s === coordService ? sliced : s)),
   });
   assert.ok(sim.runUntilCondition(() => leaderOf(sim) !== undefined, 10_000));
   const leader = leaderOf(sim)!;

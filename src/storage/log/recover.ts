@@ -20,7 +20,7 @@
 
 import { diskReadAttemptsMax } from '../../env/disk-io.ts';
 import type { Disk, DiskFile } from '../../env/types.ts';
-import { bytesEqual } from '../../lib/bytes.ts';
+import { bytesEqual, concatBytes } from '../../lib/bytes.ts';
 import { BaristaError, CorruptionError } from '../../lib/errors.ts';
 import type { CrcStats, FrameCodec } from './frame.ts';
 import {
@@ -152,24 +152,16 @@ function scanStable<T>(
 function readablePrefix(file: DiskFile): Uint8Array {
   const size = file.size();
   const parts: Uint8Array[] = [];
-  let length = 0;
   for (let at = 0; at < size; at += PREFIX_READ_BYTES) {
     try {
       const part = file.read(at, Math.min(PREFIX_READ_BYTES, size - at));
       parts.push(part);
-      length += part.length;
     } catch (e) {
       if (!(e instanceof BaristaError) || e.code !== 'disk_io') throw e;
       break;
     }
   }
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** The planted bug's read size: one sector of the simulated disk. */

@@ -1,0 +1,41 @@
+// A simulated cluster of full nodes (NodeServices: every registered service, or the list given)
+// for service-level tests: one place for what each test used to spell out — the cluster id, the
+// peers as every other node, Raft timing over the defaults, a `coord` section per node.
+
+import type { Env } from '../../src/env/types.ts';
+import type { AnyServiceDefinition } from '../../src/node/service.ts';
+import { registeredServices } from '../../src/node/registry.ts';
+import { NodeServices } from '../../src/node/services.ts';
+import { defaultRaftTiming } from '../../src/raft/driver.ts';
+import type { RaftTiming } from '../../src/node/raft-groups.ts';
+import type { ClientLinkConfig } from '../../src/sim/client-links.ts';
+import { Simulation } from '../../src/sim/simulation.ts';
+
+export interface SimServicesOptions {
+  readonly seed: string;
+  readonly nodes: readonly string[];
+  readonly raft?: Partial<RaftTiming>;
+  /** The `coord` config section, the same for every node or per node. */
+  readonly coord?: Record<string, unknown> | ((nodeId: string) => Record<string, unknown>);
+  readonly services?: readonly AnyServiceDefinition[];
+  readonly clientLinks?: Partial<ClientLinkConfig>;
+}
+
+export function simServices(o: SimServicesOptions): Simulation<NodeServices> {
+  return new Simulation<NodeServices>({
+    seed: o.seed,
+    nodes: [...o.nodes],
+    ...(o.clientLinks === undefined ? {} : { clientLinks: o.clientLinks }),
+    program: (env: Env) =>
+      new NodeServices(
+        env,
+        {
+          clusterId: 'sim',
+          peers: o.nodes.filter((p) => p !== env.nodeId),
+          raft: { ...defaultRaftTiming, ...o.raft },
+          coord: typeof o.coord === 'function' ? o.coord(env.nodeId) : (o.coord ?? {}),
+        },
+        o.services ?? registeredServices,
+      ),
+  });
+}

@@ -48,7 +48,10 @@ export class GroupInvariants {
   /** The driver last seen per `node/group`: a new one is a new process, checked against the old one's synced state. */
   private readonly lastDriver = new Map<string, RaftDriver>();
   /** Per leader driver: the commit index and voters seen at the last check. */
-  private readonly checkedCommit = new WeakMap<RaftDriver, { commit: number; voters: readonly NodeId[] }>();
+  private readonly checkedCommit = new WeakMap<
+    RaftDriver,
+    { commit: number; voters: readonly NodeId[]; term: number }
+  >();
 
   /** Forgets `node`'s earlier lives: the operator wiped its data (it rejoins as a new member). */
   forgetNode(node: NodeId): void {
@@ -134,8 +137,13 @@ export class GroupInvariants {
       if (l.role !== 'leader') continue;
       const c = l.commitIndex;
       const voters = l.config.voters;
-      const before = this.checkedCommit.get(leader.driver);
-      this.checkedCommit.set(leader.driver, { commit: c, voters });
+      // Keyed by the term too: what this driver saw while leading an earlier term says nothing of
+      // how its commit index moved since (swarm seed 283: n4 led term 1 at commit 139, followed
+      // n2's term 3 to commit 145, counted by a majority of a configuration that still held n3,
+      // then won term 4 — judged as a move from 139 to 145 while leading, against the new voters).
+      const seen = this.checkedCommit.get(leader.driver);
+      const before = seen !== undefined && seen.term === l.currentTerm ? seen : undefined;
+      this.checkedCommit.set(leader.driver, { commit: c, voters, term: l.currentTerm });
       // Judged only when the commit moved under an unchanged configuration while this driver led:
       // a commit index inherited at election, or one that moved in the event that also changed
       // the voters (a config entry appended after the commit, e.g. the rejoin protocol's next

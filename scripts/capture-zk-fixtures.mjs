@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, sleep, until } from './_capture-lib.mjs';
 
 const require = createRequire(import.meta.url);
 const zookeeper = require('node-zookeeper-client');
@@ -23,28 +24,6 @@ const zookeeper = require('node-zookeeper-client');
 const OUT = new URL('../test/fixtures/zookeeper/', import.meta.url).pathname;
 const CP = '/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar';
 const ZKCLI = '/usr/share/zookeeper/bin/zkCli.sh';
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-async function until(what, fn, ms = 30_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 function fourLetter(port, word) {
   return new Promise((resolve) => {

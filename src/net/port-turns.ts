@@ -60,8 +60,7 @@ export class PortTurns {
   private readonly ports: TurnPort[] = [];
   /** Every port, for the budget reset at each turn. */
   private readonly all = new Set<TurnPort>();
-  /** Turns run, and chunks that had to wait for one (for tests and metrics). */
-  turns = 0;
+  /** Chunks that had to wait for a turn (the tests read it). */
   deferredChunks = 0;
 
   constructor(
@@ -141,7 +140,6 @@ export class PortTurns {
 
   private turn(): void {
     this.scheduled = false;
-    this.turns++;
     for (const p of this.all) p.used = 0;
     // Round robin: each port, in turn, one connection's chunk at a time, until its budget is spent.
     let progressed = true;

@@ -7,7 +7,6 @@
 // random chunks, and every decoded reply re-encodes to the captured bytes. The RESP2 and RESP3
 // captures of the same command check our RESP3 -> RESP2 downgrades against Redis' own.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { ProtocolError } from '../../lib/errors.ts';
 import { SeededRng } from '../../lib/rng.ts';
@@ -20,6 +19,7 @@ import {
   RespRequestDecoder,
   type RespValue,
 } from './index.ts';
+import { loadFixtures } from '../../../test/support/fixtures.ts';
 
 interface Connection {
   readonly case?: string;
@@ -33,16 +33,7 @@ interface Fixture {
   readonly connections: Connection[];
 }
 
-const dir = new URL('../../../test/fixtures/resp/', import.meta.url);
-const fixtures: Fixture[] = readdirSync(dir)
-  .filter((f) => f.endsWith('.json'))
-  .sort()
-  .map((f) => JSON.parse(readFileSync(new URL(f, dir), 'utf8')) as Fixture);
-const fixture = (name: string): Fixture => {
-  const f = fixtures.find((x) => x.name === name);
-  assert.ok(f, `fixture ${name}`);
-  return f;
-};
+const { all: fixtures, named: fixture } = loadFixtures<Fixture>('resp');
 
 const bytes = (latin1: string): Uint8Array => new Uint8Array(Buffer.from(latin1, 'latin1'));
 const str = (b: Uint8Array): string => Buffer.from(b).toString('latin1');

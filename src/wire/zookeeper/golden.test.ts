@@ -4,7 +4,6 @@
 // interactive zkCli.sh 3.8.0 session) are decoded with our server decoder (requests) and reply
 // decoder (replies), and every decoded frame re-encodes to the identical bytes.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { OpCode, Xid, ZkErr } from '../../coord/codes.ts';
 import { ProtocolError } from '../../lib/errors.ts';
@@ -21,6 +20,7 @@ import {
   ZkRequestDecoder,
   type ZkServerRequest,
 } from './index.ts';
+import { loadFixtures } from '../../../test/support/fixtures.ts';
 
 interface Fixture {
   readonly name: string;
@@ -28,16 +28,7 @@ interface Fixture {
   readonly replies: string[];
 }
 
-const dir = new URL('../../../test/fixtures/zookeeper/', import.meta.url);
-const fixtures: Fixture[] = readdirSync(dir)
-  .filter((f) => f.endsWith('.json'))
-  .sort()
-  .map((f) => JSON.parse(readFileSync(new URL(f, dir), 'utf8')) as Fixture);
-const fixture = (name: string): Fixture => {
-  const f = fixtures.find((x) => x.name === name);
-  assert.ok(f, `fixture ${name}`);
-  return f;
-};
+const { named: fixture } = loadFixtures<Fixture>('zookeeper');
 
 const hex = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, 'hex'));
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

@@ -281,6 +281,12 @@ export const limits = {
   lsmCompactionRunsCountMax: 32,
   /** Entries one scan call examines (live or not) before it returns with a cursor. */
   lsmScanEntriesMax: 10_000,
+  // --- Redis collections (src/redis hash, set, list, zset) ------------------------------------------
+  /**
+   * Items a negative-count SRANDMEMBER / HRANDFIELD returns at most (repeats allowed, so Redis
+   * answers any count it can buffer); past it our error names this bound.
+   */
+  redisRandomCountMax: 1024 * 1024,
   // --- simulator (src/sim) -----------------------------------------------------------------------
   /** Pending events before a run is declared runaway. */
   simEventsPendingMax: 5_000_000,

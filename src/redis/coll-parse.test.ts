@@ -1,7 +1,6 @@
 // Goal: the collection commands' argument parsers accept and refuse exactly what Redis 7.0.15 does
 // (util.c string2ll/string2d, t_zset.c zslParseRange/zslParseLexRangeItem), the score index's
-// byte order is numeric order (-inf..+inf, -0 == 0), and HINCRBYFLOAT's long double arithmetic
-// gives Redis' texts (values checked against redis-server 7.0.15 by hand and in live.test.ts).
+// byte order is numeric order (-inf..+inf, -0 == 0).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -16,7 +15,6 @@ import {
   parseStrtod,
   scoreRangeArg,
 } from './coll-parse.ts';
-import { addLongDouble, formatLongDoubleHuman, type LongDouble, parseLongDouble } from './long-double.ts';
 import { decodeOrderedF64, orderedF64 } from './score.ts';
 
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -94,34 +92,4 @@ test('orderedF64 bytes sort as the numbers, -0 with 0, and decode back', () => {
   );
   assert.deepEqual(orderedF64(-0), orderedF64(0));
   assert.throws(() => orderedF64(Number.NaN));
-});
-
-function ld(text: string): LongDouble {
-  const v = parseLongDouble(text);
-  assert.ok(v !== undefined && typeof v !== 'string', text);
-  return v;
-}
-
-test('HINCRBYFLOAT arithmetic is x87 long double printed as %.17Lf trimmed (texts from redis-server 7.0.15)', () => {
-  const cases: Array<[string, string, string]> = [
-    ['10.5', '0.1', '10.6'],
-    ['0', '0.1', '0.1'],
-    ['5.0e3', '2.0e2', '5200'],
-    ['1', '-1', '0'],
-    ['-0.1', '0.1', '0'],
-    ['3', '1.23456789012345678', '4.23456789012345678'],
-    ['0', '1e-18', '0'],
-    ['0', '-1e-18', '0'],
-    ['0', '123456789012345678901234567890', '123456789012345678899921813504'],
-    ['1.1', '2.2', '3.3'],
-    ['0', '0.3333333333333333333333', '0.33333333333333333'],
-  ];
-  for (const [a, inc, want] of cases) {
-    const sum = addLongDouble(ld(a), ld(inc));
-    assert.ok(typeof sum !== 'string');
-    assert.equal(formatLongDoubleHuman(sum), want, `${a} + ${inc}`);
-  }
-  for (const bad of ['', ' 1', 'nan', '1e5000', '1e-5000', 'x', '1'.repeat(5120)])
-    assert.equal(parseLongDouble(bad), undefined, bad.slice(0, 10));
-  assert.equal(parseLongDouble('-inf'), '-inf');
 });

@@ -15,6 +15,9 @@
 // Each parser returns the value, or the error reply Redis gives: the callers return it as is.
 
 import { reply, type RespValue } from '../wire/resp/index.ts';
+import { optionIs, parseInt64 } from './args.ts';
+
+export { parseInt64 };
 
 export const collErrors = {
   syntax: reply.error('ERR syntax error'),
@@ -38,24 +41,6 @@ function isError(v: unknown): v is RespValue {
   return typeof v === 'object' && v !== null && 'type' in v;
 }
 export { isError as isErrorReply };
-
-/** string2ll over the whole argument, exact (bigint); undefined when not a strict int64. */
-export function parseInt64(bytes: Uint8Array): bigint | undefined {
-  const n = bytes.length;
-  if (n === 0 || n >= 21) return undefined;
-  if (n === 1 && bytes[0] === 0x30) return 0n;
-  const negative = bytes[0] === 0x2d;
-  let i = negative ? 1 : 0;
-  if (i >= n || bytes[i]! < 0x31 || bytes[i]! > 0x39) return undefined;
-  let digits = '';
-  for (; i < n; i++) {
-    const b = bytes[i]!;
-    if (b < 0x30 || b > 0x39) return undefined;
-    digits += String.fromCharCode(b);
-  }
-  const v = negative ? -BigInt(digits) : BigInt(digits);
-  return v > longMax || v < longMin ? undefined : v;
-}
 
 /** getLongLongFromObjectOrReply: the int64, or "ERR value is not an integer or out of range". */
 export function int64Arg(bytes: Uint8Array): bigint | RespValue {
@@ -95,16 +80,8 @@ export function latin1(bytes: Uint8Array): string {
   return ascii.decode(bytes);
 }
 
-/** Case-insensitive comparison of an argument with an ASCII option name (lower case). */
-export function isOption(bytes: Uint8Array, lowerName: string): boolean {
-  if (bytes.length !== lowerName.length) return false;
-  for (let i = 0; i < bytes.length; i++) {
-    let b = bytes[i]!;
-    if (b >= 0x41 && b <= 0x5a) b += 0x20;
-    if (b !== lowerName.charCodeAt(i)) return false;
-  }
-  return true;
-}
+/** strcasecmp(arg, name) == 0 on the argument as a C string (args.ts). */
+export const isOption = optionIs;
 
 const decimalFloat = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
 const infinity = /^[+-]?(?:inf|infinity)$/i;

@@ -65,11 +65,13 @@ export function rangeLongArg(bytes: Uint8Array, min: bigint, max: bigint, messag
   return Number(v);
 }
 
-/** getPositiveLongFromObjectOrReply without a message: "ERR value is out of range, must be positive". */
+/**
+ * getPositiveLongFromObjectOrReply without a message: Redis substitutes its own, "value is out of
+ * range, must be positive", for a non-integer too.
+ */
 export function positiveLongArg(bytes: Uint8Array): number | RespValue {
   const v = parseInt64(bytes);
-  if (v === undefined) return collErrors.notInteger;
-  if (v < 0n) return collErrors.outOfRangePositive;
+  if (v === undefined || v < 0n) return collErrors.outOfRangePositive;
   return Number(v);
 }
 

@@ -195,7 +195,9 @@ function hrandfield(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue
   if (isReply(l)) return l;
   if (argv.length > 4 || (argv.length === 4 && !isOption(argv[3]!, 'withvalues'))) return collErrors.syntax;
   const withValues = argv.length === 4;
-  if (withValues && (l < -Number(longMax / 2n) || l > Number(longMax / 2n))) return collErrors.outOfRange;
+  // Redis bounds a WITHVALUES count by LONG_MAX / 2 (its reply is twice as long); exact on bigints.
+  const exact = parseInt64(argv[2]!)!;
+  if (withValues && (exact < -(longMax / 2n) || exact > longMax / 2n)) return collErrors.outOfRange;
   const head = openColl(ctx, key, 'hash');
   if (isReply(head)) return head;
   if (head === null || l === 0) return reply.array([]);

@@ -145,7 +145,9 @@ function writeScore(
   score: number,
 ): void {
   if (old !== undefined) deleteElem(ctx, key, indexSub(old, member));
-  putElem(ctx, key, memberSub(member), encodeScore(score));
+  // -0 is stored as 0: Redis' listpack keeps a score as its d2string text, "-0", which listpack
+  // stores as the integer 0, so a small zset answers ZSCORE 0 (checked live).
+  putElem(ctx, key, memberSub(member), encodeScore(score === 0 ? 0 : score));
   putElem(ctx, key, indexSub(score, member), new Uint8Array(0));
 }
 

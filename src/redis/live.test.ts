@@ -606,6 +606,7 @@ test('SCAN with COUNT, MATCH and TYPE returns the same keys as Redis over a full
     ['TYPE', 'string'],
     ['TYPE', 'STRING'],
     ['TYPE', 'hash'],
+    ['TYPE', 'list'],
     ['TYPE', 'nosuch'],
     ['MATCH', '*', 'COUNT', '1000'],
   ]) {

@@ -296,9 +296,10 @@ export class Keyspace {
 
   /**
    * Writes `key`'s head. Same type as the live head: the head alone is replaced (a collection's
-   * elements stay). A new key or a new type: the key's old elements are deleted first when the
-   * old head (live, expired or deleted) or the new one is a collection (see the header).
-   * `expiresAtMs` 0 = no expiry.
+   * elements stay). A new key or a new type: the key's elements stored before this command are
+   * deleted when the old head (live, expired or deleted) or the new one is a collection (see the
+   * header); elements this command already wrote stay, so a family may write elements and the
+   * head in either order. `expiresAtMs` 0 = no expiry.
    */
   putHead(key: Uint8Array, head: Head, nowMs: number): void {
     const hk = this.headKeyOf(key);
@@ -306,7 +307,7 @@ export class Keyspace {
     const oldType = old !== undefined ? typeOfMeta(old.meta) : undefined;
     const sameLiveType = isLive(old, nowMs) && oldType === head.type;
     if (!sameLiveType && ((oldType !== undefined && oldType !== 'string') || head.type !== 'string')) {
-      this.deleteElements(key, nowMs);
+      this.deleteElements(key, nowMs, true);
     }
     this.stagePut(hk, head.value, headMeta(head.type), head.expiresAtMs);
   }
@@ -411,14 +412,20 @@ export class Keyspace {
     return { elements, next: cursor === null ? null : cursor.subarray(prefix.length) };
   }
 
-  /** Deletes every element of `key` (not its head). */
-  private deleteElements(key: Uint8Array, nowMs: number): void {
+  /**
+   * Deletes every element of `key` (not its head); with `keepStaged`, only those stored before
+   * this command (the elements the command itself wrote stay: putHead's cleanup).
+   */
+  private deleteElements(key: Uint8Array, nowMs: number, keepStaged = false): void {
     const prefix = collectionPrefix(tokenOf(key), key);
     const end = prefixEnd(prefix);
     let cursor: Uint8Array | null = concatBytes([prefix, Uint8Array.of(0)]);
     while (cursor !== null) {
       const page = this.scanRange(cursor, end, WALK_PAGE_ENTRIES);
-      for (const e of page.entries) if (e.kind === EntryKind.put) this.stageDelete(e.key, nowMs);
+      for (const e of page.entries) {
+        if (e.kind !== EntryKind.put || (keepStaged && e.seq === 0)) continue;
+        this.stageDelete(e.key, nowMs);
+      }
       cursor = page.next;
     }
   }

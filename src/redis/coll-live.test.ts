@@ -7,18 +7,14 @@
 // Redis answers in hash-table or intset order, we in member byte order), compared as a sorted
 // multiset; "?" marks a random reply (SPOP, SRANDMEMBER, HRANDFIELD), compared by shape (type and
 // length) and membership of every item in the key's contents (the command after it checks them).
-// COMMAND INFO of every collection command must match ours (arity, flags, key positions).
+// COMMAND INFO of every command in the table (ours included) is compared in live.test.ts.
 // Skipped, saying so, when redis-server is not installed.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type RedisServer, redisServerUnavailable, startRedisServer } from '../../test/support/redis-server.ts';
 import { ProtocolError } from '../lib/errors.ts';
 import { encodeReply, type RespProtocol, RespReplyDecoder, type RespValue } from '../wire/resp/index.ts';
-import { hashCommands } from './hash.ts';
-import { listCommands } from './list.ts';
-import { setCommands } from './set.ts';
 import { RedisHarness } from './testing.ts';
-import { zsetCommands } from './zset.ts';
 
 const skip = redisServerUnavailable() ?? false;
 let server: RedisServer | undefined;
@@ -548,29 +544,3 @@ for (const [name, script] of [
     });
   }
 }
-
-test('COMMAND INFO of every collection command matches redis-server (arity, flags, key positions)', {
-  skip,
-}, async () => {
-  const specs = [...hashCommands, ...setCommands, ...listCommands, ...zsetCommands];
-  const [info] = await exchange([['COMMAND', 'INFO', ...specs.map((s) => s.name)]]);
-  assert.ok(info !== undefined && info.type === 'array');
-  const failures: string[] = [];
-  specs.forEach((spec, i) => {
-    const entry = info.items[i]!;
-    assert.ok(entry.type === 'array', spec.name);
-    const [, arity, flags, first, last, step] = entry.items;
-    const theirs = {
-      arity: arity?.type === 'integer' ? Number(arity.value) : NaN,
-      flags:
-        flags?.type === 'array' || flags?.type === 'set'
-          ? flags.items.map((f) => (f.type === 'simple' ? String(f.value) : '?'))
-          : [],
-      keys: [first, last, step].map((k) => (k?.type === 'integer' ? Number(k.value) : NaN)),
-    };
-    const ours = { arity: spec.arity, flags: [...spec.flags], keys: [spec.firstKey, spec.lastKey, spec.step] };
-    if (JSON.stringify(ours) !== JSON.stringify(theirs))
-      failures.push(`${spec.name}: ours ${JSON.stringify(ours)} redis ${JSON.stringify(theirs)}`);
-  });
-  assert.deepEqual(failures, []);
-});

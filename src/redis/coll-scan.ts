@@ -12,7 +12,9 @@
 //          options := (COUNT n | MATCH pattern)*    ; COUNT < 1 or a non-integer: errors below
 
 import { reply, type RespValue } from '../wire/resp/index.ts';
+import type { CommandContext } from './command.ts';
 import { collErrors, isOption, parseInt64 } from './coll-parse.ts';
+import { type CollType, decodeCount, isReply, openColl } from './elements.ts';
 import { globMatch } from './glob.ts';
 
 /** Collections up to this size scan in one reply (Redis' hash/zset listpack default, 128). */
@@ -85,4 +87,26 @@ export function scanPage<T>(
   }
   const next = whole || from + taken >= size ? 0 : from + taken;
   return reply.array([reply.bulk(String(next)), reply.array(out)]);
+}
+
+/**
+ * HSCAN / SSCAN / ZSCAN of `type`: the cursor first (Redis checks it before the key), a missing key
+ * answers the empty scan before the options are read (as Redis does), then one page.
+ */
+export function scanCommand<T>(
+  type: CollType,
+  items: (ctx: CommandContext, key: Uint8Array) => Iterable<T>,
+  matchKey: (item: T) => Uint8Array,
+  replies: (item: T) => RespValue[],
+) {
+  return (ctx: CommandContext, argv: readonly Uint8Array[]): RespValue => {
+    const cursor = scanCursorArg(argv[2]!);
+    if (isReply(cursor)) return cursor;
+    const head = openColl(ctx, argv[1]!, type);
+    if (isReply(head)) return head;
+    if (head === null) return emptyScanReply;
+    const options = scanOptionsArg(argv, 3);
+    if (isReply(options)) return options;
+    return scanPage(items(ctx, argv[1]!), decodeCount(head), cursor, options, matchKey, replies);
+  };
 }

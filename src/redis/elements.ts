@@ -9,8 +9,9 @@
 // Reads within one command see that command's writes (the keyspace's contract), so a command reads
 // an element it just wrote back as written.
 
+import { limits } from '../lib/limits.ts';
 import { reply, type RespValue } from '../wire/resp/index.ts';
-import type { CommandContext } from './command.ts';
+import type { CommandContext, CommandSpec } from './command.ts';
 
 export type CollType = 'hash' | 'set' | 'list' | 'zset';
 
@@ -148,4 +149,33 @@ export function pickAt<T>(items: Iterable<T>, positions: readonly number[]): T[]
     i++;
   }
   return positions.map((p) => found.get(p)!).filter((x) => x !== undefined);
+}
+
+/** One random item of a collection of `size` (> 0) items. */
+export function pickOne<T>(ctx: CommandContext, items: Iterable<T>, size: number): T {
+  const [one] = pickAt(items, randomPositions(ctx.rng, size, 1, true));
+  return one!;
+}
+
+/**
+ * SRANDMEMBER / HRANDFIELD with a count `l` (non-zero): l > 0 distinct items, at most all of
+ * them; l < 0 |l| items with repeats, refused past redisRandomCountMax (Redis has no bound).
+ */
+export function sample<T>(ctx: CommandContext, items: Iterable<T>, size: number, l: number): T[] | RespValue {
+  const count = Math.abs(l);
+  if (l < 0 && count > limits.redisRandomCountMax)
+    return reply.error(`ERR count is above this store's bound (redisRandomCountMax ${limits.redisRandomCountMax})`);
+  const distinct = l > 0;
+  return pickAt(items, randomPositions(ctx.rng, size, distinct ? Math.min(count, size) : count, distinct));
+}
+
+/** A family's command spec; keys default to Redis' (1, 1, 1): one key at argv[1]. */
+export function collSpec(
+  name: string,
+  arity: number,
+  flags: readonly string[],
+  run: CommandSpec['run'],
+  keys: readonly [number, number, number] = [1, 1, 1],
+): CommandSpec {
+  return { name, arity, flags, firstKey: keys[0], lastKey: keys[1], step: keys[2], run };
 }

@@ -4,12 +4,12 @@
 // the hash's range. Replies in field byte order (Redis' small hashes answer in insertion order,
 // large ones in hash-table order: clients must not rely on either).
 
-import { limits } from '../lib/limits.ts';
 import { reply, type RespValue } from '../wire/resp/index.ts';
 import type { CommandContext, CommandSpec } from './command.ts';
-import { collErrors, int64Arg, isOption, latin1, longMax, longMin, parseInt64, rangeLongArg } from './coll-parse.ts';
-import { emptyScanReply, scanCursorArg, scanOptionsArg, scanPage } from './coll-scan.ts';
+import { collErrors, int64Arg, isOption, longMax, longMin, parseInt64, rangeLongArg } from './coll-parse.ts';
+import { scanCommand } from './coll-scan.ts';
 import {
+  collSpec,
   createColl,
   decodeCount,
   deleteColl,
@@ -20,10 +20,10 @@ import {
   getElem,
   isReply,
   openColl,
-  pickAt,
+  pickOne,
   putElem,
   putHead,
-  randomPositions,
+  sample,
   tagged,
   untagged,
 } from './elements.ts';
@@ -188,8 +188,7 @@ function hrandfield(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue
     const head = openColl(ctx, key, 'hash');
     if (isReply(head)) return head;
     if (head === null) return reply.null;
-    const [e] = pickAt(all(ctx, key), randomPositions(ctx.rng, decodeCount(head), 1, true));
-    return reply.bulk(e!.sub);
+    return reply.bulk(pickOne(ctx, all(ctx, key), decodeCount(head)).sub);
   }
   const l = rangeLongArg(argv[2]!, -longMax, longMax);
   if (isReply(l)) return l;
@@ -201,15 +200,8 @@ function hrandfield(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue
   const head = openColl(ctx, key, 'hash');
   if (isReply(head)) return head;
   if (head === null || l === 0) return reply.array([]);
-  const size = decodeCount(head);
-  const count = Math.abs(l);
-  if (l < 0 && count > limits.redisRandomCountMax)
-    return reply.error(`ERR count is above this store's bound (redisRandomCountMax ${limits.redisRandomCountMax})`);
-  const distinct = l > 0;
-  const chosen = pickAt(
-    all(ctx, key),
-    randomPositions(ctx.rng, size, distinct ? Math.min(count, size) : count, distinct),
-  );
+  const chosen = sample(ctx, all(ctx, key), decodeCount(head), l);
+  if (isReply(chosen)) return chosen;
   if (!withValues) return reply.array(chosen.map((e) => reply.bulk(e.sub)));
   return {
     type: 'array',
@@ -218,50 +210,28 @@ function hrandfield(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue
   };
 }
 
-function hscan(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
-  const cursor = scanCursorArg(argv[2]!);
-  if (isReply(cursor)) return cursor;
-  const head = openColl(ctx, argv[1]!, 'hash');
-  if (isReply(head)) return head;
-  if (head === null) return emptyScanReply;
-  const options = scanOptionsArg(argv, 3);
-  if (isReply(options)) return options;
-  return scanPage(
-    all(ctx, argv[1]!),
-    decodeCount(head),
-    cursor,
-    options,
-    (e) => e.sub,
-    (e) => [reply.bulk(e.sub), reply.bulk(e.value)],
-  );
-}
-
-type Run = CommandSpec['run'];
-const spec = (name: string, arity: number, flags: readonly string[], run: Run): CommandSpec => ({
-  name,
-  arity,
-  flags,
-  firstKey: 1,
-  lastKey: 1,
-  step: 1,
-  run,
-});
+const hscan = scanCommand(
+  'hash',
+  all,
+  (e) => e.sub,
+  (e) => [reply.bulk(e.sub), reply.bulk(e.value)],
+);
 
 export const hashCommands: readonly CommandSpec[] = [
-  spec('hset', -4, ['write', 'denyoom', 'fast'], hset),
-  spec('hsetnx', 4, ['write', 'denyoom', 'fast'], hsetnx),
-  spec('hget', 3, ['readonly', 'fast'], hget),
-  spec('hmget', -3, ['readonly', 'fast'], hmget),
-  spec('hmset', -4, ['write', 'denyoom', 'fast'], hset),
-  spec('hdel', -3, ['write', 'fast'], hdel),
-  spec('hlen', 2, ['readonly', 'fast'], hlen),
-  spec('hexists', 3, ['readonly', 'fast'], hexists),
-  spec('hkeys', 2, ['readonly'], hgetallLike('keys')),
-  spec('hvals', 2, ['readonly'], hgetallLike('vals')),
-  spec('hgetall', 2, ['readonly'], hgetallLike('all')),
-  spec('hincrby', 4, ['write', 'denyoom', 'fast'], hincrby),
-  spec('hincrbyfloat', 4, ['write', 'denyoom', 'fast'], hincrbyfloat),
-  spec('hstrlen', 3, ['readonly', 'fast'], hstrlen),
-  spec('hrandfield', -2, ['readonly'], hrandfield),
-  spec('hscan', -3, ['readonly'], hscan),
+  collSpec('hset', -4, ['write', 'denyoom', 'fast'], hset),
+  collSpec('hsetnx', 4, ['write', 'denyoom', 'fast'], hsetnx),
+  collSpec('hget', 3, ['readonly', 'fast'], hget),
+  collSpec('hmget', -3, ['readonly', 'fast'], hmget),
+  collSpec('hmset', -4, ['write', 'denyoom', 'fast'], hset),
+  collSpec('hdel', -3, ['write', 'fast'], hdel),
+  collSpec('hlen', 2, ['readonly', 'fast'], hlen),
+  collSpec('hexists', 3, ['readonly', 'fast'], hexists),
+  collSpec('hkeys', 2, ['readonly'], hgetallLike('keys')),
+  collSpec('hvals', 2, ['readonly'], hgetallLike('vals')),
+  collSpec('hgetall', 2, ['readonly'], hgetallLike('all')),
+  collSpec('hincrby', 4, ['write', 'denyoom', 'fast'], hincrby),
+  collSpec('hincrbyfloat', 4, ['write', 'denyoom', 'fast'], hincrbyfloat),
+  collSpec('hstrlen', 3, ['readonly', 'fast'], hstrlen),
+  collSpec('hrandfield', -2, ['readonly'], hrandfield),
+  collSpec('hscan', -3, ['readonly'], hscan),
 ];

@@ -25,7 +25,18 @@ import {
   positiveLongArg,
   rangeLongArg,
 } from './coll-parse.ts';
-import { createColl, deleteColl, deleteElem, elems, getElem, isReply, openColl, putElem, putHead } from './elements.ts';
+import {
+  collSpec,
+  createColl,
+  deleteColl,
+  deleteElem,
+  elems,
+  getElem,
+  isReply,
+  openColl,
+  putElem,
+  putHead,
+} from './elements.ts';
 import { wrongArityError } from './errors.ts';
 
 interface ListHead {
@@ -357,30 +368,21 @@ function rpoplpush(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue 
   return move(ctx, argv[1]!, argv[2]!, false, true);
 }
 
-type Run = CommandSpec['run'];
-const spec = (
-  name: string,
-  arity: number,
-  flags: readonly string[],
-  run: Run,
-  keys: readonly [number, number, number] = [1, 1, 1],
-): CommandSpec => ({ name, arity, flags, firstKey: keys[0], lastKey: keys[1], step: keys[2], run });
-
 export const listCommands: readonly CommandSpec[] = [
-  spec('lpush', -3, ['write', 'denyoom', 'fast'], push(true, false)),
-  spec('rpush', -3, ['write', 'denyoom', 'fast'], push(false, false)),
-  spec('lpushx', -3, ['write', 'denyoom', 'fast'], push(true, true)),
-  spec('rpushx', -3, ['write', 'denyoom', 'fast'], push(false, true)),
-  spec('lpop', -2, ['write', 'fast'], pop(true)),
-  spec('rpop', -2, ['write', 'fast'], pop(false)),
-  spec('llen', 2, ['readonly', 'fast'], llen),
-  spec('lindex', 3, ['readonly'], lindex),
-  spec('lrange', 4, ['readonly'], lrange),
-  spec('lset', 4, ['write', 'denyoom'], lset),
-  spec('ltrim', 4, ['write'], ltrim),
-  spec('lrem', 4, ['write'], lrem),
-  spec('linsert', 5, ['write', 'denyoom'], linsert),
-  spec('lpos', -3, ['readonly'], lpos),
-  spec('rpoplpush', 3, ['write', 'denyoom'], rpoplpush, [1, 2, 1]),
-  spec('lmove', 5, ['write', 'denyoom'], lmove, [1, 2, 1]),
+  collSpec('lpush', -3, ['write', 'denyoom', 'fast'], push(true, false)),
+  collSpec('rpush', -3, ['write', 'denyoom', 'fast'], push(false, false)),
+  collSpec('lpushx', -3, ['write', 'denyoom', 'fast'], push(true, true)),
+  collSpec('rpushx', -3, ['write', 'denyoom', 'fast'], push(false, true)),
+  collSpec('lpop', -2, ['write', 'fast'], pop(true)),
+  collSpec('rpop', -2, ['write', 'fast'], pop(false)),
+  collSpec('llen', 2, ['readonly', 'fast'], llen),
+  collSpec('lindex', 3, ['readonly'], lindex),
+  collSpec('lrange', 4, ['readonly'], lrange),
+  collSpec('lset', 4, ['write', 'denyoom'], lset),
+  collSpec('ltrim', 4, ['write'], ltrim),
+  collSpec('lrem', 4, ['write'], lrem),
+  collSpec('linsert', 5, ['write', 'denyoom'], linsert),
+  collSpec('lpos', -3, ['readonly'], lpos),
+  collSpec('rpoplpush', 3, ['write', 'denyoom'], rpoplpush, [1, 2, 1]),
+  collSpec('lmove', 5, ['write', 'denyoom'], lmove, [1, 2, 1]),
 ];

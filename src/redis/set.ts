@@ -5,12 +5,12 @@
 // table of a whole set. Replies are RESP3 sets in member byte order (Redis' order is its hash
 // table's; clients must not rely on it).
 
-import { limits } from '../lib/limits.ts';
 import { reply, type RespValue } from '../wire/resp/index.ts';
 import type { CommandContext, CommandSpec } from './command.ts';
 import { collErrors, compareBytes, isOption, longMax, positiveLongArg, rangeLongArg } from './coll-parse.ts';
-import { emptyScanReply, scanCursorArg, scanOptionsArg, scanPage } from './coll-scan.ts';
+import { scanCommand } from './coll-scan.ts';
 import {
+  collSpec,
   createColl,
   decodeCount,
   deleteColl,
@@ -21,9 +21,11 @@ import {
   isReply,
   openColl,
   pickAt,
+  pickOne,
   putElem,
   putHead,
   randomPositions,
+  sample,
   tagged,
   untagged,
 } from './elements.ts';
@@ -111,9 +113,9 @@ function spop(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
     const head = openColl(ctx, key, 'set');
     if (isReply(head)) return head;
     if (head === null) return reply.null;
-    const [m] = pickAt(members(ctx, key), randomPositions(ctx.rng, decodeCount(head), 1, true));
-    removeMembers(ctx, key, head, [m!]);
-    return reply.bulk(m!);
+    const m = pickOne(ctx, members(ctx, key), decodeCount(head));
+    removeMembers(ctx, key, head, [m]);
+    return reply.bulk(m);
   }
   const count = positiveLongArg(argv[2]!);
   if (isReply(count)) return count;
@@ -134,23 +136,15 @@ function srandmember(ctx: CommandContext, argv: readonly Uint8Array[]): RespValu
     const head = openColl(ctx, key, 'set');
     if (isReply(head)) return head;
     if (head === null) return reply.null;
-    const [m] = pickAt(members(ctx, key), randomPositions(ctx.rng, decodeCount(head), 1, true));
-    return reply.bulk(m!);
+    return reply.bulk(pickOne(ctx, members(ctx, key), decodeCount(head)));
   }
   const l = rangeLongArg(argv[2]!, -longMax, longMax);
   if (isReply(l)) return l;
   const head = openColl(ctx, key, 'set');
   if (isReply(head)) return head;
   if (head === null || l === 0) return reply.array([]);
-  const size = decodeCount(head);
-  const count = Math.abs(l);
-  if (l < 0 && count > limits.redisRandomCountMax)
-    return reply.error(`ERR count is above this store's bound (redisRandomCountMax ${limits.redisRandomCountMax})`);
-  const distinct = l > 0;
-  const chosen = pickAt(
-    members(ctx, key),
-    randomPositions(ctx.rng, size, distinct ? Math.min(count, size) : count, distinct),
-  );
+  const chosen = sample(ctx, members(ctx, key), decodeCount(head), l);
+  if (isReply(chosen)) return chosen;
   return reply.array(chosen.map((m) => reply.bulk(m)));
 }
 
@@ -241,49 +235,29 @@ function sintercard(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue
   return reply.integer(combine('inter', sets, limit).length);
 }
 
-function sscan(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
-  const cursor = scanCursorArg(argv[2]!);
-  if (isReply(cursor)) return cursor;
-  const head = openColl(ctx, argv[1]!, 'set');
-  if (isReply(head)) return head;
-  if (head === null) return emptyScanReply;
-  const options = scanOptionsArg(argv, 3);
-  if (isReply(options)) return options;
-  return scanPage(
-    members(ctx, argv[1]!),
-    decodeCount(head),
-    cursor,
-    options,
-    (m) => m,
-    (m) => [reply.bulk(m)],
-  );
-}
-
-type Run = CommandSpec['run'];
-const spec = (
-  name: string,
-  arity: number,
-  flags: readonly string[],
-  run: Run,
-  keys: readonly [number, number, number] = [1, 1, 1],
-): CommandSpec => ({ name, arity, flags, firstKey: keys[0], lastKey: keys[1], step: keys[2], run });
+const sscan = scanCommand(
+  'set',
+  members,
+  (m) => m,
+  (m) => [reply.bulk(m)],
+);
 
 export const setCommands: readonly CommandSpec[] = [
-  spec('sadd', -3, ['write', 'denyoom', 'fast'], sadd),
-  spec('srem', -3, ['write', 'fast'], srem),
-  spec('sismember', 3, ['readonly', 'fast'], sismember),
-  spec('smismember', -3, ['readonly', 'fast'], smismember),
-  spec('scard', 2, ['readonly', 'fast'], scard),
-  spec('smembers', 2, ['readonly'], smembers),
-  spec('spop', -2, ['write', 'fast'], spop),
-  spec('srandmember', -2, ['readonly'], srandmember),
-  spec('smove', 4, ['write', 'fast'], smove, [1, 2, 1]),
-  spec('sinter', -2, ['readonly'], algebra('inter', false), [1, -1, 1]),
-  spec('sinterstore', -3, ['write', 'denyoom'], algebra('inter', true), [1, -1, 1]),
-  spec('sunion', -2, ['readonly'], algebra('union', false), [1, -1, 1]),
-  spec('sunionstore', -3, ['write', 'denyoom'], algebra('union', true), [1, -1, 1]),
-  spec('sdiff', -2, ['readonly'], algebra('diff', false), [1, -1, 1]),
-  spec('sdiffstore', -3, ['write', 'denyoom'], algebra('diff', true), [1, -1, 1]),
-  spec('sintercard', -3, ['readonly', 'movablekeys'], sintercard, [0, 0, 0]),
-  spec('sscan', -3, ['readonly'], sscan),
+  collSpec('sadd', -3, ['write', 'denyoom', 'fast'], sadd),
+  collSpec('srem', -3, ['write', 'fast'], srem),
+  collSpec('sismember', 3, ['readonly', 'fast'], sismember),
+  collSpec('smismember', -3, ['readonly', 'fast'], smismember),
+  collSpec('scard', 2, ['readonly', 'fast'], scard),
+  collSpec('smembers', 2, ['readonly'], smembers),
+  collSpec('spop', -2, ['write', 'fast'], spop),
+  collSpec('srandmember', -2, ['readonly'], srandmember),
+  collSpec('smove', 4, ['write', 'fast'], smove, [1, 2, 1]),
+  collSpec('sinter', -2, ['readonly'], algebra('inter', false), [1, -1, 1]),
+  collSpec('sinterstore', -3, ['write', 'denyoom'], algebra('inter', true), [1, -1, 1]),
+  collSpec('sunion', -2, ['readonly'], algebra('union', false), [1, -1, 1]),
+  collSpec('sunionstore', -3, ['write', 'denyoom'], algebra('union', true), [1, -1, 1]),
+  collSpec('sdiff', -2, ['readonly'], algebra('diff', false), [1, -1, 1]),
+  collSpec('sdiffstore', -3, ['write', 'denyoom'], algebra('diff', true), [1, -1, 1]),
+  collSpec('sintercard', -3, ['readonly', 'movablekeys'], sintercard, [0, 0, 0]),
+  collSpec('sscan', -3, ['readonly'], sscan),
 ];

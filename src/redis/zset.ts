@@ -29,8 +29,9 @@ import {
   scoreBelowMax,
   scoreRangeArg,
 } from './coll-parse.ts';
-import { emptyScanReply, scanCursorArg, scanOptionsArg, scanPage } from './coll-scan.ts';
+import { scanCommand } from './coll-scan.ts';
 import {
+  collSpec,
   createColl,
   decodeCount,
   deleteColl,
@@ -496,56 +497,34 @@ function zpop(max: boolean) {
   };
 }
 
-function zscan(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
-  const cursor = scanCursorArg(argv[2]!);
-  if (isReply(cursor)) return cursor;
-  const head = openColl(ctx, argv[1]!, 'zset');
-  if (isReply(head)) return head;
-  if (head === null) return emptyScanReply;
-  const options = scanOptionsArg(argv, 3);
-  if (isReply(options)) return options;
-  return scanPage(
-    ascending(ctx, argv[1]!),
-    decodeCount(head),
-    cursor,
-    options,
-    (s) => s.member,
-    (s) => [reply.bulk(s.member), reply.bulk(d2string(s.score))],
-  );
-}
-
-type Run = CommandSpec['run'];
-const spec = (name: string, arity: number, flags: readonly string[], run: Run): CommandSpec => ({
-  name,
-  arity,
-  flags,
-  firstKey: 1,
-  lastKey: 1,
-  step: 1,
-  run,
-});
+const zscan = scanCommand(
+  'zset',
+  (ctx, key) => ascending(ctx, key),
+  (s) => s.member,
+  (s) => [reply.bulk(s.member), reply.bulk(d2string(s.score))],
+);
 
 export const zsetCommands: readonly CommandSpec[] = [
-  spec('zadd', -4, ['write', 'denyoom', 'fast'], zadd),
-  spec('zincrby', 4, ['write', 'denyoom', 'fast'], zincrby),
-  spec('zrem', -3, ['write', 'fast'], zrem),
-  spec('zscore', 3, ['readonly', 'fast'], zscore),
-  spec('zmscore', -3, ['readonly', 'fast'], zmscore),
-  spec('zcard', 2, ['readonly', 'fast'], zcard),
-  spec('zcount', 4, ['readonly', 'fast'], zcount),
-  spec('zlexcount', 4, ['readonly', 'fast'], zlexcount),
-  spec('zrank', 3, ['readonly', 'fast'], rank(false)),
-  spec('zrevrank', 3, ['readonly', 'fast'], rank(true)),
-  spec('zrange', -4, ['readonly'], zrangeCommand()),
-  spec('zrangebyscore', -4, ['readonly'], zrangeCommand({ by: 'score', reverse: false })),
-  spec('zrevrangebyscore', -4, ['readonly'], zrangeCommand({ by: 'score', reverse: true })),
-  spec('zrangebylex', -4, ['readonly'], zrangeCommand({ by: 'lex', reverse: false })),
-  spec('zrevrangebylex', -4, ['readonly'], zrangeCommand({ by: 'lex', reverse: true })),
-  spec('zrevrange', -4, ['readonly'], zrangeCommand({ by: 'rank', reverse: true })),
-  spec('zpopmin', -2, ['write', 'fast'], zpop(false)),
-  spec('zpopmax', -2, ['write', 'fast'], zpop(true)),
-  spec('zremrangebyscore', 4, ['write'], zremrange('score')),
-  spec('zremrangebyrank', 4, ['write'], zremrange('rank')),
-  spec('zremrangebylex', 4, ['write'], zremrange('lex')),
-  spec('zscan', -3, ['readonly'], zscan),
+  collSpec('zadd', -4, ['write', 'denyoom', 'fast'], zadd),
+  collSpec('zincrby', 4, ['write', 'denyoom', 'fast'], zincrby),
+  collSpec('zrem', -3, ['write', 'fast'], zrem),
+  collSpec('zscore', 3, ['readonly', 'fast'], zscore),
+  collSpec('zmscore', -3, ['readonly', 'fast'], zmscore),
+  collSpec('zcard', 2, ['readonly', 'fast'], zcard),
+  collSpec('zcount', 4, ['readonly', 'fast'], zcount),
+  collSpec('zlexcount', 4, ['readonly', 'fast'], zlexcount),
+  collSpec('zrank', 3, ['readonly', 'fast'], rank(false)),
+  collSpec('zrevrank', 3, ['readonly', 'fast'], rank(true)),
+  collSpec('zrange', -4, ['readonly'], zrangeCommand()),
+  collSpec('zrangebyscore', -4, ['readonly'], zrangeCommand({ by: 'score', reverse: false })),
+  collSpec('zrevrangebyscore', -4, ['readonly'], zrangeCommand({ by: 'score', reverse: true })),
+  collSpec('zrangebylex', -4, ['readonly'], zrangeCommand({ by: 'lex', reverse: false })),
+  collSpec('zrevrangebylex', -4, ['readonly'], zrangeCommand({ by: 'lex', reverse: true })),
+  collSpec('zrevrange', -4, ['readonly'], zrangeCommand({ by: 'rank', reverse: true })),
+  collSpec('zpopmin', -2, ['write', 'fast'], zpop(false)),
+  collSpec('zpopmax', -2, ['write', 'fast'], zpop(true)),
+  collSpec('zremrangebyscore', 4, ['write'], zremrange('score')),
+  collSpec('zremrangebyrank', 4, ['write'], zremrange('rank')),
+  collSpec('zremrangebylex', 4, ['write'], zremrange('lex')),
+  collSpec('zscan', -3, ['readonly'], zscan),
 ];

@@ -44,7 +44,7 @@
 // scanStepEntriesMax engine entries examined, possibly empty, with a non-zero cursor.
 
 import { tokenOf } from '../dynamo/partitioner.ts';
-import { concatBytes } from '../lib/bytes.ts';
+import { bytesEqual, concatBytes } from '../lib/bytes.ts';
 import { LimitError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import type { LsmEngine, Write } from '../storage/lsm/engine.ts';
@@ -155,6 +155,7 @@ export class Keyspace {
   private pendingBytes = 0;
   /** `pending`'s keys sorted (bytewise = latin1 string order), rebuilt after a new key. */
   private pendingSorted: string[] | null = null;
+  private lastHead: { readonly key: Uint8Array; readonly storageKey: Uint8Array } | null = null;
 
   constructor(engine: KeyspaceEngine, options: KeyspaceOptions = {}) {
     this.engine = engine;
@@ -239,6 +240,7 @@ export class Keyspace {
 
   /** The newest version of a storage key as this command sees it (dead ones included). */
   private read(storageKey: Uint8Array): Entry | undefined {
+    if (this.pending.size === 0) return this.engine.getEntry(storageKey);
     const staged = this.pending.get(latin1(storageKey));
     return staged !== undefined ? staged.entry : this.engine.getEntry(storageKey);
   }
@@ -275,9 +277,12 @@ export class Keyspace {
 
   // --- heads --------------------------------------------------------------------------------------
 
-  /** The storage key of `key`'s head. */
+  /** The storage key of `key`'s head (the last one is remembered: a command reads then writes it). */
   headKeyOf(key: Uint8Array): Uint8Array {
-    return headKey(tokenOf(key), key);
+    if (this.lastHead !== null && bytesEqual(this.lastHead.key, key)) return this.lastHead.storageKey;
+    const storageKey = headKey(tokenOf(key), key);
+    this.lastHead = { key: key.slice(), storageKey };
+    return storageKey;
   }
 
   /** The live head of `key` at `nowMs` (undefined: absent or expired). */

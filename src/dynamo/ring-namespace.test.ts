@@ -43,9 +43,12 @@ test('a proposal from the current version applies; one from a stale copy is a co
   const other = first.beginJoin('n3', chooseTokens(rng, 4, joined));
   assert.deepEqual(cas(log, 1, other), { status: 'conflict', version: 2 });
   assert.ok(sm.ring.equals(joined));
-  // A proposal that does not derive from the ring it names is invalid.
+  // A proposal whose ring is not later than the version it names is invalid.
   assert.deepEqual(cas(log, 2, joined), { status: 'invalid', version: 2 });
-  assert.deepEqual(seen, [1, 2]);
+  // A ring several versions later (built node by node) is one proposal.
+  const grown = joined.completeMove().beginJoin('n3', chooseTokens(rng, 4, joined)).completeMove();
+  assert.deepEqual(cas(log, 2, grown), { status: 'applied', version: 5 });
+  assert.deepEqual(seen, [1, 2, 5]);
 });
 
 test('bytes that are not a ring command are refused as malformed on every replica, never thrown', () => {

@@ -7,17 +7,19 @@
 // complete): the ring's rules (ring.ts: one move at a time, distinct tokens, a leaving node needs
 // a successor) then run once, on the proposer, where a refusal becomes a typed error for the
 // operator; the state machine checks only that the proposal derives from the ring it holds
-// (base version) and is one version later, and that it decodes as a valid ring (Ring.decode
+// (base version) and is a later version, and that it decodes as a valid ring (Ring.decode
 // enforces every structural rule, so a replica never holds a ring the rules forbid). A proposal
 // from a stale copy answers `conflict` with the current version, and the proposer re-derives.
 //
 // Command payload (namespace id NamespaceId.ring):
-//   Cas    = u8 op(1) | uvarint baseVersion | ring (ring.ts encoding; its version = base + 1)
+//   Cas    = u8 op(1) | uvarint baseVersion | ring (ring.ts encoding; its version > base)
 // Result payload:
 //   u8 status | uvarint version
 //     status 0 applied: version = the new ring's
 //     status 1 conflict: the ring is at `version`, not at baseVersion (nothing changed)
-//     status 2 invalid: the proposed ring's version is not baseVersion + 1 (nothing changed)
+//     status 2 invalid: the proposed ring's version is not above baseVersion (nothing changed)
+// (Above, not exactly one above: a ring built from the empty one node by node, as the store
+// bootstraps it, is several versions later and still one proposal.)
 // A payload that does not decode (a bad op, a malformed ring) throws ProtocolError before any
 // change: the state machine answers malformed_command on every replica.
 //
@@ -91,7 +93,7 @@ export class RingNamespace implements Namespace {
     const next = Ring.decode(payload.subarray(r.position));
     if (base !== this.current.version)
       return encodeRingCasResult({ status: 'conflict', version: this.current.version });
-    if (next.version !== base + 1) return encodeRingCasResult({ status: 'invalid', version: this.current.version });
+    if (next.version <= base) return encodeRingCasResult({ status: 'invalid', version: this.current.version });
     this.install(next);
     return encodeRingCasResult({ status: 'applied', version: next.version });
   }

@@ -20,6 +20,10 @@ export const MessageType = {
   // 0x03xx: coordination service (src/services/coord)
   /** A follower's batch of ZooKeeper session touches for the coord group's leader. */
   CoordTouches: 0x0301,
+  // 0x05xx: the store's Redis front end (src/services/store)
+  /** A Redis command forwarded to the node owning its key (N = 1), and its reply. */
+  StoreForward: 0x0501,
+  StoreForwardReply: 0x0502,
   // 0x7fxx: test-only traffic (compliance suites, benchmarks)
   TestEcho: 0x7f01,
   TestBulk: 0x7f02,

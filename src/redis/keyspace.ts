@@ -557,6 +557,56 @@ export class Keyspace {
   }
 
   /**
+   * Active expiry, for the server's timer (Redis' activeExpireCycle): walks storage from token
+   * `cursor` (0 = the start) and stages the deletion of each expired head with its elements, and
+   * of elements left under no live head, until `entriesMax` engine entries were examined or the
+   * batch is full. Staged like a command: call endCommand() after. Returns where to continue (0:
+   * the walk reached the end) and the keys reclaimed. Idempotent: a call cut short by the batch
+   * bound leaves only invisible stale elements, which a later call (or the key's re-creation) removes.
+   */
+  reclaimExpired(cursor: bigint, nowMs: number, entriesMax: number): { cursor: bigint; reclaimed: number } {
+    let reclaimed = 0;
+    let examined = 0;
+    let at: Uint8Array | null = tokenStart(cursor);
+    try {
+      while (at !== null && examined < entriesMax) {
+        const page = this.scanRange(at, null, Math.min(WALK_PAGE_ENTRIES, entriesMax - examined));
+        let next: Uint8Array | null = page.next;
+        for (const e of page.entries) {
+          examined++;
+          const d = decodeStorageKey(e.key);
+          if (typeof d === 'string') continue;
+          const end = prefixEnd(collectionPrefix(d.token, d.key));
+          if (d.sub.length === 0) {
+            if (e.kind !== EntryKind.put) continue; // a deleted head: its elements, if any, come next
+            if (isLive(e, nowMs) && typeOfMeta(e.meta) === 'string') continue;
+            if (!isLive(e, nowMs)) {
+              this.deleteKey(d.key, nowMs);
+              reclaimed++;
+            }
+            next = end; // past the (live or just deleted) collection's elements
+            break;
+          }
+          if (e.kind !== EntryKind.put) continue;
+          // An element met without its head: stale unless the head is live.
+          if (!isLive(this.read(headKey(d.token, d.key)), nowMs)) this.deleteElements(d.key, nowMs);
+          next = end;
+          break;
+        }
+        at = next;
+      }
+    } catch (error) {
+      if (!(error instanceof KeyspaceLimitError)) throw error;
+      // The batch is full: what was staged applies at endCommand; the rest waits for the next call.
+    }
+    if (at === null) return { cursor: 0n, reclaimed };
+    // Always past `cursor`, so a token with more dead entries than entriesMax cannot stall the
+    // walk (what is skipped of that token waits for the next round).
+    const t = storageToken(at);
+    return { cursor: t > cursor ? t : cursor + 1n, reclaimed };
+  }
+
+  /**
    * Deletes every key (FLUSHALL / FLUSHDB): a tombstone per live entry, staged in this command's
    * batch, so a keyspace whose entries exceed batchBytesMax is refused (KeyspaceLimitError).
    */

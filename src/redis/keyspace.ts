@@ -21,7 +21,9 @@
 // absent or a string, and are removed whenever a head is created or changes type (`putHead`
 // clears the key's element range when the old or the new type is a collection), so a new
 // collection never sees an old one's elements. Creating a collection therefore costs one range
-// scan; creating a string costs none unless the old head (live or dead) was a collection.
+// scan; creating a string costs none unless the old head (live or dead) was a collection. Expired
+// keys and stale elements take space until `reclaimExpired` (the server's active-expiry timer)
+// or a write of the key removes them.
 //
 // Whole-key delete (`deleteKey`, also used by overwrite, RENAME, expire-in-the-past): a tombstone
 // on the head and one per element (a scan of the key's collectionRange), all in the command's

@@ -8,7 +8,8 @@
 // whole-command states). A set-like collection written through the element API (head count +
 // one element per member) stands in for the collection families, so whole-key delete, overwrite
 // by another type, RENAME of a collection, expiry of a collection whose head compaction drops
-// (tombstoneGraceMs 5), and re-creation over stale elements are all exercised. SCAN's full
+// (tombstoneGraceMs 5), re-creation over stale elements and active expiry (reclaimExpired) are all
+// exercised. SCAN's full
 // iteration, DBSIZE and KEYS are checked against the model's live keys after every check point.
 
 import assert from 'node:assert/strict';
@@ -44,7 +45,8 @@ type Cmd =
   | { readonly op: 'sadd' | 'srem'; readonly k: string; readonly m: string }
   | { readonly op: 'flushall' | 'sync' | 'restart' | 'check' }
   | { readonly op: 'tick'; readonly ms: number }
-  | { readonly op: 'crash'; readonly afterOps: number };
+  | { readonly op: 'crash'; readonly afterOps: number }
+  | { readonly op: 'reclaim'; readonly entriesMax: number };
 
 const keyArb = fc.constantFrom('a', 'b', 'c', 'k\u0000z', 'longer-key-name');
 const valArb = fc.oneof(fc.constantFrom('1', '-7', '99', 'x', ''), fc.string({ maxLength: 40 }));
@@ -98,6 +100,10 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.constant({ op: 'flushall' as const }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant('reclaim' as const), entriesMax: fc.integer({ min: 1, max: 30 }) }),
+  },
   { weight: 2, arbitrary: fc.constant({ op: 'sync' as const }) },
   { weight: 1, arbitrary: fc.constant({ op: 'restart' as const }) },
   { weight: 2, arbitrary: fc.constant({ op: 'check' as const }) },
@@ -379,6 +385,7 @@ function runModel(cmds: readonly Cmd[], policy: SyncPolicy, seed: string): RunRe
   };
 
   let { engine, ks } = open();
+  let reclaimCursor = 0n;
   for (const [i, c] of cmds.entries()) {
     const label = `#${i} ${JSON.stringify(c)}`;
     try {
@@ -410,6 +417,15 @@ function runModel(cmds: readonly Cmd[], policy: SyncPolicy, seed: string): RunRe
         continue;
       }
       const now = clock.nowMs;
+      if (c.op === 'reclaim') {
+        // Active expiry as the server's timer runs it: removes only what reads cannot see.
+        reclaimCursor = ks.reclaimExpired(reclaimCursor, now, c.entriesMax).cursor;
+        ks.endCommand();
+        states.push(cloneState(model));
+        seqs.push(engine.lastAppliedSeq);
+        durable = seqs.findLastIndex((s) => s <= ks.durableSeq);
+        continue;
+      }
       const expected = modelRun(model, c, now)!;
       const argv = argvOf(c);
       let got: RespValue;
@@ -428,7 +444,7 @@ function runModel(cmds: readonly Cmd[], policy: SyncPolicy, seed: string): RunRe
       if (!(error instanceof PowerLoss)) throw error;
       crashes++;
       // The command in flight may or may not have landed: its model state is the next prefix.
-      if (c.op !== 'restart' && c.op !== 'check' && c.op !== 'sync') {
+      if (c.op !== 'restart' && c.op !== 'check' && c.op !== 'sync' && c.op !== 'reclaim') {
         const m = cloneState(states[states.length - 1]!);
         modelRun(m, c, clock.nowMs);
         states.push(m);

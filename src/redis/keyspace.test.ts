@@ -11,7 +11,7 @@ import { tokenOf } from '../dynamo/partitioner.ts';
 import { headKey } from '../storage/lsm/keys.ts';
 import { globMatch } from './glob.ts';
 import { HEAD_META_VERSION, RedisTypeTag } from './keyspace.ts';
-import { RedisHarness } from './testing.ts';
+import { RedisHarness, show } from './testing.ts';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | undefined): string | undefined =>
@@ -171,4 +171,42 @@ test('glob: Redis stringmatchlen cases, including its C quirks', () => {
   for (const [pattern, str, expected] of cases) {
     assert.equal(globMatch(l1(pattern), l1(str)), expected, `${JSON.stringify(pattern)} ~ ${JSON.stringify(str)}`);
   }
+});
+
+test('reclaimExpired deletes expired keys with their elements and stale elements, nothing live', () => {
+  const h = new RedisHarness();
+  const ks = h.keyspace;
+  const now = h.clock.nowMs;
+  for (let i = 0; i < 40; i++) h.run('SET', `live:${i}`, 'v');
+  for (let i = 0; i < 40; i++) h.run('SET', `exp:${i}`, 'v', 'PX', '10');
+  ks.putHead(enc('S'), { type: 'set', value: enc('2'), expiresAtMs: now + 10 }, now);
+  ks.putElement(enc('S'), enc('a'), new Uint8Array(0));
+  ks.putElement(enc('S'), enc('b'), new Uint8Array(0));
+  ks.putHead(enc('T'), { type: 'set', value: enc('1'), expiresAtMs: 0 }, now);
+  ks.putElement(enc('T'), enc('keep'), new Uint8Array(0));
+  ks.putElement(enc('orphan'), enc('x'), new Uint8Array(0)); // an element under no head
+  ks.endCommand();
+  h.clock.nowMs += 10;
+  let cursor = 0n;
+  let reclaimed = 0;
+  let calls = 0;
+  do {
+    const r = ks.reclaimExpired(cursor, h.clock.nowMs, 7);
+    ks.endCommand();
+    cursor = r.cursor;
+    reclaimed += r.reclaimed;
+    calls++;
+  } while (cursor !== 0n && calls < 1000);
+  assert.equal(cursor, 0n, 'the walk reaches the end');
+  assert.ok(calls > 5, `paged by entriesMax (${calls} calls)`);
+  assert.equal(reclaimed, 41, 'the 40 expired strings and the expired set');
+  const stored = h.engine.scan({ start: new Uint8Array(0), end: null }).entries.map((e) => e.key);
+  assert.equal(stored.length, 40 + 2, 'live: 40 strings, T and its element; nothing else is a live entry');
+  assert.deepEqual(
+    ks.scanElements(enc('T'), { limit: 10 }).elements.map((e) => dec(e.sub)),
+    ['keep'],
+  );
+  assert.equal(ks.scanElements(enc('orphan'), { limit: 10 }).elements.length, 0);
+  assert.equal(ks.scanElements(enc('S'), { limit: 10 }).elements.length, 0);
+  assert.equal(show(h.run('DBSIZE')), 41);
 });

@@ -106,17 +106,20 @@ function smembers(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
   return setReply(head === null ? [] : [...members(ctx, argv[1]!)]);
 }
 
+/** SPOP / SRANDMEMBER without a count: one random member as a bulk string (popped or not). */
+function oneRandom(ctx: CommandContext, key: Uint8Array, pop: boolean): RespValue {
+  const head = openColl(ctx, key, 'set');
+  if (isReply(head)) return head;
+  if (head === null) return reply.null;
+  const m = pickOne(ctx, members(ctx, key), decodeCount(head));
+  if (pop) removeMembers(ctx, key, head, [m]);
+  return reply.bulk(m);
+}
+
 function spop(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
   const key = argv[1]!;
   if (argv.length > 3) return collErrors.syntax;
-  if (argv.length === 2) {
-    const head = openColl(ctx, key, 'set');
-    if (isReply(head)) return head;
-    if (head === null) return reply.null;
-    const m = pickOne(ctx, members(ctx, key), decodeCount(head));
-    removeMembers(ctx, key, head, [m]);
-    return reply.bulk(m);
-  }
+  if (argv.length === 2) return oneRandom(ctx, key, true);
   const count = positiveLongArg(argv[2]!);
   if (isReply(count)) return count;
   const head = openColl(ctx, key, 'set');
@@ -132,12 +135,7 @@ function spop(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
 function srandmember(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
   const key = argv[1]!;
   if (argv.length > 3) return collErrors.syntax;
-  if (argv.length === 2) {
-    const head = openColl(ctx, key, 'set');
-    if (isReply(head)) return head;
-    if (head === null) return reply.null;
-    return reply.bulk(pickOne(ctx, members(ctx, key), decodeCount(head)));
-  }
+  if (argv.length === 2) return oneRandom(ctx, key, false);
   const l = rangeLongArg(argv[2]!, -longMax, longMax);
   if (isReply(l)) return l;
   const head = openColl(ctx, key, 'set');

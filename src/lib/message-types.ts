@@ -18,6 +18,9 @@ export const MessageType = {
   // 0x03xx: coordination service (src/services/coord)
   /** A follower's batch of ZooKeeper session touches for the coord group's leader. */
   CoordTouches: 0x0301,
+  // 0x04xx: Dynamo-style store (src/services/store/replication)
+  /** One message of the replica protocol (src/dynamo/messages.ts: its own version and type tag). */
+  DynamoReplica: 0x0401,
   // 0x7fxx: test-only traffic (compliance suites, benchmarks)
   TestEcho: 0x7f01,
   TestBulk: 0x7f02,

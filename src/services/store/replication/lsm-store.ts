@@ -125,7 +125,7 @@ export class LsmReplicaStore implements ReplicaStore {
   deleteHint(owner: string, key: Uint8Array): void {
     const k = hintKey(owner, key);
     if (this.engine.get(k) === undefined) return;
-    this.engine.delete(k, this.clock.wallMs());
+    this.engine.delete(k, Math.floor(this.clock.wallMs()));
     this.hints_--;
   }
 

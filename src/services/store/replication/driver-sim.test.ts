@@ -1,0 +1,395 @@
+// Goal: the Dynamo replica driven by ReplicaNode on simulated nodes (src/sim: virtual time, the
+// simulated network, disk and clocks) keeps what Dynamo promises (DeCandia et al. 2007 §4.4-4.6;
+// Cassandra's consistency levels) under partitions, crashes of the disk's unsynced writes and
+// clock skew. Each node runs what a real node runs for this: a MessageRouter on its transport, the
+// membership driver (the failure detector whose view is isUp), an LsmReplicaStore on its disk and
+// a ReplicaNode; 5 nodes, N = 3.
+//   - ONE: every write on either side of a partition is acknowledged (sloppy availability); after
+//     heal, hint replay and a read of every key at ALL (read repair), every replica of a key holds
+//     the same state and no acknowledged write is lost (it is a sibling with its value, or a
+//     sibling's past covers its dot: superseded by a write whose context covered it).
+//   - QUORUM on the minority side: a key with one replica there is refused with
+//     replicas_unavailable, definite; a QUORUM read after a QUORUM write's ack returns it.
+//   - Hints: a write while a replica is down (the failure detector calls it dead) reaches it after
+//     it returns, and the hint count goes to 0.
+//   - Durability: an acknowledged ONE write survives its coordinator's crash right after the ack;
+//     negative control: the mutation 'dynamo-send-before-sync' (answer first, sync at the next
+//     tick) loses it, and the restarted node reuses its dot for a new write.
+// Every op is recorded in a History (src/check/recorder.ts) for the checker.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Level } from '../../../dynamo/messages.ts';
+import type { Dot } from '../../../dynamo/versions.ts';
+import type { Env, NodeId } from '../../../env/types.ts';
+import { HistoryRecorder } from '../../../check/recorder.ts';
+import type { VectorClock } from '../../../lib/clocks/vector.ts';
+import { mutationsFrom } from '../../../lib/mutations.ts';
+import { MessageRouter } from '../../../lib/router.ts';
+import { MembershipDriver } from '../../../membership/driver.ts';
+import { defaultMembershipTiming } from '../../../membership/membership.ts';
+import { Simulation } from '../../../sim/simulation.ts';
+import { defaultReplicaNodeConfig, type ReplicaNodeConfig, ReplicaNode, type ReplicaOutcome } from './driver.ts';
+import { LsmReplicaStore } from './lsm-store.ts';
+
+const NODES = ['n1', 'n2', 'n3', 'n4', 'n5'] as const;
+const CONFIG: ReplicaNodeConfig = {
+  ...defaultReplicaNodeConfig,
+  replicas: 3,
+  tokensPerNode: 8,
+  tickMs: 50,
+  requestTimeoutMs: 1_000,
+  hintReplayIntervalMs: 500,
+};
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** One simulated node: what a node runs for replication, nothing else. */
+class ReplicationNode {
+  readonly router: MessageRouter;
+  readonly membership: MembershipDriver;
+  readonly store: LsmReplicaStore;
+  readonly node: ReplicaNode;
+
+  constructor(env: Env, config: ReplicaNodeConfig) {
+    this.router = new MessageRouter(env.metrics, env.transport, env.log, env.clock);
+    env.transport.onMessage(this.router.dispatch);
+    const peers = NODES.filter((p) => p !== env.nodeId);
+    this.membership = new MembershipDriver(env, this.router, peers, defaultMembershipTiming);
+    this.store = LsmReplicaStore.open(env, { dir: 'dynamo' });
+    this.node = new ReplicaNode(
+      { env, router: this.router, peers, membership: this.membership, store: this.store },
+      config,
+    );
+  }
+
+  stop(): void {
+    this.node.stop();
+    this.membership.stop();
+  }
+}
+
+interface Acked {
+  readonly key: string;
+  readonly value: string;
+  readonly dot: Dot;
+  readonly level: Level;
+}
+
+class Harness {
+  readonly sim: Simulation<ReplicationNode>;
+  readonly history = new HistoryRecorder();
+  readonly acked: Acked[] = [];
+  private nextProcess = 0;
+
+  constructor(seed: string, options: { mutations?: string[]; loss?: number } = {}) {
+    this.sim = new Simulation<ReplicationNode>({
+      seed,
+      nodes: [...NODES],
+      program: (env) => new ReplicationNode(env, CONFIG),
+      network: { lossProbability: options.loss ?? 0, duplicateProbability: options.loss ?? 0 },
+      ...(options.mutations === undefined ? {} : { mutations: mutationsFrom(options.mutations) }),
+    });
+  }
+
+  node(id: NodeId): ReplicaNode {
+    const n = this.sim.instance(id);
+    assert.ok(n !== undefined, `${id} is down`);
+    return n.node;
+  }
+
+  /** The key's preference list (every node builds the same ring). */
+  replicasOf(key: string): readonly NodeId[] {
+    return this.node('n1').ring.locate(enc.encode(key), CONFIG.replicas).replicas;
+  }
+
+  /** Runs until every live node's failure detector calls every other live node alive (or dead). */
+  settleViews(withinMs = 10_000): void {
+    const ok = this.sim.runUntilCondition((sim) => {
+      for (const a of NODES) {
+        const na = sim.instance(a);
+        if (na === undefined) continue;
+        for (const v of na.membership.view()) {
+          const reachable = sim.instance(v.id) !== undefined && !sim.network.linkBlocked(a, v.id);
+          if (reachable !== (v.status === 'alive')) return false;
+        }
+      }
+      return true;
+    }, withinMs);
+    assert.ok(ok, 'failure detectors did not settle');
+  }
+
+  /** Issues a request now; the outcome lands in the returned box once answered. */
+  op(
+    at: NodeId,
+    kind: 'get' | 'put',
+    key: string,
+    level: Level,
+    value?: string,
+    context?: VectorClock,
+  ): { outcome?: ReplicaOutcome } {
+    const box: { outcome?: ReplicaOutcome } = {};
+    const process = this.nextProcess++;
+    const timeNs = () => Math.round(this.sim.nowMs * 1e6);
+    this.history.invoke(process, kind, value ?? null, { key, timeNs: timeNs() });
+    const done = (o: ReplicaOutcome) => {
+      box.outcome = o;
+      if (o.ok) {
+        const values = o.state.siblings.map((s) => (s.value === null ? null : dec.decode(s.value)));
+        this.history.ok(process, kind === 'get' ? values : (value ?? null), { key, timeNs: timeNs() });
+        if (kind === 'put' && value !== undefined) {
+          const s = o.state.siblings.find((x) => x.value !== null && dec.decode(x.value) === value);
+          assert.ok(s !== undefined, `acked write ${value} is not in the coordinator's resulting state`);
+          this.acked.push({ key, value, dot: s.dot, level });
+        }
+      } else if (o.error.definite)
+        this.history.fail(process, value ?? null, { key, timeNs: timeNs(), error: o.error.code });
+      else this.history.info(process, value ?? null, { key, timeNs: timeNs(), error: o.error.code });
+    };
+    const node = this.node(at);
+    const bytes = enc.encode(key);
+    if (kind === 'get') node.submit({ kind: 'get', key: bytes, level }, done);
+    else
+      node.submit(
+        { kind: 'put', key: bytes, value: enc.encode(value!), level, ...(context === undefined ? {} : { context }) },
+        done,
+      );
+    return box;
+  }
+
+  /** Runs until `box` is answered. */
+  await(box: { outcome?: ReplicaOutcome }, withinMs = 5_000): ReplicaOutcome {
+    assert.ok(
+      this.sim.runUntilCondition(() => box.outcome !== undefined, withinMs),
+      'no answer',
+    );
+    return box.outcome!;
+  }
+
+  hintsHeld(): number {
+    let n = 0;
+    for (const id of NODES) n += this.sim.instance(id)?.store.hintCount ?? 0;
+    return n;
+  }
+
+  inflight(): number {
+    let n = 0;
+    for (const id of NODES) n += this.sim.instance(id)?.node.replica.inflightOps ?? 0;
+    return n;
+  }
+
+  /** Every key read at ALL (read repair) after hints drained, then every replica compared. */
+  convergeAndCheck(keys: readonly string[]): void {
+    assert.ok(
+      this.sim.runUntilCondition(() => this.hintsHeld() === 0, 20_000),
+      `hints left: ${this.hintsHeld()}`,
+    );
+    for (const key of keys) {
+      const at = this.replicasOf(key)[0]!;
+      let result: ReplicaOutcome | undefined;
+      for (let attempt = 0; attempt < 5 && result?.ok !== true; attempt++) {
+        result = this.await(this.op(at, 'get', key, 'ALL'));
+      }
+      assert.ok(result?.ok, `read of ${key} at ALL failed: ${result?.ok === false ? result.error.message : ''}`);
+    }
+    assert.ok(
+      this.sim.runUntilCondition(() => this.inflight() === 0 && this.hintsHeld() === 0, 10_000),
+      'repairs did not settle',
+    );
+    this.sim.runFor(500); // read repairs' replicate messages land
+    for (const key of keys) {
+      const replicas = this.replicasOf(key);
+      const states = replicas.map((r) => this.node(r).peek(enc.encode(key)));
+      for (let i = 1; i < states.length; i++) {
+        assert.ok(states[i]!.equals(states[0]!), `replicas ${replicas[0]} and ${replicas[i]} of ${key} differ`);
+      }
+      const final = states[0]!;
+      for (const w of this.acked.filter((a) => a.key === key)) {
+        const kept = final.siblings.some(
+          (s) =>
+            s.dot.replica === w.dot.replica &&
+            s.dot.counter === w.dot.counter &&
+            s.value !== null &&
+            dec.decode(s.value) === w.value,
+        );
+        const superseded = final.siblings.some((s) => s.past.get(w.dot.replica) >= w.dot.counter);
+        assert.ok(kept || superseded, `acknowledged write ${w.value} of ${key} (${w.level}) is lost`);
+      }
+    }
+  }
+}
+
+const keysFor = (n: number, prefix = 'key') => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+
+describe('ReplicaNode in the simulator: 5 nodes, N = 3', () => {
+  for (const seed of ['p1', 'p2', 'p3']) {
+    test(`seed ${seed}: ONE writes on both sides of a partition, with a crash and clock skew, converge after heal`, () => {
+      const h = new Harness(seed, { loss: 0.01 });
+      const { sim } = h;
+      sim.setClock('n2', { skewMs: -4_000 });
+      sim.setClock('n4', { skewMs: 3_000 });
+      h.settleViews();
+      const minority: NodeId[] = ['n1', 'n2'];
+      const majority: NodeId[] = ['n3', 'n4', 'n5'];
+      const cut = sim.network.partition([minority, majority]);
+      h.settleViews();
+      const keys = keysFor(16, seed);
+      const boxes: { outcome?: ReplicaOutcome }[] = [];
+      let crashed = false;
+      for (let round = 0; round < 6; round++) {
+        for (const key of keys) {
+          for (const side of [minority, majority]) {
+            const replicas = h.replicasOf(key).filter((r) => side.includes(r) && sim.instance(r) !== undefined);
+            if (replicas.length === 0) continue; // no coordinator for the key on this side
+            const at = replicas[(round + key.length) % replicas.length]!;
+            if (round % 2 === 1) {
+              // A read-modify-write: the new value supersedes what the read saw.
+              const read = h.await(h.op(at, 'get', key, 'ONE'));
+              assert.ok(read.ok, `ONE read of ${key} at ${at} failed`);
+              boxes.push(h.op(at, 'put', key, 'ONE', `${at}-r${round}-${key}`, read.state.context));
+            } else boxes.push(h.op(at, 'put', key, 'ONE', `${at}-r${round}-${key}`));
+          }
+        }
+        sim.runFor(200);
+        if (round === 2 && !crashed) {
+          sim.crash('n5');
+          crashed = true;
+        }
+        if (round === 4) sim.restart('n5');
+      }
+      sim.runFor(2_000);
+      const answered = boxes.filter((b) => b.outcome !== undefined);
+      assert.equal(answered.length, boxes.length, 'every ONE write is answered');
+      for (const b of boxes) {
+        assert.ok(
+          b.outcome?.ok === true,
+          `a ONE write failed: ${b.outcome?.ok === false ? `${b.outcome.error.code} ${b.outcome.error.message}` : ''}`,
+        );
+      }
+      assert.ok(h.hintsHeld() > 0, 'writes across the partition left hints');
+      cut.heal();
+      sim.network.setLossProbability(0);
+      h.settleViews();
+      h.convergeAndCheck(keys);
+      assert.ok(h.acked.length >= boxes.length, 'every write acknowledged');
+      assert.ok(h.history.history().length >= 2 * boxes.length);
+    });
+  }
+
+  test('QUORUM on the minority side is refused, replicas_unavailable and definite; a QUORUM read after a QUORUM ack returns it', () => {
+    const h = new Harness('quorum');
+    const { sim } = h;
+    h.settleViews();
+    // Before any fault: a QUORUM write acked at one replica is seen by a QUORUM read at another.
+    for (const key of keysFor(8)) {
+      const [a, b] = h.replicasOf(key);
+      const w = h.await(h.op(a!, 'put', key, 'QUORUM', `q-${key}`));
+      assert.ok(w.ok);
+      const r = h.await(h.op(b!, 'get', key, 'QUORUM'));
+      assert.ok(r.ok && r.state.siblings.some((s) => s.value !== null && dec.decode(s.value) === `q-${key}`));
+    }
+    const minority: NodeId[] = ['n1', 'n2'];
+    const majority: NodeId[] = ['n3', 'n4', 'n5'];
+    sim.network.partition([minority, majority]);
+    h.settleViews();
+    let refused = 0;
+    let majorityChecked = 0;
+    for (const key of keysFor(40)) {
+      const replicas = h.replicasOf(key);
+      const inMinority = replicas.filter((r) => minority.includes(r));
+      if (inMinority.length === 1) {
+        const o = h.await(h.op(inMinority[0]!, 'put', key, 'QUORUM', `m-${key}`));
+        assert.ok(!o.ok, `QUORUM write of ${key} on the minority side succeeded`);
+        assert.equal(o.error.code, 'replicas_unavailable');
+        assert.equal(o.error.definite, true);
+        refused++;
+      }
+      const inMajority = replicas.filter((r) => majority.includes(r));
+      if (inMajority.length >= 2) {
+        // The majority side still has a quorum of this key: write at one, read at another.
+        const w = h.await(h.op(inMajority[0]!, 'put', key, 'QUORUM', `M-${key}`));
+        assert.ok(w.ok, `QUORUM write of ${key} on the majority side failed`);
+        const r = h.await(h.op(inMajority[1]!, 'get', key, 'QUORUM'));
+        assert.ok(r.ok && r.state.siblings.some((s) => s.value !== null && dec.decode(s.value) === `M-${key}`));
+        majorityChecked++;
+      }
+    }
+    assert.ok(refused >= 5 && majorityChecked >= 5, `refused ${refused}, majority checked ${majorityChecked}`);
+    // Nothing was written by the refused writes: after heal no replica holds an m- value.
+    sim.network.heal();
+    h.settleViews();
+    h.convergeAndCheck(keysFor(40));
+    for (const key of keysFor(40)) {
+      for (const r of h.replicasOf(key)) {
+        const values = h
+          .node(r)
+          .peek(enc.encode(key))
+          .siblings.map((s) => (s.value === null ? '' : dec.decode(s.value)));
+        assert.ok(!values.some((v) => v.startsWith('m-')), `a refused write of ${key} is at ${r}`);
+      }
+    }
+  });
+
+  test('hinted handoff: a write while a replica is down reaches it after it returns; hints go to 0', () => {
+    const h = new Harness('hints');
+    const { sim } = h;
+    h.settleViews();
+    const down: NodeId = 'n3';
+    const keys = keysFor(30).filter((k) => h.replicasOf(k).includes(down));
+    assert.ok(keys.length >= 5);
+    sim.crash(down);
+    h.settleViews();
+    const written: { key: string; dot: Dot }[] = [];
+    for (const key of keys) {
+      const at = h.replicasOf(key).find((r) => r !== down)!;
+      const o = h.await(h.op(at, 'put', key, 'QUORUM', `h-${key}`));
+      assert.ok(o.ok, `QUORUM write of ${key} with one replica down failed`);
+      written.push({ key, dot: h.acked.at(-1)!.dot });
+    }
+    assert.ok(h.hintsHeld() >= keys.length, `hints held ${h.hintsHeld()} for ${keys.length} writes`);
+    sim.restart(down);
+    h.settleViews();
+    assert.ok(
+      sim.runUntilCondition(() => h.hintsHeld() === 0, 10_000),
+      `hints were not delivered: ${h.hintsHeld()} left`,
+    );
+    for (const w of written) {
+      const held = h.node(down).peek(enc.encode(w.key)).context();
+      assert.ok(held.get(w.dot.replica) >= w.dot.counter, `${down} did not get ${w.key} by hint`);
+    }
+  });
+
+  for (const mutation of [undefined, 'dynamo-send-before-sync'] as const) {
+    test(`an acknowledged ONE write survives its coordinator's crash right after the ack${mutation === undefined ? '' : ` — negative control: ${mutation} loses it`}`, () => {
+      const h = new Harness(`durable-${mutation ?? 'ok'}`, mutation === undefined ? {} : { mutations: [mutation] });
+      const { sim } = h;
+      h.settleViews();
+      const key = keysFor(20).find((k) => h.replicasOf(k)[0] === 'n1')!;
+      const box = h.op('n1', 'put', key, 'ONE', 'first');
+      assert.ok(box.outcome?.ok, 'a ONE write at a replica is acknowledged at once');
+      sim.crash('n1'); // the same instant: no tick has run
+      sim.runFor(100);
+      sim.restart('n1');
+      h.settleViews();
+      const heldFirst = h.node('n1').peek(enc.encode(key));
+      const second = h.await(h.op('n1', 'put', key, 'ONE', 'second'));
+      assert.ok(second.ok);
+      const failures: string[] = [];
+      if (!heldFirst.siblings.some((s) => s.value !== null && dec.decode(s.value) === 'first')) {
+        failures.push('the acknowledged write is gone from its coordinator after the crash');
+      }
+      try {
+        h.convergeAndCheck([key]);
+      } catch (error) {
+        failures.push((error as Error).message);
+      }
+      if (mutation === undefined) assert.deepEqual(failures, []);
+      else {
+        assert.ok(
+          failures.some((f) => f.includes('acknowledged write first of') && f.endsWith('is lost')),
+          `the planted send-before-sync was not caught: ${failures.join('; ')}`,
+        );
+      }
+    });
+  }
+});

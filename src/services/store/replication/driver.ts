@@ -281,8 +281,9 @@ export class ReplicaNode {
     if (req.kind === 'get') request = { kind: 'get', key: req.key, level: req.level };
     else {
       const value = req.kind === 'delete' ? null : (req.value ?? new Uint8Array(0));
-      const held = this.store.get(req.key);
-      const heldBytes = held?.length ?? 0;
+      // An oversized key or value is the replica's to refuse (key_too_large, value_too_large).
+      const keyOk = req.key.length <= limits.kvKeyBytesMax;
+      const heldBytes = keyOk ? (this.store.get(req.key)?.length ?? 0) : 0;
       if (
         value !== null &&
         value.length <= limits.kvValueBytesMax &&
@@ -300,7 +301,7 @@ export class ReplicaNode {
         value,
         context: req.context ?? emptyContext(),
         level: req.level,
-        ts: this.stamp(req.key),
+        ts: keyOk ? this.stamp(req.key) : this.hlc.now(this.env.clock.wallMs()),
       };
     }
     const id = this.nextRequest++;

@@ -21,10 +21,12 @@
 // heard of are down: the replica stores a hint for it instead of waiting). The view is read once
 // per step (request, message, tick) so one step sees one consistent view.
 //
-// Timestamps: the coordinator's HLC stamps each write (siblings' order for `chosen`); before
-// stamping it takes in the timestamps of the key's local siblings (HLC receive), so a write made
-// after a read of a value on a node whose clock is behind still orders after it. A sibling more
-// than hlcMaxDriftMs ahead of our clock is not taken in (counted: dynamo_hlc_drift_total).
+// Timestamps: the coordinator's HLC stamps each write (siblings' order for `chosen`). A write
+// orders after every sibling of the key this node holds, whatever the clocks say: before stamping,
+// the siblings' timestamps are taken into the HLC (HLC receive), and a sibling more than
+// hlcMaxDriftMs ahead of our clock (not taken in, so one runaway clock does not drag ours:
+// dynamo_hlc_drift_total) is passed by the write's timestamp alone (its successor). So a SET after
+// a GET of a value at a node whose clock is behind still shows as the newer value.
 //
 // Bounds: requests in flight at most the replica's opsCountMax (more: limit_exceeded, definite);
 // a put whose value would bring the key's local state over dynamoStateBytesMax is refused
@@ -42,7 +44,14 @@
 
 import type { Counter, Env, Gauge, Histogram, Logger, Metrics, NodeId } from '../../../env/types.ts';
 import { assert } from '../../../lib/assert.ts';
-import { compareHlc, HlcDriftError, type HlcTimestamp, HybridLogicalClock } from '../../../lib/clocks/hlc.ts';
+import {
+  compareHlc,
+  HLC_LOGICAL_MAX,
+  HLC_WALL_MS_MAX,
+  HlcDriftError,
+  type HlcTimestamp,
+  HybridLogicalClock,
+} from '../../../lib/clocks/hlc.ts';
 import type { VectorClock } from '../../../lib/clocks/vector.ts';
 import { BaristaError, ProtocolError } from '../../../lib/errors.ts';
 import { limits } from '../../../lib/limits.ts';
@@ -428,7 +437,13 @@ export class ReplicaNode {
         this.hlcDrift.inc();
       }
     }
-    return this.hlc.now(wallMs);
+    const ts = this.hlc.now(wallMs);
+    if (newest === undefined || compareHlc(ts, newest) > 0) return ts;
+    // A peer's sibling at the very end of HLC time (untrusted bytes) is tied, not passed.
+    if (newest.wallMs >= HLC_WALL_MS_MAX && newest.logical >= HLC_LOGICAL_MAX) return newest;
+    return newest.logical < HLC_LOGICAL_MAX
+      ? { wallMs: newest.wallMs, logical: newest.logical + 1 }
+      : { wallMs: newest.wallMs + 1, logical: 0 };
   }
 
   private mirrorStats(): void {

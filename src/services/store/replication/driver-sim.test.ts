@@ -22,7 +22,8 @@ import { describe, test } from 'node:test';
 import type { NodeId } from '../../../env/types.ts';
 import type { Dot } from '../../../dynamo/versions.ts';
 import type { ReplicaOutcome } from './driver.ts';
-import { Harness, keysFor } from './test-support.ts';
+import { randomNemesis } from '../../../sim/nemesis.ts';
+import { Harness, keysFor, NODES } from './test-support.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -196,6 +197,53 @@ describe('ReplicaNode in the simulator: 5 nodes, N = 3', () => {
           `the planted send-before-sync was not caught: ${failures.join('; ')}`,
         );
       }
+    });
+  }
+
+  for (const seed of ['r1', 'r2', 'r3', 'r4']) {
+    test(`seed ${seed}: random ops under a random nemesis (partitions, crashes in I/O, pauses, clock steps, loss); then heal, converge, nothing acknowledged lost`, () => {
+      const h = new Harness(seed);
+      const { sim } = h;
+      h.settleViews();
+      const rng = sim.forkRng('workload');
+      const keys = keysFor(12, seed);
+      const safetyEndMs = sim.nowMs + 20_000;
+      sim.schedule(
+        randomNemesis(sim.forkRng('nemesis'), NODES, {
+          kinds: ['partition', 'crash', 'crash-in-io', 'pause', 'clock', 'clock-step', 'clog', 'loss'],
+          startMs: sim.nowMs,
+          endMs: safetyEndMs,
+          clockStepMsMax: 60_000,
+        }),
+      );
+      const ones: { outcome?: ReplicaOutcome }[] = [];
+      let n = 0;
+      // Each op runs as a simulation action, so a power loss inside its disk I/O (crash-in-io)
+      // ends that node's event as the simulator models it.
+      const issue = (): void => {
+        const key = rng.pick(keys);
+        const level = rng.pick(['ONE', 'QUORUM', 'QUORUM', 'ALL'] as const);
+        const candidates = rng.float() < 0.8 ? h.replicasOf(key) : NODES; // a stranger forwards
+        const up = candidates.filter((id) => sim.state(id) === 'up');
+        if (up.length === 0) return;
+        const at = rng.pick(up);
+        if (rng.float() < 0.4) h.op(at, 'get', key, level);
+        else {
+          const box = h.op(at, 'put', key, level === 'ALL' ? 'ONE' : level, `${seed}-${n++}`);
+          if (level !== 'QUORUM' && h.replicasOf(key).includes(at)) ones.push(box);
+        }
+      };
+      while (sim.nowMs < safetyEndMs) {
+        sim.after(0, issue, 'workload');
+        sim.runFor(20);
+      }
+      // A ONE write at a replica is acknowledged by its own durable write, whatever the faults.
+      for (const b of ones) assert.ok(b.outcome?.ok === true, 'a ONE write at a replica failed');
+      sim.healAll();
+      h.settleViews();
+      h.convergeAndCheck(keys);
+      assert.ok(sim.stats().faultsInjected >= 5, `faults ${sim.stats().faultsInjected}`);
+      assert.ok(h.acked.length >= 100, `acked ${h.acked.length}`);
     });
   }
 });

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { HistoryRecorder } from '../../../check/recorder.ts';
 import type { Level } from '../../../dynamo/messages.ts';
+import { levelCount } from '../../../dynamo/replica.ts';
 import type { Dot } from '../../../dynamo/versions.ts';
 import type { Env, NodeId } from '../../../env/types.ts';
 import type { VectorClock } from '../../../lib/clocks/vector.ts';
@@ -15,7 +16,13 @@ import { MessageRouter } from '../../../lib/router.ts';
 import { MembershipDriver } from '../../../membership/driver.ts';
 import { defaultMembershipTiming } from '../../../membership/membership.ts';
 import { Simulation } from '../../../sim/simulation.ts';
-import { defaultReplicaNodeConfig, ReplicaNode, type ReplicaNodeConfig, type ReplicaOutcome } from './driver.ts';
+import {
+  configuredRing,
+  defaultReplicaNodeConfig,
+  ReplicaNode,
+  type ReplicaNodeConfig,
+  type ReplicaOutcome,
+} from './driver.ts';
 import { LsmReplicaStore } from './lsm-store.ts';
 
 export const NODES = ['n1', 'n2', 'n3', 'n4', 'n5'] as const;
@@ -66,6 +73,7 @@ export class Harness {
   readonly sim: Simulation<ReplicationNode>;
   readonly history = new HistoryRecorder();
   readonly acked: Acked[] = [];
+  readonly ring = configuredRing(NODES, CONFIG.tokensPerNode);
   private nextProcess = 0;
 
   constructor(
@@ -89,7 +97,7 @@ export class Harness {
 
   /** The key's preference list (every node builds the same ring). */
   replicasOf(key: string): readonly NodeId[] {
-    return this.node('n1').ring.locate(enc.encode(key), CONFIG.replicas).replicas;
+    return this.ring.locate(enc.encode(key), CONFIG.replicas).replicas;
   }
 
   /** Runs until every live node's failure detector calls every other live node alive (or dead). */
@@ -121,10 +129,24 @@ export class Harness {
     const process = this.nextProcess++;
     const timeNs = () => Math.round(this.sim.nowMs * 1e6);
     this.history.invoke(process, kind, value ?? null, { key, timeNs: timeNs() });
+    // R + W > N: a read that began after a write's ack must see it (acks count natural replicas only).
+    const mustSee = this.acked.filter(
+      (w) =>
+        w.key === key &&
+        levelCount(w.level, CONFIG.replicas)! + (levelCount(level, CONFIG.replicas) ?? 0) > CONFIG.replicas,
+    );
     const done = (o: ReplicaOutcome) => {
       box.outcome = o;
       if (o.ok) {
         const values = o.state.siblings.map((s) => (s.value === null ? null : dec.decode(s.value)));
+        if (kind === 'get') {
+          for (const w of mustSee) {
+            assert.ok(
+              o.state.context.get(w.dot.replica) >= w.dot.counter,
+              `a ${String(level)} read of ${key} at ${at} missed ${w.value}, acknowledged at ${String(w.level)} before it began`,
+            );
+          }
+        }
         this.history.ok(process, kind === 'get' ? values : (value ?? null), { key, timeNs: timeNs() });
         if (kind === 'put' && value !== undefined) {
           const s = o.state.siblings.find((x) => x.value !== null && dec.decode(x.value) === value);

@@ -23,6 +23,8 @@ export const replicationConfigSchema = z
     hintReplayIntervalMs: z.number().int().min(1).max(3_600_000).default(d.hintReplayIntervalMs),
     /** A sibling's HLC further ahead of this node's clock is not taken into its HLC. */
     hlcMaxDriftMs: z.number().int().min(1).max(86_400_000).default(d.hlcMaxDriftMs),
+    /** Client requests in flight at this node (backpressure past it: limit_exceeded). */
+    inflightRequestsMax: z.number().int().min(1).max(limits.dynamoCoordinatorOpsMax).default(d.inflightRequestsMax),
   })
   .superRefine((c, ctx) => {
     if (c.requestTimeoutMs < 2 * c.tickMs) {

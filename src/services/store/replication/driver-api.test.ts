@@ -132,6 +132,28 @@ describe('ReplicaNode API (what the RESP layer calls)', () => {
     assert.equal(stopped.code, 'stopped');
   });
 
+  test('backpressure: past inflightRequestsMax requests in flight the next is refused, limit_exceeded and definite', async () => {
+    const h = new Harness('backpressure', { config: { inflightRequestsMax: 2, requestTimeoutMs: 500 } });
+    h.settleViews();
+    const key = keysFor(1, 'bp')[0]!;
+    const a = h.replicasOf(key)[0]!;
+    const node = h.node(a);
+    // Cut off before the failure detector notices: the writes wait for acks that never come.
+    const cut = h.sim.network.isolate(a);
+    const waiting = [
+      node.put(enc.encode(key), enc.encode('1'), 'QUORUM'),
+      node.put(enc.encode(key), enc.encode('2'), 'ALL'),
+    ];
+    assert.equal(node.requestsInFlight, 2);
+    const refused = await rejection(node.get(enc.encode(key), 'ONE'));
+    assert.equal(refused.code, 'limit_exceeded');
+    assert.equal(refused.definite, true);
+    for (const p of waiting) assert.equal((await rejection(settle(h, p))).code, 'timeout');
+    assert.equal(node.requestsInFlight, 0);
+    cut.heal();
+    assert.equal(h.sim.metrics(a).value('dynamo_requests_inflight'), 0);
+  });
+
   test("a put that would bring a key's state past dynamoStateBytesMax is refused, definite", async () => {
     const h = new Harness('state-bound');
     h.settleViews();

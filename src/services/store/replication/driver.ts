@@ -84,6 +84,8 @@ export interface ReplicaNodeConfig {
   readonly hintReplayIntervalMs: number;
   /** A sibling's HLC further ahead of our clock than this is not taken into ours. */
   readonly hlcMaxDriftMs: number;
+  /** Client requests (and forwarded ones) in flight at this node; more are refused (limit_exceeded). */
+  readonly inflightRequestsMax: number;
 }
 
 export const defaultReplicaNodeConfig: ReplicaNodeConfig = {
@@ -93,6 +95,7 @@ export const defaultReplicaNodeConfig: ReplicaNodeConfig = {
   requestTimeoutMs: 2_000,
   hintReplayIntervalMs: 1_000,
   hlcMaxDriftMs: 10_000,
+  inflightRequestsMax: limits.dynamoCoordinatorOpsMax,
 };
 
 /** What the driver needs of its node: a ServiceContext provides each piece (see docs/ARCHITECTURE.md). */
@@ -191,7 +194,7 @@ export class ReplicaNode {
   private readonly metrics: Metrics;
   private readonly log: Logger;
   private readonly opCounters = new Map<string, Counter>();
-  private readonly latency: Histogram;
+  private readonly latency: Record<ReplicaOpKind, Histogram>;
   private readonly statCounters: { readonly [K in keyof ReplicaStats]: Counter };
   private readonly statsSeen: ReplicaStats;
   private readonly hintsHeld: Gauge;
@@ -220,11 +223,14 @@ export class ReplicaNode {
         replicas: config.replicas,
         requestTimeoutTicks: ticks(config.requestTimeoutMs),
         hintReplayIntervalTicks: ticks(config.hintReplayIntervalMs),
+        opsCountMax: config.inflightRequestsMax,
       },
       { store: this.store, rng: env.rng.fork('dynamo'), ring: this.ring, isUp: (n) => this.up.has(n) },
     );
     const m = this.metrics;
-    this.latency = m.histogram('dynamo_op_latency_ms', 'Client requests from submit to answer');
+    const latency = (kind: ReplicaOpKind) =>
+      m.histogram('dynamo_op_latency_ms', 'Client requests from submit to answer', { kind });
+    this.latency = { get: latency('get'), put: latency('put'), delete: latency('delete') };
     this.statCounters = Object.fromEntries(
       (Object.keys(STAT_HELP) as (keyof ReplicaStats)[]).map((k) => [
         k,
@@ -282,7 +288,7 @@ export class ReplicaNode {
     if (this.pending.size >= this.replica.config.opsCountMax) {
       return refuse(
         new BaristaError('limit_exceeded', `${this.pending.size} requests in flight`, {
-          fields: { limit: 'dynamoCoordinatorOpsMax' },
+          fields: { limit: 'inflightRequestsMax' },
         }),
       );
     }
@@ -410,7 +416,7 @@ export class ReplicaNode {
       this.opCounters.set(id, c);
     }
     c.inc();
-    this.latency.observe(Math.max(0, this.nowMs() - p.startedMs));
+    this.latency[p.kind].observe(Math.max(0, this.nowMs() - p.startedMs));
     this.inflight.set(this.pending.size);
     p.done(outcome);
   }

@@ -9,6 +9,8 @@ export const MessageType = {
   // 0x01xx: membership
   MembershipPing: 0x0101,
   MembershipAck: 0x0102,
+  /** "I know you at a higher incarnation": the answer to a ping from a stale incarnation. */
+  MembershipStale: 0x0103,
   // 0x02xx: raft (metadata group)
   Raft: 0x0201,
   RaftClientRequest: 0x0202,

@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { encodeMessage } from '../../../dynamo/messages.ts';
+import { Ring } from '../../../dynamo/ring.ts';
 import { Versioned } from '../../../dynamo/versions.ts';
 import { BaristaError } from '../../../lib/errors.ts';
 import { limits } from '../../../lib/limits.ts';
@@ -130,6 +131,19 @@ describe('ReplicaNode API (what the RESP layer calls)', () => {
     node.stop();
     const stopped = await rejection(node.get(k, 'ONE'));
     assert.equal(stopped.code, 'stopped');
+  });
+
+  test('an empty ring (not bootstrapped yet) refuses every request; setRing with the bootstrap ring serves them', async () => {
+    const h = new Harness('ring', { ring: Ring.empty() });
+    h.settleViews();
+    const key = enc.encode('k');
+    const node = h.node('n1');
+    assert.equal((await rejection(settle(h, node.put(key, enc.encode('v'), 'ONE')))).code, 'replicas_unavailable');
+    assert.equal((await rejection(settle(h, node.get(key, 'ONE')))).code, 'replicas_unavailable');
+    for (const id of NODES) h.node(id).setRing(h.ring);
+    const at = h.node(h.replicasOf('k')[0]!);
+    assert.deepEqual(values(await settle(h, at.put(key, enc.encode('v'), 'QUORUM'))), ['v']);
+    assert.deepEqual(values(await settle(h, node.get(key, 'QUORUM'))), ['v']);
   });
 
   test('backpressure: past inflightRequestsMax requests in flight the next is refused, limit_exceeded and definite', async () => {

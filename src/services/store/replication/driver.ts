@@ -11,11 +11,13 @@
 // (The mutation 'dynamo-send-before-sync' plants the opposite order: it sends and answers at once
 // and syncs at the next tick; driver-sim.test.ts shows a crash then loses an acknowledged write.)
 //
-// Ring: built from config, every node of the cluster (this one and ctx.peers) with `tokensPerNode`
-// tokens each, chosen by chooseTokens from an Rng seeded by the node's id, nodes taken in sorted id
-// order — so every node computes the same ring from the same peer list without talking. Ring
-// membership kept in the metadata group (joins, leaves, streams: ring.ts planMove) is a later step;
-// it will call setRing on the replica and needs nothing else from here.
+// Ring: the one given (the store's RingKeeper: the ring namespace of the metadata group), kept
+// current by setRing on each change the node applies; without one, built from config exactly as
+// RingKeeper bootstraps it (initialRing: every node of the cluster, this one and ctx.peers, with
+// `tokensPerNode` tokens each from a generator seeded by its id, in id order), so every node
+// computes the same ring without talking. An empty ring (version 0, not bootstrapped yet) answers
+// every request replicas_unavailable. Moves (joins, leaves, streams: ring.ts planMove) are a later
+// step: they only change the ring handed to setRing (pending replicas already count).
 //
 // Liveness: a peer is up while the failure detector calls it `alive` (suspect, dead and never
 // heard of are down: the replica stores a hint for it instead of waiting). The view is read once
@@ -57,7 +59,6 @@ import { BaristaError, ProtocolError } from '../../../lib/errors.ts';
 import { limits } from '../../../lib/limits.ts';
 import { MessageType } from '../../../lib/message-types.ts';
 import type { MessageHandler } from '../../../lib/router.ts';
-import { SeededRng } from '../../../lib/rng.ts';
 import type { PeerView } from '../../../membership/membership.ts';
 import {
   type ClientRequest,
@@ -67,8 +68,9 @@ import {
   type Level,
 } from '../../../dynamo/messages.ts';
 import { DynamoReplica, type Output, type ReplicaStats } from '../../../dynamo/replica.ts';
-import { chooseTokens, Ring } from '../../../dynamo/ring.ts';
+import type { Ring } from '../../../dynamo/ring.ts';
 import type { ReplicaStore } from '../../../dynamo/store.ts';
+import { initialRing } from '../ring-keeper.ts';
 import { emptyContext, type Sibling, type Versioned } from '../../../dynamo/versions.ts';
 
 export interface ReplicaNodeConfig {
@@ -109,6 +111,8 @@ export interface ReplicaNodeComponents {
   /** The failure detector's view (ctx.membership()). */
   readonly membership: { view(): PeerView[] };
   readonly store: ReplicaStore;
+  /** The ring to start with (RingKeeper.ring); default: initialRing of self + peers. */
+  readonly ring?: Ring;
   readonly metrics?: Metrics;
   readonly log?: Logger;
 }
@@ -148,13 +152,9 @@ interface Pending {
   readonly done: (outcome: ReplicaOutcome) => void;
 }
 
-/** The ring every node builds alike from the cluster's node ids (see the header). */
+/** The ring every node builds alike from the cluster's node ids (RingKeeper's bootstrap ring). */
 export function configuredRing(nodes: readonly NodeId[], tokensPerNode: number): Ring {
-  let ring = Ring.empty();
-  for (const id of [...new Set(nodes)].sort()) {
-    ring = ring.bootstrap(id, chooseTokens(new SeededRng(`dynamo-ring-tokens/${id}`), tokensPerNode, ring));
-  }
-  return ring;
+  return initialRing([...new Set(nodes)], tokensPerNode);
 }
 
 const STAT_HELP: Record<keyof ReplicaStats, string> = {
@@ -178,12 +178,12 @@ const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCas
 
 export class ReplicaNode {
   readonly replica: DynamoReplica;
-  readonly ring: Ring;
+  private ring_: Ring;
   private readonly env: Env;
   private readonly store: ReplicaStore;
   private readonly membership: { view(): PeerView[] };
   private readonly hlc: HybridLogicalClock;
-  private readonly ringNodes: ReadonlySet<NodeId>;
+  private ringNodes: ReadonlySet<NodeId>;
   private readonly pending = new Map<number, Pending>();
   private nextRequest = 1;
   private up = new Set<NodeId>();
@@ -213,8 +213,8 @@ export class ReplicaNode {
     this.membership = components.membership;
     this.metrics = components.metrics ?? env.metrics;
     this.log = (components.log ?? env.log).child({ component: 'dynamo' });
-    this.ring = configuredRing([env.nodeId, ...components.peers], config.tokensPerNode);
-    this.ringNodes = new Set(this.ring.nodes.map((n) => n.id));
+    this.ring_ = components.ring ?? configuredRing([env.nodeId, ...components.peers], config.tokensPerNode);
+    this.ringNodes = new Set(this.ring_.nodes.map((n) => n.id));
     this.hlc = new HybridLogicalClock({ maxDriftMs: config.hlcMaxDriftMs });
     const ticks = (ms: number) => Math.max(1, Math.ceil(ms / config.tickMs));
     this.replica = new DynamoReplica(
@@ -225,7 +225,7 @@ export class ReplicaNode {
         hintReplayIntervalTicks: ticks(config.hintReplayIntervalMs),
         opsCountMax: config.inflightRequestsMax,
       },
-      { store: this.store, rng: env.rng.fork('dynamo'), ring: this.ring, isUp: (n) => this.up.has(n) },
+      { store: this.store, rng: env.rng.fork('dynamo'), ring: this.ring_, isUp: (n) => this.up.has(n) },
     );
     const m = this.metrics;
     const latency = (kind: ReplicaOpKind) =>
@@ -250,7 +250,7 @@ export class ReplicaNode {
     components.router.register([MessageType.DynamoReplica], (msg) => this.onMessage(msg.from, msg.payload));
     this.timer = env.timers.every(config.tickMs, () => this.onTick());
     this.log.info(
-      { replicas: config.replicas, nodes: this.ring.nodes.length, tokensPerNode: config.tokensPerNode },
+      { replicas: config.replicas, nodes: this.ring_.nodes.length, ringVersion: this.ring_.version },
       'dynamo: replica started',
     );
   }
@@ -323,6 +323,17 @@ export class ReplicaNode {
     this.pending.set(id, { kind: req.kind, level: req.level, startedMs: this.nowMs(), done });
     this.refreshView();
     this.process(this.replica.request(id, request));
+  }
+
+  get ring(): Ring {
+    return this.ring_;
+  }
+
+  /** A newer ring (RingKeeper.onChange): later requests locate keys on it. */
+  setRing(ring: Ring): void {
+    this.ring_ = ring;
+    this.ringNodes = new Set(ring.nodes.map((n) => n.id));
+    this.replica.setRing(ring);
   }
 
   /** This node's stored state of a key, without quorum or repair (tests, debugging). */

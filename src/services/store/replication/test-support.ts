@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { HistoryRecorder } from '../../../check/recorder.ts';
 import type { Level } from '../../../dynamo/messages.ts';
 import { levelCount } from '../../../dynamo/replica.ts';
+import type { Ring } from '../../../dynamo/ring.ts';
 import type { Dot } from '../../../dynamo/versions.ts';
 import type { Env, NodeId } from '../../../env/types.ts';
 import type { VectorClock } from '../../../lib/clocks/vector.ts';
@@ -44,14 +45,21 @@ export class ReplicationNode {
   readonly store: LsmReplicaStore;
   readonly node: ReplicaNode;
 
-  constructor(env: Env, config: ReplicaNodeConfig) {
+  constructor(env: Env, config: ReplicaNodeConfig, ring?: Ring) {
     this.router = new MessageRouter(env.metrics, env.transport, env.log, env.clock);
     env.transport.onMessage(this.router.dispatch);
     const peers = NODES.filter((p) => p !== env.nodeId);
     this.membership = new MembershipDriver(env, this.router, peers, defaultMembershipTiming);
     this.store = LsmReplicaStore.open(env, { dir: 'dynamo' });
     this.node = new ReplicaNode(
-      { env, router: this.router, peers, membership: this.membership, store: this.store },
+      {
+        env,
+        router: this.router,
+        peers,
+        membership: this.membership,
+        store: this.store,
+        ...(ring === undefined ? {} : { ring }),
+      },
       config,
     );
   }
@@ -78,12 +86,12 @@ export class Harness {
 
   constructor(
     seed: string,
-    options: { mutations?: string[]; loss?: number; config?: Partial<ReplicaNodeConfig> } = {},
+    options: { mutations?: string[]; loss?: number; config?: Partial<ReplicaNodeConfig>; ring?: Ring } = {},
   ) {
     this.sim = new Simulation<ReplicationNode>({
       seed,
       nodes: [...NODES],
-      program: (env) => new ReplicationNode(env, { ...CONFIG, ...options.config }),
+      program: (env) => new ReplicationNode(env, { ...CONFIG, ...options.config }, options.ring),
       network: { lossProbability: options.loss ?? 0, duplicateProbability: options.loss ?? 0 },
       ...(options.mutations === undefined ? {} : { mutations: mutationsFrom(options.mutations) }),
     });

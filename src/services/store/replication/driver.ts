@@ -322,7 +322,13 @@ export class ReplicaNode {
     const id = this.nextRequest++;
     this.pending.set(id, { kind: req.kind, level: req.level, startedMs: this.nowMs(), done });
     this.refreshView();
-    this.process(this.replica.request(id, request));
+    try {
+      this.process(this.replica.request(id, request));
+    } catch (error) {
+      // A disk error (the engine is poisoned): the node stops; this request is not left pending.
+      this.pending.delete(id);
+      throw error;
+    }
   }
 
   get ring(): Ring {

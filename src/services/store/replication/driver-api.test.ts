@@ -106,6 +106,14 @@ describe('ReplicaNode API (what the RESP layer calls)', () => {
     const anyRead = await rejection(settle(h, node.get(k, 'ANY')));
     assert.equal(anyRead.code, 'bad_request');
     assert.equal(anyRead.definite, true);
+    for (const level of [0, 17, 2.5, 'TWO' as never]) {
+      assert.equal((await rejection(settle(h, node.get(k, level)))).code, 'bad_request');
+    }
+    assert.equal(
+      h.sim.metrics(a!).value('dynamo_ops_total', { kind: 'get', level: 'invalid' }),
+      4,
+      'one series for every bad level',
+    );
     const tooBig = await rejection(
       settle(h, node.put(new Uint8Array(limits.kvKeyBytesMax + 1), enc.encode('x'), 'ONE')),
     );

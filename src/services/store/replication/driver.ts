@@ -67,7 +67,7 @@ import {
   encodeMessage,
   type Level,
 } from '../../../dynamo/messages.ts';
-import { DynamoReplica, type Output, type ReplicaStats } from '../../../dynamo/replica.ts';
+import { DynamoReplica, levelCount, type Output, type ReplicaStats } from '../../../dynamo/replica.ts';
 import type { Ring } from '../../../dynamo/ring.ts';
 import type { ReplicaStore } from '../../../dynamo/store.ts';
 import { initialRing } from '../ring-keeper.ts';
@@ -419,7 +419,8 @@ export class ReplicaNode {
   }
 
   private answer(p: Pending, outcome: ReplicaOutcome): void {
-    const level = typeof p.level === 'number' ? String(p.level) : p.level;
+    // A label per valid level only: a client's arbitrary level must not mint metric series.
+    const level = levelCount(p.level, limits.ringReplicasCountMax) === undefined ? 'invalid' : String(p.level);
     const outcomeLabel = outcome.ok ? 'ok' : outcome.error.code;
     const id = `${p.kind}/${level}/${outcomeLabel}`;
     let c = this.opCounters.get(id);

@@ -330,6 +330,10 @@ export const limits = {
   dynamoMessageBytesMax: 8 * 1024 * 1024,
   /** A key's encoded state a client put may bring it to (the driver refuses the put past it). */
   dynamoStateBytesMax: 4 * 1024 * 1024,
+
+  // --- Store front end (src/services/store) -------------------------------------------------------
+  /** Redis commands one node has forwarded to key owners and awaits answers for; more answer -BUSY. */
+  storeForwardPendingCountMax: 10_000,
 } as const;
 
 export type Limits = { readonly [K in keyof typeof limits]: number };

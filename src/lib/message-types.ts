@@ -23,6 +23,10 @@ export const MessageType = {
   // 0x04xx: Dynamo-style store (src/services/store/replication)
   /** One message of the replica protocol (src/dynamo/messages.ts: its own version and type tag). */
   DynamoReplica: 0x0401,
+  // 0x05xx: the store's Redis front end (src/services/store)
+  /** A Redis command forwarded to the node owning its key (N = 1), and its reply. */
+  StoreForward: 0x0501,
+  StoreForwardReply: 0x0502,
   // 0x7fxx: test-only traffic (compliance suites, benchmarks)
   TestEcho: 0x7f01,
   TestBulk: 0x7f02,

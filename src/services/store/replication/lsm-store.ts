@@ -82,7 +82,7 @@ export class LsmReplicaStore implements ReplicaStore {
   private hints_ = 0;
 
   private constructor(
-    readonly engine: LsmEngine,
+    private readonly engine: LsmEngine,
     private readonly clock: Clock,
   ) {}
 
@@ -152,17 +152,6 @@ export class LsmReplicaStore implements ReplicaStore {
       start = page.next;
     }
     return out;
-  }
-
-  /** Every value, by key (tests compare replicas; anti-entropy will page it instead). */
-  *values(): Generator<{ key: Uint8Array; state: Uint8Array }> {
-    const end = Uint8Array.of(VALUE_PREFIX + 1);
-    let start: Uint8Array | null = Uint8Array.of(VALUE_PREFIX);
-    while (start !== null) {
-      const page = this.engine.scan({ start, end });
-      for (const e of page.entries) yield { key: e.key.slice(1), state: e.value };
-      start = page.next;
-    }
   }
 
   sync(): void {

@@ -15,7 +15,16 @@
 //   - Durability: an acknowledged ONE write survives its coordinator's crash right after the ack;
 //     negative control: the mutation 'dynamo-send-before-sync' (answer first, sync at the next
 //     tick) loses it, and the restarted node reuses its dot for a new write.
-// Every op is recorded in a History (src/check/recorder.ts) for the checker.
+//   - Random: seeded runs of random ops (ONE / QUORUM / ALL, at replicas and at strangers that
+//     forward) under a random nemesis (partitions, crashes also inside disk I/O, pauses, clock
+//     skew and steps, clogging, loss); every read with R + W > N is checked as it answers against
+//     the writes acknowledged before it began; after healAll, the convergence check above.
+//   - Replay: the same seed gives the same trace hash (time and randomness come only from the Env).
+// A key with two replicas on the minority side still takes QUORUM writes there: that is the
+// preference list's quorum, not a bug. Every op is recorded in a History (src/check/recorder.ts).
+// Negative controls seen failing by hand: replica.ts replayHints returning at once fails the
+// hint, partition and quorum tests (hints never drain); readRepair returning at once fails the
+// partition tests (replicas differ).
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';

@@ -326,6 +326,10 @@ export const limits = {
   dynamoHintReplaysCountMax: 256,
   /** Client requests (and forwarded ones) one coordinator has in flight; more are refused. */
   dynamoCoordinatorOpsMax: 10_000,
+
+  // --- Dynamo Paxos and Merkle trees (src/dynamo/paxos.ts, merkle.ts) --------------------------
+  /** Ballots one Paxos operation tries (prepare rounds, retries after rejections included) before giving up. */
+  paxosRoundsCountMax: 64,
 } as const;
 
 export type Limits = { readonly [K in keyof typeof limits]: number };

@@ -69,6 +69,10 @@ export const MUTATION_NAMES = [
   'coord-ignore-follower-touches',
   /** Coord front end: setData is proposed without its expected version (a conditional write always applies). */
   'coord-setdata-skip-version-check',
+  /** Dynamo Paxos acceptor: a promise is not synced before its reply (a crash forgets it; the acceptor then accepts a lower ballot). */
+  'paxos-promise-unsynced',
+  /** Dynamo Paxos proposer: the current value is the highest commit only; in-progress accepted values are ignored. */
+  'paxos-ignore-accepted',
 ] as const;
 
 export type Mutation = (typeof MUTATION_NAMES)[number];

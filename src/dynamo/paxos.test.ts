@@ -36,7 +36,7 @@ function verdictOf(options: PaxosNetOptions): {
   stats: PaxosNetResult['stats'];
 } {
   const run = runPaxosNet(options);
-  const result = checkLinearizable(run.history, model, { timeBudgetMs: 20_000, now: () => performance.now() });
+  const result = checkLinearizable(run.history, model, { timeBudgetMs: 5_000, now: () => performance.now() });
   return { verdict: result.verdict, reason: result.reason, stats: run.stats };
 }
 

@@ -58,7 +58,7 @@ import { assert } from '../lib/assert.ts';
 import { ByteReader, ByteWriter, bytesEqual } from '../lib/bytes.ts';
 import { ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
-import { murmur3X64_128, type Token } from './partitioner.ts';
+import { murmur3X64_128Into, type Token } from './partitioner.ts';
 import type { TokenRange } from './ring.ts';
 
 export const MERKLE_HASH_BYTES = 16;
@@ -156,11 +156,8 @@ export class MerkleTree {
 }
 
 function digest(data: Uint8Array): Uint8Array {
-  const { h1, h2 } = murmur3X64_128(data);
   const out = new Uint8Array(MERKLE_HASH_BYTES);
-  const view = new DataView(out.buffer);
-  view.setBigUint64(0, h1, false);
-  view.setBigUint64(8, h2, false);
+  murmur3X64_128Into(data, out, 0);
   return out;
 }
 
@@ -176,6 +173,13 @@ export class MerkleTreeBuilder {
   private readonly counts: Uint32Array;
   private last: { offset: bigint; key: Uint8Array } | undefined;
   private finished = false;
+  /** The leaf entries go to now and its first offset past it (entries come in offset order). */
+  private leaf = 0;
+  private leafEnd: bigint;
+  private readonly width: bigint;
+  /** Reused input of the leaf hash: previous hash, token, key, state hash. */
+  private scratch = new Uint8Array(256);
+  private scratchView = new DataView(this.scratch.buffer);
 
   constructor(
     readonly range: TokenRange,
@@ -184,27 +188,50 @@ export class MerkleTreeBuilder {
     checkDepth(depth);
     this.leafHashes = new Uint8Array(MERKLE_HASH_BYTES << depth);
     this.counts = new Uint32Array(1 << depth);
+    this.width = rangeWidth(range);
+    this.leafEnd = leafStart(this.width, 1n << BigInt(depth), 1n);
   }
 
   add(token: Token, key: Uint8Array, stateHash: Uint8Array): void {
     assert(!this.finished, 'add after finish');
-    assert(rangeContains(this.range, token), 'entry outside the tree range');
     assert(stateHash.length <= limits.merkleStateHashBytesMax, 'state hash too long');
     const offset = offsetOf(this.range, token);
+    assert(offset < this.width, 'entry outside the tree range');
     const last = this.last;
     assert(
       last === undefined || offset > last.offset || (offset === last.offset && compareBytes(key, last.key) > 0),
       'entries must come in scan order (offset from the range start, then key), each key once',
     );
     this.last = { offset, key };
-    const i = leafOf(this.range, this.depth, token);
-    const w = new ByteWriter({ initialBytes: 32 + key.length + stateHash.length });
-    w.raw(this.leafHashes.subarray(i * MERKLE_HASH_BYTES, (i + 1) * MERKLE_HASH_BYTES))
-      .i64(token)
-      .bytesUvarint(key)
-      .u8(stateHash.length)
-      .raw(stateHash);
-    this.leafHashes.set(digest(w.finish()), i * MERKLE_HASH_BYTES);
+    if (offset >= this.leafEnd) {
+      this.leaf = leafOf(this.range, this.depth, token);
+      this.leafEnd = leafStart(this.width, 1n << BigInt(this.depth), BigInt(this.leaf) + 1n);
+    }
+    const i = this.leaf;
+    const at = i * MERKLE_HASH_BYTES;
+    // prev:16 ‖ token:i64 ‖ uvarint keyLength ‖ key ‖ u8 stateHashLength ‖ stateHash
+    const need = MERKLE_HASH_BYTES + 8 + 5 + key.length + 1 + stateHash.length;
+    if (this.scratch.length < need) {
+      this.scratch = new Uint8Array(need * 2);
+      this.scratchView = new DataView(this.scratch.buffer);
+    }
+    const buf = this.scratch;
+    for (let b = 0; b < MERKLE_HASH_BYTES; b++) buf[b] = this.leafHashes[at + b]!;
+    this.scratchView.setBigInt64(MERKLE_HASH_BYTES, token, false);
+    let p = MERKLE_HASH_BYTES + 8;
+    for (let n = key.length; ; n = Math.floor(n / 128)) {
+      if (n < 128) {
+        buf[p++] = n;
+        break;
+      }
+      buf[p++] = (n & 0x7f) | 0x80;
+    }
+    buf.set(key, p);
+    p += key.length;
+    buf[p++] = stateHash.length;
+    buf.set(stateHash, p);
+    p += stateHash.length;
+    murmur3X64_128Into(buf.subarray(0, p), this.leafHashes, at);
     this.counts[i]!++;
   }
 

@@ -336,6 +336,10 @@ export const limits = {
   merkleStateHashBytesMax: 32,
   /** Token ranges one stream request of an anti-entropy exchange names (differing leaves, coalesced). */
   merkleStreamRangesCountMax: 4096,
+
+  // --- Store front end (src/services/store) -------------------------------------------------------
+  /** Redis commands one node has forwarded to key owners and awaits answers for; more answer -BUSY. */
+  storeForwardPendingCountMax: 10_000,
 } as const;
 
 export type Limits = { readonly [K in keyof typeof limits]: number };

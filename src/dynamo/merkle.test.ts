@@ -147,7 +147,7 @@ test('the diff names exactly the leaves where the key sets differ, and nothing w
 
 test('leaves partition the range: each token is in exactly the leaf leafOf names', () => {
   fc.assert(
-    fc.property(rangeArb, fc.integer({ min: 0, max: limits.merkleTreeDepthMax }), tokenArb, (range, depth, t) => {
+    fc.property(rangeArb, fc.integer({ min: 0, max: limits.merkleTreeLevelsCountMax }), tokenArb, (range, depth, t) => {
       assert.equal(rangeContains(range, t), naiveContains(range, t));
       if (!naiveContains(range, t)) return;
       const i = leafOf(range, depth, t);
@@ -200,7 +200,7 @@ test('the builder refuses entries out of scan order, repeated or outside its ran
   b.add(TOKEN_MIN, utf8.encode('a'), new Uint8Array()); // after TOKEN_MAX in a wrapping range
   assert.throws(() => b.add(TOKEN_MIN, utf8.encode('a'), new Uint8Array()), /scan order/);
   assert.throws(() => b.add(0n, utf8.encode('z'), new Uint8Array()), /outside/);
-  assert.throws(() => new MerkleTreeBuilder(range, limits.merkleTreeDepthMax + 1), /depth/);
+  assert.throws(() => new MerkleTreeBuilder(range, limits.merkleTreeLevelsCountMax + 1), /depth/);
 });
 
 // --- codec ------------------------------------------------------------------------------------
@@ -278,7 +278,7 @@ test('broken rules have stable codes, and a claimed tree larger than the payload
         .uvarint(1)
         .i64(0n)
         .i64(0n)
-        .u8(limits.merkleTreeDepthMax + 1),
+        .u8(limits.merkleTreeLevelsCountMax + 1),
     ),
     'dynamo_malformed',
   );

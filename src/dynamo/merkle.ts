@@ -10,7 +10,7 @@
 // bytewise): h0 = 16 zero bytes, h' = murmur3_x64_128(h ‖ token:i64 ‖ uvarint keyLength ‖ key ‖
 // u8 stateHashLength ‖ stateHash), and a count of entries. The builder holds only the 2^depth
 // leaves and the last entry (for the order check), whatever the number of keys: memory is bounded
-// by limits.merkleTreeDepthMax. The root (hashes of pairs, level by level) says "equal" in one
+// by limits.merkleTreeLevelsCountMax. The root (hashes of pairs, level by level) says "equal" in one
 // comparison; the diff compares leaves and coalesces adjacent differing leaves into token ranges.
 //
 // What a driver feeds (the contract the lead wires):
@@ -49,7 +49,7 @@
 //   streamRequest = uvarint n (1..merkleStreamRangesCountMax) range{n}   ; 3
 //   op            = uvarint
 //   range         = start:i64 end:i64
-//   depth         = u8 (0..merkleTreeDepthMax)
+//   depth         = u8 (0..merkleTreeLevelsCountMax)
 //   root          = 16 bytes
 // Untrusted bytes never reach an assert: a ProtocolError with a stable code (dynamo_bad_version,
 // dynamo_bad_type, dynamo_malformed, or ByteReader's truncated, trailing_bytes, varint_*).
@@ -104,8 +104,8 @@ export function leafRange(range: TokenRange, depth: number, i: number): TokenRan
 
 function checkDepth(depth: number): void {
   assert(
-    Number.isInteger(depth) && depth >= 0 && depth <= limits.merkleTreeDepthMax,
-    `Merkle depth must be 0..${limits.merkleTreeDepthMax}: ${depth}`,
+    Number.isInteger(depth) && depth >= 0 && depth <= limits.merkleTreeLevelsCountMax,
+    `Merkle depth must be 0..${limits.merkleTreeLevelsCountMax}: ${depth}`,
   );
 }
 
@@ -337,7 +337,7 @@ function readRange(r: ByteReader): TokenRange {
 
 function readDepth(r: ByteReader): number {
   const depth = r.u8();
-  if (depth > limits.merkleTreeDepthMax) malformed(`depth ${depth}, max ${limits.merkleTreeDepthMax}`);
+  if (depth > limits.merkleTreeLevelsCountMax) malformed(`depth ${depth}, max ${limits.merkleTreeLevelsCountMax}`);
   return depth;
 }
 

@@ -50,6 +50,11 @@ export interface PaxosNetOptions {
   /** Per step: a proposer's node forgets it (its operation stays indeterminate). */
   readonly proposerCrashRate?: number;
   readonly mutations?: Mutations;
+  /** Per step: a tick (the other steps deliver one message each); default 0.02. */
+  readonly tickRate?: number;
+  /** Proposer timeout and backoff; defaults 200 and 8. */
+  readonly timeoutTicks?: number;
+  readonly backoffTicksMax?: number;
   /** Distinct values written (few values make CAS conditions hold often). */
   readonly valuesCount?: number;
 }
@@ -169,8 +174,8 @@ export function runPaxosNet(options: PaxosNetOptions): PaxosNetResult {
         operation,
         replicas,
         pending,
-        timeoutTicks: 60,
-        backoffTicksMax: 6,
+        timeoutTicks: options.timeoutTicks ?? 200,
+        backoffTicksMax: options.backoffTicksMax ?? 8,
       },
       { rng: rng.fork(`p${op}`), nowMs: () => nowMs, ballots: nodes.get(node)!.ballots, mutations },
     );
@@ -213,12 +218,13 @@ export function runPaxosNet(options: PaxosNetOptions): PaxosNetResult {
 
   const dropRate = options.dropRate ?? 0;
   const duplicateRate = options.duplicateRate ?? 0;
+  const tickRate = options.tickRate ?? 0.02;
   let steps = 0;
   while (steps++ < STEPS_MAX) {
     const busy = clients.some((c) => c.running !== undefined);
     if (!busy && stats.invoked >= opsCount) break;
     const roll = rng.float();
-    if (roll < 0.1) {
+    if (roll < tickRate) {
       nowMs += rng.int(3);
       for (const c of clients) {
         if (c.running === undefined) {
@@ -228,9 +234,9 @@ export function runPaxosNet(options: PaxosNetOptions): PaxosNetResult {
         send(c.running.node, c.running.proposer.tick());
         complete(c);
       }
-    } else if (roll < 0.1 + (options.crashRate ?? 0)) {
+    } else if (roll < tickRate + (options.crashRate ?? 0)) {
       crash(nodes.get(ids[rng.int(ids.length)]!)!);
-    } else if (roll < 0.1 + (options.crashRate ?? 0) + (options.proposerCrashRate ?? 0)) {
+    } else if (roll < tickRate + (options.crashRate ?? 0) + (options.proposerCrashRate ?? 0)) {
       const c = clients[rng.int(clients.length)]!;
       if (c.running !== undefined) {
         byOp.delete(opIdOf(c.running.proposer));

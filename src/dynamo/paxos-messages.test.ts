@@ -11,6 +11,7 @@ import {
   type AcceptorState,
   type Ballot,
   compareBallots,
+  formatBallot,
   decodeAcceptorState,
   decodePaxosMessage,
   encodeAcceptorState,
@@ -27,12 +28,14 @@ const ballotArb: fc.Arbitrary<Ballot> = fc.record({
   node: fc.constantFrom('n1', 'n2', 'nœud-é'),
 });
 const valueArb = fc.option(bytesArb(12), { nil: null });
-/** A version whose origin is at or below its ballot (the codec refuses the rest). */
+/** A version whose origin is at or below its ballot, with recent origins descending below it (the codec refuses the rest). */
 const versionArb: fc.Arbitrary<PaxosVersion> = fc
-  .tuple(ballotArb, ballotArb, valueArb)
-  .map(([a, b, value]) =>
-    compareBallots(a, b) >= 0 ? { ballot: a, origin: b, value } : { ballot: b, origin: a, value },
-  );
+  .tuple(fc.array(ballotArb, { minLength: 2, maxLength: 2 + limits.paxosRecentOriginsCountMax }), valueArb)
+  .map(([ballots, value]) => {
+    const sorted = [...new Map(ballots.map((b) => [formatBallot(b), b])).values()].sort((a, b) => compareBallots(b, a));
+    const [ballot, origin = ballot, ...recent] = sorted as [Ballot, ...Ballot[]];
+    return { ballot, origin, recent, value };
+  });
 const optVersion = fc.option(versionArb, { nil: null });
 const header = fc.record({ op: fc.nat(), key: bytesArb(8), ballot: ballotArb });
 const messageArb: fc.Arbitrary<PaxosMessage> = fc.oneof(
@@ -45,15 +48,25 @@ const messageArb: fc.Arbitrary<PaxosMessage> = fc.oneof(
     accepted,
     committed,
   })),
-  fc
-    .tuple(header, versionArb)
-    .map(([h, v]) => ({ type: 'propose' as const, ...h, ballot: v.ballot, origin: v.origin, value: v.value })),
+  fc.tuple(header, versionArb).map(([h, v]) => ({
+    type: 'propose' as const,
+    ...h,
+    ballot: v.ballot,
+    origin: v.origin,
+    recent: v.recent,
+    value: v.value,
+  })),
   fc
     .tuple(header, fc.boolean(), ballotArb)
     .map(([h, ok, promised]) => ({ type: 'accept' as const, ...h, ok, promised })),
-  fc
-    .tuple(header, versionArb)
-    .map(([h, v]) => ({ type: 'commit' as const, ...h, ballot: v.ballot, origin: v.origin, value: v.value })),
+  fc.tuple(header, versionArb).map(([h, v]) => ({
+    type: 'commit' as const,
+    ...h,
+    ballot: v.ballot,
+    origin: v.origin,
+    recent: v.recent,
+    value: v.value,
+  })),
   header.map((h) => ({ type: 'commitAck' as const, ...h })),
 );
 const stateArb: fc.Arbitrary<AcceptorState> = fc.record({
@@ -129,12 +142,29 @@ test('broken rules have stable codes', () => {
   assert.equal(code(head(4).u8(2).finish()), 'dynamo_malformed', 'a flag byte of 2');
   const longKey = new ByteWriter().u8(PAXOS_MESSAGE_VERSION).u8(1).uvarint(1);
   assert.equal(code(longKey.bytesUvarint(new Uint8Array(limits.kvKeyBytesMax + 1)).finish()), 'dynamo_malformed');
-  assert.equal(code(ballot(head(3), 6, 0, 'a').u8(0).finish()), 'dynamo_malformed', 'origin above the ballot');
-  assert.equal(code(ballot(head(3), 0, 7, '').u8(0).finish()), 'dynamo_malformed', 'a ballot without a node');
+  assert.equal(
+    code(ballot(head(3), 6, 0, 'a').uvarint(0).u8(0).finish()),
+    'dynamo_malformed',
+    'origin above the ballot',
+  );
+  assert.equal(
+    code(
+      ballot(ballot(head(3), 4, 0, 'a').uvarint(1), 4, 0, 'a')
+        .u8(0)
+        .finish(),
+    ),
+    'dynamo_malformed',
+    'a recent origin not below the origin',
+  );
+  assert.equal(
+    code(ballot(head(3), 0, 7, '').uvarint(0).u8(0).finish()),
+    'dynamo_malformed',
+    'a ballot without a node',
+  );
   assert.equal(
     code(
       head(3)
-        .raw(new Uint8Array([0, 0, 0, 0, 0, 0, 2]))
+        .raw(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 2]))
         .finish(),
     ),
     'dynamo_malformed',

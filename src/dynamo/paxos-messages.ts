@@ -10,9 +10,9 @@
 //   type      = u8                         ; 1..6 below
 //   prepare   =                            ; 1: promise `ballot`, tell me what you accepted
 //   promise   = ok promised opt-version{2} ; 2: ok = u8 0|1; then accepted, then committed
-//   propose   = origin value               ; 3: accept (ballot, origin, value)
+//   propose   = origin recent value        ; 3: accept (ballot, origin, recent, value)
 //   accept    = ok promised                ; 4
-//   commit    = origin value               ; 5: (ballot, origin, value) was accepted by a quorum
+//   commit    = origin recent value        ; 5: (ballot, origin, recent, value) was accepted by a quorum
 //   commitAck =                            ; 6
 //   op        = uvarint                    ; the proposer's operation id (safe integer)
 //   key       = uvarint length (0..kvKeyBytesMax) + bytes
@@ -21,8 +21,10 @@
 //   rand      = u32
 //   node      = uvarint length (0..nodeIdBytesMax) + UTF-8 ; empty only in the zero ballot
 //   opt-version = u8 0 | u8 1 version-body
-//   version-body = ballot origin value
+//   version-body = ballot origin recent value
 //   origin    = ballot                     ; the ballot that first proposed this value
+//   recent    = uvarint n (0..paxosRecentOriginsCountMax) ballot{n} ; origins of the changes before
+//                                          ; it, newest first: strictly descending, all below origin
 //   value     = u8 0 (absent) | u8 1 uvarint length (0..kvValueBytesMax) + bytes
 //   state     = u8 1 (format) promised opt-version opt-version   ; the acceptor's state of one key
 // Untrusted bytes never reach an assert: every broken rule is a ProtocolError with a stable code
@@ -61,10 +63,15 @@ export function formatBallot(b: Ballot): string {
   return `${b.ms}.${b.rand.toString(16)}@${b.node}`;
 }
 
-/** A value accepted at `ballot`; `origin` is the ballot of the proposal that made it (kept when re-accepted). */
+/**
+ * A value accepted at `ballot`; `origin` is the ballot of the proposal that made it (kept when
+ * re-accepted), `recent` the origins of the changes before it in the chain, newest first (bounded:
+ * a proposer finds there whether its own earlier proposal was applied and then overwritten).
+ */
 export interface PaxosVersion {
   readonly ballot: Ballot;
   readonly origin: Ballot;
+  readonly recent: readonly Ballot[];
   /** null: the key is absent. */
   readonly value: Uint8Array | null;
 }
@@ -92,8 +99,18 @@ interface Header {
 
 export type PaxosRequest =
   | (Header & { readonly type: 'prepare' })
-  | (Header & { readonly type: 'propose'; readonly origin: Ballot; readonly value: Uint8Array | null })
-  | (Header & { readonly type: 'commit'; readonly origin: Ballot; readonly value: Uint8Array | null });
+  | (Header & {
+      readonly type: 'propose';
+      readonly origin: Ballot;
+      readonly recent: readonly Ballot[];
+      readonly value: Uint8Array | null;
+    })
+  | (Header & {
+      readonly type: 'commit';
+      readonly origin: Ballot;
+      readonly recent: readonly Ballot[];
+      readonly value: Uint8Array | null;
+    });
 
 export type PaxosReply =
   | (Header & {
@@ -133,6 +150,11 @@ function writeValue(w: ByteWriter, value: Uint8Array | null): void {
   else w.u8(1).bytesUvarint(value);
 }
 
+function writeRecent(w: ByteWriter, recent: readonly Ballot[]): void {
+  w.uvarint(recent.length);
+  for (const b of recent) writeBallot(w, b);
+}
+
 function writeVersion(w: ByteWriter, v: PaxosVersion | null): void {
   if (v === null) {
     w.u8(0);
@@ -141,6 +163,7 @@ function writeVersion(w: ByteWriter, v: PaxosVersion | null): void {
   w.u8(1);
   writeBallot(w, v.ballot);
   writeBallot(w, v.origin);
+  writeRecent(w, v.recent);
   writeValue(w, v.value);
 }
 
@@ -158,6 +181,7 @@ export function encodePaxosMessage(m: PaxosMessage): Uint8Array {
     case 'propose':
     case 'commit':
       writeBallot(w, m.origin);
+      writeRecent(w, m.recent);
       writeValue(w, m.value);
       break;
     case 'accept':
@@ -205,12 +229,31 @@ function readValue(r: ByteReader): Uint8Array | null {
   return value;
 }
 
+function readRecent(r: ByteReader, origin: Ballot): Ballot[] {
+  const n = r.uvarint();
+  if (n > limits.paxosRecentOriginsCountMax) malformed(`${n} recent origins, max ${limits.paxosRecentOriginsCountMax}`);
+  const recent: Ballot[] = [];
+  let above = origin;
+  for (let i = 0; i < n; i++) {
+    const b = readBallot(r);
+    if (compareBallots(b, above) >= 0) malformed('recent origins must descend below the origin');
+    recent.push(b);
+    above = b;
+  }
+  return recent;
+}
+
 function readVersion(r: ByteReader): PaxosVersion | null {
   if (!readFlag(r)) return null;
   const ballot = readBallot(r);
   const origin = readBallot(r);
   if (compareBallots(origin, ballot) > 0) malformed('a version whose origin is above its ballot');
-  return { ballot, origin, value: readValue(r) };
+  return { ballot, origin, recent: readRecent(r, origin), value: readValue(r) };
+}
+
+function readLineage(r: ByteReader): { origin: Ballot; recent: Ballot[] } {
+  const origin = readBallot(r);
+  return { origin, recent: readRecent(r, origin) };
 }
 
 /** Decodes one Paxos message payload from untrusted bytes (grammar at the top of this file). */
@@ -239,13 +282,13 @@ export function decodePaxosMessage(bytes: Uint8Array): PaxosMessage {
       break;
     }
     case 3:
-      m = { type: 'propose', ...h, origin: readBallot(r), value: readValue(r) };
+      m = { type: 'propose', ...h, ...readLineage(r), value: readValue(r) };
       break;
     case 4:
       m = { type: 'accept', ...h, ok: readFlag(r), promised: readBallot(r) };
       break;
     case 5:
-      m = { type: 'commit', ...h, origin: readBallot(r), value: readValue(r) };
+      m = { type: 'commit', ...h, ...readLineage(r), value: readValue(r) };
       break;
     default:
       m = { type: 'commitAck', ...h };

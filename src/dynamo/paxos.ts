@@ -26,11 +26,14 @@
 //
 // Outcomes: `{ applied, current }` (a read: applied = true; a CAS whose condition failed: applied =
 // false with the value it compared), or an error. Once a proposal that changes the value has been
-// sent, the operation may have taken effect: a retry that finds the current version made by one of
-// its own proposals (by origin) reports applied; one that finds a version newer than one of its
-// proposals made by someone else cannot tell whether its value was chosen and overwritten since,
-// and ends `outcome_unknown` (indefinite) instead of applying the operation twice or reporting
-// "not applied" wrongly. Timeouts are indefinite after such a proposal, definite before.
+// sent, the operation may have taken effect, so a retry must not apply it twice nor call it "not
+// applied" wrongly. Every version carries its chain: `origin` (the ballot of the change that made
+// it) and `recent`, the origins of the paxosRecentOriginsCountMax changes before it. A retry that
+// finds one of its own origins in the current chain re-accepts that version and reports applied;
+// one whose proposals are all absent from a chain that reaches back past them evaluates afresh
+// (they were never chosen, and the quorum promise of this round means they never will be); one
+// whose proposal is older than what the chain still lists ends `outcome_unknown` (indefinite).
+// Timeouts are indefinite after a changing proposal was sent, definite before.
 //
 // Quorum (Cassandra's rule for ring moves): participants = natural replicas + pending replicas;
 // required = floor(natural / 2) + 1 + pending. Only participants' replies count, each once.
@@ -175,7 +178,7 @@ export class PaxosAcceptor {
       }
       case 'propose': {
         if (!granted) return { reply: { type: 'accept', ...h, ok: false, promised: s.promised }, syncNeeded: false };
-        const accepted: PaxosVersion = { ballot: m.ballot, origin: m.origin, value: m.value };
+        const accepted: PaxosVersion = { ballot: m.ballot, origin: m.origin, recent: m.recent, value: m.value };
         this.save(m.key, { ...s, promised: m.ballot, accepted });
         return { reply: { type: 'accept', ...h, ok: true, promised: m.ballot }, syncNeeded: true };
       }
@@ -184,7 +187,7 @@ export class PaxosAcceptor {
         if (s.committed !== null && compareBallots(m.ballot, s.committed.ballot) <= 0) {
           return { reply, syncNeeded: false };
         }
-        const committed: PaxosVersion = { ballot: m.ballot, origin: m.origin, value: m.value };
+        const committed: PaxosVersion = { ballot: m.ballot, origin: m.origin, recent: m.recent, value: m.value };
         this.save(m.key, { ...s, committed });
         return { reply, syncNeeded: true, committed };
       }
@@ -347,7 +350,8 @@ export class PaxosProposer {
       if (this.oks.size < this.required) return [];
       const p = this.proposal!;
       this.finish({ ok: true, applied: p.applied, current: p.current });
-      return this.sendAll({ type: 'commit', ...this.header(), origin: p.version.origin, value: p.version.value });
+      const { origin, recent, value } = p.version;
+      return this.sendAll({ type: 'commit', ...this.header(), origin, recent, value });
     }
     return [];
   }
@@ -381,33 +385,61 @@ export class PaxosProposer {
   }
 
   private propose(): PaxosOutgoing[] {
-    const current: PaxosVersion = this.promisedCurrent ?? { ballot: BALLOT_ZERO, origin: BALLOT_ZERO, value: null };
-    const mine = this.ownOrigins.some((o) => compareBallots(o, current.origin) === 0);
+    const current: PaxosVersion = this.promisedCurrent ?? {
+      ballot: BALLOT_ZERO,
+      origin: BALLOT_ZERO,
+      recent: [],
+      value: null,
+    };
+    const isOwn = (b: Ballot) => this.ownOrigins.some((o) => compareBallots(o, b) === 0);
+    const inChain = isOwn(current.origin) || current.recent.some(isOwn);
+    const op = this.config.operation;
     let applied: boolean;
-    let value: Uint8Array | null;
-    if (mine) {
-      // One of this operation's proposals is the current value: finish it, and it applied.
+    let answer: Uint8Array | null;
+    let version: PaxosVersion;
+    if (inChain) {
+      // A proposal of ours is in the current version's chain: accepting that version at our ballot
+      // makes the chain chosen, with our operation applied once (maybe with others' on top).
       applied = true;
-      value = current.value;
-    } else if (this.ownOrigins.some((o) => compareBallots(o, current.ballot) < 0)) {
-      // A proposal of ours is older than someone else's newer version: it may have been chosen and
-      // then overwritten; neither "applied" nor "not applied" is known.
+      answer = op.kind === 'read' ? current.value : op.value;
+      version = { ...current, ballot: this.ballot };
+    } else if (this.ownOrigins.some((o) => !this.chainCovers(current, o))) {
+      // A proposal of ours is older than the part of the chain the version still lists: it may have
+      // been chosen and overwritten; neither "applied" nor "not applied" is known.
       this.giveUp('outcome_unknown', 'a proposal of this operation may have been chosen and overwritten since');
       return [];
     } else {
-      const op = this.config.operation;
+      // Nothing of ours was chosen (the chain says so, back past our proposals): evaluate afresh.
       applied = op.kind !== 'cas' || bytesEqual(op.expected, current.value);
-      value = op.kind === 'read' || !applied ? current.value : op.value;
+      const changes = op.kind !== 'read' && applied;
+      answer = changes ? op.value : current.value;
+      if (changes) {
+        const recent = current.origin.node === '' ? [] : [current.origin, ...current.recent];
+        version = {
+          ballot: this.ballot,
+          origin: this.ballot,
+          recent: recent.slice(0, limits.paxosRecentOriginsCountMax),
+          value: op.value,
+        };
+        this.ownOrigins.push(this.ballot);
+      } else {
+        version = { ...current, ballot: this.ballot };
+      }
     }
-    const changes = !mine && this.config.operation.kind !== 'read' && applied;
-    const version: PaxosVersion = changes
-      ? { ballot: this.ballot, origin: this.ballot, value }
-      : { ballot: this.ballot, origin: current.origin, value: current.value };
-    if (changes) this.ownOrigins.push(this.ballot);
-    const answer = this.config.operation.kind === 'cas' && !applied ? current.value : value;
     this.proposal = { version, applied, current: answer };
     this.newRound('propose');
-    return this.sendAll({ type: 'propose', ...this.header(), origin: version.origin, value: version.value });
+    const { origin, recent, value } = version;
+    return this.sendAll({ type: 'propose', ...this.header(), origin, recent, value });
+  }
+
+  /** Whether `current` lists every change of its chain made at or after `own` (so `own` absent means not applied). */
+  private chainCovers(current: PaxosVersion, own: Ballot): boolean {
+    if (compareBallots(current.origin, own) < 0) return true;
+    const oldest = current.recent[current.recent.length - 1];
+    return (
+      current.recent.length < limits.paxosRecentOriginsCountMax ||
+      (oldest !== undefined && compareBallots(oldest, own) < 0)
+    );
   }
 
   private refused(from: NodeId, promised: Ballot): PaxosOutgoing[] {

@@ -330,6 +330,8 @@ export const limits = {
   // --- Dynamo Paxos and Merkle trees (src/dynamo/paxos.ts, merkle.ts) --------------------------
   /** Ballots one Paxos operation tries (prepare rounds, retries after rejections included) before giving up. */
   paxosRoundsCountMax: 64,
+  /** Origins of earlier changes a Paxos version carries (how far back a retry can tell its own write was applied). */
+  paxosRecentOriginsCountMax: 16,
   /** Depth (levels below the root) of an anti-entropy Merkle tree: 2^depth leaves of 16 bytes (+ a count) per tree (Cassandra caps at 20). */
   merkleTreeLevelsCountMax: 16,
   /** The per-key state hash a Merkle leaf chains (a digest of the stored state). */

@@ -26,6 +26,12 @@ const breaking: Record<string, Partial<Limits>> = {
   'a key state must hold a full-size value, and the merge of two full states must fit an LSM value': {
     dynamoStateBytesMax: limits.lsmValueBytesMax,
   },
+  "one Redis command's batch must fit the commit log's pending buffer": {
+    redisCommandBatchBytesMax: limits.lsmCommitLogPendingBytesMax,
+  },
+  "a Redis string must fit one engine value and one command's batch": {
+    redisStringBytesMax: limits.lsmValueBytesMax + 1,
+  },
   'a client host may not hold more connections than a port accepts': {
     clientHostConnectionsMax: limits.clientPortConnectionsMax + 1,
   },

@@ -75,6 +75,8 @@ export const MUTATION_NAMES = [
   'paxos-promise-unsynced',
   /** Dynamo Paxos proposer: the current value is the highest commit only; in-progress accepted values are ignored. */
   'paxos-ignore-accepted',
+  /** Dynamo driver: a step's messages and replies go out before its store sync (synced at the next tick instead). */
+  'dynamo-send-before-sync',
 ] as const;
 
 export type Mutation = (typeof MUTATION_NAMES)[number];

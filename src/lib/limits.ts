@@ -326,6 +326,16 @@ export const limits = {
   dynamoHintReplaysCountMax: 256,
   /** Client requests (and forwarded ones) one coordinator has in flight; more are refused. */
   dynamoCoordinatorOpsMax: 10_000,
+
+  // --- store service's RESP sessions (src/services/store) ---------------------------------------
+  /** Keys one connection WATCHes at once; WATCH past it is refused (Redis has no bound). */
+  storeWatchedKeysCountMax: 10_000,
+  /** Commands one MULTI queues before EXEC; past it the transaction is flagged (EXECABORT). */
+  storeMultiQueuedCountMax: 100_000,
+  /** Argument bytes one MULTI queues before EXEC; past it the transaction is flagged (EXECABORT). */
+  storeMultiQueuedBytesMax: 64 * 1024 * 1024,
+  /** Distinct error reply kinds (first word) counted apart in /status and metrics; the rest: `other`. */
+  storeErrorKindsCountMax: 64,
 } as const;
 
 export type Limits = { readonly [K in keyof typeof limits]: number };

@@ -69,6 +69,8 @@ export const MUTATION_NAMES = [
   'coord-ignore-follower-touches',
   /** Coord front end: setData is proposed without its expected version (a conditional write always applies). */
   'coord-setdata-skip-version-check',
+  /** Store front end: under sync 'always', replies leave before the sync that covers their writes. */
+  'store-reply-before-sync',
 ] as const;
 
 export type Mutation = (typeof MUTATION_NAMES)[number];

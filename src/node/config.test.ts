@@ -14,7 +14,7 @@ import type { MembershipConfig } from '../services/membership/service.ts';
 const good = {
   nodeId: 'n1',
   dataDir: '/tmp/x',
-  ports: { peer: 7000, admin: 7001, zookeeper: 7002 },
+  ports: { peer: 7000, admin: 7001, zookeeper: 7002, resp: 7003 },
   peers: [{ id: 'n2', port: 7010 }],
 };
 
@@ -73,7 +73,7 @@ test('config files: YAML and JSON load; unreadable and invalid files are ConfigE
     const yaml = join(dir, 'n.yaml');
     writeFileSync(
       yaml,
-      'nodeId: n1\ndataDir: /tmp/x\nports: { peer: 7000, admin: 7001, zookeeper: 7002 }\npeers:\n  - { id: n2, port: 7010 }\n',
+      'nodeId: n1\ndataDir: /tmp/x\nports: { peer: 7000, admin: 7001, zookeeper: 7002, resp: 7003 }\npeers:\n  - { id: n2, port: 7010 }\n',
     );
     assert.equal(loadNodeConfig(yaml).nodeId, 'n1');
     const json = join(dir, 'n.json');
@@ -156,5 +156,9 @@ test('each service validates its own section, and each declared protocol needs a
   );
   assert.equal(fieldOf({ ...good, coord: { fourLetterWords: ['dump'] } }), 'coord.fourLetterWords.0');
   assert.equal(fieldOf({ ...good, ports: { peer: 7000, admin: 7001 } }), 'ports.zookeeper');
+  // The store service's section and its resp port.
+  assert.equal(fieldOf({ ...good, store: { sync: 'sometimes' } }), 'store.sync');
+  assert.equal(fieldOf({ ...good, store: { resp: { bulkBytesMax: 0 } } }), 'store.resp.bulkBytesMax');
+  assert.equal(fieldOf({ ...good, ports: { peer: 7000, admin: 7001, zookeeper: 7002 } }), 'ports.resp');
   assert.equal((validateNodeConfig({ ...good, metrics: { apdexTargetMs: 5 } }).metrics as object) !== undefined, true);
 });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import Redis from 'ioredis';
+import { Redis } from 'ioredis';
 import { runStore, STORE_EXIT } from '../../src/cli/store.ts';
 import { type RunningRespServer, startStoreNode } from '../support/redis-servers.ts';
 
@@ -46,6 +46,7 @@ describe('real clients against a Baristas node', () => {
       'EXISTS cli:a',
       'GET',
       'NOSUCH x',
+      'PING',
     ];
     const expected = [
       'OK',
@@ -59,6 +60,7 @@ describe('real clients against a Baristas node', () => {
       '(integer) 0',
       "(error) ERR wrong number of arguments for 'get' command",
       "(error) ERR unknown command 'NOSUCH', with args beginning with: 'x' ",
+      'PONG',
     ];
     for (const proto of [[], ['-3']]) {
       const r = redisCli(node, ['--no-raw', ...proto], `${script.join('\n')}\n`);

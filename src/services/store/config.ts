@@ -29,7 +29,7 @@ export const RESP_WELL_KNOWN_PORT = 6379;
  */
 export const respBounds: ListenerBounds = {
   connectionsMax: 10_000,
-  connectionsPerAddressMax: 10_000,
+  connectionsPerAddressMax: 1_000,
   bufferedBytesMax: 64 * 1024 * 1024,
   inflightRequestsMax: 1024,
   idleTimeoutMs: 'none',

@@ -292,7 +292,11 @@ export const connectionCommands: readonly ServerCommandSpec[] = [
     conn('1.0.0', 'Change the selected database for the current connection'),
     (_s, argv) => {
       const id = integerArg(argv[1]!);
-      if (id === undefined || id < -2147483648 || id > 2147483647) return NOT_INTEGER;
+      if (id === undefined) return NOT_INTEGER;
+      // getIntFromObjectOrReply: a long long outside int's range has its own text.
+      if (id < -2147483648 || id > 2147483647) {
+        return err('ERR value is out of range, value must between -2147483648 and 2147483647');
+      }
       return id === 0 ? OK : err('ERR DB index is out of range');
     },
   ),

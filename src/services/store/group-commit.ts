@@ -103,11 +103,15 @@ export class GroupCommit {
     this.o.metrics.syncs.inc();
   }
 
-  /** Stops the timers; replies still waiting are sent after a last sync (a clean stop). */
+  /**
+   * Stops the timers. Replies still waiting are dropped, never sent: their connections close with
+   * the listener (the client cannot know whether the write happened), and the engine's close
+   * syncs what was applied.
+   */
   stop(): void {
-    this.periodic?.cancel();
-    if (this.waiting.length > 0) this.flush();
     this.stopped = true;
+    this.periodic?.cancel();
     this.scheduled?.cancel();
+    this.waiting.length = 0;
   }
 }

@@ -281,6 +281,18 @@ export const limits = {
   lsmCompactionRunsCountMax: 32,
   /** Entries one scan call examines (live or not) before it returns with a cursor. */
   lsmScanEntriesMax: 10_000,
+  // --- Redis data model (src/redis) -----------------------------------------------------------------
+  /**
+   * Bytes one command stages for its single engine batch (entries plus 64 bytes each). Past it the
+   * command is refused whole (e.g. DEL of a collection of ~500,000 small elements); Redis has none.
+   */
+  redisCommandBatchBytesMax: 32 * 1024 * 1024,
+  /** Longest string value (APPEND, SETRANGE): Redis' proto-max-bulk-len is 512 MB, ours the entry bound. */
+  redisStringBytesMax: 16 * 1024 * 1024,
+  /** Engine entries one SCAN page examines (it ends at the next token boundary after it). */
+  redisScanEntriesMax: 10_000,
+  /** Keys one KEYS reply holds; past it KEYS answers an error naming SCAN (Redis has none). */
+  redisKeysCountMax: 1024 * 1024,
   // --- simulator (src/sim) -----------------------------------------------------------------------
   /** Pending events before a run is declared runaway. */
   simEventsPendingMax: 5_000_000,
@@ -593,6 +605,17 @@ export const limitRelations: readonly LimitRelation[] = [
       RING_HEADER_BYTES_MAX +
         l.clusterNodesMax * (RING_NODE_HEADER_BYTES_MAX + l.nodeIdBytesMax + 8 * l.ringNodeTokensCountMax) <=
       l.raftEntryBytesMax,
+  },
+  {
+    limits: ['redisCommandBatchBytesMax', 'lsmCommitLogPendingBytesMax'],
+    rule: "one Redis command's batch must fit the commit log's pending buffer",
+    holds: (l) => l.redisCommandBatchBytesMax + 64 * 1024 <= l.lsmCommitLogPendingBytesMax,
+  },
+  {
+    limits: ['redisStringBytesMax', 'lsmValueBytesMax', 'redisCommandBatchBytesMax'],
+    rule: "a Redis string must fit one engine value and one command's batch",
+    holds: (l) =>
+      l.redisStringBytesMax <= l.lsmValueBytesMax && l.redisStringBytesMax + 128 * 1024 <= l.redisCommandBatchBytesMax,
   },
   {
     limits: ['ringReplicasCountMax', 'clusterNodesMax'],

@@ -1,7 +1,6 @@
 // The commands the store service answers itself (not the data model's): connection state (PING,
 // ECHO, HELLO, AUTH, SELECT, CLIENT, QUIT, RESET), transactions (MULTI, EXEC, DISCARD, WATCH,
-// UNWATCH), whole-keyspace commands (FLUSHALL, FLUSHDB, DBSIZE: used when the data table has none)
-// and DEBUG SLEEP 0. Introspection (COMMAND, INFO, CONFIG) is in introspection.ts. Arity, flags
+// UNWATCH) and DEBUG SLEEP 0 (FLUSHALL, FLUSHDB and DBSIZE are the data model's, src/redis). Introspection (COMMAND, INFO, CONFIG) is in introspection.ts. Arity, flags
 // and reply texts are Redis 7.0.15's (src/commands/*.json, networking.c, multi.c, server.c,
 // acl.c), implemented from their description; the differences are in docs/COMPAT-REDIS.md.
 
@@ -231,26 +230,6 @@ const clientSubcommands: ServerCommandSpec[] = [
   ),
 ];
 
-function flushCommand(name: 'flushall' | 'flushdb'): ServerCommandSpec {
-  return serverCommand(
-    name,
-    -1,
-    ['write'],
-    srv(
-      '1.0.0',
-      name === 'flushall' ? 'Remove all keys from all databases' : 'Remove all keys from the current database',
-    ),
-    (s, argv) => {
-      if (argv.length > 2) return SYNTAX;
-      if (argv.length === 2 && !equalsIgnoreCase(argv[1]!, 'async') && !equalsIgnoreCase(argv[1]!, 'sync'))
-        return SYNTAX;
-      s.server.keyspaceOps.flushall(Math.floor(s.server.env.clock.wallMs()));
-      s.server.touchAll();
-      return OK;
-    },
-  );
-}
-
 /** Every command of this file (introspection.ts adds COMMAND, INFO, CONFIG). */
 export const connectionCommands: readonly ServerCommandSpec[] = [
   serverCommand('ping', -1, ['fast'], conn('1.0.0', 'Ping the server'), (_s, argv) => {
@@ -385,15 +364,6 @@ export const connectionCommands: readonly ServerCommandSpec[] = [
       s.server.unwatchAll(s);
       return OK;
     },
-  ),
-  flushCommand('flushall'),
-  flushCommand('flushdb'),
-  serverCommand(
-    'dbsize',
-    1,
-    ['readonly', 'fast'],
-    srv('1.0.0', 'Return the number of keys in the selected database'),
-    (s) => reply.integer(s.server.keyspaceOps.dbsize(Math.floor(s.server.env.clock.wallMs()))),
   ),
   serverCommand(
     'debug',

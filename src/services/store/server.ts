@@ -4,7 +4,8 @@
 // /status and the metrics. Sessions (session.ts) call in here to run a command.
 //
 // WATCH: after a data command flagged `write` runs, every session watching one of its keys (by the
-// command's key positions) is marked dirty, and FLUSHALL/FLUSHDB mark every watcher, as Redis'
+// command's key positions) is marked dirty, and a keyless write (FLUSHALL/FLUSHDB) marks every
+// watcher, as Redis'
 // signalModifiedKey / touchAllWatchedKeysInDb do; EXEC of a dirty session answers the null array.
 // A write command that changed nothing (SET NX on an existing key) still marks its keys: a spurious
 // abort, never a missed one (Redis marks only keys it changed).
@@ -30,7 +31,6 @@ export interface KeyspaceOps {
   dbsize(nowMs: number): number;
   /** Keys with an expiry, for INFO's keyspace line (0 when the keyspace does not count them). */
   expires(nowMs: number): number;
-  flushall(nowMs: number): void;
 }
 
 export interface StoreServerOptions {
@@ -135,7 +135,11 @@ export class StoreServer {
       if (!(error instanceof BaristaError)) throw error;
       return reply.error(`ERR ${error.code}: ${error.message}`);
     }
-    if (entry.spec.flags.includes('write')) this.touchKeys(commandKeys(entry.spec, argv));
+    if (entry.spec.flags.includes('write')) {
+      // A keyless write (FLUSHALL, FLUSHDB) may change any key.
+      if (entry.spec.firstKey <= 0) this.touchAll();
+      else this.touchKeys(commandKeys(entry.spec, argv));
+    }
     return value;
   }
 

@@ -81,15 +81,6 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     abortCommand: () => keyspace.abortCommand(),
     dbsize: (nowMs) => keyspace.size(nowMs),
     expires: () => 0,
-    flushall: (nowMs) => {
-      try {
-        keyspace.flushAll(nowMs);
-        keyspace.endCommand();
-      } catch (error) {
-        keyspace.abortCommand();
-        throw error;
-      }
-    },
   };
   const m = ctx.metrics;
   const groupCommit = new GroupCommit({

@@ -49,6 +49,7 @@ export class GroupCommit {
   private scheduled: Timer | undefined;
   private periodic: Timer | undefined;
   private stopped = false;
+  private syncCount = 0;
 
   constructor(private readonly o: GroupCommitOptions) {
     if (o.policy === 'periodic') {
@@ -100,7 +101,13 @@ export class GroupCommit {
 
   private syncNow(): void {
     this.o.engine.sync();
+    this.syncCount++;
     this.o.metrics.syncs.inc();
+  }
+
+  /** Syncs made so far (tests; the metric store_syncs_total counts the same). */
+  get syncs(): number {
+    return this.syncCount;
   }
 
   /**

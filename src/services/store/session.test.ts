@@ -18,12 +18,17 @@ import { show, SimRespClient } from './sim-client.ts';
 
 const NODE = 'n1';
 
-function node(seed: string, store: Record<string, unknown> = {}, mutations: string[] = []): Simulation<NodeServices> {
+function node(
+  seed: string,
+  store: Record<string, unknown> = {},
+  mutations: string[] = [],
+  chunking: 'random' | 'whole' = 'random',
+): Simulation<NodeServices> {
   return simServices({
     seed,
     nodes: [NODE],
     services: [storeService],
-    clientLinks: { chunking: 'random', chunkBytesMax: 7 },
+    clientLinks: chunking === 'random' ? { chunking, chunkBytesMax: 7 } : { chunking },
     store,
     ...(mutations.length > 0 ? { mutations: mutationsFrom(mutations) } : {}),
   });
@@ -194,18 +199,77 @@ test('negative control: a reply sent before its sync loses the acknowledged writ
 });
 
 test('group commit: one sync covers a turn of pipelined writes; read-only turns need none', () => {
-  const sim = node('resp-group', { sync: 'always' });
+  const sim = node('resp-group', { sync: 'always' }, [], 'whole');
   const c = new SimRespClient(sim, NODE);
+  c.send('PING');
   settle(sim, c);
   const store = storeOf(sim.instance(NODE)!);
   const seq0 = store.engine.durableSeq;
+  const syncs0 = store.server.groupCommit.syncs;
   let body = '';
   for (let i = 0; i < 100; i++) body += `SET g${i} ${i}\r\n`;
   c.sendRaw(body, 100);
   settle(sim, c);
   assert.ok(store.engine.durableSeq >= seq0 + 100, 'every write synced before its reply');
+  assert.equal(store.server.groupCommit.syncs, syncs0 + 1, 'one chunk, one turn, one sync for 100 writes');
   const before = store.engine.durableSeq;
   c.sendRaw('GET g1\r\nGET g2\r\n', 2);
   assert.deepEqual(settle(sim, c).slice(-2), ['$1', '$2']);
   assert.equal(store.engine.durableSeq, before);
+  assert.equal(store.server.groupCommit.syncs, syncs0 + 1, 'a read-only turn syncs nothing');
+});
+
+test('introspection: INFO fields clients parse, CONFIG GET, COMMAND COUNT/INFO/DOCS, CLIENT ID/LIST, DEBUG SLEEP 0', () => {
+  const sim = node('resp-introspection', { sync: 'always' });
+  const c = new SimRespClient(sim, NODE);
+  const other = new SimRespClient(sim, NODE);
+  other.send('CLIENT', 'SETNAME', 'other');
+  settle(sim, other);
+  c.send('SET', 'a', '1');
+  c.send('SET', 'b', '2', 'EX', '100');
+  c.send('INFO');
+  c.send('INFO', 'keyspace');
+  c.send('CONFIG', 'GET', 'maxmemory');
+  c.send('CONFIG', 'GET', 'append*');
+  c.send('COMMAND', 'COUNT');
+  c.send('COMMAND', 'INFO', 'get', 'nosuch');
+  c.send('COMMAND', 'DOCS', 'ping');
+  c.send('CLIENT', 'ID');
+  c.send('CLIENT', 'LIST');
+  c.send('DEBUG', 'SLEEP', '0');
+  c.send('RESET');
+  c.send('QUIT');
+  const r = settle(sim, c);
+  const info = r[2]!;
+  for (const field of [
+    'redis_version:7.0.15',
+    'redis_mode:standalone',
+    'role:master',
+    'loading:0',
+    'connected_clients:2',
+    'used_memory:',
+  ]) {
+    assert.ok(info.includes(`${field}`), `INFO has ${field}`);
+  }
+  assert.match(info, /# Keyspace\r\ndb0:keys=2,expires=\d+,avg_ttl=0\r\n/);
+  assert.equal(r[3], '$# Keyspace\r\ndb0:keys=2,expires=0,avg_ttl=0\r\n');
+  assert.equal(r[4], '*[$maxmemory,$0]');
+  assert.equal(r[5], '*[$appendonly,$yes,$appendfsync,$always]');
+  const count = Number(r[6]!.slice(1));
+  const store = storeOf(sim.instance(NODE)!);
+  assert.equal(count, store.server.table.size);
+  assert.ok(count > 40, `COMMAND COUNT ${count}`);
+  assert.equal(r[7], '*[*[$get,:2,*[+readonly,+fast],:1,:1,:1,*[+@read,+@fast],*[],*[],*[]],_]');
+  assert.match(r[8]!, /^\*\[\$ping,\*\[\$summary,\$Ping the server,\$since,\$1\.0\.0,\$group,\$connection\]\]$/);
+  const id = r[9]!;
+  assert.match(id, /^:\d+$/);
+  const list = r[10]!.slice(1).trim().split('\n');
+  assert.equal(list.length, 2, 'both connections listed');
+  assert.ok(list.some((l) => l.startsWith(`id=${id.slice(1)} `) && l.includes(' cmd=client|list ')));
+  assert.ok(list.some((l) => l.includes(' name=other ')));
+  assert.deepEqual(r.slice(11), ['+OK', '+RESET', '+OK']);
+  assert.ok(
+    sim.runUntilCondition(() => c.closed !== undefined, 5_000),
+    'QUIT closes the connection',
+  );
 });

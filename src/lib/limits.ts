@@ -293,6 +293,12 @@ export const limits = {
   redisScanEntriesMax: 10_000,
   /** Keys one KEYS reply holds; past it KEYS answers an error naming SCAN (Redis has none). */
   redisKeysCountMax: 1024 * 1024,
+  // --- Redis collections (src/redis hash, set, list, zset) ------------------------------------------
+  /**
+   * Items a negative-count SRANDMEMBER / HRANDFIELD returns at most (repeats allowed, so Redis
+   * answers any count it can buffer); past it our error names this bound.
+   */
+  redisRandomCountMax: 1024 * 1024,
   // --- simulator (src/sim) -----------------------------------------------------------------------
   /** Pending events before a run is declared runaway. */
   simEventsPendingMax: 5_000_000,

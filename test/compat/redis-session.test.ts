@@ -1,8 +1,8 @@
 // Goal: one scripted redis-cli session gives the same output from Debian's redis-server 7.0 and
 // from one Baristas node: connection commands (PING, ECHO, SELECT, CLIENT SETNAME/GETNAME, AUTH
 // without a password, HELLO's errors), strings and keys, transactions (MULTI/EXEC, EXECABORT,
-// WATCH, DISCARD), the errors (arity, unknown command and subcommand, wrong type, not an
-// integer), CONFIG GET, COMMAND COUNT's shape. Run in RESP2 and in RESP3 (redis-cli -3, whose HELLO
+// WATCH, DISCARD), a few collection commands (lists, sets, hashes, sorted sets with RESP3 doubles),
+// the errors (arity, unknown command and subcommand, wrong type, not an integer), CONFIG GET. Run in RESP2 and in RESP3 (redis-cli -3, whose HELLO
 // 3 handshake our node must accept). Normalised only where the servers must differ: HELLO's
 // client id. Skipped, saying so, when redis-server or redis-cli is absent.
 import assert from 'node:assert/strict';
@@ -94,6 +94,23 @@ export const SESSION = [
   'MULTI',
   'SET s:m 5',
   'EXEC',
+  'RPUSH s:l a b c',
+  'LPUSH s:l z',
+  'LRANGE s:l 0 -1',
+  'LPOP s:l',
+  'LLEN s:l',
+  'GET s:l',
+  'SADD s:set a b a',
+  'SCARD s:set',
+  'SISMEMBER s:set b',
+  'HSET s:h f1 v1 f2 v2',
+  'HGET s:h f1',
+  'HLEN s:h',
+  'HGET s:h missing',
+  'ZADD s:z 1 one 2.5 two',
+  'ZSCORE s:z two',
+  'ZRANGE s:z 0 -1 WITHSCORES',
+  'ZADD s:z x one',
   'DBSIZE',
   'FLUSHALL',
   'DBSIZE',

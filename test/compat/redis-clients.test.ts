@@ -92,6 +92,8 @@ describe('real clients against a Baristas node', () => {
       });
       try {
         await client.connect();
+        // The handshake's outcome: ioredis falls back to RESP2 when HELLO 3 is refused.
+        assert.match(String(await client.call('CLIENT', 'INFO')), new RegExp(` resp=${protocol}\\b`));
         const p = client.pipeline();
         for (let i = 0; i < 200; i++) p.set(`io:${protocol}:${i}`, String(i)).incr(`io:${protocol}:count`);
         p.get(`io:${protocol}:199`);

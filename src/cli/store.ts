@@ -12,7 +12,8 @@
 //   4 key not found (get: absent; del: nothing to delete)
 
 import { connect, type Socket } from 'node:net';
-import { ConfigError, ProtocolError } from '../lib/errors.ts';
+import { ConfigError } from '../lib/errors.ts';
+import { drainDecoder } from '../wire/pipeline.ts';
 import { encodeCommand, RespReplyDecoder, type RespValue } from '../wire/resp/index.ts';
 import { clusterEndpoints } from './cluster-file.ts';
 import { CLI_EXIT } from './exit-codes.ts';
@@ -73,12 +74,8 @@ function roundTrip(
     });
     socket.on('data', (chunk) => {
       decoder.push(chunk);
-      for (;;) {
-        const r = decoder.next();
-        if (r === undefined) break;
-        if (r instanceof ProtocolError) return fail(r);
-        replies.push(r);
-      }
+      const error = drainDecoder(decoder, (r) => replies.push(r));
+      if (error !== undefined) return fail(error);
       if (replies.length === commands.length) {
         clearTimeout(timer);
         socket.end();

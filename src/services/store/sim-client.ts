@@ -3,9 +3,10 @@
 // no reconnects: a test drives each step. Raw bytes can be sent too (protocol error tests).
 
 import type { NodeId } from '../../env/types.ts';
-import { ProtocolError } from '../../lib/errors.ts';
+import type { ProtocolError } from '../../lib/errors.ts';
 import type { SimClientCloseReason, SimClientConnection } from '../../sim/client-links.ts';
 import type { Simulation } from '../../sim/simulation.ts';
+import { drainDecoder } from '../../wire/pipeline.ts';
 import { encodeCommand, RespReplyDecoder, type RespValue } from '../../wire/resp/index.ts';
 import { RESP_PROTOCOL } from './config.ts';
 
@@ -27,15 +28,7 @@ export class SimRespClient {
     this.conn = sim.clients.connect(node, RESP_PROTOCOL);
     this.conn.onData((chunk) => {
       this.decoder.push(chunk);
-      for (;;) {
-        const r = this.decoder.next();
-        if (r === undefined) break;
-        if (r instanceof ProtocolError) {
-          this.decodeError = r;
-          break;
-        }
-        this.replies.push(r);
-      }
+      this.decodeError ??= drainDecoder(this.decoder, (r) => this.replies.push(r));
     });
     this.conn.onClose((reason) => {
       this.closed = reason;

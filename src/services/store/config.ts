@@ -14,7 +14,6 @@ import { z } from 'zod';
 import type { ListenerBounds } from '../../env/types.ts';
 import { limits } from '../../lib/limits.ts';
 import { listenSchema } from '../../node/listen-bounds.ts';
-import type { RespRequestBounds } from '../../wire/resp/index.ts';
 
 /** The client protocol's name: `ports.resp`, `clients.resp` in /status. */
 export const RESP_PROTOCOL = 'resp';
@@ -69,10 +68,6 @@ export const storeConfigSchema = z.strictObject({
 
 export type StoreConfig = z.infer<typeof storeConfigSchema>;
 export type StoreSyncPolicy = StoreConfig['sync'];
-
-export function requestBoundsOf(c: StoreConfig): RespRequestBounds {
-  return c.resp;
-}
 
 /** The engine's directory under the node's data directory. */
 export const STORE_ENGINE_DIR = 'store/lsm';

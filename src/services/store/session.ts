@@ -137,13 +137,12 @@ export class RespSession {
     return reply.array(items);
   }
 
-  /** RESET and the end of MULTI: back to a new connection's state (protocol 2, no name, no auth). */
+  /** RESET: Redis 7.0's clearClientConnectionState (protocol 2, no name, no MULTI or watches, auth reset). */
   reset(): void {
     this.multi = null;
     this.server.unwatchAll(this);
     this.protocol = 2;
     this.name = '';
-    this.noEvict = false;
     this.authenticated = this.server.config.requirepass === undefined;
   }
 

@@ -345,7 +345,9 @@ export const limits = {
   /** Client requests (and forwarded ones) one coordinator has in flight; more are refused. */
   dynamoCoordinatorOpsMax: 10_000,
 
-  // --- store service's RESP sessions (src/services/store) ---------------------------------------
+  // --- Store front end (src/services/store) -------------------------------------------------------
+  /** Redis commands one node has forwarded to key owners and awaits answers for; more answer -BUSY. */
+  storeForwardPendingCountMax: 10_000,
   /** Keys one connection WATCHes at once; WATCH past it is refused (Redis has no bound). */
   storeWatchedKeysCountMax: 10_000,
   /** Commands one MULTI queues before EXEC; past it the transaction is flagged (EXECABORT). */

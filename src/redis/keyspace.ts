@@ -21,7 +21,9 @@
 // absent or a string, and are removed whenever a head is created or changes type (`putHead`
 // clears the key's element range when the old or the new type is a collection), so a new
 // collection never sees an old one's elements. Creating a collection therefore costs one range
-// scan; creating a string costs none unless the old head (live or dead) was a collection.
+// scan; creating a string costs none unless the old head (live or dead) was a collection. Expired
+// keys and stale elements take space until `reclaimExpired` (the server's active-expiry timer)
+// or a write of the key removes them.
 //
 // Whole-key delete (`deleteKey`, also used by overwrite, RENAME, expire-in-the-past): a tombstone
 // on the head and one per element (a scan of the key's collectionRange), all in the command's
@@ -44,7 +46,7 @@
 // scanStepEntriesMax engine entries examined, possibly empty, with a non-zero cursor.
 
 import { tokenOf } from '../dynamo/partitioner.ts';
-import { concatBytes } from '../lib/bytes.ts';
+import { bytesEqual, concatBytes } from '../lib/bytes.ts';
 import { LimitError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import type { LsmEngine, Write } from '../storage/lsm/engine.ts';
@@ -155,6 +157,7 @@ export class Keyspace {
   private pendingBytes = 0;
   /** `pending`'s keys sorted (bytewise = latin1 string order), rebuilt after a new key. */
   private pendingSorted: string[] | null = null;
+  private lastHead: { readonly key: Uint8Array; readonly storageKey: Uint8Array } | null = null;
 
   constructor(engine: KeyspaceEngine, options: KeyspaceOptions = {}) {
     this.engine = engine;
@@ -239,6 +242,7 @@ export class Keyspace {
 
   /** The newest version of a storage key as this command sees it (dead ones included). */
   private read(storageKey: Uint8Array): Entry | undefined {
+    if (this.pending.size === 0) return this.engine.getEntry(storageKey);
     const staged = this.pending.get(latin1(storageKey));
     return staged !== undefined ? staged.entry : this.engine.getEntry(storageKey);
   }
@@ -275,9 +279,12 @@ export class Keyspace {
 
   // --- heads --------------------------------------------------------------------------------------
 
-  /** The storage key of `key`'s head. */
+  /** The storage key of `key`'s head (the last one is remembered: a command reads then writes it). */
   headKeyOf(key: Uint8Array): Uint8Array {
-    return headKey(tokenOf(key), key);
+    if (this.lastHead !== null && bytesEqual(this.lastHead.key, key)) return this.lastHead.storageKey;
+    const storageKey = headKey(tokenOf(key), key);
+    this.lastHead = { key: key.slice(), storageKey };
+    return storageKey;
   }
 
   /** The live head of `key` at `nowMs` (undefined: absent or expired). */
@@ -296,9 +303,10 @@ export class Keyspace {
 
   /**
    * Writes `key`'s head. Same type as the live head: the head alone is replaced (a collection's
-   * elements stay). A new key or a new type: the key's old elements are deleted first when the
-   * old head (live, expired or deleted) or the new one is a collection (see the header).
-   * `expiresAtMs` 0 = no expiry.
+   * elements stay). A new key or a new type: the key's elements stored before this command are
+   * deleted when the old head (live, expired or deleted) or the new one is a collection (see the
+   * header); elements this command already wrote stay, so a family may write elements and the
+   * head in either order. `expiresAtMs` 0 = no expiry.
    */
   putHead(key: Uint8Array, head: Head, nowMs: number): void {
     const hk = this.headKeyOf(key);
@@ -306,7 +314,7 @@ export class Keyspace {
     const oldType = old !== undefined ? typeOfMeta(old.meta) : undefined;
     const sameLiveType = isLive(old, nowMs) && oldType === head.type;
     if (!sameLiveType && ((oldType !== undefined && oldType !== 'string') || head.type !== 'string')) {
-      this.deleteElements(key, nowMs);
+      this.deleteElements(key, nowMs, true);
     }
     this.stagePut(hk, head.value, headMeta(head.type), head.expiresAtMs);
   }
@@ -411,14 +419,20 @@ export class Keyspace {
     return { elements, next: cursor === null ? null : cursor.subarray(prefix.length) };
   }
 
-  /** Deletes every element of `key` (not its head). */
-  private deleteElements(key: Uint8Array, nowMs: number): void {
+  /**
+   * Deletes every element of `key` (not its head); with `keepStaged`, only those stored before
+   * this command (the elements the command itself wrote stay: putHead's cleanup).
+   */
+  private deleteElements(key: Uint8Array, nowMs: number, keepStaged = false): void {
     const prefix = collectionPrefix(tokenOf(key), key);
     const end = prefixEnd(prefix);
     let cursor: Uint8Array | null = concatBytes([prefix, Uint8Array.of(0)]);
     while (cursor !== null) {
       const page = this.scanRange(cursor, end, WALK_PAGE_ENTRIES);
-      for (const e of page.entries) if (e.kind === EntryKind.put) this.stageDelete(e.key, nowMs);
+      for (const e of page.entries) {
+        if (e.kind !== EntryKind.put || (keepStaged && e.seq === 0)) continue;
+        this.stageDelete(e.key, nowMs);
+      }
       cursor = page.next;
     }
   }
@@ -542,6 +556,56 @@ export class Keyspace {
     this.walkHeads(start, nowMs, Number.MAX_SAFE_INTEGER, take);
     if (found === undefined) this.walkHeads(tokenStart(0n), nowMs, Number.MAX_SAFE_INTEGER, take);
     return found;
+  }
+
+  /**
+   * Active expiry, for the server's timer (Redis' activeExpireCycle): walks storage from token
+   * `cursor` (0 = the start) and stages the deletion of each expired head with its elements, and
+   * of elements left under no live head, until `entriesMax` engine entries were examined or the
+   * batch is full. Staged like a command: call endCommand() after. Returns where to continue (0:
+   * the walk reached the end) and the keys reclaimed. Idempotent: a call cut short by the batch
+   * bound leaves only invisible stale elements, which a later call (or the key's re-creation) removes.
+   */
+  reclaimExpired(cursor: bigint, nowMs: number, entriesMax: number): { cursor: bigint; reclaimed: number } {
+    let reclaimed = 0;
+    let examined = 0;
+    let at: Uint8Array | null = tokenStart(cursor);
+    try {
+      while (at !== null && examined < entriesMax) {
+        const page = this.scanRange(at, null, Math.min(WALK_PAGE_ENTRIES, entriesMax - examined));
+        let next: Uint8Array | null = page.next;
+        for (const e of page.entries) {
+          examined++;
+          const d = decodeStorageKey(e.key);
+          if (typeof d === 'string') continue;
+          const end = prefixEnd(collectionPrefix(d.token, d.key));
+          if (d.sub.length === 0) {
+            if (e.kind !== EntryKind.put) continue; // a deleted head: its elements, if any, come next
+            if (isLive(e, nowMs) && typeOfMeta(e.meta) === 'string') continue;
+            if (!isLive(e, nowMs)) {
+              this.deleteKey(d.key, nowMs);
+              reclaimed++;
+            }
+            next = end; // past the (live or just deleted) collection's elements
+            break;
+          }
+          if (e.kind !== EntryKind.put) continue;
+          // An element met without its head: stale unless the head is live.
+          if (!isLive(this.read(headKey(d.token, d.key)), nowMs)) this.deleteElements(d.key, nowMs);
+          next = end;
+          break;
+        }
+        at = next;
+      }
+    } catch (error) {
+      if (!(error instanceof KeyspaceLimitError)) throw error;
+      // The batch is full: what was staged applies at endCommand; the rest waits for the next call.
+    }
+    if (at === null) return { cursor: 0n, reclaimed };
+    // Always past `cursor`, so a token with more dead entries than entriesMax cannot stall the
+    // walk (what is skipped of that token waits for the next round).
+    const t = storageToken(at);
+    return { cursor: t > cursor ? t : cursor + 1n, reclaimed };
   }
 
   /**

@@ -18,6 +18,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ProtocolError } from '../lib/errors.ts';
 import { SeededRng } from '../lib/rng.ts';
 import { encodeCommand, encodeReply, RespReplyDecoder, type RespValue } from '../wire/resp/index.ts';
+import { freePorts } from '../../test/support/zookeeper-server.ts';
 import { commandTable } from './table.ts';
 import { RedisHarness } from './testing.ts';
 
@@ -29,17 +30,6 @@ const skip = installed
 let server: ChildProcess | undefined;
 let dir = '';
 let client: Client | undefined;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      s.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-    s.on('error', reject);
-  });
-}
 
 /** One connection; `call` sends a command and resolves with its reply. */
 class Client {
@@ -79,7 +69,7 @@ class Client {
 before(async () => {
   if (!installed) return;
   dir = mkdtempSync(join(tmpdir(), 'redis-core-live-'));
-  const port = await freePort();
+  const port = (await freePorts(1))[0]!;
   server = spawn(
     'redis-server',
     ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'no'],
@@ -357,6 +347,9 @@ const stringSteps: Step[] = [
   ['INCRBYFLOAT', 'f', '1'],
   ['SET', 'f', '1e4930'],
   ['INCRBYFLOAT', 'f', '1e4930'],
+  ['SET', 'f', '1e4931'],
+  ['INCRBYFLOAT', 'f', '1.1e4932'],
+  ['INCRBYFLOAT', 'f', '1.2e4932'],
   ['SET', 'f', '-0.0000000000000000001'],
   ['INCRBYFLOAT', 'f', '0'],
   ['GET', 'f'],
@@ -530,6 +523,13 @@ const keySteps: Step[] = [
   unordered('KEYS', '*l*o'),
   unordered('KEYS', 'nomatch*'),
   unordered('KEYS', ''),
+  ['SET', '', 'the empty key'],
+  ['GET', ''],
+  unordered('KEYS', '*'),
+  unordered('KEYS', '**'),
+  unordered('KEYS', ''),
+  ['TYPE', ''],
+  ['DEL', ''],
   ['SCAN', 'abc'],
   ['SCAN', '-1x'],
   ['SCAN', ' 0'],

@@ -10,92 +10,33 @@
 // COMMAND INFO of every collection command must match ours (arity, flags, key positions).
 // Skipped, saying so, when redis-server is not installed.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
+import { type RedisServer, redisServerUnavailable, startRedisServer } from '../../test/support/redis-server.ts';
 import { ProtocolError } from '../lib/errors.ts';
-import { encodeCommand, encodeReply, type RespProtocol, RespReplyDecoder, type RespValue } from '../wire/resp/index.ts';
+import { encodeReply, type RespProtocol, RespReplyDecoder, type RespValue } from '../wire/resp/index.ts';
 import { hashCommands } from './hash.ts';
 import { listCommands } from './list.ts';
 import { setCommands } from './set.ts';
 import { RedisHarness } from './testing.ts';
 import { zsetCommands } from './zset.ts';
 
-const installed = spawnSync('redis-server', ['--version']).status === 0;
-const skip = installed
-  ? false
-  : 'redis-server is not installed (apt-get install redis-server): live comparison skipped';
-
-let server: ChildProcess | undefined;
-let port = 0;
-let dir = '';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      s.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-    s.on('error', reject);
-  });
-}
-
-/** Sends the commands pipelined on one connection and collects exactly one reply per command. */
-function exchange(commands: ReadonlyArray<readonly string[]>): Promise<RespValue[]> {
-  return new Promise((resolve, reject) => {
-    const decoder = new RespReplyDecoder();
-    const out: RespValue[] = [];
-    const s = net.connect(port, '127.0.0.1', () => {
-      for (const c of commands) s.write(encodeCommand(c.map(latin1Bytes)));
-    });
-    const bound = setTimeout(() => {
-      s.destroy();
-      reject(new Error(`${out.length} of ${commands.length} replies in 20 s`));
-    }, 20_000);
-    s.on('data', (d) => {
-      decoder.push(new Uint8Array(d));
-      for (let r = decoder.next(); r !== undefined; r = decoder.next()) {
-        if (r instanceof ProtocolError) return reject(r);
-        out.push(r);
-      }
-      if (out.length === commands.length) {
-        clearTimeout(bound);
-        s.destroy();
-        resolve(out);
-      }
-    });
-    s.on('error', reject);
-  });
-}
+const skip = redisServerUnavailable() ?? false;
+let server: RedisServer | undefined;
 
 const latin1Bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
 const text = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
 
+function exchange(commands: ReadonlyArray<readonly string[]>): Promise<RespValue[]> {
+  assert.ok(server !== undefined);
+  return server.exchange(commands.map((c) => c.map(latin1Bytes)));
+}
+
 before(async () => {
-  if (!installed) return;
-  dir = mkdtempSync(join(tmpdir(), 'redis-coll-live-'));
-  port = await freePort();
-  server = spawn(
-    'redis-server',
-    ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  for (let tries = 0; ; tries++) {
-    const ok = await exchange([['PING']]).catch(() => []);
-    if (ok.length === 1) break;
-    assert.ok(tries < 400, 'redis-server answers PING within 20 s');
-    await delay(50);
-  }
+  if (skip === false) server = await startRedisServer();
 });
 
-after(() => {
-  if (server?.pid !== undefined) server.kill('SIGTERM');
-  if (dir !== '') rmSync(dir, { recursive: true, force: true });
+after(async () => {
+  await server?.stop();
 });
 
 /** One script line: words split on blanks, "" is an empty argument; a leading "~" or "?" flag. */

@@ -1,13 +1,17 @@
-// Real RESP servers for tests and benchmarks: Debian's redis-server 7.0 on a free loopback port
-// (no persistence, or AOF with appendfsync everysec / always), and one Baristas node process
+// Real RESP servers for tests and benchmarks, as processes with a PID (the benchmark reads their
+// CPU): Debian's redis-server 7.0 on a free loopback port (no persistence, or AOF with appendfsync
+// everysec / always; redis-server.ts has the in-process exchange helper for the data model's live
+// comparisons), and one Baristas node process
 // (`barista node --config`, a one-node cluster) with a chosen `store` section. Each waits, within
 // a bound, until its server answers PING; stop() kills the process and removes its directory.
 
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { freePortRange, spawnCli, stopProcess, tempDir, until } from '../integration/helpers.ts';
+
+export { redisServerUnavailable } from './redis-server.ts';
 
 export interface RunningRespServer {
   readonly name: string;
@@ -17,13 +21,6 @@ export interface RunningRespServer {
   /** Everything the process printed (Baristas node) or '' (redis-server logs to its file). */
   output(): string;
   stop(): Promise<void>;
-}
-
-/** Why redis-server cannot be used here, or undefined when it can. */
-export function redisServerUnavailable(): string | undefined {
-  return spawnSync('redis-server', ['--version']).status === 0
-    ? undefined
-    : 'redis-server is not installed (apt-get install redis-server)';
 }
 
 /** Whether something on host:port answers PING with +PONG. */

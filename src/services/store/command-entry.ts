@@ -93,13 +93,3 @@ function cString(bytes: Uint8Array): Uint8Array {
   const nul = bytes.indexOf(0);
   return nul < 0 ? bytes : bytes.subarray(0, nul);
 }
-
-/** The keys of `argv` by the command's key positions (firstKey/lastKey/step; lastKey < 0 counts from the end). */
-export function commandKeys(shape: CommandShape, argv: readonly Uint8Array[]): Uint8Array[] {
-  if (shape.firstKey <= 0) return [];
-  const last = shape.lastKey < 0 ? argv.length + shape.lastKey : shape.lastKey;
-  const step = Math.max(1, shape.step);
-  const keys: Uint8Array[] = [];
-  for (let i = shape.firstKey; i <= last && i < argv.length; i += step) keys.push(argv[i]!);
-  return keys;
-}

@@ -4,6 +4,7 @@
 // (the settings clients and redis-benchmark read, with our effective values) / RESETSTAT.
 // Values that have no meaning here are Redis' values for an idle standalone master.
 
+import { globMatch } from '../../redis/glob.ts';
 import { type RespValue, reply } from '../../wire/resp/index.ts';
 import type { CommandEntry, CommandShape, ServerCommandSpec } from './command-entry.ts';
 import { latin1 } from './command-entry.ts';
@@ -278,57 +279,10 @@ function configValues(s: RespSession): ReadonlyMap<string, string> {
   ]);
 }
 
-/** Redis' stringmatchlen with nocase: *, ?, [set], [^set], [a-z], backslash escapes. */
-export function globMatch(pattern: string, text: string): boolean {
-  const p = pattern.toLowerCase();
-  const t = text.toLowerCase();
-  const match = (pi: number, ti: number): boolean => {
-    while (pi < p.length) {
-      const c = p[pi]!;
-      if (c === '*') {
-        while (p[pi + 1] === '*') pi++;
-        if (pi + 1 === p.length) return true;
-        for (let k = ti; k <= t.length; k++) if (match(pi + 1, k)) return true;
-        return false;
-      }
-      if (ti >= t.length) return false;
-      if (c === '?') {
-        pi++;
-        ti++;
-        continue;
-      }
-      if (c === '[') {
-        let i = pi + 1;
-        const not = p[i] === '^';
-        if (not) i++;
-        let hit = false;
-        while (i < p.length && p[i] !== ']') {
-          if (p[i] === '\\' && i + 1 < p.length) {
-            i++;
-            if (p[i] === t[ti]) hit = true;
-          } else if (p[i + 1] === '-' && i + 2 < p.length && p[i + 2] !== ']') {
-            const lo = p[i]!;
-            const hi = p[i + 2]!;
-            const [a, b] = lo <= hi ? [lo, hi] : [hi, lo];
-            if (t[ti]! >= a && t[ti]! <= b) hit = true;
-            i += 2;
-          } else if (p[i] === t[ti]) hit = true;
-          i++;
-        }
-        if (not) hit = !hit;
-        if (!hit) return false;
-        pi = i + 1;
-        ti++;
-        continue;
-      }
-      const lit = c === '\\' && pi + 1 < p.length ? p[++pi]! : c;
-      if (lit !== t[ti]) return false;
-      pi++;
-      ti++;
-    }
-    return ti === t.length;
-  };
-  return match(0, 0);
+/** Redis' stringmatchlen with nocase (CONFIG GET's): both sides lower-cased, then matched as KEYS does. */
+function globMatchNocase(pattern: string, text: string): boolean {
+  const bytes = (t: string) => Uint8Array.from(t.toLowerCase(), (c) => c.charCodeAt(0) & 0xff);
+  return globMatch(bytes(pattern), bytes(text));
 }
 
 const configSubcommands: ServerCommandSpec[] = [
@@ -347,7 +301,7 @@ const configSubcommands: ServerCommandSpec[] = [
           if (v !== undefined && !matches.has(name)) matches.set(name, v);
           continue;
         }
-        for (const [k, v] of values) if (!matches.has(k) && globMatch(name, k)) matches.set(k, v);
+        for (const [k, v] of values) if (!matches.has(k) && globMatchNocase(name, k)) matches.set(k, v);
       }
       return { type: 'map', entries: [...matches].map(([k, v]) => [reply.bulk(k), reply.bulk(v)]) };
     },

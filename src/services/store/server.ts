@@ -3,10 +3,10 @@
 // (CLIENT LIST, connected_clients), WATCH's key -> watchers index, and the counters behind INFO,
 // /status and the metrics. Sessions (session.ts) call in here to run a command.
 //
-// WATCH: after a data command flagged `write` runs, every session watching one of its keys (by the
-// command's key positions) is marked dirty, and a keyless write (FLUSHALL/FLUSHDB) marks every
-// watcher, as Redis'
-// signalModifiedKey / touchAllWatchedKeysInDb do; EXEC of a dirty session answers the null array.
+// WATCH: after a data command flagged `write` runs, every session watching one of its keys (by
+// the command's key specification, routing.ts: positions or counted keys) is marked dirty, and a
+// keyless write (FLUSHALL/FLUSHDB) marks every watcher, as Redis' signalModifiedKey /
+// touchAllWatchedKeysInDb do; EXEC of a dirty session answers the null array.
 // A write command that changed nothing (SET NX on an existing key) still marks its keys: a spurious
 // abort, never a missed one (Redis marks only keys it changed).
 
@@ -16,9 +16,10 @@ import { limits } from '../../lib/limits.ts';
 import type { CommandContext } from '../../redis/command.ts';
 import type { Keyspace } from '../../redis/keyspace.ts';
 import { type RespText, type RespValue, reply } from '../../wire/resp/index.ts';
-import { type CommandEntry, type CommandTable, commandKeys, latin1 } from './command-entry.ts';
+import { type CommandEntry, type CommandTable, latin1 } from './command-entry.ts';
 import type { StoreConfig } from './config.ts';
 import type { GroupCommit } from './group-commit.ts';
+import { commandKeys } from './routing.ts';
 import type { RespSession } from './session.ts';
 
 /** The keyspace operations the server itself needs beyond running commands. */

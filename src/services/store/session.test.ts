@@ -9,6 +9,7 @@
 // control (mutation store-reply-before-sync) loses it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { mutationsFrom } from '../../lib/mutations.ts';
 import type { NodeServices } from '../../node/services.ts';
 import type { Simulation } from '../../sim/simulation.ts';
@@ -271,5 +272,69 @@ test('introspection: INFO fields clients parse, CONFIG GET, COMMAND COUNT/INFO/D
   assert.ok(
     sim.runUntilCondition(() => c.closed !== undefined, 5_000),
     'QUIT closes the connection',
+  );
+});
+
+test('property: any sequence of commands with arbitrary arguments gets exactly one reply each, in order, and the node keeps serving', () => {
+  const names = [
+    'PING',
+    'ECHO',
+    'HELLO',
+    'AUTH',
+    'SELECT',
+    'CLIENT',
+    'RESET',
+    'COMMAND',
+    'INFO',
+    'CONFIG',
+    'DEBUG',
+    'MULTI',
+    'EXEC',
+    'DISCARD',
+    'WATCH',
+    'UNWATCH',
+    'SET',
+    'GET',
+    'INCR',
+    'DEL',
+    'LPUSH',
+    'HSET',
+    'SADD',
+    'ZADD',
+    'FLUSHALL',
+    'DBSIZE',
+    'NOSUCH',
+    'setinfo',
+    'GETNAME',
+    'SETNAME',
+    'ID',
+    'LIST',
+    '2',
+    '3',
+    'x',
+  ];
+  const arg = fc.oneof(
+    fc.constantFrom(...names).map((n) => new TextEncoder().encode(n)),
+    fc.uint8Array({ maxLength: 12 }),
+  );
+  const command = fc.tuple(fc.constantFrom(...names), fc.array(arg, { maxLength: 5 }));
+  fc.assert(
+    fc.property(
+      fc.array(command, { minLength: 1, maxLength: 40 }),
+      fc.integer({ min: 0, max: 1000 }),
+      (commands, seed) => {
+        const sim = node(`resp-property-${seed}`, { requirepass: 'pw' });
+        const c = new SimRespClient(sim, NODE);
+        c.send('AUTH', 'pw');
+        for (const [name, args] of commands) c.send(name, ...args);
+        c.send('ECHO', 'last');
+        const replies = settle(sim, c);
+        assert.equal(c.closed, undefined, 'the connection stays open');
+        assert.equal(replies.length, commands.length + 2, 'one reply per command');
+        // RESET drops the authentication and MULTI queues: the last ECHO is answered, refused or queued.
+        assert.ok(['$last', '-NOAUTH Authentication required.', '+QUEUED'].includes(replies.at(-1)!), replies.at(-1));
+      },
+    ),
+    { numRuns: 25 },
   );
 });

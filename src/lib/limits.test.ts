@@ -25,6 +25,13 @@ const breaking: Record<string, Partial<Limits>> = {
   "a Redis string must fit one engine value and one command's batch": {
     redisStringBytesMax: limits.lsmValueBytesMax + 1,
   },
+  'a replica message must fit in one peer frame': { dynamoMessageBytesMax: limits.peerFrameBytesMax },
+  'a hint of a full-size state (the largest replica message) must fit in a replica message': {
+    dynamoStateBytesMax: limits.dynamoMessageBytesMax,
+  },
+  'a key state must hold a full-size value, and the merge of two full states must fit an LSM value': {
+    dynamoStateBytesMax: limits.lsmValueBytesMax,
+  },
   'a client host may not hold more connections than a port accepts': {
     clientHostConnectionsMax: limits.clientPortConnectionsMax + 1,
   },

@@ -344,6 +344,10 @@ export const limits = {
   dynamoHintReplaysCountMax: 256,
   /** Client requests (and forwarded ones) one coordinator has in flight; more are refused. */
   dynamoCoordinatorOpsMax: 10_000,
+  /** One replica peer message's payload, sent or received (src/services/store/replication/driver.ts). */
+  dynamoMessageBytesMax: 8 * 1024 * 1024,
+  /** A key's encoded state a client put may bring it to (the driver refuses the put past it). */
+  dynamoStateBytesMax: 4 * 1024 * 1024,
 
   // --- Store front end (src/services/store) -------------------------------------------------------
   /** Redis commands one node has forwarded to key owners and awaits answers for; more answer -BUSY. */
@@ -629,6 +633,22 @@ export const limitRelations: readonly LimitRelation[] = [
     limits: ['ringReplicasCountMax', 'clusterNodesMax'],
     rule: 'a preference list cannot be longer than a cluster',
     holds: (l) => l.ringReplicasCountMax <= l.clusterNodesMax,
+  },
+  // Dynamo replication driver (src/services/store/replication/driver.ts).
+  {
+    limits: ['dynamoMessageBytesMax', 'peerFrameBytesMax', 'clusterIdBytesMax', 'nodeIdBytesMax'],
+    rule: 'a replica message must fit in one peer frame',
+    holds: (l) => l.dynamoMessageBytesMax + peerEnvelopeBytesMax(l) <= l.peerFrameBytesMax,
+  },
+  {
+    limits: ['dynamoStateBytesMax', 'dynamoMessageBytesMax', 'kvKeyBytesMax', 'nodeIdBytesMax'],
+    rule: 'a hint of a full-size state (the largest replica message) must fit in a replica message',
+    holds: (l) => l.dynamoStateBytesMax + l.kvKeyBytesMax + l.nodeIdBytesMax + 64 <= l.dynamoMessageBytesMax,
+  },
+  {
+    limits: ['dynamoStateBytesMax', 'kvValueBytesMax', 'lsmValueBytesMax'],
+    rule: 'a key state must hold a full-size value, and the merge of two full states must fit an LSM value',
+    holds: (l) => l.kvValueBytesMax <= l.dynamoStateBytesMax && 2 * l.dynamoStateBytesMax <= l.lsmValueBytesMax,
   },
 ];
 

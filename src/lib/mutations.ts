@@ -73,6 +73,8 @@ export const MUTATION_NAMES = [
   'coord-setdata-skip-version-check',
   /** Store front end: under sync 'always', replies leave before the sync that covers their writes. */
   'store-reply-before-sync',
+  /** Dynamo driver: a step's messages and replies go out before its store sync (synced at the next tick instead). */
+  'dynamo-send-before-sync',
 ] as const;
 
 export type Mutation = (typeof MUTATION_NAMES)[number];

@@ -206,6 +206,13 @@ export class Keyspace {
     return this.engine.durableSeq;
   }
 
+  private batchFull(): KeyspaceLimitError {
+    return new KeyspaceLimitError(
+      'redisCommandBatchBytesMax',
+      `command writes more than ${this.batchBytesMax} bytes in one batch`,
+    );
+  }
+
   private clearPending(): void {
     this.pending = new Map();
     this.pendingBytes = 0;
@@ -221,10 +228,7 @@ export class Keyspace {
     const old = this.pending.get(id);
     const total = this.pendingBytes - (old?.bytes ?? 0) + bytes;
     if (total > this.batchBytesMax) {
-      throw new KeyspaceLimitError(
-        'redisCommandBatchBytesMax',
-        `command writes more than ${this.batchBytesMax} bytes in one batch`,
-      );
+      throw this.batchFull();
     }
     if (old === undefined) this.pendingSorted = null;
     this.pending.set(id, { entry, bytes });
@@ -356,12 +360,22 @@ export class Keyspace {
     this.deleteKey(to, nowMs);
     this.putHead(to, head, nowMs);
     if (head.type !== 'string') {
+      // Read all, then write: staging while paging would re-sort the staged keys for every page.
+      const elements: Element[] = [];
+      let bytes = this.pendingBytes;
       let next: Uint8Array | null = EMPTY;
       while (next !== null) {
         const page = this.scanElements(from, { from: next, limit: WALK_PAGE_ENTRIES });
-        for (const e of page.elements) this.putElement(to, e.sub, e.value);
+        for (const e of page.elements) {
+          bytes += 2 * WRITE_OVERHEAD_BYTES + e.sub.length + e.value.length;
+          if (bytes > this.batchBytesMax) {
+            throw this.batchFull();
+          }
+          elements.push(e);
+        }
         next = page.next;
       }
+      for (const e of elements) this.putElement(to, e.sub, e.value);
     }
     this.deleteKey(from, nowMs);
   }
@@ -425,16 +439,32 @@ export class Keyspace {
    */
   private deleteElements(key: Uint8Array, nowMs: number, keepStaged = false): void {
     const prefix = collectionPrefix(tokenOf(key), key);
-    const end = prefixEnd(prefix);
-    let cursor: Uint8Array | null = concatBytes([prefix, Uint8Array.of(0)]);
+    const keys = this.collectLive(concatBytes([prefix, Uint8Array.of(0)]), prefixEnd(prefix), keepStaged);
+    for (const k of keys) this.stageDelete(k, nowMs);
+  }
+
+  /**
+   * The storage keys of the live entries in [start, end) (`skipStaged`: not those this command
+   * wrote), all read before any is staged: staging while paging would re-sort the staged keys
+   * for every page. Refused with a KeyspaceLimitError once their tombstones could not fit.
+   */
+  private collectLive(start: Uint8Array, end: Uint8Array | null, skipStaged: boolean): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let bytes = this.pendingBytes;
+    let cursor: Uint8Array | null = start;
     while (cursor !== null) {
       const page = this.scanRange(cursor, end, WALK_PAGE_ENTRIES);
       for (const e of page.entries) {
-        if (e.kind !== EntryKind.put || (keepStaged && e.seq === 0)) continue;
-        this.stageDelete(e.key, nowMs);
+        if (e.kind !== EntryKind.put || (skipStaged && e.seq === 0)) continue;
+        bytes += WRITE_OVERHEAD_BYTES + e.key.length;
+        if (bytes > this.batchBytesMax) {
+          throw this.batchFull();
+        }
+        out.push(e.key);
       }
       cursor = page.next;
     }
+    return out;
   }
 
   // --- the whole keyspace -------------------------------------------------------------------------
@@ -613,12 +643,7 @@ export class Keyspace {
    * batch, so a keyspace whose entries exceed batchBytesMax is refused (KeyspaceLimitError).
    */
   flushAll(nowMs: number): void {
-    let cursor: Uint8Array | null = tokenStart(0n);
-    while (cursor !== null) {
-      const page = this.scanRange(cursor, null, WALK_PAGE_ENTRIES);
-      for (const e of page.entries) if (e.kind === EntryKind.put) this.stageDelete(e.key, nowMs);
-      cursor = page.next;
-    }
+    for (const k of this.collectLive(tokenStart(0n), null, false)) this.stageDelete(k, nowMs);
   }
 }
 

@@ -556,6 +556,10 @@ const keySteps: Step[] = [
   ['TYPE', 'a', 'b'],
   ['RENAME', 'a'],
   ['NOSUCHCOMMAND', 'a', 'b'],
+  ['NOSUCHCOMMAND'],
+  ['nosuch\r\ncommand', 'x'.repeat(200), 'y'],
+  ['nosuch', 'a'.repeat(60), 'b'.repeat(60), 'c'.repeat(60), 'd'],
+  ['nosuch', 'a\u0000b', 'c\r\nd'],
 ];
 
 test('string commands: replies equal redis-server 7.0 byte for byte', { skip }, async () => {

@@ -293,6 +293,12 @@ export const limits = {
   redisScanEntriesMax: 10_000,
   /** Keys one KEYS reply holds; past it KEYS answers an error naming SCAN (Redis has none). */
   redisKeysCountMax: 1024 * 1024,
+  // --- Redis collections (src/redis hash, set, list, zset) ------------------------------------------
+  /**
+   * Items a negative-count SRANDMEMBER / HRANDFIELD returns at most (repeats allowed, so Redis
+   * answers any count it can buffer); past it our error names this bound.
+   */
+  redisRandomCountMax: 1024 * 1024,
   // --- simulator (src/sim) -----------------------------------------------------------------------
   /** Pending events before a run is declared runaway. */
   simEventsPendingMax: 5_000_000,
@@ -358,6 +364,14 @@ export const limits = {
   // --- Store front end (src/services/store) -------------------------------------------------------
   /** Redis commands one node has forwarded to key owners and awaits answers for; more answer -BUSY. */
   storeForwardPendingCountMax: 10_000,
+  /** Keys one connection WATCHes at once; WATCH past it is refused (Redis has no bound). */
+  storeWatchedKeysCountMax: 10_000,
+  /** Commands one MULTI queues before EXEC; past it the transaction is flagged (EXECABORT). */
+  storeMultiQueuedCountMax: 100_000,
+  /** Argument bytes one MULTI queues before EXEC; past it the transaction is flagged (EXECABORT). */
+  storeMultiQueuedBytesMax: 64 * 1024 * 1024,
+  /** Distinct error reply kinds (first word) counted apart in /status and metrics; the rest: `other`. */
+  storeErrorKindsCountMax: 64,
 } as const;
 
 export type Limits = { readonly [K in keyof typeof limits]: number };

@@ -75,6 +75,8 @@ export const MUTATION_NAMES = [
   'paxos-promise-unsynced',
   /** Dynamo Paxos proposer: the current value is the highest commit only; in-progress accepted values are ignored. */
   'paxos-ignore-accepted',
+  /** Store front end: under sync 'always', replies leave before the sync that covers their writes. */
+  'store-reply-before-sync',
   /** Dynamo driver: a step's messages and replies go out before its store sync (synced at the next tick instead). */
   'dynamo-send-before-sync',
 ] as const;

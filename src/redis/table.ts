@@ -6,9 +6,20 @@ import type { RespValue } from '../wire/resp/index.ts';
 import { arityAccepts, type CommandContext, type CommandSpec } from './command.ts';
 import { unknownCommandError, wrongArityError } from './errors.ts';
 import { genericCommands } from './generic.ts';
+import { hashCommands } from './hash.ts';
+import { listCommands } from './list.ts';
+import { setCommands } from './set.ts';
 import { stringCommands } from './strings.ts';
+import { zsetCommands } from './zset.ts';
 
-const families: ReadonlyArray<readonly CommandSpec[]> = [stringCommands, genericCommands];
+const families: ReadonlyArray<readonly CommandSpec[]> = [
+  stringCommands,
+  genericCommands,
+  hashCommands,
+  setCommands,
+  listCommands,
+  zsetCommands,
+];
 
 function build(): ReadonlyMap<string, CommandSpec> {
   const table = new Map<string, CommandSpec>();

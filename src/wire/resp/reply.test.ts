@@ -162,6 +162,19 @@ test('the bytes of every type in both protocols', () => {
     [reply.nullArray, '*-1\r\n', '_\r\n'],
     [reply.array([]), '*0\r\n', '*0\r\n'],
     [
+      // ZRANGE ... WITHSCORES: pairs in RESP3, one flat array in RESP2.
+      {
+        type: 'array',
+        flatInResp2: true,
+        items: [
+          reply.array([reply.bulk('m'), { type: 'double', value: 1.5 }]),
+          reply.array([reply.bulk('n'), { type: 'double', value: 2 }]),
+        ],
+      },
+      '*4\r\n$1\r\nm\r\n$3\r\n1.5\r\n$1\r\nn\r\n$1\r\n2\r\n',
+      '*2\r\n*2\r\n$1\r\nm\r\n,1.5\r\n*2\r\n$1\r\nn\r\n,2\r\n',
+    ],
+    [
       { type: 'map', entries: [[reply.bulk('a'), reply.integer(1)]] },
       '*2\r\n$1\r\na\r\n:1\r\n',
       '%1\r\n$1\r\na\r\n:1\r\n',

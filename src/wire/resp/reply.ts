@@ -43,7 +43,16 @@ export type RespValue =
   | { readonly type: 'null' }
   /** RESP2 "*-1" (Redis' null array), RESP3 "_". */
   | { readonly type: 'nullArray' }
-  | { readonly type: 'array'; readonly items: readonly RespValue[] }
+  | {
+      readonly type: 'array';
+      readonly items: readonly RespValue[];
+      /**
+       * Every item is an array (a pair) that a RESP2 connection gets spliced into this one: Redis'
+       * "addReplyArrayLen(c,2) only when resp > 2" (ZRANGE WITHSCORES, HRANDFIELD WITHVALUES, ZPOPMIN
+       * with a count): RESP3 [[m, s], ...], RESP2 [m, s, ...].
+       */
+      readonly flatInResp2?: boolean;
+    }
   | { readonly type: 'map'; readonly entries: ReadonlyArray<readonly [RespValue, RespValue]> }
   | { readonly type: 'set'; readonly items: readonly RespValue[] }
   | { readonly type: 'push'; readonly items: readonly RespValue[] }
@@ -282,6 +291,17 @@ function write(w: Writer, root: RespValue, resp3: boolean): void {
       case 'array':
       case 'set':
       case 'push': {
+        if (v.type === 'array' && v.flatInResp2 === true && !resp3) {
+          let n = 0;
+          for (const item of v.items) n += item.type === 'array' ? item.items.length : 1;
+          w.ascii(`*${n}\r\n`);
+          for (let i = v.items.length - 1; i >= 0; i--) {
+            const item = v.items[i]!;
+            if (item.type !== 'array') stack.push(item);
+            else for (let k = item.items.length - 1; k >= 0; k--) stack.push(item.items[k]!);
+          }
+          break;
+        }
         const prefix = !resp3 || v.type === 'array' ? '*' : v.type === 'set' ? '~' : '>';
         w.ascii(`${prefix}${v.items.length}\r\n`);
         for (let i = v.items.length - 1; i >= 0; i--) stack.push(v.items[i]!);

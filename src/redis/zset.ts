@@ -1,0 +1,551 @@
+// Redis sorted sets (t_zset.c, 7.0.15 behaviour) as two element families (keys.ts):
+//   sub = 0x01 member                  -> the score (f64 big-endian)   (ZSCORE, ZADD's lookup)
+//   sub = 0x02 orderedF64(score) member -> empty                      (the score index)
+// The index's byte order is Redis' skiplist order (score, then member bytes), so ZRANGEBYSCORE /
+// ZCOUNT seek to the first score and scan forward. ZADD / ZREM / ZINCRBY write at most three
+// entries (the member, the old index entry's delete, the new one) plus the head.
+// Costs on an LSM without an order-statistics tree or a reverse scan: a rank (ZRANK, ZRANGE by
+// index, ZREMRANGEBYRANK) is a scan of the index up to it, O(rank) entries read; anything counted
+// from the top (ZREVRANK, ZREVRANGE, ZPOPMAX, REV score and lex ranges) scans up from the bottom,
+// O(card) entries read, holding only what it returns (a ring of the last `count` for ZPOPMAX and
+// REV LIMIT). Reads are paged by the keyspace, so memory stays bounded by the reply.
+
+import { formatDouble, reply, type RespValue } from '../wire/resp/index.ts';
+import type { CommandContext, CommandSpec } from './command.ts';
+import {
+  clampRange,
+  collErrors,
+  compareBytes,
+  doubleArg,
+  isOption,
+  type LexRange,
+  lexAboveMin,
+  lexBelowMax,
+  lexRangeArg,
+  longArg,
+  positiveLongArg,
+  type ScoreRange,
+  scoreAboveMin,
+  scoreBelowMax,
+  scoreRangeArg,
+} from './coll-parse.ts';
+import { emptyScanReply, scanCursorArg, scanOptionsArg, scanPage } from './coll-scan.ts';
+import {
+  createColl,
+  decodeCount,
+  deleteColl,
+  deleteElem,
+  elems,
+  encodeCount,
+  getElem,
+  isReply,
+  openColl,
+  putElem,
+  putHead,
+} from './elements.ts';
+import { decodeOrderedF64, decodeScore, encodeScore, orderedF64, scoreBytes } from './score.ts';
+
+const memberTag = 0x01;
+const indexTag = 0x02;
+const indexStart = Uint8Array.of(indexTag);
+const indexEnd = Uint8Array.of(indexTag + 1);
+
+function memberSub(member: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + member.length);
+  out[0] = memberTag;
+  out.set(member, 1);
+  return out;
+}
+
+function indexSub(score: number, member: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + scoreBytes + member.length);
+  out[0] = indexTag;
+  out.set(orderedF64(score), 1);
+  out.set(member, 1 + scoreBytes);
+  return out;
+}
+
+interface Scored {
+  readonly member: Uint8Array;
+  readonly score: number;
+}
+
+/** Index entries from `start` (a sub-key at or after 0x02) in (score, member) order. */
+function* ascending(ctx: CommandContext, key: Uint8Array, start: Uint8Array = indexStart): Generator<Scored> {
+  for (const e of elems(ctx, key, start, indexEnd)) {
+    yield { score: decodeOrderedF64(e.sub, 1), member: e.sub.subarray(1 + scoreBytes) };
+  }
+}
+
+/** Entries of a score range, ascending: a seek to min, a scan until past max. */
+function* inScoreRange(ctx: CommandContext, key: Uint8Array, range: ScoreRange): Generator<Scored> {
+  const from = range.min.value === Number.NEGATIVE_INFINITY ? indexStart : indexSub(range.min.value, new Uint8Array(0));
+  for (const s of ascending(ctx, key, from)) {
+    if (!scoreAboveMin(s.score, range)) continue;
+    if (!scoreBelowMax(s.score, range)) return;
+    yield s;
+  }
+}
+
+/** Entries of a lex range as Redis' listpack walk finds them: from the first >= min, while <= max. */
+function* inLexRange(items: Iterable<Scored>, range: LexRange): Generator<Scored> {
+  let started = false;
+  for (const s of items) {
+    if (!started) {
+      if (!lexAboveMin(s.member, range)) continue;
+      started = true;
+    }
+    if (!lexBelowMax(s.member, range)) return;
+    yield s;
+  }
+}
+
+/** The same walk from the top: from the last <= max, down while >= min (over items in descending order). */
+function* inLexRangeDescending(items: Iterable<Scored>, range: LexRange): Generator<Scored> {
+  let started = false;
+  for (const s of items) {
+    if (!started) {
+      if (!lexBelowMax(s.member, range)) continue;
+      started = true;
+    }
+    if (!lexAboveMin(s.member, range)) return;
+    yield s;
+  }
+}
+
+function descendingAll(ctx: CommandContext, key: Uint8Array): Scored[] {
+  return [...ascending(ctx, key)].reverse();
+}
+
+/** The last `n` items of a stream, in stream order, holding at most n. */
+function lastN<T>(items: Iterable<T>, n: number): T[] {
+  if (n <= 0) return [];
+  const ring: T[] = [];
+  let at = 0;
+  for (const item of items) {
+    if (ring.length < n) ring.push(item);
+    else {
+      ring[at] = item;
+      at = (at + 1) % n;
+    }
+  }
+  return [...ring.slice(at), ...ring.slice(0, at)];
+}
+
+function scoreOf(ctx: CommandContext, key: Uint8Array, member: Uint8Array): number | undefined {
+  const v = getElem(ctx, key, memberSub(member));
+  return v === undefined ? undefined : decodeScore(v);
+}
+
+function writeScore(
+  ctx: CommandContext,
+  key: Uint8Array,
+  member: Uint8Array,
+  old: number | undefined,
+  score: number,
+): void {
+  if (old !== undefined) deleteElem(ctx, key, indexSub(old, member));
+  // -0 is stored as 0: Redis' listpack keeps a score as its d2string text, "-0", which listpack
+  // stores as the integer 0, so a small zset answers ZSCORE 0 (checked live).
+  putElem(ctx, key, memberSub(member), encodeScore(score === 0 ? 0 : score));
+  putElem(ctx, key, indexSub(score, member), new Uint8Array(0));
+}
+
+/** Removes members (known present, with their scores); deletes the key when it empties. */
+function removeScored(ctx: CommandContext, key: Uint8Array, head: Uint8Array, gone: readonly Scored[]): void {
+  for (const s of gone) {
+    deleteElem(ctx, key, memberSub(s.member));
+    deleteElem(ctx, key, indexSub(s.score, s.member));
+  }
+  const left = decodeCount(head) - gone.length;
+  if (left <= 0) deleteColl(ctx, key);
+  else if (gone.length > 0) putHead(ctx, key, 'zset', encodeCount(left));
+}
+
+const scoreReply = (score: number): RespValue => ({ type: 'double', value: score });
+
+/** Redis' d2string: the text a listpack keeps for a score (ZSCAN sends it as a bulk string). */
+export function d2string(score: number): string {
+  if (score === 0) return Object.is(score, -0) ? '-0' : '0';
+  const half = 2 ** 62; // LLONG_MAX / 2, as double2ll bounds it
+  if (Number.isFinite(score) && Number.isInteger(score) && score >= -half && score <= half)
+    return BigInt(score).toString();
+  return formatDouble(score);
+}
+
+function pairs(items: readonly Scored[], withScores: boolean): RespValue {
+  if (!withScores) return reply.array(items.map((s) => reply.bulk(s.member)));
+  return {
+    type: 'array',
+    flatInResp2: true,
+    items: items.map((s) => reply.array([reply.bulk(s.member), scoreReply(s.score)])),
+  };
+}
+
+// --- ZADD / ZINCRBY -------------------------------------------------------------------------------
+
+function zaddGeneric(ctx: CommandContext, argv: readonly Uint8Array[], incrOnly: boolean): RespValue {
+  let nx = false;
+  let xx = false;
+  let gt = false;
+  let lt = false;
+  let ch = false;
+  let incr = incrOnly;
+  let at = 2;
+  for (; at < argv.length; at++) {
+    const o = argv[at]!;
+    if (isOption(o, 'nx')) nx = true;
+    else if (isOption(o, 'xx')) xx = true;
+    else if (isOption(o, 'ch')) ch = true;
+    else if (isOption(o, 'incr')) incr = true;
+    else if (isOption(o, 'gt')) gt = true;
+    else if (isOption(o, 'lt')) lt = true;
+    else break;
+  }
+  const rest = argv.length - at;
+  if (rest % 2 !== 0 || rest === 0) return collErrors.syntax;
+  if (nx && xx) return reply.error('ERR XX and NX options at the same time are not compatible');
+  if ((gt && nx) || (lt && nx) || (gt && lt))
+    return reply.error('ERR GT, LT, and/or NX options at the same time are not compatible');
+  if (incr && rest > 2) return reply.error('ERR INCR option supports a single increment-element pair');
+  const scores: number[] = [];
+  for (let j = at; j < argv.length; j += 2) {
+    const s = doubleArg(argv[j]!);
+    if (isReply(s)) return s;
+    scores.push(s);
+  }
+  const key = argv[1]!;
+  const head = openColl(ctx, key, 'zset');
+  if (isReply(head)) return head;
+  let count = head === null ? 0 : decodeCount(head);
+  let added = 0;
+  let updated = 0;
+  let processed = 0;
+  let last = 0;
+  if (head !== null || !xx) {
+    if (head === null) createColl(ctx, key, 'zset', encodeCount(0));
+    for (let j = 0; j < scores.length; j++) {
+      const member = argv[at + 1 + 2 * j]!;
+      let score = scores[j]!;
+      const old = scoreOf(ctx, key, member);
+      if (old !== undefined) {
+        if (nx) continue;
+        if (incr) {
+          score += old;
+          if (Number.isNaN(score)) return reply.error('ERR resulting score is not a number (NaN)');
+        }
+        if ((lt && score >= old) || (gt && score <= old)) continue;
+        processed++;
+        last = score;
+        if (score !== old) {
+          writeScore(ctx, key, member, old, score);
+          updated++;
+        }
+      } else {
+        if (xx) continue;
+        writeScore(ctx, key, member, undefined, score);
+        added++;
+        count++;
+        processed++;
+        last = score;
+      }
+    }
+  }
+  if (added > 0 || (head === null && processed > 0)) putHead(ctx, key, 'zset', encodeCount(count));
+  if (incr) return processed > 0 ? scoreReply(last) : reply.null;
+  return reply.integer(ch ? added + updated : added);
+}
+
+const zadd = (ctx: CommandContext, argv: readonly Uint8Array[]): RespValue => zaddGeneric(ctx, argv, false);
+const zincrby = (ctx: CommandContext, argv: readonly Uint8Array[]): RespValue => zaddGeneric(ctx, argv, true);
+
+// --- point reads and removal -------------------------------------------------------------------------
+
+function zrem(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
+  const key = argv[1]!;
+  const head = openColl(ctx, key, 'zset');
+  if (isReply(head)) return head;
+  if (head === null) return reply.integer(0);
+  const gone: Scored[] = [];
+  for (const m of argv.slice(2)) {
+    if (gone.some((g) => compareBytes(g.member, m) === 0)) continue;
+    const score = scoreOf(ctx, key, m);
+    if (score !== undefined) gone.push({ member: m, score });
+  }
+  removeScored(ctx, key, head, gone);
+  return reply.integer(gone.length);
+}
+
+function zscore(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
+  const head = openColl(ctx, argv[1]!, 'zset');
+  if (isReply(head)) return head;
+  const s = head === null ? undefined : scoreOf(ctx, argv[1]!, argv[2]!);
+  return s === undefined ? reply.null : scoreReply(s);
+}
+
+function zmscore(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
+  const head = openColl(ctx, argv[1]!, 'zset');
+  if (isReply(head)) return head;
+  return reply.array(
+    argv.slice(2).map((m) => {
+      const s = head === null ? undefined : scoreOf(ctx, argv[1]!, m);
+      return s === undefined ? reply.null : scoreReply(s);
+    }),
+  );
+}
+
+function zcard(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
+  const head = openColl(ctx, argv[1]!, 'zset');
+  if (isReply(head)) return head;
+  return reply.integer(head === null ? 0 : decodeCount(head));
+}
+
+function countOf(items: Iterable<unknown>): number {
+  let n = 0;
+  for (const _ of items) n++;
+  return n;
+}
+
+function zcount(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
+  const range = scoreRangeArg(argv[2]!, argv[3]!);
+  if (isReply(range)) return range;
+  const head = openColl(ctx, argv[1]!, 'zset');
+  if (isReply(head)) return head;
+  return reply.integer(head === null ? 0 : countOf(inScoreRange(ctx, argv[1]!, range)));
+}
+
+function zlexcount(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
+  const range = lexRangeArg(argv[2]!, argv[3]!);
+  if (isReply(range)) return range;
+  const head = openColl(ctx, argv[1]!, 'zset');
+  if (isReply(head)) return head;
+  return reply.integer(head === null ? 0 : countOf(inLexRange(ascending(ctx, argv[1]!), range)));
+}
+
+function rank(reverse: boolean) {
+  return (ctx: CommandContext, argv: readonly Uint8Array[]): RespValue => {
+    const key = argv[1]!;
+    const head = openColl(ctx, key, 'zset');
+    if (isReply(head)) return head;
+    const score = head === null ? undefined : scoreOf(ctx, key, argv[2]!);
+    if (head === null || score === undefined) return reply.null;
+    // Everything below the member's own index entry: a scan of [0x02, its sub-key).
+    const r = countOf(elems(ctx, key, indexStart, indexSub(score, argv[2]!)));
+    return reply.integer(reverse ? decodeCount(head) - 1 - r : r);
+  };
+}
+
+// --- ranges --------------------------------------------------------------------------------------------
+
+type RangeBy = 'rank' | 'score' | 'lex';
+
+interface RangeQuery {
+  readonly by: RangeBy;
+  readonly reverse: boolean;
+  readonly withScores: boolean;
+  readonly offset: number;
+  /** -1: no LIMIT. */
+  readonly limit: number;
+  readonly start: number;
+  readonly stop: number;
+  readonly score?: ScoreRange;
+  readonly lex?: LexRange;
+}
+
+/** zrangeGenericCommand's option parsing; `fixed` presets the type and direction (ZRANGEBYSCORE, ZREVRANGE, ...). */
+function rangeQueryArg(argv: readonly Uint8Array[], fixed?: { by: RangeBy; reverse: boolean }): RangeQuery | RespValue {
+  let by: RangeBy | undefined = fixed?.by;
+  let reverse: boolean | undefined = fixed?.reverse;
+  let withScores = false;
+  let offset = 0;
+  let limit = -1;
+  for (let j = 4; j < argv.length; j++) {
+    const left = argv.length - j - 1;
+    const o = argv[j]!;
+    if (isOption(o, 'withscores')) withScores = true;
+    else if (isOption(o, 'limit') && left >= 2) {
+      const a = longArg(argv[j + 1]!);
+      if (isReply(a)) return a;
+      const b = longArg(argv[j + 2]!);
+      if (isReply(b)) return b;
+      offset = a;
+      limit = b;
+      j += 2;
+    } else if (reverse === undefined && isOption(o, 'rev')) reverse = true;
+    else if (by === undefined && isOption(o, 'bylex')) by = 'lex';
+    else if (by === undefined && isOption(o, 'byscore')) by = 'score';
+    else return collErrors.syntax;
+  }
+  const rangeBy = by ?? 'rank';
+  const rev = reverse ?? false;
+  if (limit !== -1 && rangeBy === 'rank')
+    return reply.error('ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX');
+  if (withScores && rangeBy === 'lex')
+    return reply.error('ERR syntax error, WITHSCORES not supported in combination with BYLEX');
+  const [minArg, maxArg] = rev && rangeBy !== 'rank' ? [argv[3]!, argv[2]!] : [argv[2]!, argv[3]!];
+  const base = { by: rangeBy, reverse: rev, withScores, offset, limit, start: 0, stop: 0 };
+  if (rangeBy === 'rank') {
+    const start = longArg(minArg);
+    if (isReply(start)) return start;
+    const stop = longArg(maxArg);
+    if (isReply(stop)) return stop;
+    return { ...base, start, stop };
+  }
+  if (rangeBy === 'score') {
+    const score = scoreRangeArg(minArg, maxArg);
+    return isReply(score) ? score : { ...base, score };
+  }
+  const lex = lexRangeArg(minArg, maxArg);
+  return isReply(lex) ? lex : { ...base, lex };
+}
+
+/** Skips `offset` then takes `limit` (-1: all) as genericZrangebyscoreCommand does (negative offset: none). */
+function* window<T>(items: Iterable<T>, offset: number, limit: number): Generator<T> {
+  if (offset < 0 || limit === 0) return;
+  let skipped = 0;
+  let taken = 0;
+  for (const item of items) {
+    if (skipped < offset) {
+      skipped++;
+      continue;
+    }
+    yield item;
+    if (limit > 0 && ++taken >= limit) return;
+  }
+}
+
+function runRange(ctx: CommandContext, key: Uint8Array, card: number, q: RangeQuery): Scored[] {
+  if (q.by === 'rank') {
+    const r = clampRange(q.start, q.stop, card);
+    if (r === null) return [];
+    if (!q.reverse) return [...window(ascending(ctx, key), r.start, r.stop - r.start + 1)];
+    // Reverse ranks [start, stop] are ascending ranks [card-1-stop, card-1-start], read backwards.
+    return [...window(ascending(ctx, key), card - 1 - r.stop, r.stop - r.start + 1)].reverse();
+  }
+  if (q.offset > 0 && q.offset >= card) return [];
+  if (q.by === 'score') {
+    const range = q.score!;
+    if (!q.reverse) return [...window(inScoreRange(ctx, key, range), q.offset, q.limit)];
+    const matching = inScoreRange(ctx, key, range);
+    const held = q.limit >= 0 && q.offset >= 0 ? lastN(matching, q.offset + q.limit) : [...matching];
+    return [...window(held.reverse(), q.offset, q.limit)];
+  }
+  const range = q.lex!;
+  if (!q.reverse) return [...window(inLexRange(ascending(ctx, key), range), q.offset, q.limit)];
+  return [...window(inLexRangeDescending(descendingAll(ctx, key), range), q.offset, q.limit)];
+}
+
+function zrangeCommand(fixed?: { by: RangeBy; reverse: boolean }) {
+  return (ctx: CommandContext, argv: readonly Uint8Array[]): RespValue => {
+    const q = rangeQueryArg(argv, fixed);
+    if (isReply(q)) return q;
+    const head = openColl(ctx, argv[1]!, 'zset');
+    if (isReply(head)) return head;
+    if (head === null) return reply.array([]);
+    return pairs(runRange(ctx, argv[1]!, decodeCount(head), q), q.withScores);
+  };
+}
+
+function zremrange(by: RangeBy) {
+  return (ctx: CommandContext, argv: readonly Uint8Array[]): RespValue => {
+    let q: RangeQuery;
+    const base = { by, reverse: false, withScores: false, offset: 0, limit: -1, start: 0, stop: 0 };
+    if (by === 'rank') {
+      const start = longArg(argv[2]!);
+      if (isReply(start)) return start;
+      const stop = longArg(argv[3]!);
+      if (isReply(stop)) return stop;
+      q = { ...base, start, stop };
+    } else if (by === 'score') {
+      const score = scoreRangeArg(argv[2]!, argv[3]!);
+      if (isReply(score)) return score;
+      q = { ...base, score };
+    } else {
+      const lex = lexRangeArg(argv[2]!, argv[3]!);
+      if (isReply(lex)) return lex;
+      q = { ...base, lex };
+    }
+    const key = argv[1]!;
+    const head = openColl(ctx, key, 'zset');
+    if (isReply(head)) return head;
+    if (head === null) return reply.integer(0);
+    const gone = runRange(ctx, key, decodeCount(head), q);
+    removeScored(ctx, key, head, gone);
+    return reply.integer(gone.length);
+  };
+}
+
+function zpop(max: boolean) {
+  return (ctx: CommandContext, argv: readonly Uint8Array[]): RespValue => {
+    if (argv.length > 3) return collErrors.syntax;
+    let count = -1;
+    if (argv.length === 3) {
+      const c = positiveLongArg(argv[2]!);
+      if (isReply(c)) return c;
+      count = c;
+    }
+    const key = argv[1]!;
+    const head = openColl(ctx, key, 'zset');
+    if (isReply(head)) return head;
+    if (head === null || count === 0) return reply.array([]);
+    const n = count === -1 ? 1 : count;
+    const popped = max ? lastN(ascending(ctx, key), n).reverse() : [...window(ascending(ctx, key), 0, n)];
+    removeScored(ctx, key, head, popped);
+    if (count === -1) return reply.array([reply.bulk(popped[0]!.member), scoreReply(popped[0]!.score)]);
+    return pairs(popped, true);
+  };
+}
+
+function zscan(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
+  const cursor = scanCursorArg(argv[2]!);
+  if (isReply(cursor)) return cursor;
+  const head = openColl(ctx, argv[1]!, 'zset');
+  if (isReply(head)) return head;
+  if (head === null) return emptyScanReply;
+  const options = scanOptionsArg(argv, 3);
+  if (isReply(options)) return options;
+  return scanPage(
+    ascending(ctx, argv[1]!),
+    decodeCount(head),
+    cursor,
+    options,
+    (s) => s.member,
+    (s) => [reply.bulk(s.member), reply.bulk(d2string(s.score))],
+  );
+}
+
+type Run = CommandSpec['run'];
+const spec = (name: string, arity: number, flags: readonly string[], run: Run): CommandSpec => ({
+  name,
+  arity,
+  flags,
+  firstKey: 1,
+  lastKey: 1,
+  step: 1,
+  run,
+});
+
+export const zsetCommands: readonly CommandSpec[] = [
+  spec('zadd', -4, ['write', 'denyoom', 'fast'], zadd),
+  spec('zincrby', 4, ['write', 'denyoom', 'fast'], zincrby),
+  spec('zrem', -3, ['write', 'fast'], zrem),
+  spec('zscore', 3, ['readonly', 'fast'], zscore),
+  spec('zmscore', -3, ['readonly', 'fast'], zmscore),
+  spec('zcard', 2, ['readonly', 'fast'], zcard),
+  spec('zcount', 4, ['readonly', 'fast'], zcount),
+  spec('zlexcount', 4, ['readonly', 'fast'], zlexcount),
+  spec('zrank', 3, ['readonly', 'fast'], rank(false)),
+  spec('zrevrank', 3, ['readonly', 'fast'], rank(true)),
+  spec('zrange', -4, ['readonly'], zrangeCommand()),
+  spec('zrangebyscore', -4, ['readonly'], zrangeCommand({ by: 'score', reverse: false })),
+  spec('zrevrangebyscore', -4, ['readonly'], zrangeCommand({ by: 'score', reverse: true })),
+  spec('zrangebylex', -4, ['readonly'], zrangeCommand({ by: 'lex', reverse: false })),
+  spec('zrevrangebylex', -4, ['readonly'], zrangeCommand({ by: 'lex', reverse: true })),
+  spec('zrevrange', -4, ['readonly'], zrangeCommand({ by: 'rank', reverse: true })),
+  spec('zpopmin', -2, ['write', 'fast'], zpop(false)),
+  spec('zpopmax', -2, ['write', 'fast'], zpop(true)),
+  spec('zremrangebyscore', 4, ['write'], zremrange('score')),
+  spec('zremrangebyrank', 4, ['write'], zremrange('rank')),
+  spec('zremrangebylex', 4, ['write'], zremrange('lex')),
+  spec('zscan', -3, ['readonly'], zscan),
+];

@@ -139,6 +139,7 @@ describe('coord failover: kill -9 under a writing client on a 3-node barista dev
   const clients: Client[] = [];
   const ours: ZkClient[] = [];
   const cliSessions: ZkCliSession[] = [];
+  const running: Writer[] = [];
   const dead = new Set<string>();
   const live = (): Node[] => cluster.nodes.filter((n) => !dead.has(n.id));
   const address = (n: Node): string => `${n.host}:${zkPort(n)}`;
@@ -156,6 +157,8 @@ describe('coord failover: kill -9 under a writing client on a 3-node barista dev
   });
 
   after(async () => {
+    // A failed test leaves its writers running: stop them first (each call is bounded).
+    await Promise.all(running.map((w) => w.stop()));
     for (const c of clients) c.close();
     await Promise.all(ours.map((c) => c.close().catch(() => undefined)));
     await Promise.all(cliSessions.map((c) => c.close()));
@@ -222,7 +225,10 @@ describe('coord failover: kill -9 under a writing client on a 3-node barista dev
     ephemeral: string,
   ): Promise<number> {
     const sessionBefore = onVictim.client.getSessionId().toString('hex');
-    for (const w of writers) w.start();
+    for (const w of writers) {
+      running.push(w);
+      w.start();
+    }
     await until('writes before the kill', 30_000, () => writers.every((w) => w.acked.length >= writesAroundKill));
     const ackedAtKill = onVictim.acked.length;
     const killedAtMs = kill(victim);
@@ -332,17 +338,22 @@ describe('coord failover: kill -9 under a writing client on a 3-node barista dev
         if (out.includes(`Created ${path}`)) acked.push({ path, data: `v${i}` });
       }
     })();
-    await until('zkCli writes before the kill', 30_000, () => acked.length >= writesAroundKill);
-    const ackedAtKill = acked.length;
-    const killedAtMs = kill(node);
-    await until(
-      'zkCli writes after the kill',
-      3 * sessionTimeoutMs,
-      () => acked.length >= ackedAtKill + writesAroundKill,
-    );
-    const movedMs = Date.now() - killedAtMs;
-    stopping = true;
-    await loop;
+    let ackedAtKill = 0;
+    let movedMs = 0;
+    try {
+      await until('zkCli writes before the kill', 30_000, () => acked.length >= writesAroundKill);
+      ackedAtKill = acked.length;
+      const killedAtMs = kill(node);
+      await until(
+        'zkCli writes after the kill',
+        3 * sessionTimeoutMs,
+        () => acked.length >= ackedAtKill + writesAroundKill,
+      );
+      movedMs = Date.now() - killedAtMs;
+    } finally {
+      stopping = true;
+      await loop.catch(() => undefined); // a failure above is the one to report
+    }
     t.diagnostic(`${writesAroundKill} writes acknowledged ${movedMs} ms after the kill`);
     const states = cli.events.filter((e) => e.type === 'None').map((e) => e.state);
     assert.ok(!states.includes('Expired'), `zkCli's session states: ${states.join(', ')}`);

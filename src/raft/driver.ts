@@ -210,7 +210,11 @@ export class RaftDriver {
   private readonly link: RaftGroupLink;
   private readonly proposals = new Map<number, PendingProposal>();
   /** Requests this node forwarded to the leader, by request id. */
-  private readonly forwarded = new Map<number, { deadlineMs: number; startedMs: number; done: OutcomeCallback }>();
+  /** Requests this node forwarded, by request id; a client request names the leader it went to. */
+  private readonly forwarded = new Map<
+    number,
+    { deadlineMs: number; startedMs: number; done: OutcomeCallback; leader?: NodeId }
+  >();
   /** Requests other nodes forwarded to us (we are or were leader), by log index. */
   private readonly forwardedIn = new Map<number, ForwardedIn>();
   /**
@@ -476,7 +480,7 @@ export class RaftDriver {
       if (err instanceof BaristaError) return done({ ok: false, error: err });
       throw err;
     }
-    this.forwarded.set(requestId, { deadlineMs: now + this.options.requestTimeoutMs, startedMs: now, done });
+    this.forwarded.set(requestId, { deadlineMs: now + this.options.requestTimeoutMs, startedMs: now, done, leader });
     this.link.send(leader, MessageType.RaftClientRequest, frame);
   }
 
@@ -652,6 +656,7 @@ export class RaftDriver {
     if (rd.softState !== undefined && rd.softState.leader !== this.lastLeader) {
       this.lastLeader = rd.softState.leader;
       this.env.metrics.counter('raft_leader_changes_total', 'Leader changes seen by this node').inc();
+      this.failForwardedTo(rd.softState.leader);
       this.env.log.info(
         { leader: rd.softState.leader ?? null, role: rd.softState.role, term: this.core.currentTerm },
         'raft: leader changed',
@@ -678,6 +683,20 @@ export class RaftDriver {
     this.core.advance(rd);
     this.noteCommit();
     this.maybeSnapshot();
+  }
+
+  /**
+   * The leader changed: client requests forwarded to another leader are answered now, indefinite
+   * (leadership_lost: they may or may not apply), instead of at their deadline. A request sent to
+   * a leader that died would otherwise hold its caller for requestTimeoutMs (5 s): a ZooKeeper
+   * client resuming its session here after the leader's kill -9 waited that long to be told.
+   */
+  private failForwardedTo(current: NodeId | undefined): void {
+    for (const [id, f] of this.forwarded) {
+      if (f.leader === undefined || f.leader === current) continue;
+      this.forwarded.delete(id);
+      f.done({ ok: false, error: new BaristaError('leadership_lost', 'the leader changed; may or may not apply') });
+    }
   }
 
   /** Hands a Ready's messages to the transport; a follower's first acknowledgement ends its stage. */

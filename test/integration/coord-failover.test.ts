@@ -21,6 +21,7 @@ import type { ClusterFile } from '../../src/cli/cluster-file.ts';
 import { connectZk } from '../../src/net/zk-tcp.ts';
 import { defaultRaftTiming } from '../../src/raft/driver.ts';
 import type { ZkClient } from '../../src/zkclient/index.ts';
+import { zkCall } from '../support/zk-call.ts';
 import { ZkCliSession } from '../support/zkcli.ts';
 import { fourLetter, zookeeperUnavailable } from '../support/zookeeper-server.ts';
 import { freePortRange, type Spawned, spawnCli, stopProcess, tempDir, until } from './helpers.ts';
@@ -36,14 +37,7 @@ const writesAroundKill = 15;
 const nodeRestartMsMax = 90_000;
 
 function call<T>(what: string, start: (cb: (error: unknown, value?: T) => void) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: no answer within ${callMsMax} ms`)), callMsMax);
-    start((error, value) => {
-      clearTimeout(timer);
-      if (error) reject(error instanceof Error ? error : new Error(String(error)));
-      else resolve(value as T);
-    });
-  });
+  return zkCall(what, start, callMsMax);
 }
 
 /** node-zookeeper-client's last reply-header zxid (it keeps it to resume the session elsewhere). */

@@ -45,6 +45,7 @@ export const cliExitByCode = {
   // membership
   change_pending: unavailable,
   already_member: rejected,
+  incarnation_behind: unavailable,
   not_a_learner: rejected,
   last_voter: rejected,
   raft_conf_change_rejected: unavailable, // some reasons are transient (catch-up, a change pending)

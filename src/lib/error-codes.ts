@@ -158,6 +158,12 @@ export const errorCatalogue = {
     doc: 'a membership operation on that node is in progress',
   },
   already_member: { family: 'membership', retriable: false, definite: true, doc: 'the node is already a voter' },
+  incarnation_behind: {
+    family: 'membership',
+    retriable: true,
+    definite: true,
+    doc: 'a peer knows this node at a higher incarnation (wiped data, clock stepped back): the process exits and starts above it',
+  },
   not_a_learner: {
     family: 'membership',
     retriable: false,

@@ -79,6 +79,22 @@ export class LimitError extends BaristaError<'limit_exceeded'> {
   }
 }
 
+/**
+ * This process life started below an incarnation a peer has already heard from this node
+ * (src/membership/membership.ts says how): the driver has made the next start's incarnation
+ * exceed `known`, and the process must exit so its supervisor starts it again.
+ */
+export class IncarnationBehindError extends BaristaError<'incarnation_behind'> {
+  override readonly name = 'IncarnationBehindError';
+  constructor(own: number, known: number, peer: string) {
+    super(
+      'incarnation_behind',
+      `incarnation ${own} is below ${known}, which ${peer} heard from an earlier life of this node (data wiped and clock stepped back?); exiting so the next start uses ${known + 1} or more`,
+      { fields: { own, known, peer } },
+    );
+  }
+}
+
 /** Stored data that fails validation in a place where truncation is not safe (corrupt middle). */
 export class CorruptionError extends BaristaError<'data_corrupt'> {
   override readonly name = 'CorruptionError';

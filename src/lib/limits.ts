@@ -326,6 +326,10 @@ export const limits = {
   dynamoHintReplaysCountMax: 256,
   /** Client requests (and forwarded ones) one coordinator has in flight; more are refused. */
   dynamoCoordinatorOpsMax: 10_000,
+
+  // --- Store front end (src/services/store) -------------------------------------------------------
+  /** Redis commands one node has forwarded to key owners and awaits answers for; more answer -BUSY. */
+  storeForwardPendingCountMax: 10_000,
 } as const;
 
 export type Limits = { readonly [K in keyof typeof limits]: number };

@@ -9,6 +9,8 @@ export const MessageType = {
   // 0x01xx: membership
   MembershipPing: 0x0101,
   MembershipAck: 0x0102,
+  /** "I know you at a higher incarnation": the answer to a ping from a stale incarnation. */
+  MembershipStale: 0x0103,
   // 0x02xx: raft (metadata group)
   Raft: 0x0201,
   RaftClientRequest: 0x0202,
@@ -18,6 +20,10 @@ export const MessageType = {
   // 0x03xx: coordination service (src/services/coord)
   /** A follower's batch of ZooKeeper session touches for the coord group's leader. */
   CoordTouches: 0x0301,
+  // 0x05xx: the store's Redis front end (src/services/store)
+  /** A Redis command forwarded to the node owning its key (N = 1), and its reply. */
+  StoreForward: 0x0501,
+  StoreForwardReply: 0x0502,
   // 0x7fxx: test-only traffic (compliance suites, benchmarks)
   TestEcho: 0x7f01,
   TestBulk: 0x7f02,

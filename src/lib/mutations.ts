@@ -33,6 +33,8 @@ export const MUTATION_NAMES = [
   'kv-skip-session-dedup',
   /** Membership: the incarnation file is believed once two reads agree, with no checksum (a repeated bit flip lowers it). */
   'membership-incarnation-unverified',
+  /** Membership: a Stale notice ("a peer knows you at a higher incarnation") is ignored; the life below its earlier ones runs on, unheard. */
+  'membership-ignore-stale-notice',
   /** Raft: grant a vote without the log up-to-date check (§5.4.1): a stale candidate can win after a partition. */
   'raft-vote-skip-log-check',
   /** Raft log: an Append replaces everything after prevIndex, so a late (reordered) Append truncates acknowledged entries. */

@@ -2,6 +2,11 @@
 //
 //   Ping = u8 version(1) | u32 seq | f64 incarnation | f64 t0WallMs
 //   Ack  = u8 version(1) | u32 seq | f64 incarnation | f64 t0WallMs | f64 t1WallMs | f64 t2WallMs
+//   Stale = u8 version(1) | f64 knownIncarnation
+//
+// Stale answers a ping from an incarnation below the one the answering node has already heard from
+// that peer: "I know you at knownIncarnation". A node that started without its incarnation files
+// (a wiped data directory) under a wall clock stepped back learns from it that it is behind.
 //
 // t0..t2 are the NTP timestamps: t0 the pinger's send time, t1 the ponger's receive time, t2 its
 // send time; the pinger adds t3 on receipt. Incarnations are integers below 2^53 carried as f64.
@@ -24,6 +29,29 @@ export interface Ack extends Ping {
 
 const PING_BYTES = 1 + 4 + 8 + 8;
 const ACK_BYTES = PING_BYTES + 16;
+const STALE_BYTES = 1 + 8;
+
+export interface Stale {
+  readonly knownIncarnation: number;
+}
+
+export function encodeStale(s: Stale): Uint8Array {
+  const out = new Uint8Array(STALE_BYTES);
+  const v = new DataView(out.buffer);
+  v.setUint8(0, MEMBERSHIP_CODEC_VERSION);
+  v.setFloat64(1, s.knownIncarnation);
+  return out;
+}
+
+export function decodeStale(bytes: Uint8Array): Stale | ProtocolError {
+  const v = header(bytes, STALE_BYTES, 'stale');
+  if (v instanceof ProtocolError) return v;
+  const stale = { knownIncarnation: v.getFloat64(1) };
+  if (!validIncarnation(stale.knownIncarnation)) {
+    return new ProtocolError('membership_bad_field', 'stale: incarnation out of range');
+  }
+  return stale;
+}
 
 export function encodePing(p: Ping): Uint8Array {
   const out = new Uint8Array(PING_BYTES);

@@ -10,7 +10,13 @@ import { SeededRng } from '../lib/rng.ts';
 import { flakyReads } from '../sim/flaky-disk.ts';
 import { SimDiskStore } from '../sim/disk.ts';
 import { SimLogSink } from '../sim/observe.ts';
-import { bumpIncarnation, decodeIncarnation, encodeIncarnation } from './driver.ts';
+import {
+  bumpIncarnation,
+  decodeIncarnation,
+  encodeIncarnation,
+  raiseIncarnationFloor,
+  startIncarnation,
+} from './driver.ts';
 
 /** A Disk whose next `flips` non-empty reads come back with the first byte XORed with `mask`. */
 // With 0x02: '2' (0x32) reads as '0' (0x30), '3' as '1'.
@@ -120,4 +126,24 @@ test('the incarnation encoding round-trips and rejects any single flipped bit', 
       }
     }
   }
+});
+
+test('a floor learned from a peer puts the next life above it, and that life is marked as not remembering (swarm seeds 418, 523, 551)', () => {
+  // A wiped node under a clock stepped back starts below its earlier lives; a peer's Stale notice
+  // raises the floor (raiseIncarnationFloor) and the process exits. The next start is above the
+  // floor whatever the clock says; it is still not "remembered" (one peer's knowledge is not every
+  // earlier life's); the start after that is.
+  const store = new SimDiskStore(new SeededRng('inc-floor'));
+  const t0 = 1_767_225_600_000;
+  const first = startIncarnation(env(store.view(), [], t0));
+  assert.equal(first.remembered, false, 'a first life remembers nothing');
+  store.wipe();
+  const behind = startIncarnation(env(store.view(), [], t0 - 70_000)); // clock stepped back 70 s
+  assert.ok(behind.incarnation < first.incarnation && !behind.remembered);
+  raiseIncarnationFloor(env(store.view(), [], t0 - 70_000), first.incarnation);
+  const next = startIncarnation(env(store.view(), [], t0 - 69_000));
+  assert.ok(next.incarnation > first.incarnation, `${next.incarnation} > ${first.incarnation}`);
+  assert.equal(next.remembered, false, 'learned from a peer: not every earlier life');
+  const after = startIncarnation(env(store.view(), [], t0 - 68_000));
+  assert.ok(after.incarnation > next.incarnation && after.remembered);
 });

@@ -11,10 +11,14 @@
 // handed out incarnation 2 again. A read that does not verify is read again. Two copies are kept
 // (`incarnation` and `incarnation.2`), the larger verified one believed; if neither verifies
 // (torn, rotten, or a pre-checksum file) the wall clock stands in, as it does when there is no
-// file at all (bumpIncarnation).
+// file at all (bumpIncarnation). A wall clock stepped back across a wipe can still start a life
+// below an earlier one; peers then answer its pings with Stale (membership.ts), the driver writes
+// what they know as a floor (`incarnation.learned` marks it) and exits with IncarnationBehindError,
+// and the next start is above it. A real process exits non-zero: its supervisor restarts it.
 
 import { diskReadAttemptsMax, mkdirpDurable, readWholeFile, writeFileAtomic } from '../env/disk-io.ts';
 import type { Env, Gauge } from '../env/types.ts';
+import { IncarnationBehindError } from '../lib/errors.ts';
 import type { MessageRouter } from '../lib/router.ts';
 import { fnv1a32 } from '../lib/hash.ts';
 import { MessageType } from '../lib/message-types.ts';
@@ -31,6 +35,8 @@ const INCARNATION_FILE = 'membership/incarnation';
  * back 0.7 s handed out an incarnation below the previous life's). The larger verified copy wins.
  */
 const INCARNATION_FILES = [INCARNATION_FILE, 'membership/incarnation.2'] as const;
+/** Present while the last incarnation on disk was learned from a peer (a Stale notice). */
+const INCARNATION_LEARNED_FILE = 'membership/incarnation.learned';
 /** The core is ticked this many times per heartbeat period, so detection lags by at most 1/4 period. */
 const TICKS_PER_HEARTBEAT = 4;
 
@@ -82,25 +88,66 @@ function readIncarnation(env: Env, file: string): { previous: number | undefined
  * by (sender incarnation, request id).
  */
 export function bumpIncarnation(env: Env): number {
+  return startIncarnation(env).incarnation;
+}
+
+/** The start's incarnation, and whether a file on disk said what the last life used. */
+export interface StartIncarnation {
+  readonly incarnation: number;
+  /** False when no copy verified (a first life, a wiped data directory): the wall clock stood in. */
+  readonly remembered: boolean;
+}
+
+/** bumpIncarnation, also saying whether the files remembered the last life. */
+export function startIncarnation(env: Env): StartIncarnation {
   const disk = env.disk;
   // Durable directory creation: the simulator found restarts reusing incarnation 1 when only the
   // file, not the directory entry holding it, had been synced.
   mkdirpDurable(disk, INCARNATION_DIR);
   let last = 0;
-  // The second copy is consulted only in the mutation's absence (the planted bug is the old rule).
-  const files = env.mutations.has('membership-incarnation-unverified') ? [INCARNATION_FILE] : INCARNATION_FILES;
-  for (const file of files) {
+  let remembered = false;
+  for (const file of incarnationFiles(env)) {
     if (!disk.exists(file)) continue;
     const read = readIncarnation(env, file);
-    if (read.previous !== undefined) last = Math.max(last, read.previous);
-    else env.log.warn({ file, text: read.text }, 'membership: unreadable incarnation file');
+    if (read.previous !== undefined) {
+      last = Math.max(last, read.previous);
+      remembered = true;
+    } else env.log.warn({ file, text: read.text }, 'membership: unreadable incarnation file');
   }
+  // A floor learned from a peer (raiseIncarnationFloor) says what one peer heard, not what every
+  // earlier life used: another peer may know a later one.
+  const learned = disk.exists(INCARNATION_LEARNED_FILE);
   const next = Math.max(last + 1, Math.floor(env.clock.wallMs()));
-  // Durable before it is returned (and so before anything is sent): a write, sync or rename error
-  // throws here and the node does not start with an incarnation a later life could repeat. Each
-  // copy is made durable before the next is written, so a crash leaves at least one whole copy.
-  for (const file of files) writeFileAtomic(disk, file, [new TextEncoder().encode(encodeIncarnation(next))]);
-  return next;
+  writeIncarnation(env, next);
+  if (learned) {
+    disk.remove(INCARNATION_LEARNED_FILE);
+    disk.syncDir(INCARNATION_DIR);
+  }
+  return { incarnation: next, remembered: remembered && !learned };
+}
+
+/**
+ * Records `known` as the last incarnation used, so the next start takes `known + 1` or more: a
+ * peer heard this node at `known` in an earlier life (membership.ts, Stale).
+ */
+export function raiseIncarnationFloor(env: Env, known: number): void {
+  writeIncarnation(env, known);
+  writeFileAtomic(env.disk, INCARNATION_LEARNED_FILE, [new TextEncoder().encode(`${known}\n`)]);
+}
+
+// The second copy is consulted only in the mutation's absence (the planted bug is the old rule).
+function incarnationFiles(env: Env): readonly string[] {
+  return env.mutations.has('membership-incarnation-unverified') ? [INCARNATION_FILE] : INCARNATION_FILES;
+}
+
+/**
+ * Durable before it returns (and so before anything is sent): a write, sync or rename error throws
+ * here and the node does not start with an incarnation a later life could repeat. Each copy is made
+ * durable before the next is written, so a crash leaves at least one whole copy.
+ */
+function writeIncarnation(env: Env, n: number): void {
+  for (const file of incarnationFiles(env))
+    writeFileAtomic(env.disk, file, [new TextEncoder().encode(encodeIncarnation(n))]);
 }
 
 export class MembershipDriver {
@@ -116,6 +163,8 @@ export class MembershipDriver {
     timing: MembershipTiming,
     // The node host bumps the incarnation once per start and hands it to every service.
     incarnation: number = bumpIncarnation(env),
+    /** Whether the incarnation files remembered the last life (ServiceContext.incarnationRemembered). */
+    readonly remembered = true,
   ) {
     this.incarnation = incarnation;
     this.core = new Membership(
@@ -137,8 +186,8 @@ export class MembershipDriver {
       });
     }
     env.metrics.gauge('membership_incarnation', 'This node incarnation (grows on every start)').set(this.incarnation);
-    router.register([MessageType.MembershipPing, MessageType.MembershipAck], (m) =>
-      this.apply(this.core.receive(m.from, m.type, m.payload, env.clock.monotonicMs(), env.clock.wallMs())),
+    router.register([MessageType.MembershipPing, MessageType.MembershipAck, MessageType.MembershipStale], (m) =>
+      this.apply(this.core.receive(m.from, m.type, m.payload, env.clock.monotonicMs(), env.clock.wallMs()), m.from),
     );
     this.timer = env.timers.every(Math.max(1, Math.floor(timing.heartbeatIntervalMs / TICKS_PER_HEARTBEAT)), () => {
       this.apply(this.core.tick(env.clock.monotonicMs(), env.clock.wallMs()));
@@ -155,7 +204,17 @@ export class MembershipDriver {
     this.timer.cancel();
   }
 
-  private apply(step: Step): void {
+  private apply(step: Step, from?: string): void {
+    if (step.behind !== undefined && !this.env.mutations.has('membership-ignore-stale-notice')) {
+      // Durable first: the exit below must leave the next start above what the peer knows.
+      raiseIncarnationFloor(this.env, step.behind);
+      this.timer.cancel();
+      this.env.log.error(
+        { incarnation: this.incarnation, known: step.behind, peer: from },
+        'membership: a peer knows this node at a higher incarnation; exiting to start above it',
+      );
+      throw new IncarnationBehindError(this.incarnation, step.behind, from ?? '?');
+    }
     for (const m of step.messages) this.env.transport.send(m.to, m.type, m.payload);
     for (const c of step.changes) {
       this.env.metrics.counter('membership_status_changes_total', 'Peer status transitions', { to: c.to }).inc();

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { MessageType } from '../lib/message-types.ts';
-import { decodeAck, decodePing, encodeAck, encodePing } from './codec.ts';
+import { decodeAck, decodePing, decodeStale, encodeAck, encodePing, encodeStale } from './codec.ts';
 import { defaultMembershipTiming, Membership, type Outbound } from './membership.ts';
 import { PhiAccrual } from './phi.ts';
 
@@ -108,7 +108,47 @@ test('a message from an older incarnation is rejected as stale', () => {
   const stale = encodePing({ seq: 1, incarnation: 4, t0WallMs: 0 });
   const step = n1.receive('n2', MessageType.MembershipPing, stale, net.nowMs, net.nowMs);
   assert.deepEqual(step.rejected, [{ from: 'n2', reason: 'stale_incarnation' }]);
-  assert.equal(step.messages.length, 0);
+  // Answered with what n1 knows, at most once per heartbeat period (a flood of stale pings is not
+  // an amplifier).
+  assert.deepEqual(
+    step.messages.map((m) => [m.to, m.type, decodeStale(m.payload)]),
+    [['n2', MessageType.MembershipStale, { knownIncarnation: 5 }]],
+  );
+  const again = n1.receive('n2', MessageType.MembershipPing, stale, net.nowMs + 1, net.nowMs + 1);
+  assert.equal(again.messages.length, 0);
+  const later = net.nowMs + defaultMembershipTiming.heartbeatIntervalMs;
+  assert.equal(n1.receive('n2', MessageType.MembershipPing, stale, later, later).messages.length, 1);
+});
+
+test('a Stale notice above this life reports it behind; one at or below is about an earlier life and ignored', () => {
+  const net = new Net(5);
+  const n1 = net.nodes.get('n1')!;
+  const notice = (known: number) =>
+    n1.receive('n2', MessageType.MembershipStale, encodeStale({ knownIncarnation: known }), 0, 0);
+  assert.equal(notice(9).behind, 9);
+  for (const known of [5, 4]) {
+    const step = notice(known);
+    assert.equal(step.behind, undefined);
+    assert.deepEqual(step.rejected, [{ from: 'n2', reason: 'stale_notice_old' }]);
+  }
+});
+
+test('a wiped node below its earlier life is told by its peers, and nothing of it is accepted', () => {
+  const net = new Net(5);
+  net.run(500);
+  net.start('n1', 3); // a wiped life under a clock stepped back
+  const behind: number[] = [];
+  const n1 = net.nodes.get('n1')!;
+  for (const peer of ['n2', 'n3']) {
+    const ping = encodePing({ seq: 1, incarnation: 3, t0WallMs: 0 });
+    for (const m of net.nodes.get(peer)!.receive('n1', MessageType.MembershipPing, ping, net.nowMs, net.nowMs)
+      .messages) {
+      const step = n1.receive(peer, m.type, m.payload, net.nowMs, net.nowMs);
+      if (step.behind !== undefined) behind.push(step.behind);
+    }
+  }
+  assert.deepEqual(behind, [5, 5]);
+  assert.equal(net.nodes.get('n2')!.peerIncarnation('n1'), 5, 'n2 still knows the earlier life');
 });
 
 test('an asymmetric cut gives asymmetric views', () => {
@@ -141,7 +181,7 @@ test('malformed payloads and unknown senders are rejected, never thrown', () => 
   fc.assert(
     fc.property(
       fc.uint8Array({ maxLength: 64 }),
-      fc.constantFrom(MessageType.MembershipPing, MessageType.MembershipAck, 0x9999),
+      fc.constantFrom(MessageType.MembershipPing, MessageType.MembershipAck, MessageType.MembershipStale, 0x9999),
       (bytes, type) => {
         const step = n1.receive('n2', type, bytes, 0, 0);
         assert.ok(step.rejected.length <= 1);
@@ -169,6 +209,9 @@ test('codec round trips', () => {
         });
         const ack = { seq, incarnation, t0WallMs: t0, t1WallMs: t1, t2WallMs: t1 };
         assert.deepEqual(decodeAck(encodeAck(ack)), ack);
+        assert.deepEqual(decodeStale(encodeStale({ knownIncarnation: incarnation })), {
+          knownIncarnation: incarnation,
+        });
       },
     ),
   );

@@ -10,6 +10,14 @@
 // Incarnations: a node's incarnation is larger on every start (the driver persists it), so a
 // message from a previous life (delayed in the network) is recognised as stale and ignored, and a
 // restarted peer is recognised as such: its detector history is reset and it is alive again.
+// A ping from an incarnation below the one heard from that peer is answered with Stale ("I know
+// you at K"), at most once per heartbeat period per peer. The pinger's current life ignores it
+// unless K is above its own incarnation: then this life started below an earlier one (its data
+// directory was wiped, so no file said what earlier lives used, and the wall clock it fell back on
+// had been stepped back; swarm seeds 418, 523, 551). Every peer drops that life's pings and the
+// Raft leaders its forwarded requests, so it cannot rejoin; the step reports `behind: K` and the
+// driver makes the next life start above K (SWIM's refutation, as a restart: an incarnation is
+// fixed for a process life because every service keys request ids by it).
 //
 // Pure: no clocks or timers. The driver passes monotonic time (for detection) and wall time (for
 // the NTP-style offset estimate, which is what wall time is for) into every call, and sends the
@@ -18,7 +26,7 @@
 import { assert } from '../lib/assert.ts';
 import type { ProtocolError } from '../lib/errors.ts';
 import { MessageType } from '../lib/message-types.ts';
-import { type Ack, decodeAck, decodePing, encodeAck, encodePing } from './codec.ts';
+import { type Ack, decodeAck, decodePing, decodeStale, encodeAck, encodePing, encodeStale } from './codec.ts';
 import { type OffsetEstimate, PeerClockEstimator } from '../lib/ntp.ts';
 import { PhiAccrual } from './phi.ts';
 import { limits } from '../lib/limits.ts';
@@ -77,6 +85,8 @@ export interface Step {
   readonly changes: StatusChange[];
   /** Malformed or stale input, for the driver to count; never thrown. */
   readonly rejected: Array<{ from: NodeId; reason: string }>;
+  /** A peer knows this node at an incarnation above its own (see the header): this life is behind. */
+  behind?: number;
 }
 
 interface PeerState {
@@ -84,6 +94,8 @@ interface PeerState {
   incarnation: number;
   readonly detector: PhiAccrual;
   clock: PeerClockEstimator;
+  /** When this node last told the peer that its ping was stale (bounds the answers). */
+  lastStaleNoticeMs: number | undefined;
 }
 
 export class Membership {
@@ -110,6 +122,7 @@ export class Membership {
           firstIntervalMs: config.heartbeatIntervalMs,
         }),
         clock: new PeerClockEstimator(),
+        lastStaleNoticeMs: undefined,
       });
     }
   }
@@ -137,7 +150,15 @@ export class Membership {
     if (type === MessageType.MembershipPing) {
       const ping = decodePing(payload);
       if (isError(ping)) return reject(step, from, ping.code);
-      if (!this.heard(peer, from, ping.incarnation, nowMs, step)) return reject(step, from, 'stale_incarnation');
+      if (!this.heard(peer, from, ping.incarnation, nowMs, step)) {
+        const last = peer.lastStaleNoticeMs;
+        if (last === undefined || nowMs - last >= this.config.heartbeatIntervalMs) {
+          peer.lastStaleNoticeMs = nowMs;
+          const payload = encodeStale({ knownIncarnation: peer.incarnation });
+          step.messages.push({ to: from, type: MessageType.MembershipStale, payload });
+        }
+        return reject(step, from, 'stale_incarnation');
+      }
       const ack: Ack = {
         seq: ping.seq,
         incarnation: this.config.incarnation,
@@ -151,6 +172,14 @@ export class Membership {
       if (isError(ack)) return reject(step, from, ack.code);
       if (!this.heard(peer, from, ack.incarnation, nowMs, step)) return reject(step, from, 'stale_incarnation');
       peer.clock.add({ t0Ms: ack.t0WallMs, t1Ms: ack.t1WallMs, t2Ms: ack.t2WallMs, t3Ms: wallMs });
+    } else if (type === MessageType.MembershipStale) {
+      const stale = decodeStale(payload);
+      if (isError(stale)) return reject(step, from, stale.code);
+      // Equal is this very life, heard by the peer: the notice answered a delayed ping of an
+      // earlier life of this node, and says nothing about this one.
+      if (stale.knownIncarnation <= this.config.incarnation) return reject(step, from, 'stale_notice_old');
+      step.behind = stale.knownIncarnation;
+      return step;
     } else {
       return reject(step, from, 'unknown_message_type');
     }

@@ -47,6 +47,7 @@ export const httpStatusByCode = {
   // membership: refused by the current configuration
   change_pending: 409,
   already_member: 409,
+  incarnation_behind: 409,
   not_a_learner: 409,
   last_voter: 409,
   raft_conf_change_rejected: 409,

@@ -120,6 +120,11 @@ export interface ServiceContext<Config> {
   readonly env: Env;
   /** This node's incarnation (persisted and bumped once per start by the host). */
   readonly incarnation: number;
+  /**
+   * False when no incarnation file verified at start (a first life, a wiped data directory): the
+   * wall clock stood in, and may be below an earlier life's (src/membership/membership.ts).
+   */
+  readonly incarnationRemembered: boolean;
   readonly router: ServiceRouter;
   /** A Raft group the service declared in `raftGroups` (opened on first use). */
   raftGroup(name: string): RaftGroupHandle;

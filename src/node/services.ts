@@ -18,7 +18,7 @@ import type { ClientCloseReason, ClientConnection, Env, Listener, Metrics } from
 import { assert } from '../lib/assert.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { MessageRouter } from '../lib/router.ts';
-import { bumpIncarnation } from '../membership/driver.ts';
+import { startIncarnation } from '../membership/driver.ts';
 import { ClusterStateMachine } from '../metadata/cluster-state.ts';
 import { LeaderLogClock } from '../metadata/log-clock.ts';
 import type { RaftDriver } from '../raft/driver.ts';
@@ -151,6 +151,8 @@ export class NodeServices {
   readonly groups: RaftGroups;
   readonly start: StartDecision;
   readonly incarnation: number;
+  /** Whether the incarnation files remembered the last life (ServiceContext.incarnationRemembered). */
+  readonly incarnationRemembered: boolean;
   /** The running services, by name, in start order. */
   readonly services = new Map<string, RunningService>();
   private readonly handles = new Map<string, RaftGroupHandle>();
@@ -182,7 +184,9 @@ export class NodeServices {
     if (this.start.kind !== 'restart')
       env.log.warn({ start: this.start.kind, state: this.start.identity.state }, 'node: identity decided');
     try {
-      this.incarnation = bumpIncarnation(env);
+      const incarnation = startIncarnation(env);
+      this.incarnation = incarnation.incarnation;
+      this.incarnationRemembered = incarnation.remembered;
       for (const def of definitions) {
         const running = def.start(this.context(def, configs.get(def.name)));
         this.services.set(def.name, running);
@@ -300,6 +304,7 @@ export class NodeServices {
       config,
       env,
       incarnation: this.incarnation,
+      incarnationRemembered: this.incarnationRemembered,
       router: {
         register: (types, handler) => {
           for (const t of types) assert(owned.has(t), `${def.name} registers message type ${t} it declared`);

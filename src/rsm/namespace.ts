@@ -26,7 +26,9 @@ export const NamespaceId = {
   kv: 1,
   /** The coordination service's znode tree (src/coord). */
   znodes: 2,
-  // Planned: logController 3, consumerOffsets 4, ring 5, mvcc 6.
+  /** The Dynamo-style store's token ring (src/dynamo/ring-namespace.ts), in the metadata group. */
+  ring: 5,
+  // Planned: logController 3, consumerOffsets 4, mvcc 6.
 } as const;
 
 /** What a namespace learns about the command it applies. */

@@ -146,6 +146,8 @@ export interface SimulationStats {
   readonly diskDirOpsLost: number;
   /** Node processes that exited on a disk error (EIO, ENOSPC), the page cache kept. */
   readonly diskErrorExits: number;
+  /** Node processes that exited because a peer knew them at a higher incarnation (IncarnationBehindError). */
+  readonly incarnationExits: number;
   /** Node processes that stopped on damaged data of their own, taken over by the operator (onDataRefusal). */
   readonly dataRefusals: number;
   /** Injected disk errors and rot, per class, summed over the nodes. */
@@ -255,6 +257,7 @@ export class Simulation<S = unknown> {
     diskTornWrites: 0,
     diskDirOpsLost: 0,
     diskErrorExits: 0,
+    incarnationExits: 0,
     dataRefusals: 0,
   };
 
@@ -679,9 +682,17 @@ export class Simulation<S = unknown> {
    */
   private exitOnDiskError(node: SimNode<S>, err: unknown): boolean {
     const code = err instanceof BaristaError ? err.code : undefined;
-    if (code !== DiskErrorCode.io && code !== DiskErrorCode.noSpace) return false;
-    this.counts.diskErrorExits++;
-    this.logs.record(node.id, 'error', { code, err: (err as Error).message }, 'sim: node exits after a disk error');
+    // A life that learned it runs below an earlier incarnation (src/membership/membership.ts)
+    // exits the same way: its supervisor starts it again, above what the peer knew.
+    if (code === 'incarnation_behind') this.counts.incarnationExits++;
+    else if (code === DiskErrorCode.io || code === DiskErrorCode.noSpace) this.counts.diskErrorExits++;
+    else return false;
+    this.logs.record(
+      node.id,
+      'error',
+      { code, err: (err as Error).message },
+      'sim: node exits, its supervisor restarts it',
+    );
     this.hash.u32(0xb000 | node.index).u32(timeMicros(this.now));
     this.crash(node.id, { processOnly: true });
     const incarnation = node.incarnation;

@@ -127,7 +127,8 @@ export const faultClasses: readonly FaultClass[] = [
     // Crashes inside I/O, and exits after a disk error (fsync-eio, write-eio, enospc), are counted
     // by their own classes.
     // Stops on damaged data (the rot classes, taken over by the operator) are not crashes either.
-    injected: (c) => c.stats.crashes - c.stats.crashesInIo - c.stats.diskErrorExits - c.stats.dataRefusals,
+    injected: (c) =>
+      c.stats.crashes - c.stats.crashesInIo - c.stats.diskErrorExits - c.stats.incarnationExits - c.stats.dataRefusals,
   },
   {
     name: 'crash-in-io',

@@ -50,6 +50,9 @@ const CAUGHT: ReadonlyArray<{ mutation: Mutation; seed: string; invariant: RegEx
     invariant: /^raft-safety$/,
     exposedBy: 'membership-change',
   },
+  // A wiped node (rot, then the operator) under a clock stepped back starts below its earlier
+  // life; told by its peers, it must exit and start above it, or no peer ever hears it again.
+  { mutation: 'membership-ignore-stale-notice', seed: '551', invariant: /^liveness$/, exposedBy: 'clock-step' },
 ];
 
 describe('swarm: planted bugs are caught by a seed that passes without them', () => {

@@ -9,7 +9,8 @@
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { after, describe, test } from 'node:test';
-import { runSwarmSeed, type SwarmSeedReport } from '../../src/node/sim-swarm.ts';
+import { runClusterSimulation } from '../../src/node/sim-cluster.ts';
+import { reportOf, runSwarmSeed, type SwarmSeedReport, swarmClusterOptions } from '../../src/node/sim-swarm.ts';
 import { defaultRaftTiming } from '../../src/raft/driver.ts';
 import { faultClassNames, leaseClockDriftRateMax, SwarmTally } from '../../src/sim/swarm.ts';
 
@@ -100,6 +101,23 @@ describe('swarm: a rotten incarnation file under clock skew', () => {
  */
 describe('swarm: a commit index inherited at election under a changed configuration', () => {
   test('seed 283: not judged as a commit of the new leader', () => assertPassed(runSwarmSeed('283')));
+});
+
+/**
+ * 418, 523 (and 551, in swarm-bites.test.ts): the operator wiped a node (rot, misdirected writes)
+ * while the clock nemesis had stepped its clock back 70-830 s; the wall clock stood in for the
+ * lost incarnation files, below the node's earlier life, and every peer dropped its pings as
+ * stale. Peers now answer a stale ping with what they know; the node records it as a floor and
+ * exits, and its supervisor starts it above (src/membership/membership.ts, driver.ts).
+ */
+describe('swarm: a wiped node under a clock stepped back', () => {
+  for (const seed of ['418', '523']) {
+    test(`seed ${seed}: heard again after one exit`, () => {
+      const r = runClusterSimulation(swarmClusterOptions(seed));
+      assertPassed(reportOf(r));
+      assert.equal(r.stats.incarnationExits, 1, 'the life below its earlier one exited once');
+    });
+  }
 });
 
 describe('swarm: fresh random seeds', () => {

@@ -41,12 +41,19 @@ export const membershipService: ServiceDefinition<MembershipConfig, MembershipRu
   name: 'membership',
   description: 'heartbeats, phi-accrual failure detection, and Raft membership operations (/v1/members)',
   configSchema: membershipConfigSchema,
-  messageTypes: [MessageType.MembershipPing, MessageType.MembershipAck],
+  messageTypes: [MessageType.MembershipPing, MessageType.MembershipAck, MessageType.MembershipStale],
   protocols: [],
   // Member operations act on every group's configuration (ctx.memberOps); no state of its own.
   raftGroups: [],
   start(ctx) {
-    const driver = new MembershipDriver(ctx.env, ctx.router, ctx.peers, ctx.config, ctx.incarnation);
+    const driver = new MembershipDriver(
+      ctx.env,
+      ctx.router,
+      ctx.peers,
+      ctx.config,
+      ctx.incarnation,
+      ctx.incarnationRemembered,
+    );
     return {
       driver,
       membership: driver,
@@ -86,7 +93,10 @@ export const membershipService: ServiceDefinition<MembershipConfig, MembershipRu
 
 /** Incarnations only grow: a node's own on every start, and what a viewer saw of a peer within one life. */
 function addMembershipInvariants(sim: ClusterSim): void {
+  /** The highest incarnation of any life of the node seen so far. */
   const lastOwn = new Map<string, number>();
+  /** The incarnation of the life last seen (one life's never changes). */
+  const lastLifeOwn = new Map<string, number>();
   const lastInstance = new Map<string, ServiceHost>();
   const seen = new Map<string, number>();
   sim.addInvariant('incarnations-increase', (s) => {
@@ -97,10 +107,17 @@ function addMembershipInvariants(sim: ClusterSim): void {
       const own = membership.incarnation;
       const prev = lastOwn.get(id);
       const restarted = lastInstance.has(id) && lastInstance.get(id) !== node;
-      if (prev !== undefined && (own < prev || (restarted && own === prev))) {
+      // A life below an earlier one is allowed only when nothing on its disk could say what earlier
+      // lives used (a wiped data directory; the wall clock stood in, stepped back): peers must not
+      // accept it (checked below) and it must exit once one tells it (liveness: convergence needs
+      // every node alive in its current life). An equal incarnation is never allowed: peers would
+      // take the new life for the old one.
+      const forgot = !membership.remembered && own < (prev ?? 0);
+      if (prev !== undefined && (restarted ? !forgot && own <= prev : own !== (lastLifeOwn.get(id) ?? own))) {
         return `${id} restarted with incarnation ${own}, not above its previous ${prev}`;
       }
-      lastOwn.set(id, own);
+      lastOwn.set(id, Math.max(own, prev ?? 0));
+      lastLifeOwn.set(id, own);
       lastInstance.set(id, node);
       for (const peer of s.nodeIds) {
         const incarnation = membership.core.peerIncarnation(peer);

@@ -1,0 +1,200 @@
+// Forwarding a Redis command to the node that owns its key, and answering commands forwarded to
+// this node. With N = 1 a key lives on exactly one node (its ring owner, ring.ts); a client may be
+// connected to any node, so the node it reached sends the command to the owner, which runs it
+// exactly as it runs a command of its own clients (atomic, in its order, durable per the sync
+// policy before the answer leaves) and answers with the reply. The client sees Redis' semantics
+// whichever node it reached, as it would from one server (Redis Cluster answers MOVED instead;
+// every node of ours coordinates every key).
+//
+// Messages (big-endian; uvarint as src/lib/bytes.ts):
+//   Forward      = u8 version(1) | u64 opId | uvarint argc (1..) | (uvarint length | bytes)*argc
+//   ForwardReply = u8 version(1) | u64 opId | reply     ; reply: exactly one RESP3 reply
+// The reply travels as RESP3 (the richer form); the coordinator decodes it and encodes it again
+// for its client's protocol, so RESP2 clients get Redis' downgrades. Op ids start at a random base
+// (a restarted node does not take a late answer for a new op) and are matched only against the
+// node the op was sent to.
+//
+// Failures a client sees (RESP errors; Redis has no word for them, so the prefixes are ours and
+// docs/COMPAT-REDIS.md lists them):
+//   -CLUSTERDOWN  the owner is unreachable (unknown, send queue full): definite, nothing ran;
+//   -TIMEOUT      no answer within timeoutMs: indefinite, the command may have run (a client must
+//                 not retry a non-idempotent command blindly);
+//   -BUSY         more than forwardPendingCountMax forwarded commands await answers: definite.
+// Untrusted bytes: a peer's message that does not decode is dropped and counted (malformed), never
+// thrown; a reply that is not exactly one RESP reply is a -TIMEOUT-like indefinite error.
+
+import type { Logger, Metrics, NodeId, PeerMessage, Rng, Timers } from '../../env/types.ts';
+import { ByteReader, ByteWriter } from '../../lib/bytes.ts';
+import { ProtocolError } from '../../lib/errors.ts';
+import { limits } from '../../lib/limits.ts';
+import { MessageType } from '../../lib/message-types.ts';
+import { encodeReply, RespReplyDecoder, type RespValue, reply } from '../../wire/resp/index.ts';
+
+const VERSION = 1;
+
+export interface ForwarderDeps {
+  readonly self: NodeId;
+  send(to: NodeId, type: number, payload: Uint8Array): boolean;
+  readonly timers: Timers;
+  readonly rng: Rng;
+  readonly log: Logger;
+  readonly metrics: Pick<Metrics, 'counter' | 'gauge'>;
+  /** Runs a command forwarded to this node; resolves once its reply may leave (durable). */
+  execute(argv: readonly Uint8Array[]): Promise<RespValue>;
+}
+
+export interface ForwarderOptions {
+  readonly timeoutMs: number;
+  /** Default limits.storeForwardPendingCountMax. */
+  readonly pendingMax?: number;
+}
+
+interface Pending {
+  readonly to: NodeId;
+  readonly resolve: (value: RespValue) => void;
+  readonly timer: { cancel(): void };
+}
+
+export function encodeForward(opId: bigint, argv: readonly Uint8Array[]): Uint8Array {
+  let bytes = 1 + 8 + 10;
+  for (const a of argv) bytes += 10 + a.length;
+  const w = new ByteWriter({ bytesMax: bytes }).u8(VERSION).u64(opId).uvarint(argv.length);
+  for (const a of argv) w.bytesUvarint(a);
+  return w.finish();
+}
+
+export function decodeForward(payload: Uint8Array): { opId: bigint; argv: Uint8Array[] } | ProtocolError {
+  try {
+    const r = new ByteReader(payload);
+    if (r.u8() !== VERSION) return new ProtocolError('malformed', 'store forward: unknown version');
+    const opId = r.u64();
+    const argc = r.uvarint();
+    if (argc < 1 || argc > r.remaining)
+      return new ProtocolError('malformed', `store forward: bad argument count ${argc}`);
+    const argv: Uint8Array[] = [];
+    for (let i = 0; i < argc; i++) argv.push(r.bytesUvarint().slice());
+    r.expectEnd('store forward');
+    return { opId, argv };
+  } catch (err) {
+    if (err instanceof ProtocolError) return err;
+    throw err;
+  }
+}
+
+export function encodeForwardReply(opId: bigint, value: RespValue): Uint8Array {
+  const body = encodeReply(value, 3);
+  const w = new ByteWriter({ bytesMax: 9 + body.length }).u8(VERSION).u64(opId);
+  const head = w.finish();
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(body, head.length);
+  return out;
+}
+
+export function decodeForwardReply(payload: Uint8Array): { opId: bigint; value: RespValue } | ProtocolError {
+  if (payload.length < 9 || payload[0] !== VERSION)
+    return new ProtocolError('malformed', 'store forward reply: bad header');
+  const opId = new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getBigUint64(1);
+  const decoder = new RespReplyDecoder({ replyBytesMax: Math.max(1, payload.length) });
+  decoder.push(payload.subarray(9));
+  const value = decoder.next();
+  if (value === undefined || value instanceof ProtocolError)
+    return new ProtocolError('malformed', 'store forward reply: not one RESP reply');
+  if (decoder.next() !== undefined) return new ProtocolError('malformed', 'store forward reply: trailing bytes');
+  return { opId, value };
+}
+
+export class CommandForwarder {
+  private readonly pending = new Map<bigint, Pending>();
+  private nextOpId: bigint;
+  private readonly pendingMax: number;
+
+  constructor(
+    private readonly deps: ForwarderDeps,
+    private readonly options: ForwarderOptions,
+  ) {
+    this.pendingMax = options.pendingMax ?? limits.storeForwardPendingCountMax;
+    // Random base, 2^52 apart from 0: ids of this life and the last do not meet in practice.
+    this.nextOpId = BigInt(deps.rng.int(2 ** 30)) * 2n ** 32n;
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** Sends `argv` to `to` and resolves with its reply (or one of the errors in the header). */
+  forward(to: NodeId, argv: readonly Uint8Array[]): Promise<RespValue> {
+    if (this.pending.size >= this.pendingMax) {
+      this.count('busy');
+      return Promise.resolve(reply.error(`BUSY ${this.pendingMax} forwarded commands are waiting for answers`));
+    }
+    const opId = this.nextOpId++;
+    if (!this.deps.send(to, MessageType.StoreForward, encodeForward(opId, argv))) {
+      this.count('unreachable');
+      return Promise.resolve(reply.error(`CLUSTERDOWN the node owning the key (${to}) is unreachable`));
+    }
+    return new Promise((resolve) => {
+      const timer = this.deps.timers.after(this.options.timeoutMs, () => {
+        if (!this.pending.delete(opId)) return;
+        this.count('timeout');
+        resolve(
+          reply.error(
+            `TIMEOUT no answer from ${to}, the node owning the key, within ${this.options.timeoutMs} ms (the command may have run)`,
+          ),
+        );
+      });
+      this.pending.set(opId, { to, resolve, timer });
+    });
+  }
+
+  /** Handles StoreForward and StoreForwardReply messages from peers. */
+  receive(message: PeerMessage): void {
+    if (message.type === MessageType.StoreForward) {
+      const f = decodeForward(message.payload);
+      if (f instanceof ProtocolError) return this.malformed(message.from, f);
+      this.count('served');
+      void this.deps.execute(f.argv).then(
+        (value) => this.deps.send(message.from, MessageType.StoreForwardReply, encodeForwardReply(f.opId, value)),
+        (err: unknown) => {
+          // A failed local execution is this node's bug or a poisoned engine: the sender gets an
+          // indefinite answer (the write may have been applied before the failure).
+          this.deps.log.error({ err: String(err) }, 'store: forwarded command failed');
+          const value = reply.error('TIMEOUT the owner failed while running the command (it may have run)');
+          this.deps.send(message.from, MessageType.StoreForwardReply, encodeForwardReply(f.opId, value));
+        },
+      );
+      return;
+    }
+    if (message.type === MessageType.StoreForwardReply) {
+      const r = decodeForwardReply(message.payload);
+      if (r instanceof ProtocolError) return this.malformed(message.from, r);
+      const p = this.pending.get(r.opId);
+      // Late (timed out) or not ours, or from another node than the one asked: ignored.
+      if (p === undefined || p.to !== message.from) return this.count('stale_reply');
+      this.pending.delete(r.opId);
+      p.timer.cancel();
+      this.count('answered');
+      p.resolve(r.value);
+    }
+  }
+
+  /** Fails every waiting command (the node stops). */
+  stop(): void {
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      p.timer.cancel();
+      p.resolve(reply.error('TIMEOUT the node is stopping (the command may have run)'));
+    }
+  }
+
+  private malformed(from: NodeId, err: ProtocolError): void {
+    this.count('malformed');
+    this.deps.log.warn({ from, err: err.message }, 'store: malformed forwarding message dropped');
+  }
+
+  private count(outcome: string): void {
+    this.deps.metrics
+      .counter('store_forwarded_total', 'Commands forwarded to or from the key owner, by outcome', { outcome })
+      .inc();
+  }
+}

@@ -1,0 +1,104 @@
+// The store's token ring as a node sees it: the ring namespace of the metadata group
+// (src/dynamo/ring-namespace.ts), bootstrapped once per cluster and changed only by committed
+// compare-and-set proposals. Every node reads its own replica of the ring (applied state); a
+// change reaches each node when its metadata replica applies it.
+//
+// Bootstrap: while the ring is empty, every node proposes the same initial ring — every node of
+// the static seed list (this node and its peers), each with `tokensPerNode` tokens drawn from a
+// generator seeded by the node's id, in id order — as a CAS of version 0. The first to commit wins;
+// the others answer `conflict` and change nothing, and since every proposal is the same ring the
+// outcome does not depend on who won. A node retries every `retryMs` until it sees a ring (no
+// leader yet, a partition): the ring exists as soon as the metadata group can commit.
+//
+// Later changes (an operator's join, decommission, completion of a move) are proposals derived from
+// the ring this node has applied; a conflict means another change committed first: re-derive and
+// retry, or give up (the caller decides).
+
+import type { Clock, Logger, Timers } from '../../env/types.ts';
+import { BaristaError } from '../../lib/errors.ts';
+import { SeededRng } from '../../lib/rng.ts';
+import type { RaftDriver } from '../../raft/driver.ts';
+import { decodeRsmResult, encodeEnvelope } from '../../rsm/envelope.ts';
+import { NamespaceId } from '../../rsm/namespace.ts';
+import { chooseTokens, Ring } from '../../dynamo/ring.ts';
+import { decodeRingCasResult, encodeRingCas, type RingCasResult, type RingStateMachine } from '../../dynamo/ring-namespace.ts';
+
+export interface RingKeeperOptions {
+  /** Every node of the initial cluster (this node and its peers). */
+  readonly nodes: readonly string[];
+  readonly tokensPerNode: number;
+  /** Between bootstrap attempts while the ring is empty. */
+  readonly retryMs: number;
+}
+
+/** The initial ring every node of a cluster computes alike. */
+export function initialRing(nodes: readonly string[], tokensPerNode: number): Ring {
+  let ring = Ring.empty();
+  for (const id of [...nodes].sort()) ring = ring.bootstrap(id, chooseTokens(new SeededRng(`ring/${id}`), tokensPerNode, ring));
+  return ring;
+}
+
+export class RingKeeper {
+  private timer: { cancel(): void } | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly driver: RaftDriver,
+    private readonly sm: RingStateMachine,
+    private readonly env: { readonly clock: Clock; readonly timers: Timers; readonly log: Logger },
+    private readonly options: RingKeeperOptions,
+  ) {}
+
+  get ring(): Ring {
+    return this.sm.ring;
+  }
+
+  /** Called with each ring this node applies (after bootstrap and every change). */
+  onChange(listener: (ring: Ring) => void): void {
+    this.sm.ringNamespace.onChange(listener);
+  }
+
+  /** Proposes the initial ring until one exists (see the header). */
+  start(): void {
+    const attempt = (): void => {
+      this.timer = undefined;
+      if (this.stopped || this.ring.version > 0) return;
+      this.propose(0, initialRing(this.options.nodes, this.options.tokensPerNode), (o) => {
+        if (!o.ok && o.error.code !== 'not_leader' && o.error.code !== 'no_leader')
+          this.env.log.debug({ err: o.error.message }, 'store: ring bootstrap attempt failed');
+      });
+      this.timer = this.env.timers.after(this.options.retryMs, attempt);
+    };
+    attempt();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.timer?.cancel();
+  }
+
+  /** One compare-and-set of the ring: `next` replaces the ring at `baseVersion`, or nothing changes. */
+  propose(
+    baseVersion: number,
+    next: Ring,
+    done: (o: { ok: true; result: RingCasResult } | { ok: false; error: BaristaError }) => void,
+  ): void {
+    const envelope = encodeEnvelope({
+      stampMs: this.env.clock.wallMs(),
+      term: 0,
+      namespace: NamespaceId.ring,
+      sessionId: 0,
+      seq: 0,
+      payload: encodeRingCas(baseVersion, next),
+    });
+    this.driver.submit(envelope, (o) => {
+      if (!o.ok) return done(o);
+      const result = decodeRsmResult(o.result);
+      if (result instanceof BaristaError) return done({ ok: false, error: result });
+      if (result.status === 'refused')
+        return done({ ok: false, error: new BaristaError(result.code, `ring proposal refused: ${result.code}`) });
+      const cas = decodeRingCasResult(result.payload);
+      done(cas instanceof BaristaError ? { ok: false, error: cas } : { ok: true, result: cas });
+    });
+  }
+}

@@ -35,4 +35,5 @@ export const CORE_DIRS: readonly string[] = [
   'src/coord',
   'src/crdt',
   'src/dynamo',
+  'src/redis',
 ];

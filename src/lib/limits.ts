@@ -281,6 +281,18 @@ export const limits = {
   lsmCompactionRunsCountMax: 32,
   /** Entries one scan call examines (live or not) before it returns with a cursor. */
   lsmScanEntriesMax: 10_000,
+  // --- Redis data model (src/redis) -----------------------------------------------------------------
+  /**
+   * Bytes one command stages for its single engine batch (entries plus 64 bytes each). Past it the
+   * command is refused whole (e.g. DEL of a collection of ~500,000 small elements); Redis has none.
+   */
+  redisCommandBatchBytesMax: 32 * 1024 * 1024,
+  /** Longest string value (APPEND, SETRANGE): Redis' proto-max-bulk-len is 512 MB, ours the entry bound. */
+  redisStringBytesMax: 16 * 1024 * 1024,
+  /** Engine entries one SCAN page examines (it ends at the next token boundary after it). */
+  redisScanEntriesMax: 10_000,
+  /** Keys one KEYS reply holds; past it KEYS answers an error naming SCAN (Redis has none). */
+  redisKeysCountMax: 1024 * 1024,
   // --- simulator (src/sim) -----------------------------------------------------------------------
   /** Pending events before a run is declared runaway. */
   simEventsPendingMax: 5_000_000,
@@ -326,6 +338,10 @@ export const limits = {
   dynamoHintReplaysCountMax: 256,
   /** Client requests (and forwarded ones) one coordinator has in flight; more are refused. */
   dynamoCoordinatorOpsMax: 10_000,
+  /** One replica peer message's payload, sent or received (src/services/store/replication/driver.ts). */
+  dynamoMessageBytesMax: 8 * 1024 * 1024,
+  /** A key's encoded state a client put may bring it to (the driver refuses the put past it). */
+  dynamoStateBytesMax: 4 * 1024 * 1024,
 
   // --- Store front end (src/services/store) -------------------------------------------------------
   /** Redis commands one node has forwarded to key owners and awaits answers for; more answer -BUSY. */
@@ -589,9 +605,36 @@ export const limitRelations: readonly LimitRelation[] = [
       l.raftEntryBytesMax,
   },
   {
+    limits: ['redisCommandBatchBytesMax', 'lsmCommitLogPendingBytesMax'],
+    rule: "one Redis command's batch must fit the commit log's pending buffer",
+    holds: (l) => l.redisCommandBatchBytesMax + 64 * 1024 <= l.lsmCommitLogPendingBytesMax,
+  },
+  {
+    limits: ['redisStringBytesMax', 'lsmValueBytesMax', 'redisCommandBatchBytesMax'],
+    rule: "a Redis string must fit one engine value and one command's batch",
+    holds: (l) =>
+      l.redisStringBytesMax <= l.lsmValueBytesMax && l.redisStringBytesMax + 128 * 1024 <= l.redisCommandBatchBytesMax,
+  },
+  {
     limits: ['ringReplicasCountMax', 'clusterNodesMax'],
     rule: 'a preference list cannot be longer than a cluster',
     holds: (l) => l.ringReplicasCountMax <= l.clusterNodesMax,
+  },
+  // Dynamo replication driver (src/services/store/replication/driver.ts).
+  {
+    limits: ['dynamoMessageBytesMax', 'peerFrameBytesMax', 'clusterIdBytesMax', 'nodeIdBytesMax'],
+    rule: 'a replica message must fit in one peer frame',
+    holds: (l) => l.dynamoMessageBytesMax + peerEnvelopeBytesMax(l) <= l.peerFrameBytesMax,
+  },
+  {
+    limits: ['dynamoStateBytesMax', 'dynamoMessageBytesMax', 'kvKeyBytesMax', 'nodeIdBytesMax'],
+    rule: 'a hint of a full-size state (the largest replica message) must fit in a replica message',
+    holds: (l) => l.dynamoStateBytesMax + l.kvKeyBytesMax + l.nodeIdBytesMax + 64 <= l.dynamoMessageBytesMax,
+  },
+  {
+    limits: ['dynamoStateBytesMax', 'kvValueBytesMax', 'lsmValueBytesMax'],
+    rule: 'a key state must hold a full-size value, and the merge of two full states must fit an LSM value',
+    holds: (l) => l.kvValueBytesMax <= l.dynamoStateBytesMax && 2 * l.dynamoStateBytesMax <= l.lsmValueBytesMax,
   },
 ];
 

@@ -20,6 +20,9 @@ export const MessageType = {
   // 0x03xx: coordination service (src/services/coord)
   /** A follower's batch of ZooKeeper session touches for the coord group's leader. */
   CoordTouches: 0x0301,
+  // 0x04xx: Dynamo-style store (src/services/store/replication)
+  /** One message of the replica protocol (src/dynamo/messages.ts: its own version and type tag). */
+  DynamoReplica: 0x0401,
   // 0x05xx: the store's Redis front end (src/services/store)
   /** A Redis command forwarded to the node owning its key (N = 1), and its reply. */
   StoreForward: 0x0501,

@@ -71,6 +71,8 @@ export const MUTATION_NAMES = [
   'coord-ignore-follower-touches',
   /** Coord front end: setData is proposed without its expected version (a conditional write always applies). */
   'coord-setdata-skip-version-check',
+  /** Dynamo driver: a step's messages and replies go out before its store sync (synced at the next tick instead). */
+  'dynamo-send-before-sync',
 ] as const;
 
 export type Mutation = (typeof MUTATION_NAMES)[number];

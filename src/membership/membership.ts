@@ -178,6 +178,9 @@ export class Membership {
       // Equal is this very life, heard by the peer: the notice answered a delayed ping of an
       // earlier life of this node, and says nothing about this one.
       if (stale.knownIncarnation <= this.config.incarnation) return reject(step, from, 'stale_notice_old');
+      // One peer suffices: whatever made its view higher (an earlier life, or a corrupted ping it
+      // believed), it drops every ping of this life and calls this node dead for as long as it
+      // lives. Only a life above its view is heard again.
       step.behind = stale.knownIncarnation;
       return step;
     } else {

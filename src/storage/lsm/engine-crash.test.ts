@@ -22,41 +22,17 @@ import { defaultDiskFaults, SimDiskStore } from '../../sim/disk.ts';
 import type { LsmEngine, PlantedEngineBugs, SyncPolicy, Write } from './engine.ts';
 import { keyString } from './entry.ts';
 import { runFileName } from './run.ts';
-import { applyToModel, bytes, key, ManualClock, type Model, openEngine, scanAll } from './test-support.ts';
-
-class PowerLoss extends Error {}
-
-const MUTATING = new Set(['append', 'writeAt', 'truncate', 'sync', 'rename', 'remove', 'syncDir', 'mkdirp']);
-
-/**
- * The simulator's disk with a power loss armed before the n-th mutating call (log-crash.test.ts);
- * with `processOnly` the process dies there instead (kill -9: the page cache survives, unsynced
- * writes may still reach the disk later, or be lost at a later power loss).
- */
-function armedDisk(store: SimDiskStore, countdown: { ops: number; processOnly?: boolean }): Disk {
-  const strike = (): void => {
-    if (countdown.ops-- === 0) {
-      if (countdown.processOnly === true) store.restartProcess();
-      else store.crash();
-      throw new PowerLoss('power loss');
-    }
-  };
-  const arm = <T extends object>(target: T): T =>
-    new Proxy(target, {
-      get(t, k, receiver) {
-        const v = Reflect.get(t, k, receiver);
-        if (typeof v !== 'function') return v;
-        return (...args: unknown[]) => {
-          const creates =
-            k === 'open' && (args[1] as { create: boolean }).create && !(t as Disk).exists(args[0] as string);
-          if (MUTATING.has(String(k)) || creates) strike();
-          const out = v.apply(t, args);
-          return k === 'open' ? arm(out as object) : out;
-        };
-      },
-    });
-  return arm(store.view());
-}
+import {
+  applyToModel,
+  armedDisk,
+  bytes,
+  key,
+  ManualClock,
+  type Model,
+  openEngine,
+  PowerLoss,
+  scanAll,
+} from './test-support.ts';
 
 function sameModel(a: Model, b: Model): boolean {
   if (a.size !== b.size) return false;

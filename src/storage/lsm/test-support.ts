@@ -2,6 +2,7 @@
 // engine opened on a simulated disk, keys and values from numbers, and a Map model of the store.
 
 import type { Clock, Disk } from '../../env/types.ts';
+import type { SimDiskStore } from '../../sim/disk.ts';
 import { RecordingMetrics, recordingComponents } from '../wal/test-components.ts';
 import { type LsmEngine as Engine, LsmEngine, type LsmOptions, type Write } from './engine.ts';
 import { type Entry, keyString } from './entry.ts';
@@ -79,4 +80,39 @@ export function scanAll(engine: Engine, pageEntries = 1000): Model {
     start = page.next;
   }
   return out;
+}
+
+/** The simulated power loss (or process death) an armed disk throws. */
+export class PowerLoss extends Error {}
+
+const MUTATING = new Set(['append', 'writeAt', 'truncate', 'sync', 'rename', 'remove', 'syncDir', 'mkdirp']);
+
+/**
+ * The simulator's disk with a power loss armed before the n-th mutating call (log-crash.test.ts);
+ * with `processOnly` the process dies there instead (kill -9: the page cache survives, unsynced
+ * writes may still reach the disk later, or be lost at a later power loss).
+ */
+export function armedDisk(store: SimDiskStore, countdown: { ops: number; processOnly?: boolean }): Disk {
+  const strike = (): void => {
+    if (countdown.ops-- === 0) {
+      if (countdown.processOnly === true) store.restartProcess();
+      else store.crash();
+      throw new PowerLoss('power loss');
+    }
+  };
+  const arm = <T extends object>(target: T): T =>
+    new Proxy(target, {
+      get(t, k, receiver) {
+        const v = Reflect.get(t, k, receiver);
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          const creates =
+            k === 'open' && (args[1] as { create: boolean }).create && !(t as Disk).exists(args[0] as string);
+          if (MUTATING.has(String(k)) || creates) strike();
+          const out = v.apply(t, args);
+          return k === 'open' ? arm(out as object) : out;
+        };
+      },
+    });
+  return arm(store.view());
 }

@@ -1,0 +1,271 @@
+// The generic key commands (Redis 7.0.15 db.c and expire.c, implemented from their behaviour):
+// DEL, UNLINK, EXISTS, TYPE, RENAME, RENAMENX, EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (NX/XX/GT/LT),
+// TTL, PTTL, EXPIRETIME, PEXPIRETIME, PERSIST, TOUCH, SCAN, KEYS, RANDOMKEY, DBSIZE, FLUSHALL,
+// FLUSHDB. Costs that differ from Redis (keyspace.ts has the why): DEL/UNLINK of a collection
+// write a tombstone per element (UNLINK is DEL: no background free); RENAME of a collection copies
+// it element by element, O(elements) writes in the command's one batch (bounded by
+// redisCommandBatchBytesMax); DBSIZE walks the heads; KEYS past redisKeysCountMax keys answers an
+// error naming SCAN; FLUSHALL ASYNC is FLUSHALL (one batch, bounded the same way).
+
+import { bytesEqual } from '../lib/bytes.ts';
+import { limits } from '../lib/limits.ts';
+import { reply, type RespValue } from '../wire/resp/index.ts';
+import { int64, optionIs, parseInt64 } from './args.ts';
+import { type CommandContext, type CommandSpec, defineCommand } from './command.ts';
+import { invalidExpireTimeError, limitError, redisErrorReply, unsupportedOptionError } from './errors.ts';
+import { globMatch } from './glob.ts';
+
+const ZERO = reply.integer(0);
+const ONE = reply.integer(1);
+
+function deleteKeys(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
+  let n = 0;
+  for (let j = 1; j < argv.length; j++) if (ctx.keyspace.deleteKey(argv[j]!, ctx.nowMs)) n++;
+  return reply.integer(n);
+}
+
+/** Live keys among argv[1..] (repeats counted: EXISTS a a = 2). */
+function countLive(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
+  let n = 0;
+  for (let j = 1; j < argv.length; j++) if (ctx.keyspace.getHead(argv[j]!, ctx.nowMs) !== undefined) n++;
+  return reply.integer(n);
+}
+
+const del = defineCommand('del', -2, ['write'], [1, -1, 1], deleteKeys);
+const unlink = defineCommand('unlink', -2, ['write', 'fast'], [1, -1, 1], deleteKeys);
+const exists = defineCommand('exists', -2, ['readonly', 'fast'], [1, -1, 1], countLive);
+const touch = defineCommand('touch', -2, ['readonly', 'fast'], [1, -1, 1], countLive);
+
+const type = defineCommand('type', 2, ['readonly', 'fast'], [1, 1, 1], (ctx, argv) =>
+  reply.simple(ctx.keyspace.typeOf(argv[1]!, ctx.nowMs) ?? 'none'),
+);
+
+function renameGeneric(ctx: CommandContext, argv: readonly Uint8Array[], nx: boolean): RespValue {
+  const [, from, to] = argv as [Uint8Array, Uint8Array, Uint8Array];
+  if (ctx.keyspace.getHead(from, ctx.nowMs) === undefined) return redisErrorReply.noSuchKey;
+  if (bytesEqual(from, to)) return nx ? ZERO : reply.ok;
+  if (nx && ctx.keyspace.getHead(to, ctx.nowMs) !== undefined) return ZERO;
+  ctx.keyspace.renameKey(from, to, ctx.nowMs);
+  return nx ? ONE : reply.ok;
+}
+
+const rename = defineCommand('rename', 3, ['write'], [1, 2, 1], (ctx, argv) => renameGeneric(ctx, argv, false));
+const renamenx = defineCommand('renamenx', 3, ['write', 'fast'], [1, 2, 1], (ctx, argv) =>
+  renameGeneric(ctx, argv, true),
+);
+
+const ExpireFlag = { nx: 1, xx: 2, gt: 4, lt: 8 } as const;
+
+/** expire.c expireGenericCommand: `basetimeMs` is now for relative forms, 0 for the AT forms. */
+function expireGeneric(
+  ctx: CommandContext,
+  argv: readonly Uint8Array[],
+  name: string,
+  relative: boolean,
+  seconds: boolean,
+): RespValue {
+  let flags = 0;
+  for (let j = 3; j < argv.length; j++) {
+    const opt = argv[j]!;
+    if (optionIs(opt, 'nx')) flags |= ExpireFlag.nx;
+    else if (optionIs(opt, 'xx')) flags |= ExpireFlag.xx;
+    else if (optionIs(opt, 'gt')) flags |= ExpireFlag.gt;
+    else if (optionIs(opt, 'lt')) flags |= ExpireFlag.lt;
+    else return unsupportedOptionError(opt);
+  }
+  if ((flags & ExpireFlag.nx) !== 0 && (flags & (ExpireFlag.xx | ExpireFlag.gt | ExpireFlag.lt)) !== 0) {
+    return redisErrorReply.expireNxConflict;
+  }
+  if ((flags & ExpireFlag.gt) !== 0 && (flags & ExpireFlag.lt) !== 0) return redisErrorReply.expireGtLtConflict;
+  let when = parseInt64(argv[2]!);
+  if (when === undefined) return redisErrorReply.notInteger;
+  if (seconds) {
+    // C's LLONG_MAX / 1000 and LLONG_MIN / 1000 truncate toward zero, as bigint division does.
+    if (when > int64.max / 1000n || when < int64.min / 1000n) return invalidExpireTimeError(name);
+    when *= 1000n;
+  }
+  const base = relative ? BigInt(ctx.nowMs) : 0n;
+  if (when > int64.max - base) return invalidExpireTimeError(name);
+  when += base;
+  const key = argv[1]!;
+  const head = ctx.keyspace.getHead(key, ctx.nowMs);
+  if (head === undefined) return ZERO;
+  const current = head.expiresAtMs === 0 ? -1n : BigInt(head.expiresAtMs);
+  if ((flags & ExpireFlag.nx) !== 0 && current !== -1n) return ZERO;
+  if ((flags & ExpireFlag.xx) !== 0 && current === -1n) return ZERO;
+  if ((flags & ExpireFlag.gt) !== 0 && (when <= current || current === -1n)) return ZERO;
+  if ((flags & ExpireFlag.lt) !== 0 && current !== -1n && when >= current) return ZERO;
+  if (when <= BigInt(ctx.nowMs)) {
+    ctx.keyspace.deleteKey(key, ctx.nowMs);
+    return ONE;
+  }
+  // Ours: the engine keeps deadlines as safe integers (year 287,396); Redis accepts up to 2^63 - 1.
+  if (when > BigInt(Number.MAX_SAFE_INTEGER)) return invalidExpireTimeError(name);
+  ctx.keyspace.setExpiry(key, Number(when), ctx.nowMs);
+  return ONE;
+}
+
+const expire = defineCommand('expire', -3, ['write', 'fast'], [1, 1, 1], (ctx, argv) =>
+  expireGeneric(ctx, argv, 'expire', true, true),
+);
+const pexpire = defineCommand('pexpire', -3, ['write', 'fast'], [1, 1, 1], (ctx, argv) =>
+  expireGeneric(ctx, argv, 'pexpire', true, false),
+);
+const expireat = defineCommand('expireat', -3, ['write', 'fast'], [1, 1, 1], (ctx, argv) =>
+  expireGeneric(ctx, argv, 'expireat', false, true),
+);
+const pexpireat = defineCommand('pexpireat', -3, ['write', 'fast'], [1, 1, 1], (ctx, argv) =>
+  expireGeneric(ctx, argv, 'pexpireat', false, false),
+);
+
+/** expire.c ttlGenericCommand. */
+function ttlGeneric(ctx: CommandContext, key: Uint8Array, ms: boolean, absolute: boolean): RespValue {
+  const head = ctx.keyspace.getHead(key, ctx.nowMs);
+  if (head === undefined) return reply.integer(-2);
+  if (head.expiresAtMs === 0) return reply.integer(-1);
+  const ttl = Math.max(0, absolute ? head.expiresAtMs : head.expiresAtMs - ctx.nowMs);
+  return reply.integer(ms ? ttl : Math.floor((ttl + 500) / 1000));
+}
+
+const ttl = defineCommand('ttl', 2, ['readonly', 'fast'], [1, 1, 1], (ctx, argv) =>
+  ttlGeneric(ctx, argv[1]!, false, false),
+);
+const pttl = defineCommand('pttl', 2, ['readonly', 'fast'], [1, 1, 1], (ctx, argv) =>
+  ttlGeneric(ctx, argv[1]!, true, false),
+);
+const expiretime = defineCommand('expiretime', 2, ['readonly', 'fast'], [1, 1, 1], (ctx, argv) =>
+  ttlGeneric(ctx, argv[1]!, false, true),
+);
+const pexpiretime = defineCommand('pexpiretime', 2, ['readonly', 'fast'], [1, 1, 1], (ctx, argv) =>
+  ttlGeneric(ctx, argv[1]!, true, true),
+);
+
+const persist = defineCommand('persist', 2, ['write', 'fast'], [1, 1, 1], (ctx, argv) => {
+  const head = ctx.keyspace.getHead(argv[1]!, ctx.nowMs);
+  if (head === undefined || head.expiresAtMs === 0) return ZERO;
+  ctx.keyspace.setExpiry(argv[1]!, 0, ctx.nowMs);
+  return ONE;
+});
+
+const U64_MAX = (1n << 64n) - 1n;
+
+/**
+ * db.c parseScanCursorOrReply: C strtoul(base 10) over the argument as a C string, refused when it
+ * starts with a blank, leaves bytes unread or is out of range. strtoul takes a sign ("-1" is
+ * 2^64 - 1) and reads "" as 0.
+ */
+export function parseScanCursor(arg: Uint8Array): bigint | undefined {
+  let n = arg.indexOf(0);
+  if (n < 0) n = arg.length;
+  if (n === 0) return 0n;
+  const first = arg[0]!;
+  if (first === 0x20 || (first >= 0x09 && first <= 0x0d)) return undefined;
+  let i = 0;
+  let neg = false;
+  if (first === 0x2b || first === 0x2d) {
+    neg = first === 0x2d;
+    i = 1;
+  }
+  if (i >= n) return undefined; // a lone sign: no conversion, the sign is left unread
+  let v = 0n;
+  for (; i < n; i++) {
+    const b = arg[i]!;
+    if (b < 0x30 || b > 0x39) return undefined;
+    v = v * 10n + BigInt(b - 0x30);
+    if (v > U64_MAX) return undefined; // ERANGE
+  }
+  return neg ? (U64_MAX + 1n - v) & U64_MAX : v;
+}
+
+const scan = defineCommand('scan', -2, ['readonly'], [0, 0, 0], (ctx, argv) => {
+  const cursor = parseScanCursor(argv[1]!);
+  if (cursor === undefined) return redisErrorReply.invalidCursor;
+  let count = 10;
+  let pattern: Uint8Array | undefined;
+  let typeName: string | undefined;
+  for (let i = 2; i < argv.length; i += 2) {
+    const opt = argv[i]!;
+    const hasValue = argv.length - i >= 2;
+    if (optionIs(opt, 'count') && hasValue) {
+      const c = parseInt64(argv[i + 1]!);
+      if (c === undefined) return redisErrorReply.notInteger;
+      if (c < 1n) return redisErrorReply.syntax;
+      count = c > BigInt(limits.redisScanEntriesMax) ? limits.redisScanEntriesMax : Number(c);
+    } else if (optionIs(opt, 'match') && hasValue) {
+      pattern = argv[i + 1]!;
+    } else if (optionIs(opt, 'type') && hasValue) {
+      const t = argv[i + 1]!;
+      const nul = t.indexOf(0);
+      typeName = String.fromCharCode(...(nul < 0 ? t : t.subarray(0, nul)));
+    } else {
+      return redisErrorReply.syntax;
+    }
+  }
+  const usePattern = pattern !== undefined && !(pattern.length === 1 && pattern[0] === 0x2a);
+  const page = ctx.keyspace.scanKeys(
+    cursor,
+    {
+      count,
+      ...(typeName === undefined ? {} : { type: typeName }),
+      ...(usePattern ? { match: (k: Uint8Array) => globMatch(pattern!, k) } : {}),
+    },
+    ctx.nowMs,
+  );
+  return reply.array([reply.bulk(page.cursor.toString()), reply.array(page.keys.map((k) => reply.bulk(k)))]);
+});
+
+const keys = defineCommand('keys', 2, ['readonly'], [0, 0, 0], (ctx, argv) => {
+  const pattern = argv[1]!;
+  const all = pattern.length === 1 && pattern[0] === 0x2a;
+  const found = ctx.keyspace.keys(ctx.nowMs, all ? () => true : (k) => globMatch(pattern, k), limits.redisKeysCountMax);
+  if (found === undefined) {
+    return limitError(`KEYS would return more than ${limits.redisKeysCountMax} keys: use SCAN`, 'redisKeysCountMax');
+  }
+  return reply.array(found.map((k) => reply.bulk(k)));
+});
+
+const randomkey = defineCommand('randomkey', 1, ['readonly'], [0, 0, 0], (ctx) => {
+  const key = ctx.keyspace.randomKey(ctx.nowMs, ctx.rng.bytes(8));
+  return key === undefined ? reply.null : reply.bulk(key);
+});
+
+const dbsize = defineCommand('dbsize', 1, ['readonly', 'fast'], [0, 0, 0], (ctx) =>
+  reply.integer(ctx.keyspace.size(ctx.nowMs)),
+);
+
+/** db.c getFlushCommandFlags: nothing, SYNC or ASYNC (both flush in the command's batch here). */
+function flush(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
+  if (argv.length > 2 || (argv.length === 2 && !optionIs(argv[1]!, 'sync') && !optionIs(argv[1]!, 'async'))) {
+    return redisErrorReply.syntax;
+  }
+  ctx.keyspace.flushAll(ctx.nowMs);
+  return reply.ok;
+}
+
+const flushall = defineCommand('flushall', -1, ['write'], [0, 0, 0], flush);
+const flushdb = defineCommand('flushdb', -1, ['write'], [0, 0, 0], flush);
+
+export const genericCommands: readonly CommandSpec[] = [
+  del,
+  unlink,
+  exists,
+  touch,
+  type,
+  rename,
+  renamenx,
+  expire,
+  pexpire,
+  expireat,
+  pexpireat,
+  ttl,
+  pttl,
+  expiretime,
+  pexpiretime,
+  persist,
+  scan,
+  keys,
+  randomkey,
+  dbsize,
+  flushall,
+  flushdb,
+];

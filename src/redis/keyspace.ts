@@ -1,0 +1,671 @@
+// The typed Redis keyspace over one LSM engine (src/storage/lsm/engine.ts), laid out as
+// src/storage/lsm/keys.ts says: one head entry per key (meta = [version, type tag], value per
+// type, expiry = the head's absolute expiresAtMs) and one entry per collection element. The
+// token of a key is Murmur3 of its bytes (src/dynamo/partitioner.ts tokenOf); Redis hash tags
+// ({...}) are not applied here.
+//
+// One command, one batch: every write a command makes is staged in `pending` and applied by
+// `endCommand()` as ONE `engine.apply` call, so a crash keeps all of a command or none of it
+// (the engine recovers a prefix of its batches). Reads inside the command see its staged writes
+// first (getHead, getElement, scanElements and the key walks merge `pending` over the engine).
+// The server calls `endCommand()` after every command and `sync()` for its group commit
+// (src/redis/command.ts has the per-command contract). A command whose staged writes would pass
+// `batchBytesMax` (limits.redisCommandBatchBytesMax, under the commit log's pending buffer) is
+// refused with a KeyspaceLimitError before anything is applied: e.g. DEL of a collection of
+// ~500,000 small elements (a tombstone per element). Redis has no such bound.
+//
+// Expiry is lazy and judged at the command's `nowMs` (not the engine's clock): a head whose
+// expiresAtMs <= nowMs reads as absent. Element entries carry no expiry; they are reached only
+// through a live head. Stale elements (of an expired or deleted collection whose head the
+// engine's compaction dropped, or left behind for any reason) are harmless while the head is
+// absent or a string, and are removed whenever a head is created or changes type (`putHead`
+// clears the key's element range when the old or the new type is a collection), so a new
+// collection never sees an old one's elements. Creating a collection therefore costs one range
+// scan; creating a string costs none unless the old head (live or dead) was a collection. Expired
+// keys and stale elements take space until `reclaimExpired` (the server's active-expiry timer)
+// or a write of the key removes them.
+//
+// Whole-key delete (`deleteKey`, also used by overwrite, RENAME, expire-in-the-past): a tombstone
+// on the head and one per element (a scan of the key's collectionRange), all in the command's
+// batch: O(elements) writes.
+//
+// DBSIZE (`size`) walks the heads: O(keys + collections) engine seeks, exact for the command's
+// nowMs (expired keys are not counted; Redis counts them until its expiry cycle reclaims them).
+// Chosen over a persisted counter because the engine's compaction drops expired heads silently,
+// so a counter of heads would drift without an expiry index; the walk needs no state to survive
+// a restart or a crash.
+//
+// SCAN cursors: Redis clients parse the cursor as an unsigned 64-bit decimal (redis-cli's
+// strtoull), so a cursor is the storage token (u64, keys.ts' first 8 bytes) where the next page
+// starts; 0 = the start, and a reply cursor of 0 = done. A page always ends at a token boundary
+// (every key of a token is returned in the same page: keys share a token only on a 64-bit hash
+// collision), so the pages' token ranges [0, c1), [c1, c2), ... cover the whole token space
+// once: every key present for the whole scan is returned at least once (exactly once, unless it
+// is deleted and re-created), and a key never present is never returned. COUNT bounds the live
+// heads a page visits (MATCH and TYPE filter after, as in Redis); a page also returns after
+// scanStepEntriesMax engine entries examined, possibly empty, with a non-zero cursor.
+
+import { tokenOf } from '../dynamo/partitioner.ts';
+import { bytesEqual, concatBytes } from '../lib/bytes.ts';
+import { LimitError } from '../lib/errors.ts';
+import { limits } from '../lib/limits.ts';
+import type { LsmEngine, Write } from '../storage/lsm/engine.ts';
+import { type Entry, EntryKind } from '../storage/lsm/entry.ts';
+import { collectionPrefix, decodeStorageKey, elementKey, headKey, prefixEnd, tokenStart } from '../storage/lsm/keys.ts';
+
+/** What the keyspace needs of the engine (LsmEngine satisfies it; tests may wrap one). */
+export type KeyspaceEngine = Pick<LsmEngine, 'apply' | 'getEntry' | 'scan' | 'sync' | 'durableSeq' | 'lastAppliedSeq'>;
+
+/** Redis' type tags (server.h OBJ_STRING ... OBJ_HASH), the second byte of a head's meta. */
+export const RedisTypeTag = { string: 0, list: 1, set: 2, zset: 3, hash: 4 } as const;
+export type RedisType = keyof typeof RedisTypeTag;
+const typeByTag: readonly RedisType[] = ['string', 'list', 'set', 'zset', 'hash'];
+
+/** The first byte of a head's meta: the layout version of its value. */
+export const HEAD_META_VERSION = 1;
+
+/** A live key's head. */
+export interface Head {
+  readonly type: RedisType;
+  /** string: the string; hash/set/zset: member count; list: (leftPos, rightPos) (keys.ts). */
+  readonly value: Uint8Array;
+  /** Absolute deadline in epoch ms; 0 = no expiry. */
+  readonly expiresAtMs: number;
+}
+
+export interface Element {
+  readonly sub: Uint8Array;
+  readonly value: Uint8Array;
+}
+
+export interface KeyspaceOptions {
+  /** Staged bytes of one command's batch at most (default limits.redisCommandBatchBytesMax). */
+  readonly batchBytesMax?: number;
+  /** Longest string value (APPEND, SETRANGE; default limits.redisStringBytesMax). */
+  readonly stringBytesMax?: number;
+  /** Longest storage key (default limits.lsmKeyBytesMax: the engine's bound). */
+  readonly storageKeyBytesMax?: number;
+}
+
+export interface ScanKeysOptions {
+  /** Live heads visited per page (Redis' COUNT; default 10). */
+  readonly count: number;
+  /** Keeps keys of this type only (SCAN TYPE); an unknown name keeps none, as Redis 7.0. */
+  readonly type?: string;
+  /** Keeps keys this predicate accepts (SCAN MATCH: glob.ts). */
+  readonly match?: (key: Uint8Array) => boolean;
+}
+
+/** A write over one of the keyspace's bounds: nothing of the command is applied. */
+export class KeyspaceLimitError extends LimitError {
+  constructor(
+    readonly limitName: string,
+    readonly what: string,
+  ) {
+    super(limitName, what);
+  }
+}
+
+/** Per staged write: the entry header (25), the log record header (9) and a margin. */
+const WRITE_OVERHEAD_BYTES = 64;
+/** Engine entries one walk step reads (a page of SCAN, KEYS, DBSIZE, FLUSHALL). */
+const WALK_PAGE_ENTRIES = 512;
+
+/** A staged write as reads see it (the engine's Entry shape, seq 0). */
+interface Staged {
+  readonly entry: Entry;
+  readonly bytes: number;
+}
+
+function latin1(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 4096) {
+    s += String.fromCharCode(...bytes.subarray(i, Math.min(bytes.length, i + 4096)));
+  }
+  return s;
+}
+
+function bytesOfLatin1(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+function isLive(e: Entry | undefined, nowMs: number): e is Entry {
+  return e !== undefined && e.kind === EntryKind.put && (e.timeMs === 0 || e.timeMs > nowMs);
+}
+
+/** The type tag in a head's meta, or undefined for a meta we did not write. */
+function typeOfMeta(meta: Uint8Array): RedisType | undefined {
+  if (meta.length !== 2 || meta[0] !== HEAD_META_VERSION) return undefined;
+  return typeByTag[meta[1]!];
+}
+
+function headMeta(type: RedisType): Uint8Array {
+  return Uint8Array.of(HEAD_META_VERSION, RedisTypeTag[type]);
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class Keyspace {
+  private readonly engine: KeyspaceEngine;
+  readonly batchBytesMax: number;
+  readonly stringBytesMax: number;
+  readonly storageKeyBytesMax: number;
+  /** The command's staged writes by storage key (latin1), newest per key. */
+  private pending = new Map<string, Staged>();
+  private pendingBytes = 0;
+  /** `pending`'s keys sorted (bytewise = latin1 string order), rebuilt after a new key. */
+  private pendingSorted: string[] | null = null;
+  private lastHead: { readonly key: Uint8Array; readonly storageKey: Uint8Array } | null = null;
+
+  constructor(engine: KeyspaceEngine, options: KeyspaceOptions = {}) {
+    this.engine = engine;
+    this.batchBytesMax = options.batchBytesMax ?? limits.redisCommandBatchBytesMax;
+    this.stringBytesMax = options.stringBytesMax ?? limits.redisStringBytesMax;
+    this.storageKeyBytesMax = options.storageKeyBytesMax ?? limits.lsmKeyBytesMax;
+  }
+
+  // --- the command boundary -----------------------------------------------------------------------
+
+  /**
+   * Applies the command's staged writes as one engine batch and starts the next command. Returns
+   * the batch's last seq (the engine's last seq when nothing was staged). Call after every command.
+   */
+  endCommand(): number {
+    if (this.pending.size === 0) return this.engine.lastAppliedSeq;
+    const writes: Write[] = [];
+    for (const { entry: e } of this.pending.values()) {
+      writes.push(
+        e.kind === EntryKind.put
+          ? { kind: 'put', key: e.key, value: e.value, meta: e.meta, expiresAtMs: e.timeMs }
+          : { kind: 'delete', key: e.key, deletedAtMs: e.timeMs, meta: e.meta },
+      );
+    }
+    this.clearPending();
+    return this.engine.apply(writes);
+  }
+
+  /** Drops the command's staged writes (after a KeyspaceLimitError or an unexpected throw). */
+  abortCommand(): void {
+    this.clearPending();
+  }
+
+  /** Staged writes of the current command (0 between commands). */
+  get stagedWrites(): number {
+    return this.pending.size;
+  }
+
+  /** The engine's group commit (the server calls it once per event-loop turn under 'periodic'). */
+  sync(): number {
+    return this.engine.sync();
+  }
+
+  /** Writes up to this seq survive a crash. */
+  get durableSeq(): number {
+    return this.engine.durableSeq;
+  }
+
+  private batchFull(): KeyspaceLimitError {
+    return new KeyspaceLimitError(
+      'redisCommandBatchBytesMax',
+      `command writes more than ${this.batchBytesMax} bytes in one batch`,
+    );
+  }
+
+  private clearPending(): void {
+    this.pending = new Map();
+    this.pendingBytes = 0;
+    this.pendingSorted = null;
+  }
+
+  private stage(entry: Entry): void {
+    if (entry.key.length > this.storageKeyBytesMax) {
+      throw new KeyspaceLimitError('lsmKeyBytesMax', `key too large: ${entry.key.length} bytes stored`);
+    }
+    const id = latin1(entry.key);
+    const bytes = WRITE_OVERHEAD_BYTES + entry.key.length + entry.meta.length + entry.value.length;
+    const old = this.pending.get(id);
+    const total = this.pendingBytes - (old?.bytes ?? 0) + bytes;
+    if (total > this.batchBytesMax) {
+      throw this.batchFull();
+    }
+    if (old === undefined) this.pendingSorted = null;
+    this.pending.set(id, { entry, bytes });
+    this.pendingBytes = total;
+  }
+
+  private stagePut(key: Uint8Array, value: Uint8Array, meta: Uint8Array, expiresAtMs: number): void {
+    this.stage({ key, seq: 0, kind: EntryKind.put, timeMs: expiresAtMs, meta, value });
+  }
+
+  /** A tombstone; a head's carries its old meta, so walks and putHead still know its type. */
+  private stageDelete(key: Uint8Array, nowMs: number, meta: Uint8Array = EMPTY): void {
+    this.stage({ key, seq: 0, kind: EntryKind.tombstone, timeMs: nowMs, meta, value: EMPTY });
+  }
+
+  /** The newest version of a storage key as this command sees it (dead ones included). */
+  private read(storageKey: Uint8Array): Entry | undefined {
+    if (this.pending.size === 0) return this.engine.getEntry(storageKey);
+    const staged = this.pending.get(latin1(storageKey));
+    return staged !== undefined ? staged.entry : this.engine.getEntry(storageKey);
+  }
+
+  /**
+   * Entries with start <= key < end in order, the engine's merged with the staged ones (staged
+   * win), dead ones included; `next` continues the range (null: done).
+   */
+  private scanRange(
+    start: Uint8Array,
+    end: Uint8Array | null,
+    limit: number,
+  ): { entries: Entry[]; next: Uint8Array | null } {
+    const page = this.engine.scan({ start, end, limit, includeDead: true });
+    if (this.pending.size === 0) return page;
+    const pageEnd = page.next ?? end;
+    if (this.pendingSorted === null) this.pendingSorted = [...this.pending.keys()].sort();
+    const sorted = this.pendingSorted;
+    const lo = latin1(start);
+    const hi = pageEnd === null ? null : latin1(pageEnd);
+    let i = lowerBound(sorted, lo);
+    const merged: Entry[] = [];
+    let j = 0;
+    const engineEntries = page.entries;
+    for (; i < sorted.length && (hi === null || sorted[i]! < hi); i++) {
+      const id = sorted[i]!;
+      while (j < engineEntries.length && latin1(engineEntries[j]!.key) < id) merged.push(engineEntries[j++]!);
+      if (j < engineEntries.length && latin1(engineEntries[j]!.key) === id) j++;
+      merged.push(this.pending.get(id)!.entry);
+    }
+    while (j < engineEntries.length) merged.push(engineEntries[j++]!);
+    return { entries: merged, next: page.next };
+  }
+
+  // --- heads --------------------------------------------------------------------------------------
+
+  /** The storage key of `key`'s head (the last one is remembered: a command reads then writes it). */
+  headKeyOf(key: Uint8Array): Uint8Array {
+    if (this.lastHead !== null && bytesEqual(this.lastHead.key, key)) return this.lastHead.storageKey;
+    const storageKey = headKey(tokenOf(key), key);
+    this.lastHead = { key: key.slice(), storageKey };
+    return storageKey;
+  }
+
+  /** The live head of `key` at `nowMs` (undefined: absent or expired). */
+  getHead(key: Uint8Array, nowMs: number): Head | undefined {
+    const e = this.read(this.headKeyOf(key));
+    if (!isLive(e, nowMs)) return undefined;
+    const type = typeOfMeta(e.meta);
+    if (type === undefined) return undefined; // not a head we wrote: treated as absent, never trusted
+    return { type, value: e.value, expiresAtMs: e.timeMs };
+  }
+
+  /** `key`'s type at `nowMs`, or undefined when absent. */
+  typeOf(key: Uint8Array, nowMs: number): RedisType | undefined {
+    return this.getHead(key, nowMs)?.type;
+  }
+
+  /**
+   * Writes `key`'s head. Same type as the live head: the head alone is replaced (a collection's
+   * elements stay). A new key or a new type: the key's elements stored before this command are
+   * deleted when the old head (live, expired or deleted) or the new one is a collection (see the
+   * header); elements this command already wrote stay, so a family may write elements and the
+   * head in either order. `expiresAtMs` 0 = no expiry.
+   */
+  putHead(key: Uint8Array, head: Head, nowMs: number): void {
+    const hk = this.headKeyOf(key);
+    const old = this.read(hk);
+    const oldType = old !== undefined ? typeOfMeta(old.meta) : undefined;
+    const sameLiveType = isLive(old, nowMs) && oldType === head.type;
+    if (!sameLiveType && ((oldType !== undefined && oldType !== 'string') || head.type !== 'string')) {
+      this.deleteElements(key, nowMs, true);
+    }
+    this.stagePut(hk, head.value, headMeta(head.type), head.expiresAtMs);
+  }
+
+  /**
+   * Deletes `key` with every element (whole-key delete). Returns whether a live key was deleted.
+   * An expired key's leftovers are deleted too (and false returned).
+   */
+  deleteKey(key: Uint8Array, nowMs: number): boolean {
+    const hk = this.headKeyOf(key);
+    const old = this.read(hk);
+    if (old === undefined || old.kind === EntryKind.tombstone) return false;
+    const live = isLive(old, nowMs) && typeOfMeta(old.meta) !== undefined;
+    if (typeOfMeta(old.meta) !== 'string') this.deleteElements(key, nowMs);
+    this.stageDelete(hk, nowMs, old.meta);
+    return live;
+  }
+
+  /**
+   * Sets (or with 0 removes) a live key's expiry, keeping its value. A deadline at or before
+   * `nowMs` deletes the key (Redis' EXPIRE in the past). Returns whether the key was live.
+   */
+  setExpiry(key: Uint8Array, expiresAtMs: number, nowMs: number): boolean {
+    const head = this.getHead(key, nowMs);
+    if (head === undefined) return false;
+    if (expiresAtMs !== 0 && expiresAtMs <= nowMs) return this.deleteKey(key, nowMs);
+    this.stagePut(this.headKeyOf(key), head.value, headMeta(head.type), expiresAtMs);
+    return true;
+  }
+
+  /**
+   * RENAME: moves `from`'s head, expiry and elements to `to`, replacing whatever `to` was. The
+   * caller checked that `from` is live and differs from `to`. A collection moves element by
+   * element: O(elements) writes, all in the command's batch.
+   */
+  renameKey(from: Uint8Array, to: Uint8Array, nowMs: number): void {
+    const head = this.getHead(from, nowMs);
+    if (head === undefined) return;
+    this.deleteKey(to, nowMs);
+    this.putHead(to, head, nowMs);
+    if (head.type !== 'string') {
+      // Read all, then write: staging while paging would re-sort the staged keys for every page.
+      const elements: Element[] = [];
+      let bytes = this.pendingBytes;
+      let next: Uint8Array | null = EMPTY;
+      while (next !== null) {
+        const page = this.scanElements(from, { from: next, limit: WALK_PAGE_ENTRIES });
+        for (const e of page.elements) {
+          bytes += 2 * WRITE_OVERHEAD_BYTES + e.sub.length + e.value.length;
+          if (bytes > this.batchBytesMax) {
+            throw this.batchFull();
+          }
+          elements.push(e);
+        }
+        next = page.next;
+      }
+      for (const e of elements) this.putElement(to, e.sub, e.value);
+    }
+    this.deleteKey(from, nowMs);
+  }
+
+  // --- elements (the collection families build on these) ------------------------------------------
+  // Element calls do not look at the head: a family reads the head first (WRONGTYPE, absent =
+  // empty collection), then reads and writes elements, then writes the head (its count) with
+  // putHead. `sub` is the element's sub-key as keys.ts lays it out per type; values are opaque.
+
+  /** The live value of one element, or undefined. */
+  getElement(key: Uint8Array, sub: Uint8Array): Uint8Array | undefined {
+    const e = this.read(elementKey(tokenOf(key), key, sub));
+    return e !== undefined && e.kind === EntryKind.put ? e.value : undefined;
+  }
+
+  /** Writes one element (no expiry of its own: the head's applies). */
+  putElement(key: Uint8Array, sub: Uint8Array, value: Uint8Array): void {
+    if (sub.length === 0) throw new RangeError('an element needs a non-empty sub-key (empty is the head)');
+    this.stagePut(elementKey(tokenOf(key), key, sub), value, EMPTY, 0);
+  }
+
+  /** Deletes one element (a tombstone whatever was there). */
+  deleteElement(key: Uint8Array, sub: Uint8Array, nowMs: number): void {
+    if (sub.length === 0) throw new RangeError('an element needs a non-empty sub-key (empty is the head)');
+    this.stageDelete(elementKey(tokenOf(key), key, sub), nowMs);
+  }
+
+  /**
+   * Live elements of `key` with from <= sub < to in sub-key order, at most `limit`, after at most
+   * lsmScanEntriesMax entries examined (deleted elements count): fewer than `limit` with a
+   * non-null `next` means "call again". `next` is the sub-key to pass as `from` to continue; null
+   * when the range is exhausted. `from` defaults to the first element, `to` to
+   * the end of the collection.
+   */
+  scanElements(
+    key: Uint8Array,
+    options: { readonly from?: Uint8Array; readonly to?: Uint8Array; readonly limit: number },
+  ): { elements: Element[]; next: Uint8Array | null } {
+    const prefix = collectionPrefix(tokenOf(key), key);
+    const from = options.from ?? Uint8Array.of(0);
+    const start = concatBytes([prefix, from.length === 0 ? Uint8Array.of(0) : from]);
+    const end = options.to !== undefined ? concatBytes([prefix, options.to]) : prefixEnd(prefix);
+    const limit = Math.max(1, Math.min(options.limit, limits.lsmScanEntriesMax));
+    const elements: Element[] = [];
+    let cursor: Uint8Array | null = start;
+    let examined = 0;
+    while (cursor !== null && elements.length < limit && examined < limits.lsmScanEntriesMax) {
+      const page = this.scanRange(cursor, end, Math.min(limit - elements.length, limits.lsmScanEntriesMax - examined));
+      examined += page.entries.length;
+      for (const e of page.entries) {
+        if (e.kind === EntryKind.put) elements.push({ sub: e.key.subarray(prefix.length), value: e.value });
+      }
+      cursor = page.next;
+    }
+    return { elements, next: cursor === null ? null : cursor.subarray(prefix.length) };
+  }
+
+  /**
+   * Deletes every element of `key` (not its head); with `keepStaged`, only those stored before
+   * this command (the elements the command itself wrote stay: putHead's cleanup).
+   */
+  private deleteElements(key: Uint8Array, nowMs: number, keepStaged = false): void {
+    const prefix = collectionPrefix(tokenOf(key), key);
+    const keys = this.collectLive(concatBytes([prefix, Uint8Array.of(0)]), prefixEnd(prefix), keepStaged);
+    for (const k of keys) this.stageDelete(k, nowMs);
+  }
+
+  /**
+   * The storage keys of the live entries in [start, end) (`skipStaged`: not those this command
+   * wrote), all read before any is staged: staging while paging would re-sort the staged keys
+   * for every page. Refused with a KeyspaceLimitError once their tombstones could not fit.
+   */
+  private collectLive(start: Uint8Array, end: Uint8Array | null, skipStaged: boolean): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let bytes = this.pendingBytes;
+    let cursor: Uint8Array | null = start;
+    while (cursor !== null) {
+      const page = this.scanRange(cursor, end, WALK_PAGE_ENTRIES);
+      for (const e of page.entries) {
+        if (e.kind !== EntryKind.put || (skipStaged && e.seq === 0)) continue;
+        bytes += WRITE_OVERHEAD_BYTES + e.key.length;
+        if (bytes > this.batchBytesMax) {
+          throw this.batchFull();
+        }
+        out.push(e.key);
+      }
+      cursor = page.next;
+    }
+    return out;
+  }
+
+  // --- the whole keyspace -------------------------------------------------------------------------
+
+  /**
+   * Walks live heads from storage key `start` in storage order, calling `visit(key, head,
+   * storageKey)`; stops when `visit` returns false (returning the storage key after that head),
+   * at the end (null), or — only at a token boundary — once `entriesMax` engine entries were
+   * examined (returning tokenStart of the next token). Collections' elements are skipped with one
+   * seek each.
+   */
+  private walkHeads(
+    start: Uint8Array,
+    nowMs: number,
+    entriesMax: number,
+    visit: (key: Uint8Array, head: Head, storageKey: Uint8Array) => boolean,
+  ): Uint8Array | null {
+    let cursor: Uint8Array | null = start;
+    let examined = 0;
+    let lastToken: bigint | null = null;
+    while (cursor !== null) {
+      const page = this.scanRange(cursor, null, WALK_PAGE_ENTRIES);
+      let next: Uint8Array | null = page.next;
+      for (const e of page.entries) {
+        const d = decodeStorageKey(e.key);
+        if (typeof d === 'string') continue; // a key outside the layout: not a Redis key
+        const token = BigInt.asUintN(64, d.token);
+        if (examined >= entriesMax && token !== lastToken) return tokenStart(token);
+        examined++;
+        lastToken = token;
+        if (d.sub.length > 0) {
+          // An element of a head passed by a seek in an earlier page, or a stale one: skip the rest.
+          next = prefixEnd(collectionPrefix(d.token, d.key));
+          break;
+        }
+        const type = typeOfMeta(e.meta);
+        if (type !== undefined && isLive(e, nowMs)) {
+          const more = visit(d.key, { type, value: e.value, expiresAtMs: e.timeMs }, e.key);
+          if (!more) return nextAfter(e.key);
+        }
+        if (type !== 'string') {
+          // A collection, or a head that may have stale elements: seek past its elements.
+          next = prefixEnd(collectionPrefix(d.token, d.key));
+          break;
+        }
+      }
+      cursor = next;
+    }
+    return null;
+  }
+
+  /**
+   * One SCAN page from `cursor` (0 = start). Returns the keys and the next cursor (0 = done).
+   * See the header for the guarantees.
+   */
+  scanKeys(cursor: bigint, options: ScanKeysOptions, nowMs: number): { cursor: bigint; keys: Uint8Array[] } {
+    const keys: Uint8Array[] = [];
+    let visited = 0;
+    let stopToken: bigint | null = null;
+    let resumeToken: bigint | null = null;
+    const after = this.walkHeads(tokenStart(cursor), nowMs, limits.redisScanEntriesMax, (key, head, sk) => {
+      const token = storageToken(sk);
+      if (stopToken !== null && token !== stopToken) {
+        resumeToken = token;
+        return false;
+      }
+      if ((options.type === undefined || options.type.toLowerCase() === head.type) && (options.match?.(key) ?? true)) {
+        keys.push(key);
+      }
+      visited++;
+      if (visited >= options.count) stopToken = token;
+      return true;
+    });
+    if (resumeToken !== null) return { cursor: resumeToken, keys };
+    // Stopped by the entry bound, at a token boundary after at least one entry: a later token, so
+    // never 0 and always past `cursor`.
+    return { cursor: after === null ? 0n : storageToken(after), keys };
+  }
+
+  /** Every live key at `nowMs` that `match` accepts (KEYS), at most `countMax`; undefined past it. */
+  keys(nowMs: number, match: (key: Uint8Array) => boolean, countMax: number): Uint8Array[] | undefined {
+    const out: Uint8Array[] = [];
+    let over = false;
+    this.walkHeads(tokenStart(0n), nowMs, Number.MAX_SAFE_INTEGER, (key) => {
+      if (!match(key)) return true;
+      if (out.length >= countMax) {
+        over = true;
+        return false;
+      }
+      out.push(key);
+      return true;
+    });
+    return over ? undefined : out;
+  }
+
+  /** Live keys at `nowMs` (DBSIZE): a walk of the heads, see the header. */
+  size(nowMs: number): number {
+    let n = 0;
+    this.walkHeads(tokenStart(0n), nowMs, Number.MAX_SAFE_INTEGER, () => {
+      n++;
+      return true;
+    });
+    return n;
+  }
+
+  /**
+   * A live key chosen at random (RANDOMKEY): the first live key at or after a random token,
+   * wrapping around; undefined when none. Keys after wide token gaps are likelier (Redis' pick is
+   * uniform over its hash table's buckets, also not over keys).
+   */
+  randomKey(nowMs: number, random8: Uint8Array): Uint8Array | undefined {
+    const view = new DataView(random8.buffer, random8.byteOffset, 8);
+    const start = tokenStart(view.getBigUint64(0, false));
+    let found: Uint8Array | undefined;
+    const take = (key: Uint8Array): boolean => {
+      found = key;
+      return false;
+    };
+    this.walkHeads(start, nowMs, Number.MAX_SAFE_INTEGER, take);
+    if (found === undefined) this.walkHeads(tokenStart(0n), nowMs, Number.MAX_SAFE_INTEGER, take);
+    return found;
+  }
+
+  /**
+   * Active expiry, for the server's timer (Redis' activeExpireCycle): walks storage from token
+   * `cursor` (0 = the start) and stages the deletion of each expired head with its elements, and
+   * of elements left under no live head, until `entriesMax` engine entries were examined or the
+   * batch is full. Staged like a command: call endCommand() after. Returns where to continue (0:
+   * the walk reached the end) and the keys reclaimed. Idempotent: a call cut short by the batch
+   * bound leaves only invisible stale elements, which a later call (or the key's re-creation) removes.
+   */
+  reclaimExpired(cursor: bigint, nowMs: number, entriesMax: number): { cursor: bigint; reclaimed: number } {
+    let reclaimed = 0;
+    let examined = 0;
+    let at: Uint8Array | null = tokenStart(cursor);
+    try {
+      while (at !== null && examined < entriesMax) {
+        const page = this.scanRange(at, null, Math.min(WALK_PAGE_ENTRIES, entriesMax - examined));
+        let next: Uint8Array | null = page.next;
+        for (const e of page.entries) {
+          examined++;
+          const d = decodeStorageKey(e.key);
+          if (typeof d === 'string') continue;
+          const end = prefixEnd(collectionPrefix(d.token, d.key));
+          if (d.sub.length === 0) {
+            if (e.kind !== EntryKind.put) continue; // a deleted head: its elements, if any, come next
+            if (isLive(e, nowMs) && typeOfMeta(e.meta) === 'string') continue;
+            if (!isLive(e, nowMs)) {
+              this.deleteKey(d.key, nowMs);
+              reclaimed++;
+            }
+            next = end; // past the (live or just deleted) collection's elements
+            break;
+          }
+          if (e.kind !== EntryKind.put) continue;
+          // An element met without its head: stale unless the head is live.
+          if (!isLive(this.read(headKey(d.token, d.key)), nowMs)) this.deleteElements(d.key, nowMs);
+          next = end;
+          break;
+        }
+        at = next;
+      }
+    } catch (error) {
+      if (!(error instanceof KeyspaceLimitError)) throw error;
+      // The batch is full: what was staged applies at endCommand; the rest waits for the next call.
+    }
+    if (at === null) return { cursor: 0n, reclaimed };
+    // Always past `cursor`, so a token with more dead entries than entriesMax cannot stall the
+    // walk (what is skipped of that token waits for the next round).
+    const t = storageToken(at);
+    return { cursor: t > cursor ? t : cursor + 1n, reclaimed };
+  }
+
+  /**
+   * Deletes every key (FLUSHALL / FLUSHDB): a tombstone per live entry, staged in this command's
+   * batch, so a keyspace whose entries exceed batchBytesMax is refused (KeyspaceLimitError).
+   */
+  flushAll(nowMs: number): void {
+    for (const k of this.collectLive(tokenStart(0n), null, false)) this.stageDelete(k, nowMs);
+  }
+}
+
+function lowerBound(sorted: readonly string[], s: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < s) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The u64 token of a storage key (its first 8 bytes). */
+function storageToken(storageKey: Uint8Array): bigint {
+  return new DataView(storageKey.buffer, storageKey.byteOffset, 8).getBigUint64(0, false);
+}
+
+/** The smallest storage key after `key`. */
+function nextAfter(key: Uint8Array): Uint8Array {
+  return concatBytes([key, Uint8Array.of(0)]);
+}
+
+export { bytesOfLatin1 as latin1Bytes, latin1 as latin1String };

@@ -1,0 +1,46 @@
+// The replication settings of the `store` service (a `replication:` object inside its config
+// section, which the service's schema embeds): N, vnodes per node, the replica's tick, the request
+// timeout, the hint replay interval and the HLC drift bound. Relations between them are checked
+// here so a bad config is refused at start-up naming its field, not discovered by an assert.
+
+import { z } from 'zod';
+import { limits } from '../../../lib/limits.ts';
+import { defaultReplicaNodeConfig, type ReplicaNodeConfig } from './driver.ts';
+
+const d = defaultReplicaNodeConfig;
+
+export const replicationConfigSchema = z
+  .strictObject({
+    /** N: replicas of each key (a cluster smaller than N keeps every key on every node). */
+    replicas: z.number().int().min(1).max(limits.ringReplicasCountMax).default(d.replicas),
+    /** Virtual nodes per node on the ring (Cassandra's num_tokens). */
+    tokensPerNode: z.number().int().min(1).max(limits.ringNodeTokensCountMax).default(d.tokensPerNode),
+    /** The replica's tick: timeouts and hint replays are counted in ticks of this length. */
+    tickMs: z.number().int().min(1).max(10_000).default(d.tickMs),
+    /** A request fails after this long without its answers (writes: indefinitely). */
+    requestTimeoutMs: z.number().int().min(1).max(600_000).default(d.requestTimeoutMs),
+    /** Stored hints whose owner is up are replayed this often. */
+    hintReplayIntervalMs: z.number().int().min(1).max(3_600_000).default(d.hintReplayIntervalMs),
+    /** A sibling's HLC further ahead of this node's clock is not taken into its HLC. */
+    hlcMaxDriftMs: z.number().int().min(1).max(86_400_000).default(d.hlcMaxDriftMs),
+    /** Client requests in flight at this node (backpressure past it: limit_exceeded). */
+    inflightRequestsMax: z.number().int().min(1).max(limits.dynamoCoordinatorOpsMax).default(d.inflightRequestsMax),
+  })
+  .superRefine((c, ctx) => {
+    if (c.requestTimeoutMs < 2 * c.tickMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['requestTimeoutMs'],
+        message: `must be at least two ticks (2 × tickMs = ${2 * c.tickMs})`,
+      });
+    }
+    if (c.hintReplayIntervalMs < c.tickMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hintReplayIntervalMs'],
+        message: `must be at least tickMs (${c.tickMs})`,
+      });
+    }
+  }) satisfies z.ZodType<ReplicaNodeConfig, unknown>;
+
+export type ReplicationConfig = z.infer<typeof replicationConfigSchema>;

@@ -1,0 +1,494 @@
+// ReplicaNode: runs the pure Dynamo replica (src/dynamo/replica.ts) on a real node — its peer
+// messages over the node's transport, its ticks from the Env's timers, its liveness view from the
+// membership service's failure detector, its ring from config, its write timestamps from a hybrid
+// logical clock — and gives the RESP layer an async API: get / put / delete of one key at a
+// consistency level, answered with the key's siblings and causal context.
+//
+// The driver contract of replica.ts, kept in `process` (ORDER MATTERS): when a step's Output says
+// `syncNeeded`, store.sync() runs BEFORE any of its messages is handed to the transport and before
+// any of its replies resolves a caller. So a write acknowledged to a client or shipped to a peer is
+// durable here first, and a restarted node never reuses a dot counter it has shown to anyone.
+// (The mutation 'dynamo-send-before-sync' plants the opposite order: it sends and answers at once
+// and syncs at the next tick; driver-sim.test.ts shows a crash then loses an acknowledged write.)
+//
+// Ring: the one given (the store's RingKeeper: the ring namespace of the metadata group), kept
+// current by setRing on each change the node applies; without one, built from config exactly as
+// RingKeeper bootstraps it (initialRing: every node of the cluster, this one and ctx.peers, with
+// `tokensPerNode` tokens each from a generator seeded by its id, in id order), so every node
+// computes the same ring without talking. An empty ring (version 0, not bootstrapped yet) answers
+// every request replicas_unavailable. Moves (joins, leaves, streams: ring.ts planMove) are a later
+// step: they only change the ring handed to setRing (pending replicas already count).
+//
+// Liveness: a peer is up while the failure detector calls it `alive` (suspect, dead and never
+// heard of are down: the replica stores a hint for it instead of waiting). The view is read once
+// per step (request, message, tick) so one step sees one consistent view.
+//
+// Timestamps: the coordinator's HLC stamps each write (siblings' order for `chosen`). A write
+// orders after every sibling of the key this node holds, whatever the clocks say: before stamping,
+// the siblings' timestamps are taken into the HLC (HLC receive), and a sibling more than
+// hlcMaxDriftMs ahead of our clock (not taken in, so one runaway clock does not drag ours:
+// dynamo_hlc_drift_total) is passed by the write's timestamp alone (its successor). So a SET after
+// a GET of a value at a node whose clock is behind still shows as the newer value.
+//
+// Bounds: requests in flight at most the replica's opsCountMax (more: limit_exceeded, definite);
+// a put whose value would bring the key's local state over dynamoStateBytesMax is refused
+// (limit_exceeded, definite); an outgoing message over dynamoMessageBytesMax is dropped and counted
+// (its op then times out: indefinite for writes); an incoming one over it is rejected by the router
+// as a ProtocolError (dynamo_malformed), as is a hint for an owner that is not a ring node.
+//
+// Errors the API rejects with (BaristaError, stable codes of src/lib/error-codes.ts):
+//   replicas_unavailable  definite: fewer live replicas than the level needs; nothing written
+//   timeout               writes indefinite (the local write happened, maybe others), reads definite
+//   limit_exceeded        definite: a bound above
+//   key_too_large, value_too_large, bad_request  definite: the request itself
+//   stopped               definite for requests refused after stop(); requests in flight at stop()
+//                         are rejected with `timeout` (writes indefinite)
+
+import type { Counter, Env, Gauge, Histogram, Logger, Metrics, NodeId } from '../../../env/types.ts';
+import { assert } from '../../../lib/assert.ts';
+import {
+  compareHlc,
+  HLC_LOGICAL_MAX,
+  HLC_WALL_MS_MAX,
+  HlcDriftError,
+  type HlcTimestamp,
+  HybridLogicalClock,
+} from '../../../lib/clocks/hlc.ts';
+import type { VectorClock } from '../../../lib/clocks/vector.ts';
+import { BaristaError, ProtocolError } from '../../../lib/errors.ts';
+import { limits } from '../../../lib/limits.ts';
+import { MessageType } from '../../../lib/message-types.ts';
+import type { MessageHandler } from '../../../lib/router.ts';
+import type { PeerView } from '../../../membership/membership.ts';
+import {
+  type ClientRequest,
+  type ClientResult,
+  decodeMessage,
+  encodeMessage,
+  type Level,
+} from '../../../dynamo/messages.ts';
+import { DynamoReplica, levelCount, type Output, type ReplicaStats } from '../../../dynamo/replica.ts';
+import type { Ring } from '../../../dynamo/ring.ts';
+import type { ReplicaStore } from '../../../dynamo/store.ts';
+import { initialRing } from '../ring-keeper.ts';
+import { emptyContext, type Sibling, type Versioned } from '../../../dynamo/versions.ts';
+
+export interface ReplicaNodeConfig {
+  /** N: replicas of each key. */
+  readonly replicas: number;
+  /** Virtual nodes per node on the ring. */
+  readonly tokensPerNode: number;
+  /** The replica's tick (timeouts and hint replay are counted in ticks of this length). */
+  readonly tickMs: number;
+  /** A request fails after this long without its answers (rounded up to whole ticks). */
+  readonly requestTimeoutMs: number;
+  /** Stored hints whose owner is up are replayed this often (rounded up to whole ticks). */
+  readonly hintReplayIntervalMs: number;
+  /** A sibling's HLC further ahead of our clock than this is not taken into ours. */
+  readonly hlcMaxDriftMs: number;
+  /** Client requests (and forwarded ones) in flight at this node; more are refused (limit_exceeded). */
+  readonly inflightRequestsMax: number;
+}
+
+export const defaultReplicaNodeConfig: ReplicaNodeConfig = {
+  replicas: 3,
+  tokensPerNode: 16,
+  tickMs: 50,
+  requestTimeoutMs: 2_000,
+  hintReplayIntervalMs: 1_000,
+  hlcMaxDriftMs: 10_000,
+  inflightRequestsMax: limits.dynamoCoordinatorOpsMax,
+};
+
+/** What the driver needs of its node: a ServiceContext provides each piece (see docs/ARCHITECTURE.md). */
+export interface ReplicaNodeComponents {
+  /** clock, timers, rng, transport, disk are used; metrics and log default to the Env's. */
+  readonly env: Env;
+  /** Registers the DynamoReplica message type (ctx.router). */
+  readonly router: { register(types: readonly number[], handler: MessageHandler): void };
+  /** The other nodes of the cluster (ctx.peers): with this node, the ring's nodes. */
+  readonly peers: readonly NodeId[];
+  /** The failure detector's view (ctx.membership()). */
+  readonly membership: { view(): PeerView[] };
+  readonly store: ReplicaStore;
+  /** The ring to start with (RingKeeper.ring); default: initialRing of self + peers. */
+  readonly ring?: Ring;
+  readonly metrics?: Metrics;
+  readonly log?: Logger;
+}
+
+/** A key's state as the API returns it. */
+export interface KeyState {
+  /** Concurrent writes, tombstones (value null) included; empty when the key was never written. */
+  readonly siblings: readonly Sibling[];
+  /** The causal context to write back with (covers every sibling). */
+  readonly context: VectorClock;
+  /** The sibling a single-valued read shows (highest HLC, then replica, then counter), if any. */
+  readonly chosen: Sibling | undefined;
+}
+
+export type ReplicaOpKind = 'get' | 'put' | 'delete';
+
+/** A request for the callback API (the simulator's workloads use it: no promise turns). */
+export type ReplicaRequest =
+  | { readonly kind: 'get'; readonly key: Uint8Array; readonly level: Level }
+  | {
+      readonly kind: 'put' | 'delete';
+      readonly key: Uint8Array;
+      /** Ignored for a delete. */
+      readonly value?: Uint8Array;
+      readonly level: Level;
+      readonly context?: VectorClock;
+    };
+
+export type ReplicaOutcome =
+  | { readonly ok: true; readonly state: KeyState }
+  | { readonly ok: false; readonly error: BaristaError };
+
+interface Pending {
+  readonly kind: ReplicaOpKind;
+  readonly level: Level;
+  readonly startedMs: number;
+  readonly done: (outcome: ReplicaOutcome) => void;
+}
+
+/** The ring every node builds alike from the cluster's node ids (RingKeeper's bootstrap ring). */
+export function configuredRing(nodes: readonly NodeId[], tokensPerNode: number): Ring {
+  return initialRing([...new Set(nodes)], tokensPerNode);
+}
+
+const STAT_HELP: Record<keyof ReplicaStats, string> = {
+  writesAcked: 'Writes this node coordinated that reached their level',
+  readsAnswered: 'Reads this node coordinated that reached their level',
+  writeTimeouts: 'Writes (and forwarded writes) that timed out',
+  readTimeouts: 'Reads (and forwarded reads) that timed out',
+  unavailable: 'Requests refused: fewer live replicas than the level needs',
+  forwarded: 'Requests forwarded to a replica of the key',
+  readRepairs: 'Replicas sent the merged state after a read (read repair)',
+  hintsSent: 'Hints sent to a fallback node for a down replica',
+  hintsStored: 'Hints stored here (merged into a held one or new)',
+  hintsRefused: 'Hints refused at dynamoHintsCountMax',
+  hintReplays: 'Hint replays sent to their owner',
+  hintsDelivered: 'Hints deleted after their owner acknowledged the replay',
+  staleMessages: 'Peer messages for ops no longer tracked',
+  mergesRefused: 'Replicated states refused at a bound (not acknowledged)',
+};
+
+const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+export class ReplicaNode {
+  readonly replica: DynamoReplica;
+  private ring_: Ring;
+  private readonly env: Env;
+  private readonly store: ReplicaStore;
+  private readonly membership: { view(): PeerView[] };
+  private readonly hlc: HybridLogicalClock;
+  private ringNodes: ReadonlySet<NodeId>;
+  private readonly pending = new Map<number, Pending>();
+  private nextRequest = 1;
+  private up = new Set<NodeId>();
+  private stopped = false;
+  private readonly timer;
+  /** 'dynamo-send-before-sync': the sync owed by outputs already sent. */
+  private syncOwed = false;
+  private readonly metrics: Metrics;
+  private readonly log: Logger;
+  private readonly opCounters = new Map<string, Counter>();
+  private readonly latency: Record<ReplicaOpKind, Histogram>;
+  private readonly statCounters: { readonly [K in keyof ReplicaStats]: Counter };
+  private readonly statsSeen: ReplicaStats;
+  private readonly hintsHeld: Gauge;
+  private readonly inflight: Gauge;
+  private readonly oversize: Counter;
+  private readonly sendRefused: Counter;
+  private readonly hlcDrift: Counter;
+
+  constructor(components: ReplicaNodeComponents, config: ReplicaNodeConfig = defaultReplicaNodeConfig) {
+    const { env } = components;
+    for (const [name, v] of Object.entries(config)) {
+      assert(Number.isSafeInteger(v) && v >= 1, `replication.${name} must be a positive integer: ${v}`);
+    }
+    this.env = env;
+    this.store = components.store;
+    this.membership = components.membership;
+    this.metrics = components.metrics ?? env.metrics;
+    this.log = (components.log ?? env.log).child({ component: 'dynamo' });
+    this.ring_ = components.ring ?? configuredRing([env.nodeId, ...components.peers], config.tokensPerNode);
+    this.ringNodes = new Set(this.ring_.nodes.map((n) => n.id));
+    this.hlc = new HybridLogicalClock({ maxDriftMs: config.hlcMaxDriftMs });
+    const ticks = (ms: number) => Math.max(1, Math.ceil(ms / config.tickMs));
+    this.replica = new DynamoReplica(
+      {
+        id: env.nodeId,
+        replicas: config.replicas,
+        requestTimeoutTicks: ticks(config.requestTimeoutMs),
+        hintReplayIntervalTicks: ticks(config.hintReplayIntervalMs),
+        opsCountMax: config.inflightRequestsMax,
+      },
+      { store: this.store, rng: env.rng.fork('dynamo'), ring: this.ring_, isUp: (n) => this.up.has(n) },
+    );
+    const m = this.metrics;
+    const latency = (kind: ReplicaOpKind) =>
+      m.histogram('dynamo_op_latency_ms', 'Client requests from submit to answer', { kind });
+    this.latency = { get: latency('get'), put: latency('put'), delete: latency('delete') };
+    this.statCounters = Object.fromEntries(
+      (Object.keys(STAT_HELP) as (keyof ReplicaStats)[]).map((k) => [
+        k,
+        m.counter(`dynamo_${snake(k)}_total`, STAT_HELP[k]),
+      ]),
+    ) as { [K in keyof ReplicaStats]: Counter };
+    this.statsSeen = { ...this.replica.stats };
+    this.hintsHeld = m.gauge('dynamo_hints', 'Hints this node holds for down replicas');
+    this.inflight = m.gauge('dynamo_requests_inflight', 'Client requests this node has in flight');
+    this.oversize = m.counter(
+      'dynamo_messages_oversize_total',
+      'Outgoing messages over dynamoMessageBytesMax, dropped',
+    );
+    this.sendRefused = m.counter('dynamo_messages_send_refused_total', 'Outgoing messages the transport refused');
+    this.hlcDrift = m.counter('dynamo_hlc_drift_total', 'Sibling timestamps too far ahead to take into our HLC');
+    this.hintsHeld.set(this.store.hintCount);
+    components.router.register([MessageType.DynamoReplica], (msg) => this.onMessage(msg.from, msg.payload));
+    this.timer = env.timers.every(config.tickMs, () => this.onTick());
+    this.log.info(
+      { replicas: config.replicas, nodes: this.ring_.nodes.length, ringVersion: this.ring_.version },
+      'dynamo: replica started',
+    );
+  }
+
+  // --- the API the RESP layer calls --------------------------------------------------------------
+
+  get(key: Uint8Array, level: Level): Promise<KeyState> {
+    return this.promise({ kind: 'get', key, level });
+  }
+
+  /** Writes `value` superseding what `context` covers (absent: a blind write, kept beside every sibling). */
+  put(key: Uint8Array, value: Uint8Array, level: Level, context?: VectorClock): Promise<KeyState> {
+    return this.promise({ kind: 'put', key, value, level, ...(context === undefined ? {} : { context }) });
+  }
+
+  /** A delete is a tombstone sibling superseding what `context` covers. */
+  delete(key: Uint8Array, level: Level, context?: VectorClock): Promise<KeyState> {
+    return this.promise({ kind: 'delete', key, level, ...(context === undefined ? {} : { context }) });
+  }
+
+  private promise(req: ReplicaRequest): Promise<KeyState> {
+    return new Promise((resolve, reject) =>
+      this.submit(req, (o) => {
+        if (o.ok) resolve(o.state);
+        else reject(o.error);
+      }),
+    );
+  }
+
+  /** The callback form: `done` is called exactly once, possibly before submit returns. */
+  submit(req: ReplicaRequest, done: (outcome: ReplicaOutcome) => void): void {
+    const refuse = (error: BaristaError) =>
+      this.answer({ kind: req.kind, level: req.level, startedMs: this.nowMs(), done }, { ok: false, error });
+    if (this.stopped) return refuse(new BaristaError('stopped', 'the replica is stopping'));
+    if (this.pending.size >= this.replica.config.opsCountMax) {
+      return refuse(
+        new BaristaError('limit_exceeded', `${this.pending.size} requests in flight`, {
+          fields: { limit: 'inflightRequestsMax' },
+        }),
+      );
+    }
+    let request: ClientRequest;
+    if (req.kind === 'get') request = { kind: 'get', key: req.key, level: req.level };
+    else {
+      const value = req.kind === 'delete' ? null : (req.value ?? new Uint8Array(0));
+      // An oversized key or value is the replica's to refuse (key_too_large, value_too_large).
+      const keyOk = req.key.length <= limits.kvKeyBytesMax;
+      const heldBytes = keyOk ? (this.store.get(req.key)?.length ?? 0) : 0;
+      if (
+        value !== null &&
+        value.length <= limits.kvValueBytesMax &&
+        heldBytes + value.length > limits.dynamoStateBytesMax
+      ) {
+        return refuse(
+          new BaristaError('limit_exceeded', `the key's state would pass ${limits.dynamoStateBytesMax} bytes`, {
+            fields: { limit: 'dynamoStateBytesMax' },
+          }),
+        );
+      }
+      request = {
+        kind: 'put',
+        key: req.key,
+        value,
+        context: req.context ?? emptyContext(),
+        level: req.level,
+        ts: keyOk ? this.stamp(req.key) : this.hlc.now(this.env.clock.wallMs()),
+      };
+    }
+    const id = this.nextRequest++;
+    this.pending.set(id, { kind: req.kind, level: req.level, startedMs: this.nowMs(), done });
+    this.refreshView();
+    try {
+      this.process(this.replica.request(id, request));
+    } catch (error) {
+      // A disk error (the engine is poisoned): the node stops; this request is not left pending.
+      this.pending.delete(id);
+      throw error;
+    }
+  }
+
+  get ring(): Ring {
+    return this.ring_;
+  }
+
+  /** A newer ring (RingKeeper.onChange): later requests locate keys on it. */
+  setRing(ring: Ring): void {
+    this.ring_ = ring;
+    this.ringNodes = new Set(ring.nodes.map((n) => n.id));
+    this.replica.setRing(ring);
+  }
+
+  /** This node's stored state of a key, without quorum or repair (tests, debugging). */
+  peek(key: Uint8Array): Versioned {
+    return this.replica.peek(key);
+  }
+
+  get requestsInFlight(): number {
+    return this.pending.size;
+  }
+
+  /** Stops ticking and answers every request in flight with `timeout` (writes indefinite). */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.timer.cancel();
+    const left = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of left) {
+      const error = new BaristaError('timeout', 'the replica stopped with the request in flight', {
+        definite: p.kind === 'get',
+      });
+      this.answer(p, { ok: false, error });
+    }
+  }
+
+  // --- the replica's inputs ----------------------------------------------------------------------
+
+  private onMessage(from: NodeId, payload: Uint8Array): void {
+    if (this.stopped) return;
+    if (payload.length > limits.dynamoMessageBytesMax) {
+      throw new ProtocolError(
+        'dynamo_malformed',
+        `message of ${payload.length} bytes, max ${limits.dynamoMessageBytesMax}`,
+      );
+    }
+    const m = decodeMessage(payload);
+    // Hints are stored under their owner's id: only a ring node may be one (and never a stray id).
+    if (m.type === 'hint' && !this.ringNodes.has(m.owner)) {
+      throw new ProtocolError('dynamo_malformed', `hint for ${JSON.stringify(m.owner)}, not a ring node`);
+    }
+    this.refreshView();
+    this.process(this.replica.receive(from, m));
+  }
+
+  private onTick(): void {
+    if (this.stopped) return;
+    if (this.syncOwed) {
+      this.store.sync();
+      this.syncOwed = false;
+    }
+    this.refreshView();
+    this.process(this.replica.tick());
+  }
+
+  /** The driver contract: sync, THEN send and answer. */
+  private process(out: Output): void {
+    if (out.syncNeeded) {
+      if (this.env.mutations.has('dynamo-send-before-sync')) this.syncOwed = true;
+      else this.store.sync();
+    }
+    for (const { to, message } of out.messages) {
+      const bytes = encodeMessage(message);
+      if (bytes.length > limits.dynamoMessageBytesMax) {
+        this.oversize.inc();
+        continue;
+      }
+      if (!this.env.transport.send(to, MessageType.DynamoReplica, bytes)) this.sendRefused.inc();
+    }
+    for (const { requestId, result } of out.replies) {
+      const p = this.pending.get(requestId);
+      assert(p !== undefined, `a reply to request ${requestId}, which is not pending`);
+      this.pending.delete(requestId);
+      this.answer(p, toOutcome(result));
+    }
+    this.mirrorStats();
+  }
+
+  private answer(p: Pending, outcome: ReplicaOutcome): void {
+    // A label per valid level only: a client's arbitrary level must not mint metric series.
+    const level = levelCount(p.level, limits.ringReplicasCountMax) === undefined ? 'invalid' : String(p.level);
+    const outcomeLabel = outcome.ok ? 'ok' : outcome.error.code;
+    const id = `${p.kind}/${level}/${outcomeLabel}`;
+    let c = this.opCounters.get(id);
+    if (c === undefined) {
+      // Bounded: 3 kinds x (4 names + ringReplicasCountMax counts) x the error catalogue.
+      c = this.metrics.counter('dynamo_ops_total', 'Client requests by kind, level and outcome', {
+        kind: p.kind,
+        level,
+        outcome: outcomeLabel,
+      });
+      this.opCounters.set(id, c);
+    }
+    c.inc();
+    this.latency[p.kind].observe(Math.max(0, this.nowMs() - p.startedMs));
+    this.inflight.set(this.pending.size);
+    p.done(outcome);
+  }
+
+  // --- helpers -----------------------------------------------------------------------------------
+
+  private refreshView(): void {
+    const up = new Set<NodeId>([this.env.nodeId]);
+    for (const v of this.membership.view()) if (v.status === 'alive') up.add(v.id);
+    this.up = up;
+  }
+
+  /** An HLC timestamp for a write of `key` that orders after every sibling we hold of it. */
+  private stamp(key: Uint8Array): HlcTimestamp {
+    const wallMs = this.env.clock.wallMs();
+    let newest: HlcTimestamp | undefined;
+    for (const s of this.replica.peek(key).siblings)
+      if (newest === undefined || compareHlc(s.ts, newest) > 0) newest = s.ts;
+    if (newest !== undefined && compareHlc(newest, this.hlc.last) > 0) {
+      try {
+        this.hlc.update(newest, wallMs);
+      } catch (error) {
+        if (!(error instanceof HlcDriftError)) throw error;
+        this.hlcDrift.inc();
+      }
+    }
+    const ts = this.hlc.now(wallMs);
+    if (newest === undefined || compareHlc(ts, newest) > 0) return ts;
+    // A peer's sibling at the very end of HLC time (untrusted bytes) is tied, not passed.
+    if (newest.wallMs >= HLC_WALL_MS_MAX && newest.logical >= HLC_LOGICAL_MAX) return newest;
+    return newest.logical < HLC_LOGICAL_MAX
+      ? { wallMs: newest.wallMs, logical: newest.logical + 1 }
+      : { wallMs: newest.wallMs + 1, logical: 0 };
+  }
+
+  private mirrorStats(): void {
+    const now = this.replica.stats;
+    for (const k of Object.keys(STAT_HELP) as (keyof ReplicaStats)[]) {
+      const delta = now[k] - this.statsSeen[k];
+      if (delta > 0) {
+        this.statCounters[k].inc(delta);
+        this.statsSeen[k] = now[k];
+      }
+    }
+    this.hintsHeld.set(this.store.hintCount);
+  }
+
+  private nowMs(): number {
+    return this.env.clock.monotonicMs();
+  }
+}
+
+function toOutcome(result: ClientResult): ReplicaOutcome {
+  if (!result.ok) return result;
+  const state = result.state;
+  return { ok: true, state: { siblings: state.siblings, context: state.context(), chosen: state.chosen() } };
+}

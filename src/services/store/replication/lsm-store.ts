@@ -1,0 +1,165 @@
+// The durable ReplicaStore (src/dynamo/store.ts) of the Dynamo replica: one LSM engine
+// (src/storage/lsm/engine.ts) of its own, in its own directory on the node's Disk.
+//
+// Layout (engine keys; values are the encoded Versioned states, stored untouched):
+//   value  = 'v' key                   ; a key's state as this replica holds it
+//   hint   = 'h' owner 0x00 key        ; a state held for `owner` (UTF-8 node id, holds no NUL)
+// Why one engine with two key ranges, not two engines: the replica's contract is "one sync()
+// makes every earlier write durable", and one commit log gives that with one fdatasync per step
+// whatever mix of value and hint writes the step made (a hint moved into a value by a replay is
+// one group commit, not two that a crash could split). Why its own directory, not the Redis
+// keyspace's engine (src/storage/lsm/keys.ts): a replicated key's state is a set of siblings with
+// dots, not a Redis head record, and the two must not read each other's entries.
+//
+// Contract kept (store.ts): reads see unsynced writes (the memtable); sync() is the engine's
+// group commit (policy 'periodic': apply buffers, sync makes durable); a crash loses at most the
+// writes since the last sync, and recovery on reopen is the engine's (a prefix of the writes in
+// apply order). hintCount is counted once at open by a scan of the hint range, then kept by each
+// putHint / deleteHint (both look the hint up first, so a replace or a repeated delete counts
+// nothing). A deleted hint is an engine tombstone; values are never deleted (a Dynamo delete is a
+// tombstone sibling inside the state).
+// Failures: the engine throws a disk error (poisoned) or a LimitError (a state over the engine's
+// value bound); both propagate: the node stops and restarts from what was synced.
+
+import type { Clock, Disk, Logger, Metrics } from '../../../env/types.ts';
+import { assert } from '../../../lib/assert.ts';
+import { utf8ByteLength } from '../../../lib/bytes.ts';
+import { limits } from '../../../lib/limits.ts';
+import type { ReplicaStore, StoredHint } from '../../../dynamo/store.ts';
+import { LsmEngine, type LsmOptions } from '../../../storage/lsm/engine.ts';
+
+const VALUE_PREFIX = 0x76; // 'v'
+const HINT_PREFIX = 0x68; // 'h'
+const utf8 = new TextEncoder();
+const text = new TextDecoder('utf-8', { fatal: true });
+
+export interface LsmReplicaStoreOptions {
+  /** The engine's directory on the node's Disk (default `dynamo`). */
+  readonly dir?: string;
+  /** How long a deleted hint's tombstone is kept before compaction may drop it (default 60 s). */
+  readonly tombstoneGraceMs?: number;
+  /** Engine options for tests (small memtables, so flushes and compactions happen). */
+  readonly engine?: Partial<Omit<LsmOptions, 'dir' | 'sync' | 'tombstoneGraceMs'>>;
+}
+
+export interface LsmReplicaStoreComponents {
+  readonly disk: Disk;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+
+function valueKey(key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(key.length + 1);
+  out[0] = VALUE_PREFIX;
+  out.set(key, 1);
+  return out;
+}
+
+function hintKey(owner: string, key: Uint8Array): Uint8Array {
+  assert(!owner.includes('\0') && owner.length > 0, 'node ids are non-empty and hold no NUL');
+  const id = utf8.encode(owner);
+  const out = new Uint8Array(1 + id.length + 1 + key.length);
+  out[0] = HINT_PREFIX;
+  out.set(id, 1);
+  out[1 + id.length] = 0;
+  out.set(key, 2 + id.length);
+  return out;
+}
+
+/** Splits an engine key of the hint range; undefined for bytes this store never wrote. */
+function parseHintKey(k: Uint8Array): { owner: string; key: Uint8Array } | undefined {
+  const cut = k.indexOf(0, 1);
+  if (k[0] !== HINT_PREFIX || cut <= 1) return undefined;
+  try {
+    return { owner: text.decode(k.subarray(1, cut)), key: k.slice(cut + 1) };
+  } catch {
+    return undefined;
+  }
+}
+
+export class LsmReplicaStore implements ReplicaStore {
+  private hints_ = 0;
+
+  private constructor(
+    private readonly engine: LsmEngine,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Opens (or creates) the store and recovers it: the engine replays its log, hints are counted. */
+  static open(components: LsmReplicaStoreComponents, options: LsmReplicaStoreOptions = {}): LsmReplicaStore {
+    const keyBytesMax = 2 + limits.nodeIdBytesMax + limits.kvKeyBytesMax;
+    assert(keyBytesMax <= limits.lsmKeyBytesMax, 'a hint key fits an engine key');
+    const engine = LsmEngine.open(components, {
+      keyBytesMax,
+      ...options.engine,
+      dir: options.dir ?? 'dynamo',
+      sync: 'periodic',
+      tombstoneGraceMs: options.tombstoneGraceMs ?? 60_000,
+    });
+    const store = new LsmReplicaStore(engine, components.clock);
+    store.hints_ = store.scanHints().length;
+    return store;
+  }
+
+  get(key: Uint8Array): Uint8Array | undefined {
+    return this.engine.get(valueKey(key))?.value;
+  }
+
+  put(key: Uint8Array, state: Uint8Array): void {
+    this.engine.put(valueKey(key), state);
+  }
+
+  getHint(owner: string, key: Uint8Array): Uint8Array | undefined {
+    return this.engine.get(hintKey(owner, key))?.value;
+  }
+
+  putHint(owner: string, key: Uint8Array, state: Uint8Array): void {
+    assert(utf8ByteLength(owner) <= limits.nodeIdBytesMax, 'node id over nodeIdBytesMax');
+    const k = hintKey(owner, key);
+    const held = this.engine.get(k) !== undefined;
+    this.engine.put(k, state);
+    if (!held) this.hints_++;
+  }
+
+  deleteHint(owner: string, key: Uint8Array): void {
+    const k = hintKey(owner, key);
+    if (this.engine.get(k) === undefined) return;
+    this.engine.delete(k, Math.floor(this.clock.wallMs()));
+    this.hints_--;
+  }
+
+  get hintCount(): number {
+    return this.hints_;
+  }
+
+  hints(): StoredHint[] {
+    return this.scanHints();
+  }
+
+  /** Every hint in engine key order: by owner's UTF-8 bytes, then key (paged through the engine's scan bound). */
+  private scanHints(): StoredHint[] {
+    const out: StoredHint[] = [];
+    const end = Uint8Array.of(HINT_PREFIX + 1);
+    let start: Uint8Array | null = Uint8Array.of(HINT_PREFIX);
+    while (start !== null) {
+      const page = this.engine.scan({ start, end });
+      for (const e of page.entries) {
+        const parsed = parseHintKey(e.key);
+        assert(parsed !== undefined, 'the hint range holds only hint keys');
+        out.push({ owner: parsed.owner, key: parsed.key, state: e.value });
+      }
+      start = page.next;
+    }
+    return out;
+  }
+
+  sync(): void {
+    this.engine.sync();
+  }
+
+  /** Clean shutdown: syncs and closes the engine. */
+  close(): void {
+    this.engine.close();
+  }
+}

@@ -1,0 +1,248 @@
+// Goal: the ReplicaStore contract (src/dynamo/store.ts header) holds for both implementations,
+// the in-memory twin and the LSM-backed store, by one suite run against each (libp2p's
+// compliance-suite habit): reads see unsynced writes; hints are counted, replaced and deleted
+// exactly; hints() lists by owner then key; sync() makes every earlier write durable and a crash
+// loses at most the writes since the last sync (for the LSM store: the simulator's disk losing,
+// tearing or keeping unsynced sectors, then recovery on reopen, which must give the state after
+// some prefix of the writes since the last sync, never less than the synced state, never an
+// invented value); the hint count is right after recovery. A fast-check run mixes all of it.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { keyString, MemoryReplicaStore, type ReplicaStore } from '../../../dynamo/store.ts';
+import { SeededRng } from '../../../lib/rng.ts';
+import { defaultDiskFaults, SimDiskStore } from '../../../sim/disk.ts';
+import { ManualClock } from '../../../storage/lsm/test-support.ts';
+import { recordingComponents } from '../../../storage/wal/test-components.ts';
+import { LsmReplicaStore } from './lsm-store.ts';
+
+interface Harness {
+  store: ReplicaStore;
+  /** The process dies (power loss for the LSM store); returns the store as recovery opens it. */
+  crash(): ReplicaStore;
+}
+
+interface Implementation {
+  readonly name: string;
+  make(seed: string): Harness;
+}
+
+const implementations: Implementation[] = [
+  {
+    name: 'MemoryReplicaStore',
+    make() {
+      const store = new MemoryReplicaStore();
+      return {
+        store,
+        crash() {
+          store.crash();
+          return store;
+        },
+      };
+    },
+  },
+  {
+    name: 'LsmReplicaStore',
+    make(seed) {
+      const disk = new SimDiskStore(new SeededRng(seed), { ...defaultDiskFaults, tornSectorsAnyOrder: true });
+      const clock = new ManualClock();
+      // Small engine bounds: a few dozen writes flush memtables, roll log segments and compact.
+      const open = () =>
+        LsmReplicaStore.open(
+          { ...recordingComponents(), disk: disk.view(), clock },
+          {
+            dir: 'replica',
+            tombstoneGraceMs: 0,
+            engine: {
+              memtableBytesMax: 1024,
+              blockBytes: 256,
+              commitLogSegmentBytesMax: 8192,
+              commitLogPendingBytesMax: 8192,
+              valueBytesMax: 1024,
+              metaBytesMax: 16,
+              compactionMinRuns: 2,
+              runsCountMax: 4,
+            },
+          },
+        );
+      const h: Harness = {
+        store: open(),
+        crash() {
+          disk.crash();
+          h.store = open();
+          return h.store;
+        },
+      };
+      return h;
+    },
+  },
+];
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const b = (s: string) => enc.encode(s);
+const s = (x: Uint8Array | undefined) => (x === undefined ? undefined : dec.decode(x));
+
+/** What a store holds, comparable: values of the keys asked for, and every hint. */
+function contents(store: ReplicaStore, keys: readonly string[]): string {
+  const values = keys.map((k) => [k, s(store.get(b(k)))]).filter(([, v]) => v !== undefined);
+  const hints = store.hints().map((h) => [h.owner, keyString(h.key), s(h.state)]);
+  return JSON.stringify({ values, hints, count: store.hintCount });
+}
+
+for (const impl of implementations) {
+  describe(`ReplicaStore contract: ${impl.name}`, () => {
+    test('reads see unsynced writes; a put replaces; an absent key is undefined', () => {
+      const { store } = impl.make('basic');
+      assert.equal(store.get(b('k')), undefined);
+      store.put(b('k'), b('one'));
+      assert.equal(s(store.get(b('k'))), 'one');
+      store.put(b('k'), b('two'));
+      assert.equal(s(store.get(b('k'))), 'two');
+      store.put(new Uint8Array(0), b('empty key'));
+      assert.equal(s(store.get(new Uint8Array(0))), 'empty key');
+      store.put(Uint8Array.of(0, 255, 0), b('binary key'));
+      assert.equal(s(store.get(Uint8Array.of(0, 255, 0))), 'binary key');
+      assert.equal(store.get(Uint8Array.of(0, 255)), undefined);
+    });
+
+    test('values and hints live apart: a hint is never read as a value', () => {
+      const { store } = impl.make('apart');
+      store.putHint('n2', b('k'), b('hinted'));
+      assert.equal(store.get(b('k')), undefined);
+      store.put(b('k'), b('value'));
+      assert.equal(s(store.getHint('n2', b('k'))), 'hinted');
+      assert.equal(store.getHint('n3', b('k')), undefined);
+    });
+
+    test('hints: count, replace, delete, and order by owner then key', () => {
+      const { store } = impl.make('hints');
+      store.putHint('n2', b('b'), b('1'));
+      store.putHint('n10', b('a'), b('2'));
+      store.putHint('n1', b('z'), b('3'));
+      store.putHint('n2', b('a'), b('4'));
+      assert.equal(store.hintCount, 4);
+      store.putHint('n2', b('b'), b('5')); // a replace counts nothing
+      assert.equal(store.hintCount, 4);
+      assert.deepEqual(
+        store.hints().map((h) => `${h.owner}/${keyString(h.key)}=${s(h.state)}`),
+        ['n1/z=3', 'n10/a=2', 'n2/a=4', 'n2/b=5'],
+      );
+      store.deleteHint('n2', b('a'));
+      store.deleteHint('n2', b('a')); // a repeated delete counts nothing
+      store.deleteHint('n9', b('a')); // nor one of a hint never stored
+      assert.equal(store.hintCount, 3);
+      assert.equal(store.getHint('n2', b('a')), undefined);
+      store.putHint('n2', b('a'), b('6'));
+      assert.equal(store.hintCount, 4);
+      assert.equal(s(store.getHint('n2', b('a'))), '6');
+    });
+
+    test('a crash keeps what was synced, hint count included', () => {
+      const h = impl.make('crash');
+      h.store.put(b('a'), b('1'));
+      h.store.putHint('n2', b('a'), b('h1'));
+      h.store.putHint('n3', b('a'), b('h2'));
+      h.store.sync();
+      const synced = contents(h.store, ['a', 'b']);
+      h.store.put(b('a'), b('2'));
+      h.store.put(b('b'), b('3'));
+      h.store.deleteHint('n2', b('a'));
+      h.store.putHint('n4', b('b'), b('h3'));
+      const after = h.crash();
+      const got = contents(after, ['a', 'b']);
+      // Memory loses every unsynced write; the disk may keep a prefix of them (checked in the property).
+      if (impl.name === 'MemoryReplicaStore') assert.equal(got, synced);
+      assert.equal(after.hintCount, after.hints().length);
+      assert.equal(s(after.getHint('n3', b('a'))), 'h2');
+    });
+
+    test('a crash after sync with nothing unsynced loses nothing', () => {
+      const h = impl.make('crash-all-synced');
+      for (let i = 0; i < 40; i++) h.store.put(b(`k${i}`), b(`v${i}`.repeat(8)));
+      for (let i = 0; i < 10; i++) h.store.putHint(`n${i % 3}`, b(`k${i}`), b(`h${i}`));
+      h.store.deleteHint('n0', b('k0'));
+      h.store.sync();
+      const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
+      const before = contents(h.store, keys);
+      assert.equal(contents(h.crash(), keys), before);
+    });
+
+    test('property: after any crash the store equals the model after some prefix of the writes since the last sync', () => {
+      const cmd = fc.oneof(
+        { weight: 5, arbitrary: fc.record({ op: fc.constant('put' as const), key: fc.nat(12), value: fc.nat(999) }) },
+        {
+          weight: 3,
+          arbitrary: fc.record({
+            op: fc.constant('putHint' as const),
+            owner: fc.nat(3),
+            key: fc.nat(12),
+            value: fc.nat(999),
+          }),
+        },
+        {
+          weight: 2,
+          arbitrary: fc.record({ op: fc.constant('deleteHint' as const), owner: fc.nat(3), key: fc.nat(12) }),
+        },
+        { weight: 2, arbitrary: fc.record({ op: fc.constant('sync' as const) }) },
+        { weight: 1, arbitrary: fc.record({ op: fc.constant('crash' as const) }) },
+      );
+      const keys = Array.from({ length: 13 }, (_, i) => `key-${i}`);
+      let run = 0;
+      fc.assert(
+        fc.property(fc.array(cmd, { maxLength: 120 }), (cmds) => {
+          const h = impl.make(`prop-${run++}`);
+          const model = new MemoryReplicaStore();
+          // The model's states since the last sync: recovery must land on one of them.
+          let since: string[] = [contents(model, keys)];
+          for (const c of cmds) {
+            switch (c.op) {
+              case 'put':
+                h.store.put(b(keys[c.key]!), b(`v${c.value}`.padEnd(20 + (c.value % 40), '.')));
+                model.put(b(keys[c.key]!), b(`v${c.value}`.padEnd(20 + (c.value % 40), '.')));
+                break;
+              case 'putHint':
+                h.store.putHint(`n${c.owner}`, b(keys[c.key]!), b(`h${c.value}`));
+                model.putHint(`n${c.owner}`, b(keys[c.key]!), b(`h${c.value}`));
+                break;
+              case 'deleteHint':
+                h.store.deleteHint(`n${c.owner}`, b(keys[c.key]!));
+                model.deleteHint(`n${c.owner}`, b(keys[c.key]!));
+                break;
+              case 'sync':
+                h.store.sync();
+                model.sync();
+                since = [];
+                break;
+              case 'crash': {
+                const got = contents(h.crash(), keys);
+                const at = since.indexOf(got);
+                assert.ok(at >= 0, `recovered ${got}\nnot one of the states since the last sync:\n${since.join('\n')}`);
+                // Continue from what was recovered: the model rolls to the same prefix.
+                model.crash();
+                replayTo(model, h.store, keys);
+                model.sync();
+                since = [];
+                break;
+              }
+            }
+            since.push(contents(model, keys));
+            assert.equal(contents(h.store, keys), contents(model, keys), 'reads see every write');
+          }
+        }),
+        { numRuns: 40 },
+      );
+    });
+  });
+}
+
+/** Makes `model` hold exactly what `store` holds for `keys` and every hint. */
+function replayTo(model: MemoryReplicaStore, store: ReplicaStore, keys: readonly string[]): void {
+  for (const k of keys) {
+    const v = store.get(b(k));
+    if (v !== undefined) model.put(b(k), v);
+  }
+  for (const h of model.hints()) model.deleteHint(h.owner, h.key);
+  for (const h of store.hints()) model.putHint(h.owner, h.key, h.state);
+}

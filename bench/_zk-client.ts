@@ -3,6 +3,7 @@
 // every request a promise with a deadline, so a server that stops answering fails the op instead of
 // hanging the benchmark (the client library itself has no request timeout).
 import zookeeper from 'node-zookeeper-client';
+import { zkCall as zkCallWithin } from '../test/support/zk-call.ts';
 
 export type ZkClient = zookeeper.Client;
 export const CreateMode = zookeeper.CreateMode;
@@ -10,20 +11,13 @@ export const CreateMode = zookeeper.CreateMode;
 const connectMsMax = 15_000;
 export const zkRequestMsMax = 10_000;
 
-/** A node-style callback call as a promise that fails after boundMs. */
+/** A node-style callback call as a promise that fails after boundMs (default zkRequestMsMax). */
 export function zkCall<T>(
   what: string,
   start: (cb: (error: unknown, value?: T) => void) => void,
   boundMs = zkRequestMsMax,
 ): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: no answer within ${boundMs} ms`)), boundMs);
-    start((error, value) => {
-      clearTimeout(timer);
-      if (error) reject(error instanceof Error ? error : new Error(String(error)));
-      else resolve(value as T);
-    });
-  });
+  return zkCallWithin(what, start, boundMs);
 }
 
 /** One session on `connectString` (the client picks a server), or an error after 15 s. */

@@ -11,6 +11,7 @@ test('ports by protocol name: platform first, then each declared protocol, per n
   assert.deepEqual(portsFor(7000, 2, ['resp', 'zookeeper']), { peer: 7020, admin: 7021, resp: 7022, zookeeper: 7023 });
   const many = Array.from({ length: 9 }, (_, i) => `p${i}`);
   assert.throws(() => portsFor(7000, 0, many), ConfigError);
-  // The registry's protocols follow the platform's two (the coord service's zookeeper port).
-  assert.deepEqual(Object.keys(portsFor(7000, 0)), ['peer', 'admin', 'zookeeper']);
+  // The registry's protocols follow the platform's two (the coord service's zookeeper port, the
+  // store service's resp port).
+  assert.deepEqual(portsFor(7000, 1), { peer: 7010, admin: 7011, zookeeper: 7012, resp: 7013 });
 });

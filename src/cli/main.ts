@@ -8,6 +8,7 @@
 //   barista sim --seed S ...        the deterministic simulator (replays a printed failure)
 //   barista check FILE... --model M the consistency checker
 //   barista zk ls|get|set|create|delete|stat|watch|acl ...   ZooKeeper's zkCli commands (src/cli/zk.ts)
+//   barista store get|set|del KEY [VALUE]   one Redis command on a node's resp port (src/cli/store.ts)
 
 //
 // Command modules are imported when their command runs, not up front: a CLI call loads only what
@@ -26,6 +27,9 @@ const out = (s: string): void => {
 
 /** `barista zk` commands (src/cli/zk.ts ZK_COMMANDS; listed here so help loads nothing). */
 const ZK_COMMANDS = ['ls', 'get', 'set', 'create', 'delete', 'stat', 'watch', 'acl'] as const;
+
+/** `barista store` commands (src/cli/store.ts STORE_COMMANDS; listed here so help loads nothing). */
+const STORE_COMMANDS = ['get', 'set', 'del'] as const;
 
 /** `barista member` subcommands (src/cli/member.ts MEMBER_COMMANDS; listed here so help loads nothing). */
 const MEMBER_COMMANDS = ['list', 'add', 'remove', 'promote', 'replace'] as const;
@@ -291,6 +295,41 @@ export function buildProgram(): Command {
           },
           out,
           (s) => process.stderr.write(s),
+        );
+      },
+    );
+
+  program
+    .command('store')
+    .description("one Redis command on a node's resp port: get KEY | set KEY VALUE | del KEY")
+    .argument('<command>', STORE_COMMANDS.join(' | '))
+    .argument('<key>')
+    .argument('[value]', 'set: the value')
+    .option('--server <host:port>', 'a resp endpoint (default: the resp ports in <data-dir>/cluster.json, in turn)')
+    .option('--data-dir <dir>', 'data dir of a `barista dev` cluster', '.baristas')
+    .option('--password <password>', 'AUTH with this password first (requirepass)')
+    .option('--timeout-ms <ms>', 'give up when no reply comes', int('--timeout-ms', 100, 600000), 5000)
+    .action(
+      async (
+        command: string,
+        key: string,
+        value: string | undefined,
+        o: { server?: string; dataDir: string; password?: string; timeoutMs: number },
+      ) => {
+        if (!(STORE_COMMANDS as readonly string[]).includes(command))
+          throw new ConfigError('<command>', `expected ${STORE_COMMANDS.join(', ')}, got "${command}"`);
+        const { runStore } = await import('./store.ts');
+        process.exitCode = await runStore(
+          {
+            command: command as (typeof STORE_COMMANDS)[number],
+            key,
+            value,
+            server: o.server,
+            dataDir: o.dataDir,
+            password: o.password,
+            timeoutMs: o.timeoutMs,
+          },
+          { out, err: (s) => void process.stderr.write(s) },
         );
       },
     );

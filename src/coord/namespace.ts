@@ -147,17 +147,36 @@ export class CoordNamespace implements Namespace {
   }
 
   loadSnapshot(section: Uint8Array | undefined): () => void {
+    const step = this.loadSnapshotInSlices(section, Number.MAX_SAFE_INTEGER);
+    for (;;) {
+      const install = step();
+      if (install !== undefined) return install;
+    }
+  }
+
+  /**
+   * The section decoded into a new tree in slices of `nodesPerSlice` znodes (a million znodes take
+   * tens of seconds in one go); the current tree is untouched until the returned install runs.
+   * Each call throws CorruptionError for a bad section.
+   */
+  loadSnapshotInSlices(
+    section: Uint8Array | undefined,
+    nodesPerSlice: number = this.options.snapshotSliceNodes,
+  ): () => (() => void) | undefined {
     const tree = new ZnodeTree(this.options);
-    if (section !== undefined) {
+    let step: (() => boolean) | undefined;
+    const install = (): void => {
+      this.current = tree;
+    };
+    return () => {
       try {
-        loadInto(tree, section);
+        // The header (ACL table, sessions) in the first call, inside the error mapping below.
+        step ??= section === undefined ? () => true : sectionLoader(tree, section, nodesPerSlice);
+        return step() ? install : undefined;
       } catch (err) {
         if (err instanceof CorruptionError) throw err;
         throw new CorruptionError(`znodes section: ${(err as Error).message}`, { cause: String(err) });
       }
-    }
-    return () => {
-      this.current = tree;
     };
   }
 }
@@ -171,7 +190,8 @@ function corrupt(what: string, fields: Record<string, unknown> = {}): never {
   throw new CorruptionError(`znodes section: ${what}`, fields);
 }
 
-function loadInto(tree: ZnodeTree, section: Uint8Array): void {
+/** Decodes the section into `tree` (fresh), `nodesPerSlice` znodes per call; true once done. */
+function sectionLoader(tree: ZnodeTree, section: Uint8Array, nodesPerSlice: number): () => boolean {
   const r = new ByteReader(section);
   const v = r.u8();
   if (v !== SECTION_VERSION && v !== SECTION_VERSION_NO_OWNER && v !== SECTION_VERSION_DFS)
@@ -197,39 +217,44 @@ function loadInto(tree: ZnodeTree, section: Uint8Array): void {
     sessionIds.add(s.id);
     sessions.push(s);
   }
-  const nodes: { path: string; record: NodeRecord; acl: readonly Acl[] }[] = [];
+  tree.beginLoad(sessions);
   const seen = new Set<string>();
   const nodeCount = r.uvarint();
-  let last = '';
-  for (let i = 0; i < nodeCount; i++) {
-    const path = r.stringUvarint();
-    const data = bytesToBinary(r.bytesUvarint());
-    const aclAt = r.uvarint();
-    const acl = aclLists[aclAt] ?? corrupt(`node ${path} names ACL ${aclAt}`);
-    const rec: NodeRecord = {
-      data,
-      acl: 0,
-      czxid: r.uvarint(),
-      mzxid: r.uvarint(),
-      pzxid: r.uvarint(),
-      ctimeMs: r.f64(),
-      mtimeMs: r.f64(),
-      version: r.varint(),
-      cversion: r.varint(),
-      aversion: r.varint(),
-      owner: r.f64(),
-    };
-    const ordered = v === SECTION_VERSION_DFS ? !seen.has(path) : path > last;
-    if (i === 0 ? path !== '/' : !ordered || !isValidPath(path)) corrupt(`node ${path} out of order or invalid`);
-    if (i > 0 && !seen.has(path.slice(0, Math.max(1, path.lastIndexOf('/'))))) corrupt(`node ${path} has no parent`);
-    if (!Number.isSafeInteger(rec.owner) || (rec.owner > 0 && !sessionIds.has(rec.owner)))
-      corrupt(`node ${path} has owner ${rec.owner}`);
-    if (!Number.isFinite(rec.ctimeMs) || !Number.isFinite(rec.mtimeMs)) corrupt(`node ${path} has a bad time`);
-    seen.add(path);
-    last = path;
-    nodes.push({ path, record: rec, acl });
-  }
-  r.expectEnd('znodes section');
   if (nodeCount === 0) corrupt('no root');
-  tree.loadNodes(nodes, sessions);
+  let last = '';
+  let i = 0;
+  return () => {
+    const end = Math.min(nodeCount, i + nodesPerSlice);
+    for (; i < end; i++) {
+      const path = r.stringUvarint();
+      const data = bytesToBinary(r.bytesUvarint());
+      const aclAt = r.uvarint();
+      const acl = aclLists[aclAt] ?? corrupt(`node ${path} names ACL ${aclAt}`);
+      const rec: NodeRecord = {
+        data,
+        acl: 0,
+        czxid: r.uvarint(),
+        mzxid: r.uvarint(),
+        pzxid: r.uvarint(),
+        ctimeMs: r.f64(),
+        mtimeMs: r.f64(),
+        version: r.varint(),
+        cversion: r.varint(),
+        aversion: r.varint(),
+        owner: r.f64(),
+      };
+      const ordered = v === SECTION_VERSION_DFS ? !seen.has(path) : path > last;
+      if (i === 0 ? path !== '/' : !ordered || !isValidPath(path)) corrupt(`node ${path} out of order or invalid`);
+      if (i > 0 && !seen.has(path.slice(0, Math.max(1, path.lastIndexOf('/'))))) corrupt(`node ${path} has no parent`);
+      if (!Number.isSafeInteger(rec.owner) || (rec.owner > 0 && !sessionIds.has(rec.owner)))
+        corrupt(`node ${path} has owner ${rec.owner}`);
+      if (!Number.isFinite(rec.ctimeMs) || !Number.isFinite(rec.mtimeMs)) corrupt(`node ${path} has a bad time`);
+      seen.add(path);
+      last = path;
+      tree.loadNode({ path, record: rec, acl });
+    }
+    if (i < nodeCount) return false;
+    r.expectEnd('znodes section');
+    return true;
+  };
 }

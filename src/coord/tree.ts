@@ -649,13 +649,11 @@ export class ZnodeTree {
   }
 
   /**
-   * Replaces the whole tree (snapshot load): nodes parent-first, with ACL lists (not numbers), and
-   * sessions. Called only on a fresh tree built for the purpose.
+   * Replaces the whole tree (snapshot load), in steps so namespace.ts can load in slices: the
+   * sessions first (the tree emptied), then loadNode per node, parent first, with ACL lists (not
+   * numbers). Called only on a fresh tree built for the purpose.
    */
-  loadNodes(
-    nodes: readonly { path: string; record: NodeRecord; acl: readonly Acl[] }[],
-    sessions: readonly { id: number; timeoutMs: number; passwd: Uint8Array; owner?: number }[],
-  ): void {
+  beginLoad(sessions: readonly { id: number; timeoutMs: number; passwd: Uint8Array; owner?: number }[]): void {
     for (const s of sessions)
       this.sessionTable.set(s.id, {
         timeoutMs: s.timeoutMs,
@@ -668,11 +666,12 @@ export class ZnodeTree {
       this.acls.release(this.store.acl(s));
       this.store.remove(s);
     }
-    for (const n of nodes) {
-      const parent = n.path === '/' ? -1 : this.store.slot(n.path.slice(0, Math.max(1, n.path.lastIndexOf('/'))));
-      assert(parent !== undefined, `snapshot node ${n.path} before its parent`);
-      this.attach(n.path, parent, { ...n.record, acl: this.acls.intern(n.acl) });
-    }
+  }
+
+  loadNode(n: { path: string; record: NodeRecord; acl: readonly Acl[] }): void {
+    const parent = n.path === '/' ? -1 : this.store.slot(n.path.slice(0, Math.max(1, n.path.lastIndexOf('/'))));
+    assert(parent !== undefined, `snapshot node ${n.path} before its parent`);
+    this.attach(n.path, parent, { ...n.record, acl: this.acls.intern(n.acl) });
   }
 }
 

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { murmur3X64_128, TOKEN_MAX, TOKEN_MIN, tokenOf, tokenOfString } from './partitioner.ts';
+import { murmur3X64_128, murmur3X64_128Into, TOKEN_MAX, TOKEN_MIN, tokenOf, tokenOfString } from './partitioner.ts';
 
 const utf8 = new TextEncoder();
 
@@ -100,4 +100,16 @@ test('tokens spread evenly: 16 equal slices of the ring each get 1/16 of 64k key
     slices[Number((t - TOKEN_MIN) >> 60n)]!++;
   }
   for (const count of slices) assert.ok(Math.abs(count - keys / 16) < (keys / 16) * 0.05, `slice has ${count}`);
+});
+
+test('murmur3X64_128Into writes the same digest as murmur3X64_128, h1 then h2 big-endian', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), fc.nat({ max: 8 }), (data, at) => {
+      const out = new Uint8Array(at + 16);
+      murmur3X64_128Into(data, out, at);
+      const { h1, h2 } = murmur3X64_128(data);
+      const view = new DataView(out.buffer, at);
+      assert.deepEqual([view.getBigUint64(0), view.getBigUint64(8)], [h1, h2]);
+    }),
+  );
 });

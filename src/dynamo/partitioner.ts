@@ -217,6 +217,19 @@ function hash(data: Uint8Array, seed: number, cassandraTail: boolean): void {
   add64(h2Hi, h2Lo, h1Hi, h1Lo);
 }
 
+/** MurmurHash3_x64_128 of `data` (seed 0) as 16 bytes at out[at..]: h1 then h2, big-endian (no BigInt: hot loops). */
+export function murmur3X64_128Into(data: Uint8Array, out: Uint8Array, at: number): void {
+  hash(data, 0, false);
+  const words = [outH1Hi, outH1Lo, rHi, rLo];
+  for (let w = 0; w < 4; w++) {
+    const v = words[w]!;
+    out[at + 4 * w] = v >>> 24;
+    out[at + 4 * w + 1] = (v >>> 16) & 0xff;
+    out[at + 4 * w + 2] = (v >>> 8) & 0xff;
+    out[at + 4 * w + 3] = v & 0xff;
+  }
+}
+
 const utf8 = new TextEncoder();
 
 /**

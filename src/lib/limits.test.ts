@@ -19,18 +19,18 @@ const breaking: Record<string, Partial<Limits>> = {
   'a RESP reply must hold a full-size bulk string': { respReplyBytesMax: limits.respBulkBytesMax },
   'the largest ring (every node with the most tokens) must fit in one Raft entry': { ringNodeTokensCountMax: 16384 },
   'a preference list cannot be longer than a cluster': { ringReplicasCountMax: limits.clusterNodesMax + 1 },
-  "one Redis command's batch must fit the commit log's pending buffer": {
-    redisCommandBatchBytesMax: limits.lsmCommitLogPendingBytesMax,
-  },
-  "a Redis string must fit one engine value and one command's batch": {
-    redisStringBytesMax: limits.lsmValueBytesMax + 1,
-  },
   'a replica message must fit in one peer frame': { dynamoMessageBytesMax: limits.peerFrameBytesMax },
   'a hint of a full-size state (the largest replica message) must fit in a replica message': {
     dynamoStateBytesMax: limits.dynamoMessageBytesMax,
   },
   'a key state must hold a full-size value, and the merge of two full states must fit an LSM value': {
     dynamoStateBytesMax: limits.lsmValueBytesMax,
+  },
+  "one Redis command's batch must fit the commit log's pending buffer": {
+    redisCommandBatchBytesMax: limits.lsmCommitLogPendingBytesMax,
+  },
+  "a Redis string must fit one engine value and one command's batch": {
+    redisStringBytesMax: limits.lsmValueBytesMax + 1,
   },
   'a client host may not hold more connections than a port accepts': {
     clientHostConnectionsMax: limits.clientPortConnectionsMax + 1,

@@ -349,9 +349,29 @@ export const limits = {
   /** A key's encoded state a client put may bring it to (the driver refuses the put past it). */
   dynamoStateBytesMax: 4 * 1024 * 1024,
 
+  // --- Dynamo Paxos and Merkle trees (src/dynamo/paxos.ts, merkle.ts) --------------------------
+  /** Ballots one Paxos operation tries (prepare rounds, retries after rejections included) before giving up. */
+  paxosRoundsCountMax: 64,
+  /** Origins of earlier changes a Paxos version carries (how far back a retry can tell its own write was applied). */
+  paxosRecentOriginsCountMax: 16,
+  /** Depth (levels below the root) of an anti-entropy Merkle tree: 2^depth leaves of 16 bytes (+ a count) per tree (Cassandra caps at 20). */
+  merkleTreeLevelsCountMax: 16,
+  /** The per-key state hash a Merkle leaf chains (a digest of the stored state). */
+  merkleStateHashBytesMax: 32,
+  /** Token ranges one stream request of an anti-entropy exchange names (differing leaves, coalesced). */
+  merkleStreamRangesCountMax: 4096,
+
   // --- Store front end (src/services/store) -------------------------------------------------------
   /** Redis commands one node has forwarded to key owners and awaits answers for; more answer -BUSY. */
   storeForwardPendingCountMax: 10_000,
+  /** Keys one connection WATCHes at once; WATCH past it is refused (Redis has no bound). */
+  storeWatchedKeysCountMax: 10_000,
+  /** Commands one MULTI queues before EXEC; past it the transaction is flagged (EXECABORT). */
+  storeMultiQueuedCountMax: 100_000,
+  /** Argument bytes one MULTI queues before EXEC; past it the transaction is flagged (EXECABORT). */
+  storeMultiQueuedBytesMax: 64 * 1024 * 1024,
+  /** Distinct error reply kinds (first word) counted apart in /status and metrics; the rest: `other`. */
+  storeErrorKindsCountMax: 64,
 } as const;
 
 export type Limits = { readonly [K in keyof typeof limits]: number };

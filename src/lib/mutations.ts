@@ -71,6 +71,12 @@ export const MUTATION_NAMES = [
   'coord-ignore-follower-touches',
   /** Coord front end: setData is proposed without its expected version (a conditional write always applies). */
   'coord-setdata-skip-version-check',
+  /** Dynamo Paxos acceptor: a promise is not synced before its reply (a crash forgets it; the acceptor then accepts a lower ballot). */
+  'paxos-promise-unsynced',
+  /** Dynamo Paxos proposer: the current value is the highest commit only; in-progress accepted values are ignored. */
+  'paxos-ignore-accepted',
+  /** Store front end: under sync 'always', replies leave before the sync that covers their writes. */
+  'store-reply-before-sync',
   /** Dynamo driver: a step's messages and replies go out before its store sync (synced at the next tick instead). */
   'dynamo-send-before-sync',
 ] as const;

@@ -14,7 +14,7 @@ import type { MembershipConfig } from '../services/membership/service.ts';
 const good = {
   nodeId: 'n1',
   dataDir: '/tmp/x',
-  ports: { peer: 7000, admin: 7001, zookeeper: 7002 },
+  ports: { peer: 7000, admin: 7001, zookeeper: 7002, resp: 7003 },
   peers: [{ id: 'n2', port: 7010 }],
 };
 
@@ -73,7 +73,7 @@ test('config files: YAML and JSON load; unreadable and invalid files are ConfigE
     const yaml = join(dir, 'n.yaml');
     writeFileSync(
       yaml,
-      'nodeId: n1\ndataDir: /tmp/x\nports: { peer: 7000, admin: 7001, zookeeper: 7002 }\npeers:\n  - { id: n2, port: 7010 }\n',
+      'nodeId: n1\ndataDir: /tmp/x\nports: { peer: 7000, admin: 7001, zookeeper: 7002, resp: 7003 }\npeers:\n  - { id: n2, port: 7010 }\n',
     );
     assert.equal(loadNodeConfig(yaml).nodeId, 'n1');
     const json = join(dir, 'n.json');
@@ -124,7 +124,7 @@ test('each service validates its own section, and each declared protocol needs a
     description: 'test service',
     configSchema: z.strictObject({ databases: z.number().int().min(1).default(16) }),
     messageTypes: [],
-    protocols: [{ name: 'resp', wellKnownPort: 6379 }],
+    protocols: [{ name: 'fake-resp', wellKnownPort: 6379 }],
     raftGroups: [],
     start: () => ({ stop: () => {} }),
   };
@@ -138,15 +138,15 @@ test('each service validates its own section, and each declared protocol needs a
     }
     return '(valid)';
   };
-  assert.equal(field(good), 'ports.resp');
-  const withPort = { ...good, ports: { ...good.ports, resp: 7003 } };
+  assert.equal(field(good), 'ports.fake-resp');
+  const withPort = { ...good, ports: { ...good.ports, 'fake-resp': 7004 } };
   assert.equal(field(withPort), '(valid)');
   assert.equal(validateNodeConfig(withPort, schema)['redis'] !== undefined, true, 'defaults filled');
   assert.deepEqual(validateNodeConfig(withPort, schema)['redis'], { databases: 16 });
   assert.equal(field({ ...withPort, redis: { databases: 0 } }), 'redis.databases');
   assert.equal(field({ ...withPort, redis: { bogus: 1 } }), 'redis');
-  assert.equal(field({ ...good, ports: { ...good.ports, resp: 7001 } }), 'ports.resp');
-  assert.equal(field({ ...good, ports: { ...good.ports, RESP: 7003 } }), 'ports.RESP');
+  assert.equal(field({ ...good, ports: { ...good.ports, 'fake-resp': 7001 } }), 'ports.fake-resp');
+  assert.equal(field({ ...good, ports: { ...good.ports, RESP: 7004 } }), 'ports.RESP');
   // The registered KV service's section, and the old place of its setting (still accepted).
   assert.equal(fieldOf({ ...good, kv: { apdexTargetMs: -1 } }), 'kv.apdexTargetMs');
   // The coord service's section: session bounds are checked against each other; its port is required.
@@ -156,5 +156,9 @@ test('each service validates its own section, and each declared protocol needs a
   );
   assert.equal(fieldOf({ ...good, coord: { fourLetterWords: ['dump'] } }), 'coord.fourLetterWords.0');
   assert.equal(fieldOf({ ...good, ports: { peer: 7000, admin: 7001 } }), 'ports.zookeeper');
+  // The store service's section and its resp port.
+  assert.equal(fieldOf({ ...good, store: { sync: 'sometimes' } }), 'store.sync');
+  assert.equal(fieldOf({ ...good, store: { resp: { bulkBytesMax: 0 } } }), 'store.resp.bulkBytesMax');
+  assert.equal(fieldOf({ ...good, ports: { peer: 7000, admin: 7001, zookeeper: 7002 } }), 'ports.resp');
   assert.equal((validateNodeConfig({ ...good, metrics: { apdexTargetMs: 5 } }).metrics as object) !== undefined, true);
 });

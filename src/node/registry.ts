@@ -7,10 +7,16 @@
 import { coordService } from '../services/coord/service.ts';
 import { kvService } from '../services/kv/service.ts';
 import { membershipService } from '../services/membership/service.ts';
+import { storeService } from '../services/store/service.ts';
 import type { AnyServiceDefinition } from './service.ts';
 import type { SimWorkload } from './service.ts';
 
-export const registeredServices: readonly AnyServiceDefinition[] = [membershipService, kvService, coordService];
+export const registeredServices: readonly AnyServiceDefinition[] = [
+  membershipService,
+  kvService,
+  coordService,
+  storeService,
+];
 
 /** Every service's simulator workloads, by name (names are unique across services). */
 export function registeredWorkloads(

@@ -41,6 +41,7 @@
 // has committed the entry that re-added it (the leader's answer names its index).
 
 import type { Counter, Env, Gauge, Histogram, Labels, Metrics } from '../env/types.ts';
+import { assert } from '../lib/assert.ts';
 import { BaristaError, LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { MessageType } from '../lib/message-types.ts';
@@ -209,7 +210,11 @@ export class RaftDriver {
   private readonly link: RaftGroupLink;
   private readonly proposals = new Map<number, PendingProposal>();
   /** Requests this node forwarded to the leader, by request id. */
-  private readonly forwarded = new Map<number, { deadlineMs: number; startedMs: number; done: OutcomeCallback }>();
+  /** Requests this node forwarded, by request id; a client request names the leader it went to. */
+  private readonly forwarded = new Map<
+    number,
+    { deadlineMs: number; startedMs: number; done: OutcomeCallback; leader?: NodeId }
+  >();
   /** Requests other nodes forwarded to us (we are or were leader), by log index. */
   private readonly forwardedIn = new Map<number, ForwardedIn>();
   /**
@@ -228,6 +233,11 @@ export class RaftDriver {
   private lastSnapshotIndex: number;
   /** A snapshot being taken in slices (applies held until it is saved). */
   private slicing: { readonly index: number; readonly step: () => Uint8Array | undefined } | undefined;
+  /**
+   * A received snapshot being installed in slices (applies held until it is in); `held` are the
+   * committed entries that came in the same Ready as the snapshot, applied once it is in.
+   */
+  private restoring: { readonly index: number; readonly step: () => boolean; readonly held: Entry[] } | undefined;
   private stopped = false;
   private readonly timer;
   private readonly gauges: Record<'term' | 'role' | 'commit' | 'applied' | 'pending' | 'inflightBytes', Gauge>;
@@ -279,6 +289,8 @@ export class RaftDriver {
       sendersMax: limits.clusterNodesMax,
     });
     const snap = storage.snapshot();
+    // At start-up the restore is one go: the node serves nothing and answers no peer until it is
+    // built, so there is no loop to keep turning (a received snapshot goes in slices instead).
     if (snap.meta.index > 0) options.stateMachine.restore(snap.meta.index, snap.data);
     this.applied = snap.meta.index;
     this.lastSnapshotIndex = snap.meta.index;
@@ -397,6 +409,11 @@ export class RaftDriver {
     return this.applied;
   }
 
+  /** Whether a received snapshot is being installed in slices (the state machine is behind meanwhile). */
+  get restoringSnapshot(): boolean {
+    return this.restoring !== undefined;
+  }
+
   /** Client requests waiting on this node (proposals, forwarded both ways, reads). */
   get pendingRequests(): number {
     return this.pendingCount();
@@ -463,7 +480,7 @@ export class RaftDriver {
       if (err instanceof BaristaError) return done({ ok: false, error: err });
       throw err;
     }
-    this.forwarded.set(requestId, { deadlineMs: now + this.options.requestTimeoutMs, startedMs: now, done });
+    this.forwarded.set(requestId, { deadlineMs: now + this.options.requestTimeoutMs, startedMs: now, done, leader });
     this.link.send(leader, MessageType.RaftClientRequest, frame);
   }
 
@@ -639,6 +656,7 @@ export class RaftDriver {
     if (rd.softState !== undefined && rd.softState.leader !== this.lastLeader) {
       this.lastLeader = rd.softState.leader;
       this.env.metrics.counter('raft_leader_changes_total', 'Leader changes seen by this node').inc();
+      this.failForwardedTo(rd.softState.leader);
       this.env.log.info(
         { leader: rd.softState.leader ?? null, role: rd.softState.role, term: this.core.currentTerm },
         'raft: leader changed',
@@ -646,18 +664,8 @@ export class RaftDriver {
     }
     if (rd.softState !== undefined && rd.softState.role !== 'leader') this.replicationMarks.clear();
     if (rd.snapshot !== undefined) this.installSnapshot(rd.snapshot.meta.index, rd.snapshot.data);
-    const applyStartedMs = this.env.clock.monotonicMs();
-    for (const e of rd.committedEntries) {
-      const result = e.type === EntryType.Normal ? this.options.stateMachine.apply(e.index, e.data) : undefined;
-      this.applied = e.index;
-      this.observer?.applied(e);
-      this.settle(e.index, e.term, result);
-    }
-    if (rd.committedEntries.length > 0) {
-      const appliedMs = this.env.clock.monotonicMs();
-      this.stages.apply.observe(appliedMs - applyStartedMs);
-      this.commitMarks.reached(this.applied, appliedMs);
-    }
+    if (this.restoring !== undefined) this.restoring.held.push(...rd.committedEntries);
+    else this.applyEntries(rd.committedEntries);
     for (const rs of rd.readStates) {
       // The core hands back the context this driver gave readIndex (stored locally, never sent to a
       // peer); it is still decoded defensively, so a malformed one is counted, not a crash.
@@ -675,6 +683,20 @@ export class RaftDriver {
     this.core.advance(rd);
     this.noteCommit();
     this.maybeSnapshot();
+  }
+
+  /**
+   * The leader changed: client requests forwarded to another leader are answered now, indefinite
+   * (leadership_lost: they may or may not apply), instead of at their deadline. A request sent to
+   * a leader that died would otherwise hold its caller for requestTimeoutMs (5 s): a ZooKeeper
+   * client resuming its session here after the leader's kill -9 waited that long to be told.
+   */
+  private failForwardedTo(current: NodeId | undefined): void {
+    for (const [id, f] of this.forwarded) {
+      if (f.leader === undefined || f.leader === current) continue;
+      this.forwarded.delete(id);
+      f.done({ ok: false, error: new BaristaError('leadership_lost', 'the leader changed; may or may not apply') });
+    }
   }
 
   /** Hands a Ready's messages to the transport; a follower's first acknowledgement ends its stage. */
@@ -735,9 +757,73 @@ export class RaftDriver {
     this.regressionsSuppressed = 0;
   }
 
+  private applyEntries(entries: readonly Entry[]): void {
+    const applyStartedMs = this.env.clock.monotonicMs();
+    for (const e of entries) {
+      const result = e.type === EntryType.Normal ? this.options.stateMachine.apply(e.index, e.data) : undefined;
+      this.applied = e.index;
+      this.observer?.applied(e);
+      this.settle(e.index, e.term, result);
+    }
+    if (entries.length > 0) {
+      const appliedMs = this.env.clock.monotonicMs();
+      this.stages.apply.observe(appliedMs - applyStartedMs);
+      this.commitMarks.reached(this.applied, appliedMs);
+    }
+  }
+
+  /**
+   * A received snapshot replaces the state machine's state. With restoreInSlices it goes in slices,
+   * one per turn of the event loop (a million znodes took 20-44 s in one go, answering nothing):
+   * applies are held meanwhile (the core keeps committed entries back; those of this Ready wait in
+   * `held`) and `applied` stays at the old index, so ReadIndex reads wait too. The state machine
+   * keeps its old state, whole, until the last slice swaps the new one in.
+   */
   private installSnapshot(index: number, data: Uint8Array): void {
     this.abandonSlicing();
-    this.options.stateMachine.restore(index, data);
+    const sm = this.options.stateMachine;
+    if (sm.restoreInSlices === undefined) {
+      sm.restore(index, data);
+      this.restored(index);
+      return;
+    }
+    // A newer snapshot replaces one still going in: Raft accepts a snapshot only beyond its commit
+    // index, so no entry held for the older one is above it.
+    if (this.restoring !== undefined)
+      assert(
+        this.restoring.held.every((e) => e.index <= index),
+        'held entry beyond a newer snapshot',
+      );
+    this.restoring = { index, step: sm.restoreInSlices(index, data), held: [] };
+    this.core.pauseApply(true);
+    this.restoreSlice();
+  }
+
+  /** One slice of the snapshot being installed; the next is a timer turn away. */
+  private restoreSlice(): void {
+    const restoring = this.restoring;
+    if (restoring === undefined || this.stopped) return;
+    const done = restoring.step();
+    this.env.metrics
+      .counter('raft_snapshot_restore_slices_total', 'Slices of received snapshots installed in slices')
+      .inc();
+    if (!done) {
+      // A millisecond apart, as for snapshots taken in slices (sliceSnapshot).
+      this.env.timers.after(1, () => {
+        if (this.restoring === restoring) this.restoreSlice();
+      });
+      return;
+    }
+    this.restoring = undefined;
+    this.core.pauseApply(false);
+    this.restored(restoring.index);
+    this.applyEntries(restoring.held.filter((e) => e.index > restoring.index));
+    this.serveReads();
+    this.schedule();
+  }
+
+  /** The state machine holds the snapshot at `index`: settle what it covers. */
+  private restored(index: number): void {
     this.applied = index;
     this.lastSnapshotIndex = index;
     this.observer?.restored(index);
@@ -1048,7 +1134,7 @@ export class RaftDriver {
   }
 
   private maybeSnapshot(): void {
-    if (this.slicing !== undefined) return;
+    if (this.slicing !== undefined || this.restoring !== undefined) return;
     if (this.applied - this.lastSnapshotIndex < this.options.snapshotEveryEntries) return;
     // Before it is re-added, a rejoining node's view of the configuration starts from `[]`, not
     // the cluster's bootstrap config: a snapshot taken now would record a wrong ConfState.

@@ -20,4 +20,11 @@ export interface StateMachine {
   snapshotInSlices?(): () => Uint8Array | undefined;
   /** Replaces the state with an image; afterwards appliedIndex = `index` (the Raft snapshot index). */
   restore(index: number, image: Uint8Array): void;
+  /**
+   * Optional: restore in bounded slices (a large image would hold the event loop for seconds).
+   * Each call of the stepper does a bounded part; it returns true once the image is installed
+   * (appliedIndex = `index`). The state is unchanged until that last call, and the driver applies
+   * nothing between the first call and the last. Throws as restore does.
+   */
+  restoreInSlices?(index: number, image: Uint8Array): () => boolean;
 }

@@ -64,6 +64,14 @@ export interface Namespace {
    * the current state.
    */
   loadSnapshot(section: Uint8Array | undefined): () => void;
+  /**
+   * Optional: loadSnapshot in bounded slices, for a namespace whose section takes too long to
+   * decode in one go. Each call of the stepper decodes a bounded part and returns the install
+   * function once finished (undefined before); it throws CorruptionError; the current state is
+   * untouched until install runs (the state machine may apply nothing in between: its driver holds
+   * applies while restoring).
+   */
+  loadSnapshotInSlices?(section: Uint8Array | undefined): () => (() => void) | undefined;
   /** A session ended (expired, evicted or unregistered) at `ctx`. */
   sessionClosed?(sessionId: number, ctx: ApplyContext): void;
 }

@@ -212,19 +212,38 @@ export class ReplicatedStateMachine implements StateMachine {
   }
 
   restore(index: number, image: Uint8Array): void {
+    const step = this.restoreInSlices(index, image);
+    while (!step());
+  }
+
+  /**
+   * The restore in slices: the sessions section in one call, then each namespace's section (in
+   * slices when it offers loadSnapshotInSlices), then every install at once, so the state changes in
+   * the last call only and a bad section leaves it as it was. True once restored.
+   */
+  restoreInSlices(index: number, image: Uint8Array): () => boolean {
     const sections = this.sectionsOf(index, image);
-    // Decode everything first: a bad section leaves the current state as it was.
+    const loaders: (() => (() => void) | undefined)[] = [
+      () => this.sessions.loadSnapshot(sections.get(SESSIONS_SECTION)),
+    ];
+    for (const [name, ns] of this.byName)
+      loaders.push(ns.loadSnapshotInSlices?.(sections.get(name)) ?? (() => ns.loadSnapshot(sections.get(name))));
     const installs: (() => void)[] = [];
-    try {
-      installs.push(this.sessions.loadSnapshot(sections.get(SESSIONS_SECTION)));
-      for (const [name, ns] of this.byName) installs.push(ns.loadSnapshot(sections.get(name)));
-    } catch (err) {
-      if (err instanceof CorruptionError) throw err;
-      throw new CorruptionError(`state machine snapshot: ${(err as Error).message}`, { cause: String(err) });
-    }
-    for (const install of installs) install();
-    this.applied = index;
-    this.started = true;
+    return () => {
+      try {
+        const install = loaders[installs.length]!();
+        if (install === undefined) return false;
+        installs.push(install);
+      } catch (err) {
+        if (err instanceof CorruptionError) throw err;
+        throw new CorruptionError(`state machine snapshot: ${(err as Error).message}`, { cause: String(err) });
+      }
+      if (installs.length < loaders.length) return false;
+      for (const install of installs) install();
+      this.applied = index;
+      this.started = true;
+      return true;
+    };
   }
 
   private sectionsOf(index: number, image: Uint8Array): ReadonlyMap<string, Uint8Array> {

@@ -32,6 +32,22 @@ export interface RequestDecoder<Req> {
   next(): Req | ProtocolError | undefined;
 }
 
+/**
+ * Takes every complete item out of a decoder (a client's reply decoder, a test's): `each` per item;
+ * returns the terminal ProtocolError if one came (nothing more is taken after it).
+ */
+export function drainDecoder<T>(
+  decoder: Pick<RequestDecoder<T>, 'next'>,
+  each: (item: T) => void,
+): ProtocolError | undefined {
+  for (;;) {
+    const r = decoder.next();
+    if (r === undefined) return undefined;
+    if (r instanceof ProtocolError) return r;
+    each(r);
+  }
+}
+
 export interface ReplyOptions {
   /** Close the connection once this reply has been written (a QUIT). */
   readonly thenClose?: boolean;

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import zookeeper from 'node-zookeeper-client';
 import type { ClusterFile } from '../../src/cli/cluster-file.ts';
+import { zkCall } from '../support/zk-call.ts';
 import { freePortRange, type Spawned, spawnCli, stopProcess, tempDir, until } from './helpers.ts';
 
 type Client = zookeeper.Client;
@@ -18,14 +19,7 @@ const deadlineMs = 15_000;
 
 /** A node-style callback call as a promise that fails after deadlineMs. */
 function call<T>(what: string, start: (cb: (error: unknown, value?: T) => void) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: no answer within ${deadlineMs} ms`)), deadlineMs);
-    start((error, value) => {
-      clearTimeout(timer);
-      if (error) reject(error instanceof Error ? error : new Error(String(error)));
-      else resolve(value as T);
-    });
-  });
+  return zkCall(what, start, deadlineMs);
 }
 
 async function connected(connect: string, sessionTimeout = 6000): Promise<Client> {

@@ -170,7 +170,7 @@ test('barista node by hand: no supervisor, so it keeps running; /ready is 503 wi
       clusterId: 'alone',
       dataDir: join(dir.path, 'n1'),
       host: '127.0.0.1',
-      ports: { peer: base, admin: base + 1, zookeeper: base + 2 },
+      ports: { peer: base, admin: base + 1, zookeeper: base + 2, resp: base + 3 },
       // Nobody listens there: no quorum, never a leader.
       peers: [
         { id: 'n2', host: '127.0.0.1', port: base + 10 },

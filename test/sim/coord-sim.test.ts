@@ -92,7 +92,9 @@ const controls: {
   },
   {
     name: 'the leader ignores follower touches',
-    seed: '1',
+    // Seed 1 caught it until forwarded requests failed at a leader change (not at their deadline),
+    // which moved the timings; seeds 2, 3, 5 and 6 catch it now.
+    seed: '2',
     plant: { mutations: ['coord-ignore-follower-touches'] },
     fires: 'coord-session-expiry',
   },

@@ -3,6 +3,7 @@
 // peers as every other node, Raft timing over the defaults, a `coord` section per node.
 
 import type { Env } from '../../src/env/types.ts';
+import type { Mutations } from '../../src/lib/mutations.ts';
 import type { AnyServiceDefinition } from '../../src/node/service.ts';
 import { registeredServices } from '../../src/node/registry.ts';
 import { NodeServices } from '../../src/node/services.ts';
@@ -18,7 +19,11 @@ export interface SimServicesOptions {
   /** The `coord` config section, the same for every node or per node. */
   readonly coord?: Record<string, unknown> | ((nodeId: string) => Record<string, unknown>);
   readonly services?: readonly AnyServiceDefinition[];
+  /** The `store` config section, the same for every node. */
+  readonly store?: Record<string, unknown>;
   readonly clientLinks?: Partial<ClientLinkConfig>;
+  /** Planted bugs every node runs with (negative controls). */
+  readonly mutations?: Mutations;
 }
 
 export function simServices(o: SimServicesOptions): Simulation<NodeServices> {
@@ -26,6 +31,7 @@ export function simServices(o: SimServicesOptions): Simulation<NodeServices> {
     seed: o.seed,
     nodes: [...o.nodes],
     ...(o.clientLinks === undefined ? {} : { clientLinks: o.clientLinks }),
+    ...(o.mutations === undefined ? {} : { mutations: o.mutations }),
     program: (env: Env) =>
       new NodeServices(
         env,
@@ -34,6 +40,7 @@ export function simServices(o: SimServicesOptions): Simulation<NodeServices> {
           peers: o.nodes.filter((p) => p !== env.nodeId),
           raft: { ...defaultRaftTiming, ...o.raft },
           coord: typeof o.coord === 'function' ? o.coord(env.nodeId) : (o.coord ?? {}),
+          ...(o.store === undefined ? {} : { store: o.store }),
         },
         o.services ?? registeredServices,
       ),

@@ -11,6 +11,10 @@
 //   - leader contact: a node that knows no leader for longer than leaderLostCloseMs closes every
 //     client connection (clients then move to a node that has one, as from a ZooKeeper follower
 //     out of sync), and refuses handshakes meanwhile.
+//   - syncing: while the coord group installs a received snapshot in slices (src/raft/driver.ts)
+//     this node's tree is the old one, whole, and writes wait for the new one: like a ZooKeeper
+//     follower syncing from its leader, it serves no client (closes them at the next tick and
+//     refuses handshakes) until the snapshot is in. Pings to peers go on between slices.
 //   - session moves: when a setOwner applies (a reconnect here or elsewhere), this node's other
 //     connections of that session are closed (ZooKeeper's SessionMoved; session.ts).
 // The ZooKeeper front end (session.ts) uses this through the CoordNode interface below.
@@ -140,6 +144,11 @@ export class CoordRuntime {
     return this.env.clock.monotonicMs() - this.leaderSeenMs <= this.config.leaderLostCloseMs;
   }
 
+  /** Whether a received snapshot is being installed: no client is served meanwhile. */
+  get syncing(): boolean {
+    return this.driver.restoringSnapshot;
+  }
+
   /** The tree applied `index`, firing `triggers` (ZooKeeper's order): deliver events, release waiters. */
   onApplied(index: number, triggers: readonly WatchTrigger[]): void {
     if (triggers.length > 0) {
@@ -216,6 +225,7 @@ export class CoordRuntime {
         t.close('leader_lost');
       }
     }
+    if (this.syncing) for (const t of [...this.targets.values()]) t.close('syncing');
   }
 
   private sendTouches(leader: NodeId | null): void {

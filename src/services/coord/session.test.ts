@@ -18,6 +18,7 @@ import { simServices } from '../../../test/support/sim-services.ts';
 import { coordOf, coordService } from './service.ts';
 import { CoordStateMachine } from './state-machine.ts';
 import { SimZkClient } from './sim-client.ts';
+import { ZnodeTree } from '../../coord/tree.ts';
 
 const ids = ['n1', 'n2', 'n3'];
 const enc = new TextEncoder();
@@ -409,9 +410,8 @@ test("the tree's bounds are answered at the door (BadArguments, AuthFailed), and
   assert.equal(create('/after', openAcl), ZkErr.ok, 'writes still go through');
 });
 
-test('a snapshot taken in slices: writes wait between slices while reads and pings are answered; a follower restores it', () => {
-  // The coord group with 2 znodes per slice (a real node: limits.coordSnapshotSliceNodesMax), so a
-  // snapshot of ~50 znodes takes ~25 slices, each a turn of the node's event loop.
+/** A cluster whose coord group takes and installs snapshots `nodesPerSlice` znodes per slice, often. */
+function slicedCluster(seed: string, nodesPerSlice: number): Simulation<NodeServices> {
   const sliced = {
     ...coordService,
     raftGroups: coordService.raftGroups.map((g) => ({
@@ -419,17 +419,23 @@ test('a snapshot taken in slices: writes wait between slices while reads and pin
       namespace: {
         ...g.namespace!,
         create: (env: Pick<Env, 'mutations' | 'metrics'>) =>
-          new CoordStateMachine(env.mutations, {}, { snapshotSliceNodes: 2 }),
+          new CoordStateMachine(env.mutations, {}, { snapshotSliceNodes: nodesPerSlice }),
       },
     })),
   };
-  const sim = simServices({
-    seed: 'zk-sliced-snapshot',
+  return simServices({
+    seed,
     nodes: ids,
     raft: { snapshotEveryEntries: 40, snapshotRetainEntries: 2 },
     coord: { tickTimeMs: 200, leaderLostCloseMs: 600_000 },
     services: registeredServices.map((s) => (s === coordService ? sliced : s)),
   });
+}
+
+test('a snapshot taken in slices: writes wait between slices while reads and pings are answered; a follower restores it', () => {
+  // The coord group with 2 znodes per slice (a real node: limits.coordSnapshotSliceNodesMax), so a
+  // snapshot of ~50 znodes takes ~25 slices, each a turn of the node's event loop.
+  const sim = slicedCluster('zk-sliced-snapshot', 2);
   assert.ok(sim.runUntilCondition(() => leaderOf(sim) !== undefined, 10_000));
   const leader = leaderOf(sim)!;
   const follower = ids.find((i) => i !== leader)!;
@@ -469,6 +475,100 @@ test('a snapshot taken in slices: writes wait between slices while reads and pin
   );
   const leaderTree = coordOf(sim.instance(leader)!).state.znodes.tree;
   for (let i = 0; i < 110; i++) assert.deepEqual(tree().record(`/s${i}`), leaderTree.record(`/s${i}`), `/s${i}`);
+});
+
+/**
+ * A follower cut off while the leader writes `znodeCount` znodes (and compacts its log) gets them
+ * as a snapshot after the heal. Returns, per virtual millisecond of the follower's install, how
+ * many znodes it decoded (each slice is a turn of its event loop, a millisecond from the next),
+ * what its clients saw, and the tree it ends with.
+ */
+function installBehind(seed: string, nodesPerSlice: number, znodeCount: number) {
+  const sim = slicedCluster(seed, nodesPerSlice);
+  assert.ok(sim.runUntilCondition(() => leaderOf(sim) !== undefined, 10_000));
+  const leader = leaderOf(sim)!;
+  const follower = ids.find((i) => i !== leader)!;
+  const w = connected(sim, leader, 8000);
+  const client = connected(sim, follower, 8000);
+  const tree = () => coordOf(sim.instance(follower)!).state.znodes.tree;
+  const cut = sim.network.isolate(follower);
+  const perMulti = 100;
+  for (let m = 0; m < znodeCount / perMulti; m++) {
+    const ops = Array.from({ length: perMulti }, (_, i) => ({
+      type: OpCode.create,
+      path: `/z${m * perMulti + i}`,
+      data: enc.encode(`v${m * perMulti + i}`),
+      acl: openAcl,
+      flags: 0,
+    }));
+    answered(sim, w, w.send({ type: OpCode.multi, ops } as never));
+  }
+  // More than snapshotEveryEntries entries after the multis: the leader's log no longer has them.
+  for (let i = 0; i < 50; i++) w.send({ type: OpCode.setData, path: '/z0', data: enc.encode(`s${i}`), version: -1 });
+  assert.ok(sim.runUntilCondition(() => w.stream.length >= znodeCount / perMulti + 51, 20_000));
+  const sizeBefore = tree().size;
+  // Spy on the decode: znodes loaded per virtual millisecond, and the tree clients see meanwhile.
+  const loadedAtMs = new Map<number, number>();
+  let halfVisible = 0;
+  const original = ZnodeTree.prototype.loadNode;
+  ZnodeTree.prototype.loadNode = function (this: ZnodeTree, n) {
+    loadedAtMs.set(sim.nowMs, (loadedAtMs.get(sim.nowMs) ?? 0) + 1);
+    if (tree().size !== sizeBefore) halfVisible++;
+    original.call(this, n);
+  };
+  let refusedWhileSyncing = 0;
+  let clientClosedWhileSyncing = false;
+  try {
+    cut.heal();
+    let probe: SimZkClient | undefined;
+    assert.ok(
+      sim.runUntilCondition(() => {
+        const restoring = sim.instance(follower)!.groups.get('coord')!.restoringSnapshot;
+        // A handshake while the snapshot goes in: refused (the node serves no client meanwhile).
+        if (restoring && probe === undefined) {
+          probe = new SimZkClient(sim, follower);
+          probe.sendConnect({ timeOutMs: 8000 });
+        }
+        if (probe?.closed !== undefined && probe.session() === undefined && refusedWhileSyncing === 0)
+          refusedWhileSyncing++;
+        if (restoring && client.closed !== undefined) clientClosedWhileSyncing = true;
+        // Caught up: the last setData (after the snapshot's index) applied too.
+        return tree().record('/z0')?.version === 50 && (probe === undefined || probe.closed !== undefined);
+      }, 30_000),
+      'the follower installed the snapshot',
+    );
+  } finally {
+    ZnodeTree.prototype.loadNode = original;
+  }
+  const leaderTree = coordOf(sim.instance(leader)!).state.znodes.tree;
+  for (let i = 0; i < znodeCount; i += 97) assert.deepEqual(tree().record(`/z${i}`), leaderTree.record(`/z${i}`));
+  assert.deepEqual(tree().record('/z0'), leaderTree.record('/z0'));
+  return {
+    perMsMax: Math.max(...loadedAtMs.values()),
+    loaded: [...loadedAtMs.values()].reduce((a, b) => a + b, 0),
+    spanMs: Math.max(...loadedAtMs.keys()) - Math.min(...loadedAtMs.keys()),
+    halfVisible,
+    refusedWhileSyncing,
+    clientClosedWhileSyncing,
+    slices: sim.metrics(follower).value('raft_snapshot_restore_slices_total', { group: 'coord' }),
+  };
+}
+
+test('a follower far behind installs a big snapshot in slices: a bounded number of znodes per turn, no client served meanwhile, never a half tree', (t) => {
+  const znodeCount = 3_000;
+  const r = installBehind('zk-sliced-restore', 10, znodeCount);
+  t.diagnostic(`sliced: ${JSON.stringify(r)}`);
+  assert.ok(r.loaded >= znodeCount, `the follower decoded the snapshot: ${r.loaded}`);
+  assert.ok(r.perMsMax <= 10, `at most one slice of znodes per virtual millisecond: ${r.perMsMax}`);
+  assert.ok(r.slices >= znodeCount / 10, `slices: ${r.slices}`);
+  assert.ok(r.spanMs >= znodeCount / 10, `the install spread over ${r.spanMs} ms of the node's loop`);
+  assert.equal(r.halfVisible, 0, 'clients never see a half-restored tree');
+  assert.equal(r.refusedWhileSyncing, 1, 'a handshake during the install is refused');
+  assert.ok(r.clientClosedWhileSyncing, 'its client was closed while it synced (to move elsewhere)');
+  // Negative control: one slice as large as the tree is the old one-go install; the measure sees it.
+  const oneGo = installBehind('zk-sliced-restore', 1_000_000, znodeCount);
+  t.diagnostic(`one go: ${JSON.stringify(oneGo)}`);
+  assert.ok(oneGo.perMsMax >= znodeCount, `one go: ${oneGo.perMsMax} znodes in one turn`);
 });
 
 test('SessionMoved: a thief resumes the session on another node; the old connection is closed and its write in flight never applies', () => {

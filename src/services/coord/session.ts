@@ -234,6 +234,7 @@ export class ZkSession implements WatchTarget {
   private connect(entry: Entry, c: Extract<ZkIncoming, { kind: 'connect' }>): void {
     const b = this.backend;
     if (!b.runtime.leaderInContact) return this.refuse('no_leader');
+    if (b.runtime.syncing) return this.refuse('syncing');
     if (c.lastZxidSeen > BigInt(b.appliedIndex())) return this.refuse('zxid_ahead');
     const answer = (timeOutMs: number, sessionId: number, passwd: Uint8Array, thenClose: boolean) =>
       this.order.answer(

@@ -7,9 +7,10 @@
 
 import { OpCode } from '../../coord/codes.ts';
 import type { NodeId } from '../../env/types.ts';
-import { ProtocolError } from '../../lib/errors.ts';
+import type { ProtocolError } from '../../lib/errors.ts';
 import type { SimClientCloseReason, SimClientConnection } from '../../sim/client-links.ts';
 import type { Simulation } from '../../sim/simulation.ts';
+import { drainDecoder } from '../../wire/pipeline.ts';
 import {
   encodeConnectRequest,
   encodeFourLetterWord,
@@ -52,16 +53,10 @@ export class SimZkClient {
         return;
       }
       this.decoder.push(chunk);
-      for (;;) {
-        const r = this.decoder.next();
-        if (r === undefined) break;
-        if (r instanceof ProtocolError) {
-          this.decodeError = r;
-          break;
-        }
+      this.decodeError ??= drainDecoder(this.decoder, (r) => {
         if (r.kind === 'reply') this.pending.delete(r.header.xid);
         this.stream.push(r);
-      }
+      });
     });
     this.conn.onClose((reason) => {
       this.closed = reason;

@@ -48,9 +48,14 @@ export class CoordStateMachine extends ReplicatedStateMachine {
     this.register(this.znodes);
   }
 
-  override restore(index: number, image: Uint8Array): void {
-    super.restore(index, image);
-    this.afterRestore?.(index);
+  /** Also restore(), which runs these slices in one go. */
+  override restoreInSlices(index: number, image: Uint8Array): () => boolean {
+    const step = super.restoreInSlices(index, image);
+    return () => {
+      if (!step()) return false;
+      this.afterRestore?.(index);
+      return true;
+    };
   }
 
   override apply(index: number, data: Uint8Array): Uint8Array {

@@ -21,7 +21,12 @@ import type { RaftDriver } from '../../raft/driver.ts';
 import { decodeRsmResult, encodeEnvelope } from '../../rsm/envelope.ts';
 import { NamespaceId } from '../../rsm/namespace.ts';
 import { chooseTokens, Ring } from '../../dynamo/ring.ts';
-import { decodeRingCasResult, encodeRingCas, type RingCasResult, type RingStateMachine } from '../../dynamo/ring-namespace.ts';
+import {
+  decodeRingCasResult,
+  encodeRingCas,
+  type RingCasResult,
+  type RingStateMachine,
+} from '../../dynamo/ring-namespace.ts';
 
 export interface RingKeeperOptions {
   /** Every node of the initial cluster (this node and its peers). */
@@ -34,7 +39,8 @@ export interface RingKeeperOptions {
 /** The initial ring every node of a cluster computes alike. */
 export function initialRing(nodes: readonly string[], tokensPerNode: number): Ring {
   let ring = Ring.empty();
-  for (const id of [...nodes].sort()) ring = ring.bootstrap(id, chooseTokens(new SeededRng(`ring/${id}`), tokensPerNode, ring));
+  for (const id of [...nodes].sort())
+    ring = ring.bootstrap(id, chooseTokens(new SeededRng(`ring/${id}`), tokensPerNode, ring));
   return ring;
 }
 

@@ -1,0 +1,158 @@
+// Redis benchmark (issue 10): redis-benchmark (Debian's, 7.0) against redis-server 7.0 and against
+// one Baristas node (the store service on its resp port), same machine, same run, as ratios.
+//
+//   npm run bench -- redis [--quick] [-n 200000] [-c 50] [--pipelines 1,16]
+//                          [--tests set,get,incr,lpush,lpop,sadd,hset] [-r 100000]
+// Systems, each started fresh for its runs and stopped after (in `finally`):
+//   redis-server: no persistence; appendonly yes + appendfsync everysec; appendfsync always
+//   Baristas:     store.sync none; periodic (every 1000 ms, like everysec); always (group commit)
+// Pairs compared: none/no persistence, periodic/everysec, always/always. Per test and pipeline
+// depth the table shows requests/s and p50 latency of each side and the ratio Baristas/Redis.
+// --quick: -n 20000 and one pipeline depth (16), for a smoke run. Requests that fail (an error
+// reply, e.g. a command not offered yet) are reported by redis-benchmark; a test whose Baristas
+// run fails is shown as "-". The machine is shared with other work: numbers move between runs.
+import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import {
+  type RunningRespServer,
+  redisServerUnavailable,
+  startRedisServer,
+  startStoreNode,
+} from '../test/support/redis-servers.ts';
+import { cpuSeconds, f } from './_load.ts';
+import { machineLine } from './_machine.ts';
+
+interface Row {
+  readonly rps: number;
+  readonly p50Ms: number;
+  readonly cpuUsPerOp: number;
+}
+
+type Results = Map<string, Row>; // key: `${test}|P${pipeline}`
+
+const PAIRS = [
+  { redis: 'none', baristas: 'none', label: 'no persistence / sync none' },
+  { redis: 'everysec', baristas: 'periodic', label: 'everysec / sync periodic' },
+  { redis: 'always', baristas: 'always', label: 'always / sync always (group commit)' },
+] as const;
+
+/** One redis-benchmark run of every test at one pipeline depth; rows by test name. */
+function benchmark(
+  server: RunningRespServer,
+  o: { n: number; c: number; pipeline: number; tests: string; keyspace: number },
+): Results {
+  const before = cpuSeconds([server.pid]);
+  const r = spawnSync(
+    'redis-benchmark',
+    [
+      '-h',
+      server.host,
+      '-p',
+      String(server.port),
+      '-t',
+      o.tests,
+      '-n',
+      String(o.n),
+      '-c',
+      String(o.c),
+      '-P',
+      String(o.pipeline),
+      '-r',
+      String(o.keyspace),
+      '--csv',
+    ],
+    { encoding: 'utf8', timeout: 30 * 60_000, maxBuffer: 16 * 1024 * 1024 },
+  );
+  const cpuS = cpuSeconds([server.pid]) - before;
+  if (r.status !== 0) throw new Error(`redis-benchmark against ${server.name} failed: ${r.stderr}`);
+  if (r.stderr.trim() !== '') process.stdout.write(`  (${server.name} stderr: ${r.stderr.trim().slice(0, 300)})\n`);
+  const out: Results = new Map();
+  const lines = r.stdout.trim().split('\n').slice(1); // header
+  let ops = 0;
+  for (const line of lines) {
+    const cells = line.split(',').map((c) => c.replace(/"/g, ''));
+    const name = cells[0]!.split(' ')[0]!.toLowerCase();
+    const rps = Number(cells[1]);
+    ops += o.n;
+    out.set(`${name}|P${o.pipeline}`, { rps, p50Ms: Number(cells[4]), cpuUsPerOp: 0 });
+  }
+  // Server CPU over the whole run, spread over its ops (all tests together).
+  for (const [k, row] of out) out.set(k, { ...row, cpuUsPerOp: ops > 0 ? (cpuS * 1e6) / ops : Number.NaN });
+  return out;
+}
+
+async function measure(
+  start: () => Promise<RunningRespServer>,
+  o: { n: number; c: number; pipelines: number[]; tests: string; keyspace: number },
+): Promise<{ name: string; results: Results }> {
+  const server = await start();
+  try {
+    const results: Results = new Map();
+    for (const pipeline of o.pipelines) {
+      for (const [k, v] of benchmark(server, { ...o, pipeline })) results.set(k, v);
+    }
+    return { name: server.name, results };
+  } finally {
+    await server.stop();
+  }
+}
+
+export default async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      quick: { type: 'boolean', default: false },
+      n: { type: 'string', short: 'n' },
+      c: { type: 'string', short: 'c', default: '50' },
+      r: { type: 'string', short: 'r', default: '100000' },
+      pipelines: { type: 'string' },
+      tests: { type: 'string', default: 'set,get,incr,lpush,lpop,sadd,hset' },
+    },
+  });
+  const unavailable =
+    redisServerUnavailable() ??
+    (spawnSync('redis-benchmark', ['--version']).status === 0 ? undefined : 'redis-benchmark is not installed');
+  if (unavailable !== undefined) {
+    console.log(`bench redis: ${unavailable}; nothing to compare with`);
+    return;
+  }
+  const n = Number(values.n ?? (values.quick ? 20_000 : 200_000));
+  const pipelines = (values.pipelines ?? (values.quick ? '16' : '1,16')).split(',').map(Number);
+  const o = { n, c: Number(values.c), pipelines, tests: values.tests, keyspace: Number(values.r) };
+  const tests = o.tests.split(',');
+  console.log(
+    `bench redis: redis-benchmark -t ${o.tests} -n ${n} -c ${o.c} -r ${o.keyspace} -P ${pipelines.join('|')}` +
+      `${values.quick ? ' (quick)' : ''}`,
+  );
+  console.log(machineLine());
+  console.log(
+    `load average at start: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} (a shared machine)`,
+  );
+
+  for (const pair of PAIRS) {
+    const redis = await measure(() => startRedisServer(pair.redis), o);
+    const ours = await measure(() => startStoreNode({ sync: pair.baristas }), o);
+    console.log(`\n${pair.label}: ${redis.name} vs ${ours.name}`);
+    console.log('test    P   redis req/s  p50 ms  cpu us/op | baristas req/s  p50 ms  cpu us/op | ratio');
+    for (const pipeline of pipelines) {
+      for (const t of tests) {
+        const key = `${t}|P${pipeline}`;
+        const a = redis.results.get(key);
+        const b = ours.results.get(key);
+        const ratio = a !== undefined && b !== undefined ? b.rps / a.rps : Number.NaN;
+        console.log(
+          `${t.padEnd(6)} ${String(pipeline).padStart(2)}  ${f(a?.rps ?? Number.NaN, 0).padStart(11)}  ${f(a?.p50Ms ?? Number.NaN, 3).padStart(6)}  ${f(a?.cpuUsPerOp ?? Number.NaN, 1).padStart(9)} | ` +
+            `${f(b?.rps ?? Number.NaN, 0).padStart(14)}  ${f(b?.p50Ms ?? Number.NaN, 3).padStart(6)}  ${f(b?.cpuUsPerOp ?? Number.NaN, 1).padStart(9)} | ${f(ratio, 2)}`,
+        );
+      }
+    }
+  }
+  console.log(
+    `\nload average at end: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
+}

@@ -1,0 +1,275 @@
+// Goal: the per-key Paxos (paxos.ts) is linearizable — the project's checker (src/check, the
+// cas-register model) says `valid` on histories of concurrent proposers on one key under random
+// delivery order, drops, duplicates, acceptor crashes that lose unsynced state, and proposer crashes;
+// and the checker catches the planted bugs (a promise not synced before its reply; a proposer that
+// ignores accepted-but-uncommitted values) as `invalid`. Example tests pin the rules one by one:
+// promise/accept ordering, finishing a proposal in progress, quorum with pending replicas,
+// definite vs indefinite outcomes, ballots unique and increasing.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { checkLinearizable } from '../check/linearizability.ts';
+import { casRegisterModel } from '../check/models/register.ts';
+import { mutationsFrom } from '../lib/mutations.ts';
+import { SeededRng } from '../lib/rng.ts';
+import {
+  BALLOT_ZERO,
+  BallotGenerator,
+  compareBallots,
+  type PaxosOperation,
+  type PaxosOutgoing,
+  PaxosAcceptor,
+  PaxosProposer,
+  type PaxosReply,
+  paxosQuorum,
+} from './paxos.ts';
+import { type PaxosNetOptions, type PaxosNetResult, runPaxosNet } from './paxos-testing.ts';
+import { MemoryReplicaStore } from './store.ts';
+
+const utf8 = new TextEncoder();
+const text = new TextDecoder();
+const KEY = utf8.encode('k');
+const model = casRegisterModel({ initial: null, nilReadUnknown: false });
+
+function verdictOf(options: PaxosNetOptions): {
+  verdict: string;
+  reason: string | undefined;
+  stats: PaxosNetResult['stats'];
+} {
+  const run = runPaxosNet(options);
+  const result = checkLinearizable(run.history, model, { timeBudgetMs: 5_000, now: () => performance.now() });
+  return { verdict: result.verdict, reason: result.reason, stats: run.stats };
+}
+
+const faulty: Omit<PaxosNetOptions, 'seed'> = {
+  nodes: 3,
+  clients: 5,
+  opsCount: 50,
+  valuesCount: 2,
+  dropRate: 0.1,
+  duplicateRate: 0.1,
+  crashRate: 0.02,
+  midStepCrashRate: 0.05,
+  crashAfterReplyRate: 0.05,
+  proposerCrashRate: 0.0003,
+};
+
+test('histories are linearizable (valid, not unknown) on many seeds, under drops, duplicates and crashes', () => {
+  let okOps = 0;
+  for (let seed = 1; seed <= 60; seed++) {
+    const r = verdictOf({ ...faulty, seed, nodes: seed % 2 === 0 ? 5 : 3 });
+    assert.equal(r.verdict, 'valid', `seed ${seed}: ${r.verdict} ${r.reason ?? ''} ${JSON.stringify(r.stats)}`);
+    okOps += r.stats.ok;
+  }
+  assert.ok(okOps > 60 * 30, `most operations completed (${okOps} of ${60 * 50})`);
+});
+
+test('liveness: without faults every operation of concurrent proposers completes (retries end contention)', () => {
+  for (let seed = 1; seed <= 10; seed++) {
+    const r = verdictOf({ seed, nodes: 5, clients: 5, opsCount: 50 });
+    assert.equal(r.verdict, 'valid');
+    assert.deepEqual([r.stats.ok, r.stats.fail, r.stats.info], [50, 0, 0], `seed ${seed}`);
+  }
+});
+
+test('with pending replicas (a ring move) histories stay linearizable', () => {
+  for (let seed = 1; seed <= 20; seed++) {
+    const r = verdictOf({ ...faulty, seed, nodes: 4, pending: 1 });
+    assert.equal(r.verdict, 'valid', `seed ${seed}: ${r.reason ?? ''}`);
+  }
+});
+
+function firstInvalidSeed(options: Omit<PaxosNetOptions, 'seed'>, seedsMax: number): number | undefined {
+  for (let seed = 1; seed <= seedsMax; seed++) {
+    if (verdictOf({ ...options, seed }).verdict === 'invalid') return seed;
+  }
+  return undefined;
+}
+
+test('negative control: a promise not synced before its reply is caught as invalid', () => {
+  const seed = firstInvalidSeed(
+    { ...faulty, crashAfterReplyRate: 0.3, mutations: mutationsFrom(['paxos-promise-unsynced']) },
+    200,
+  );
+  assert.ok(seed !== undefined, 'no seed caught the unsynced promise');
+});
+
+test('negative control: a proposer that ignores accepted values is caught as invalid', () => {
+  const seed = firstInvalidSeed({ ...faulty, mutations: mutationsFrom(['paxos-ignore-accepted']) }, 200);
+  assert.ok(seed !== undefined, 'no seed caught the ignored accepted value');
+});
+
+// --- examples ---------------------------------------------------------------------------------
+
+/** A hand-driven cluster: messages are delivered only when a test says so. */
+class Hand {
+  readonly stores = new Map<string, MemoryReplicaStore>();
+  readonly acceptors = new Map<string, PaxosAcceptor>();
+  readonly rng = new SeededRng('hand');
+  readonly ballots = new Map<string, BallotGenerator>();
+  nowMs = 100;
+  constructor(readonly ids: readonly string[]) {
+    for (const id of ids) {
+      const store = new MemoryReplicaStore();
+      this.stores.set(id, store);
+      this.acceptors.set(id, new PaxosAcceptor(store));
+      this.ballots.set(id, new BallotGenerator(id));
+    }
+  }
+  proposer(node: string, op: number, operation: PaxosOperation, replicas = this.ids, pending: string[] = []) {
+    return new PaxosProposer(
+      { node, op, key: KEY, operation, replicas, pending, timeoutTicks: 10, backoffTicksMax: 2 },
+      { rng: this.rng, nowMs: () => this.nowMs, ballots: this.ballots.get(node)! },
+    );
+  }
+  /** Delivers `out` to the acceptors in `to` only, and returns their replies. */
+  deliver(out: readonly PaxosOutgoing[], to: readonly string[]): Array<{ from: string; reply: PaxosReply }> {
+    const replies: Array<{ from: string; reply: PaxosReply }> = [];
+    for (const o of out) {
+      if (!to.includes(o.to)) continue;
+      const r = this.acceptors.get(o.to)!.receive(o.message);
+      if (r.syncNeeded) this.stores.get(o.to)!.sync();
+      replies.push({ from: o.to, reply: r.reply });
+    }
+    return replies;
+  }
+  /** Runs `p` with every message delivered to `to` at once; returns its outcome. */
+  run(p: PaxosProposer, to: readonly string[]) {
+    let out = p.start();
+    for (let i = 0; i < 100 && !p.done; i++) {
+      const next: PaxosOutgoing[] = [];
+      for (const { from, reply } of this.deliver(out, to)) next.push(...p.receive(from, reply));
+      next.push(...p.tick());
+      out = next;
+    }
+    return p.outcome;
+  }
+}
+
+const v = (s: string) => utf8.encode(s);
+const current = (o: ReturnType<Hand['run']>) => (o?.ok ? (o.current === null ? null : text.decode(o.current)) : o);
+
+test('insert-if-not-exists applies once; update-if-equal compares; a read sees the result', () => {
+  const h = new Hand(['a', 'b', 'c']);
+  const all = ['a', 'b', 'c'];
+  const first = h.run(h.proposer('a', 1, { kind: 'cas', expected: null, value: v('x') }), all);
+  assert.deepEqual(first?.ok && [first.applied, current(first)], [true, 'x']);
+  const second = h.run(h.proposer('b', 2, { kind: 'cas', expected: null, value: v('y') }), all);
+  assert.deepEqual(
+    second?.ok && [second.applied, current(second)],
+    [false, 'x'],
+    'not applied, with the current value',
+  );
+  const update = h.run(h.proposer('c', 3, { kind: 'cas', expected: v('x'), value: v('z') }), ['b', 'c']);
+  assert.deepEqual(update?.ok && [update.applied, current(update)], [true, 'z'], 'a quorum of 2 of 3 suffices');
+  assert.equal(current(h.run(h.proposer('a', 4, { kind: 'read' }), ['a', 'b'])), 'z');
+});
+
+test('a read finishes a proposal accepted by a minority only (it is never lost afterwards)', () => {
+  const h = new Hand(['a', 'b', 'c']);
+  const w = h.proposer('a', 1, { kind: 'write', value: v('w') });
+  const proposes: PaxosOutgoing[] = [];
+  for (const { from, reply } of h.deliver(w.start(), ['a', 'b', 'c'])) proposes.push(...w.receive(from, reply));
+  assert.equal(proposes.length, 3);
+  h.deliver(proposes, ['a']); // accepted by a alone; b and c never see the propose
+  assert.equal(w.done, false);
+  const read = h.run(h.proposer('b', 2, { kind: 'read' }), ['a', 'b']);
+  assert.equal(current(read), 'w', 'the in-progress value is the current value once seen');
+  const later = h.run(h.proposer('c', 3, { kind: 'read' }), ['b', 'c']);
+  assert.equal(current(later), 'w', 'a quorum without a still returns it: the read re-accepted it');
+  // Another write lands on top: the chain now lists the first write's origin under the new one.
+  const over = h.run(h.proposer('b', 4, { kind: 'write', value: v('o') }), ['b', 'c']);
+  assert.ok(over?.ok && over.applied);
+  // The writer's late proposes are refused (b and c promised the reads' ballots); its retry
+  // finds its origin in the current version's chain and reports it applied (once: the value stays o).
+  for (const { from, reply } of h.deliver(proposes, ['b', 'c'])) assert.deepEqual(w.receive(from, reply), []);
+  for (let i = 0; i < 30 && !w.done; i++) {
+    let out = w.tick();
+    while (out.length > 0) {
+      const next: PaxosOutgoing[] = [];
+      for (const { from, reply } of h.deliver(out, ['a', 'b', 'c'])) next.push(...w.receive(from, reply));
+      out = next;
+    }
+  }
+  assert.ok(w.outcome?.ok && w.outcome.applied, JSON.stringify(w.outcome));
+  assert.equal(current(h.run(h.proposer('c', 5, { kind: 'read' }), ['a', 'c'])), 'o');
+});
+
+test('an acceptor refuses ballots below its promise, grants a duplicate of the same ballot, persists before replying', () => {
+  const store = new MemoryReplicaStore();
+  const acc = new PaxosAcceptor(store);
+  const b1 = { ms: 5, rand: 1, node: 'a' };
+  const b2 = { ms: 6, rand: 0, node: 'b' };
+  const p2 = acc.receive({ type: 'prepare', op: 1, key: KEY, ballot: b2 });
+  assert.ok(p2.reply.type === 'promise' && p2.reply.ok && p2.syncNeeded);
+  assert.ok(store.dirty, 'the promise is written before the driver syncs');
+  store.sync();
+  const again = acc.receive({ type: 'prepare', op: 1, key: KEY, ballot: b2 });
+  assert.ok(again.reply.type === 'promise' && again.reply.ok && !again.syncNeeded, 'a duplicate changes nothing');
+  const low = acc.receive({ type: 'propose', op: 2, key: KEY, ballot: b1, origin: b1, recent: [], value: v('x') });
+  assert.ok(low.reply.type === 'accept' && !low.reply.ok && compareBallots(low.reply.promised, b2) === 0);
+  store.crash();
+  const after = new PaxosAcceptor(store).receive({ type: 'prepare', op: 3, key: KEY, ballot: b1 });
+  assert.ok(after.reply.type === 'promise' && !after.reply.ok, 'a synced promise survives a crash');
+  // A commit raises the most recent commit once and says so (the driver applies it to the data).
+  const c = acc.receive({ type: 'commit', op: 4, key: KEY, ballot: b2, origin: b2, recent: [], value: v('y') });
+  assert.ok(c.committed !== undefined && c.syncNeeded);
+  assert.equal(
+    acc.receive({ type: 'commit', op: 4, key: KEY, ballot: b1, origin: b1, recent: [], value: v('z') }).committed,
+    undefined,
+  );
+});
+
+test('quorum counts a majority of natural replicas plus every pending replica', () => {
+  assert.deepEqual(paxosQuorum(['a', 'b', 'c'], []).required, 2);
+  assert.deepEqual(paxosQuorum(['a', 'b', 'c'], ['d']).required, 3);
+  assert.deepEqual(paxosQuorum(['a', 'b', 'c', 'd'], ['e', 'f']).required, 5);
+  assert.deepEqual(paxosQuorum(['a', 'b', 'c'], ['c']).participants, ['a', 'b', 'c'], 'a node counts once');
+  // With a pending replica, 2 of the 3 natural ones are not enough.
+  const h = new Hand(['a', 'b', 'c', 'd']);
+  const p = h.proposer('a', 1, { kind: 'write', value: v('x') }, ['a', 'b', 'c'], ['d']);
+  const o = h.run(p, ['a', 'b']);
+  assert.ok(o !== undefined && !o.ok && o.error.code === 'timeout' && o.error.definite, String(o));
+  assert.ok(h.run(h.proposer('b', 2, { kind: 'write', value: v('x') }, ['a', 'b', 'c'], ['d']), ['a', 'b', 'd'])?.ok);
+});
+
+test('outcomes: definite before a changing proposal was sent, indefinite after; unavailable at once', () => {
+  const h = new Hand(['a', 'b', 'c']);
+  const noQuorum = h.run(h.proposer('a', 1, { kind: 'write', value: v('x') }), ['a']);
+  assert.ok(noQuorum !== undefined && !noQuorum.ok && noQuorum.error.definite, 'only prepares were sent');
+  const w = h.proposer('a', 2, { kind: 'write', value: v('y') });
+  const proposes: PaxosOutgoing[] = [];
+  for (const { from, reply } of h.deliver(w.start(), ['a', 'b'])) proposes.push(...w.receive(from, reply));
+  h.deliver(proposes, ['a']);
+  for (let i = 0; i < 20 && !w.done; i++) w.tick();
+  assert.ok(w.outcome !== undefined && !w.outcome.ok && w.outcome.error.code === 'timeout');
+  assert.equal(w.outcome.error.definite, false, 'a proposal of y reached an acceptor');
+  const down = new PaxosProposer(
+    {
+      node: 'a',
+      op: 3,
+      key: KEY,
+      operation: { kind: 'read' },
+      replicas: ['a', 'b', 'c'],
+      pending: [],
+      timeoutTicks: 5,
+      backoffTicksMax: 1,
+    },
+    { rng: h.rng, nowMs: () => 0, ballots: new BallotGenerator('a'), isUp: (n) => n === 'a' },
+  );
+  assert.deepEqual(down.start(), []);
+  assert.ok(down.outcome !== undefined && !down.outcome.ok && down.outcome.error.code === 'replicas_unavailable');
+});
+
+test('ballots are unique and increasing per node, and above any ballot a rejection named', () => {
+  const rng = new SeededRng(7);
+  const g = new BallotGenerator('n1');
+  let last = BALLOT_ZERO;
+  for (let i = 0; i < 1000; i++) {
+    const b = g.next(i % 3 === 0 ? 50 : 10, rng); // the clock stalls and steps back
+    assert.ok(compareBallots(b, last) > 0);
+    last = b;
+  }
+  const above = { ms: 10_000, rand: 2 ** 32 - 1, node: 'zz' };
+  assert.ok(compareBallots(g.next(0, rng, above), above) > 0);
+  assert.ok(compareBallots(new BallotGenerator('n2').next(5, rng), new BallotGenerator('n1').next(5, rng)) !== 0);
+});

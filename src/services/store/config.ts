@@ -1,0 +1,73 @@
+// The store service's config section (`store:` in the node config), Redis' server settings under
+// our names: the sync policy of its LSM engine (appendfsync), the periodic sync's interval, the
+// password (requirepass), the RESP request decoder's bounds (proto-max-bulk-len and our own), the
+// engine's tombstone grace, and the resp port's listener bounds (maxclients, timeout).
+//
+// The default sync policy is `periodic` every 1000 ms: Redis' default (appendonly with appendfsync
+// everysec), so a client moving from Redis keeps its loss window (at most ~1 s of acknowledged
+// writes on a crash) and its throughput (no fdatasync in the reply path). `always` is Redis'
+// appendfsync always with group commit (one fdatasync per event-loop turn covers every reply of
+// the turn); `none` never syncs for a write (see src/storage/lsm/engine.ts: unlike Redis' `no`,
+// unsynced writes stay in our buffer, so also a process crash loses them).
+
+import { z } from 'zod';
+import type { ListenerBounds } from '../../env/types.ts';
+import { limits } from '../../lib/limits.ts';
+import { listenSchema } from '../../node/listen-bounds.ts';
+
+/** The client protocol's name: `ports.resp`, `clients.resp` in /status. */
+export const RESP_PROTOCOL = 'resp';
+
+/** Redis' well-known port. */
+export const RESP_WELL_KNOWN_PORT = 6379;
+
+/**
+ * Redis' own defaults where it has one: maxclients 10000, timeout 0 (idle connections stay). A
+ * pipelining client (redis-benchmark -P 16, ioredis pipelines) keeps many requests in flight; at
+ * the bound reading stops (TCP pushes back), which Redis does not do but a client never notices.
+ */
+export const respBounds: ListenerBounds = {
+  connectionsMax: 10_000,
+  connectionsPerAddressMax: 1_000,
+  bufferedBytesMax: 64 * 1024 * 1024,
+  inflightRequestsMax: 1024,
+  idleTimeoutMs: 'none',
+};
+
+const decoderBound = (max: number) => z.number().int().min(1).max(max).default(max);
+
+export const storeConfigSchema = z.strictObject({
+  /** appendfsync: always (group commit per event-loop turn), periodic (everysec), none (no). */
+  sync: z.enum(['always', 'periodic', 'none']).default('periodic'),
+  /** How often the periodic policy syncs the commit log (Redis' everysec: 1000). */
+  syncIntervalMs: z.number().int().min(10).max(60_000).default(1000),
+  /** requirepass: clients must AUTH (or HELLO AUTH default <pass>) before other commands. */
+  requirepass: z.string().min(1).max(512).optional(),
+  /** The RESP request decoder's bounds (src/wire/resp/request.ts); each at most our ceiling. */
+  resp: z
+    .strictObject({
+      inlineBytesMax: decoderBound(limits.respInlineBytesMax),
+      /** proto-max-bulk-len. */
+      bulkBytesMax: decoderBound(limits.respBulkBytesMax),
+      multibulkCountMax: decoderBound(limits.respMultibulkCountMax),
+      commandBytesMax: decoderBound(limits.respCommandBytesMax),
+    })
+    .prefault({}),
+  /** Deleted and expired keys are kept this long in the engine before compaction drops them. */
+  tombstoneGraceMs: z.number().int().min(0).max(864_000_000).default(3_600_000),
+  /** The engine's memtable size before a flush to a sorted run. */
+  memtableBytesMax: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(limits.lsmMemtableBytesMax)
+    .default(limits.lsmMemtableBytesMax),
+  /** maxclients is `listen.resp.connectionsMax`; timeout is `listen.resp.idleTimeoutMs`. */
+  listen: listenSchema({ [RESP_PROTOCOL]: respBounds }),
+});
+
+export type StoreConfig = z.infer<typeof storeConfigSchema>;
+export type StoreSyncPolicy = StoreConfig['sync'];
+
+/** The engine's directory under the node's data directory. */
+export const STORE_ENGINE_DIR = 'store/lsm';

@@ -1,0 +1,357 @@
+// What a client may ask the store about itself, in Redis 7.0's shapes: COMMAND (all, COUNT, INFO,
+// DOCS: redis-cli's hints, ioredis), INFO (sections and the fields clients parse: redis_version,
+// redis_mode, role, loading, used_memory, connected_clients, db0:keys=..,expires=..) and CONFIG GET
+// (the settings clients and redis-benchmark read, with our effective values) / RESETSTAT.
+// Values that have no meaning here are Redis' values for an idle standalone master.
+
+import { globMatch } from '../../redis/glob.ts';
+import { type RespValue, reply } from '../../wire/resp/index.ts';
+import type { CommandEntry, CommandShape, ServerCommandSpec } from './command-entry.ts';
+import { latin1 } from './command-entry.ts';
+import { REDIS_VERSION, serverCommand } from './connection-commands.ts';
+import type { RespSession } from './session.ts';
+
+const utf8 = new TextEncoder();
+const SYNTAX = reply.error('ERR syntax error');
+
+/** ACL categories derived from flags (our data commands carry no categories of their own). */
+function categoriesOf(shape: CommandShape): string[] {
+  const out: string[] = [];
+  if (shape.flags.includes('write')) out.push('@write');
+  if (shape.flags.includes('readonly')) out.push('@read');
+  if (shape.flags.includes('fast')) out.push('@fast');
+  else out.push('@slow');
+  if (shape.flags.includes('admin')) out.push('@admin', '@dangerous');
+  return out;
+}
+
+/** COMMAND INFO's 10-element entry (name, arity, flags, first, last, step, categories, tips, key specs, subcommands). */
+function commandInfo(entry: CommandEntry): RespValue {
+  const shape: CommandShape = entry.spec;
+  const subs = entry.subcommands === undefined ? [] : [...entry.subcommands.values()].map(commandInfo);
+  return reply.array([
+    reply.bulk(shape.name),
+    reply.integer(shape.arity),
+    { type: 'set', items: shape.flags.map((f) => reply.simple(f)) },
+    reply.integer(shape.firstKey),
+    reply.integer(shape.lastKey),
+    reply.integer(shape.step),
+    { type: 'set', items: categoriesOf(shape).map((c) => reply.simple(c)) },
+    reply.array([]),
+    reply.array([]),
+    reply.array(subs),
+  ]);
+}
+
+function docOf(entry: CommandEntry): RespValue {
+  const d: Partial<Pick<ServerCommandSpec, 'group' | 'summary' | 'since'>> = entry.kind === 'server' ? entry.spec : {};
+  const entries: [RespValue, RespValue][] = [
+    [reply.bulk('summary'), reply.bulk(d.summary ?? `The ${entry.spec.name.toUpperCase()} command`)],
+    [reply.bulk('since'), reply.bulk(d.since ?? '1.0.0')],
+    [reply.bulk('group'), reply.bulk(d.group ?? 'generic')],
+  ];
+  if (entry.subcommands !== undefined) {
+    entries.push([
+      reply.bulk('subcommands'),
+      { type: 'map', entries: [...entry.subcommands.values()].map((s) => [reply.bulk(s.spec.name), docOf(s)]) },
+    ]);
+  }
+  return { type: 'map', entries };
+}
+
+function command(s: RespSession): RespValue {
+  return reply.array([...s.server.table.values()].map(commandInfo));
+}
+
+const commandSubcommands: ServerCommandSpec[] = [
+  serverCommand('command|count', 2, ['loading', 'stale'], srv('Get total number of Redis commands'), (s) =>
+    reply.integer(s.server.table.size),
+  ),
+  serverCommand(
+    'command|info',
+    -2,
+    ['loading', 'stale'],
+    srv('Get array of specific Redis command details, or all when no argument is given'),
+    (s, argv) => {
+      if (argv.length === 2) return command(s);
+      return reply.array(
+        argv.slice(2).map((name) => {
+          const e = s.server.table.get(latin1(name).toLowerCase());
+          return e === undefined ? reply.null : commandInfo(e);
+        }),
+      );
+    },
+  ),
+  serverCommand(
+    'command|docs',
+    -2,
+    ['loading', 'stale'],
+    srv('Get array of specific Redis command documentation'),
+    (s, argv) => {
+      const table = s.server.table;
+      const entries: [RespValue, RespValue][] = [];
+      if (argv.length === 2) for (const [name, e] of table) entries.push([reply.bulk(name), docOf(e)]);
+      else {
+        for (const name of argv.slice(2)) {
+          const e = table.get(latin1(name).toLowerCase());
+          if (e !== undefined) entries.push([reply.bulk(e.spec.name), docOf(e)]);
+        }
+      }
+      return { type: 'map', entries };
+    },
+  ),
+];
+
+function srv(summary: string): { group: string; since: string; summary: string } {
+  return { group: 'server', since: '2.8.13', summary };
+}
+
+// ---- INFO ----
+
+const DEFAULT_SECTIONS = [
+  'server',
+  'clients',
+  'memory',
+  'persistence',
+  'stats',
+  'replication',
+  'cpu',
+  'modules',
+  'errorstats',
+  'cluster',
+  'keyspace',
+];
+
+function infoSection(s: RespSession, name: string): string | undefined {
+  const server = s.server;
+  const nowMs = server.env.clock.monotonicMs();
+  const uptimeS = Math.floor((nowMs - server.startedMs) / 1000);
+  const engine = server.engineStats();
+  const fields = (title: string, pairs: readonly [string, string | number][]) =>
+    `# ${title}\r\n${pairs.map(([k, v]) => `${k}:${v}\r\n`).join('')}`;
+  const appendfsync = { always: 'always', periodic: 'everysec', none: 'no' }[server.config.sync];
+  switch (name) {
+    case 'server':
+      return fields('Server', [
+        ['redis_version', REDIS_VERSION],
+        ['redis_git_sha1', '00000000'],
+        ['redis_git_dirty', 0],
+        ['redis_mode', 'standalone'],
+        ['os', 'Baristas'],
+        ['arch_bits', 64],
+        ['run_id', server.runId],
+        ['tcp_port', server.port],
+        ['server_time_usec', Math.floor(server.env.clock.wallMs()) * 1000],
+        ['uptime_in_seconds', uptimeS],
+        ['uptime_in_days', Math.floor(uptimeS / 86400)],
+        ['hz', 10],
+        ['configured_hz', 10],
+        ['baristas_node', server.nodeId],
+        ['baristas_sync', server.config.sync],
+      ]);
+    case 'clients':
+      return fields('Clients', [
+        ['connected_clients', server.sessions.size],
+        ['cluster_connections', 0],
+        ['maxclients', server.config.listen.resp?.connectionsMax ?? 0],
+        ['blocked_clients', 0],
+        ['tracking_clients', 0],
+        ['clients_in_timeout_table', 0],
+      ]);
+    case 'memory':
+      return fields('Memory', [
+        ['used_memory', engine.memoryBytes],
+        ['used_memory_human', humanBytes(engine.memoryBytes)],
+        ['maxmemory', 0],
+        ['maxmemory_human', '0B'],
+        ['maxmemory_policy', 'noeviction'],
+      ]);
+    case 'persistence':
+      return fields('Persistence', [
+        ['loading', 0],
+        ['async_loading', 0],
+        ['rdb_changes_since_last_save', engine.lastSeq - engine.durableSeq],
+        ['rdb_bgsave_in_progress', 0],
+        ['aof_enabled', 1],
+        ['aof_rewrite_in_progress', 0],
+        ['aof_last_write_status', 'ok'],
+        ['baristas_appendfsync', appendfsync],
+      ]);
+    case 'stats':
+      return fields('Stats', [
+        ['total_connections_received', server.stats.connectionsReceived],
+        ['total_commands_processed', server.stats.commandsProcessed],
+        ['instantaneous_ops_per_sec', 0],
+        ['rejected_connections', 0],
+        ['expired_keys', 0],
+        ['evicted_keys', 0],
+        ['keyspace_hits', 0],
+        ['keyspace_misses', 0],
+        ['total_error_replies', server.stats.errorReplies],
+        ['baristas_protocol_errors', server.stats.protocolErrors],
+      ]);
+    case 'replication':
+      return fields('Replication', [
+        ['role', 'master'],
+        ['connected_slaves', 0],
+        ['master_failover_state', 'no-failover'],
+        ['master_replid', server.runId],
+        ['master_replid2', '0000000000000000000000000000000000000000'],
+        ['master_repl_offset', 0],
+        ['second_repl_offset', -1],
+        ['repl_backlog_active', 0],
+      ]);
+    case 'cpu':
+      return fields('CPU', []);
+    case 'modules':
+      return fields('Modules', []);
+    case 'errorstats':
+      return fields(
+        'Errorstats',
+        [...server.stats.errorsByKind].map(([kind, n]) => [`errorstat_${kind}`, `count=${n}`] as [string, string]),
+      );
+    case 'cluster':
+      return fields('Cluster', [['cluster_enabled', 0]]);
+    case 'keyspace': {
+      const wallMs = Math.floor(server.env.clock.wallMs());
+      const keys = server.keyspaceOps.dbsize(wallMs);
+      const expires = server.keyspaceOps.expires(wallMs);
+      return fields('Keyspace', keys > 0 ? [['db0', `keys=${keys},expires=${expires},avg_ttl=0`]] : []);
+    }
+    default:
+      return undefined;
+  }
+}
+
+function humanBytes(n: number): string {
+  if (n < 1024) return `${n}B`;
+  const units = ['K', 'M', 'G', 'T'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(2)}${units[u]}`;
+}
+
+function info(s: RespSession, argv: readonly Uint8Array[]): RespValue {
+  let wanted = argv.slice(1).map((a) => latin1(a).toLowerCase());
+  if (wanted.length === 0 || wanted.includes('default') || wanted.includes('all') || wanted.includes('everything')) {
+    const extra = wanted.filter((w) => !['default', 'all', 'everything'].includes(w));
+    wanted = [...DEFAULT_SECTIONS, ...extra];
+  }
+  const parts: string[] = [];
+  for (const name of new Set(wanted)) {
+    const section = infoSection(s, name);
+    if (section !== undefined) parts.push(section);
+  }
+  return { type: 'verbatim', format: 'txt', text: utf8.encode(parts.join('\r\n')) };
+}
+
+// ---- CONFIG ----
+
+/** The settings CONFIG GET knows, with our effective values. */
+function configValues(s: RespSession): ReadonlyMap<string, string> {
+  const c = s.server.config;
+  const bounds = c.listen.resp;
+  const idle = bounds?.idleTimeoutMs ?? 'none';
+  return new Map<string, string>([
+    ['save', ''],
+    ['appendonly', 'yes'],
+    ['appendfsync', { always: 'always', periodic: 'everysec', none: 'no' }[c.sync]],
+    ['maxmemory', '0'],
+    ['maxmemory-policy', 'noeviction'],
+    ['databases', '1'],
+    ['maxclients', String(bounds?.connectionsMax ?? 0)],
+    ['timeout', idle === 'none' ? '0' : String(Math.floor(idle / 1000))],
+    ['port', String(s.server.port)],
+    ['bind', '127.0.0.1'],
+    ['requirepass', c.requirepass ?? ''],
+    ['proto-max-bulk-len', String(c.resp.bulkBytesMax)],
+    ['client-query-buffer-limit', String(c.resp.commandBytesMax)],
+    ['cluster-enabled', 'no'],
+    ['protected-mode', 'no'],
+    ['tcp-keepalive', '0'],
+    ['lua-time-limit', '5000'],
+    ['slowlog-log-slower-than', '10000'],
+    ['notify-keyspace-events', ''],
+  ]);
+}
+
+/** Redis' stringmatchlen with nocase (CONFIG GET's): both sides lower-cased, then matched as KEYS does. */
+function globMatchNocase(pattern: string, text: string): boolean {
+  const bytes = (t: string) => Uint8Array.from(t.toLowerCase(), (c) => c.charCodeAt(0) & 0xff);
+  return globMatch(bytes(pattern), bytes(text));
+}
+
+const configSubcommands: ServerCommandSpec[] = [
+  serverCommand(
+    'config|get',
+    -3,
+    ['admin', 'noscript', 'loading', 'stale'],
+    { group: 'server', since: '2.0.0', summary: 'Get the values of configuration parameters' },
+    (s, argv) => {
+      const values = configValues(s);
+      const matches = new Map<string, string>();
+      for (const arg of argv.slice(2)) {
+        const name = latin1(arg);
+        if (!/[[*?]/.test(name)) {
+          const v = values.get(name.toLowerCase());
+          if (v !== undefined && !matches.has(name)) matches.set(name, v);
+          continue;
+        }
+        for (const [k, v] of values) if (!matches.has(k) && globMatchNocase(name, k)) matches.set(k, v);
+      }
+      return { type: 'map', entries: [...matches].map(([k, v]) => [reply.bulk(k), reply.bulk(v)]) };
+    },
+  ),
+  serverCommand(
+    'config|set',
+    -4,
+    ['admin', 'noscript', 'loading', 'stale'],
+    { group: 'server', since: '2.0.0', summary: 'Set configuration parameters to the given values' },
+    () => reply.error("ERR CONFIG SET is not supported: set it in the node config's store section"),
+  ),
+  serverCommand(
+    'config|resetstat',
+    2,
+    ['admin', 'noscript', 'loading', 'stale'],
+    { group: 'server', since: '2.0.0', summary: 'Reset the stats returned by INFO' },
+    (s) => {
+      const st = s.server.stats;
+      st.commandsProcessed = 0;
+      st.connectionsReceived = 0;
+      st.errorReplies = 0;
+      st.protocolErrors = 0;
+      st.errorsByKind.clear();
+      return reply.ok;
+    },
+  ),
+];
+
+export const introspectionCommands: readonly ServerCommandSpec[] = [
+  serverCommand(
+    'command',
+    -1,
+    ['loading', 'stale'],
+    { group: 'server', since: '2.8.13', summary: 'Get array of Redis command details' },
+    (s, argv) => (argv.length === 1 ? command(s) : SYNTAX),
+    commandSubcommands,
+  ),
+  serverCommand(
+    'info',
+    -1,
+    ['loading', 'stale'],
+    { group: 'server', since: '1.0.0', summary: 'Get information and statistics about the server' },
+    info,
+  ),
+  serverCommand(
+    'config',
+    -2,
+    [],
+    { group: 'server', since: '2.0.0', summary: 'A container for server configuration commands' },
+    () => SYNTAX,
+    configSubcommands,
+  ),
+];

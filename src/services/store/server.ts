@@ -1,0 +1,233 @@
+// What the store's RESP connections share on one node: the command table, the keyspace the data
+// commands run on (src/redis/keyspace.ts over the node's LsmEngine), group commit, the clients
+// (CLIENT LIST, connected_clients), WATCH's key -> watchers index, and the counters behind INFO,
+// /status and the metrics. Sessions (session.ts) call in here to run a command.
+//
+// WATCH: after a data command flagged `write` runs, every session watching one of its keys (by
+// the command's key specification, routing.ts: positions or counted keys) is marked dirty, and a
+// keyless write (FLUSHALL/FLUSHDB) marks every watcher, as Redis' signalModifiedKey /
+// touchAllWatchedKeysInDb do; EXEC of a dirty session answers the null array.
+// A write command that changed nothing (SET NX on an existing key) still marks its keys: a spurious
+// abort, never a missed one (Redis marks only keys it changed).
+
+import type { Counter, Env, Histogram, Metrics, NodeId } from '../../env/types.ts';
+import { BaristaError } from '../../lib/errors.ts';
+import { limits } from '../../lib/limits.ts';
+import type { CommandContext } from '../../redis/command.ts';
+import type { Keyspace } from '../../redis/keyspace.ts';
+import { type RespText, type RespValue, reply } from '../../wire/resp/index.ts';
+import { type CommandEntry, type CommandTable, latin1 } from './command-entry.ts';
+import type { StoreConfig } from './config.ts';
+import type { GroupCommit } from './group-commit.ts';
+import { commandKeys } from './routing.ts';
+import type { RespSession } from './session.ts';
+
+/** The keyspace operations the server itself needs beyond running commands. */
+export interface KeyspaceOps {
+  readonly keyspace: Keyspace;
+  /** Applies the command's writes as one batch (A's endCommand). */
+  endCommand(): void;
+  /** Drops the command's writes (run threw). */
+  abortCommand(): void;
+  dbsize(nowMs: number): number;
+  /** Keys with an expiry, for INFO's keyspace line (0 when the keyspace does not count them). */
+  expires(nowMs: number): number;
+}
+
+export interface StoreServerOptions {
+  readonly env: Env;
+  readonly nodeId: NodeId;
+  readonly config: StoreConfig;
+  readonly table: CommandTable;
+  readonly keyspace: KeyspaceOps;
+  readonly groupCommit: GroupCommit;
+  readonly metrics: Metrics;
+  /** The resp port, for INFO and CLIENT LIST. */
+  port(): number;
+  /** Engine stats for INFO memory/persistence and /status. */
+  engineStats(): { readonly lastSeq: number; readonly durableSeq: number; readonly memoryBytes: number };
+}
+
+export class StoreServer {
+  readonly env: Env;
+  readonly config: StoreConfig;
+  readonly table: CommandTable;
+  readonly groupCommit: GroupCommit;
+  readonly sessions = new Map<number, RespSession>();
+  readonly startedMs: number;
+  /** Run id for INFO (40 hex chars, per start), as Redis' run_id. */
+  readonly runId: string;
+  private nextClientId = 1;
+  private readonly watchers = new Map<string, Set<RespSession>>();
+  readonly stats = {
+    connectionsReceived: 0,
+    commandsProcessed: 0,
+    protocolErrors: 0,
+    errorReplies: 0,
+    /** Error replies by their first word (ERR, WRONGTYPE, NOAUTH, ...), bounded. */
+    errorsByKind: new Map<string, number>(),
+  };
+  private readonly m: {
+    readonly commands: Map<string, Counter>;
+    readonly errors: Map<string, Counter>;
+    readonly latency: Histogram;
+    readonly protocolErrors: Counter;
+  };
+
+  constructor(private readonly o: StoreServerOptions) {
+    this.env = o.env;
+    this.config = o.config;
+    this.table = o.table;
+    this.groupCommit = o.groupCommit;
+    this.startedMs = o.env.clock.monotonicMs();
+    let hex = '';
+    for (const b of o.env.rng.fork('store-run-id').bytes(20)) hex += b.toString(16).padStart(2, '0');
+    this.runId = hex;
+    this.m = {
+      commands: new Map(),
+      errors: new Map(),
+      latency: o.metrics.histogram('store_command_latency_ms', 'Time to run one RESP command (sync wait excluded)'),
+      protocolErrors: o.metrics.counter(
+        'store_protocol_errors_total',
+        'RESP connections closed on a protocol error (answered as Redis does, then closed)',
+      ),
+    };
+  }
+
+  get nodeId(): NodeId {
+    return this.o.nodeId;
+  }
+
+  get port(): number {
+    return this.o.port();
+  }
+
+  get keyspaceOps(): KeyspaceOps {
+    return this.o.keyspace;
+  }
+
+  engineStats(): { readonly lastSeq: number; readonly durableSeq: number; readonly memoryBytes: number } {
+    return this.o.engineStats();
+  }
+
+  newClientId(): number {
+    this.stats.connectionsReceived++;
+    return this.nextClientId++;
+  }
+
+  /** Runs a command that passed lookup, arity and auth (also each command of an EXEC). */
+  run(session: RespSession, entry: CommandEntry, argv: readonly Uint8Array[]): RespValue {
+    this.stats.commandsProcessed++;
+    if (entry.kind === 'server') return entry.spec.run(session, argv);
+    const ops = this.o.keyspace;
+    const ctx: CommandContext = {
+      keyspace: ops.keyspace,
+      nowMs: Math.floor(this.env.clock.wallMs()),
+      rng: this.env.rng,
+    };
+    let value: RespValue;
+    try {
+      value = entry.spec.run(ctx, argv);
+      ops.endCommand();
+    } catch (error) {
+      ops.abortCommand();
+      // A bound (definite: nothing applied) or a failed engine (poisoned: every later write fails
+      // too, and the node's disk failure handling takes over). A bug is not ours to hide.
+      if (!(error instanceof BaristaError)) throw error;
+      return reply.error(`ERR ${error.code}: ${error.message}`);
+    }
+    if (entry.spec.flags.includes('write')) {
+      // A keyless write (FLUSHALL, FLUSHDB) may change any key.
+      if (entry.spec.firstKey <= 0) this.touchAll();
+      else this.touchKeys(commandKeys(entry.spec, argv));
+    }
+    return value;
+  }
+
+  // ---- WATCH ----
+
+  watch(session: RespSession, key: Uint8Array): boolean {
+    const k = latin1(key);
+    if (session.watched.has(k)) return true;
+    if (session.watched.size >= limits.storeWatchedKeysCountMax) return false;
+    session.watched.add(k);
+    let set = this.watchers.get(k);
+    if (set === undefined) {
+      set = new Set();
+      this.watchers.set(k, set);
+    }
+    set.add(session);
+    return true;
+  }
+
+  unwatchAll(session: RespSession): void {
+    for (const k of session.watched) {
+      const set = this.watchers.get(k);
+      set?.delete(session);
+      if (set?.size === 0) this.watchers.delete(k);
+    }
+    session.watched.clear();
+    session.watchDirty = false;
+  }
+
+  touchKeys(keys: readonly Uint8Array[]): void {
+    if (this.watchers.size === 0) return;
+    for (const key of keys) {
+      const set = this.watchers.get(latin1(key));
+      if (set !== undefined) for (const s of set) s.watchDirty = true;
+    }
+  }
+
+  touchAll(): void {
+    for (const set of this.watchers.values()) for (const s of set) s.watchDirty = true;
+  }
+
+  /** Redis' isWatchedKeyExpired: not tracked here (expiry is lazy in the keyspace); see the header. */
+  watchedKeyExpired(_session: RespSession): boolean {
+    return false;
+  }
+
+  /** Whether a MULTI queue of this size stays within its bounds. */
+  admitsQueued(count: number, bytes: number): boolean {
+    return count <= limits.storeMultiQueuedCountMax && bytes <= limits.storeMultiQueuedBytesMax;
+  }
+
+  // ---- counters ----
+
+  countCommand(name: string | undefined): void {
+    const label = name ?? 'unknown';
+    let c = this.m.commands.get(label);
+    if (c === undefined) {
+      c = this.o.metrics.counter('store_commands_total', 'RESP commands received, by name (unknown: not offered)', {
+        command: label,
+      });
+      this.m.commands.set(label, c);
+    }
+    c.inc();
+  }
+
+  countError(message: RespText): void {
+    this.stats.errorReplies++;
+    const text = typeof message === 'string' ? message : latin1(message);
+    const space = text.indexOf(' ');
+    let kind = space < 0 ? text : text.slice(0, space);
+    const known = this.stats.errorsByKind;
+    if (!known.has(kind) && known.size >= limits.storeErrorKindsCountMax) kind = 'other';
+    known.set(kind, (known.get(kind) ?? 0) + 1);
+    let c = this.m.errors.get(kind);
+    if (c === undefined) {
+      c = this.o.metrics.counter('store_error_replies_total', 'Error replies sent, by kind (first word)', { kind });
+      this.m.errors.set(kind, c);
+    }
+    c.inc();
+  }
+
+  countProtocolError(): void {
+    this.stats.protocolErrors++;
+    this.m.protocolErrors.inc();
+  }
+
+  observeLatency(ms: number): void {
+    this.m.latency.observe(ms);
+  }
+}

@@ -1,0 +1,170 @@
+// The store service (issue 10) at N=1: the Redis data model (src/redis: the typed keyspace and the
+// command families) on this node's LSM engine (src/storage/lsm, in `store/lsm` of the node's data
+// directory on ctx.env.disk), served over RESP on the `resp` client port (well-known 6379) with
+// Redis semantics: each command atomic, each connection's commands in order, replies in request
+// order (pipelining). The connection front end is session.ts over the shared request pipeline
+// (src/wire/pipeline.ts) and the RESP request decoder; durability follows the config's sync
+// policy through group commit (group-commit.ts). Replication to N > 1 replicas is a later piece
+// (src/services/store/replication) behind the same command path.
+// Config: the node config's `store` section (config.ts). Peer messages: none yet.
+
+import type { ClientConnection } from '../../env/types.ts';
+import type { ProtocolError } from '../../lib/errors.ts';
+import type { RunningService, ServiceContext, ServiceDefinition, ServiceHost } from '../../node/service.ts';
+import { Keyspace } from '../../redis/keyspace.ts';
+import { commandTable } from '../../redis/table.ts';
+import { LsmEngine, type SyncPolicy } from '../../storage/lsm/engine.ts';
+import { RequestPipeline } from '../../wire/pipeline.ts';
+import { protocolErrorReply, type RespCommand, RespRequestDecoder } from '../../wire/resp/index.ts';
+import { buildCommandTable } from './command-entry.ts';
+import {
+  RESP_PROTOCOL,
+  RESP_WELL_KNOWN_PORT,
+  STORE_ENGINE_DIR,
+  type StoreConfig,
+  storeConfigSchema,
+} from './config.ts';
+import { connectionCommands } from './connection-commands.ts';
+import { GroupCommit } from './group-commit.ts';
+import { introspectionCommands } from './introspection.ts';
+import { type KeyspaceOps, StoreServer } from './server.ts';
+import { RespSession } from './session.ts';
+
+export interface StoreRunning extends RunningService {
+  readonly server: StoreServer;
+  readonly engine: LsmEngine;
+}
+
+/** The store service running on a node (simulator hooks and tests). */
+export function storeOf(node: ServiceHost): StoreRunning {
+  return node.service<StoreRunning>('store');
+}
+
+/**
+ * The engine's own policy under each service policy: under `always` the engine buffers and group
+ * commit syncs once per event-loop turn (the engine's own `always` would fdatasync every command).
+ */
+const enginePolicy: Readonly<Record<StoreConfig['sync'], SyncPolicy>> = {
+  always: 'periodic',
+  periodic: 'periodic',
+  none: 'none',
+};
+
+export const storeService: ServiceDefinition<StoreConfig, StoreRunning> = {
+  name: 'store',
+  description: 'Redis-compatible key-value store (strings, keys, hashes, sets, lists, sorted sets) on the resp port',
+  configSchema: storeConfigSchema,
+  messageTypes: [],
+  protocols: [{ name: RESP_PROTOCOL, wellKnownPort: RESP_WELL_KNOWN_PORT }],
+  raftGroups: [],
+  start: startStore,
+};
+
+function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
+  const env = ctx.env;
+  const config = ctx.config;
+  const engine = LsmEngine.open(
+    { disk: env.disk, clock: env.clock, log: ctx.log, metrics: env.metrics },
+    {
+      dir: STORE_ENGINE_DIR,
+      sync: enginePolicy[config.sync],
+      tombstoneGraceMs: config.tombstoneGraceMs,
+      memtableBytesMax: config.memtableBytesMax,
+    },
+  );
+  const keyspace = new Keyspace(engine);
+  const ops: KeyspaceOps = {
+    keyspace,
+    endCommand: () => {
+      keyspace.endCommand();
+    },
+    abortCommand: () => keyspace.abortCommand(),
+    dbsize: (nowMs) => keyspace.size(nowMs),
+    expires: () => 0,
+  };
+  const m = ctx.metrics;
+  const groupCommit = new GroupCommit({
+    policy: config.sync,
+    syncIntervalMs: config.syncIntervalMs,
+    engine,
+    timers: env.timers,
+    metrics: {
+      syncs: m.counter('store_syncs_total', 'Commit log syncs made by group commit or the periodic timer'),
+      groupSize: m.histogram('store_group_commit_replies', 'Replies released by one group commit (sync always)'),
+    },
+    replyBeforeSync: env.mutations.has('store-reply-before-sync'),
+  });
+  const server = new StoreServer({
+    env,
+    nodeId: ctx.nodeId,
+    config,
+    table: buildCommandTable(commandTable, [...connectionCommands, ...introspectionCommands]),
+    keyspace: ops,
+    groupCommit,
+    metrics: m,
+    port: () => ctx.port(RESP_PROTOCOL) ?? 0,
+    engineStats: () => {
+      const s = engine.stats();
+      return {
+        lastSeq: s.lastSeq,
+        durableSeq: s.durableSeq,
+        memoryBytes: s.memtableBytes + s.runMemoryBytes + s.blockCacheBytes,
+      };
+    },
+  });
+  const onProtocolError = (error: ProtocolError): Uint8Array | undefined => {
+    server.countProtocolError();
+    return protocolErrorReply(error);
+  };
+  const listener = ctx.listen(RESP_PROTOCOL, config.listen[RESP_PROTOCOL]!, (conn: ClientConnection) => {
+    const session = new RespSession(server, conn, server.newClientId());
+    server.sessions.set(session.id, session);
+    new RequestPipeline<RespCommand>({
+      connection: conn,
+      decoder: new RespRequestDecoder(config.resp),
+      metrics: env.metrics,
+      timers: env.timers,
+      serve: (request, reply) => session.serve(request, reply),
+      onClose: () => {
+        server.sessions.delete(session.id);
+        session.onClose();
+      },
+      protocolErrorReply: onProtocolError,
+    });
+  });
+  return {
+    server,
+    engine,
+    status: () => {
+      const s = engine.stats();
+      return {
+        sync: config.sync,
+        keys: keyspace.size(Math.floor(env.clock.wallMs())),
+        engine: {
+          lastSeq: s.lastSeq,
+          durableSeq: s.durableSeq,
+          flushedSeq: s.flushedSeq,
+          memtableBytes: s.memtableBytes,
+          memtableEntries: s.memtableEntries,
+          runs: s.runs.length,
+          commitLogBytes: s.commitLogBytes,
+        },
+        connections: listener.connections,
+        commandsProcessed: server.stats.commandsProcessed,
+        errorReplies: server.stats.errorReplies,
+        errorsByKind: Object.fromEntries(server.stats.errorsByKind),
+        protocolErrors: server.stats.protocolErrors,
+      };
+    },
+    stop: () => {
+      groupCommit.stop();
+      try {
+        engine.close(); // syncs the commit log on a clean stop
+      } catch (error) {
+        // A node stopped by a crash (the simulator's power loss) or a failed disk: what was not
+        // synced is lost, as the sync policy allows; recovery starts from what is durable.
+        ctx.log.warn({ err: String(error) }, 'store: engine close failed; unsynced writes are lost');
+      }
+    },
+  };
+}

@@ -1,0 +1,154 @@
+// One RESP client connection of the store service: its state (protocol 2 or 3, authenticated,
+// name, MULTI queue, watched keys) and Redis 7.0's processCommand order for each request the
+// pipeline (src/wire/pipeline.ts) hands it: look the command up (unknown command / unknown
+// subcommand), check its arity, refuse it before AUTH (NOAUTH), queue it inside MULTI (an error
+// while queuing makes EXEC answer EXECABORT), else run it. Every error a command is refused with
+// while MULTI is open flags the transaction, as Redis' rejectCommand does.
+//
+// Replies are encoded for the connection's protocol at the time they are produced, then handed to
+// the server's group commit (group-commit.ts), which releases them when the sync policy allows;
+// the pipeline writes each connection's replies in request order. A command runs to its end
+// within one call (the whole EXEC too): atomic, as in Redis, because nothing else runs meanwhile.
+
+import type { ClientConnection } from '../../env/types.ts';
+import { arityAccepts } from '../../redis/command.ts';
+import { wrongArityError } from '../../redis/errors.ts';
+import type { Reply } from '../../wire/pipeline.ts';
+import { encodeReply, type RespProtocol, type RespValue, reply } from '../../wire/resp/index.ts';
+import { type CommandEntry, lookupCommand } from './command-entry.ts';
+import type { StoreServer } from './server.ts';
+
+const NOAUTH = reply.error('NOAUTH Authentication required.');
+const QUEUED = reply.simple('QUEUED');
+const EXECABORT = reply.error('EXECABORT Transaction discarded because of previous errors.');
+/** Commands that run at once inside MULTI (server.c processCommand's exceptions). */
+const RUN_IN_MULTI = new Set(['exec', 'discard', 'multi', 'watch', 'quit', 'reset']);
+
+interface Queued {
+  readonly entry: CommandEntry;
+  readonly argv: readonly Uint8Array[];
+}
+
+export interface MultiState {
+  readonly queue: Queued[];
+  bytes: number;
+  /** An error while queuing: EXEC answers EXECABORT (Redis' CLIENT_DIRTY_EXEC). */
+  dirty: boolean;
+}
+
+export class RespSession {
+  /** CLIENT ID: unique per node start, increasing. */
+  readonly id: number;
+  protocol: RespProtocol = 2;
+  authenticated: boolean;
+  name = '';
+  libName = '';
+  libVersion = '';
+  noEvict = false;
+  multi: MultiState | null = null;
+  /** WATCHed keys (latin1); `watchDirty` once one changed (Redis' CLIENT_DIRTY_CAS). */
+  readonly watched = new Set<string>();
+  watchDirty = false;
+  readonly createdMs: number;
+  lastCommandMs: number;
+  lastCommand = 'NULL';
+  /** Set by a command (QUIT) whose reply is the connection's last. */
+  closeAfterReply = false;
+
+  constructor(
+    readonly server: StoreServer,
+    readonly conn: ClientConnection,
+    id: number,
+  ) {
+    this.id = id;
+    this.authenticated = server.config.requirepass === undefined;
+    this.createdMs = server.env.clock.monotonicMs();
+    this.lastCommandMs = this.createdMs;
+  }
+
+  /** The pipeline's serve: one request, answered exactly once (now or after the covering sync). */
+  serve(argv: Uint8Array[], answer: Reply): void {
+    const value = this.process(argv);
+    const bytes = encodeReply(value, this.protocol);
+    const thenClose = this.closeAfterReply;
+    this.server.groupCommit.release(
+      () => answer(bytes, { thenClose }),
+      () => this.conn.close(),
+    );
+  }
+
+  /** Redis' processCommand for one request; returns its reply. */
+  process(argv: readonly Uint8Array[]): RespValue {
+    const started = this.server.env.clock.monotonicMs();
+    this.lastCommandMs = started;
+    const found = lookupCommand(this.server.table, argv);
+    let value: RespValue;
+    if (!('kind' in found)) {
+      this.server.countCommand(undefined);
+      value = this.reject(found);
+    } else {
+      const spec = found.spec;
+      this.lastCommand = spec.name;
+      this.server.countCommand(spec.name);
+      if (!arityAccepts(spec.arity, argv.length)) value = this.reject(wrongArityError(spec.name));
+      else if (!this.authenticated && !spec.flags.includes('no_auth')) value = this.reject(NOAUTH);
+      else if (this.multi !== null && !RUN_IN_MULTI.has(spec.name)) value = this.queue(found, argv);
+      else value = this.server.run(this, found, argv);
+    }
+    if (value.type === 'error') this.server.countError(value.message);
+    this.server.observeLatency(this.server.env.clock.monotonicMs() - started);
+    return value;
+  }
+
+  private reject(error: RespValue): RespValue {
+    if (this.multi !== null) this.multi.dirty = true;
+    return error;
+  }
+
+  private queue(entry: CommandEntry, argv: readonly Uint8Array[]): RespValue {
+    const multi = this.multi!;
+    let bytes = 0;
+    for (const a of argv) bytes += a.length;
+    if (!this.server.admitsQueued(multi.queue.length + 1, multi.bytes + bytes)) {
+      multi.dirty = true;
+      return reply.error('ERR MULTI queue over its bound (storeMultiQueuedCountMax / storeMultiQueuedBytesMax)');
+    }
+    // The decoder hands each request arrays of its own, so keeping them is safe.
+    multi.queue.push({ entry, argv });
+    multi.bytes += bytes;
+    return QUEUED;
+  }
+
+  /** EXEC: every queued command in order, in this one call (nothing else runs meanwhile). */
+  exec(): RespValue {
+    const multi = this.multi;
+    if (multi === null) return reply.error('ERR EXEC without MULTI');
+    this.multi = null;
+    const dirtyCas = this.watchDirty || this.server.watchedKeyExpired(this);
+    this.server.unwatchAll(this);
+    if (multi.dirty) return EXECABORT;
+    if (dirtyCas) return reply.nullArray;
+    const items: RespValue[] = [];
+    for (const q of multi.queue) {
+      const v = this.server.run(this, q.entry, q.argv);
+      if (v.type === 'error') this.server.countError(v.message);
+      items.push(v);
+    }
+    return reply.array(items);
+  }
+
+  /** RESET: Redis 7.0's clearClientConnectionState (protocol 2, no name, no MULTI or watches, auth reset). */
+  reset(): void {
+    this.multi = null;
+    this.server.unwatchAll(this);
+    this.protocol = 2;
+    this.name = '';
+    this.authenticated = this.server.config.requirepass === undefined;
+  }
+
+  /** The connection closed: forget its watches. */
+  onClose(): void {
+    this.server.unwatchAll(this);
+    this.multi = null;
+  }
+}

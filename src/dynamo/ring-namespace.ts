@@ -70,8 +70,11 @@ export function decodeRingCasResult(bytes: Uint8Array): RingCasResult | Protocol
   }
 }
 
+/** The ring's namespace name in the metadata group (snapshot section, RaftGroupUse). */
+export const RING_NAMESPACE = 'ring';
+
 export class RingNamespace implements Namespace {
-  readonly name = 'ring';
+  readonly name = RING_NAMESPACE;
   readonly id = NamespaceId.ring;
   private current: Ring = Ring.empty();
   private readonly listeners: Array<(ring: Ring) => void> = [];

@@ -91,7 +91,7 @@ test('a service added to the list runs on every node: its messages, admin route 
   assert.ok(sim.runUntilCondition(heardAll, 5_000), 'every node heard every peer over the echo type');
   const n1 = sim.instance('n1')!;
   const status = n1.status();
-  assert.deepEqual(Object.keys(status.services), ['membership', 'kv', 'coord', 'echo']);
+  assert.deepEqual(Object.keys(status.services), ['membership', 'kv', 'coord', 'store', 'echo']);
   assert.deepEqual((status.services['echo'] as { heard: string[] }).heard, ['n2', 'n3']);
   const route = n1.adminRoutes().find((r) => r.path === '/v1/echo');
   assert.ok(route !== undefined);
@@ -196,7 +196,7 @@ test('a service listens on its declared protocol: echo over byte-chunked client 
   assert.equal(sim.metrics('n1').value('client_bytes_received_total', { protocol: testProtocolName }), request.length);
 
   const clients = sim.instance('n1')!.status().clients;
-  assert.deepEqual(Object.keys(clients), ['zookeeper', testProtocolName]);
+  assert.deepEqual(Object.keys(clients), ['zookeeper', 'resp', testProtocolName]);
   const line = clients[testProtocolName] as ClientListenerStatus;
   assert.deepEqual([line.service, line.open, line.accepted, line.evicted], ['line', 1, 1, 0]);
 

@@ -62,6 +62,10 @@ export const storeConfigSchema = z.strictObject({
     .min(64 * 1024)
     .max(limits.lsmMemtableBytesMax)
     .default(limits.lsmMemtableBytesMax),
+  /** Virtual nodes per node on the token ring (the initial ring every node proposes alike). */
+  tokensPerNode: z.number().int().min(1).max(limits.ringNodeTokensCountMax).default(16),
+  /** A command forwarded to its key's owner answers -TIMEOUT after this long without an answer. */
+  forwardTimeoutMs: z.number().int().min(10).max(600_000).default(5_000),
   /** maxclients is `listen.resp.connectionsMax`; timeout is `listen.resp.idleTimeoutMs`. */
   listen: listenSchema({ [RESP_PROTOCOL]: respBounds }),
 });

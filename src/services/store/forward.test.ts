@@ -14,6 +14,9 @@ import { encodeReply, type RespValue, reply } from '../../wire/resp/index.ts';
 import { CommandForwarder, decodeForward, decodeForwardReply, encodeForward, encodeForwardReply } from './forward.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
+/** forward() as a Promise (this file's rig awaits microtasks between its steps). */
+const call = (f: CommandForwarder, to: string, argv: Uint8Array[]) =>
+  new Promise<RespValue>((resolve) => f.forward(to, argv, resolve));
 
 class Rig {
   nowMs = 0;
@@ -45,16 +48,15 @@ class Rig {
             rng: new SeededRng(`fwd/${id}`),
             log: logs.logger(id),
             metrics: this.metrics,
-            execute: (argv) =>
-              new Promise<RespValue>((resolve) =>
-                this.timer(this.executeDelayMs, () =>
-                  resolve(
-                    argv.length > 1
-                      ? reply.bulk(argv[1]!)
-                      : { type: 'map', entries: [[reply.bulk('k'), { type: 'double', value: 1.5 }]] },
-                  ),
+            execute: (argv, done) => {
+              this.timer(this.executeDelayMs, () =>
+                done(
+                  argv.length > 1
+                    ? reply.bulk(argv[1]!)
+                    : { type: 'map', entries: [[reply.bulk('k'), { type: 'double', value: 1.5 }]] },
                 ),
-              ),
+              );
+            },
           },
           { timeoutMs: 1_000, pendingMax: 2 },
         ),
@@ -98,8 +100,8 @@ class Rig {
 test('the owner runs the command and its reply comes back, downgraded for a RESP2 client', async () => {
   const rig = new Rig(['n1', 'n2']);
   rig.executeDelayMs = 5; // the owner's group commit
-  const got = rig.nodes.get('n1')!.forward('n2', [text('get'), text('v')]);
-  const map = rig.nodes.get('n1')!.forward('n2', [text('hgetall')]);
+  const got = call(rig.nodes.get('n1')!, 'n2', [text('get'), text('v')]);
+  const map = call(rig.nodes.get('n1')!, 'n2', [text('hgetall')]);
   await rig.run(10);
   assert.deepEqual(await got, reply.bulk(text('v')));
   const value = await map;
@@ -111,7 +113,7 @@ test('the owner runs the command and its reply comes back, downgraded for a RESP
 test('no answer in time is an indefinite TIMEOUT; the late answer is then ignored', async () => {
   const rig = new Rig(['n1', 'n2']);
   rig.executeDelayMs = 5_000;
-  const p = rig.nodes.get('n1')!.forward('n2', [text('incr'), text('x')]);
+  const p = call(rig.nodes.get('n1')!, 'n2', [text('incr'), text('x')]);
   await rig.run(1_001);
   const v = await p;
   assert.equal(v.type, 'error');
@@ -123,13 +125,13 @@ test('no answer in time is an indefinite TIMEOUT; the late answer is then ignore
 test('an unreachable owner is CLUSTERDOWN and a full table BUSY, both before anything is sent', async () => {
   const rig = new Rig(['n1', 'n2']);
   rig.unreachable.add('n2');
-  const down = await rig.nodes.get('n1')!.forward('n2', [text('get'), text('k')]);
+  const down = await call(rig.nodes.get('n1')!, 'n2', [text('get'), text('k')]);
   assert.match(String(down.type === 'error' && down.message), /^CLUSTERDOWN /);
   rig.unreachable.clear();
   rig.executeDelayMs = 100;
-  const a = rig.nodes.get('n1')!.forward('n2', [text('get'), text('a')]);
-  const b = rig.nodes.get('n1')!.forward('n2', [text('get'), text('b')]);
-  const busy = await rig.nodes.get('n1')!.forward('n2', [text('get'), text('c')]);
+  const a = call(rig.nodes.get('n1')!, 'n2', [text('get'), text('a')]);
+  const b = call(rig.nodes.get('n1')!, 'n2', [text('get'), text('b')]);
+  const busy = await call(rig.nodes.get('n1')!, 'n2', [text('get'), text('c')]);
   assert.match(String(busy.type === 'error' && busy.message), /^BUSY /);
   await rig.run(200);
   assert.deepEqual([await a, await b], [reply.bulk(text('a')), reply.bulk(text('b'))]);
@@ -138,7 +140,7 @@ test('an unreachable owner is CLUSTERDOWN and a full table BUSY, both before any
 test('a reply from another node than the one asked is ignored', async () => {
   const rig = new Rig(['n1', 'n2', 'n3']);
   const n1 = rig.nodes.get('n1')!;
-  const p = n1.forward('n2', [text('get'), text('k')]);
+  const p = call(n1, 'n2', [text('get'), text('k')]);
   const sent = rig.wire.shift()!;
   const f = decodeForward(sent.message.payload);
   assert.ok(!(f instanceof Error));

@@ -39,8 +39,12 @@ export interface ForwarderDeps {
   readonly rng: Rng;
   readonly log: Logger;
   readonly metrics: Pick<Metrics, 'counter' | 'gauge'>;
-  /** Runs a command forwarded to this node; resolves once its reply may leave (durable). */
-  execute(argv: readonly Uint8Array[]): Promise<RespValue>;
+  /**
+   * Runs a command forwarded to this node; calls `done` once its reply may leave (durable).
+   * Callbacks, not Promises: the simulator runs every node in one synchronous loop, where a
+   * Promise's continuation would wait for the whole run to end.
+   */
+  execute(argv: readonly Uint8Array[], done: (value: RespValue) => void): void;
 }
 
 export interface ForwarderOptions {
@@ -51,7 +55,7 @@ export interface ForwarderOptions {
 
 interface Pending {
   readonly to: NodeId;
-  readonly resolve: (value: RespValue) => void;
+  readonly done: (value: RespValue) => void;
   readonly timer: { cancel(): void };
 }
 
@@ -122,29 +126,27 @@ export class CommandForwarder {
     return this.pending.size;
   }
 
-  /** Sends `argv` to `to` and resolves with its reply (or one of the errors in the header). */
-  forward(to: NodeId, argv: readonly Uint8Array[]): Promise<RespValue> {
+  /** Sends `argv` to `to`; `done` gets its reply (or one of the errors in the header), once. */
+  forward(to: NodeId, argv: readonly Uint8Array[], done: (value: RespValue) => void): void {
     if (this.pending.size >= this.pendingMax) {
       this.count('busy');
-      return Promise.resolve(reply.error(`BUSY ${this.pendingMax} forwarded commands are waiting for answers`));
+      return done(reply.error(`BUSY ${this.pendingMax} forwarded commands are waiting for answers`));
     }
     const opId = this.nextOpId++;
     if (!this.deps.send(to, MessageType.StoreForward, encodeForward(opId, argv))) {
       this.count('unreachable');
-      return Promise.resolve(reply.error(`CLUSTERDOWN the node owning the key (${to}) is unreachable`));
+      return done(reply.error(`CLUSTERDOWN the node owning the key (${to}) is unreachable`));
     }
-    return new Promise((resolve) => {
-      const timer = this.deps.timers.after(this.options.timeoutMs, () => {
-        if (!this.pending.delete(opId)) return;
-        this.count('timeout');
-        resolve(
-          reply.error(
-            `TIMEOUT no answer from ${to}, the node owning the key, within ${this.options.timeoutMs} ms (the command may have run)`,
-          ),
-        );
-      });
-      this.pending.set(opId, { to, resolve, timer });
+    const timer = this.deps.timers.after(this.options.timeoutMs, () => {
+      if (!this.pending.delete(opId)) return;
+      this.count('timeout');
+      done(
+        reply.error(
+          `TIMEOUT no answer from ${to}, the node owning the key, within ${this.options.timeoutMs} ms (the command may have run)`,
+        ),
+      );
     });
+    this.pending.set(opId, { to, done, timer });
   }
 
   /** Handles StoreForward and StoreForwardReply messages from peers. */
@@ -153,15 +155,8 @@ export class CommandForwarder {
       const f = decodeForward(message.payload);
       if (f instanceof ProtocolError) return this.malformed(message.from, f);
       this.count('served');
-      void this.deps.execute(f.argv).then(
-        (value) => this.deps.send(message.from, MessageType.StoreForwardReply, encodeForwardReply(f.opId, value)),
-        (err: unknown) => {
-          // A failed local execution is this node's bug or a poisoned engine: the sender gets an
-          // indefinite answer (the write may have been applied before the failure).
-          this.deps.log.error({ err: String(err) }, 'store: forwarded command failed');
-          const value = reply.error('TIMEOUT the owner failed while running the command (it may have run)');
-          this.deps.send(message.from, MessageType.StoreForwardReply, encodeForwardReply(f.opId, value));
-        },
+      this.deps.execute(f.argv, (value) =>
+        this.deps.send(message.from, MessageType.StoreForwardReply, encodeForwardReply(f.opId, value)),
       );
       return;
     }
@@ -174,7 +169,7 @@ export class CommandForwarder {
       this.pending.delete(r.opId);
       p.timer.cancel();
       this.count('answered');
-      p.resolve(r.value);
+      p.done(r.value);
     }
   }
 
@@ -183,7 +178,7 @@ export class CommandForwarder {
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
       p.timer.cancel();
-      p.resolve(reply.error('TIMEOUT the node is stopping (the command may have run)'));
+      p.done(reply.error('TIMEOUT the node is stopping (the command may have run)'));
     }
   }
 

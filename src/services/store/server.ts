@@ -20,6 +20,7 @@ import { type CommandEntry, type CommandTable, latin1 } from './command-entry.ts
 import type { StoreConfig } from './config.ts';
 import type { GroupCommit } from './group-commit.ts';
 import { commandKeys } from './routing.ts';
+import type { KeySpec, Route } from './routing.ts';
 import type { RespSession } from './session.ts';
 
 /** The keyspace operations the server itself needs beyond running commands. */
@@ -44,6 +45,10 @@ export interface StoreServerOptions {
   readonly metrics: Metrics;
   /** The resp port, for INFO and CLIENT LIST. */
   port(): number;
+  /** Where a command runs on a cluster (absent: always here). */
+  route?(spec: KeySpec, argv: readonly Uint8Array[]): Route;
+  /** Runs a command on another node (absent: never asked, since route says local). */
+  forward?(to: NodeId, argv: readonly Uint8Array[], done: (value: RespValue) => void): void;
   /** Engine stats for INFO memory/persistence and /status. */
   engineStats(): { readonly lastSeq: number; readonly durableSeq: number; readonly memoryBytes: number };
 }
@@ -119,6 +124,23 @@ export class StoreServer {
   run(session: RespSession, entry: CommandEntry, argv: readonly Uint8Array[]): RespValue {
     this.stats.commandsProcessed++;
     if (entry.kind === 'server') return entry.spec.run(session, argv);
+    return this.runData(entry, argv);
+  }
+
+  /** Where a command runs (routing.ts): here, on its keys' owner, or nowhere (CROSSSLOT). */
+  route(entry: CommandEntry, argv: readonly Uint8Array[]): Route {
+    return this.o.route?.(entry.spec, argv) ?? { kind: 'local' };
+  }
+
+  /** Sends a command to its keys' owner (forward.ts); `done` gets the reply, in RESP3 form. */
+  forward(to: NodeId, argv: readonly Uint8Array[], done: (value: RespValue) => void): void {
+    const forward = this.o.forward;
+    if (forward === undefined) return done(reply.error('ERR forwarding is not configured'));
+    forward(to, argv, done);
+  }
+
+  /** A data command (src/redis) on this node's keyspace, for a client here or a forwarding peer. */
+  runData(entry: CommandEntry & { kind: 'data' }, argv: readonly Uint8Array[]): RespValue {
     const ops = this.o.keyspace;
     const ctx: CommandContext = {
       keyspace: ops.keyspace,

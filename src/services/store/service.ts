@@ -29,10 +29,43 @@ import { GroupCommit } from './group-commit.ts';
 import { introspectionCommands } from './introspection.ts';
 import { type KeyspaceOps, StoreServer } from './server.ts';
 import { RespSession } from './session.ts';
+import { CommandForwarder } from './forward.ts';
+import { RingKeeper } from './ring-keeper.ts';
+import { routeCommand } from './routing.ts';
+import { MessageType } from '../../lib/message-types.ts';
+import { METADATA_GROUP } from '../../node/raft-groups.ts';
+import { malformedCounterHook } from '../../rsm/state-machine.ts';
+import { RING_NAMESPACE, RingStateMachine } from '../../dynamo/ring-namespace.ts';
+import { arityAccepts } from '../../redis/command.ts';
+import { lookupCommand as lookupDataCommand } from '../../redis/table.ts';
+import { reply, type RespValue } from '../../wire/resp/index.ts';
+
+/**
+ * A command a peer forwarded here because this node owns its keys: run like a local client's
+ * (one batch, WATCH touched), answered once group commit says its writes are durable.
+ */
+function runForwarded(
+  server: StoreServer,
+  groupCommit: GroupCommit,
+  argv: readonly Uint8Array[],
+  done: (value: RespValue) => void,
+): void {
+  const spec = argv.length > 0 ? lookupDataCommand(argv[0]!) : undefined;
+  // The sender checked name and arity with the same table; a peer that did not is answered, not obeyed.
+  if (spec === undefined || !arityAccepts(spec.arity, argv.length))
+    return done(reply.error('ERR forwarded command is not a data command'));
+  server.stats.commandsProcessed++;
+  const value = server.runData({ kind: 'data', spec }, argv);
+  groupCommit.release(
+    () => done(value),
+    () => done(reply.error('TIMEOUT the owner is stopping (the command may have run)')),
+  );
+}
 
 export interface StoreRunning extends RunningService {
   readonly server: StoreServer;
   readonly engine: LsmEngine;
+  readonly ring: RingKeeper;
 }
 
 /** The store service running on a node (simulator hooks and tests). */
@@ -54,9 +87,18 @@ export const storeService: ServiceDefinition<StoreConfig, StoreRunning> = {
   name: 'store',
   description: 'Redis-compatible key-value store (strings, keys, hashes, sets, lists, sorted sets) on the resp port',
   configSchema: storeConfigSchema,
-  messageTypes: [],
+  messageTypes: [MessageType.StoreForward, MessageType.StoreForwardReply],
   protocols: [{ name: RESP_PROTOCOL, wellKnownPort: RESP_WELL_KNOWN_PORT }],
-  raftGroups: [],
+  // The token ring lives in the metadata group (ring-namespace.ts): every node routes by it.
+  raftGroups: [
+    {
+      group: METADATA_GROUP,
+      namespace: {
+        name: RING_NAMESPACE,
+        create: (env) => new RingStateMachine({ onMalformed: malformedCounterHook(env.metrics, METADATA_GROUP) }),
+      },
+    },
+  ],
   start: startStore,
 };
 
@@ -94,7 +136,47 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     },
     replyBeforeSync: env.mutations.has('store-reply-before-sync'),
   });
-  const server = new StoreServer({
+  // The ring: bootstrapped once per cluster, read from this node's metadata replica. With N = 1
+  // each key has one owner; a command for another node's key is forwarded there (forward.ts).
+  const metadata = ctx.raftGroup(METADATA_GROUP);
+  const ring = new RingKeeper(metadata.driver, metadata.namespace(RING_NAMESPACE) as RingStateMachine, env, {
+    nodes: [ctx.nodeId, ...ctx.peers],
+    tokensPerNode: config.tokensPerNode,
+    retryMs: 500,
+  });
+  ring.start();
+  const alone = ctx.peers.length === 0;
+  const ownerOf = (placement: Uint8Array): string | undefined =>
+    alone ? ctx.nodeId : ring.ring.nodes.length === 0 ? undefined : ring.ring.locate(placement, 1).replicas[0];
+  let server: StoreServer | undefined;
+  const forwarder = new CommandForwarder(
+    {
+      self: ctx.nodeId,
+      send: (to, type, payload) => env.transport.send(to, type, payload),
+      timers: env.timers,
+      rng: env.rng,
+      log: ctx.log,
+      metrics: env.metrics,
+      execute: (argv, done) => runForwarded(server!, groupCommit, argv, done),
+    },
+    { timeoutMs: config.forwardTimeoutMs },
+  );
+  ctx.router.register([MessageType.StoreForward, MessageType.StoreForwardReply], (m) => forwarder.receive(m));
+  server = new StoreServer({
+    route: (spec, argv) => {
+      let unknown = false;
+      const route = routeCommand(spec, argv, ctx.nodeId, (p) => {
+        const owner = ownerOf(p);
+        if (owner === undefined) unknown = true;
+        return owner ?? ctx.nodeId;
+      });
+      // Before the ring's first commit a keyed command has nowhere certain to run.
+      return unknown ? { kind: 'forward', to: '' } : route;
+    },
+    forward: (to, argv, done) =>
+      to === ''
+        ? done(reply.error('CLUSTERDOWN the token ring is not known yet (the metadata group has no leader)'))
+        : forwarder.forward(to, argv, done),
     env,
     nodeId: ctx.nodeId,
     config,
@@ -135,6 +217,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
   return {
     server,
     engine,
+    ring,
     status: () => {
       const s = engine.stats();
       return {
@@ -157,6 +240,8 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
       };
     },
     stop: () => {
+      ring.stop();
+      forwarder.stop();
       groupCommit.stop();
       try {
         engine.close(); // syncs the commit log on a clean stop

@@ -16,7 +16,11 @@ import { wrongArityError } from '../../redis/errors.ts';
 import type { Reply } from '../../wire/pipeline.ts';
 import { encodeReply, type RespProtocol, type RespValue, reply } from '../../wire/resp/index.ts';
 import { type CommandEntry, lookupCommand } from './command-entry.ts';
+import { CROSSSLOT_MESSAGE } from './routing.ts';
 import type { StoreServer } from './server.ts';
+
+/** A reply that comes later (a command forwarded to its keys' owner): call with the callback. */
+type Later = (done: (value: RespValue) => void) => void;
 
 const NOAUTH = reply.error('NOAUTH Authentication required.');
 const QUEUED = reply.simple('QUEUED');
@@ -69,6 +73,15 @@ export class RespSession {
   /** The pipeline's serve: one request, answered exactly once (now or after the covering sync). */
   serve(argv: Uint8Array[], answer: Reply): void {
     const value = this.process(argv);
+    if (typeof value === 'function') {
+      // Forwarded to the key's owner, which made it durable before answering: no sync here. The
+      // pipeline writes this connection's replies in request order whenever this one comes.
+      value((v) => {
+        if (v.type === 'error') this.server.countError(v.message);
+        answer(encodeReply(v, this.protocol), { thenClose: false });
+      });
+      return;
+    }
     const bytes = encodeReply(value, this.protocol);
     const thenClose = this.closeAfterReply;
     this.server.groupCommit.release(
@@ -78,11 +91,11 @@ export class RespSession {
   }
 
   /** Redis' processCommand for one request; returns its reply. */
-  process(argv: readonly Uint8Array[]): RespValue {
+  process(argv: readonly Uint8Array[]): RespValue | Later {
     const started = this.server.env.clock.monotonicMs();
     this.lastCommandMs = started;
     const found = lookupCommand(this.server.table, argv);
-    let value: RespValue;
+    let value: RespValue | Later;
     if (!('kind' in found)) {
       this.server.countCommand(undefined);
       value = this.reject(found);
@@ -93,11 +106,29 @@ export class RespSession {
       if (!arityAccepts(spec.arity, argv.length)) value = this.reject(wrongArityError(spec.name));
       else if (!this.authenticated && !spec.flags.includes('no_auth')) value = this.reject(NOAUTH);
       else if (this.multi !== null && !RUN_IN_MULTI.has(spec.name)) value = this.queue(found, argv);
-      else value = this.server.run(this, found, argv);
+      else value = this.routed(found, argv);
     }
+    if (typeof value === 'function') return value;
     if (value.type === 'error') this.server.countError(value.message);
     this.server.observeLatency(this.server.env.clock.monotonicMs() - started);
     return value;
+  }
+
+  /**
+   * Runs a command where its keys live (routing.ts): here, or on their owner (a Promise of its
+   * reply). A server command with keys (WATCH) must name keys of this node: watching a key another
+   * node changes would never fire.
+   */
+  private routed(entry: CommandEntry, argv: readonly Uint8Array[]): RespValue | Later {
+    const route = this.server.route(entry, argv);
+    if (route.kind === 'crossslot') return reply.error(CROSSSLOT_MESSAGE);
+    if (route.kind === 'forward') {
+      if (entry.kind !== 'data')
+        return reply.error(`${CROSSSLOT_MESSAGE} (the keys live on ${route.to}: connect there)`);
+      this.server.stats.commandsProcessed++;
+      return (done) => this.server.forward(route.to, argv, done);
+    }
+    return this.server.run(this, entry, argv);
   }
 
   private reject(error: RespValue): RespValue {
@@ -128,6 +159,13 @@ export class RespSession {
     this.server.unwatchAll(this);
     if (multi.dirty) return EXECABORT;
     if (dirtyCas) return reply.nullArray;
+    // Atomic only on one node: every queued command's keys must live here (Redis Cluster asks
+    // the same of a transaction's slots).
+    for (const q of multi.queue) {
+      const route = this.server.route(q.entry, q.argv);
+      if (route.kind !== 'local')
+        return reply.error(`${CROSSSLOT_MESSAGE} (a transaction runs on the node owning all its keys)`);
+    }
     const items: RespValue[] = [];
     for (const q of multi.queue) {
       const v = this.server.run(this, q.entry, q.argv);

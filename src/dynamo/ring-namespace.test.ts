@@ -46,7 +46,10 @@ test('a proposal from the current version applies; one from a stale copy is a co
   // A proposal whose ring is not later than the version it names is invalid.
   assert.deepEqual(cas(log, 2, joined), { status: 'invalid', version: 2 });
   // A ring several versions later (built node by node) is one proposal.
-  const grown = joined.completeMove().beginJoin('n3', chooseTokens(rng, 4, joined)).completeMove();
+  const grown = joined
+    .completeMove()
+    .beginJoin('n3', chooseTokens(rng, 4, joined))
+    .completeMove();
   assert.deepEqual(cas(log, 2, grown), { status: 'applied', version: 5 });
   assert.deepEqual(seen, [1, 2, 5]);
 });

@@ -9,6 +9,8 @@ import { test } from 'node:test';
 import type { NodeServices } from '../../node/services.ts';
 import type { Simulation } from '../../sim/simulation.ts';
 import { simServices } from '../../../test/support/sim-services.ts';
+import { membershipService } from '../membership/service.ts';
+import { placementKey } from './routing.ts';
 import { storeOf, storeService } from './service.ts';
 import { show, SimRespClient } from './sim-client.ts';
 
@@ -71,28 +73,94 @@ test('one ring on every node; keys stored on their owner only; any node answers 
   assert.ok(forwarded > 0, 'some commands ran on another node than the client reached');
 });
 
+/** The owner of `key` on the cluster's ring (every node holds the same one). */
+function ownerOf(sim: Simulation<NodeServices>, key: string): string {
+  return storeOf(sim.instance('n1')!).ring.ring.locate(placementKey(new TextEncoder().encode(key)), 1).replicas[0]!;
+}
+
 test('keys on different owners are CROSSSLOT; hash tags keep keys together; RESP3 survives forwarding', () => {
   const sim = cluster('store-cluster-crossslot');
+  const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
+  const mine = keys.filter((k) => ownerOf(sim, k) === 'n3').slice(0, 2);
+  const other = keys.find((k) => ownerOf(sim, k) !== 'n3')!;
+  assert.equal(mine.length, 2);
+  // A hash tag owned by another node than n3, so the {tag} commands are forwarded.
+  const tag = ['user1', 'user2', 'user3', 'user4', 'user5', 'user6'].find((t) => ownerOf(sim, t) !== 'n3')!;
   const c = new SimRespClient(sim, 'n3');
-  // Enough distinct keys that two of them have different owners.
-  const keys = Array.from({ length: 12 }, (_, i) => `k${i}`);
-  c.send('MSET', ...keys.flatMap((k) => [k, 'x']));
-  c.send('MSET', '{user1}:a', '1', '{user1}:b', '2');
-  c.send('MGET', '{user1}:a', '{user1}:b');
+  c.send('MSET', mine[0]!, 'x', other, 'x');
+  c.send('MSET', `{${tag}}:a`, '1', `{${tag}}:b`, '2');
+  c.send('MGET', `{${tag}}:a`, `{${tag}}:b`);
   c.send('HELLO', '3');
-  c.send('HSET', '{user1}:h', 'f', '1.5');
-  c.send('HINCRBYFLOAT', '{user1}:h', 'f', '1');
-  c.send('HGETALL', '{user1}:h');
+  c.send('HSET', `{${tag}}:h`, 'f', '1.5');
+  c.send('HINCRBYFLOAT', `{${tag}}:h`, 'f', '1');
+  c.send('HGETALL', `{${tag}}:h`);
   c.send('MULTI');
-  c.send('SET', keys[0]!, '1');
-  c.send('SET', keys[1]!, '1');
-  c.send('SET', keys[2]!, '1');
+  c.send('SET', mine[0]!, '1');
+  c.send('SET', other, '1');
   c.send('EXEC');
+  c.send('MULTI');
+  c.send('SET', mine[0]!, '1');
+  c.send('INCR', mine[1]!);
+  c.send('EXEC');
+  const before = sim.metrics(ownerOf(sim, tag)).value('store_forwarded_total', { outcome: 'served' });
   const r = settle(sim, c);
   assert.equal(r[0], "-CROSSSLOT Keys in request don't hash to the same slot");
   assert.deepEqual(r.slice(1, 3), ['+OK', '*[$1,$2]']);
   assert.equal(r[4], ':1');
   assert.equal(r[5], '$2.5');
   assert.match(r[6]!, /^%/, `a RESP3 map after forwarding: ${r[6]}`);
-  assert.match(r.at(-1)!, /^-CROSSSLOT|^\*\[/, 'EXEC runs only when this node owns every key');
+  assert.match(r[10]!, /^-CROSSSLOT .*a transaction runs on the node owning all its keys/);
+  assert.equal(r[14], '*[+OK,:1]');
+  assert.ok(
+    sim.metrics(ownerOf(sim, tag)).value('store_forwarded_total', { outcome: 'served' }) - before >= 5,
+    'the tagged commands ran on their owner',
+  );
+});
+
+test('N = 3 through RESP: a write on either side of a partition at ONE, UNAVAILABLE at QUORUM on the minority, both values kept as siblings after healing', () => {
+  const ids = ['n1', 'n2', 'n3'];
+  const sim = simServices({
+    seed: 'store-replicated',
+    nodes: ids,
+    services: [membershipService, storeService],
+    store: { replication: { replicas: 3 } },
+  });
+  assert.ok(
+    sim.runUntilCondition(() => ids.every((id) => storeOf(sim.instance(id)!).ring.ring.version > 0), 20_000),
+    'ring',
+  );
+  sim.runFor(2_000); // membership: every peer alive
+  const a = new SimRespClient(sim, 'n1');
+  a.send('SET', 'k', 'v0');
+  a.send('BARISTA', 'WHERE', 'k');
+  assert.deepEqual(settle(sim, a).slice(0, 1), ['+OK']);
+  assert.equal(a.replies.length, 2);
+  const cut = sim.network.partition([['n1', 'n2'], ['n3']]);
+  sim.runFor(3_000); // the failure detectors call the other side down
+  const minority = new SimRespClient(sim, 'n3');
+  minority.send('SET', 'k', 'minority-quorum');
+  minority.send('BARISTA', 'CONSISTENCY', 'ONE');
+  minority.send('SET', 'k', 'minority');
+  assert.deepEqual(settle(sim, minority).slice(1), ['+OK', '+OK']);
+  assert.match(show(minority.replies[0]), /^-UNAVAILABLE /, show(minority.replies[0]));
+  a.send('SET', 'k', 'majority');
+  assert.equal(settle(sim, a).at(-1), '+OK');
+  cut.heal();
+  sim.runFor(5_000);
+  const reader = new SimRespClient(sim, 'n2');
+  reader.send('BARISTA', 'CONSISTENCY', 'ALL');
+  reader.send('BARISTA', 'SIBLINGS', 'k');
+  reader.send('GET', 'k');
+  const got = settle(sim, reader);
+  assert.equal(got[0], '+OK');
+  // Concurrent writes on both sides: both kept (neither read the other), the older v0 superseded.
+  assert.match(got[1]!, /^\*\[/);
+  assert.deepEqual(got[1]!.slice(2, -1).split(',').sort(), ['$majority', '$minority']);
+  assert.match(got[2]!, /^\$(majority|minority)$/);
+  // A SET now supersedes both: one value again.
+  reader.send('SET', 'k', 'resolved');
+  reader.send('BARISTA', 'SIBLINGS', 'k');
+  reader.send('GET', 'k');
+  reader.send('BARISTA', 'SIBLINGS', 'k');
+  assert.deepEqual(settle(sim, reader).slice(3), ['+OK', '*[$resolved]', '$resolved', '*[$resolved]']);
 });

@@ -11,6 +11,9 @@ import type { CommandSpec } from '../../redis/command.ts';
 import { unknownCommandError } from '../../redis/errors.ts';
 import type { RespSession } from './session.ts';
 
+/** A reply that comes later (a command forwarded to its keys' owner, a replica round): call with the callback. */
+export type Later = (done: (value: RespValue) => void) => void;
+
 /** What COMMAND INFO shows of a command (CommandSpec's shape without run). */
 export interface CommandShape {
   /** Full name in lower case: `get`, `client|list`. */
@@ -28,7 +31,7 @@ export interface ServerCommandSpec extends CommandShape {
   readonly group: string;
   readonly summary: string;
   readonly since: string;
-  run(session: RespSession, argv: readonly Uint8Array[]): RespValue;
+  run(session: RespSession, argv: readonly Uint8Array[]): RespValue | Later;
   readonly subcommands?: readonly ServerCommandSpec[];
 }
 

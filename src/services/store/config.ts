@@ -11,6 +11,7 @@
 // unsynced writes stay in our buffer, so also a process crash loses them).
 
 import { z } from 'zod';
+import { replicationConfigSchema } from './replication/config.ts';
 import type { ListenerBounds } from '../../env/types.ts';
 import { limits } from '../../lib/limits.ts';
 import { listenSchema } from '../../node/listen-bounds.ts';
@@ -62,6 +63,13 @@ export const storeConfigSchema = z.strictObject({
     .min(64 * 1024)
     .max(limits.lsmMemtableBytesMax)
     .default(limits.lsmMemtableBytesMax),
+  /**
+   * N > 1: each key on `replication.replicas` nodes through the Dynamo replica
+   * (src/services/store/replication); GET/SET/DEL/EXISTS only so far (replicated.ts).
+   */
+  replication: replicationConfigSchema.prefault({ replicas: 1 }),
+  /** A new connection's consistency level at N > 1 (BARISTA CONSISTENCY changes it per connection). */
+  consistency: z.enum(['ONE', 'QUORUM', 'ALL', 'ANY']).default('QUORUM'),
   /** Virtual nodes per node on the token ring (the initial ring every node proposes alike). */
   tokensPerNode: z.number().int().min(1).max(limits.ringNodeTokensCountMax).default(16),
   /** A command forwarded to its key's owner answers -TIMEOUT after this long without an answer. */

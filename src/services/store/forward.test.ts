@@ -187,3 +187,26 @@ test('messages round-trip, and any bytes from a peer are dropped and counted, ne
   );
   assert.ok(rig.outcome('malformed') > 0 && dropped > 0);
 });
+
+test('a duplicated forward runs once at the owner (an INCR must not count twice)', async () => {
+  const rig = new Rig(['n1', 'n2']);
+  let executed = 0;
+  const n2 = rig.nodes.get('n2')!;
+  const p = call(rig.nodes.get('n1')!, 'n2', [text('incr'), text('x')]);
+  const sent = rig.wire.shift()!;
+  // Deliver the same frame twice (the simulator's duplication).
+  const original = (
+    n2 as unknown as { deps: { execute: (a: readonly Uint8Array[], d: (v: RespValue) => void) => void } }
+  ).deps;
+  const execute = original.execute;
+  original.execute = (argv, done) => {
+    executed++;
+    execute(argv, done);
+  };
+  n2.receive(sent.message);
+  n2.receive(sent.message);
+  await rig.run(10);
+  assert.equal(executed, 1);
+  assert.equal(rig.outcome('duplicate'), 1);
+  assert.deepEqual(await p, reply.bulk(text('x')));
+});

@@ -110,6 +110,11 @@ export function decodeForwardReply(payload: Uint8Array): { opId: bigint; value: 
 
 export class CommandForwarder {
   private readonly pending = new Map<bigint, Pending>();
+  /**
+   * Op ids served per sender, the last `pendingMax` of them: a sender has at most that many
+   * waiting, so an older duplicate of one of its ops has already been answered or timed out.
+   */
+  private readonly seen = new Map<NodeId, { readonly ids: Set<bigint>; readonly order: bigint[] }>();
   private nextOpId: bigint;
   private readonly pendingMax: number;
 
@@ -133,7 +138,16 @@ export class CommandForwarder {
       return done(reply.error(`BUSY ${this.pendingMax} forwarded commands are waiting for answers`));
     }
     const opId = this.nextOpId++;
-    if (!this.deps.send(to, MessageType.StoreForward, encodeForward(opId, argv))) {
+    const payload = encodeForward(opId, argv);
+    if (payload.length > limits.peerFrameBytesMax - 64) {
+      this.count('too_large');
+      return done(
+        reply.error(
+          `ERR the command (${payload.length} bytes) is too large to forward to ${to}, the node owning the key (peerFrameBytesMax): connect there`,
+        ),
+      );
+    }
+    if (!this.deps.send(to, MessageType.StoreForward, payload)) {
       this.count('unreachable');
       return done(reply.error(`CLUSTERDOWN the node owning the key (${to}) is unreachable`));
     }
@@ -154,10 +168,28 @@ export class CommandForwarder {
     if (message.type === MessageType.StoreForward) {
       const f = decodeForward(message.payload);
       if (f instanceof ProtocolError) return this.malformed(message.from, f);
+      // A duplicate (the simulator's network duplicates; a reconnecting transport could) must not
+      // run twice: an INCR would count two. Its first answer went, or will time out.
+      if (!this.admit(message.from, f.opId)) return this.count('duplicate');
       this.count('served');
-      this.deps.execute(f.argv, (value) =>
-        this.deps.send(message.from, MessageType.StoreForwardReply, encodeForwardReply(f.opId, value)),
-      );
+      this.deps.execute(f.argv, (value) => {
+        const sent = this.deps.send(message.from, MessageType.StoreForwardReply, encodeForwardReply(f.opId, value));
+        if (sent) return;
+        // Too large for a peer frame (a big GET or HGETALL), or the link is gone: a small
+        // definite answer instead of a silent TIMEOUT (the command did run: only a write's
+        // effect stands, and that is what the text says).
+        this.count('reply_unsendable');
+        this.deps.send(
+          message.from,
+          MessageType.StoreForwardReply,
+          encodeForwardReply(
+            f.opId,
+            reply.error(
+              `ERR the reply is too large to forward back from ${this.deps.self} (it ran there): connect there`,
+            ),
+          ),
+        );
+      });
       return;
     }
     if (message.type === MessageType.StoreForwardReply) {
@@ -171,6 +203,21 @@ export class CommandForwarder {
       this.count('answered');
       p.done(r.value);
     }
+  }
+
+  /** Records (from, opId) as seen; false when it was seen already (a bounded window per sender). */
+  private admit(from: NodeId, opId: bigint): boolean {
+    let seen = this.seen.get(from);
+    if (seen === undefined) {
+      if (this.seen.size >= limits.clusterNodesMax) this.seen.delete(this.seen.keys().next().value!);
+      seen = { ids: new Set(), order: [] };
+      this.seen.set(from, seen);
+    }
+    if (seen.ids.has(opId)) return false;
+    seen.ids.add(opId);
+    seen.order.push(opId);
+    if (seen.order.length > this.pendingMax) seen.ids.delete(seen.order.shift()!);
+    return true;
   }
 
   /** Fails every waiting command (the node stops). */

@@ -16,10 +16,11 @@ import { limits } from '../../lib/limits.ts';
 import type { CommandContext } from '../../redis/command.ts';
 import type { Keyspace } from '../../redis/keyspace.ts';
 import { type RespText, type RespValue, reply } from '../../wire/resp/index.ts';
-import { type CommandEntry, type CommandTable, latin1 } from './command-entry.ts';
+import { type CommandEntry, type CommandTable, type Later, latin1 } from './command-entry.ts';
 import type { StoreConfig } from './config.ts';
 import type { GroupCommit } from './group-commit.ts';
 import { commandKeys } from './routing.ts';
+import type { ConsistencyLevel, ReplicatedCommands } from './replicated.ts';
 import type { KeySpec, Route } from './routing.ts';
 import type { RespSession } from './session.ts';
 
@@ -49,6 +50,12 @@ export interface StoreServerOptions {
   route?(spec: KeySpec, argv: readonly Uint8Array[]): Route;
   /** Runs a command on another node (absent: never asked, since route says local). */
   forward?(to: NodeId, argv: readonly Uint8Array[], done: (value: RespValue) => void): void;
+  /** Commands over N > 1 replicas (replicated.ts); absent at N = 1. */
+  readonly replicated?: ReplicatedCommands;
+  /** The default consistency level of a new connection (store.consistency). */
+  readonly consistency?: ConsistencyLevel;
+  /** The key's preference list and pending replicas (BARISTA WHERE). */
+  where?(key: Uint8Array): { replicas: readonly string[]; pending: readonly string[] } | undefined;
   /** Engine stats for INFO memory/persistence and /status. */
   engineStats(): { readonly lastSeq: number; readonly durableSeq: number; readonly memoryBytes: number };
 }
@@ -121,10 +128,22 @@ export class StoreServer {
   }
 
   /** Runs a command that passed lookup, arity and auth (also each command of an EXEC). */
-  run(session: RespSession, entry: CommandEntry, argv: readonly Uint8Array[]): RespValue {
+  run(session: RespSession, entry: CommandEntry, argv: readonly Uint8Array[]): RespValue | Later {
     this.stats.commandsProcessed++;
     if (entry.kind === 'server') return entry.spec.run(session, argv);
     return this.runData(entry, argv);
+  }
+
+  get replicated(): ReplicatedCommands | undefined {
+    return this.o.replicated;
+  }
+
+  get defaultConsistency(): ConsistencyLevel {
+    return this.o.consistency ?? 'QUORUM';
+  }
+
+  where(key: Uint8Array): { replicas: readonly string[]; pending: readonly string[] } | undefined {
+    return this.o.where?.(key);
   }
 
   /** Where a command runs (routing.ts): here, on its keys' owner, or nowhere (CROSSSLOT). */

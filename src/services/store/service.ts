@@ -30,8 +30,12 @@ import { introspectionCommands } from './introspection.ts';
 import { type KeyspaceOps, StoreServer } from './server.ts';
 import { RespSession } from './session.ts';
 import { CommandForwarder } from './forward.ts';
+import { baristaCommand } from './barista-command.ts';
+import { ReplicatedCommands } from './replicated.ts';
+import { LsmReplicaStore } from './replication/lsm-store.ts';
+import { ReplicaNode } from './replication/driver.ts';
 import { RingKeeper } from './ring-keeper.ts';
-import { routeCommand } from './routing.ts';
+import { placementKey, routeCommand } from './routing.ts';
 import { MessageType } from '../../lib/message-types.ts';
 import { METADATA_GROUP } from '../../node/raft-groups.ts';
 import { malformedCounterHook } from '../../rsm/state-machine.ts';
@@ -39,6 +43,29 @@ import { RING_NAMESPACE, RingStateMachine } from '../../dynamo/ring-namespace.ts
 import { arityAccepts } from '../../redis/command.ts';
 import { lookupCommand as lookupDataCommand } from '../../redis/table.ts';
 import { reply, type RespValue } from '../../wire/resp/index.ts';
+
+function startReplication(
+  ctx: ServiceContext<StoreConfig>,
+  ring: RingKeeper,
+): { node: ReplicaNode; store: LsmReplicaStore } {
+  const env = ctx.env;
+  const store = LsmReplicaStore.open({ disk: env.disk, clock: env.clock, log: ctx.log, metrics: env.metrics });
+  const node = new ReplicaNode(
+    {
+      env,
+      router: ctx.router,
+      peers: ctx.peers,
+      membership: ctx.membership(),
+      store,
+      ...(ring.ring.nodes.length > 0 ? { ring: ring.ring } : {}),
+      metrics: env.metrics,
+      log: ctx.log,
+    },
+    ctx.config.replication,
+  );
+  ring.onChange((r) => node.setRing(r));
+  return { node, store };
+}
 
 /**
  * A command a peer forwarded here because this node owns its keys: run like a local client's
@@ -54,6 +81,9 @@ function runForwarded(
   // The sender checked name and arity with the same table; a peer that did not is answered, not obeyed.
   if (spec === undefined || !arityAccepts(spec.arity, argv.length))
     return done(reply.error('ERR forwarded command is not a data command'));
+  const route = server.route({ kind: 'data', spec }, argv);
+  if (route.kind !== 'local')
+    return done(reply.error('TRYAGAIN the key is not owned by this node on its ring (the ring is changing); retry'));
   server.stats.commandsProcessed++;
   const value = server.runData({ kind: 'data', spec }, argv);
   groupCommit.release(
@@ -87,7 +117,7 @@ export const storeService: ServiceDefinition<StoreConfig, StoreRunning> = {
   name: 'store',
   description: 'Redis-compatible key-value store (strings, keys, hashes, sets, lists, sorted sets) on the resp port',
   configSchema: storeConfigSchema,
-  messageTypes: [MessageType.StoreForward, MessageType.StoreForwardReply],
+  messageTypes: [MessageType.StoreForward, MessageType.StoreForwardReply, MessageType.DynamoReplica],
   protocols: [{ name: RESP_PROTOCOL, wellKnownPort: RESP_WELL_KNOWN_PORT }],
   // The token ring lives in the metadata group (ring-namespace.ts): every node routes by it.
   raftGroups: [
@@ -146,6 +176,8 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
   });
   ring.start();
   const alone = ctx.peers.length === 0;
+  // N > 1: the Dynamo replica on its own engine (replication/lsm-store.ts), ring from the keeper.
+  const replicated = config.replication.replicas > 1 ? startReplication(ctx, ring) : undefined;
   const ownerOf = (placement: Uint8Array): string | undefined =>
     alone ? ctx.nodeId : ring.ring.nodes.length === 0 ? undefined : ring.ring.locate(placement, 1).replicas[0];
   let server: StoreServer | undefined;
@@ -158,6 +190,8 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
       log: ctx.log,
       metrics: env.metrics,
       execute: (argv, done) => runForwarded(server!, groupCommit, argv, done),
+      // The owner checks it owns the keys by its own ring: a sender with another ring (a move
+      // in progress) must not write where routed reads will not look.
     },
     { timeoutMs: config.forwardTimeoutMs },
   );
@@ -180,7 +214,19 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     env,
     nodeId: ctx.nodeId,
     config,
-    table: buildCommandTable(commandTable, [...connectionCommands, ...introspectionCommands]),
+    table: buildCommandTable(commandTable, [...connectionCommands, ...introspectionCommands, baristaCommand]),
+    ...(replicated === undefined ? {} : { replicated: new ReplicatedCommands(replicated.node) }),
+    consistency: config.consistency,
+    where: (key) => {
+      if (alone) return { replicas: [ctx.nodeId], pending: [] };
+      if (ring.ring.nodes.length === 0) return undefined;
+      // At N = 1 the hash tag places the key (routing.ts); the replica protocol locates raw keys.
+      const at =
+        config.replication.replicas > 1
+          ? ring.ring.locate(key, config.replication.replicas)
+          : ring.ring.locate(placementKey(key), 1);
+      return { replicas: at.replicas, pending: at.pending };
+    },
     keyspace: ops,
     groupCommit,
     metrics: m,
@@ -241,6 +287,8 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     },
     stop: () => {
       ring.stop();
+      replicated?.node.stop();
+      replicated?.store.close();
       forwarder.stop();
       groupCommit.stop();
       try {

@@ -15,12 +15,10 @@ import { arityAccepts } from '../../redis/command.ts';
 import { wrongArityError } from '../../redis/errors.ts';
 import type { Reply } from '../../wire/pipeline.ts';
 import { encodeReply, type RespProtocol, type RespValue, reply } from '../../wire/resp/index.ts';
-import { type CommandEntry, lookupCommand } from './command-entry.ts';
+import { type CommandEntry, type Later, lookupCommand } from './command-entry.ts';
+import { type ConsistencyLevel, ReplicatedCommands } from './replicated.ts';
 import { CROSSSLOT_MESSAGE } from './routing.ts';
 import type { StoreServer } from './server.ts';
-
-/** A reply that comes later (a command forwarded to its keys' owner): call with the callback. */
-type Later = (done: (value: RespValue) => void) => void;
 
 const NOAUTH = reply.error('NOAUTH Authentication required.');
 const QUEUED = reply.simple('QUEUED');
@@ -56,6 +54,11 @@ export class RespSession {
   readonly createdMs: number;
   lastCommandMs: number;
   lastCommand = 'NULL';
+  /** The consistency level of this connection's commands at N > 1 (BARISTA CONSISTENCY). */
+  consistency: ConsistencyLevel;
+  /** A command that answers later is running: later requests wait in `held`, in order. */
+  private running = false;
+  private readonly held: Array<{ readonly argv: Uint8Array[]; readonly answer: Reply }> = [];
   /** Set by a command (QUIT) whose reply is the connection's last. */
   closeAfterReply = false;
 
@@ -66,19 +69,38 @@ export class RespSession {
   ) {
     this.id = id;
     this.authenticated = server.config.requirepass === undefined;
+    this.consistency = server.defaultConsistency;
     this.createdMs = server.env.clock.monotonicMs();
     this.lastCommandMs = this.createdMs;
   }
 
-  /** The pipeline's serve: one request, answered exactly once (now or after the covering sync). */
+  /**
+   * The pipeline's serve: one request, answered exactly once (now or after the covering sync).
+   * Commands run in request order, each after the one before has finished: one that answers later
+   * (forwarded to its keys' owner, or a replica round at N > 1) holds the requests behind it here,
+   * or a pipelined `SET k 1; GET k` could read before its own write. At most the pipeline's
+   * in-flight bound (`listen.resp.inflightRequestsMax`) wait.
+   */
   serve(argv: Uint8Array[], answer: Reply): void {
+    if (this.running) {
+      this.held.push({ argv, answer });
+      return;
+    }
     const value = this.process(argv);
     if (typeof value === 'function') {
-      // Forwarded to the key's owner, which made it durable before answering: no sync here. The
-      // pipeline writes this connection's replies in request order whenever this one comes.
+      // The owner made it durable before answering: no sync here. The protocol is the one in
+      // force now (a HELLO pipelined after it has not run yet).
+      const protocol = this.protocol;
+      this.running = true;
       value((v) => {
         if (v.type === 'error') this.server.countError(v.message);
-        answer(encodeReply(v, this.protocol), { thenClose: false });
+        answer(encodeReply(v, protocol), { thenClose: false });
+        this.running = false;
+        // The held requests follow in order, until one of them answers later in its turn.
+        while (!this.running && this.held.length > 0) {
+          const more = this.held.shift()!;
+          this.serve(more.argv, more.answer);
+        }
       });
       return;
     }
@@ -120,6 +142,15 @@ export class RespSession {
    * node changes would never fire.
    */
   private routed(entry: CommandEntry, argv: readonly Uint8Array[]): RespValue | Later {
+    const replicated = this.server.replicated;
+    if (replicated !== undefined && entry.kind === 'data') {
+      // N > 1: every replica of the key takes part; no owner to forward to.
+      if (!ReplicatedCommands.offers(entry.spec.name))
+        return reply.error(`ERR '${entry.spec.name}' is not available with store.replication.replicas > 1 yet`);
+      this.server.stats.commandsProcessed++;
+      const level = this.consistency;
+      return (done) => replicated.run(entry.spec.name, argv, level, done);
+    }
     const route = this.server.route(entry, argv);
     if (route.kind === 'crossslot') return reply.error(CROSSSLOT_MESSAGE);
     if (route.kind === 'forward') {
@@ -166,9 +197,13 @@ export class RespSession {
       if (route.kind !== 'local')
         return reply.error(`${CROSSSLOT_MESSAGE} (a transaction runs on the node owning all its keys)`);
     }
+    if (this.server.replicated !== undefined)
+      return reply.error('ERR MULTI/EXEC is not available with store.replication.replicas > 1 yet');
     const items: RespValue[] = [];
     for (const q of multi.queue) {
-      const v = this.server.run(this, q.entry, q.argv);
+      const ran = this.server.run(this, q.entry, q.argv);
+      // A queued command that answers later (BARISTA SIBLINGS) cannot be part of an atomic EXEC.
+      const v = typeof ran === 'function' ? reply.error('ERR this command cannot run inside MULTI') : ran;
       if (v.type === 'error') this.server.countError(v.message);
       items.push(v);
     }

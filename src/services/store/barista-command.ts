@@ -1,0 +1,60 @@
+// BARISTA: the store's own command, for what Redis has no word for (docs/COMPAT-REDIS.md):
+//   BARISTA CONSISTENCY [ONE|QUORUM|ALL|ANY]   shows, or sets, this connection's level at N > 1
+//   BARISTA SIBLINGS key                       every concurrent value of the key (N > 1)
+//   BARISTA WHERE key                          the key's replicas in preference order (+ pending)
+// At N = 1 CONSISTENCY and SIBLINGS answer an error saying there is one replica; WHERE names the
+// owner.
+
+import { reply, type RespValue } from '../../wire/resp/index.ts';
+import { serverCommand } from './connection-commands.ts';
+import { CONSISTENCY_LEVELS, parseLevel } from './replicated.ts';
+import type { Later, ServerCommandSpec } from './command-entry.ts';
+import type { RespSession } from './session.ts';
+
+const USAGE =
+  'ERR unknown subcommand or wrong number of arguments for BARISTA. Try CONSISTENCY [level], SIBLINGS key, WHERE key';
+
+function latin1(b: Uint8Array): string {
+  let s = '';
+  for (const c of b) s += String.fromCharCode(c);
+  return s;
+}
+
+function run(session: RespSession, argv: readonly Uint8Array[]): RespValue | Later {
+  const sub = latin1(argv[1]!).toLowerCase();
+  const replicated = session.server.replicated;
+  if (sub === 'consistency' && argv.length <= 3) {
+    if (argv.length === 2) return reply.simple(session.consistency);
+    if (replicated === undefined)
+      return reply.error('ERR store.replication.replicas is 1: every key has one replica, there is no level to choose');
+    const level = parseLevel(argv[2]!);
+    if (level === undefined)
+      return reply.error(`ERR consistency level must be one of ${CONSISTENCY_LEVELS.join(', ')}`);
+    session.consistency = level;
+    return reply.ok;
+  }
+  if (sub === 'siblings' && argv.length === 3) {
+    if (replicated === undefined)
+      return reply.error('ERR store.replication.replicas is 1: a key has no siblings (Redis semantics)');
+    const level = session.consistency;
+    return (done) => replicated.siblings(argv[2]!, level, done);
+  }
+  if (sub === 'where' && argv.length === 3) {
+    const where = session.server.where(argv[2]!);
+    if (where === undefined) return reply.error('CLUSTERDOWN the token ring is not known yet');
+    return reply.array([...where.replicas, ...where.pending].map((id) => reply.bulk(id)));
+  }
+  return reply.error(USAGE);
+}
+
+export const baristaCommand: ServerCommandSpec = serverCommand(
+  'barista',
+  -2,
+  ['fast'],
+  {
+    group: 'server',
+    since: '0.1.0',
+    summary: "Baristas' own: the connection's consistency level, a key's siblings and replicas",
+  },
+  run,
+);

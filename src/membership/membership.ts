@@ -32,6 +32,9 @@ import { PhiAccrual } from './phi.ts';
 import { limits } from '../lib/limits.ts';
 
 export type NodeId = string;
+
+/** A Stale notice further ahead than this of the node's own clock and incarnation is ignored. */
+const STALE_NOTICE_AHEAD_MS_MAX = 86_400_000;
 export type PeerStatus = 'unknown' | 'alive' | 'suspect' | 'dead';
 
 export interface MembershipConfig {
@@ -178,6 +181,10 @@ export class Membership {
       // Equal is this very life, heard by the peer: the notice answered a delayed ping of an
       // earlier life of this node, and says nothing about this one.
       if (stale.knownIncarnation <= this.config.incarnation) return reject(step, from, 'stale_notice_old');
+      // Incarnations follow the wall clock (driver.ts): one a day beyond this node's clock is no
+      // earlier life's but a corrupted number, and would make every later life unpingable.
+      if (stale.knownIncarnation > Math.max(this.config.incarnation, wallMs) + STALE_NOTICE_AHEAD_MS_MAX)
+        return reject(step, from, 'stale_notice_implausible');
       // One peer suffices: whatever made its view higher (an earlier life, or a corrupted ping it
       // believed), it drops every ping of this life and calls this node dead for as long as it
       // lives. Only a life above its view is heard again.

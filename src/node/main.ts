@@ -6,6 +6,7 @@
 // which the kernel does when the supervisor dies, even by SIGKILL; a node started by hand has no
 // channel and runs until signalled. This is an I/O layer.
 
+import { BaristaError } from '../lib/errors.ts';
 import { noMutations } from '../lib/mutations.ts';
 import { randomBytes } from 'node:crypto';
 import { createLogger } from '../env/log.ts';
@@ -170,6 +171,20 @@ export async function runNodeFromFile(path: string, options: { rejoin?: boolean 
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    // A life that learned it runs below an incarnation a peer knows (src/membership) must exit
+    // and start again above it: stop cleanly, exit non-zero so a supervisor restarts it. Any
+    // other uncaught error ends as Node's default would (its stack, exit 1).
+    process.on('uncaughtException', (err) => {
+      if (!(err instanceof BaristaError && err.code === 'incarnation_behind')) {
+        // What Node does without a listener: the stack on stderr, exit 1.
+        process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+        process.exit(1);
+      }
+      if (stopping) return;
+      stopping = true;
+      node.log.error({ err: err.message }, 'node: exiting to start again above a peer-known incarnation');
+      void node.stop().then(() => resolve(75)); // EX_TEMPFAIL: start it again
+    });
     if (supervised) {
       if (!process.connected) stop('supervisor gone before start-up finished');
       else process.once('disconnect', () => stop('supervisor gone (IPC channel closed)'));

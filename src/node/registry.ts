@@ -36,3 +36,15 @@ export function registeredWorkloads(
 export function registeredProtocols(services: readonly AnyServiceDefinition[] = registeredServices): string[] {
   return services.flatMap((s) => s.protocols.map((p) => p.name));
 }
+
+/**
+ * The services a cluster simulation runs (`barista sim`, the swarm, the platform's simulator
+ * tests): those with simulator hooks. A service without them has nothing the simulator checks, so
+ * it would only move every fixed seed's schedule (the store, until it has its sim workload: its
+ * own simulator tests build it, src/services/store/*.test.ts).
+ */
+export function simulatedServices(
+  services: readonly AnyServiceDefinition[] = registeredServices,
+): AnyServiceDefinition[] {
+  return services.filter((s) => s.sim !== undefined);
+}

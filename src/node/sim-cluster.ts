@@ -28,7 +28,7 @@ import { defaultRaftTiming } from '../raft/driver.ts';
 import type { History } from '../check/history.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { SeededRng } from '../lib/rng.ts';
-import { registeredServices, registeredWorkloads } from './registry.ts';
+import { registeredWorkloads, simulatedServices } from './registry.ts';
 import { NodeServices, type RaftTiming } from './services.ts';
 import type { ClientSummary, ServiceHost, SimWorkload } from './service.ts';
 import { attachRaftInvariants } from './sim-raft-invariants.ts';
@@ -158,6 +158,7 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
   const chosen = chooseWorkloads(o, registeredWorkloads());
   // Wipes and rejoins a node that stops on damaged data of its own (the rot classes).
   const operator = new SimOperator();
+  const services = simulatedServices();
   const sim = new Sim<ServiceHost>({
     seed: o.seed,
     nodes: ids,
@@ -167,25 +168,29 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
       : {}),
     mutations: mutationsFrom(mutationList(o.mutations)),
     program: (env) =>
-      new NodeServices(env, {
-        clusterId: 'sim',
-        peers: ids.filter((p) => p !== env.nodeId),
-        rejoin: operator.rejoin(env.nodeId),
-        // Small snapshot interval in the simulator, so snapshots, compaction and InstallSnapshot
-        // to lagging or restarted nodes happen in every run.
-        raft: {
-          ...defaultRaftTiming,
-          snapshotEveryEntries: 200,
-          snapshotRetainEntries: 50,
-          ...mix?.knobs.raft,
-          ...o.raft,
+      new NodeServices(
+        env,
+        {
+          clusterId: 'sim',
+          peers: ids.filter((p) => p !== env.nodeId),
+          rejoin: operator.rejoin(env.nodeId),
+          // Small snapshot interval in the simulator, so snapshots, compaction and InstallSnapshot
+          // to lagging or restarted nodes happen in every run.
+          raft: {
+            ...defaultRaftTiming,
+            snapshotEveryEntries: 200,
+            snapshotRetainEntries: 50,
+            ...mix?.knobs.raft,
+            ...o.raft,
+          },
         },
-      }),
+        services,
+      ),
     replay: { args: replayArgs(o) },
     onDataRefusal: operator.onDataRefusal,
   });
   // Every service's invariants run in every run, whatever the workload.
-  for (const def of registeredServices) def.sim?.addInvariants?.(sim);
+  for (const def of services) def.sim?.addInvariants?.(sim);
   // Raft safety on every group, whatever the workload (sim-raft-invariants.ts).
   const raftChecks = attachRaftInvariants(sim);
   operator.attach(sim, (id) => raftChecks.forgetNode(id));
@@ -205,8 +210,7 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
       ...(intensity !== undefined ? { intensity } : {}),
     }),
   );
-  const converged = (s: Simulation<ServiceHost>): boolean =>
-    registeredServices.every((def) => def.sim?.converged?.(s) ?? true);
+  const converged = (s: Simulation<ServiceHost>): boolean => services.every((def) => def.sim?.converged?.(s) ?? true);
   let convergedAfterMs: number | undefined;
   let failure: SimulationFailure | undefined;
   let clients: ClientSummary | undefined;

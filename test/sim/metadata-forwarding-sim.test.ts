@@ -16,6 +16,7 @@ import { encodeEnvelope } from '../../src/rsm/envelope.ts';
 import type { KvOutcome } from '../../src/metadata/kv-service.ts';
 import { defaultRaftTiming, type Outcome } from '../../src/raft/driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
+import { simulatedServices } from '../../src/node/registry.ts';
 import { defaultKvWorkload, KvWorkload } from '../../src/services/kv/sim-workload.ts';
 import { SimulationFailure } from '../../src/sim/failure.ts';
 import type { NetworkConfig } from '../../src/sim/network.ts';
@@ -34,12 +35,16 @@ function cluster(seed: string, network: Partial<NetworkConfig> = {}, mutations: 
     network,
     mutations: mutationsFrom(mutations),
     program: (env) =>
-      new NodeServices(env, {
-        clusterId: 'sim',
-        peers: ids.filter((p) => p !== env.nodeId),
-        membership: defaultMembershipTiming,
-        raft: { ...defaultRaftTiming },
-      }),
+      new NodeServices(
+        env,
+        {
+          clusterId: 'sim',
+          peers: ids.filter((p) => p !== env.nodeId),
+          membership: defaultMembershipTiming,
+          raft: { ...defaultRaftTiming },
+        },
+        simulatedServices(),
+      ),
   });
   const leader = (): string | undefined => ids.find((id) => kvRaftOf(sim.instance(id))?.core.role === 'leader');
   assert.ok(
@@ -163,12 +168,16 @@ test('the raft-kv workload catches raft-forward-no-dedup under 5% duplication; c
       network: { duplicateProbability: 0.05 },
       mutations: mutationsFrom(mutations),
       program: (env) =>
-        new NodeServices(env, {
-          clusterId: 'sim',
-          peers: ids.filter((p) => p !== env.nodeId),
-          membership: defaultMembershipTiming,
-          raft: { ...defaultRaftTiming, snapshotEveryEntries: 200, snapshotRetainEntries: 50 },
-        }),
+        new NodeServices(
+          env,
+          {
+            clusterId: 'sim',
+            peers: ids.filter((p) => p !== env.nodeId),
+            membership: defaultMembershipTiming,
+            raft: { ...defaultRaftTiming, snapshotEveryEntries: 200, snapshotRetainEntries: 50 },
+          },
+          simulatedServices(),
+        ),
     });
     const workload = new KvWorkload(sim, sim.forkRng('workload'), { ...defaultKvWorkload, stopAtMs: 3_000 });
     try {

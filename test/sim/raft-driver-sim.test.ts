@@ -17,6 +17,7 @@ import { defaultKvOptions, KvStateMachine } from '../../src/metadata/kv.ts';
 import { RaftGroupRouter } from '../../src/raft/group-router.ts';
 import { defaultRaftTiming, type Outcome, RaftDriver, type RaftPersistence } from '../../src/raft/driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
+import { simulatedServices } from '../../src/node/registry.ts';
 import { allNemesisKinds, runClusterSimulation } from '../../src/node/sim-cluster.ts';
 import { MemoryRaftStorage } from '../../src/raft/storage.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
@@ -42,12 +43,16 @@ test('proposals truncated by a new leader are answered, even when their indexes 
     seed: 'reuse',
     nodes: ids,
     program: (env) =>
-      new NodeServices(env, {
-        clusterId: 'sim',
-        peers: ids.filter((p) => p !== env.nodeId),
-        membership: defaultMembershipTiming,
-        raft: { ...defaultRaftTiming },
-      }),
+      new NodeServices(
+        env,
+        {
+          clusterId: 'sim',
+          peers: ids.filter((p) => p !== env.nodeId),
+          membership: defaultMembershipTiming,
+          raft: { ...defaultRaftTiming },
+        },
+        simulatedServices(),
+      ),
   });
   const leader = (among: readonly string[] = ids): string | undefined =>
     among.find((id) => kvRaftOf(sim.instance(id))?.core.role === 'leader');
@@ -116,12 +121,16 @@ test('a proposal displaced by a newer term on its leader is not answered definit
     seed: 'figure8',
     nodes: five,
     program: (env) =>
-      new NodeServices(env, {
-        clusterId: 'sim',
-        peers: five.filter((p) => p !== env.nodeId),
-        membership: defaultMembershipTiming,
-        raft: { ...defaultRaftTiming },
-      }),
+      new NodeServices(
+        env,
+        {
+          clusterId: 'sim',
+          peers: five.filter((p) => p !== env.nodeId),
+          membership: defaultMembershipTiming,
+          raft: { ...defaultRaftTiming },
+        },
+        simulatedServices(),
+      ),
   });
   const core = (id: string) => sim.instance(id)!.raft.core;
   const leaderAmong = (among: readonly string[]): string | undefined => among.find((id) => core(id).role === 'leader');
@@ -208,12 +217,16 @@ test('a command over raftEntryBytesMax is refused definitely, before it reaches 
     seed: 'big',
     nodes: ids,
     program: (env) =>
-      new NodeServices(env, {
-        clusterId: 'sim',
-        peers: ids.filter((p) => p !== env.nodeId),
-        membership: defaultMembershipTiming,
-        raft: { ...defaultRaftTiming },
-      }),
+      new NodeServices(
+        env,
+        {
+          clusterId: 'sim',
+          peers: ids.filter((p) => p !== env.nodeId),
+          membership: defaultMembershipTiming,
+          raft: { ...defaultRaftTiming },
+        },
+        simulatedServices(),
+      ),
   });
   let outcome: Outcome | undefined;
   kvRaftOf(sim.instance('n1'))!.submit(new Uint8Array(limits.raftEntryBytesMax + 1), (o) => (outcome = o));
@@ -236,12 +249,16 @@ function leaseScenario(
     seed,
     nodes: ids,
     program: (env) =>
-      new NodeServices(env, {
-        clusterId: 'sim',
-        peers: ids.filter((p) => p !== env.nodeId),
-        membership: defaultMembershipTiming,
-        raft: { ...defaultRaftTiming, readOnly: 'lease', leaseClockDriftRateMax: 0.05 },
-      }),
+      new NodeServices(
+        env,
+        {
+          clusterId: 'sim',
+          peers: ids.filter((p) => p !== env.nodeId),
+          membership: defaultMembershipTiming,
+          raft: { ...defaultRaftTiming, readOnly: 'lease', leaseClockDriftRateMax: 0.05 },
+        },
+        simulatedServices(),
+      ),
   });
   const leader = (among: readonly string[] = ids): string | undefined =>
     among.find((id) => kvRaftOf(sim.instance(id))?.core.role === 'leader');
@@ -315,12 +332,16 @@ function leasePauseScenario(readWhilePaused: boolean): string {
     seed: 'lease-pause',
     nodes: ids,
     program: (env) =>
-      new NodeServices(env, {
-        clusterId: 'sim',
-        peers: ids.filter((p) => p !== env.nodeId),
-        membership: defaultMembershipTiming,
-        raft: { ...defaultRaftTiming, readOnly: 'lease' },
-      }),
+      new NodeServices(
+        env,
+        {
+          clusterId: 'sim',
+          peers: ids.filter((p) => p !== env.nodeId),
+          membership: defaultMembershipTiming,
+          raft: { ...defaultRaftTiming, readOnly: 'lease' },
+        },
+        simulatedServices(),
+      ),
   });
   const leader = (among: readonly string[] = ids): string | undefined =>
     among.find((id) => kvRaftOf(sim.instance(id))?.core.role === 'leader');

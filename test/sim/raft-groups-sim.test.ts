@@ -15,6 +15,7 @@ import { encodeGroupFrame } from '../../src/raft/group-router.ts';
 import { EntryType, MsgType } from '../../src/raft/types.ts';
 import { NodeIdentityError } from '../../src/node/identity.ts';
 import { NodeServices, RAFT_GROUPS } from '../../src/node/services.ts';
+import { simulatedServices } from '../../src/node/registry.ts';
 import { allNemesisKinds, runClusterSimulation } from '../../src/node/sim-cluster.ts';
 import { attachRaftInvariants } from '../../src/node/sim-raft-invariants.ts';
 import { SimulationFailure } from '../../src/sim/failure.ts';
@@ -27,12 +28,16 @@ function cluster(seed: string): Simulation<NodeServices> {
     seed,
     nodes: ids,
     program: (env) =>
-      new NodeServices(env, {
-        clusterId: 'sim',
-        peers: ids.filter((p) => p !== env.nodeId),
-        membership: defaultMembershipTiming,
-        raft: { ...defaultRaftTiming },
-      }),
+      new NodeServices(
+        env,
+        {
+          clusterId: 'sim',
+          peers: ids.filter((p) => p !== env.nodeId),
+          membership: defaultMembershipTiming,
+          raft: { ...defaultRaftTiming },
+        },
+        simulatedServices(),
+      ),
   });
 }
 

@@ -16,6 +16,7 @@ import { defaultMembershipTiming } from '../../src/membership/membership.ts';
 import { defaultRaftTiming } from '../../src/raft/driver.ts';
 import { NodeIdentityError, readIdentity } from '../../src/node/identity.ts';
 import { NodeServices } from '../../src/node/services.ts';
+import { simulatedServices } from '../../src/node/registry.ts';
 import { defaultKvWorkload, KvWorkload } from '../../src/services/kv/sim-workload.ts';
 import { encodeMessage } from '../../src/raft/codec.ts';
 import { decodeGroupFrame, encodeGroupFrame } from '../../src/raft/group-router.ts';
@@ -36,13 +37,17 @@ function cluster(seed: string): { sim: Simulation<NodeServices>; flags: Map<stri
     seed,
     nodes: ids,
     program: (env) =>
-      new NodeServices(env, {
-        clusterId: 'sim',
-        peers: ids.filter((p) => p !== env.nodeId),
-        membership: defaultMembershipTiming,
-        raft: { ...defaultRaftTiming, snapshotEveryEntries: 200, snapshotRetainEntries: 50 },
-        ...flags.get(env.nodeId)!,
-      }),
+      new NodeServices(
+        env,
+        {
+          clusterId: 'sim',
+          peers: ids.filter((p) => p !== env.nodeId),
+          membership: defaultMembershipTiming,
+          raft: { ...defaultRaftTiming, snapshotEveryEntries: 200, snapshotRetainEntries: 50 },
+          ...flags.get(env.nodeId)!,
+        },
+        simulatedServices(),
+      ),
   });
   return { sim, flags };
 }

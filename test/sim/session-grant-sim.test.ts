@@ -14,6 +14,7 @@ import { defaultKvOptions } from '../../src/metadata/kv.ts';
 import type { KvOutcome } from '../../src/metadata/kv-service.ts';
 import { defaultRaftTiming } from '../../src/raft/driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
+import { simulatedServices } from '../../src/node/registry.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
 import { kvOf } from '../../src/services/kv/running.ts';
 import { kvRaftOf } from '../../src/services/kv/running.ts';
@@ -26,12 +27,16 @@ test('a session idle across a leader change gets a full timeout from the new ter
     seed: 'grant',
     nodes: ids,
     program: (env) =>
-      new NodeServices(env, {
-        clusterId: 'sim',
-        peers: ids.filter((p) => p !== env.nodeId),
-        membership: defaultMembershipTiming,
-        raft: { ...defaultRaftTiming },
-      }),
+      new NodeServices(
+        env,
+        {
+          clusterId: 'sim',
+          peers: ids.filter((p) => p !== env.nodeId),
+          membership: defaultMembershipTiming,
+          raft: { ...defaultRaftTiming },
+        },
+        simulatedServices(),
+      ),
   });
   const timeoutMs = defaultKvOptions.sessionTimeoutMs;
   const leader = (among: readonly string[] = ids) =>

@@ -104,14 +104,17 @@ describe('swarm: a commit index inherited at election under a changed configurat
 });
 
 /**
- * 418, 523 (and 551, in swarm-bites.test.ts): the operator wiped a node (rot, misdirected writes)
+ * 418, 523 and 551: the operator wiped a node (rot, misdirected writes)
  * while the clock nemesis had stepped its clock back 70-830 s; the wall clock stood in for the
  * lost incarnation files, below the node's earlier life, and every peer dropped its pings as
  * stale. Peers now answer a stale ping with what they know; the node records it as a floor and
- * exits, and its supervisor starts it above (src/membership/membership.ts, driver.ts).
+ * exits, and its supervisor starts it above (src/membership/membership.ts, driver.ts). 523 is
+ * also swarm-bites.test.ts' seed for the planted membership-ignore-stale-notice.
  */
 describe('swarm: a wiped node under a clock stepped back', () => {
-  for (const seed of ['418', '523']) {
+  // 418 no longer steps the clock back across its wipe since the raft driver's schedule changed
+  // (session 6: forwarded requests fail at once on a new leader); 523 still does.
+  for (const seed of ['523']) {
     test(`seed ${seed}: heard again after one exit`, () => {
       const r = runClusterSimulation(swarmClusterOptions(seed));
       assertPassed(reportOf(r));

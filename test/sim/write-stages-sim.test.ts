@@ -10,6 +10,7 @@ import type { KvOutcome } from '../../src/metadata/kv-service.ts';
 import { defaultMembershipTiming } from '../../src/membership/membership.ts';
 import { defaultRaftTiming } from '../../src/raft/driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
+import { simulatedServices } from '../../src/node/registry.ts';
 import { WRITE_STAGE_METRIC } from '../../src/raft/write-stages.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
 import { kvOf } from '../../src/services/kv/running.ts';
@@ -23,12 +24,16 @@ test('stages of puts forwarded by a follower are timed on the node where each ru
     seed: 'write-stages',
     nodes: ids,
     program: (env) =>
-      new NodeServices(env, {
-        clusterId: 'sim',
-        peers: ids.filter((p) => p !== env.nodeId),
-        membership: defaultMembershipTiming,
-        raft: { ...defaultRaftTiming },
-      }),
+      new NodeServices(
+        env,
+        {
+          clusterId: 'sim',
+          peers: ids.filter((p) => p !== env.nodeId),
+          membership: defaultMembershipTiming,
+          raft: { ...defaultRaftTiming },
+        },
+        simulatedServices(),
+      ),
   });
   const leaderId = (): string | undefined => ids.find((id) => kvRaftOf(sim.instance(id))?.core.role === 'leader');
   assert.ok(

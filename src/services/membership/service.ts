@@ -97,6 +97,8 @@ function addMembershipInvariants(sim: ClusterSim): void {
   const lastOwn = new Map<string, number>();
   /** The incarnation of the life last seen (one life's never changes). */
   const lastLifeOwn = new Map<string, number>();
+  /** Every incarnation each node's lives used (one per start: bounded by the run's restarts). */
+  const used = new Map<string, Set<number>>();
   const lastInstance = new Map<string, ServiceHost>();
   const seen = new Map<string, number>();
   sim.addInvariant('incarnations-increase', (s) => {
@@ -112,9 +114,23 @@ function addMembershipInvariants(sim: ClusterSim): void {
       // accept it (checked below) and it must exit once one tells it (liveness: convergence needs
       // every node alive in its current life). An equal incarnation is never allowed: peers would
       // take the new life for the old one.
+      // A life after such a life, still below the highest (it crashed before a peer told it), is
+      // allowed when it is above the life before it: its disk remembered that one. Never a number
+      // an earlier life used.
+      const last = lastLifeOwn.get(id);
       const forgot = !membership.remembered && own < (prev ?? 0);
-      if (prev !== undefined && (restarted ? !forgot && own <= prev : own !== (lastLifeOwn.get(id) ?? own))) {
+      const recovering = last !== undefined && prev !== undefined && last < prev && own > last;
+      const usedBefore = used.get(id)?.has(own) === true;
+      if (
+        prev !== undefined &&
+        (restarted ? usedBefore || (!forgot && !recovering && own <= prev) : own !== (last ?? own))
+      ) {
         return `${id} restarted with incarnation ${own}, not above its previous ${prev}`;
+      }
+      if (restarted || !used.has(id)) {
+        const set = used.get(id) ?? new Set<number>();
+        set.add(own);
+        used.set(id, set);
       }
       lastOwn.set(id, Math.max(own, prev ?? 0));
       lastLifeOwn.set(id, own);

@@ -17,6 +17,7 @@ import type { KvOutcome } from '../../src/metadata/kv-service.ts';
 import { defaultRaftTiming, type Outcome } from '../../src/raft/driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
 import { simulatedServices } from '../../src/node/registry.ts';
+import { platformNode } from '../support/platform-node.ts';
 import { defaultKvWorkload, KvWorkload } from '../../src/services/kv/sim-workload.ts';
 import { SimulationFailure } from '../../src/sim/failure.ts';
 import type { NetworkConfig } from '../../src/sim/network.ts';
@@ -34,17 +35,7 @@ function cluster(seed: string, network: Partial<NetworkConfig> = {}, mutations: 
     nodes: ids,
     network,
     mutations: mutationsFrom(mutations),
-    program: (env) =>
-      new NodeServices(
-        env,
-        {
-          clusterId: 'sim',
-          peers: ids.filter((p) => p !== env.nodeId),
-          membership: defaultMembershipTiming,
-          raft: { ...defaultRaftTiming },
-        },
-        simulatedServices(),
-      ),
+    program: platformNode(ids),
   });
   const leader = (): string | undefined => ids.find((id) => kvRaftOf(sim.instance(id))?.core.role === 'leader');
   assert.ok(

@@ -4,11 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MessageType } from '../../src/lib/message-types.ts';
-import { defaultMembershipTiming } from '../../src/membership/membership.ts';
 import { encodeCommand } from '../../src/metadata/command.ts';
-import { defaultRaftTiming } from '../../src/raft/driver.ts';
-import { NodeServices } from '../../src/node/services.ts';
-import { simulatedServices } from '../../src/node/registry.ts';
+import type { NodeServices } from '../../src/node/services.ts';
+import { platformNode } from '../support/platform-node.ts';
 import { encodeMessage } from '../../src/raft/codec.ts';
 import { encodeGroupFrame } from '../../src/raft/group-router.ts';
 import { MsgType } from '../../src/raft/types.ts';
@@ -21,17 +19,7 @@ function cluster(seed: string): Simulation<NodeServices> {
   return new Simulation<NodeServices>({
     seed,
     nodes: ids,
-    program: (env) =>
-      new NodeServices(
-        env,
-        {
-          clusterId: 'sim',
-          peers: ids.filter((p) => p !== env.nodeId),
-          membership: defaultMembershipTiming,
-          raft: { ...defaultRaftTiming },
-        },
-        simulatedServices(),
-      ),
+    program: platformNode(ids),
   });
 }
 
@@ -86,17 +74,7 @@ test('payloads corrupted in flight (no checksum caught them) never crash a node'
     seed: 'corrupt-undetected',
     nodes: ids,
     network: { corruptUndetectedProbability: 0.1 },
-    program: (env) =>
-      new NodeServices(
-        env,
-        {
-          clusterId: 'sim',
-          peers: ids.filter((p) => p !== env.nodeId),
-          membership: defaultMembershipTiming,
-          raft: { ...defaultRaftTiming },
-        },
-        simulatedServices(),
-      ),
+    program: platformNode(ids),
   });
   // Answers by node life: a node may exit on purpose (a peer believed a corrupted ping and knows it
   // at a higher incarnation, so drops all its pings: it restarts above it, membership.ts); what its dead

@@ -18,6 +18,7 @@ import { RaftGroupRouter } from '../../src/raft/group-router.ts';
 import { defaultRaftTiming, type Outcome, RaftDriver, type RaftPersistence } from '../../src/raft/driver.ts';
 import { NodeServices } from '../../src/node/services.ts';
 import { simulatedServices } from '../../src/node/registry.ts';
+import { platformNode } from '../support/platform-node.ts';
 import { allNemesisKinds, runClusterSimulation } from '../../src/node/sim-cluster.ts';
 import { MemoryRaftStorage } from '../../src/raft/storage.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
@@ -42,17 +43,7 @@ test('proposals truncated by a new leader are answered, even when their indexes 
   const sim = new Simulation<NodeServices>({
     seed: 'reuse',
     nodes: ids,
-    program: (env) =>
-      new NodeServices(
-        env,
-        {
-          clusterId: 'sim',
-          peers: ids.filter((p) => p !== env.nodeId),
-          membership: defaultMembershipTiming,
-          raft: { ...defaultRaftTiming },
-        },
-        simulatedServices(),
-      ),
+    program: platformNode(ids),
   });
   const leader = (among: readonly string[] = ids): string | undefined =>
     among.find((id) => kvRaftOf(sim.instance(id))?.core.role === 'leader');
@@ -216,17 +207,7 @@ test('a command over raftEntryBytesMax is refused definitely, before it reaches 
   const sim = new Simulation<NodeServices>({
     seed: 'big',
     nodes: ids,
-    program: (env) =>
-      new NodeServices(
-        env,
-        {
-          clusterId: 'sim',
-          peers: ids.filter((p) => p !== env.nodeId),
-          membership: defaultMembershipTiming,
-          raft: { ...defaultRaftTiming },
-        },
-        simulatedServices(),
-      ),
+    program: platformNode(ids),
   });
   let outcome: Outcome | undefined;
   kvRaftOf(sim.instance('n1'))!.submit(new Uint8Array(limits.raftEntryBytesMax + 1), (o) => (outcome = o));

@@ -8,14 +8,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Disk } from '../../src/env/types.ts';
 import { MessageType } from '../../src/lib/message-types.ts';
-import { defaultMembershipTiming } from '../../src/membership/membership.ts';
 import { encodeMessage } from '../../src/raft/codec.ts';
-import { defaultRaftTiming } from '../../src/raft/driver.ts';
 import { encodeGroupFrame } from '../../src/raft/group-router.ts';
 import { EntryType, MsgType } from '../../src/raft/types.ts';
 import { NodeIdentityError } from '../../src/node/identity.ts';
-import { NodeServices, RAFT_GROUPS } from '../../src/node/services.ts';
-import { simulatedServices } from '../../src/node/registry.ts';
+import { type NodeServices, RAFT_GROUPS } from '../../src/node/services.ts';
+import { platformNode } from '../support/platform-node.ts';
 import { allNemesisKinds, runClusterSimulation } from '../../src/node/sim-cluster.ts';
 import { attachRaftInvariants } from '../../src/node/sim-raft-invariants.ts';
 import { SimulationFailure } from '../../src/sim/failure.ts';
@@ -27,17 +25,7 @@ function cluster(seed: string): Simulation<NodeServices> {
   return new Simulation<NodeServices>({
     seed,
     nodes: ids,
-    program: (env) =>
-      new NodeServices(
-        env,
-        {
-          clusterId: 'sim',
-          peers: ids.filter((p) => p !== env.nodeId),
-          membership: defaultMembershipTiming,
-          raft: { ...defaultRaftTiming },
-        },
-        simulatedServices(),
-      ),
+    program: platformNode(ids),
   });
 }
 

@@ -9,12 +9,10 @@
 // `session_expired`.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultMembershipTiming } from '../../src/membership/membership.ts';
 import { defaultKvOptions } from '../../src/metadata/kv.ts';
 import type { KvOutcome } from '../../src/metadata/kv-service.ts';
-import { defaultRaftTiming } from '../../src/raft/driver.ts';
-import { NodeServices } from '../../src/node/services.ts';
-import { simulatedServices } from '../../src/node/registry.ts';
+import type { NodeServices } from '../../src/node/services.ts';
+import { platformNode } from '../support/platform-node.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
 import { kvOf } from '../../src/services/kv/running.ts';
 import { kvRaftOf } from '../../src/services/kv/running.ts';
@@ -26,17 +24,7 @@ test('a session idle across a leader change gets a full timeout from the new ter
   const sim = new Simulation<NodeServices>({
     seed: 'grant',
     nodes: ids,
-    program: (env) =>
-      new NodeServices(
-        env,
-        {
-          clusterId: 'sim',
-          peers: ids.filter((p) => p !== env.nodeId),
-          membership: defaultMembershipTiming,
-          raft: { ...defaultRaftTiming },
-        },
-        simulatedServices(),
-      ),
+    program: platformNode(ids),
   });
   const timeoutMs = defaultKvOptions.sessionTimeoutMs;
   const leader = (among: readonly string[] = ids) =>

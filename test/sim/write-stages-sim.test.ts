@@ -7,10 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { KvOutcome } from '../../src/metadata/kv-service.ts';
-import { defaultMembershipTiming } from '../../src/membership/membership.ts';
-import { defaultRaftTiming } from '../../src/raft/driver.ts';
-import { NodeServices } from '../../src/node/services.ts';
-import { simulatedServices } from '../../src/node/registry.ts';
+import type { NodeServices } from '../../src/node/services.ts';
+import { platformNode } from '../support/platform-node.ts';
 import { WRITE_STAGE_METRIC } from '../../src/raft/write-stages.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
 import { kvOf } from '../../src/services/kv/running.ts';
@@ -23,17 +21,7 @@ test('stages of puts forwarded by a follower are timed on the node where each ru
   const sim = new Simulation<NodeServices>({
     seed: 'write-stages',
     nodes: ids,
-    program: (env) =>
-      new NodeServices(
-        env,
-        {
-          clusterId: 'sim',
-          peers: ids.filter((p) => p !== env.nodeId),
-          membership: defaultMembershipTiming,
-          raft: { ...defaultRaftTiming },
-        },
-        simulatedServices(),
-      ),
+    program: platformNode(ids),
   });
   const leaderId = (): string | undefined => ids.find((id) => kvRaftOf(sim.instance(id))?.core.role === 'leader');
   assert.ok(

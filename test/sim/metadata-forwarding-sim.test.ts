@@ -9,14 +9,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { limits } from '../../src/lib/limits.ts';
 import { type Mutation, mutationsFrom } from '../../src/lib/mutations.ts';
-import { defaultMembershipTiming } from '../../src/membership/membership.ts';
 import { encodeKvOp } from '../../src/metadata/command.ts';
 import { kvRequestOf } from '../../src/metadata/kv.ts';
 import { encodeEnvelope } from '../../src/rsm/envelope.ts';
 import type { KvOutcome } from '../../src/metadata/kv-service.ts';
 import { defaultRaftTiming, type Outcome } from '../../src/raft/driver.ts';
-import { NodeServices } from '../../src/node/services.ts';
-import { simulatedServices } from '../../src/node/registry.ts';
+import type { NodeServices } from '../../src/node/services.ts';
 import { platformNode } from '../support/platform-node.ts';
 import { defaultKvWorkload, KvWorkload } from '../../src/services/kv/sim-workload.ts';
 import { SimulationFailure } from '../../src/sim/failure.ts';
@@ -158,17 +156,9 @@ test('the raft-kv workload catches raft-forward-no-dedup under 5% duplication; c
       nodes: ids,
       network: { duplicateProbability: 0.05 },
       mutations: mutationsFrom(mutations),
-      program: (env) =>
-        new NodeServices(
-          env,
-          {
-            clusterId: 'sim',
-            peers: ids.filter((p) => p !== env.nodeId),
-            membership: defaultMembershipTiming,
-            raft: { ...defaultRaftTiming, snapshotEveryEntries: 200, snapshotRetainEntries: 50 },
-          },
-          simulatedServices(),
-        ),
+      program: platformNode(ids, {
+        raft: { ...defaultRaftTiming, snapshotEveryEntries: 200, snapshotRetainEntries: 50 },
+      }),
     });
     const workload = new KvWorkload(sim, sim.forkRng('workload'), { ...defaultKvWorkload, stopAtMs: 3_000 });
     try {

@@ -12,11 +12,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Disk } from '../../src/env/types.ts';
 import { MessageType } from '../../src/lib/message-types.ts';
-import { defaultMembershipTiming } from '../../src/membership/membership.ts';
 import { defaultRaftTiming } from '../../src/raft/driver.ts';
 import { NodeIdentityError, readIdentity } from '../../src/node/identity.ts';
-import { NodeServices } from '../../src/node/services.ts';
-import { simulatedServices } from '../../src/node/registry.ts';
+import type { NodeServices } from '../../src/node/services.ts';
+import { platformNode } from '../support/platform-node.ts';
 import { defaultKvWorkload, KvWorkload } from '../../src/services/kv/sim-workload.ts';
 import { encodeMessage } from '../../src/raft/codec.ts';
 import { decodeGroupFrame, encodeGroupFrame } from '../../src/raft/group-router.ts';
@@ -37,17 +36,10 @@ function cluster(seed: string): { sim: Simulation<NodeServices>; flags: Map<stri
     seed,
     nodes: ids,
     program: (env) =>
-      new NodeServices(
-        env,
-        {
-          clusterId: 'sim',
-          peers: ids.filter((p) => p !== env.nodeId),
-          membership: defaultMembershipTiming,
-          raft: { ...defaultRaftTiming, snapshotEveryEntries: 200, snapshotRetainEntries: 50 },
-          ...flags.get(env.nodeId)!,
-        },
-        simulatedServices(),
-      ),
+      platformNode(ids, {
+        raft: { ...defaultRaftTiming, snapshotEveryEntries: 200, snapshotRetainEntries: 50 },
+        ...flags.get(env.nodeId)!,
+      })(env),
   });
   return { sim, flags };
 }

@@ -8,17 +8,11 @@
 import { reply, type RespValue } from '../../wire/resp/index.ts';
 import { serverCommand } from './connection-commands.ts';
 import { CONSISTENCY_LEVELS, parseLevel } from './replicated.ts';
-import type { Later, ServerCommandSpec } from './command-entry.ts';
+import { type Later, latin1, type ServerCommandSpec } from './command-entry.ts';
 import type { RespSession } from './session.ts';
 
 const USAGE =
   'ERR unknown subcommand or wrong number of arguments for BARISTA. Try CONSISTENCY [level], SIBLINGS key, WHERE key';
-
-function latin1(b: Uint8Array): string {
-  let s = '';
-  for (const c of b) s += String.fromCharCode(c);
-  return s;
-}
 
 function run(session: RespSession, argv: readonly Uint8Array[]): RespValue | Later {
   const sub = latin1(argv[1]!).toLowerCase();

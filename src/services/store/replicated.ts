@@ -21,18 +21,13 @@
 import type { BaristaError } from '../../lib/errors.ts';
 import type { Level } from '../../dynamo/messages.ts';
 import { reply, type RespValue } from '../../wire/resp/index.ts';
+import { latin1 } from './command-entry.ts';
 import type { KeyState, ReplicaNode } from './replication/driver.ts';
 
 export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL' | 'ANY';
 export const CONSISTENCY_LEVELS: readonly ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL', 'ANY'];
 
 type Done = (value: RespValue) => void;
-
-const latin1 = (b: Uint8Array): string => {
-  let s = '';
-  for (const c of b) s += String.fromCharCode(c);
-  return s;
-};
 
 function errorReply(error: BaristaError, write: boolean): RespValue {
   switch (error.code) {

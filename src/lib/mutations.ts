@@ -47,6 +47,8 @@ export const MUTATION_NAMES = [
   'raft-lease-from-ack-arrival',
   /** Raft driver: a disk error while persisting a Ready is logged and ignored; the node keeps serving from memory. */
   'raft-ignore-disk-error',
+  /** Raft core: acknowledgements (Append answers) leave with the Ready, before its entries are synced (a follower promises what a power loss can undo). */
+  'raft-ack-before-persist',
   /** Snapshots: a snapshot that fails its CRC is believed damaged at the first read (no re-read). */
   'snapshot-read-once',
   /** Raft driver: a proposal that timed out is reported as a definite failure (it may still apply: the answer was only late). */

@@ -31,6 +31,11 @@
 // accuses a correct run; it sees a commit by a quorum that counted a learner, the planted
 // 'raft-commit-counts-learners', when voters that lack the entry are up, e.g. partitioned away).
 //
+// A node inside a slow-sync stall (Simulation.isLagged) is not observed: its code ran ahead to the
+// stall's end, and a power loss before then undoes the sync it believes done and everything after
+// it. Its applies reach listeners at the stall's end (Simulation.fromNode), and the synced state a
+// restart is judged against is the one seen at the node's last observation.
+//
 // Deterministic: it only observes.
 
 import { RaftInvariants } from '../raft/invariants.ts';
@@ -45,8 +50,14 @@ type ApplyListener = (node: NodeId, entry: Entry) => void;
 export class GroupInvariants {
   private readonly checkers = new Map<string, RaftInvariants>();
   private readonly listeners = new Map<string, ApplyListener[]>();
-  /** The driver last seen per `node/group`: a new one is a new process, checked against the old one's synced state. */
-  private readonly lastDriver = new Map<string, RaftDriver>();
+  /**
+   * The driver last seen per `node/group` and its synced hard state then: a new driver is a new
+   * process, checked against what the old one had synced when last observed.
+   */
+  private readonly lastDriver = new Map<
+    string,
+    { driver: RaftDriver; synced: ReturnType<RaftDriver['durableHardState']> }
+  >();
   /** Per leader driver: the commit index and voters seen at the last check. */
   private readonly checkedCommit = new WeakMap<
     RaftDriver,
@@ -85,7 +96,7 @@ export class GroupInvariants {
     const drivers = new Map<string, { id: NodeId; driver: RaftDriver }[]>();
     for (const id of sim.nodeIds) {
       const node = sim.instance(id);
-      if (node === undefined) continue;
+      if (node === undefined || sim.isLagged(id)) continue;
       for (const { group, driver } of node.groups.all()) {
         const live = drivers.get(group) ?? [];
         live.push({ id, driver });
@@ -98,13 +109,14 @@ export class GroupInvariants {
           if (lost !== undefined) return lost;
           checker.recordRestored(id, driver.appliedIndex);
           driver.observer = {
-            applied: (e) => {
+            applied: sim.fromNode(id, (e: Entry) => {
               checker.recordApplied(id, e);
               for (const l of this.listeners.get(group) ?? []) l(id, e);
-            },
-            restored: (index) => checker.recordRestored(id, index),
+            }),
+            restored: sim.fromNode(id, (index: number) => checker.recordRestored(id, index)),
           };
         }
+        this.lastDriver.set(`${id}/${group}`, { driver, synced: driver.durableHardState() });
         const list = byGroup.get(group) ?? [];
         list.push(observation(driver.core));
         byGroup.set(group, list);
@@ -169,11 +181,9 @@ export class GroupInvariants {
 
   /** A new process of `id` in `group` recovered less than its previous life had synced? */
   private durabilityLost(id: NodeId, group: string, driver: RaftDriver): string | undefined {
-    const key = `${id}/${group}`;
-    const before = this.lastDriver.get(key);
-    if (before === driver) return undefined;
-    this.lastDriver.set(key, driver);
-    const synced = before?.durableHardState();
+    const before = this.lastDriver.get(`${id}/${group}`);
+    if (before?.driver === driver) return undefined;
+    const synced = before?.synced;
     // A rejoining node was wiped on purpose (by the operator, or a test): it never votes with the lost data.
     if (synced === undefined || driver.rejoining) return undefined;
     const core = driver.core;

@@ -1474,7 +1474,8 @@ export class RaftNode {
     if (termOrVoteChanged) {
       this.afterPersist = [...messages, ...this.held];
       messages = [];
-    } else if (mustSync) {
+    } else if (mustSync && !this.mutations.has('raft-ack-before-persist')) {
+      // PLANTED BUG (mutation 'raft-ack-before-persist') skips this: acknowledgements sent now.
       this.afterPersist = this.held;
     } else {
       messages.push(...this.held);

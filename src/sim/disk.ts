@@ -23,6 +23,13 @@
 //     of loss on or off.
 //   - restartProcess() (the process died, the machine did not): handles go stale, but the page
 //     cache survives: every write stays visible and dirty pages may still be written back.
+//   - A slow sync (slowSyncProbability) is an fsync still in progress: its operations move to the
+//     inode's `inFlight` list instead of `durable`, and so does every sync (and syncDir) made while
+//     one is in flight (the node's code after a slow fsync runs, in the simulator's time, only
+//     once the fsync returned: src/sim/simulation.ts `stall`). completeSlowSyncs(), called when
+//     the stall ends, makes them durable in order; a power loss before that treats them as never
+//     synced (in-flight operations join the unsynced ones: some prefix survives). A process-only
+//     restart completes them (the kernel finishes the write-back).
 //   - Injected errors and rot (each with a probability in DiskFaults, counted in `faultCounts`):
 //       EIO from sync(): the unsynced operations are NOT made durable and are dropped from the
 //         dirty list (as Linux marks the pages clean after a failed writeback), but stay visible
@@ -87,7 +94,8 @@ export interface DiskFaults {
   readCorruptionProbability: number;
   /**
    * Chance that one sync()/syncDir() is slow. The Disk API is synchronous, so a slow fsync blocks
-   * the whole node: the simulator pauses it (after the current event) for up to `slowSyncMsMax`.
+   * the whole node: the simulator stalls it for up to `slowSyncMsMax`, and the sync is durable only
+   * when the stall ends (see the file header).
    */
   slowSyncProbability?: number;
   slowSyncMsMax?: number;
@@ -219,6 +227,8 @@ class Inode {
   visible = new Bytes();
   durable = new Bytes();
   unsynced: FileOp[] = [];
+  /** Operations of a slow sync still in progress (durable once it completes; lost with a crash before). */
+  inFlight: FileOp[] = [];
   /** Sector numbers whose reads fail with EIO (latent sector errors), until a write covers them. */
   badSectors = new Set<number>();
 
@@ -233,12 +243,29 @@ class Inode {
       for (const s of [...this.badSectors]) if (s >= first && s <= last) this.badSectors.delete(s);
     }
     this.unsynced.push(op);
-    if (this.unsynced.length > unsyncedWritesPerFileMax) apply(this.durable, this.unsynced.shift()!, path);
+    if (this.unsynced.length > unsyncedWritesPerFileMax) {
+      this.completeInFlight(path); // written back in order: what was in flight first
+      apply(this.durable, this.unsynced.shift()!, path);
+    }
   }
 
   sync(path: string): void {
     for (const op of this.unsynced) apply(this.durable, op, path);
     this.unsynced = [];
+  }
+
+  /** A slow sync: the unsynced operations are in flight until completeInFlight(). */
+  syncSlowly(): void {
+    this.inFlight.push(...this.unsynced);
+    this.unsynced = [];
+  }
+
+  /** The slow sync finished: its operations are durable. Returns them. */
+  completeInFlight(path: string): FileOp[] {
+    const ops = this.inFlight;
+    for (const op of ops) apply(this.durable, op, path);
+    this.inFlight = [];
+    return ops;
   }
 }
 
@@ -293,6 +320,10 @@ export class SimDiskStore {
   epoch = 0;
   /** Called with the stall length when a sync is slow (see DiskFaults.slowSyncProbability). */
   onSlowSync: ((stallMs: number) => void) | undefined;
+  /** Files and directory syncs of slow syncs in progress (see the file header), in sync order. */
+  private inFlightFiles: { inode: Inode; path: string }[] = [];
+  private inFlightDirs: { dir: string; entries: Map<string, Entry>; logged: number }[] = [];
+  private syncInFlight = false;
   /** Faults injected so far, per class. */
   readonly faultCounts: DiskFaultCounts = emptyDiskFaultCounts();
   readonly sectorBytes: number;
@@ -398,6 +429,7 @@ export class SimDiskStore {
   /** The process died but the machine did not: handles go stale, the page cache stays. */
   restartProcess(): void {
     this.epoch++;
+    this.completeSlowSyncs(); // the machine lives on: the kernel finishes the write-back
   }
 
   /** A view for one incarnation of the node. */
@@ -457,16 +489,63 @@ export class SimDiskStore {
   syncDir(dir: string): void {
     const entries = this.visible.get(dir);
     if (entries === undefined) throw ioError('syncDir', 'ENOENT', dir);
-    this.durable.set(dir, new Map(entries));
-    this.dirLog.delete(dir);
+    const stallMs = this.drawStall();
+    if (this.syncInFlight || stallMs !== undefined) {
+      this.inFlightDirs.push({ dir, entries: new Map(entries), logged: this.dirLog.get(dir)?.length ?? 0 });
+    } else {
+      this.durable.set(dir, new Map(entries));
+      this.dirLog.delete(dir);
+    }
+    if (stallMs !== undefined) this.beginStall(stallMs);
   }
 
-  /** Draws whether this sync is slow and reports the stall. */
-  maybeStall(): void {
+  /** sync() of a file, after its EIO draw: durable now, or in flight (a slow sync, or one in progress). */
+  syncFile(inode: Inode, path: string): void {
+    const stallMs = this.drawStall();
+    if (this.syncInFlight || stallMs !== undefined) {
+      inode.syncSlowly();
+      this.inFlightFiles.push({ inode, path });
+    } else {
+      const synced = inode.unsynced;
+      inode.sync(path);
+      this.rotAfterSync(inode, synced, path);
+    }
+    if (stallMs !== undefined) this.beginStall(stallMs);
+  }
+
+  /** Draws whether this sync is slow: its stall length, or undefined. */
+  private drawStall(): number | undefined {
     const p = this.faults.slowSyncProbability ?? 0;
     if (p > 0 && this.onSlowSync !== undefined && this.rng.chance(p)) {
-      this.onSlowSync(this.rng.float() * (this.faults.slowSyncMsMax ?? 0));
+      return this.rng.float() * (this.faults.slowSyncMsMax ?? 0);
     }
+    return undefined;
+  }
+
+  private beginStall(stallMs: number): void {
+    this.syncInFlight = true;
+    this.onSlowSync?.(stallMs);
+  }
+
+  /** True while a slow sync is in progress (its stall has not ended). */
+  get slowSyncInFlight(): boolean {
+    return this.syncInFlight;
+  }
+
+  /** The stall ended: every sync in flight is durable now, in order (then rot may strike it). */
+  completeSlowSyncs(): void {
+    for (const { inode, path } of this.inFlightFiles) {
+      const ops = inode.completeInFlight(path);
+      if (ops.length > 0) this.rotAfterSync(inode, ops, path);
+    }
+    for (const { dir, entries, logged } of this.inFlightDirs) {
+      this.durable.set(dir, entries);
+      const log = this.dirLog.get(dir);
+      if (log !== undefined) log.splice(0, Math.min(logged, log.length));
+    }
+    this.inFlightFiles = [];
+    this.inFlightDirs = [];
+    this.syncInFlight = false;
   }
 
   rngForReads(): SeededRng {
@@ -480,6 +559,14 @@ export class SimDiskStore {
   crash(): DiskCrashReport {
     this.epoch++;
     const report: DiskCrashReport = { filesRolledBack: 0, tornWrites: 0, dirOpsLost: 0 };
+    // Slow syncs in progress never completed: what they covered is unsynced (some prefix survives).
+    for (const { inode } of this.inFlightFiles) {
+      inode.unsynced = [...inode.inFlight, ...inode.unsynced];
+      inode.inFlight = [];
+    }
+    this.inFlightFiles = [];
+    this.inFlightDirs = [];
+    this.syncInFlight = false;
     const rng = this.rng;
     const faults = this.faults;
 
@@ -673,7 +760,6 @@ export class SimDisk implements Disk {
   syncDir(dir: string): void {
     this.live(dir);
     this.store.syncDir(normalize(dir));
-    this.store.maybeStall();
   }
 }
 
@@ -771,10 +857,7 @@ class SimDiskFile implements DiskFile {
       store.faultCounts.syncErrors++;
       throw ioError('sync', 'EIO', this.path);
     }
-    const synced = this.inode.unsynced;
-    this.inode.sync(this.path);
-    store.rotAfterSync(this.inode, synced, this.path);
-    store.maybeStall();
+    store.syncFile(this.inode, this.path);
   }
 
   close(): void {

@@ -627,3 +627,74 @@ test('a slow sync stalls its node: nothing of it runs until the stall ends', () 
   sim.resume('b');
   assert.equal(sim.state('b'), 'up');
 });
+
+test('code after a slow sync runs at the stall end: its clock, timers and sends start there; a power loss inside the stall undoes the sync and what followed', () => {
+  const make = (seed: number) =>
+    new Simulation({
+      seed,
+      nodes: ['a', 'b'],
+      diskFaults: { slowSyncProbability: 1, slowSyncMsMax: 100, lostUnsynced: true, tornWrites: false },
+      network: { latencyBaseMs: 1, latencyJitterMs: 0 },
+      program: (env) => {
+        const box = inbox(env);
+        const f = env.disk.open('f', { create: true });
+        env.disk.syncDir(''); // slow too: the stall at start-up ends before the test's actions
+        let timerAt: number | undefined;
+        return {
+          ...box,
+          env,
+          // Writes, syncs (slowly), then reads its clock, sends and sets a timer: all "after the fsync".
+          writeSyncSend: (to: string): number => {
+            f.append(new Uint8Array([5]));
+            f.sync();
+            const after = env.clock.monotonicMs();
+            box.send(to, 7);
+            env.timers.after(0, () => {
+              timerAt = env.clock.monotonicMs();
+            });
+            return after;
+          },
+          timerAt: () => timerAt,
+          read: (): number[] => [...env.disk.open('f', { create: true }).read(0, 1)],
+        };
+      },
+    });
+
+  const sim = make(5);
+  let before = 0;
+  let after = 0;
+  sim.at(300, () => {
+    before = sim.clock('b').monotonicMs();
+    after = sim.instance('b')!.writeSyncSend('a');
+  });
+  sim.runUntil(300);
+  const stallMs = after - before;
+  assert.ok(stallMs > 0, 'the clock read after the slow fsync is past the one before it');
+  assert.equal(sim.isLagged('b'), true);
+  assert.equal(sim.state('b'), 'paused');
+  sim.runUntil(300 + stallMs + 0.5);
+  assert.deepEqual(sim.instance('a')!.got, [], 'the send leaves at the stall end, not before');
+  sim.runUntil(300 + stallMs + 2);
+  assert.equal(sim.instance('a')!.got.length, 1);
+  assert.ok(sim.instance('a')!.got[0]![0] >= sim.clock('a').monotonicMs() - 1);
+  assert.equal(sim.isLagged('b'), false);
+  assert.ok(sim.instance('b')!.timerAt()! >= after, 'the timer ran after the stall');
+
+  // Power loss inside the stall: the message never leaves, the sync never happened.
+  let lostAll = 0;
+  for (let seed = 0; seed < 20; seed++) {
+    const s = make(seed);
+    s.at(300, () => s.instance('b')!.writeSyncSend('a'));
+    s.runUntil(300);
+    assert.equal(s.isLagged('b'), true);
+    const callback: number[] = [];
+    s.fromNode('b', () => callback.push(1))();
+    s.crash('b');
+    s.runUntil(800);
+    assert.deepEqual(s.instance('a')!.got, [], `seed ${seed}: nothing the node did after the fsync is seen`);
+    assert.deepEqual(callback, [], 'a deferred callback of the lost life never runs');
+    s.restart('b');
+    if (s.instance('b')!.read().length === 0) lostAll++;
+  }
+  assert.ok(lostAll > 0, 'the slow sync was lost by some power loss inside the stall');
+});

@@ -208,6 +208,14 @@ class SimNode<S> {
   /** Why the node is paused: a fault (pause()) or a slow sync's stall (ends on its own). */
   pausedBy: 'fault' | 'stall' | undefined;
   heldDeliveries = 0;
+  /**
+   * The end of the node's slow-sync stall in virtual time (0: none yet). The node's code after a
+   * slow fsync runs in the same event, but at this time: its clock reads it, and its timers,
+   * sends and client bytes start from it (`stall`). Never decreases within a life.
+   */
+  floorMs = 0;
+  /** Stalls begun in this life (the latest one's end completes the disk's in-flight syncs). */
+  stalls = 0;
   constructor(
     readonly index: number,
     readonly id: NodeId,
@@ -236,6 +244,10 @@ export class Simulation<S = unknown> {
   private readonly pausedDeliveriesMax: number;
   private readonly hash = new TraceHasher();
   private now = 0;
+  /** The latest stall end begun in the current event (client bytes written after it leave then). */
+  private eventFloorMs = 0;
+  /** Nodes that began a stall in the current event (their stall ends are scheduled after it). */
+  private stalledThisEvent: SimNode<S>[] = [];
   private eventCount = 0;
   private instantStartMs = -1;
   private eventsThisInstant = 0;
@@ -297,7 +309,7 @@ export class Simulation<S = unknown> {
       skipFrameChecksum: options.mutations?.has('net-skip-frame-checksum') ?? false,
     });
     this.clients = new SimClientLinks(
-      { nowMs: () => this.now, at: (atMs, fn, label) => void this.at(atMs, fn, label) },
+      { nowMs: () => Math.max(this.now, this.eventFloorMs), at: (atMs, fn, label) => void this.at(atMs, fn, label) },
       this.rng.fork('client-links'),
       options.clientLinks,
     );
@@ -306,7 +318,12 @@ export class Simulation<S = unknown> {
     const clockRng = this.rng.fork('clock-origin');
     this.nodeList = ids.map((id, index) => {
       // Each node's monotonic clock starts at its own arbitrary origin, as on real machines.
-      const clock = new SimClock(() => this.now, epochMs, 1000 * clockRng.int(1_000_000));
+      // The node's time: virtual time, or the end of its slow-sync stall while its code runs ahead.
+      const clock = new SimClock(
+        () => Math.max(this.now, this.nodeList?.[index]?.floorMs ?? 0),
+        epochMs,
+        1000 * clockRng.int(1_000_000),
+      );
       const disk = new SimDiskStore(this.rng.fork(`disk/${id}`), diskFaults);
       const crashPoint = new CrashPoint(() => this.crashInIo(id));
       const node = new SimNode<S>(index, id, clock, disk, crashPoint);
@@ -387,6 +404,7 @@ export class Simulation<S = unknown> {
         );
       }
       this.now = top.atMs;
+      this.eventFloorMs = 0;
       let ran: boolean;
       try {
         ran = this.dispatch(top);
@@ -400,6 +418,7 @@ export class Simulation<S = unknown> {
         }
         ran = true;
       }
+      if (this.stalledThisEvent.length > 0) this.scheduleStallEnds();
       if (!ran) continue;
       this.eventCount++;
       this.checkInvariants();
@@ -582,6 +601,8 @@ export class Simulation<S = unknown> {
       fn();
     } catch (err) {
       throw this.failFromException(err);
+    } finally {
+      if (this.stalledThisEvent.length > 0) this.scheduleStallEnds();
     }
   }
 
@@ -729,6 +750,7 @@ export class Simulation<S = unknown> {
     node.held = [];
     node.heldDeliveries = 0;
     node.pausedBy = undefined;
+    node.floorMs = 0; // a stall in progress ends with the life: its sync and what followed never happened
     node.crashPoint.disarm();
     this.clients.nodeDown(id);
     this.counts.crashes++;
@@ -802,21 +824,76 @@ export class Simulation<S = unknown> {
     }
   }
 
-  /** A slow sync blocked the node: it runs nothing for `stallMs` (after the current event). */
+  /**
+   * A slow sync blocks the node for `stallMs` from where its code is now. The Disk API is
+   * synchronous, so the fsync returns at once to the code, and the rest of the current event is
+   * the code after the fsync: it runs ahead in time, at the stall's end (the node's `floorMs`: its
+   * clock, timers, peer messages and client bytes start from there; sends are dropped if the node
+   * loses power first). The node runs nothing else until then (paused), and the disk makes the
+   * sync durable only then (SimDiskStore.completeSlowSyncs): a power loss inside the stall loses
+   * it, together with everything the node "did" after it, which nobody has seen. Observers of a
+   * node's memory (invariants, workloads' direct callbacks) must wait for it too: isLagged, fromNode.
+   */
   private stall(node: SimNode<S>, stallMs: number): void {
-    if (node.state !== 'up') return;
-    node.state = 'paused';
-    node.pausedBy = 'stall';
+    if (node.state === 'crashed') return;
+    node.floorMs = Math.max(this.now, node.floorMs) + stallMs;
+    if (node.floorMs > this.eventFloorMs) this.eventFloorMs = node.floorMs;
+    if (node.state === 'up') {
+      node.state = 'paused';
+      node.pausedBy = 'stall';
+    }
     this.counts.slowSyncStalls++;
-    const incarnation = node.incarnation;
+    node.stalls++;
     this.hash.u32(0xa000 | node.index).u32(timeMicros(stallMs));
-    this.after(
-      stallMs,
-      () => {
-        if (node.incarnation === incarnation && node.pausedBy === 'stall') this.resume(node.id);
-      },
-      'slow-sync-end',
-    );
+    if (!this.stalledThisEvent.includes(node)) this.stalledThisEvent.push(node);
+  }
+
+  /**
+   * Schedules the end of each stall begun in the event that just ran. After the event, so that what
+   * its code did after the fsync (sends, callbacks: queued at the stall's end during the event)
+   * runs at the stall's end before the node takes in what arrived meanwhile.
+   */
+  private scheduleStallEnds(): void {
+    for (const node of this.stalledThisEvent) {
+      const incarnation = node.incarnation;
+      const stall = node.stalls;
+      this.at(
+        Math.max(node.floorMs, this.now),
+        () => {
+          if (node.incarnation !== incarnation || node.stalls !== stall) return; // crashed, or a later stall
+          node.disk.completeSlowSyncs();
+          if (node.pausedBy === 'stall') this.resume(node.id);
+        },
+        'slow-sync-end',
+      );
+    }
+    this.stalledThisEvent = [];
+  }
+
+  /** True while `id`'s code has run ahead of virtual time inside a slow-sync stall (see `stall`). */
+  isLagged(id: NodeId): boolean {
+    const node = this.node(id);
+    return node.state !== 'crashed' && node.floorMs > this.now;
+  }
+
+  /**
+   * Wraps a callback that `id`'s code calls into the harness (a workload's reply, an observer's
+   * hook): while the node runs ahead inside a stall it runs at the stall's end instead, and not
+   * at all if the node loses power first (nobody could have seen it).
+   */
+  fromNode<A extends unknown[]>(id: NodeId, fn: (...args: A) => void): (...args: A) => void {
+    const node = this.node(id);
+    return (...args: A) => {
+      if (node.state === 'crashed' || node.floorMs <= this.now) return fn(...args);
+      const incarnation = node.incarnation;
+      this.at(
+        node.floorMs,
+        () => {
+          if (node.incarnation === incarnation) fn(...args);
+        },
+        'from-node',
+      );
+    };
   }
 
   setClock(id: NodeId, settings: ClockSettings): void {
@@ -931,7 +1008,7 @@ export class Simulation<S = unknown> {
         return t;
       }
       t.dueLocalMs = node.clock.monotonicMs() + delayMs;
-      const atMs = this.now + node.clock.virtualDelayMs(delayMs);
+      const atMs = Math.max(this.now, node.floorMs) + node.clock.virtualDelayMs(delayMs);
       this.queue.push(new SimEvent(atMs, KIND_TIMER, node.index, incarnation, t, null, '', -1, 0, null));
       return t;
     };
@@ -949,6 +1026,17 @@ export class Simulation<S = unknown> {
       self: node.id,
       send: (to, type, payload) => {
         if (!alive() || node.transportClosed) return false;
+        if (node.floorMs > this.now) {
+          // Sent by code running ahead inside a stall: it leaves at the stall's end, if the node lives.
+          this.at(
+            node.floorMs,
+            () => {
+              if (alive() && !node.transportClosed) this.network.send(node.index, to, type, payload);
+            },
+            'send-after-stall',
+          );
+          return true;
+        }
         return this.network.send(node.index, to, type, payload);
       },
       onMessage: (handler) => {

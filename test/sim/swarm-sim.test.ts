@@ -108,13 +108,15 @@ describe('swarm: a commit index inherited at election under a changed configurat
  * while the clock nemesis had stepped its clock back 70-830 s; the wall clock stood in for the
  * lost incarnation files, below the node's earlier life, and every peer dropped its pings as
  * stale. Peers now answer a stale ping with what they know; the node records it as a floor and
- * exits, and its supervisor starts it above (src/membership/membership.ts, driver.ts). 523 is
- * also swarm-bites.test.ts' seed for the planted membership-ignore-stale-notice.
+ * exits, and its supervisor starts it above (src/membership/membership.ts, driver.ts). Slow
+ * syncs as time passing inside the fsync (session 7) moved 523's schedule; 699 (re-hunted with
+ * clock-step on and slow-sync off) is the scenario now, and swarm-bites.test.ts' seed for the
+ * planted membership-ignore-stale-notice.
  */
 describe('swarm: a wiped node under a clock stepped back', () => {
   // 418 no longer steps the clock back across its wipe since the raft driver's schedule changed
-  // (session 6: forwarded requests fail at once on a new leader); 523 still does.
-  for (const seed of ['523']) {
+  // (session 6: forwarded requests fail at once on a new leader); 523 did until session 7.
+  for (const seed of ['699']) {
     test(`seed ${seed}: heard again after one exit`, () => {
       const r = runClusterSimulation(swarmClusterOptions(seed));
       assertPassed(reportOf(r));

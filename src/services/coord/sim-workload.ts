@@ -488,9 +488,13 @@ export class CoordWorkload {
       if (this.hooked.has(state)) continue;
       this.hooked.add(state);
       const prev = state.afterApply;
+      // Seen at a slow-sync stall's end, as everything the node does after its fsync (Simulation.fromNode).
+      const seen = this.sim.fromNode(id, (index: number) =>
+        this.facts.applied(state.znodes.tree, index, this.sim.nowMs),
+      );
       state.afterApply = (index) => {
         prev?.(index);
-        this.facts.applied(state.znodes.tree, index, this.sim.nowMs);
+        seen(index);
       };
     }
     for (const s of this.allSessions) {

@@ -20,7 +20,7 @@ import type { CheckResult } from '../../check/types.ts';
 import { bytesEqual } from '../../lib/bytes.ts';
 import type { SeededRng } from '../../lib/rng.ts';
 import { defaultKvOptions, kvRequestOf } from '../../metadata/kv.ts';
-import type { KvOutcome } from '../../metadata/kv-service.ts';
+import type { KvOutcome, SessionOutcome } from '../../metadata/kv-service.ts';
 import type { RunningWorkload, ServiceHost, SimWorkload } from '../../node/service.ts';
 import { attachRaftInvariants, type GroupInvariants } from '../../node/sim-raft-invariants.ts';
 import { awaitFullConfiguration, groupsApplied } from '../../node/sim-raft-liveness.ts';
@@ -143,7 +143,8 @@ export class KvWorkload<S extends ServiceHost = ServiceHost> {
     if (this.o.sessions && !this.sessionOf.has(process)) return this.openSession(process);
     const key = `k${this.rng.int(this.o.keys)}`;
     const roll = this.rng.float();
-    const node = this.sim.instance(this.rng.pick(this.ids));
+    const nodeId = this.rng.pick(this.ids);
+    const node = this.sim.instance(nodeId);
     const f = roll < 0.4 ? 'read' : roll < 0.8 ? 'write' : 'cas';
     const value: unknown =
       f === 'read' ? null : f === 'write' ? this.nextValue++ : [this.rng.int(this.nextValue), this.nextValue++];
@@ -168,14 +169,15 @@ export class KvWorkload<S extends ServiceHost = ServiceHost> {
     this.sim.after(this.o.clientTimeoutMs, () => finish('info', value, 'client_timeout'), 'client-timeout');
     if (node === undefined) return finish('fail', value, 'connection_refused');
     if (this.o.sessions && f !== 'read') return this.withSession(process, f, key, value, finish);
-    const onOutcome = (o: KvOutcome): void => {
+    // Answers from a node inside a slow-sync stall reach the client at its end (Simulation.fromNode).
+    const onOutcome = this.sim.fromNode(nodeId, (o: KvOutcome): void => {
       if (!o.ok) return finish(o.error.definite ? 'fail' : 'info', value, o.error.code);
       const r = o.result;
       if (f === 'read') return r.ok ? finish('ok', dec(r.value)) : finish('fail', null, r.code);
       if (r.ok) return finish('ok', value);
       // precondition_failed: the cas definitely did not happen (Knossos convention).
       return finish('fail', value, r.code);
-    };
+    });
     const keyBytes = enc(key);
     if (f === 'read') kvOf(node).client.read(keyBytes, this.o.readConsistency, onOutcome);
     else if (f === 'write')
@@ -192,7 +194,8 @@ export class KvWorkload<S extends ServiceHost = ServiceHost> {
 
   /** Opens a session for `process` through a random node (retried until it works; not recorded). */
   private openSession(process: number): void {
-    const node = this.sim.instance(this.rng.pick(this.ids));
+    const nodeId = this.rng.pick(this.ids);
+    const node = this.sim.instance(nodeId);
     const retry = (): void => void this.sim.after(100, () => this.issue(process), 'client-session');
     if (node === undefined) return retry();
     let answered = false;
@@ -202,14 +205,17 @@ export class KvWorkload<S extends ServiceHost = ServiceHost> {
       retry();
     };
     this.sim.after(this.o.attemptTimeoutMs, timedOut, 'client-session-timeout');
-    kvOf(node).client.openSession(`client-${process}`, (o) => {
-      if (answered) return;
-      answered = true;
-      if (o.ok) {
-        this.sessionOf.set(process, { id: o.value, seq: 0 });
-        this.issue(process);
-      } else retry();
-    });
+    kvOf(node).client.openSession(
+      `client-${process}`,
+      this.sim.fromNode(nodeId, (o: SessionOutcome) => {
+        if (answered) return;
+        answered = true;
+        if (o.ok) {
+          this.sessionOf.set(process, { id: o.value, seq: 0 });
+          this.issue(process);
+        } else retry();
+      }),
+    );
   }
 
   /**
@@ -253,19 +259,24 @@ export class KvWorkload<S extends ServiceHost = ServiceHost> {
         if (!done && mine === attempt) this.sim.after(50, send, 'client-retry');
       };
       this.sim.after(this.o.attemptTimeoutMs, again, 'client-attempt-timeout');
-      const node = this.sim.instance(this.rng.pick(this.ids));
+      const nodeId = this.rng.pick(this.ids);
+      const node = this.sim.instance(nodeId);
       if (node === undefined) return;
-      kvOf(node).client.write(op, { id: session.id, seq }, (o) => {
-        if (done || mine !== attempt) return; // a late answer to an earlier attempt
-        if (!o.ok) return again(); // no leader, timeout, dropped: the same (session, seq) again
-        const r = o.result;
-        done = true;
-        if (r.ok) return finish('ok', value);
-        if (r.code === 'precondition_failed') return finish('fail', value, r.code);
-        // session_expired / stale_sequence: whether it ran is unknown; start a new session.
-        done = false;
-        giveUp(r.code);
-      });
+      kvOf(node).client.write(
+        op,
+        { id: session.id, seq },
+        this.sim.fromNode(nodeId, (o: KvOutcome) => {
+          if (done || mine !== attempt) return; // a late answer to an earlier attempt
+          if (!o.ok) return again(); // no leader, timeout, dropped: the same (session, seq) again
+          const r = o.result;
+          done = true;
+          if (r.ok) return finish('ok', value);
+          if (r.code === 'precondition_failed') return finish('fail', value, r.code);
+          // session_expired / stale_sequence: whether it ran is unknown; start a new session.
+          done = false;
+          giveUp(r.code);
+        }),
+      );
     };
     send();
   }

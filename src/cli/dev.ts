@@ -278,6 +278,26 @@ interface StopSignals {
   onStopSignal(f: (signal: NodeJS.Signals) => void): void;
 }
 
+/**
+ * A supervisor's budget of restarts per node: at most `max` in any `windowMs` (more is a crash
+ * loop, and the node stays down with its exit reported). Returns whether `id` may restart at `nowMs`.
+ */
+export function restartBudget(max: number, windowMs: number): (id: string, nowMs: number) => boolean {
+  const recent = new Map<string, number[]>();
+  return (id, nowMs) => {
+    const times = (recent.get(id) ?? []).filter((t) => nowMs - t < windowMs);
+    const allowed = times.length < max;
+    if (allowed) times.push(nowMs);
+    recent.set(id, times);
+    return allowed;
+  };
+}
+
+/** A node's exit code asking its supervisor to start it again (EX_TEMPFAIL; src/node/main.ts). */
+const EXIT_RESTART_ME = 75;
+/** More exits to restart than this in a minute: the supervisor gives up on the node (a crash loop). */
+const RESTARTS_PER_MINUTE_MAX = 5;
+
 async function superviseCluster(
   cluster: ClusterFile,
   o: DevOptions,
@@ -290,9 +310,8 @@ async function superviseCluster(
   let stopping = false;
   // Not ready until every node serves; a file left by a killed supervisor may still say ready.
   cluster.ready = false;
-  for (const node of cluster.nodes) {
-    mkdirSync(node.dataDir, { recursive: true });
-    writeFileSync(node.config, `${JSON.stringify(nodeConfig(cluster, node, fresh), null, 2)}\n`);
+  const mayRestart = restartBudget(RESTARTS_PER_MINUTE_MAX, 60_000);
+  const start = (node: ClusterNode): void => {
     const logFd = openSync(join(node.dataDir, 'node.log'), 'a');
     // The 'ipc' channel is the node's lifeline: it stops when the channel closes (src/node/main.ts).
     const child = spawn(process.execPath, [...cliArgv(), 'node', '--config', node.config], {
@@ -303,6 +322,14 @@ async function superviseCluster(
     node.pid = child.pid ?? null;
     child.on('exit', (code, signal) => {
       node.pid = null;
+      if (!stopping && code === EXIT_RESTART_ME && mayRestart(node.id, Date.now())) {
+        // EX_TEMPFAIL: the node stopped on purpose to start again (its incarnation was behind what
+        // a peer knew: src/membership/membership.ts); as the simulator's supervisor does, start it.
+        out(`${pc.yellow('!')} ${node.id} exited to restart (code ${code}); starting it again\n`);
+        start(node);
+        writeClusterFile(cluster.dataDir, cluster);
+        return;
+      }
       cluster.ready = false;
       writeClusterFile(cluster.dataDir, cluster);
       if (!stopping)
@@ -310,6 +337,11 @@ async function superviseCluster(
           `${pc.red('!')} ${node.id} exited (code ${code}, signal ${signal}); see ${join(node.dataDir, 'node.log')}\n`,
         );
     });
+  };
+  for (const node of cluster.nodes) {
+    mkdirSync(node.dataDir, { recursive: true });
+    writeFileSync(node.config, `${JSON.stringify(nodeConfig(cluster, node, fresh), null, 2)}\n`);
+    start(node);
   }
   writeClusterFile(cluster.dataDir, cluster);
 

@@ -216,6 +216,11 @@ class SimNode<S> {
   floorMs = 0;
   /** Stalls begun in this life (the latest one's end completes the disk's in-flight syncs). */
   stalls = 0;
+  /**
+   * What the node's code did while running ahead (sends, harness callbacks), in order, run at
+   * the stall's end; while it is not empty, later outputs join it, so none overtakes one before it.
+   */
+  afterStall: (() => void)[] = [];
   constructor(
     readonly index: number,
     readonly id: NodeId,
@@ -751,6 +756,7 @@ export class Simulation<S = unknown> {
     node.heldDeliveries = 0;
     node.pausedBy = undefined;
     node.floorMs = 0; // a stall in progress ends with the life: its sync and what followed never happened
+    node.afterStall = [];
     node.crashPoint.disarm();
     this.clients.nodeDown(id);
     this.counts.crashes++;
@@ -884,16 +890,33 @@ export class Simulation<S = unknown> {
   fromNode<A extends unknown[]>(id: NodeId, fn: (...args: A) => void): (...args: A) => void {
     const node = this.node(id);
     return (...args: A) => {
-      if (node.state === 'crashed' || node.floorMs <= this.now) return fn(...args);
-      const incarnation = node.incarnation;
-      this.at(
-        node.floorMs,
-        () => {
-          if (node.incarnation === incarnation) fn(...args);
-        },
-        'from-node',
-      );
+      if (node.state === 'crashed') return fn(...args);
+      this.orAfterStall(node, () => fn(...args));
     };
+  }
+
+  /**
+   * Runs `fn` now, or, while the node runs ahead inside a stall or outputs of an earlier stall
+   * wait, after them at the stall's end (in order; dropped if the node loses power first).
+   */
+  private orAfterStall(node: SimNode<S>, fn: () => void): void {
+    if (node.floorMs <= this.now && node.afterStall.length === 0) return fn();
+    node.afterStall.push(fn);
+    if (node.afterStall.length === 1) this.scheduleAfterStall(node, node.incarnation);
+  }
+
+  private scheduleAfterStall(node: SimNode<S>, incarnation: number): void {
+    this.at(
+      Math.max(node.floorMs, this.now),
+      () => {
+        if (node.incarnation !== incarnation) return; // crashed: crash() dropped the queue
+        if (node.floorMs > this.now) return this.scheduleAfterStall(node, incarnation); // a later stall
+        // Each output may add more (a callback that sends): they join the end and run in this pass.
+        for (let i = 0; i < node.afterStall.length; i++) node.afterStall[i]!();
+        node.afterStall = [];
+      },
+      'after-stall',
+    );
   }
 
   setClock(id: NodeId, settings: ClockSettings): void {
@@ -1026,15 +1049,11 @@ export class Simulation<S = unknown> {
       self: node.id,
       send: (to, type, payload) => {
         if (!alive() || node.transportClosed) return false;
-        if (node.floorMs > this.now) {
+        if (node.floorMs > this.now || node.afterStall.length > 0) {
           // Sent by code running ahead inside a stall: it leaves at the stall's end, if the node lives.
-          this.at(
-            node.floorMs,
-            () => {
-              if (alive() && !node.transportClosed) this.network.send(node.index, to, type, payload);
-            },
-            'send-after-stall',
-          );
+          this.orAfterStall(node, () => {
+            if (alive() && !node.transportClosed) this.network.send(node.index, to, type, payload);
+          });
           return true;
         }
         return this.network.send(node.index, to, type, payload);

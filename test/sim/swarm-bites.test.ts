@@ -49,7 +49,7 @@ const CAUGHT: ReadonlyArray<{ mutation: Mutation; seed: string; invariant: RegEx
   { mutation: 'raft-append-truncates-suffix', seed: '12', invariant: /^raft-safety$/, exposedBy: 'reorder' },
   // A follower acknowledges an Append before its fsync; a power loss inside a slow fsync's stall
   // undoes entries it promised (the stall is time passing inside the fsync: src/sim/simulation.ts).
-  { mutation: 'raft-ack-before-persist', seed: '27', invariant: /^raft-safety$/, exposedBy: 'slow-sync' },
+  { mutation: 'raft-ack-before-persist', seed: '37', invariant: /^raft-safety$/, exposedBy: 'slow-sync' },
   // A learner exists only while the membership workload re-adds a removed voter.
   {
     mutation: 'raft-commit-counts-learners',

@@ -632,10 +632,7 @@ test('a slow sync is in flight until its stall ends: a power loss before then lo
     store.crash();
     const after = [...readWholeFile(store.view(), 'wal')];
     // [1] was synced; [2] and [3] were in flight: an in-order prefix of them may survive.
-    assert.ok(
-      ['1', '1,2', '1,2,3'].includes(after.join(',')),
-      `seed ${seed}: ${after} is not a prefix of the writes`,
-    );
+    assert.ok(['1', '1,2', '1,2,3'].includes(after.join(',')), `seed ${seed}: ${after} is not a prefix of the writes`);
     lossesSeen.add(after.join(','));
   }
   assert.ok(lossesSeen.has('1'), 'some power loss inside a stall loses the slow sync altogether');

@@ -136,6 +136,8 @@ describe('coord failover: kill -9 under a writing client on a 3-node barista dev
   const cliSessions: ZkCliSession[] = [];
   const running: Writer[] = [];
   const dead = new Set<string>();
+  /** The pid each node was last killed at (restart waits for that process to be gone). */
+  const killedPids = new Map<string, number>();
   const live = (): Node[] => cluster.nodes.filter((n) => !dead.has(n.id));
   const address = (n: Node): string => `${n.host}:${zkPort(n)}`;
   const allAddresses = (): string => cluster.nodes.map(address).join(',');
@@ -191,16 +193,42 @@ describe('coord failover: kill -9 under a writing client on a 3-node barista dev
     const pid = n.pid;
     assert.ok(pid !== null && pid > 0, `${n.id} has a pid`);
     process.kill(pid, 'SIGKILL');
+    killedPids.set(n.id, pid);
     dead.add(n.id);
     return Date.now();
   }
 
   async function restart(n: Node): Promise<void> {
-    await until(`${n.id}'s exit noticed`, 10_000, () => dev.output().includes(`${n.id} exited`));
+    // The killed process must be gone (reaped), not only reported: a node killed a second time was
+    // started by this test, and `dev` reported the first kill long ago. A new life started while
+    // the old one still holds its ports would fail to bind.
+    const killedPid = killedPids.get(n.id);
+    await until(`${n.id}'s killed process (pid ${killedPid}) gone`, 10_000, () => {
+      if (killedPid === undefined) return true;
+      try {
+        process.kill(killedPid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
     const r = spawnCli(['node', '--config', n.config]);
     restarted.push(r);
     (n as { pid: number | null }).pid = r.child.pid ?? null;
-    await until(`${n.id} serves again as a follower`, nodeRestartMsMax, async () => (await modeOf(n)) === 'follower');
+    try {
+      await until(`${n.id} serves again as a follower`, nodeRestartMsMax, async () => (await modeOf(n)) === 'follower');
+    } catch (err) {
+      const logTail = (() => {
+        try {
+          return readFileSync(join(n.dataDir, 'node.log'), 'utf8').split('\n').slice(-30).join('\n');
+        } catch {
+          return '(no node.log)';
+        }
+      })();
+      throw new Error(
+        `${String(err)}\nthe new life's output (exit: ${r.child.exitCode}):\n${r.output().slice(-4000)}\nnode.log tail:\n${logTail}`,
+      );
+    }
     dead.delete(n.id);
   }
 

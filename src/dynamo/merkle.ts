@@ -6,24 +6,23 @@
 // the whole ring) is cut into 2^depth leaves of (nearly) equal token width, by offset from start:
 //   offset(t) = (t - start - 1) mod 2^64          in [0, width), width = (end - start) mod 2^64 (0: 2^64)
 //   leaf i    = offsets [floor(i*width/L), floor((i+1)*width/L)),   L = 2^depth
-// Each leaf holds a 16-byte hash chained over its entries in scan order (by offset, then key
-// bytewise): h0 = 16 zero bytes, h' = murmur3_x64_128(h ‖ token:i64 ‖ uvarint keyLength ‖ key ‖
-// u8 stateHashLength ‖ stateHash), and a count of entries. The builder holds only the 2^depth
-// leaves and the last entry (for the order check), whatever the number of keys: memory is bounded
-// by limits.merkleTreeLevelsCountMax. The root (hashes of pairs, level by level) says "equal" in one
+// Each leaf holds a 16-byte hash and a count of its entries. The leaf hash is the XOR of one digest
+// per entry, e = murmur3_x64_128(token:i64 ‖ uvarint keyLength ‖ key ‖ u8 stateHashLength ‖
+// stateHash) (Cassandra's MerkleTree also XORs its row hashes), so the tree does not depend on the
+// order entries come in: a replica whose store is laid out by key, not by token (the replica's
+// LsmReplicaStore), builds it in one pass with memory for the 2^depth leaves only, bounded by
+// limits.merkleTreeLevelsCountMax whatever the number of keys. Each key must be added once (two
+// equal entries would cancel); that is the driver's to keep, and the count catches a key missing on
+// one side even when XOR cannot. The root (hashes of pairs, level by level) says "equal" in one
 // comparison; the diff compares leaves and coalesces adjacent differing leaves into token ranges.
 //
-// What a driver feeds (the contract the lead wires):
-//   - Entries in the range's scan order: by offset from start (so a wrapping range gives the tokens
-//     after start first, then those from TOKEN_MIN up to end), then by key. NOTE: src/storage/lsm/
-//     keys.ts lays tokens out as unsigned 64-bit (BigInt.asUintN), so non-negative tokens sort before
-//     negative ones there: a range that crosses token 0 (or wraps) is two or three LSM scans,
-//     concatenated in ring order. An entry out of order or outside the range is a driver bug (assert).
-//   - One entry per user key (the head entry, with stateHash = a digest of the key's whole stored
-//     state: head + elements + tombstones + expiry, e.g. murmur3 of the encoded Versioned). Tombstones
-//     within their grace period count as state (so repair spreads deletions); expired values count
-//     as tombstones (so repair never brings them back).
-//
+// What a driver feeds (replica.ts' anti-entropy does this):
+//   - One entry per user key both replicas hold a copy of (the head entry, with stateHash = a
+//     digest of the key's whole stored state, e.g. murmur3 of the encoded Versioned), in any order.
+//     Tombstones within their grace period count as state (so repair spreads deletions); expired
+//     values count as tombstones (so repair never brings them back). An entry outside the range is
+//     a driver bug (assert).
+
 // Exchange protocol (messages below; one peer message type of its own, e.g. DynamoMerkle):
 //   1. A (the initiator, on a timer per range — Cassandra's repair schedule — or on demand) builds
 //      its tree for range R at depth d and sends treeRequest{op, R, d, root}.
@@ -161,25 +160,16 @@ function digest(data: Uint8Array): Uint8Array {
   return out;
 }
 
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-  return a.length - b.length;
-}
-
-/** Builds a tree from entries streamed in scan order; memory is the leaves plus the last entry. */
+/** Builds a tree from entries in any order; memory is the leaves (each key added once). */
 export class MerkleTreeBuilder {
   private readonly leafHashes: Uint8Array;
   private readonly counts: Uint32Array;
-  private last: { offset: bigint; key: Uint8Array } | undefined;
   private finished = false;
-  /** The leaf entries go to now and its first offset past it (entries come in offset order). */
-  private leaf = 0;
-  private leafEnd: bigint;
   private readonly width: bigint;
-  /** Reused input of the leaf hash: previous hash, token, key, state hash. */
+  /** Reused input of an entry's digest: token, key, state hash; and the digest itself. */
   private scratch = new Uint8Array(256);
   private scratchView = new DataView(this.scratch.buffer);
+  private readonly entryDigest = new Uint8Array(MERKLE_HASH_BYTES);
 
   constructor(
     readonly range: TokenRange,
@@ -189,36 +179,22 @@ export class MerkleTreeBuilder {
     this.leafHashes = new Uint8Array(MERKLE_HASH_BYTES << depth);
     this.counts = new Uint32Array(1 << depth);
     this.width = rangeWidth(range);
-    this.leafEnd = leafStart(this.width, 1n << BigInt(depth), 1n);
   }
 
   add(token: Token, key: Uint8Array, stateHash: Uint8Array): void {
     assert(!this.finished, 'add after finish');
     assert(stateHash.length <= limits.merkleStateHashBytesMax, 'state hash too long');
-    const offset = offsetOf(this.range, token);
-    assert(offset < this.width, 'entry outside the tree range');
-    const last = this.last;
-    assert(
-      last === undefined || offset > last.offset || (offset === last.offset && compareBytes(key, last.key) > 0),
-      'entries must come in scan order (offset from the range start, then key), each key once',
-    );
-    this.last = { offset, key };
-    if (offset >= this.leafEnd) {
-      this.leaf = leafOf(this.range, this.depth, token);
-      this.leafEnd = leafStart(this.width, 1n << BigInt(this.depth), BigInt(this.leaf) + 1n);
-    }
-    const i = this.leaf;
-    const at = i * MERKLE_HASH_BYTES;
-    // prev:16 ‖ token:i64 ‖ uvarint keyLength ‖ key ‖ u8 stateHashLength ‖ stateHash
-    const need = MERKLE_HASH_BYTES + 8 + 5 + key.length + 1 + stateHash.length;
+    assert(offsetOf(this.range, token) < this.width, 'entry outside the tree range');
+    const i = leafOf(this.range, this.depth, token);
+    // token:i64 ‖ uvarint keyLength ‖ key ‖ u8 stateHashLength ‖ stateHash
+    const need = 8 + 5 + key.length + 1 + stateHash.length;
     if (this.scratch.length < need) {
       this.scratch = new Uint8Array(need * 2);
       this.scratchView = new DataView(this.scratch.buffer);
     }
     const buf = this.scratch;
-    for (let b = 0; b < MERKLE_HASH_BYTES; b++) buf[b] = this.leafHashes[at + b]!;
-    this.scratchView.setBigInt64(MERKLE_HASH_BYTES, token, false);
-    let p = MERKLE_HASH_BYTES + 8;
+    this.scratchView.setBigInt64(0, token, false);
+    let p = 8;
     for (let n = key.length; ; n = Math.floor(n / 128)) {
       if (n < 128) {
         buf[p++] = n;
@@ -231,7 +207,9 @@ export class MerkleTreeBuilder {
     buf[p++] = stateHash.length;
     buf.set(stateHash, p);
     p += stateHash.length;
-    murmur3X64_128Into(buf.subarray(0, p), this.leafHashes, at);
+    murmur3X64_128Into(buf.subarray(0, p), this.entryDigest, 0);
+    const at = i * MERKLE_HASH_BYTES;
+    for (let b = 0; b < MERKLE_HASH_BYTES; b++) this.leafHashes[at + b]! ^= this.entryDigest[b]!;
     this.counts[i]!++;
   }
 

@@ -67,6 +67,16 @@ const messageArb: fc.Arbitrary<ReplicaMessage> = fc.oneof(
       errorArb.map((error) => ({ ok: false as const, error })),
     ),
   }),
+  fc.tuple(opArb, fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n })).map(([op, start]) => ({
+    type: 'merkle' as const,
+    op,
+    merkle: { type: 'streamRequest' as const, op, ranges: [{ start, end: start }] },
+  })),
+  opArb.map((op) => ({
+    type: 'merkle' as const,
+    op,
+    merkle: { type: 'treeRequest' as const, op, range: { start: 0n, end: 0n }, depth: 3, root: new Uint8Array(16) },
+  })),
 );
 
 /** Decodes or throws a ProtocolError; anything else fails the test. */
@@ -93,6 +103,24 @@ test('every message round-trips, byte for byte', () => {
       }
     }),
     { numRuns: 500 },
+  );
+});
+
+test('a merkle message whose op differs from the envelope op is refused', () => {
+  const m = encodeMessage({
+    type: 'merkle',
+    op: 5,
+    merkle: { type: 'streamRequest', op: 5, ranges: [{ start: 1n, end: 2n }] },
+  });
+  assert.equal(decodeMessage(m).type, 'merkle');
+  const bad = encodeMessage({
+    type: 'merkle',
+    op: 5,
+    merkle: { type: 'streamRequest', op: 6, ranges: [{ start: 1n, end: 2n }] },
+  });
+  assert.throws(
+    () => decodeMessage(bad),
+    (e) => e instanceof ProtocolError && e.code === 'dynamo_malformed',
   );
 });
 

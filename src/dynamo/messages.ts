@@ -5,7 +5,7 @@
 // Grammar (integers big-endian; uvarint = UNSIGNED_VARINT, src/lib/bytes.ts):
 //   message      = version type body
 //   version      = u8                      ; 1
-//   type         = u8                      ; 1..8 below
+//   type         = u8                      ; 1..9 below
 //   replicate    = op key state            ; 1: merge `state` into the key, then ack (op 0: no ack)
 //   replicateAck = op                      ; 2
 //   hint         = op owner key state      ; 3: keep `state` for `owner` until it is back
@@ -14,6 +14,7 @@
 //   readReply    = op state                ; 6
 //   forward      = op request              ; 7: coordinate this client request (the sender is no replica)
 //   forwardReply = op reply                ; 8
+//   merkle       = op uvarint length + an anti-entropy message (merkle.ts grammar, its op = this op) ; 9
 //   op           = uvarint                 ; the sender's operation id (safe integer)
 //   owner        = uvarint length (1..nodeIdBytesMax) + UTF-8
 //   key          = uvarint length (0..kvKeyBytesMax) + bytes
@@ -38,6 +39,7 @@ import { VectorClock } from '../lib/clocks/vector.ts';
 import { type ErrorCode, errorCatalogue } from '../lib/error-codes.ts';
 import { BaristaError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
+import { decodeMerkleMessage, encodeMerkleMessage, type MerkleMessage } from './merkle.ts';
 import { Versioned } from './versions.ts';
 
 export const DYNAMO_MESSAGE_VERSION = 1;
@@ -79,7 +81,8 @@ export type ReplicaMessage =
   | { readonly type: 'read'; readonly op: number; readonly key: Uint8Array }
   | { readonly type: 'readReply'; readonly op: number; readonly state: Versioned }
   | { readonly type: 'forward'; readonly op: number; readonly request: ClientRequest }
-  | { readonly type: 'forwardReply'; readonly op: number; readonly result: ClientResult };
+  | { readonly type: 'forwardReply'; readonly op: number; readonly result: ClientResult }
+  | { readonly type: 'merkle'; readonly op: number; readonly merkle: MerkleMessage };
 
 const TYPE_TAGS = {
   replicate: 1,
@@ -90,6 +93,7 @@ const TYPE_TAGS = {
   readReply: 6,
   forward: 7,
   forwardReply: 8,
+  merkle: 9,
 } as const satisfies Record<ReplicaMessage['type'], number>;
 
 const LEVEL_TAGS = { ONE: 1, QUORUM: 2, ALL: 3, ANY: 4 } as const;
@@ -125,6 +129,9 @@ export function encodeMessage(m: ReplicaMessage): Uint8Array {
       break;
     case 'forwardReply':
       writeResult(w, m.result);
+      break;
+    case 'merkle':
+      w.bytesUvarint(encodeMerkleMessage(m.merkle));
       break;
     case 'replicateAck':
       break;
@@ -217,6 +224,12 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
     case 8:
       m = { type: 'forwardReply', op, result: readResult(r) };
       break;
+    case 9: {
+      const merkle = decodeMerkleMessage(r.bytesUvarint());
+      if (merkle.op !== op) malformed(`merkle message op ${merkle.op} in a message of op ${op}`);
+      m = { type: 'merkle', op, merkle };
+      break;
+    }
     default:
       throw new ProtocolError('dynamo_bad_type', `message type ${tag}`, { type: tag });
   }

@@ -33,8 +33,19 @@
 //     (owner, key), replayed while the owner is up as a plain `replicate`, and deleted only when
 //     the owner acks the replay and the stored hint is still what was replayed.
 //   - Op ids start at a random base so a restarted node does not take a stale ack for a new op.
-// Where later parts plug in: anti-entropy (Merkle trees) sends `replicate` for differing keys and
-// needs nothing new here; CRDT values replace Versioned merge by the type's merge in `mergeInto`
+//   - Anti-entropy (Dynamo §4.7, Cassandra's repair, Riak's AAE): every antiEntropyIntervalTicks
+//     (0: off) or on demand (repairNow), this node picks the next live ring node round robin and
+//     both build a Merkle tree (merkle.ts) over the whole ring of the keys they BOTH replicate
+//     (each is a natural or pending replica of the key on its own ring), paging through their
+//     stores at dynamoAntiEntropyScanEntriesMax values per tick, so a big store never stalls the
+//     event loop. The initiator sends its root (treeRequest); the peer answers `same` or its leaves
+//     (or `busy` past dynamoAntiEntropyJobsCountMax jobs); the initiator diffs, asks the peer to
+//     stream the differing ranges (streamRequest) and streams its own: every value of those
+//     ranges both replicate goes as a `replicate` with op 0 (merged, not acked). Both sides merge,
+//     so an exchange converges a pair whatever the order, and a lost message only delays it to the
+//     next round. A write during a build at worst shows as a false difference (one more stream).
+//     Trees of rings that differ differ by their filters: more streaming, never a wrong merge.
+// Where later parts plug in: CRDT values replace Versioned merge by the type's merge in `mergeInto`
 // and the update in `coordinatePut`; ring moves only change the Ring given to setRing (pending
 // replicas already count); Paxos (lightweight transactions) would be a separate op kind.
 
@@ -43,8 +54,10 @@ import { assert } from '../lib/assert.ts';
 import { bytesEqual } from '../lib/bytes.ts';
 import { BaristaError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
+import { diffTrees, type MerkleMessage, type MerkleTree, MerkleTreeBuilder, rangeContains } from './merkle.ts';
 import type { ClientRequest, ClientResult, Level, ReplicaMessage } from './messages.ts';
-import type { Ring } from './ring.ts';
+import { murmur3X64_128Into, TOKEN_MIN } from './partitioner.ts';
+import type { Ring, TokenRange } from './ring.ts';
 import { keyString, type ReplicaStore } from './store.ts';
 import { Versioned } from './versions.ts';
 
@@ -61,6 +74,14 @@ export interface ReplicaConfig {
   readonly hintsCountMax?: number;
   /** Default limits.dynamoCoordinatorOpsMax. */
   readonly opsCountMax?: number;
+  /** Ticks between anti-entropy rounds this node starts (0, the default: only on repairNow()). */
+  readonly antiEntropyIntervalTicks?: number;
+  /** Depth of the anti-entropy Merkle trees (2^depth leaves over the ring; default 10). */
+  readonly antiEntropyDepth?: number;
+  /** An anti-entropy round gives up on a peer's answer after this many ticks (default 30 x requestTimeoutTicks). */
+  readonly antiEntropyTimeoutTicks?: number;
+  /** Default limits.dynamoAntiEntropyScanEntriesMax. */
+  readonly antiEntropyScanEntriesMax?: number;
 }
 
 export interface ReplicaDeps {
@@ -103,6 +124,18 @@ export interface ReplicaStats {
   staleMessages: number;
   /** Replicate/hint states this node could not merge (a bound hit); not acked. */
   mergesRefused: number;
+  /** Anti-entropy rounds this node started (its tree built and sent). */
+  antiEntropyRounds: number;
+  /** Rounds whose peer held the same data (equal roots). */
+  antiEntropyInSync: number;
+  /** Merkle leaves found differing by rounds this node started. */
+  antiEntropyLeavesDiffered: number;
+  /** Values sent to a peer by anti-entropy streams (both directions count at the sender). */
+  antiEntropyValuesStreamed: number;
+  /** Rounds that ended without an answer (peer busy, down, or the answer lost). */
+  antiEntropyRoundsFailed: number;
+  /** Peer requests (trees, streams) refused past dynamoAntiEntropyJobsCountMax. */
+  antiEntropyRefused: number;
 }
 
 type Origin =
@@ -150,6 +183,31 @@ interface Replay {
 
 type Op = WriteOp | ReadOp | ForwardOp;
 
+/** A page-by-page pass over the store for anti-entropy: a tree build or a range stream. */
+interface AeJob {
+  readonly kind: 'build' | 'stream';
+  readonly peer: NodeId;
+  /** build: the round's op (ours, or the peer's treeRequest op when answering). */
+  readonly op: number;
+  /** build answering a peer: its root (undefined when the build is ours). */
+  readonly remoteRoot?: Uint8Array;
+  readonly builder?: MerkleTreeBuilder;
+  readonly ranges?: readonly TokenRange[];
+  /** Where the next page starts; null once the first page was read and the store is exhausted. */
+  from: Uint8Array | null;
+  started: boolean;
+}
+
+/** The anti-entropy round this node started: its tree once built, the peer's answer awaited. */
+interface AeRound {
+  readonly peer: NodeId;
+  readonly op: number;
+  tree?: MerkleTree;
+  deadlineTick: number;
+}
+
+const WHOLE_RING: TokenRange = { start: TOKEN_MIN, end: TOKEN_MIN };
+
 /** Replicas a level needs out of a preference list of `n`; undefined when the level is invalid. */
 export function levelCount(level: Level, n: number): number | undefined {
   switch (level) {
@@ -163,6 +221,13 @@ export function levelCount(level: Level, n: number): number | undefined {
     default:
       return Number.isSafeInteger(level) && level >= 1 && level <= limits.ringReplicasCountMax ? level : undefined;
   }
+}
+
+/** What a Merkle leaf takes of a stored state: its 16-byte murmur3 digest. */
+function stateDigest(state: Uint8Array): Uint8Array {
+  const out = new Uint8Array(16);
+  murmur3X64_128Into(state, out, 0);
+  return out;
 }
 
 const emptyOutput = (): Output => ({ messages: [], replies: [], syncNeeded: false });
@@ -185,6 +250,12 @@ export class DynamoReplica {
     hintsDelivered: 0,
     staleMessages: 0,
     mergesRefused: 0,
+    antiEntropyRounds: 0,
+    antiEntropyInSync: 0,
+    antiEntropyLeavesDiffered: 0,
+    antiEntropyValuesStreamed: 0,
+    antiEntropyRoundsFailed: 0,
+    antiEntropyRefused: 0,
   };
   private ring: Ring;
   private readonly store: ReplicaStore;
@@ -195,12 +266,20 @@ export class DynamoReplica {
   private readonly replays = new Map<number, Replay>();
   /** hintKey of each hint being replayed (one replay per hint at a time). */
   private readonly replaying = new Set<string>();
+  private readonly aeJobs: AeJob[] = [];
+  private aeRound: AeRound | undefined;
+  /** The ring node the next round goes to (index into the ring's other nodes, round robin). */
+  private aeNext = 0;
   private out: Output = emptyOutput();
 
   constructor(config: ReplicaConfig, deps: ReplicaDeps) {
     this.config = {
       hintsCountMax: limits.dynamoHintsCountMax,
       opsCountMax: limits.dynamoCoordinatorOpsMax,
+      antiEntropyIntervalTicks: 0,
+      antiEntropyDepth: 10,
+      antiEntropyTimeoutTicks: 30 * config.requestTimeoutTicks,
+      antiEntropyScanEntriesMax: limits.dynamoAntiEntropyScanEntriesMax,
       ...config,
     };
     const c = this.config;
@@ -212,6 +291,24 @@ export class DynamoReplica {
     );
     assert(c.hintsCountMax >= 0 && c.hintsCountMax <= limits.dynamoHintsCountMax, 'hintsCountMax');
     assert(c.opsCountMax >= 1 && c.opsCountMax <= limits.dynamoCoordinatorOpsMax, 'opsCountMax');
+    assert(
+      Number.isSafeInteger(c.antiEntropyIntervalTicks) && c.antiEntropyIntervalTicks >= 0,
+      'antiEntropyIntervalTicks',
+    );
+    assert(
+      Number.isInteger(c.antiEntropyDepth) &&
+        c.antiEntropyDepth >= 0 &&
+        c.antiEntropyDepth <= limits.merkleTreeLevelsCountMax,
+      'antiEntropyDepth',
+    );
+    assert(
+      Number.isSafeInteger(c.antiEntropyTimeoutTicks) && c.antiEntropyTimeoutTicks >= 1,
+      'antiEntropyTimeoutTicks',
+    );
+    assert(
+      c.antiEntropyScanEntriesMax >= 1 && c.antiEntropyScanEntriesMax <= limits.dynamoAntiEntropyScanEntriesMax,
+      'antiEntropyScanEntriesMax',
+    );
     this.ring = deps.ring;
     this.store = deps.store;
     this.isUp = deps.isUp;
@@ -273,8 +370,25 @@ export class DynamoReplica {
       case 'forwardReply':
         this.onForwardReply(from, m.op, m.result);
         break;
+      case 'merkle':
+        this.onMerkle(from, m.merkle);
+        break;
     }
     return this.flush();
+  }
+
+  /**
+   * Starts an anti-entropy round now (BARISTA REPAIR; the timer calls it too): with `peer`, or the
+   * next live ring node round robin. False when a round is already running, no job slot is free
+   * or no other ring node is up.
+   */
+  repairNow(peer?: NodeId): boolean {
+    return this.startRound(peer);
+  }
+
+  /** Whether an anti-entropy round or job is running (tests wait for quiet). */
+  get antiEntropyBusy(): boolean {
+    return this.aeRound !== undefined || this.aeJobs.length > 0;
   }
 
   tick(): Output {
@@ -290,6 +404,9 @@ export class DynamoReplica {
       this.replaying.delete(hintKey(r.owner, r.key));
     }
     if (this.nowTick % this.config.hintReplayIntervalTicks === 0) this.replayHints();
+    const every = this.config.antiEntropyIntervalTicks;
+    if (every > 0 && this.nowTick % every === 0) this.startRound();
+    this.runAntiEntropy();
     return this.flush();
   }
 
@@ -588,6 +705,178 @@ export class DynamoReplica {
       this.stats.hintReplays++;
       this.send(h.owner, { type: 'replicate', op, key: h.key, state: Versioned.decode(h.state) });
     }
+  }
+
+  // --- anti-entropy -----------------------------------------------------------------------------
+
+  private startRound(peer?: NodeId): boolean {
+    if (this.aeRound !== undefined || this.aeJobs.length >= limits.dynamoAntiEntropyJobsCountMax) return false;
+    let to = peer;
+    if (to === undefined) {
+      const others = this.ring.nodes.map((n) => n.id).filter((id) => id !== this.id);
+      for (let i = 0; i < others.length && to === undefined; i++) {
+        const candidate = others[(this.aeNext + i) % others.length]!;
+        if (this.isUp(candidate)) {
+          to = candidate;
+          this.aeNext = (this.aeNext + i + 1) % others.length;
+        }
+      }
+    }
+    if (to === undefined || to === this.id || !this.isUp(to)) return false;
+    const op = this.newOp();
+    this.aeRound = { peer: to, op, deadlineTick: this.nowTick + this.config.antiEntropyTimeoutTicks };
+    this.aeJobs.push({
+      kind: 'build',
+      peer: to,
+      op,
+      builder: new MerkleTreeBuilder(WHOLE_RING, this.config.antiEntropyDepth),
+      from: null,
+      started: false,
+    });
+    return true;
+  }
+
+  private onMerkle(from: NodeId, m: MerkleMessage): void {
+    switch (m.type) {
+      case 'treeRequest': {
+        const refuse = () => {
+          this.stats.antiEntropyRefused++;
+          this.sendMerkle(from, { type: 'treeReply', op: m.op, range: m.range, depth: m.depth, status: 'busy' });
+        };
+        if (this.aeJobs.length >= limits.dynamoAntiEntropyJobsCountMax) return refuse();
+        if (!this.ring.nodes.some((n) => n.id === from)) return refuse();
+        this.aeJobs.push({
+          kind: 'build',
+          peer: from,
+          op: m.op,
+          remoteRoot: m.root,
+          builder: new MerkleTreeBuilder(m.range, m.depth),
+          from: null,
+          started: false,
+        });
+        return;
+      }
+      case 'treeReply': {
+        const round = this.aeRound;
+        if (round === undefined || round.peer !== from || round.op !== m.op || round.tree === undefined) {
+          this.stats.staleMessages++;
+          return;
+        }
+        this.aeRound = undefined;
+        if (m.status === 'same') {
+          this.stats.antiEntropyInSync++;
+          return;
+        }
+        if (m.status === 'busy' || m.tree === undefined || m.depth !== round.tree.depth) {
+          this.stats.antiEntropyRoundsFailed++;
+          return;
+        }
+        if (m.range.start !== round.tree.range.start || m.range.end !== round.tree.range.end) {
+          this.stats.antiEntropyRoundsFailed++;
+          return;
+        }
+        const diff = diffTrees(round.tree, m.tree);
+        this.stats.antiEntropyLeavesDiffered += diff.leaves.length;
+        if (diff.ranges.length === 0) {
+          this.stats.antiEntropyInSync++;
+          return;
+        }
+        for (let i = 0; i < diff.ranges.length; i += limits.merkleStreamRangesCountMax) {
+          const ranges = diff.ranges.slice(i, i + limits.merkleStreamRangesCountMax);
+          this.sendMerkle(from, { type: 'streamRequest', op: m.op, ranges });
+        }
+        this.startStream(from, m.op, diff.ranges);
+        return;
+      }
+      case 'streamRequest':
+        if (!this.ring.nodes.some((n) => n.id === from)) {
+          this.stats.antiEntropyRefused++;
+          return;
+        }
+        this.startStream(from, m.op, m.ranges);
+        return;
+    }
+  }
+
+  private startStream(peer: NodeId, op: number, ranges: readonly TokenRange[]): void {
+    if (this.aeJobs.length >= limits.dynamoAntiEntropyJobsCountMax) {
+      this.stats.antiEntropyRefused++;
+      return;
+    }
+    this.aeJobs.push({ kind: 'stream', peer, op, ranges, from: null, started: false });
+  }
+
+  /** One page of each job; finished builds answer or wait for the peer, finished streams end. */
+  private runAntiEntropy(): void {
+    const round = this.aeRound;
+    if (round !== undefined && round.tree !== undefined && round.deadlineTick <= this.nowTick) {
+      this.aeRound = undefined;
+      this.stats.antiEntropyRoundsFailed++;
+    }
+    for (let i = 0; i < this.aeJobs.length; ) {
+      const job = this.aeJobs[i]!;
+      if (this.runJobPage(job)) i++;
+      else {
+        this.aeJobs.splice(i, 1);
+        this.finishJob(job);
+      }
+    }
+  }
+
+  /** Reads one page for `job`; false when the store is exhausted. */
+  private runJobPage(job: AeJob): boolean {
+    if (job.started && job.from === null) return false;
+    job.started = true;
+    const page = this.store.scanValues(job.from, this.config.antiEntropyScanEntriesMax);
+    for (const { key, state } of page.entries) {
+      const { token, replicas, pending } = this.ring.locate(key, this.config.replicas);
+      const both =
+        (replicas.includes(this.id) || pending.includes(this.id)) &&
+        (replicas.includes(job.peer) || pending.includes(job.peer));
+      if (!both) continue;
+      if (job.kind === 'build') {
+        if (!rangeContains(job.builder!.range, token)) continue;
+        job.builder!.add(token, key, stateDigest(state));
+      } else if (job.ranges!.some((r) => rangeContains(r, token))) {
+        this.stats.antiEntropyValuesStreamed++;
+        this.send(job.peer, { type: 'replicate', op: 0, key, state: Versioned.decode(state) });
+      }
+    }
+    job.from = page.next;
+    return page.next !== null;
+  }
+
+  private finishJob(job: AeJob): void {
+    if (job.kind !== 'build') return;
+    const tree = job.builder!.finish();
+    if (job.remoteRoot !== undefined) {
+      const same = bytesEqual(tree.root(), job.remoteRoot);
+      this.sendMerkle(job.peer, {
+        type: 'treeReply',
+        op: job.op,
+        range: tree.range,
+        depth: tree.depth,
+        status: same ? 'same' : 'tree',
+        ...(same ? {} : { tree }),
+      });
+      return;
+    }
+    const round = this.aeRound;
+    if (round === undefined || round.op !== job.op) return;
+    round.tree = tree;
+    round.deadlineTick = this.nowTick + this.config.antiEntropyTimeoutTicks;
+    this.stats.antiEntropyRounds++;
+    this.sendMerkle(job.peer, {
+      type: 'treeRequest',
+      op: job.op,
+      range: tree.range,
+      depth: tree.depth,
+      root: tree.root(),
+    });
+  }
+
+  private sendMerkle(to: NodeId, merkle: MerkleMessage): void {
+    this.send(to, { type: 'merkle', op: merkle.op, merkle });
   }
 
   // --- local state ------------------------------------------------------------------------------

@@ -20,8 +20,20 @@ export interface StoredHint {
   readonly state: Uint8Array;
 }
 
+/** A page of values in key order and where the next page starts (null: no more). */
+export interface ValuePage {
+  readonly entries: ReadonlyArray<{ readonly key: Uint8Array; readonly state: Uint8Array }>;
+  readonly next: Uint8Array | null;
+}
+
 export interface ReplicaStore {
   get(key: Uint8Array): Uint8Array | undefined;
+  /**
+   * Values with key >= `from` (null: from the first) in bytewise key order, at most `countMax`
+   * (fewer, even none, with a non-null `next` when the store bounds the work of one call).
+   * Anti-entropy pages through every value with it; a write between pages may or may not be seen.
+   */
+  scanValues(from: Uint8Array | null, countMax: number): ValuePage;
   put(key: Uint8Array, state: Uint8Array): void;
   getHint(owner: string, key: Uint8Array): Uint8Array | undefined;
   putHint(owner: string, key: Uint8Array, state: Uint8Array): void;
@@ -62,14 +74,39 @@ export class MemoryReplicaStore implements ReplicaStore {
   private durable: Tables = { values: new Map(), hints: new Map() };
   /** Whether a write happened since the last sync (a test checks the driver synced). */
   dirty = false;
+  /** live.values' keys in order, rebuilt after a new key or a crash (scanValues). */
+  private sorted: string[] | undefined;
 
   get(key: Uint8Array): Uint8Array | undefined {
     return this.live.values.get(keyString(key));
   }
 
   put(key: Uint8Array, state: Uint8Array): void {
-    this.live.values.set(keyString(key), state);
+    const k = keyString(key);
+    if (!this.live.values.has(k)) this.sorted = undefined;
+    this.live.values.set(k, state);
     this.dirty = true;
+  }
+
+  scanValues(from: Uint8Array | null, countMax: number): ValuePage {
+    assert(countMax >= 1, 'scan count must be positive');
+    this.sorted ??= [...this.live.values.keys()].sort();
+    const keys = this.sorted;
+    let i = 0;
+    if (from !== null) {
+      const f = keyString(from);
+      let hi = keys.length;
+      while (i < hi) {
+        const mid = (i + hi) >>> 1;
+        if (keys[mid]! < f) i = mid + 1;
+        else hi = mid;
+      }
+    }
+    const entries: Array<{ key: Uint8Array; state: Uint8Array }> = [];
+    for (; i < keys.length && entries.length < countMax; i++) {
+      entries.push({ key: keyBytes(keys[i]!), state: this.live.values.get(keys[i]!)! });
+    }
+    return { entries, next: i < keys.length ? keyBytes(keys[i]!) : null };
   }
 
   getHint(owner: string, key: Uint8Array): Uint8Array | undefined {
@@ -111,6 +148,7 @@ export class MemoryReplicaStore implements ReplicaStore {
 
   /** The process died: everything written since the last sync is gone. */
   crash(): void {
+    this.sorted = undefined;
     this.live = copy(this.durable);
     this.dirty = false;
   }

@@ -360,6 +360,10 @@ export const limits = {
   merkleStateHashBytesMax: 32,
   /** Token ranges one stream request of an anti-entropy exchange names (differing leaves, coalesced). */
   merkleStreamRangesCountMax: 4096,
+  /** Anti-entropy jobs (tree builds and range streams, for itself or a peer) one replica runs at once; a peer's request past it is answered busy. */
+  dynamoAntiEntropyJobsCountMax: 4,
+  /** Stored values one anti-entropy job reads per tick (the event loop's share per job). */
+  dynamoAntiEntropyScanEntriesMax: 1024,
 
   // --- Store front end (src/services/store) -------------------------------------------------------
   /** Redis commands one node has forwarded to key owners and awaits answers for; more answer -BUSY. */

@@ -25,6 +25,10 @@ export const replicationConfigSchema = z
     hlcMaxDriftMs: z.number().int().min(1).max(86_400_000).default(d.hlcMaxDriftMs),
     /** Client requests in flight at this node (backpressure past it: limit_exceeded). */
     inflightRequestsMax: z.number().int().min(1).max(limits.dynamoCoordinatorOpsMax).default(d.inflightRequestsMax),
+    /** Each node starts an anti-entropy (Merkle) round with the next peer this often; 0: only on BARISTA REPAIR. */
+    antiEntropyIntervalMs: z.number().int().min(0).max(86_400_000).default(d.antiEntropyIntervalMs),
+    /** Depth of the anti-entropy Merkle trees (2^depth leaves over the ring; Cassandra caps at 20). */
+    antiEntropyDepth: z.number().int().min(0).max(limits.merkleTreeLevelsCountMax).default(d.antiEntropyDepth),
   })
   .superRefine((c, ctx) => {
     if (c.requestTimeoutMs < 2 * c.tickMs) {
@@ -32,6 +36,13 @@ export const replicationConfigSchema = z
         code: 'custom',
         path: ['requestTimeoutMs'],
         message: `must be at least two ticks (2 × tickMs = ${2 * c.tickMs})`,
+      });
+    }
+    if (c.antiEntropyIntervalMs !== 0 && c.antiEntropyIntervalMs < c.tickMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['antiEntropyIntervalMs'],
+        message: `must be 0 (off) or at least tickMs (${c.tickMs})`,
       });
     }
     if (c.hintReplayIntervalMs < c.tickMs) {

@@ -88,6 +88,10 @@ export interface ReplicaNodeConfig {
   readonly hlcMaxDriftMs: number;
   /** Client requests (and forwarded ones) in flight at this node; more are refused (limit_exceeded). */
   readonly inflightRequestsMax: number;
+  /** This node starts an anti-entropy round with the next peer this often (0: only BARISTA REPAIR). */
+  readonly antiEntropyIntervalMs: number;
+  /** Depth of the anti-entropy Merkle trees: 2^depth leaves over the ring. */
+  readonly antiEntropyDepth: number;
 }
 
 export const defaultReplicaNodeConfig: ReplicaNodeConfig = {
@@ -98,6 +102,8 @@ export const defaultReplicaNodeConfig: ReplicaNodeConfig = {
   hintReplayIntervalMs: 1_000,
   hlcMaxDriftMs: 10_000,
   inflightRequestsMax: limits.dynamoCoordinatorOpsMax,
+  antiEntropyIntervalMs: 60_000,
+  antiEntropyDepth: 10,
 };
 
 /** What the driver needs of its node: a ServiceContext provides each piece (see docs/ARCHITECTURE.md). */
@@ -172,6 +178,12 @@ const STAT_HELP: Record<keyof ReplicaStats, string> = {
   hintsDelivered: 'Hints deleted after their owner acknowledged the replay',
   staleMessages: 'Peer messages for ops no longer tracked',
   mergesRefused: 'Replicated states refused at a bound (not acknowledged)',
+  antiEntropyRounds: 'Anti-entropy rounds this node started (tree built and sent to a peer)',
+  antiEntropyInSync: 'Anti-entropy rounds whose peer held the same data',
+  antiEntropyLeavesDiffered: 'Merkle leaves found differing by rounds this node started',
+  antiEntropyValuesStreamed: 'Values this node streamed to a peer for anti-entropy',
+  antiEntropyRoundsFailed: 'Anti-entropy rounds that ended without an answer (peer busy, down, or lost)',
+  antiEntropyRefused: 'Anti-entropy requests from peers refused at dynamoAntiEntropyJobsCountMax',
 };
 
 const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -206,7 +218,8 @@ export class ReplicaNode {
   constructor(components: ReplicaNodeComponents, config: ReplicaNodeConfig = defaultReplicaNodeConfig) {
     const { env } = components;
     for (const [name, v] of Object.entries(config)) {
-      assert(Number.isSafeInteger(v) && v >= 1, `replication.${name} must be a positive integer: ${v}`);
+      const min = name === 'antiEntropyIntervalMs' || name === 'antiEntropyDepth' ? 0 : 1;
+      assert(Number.isSafeInteger(v) && v >= min, `replication.${name} must be an integer >= ${min}: ${v}`);
     }
     this.env = env;
     this.store = components.store;
@@ -224,6 +237,8 @@ export class ReplicaNode {
         requestTimeoutTicks: ticks(config.requestTimeoutMs),
         hintReplayIntervalTicks: ticks(config.hintReplayIntervalMs),
         opsCountMax: config.inflightRequestsMax,
+        antiEntropyIntervalTicks: config.antiEntropyIntervalMs === 0 ? 0 : ticks(config.antiEntropyIntervalMs),
+        antiEntropyDepth: config.antiEntropyDepth,
       },
       { store: this.store, rng: env.rng.fork('dynamo'), ring: this.ring_, isUp: (n) => this.up.has(n) },
     );
@@ -340,6 +355,16 @@ export class ReplicaNode {
     this.ring_ = ring;
     this.ringNodes = new Set(ring.nodes.map((n) => n.id));
     this.replica.setRing(ring);
+  }
+
+  /**
+   * Starts an anti-entropy round now (BARISTA REPAIR): with `peer`, or the next live ring node.
+   * False when one is running already or no peer is up.
+   */
+  repairNow(peer?: NodeId): boolean {
+    if (this.stopped) return false;
+    this.refreshView();
+    return this.replica.repairNow(peer);
   }
 
   /** This node's stored state of a key, without quorum or repair (tests, debugging). */

@@ -25,7 +25,7 @@ import type { Clock, Disk, Logger, Metrics } from '../../../env/types.ts';
 import { assert } from '../../../lib/assert.ts';
 import { utf8ByteLength } from '../../../lib/bytes.ts';
 import { limits } from '../../../lib/limits.ts';
-import type { ReplicaStore, StoredHint } from '../../../dynamo/store.ts';
+import type { ReplicaStore, StoredHint, ValuePage } from '../../../dynamo/store.ts';
 import { LsmEngine, type LsmOptions } from '../../../storage/lsm/engine.ts';
 
 const VALUE_PREFIX = 0x76; // 'v'
@@ -108,6 +108,19 @@ export class LsmReplicaStore implements ReplicaStore {
 
   put(key: Uint8Array, state: Uint8Array): void {
     this.engine.put(valueKey(key), state);
+  }
+
+  scanValues(from: Uint8Array | null, countMax: number): ValuePage {
+    assert(countMax >= 1, 'scan count must be positive');
+    const page = this.engine.scan({
+      start: from === null ? Uint8Array.of(VALUE_PREFIX) : valueKey(from),
+      end: Uint8Array.of(VALUE_PREFIX + 1),
+      limit: countMax,
+    });
+    return {
+      entries: page.entries.map((e) => ({ key: e.key.subarray(1), state: e.value })),
+      next: page.next === null ? null : page.next.subarray(1),
+    };
   }
 
   getHint(owner: string, key: Uint8Array): Uint8Array | undefined {

@@ -2,6 +2,8 @@
 //   BARISTA CONSISTENCY [ONE|QUORUM|ALL|ANY]   shows, or sets, this connection's level at N > 1
 //   BARISTA SIBLINGS key                       every concurrent value of the key (N > 1)
 //   BARISTA WHERE key                          the key's replicas in preference order (+ pending)
+//   BARISTA REPAIR [node]                      starts an anti-entropy (Merkle) round from this node
+//                                              now, with `node` or the next live one (N > 1)
 // At N = 1 CONSISTENCY and SIBLINGS answer an error saying there is one replica; WHERE names the
 // owner.
 
@@ -12,7 +14,7 @@ import { type Later, latin1, type ServerCommandSpec } from './command-entry.ts';
 import type { RespSession } from './session.ts';
 
 const USAGE =
-  'ERR unknown subcommand or wrong number of arguments for BARISTA. Try CONSISTENCY [level], SIBLINGS key, WHERE key';
+  'ERR unknown subcommand or wrong number of arguments for BARISTA. Try CONSISTENCY [level], SIBLINGS key, WHERE key, REPAIR [node]';
 
 function run(session: RespSession, argv: readonly Uint8Array[]): RespValue | Later {
   const sub = latin1(argv[1]!).toLowerCase();
@@ -33,6 +35,11 @@ function run(session: RespSession, argv: readonly Uint8Array[]): RespValue | Lat
     const level = session.consistency;
     return (done) => replicated.siblings(argv[2]!, level, done);
   }
+  if (sub === 'repair' && argv.length <= 3) {
+    if (replicated === undefined)
+      return reply.error('ERR store.replication.replicas is 1: every key has one replica, there is nothing to repair');
+    return replicated.repair(argv.length === 3 ? latin1(argv[2]!) : undefined);
+  }
   if (sub === 'where' && argv.length === 3) {
     const where = session.server.where(argv[2]!);
     if (where === undefined) return reply.error('CLUSTERDOWN the token ring is not known yet');
@@ -48,7 +55,7 @@ export const baristaCommand: ServerCommandSpec = serverCommand(
   {
     group: 'server',
     since: '0.1.0',
-    summary: "Baristas' own: the connection's consistency level, a key's siblings and replicas",
+    summary: "Baristas' own: the connection's consistency level, a key's siblings and replicas, anti-entropy",
   },
   run,
 );

@@ -72,6 +72,13 @@ export class ReplicatedCommands {
   }
 
   /** BARISTA SIBLINGS key. */
+  /** BARISTA REPAIR [node]: an anti-entropy round from this node now (with `peer`, or the next one). */
+  repair(peer: string | undefined): RespValue {
+    return this.node.repairNow(peer)
+      ? reply.simple('OK')
+      : reply.error('BUSY an anti-entropy round is running here already, or no peer is up (try again later)');
+  }
+
   siblings(key: Uint8Array, level: Level, done: Done): void {
     this.read(key, level, done, (s) =>
       reply.array(s.siblings.map((sib) => (sib.value === null ? reply.null : reply.bulk(sib.value)))),

@@ -96,6 +96,8 @@ export interface StoreRunning extends RunningService {
   readonly server: StoreServer;
   readonly engine: LsmEngine;
   readonly ring: RingKeeper;
+  /** The Dynamo replica at N > 1 (absent at N = 1). */
+  readonly replica?: ReplicaNode;
 }
 
 /** The store service running on a node (simulator hooks and tests). */
@@ -264,6 +266,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     server,
     engine,
     ring,
+    ...(replicated === undefined ? {} : { replica: replicated.node }),
     status: () => {
       const s = engine.stats();
       return {

@@ -367,6 +367,11 @@ export class ReplicaNode {
     return this.replica.repairNow(peer);
   }
 
+  /** Whether an anti-entropy round or job is running here. */
+  get antiEntropyBusy(): boolean {
+    return this.replica.antiEntropyBusy;
+  }
+
   /** This node's stored state of a key, without quorum or repair (tests, debugging). */
   peek(key: Uint8Array): Versioned {
     return this.replica.peek(key);

@@ -23,6 +23,8 @@ export const MessageType = {
   // 0x04xx: Dynamo-style store (src/services/store/replication)
   /** One message of the replica protocol (src/dynamo/messages.ts: its own version and type tag). */
   DynamoReplica: 0x0401,
+  /** One message of the per-key Paxos (src/dynamo/paxos-messages.ts: SERIAL reads, writes and CAS). */
+  DynamoPaxos: 0x0402,
   // 0x05xx: the store's Redis front end (src/services/store)
   /** A Redis command forwarded to the node owning its key (N = 1), and its reply. */
   StoreForward: 0x0501,

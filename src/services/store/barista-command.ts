@@ -2,6 +2,7 @@
 //   BARISTA CONSISTENCY [ONE|QUORUM|ALL|ANY]   shows, or sets, this connection's level at N > 1
 //   BARISTA SIBLINGS key                       every concurrent value of the key (N > 1)
 //   BARISTA WHERE key                          the key's replicas in preference order (+ pending)
+//   BARISTA CAS key expected new              update-if-equal through Paxos (N > 1): [1, new] or [0, current]
 //   BARISTA REPAIR [node]                      starts an anti-entropy (Merkle) round from this node
 //                                              now, with `node` or the next live one (N > 1)
 // At N = 1 CONSISTENCY and SIBLINGS answer an error saying there is one replica; WHERE names the
@@ -14,7 +15,7 @@ import { type Later, latin1, type ServerCommandSpec } from './command-entry.ts';
 import type { RespSession } from './session.ts';
 
 const USAGE =
-  'ERR unknown subcommand or wrong number of arguments for BARISTA. Try CONSISTENCY [level], SIBLINGS key, WHERE key, REPAIR [node]';
+  'ERR unknown subcommand or wrong number of arguments for BARISTA. Try CONSISTENCY [level], SIBLINGS key, WHERE key, CAS key expected new, REPAIR [node]';
 
 function run(session: RespSession, argv: readonly Uint8Array[]): RespValue | Later {
   const sub = latin1(argv[1]!).toLowerCase();
@@ -34,6 +35,11 @@ function run(session: RespSession, argv: readonly Uint8Array[]): RespValue | Lat
       return reply.error('ERR store.replication.replicas is 1: a key has no siblings (Redis semantics)');
     const level = session.consistency;
     return (done) => replicated.siblings(argv[2]!, level, done);
+  }
+  if (sub === 'cas' && argv.length === 5) {
+    if (replicated === undefined)
+      return reply.error('ERR store.replication.replicas is 1: use WATCH/MULTI/EXEC (Redis semantics)');
+    return (done) => replicated.cas(argv[2]!, argv[3]!, argv[4]!, done);
   }
   if (sub === 'repair' && argv.length <= 3) {
     if (replicated === undefined)

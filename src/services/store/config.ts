@@ -69,7 +69,7 @@ export const storeConfigSchema = z.strictObject({
    */
   replication: replicationConfigSchema.prefault({ replicas: 1 }),
   /** A new connection's consistency level at N > 1 (BARISTA CONSISTENCY changes it per connection). */
-  consistency: z.enum(['ONE', 'QUORUM', 'ALL', 'ANY']).default('QUORUM'),
+  consistency: z.enum(['ONE', 'QUORUM', 'ALL', 'ANY', 'SERIAL']).default('QUORUM'),
   /** Virtual nodes per node on the token ring (the initial ring every node proposes alike). */
   tokensPerNode: z.number().int().min(1).max(limits.ringNodeTokensCountMax).default(16),
   /** A command forwarded to its key's owner answers -TIMEOUT after this long without an answer. */

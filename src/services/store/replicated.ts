@@ -14,6 +14,17 @@
 //   BARISTA SIBLINGS key   every concurrent value (nil for a tombstone), in the replica's order;
 //   BARISTA WHERE key      the key's preference list (N node ids), then pending replicas;
 //   BARISTA CONSISTENCY [level]   sets or shows the connection's level.
+// At SERIAL (Cassandra's lightweight transactions: per-key Paxos among the key's replicas,
+// serial.ts) every command above is linearizable per key, and SET takes NX / XX / GET:
+//   GET key            a Paxos read (finishes a write in progress; never an uncommitted value);
+//   SET key v [NX|XX] [GET]   a write; NX is insert-if-absent, XX update-if-present (a CAS on the
+//                      value read in the same round's retry loop); nil when the condition failed;
+//   DEL key ...        per key: a serial read, then a CAS from that value to absent;
+//   EXISTS key ...     serial reads;
+//   BARISTA CAS key expected new   update-if-equal: [1, new] applied, [0, current] not applied
+//                      (expected "" with NX semantics is not special: use SET NX).
+// The Paxos state is apart from the Dynamo state: SERIAL and non-SERIAL commands on one key do
+// not see each other's writes (docs/COMPAT-REDIS.md).
 // Errors: replicas_unavailable -> -UNAVAILABLE (definite); timeout -> -TIMEOUT (a write: may have
 // been applied); limit_exceeded -> -BUSY; anything else -> -ERR <code>: <message>.
 // Callbacks throughout (the simulator's single loop; see forward.ts).
@@ -24,8 +35,10 @@ import { reply, type RespValue } from '../../wire/resp/index.ts';
 import { latin1 } from './command-entry.ts';
 import type { KeyState, ReplicaNode } from './replication/driver.ts';
 
-export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL' | 'ANY';
-export const CONSISTENCY_LEVELS: readonly ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL', 'ANY'];
+export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL' | 'ANY' | 'SERIAL';
+export const CONSISTENCY_LEVELS: readonly ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL', 'ANY', 'SERIAL'];
+/** A SERIAL command's CAS attempts (each a Paxos operation) before it answers -TIMEOUT. */
+const SERIAL_CAS_ATTEMPTS_MAX = 8;
 
 type Done = (value: RespValue) => void;
 
@@ -37,6 +50,8 @@ function errorReply(error: BaristaError, write: boolean): RespValue {
       return reply.error(`TIMEOUT ${error.message}${write ? ' (the write may have been applied)' : ''}`);
     case 'limit_exceeded':
       return reply.error(`BUSY ${error.message}`);
+    case 'outcome_unknown':
+      return reply.error(`TIMEOUT ${error.message} (the write may have been applied)`);
     default:
       return reply.error(`ERR ${error.code}: ${error.message}`);
   }
@@ -53,7 +68,8 @@ export class ReplicatedCommands {
   }
 
   /** Runs an offered data command at `level`; `done` gets the reply once. */
-  run(name: string, argv: readonly Uint8Array[], level: Level, done: Done): void {
+  run(name: string, argv: readonly Uint8Array[], level: Level | 'SERIAL', done: Done): void {
+    if (level === 'SERIAL') return this.runSerial(name, argv, done);
     switch (name) {
       case 'get':
         return this.read(argv[1]!, level, done, (s) =>
@@ -71,7 +87,6 @@ export class ReplicatedCommands {
     }
   }
 
-  /** BARISTA SIBLINGS key. */
   /** BARISTA REPAIR [node]: an anti-entropy round from this node now (with `peer`, or the next one). */
   repair(peer: string | undefined): RespValue {
     return this.node.repairNow(peer)
@@ -79,10 +94,103 @@ export class ReplicatedCommands {
       : reply.error('BUSY an anti-entropy round is running here already, or no peer is up (try again later)');
   }
 
-  siblings(key: Uint8Array, level: Level, done: Done): void {
+  /** BARISTA CAS key expected new: [1, new] when applied, [0, current] when the value differed. */
+  cas(key: Uint8Array, expected: Uint8Array, value: Uint8Array, done: Done): void {
+    this.node.serial(key, { kind: 'cas', expected, value }, (o) => {
+      if (!o.ok) return done(errorReply(o.error, true));
+      done(reply.array([reply.integer(o.applied ? 1n : 0n), o.current === null ? reply.null : reply.bulk(o.current)]));
+    });
+  }
+
+  /** BARISTA SIBLINGS key. */
+  siblings(key: Uint8Array, level: Level | 'SERIAL', done: Done): void {
+    if (level === 'SERIAL') {
+      return this.serialRead(key, done, (v) => reply.array(v === null ? [] : [reply.bulk(v)]));
+    }
     this.read(key, level, done, (s) =>
       reply.array(s.siblings.map((sib) => (sib.value === null ? reply.null : reply.bulk(sib.value)))),
     );
+  }
+
+  private runSerial(name: string, argv: readonly Uint8Array[], done: Done): void {
+    switch (name) {
+      case 'get':
+        return this.serialRead(argv[1]!, done, (v) => (v === null ? reply.null : reply.bulk(v)));
+      case 'set':
+        return this.serialSet(argv, done);
+      case 'del':
+      case 'exists':
+        return this.serialEach(name, argv.slice(1), 0, done);
+      default:
+        return done(reply.error(`ERR '${name}' is not available with store.replication.replicas > 1 yet`));
+    }
+  }
+
+  private serialRead(key: Uint8Array, done: Done, answer: (value: Uint8Array | null) => RespValue): void {
+    this.node.serial(key, { kind: 'read' }, (o) => done(o.ok ? answer(o.current) : errorReply(o.error, false)));
+  }
+
+  /** SET key value [NX|XX] [GET] at SERIAL. */
+  private serialSet(argv: readonly Uint8Array[], done: Done): void {
+    const key = argv[1]!;
+    const value = argv[2]!;
+    let nx = false;
+    let xx = false;
+    let get = false;
+    for (const a of argv.slice(3)) {
+      const opt = latin1(a).toUpperCase();
+      if (opt === 'NX' && !xx) nx = true;
+      else if (opt === 'XX' && !nx) xx = true;
+      else if (opt === 'GET') get = true;
+      else return done(reply.error('ERR syntax error'));
+    }
+    if (nx && !get) {
+      // Insert-if-absent: one Paxos CAS from "no value".
+      return this.node.serial(key, { kind: 'cas', expected: null, value }, (o) =>
+        done(o.ok ? (o.applied ? reply.ok : reply.null) : errorReply(o.error, true)),
+      );
+    }
+    if (!nx && !xx && !get) {
+      return this.node.serial(key, { kind: 'write', value }, (o) => done(o.ok ? reply.ok : errorReply(o.error, true)));
+    }
+    // XX, or GET: compare-and-set from the value a serial read saw, retried while it moves.
+    const attempt = (left: number): void => {
+      this.node.serial(key, { kind: 'read' }, (r) => {
+        if (!r.ok) return done(errorReply(r.error, false));
+        const old = r.current;
+        const answer = (applied: boolean): RespValue =>
+          get ? (old === null ? reply.null : reply.bulk(old)) : applied ? reply.ok : reply.null;
+        if ((xx && old === null) || (nx && old !== null)) return done(answer(false));
+        this.node.serial(key, { kind: 'cas', expected: old, value }, (o) => {
+          if (!o.ok) return done(errorReply(o.error, true));
+          if (o.applied) return done(answer(true));
+          if (left <= 1) return done(reply.error('TIMEOUT the value kept changing under SET at SERIAL (not written)'));
+          attempt(left - 1);
+        });
+      });
+    };
+    attempt(SERIAL_CAS_ATTEMPTS_MAX);
+  }
+
+  /** DEL / EXISTS at SERIAL, key by key: DEL is a CAS from the value read to absent. */
+  private serialEach(name: 'del' | 'exists', keys: readonly Uint8Array[], count: number, done: Done): void {
+    const key = keys[0];
+    if (key === undefined) return done(reply.integer(count));
+    const rest = keys.slice(1);
+    const attempt = (left: number): void => {
+      this.node.serial(key, { kind: 'read' }, (r) => {
+        if (!r.ok) return done(errorReply(r.error, false));
+        if (name === 'exists' || r.current === null)
+          return this.serialEach(name, rest, count + (r.current === null ? 0 : 1), done);
+        this.node.serial(key, { kind: 'cas', expected: r.current, value: null }, (o) => {
+          if (!o.ok) return done(errorReply(o.error, true));
+          if (o.applied) return this.serialEach(name, rest, count + 1, done);
+          if (left <= 1) return done(reply.error('TIMEOUT the value kept changing under DEL at SERIAL'));
+          attempt(left - 1);
+        });
+      });
+    };
+    attempt(SERIAL_CAS_ATTEMPTS_MAX);
   }
 
   private read(key: Uint8Array, level: Level, done: Done, answer: (s: KeyState) => RespValue): void {

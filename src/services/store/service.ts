@@ -57,6 +57,7 @@ function startReplication(
       peers: ctx.peers,
       membership: ctx.membership(),
       store,
+      paxos: store.paxos,
       ...(ring.ring.nodes.length > 0 ? { ring: ring.ring } : {}),
       metrics: env.metrics,
       log: ctx.log,
@@ -119,7 +120,12 @@ export const storeService: ServiceDefinition<StoreConfig, StoreRunning> = {
   name: 'store',
   description: 'Redis-compatible key-value store (strings, keys, hashes, sets, lists, sorted sets) on the resp port',
   configSchema: storeConfigSchema,
-  messageTypes: [MessageType.StoreForward, MessageType.StoreForwardReply, MessageType.DynamoReplica],
+  messageTypes: [
+    MessageType.StoreForward,
+    MessageType.StoreForwardReply,
+    MessageType.DynamoReplica,
+    MessageType.DynamoPaxos,
+  ],
   protocols: [{ name: RESP_PROTOCOL, wellKnownPort: RESP_WELL_KNOWN_PORT }],
   // The token ring lives in the metadata group (ring-namespace.ts): every node routes by it.
   raftGroups: [

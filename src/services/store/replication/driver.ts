@@ -69,7 +69,9 @@ import {
 } from '../../../dynamo/messages.ts';
 import { DynamoReplica, levelCount, type Output, type ReplicaStats } from '../../../dynamo/replica.ts';
 import type { Ring } from '../../../dynamo/ring.ts';
+import type { PaxosOperation, PaxosOutcome, PaxosStore } from '../../../dynamo/paxos.ts';
 import type { ReplicaStore } from '../../../dynamo/store.ts';
+import { SerialCoordinator } from './serial.ts';
 import { initialRing } from '../ring-keeper.ts';
 import { emptyContext, type Sibling, type Versioned } from '../../../dynamo/versions.ts';
 
@@ -117,6 +119,8 @@ export interface ReplicaNodeComponents {
   /** The failure detector's view (ctx.membership()). */
   readonly membership: { view(): PeerView[] };
   readonly store: ReplicaStore;
+  /** The Paxos acceptor's store (LsmReplicaStore.paxos): SERIAL operations run only when given. */
+  readonly paxos?: PaxosStore;
   /** The ring to start with (RingKeeper.ring); default: initialRing of self + peers. */
   readonly ring?: Ring;
   readonly metrics?: Metrics;
@@ -214,6 +218,7 @@ export class ReplicaNode {
   private readonly oversize: Counter;
   private readonly sendRefused: Counter;
   private readonly hlcDrift: Counter;
+  private readonly serial_: SerialCoordinator | undefined;
 
   constructor(components: ReplicaNodeComponents, config: ReplicaNodeConfig = defaultReplicaNodeConfig) {
     const { env } = components;
@@ -263,6 +268,25 @@ export class ReplicaNode {
     this.hlcDrift = m.counter('dynamo_hlc_drift_total', 'Sibling timestamps too far ahead to take into our HLC');
     this.hintsHeld.set(this.store.hintCount);
     components.router.register([MessageType.DynamoReplica], (msg) => this.onMessage(msg.from, msg.payload));
+    if (components.paxos !== undefined) {
+      const serial = new SerialCoordinator(
+        {
+          env,
+          store: components.paxos,
+          locate: (key) => this.ring_.locate(key, config.replicas),
+          isUp: (n) => this.up.has(n),
+          metrics: this.metrics,
+          log: this.log,
+        },
+        { timeoutTicks: ticks(config.requestTimeoutMs), backoffTicksMax: 4, opsMax: config.inflightRequestsMax },
+      );
+      this.serial_ = serial;
+      components.router.register([MessageType.DynamoPaxos], (msg) => {
+        if (this.stopped) return;
+        this.refreshView();
+        serial.receive(msg.from, msg.payload);
+      });
+    }
     this.timer = env.timers.every(config.tickMs, () => this.onTick());
     this.log.info(
       { replicas: config.replicas, nodes: this.ring_.nodes.length, ringVersion: this.ring_.version },
@@ -367,6 +391,18 @@ export class ReplicaNode {
     return this.replica.repairNow(peer);
   }
 
+  /**
+   * A SERIAL operation (Paxos among the key's replicas): a linearizable read, write, or
+   * compare-and-set (expected null: insert if absent). `done` is called once.
+   */
+  serial(key: Uint8Array, operation: PaxosOperation, done: (outcome: PaxosOutcome) => void): void {
+    if (this.serial_ === undefined) {
+      return done({ ok: false, error: new BaristaError('bad_request', 'SERIAL needs the Paxos store (not given)') });
+    }
+    this.refreshView();
+    this.serial_.submit(key, operation, done);
+  }
+
   /** Whether an anti-entropy round or job is running here. */
   get antiEntropyBusy(): boolean {
     return this.replica.antiEntropyBusy;
@@ -386,6 +422,7 @@ export class ReplicaNode {
     if (this.stopped) return;
     this.stopped = true;
     this.timer.cancel();
+    this.serial_?.stop();
     const left = [...this.pending.values()];
     this.pending.clear();
     for (const p of left) {
@@ -423,6 +460,7 @@ export class ReplicaNode {
     }
     this.refreshView();
     this.process(this.replica.tick());
+    this.serial_?.tick();
   }
 
   /** The driver contract: sync, THEN send and answer. */

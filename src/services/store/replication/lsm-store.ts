@@ -4,6 +4,7 @@
 // Layout (engine keys; values are the encoded Versioned states, stored untouched):
 //   value  = 'v' key                   ; a key's state as this replica holds it
 //   hint   = 'h' owner 0x00 key        ; a state held for `owner` (UTF-8 node id, holds no NUL)
+//   paxos  = 'p' key                   ; the key's Paxos acceptor state (SERIAL; src/dynamo/paxos.ts)
 // Why one engine with two key ranges, not two engines: the replica's contract is "one sync()
 // makes every earlier write durable", and one commit log gives that with one fdatasync per step
 // whatever mix of value and hint writes the step made (a hint moved into a value by a replay is
@@ -25,11 +26,13 @@ import type { Clock, Disk, Logger, Metrics } from '../../../env/types.ts';
 import { assert } from '../../../lib/assert.ts';
 import { utf8ByteLength } from '../../../lib/bytes.ts';
 import { limits } from '../../../lib/limits.ts';
+import type { PaxosStore } from '../../../dynamo/paxos.ts';
 import type { ReplicaStore, StoredHint, ValuePage } from '../../../dynamo/store.ts';
 import { LsmEngine, type LsmOptions } from '../../../storage/lsm/engine.ts';
 
 const VALUE_PREFIX = 0x76; // 'v'
 const HINT_PREFIX = 0x68; // 'h'
+const PAXOS_PREFIX = 0x70; // 'p'
 const utf8 = new TextEncoder();
 const text = new TextDecoder('utf-8', { fatal: true });
 
@@ -49,12 +52,14 @@ export interface LsmReplicaStoreComponents {
   readonly metrics: Metrics;
 }
 
-function valueKey(key: Uint8Array): Uint8Array {
+function prefixed(prefix: number, key: Uint8Array): Uint8Array {
   const out = new Uint8Array(key.length + 1);
-  out[0] = VALUE_PREFIX;
+  out[0] = prefix;
   out.set(key, 1);
   return out;
 }
+
+const valueKey = (key: Uint8Array): Uint8Array => prefixed(VALUE_PREFIX, key);
 
 function hintKey(owner: string, key: Uint8Array): Uint8Array {
   assert(!owner.includes('\0') && owner.length > 0, 'node ids are non-empty and hold no NUL');
@@ -80,6 +85,12 @@ function parseHintKey(k: Uint8Array): { owner: string; key: Uint8Array } | undef
 
 export class LsmReplicaStore implements ReplicaStore {
   private hints_ = 0;
+  /** The Paxos acceptor's states, in the same engine: one sync covers a step's writes of both. */
+  readonly paxos: PaxosStore = {
+    get: (key) => this.engine.get(prefixed(PAXOS_PREFIX, key))?.value,
+    put: (key, state) => this.engine.put(prefixed(PAXOS_PREFIX, key), state),
+    sync: () => this.engine.sync(),
+  };
 
   private constructor(
     private readonly engine: LsmEngine,

@@ -58,6 +58,7 @@ export class ReplicationNode {
         peers,
         membership: this.membership,
         store: this.store,
+        paxos: this.store.paxos,
         ...(ring === undefined ? {} : { ring }),
       },
       config,

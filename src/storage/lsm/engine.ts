@@ -605,7 +605,16 @@ export class LsmEngine {
     for (let e = merge.next(); e !== undefined; e = merge.next()) {
       if (isDead(e, nowMs)) {
         if (dropDead && e.timeMs + this.o.tombstoneGraceMs <= nowMs) continue;
-        if (e.kind === EntryKind.put) e = { ...e, kind: EntryKind.tombstone, value: new Uint8Array(0) };
+        // Fields named, not spread: an entry may keep its bytes behind getters (the memtable's).
+        if (e.kind === EntryKind.put)
+          e = {
+            key: e.key,
+            seq: e.seq,
+            kind: EntryKind.tombstone,
+            timeMs: e.timeMs,
+            meta: e.meta,
+            value: new Uint8Array(0),
+          };
       }
       writer.add(e);
     }

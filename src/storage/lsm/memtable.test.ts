@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { compareKeys, type Entry, EntryKind, keyString } from './entry.ts';
-import { MEMTABLE_ENTRY_OVERHEAD_BYTES, Memtable } from './memtable.ts';
+import { MEMTABLE_DEDICATED_BYTES, MEMTABLE_ENTRY_OVERHEAD_BYTES, Memtable } from './memtable.ts';
 
 const entry = (key: Uint8Array, seq: number, valueBytes: number): Entry => ({
   key,
@@ -14,6 +14,47 @@ const entry = (key: Uint8Array, seq: number, valueBytes: number): Entry => ({
   timeMs: 0,
   meta: new Uint8Array(0),
   value: new Uint8Array(valueBytes),
+});
+
+/** An entry's fields as a plain object (the memtable's entries keep their bytes behind getters). */
+const plain = (e: Entry): Entry => ({
+  key: Uint8Array.from(e.key),
+  seq: e.seq,
+  kind: e.kind,
+  timeMs: e.timeMs,
+  meta: Uint8Array.from(e.meta),
+  value: Uint8Array.from(e.value),
+});
+
+test('entries are copied in: the caller may reuse its buffers; large ones get their own buffer', () => {
+  const m = new Memtable();
+  const key = Uint8Array.of(1, 2, 3);
+  const value = new Uint8Array(10).fill(7);
+  m.put({ key, seq: 1, kind: EntryKind.put, timeMs: 5, meta: Uint8Array.of(9), value });
+  key.fill(0);
+  value.fill(0);
+  const got = m.get(Uint8Array.of(1, 2, 3))!;
+  assert.deepEqual([...got.key, ...got.meta, ...got.value], [1, 2, 3, 9, ...new Array(10).fill(7)]);
+  assert.equal(got.timeMs, 5);
+  const big = new Uint8Array(MEMTABLE_DEDICATED_BYTES).fill(3);
+  m.put({ key: Uint8Array.of(4), seq: 2, kind: EntryKind.put, timeMs: 0, meta: new Uint8Array(0), value: big });
+  const b = m.get(Uint8Array.of(4))!;
+  assert.equal(b.value.byteLength, MEMTABLE_DEDICATED_BYTES);
+  assert.ok(b.value.every((x) => x === 3));
+  // Many small entries span several slabs and stay intact.
+  for (let i = 0; i < 3 * 1024; i++)
+    m.put({
+      key: Uint8Array.of(9, i >> 8, i & 255),
+      seq: 3 + i,
+      kind: EntryKind.put,
+      timeMs: 0,
+      meta: new Uint8Array(0),
+      value: new Uint8Array(200).fill(i & 255),
+    });
+  for (let i = 0; i < 3 * 1024; i += 97) {
+    const v = m.get(Uint8Array.of(9, i >> 8, i & 255))!.value;
+    assert.ok(v.byteLength === 200 && v.every((x) => x === (i & 255)), `entry ${i}`);
+  }
 });
 
 test('newest per key, in key order, across interleaved writes and ranges', () => {
@@ -27,18 +68,19 @@ test('newest per key, in key order, across interleaved writes and ranges', () =>
         model.set(keyString(key), e);
         if (readNow) [...m.all()];
       });
-      const want = [...model.values()].sort((a, b) => compareKeys(a.key, b.key));
-      assert.deepEqual([...m.all()], want);
-      for (const e of want) assert.equal(m.get(e.key), e);
-      const bytes = want.reduce(
-        (n, e) => n + MEMTABLE_ENTRY_OVERHEAD_BYTES + 25 + e.key.byteLength + e.value.byteLength,
-        0,
-      );
+      const want = [...model.values()].sort((a, b) => compareKeys(a.key, b.key)).map(plain);
+      assert.deepEqual([...m.all()].map(plain), want);
+      for (const e of want) assert.deepEqual(plain(m.get(e.key)!), e);
+      // Per distinct key: the overhead and its key string; per put: its encoded bytes (an
+      // overwritten entry's bytes stay in their slab until clear()).
+      const bytes =
+        want.reduce((n, e) => n + MEMTABLE_ENTRY_OVERHEAD_BYTES + e.key.byteLength, 0) +
+        ops.reduce((n, [key], i) => n + 25 + key.byteLength + (i % 7), 0);
       assert.equal(m.bytes, bytes);
       if (want.length > 1) {
         const from = want[1]!.key;
-        assert.deepEqual([...m.range(from, null)], want.slice(1));
-        assert.deepEqual([...m.range(want[0]!.key, from)], want.slice(0, 1));
+        assert.deepEqual([...m.range(from, null)].map(plain), want.slice(1));
+        assert.deepEqual([...m.range(want[0]!.key, from)].map(plain), want.slice(0, 1));
       }
       m.clear();
       assert.equal(m.bytes, 0);

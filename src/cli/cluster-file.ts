@@ -1,7 +1,7 @@
 // <data-dir>/cluster.json: where a local cluster's nodes are, for humans, scripts and tests.
 // Written by `barista dev` on every change (atomically: write a temporary file, then rename), read
 // by `barista status` and by tests.
-//   { clusterId, dataDir, ready, nodes: [{ id, pid, host, ports: { peer, admin, ... }, dataDir, config }] }
+//   { clusterId, dataDir, ready, replicas, nodes: [{ id, pid, host, ports: { peer, admin, ... }, dataDir, config }] }
 // `ready` is true once every node serves (its /ready answered 200: a linearizable read through
 // Raft succeeded there), and false before that, after any node exits, and once stopped. A script
 // waits for `"ready": true` and may then write at once.
@@ -25,6 +25,8 @@ const clusterFile = z.object({
   dataDir: z.string(),
   /** Files written before the flag existed read as not ready. */
   ready: z.boolean().default(false),
+  /** The store's replication factor N, fixed when the cluster is created (absent: 1). */
+  replicas: z.number().int().min(1).optional(),
   nodes: z.array(nodeEntry),
 });
 

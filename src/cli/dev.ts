@@ -28,6 +28,8 @@ export interface DevOptions {
   /** Stop after the cluster is healthy (for scripted smoke tests). */
   readonly exitWhenHealthy: boolean;
   readonly healthTimeoutMs: number;
+  /** The store's N (store.replication.replicas) for a new cluster; an existing one keeps its own. */
+  readonly replicas?: number | undefined;
 }
 
 const PORTS_PER_NODE = 10;
@@ -81,7 +83,17 @@ function planCluster(o: DevOptions): ClusterFile {
         `${dataDir} holds a ${existing.nodes.length}-node cluster; use another --data-dir or remove it to start ${o.nodes} nodes`,
       );
     }
+    if (o.replicas !== undefined && o.replicas !== (existing.replicas ?? 1)) {
+      throw new ConfigError(
+        '--replicas',
+        `${dataDir} holds a cluster with ${existing.replicas ?? 1} replica(s) per key; use another --data-dir or remove it to start with ${o.replicas}`,
+      );
+    }
     return { ...existing, nodes: existing.nodes.map((n, i) => withMissingPorts(n, o.basePort, i)) };
+  }
+  const replicas = o.replicas ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > limits.ringReplicasCountMax) {
+    throw new ConfigError('--replicas', `must be an integer from 1 to ${limits.ringReplicasCountMax}, got ${replicas}`);
   }
   const count = o.nodes ?? 3;
   if (!Number.isInteger(count) || count < 1 || count > NODES_MAX) {
@@ -92,6 +104,7 @@ function planCluster(o: DevOptions): ClusterFile {
     clusterId: 'baristas-dev',
     dataDir,
     ready: false,
+    replicas,
     nodes: ids.map((id, i) => ({
       id,
       pid: null,
@@ -117,6 +130,8 @@ function nodeConfig(cluster: ClusterFile, node: ClusterNode, fresh: boolean): No
     peers: cluster.nodes
       .filter((p) => p.id !== node.id)
       .map((p) => ({ id: p.id, host: p.host, port: p.ports['peer']! })),
+    // N > 1: every key on `replicas` nodes through the Dynamo replica (src/services/store/replication).
+    ...((cluster.replicas ?? 1) > 1 ? { store: { replication: { replicas: cluster.replicas } } } : {}),
   };
 }
 

@@ -98,8 +98,14 @@ export function buildProgram(): Command {
       60000,
     )
     .option('--exit-when-healthy', 'stop the cluster as soon as every node is ready (smoke test)', false)
+    .option(
+      '--replicas <n>',
+      'a new cluster keeps each store (Redis) key on n nodes (Dynamo-style, default 1); an existing data dir keeps its own',
+      int('--replicas', 1, 9),
+    )
     .action(
       async (o: {
+        replicas?: number;
         nodes?: number;
         dataDir: string;
         basePort: number;
@@ -116,6 +122,7 @@ export function buildProgram(): Command {
             host: o.host,
             exitWhenHealthy: o.exitWhenHealthy,
             healthTimeoutMs: o.healthTimeoutMs,
+            replicas: o.replicas,
           },
           out,
         );

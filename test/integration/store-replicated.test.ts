@@ -1,0 +1,138 @@
+// Goal (issue 10's real-process acceptance at N > 1): `barista dev --nodes 3 --replicas 3` starts
+// three node processes whose store keeps every key on all three (Dynamo replica over TCP, fsynced
+// LSM engines). With ioredis at QUORUM:
+//   - writes through one node are read through the others;
+//   - kill -9 a node while clients on the other two write: no acknowledged write is lost (each is
+//     read back at QUORUM from both survivors), and reads and writes continue on the survivors;
+//   - SERIAL through Paxos over real sockets: SET NX from two nodes at once has one winner,
+//     BARISTA CAS applies only on the expected value;
+//   - BARISTA REPAIR starts an anti-entropy round over the real transport.
+// ioredis reconnection is off: an error must surface, not be retried behind the test's back.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import type { ClusterFile } from '../../src/cli/cluster-file.ts';
+import { freePortRange, type Spawned, spawnCli, stopProcess, tempDir, until } from './helpers.ts';
+
+type Node = ClusterFile['nodes'][number];
+
+describe('store at N = 3 on a 3-node barista dev cluster (real processes)', () => {
+  const dir = tempDir('baristas-store-n3-');
+  let dev: Spawned;
+  let cluster: ClusterFile;
+  const clients: Redis[] = [];
+
+  const connect = (n: Node): Redis => {
+    const r = new Redis({
+      host: n.host,
+      port: n.ports['resp']!,
+      lazyConnect: true,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+    });
+    r.on('error', () => undefined); // the kill below closes some on purpose
+    clients.push(r);
+    return r;
+  };
+
+  before(async () => {
+    const basePort = await freePortRange(30);
+    dev = spawnCli(['dev', '--data-dir', dir.path, '--base-port', String(basePort), '--replicas', '3']);
+    await until('all three nodes healthy', 90_000, () => dev.output().includes('live view'));
+    cluster = JSON.parse(readFileSync(join(dir.path, 'cluster.json'), 'utf8')) as ClusterFile;
+    assert.equal(cluster.replicas, 3, 'cluster.json records N');
+    // The ring is committed through the metadata group and each node's failure detector sees the others.
+    await until('every node places a key on three replicas', 30_000, async () => {
+      for (const n of cluster.nodes) {
+        const r = connect(n);
+        await r.connect();
+        const where = (await r.call('BARISTA', 'WHERE', 'probe')) as string[];
+        r.disconnect();
+        if (where.length !== 3) return false;
+      }
+      return true;
+    });
+  });
+
+  after(async () => {
+    for (const c of clients) c.disconnect();
+    if (dev) await stopProcess(dev.child, 10_000);
+    dir.remove();
+  });
+
+  test('QUORUM: written through one node, read through the others', async () => {
+    const [a, b, c] = cluster.nodes.map(connect) as [Redis, Redis, Redis];
+    await Promise.all([a.connect(), b.connect(), c.connect()]);
+    await until(
+      'a QUORUM write succeeds',
+      20_000,
+      async () => (await a.set('q:probe', 'x').catch(() => null)) === 'OK',
+    );
+    for (let i = 0; i < 50; i++) assert.equal(await a.set(`q:${i}`, `v${i}`), 'OK');
+    for (let i = 0; i < 50; i++) {
+      assert.equal(await b.get(`q:${i}`), `v${i}`);
+      assert.equal(await c.get(`q:${i}`), `v${i}`);
+    }
+    assert.equal(await b.call('BARISTA', 'CONSISTENCY'), 'QUORUM');
+    assert.equal(await c.call('BARISTA', 'REPAIR'), 'OK');
+  });
+
+  test('SERIAL over real sockets: one SET NX winner; CAS applies only on the expected value', async () => {
+    const [a, b] = cluster.nodes.map(connect) as [Redis, Redis];
+    await Promise.all([a.connect(), b.connect()]);
+    for (const r of [a, b]) assert.equal(await r.call('BARISTA', 'CONSISTENCY', 'SERIAL'), 'OK');
+    const [x, y] = await Promise.all([a.set('lock', 'a', 'NX'), b.set('lock', 'b', 'NX')]);
+    assert.deepEqual([x, y].filter((v) => v === 'OK').length, 1, `${x} ${y}`);
+    const owner = await b.get('lock');
+    assert.ok(owner === 'a' || owner === 'b');
+    assert.deepEqual(await a.call('BARISTA', 'CAS', 'lock', 'nobody', 'z'), [0, owner]);
+    assert.deepEqual(await a.call('BARISTA', 'CAS', 'lock', owner!, 'z'), [1, 'z']);
+    assert.equal(await b.get('lock'), 'z');
+  });
+
+  test('kill -9 a node while writing at QUORUM: nothing acknowledged is lost; the survivors keep serving', async (t) => {
+    const victim = cluster.nodes[2]!;
+    const survivors = cluster.nodes.slice(0, 2);
+    const writers = survivors.map(connect);
+    await Promise.all(writers.map((w) => w.connect()));
+    const acked: { key: string; value: string }[] = [];
+    let failed = 0;
+    let stop = false;
+    const loops = writers.map(async (w, wi) => {
+      for (let i = 0; !stop && i < 5_000; i++) {
+        const key = `kill:${wi}:${i}`;
+        const value = `v${i}`;
+        try {
+          if ((await w.set(key, value)) === 'OK') acked.push({ key, value });
+        } catch {
+          failed++; // -TIMEOUT / -UNAVAILABLE while the detector catches up: not acknowledged
+        }
+      }
+    });
+    await until('writes before the kill', 30_000, () => acked.length >= 100);
+    const pid = victim.pid;
+    assert.ok(pid !== null && pid > 0);
+    process.kill(pid, 'SIGKILL');
+    const atKill = acked.length;
+    await until('writes acknowledged after the kill', 60_000, () => acked.length >= atKill + 100);
+    stop = true;
+    await Promise.all(loops);
+    t.diagnostic(`${acked.length} acknowledged (${acked.length - atKill} after the kill), ${failed} failed`);
+    const readers = survivors.map(connect);
+    await Promise.all(readers.map((r) => r.connect()));
+    for (const r of readers) {
+      const values = await r.mget(...acked.map((w) => w.key)).catch(() => undefined);
+      // MGET is not offered at N > 1 yet: read one by one.
+      if (values === undefined) {
+        for (const w of acked) assert.equal(await r.get(w.key), w.value, `${w.key} after the kill`);
+      } else
+        assert.deepEqual(
+          values,
+          acked.map((w) => w.value),
+        );
+    }
+  });
+});

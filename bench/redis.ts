@@ -2,7 +2,10 @@
 // one Baristas node (the store service on its resp port), same machine, same run, as ratios.
 //
 //   npm run bench -- redis [--quick] [-n 200000] [-c 50] [--pipelines 1,16]
-//                          [--tests set,get,incr,lpush,lpop,sadd,hset] [-r 100000]
+//                          [--tests set,get,incr,lpush,lpop,sadd,hset] [-r 100000] [--cluster]
+// --cluster: instead, 3 Baristas node processes with N = 3 at ONE and at QUORUM (sync periodic,
+// redis-benchmark on the first node, which coordinates every request) against Redis everysec,
+// SET and GET only (what N > 1 offers).
 // Systems, each started fresh for its runs and stopped after (in `finally`):
 //   redis-server: no persistence; appendonly yes + appendfsync everysec; appendfsync always
 //   Baristas:     store.sync none; periodic (every 1000 ms, like everysec); always (group commit)
@@ -18,6 +21,7 @@ import {
   type RunningRespServer,
   redisServerUnavailable,
   startRedisServer,
+  startStoreCluster,
   startStoreNode,
 } from '../test/support/redis-servers.ts';
 import { cpuSeconds, f } from './_load.ts';
@@ -42,7 +46,8 @@ function benchmark(
   server: RunningRespServer,
   o: { n: number; c: number; pipeline: number; tests: string; keyspace: number },
 ): Results {
-  const before = cpuSeconds([server.pid]);
+  const pids = [...(server.pids ?? [server.pid])];
+  const before = cpuSeconds(pids);
   const r = spawnSync(
     'redis-benchmark',
     [
@@ -108,6 +113,7 @@ export default async function main(args: string[]): Promise<void> {
       r: { type: 'string', short: 'r', default: '100000' },
       pipelines: { type: 'string' },
       tests: { type: 'string', default: 'set,get,incr,lpush,lpop,sadd,hset' },
+      cluster: { type: 'boolean', default: false },
     },
   });
   const unavailable =
@@ -120,7 +126,7 @@ export default async function main(args: string[]): Promise<void> {
   const n = Number(values.n ?? (values.quick ? 20_000 : 200_000));
   const pipelines = (values.pipelines ?? (values.quick ? '16' : '1,16')).split(',').map(Number);
   const o = { n, c: Number(values.c), pipelines, tests: values.tests, keyspace: Number(values.r) };
-  const tests = o.tests.split(',');
+  let tests = o.tests.split(',');
   console.log(
     `bench redis: redis-benchmark -t ${o.tests} -n ${n} -c ${o.c} -r ${o.keyspace} -P ${pipelines.join('|')}` +
       `${values.quick ? ' (quick)' : ''}`,
@@ -132,9 +138,27 @@ export default async function main(args: string[]): Promise<void> {
       .join(' ')} (a shared machine)`,
   );
 
-  for (const pair of PAIRS) {
+  // --cluster: 3 node processes with N = 3 at ONE and at QUORUM (sync periodic) against Redis with
+  // appendfsync everysec; only the commands N > 1 offers (SET, GET).
+  const runs = values.cluster
+    ? (['ONE', 'QUORUM'] as const).map((level) => ({
+        redis: 'everysec' as const,
+        label: `3 nodes N=3 at ${level}, sync periodic / Redis everysec`,
+        start: () => startStoreCluster(3, { sync: 'periodic', consistency: level, replication: { replicas: 3 } }),
+      }))
+    : PAIRS.map((pair) => ({
+        redis: pair.redis,
+        label: pair.label,
+        start: () => startStoreNode({ sync: pair.baristas }),
+      }));
+  if (values.cluster) {
+    tests = tests.filter((t) => t === 'set' || t === 'get');
+    if (tests.length === 0) tests = ['set', 'get'];
+    o.tests = tests.join(',');
+  }
+  for (const pair of runs) {
     const redis = await measure(() => startRedisServer(pair.redis), o);
-    const ours = await measure(() => startStoreNode({ sync: pair.baristas }), o);
+    const ours = await measure(pair.start, o);
     console.log(`\n${pair.label}: ${redis.name} vs ${ours.name}`);
     console.log('test    P   redis req/s  p50 ms  cpu us/op | baristas req/s  p50 ms  cpu us/op | ratio');
     for (const pipeline of pipelines) {

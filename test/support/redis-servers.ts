@@ -2,7 +2,8 @@
 // CPU): Debian's redis-server 7.0 on a free loopback port (no persistence, or AOF with appendfsync
 // everysec / always; redis-server.ts has the in-process exchange helper for the data model's live
 // comparisons), and one Baristas node process
-// (`barista node --config`, a one-node cluster) with a chosen `store` section. Each waits, within
+// (`barista node --config`, a one-node cluster) with a chosen `store` section, or a cluster of them
+// (startStoreCluster: N > 1 and a default consistency level in the `store` section). Each waits, within
 // a bound, until its server answers PING; stop() kills the process and removes its directory.
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -18,6 +19,8 @@ export interface RunningRespServer {
   readonly host: string;
   readonly port: number;
   readonly pid: number;
+  /** Every process of the server (a cluster's nodes); absent: just `pid`. */
+  readonly pids?: readonly number[];
   /** Everything the process printed (Baristas node) or '' (redis-server logs to its file). */
   output(): string;
   stop(): Promise<void>;
@@ -119,4 +122,106 @@ export async function startStoreNode(store: Record<string, unknown> = {}): Promi
     output: node.output,
     stop,
   };
+}
+
+/**
+ * A cluster of `count` Baristas node processes (like `barista dev`, without its supervisor) whose
+ * store section is `store` (e.g. `{ replication: { replicas: 3 }, consistency: 'QUORUM' }`). Ready
+ * once every node answers PING on its resp port and places a probe key on N replicas. The
+ * RunningRespServer is the first node (clients connect there); `stop` stops every node.
+ */
+export async function startStoreCluster(
+  count: number,
+  store: Record<string, unknown> = {},
+): Promise<RunningRespServer & { readonly nodes: readonly { host: string; port: number; pid: number }[] }> {
+  const dir = tempDir('baristas-store-cluster-');
+  const base = await freePortRange(10 * count);
+  const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
+  const portsOf = (i: number) => ({
+    peer: base + 10 * i,
+    admin: base + 10 * i + 1,
+    zookeeper: base + 10 * i + 2,
+    resp: base + 10 * i + 3,
+  });
+  const procs = ids.map((id, i) => {
+    const config = join(dir.path, `${id}.json`);
+    writeFileSync(
+      config,
+      JSON.stringify({
+        nodeId: id,
+        clusterId: 'store-cluster',
+        dataDir: join(dir.path, id),
+        initialClusterState: 'new',
+        host: '127.0.0.1',
+        ports: portsOf(i),
+        peers: ids
+          .filter((p) => p !== id)
+          .map((p) => ({ id: p, host: '127.0.0.1', port: portsOf(ids.indexOf(p)).peer })),
+        store,
+      }),
+    );
+    return spawnCli(['node', '--config', config]);
+  });
+  const stop = async () => {
+    await Promise.all(procs.map((p) => stopProcess(p.child, 10_000)));
+    dir.remove();
+  };
+  const replication = store['replication'] as { replicas?: number } | undefined;
+  const n = Math.min(count, replication?.replicas ?? 1);
+  try {
+    for (const [i, p] of procs.entries()) {
+      const port = portsOf(i).resp;
+      await until(`node ${ids[i]}'s resp port ${port}`, 60_000, () => {
+        if (p.child.exitCode !== null) throw new Error(`${ids[i]} exited: ${p.output()}`);
+        return pingOnce('127.0.0.1', port);
+      });
+    }
+    // The ring is committed through the metadata group; each node must know it.
+    await until('every node places a key on its replicas', 60_000, async () => {
+      for (let i = 0; i < count; i++) {
+        const where = await respCommand('127.0.0.1', portsOf(i).resp, ['BARISTA', 'WHERE', 'probe']);
+        if (!where.startsWith(`*${n}\r\n`)) return false;
+      }
+      return true;
+    });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  const level = typeof store['consistency'] === 'string' ? store['consistency'] : 'QUORUM';
+  return {
+    name: `Baristas ${count} nodes, N=${n}, ${level}`,
+    host: '127.0.0.1',
+    port: portsOf(0).resp,
+    pid: procs[0]!.child.pid!,
+    pids: procs.map((p) => p.child.pid!),
+    nodes: procs.map((p, i) => ({ host: '127.0.0.1', port: portsOf(i).resp, pid: p.child.pid! })),
+    output: () => procs.map((p) => p.output()).join('\n'),
+    stop,
+  };
+}
+
+/** Sends one command on a fresh connection; resolves with the raw reply bytes as latin1 (bounded wait). */
+function respCommand(host: string, port: number, argv: readonly string[], timeoutMs = 2_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port });
+    let text = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no reply from ${host}:${port}`));
+    }, timeoutMs);
+    socket.on('data', (c) => {
+      text += c.toString('latin1');
+      if (text.endsWith('\r\n')) {
+        clearTimeout(timer);
+        socket.end();
+        resolve(text);
+      }
+    });
+    socket.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    socket.write(`*${argv.length}\r\n${argv.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
+  });
 }

@@ -182,8 +182,12 @@ describe('ReplicaNode in the simulator: 5 nodes, N = 3', () => {
       h.settleViews();
       const key = keysFor(20).find((k) => h.replicasOf(k)[0] === 'n1')!;
       const box = h.op('n1', 'put', key, 'ONE', 'first');
-      assert.ok(box.outcome?.ok, 'a ONE write at a replica is acknowledged at once');
-      sim.crash('n1'); // the same instant: no tick has run
+      // Acknowledged at the end of its event-loop turn (group commit: one sync for the turn).
+      assert.ok(
+        sim.runUntilCondition(() => box.outcome !== undefined, 1_000) && box.outcome?.ok,
+        'a ONE write at a replica is acknowledged within its turn',
+      );
+      sim.crash('n1'); // right after the ack: no tick has run
       sim.runFor(100);
       sim.restart('n1');
       h.settleViews();
@@ -247,7 +251,17 @@ describe('ReplicaNode in the simulator: 5 nodes, N = 3', () => {
         sim.runFor(20);
       }
       // A ONE write at a replica is acknowledged by its own durable write, whatever the faults.
-      for (const b of ones) assert.ok(b.outcome?.ok === true, 'a ONE write at a replica failed');
+      // A coordinator that crashes before its turn's sync answers nothing or an indefinite timeout
+      // (the process stopped with the write in flight); any other answer is a success.
+      const indefinite = (o: ReplicaOutcome | undefined) =>
+        o === undefined || (!o.ok && o.error.code === 'timeout' && !o.error.definite);
+      for (const b of ones)
+        assert.ok(
+          indefinite(b.outcome) || b.outcome?.ok === true,
+          `a ONE write at a replica failed: ${b.outcome?.ok === false ? `${b.outcome.error.code} ${b.outcome.error.message}` : ''}`,
+        );
+      const answered = ones.filter((b) => b.outcome?.ok === true).length;
+      assert.ok(answered >= ones.length * 0.8, `${answered} of ${ones.length} ONE writes answered`);
       sim.healAll();
       h.settleViews();
       h.convergeAndCheck(keys);

@@ -8,6 +8,8 @@
 // `syncNeeded`, store.sync() runs BEFORE any of its messages is handed to the transport and before
 // any of its replies resolves a caller. So a write acknowledged to a client or shipped to a peer is
 // durable here first, and a restarted node never reuses a dot counter it has shown to anyone.
+// Group commit: such an output (and every output after it in the same event-loop turn) is held
+// until the turn ends, then one sync covers them all and they leave in order.
 // (The mutation 'dynamo-send-before-sync' plants the opposite order: it sends and answers at once
 // and syncs at the next tick; driver-sim.test.ts shows a crash then loses an acknowledged write.)
 //
@@ -44,7 +46,7 @@
 //   stopped               definite for requests refused after stop(); requests in flight at stop()
 //                         are rejected with `timeout` (writes indefinite)
 
-import type { Counter, Env, Gauge, Histogram, Logger, Metrics, NodeId } from '../../../env/types.ts';
+import type { Counter, Env, Gauge, Histogram, Logger, Metrics, NodeId, Timer } from '../../../env/types.ts';
 import { assert } from '../../../lib/assert.ts';
 import {
   compareHlc,
@@ -219,6 +221,10 @@ export class ReplicaNode {
   private readonly sendRefused: Counter;
   private readonly hlcDrift: Counter;
   private readonly serial_: SerialCoordinator | undefined;
+  /** Outputs waiting for the end of the turn's sync (group commit), in order. */
+  private readonly held: Output[] = [];
+  private flushTimer: Timer | undefined;
+  private readonly groupSize: Histogram;
 
   constructor(components: ReplicaNodeComponents, config: ReplicaNodeConfig = defaultReplicaNodeConfig) {
     const { env } = components;
@@ -266,6 +272,7 @@ export class ReplicaNode {
     );
     this.sendRefused = m.counter('dynamo_messages_send_refused_total', 'Outgoing messages the transport refused');
     this.hlcDrift = m.counter('dynamo_hlc_drift_total', 'Sibling timestamps too far ahead to take into our HLC');
+    this.groupSize = m.histogram('dynamo_group_commit_outputs', 'Replica steps released by one sync (group commit)');
     this.hintsHeld.set(this.store.hintCount);
     components.router.register([MessageType.DynamoReplica], (msg) => this.onMessage(msg.from, msg.payload));
     if (components.paxos !== undefined) {
@@ -422,6 +429,9 @@ export class ReplicaNode {
     if (this.stopped) return;
     this.stopped = true;
     this.timer.cancel();
+    this.flushTimer?.cancel();
+    this.flushTimer = undefined;
+    this.held.length = 0;
     this.serial_?.stop();
     const left = [...this.pending.values()];
     this.pending.clear();
@@ -463,12 +473,33 @@ export class ReplicaNode {
     this.serial_?.tick();
   }
 
-  /** The driver contract: sync, THEN send and answer. */
+  /**
+   * The driver contract: sync, THEN send and answer — by group commit. An output that needs a sync
+   * is held, and so is every later output while any is held (a read reply could otherwise ship a
+   * state that is not durable yet); at the end of the event-loop turn ONE sync covers them all and
+   * they go out in order. So a burst of writes costs one fdatasync per turn, not one per step.
+   */
   private process(out: Output): void {
-    if (out.syncNeeded) {
-      if (this.env.mutations.has('dynamo-send-before-sync')) this.syncOwed = true;
-      else this.store.sync();
+    if (out.syncNeeded && this.env.mutations.has('dynamo-send-before-sync')) {
+      this.syncOwed = true;
+      return this.emit(out);
     }
+    if (!out.syncNeeded && this.held.length === 0) return this.emit(out);
+    this.held.push(out);
+    this.flushTimer ??= this.env.timers.after(0, () => this.flushHeld());
+  }
+
+  private flushHeld(): void {
+    this.flushTimer = undefined;
+    if (this.stopped) return;
+    const held = this.held.splice(0);
+    if (held.length === 0) return;
+    this.store.sync(); // a failed sync throws: the node stops; nothing held is sent
+    this.groupSize.observe(held.length);
+    for (const out of held) this.emit(out);
+  }
+
+  private emit(out: Output): void {
     for (const { to, message } of out.messages) {
       const bytes = encodeMessage(message);
       if (bytes.length > limits.dynamoMessageBytesMax) {
@@ -479,6 +510,7 @@ export class ReplicaNode {
     }
     for (const { requestId, result } of out.replies) {
       const p = this.pending.get(requestId);
+      if (p === undefined && this.stopped) continue; // stop() answered it already
       assert(p !== undefined, `a reply to request ${requestId}, which is not pending`);
       this.pending.delete(requestId);
       this.answer(p, toOutcome(result));

@@ -21,7 +21,8 @@
 //   state        = uvarint length + an encoded Versioned (versions.ts grammar, checked in full)
 //   request      = u8 kind (0 get, 1 put) key level [put: value context ts]
 //   level        = u8 (1 ONE, 2 QUORUM, 3 ALL, 4 ANY, 0 explicit: then uvarint count 1..ringReplicasCountMax)
-//   value        = u8 tag (0 delete, 1 bytes) [1: uvarint length (0..kvValueBytesMax) + bytes]
+//   value        = u8 tag (0 delete, 1 bytes, 2 counter increment) [1: uvarint length (0..kvValueBytesMax)
+//                  + bytes] [2: by:i64]
 //   context      = vector clock (src/lib/clocks/vector.ts), at most dvvEntriesCountMax entries
 //   ts           = u64 (encodeHlc)
 //   reply        = u8 ok (1: state | 0: code definite retriable message)
@@ -60,6 +61,11 @@ export type ClientRequest =
       readonly level: Level;
       /** The coordinating node's HLC timestamp for the write (the driver owns the clock). */
       readonly ts: HlcTimestamp;
+      /**
+       * INCRBY at N > 1: instead of `value`, add this to the key's counter (counter.ts) as the
+       * coordinating replica, on its local state (value is null and ignored).
+       */
+      readonly incrBy?: bigint;
     };
 
 /** What a client request ends with: the key's resulting state, or an operating error. */
@@ -148,7 +154,8 @@ function writeRequest(w: ByteWriter, r: ClientRequest): void {
   w.u8(r.kind === 'get' ? 0 : 1).bytesUvarint(r.key);
   writeLevel(w, r.level);
   if (r.kind === 'put') {
-    if (r.value === null) w.u8(0);
+    if (r.incrBy !== undefined) w.u8(2).i64(r.incrBy);
+    else if (r.value === null) w.u8(0);
     else w.u8(1).bytesUvarint(r.value);
     r.context.encodeInto(w);
     w.u64(encodeHlc(r.ts));
@@ -279,14 +286,16 @@ function readRequest(r: ByteReader): ClientRequest {
   if (kind === 0) return { kind: 'get', key, level };
   const valueTag = r.u8();
   let value: Uint8Array | null = null;
+  let incrBy: bigint | undefined;
   if (valueTag === 1) {
     value = r.bytesUvarint();
     if (value.length > limits.kvValueBytesMax)
       malformed(`value of ${value.length} bytes, max ${limits.kvValueBytesMax}`);
-  } else if (valueTag !== 0) malformed(`value tag ${valueTag}`);
+  } else if (valueTag === 2) incrBy = r.i64();
+  else if (valueTag !== 0) malformed(`value tag ${valueTag}`);
   const context = VectorClock.decodeFrom(r, limits.dvvEntriesCountMax);
   const ts = decodeHlc(r.u64());
-  return { kind: 'put', key, value, context, level, ts };
+  return { kind: 'put', key, value, context, level, ts, ...(incrBy === undefined ? {} : { incrBy }) };
 }
 
 function readResult(r: ByteReader): ClientResult {

@@ -54,6 +54,7 @@ import { assert } from '../lib/assert.ts';
 import { bytesEqual } from '../lib/bytes.ts';
 import { BaristaError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
+import { counterUpdate } from './counter.ts';
 import { diffTrees, type MerkleMessage, type MerkleTree, MerkleTreeBuilder, rangeContains } from './merkle.ts';
 import type { ClientRequest, ClientResult, Level, ReplicaMessage } from './messages.ts';
 import { murmur3X64_128Into, TOKEN_MIN } from './partitioner.ts';
@@ -464,7 +465,11 @@ export class DynamoReplica {
     if (live < required) return this.unavailable(origin, `${live} live replicas, the write needs ${required}`);
     let state: Versioned;
     try {
-      state = this.local(req.key).update(req.context, this.id, req.value, req.ts);
+      const local = this.local(req.key);
+      state =
+        req.incrBy === undefined
+          ? local.update(req.context, this.id, req.value, req.ts)
+          : counterUpdate(local, this.id, req.incrBy, req.ts);
     } catch (error) {
       if (error instanceof BaristaError) return this.finish(origin, { ok: false, error });
       throw error;

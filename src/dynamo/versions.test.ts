@@ -287,7 +287,7 @@ test('decode names the broken rule with a stable code', () => {
   assert.equal(code(encodeRaw([{ ...a, counter: 0 }])), 'dvv_malformed');
   assert.equal(code(encodeRaw([{ ...a, past: [['a', 1]] }])), 'dvv_malformed'); // supersedes itself
   assert.equal(code(encodeRaw([a, { replica: 'b', counter: 1, past: [['a', 1]] }])), 'dvv_malformed'); // superseded
-  assert.equal(code(encodeRaw([{ ...a, tag: 2 }])), 'dvv_malformed');
+  assert.equal(code(encodeRaw([{ ...a, tag: 3 }])), 'dvv_malformed'); // tag 2 is a CRDT value (counter.ts)
   assert.equal(code(encodeRaw([{ ...a, replica: '' }])), 'dvv_malformed');
   assert.equal(code(encodeRaw([], 1, limits.dvvSiblingsCountMax + 1)), 'dvv_malformed');
   const manyEntries = new ByteWriter().u8(1).uvarint(1).stringUvarint('a').uvarint(1);

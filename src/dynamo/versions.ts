@@ -40,7 +40,8 @@
 //                  then (node id, uvarint counter >= 1) strictly ascending by id;
 //                  past[replica] < counter (a write does not supersede itself)
 //   ts           = u64               ; encodeHlc (src/lib/clocks/hlc.ts)
-//   value        = u8 tag            ; 0 tombstone, 1 bytes followed by uvarint length + bytes
+//   value        = u8 tag            ; 0 tombstone, 1 bytes followed by uvarint length + bytes,
+//                                    ; 2 an encoded CRDT (src/crdt) followed by uvarint length + bytes
 // Canonical: no sibling's dot lies in another sibling's past. Untrusted bytes never reach an
 // assert: a broken rule is a ProtocolError (dvv_bad_version, dvv_malformed, invalid_vector_clock,
 // truncated, trailing_bytes, ...). Decoded values are views of the input bytes (not copies).
@@ -52,6 +53,7 @@ import { compareHlc, decodeHlc, encodeHlc, type HlcTimestamp, isValidHlc } from 
 import { VectorClock } from '../lib/clocks/vector.ts';
 import { LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
+import { decodeCrdt } from '../crdt/crdt.ts';
 
 export const DVV_FORMAT_VERSION = 1;
 
@@ -68,6 +70,8 @@ export interface Sibling {
   readonly ts: HlcTimestamp;
   /** null: a delete (tombstone). */
   readonly value: Uint8Array | null;
+  /** The value is an encoded CRDT (counter.ts: a PN-Counter for INCR at N > 1), not plain bytes. */
+  readonly crdt?: boolean;
 }
 
 /** An empty causal context (a client that read nothing, or a blind write). */
@@ -120,7 +124,7 @@ export class Versioned {
    * Throws LimitError when the result would hold more than dvvSiblingsCountMax siblings or the
    * context more than dvvEntriesCountMax entries (the client must resolve siblings first).
    */
-  update(context: VectorClock, replica: NodeId, value: Uint8Array | null, ts: HlcTimestamp): Versioned {
+  update(context: VectorClock, replica: NodeId, value: Uint8Array | null, ts: HlcTimestamp, crdt = false): Versioned {
     assert(isValidHlc(ts), 'update needs a valid HLC timestamp');
     const idBytes = utf8ByteLength(replica);
     assert(idBytes >= 1 && idBytes <= limits.nodeIdBytesMax, `replica id of ${idBytes} bytes`);
@@ -143,7 +147,7 @@ export class Versioned {
       );
     }
     const past = context.entriesMax === limits.dvvEntriesCountMax ? context : emptyContext().merge(context);
-    kept.push({ dot: { replica, counter }, past, ts, value });
+    kept.push({ dot: { replica, counter }, past, ts, value, ...(crdt && value !== null ? { crdt: true } : {}) });
     kept.sort((a, b) => compareDots(a.dot, b.dot));
     return new Versioned(kept);
   }
@@ -216,8 +220,17 @@ export class Versioned {
       let value: Uint8Array | null;
       if (tag === 0) value = null;
       else if (tag === 1) value = r.bytesUvarint();
-      else malformed(`value tag ${tag}`);
-      siblings.push({ dot, past, ts, value });
+      else if (tag === 2) {
+        value = r.bytesUvarint();
+        // Checked here, so no reader of a merged state meets untrusted CRDT bytes later.
+        try {
+          decodeCrdt(value);
+        } catch (e) {
+          if (e instanceof ProtocolError) malformed(`sibling ${counter}@${replica}: ${e.message}`);
+          throw e;
+        }
+      } else malformed(`value tag ${tag}`);
+      siblings.push({ dot, past, ts, value, ...(tag === 2 ? { crdt: true } : {}) });
     }
     r.expectEnd('versioned value');
     for (const s of siblings) {
@@ -238,7 +251,7 @@ function writeSibling(w: ByteWriter, s: Sibling): void {
   s.past.encodeInto(w);
   w.u64(encodeHlc(s.ts));
   if (s.value === null) w.u8(0);
-  else w.u8(1).bytesUvarint(s.value);
+  else w.u8(s.crdt === true ? 2 : 1).bytesUvarint(s.value);
 }
 
 function encodeSibling(s: Sibling): Uint8Array {

@@ -8,7 +8,8 @@
 //   - after healing, anti-entropy alone (BARISTA REPAIR from every node, no reads, no timer)
 //     converges every replica of every key (their stored states equal), concurrent SETs of one key
 //     on the two sides survive as siblings (BARISTA SIBLINGS shows both), and no acknowledged write
-//     is lost (each key written once holds its value on all three replicas).
+//     is lost (each key written once holds its value on all three replicas); INCR/INCRBY on both
+//     sides of the partition all count (PN-Counter siblings, src/dynamo/counter.ts).
 // Negative control: without the repair rounds the replicas still differ after healing (checked
 // before repairing, so the convergence is anti-entropy's doing, not read repair's or hints').
 // Not yet here (issue 10): SERIAL / CAS through Paxos, a join and a decommission under load.
@@ -134,6 +135,23 @@ test('5 nodes, N = 3, RESP: ONE available and QUORUM consistent under a partitio
     }
     if (sides.every((x) => x.length > 0)) both.push(key);
   }
+  // Counters: INCRBY on both sides of the partition (PN-Counter siblings): every increment counts.
+  const counterSums = new Map<string, number>();
+  for (const [i, key] of both.entries()) {
+    const counter = `${key}:count`;
+    const w = replicasOf(sim, counter);
+    where.set(counter, w);
+    let sum = 0;
+    for (const side of [MINORITY, MAJORITY]) {
+      const at = w.find((r) => side.includes(r));
+      if (at === undefined) continue;
+      const r = run(sim, at, ['BARISTA', 'CONSISTENCY', 'ONE'], ['INCRBY', counter, String(i + 1)], ['INCR', counter]);
+      assert.equal(r[0], '+OK');
+      assert.match(r[2]!, /^:\d+$/, `INCR of ${counter} at ${at}`);
+      sum += i + 2;
+    }
+    counterSums.set(counter, sum);
+  }
   assert.ok(both.length > 0, 'some keys have replicas on both sides');
 
   // QUORUM on the minority side: a key with exactly one replica there is refused, definite.
@@ -170,7 +188,7 @@ test('5 nodes, N = 3, RESP: ONE available and QUORUM consistent under a partitio
   }
   sim.network.setLossProbability(0);
   sim.runFor(3_000);
-  const allKeys = [...keys, ...acked.keys()];
+  const allKeys = [...keys, ...acked.keys(), ...counterSums.keys()];
   const whereAll = new Map(allKeys.map((k) => [k, where.get(k)!]));
   const differing = allKeys.filter((k) => new Set(states(sim, k, whereAll.get(k)!)).size > 1);
   assert.ok(differing.length > 0, 'negative control: replicas differ after healing, before anti-entropy');
@@ -191,6 +209,13 @@ test('5 nodes, N = 3, RESP: ONE available and QUORUM consistent under a partitio
   // Nothing acknowledged is lost, read at ALL through any node.
   for (const [once, value] of acked) {
     assert.deepEqual(run(sim, 'n1', ['BARISTA', 'CONSISTENCY', 'ALL'], ['GET', once]), ['+OK', `$${value}`], once);
+  }
+  for (const [counter, sum] of counterSums) {
+    assert.deepEqual(
+      run(sim, 'n2', ['BARISTA', 'CONSISTENCY', 'ALL'], ['GET', counter]),
+      ['+OK', `$${sum}`],
+      `${counter}: increments from both sides all count`,
+    );
   }
   for (const key of both) {
     const sib = run(sim, 'n3', ['BARISTA', 'CONSISTENCY', 'ALL'], ['BARISTA', 'SIBLINGS', key])[1]!;

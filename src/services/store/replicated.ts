@@ -34,6 +34,8 @@ import type { Level } from '../../dynamo/messages.ts';
 import { reply, type RespValue } from '../../wire/resp/index.ts';
 import { latin1 } from './command-entry.ts';
 import type { KeyState, ReplicaNode } from './replication/driver.ts';
+import { PNCounter } from '../../crdt/counters.ts';
+import { counterValue, NOT_INTEGER, parseRedisInteger, readableValue } from '../../dynamo/counter.ts';
 
 export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL' | 'ANY' | 'SERIAL';
 export const CONSISTENCY_LEVELS: readonly ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL', 'ANY', 'SERIAL'];
@@ -64,7 +66,7 @@ export class ReplicatedCommands {
 
   /** Whether `name` (lower case) runs here at N > 1. */
   static offers(name: string): boolean {
-    return name === 'get' || name === 'set' || name === 'del' || name === 'exists';
+    return ['get', 'set', 'del', 'exists', 'incr', 'decr', 'incrby', 'decrby'].includes(name);
   }
 
   /** Runs an offered data command at `level`; `done` gets the reply once. */
@@ -72,9 +74,15 @@ export class ReplicatedCommands {
     if (level === 'SERIAL') return this.runSerial(name, argv, done);
     switch (name) {
       case 'get':
-        return this.read(argv[1]!, level, done, (s) =>
-          s.chosen?.value === undefined || s.chosen.value === null ? reply.null : reply.bulk(s.chosen.value),
-        );
+        return this.read(argv[1]!, level, done, (s) => {
+          const v = readableValue(s.versioned);
+          return v === null ? reply.null : reply.bulk(v);
+        });
+      case 'incr':
+      case 'decr':
+      case 'incrby':
+      case 'decrby':
+        return this.increment(name, argv, level, done);
       case 'set':
         if (argv.length !== 3)
           return done(reply.error('ERR SET options are not available with store.replication.replicas > 1 yet'));
@@ -85,6 +93,25 @@ export class ReplicatedCommands {
       default:
         return done(reply.error(`ERR '${name}' is not available with store.replication.replicas > 1 yet`));
     }
+  }
+
+  /** INCR / DECR / INCRBY / DECRBY: the key's PN-Counter (src/dynamo/counter.ts) at the level. */
+  private increment(name: string, argv: readonly Uint8Array[], level: Level, done: Done): void {
+    let by = name === 'decr' ? -1n : 1n;
+    if (name === 'incrby' || name === 'decrby') {
+      const n = parseRedisInteger(argv[2]!);
+      if (n === undefined) return done(reply.error(`ERR ${NOT_INTEGER}`));
+      if (name === 'decrby' && n === -(2n ** 63n)) return done(reply.error('ERR decrement would overflow'));
+      by = name === 'decrby' ? -n : n;
+    }
+    this.node.submit({ kind: 'incr', key: argv[1]!, by, level }, (o) => {
+      if (!o.ok) {
+        if (o.error.code === 'bad_request') return done(reply.error(`ERR ${o.error.message}`));
+        return done(errorReply(o.error, true));
+      }
+      const v = counterValue(o.state.versioned);
+      done(typeof v === 'bigint' ? reply.integer(v) : reply.error(`ERR ${NOT_INTEGER}`));
+    });
   }
 
   /** BARISTA REPAIR [node]: an anti-entropy round from this node now (with `peer`, or the next one). */
@@ -108,7 +135,11 @@ export class ReplicatedCommands {
       return this.serialRead(key, done, (v) => reply.array(v === null ? [] : [reply.bulk(v)]));
     }
     this.read(key, level, done, (s) =>
-      reply.array(s.siblings.map((sib) => (sib.value === null ? reply.null : reply.bulk(sib.value)))),
+      reply.array(
+        s.siblings.map((sib) =>
+          sib.value === null ? reply.null : reply.bulk(sib.crdt === true ? counterText(sib.value) : sib.value),
+        ),
+      ),
     );
   }
 
@@ -242,4 +273,9 @@ export class ReplicatedCommands {
 export function parseLevel(arg: Uint8Array): ConsistencyLevel | undefined {
   const upper = latin1(arg).toUpperCase();
   return CONSISTENCY_LEVELS.find((l) => l === upper);
+}
+
+/** One counter sibling's own value as text (BARISTA SIBLINGS). */
+function counterText(encoded: Uint8Array): Uint8Array {
+  return new TextEncoder().encode(PNCounter.decode(encoded).value().toString());
 }

@@ -137,13 +137,17 @@ export interface KeyState {
   readonly context: VectorClock;
   /** The sibling a single-valued read shows (highest HLC, then replica, then counter), if any. */
   readonly chosen: Sibling | undefined;
+  /** The whole state (counters read it: src/dynamo/counter.ts). */
+  readonly versioned: Versioned;
 }
 
-export type ReplicaOpKind = 'get' | 'put' | 'delete';
+export type ReplicaOpKind = 'get' | 'put' | 'delete' | 'incr';
 
 /** A request for the callback API (the simulator's workloads use it: no promise turns). */
 export type ReplicaRequest =
   | { readonly kind: 'get'; readonly key: Uint8Array; readonly level: Level }
+  /** INCRBY: the key's counter (src/dynamo/counter.ts) plus `by`, coordinated at a replica. */
+  | { readonly kind: 'incr'; readonly key: Uint8Array; readonly by: bigint; readonly level: Level }
   | {
       readonly kind: 'put' | 'delete';
       readonly key: Uint8Array;
@@ -256,7 +260,7 @@ export class ReplicaNode {
     const m = this.metrics;
     const latency = (kind: ReplicaOpKind) =>
       m.histogram('dynamo_op_latency_ms', 'Client requests from submit to answer', { kind });
-    this.latency = { get: latency('get'), put: latency('put'), delete: latency('delete') };
+    this.latency = { get: latency('get'), put: latency('put'), delete: latency('delete'), incr: latency('incr') };
     this.statCounters = Object.fromEntries(
       (Object.keys(STAT_HELP) as (keyof ReplicaStats)[]).map((k) => [
         k,
@@ -340,7 +344,18 @@ export class ReplicaNode {
     }
     let request: ClientRequest;
     if (req.kind === 'get') request = { kind: 'get', key: req.key, level: req.level };
-    else {
+    else if (req.kind === 'incr') {
+      const keyOk = req.key.length <= limits.kvKeyBytesMax;
+      request = {
+        kind: 'put',
+        key: req.key,
+        value: null,
+        incrBy: req.by,
+        context: emptyContext(),
+        level: req.level,
+        ts: keyOk ? this.stamp(req.key) : this.hlc.now(this.env.clock.wallMs()),
+      };
+    } else {
       const value = req.kind === 'delete' ? null : (req.value ?? new Uint8Array(0));
       // An oversized key or value is the replica's to refuse (key_too_large, value_too_large).
       const keyOk = req.key.length <= limits.kvKeyBytesMax;
@@ -590,5 +605,8 @@ export class ReplicaNode {
 function toOutcome(result: ClientResult): ReplicaOutcome {
   if (!result.ok) return result;
   const state = result.state;
-  return { ok: true, state: { siblings: state.siblings, context: state.context(), chosen: state.chosen() } };
+  return {
+    ok: true,
+    state: { siblings: state.siblings, context: state.context(), chosen: state.chosen(), versioned: state },
+  };
 }

@@ -16,6 +16,7 @@ const { compareFailed, rejected, unavailable } = CLI_EXIT;
 export const cliExitByCode = {
   // request
   bad_request: rejected,
+  wrong_type: rejected,
   request_too_large: rejected,
   key_too_large: rejected,
   value_too_large: rejected,

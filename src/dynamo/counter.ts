@@ -27,6 +27,7 @@ import type { NodeId } from '../env/types.ts';
 import { BaristaError } from '../lib/errors.ts';
 import type { HlcTimestamp } from '../lib/clocks/hlc.ts';
 import { PNCounter } from '../crdt/counters.ts';
+import { decodeCrdt } from '../crdt/crdt.ts';
 import { murmur3X64_128 } from './partitioner.ts';
 import type { Sibling, Versioned } from './versions.ts';
 
@@ -35,6 +36,7 @@ const INT64_MAX = 2n ** 63n - 1n;
 
 export const NOT_INTEGER = 'value is not an integer or out of range';
 export const OVERFLOW = 'increment or decrement would overflow';
+export const WRONGTYPE = 'Operation against a key holding the wrong kind of value';
 
 /** Redis' string2ll: optional '-', digits, no leading zeros (except "0"), within int64. */
 export function parseRedisInteger(bytes: Uint8Array): bigint | undefined {
@@ -49,12 +51,20 @@ function newest(state: Versioned): Sibling | undefined {
   return state.chosen();
 }
 
+/** The join of the key's PN-Counter siblings (other CRDT siblings are another type's: skipped). */
 function joinCrdt(state: Versioned): PNCounter {
   let c = PNCounter.empty;
   for (const s of state.siblings) {
-    if (s.crdt === true && s.value !== null) c = c.merge(PNCounter.decode(s.value));
+    if (s.crdt !== true || s.value === null) continue;
+    const d = decodeCrdt(s.value);
+    if (d instanceof PNCounter) c = c.merge(d);
   }
   return c;
+}
+
+/** Whether the sibling is a counter (its CRDT type), for wrong-type answers. */
+function isCounter(s: Sibling): boolean {
+  return s.value !== null && s.crdt === true && decodeCrdt(s.value) instanceof PNCounter;
 }
 
 /** The counter entry a plain value rebases into: named after its dot, the same on every replica. */
@@ -67,7 +77,10 @@ function rebaseEntry(s: Sibling): string {
 export function counterValue(state: Versioned): bigint | null | BaristaError {
   const top = newest(state);
   if (top === undefined || top.value === null) return null;
-  if (top.crdt === true) return joinCrdt(state).value();
+  if (top.crdt === true) {
+    if (!isCounter(top)) return new BaristaError('wrong_type', WRONGTYPE);
+    return joinCrdt(state).value();
+  }
   return parseRedisInteger(top.value) ?? new BaristaError('bad_request', NOT_INTEGER);
 }
 
@@ -76,6 +89,7 @@ export function readableValue(state: Versioned): Uint8Array | null {
   const top = newest(state);
   if (top === undefined || top.value === null) return null;
   if (top.crdt !== true) return top.value;
+  if (!isCounter(top)) return null; // a set: GET answers WRONGTYPE before asking (replicated.ts)
   return new TextEncoder().encode(joinCrdt(state).value().toString());
 }
 
@@ -84,8 +98,10 @@ export function counterUpdate(local: Versioned, replica: NodeId, by: bigint, ts:
   const top = newest(local);
   let base: PNCounter;
   if (top === undefined || top.value === null) base = PNCounter.empty;
-  else if (top.crdt === true) base = joinCrdt(local);
-  else {
+  else if (top.crdt === true) {
+    if (!isCounter(top)) throw new BaristaError('wrong_type', WRONGTYPE);
+    base = joinCrdt(local);
+  } else {
     const v = parseRedisInteger(top.value);
     if (v === undefined) throw new BaristaError('bad_request', NOT_INTEGER);
     // Named after the SET's dot: every replica rebasing from it makes the same entry (joined, not added).

@@ -21,8 +21,10 @@
 //   state        = uvarint length + an encoded Versioned (versions.ts grammar, checked in full)
 //   request      = u8 kind (0 get, 1 put) key level [put: value context ts]
 //   level        = u8 (1 ONE, 2 QUORUM, 3 ALL, 4 ANY, 0 explicit: then uvarint count 1..ringReplicasCountMax)
-//   value        = u8 tag (0 delete, 1 bytes, 2 counter increment) [1: uvarint length (0..kvValueBytesMax)
-//                  + bytes] [2: by:i64]
+//   value        = u8 tag (0 delete, 1 bytes, 2 counter increment, 3 set add, 4 set remove)
+//                  [1: uvarint length (0..kvValueBytesMax) + bytes] [2: by:i64]
+//                  [3, 4: uvarint count (1..storeSetMembersCountMax), then each member as
+//                  uvarint length (0..kvValueBytesMax) + bytes]
 //   context      = vector clock (src/lib/clocks/vector.ts), at most dvvEntriesCountMax entries
 //   ts           = u64 (encodeHlc)
 //   reply        = u8 ok (1: state | 0: code definite retriable message)
@@ -41,6 +43,7 @@ import { type ErrorCode, errorCatalogue } from '../lib/error-codes.ts';
 import { BaristaError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { decodeMerkleMessage, encodeMerkleMessage, type MerkleMessage } from './merkle.ts';
+import type { TypedOp } from './typed.ts';
 import { Versioned } from './versions.ts';
 
 export const DYNAMO_MESSAGE_VERSION = 1;
@@ -62,10 +65,10 @@ export type ClientRequest =
       /** The coordinating node's HLC timestamp for the write (the driver owns the clock). */
       readonly ts: HlcTimestamp;
       /**
-       * INCRBY at N > 1: instead of `value`, add this to the key's counter (counter.ts) as the
-       * coordinating replica, on its local state (value is null and ignored).
+       * A typed operation at N > 1 (typed.ts: a counter's INCRBY, a set's SADD / SREM) instead of
+       * `value`: the coordinating replica applies it to its local state (value is null, ignored).
        */
-      readonly incrBy?: bigint;
+      readonly op?: TypedOp;
     };
 
 /** What a client request ends with: the key's resulting state, or an operating error. */
@@ -154,8 +157,11 @@ function writeRequest(w: ByteWriter, r: ClientRequest): void {
   w.u8(r.kind === 'get' ? 0 : 1).bytesUvarint(r.key);
   writeLevel(w, r.level);
   if (r.kind === 'put') {
-    if (r.incrBy !== undefined) w.u8(2).i64(r.incrBy);
-    else if (r.value === null) w.u8(0);
+    if (r.op?.type === 'incr') w.u8(2).i64(r.op.by);
+    else if (r.op !== undefined) {
+      w.u8(r.op.type === 'sadd' ? 3 : 4).uvarint(r.op.members.length);
+      for (const m of r.op.members) w.bytesUvarint(m);
+    } else if (r.value === null) w.u8(0);
     else w.u8(1).bytesUvarint(r.value);
     r.context.encodeInto(w);
     w.u64(encodeHlc(r.ts));
@@ -286,16 +292,26 @@ function readRequest(r: ByteReader): ClientRequest {
   if (kind === 0) return { kind: 'get', key, level };
   const valueTag = r.u8();
   let value: Uint8Array | null = null;
-  let incrBy: bigint | undefined;
+  let op: TypedOp | undefined;
   if (valueTag === 1) {
     value = r.bytesUvarint();
     if (value.length > limits.kvValueBytesMax)
       malformed(`value of ${value.length} bytes, max ${limits.kvValueBytesMax}`);
-  } else if (valueTag === 2) incrBy = r.i64();
-  else if (valueTag !== 0) malformed(`value tag ${valueTag}`);
+  } else if (valueTag === 2) op = { type: 'incr', by: r.i64() };
+  else if (valueTag === 3 || valueTag === 4) {
+    const n = r.uvarint();
+    if (n < 1 || n > limits.storeSetMembersCountMax) malformed(`${n} set members`);
+    const members: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) {
+      const m = r.bytesUvarint();
+      if (m.length > limits.kvValueBytesMax) malformed(`member of ${m.length} bytes`);
+      members.push(m);
+    }
+    op = { type: valueTag === 3 ? 'sadd' : 'srem', members };
+  } else if (valueTag !== 0) malformed(`value tag ${valueTag}`);
   const context = VectorClock.decodeFrom(r, limits.dvvEntriesCountMax);
   const ts = decodeHlc(r.u64());
-  return { kind: 'put', key, value, context, level, ts, ...(incrBy === undefined ? {} : { incrBy }) };
+  return { kind: 'put', key, value, context, level, ts, ...(op === undefined ? {} : { op }) };
 }
 
 function readResult(r: ByteReader): ClientResult {

@@ -54,7 +54,7 @@ import { assert } from '../lib/assert.ts';
 import { bytesEqual } from '../lib/bytes.ts';
 import { BaristaError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
-import { counterUpdate } from './counter.ts';
+import { applyTyped } from './typed.ts';
 import { diffTrees, type MerkleMessage, type MerkleTree, MerkleTreeBuilder, rangeContains } from './merkle.ts';
 import type { ClientRequest, ClientResult, Level, ReplicaMessage } from './messages.ts';
 import { murmur3X64_128Into, TOKEN_MIN } from './partitioner.ts';
@@ -467,9 +467,9 @@ export class DynamoReplica {
     try {
       const local = this.local(req.key);
       state =
-        req.incrBy === undefined
+        req.op === undefined
           ? local.update(req.context, this.id, req.value, req.ts)
-          : counterUpdate(local, this.id, req.incrBy, req.ts);
+          : applyTyped(local, this.id, req.op, req.ts);
     } catch (error) {
       if (error instanceof BaristaError) return this.finish(origin, { ok: false, error });
       throw error;
@@ -555,6 +555,9 @@ export class DynamoReplica {
         return this.finish(r.origin, { ok: false, error: merged });
       }
       this.stats.readsAnswered++;
+      // The coordinator keeps what the read saw (read repair of itself, at once): an operation it
+      // coordinates next on the key's CRDT (an OR-Set remove: typed.ts) observes what the read did.
+      if (!merged.equals(r.answers.get(this.id) ?? Versioned.empty())) this.mergeInto(r.key, merged);
       this.finish(r.origin, { ok: true, state: merged });
     }
     if (r.answers.size === r.asked.size + 1) {

@@ -51,6 +51,7 @@ const protocol = (doc: string) => ({ family: 'protocol', retriable: false, defin
 export const errorCatalogue = {
   // --- request: definite (nothing happened), not retriable as is unless noted -------------------
   bad_request: request('the request is malformed (missing field, wrong type)'),
+  wrong_type: request("an operation against a key holding another kind of value (Redis' WRONGTYPE)"),
   request_too_large: request('the request body is over its byte bound'),
   key_too_large: request('a key is over kvKeyBytesMax'),
   value_too_large: request('a value is over kvValueBytesMax'),

@@ -360,6 +360,8 @@ export const limits = {
   merkleStateHashBytesMax: 32,
   /** Token ranges one stream request of an anti-entropy exchange names (differing leaves, coalesced). */
   merkleStreamRangesCountMax: 4096,
+  /** Members one SADD / SREM names at N > 1 (one replica operation: src/dynamo/typed.ts). */
+  storeSetMembersCountMax: 1024,
   /** Anti-entropy jobs (tree builds and range streams, for itself or a peer) one replica runs at once; a peer's request past it is answered busy. */
   dynamoAntiEntropyJobsCountMax: 4,
   /** Stored values one anti-entropy job reads per tick (the event loop's share per job). */

@@ -16,6 +16,7 @@ import type { BaristaError } from '../lib/errors.ts';
 export const httpStatusByCode = {
   // request
   bad_request: 400,
+  wrong_type: 409,
   request_too_large: 413,
   key_too_large: 413,
   value_too_large: 413,

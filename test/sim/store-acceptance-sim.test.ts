@@ -9,7 +9,9 @@
 //     converges every replica of every key (their stored states equal), concurrent SETs of one key
 //     on the two sides survive as siblings (BARISTA SIBLINGS shows both), and no acknowledged write
 //     is lost (each key written once holds its value on all three replicas); INCR/INCRBY on both
-//     sides of the partition all count (PN-Counter siblings, src/dynamo/counter.ts).
+//     sides of the partition all count (PN-Counter siblings, src/dynamo/counter.ts), SADDs on both
+//     sides are all kept (OR-Set siblings, src/dynamo/typed.ts), and a QUORUM SREM through one
+//     node takes a member a QUORUM SADD added through another.
 // Negative control: without the repair rounds the replicas still differ after healing (checked
 // before repairing, so the convergence is anti-entropy's doing, not read repair's or hints').
 // Not yet here (issue 10): SERIAL / CAS through Paxos, a join and a decommission under load.
@@ -152,6 +154,22 @@ test('5 nodes, N = 3, RESP: ONE available and QUORUM consistent under a partitio
     }
     counterSums.set(counter, sum);
   }
+  // Sets: SADD of a different member on each side (OR-Set siblings): both members after healing.
+  const setMembersWanted = new Map<string, string[]>();
+  for (const key of both.slice(0, 4)) {
+    const setKey = `${key}:set`;
+    const w = replicasOf(sim, setKey);
+    where.set(setKey, w);
+    const wanted: string[] = [];
+    for (const [s, side] of [MINORITY, MAJORITY].entries()) {
+      const at = w.find((r) => side.includes(r));
+      if (at === undefined) continue;
+      const r = run(sim, at, ['BARISTA', 'CONSISTENCY', 'ONE'], ['SADD', setKey, `m${s}`, 'shared']);
+      assert.match(r[1]!, /^:[12]$/, `SADD at ${at}`);
+      wanted.push(`m${s}`);
+    }
+    setMembersWanted.set(setKey, [...wanted, 'shared'].sort());
+  }
   assert.ok(both.length > 0, 'some keys have replicas on both sides');
 
   // QUORUM on the minority side: a key with exactly one replica there is refused, definite.
@@ -188,7 +206,7 @@ test('5 nodes, N = 3, RESP: ONE available and QUORUM consistent under a partitio
   }
   sim.network.setLossProbability(0);
   sim.runFor(3_000);
-  const allKeys = [...keys, ...acked.keys(), ...counterSums.keys()];
+  const allKeys = [...keys, ...acked.keys(), ...counterSums.keys(), ...setMembersWanted.keys()];
   const whereAll = new Map(allKeys.map((k) => [k, where.get(k)!]));
   const differing = allKeys.filter((k) => new Set(states(sim, k, whereAll.get(k)!)).size > 1);
   assert.ok(differing.length > 0, 'negative control: replicas differ after healing, before anti-entropy');
@@ -215,6 +233,38 @@ test('5 nodes, N = 3, RESP: ONE available and QUORUM consistent under a partitio
       run(sim, 'n2', ['BARISTA', 'CONSISTENCY', 'ALL'], ['GET', counter]),
       ['+OK', `$${sum}`],
       `${counter}: increments from both sides all count`,
+    );
+  }
+  for (const [setKey, wanted] of setMembersWanted) {
+    const r = run(sim, 'n4', ['BARISTA', 'CONSISTENCY', 'ALL'], ['SMEMBERS', setKey]);
+    assert.equal(r[1], `*[${wanted.map((m) => `$${m}`).join(',')}]`, `${setKey}: both sides' SADDs`);
+  }
+  // Read-your-writes for a remove at QUORUM through another node that has not got the add: SREM
+  // reads first (the read merges what it saw into the coordinator), so it takes the add.
+  for (let i = 0; i < 3; i++) {
+    const setKey = `rem:${i}`;
+    const [a, , c] = replicasOf(sim, setKey) as [string, string, string];
+    // c's messages to a are lost: a hears no acks from c and calls it down (the add goes to b and a
+    // hint); c still hears a's pings, calls a up and asks it too, so c's QUORUM read answers with
+    // b's reply before a's (never) arrives: read repair of c has not run when the SREM applies.
+    const cut = sim.network.cut([[c, a]]);
+    sim.runFor(8_000);
+    assert.deepEqual(run(sim, a, ['BARISTA', 'CONSISTENCY', 'QUORUM'], ['SADD', setKey, 'x', 'y']), ['+OK', ':2']);
+    assert.deepEqual(run(sim, c, ['BARISTA', 'CONSISTENCY', 'QUORUM'], ['SREM', setKey, 'x']), ['+OK', ':1']);
+    cut.heal();
+    settleViews(sim);
+    sim.runFor(3_000); // hints (the add, held for c) replayed
+    assert.deepEqual(
+      run(
+        sim,
+        a,
+        ['BARISTA', 'CONSISTENCY', 'ALL'],
+        ['SMEMBERS', setKey],
+        ['SCARD', setKey],
+        ['SISMEMBER', setKey, 'x'],
+      ),
+      ['+OK', '*[$y]', ':1', ':0'],
+      `${setKey}: the remove took the add it had not received`,
     );
   }
   for (const key of both) {

@@ -29,12 +29,16 @@
 // been applied); limit_exceeded -> -BUSY; anything else -> -ERR <code>: <message>.
 // Callbacks throughout (the simulator's single loop; see forward.ts).
 
-import type { BaristaError } from '../../lib/errors.ts';
 import type { Level } from '../../dynamo/messages.ts';
 import { reply, type RespValue } from '../../wire/resp/index.ts';
 import { latin1 } from './command-entry.ts';
 import type { KeyState, ReplicaNode } from './replication/driver.ts';
+import { byteStringOf } from '../../crdt/codec.ts';
 import { PNCounter } from '../../crdt/counters.ts';
+import { ORSet } from '../../crdt/orset.ts';
+import { setMembers, setOf, WRONGTYPE } from '../../dynamo/typed.ts';
+import { BaristaError } from '../../lib/errors.ts';
+import { limits } from '../../lib/limits.ts';
 import { counterValue, NOT_INTEGER, parseRedisInteger, readableValue } from '../../dynamo/counter.ts';
 
 export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL' | 'ANY' | 'SERIAL';
@@ -52,6 +56,8 @@ function errorReply(error: BaristaError, write: boolean): RespValue {
       return reply.error(`TIMEOUT ${error.message}${write ? ' (the write may have been applied)' : ''}`);
     case 'limit_exceeded':
       return reply.error(`BUSY ${error.message}`);
+    case 'wrong_type':
+      return reply.error(`WRONGTYPE ${error.message}`);
     case 'outcome_unknown':
       return reply.error(`TIMEOUT ${error.message} (the write may have been applied)`);
     default:
@@ -66,7 +72,21 @@ export class ReplicatedCommands {
 
   /** Whether `name` (lower case) runs here at N > 1. */
   static offers(name: string): boolean {
-    return ['get', 'set', 'del', 'exists', 'incr', 'decr', 'incrby', 'decrby'].includes(name);
+    return [
+      'get',
+      'set',
+      'del',
+      'exists',
+      'incr',
+      'decr',
+      'incrby',
+      'decrby',
+      'sadd',
+      'srem',
+      'smembers',
+      'sismember',
+      'scard',
+    ].includes(name);
   }
 
   /** Runs an offered data command at `level`; `done` gets the reply once. */
@@ -75,8 +95,23 @@ export class ReplicatedCommands {
     switch (name) {
       case 'get':
         return this.read(argv[1]!, level, done, (s) => {
+          const top = s.versioned.chosen();
+          if (top?.crdt === true && setOf(s.versioned) instanceof ORSet) return reply.error(`WRONGTYPE ${WRONGTYPE}`);
           const v = readableValue(s.versioned);
           return v === null ? reply.null : reply.bulk(v);
+        });
+      case 'sadd':
+      case 'srem':
+        return this.setWrite(name, argv, level, done);
+      case 'smembers':
+      case 'sismember':
+      case 'scard':
+        return this.read(argv[1]!, level, done, (s) => {
+          const set = setOf(s.versioned);
+          if (set instanceof BaristaError) return reply.error(`WRONGTYPE ${set.message}`);
+          if (name === 'scard') return reply.integer(BigInt(set.value().length));
+          if (name === 'sismember') return reply.integer(set.has(byteStringOf(argv[2]!)) ? 1n : 0n);
+          return { type: 'set', items: setMembers(set).map((m) => reply.bulk(m)) };
         });
       case 'incr':
       case 'decr':
@@ -95,6 +130,36 @@ export class ReplicatedCommands {
     }
   }
 
+  /**
+   * SADD / SREM: a read at the level first (it merges what it saw into this coordinator's local
+   * state, so a remove observes every add the read did), then the OR-Set operation at a replica.
+   * The count is of members added / removed in the set the coordinator then held.
+   */
+  private setWrite(name: 'sadd' | 'srem', argv: readonly Uint8Array[], level: Level, done: Done): void {
+    const key = argv[1]!;
+    const members = [...new Map(argv.slice(2).map((m) => [latin1(m), m])).values()];
+    if (members.length > limits.storeSetMembersCountMax) {
+      return done(
+        reply.error(
+          `ERR ${members.length} members in one ${name.toUpperCase()}, max ${limits.storeSetMembersCountMax} at N > 1`,
+        ),
+      );
+    }
+    this.node.submit({ kind: 'get', key, level: level === 'ANY' ? 'ONE' : level }, (read) => {
+      if (!read.ok) return done(errorReply(read.error, false));
+      const before = setOf(read.state.versioned);
+      if (before instanceof BaristaError) return done(reply.error(`WRONGTYPE ${before.message}`));
+      const count = members.filter((m) => before.has(byteStringOf(m)) === (name === 'srem')).length;
+      this.node.submit({ kind: 'typed', key, op: { type: name, members }, level }, (o) => {
+        if (!o.ok)
+          return done(
+            o.error.code === 'wrong_type' ? reply.error(`WRONGTYPE ${o.error.message}`) : errorReply(o.error, true),
+          );
+        done(reply.integer(BigInt(count)));
+      });
+    });
+  }
+
   /** INCR / DECR / INCRBY / DECRBY: the key's PN-Counter (src/dynamo/counter.ts) at the level. */
   private increment(name: string, argv: readonly Uint8Array[], level: Level, done: Done): void {
     let by = name === 'decr' ? -1n : 1n;
@@ -104,9 +169,10 @@ export class ReplicatedCommands {
       if (name === 'decrby' && n === -(2n ** 63n)) return done(reply.error('ERR decrement would overflow'));
       by = name === 'decrby' ? -n : n;
     }
-    this.node.submit({ kind: 'incr', key: argv[1]!, by, level }, (o) => {
+    this.node.submit({ kind: 'typed', key: argv[1]!, op: { type: 'incr', by }, level }, (o) => {
       if (!o.ok) {
         if (o.error.code === 'bad_request') return done(reply.error(`ERR ${o.error.message}`));
+        if (o.error.code === 'wrong_type') return done(reply.error(`WRONGTYPE ${o.error.message}`));
         return done(errorReply(o.error, true));
       }
       const v = counterValue(o.state.versioned);

@@ -73,6 +73,7 @@ import { DynamoReplica, levelCount, type Output, type ReplicaStats } from '../..
 import type { Ring } from '../../../dynamo/ring.ts';
 import type { PaxosOperation, PaxosOutcome, PaxosStore } from '../../../dynamo/paxos.ts';
 import type { ReplicaStore } from '../../../dynamo/store.ts';
+import type { TypedOp } from '../../../dynamo/typed.ts';
 import { SerialCoordinator } from './serial.ts';
 import { initialRing } from '../ring-keeper.ts';
 import { emptyContext, type Sibling, type Versioned } from '../../../dynamo/versions.ts';
@@ -141,13 +142,13 @@ export interface KeyState {
   readonly versioned: Versioned;
 }
 
-export type ReplicaOpKind = 'get' | 'put' | 'delete' | 'incr';
+export type ReplicaOpKind = 'get' | 'put' | 'delete' | 'typed';
 
 /** A request for the callback API (the simulator's workloads use it: no promise turns). */
 export type ReplicaRequest =
   | { readonly kind: 'get'; readonly key: Uint8Array; readonly level: Level }
-  /** INCRBY: the key's counter (src/dynamo/counter.ts) plus `by`, coordinated at a replica. */
-  | { readonly kind: 'incr'; readonly key: Uint8Array; readonly by: bigint; readonly level: Level }
+  /** A typed operation (src/dynamo/typed.ts: INCRBY, SADD, SREM), coordinated at a replica. */
+  | { readonly kind: 'typed'; readonly key: Uint8Array; readonly op: TypedOp; readonly level: Level }
   | {
       readonly kind: 'put' | 'delete';
       readonly key: Uint8Array;
@@ -260,7 +261,7 @@ export class ReplicaNode {
     const m = this.metrics;
     const latency = (kind: ReplicaOpKind) =>
       m.histogram('dynamo_op_latency_ms', 'Client requests from submit to answer', { kind });
-    this.latency = { get: latency('get'), put: latency('put'), delete: latency('delete'), incr: latency('incr') };
+    this.latency = { get: latency('get'), put: latency('put'), delete: latency('delete'), typed: latency('typed') };
     this.statCounters = Object.fromEntries(
       (Object.keys(STAT_HELP) as (keyof ReplicaStats)[]).map((k) => [
         k,
@@ -344,13 +345,13 @@ export class ReplicaNode {
     }
     let request: ClientRequest;
     if (req.kind === 'get') request = { kind: 'get', key: req.key, level: req.level };
-    else if (req.kind === 'incr') {
+    else if (req.kind === 'typed') {
       const keyOk = req.key.length <= limits.kvKeyBytesMax;
       request = {
         kind: 'put',
         key: req.key,
         value: null,
-        incrBy: req.by,
+        op: req.op,
         context: emptyContext(),
         level: req.level,
         ts: keyOk ? this.stamp(req.key) : this.hlc.now(this.env.clock.wallMs()),

@@ -1,0 +1,91 @@
+// Goal: Redis sets at N > 1 (typed.ts, an OR-Set sibling): SADDs coordinated concurrently by
+// different replicas are all kept; a remove takes only the adds its replica observed, so an add
+// concurrent with it survives (add wins) while a remove after the add was seen takes it; merge order
+// does not matter; an emptied set reads as empty; a key holding a plain value or a counter answers
+// wrong_type, and a counter operation on a set too. Negative control: a plain read-modify-write of
+// the member list loses one of two concurrent SADDs.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BaristaError } from '../lib/errors.ts';
+import { counterValue } from './counter.ts';
+import { applyTyped, setMembers, setOf } from './typed.ts';
+import { emptyContext, Versioned } from './versions.ts';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+let wall = 1_000;
+const ts = () => ({ wallMs: wall++, logical: 0 });
+const members = (s: Versioned): string[] => {
+  const set = setOf(s);
+  assert.ok(!(set instanceof BaristaError), 'a set');
+  return setMembers(set).map((m) => dec.decode(m));
+};
+const sadd = (s: Versioned, r: string, ...m: string[]) =>
+  applyTyped(s, r, { type: 'sadd', members: m.map((x) => enc.encode(x)) }, ts());
+const srem = (s: Versioned, r: string, ...m: string[]) =>
+  applyTyped(s, r, { type: 'srem', members: m.map((x) => enc.encode(x)) }, ts());
+
+test('concurrent SADDs at different replicas are all kept, whatever the merge order', () => {
+  const a = sadd(Versioned.empty(), 'n1', 'x', 'y');
+  const b = sadd(Versioned.empty(), 'n2', 'z');
+  const c = sadd(Versioned.empty(), 'n3', 'x', 'w');
+  const m1 = a.merge(b).merge(c);
+  const m2 = c.merge(a.merge(b));
+  assert.ok(m1.equals(m2));
+  assert.deepEqual(members(m1), ['w', 'x', 'y', 'z']);
+});
+
+test('negative control: a plain read-modify-write of the member list loses a concurrent SADD', () => {
+  const base = Versioned.empty().update(emptyContext(), 'n1', enc.encode('x'), ts());
+  const a = base.update(base.context(), 'n1', enc.encode('x,y'), ts());
+  const b = base.update(base.context(), 'n2', enc.encode('x,z'), ts());
+  const shown = dec.decode(a.merge(b).chosen()!.value!);
+  assert.ok(shown === 'x,y' || shown === 'x,z', 'one of the two SADDs is not shown');
+  assert.deepEqual(
+    members(sadd(sadd(Versioned.empty(), 'n1', 'x', 'y').merge(sadd(Versioned.empty(), 'n2', 'x', 'z')), 'n1')),
+    ['x', 'y', 'z'],
+  );
+});
+
+test('a remove takes the adds its replica saw; an add concurrent with it survives (add wins)', () => {
+  const added = sadd(Versioned.empty(), 'n1', 'x');
+  // n2 has seen n1's add (replicated), removes x; concurrently n3 (which also saw it) adds x again.
+  const removed = srem(added, 'n2', 'x');
+  const readded = sadd(srem(added, 'n3', 'x'), 'n3', 'x');
+  assert.deepEqual(members(removed), []);
+  assert.deepEqual(members(removed.merge(readded)), ['x'], 'the concurrent add wins');
+  // A remove after the add was seen everywhere takes it for good.
+  const all = removed.merge(readded);
+  const gone = srem(all, 'n1', 'x');
+  assert.deepEqual(members(gone.merge(all).merge(readded)), []);
+});
+
+test('a removal on a replica that has not seen the add does not take it (why SREM reads first)', () => {
+  const added = sadd(Versioned.empty(), 'n1', 'x');
+  const blind = srem(Versioned.empty(), 'n2', 'x');
+  assert.deepEqual(members(blind.merge(added)), ['x']);
+  const seen = srem(Versioned.empty().merge(added), 'n2', 'x');
+  assert.deepEqual(members(seen.merge(added)), []);
+});
+
+test('wrong types: a set op on a plain value or a counter, a counter op on a set', () => {
+  const plain = Versioned.empty().update(emptyContext(), 'n1', enc.encode('v'), ts());
+  assert.throws(
+    () => sadd(plain, 'n1', 'x'),
+    (e) => e instanceof BaristaError && e.code === 'wrong_type',
+  );
+  const counter = applyTyped(Versioned.empty(), 'n1', { type: 'incr', by: 3n }, ts());
+  assert.equal(counterValue(counter), 3n);
+  assert.throws(
+    () => sadd(counter, 'n1', 'x'),
+    (e) => e instanceof BaristaError && e.code === 'wrong_type',
+  );
+  const set = sadd(Versioned.empty(), 'n1', 'x');
+  assert.throws(
+    () => applyTyped(set, 'n1', { type: 'incr', by: 1n }, ts()),
+    (e) => e instanceof BaristaError && e.code === 'wrong_type',
+  );
+  // After a DEL (tombstone) the key is an empty set again.
+  const deleted = set.update(set.context(), 'n1', null, ts());
+  assert.deepEqual(members(sadd(deleted, 'n2', 'y')), ['y']);
+});

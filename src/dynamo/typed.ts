@@ -1,0 +1,67 @@
+// Typed values at N > 1: Redis commands whose concurrent updates must merge instead of one winning.
+// Each is a CRDT (src/crdt) kept as a CRDT sibling (value tag 2) of the key's Versioned state, and
+// each operation runs at the coordinating replica, on its LOCAL state, inside its synchronous step
+// (the CRDT contract: an operation under replica id r sees every earlier operation of r):
+//   incr  by        PN-Counter (counter.ts)
+//   sadd  members   OR-Set add-wins: base = the join of the key's OR-Set siblings, each member not
+//                   in it added under the replica's id;
+//   srem  members   OR-Set: each member in the base removed — only the adds this replica has
+//                   observed, so the RESP layer reads at the connection's level first (a read merges
+//                   what it saw into the coordinator's local state: replica.ts), and an add
+//                   concurrent with the remove survives (add wins).
+// The new sibling's context is everything the replica holds: it supersedes all of it. An empty set
+// is kept as a value (its context carries the removes' dots) and reads as no key.
+// Wrong types: a key whose newest sibling is a plain value, or another CRDT, answers Redis' WRONGTYPE
+// (code wrong_type); a tombstone or nothing is an empty set.
+
+import type { NodeId } from '../env/types.ts';
+import type { HlcTimestamp } from '../lib/clocks/hlc.ts';
+import { BaristaError } from '../lib/errors.ts';
+import { byteStringOf, bytesOfByteString } from '../crdt/codec.ts';
+import { decodeCrdt } from '../crdt/crdt.ts';
+import { ORSet } from '../crdt/orset.ts';
+import { counterUpdate, WRONGTYPE } from './counter.ts';
+import type { Versioned } from './versions.ts';
+
+export type TypedOp =
+  | { readonly type: 'incr'; readonly by: bigint }
+  | { readonly type: 'sadd'; readonly members: readonly Uint8Array[] }
+  | { readonly type: 'srem'; readonly members: readonly Uint8Array[] };
+
+export { WRONGTYPE };
+
+/** The local state after `replica` applies `op`; throws BaristaError (wrong type, bounds, overflow). */
+export function applyTyped(local: Versioned, replica: NodeId, op: TypedOp, ts: HlcTimestamp): Versioned {
+  if (op.type === 'incr') return counterUpdate(local, replica, op.by, ts);
+  let set = setOf(local);
+  if (set instanceof BaristaError) throw set;
+  for (const m of op.members) {
+    const e = byteStringOf(m);
+    if (op.type === 'sadd' && !set.has(e)) set = set.add(replica, e).state;
+    else if (op.type === 'srem' && set.has(e)) set = set.remove(e).state;
+  }
+  return local.update(local.context(), replica, set.encode(), ts, true);
+}
+
+/** The key's set: the join of its OR-Set siblings (empty when it holds nothing or a tombstone). */
+export function setOf(state: Versioned): ORSet | BaristaError {
+  const top = state.chosen();
+  if (top === undefined || top.value === null) return ORSet.empty;
+  if (top.crdt !== true) return new BaristaError('wrong_type', WRONGTYPE);
+  let set = ORSet.empty;
+  for (const s of state.siblings) {
+    if (s.crdt !== true || s.value === null) continue;
+    const c = decodeCrdt(s.value);
+    if (!(c instanceof ORSet)) {
+      if (s === top) return new BaristaError('wrong_type', WRONGTYPE);
+      continue;
+    }
+    set = set.merge(c);
+  }
+  return set;
+}
+
+/** The set's members as bytes, in byte order. */
+export function setMembers(set: ORSet): Uint8Array[] {
+  return set.value().map(bytesOfByteString);
+}

@@ -21,9 +21,10 @@
 //   state        = uvarint length + an encoded Versioned (versions.ts grammar, checked in full)
 //   request      = u8 kind (0 get, 1 put) key level [put: value context ts]
 //   level        = u8 (1 ONE, 2 QUORUM, 3 ALL, 4 ANY, 0 explicit: then uvarint count 1..ringReplicasCountMax)
-//   value        = u8 tag (0 delete, 1 bytes, 2 counter increment, 3 set add, 4 set remove)
+//   value        = u8 tag (0 delete, 1 bytes, 2 counter increment, 3 set add, 4 set remove,
+//                  5 hash set (field value pairs), 6 hash delete (fields))
 //                  [1: uvarint length (0..kvValueBytesMax) + bytes] [2: by:i64]
-//                  [3, 4: uvarint count (1..storeSetMembersCountMax), then each member as
+//                  [3..6: uvarint count (1..storeSetMembersCountMax), then each member as
 //                  uvarint length (0..kvValueBytesMax) + bytes]
 //   context      = vector clock (src/lib/clocks/vector.ts), at most dvvEntriesCountMax entries
 //   ts           = u64 (encodeHlc)
@@ -105,6 +106,14 @@ const TYPE_TAGS = {
   merkle: 9,
 } as const satisfies Record<ReplicaMessage['type'], number>;
 
+const OP_TAGS = { sadd: 3, srem: 4, hset: 5, hdel: 6 } as const;
+const OP_BY_TAG: Readonly<Record<number, 'sadd' | 'srem' | 'hset' | 'hdel'>> = {
+  3: 'sadd',
+  4: 'srem',
+  5: 'hset',
+  6: 'hdel',
+};
+
 const LEVEL_TAGS = { ONE: 1, QUORUM: 2, ALL: 3, ANY: 4 } as const;
 const LEVEL_BY_TAG: readonly Level[] = ['ONE', 'ONE', 'QUORUM', 'ALL', 'ANY'];
 
@@ -159,7 +168,7 @@ function writeRequest(w: ByteWriter, r: ClientRequest): void {
   if (r.kind === 'put') {
     if (r.op?.type === 'incr') w.u8(2).i64(r.op.by);
     else if (r.op !== undefined) {
-      w.u8(r.op.type === 'sadd' ? 3 : 4).uvarint(r.op.members.length);
+      w.u8(OP_TAGS[r.op.type]).uvarint(r.op.members.length);
       for (const m of r.op.members) w.bytesUvarint(m);
     } else if (r.value === null) w.u8(0);
     else w.u8(1).bytesUvarint(r.value);
@@ -298,7 +307,7 @@ function readRequest(r: ByteReader): ClientRequest {
     if (value.length > limits.kvValueBytesMax)
       malformed(`value of ${value.length} bytes, max ${limits.kvValueBytesMax}`);
   } else if (valueTag === 2) op = { type: 'incr', by: r.i64() };
-  else if (valueTag === 3 || valueTag === 4) {
+  else if (valueTag >= 3 && valueTag <= 6) {
     const n = r.uvarint();
     if (n < 1 || n > limits.storeSetMembersCountMax) malformed(`${n} set members`);
     const members: Uint8Array[] = [];
@@ -307,7 +316,9 @@ function readRequest(r: ByteReader): ClientRequest {
       if (m.length > limits.kvValueBytesMax) malformed(`member of ${m.length} bytes`);
       members.push(m);
     }
-    op = { type: valueTag === 3 ? 'sadd' : 'srem', members };
+    const type = OP_BY_TAG[valueTag]!;
+    if (type === 'hset' && n % 2 !== 0) malformed('HSET with a field and no value');
+    op = { type, members };
   } else if (valueTag !== 0) malformed(`value tag ${valueTag}`);
   const context = VectorClock.decodeFrom(r, limits.dvvEntriesCountMax);
   const ts = decodeHlc(r.u64());

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BaristaError } from '../lib/errors.ts';
 import { counterValue } from './counter.ts';
-import { applyTyped, setMembers, setOf } from './typed.ts';
+import { applyTyped, hashEntries, hashField, hashOf, setMembers, setOf } from './typed.ts';
 import { emptyContext, Versioned } from './versions.ts';
 
 const enc = new TextEncoder();
@@ -88,4 +88,36 @@ test('wrong types: a set op on a plain value or a counter, a counter op on a set
   // After a DEL (tombstone) the key is an empty set again.
   const deleted = set.update(set.context(), 'n1', null, ts());
   assert.deepEqual(members(sadd(deleted, 'n2', 'y')), ['y']);
+});
+
+const hset = (s: Versioned, r: string, ...fv: string[]) =>
+  applyTyped(s, r, { type: 'hset', members: fv.map((x) => enc.encode(x)) }, ts());
+const hdel = (s: Versioned, r: string, ...f: string[]) =>
+  applyTyped(s, r, { type: 'hdel', members: f.map((x) => enc.encode(x)) }, ts());
+const fields = (s: Versioned): Record<string, string> => {
+  const h = hashOf(s);
+  assert.ok(!(h instanceof BaristaError), 'a hash');
+  return Object.fromEntries(hashEntries(h).map(([f, v]) => [dec.decode(f), dec.decode(v)]));
+};
+
+test('hashes: concurrent HSETs of different fields are all kept; of one field the newest shows; HDEL takes what it saw', () => {
+  const a = hset(Versioned.empty(), 'n1', 'f1', 'a', 'f2', 'a');
+  const b = hset(Versioned.empty(), 'n2', 'f3', 'b');
+  assert.deepEqual(fields(a.merge(b)), { f1: 'a', f2: 'a', f3: 'b' });
+  const later = hset(Versioned.empty(), 'n3', 'f1', 'newer'); // written after a's (HLC)
+  assert.equal(dec.decode(hashField(hashOf(a.merge(later)) as never, enc.encode('f1'))!), 'newer');
+  // HDEL of f2 by a replica that saw it; a concurrent HSET of f2 elsewhere survives it.
+  const deleted = hdel(a, 'n1', 'f2');
+  assert.deepEqual(fields(deleted), { f1: 'a' });
+  const concurrent = hset(a, 'n2', 'f2', 'kept');
+  assert.deepEqual(fields(deleted.merge(concurrent)), { f1: 'a', f2: 'kept' });
+  // Wrong types both ways.
+  assert.throws(
+    () => hset(sadd(Versioned.empty(), 'n1', 'x'), 'n1', 'f', 'v'),
+    (e) => e instanceof BaristaError && e.code === 'wrong_type',
+  );
+  assert.throws(
+    () => sadd(a, 'n1', 'x'),
+    (e) => e instanceof BaristaError && e.code === 'wrong_type',
+  );
 });

@@ -9,6 +9,10 @@
 //                   observed, so the RESP layer reads at the connection's level first (a read merges
 //                   what it saw into the coordinator's local state: replica.ts), and an add
 //                   concurrent with the remove survives (add wins).
+//   hset  f v ...   OR-Map of MV-Registers (a Redis hash): each field's register written with the
+//                   coordinator's HLC timestamp (supersedes the values it saw; HGET reads the
+//                   register's LWW view, resolve());
+//   hdel  f ...     OR-Map remove: the field's observed writes; a concurrent HSET survives.
 // The new sibling's context is everything the replica holds: it supersedes all of it. An empty set
 // is kept as a value (its context carries the removes' dots) and reads as no key.
 // Wrong types: a key whose newest sibling is a plain value, or another CRDT, answers Redis' WRONGTYPE
@@ -20,19 +24,42 @@ import { BaristaError } from '../lib/errors.ts';
 import { byteStringOf, bytesOfByteString } from '../crdt/codec.ts';
 import { decodeCrdt } from '../crdt/crdt.ts';
 import { ORSet } from '../crdt/orset.ts';
+import { ORMap } from '../crdt/ormap.ts';
+import { MVRegister } from '../crdt/registers.ts';
+import { schemaEqual } from '../crdt/causal.ts';
 import { counterUpdate, WRONGTYPE } from './counter.ts';
 import type { Versioned } from './versions.ts';
 
 export type TypedOp =
   | { readonly type: 'incr'; readonly by: bigint }
   | { readonly type: 'sadd'; readonly members: readonly Uint8Array[] }
-  | { readonly type: 'srem'; readonly members: readonly Uint8Array[] };
+  | { readonly type: 'srem'; readonly members: readonly Uint8Array[] }
+  /** HSET: field, value, field, value, ... */
+  | { readonly type: 'hset'; readonly members: readonly Uint8Array[] }
+  /** HDEL: fields. */
+  | { readonly type: 'hdel'; readonly members: readonly Uint8Array[] };
 
 export { WRONGTYPE };
 
 /** The local state after `replica` applies `op`; throws BaristaError (wrong type, bounds, overflow). */
 export function applyTyped(local: Versioned, replica: NodeId, op: TypedOp, ts: HlcTimestamp): Versioned {
   if (op.type === 'incr') return counterUpdate(local, replica, op.by, ts);
+  if (op.type === 'hset' || op.type === 'hdel') {
+    let hash = hashOf(local);
+    if (hash instanceof BaristaError) throw hash;
+    if (op.type === 'hset') {
+      for (let i = 0; i + 1 < op.members.length; i += 2) {
+        const value = op.members[i + 1]!;
+        hash = hash.apply<MVRegister>(byteStringOf(op.members[i]!), (r) => r.write(replica, value, ts)).state;
+      }
+    } else {
+      for (const f of op.members) {
+        const field = byteStringOf(f);
+        if (hash.has(field)) hash = hash.remove(field).state;
+      }
+    }
+    return local.update(local.context(), replica, hash.encode(), ts, true);
+  }
   let set = setOf(local);
   if (set instanceof BaristaError) throw set;
   for (const m of op.members) {
@@ -64,4 +91,41 @@ export function setOf(state: Versioned): ORSet | BaristaError {
 /** The set's members as bytes, in byte order. */
 export function setMembers(set: ORSet): Uint8Array[] {
   return set.value().map(bytesOfByteString);
+}
+
+const HASH_SCHEMA = MVRegister.schema;
+
+/** The key's hash: the join of its OR-Map siblings (empty when nothing or a tombstone). */
+export function hashOf(state: Versioned): ORMap | BaristaError {
+  const top = state.chosen();
+  const empty = ORMap.empty(HASH_SCHEMA);
+  if (top === undefined || top.value === null) return empty;
+  if (top.crdt !== true) return new BaristaError('wrong_type', WRONGTYPE);
+  let hash = empty;
+  for (const s of state.siblings) {
+    if (s.crdt !== true || s.value === null) continue;
+    const c = decodeCrdt(s.value);
+    if (!(c instanceof ORMap) || !schemaEqual(c.valueSchema, HASH_SCHEMA)) {
+      if (s === top) return new BaristaError('wrong_type', WRONGTYPE);
+      continue;
+    }
+    hash = hash.merge(c);
+  }
+  return hash;
+}
+
+/** A field's value as HGET shows it (the register's LWW view); undefined when absent. */
+export function hashField(hash: ORMap, field: Uint8Array): Uint8Array | undefined {
+  const r = hash.get(byteStringOf(field));
+  return r instanceof MVRegister ? r.resolve()?.value : undefined;
+}
+
+/** Every field and its value, fields in byte order. */
+export function hashEntries(hash: ORMap): Array<[Uint8Array, Uint8Array]> {
+  const out: Array<[Uint8Array, Uint8Array]> = [];
+  for (const k of hash.keys()) {
+    const v = hashField(hash, bytesOfByteString(k));
+    if (v !== undefined) out.push([bytesOfByteString(k), v]);
+  }
+  return out;
 }

@@ -72,6 +72,17 @@ function run(sim: Simulation<NodeServices>, at: string, ...commands: string[][])
   return c.replies.map(show);
 }
 
+/** A key named `prefix:N` whose replicas are on both sides of the partition (the first such N). */
+function keyOnBothSides(sim: Simulation<NodeServices>, prefix: string): { key: string; replicas: string[] } {
+  for (let j = 0; j < 1_000; j++) {
+    const key = `${prefix}:${j}`;
+    const replicas = replicasOf(sim, key);
+    if (replicas.some((r) => MINORITY.includes(r)) && replicas.some((r) => MAJORITY.includes(r)))
+      return { key, replicas };
+  }
+  assert.fail(`no key ${prefix}:N on both sides`);
+}
+
 function replicasOf(sim: Simulation<NodeServices>, key: string): string[] {
   const r = run(sim, 'n3', ['BARISTA', 'WHERE', key])[0]!; // *[$n5,$n2,$n1]
   return r
@@ -140,8 +151,7 @@ test('5 nodes, N = 3, RESP: ONE available and QUORUM consistent under a partitio
   // Counters: INCRBY on both sides of the partition (PN-Counter siblings): every increment counts.
   const counterSums = new Map<string, number>();
   for (const [i, key] of both.entries()) {
-    const counter = `${key}:count`;
-    const w = replicasOf(sim, counter);
+    const { key: counter, replicas: w } = keyOnBothSides(sim, `${key}:count`);
     where.set(counter, w);
     let sum = 0;
     for (const side of [MINORITY, MAJORITY]) {
@@ -157,8 +167,7 @@ test('5 nodes, N = 3, RESP: ONE available and QUORUM consistent under a partitio
   // Sets: SADD of a different member on each side (OR-Set siblings): both members after healing.
   const setMembersWanted = new Map<string, string[]>();
   for (const key of both.slice(0, 4)) {
-    const setKey = `${key}:set`;
-    const w = replicasOf(sim, setKey);
+    const { key: setKey, replicas: w } = keyOnBothSides(sim, `${key}:set`);
     where.set(setKey, w);
     const wanted: string[] = [];
     for (const [s, side] of [MINORITY, MAJORITY].entries()) {
@@ -168,7 +177,24 @@ test('5 nodes, N = 3, RESP: ONE available and QUORUM consistent under a partitio
       assert.match(r[1]!, /^:[12]$/, `SADD at ${at}`);
       wanted.push(`m${s}`);
     }
+    assert.equal(wanted.length, 2);
     setMembersWanted.set(setKey, [...wanted, 'shared'].sort());
+  }
+  // Hashes: HSET of a different field on each side (OR-Map siblings): both fields after healing.
+  const hashWanted = new Map<string, string[]>();
+  for (const key of both.slice(0, 4)) {
+    const { key: hashKey, replicas: w } = keyOnBothSides(sim, `${key}:hash`);
+    where.set(hashKey, w);
+    const wanted: string[] = [];
+    for (const [s, side] of [MINORITY, MAJORITY].entries()) {
+      const at = w.find((r) => side.includes(r));
+      if (at === undefined) continue;
+      const r = run(sim, at, ['BARISTA', 'CONSISTENCY', 'ONE'], ['HSET', hashKey, `f${s}`, `v${s}`]);
+      assert.equal(r[1], ':1', `HSET at ${at}`);
+      wanted.push(`$f${s},$v${s}`);
+    }
+    assert.equal(wanted.length, 2);
+    hashWanted.set(hashKey, wanted);
   }
   assert.ok(both.length > 0, 'some keys have replicas on both sides');
 
@@ -206,7 +232,7 @@ test('5 nodes, N = 3, RESP: ONE available and QUORUM consistent under a partitio
   }
   sim.network.setLossProbability(0);
   sim.runFor(3_000);
-  const allKeys = [...keys, ...acked.keys(), ...counterSums.keys(), ...setMembersWanted.keys()];
+  const allKeys = [...keys, ...acked.keys(), ...counterSums.keys(), ...setMembersWanted.keys(), ...hashWanted.keys()];
   const whereAll = new Map(allKeys.map((k) => [k, where.get(k)!]));
   const differing = allKeys.filter((k) => new Set(states(sim, k, whereAll.get(k)!)).size > 1);
   assert.ok(differing.length > 0, 'negative control: replicas differ after healing, before anti-entropy');
@@ -234,6 +260,11 @@ test('5 nodes, N = 3, RESP: ONE available and QUORUM consistent under a partitio
       ['+OK', `$${sum}`],
       `${counter}: increments from both sides all count`,
     );
+  }
+  for (const [hashKey, wanted] of hashWanted) {
+    const r = run(sim, 'n5', ['BARISTA', 'CONSISTENCY', 'ALL'], ['HGETALL', hashKey], ['HLEN', hashKey]);
+    // A RESP2 client: the map comes as a flat array of field, value.
+    assert.deepEqual(r.slice(1), [`*[${wanted.join(',')}]`, `:${wanted.length}`], `${hashKey}: both sides' HSETs`);
   }
   for (const [setKey, wanted] of setMembersWanted) {
     const r = run(sim, 'n4', ['BARISTA', 'CONSISTENCY', 'ALL'], ['SMEMBERS', setKey]);

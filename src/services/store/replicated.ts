@@ -36,7 +36,8 @@ import type { KeyState, ReplicaNode } from './replication/driver.ts';
 import { byteStringOf } from '../../crdt/codec.ts';
 import { PNCounter } from '../../crdt/counters.ts';
 import { ORSet } from '../../crdt/orset.ts';
-import { setMembers, setOf, WRONGTYPE } from '../../dynamo/typed.ts';
+import { ORMap } from '../../crdt/ormap.ts';
+import { hashEntries, hashField, hashOf, setMembers, setOf, WRONGTYPE } from '../../dynamo/typed.ts';
 import { BaristaError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
 import { counterValue, NOT_INTEGER, parseRedisInteger, readableValue } from '../../dynamo/counter.ts';
@@ -86,6 +87,12 @@ export class ReplicatedCommands {
       'smembers',
       'sismember',
       'scard',
+      'hset',
+      'hdel',
+      'hget',
+      'hgetall',
+      'hlen',
+      'hexists',
     ].includes(name);
   }
 
@@ -96,13 +103,33 @@ export class ReplicatedCommands {
       case 'get':
         return this.read(argv[1]!, level, done, (s) => {
           const top = s.versioned.chosen();
-          if (top?.crdt === true && setOf(s.versioned) instanceof ORSet) return reply.error(`WRONGTYPE ${WRONGTYPE}`);
+          if (top?.crdt === true && (setOf(s.versioned) instanceof ORSet || hashOf(s.versioned) instanceof ORMap))
+            return reply.error(`WRONGTYPE ${WRONGTYPE}`);
           const v = readableValue(s.versioned);
           return v === null ? reply.null : reply.bulk(v);
         });
       case 'sadd':
       case 'srem':
         return this.setWrite(name, argv, level, done);
+      case 'hset':
+      case 'hdel':
+        return this.hashWrite(name, argv, level, done);
+      case 'hget':
+      case 'hgetall':
+      case 'hlen':
+      case 'hexists':
+        return this.read(argv[1]!, level, done, (s) => {
+          const hash = hashOf(s.versioned);
+          if (hash instanceof BaristaError) return reply.error(`WRONGTYPE ${hash.message}`);
+          if (name === 'hget') {
+            const v = hashField(hash, argv[2]!);
+            return v === undefined ? reply.null : reply.bulk(v);
+          }
+          if (name === 'hexists') return reply.integer(hashField(hash, argv[2]!) === undefined ? 0n : 1n);
+          const entries = hashEntries(hash);
+          if (name === 'hlen') return reply.integer(BigInt(entries.length));
+          return { type: 'map', entries: entries.map(([f, v]) => [reply.bulk(f), reply.bulk(v)] as const) };
+        });
       case 'smembers':
       case 'sismember':
       case 'scard':
@@ -151,6 +178,36 @@ export class ReplicatedCommands {
       if (before instanceof BaristaError) return done(reply.error(`WRONGTYPE ${before.message}`));
       const count = members.filter((m) => before.has(byteStringOf(m)) === (name === 'srem')).length;
       this.node.submit({ kind: 'typed', key, op: { type: name, members }, level }, (o) => {
+        if (!o.ok)
+          return done(
+            o.error.code === 'wrong_type' ? reply.error(`WRONGTYPE ${o.error.message}`) : errorReply(o.error, true),
+          );
+        done(reply.integer(BigInt(count)));
+      });
+    });
+  }
+
+  /** HSET key f v [f v ...] / HDEL key f [f ...]: a read at the level first (as setWrite), then the OR-Map operation. */
+  private hashWrite(name: 'hset' | 'hdel', argv: readonly Uint8Array[], level: Level, done: Done): void {
+    const key = argv[1]!;
+    const rest = argv.slice(2);
+    if (name === 'hset' && rest.length % 2 !== 0)
+      return done(reply.error("ERR wrong number of arguments for 'hset' command"));
+    if (rest.length > limits.storeSetMembersCountMax) {
+      return done(
+        reply.error(
+          `ERR ${rest.length} arguments in one ${name.toUpperCase()}, max ${limits.storeSetMembersCountMax} at N > 1`,
+        ),
+      );
+    }
+    this.node.submit({ kind: 'get', key, level: level === 'ANY' ? 'ONE' : level }, (read) => {
+      if (!read.ok) return done(errorReply(read.error, false));
+      const before = hashOf(read.state.versioned);
+      if (before instanceof BaristaError) return done(reply.error(`WRONGTYPE ${before.message}`));
+      const fields = name === 'hset' ? rest.filter((_, i) => i % 2 === 0) : rest;
+      const distinct = [...new Map(fields.map((f) => [latin1(f), f])).values()];
+      const count = distinct.filter((f) => (hashField(before, f) !== undefined) === (name === 'hdel')).length;
+      this.node.submit({ kind: 'typed', key, op: { type: name, members: rest }, level }, (o) => {
         if (!o.ok)
           return done(
             o.error.code === 'wrong_type' ? reply.error(`WRONGTYPE ${o.error.message}`) : errorReply(o.error, true),

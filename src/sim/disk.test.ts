@@ -601,6 +601,45 @@ test('rot in synced data: a bit flips for good, a bad sector fails every read, a
   assert.equal(moved.store.faultCounts.misdirectedWrites, 1);
 });
 
+test('what the node did after a slow sync began never happened if power fails inside the stall (swarm seed 1824)', () => {
+  // The WAL's segment creation: header written to a temporary name, fsync (slow), rename, syncDir.
+  // On a real machine the rename is issued only once the fsync returned; the simulator runs it at
+  // once, so a crash inside the stall must drop it (and every other later operation) entirely.
+  const faults: DiskFaults = {
+    ...defaultDiskFaults,
+    lostUnsynced: true,
+    lostUnsyncedDirOps: true,
+    tornWrites: true,
+    tornSectorsAnyOrder: true,
+    slowSyncProbability: 0,
+    slowSyncMsMax: 50,
+  };
+  let headerLost = 0;
+  for (let seed = 0; seed < 60; seed++) {
+    const store = new SimDiskStore(new SeededRng(`after-stall/${seed}`), faults);
+    store.onSlowSync = () => undefined;
+    const disk = store.view();
+    const tmp = disk.open('seg.tmp', { create: true });
+    tmp.append(new Uint8Array(600).fill(7)); // the header, over two sectors
+    store.faults = { ...faults, slowSyncProbability: 1 };
+    tmp.sync(); // slow: in flight
+    store.faults = { ...faults };
+    disk.rename('seg.tmp', 'seg.wal'); // "after" the fsync in program order
+    disk.syncDir('');
+    const other = disk.open('other', { create: true });
+    other.append(new Uint8Array([9]));
+    store.crash(); // inside the stall
+    const names = store.view().list('');
+    assert.ok(!names.includes('seg.wal'), `seed ${seed}: the rename made after the slow sync began survived`);
+    assert.ok(!names.includes('other'), `seed ${seed}: a file created after the slow sync began survived`);
+    if (names.includes('seg.tmp')) {
+      const bytes = readWholeFile(store.view(), 'seg.tmp');
+      if (bytes.length < 600 || !bytes.every((b) => b === 7)) headerLost++;
+    } else headerLost++;
+  }
+  assert.ok(headerLost > 0, 'some crash inside the stall loses the header (the case the rename must not outlive)');
+});
+
 test('a slow sync is in flight until its stall ends: a power loss before then loses it, a process restart completes it', () => {
   const faults: DiskFaults = {
     ...defaultDiskFaults,

@@ -221,7 +221,10 @@ class Bytes {
   }
 }
 
-type FileOp = { kind: 'write'; offset: number; data: Uint8Array } | { kind: 'truncate'; length: number };
+/** `seq`: the store's operation counter when it was made (a crash inside a slow sync's stall drops later ones). */
+type FileOp =
+  | { kind: 'write'; offset: number; data: Uint8Array; seq: number }
+  | { kind: 'truncate'; length: number; seq: number };
 
 class Inode {
   visible = new Bytes();
@@ -315,6 +318,17 @@ export class SimDiskStore {
   private visible: Namespace = new Map([['', new Map()]]);
   private durable: Namespace = new Map([['', new Map()]]);
   private dirLog = new Map<string, DirOp[]>();
+  /** The operation counter of each logged directory change (parallel to dirLog). */
+  private dirLogSeq = new Map<string, number[]>();
+  private opSeq = 0;
+  /**
+   * The operation counter when the slow sync in progress began. The node's code after a slow fsync
+   * runs only once the fsync returned, so what it did meanwhile (in the simulator it runs at once)
+   * never happened if power is lost before then: crash() drops every file and directory operation
+   * made since (found by swarm seed 1824: a segment renamed after its header's slow sync survived a
+   * crash inside the stall, its header did not).
+   */
+  private stallStartSeq: number | undefined;
   private inodeNext = 0;
   /** Incremented by every crash; SimDisk views and handles from an older epoch are stale. */
   epoch = 0;
@@ -424,6 +438,7 @@ export class SimDiskStore {
     this.visible = new Map([['', new Map()]]);
     this.durable = new Map([['', new Map()]]);
     this.dirLog = new Map();
+    this.dirLogSeq = new Map();
   }
 
   /** The process died but the machine did not: handles go stale, the page cache stays. */
@@ -462,11 +477,15 @@ export class SimDiskStore {
     let log = this.dirLog.get(dir);
     if (log === undefined) this.dirLog.set(dir, (log = []));
     log.push(changes);
+    let seqs = this.dirLogSeq.get(dir);
+    if (seqs === undefined) this.dirLogSeq.set(dir, (seqs = []));
+    seqs.push(this.nextOpSeq());
     if (log.length > unsyncedWritesPerFileMax) {
       // Written back by the OS: fold the oldest change into the durable directory.
       let durableEntries = this.durable.get(dir);
       if (durableEntries === undefined) this.durable.set(dir, (durableEntries = new Map()));
       applyDirOp(durableEntries, log.shift()!);
+      seqs.shift();
     }
   }
 
@@ -495,6 +514,7 @@ export class SimDiskStore {
     } else {
       this.durable.set(dir, new Map(entries));
       this.dirLog.delete(dir);
+      this.dirLogSeq.delete(dir);
     }
     if (stallMs !== undefined) this.beginStall(stallMs);
   }
@@ -522,7 +542,25 @@ export class SimDiskStore {
     return undefined;
   }
 
+  /** Every inode named in the visible or durable namespace (crash() filters their operations). */
+  private allInodes(): Array<{ inode: Inode }> {
+    const seen = new Map<number, Inode>();
+    for (const ns of [this.visible, this.durable]) {
+      for (const entries of ns.values())
+        for (const e of entries.values()) if (e.kind === 'file') seen.set(e.inode.id, e.inode);
+    }
+    for (const log of this.dirLog.values())
+      for (const op of log) for (const c of op) if (c.entry?.kind === 'file') seen.set(c.entry.inode.id, c.entry.inode);
+    return [...seen.values()].map((inode) => ({ inode }));
+  }
+
+  /** The next operation's counter (file writes and truncates, directory changes). */
+  nextOpSeq(): number {
+    return this.opSeq++;
+  }
+
   private beginStall(stallMs: number): void {
+    if (!this.syncInFlight) this.stallStartSeq = this.opSeq;
     this.syncInFlight = true;
     this.onSlowSync?.(stallMs);
   }
@@ -542,10 +580,12 @@ export class SimDiskStore {
       this.durable.set(dir, entries);
       const log = this.dirLog.get(dir);
       if (log !== undefined) log.splice(0, Math.min(logged, log.length));
+      this.dirLogSeq.get(dir)?.splice(0, Math.min(logged, log?.length ?? 0, this.dirLogSeq.get(dir)!.length));
     }
     this.inFlightFiles = [];
     this.inFlightDirs = [];
     this.syncInFlight = false;
+    this.stallStartSeq = undefined;
   }
 
   rngForReads(): SeededRng {
@@ -564,6 +604,19 @@ export class SimDiskStore {
       inode.unsynced = [...inode.inFlight, ...inode.unsynced];
       inode.inFlight = [];
     }
+    // What the node did after the slow sync began never happened (see stallStartSeq).
+    const cutSeq = this.stallStartSeq;
+    if (cutSeq !== undefined) {
+      for (const { inode } of this.allInodes()) inode.unsynced = inode.unsynced.filter((op) => op.seq < cutSeq);
+      for (const [dir, seqs] of this.dirLogSeq) {
+        const keep = seqs.findIndex((q) => q >= cutSeq);
+        if (keep < 0) continue;
+        seqs.length = keep;
+        const log = this.dirLog.get(dir);
+        if (log !== undefined) log.length = Math.min(log.length, keep);
+      }
+    }
+    this.stallStartSeq = undefined;
     this.inFlightFiles = [];
     this.inFlightDirs = [];
     this.syncInFlight = false;
@@ -648,6 +701,7 @@ export class SimDiskStore {
     this.visible = tree;
     this.durable = new Map([...tree].map(([dir, entries]) => [dir, new Map(entries)]));
     this.dirLog = new Map();
+    this.dirLogSeq = new Map();
     return report;
   }
 }
@@ -838,13 +892,17 @@ class SimDiskFile implements DiskFile {
       store.faultCounts.noSpaceErrors++;
       throw ioError('write', 'ENOSPC', this.path);
     }
-    this.inode.record({ kind: 'write', offset, data: data.slice() }, this.path, store.sectorBytes);
+    this.inode.record(
+      { kind: 'write', offset, data: data.slice(), seq: store.nextOpSeq() },
+      this.path,
+      store.sectorBytes,
+    );
   }
 
   truncate(length: number): void {
     this.live();
     assert(Number.isSafeInteger(length) && length >= 0, `truncate length must be a non-negative integer: ${length}`);
-    this.inode.record({ kind: 'truncate', length }, this.path, this.store.sectorBytes);
+    this.inode.record({ kind: 'truncate', length, seq: this.store.nextOpSeq() }, this.path, this.store.sectorBytes);
   }
 
   sync(): void {

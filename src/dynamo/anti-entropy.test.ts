@@ -134,14 +134,17 @@ test('a peer past its job bound answers busy: the round ends, counted on both si
   assert.ok(!c.node(a).replica.antiEntropyBusy);
 });
 
-test('a silent peer: the round times out after antiEntropyTimeoutTicks, counted; the next one can start', () => {
+test('a silent peer: the round times out after antiEntropyTimeoutTicks (plus twice its own build), counted; the next one can start', () => {
   const c = diverged(15);
   const [a, b] = c.replicasOf(KEYS[0]!) as [string, string];
   assert.ok(c.node(a).replica.repairNow(b));
   c.queue.splice(untilTreeRequest(c, a), 1); // lost
   assert.equal(c.node(a).replica.repairNow(b), false, 'one round at a time');
+  // The deadline: antiEntropyTimeoutTicks plus twice the ticks a's own build took (a few here).
   const timeout = c.node(a).replica.config.antiEntropyTimeoutTicks;
-  for (let i = 0; i < timeout && c.node(a).replica.antiEntropyBusy; i++) c.tick();
+  let waited = 0;
+  for (; waited < timeout + 100 && c.node(a).replica.antiEntropyBusy; waited++) c.tick();
+  assert.ok(waited >= timeout, `the round waited its timeout (${waited} ticks)`);
   assert.ok(!c.node(a).replica.antiEntropyBusy, 'the round ended');
   assert.equal(c.node(a).replica.stats.antiEntropyRoundsFailed, 1);
   assert.ok(c.node(a).replica.repairNow(b), 'a new round starts');

@@ -20,6 +20,7 @@ import {
   type MerkleTree,
   MerkleTreeBuilder,
   rangeContains,
+  TokenRangeSet,
 } from './merkle.ts';
 import { TOKEN_MAX, TOKEN_MIN, type Token, tokenOfString } from './partitioner.ts';
 import type { TokenRange } from './ring.ts';
@@ -317,4 +318,31 @@ test('broken rules have stable codes, and a claimed tree larger than the payload
     'dynamo_malformed',
   );
   assert.equal(code(v().u8(2).uvarint(1).i64(0n).i64(0n).u8(0).u8(1).u8(0)), 'trailing_bytes');
+});
+
+test('the root covers the counts: an entry added twice (its digests cancel in the XOR) still changes it', () => {
+  const range: TokenRange = { start: TOKEN_MIN, end: TOKEN_MIN };
+  const a = { token: 5n, key: utf8.encode('a'), state: utf8.encode('s') };
+  const b = { token: 9n, key: utf8.encode('b'), state: utf8.encode('t') };
+  const once = build(range, 3, [a]);
+  const twice = build(range, 3, [a, b, b]);
+  assert.deepEqual([...once.leafHashes], [...twice.leafHashes], 'the XORs are equal');
+  assert.notDeepEqual([...once.root()], [...twice.root()], 'the roots are not');
+  assert.equal(diffTrees(once, twice).leaves.length, 1);
+});
+
+test('TokenRangeSet answers exactly as the naive membership of its ranges (wrapping, whole ring, overlaps)', () => {
+  fc.assert(
+    fc.property(fc.array(rangeArb, { maxLength: 6 }), fc.array(tokenArb, { maxLength: 30 }), (ranges, tokens) => {
+      const set = new TokenRangeSet(ranges);
+      for (const t of [...tokens, TOKEN_MIN, TOKEN_MAX, ...ranges.flatMap((r) => [r.start, r.end])]) {
+        assert.equal(
+          set.has(t),
+          ranges.some((r) => naiveContains(r, t)),
+          `token ${t}`,
+        );
+      }
+    }),
+    { numRuns: 500 },
+  );
 });

@@ -14,7 +14,8 @@
 // limits.merkleTreeLevelsCountMax whatever the number of keys. Each key must be added once (two
 // equal entries would cancel); that is the driver's to keep, and the count catches a key missing on
 // one side even when XOR cannot. The root (hashes of pairs, level by level) says "equal" in one
-// comparison; the diff compares leaves and coalesces adjacent differing leaves into token ranges.
+// comparison (it covers every leaf's count too); the diff compares leaves and coalesces adjacent
+// differing leaves into token ranges.
 //
 // What a driver feeds (replica.ts' anti-entropy does this):
 //   - One entry per user key both replicas hold a copy of (the head entry, with stateHash = a
@@ -138,10 +139,21 @@ export class MerkleTree {
     return n;
   }
 
-  /** The root: level by level, each node the hash of its two children (a leaf alone at depth 0). */
+  /**
+   * The root: each leaf's XOR and entry count hashed together (so equal XORs with different counts,
+   * e.g. a key added twice, still differ), then level by level, each node the hash of its two
+   * children.
+   */
   root(): Uint8Array {
     if (this.rootHash !== undefined) return this.rootHash;
-    let level = this.leafHashes;
+    let level = new Uint8Array(this.leafHashes.length);
+    const withCount = new Uint8Array(MERKLE_HASH_BYTES + 4);
+    const countView = new DataView(withCount.buffer);
+    for (let i = 0; i < this.leafCount; i++) {
+      withCount.set(this.leafHash(i), 0);
+      countView.setUint32(MERKLE_HASH_BYTES, this.counts[i]!, false);
+      level.set(digest(withCount), i * MERKLE_HASH_BYTES);
+    }
     while (level.length > MERKLE_HASH_BYTES) {
       const up = new Uint8Array(level.length / 2);
       for (let p = 0; p < up.length; p += MERKLE_HASH_BYTES) {
@@ -218,6 +230,53 @@ export class MerkleTreeBuilder {
     return new MerkleTree(this.range, this.depth, this.leafHashes, this.counts);
   }
 }
+
+/**
+ * A set of token ranges for fast membership: each range (start, end] (wrapping, or the whole ring)
+ * is cut into inclusive non-wrapping intervals, sorted and coalesced; `has` is a binary search.
+ * An anti-entropy stream tests every scanned key against up to merkleStreamRangesCountMax ranges.
+ */
+export class TokenRangeSet {
+  private readonly lo: bigint[] = [];
+  private readonly hi: bigint[] = [];
+
+  constructor(ranges: readonly TokenRange[]) {
+    const parts: Array<[bigint, bigint]> = [];
+    for (const r of ranges) {
+      if (r.start === r.end) parts.push([TOKEN_MIN_, TOKEN_MAX_]);
+      else if (r.start < r.end) parts.push([r.start + 1n, r.end]);
+      else {
+        if (r.start < TOKEN_MAX_) parts.push([r.start + 1n, TOKEN_MAX_]);
+        parts.push([TOKEN_MIN_, r.end]);
+      }
+    }
+    parts.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    for (const [l, h] of parts) {
+      const last = this.hi.length - 1;
+      if (last >= 0 && l <= this.hi[last]! + 1n) {
+        if (h > this.hi[last]!) this.hi[last] = h;
+      } else {
+        this.lo.push(l);
+        this.hi.push(h);
+      }
+    }
+  }
+
+  has(token: Token): boolean {
+    let a = 0;
+    let b = this.lo.length - 1;
+    while (a <= b) {
+      const m = (a + b) >>> 1;
+      if (token < this.lo[m]!) b = m - 1;
+      else if (token > this.hi[m]!) a = m + 1;
+      else return true;
+    }
+    return false;
+  }
+}
+
+const TOKEN_MIN_ = -(1n << 63n);
+const TOKEN_MAX_ = (1n << 63n) - 1n;
 
 /** What two trees disagree on: leaf indexes, and their token ranges with adjacent leaves merged. */
 export interface MerkleDiff {

@@ -55,7 +55,14 @@ import { bytesEqual } from '../lib/bytes.ts';
 import { BaristaError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { applyTyped } from './typed.ts';
-import { diffTrees, type MerkleMessage, type MerkleTree, MerkleTreeBuilder, rangeContains } from './merkle.ts';
+import {
+  diffTrees,
+  type MerkleMessage,
+  type MerkleTree,
+  MerkleTreeBuilder,
+  rangeContains,
+  TokenRangeSet,
+} from './merkle.ts';
 import type { ClientRequest, ClientResult, Level, ReplicaMessage } from './messages.ts';
 import { murmur3X64_128Into, TOKEN_MIN } from './partitioner.ts';
 import type { Ring, TokenRange } from './ring.ts';
@@ -193,7 +200,11 @@ interface AeJob {
   /** build answering a peer: its root (undefined when the build is ours). */
   readonly remoteRoot?: Uint8Array;
   readonly builder?: MerkleTreeBuilder;
-  readonly ranges?: readonly TokenRange[];
+  /** stream: the ranges to send (merged when a peer's stream request comes in several chunks). */
+  ranges?: TokenRange[];
+  rangeSet?: TokenRangeSet;
+  /** The tick the job started (a round's answer deadline grows with how long its own build took). */
+  readonly startTick: number;
   /** Where the next page starts; null once the first page was read and the store is exhausted. */
   from: Uint8Array | null;
   started: boolean;
@@ -740,6 +751,7 @@ export class DynamoReplica {
       builder: new MerkleTreeBuilder(WHOLE_RING, this.config.antiEntropyDepth),
       from: null,
       started: false,
+      startTick: this.nowTick,
     });
     return true;
   }
@@ -761,6 +773,7 @@ export class DynamoReplica {
           builder: new MerkleTreeBuilder(m.range, m.depth),
           from: null,
           started: false,
+          startTick: this.nowTick,
         });
         return;
       }
@@ -807,11 +820,31 @@ export class DynamoReplica {
   }
 
   private startStream(peer: NodeId, op: number, ranges: readonly TokenRange[]): void {
+    // A request in several chunks (more ranges than one message holds) joins the round's job; its
+    // scan starts over so the new ranges are covered from the first key.
+    const same = this.aeJobs.find((j) => j.kind === 'stream' && j.peer === peer && j.op === op);
+    if (same !== undefined) {
+      same.ranges = [...same.ranges!, ...ranges];
+      same.rangeSet = new TokenRangeSet(same.ranges);
+      same.from = null;
+      same.started = false;
+      return;
+    }
     if (this.aeJobs.length >= limits.dynamoAntiEntropyJobsCountMax) {
       this.stats.antiEntropyRefused++;
       return;
     }
-    this.aeJobs.push({ kind: 'stream', peer, op, ranges, from: null, started: false });
+    const all = [...ranges];
+    this.aeJobs.push({
+      kind: 'stream',
+      peer,
+      op,
+      ranges: all,
+      rangeSet: new TokenRangeSet(all),
+      from: null,
+      started: false,
+      startTick: this.nowTick,
+    });
   }
 
   /** One page of each job; finished builds answer or wait for the peer, finished streams end. */
@@ -845,7 +878,7 @@ export class DynamoReplica {
       if (job.kind === 'build') {
         if (!rangeContains(job.builder!.range, token)) continue;
         job.builder!.add(token, key, stateDigest(state));
-      } else if (job.ranges!.some((r) => rangeContains(r, token))) {
+      } else if (job.rangeSet!.has(token)) {
         this.stats.antiEntropyValuesStreamed++;
         this.send(job.peer, { type: 'replicate', op: 0, key, state: Versioned.decode(state) });
       }
@@ -872,7 +905,9 @@ export class DynamoReplica {
     const round = this.aeRound;
     if (round === undefined || round.op !== job.op) return;
     round.tree = tree;
-    round.deadlineTick = this.nowTick + this.config.antiEntropyTimeoutTicks;
+    // The peer builds its tree only now and pages through a store likely as large as ours: allow
+    // it twice the time our own build took, on top of the timeout.
+    round.deadlineTick = this.nowTick + this.config.antiEntropyTimeoutTicks + 2 * (this.nowTick - job.startTick);
     this.stats.antiEntropyRounds++;
     this.sendMerkle(job.peer, {
       type: 'treeRequest',

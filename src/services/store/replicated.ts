@@ -19,6 +19,7 @@
 //   GET key            a Paxos read (finishes a write in progress; never an uncommitted value);
 //   SET key v [NX|XX] [GET]   a write; NX is insert-if-absent, XX update-if-present (a CAS on the
 //                      value read in the same round's retry loop); nil when the condition failed;
+//                      -BUSY (definite, not written) when the value kept changing for 8 attempts;
 //   DEL key ...        per key: a serial read, then a CAS from that value to absent;
 //   EXISTS key ...     serial reads;
 //   BARISTA CAS key expected new   update-if-equal: [1, new] applied, [0, current] not applied
@@ -44,17 +45,20 @@ import { counterValue, NOT_INTEGER, parseRedisInteger, readableValue } from '../
 
 export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL' | 'ANY' | 'SERIAL';
 export const CONSISTENCY_LEVELS: readonly ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL', 'ANY', 'SERIAL'];
-/** A SERIAL command's CAS attempts (each a Paxos operation) before it answers -TIMEOUT. */
+/** A SERIAL command's CAS attempts (each a Paxos operation) before it answers -BUSY (definite). */
 const SERIAL_CAS_ATTEMPTS_MAX = 8;
 
 type Done = (value: RespValue) => void;
 
-function errorReply(error: BaristaError, write: boolean): RespValue {
+/** `note` replaces the outcome's own note (a multi-key DEL that deleted earlier keys says so). */
+function errorReply(error: BaristaError, write: boolean, note?: string): RespValue {
   switch (error.code) {
     case 'replicas_unavailable':
-      return reply.error(`UNAVAILABLE ${error.message} (nothing was written)`);
+      return reply.error(`UNAVAILABLE ${error.message} (${note ?? 'nothing was written'})`);
     case 'timeout':
-      return reply.error(`TIMEOUT ${error.message}${write ? ' (the write may have been applied)' : ''}`);
+      return reply.error(
+        `TIMEOUT ${error.message}${note !== undefined ? ` (${note})` : write ? ' (the write may have been applied)' : ''}`,
+      );
     case 'limit_exceeded':
       return reply.error(`BUSY ${error.message}`);
     case 'wrong_type':
@@ -318,7 +322,7 @@ export class ReplicatedCommands {
         this.node.serial(key, { kind: 'cas', expected: old, value }, (o) => {
           if (!o.ok) return done(errorReply(o.error, true));
           if (o.applied) return done(answer(true));
-          if (left <= 1) return done(reply.error('TIMEOUT the value kept changing under SET at SERIAL (not written)'));
+          if (left <= 1) return done(reply.error('BUSY the value kept changing under SET at SERIAL (not written)'));
           attempt(left - 1);
         });
       });
@@ -333,13 +337,21 @@ export class ReplicatedCommands {
     const rest = keys.slice(1);
     const attempt = (left: number): void => {
       this.node.serial(key, { kind: 'read' }, (r) => {
-        if (!r.ok) return done(errorReply(r.error, false));
+        // A DEL that already deleted earlier keys must not answer "nothing was written".
+        const wrote = name === 'del' && count > 0;
+        if (!r.ok)
+          return done(errorReply(r.error, wrote, wrote ? `the ${count} keys before it were deleted` : undefined));
         if (name === 'exists' || r.current === null)
           return this.serialEach(name, rest, count + (r.current === null ? 0 : 1), done);
         this.node.serial(key, { kind: 'cas', expected: r.current, value: null }, (o) => {
           if (!o.ok) return done(errorReply(o.error, true));
           if (o.applied) return this.serialEach(name, rest, count + 1, done);
-          if (left <= 1) return done(reply.error('TIMEOUT the value kept changing under DEL at SERIAL'));
+          if (left <= 1)
+            return done(
+              reply.error(
+                `BUSY the value kept changing under DEL at SERIAL (${count > 0 ? `the ${count} keys before it were deleted` : 'nothing was deleted'})`,
+              ),
+            );
           attempt(left - 1);
         });
       });

@@ -287,6 +287,7 @@ export class ReplicaNode {
           store: components.paxos,
           locate: (key) => this.ring_.locate(key, config.replicas),
           isUp: (n) => this.up.has(n),
+          isRingNode: (n) => this.ringNodes.has(n),
           metrics: this.metrics,
           log: this.log,
         },

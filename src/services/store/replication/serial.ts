@@ -46,6 +46,8 @@ export interface SerialComponents {
   readonly locate: (key: Uint8Array) => { readonly replicas: readonly NodeId[]; readonly pending: readonly NodeId[] };
   /** The failure detector's view, read when a proposer starts or ticks. */
   readonly isUp: (node: NodeId) => boolean;
+  /** Whether a node is on this node's ring: only ring nodes' Paxos requests are taken. */
+  readonly isRingNode: (node: NodeId) => boolean;
   readonly metrics: Metrics;
   readonly log: Logger;
 }
@@ -76,6 +78,7 @@ export class SerialCoordinator {
   private stopped = false;
   private readonly outcomes = new Map<string, Counter>();
   private readonly stale: Counter;
+  private readonly strangers: Counter;
 
   constructor(
     private readonly c: SerialComponents,
@@ -88,6 +91,10 @@ export class SerialCoordinator {
     this.stale = c.metrics.counter(
       'dynamo_paxos_stale_replies_total',
       'Paxos replies for operations no longer running',
+    );
+    this.strangers = c.metrics.counter(
+      'dynamo_paxos_strangers_total',
+      'Paxos requests from nodes not on this ring (dropped: each would cost a state write and a sync)',
     );
   }
 
@@ -181,6 +188,10 @@ export class SerialCoordinator {
 
   private handle(from: NodeId, m: PaxosMessage): void {
     if (m.type === 'prepare' || m.type === 'propose' || m.type === 'commit') {
+      if (from !== this.c.env.nodeId && !this.c.isRingNode(from)) {
+        this.strangers.inc();
+        return;
+      }
       const out = this.acceptor.receive(m);
       if (out.syncNeeded) this.c.store.sync();
       this.sendOne(from, out.reply);

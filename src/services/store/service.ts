@@ -35,7 +35,7 @@ import { ReplicatedCommands } from './replicated.ts';
 import { LsmReplicaStore } from './replication/lsm-store.ts';
 import { ReplicaNode } from './replication/driver.ts';
 import { RingKeeper } from './ring-keeper.ts';
-import { placementKey, routeCommand } from './routing.ts';
+import { routeCommand } from './routing.ts';
 import { MessageType } from '../../lib/message-types.ts';
 import { METADATA_GROUP } from '../../node/raft-groups.ts';
 import { malformedCounterHook } from '../../rsm/state-machine.ts';
@@ -178,8 +178,9 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
   const alone = ctx.peers.length === 0;
   // N > 1: the Dynamo replica on its own engine (replication/lsm-store.ts), ring from the keeper.
   const replicated = config.replication.replicas > 1 ? startReplication(ctx, ring) : undefined;
-  const ownerOf = (placement: Uint8Array): string | undefined =>
-    alone ? ctx.nodeId : ring.ring.nodes.length === 0 ? undefined : ring.ring.locate(placement, 1).replicas[0];
+  // A key's place on the ring is its Redis Cluster slot's token (src/dynamo/slots.ts), on every path.
+  const ownerOf = (key: Uint8Array): string | undefined =>
+    alone ? ctx.nodeId : ring.ring.nodes.length === 0 ? undefined : ring.ring.locate(key, 1).replicas[0];
   let server: StoreServer | undefined;
   const forwarder = new CommandForwarder(
     {
@@ -220,11 +221,8 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     where: (key) => {
       if (alone) return { replicas: [ctx.nodeId], pending: [] };
       if (ring.ring.nodes.length === 0) return undefined;
-      // At N = 1 the hash tag places the key (routing.ts); the replica protocol locates raw keys.
-      const at =
-        config.replication.replicas > 1
-          ? ring.ring.locate(key, config.replication.replicas)
-          : ring.ring.locate(placementKey(key), 1);
+      // The key's slot places it (hash tags apply) at N = 1 and in the replica protocol alike.
+      const at = ring.ring.locate(key, config.replication.replicas);
       return { replicas: at.replicas, pending: at.pending };
     },
     keyspace: ops,

@@ -6,7 +6,8 @@
 // (src/wire/pipeline.ts) and the RESP request decoder; durability follows the config's sync
 // policy through group commit (group-commit.ts). Replication to N > 1 replicas is a later piece
 // (src/services/store/replication) behind the same command path.
-// Config: the node config's `store` section (config.ts). Peer messages: none yet.
+// Config: the node config's `store` section (config.ts). Peer messages: StoreForward(+Reply)
+// (forward.ts), StoreAnnounce (announce.ts: RESP endpoints for CLUSTER SLOTS), DynamoReplica.
 
 import type { ClientConnection } from '../../env/types.ts';
 import type { ProtocolError } from '../../lib/errors.ts';
@@ -35,6 +36,12 @@ import { ReplicatedCommands } from './replicated.ts';
 import { LsmReplicaStore } from './replication/lsm-store.ts';
 import { ReplicaNode } from './replication/driver.ts';
 import { RingKeeper } from './ring-keeper.ts';
+import { Announcer } from './announce.ts';
+import { clusterCommands } from './cluster-command.ts';
+import type { ClusterView } from './cluster-topology.ts';
+
+/** How often a node re-sends its RESP endpoint to peers that have not told theirs (announce.ts). */
+const ANNOUNCE_INTERVAL_MS = 1000;
 import { routeCommand } from './routing.ts';
 import { MessageType } from '../../lib/message-types.ts';
 import { METADATA_GROUP } from '../../node/raft-groups.ts';
@@ -117,7 +124,12 @@ export const storeService: ServiceDefinition<StoreConfig, StoreRunning> = {
   name: 'store',
   description: 'Redis-compatible key-value store (strings, keys, hashes, sets, lists, sorted sets) on the resp port',
   configSchema: storeConfigSchema,
-  messageTypes: [MessageType.StoreForward, MessageType.StoreForwardReply, MessageType.DynamoReplica],
+  messageTypes: [
+    MessageType.StoreForward,
+    MessageType.StoreForwardReply,
+    MessageType.StoreAnnounce,
+    MessageType.DynamoReplica,
+  ],
   protocols: [{ name: RESP_PROTOCOL, wellKnownPort: RESP_WELL_KNOWN_PORT }],
   // The token ring lives in the metadata group (ring-namespace.ts): every node routes by it.
   raftGroups: [
@@ -197,6 +209,39 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     { timeoutMs: config.forwardTimeoutMs },
   );
   ctx.router.register([MessageType.StoreForward, MessageType.StoreForwardReply], (m) => forwarder.receive(m));
+  // Cluster-aware clients' slot map (cluster-topology.ts): every node's RESP endpoint, announced.
+  const announcer = new Announcer({
+    self: ctx.nodeId,
+    peers: ctx.peers,
+    endpoint: {
+      host: config.announceHost,
+      port: config.announcePort ?? ctx.port(RESP_PROTOCOL) ?? RESP_WELL_KNOWN_PORT,
+    },
+    send: (to, type, payload) => env.transport.send(to, type, payload),
+    timers: env.timers,
+    log: ctx.log,
+    metrics: env.metrics,
+    intervalMs: ANNOUNCE_INTERVAL_MS,
+  });
+  ctx.router.register([MessageType.StoreAnnounce], (m) => announcer.receive(m));
+  if (!alone) announcer.start();
+  const clusterView: ClusterView | undefined = alone
+    ? undefined
+    : {
+        self: ctx.nodeId,
+        get ring() {
+          return ring.ring;
+        },
+        replicas: config.replication.replicas,
+        endpoint: (id) => announcer.endpoint(id),
+        // Asked on demand: the membership service starts before the store on a real node.
+        isUp: (id) =>
+          id === ctx.nodeId ||
+          ctx
+            .membership()
+            .view()
+            .find((p) => p.id === id)?.status !== 'dead',
+      };
   server = new StoreServer({
     route: (spec, argv) => {
       let unknown = false;
@@ -215,7 +260,13 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     env,
     nodeId: ctx.nodeId,
     config,
-    table: buildCommandTable(commandTable, [...connectionCommands, ...introspectionCommands, baristaCommand]),
+    table: buildCommandTable(commandTable, [
+      ...connectionCommands,
+      ...introspectionCommands,
+      ...clusterCommands,
+      baristaCommand,
+    ]),
+    cluster: () => clusterView,
     ...(replicated === undefined ? {} : { replicated: new ReplicatedCommands(replicated.node) }),
     consistency: config.consistency,
     where: (key) => {
@@ -285,6 +336,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     },
     stop: () => {
       ring.stop();
+      announcer.stop();
       replicated?.node.stop();
       replicated?.store.close();
       forwarder.stop();

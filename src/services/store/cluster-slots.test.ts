@@ -140,3 +140,50 @@ test('N = 3: replicas follow the master; a dead master yields its ranges to the 
   assert.ok(!after.some((r) => r.nodes[0] === 'b'), 'no range led by the dead node');
   assert.match(clusterNodes(view), / master,fail - 0 0 \d+ disconnected\n/);
 });
+
+test('N = 3 through RESP: a crashed node stops leading ranges in CLUSTER SLOTS; its keys read at QUORUM from the new master', () => {
+  const ids = ['n1', 'n2', 'n3', 'n4'];
+  const sim = simServices({
+    seed: 'store-slots-n3',
+    nodes: ids,
+    services: [membershipService, storeService],
+    store: { replication: { replicas: 3 } },
+  });
+  const known = () =>
+    ids.every((id) => {
+      const v = storeOf(sim.instance(id)!).server.cluster();
+      return v !== undefined && v.ring.version > 0 && ids.every((n) => v.endpoint(n) !== undefined);
+    });
+  assert.ok(sim.runUntilCondition(known, 20_000), 'ring and endpoints');
+  sim.runFor(2_000); // membership: every peer alive
+  const w = new SimRespClient(sim, 'n1');
+  for (let i = 0; i < 40; i++) w.send('SET', `k${i}`, `v${i}`);
+  assert.ok(settle(sim, w).every((r) => show(r) === '+OK'));
+  const mastersOf = (id: string): Map<string, number[]> => {
+    const c = new SimRespClient(sim, id);
+    c.send('CLUSTER', 'SLOTS');
+    const out = new Map<string, number[]>();
+    for (const entry of items(settle(sim, c)[0])) {
+      const [start, , master, ...replicas] = items(entry);
+      assert.equal(replicas.length, 2, 'N = 3: two replica entries');
+      const id = show(items(master)[2]).slice(1);
+      out.set(id, [...(out.get(id) ?? []), int(start)]);
+    }
+    return out;
+  };
+  const before = mastersOf('n2');
+  assert.ok(before.has(redisNodeId('n4')), 'n4 leads some ranges');
+  sim.crash('n4');
+  sim.runFor(5_000); // the failure detectors call n4 dead
+  const after = mastersOf('n2');
+  assert.ok(!after.has(redisNodeId('n4')), 'no range led by the crashed node');
+  // A client following the new map reads every key from its new master (QUORUM: 2 of 3 alive).
+  const ring = storeOf(sim.instance('n1')!).ring.ring;
+  for (let i = 0; i < 40; i++) {
+    const key = new TextEncoder().encode(`k${i}`);
+    const master = ring.locate(key, 3).replicas.find((id) => id !== 'n4')!;
+    const r = new SimRespClient(sim, master);
+    r.send('GET', `k${i}`);
+    assert.equal(show(settle(sim, r)[0]), `$v${i}`);
+  }
+});

@@ -13,7 +13,14 @@ import type { NodeServices } from '../../node/services.ts';
 import type { Simulation } from '../../sim/simulation.ts';
 import type { RespValue } from '../../wire/resp/index.ts';
 import { simServices } from '../../../test/support/sim-services.ts';
-import { type ClusterView, clusterInfo, clusterNodes, redisNodeId, slotRanges } from './cluster-topology.ts';
+import {
+  type ClusterView,
+  clusterInfo,
+  clusterNodes,
+  redisNodeId,
+  SlotRangeCache,
+  slotRanges,
+} from './cluster-topology.ts';
 import { membershipService } from '../membership/service.ts';
 import { storeOf, storeService } from './service.ts';
 import { SimRespClient, show } from './sim-client.ts';
@@ -139,6 +146,13 @@ test('N = 3: replicas follow the master; a dead master yields its ranges to the 
   }
   assert.ok(!after.some((r) => r.nodes[0] === 'b'), 'no range led by the dead node');
   assert.match(clusterNodes(view), / master,fail - 0 0 \d+ disconnected\n/);
+  // The cache recomputes when liveness changes, and only then.
+  const cache = new SlotRangeCache();
+  const first = cache.ranges(view);
+  assert.equal(cache.ranges(view), first);
+  assert.deepEqual(first, after);
+  dead.delete('b');
+  assert.deepEqual(cache.ranges(view), before);
 });
 
 test('N = 3 through RESP: a crashed node stops leading ranges in CLUSTER SLOTS; its keys read at QUORUM from the new master', () => {

@@ -52,6 +52,32 @@ export interface ClusterView {
   endpoint(id: NodeId): RespEndpoint | undefined;
   /** False only when membership says the node is dead. */
   isUp(id: NodeId): boolean;
+  /** Keeps the slot ranges between calls while ring and liveness stay the same (optional). */
+  readonly cache?: SlotRangeCache;
+}
+
+/**
+ * The last slot ranges computed, reused while the ring version, N and the set of dead nodes are
+ * unchanged: computing them costs one ring lookup per slot (~5 ms), and clients ask for the map
+ * on every connection error and periodically (ioredis: every 5 s per client).
+ */
+export class SlotRangeCache {
+  private key = '';
+  private value: SlotRange[] = [];
+
+  ranges(view: ClusterView): SlotRange[] {
+    const down = view.ring.nodes.filter((n) => !view.isUp(n.id)).map((n) => n.id);
+    const key = `${view.ring.version}/${view.replicas}/${down.join(',')}`;
+    if (key !== this.key) {
+      this.value = slotRanges(view);
+      this.key = key;
+    }
+    return this.value;
+  }
+}
+
+function rangesOf(view: ClusterView): SlotRange[] {
+  return view.cache === undefined ? slotRanges(view) : view.cache.ranges(view);
 }
 
 /** The 40-hex-char Redis node id of a Baristas node id (two murmur3 halves, seeds 0 and 1). */
@@ -70,10 +96,12 @@ export function redisNodeId(id: NodeId): string {
 export function slotRanges(view: ClusterView): SlotRange[] {
   const out: SlotRange[] = [];
   if (view.ring.naturalNodes.length === 0) return out;
+  // Liveness asked once per node, not once per slot (a membership view is built per call).
+  const down = new Set(view.ring.nodes.filter((n) => !view.isUp(n.id)).map((n) => n.id));
   let current: { start: number; nodes: readonly NodeId[] } | undefined;
   for (let s = 0; s < SLOT_COUNT; s++) {
     const list = view.ring.replicas(slotToken(s), view.replicas);
-    const live = list.filter((id) => view.isUp(id));
+    const live = list.filter((id) => !down.has(id));
     const nodes =
       live.length === 0 || live.length === list.length ? list : [...live, ...list.filter((id) => !live.includes(id))];
     if (current !== undefined && sameList(current.nodes, nodes)) continue;
@@ -90,7 +118,7 @@ function sameList(a: readonly NodeId[], b: readonly NodeId[]): boolean {
 
 /** Slot ranges whose every node has an endpoint (a range missing one is left out: unassigned). */
 function servedRanges(view: ClusterView): SlotRange[] {
-  return slotRanges(view).filter((r) => r.nodes.every((id) => view.endpoint(id) !== undefined));
+  return rangesOf(view).filter((r) => r.nodes.every((id) => view.endpoint(id) !== undefined));
 }
 
 function nodeEntry(view: ClusterView, id: NodeId): RespValue {
@@ -158,7 +186,7 @@ export function clusterShards(view: ClusterView): RespValue {
  * ranges and replica of others, so replicas are not listed as `slave` lines).
  */
 export function clusterNodes(view: ClusterView): string {
-  const ranges = slotRanges(view);
+  const ranges = rangesOf(view);
   let text = '';
   for (const node of view.ring.nodes) {
     const ep = view.endpoint(node.id);

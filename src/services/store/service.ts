@@ -38,7 +38,7 @@ import { ReplicaNode } from './replication/driver.ts';
 import { RingKeeper } from './ring-keeper.ts';
 import { Announcer } from './announce.ts';
 import { clusterCommands } from './cluster-command.ts';
-import type { ClusterView } from './cluster-topology.ts';
+import { type ClusterView, SlotRangeCache } from './cluster-topology.ts';
 
 /** How often a node re-sends its RESP endpoint to peers that have not told theirs (announce.ts). */
 const ANNOUNCE_INTERVAL_MS = 1000;
@@ -241,6 +241,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
             .membership()
             .view()
             .find((p) => p.id === id)?.status !== 'dead',
+        cache: new SlotRangeCache(),
       };
   server = new StoreServer({
     route: (spec, argv) => {

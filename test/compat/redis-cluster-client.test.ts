@@ -2,10 +2,13 @@
 // answers CLUSTER SLOTS/NODES so that ioredis' Cluster client spreads keys over every node by
 // their slot, pipelines work, and after kill -9 of one node the keys of its slots fail with a
 // clear error while every other key keeps working; redis-cli -c and redis-benchmark --cluster
-// run against it (skipped when Debian's redis-tools are absent). Every wait is a bounded poll.
+// run against it (skipped when Debian's redis-tools are absent). Then the same cluster layout at
+// N = 3 (each node.json given store.replication.replicas 3, nodes started by `barista node`):
+// after kill -9 of one node the refreshed slot map leads no range with it and every key reads at
+// QUORUM. Every wait is a bounded poll.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
@@ -112,6 +115,10 @@ describe('redis cluster clients against a 3-node barista dev cluster (N = 1)', (
       redisOptions: { maxRetriesPerRequest: 1, connectTimeout: 1000 },
     });
     clients.push(c);
+    // Connection errors to the killed node are expected; counted, not printed by ioredis.
+    let connectionErrors = 0;
+    c.on('node error', () => connectionErrors++);
+    c.on('error', () => connectionErrors++);
     await until('the cluster client is ready', 20_000, () => c.status === 'ready');
     assert.equal(c.nodes('master').length, 3, 'three masters');
     const before = await Promise.all(c.nodes('master').map((n) => n.dbsize()));
@@ -167,5 +174,83 @@ describe('redis cluster clients against a 3-node barista dev cluster (N = 1)', (
     console.log(
       `after kill -9 of ${victim.id}: ${live.length} keys still read; the dead node's keys fail: ${errors[0]}`,
     );
+  });
+});
+
+describe('ioredis Cluster against a 3-node cluster at N = 3 (QUORUM): kill -9 of one node, reads continue', () => {
+  const dir = tempDir('baristas-redis-cluster-n3-');
+  let cluster: ClusterFile;
+  const nodes: Spawned[] = [];
+  const clients: Cluster[] = [];
+
+  before(async () => {
+    // `barista dev` writes the cluster (ids, ports, node.json); each node then runs with N = 3.
+    const basePort = await freePortRange(30);
+    const dev = spawnCli(['dev', '--data-dir', dir.path, '--base-port', String(basePort), '--exit-when-healthy']);
+    assert.equal(await dev.exited(), 0, dev.output());
+    cluster = JSON.parse(readFileSync(join(dir.path, 'cluster.json'), 'utf8')) as ClusterFile;
+    for (const n of cluster.nodes) {
+      const config = JSON.parse(readFileSync(n.config, 'utf8')) as Record<string, unknown>;
+      config['store'] = { replication: { replicas: 3 }, consistency: 'QUORUM' };
+      writeFileSync(n.config, JSON.stringify(config, null, 2));
+      nodes.push(spawnCli(['node', '--config', n.config]));
+    }
+    await until('every node serves the whole slot map', 60_000, async () => {
+      for (const n of cluster.nodes) {
+        const r = new Redis({ port: n.ports['resp']!, host: n.host, lazyConnect: true, maxRetriesPerRequest: 0 });
+        try {
+          await r.connect();
+          const info = String(await r.call('CLUSTER', 'INFO'));
+          if (!info.includes('cluster_state:ok') || !info.includes('cluster_known_nodes:3')) return false;
+        } catch {
+          return false;
+        } finally {
+          r.disconnect();
+        }
+      }
+      return true;
+    });
+  });
+
+  after(async () => {
+    for (const c of clients) c.disconnect();
+    for (const n of nodes) await stopProcess(n.child, 10_000);
+    dir.remove();
+  });
+
+  test('every key still reads after kill -9 of one node', async () => {
+    const first = cluster.nodes[0]!;
+    const c = new Cluster([{ host: first.host, port: first.ports['resp']! }], {
+      clusterRetryStrategy: () => 100,
+      redisOptions: { maxRetriesPerRequest: 1, connectTimeout: 1000 },
+    });
+    clients.push(c);
+    // Connection errors to the killed node are expected; counted, not printed by ioredis.
+    let connectionErrors = 0;
+    c.on('node error', () => connectionErrors++);
+    c.on('error', () => connectionErrors++);
+    await until('the cluster client is ready', 20_000, () => c.status === 'ready');
+    const slots = (await c.call('CLUSTER', 'SLOTS')) as unknown[][];
+    assert.ok(
+      slots.every((s) => s.length === 5),
+      'N = 3: a master and two replicas per range',
+    );
+    for (let i = 0; i < 100; i++) assert.equal(await c.set(`n3:${i}`, `v${i}`), 'OK');
+    process.kill(nodes[2]!.child.pid!, 'SIGKILL');
+    const t0 = Date.now();
+    await until('every key reads again through the refreshed map', 60_000, async () => {
+      try {
+        c.refreshSlotsCache();
+        for (let i = 0; i < 100; i++) if ((await c.get(`n3:${i}`)) !== `v${i}`) return false;
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    console.log(
+      `N = 3: all 100 keys read ${Date.now() - t0} ms after kill -9 of ${cluster.nodes[2]!.id} (${connectionErrors} connection errors seen)`,
+    );
+    const after = (await c.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, string]]>;
+    assert.ok(!after.some((s) => s[2][1] === cluster.nodes[2]!.ports['resp']), 'the dead node leads no range');
   });
 });

@@ -101,7 +101,8 @@ test('random schedules at QUORUM/QUORUM: every read sees every write acknowledge
     }),
     { numRuns: 40 },
   );
-  assert.ok(acked > 200 && reads > 100, `the schedules did something: ${acked} acked writes, ${reads} reads`);
+  // fast-check draws new seeds each run: a floor well under the ~200 a run typically acknowledges.
+  assert.ok(acked > 120 && reads > 100, `the schedules did something: ${acked} acked writes, ${reads} reads`);
 });
 
 test('random schedules at ONE with partitions: writes on both sides are accepted and converge', () => {

@@ -5,7 +5,8 @@
 // Model (Dynamo §4.2-4.3, Cassandra's TokenMetadata):
 //   - Each node owns a set of tokens (virtual nodes). The sorted tokens cut the ring into ranges:
 //     range i is (token[i-1], token[i]], and range 0 wraps: (last token, first token]. A key
-//     belongs to the range of the first token >= its token (partitioner.ts), wrapping to range 0.
+//     belongs to the range of the first token >= its token, wrapping to range 0; a key's token is
+//     its Redis Cluster slot's (slots.ts keyToken), so a slot never straddles two ranges.
 //   - The preference list of a range is the first N distinct *physical* nodes met walking
 //     clockwise from the range's token (a node's other vnodes are skipped), or every node when
 //     there are fewer than N.
@@ -45,7 +46,8 @@ import { assert } from '../lib/assert.ts';
 import { ByteReader, ByteWriter, bytesEqual, utf8ByteLength } from '../lib/bytes.ts';
 import { BaristaError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
-import { TOKEN_MAX, TOKEN_MIN, type Token, tokenOf } from './partitioner.ts';
+import { TOKEN_MAX, TOKEN_MIN, type Token } from './partitioner.ts';
+import { keyToken } from './slots.ts';
 
 export type NodeState = 'normal' | 'joining' | 'leaving';
 
@@ -242,9 +244,13 @@ export class Ring {
       .filter((id) => !natural.includes(id));
   }
 
-  /** Where a key lives: its token, its preference list, and its pending replicas. */
+  /**
+   * Where a key lives: its token, its preference list, and its pending replicas. The key's token is
+   * its Redis Cluster slot's token (slots.ts keyToken: hash tags apply), so every key of a slot has
+   * the same owner and preference list and a cluster-aware client's slot map holds for every key.
+   */
   locate(key: Uint8Array, n: number): { token: Token; replicas: readonly NodeId[]; pending: readonly NodeId[] } {
-    const token = tokenOf(key);
+    const token = keyToken(key);
     return { token, replicas: this.replicas(token, n), pending: this.pendingReplicas(token, n) };
   }
 

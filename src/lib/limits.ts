@@ -370,6 +370,8 @@ export const limits = {
   // --- Store front end (src/services/store) -------------------------------------------------------
   /** Redis commands one node has forwarded to key owners and awaits answers for; more answer -BUSY. */
   storeForwardPendingCountMax: 10_000,
+  /** A RESP endpoint's host as a node announces it to its peers (store.announceHost; DNS names are at most 253). */
+  storeAnnounceHostBytesMax: 255,
   /** Keys one connection WATCHes at once; WATCH past it is refused (Redis has no bound). */
   storeWatchedKeysCountMax: 10_000,
   /** Commands one MULTI queues before EXEC; past it the transaction is flagged (EXECABORT). */

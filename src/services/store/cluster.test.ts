@@ -10,7 +10,6 @@ import type { NodeServices } from '../../node/services.ts';
 import type { Simulation } from '../../sim/simulation.ts';
 import { simServices } from '../../../test/support/sim-services.ts';
 import { membershipService } from '../membership/service.ts';
-import { placementKey } from './routing.ts';
 import { storeOf, storeService } from './service.ts';
 import { show, SimRespClient } from './sim-client.ts';
 
@@ -75,7 +74,7 @@ test('one ring on every node; keys stored on their owner only; any node answers 
 
 /** The owner of `key` on the cluster's ring (every node holds the same one). */
 function ownerOf(sim: Simulation<NodeServices>, key: string): string {
-  return storeOf(sim.instance('n1')!).ring.ring.locate(placementKey(new TextEncoder().encode(key)), 1).replicas[0]!;
+  return storeOf(sim.instance('n1')!).ring.ring.locate(new TextEncoder().encode(key), 1).replicas[0]!;
 }
 
 test('keys on different owners are CROSSSLOT; hash tags keep keys together; RESP3 survives forwarding', () => {

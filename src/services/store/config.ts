@@ -74,6 +74,14 @@ export const storeConfigSchema = z.strictObject({
   tokensPerNode: z.number().int().min(1).max(limits.ringNodeTokensCountMax).default(16),
   /** A command forwarded to its key's owner answers -TIMEOUT after this long without an answer. */
   forwardTimeoutMs: z.number().int().min(10).max(600_000).default(5_000),
+  /**
+   * The host cluster-aware clients are told to reach this node's resp port at (CLUSTER SLOTS /
+   * SHARDS / NODES; Redis' cluster-announce-hostname): set it when clients reach the node by
+   * another address than 127.0.0.1 (another machine, NAT).
+   */
+  announceHost: z.string().min(1).max(limits.storeAnnounceHostBytesMax).default('127.0.0.1'),
+  /** The resp port clients are told (cluster-announce-port); default: the port the node listens on. */
+  announcePort: z.number().int().min(1).max(65_535).optional(),
   /** maxclients is `listen.resp.connectionsMax`; timeout is `listen.resp.idleTimeoutMs`. */
   listen: listenSchema({ [RESP_PROTOCOL]: respBounds }),
 });

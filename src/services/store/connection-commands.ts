@@ -104,7 +104,7 @@ function hello(s: RespSession, argv: readonly Uint8Array[]): RespValue {
       [bulk('version'), bulk(REDIS_VERSION)],
       [bulk('proto'), reply.integer(s.protocol)],
       [bulk('id'), reply.integer(s.id)],
-      [bulk('mode'), bulk('standalone')],
+      [bulk('mode'), bulk(s.server.cluster() === undefined ? 'standalone' : 'cluster')],
       [bulk('role'), bulk('master')],
       [bulk('modules'), reply.array([])],
     ],

@@ -136,7 +136,7 @@ function infoSection(s: RespSession, name: string): string | undefined {
         ['redis_version', REDIS_VERSION],
         ['redis_git_sha1', '00000000'],
         ['redis_git_dirty', 0],
-        ['redis_mode', 'standalone'],
+        ['redis_mode', server.cluster() === undefined ? 'standalone' : 'cluster'],
         ['os', 'Baristas'],
         ['arch_bits', 64],
         ['run_id', server.runId],
@@ -211,7 +211,7 @@ function infoSection(s: RespSession, name: string): string | undefined {
         [...server.stats.errorsByKind].map(([kind, n]) => [`errorstat_${kind}`, `count=${n}`] as [string, string]),
       );
     case 'cluster':
-      return fields('Cluster', [['cluster_enabled', 0]]);
+      return fields('Cluster', [['cluster_enabled', server.cluster() === undefined ? 0 : 1]]);
     case 'keyspace': {
       const wallMs = Math.floor(server.env.clock.wallMs());
       const keys = server.keyspaceOps.dbsize(wallMs);

@@ -47,8 +47,8 @@ test('keys come from the key specification, counted keys from their count', () =
 });
 
 test('local, forward or CROSSSLOT by the owners of the keys', () => {
-  // Owner: n1 for placements starting with a-m, n2 otherwise.
-  const ownerOf = (p: Uint8Array) => ((p[0] ?? 0) <= 0x6d ? 'n1' : 'n2');
+  // Owner: n1 for placements (hash tag or key) starting with a-m, n2 otherwise.
+  const ownerOf = (k: Uint8Array) => ((placementKey(k)[0] ?? 0) <= 0x6d ? 'n1' : 'n2');
   const mset = spec('mset', 1, -1, 2);
   assert.deepEqual(routeCommand(spec('ping', 0, 0, 0), argv('ping'), 'n1', ownerOf), { kind: 'local' });
   assert.deepEqual(routeCommand(mset, argv('mset', 'a', '1', 'b', '2'), 'n1', ownerOf), { kind: 'local' });
@@ -59,4 +59,5 @@ test('local, forward or CROSSSLOT by the owners of the keys', () => {
     kind: 'forward',
     to: 'n2',
   });
+  assert.deepEqual(routeCommand(mset, argv('mset', '{a}z', '1', '{a}y', '2'), 'n1', ownerOf), { kind: 'local' });
 });

@@ -2,12 +2,13 @@
 // nodes): the keys a command names (Redis' key specification: firstKey, lastKey, step, and the
 // counted-keys commands), the part of each key that places it (Redis Cluster's hash tag: the bytes
 // between the first `{` and the next `}` when that is not empty, so `{user1}:a` and `{user1}:b`
-// live together), and the verdict:
+// live together; src/dynamo/slots.ts: the key's slot places it on the ring), and the verdict:
 //   local      no key (PING, DBSIZE, SCAN: this node's own keyspace) or every key owned here;
 //   forward    every key owned by one other node: it runs the whole command (forward.ts);
 //   crossslot  keys owned by different nodes: Redis Cluster's CROSSSLOT error, nothing runs.
-// Pure: the owner of a placement key comes in as a function (the ring's first replica).
+// Pure: the owner of a key comes in as a function (the ring's first replica of the key's slot).
 
+import { hashTag } from '../../dynamo/slots.ts';
 import type { NodeId } from '../../env/types.ts';
 
 /** The part of a command's spec (src/redis/command.ts CommandSpec) that names its keys. */
@@ -69,16 +70,10 @@ function countedKeys(
   return [...before, ...argv.slice(firstAt, firstAt + count)];
 }
 
-/** The bytes that place `key` on the ring: its hash tag if it has a non-empty one, else the key. */
-export function placementKey(key: Uint8Array): Uint8Array {
-  const open = key.indexOf(0x7b); // {
-  if (open < 0) return key;
-  const close = key.indexOf(0x7d, open + 1); // }
-  if (close < 0 || close === open + 1) return key;
-  return key.subarray(open + 1, close);
-}
+/** The bytes that place `key` on the ring: its hash tag if it has a non-empty one, else the key (slots.ts). */
+export const placementKey = hashTag;
 
-/** Where `argv` runs (see the header). `ownerOf` maps a placement key to its owner. */
+/** Where `argv` runs (see the header). `ownerOf` maps a key to its owner (by its slot, hash tags applied). */
 export function routeCommand(
   spec: KeySpec,
   argv: readonly Uint8Array[],
@@ -87,7 +82,7 @@ export function routeCommand(
 ): Route {
   let owner: NodeId | undefined;
   for (const key of commandKeys(spec, argv)) {
-    const o = ownerOf(placementKey(key));
+    const o = ownerOf(key);
     if (owner === undefined) owner = o;
     else if (o !== owner) return { kind: 'crossslot' };
   }

@@ -21,6 +21,7 @@ import type { StoreConfig } from './config.ts';
 import type { GroupCommit } from './group-commit.ts';
 import { commandKeys } from './routing.ts';
 import type { ConsistencyLevel, ReplicatedCommands } from './replicated.ts';
+import type { ClusterView } from './cluster-topology.ts';
 import type { KeySpec, Route } from './routing.ts';
 import type { RespSession } from './session.ts';
 
@@ -56,6 +57,11 @@ export interface StoreServerOptions {
   readonly consistency?: ConsistencyLevel;
   /** The key's preference list and pending replicas (BARISTA WHERE). */
   where?(key: Uint8Array): { replicas: readonly string[]; pending: readonly string[] } | undefined;
+  /**
+   * The slot map's inputs when this node is part of a multi-node ring (CLUSTER SLOTS ...; INFO
+   * cluster_enabled:1); undefined when standalone (no peers) or before the ring is known.
+   */
+  cluster?(): ClusterView | undefined;
   /** Engine stats for INFO memory/persistence and /status. */
   engineStats(): { readonly lastSeq: number; readonly durableSeq: number; readonly memoryBytes: number };
 }
@@ -140,6 +146,11 @@ export class StoreServer {
 
   get defaultConsistency(): ConsistencyLevel {
     return this.o.consistency ?? 'QUORUM';
+  }
+
+  /** The cluster view (cluster-topology.ts), or undefined when this node is a standalone Redis. */
+  cluster(): ClusterView | undefined {
+    return this.o.cluster?.();
   }
 
   where(key: Uint8Array): { replicas: readonly string[]; pending: readonly string[] } | undefined {

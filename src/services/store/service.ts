@@ -6,7 +6,8 @@
 // (src/wire/pipeline.ts) and the RESP request decoder; durability follows the config's sync
 // policy through group commit (group-commit.ts). Replication to N > 1 replicas is a later piece
 // (src/services/store/replication) behind the same command path.
-// Config: the node config's `store` section (config.ts). Peer messages: none yet.
+// Config: the node config's `store` section (config.ts). Peer messages: StoreForward(+Reply)
+// (forward.ts), StoreAnnounce (announce.ts: RESP endpoints for CLUSTER SLOTS), DynamoReplica.
 
 import type { ClientConnection } from '../../env/types.ts';
 import type { ProtocolError } from '../../lib/errors.ts';
@@ -35,7 +36,13 @@ import { ReplicatedCommands } from './replicated.ts';
 import { LsmReplicaStore } from './replication/lsm-store.ts';
 import { ReplicaNode } from './replication/driver.ts';
 import { RingKeeper } from './ring-keeper.ts';
-import { placementKey, routeCommand } from './routing.ts';
+import { Announcer } from './announce.ts';
+import { clusterCommands } from './cluster-command.ts';
+import { type ClusterView, SlotRangeCache } from './cluster-topology.ts';
+
+/** How often a node re-sends its RESP endpoint to peers that have not told theirs (announce.ts). */
+const ANNOUNCE_INTERVAL_MS = 1000;
+import { routeCommand } from './routing.ts';
 import { MessageType } from '../../lib/message-types.ts';
 import { METADATA_GROUP } from '../../node/raft-groups.ts';
 import { malformedCounterHook } from '../../rsm/state-machine.ts';
@@ -123,6 +130,7 @@ export const storeService: ServiceDefinition<StoreConfig, StoreRunning> = {
   messageTypes: [
     MessageType.StoreForward,
     MessageType.StoreForwardReply,
+    MessageType.StoreAnnounce,
     MessageType.DynamoReplica,
     MessageType.DynamoPaxos,
   ],
@@ -186,8 +194,9 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
   const alone = ctx.peers.length === 0;
   // N > 1: the Dynamo replica on its own engine (replication/lsm-store.ts), ring from the keeper.
   const replicated = config.replication.replicas > 1 ? startReplication(ctx, ring) : undefined;
-  const ownerOf = (placement: Uint8Array): string | undefined =>
-    alone ? ctx.nodeId : ring.ring.nodes.length === 0 ? undefined : ring.ring.locate(placement, 1).replicas[0];
+  // A key's place on the ring is its Redis Cluster slot's token (src/dynamo/slots.ts), on every path.
+  const ownerOf = (key: Uint8Array): string | undefined =>
+    alone ? ctx.nodeId : ring.ring.nodes.length === 0 ? undefined : ring.ring.locate(key, 1).replicas[0];
   let server: StoreServer | undefined;
   const forwarder = new CommandForwarder(
     {
@@ -204,6 +213,40 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     { timeoutMs: config.forwardTimeoutMs },
   );
   ctx.router.register([MessageType.StoreForward, MessageType.StoreForwardReply], (m) => forwarder.receive(m));
+  // Cluster-aware clients' slot map (cluster-topology.ts): every node's RESP endpoint, announced.
+  const announcer = new Announcer({
+    self: ctx.nodeId,
+    peers: ctx.peers,
+    endpoint: {
+      host: config.announceHost,
+      port: config.announcePort ?? ctx.port(RESP_PROTOCOL) ?? RESP_WELL_KNOWN_PORT,
+    },
+    send: (to, type, payload) => env.transport.send(to, type, payload),
+    timers: env.timers,
+    log: ctx.log,
+    metrics: env.metrics,
+    intervalMs: ANNOUNCE_INTERVAL_MS,
+  });
+  ctx.router.register([MessageType.StoreAnnounce], (m) => announcer.receive(m));
+  if (!alone) announcer.start();
+  const clusterView: ClusterView | undefined = alone
+    ? undefined
+    : {
+        self: ctx.nodeId,
+        get ring() {
+          return ring.ring;
+        },
+        replicas: config.replication.replicas,
+        endpoint: (id) => announcer.endpoint(id),
+        // Asked on demand: the membership service starts before the store on a real node.
+        isUp: (id) =>
+          id === ctx.nodeId ||
+          ctx
+            .membership()
+            .view()
+            .find((p) => p.id === id)?.status !== 'dead',
+        cache: new SlotRangeCache(),
+      };
   server = new StoreServer({
     route: (spec, argv) => {
       let unknown = false;
@@ -222,17 +265,20 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     env,
     nodeId: ctx.nodeId,
     config,
-    table: buildCommandTable(commandTable, [...connectionCommands, ...introspectionCommands, baristaCommand]),
+    table: buildCommandTable(commandTable, [
+      ...connectionCommands,
+      ...introspectionCommands,
+      ...clusterCommands,
+      baristaCommand,
+    ]),
+    cluster: () => clusterView,
     ...(replicated === undefined ? {} : { replicated: new ReplicatedCommands(replicated.node) }),
     consistency: config.consistency,
     where: (key) => {
       if (alone) return { replicas: [ctx.nodeId], pending: [] };
       if (ring.ring.nodes.length === 0) return undefined;
-      // At N = 1 the hash tag places the key (routing.ts); the replica protocol locates raw keys.
-      const at =
-        config.replication.replicas > 1
-          ? ring.ring.locate(key, config.replication.replicas)
-          : ring.ring.locate(placementKey(key), 1);
+      // The key's slot places it (hash tags apply) at N = 1 and in the replica protocol alike.
+      const at = ring.ring.locate(key, config.replication.replicas);
       return { replicas: at.replicas, pending: at.pending };
     },
     keyspace: ops,
@@ -296,6 +342,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     },
     stop: () => {
       ring.stop();
+      announcer.stop();
       replicated?.node.stop();
       replicated?.store.close();
       forwarder.stop();

@@ -27,6 +27,8 @@ export const MessageType = {
   /** A Redis command forwarded to the node owning its key (N = 1), and its reply. */
   StoreForward: 0x0501,
   StoreForwardReply: 0x0502,
+  /** A PUBLISH fanned out to every other node (best effort, at most once, as Redis Cluster's bus). */
+  StorePublish: 0x0503,
   // 0x7fxx: test-only traffic (compliance suites, benchmarks)
   TestEcho: 0x7f01,
   TestBulk: 0x7f02,

@@ -19,6 +19,7 @@ import { type RespText, type RespValue, reply } from '../../wire/resp/index.ts';
 import { type CommandEntry, type CommandTable, type Later, latin1 } from './command-entry.ts';
 import type { StoreConfig } from './config.ts';
 import type { GroupCommit } from './group-commit.ts';
+import type { PubSubHub } from './pubsub.ts';
 import { commandKeys } from './routing.ts';
 import type { ConsistencyLevel, ReplicatedCommands } from './replicated.ts';
 import type { KeySpec, Route } from './routing.ts';
@@ -56,6 +57,8 @@ export interface StoreServerOptions {
   readonly consistency?: ConsistencyLevel;
   /** The key's preference list and pending replicas (BARISTA WHERE). */
   where?(key: Uint8Array): { replicas: readonly string[]; pending: readonly string[] } | undefined;
+  /** Pub/Sub's channel and pattern indexes and its cluster fan-out (pubsub.ts). */
+  readonly pubsub: PubSubHub;
   /** Engine stats for INFO memory/persistence and /status. */
   engineStats(): { readonly lastSeq: number; readonly durableSeq: number; readonly memoryBytes: number };
 }
@@ -104,6 +107,10 @@ export class StoreServer {
         'RESP connections closed on a protocol error (answered as Redis does, then closed)',
       ),
     };
+  }
+
+  get pubsub(): PubSubHub {
+    return this.o.pubsub;
   }
 
   get nodeId(): NodeId {

@@ -6,7 +6,8 @@
 // (src/wire/pipeline.ts) and the RESP request decoder; durability follows the config's sync
 // policy through group commit (group-commit.ts). Replication to N > 1 replicas is a later piece
 // (src/services/store/replication) behind the same command path.
-// Config: the node config's `store` section (config.ts). Peer messages: none yet.
+// Config: the node config's `store` section (config.ts). Peer messages: StoreForward(Reply)
+// (forward.ts), StorePublish (pubsub.ts), DynamoReplica (replication).
 
 import type { ClientConnection } from '../../env/types.ts';
 import type { ProtocolError } from '../../lib/errors.ts';
@@ -35,6 +36,7 @@ import { ReplicatedCommands } from './replicated.ts';
 import { LsmReplicaStore } from './replication/lsm-store.ts';
 import { ReplicaNode } from './replication/driver.ts';
 import { RingKeeper } from './ring-keeper.ts';
+import { PubSubHub, pubsubCommands } from './pubsub.ts';
 import { placementKey, routeCommand } from './routing.ts';
 import { MessageType } from '../../lib/message-types.ts';
 import { METADATA_GROUP } from '../../node/raft-groups.ts';
@@ -117,7 +119,12 @@ export const storeService: ServiceDefinition<StoreConfig, StoreRunning> = {
   name: 'store',
   description: 'Redis-compatible key-value store (strings, keys, hashes, sets, lists, sorted sets) on the resp port',
   configSchema: storeConfigSchema,
-  messageTypes: [MessageType.StoreForward, MessageType.StoreForwardReply, MessageType.DynamoReplica],
+  messageTypes: [
+    MessageType.StoreForward,
+    MessageType.StoreForwardReply,
+    MessageType.DynamoReplica,
+    MessageType.StorePublish,
+  ],
   protocols: [{ name: RESP_PROTOCOL, wellKnownPort: RESP_WELL_KNOWN_PORT }],
   // The token ring lives in the metadata group (ring-namespace.ts): every node routes by it.
   raftGroups: [
@@ -196,6 +203,16 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     { timeoutMs: config.forwardTimeoutMs },
   );
   ctx.router.register([MessageType.StoreForward, MessageType.StoreForwardReply], (m) => forwarder.receive(m));
+  // Pub/Sub: a PUBLISH reaches every node's subscribers (pubsub.ts).
+  const pubsub = new PubSubHub({
+    self: ctx.nodeId,
+    peers: () => ctx.peers,
+    send: (to, type, payload) => env.transport.send(to, type, payload),
+    monotonicMs: () => env.clock.monotonicMs(),
+    metrics: env.metrics,
+    log: ctx.log,
+  });
+  ctx.router.register([MessageType.StorePublish], (m) => pubsub.receive(m));
   server = new StoreServer({
     route: (spec, argv) => {
       let unknown = false;
@@ -214,7 +231,13 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     env,
     nodeId: ctx.nodeId,
     config,
-    table: buildCommandTable(commandTable, [...connectionCommands, ...introspectionCommands, baristaCommand]),
+    table: buildCommandTable(commandTable, [
+      ...connectionCommands,
+      ...introspectionCommands,
+      baristaCommand,
+      ...pubsubCommands,
+    ]),
+    pubsub,
     ...(replicated === undefined ? {} : { replicated: new ReplicatedCommands(replicated.node) }),
     consistency: config.consistency,
     where: (key) => {
@@ -247,7 +270,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
   const listener = ctx.listen(RESP_PROTOCOL, config.listen[RESP_PROTOCOL]!, (conn: ClientConnection) => {
     const session = new RespSession(server, conn, server.newClientId());
     server.sessions.set(session.id, session);
-    new RequestPipeline<RespCommand>({
+    session.output = new RequestPipeline<RespCommand>({
       connection: conn,
       decoder: new RespRequestDecoder(config.resp),
       metrics: env.metrics,

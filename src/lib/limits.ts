@@ -373,11 +373,11 @@ export const limits = {
   /** Distinct error reply kinds (first word) counted apart in /status and metrics; the rest: `other`. */
   storeErrorKindsCountMax: 64,
   /** Redis' client-output-buffer-limit pubsub hard limit: a subscriber with more output pending is closed. */
-  storePubsubOutputBytesHardMax: 32 * 1024 * 1024,
-  /** Redis' pubsub soft limit: a subscriber over it for storePubsubOutputSoftMs is closed. */
-  storePubsubOutputBytesSoftMax: 8 * 1024 * 1024,
+  storePubsubHardOutputBytesMax: 32 * 1024 * 1024,
+  /** Redis' pubsub soft limit: a subscriber over it for storePubsubSoftOverMsMax is closed. */
+  storePubsubSoftOutputBytesMax: 8 * 1024 * 1024,
   /** How long a subscriber may stay over the soft limit (Redis' pubsub soft seconds, 60). */
-  storePubsubOutputSoftMs: 60_000,
+  storePubsubSoftOverMsMax: 60_000,
   /** Channels plus patterns one connection subscribes to; more are refused (Redis has no bound). */
   storePubsubSubscriptionsCountMax: 10_000,
   /** Distinct channels plus patterns with subscribers on one node; more are refused. */
@@ -432,9 +432,9 @@ export interface LimitRelation {
 export const limitRelations: readonly LimitRelation[] = [
   // store pub/sub
   {
-    limits: ['storePubsubOutputBytesSoftMax', 'storePubsubOutputBytesHardMax'],
+    limits: ['storePubsubSoftOutputBytesMax', 'storePubsubHardOutputBytesMax'],
     rule: "a subscriber's soft output limit must lie below its hard one",
-    holds: (l) => l.storePubsubOutputBytesSoftMax <= l.storePubsubOutputBytesHardMax,
+    holds: (l) => l.storePubsubSoftOutputBytesMax <= l.storePubsubHardOutputBytesMax,
   },
   // peer transport
   {

@@ -217,10 +217,10 @@ export class PubSubHub {
     const bytes = encodeReply(value, s.protocol);
     const pendingBytes = s.conn.bufferedBytes + s.heldOutputBytes() + bytes.length;
     const nowMs = this.deps.monotonicMs();
-    let over = pendingBytes > limits.storePubsubOutputBytesHardMax;
-    if (pendingBytes > limits.storePubsubOutputBytesSoftMax) {
+    let over = pendingBytes > limits.storePubsubHardOutputBytesMax;
+    if (pendingBytes > limits.storePubsubSoftOutputBytesMax) {
       s.outputSoftSinceMs ??= nowMs;
-      if (nowMs - s.outputSoftSinceMs >= limits.storePubsubOutputSoftMs) over = true;
+      if (nowMs - s.outputSoftSinceMs >= limits.storePubsubSoftOverMsMax) over = true;
     } else s.outputSoftSinceMs = undefined;
     if (over) {
       this.stats.slowClosed++;

@@ -382,6 +382,8 @@ export const limits = {
   storePubsubSubscriptionsCountMax: 10_000,
   /** Distinct channels plus patterns with subscribers on one node; more are refused. */
   storePubsubNodeSubscriptionsCountMax: 1_000_000,
+  /** Connections blocked in BLPOP and friends on one node; more are refused (Redis has no bound). */
+  storeBlockedClientsCountMax: 10_000,
 } as const;
 
 export type Limits = { readonly [K in keyof typeof limits]: number };

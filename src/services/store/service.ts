@@ -37,6 +37,7 @@ import { LsmReplicaStore } from './replication/lsm-store.ts';
 import { ReplicaNode } from './replication/driver.ts';
 import { RingKeeper } from './ring-keeper.ts';
 import { PubSubHub, pubsubCommands } from './pubsub.ts';
+import { BlockedClients, blockingCommands } from './blocking.ts';
 import { placementKey, routeCommand } from './routing.ts';
 import { MessageType } from '../../lib/message-types.ts';
 import { METADATA_GROUP } from '../../node/raft-groups.ts';
@@ -88,6 +89,7 @@ function runForwarded(
     return done(reply.error('TRYAGAIN the key is not owned by this node on its ring (the ring is changing); retry'));
   server.stats.commandsProcessed++;
   const value = server.runData({ kind: 'data', spec }, argv);
+  server.blocking.serveReady();
   groupCommit.release(
     () => done(value),
     () => done(reply.error('TIMEOUT the owner is stopping (the command may have run)')),
@@ -236,8 +238,10 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
       ...introspectionCommands,
       baristaCommand,
       ...pubsubCommands,
+      ...blockingCommands,
     ]),
     pubsub,
+    blocking: new BlockedClients(),
     ...(replicated === undefined ? {} : { replicated: new ReplicatedCommands(replicated.node) }),
     consistency: config.consistency,
     where: (key) => {

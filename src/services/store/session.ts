@@ -176,6 +176,8 @@ export class RespSession {
       else if (this.multi !== null && !RUN_IN_MULTI.has(spec.name)) value = this.queue(found, argv);
       else value = this.routed(found, argv);
     }
+    // Clients blocked on keys this command (or EXEC) wrote pop now, before the next command.
+    this.server.blocking.serveReady();
     if (typeof value === 'function') return value;
     if (value.type === 'error') this.server.countError(value.message);
     this.server.observeLatency(this.server.env.clock.monotonicMs() - started);
@@ -272,6 +274,7 @@ export class RespSession {
   onClose(): void {
     this.server.unwatchAll(this);
     this.server.pubsub.dropAll(this);
+    this.server.blocking.drop(this);
     this.multi = null;
   }
 }

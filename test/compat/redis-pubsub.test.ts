@@ -5,9 +5,12 @@
 // while subscribed (RESP3), UNSUBSCRIBE / PUNSUBSCRIBE with no names; BLPOP timing out, its timeout
 // errors, a BLPOP woken by RPUSH, and BLPOP / BLMOVE inside MULTI. Raw sockets with the RESP reply
 // decoder; each step waits (bounded) for the replies it expects. Skipped when redis-server is absent.
+// Then ioredis (RESP3 and RESP2) against a Baristas node alone: its subscriber mode gets `message` and
+// `pmessage` events, and its BLPOP is woken by another client's push.
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { show } from '../../src/services/store/sim-client.ts';
 import { encodeCommand, RespReplyDecoder, type RespValue } from '../../src/wire/resp/index.ts';
 import {
@@ -129,6 +132,50 @@ describe('Pub/Sub and blocking pops: redis-server 7.0 and Baristas answer alike'
       const actual = await script(baristas, resp3);
       assert.ok(expected.length >= 24, `redis-server answered the script: ${expected.join('\n')}`);
       assert.deepEqual(actual, expected);
+    });
+  }
+});
+
+describe('ioredis against a Baristas node: Pub/Sub events and BLPOP', () => {
+  let node: RunningRespServer;
+  before(async () => {
+    node = await startStoreNode({ sync: 'periodic' });
+  });
+  after(async () => {
+    await node?.stop();
+  });
+  for (const protocol of [3, 2] as const) {
+    test(`RESP${protocol}`, async () => {
+      const opts = { host: node.host, port: node.port, protocol, lazyConnect: true, maxRetriesPerRequest: 0 };
+      const sub = new Redis(opts);
+      const pub = new Redis(opts);
+      const blocked = new Redis(opts);
+      try {
+        await Promise.all([sub.connect(), pub.connect(), blocked.connect()]);
+        const got: string[] = [];
+        sub.on('message', (ch: string, msg: string) => got.push(`message ${ch} ${msg}`));
+        sub.on('pmessage', (pat: string, ch: string, msg: string) => got.push(`pmessage ${pat} ${ch} ${msg}`));
+        assert.equal(await sub.subscribe('io-ch', 'io-other'), 2);
+        assert.equal(await sub.psubscribe('io-*'), 3);
+        assert.equal(await pub.publish('io-ch', 'hello'), 2);
+        assert.equal(await pub.publish('nobody', 'x'), 0);
+        const deadline = Date.now() + 5_000;
+        while (got.length < 2 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+        assert.deepEqual(got.sort(), ['message io-ch hello', 'pmessage io-* io-ch hello']);
+        const popped = blocked.blpop(`io-q${protocol}`, 5);
+        // Push once the BLPOP is blocked (CLIENT LIST shows it), polled with a bound.
+        for (let i = 0; i < 500; i++) {
+          if (/cmd=blpop/.test(String(await pub.call('CLIENT', 'LIST')))) break;
+          await new Promise((r) => setImmediate(r));
+        }
+        await pub.rpush(`io-q${protocol}`, 'job');
+        assert.deepEqual(await popped, [`io-q${protocol}`, 'job']);
+        assert.equal(await blocked.blpop(`io-empty${protocol}`, 0.05), null, 'a timeout answers nil');
+      } finally {
+        sub.disconnect();
+        pub.disconnect();
+        blocked.disconnect();
+      }
     });
   }
 });

@@ -191,7 +191,11 @@ export class RequestPipeline<Req> {
     if (this.stopped || this.conn.closed) return;
     this.slots.push({ bytes, thenClose: false, counted: false });
     this.heldBytesCount += bytes.length;
-    this.answered();
+    // Write only: no dispatch from here. A push comes from another connection's command (a
+    // PUBLISH, maybe inside its EXEC); running this connection's requests inside it would break
+    // that command's atomicity. A push frees no in-flight slot, so nothing waits on it.
+    if (this.pumping) this.flushPending = true;
+    else this.writeAnswered();
   }
 
   /** Bytes waiting behind an unanswered reply (not yet handed to the connection). */

@@ -35,6 +35,9 @@ const breaking: Record<string, Partial<Limits>> = {
   'a client host may not hold more connections than a port accepts': {
     clientHostConnectionsMax: limits.clientPortConnectionsMax + 1,
   },
+  "a subscriber's soft output limit must lie below its hard one": {
+    storePubsubSoftOutputBytesMax: limits.storePubsubHardOutputBytesMax + 1,
+  },
   'a full-size frame must fit in a peer send queue': { peerSendQueueBytesMax: limits.peerFrameBytesMax - 1 },
   'a full-size partial frame must fit in the inbound held-bytes bound': {
     peerInboundHeldBytesMax: limits.peerFrameBytesMax - 1,

@@ -380,6 +380,18 @@ export const limits = {
   storeMultiQueuedBytesMax: 64 * 1024 * 1024,
   /** Distinct error reply kinds (first word) counted apart in /status and metrics; the rest: `other`. */
   storeErrorKindsCountMax: 64,
+  /** Redis' client-output-buffer-limit pubsub hard limit: a subscriber with more output pending is closed. */
+  storePubsubHardOutputBytesMax: 32 * 1024 * 1024,
+  /** Redis' pubsub soft limit: a subscriber over it for storePubsubSoftOverMsMax is closed. */
+  storePubsubSoftOutputBytesMax: 8 * 1024 * 1024,
+  /** How long a subscriber may stay over the soft limit (Redis' pubsub soft seconds, 60). */
+  storePubsubSoftOverMsMax: 60_000,
+  /** Channels plus patterns one connection subscribes to; more are refused (Redis has no bound). */
+  storePubsubSubscriptionsCountMax: 10_000,
+  /** Distinct channels plus patterns with subscribers on one node; more are refused. */
+  storePubsubNodeSubscriptionsCountMax: 1_000_000,
+  /** Connections blocked in BLPOP and friends on one node; more are refused (Redis has no bound). */
+  storeBlockedClientsCountMax: 10_000,
 } as const;
 
 export type Limits = { readonly [K in keyof typeof limits]: number };
@@ -428,6 +440,12 @@ export interface LimitRelation {
 
 /** Every relation between bounds, in particular across modules (issue 7 item 11). */
 export const limitRelations: readonly LimitRelation[] = [
+  // store pub/sub
+  {
+    limits: ['storePubsubSoftOutputBytesMax', 'storePubsubHardOutputBytesMax'],
+    rule: "a subscriber's soft output limit must lie below its hard one",
+    holds: (l) => l.storePubsubSoftOutputBytesMax <= l.storePubsubHardOutputBytesMax,
+  },
   // peer transport
   {
     limits: ['peerSendQueueBytesMax', 'peerFrameBytesMax'],

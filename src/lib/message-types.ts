@@ -31,6 +31,8 @@ export const MessageType = {
   StoreForwardReply: 0x0502,
   /** A node's RESP endpoint (host, port) for cluster-aware clients' slot maps (announce.ts). */
   StoreAnnounce: 0x0503,
+  /** A PUBLISH fanned out to every other node (best effort, at most once, as Redis Cluster's bus). */
+  StorePublish: 0x0504,
   // 0x7fxx: test-only traffic (compliance suites, benchmarks)
   TestEcho: 0x7f01,
   TestBulk: 0x7f02,

@@ -91,6 +91,8 @@ export class RequestPipeline<Req> {
   /** Requests dispatched since this connection last yielded the event loop. */
   private dispatchedSinceYield = 0;
   private yieldScheduled = false;
+  /** Bytes of answered slots not yet written (behind an unanswered one, or within pump()). */
+  private heldBytesCount = 0;
   private readonly errors = new Map<string, Counter>();
 
   constructor(private readonly options: PipelineOptions<Req>) {
@@ -98,6 +100,7 @@ export class RequestPipeline<Req> {
     this.conn.onClose((reason) => {
       this.stopped = true;
       this.slots.length = 0;
+      this.heldBytesCount = 0;
       this.options.onClose?.(reason);
     });
     this.conn.onData((chunk) => {
@@ -156,6 +159,7 @@ export class RequestPipeline<Req> {
         answered = true;
         if (this.conn.closed) return;
         slot.bytes = bytes;
+        this.heldBytesCount += bytes.length;
         slot.thenClose = replyOptions?.thenClose === true;
         this.answered();
       });
@@ -178,6 +182,27 @@ export class RequestPipeline<Req> {
     });
   }
 
+  /**
+   * Bytes that answer no request (a Redis Pub/Sub message): written after every reply to a request
+   * dispatched before it, so a SUBSCRIBE's confirmation always precedes the messages it brings.
+   * Not counted in flight. Ignored once the connection is stopping.
+   */
+  push(bytes: Uint8Array): void {
+    if (this.stopped || this.conn.closed) return;
+    this.slots.push({ bytes, thenClose: false, counted: false });
+    this.heldBytesCount += bytes.length;
+    // Write only: no dispatch from here. A push comes from another connection's command (a
+    // PUBLISH, maybe inside its EXEC); running this connection's requests inside it would break
+    // that command's atomicity. A push frees no in-flight slot, so nothing waits on it.
+    if (this.pumping) this.flushPending = true;
+    else this.writeAnswered();
+  }
+
+  /** Bytes waiting behind an unanswered reply (not yet handed to the connection). */
+  get heldBytes(): number {
+    return this.heldBytesCount;
+  }
+
   private failDecode(error: ProtocolError): void {
     this.stopped = true;
     let counter = this.errors.get(error.code);
@@ -192,6 +217,7 @@ export class RequestPipeline<Req> {
     counter.inc();
     const bytes = this.options.protocolErrorReply(error) ?? new Uint8Array(0);
     this.slots.push({ bytes, thenClose: true, counted: false });
+    this.heldBytesCount += bytes.length;
     this.answered();
   }
 
@@ -225,6 +251,7 @@ export class RequestPipeline<Req> {
     }
     if (count === 0 || conn.closed) return;
     const ready = this.slots.splice(0, count);
+    this.heldBytesCount -= bytes;
     let out: Uint8Array;
     if (count === 1) out = ready[0]!.bytes!;
     else {

@@ -124,6 +124,7 @@ export function clientInfoLine(s: RespSession): string {
   if (s.watchDirty) flags += 'd';
   if (s.closeAfterReply) flags += 'c';
   if (s.noEvict) flags += 'e';
+  if (s.subscriptionCount > 0) flags += 'P';
   if (flags === '') flags = 'N';
   const multi = s.multi === null ? -1 : s.multi.queue.length;
   return [
@@ -135,7 +136,7 @@ export function clientInfoLine(s: RespSession): string {
     `age=${Math.floor((nowMs - s.createdMs) / 1000)}`,
     `idle=${Math.floor((nowMs - s.lastCommandMs) / 1000)}`,
     `flags=${flags}`,
-    'db=0 sub=0 psub=0 ssub=0',
+    `db=0 sub=${s.channels.size} psub=${s.patterns.size} ssub=0`,
     `multi=${multi}`,
     'qbuf=0 qbuf-free=0 argv-mem=0',
     `multi-mem=${s.multi?.bytes ?? 0}`,
@@ -232,8 +233,11 @@ const clientSubcommands: ServerCommandSpec[] = [
 
 /** Every command of this file (introspection.ts adds COMMAND, INFO, CONFIG). */
 export const connectionCommands: readonly ServerCommandSpec[] = [
-  serverCommand('ping', -1, ['fast'], conn('1.0.0', 'Ping the server'), (_s, argv) => {
+  serverCommand('ping', -1, ['fast'], conn('1.0.0', 'Ping the server'), (s, argv) => {
     if (argv.length > 2) return err("ERR wrong number of arguments for 'ping' command");
+    // Subscribed mode on RESP2: Redis answers ["pong", argument or ""] (a push-shaped array).
+    if (s.protocol === 2 && s.subscriptionCount > 0)
+      return reply.array([reply.bulk('pong'), reply.bulk(argv.length === 2 ? argv[1]! : '')]);
     return argv.length === 1 ? reply.simple('PONG') : reply.bulk(argv[1]!);
   }),
   serverCommand('echo', 2, ['loading', 'stale', 'fast'], conn('1.0.0', 'Echo the given string'), (_s, argv) =>

@@ -19,6 +19,8 @@ import { type RespText, type RespValue, reply } from '../../wire/resp/index.ts';
 import { type CommandEntry, type CommandTable, type Later, latin1 } from './command-entry.ts';
 import type { StoreConfig } from './config.ts';
 import type { GroupCommit } from './group-commit.ts';
+import type { BlockedClients } from './blocking.ts';
+import type { PubSubHub } from './pubsub.ts';
 import { commandKeys } from './routing.ts';
 import type { ConsistencyLevel, ReplicatedCommands } from './replicated.ts';
 import type { ClusterView } from './cluster-topology.ts';
@@ -62,6 +64,10 @@ export interface StoreServerOptions {
    * cluster_enabled:1); undefined when standalone (no peers) or before the ring is known.
    */
   cluster?(): ClusterView | undefined;
+  /** Pub/Sub's channel and pattern indexes and its cluster fan-out (pubsub.ts). */
+  readonly pubsub: PubSubHub;
+  /** Connections blocked in BLPOP and friends (blocking.ts): told of every keyed write. */
+  readonly blocking: BlockedClients;
   /** Engine stats for INFO memory/persistence and /status. */
   engineStats(): { readonly lastSeq: number; readonly durableSeq: number; readonly memoryBytes: number };
 }
@@ -110,6 +116,14 @@ export class StoreServer {
         'RESP connections closed on a protocol error (answered as Redis does, then closed)',
       ),
     };
+  }
+
+  get blocking(): BlockedClients {
+    return this.o.blocking;
+  }
+
+  get pubsub(): PubSubHub {
+    return this.o.pubsub;
   }
 
   get nodeId(): NodeId {
@@ -191,7 +205,11 @@ export class StoreServer {
     if (entry.spec.flags.includes('write')) {
       // A keyless write (FLUSHALL, FLUSHDB) may change any key.
       if (entry.spec.firstKey <= 0) this.touchAll();
-      else this.touchKeys(commandKeys(entry.spec, argv));
+      else {
+        const keys = commandKeys(entry.spec, argv);
+        this.touchKeys(keys);
+        this.o.blocking.signal(keys);
+      }
     }
     return value;
   }

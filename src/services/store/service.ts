@@ -7,7 +7,8 @@
 // policy through group commit (group-commit.ts). Replication to N > 1 replicas is a later piece
 // (src/services/store/replication) behind the same command path.
 // Config: the node config's `store` section (config.ts). Peer messages: StoreForward(+Reply)
-// (forward.ts), StoreAnnounce (announce.ts: RESP endpoints for CLUSTER SLOTS), DynamoReplica.
+// (forward.ts), StoreAnnounce (announce.ts: RESP endpoints for CLUSTER SLOTS), StorePublish
+// (pubsub.ts), DynamoReplica and DynamoPaxos (replication).
 
 import type { ClientConnection } from '../../env/types.ts';
 import type { ProtocolError } from '../../lib/errors.ts';
@@ -42,6 +43,8 @@ import { type ClusterView, SlotRangeCache } from './cluster-topology.ts';
 
 /** How often a node re-sends its RESP endpoint to peers that have not told theirs (announce.ts). */
 const ANNOUNCE_INTERVAL_MS = 1000;
+import { PubSubHub, pubsubCommands } from './pubsub.ts';
+import { BlockedClients, blockingCommands } from './blocking.ts';
 import { routeCommand } from './routing.ts';
 import { MessageType } from '../../lib/message-types.ts';
 import { METADATA_GROUP } from '../../node/raft-groups.ts';
@@ -94,6 +97,7 @@ function runForwarded(
     return done(reply.error('TRYAGAIN the key is not owned by this node on its ring (the ring is changing); retry'));
   server.stats.commandsProcessed++;
   const value = server.runData({ kind: 'data', spec }, argv);
+  server.blocking.serveReady();
   groupCommit.release(
     () => done(value),
     () => done(reply.error('TIMEOUT the owner is stopping (the command may have run)')),
@@ -133,6 +137,7 @@ export const storeService: ServiceDefinition<StoreConfig, StoreRunning> = {
     MessageType.StoreAnnounce,
     MessageType.DynamoReplica,
     MessageType.DynamoPaxos,
+    MessageType.StorePublish,
   ],
   protocols: [{ name: RESP_PROTOCOL, wellKnownPort: RESP_WELL_KNOWN_PORT }],
   // The token ring lives in the metadata group (ring-namespace.ts): every node routes by it.
@@ -247,6 +252,16 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
             .find((p) => p.id === id)?.status !== 'dead',
         cache: new SlotRangeCache(),
       };
+  // Pub/Sub: a PUBLISH reaches every node's subscribers (pubsub.ts).
+  const pubsub = new PubSubHub({
+    self: ctx.nodeId,
+    peers: () => ctx.peers,
+    send: (to, type, payload) => env.transport.send(to, type, payload),
+    monotonicMs: () => env.clock.monotonicMs(),
+    metrics: env.metrics,
+    log: ctx.log,
+  });
+  ctx.router.register([MessageType.StorePublish], (m) => pubsub.receive(m));
   server = new StoreServer({
     route: (spec, argv) => {
       let unknown = false;
@@ -270,8 +285,12 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
       ...introspectionCommands,
       ...clusterCommands,
       baristaCommand,
+      ...pubsubCommands,
+      ...blockingCommands,
     ]),
     cluster: () => clusterView,
+    pubsub,
+    blocking: new BlockedClients(),
     ...(replicated === undefined ? {} : { replicated: new ReplicatedCommands(replicated.node) }),
     consistency: config.consistency,
     where: (key) => {
@@ -301,7 +320,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
   const listener = ctx.listen(RESP_PROTOCOL, config.listen[RESP_PROTOCOL]!, (conn: ClientConnection) => {
     const session = new RespSession(server, conn, server.newClientId());
     server.sessions.set(session.id, session);
-    new RequestPipeline<RespCommand>({
+    session.output = new RequestPipeline<RespCommand>({
       connection: conn,
       decoder: new RespRequestDecoder(config.resp),
       metrics: env.metrics,

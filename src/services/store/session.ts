@@ -16,6 +16,7 @@ import { wrongArityError } from '../../redis/errors.ts';
 import type { Reply } from '../../wire/pipeline.ts';
 import { encodeReply, type RespProtocol, type RespValue, reply } from '../../wire/resp/index.ts';
 import { type CommandEntry, type Later, lookupCommand } from './command-entry.ts';
+import { ALLOWED_WHILE_SUBSCRIBED, subscribedModeError } from './pubsub.ts';
 import { type ConsistencyLevel, ReplicatedCommands } from './replicated.ts';
 import { CROSSSLOT_MESSAGE } from './routing.ts';
 import type { StoreServer } from './server.ts';
@@ -61,6 +62,17 @@ export class RespSession {
   private readonly held: Array<{ readonly argv: Uint8Array[]; readonly answer: Reply }> = [];
   /** Set by a command (QUIT) whose reply is the connection's last. */
   closeAfterReply = false;
+  /** Pub/Sub: the channels and patterns subscribed to (latin1), in subscription order. */
+  readonly channels = new Set<string>();
+  readonly patterns = new Set<string>();
+  /** Replies that precede this request's last one (SUBSCRIBE a b c confirms each name). */
+  readonly leading: RespValue[] = [];
+  /** Since when the pending output has been over the pubsub soft limit (pubsub.ts). */
+  outputSoftSinceMs: number | undefined;
+  /** EXEC is running its queue (SUBSCRIBE refuses to run there). */
+  inExec = false;
+  /** The connection's out-of-band writer (the pipeline): set by the service once it exists. */
+  output: { push(bytes: Uint8Array): void; readonly heldBytes: number } | undefined;
 
   constructor(
     readonly server: StoreServer,
@@ -104,12 +116,44 @@ export class RespSession {
       });
       return;
     }
-    const bytes = encodeReply(value, this.protocol);
+    const bytes = this.encodeOut(value);
     const thenClose = this.closeAfterReply;
     this.server.groupCommit.release(
       () => answer(bytes, { thenClose }),
       () => this.conn.close(),
     );
+  }
+
+  /** Channels plus patterns: the count in (un)subscribe confirmations; > 0 is Redis' subscribed mode. */
+  get subscriptionCount(): number {
+    return this.channels.size + this.patterns.size;
+  }
+
+  /** Bytes answered but not yet handed to the connection. */
+  heldOutputBytes(): number {
+    return this.output?.heldBytes ?? 0;
+  }
+
+  /** A Pub/Sub message: out of band, after every reply to an earlier request. */
+  pushOut(bytes: Uint8Array): void {
+    this.output?.push(bytes);
+  }
+
+  /** The reply bytes, after the replies a command put in `leading`. */
+  private encodeOut(value: RespValue): Uint8Array {
+    if (this.leading.length === 0) return encodeReply(value, this.protocol);
+    const parts = this.leading.map((v) => encodeReply(v, this.protocol));
+    this.leading.length = 0;
+    parts.push(encodeReply(value, this.protocol));
+    let bytes = 0;
+    for (const p of parts) bytes += p.length;
+    const out = new Uint8Array(bytes);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
   }
 
   /** Redis' processCommand for one request; returns its reply. */
@@ -127,9 +171,13 @@ export class RespSession {
       this.server.countCommand(spec.name);
       if (!arityAccepts(spec.arity, argv.length)) value = this.reject(wrongArityError(spec.name));
       else if (!this.authenticated && !spec.flags.includes('no_auth')) value = this.reject(NOAUTH);
+      else if (this.protocol === 2 && this.subscriptionCount > 0 && !ALLOWED_WHILE_SUBSCRIBED.has(found.spec.name))
+        value = this.reject(subscribedModeError(spec.name));
       else if (this.multi !== null && !RUN_IN_MULTI.has(spec.name)) value = this.queue(found, argv);
       else value = this.routed(found, argv);
     }
+    // Clients blocked on keys this command (or EXEC) wrote pop now, before the next command.
+    this.server.blocking.serveReady();
     if (typeof value === 'function') return value;
     if (value.type === 'error') this.server.countError(value.message);
     this.server.observeLatency(this.server.env.clock.monotonicMs() - started);
@@ -200,6 +248,7 @@ export class RespSession {
     if (this.server.replicated !== undefined)
       return reply.error('ERR MULTI/EXEC is not available with store.replication.replicas > 1 yet');
     const items: RespValue[] = [];
+    this.inExec = true;
     for (const q of multi.queue) {
       const ran = this.server.run(this, q.entry, q.argv);
       // A queued command that answers later (BARISTA SIBLINGS) cannot be part of an atomic EXEC.
@@ -207,6 +256,7 @@ export class RespSession {
       if (v.type === 'error') this.server.countError(v.message);
       items.push(v);
     }
+    this.inExec = false;
     return reply.array(items);
   }
 
@@ -214,6 +264,7 @@ export class RespSession {
   reset(): void {
     this.multi = null;
     this.server.unwatchAll(this);
+    this.server.pubsub.dropAll(this);
     this.protocol = 2;
     this.name = '';
     this.authenticated = this.server.config.requirepass === undefined;
@@ -222,6 +273,8 @@ export class RespSession {
   /** The connection closed: forget its watches. */
   onClose(): void {
     this.server.unwatchAll(this);
+    this.server.pubsub.dropAll(this);
+    this.server.blocking.drop(this);
     this.multi = null;
   }
 }

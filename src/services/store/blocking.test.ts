@@ -1,0 +1,179 @@
+// Goal: Redis 7.0's blocking pops (blocking.ts) on the store's RESP front end, over simulated client
+// links and the simulator's virtual clock: a BLPOP / BRPOP / BZPOPMIN / BLMOVE / BRPOPLPUSH on empty
+// keys waits, is woken by a push (a client's, one inside EXEC after the whole EXEC, one forwarded
+// from another node), clients blocked on one key are served in the order they blocked, a timeout
+// answers the null array (RESP2 `*-1`, RESP3 `_`) at its virtual time and not before, timeout
+// texts are Redis', inside MULTI nothing blocks, a closed connection is forgotten, and requests
+// pipelined behind a blocked one wait for it.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { NodeServices } from '../../node/services.ts';
+import type { Simulation } from '../../sim/simulation.ts';
+import { simServices } from '../../../test/support/sim-services.ts';
+import { parseTimeoutMs } from './blocking.ts';
+import { placementKey } from './routing.ts';
+import { storeOf, storeService } from './service.ts';
+import { show, SimRespClient } from './sim-client.ts';
+
+function node(seed: string): Simulation<NodeServices> {
+  return simServices({
+    seed,
+    nodes: ['n1'],
+    services: [storeService],
+    clientLinks: { chunking: 'random', chunkBytesMax: 7 },
+  });
+}
+
+function until(sim: Simulation<NodeServices>, c: SimRespClient, count: number, withinMs = 5_000): string[] {
+  assert.ok(
+    sim.runUntilCondition(() => c.replies.length >= count || c.closed !== undefined, withinMs),
+    `${count} replies (have ${c.replies.length}: ${c.replies.map(show).join(' ')})`,
+  );
+  return c.replies.map(show);
+}
+
+test('BLPOP waits for a push; blocked clients are served FIFO; a timeout answers the null array at its time', () => {
+  const sim = node('block-fifo');
+  const a = new SimRespClient(sim, 'n1');
+  const b = new SimRespClient(sim, 'n1');
+  const c = new SimRespClient(sim, 'n1');
+  a.send('BLPOP', 'q1', 'q2', '0');
+  a.send('PING'); // held behind the blocked command
+  sim.runFor(50);
+  b.send('BLPOP', 'q2', '0');
+  sim.runFor(50);
+  c.send('HELLO', '3');
+  c.send('BRPOP', 'q2', '2.5');
+  until(sim, c, 1);
+  sim.runFor(1_000);
+  assert.equal(a.replies.length, 0, 'nothing to pop: still blocked (negative control for the wake-up)');
+  const w = new SimRespClient(sim, 'n1');
+  w.send('RPUSH', 'q2', 'x', 'y');
+  assert.deepEqual(until(sim, w, 1), [':2']);
+  assert.deepEqual(until(sim, a, 2), ['*[$q2,$x]', '+PONG']);
+  assert.deepEqual(until(sim, b, 1), ['*[$q2,$y]']);
+  assert.equal(c.replies.length, 1, 'the third waits: the list is empty again');
+  // Its 2.5 s run from when it blocked (about 1.1 s ago).
+  sim.runFor(1_000);
+  assert.equal(c.replies.length, 1, 'not before its timeout');
+  until(sim, c, 2, 1_000);
+  assert.equal(show(c.replies[1]), '_', 'RESP3: the null');
+  assert.equal(storeOf(sim.instance('n1')!).server.blocking.count, 0);
+  w.send('LLEN', 'q2');
+  assert.deepEqual(until(sim, w, 2)[1], ':0');
+});
+
+test('a push inside MULTI wakes the blocked client after the whole EXEC; nothing blocks inside MULTI', () => {
+  const sim = node('block-multi');
+  const a = new SimRespClient(sim, 'n1');
+  a.send('BLPOP', 'k', '0');
+  sim.runFor(50);
+  const w = new SimRespClient(sim, 'n1');
+  w.send('MULTI');
+  w.send('LPUSH', 'k', 'v');
+  w.send('LLEN', 'k');
+  w.send('BLPOP', 'empty', '0');
+  w.send('BLMOVE', 'empty', 'dst', 'LEFT', 'RIGHT', '0');
+  w.send('EXEC');
+  assert.deepEqual(until(sim, w, 6).slice(5), ['*[:1,:1,_,_]']);
+  const exec = w.replies[5]!;
+  assert.ok(exec.type === 'array');
+  assert.equal(exec.items[2]!.type, 'nullArray', 'BLPOP in MULTI: the null array');
+  assert.equal(exec.items[3]!.type, 'null', 'BLMOVE in MULTI: the null bulk');
+  assert.deepEqual(until(sim, a, 1), ['*[$k,$v]']);
+});
+
+test('BLMOVE and BRPOPLPUSH move when the source gets an element, waking a BLPOP on the destination; BZPOPMIN', () => {
+  const sim = node('block-move');
+  const mover = new SimRespClient(sim, 'n1');
+  mover.send('BLMOVE', 'src', 'dst', 'RIGHT', 'LEFT', '0');
+  sim.runFor(50);
+  const legacy = new SimRespClient(sim, 'n1');
+  legacy.send('BRPOPLPUSH', 'src', 'dst', '0');
+  sim.runFor(50);
+  const popper = new SimRespClient(sim, 'n1');
+  popper.send('BLPOP', 'dst', '0');
+  const z = new SimRespClient(sim, 'n1');
+  z.send('BZPOPMIN', 'zs', '0');
+  sim.runFor(100);
+  const w = new SimRespClient(sim, 'n1');
+  w.send('RPUSH', 'src', 'a', 'b');
+  w.send('ZADD', 'zs', '2', 'two', '1', 'one');
+  until(sim, w, 2);
+  assert.deepEqual(until(sim, mover, 1), ['$b']);
+  assert.deepEqual(until(sim, legacy, 1), ['$a']);
+  // Redis serves the source's clients first, then the destination's (its ready-keys order):
+  // dst is [a, b] when BLPOP pops.
+  assert.deepEqual(until(sim, popper, 1), ['*[$dst,$a]']);
+  assert.deepEqual(until(sim, z, 1), ['*[$zs,$one,$1]']);
+  w.send('LRANGE', 'dst', '0', '-1');
+  w.send('ZRANGE', 'zs', '0', '-1');
+  assert.deepEqual(until(sim, w, 4).slice(2), ['*[$b]', '*[$two]']);
+});
+
+test('timeout errors, WRONGTYPE at once, a closed blocked client is forgotten', () => {
+  const sim = node('block-errors');
+  const c = new SimRespClient(sim, 'n1');
+  c.send('BLPOP', 'k', 'abc');
+  c.send('BLPOP', 'k', '-1');
+  c.send('BLPOP', 'k', '');
+  c.send('SET', 's', 'x');
+  c.send('BLPOP', 's', '0');
+  c.send('BLMOVE', 'a', 'b', 'UP', 'LEFT', '0');
+  c.send('BLPOP', 'k', '0.01');
+  assert.deepEqual(until(sim, c, 7), [
+    '-ERR timeout is not a float or out of range',
+    '-ERR timeout is negative',
+    '-ERR timeout is not a float or out of range',
+    '+OK',
+    '-WRONGTYPE Operation against a key holding the wrong kind of value',
+    '-ERR syntax error',
+    '_',
+  ]);
+  assert.equal(c.replies[6]!.type, 'nullArray', 'RESP2: *-1');
+  const gone = new SimRespClient(sim, 'n1');
+  gone.send('BLPOP', 'k', '0');
+  assert.ok(sim.runUntilCondition(() => storeOf(sim.instance('n1')!).server.blocking.count === 1, 1_000));
+  gone.close();
+  assert.ok(sim.runUntilCondition(() => storeOf(sim.instance('n1')!).server.blocking.count === 0, 1_000));
+  c.send('LPUSH', 'k', 'kept');
+  c.send('LLEN', 'k');
+  assert.deepEqual(until(sim, c, 9).slice(7), [':1', ':1']);
+});
+
+test('parseTimeoutMs follows Redis: float seconds, 0 forever, errors', () => {
+  const t = (s: string) => parseTimeoutMs(new TextEncoder().encode(s));
+  assert.equal(t('0'), 0);
+  assert.equal(t('1.5'), 1500);
+  assert.equal(t('.25'), 250);
+  assert.equal(t('1e1'), 10_000);
+  assert.deepEqual(t('-0.1'), { type: 'error', message: 'ERR timeout is negative' });
+  assert.deepEqual(t('1x'), { type: 'error', message: 'ERR timeout is not a float or out of range' });
+  assert.deepEqual(t('inf'), { type: 'error', message: 'ERR timeout is out of range' });
+});
+
+test('on a cluster, a push forwarded from another node wakes a client blocked on the owner', () => {
+  const NODES = ['n1', 'n2', 'n3'];
+  const sim = simServices({
+    seed: 'block-cluster',
+    nodes: NODES,
+    services: [storeService],
+    clientLinks: { chunking: 'random', chunkBytesMax: 9 },
+  });
+  assert.ok(
+    sim.runUntilCondition(() => NODES.every((id) => (storeOf(sim.instance(id)!).ring.ring.version ?? 0) > 0), 20_000),
+  );
+  const owner = storeOf(sim.instance('n1')!).ring.ring.locate(placementKey(new TextEncoder().encode('jobs')), 1)
+    .replicas[0]!;
+  const other = NODES.find((id) => id !== owner)!;
+  const waiter = new SimRespClient(sim, owner);
+  waiter.send('BLPOP', 'jobs', '0');
+  const elsewhere = new SimRespClient(sim, other);
+  elsewhere.send('BLPOP', 'jobs', '0');
+  assert.match(until(sim, elsewhere, 1)[0]!, /^-CROSSSLOT .*connect there/, 'blocking needs the owner');
+  sim.runFor(100);
+  const pusher = new SimRespClient(sim, other);
+  pusher.send('LPUSH', 'jobs', 'j1');
+  assert.deepEqual(until(sim, pusher, 1), [':1']);
+  assert.deepEqual(until(sim, waiter, 1), ['*[$jobs,$j1]']);
+});

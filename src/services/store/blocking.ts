@@ -1,0 +1,313 @@
+// Redis' blocking pops (Redis 7.0.15's blocked.c / t_list.c / t_zset.c semantics, implemented from
+// their documentation and behaviour) at N = 1, on the node owning the keys: BLPOP, BRPOP,
+// BZPOPMIN, BZPOPMAX, BLMOVE and BRPOPLPUSH.
+//
+// A blocking command first tries its keys in order, as the non-blocking command would (LPOP,
+// RPOP, ZPOPMIN, ZPOPMAX, LMOVE); when every key is empty it blocks: the connection is queued on
+// each of its keys, its later requests wait behind it (RespSession holds them), and it is answered
+//   - when a write to one of its keys runs (a client's command, a command inside EXEC, or one a peer
+//     forwarded here): StoreServer.runData signals the key; once the writing command (the whole
+//     EXEC) has finished, `serveReady` hands the key to its blocked clients in the order they
+//     blocked (FIFO), each popping while the key has elements (Redis' handleClientsBlockedOnKeys);
+//     a BLMOVE's push to its destination signals that key in turn;
+//   - or at its timeout (Env timers, so the simulator drives time) with the null array (RESP2 `*-1`,
+//     RESP3 `_`); timeout 0 waits forever;
+//   - or never, when the connection closes (it is dropped from every queue).
+// Inside MULTI (EXEC) the commands never block: an empty key answers at once as Redis does (the null
+// array; BLMOVE / BRPOPLPUSH the null bulk).
+// Timeouts are Redis' getTimeoutFromObjectOrReply: float seconds ("ERR timeout is not a float or out
+// of range", "ERR timeout is negative", "ERR timeout is out of range").
+// Bounds: at most limits.storeBlockedClientsCountMax connections blocked on one node; more are
+// refused (Redis has no bound). A reply that pops is released through group commit, as any write.
+// Keys on another node: refused like WATCH's (connect to the owner): a forwarded command cannot
+// wait longer than the forward timeout.
+
+import type { Timer } from '../../env/types.ts';
+import { limits } from '../../lib/limits.ts';
+import { lookupCommand as lookupDataCommand } from '../../redis/table.ts';
+import { type RespValue, reply } from '../../wire/resp/index.ts';
+import { type Later, latin1, type ServerCommandSpec } from './command-entry.ts';
+import { serverCommand } from './connection-commands.ts';
+import type { StoreServer } from './server.ts';
+import type { RespSession } from './session.ts';
+
+const utf8 = new TextEncoder();
+
+interface Blocked {
+  readonly session: RespSession;
+  readonly keys: readonly string[];
+  /** Tries once more; undefined while every key is still empty. */
+  readonly attempt: () => RespValue | undefined;
+  readonly done: (value: RespValue) => void;
+  timer: Timer | undefined;
+  settled: boolean;
+}
+
+export class BlockedClients {
+  /** Key (latin1) -> connections blocked on it, in the order they blocked. */
+  private readonly byKey = new Map<string, Blocked[]>();
+  private readonly bySession = new Map<RespSession, Blocked>();
+  /** Keys written since the last serveReady, in order. */
+  private readonly ready = new Set<string>();
+  /** Signals raised by the attempt running now (kept only if it popped: an empty LPOP is a no-op). */
+  private attemptSignals: Set<string> | undefined;
+  private serving = false;
+
+  get count(): number {
+    return this.bySession.size;
+  }
+
+  /** A write touched these keys (StoreServer.runData). */
+  signal(keys: readonly Uint8Array[]): void {
+    if (this.byKey.size === 0) return;
+    for (const k of keys) {
+      const name = latin1(k);
+      if (this.byKey.has(name)) (this.attemptSignals ?? this.ready).add(name);
+    }
+  }
+
+  block(b: Blocked): void {
+    this.bySession.set(b.session, b);
+    for (const k of b.keys) {
+      let q = this.byKey.get(k);
+      if (q === undefined) {
+        q = [];
+        this.byKey.set(k, q);
+      }
+      q.push(b);
+    }
+  }
+
+  private unblock(b: Blocked): void {
+    b.settled = true;
+    b.timer?.cancel();
+    this.bySession.delete(b.session);
+    for (const k of b.keys) {
+      const q = this.byKey.get(k);
+      if (q === undefined) continue;
+      const i = q.indexOf(b);
+      if (i >= 0) q.splice(i, 1);
+      if (q.length === 0) this.byKey.delete(k);
+    }
+  }
+
+  /** The blocked connection closed: forget it (no reply). */
+  drop(session: RespSession): void {
+    const b = this.bySession.get(session);
+    if (b !== undefined) this.unblock(b);
+  }
+
+  /** The timeout: the null array. */
+  expire(b: Blocked): void {
+    if (b.settled) return;
+    this.unblock(b);
+    b.done(reply.nullArray);
+  }
+
+  /** After a command (or a whole EXEC) finished: serve the clients blocked on written keys. */
+  serveReady(): void {
+    if (this.serving) return;
+    this.serving = true;
+    try {
+      while (this.ready.size > 0) {
+        const key = this.ready.values().next().value as string;
+        this.ready.delete(key);
+        const q = this.byKey.get(key);
+        // FIFO: the first blocked client pops first; stop when the key is empty again.
+        while (q !== undefined && q.length > 0) {
+          const b = q[0]!;
+          this.attemptSignals = new Set();
+          let value: RespValue | undefined;
+          try {
+            value = b.attempt();
+          } finally {
+            const raised = this.attemptSignals;
+            this.attemptSignals = undefined;
+            // A pop that found nothing wrote nothing; one that popped (BLMOVE pushed) may wake more.
+            if (value !== undefined) for (const k of raised) this.ready.add(k);
+          }
+          if (value === undefined) break;
+          this.unblock(b);
+          b.done(value);
+        }
+      }
+    } finally {
+      this.serving = false;
+    }
+  }
+}
+
+/** Redis' getTimeoutFromObjectOrReply (seconds, a float): the timeout in ms, or its error. */
+export function parseTimeoutMs(arg: Uint8Array): number | RespValue {
+  const text = latin1(arg);
+  // strtold accepts what a JavaScript number literal accepts here, without hex, spaces or empty text.
+  const ok = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text) || /^[+-]?(inf|infinity)$/i.test(text);
+  if (!ok) return reply.error('ERR timeout is not a float or out of range');
+  const seconds = /inf/i.test(text) ? (text.startsWith('-') ? -Infinity : Infinity) : Number(text);
+  if (Number.isNaN(seconds)) return reply.error('ERR timeout is not a float or out of range');
+  if (seconds < 0) return reply.error('ERR timeout is negative');
+  const ms = seconds * 1000;
+  if (!Number.isFinite(ms) || ms > Number.MAX_SAFE_INTEGER) return reply.error('ERR timeout is out of range');
+  // Redis rounds ms down (a long long); 0.0001 s becomes 0 ms, which is "forever" there too.
+  return Math.floor(ms);
+}
+
+type Try = (server: StoreServer) => RespValue | undefined;
+
+/** Runs a data command on this node's keyspace (touching watchers and blocked clients). */
+function runData(server: StoreServer, argv: readonly Uint8Array[]): RespValue {
+  const spec = lookupDataCommand(argv[0]!)!;
+  return server.runData({ kind: 'data', spec }, argv);
+}
+
+const isEmpty = (v: RespValue): boolean =>
+  v.type === 'null' || v.type === 'nullArray' || (v.type === 'array' && v.items.length === 0);
+
+/** Pops from the first non-empty key: [key, ...popped], an error (WRONGTYPE), or undefined. */
+function popFirst(keys: readonly Uint8Array[], command: string): Try {
+  return (server) => {
+    for (const key of keys) {
+      const v = runData(server, [utf8.encode(command), key]);
+      if (v.type === 'error') return v;
+      if (isEmpty(v)) continue;
+      if (v.type === 'array') return reply.array([reply.bulk(key), ...v.items]);
+      return reply.array([reply.bulk(key), v]);
+    }
+    return undefined;
+  };
+}
+
+function moveOne(argv: readonly Uint8Array[]): Try {
+  return (server) => {
+    const v = runData(server, argv);
+    if (v.type === 'error') return v;
+    return isEmpty(v) ? undefined : v;
+  };
+}
+
+/**
+ * The shared path: try now; in EXEC answer `emptyInMulti`; else block until a write, the timeout
+ * or the connection's close.
+ */
+function blockingRun(
+  s: RespSession,
+  keys: readonly Uint8Array[],
+  timeoutArg: Uint8Array,
+  attempt: Try,
+  emptyInMulti: RespValue,
+): RespValue | Later {
+  if (s.server.replicated !== undefined)
+    return reply.error('ERR blocking commands are not available with store.replication.replicas > 1 yet');
+  const timeoutMs = parseTimeoutMs(timeoutArg);
+  if (typeof timeoutMs !== 'number') return timeoutMs;
+  const now = attempt(s.server);
+  if (now !== undefined) return now;
+  if (s.inExec) return emptyInMulti;
+  const blocking = s.server.blocking;
+  if (blocking.count >= limits.storeBlockedClientsCountMax)
+    return reply.error('ERR too many blocked clients (storeBlockedClientsCountMax)');
+  return (done) => {
+    const server = s.server;
+    const b = {
+      session: s,
+      keys: [...new Set(keys.map(latin1))],
+      attempt: () => attempt(server),
+      // A pop is a write: its reply leaves once group commit says it is durable.
+      done: (value: RespValue) =>
+        server.groupCommit.release(
+          () => done(value),
+          () => done(reply.error('TIMEOUT the node is stopping (the pop may have run)')),
+        ),
+      timer: undefined as Timer | undefined,
+      settled: false,
+    };
+    blocking.block(b);
+    if (timeoutMs > 0) b.timer = server.env.timers.after(timeoutMs, () => blocking.expire(b));
+  };
+}
+
+const list = (since: string, summary: string) => ({ group: 'list', since, summary });
+const zset = (since: string, summary: string) => ({ group: 'sorted-set', since, summary });
+const FLAGS = ['write', 'noscript', 'blocking'];
+
+/** A blocking command with keys at 1..lastKey. */
+function keyed(spec: ServerCommandSpec, lastKey: number): ServerCommandSpec {
+  return { ...spec, firstKey: 1, lastKey, step: 1 };
+}
+
+function popCommand(name: string, pop: string, doc: { group: string; since: string; summary: string }) {
+  return keyed(
+    serverCommand(name, -3, FLAGS, doc, (s, argv) => {
+      const keys = argv.slice(1, -1);
+      return blockingRun(s, keys, argv[argv.length - 1]!, popFirst(keys, pop), reply.nullArray);
+    }),
+    -2,
+  );
+}
+
+function isSide(arg: Uint8Array): boolean {
+  const t = latin1(arg).toLowerCase();
+  return t === 'left' || t === 'right';
+}
+
+export const blockingCommands: readonly ServerCommandSpec[] = [
+  popCommand(
+    'blpop',
+    'lpop',
+    list('2.0.0', 'Remove and get the first element in a list, or block until one is available'),
+  ),
+  popCommand(
+    'brpop',
+    'rpop',
+    list('2.0.0', 'Remove and get the last element in a list, or block until one is available'),
+  ),
+  popCommand(
+    'bzpopmin',
+    'zpopmin',
+    zset(
+      '5.0.0',
+      'Remove and return the member with the lowest score from one or more sorted sets, or block until one is available',
+    ),
+  ),
+  popCommand(
+    'bzpopmax',
+    'zpopmax',
+    zset(
+      '5.0.0',
+      'Remove and return the member with the highest score from one or more sorted sets, or block until one is available',
+    ),
+  ),
+  keyed(
+    serverCommand(
+      'blmove',
+      6,
+      [...FLAGS, 'denyoom'],
+      list(
+        '6.2.0',
+        'Pop an element from a list, push it to another list and return it; or block until one is available',
+      ),
+      (s, argv) => {
+        if (!isSide(argv[3]!) || !isSide(argv[4]!)) return reply.error('ERR syntax error');
+        const move = [utf8.encode('lmove'), argv[1]!, argv[2]!, argv[3]!, argv[4]!];
+        return blockingRun(s, [argv[1]!], argv[5]!, moveOne(move), reply.null);
+      },
+    ),
+    2,
+  ),
+  keyed(
+    serverCommand(
+      'brpoplpush',
+      4,
+      [...FLAGS, 'denyoom'],
+      list(
+        '2.2.0',
+        'Pop an element from a list, push it to another list and return it; or block until one is available',
+      ),
+      (s, argv) => {
+        const move = [utf8.encode('lmove'), argv[1]!, argv[2]!, utf8.encode('right'), utf8.encode('left')];
+        return blockingRun(s, [argv[1]!], argv[3]!, moveOne(move), reply.null);
+      },
+    ),
+    2,
+  ),
+];

@@ -130,8 +130,12 @@ function nodeConfig(cluster: ClusterFile, node: ClusterNode, fresh: boolean): No
     peers: cluster.nodes
       .filter((p) => p.id !== node.id)
       .map((p) => ({ id: p.id, host: p.host, port: p.ports['peer']! })),
-    // N > 1: every key on `replicas` nodes through the Dynamo replica (src/services/store/replication).
-    ...((cluster.replicas ?? 1) > 1 ? { store: { replication: { replicas: cluster.replicas } } } : {}),
+    store: {
+      // The RESP endpoint cluster-aware clients are told (CLUSTER SLOTS): the address nodes bind.
+      announceHost: node.host,
+      // N > 1: every key on `replicas` nodes through the Dynamo replica (src/services/store/replication).
+      ...((cluster.replicas ?? 1) > 1 ? { replication: { replicas: cluster.replicas } } : {}),
+    },
   };
 }
 

@@ -47,6 +47,9 @@ test('BLPOP waits for a push; blocked clients are served FIFO; a timeout answers
   until(sim, c, 1);
   sim.runFor(1_000);
   assert.equal(a.replies.length, 0, 'nothing to pop: still blocked (negative control for the wake-up)');
+  const info = new SimRespClient(sim, 'n1');
+  info.send('INFO', 'clients');
+  assert.match(until(sim, info, 1)[0]!, /blocked_clients:3\r\n/, 'INFO counts the three blocked clients');
   const w = new SimRespClient(sim, 'n1');
   w.send('RPUSH', 'q2', 'x', 'y');
   assert.deepEqual(until(sim, w, 1), [':2']);

@@ -154,7 +154,7 @@ function infoSection(s: RespSession, name: string): string | undefined {
         ['connected_clients', server.sessions.size],
         ['cluster_connections', 0],
         ['maxclients', server.config.listen.resp?.connectionsMax ?? 0],
-        ['blocked_clients', 0],
+        ['blocked_clients', server.blocking.count],
         ['tracking_clients', 0],
         ['clients_in_timeout_table', 0],
       ]);
@@ -187,6 +187,8 @@ function infoSection(s: RespSession, name: string): string | undefined {
         ['evicted_keys', 0],
         ['keyspace_hits', 0],
         ['keyspace_misses', 0],
+        ['pubsub_channels', server.pubsub.channelsMatching(undefined).length],
+        ['pubsub_patterns', server.pubsub.numpat()],
         ['total_error_replies', server.stats.errorReplies],
         ['baristas_protocol_errors', server.stats.protocolErrors],
       ]);

@@ -58,6 +58,11 @@ test('RESP2: subscribe, publish, pattern messages, subscribed-mode restrictions,
   pub.send('PUBSUB', 'NUMPAT');
   pub.send('PUBSUB', 'CHANNELS', 's*');
   assert.deepEqual(until(sim, pub, 6), [':1', ':1', ':0', '*[$news,:1,$nobody,:0]', ':1', '*[$sport]']);
+  const info = new SimRespClient(sim, 'n1');
+  info.send('INFO', 'stats');
+  const stats = until(sim, info, 1)[0]!;
+  assert.match(stats, /pubsub_channels:2\r\n/, 'INFO counts the two channels');
+  assert.match(stats, /pubsub_patterns:1\r\n/, 'and the pattern');
   sub.send('GET', 'k');
   sub.send('CLIENT', 'ID');
   sub.send('PING');

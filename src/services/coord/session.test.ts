@@ -584,14 +584,18 @@ test('SessionMoved: a thief resumes the session on another node; the old connect
   });
   const zxid = answered(sim, a, e).header.zxid;
 
-  // The thief's move enters the leader's log at once; a's write still has a hop to the leader.
+  // The thief's move enters the leader's log at once; a's write still has a hop to the leader,
+  // made slower than any jitter (the follower's links clogged): otherwise which reaches the log
+  // first depends on the network's draws, and a write ordered before the move may rightly apply.
   const thief = new SimZkClient(sim, leader);
   thief.sendConnect({ resume: s, lastZxidSeen: zxid });
+  sim.network.clog(follower, 50);
   const stale = a.send({ type: OpCode.create, path: '/stale', data: enc.encode('a'), acl: openAcl, flags: 0 });
   assert.ok(
     sim.runUntilCondition(() => thief.session() !== undefined && a.closed !== undefined, 5_000),
     'the thief holds the session; the old connection is closed',
   );
+  sim.network.unclog(follower);
   assert.equal(thief.session()!.sessionId, s.sessionId);
   assert.equal(
     a.reply(stale),

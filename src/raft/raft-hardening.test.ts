@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Progress } from './progress.ts';
+import { mutationsFrom } from '../lib/mutations.ts';
 import { leaseTicks } from './raft.ts';
 import { cmd, TestCluster } from './testing.ts';
 import { type Message, MsgType, type ReadIndexMsg, type ReadIndexResponseMsg } from './types.ts';
@@ -224,8 +225,12 @@ describe('lease reads (issue 7, item 7)', () => {
   const leaseOptions = { readOnly: 'lease' as const };
 
   /** A lease-mode cluster past the boot guard (a fresh node refuses votes for an election timeout). */
-  function leaseCluster(): TestCluster {
-    const c = new TestCluster({ ids: ['a', 'b', 'c'], options: leaseOptions, recordMessages: true });
+  function leaseCluster(mutations: string[] = []): TestCluster {
+    const c = new TestCluster({
+      ids: ['a', 'b', 'c'],
+      options: { ...leaseOptions, mutations: mutationsFrom(mutations) },
+      recordMessages: true,
+    });
     for (let i = 0; i < 10; i++) for (const id of ['a', 'b', 'c']) c.tick(id);
     c.elect('a');
     c.propose('a', 'x');
@@ -296,16 +301,49 @@ describe('lease reads (issue 7, item 7)', () => {
     );
   });
 
-  test('a leader that sent TimeoutNow serves no more lease reads in its term', () => {
-    const c = leaseCluster();
-    c.filter = (m) => m.to !== 'a' || m.type === MsgType.AppendResponse; // a never hears of the new term
-    assert.ok(c.raft('a').transferLeadership('b').ok);
-    c.stabilize();
-    assert.equal(c.raft('b').role, 'leader', 'the transfer campaign passed the followers leases');
-    c.propose('b', 'newer');
-    assert.equal(c.raft('a').role, 'leader', 'a still believes it leads');
-    assert.equal(answersAtOnce(c, 'a', 'stale?'), false);
-  });
+  for (const mutation of [undefined, 'raft-lease-kept-on-transfer'] as const) {
+    test(`a leader that sent TimeoutNow serves no more lease reads in its term${mutation === undefined ? '' : ` — negative control: ${mutation} serves one`}`, () => {
+      const c = leaseCluster(mutation === undefined ? [] : [mutation]);
+      c.filter = (m) => m.to !== 'a' || m.type === MsgType.AppendResponse; // a never hears of the new term
+      assert.ok(c.raft('a').transferLeadership('b').ok);
+      c.stabilize();
+      assert.equal(c.raft('b').role, 'leader', 'the transfer campaign passed the followers leases');
+      c.propose('b', 'newer');
+      assert.equal(c.raft('a').role, 'leader', 'a still believes it leads');
+      assert.equal(answersAtOnce(c, 'a', 'stale?'), mutation !== undefined);
+    });
+  }
+
+  for (const mutation of [undefined, 'raft-lease-from-ack-arrival'] as const) {
+    test(`the lease runs from when its heartbeat round was SENT, not from when the acks arrived${mutation === undefined ? '' : ` — negative control: ${mutation} outlives a new leader`}`, () => {
+      const c = leaseCluster(mutation === undefined ? [] : [mutation]);
+      // One heartbeat round R reaches b and c at t0; their acks are held back. a is then cut off.
+      const held: Message[] = [];
+      c.filter = (m) => {
+        if (m.to === 'a' && m.type === MsgType.HeartbeatResponse) {
+          held.push(m);
+          return false;
+        }
+        return true;
+      };
+      c.tick('a'); // heartbeatTicks = 1: round R
+      c.stabilize();
+      assert.equal(held.length, 2, 'R reached both followers');
+      c.isolate('a');
+      // Six ticks later (within the 8-tick lease, so R is still a useful round) the acks reach a.
+      for (let i = 0; i < 6; i++) for (const id of ['a', 'b', 'c']) c.tick(id);
+      for (const m of held) c.raft('a').step(m);
+      // An election timeout (10 ticks) after R, b may win: c's vote guard from R has run out. A
+      // lease counted from R's send ended at t0 + 8; one counted from the acks' arrival runs to t0 + 14.
+      for (let i = 0; i < 4; i++) for (const id of ['a', 'b', 'c']) c.tick(id);
+      c.raft('b').campaign();
+      c.stabilize();
+      assert.equal(c.raft('b').role, 'leader', 'b leads');
+      c.propose('b', 'newer');
+      assert.equal(c.raft('a').role, 'leader', 'a still believes it leads');
+      assert.equal(answersAtOnce(c, 'a', 'stale?'), mutation !== undefined);
+    });
+  }
 
   test('a restarted node refuses (pre-)votes for its first election timeout', () => {
     const c = leaseCluster();

@@ -130,6 +130,8 @@ export interface ServiceContext<Config> {
   raftGroup(name: string): RaftGroupHandle;
   /** Cluster membership; available to every service listed after the one that provides it. */
   membership(): MembershipView;
+  /** The same, or undefined when no running service provides membership (a test's partial node). */
+  membershipIfRunning(): MembershipView | undefined;
   /** Operators' membership operations, applied to every Raft group of the node in turn. */
   readonly memberOps: MemberOps;
   /** The port of a protocol the service declared (the listener binds it). */

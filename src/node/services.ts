@@ -316,6 +316,7 @@ export class NodeServices {
         return this.openGroup(name);
       },
       membership: () => this.membership,
+      membershipIfRunning: () => this.membershipView,
       memberOps: this.groups,
       port: (protocol) => {
         assert(protocols.has(protocol), `${def.name} asks for the port of protocol ${protocol} it declared`);

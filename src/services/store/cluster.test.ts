@@ -163,3 +163,45 @@ test('N = 3 through RESP: a write on either side of a partition at ONE, UNAVAILA
   reader.send('BARISTA', 'SIBLINGS', 'k');
   assert.deepEqual(settle(sim, reader).slice(3), ['+OK', '*[$resolved]', '$resolved', '*[$resolved]']);
 });
+
+test('N = 1: a command for a key whose owner the failure detector calls dead answers -CLUSTERDOWN at once, not after the forward timeout', () => {
+  const ids = ['n1', 'n2', 'n3'];
+  const sim = simServices({ seed: 'store-owner-dead', nodes: ids, services: [membershipService, storeService] });
+  assert.ok(
+    sim.runUntilCondition(() => ids.every((id) => storeOf(sim.instance(id)!).ring.ring.version > 0), 20_000),
+    'ring',
+  );
+  sim.runFor(2_000); // membership: every peer alive
+  let key = '';
+  for (let i = 0; key === ''; i++) if (ownerOf(sim, `dead:${i}`) === 'n3') key = `dead:${i}`;
+  const c = new SimRespClient(sim, 'n1');
+  c.send('SET', key, 'v');
+  assert.deepEqual(settle(sim, c), ['+OK']);
+  sim.crash('n3');
+  // Negative control: before the detector calls n3 dead, the command waits for its forward.
+  c.send('GET', key);
+  sim.runFor(500);
+  assert.equal(c.replies.length, 1, 'still waiting while n3 is only silent');
+  assert.ok(
+    sim.runUntilCondition(
+      () =>
+        sim
+          .instance('n1')!
+          .membership.view()
+          .find((p) => p.id === 'n3')?.status === 'dead',
+      10_000,
+    ),
+    'n1 calls n3 dead',
+  );
+  settle(sim, c); // the first GET ends by its timeout or CLUSTERDOWN
+  const startedMs = sim.nowMs;
+  c.send('GET', key);
+  const last = settle(sim, c).at(-1)!;
+  assert.match(last, /^-CLUSTERDOWN the node owning the key \(n3\) is down/);
+  assert.ok(sim.nowMs - startedMs < 100, `answered in ${sim.nowMs - startedMs} ms`);
+  const other = (() => {
+    for (let i = 0; ; i++) if (ownerOf(sim, `live:${i}`) !== 'n3') return `live:${i}`;
+  })();
+  c.send('SET', other, 'fine');
+  assert.equal(settle(sim, c).at(-1), '+OK', 'keys on live nodes keep working');
+});

@@ -273,10 +273,21 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
       // Before the ring's first commit a keyed command has nowhere certain to run.
       return unknown ? { kind: 'forward', to: '' } : route;
     },
-    forward: (to, argv, done) =>
-      to === ''
-        ? done(reply.error('CLUSTERDOWN the token ring is not known yet (the metadata group has no leader)'))
-        : forwarder.forward(to, argv, done),
+    forward: (to, argv, done) => {
+      if (to === '')
+        return done(reply.error('CLUSTERDOWN the token ring is not known yet (the metadata group has no leader)'));
+      // The failure detector calls the owner dead (no heartbeat for deadAfterMs): answer at once,
+      // definite, instead of holding the client for forwardTimeoutMs on every command.
+      if (
+        ctx
+          .membershipIfRunning()
+          ?.view()
+          .find((p) => p.id === to)?.status === 'dead'
+      ) {
+        return done(reply.error(`CLUSTERDOWN the node owning the key (${to}) is down (nothing ran)`));
+      }
+      forwarder.forward(to, argv, done);
+    },
     env,
     nodeId: ctx.nodeId,
     config,

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { BaristaError, ProtocolError } from '../lib/errors.ts';
-import { counterUpdate, counterValue, NOT_INTEGER, OVERFLOW, parseRedisInteger, readableValue } from './counter.ts';
+import { parseInt64 } from '../redis/args.ts';
+import { counterUpdate, counterValue, NOT_INTEGER, OVERFLOW, readableValue } from './counter.ts';
 import { emptyContext, Versioned } from './versions.ts';
 
 const enc = new TextEncoder();
@@ -86,9 +87,9 @@ test("Redis' errors: a value that is not an integer, and int64 overflow", () => 
     (e) => e instanceof BaristaError && e.message === OVERFLOW,
   );
   for (const bad of ['', '01', '-0', '+1', '1 ', '9223372036854775808', '1.5']) {
-    assert.equal(parseRedisInteger(enc.encode(bad)), undefined, bad);
+    assert.equal(parseInt64(enc.encode(bad)), undefined, bad);
   }
-  assert.equal(parseRedisInteger(enc.encode('-9223372036854775808')), -(2n ** 63n));
+  assert.equal(parseInt64(enc.encode('-9223372036854775808')), -(2n ** 63n));
 });
 
 test('a counter sibling survives the wire encoding of a Versioned state', () => {

@@ -27,25 +27,14 @@ import type { NodeId } from '../env/types.ts';
 import { BaristaError } from '../lib/errors.ts';
 import type { HlcTimestamp } from '../lib/clocks/hlc.ts';
 import { PNCounter } from '../crdt/counters.ts';
+import { int64, parseInt64 } from '../redis/args.ts';
 import { decodeCrdt } from '../crdt/crdt.ts';
 import { murmur3X64_128 } from './partitioner.ts';
 import type { Sibling, Versioned } from './versions.ts';
 
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-
 export const NOT_INTEGER = 'value is not an integer or out of range';
 export const OVERFLOW = 'increment or decrement would overflow';
 export const WRONGTYPE = 'Operation against a key holding the wrong kind of value';
-
-/** Redis' string2ll: optional '-', digits, no leading zeros (except "0"), within int64. */
-export function parseRedisInteger(bytes: Uint8Array): bigint | undefined {
-  if (bytes.length === 0 || bytes.length > 20) return undefined;
-  const s = new TextDecoder().decode(bytes);
-  if (!/^(0|-?[1-9][0-9]*)$/.test(s)) return undefined;
-  const n = BigInt(s);
-  return n < INT64_MIN || n > INT64_MAX ? undefined : n;
-}
 
 function newest(state: Versioned): Sibling | undefined {
   return state.chosen();
@@ -81,7 +70,7 @@ export function counterValue(state: Versioned): bigint | null | BaristaError {
     if (!isCounter(top)) return new BaristaError('wrong_type', WRONGTYPE);
     return joinCrdt(state).value();
   }
-  return parseRedisInteger(top.value) ?? new BaristaError('bad_request', NOT_INTEGER);
+  return parseInt64(top.value) ?? new BaristaError('bad_request', NOT_INTEGER);
 }
 
 /** The key's plain value as GET shows it: a counter as its decimal text. */
@@ -102,13 +91,13 @@ export function counterUpdate(local: Versioned, replica: NodeId, by: bigint, ts:
     if (!isCounter(top)) throw new BaristaError('wrong_type', WRONGTYPE);
     base = joinCrdt(local);
   } else {
-    const v = parseRedisInteger(top.value);
+    const v = parseInt64(top.value);
     if (v === undefined) throw new BaristaError('bad_request', NOT_INTEGER);
     // Named after the SET's dot: every replica rebasing from it makes the same entry (joined, not added).
     base = v === 0n ? PNCounter.empty : PNCounter.empty.increment(rebaseEntry(top), v).state;
   }
   const sum = base.value() + by;
-  if (sum < INT64_MIN || sum > INT64_MAX) throw new BaristaError('bad_request', OVERFLOW);
+  if (sum < int64.min || sum > int64.max) throw new BaristaError('bad_request', OVERFLOW);
   const next = by === 0n ? base : base.increment(replica, by).state;
   return local.update(local.context(), replica, next.encode(), ts, true);
 }

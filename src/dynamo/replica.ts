@@ -823,6 +823,11 @@ export class DynamoReplica {
     // A request in several chunks (more ranges than one message holds) joins the round's job; its
     // scan starts over so the new ranges are covered from the first key.
     const same = this.aeJobs.find((j) => j.kind === 'stream' && j.peer === peer && j.op === op);
+    // One round differs in at most 2^depth leaves: a peer naming more ranges for one op is refused.
+    if (same !== undefined && same.ranges!.length + ranges.length > 1 << limits.merkleTreeLevelsCountMax) {
+      this.stats.antiEntropyRefused++;
+      return;
+    }
     if (same !== undefined) {
       same.ranges = [...same.ranges!, ...ranges];
       same.rangeSet = new TokenRangeSet(same.ranges);

@@ -117,9 +117,14 @@ export const SESSION = [
   'QUIT',
 ];
 
-function runSession(server: RunningRespServer, protocolArgs: string[]): string[] {
+/** Runs `script` through one redis-cli connection; its output lines. */
+export function runSession(
+  server: RunningRespServer,
+  protocolArgs: string[],
+  script: readonly string[] = SESSION,
+): string[] {
   const r = spawnSync('redis-cli', ['-h', server.host, '-p', String(server.port), '--no-raw', ...protocolArgs], {
-    input: `${SESSION.join('\n')}\n`,
+    input: `${script.join('\n')}\n`,
     encoding: 'utf8',
     timeout: 60_000,
   });

@@ -38,10 +38,12 @@ import { byteStringOf } from '../../crdt/codec.ts';
 import { PNCounter } from '../../crdt/counters.ts';
 import { ORSet } from '../../crdt/orset.ts';
 import { ORMap } from '../../crdt/ormap.ts';
-import { hashEntries, hashField, hashOf, setMembers, setOf, WRONGTYPE } from '../../dynamo/typed.ts';
+import { hashEntries, hashField, hashOf, setMembers, setOf, type TypedOp, WRONGTYPE } from '../../dynamo/typed.ts';
+import type { Versioned } from '../../dynamo/versions.ts';
 import { BaristaError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
-import { counterValue, NOT_INTEGER, parseRedisInteger, readableValue } from '../../dynamo/counter.ts';
+import { counterValue, NOT_INTEGER, readableValue } from '../../dynamo/counter.ts';
+import { parseInt64 } from '../../redis/args.ts';
 
 export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL' | 'ANY' | 'SERIAL';
 export const CONSISTENCY_LEVELS: readonly ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL', 'ANY', 'SERIAL'];
@@ -161,63 +163,57 @@ export class ReplicatedCommands {
     }
   }
 
-  /**
-   * SADD / SREM: a read at the level first (it merges what it saw into this coordinator's local
-   * state, so a remove observes every add the read did), then the OR-Set operation at a replica.
-   * The count is of members added / removed in the set the coordinator then held.
-   */
+  /** SADD / SREM: the OR-Set operation after a read (collectionWrite); counts members added / removed. */
   private setWrite(name: 'sadd' | 'srem', argv: readonly Uint8Array[], level: Level, done: Done): void {
-    const key = argv[1]!;
     const members = [...new Map(argv.slice(2).map((m) => [latin1(m), m])).values()];
-    if (members.length > limits.storeSetMembersCountMax) {
-      return done(
-        reply.error(
-          `ERR ${members.length} members in one ${name.toUpperCase()}, max ${limits.storeSetMembersCountMax} at N > 1`,
-        ),
-      );
-    }
-    this.node.submit({ kind: 'get', key, level: level === 'ANY' ? 'ONE' : level }, (read) => {
-      if (!read.ok) return done(errorReply(read.error, false));
-      const before = setOf(read.state.versioned);
-      if (before instanceof BaristaError) return done(reply.error(`WRONGTYPE ${before.message}`));
-      const count = members.filter((m) => before.has(byteStringOf(m)) === (name === 'srem')).length;
-      this.node.submit({ kind: 'typed', key, op: { type: name, members }, level }, (o) => {
-        if (!o.ok)
-          return done(
-            o.error.code === 'wrong_type' ? reply.error(`WRONGTYPE ${o.error.message}`) : errorReply(o.error, true),
-          );
-        done(reply.integer(BigInt(count)));
-      });
+    this.collectionWrite(argv[1]!, { type: name, members }, level, done, (s) => {
+      const before = setOf(s);
+      if (before instanceof BaristaError) return before;
+      return members.filter((m) => before.has(byteStringOf(m)) === (name === 'srem')).length;
     });
   }
 
-  /** HSET key f v [f v ...] / HDEL key f [f ...]: a read at the level first (as setWrite), then the OR-Map operation. */
+  /** HSET key f v [f v ...] / HDEL key f [f ...]: the OR-Map operation after a read; counts fields added / removed. */
   private hashWrite(name: 'hset' | 'hdel', argv: readonly Uint8Array[], level: Level, done: Done): void {
-    const key = argv[1]!;
     const rest = argv.slice(2);
     if (name === 'hset' && rest.length % 2 !== 0)
       return done(reply.error("ERR wrong number of arguments for 'hset' command"));
-    if (rest.length > limits.storeSetMembersCountMax) {
+    const fields = name === 'hset' ? rest.filter((_, i) => i % 2 === 0) : rest;
+    const distinct = [...new Map(fields.map((f) => [latin1(f), f])).values()];
+    this.collectionWrite(argv[1]!, { type: name, members: rest }, level, done, (s) => {
+      const before = hashOf(s);
+      if (before instanceof BaristaError) return before;
+      return distinct.filter((f) => (hashField(before, f) !== undefined) === (name === 'hdel')).length;
+    });
+  }
+
+  /**
+   * A set or hash operation: a read at the level first (it merges what it saw into this
+   * coordinator's local state, so a remove observes every add the read did), then the CRDT
+   * operation at a replica. `count` gives the reply from the state read (or the wrong-type error);
+   * it counts in the coordinator's view after its read.
+   */
+  private collectionWrite(
+    key: Uint8Array,
+    op: Extract<TypedOp, { members: readonly Uint8Array[] }>,
+    level: Level,
+    done: Done,
+    count: (read: Versioned) => number | BaristaError,
+  ): void {
+    if (op.members.length > limits.storeSetMembersCountMax) {
       return done(
         reply.error(
-          `ERR ${rest.length} arguments in one ${name.toUpperCase()}, max ${limits.storeSetMembersCountMax} at N > 1`,
+          `ERR ${op.members.length} arguments in one ${op.type.toUpperCase()}, max ${limits.storeSetMembersCountMax} at N > 1`,
         ),
       );
     }
     this.node.submit({ kind: 'get', key, level: level === 'ANY' ? 'ONE' : level }, (read) => {
       if (!read.ok) return done(errorReply(read.error, false));
-      const before = hashOf(read.state.versioned);
-      if (before instanceof BaristaError) return done(reply.error(`WRONGTYPE ${before.message}`));
-      const fields = name === 'hset' ? rest.filter((_, i) => i % 2 === 0) : rest;
-      const distinct = [...new Map(fields.map((f) => [latin1(f), f])).values()];
-      const count = distinct.filter((f) => (hashField(before, f) !== undefined) === (name === 'hdel')).length;
-      this.node.submit({ kind: 'typed', key, op: { type: name, members: rest }, level }, (o) => {
-        if (!o.ok)
-          return done(
-            o.error.code === 'wrong_type' ? reply.error(`WRONGTYPE ${o.error.message}`) : errorReply(o.error, true),
-          );
-        done(reply.integer(BigInt(count)));
-      });
+      const n = count(read.state.versioned);
+      if (n instanceof BaristaError) return done(errorReply(n, false));
+      this.node.submit({ kind: 'typed', key, op, level }, (o) =>
+        done(o.ok ? reply.integer(BigInt(n)) : errorReply(o.error, true)),
+      );
     });
   }
 
@@ -225,7 +221,7 @@ export class ReplicatedCommands {
   private increment(name: string, argv: readonly Uint8Array[], level: Level, done: Done): void {
     let by = name === 'decr' ? -1n : 1n;
     if (name === 'incrby' || name === 'decrby') {
-      const n = parseRedisInteger(argv[2]!);
+      const n = parseInt64(argv[2]!);
       if (n === undefined) return done(reply.error(`ERR ${NOT_INTEGER}`));
       if (name === 'decrby' && n === -(2n ** 63n)) return done(reply.error('ERR decrement would overflow'));
       by = name === 'decrby' ? -n : n;
@@ -233,7 +229,6 @@ export class ReplicatedCommands {
     this.node.submit({ kind: 'typed', key: argv[1]!, op: { type: 'incr', by }, level }, (o) => {
       if (!o.ok) {
         if (o.error.code === 'bad_request') return done(reply.error(`ERR ${o.error.message}`));
-        if (o.error.code === 'wrong_type') return done(reply.error(`WRONGTYPE ${o.error.message}`));
         return done(errorReply(o.error, true));
       }
       const v = counterValue(o.state.versioned);

@@ -7,22 +7,9 @@
 // answer in byte order, Redis 7.0 in hash-table order (docs/COMPAT-REDIS.md); the first run of
 // this test showed exactly that difference and nothing else. Skipped, saying
 // so, when redis-server or redis-cli is absent.
-import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import {
-  type RunningRespServer,
-  redisServerUnavailable,
-  startRedisServer,
-  startStoreCluster,
-} from '../support/redis-servers.ts';
-import { runSession } from './redis-session.test.ts';
-
-const skip =
-  redisServerUnavailable() ??
-  (spawnSync('redis-cli', ['--version']).status === 0
-    ? undefined
-    : 'redis-cli is not installed (apt-get install redis-tools)');
+import { type RunningRespServer, startRedisServer, startStoreCluster } from '../support/redis-servers.ts';
+import { assertSameSession, sessionSkip } from '../support/redis-session.ts';
 
 const SCRIPT = [
   'GET r:s',
@@ -68,7 +55,7 @@ const SCRIPT = [
   'SCARD r:set',
 ];
 
-describe('N = 3: a scripted redis-cli session answers as redis-server 7.0', { skip }, () => {
+describe('N = 3: a scripted redis-cli session answers as redis-server 7.0', { skip: sessionSkip }, () => {
   let redis: RunningRespServer;
   let baristas: RunningRespServer;
   before(async () => {
@@ -84,16 +71,6 @@ describe('N = 3: a scripted redis-cli session answers as redis-server 7.0', { sk
     ['RESP2', []],
     ['RESP3 (redis-cli -3)', ['-3']],
   ] as const) {
-    test(name, () => {
-      const expected = runSession(redis, [...args], SCRIPT);
-      const actual = runSession(baristas, [...args], SCRIPT);
-      assert.ok(expected.length >= SCRIPT.length, `redis-server answered the session: ${expected.join('\n')}`);
-      const diffs: string[] = [];
-      for (let i = 0; i < Math.max(expected.length, actual.length); i++) {
-        if (expected[i] !== actual[i])
-          diffs.push(`line ${i + 1}: redis ${JSON.stringify(expected[i])} baristas ${JSON.stringify(actual[i])}`);
-      }
-      assert.deepEqual(diffs, [], diffs.join('\n'));
-    });
+    test(name, () => assertSameSession(redis, baristas, [...args], SCRIPT));
   }
 });

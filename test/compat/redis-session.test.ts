@@ -5,21 +5,9 @@
 // the errors (arity, unknown command and subcommand, wrong type, not an integer), CONFIG GET. Run in RESP2 and in RESP3 (redis-cli -3, whose HELLO
 // 3 handshake our node must accept). Normalised only where the servers must differ: HELLO's
 // client id. Skipped, saying so, when redis-server or redis-cli is absent.
-import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import {
-  type RunningRespServer,
-  redisServerUnavailable,
-  startRedisServer,
-  startStoreNode,
-} from '../support/redis-servers.ts';
-
-const skip =
-  redisServerUnavailable() ??
-  (spawnSync('redis-cli', ['--version']).status === 0
-    ? undefined
-    : 'redis-cli is not installed (apt-get install redis-tools)');
+import { assertSameSession, sessionSkip } from '../support/redis-session.ts';
+import { type RunningRespServer, startRedisServer, startStoreNode } from '../support/redis-servers.ts';
 
 /** One command per line, as redis-cli reads them from stdin; quoting is redis-cli's. */
 export const SESSION = [
@@ -117,22 +105,7 @@ export const SESSION = [
   'QUIT',
 ];
 
-/** Runs `script` through one redis-cli connection; its output lines. */
-export function runSession(
-  server: RunningRespServer,
-  protocolArgs: string[],
-  script: readonly string[] = SESSION,
-): string[] {
-  const r = spawnSync('redis-cli', ['-h', server.host, '-p', String(server.port), '--no-raw', ...protocolArgs], {
-    input: `${script.join('\n')}\n`,
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  assert.equal(r.status, 0, `redis-cli against ${server.name}: ${r.stderr}`);
-  return r.stdout.trimEnd().split('\n');
-}
-
-describe('a scripted redis-cli session: redis-server 7.0 and Baristas answer alike', { skip }, () => {
+describe('a scripted redis-cli session: redis-server 7.0 and Baristas answer alike', { skip: sessionSkip }, () => {
   let redis: RunningRespServer;
   let baristas: RunningRespServer;
   before(async () => {
@@ -148,16 +121,6 @@ describe('a scripted redis-cli session: redis-server 7.0 and Baristas answer ali
     ['RESP2', []],
     ['RESP3 (redis-cli -3)', ['-3']],
   ] as const) {
-    test(name, () => {
-      const expected = runSession(redis, [...args]);
-      const actual = runSession(baristas, [...args]);
-      assert.ok(expected.length > SESSION.length - 5, `redis-server answered the session: ${expected.join('\n')}`);
-      const diffs: string[] = [];
-      for (let i = 0; i < Math.max(expected.length, actual.length); i++) {
-        if (expected[i] !== actual[i])
-          diffs.push(`line ${i + 1}: redis ${JSON.stringify(expected[i])} baristas ${JSON.stringify(actual[i])}`);
-      }
-      assert.deepEqual(diffs, [], diffs.join('\n'));
-    });
+    test(name, () => assertSameSession(redis, baristas, [...args], SESSION));
   }
 });

@@ -1,0 +1,41 @@
+// Scripted redis-cli sessions compared between Debian's redis-server and Baristas (the compat
+// tests): one script through one redis-cli connection per server, outputs equal line by line.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { type RunningRespServer, redisServerUnavailable } from './redis-servers.ts';
+
+/** Why a session test cannot run here (no redis-server or redis-cli), or undefined. */
+export const sessionSkip =
+  redisServerUnavailable() ??
+  (spawnSync('redis-cli', ['--version']).status === 0
+    ? undefined
+    : 'redis-cli is not installed (apt-get install redis-tools)');
+
+/** Runs `script` on both servers and asserts equal output, line by line (redis-server must answer). */
+export function assertSameSession(
+  redis: RunningRespServer,
+  baristas: RunningRespServer,
+  protocolArgs: string[],
+  script: readonly string[],
+): void {
+  const expected = runSession(redis, protocolArgs, script);
+  const actual = runSession(baristas, protocolArgs, script);
+  assert.ok(expected.length > script.length - 5, `redis-server answered the session: ${expected.join('\n')}`);
+  const diffs: string[] = [];
+  for (let i = 0; i < Math.max(expected.length, actual.length); i++) {
+    if (expected[i] !== actual[i])
+      diffs.push(`line ${i + 1}: redis ${JSON.stringify(expected[i])} baristas ${JSON.stringify(actual[i])}`);
+  }
+  assert.deepEqual(diffs, [], diffs.join('\n'));
+}
+
+/** Runs `script` through one redis-cli connection; its output lines. */
+export function runSession(server: RunningRespServer, protocolArgs: string[], script: readonly string[]): string[] {
+  const r = spawnSync('redis-cli', ['-h', server.host, '-p', String(server.port), '--no-raw', ...protocolArgs], {
+    input: `${script.join('\n')}\n`,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 0, `redis-cli against ${server.name}: ${r.stderr}`);
+  return r.stdout.trimEnd().split('\n');
+}

@@ -5,7 +5,7 @@
 // Grammar (integers big-endian; uvarint = UNSIGNED_VARINT, src/lib/bytes.ts):
 //   message      = version type body
 //   version      = u8                      ; 1
-//   type         = u8                      ; 1..9 below
+//   type         = u8                      ; 1..12 below
 //   replicate    = op key state            ; 1: merge `state` into the key, then ack (op 0: no ack)
 //   replicateAck = op                      ; 2
 //   hint         = op owner key state      ; 3: keep `state` for `owner` until it is back
@@ -15,6 +15,14 @@
 //   forward      = op request              ; 7: coordinate this client request (the sender is no replica)
 //   forwardReply = op reply                ; 8
 //   merkle       = op uvarint length + an anti-entropy message (merkle.ts grammar, its op = this op) ; 9
+//   moveFetch    = op cursor rangeCount range*               ; 10: a ring move's puller asks for a page
+//   movePage     = op push next entryCount entry*            ; 11: the page (a reply to moveFetch, or
+//                                                          ;     pushed with push = 1: answer movePageAck)
+//   movePageAck  = op                      ; 12: a pushed page is merged and durable
+//   cursor, next = u8 0 (none: from the first key / no more) | u8 1 key
+//   rangeCount   = uvarint (1..dynamoMoveRangesCountMax); range = start:i64 end:i64 (ring.ts TokenRange)
+//   push         = u8 0|1
+//   entryCount   = uvarint; entry = key state
 //   op           = uvarint                 ; the sender's operation id (safe integer)
 //   owner        = uvarint length (1..nodeIdBytesMax) + UTF-8
 //   key          = uvarint length (0..kvKeyBytesMax) + bytes
@@ -44,6 +52,7 @@ import { type ErrorCode, errorCatalogue } from '../lib/error-codes.ts';
 import { BaristaError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { decodeMerkleMessage, encodeMerkleMessage, type MerkleMessage } from './merkle.ts';
+import type { TokenRange } from './ring.ts';
 import type { TypedOp } from './typed.ts';
 import { Versioned } from './versions.ts';
 
@@ -92,7 +101,27 @@ export type ReplicaMessage =
   | { readonly type: 'readReply'; readonly op: number; readonly state: Versioned }
   | { readonly type: 'forward'; readonly op: number; readonly request: ClientRequest }
   | { readonly type: 'forwardReply'; readonly op: number; readonly result: ClientResult }
-  | { readonly type: 'merkle'; readonly op: number; readonly merkle: MerkleMessage };
+  | { readonly type: 'merkle'; readonly op: number; readonly merkle: MerkleMessage }
+  | {
+      readonly type: 'moveFetch';
+      readonly op: number;
+      readonly cursor: Uint8Array | null;
+      readonly ranges: readonly TokenRange[];
+    }
+  | {
+      readonly type: 'movePage';
+      readonly op: number;
+      readonly push: boolean;
+      readonly next: Uint8Array | null;
+      readonly entries: readonly MoveEntry[];
+    }
+  | { readonly type: 'movePageAck'; readonly op: number };
+
+/** One key's stored state in a ring move's page (the encoded Versioned, checked on decode). */
+export interface MoveEntry {
+  readonly key: Uint8Array;
+  readonly state: Uint8Array;
+}
 
 const TYPE_TAGS = {
   replicate: 1,
@@ -104,6 +133,9 @@ const TYPE_TAGS = {
   forward: 7,
   forwardReply: 8,
   merkle: 9,
+  moveFetch: 10,
+  movePage: 11,
+  movePageAck: 12,
 } as const satisfies Record<ReplicaMessage['type'], number>;
 
 const OP_TAGS = { sadd: 3, srem: 4, hset: 5, hdel: 6 } as const;
@@ -151,10 +183,27 @@ export function encodeMessage(m: ReplicaMessage): Uint8Array {
     case 'merkle':
       w.bytesUvarint(encodeMerkleMessage(m.merkle));
       break;
+    case 'moveFetch':
+      writeOptionalKey(w, m.cursor);
+      w.uvarint(m.ranges.length);
+      for (const range of m.ranges) w.i64(range.start).i64(range.end);
+      break;
+    case 'movePage':
+      w.u8(m.push ? 1 : 0);
+      writeOptionalKey(w, m.next);
+      w.uvarint(m.entries.length);
+      for (const e of m.entries) w.bytesUvarint(e.key).bytesUvarint(e.state);
+      break;
     case 'replicateAck':
+    case 'movePageAck':
       break;
   }
   return w.finish();
+}
+
+function writeOptionalKey(w: ByteWriter, key: Uint8Array | null): void {
+  if (key === null) w.u8(0);
+  else w.u8(1).bytesUvarint(key);
 }
 
 function writeLevel(w: ByteWriter, level: Level): void {
@@ -252,6 +301,34 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
       m = { type: 'merkle', op, merkle };
       break;
     }
+    case 10: {
+      const cursor = readOptionalKey(r);
+      const n = r.uvarint();
+      if (n < 1 || n > limits.dynamoMoveRangesCountMax) malformed(`${n} ranges in a move fetch`);
+      const ranges: TokenRange[] = [];
+      for (let i = 0; i < n; i++) ranges.push({ start: r.i64(), end: r.i64() });
+      m = { type: 'moveFetch', op, cursor, ranges };
+      break;
+    }
+    case 11: {
+      const push = readFlag(r);
+      const next = readOptionalKey(r);
+      const n = r.uvarint();
+      // Each entry takes at least two bytes: a count past what is left is a lie, refused before any loop.
+      if (n > r.remaining / 2) malformed(`${n} entries in a move page of ${r.remaining} bytes`);
+      const entries: MoveEntry[] = [];
+      for (let i = 0; i < n; i++) {
+        const key = readKey(r);
+        const state = r.bytesUvarint();
+        Versioned.decode(state); // checked in full here, so the receiver merges only well-formed states
+        entries.push({ key, state });
+      }
+      m = { type: 'movePage', op, push, next, entries };
+      break;
+    }
+    case 12:
+      m = { type: 'movePageAck', op };
+      break;
     default:
       throw new ProtocolError('dynamo_bad_type', `message type ${tag}`, { type: tag });
   }
@@ -263,6 +340,10 @@ function readFlag(r: ByteReader): boolean {
   const b = r.u8();
   if (b > 1) malformed(`flag byte ${b}`);
   return b === 1;
+}
+
+function readOptionalKey(r: ByteReader): Uint8Array | null {
+  return readFlag(r) ? readKey(r) : null;
 }
 
 function readKey(r: ByteReader): Uint8Array {

@@ -54,6 +54,7 @@ import { assert } from '../lib/assert.ts';
 import { bytesEqual } from '../lib/bytes.ts';
 import { BaristaError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
+import { type MoveProgress, MoveRunner, type MoveStats } from './move.ts';
 import { applyTyped } from './typed.ts';
 import {
   diffTrees,
@@ -90,6 +91,8 @@ export interface ReplicaConfig {
   readonly antiEntropyTimeoutTicks?: number;
   /** Default limits.dynamoAntiEntropyScanEntriesMax. */
   readonly antiEntropyScanEntriesMax?: number;
+  /** A ring move's streams start this many ticks after this node sees the move begin (default 0; move.ts). */
+  readonly moveDelayTicks?: number;
 }
 
 export interface ReplicaDeps {
@@ -283,6 +286,8 @@ export class DynamoReplica {
   /** The ring node the next round goes to (index into the ring's other nodes, round robin). */
   private aeNext = 0;
   private out: Output = emptyOutput();
+  /** The streams of a ring move this node makes (move.ts). */
+  private readonly mover: MoveRunner;
 
   constructor(config: ReplicaConfig, deps: ReplicaDeps) {
     this.config = {
@@ -292,6 +297,7 @@ export class DynamoReplica {
       antiEntropyDepth: 10,
       antiEntropyTimeoutTicks: 30 * config.requestTimeoutTicks,
       antiEntropyScanEntriesMax: limits.dynamoAntiEntropyScanEntriesMax,
+      moveDelayTicks: 0,
       ...config,
     };
     const c = this.config;
@@ -327,6 +333,33 @@ export class DynamoReplica {
     // 2^32 bases 2^20 apart: a restart lands on a fresh range with probability 1 - 2^-32 per op
     // still in flight to it, and ids stay safe integers for 2^52 ops.
     this.nextOp = deps.rng.int(2 ** 32) * 2 ** 20 + 1;
+    assert(Number.isSafeInteger(c.moveDelayTicks) && c.moveDelayTicks >= 0, 'moveDelayTicks');
+    this.mover = new MoveRunner(
+      {
+        id: c.id,
+        replicas: c.replicas,
+        store: this.store,
+        isUp: this.isUp,
+        send: (to, message) => this.send(to, message),
+        merge: (key, state) => this.mergeInto(key, state),
+        newOp: () => this.newOp(),
+      },
+      {
+        delayTicks: c.moveDelayTicks,
+        timeoutTicks: c.antiEntropyTimeoutTicks,
+        scanEntriesMax: c.antiEntropyScanEntriesMax,
+      },
+      deps.ring,
+    );
+  }
+
+  /** The ring move this node streams for (it is the joining or leaving node), if any. */
+  moveProgress(): MoveProgress | undefined {
+    return this.mover.progress();
+  }
+
+  get moveStats(): Readonly<MoveStats> {
+    return this.mover.stats;
   }
 
   get id(): NodeId {
@@ -345,6 +378,7 @@ export class DynamoReplica {
 
   setRing(ring: Ring): void {
     this.ring = ring;
+    this.mover.setRing(ring);
   }
 
   // --- inputs -----------------------------------------------------------------------------------
@@ -385,6 +419,15 @@ export class DynamoReplica {
       case 'merkle':
         this.onMerkle(from, m.merkle);
         break;
+      case 'moveFetch':
+        this.mover.onFetch(from, m);
+        break;
+      case 'movePage':
+        this.mover.onPage(from, m);
+        break;
+      case 'movePageAck':
+        this.mover.onPageAck(from, m.op);
+        break;
     }
     return this.flush();
   }
@@ -419,6 +462,7 @@ export class DynamoReplica {
     const every = this.config.antiEntropyIntervalTicks;
     if (every > 0 && this.nowTick % every === 0) this.startRound();
     this.runAntiEntropy();
+    this.mover.tick(this.nowTick);
     return this.flush();
   }
 

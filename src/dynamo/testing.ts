@@ -84,7 +84,8 @@ export function covers(clock: VectorClock, dot: Dot): boolean {
 export class DynamoCluster {
   readonly nodes = new Map<NodeId, TestNode>();
   readonly rng: SeededRng;
-  readonly ring: Ring;
+  /** The ring every node holds (setRing changes it on all nodes at once). */
+  ring: Ring;
   readonly config: Omit<ReplicaConfig, 'id'>;
   queue: InFlight[] = [];
   dropRate = 0;
@@ -132,6 +133,23 @@ export class DynamoCluster {
         isUp: (to) => this.reachable(id, to) && !this.suspected.has(to),
       },
     );
+  }
+
+  /** A new ring on every node at once (a ring change the metadata group committed), and the checks use it. */
+  setRing(ring: Ring): void {
+    this.ring = ring;
+    for (const n of this.nodes.values()) n.replica.setRing(ring);
+    this.checkStep();
+  }
+
+  /** Adds a node outside the ring (empty store), to join it. */
+  addNode(id: NodeId): TestNode {
+    assert(!this.nodes.has(id), `node ${id} exists`);
+    const store = new MemoryReplicaStore();
+    const node: TestNode = { id, store, up: true, group: 0, replica: undefined as never };
+    node.replica = this.makeReplica(id, store);
+    this.nodes.set(id, node);
+    return node;
   }
 
   node(id: NodeId): TestNode {

@@ -23,6 +23,12 @@ const breaking: Record<string, Partial<Limits>> = {
   'a hint of a full-size state (the largest replica message) must fit in a replica message': {
     dynamoStateBytesMax: limits.dynamoMessageBytesMax,
   },
+  'a ring move page (its target plus one full-size entry past it) must fit in a replica message': {
+    dynamoMovePageBytesMax: limits.dynamoMessageBytesMax,
+  },
+  'a ring move fetch naming every range it may must fit in a replica message': {
+    dynamoMoveRangesCountMax: limits.dynamoMessageBytesMax / 16,
+  },
   'a key state must hold a full-size value, and the merge of two full states must fit an LSM value': {
     dynamoStateBytesMax: limits.lsmValueBytesMax,
   },

@@ -366,6 +366,10 @@ export const limits = {
   dynamoAntiEntropyJobsCountMax: 4,
   /** Stored values one anti-entropy job reads per tick (the event loop's share per job). */
   dynamoAntiEntropyScanEntriesMax: 1024,
+  /** Token ranges one ring move's fetch names (a joining node's ranges from one source, coalesced). */
+  dynamoMoveRangesCountMax: 16_384,
+  /** A ring move's page stops growing once its entries reach this (one entry may pass it alone). */
+  dynamoMovePageBytesMax: 1024 * 1024,
 
   // --- Store front end (src/services/store) -------------------------------------------------------
   /** Redis commands one node has forwarded to key owners and awaits answers for; more answer -BUSY. */
@@ -687,6 +691,16 @@ export const limitRelations: readonly LimitRelation[] = [
     limits: ['dynamoStateBytesMax', 'kvValueBytesMax', 'lsmValueBytesMax'],
     rule: 'a key state must hold a full-size value, and the merge of two full states must fit an LSM value',
     holds: (l) => l.kvValueBytesMax <= l.dynamoStateBytesMax && 2 * l.dynamoStateBytesMax <= l.lsmValueBytesMax,
+  },
+  {
+    limits: ['dynamoMovePageBytesMax', 'dynamoStateBytesMax', 'kvKeyBytesMax', 'dynamoMessageBytesMax'],
+    rule: 'a ring move page (its target plus one full-size entry past it) must fit in a replica message',
+    holds: (l) => l.dynamoMovePageBytesMax + l.dynamoStateBytesMax + l.kvKeyBytesMax + 64 <= l.dynamoMessageBytesMax,
+  },
+  {
+    limits: ['dynamoMoveRangesCountMax', 'dynamoMessageBytesMax'],
+    rule: 'a ring move fetch naming every range it may must fit in a replica message',
+    holds: (l) => 16 * l.dynamoMoveRangesCountMax + 1024 <= l.dynamoMessageBytesMax,
   },
 ];
 

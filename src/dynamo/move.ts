@@ -1,0 +1,372 @@
+// Ring moves at the replica: the streaming step of a join or a decommission (ring.ts planMove;
+// Cassandra's bootstrap and decommission streams). Pure and synchronous like replica.ts, which owns
+// one MoveRunner and feeds it the ring, its ticks and the move messages (messages.ts 10-12).
+//
+// Who streams: the moving node, always. In a join every stream goes TO the joining node (it is the
+// only gainer), from the old replica that loses the range (strict bootstrap: the copy it receives
+// is the one it replaces, so a write acknowledged by the loser alone is not left behind); in a
+// decommission every stream goes FROM the leaving node (the only loser) to the range's new
+// replica. So the moving node pulls (join: moveFetch -> movePage) or pushes (leave: movePage with
+// push = 1 -> movePageAck), one transfer per peer, one page in flight per transfer.
+//
+// Rules this file keeps:
+//   - A page is acknowledged only once durable at the receiver: the puller sends its next fetch,
+//     and the pushed-to node its movePageAck, in the output of the step that merged the page, which
+//     the driver holds until store.sync() (replica.ts' contract). A transfer whose last page was
+//     merged here counts as done only at a LATER tick, after that step's sync.
+//   - The receiver merges an entry only for a key it replicates (natural or pending) on its own
+//     ring; merging is idempotent, so a page sent twice (a lost answer, a retry) is harmless.
+//   - Streams wait `delayTicks` after the move began (Cassandra's RING_DELAY): a coordinator still
+//     on the ring from before the move may be finishing a write that reaches only old replicas;
+//     after the delay, every write also reaches the pending replicas (replica.ts), so nothing
+//     written after a page was copied is missed.
+//   - A source or target that is down is waited for (the copy must come from the replica losing
+//     the range); the operator can abort the move (ring.ts abortMove). An answer not seen within
+//     `timeoutTicks` sends the same page (or fetch) again.
+//   - A server answers a fetch only from a ring node (a joining node is one) and reads at most
+//     `scanEntriesMax` stored values per page, stopping early past limits.dynamoMovePageBytesMax.
+//   - After completeMove the old replicas keep their copies (Cassandra's `nodetool cleanup` is a
+//     separate step); reads and anti-entropy follow the ring, so a copy no node is a replica of is
+//     never read.
+
+import type { NodeId } from '../env/types.ts';
+import { limits } from '../lib/limits.ts';
+import { TokenRangeSet } from './merkle.ts';
+import type { MoveEntry, ReplicaMessage } from './messages.ts';
+import { planMove, type Ring, type TokenRange } from './ring.ts';
+import { keyToken } from './slots.ts';
+import type { ReplicaStore } from './store.ts';
+import { Versioned } from './versions.ts';
+
+export interface MoveRunnerDeps {
+  readonly id: NodeId;
+  /** N. */
+  readonly replicas: number;
+  readonly store: ReplicaStore;
+  readonly isUp: (node: NodeId) => boolean;
+  readonly send: (to: NodeId, message: ReplicaMessage) => void;
+  /** Merges one streamed state into the local store; false when a bound refused it. */
+  readonly merge: (key: Uint8Array, state: Versioned) => boolean;
+  readonly newOp: () => number;
+}
+
+export interface MoveRunnerConfig {
+  /** Ticks between the move's start (as this node saw it) and its first page. */
+  readonly delayTicks: number;
+  /** A page or fetch without its answer after this many ticks is sent again. */
+  readonly timeoutTicks: number;
+  /** Stored values one page reads (the event loop's share per page). */
+  readonly scanEntriesMax: number;
+}
+
+export interface TransferProgress {
+  readonly peer: NodeId;
+  /** pull: this node fetches from peer; push: this node sends to peer. */
+  readonly direction: 'pull' | 'push';
+  readonly ranges: number;
+  readonly pages: number;
+  readonly entries: number;
+  readonly bytes: number;
+  readonly retries: number;
+  readonly done: boolean;
+}
+
+export interface MoveProgress {
+  readonly kind: 'join' | 'leave';
+  readonly node: NodeId;
+  /** The ring version the plan was made on. */
+  readonly ringVersion: number;
+  /** Ticks left before the first page (the ring delay). */
+  readonly delayTicksLeft: number;
+  readonly transfers: readonly TransferProgress[];
+  /** Every transfer done and durable: the move may complete. */
+  readonly done: boolean;
+}
+
+export interface MoveStats {
+  pagesServed: number;
+  entriesServed: number;
+  pagesMerged: number;
+  entriesMerged: number;
+  /** Streamed entries for keys this node does not replicate on its ring (not merged). */
+  entriesSkipped: number;
+  /** Streamed entries a bound refused (not merged; the page is still acknowledged). */
+  entriesRefused: number;
+  /** Fetches and pages sent again after a timeout. */
+  retries: number;
+  /** Move messages from nodes off this node's ring, or answers to nothing in flight. */
+  ignored: number;
+}
+
+interface Transfer {
+  readonly peer: NodeId;
+  readonly direction: 'pull' | 'push';
+  readonly ranges: readonly TokenRange[];
+  readonly rangeSet: TokenRangeSet;
+  /** Where the next page starts (null: from the first key, until `started`). */
+  cursor: Uint8Array | null;
+  started: boolean;
+  /** The page or fetch in flight: its op, where the page after it starts (push), its deadline. */
+  inflight: { readonly op: number; readonly next: Uint8Array | null; readonly deadlineTick: number } | undefined;
+  /** The tick the last page was merged or acknowledged; done counts from the tick after it. */
+  finishedTick: number | undefined;
+  pages: number;
+  entries: number;
+  bytes: number;
+  retries: number;
+}
+
+interface ActiveMove {
+  /** Which move: the node, its state, its tokens (a move aborted and begun again is another). */
+  readonly identity: string;
+  readonly kind: 'join' | 'leave';
+  readonly node: NodeId;
+  readonly ringVersion: number;
+  readonly startTick: number;
+  readonly transfers: Transfer[];
+}
+
+/** Adjacent ranges (one's end is the next one's start) merged, in the order given. */
+function coalesce(ranges: readonly TokenRange[]): TokenRange[] {
+  const out: TokenRange[] = [];
+  for (const r of ranges) {
+    const last = out[out.length - 1];
+    if (last !== undefined && last.end === r.start && last.start !== r.end)
+      out[out.length - 1] = { ...last, end: r.end };
+    else out.push(r);
+  }
+  return out;
+}
+
+export class MoveRunner {
+  readonly stats: MoveStats = {
+    pagesServed: 0,
+    entriesServed: 0,
+    pagesMerged: 0,
+    entriesMerged: 0,
+    entriesSkipped: 0,
+    entriesRefused: 0,
+    retries: 0,
+    ignored: 0,
+  };
+  private ring: Ring;
+  private move: ActiveMove | undefined;
+  private nowTick = 0;
+
+  constructor(
+    private readonly deps: MoveRunnerDeps,
+    private readonly config: MoveRunnerConfig,
+    ring: Ring,
+  ) {
+    this.ring = ring;
+    this.setRing(ring);
+  }
+
+  /** A newer ring: a move of this node begins (its plan), goes on, or ends (completed or aborted). */
+  setRing(ring: Ring): void {
+    this.ring = ring;
+    const moving = ring.moving;
+    if (moving === undefined || moving.id !== this.deps.id) {
+      this.move = undefined;
+      return;
+    }
+    const identity = `${moving.id}/${moving.state}/${moving.tokens.join(',')}`;
+    if (this.move?.identity === identity) return;
+    const plan = planMove(ring, this.deps.replicas);
+    const byPeer = new Map<string, { peer: NodeId; direction: 'pull' | 'push'; ranges: TokenRange[] }>();
+    for (const s of plan.streams) {
+      const pull = s.to === this.deps.id;
+      if (!pull && s.from !== this.deps.id) continue; // never the case (see the header); not ours to run
+      const peer = pull ? s.from : s.to;
+      const key = `${pull ? 'pull' : 'push'}/${peer}`;
+      let t = byPeer.get(key);
+      if (t === undefined) byPeer.set(key, (t = { peer, direction: pull ? 'pull' : 'push', ranges: [] }));
+      t.ranges.push(s.range);
+    }
+    const transfers: Transfer[] = [];
+    for (const t of byPeer.values()) {
+      const ranges = coalesce(t.ranges);
+      for (let i = 0; i < ranges.length; i += limits.dynamoMoveRangesCountMax) {
+        const part = ranges.slice(i, i + limits.dynamoMoveRangesCountMax);
+        transfers.push({
+          peer: t.peer,
+          direction: t.direction,
+          ranges: part,
+          rangeSet: new TokenRangeSet(part),
+          cursor: null,
+          started: false,
+          inflight: undefined,
+          finishedTick: undefined,
+          pages: 0,
+          entries: 0,
+          bytes: 0,
+          retries: 0,
+        });
+      }
+    }
+    this.move = {
+      identity,
+      kind: plan.kind,
+      node: plan.node,
+      ringVersion: ring.version,
+      startTick: this.nowTick,
+      transfers,
+    };
+  }
+
+  /** The move this node runs, if any. */
+  progress(): MoveProgress | undefined {
+    const m = this.move;
+    if (m === undefined) return undefined;
+    const transfers = m.transfers.map((t) => ({
+      peer: t.peer,
+      direction: t.direction,
+      ranges: t.ranges.length,
+      pages: t.pages,
+      entries: t.entries,
+      bytes: t.bytes,
+      retries: t.retries,
+      done: this.isDone(t),
+    }));
+    return {
+      kind: m.kind,
+      node: m.node,
+      ringVersion: m.ringVersion,
+      delayTicksLeft: Math.max(0, m.startTick + this.config.delayTicks - this.nowTick),
+      transfers,
+      done: transfers.every((t) => t.done),
+    };
+  }
+
+  tick(nowTick: number): void {
+    this.nowTick = nowTick;
+    const m = this.move;
+    if (m === undefined || nowTick < m.startTick + this.config.delayTicks) return;
+    for (const t of m.transfers) {
+      if (t.inflight !== undefined && t.inflight.deadlineTick <= nowTick) {
+        t.inflight = undefined;
+        t.retries++;
+        this.stats.retries++;
+      }
+      this.pump(t);
+    }
+  }
+
+  /** A puller asks for a page: answered from this node's store whatever its own ring says of the move. */
+  onFetch(from: NodeId, m: Extract<ReplicaMessage, { type: 'moveFetch' }>): void {
+    if (!this.ring.nodes.some((n) => n.id === from)) {
+      this.stats.ignored++;
+      return;
+    }
+    const page = this.readPage(m.cursor, new TokenRangeSet(m.ranges));
+    this.deps.send(from, { type: 'movePage', op: m.op, push: false, next: page.next, entries: page.entries });
+  }
+
+  onPage(from: NodeId, m: Extract<ReplicaMessage, { type: 'movePage' }>): void {
+    if (m.push) {
+      if (!this.ring.nodes.some((n) => n.id === from)) {
+        this.stats.ignored++;
+        return;
+      }
+      this.mergePage(m.entries);
+      this.deps.send(from, { type: 'movePageAck', op: m.op });
+      return;
+    }
+    const t = this.move?.transfers.find((x) => x.direction === 'pull' && x.peer === from && x.inflight?.op === m.op);
+    if (t === undefined) {
+      this.stats.ignored++;
+      return;
+    }
+    t.inflight = undefined;
+    this.mergePage(m.entries);
+    this.advance(t, m.next, m.entries);
+    this.pump(t);
+  }
+
+  onPageAck(from: NodeId, op: number): void {
+    const t = this.move?.transfers.find((x) => x.direction === 'push' && x.peer === from && x.inflight?.op === op);
+    if (t === undefined) {
+      this.stats.ignored++;
+      return;
+    }
+    const next = t.inflight!.next;
+    t.inflight = undefined;
+    this.advance(t, next, []);
+    this.pump(t);
+  }
+
+  private isDone(t: Transfer): boolean {
+    return t.finishedTick !== undefined && this.nowTick > t.finishedTick;
+  }
+
+  private advance(t: Transfer, next: Uint8Array | null, entries: readonly MoveEntry[]): void {
+    t.pages++;
+    if (t.direction === 'pull') {
+      t.entries += entries.length;
+      for (const e of entries) t.bytes += e.key.length + e.state.length;
+    }
+    t.cursor = next;
+    if (next === null) t.finishedTick = this.nowTick;
+  }
+
+  /** Sends the transfer's next page or fetch when nothing is in flight and the peer is up. */
+  private pump(t: Transfer): void {
+    const m = this.move;
+    if (m === undefined || this.nowTick < m.startTick + this.config.delayTicks) return;
+    if (t.finishedTick !== undefined || t.inflight !== undefined || !this.deps.isUp(t.peer)) return;
+    if (t.started && t.cursor === null) return;
+    t.started = true;
+    const op = this.deps.newOp();
+    const deadlineTick = this.nowTick + this.config.timeoutTicks;
+    if (t.direction === 'pull') {
+      t.inflight = { op, next: null, deadlineTick };
+      this.deps.send(t.peer, { type: 'moveFetch', op, cursor: t.cursor, ranges: t.ranges });
+      return;
+    }
+    const page = this.readPage(t.cursor, t.rangeSet);
+    t.entries += page.entries.length;
+    for (const e of page.entries) t.bytes += e.key.length + e.state.length;
+    t.inflight = { op, next: page.next, deadlineTick };
+    this.deps.send(t.peer, { type: 'movePage', op, push: true, next: page.next, entries: page.entries });
+  }
+
+  /** Stored values from `cursor` whose token is in `ranges`: one scan, cut at the page's byte target. */
+  private readPage(
+    cursor: Uint8Array | null,
+    ranges: TokenRangeSet,
+  ): { entries: MoveEntry[]; next: Uint8Array | null } {
+    const scan = this.deps.store.scanValues(cursor, this.config.scanEntriesMax);
+    const entries: MoveEntry[] = [];
+    let bytes = 0;
+    for (const e of scan.entries) {
+      if (!ranges.has(keyToken(e.key))) continue;
+      if (bytes >= limits.dynamoMovePageBytesMax) {
+        this.countServed(entries);
+        return { entries, next: e.key };
+      }
+      // Copies: the output may wait for a group commit, and a store may hand out views it reuses.
+      entries.push({ key: e.key.slice(), state: e.state.slice() });
+      bytes += e.key.length + e.state.length;
+    }
+    this.countServed(entries);
+    return { entries, next: scan.next };
+  }
+
+  private countServed(entries: readonly MoveEntry[]): void {
+    this.stats.pagesServed++;
+    this.stats.entriesServed += entries.length;
+  }
+
+  private mergePage(entries: readonly MoveEntry[]): void {
+    this.stats.pagesMerged++;
+    for (const e of entries) {
+      const { replicas, pending } = this.ring.locate(e.key, this.deps.replicas);
+      if (!replicas.includes(this.deps.id) && !pending.includes(this.deps.id)) {
+        this.stats.entriesSkipped++;
+        continue;
+      }
+      if (this.deps.merge(e.key, Versioned.decode(e.state))) this.stats.entriesMerged++;
+      else this.stats.entriesRefused++;
+    }
+  }
+}

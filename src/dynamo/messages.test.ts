@@ -27,6 +27,7 @@ const levelArb: fc.Arbitrary<Level> = fc.oneof(
   fc.constantFrom<Level>('ONE', 'QUORUM', 'ALL', 'ANY'),
   fc.integer({ min: 1, max: limits.ringReplicasCountMax }),
 );
+const tokenArb = fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n });
 const stateArb: fc.Arbitrary<Versioned> = fc
   .array(fc.tuple(nodeArb, fc.option(bytesArb(8)), fc.integer({ min: 0, max: 2 ** 40 })), { maxLength: 4 })
   .map((writes) =>
@@ -77,6 +78,23 @@ const messageArb: fc.Arbitrary<ReplicaMessage> = fc.oneof(
     op,
     merkle: { type: 'treeRequest' as const, op, range: { start: 0n, end: 0n }, depth: 3, root: new Uint8Array(16) },
   })),
+  fc.record({
+    type: fc.constant('moveFetch' as const),
+    op: opArb,
+    cursor: fc.option(bytesArb(16)),
+    ranges: fc.array(
+      fc.tuple(tokenArb, tokenArb).map(([start, end]) => ({ start, end })),
+      { minLength: 1, maxLength: 4 },
+    ),
+  }),
+  fc.record({
+    type: fc.constant('movePage' as const),
+    op: opArb,
+    push: fc.boolean(),
+    next: fc.option(bytesArb(16)),
+    entries: fc.array(fc.record({ key: bytesArb(16), state: stateArb.map((s) => s.encode()) }), { maxLength: 3 }),
+  }),
+  fc.record({ type: fc.constant('movePageAck' as const), op: opArb }),
 );
 
 /** Decodes or throws a ProtocolError; anything else fails the test. */

@@ -31,6 +31,7 @@
 
 import type { NodeId } from '../env/types.ts';
 import { limits } from '../lib/limits.ts';
+import type { Mutations } from '../lib/mutations.ts';
 import { TokenRangeSet } from './merkle.ts';
 import type { MoveEntry, ReplicaMessage } from './messages.ts';
 import { planMove, type Ring, type TokenRange } from './ring.ts';
@@ -48,6 +49,8 @@ export interface MoveRunnerDeps {
   /** Merges one streamed state into the local store; false when a bound refused it. */
   readonly merge: (key: Uint8Array, state: Versioned) => boolean;
   readonly newOp: () => number;
+  /** 'dynamo-move-no-stream': every transfer counts as done at once (the simulator's negative control). */
+  readonly mutations: Mutations;
 }
 
 export interface MoveRunnerConfig {
@@ -296,6 +299,7 @@ export class MoveRunner {
   }
 
   private isDone(t: Transfer): boolean {
+    if (this.deps.mutations.has('dynamo-move-no-stream')) return true;
     return t.finishedTick !== undefined && this.nowTick > t.finishedTick;
   }
 

@@ -45,15 +45,19 @@
 //     so an exchange converges a pair whatever the order, and a lost message only delays it to the
 //     next round. A write during a build at worst shows as a false difference (one more stream).
 //     Trees of rings that differ differ by their filters: more streaming, never a wrong merge.
-// Where later parts plug in: CRDT values replace Versioned merge by the type's merge in `mergeInto`
-// and the update in `coordinatePut`; ring moves only change the Ring given to setRing (pending
-// replicas already count); Paxos (lightweight transactions) would be a separate op kind.
+//   - Ring moves: setRing hands each ring to the MoveRunner (move.ts); when this node is the
+//     joining or leaving node it streams the move's ranges (moveFetch / movePage / movePageAck),
+//     and moveProgress() tells the driver when the move may complete. Pending replicas count in
+//     every write meanwhile (above).
+// CRDT values merge by their type in `mergeInto` and update in `coordinatePut` (typed.ts); Paxos
+// (lightweight transactions) is its own protocol (paxos.ts, serial.ts).
 
 import type { NodeId, Rng } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { bytesEqual } from '../lib/bytes.ts';
 import { BaristaError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
+import { type Mutations, noMutations } from '../lib/mutations.ts';
 import { type MoveProgress, MoveRunner, type MoveStats } from './move.ts';
 import { applyTyped } from './typed.ts';
 import {
@@ -101,6 +105,8 @@ export interface ReplicaDeps {
   readonly ring: Ring;
   /** The liveness view (a failure detector's opinion, may be wrong). */
   readonly isUp: (node: NodeId) => boolean;
+  /** Planted bugs (simulation and tests only). */
+  readonly mutations?: Mutations;
 }
 
 export interface Outgoing {
@@ -343,6 +349,7 @@ export class DynamoReplica {
         send: (to, message) => this.send(to, message),
         merge: (key, state) => this.mergeInto(key, state),
         newOp: () => this.newOp(),
+        mutations: deps.mutations ?? noMutations,
       },
       {
         delayTicks: c.moveDelayTicks,

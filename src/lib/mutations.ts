@@ -81,6 +81,8 @@ export const MUTATION_NAMES = [
   'store-reply-before-sync',
   /** Dynamo driver: a step's messages and replies go out before its store sync (synced at the next tick instead). */
   'dynamo-send-before-sync',
+  /** Dynamo ring move: the moving node's streams count as done at once, nothing copied (move.ts). */
+  'dynamo-move-no-stream',
 ] as const;
 
 export type Mutation = (typeof MUTATION_NAMES)[number];

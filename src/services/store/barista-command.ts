@@ -5,6 +5,9 @@
 //   BARISTA CAS key expected new              update-if-equal through Paxos (N > 1): [1, new] or [0, current]
 //   BARISTA REPAIR [node]                      starts an anti-entropy (Merkle) round from this node
 //                                              now, with `node` or the next live one (N > 1)
+//   BARISTA RING [JOIN node|LEAVE node|ABORT]  the token ring and a move's progress; a join, a
+//                                              decommission, or cancelling the move (N > 1;
+//                                              ring-mover.ts)
 // At N = 1 CONSISTENCY and SIBLINGS answer an error saying there is one replica; WHERE names the
 // owner.
 
@@ -15,7 +18,7 @@ import { type Later, latin1, type ServerCommandSpec } from './command-entry.ts';
 import type { RespSession } from './session.ts';
 
 const USAGE =
-  'ERR unknown subcommand or wrong number of arguments for BARISTA. Try CONSISTENCY [level], SIBLINGS key, WHERE key, CAS key expected new, REPAIR [node]';
+  'ERR unknown subcommand or wrong number of arguments for BARISTA. Try CONSISTENCY [level], SIBLINGS key, WHERE key, CAS key expected new, REPAIR [node], RING [JOIN node|LEAVE node|ABORT]';
 
 function run(session: RespSession, argv: readonly Uint8Array[]): RespValue | Later {
   const sub = latin1(argv[1]!).toLowerCase();
@@ -45,6 +48,13 @@ function run(session: RespSession, argv: readonly Uint8Array[]): RespValue | Lat
     if (replicated === undefined)
       return reply.error('ERR store.replication.replicas is 1: every key has one replica, there is nothing to repair');
     return replicated.repair(argv.length === 3 ? latin1(argv[2]!) : undefined);
+  }
+  if (sub === 'ring' && argv.length <= 4) {
+    if (replicated === undefined)
+      return reply.error('ERR store.replication.replicas is 1: ring moves stream replicas, and N = 1 keeps one copy');
+    const action = argv.length >= 3 ? latin1(argv[2]!).toLowerCase() : undefined;
+    const node = argv.length === 4 ? latin1(argv[3]!) : undefined;
+    return (done) => replicated.ring(action, node, done);
   }
   if (sub === 'where' && argv.length === 3) {
     const where = session.server.where(argv[2]!);

@@ -72,6 +72,11 @@ export const storeConfigSchema = z.strictObject({
   consistency: z.enum(['ONE', 'QUORUM', 'ALL', 'ANY', 'SERIAL']).default('QUORUM'),
   /** Virtual nodes per node on the token ring (the initial ring every node proposes alike). */
   tokensPerNode: z.number().int().min(1).max(limits.ringNodeTokensCountMax).default(16),
+  /**
+   * The nodes the token ring starts with (the same list on every node; default: every node of
+   * the cluster). Another cluster node joins it later with `BARISTA RING JOIN node` (N > 1).
+   */
+  ringNodes: z.array(z.string().min(1).max(limits.nodeIdBytesMax)).min(1).max(limits.clusterNodesMax).optional(),
   /** A command forwarded to its key's owner answers -TIMEOUT after this long without an answer. */
   forwardTimeoutMs: z.number().int().min(10).max(600_000).default(5_000),
   /**

@@ -34,6 +34,7 @@ import type { Level } from '../../dynamo/messages.ts';
 import { reply, type RespValue } from '../../wire/resp/index.ts';
 import { latin1 } from './command-entry.ts';
 import type { KeyState, ReplicaNode } from './replication/driver.ts';
+import { formatRing, type RingChangeOutcome, type RingMover } from './ring-mover.ts';
 import { byteStringOf } from '../../crdt/codec.ts';
 import { PNCounter } from '../../crdt/counters.ts';
 import { ORSet } from '../../crdt/orset.ts';
@@ -75,7 +76,26 @@ function errorReply(error: BaristaError, write: boolean, note?: string): RespVal
 const holdsValue = (s: KeyState): boolean => s.chosen !== undefined && s.chosen.value !== null;
 
 export class ReplicatedCommands {
-  constructor(private readonly node: ReplicaNode) {}
+  constructor(
+    private readonly node: ReplicaNode,
+    private readonly mover: RingMover,
+  ) {}
+
+  /** BARISTA RING [JOIN node | LEAVE node | ABORT] (ring-mover.ts). */
+  ring(sub: string | undefined, node: string | undefined, done: Done): void {
+    const answer = (o: RingChangeOutcome) =>
+      done(o.ok ? reply.simple(`OK ring version ${o.ring.version}`) : reply.error(`ERR ${o.message}`));
+    if (sub === undefined)
+      return done({
+        type: 'verbatim',
+        format: 'txt',
+        text: new TextEncoder().encode(formatRing(this.mover.ring, this.mover.progress())),
+      });
+    if (sub === 'join' && node !== undefined) return this.mover.join(node, answer);
+    if (sub === 'leave' && node !== undefined) return this.mover.leave(node, answer);
+    if (sub === 'abort' && node === undefined) return this.mover.abort(answer);
+    done(reply.error('ERR BARISTA RING takes no argument, JOIN node, LEAVE node or ABORT'));
+  }
 
   /** Whether `name` (lower case) runs here at N > 1. */
   static offers(name: string): boolean {

@@ -37,6 +37,8 @@ import { ReplicatedCommands } from './replicated.ts';
 import { LsmReplicaStore } from './replication/lsm-store.ts';
 import { ReplicaNode } from './replication/driver.ts';
 import { RingKeeper } from './ring-keeper.ts';
+import { RingMover } from './ring-mover.ts';
+import { ConfigError } from '../../lib/errors.ts';
 import { Announcer } from './announce.ts';
 import { clusterCommands } from './cluster-command.ts';
 import { type ClusterView, SlotRangeCache } from './cluster-topology.ts';
@@ -68,7 +70,7 @@ function startReplication(
       membership: ctx.membership(),
       store,
       paxos: store.paxos,
-      ...(ring.ring.nodes.length > 0 ? { ring: ring.ring } : {}),
+      ring: ring.ring, // empty until bootstrapped: requests answer replicas_unavailable meanwhile
       metrics: env.metrics,
       log: ctx.log,
     },
@@ -190,8 +192,12 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
   // The ring: bootstrapped once per cluster, read from this node's metadata replica. With N = 1
   // each key has one owner; a command for another node's key is forwarded there (forward.ts).
   const metadata = ctx.raftGroup(METADATA_GROUP);
+  const clusterNodes = [ctx.nodeId, ...ctx.peers];
+  for (const id of config.ringNodes ?? []) {
+    if (!clusterNodes.includes(id)) throw new ConfigError('store.ringNodes', `${id} is not a node of this cluster`);
+  }
   const ring = new RingKeeper(metadata.driver, metadata.namespace(RING_NAMESPACE) as RingStateMachine, env, {
-    nodes: [ctx.nodeId, ...ctx.peers],
+    nodes: config.ringNodes ?? clusterNodes,
     tokensPerNode: config.tokensPerNode,
     retryMs: 500,
   });
@@ -199,6 +205,28 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
   const alone = ctx.peers.length === 0;
   // N > 1: the Dynamo replica on its own engine (replication/lsm-store.ts), ring from the keeper.
   const replicated = config.replication.replicas > 1 ? startReplication(ctx, ring) : undefined;
+  // N > 1: joins and decommissions (BARISTA RING), and this node's completion of its own move.
+  const mover =
+    replicated === undefined
+      ? undefined
+      : new RingMover({
+          self: ctx.nodeId,
+          keeper: ring,
+          progress: () => replicated.node.moveProgress(),
+          clusterNodes,
+          isAlive: (id) =>
+            id === ctx.nodeId ||
+            ctx
+              .membership()
+              .view()
+              .find((p) => p.id === id)?.status === 'alive',
+          timers: env.timers,
+          log: ctx.log,
+          tokensPerNode: config.tokensPerNode,
+          replicas: config.replication.replicas,
+          checkIntervalMs: Math.max(config.replication.tickMs, 100),
+        });
+  mover?.start();
   // A key's place on the ring is its Redis Cluster slot's token (src/dynamo/slots.ts), on every path.
   const ownerOf = (key: Uint8Array): string | undefined =>
     alone ? ctx.nodeId : ring.ring.nodes.length === 0 ? undefined : ring.ring.locate(key, 1).replicas[0];
@@ -302,7 +330,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     cluster: () => clusterView,
     pubsub,
     blocking: new BlockedClients(),
-    ...(replicated === undefined ? {} : { replicated: new ReplicatedCommands(replicated.node) }),
+    ...(replicated === undefined ? {} : { replicated: new ReplicatedCommands(replicated.node, mover!) }),
     consistency: config.consistency,
     where: (key) => {
       if (alone) return { replicas: [ctx.nodeId], pending: [] };
@@ -371,6 +399,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
       };
     },
     stop: () => {
+      mover?.stop();
       ring.stop();
       announcer.stop();
       replicated?.node.stop();

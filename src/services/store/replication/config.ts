@@ -29,6 +29,8 @@ export const replicationConfigSchema = z
     antiEntropyIntervalMs: z.number().int().min(0).max(86_400_000).default(d.antiEntropyIntervalMs),
     /** Depth of the anti-entropy Merkle trees (2^depth leaves over the ring; Cassandra caps at 20). */
     antiEntropyDepth: z.number().int().min(0).max(limits.merkleTreeLevelsCountMax).default(d.antiEntropyDepth),
+    /** A ring move's streams start this long after the move begins (Cassandra's RING_DELAY; 0: at once). */
+    ringDelayMs: z.number().int().min(0).max(600_000).default(d.ringDelayMs),
   })
   .superRefine((c, ctx) => {
     if (c.requestTimeoutMs < 2 * c.tickMs) {

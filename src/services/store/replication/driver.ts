@@ -18,8 +18,9 @@
 // RingKeeper bootstraps it (initialRing: every node of the cluster, this one and ctx.peers, with
 // `tokensPerNode` tokens each from a generator seeded by its id, in id order), so every node
 // computes the same ring without talking. An empty ring (version 0, not bootstrapped yet) answers
-// every request replicas_unavailable. Moves (joins, leaves, streams: ring.ts planMove) are a later
-// step: they only change the ring handed to setRing (pending replicas already count).
+// every request replicas_unavailable. A ring move (join, decommission) reaches the replica through
+// setRing like any change: its moving node streams (src/dynamo/move.ts) after `ringDelayMs`, and
+// the store's RingMover (ring-mover.ts) proposes completeMove once moveProgress() says done.
 //
 // Liveness: a peer is up while the failure detector calls it `alive` (suspect, dead and never
 // heard of are down: the replica stores a hint for it instead of waiting). The view is read once
@@ -69,6 +70,7 @@ import {
   encodeMessage,
   type Level,
 } from '../../../dynamo/messages.ts';
+import type { MoveProgress, MoveStats } from '../../../dynamo/move.ts';
 import { DynamoReplica, levelCount, type Output, type ReplicaStats } from '../../../dynamo/replica.ts';
 import type { Ring } from '../../../dynamo/ring.ts';
 import type { PaxosOperation, PaxosOutcome, PaxosStore } from '../../../dynamo/paxos.ts';
@@ -97,6 +99,11 @@ export interface ReplicaNodeConfig {
   readonly antiEntropyIntervalMs: number;
   /** Depth of the anti-entropy Merkle trees: 2^depth leaves over the ring. */
   readonly antiEntropyDepth: number;
+  /**
+   * A ring move's streams start this long after the moving node sees it begin (Cassandra's
+   * RING_DELAY): writes coordinated on the ring from before the move finish first (move.ts).
+   */
+  readonly ringDelayMs: number;
 }
 
 export const defaultReplicaNodeConfig: ReplicaNodeConfig = {
@@ -109,6 +116,7 @@ export const defaultReplicaNodeConfig: ReplicaNodeConfig = {
   inflightRequestsMax: limits.dynamoCoordinatorOpsMax,
   antiEntropyIntervalMs: 60_000,
   antiEntropyDepth: 10,
+  ringDelayMs: 5_000,
 };
 
 /** What the driver needs of its node: a ServiceContext provides each piece (see docs/ARCHITECTURE.md). */
@@ -197,6 +205,17 @@ const STAT_HELP: Record<keyof ReplicaStats, string> = {
   antiEntropyRefused: 'Anti-entropy requests from peers refused at dynamoAntiEntropyJobsCountMax',
 };
 
+const MOVE_STAT_HELP: { readonly [K in keyof MoveStats]: string } = {
+  pagesServed: 'Ring move pages this node read for a peer (served or pushed)',
+  entriesServed: 'Stored values this node put in ring move pages',
+  pagesMerged: 'Ring move pages this node received and merged',
+  entriesMerged: 'Values merged from ring move pages',
+  entriesSkipped: 'Values in ring move pages for keys this node does not replicate (not merged)',
+  entriesRefused: 'Values in ring move pages a bound refused',
+  retries: 'Ring move fetches and pages sent again after a timeout',
+  ignored: 'Ring move messages from nodes off the ring or for nothing in flight',
+};
+
 const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 export class ReplicaNode {
@@ -220,6 +239,8 @@ export class ReplicaNode {
   private readonly latency: Record<ReplicaOpKind, Histogram>;
   private readonly statCounters: { readonly [K in keyof ReplicaStats]: Counter };
   private readonly statsSeen: ReplicaStats;
+  private readonly moveCounters: { readonly [K in keyof MoveStats]: Counter };
+  private readonly moveSeen: MoveStats;
   private readonly hintsHeld: Gauge;
   private readonly inflight: Gauge;
   private readonly oversize: Counter;
@@ -234,7 +255,7 @@ export class ReplicaNode {
   constructor(components: ReplicaNodeComponents, config: ReplicaNodeConfig = defaultReplicaNodeConfig) {
     const { env } = components;
     for (const [name, v] of Object.entries(config)) {
-      const min = name === 'antiEntropyIntervalMs' || name === 'antiEntropyDepth' ? 0 : 1;
+      const min = name === 'antiEntropyIntervalMs' || name === 'antiEntropyDepth' || name === 'ringDelayMs' ? 0 : 1;
       assert(Number.isSafeInteger(v) && v >= min, `replication.${name} must be an integer >= ${min}: ${v}`);
     }
     this.env = env;
@@ -255,8 +276,15 @@ export class ReplicaNode {
         opsCountMax: config.inflightRequestsMax,
         antiEntropyIntervalTicks: config.antiEntropyIntervalMs === 0 ? 0 : ticks(config.antiEntropyIntervalMs),
         antiEntropyDepth: config.antiEntropyDepth,
+        moveDelayTicks: config.ringDelayMs === 0 ? 0 : ticks(config.ringDelayMs),
       },
-      { store: this.store, rng: env.rng.fork('dynamo'), ring: this.ring_, isUp: (n) => this.up.has(n) },
+      {
+        store: this.store,
+        rng: env.rng.fork('dynamo'),
+        ring: this.ring_,
+        isUp: (n) => this.up.has(n),
+        mutations: env.mutations,
+      },
     );
     const m = this.metrics;
     const latency = (kind: ReplicaOpKind) =>
@@ -269,6 +297,13 @@ export class ReplicaNode {
       ]),
     ) as { [K in keyof ReplicaStats]: Counter };
     this.statsSeen = { ...this.replica.stats };
+    this.moveCounters = Object.fromEntries(
+      (Object.keys(MOVE_STAT_HELP) as (keyof MoveStats)[]).map((k) => [
+        k,
+        m.counter(`dynamo_move_${snake(k)}_total`, MOVE_STAT_HELP[k]),
+      ]),
+    ) as { [K in keyof MoveStats]: Counter };
+    this.moveSeen = { ...this.replica.moveStats };
     this.hintsHeld = m.gauge('dynamo_hints', 'Hints this node holds for down replicas');
     this.inflight = m.gauge('dynamo_requests_inflight', 'Client requests this node has in flight');
     this.oversize = m.counter(
@@ -425,6 +460,11 @@ export class ReplicaNode {
     }
     this.refreshView();
     this.serial_.submit(key, operation, done);
+  }
+
+  /** The ring move this node streams for (it is the joining or leaving node), if any. */
+  moveProgress(): MoveProgress | undefined {
+    return this.replica.moveProgress();
   }
 
   /** Whether an anti-entropy round or job is running here. */
@@ -594,6 +634,14 @@ export class ReplicaNode {
       if (delta > 0) {
         this.statCounters[k].inc(delta);
         this.statsSeen[k] = now[k];
+      }
+    }
+    const move = this.replica.moveStats;
+    for (const k of Object.keys(MOVE_STAT_HELP) as (keyof MoveStats)[]) {
+      const delta = move[k] - this.moveSeen[k];
+      if (delta > 0) {
+        this.moveCounters[k].inc(delta);
+        this.moveSeen[k] = move[k];
       }
     }
     this.hintsHeld.set(this.store.hintCount);

@@ -126,6 +126,8 @@ function joinAndLeaveUnderLoad(
   missing: string[];
   /** Acknowledged keys held by fewer than a quorum (2) of their final replicas. */
   short: string[];
+  /** Writes answered with an error. */
+  refused: string[];
   streamed: number;
 } {
   const writers = NODES.map((id) => new Writer(sim, id, `w-${id}`));
@@ -168,7 +170,7 @@ function joinAndLeaveUnderLoad(
 
   const acked = new Map<string, string>();
   for (const w of writers) for (const [k, v] of w.acked) acked.set(k, v);
-  return { acked, ...placement(sim, acked), streamed };
+  return { acked, ...placement(sim, acked), streamed, refused: writers.flatMap((w) => w.refused) };
 }
 
 /** Which acknowledged copies the final ring's replicas lack (peeks: no read, no repair). */
@@ -195,8 +197,9 @@ function placement(
 
 test('a join and a decommission under QUORUM load lose nothing: every acknowledged key on every final replica', () => {
   const sim = cluster('store-move');
-  const { acked, missing, short, streamed } = joinAndLeaveUnderLoad(sim);
+  const { acked, missing, short, streamed, refused } = joinAndLeaveUnderLoad(sim);
   assert.ok(acked.size >= 200, `enough writes acknowledged under load (${acked.size})`);
+  assert.deepEqual(refused, [], 'no write refused while the ring moved (no fault)');
   assert.deepEqual(short, []);
   assert.ok(streamed > 0, 'the joining node received streamed values');
   assert.deepEqual(missing.slice(0, 10), [], `${missing.length} acknowledged copies missing`);

@@ -95,6 +95,13 @@ export interface ReplicaConfig {
   readonly antiEntropyTimeoutTicks?: number;
   /** Default limits.dynamoAntiEntropyScanEntriesMax. */
   readonly antiEntropyScanEntriesMax?: number;
+  /**
+   * The share of reads that ask every live replica (so read repair reaches them all); the others
+   * ask R - 1 peers (default 1: every read asks all, as Dynamo's coordinator does).
+   */
+  readonly readRepairChance?: number;
+  /** A read short of R answers after this many ticks asks the replicas it left out (default requestTimeoutTicks / 2). */
+  readonly speculateTicks?: number;
   /** A ring move's streams start this many ticks after this node sees the move begin (default 0; move.ts). */
   readonly moveDelayTicks?: number;
 }
@@ -153,6 +160,8 @@ export interface ReplicaStats {
   antiEntropyRoundsFailed: number;
   /** Peer requests (trees, streams) refused past dynamoAntiEntropyJobsCountMax. */
   antiEntropyRefused: number;
+  /** Reads sent to a replica a read first left out, because it was still short of R answers. */
+  speculativeReads: number;
 }
 
 type Origin =
@@ -176,7 +185,10 @@ interface ReadOp {
   readonly kind: 'read';
   readonly origin: Origin;
   readonly key: Uint8Array;
-  readonly asked: ReadonlySet<NodeId>;
+  readonly asked: Set<NodeId>;
+  /** Live replicas not asked yet (asked at speculateTick if the read is still short). */
+  readonly spare: NodeId[];
+  readonly speculateTick: number;
   readonly answers: Map<NodeId, Versioned>;
   readonly required: number;
   replied: boolean;
@@ -186,9 +198,12 @@ interface ReadOp {
 interface ForwardOp {
   readonly kind: 'forward';
   readonly origin: Origin;
-  readonly to: NodeId;
+  to: NodeId;
   readonly isWrite: boolean;
   readonly deadlineTick: number;
+  readonly request: ClientRequest;
+  /** Replicas asked so far (a definite refusal tries the next live one: rings that disagree in a move). */
+  readonly tried: Set<NodeId>;
 }
 
 interface Replay {
@@ -277,10 +292,12 @@ export class DynamoReplica {
     antiEntropyValuesStreamed: 0,
     antiEntropyRoundsFailed: 0,
     antiEntropyRefused: 0,
+    speculativeReads: 0,
   };
   private ring: Ring;
   private readonly store: ReplicaStore;
   private readonly isUp: (node: NodeId) => boolean;
+  private readonly rng: Rng;
   private nowTick = 0;
   private nextOp: number;
   private readonly ops = new Map<number, Op>();
@@ -304,6 +321,8 @@ export class DynamoReplica {
       antiEntropyTimeoutTicks: 30 * config.requestTimeoutTicks,
       antiEntropyScanEntriesMax: limits.dynamoAntiEntropyScanEntriesMax,
       moveDelayTicks: 0,
+      readRepairChance: 1,
+      speculateTicks: Math.max(1, Math.floor(config.requestTimeoutTicks / 2)),
       ...config,
     };
     const c = this.config;
@@ -339,7 +358,10 @@ export class DynamoReplica {
     // 2^32 bases 2^20 apart: a restart lands on a fresh range with probability 1 - 2^-32 per op
     // still in flight to it, and ids stay safe integers for 2^52 ops.
     this.nextOp = deps.rng.int(2 ** 32) * 2 ** 20 + 1;
+    this.rng = deps.rng;
     assert(Number.isSafeInteger(c.moveDelayTicks) && c.moveDelayTicks >= 0, 'moveDelayTicks');
+    assert(c.readRepairChance >= 0 && c.readRepairChance <= 1, 'readRepairChance');
+    assert(Number.isSafeInteger(c.speculateTicks) && c.speculateTicks >= 1, 'speculateTicks');
     this.mover = new MoveRunner(
       {
         id: c.id,
@@ -456,6 +478,7 @@ export class DynamoReplica {
   tick(): Output {
     this.nowTick++;
     for (const [op, o] of this.ops) {
+      if (o.kind === 'read') this.speculate(op, o);
       if (o.deadlineTick > this.nowTick) continue;
       this.ops.delete(op);
       this.expire(o);
@@ -492,7 +515,15 @@ export class DynamoReplica {
       const to = replicas.find((r) => this.isUp(r));
       if (to === undefined) return this.unavailable(origin, `no live replica of the key to forward to from ${this.id}`);
       const op = this.newOp();
-      this.ops.set(op, { kind: 'forward', origin, to, isWrite: req.kind === 'put', deadlineTick: this.deadline() });
+      this.ops.set(op, {
+        kind: 'forward',
+        origin,
+        to,
+        isWrite: req.kind === 'put',
+        deadlineTick: this.deadline(),
+        request: req,
+        tried: new Set([to]),
+      });
       this.stats.forwarded++;
       this.send(to, { type: 'forward', op, request: req });
       return;
@@ -578,24 +609,42 @@ export class DynamoReplica {
   }
 
   private coordinateGet(origin: Origin, key: Uint8Array, replicas: readonly NodeId[], required: number): void {
-    const asked = replicas.filter((r) => r !== this.id && this.isUp(r));
-    if (1 + asked.length < required) {
-      return this.unavailable(origin, `${1 + asked.length} live replicas, the read needs ${required}`);
+    const live = replicas.filter((r) => r !== this.id && this.isUp(r));
+    if (1 + live.length < required) {
+      return this.unavailable(origin, `${1 + live.length} live replicas, the read needs ${required}`);
     }
+    // Ask the first R - 1 live peers in preference order (the coordinator counts itself), or, with
+    // probability readRepairChance, every live replica so read repair reaches them all; the rest
+    // are asked if the first have not answered by speculateTicks (Cassandra's speculative retry).
+    const all = this.config.readRepairChance >= 1 || this.rng.float() < this.config.readRepairChance;
+    const asked = all ? live : live.slice(0, required - 1);
     const op = this.newOp();
     const r: ReadOp = {
       kind: 'read',
       origin,
       key,
       asked: new Set(asked),
+      spare: all ? [] : live.slice(required - 1),
       answers: new Map([[this.id, this.local(key)]]),
       required,
       replied: false,
+      speculateTick: this.nowTick + this.config.speculateTicks,
       deadlineTick: this.deadline(),
     };
     this.ops.set(op, r);
     for (const to of asked) this.send(to, { type: 'read', op, key });
     this.progressRead(op, r);
+  }
+
+  /** A read still short of R answers at its speculateTick asks the replicas it left out. */
+  private speculate(op: number, r: ReadOp): void {
+    if (r.replied || r.spare.length === 0 || r.speculateTick > this.nowTick) return;
+    for (const to of r.spare.splice(0)) {
+      if (!this.isUp(to)) continue;
+      r.asked.add(to);
+      this.stats.speculativeReads++;
+      this.send(to, { type: 'read', op, key: r.key });
+    }
   }
 
   private onReadReply(from: NodeId, op: number, state: Versioned): void {
@@ -658,6 +707,20 @@ export class DynamoReplica {
     if (f?.kind !== 'forward' || f.to !== from) {
       this.stats.staleMessages++;
       return;
+    }
+    // replicas_unavailable is definite (nothing written): when the ring changes (a move completes)
+    // the node asked may no longer replicate the key on its newer ring, so the next live replica
+    // of ours is asked, each at most once, within the same deadline.
+    if (!result.ok && result.error.code === 'replicas_unavailable') {
+      const { replicas } = this.ring.locate(f.request.key, this.config.replicas);
+      const next = replicas.find((r) => r !== this.id && !f.tried.has(r) && this.isUp(r));
+      if (next !== undefined) {
+        f.tried.add(next);
+        f.to = next;
+        this.stats.forwarded++;
+        this.send(next, { type: 'forward', op, request: f.request });
+        return;
+      }
     }
     this.ops.delete(op);
     this.finish(f.origin, result);

@@ -94,6 +94,8 @@ const sameDot = (a: Dot, b: Dot): boolean => a.replica === b.replica && a.counte
 export class Versioned {
   /** Ascending by dot; no sibling's dot lies in another's past. */
   readonly siblings: readonly Sibling[];
+  /** encode()'s bytes once computed (see encode). */
+  private encoded: Uint8Array | undefined;
 
   private constructor(siblings: readonly Sibling[]) {
     this.siblings = siblings;
@@ -156,6 +158,8 @@ export class Versioned {
   merge(other: Versioned): Versioned {
     if (other.siblings.length === 0) return this;
     if (this.siblings.length === 0) return other;
+    // The common case of a read: every replica answered the same state.
+    if (this.equals(other)) return this;
     const byDot = new Map<string, Sibling>();
     for (const s of [...this.siblings, ...other.siblings]) {
       const key = `${s.dot.counter}@${s.dot.replica}`;
@@ -184,13 +188,21 @@ export class Versioned {
   }
 
   equals(other: Versioned): boolean {
-    return bytesEqual(this.encode(), other.encode());
+    return this === other || bytesEqual(this.encode(), other.encode());
   }
 
-  encode(writer: ByteWriter = new ByteWriter()): Uint8Array {
-    writer.u8(DVV_FORMAT_VERSION).uvarint(this.siblings.length);
-    for (const s of this.siblings) writeSibling(writer, s);
-    return writer.finish();
+  /**
+   * The encoding (grammar above). Without a writer it is computed once per value (a Versioned is
+   * immutable) and the same bytes are returned each time: callers must not modify them.
+   */
+  encode(writer?: ByteWriter): Uint8Array {
+    if (writer === undefined && this.encoded !== undefined) return this.encoded;
+    const w = writer ?? new ByteWriter();
+    w.u8(DVV_FORMAT_VERSION).uvarint(this.siblings.length);
+    for (const s of this.siblings) writeSibling(w, s);
+    const bytes = w.finish();
+    if (writer === undefined) this.encoded = bytes;
+    return bytes;
   }
 
   /** Decodes an encoded Versioned from untrusted bytes (grammar at the top of this file). */

@@ -14,7 +14,9 @@
 //   - bufferedBytes is the socket's writableLength: bytes Node holds that the kernel has not taken.
 //     The kernel's own send buffer (some MB on loopback) is TCP's business, not counted.
 //   - write() copies the caller's bytes (net.Socket keeps a reference until it writes them); the
-//     socket is corked while a chunk is handled, so its synchronous replies leave in one writev.
+//     socket is corked while a chunk is handled, so its synchronous replies leave in one writev,
+//     and a write outside that (a reply that waited for peers) corks it until the loop's check
+//     phase (setImmediate), so the replies one loop iteration releases leave in one writev too.
 //   - every port of the process shares the one event loop fairly (src/net/port-turns.ts): a port
 //     handles at most limits.clientPortTurnBytesMax received bytes per loop turn, the rest waits on
 //     its connection (socket paused) for the next turn, so a flooded port cannot make another
@@ -207,8 +209,21 @@ class SocketIo implements ConnectionIo, TurnConnection {
 
   write(bytes: Uint8Array): void {
     if (this.socket.destroyed) return;
+    // Replies written outside a chunk's handling (answers that waited for peers, Pub/Sub pushes)
+    // are corked until the loop's check phase: one writev per loop iteration, not one syscall per reply.
+    if (!this.corkedForTurn) {
+      this.corkedForTurn = true;
+      this.socket.cork();
+      setImmediate(this.uncorkTurn);
+    }
     this.socket.write(Buffer.from(bytes), this.afterWrite);
   }
+
+  private corkedForTurn = false;
+  private readonly uncorkTurn = (): void => {
+    this.corkedForTurn = false;
+    if (!this.socket.destroyed) this.socket.uncork();
+  };
 
   bufferedBytes(): number {
     return this.socket.destroyed ? 0 : this.socket.writableLength;

@@ -30,12 +30,14 @@
 //     the open slab, the oldest slab whose earlier parts are written, and what the socket holds
 //     (one write batch); the shared free list adds at most slabPoolMax slabs per transport.
 //     Nothing grows unbounded.
-//   - writes are batched per event-loop turn (one flush per microtask checkpoint: the open slab is
-//     sealed and the queued buffers are corked into one writev) and respect backpressure: after
+//   - writes are batched per event-loop iteration (one flush in the check phase, setImmediate:
+//     every I/O callback of the poll phase queues first, so a burst of client requests that each
+//     send to the same peer costs one writev, not one per request; the open slab is sealed and the
+//     queued buffers are corked into one writev) and respect backpressure: after
 //     socket.write() returns false nothing more is written until 'drain'.
 //   - metrics are counted per batch, not per frame: sent counters per flushed batch, received
 //     counters per socket read, queue gauges once per turn in which the queue changed and at every
-//     drop (so they lag a burst of send() calls by at most one microtask checkpoint).
+//     drop (so they lag a burst of send() calls by at most one loop iteration).
 //   - untrusted input never crashes the node: a frame that fails decoding (its checksum included),
 //     carries a foreign cluster id, names a sender that is not a configured peer, or changes sender
 //     mid-connection is counted (peer_frames_rejected_total{reason}), logged at a bounded rate
@@ -682,7 +684,7 @@ export class TcpTransport implements Transport {
     link.append(this.encoder, type, payload, frameBytes);
     if (!link.turnScheduled) {
       link.turnScheduled = true;
-      queueMicrotask(link.onTurn);
+      setImmediate(link.onTurn);
     }
     return true;
   }

@@ -31,6 +31,8 @@ export const replicationConfigSchema = z
     antiEntropyDepth: z.number().int().min(0).max(limits.merkleTreeLevelsCountMax).default(d.antiEntropyDepth),
     /** A ring move's streams start this long after the move begins (Cassandra's RING_DELAY; 0: at once). */
     ringDelayMs: z.number().int().min(0).max(600_000).default(d.ringDelayMs),
+    /** The share of reads that ask every live replica for read repair (Cassandra's read_repair_chance). */
+    readRepairChance: z.number().min(0).max(1).default(d.readRepairChance),
   })
   .superRefine((c, ctx) => {
     if (c.requestTimeoutMs < 2 * c.tickMs) {

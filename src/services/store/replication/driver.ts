@@ -104,6 +104,12 @@ export interface ReplicaNodeConfig {
    * RING_DELAY): writes coordinated on the ring from before the move finish first (move.ts).
    */
   readonly ringDelayMs: number;
+  /**
+   * The share of reads (0..1) that ask every live replica, so read repair reaches all of them
+   * (Cassandra's read_repair_chance); the others ask only R - 1 peers, and the rest after half the
+   * request timeout if still short. Anti-entropy repairs what reads do not.
+   */
+  readonly readRepairChance: number;
 }
 
 export const defaultReplicaNodeConfig: ReplicaNodeConfig = {
@@ -117,6 +123,7 @@ export const defaultReplicaNodeConfig: ReplicaNodeConfig = {
   antiEntropyIntervalMs: 60_000,
   antiEntropyDepth: 10,
   ringDelayMs: 5_000,
+  readRepairChance: 0.1,
 };
 
 /** What the driver needs of its node: a ServiceContext provides each piece (see docs/ARCHITECTURE.md). */
@@ -203,6 +210,7 @@ const STAT_HELP: Record<keyof ReplicaStats, string> = {
   antiEntropyValuesStreamed: 'Values this node streamed to a peer for anti-entropy',
   antiEntropyRoundsFailed: 'Anti-entropy rounds that ended without an answer (peer busy, down, or lost)',
   antiEntropyRefused: 'Anti-entropy requests from peers refused at dynamoAntiEntropyJobsCountMax',
+  speculativeReads: 'Reads sent to a replica a read first left out (it was still short of R answers)',
 };
 
 const MOVE_STAT_HELP: { readonly [K in keyof MoveStats]: string } = {
@@ -255,6 +263,10 @@ export class ReplicaNode {
   constructor(components: ReplicaNodeComponents, config: ReplicaNodeConfig = defaultReplicaNodeConfig) {
     const { env } = components;
     for (const [name, v] of Object.entries(config)) {
+      if (name === 'readRepairChance') {
+        assert(typeof v === 'number' && v >= 0 && v <= 1, `replication.readRepairChance must be 0..1: ${v}`);
+        continue;
+      }
       const min = name === 'antiEntropyIntervalMs' || name === 'antiEntropyDepth' || name === 'ringDelayMs' ? 0 : 1;
       assert(Number.isSafeInteger(v) && v >= min, `replication.${name} must be an integer >= ${min}: ${v}`);
     }
@@ -277,6 +289,7 @@ export class ReplicaNode {
         antiEntropyIntervalTicks: config.antiEntropyIntervalMs === 0 ? 0 : ticks(config.antiEntropyIntervalMs),
         antiEntropyDepth: config.antiEntropyDepth,
         moveDelayTicks: config.ringDelayMs === 0 ? 0 : ticks(config.ringDelayMs),
+        readRepairChance: config.readRepairChance,
       },
       {
         store: this.store,

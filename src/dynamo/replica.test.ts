@@ -317,3 +317,62 @@ test('requests in flight are bounded: past opsCountMax a request is refused with
   assert.deepEqual(values(c, first), ['v1']);
   assert.deepEqual(values(c, c.get(a, KEY, 'ONE')), ['v1'], 'accepted again once the first finished');
 });
+
+function queuedReads(c: DynamoCluster): NodeId[] {
+  return c.queue.filter((m) => decodeMessage(m.bytes).type === 'read').map((m) => m.to);
+}
+
+test('with readRepairChance 0 a read asks R - 1 peers in preference order: none at ONE, one at QUORUM', () => {
+  const { c, a, b } = setup({ readRepairChance: 0 });
+  c.put(a, KEY, 'v1', 'ALL');
+  c.settle();
+  const one = c.get(a, KEY, 'ONE');
+  assert.deepEqual(queuedReads(c), [], 'a ONE read at a replica is local');
+  assert.deepEqual(values(c, one), ['v1']);
+  const quorum = c.get(a, KEY, 'QUORUM');
+  assert.deepEqual(queuedReads(c), [b], 'a QUORUM read asks the next replica only');
+  c.settle();
+  assert.deepEqual(values(c, quorum), ['v1']);
+  // Negative control: with the default chance (1) every live replica is asked.
+  const all = setup();
+  all.c.get(all.a, KEY, 'QUORUM');
+  assert.equal(queuedReads(all.c).length, 2);
+});
+
+test('a read whose asked replica does not answer asks the others at speculateTicks, before its timeout', () => {
+  const run = (speculateTicks: number) => {
+    const { c, a, b } = setup({ readRepairChance: 0, speculateTicks, requestTimeoutTicks: 6 });
+    c.put(a, KEY, 'v1', 'ALL');
+    c.settle();
+    const get = c.get(a, KEY, 'QUORUM');
+    assert.equal(
+      dropWhere(c, (to, type) => to === b && type === 'read'),
+      1,
+    );
+    for (let i = 0; i < 7 && c.result(get) === undefined; i++) {
+      c.tick();
+      c.deliverAll();
+    }
+    return { c, get };
+  };
+  const { c, get } = run(2);
+  assert.deepEqual(values(c, get), ['v1'], 'the speculative read to the third replica answered');
+  assert.equal(c.node(c.replicasOf(KEY)[0]!).replica.stats.speculativeReads, 1);
+  // Negative control: speculation later than the timeout, the read times out (definite).
+  const late = run(10);
+  assert.equal(error(late.c, late.get).code, 'timeout');
+});
+
+test('a forwarded request refused by a node that left the key replicas (rings disagree in a move) tries the next replica', () => {
+  const { c, a, b, others } = setup();
+  const at = others[0]!;
+  // `a` has a newer ring on which it no longer replicates the key: it refuses the forward.
+  const newer = c.ring.beginLeave(a).completeMove();
+  c.node(a).replica.setRing(newer);
+  const put = c.put(at, KEY, 'v1', 'QUORUM');
+  c.checkInvariants = false; // the cluster's checks use one ring; here two disagree on purpose
+  c.settle();
+  assert.deepEqual(values(c, put), ['v1']);
+  assert.equal(c.node(at).replica.stats.forwarded, 2, 'asked a, then the next replica');
+  assert.equal(c.stateOf(b, KEY).siblings[0]!.dot.replica, b, 'the second replica coordinated');
+});

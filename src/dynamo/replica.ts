@@ -75,8 +75,14 @@ import { keyString, type ReplicaStore } from './store.ts';
 import { Versioned } from './versions.ts';
 
 export interface ReplicaConfig {
-  /** This node: its ring id and the replica id of the dots it coordinates. */
+  /** This node: its ring id and (unless actorId says otherwise) the replica id of the dots it coordinates. */
   readonly id: NodeId;
+  /**
+   * The replica id of the dots (and CRDT entries) this node's writes create; default `id`. A
+   * driver that may lose acknowledged writes in a crash (a sync policy other than per-step) gives
+   * each life its own, so a restarted node never reuses a dot counter another node has seen.
+   */
+  readonly actorId?: string;
   /** N, the preference list's length. */
   readonly replicas: number;
   /** A client request (or a forward) fails after this many ticks without its answers. */
@@ -321,6 +327,7 @@ export class DynamoReplica {
       antiEntropyTimeoutTicks: 30 * config.requestTimeoutTicks,
       antiEntropyScanEntriesMax: limits.dynamoAntiEntropyScanEntriesMax,
       moveDelayTicks: 0,
+      actorId: config.id,
       readRepairChance: 1,
       speculateTicks: Math.max(1, Math.floor(config.requestTimeoutTicks / 2)),
       ...config,
@@ -561,8 +568,8 @@ export class DynamoReplica {
       const local = this.local(req.key);
       state =
         req.op === undefined
-          ? local.update(req.context, this.id, req.value, req.ts)
-          : applyTyped(local, this.id, req.op, req.ts);
+          ? local.update(req.context, this.config.actorId, req.value, req.ts)
+          : applyTyped(local, this.config.actorId, req.op, req.ts);
     } catch (error) {
       if (error instanceof BaristaError) return this.finish(origin, { ok: false, error });
       throw error;

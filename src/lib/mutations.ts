@@ -81,6 +81,8 @@ export const MUTATION_NAMES = [
   'store-reply-before-sync',
   /** Dynamo driver: a step's messages and replies go out before its store sync (synced at the next tick instead). */
   'dynamo-send-before-sync',
+  /** Dynamo driver under sync periodic/none: every life writes dots under the node id (a restart after a crash reuses dot counters). */
+  'dynamo-actor-per-node',
   /** Dynamo ring move: the moving node's streams count as done at once, nothing copied (move.ts). */
   'dynamo-move-no-stream',
 ] as const;

@@ -35,7 +35,7 @@ import { CommandForwarder } from './forward.ts';
 import { baristaCommand } from './barista-command.ts';
 import { ReplicatedCommands } from './replicated.ts';
 import { LsmReplicaStore } from './replication/lsm-store.ts';
-import { ReplicaNode } from './replication/driver.ts';
+import { actorIdFor, ReplicaNode } from './replication/driver.ts';
 import { RingKeeper } from './ring-keeper.ts';
 import { RingMover } from './ring-mover.ts';
 import { ConfigError } from '../../lib/errors.ts';
@@ -62,6 +62,13 @@ function startReplication(
 ): { node: ReplicaNode; store: LsmReplicaStore } {
   const env = ctx.env;
   const store = LsmReplicaStore.open({ disk: env.disk, clock: env.clock, log: ctx.log, metrics: env.metrics });
+  // store.sync applies to the replica too; a policy that may lose acknowledged writes gives this
+  // life an actor id of its own (driver.ts header).
+  const policy = ctx.config.sync;
+  const actorId =
+    policy === 'always' || env.mutations.has('dynamo-actor-per-node')
+      ? undefined
+      : actorIdFor(ctx.nodeId, store.bumpIncarnation());
   const node = new ReplicaNode(
     {
       env,
@@ -71,6 +78,8 @@ function startReplication(
       store,
       paxos: store.paxos,
       ring: ring.ring, // empty until bootstrapped: requests answer replicas_unavailable meanwhile
+      sync: { policy, intervalMs: ctx.config.syncIntervalMs },
+      ...(actorId === undefined ? {} : { actorId }),
       metrics: env.metrics,
       log: ctx.log,
     },
@@ -403,7 +412,12 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
       ring.stop();
       announcer.stop();
       replicated?.node.stop();
-      replicated?.store.close();
+      try {
+        replicated?.store.close(); // syncs on a clean stop
+      } catch (error) {
+        // As the engine below: after a crash (or a failed disk) what was not synced is lost.
+        ctx.log.warn({ err: String(error) }, 'store: replica store close failed; unsynced writes are lost');
+      }
       forwarder.stop();
       groupCommit.stop();
       try {

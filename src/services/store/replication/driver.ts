@@ -10,6 +10,14 @@
 // durable here first, and a restarted node never reuses a dot counter it has shown to anyone.
 // Group commit: such an output (and every output after it in the same event-loop turn) is held
 // until the turn ends, then one sync covers them all and they leave in order.
+// That is sync `always` (the default). Under `periodic` (store.sync: a timer syncs every interval)
+// and `none` outputs leave at once and a crash may lose writes this node acknowledged or shipped,
+// as Cassandra's periodic commit log does. What keeps that safe for the versions is the actor id:
+// each life writes its dots under its own replica id (actorIdFor: node id # incarnation, the
+// incarnation bumped and synced at every start), so a restarted node never hands out a dot counter
+// a peer already holds for a different write (which would silently merge two writes into one).
+// A ring move's page is still acknowledged only after its sync. Paxos (SERIAL) syncs its own
+// promises and accepts whatever the policy.
 // (The mutation 'dynamo-send-before-sync' plants the opposite order: it sends and answers at once
 // and syncs at the next tick; driver-sim.test.ts shows a crash then loses an acknowledged write.)
 //
@@ -60,6 +68,8 @@ import {
 import type { VectorClock } from '../../../lib/clocks/vector.ts';
 import { BaristaError, ProtocolError } from '../../../lib/errors.ts';
 import { limits } from '../../../lib/limits.ts';
+import { utf8ByteLength } from '../../../lib/bytes.ts';
+import { murmur3X64_128Into } from '../../../dynamo/partitioner.ts';
 import { MessageType } from '../../../lib/message-types.ts';
 import type { MessageHandler } from '../../../lib/router.ts';
 import type { PeerView } from '../../../membership/membership.ts';
@@ -143,6 +153,25 @@ export interface ReplicaNodeComponents {
   readonly ring?: Ring;
   readonly metrics?: Metrics;
   readonly log?: Logger;
+  /**
+   * When the replica's writes reach disk (store.sync): `always` (default) before any message or
+   * reply of the step that made them leaves (group commit per turn); `periodic` every intervalMs;
+   * `none` when the engine's buffers fill. Under the last two an acknowledged write can be lost in
+   * a crash, so `actorId` must be this life's own (see the header).
+   */
+  readonly sync?: { readonly policy: 'always' | 'periodic' | 'none'; readonly intervalMs: number };
+  /** The replica id of this life's writes (required unless sync is `always`). */
+  readonly actorId?: string;
+}
+
+/** The replica id of one life of a node: `id#incarnation` ('#' is not allowed in node ids), hashed when too long. */
+export function actorIdFor(nodeId: NodeId, incarnation: number): string {
+  assert(Number.isSafeInteger(incarnation) && incarnation >= 1, 'incarnation');
+  const suffix = `#${incarnation.toString(36)}`;
+  if (utf8ByteLength(nodeId) + suffix.length <= limits.nodeIdBytesMax) return `${nodeId}${suffix}`;
+  const digest = new Uint8Array(16);
+  murmur3X64_128Into(new TextEncoder().encode(nodeId), digest, 0);
+  return `h${Buffer.from(digest.subarray(0, 8)).toString('hex')}${suffix}`;
 }
 
 /** A key's state as the API returns it. */
@@ -224,6 +253,11 @@ const MOVE_STAT_HELP: { readonly [K in keyof MoveStats]: string } = {
   ignored: 'Ring move messages from nodes off the ring or for nothing in flight',
 };
 
+const carriesMove = (out: Output): boolean =>
+  out.messages.some(
+    (m) => m.message.type === 'movePage' || m.message.type === 'movePageAck' || m.message.type === 'moveFetch',
+  );
+
 const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 export class ReplicaNode {
@@ -239,6 +273,9 @@ export class ReplicaNode {
   private up = new Set<NodeId>();
   private stopped = false;
   private readonly timer;
+  /** store.sync's policy (components.sync) and its timer under `periodic`. */
+  private readonly syncPolicy: 'always' | 'periodic' | 'none';
+  private readonly syncTimer: Timer | undefined;
   /** 'dynamo-send-before-sync': the sync owed by outputs already sent. */
   private syncOwed = false;
   private readonly metrics: Metrics;
@@ -290,6 +327,7 @@ export class ReplicaNode {
         antiEntropyDepth: config.antiEntropyDepth,
         moveDelayTicks: config.ringDelayMs === 0 ? 0 : ticks(config.ringDelayMs),
         readRepairChance: config.readRepairChance,
+        actorId: components.actorId ?? env.nodeId,
       },
       {
         store: this.store,
@@ -349,6 +387,20 @@ export class ReplicaNode {
       });
     }
     this.timer = env.timers.every(config.tickMs, () => this.onTick());
+    const sync = components.sync ?? { policy: 'always' as const, intervalMs: 1_000 };
+    this.syncPolicy = sync.policy;
+    assert(
+      sync.policy === 'always' ||
+        (components.actorId !== undefined && components.actorId !== env.nodeId) ||
+        env.mutations.has('dynamo-actor-per-node'),
+      'a replica that may lose acknowledged writes needs an actor id of its own life',
+    );
+    if (sync.policy === 'periodic') {
+      assert(Number.isSafeInteger(sync.intervalMs) && sync.intervalMs >= 1, 'sync interval');
+      this.syncTimer = env.timers.every(sync.intervalMs, () => {
+        if (!this.stopped) this.store.sync();
+      });
+    }
     this.log.info(
       { replicas: config.replicas, nodes: this.ring_.nodes.length, ringVersion: this.ring_.version },
       'dynamo: replica started',
@@ -499,6 +551,7 @@ export class ReplicaNode {
     if (this.stopped) return;
     this.stopped = true;
     this.timer.cancel();
+    this.syncTimer?.cancel();
     this.flushTimer?.cancel();
     this.flushTimer = undefined;
     this.held.length = 0;
@@ -550,6 +603,11 @@ export class ReplicaNode {
    * they go out in order. So a burst of writes costs one fdatasync per turn, not one per step.
    */
   private process(out: Output): void {
+    // Under `periodic` / `none` a step's writes ride the next timed sync, except a ring move's
+    // page: its acknowledgement is what lets the move complete (move.ts), so it waits for its sync.
+    if (this.syncPolicy !== 'always' && this.held.length === 0 && !(out.syncNeeded && carriesMove(out))) {
+      return this.emit(out);
+    }
     if (out.syncNeeded && this.env.mutations.has('dynamo-send-before-sync')) {
       this.syncOwed = true;
       return this.emit(out);

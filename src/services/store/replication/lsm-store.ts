@@ -5,6 +5,7 @@
 //   value  = 'v' key                   ; a key's state as this replica holds it
 //   hint   = 'h' owner 0x00 key        ; a state held for `owner` (UTF-8 node id, holds no NUL)
 //   paxos  = 'p' key                   ; the key's Paxos acceptor state (SERIAL; src/dynamo/paxos.ts)
+//   meta   = 'm' name                  ; 'm' "incarnation": the last life's number, decimal ASCII
 // Why one engine with two key ranges, not two engines: the replica's contract is "one sync()
 // makes every earlier write durable", and one commit log gives that with one fdatasync per step
 // whatever mix of value and hint writes the step made (a hint moved into a value by a replay is
@@ -25,6 +26,7 @@
 import type { Clock, Disk, Logger, Metrics } from '../../../env/types.ts';
 import { assert } from '../../../lib/assert.ts';
 import { utf8ByteLength } from '../../../lib/bytes.ts';
+import { CorruptionError } from '../../../lib/errors.ts';
 import { limits } from '../../../lib/limits.ts';
 import type { PaxosStore } from '../../../dynamo/paxos.ts';
 import type { ReplicaStore, StoredHint, ValuePage } from '../../../dynamo/store.ts';
@@ -33,6 +35,7 @@ import { LsmEngine, type LsmOptions } from '../../../storage/lsm/engine.ts';
 const VALUE_PREFIX = 0x76; // 'v'
 const HINT_PREFIX = 0x68; // 'h'
 const PAXOS_PREFIX = 0x70; // 'p'
+const INCARNATION_KEY = new TextEncoder().encode('mincarnation');
 const utf8 = new TextEncoder();
 const text = new TextDecoder('utf-8', { fatal: true });
 
@@ -180,6 +183,28 @@ export class LsmReplicaStore implements ReplicaStore {
 
   sync(): void {
     this.engine.sync();
+  }
+
+  /**
+   * This life's number: one more than the last one recorded, recorded and synced before it is
+   * returned, so no two lives of this store ever get the same number (the driver's actor ids under
+   * a sync policy that may lose acknowledged writes: driver.ts). A record that does not parse is a
+   * corruption and throws.
+   */
+  bumpIncarnation(): number {
+    const held = this.engine.get(INCARNATION_KEY)?.value;
+    let last = 0;
+    if (held !== undefined) {
+      const text = new TextDecoder().decode(held);
+      if (!/^[0-9]{1,15}$/.test(text)) {
+        throw new CorruptionError(`replica store: incarnation record ${JSON.stringify(text.slice(0, 20))} is corrupt`);
+      }
+      last = Number(text);
+    }
+    const next = last + 1;
+    this.engine.put(INCARNATION_KEY, utf8.encode(String(next)));
+    this.engine.sync();
+    return next;
   }
 
   /** Clean shutdown: syncs and closes the engine. */

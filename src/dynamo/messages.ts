@@ -30,8 +30,9 @@
 //   request      = u8 kind (0 get, 1 put) key level [put: value context ts]
 //   level        = u8 (1 ONE, 2 QUORUM, 3 ALL, 4 ANY, 0 explicit: then uvarint count 1..ringReplicasCountMax)
 //   value        = u8 tag (0 delete, 1 bytes, 2 counter increment, 3 set add, 4 set remove,
-//                  5 hash set (field value pairs), 6 hash delete (fields))
+//                  5 hash set (field value pairs), 6 hash delete (fields), 7 bytes with an expiry)
 //                  [1: uvarint length (0..kvValueBytesMax) + bytes] [2: by:i64]
+//                  [7: deadline:u64 (absolute wall ms, 1..2^53-1), then as 1]
 //                  [3..6: uvarint count (1..storeSetMembersCountMax), then each member as
 //                  uvarint length (0..kvValueBytesMax) + bytes]
 //   context      = vector clock (src/lib/clocks/vector.ts), at most dvvEntriesCountMax entries
@@ -74,6 +75,8 @@ export type ClientRequest =
       readonly level: Level;
       /** The coordinating node's HLC timestamp for the write (the driver owns the clock). */
       readonly ts: HlcTimestamp;
+      /** With a value: the absolute wall-clock ms from which it reads as deleted (SET EX, EXPIRE). */
+      readonly expiresAtMs?: number;
       /**
        * A typed operation at N > 1 (typed.ts: a counter's INCRBY, a set's SADD / SREM) instead of
        * `value`: the coordinating replica applies it to its local state (value is null, ignored).
@@ -220,6 +223,7 @@ function writeRequest(w: ByteWriter, r: ClientRequest): void {
       w.u8(OP_TAGS[r.op.type]).uvarint(r.op.members.length);
       for (const m of r.op.members) w.bytesUvarint(m);
     } else if (r.value === null) w.u8(0);
+    else if (r.expiresAtMs !== undefined) w.u8(7).u64(BigInt(r.expiresAtMs)).bytesUvarint(r.value);
     else w.u8(1).bytesUvarint(r.value);
     r.context.encodeInto(w);
     w.u64(encodeHlc(r.ts));
@@ -383,7 +387,13 @@ function readRequest(r: ByteReader): ClientRequest {
   const valueTag = r.u8();
   let value: Uint8Array | null = null;
   let op: TypedOp | undefined;
-  if (valueTag === 1) {
+  let expiresAtMs: number | undefined;
+  if (valueTag === 7) {
+    const deadline = r.u64();
+    if (deadline < 1n || deadline > BigInt(Number.MAX_SAFE_INTEGER)) malformed(`expiry deadline ${deadline}`);
+    expiresAtMs = Number(deadline);
+  }
+  if (valueTag === 1 || valueTag === 7) {
     value = r.bytesUvarint();
     if (value.length > limits.kvValueBytesMax)
       malformed(`value of ${value.length} bytes, max ${limits.kvValueBytesMax}`);
@@ -403,7 +413,16 @@ function readRequest(r: ByteReader): ClientRequest {
   } else if (valueTag !== 0) malformed(`value tag ${valueTag}`);
   const context = VectorClock.decodeFrom(r, limits.dvvEntriesCountMax);
   const ts = decodeHlc(r.u64());
-  return { kind: 'put', key, value, context, level, ts, ...(op === undefined ? {} : { op }) };
+  return {
+    kind: 'put',
+    key,
+    value,
+    context,
+    level,
+    ts,
+    ...(op === undefined ? {} : { op }),
+    ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
+  };
 }
 
 function readResult(r: ByteReader): ClientResult {

@@ -568,8 +568,10 @@ export class DynamoReplica {
       const local = this.local(req.key);
       state =
         req.op === undefined
-          ? local.update(req.context, this.config.actorId, req.value, req.ts)
-          : applyTyped(local, this.config.actorId, req.op, req.ts);
+          ? local.update(req.context, this.config.actorId, req.value, req.ts, false, req.expiresAtMs)
+          : // A value past its deadline (at the write's HLC wall time) counts as absent; the typed
+            // update supersedes every local sibling, so the view's rewritten bodies never persist.
+            applyTyped(local.expiredAsTombstones(req.ts.wallMs), this.config.actorId, req.op, req.ts);
     } catch (error) {
       if (error instanceof BaristaError) return this.finish(origin, { ok: false, error });
       throw error;

@@ -287,7 +287,7 @@ test('decode names the broken rule with a stable code', () => {
   assert.equal(code(encodeRaw([{ ...a, counter: 0 }])), 'dvv_malformed');
   assert.equal(code(encodeRaw([{ ...a, past: [['a', 1]] }])), 'dvv_malformed'); // supersedes itself
   assert.equal(code(encodeRaw([a, { replica: 'b', counter: 1, past: [['a', 1]] }])), 'dvv_malformed'); // superseded
-  assert.equal(code(encodeRaw([{ ...a, tag: 3 }])), 'dvv_malformed'); // tag 2 is a CRDT value (counter.ts)
+  assert.equal(code(encodeRaw([{ ...a, tag: 4 }])), 'dvv_malformed'); // 2 is a CRDT value (counter.ts), 3 a value with a deadline
   assert.equal(code(encodeRaw([{ ...a, replica: '' }])), 'dvv_malformed');
   assert.equal(code(encodeRaw([], 1, limits.dvvSiblingsCountMax + 1)), 'dvv_malformed');
   const manyEntries = new ByteWriter().u8(1).uvarint(1).stringUvarint('a').uvarint(1);
@@ -334,4 +334,22 @@ test('decode of random bytes answers a Versioned or a ProtocolError', () => {
     }),
     { numRuns: 2000 },
   );
+});
+
+test('a value with a deadline round-trips, reads as a tombstone from its deadline on, and a bad deadline is refused', () => {
+  const ts = { wallMs: 1_000, logical: 0 };
+  const v = Versioned.empty().update(emptyContext(), 'n1', new TextEncoder().encode('x'), ts, false, 5_000);
+  const back = Versioned.decode(v.encode());
+  assert.equal(back.siblings[0]!.expiresAtMs, 5_000);
+  assert.ok(back.equals(v));
+  assert.equal(back.expiredAsTombstones(4_999), back, 'before the deadline: the same state');
+  const dead = back.expiredAsTombstones(5_000);
+  assert.equal(dead.siblings[0]!.value, null, 'at the deadline: a tombstone');
+  assert.deepEqual(dead.siblings[0]!.dot, back.siblings[0]!.dot, 'same dot: it still supersedes and is superseded');
+  assert.deepEqual(dead.context().get('n1'), back.context().get('n1'));
+  // The deadline field sits right after the tag byte 3: zero it.
+  const bytes = v.encode().slice();
+  const at = bytes.lastIndexOf(3, bytes.length - 11);
+  bytes.fill(0, at + 1, at + 9);
+  assert.throws(() => Versioned.decode(bytes), /expiry deadline 0/);
 });

@@ -41,7 +41,12 @@
 //                  past[replica] < counter (a write does not supersede itself)
 //   ts           = u64               ; encodeHlc (src/lib/clocks/hlc.ts)
 //   value        = u8 tag            ; 0 tombstone, 1 bytes followed by uvarint length + bytes,
-//                                    ; 2 an encoded CRDT (src/crdt) followed by uvarint length + bytes
+//                                    ; 2 an encoded CRDT (src/crdt) followed by uvarint length + bytes,
+//                                    ; 3 bytes with an expiry: deadline:u64 (absolute wall ms,
+//                                    ;   1..2^53-1) then uvarint length + bytes
+// Expiry: a sibling past its deadline reads as a tombstone (expiredAsTombstones, at the reader's
+// clock); its dot and past stay, so it still supersedes and is superseded like any write, and no
+// repair can bring the value back (the deadline is absolute and travels with it).
 // Canonical: no sibling's dot lies in another sibling's past. Untrusted bytes never reach an
 // assert: a broken rule is a ProtocolError (dvv_bad_version, dvv_malformed, invalid_vector_clock,
 // truncated, trailing_bytes, ...). Decoded values are views of the input bytes (not copies).
@@ -72,6 +77,13 @@ export interface Sibling {
   readonly value: Uint8Array | null;
   /** The value is an encoded CRDT (counter.ts: a PN-Counter for INCR at N > 1), not plain bytes. */
   readonly crdt?: boolean;
+  /** Plain bytes only: the absolute wall-clock ms from which the value reads as deleted. */
+  readonly expiresAtMs?: number;
+}
+
+/** Whether `s` holds a value past its deadline at `nowMs`. */
+export function isExpired(s: Sibling, nowMs: number): boolean {
+  return s.expiresAtMs !== undefined && s.expiresAtMs <= nowMs;
 }
 
 /** An empty causal context (a client that read nothing, or a blind write). */
@@ -126,7 +138,18 @@ export class Versioned {
    * Throws LimitError when the result would hold more than dvvSiblingsCountMax siblings or the
    * context more than dvvEntriesCountMax entries (the client must resolve siblings first).
    */
-  update(context: VectorClock, replica: NodeId, value: Uint8Array | null, ts: HlcTimestamp, crdt = false): Versioned {
+  update(
+    context: VectorClock,
+    replica: NodeId,
+    value: Uint8Array | null,
+    ts: HlcTimestamp,
+    crdt = false,
+    expiresAtMs?: number,
+  ): Versioned {
+    assert(
+      expiresAtMs === undefined || (!crdt && value !== null && Number.isSafeInteger(expiresAtMs) && expiresAtMs >= 1),
+      'an expiry needs plain bytes and a deadline of 1..2^53-1 ms',
+    );
     assert(isValidHlc(ts), 'update needs a valid HLC timestamp');
     const idBytes = utf8ByteLength(replica);
     assert(idBytes >= 1 && idBytes <= limits.nodeIdBytesMax, `replica id of ${idBytes} bytes`);
@@ -149,7 +172,14 @@ export class Versioned {
       );
     }
     const past = context.entriesMax === limits.dvvEntriesCountMax ? context : emptyContext().merge(context);
-    kept.push({ dot: { replica, counter }, past, ts, value, ...(crdt && value !== null ? { crdt: true } : {}) });
+    kept.push({
+      dot: { replica, counter },
+      past,
+      ts,
+      value,
+      ...(crdt && value !== null ? { crdt: true } : {}),
+      ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
+    });
     kept.sort((a, b) => compareDots(a.dot, b.dot));
     return new Versioned(kept);
   }
@@ -178,6 +208,17 @@ export class Versioned {
     }
     live.sort((a, b) => compareDots(a.dot, b.dot));
     return new Versioned(live);
+  }
+
+  /**
+   * This state as a reader at `nowMs` sees it: every sibling past its deadline as a tombstone (same
+   * dot, same past). For answers only: never store or ship the result (it changes siblings' bodies).
+   */
+  expiredAsTombstones(nowMs: number): Versioned {
+    if (!this.siblings.some((s) => isExpired(s, nowMs))) return this;
+    return new Versioned(
+      this.siblings.map((s) => (isExpired(s, nowMs) ? { dot: s.dot, past: s.past, ts: s.ts, value: null } : s)),
+    );
   }
 
   /** The sibling a single-valued read (RESP GET) returns; undefined when there is none. */
@@ -230,6 +271,7 @@ export class Versioned {
       const ts = decodeHlc(r.u64());
       const tag = r.u8();
       let value: Uint8Array | null;
+      let expiresAtMs: number | undefined;
       if (tag === 0) value = null;
       else if (tag === 1) value = r.bytesUvarint();
       else if (tag === 2) {
@@ -241,8 +283,20 @@ export class Versioned {
           if (e instanceof ProtocolError) malformed(`sibling ${counter}@${replica}: ${e.message}`);
           throw e;
         }
+      } else if (tag === 3) {
+        const deadline = r.u64();
+        if (deadline < 1n || deadline > BigInt(Number.MAX_SAFE_INTEGER)) malformed(`expiry deadline ${deadline}`);
+        expiresAtMs = Number(deadline);
+        value = r.bytesUvarint();
       } else malformed(`value tag ${tag}`);
-      siblings.push({ dot, past, ts, value, ...(tag === 2 ? { crdt: true } : {}) });
+      siblings.push({
+        dot,
+        past,
+        ts,
+        value,
+        ...(tag === 2 ? { crdt: true } : {}),
+        ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
+      });
     }
     r.expectEnd('versioned value');
     for (const s of siblings) {
@@ -263,6 +317,7 @@ function writeSibling(w: ByteWriter, s: Sibling): void {
   s.past.encodeInto(w);
   w.u64(encodeHlc(s.ts));
   if (s.value === null) w.u8(0);
+  else if (s.expiresAtMs !== undefined) w.u8(3).u64(BigInt(s.expiresAtMs)).bytesUvarint(s.value);
   else w.u8(s.crdt === true ? 2 : 1).bytesUvarint(s.value);
 }
 

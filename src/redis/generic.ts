@@ -56,14 +56,23 @@ const renamenx = defineCommand('renamenx', 3, ['write', 'fast'], [1, 2, 1], (ctx
 
 const ExpireFlag = { nx: 1, xx: 2, gt: 4, lt: 8 } as const;
 
-/** expire.c expireGenericCommand: `basetimeMs` is now for relative forms, 0 for the AT forms. */
-function expireGeneric(
-  ctx: CommandContext,
+/** EXPIRE's request after its argument checks: NX/XX/GT/LT flags and the absolute deadline (ms). */
+export interface ExpireRequest {
+  readonly flags: number;
+  readonly when: bigint;
+}
+
+/**
+ * expire.c expireGenericCommand, its argument half: the options and the absolute deadline, or the
+ * error reply. `relative`: EXPIRE/PEXPIRE (from `nowMs`); `seconds`: EXPIRE/EXPIREAT.
+ */
+export function parseExpireArgs(
   argv: readonly Uint8Array[],
   name: string,
   relative: boolean,
   seconds: boolean,
-): RespValue {
+  nowMs: number,
+): ExpireRequest | RespValue {
   let flags = 0;
   for (let j = 3; j < argv.length; j++) {
     const opt = argv[j]!;
@@ -84,24 +93,55 @@ function expireGeneric(
     if (when > int64.max / 1000n || when < int64.min / 1000n) return invalidExpireTimeError(name);
     when *= 1000n;
   }
-  const base = relative ? BigInt(ctx.nowMs) : 0n;
+  const base = relative ? BigInt(nowMs) : 0n;
   if (when > int64.max - base) return invalidExpireTimeError(name);
-  when += base;
+  return { flags, when: when + base };
+}
+
+/**
+ * expire.c expireGenericCommand, its decision for a key whose deadline is `currentMs` (0: none;
+ * undefined: no such key): leave it (`zero`), delete it (a deadline not in the future), or set
+ * the deadline; or the error reply.
+ */
+export function expireOutcome(
+  req: ExpireRequest,
+  currentMs: number | undefined,
+  nowMs: number,
+  name: string,
+): 'zero' | 'delete' | { readonly deadlineMs: number } | RespValue {
+  if (currentMs === undefined) return 'zero';
+  const { flags, when } = req;
+  const current = currentMs === 0 ? -1n : BigInt(currentMs);
+  if ((flags & ExpireFlag.nx) !== 0 && current !== -1n) return 'zero';
+  if ((flags & ExpireFlag.xx) !== 0 && current === -1n) return 'zero';
+  if ((flags & ExpireFlag.gt) !== 0 && (when <= current || current === -1n)) return 'zero';
+  if ((flags & ExpireFlag.lt) !== 0 && current !== -1n && when >= current) return 'zero';
+  if (when <= BigInt(nowMs)) return 'delete';
+  // Ours: the engine keeps deadlines as safe integers (year 287,396); Redis accepts up to 2^63 - 1.
+  if (when > BigInt(Number.MAX_SAFE_INTEGER)) return invalidExpireTimeError(name);
+  return { deadlineMs: Number(when) };
+}
+
+/** expire.c expireGenericCommand on the local keyspace. */
+function expireGeneric(
+  ctx: CommandContext,
+  argv: readonly Uint8Array[],
+  name: string,
+  relative: boolean,
+  seconds: boolean,
+): RespValue {
+  const req = parseExpireArgs(argv, name, relative, seconds, ctx.nowMs);
+  if ('type' in req) return req;
   const key = argv[1]!;
   const head = ctx.keyspace.getHead(key, ctx.nowMs);
-  if (head === undefined) return ZERO;
-  const current = head.expiresAtMs === 0 ? -1n : BigInt(head.expiresAtMs);
-  if ((flags & ExpireFlag.nx) !== 0 && current !== -1n) return ZERO;
-  if ((flags & ExpireFlag.xx) !== 0 && current === -1n) return ZERO;
-  if ((flags & ExpireFlag.gt) !== 0 && (when <= current || current === -1n)) return ZERO;
-  if ((flags & ExpireFlag.lt) !== 0 && current !== -1n && when >= current) return ZERO;
-  if (when <= BigInt(ctx.nowMs)) {
+  const outcome = expireOutcome(req, head === undefined ? undefined : head.expiresAtMs, ctx.nowMs, name);
+  if (outcome === 'zero') return ZERO;
+  if (outcome === 'delete') {
     ctx.keyspace.deleteKey(key, ctx.nowMs);
     return ONE;
   }
-  // Ours: the engine keeps deadlines as safe integers (year 287,396); Redis accepts up to 2^63 - 1.
-  if (when > BigInt(Number.MAX_SAFE_INTEGER)) return invalidExpireTimeError(name);
-  ctx.keyspace.setExpiry(key, Number(when), ctx.nowMs);
+  if ('type' in outcome) return outcome;
+  ctx.keyspace.setExpiry(key, outcome.deadlineMs, ctx.nowMs);
   return ONE;
 }
 
@@ -118,13 +158,17 @@ const pexpireat = defineCommand('pexpireat', -3, ['write', 'fast'], [1, 1, 1], (
   expireGeneric(ctx, argv, 'pexpireat', false, false),
 );
 
+/** expire.c ttlGenericCommand's reply for a key whose deadline is `expiresAtMs` (0: none; undefined: no key). */
+export function ttlReply(expiresAtMs: number | undefined, nowMs: number, ms: boolean, absolute: boolean): RespValue {
+  if (expiresAtMs === undefined) return reply.integer(-2);
+  if (expiresAtMs === 0) return reply.integer(-1);
+  const ttl = Math.max(0, absolute ? expiresAtMs : expiresAtMs - nowMs);
+  return reply.integer(ms ? ttl : Math.floor((ttl + 500) / 1000));
+}
+
 /** expire.c ttlGenericCommand. */
 function ttlGeneric(ctx: CommandContext, key: Uint8Array, ms: boolean, absolute: boolean): RespValue {
-  const head = ctx.keyspace.getHead(key, ctx.nowMs);
-  if (head === undefined) return reply.integer(-2);
-  if (head.expiresAtMs === 0) return reply.integer(-1);
-  const ttl = Math.max(0, absolute ? head.expiresAtMs : head.expiresAtMs - ctx.nowMs);
-  return reply.integer(ms ? ttl : Math.floor((ttl + 500) / 1000));
+  return ttlReply(ctx.keyspace.getHead(key, ctx.nowMs)?.expiresAtMs, ctx.nowMs, ms, absolute);
 }
 
 const ttl = defineCommand('ttl', 2, ['readonly', 'fast'], [1, 1, 1], (ctx, argv) =>

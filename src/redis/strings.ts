@@ -41,7 +41,7 @@ function writeString(ctx: CommandContext, key: Uint8Array, value: Uint8Array, ex
 
 // --- expiry arguments -------------------------------------------------------------------------------
 
-const Opt = {
+export const Opt = {
   nx: 1 << 0,
   xx: 1 << 1,
   ex: 1 << 2,
@@ -58,7 +58,7 @@ const ANY_EXPIRE = Opt.ex | Opt.px | Opt.exat | Opt.pxat;
  * t_string.c getExpireMillisecondsOrReply: the absolute deadline in ms of an EX/PX/EXAT/PXAT
  * argument, or the error reply. `name` is the command's name for the error text.
  */
-function expireDeadline(
+export function expireDeadline(
   arg: Uint8Array,
   flags: number,
   nowMs: number,
@@ -76,7 +76,7 @@ function expireDeadline(
 }
 
 /** t_string.c parseExtendedStringArgumentsOrReply: flags and the expire argument, or undefined (syntax error). */
-function parseStringOptions(
+export function parseStringOptions(
   argv: readonly Uint8Array[],
   forSet: boolean,
 ): { flags: number; expire: Uint8Array | undefined } | undefined {

@@ -34,6 +34,10 @@ import type { Level } from '../../dynamo/messages.ts';
 import { reply, type RespValue } from '../../wire/resp/index.ts';
 import { latin1 } from './command-entry.ts';
 import type { KeyState, ReplicaNode } from './replication/driver.ts';
+import type { VectorClock } from '../../lib/clocks/vector.ts';
+import { expireOutcome, parseExpireArgs, ttlReply } from '../../redis/generic.ts';
+import { expireDeadline, Opt, parseStringOptions } from '../../redis/strings.ts';
+import { redisErrorReply } from '../../redis/errors.ts';
 import { formatRing, type RingChangeOutcome, type RingMover } from './ring-mover.ts';
 import { byteStringOf } from '../../crdt/codec.ts';
 import { PNCounter } from '../../crdt/counters.ts';
@@ -119,6 +123,17 @@ export class ReplicatedCommands {
       'hgetall',
       'hlen',
       'hexists',
+      'setex',
+      'psetex',
+      'expire',
+      'pexpire',
+      'expireat',
+      'pexpireat',
+      'persist',
+      'ttl',
+      'pttl',
+      'expiretime',
+      'pexpiretime',
     ].includes(name);
   }
 
@@ -171,10 +186,51 @@ export class ReplicatedCommands {
       case 'incrby':
       case 'decrby':
         return this.increment(name, argv, level, done);
-      case 'set':
-        if (argv.length !== 3)
-          return done(reply.error('ERR SET options are not available with store.replication.replicas > 1 yet'));
-        return this.write(argv[1]!, argv[2]!, level, () => done(reply.ok), done);
+      case 'set': {
+        if (argv.length === 3) return this.write(argv[1]!, argv[2]!, level, () => done(reply.ok), done);
+        const o = parseStringOptions(argv, true);
+        if (o === undefined) return done(redisErrorReply.syntax);
+        if ((o.flags & ~(Opt.ex | Opt.px | Opt.exat | Opt.pxat)) !== 0 || o.expire === undefined) {
+          return done(
+            reply.error(
+              'ERR SET NX, XX, GET and KEEPTTL need BARISTA CONSISTENCY SERIAL with store.replication.replicas > 1',
+            ),
+          );
+        }
+        const d = expireDeadline(o.expire, o.flags, this.node.wallMs(), 'set');
+        if ('error' in d) return done(d.error);
+        return this.write(argv[1]!, argv[2]!, level, () => done(reply.ok), done, d.deadlineMs);
+      }
+      case 'setex':
+      case 'psetex': {
+        const d = expireDeadline(argv[2]!, name === 'setex' ? Opt.ex : Opt.px, this.node.wallMs(), name);
+        if ('error' in d) return done(d.error);
+        return this.write(argv[1]!, argv[3]!, level, () => done(reply.ok), done, d.deadlineMs);
+      }
+      case 'expire':
+      case 'pexpire':
+      case 'expireat':
+      case 'pexpireat':
+        return this.expire(name, argv, level, done);
+      case 'persist':
+        return this.plainRead(argv[1]!, level, done, (s, value, expiresAtMs) => {
+          if (value === null || expiresAtMs === 0) return done(reply.integer(0n));
+          this.writeWith(argv[1]!, value, level, s.context, undefined, () => done(reply.integer(1n)), done);
+        });
+      case 'ttl':
+      case 'pttl':
+      case 'expiretime':
+      case 'pexpiretime':
+        return this.plainRead(argv[1]!, level, done, (_, value, expiresAtMs) =>
+          done(
+            ttlReply(
+              value === null ? undefined : expiresAtMs,
+              this.node.wallMs(),
+              name === 'pttl' || name === 'pexpiretime',
+              name.endsWith('time'),
+            ),
+          ),
+        );
       case 'del':
       case 'exists':
         return this.eachKey(name, argv.slice(1), level, 0, done);
@@ -378,22 +434,90 @@ export class ReplicatedCommands {
     this.node.submit({ kind: 'get', key, level }, (o) => done(o.ok ? answer(o.state) : errorReply(o.error, false)));
   }
 
-  /** Reads the context, then writes with it (the write supersedes what it read); value null = delete. */
+  /**
+   * Reads the context, then writes with it (the write supersedes what it read); value null =
+   * delete; `expiresAtMs`: the value's absolute deadline (SET EX and the like).
+   */
   private write(
     key: Uint8Array,
     value: Uint8Array | null,
     level: Level,
     ok: (read: KeyState) => void,
     done: Done,
+    expiresAtMs?: number,
   ): void {
     this.node.submit({ kind: 'get', key, level }, (read) => {
       if (!read.ok) return done(errorReply(read.error, false));
-      const context = read.state.context;
-      const request =
-        value === null
-          ? ({ kind: 'delete', key, level, context } as const)
-          : ({ kind: 'put', key, value, level, context } as const);
-      this.node.submit(request, (o) => (o.ok ? ok(read.state) : done(errorReply(o.error, true))));
+      this.writeWith(key, value, level, read.state.context, expiresAtMs, () => ok(read.state), done);
+    });
+  }
+
+  /** A write superseding what `context` covers. */
+  private writeWith(
+    key: Uint8Array,
+    value: Uint8Array | null,
+    level: Level,
+    context: VectorClock,
+    expiresAtMs: number | undefined,
+    ok: () => void,
+    done: Done,
+  ): void {
+    const request =
+      value === null
+        ? ({ kind: 'delete', key, level, context } as const)
+        : ({ kind: 'put', key, value, level, context, ...(expiresAtMs === undefined ? {} : { expiresAtMs }) } as const);
+    this.node.submit(request, (o) => (o.ok ? ok() : done(errorReply(o.error, true))));
+  }
+
+  /**
+   * A read of a plain string key for the expiry commands: its value (null: none, a tombstone or
+   * past its deadline) and deadline (0: none). Counters, sets and hashes answer an error: their
+   * expiry is not offered at N > 1 yet.
+   */
+  private plainRead(
+    key: Uint8Array,
+    level: Level,
+    done: Done,
+    then: (s: KeyState, value: Uint8Array | null, expiresAtMs: number) => void,
+  ): void {
+    this.node.submit({ kind: 'get', key, level }, (o) => {
+      if (!o.ok) return done(errorReply(o.error, false));
+      const top = o.state.chosen;
+      if (top?.crdt === true) {
+        return done(
+          reply.error(
+            'ERR expiry of counters, sets and hashes is not available with store.replication.replicas > 1 yet',
+          ),
+        );
+      }
+      then(o.state, top?.value ?? null, top?.expiresAtMs ?? 0);
+    });
+  }
+
+  /** EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT (NX, XX, GT, LT): a read, then the value rewritten with its new deadline. */
+  private expire(name: string, argv: readonly Uint8Array[], level: Level, done: Done): void {
+    const req = parseExpireArgs(
+      argv,
+      name,
+      !name.endsWith('at'),
+      name === 'expire' || name === 'expireat',
+      this.node.wallMs(),
+    );
+    if ('type' in req) return done(req);
+    this.plainRead(argv[1]!, level, done, (s, value, expiresAtMs) => {
+      const outcome = expireOutcome(req, value === null ? undefined : expiresAtMs, this.node.wallMs(), name);
+      if (outcome === 'zero') return done(reply.integer(0n));
+      if (outcome !== 'delete' && 'type' in outcome) return done(outcome);
+      const deadline = outcome === 'delete' ? undefined : outcome.deadlineMs;
+      this.writeWith(
+        argv[1]!,
+        outcome === 'delete' ? null : value,
+        level,
+        s.context,
+        deadline,
+        () => done(reply.integer(1n)),
+        done,
+      );
     });
   }
 

@@ -200,6 +200,8 @@ export type ReplicaRequest =
       readonly value?: Uint8Array;
       readonly level: Level;
       readonly context?: VectorClock;
+      /** A put's absolute deadline (wall ms) from which its value reads as deleted. */
+      readonly expiresAtMs?: number;
     };
 
 export type ReplicaOutcome =
@@ -480,6 +482,7 @@ export class ReplicaNode {
         context: req.context ?? emptyContext(),
         level: req.level,
         ts: keyOk ? this.stamp(req.key) : this.hlc.now(this.env.clock.wallMs()),
+        ...(value !== null && req.expiresAtMs !== undefined ? { expiresAtMs: req.expiresAtMs } : {}),
       };
     }
     const id = this.nextRequest++;
@@ -525,6 +528,11 @@ export class ReplicaNode {
     }
     this.refreshView();
     this.serial_.submit(key, operation, done);
+  }
+
+  /** This node's wall clock (expiry deadlines are absolute wall-clock ms). */
+  wallMs(): number {
+    return Math.floor(this.env.clock.wallMs());
   }
 
   /** The ring move this node streams for (it is the joining or leaving node), if any. */
@@ -641,7 +649,7 @@ export class ReplicaNode {
       if (p === undefined && this.stopped) continue; // stop() answered it already
       assert(p !== undefined, `a reply to request ${requestId}, which is not pending`);
       this.pending.delete(requestId);
-      this.answer(p, toOutcome(result));
+      this.answer(p, toOutcome(result, this.env.clock.wallMs()));
     }
     this.mirrorStats();
   }
@@ -723,9 +731,10 @@ export class ReplicaNode {
   }
 }
 
-function toOutcome(result: ClientResult): ReplicaOutcome {
+/** A replica's result as the API answers it: values past their deadline (at `nowMs`) read as tombstones. */
+function toOutcome(result: ClientResult, nowMs: number): ReplicaOutcome {
   if (!result.ok) return result;
-  const state = result.state;
+  const state = result.state.expiredAsTombstones(nowMs);
   return {
     ok: true,
     state: { siblings: state.siblings, context: state.context(), chosen: state.chosen(), versioned: state },

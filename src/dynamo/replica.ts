@@ -24,11 +24,12 @@
 //     live fallback the coordinator keeps the hint itself. Fewer live replicas than required:
 //     replicas_unavailable, definite, nothing written. No quorum by the timeout: `timeout`,
 //     INDEFINITE (the local write happened, and maybe others).
-//   - Get: ask every live replica of the preference list (not only R), answer the client after R
-//     answers (the coordinator's own counts), merged; keep collecting until all asked answered or
-//     the timeout, then read repair: every answering replica whose state differs from the merge of
-//     all answers gets the merge (stats.readRepairs counts them). Asking all N costs messages but
-//     lets repair reach every replica that answers. A read timeout is definite.
+//   - Get: ask the first R - 1 live peers of the preference list (the coordinator's own answer
+//     counts), or with probability readRepairChance every live replica (so repair reaches them
+//     all); a read still short of R at speculateTicks asks the ones it left out. Answer the client
+//     after R answers, merged; keep collecting until all asked answered or the timeout, then read
+//     repair: every answering replica whose state differs from the merge of all answers gets the
+//     merge (stats.readRepairs counts them). A read timeout is definite.
 //   - Hints are stored bounded (dynamoHintsCountMax; refused and counted past it), merged per
 //     (owner, key), replayed while the owner is up as a plain `replicate`, and deleted only when
 //     the owner acks the replay and the stored hint is still what was replayed.

@@ -69,7 +69,7 @@ function benchmark(
     ],
     { encoding: 'utf8', timeout: 30 * 60_000, maxBuffer: 16 * 1024 * 1024 },
   );
-  const cpuS = cpuSeconds([server.pid]) - before;
+  const cpuS = cpuSeconds(pids) - before;
   if (r.status !== 0) throw new Error(`redis-benchmark against ${server.name} failed: ${r.stderr}`);
   if (r.stderr.trim() !== '') process.stdout.write(`  (${server.name} stderr: ${r.stderr.trim().slice(0, 300)})\n`);
   const out: Results = new Map();

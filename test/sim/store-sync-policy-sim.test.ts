@@ -71,6 +71,19 @@ function scenario(mutations: string[]): { peers: string[][]; actors: string[] } 
   assert.ok(sim.runUntilCondition(() => storeOf(sim.instance(first)!).ring.ring.version > 0, 20_000));
   assert.ok(storeOf(sim.instance(first)!).replica!.peek(enc.encode(key)).isEmpty, 'the crash lost v1 locally');
   assert.deepEqual(run(sim, first, ['BARISTA', 'CONSISTENCY', 'ONE'], ['SET', key, 'v2']), ['+OK', '+OK']);
+  // Counters (PN-Counter entries named by the actor id) and sets work under the life's actor id too.
+  assert.deepEqual(
+    run(
+      sim,
+      first,
+      ['BARISTA', 'CONSISTENCY', 'QUORUM'],
+      ['INCR', 'c'],
+      ['INCRBY', 'c', '4'],
+      ['SADD', 's', 'm'],
+      ['GET', 'c'],
+    ),
+    ['+OK', ':1', ':5', ':1', '$5'],
+  );
   sim.runFor(3_000);
   const states = peers.map((p) => storeOf(sim.instance(p)!).replica!.peek(enc.encode(key)));
   return {

@@ -83,7 +83,13 @@ export function readableValue(state: Versioned): Uint8Array | null {
 }
 
 /** The local state after `replica` adds `by` (see the header); throws BaristaError. */
-export function counterUpdate(local: Versioned, replica: NodeId, by: bigint, ts: HlcTimestamp): Versioned {
+export function counterUpdate(
+  local: Versioned,
+  replica: NodeId,
+  by: bigint,
+  ts: HlcTimestamp,
+  counterFloor = 0,
+): Versioned {
   const top = newest(local);
   let base: PNCounter;
   if (top === undefined || top.value === null) base = PNCounter.empty;
@@ -99,5 +105,5 @@ export function counterUpdate(local: Versioned, replica: NodeId, by: bigint, ts:
   const sum = base.value() + by;
   if (sum < int64.min || sum > int64.max) throw new BaristaError('bad_request', OVERFLOW);
   const next = by === 0n ? base : base.increment(replica, by).state;
-  return local.update(local.context(), replica, next.encode(), ts, true);
+  return local.update(local.context(), replica, next.encode(), ts, true, undefined, counterFloor);
 }

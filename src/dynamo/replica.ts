@@ -56,7 +56,7 @@
 import type { NodeId, Rng } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { bytesEqual } from '../lib/bytes.ts';
-import { BaristaError } from '../lib/errors.ts';
+import { BaristaError, CorruptionError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { type Mutations, noMutations } from '../lib/mutations.ts';
 import { type MoveProgress, MoveRunner, type MoveStats } from './move.ts';
@@ -73,7 +73,7 @@ import type { ClientRequest, ClientResult, Level, ReplicaMessage } from './messa
 import { murmur3X64_128Into, TOKEN_MIN } from './partitioner.ts';
 import type { Ring, TokenRange } from './ring.ts';
 import { keyString, type ReplicaStore } from './store.ts';
-import { Versioned } from './versions.ts';
+import { isExpired, Versioned } from './versions.ts';
 
 export interface ReplicaConfig {
   /** This node: its ring id and (unless actorId says otherwise) the replica id of the dots it coordinates. */
@@ -109,6 +109,14 @@ export interface ReplicaConfig {
   readonly readRepairChance?: number;
   /** A read short of R answers after this many ticks asks the replicas it left out (default requestTimeoutTicks / 2). */
   readonly speculateTicks?: number;
+  /**
+   * Tombstone garbage collection (Cassandra's gc_grace): a key whose every sibling is a tombstone
+   * (or a value past its deadline) dead for longer than this (wall ms, by tick's wallMs) is
+   * deleted from the store. 0 (the default): never.
+   */
+  readonly tombstoneGraceMs?: number;
+  /** Ticks between garbage-collection passes over the store (default 1200). */
+  readonly gcIntervalTicks?: number;
   /** A ring move's streams start this many ticks after this node sees the move begin (default 0; move.ts). */
   readonly moveDelayTicks?: number;
 }
@@ -169,6 +177,8 @@ export interface ReplicaStats {
   antiEntropyRefused: number;
   /** Reads sent to a replica a read first left out, because it was still short of R answers. */
   speculativeReads: number;
+  /** Keys whose state (all tombstones past tombstoneGraceMs) garbage collection deleted. */
+  tombstonesCollected: number;
 }
 
 type Origin =
@@ -251,6 +261,22 @@ interface AeRound {
 
 const WHOLE_RING: TokenRange = { start: TOKEN_MIN, end: TOKEN_MIN };
 
+/** The store's meta record of the dot counters reserved (decimal ASCII), and the block reserved at a time. */
+const DOT_COUNTER_META = 'dot-counter';
+const DOT_COUNTER_BLOCK = 1 << 20;
+
+function encodeCounterReservation(n: number): Uint8Array {
+  return new TextEncoder().encode(String(n));
+}
+
+function decodeCounterReservation(bytes: Uint8Array): number {
+  const text = new TextDecoder().decode(bytes);
+  if (!/^[0-9]{1,15}$/.test(text)) {
+    throw new CorruptionError(`replica store: dot counter record ${JSON.stringify(text.slice(0, 20))} is corrupt`);
+  }
+  return Number(text);
+}
+
 /** Replicas a level needs out of a preference list of `n`; undefined when the level is invalid. */
 export function levelCount(level: Level, n: number): number | undefined {
   switch (level) {
@@ -300,12 +326,20 @@ export class DynamoReplica {
     antiEntropyRoundsFailed: 0,
     antiEntropyRefused: 0,
     speculativeReads: 0,
+    tombstonesCollected: 0,
   };
   private ring: Ring;
   private readonly store: ReplicaStore;
   private readonly isUp: (node: NodeId) => boolean;
   private readonly rng: Rng;
+  private readonly mutations: Mutations;
   private nowTick = 0;
+  /** The highest dot counter this node's actor has used on any key (Versioned.update's floor). */
+  private counterFloor = 0;
+  /** Counters up to this are reserved durably (meta DOT_COUNTER_META); more need a new reservation. */
+  private counterReserved = 0;
+  /** The garbage-collection pass in progress: where its next page starts. */
+  private gcFrom: Uint8Array | null | undefined;
   private nextOp: number;
   private readonly ops = new Map<number, Op>();
   private readonly replays = new Map<number, Replay>();
@@ -330,6 +364,8 @@ export class DynamoReplica {
       moveDelayTicks: 0,
       actorId: config.id,
       readRepairChance: 1,
+      tombstoneGraceMs: 0,
+      gcIntervalTicks: 1200,
       speculateTicks: Math.max(1, Math.floor(config.requestTimeoutTicks / 2)),
       ...config,
     };
@@ -367,8 +403,15 @@ export class DynamoReplica {
     // still in flight to it, and ids stay safe integers for 2^52 ops.
     this.nextOp = deps.rng.int(2 ** 32) * 2 ** 20 + 1;
     this.rng = deps.rng;
+    this.mutations = deps.mutations ?? noMutations;
     assert(Number.isSafeInteger(c.moveDelayTicks) && c.moveDelayTicks >= 0, 'moveDelayTicks');
     assert(c.readRepairChance >= 0 && c.readRepairChance <= 1, 'readRepairChance');
+    assert(Number.isSafeInteger(c.tombstoneGraceMs) && c.tombstoneGraceMs >= 0, 'tombstoneGraceMs');
+    assert(Number.isSafeInteger(c.gcIntervalTicks) && c.gcIntervalTicks >= 1, 'gcIntervalTicks');
+    const reserved = this.store.getMeta(DOT_COUNTER_META);
+    this.counterReserved = reserved === undefined ? 0 : decodeCounterReservation(reserved);
+    // Counters up to the reservation may have been handed out before a crash: start above it.
+    this.counterFloor = this.counterReserved;
     assert(Number.isSafeInteger(c.speculateTicks) && c.speculateTicks >= 1, 'speculateTicks');
     this.mover = new MoveRunner(
       {
@@ -483,7 +526,8 @@ export class DynamoReplica {
     return this.aeRound !== undefined || this.aeJobs.length > 0;
   }
 
-  tick(): Output {
+  /** `wallMs`: this node's wall clock, for tombstone garbage collection (none without it). */
+  tick(wallMs?: number): Output {
     this.nowTick++;
     for (const [op, o] of this.ops) {
       if (o.kind === 'read') this.speculate(op, o);
@@ -501,6 +545,7 @@ export class DynamoReplica {
     if (every > 0 && this.nowTick % every === 0) this.startRound();
     this.runAntiEntropy();
     this.mover.tick(this.nowTick);
+    if (wallMs !== undefined && this.config.tombstoneGraceMs > 0) this.collectGarbage(wallMs);
     return this.flush();
   }
 
@@ -569,10 +614,17 @@ export class DynamoReplica {
       const local = this.local(req.key);
       state =
         req.op === undefined
-          ? local.update(req.context, this.config.actorId, req.value, req.ts, false, req.expiresAtMs)
+          ? local.update(req.context, this.config.actorId, req.value, req.ts, false, req.expiresAtMs, this.counterFloor)
           : // A value past its deadline (at the write's HLC wall time) counts as absent; the typed
             // update supersedes every local sibling, so the view's rewritten bodies never persist.
-            applyTyped(local.expiredAsTombstones(req.ts.wallMs), this.config.actorId, req.op, req.ts);
+            applyTyped(
+              local.expiredAsTombstones(req.ts.wallMs),
+              this.config.actorId,
+              req.op,
+              req.ts,
+              this.counterFloor,
+            );
+      this.advanceCounterFloor(state.context().get(this.config.actorId));
     } catch (error) {
       if (error instanceof BaristaError) return this.finish(origin, { ok: false, error });
       throw error;
@@ -1049,6 +1101,59 @@ export class DynamoReplica {
 
   private sendMerkle(to: NodeId, merkle: MerkleMessage): void {
     this.send(to, { type: 'merkle', op: merkle.op, merkle });
+  }
+
+  // --- dot counters and tombstone garbage collection ---------------------------------------------
+  //
+  // Deleting a key's state forgets the counters its dots used; a later write by this actor would
+  // count from 1 again, and a replica still holding the old tombstone (its pass has not run yet, or
+  // it was down) would take the new write for one its tombstone superseded and drop it. So the
+  // actor's counters are one sequence over all keys (counterFloor), reserved durably in blocks: a
+  // restarted node resumes above everything it may have handed out. Under a sync policy that may
+  // lose writes each life is a new actor (driver.ts) and its counters start over safely.
+
+  private advanceCounterFloor(used: number): void {
+    if (this.mutations.has('dynamo-counter-per-key')) return;
+    if (used <= this.counterFloor) return;
+    this.counterFloor = used;
+    if (used > this.counterReserved) {
+      this.counterReserved = used + DOT_COUNTER_BLOCK;
+      // Written in the step that used the counter: the step's sync covers it before any ack.
+      this.store.putMeta(DOT_COUNTER_META, encodeCounterReservation(this.counterReserved));
+      this.out.syncNeeded = true;
+    }
+  }
+
+  /**
+   * One page of the garbage-collection pass (a new pass every gcIntervalTicks): a key whose every
+   * sibling is dead — a tombstone since its timestamp, a value since its deadline — for longer than
+   * tombstoneGraceMs is deleted. A replica that missed the delete and comes back after the grace
+   * brings the value back (as in Cassandra: the grace must outlast repairs and outages).
+   */
+  private collectGarbage(wallMs: number): void {
+    if (this.gcFrom === undefined) {
+      if (this.nowTick % this.config.gcIntervalTicks !== 0) return;
+      this.gcFrom = null;
+    }
+    const page = this.store.scanValues(this.gcFrom, this.config.antiEntropyScanEntriesMax);
+    for (const { key, state } of page.entries) {
+      const v = Versioned.decode(state);
+      let deadSince = 0;
+      let dead = v.siblings.length > 0;
+      for (const s of v.siblings) {
+        const since = s.value === null ? s.ts.wallMs : isExpired(s, wallMs) ? s.expiresAtMs! : undefined;
+        if (since === undefined) {
+          dead = false;
+          break;
+        }
+        deadSince = Math.max(deadSince, since);
+      }
+      if (!dead || deadSince + this.config.tombstoneGraceMs > wallMs) continue;
+      this.store.delete(key);
+      this.out.syncNeeded = true; // not for safety (a lost delete is collected again): the store contract
+      this.stats.tombstonesCollected++;
+    }
+    this.gcFrom = page.next ?? undefined;
   }
 
   // --- local state ------------------------------------------------------------------------------

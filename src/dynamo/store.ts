@@ -35,6 +35,11 @@ export interface ReplicaStore {
    */
   scanValues(from: Uint8Array | null, countMax: number): ValuePage;
   put(key: Uint8Array, state: Uint8Array): void;
+  /** Forgets a key's state (tombstone garbage collection: replica.ts). */
+  delete(key: Uint8Array): void;
+  /** A small named record of the replica's own (the dot counter reservation: replica.ts). */
+  getMeta(name: string): Uint8Array | undefined;
+  putMeta(name: string, value: Uint8Array): void;
   getHint(owner: string, key: Uint8Array): Uint8Array | undefined;
   putHint(owner: string, key: Uint8Array, state: Uint8Array): void;
   deleteHint(owner: string, key: Uint8Array): void;
@@ -61,17 +66,18 @@ export function keyBytes(s: string): Uint8Array {
 
 interface Tables {
   values: Map<string, Uint8Array>;
+  meta: Map<string, Uint8Array>;
   /** owner + '\0' + key string. Node ids hold no NUL (they are UTF-8 names). */
   hints: Map<string, Uint8Array>;
 }
 
-const copy = (t: Tables): Tables => ({ values: new Map(t.values), hints: new Map(t.hints) });
+const copy = (t: Tables): Tables => ({ values: new Map(t.values), meta: new Map(t.meta), hints: new Map(t.hints) });
 const hintId = (owner: string, key: Uint8Array): string => `${owner}\0${keyString(key)}`;
 
 /** An in-memory ReplicaStore whose crash() loses what was not synced (tests, simulator). */
 export class MemoryReplicaStore implements ReplicaStore {
-  private live: Tables = { values: new Map(), hints: new Map() };
-  private durable: Tables = { values: new Map(), hints: new Map() };
+  private live: Tables = { values: new Map(), meta: new Map(), hints: new Map() };
+  private durable: Tables = { values: new Map(), meta: new Map(), hints: new Map() };
   /** Whether a write happened since the last sync (a test checks the driver synced). */
   dirty = false;
   /** live.values' keys in order, rebuilt after a new key or a crash (scanValues). */
@@ -85,6 +91,22 @@ export class MemoryReplicaStore implements ReplicaStore {
     const k = keyString(key);
     if (!this.live.values.has(k)) this.sorted = undefined;
     this.live.values.set(k, state);
+    this.dirty = true;
+  }
+
+  delete(key: Uint8Array): void {
+    if (this.live.values.delete(keyString(key))) {
+      this.sorted = undefined;
+      this.dirty = true;
+    }
+  }
+
+  getMeta(name: string): Uint8Array | undefined {
+    return this.live.meta.get(name);
+  }
+
+  putMeta(name: string, value: Uint8Array): void {
+    this.live.meta.set(name, value);
     this.dirty = true;
   }
 

@@ -23,6 +23,7 @@
 import type { NodeId } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import type { VectorClock } from '../lib/clocks/vector.ts';
+import type { Mutations } from '../lib/mutations.ts';
 import { SeededRng } from '../lib/rng.ts';
 import { type ClientResult, decodeMessage, encodeMessage, type Level } from './messages.ts';
 import { DynamoReplica, levelCount, type Output, type ReplicaConfig } from './replica.ts';
@@ -72,6 +73,8 @@ export interface ClusterOptions {
   readonly tokensPerNode?: number;
   /** A node that is joining (pending replica of the ranges it will take), not yet owning. */
   readonly joining?: NodeId;
+  /** Planted bugs for every replica. */
+  readonly mutations?: Mutations;
 }
 
 const utf8 = new TextEncoder();
@@ -102,9 +105,11 @@ export class DynamoCluster {
   private restarts = 0;
   /** Last synced state per node and key (what a crash must not roll back past). */
   private readonly durable = new Map<string, Versioned>();
+  private readonly mutations: Mutations | undefined;
 
   constructor(opts: ClusterOptions) {
     this.rng = new SeededRng(opts.seed);
+    this.mutations = opts.mutations;
     this.config = { replicas: 3, requestTimeoutTicks: 5, hintReplayIntervalTicks: 2, ...opts.config };
     let ring = Ring.empty();
     const tokenRng = this.rng.fork('tokens');
@@ -131,6 +136,7 @@ export class DynamoCluster {
         ring: this.ring,
         rng: this.rng.fork(`${id}#${this.restarts++}`),
         isUp: (to) => this.reachable(id, to) && !this.suspected.has(to),
+        ...(this.mutations === undefined ? {} : { mutations: this.mutations }),
       },
     );
   }
@@ -261,8 +267,9 @@ export class DynamoCluster {
     }
   }
 
-  tick(): void {
-    for (const n of this.nodes.values()) if (n.up) this.process(n, n.replica.tick());
+  /** One tick on every node that is up; `wallMs`: their wall clock (tombstone garbage collection). */
+  tick(wallMs?: number): void {
+    for (const n of this.nodes.values()) if (n.up) this.process(n, n.replica.tick(wallMs));
   }
 
   /** Delivers and ticks until no message, op or hint is left (all nodes must be reachable). */

@@ -42,8 +42,14 @@ export type TypedOp =
 export { WRONGTYPE };
 
 /** The local state after `replica` applies `op`; throws BaristaError (wrong type, bounds, overflow). */
-export function applyTyped(local: Versioned, replica: NodeId, op: TypedOp, ts: HlcTimestamp): Versioned {
-  if (op.type === 'incr') return counterUpdate(local, replica, op.by, ts);
+export function applyTyped(
+  local: Versioned,
+  replica: NodeId,
+  op: TypedOp,
+  ts: HlcTimestamp,
+  counterFloor = 0,
+): Versioned {
+  if (op.type === 'incr') return counterUpdate(local, replica, op.by, ts, counterFloor);
   if (op.type === 'hset' || op.type === 'hdel') {
     let hash = hashOf(local);
     if (hash instanceof BaristaError) throw hash;
@@ -58,7 +64,7 @@ export function applyTyped(local: Versioned, replica: NodeId, op: TypedOp, ts: H
         if (hash.has(field)) hash = hash.remove(field).state;
       }
     }
-    return local.update(local.context(), replica, hash.encode(), ts, true);
+    return local.update(local.context(), replica, hash.encode(), ts, true, undefined, counterFloor);
   }
   let set = setOf(local);
   if (set instanceof BaristaError) throw set;
@@ -67,7 +73,7 @@ export function applyTyped(local: Versioned, replica: NodeId, op: TypedOp, ts: H
     if (op.type === 'sadd' && !set.has(e)) set = set.add(replica, e).state;
     else if (op.type === 'srem' && set.has(e)) set = set.remove(e).state;
   }
-  return local.update(local.context(), replica, set.encode(), ts, true);
+  return local.update(local.context(), replica, set.encode(), ts, true, undefined, counterFloor);
 }
 
 /** The key's set: the join of its OR-Set siblings (empty when it holds nothing or a tombstone). */

@@ -8,7 +8,8 @@
 // the coordinator's HLC timestamp and the value (null = a delete, kept as a tombstone so it
 // supersedes causally like any write). A sibling's causal history is past ∪ {dot}.
 //   - update (at a coordinator that is a replica of the key, on its local state): the new dot is
-//     (replica, max(what the local state and the context know of replica) + 1); every local sibling
+//     (replica, max(what the local state and the context know of replica, the replica's counter
+//     floor over all keys) + 1); every local sibling
 //     whose dot the context covers is superseded; the rest stay as concurrent siblings.
 //   - merge (replicas: write fan-out, read repair, anti-entropy): union by dot, minus every sibling
 //     whose dot lies in another sibling's past. Commutative, associative, idempotent on states
@@ -22,7 +23,8 @@
 //      alone: a dot (r, n) implies knowledge of r's earlier dots, so it must travel with them.
 //   2. A replica's state of a key is durable before the write is acknowledged, and never rolled
 //      back or forgotten while other replicas may still hold its dots (a replica that restarts
-//      empty would reuse counters). Tombstone garbage collection must keep this in mind.
+//      empty would reuse counters). Tombstone garbage collection forgets states: the replica passes
+//      a counter floor over all keys (replica.ts), so counters never restart.
 //
 // Choosing one value for a RESP GET: `chosen` is the sibling with the highest HLC timestamp, then
 // the greatest replica id, then the greatest counter — the same answer on every replica and for
@@ -145,6 +147,7 @@ export class Versioned {
     ts: HlcTimestamp,
     crdt = false,
     expiresAtMs?: number,
+    counterFloor = 0,
   ): Versioned {
     assert(
       expiresAtMs === undefined || (!crdt && value !== null && Number.isSafeInteger(expiresAtMs) && expiresAtMs >= 1),
@@ -159,7 +162,9 @@ export class Versioned {
         `context has ${context.size} entries, max ${limits.dvvEntriesCountMax}`,
       );
     }
-    const counter = Math.max(context.get(replica), this.context().get(replica)) + 1;
+    // counterFloor: the replica's highest counter on any key (replica.ts), so a key whose state
+    // was garbage-collected never gets a counter again that a lagging replica may still hold.
+    const counter = Math.max(context.get(replica), this.context().get(replica), counterFloor) + 1;
     if (!Number.isSafeInteger(counter)) {
       // Only a forged context gets here (a replica's own counters grow by one per write).
       throw new ProtocolError('invalid_vector_clock', `context exhausts ${replica}'s dot counter`);

@@ -83,6 +83,8 @@ export const MUTATION_NAMES = [
   'dynamo-send-before-sync',
   /** Dynamo driver under sync periodic/none: every life writes dots under the node id (a restart after a crash reuses dot counters). */
   'dynamo-actor-per-node',
+  /** Dynamo replica: dot counters count per key again (no floor over all keys), so a key whose tombstone was collected reuses counters. */
+  'dynamo-counter-per-key',
   /** Dynamo ring move: the moving node's streams count as done at once, nothing copied (move.ts). */
   'dynamo-move-no-stream',
 ] as const;

@@ -33,6 +33,13 @@ export const replicationConfigSchema = z
     ringDelayMs: z.number().int().min(0).max(600_000).default(d.ringDelayMs),
     /** The share of reads that ask every live replica for read repair (Cassandra's read_repair_chance). */
     readRepairChance: z.number().min(0).max(1).default(d.readRepairChance),
+    /** Keys dead (every sibling a tombstone or expired) longer than this are deleted; 0: never (Cassandra's gc_grace). */
+    tombstoneGraceMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(365 * 86_400_000)
+      .default(d.tombstoneGraceMs),
   })
   .superRefine((c, ctx) => {
     if (c.requestTimeoutMs < 2 * c.tickMs) {
@@ -47,6 +54,13 @@ export const replicationConfigSchema = z
         code: 'custom',
         path: ['antiEntropyIntervalMs'],
         message: `must be 0 (off) or at least tickMs (${c.tickMs})`,
+      });
+    }
+    if (c.tombstoneGraceMs !== 0 && c.antiEntropyIntervalMs !== 0 && c.tombstoneGraceMs < 2 * c.antiEntropyIntervalMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tombstoneGraceMs'],
+        message: `must be 0 (never collect) or at least two anti-entropy rounds (2 × antiEntropyIntervalMs = ${2 * c.antiEntropyIntervalMs})`,
       });
     }
     if (c.hintReplayIntervalMs < c.tickMs) {

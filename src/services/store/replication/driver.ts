@@ -120,6 +120,12 @@ export interface ReplicaNodeConfig {
    * request timeout if still short. Anti-entropy repairs what reads do not.
    */
   readonly readRepairChance: number;
+  /**
+   * A key whose every sibling is a tombstone (or past its deadline) for longer than this is deleted
+   * (Cassandra's gc_grace_seconds, 10 days by default there); 0: never. It must outlast anti-entropy
+   * rounds and any outage: a replica that missed a delete and returns after it brings the value back.
+   */
+  readonly tombstoneGraceMs: number;
 }
 
 export const defaultReplicaNodeConfig: ReplicaNodeConfig = {
@@ -134,6 +140,7 @@ export const defaultReplicaNodeConfig: ReplicaNodeConfig = {
   antiEntropyDepth: 10,
   ringDelayMs: 5_000,
   readRepairChance: 0.1,
+  tombstoneGraceMs: 864_000_000,
 };
 
 /** What the driver needs of its node: a ServiceContext provides each piece (see docs/ARCHITECTURE.md). */
@@ -242,6 +249,7 @@ const STAT_HELP: Record<keyof ReplicaStats, string> = {
   antiEntropyRoundsFailed: 'Anti-entropy rounds that ended without an answer (peer busy, down, or lost)',
   antiEntropyRefused: 'Anti-entropy requests from peers refused at dynamoAntiEntropyJobsCountMax',
   speculativeReads: 'Reads sent to a replica a read first left out (it was still short of R answers)',
+  tombstonesCollected: 'Keys deleted by tombstone garbage collection (every sibling dead past tombstoneGraceMs)',
 };
 
 const MOVE_STAT_HELP: { readonly [K in keyof MoveStats]: string } = {
@@ -306,7 +314,13 @@ export class ReplicaNode {
         assert(typeof v === 'number' && v >= 0 && v <= 1, `replication.readRepairChance must be 0..1: ${v}`);
         continue;
       }
-      const min = name === 'antiEntropyIntervalMs' || name === 'antiEntropyDepth' || name === 'ringDelayMs' ? 0 : 1;
+      const min =
+        name === 'antiEntropyIntervalMs' ||
+        name === 'antiEntropyDepth' ||
+        name === 'ringDelayMs' ||
+        name === 'tombstoneGraceMs'
+          ? 0
+          : 1;
       assert(Number.isSafeInteger(v) && v >= min, `replication.${name} must be an integer >= ${min}: ${v}`);
     }
     this.env = env;
@@ -329,6 +343,8 @@ export class ReplicaNode {
         antiEntropyDepth: config.antiEntropyDepth,
         moveDelayTicks: config.ringDelayMs === 0 ? 0 : ticks(config.ringDelayMs),
         readRepairChance: config.readRepairChance,
+        tombstoneGraceMs: config.tombstoneGraceMs,
+        gcIntervalTicks: ticks(60_000),
         actorId: components.actorId ?? env.nodeId,
       },
       {
@@ -600,7 +616,7 @@ export class ReplicaNode {
       this.syncOwed = false;
     }
     this.refreshView();
-    this.process(this.replica.tick());
+    this.process(this.replica.tick(this.env.clock.wallMs()));
     this.serial_?.tick();
   }
 

@@ -5,7 +5,9 @@
 //   value  = 'v' key                   ; a key's state as this replica holds it
 //   hint   = 'h' owner 0x00 key        ; a state held for `owner` (UTF-8 node id, holds no NUL)
 //   paxos  = 'p' key                   ; the key's Paxos acceptor state (SERIAL; src/dynamo/paxos.ts)
-//   meta   = 'm' name                  ; 'm' "incarnation": the last life's number, decimal ASCII
+//   meta   = 'm' name                  ; "incarnation": the last life's number, decimal ASCII;
+//                                      ; other names: the replica's own records (getMeta/putMeta)
+// A deleted value (tombstone garbage collection) is an engine tombstone too.
 // Why one engine with two key ranges, not two engines: the replica's contract is "one sync()
 // makes every earlier write durable", and one commit log gives that with one fdatasync per step
 // whatever mix of value and hint writes the step made (a hint moved into a value by a replay is
@@ -18,8 +20,8 @@
 // writes since the last sync, and recovery on reopen is the engine's (a prefix of the writes in
 // apply order). hintCount is counted once at open by a scan of the hint range, then kept by each
 // putHint / deleteHint (both look the hint up first, so a replace or a repeated delete counts
-// nothing). A deleted hint is an engine tombstone; values are never deleted (a Dynamo delete is a
-// tombstone sibling inside the state).
+// nothing). A deleted hint is an engine tombstone; a value is deleted only by the replica's tombstone
+// garbage collection (a Dynamo delete is a tombstone sibling inside the state until then).
 // Failures: the engine throws a disk error (poisoned) or a LimitError (a state over the engine's
 // value bound); both propagate: the node stops and restarts from what was synced.
 
@@ -36,6 +38,8 @@ const VALUE_PREFIX = 0x76; // 'v'
 const HINT_PREFIX = 0x68; // 'h'
 const PAXOS_PREFIX = 0x70; // 'p'
 const INCARNATION_KEY = new TextEncoder().encode('mincarnation');
+const META_PREFIX = 0x6d; // 'm'
+const metaKey = (name: string): Uint8Array => prefixed(META_PREFIX, utf8.encode(name));
 const utf8 = new TextEncoder();
 const text = new TextDecoder('utf-8', { fatal: true });
 
@@ -122,6 +126,19 @@ export class LsmReplicaStore implements ReplicaStore {
 
   put(key: Uint8Array, state: Uint8Array): void {
     this.engine.put(valueKey(key), state);
+  }
+
+  delete(key: Uint8Array): void {
+    const k = valueKey(key);
+    if (this.engine.get(k) !== undefined) this.engine.delete(k, Math.floor(this.clock.wallMs()));
+  }
+
+  getMeta(name: string): Uint8Array | undefined {
+    return this.engine.get(metaKey(name))?.value;
+  }
+
+  putMeta(name: string, value: Uint8Array): void {
+    this.engine.put(metaKey(name), value);
   }
 
   scanValues(from: Uint8Array | null, countMax: number): ValuePage {

@@ -109,6 +109,28 @@ for (const impl of implementations) {
       assert.equal(store.get(Uint8Array.of(0, 255)), undefined);
     });
 
+    test('delete forgets a value (scans skip it), meta records are kept apart; both survive a crash once synced', () => {
+      const h = impl.make('delete-meta');
+      h.store.put(b('a'), b('1'));
+      h.store.put(b('b'), b('2'));
+      h.store.putMeta('dot-counter', b('1048577'));
+      h.store.delete(b('a'));
+      h.store.delete(b('never')); // deleting an absent key does nothing
+      assert.equal(h.store.get(b('a')), undefined);
+      assert.deepEqual(
+        h.store.scanValues(null, 10).entries.map((e) => s(e.key)),
+        ['b'],
+        'neither the deleted value nor the meta record is a value',
+      );
+      assert.equal(s(h.store.getMeta('dot-counter')), '1048577');
+      assert.equal(h.store.getMeta('other'), undefined);
+      h.store.sync();
+      const after = h.crash();
+      assert.equal(after.get(b('a')), undefined);
+      assert.equal(s(after.get(b('b'))), '2');
+      assert.equal(s(after.getMeta('dot-counter')), '1048577');
+    });
+
     test('scanValues pages through every value in key order, hints never among them, across a crash', () => {
       const h = impl.make('scan');
       const keys = ['', 'a', 'a\u0000', 'ab', 'b', 'z', '\u00ff'];

@@ -8,7 +8,8 @@
 //   barista sim --seed S ...        the deterministic simulator (replays a printed failure)
 //   barista check FILE... --model M the consistency checker
 //   barista zk ls|get|set|create|delete|stat|watch|acl ...   ZooKeeper's zkCli commands (src/cli/zk.ts)
-//   barista store get|set|del KEY [VALUE]   one Redis command on a node's resp port (src/cli/store.ts)
+//   barista store get|set|del|where KEY [VALUE], ring [join|leave|abort] [NODE]
+//                                           one Redis command on a node's resp port (src/cli/store.ts)
 
 //
 // Command modules are imported when their command runs, not up front: a CLI call loads only what
@@ -29,7 +30,7 @@ const out = (s: string): void => {
 const ZK_COMMANDS = ['ls', 'get', 'set', 'create', 'delete', 'stat', 'watch', 'acl'] as const;
 
 /** `barista store` commands (src/cli/store.ts STORE_COMMANDS; listed here so help loads nothing). */
-const STORE_COMMANDS = ['get', 'set', 'del'] as const;
+const STORE_COMMANDS = ['get', 'set', 'del', 'where', 'ring'] as const;
 
 /** `barista member` subcommands (src/cli/member.ts MEMBER_COMMANDS; listed here so help loads nothing). */
 const MEMBER_COMMANDS = ['list', 'add', 'remove', 'promote', 'replace'] as const;
@@ -308,10 +309,12 @@ export function buildProgram(): Command {
 
   program
     .command('store')
-    .description("one Redis command on a node's resp port: get KEY | set KEY VALUE | del KEY")
+    .description(
+      "one Redis command on a node's resp port: get KEY | set KEY VALUE | del KEY | where KEY | ring [join NODE | leave NODE | abort]",
+    )
     .argument('<command>', STORE_COMMANDS.join(' | '))
-    .argument('<key>')
-    .argument('[value]', 'set: the value')
+    .argument('[key]', 'the key (ring: join, leave or abort)')
+    .argument('[value]', 'set: the value; ring join/leave: the node')
     .option('--server <host:port>', 'a resp endpoint (default: the resp ports in <data-dir>/cluster.json, in turn)')
     .option('--data-dir <dir>', 'data dir of a `barista dev` cluster', '.baristas')
     .option('--password <password>', 'AUTH with this password first (requirepass)')
@@ -319,7 +322,7 @@ export function buildProgram(): Command {
     .action(
       async (
         command: string,
-        key: string,
+        key: string | undefined,
         value: string | undefined,
         o: { server?: string; dataDir: string; password?: string; timeoutMs: number },
       ) => {

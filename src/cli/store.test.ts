@@ -38,3 +38,16 @@ test('servers: --server, else the resp ports of cluster.json in order', () => {
     dir.remove();
   }
 });
+
+test('store commands map to Redis commands; a bad ring action or a missing KEY is a usage error', async () => {
+  const { storeCommand } = await import('./store.ts');
+  assert.deepEqual(storeCommand({ command: 'where', key: 'k', value: undefined }), ['BARISTA', 'WHERE', 'k']);
+  assert.deepEqual(storeCommand({ command: 'ring', key: undefined, value: undefined }), ['BARISTA', 'RING']);
+  assert.deepEqual(storeCommand({ command: 'ring', key: 'join', value: 'n4' }), ['BARISTA', 'RING', 'JOIN', 'n4']);
+  assert.deepEqual(storeCommand({ command: 'ring', key: 'abort', value: undefined }), ['BARISTA', 'RING', 'ABORT']);
+  assert.deepEqual(storeCommand({ command: 'set', key: 'k', value: 'v' }), ['SET', 'k', 'v']);
+  assert.throws(() => storeCommand({ command: 'ring', key: 'move', value: 'n4' }), /ring takes join NODE/);
+  assert.throws(() => storeCommand({ command: 'ring', key: 'leave', value: undefined }), /leave needs a NODE/);
+  assert.throws(() => storeCommand({ command: 'ring', key: 'abort', value: 'n1' }), /abort takes no NODE/);
+  assert.throws(() => storeCommand({ command: 'get', key: undefined, value: undefined }), /get needs a KEY/);
+});

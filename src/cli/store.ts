@@ -1,9 +1,12 @@
-// `barista store get|set|del KEY [VALUE]`: one Redis command against a node's RESP port, so a
-// user needs no redis-cli. The server is --server HOST:PORT, or every node's `resp` port in
+// `barista store get|set|del|where KEY [VALUE]` and `barista store ring [join|leave|abort] [NODE]`:
+// one Redis command against a node's RESP port, so a user needs no redis-cli. The server is --server HOST:PORT, or every node's `resp` port in
 // <data-dir>/cluster.json (a `barista dev` cluster), tried in order until one accepts the
 // connection. --password sends AUTH first (requirepass).
 // Output: get prints the value (nothing on stdout and "not found" on stderr when absent), set
-// prints OK, del prints the number of keys removed.
+// prints OK, del prints the number of keys removed, where prints the key's replicas (BARISTA WHERE:
+// the preference list, then pending replicas) one per line, ring prints the token ring and the
+// move in progress (BARISTA RING), or with join NODE / leave NODE / abort starts or cancels a move
+// (N > 1) and prints the ring version it committed.
 // Exit codes (src/cli/exit-codes.ts, one meaning per status):
 //   0 done (get: found; del: it existed)
 //   2 rejected: the server answered an error (WRONGTYPE, NOAUTH, a bound) or usage
@@ -19,12 +22,14 @@ import { clusterEndpoints } from './cluster-file.ts';
 import { CLI_EXIT } from './exit-codes.ts';
 
 export const STORE_EXIT = { done: 0, ...CLI_EXIT, notFound: 4 } as const;
-export const STORE_COMMANDS = ['get', 'set', 'del'] as const;
+export const STORE_COMMANDS = ['get', 'set', 'del', 'where', 'ring'] as const;
+const RING_ACTIONS = ['join', 'leave', 'abort'];
 export type StoreCommand = (typeof STORE_COMMANDS)[number];
 
 export interface StoreCliOptions {
   readonly command: StoreCommand;
-  readonly key: string;
+  /** The key; for `ring`, the action (join, leave, abort) or undefined (show). */
+  readonly key: string | undefined;
   readonly value: string | undefined;
   /** --server HOST:PORT; undefined = the resp ports of <data-dir>/cluster.json. */
   readonly server: string | undefined;
@@ -89,12 +94,27 @@ function roundTrip(
   });
 }
 
+/** The Redis command of a `barista store` invocation; a usage error throws ConfigError. */
+export function storeCommand(o: Pick<StoreCliOptions, 'command' | 'key' | 'value'>): string[] {
+  if (o.command === 'ring') {
+    if (o.key === undefined) return ['BARISTA', 'RING'];
+    if (!RING_ACTIONS.includes(o.key))
+      throw new ConfigError('ACTION', `ring takes join NODE, leave NODE or abort, got "${o.key}"`);
+    if ((o.key === 'abort') !== (o.value === undefined))
+      throw new ConfigError('NODE', o.key === 'abort' ? 'abort takes no NODE' : `${o.key} needs a NODE`);
+    return ['BARISTA', 'RING', o.key.toUpperCase(), ...(o.value === undefined ? [] : [o.value])];
+  }
+  if (o.key === undefined) throw new ConfigError('KEY', `${o.command} needs a KEY`);
+  if (o.command === 'set' && o.value === undefined) throw new ConfigError('VALUE', 'set needs a VALUE');
+  if (o.command !== 'set' && o.value !== undefined) throw new ConfigError('VALUE', `${o.command} takes no VALUE`);
+  if (o.command === 'where') return ['BARISTA', 'WHERE', o.key];
+  return o.command === 'set' ? ['SET', o.key, o.value!] : [o.command.toUpperCase(), o.key];
+}
+
 const text = (t: string | Uint8Array): string => (typeof t === 'string' ? t : new TextDecoder().decode(t));
 
 export async function runStore(o: StoreCliOptions, io: StoreCliIo): Promise<number> {
-  if (o.command === 'set' && o.value === undefined) throw new ConfigError('VALUE', 'set needs a VALUE');
-  if (o.command !== 'set' && o.value !== undefined) throw new ConfigError('VALUE', `${o.command} takes no VALUE`);
-  const command = o.command === 'set' ? ['SET', o.key, o.value!] : [o.command.toUpperCase(), o.key];
+  const command = storeCommand(o);
   const commands = o.password === undefined ? [command] : [['AUTH', o.password], command];
   let lastError = 'no server';
   for (const endpoint of resolveRespServers(o)) {
@@ -130,6 +150,13 @@ export async function runStore(o: StoreCliOptions, io: StoreCliIo): Promise<numb
         io.out(`${n}\n`);
         return n > 0n ? STORE_EXIT.done : STORE_EXIT.notFound;
       }
+      case 'where':
+        if (r.type === 'array') for (const id of r.items) if (id.type === 'bulk') io.out(`${text(id.value)}\n`);
+        return STORE_EXIT.done;
+      case 'ring':
+        if (r.type === 'verbatim' || r.type === 'bulk') io.out(text(r.type === 'bulk' ? r.value : r.text));
+        else if (r.type === 'simple') io.out(`${text(r.value)}\n`);
+        return STORE_EXIT.done;
     }
   }
   io.err(`no server reachable (${lastError})\n`);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { startStoreCluster } from '../support/redis-servers.ts';
-import { until } from './helpers.ts';
+import { spawnCli, until } from './helpers.ts';
 
 type Cluster = Awaited<ReturnType<typeof startStoreCluster>>;
 
@@ -75,7 +75,11 @@ describe('ring join and decommission under load on 4 real processes', () => {
     const writers = [writer(n2, 'a'), writer(n3, 'b')];
     await until('some writes acknowledged', 20_000, () => acked.size >= 200);
 
-    assert.match(String(await n2.call('BARISTA', 'RING', 'JOIN', 'n4')), /^OK ring version \d+$/);
+    // The join through the CLI (`barista store ring join n4`), as an operator would.
+    const n2Endpoint = `${cluster.nodes[1]!.host}:${cluster.nodes[1]!.port}`;
+    const join = spawnCli(['store', 'ring', 'join', 'n4', '--server', n2Endpoint]);
+    assert.equal(await join.exited(), 0, join.output());
+    assert.match(join.output(), /^OK ring version \d+\n$/);
     await until('the join completed on every node', 90_000, async () => {
       for (const r of [n1, n2, n3, n4]) {
         const text = await ring(r);
@@ -83,6 +87,12 @@ describe('ring join and decommission under load on 4 real processes', () => {
       }
       return true;
     });
+    const show = spawnCli(['store', 'ring', '--server', n2Endpoint]);
+    assert.equal(await show.exited(), 0, show.output());
+    assert.match(show.output(), /\nn4 normal tokens \d+\n/);
+    const where = spawnCli(['store', 'where', 'a:0', '--server', n2Endpoint]);
+    assert.equal(await where.exited(), 0, where.output());
+    assert.equal(where.output().trim().split('\n').length, 3, `three replicas: ${where.output()}`);
     const afterJoin = acked.size;
     await until('writes go on after the join', 20_000, () => acked.size >= afterJoin + 100);
 

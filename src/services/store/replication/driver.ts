@@ -551,9 +551,15 @@ export class ReplicaNode {
     return Math.floor(this.env.clock.wallMs());
   }
 
-  /** The ring move this node streams for (it is the joining or leaving node), if any. */
+  /**
+   * The ring move this node streams for (it is the joining or leaving node), if any. Once it says
+   * done the store is synced first under `periodic` / `none`: a join's last page carries no further
+   * fetch to hold for its sync, and the move must not complete on merges a crash could still lose.
+   */
   moveProgress(): MoveProgress | undefined {
-    return this.replica.moveProgress();
+    const p = this.replica.moveProgress();
+    if (p?.done === true && this.syncPolicy !== 'always' && !this.stopped) this.store.sync();
+    return p;
   }
 
   /** Whether an anti-entropy round or job is running here. */

@@ -211,7 +211,8 @@ class SocketIo implements ConnectionIo, TurnConnection {
     if (this.socket.destroyed) return;
     // Replies written outside a chunk's handling (answers that waited for peers, Pub/Sub pushes)
     // are corked until the loop's check phase: one writev per loop iteration, not one syscall per reply.
-    if (!this.corkedForTurn) {
+    // (While a chunk is handled the socket is corked already: its replies leave when it ends.)
+    if (!this.corkedForTurn && this.socket.writableCorked === 0) {
       this.corkedForTurn = true;
       this.socket.cork();
       setImmediate(this.uncorkTurn);

@@ -291,6 +291,17 @@ export const limits = {
   redisStringBytesMax: 16 * 1024 * 1024,
   /** Engine entries one SCAN page examines (it ends at the next token boundary after it). */
   redisScanEntriesMax: 10_000,
+  /**
+   * Slots of the LRU / LFU access sketch (src/redis/eviction.ts; 4 bytes each, allocated only under
+   * an LRU or LFU maxmemory-policy). Keys sharing a slot share their access history.
+   */
+  redisAccessSketchSlotsCountMax: 1 << 20,
+  /** Keys one eviction call deletes at most before the command runs anyway (Redis' time limit). */
+  redisEvictPerCallKeysMax: 64,
+  /** Engine entries one eviction sample examines at most (volatile-* looking for keys with a TTL). */
+  redisEvictSampleEntriesMax: 2048,
+  /** Engine entries one tick of the store's sweep (active expiry, dataset recount) walks at most. */
+  redisSweepEntriesMax: 4096,
   /** Keys one KEYS reply holds; past it KEYS answers an error naming SCAN (Redis has none). */
   redisKeysCountMax: 1024 * 1024,
   // --- Redis collections (src/redis hash, set, list, zset) ------------------------------------------

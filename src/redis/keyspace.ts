@@ -52,6 +52,8 @@ import { limits } from '../lib/limits.ts';
 import type { LsmEngine, Write } from '../storage/lsm/engine.ts';
 import { type Entry, EntryKind } from '../storage/lsm/entry.ts';
 import { collectionPrefix, decodeStorageKey, elementKey, headKey, prefixEnd, tokenStart } from '../storage/lsm/keys.ts';
+import type { AccessSketch } from './eviction.ts';
+import { DatasetAccount, entryBytes } from './memory.ts';
 
 /** What the keyspace needs of the engine (LsmEngine satisfies it; tests may wrap one). */
 export type KeyspaceEngine = Pick<LsmEngine, 'apply' | 'getEntry' | 'scan' | 'sync' | 'durableSeq' | 'lastAppliedSeq'>;
@@ -115,6 +117,8 @@ const WALK_PAGE_ENTRIES = 512;
 interface Staged {
   readonly entry: Entry;
   readonly bytes: number;
+  /** The stored entry's dataset bytes before this command (memory.ts), or -1 when not read yet. */
+  readonly oldBytes: number;
 }
 
 function latin1(bytes: Uint8Array): string {
@@ -158,6 +162,12 @@ export class Keyspace {
   /** `pending`'s keys sorted (bytewise = latin1 string order), rebuilt after a new key. */
   private pendingSorted: string[] | null = null;
   private lastHead: { readonly key: Uint8Array; readonly storageKey: Uint8Array } | null = null;
+  /** The last entry read from the engine in this command (staging it next needs no second read). */
+  private lastRead: { readonly storageKey: Uint8Array; readonly entry: Entry | undefined } | null = null;
+  /** The data set's bytes (memory.ts): what INFO's used_memory shows and maxmemory bounds. */
+  readonly account = new DatasetAccount();
+  /** Access history for LRU / LFU eviction (eviction.ts), touched by every command's key lookups. */
+  access: AccessSketch | undefined;
 
   constructor(engine: KeyspaceEngine, options: KeyspaceOptions = {}) {
     this.engine = engine;
@@ -173,17 +183,53 @@ export class Keyspace {
    * the batch's last seq (the engine's last seq when nothing was staged). Call after every command.
    */
   endCommand(): number {
-    if (this.pending.size === 0) return this.engine.lastAppliedSeq;
+    if (this.pending.size === 0) {
+      this.lastRead = null;
+      return this.engine.lastAppliedSeq;
+    }
     const writes: Write[] = [];
-    for (const { entry: e } of this.pending.values()) {
+    const deltas: number[] = [];
+    for (const { entry: e, oldBytes } of this.pending.values()) {
       writes.push(
         e.kind === EntryKind.put
           ? { kind: 'put', key: e.key, value: e.value, meta: e.meta, expiresAtMs: e.timeMs }
           : { kind: 'delete', key: e.key, deletedAtMs: e.timeMs, meta: e.meta },
       );
+      deltas.push(entryBytes(e) - (oldBytes >= 0 ? oldBytes : entryBytes(this.engine.getEntry(e.key))));
     }
     this.clearPending();
-    return this.engine.apply(writes);
+    const seq = this.engine.apply(writes);
+    for (let i = 0; i < writes.length; i++) this.account.add(writes[i]!.key, deltas[i]!);
+    return seq;
+  }
+
+  /** The data set's bytes (memory.ts; estimated until the first recount pass is complete). */
+  get datasetBytes(): number {
+    return this.account.bytes;
+  }
+
+  /**
+   * One step of the dataset recount (memory.ts): walks up to `entriesMax` engine entries from where
+   * the last step stopped. Call between commands (nothing staged). Returns the entries walked.
+   */
+  recountStep(entriesMax: number): number {
+    if (this.pending.size > 0) throw new Error('recountStep inside a command');
+    let walked = 0;
+    while (walked < entriesMax) {
+      const at = this.account.walkPosition;
+      const page = this.engine.scan({
+        start: at.from,
+        end: at.end,
+        limit: Math.max(1, Math.min(entriesMax - walked, WALK_PAGE_ENTRIES)),
+        includeDead: true,
+      });
+      let bytes = 0;
+      for (const e of page.entries) bytes += entryBytes(e);
+      walked += Math.max(1, page.entries.length); // an empty bucket costs a seek
+      this.account.walked(bytes, page.next);
+      if (page.next === null && this.account.walkPosition.bucket === 0) break; // a pass ended
+    }
+    return walked;
   }
 
   /** Drops the command's staged writes (after a KeyspaceLimitError or an unexpected throw). */
@@ -214,6 +260,7 @@ export class Keyspace {
   }
 
   private clearPending(): void {
+    this.lastRead = null;
     this.pending = new Map();
     this.pendingBytes = 0;
     this.pendingSorted = null;
@@ -230,8 +277,13 @@ export class Keyspace {
     if (total > this.batchBytesMax) {
       throw this.batchFull();
     }
-    if (old === undefined) this.pendingSorted = null;
-    this.pending.set(id, { entry, bytes });
+    let oldBytes = old?.oldBytes ?? -1;
+    if (old === undefined) {
+      this.pendingSorted = null;
+      const r = this.lastRead;
+      if (r !== null && r.storageKey === entry.key) oldBytes = entryBytes(r.entry);
+    }
+    this.pending.set(id, { entry, bytes, oldBytes });
     this.pendingBytes = total;
   }
 
@@ -246,9 +298,11 @@ export class Keyspace {
 
   /** The newest version of a storage key as this command sees it (dead ones included). */
   private read(storageKey: Uint8Array): Entry | undefined {
-    if (this.pending.size === 0) return this.engine.getEntry(storageKey);
-    const staged = this.pending.get(latin1(storageKey));
-    return staged !== undefined ? staged.entry : this.engine.getEntry(storageKey);
+    const staged = this.pending.size === 0 ? undefined : this.pending.get(latin1(storageKey));
+    if (staged !== undefined) return staged.entry;
+    const entry = this.engine.getEntry(storageKey);
+    this.lastRead = { storageKey, entry };
+    return entry;
   }
 
   /**
@@ -285,10 +339,22 @@ export class Keyspace {
 
   /** The storage key of `key`'s head (the last one is remembered: a command reads then writes it). */
   headKeyOf(key: Uint8Array): Uint8Array {
-    if (this.lastHead !== null && bytesEqual(this.lastHead.key, key)) return this.lastHead.storageKey;
-    const storageKey = headKey(tokenOf(key), key);
-    this.lastHead = { key: key.slice(), storageKey };
+    let storageKey: Uint8Array;
+    if (this.lastHead !== null && bytesEqual(this.lastHead.key, key)) storageKey = this.lastHead.storageKey;
+    else {
+      storageKey = headKey(tokenOf(key), key);
+      this.lastHead = { key: key.slice(), storageKey };
+    }
+    this.access?.touch(storageKey);
     return storageKey;
+  }
+
+  /** `key`'s live head, without counting it as an access (the evictor's check). */
+  peekHead(key: Uint8Array, nowMs: number): Head | undefined {
+    const e = this.read(headKey(tokenOf(key), key));
+    if (!isLive(e, nowMs)) return undefined;
+    const type = typeOfMeta(e.meta);
+    return type === undefined ? undefined : { type, value: e.value, expiresAtMs: e.timeMs };
   }
 
   /** The live head of `key` at `nowMs` (undefined: absent or expired). */
@@ -586,6 +652,38 @@ export class Keyspace {
     this.walkHeads(start, nowMs, Number.MAX_SAFE_INTEGER, take);
     if (found === undefined) this.walkHeads(tokenStart(0n), nowMs, Number.MAX_SAFE_INTEGER, take);
     return found;
+  }
+
+  /**
+   * Up to `count` live heads (with an expiry only, when `volatileOnly`) in storage order from the
+   * token in `random8`, wrapping around once; at most limits.redisEvictSampleEntriesMax engine
+   * entries examined. The evictor's sample (Redis' dictGetSomeKeys: neighbours of a random spot,
+   * which here are random keys, tokens being hashes). Not an access.
+   */
+  sampleHeads(
+    random8: Uint8Array,
+    count: number,
+    volatileOnly: boolean,
+    nowMs: number,
+  ): Array<{ key: Uint8Array; head: Head; storageKey: Uint8Array }> {
+    const out: Array<{ key: Uint8Array; head: Head; storageKey: Uint8Array }> = [];
+    const view = new DataView(random8.buffer, random8.byteOffset, 8);
+    const from = view.getBigUint64(0, false);
+    const visit = (key: Uint8Array, head: Head, storageKey: Uint8Array): boolean => {
+      if (!volatileOnly || head.expiresAtMs !== 0) out.push({ key, head, storageKey });
+      return out.length < count;
+    };
+    const budget = limits.redisEvictSampleEntriesMax;
+    const stop = this.walkHeads(tokenStart(from), nowMs, budget, visit);
+    if (stop === null && out.length < count && from !== 0n) {
+      // Wrapped: the part before the start, ending where it began.
+      const seen = new Set(out.map((s) => latin1(s.storageKey)));
+      this.walkHeads(tokenStart(0n), nowMs, budget, (key, head, sk) => {
+        if (storageToken(sk) >= from || seen.has(latin1(sk))) return false;
+        return visit(key, head, sk);
+      });
+    }
+    return out;
   }
 
   /**

@@ -15,6 +15,7 @@ import { replicationConfigSchema } from './replication/config.ts';
 import type { ListenerBounds } from '../../env/types.ts';
 import { limits } from '../../lib/limits.ts';
 import { listenSchema } from '../../node/listen-bounds.ts';
+import { EVICTION_POLICIES } from '../../redis/eviction.ts';
 
 /** The client protocol's name: `ports.resp`, `clients.resp` in /status. */
 export const RESP_PROTOCOL = 'resp';
@@ -87,6 +88,24 @@ export const storeConfigSchema = z.strictObject({
   announceHost: z.string().min(1).max(limits.storeAnnounceHostBytesMax).default('127.0.0.1'),
   /** The resp port clients are told (cluster-announce-port); default: the port the node listens on. */
   announcePort: z.number().int().min(1).max(65_535).optional(),
+  /**
+   * maxmemory (N = 1): the data set's bytes as src/redis/memory.ts counts them, 0 = no limit; a
+   * number or Redis' notation ("100mb", "1gb"). CONFIG SET changes it (and the four below) until
+   * the node restarts.
+   */
+  maxmemory: z
+    .union([
+      z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+      z.string().regex(/^[0-9]{1,15}(b|k|kb|m|mb|g|gb)?$/i, 'a byte count such as 104857600, "100mb" or "1gb"'),
+    ])
+    .default(0),
+  /** maxmemory-policy: what is evicted over maxmemory (src/redis/eviction.ts). */
+  maxmemoryPolicy: z.enum(EVICTION_POLICIES).default('noeviction'),
+  /** maxmemory-samples: keys sampled per eviction pick. */
+  maxmemorySamples: z.number().int().min(1).max(64).default(5),
+  /** lfu-log-factor and lfu-decay-time (minutes), as Redis. */
+  lfuLogFactor: z.number().int().min(0).max(1_000_000).default(10),
+  lfuDecayTime: z.number().int().min(0).max(1_000_000).default(1),
   /** maxclients is `listen.resp.connectionsMax`; timeout is `listen.resp.idleTimeoutMs`. */
   listen: listenSchema({ [RESP_PROTOCOL]: respBounds }),
 });

@@ -4,7 +4,9 @@
 // (the settings clients and redis-benchmark read, with our effective values) / RESETSTAT.
 // Values that have no meaning here are Redis' values for an idle standalone master.
 
+import { defaultEvictionSettings, EVICTION_POLICIES, type Evictor, isEvictionPolicy } from '../../redis/eviction.ts';
 import { globMatch } from '../../redis/glob.ts';
+import { parseMemoryValue } from '../../redis/memory.ts';
 import { type RespValue, reply } from '../../wire/resp/index.ts';
 import type { CommandEntry, CommandShape, ServerCommandSpec } from './command-entry.ts';
 import { latin1 } from './command-entry.ts';
@@ -158,14 +160,22 @@ function infoSection(s: RespSession, name: string): string | undefined {
         ['tracking_clients', 0],
         ['clients_in_timeout_table', 0],
       ]);
-    case 'memory':
+    case 'memory': {
+      // used_memory is the data set as maxmemory counts it (src/redis/memory.ts), not the heap.
+      const dataset = server.keyspaceOps.keyspace.datasetBytes;
+      const ev = server.evictor?.settings;
       return fields('Memory', [
-        ['used_memory', engine.memoryBytes],
-        ['used_memory_human', humanBytes(engine.memoryBytes)],
-        ['maxmemory', 0],
-        ['maxmemory_human', '0B'],
-        ['maxmemory_policy', 'noeviction'],
+        ['used_memory', dataset],
+        ['used_memory_human', humanBytes(dataset)],
+        ['used_memory_dataset', dataset],
+        ['maxmemory', ev?.maxmemory ?? 0],
+        ['maxmemory_human', humanBytes(ev?.maxmemory ?? 0)],
+        ['maxmemory_policy', ev?.policy ?? 'noeviction'],
+        ['baristas_engine_memory', engine.memoryBytes],
+        ['baristas_engine_memory_human', humanBytes(engine.memoryBytes)],
+        ['baristas_dataset_counted', server.keyspaceOps.keyspace.account.complete ? 1 : 0],
       ]);
+    }
     case 'persistence':
       return fields('Persistence', [
         ['loading', 0],
@@ -183,8 +193,8 @@ function infoSection(s: RespSession, name: string): string | undefined {
         ['total_commands_processed', server.stats.commandsProcessed],
         ['instantaneous_ops_per_sec', 0],
         ['rejected_connections', 0],
-        ['expired_keys', 0],
-        ['evicted_keys', 0],
+        ['expired_keys', server.expiredKeys],
+        ['evicted_keys', server.evictor?.evicted ?? 0],
         ['keyspace_hits', 0],
         ['keyspace_misses', 0],
         ['pubsub_channels', server.pubsub.channelsMatching(undefined).length],
@@ -258,12 +268,16 @@ function configValues(s: RespSession): ReadonlyMap<string, string> {
   const c = s.server.config;
   const bounds = c.listen.resp;
   const idle = bounds?.idleTimeoutMs ?? 'none';
+  const ev = s.server.evictor?.settings ?? defaultEvictionSettings;
   return new Map<string, string>([
     ['save', ''],
     ['appendonly', 'yes'],
     ['appendfsync', { always: 'always', periodic: 'everysec', none: 'no' }[c.sync]],
-    ['maxmemory', '0'],
-    ['maxmemory-policy', 'noeviction'],
+    ['maxmemory', String(ev.maxmemory)],
+    ['maxmemory-policy', ev.policy],
+    ['maxmemory-samples', String(ev.samples)],
+    ['lfu-log-factor', String(ev.lfuLogFactor)],
+    ['lfu-decay-time', String(ev.lfuDecayTime)],
     ['databases', '1'],
     ['maxclients', String(bounds?.connectionsMax ?? 0)],
     ['timeout', idle === 'none' ? '0' : String(Math.floor(idle / 1000))],
@@ -285,6 +299,128 @@ function configValues(s: RespSession): ReadonlyMap<string, string> {
 function globMatchNocase(pattern: string, text: string): boolean {
   const bytes = (t: string) => Uint8Array.from(t.toLowerCase(), (c) => c.charCodeAt(0) & 0xff);
   return globMatch(bytes(pattern), bytes(text));
+}
+
+/** One CONFIG SET parameter: checks a value, then (only when every pair passed) applies it. */
+interface Settable {
+  /** A way to apply the value, or the reason it is refused (Redis' wording after "- "). */
+  check(value: string, s: RespSession): { ok: true; apply: () => void } | { ok: false; why: string };
+}
+
+/**
+ * An eviction setting (N = 1 only): `parse` gives the value or Redis' reason to refuse it; `set`
+ * stores it; `restarts` when the access sketch must start over (maxmemory, the policy).
+ */
+function evictionSetting<T>(
+  parse: (value: string) => { ok: true; v: T } | { ok: false; why: string },
+  set: (settings: EvictionSettings, v: T) => void,
+  restarts = false,
+): Settable {
+  return {
+    check(value, s) {
+      const parsed = parse(value);
+      if (!parsed.ok) return parsed;
+      const ev = s.server.evictor;
+      if (ev === undefined)
+        return { ok: false, why: 'maxmemory is not available with store.replication.replicas > 1 yet' };
+      return {
+        ok: true,
+        apply: () => {
+          set(ev.settings, parsed.v);
+          if (restarts) ev.policyChanged(Math.floor(s.server.env.clock.wallMs()));
+        },
+      };
+    },
+  };
+}
+
+function intRange(min: number, max: number) {
+  return (value: string): { ok: true; v: number } | { ok: false; why: string } => {
+    const n = /^-?[0-9]{1,12}$/.test(value) ? Number(value) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max)
+      return { ok: false, why: `argument must be between ${min} and ${max} inclusive` };
+    return { ok: true, v: n };
+  };
+}
+
+/** What CONFIG SET changes at run time (until the node restarts). */
+const settable = new Map<string, Settable>([
+  [
+    'maxmemory',
+    evictionSetting(
+      (value) => {
+        const n = parseMemoryValue(value);
+        return n === undefined ? { ok: false, why: 'argument must be a memory value' } : { ok: true, v: n };
+      },
+      (e, v) => {
+        e.maxmemory = v;
+      },
+      true,
+    ),
+  ],
+  [
+    'maxmemory-policy',
+    evictionSetting(
+      (value) => {
+        const v = value.toLowerCase();
+        return isEvictionPolicy(v)
+          ? { ok: true, v }
+          : { ok: false, why: `argument(s) must be one of the following: ${EVICTION_POLICIES.join(', ')}` };
+      },
+      (e, v) => {
+        e.policy = v;
+      },
+      true,
+    ),
+  ],
+  [
+    'maxmemory-samples',
+    evictionSetting(intRange(1, 64), (e, v) => {
+      e.samples = v;
+    }),
+  ],
+  [
+    'lfu-log-factor',
+    evictionSetting(intRange(0, 1_000_000), (e, v) => {
+      e.lfuLogFactor = v;
+    }),
+  ],
+  [
+    'lfu-decay-time',
+    evictionSetting(intRange(0, 1_000_000), (e, v) => {
+      e.lfuDecayTime = v;
+    }),
+  ],
+]);
+
+/**
+ * Redis 7.0's CONFIG SET: name/value pairs, all checked before any is applied (atomic); a
+ * duplicate, an unknown name or a bad value refuses the whole command with Redis' messages. A
+ * setting CONFIG GET shows but Baristas takes only from the node config is refused by name.
+ */
+function configSet(s: RespSession, argv: readonly Uint8Array[]): RespValue {
+  if ((argv.length - 2) % 2 !== 0) return reply.error('ERR syntax error');
+  const known = configValues(s);
+  const seen = new Set<string>();
+  const applies: Array<() => void> = [];
+  for (let i = 2; i < argv.length; i += 2) {
+    const name = latin1(argv[i]!).toLowerCase();
+    const value = latin1(argv[i + 1]!);
+    const failed = (why: string) =>
+      reply.error(`ERR CONFIG SET failed (possibly related to argument '${name}') - ${why}`);
+    const param = settable.get(name);
+    if (param === undefined) {
+      if (!known.has(name)) return reply.error(`ERR Unknown option or number of arguments for CONFIG SET - '${name}'`);
+      return failed("not settable at run time on Baristas: set it in the node config's store section");
+    }
+    if (seen.has(name)) return failed('duplicate parameter');
+    seen.add(name);
+    const checked = param.check(value, s);
+    if (!checked.ok) return failed(checked.why);
+    applies.push(checked.apply);
+  }
+  for (const apply of applies) apply();
+  return reply.ok;
 }
 
 const configSubcommands: ServerCommandSpec[] = [
@@ -313,7 +449,7 @@ const configSubcommands: ServerCommandSpec[] = [
     -4,
     ['admin', 'noscript', 'loading', 'stale'],
     { group: 'server', since: '2.0.0', summary: 'Set configuration parameters to the given values' },
-    () => reply.error("ERR CONFIG SET is not supported: set it in the node config's store section"),
+    (s, argv) => configSet(s, argv),
   ),
   serverCommand(
     'config|resetstat',

@@ -10,10 +10,11 @@
 // A write command that changed nothing (SET NX on an existing key) still marks its keys: a spurious
 // abort, never a missed one (Redis marks only keys it changed).
 
-import type { Counter, Env, Histogram, Metrics, NodeId } from '../../env/types.ts';
+import type { Counter, Env, Histogram, Logger, Metrics, NodeId } from '../../env/types.ts';
 import { BaristaError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
 import type { CommandContext } from '../../redis/command.ts';
+import type { Evictor } from '../../redis/eviction.ts';
 import type { Keyspace } from '../../redis/keyspace.ts';
 import { type RespText, type RespValue, reply } from '../../wire/resp/index.ts';
 import { type CommandEntry, type CommandTable, type Later, latin1 } from './command-entry.ts';
@@ -68,9 +69,20 @@ export interface StoreServerOptions {
   readonly pubsub: PubSubHub;
   /** Connections blocked in BLPOP and friends (blocking.ts): told of every keyed write. */
   readonly blocking: BlockedClients;
+  /** Where a refused command is logged (at a bounded rate). */
+  readonly log?: Logger;
+  /** maxmemory and its eviction at N = 1 (src/redis/eviction.ts); absent at N > 1. */
+  readonly evictor?: Evictor;
+  /** Keys the active expiry sweep deleted (INFO expired_keys). */
+  expiredKeys?(): number;
   /** Engine stats for INFO memory/persistence and /status. */
   engineStats(): { readonly lastSeq: number; readonly durableSeq: number; readonly memoryBytes: number };
 }
+
+/** Redis' shared.oomerr. */
+export const OOM_MESSAGE = "OOM command not allowed when used memory > 'maxmemory'.";
+const OOM = reply.error(OOM_MESSAGE);
+const OOM_LOG_INTERVAL_MS = 10_000;
 
 export class StoreServer {
   readonly env: Env;
@@ -142,6 +154,50 @@ export class StoreServer {
     return this.o.engineStats();
   }
 
+  get evictor(): Evictor | undefined {
+    return this.o.evictor;
+  }
+
+  get expiredKeys(): number {
+    return this.o.expiredKeys?.() ?? 0;
+  }
+
+  /**
+   * Redis' maxmemory step of processCommand, before a command runs here: when the data set is
+   * over maxmemory, evict (eviction.ts); when that fails, a command flagged `denyoom` (an EXEC
+   * whose queue holds one; any command queued inside MULTI) is refused with -OOM. Undefined: run it.
+   */
+  oomReply(name: string, flags: readonly string[], session?: RespSession): RespValue | undefined {
+    const evictor = this.o.evictor;
+    if (evictor === undefined || evictor.settings.maxmemory === 0) return undefined;
+    if (evictor.performEvictions(Math.floor(this.env.clock.wallMs())) !== 'fail') return undefined;
+    const multi = session?.multi;
+    const denyoom =
+      flags.includes('denyoom') ||
+      (name === 'exec' &&
+        multi !== null &&
+        multi !== undefined &&
+        multi.queue.some((q) => q.entry.spec.flags.includes('denyoom'))) ||
+      (multi !== null && multi !== undefined && !['exec', 'discard', 'quit', 'reset'].includes(name));
+    if (!denyoom) return undefined;
+    this.logOom();
+    return OOM;
+  }
+
+  private lastOomLogMs = -Infinity;
+
+  /** At most one log line per OOM_LOG_INTERVAL_MS (the replies are counted as errors). */
+  private logOom(): void {
+    const now = this.env.clock.monotonicMs();
+    if (now - this.lastOomLogMs < OOM_LOG_INTERVAL_MS) return;
+    this.lastOomLogMs = now;
+    const ev = this.o.evictor!;
+    this.o.log?.warn(
+      { datasetBytes: ev.datasetBytes, maxmemory: ev.settings.maxmemory, policy: ev.settings.policy },
+      'store: a command was refused with -OOM (the data set is over maxmemory and nothing could be evicted)',
+    );
+  }
+
   newClientId(): number {
     this.stats.connectionsReceived++;
     return this.nextClientId++;
@@ -191,6 +247,8 @@ export class StoreServer {
       nowMs: Math.floor(this.env.clock.wallMs()),
       rng: this.env.rng,
     };
+    const access = ops.keyspace.access;
+    if (access !== undefined) access.nowMs = ctx.nowMs;
     let value: RespValue;
     try {
       value = entry.spec.run(ctx, argv);

@@ -13,7 +13,10 @@
 import type { ClientConnection } from '../../env/types.ts';
 import type { ProtocolError } from '../../lib/errors.ts';
 import type { RunningService, ServiceContext, ServiceDefinition, ServiceHost } from '../../node/service.ts';
+import { AccessSketch, type EvictionSettings, Evictor } from '../../redis/eviction.ts';
 import { Keyspace } from '../../redis/keyspace.ts';
+import { parseMemoryValue } from '../../redis/memory.ts';
+import { StoreSweeper } from './sweep.ts';
 import { commandTable } from '../../redis/table.ts';
 import { LsmEngine, type SyncPolicy } from '../../storage/lsm/engine.ts';
 import { RequestPipeline } from '../../wire/pipeline.ts';
@@ -107,6 +110,8 @@ function runForwarded(
   if (route.kind !== 'local')
     return done(reply.error('TRYAGAIN the key is not owned by this node on its ring (the ring is changing); retry'));
   server.stats.commandsProcessed++;
+  const oom = server.oomReply(spec.name, spec.flags);
+  if (oom !== undefined) return done(oom);
   const value = server.runData({ kind: 'data', spec }, argv);
   server.blocking.serveReady();
   groupCommit.release(
@@ -177,6 +182,44 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     },
   );
   const keyspace = new Keyspace(engine);
+  // maxmemory and eviction (N = 1: the replica's store at N > 1 is another engine).
+  const maxmemory = parseMemoryValue(String(config.maxmemory)) ?? 0;
+  if (maxmemory > 0 && config.replication.replicas > 1)
+    throw new ConfigError('store.maxmemory', 'is not available with store.replication.replicas > 1 yet');
+  const evictionSettings: EvictionSettings = {
+    maxmemory,
+    policy: config.maxmemoryPolicy,
+    samples: config.maxmemorySamples,
+    lfuLogFactor: config.lfuLogFactor,
+    lfuDecayTime: config.lfuDecayTime,
+  };
+  let server: StoreServer | undefined;
+  const evictedKeys = ctx.metrics.counter('store_evicted_keys_total', 'Keys deleted by maxmemory eviction');
+  const evictor =
+    config.replication.replicas > 1
+      ? undefined
+      : new Evictor(
+          keyspace,
+          evictionSettings,
+          new AccessSketch(env.rng.fork('store-lfu'), evictionSettings),
+          env.rng.fork('store-evict'),
+          (key) => {
+            evictedKeys.inc();
+            server?.touchKeys([key]); // WATCH sees an evicted key as modified, as Redis' signalModifiedKey
+          },
+        );
+  if (evictor !== undefined) {
+    keyspace.access = evictor.sketch;
+    evictor.policyChanged(Math.floor(env.clock.wallMs()));
+  }
+  const sweeper = new StoreSweeper({
+    keyspace,
+    ...(evictor === undefined ? {} : { evictor }),
+    timers: env.timers,
+    wallMs: () => env.clock.wallMs(),
+    metrics: ctx.metrics,
+  });
+  sweeper.start();
   const ops: KeyspaceOps = {
     keyspace,
     endCommand: () => {
@@ -239,7 +282,6 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
   // A key's place on the ring is its Redis Cluster slot's token (src/dynamo/slots.ts), on every path.
   const ownerOf = (key: Uint8Array): string | undefined =>
     alone ? ctx.nodeId : ring.ring.nodes.length === 0 ? undefined : ring.ring.locate(key, 1).replicas[0];
-  let server: StoreServer | undefined;
   const forwarder = new CommandForwarder(
     {
       self: ctx.nodeId,
@@ -349,6 +391,9 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
       return { replicas: at.replicas, pending: at.pending };
     },
     keyspace: ops,
+    ...(evictor === undefined ? {} : { evictor }),
+    expiredKeys: () => sweeper.expired,
+    log: ctx.log,
     groupCommit,
     metrics: m,
     port: () => ctx.port(RESP_PROTOCOL) ?? 0,
@@ -408,6 +453,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
       };
     },
     stop: () => {
+      sweeper.stop();
       mover?.stop();
       ring.stop();
       announcer.stop();

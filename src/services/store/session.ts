@@ -19,7 +19,7 @@ import { type CommandEntry, type Later, lookupCommand } from './command-entry.ts
 import { ALLOWED_WHILE_SUBSCRIBED, subscribedModeError } from './pubsub.ts';
 import { type ConsistencyLevel, ReplicatedCommands } from './replicated.ts';
 import { CROSSSLOT_MESSAGE } from './routing.ts';
-import type { StoreServer } from './server.ts';
+import { OOM_MESSAGE, type StoreServer } from './server.ts';
 
 const NOAUTH = reply.error('NOAUTH Authentication required.');
 const QUEUED = reply.simple('QUEUED');
@@ -205,7 +205,16 @@ export class RespSession {
       if (entry.kind !== 'data')
         return reply.error(`${CROSSSLOT_MESSAGE} (the keys live on ${route.to}: connect there)`);
       this.server.stats.commandsProcessed++;
+      // The owner applies its own maxmemory (service.ts runForwarded), as a Redis Cluster node does.
       return (done) => this.server.forward(route.to, argv, done);
+    }
+    const oom = this.server.oomReply(entry.spec.name, entry.spec.flags, this);
+    if (oom !== undefined) {
+      if (entry.spec.name !== 'exec') return oom;
+      // Redis' execCommandAbort: the transaction is discarded, the reason named.
+      this.multi = null;
+      this.server.unwatchAll(this);
+      return reply.error(`EXECABORT Transaction discarded because of: ${OOM_MESSAGE}`);
     }
     return this.server.run(this, entry, argv);
   }
@@ -217,6 +226,9 @@ export class RespSession {
 
   private queue(entry: CommandEntry, argv: readonly Uint8Array[]): RespValue {
     const multi = this.multi!;
+    // Out of memory, nothing is queued (Redis: queuing could grow without bound).
+    const oom = this.server.oomReply(entry.spec.name, entry.spec.flags, this);
+    if (oom !== undefined) return this.reject(oom);
     let bytes = 0;
     for (const a of argv) bytes += a.length;
     if (!this.server.admitsQueued(multi.queue.length + 1, multi.bytes + bytes)) {

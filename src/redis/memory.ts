@@ -1,0 +1,146 @@
+// What `maxmemory` bounds on a Baristas node, and how the keyspace counts it.
+//
+// Redis bounds its allocator's memory. Our keyspace lives in an LSM engine whose memory is bounded
+// anyway (memtable, bloom filters, block cache) while the data set may be far larger on disk, so
+// the figure a cache user means ("keep my data set at 100 MB") is the data set itself. The
+// keyspace counts it as **dataset bytes**: for every stored entry that is a value (a key's head or
+// one element of a collection; expired ones included until they are reclaimed, as Redis counts
+// expired keys until its expiry cycle frees them) its storage key, meta and value plus
+// ENTRY_OVERHEAD_BYTES; tombstones count 0. INFO's used_memory is this figure, and maxmemory
+// compares with it (docs/COMPAT-REDIS.md).
+//
+// How the count stays true without a persisted counter (a crash would tear it from the data, and
+// the engine's compaction turns expired values into tombstones on its own, so a counter fed only
+// by writes would drift):
+// - The token space is cut into BUCKET_COUNT buckets (a storage key's bucket is the top bits of its
+//   token). Each bucket has a total, unknown at start.
+// - Every applied write adds its delta (new entry's bytes - old entry's bytes) to its bucket's
+//   total, when that total is known.
+// - A recount walks the buckets in order, a page at a time, forever (the store's sweep timer): a
+//   bucket's walk sums what is stored from its start up to a cursor; a write in that bucket below
+//   the cursor also adds to that partial sum, one at or past it is seen by the walk. At the
+//   bucket's end the sum becomes its total. So each pass corrects any drift, and after a restart
+//   the first pass makes every bucket known.
+// - The estimate while some buckets are unknown scales the known ones (tokens are hashes, so
+//   buckets hold alike): known + average(known) * unknown buckets; 0 while none is known.
+
+import type { Entry } from '../storage/lsm/entry.ts';
+import { EntryKind } from '../storage/lsm/entry.ts';
+
+/** Per stored value entry, on top of its key, meta and value (Redis spends ~50 bytes per small key). */
+export const ENTRY_OVERHEAD_BYTES = 48;
+
+/** log2 of the buckets the token space is cut into for counting (16,384 buckets, 128 KiB of totals). */
+export const BUCKET_BITS = 14;
+export const BUCKET_COUNT = 1 << BUCKET_BITS;
+
+/** An entry's dataset bytes: 0 for a tombstone. */
+export function entryBytes(e: Pick<Entry, 'kind' | 'key' | 'meta' | 'value'> | undefined): number {
+  if (e === undefined || e.kind !== EntryKind.put) return 0;
+  return e.key.length + e.meta.length + e.value.length + ENTRY_OVERHEAD_BYTES;
+}
+
+/** The bucket of a storage key (its token's top BUCKET_BITS bits; keys shorter than 2 bytes: 0). */
+export function bucketOf(storageKey: Uint8Array): number {
+  if (storageKey.length < 2) return 0;
+  return ((storageKey[0]! << 8) | storageKey[1]!) >>> (16 - BUCKET_BITS);
+}
+
+/** The first storage key of a bucket (8 bytes: its first token). */
+export function bucketStart(bucket: number): Uint8Array {
+  const out = new Uint8Array(8);
+  const v = bucket << (16 - BUCKET_BITS);
+  out[0] = v >>> 8;
+  out[1] = v & 0xff;
+  return out;
+}
+
+/** The first storage key past a bucket (null after the last one). */
+export function bucketEnd(bucket: number): Uint8Array | null {
+  return bucket + 1 >= BUCKET_COUNT ? null : bucketStart(bucket + 1);
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+/** The dataset bytes per bucket, kept by write deltas and a recount walk (see the header). */
+export class DatasetAccount {
+  private readonly totals = new Float64Array(BUCKET_COUNT);
+  private readonly known = new Uint8Array(BUCKET_COUNT);
+  private knownCount = 0;
+  private knownSum = 0;
+  /** The bucket being recounted, where its walk is, and what it summed so far. */
+  private walkBucket = 0;
+  private walkCursor: Uint8Array = bucketStart(0);
+  private walkSum = 0;
+  /** Completed recount passes (tests, INFO). */
+  passes = 0;
+
+  /** An applied write's change in bytes at `storageKey`. */
+  add(storageKey: Uint8Array, delta: number): void {
+    if (delta === 0) return;
+    const b = bucketOf(storageKey);
+    if (this.known[b] === 1) {
+      this.totals[b]! += delta;
+      this.knownSum += delta;
+    }
+    if (b === this.walkBucket && compareBytes(storageKey, this.walkCursor) < 0) this.walkSum += delta;
+  }
+
+  /** Where the recount continues: the bucket and the storage key its walk reached. */
+  get walkPosition(): { readonly bucket: number; readonly from: Uint8Array; readonly end: Uint8Array | null } {
+    return { bucket: this.walkBucket, from: this.walkCursor, end: bucketEnd(this.walkBucket) };
+  }
+
+  /**
+   * The recount walked [from, next) of the current bucket and found `bytes` there; `next` null:
+   * the bucket is done (its total becomes the sum) and the walk moves to the next bucket.
+   */
+  walked(bytes: number, next: Uint8Array | null): void {
+    this.walkSum += bytes;
+    if (next !== null) {
+      this.walkCursor = next;
+      return;
+    }
+    const b = this.walkBucket;
+    if (this.known[b] === 1) this.knownSum -= this.totals[b]!;
+    else {
+      this.known[b] = 1;
+      this.knownCount++;
+    }
+    this.totals[b] = this.walkSum;
+    this.knownSum += this.walkSum;
+    this.walkBucket = (b + 1) % BUCKET_COUNT;
+    if (this.walkBucket === 0) this.passes++;
+    this.walkCursor = bucketStart(this.walkBucket);
+    this.walkSum = 0;
+  }
+
+  /** Whether every bucket has been counted at least once since start. */
+  get complete(): boolean {
+    return this.knownCount === BUCKET_COUNT;
+  }
+
+  /** The dataset bytes: exact once complete (up to drift since the last pass), estimated before. */
+  get bytes(): number {
+    if (this.knownCount === BUCKET_COUNT) return Math.max(0, Math.round(this.knownSum));
+    if (this.knownCount === 0) return 0;
+    return Math.max(0, Math.round((this.knownSum / this.knownCount) * BUCKET_COUNT));
+  }
+}
+
+/**
+ * Redis' memtoll for CONFIG SET maxmemory: digits with an optional unit b, k (1000), kb (1024),
+ * m, mb, g, gb, any case; no sign, no fraction. Undefined when not a memory value.
+ */
+export function parseMemoryValue(text: string): number | undefined {
+  const m = /^([0-9]+)(b|k|kb|m|mb|g|gb)?$/i.exec(text);
+  if (m === null) return undefined;
+  const unit = (m[2] ?? 'b').toLowerCase();
+  const mul = { b: 1, k: 1000, kb: 1024, m: 1000 ** 2, mb: 1024 ** 2, g: 1000 ** 3, gb: 1024 ** 3 }[unit]!;
+  const n = Number(m[1]) * mul;
+  return Number.isSafeInteger(n) ? n : undefined;
+}

@@ -1,0 +1,81 @@
+// The store's background sweep at N = 1, Redis' serverCron at hz 10: every SWEEP_INTERVAL_MS one
+// tick, between commands, that
+//   1. reclaims expired keys (Keyspace.reclaimExpired: a walk over storage from a cursor, deleting
+//      expired heads with their elements; Redis' activeExpireCycle samples its expires dict, we have
+//      none, so the walk visits every key once per pass);
+//   2. recounts the data set's bytes (Keyspace.recountStep, src/redis/memory.ts), so INFO's
+//      used_memory and maxmemory stay true across restarts and compaction;
+//   3. goes on evicting when the last command left the data set over maxmemory (Redis' eviction
+//      timer proc after EVICT_RUNNING).
+// Each tick walks at most limits.redisSweepEntriesMax engine entries (half each for 1 and 2), so
+// commands wait at most one bounded tick. Until the first recount pass is complete (after a
+// start) ticks come every STARTUP_INTERVAL_MS so the estimate becomes exact quickly.
+
+import type { Counter, Gauge, Metrics, Timer, Timers } from '../../env/types.ts';
+import { limits } from '../../lib/limits.ts';
+import type { Evictor } from '../../redis/eviction.ts';
+import type { Keyspace } from '../../redis/keyspace.ts';
+
+export const SWEEP_INTERVAL_MS = 100;
+export const STARTUP_INTERVAL_MS = 5;
+
+export interface SweepOptions {
+  readonly keyspace: Keyspace;
+  readonly evictor?: Evictor;
+  readonly timers: Timers;
+  /** Wall time in ms (expiry deadlines are wall times). */
+  readonly wallMs: () => number;
+  readonly metrics: Metrics;
+}
+
+export class StoreSweeper {
+  private timer: Timer | undefined;
+  private expireCursor = 0n;
+  private stopped = false;
+  /** Keys the sweep found expired and deleted (INFO expired_keys). */
+  expired = 0;
+  private readonly m: { readonly expired: Counter; readonly dataset: Gauge };
+
+  constructor(private readonly o: SweepOptions) {
+    this.m = {
+      expired: o.metrics.counter('store_expired_keys_total', 'Expired keys deleted by the active expiry sweep'),
+      dataset: o.metrics.gauge('store_dataset_bytes', 'The data set as maxmemory counts it (INFO used_memory)'),
+    };
+  }
+
+  start(): void {
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const delay = this.o.keyspace.account.complete ? SWEEP_INTERVAL_MS : STARTUP_INTERVAL_MS;
+    this.timer = this.o.timers.after(delay, () => {
+      this.tick();
+      this.schedule();
+    });
+  }
+
+  /** One tick (tests call it directly). */
+  tick(): void {
+    const ks = this.o.keyspace;
+    const nowMs = Math.floor(this.o.wallMs());
+    const half = Math.max(1, limits.redisSweepEntriesMax >> 1);
+    const r = ks.reclaimExpired(this.expireCursor, nowMs, half);
+    ks.endCommand();
+    this.expireCursor = r.cursor;
+    if (r.reclaimed > 0) {
+      this.expired += r.reclaimed;
+      this.m.expired.inc(r.reclaimed);
+    }
+    ks.recountStep(ks.account.complete ? half : limits.redisSweepEntriesMax);
+    if (this.o.evictor?.over === true) this.o.evictor.performEvictions(nowMs);
+    this.m.dataset.set(ks.datasetBytes);
+  }
+}

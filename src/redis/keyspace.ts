@@ -626,6 +626,23 @@ export class Keyspace {
     return over ? undefined : out;
   }
 
+  /**
+   * The live keys at `nowMs` that `match` accepts: how many, and the first `keep` of them in
+   * storage order (CLUSTER COUNTKEYSINSLOT / GETKEYSINSLOT). A walk of every head: O(keys).
+   */
+  findKeys(nowMs: number, match: (key: Uint8Array) => boolean, keep: number): { count: number; keys: Uint8Array[] } {
+    const keys: Uint8Array[] = [];
+    let count = 0;
+    this.walkHeads(tokenStart(0n), nowMs, Number.MAX_SAFE_INTEGER, (key) => {
+      if (match(key)) {
+        count++;
+        if (keys.length < keep) keys.push(key);
+      }
+      return true;
+    });
+    return { count, keys };
+  }
+
   /** Live keys at `nowMs` (DBSIZE): a walk of the heads, see the header. */
   size(nowMs: number): number {
     let n = 0;

@@ -3,10 +3,13 @@
 // them answers "ERR This instance has cluster support disabled", as redis-server does without
 // cluster-enabled. On a multi-node ring: SLOTS, SHARDS, NODES, INFO, KEYSLOT, MYID; READONLY,
 // READWRITE and ASKING answer OK (every node coordinates every key, so there is nothing for them
-// to switch). COUNTKEYSINSLOT / GETKEYSINSLOT and the slot-management subcommands (ADDSLOTS,
-// MEET, FAILOVER, ...) are not offered: the ring decides placement.
+// to switch). COUNTKEYSINSLOT / GETKEYSINSLOT count this node's own keys (N = 1) by a walk.
+// The slot-management subcommands (ADDSLOTS, MEET, FAILOVER, ...) are not offered: the ring
+// decides placement.
 
 import { keySlot } from '../../dynamo/slots.ts';
+import { limits } from '../../lib/limits.ts';
+import { parseInt64 } from '../../redis/args.ts';
 import { type RespValue, reply } from '../../wire/resp/index.ts';
 import type { ServerCommandSpec } from './command-entry.ts';
 import { clusterInfo, clusterNodes, clusterShards, clusterSlots, redisNodeId } from './cluster-topology.ts';
@@ -66,6 +69,20 @@ const subcommands: readonly ServerCommandSpec[] = [
     withView((v) => reply.bulk(redisNodeId(v.self))),
   ),
   serverCommand(
+    'cluster|countkeysinslot',
+    3,
+    ['loading', 'stale'],
+    cl('3.0.0', 'Return the number of local keys in the specified hash slot'),
+    (s, argv) => keysInSlot(s, argv[2]!, undefined, (count) => reply.integer(count)),
+  ),
+  serverCommand(
+    'cluster|getkeysinslot',
+    4,
+    ['loading', 'stale'],
+    cl('3.0.0', 'Return local key names in the specified hash slot'),
+    (s, argv) => keysInSlot(s, argv[2]!, argv[3]!, (_count, keys) => reply.array(keys.map((k) => reply.bulk(k)))),
+  ),
+  serverCommand(
     'cluster|keyslot',
     3,
     ['loading', 'stale'],
@@ -73,6 +90,43 @@ const subcommands: readonly ServerCommandSpec[] = [
     withView((_v, argv) => reply.integer(keySlot(argv[2]!))),
   ),
 ];
+
+/**
+ * COUNTKEYSINSLOT / GETKEYSINSLOT on this node's keyspace (N = 1: the keys it owns), with Redis'
+ * argument errors. Redis keeps a slot -> keys index; our storage is ordered by the key's own
+ * token, so this walks every key (O(keys), like KEYS), and GETKEYSINSLOT returns at most
+ * redisKeysCountMax keys.
+ */
+function keysInSlot(
+  s: RespSession,
+  slotArg: Uint8Array,
+  countArg: Uint8Array | undefined,
+  answer: (count: number, keys: Uint8Array[]) => RespValue,
+): RespValue {
+  if (s.server.cluster() === undefined) return reply.error(CLUSTER_DISABLED);
+  const slot = parseInt64(slotArg);
+  const max = countArg === undefined ? 0n : parseInt64(countArg);
+  if (slot === undefined || max === undefined) return reply.error('ERR value is not an integer or out of range');
+  if (slot < 0n || slot >= 16_384n)
+    return reply.error(countArg === undefined ? 'ERR Invalid slot' : 'ERR Invalid slot or number of keys');
+  if (max < 0n) return reply.error('ERR Invalid slot or number of keys');
+  if (s.server.replicated !== undefined)
+    return reply.error(
+      'ERR CLUSTER COUNTKEYSINSLOT and GETKEYSINSLOT are not available with store.replication.replicas > 1 yet',
+    );
+  const n = Number(slot);
+  const keep = max > BigInt(limits.redisKeysCountMax) ? limits.redisKeysCountMax + 1 : Number(max);
+  const found = s.server.keyspaceOps.keyspace.findKeys(
+    Math.floor(s.server.env.clock.wallMs()),
+    (key) => keySlot(key) === n,
+    keep,
+  );
+  if (found.keys.length > limits.redisKeysCountMax)
+    return reply.error(
+      `ERR CLUSTER GETKEYSINSLOT would return more than ${limits.redisKeysCountMax} keys (redisKeysCountMax): ask for fewer`,
+    );
+  return answer(found.count, found.keys);
+}
 
 const okWhenClustered = withView(() => reply.ok);
 

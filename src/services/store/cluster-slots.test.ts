@@ -107,15 +107,80 @@ test('CLUSTER SLOTS on a 3-node ring: every slot once, owned by its ring owner, 
   }
 });
 
+test('CLUSTER COUNTKEYSINSLOT / GETKEYSINSLOT count the keys a node owns in a slot; the argument errors as Redis', () => {
+  const sim = simServices({ seed: 'store-countkeys', nodes: NODES, services: [membershipService, storeService] });
+  assert.ok(
+    sim.runUntilCondition(() => NODES.every((id) => storeOf(sim.instance(id)!).server.cluster()?.ring.version), 20_000),
+    'ring known',
+  );
+  const w = new SimRespClient(sim, 'n1');
+  // Keys sharing hash tags share slots; a few slots get several keys.
+  const keys = Array.from({ length: 120 }, (_, i) => `{tag${i % 12}}:k${i}`);
+  for (const k of keys) w.send('SET', k, 'v');
+  assert.ok(settle(sim, w).every((r) => show(r) === '+OK'));
+  const bySlot = new Map<number, string[]>();
+  for (const k of keys) {
+    const slot = keySlot(new TextEncoder().encode(k));
+    bySlot.set(slot, [...(bySlot.get(slot) ?? []), k]);
+  }
+  const clients = new Map(NODES.map((id) => [id, new SimRespClient(sim, id)]));
+  for (const [slot, inSlot] of bySlot) {
+    const counts = NODES.map((id) => {
+      const c = clients.get(id)!;
+      c.send('CLUSTER', 'COUNTKEYSINSLOT', String(slot));
+      c.send('CLUSTER', 'GETKEYSINSLOT', String(slot), '3');
+      const [count, got] = settle(sim, c).slice(-2);
+      const names = items(got).map((v) => show(v).slice(1));
+      assert.equal(names.length, Math.min(3, int(count)));
+      for (const n of names) assert.ok(inSlot.includes(n), `${n} in slot ${slot}`);
+      return int(count);
+    });
+    // Only the slot's owner holds its keys (N = 1).
+    assert.deepEqual(
+      counts.filter((n) => n > 0),
+      [inSlot.length],
+      `slot ${slot}: ${counts}`,
+    );
+  }
+  const c = clients.get('n2')!;
+  c.send('CLUSTER', 'COUNTKEYSINSLOT', '16384');
+  c.send('CLUSTER', 'COUNTKEYSINSLOT', '-1');
+  c.send('CLUSTER', 'COUNTKEYSINSLOT', 'x');
+  c.send('CLUSTER', 'GETKEYSINSLOT', '1', '-1');
+  c.send('CLUSTER', 'GETKEYSINSLOT', '16384', '1');
+  c.send('CLUSTER', 'GETKEYSINSLOT', '1', '01');
+  c.send('CLUSTER', 'GETKEYSINSLOT', '1');
+  assert.deepEqual(settle(sim, c).slice(-7).map(show), [
+    '-ERR Invalid slot',
+    '-ERR Invalid slot',
+    '-ERR value is not an integer or out of range',
+    '-ERR Invalid slot or number of keys',
+    '-ERR Invalid slot or number of keys',
+    '-ERR value is not an integer or out of range',
+    "-ERR wrong number of arguments for 'cluster|getkeysinslot' command",
+  ]);
+});
+
 test('a node alone answers as a standalone Redis (negative control)', () => {
   const sim = simServices({ seed: 'store-slots-alone', nodes: ['n1'], services: [storeService] });
   const c = new SimRespClient(sim, 'n1');
-  for (const cmd of [['CLUSTER', 'SLOTS'], ['CLUSTER', 'NODES'], ['CLUSTER', 'KEYSLOT', 'a'], ['READONLY'], ['ASKING']])
-    c.send(...cmd);
+  const disabled = [
+    ['CLUSTER', 'SLOTS'],
+    ['CLUSTER', 'NODES'],
+    ['CLUSTER', 'KEYSLOT', 'a'],
+    ['CLUSTER', 'COUNTKEYSINSLOT', '1'],
+    ['CLUSTER', 'GETKEYSINSLOT', '1', '1'],
+    ['READONLY'],
+    ['ASKING'],
+  ];
+  for (const cmd of disabled) c.send(...cmd);
   c.send('INFO', 'cluster');
   const replies = settle(sim, c).map(show);
-  assert.deepEqual(replies.slice(0, 5), Array(5).fill('-ERR This instance has cluster support disabled'));
-  assert.match(replies[5]!, /cluster_enabled:0/);
+  assert.deepEqual(
+    replies.slice(0, disabled.length),
+    Array(disabled.length).fill('-ERR This instance has cluster support disabled'),
+  );
+  assert.match(replies[disabled.length]!, /cluster_enabled:0/);
 });
 
 test('N = 3: replicas follow the master; a dead master yields its ranges to the first live replica', () => {

@@ -1,10 +1,16 @@
 // What a client may ask the store about itself, in Redis 7.0's shapes: COMMAND (all, COUNT, INFO,
 // DOCS: redis-cli's hints, ioredis), INFO (sections and the fields clients parse: redis_version,
 // redis_mode, role, loading, used_memory, connected_clients, db0:keys=..,expires=..) and CONFIG GET
-// (the settings clients and redis-benchmark read, with our effective values) / RESETSTAT.
+// (the settings clients and redis-benchmark read, with our effective values) / SET (maxmemory and
+// the eviction settings; the rest come from the node config) / RESETSTAT.
 // Values that have no meaning here are Redis' values for an idle standalone master.
 
-import { defaultEvictionSettings, EVICTION_POLICIES, type Evictor, isEvictionPolicy } from '../../redis/eviction.ts';
+import {
+  defaultEvictionSettings,
+  EVICTION_POLICIES,
+  type EvictionSettings,
+  isEvictionPolicy,
+} from '../../redis/eviction.ts';
 import { globMatch } from '../../redis/glob.ts';
 import { parseMemoryValue } from '../../redis/memory.ts';
 import { type RespValue, reply } from '../../wire/resp/index.ts';

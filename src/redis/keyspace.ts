@@ -721,6 +721,9 @@ export class Keyspace {
         let next: Uint8Array | null = page.next;
         for (const e of page.entries) {
           examined++;
+          // The common case first, without decoding: a live string's head.
+          if (e.kind === EntryKind.put && isLive(e, nowMs) && typeOfMeta(e.meta) === 'string' && isHeadKey(e.key))
+            continue;
           const d = decodeStorageKey(e.key);
           if (typeof d === 'string') continue;
           const end = prefixEnd(collectionPrefix(d.token, d.key));
@@ -771,6 +774,17 @@ function lowerBound(sorted: readonly string[], s: string): number {
     else hi = mid;
   }
   return lo;
+}
+
+/**
+ * Whether a storage key is a head (keys.ts: the escaped key's bytes 0x00 come only as 0x00 0xff,
+ * so the first 0x00 0x01 after the token is the terminator, and a head ends there).
+ */
+function isHeadKey(k: Uint8Array): boolean {
+  for (let i = 8; i + 1 < k.length; i++) {
+    if (k[i] === 0 && k[i + 1] === 1) return i + 2 === k.length;
+  }
+  return false;
 }
 
 /** The u64 token of a storage key (its first 8 bytes). */

@@ -124,7 +124,7 @@ export function clientInfoLine(s: RespSession): string {
   if (s.watchDirty) flags += 'd';
   if (s.closeAfterReply) flags += 'c';
   if (s.noEvict) flags += 'e';
-  if (s.subscriptionCount > 0) flags += 'P';
+  if (s.subscribed) flags += 'P';
   if (flags === '') flags = 'N';
   const multi = s.multi === null ? -1 : s.multi.queue.length;
   return [
@@ -136,7 +136,7 @@ export function clientInfoLine(s: RespSession): string {
     `age=${Math.floor((nowMs - s.createdMs) / 1000)}`,
     `idle=${Math.floor((nowMs - s.lastCommandMs) / 1000)}`,
     `flags=${flags}`,
-    `db=0 sub=${s.channels.size} psub=${s.patterns.size} ssub=0`,
+    `db=0 sub=${s.channels.size} psub=${s.patterns.size} ssub=${s.shardChannels.size}`,
     `multi=${multi}`,
     'qbuf=0 qbuf-free=0 argv-mem=0',
     `multi-mem=${s.multi?.bytes ?? 0}`,
@@ -236,7 +236,7 @@ export const connectionCommands: readonly ServerCommandSpec[] = [
   serverCommand('ping', -1, ['fast'], conn('1.0.0', 'Ping the server'), (s, argv) => {
     if (argv.length > 2) return err("ERR wrong number of arguments for 'ping' command");
     // Subscribed mode on RESP2: Redis answers ["pong", argument or ""] (a push-shaped array).
-    if (s.protocol === 2 && s.subscriptionCount > 0)
+    if (s.protocol === 2 && s.subscribed)
       return reply.array([reply.bulk('pong'), reply.bulk(argv.length === 2 ? argv[1]! : '')]);
     return argv.length === 1 ? reply.simple('PONG') : reply.bulk(argv[1]!);
   }),

@@ -2,7 +2,17 @@
 // its documentation and behaviour): the node's channel -> subscribers and pattern -> subscribers
 // indexes, delivery of `message` / `pmessage` to each subscriber's connection, PUBLISH's fan-out
 // to every other node, and the commands SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH
-// and PUBSUB CHANNELS | NUMSUB | NUMPAT.
+// and PUBSUB CHANNELS | NUMSUB | NUMPAT; sharded Pub/Sub (Redis 7.0): SSUBSCRIBE, SUNSUBSCRIBE,
+// SPUBLISH and PUBSUB SHARDCHANNELS | SHARDNUMSUB.
+//
+// Sharded channels are a namespace of their own (a SUBSCRIBE to "a" does not see an SPUBLISH to
+// "a"); their confirmations count the connection's shard channels only, as Redis'
+// clientShardSubscriptionsCount; a message is [smessage, channel, payload]. A shard channel is
+// placed like a key (its slot, hash tags apply): on a cluster one SSUBSCRIBE's channels must share
+// a slot (else CROSSSLOT), as Redis Cluster asks. Redis delivers an SPUBLISH within the slot's
+// shard (its master and replicas) and answers MOVED elsewhere; every Baristas node coordinates
+// every key, so SSUBSCRIBE and SPUBLISH are accepted on any node and an SPUBLISH reaches the
+// shard subscribers of every node, as a PUBLISH does (docs/COMPAT-REDIS.md).
 //
 // Replies (RESP2 arrays, RESP3 pushes `>`; Redis' addReplyPubsub*):
 //   [subscribe|unsubscribe|psubscribe|punsubscribe, name, count]   one per name, count = the
@@ -22,6 +32,8 @@
 //
 // Message (big-endian; uvarint as src/lib/bytes.ts):
 //   Publish = u8 version(1) | uvarint channel length | channel | uvarint payload length | payload
+//           | u8 version(2) | u8 kind (0 channel, 1 shard channel) | the same channel and payload
+// A PUBLISH is sent as version 1 (what every node understands), an SPUBLISH as version 2.
 // A peer's message that does not decode is dropped and counted (malformed), never thrown.
 //
 // Slow subscribers: a connection's pending output (bytes held by the pipeline behind unanswered
@@ -34,35 +46,47 @@ import { ByteReader, ByteWriter } from '../../lib/bytes.ts';
 import { ProtocolError } from '../../lib/errors.ts';
 import { limits, peerEnvelopeBytesMax } from '../../lib/limits.ts';
 import { MessageType } from '../../lib/message-types.ts';
+import { keySlot } from '../../dynamo/slots.ts';
 import { globMatch } from '../../redis/glob.ts';
 import { encodeReply, type RespValue, reply } from '../../wire/resp/index.ts';
 import { latin1, type ServerCommandSpec } from './command-entry.ts';
 import { serverCommand } from './connection-commands.ts';
+import { CROSSSLOT_MESSAGE } from './routing.ts';
 import type { RespSession } from './session.ts';
 
 const VERSION = 1;
+const VERSION_WITH_KIND = 2;
 const fromLatin1 = (s: string): Uint8Array => {
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;
 };
 
-export function encodePublish(channel: Uint8Array, message: Uint8Array): Uint8Array {
-  return new ByteWriter({ bytesMax: 1 + 10 + channel.length + 10 + message.length })
-    .u8(VERSION)
-    .bytesUvarint(channel)
-    .bytesUvarint(message)
-    .finish();
+export type PublishKind = 'channel' | 'shard';
+
+export function encodePublish(channel: Uint8Array, message: Uint8Array, kind: PublishKind = 'channel'): Uint8Array {
+  const w = new ByteWriter({ bytesMax: 2 + 10 + channel.length + 10 + message.length });
+  if (kind === 'channel') w.u8(VERSION);
+  else w.u8(VERSION_WITH_KIND).u8(1);
+  return w.bytesUvarint(channel).bytesUvarint(message).finish();
 }
 
-export function decodePublish(payload: Uint8Array): { channel: Uint8Array; message: Uint8Array } | ProtocolError {
+export function decodePublish(
+  payload: Uint8Array,
+): { channel: Uint8Array; message: Uint8Array; kind: PublishKind } | ProtocolError {
   try {
     const r = new ByteReader(payload);
-    if (r.u8() !== VERSION) return new ProtocolError('malformed', 'store publish: unknown version');
+    const version = r.u8();
+    let kind: PublishKind = 'channel';
+    if (version === VERSION_WITH_KIND) {
+      const k = r.u8();
+      if (k > 1) return new ProtocolError('malformed', `store publish: unknown kind ${k}`);
+      kind = k === 1 ? 'shard' : 'channel';
+    } else if (version !== VERSION) return new ProtocolError('malformed', 'store publish: unknown version');
     const channel = r.bytesUvarint().slice();
     const message = r.bytesUvarint().slice();
     r.expectEnd('store publish');
-    return { channel, message };
+    return { channel, message, kind };
   } catch (err) {
     if (err instanceof ProtocolError) return err;
     throw err;
@@ -82,6 +106,7 @@ export interface PubSubDeps {
 export class PubSubHub {
   private readonly channels = new Map<string, Set<RespSession>>();
   private readonly patterns = new Map<string, Set<RespSession>>();
+  private readonly shardChannels = new Map<string, Set<RespSession>>();
   private readonly m: {
     readonly published: Counter;
     readonly delivered: Counter;
@@ -118,10 +143,12 @@ export class PubSubHub {
   private add(index: Map<string, Set<RespSession>>, mine: Set<string>, s: RespSession, name: Uint8Array): boolean {
     const k = latin1(name);
     if (mine.has(k)) return true;
-    if (s.channels.size + s.patterns.size >= limits.storePubsubSubscriptionsCountMax) return false;
+    if (s.channels.size + s.patterns.size + s.shardChannels.size >= limits.storePubsubSubscriptionsCountMax)
+      return false;
     let set = index.get(k);
     if (set === undefined) {
-      if (this.channels.size + this.patterns.size >= limits.storePubsubNodeSubscriptionsCountMax) return false;
+      const nodeWide = this.channels.size + this.patterns.size + this.shardChannels.size;
+      if (nodeWide >= limits.storePubsubNodeSubscriptionsCountMax) return false;
       set = new Set();
       index.set(k, set);
     }
@@ -141,6 +168,7 @@ export class PubSubHub {
   dropAll(s: RespSession): void {
     for (const k of [...s.channels]) this.remove(this.channels, s.channels, s, k);
     for (const k of [...s.patterns]) this.remove(this.patterns, s.patterns, s, k);
+    for (const k of [...s.shardChannels]) this.remove(this.shardChannels, s.shardChannels, s, k);
   }
 
   // ---- delivery ----
@@ -175,15 +203,37 @@ export class PubSubHub {
     return receivers;
   }
 
-  /** PUBLISH: delivers here and sends to every other node; returns this node's receivers. */
-  publish(channel: Uint8Array, message: Uint8Array): number {
+  /** Delivers an SPUBLISH to this node's subscribers of the shard channel; returns how many. */
+  deliverShard(channel: Uint8Array, message: Uint8Array): number {
+    const subs = this.shardChannels.get(latin1(channel));
+    if (subs === undefined) return 0;
+    const value: RespValue = {
+      type: 'push',
+      items: [reply.bulk('smessage'), reply.bulk(channel), reply.bulk(message)],
+    };
+    let receivers = 0;
+    for (const s of [...subs]) {
+      this.push(s, value);
+      receivers++;
+    }
+    this.m.delivered.inc(receivers);
+    return receivers;
+  }
+
+  /**
+   * PUBLISH (or SPUBLISH, kind 'shard'): delivers here and sends to every other node; returns this
+   * node's receivers.
+   */
+  publish(channel: Uint8Array, message: Uint8Array, kind: PublishKind = 'channel'): number {
     this.m.published.inc();
-    const receivers = this.deliverLocal(channel, message);
+    const receivers = kind === 'channel' ? this.deliverLocal(channel, message) : this.deliverShard(channel, message);
     const peers = this.deps.peers();
     if (peers.length === 0) return receivers;
-    const size = 1 + 10 + channel.length + 10 + message.length;
+    const size = 2 + 10 + channel.length + 10 + message.length;
     const payload =
-      size + peerEnvelopeBytesMax(limits) <= limits.peerFrameBytesMax ? encodePublish(channel, message) : undefined;
+      size + peerEnvelopeBytesMax(limits) <= limits.peerFrameBytesMax
+        ? encodePublish(channel, message, kind)
+        : undefined;
     for (const peer of peers) {
       if (peer === this.deps.self) continue;
       if (payload !== undefined && this.deps.send(peer, MessageType.StorePublish, payload)) this.m.peerSent.inc();
@@ -205,7 +255,8 @@ export class PubSubHub {
       return;
     }
     this.m.peerReceived.inc();
-    this.deliverLocal(decoded.channel, decoded.message);
+    if (decoded.kind === 'shard') this.deliverShard(decoded.channel, decoded.message);
+    else this.deliverLocal(decoded.channel, decoded.message);
   }
 
   /**
@@ -250,54 +301,79 @@ export class PubSubHub {
     return this.channels.get(latin1(channel))?.size ?? 0;
   }
 
+  shardChannelsMatching(pattern: Uint8Array | undefined): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (const k of this.shardChannels.keys()) {
+      const ch = fromLatin1(k);
+      if (pattern === undefined || globMatch(pattern, ch)) out.push(ch);
+    }
+    return out;
+  }
+
+  shardNumsub(channel: Uint8Array): number {
+    return this.shardChannels.get(latin1(channel))?.size ?? 0;
+  }
+
   numpat(): number {
     return this.patterns.size;
   }
 
   // ---- commands' state changes, each with its confirmation ----
 
-  subscribe(s: RespSession, names: readonly Uint8Array[], kind: 'channel' | 'pattern'): RespValue[] {
-    const index = kind === 'channel' ? this.channels : this.patterns;
-    const mine = kind === 'channel' ? s.channels : s.patterns;
-    const word = kind === 'channel' ? 'subscribe' : 'psubscribe';
+  private indexOf(kind: SubscriptionKind): Map<string, Set<RespSession>> {
+    return kind === 'channel' ? this.channels : kind === 'pattern' ? this.patterns : this.shardChannels;
+  }
+
+  subscribe(s: RespSession, names: readonly Uint8Array[], kind: SubscriptionKind): RespValue[] {
+    const index = this.indexOf(kind);
+    const mine = mineOf(s, kind);
+    const word = { channel: 'subscribe', pattern: 'psubscribe', shard: 'ssubscribe' }[kind];
     const out: RespValue[] = [];
     for (const name of names) {
       if (!this.add(index, mine, s, name)) {
         out.push(reply.error('ERR too many subscriptions (storePubsubSubscriptionsCountMax)'));
         continue;
       }
-      out.push(confirmation(word, name, s));
+      out.push(confirmation(word, name, s, kind));
     }
     return out;
   }
 
-  unsubscribe(s: RespSession, names: readonly Uint8Array[], kind: 'channel' | 'pattern'): RespValue[] {
-    const index = kind === 'channel' ? this.channels : this.patterns;
-    const mine = kind === 'channel' ? s.channels : s.patterns;
-    const word = kind === 'channel' ? 'unsubscribe' : 'punsubscribe';
+  unsubscribe(s: RespSession, names: readonly Uint8Array[], kind: SubscriptionKind): RespValue[] {
+    const index = this.indexOf(kind);
+    const mine = mineOf(s, kind);
+    const word = { channel: 'unsubscribe', pattern: 'punsubscribe', shard: 'sunsubscribe' }[kind];
     const out: RespValue[] = [];
     if (names.length === 0) {
       // Every one of the connection's, in the order it subscribed (Redis: its dict's order).
       for (const k of [...mine]) {
         this.remove(index, mine, s, k);
-        out.push(confirmation(word, fromLatin1(k), s));
+        out.push(confirmation(word, fromLatin1(k), s, kind));
       }
-      if (out.length === 0) out.push(confirmation(word, undefined, s));
+      if (out.length === 0) out.push(confirmation(word, undefined, s, kind));
       return out;
     }
     for (const name of names) {
       const k = latin1(name);
       if (mine.has(k)) this.remove(index, mine, s, k);
-      out.push(confirmation(word, name, s));
+      out.push(confirmation(word, name, s, kind));
     }
     return out;
   }
 }
 
-function confirmation(word: string, name: Uint8Array | undefined, s: RespSession): RespValue {
+export type SubscriptionKind = 'channel' | 'pattern' | 'shard';
+
+function mineOf(s: RespSession, kind: SubscriptionKind): Set<string> {
+  return kind === 'channel' ? s.channels : kind === 'pattern' ? s.patterns : s.shardChannels;
+}
+
+/** [word, name, count]: count = channels + patterns, or the shard channels for the shard kind (Redis 7.0). */
+function confirmation(word: string, name: Uint8Array | undefined, s: RespSession, kind: SubscriptionKind): RespValue {
+  const count = kind === 'shard' ? s.shardChannels.size : s.subscriptionCount;
   return {
     type: 'push',
-    items: [reply.bulk(word), name === undefined ? reply.null : reply.bulk(name), reply.integer(s.subscriptionCount)],
+    items: [reply.bulk(word), name === undefined ? reply.null : reply.bulk(name), reply.integer(count)],
   };
 }
 
@@ -354,6 +430,28 @@ const pubsubSubcommands: ServerCommandSpec[] = [
     },
   ),
   serverCommand(
+    'pubsub|shardchannels',
+    -2,
+    ['pubsub', 'loading', 'stale'],
+    ps('7.0.0', 'List active shard channels'),
+    (s, argv) => {
+      if (argv.length > 3) return subcommandSyntax('shardchannels');
+      return reply.array(s.server.pubsub.shardChannelsMatching(argv[2]).map((c) => reply.bulk(c)));
+    },
+  ),
+  serverCommand(
+    'pubsub|shardnumsub',
+    -2,
+    ['pubsub', 'loading', 'stale'],
+    ps('7.0.0', 'Get the count of subscribers for shard channels'),
+    (s, argv) => {
+      const items: RespValue[] = [];
+      for (let i = 2; i < argv.length; i++)
+        items.push(reply.bulk(argv[i]!), reply.integer(s.server.pubsub.shardNumsub(argv[i]!)));
+      return reply.array(items);
+    },
+  ),
+  serverCommand(
     'pubsub|numpat',
     2,
     ['pubsub', 'loading', 'stale'],
@@ -364,6 +462,18 @@ const pubsubSubcommands: ServerCommandSpec[] = [
 
 function subcommandSyntax(sub: string): RespValue {
   return reply.error(`ERR unknown subcommand or wrong number of arguments for '${sub}'. Try PUBSUB HELP.`);
+}
+
+/** COMMAND INFO's key positions for a command whose arguments are shard channels. */
+function keyed(spec: ServerCommandSpec, keys: readonly [number, number, number]): ServerCommandSpec {
+  return { ...spec, firstKey: keys[0], lastKey: keys[1], step: keys[2] };
+}
+
+/** On a cluster, whether the shard channels share one slot (Redis Cluster's CROSSSLOT rule). */
+function oneSlot(s: RespSession, channels: readonly Uint8Array[]): boolean {
+  if (s.server.cluster() === undefined || channels.length < 2) return true;
+  const slot = keySlot(channels[0]!);
+  return channels.every((c) => keySlot(c) === slot);
 }
 
 /** SUBSCRIBE and friends refuse to run inside EXEC (see docs/COMPAT-REDIS.md). */
@@ -404,6 +514,46 @@ export const pubsubCommands: readonly ServerCommandSpec[] = [
     ['pubsub', 'loading', 'stale', 'fast', 'may_replicate'],
     ps('2.0.0', 'Post a message to a channel'),
     (s, argv) => reply.integer(s.server.pubsub.publish(argv[1]!, argv[2]!)),
+  ),
+  keyed(
+    serverCommand(
+      'ssubscribe',
+      -2,
+      ['pubsub', 'noscript', 'loading', 'stale'],
+      ps('7.0.0', 'Listen for messages published to the given shard channels'),
+      (s, argv) => {
+        if (s.inExec) return IN_EXEC;
+        const channels = argv.slice(1);
+        if (!oneSlot(s, channels)) return reply.error(CROSSSLOT_MESSAGE);
+        return answerAll(s, s.server.pubsub.subscribe(s, channels, 'shard'));
+      },
+    ),
+    [1, -1, 1],
+  ),
+  keyed(
+    serverCommand(
+      'sunsubscribe',
+      -1,
+      ['pubsub', 'noscript', 'loading', 'stale'],
+      ps('7.0.0', 'Stop listening for messages posted to the given shard channels'),
+      (s, argv) => {
+        if (s.inExec) return IN_EXEC;
+        const channels = argv.slice(1);
+        if (!oneSlot(s, channels)) return reply.error(CROSSSLOT_MESSAGE);
+        return answerAll(s, s.server.pubsub.unsubscribe(s, channels, 'shard'));
+      },
+    ),
+    [1, -1, 1],
+  ),
+  keyed(
+    serverCommand(
+      'spublish',
+      3,
+      ['pubsub', 'loading', 'stale', 'fast', 'may_replicate'],
+      ps('7.0.0', 'Post a message to a shard channel'),
+      (s, argv) => reply.integer(s.server.pubsub.publish(argv[1]!, argv[2]!, 'shard')),
+    ),
+    [1, 1, 1],
   ),
   serverCommand(
     'pubsub',

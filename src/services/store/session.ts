@@ -65,6 +65,8 @@ export class RespSession {
   /** Pub/Sub: the channels and patterns subscribed to (latin1), in subscription order. */
   readonly channels = new Set<string>();
   readonly patterns = new Set<string>();
+  /** Sharded Pub/Sub: the shard channels subscribed to (SSUBSCRIBE). */
+  readonly shardChannels = new Set<string>();
   /** Replies that precede this request's last one (SUBSCRIBE a b c confirms each name). */
   readonly leading: RespValue[] = [];
   /** Since when the pending output has been over the pubsub soft limit (pubsub.ts). */
@@ -129,6 +131,11 @@ export class RespSession {
     return this.channels.size + this.patterns.size;
   }
 
+  /** Any subscription, shard channels included: a RESP2 connection is in Redis' subscribed mode. */
+  get subscribed(): boolean {
+    return this.channels.size + this.patterns.size + this.shardChannels.size > 0;
+  }
+
   /** Bytes answered but not yet handed to the connection. */
   heldOutputBytes(): number {
     return this.output?.heldBytes ?? 0;
@@ -171,7 +178,7 @@ export class RespSession {
       this.server.countCommand(spec.name);
       if (!arityAccepts(spec.arity, argv.length)) value = this.reject(wrongArityError(spec.name));
       else if (!this.authenticated && !spec.flags.includes('no_auth')) value = this.reject(NOAUTH);
-      else if (this.protocol === 2 && this.subscriptionCount > 0 && !ALLOWED_WHILE_SUBSCRIBED.has(found.spec.name))
+      else if (this.protocol === 2 && this.subscribed && !ALLOWED_WHILE_SUBSCRIBED.has(found.spec.name))
         value = this.reject(subscribedModeError(spec.name));
       else if (this.multi !== null && !RUN_IN_MULTI.has(spec.name)) value = this.queue(found, argv);
       else value = this.routed(found, argv);
@@ -199,6 +206,8 @@ export class RespSession {
       const level = this.consistency;
       return (done) => replicated.run(entry.spec.name, argv, level, done);
     }
+    // Sharded Pub/Sub names channels where keys go, yet runs on any node (pubsub.ts).
+    if (entry.kind === 'server' && entry.spec.flags.includes('pubsub')) return this.server.run(this, entry, argv);
     const route = this.server.route(entry, argv);
     if (route.kind === 'crossslot') return reply.error(CROSSSLOT_MESSAGE);
     if (route.kind === 'forward') {

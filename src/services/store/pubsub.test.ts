@@ -4,7 +4,8 @@
 // subscriber may only send (P)(UN)SUBSCRIBE, PING (answered ["pong", arg]), QUIT and RESET (other
 // commands get Redis' text) while a RESP3 one may send anything and gets `>` pushes; UNSUBSCRIBE
 // with no names drops all; RESET and close drop subscriptions. On a 3-node cluster a PUBLISH on one
-// node reaches subscribers on the others. A subscriber that stops reading is closed at the pubsub
+// node reaches subscribers on the others; so does an SPUBLISH to shard subscribers (SSUBSCRIBE's
+// channels must share a slot there). A subscriber that stops reading is closed at the pubsub
 // output limit (client-output-buffer-limit pubsub 32mb 8mb 60) and counted; one that reads is not.
 // The peer message codec round-trips and garbage is counted, not thrown.
 import assert from 'node:assert/strict';
@@ -159,6 +160,41 @@ test('a PUBLISH on one node reaches subscribers on every node of a 3-node cluste
   assert.equal(received, 2, 'one peer message to each other node');
 });
 
+test('sharded Pub/Sub on a 3-node cluster: SPUBLISH on one node reaches shard subscribers on every node; CROSSSLOT', () => {
+  const sim = simServices({
+    seed: 'pubsub-shard-cluster',
+    nodes: NODES,
+    services: [storeService],
+    clientLinks: { chunking: 'random', chunkBytesMax: 9 },
+  });
+  assert.ok(
+    sim.runUntilCondition(() => NODES.every((id) => storeOf(sim.instance(id)!).server.cluster()?.ring.version), 20_000),
+    'ring known',
+  );
+  const subs = NODES.map((id) => {
+    const c = new SimRespClient(sim, id);
+    c.send('SSUBSCRIBE', 'orders:{user1}', 'mail:{user1}');
+    return c;
+  });
+  const plain = new SimRespClient(sim, 'n2');
+  plain.send('SUBSCRIBE', 'orders:{user1}'); // another namespace: sees no SPUBLISH
+  for (const c of subs)
+    assert.deepEqual(until(sim, c, 2), ['*[$ssubscribe,$orders:{user1},:1]', '*[$ssubscribe,$mail:{user1},:2]']);
+  until(sim, plain, 1);
+  const pub = new SimRespClient(sim, 'n3');
+  pub.send('SPUBLISH', 'orders:{user1}', 'paid');
+  pub.send('SSUBSCRIBE', 'a', 'b'); // different slots on a cluster
+  pub.send('PUBSUB', 'SHARDNUMSUB', 'orders:{user1}');
+  assert.deepEqual(until(sim, pub, 3), [
+    ':1',
+    "-CROSSSLOT Keys in request don't hash to the same slot",
+    '*[$orders:{user1},:1]',
+  ]);
+  for (const c of subs) assert.equal(until(sim, c, 3)[2], '*[$smessage,$orders:{user1},$paid]');
+  sim.runFor(1_000);
+  assert.equal(plain.replies.length, 1, 'a SUBSCRIBE to the same name got nothing');
+});
+
 test('a subscriber that stops reading is closed at the pubsub hard output limit; a reader is not', () => {
   const sim = node('pubsub-slow', 'whole');
   const slow = new SimRespClient(sim, 'n1');
@@ -221,8 +257,15 @@ test('the peer publish message round-trips; garbage decodes to a protocol error'
   assert.ok(!(m instanceof ProtocolError));
   assert.deepEqual([...m.channel], [...text('ch')]);
   assert.deepEqual([...m.message], [0, 255, 13, 10]);
+  assert.equal(m.kind, 'channel');
+  assert.equal(encodePublish(text('ch'), text('x'))[0], 1, 'a PUBLISH goes as version 1, which every node reads');
+  const shard = decodePublish(encodePublish(text('ch:{u}'), text('m'), 'shard'));
+  assert.ok(!(shard instanceof ProtocolError));
+  assert.deepEqual([shard.kind, show({ type: 'bulk', value: shard.channel })], ['shard', '$ch:{u}']);
   for (const bad of [
     new Uint8Array([]),
+    new Uint8Array([3, 0, 0]),
+    new Uint8Array([2, 2, 0, 0]),
     new Uint8Array([2, 0, 0]),
     new Uint8Array([1, 5, 1]),
     new Uint8Array([1, 0, 0, 9]),

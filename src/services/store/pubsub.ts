@@ -413,7 +413,7 @@ const pubsubSubcommands: ServerCommandSpec[] = [
     ['pubsub', 'loading', 'stale'],
     ps('2.8.0', 'List active channels'),
     (s, argv) => {
-      if (argv.length > 3) return subcommandSyntax('channels');
+      if (argv.length > 3) return subcommandSyntax(latin1(argv[1]!));
       return reply.array(s.server.pubsub.channelsMatching(argv[2]).map((c) => reply.bulk(c)));
     },
   ),
@@ -435,7 +435,7 @@ const pubsubSubcommands: ServerCommandSpec[] = [
     ['pubsub', 'loading', 'stale'],
     ps('7.0.0', 'List active shard channels'),
     (s, argv) => {
-      if (argv.length > 3) return subcommandSyntax('shardchannels');
+      if (argv.length > 3) return subcommandSyntax(latin1(argv[1]!));
       return reply.array(s.server.pubsub.shardChannelsMatching(argv[2]).map((c) => reply.bulk(c)));
     },
   ),
@@ -460,6 +460,7 @@ const pubsubSubcommands: ServerCommandSpec[] = [
   ),
 ];
 
+/** Redis' addReplySubcommandSyntaxError: the subcommand as the client typed it. */
 function subcommandSyntax(sub: string): RespValue {
   return reply.error(`ERR unknown subcommand or wrong number of arguments for '${sub}'. Try PUBSUB HELP.`);
 }

@@ -35,6 +35,13 @@ const raftSchema = z.strictObject({
   pendingRequestsMax: z.number().int().min(1).max(1_000_000).default(defaultRaftTiming.pendingRequestsMax),
   snapshotEveryEntries: z.number().int().min(1).max(100_000_000).default(defaultRaftTiming.snapshotEveryEntries),
   snapshotRetainEntries: z.number().int().min(0).max(100_000_000).default(defaultRaftTiming.snapshotRetainEntries),
+  // A snapshot this large or larger is restored at start-up in slices (src/raft/driver.ts).
+  restoreInSlicesAtStartBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(Number.MAX_SAFE_INTEGER)
+    .default(defaultRaftTiming.restoreInSlicesAtStartBytes),
   // Linearizable reads: 'safe' = ReadIndex (a heartbeat round per read batch); 'lease' = no round
   // trip while the leader's lease holds, CORRECT ONLY if no node's clock rate is off by more than
   // leaseClockDriftRateMax (every node must use the same mode). See src/raft/README.md.

@@ -118,6 +118,12 @@ export interface RaftDriverOptions {
   readonly snapshotEveryEntries: number;
   /** Entries kept behind a snapshot so slightly-lagging followers need no snapshot transfer. */
   readonly snapshotRetainEntries: number;
+  /**
+   * A snapshot of at least this many bytes is restored at start-up in slices, when the state
+   * machine offers restoreInSlices (default defaultRaftTiming's 4 MiB: a smaller one takes well
+   * under a second in one go, and its group is whole before any service reads it).
+   */
+  readonly restoreInSlicesAtStartBytes?: number;
   readonly preVote?: boolean;
   readonly checkQuorum?: boolean;
   /**
@@ -150,6 +156,7 @@ export const defaultRaftTiming = {
   pendingRequestsMax: limits.raftPendingRequestsMax,
   snapshotEveryEntries: 10_000,
   snapshotRetainEntries: 1_000,
+  restoreInSlicesAtStartBytes: 4 * 1024 * 1024,
   leaseClockDriftRateMax: 0.05,
 } as const;
 
@@ -289,11 +296,24 @@ export class RaftDriver {
       sendersMax: limits.clusterNodesMax,
     });
     const snap = storage.snapshot();
-    // At start-up the restore is one go: the node serves nothing and answers no peer until it is
-    // built, so there is no loop to keep turning (a received snapshot goes in slices instead).
-    if (snap.meta.index > 0) options.stateMachine.restore(snap.meta.index, snap.data);
-    this.applied = snap.meta.index;
-    this.lastSnapshotIndex = snap.meta.index;
+    // The snapshot at start-up: a large one in slices when the state machine offers them (a
+    // million znodes took 20-40 s in one go, with no peer answered and every other group of the
+    // node waiting). The first slice runs here; when it is not the last, the rest go one per turn
+    // of the loop as for a received snapshot (installSnapshot): applies held, `applied` kept at 0
+    // so no read is served from the partial state, and `restoringSnapshot` true so services serve
+    // no client. A small one is restored in one go, so its group is whole before services start.
+    let startup: { readonly index: number; readonly step: () => boolean } | undefined;
+    if (snap.meta.index > 0) {
+      const sm = options.stateMachine;
+      const sliceFrom = options.restoreInSlicesAtStartBytes ?? defaultRaftTiming.restoreInSlicesAtStartBytes;
+      if (sm.restoreInSlices === undefined || snap.data.length < sliceFrom) sm.restore(snap.meta.index, snap.data);
+      else {
+        const step = sm.restoreInSlices(snap.meta.index, snap.data);
+        if (!step()) startup = { index: snap.meta.index, step };
+      }
+    }
+    this.applied = startup === undefined ? snap.meta.index : 0;
+    this.lastSnapshotIndex = this.applied;
     this.core = new RaftNode({
       id: env.nodeId,
       voters: options.voters,
@@ -303,7 +323,7 @@ export class RaftDriver {
       heartbeatTicks: options.heartbeatTicks,
       preVote: options.preVote ?? true,
       checkQuorum: options.checkQuorum ?? true,
-      appliedIndex: this.applied,
+      appliedIndex: snap.meta.index,
       mutationReuseReadIds: env.mutations.has('raft-reuse-read-ids'),
       mutationLeaseUntilStepDown: env.mutations.has('raft-lease-check-quorum-window'),
       mutations: env.mutations,
@@ -376,6 +396,14 @@ export class RaftDriver {
       this.process();
       this.updateGauges();
     });
+    if (startup !== undefined) {
+      const restoring = { index: startup.index, step: startup.step, held: [] };
+      this.restoring = restoring;
+      this.core.pauseApply(true);
+      env.timers.after(1, () => {
+        if (this.restoring === restoring) this.restoreSlice();
+      });
+    }
     this.process();
   }
 
@@ -409,7 +437,10 @@ export class RaftDriver {
     return this.applied;
   }
 
-  /** Whether a received snapshot is being installed in slices (the state machine is behind meanwhile). */
+  /**
+   * Whether a snapshot (received, or this node's own at start-up) is being installed in slices:
+   * the state machine is behind meanwhile.
+   */
   get restoringSnapshot(): boolean {
     return this.restoring !== undefined;
   }
@@ -805,7 +836,7 @@ export class RaftDriver {
     if (restoring === undefined || this.stopped) return;
     const done = restoring.step();
     this.env.metrics
-      .counter('raft_snapshot_restore_slices_total', 'Slices of received snapshots installed in slices')
+      .counter('raft_snapshot_restore_slices_total', 'Slices of snapshots installed in slices (received, or at start-up)')
       .inc();
     if (!done) {
       // A millisecond apart, as for snapshots taken in slices (sliceSnapshot).

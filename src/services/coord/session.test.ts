@@ -411,7 +411,11 @@ test("the tree's bounds are answered at the door (BadArguments, AuthFailed), and
 });
 
 /** A cluster whose coord group takes and installs snapshots `nodesPerSlice` znodes per slice, often. */
-function slicedCluster(seed: string, nodesPerSlice: number): Simulation<NodeServices> {
+function slicedCluster(
+  seed: string,
+  nodesPerSlice: number,
+  raft: Record<string, number> = {},
+): Simulation<NodeServices> {
   const sliced = {
     ...coordService,
     raftGroups: coordService.raftGroups.map((g) => ({
@@ -426,7 +430,7 @@ function slicedCluster(seed: string, nodesPerSlice: number): Simulation<NodeServ
   return simServices({
     seed,
     nodes: ids,
-    raft: { snapshotEveryEntries: 40, snapshotRetainEntries: 2 },
+    raft: { snapshotEveryEntries: 40, snapshotRetainEntries: 2, ...raft },
     coord: { tickTimeMs: 200, leaderLostCloseMs: 600_000 },
     services: registeredServices.map((s) => (s === coordService ? sliced : s)),
   });
@@ -478,6 +482,25 @@ test('a snapshot taken in slices: writes wait between slices while reads and pin
 });
 
 /**
+ * Writes /z0../z{count-1} in multis of `perMulti`, then 50 setData of /z0: more than
+ * snapshotEveryEntries entries after the multis, so the leader's log no longer has them.
+ */
+function writeZnodes(sim: Simulation<NodeServices>, w: SimZkClient, count: number, perMulti: number): void {
+  for (let m = 0; m < count / perMulti; m++) {
+    const ops = Array.from({ length: perMulti }, (_, i) => ({
+      type: OpCode.create,
+      path: `/z${m * perMulti + i}`,
+      data: enc.encode(`v${m * perMulti + i}`),
+      acl: openAcl,
+      flags: 0,
+    }));
+    answered(sim, w, w.send({ type: OpCode.multi, ops } as never));
+  }
+  for (let i = 0; i < 50; i++) w.send({ type: OpCode.setData, path: '/z0', data: enc.encode(`s${i}`), version: -1 });
+  assert.ok(sim.runUntilCondition(() => w.stream.length >= count / perMulti + 51, 20_000));
+}
+
+/**
  * A follower cut off while the leader writes `znodeCount` znodes (and compacts its log) gets them
  * as a snapshot after the heal. Returns, per virtual millisecond of the follower's install, how
  * many znodes it decoded (each slice is a turn of its event loop, a millisecond from the next),
@@ -493,19 +516,7 @@ function installBehind(seed: string, nodesPerSlice: number, znodeCount: number) 
   const tree = () => coordOf(sim.instance(follower)!).state.znodes.tree;
   const cut = sim.network.isolate(follower);
   const perMulti = 100;
-  for (let m = 0; m < znodeCount / perMulti; m++) {
-    const ops = Array.from({ length: perMulti }, (_, i) => ({
-      type: OpCode.create,
-      path: `/z${m * perMulti + i}`,
-      data: enc.encode(`v${m * perMulti + i}`),
-      acl: openAcl,
-      flags: 0,
-    }));
-    answered(sim, w, w.send({ type: OpCode.multi, ops } as never));
-  }
-  // More than snapshotEveryEntries entries after the multis: the leader's log no longer has them.
-  for (let i = 0; i < 50; i++) w.send({ type: OpCode.setData, path: '/z0', data: enc.encode(`s${i}`), version: -1 });
-  assert.ok(sim.runUntilCondition(() => w.stream.length >= znodeCount / perMulti + 51, 20_000));
+  writeZnodes(sim, w, znodeCount, perMulti);
   const sizeBefore = tree().size;
   // Spy on the decode: znodes loaded per virtual millisecond, and the tree clients see meanwhile.
   const loadedAtMs = new Map<number, number>();
@@ -568,6 +579,99 @@ test('a follower far behind installs a big snapshot in slices: a bounded number 
   // Negative control: one slice as large as the tree is the old one-go install; the measure sees it.
   const oneGo = installBehind('zk-sliced-restore', 1_000_000, znodeCount);
   t.diagnostic(`one go: ${JSON.stringify(oneGo)}`);
+  assert.ok(oneGo.perMsMax >= znodeCount, `one go: ${oneGo.perMsMax} znodes in one turn`);
+});
+
+/**
+ * The leader writes `znodeCount` znodes; a follower that snapshotted them is crashed and restarted.
+ * Returns, as installBehind, the znodes its restore decoded per virtual millisecond, whether a
+ * handshake during it was refused, whether its Raft log kept up with a write committed meanwhile
+ * (the node answered its peers), and checks the tree it ends with.
+ */
+function restartWithSnapshot(seed: string, restoreInSlicesAtStartBytes: number, znodeCount: number) {
+  const sim = slicedCluster(seed, 10, { restoreInSlicesAtStartBytes });
+  assert.ok(sim.runUntilCondition(() => leaderOf(sim) !== undefined, 10_000));
+  const leader = leaderOf(sim)!;
+  const follower = ids.find((i) => i !== leader)!;
+  const w = connected(sim, leader, 8000);
+  const perMulti = 100;
+  writeZnodes(sim, w, znodeCount, perMulti);
+  const coordGroup = () => sim.instance(follower)?.groups.get('coord');
+  assert.ok(
+    sim.runUntilCondition(() => (coordGroup()?.status().appliedIndex ?? 0) >= 80, 5_000),
+    'the follower applied the writes',
+  );
+  sim.runFor(3_000); // its snapshot of them, taken in slices, is saved
+  const loadedAtMs = new Map<number, number>();
+  const original = ZnodeTree.prototype.loadNode;
+  ZnodeTree.prototype.loadNode = function (this: ZnodeTree, n) {
+    loadedAtMs.set(sim.nowMs, (loadedAtMs.get(sim.nowMs) ?? 0) + 1);
+    original.call(this, n);
+  };
+  let refused = false;
+  let keptUp = false;
+  let sawRestoring = false;
+  try {
+    sim.crash(follower);
+    sim.restart(follower);
+    let probe: SimZkClient | undefined;
+    assert.ok(
+      sim.runUntilCondition(() => {
+        const g = coordGroup();
+        if (g === undefined) return false;
+        if (g.restoringSnapshot) {
+          sawRestoring = true;
+          if (probe === undefined) {
+            probe = new SimZkClient(sim, follower);
+            probe.sendConnect({ timeOutMs: 8000 });
+            // A write committed while the follower restores: its log must take it meanwhile.
+            w.send({ type: OpCode.setData, path: '/z1', data: enc.encode('during'), version: -1 });
+          }
+          if (probe.closed !== undefined && probe.session() === undefined) refused = true;
+          const leaderCommit = sim.instance(leader)!.groups.get('coord')!.status().commitIndex;
+          if (w.stream.length >= znodeCount / perMulti + 52 && g.status().commitIndex >= leaderCommit) keptUp = true;
+        }
+        return !g.restoringSnapshot && coordOf(sim.instance(follower)!).state.znodes.tree.size > znodeCount;
+      }, 30_000),
+      'the follower restored its snapshot',
+    );
+    assert.ok(
+      !sawRestoring || sim.runUntilCondition(() => w.stream.length >= znodeCount / perMulti + 52, 5_000),
+      'the write made during the restore was answered',
+    );
+  } finally {
+    ZnodeTree.prototype.loadNode = original;
+  }
+  const tree = coordOf(sim.instance(follower)!).state.znodes.tree;
+  const leaderTree = coordOf(sim.instance(leader)!).state.znodes.tree;
+  assert.ok(
+    sim.runUntilCondition(() => tree.record('/z1')?.version === leaderTree.record('/z1')?.version, 5_000),
+    'caught up',
+  );
+  for (let i = 0; i < znodeCount; i += 97) assert.deepEqual(tree.record(`/z${i}`), leaderTree.record(`/z${i}`));
+  assert.deepEqual(tree.record('/z0'), leaderTree.record('/z0'));
+  return {
+    perMsMax: Math.max(...loadedAtMs.values()),
+    spanMs: Math.max(...loadedAtMs.keys()) - Math.min(...loadedAtMs.keys()),
+    sawRestoring,
+    refused,
+    keptUp,
+  };
+}
+
+test('a node restarting with a big snapshot restores it in slices: peers answered, no client served meanwhile, the tree whole after', (t) => {
+  const znodeCount = 3_000;
+  const r = restartWithSnapshot('zk-start-sliced', 0, znodeCount);
+  t.diagnostic(`sliced: ${JSON.stringify(r)}`);
+  assert.ok(r.sawRestoring, 'the restore outlived the start');
+  assert.ok(r.perMsMax <= 10, `at most one slice of znodes per virtual millisecond: ${r.perMsMax}`);
+  assert.ok(r.spanMs >= znodeCount / 10, `spread over ${r.spanMs} ms of the node's loop`);
+  assert.ok(r.refused, 'a handshake during the restore is refused');
+  assert.ok(r.keptUp, "the node's Raft log took a write committed during its restore");
+  // Negative control: below the size threshold the restore is one go, and the measure sees it.
+  const oneGo = restartWithSnapshot('zk-start-sliced', 1 << 30, znodeCount);
+  t.diagnostic(`one go: ${JSON.stringify(oneGo)}`);
+  assert.equal(oneGo.sawRestoring, false);
   assert.ok(oneGo.perMsMax >= znodeCount, `one go: ${oneGo.perMsMax} znodes in one turn`);
 });
 

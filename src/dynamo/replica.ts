@@ -179,6 +179,12 @@ export interface ReplicaStats {
   speculativeReads: number;
   /** Keys whose state (all tombstones past tombstoneGraceMs) garbage collection deleted. */
   tombstonesCollected: number;
+  /** Keys a cleanup pass deleted because this node is no longer one of their replicas. */
+  cleanupDropped: number;
+  /** Cleanup passes completed. */
+  cleanupPasses: number;
+  /** Cleanup passes stopped because the ring changed under them. */
+  cleanupAborted: number;
 }
 
 type Origin =
@@ -327,6 +333,9 @@ export class DynamoReplica {
     antiEntropyRefused: 0,
     speculativeReads: 0,
     tombstonesCollected: 0,
+    cleanupDropped: 0,
+    cleanupPasses: 0,
+    cleanupAborted: 0,
   };
   private ring: Ring;
   private readonly store: ReplicaStore;
@@ -340,6 +349,10 @@ export class DynamoReplica {
   private counterReserved = 0;
   /** The garbage-collection pass in progress: where its next page starts. */
   private gcFrom: Uint8Array | null | undefined;
+  /** The cleanup pass in progress (startCleanup): the ring it runs on and where its next page starts. */
+  private cleanup:
+    | { readonly ringVersion: number; from: Uint8Array | null; scanned: number; dropped: number }
+    | undefined;
   private nextOp: number;
   private readonly ops = new Map<number, Op>();
   private readonly replays = new Map<number, Replay>();
@@ -526,6 +539,58 @@ export class DynamoReplica {
     return this.aeRound !== undefined || this.aeJobs.length > 0;
   }
 
+  /**
+   * Cassandra's `nodetool cleanup`: deletes, a page per tick, every stored key this node does not
+   * replicate (natural or pending) on its ring, e.g. the ranges a join gave to the new node. Refused
+   * (a reason) while a move is in progress or a pass runs; a pass stops when the ring changes. Safe
+   * after a move completed: its streams copied every value to the new replicas before completeMove
+   * (move.ts), and writes since reach only them.
+   */
+  startCleanup(): string | undefined {
+    if (this.ring.nodes.length === 0) return 'the token ring is not known yet';
+    if (this.ring.moving !== undefined)
+      return `a ring move is in progress (${this.ring.moving.state} ${this.ring.moving.id}): clean up once it completes`;
+    if (this.cleanup !== undefined) return 'a cleanup pass is running here already';
+    this.cleanup = { ringVersion: this.ring.version, from: null, scanned: 0, dropped: 0 };
+    return undefined;
+  }
+
+  /** The cleanup pass running here, if any. */
+  cleanupProgress(): { readonly ringVersion: number; readonly scanned: number; readonly dropped: number } | undefined {
+    const c = this.cleanup;
+    return c === undefined ? undefined : { ringVersion: c.ringVersion, scanned: c.scanned, dropped: c.dropped };
+  }
+
+  /** One page of the cleanup pass (startCleanup). */
+  private runCleanup(): void {
+    const c = this.cleanup;
+    if (c === undefined) return;
+    if (this.ring.version !== c.ringVersion || this.ring.moving !== undefined) {
+      this.cleanup = undefined;
+      this.stats.cleanupAborted++;
+      return;
+    }
+    const page = this.store.scanValues(c.from, this.config.antiEntropyScanEntriesMax);
+    for (const { key } of page.entries) {
+      c.scanned++;
+      const { replicas, pending } = this.ring.locate(key, this.config.replicas);
+      // The planted bug keeps only the keys this node is the first replica of.
+      const mine = this.mutations.has('dynamo-cleanup-primary-only')
+        ? replicas[0] === this.config.id
+        : replicas.includes(this.config.id) || pending.includes(this.config.id);
+      if (mine) continue;
+      this.store.delete(key);
+      this.out.syncNeeded = true;
+      c.dropped++;
+      this.stats.cleanupDropped++;
+    }
+    c.from = page.next;
+    if (page.next === null) {
+      this.cleanup = undefined;
+      this.stats.cleanupPasses++;
+    }
+  }
+
   /** `wallMs`: this node's wall clock, for tombstone garbage collection (none without it). */
   tick(wallMs?: number): Output {
     this.nowTick++;
@@ -546,6 +611,7 @@ export class DynamoReplica {
     this.runAntiEntropy();
     this.mover.tick(this.nowTick);
     if (wallMs !== undefined && this.config.tombstoneGraceMs > 0) this.collectGarbage(wallMs);
+    this.runCleanup();
     return this.flush();
   }
 

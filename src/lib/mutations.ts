@@ -87,6 +87,8 @@ export const MUTATION_NAMES = [
   'dynamo-counter-per-key',
   /** Dynamo ring move: the moving node's streams count as done at once, nothing copied (move.ts). */
   'dynamo-move-no-stream',
+  /** Dynamo cleanup: keeps only the keys the node is the FIRST replica of (drops its secondary copies). */
+  'dynamo-cleanup-primary-only',
 ] as const;
 
 export type Mutation = (typeof MUTATION_NAMES)[number];

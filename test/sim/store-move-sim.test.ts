@@ -8,7 +8,9 @@
 // Negative control: with the planted `dynamo-move-no-stream` (the moving node calls its streams
 // done at once) the same run leaves acknowledged keys missing from their new replicas.
 // With a crash inside the join: a quorum of every key's final replicas holds it at once, and
-// anti-entropy rounds (not the move) restore the third copies the crash cost.
+// anti-entropy rounds (not the move) restore the third copies the crash cost. After the moves,
+// BARISTA CLEANUP on every node drops the copies nodes keep of keys they no longer replicate and
+// no final replica loses one (negative control: the planted `dynamo-cleanup-primary-only`).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mutationsFrom } from '../../src/lib/mutations.ts';
@@ -139,6 +141,7 @@ function joinAndLeaveUnderLoad(
     /^-ERR .*one move at a time/,
     'one move at a time',
   );
+  assert.match(command(sim, 'n3', 'BARISTA', 'CLEANUP'), /^-ERR cleanup refused: a ring move is in progress/);
   if (faults.crashDuringJoin !== undefined) {
     // A node (a stream source, a replica of keys being written) dies inside the join and comes back.
     const victim = faults.crashDuringJoin;
@@ -195,6 +198,36 @@ function placement(
   return { missing, short };
 }
 
+/** Copies of acknowledged keys held by a node that is not one of their final replicas. */
+function strays(sim: Simulation<NodeServices>, acked: ReadonlyMap<string, string>): number {
+  const ring = storeOf(sim.instance('n1')!).ring.ring;
+  let n = 0;
+  for (const key of acked.keys()) {
+    const replicas = ring.locate(enc.encode(key), 3).replicas;
+    for (const id of ring.nodes.map((x) => x.id)) {
+      if (replicas.includes(id)) continue;
+      if (storeOf(sim.instance(id)!).replica!.peek(enc.encode(key)).siblings.length > 0) n++;
+    }
+  }
+  return n;
+}
+
+/** BARISTA CLEANUP on every ring node, run to its end; the keys dropped. */
+function cleanupEverywhere(sim: Simulation<NodeServices>): number {
+  const ids = storeOf(sim.instance('n1')!).ring.ring.nodes.map((x) => x.id);
+  for (const id of ids) assert.equal(command(sim, id, 'BARISTA', 'CLEANUP'), '+OK', `cleanup at ${id}`);
+  assert.ok(
+    sim.runUntilCondition(
+      () => ids.every((id) => storeOf(sim.instance(id)!).replica!.cleanupProgress() === undefined),
+      30_000,
+    ),
+    'every cleanup pass ended',
+  );
+  const status = command(sim, ids[0]!, 'BARISTA', 'CLEANUP', 'STATUS');
+  assert.match(status, /^\*\[:0,:0,:0,:1\]$/, 'a finished pass: not running, one pass');
+  return ids.reduce((n, id) => n + storeOf(sim.instance(id)!).replica!.replica.stats.cleanupDropped, 0);
+}
+
 test('a join and a decommission under QUORUM load lose nothing: every acknowledged key on every final replica', () => {
   const sim = cluster('store-move');
   const { acked, missing, short, streamed, refused } = joinAndLeaveUnderLoad(sim);
@@ -212,6 +245,23 @@ test('a join and a decommission under QUORUM load lose nothing: every acknowledg
   const text = command(sim, 'n1', 'BARISTA', 'RING');
   assert.match(text, /move none/);
   assert.doesNotMatch(text, /\nn2 /, 'n2 is off the ring');
+  // Cleanup (Cassandra's nodetool cleanup): the old replicas drop what the join handed to n5, and
+  // every final replica still holds every acknowledged key.
+  const before = strays(sim, acked);
+  assert.ok(before > 0, `the join left old copies behind (${before})`);
+  const dropped = cleanupEverywhere(sim);
+  assert.ok(dropped >= before, `dropped ${dropped} of ${before} stray copies`);
+  assert.equal(strays(sim, acked), 0, 'no node keeps a key it does not replicate');
+  assert.deepEqual(placement(sim, acked).missing.slice(0, 10), [], 'cleanup dropped no copy a replica needs');
+  for (const [key, value] of sample.slice(0, 10)) assert.equal(command(sim, 'n4', 'GET', key), `$${value}`);
+});
+
+test('negative control: a cleanup that keeps only first-replica copies loses copies the final replicas need', () => {
+  const sim = cluster('store-move', ['dynamo-cleanup-primary-only']);
+  const { acked, missing } = joinAndLeaveUnderLoad(sim);
+  assert.deepEqual(missing.slice(0, 10), [], 'the moves themselves lose nothing');
+  cleanupEverywhere(sim);
+  assert.ok(placement(sim, acked).missing.length > 0, 'the planted cleanup dropped needed copies');
 });
 
 test('a replica crashing inside the join under load: a quorum keeps every acknowledged key, anti-entropy restores the rest', () => {

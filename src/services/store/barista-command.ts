@@ -8,6 +8,9 @@
 //   BARISTA RING [JOIN node|LEAVE node|ABORT]  the token ring and a move's progress; a join, a
 //                                              decommission, or cancelling the move (N > 1;
 //                                              ring-mover.ts)
+//   BARISTA CLEANUP [STATUS]                   deletes the keys this node no longer replicates
+//                                              (after a move; Cassandra's nodetool cleanup), or
+//                                              shows the pass: [running, scanned, dropped, passes]
 // At N = 1 CONSISTENCY and SIBLINGS answer an error saying there is one replica; WHERE names the
 // owner.
 
@@ -18,7 +21,7 @@ import { type Later, latin1, type ServerCommandSpec } from './command-entry.ts';
 import type { RespSession } from './session.ts';
 
 const USAGE =
-  'ERR unknown subcommand or wrong number of arguments for BARISTA. Try CONSISTENCY [level], SIBLINGS key, WHERE key, CAS key expected new, REPAIR [node], RING [JOIN node|LEAVE node|ABORT]';
+  'ERR unknown subcommand or wrong number of arguments for BARISTA. Try CONSISTENCY [level], SIBLINGS key, WHERE key, CAS key expected new, REPAIR [node], RING [JOIN node|LEAVE node|ABORT], CLEANUP [STATUS]';
 
 function run(session: RespSession, argv: readonly Uint8Array[]): RespValue | Later {
   const sub = latin1(argv[1]!).toLowerCase();
@@ -55,6 +58,15 @@ function run(session: RespSession, argv: readonly Uint8Array[]): RespValue | Lat
     const action = argv.length >= 3 ? latin1(argv[2]!).toLowerCase() : undefined;
     const node = argv.length === 4 ? latin1(argv[3]!) : undefined;
     return (done) => replicated.ring(action, node, done);
+  }
+  if (sub === 'cleanup' && argv.length <= 3) {
+    if (replicated === undefined)
+      return reply.error(
+        'ERR store.replication.replicas is 1: a ring move hands keys over, nothing is left to clean up',
+      );
+    const status = argv.length === 3 && latin1(argv[2]!).toLowerCase() === 'status';
+    if (argv.length === 3 && !status) return reply.error(USAGE);
+    return replicated.cleanup(status);
   }
   if (sub === 'where' && argv.length === 3) {
     const where = session.server.where(argv[2]!);

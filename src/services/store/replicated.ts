@@ -319,6 +319,25 @@ export class ReplicatedCommands {
       : reply.error('BUSY an anti-entropy round is running here already, or no peer is up (try again later)');
   }
 
+  /**
+   * BARISTA CLEANUP: starts deleting the keys this node no longer replicates (after a ring move);
+   * BARISTA CLEANUP STATUS: [running 0|1, keys scanned, keys dropped, passes completed].
+   */
+  cleanup(status: boolean): RespValue {
+    if (status) {
+      const p = this.node.cleanupProgress();
+      const s = this.node.replica.stats;
+      return reply.array([
+        reply.integer(p === undefined ? 0n : 1n),
+        reply.integer(BigInt(p?.scanned ?? 0)),
+        reply.integer(BigInt(p?.dropped ?? 0)),
+        reply.integer(BigInt(s.cleanupPasses)),
+      ]);
+    }
+    const refused = this.node.cleanupNow();
+    return refused === undefined ? reply.ok : reply.error(`ERR cleanup refused: ${refused}`);
+  }
+
   /** BARISTA CAS key expected new: [1, new] when applied, [0, current] when the value differed. */
   cas(key: Uint8Array, expected: Uint8Array, value: Uint8Array, done: Done): void {
     this.node.serial(key, { kind: 'cas', expected, value }, (o) => {

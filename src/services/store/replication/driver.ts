@@ -250,6 +250,9 @@ const STAT_HELP: Record<keyof ReplicaStats, string> = {
   antiEntropyRefused: 'Anti-entropy requests from peers refused at dynamoAntiEntropyJobsCountMax',
   speculativeReads: 'Reads sent to a replica a read first left out (it was still short of R answers)',
   tombstonesCollected: 'Keys deleted by tombstone garbage collection (every sibling dead past tombstoneGraceMs)',
+  cleanupDropped: 'Keys a cleanup pass deleted (this node no longer replicates them)',
+  cleanupPasses: 'Cleanup passes completed (BARISTA CLEANUP)',
+  cleanupAborted: 'Cleanup passes stopped because the ring changed under them',
 };
 
 const MOVE_STAT_HELP: { readonly [K in keyof MoveStats]: string } = {
@@ -560,6 +563,17 @@ export class ReplicaNode {
     const p = this.replica.moveProgress();
     if (p?.done === true && this.syncPolicy !== 'always' && !this.stopped) this.store.sync();
     return p;
+  }
+
+  /** Starts a cleanup pass (BARISTA CLEANUP; replica.ts startCleanup): undefined, or why not. */
+  cleanupNow(): string | undefined {
+    if (this.stopped) return 'the node is stopping';
+    return this.replica.startCleanup();
+  }
+
+  /** The cleanup pass running here, if any. */
+  cleanupProgress(): { readonly ringVersion: number; readonly scanned: number; readonly dropped: number } | undefined {
+    return this.replica.cleanupProgress();
   }
 
   /** Whether an anti-entropy round or job is running here. */

@@ -836,7 +836,10 @@ export class RaftDriver {
     if (restoring === undefined || this.stopped) return;
     const done = restoring.step();
     this.env.metrics
-      .counter('raft_snapshot_restore_slices_total', 'Slices of snapshots installed in slices (received, or at start-up)')
+      .counter(
+        'raft_snapshot_restore_slices_total',
+        'Slices of snapshots installed in slices (received, or at start-up)',
+      )
       .inc();
     if (!done) {
       // A millisecond apart, as for snapshots taken in slices (sliceSnapshot).

@@ -30,7 +30,8 @@
 //   request      = u8 kind (0 get, 1 put) key level [put: value context ts]
 //   level        = u8 (1 ONE, 2 QUORUM, 3 ALL, 4 ANY, 0 explicit: then uvarint count 1..ringReplicasCountMax)
 //   value        = u8 tag (0 delete, 1 bytes, 2 counter increment, 3 set add, 4 set remove,
-//                  5 hash set (field value pairs), 6 hash delete (fields), 7 bytes with an expiry)
+//                  5 hash set (field value pairs), 6 hash delete (fields), 7 bytes with an expiry,
+//                  8 the expiry of a counter, set or hash: deadline u64, 0 = none (PERSIST))
 //                  [1: uvarint length (0..kvValueBytesMax) + bytes] [2: by:i64]
 //                  [7: deadline:u64 (absolute wall ms, 1..2^53-1), then as 1]
 //                  [3..6: uvarint count (1..storeSetMembersCountMax), then each member as
@@ -219,6 +220,7 @@ function writeRequest(w: ByteWriter, r: ClientRequest): void {
   writeLevel(w, r.level);
   if (r.kind === 'put') {
     if (r.op?.type === 'incr') w.u8(2).i64(r.op.by);
+    else if (r.op?.type === 'expire') w.u8(8).u64(BigInt(r.op.expiresAtMs));
     else if (r.op !== undefined) {
       w.u8(OP_TAGS[r.op.type]).uvarint(r.op.members.length);
       for (const m of r.op.members) w.bytesUvarint(m);
@@ -398,7 +400,11 @@ function readRequest(r: ByteReader): ClientRequest {
     if (value.length > limits.kvValueBytesMax)
       malformed(`value of ${value.length} bytes, max ${limits.kvValueBytesMax}`);
   } else if (valueTag === 2) op = { type: 'incr', by: r.i64() };
-  else if (valueTag >= 3 && valueTag <= 6) {
+  else if (valueTag === 8) {
+    const deadline = r.u64();
+    if (deadline > BigInt(Number.MAX_SAFE_INTEGER)) malformed(`expiry deadline ${deadline}`);
+    op = { type: 'expire', expiresAtMs: Number(deadline) };
+  } else if (valueTag >= 3 && valueTag <= 6) {
     const n = r.uvarint();
     if (n < 1 || n > limits.storeSetMembersCountMax) malformed(`${n} set members`);
     const members: Uint8Array[] = [];

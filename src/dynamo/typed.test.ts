@@ -121,3 +121,45 @@ test('hashes: concurrent HSETs of different fields are all kept; of one field th
     (e) => e instanceof BaristaError && e.code === 'wrong_type',
   );
 });
+
+test('expiry of typed keys: EXPIRE keeps the join, later updates keep the deadline, an expired key restarts empty', () => {
+  const incr = (s: Versioned, r: string, by: bigint, at: number) =>
+    applyTyped(s.expiredAsTombstones(at), r, { type: 'incr', by }, { wallMs: at, logical: 0 });
+  const expire = (s: Versioned, r: string, deadline: number, at: number) =>
+    applyTyped(s.expiredAsTombstones(at), r, { type: 'expire', expiresAtMs: deadline }, { wallMs: at, logical: 0 });
+  // Two replicas count concurrently; n1 has seen both when it sets the deadline.
+  const a = incr(Versioned.empty(), 'n1', 5n, 10_000);
+  const b = incr(Versioned.empty(), 'n2', 3n, 10_001);
+  const withTtl = expire(a.merge(b), 'n1', 20_000, 10_002);
+  assert.equal(withTtl.siblings.length, 1, 'one sibling supersedes both');
+  assert.equal(withTtl.siblings[0]!.expiresAtMs, 20_000);
+  assert.equal(counterValue(withTtl), 8n, 'the join of both counts');
+  const back = Versioned.decode(withTtl.encode());
+  assert.ok(back.equals(withTtl), 'a CRDT with a deadline round-trips (value tag 4)');
+  // INCR keeps the TTL (Redis); SADD/HSET likewise through keptDeadline.
+  const later = incr(withTtl, 'n2', 1n, 15_000);
+  assert.equal(later.siblings[0]!.expiresAtMs, 20_000);
+  assert.equal(counterValue(later), 9n);
+  // Past the deadline the key reads as absent, and an INCR starts from 0 without a deadline.
+  assert.equal(counterValue(later.expiredAsTombstones(20_000)), null);
+  const fresh = incr(later, 'n1', 1n, 20_001);
+  assert.equal(counterValue(fresh), 1n, 'the expired counts do not come back');
+  assert.equal(fresh.siblings.find((s) => s.value !== null)?.expiresAtMs, undefined);
+  // PERSIST: deadline 0 drops it.
+  const persisted = expire(withTtl, 'n2', 0, 12_000);
+  assert.equal(persisted.siblings[0]!.expiresAtMs, undefined);
+  assert.equal(counterValue(persisted.expiredAsTombstones(1e12)), 8n);
+  // A set and a hash keep their deadline through SADD / HSET.
+  const set = applyTyped(
+    expire(sadd(Versioned.empty(), 'n1', 'x'), 'n1', 50_000, 10_000),
+    'n2',
+    { type: 'sadd', members: [enc.encode('y')] },
+    { wallMs: 11_000, logical: 0 },
+  );
+  assert.equal(set.siblings[0]!.expiresAtMs, 50_000);
+  assert.deepEqual(members(set), ['x', 'y']);
+  // An increment concurrent with the EXPIRE (not seen by it) stays, without the deadline.
+  const concurrent = incr(b, 'n2', 4n, 10_003);
+  const merged = withTtl.merge(concurrent);
+  assert.equal(counterValue(merged.expiredAsTombstones(30_000)), 7n, "n2's unseen sibling outlives the deadline");
+});

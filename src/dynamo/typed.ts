@@ -22,7 +22,7 @@ import type { NodeId } from '../env/types.ts';
 import type { HlcTimestamp } from '../lib/clocks/hlc.ts';
 import { BaristaError } from '../lib/errors.ts';
 import { byteStringOf, bytesOfByteString } from '../crdt/codec.ts';
-import { decodeCrdt } from '../crdt/crdt.ts';
+import { type Crdt, crdtType, decodeCrdt, mergeCrdt } from '../crdt/crdt.ts';
 import { ORSet } from '../crdt/orset.ts';
 import { ORMap } from '../crdt/ormap.ts';
 import { MVRegister } from '../crdt/registers.ts';
@@ -37,7 +37,9 @@ export type TypedOp =
   /** HSET: field, value, field, value, ... */
   | { readonly type: 'hset'; readonly members: readonly Uint8Array[] }
   /** HDEL: fields. */
-  | { readonly type: 'hdel'; readonly members: readonly Uint8Array[] };
+  | { readonly type: 'hdel'; readonly members: readonly Uint8Array[] }
+  /** EXPIRE / PERSIST of a counter, set or hash: its join rewritten with this deadline (0: none). */
+  | { readonly type: 'expire'; readonly expiresAtMs: number };
 
 export { WRONGTYPE };
 
@@ -50,6 +52,7 @@ export function applyTyped(
   counterFloor = 0,
 ): Versioned {
   if (op.type === 'incr') return counterUpdate(local, replica, op.by, ts, counterFloor);
+  if (op.type === 'expire') return expireTyped(local, replica, op.expiresAtMs, ts, counterFloor);
   if (op.type === 'hset' || op.type === 'hdel') {
     let hash = hashOf(local);
     if (hash instanceof BaristaError) throw hash;
@@ -64,7 +67,7 @@ export function applyTyped(
         if (hash.has(field)) hash = hash.remove(field).state;
       }
     }
-    return local.update(local.context(), replica, hash.encode(), ts, true, undefined, counterFloor);
+    return local.update(local.context(), replica, hash.encode(), ts, true, local.keptDeadline(), counterFloor);
   }
   let set = setOf(local);
   if (set instanceof BaristaError) throw set;
@@ -73,7 +76,33 @@ export function applyTyped(
     if (op.type === 'sadd' && !set.has(e)) set = set.add(replica, e).state;
     else if (op.type === 'srem' && set.has(e)) set = set.remove(e).state;
   }
-  return local.update(local.context(), replica, set.encode(), ts, true, undefined, counterFloor);
+  return local.update(local.context(), replica, set.encode(), ts, true, local.keptDeadline(), counterFloor);
+}
+
+/**
+ * EXPIRE / PERSIST of a typed key: the join of the CRDT siblings of the newest one's type, written
+ * as one sibling with the new deadline (0: none) that supersedes everything held. An operation
+ * concurrent with it on another replica stays a sibling of its own, without the deadline: at the
+ * deadline the key loses what this replica held, and keeps what it did not see.
+ */
+function expireTyped(
+  local: Versioned,
+  replica: NodeId,
+  expiresAtMs: number,
+  ts: HlcTimestamp,
+  counterFloor: number,
+): Versioned {
+  const top = local.chosen();
+  if (top === undefined || top.value === null || top.crdt !== true)
+    throw new BaristaError('bad_request', 'the key holds no counter, set or hash here (it changed meanwhile)');
+  let joined: Crdt = decodeCrdt(top.value);
+  for (const s of local.siblings) {
+    if (s === top || s.crdt !== true || s.value === null) continue;
+    const other = decodeCrdt(s.value);
+    if (crdtType(other) === crdtType(joined)) joined = mergeCrdt(joined, other);
+  }
+  const deadline = expiresAtMs === 0 ? undefined : expiresAtMs;
+  return local.update(local.context(), replica, joined.encode(), ts, true, deadline, counterFloor);
 }
 
 /** The key's set: the join of its OR-Set siblings (empty when it holds nothing or a tombstone). */

@@ -16,6 +16,7 @@ import { VectorClock } from '../lib/clocks/vector.ts';
 import { BaristaError, LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { compareLww, DVV_FORMAT_VERSION, decodeContext, emptyContext, lwwWinner, Versioned } from './versions.ts';
+import { PNCounter } from '../crdt/counters.ts';
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
@@ -287,7 +288,7 @@ test('decode names the broken rule with a stable code', () => {
   assert.equal(code(encodeRaw([{ ...a, counter: 0 }])), 'dvv_malformed');
   assert.equal(code(encodeRaw([{ ...a, past: [['a', 1]] }])), 'dvv_malformed'); // supersedes itself
   assert.equal(code(encodeRaw([a, { replica: 'b', counter: 1, past: [['a', 1]] }])), 'dvv_malformed'); // superseded
-  assert.equal(code(encodeRaw([{ ...a, tag: 4 }])), 'dvv_malformed'); // 2 is a CRDT value (counter.ts), 3 a value with a deadline
+  assert.equal(code(encodeRaw([{ ...a, tag: 5 }])), 'dvv_malformed'); // 2 a CRDT value (counter.ts), 3 a value with a deadline, 4 a CRDT with one
   assert.equal(code(encodeRaw([{ ...a, replica: '' }])), 'dvv_malformed');
   assert.equal(code(encodeRaw([], 1, limits.dvvSiblingsCountMax + 1)), 'dvv_malformed');
   const manyEntries = new ByteWriter().u8(1).uvarint(1).stringUvarint('a').uvarint(1);
@@ -352,4 +353,18 @@ test('a value with a deadline round-trips, reads as a tombstone from its deadlin
   const at = bytes.lastIndexOf(3, bytes.length - 11);
   bytes.fill(0, at + 1, at + 9);
   assert.throws(() => Versioned.decode(bytes), /expiry deadline 0/);
+});
+
+test('a CRDT with a deadline round-trips as value tag 4; corrupt CRDT bytes under tag 4 are refused', () => {
+  const ts = { wallMs: 1_000, logical: 0 };
+  const counter = PNCounter.empty.increment('n1', 7n).state.encode();
+  const v = Versioned.empty().update(emptyContext(), 'n1', counter, ts, true, 9_000);
+  const bytes = v.encode();
+  const back = Versioned.decode(bytes);
+  assert.ok(back.equals(v));
+  assert.equal(back.siblings[0]!.crdt, true);
+  assert.equal(back.siblings[0]!.expiresAtMs, 9_000);
+  const bad = bytes.slice();
+  bad[bad.length - 1] = bad[bad.length - 1]! ^ 0xff;
+  assert.throws(() => Versioned.decode(bad), ProtocolError);
 });

@@ -45,7 +45,9 @@
 //   value        = u8 tag            ; 0 tombstone, 1 bytes followed by uvarint length + bytes,
 //                                    ; 2 an encoded CRDT (src/crdt) followed by uvarint length + bytes,
 //                                    ; 3 bytes with an expiry: deadline:u64 (absolute wall ms,
-//                                    ;   1..2^53-1) then uvarint length + bytes
+//                                    ;   1..2^53-1) then uvarint length + bytes,
+//                                    ; 4 an encoded CRDT with an expiry: deadline:u64 as in 3, then
+//                                    ;   uvarint length + bytes as in 2
 // Expiry: a sibling past its deadline reads as a tombstone (expiredAsTombstones, at the reader's
 // clock); its dot and past stay, so it still supersedes and is superseded like any write, and no
 // repair can bring the value back (the deadline is absolute and travels with it).
@@ -79,7 +81,7 @@ export interface Sibling {
   readonly value: Uint8Array | null;
   /** The value is an encoded CRDT (counter.ts: a PN-Counter for INCR at N > 1), not plain bytes. */
   readonly crdt?: boolean;
-  /** Plain bytes only: the absolute wall-clock ms from which the value reads as deleted. */
+  /** The absolute wall-clock ms from which the value (plain bytes or a CRDT) reads as deleted. */
   readonly expiresAtMs?: number;
 }
 
@@ -150,8 +152,8 @@ export class Versioned {
     counterFloor = 0,
   ): Versioned {
     assert(
-      expiresAtMs === undefined || (!crdt && value !== null && Number.isSafeInteger(expiresAtMs) && expiresAtMs >= 1),
-      'an expiry needs plain bytes and a deadline of 1..2^53-1 ms',
+      expiresAtMs === undefined || (value !== null && Number.isSafeInteger(expiresAtMs) && expiresAtMs >= 1),
+      'an expiry needs a value and a deadline of 1..2^53-1 ms',
     );
     assert(isValidHlc(ts), 'update needs a valid HLC timestamp');
     const idBytes = utf8ByteLength(replica);
@@ -226,6 +228,16 @@ export class Versioned {
     );
   }
 
+  /**
+   * The deadline a write that keeps the key's expiry carries on (Redis: INCR, SADD, HSET keep the
+   * TTL): the chosen sibling's, when it holds a value. Call on the state as read at `nowMs`
+   * (expiredAsTombstones), so an expired value passes on nothing.
+   */
+  keptDeadline(): number | undefined {
+    const top = this.chosen();
+    return top === undefined || top.value === null ? undefined : top.expiresAtMs;
+  }
+
   /** The sibling a single-valued read (RESP GET) returns; undefined when there is none. */
   chosen(): Sibling | undefined {
     let best: Sibling | undefined;
@@ -288,18 +300,26 @@ export class Versioned {
           if (e instanceof ProtocolError) malformed(`sibling ${counter}@${replica}: ${e.message}`);
           throw e;
         }
-      } else if (tag === 3) {
+      } else if (tag === 3 || tag === 4) {
         const deadline = r.u64();
         if (deadline < 1n || deadline > BigInt(Number.MAX_SAFE_INTEGER)) malformed(`expiry deadline ${deadline}`);
         expiresAtMs = Number(deadline);
         value = r.bytesUvarint();
+        if (tag === 4) {
+          try {
+            decodeCrdt(value);
+          } catch (e) {
+            if (e instanceof ProtocolError) malformed(`sibling ${counter}@${replica}: ${e.message}`);
+            throw e;
+          }
+        }
       } else malformed(`value tag ${tag}`);
       siblings.push({
         dot,
         past,
         ts,
         value,
-        ...(tag === 2 ? { crdt: true } : {}),
+        ...(tag === 2 || tag === 4 ? { crdt: true } : {}),
         ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
       });
     }
@@ -322,7 +342,10 @@ function writeSibling(w: ByteWriter, s: Sibling): void {
   s.past.encodeInto(w);
   w.u64(encodeHlc(s.ts));
   if (s.value === null) w.u8(0);
-  else if (s.expiresAtMs !== undefined) w.u8(3).u64(BigInt(s.expiresAtMs)).bytesUvarint(s.value);
+  else if (s.expiresAtMs !== undefined)
+    w.u8(s.crdt === true ? 4 : 3)
+      .u64(BigInt(s.expiresAtMs))
+      .bytesUvarint(s.value);
   else w.u8(s.crdt === true ? 2 : 1).bytesUvarint(s.value);
 }
 

@@ -1,7 +1,9 @@
 // Expiry at N > 1 (issue 10: "expiry stored as an absolute deadline and expired values treated as
 // tombstones, so repair never brings them back"). 3 simulated nodes, N = 3, RESP clients.
 //   - SET EX / EXPIRE / PERSIST / TTL through any node; after the deadline GET is nil, EXISTS 0,
-//     TTL -2 on every node, and INCR counts from 0 (an expired value is absent);
+//     TTL -2 on every node, and INCR counts from 0 (an expired value is absent); counters, sets
+//     and hashes (CRDTs) expire the same way, their updates keep the deadline, and once expired
+//     an INCR or SADD starts empty, repair bringing nothing back;
 //   - a replica cut off while a key with a deadline is written gets it later by anti-entropy, and
 //     after the deadline the repaired copy is as dead as the others: no read anywhere shows it.
 import assert from 'node:assert/strict';
@@ -111,4 +113,44 @@ test('a replica that missed a write with a deadline gets it by anti-entropy, and
   assert.equal(run(sim, cut, ['BARISTA', 'REPAIR'])[0], '+OK');
   sim.runFor(2_000);
   assert.deepEqual(run(sim, cut, ['GET', 'k']), ['_']);
+});
+
+test('counters, sets and hashes expire on every node; past the deadline an INCR or SADD starts empty', () => {
+  const sim = cluster('store-expiry-crdt');
+  // The simulated nodes' wall clocks are far apart (each node's clock has its own origin); a
+  // deadline set by the node whose clock is furthest behind has passed everywhere once it passed there.
+  const [behind, ...others] = [...NODES].sort(
+    (a, b) => storeOf(sim.instance(a)!).replica!.wallMs() - storeOf(sim.instance(b)!).replica!.wallMs(),
+  ) as [string, ...string[]];
+  assert.deepEqual(run(sim, behind, ['INCRBY', 'c', '5'], ['EXPIRE', 'c', '3'], ['TTL', 'c']), [':5', ':1', ':3']);
+  // Updates coordinated where the deadline has not passed yet keep it (on a node whose clock is
+  // past it the key is already gone: expiry is judged by the coordinator's clock).
+  assert.deepEqual(run(sim, behind, ['INCR', 'c'], ['TTL', 'c']), [':6', ':3'], 'INCR kept the deadline');
+  assert.deepEqual(run(sim, behind, ['SADD', 's', 'a', 'b'], ['PEXPIRE', 's', '3000'], ['SADD', 's', 'c']), [
+    ':2',
+    ':1',
+    ':1',
+  ]);
+  assert.deepEqual(run(sim, behind, ['PTTL', 's'])[0]!.match(/^:(\d+)$/)?.[1]?.length, 4, 'SADD kept the deadline');
+  assert.deepEqual(run(sim, behind, ['HSET', 'h', 'f', 'v'], ['EXPIRE', 'h', '3'], ['PERSIST', 'h'], ['TTL', 'h']), [
+    ':1',
+    ':1',
+    ':1',
+    ':-1',
+  ]);
+  sim.runFor(3_500);
+  for (const at of NODES) {
+    assert.deepEqual(
+      run(sim, at, ['GET', 'c'], ['EXISTS', 'c', 's'], ['TTL', 's'], ['SCARD', 's'], ['HGET', 'h', 'f']),
+      ['_', ':0', ':-2', ':0', '$v'],
+      at,
+    );
+  }
+  assert.deepEqual(run(sim, others[0]!, ['INCR', 'c'], ['SADD', 's', 'z'], ['SMEMBERS', 's']), [':1', ':1', '*[$z]']);
+  // Anti-entropy from every node brings no expired count or member back.
+  for (const at of NODES) {
+    assert.equal(run(sim, at, ['BARISTA', 'REPAIR'])[0], '+OK');
+    assert.ok(sim.runUntilCondition(() => !storeOf(sim.instance(at)!).replica!.antiEntropyBusy, 20_000));
+  }
+  for (const at of NODES) assert.deepEqual(run(sim, at, ['GET', 'c'], ['SCARD', 's']), ['$1', ':1'], at);
 });

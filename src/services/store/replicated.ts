@@ -213,8 +213,9 @@ export class ReplicatedCommands {
       case 'pexpireat':
         return this.expire(name, argv, level, done);
       case 'persist':
-        return this.plainRead(argv[1]!, level, done, (s, value, expiresAtMs) => {
+        return this.plainRead(argv[1]!, level, done, (s, value, expiresAtMs, crdt) => {
           if (value === null || expiresAtMs === 0) return done(reply.integer(0n));
+          if (crdt) return this.expireTyped(argv[1]!, 0, level, done);
           this.writeWith(argv[1]!, value, level, s.context, undefined, () => done(reply.integer(1n)), done);
         });
       case 'ttl':
@@ -489,28 +490,28 @@ export class ReplicatedCommands {
   }
 
   /**
-   * A read of a plain string key for the expiry commands: its value (null: none, a tombstone or
-   * past its deadline) and deadline (0: none). Counters, sets and hashes answer an error: their
-   * expiry is not offered at N > 1 yet.
+   * A read for the expiry commands: the key's newest value (null: none, a tombstone or past its
+   * deadline), its deadline (0: none), and whether it is a counter, set or hash (a CRDT, whose
+   * deadline is rewritten by a typed operation: typed.ts `expire`).
    */
   private plainRead(
     key: Uint8Array,
     level: Level,
     done: Done,
-    then: (s: KeyState, value: Uint8Array | null, expiresAtMs: number) => void,
+    then: (s: KeyState, value: Uint8Array | null, expiresAtMs: number, crdt: boolean) => void,
   ): void {
     this.node.submit({ kind: 'get', key, level }, (o) => {
       if (!o.ok) return done(errorReply(o.error, false));
       const top = o.state.chosen;
-      if (top?.crdt === true) {
-        return done(
-          reply.error(
-            'ERR expiry of counters, sets and hashes is not available with store.replication.replicas > 1 yet',
-          ),
-        );
-      }
-      then(o.state, top?.value ?? null, top?.expiresAtMs ?? 0);
+      then(o.state, top?.value ?? null, top?.expiresAtMs ?? 0, top?.crdt === true);
     });
+  }
+
+  /** A counter's, set's or hash's new deadline (0: none), kept by its later updates; answers 1. */
+  private expireTyped(key: Uint8Array, expiresAtMs: number, level: Level, done: Done): void {
+    this.node.submit({ kind: 'typed', key, op: { type: 'expire', expiresAtMs }, level }, (o) =>
+      o.ok ? done(reply.integer(1n)) : done(errorReply(o.error, true)),
+    );
   }
 
   /** EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT (NX, XX, GT, LT): a read, then the value rewritten with its new deadline. */
@@ -523,11 +524,12 @@ export class ReplicatedCommands {
       this.node.wallMs(),
     );
     if ('type' in req) return done(req);
-    this.plainRead(argv[1]!, level, done, (s, value, expiresAtMs) => {
+    this.plainRead(argv[1]!, level, done, (s, value, expiresAtMs, crdt) => {
       const outcome = expireOutcome(req, value === null ? undefined : expiresAtMs, this.node.wallMs(), name);
       if (outcome === 'zero') return done(reply.integer(0n));
       if (outcome !== 'delete' && 'type' in outcome) return done(outcome);
       const deadline = outcome === 'delete' ? undefined : outcome.deadlineMs;
+      if (crdt && deadline !== undefined) return this.expireTyped(argv[1]!, deadline, level, done);
       this.writeWith(
         argv[1]!,
         outcome === 'delete' ? null : value,

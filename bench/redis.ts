@@ -3,6 +3,10 @@
 //
 //   npm run bench -- redis [--quick] [-n 200000] [-c 50] [--pipelines 1,16]
 //                          [--tests set,get,incr,lpush,lpop,sadd,hset] [-r 100000] [--cluster]
+//                          [--maxmemory 20mb [--policy allkeys-lru]]
+// --maxmemory: both sides get CONFIG SET maxmemory/maxmemory-policy after start (sync none vs no
+// persistence only): a cache at capacity, evicting on every write once full; INFO's used_memory,
+// evicted_keys and DBSIZE are printed after (Redis counts its allocator, we our data set).
 // --cluster: instead, 3 Baristas node processes with N = 3 at ONE and at QUORUM (sync periodic,
 // redis-benchmark on the first node, which coordinates every request) against Redis everysec,
 // SET and GET only (what N > 1 offers).
@@ -87,17 +91,45 @@ function benchmark(
   return out;
 }
 
+/** One redis-cli command's output (text), or throws when redis-cli fails. */
+function cli(server: RunningRespServer, ...argv: string[]): string {
+  const r = spawnSync('redis-cli', ['-h', server.host, '-p', String(server.port), ...argv], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`redis-cli ${argv.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** INFO fields after a run under maxmemory: what each side kept and evicted. */
+function cacheLine(server: RunningRespServer): string {
+  const info = cli(server, 'INFO', 'everything');
+  const field = (name: string) => new RegExp(`^${name}:(\\S+)`, 'm').exec(info)?.[1] ?? '?';
+  const dbsize = cli(server, 'DBSIZE').trim();
+  return `used_memory ${field('used_memory')}, maxmemory ${field('maxmemory')}, evicted_keys ${field('evicted_keys')}, keys ${dbsize}`;
+}
+
 async function measure(
   start: () => Promise<RunningRespServer>,
-  o: { n: number; c: number; pipelines: number[]; tests: string; keyspace: number },
-): Promise<{ name: string; results: Results }> {
+  o: {
+    n: number;
+    c: number;
+    pipelines: number[];
+    tests: string;
+    keyspace: number;
+    maxmemory?: string;
+    policy: string;
+  },
+): Promise<{ name: string; results: Results; cache?: string }> {
   const server = await start();
   try {
+    // A cache at capacity: the same maxmemory and policy on both sides, set at run time.
+    if (o.maxmemory !== undefined) {
+      const ok = cli(server, 'CONFIG', 'SET', 'maxmemory', o.maxmemory, 'maxmemory-policy', o.policy).trim();
+      if (ok !== 'OK') throw new Error(`${server.name}: CONFIG SET answered ${ok}`);
+    }
     const results: Results = new Map();
     for (const pipeline of o.pipelines) {
       for (const [k, v] of benchmark(server, { ...o, pipeline })) results.set(k, v);
     }
-    return { name: server.name, results };
+    return { name: server.name, results, ...(o.maxmemory === undefined ? {} : { cache: cacheLine(server) }) };
   } finally {
     await server.stop();
   }
@@ -114,6 +146,8 @@ export default async function main(args: string[]): Promise<void> {
       pipelines: { type: 'string' },
       tests: { type: 'string', default: 'set,get,incr,lpush,lpop,sadd,hset' },
       cluster: { type: 'boolean', default: false },
+      maxmemory: { type: 'string' },
+      policy: { type: 'string', default: 'allkeys-lru' },
     },
   });
   const unavailable =
@@ -125,7 +159,15 @@ export default async function main(args: string[]): Promise<void> {
   }
   const n = Number(values.n ?? (values.quick ? 20_000 : 200_000));
   const pipelines = (values.pipelines ?? (values.quick ? '16' : '1,16')).split(',').map(Number);
-  const o = { n, c: Number(values.c), pipelines, tests: values.tests, keyspace: Number(values.r) };
+  const o = {
+    n,
+    c: Number(values.c),
+    pipelines,
+    tests: values.tests,
+    keyspace: Number(values.r),
+    policy: values.policy,
+    ...(values.maxmemory === undefined ? {} : { maxmemory: values.maxmemory }),
+  };
   let tests = o.tests.split(',');
   console.log(
     `bench redis: redis-benchmark -t ${o.tests} -n ${n} -c ${o.c} -r ${o.keyspace} -P ${pipelines.join('|')}` +
@@ -146,9 +188,12 @@ export default async function main(args: string[]): Promise<void> {
         label: `3 nodes N=3 at ${level}, sync periodic / Redis everysec`,
         start: () => startStoreCluster(3, { sync: 'periodic', consistency: level, replication: { replicas: 3 } }),
       }))
-    : PAIRS.map((pair) => ({
+    : PAIRS.filter((pair) => values.maxmemory === undefined || pair.baristas === 'none').map((pair) => ({
         redis: pair.redis,
-        label: pair.label,
+        label:
+          values.maxmemory === undefined
+            ? pair.label
+            : `${pair.label}, a cache at capacity: maxmemory ${values.maxmemory} ${values.policy}`,
         start: () => startStoreNode({ sync: pair.baristas }),
       }));
   if (values.cluster) {
@@ -160,6 +205,8 @@ export default async function main(args: string[]): Promise<void> {
     const redis = await measure(() => startRedisServer(pair.redis), o);
     const ours = await measure(pair.start, o);
     console.log(`\n${pair.label}: ${redis.name} vs ${ours.name}`);
+    if (redis.cache !== undefined)
+      console.log(`  after, redis-server: ${redis.cache}\n  after, Baristas:     ${ours.cache}`);
     console.log('test    P   redis req/s  p50 ms  cpu us/op | baristas req/s  p50 ms  cpu us/op | ratio');
     for (const pipeline of pipelines) {
       for (const t of tests) {

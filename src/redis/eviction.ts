@@ -27,7 +27,7 @@
 
 import type { Rng } from '../env/types.ts';
 import { limits } from '../lib/limits.ts';
-import { type Keyspace, KeyspaceLimitError, latin1Bytes, latin1String } from './keyspace.ts';
+import { type Head, type Keyspace, KeyspaceLimitError, latin1Bytes, latin1String } from './keyspace.ts';
 
 export const EVICTION_POLICIES = [
   'volatile-lru',
@@ -70,6 +70,8 @@ export const defaultEvictionSettings: Readonly<EvictionSettings> = {
 export const LFU_INIT_VAL = 5;
 /** Redis' EVPOOL_SIZE. */
 export const EVICTION_POOL_SIZE = 16;
+/** Live keys one sampling walk reads for the picks to draw from (Evictor.sampled). */
+export const EVICTION_SAMPLE_BATCH = 64;
 
 type SketchMode = 'off' | 'lru' | 'lfu';
 
@@ -178,6 +180,14 @@ interface Candidate {
 /** Picks and deletes keys until the data set is under maxmemory (see the header). */
 export class Evictor {
   private pool: Candidate[] = [];
+  /**
+   * Sampled keys not yet offered: one walk from a random token reads EVICTION_SAMPLE_BATCH live
+   * keys (consecutive tokens, so random keys), drawn maxmemory-samples at a time. A walk's cost is
+   * mostly its setup (a block read in every run of the engine), so a walk per pick made a SET at
+   * capacity cost ~0.4 ms (2.5k SET/s, docs/BENCHMARKS.md); a drawn key may be gone by then, and
+   * the pool checks it before evicting.
+   */
+  private sampled: Array<{ key: Uint8Array; head: Head; storageKey: Uint8Array }> = [];
   /** Keys evicted since start (INFO evicted_keys). */
   evicted = 0;
 
@@ -193,6 +203,7 @@ export class Evictor {
   policyChanged(nowMs: number): void {
     this.sketch.setMode(this.settings.maxmemory > 0 ? sketchModeOf(this.settings.policy) : 'off', nowMs);
     this.pool = [];
+    this.sampled = [];
   }
 
   get datasetBytes(): number {
@@ -233,10 +244,16 @@ export class Evictor {
     const policy = this.settings.policy;
     const volatile = policy.startsWith('volatile-');
     if (policy.endsWith('-random')) {
-      return this.keyspace.sampleHeads(this.rng.bytes(8), 1, volatile, nowMs)[0]?.key;
+      // A drawn key may be gone (evicted or deleted since its walk): the next one, within a bound.
+      for (let n = 0; n <= EVICTION_SAMPLE_BATCH; n++) {
+        const s = this.draw(1, volatile, nowMs)[0];
+        if (s === undefined) return undefined;
+        if (this.keyspace.peekHead(s.key, nowMs) !== undefined) return s.key;
+      }
+      return undefined;
     }
     for (let attempt = 0; attempt < 2; attempt++) {
-      for (const s of this.keyspace.sampleHeads(this.rng.bytes(8), this.settings.samples, volatile, nowMs)) {
+      for (const s of this.draw(this.settings.samples, volatile, nowMs)) {
         const score =
           policy === 'volatile-ttl'
             ? -s.head.expiresAtMs
@@ -253,6 +270,20 @@ export class Evictor {
       }
     }
     return undefined;
+  }
+
+  /** The next `count` sampled keys (fewer when the walk finds fewer), walking again when short. */
+  private draw(
+    count: number,
+    volatile: boolean,
+    nowMs: number,
+  ): Array<{ key: Uint8Array; head: Head; storageKey: Uint8Array }> {
+    if (this.sampled.length < count) {
+      this.sampled.push(
+        ...this.keyspace.sampleHeads(this.rng.bytes(8), Math.max(count, EVICTION_SAMPLE_BATCH), volatile, nowMs),
+      );
+    }
+    return this.sampled.splice(0, count);
   }
 
   /** Keeps the EVICTION_POOL_SIZE best candidates, best first, one per key. */

@@ -1,7 +1,11 @@
 // The memtable: the newest version of each recently written key, in memory, until a flush writes
-// it out as a run. Point reads are a map lookup; ordered iteration sorts lazily: keys new since
-// the last ordered read are sorted on their own and merged into the sorted list, so a write costs
-// O(1) and a scan after k new keys costs O(n + k log k).
+// it out as a run. Point reads are a map lookup. Order is two sorted lists: `sorted`, and `fresh`,
+// the keys new since the last merge (at most MEMTABLE_FRESH_KEYS_MAX), each new key placed by
+// binary search; a range walks both at once. So a new key costs O(log k + k) (the insertion into
+// `fresh`) plus, every MEMTABLE_FRESH_KEYS_MAX new keys, one O(n) merge, and a scan O(log n) plus
+// what it returns, however writes and scans interleave. (Before, the new keys were sorted and
+// merged at the next scan: a scan after every write, as eviction's sampling does under maxmemory,
+// cost O(n) each — 12 ms per SET at 500,000 memtable keys, docs/BENCHMARKS.md.)
 //
 // Layout: an entry's key, meta and value bytes are copied into shared slabs (MEMTABLE_SLAB_BYTES;
 // an entry of MEMTABLE_DEDICATED_BYTES or more gets a buffer of its own), and the map holds a small
@@ -23,6 +27,8 @@ import { compareKeys, type Entry, type EntryKind, entryBytes, keyString } from '
 export const MEMTABLE_ENTRY_OVERHEAD_BYTES = 160;
 /** Size of the slabs small entries are packed into. */
 export const MEMTABLE_SLAB_BYTES = 256 * 1024;
+/** New keys kept apart from the sorted list before one merge (bounds an insertion's array move). */
+export const MEMTABLE_FRESH_KEYS_MAX = 4096;
 /** Entries of at least this many bytes (key + meta + value) get a buffer of their own. */
 export const MEMTABLE_DEDICATED_BYTES = 16 * 1024;
 
@@ -57,7 +63,14 @@ class PackedEntry implements Entry {
 export class Memtable {
   private readonly map = new Map<string, Entry>();
   private sorted: string[] = [];
-  private unsorted: string[] = [];
+  /** Keys new since the last merge, sorted; never in `sorted`. */
+  private fresh: string[] = [];
+  /** A range is iterating `fresh`: the next insertion copies it first. */
+  private freshShared = false;
+  /** Keys copied by merges so far (the ordering's work; a test bounds it). */
+  mergedKeys = 0;
+
+  constructor(private readonly freshKeysMax = MEMTABLE_FRESH_KEYS_MAX) {}
   private heldBytes = 0;
   private slab: Uint8Array | undefined;
   private slabUsed = 0;
@@ -72,7 +85,7 @@ export class Memtable {
   put(e: Entry): void {
     const k = keyString(e.key);
     if (!this.map.has(k)) {
-      this.unsorted.push(k);
+      this.insertFresh(k);
       this.heldBytes += MEMTABLE_ENTRY_OVERHEAD_BYTES + e.key.byteLength;
     }
     this.heldBytes += entryBytes(e);
@@ -107,36 +120,48 @@ export class Memtable {
     return this.map.get(keyString(key));
   }
 
-  private order(): string[] {
-    if (this.unsorted.length > 0) {
-      const fresh = this.unsorted.sort();
-      const out: string[] = new Array(this.sorted.length + fresh.length);
-      let i = 0;
-      let j = 0;
-      let n = 0;
-      while (i < this.sorted.length || j < fresh.length) {
-        if (j >= fresh.length || (i < this.sorted.length && this.sorted[i]! < fresh[j]!)) out[n++] = this.sorted[i++]!;
-        else out[n++] = fresh[j++]!;
-      }
-      this.sorted = out;
-      this.unsorted = [];
+  private insertFresh(k: string): void {
+    if (this.fresh.length >= this.freshKeysMax) this.mergeFresh();
+    if (this.freshShared) {
+      this.fresh = this.fresh.slice();
+      this.freshShared = false;
     }
-    return this.sorted;
+    const fresh = this.fresh;
+    const at = lowerBound(fresh, k);
+    if (at === fresh.length) fresh.push(k);
+    else fresh.splice(at, 0, k);
+  }
+
+  /** `fresh` merged into a new `sorted` (a range iterating the old arrays keeps them). */
+  private mergeFresh(): void {
+    const fresh = this.fresh;
+    if (fresh.length === 0) return;
+    const sorted = this.sorted;
+    const out: string[] = new Array(sorted.length + fresh.length);
+    let i = 0;
+    let j = 0;
+    let n = 0;
+    while (i < sorted.length || j < fresh.length) {
+      if (j >= fresh.length || (i < sorted.length && sorted[i]! < fresh[j]!)) out[n++] = sorted[i++]!;
+      else out[n++] = fresh[j++]!;
+    }
+    this.sorted = out;
+    this.mergedKeys += n;
+    this.fresh = [];
+    this.freshShared = false;
   }
 
   /** Entries with start <= key < end (end null: no upper bound), in key order. */
   *range(start: Uint8Array, end: Uint8Array | null): Generator<Entry> {
-    const keys = this.order();
+    const sorted = this.sorted;
+    const fresh = this.fresh;
+    this.freshShared = true;
     const from = keyString(start);
-    let lo = 0;
-    let hi = keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (keys[mid]! < from) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = lo; i < keys.length; i++) {
-      const e = this.map.get(keys[i]!)!;
+    let i = lowerBound(sorted, from);
+    let j = lowerBound(fresh, from);
+    while (i < sorted.length || j < fresh.length) {
+      const k = j >= fresh.length || (i < sorted.length && sorted[i]! < fresh[j]!) ? sorted[i++]! : fresh[j++]!;
+      const e = this.map.get(k)!;
       if (end !== null && compareKeys(e.key, end) >= 0) return;
       yield e;
     }
@@ -150,9 +175,22 @@ export class Memtable {
   clear(): void {
     this.map.clear();
     this.sorted = [];
-    this.unsorted = [];
+    this.fresh = [];
+    this.freshShared = false;
     this.heldBytes = 0;
     this.slab = undefined;
     this.slabUsed = 0;
   }
+}
+
+/** The first index of `keys` (sorted) whose key is not below `k`. */
+function lowerBound(keys: readonly string[], k: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! < k) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -23,6 +23,7 @@
 // Errors, Redis' texts: a plain value that is not an integer -> not_integer; a result outside
 // int64 -> overflow.
 
+import { showsValue } from './shown.ts';
 import type { NodeId } from '../env/types.ts';
 import { BaristaError } from '../lib/errors.ts';
 import type { HlcTimestamp } from '../lib/clocks/hlc.ts';
@@ -65,7 +66,7 @@ function rebaseEntry(s: Sibling): string {
 /** The counter's value as a read shows it; null when the key holds nothing (or a tombstone). */
 export function counterValue(state: Versioned): bigint | null | BaristaError {
   const top = newest(state);
-  if (top === undefined || top.value === null) return null;
+  if (top === undefined || top.value === null || !showsValue(top)) return null;
   if (top.crdt === true) {
     if (!isCounter(top)) return new BaristaError('wrong_type', WRONGTYPE);
     return joinCrdt(state).value();
@@ -76,7 +77,7 @@ export function counterValue(state: Versioned): bigint | null | BaristaError {
 /** The key's plain value as GET shows it: a counter as its decimal text. */
 export function readableValue(state: Versioned): Uint8Array | null {
   const top = newest(state);
-  if (top === undefined || top.value === null) return null;
+  if (top === undefined || top.value === null || !showsValue(top)) return null;
   if (top.crdt !== true) return top.value;
   if (!isCounter(top)) return null; // a set: GET answers WRONGTYPE before asking (replicated.ts)
   return new TextEncoder().encode(joinCrdt(state).value().toString());
@@ -92,7 +93,7 @@ export function counterUpdate(
 ): Versioned {
   const top = newest(local);
   let base: PNCounter;
-  if (top === undefined || top.value === null) base = PNCounter.empty;
+  if (top === undefined || top.value === null || !showsValue(top)) base = PNCounter.empty;
   else if (top.crdt === true) {
     if (!isCounter(top)) throw new BaristaError('wrong_type', WRONGTYPE);
     base = joinCrdt(local);

@@ -142,12 +142,14 @@ const TYPE_TAGS = {
   movePageAck: 12,
 } as const satisfies Record<ReplicaMessage['type'], number>;
 
-const OP_TAGS = { sadd: 3, srem: 4, hset: 5, hdel: 6 } as const;
-const OP_BY_TAG: Readonly<Record<number, 'sadd' | 'srem' | 'hset' | 'hdel'>> = {
+const OP_TAGS = { sadd: 3, srem: 4, hset: 5, hdel: 6, zset: 9, list: 10 } as const;
+const OP_BY_TAG: Readonly<Record<number, keyof typeof OP_TAGS>> = {
   3: 'sadd',
   4: 'srem',
   5: 'hset',
   6: 'hdel',
+  9: 'zset',
+  10: 'list',
 };
 
 const LEVEL_TAGS = { ONE: 1, QUORUM: 2, ALL: 3, ANY: 4 } as const;
@@ -404,17 +406,23 @@ function readRequest(r: ByteReader): ClientRequest {
     const deadline = r.u64();
     if (deadline > BigInt(Number.MAX_SAFE_INTEGER)) malformed(`expiry deadline ${deadline}`);
     op = { type: 'expire', expiresAtMs: Number(deadline) };
-  } else if (valueTag >= 3 && valueTag <= 6) {
+  } else if ((valueTag >= 3 && valueTag <= 6) || valueTag === 9 || valueTag === 10) {
+    const type = OP_BY_TAG[valueTag]!;
+    const paired = type === 'hset' || type === 'zset' || type === 'list';
+    const max =
+      type === 'zset' || type === 'list' ? limits.storeCollectionChangesCountMax : limits.storeSetMembersCountMax;
     const n = r.uvarint();
-    if (n < 1 || n > limits.storeSetMembersCountMax) malformed(`${n} set members`);
+    if (n < 1 || n > max) malformed(`${n} members in a ${type} operation`);
+    if (paired && n % 2 !== 0) malformed(`${type.toUpperCase()} with a key and no value`);
     const members: Uint8Array[] = [];
     for (let i = 0; i < n; i++) {
       const m = r.bytesUvarint();
       if (m.length > limits.kvValueBytesMax) malformed(`member of ${m.length} bytes`);
+      if (i % 2 === 1 && type === 'zset' && m.length !== 8 && m.length !== 0) malformed('a score not of 8 bytes');
+      if (i % 2 === 1 && type === 'list' && (m.length === 0 || m[0]! > 1 || (m[0] === 0 && m.length !== 1)))
+        malformed('a list change neither an insert nor a remove');
       members.push(m);
     }
-    const type = OP_BY_TAG[valueTag]!;
-    if (type === 'hset' && n % 2 !== 0) malformed('HSET with a field and no value');
     op = { type, members };
   } else if (valueTag !== 0) malformed(`value tag ${valueTag}`);
   const context = VectorClock.decodeFrom(r, limits.dvvEntriesCountMax);

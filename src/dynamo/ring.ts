@@ -41,6 +41,7 @@
 // over. Untrusted bytes never reach an assert: each rule broken is a ProtocolError
 // (ring_bad_version, ring_malformed, or the reader's truncated / trailing_bytes / invalid_utf8...).
 
+import { lowerBound } from '../lib/sorted.ts';
 import type { NodeId, Rng } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { ByteReader, ByteWriter, bytesEqual, utf8ByteLength } from '../lib/bytes.ts';
@@ -112,15 +113,8 @@ class TokenTable {
 
   /** Index of the range holding `token`: the first token >= it, wrapping to 0. */
   rangeIndex(token: Token): number {
-    const tokens = this.tokens;
-    let lo = 0;
-    let hi = tokens.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (tokens[mid]! < token) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo === tokens.length ? 0 : lo;
+    const lo = lowerBound(this.tokens, token);
+    return lo === this.tokens.length ? 0 : lo;
   }
 
   range(i: number): TokenRange {

@@ -13,11 +13,21 @@
 //                   coordinator's HLC timestamp (supersedes the values it saw; HGET reads the
 //                   register's LWW view, resolve());
 //   hdel  f ...     OR-Map remove: the field's observed writes; a concurrent HSET survives.
+//   zset  m s ...   a sorted set: an OR-Map from member to a one-key OR-Map holding an MV-Register
+//                   of the score (8 bytes, float64 big-endian); a pair with an empty score removes
+//                   the member's observed writes. A score's concurrent writes resolve by HLC, as a
+//                   hash field's (the nesting gives the sorted set a schema of its own, so a hash
+//                   and a sorted set never merge);
+//   list  k v ...   a list: an OR-Map from element key (list-positions.ts: the keys' byte order is
+//                   the list's order) to an OR-Set holding the element's value; a pair (k, 1 v)
+//                   inserts, (k, 0) removes the element's observed add. The RESP layer runs Redis'
+//                   own command on the list it read (src/redis/scratch.ts) and sends the difference.
 // The new sibling's context is everything the replica holds: it supersedes all of it. An empty set
 // is kept as a value (its context carries the removes' dots) and reads as no key.
 // Wrong types: a key whose newest sibling is a plain value, or another CRDT, answers Redis' WRONGTYPE
 // (code wrong_type); a tombstone or nothing is an empty set.
 
+import { showsValue } from './shown.ts';
 import type { NodeId } from '../env/types.ts';
 import type { HlcTimestamp } from '../lib/clocks/hlc.ts';
 import { BaristaError } from '../lib/errors.ts';
@@ -26,7 +36,7 @@ import { type Crdt, crdtType, decodeCrdt, mergeCrdt } from '../crdt/crdt.ts';
 import { ORSet } from '../crdt/orset.ts';
 import { ORMap } from '../crdt/ormap.ts';
 import { MVRegister } from '../crdt/registers.ts';
-import { schemaEqual } from '../crdt/causal.ts';
+import { type Schema, schemaEqual } from '../crdt/causal.ts';
 import { counterUpdate, WRONGTYPE } from './counter.ts';
 import type { Versioned } from './versions.ts';
 
@@ -38,6 +48,10 @@ export type TypedOp =
   | { readonly type: 'hset'; readonly members: readonly Uint8Array[] }
   /** HDEL: fields. */
   | { readonly type: 'hdel'; readonly members: readonly Uint8Array[] }
+  /** Sorted set changes: member, score (8 bytes float64 BE; empty: remove), ... */
+  | { readonly type: 'zset'; readonly members: readonly Uint8Array[] }
+  /** List changes: element key, [1, ...value] (insert) or [0] (remove), ... */
+  | { readonly type: 'list'; readonly members: readonly Uint8Array[] }
   /** EXPIRE / PERSIST of a counter, set or hash: its join rewritten with this deadline (0: none). */
   | { readonly type: 'expire'; readonly expiresAtMs: number };
 
@@ -53,6 +67,24 @@ export function applyTyped(
 ): Versioned {
   if (op.type === 'incr') return counterUpdate(local, replica, op.by, ts, counterFloor);
   if (op.type === 'expire') return expireTyped(local, replica, op.expiresAtMs, ts, counterFloor);
+  if (op.type === 'zset' || op.type === 'list') {
+    const kind = op.type;
+    let map = mapOf(local, kind === 'zset' ? ZSET_SCHEMA : LIST_SCHEMA);
+    if (map instanceof BaristaError) throw map;
+    for (let i = 0; i + 1 < op.members.length; i += 2) {
+      const key = byteStringOf(op.members[i]!);
+      const change = op.members[i + 1]!;
+      if (kind === 'zset' ? change.length === 0 : change[0] === 0) {
+        if (map.has(key)) map = map.remove(key).state;
+      } else if (kind === 'zset') {
+        map = map.apply<ORMap>(key, (m) => m.apply<MVRegister>(SCORE_FIELD, (r) => r.write(replica, change, ts))).state;
+      } else {
+        const value = byteStringOf(change.subarray(1));
+        map = map.apply<ORSet>(key, (set) => set.add(replica, value)).state;
+      }
+    }
+    return local.update(local.context(), replica, map.encode(), ts, true, local.keptDeadline(), counterFloor);
+  }
   if (op.type === 'hset' || op.type === 'hdel') {
     let hash = hashOf(local);
     if (hash instanceof BaristaError) throw hash;
@@ -115,7 +147,8 @@ export function setOf(state: Versioned): ORSet | BaristaError {
     if (s.crdt !== true || s.value === null) continue;
     const c = decodeCrdt(s.value);
     if (!(c instanceof ORSet)) {
-      if (s === top) return new BaristaError('wrong_type', WRONGTYPE);
+      // An emptied collection of another type reads as no key (shown.ts); the set starts anew.
+      if (s === top) return showsValue(top) ? new BaristaError('wrong_type', WRONGTYPE) : ORSet.empty;
       continue;
     }
     set = set.merge(c);
@@ -129,24 +162,68 @@ export function setMembers(set: ORSet): Uint8Array[] {
 }
 
 const HASH_SCHEMA = MVRegister.schema;
+/** A sorted set's value schema: member -> { SCORE_FIELD -> MV-Register of the score }. */
+export const ZSET_SCHEMA: Schema = Object.freeze({ type: 'ormap', value: MVRegister.schema });
+/** A list's value schema: element key -> OR-Set of the element's value. */
+export const LIST_SCHEMA: Schema = ORSet.schema;
+const SCORE_FIELD = 's';
 
 /** The key's hash: the join of its OR-Map siblings (empty when nothing or a tombstone). */
 export function hashOf(state: Versioned): ORMap | BaristaError {
+  return mapOf(state, HASH_SCHEMA);
+}
+
+/** The key's sorted set or list (by its schema): the join of its siblings of that schema. */
+export function mapOf(state: Versioned, schema: Schema): ORMap | BaristaError {
   const top = state.chosen();
-  const empty = ORMap.empty(HASH_SCHEMA);
+  const empty = ORMap.empty(schema);
   if (top === undefined || top.value === null) return empty;
   if (top.crdt !== true) return new BaristaError('wrong_type', WRONGTYPE);
-  let hash = empty;
+  let map = empty;
   for (const s of state.siblings) {
     if (s.crdt !== true || s.value === null) continue;
     const c = decodeCrdt(s.value);
-    if (!(c instanceof ORMap) || !schemaEqual(c.valueSchema, HASH_SCHEMA)) {
-      if (s === top) return new BaristaError('wrong_type', WRONGTYPE);
+    if (!(c instanceof ORMap) || !schemaEqual(c.valueSchema, schema)) {
+      if (s === top) return showsValue(top) ? new BaristaError('wrong_type', WRONGTYPE) : empty;
       continue;
     }
-    hash = hash.merge(c);
+    map = map.merge(c);
   }
-  return hash;
+  return map;
+}
+
+/** A sorted set's members and scores in Redis' order: by score, then member bytes (a score not 8 bytes, or NaN, is skipped). */
+export function zsetEntries(zset: ORMap): Array<[Uint8Array, number]> {
+  const out: Array<[Uint8Array, number]> = [];
+  for (const k of zset.keys()) {
+    const m = zset.get(k);
+    const r = m instanceof ORMap ? m.get(SCORE_FIELD) : undefined;
+    const v = r instanceof MVRegister ? r.resolve()?.value : undefined;
+    if (v === undefined || v.length !== 8) continue;
+    const score = new DataView(v.buffer, v.byteOffset, 8).getFloat64(0);
+    if (!Number.isNaN(score)) out.push([bytesOfByteString(k), score]);
+  }
+  // keys() is in member order and the sort is stable: equal scores stay in member order.
+  return out.sort((a, b) => a[1] - b[1] || 0);
+}
+
+/** A score as the zset op carries it. */
+export function encodeScore(score: number): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setFloat64(0, score);
+  return out;
+}
+
+/** A list's elements in order: each element key and its value (values at one key in byte order). */
+export function listElements(list: ORMap): Array<[Uint8Array, Uint8Array]> {
+  const out: Array<[Uint8Array, Uint8Array]> = [];
+  for (const k of list.keys()) {
+    const set = list.get(k);
+    if (!(set instanceof ORSet)) continue;
+    const key = bytesOfByteString(k);
+    for (const v of set.value()) out.push([key, bytesOfByteString(v)]);
+  }
+  return out;
 }
 
 /** A field's value as HGET shows it (the register's LWW view); undefined when absent. */

@@ -373,6 +373,11 @@ export const limits = {
   merkleStreamRangesCountMax: 4096,
   /** Members one SADD / SREM names at N > 1 (one replica operation: src/dynamo/typed.ts). */
   storeSetMembersCountMax: 1024,
+  /**
+   * Items of one list or sorted-set change at N > 1 (two per element: its key and the change), so
+   * one command adds, moves or removes at most half this many elements (replicated-collections.ts).
+   */
+  storeCollectionChangesCountMax: 8192,
   /** Anti-entropy jobs (tree builds and range streams, for itself or a peer) one replica runs at once; a peer's request past it is answered busy. */
   dynamoAntiEntropyJobsCountMax: 4,
   /** Stored values one anti-entropy job reads per tick (the event loop's share per job). */

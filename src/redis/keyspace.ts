@@ -45,6 +45,7 @@
 // heads a page visits (MATCH and TYPE filter after, as in Redis); a page also returns after
 // scanStepEntriesMax engine entries examined, possibly empty, with a non-zero cursor.
 
+import { lowerBound } from '../lib/sorted.ts';
 import { tokenOf } from '../dynamo/partitioner.ts';
 import { bytesEqual, concatBytes } from '../lib/bytes.ts';
 import { LimitError } from '../lib/errors.ts';
@@ -763,17 +764,6 @@ export class Keyspace {
   flushAll(nowMs: number): void {
     for (const k of this.collectLive(tokenStart(0n), null, false)) this.stageDelete(k, nowMs);
   }
-}
-
-function lowerBound(sorted: readonly string[], s: string): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < s) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**

@@ -30,6 +30,7 @@
 // been applied); limit_exceeded -> -BUSY; anything else -> -ERR <code>: <message>.
 // Callbacks throughout (the simulator's single loop; see forward.ts).
 
+import { showsValue } from '../../dynamo/shown.ts';
 import type { Level } from '../../dynamo/messages.ts';
 import { reply, type RespValue } from '../../wire/resp/index.ts';
 import { latin1 } from './command-entry.ts';
@@ -41,14 +42,15 @@ import { redisErrorReply } from '../../redis/errors.ts';
 import { formatRing, type RingChangeOutcome, type RingMover } from './ring-mover.ts';
 import { byteStringOf } from '../../crdt/codec.ts';
 import { PNCounter } from '../../crdt/counters.ts';
-import { ORSet } from '../../crdt/orset.ts';
-import { ORMap } from '../../crdt/ormap.ts';
 import { hashEntries, hashField, hashOf, setMembers, setOf, type TypedOp, WRONGTYPE } from '../../dynamo/typed.ts';
 import type { Versioned } from '../../dynamo/versions.ts';
 import { BaristaError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
-import { counterValue, NOT_INTEGER, readableValue } from '../../dynamo/counter.ts';
+import { counterValue, NOT_INTEGER } from '../../dynamo/counter.ts';
 import { parseInt64 } from '../../redis/args.ts';
+import type { Rng } from '../../env/types.ts';
+import { namesOneKey, runOnValue } from '../../redis/scratch.ts';
+import { collectionCommandNames, diffOps, materialize } from './replicated-collections.ts';
 
 export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL' | 'ANY' | 'SERIAL';
 export const CONSISTENCY_LEVELS: readonly ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL', 'ANY', 'SERIAL'];
@@ -77,12 +79,14 @@ function errorReply(error: BaristaError, write: boolean, note?: string): RespVal
   }
 }
 
-const holdsValue = (s: KeyState): boolean => s.chosen !== undefined && s.chosen.value !== null;
+const holdsValue = (s: KeyState): boolean => showsValue(s.chosen);
 
 export class ReplicatedCommands {
   constructor(
     private readonly node: ReplicaNode,
     private readonly mover: RingMover,
+    /** SPOP, SRANDMEMBER, ... and list element keys' tags (replicated-collections.ts). */
+    private readonly rng: Rng,
   ) {}
 
   /** BARISTA RING [JOIN node | LEAVE node | ABORT] (ring-mover.ts). */
@@ -103,7 +107,9 @@ export class ReplicatedCommands {
 
   /** Whether `name` (lower case) runs here at N > 1. */
   static offers(name: string): boolean {
+    if (collectionCommandNames.has(name)) return true;
     return [
+      'type',
       'get',
       'set',
       'del',
@@ -143,11 +149,16 @@ export class ReplicatedCommands {
     switch (name) {
       case 'get':
         return this.read(argv[1]!, level, done, (s) => {
-          const top = s.versioned.chosen();
-          if (top?.crdt === true && (setOf(s.versioned) instanceof ORSet || hashOf(s.versioned) instanceof ORMap))
-            return reply.error(`WRONGTYPE ${WRONGTYPE}`);
-          const v = readableValue(s.versioned);
-          return v === null ? reply.null : reply.bulk(v);
+          const read = materialize(s.versioned);
+          if (read instanceof BaristaError) return errorReply(read, false);
+          if (read.value !== null && read.value.type !== 'string') return reply.error(`WRONGTYPE ${WRONGTYPE}`);
+          return read.value === null ? reply.null : reply.bulk(read.value.value);
+        });
+      case 'type':
+        return this.read(argv[1]!, level, done, (s) => {
+          const read = materialize(s.versioned);
+          if (read instanceof BaristaError) return errorReply(read, false);
+          return reply.simple(read.value?.type ?? 'none');
         });
       case 'sadd':
       case 'srem':
@@ -236,8 +247,42 @@ export class ReplicatedCommands {
       case 'exists':
         return this.eachKey(name, argv.slice(1), level, 0, done);
       default:
+        if (collectionCommandNames.has(name)) return this.collection(argv, level, done);
         return done(reply.error(`ERR '${name}' is not available with store.replication.replicas > 1 yet`));
     }
+  }
+
+  /**
+   * A list, set, sorted-set or hash command by Redis' own implementation on the value read at the
+   * level (replicated-collections.ts); its changes, if any, as CRDT operations at a replica.
+   */
+  private collection(argv: readonly Uint8Array[], level: Level, done: Done): void {
+    const key = argv[1]!;
+    if (!namesOneKey(argv)) {
+      return done(
+        reply.error(
+          `ERR '${latin1(argv[0]!).toLowerCase()}' of several keys is not available with store.replication.replicas > 1 yet (one key, or the same key repeated)`,
+        ),
+      );
+    }
+    this.node.submit({ kind: 'get', key, level: level === 'ANY' ? 'ONE' : level }, (read) => {
+      if (!read.ok) return done(errorReply(read.error, false));
+      const before = materialize(read.state.versioned);
+      if (before instanceof BaristaError) return done(errorReply(before, false));
+      const outcome = runOnValue(before.value, argv, this.node.wallMs(), this.rng);
+      const ops = diffOps(before, outcome.after, this.rng);
+      if (ops instanceof BaristaError) return done(reply.error(`ERR ${ops.message}`));
+      const next = (i: number): void => {
+        const op = ops[i];
+        if (op === undefined) return done(outcome.reply);
+        this.node.submit({ kind: 'typed', key, op, level }, (o) => {
+          if (o.ok) return next(i + 1);
+          if (o.error.code === 'wrong_type') return done(errorReply(o.error, false));
+          done(errorReply(o.error, true));
+        });
+      };
+      next(0);
+    });
   }
 
   /** SADD / SREM: the OR-Set operation after a read (collectionWrite); counts members added / removed. */
@@ -503,7 +548,8 @@ export class ReplicatedCommands {
     this.node.submit({ kind: 'get', key, level }, (o) => {
       if (!o.ok) return done(errorReply(o.error, false));
       const top = o.state.chosen;
-      then(o.state, top?.value ?? null, top?.expiresAtMs ?? 0, top?.crdt === true);
+      const value = showsValue(top) ? top!.value : null;
+      then(o.state, value, top?.expiresAtMs ?? 0, top?.crdt === true);
     });
   }
 

@@ -381,7 +381,9 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     cluster: () => clusterView,
     pubsub,
     blocking: new BlockedClients(),
-    ...(replicated === undefined ? {} : { replicated: new ReplicatedCommands(replicated.node, mover!) }),
+    ...(replicated === undefined
+      ? {}
+      : { replicated: new ReplicatedCommands(replicated.node, mover!, ctx.env.rng.fork('store-collections')) }),
     consistency: config.consistency,
     where: (key) => {
       if (alone) return { replicas: [ctx.nodeId], pending: [] };

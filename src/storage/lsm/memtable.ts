@@ -21,6 +21,7 @@
 // they stay counted. The current slab's unused tail (under one slab) is not counted. The engine
 // flushes when `bytes` reaches memtableBytesMax.
 
+import { lowerBound } from '../../lib/sorted.ts';
 import { compareKeys, type Entry, type EntryKind, entryBytes, keyString } from './entry.ts';
 
 /** Bookkeeping per distinct key beyond its bytes: the offsets object, map and sorted-list slots (measured ~140 B). */
@@ -181,16 +182,4 @@ export class Memtable {
     this.slab = undefined;
     this.slabUsed = 0;
   }
-}
-
-/** The first index of `keys` (sorted) whose key is not below `k`. */
-function lowerBound(keys: readonly string[], k: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]! < k) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

@@ -1,0 +1,211 @@
+// Redis' own command, run on one key's value held in memory: how a collection command at N > 1
+// gets Redis' exact reply and effect without a second implementation. The replicated path
+// (src/services/store/replicated.ts) reads the key at the connection's level, materializes the
+// merged value here (`Materialized`), runs the command with the same code a node at N = 1 runs
+// (table.ts runCommand over a Keyspace), and reads the value back; the difference between before
+// and after becomes CRDT operations (src/dynamo/typed.ts). The reply is the one Redis would give
+// on the value the coordinator read.
+//
+// The keyspace here sits on a MemoryEngine: a sorted map with the KeyspaceEngine surface
+// (apply, getEntry, scan, sync and the seqs), holding one key's entries for one command, so
+// nothing reaches a disk and its bounds are the materialized value's own (the caller bounds that).
+
+import { lowerBound } from '../lib/sorted.ts';
+import type { Rng } from '../env/types.ts';
+import { type Entry, EntryKind } from '../storage/lsm/entry.ts';
+import type { ScanRange, ScanResult, Write } from '../storage/lsm/engine.ts';
+import type { RespValue } from '../wire/resp/index.ts';
+import { formatDouble } from '../wire/resp/reply.ts';
+import { Keyspace, type KeyspaceEngine } from './keyspace.ts';
+import { lookupCommand, runCommand } from './table.ts';
+
+const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+const bytesOf = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
+const ascii = (s: string): Uint8Array => bytesOf(s);
+
+/** One key's value as the commands see it. */
+export type Materialized =
+  | { readonly type: 'string'; readonly value: Uint8Array }
+  | { readonly type: 'list'; readonly values: readonly Uint8Array[] }
+  | { readonly type: 'set'; readonly members: readonly Uint8Array[] }
+  | { readonly type: 'zset'; readonly entries: ReadonlyArray<readonly [Uint8Array, number]> }
+  | { readonly type: 'hash'; readonly entries: ReadonlyArray<readonly [Uint8Array, Uint8Array]> };
+
+/** An in-memory engine for one command's keyspace (not durable; no expiry of its own). */
+export class MemoryEngine implements KeyspaceEngine {
+  private readonly entries = new Map<string, Entry>();
+  private sorted: string[] | null = null;
+  private seq = 0;
+
+  apply(writes: readonly Write[]): number {
+    for (const w of writes) {
+      const key = latin1(w.key);
+      if (!this.entries.has(key)) this.sorted = null;
+      const empty = new Uint8Array(0);
+      this.entries.set(key, {
+        key: w.key.slice(),
+        seq: ++this.seq,
+        kind: w.kind === 'put' ? EntryKind.put : EntryKind.tombstone,
+        timeMs: w.kind === 'put' ? (w.expiresAtMs ?? 0) : w.deletedAtMs,
+        meta: w.meta === undefined ? empty : w.meta.slice(),
+        value: w.kind === 'put' ? w.value.slice() : empty,
+      });
+    }
+    return this.seq;
+  }
+
+  getEntry(key: Uint8Array): Entry | undefined {
+    return this.entries.get(latin1(key));
+  }
+
+  scan(range: ScanRange): ScanResult {
+    if (this.sorted === null) this.sorted = [...this.entries.keys()].sort();
+    const sorted = this.sorted;
+    const start = latin1(range.start);
+    const end = range.end === null ? null : latin1(range.end);
+    const limit = range.limit ?? Number.MAX_SAFE_INTEGER;
+    const lo = lowerBound(sorted, start);
+    const out: Entry[] = [];
+    for (let i = lo; i < sorted.length; i++) {
+      const k = sorted[i]!;
+      if (end !== null && k >= end) break;
+      if (out.length >= limit) return { entries: out, next: bytesOf(k) };
+      const e = this.entries.get(k)!;
+      if (e.kind === EntryKind.put || range.includeDead === true) out.push(e);
+    }
+    return { entries: out, next: null };
+  }
+
+  sync(): number {
+    return this.seq;
+  }
+
+  get durableSeq(): number {
+    return this.seq;
+  }
+
+  get lastAppliedSeq(): number {
+    return this.seq;
+  }
+}
+
+/** What running a command on a materialized value gave: Redis' reply and the value after. */
+export interface ScratchOutcome {
+  readonly reply: RespValue;
+  /** The key's value after the command (null: no key). */
+  readonly after: Materialized | null;
+}
+
+/**
+ * Runs `argv` (a command on the single key argv[1]) on `value` at `nowMs`; throws only for a bug.
+ * The caller checks the command is one it offers this way (single key, no blocking).
+ */
+export function runOnValue(
+  value: Materialized | null,
+  argv: readonly Uint8Array[],
+  nowMs: number,
+  rng: Rng,
+): ScratchOutcome {
+  const keyspace = new Keyspace(new MemoryEngine(), {
+    batchBytesMax: Number.MAX_SAFE_INTEGER,
+    stringBytesMax: Number.MAX_SAFE_INTEGER,
+    storageKeyBytesMax: Number.MAX_SAFE_INTEGER,
+  });
+  const ctx = { keyspace, nowMs, rng };
+  const key = argv[1]!;
+  if (value !== null) load(ctx, key, value);
+  const reply = runCommand(ctx, argv);
+  return { reply, after: readBack(ctx, key) };
+}
+
+/** Whether a command names its keys from argv[1] on (the ones runOnValue may take). */
+export function keyedFromFirst(name: string): boolean {
+  return lookupCommand(name)?.firstKey === 1;
+}
+
+/** Whether every key `argv` names is argv[1] (LMOVE k k, SINTER k: one key's value is enough). */
+export function namesOneKey(argv: readonly Uint8Array[]): boolean {
+  const spec = lookupCommand(argv[0]!);
+  if (spec === undefined || spec.firstKey !== 1) return false;
+  const last = spec.lastKey < 0 ? argv.length + spec.lastKey : spec.lastKey;
+  const key = argv[1]!;
+  for (let i = 1; i <= last && i < argv.length; i += Math.max(1, spec.step)) {
+    if (Buffer.compare(argv[i]!, key) !== 0) return false;
+  }
+  return true;
+}
+
+type Ctx = Parameters<typeof runCommand>[0];
+
+function must(ctx: Ctx, argv: Uint8Array[]): RespValue {
+  const r = runCommand(ctx, argv);
+  if (r.type === 'error') throw new Error(`scratch: loading failed: ${String(r.message)}`);
+  return r;
+}
+
+function load(ctx: Ctx, key: Uint8Array, v: Materialized): void {
+  switch (v.type) {
+    case 'string':
+      must(ctx, [ascii('set'), key, v.value]);
+      return;
+    case 'list':
+      if (v.values.length > 0) must(ctx, [ascii('rpush'), key, ...v.values]);
+      return;
+    case 'set':
+      if (v.members.length > 0) must(ctx, [ascii('sadd'), key, ...v.members]);
+      return;
+    case 'zset':
+      if (v.entries.length > 0)
+        must(ctx, [ascii('zadd'), key, ...v.entries.flatMap(([m, s]) => [ascii(formatDouble(s)), m])]);
+      return;
+    case 'hash':
+      if (v.entries.length > 0) must(ctx, [ascii('hset'), key, ...v.entries.flatMap(([f, x]) => [f, x])]);
+      return;
+  }
+}
+
+function readBack(ctx: Ctx, key: Uint8Array): Materialized | null {
+  const type = ctx.keyspace.typeOf(key, ctx.nowMs);
+  if (type === undefined) return null;
+  const bulks = (r: RespValue): Uint8Array[] => {
+    if (r.type !== 'array' && r.type !== 'set') throw new Error(`scratch: read back ${r.type}`);
+    return r.items.map((i) => {
+      if (i.type !== 'bulk') throw new Error(`scratch: read back item ${i.type}`);
+      return i.value;
+    });
+  };
+  switch (type) {
+    case 'string': {
+      const r = must(ctx, [ascii('get'), key]);
+      if (r.type !== 'bulk') throw new Error('scratch: GET');
+      return { type, value: r.value };
+    }
+    case 'list':
+      return { type, values: bulks(must(ctx, [ascii('lrange'), key, ascii('0'), ascii('-1')])) };
+    case 'set':
+      return { type, members: bulks(must(ctx, [ascii('smembers'), key])) };
+    case 'zset': {
+      const r = must(ctx, [ascii('zrange'), key, ascii('0'), ascii('-1'), ascii('withscores')]);
+      if (r.type !== 'array') throw new Error('scratch: ZRANGE');
+      return {
+        type,
+        entries: r.items.map((pair) => {
+          const [m, s] = pair.type === 'array' ? pair.items : [];
+          if (m?.type !== 'bulk' || s?.type !== 'double') throw new Error('scratch: ZRANGE pair');
+          return [m.value, s.value] as const;
+        }),
+      };
+    }
+    case 'hash': {
+      const r = must(ctx, [ascii('hgetall'), key]);
+      if (r.type !== 'map') throw new Error(`scratch: HGETALL ${r.type}`);
+      return {
+        type,
+        entries: r.entries.map(([f, x]) => {
+          if (f.type !== 'bulk' || x.type !== 'bulk') throw new Error('scratch: HGETALL pair');
+          return [f.value, x.value] as const;
+        }),
+      };
+    }
+  }
+}

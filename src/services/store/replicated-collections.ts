@@ -1,0 +1,274 @@
+// Collection commands at N > 1 through Redis' own implementation (src/redis/scratch.ts): the key's
+// merged value as the coordinator read it is materialized, the command runs on it exactly as on a
+// node at N = 1, and the difference between the value before and after becomes CRDT operations
+// (src/dynamo/typed.ts) that the coordinating replica applies to its local state:
+//   list   elements removed by key, new elements given keys between their neighbours' keys
+//          (list-positions.ts); the difference is the common prefix and suffix kept, and in between
+//          the removed elements (the new middle a subsequence of the old: LREM, LPOP, LTRIM), the
+//          inserted ones (the old middle a subsequence of the new: LPUSH, LINSERT), or else the old
+//          middle replaced (LSET, a rotation)
+//   zset   members whose score changed or that are new (score written), members gone (removed)
+//   set    members added (sadd), members gone (srem)
+//   hash   fields whose value changed or that are new (hset), fields gone (hdel)
+// The reply is Redis' on the value read; the effect merges with concurrent ones (removes take only
+// what the read observed). Which commands go this way: `collectionCommandNames`.
+
+import type { Rng } from '../../env/types.ts';
+import { elementKeysBetween } from '../../dynamo/list-positions.ts';
+import {
+  encodeScore,
+  hashEntries,
+  hashOf,
+  LIST_SCHEMA,
+  listElements,
+  mapOf,
+  setMembers,
+  setOf,
+  type TypedOp,
+  ZSET_SCHEMA,
+  zsetEntries,
+} from '../../dynamo/typed.ts';
+import type { Versioned } from '../../dynamo/versions.ts';
+import { decodeCrdt, ORMap, ORSet, PNCounter } from '../../crdt/crdt.ts';
+import { schemaEqual } from '../../crdt/causal.ts';
+import { BaristaError } from '../../lib/errors.ts';
+import { limits } from '../../lib/limits.ts';
+import { MVRegister } from '../../crdt/registers.ts';
+import { readableValue } from '../../dynamo/counter.ts';
+import { hashCommands } from '../../redis/hash.ts';
+import { listCommands } from '../../redis/list.ts';
+import { keyedFromFirst, type Materialized } from '../../redis/scratch.ts';
+import { setCommands } from '../../redis/set.ts';
+import { zsetCommands } from '../../redis/zset.ts';
+
+/** The key's value as read, and for a list each element's key (in list order). */
+export interface ReadValue {
+  readonly value: Materialized | null;
+  readonly listKeys: readonly Uint8Array[];
+}
+
+const NO_KEYS: readonly Uint8Array[] = [];
+
+/**
+ * List, set, sorted set and hash commands whose keys start at argv[1] (blocking ones, keyed from
+ * elsewhere, are not); one whose keys are not all one key is refused (namesOneKey).
+ */
+export const collectionCommandNames: ReadonlySet<string> = new Set(
+  [...listCommands, ...setCommands, ...zsetCommands, ...hashCommands]
+    .map((s) => s.name)
+    .filter((name) => keyedFromFirst(name)),
+);
+
+/** The key's value for a command (the newest sibling's type; CRDT siblings of it joined). */
+export function materialize(state: Versioned): ReadValue | BaristaError {
+  const top = state.chosen();
+  if (top === undefined || top.value === null) return { value: null, listKeys: NO_KEYS };
+  if (top.crdt !== true) return { value: { type: 'string', value: top.value }, listKeys: NO_KEYS };
+  const c = decodeCrdt(top.value);
+  if (c instanceof PNCounter) {
+    const v = readableValue(state);
+    return { value: v === null ? null : { type: 'string', value: v }, listKeys: NO_KEYS };
+  }
+  if (c instanceof ORSet) {
+    const set = setOf(state);
+    if (set instanceof BaristaError) return set;
+    const members = setMembers(set);
+    return { value: members.length === 0 ? null : { type: 'set', members }, listKeys: NO_KEYS };
+  }
+  if (!(c instanceof ORMap)) return new BaristaError('wrong_type', 'the key holds a value of an unknown type');
+  if (schemaEqual(c.valueSchema, MVRegister.schema)) {
+    const hash = hashOf(state);
+    if (hash instanceof BaristaError) return hash;
+    const entries = hashEntries(hash);
+    return { value: entries.length === 0 ? null : { type: 'hash', entries }, listKeys: NO_KEYS };
+  }
+  if (schemaEqual(c.valueSchema, ZSET_SCHEMA)) {
+    const zset = mapOf(state, ZSET_SCHEMA);
+    if (zset instanceof BaristaError) return zset;
+    const entries = zsetEntries(zset);
+    return { value: entries.length === 0 ? null : { type: 'zset', entries }, listKeys: NO_KEYS };
+  }
+  const list = mapOf(state, LIST_SCHEMA);
+  if (list instanceof BaristaError) return list;
+  const elements = listElements(list);
+  if (elements.length === 0) return { value: null, listKeys: NO_KEYS };
+  return { value: { type: 'list', values: elements.map(([, v]) => v) }, listKeys: elements.map(([k]) => k) };
+}
+
+const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
+const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+
+/**
+ * The operations turning `before` into `after` (empty: nothing changed); a BaristaError when the
+ * change is over a bound or of a kind this path does not make (a type change).
+ */
+export function diffOps(before: ReadValue, after: Materialized | null, rng: Rng): TypedOp[] | BaristaError {
+  const b = before.value;
+  const type = after?.type ?? b?.type;
+  if (type === undefined) return [];
+  if ((b !== null && b.type !== type) || type === 'string')
+    return new BaristaError('bad_request', 'the command changed the type of the key, which N > 1 does not do');
+  let ops: TypedOp[] | BaristaError;
+  switch (type) {
+    case 'list':
+      ops = listOps(
+        b?.type === 'list' ? b.values : [],
+        before.listKeys,
+        after?.type === 'list' ? after.values : [],
+        rng,
+      );
+      break;
+    case 'zset':
+      ops = zsetOps(b?.type === 'zset' ? b.entries : [], after?.type === 'zset' ? after.entries : []);
+      break;
+    case 'set':
+      ops = setOps(b?.type === 'set' ? b.members : [], after?.type === 'set' ? after.members : []);
+      break;
+    case 'hash':
+      ops = hashOps(b?.type === 'hash' ? b.entries : [], after?.type === 'hash' ? after.entries : []);
+      break;
+  }
+  if (ops instanceof BaristaError) return ops;
+  for (const op of ops) {
+    if (!('members' in op)) continue;
+    const max =
+      op.type === 'list' || op.type === 'zset' ? limits.storeCollectionChangesCountMax : limits.storeSetMembersCountMax;
+    if (op.members.length > max)
+      return new BaristaError(
+        'limit_exceeded',
+        `the command changes ${op.members.length} elements at once, max ${max} at N > 1 (nothing was written)`,
+      );
+  }
+  return ops;
+}
+
+const REMOVE = Uint8Array.of(0);
+
+function listOps(
+  b: readonly Uint8Array[],
+  keys: readonly Uint8Array[],
+  a: readonly Uint8Array[],
+  rng: Rng,
+): TypedOp[] | BaristaError {
+  const n = b.length;
+  const m = a.length;
+  let p = 0;
+  while (p < n && p < m && same(b[p]!, a[p]!)) p++;
+  let s = 0;
+  while (s < n - p && s < m - p && same(b[n - 1 - s]!, a[m - 1 - s]!)) s++;
+  const members: Uint8Array[] = [];
+  const remove = (i: number) => members.push(keys[i]!, REMOVE);
+  /** Inserts a[from..to) between old elements lo and hi (-1 / n: the ends). */
+  const insert = (lo: number, hi: number, from: number, to: number): BaristaError | undefined => {
+    if (to <= from) return undefined;
+    const newKeys = elementKeysBetween(lo < 0 ? null : keys[lo]!, hi >= n ? null : keys[hi]!, to - from, rng);
+    if (newKeys === undefined) return new BaristaError('limit_exceeded', 'no list position is left there');
+    for (let i = from; i < to; i++) {
+      const v = a[i]!;
+      const change = new Uint8Array(v.length + 1);
+      change[0] = 1;
+      change.set(v, 1);
+      members.push(newKeys[i - from]!, change);
+    }
+    return undefined;
+  };
+  const bEnd = n - s;
+  const aEnd = m - s;
+  // The new middle a subsequence of the old: removes only.
+  const matchedB = subsequence(a, p, aEnd, b, p, bEnd);
+  if (matchedB !== undefined) {
+    for (let i = p; i < bEnd; i++) if (!matchedB.has(i)) remove(i);
+    return members.length === 0 ? [] : [{ type: 'list', members }];
+  }
+  // The old middle a subsequence of the new: inserts only, each run between its old neighbours.
+  const matchedA = subsequence(b, p, bEnd, a, p, aEnd);
+  if (matchedA !== undefined) {
+    let lo = p - 1; // the old element before the next run
+    let runFrom = p;
+    let nextB = p;
+    for (let i = p; i < aEnd; i++) {
+      if (!matchedA.has(i)) continue;
+      const e = insert(lo, nextB, runFrom, i);
+      if (e !== undefined) return e;
+      lo = nextB;
+      nextB++;
+      runFrom = i + 1;
+    }
+    const e = insert(lo, bEnd, runFrom, aEnd);
+    if (e !== undefined) return e;
+    return [{ type: 'list', members }];
+  }
+  for (let i = p; i < bEnd; i++) remove(i);
+  const e = insert(p - 1, bEnd, p, aEnd);
+  if (e !== undefined) return e;
+  return [{ type: 'list', members }];
+}
+
+/**
+ * Whether small[sFrom..sTo) is a subsequence of big[bFrom..bTo) (greedy, first matches): the
+ * indexes of big it matched, or undefined.
+ */
+function subsequence(
+  small: readonly Uint8Array[],
+  sFrom: number,
+  sTo: number,
+  big: readonly Uint8Array[],
+  bFrom: number,
+  bTo: number,
+): Set<number> | undefined {
+  if (sTo - sFrom > bTo - bFrom) return undefined;
+  const matched = new Set<number>();
+  let j = sFrom;
+  for (let i = bFrom; i < bTo && j < sTo; i++) {
+    if (same(big[i]!, small[j]!)) {
+      matched.add(i);
+      j++;
+    }
+  }
+  return j === sTo ? matched : undefined;
+}
+
+function zsetOps(
+  b: ReadonlyArray<readonly [Uint8Array, number]>,
+  a: ReadonlyArray<readonly [Uint8Array, number]>,
+): TypedOp[] {
+  const old = new Map(b.map(([m, score]) => [latin1(m), score]));
+  const members: Uint8Array[] = [];
+  const kept = new Set<string>();
+  for (const [m, score] of a) {
+    const k = latin1(m);
+    kept.add(k);
+    if (old.get(k) !== score) members.push(m, encodeScore(score));
+  }
+  for (const [m] of b) if (!kept.has(latin1(m))) members.push(m, new Uint8Array(0));
+  return members.length === 0 ? [] : [{ type: 'zset', members }];
+}
+
+function setOps(b: readonly Uint8Array[], a: readonly Uint8Array[]): TypedOp[] {
+  const old = new Set(b.map(latin1));
+  const now = new Set(a.map(latin1));
+  const added = a.filter((m) => !old.has(latin1(m)));
+  const removed = b.filter((m) => !now.has(latin1(m)));
+  const ops: TypedOp[] = [];
+  if (removed.length > 0) ops.push({ type: 'srem', members: removed });
+  if (added.length > 0) ops.push({ type: 'sadd', members: added });
+  return ops;
+}
+
+function hashOps(
+  b: ReadonlyArray<readonly [Uint8Array, Uint8Array]>,
+  a: ReadonlyArray<readonly [Uint8Array, Uint8Array]>,
+): TypedOp[] {
+  const old = new Map(b.map(([f, v]) => [latin1(f), v]));
+  const now = new Set(a.map(([f]) => latin1(f)));
+  const written: Uint8Array[] = [];
+  for (const [f, v] of a) {
+    const was = old.get(latin1(f));
+    if (was === undefined || !same(was, v)) written.push(f, v);
+  }
+  const removed = b.filter(([f]) => !now.has(latin1(f))).map(([f]) => f);
+  const ops: TypedOp[] = [];
+  if (removed.length > 0) ops.push({ type: 'hdel', members: removed });
+  if (written.length > 0) ops.push({ type: 'hset', members: written });
+  return ops;
+}

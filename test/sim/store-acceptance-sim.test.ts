@@ -10,7 +10,8 @@
 //     on the two sides survive as siblings (BARISTA SIBLINGS shows both), and no acknowledged write
 //     is lost (each key written once holds its value on all three replicas); INCR/INCRBY on both
 //     sides of the partition all count (PN-Counter siblings, src/dynamo/counter.ts), SADDs on both
-//     sides are all kept (OR-Set siblings, src/dynamo/typed.ts), and a QUORUM SREM through one
+//     sides are all kept (OR-Set siblings, src/dynamo/typed.ts), RPUSHes and ZADDs on both sides
+//     are all kept (list and sorted-set OR-Maps), and a QUORUM SREM through one
 //     node takes a member a QUORUM SADD added through another.
 // Negative control: without the repair rounds the replicas still differ after healing (checked
 // before repairing, so the convergence is anti-entropy's doing, not read repair's or hints').
@@ -196,6 +197,30 @@ test('5 nodes, N = 3, RESP: ONE available and QUORUM consistent under a partitio
     assert.equal(wanted.length, 2);
     hashWanted.set(hashKey, wanted);
   }
+  // Lists and sorted sets: RPUSH and ZADD of a different element on each side (OR-Map siblings,
+  // replicated-collections.ts): both elements after healing, the list's common head kept once.
+  const listWanted = new Map<string, string[]>();
+  for (const key of both.slice(0, 3)) {
+    const { key: listKey, replicas: w } = keyOnBothSides(sim, `${key}:list`);
+    where.set(listKey, w);
+    const wanted: string[] = [];
+    for (const [s, side] of [MINORITY, MAJORITY].entries()) {
+      const at = w.find((r) => side.includes(r));
+      if (at === undefined) continue;
+      const r = run(
+        sim,
+        at,
+        ['BARISTA', 'CONSISTENCY', 'ONE'],
+        ['RPUSH', listKey, `e${s}`],
+        ['ZADD', `${listKey}:z`, String(s), `z${s}`],
+      );
+      assert.deepEqual(r.slice(1), [':1', ':1'], `RPUSH and ZADD at ${at}`);
+      wanted.push(`e${s}`);
+    }
+    assert.equal(wanted.length, 2);
+    listWanted.set(listKey, wanted);
+    where.set(`${listKey}:z`, replicasOf(sim, `${listKey}:z`));
+  }
   assert.ok(both.length > 0, 'some keys have replicas on both sides');
 
   // QUORUM on the minority side: a key with exactly one replica there is refused, definite.
@@ -269,6 +294,21 @@ test('5 nodes, N = 3, RESP: ONE available and QUORUM consistent under a partitio
   for (const [setKey, wanted] of setMembersWanted) {
     const r = run(sim, 'n4', ['BARISTA', 'CONSISTENCY', 'ALL'], ['SMEMBERS', setKey]);
     assert.equal(r[1], `*[${wanted.map((m) => `$${m}`).join(',')}]`, `${setKey}: both sides' SADDs`);
+  }
+  for (const [listKey, wanted] of listWanted) {
+    const r = run(
+      sim,
+      'n3',
+      ['BARISTA', 'CONSISTENCY', 'ALL'],
+      ['LRANGE', listKey, '0', '-1'],
+      ['ZRANGE', `${listKey}:z`, '0', '-1', 'WITHSCORES'],
+    );
+    const items = r[1]!
+      .slice(2, -1)
+      .split(',')
+      .map((x) => x.slice(1));
+    assert.deepEqual([...items].sort(), wanted, `${listKey}: both sides' RPUSHes`);
+    assert.equal(r[2], '*[$z0,$0,$z1,$1]', `${listKey}:z: both sides' ZADDs`);
   }
   // Read-your-writes for a remove at QUORUM through another node that has not got the add: SREM
   // reads first (the read merges what it saw into the coordinator), so it takes the add.

@@ -378,6 +378,8 @@ export const limits = {
    * one command adds, moves or removes at most half this many elements (replicated-collections.ts).
    */
   storeCollectionChangesCountMax: 8192,
+  /** Keys one list, set, sorted-set or hash command names at N > 1 (each read in turn: replicated.ts). */
+  storeCollectionKeysCountMax: 64,
   /** Anti-entropy jobs (tree builds and range streams, for itself or a peer) one replica runs at once; a peer's request past it is answered busy. */
   dynamoAntiEntropyJobsCountMax: 4,
   /** Stored values one anti-entropy job reads per tick (the event loop's share per job). */

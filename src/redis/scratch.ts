@@ -106,33 +106,26 @@ export function runOnValue(
   nowMs: number,
   rng: Rng,
 ): ScratchOutcome {
+  const out = runOnValues([[argv[1]!, value]], argv, nowMs, rng);
+  return { reply: out.reply, after: out.after[0]! };
+}
+
+/** runOnValue over several keys (each with its value as read); `after` in the order of `values`. */
+export function runOnValues(
+  values: ReadonlyArray<readonly [Uint8Array, Materialized | null]>,
+  argv: readonly Uint8Array[],
+  nowMs: number,
+  rng: Rng,
+): { readonly reply: RespValue; readonly after: Array<Materialized | null> } {
   const keyspace = new Keyspace(new MemoryEngine(), {
     batchBytesMax: Number.MAX_SAFE_INTEGER,
     stringBytesMax: Number.MAX_SAFE_INTEGER,
     storageKeyBytesMax: Number.MAX_SAFE_INTEGER,
   });
   const ctx = { keyspace, nowMs, rng };
-  const key = argv[1]!;
-  if (value !== null) load(ctx, key, value);
+  for (const [key, value] of values) if (value !== null) load(ctx, key, value);
   const reply = runCommand(ctx, argv);
-  return { reply, after: readBack(ctx, key) };
-}
-
-/** Whether a command names its keys from argv[1] on (the ones runOnValue may take). */
-export function keyedFromFirst(name: string): boolean {
-  return lookupCommand(name)?.firstKey === 1;
-}
-
-/** Whether every key `argv` names is argv[1] (LMOVE k k, SINTER k: one key's value is enough). */
-export function namesOneKey(argv: readonly Uint8Array[]): boolean {
-  const spec = lookupCommand(argv[0]!);
-  if (spec === undefined || spec.firstKey !== 1) return false;
-  const last = spec.lastKey < 0 ? argv.length + spec.lastKey : spec.lastKey;
-  const key = argv[1]!;
-  for (let i = 1; i <= last && i < argv.length; i += Math.max(1, spec.step)) {
-    if (Buffer.compare(argv[i]!, key) !== 0) return false;
-  }
-  return true;
+  return { reply, after: values.map(([key]) => readBack(ctx, key)) };
 }
 
 type Ctx = Parameters<typeof runCommand>[0];

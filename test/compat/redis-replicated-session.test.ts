@@ -185,6 +185,26 @@ const SCRIPT = [
   'HMGET r:h2 f g n zz',
   'HSTRLEN r:h2 f',
   'HINCRBY r:h2 n 1',
+  // Several keys: each read, the command run on them all, each key's change written in turn.
+  'DEL r:src r:dst r:sa r:sb r:sc r:sd',
+  'RPUSH r:src a b c',
+  'LMOVE r:src r:dst LEFT RIGHT',
+  'RPOPLPUSH r:src r:dst',
+  'LRANGE r:dst 0 -1',
+  'LRANGE r:src 0 -1',
+  'SADD r:sa 1 2 3',
+  'SADD r:sb 2 3 4',
+  'SINTER r:sa r:sb',
+  'SINTERSTORE r:sc r:sa r:sb',
+  'SMEMBERS r:sc',
+  'SDIFF r:sa r:sb',
+  'SUNIONSTORE r:sd r:sa r:sb',
+  'SCARD r:sd',
+  'SMOVE r:sa r:sb 1',
+  'SISMEMBER r:sb 1',
+  'SMOVE r:sa r:sb 9',
+  'SINTERCARD 2 r:sa r:sb',
+  'LMOVE r:src r:sa LEFT LEFT',
 ];
 
 describe('N = 3: a scripted redis-cli session answers as redis-server 7.0', { skip: sessionSkip }, () => {

@@ -37,7 +37,7 @@ import { MVRegister } from '../../crdt/registers.ts';
 import { readableValue } from '../../dynamo/counter.ts';
 import { hashCommands } from '../../redis/hash.ts';
 import { listCommands } from '../../redis/list.ts';
-import { keyedFromFirst, type Materialized } from '../../redis/scratch.ts';
+import type { Materialized } from '../../redis/scratch.ts';
 import { setCommands } from '../../redis/set.ts';
 import { zsetCommands } from '../../redis/zset.ts';
 
@@ -50,13 +50,12 @@ export interface ReadValue {
 const NO_KEYS: readonly Uint8Array[] = [];
 
 /**
- * List, set, sorted set and hash commands whose keys start at argv[1] (blocking ones, keyed from
- * elsewhere, are not); one whose keys are not all one key is refused (namesOneKey).
+ * The list, set, sorted set and hash commands (the blocking ones are the server's: blocking.ts). A
+ * command of several keys reads each, runs on them all, and writes each key's change in turn:
+ * per-key operations, not atomic across keys (replicated.ts).
  */
 export const collectionCommandNames: ReadonlySet<string> = new Set(
-  [...listCommands, ...setCommands, ...zsetCommands, ...hashCommands]
-    .map((s) => s.name)
-    .filter((name) => keyedFromFirst(name)),
+  [...listCommands, ...setCommands, ...zsetCommands, ...hashCommands].map((s) => s.name),
 );
 
 /** The key's value for a command (the newest sibling's type; CRDT siblings of it joined). */

@@ -49,8 +49,10 @@ import { limits } from '../../lib/limits.ts';
 import { counterValue, NOT_INTEGER } from '../../dynamo/counter.ts';
 import { parseInt64 } from '../../redis/args.ts';
 import type { Rng } from '../../env/types.ts';
-import { namesOneKey, runOnValue } from '../../redis/scratch.ts';
-import { collectionCommandNames, diffOps, materialize } from './replicated-collections.ts';
+import { runOnValues } from '../../redis/scratch.ts';
+import { lookupCommand } from '../../redis/table.ts';
+import { commandKeys } from './routing.ts';
+import { collectionCommandNames, diffOps, materialize, type ReadValue } from './replicated-collections.ts';
 
 export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL' | 'ANY' | 'SERIAL';
 export const CONSISTENCY_LEVELS: readonly ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL', 'ANY', 'SERIAL'];
@@ -257,32 +259,60 @@ export class ReplicatedCommands {
    * level (replicated-collections.ts); its changes, if any, as CRDT operations at a replica.
    */
   private collection(argv: readonly Uint8Array[], level: Level, done: Done): void {
-    const key = argv[1]!;
-    if (!namesOneKey(argv)) {
+    const spec = lookupCommand(argv[0]!)!;
+    const keys = [...new Map(commandKeys(spec, argv).map((k) => [latin1(k), k])).values()];
+    if (keys.length > limits.storeCollectionKeysCountMax) {
       return done(
-        reply.error(
-          `ERR '${latin1(argv[0]!).toLowerCase()}' of several keys is not available with store.replication.replicas > 1 yet (one key, or the same key repeated)`,
-        ),
+        reply.error(`ERR ${keys.length} keys in one command, max ${limits.storeCollectionKeysCountMax} at N > 1`),
       );
     }
-    this.node.submit({ kind: 'get', key, level: level === 'ANY' ? 'ONE' : level }, (read) => {
-      if (!read.ok) return done(errorReply(read.error, false));
-      const before = materialize(read.state.versioned);
-      if (before instanceof BaristaError) return done(errorReply(before, false));
-      const outcome = runOnValue(before.value, argv, this.node.wallMs(), this.rng);
-      const ops = diffOps(before, outcome.after, this.rng);
+    // Each key read at the level in turn (each its own operation, as N > 1 makes multi-key commands).
+    const reads: ReadValue[] = [];
+    const readNext = (): void => {
+      const key = keys[reads.length];
+      if (key === undefined) return this.collectionRun(argv, keys, reads, level, done);
+      this.node.submit({ kind: 'get', key, level: level === 'ANY' ? 'ONE' : level }, (read) => {
+        if (!read.ok) return done(errorReply(read.error, false));
+        const before = materialize(read.state.versioned);
+        if (before instanceof BaristaError) return done(errorReply(before, false));
+        reads.push(before);
+        readNext();
+      });
+    };
+    readNext();
+  }
+
+  /** Runs the command on the values read, then writes each key's change in turn; the reply after the last. */
+  private collectionRun(
+    argv: readonly Uint8Array[],
+    keys: readonly Uint8Array[],
+    reads: readonly ReadValue[],
+    level: Level,
+    done: Done,
+  ): void {
+    const outcome = runOnValues(
+      keys.map((k, i) => [k, reads[i]!.value] as const),
+      argv,
+      this.node.wallMs(),
+      this.rng,
+    );
+    const writes: Array<{ key: Uint8Array; op: TypedOp }> = [];
+    for (const [i, key] of keys.entries()) {
+      const ops = diffOps(reads[i]!, outcome.after[i]!, this.rng);
       if (ops instanceof BaristaError) return done(reply.error(`ERR ${ops.message}`));
-      const next = (i: number): void => {
-        const op = ops[i];
-        if (op === undefined) return done(outcome.reply);
-        this.node.submit({ kind: 'typed', key, op, level }, (o) => {
-          if (o.ok) return next(i + 1);
-          if (o.error.code === 'wrong_type') return done(errorReply(o.error, false));
-          done(errorReply(o.error, true));
-        });
-      };
-      next(0);
-    });
+      for (const op of ops) writes.push({ key, op });
+    }
+    const next = (i: number): void => {
+      const w = writes[i];
+      if (w === undefined) return done(outcome.reply);
+      this.node.submit({ kind: 'typed', key: w.key, op: w.op, level }, (o) => {
+        if (o.ok) return next(i + 1);
+        const note = i > 0 && writes[i - 1]!.key !== w.key ? 'the keys before it were written' : undefined;
+        if (o.error.code === 'wrong_type') return done(errorReply(o.error, false, note));
+        done(errorReply(o.error, true, note));
+      });
+    };
+    next(0);
   }
 
   /** SADD / SREM: the OR-Set operation after a read (collectionWrite); counts members added / removed. */

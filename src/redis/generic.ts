@@ -40,6 +40,38 @@ const type = defineCommand('type', 2, ['readonly', 'fast'], [1, 1, 1], (ctx, arg
   reply.simple(ctx.keyspace.typeOf(argv[1]!, ctx.nowMs) ?? 'none'),
 );
 
+// OBJECT FREQ | IDLETIME | REFCOUNT key (Redis 7.0 object.c): from the keyspace's access sketch
+// (eviction.ts), which tracks only while maxmemory is set with an LRU or LFU policy (Redis tracks
+// LRU always); without it the answer is an error saying so. Reading is not an access. REFCOUNT is 1
+// (Redis shares small integers: 2147483647 for those). ENCODING and HELP are not offered.
+const LFU_SELECTED =
+  'ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.';
+const LFU_NOT_SELECTED =
+  'ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.';
+
+// Redis' COMMAND INFO: a container, no flags, no key positions (routing.ts knows its key).
+const object = defineCommand('object', -2, [], [0, 0, 0], (ctx, argv) => {
+  const sub = new TextDecoder().decode(argv[1]!).toLowerCase();
+  if (!['freq', 'idletime', 'refcount'].includes(sub)) {
+    return reply.error(`ERR unknown subcommand '${new TextDecoder().decode(argv[1]!)}'. Try OBJECT HELP.`);
+  }
+  if (argv.length !== 3) return reply.error(`ERR wrong number of arguments for 'object|${sub}' command`);
+  const key = argv[2]!;
+  if (ctx.keyspace.peekHead(key, ctx.nowMs) === undefined) return reply.null;
+  if (sub === 'refcount') return ONE;
+  const sketch = ctx.keyspace.access;
+  const mode = sketch?.tracking ?? 'off';
+  if (sub === 'idletime' && mode === 'lfu') return reply.error(LFU_SELECTED);
+  if (sub === 'freq' && mode !== 'lfu') {
+    return mode === 'lru' ? reply.error(LFU_NOT_SELECTED) : reply.error(`${LFU_NOT_SELECTED} ${NOT_TRACKED}`);
+  }
+  if (sketch === undefined || mode === 'off') return reply.error(`ERR idle time not tracked. ${NOT_TRACKED}`);
+  sketch.nowMs = ctx.nowMs;
+  const storageKey = ctx.keyspace.peekHeadKey(key);
+  return reply.integer(sub === 'freq' ? sketch.frequency(storageKey) : Math.floor(sketch.idleMs(storageKey) / 1000));
+});
+const NOT_TRACKED = '(Baristas tracks accesses only while maxmemory is set with an LRU or LFU maxmemory-policy.)';
+
 function renameGeneric(ctx: CommandContext, argv: readonly Uint8Array[], nx: boolean): RespValue {
   const [, from, to] = argv as [Uint8Array, Uint8Array, Uint8Array];
   if (ctx.keyspace.getHead(from, ctx.nowMs) === undefined) return redisErrorReply.noSuchKey;
@@ -295,6 +327,7 @@ export const genericCommands: readonly CommandSpec[] = [
   exists,
   touch,
   type,
+  object,
   rename,
   renamenx,
   expire,

@@ -350,6 +350,11 @@ export class Keyspace {
     return storageKey;
   }
 
+  /** The storage key of `key`'s head, without counting it as an access (OBJECT IDLETIME / FREQ). */
+  peekHeadKey(key: Uint8Array): Uint8Array {
+    return headKey(tokenOf(key), key);
+  }
+
   /** `key`'s live head, without counting it as an access (the evictor's check). */
   peekHead(key: Uint8Array, nowMs: number): Head | undefined {
     const e = this.read(headKey(tokenOf(key), key));

@@ -4,7 +4,7 @@
 // queue, INFO's used_memory/maxmemory/evicted_keys/expired_keys; allkeys-lru under a write load
 // keeps used_memory under maxmemory (the count checked against a full scan of the engine); the
 // active expiry sweep deletes expired keys nobody reads; after a power loss the recount makes
-// used_memory exact again within a bounded virtual time.
+// used_memory exact again within a bounded virtual time; OBJECT IDLETIME / FREQ read the access sketch.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NodeServices } from '../../node/services.ts';
@@ -190,4 +190,43 @@ test('after a power loss used_memory is recounted from the engine within a bound
   const fields = info(sim, r);
   assert.equal(fields.get('baristas_dataset_counted'), '1');
   assert.equal(Number(fields.get('used_memory')), used);
+});
+
+test('OBJECT IDLETIME and FREQ from the access sketch: seconds since the last access, the LFU counter; reading is no access', () => {
+  const sim = node('maxmemory-object');
+  sim.runFor(2_000);
+  const c = new SimRespClient(sim, NODE);
+  c.send('OBJECT', 'IDLETIME', 'k');
+  c.send('SET', 'k', 'v');
+  c.send('OBJECT', 'IDLETIME', 'k');
+  c.send('CONFIG', 'SET', 'maxmemory', '100mb', 'maxmemory-policy', 'allkeys-lru');
+  c.send('SET', 'k', 'v');
+  c.send('SET', 'other', 'v');
+  const first = settle(sim, c);
+  assert.deepEqual(first.slice(0, 2), ['_', '+OK'], 'no key: nil');
+  assert.match(first[2]!, /^-ERR idle time not tracked\. \(Baristas tracks/, 'no maxmemory: not tracked');
+  sim.runFor(7_500);
+  const d = new SimRespClient(sim, NODE);
+  d.send('OBJECT', 'IDLETIME', 'k');
+  d.send('OBJECT', 'IDLETIME', 'k'); // reading is not an access
+  d.send('GET', 'k');
+  d.send('OBJECT', 'IDLETIME', 'k');
+  d.send('OBJECT', 'FREQ', 'k');
+  d.send('OBJECT', 'REFCOUNT', 'k');
+  const r = settle(sim, d);
+  assert.ok(['7', '8'].includes(r[0]!.slice(1)), `idle ${r[0]}`);
+  assert.equal(r[1], r[0]);
+  assert.deepEqual(r.slice(2, 4), ['$v', ':0']);
+  assert.match(r[4]!, /^-ERR An LFU maxmemory policy is not selected/);
+  assert.equal(r[5], ':1');
+  const e = new SimRespClient(sim, NODE);
+  e.send('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lfu');
+  for (let i = 0; i < 50; i++) e.send('GET', 'k');
+  e.send('OBJECT', 'FREQ', 'k');
+  e.send('OBJECT', 'FREQ', 'other');
+  e.send('OBJECT', 'IDLETIME', 'k');
+  const f = settle(sim, e);
+  assert.ok(Number(f[51]!.slice(1)) > 5, `50 GETs raise the counter above LFU_INIT_VAL: ${f[51]}`);
+  assert.equal(f[52], ':5', 'a key not read since the switch: LFU_INIT_VAL');
+  assert.match(f[53]!, /^-ERR An LFU maxmemory policy is selected/);
 });

@@ -49,6 +49,8 @@ export function commandKeys(spec: KeySpec, argv: readonly Uint8Array[]): Uint8Ar
   const counted = COUNTED_KEYS.get(spec.name);
   if (counted !== undefined) return countedKeys(argv, counted.countAt, counted.firstAt, []);
   if (STORE_COUNTED_KEYS.has(spec.name)) return countedKeys(argv, 2, 3, argv[1] === undefined ? [] : [argv[1]]);
+  // A container command whose subcommands name a key second (COMMAND INFO shows no key positions).
+  if (spec.name === 'object') return argv.length === 3 ? [argv[2]!] : [];
   if (spec.firstKey <= 0) return [];
   const last = spec.lastKey < 0 ? argv.length + spec.lastKey : spec.lastKey;
   const step = Math.max(1, spec.step);

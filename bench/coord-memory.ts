@@ -19,12 +19,20 @@ import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { OPEN_ACL_UNSAFE } from '../src/coord/acl.ts';
-import { CreateMode } from '../src/coord/codes.ts';
 import { ZnodeTree } from '../src/coord/tree.ts';
 import { fourLetter, startZooKeeper, type ZkCluster, zookeeperUnavailable } from '../test/support/zookeeper-server.ts';
 import { closedLoop, f } from './_load.ts';
 import { machineLine } from './_machine.ts';
+import {
+  buildTree,
+  childData,
+  childPath,
+  created,
+  parentPath,
+  type Shape,
+  shapeOf,
+  shapeOptions,
+} from './_znode-tree.ts';
 import { type ZkClient, zkCall, zkConnect } from './_zk-client.ts';
 
 setFlagsFromString('--expose-gc');
@@ -36,19 +44,6 @@ const batchMsMax = 60_000;
 const loadSecondsMax = 1_800;
 const committedLogFlushOps = 600; // ZooKeeper keeps 500 (zookeeper.commitLogCount's default)
 
-interface Shape {
-  readonly znodes: number;
-  readonly dataBytes: number;
-  readonly fanout: number;
-}
-
-const parentPath = (p: number): string => `/bench/p${String(p).padStart(4, '0')}`;
-const childPath = (s: Shape, i: number): string =>
-  `${parentPath(Math.floor(i / s.fanout))}/n${String(i).padStart(8, '0')}`;
-const childData = (s: Shape, i: number): Uint8Array => new Uint8Array(s.dataBytes).fill(97 + (i % 26));
-/** Every znode the bench creates: /bench, the parents, the children. */
-const created = (s: Shape): number => 1 + Math.ceil(s.znodes / s.fanout) + s.znodes;
-
 function heapAfterGc(): number {
   for (let i = 0; i < 3; i++) gc();
   const m = process.memoryUsage();
@@ -59,19 +54,8 @@ function heapAfterGc(): number {
 function ours(s: Shape): { bytes: number; buildMs: number } {
   const before = heapAfterGc();
   const tree = new ZnodeTree({ ttlEnabled: false, znodesMax: s.znodes * 2 + 16, sessionsMax: 16 });
-  const caller = { sessionId: 0, identities: [] };
-  let zxid = 0;
-  const create = (path: string, data: Uint8Array) => {
-    const r = tree.write(
-      { zxid: ++zxid, timeMs: 1_764_000_000_000 + zxid, caller },
-      { op: 'create', path, data, acl: OPEN_ACL_UNSAFE, mode: CreateMode.persistent, ttlMs: -1 },
-    );
-    if (r.err !== 0) throw new Error(`create ${path}: ${r.err}`);
-  };
   const started = performance.now();
-  create('/bench', new Uint8Array(0));
-  for (let p = 0; p < Math.ceil(s.znodes / s.fanout); p++) create(parentPath(p), new Uint8Array(0));
-  for (let i = 0; i < s.znodes; i++) create(childPath(s, i), childData(s, i));
+  buildTree(tree, s);
   const buildMs = performance.now() - started;
   const after = heapAfterGc();
   // Keep the tree alive through the measurement.
@@ -162,19 +146,13 @@ export default async function (args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {
-      znodes: { type: 'string', default: '1000000' },
-      'data-bytes': { type: 'string', default: '100' },
-      fanout: { type: 'string', default: '1000' },
+      ...shapeOptions,
       batch: { type: 'string', default: '1000' },
       'in-flight': { type: 'string', default: '4' },
       'no-zookeeper': { type: 'boolean', default: false },
     },
   });
-  const s: Shape = {
-    znodes: Number(values.znodes),
-    dataBytes: Number(values['data-bytes']),
-    fanout: Number(values.fanout),
-  };
+  const s = shapeOf(values);
   const batch = Number(values.batch);
   const inFlight = Number(values['in-flight']);
   console.log(machineLine());

@@ -145,6 +145,8 @@ export class AclCache {
   private readonly refs: number[] = [1];
   private readonly byKey = new Map<string, number>([[aclKey(OPEN_ACL_UNSAFE), 0]]);
   private readonly free: number[] = [];
+  /** While frozen (a snapshot walk reads numbers taken at its start), numbers whose count fell to 0; freed at thaw. */
+  private deferred: number[] | undefined;
 
   /** Takes a reference to `acl`'s list and returns its number. */
   intern(acl: readonly Acl[]): number {
@@ -165,6 +167,25 @@ export class AclCache {
     if (ref === 0) return;
     const left = --this.refs[ref]!;
     if (left > 0) return;
+    if (this.deferred !== undefined) {
+      this.deferred.push(ref);
+      return;
+    }
+    this.drop(ref);
+  }
+
+  /** No number is freed (nor reused for another list) until thaw: a frozen view's numbers stay valid. */
+  freeze(): void {
+    this.deferred ??= [];
+  }
+
+  thaw(): void {
+    const deferred = this.deferred ?? [];
+    this.deferred = undefined;
+    for (const ref of deferred) if (this.refs[ref] === 0 && this.lists[ref] !== undefined) this.drop(ref);
+  }
+
+  private drop(ref: number): void {
     this.byKey.delete(aclKey(this.lists[ref]!));
     this.lists[ref] = undefined;
     this.free.push(ref);

@@ -136,13 +136,18 @@ export class CoordNamespace implements Namespace {
     }
   }
 
+  /** The section in one go, of the live tree (a walk in slices may hold a frozen view meanwhile). */
   snapshot(): Uint8Array {
-    const step = this.snapshotInSlices(Number.MAX_SAFE_INTEGER);
-    return step()!;
+    return znodesSnapshotSlices(this.current, Number.MAX_SAFE_INTEGER, true)()!;
   }
 
-  /** The section in slices (snapshot-slices.ts): the tree must not change until the last call. */
+  /**
+   * The section in slices (snapshot-slices.ts): the tree as it is now, while commands go on being
+   * applied between slices. A walk left unfinished (its snapshot abandoned for a received one)
+   * ends when the next starts.
+   */
   snapshotInSlices(nodesPerSlice: number = this.options.snapshotSliceNodes): () => Uint8Array | undefined {
+    if (this.current.isFrozen) this.current.thaw();
     return znodesSnapshotSlices(this.current, nodesPerSlice);
   }
 

@@ -1,8 +1,9 @@
 // The znodes snapshot section, written in slices: a million znodes take seconds to encode, and a
 // node that encodes them in one go answers no ping, heartbeat or read meanwhile (issue 9: "with a
-// million znodes, pings must still be answered in time"). The Raft driver holds applies while a
-// snapshot is being taken (src/raft/driver.ts, "snapshot in slices"), so the tree does not change
-// between slices and the encoder walks the live tree, `nodesPerSlice` znodes per call.
+// million znodes, pings must still be answered in time"). The walk reads the tree's frozen view
+// (store.ts: copy on write), started when the stepper is made, so commands go on being applied
+// between slices (the Raft driver does not hold them) and the section is the tree at that moment;
+// the view ends with the last slice. `nodesPerSlice` znodes per call.
 //
 // Order: depth first from "/", each node's children by name (the same compare as a sort of
 // paths), so a parent precedes its children and the image is canonical (equal trees give equal
@@ -20,8 +21,18 @@ import { binaryToBytes, type ZnodeTree } from './tree.ts';
 
 export const SECTION_VERSION_DFS = 3;
 
-/** Returns a stepper: each call encodes up to `nodesPerSlice` znodes; the section once done. */
-export function znodesSnapshotSlices(tree: ZnodeTree, nodesPerSlice: number): () => Uint8Array | undefined {
+/**
+ * Returns a stepper: each call encodes up to `nodesPerSlice` znodes; the section once done. `live`:
+ * the walk reads the live tree, for a caller that runs every step before any change (a snapshot
+ * in one go, which must not end a frozen view a walk in slices holds meanwhile).
+ */
+export function znodesSnapshotSlices(
+  tree: ZnodeTree,
+  nodesPerSlice: number,
+  live = false,
+): () => Uint8Array | undefined {
+  const sessions = (live ? tree.sessionList() : tree.freeze()).sort((a, b) => a.id - b.id);
+  const nodeOf = (path: string) => (live ? tree.liveNode(path) : tree.snapshotNode(path));
   const aclIndex = new Map<number, number>();
   const aclLists: (readonly Acl[])[] = [];
   const nodes = new ByteWriter({ bytesMax: 2 ** 31 - 1 });
@@ -37,7 +48,7 @@ export function znodesSnapshotSlices(tree: ZnodeTree, nodesPerSlice: number): ()
         continue;
       }
       const path = top.paths[top.next++]!;
-      const { record: r, children } = tree.snapshotNode(path);
+      const { record: r, children } = nodeOf(path);
       let acl = aclIndex.get(r.acl);
       if (acl === undefined) {
         acl = aclLists.length;
@@ -52,6 +63,7 @@ export function znodesSnapshotSlices(tree: ZnodeTree, nodesPerSlice: number): ()
       if (children.length > 0) stack.push({ paths: children.sort(), next: 0 });
     }
     if (stack.length > 0) return undefined;
+    if (!live) tree.thaw();
     const w = new ByteWriter({ bytesMax: 2 ** 31 - 1 });
     w.u8(SECTION_VERSION_DFS).uvarint(aclLists.length);
     for (const list of aclLists) {
@@ -61,9 +73,8 @@ export function znodesSnapshotSlices(tree: ZnodeTree, nodesPerSlice: number): ()
           .stringUvarint(a.scheme)
           .stringUvarint(a.id);
     }
-    const sessions = [...tree.sessions].sort((a, b) => a[0] - b[0]);
     w.uvarint(sessions.length);
-    for (const [id, s] of sessions) w.uvarint(id).uvarint(s.timeoutMs).bytesUvarint(s.passwd).uvarint(s.owner);
+    for (const s of sessions) w.uvarint(s.id).uvarint(s.timeoutMs).bytesUvarint(s.passwd).uvarint(s.owner);
     w.uvarint(nodeCount);
     // One allocation of the exact size and one copy of the node records: a large fresh buffer is
     // the slow part of the last slice (page faults on this machine's VM: ~2 s per 150 MiB copied).

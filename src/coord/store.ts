@@ -12,6 +12,16 @@
 //  - one Map from path to slot.
 // numChildren and dataLength are derived, never stored. `owner` encodes ZooKeeper's
 // ephemeralOwner: 0 none, > 0 a session id, -1 a container, ≤ -2 a TTL node with ttl = -owner - 1.
+//
+// A frozen view (freeze/thaw) is the store as it was at freeze() while writes go on: the snapshot
+// walk reads it in slices across many event-loop turns with applies continuing (issue 9: a
+// million znodes take seconds to encode; holding applies that long delayed every write reply).
+// Copy on write, by path: before a node's record changes or the node goes, its record as of the
+// freeze is kept (once); a node created after the freeze is kept as `null` (not in the view); a
+// removed node is also listed under its parent, so the view's children of P are P's live children
+// not created since, plus those removed since and not back. Slots are reused, paths are not
+// confused: everything is keyed by path. The kept map grows by one entry per distinct path
+// written during the view, at most coordZnodeCountMax + the creates applied meanwhile.
 
 import { assert } from '../lib/assert.ts';
 
@@ -36,6 +46,14 @@ export const ttlOfOwner = (owner: number): number => -owner - 1;
 
 const INITIAL_SLOTS = 1024;
 
+/** The copy-on-write state of a frozen view (see the header). */
+interface Frozen {
+  /** Path -> its record at the freeze, or null: created after it. Absent: unchanged since. */
+  readonly kept: Map<string, NodeRecord | null>;
+  /** Parent path -> children removed since the freeze that were there at it. */
+  readonly removed: Map<string, Set<string>>;
+}
+
 export class ZnodeStore {
   private readonly slots = new Map<string, number>();
   private pathOf: (string | undefined)[] = [];
@@ -49,6 +67,7 @@ export class ZnodeStore {
   private readonly free: number[] = [];
   private capacity = INITIAL_SLOTS;
   private used = 0;
+  private frozen: Frozen | undefined;
 
   get size(): number {
     return this.slots.size;
@@ -80,6 +99,7 @@ export class ZnodeStore {
   /** Adds a node under `parent` (-1 for the root); the path must be free. */
   insert(path: string, parent: number, r: NodeRecord): number {
     assert(!this.slots.has(path), `znode ${path} exists`);
+    if (this.frozen !== undefined && !this.frozen.kept.has(path)) this.frozen.kept.set(path, null);
     let s = this.free.pop();
     if (s === undefined) {
       if (this.used === this.capacity) this.grow();
@@ -105,6 +125,7 @@ export class ZnodeStore {
   remove(slot: number): void {
     assert(this.childCount(slot) === 0, 'only a childless znode is removed');
     const parent = this.parentOf[slot]!;
+    if (this.frozen !== undefined) this.keepRemoved(slot, parent);
     if (parent >= 0) {
       const k = this.kids[parent]!;
       k.delete(slot);
@@ -117,6 +138,7 @@ export class ZnodeStore {
   }
 
   write(s: number, r: NodeRecord): void {
+    if (this.frozen !== undefined) this.keep(s);
     this.dataOf[s] = r.data;
     this.zx[s * 3] = r.czxid;
     this.zx[s * 3 + 1] = r.mzxid;
@@ -183,5 +205,65 @@ export class ZnodeStore {
   /** Every path, in no particular order. */
   paths(): IterableIterator<string> {
     return this.slots.keys();
+  }
+
+  // --- the frozen view --------------------------------------------------------------------------
+
+  /** Starts a frozen view of the store as it is now (one at a time). */
+  freeze(): void {
+    assert(this.frozen === undefined, 'the store is already frozen');
+    this.frozen = { kept: new Map(), removed: new Map() };
+  }
+
+  /** Ends the frozen view: writes stop keeping old records. */
+  thaw(): void {
+    this.frozen = undefined;
+  }
+
+  get isFrozen(): boolean {
+    return this.frozen !== undefined;
+  }
+
+  /** Records kept so far by the frozen view (its memory). */
+  get frozenKept(): number {
+    return this.frozen?.kept.size ?? 0;
+  }
+
+  /** A node of the frozen view: its record and its children's paths (unordered); undefined if not in it. */
+  frozenNode(path: string): { record: NodeRecord; children: string[] } | undefined {
+    const f = this.frozen;
+    assert(f !== undefined, 'the store is not frozen');
+    const kept = f.kept.get(path);
+    if (kept === null) return undefined;
+    const s = this.slots.get(path);
+    const record = kept ?? (s === undefined ? undefined : this.read(s));
+    if (record === undefined) return undefined;
+    const children: string[] = [];
+    if (s !== undefined)
+      for (const c of this.children(s)) {
+        const child = this.pathOf[c]!;
+        if (f.kept.get(child) !== null) children.push(child);
+      }
+    for (const child of f.removed.get(path) ?? []) if (!this.slots.has(child)) children.push(child);
+    return { record, children };
+  }
+
+  private keep(s: number): void {
+    const kept = this.frozen!.kept;
+    const path = this.pathOf[s]!;
+    if (!kept.has(path)) kept.set(path, this.read(s));
+  }
+
+  private keepRemoved(slot: number, parent: number): void {
+    this.keep(slot);
+    const path = this.pathOf[slot]!;
+    if (parent < 0 || this.frozen!.kept.get(path) === null) return;
+    const parentPath = this.pathOf[parent]!;
+    let removed = this.frozen!.removed.get(parentPath);
+    if (removed === undefined) {
+      removed = new Set();
+      this.frozen!.removed.set(parentPath, removed);
+    }
+    removed.add(path);
   }
 }

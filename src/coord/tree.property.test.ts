@@ -2,13 +2,14 @@
 // obvious form of ZooKeeper's rules — a plain Map of path → node, copied wholesale for multi —
 // over random op sequences: identical per-op results (error, created path, Stat), identical Stats
 // and children afterwards; a snapshot loaded elsewhere gives an identical tree that answers the
-// rest of the sequence identically.
+// rest of the sequence identically; a snapshot taken in slices while writes go on between them is
+// the tree as it was when the snapshot began, byte for byte.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { ApplyContext } from '../rsm/namespace.ts';
-import { OPEN_ACL_UNSAFE } from './acl.ts';
-import { CreateMode, ZkErr } from './codes.ts';
+import { OPEN_ACL_UNSAFE, READ_ACL_UNSAFE } from './acl.ts';
+import { CreateMode, Perm, ZkErr } from './codes.ts';
 import { type CoordCommand, decodeResult, encodeCommand } from './command.ts';
 import { CoordNamespace } from './namespace.ts';
 import type { OpResult, Stat, WriteOp } from './tree.ts';
@@ -345,4 +346,78 @@ test('snapshot → load elsewhere: identical tree, and identical results for the
     }),
     { numRuns: 150 },
   );
+});
+
+// ACLs that come and go, so ACL numbers are freed and could be reused during a snapshot.
+const aclArb = fc.constantFrom(OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, [
+  { perms: Perm.all, scheme: 'world', id: 'anyone' },
+  { perms: Perm.read, scheme: 'ip', id: '10.0.0.1' },
+]);
+const churnStepArb: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 4, arbitrary: stepArb },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('write' as const),
+      who: fc.nat(3),
+      op: fc.record({ op: fc.constant('setACL' as const), path: pathArb, acl: aclArb, version: fc.constant(-1) }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('write' as const),
+      who: fc.nat(3),
+      op: fc.record({
+        op: fc.constant('create' as const),
+        path: pathArb,
+        data,
+        acl: aclArb,
+        mode,
+        ttlMs: fc.constant(-1),
+      }),
+    }),
+  },
+);
+
+test('a snapshot in slices while writes go on between slices: the tree when it began, byte for byte', () => {
+  let changedMeanwhile = 0;
+  fc.assert(
+    fc.property(
+      fc.array(churnStepArb, { maxLength: 40 }),
+      fc.array(fc.array(churnStepArb, { maxLength: 6 }), { maxLength: 12 }),
+      fc.integer({ min: 1, max: 2 }),
+      (first, between, perSlice) => {
+        const ns = new CoordNamespace();
+        const sessionIds: number[] = [];
+        let zxid = 0;
+        const run = (steps: Step[]) => {
+          for (const step of steps) {
+            zxid += 1;
+            nsStep(ns, step, zxid, sessionIds);
+            if (step.kind === 'session') sessionIds.push(zxid);
+          }
+        };
+        run(first);
+        const atStart = ns.snapshot();
+        const step = ns.snapshotInSlices(perSlice);
+        let image: Uint8Array | undefined;
+        let batch = 0;
+        while ((image = step()) === undefined) run(between[batch++] ?? []);
+        assert.deepEqual(image, atStart, 'the sliced image is the tree at its start');
+        assert.equal(ns.tree.isFrozen, false, 'the view ended with the last slice');
+        // The check can fail: a walk of the live tree would have seen the writes made meanwhile.
+        const atEnd = ns.snapshot();
+        if (!Buffer.from(atEnd).equals(Buffer.from(atStart))) changedMeanwhile++;
+        // The tree after the view is whole: its image loads into a tree that images the same.
+        const copy = new CoordNamespace();
+        copy.loadSnapshot(atEnd)();
+        assert.deepEqual(copy.snapshot(), atEnd);
+        run(between.slice(batch).flat());
+        assert.equal(ns.tree.frozenKept, 0, 'nothing is kept once thawed');
+      },
+    ),
+    { numRuns: 500 },
+  );
+  assert.ok(changedMeanwhile > 100, `the tree changed during the walk in ${changedMeanwhile} of 500 runs`);
 });

@@ -634,14 +634,49 @@ export class ZnodeTree {
 
   // --- snapshots (used by namespace.ts) -------------------------------------------------------
 
-  /** Every node in an order where a parent comes before its children. */
-  /** One znode's record and its children's paths (unordered), for the sliced snapshot walk. */
-  snapshotNode(path: string): { record: NodeRecord; children: string[] } {
+  /**
+   * Starts the frozen view a snapshot walk reads (store.ts: copy on write, so writes go on while the
+   * walk takes its slices) and returns the sessions as they are now. One view at a time; thaw ends it.
+   */
+  freeze(): { id: number; timeoutMs: number; passwd: Uint8Array; owner: number }[] {
+    this.store.freeze();
+    this.acls.freeze();
+    return this.sessionList();
+  }
+
+  /** The sessions as they are now (a snapshot's section). */
+  sessionList(): { id: number; timeoutMs: number; passwd: Uint8Array; owner: number }[] {
+    return [...this.sessionTable].map(([id, s]) => ({ id, timeoutMs: s.timeoutMs, passwd: s.passwd, owner: s.owner }));
+  }
+
+  /** One znode as it is now: its record and its children's paths (unordered). */
+  liveNode(path: string): { record: NodeRecord; children: string[] } {
     const s = this.store.slot(path);
-    assert(s !== undefined, `snapshot walk: ${path} vanished (the tree changed during a snapshot)`);
+    assert(s !== undefined, `snapshot walk: ${path} is not in the tree`);
     const children: string[] = [];
     for (const c of this.store.children(s)) children.push(this.store.path(c));
     return { record: this.store.read(s), children };
+  }
+
+  thaw(): void {
+    this.store.thaw();
+    this.acls.thaw();
+  }
+
+  get isFrozen(): boolean {
+    return this.store.isFrozen;
+  }
+
+  /** Records the frozen view keeps (one per distinct path written since the freeze). */
+  get frozenKept(): number {
+    return this.store.frozenKept;
+  }
+
+  /** One znode of the frozen view: its record and its children's paths (unordered). */
+  snapshotNode(path: string): { record: NodeRecord; children: string[] } {
+    const node = this.store.frozenNode(path);
+    assert(node !== undefined, `snapshot walk: ${path} is not in the frozen view`);
+    return node;
   }
 
   nodesInOrder(): { path: string; record: NodeRecord }[] {

@@ -49,14 +49,17 @@ export interface ProtocolDeclaration {
 }
 
 /** The state machine a service keeps in a Raft group (its namespace there). */
-export interface RaftGroupUse {
+export interface RaftGroupUse<Config = unknown> {
   /** The group's name (`metadata`, ...): its WAL directory and metrics label. */
   readonly group: string;
   /** The service's namespace in the group; undefined when the service only reads the group. */
   readonly namespace?: {
     readonly name: string;
-    /** Builds the state machine; called once per start of the node, before the group opens. */
-    create(env: Pick<Env, 'mutations' | 'metrics'>): StateMachine & LogTimed;
+    /**
+     * Builds the state machine with the service's parsed config section; called once per start of
+     * the node, before the group opens.
+     */
+    create(env: Pick<Env, 'mutations' | 'metrics'>, config: Config): StateMachine & LogTimed;
   };
 }
 
@@ -182,7 +185,7 @@ export interface ServiceDefinition<Config = unknown, Running extends RunningServ
   /** Peer message types the service registers (src/lib/message-types.ts). */
   readonly messageTypes: readonly number[];
   readonly protocols: readonly ProtocolDeclaration[];
-  readonly raftGroups: readonly RaftGroupUse[];
+  readonly raftGroups: readonly RaftGroupUse<Config>[];
   start(ctx: ServiceContext<Config>): Running;
   /** The simulator's hooks: invariants, convergence, workloads. */
   readonly sim?: SimServiceHooks;
@@ -212,6 +215,12 @@ export interface SimServiceHooks {
   /** After healing, the run waits (within its liveness bound) until this holds for every service. */
   converged?(sim: ClusterSim): boolean;
   readonly workloads?: readonly SimWorkload[];
+  /**
+   * The config section each node of a cluster simulation runs the service with (absent: the
+   * schema's defaults), e.g. bounds small enough that the sim's small state still takes their
+   * rare paths (the coord tree's snapshot in slices of a few znodes).
+   */
+  readonly config?: Readonly<Record<string, unknown>>;
 }
 
 export interface SimWorkloadContext {

@@ -159,6 +159,8 @@ export class NodeServices {
   /** Client listeners the services opened, by protocol (closed on stop). */
   private readonly listeners = new Map<string, OpenListener>();
   private membershipView: MembershipView | undefined;
+  /** Each service's parsed config section, by service name. */
+  private readonly configs: ReadonlyMap<string, unknown>;
 
   constructor(
     readonly env: Env,
@@ -167,6 +169,7 @@ export class NodeServices {
   ) {
     // Every service's config first: a bad field fails the start before anything touches the disk.
     const configs = new Map(definitions.map((d) => [d.name, serviceConfig(d, config[d.name])]));
+    this.configs = configs;
     this.router = new MessageRouter(env.metrics, env.transport, env.log.child({ component: 'router' }), env.clock);
     // Recovery first: a corrupt WAL throws CorruptionError before anything has started (no timer
     // may keep a failed node alive, and no peer may see it as alive). Identity before the WALs.
@@ -363,10 +366,12 @@ export class NodeServices {
     assert(at >= 0, `Raft group ${name} is declared`);
     for (const before of order.slice(0, at)) this.openGroup(before);
     const namespaces = this.definitions.flatMap((d) =>
-      d.raftGroups.flatMap((g) => (g.group === name && g.namespace !== undefined ? [g.namespace] : [])),
+      d.raftGroups.flatMap((g) =>
+        g.group === name && g.namespace !== undefined ? [{ namespace: g.namespace, service: d.name }] : [],
+      ),
     );
     assert(namespaces.length <= 1, `Raft group ${name} holds one namespace (got ${namespaces.length})`);
-    const namespace = namespaces[0];
+    const namespace = namespaces[0]?.namespace;
     assert(namespace !== undefined || name === METADATA_GROUP, `Raft group ${name} holds a service's namespace`);
     const env = this.env;
     let driver: RaftDriver;
@@ -375,7 +380,7 @@ export class NodeServices {
       stateMachine = new ClusterStateMachine();
       driver = this.groups.open(name, { stateMachine, incarnation: this.incarnation });
     } else {
-      const machine = namespace.create(env);
+      const machine = namespace.create(env, this.configs.get(namespaces[0]!.service));
       const logClock = new LeaderLogClock(
         env.clock,
         () => machine.logTimeMs,

@@ -174,6 +174,8 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
           clusterId: 'sim',
           peers: ids.filter((p) => p !== env.nodeId),
           rejoin: operator.rejoin(env.nodeId),
+          // Each service's simulation config (SimServiceHooks.config).
+          ...Object.fromEntries(services.flatMap((s) => (s.sim?.config === undefined ? [] : [[s.name, s.sim.config]]))),
           // Small snapshot interval in the simulator, so snapshots, compaction and InstallSnapshot
           // to lagging or restarted nodes happen in every run.
           raft: {

@@ -36,6 +36,13 @@
 // it. Its applies reach listeners at the stall's end (Simulation.fromNode), and the synced state a
 // restart is judged against is the one seen at the node's last observation.
 //
+// Replicas agree (`replicas-agree`, a second invariant): every few hundred virtual milliseconds,
+// each live node's image of each group's state machine (its snapshot()) is kept by applied index;
+// two nodes at the same index must hold the same bytes (a state machine is deterministic and its
+// image canonical). Raft's checks above see logs only: a snapshot that does not describe its index
+// (taken in slices while applies go on: src/coord/store.ts's frozen view) or an apply that
+// depends on the replica passes them all and leaves the replicas' states apart.
+//
 // Deterministic: it only observes.
 
 import { RaftInvariants } from '../raft/invariants.ts';
@@ -63,6 +70,8 @@ export class GroupInvariants {
     RaftDriver,
     { commit: number; voters: readonly NodeId[]; term: number }
   >();
+  private readonly images = new Map<string, Map<number, { node: NodeId; image: Uint8Array }>>();
+  private nextImagesAtMs = 0;
 
   /** Forgets `node`'s earlier lives: the operator wiped its data (it rejoins as a new member). */
   forgetNode(node: NodeId): void {
@@ -134,6 +143,37 @@ export class GroupInvariants {
         checker.forgetBelow(Math.min(...obs.map((o) => o.log.firstIndex)));
       } catch (err) {
         return `group ${group}: ${(err as Error).message}`;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Each live node's state machine image per group, kept by the driver's applied index (the first
+   * seen; at most IMAGES_KEPT indexes per group): another node at a kept index must match it.
+   */
+  agreement<S extends ServiceHost>(sim: Simulation<S>): string | undefined {
+    if (sim.nowMs < this.nextImagesAtMs) return undefined;
+    this.nextImagesAtMs = sim.nowMs + IMAGES_EVERY_MS;
+    for (const id of sim.nodeIds) {
+      const node = sim.instance(id);
+      if (node === undefined || sim.isLagged(id)) continue;
+      for (const { group, driver } of node.groups.all()) {
+        if (driver.restoringSnapshot || driver.appliedIndex === 0) continue;
+        let kept = this.images.get(group);
+        if (kept === undefined) {
+          kept = new Map();
+          this.images.set(group, kept);
+        }
+        const at = driver.appliedIndex;
+        const image = driver.stateMachine.snapshot();
+        const first = kept.get(at);
+        if (first === undefined) {
+          kept.set(at, { node: id, image });
+          if (kept.size > IMAGES_KEPT) kept.delete(Math.min(...kept.keys()));
+        } else if (!Buffer.from(first.image).equals(Buffer.from(image))) {
+          return `replicas disagree: group ${group}: ${first.node} and ${id} at applied index ${at} hold different states (images of ${first.image.length} and ${image.length} bytes)`;
+        }
       }
     }
     return undefined;
@@ -217,6 +257,10 @@ function acknowledgedLost(group: string, live: readonly { id: NodeId; driver: Ra
   return undefined;
 }
 
+/** How often the replicas-agree check takes images (virtual time), and how many indexes it keeps per group. */
+const IMAGES_EVERY_MS = 250;
+const IMAGES_KEPT = 64;
+
 const attached = new WeakMap<object, GroupInvariants>();
 
 /** Adds the `raft-safety` invariant over every group to `sim` (once) and returns its checkers. */
@@ -226,6 +270,7 @@ export function attachRaftInvariants<S extends ServiceHost>(sim: Simulation<S>):
   const invariants = new GroupInvariants();
   attached.set(sim, invariants);
   sim.addInvariant('raft-safety', () => invariants.check(sim));
+  sim.addInvariant('replicas-agree', () => invariants.agreement(sim));
   return invariants;
 }
 

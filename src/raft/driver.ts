@@ -437,6 +437,21 @@ export class RaftDriver {
     return this.applied;
   }
 
+  /** The state machine this driver applies to (the simulator's replicas-agree check reads its image). */
+  get stateMachine(): StateMachine {
+    return this.options.stateMachine;
+  }
+
+  /** Whether this node is taking a snapshot in slices. */
+  get snapshotting(): boolean {
+    return this.slicing !== undefined;
+  }
+
+  /** The index of the last snapshot this node saved (0: none yet). */
+  get snapshotIndex(): number {
+    return this.lastSnapshotIndex;
+  }
+
   /**
    * Whether a snapshot (received, or this node's own at start-up) is being installed in slices:
    * the state machine is behind meanwhile.
@@ -1178,11 +1193,10 @@ export class RaftDriver {
       this.saveSnapshot(this.applied, sm.snapshot());
       return;
     }
-    // Snapshot in slices: applies are held (the core keeps committed entries back) so the state
-    // stays at this index, and one slice runs per turn of the event loop, between which the node
-    // handles its peers and clients: heartbeats, pings and reads go on; writes commit and wait.
+    // Snapshot in slices: the state machine's stepper describes the state at this index (a frozen
+    // view, copy on write), and one slice runs per turn of the event loop, between which the node
+    // handles its peers and clients and goes on applying: nothing waits for the snapshot.
     this.slicing = { index: this.applied, step: sm.snapshotInSlices() };
-    this.core.pauseApply(true);
     this.sliceSnapshot();
   }
 
@@ -1199,16 +1213,12 @@ export class RaftDriver {
       return;
     }
     this.slicing = undefined;
-    this.core.pauseApply(false);
     this.saveSnapshot(slicing.index, image);
-    this.schedule();
   }
 
   /** A received snapshot replaced the state: the one being taken in slices is dropped. */
   private abandonSlicing(): void {
-    if (this.slicing === undefined) return;
     this.slicing = undefined;
-    this.core.pauseApply(false);
   }
 
   private saveSnapshot(index: number, image: Uint8Array): void {

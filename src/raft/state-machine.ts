@@ -14,8 +14,10 @@ export interface StateMachine {
   snapshot(): Uint8Array;
   /**
    * Optional: the same image in bounded slices (a large state would hold the event loop for
-   * seconds). The driver holds applies from the first call of the stepper until it returns the
-   * image, calling it once per turn of the event loop.
+   * seconds): the image of the state as of appliedIndex when this is called, however many entries
+   * are applied between the stepper's calls (a frozen view; the driver goes on applying). The
+   * driver calls the stepper once per turn of the event loop, and drops it unfinished when a
+   * received snapshot replaces the state.
    */
   snapshotInSlices?(): () => Uint8Array | undefined;
   /** Replaces the state with an image; afterwards appliedIndex = `index` (the Raft snapshot index). */

@@ -17,7 +17,7 @@ import type { ScanRange, ScanResult, Write } from '../storage/lsm/engine.ts';
 import type { RespValue } from '../wire/resp/index.ts';
 import { formatDouble } from '../wire/resp/reply.ts';
 import { Keyspace, type KeyspaceEngine } from './keyspace.ts';
-import { lookupCommand, runCommand } from './table.ts';
+import { runCommand } from './table.ts';
 
 const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 const bytesOf = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
@@ -152,7 +152,7 @@ function load(ctx: Ctx, key: Uint8Array, v: Materialized): void {
         must(ctx, [ascii('zadd'), key, ...v.entries.flatMap(([m, s]) => [ascii(formatDouble(s)), m])]);
       return;
     case 'hash':
-      if (v.entries.length > 0) must(ctx, [ascii('hset'), key, ...v.entries.flatMap(([f, x]) => [f, x])]);
+      if (v.entries.length > 0) must(ctx, [ascii('hset'), key, ...v.entries.flat()]);
       return;
   }
 }

@@ -54,8 +54,9 @@ export interface Namespace {
   snapshot(): Uint8Array;
   /**
    * Optional: the same section in bounded slices, for a namespace whose snapshot() would hold the
-   * event loop too long. Each call of the stepper does a bounded part and returns the section once
-   * finished (undefined before); no command is applied between the first call and the last.
+   * event loop too long. The section is the namespace's state when this is called (a frozen view,
+   * e.g. copy on write); commands go on being applied between the stepper's calls. Each call does
+   * a bounded part and returns the section once finished (undefined before).
    */
   snapshotInSlices?(): () => Uint8Array | undefined;
   /**

@@ -168,46 +168,38 @@ export class ReplicatedStateMachine implements StateMachine {
     }
   }
 
+  /** The image in one go (every namespace's snapshot(), never a frozen view a walk in slices may hold). */
   snapshot(): Uint8Array {
-    const step = this.snapshotInSlices();
-    for (;;) {
-      const image = step();
-      if (image !== undefined) return image;
-    }
+    const sections: [string, Uint8Array][] = [[SESSIONS_SECTION, this.sessions.snapshot()]];
+    for (const name of [...this.byName.keys()].sort()) sections.push([name, this.byName.get(name)!.snapshot()]);
+    return imageOf(this.applied, sections);
   }
 
   /**
-   * The image in slices: a namespace with snapshotInSlices gives one slice per call, any other
-   * section is one call. The state must not change until the image is returned (the driver holds
-   * applies), so the sections describe one index.
+   * The image in slices, of the state at this call: the sessions and every namespace without
+   * snapshotInSlices are encoded now, in one go; each namespace with it starts its frozen view now
+   * and gives one slice per call after. Commands may be applied between calls (the driver does not
+   * hold them): the image still describes the index of this call.
    */
   snapshotInSlices(): () => Uint8Array | undefined {
     const names = [...this.byName.keys()].sort();
     const applied = this.applied;
-    const sections: [string, Uint8Array][] = [[SESSIONS_SECTION, this.sessions.snapshot()]];
-    let at = 0;
-    let current: (() => Uint8Array | undefined) | undefined;
+    const sessions = this.sessions.snapshot();
+    const pending = names.map((name) => {
+      const ns = this.byName.get(name)!;
+      if (ns.snapshotInSlices !== undefined) return { name, step: ns.snapshotInSlices() };
+      const section = ns.snapshot();
+      return { name, step: () => section };
+    });
+    const sections: [string, Uint8Array][] = [[SESSIONS_SECTION, sessions]];
     return () => {
-      assert(this.applied === applied, 'the state changed while a snapshot was being taken in slices');
-      if (at < names.length) {
-        const ns = this.byName.get(names[at]!)!;
-        current ??= ns.snapshotInSlices?.() ?? (() => ns.snapshot());
-        const section = current();
+      while (sections.length - 1 < pending.length) {
+        const { name, step } = pending[sections.length - 1]!;
+        const section = step();
         if (section === undefined) return undefined;
-        sections.push([names[at]!, section]);
-        current = undefined;
-        at++;
-        if (at < names.length) return undefined;
+        sections.push([name, section]);
       }
-      // The framing in small writers, then one buffer of the exact size: each section is copied
-      // once (a section may be hundreds of MiB).
-      const parts: Uint8Array[] = [
-        new ByteWriter().u8(SNAPSHOT_FORMAT).uvarint(applied).uvarint(sections.length).finish(),
-      ];
-      for (const [name, bytes] of sections) {
-        parts.push(new ByteWriter().stringUvarint(name).uvarint(bytes.length).finish(), bytes);
-      }
-      return concatBytes(parts);
+      return imageOf(applied, sections);
     };
   }
 
@@ -293,4 +285,15 @@ function readSections(index: number, image: Uint8Array): ReadonlyMap<string, Uin
 
 function refused(code: RsmErrorCode): Uint8Array {
   return encodeRsmResult({ status: 'refused', code });
+}
+
+/**
+ * The image of `sections` at `applied`: the framing in small writers, then one buffer of the exact
+ * size, so each section is copied once (a section may be hundreds of MiB).
+ */
+function imageOf(applied: number, sections: readonly [string, Uint8Array][]): Uint8Array {
+  const parts: Uint8Array[] = [new ByteWriter().u8(SNAPSHOT_FORMAT).uvarint(applied).uvarint(sections.length).finish()];
+  for (const [name, bytes] of sections)
+    parts.push(new ByteWriter().stringUvarint(name).uvarint(bytes.length).finish(), bytes);
+  return concatBytes(parts);
 }

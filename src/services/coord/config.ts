@@ -5,6 +5,7 @@
 
 import { z } from 'zod';
 import type { ListenerBounds } from '../../env/types.ts';
+import { limits } from '../../lib/limits.ts';
 import { listenSchema } from '../../node/listen-bounds.ts';
 
 /** The client protocol's name: `ports.zookeeper`, `clients.zookeeper` in /status. */
@@ -65,6 +66,16 @@ export const coordConfigSchema = z
     leaderLostCloseMs: z.number().int().min(100).max(600_000).default(3000),
     /** znode.container.checkIntervalMs: how often the leader deletes empty containers and expired TTL nodes. */
     containerCheckIntervalMs: z.number().int().min(100).max(86_400_000).default(60_000),
+    /**
+     * znodes encoded (or decoded) per slice of a snapshot taken (or installed) in slices, one slice
+     * per turn of the event loop: the longest the tree's snapshot work holds the loop at a time.
+     */
+    snapshotSliceNodes: z
+      .number()
+      .int()
+      .min(1)
+      .max(limits.coordSnapshotSliceNodesMax)
+      .default(limits.coordSnapshotSliceNodesMax),
     listen: listenSchema({ [ZOOKEEPER_PROTOCOL]: zookeeperBounds }),
   })
   .superRefine((c, ctx) => {
@@ -116,6 +127,7 @@ export const coordFlagEquivalents: Readonly<Record<keyof CoordConfig, string>> =
   superDigest: 'zookeeper.DigestAuthenticationProvider.superDigest',
   leaderLostCloseMs: 'syncLimit × tickTime (a follower out of sync closes its clients)',
   containerCheckIntervalMs: 'znode.container.checkIntervalMs',
+  snapshotSliceNodes: 'none (ZooKeeper snapshots in a thread; ours in slices on the event loop)',
   listen: 'maxClientCnxns (connectionsPerAddressMax); the others are Baristas listener bounds',
 };
 
@@ -137,6 +149,7 @@ export function coordFlags(c: CoordConfig): Record<keyof CoordConfig, FlagValue>
     superDigest: c.superDigest === undefined ? 'unset' : 'set',
     leaderLostCloseMs: c.leaderLostCloseMs,
     containerCheckIntervalMs: c.containerCheckIntervalMs,
+    snapshotSliceNodes: c.snapshotSliceNodes,
     listen: Object.entries(port)
       .map(([k, v]) => `${k}=${v}`)
       .join(' '),

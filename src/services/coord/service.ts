@@ -48,14 +48,19 @@ export const coordService: ServiceDefinition<CoordConfig, CoordRunning> = {
       group: COORD_GROUP,
       namespace: {
         name: ZNODES_NAMESPACE,
-        create: (env) => {
-          return new CoordStateMachine(env.mutations, { onMalformed: malformedCounterHook(env.metrics, COORD_GROUP) });
-        },
+        create: (env, config) =>
+          new CoordStateMachine(
+            env.mutations,
+            { onMalformed: malformedCounterHook(env.metrics, COORD_GROUP) },
+            { snapshotSliceNodes: config.snapshotSliceNodes },
+          ),
       },
     },
   ],
   start: startCoord,
-  sim: { workloads: [coordSimWorkload] },
+  // Slices of 3 znodes in the cluster simulation, so its small trees are snapshotted (and
+  // installed) over several turns with commands applied between them in every run.
+  sim: { workloads: [coordSimWorkload], config: { snapshotSliceNodes: 3 } },
 };
 
 function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {

@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { CreateMode, EventType, OpCode, ZkErr } from '../../coord/codes.ts';
 import type { Env } from '../../env/types.ts';
 import { limits } from '../../lib/limits.ts';
+import { attachRaftInvariants } from '../../node/sim-raft-invariants.ts';
 import { registeredServices } from '../../node/registry.ts';
 import type { NodeServices } from '../../node/services.ts';
 import type { Simulation } from '../../sim/simulation.ts';
@@ -436,7 +437,7 @@ function slicedCluster(
   });
 }
 
-test('a snapshot taken in slices: writes wait between slices while reads and pings are answered; a follower restores it', () => {
+test('a snapshot taken in slices: writes, reads and pings are answered between slices; a follower restores it', () => {
   // The coord group with 2 znodes per slice (a real node: limits.coordSnapshotSliceNodesMax), so a
   // snapshot of ~50 znodes takes ~25 slices, each a turn of the node's event loop.
   const sim = slicedCluster('zk-sliced-snapshot', 2);
@@ -446,22 +447,30 @@ test('a snapshot taken in slices: writes wait between slices while reads and pin
   const w = connected(sim, leader, 8000);
   const r = connected(sim, leader, 8000);
   const slices = () => sim.metrics(leader).value('raft_snapshot_slices_total', { group: 'coord' });
-  // Reads answered while a snapshot is in slices (the leader's event loop turns between them).
-  // One create and one read per step, so creates keep committing while slices are taken.
-  let readsDuringSlicing = 0;
+  const snapshots = () => sim.metrics(leader).value('raft_snapshots_total', { group: 'coord' });
+  const taking = () => sim.instance(leader)!.groups.get('coord')!.snapshotting;
+  // One create and one read per step, each step run until both are answered: a create sent while
+  // the leader takes a snapshot in slices and answered before that snapshot is saved was applied
+  // meanwhile (the tree's frozen view: applies are not held).
+  let answeredWhileTaking = 0;
   for (let i = 0; i < 60; i++) {
-    w.send({ type: OpCode.create, path: `/s${i}`, data: enc.encode(`v${i}`), acl: openAcl, flags: 0 });
-    const before = slices();
-    const xid = r.send({ type: OpCode.exists, path: '/s0', watch: false });
-    sim.runUntilCondition(() => r.reply(xid) !== undefined, 1_000);
-    if (r.reply(xid) !== undefined && slices() > before) readsDuringSlicing++;
+    const [takingAtSend, savedAtSend] = [taking(), snapshots()];
+    const cx = w.send({ type: OpCode.create, path: `/s${i}`, data: enc.encode(`v${i}`), acl: openAcl, flags: 0 });
+    const rx = r.send({ type: OpCode.exists, path: '/s0', watch: false });
+    let createAnsweredWhileTaking = false;
+    assert.ok(
+      sim.runUntilCondition(() => {
+        if (w.reply(cx) === undefined) return false;
+        createAnsweredWhileTaking ||= takingAtSend && snapshots() === savedAtSend;
+        return r.reply(rx) !== undefined;
+      }, 1_000),
+      `create ${i} and its read answered within a second`,
+    );
+    if (createAnsweredWhileTaking) answeredWhileTaking++;
   }
-  assert.ok(
-    sim.runUntilCondition(() => w.stream.length >= 61, 20_000),
-    'every create answered',
-  );
   assert.ok(slices() >= 20, `the snapshot went in slices: ${slices()}`);
-  assert.ok(readsDuringSlicing > 0, 'reads were answered while slices were being taken');
+  assert.ok(snapshots() >= 1, 'a snapshot was saved');
+  assert.ok(answeredWhileTaking > 0, `creates answered while a snapshot was being taken: ${answeredWhileTaking}`);
   // A follower cut off past the snapshot gets it (installs the sliced image) and holds every znode.
   const cut = sim.network.isolate(follower);
   for (let i = 60; i < 110; i++) {
@@ -483,9 +492,11 @@ test('a snapshot taken in slices: writes wait between slices while reads and pin
 
 /**
  * Writes /z0../z{count-1} in multis of `perMulti`, then 50 setData of /z0: more than
- * snapshotEveryEntries entries after the multis, so the leader's log no longer has them.
+ * snapshotEveryEntries entries after the multis, and waits until the leader has saved a snapshot
+ * past them (it is taken in slices while the setData go on), so its log no longer has them.
  */
 function writeZnodes(sim: Simulation<NodeServices>, w: SimZkClient, count: number, perMulti: number): void {
+  let lastMulti = 0;
   for (let m = 0; m < count / perMulti; m++) {
     const ops = Array.from({ length: perMulti }, (_, i) => ({
       type: OpCode.create,
@@ -494,10 +505,15 @@ function writeZnodes(sim: Simulation<NodeServices>, w: SimZkClient, count: numbe
       acl: openAcl,
       flags: 0,
     }));
-    answered(sim, w, w.send({ type: OpCode.multi, ops } as never));
+    lastMulti = Number(answered(sim, w, w.send({ type: OpCode.multi, ops } as never)).header.zxid);
   }
   for (let i = 0; i < 50; i++) w.send({ type: OpCode.setData, path: '/z0', data: enc.encode(`s${i}`), version: -1 });
   assert.ok(sim.runUntilCondition(() => w.stream.length >= count / perMulti + 51, 20_000));
+  const leader = () => sim.instance(leaderOf(sim)!)!.groups.get('coord')!;
+  assert.ok(
+    sim.runUntilCondition(() => leader().snapshotIndex > lastMulti, 20_000),
+    `the leader saved a snapshot past ${lastMulti}`,
+  );
 }
 
 /**
@@ -760,4 +776,26 @@ test('4lw latency: srvr and mntr report min/avg/max from receipt to reply of thi
   const after = word('srvr');
   assert.deepEqual(latencyOf(after), [0, 0, 0], after);
   assert.match(after, /\nReceived: 1\n/, 'the packet counters start over too (only this srvr since)');
+});
+
+test('replicas-agree: a follower whose tree changed outside the log is caught at the next image', () => {
+  const sim = slicedCluster('zk-replicas-agree', 3);
+  attachRaftInvariants(sim);
+  assert.ok(sim.runUntilCondition(() => leaderOf(sim) !== undefined, 10_000));
+  const leader = leaderOf(sim)!;
+  const follower = ids.find((i) => i !== leader)!;
+  const w = connected(sim, leader, 8000);
+  for (let i = 0; i < 45; i++)
+    answered(sim, w, w.send({ type: OpCode.create, path: `/a${i}`, data: enc.encode('v'), acl: openAcl, flags: 0 }));
+  // Snapshots were taken in slices meanwhile (every 40 entries, 3 znodes a slice) and the states agree.
+  sim.runFor(1_000);
+  assert.ok(sim.metrics(leader).value('raft_snapshots_total', { group: 'coord' }) >= 1, 'a snapshot was taken');
+  // Negative control: one replica's tree changed without the log (a nondeterministic apply would do this).
+  const tree = coordOf(sim.instance(follower)!).state.znodes.tree;
+  const txn = { zxid: 1_000_000, timeMs: 0, caller: { sessionId: 0, identities: [] } };
+  assert.equal(tree.write(txn, { op: 'setData', path: '/a1', data: enc.encode('x'), version: -1 }).err, ZkErr.ok);
+  assert.throws(
+    () => sim.runFor(1_000),
+    (err: Error) => err.message.includes('replicas-agree') && err.message.includes('group coord'),
+  );
 });

@@ -1,7 +1,8 @@
 // What a snapshot of a big znode tree costs the node that takes it (issue 9: "snapshots and other
 // big state-machine work must not stall the event loop beyond a bound: with a million znodes, pings
 // must still be answered in time"), measured in this process as the Raft driver runs it:
-// CoordNamespace.snapshotInSlices, one slice per timer turn 1 ms apart, while a writer applies a
+// the coord group's state machine's snapshotInSlices (the tree's walk in slices of 2,000 znodes,
+// then the image assembled 8 MiB per slice), one slice per timer turn 1 ms apart, while a writer applies a
 // setData every millisecond through the namespace (as the driver goes on applying), and a probe
 // timer every millisecond records how late it ran (the event loop's stalls: what a ping waits).
 // Then the image is written as the Raft storage writes it (src/storage/snapshot.ts on the real
@@ -16,11 +17,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodeCommand } from '../src/coord/command.ts';
-import { CoordNamespace, defaultCoordOptions } from '../src/coord/namespace.ts';
 import { limits } from '../src/lib/limits.ts';
 import { nullMetrics, silentLogger } from '../src/net/testing.ts';
 import { FileDisk } from '../src/storage/file-disk.ts';
 import { SnapshotStore, snapshotDefaults } from '../src/storage/snapshot.ts';
+import { CoordStateMachine } from '../src/services/coord/state-machine.ts';
 import { machineLine } from './_machine.ts';
 import { buildTree, childPath, shapeOf, shapeOptions } from './_znode-tree.ts';
 
@@ -40,7 +41,9 @@ export default async function coordSnapshot(args: string[]): Promise<void> {
   };
   const ms = (x: number): string => `${x.toFixed(1)} ms`;
 
-  const ns = new CoordNamespace({ ...defaultCoordOptions, znodesMax: znodes * 2 + 16 });
+  // The coord group's state machine as a node builds it (its snapshotInSlices is what the driver calls).
+  const sm = new CoordStateMachine();
+  const ns = sm.znodes;
   const built = performance.now();
   let zxid = buildTree(ns.tree, shape);
   process.stdout.write(`${machineLine()}\n`);
@@ -101,7 +104,7 @@ export default async function coordSnapshot(args: string[]): Promise<void> {
       writeDue = performance.now() + 1;
       setTimeout(writer, 1);
     };
-    const step = ns.snapshotInSlices(limits.coordSnapshotSliceNodesMax);
+    const step = sm.snapshotInSlices();
     const slice = (): void => {
       const t = performance.now();
       kept = Math.max(kept, ns.tree.frozenKept);
@@ -131,9 +134,9 @@ export default async function coordSnapshot(args: string[]): Promise<void> {
   const r = await new Promise<Run>((resolve) => takeSnapshot(resolve));
   {
     process.stdout.write(
-      `snapshot in slices of ${limits.coordSnapshotSliceNodesMax} znodes: ${r.slices.length} slices in ${(r.totalMs / 1000).toFixed(1)} s; ` +
+      `snapshot in slices (${limits.coordSnapshotSliceNodesMax} znodes, or 8 MiB of the image, a slice): ${r.slices.length} slices in ${(r.totalMs / 1000).toFixed(1)} s; ` +
         `slice p50 ${ms(pct(r.slices, 50))}, p99 ${ms(pct(r.slices, 99))}, max before the last ${ms(Math.max(...r.slices.slice(0, -1)))}; ` +
-        `last slice (assembling the ${(r.image.length / 2 ** 20).toFixed(0)} MiB image) ${ms(r.lastSliceMs)}\n`,
+        `image ${(r.image.length / 2 ** 20).toFixed(0)} MiB; last slice ${ms(r.lastSliceMs)}\n`,
     );
     process.stdout.write(
       `meanwhile: ${r.writes} setData applied (late p50 ${ms(pct(r.writeLateMs, 50))}, p99 ${ms(pct(r.writeLateMs, 99))}, max ${ms(Math.max(...r.writeLateMs))}); ` +

@@ -23,7 +23,7 @@
 // The first node is "/"; a node whose parent is missing, a bad path, an unknown ACL index or a
 // dangling owner is a CorruptionError.
 
-import { ByteReader } from '../lib/bytes.ts';
+import { ByteReader, concatBytes } from '../lib/bytes.ts';
 import { CorruptionError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import type { ApplyContext, Namespace } from '../rsm/namespace.ts';
@@ -138,7 +138,7 @@ export class CoordNamespace implements Namespace {
 
   /** The section in one go, of the live tree (a walk in slices may hold a frozen view meanwhile). */
   snapshot(): Uint8Array {
-    return znodesSnapshotSlices(this.current, Number.MAX_SAFE_INTEGER, true)()!;
+    return concatBytes(znodesSnapshotSlices(this.current, Number.MAX_SAFE_INTEGER, true)()!);
   }
 
   /**
@@ -146,7 +146,7 @@ export class CoordNamespace implements Namespace {
    * applied between slices. A walk left unfinished (its snapshot abandoned for a received one)
    * ends when the next starts.
    */
-  snapshotInSlices(nodesPerSlice: number = this.options.snapshotSliceNodes): () => Uint8Array | undefined {
+  snapshotInSlices(nodesPerSlice: number = this.options.snapshotSliceNodes): () => readonly Uint8Array[] | undefined {
     if (this.current.isFrozen) this.current.thaw();
     return znodesSnapshotSlices(this.current, nodesPerSlice);
   }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { ApplyContext } from '../rsm/namespace.ts';
+import { concatBytes } from '../lib/bytes.ts';
 import { OPEN_ACL_UNSAFE, READ_ACL_UNSAFE } from './acl.ts';
 import { CreateMode, Perm, ZkErr } from './codes.ts';
 import { type CoordCommand, decodeResult, encodeCommand } from './command.ts';
@@ -401,10 +402,10 @@ test('a snapshot in slices while writes go on between slices: the tree when it b
         run(first);
         const atStart = ns.snapshot();
         const step = ns.snapshotInSlices(perSlice);
-        let image: Uint8Array | undefined;
+        let parts: readonly Uint8Array[] | undefined;
         let batch = 0;
-        while ((image = step()) === undefined) run(between[batch++] ?? []);
-        assert.deepEqual(image, atStart, 'the sliced image is the tree at its start');
+        while ((parts = step()) === undefined) run(between[batch++] ?? []);
+        assert.deepEqual(concatBytes(parts), atStart, 'the sliced image is the tree at its start');
         assert.equal(ns.tree.isFrozen, false, 'the view ended with the last slice');
         // The check can fail: a walk of the live tree would have seen the writes made meanwhile.
         const atEnd = ns.snapshot();

@@ -56,9 +56,10 @@ export interface Namespace {
    * Optional: the same section in bounded slices, for a namespace whose snapshot() would hold the
    * event loop too long. The section is the namespace's state when this is called (a frozen view,
    * e.g. copy on write); commands go on being applied between the stepper's calls. Each call does
-   * a bounded part and returns the section once finished (undefined before).
+   * a bounded part and returns the section once finished (undefined before), in parts whose
+   * concatenation is the section (so no part need be as large as the section).
    */
-  snapshotInSlices?(): () => Uint8Array | undefined;
+  snapshotInSlices?(): () => readonly Uint8Array[] | undefined;
   /**
    * Decodes a section (undefined: the snapshot had none, i.e. the namespace was empty then) into
    * new state and returns the function that installs it. Throws CorruptionError; never changes

@@ -42,6 +42,13 @@ const raftSchema = z.strictObject({
     .min(0)
     .max(Number.MAX_SAFE_INTEGER)
     .default(defaultRaftTiming.restoreInSlicesAtStartBytes),
+  // This node's snapshot file is written this many bytes (then synced) per turn (src/raft/driver.ts).
+  snapshotWriteSliceBytes: z
+    .number()
+    .int()
+    .min(512)
+    .max(1024 * 1024 * 1024)
+    .default(defaultRaftTiming.snapshotWriteSliceBytes),
   // Linearizable reads: 'safe' = ReadIndex (a heartbeat round per read batch); 'lease' = no round
   // trip while the leader's lease holds, CORRECT ONLY if no node's clock rate is off by more than
   // leaseClockDriftRateMax (every node must use the same mode). See src/raft/README.md.

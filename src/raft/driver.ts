@@ -52,6 +52,7 @@ import { type FollowerRegression, type Ready, RaftNode } from './raft.ts';
 import type { RaftLogStorage } from './storage.ts';
 import {
   type ConfChange,
+  type ConfState,
   type Entry,
   EntryType,
   type HardState,
@@ -59,6 +60,7 @@ import {
   MsgType,
   type NodeId,
   type Role,
+  type Snapshot,
 } from './types.ts';
 import { MemberChanges, type MemberOpDone } from './member-changes.ts';
 import {
@@ -89,6 +91,19 @@ export interface RaftPersistence extends RaftLogStorage {
    * again. The simulator's durability check reads it (src/node/sim-raft-invariants.ts).
    */
   durableHardState?(): HardState;
+  /**
+   * Optional: createSnapshot in slices, at most `sliceBytes` of the image written (and synced) per
+   * step, one step per turn of the event loop (a 150 MiB image written in one call held the loop
+   * ~0.5 s); the last step stages the snapshot's marker and returns it. A received snapshot
+   * (applySnapshot) ends a save in progress.
+   */
+  createSnapshotInSlices?(index: number, confState: ConfState, data: Uint8Array, sliceBytes: number): SnapshotSave;
+}
+
+/** A snapshot being written in slices: step() until it returns the snapshot, or abort(). */
+export interface SnapshotSave {
+  step(): Snapshot | undefined;
+  abort(): void;
 }
 
 export interface RaftDriverOptions {
@@ -124,6 +139,12 @@ export interface RaftDriverOptions {
    * under a second in one go, and its group is whole before any service reads it).
    */
   readonly restoreInSlicesAtStartBytes?: number;
+  /**
+   * This node's snapshot file is written at most this many bytes (then synced) per turn of the
+   * event loop, when the storage offers createSnapshotInSlices (default 8 MiB: a snapshot that
+   * fits is written in the turn that took it, as before).
+   */
+  readonly snapshotWriteSliceBytes?: number;
   readonly preVote?: boolean;
   readonly checkQuorum?: boolean;
   /**
@@ -157,6 +178,7 @@ export const defaultRaftTiming = {
   snapshotEveryEntries: 10_000,
   snapshotRetainEntries: 1_000,
   restoreInSlicesAtStartBytes: 4 * 1024 * 1024,
+  snapshotWriteSliceBytes: 8 * 1024 * 1024,
   leaseClockDriftRateMax: 0.05,
 } as const;
 
@@ -240,6 +262,8 @@ export class RaftDriver {
   private lastSnapshotIndex: number;
   /** A snapshot being taken in slices (applies held until it is saved). */
   private slicing: { readonly index: number; readonly step: () => Uint8Array | undefined } | undefined;
+  /** This node's snapshot file being written in slices. */
+  private saving: { readonly index: number; readonly save: SnapshotSave } | undefined;
   /**
    * A received snapshot being installed in slices (applies held until it is in); `held` are the
    * committed entries that came in the same Ready as the snapshot, applied once it is in.
@@ -631,6 +655,9 @@ export class RaftDriver {
   stop(): void {
     this.stopped = true;
     this.timer.cancel();
+    // A snapshot file half written is left as its temp file (removed at the next start); its handle closes now.
+    this.saving?.save.abort();
+    this.saving = undefined;
   }
 
   private pendingCount(): number {
@@ -685,7 +712,11 @@ export class RaftDriver {
     if (leading && lastEntry !== undefined) this.replicationMarks.mark(lastEntry.index, started);
     const persistStartedMs = this.env.clock.monotonicMs();
     try {
-      if (rd.snapshot !== undefined) storage.applySnapshot(rd.snapshot);
+      if (rd.snapshot !== undefined) {
+        // A received snapshot replaces the log: ours still being taken or written is of an older state.
+        this.abandonSlicing();
+        storage.applySnapshot(rd.snapshot);
+      }
       if (rd.entries.length > 0) storage.append(rd.entries);
       if (rd.hardState !== undefined) storage.setHardState(rd.hardState);
       if (rd.mustSync) {
@@ -1183,7 +1214,7 @@ export class RaftDriver {
   }
 
   private maybeSnapshot(): void {
-    if (this.slicing !== undefined || this.restoring !== undefined) return;
+    if (this.slicing !== undefined || this.saving !== undefined || this.restoring !== undefined) return;
     if (this.applied - this.lastSnapshotIndex < this.options.snapshotEveryEntries) return;
     // Before it is re-added, a rejoining node's view of the configuration starts from `[]`, not
     // the cluster's bootstrap config: a snapshot taken now would record a wrong ConfState.
@@ -1216,14 +1247,44 @@ export class RaftDriver {
     this.saveSnapshot(slicing.index, image);
   }
 
-  /** A received snapshot replaced the state: the one being taken in slices is dropped. */
+  /** A received snapshot replaced the state: the one being taken or written in slices is dropped. */
   private abandonSlicing(): void {
     this.slicing = undefined;
+    this.saving?.save.abort();
+    this.saving = undefined;
   }
 
+  /**
+   * Writes the snapshot's file (in slices when the storage offers it: the first slice now, the
+   * rest one per turn 1 ms apart, while the node goes on), then compacts the log behind it.
+   */
   private saveSnapshot(index: number, image: Uint8Array): void {
     const storage = this.options.storage;
-    storage.createSnapshot(index, this.core.confStateAt(index), image);
+    const conf = this.core.confStateAt(index);
+    if (storage.createSnapshotInSlices === undefined) {
+      storage.createSnapshot(index, conf, image);
+      this.snapshotSaved(index);
+      return;
+    }
+    const sliceBytes = this.options.snapshotWriteSliceBytes ?? defaultRaftTiming.snapshotWriteSliceBytes;
+    this.saving = { index, save: storage.createSnapshotInSlices(index, conf, image, sliceBytes) };
+    this.saveSlice();
+  }
+
+  private saveSlice(): void {
+    const saving = this.saving;
+    if (saving === undefined || this.stopped) return;
+    if (saving.save.step() === undefined) {
+      this.env.metrics.counter('raft_snapshot_write_slices_total', 'Slices of snapshot files written in slices').inc();
+      this.env.timers.after(1, () => this.saveSlice());
+      return;
+    }
+    this.saving = undefined;
+    this.snapshotSaved(saving.index);
+  }
+
+  private snapshotSaved(index: number): void {
+    const storage = this.options.storage;
     const compactTo = index - this.options.snapshotRetainEntries;
     if (compactTo >= storage.firstIndex()) storage.compact(compactTo);
     storage.sync();

@@ -8,6 +8,7 @@
 //                              (a leading run that matches what is held is skipped: re-sent entries
 //                              cost nothing)
 //   createSnapshot(i, c, d) -> snapshot file written durably, then SNAPSHOT(i, term(i))
+//                              (or in slices: createSnapshotInSlices, the marker at the last step)
 //   applySnapshot(s)        -> snapshot file written durably, then TRUNCATE(all) + SNAPSHOT(i, t)
 //   compact(i)              -> memory released; WAL segments released up to the durable marker
 //
@@ -43,6 +44,7 @@ import { CorruptionError, LimitError } from '../lib/errors.ts';
 import { MemoryRaftStorage, type RaftLogStorage } from '../raft/storage.ts';
 import { type ConfState, type Entry, EntryType, type HardState, type Snapshot } from '../raft/types.ts';
 import { SnapshotStore, type SnapshotStoreOptions, snapshotDefaults } from './snapshot.ts';
+import type { SnapshotSave } from '../raft/driver.ts';
 import type { WalRecord } from './wal/record.ts';
 import { type SyncMark, Wal, type WalHardState, type WalOptions, walDefaults } from './wal/wal.ts';
 import { limits } from '../lib/limits.ts';
@@ -124,6 +126,8 @@ export class WalRaftStorage implements RaftLogStorage {
   private prunedFor = '';
   /** The hard state as recovered, then as of each sync that returned: on disk for certain. */
   private synced: HardState = { term: 0, vote: undefined, commit: 0 };
+  /** Our own snapshot being written in slices (createSnapshotInSlices), if any. */
+  private saving: SnapshotSave | undefined;
 
   private constructor(
     private readonly wal: Wal,
@@ -203,6 +207,8 @@ export class WalRaftStorage implements RaftLogStorage {
   // --- RaftLogStorageWriter (stage; durable at sync) ---
 
   applySnapshot(snapshot: Snapshot): void {
+    // A received snapshot replaces the log: one of ours still being written is of an older state.
+    this.abortSaving();
     const { index, term, confState } = snapshot.meta;
     assert(index >= this.wal.baseIndex, `snapshot ${index} is older than the log base ${this.wal.baseIndex}`);
     this.snapshots.save({ index, term, config: encodeConf(confState), data: snapshot.data });
@@ -253,7 +259,40 @@ export class WalRaftStorage implements RaftLogStorage {
     this.mem.setHardState(hardState);
   }
 
+  /**
+   * createSnapshot in slices (SnapshotStore.saveInSlices: at most `sliceBytes` written and synced
+   * per step); the last step stages the marker and returns the snapshot. Nothing changes in the
+   * log until then; a received snapshot (applySnapshot) or abort() ends it, leaving no file.
+   */
+  createSnapshotInSlices(index: number, confState: ConfState, data: Uint8Array, sliceBytes: number): SnapshotSave {
+    this.abortSaving();
+    const term = this.mem.term(index);
+    assert(term !== undefined, `no term for snapshot index ${index}`);
+    const file = this.snapshots.saveInSlices({ index, term, config: encodeConf(confState), data }, sliceBytes);
+    const save: SnapshotSave = {
+      step: () => {
+        assert(this.saving === save, 'a snapshot save stepped after it was ended');
+        if (file.step() === undefined) return undefined;
+        this.saving = undefined;
+        const snap = this.mem.createSnapshot(index, confState, data);
+        this.wal.append([{ type: 'snapshot', index, term }]);
+        return snap;
+      },
+      abort: () => {
+        if (this.saving === save) this.saving = undefined;
+        file.abort();
+      },
+    };
+    this.saving = save;
+    return save;
+  }
+
+  private abortSaving(): void {
+    this.saving?.abort();
+  }
+
   createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot {
+    this.abortSaving();
     const term = this.mem.term(index);
     assert(term !== undefined, `no term for snapshot index ${index}`);
     this.snapshots.save({ index, term, config: encodeConf(confState), data });

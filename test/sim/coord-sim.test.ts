@@ -29,9 +29,9 @@ function run(
     workload: 'coord',
     // A snapshot every 30 entries (the coord group applies ~150 in a run; the cluster default of
     // 200 took none): every run snapshots its tree in slices of 3 znodes while applies go on
-    // (coordService.sim.config), compacts, and sends InstallSnapshot to lagging or restarted nodes,
-    // where replicas-agree compares the states.
-    raft: { snapshotEveryEntries: 30, snapshotRetainEntries: 5 },
+    // (coordService.sim.config), writes its file 128 bytes a turn (crashes land mid-file), compacts,
+    // and sends InstallSnapshot to lagging or restarted nodes, where replicas-agree compares states.
+    raft: { snapshotEveryEntries: 30, snapshotRetainEntries: 5, snapshotWriteSliceBytes: 128 },
     workloadOptions: {
       ...o.options,
       observe: (x: CoordWorkload) => {

@@ -431,7 +431,8 @@ function slicedCluster(
   return simServices({
     seed,
     nodes: ids,
-    raft: { snapshotEveryEntries: 40, snapshotRetainEntries: 2, ...raft },
+    // Snapshot files written 512 bytes a turn, so the file write goes in slices too.
+    raft: { snapshotEveryEntries: 40, snapshotRetainEntries: 2, snapshotWriteSliceBytes: 512, ...raft },
     coord: { tickTimeMs: 200, leaderLostCloseMs: 600_000 },
     services: registeredServices.map((s) => (s === coordService ? sliced : s)),
   });
@@ -470,6 +471,8 @@ test('a snapshot taken in slices: writes, reads and pings are answered between s
   }
   assert.ok(slices() >= 20, `the snapshot went in slices: ${slices()}`);
   assert.ok(snapshots() >= 1, 'a snapshot was saved');
+  const writeSlices = sim.metrics(leader).value('raft_snapshot_write_slices_total', { group: 'coord' });
+  assert.ok(writeSlices >= 2, `its file was written in slices: ${writeSlices}`);
   assert.ok(answeredWhileTaking > 0, `creates answered while a snapshot was being taken: ${answeredWhileTaking}`);
   // A follower cut off past the snapshot gets it (installs the sliced image) and holds every znode.
   const cut = sim.network.isolate(follower);

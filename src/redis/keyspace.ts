@@ -301,6 +301,10 @@ export class Keyspace {
   private read(storageKey: Uint8Array): Entry | undefined {
     const staged = this.pending.size === 0 ? undefined : this.pending.get(latin1(storageKey));
     if (staged !== undefined) return staged.entry;
+    // The engine does not change inside a command (its writes are staged): a key read again (a
+    // SET reads the head to check it, then putHead reads it to replace it) is not looked up twice.
+    const last = this.lastRead;
+    if (last !== null && last.storageKey === storageKey) return last.entry;
     const entry = this.engine.getEntry(storageKey);
     this.lastRead = { storageKey, entry };
     return entry;

@@ -75,6 +75,41 @@ export function positiveLongArg(bytes: Uint8Array): number | RespValue {
   return Number(v);
 }
 
+/** LMPOP / ZMPOP's arguments: the keys, which end (the first of `ends`, or the second) and how many. */
+export interface MpopArgs {
+  readonly keys: readonly Uint8Array[];
+  readonly first: boolean;
+  readonly count: number;
+}
+
+/**
+ * `numkeys key [key ...] END [COUNT count]` from argv[at] on, as Redis 7.0's mpopGenericCommand
+ * parses it: numkeys 1..LONG_MAX ("numkeys should be greater than 0", for a non-integer too); a
+ * syntax error when fewer arguments than numkeys keys and the end follow; the end one of `ends`
+ * (either case); then only one COUNT, 1..LONG_MAX ("count should be greater than 0"); COUNT 1 by
+ * default.
+ */
+export function mpopArgs(
+  argv: readonly Uint8Array[],
+  at: number,
+  ends: readonly [string, string],
+): MpopArgs | RespValue {
+  const numkeys = rangeLongArg(argv[at]!, 1n, longMax, 'ERR numkeys should be greater than 0');
+  if (isError(numkeys)) return numkeys;
+  if (numkeys > argv.length - at - 2) return collErrors.syntax;
+  const where = argv[at + 1 + numkeys]!;
+  const first = optionIs(where, ends[0]);
+  if (!first && !optionIs(where, ends[1])) return collErrors.syntax;
+  let count = -1;
+  for (let j = at + 2 + numkeys; j < argv.length; j++) {
+    if (count !== -1 || !optionIs(argv[j]!, 'count') || j + 1 >= argv.length) return collErrors.syntax;
+    const c = rangeLongArg(argv[++j]!, 1n, longMax, 'ERR count should be greater than 0');
+    if (isError(c)) return c;
+    count = c;
+  }
+  return { keys: argv.slice(at + 1, at + 1 + numkeys), first, count: count === -1 ? 1 : count };
+}
+
 const ascii = new TextDecoder('latin1');
 
 /** The argument as text, one char per byte (options, numbers). */

@@ -22,6 +22,7 @@ import {
   isOption,
   longArg,
   longMax,
+  mpopArgs,
   positiveLongArg,
   rangeLongArg,
 } from './coll-parse.ts';
@@ -141,6 +142,20 @@ function pop(fromLeft: boolean) {
     const items = popItems(ctx, key, h, fromLeft, Math.min(count, length(h)));
     return reply.array(items.map((v) => reply.bulk(v)));
   };
+}
+
+/** LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: [key, [elements]] from the first non-empty list. */
+function lmpop(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
+  const a = mpopArgs(argv, 1, ['left', 'right']);
+  if (isReply(a)) return a;
+  for (const key of a.keys) {
+    const h = openList(ctx, key);
+    if (isReply(h)) return h;
+    if (h === null) continue;
+    const items = popItems(ctx, key, h, a.first, Math.min(a.count, length(h)));
+    return reply.array([reply.bulk(key), reply.array(items.map((v) => reply.bulk(v)))]);
+  }
+  return reply.nullArray;
 }
 
 function llen(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
@@ -385,4 +400,5 @@ export const listCommands: readonly CommandSpec[] = [
   collSpec('lpos', -3, ['readonly'], lpos),
   collSpec('rpoplpush', 3, ['write', 'denyoom'], rpoplpush, [1, 2, 1]),
   collSpec('lmove', 5, ['write', 'denyoom'], lmove, [1, 2, 1]),
+  collSpec('lmpop', -4, ['write', 'movablekeys'], lmpop, [0, 0, 0]),
 ];

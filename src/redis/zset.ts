@@ -23,6 +23,7 @@ import {
   lexBelowMax,
   lexRangeArg,
   longArg,
+  mpopArgs,
   positiveLongArg,
   type ScoreRange,
   scoreAboveMin,
@@ -497,6 +498,29 @@ function zpop(max: boolean) {
   };
 }
 
+/**
+ * ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]: [key, [[member, score], ...]] from the first
+ * non-empty sorted set; the pairs nested in RESP2 too (Redis 7.0's zmpop, unlike ZPOPMIN's flat list).
+ */
+function zmpop(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
+  const a = mpopArgs(argv, 1, ['min', 'max']);
+  if (isReply(a)) return a;
+  for (const key of a.keys) {
+    const head = openColl(ctx, key, 'zset');
+    if (isReply(head)) return head;
+    if (head === null) continue;
+    const popped = a.first
+      ? [...window(ascending(ctx, key), 0, a.count)]
+      : lastN(ascending(ctx, key), a.count).reverse();
+    removeScored(ctx, key, head, popped);
+    return reply.array([
+      reply.bulk(key),
+      reply.array(popped.map((s) => reply.array([reply.bulk(s.member), scoreReply(s.score)]))),
+    ]);
+  }
+  return reply.nullArray;
+}
+
 const zscan = scanCommand(
   'zset',
   (ctx, key) => ascending(ctx, key),
@@ -523,6 +547,7 @@ export const zsetCommands: readonly CommandSpec[] = [
   collSpec('zrevrange', -4, ['readonly'], zrangeCommand({ by: 'rank', reverse: true })),
   collSpec('zpopmin', -2, ['write', 'fast'], zpop(false)),
   collSpec('zpopmax', -2, ['write', 'fast'], zpop(true)),
+  collSpec('zmpop', -4, ['write', 'movablekeys'], zmpop, [0, 0, 0]),
   collSpec('zremrangebyscore', 4, ['write'], zremrange('score')),
   collSpec('zremrangebyrank', 4, ['write'], zremrange('rank')),
   collSpec('zremrangebylex', 4, ['write'], zremrange('lex')),

@@ -205,6 +205,15 @@ const SCRIPT = [
   'SMOVE r:sa r:sb 9',
   'SINTERCARD 2 r:sa r:sb',
   'LMOVE r:src r:sa LEFT LEFT',
+  'RPUSH r:mp a b c',
+  'LMPOP 2 r:none r:mp RIGHT COUNT 2',
+  'LMPOP 1 r:mp LEFT COUNT 5',
+  'EXISTS r:mp',
+  'LMPOP 1 r:mp LEFT',
+  'ZADD r:zp 1 a 2 b',
+  'ZMPOP 2 r:none r:zp MAX',
+  'ZMPOP 1 r:zp MIN COUNT 3',
+  'ZMPOP 1 r:sb MIN',
 ];
 
 describe('N = 3: a scripted redis-cli session answers as redis-server 7.0', { skip: sessionSkip }, () => {

@@ -180,3 +180,39 @@ test('on a cluster, a push forwarded from another node wakes a client blocked on
   assert.deepEqual(until(sim, pusher, 1), [':1']);
   assert.deepEqual(until(sim, waiter, 1), ['*[$jobs,$j1]']);
 });
+
+test('BLMPOP and BZMPOP wait, then pop up to COUNT from the first non-empty key; their argument errors come at once; TIME', () => {
+  const sim = node('block-mpop');
+  const a = new SimRespClient(sim, 'n1');
+  const z = new SimRespClient(sim, 'n1');
+  a.send('BLMPOP', '0', '2', 'l1', 'l2', 'RIGHT', 'COUNT', '2');
+  z.send('BZMPOP', '0', '1', 'z1', 'MIN', 'COUNT', '5');
+  sim.runFor(500);
+  assert.equal(a.replies.length + z.replies.length, 0, 'both blocked on empty keys');
+  const w = new SimRespClient(sim, 'n1');
+  w.send('RPUSH', 'l2', 'a', 'b', 'c');
+  w.send('ZADD', 'z1', '2', 'b', '1', 'a');
+  until(sim, w, 2);
+  assert.deepEqual(until(sim, a, 1), ['*[$l2,*[$c,$b]]'], 'two from the right of the list pushed');
+  assert.deepEqual(until(sim, z, 1), ['*[$z1,*[*[$a,$1],*[$b,$2]]]'], 'every member, lowest first, pairs nested');
+  w.send('LRANGE', 'l2', '0', '-1');
+  assert.equal(until(sim, w, 3)[2], '*[$a]');
+  // Bad arguments answer at once, numkeys before the timeout (as Redis checks them).
+  const e = new SimRespClient(sim, 'n1');
+  e.send('BLMPOP', 'x', '0', 'l1', 'LEFT');
+  e.send('BLMPOP', 'x', '1', 'l1', 'LEFT');
+  e.send('BZMPOP', '0', '1', 'z1', 'LEFT');
+  e.send('TIME');
+  const r = until(sim, e, 4);
+  assert.deepEqual(r.slice(0, 3), [
+    '-ERR numkeys should be greater than 0',
+    '-ERR timeout is not a float or out of range',
+    '-ERR syntax error',
+  ]);
+  const [seconds, micros] = (r[3]!.match(/^\*\[\$(\d+),\$(\d+)\]$/) ?? []).slice(1).map(Number);
+  const wallMs = sim.instance('n1')!.env.clock.wallMs();
+  assert.ok(
+    Math.abs(seconds! * 1000 + micros! / 1000 - wallMs) < 1_000,
+    `TIME ${r[3]} is the node's clock (${wallMs})`,
+  );
+});

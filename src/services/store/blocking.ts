@@ -1,9 +1,9 @@
 // Redis' blocking pops (Redis 7.0.15's blocked.c / t_list.c / t_zset.c semantics, implemented from
 // their documentation and behaviour) at N = 1, on the node owning the keys: BLPOP, BRPOP,
-// BZPOPMIN, BZPOPMAX, BLMOVE and BRPOPLPUSH.
+// BZPOPMIN, BZPOPMAX, BLMOVE, BRPOPLPUSH, BLMPOP and BZMPOP.
 //
 // A blocking command first tries its keys in order, as the non-blocking command would (LPOP,
-// RPOP, ZPOPMIN, ZPOPMAX, LMOVE); when every key is empty it blocks: the connection is queued on
+// RPOP, ZPOPMIN, ZPOPMAX, LMOVE, LMPOP, ZMPOP); when every key is empty it blocks: the connection is queued on
 // each of its keys, its later requests wait behind it (RespSession holds them), and it is answered
 //   - when a write to one of its keys runs (a client's command, a command inside EXEC, or one a peer
 //     forwarded here): StoreServer.runData signals the key; once the writing command (the whole
@@ -24,6 +24,7 @@
 
 import type { Timer } from '../../env/types.ts';
 import { limits } from '../../lib/limits.ts';
+import { isErrorReply, mpopArgs } from '../../redis/coll-parse.ts';
 import { lookupCommand as lookupDataCommand } from '../../redis/table.ts';
 import { type RespValue, reply } from '../../wire/resp/index.ts';
 import { type Later, latin1, type ServerCommandSpec } from './command-entry.ts';
@@ -245,6 +246,39 @@ function popCommand(name: string, pop: string, doc: { group: string; since: stri
   );
 }
 
+/**
+ * BLMPOP / BZMPOP timeout numkeys key [key ...] END [COUNT count]: the arguments checked as LMPOP's
+ * (before the timeout, as Redis does), then LMPOP / ZMPOP of the same keys each time it tries.
+ */
+function mpopCommand(
+  name: string,
+  pop: string,
+  ends: readonly [string, string],
+  doc: { group: string; since: string; summary: string },
+) {
+  return {
+    ...serverCommand(name, -5, [...FLAGS, 'movablekeys'], doc, (s, argv) => {
+      const a = mpopArgs(argv, 2, ends);
+      if (isErrorReply(a)) return a;
+      const count = utf8.encode(String(a.count));
+      const command = [
+        utf8.encode(pop),
+        utf8.encode(String(a.keys.length)),
+        ...a.keys,
+        argv[3 + a.keys.length]!,
+        COUNT,
+        count,
+      ];
+      return blockingRun(s, a.keys, argv[1]!, moveOne(command), reply.nullArray);
+    }),
+    firstKey: 0,
+    lastKey: 0,
+    step: 0,
+  };
+}
+
+const COUNT = utf8.encode('count');
+
 function isSide(arg: Uint8Array): boolean {
   const t = latin1(arg).toLowerCase();
   return t === 'left' || t === 'right';
@@ -293,6 +327,18 @@ export const blockingCommands: readonly ServerCommandSpec[] = [
       },
     ),
     2,
+  ),
+  mpopCommand(
+    'blmpop',
+    'lmpop',
+    ['left', 'right'],
+    list('7.0.0', 'Pop elements from a list, or block until one is available'),
+  ),
+  mpopCommand(
+    'bzmpop',
+    'zmpop',
+    ['min', 'max'],
+    zset('7.0.0', 'Remove and return members with scores in a sorted set or block until one is available'),
   ),
   keyed(
     serverCommand(

@@ -243,6 +243,11 @@ export const connectionCommands: readonly ServerCommandSpec[] = [
   serverCommand('echo', 2, ['loading', 'stale', 'fast'], conn('1.0.0', 'Echo the given string'), (_s, argv) =>
     reply.bulk(argv[1]!),
   ),
+  // This node's wall clock (the Env's: the simulator's skewed one there), in Redis' two bulk strings.
+  serverCommand('time', 1, ['loading', 'stale', 'fast'], srv('2.6.0', 'Return the current server time'), (s) => {
+    const us = Math.floor(s.server.env.clock.wallMs() * 1000);
+    return reply.array([reply.bulk(String(Math.floor(us / 1_000_000))), reply.bulk(String(us % 1_000_000))]);
+  }),
   serverCommand(
     'hello',
     -1,

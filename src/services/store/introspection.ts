@@ -90,6 +90,31 @@ const commandSubcommands: ServerCommandSpec[] = [
       );
     },
   ),
+  serverCommand('command|list', -2, ['loading', 'stale'], srv('Get an array of Redis command names'), (s, argv) => {
+    // FILTERBY MODULE name (no modules here: none) | ACLCAT category (our categories come from
+    // flags: write, read, fast, slow, admin, dangerous) | PATTERN glob (case-insensitive).
+    let keep: (name: string, e: CommandEntry) => boolean = () => true;
+    if (argv.length > 2) {
+      if (argv.length !== 5 || latin1(argv[2]!).toLowerCase() !== 'filterby') return SYNTAX;
+      const by = latin1(argv[3]!).toLowerCase();
+      const arg = argv[4]!;
+      if (by === 'module') keep = () => false;
+      else if (by === 'aclcat') {
+        const category = `@${latin1(arg).toLowerCase()}`;
+        keep = (_name, e) => categoriesOf(e.spec).includes(category);
+      } else if (by === 'pattern') {
+        const pattern = utf8.encode(latin1(arg).toLowerCase());
+        keep = (name) => globMatch(pattern, utf8.encode(name));
+      } else return SYNTAX;
+    }
+    const names: RespValue[] = [];
+    for (const [name, e] of s.server.table) {
+      if (keep(name, e)) names.push(reply.bulk(name));
+      for (const sub of e.subcommands?.values() ?? [])
+        if (keep(sub.spec.name, sub)) names.push(reply.bulk(sub.spec.name));
+    }
+    return reply.array(names);
+  }),
   serverCommand(
     'command|docs',
     -2,

@@ -44,6 +44,12 @@ test('keys come from the key specification, counted keys from their count', () =
     ['d', 'a', 'b'],
   );
   assert.deepEqual(commandKeys(spec('sintercard', 0, 0, 0), argv('sintercard', 'x', 'a')), []);
+  assert.deepEqual(commandKeys(spec('lmpop', 0, 0, 0), argv('lmpop', '2', 'a', 'b', 'LEFT')).map(s), ['a', 'b']);
+  assert.deepEqual(
+    commandKeys(spec('blmpop', 0, 0, 0), argv('blmpop', '0.5', '2', 'a', 'b', 'LEFT', 'COUNT', '2')).map(s),
+    ['a', 'b'],
+  );
+  assert.deepEqual(commandKeys(spec('bzmpop', 0, 0, 0), argv('bzmpop', '0', '1', 'z', 'MIN')).map(s), ['z']);
 });
 
 test('local, forward or CROSSSLOT by the owners of the keys', () => {

@@ -39,6 +39,8 @@ const COUNTED_KEYS: ReadonlyMap<string, { readonly countAt: number; readonly fir
   ['zdiff', { countAt: 1, firstAt: 2 }],
   ['lmpop', { countAt: 1, firstAt: 2 }],
   ['zmpop', { countAt: 1, firstAt: 2 }],
+  ['blmpop', { countAt: 2, firstAt: 3 }],
+  ['bzmpop', { countAt: 2, firstAt: 3 }],
 ]);
 
 /** Destination first, then counted sources: ZUNIONSTORE dest numkeys key... */

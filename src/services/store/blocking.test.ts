@@ -216,3 +216,25 @@ test('BLMPOP and BZMPOP wait, then pop up to COUNT from the first non-empty key;
     `TIME ${r[3]} is the node's clock (${wallMs})`,
   );
 });
+
+test('CLIENT UNBLOCK answers a blocked connection now: TIMEOUT (the null array) or ERROR (-UNBLOCKED); 0 when not blocked', () => {
+  const sim = node('block-unblock');
+  const a = new SimRespClient(sim, 'n1');
+  const b = new SimRespClient(sim, 'n1');
+  a.send('CLIENT', 'ID');
+  b.send('CLIENT', 'ID');
+  const idA = until(sim, a, 1)[0]!.slice(1);
+  const idB = until(sim, b, 1)[0]!.slice(1);
+  a.send('BLPOP', 'nothing', '0');
+  b.send('BLMPOP', '0', '1', 'nothing', 'LEFT');
+  sim.runFor(200);
+  const c = new SimRespClient(sim, 'n1');
+  c.send('CLIENT', 'UNBLOCK', idA);
+  c.send('CLIENT', 'UNBLOCK', idB, 'ERROR');
+  c.send('CLIENT', 'UNBLOCK', idA);
+  c.send('CLIENT', 'UNBLOCK', idA, 'BOGUS');
+  assert.deepEqual(until(sim, c, 4), [':1', ':1', ':0', '-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR']);
+  assert.deepEqual(until(sim, a, 2)[1], '_', 'TIMEOUT: the null array, as at its timeout');
+  assert.deepEqual(until(sim, b, 2)[1], '-UNBLOCKED client unblocked via CLIENT UNBLOCK');
+  assert.equal(storeOf(sim.instance('n1')!).server.blocking.count, 0);
+});

@@ -12,6 +12,7 @@
 //     a BLMOVE's push to its destination signals that key in turn;
 //   - or at its timeout (Env timers, so the simulator drives time) with the null array (RESP2 `*-1`,
 //     RESP3 `_`); timeout 0 waits forever;
+//   - or at another connection's CLIENT UNBLOCK id [TIMEOUT|ERROR] (the null array, or -UNBLOCKED);
 //   - or never, when the connection closes (it is dropped from every queue).
 // Inside MULTI (EXEC) the commands never block: an empty key answers at once as Redis does (the null
 // array; BLMOVE / BRPOPLPUSH the null bulk).
@@ -43,6 +44,8 @@ interface Blocked {
   timer: Timer | undefined;
   settled: boolean;
 }
+
+const UNBLOCKED = reply.error('UNBLOCKED client unblocked via CLIENT UNBLOCK');
 
 export class BlockedClients {
   /** Key (latin1) -> connections blocked on it, in the order they blocked. */
@@ -96,6 +99,18 @@ export class BlockedClients {
   drop(session: RespSession): void {
     const b = this.bySession.get(session);
     if (b !== undefined) this.unblock(b);
+  }
+
+  /**
+   * CLIENT UNBLOCK: the connection's blocking command answers now, as at its timeout (the null
+   * array) or with Redis' -UNBLOCKED error. False when it is not blocked.
+   */
+  unblockClient(session: RespSession, error: boolean): boolean {
+    const b = this.bySession.get(session);
+    if (b === undefined || b.settled) return false;
+    this.unblock(b);
+    b.done(error ? UNBLOCKED : reply.nullArray);
+    return true;
   }
 
   /** The timeout: the null array. */

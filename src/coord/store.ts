@@ -23,7 +23,8 @@
 // removed node is also listed under its parent, so the view's children of P are P's live children
 // not created since, plus those removed since and not back. Slots are reused, paths are not
 // confused: everything is keyed by path. The kept map grows by one entry per distinct path
-// written during the view, at most coordZnodeCountMax + the creates applied meanwhile.
+// written during the view that existed at the freeze or still exists, at most twice
+// coordZnodeCountMax.
 
 import { assert } from '../lib/assert.ts';
 
@@ -310,7 +311,13 @@ export class ZnodeStore {
   private keepRemoved(slot: number, parent: number): void {
     this.keep(slot);
     const path = this.pathOf[slot]!;
-    if (parent < 0 || this.frozen!.kept.get(path) === null) return;
+    // Created after the freeze and gone again: nothing of it is in the view, so nothing is kept
+    // (a queue of sequential nodes would otherwise grow the map by one per node during a view).
+    if (this.frozen!.kept.get(path) === null) {
+      this.frozen!.kept.delete(path);
+      return;
+    }
+    if (parent < 0) return;
     const parentPath = this.pathOf[parent]!;
     let removed = this.frozen!.removed.get(parentPath);
     if (removed === undefined) {

@@ -37,8 +37,11 @@
 // restart is judged against is the one seen at the node's last observation.
 //
 // Replicas agree (`replicas-agree`, a second invariant): every few hundred virtual milliseconds,
-// each live node's image of each group's state machine (its snapshot()) is kept by applied index;
-// two nodes at the same index must hold the same bytes (a state machine is deterministic and its
+// each live node's image of each group's state machine (its snapshot()) is kept by the state
+// machine's own applied index (not the driver's: Raft-internal entries never reach it, and a
+// snapshot restored at such an entry's index puts that index in its image's header while a node
+// that applied the log is at the last command before it); two nodes at the same index must hold
+// the same bytes (a state machine is deterministic and its
 // image canonical). Raft's checks above see logs only: a snapshot that does not describe its index
 // (taken in slices while applies go on: src/coord/store.ts's frozen view) or an apply that
 // depends on the replica passes them all and leaves the replicas' states apart.
@@ -149,8 +152,8 @@ export class GroupInvariants {
   }
 
   /**
-   * Each live node's state machine image per group, kept by the driver's applied index (the first
-   * seen; at most IMAGES_KEPT indexes per group): another node at a kept index must match it.
+   * Each live node's state machine image per group, kept by the state machine's applied index (the
+   * first seen; at most IMAGES_KEPT indexes per group): another node at a kept index must match it.
    */
   agreement<S extends ServiceHost>(sim: Simulation<S>): string | undefined {
     if (sim.nowMs < this.nextImagesAtMs) return undefined;
@@ -159,13 +162,13 @@ export class GroupInvariants {
       const node = sim.instance(id);
       if (node === undefined || sim.isLagged(id)) continue;
       for (const { group, driver } of node.groups.all()) {
-        if (driver.restoringSnapshot || driver.appliedIndex === 0) continue;
+        const at = driver.stateMachine.appliedIndex;
+        if (driver.restoringSnapshot || at === 0) continue;
         let kept = this.images.get(group);
         if (kept === undefined) {
           kept = new Map();
           this.images.set(group, kept);
         }
-        const at = driver.appliedIndex;
         const image = driver.stateMachine.snapshot();
         const first = kept.get(at);
         if (first === undefined) {

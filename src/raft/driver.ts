@@ -261,7 +261,9 @@ export class RaftDriver {
   private applied: number;
   private lastSnapshotIndex: number;
   /** A snapshot being taken in slices (applies held until it is saved). */
-  private slicing: { readonly index: number; readonly step: () => Uint8Array | undefined } | undefined;
+  private slicing:
+    | { readonly index: number; readonly conf: ConfState; readonly step: () => Uint8Array | undefined }
+    | undefined;
   /** This node's snapshot file being written in slices. */
   private saving: { readonly index: number; readonly save: SnapshotSave } | undefined;
   /**
@@ -655,7 +657,8 @@ export class RaftDriver {
   stop(): void {
     this.stopped = true;
     this.timer.cancel();
-    // A snapshot file half written is left as its temp file (removed at the next start); its handle closes now.
+    // A snapshot file half written: its handle closed and its temp file removed (a crash would leave
+    // the temp file, removed at the next start).
     this.saving?.save.abort();
     this.saving = undefined;
   }
@@ -1220,31 +1223,34 @@ export class RaftDriver {
     // the cluster's bootstrap config: a snapshot taken now would record a wrong ConfState.
     if (this.withholdVotes) return;
     const sm = this.options.stateMachine;
+    // The configuration as of this index, read now: applies go on while a snapshot is taken in
+    // slices, and a membership change applied meanwhile prunes the core's record of this one.
+    const conf = this.core.confStateAt(this.applied);
     if (sm.snapshotInSlices === undefined) {
-      this.saveSnapshot(this.applied, sm.snapshot());
+      this.saveSnapshot(this.applied, conf, sm.snapshot());
       return;
     }
     // Snapshot in slices: the state machine's stepper describes the state at this index (a frozen
     // view, copy on write), and one slice runs per turn of the event loop, between which the node
     // handles its peers and clients and goes on applying: nothing waits for the snapshot.
-    this.slicing = { index: this.applied, step: sm.snapshotInSlices() };
-    this.sliceSnapshot();
+    const slicing = { index: this.applied, conf, step: sm.snapshotInSlices() };
+    this.slicing = slicing;
+    this.sliceSnapshot(slicing);
   }
 
-  /** One slice of the snapshot being taken; the next is a timer turn away. */
-  private sliceSnapshot(): void {
-    const slicing = this.slicing;
-    if (slicing === undefined || this.stopped) return;
+  /** One slice of the snapshot being taken (this one: not one begun after it was dropped); the next is a timer turn away. */
+  private sliceSnapshot(slicing: NonNullable<RaftDriver['slicing']>): void {
+    if (this.slicing !== slicing || this.stopped) return;
     const image = slicing.step();
     this.env.metrics.counter('raft_snapshot_slices_total', 'Slices of state-machine snapshots taken in slices').inc();
     if (image === undefined) {
       // A millisecond apart (not 0): the loop's I/O runs in between for real, and in the simulator
       // (where a slice takes no virtual time) messages and applies-in-waiting interleave with it.
-      this.env.timers.after(1, () => this.sliceSnapshot());
+      this.env.timers.after(1, () => this.sliceSnapshot(slicing));
       return;
     }
     this.slicing = undefined;
-    this.saveSnapshot(slicing.index, image);
+    this.saveSnapshot(slicing.index, slicing.conf, image);
   }
 
   /** A received snapshot replaced the state: the one being taken or written in slices is dropped. */
@@ -1255,28 +1261,38 @@ export class RaftDriver {
   }
 
   /**
-   * Writes the snapshot's file (in slices when the storage offers it: the first slice now, the
-   * rest one per turn 1 ms apart, while the node goes on), then compacts the log behind it.
+   * Writes the snapshot's file (in slices when the storage offers it: one slice per turn 1 ms
+   * apart, while the node goes on; a file of one slice in this turn, as before), then compacts the
+   * log behind it.
    */
-  private saveSnapshot(index: number, image: Uint8Array): void {
+  private saveSnapshot(index: number, conf: ConfState, image: Uint8Array): void {
     const storage = this.options.storage;
-    const conf = this.core.confStateAt(index);
     if (storage.createSnapshotInSlices === undefined) {
       storage.createSnapshot(index, conf, image);
       this.snapshotSaved(index);
       return;
     }
     const sliceBytes = this.options.snapshotWriteSliceBytes ?? defaultRaftTiming.snapshotWriteSliceBytes;
-    this.saving = { index, save: storage.createSnapshotInSlices(index, conf, image, sliceBytes) };
-    this.saveSlice();
+    const saving = { index, save: storage.createSnapshotInSlices(index, conf, image, sliceBytes) };
+    this.saving = saving;
+    // A file of several slices starts next turn: this turn took the image's last slice already.
+    if (image.length > sliceBytes) this.env.timers.after(1, () => this.saveSlice(saving));
+    else this.saveSlice(saving);
   }
 
-  private saveSlice(): void {
-    const saving = this.saving;
-    if (saving === undefined || this.stopped) return;
-    if (saving.save.step() === undefined) {
+  private saveSlice(saving: NonNullable<RaftDriver['saving']>): void {
+    if (this.saving !== saving || this.stopped) return;
+    let saved: Snapshot | undefined;
+    try {
+      saved = saving.save.step();
+    } catch (err) {
+      // A disk error: the save is over (its file closed and left as a temp); the error goes on up.
+      this.saving = undefined;
+      throw err;
+    }
+    if (saved === undefined) {
       this.env.metrics.counter('raft_snapshot_write_slices_total', 'Slices of snapshot files written in slices').inc();
-      this.env.timers.after(1, () => this.saveSlice());
+      this.env.timers.after(1, () => this.saveSlice(saving));
       return;
     }
     this.saving = undefined;

@@ -802,3 +802,32 @@ test('replicas-agree: a follower whose tree changed outside the log is caught at
     (err: Error) => err.message.includes('replicas-agree') && err.message.includes('group coord'),
   );
 });
+
+test('a membership change applied while a snapshot is taken in slices: the snapshot records the configuration of its own index', () => {
+  // 2 znodes per slice: a snapshot of ~60 znodes spans ~30 turns, while a learner is added.
+  const sim = slicedCluster('zk-slices-conf-change', 2);
+  assert.ok(sim.runUntilCondition(() => leaderOf(sim) !== undefined, 10_000));
+  const leader = leaderOf(sim)!;
+  const w = connected(sim, leader, 8000);
+  const driver = () => sim.instance(leader)!.groups.get('coord')!;
+  for (let i = 0; i < 30; i++)
+    answered(sim, w, w.send({ type: OpCode.create, path: `/c${i}`, data: enc.encode('v'), acl: openAcl, flags: 0 }));
+  let changedAt: number | undefined;
+  for (let i = 30; i < 120 && changedAt === undefined; i++) {
+    w.send({ type: OpCode.create, path: `/c${i}`, data: enc.encode('v'), acl: openAcl, flags: 0 });
+    sim.runUntilCondition(() => driver().snapshotting, 5);
+    if (driver().snapshotting) {
+      assert.equal(driver().changeMembership({ type: 'addLearner', nodeId: 'n9' }), undefined);
+      changedAt = driver().appliedIndex;
+    }
+  }
+  assert.ok(changedAt !== undefined, 'a snapshot in slices was caught in progress');
+  const saved = sim.metrics(leader).value('raft_snapshots_total', { group: 'coord' });
+  // The learner joins the configuration (applied) before the snapshot's last slice; the node lives on.
+  assert.ok(
+    sim.runUntilCondition(() => sim.metrics(leader).value('raft_snapshots_total', { group: 'coord' }) > saved, 5_000),
+    'the snapshot was saved',
+  );
+  assert.ok(driver().core.config.learners.includes('n9'), 'the learner is in the configuration');
+  sim.runFor(500);
+});

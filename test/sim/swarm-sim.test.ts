@@ -135,3 +135,12 @@ describe('swarm: fresh random seeds', () => {
 test('the swarm keeps clock drift within the lease bound the Raft driver assumes', () => {
   assert.equal(leaseClockDriftRateMax, defaultRaftTiming.leaseClockDriftRateMax);
 });
+
+/**
+ * 279166134362: a crash point inside a snapshot file's save crashed a node from inside the
+ * disk call; the node's stop() then aborted the save, which touched the crashed disk ("disk used
+ * after its node crashed"). stop() now leaves the temp file to the next start (src/raft/driver.ts).
+ */
+describe('swarm: a crash inside a snapshot save', () => {
+  test('seed 279166134362: stop() does not touch the crashed disk', () => assertPassed(runSwarmSeed('279166134362')));
+});

@@ -238,3 +238,19 @@ test('CLIENT UNBLOCK answers a blocked connection now: TIMEOUT (the null array) 
   assert.deepEqual(until(sim, b, 2)[1], '-UNBLOCKED client unblocked via CLIENT UNBLOCK');
   assert.equal(storeOf(sim.instance('n1')!).server.blocking.count, 0);
 });
+
+test('WAIT at N = 1: 0 replicas acknowledged, at once for none or inside MULTI, else at its timeout', () => {
+  const sim = node('wait-n1');
+  const c = new SimRespClient(sim, 'n1');
+  c.send('WAIT', '0', '0');
+  assert.deepEqual(until(sim, c, 1), [':0']);
+  c.send('WAIT', '2', '500');
+  c.send('PING');
+  sim.runFor(400);
+  assert.equal(c.replies.length, 1, 'not before its timeout, and the PING behind it waits');
+  assert.deepEqual(until(sim, c, 3, 300).slice(1), [':0', '+PONG']);
+  c.send('MULTI');
+  c.send('WAIT', '1', '0');
+  c.send('EXEC');
+  assert.deepEqual(until(sim, c, 6).slice(3), ['+OK', '+QUEUED', '*[:0]'], 'inside MULTI: at once');
+});

@@ -149,6 +149,9 @@ export function clientInfoLine(s: RespSession): string {
   ].join(' ');
 }
 
+/** WAIT's longest timer (a timeout beyond it never answers, as a 0 timeout). */
+const WAIT_TIMER_MS_MAX = 2 ** 31 - 1;
+
 const txt = (text: string): RespValue => ({ type: 'verbatim', format: 'txt', text: utf8.encode(text) });
 
 const clientSubcommands: ServerCommandSpec[] = [
@@ -392,6 +395,35 @@ export const connectionCommands: readonly ServerCommandSpec[] = [
     (s) => {
       s.server.unwatchAll(s);
       return OK;
+    },
+  ),
+  // WAIT numreplicas timeout. At N = 1 a node is a Redis master with no replicas: 0 acknowledged,
+  // at once when none are asked for (or inside MULTI), else after the timeout (0 = never, as Redis;
+  // beyond 2^31 ms, never). At N > 1 a write's replicas acknowledged it before its reply (the
+  // connection's consistency level), so WAIT is not offered there.
+  serverCommand(
+    'wait',
+    3,
+    ['noscript'],
+    srv(
+      '3.0.0',
+      'Wait for the synchronous replication of all the write commands sent in the context of the current connection',
+    ),
+    (s, argv) => {
+      if (s.server.replicated !== undefined)
+        return err(
+          'ERR WAIT is not available with store.replication.replicas > 1 (a write is acknowledged by its replicas before its reply)',
+        );
+      const numreplicas = parseRedisInteger(argv[1]!);
+      if (numreplicas === undefined) return err('ERR value is not an integer or out of range');
+      const timeoutMs = parseRedisInteger(argv[2]!);
+      if (timeoutMs === undefined) return err('ERR timeout is not an integer or out of range');
+      if (timeoutMs < 0) return err('ERR timeout is negative');
+      if (numreplicas <= 0 || s.inExec) return reply.integer(0);
+      return (done) => {
+        if (timeoutMs > 0 && timeoutMs <= WAIT_TIMER_MS_MAX)
+          s.server.env.timers.after(timeoutMs, () => done(reply.integer(0)));
+      };
     },
   ),
   serverCommand(

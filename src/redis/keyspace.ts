@@ -557,12 +557,13 @@ export class Keyspace {
     nowMs: number,
     entriesMax: number,
     visit: (key: Uint8Array, head: Head, storageKey: Uint8Array) => boolean,
+    pageEntries: number = WALK_PAGE_ENTRIES,
   ): Uint8Array | null {
     let cursor: Uint8Array | null = start;
     let examined = 0;
     let lastToken: bigint | null = null;
     while (cursor !== null) {
-      const page = this.scanRange(cursor, null, WALK_PAGE_ENTRIES);
+      const page = this.scanRange(cursor, null, pageEntries);
       let next: Uint8Array | null = page.next;
       for (const e of page.entries) {
         const d = decodeStorageKey(e.key);
@@ -701,14 +702,23 @@ export class Keyspace {
       return out.length < count;
     };
     const budget = limits.redisEvictSampleEntriesMax;
-    const stop = this.walkHeads(tokenStart(from), nowMs, budget, visit);
+    // Pages about twice the keys wanted: a full WALK_PAGE_ENTRIES page read (and decoded) ~450
+    // entries past the 64 an eviction walk uses (redis-benchmark SETs at maxmemory: ~40 per eviction).
+    const pageEntries = Math.min(WALK_PAGE_ENTRIES, Math.max(16, count * 2));
+    const stop = this.walkHeads(tokenStart(from), nowMs, budget, visit, pageEntries);
     if (stop === null && out.length < count && from !== 0n) {
       // Wrapped: the part before the start, ending where it began.
       const seen = new Set(out.map((s) => latin1(s.storageKey)));
-      this.walkHeads(tokenStart(0n), nowMs, budget, (key, head, sk) => {
-        if (storageToken(sk) >= from || seen.has(latin1(sk))) return false;
-        return visit(key, head, sk);
-      });
+      this.walkHeads(
+        tokenStart(0n),
+        nowMs,
+        budget,
+        (key, head, sk) => {
+          if (storageToken(sk) >= from || seen.has(latin1(sk))) return false;
+          return visit(key, head, sk);
+        },
+        pageEntries,
+      );
     }
     return out;
   }

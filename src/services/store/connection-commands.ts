@@ -422,7 +422,10 @@ export const connectionCommands: readonly ServerCommandSpec[] = [
       if (numreplicas <= 0 || s.inExec) return reply.integer(0);
       return (done) => {
         if (timeoutMs > 0 && timeoutMs <= WAIT_TIMER_MS_MAX)
-          s.server.env.timers.after(timeoutMs, () => done(reply.integer(0)));
+          s.waitTimer = s.server.env.timers.after(timeoutMs, () => {
+            s.waitTimer = undefined;
+            done(reply.integer(0));
+          });
       };
     },
   ),

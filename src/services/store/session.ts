@@ -10,7 +10,7 @@
 // the pipeline writes each connection's replies in request order. A command runs to its end
 // within one call (the whole EXEC too): atomic, as in Redis, because nothing else runs meanwhile.
 
-import type { ClientConnection } from '../../env/types.ts';
+import type { ClientConnection, Timer } from '../../env/types.ts';
 import { arityAccepts } from '../../redis/command.ts';
 import { wrongArityError } from '../../redis/errors.ts';
 import type { Reply } from '../../wire/pipeline.ts';
@@ -73,6 +73,8 @@ export class RespSession {
   outputSoftSinceMs: number | undefined;
   /** EXEC is running its queue (SUBSCRIBE refuses to run there). */
   inExec = false;
+  /** A WAIT's timer (connection-commands.ts), cancelled if the connection closes first. */
+  waitTimer: Timer | undefined;
   /** The connection's out-of-band writer (the pipeline): set by the service once it exists. */
   output: { push(bytes: Uint8Array): void; readonly heldBytes: number } | undefined;
 
@@ -296,6 +298,8 @@ export class RespSession {
     this.server.unwatchAll(this);
     this.server.pubsub.dropAll(this);
     this.server.blocking.drop(this);
+    this.waitTimer?.cancel();
+    this.waitTimer = undefined;
     this.multi = null;
   }
 }

@@ -91,11 +91,14 @@ function newPage(slots: number, from?: Page): Page {
   return page;
 }
 
-/** The path index shard of `path`: a hash of its length and last four chars (sequential names differ there). */
+/**
+ * The path index shard of `path`: a hash of its length and last 16 chars (sequential names differ
+ * at the end; /svc/<uuid>/status within the uuid).
+ */
 function shardOf(path: string): number {
   const n = path.length;
   let h = n;
-  for (let i = n > 4 ? n - 4 : 0; i < n; i++) h = Math.imul(h ^ path.charCodeAt(i), 0x01000193);
+  for (let i = n > 16 ? n - 16 : 0; i < n; i++) h = Math.imul(h ^ path.charCodeAt(i), 0x01000193);
   return (h ^ (h >>> 15)) & (PATH_SHARDS - 1);
 }
 

@@ -254,3 +254,22 @@ test('WAIT at N = 1: 0 replicas acknowledged, at once for none or inside MULTI, 
   c.send('EXEC');
   assert.deepEqual(until(sim, c, 6).slice(3), ['+OK', '+QUEUED', '*[:0]'], 'inside MULTI: at once');
 });
+
+test('LMPOP, ZMPOP and a waiting BLMPOP touch only their own keys: a WATCH of another key survives them', () => {
+  const sim = node('mpop-watch');
+  const a = new SimRespClient(sim, 'n1');
+  const b = new SimRespClient(sim, 'n1');
+  const waiter = new SimRespClient(sim, 'n1');
+  waiter.send('BLMPOP', '0', '1', 'q', 'LEFT', 'COUNT', '9223372036854775807');
+  a.send('WATCH', 'x');
+  a.send('MULTI');
+  a.send('SET', 'x', '1');
+  until(sim, a, 3);
+  b.send('LMPOP', '1', 'nothing', 'LEFT');
+  b.send('ZMPOP', '1', 'nothing', 'MIN');
+  b.send('RPUSH', 'q', 'v1', 'v2');
+  until(sim, b, 3);
+  assert.deepEqual(until(sim, waiter, 1), ['*[$q,*[$v1,$v2]]'], 'a COUNT of LONG_MAX takes everything');
+  a.send('EXEC');
+  assert.deepEqual(until(sim, a, 4)[3], '*[+OK]', 'the watched key was not touched: EXEC runs');
+});

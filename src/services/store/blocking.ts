@@ -275,15 +275,8 @@ function mpopCommand(
     ...serverCommand(name, -5, [...FLAGS, 'movablekeys'], doc, (s, argv) => {
       const a = mpopArgs(argv, 2, ends);
       if (isErrorReply(a)) return a;
-      const count = utf8.encode(String(a.count));
-      const command = [
-        utf8.encode(pop),
-        utf8.encode(String(a.keys.length)),
-        ...a.keys,
-        argv[3 + a.keys.length]!,
-        COUNT,
-        count,
-      ];
+      // The client's own numkeys and COUNT arguments (a count near LONG_MAX is not exact as a number).
+      const command = [utf8.encode(pop), ...argv.slice(2)];
       return blockingRun(s, a.keys, argv[1]!, moveOne(command), reply.nullArray);
     }),
     firstKey: 0,
@@ -291,8 +284,6 @@ function mpopCommand(
     step: 0,
   };
 }
-
-const COUNT = utf8.encode('count');
 
 function isSide(arg: Uint8Array): boolean {
   const t = latin1(arg).toLowerCase();

@@ -191,14 +191,15 @@ const clientSubcommands: ServerCommandSpec[] = [
     (s, argv) => {
       if (argv.length > 4)
         return err(`ERR unknown subcommand or wrong number of arguments for '${latin1(argv[1]!)}'. Try CLIENT HELP.`);
-      const id = parseRedisInteger(argv[2]!);
-      if (id === undefined) return err('ERR value is not an integer or out of range');
+      // The reason is checked before the id, as Redis does.
       let error = false;
       if (argv.length === 4) {
         if (equalsIgnoreCase(argv[3]!, 'error')) error = true;
         else if (!equalsIgnoreCase(argv[3]!, 'timeout'))
           return err('ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR');
       }
+      const id = parseRedisInteger(argv[2]!);
+      if (id === undefined) return err('ERR value is not an integer or out of range');
       const target = s.server.sessions.get(id);
       return reply.integer(target !== undefined && s.server.blocking.unblockClient(target, error) ? 1 : 0);
     },

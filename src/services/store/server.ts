@@ -261,8 +261,8 @@ export class StoreServer {
       return reply.error(`ERR ${error.code}: ${error.message}`);
     }
     if (entry.spec.flags.includes('write')) {
-      // A keyless write (FLUSHALL, FLUSHDB) may change any key.
-      if (entry.spec.firstKey <= 0) this.touchAll();
+      // A keyless write (FLUSHALL, FLUSHDB) may change any key; LMPOP / ZMPOP count their keys.
+      if (entry.spec.firstKey <= 0 && !entry.spec.flags.includes('movablekeys')) this.touchAll();
       else {
         const keys = commandKeys(entry.spec, argv);
         this.touchKeys(keys);

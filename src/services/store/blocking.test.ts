@@ -273,3 +273,23 @@ test('LMPOP, ZMPOP and a waiting BLMPOP touch only their own keys: a WATCH of an
   a.send('EXEC');
   assert.deepEqual(until(sim, a, 4)[3], '*[+OK]', 'the watched key was not touched: EXEC runs');
 });
+
+test('CLIENT UNBLOCK ends a WAIT: its count (0) with TIMEOUT, -UNBLOCKED with ERROR', () => {
+  const sim = node('wait-unblock');
+  const w = new SimRespClient(sim, 'n1');
+  w.send('CLIENT', 'ID');
+  const id = until(sim, w, 1)[0]!.slice(1);
+  w.send('WAIT', '1', '0');
+  sim.runFor(1_000);
+  assert.equal(w.replies.length, 1, 'WAIT 1 0 waits (forever: no replica will come)');
+  const c = new SimRespClient(sim, 'n1');
+  c.send('CLIENT', 'UNBLOCK', id);
+  assert.deepEqual(until(sim, c, 1), [':1']);
+  assert.deepEqual(until(sim, w, 2)[1], ':0');
+  w.send('WAIT', '1', '0');
+  sim.runFor(100);
+  c.send('CLIENT', 'UNBLOCK', id, 'ERROR');
+  c.send('CLIENT', 'UNBLOCK', id);
+  assert.deepEqual(until(sim, c, 3).slice(1), [':1', ':0']);
+  assert.deepEqual(until(sim, w, 3)[2], '-UNBLOCKED client unblocked via CLIENT UNBLOCK');
+});

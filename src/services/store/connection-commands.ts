@@ -4,6 +4,7 @@
 // and reply texts are Redis 7.0.15's (src/commands/*.json, networking.c, multi.c, server.c,
 // acl.c), implemented from their description; the differences are in docs/COMPAT-REDIS.md.
 
+import type { Timer } from '../../env/types.ts';
 import { parseRedisInteger, type RespValue, reply } from '../../wire/resp/index.ts';
 import { latin1, type ServerCommandSpec } from './command-entry.ts';
 import type { RespSession } from './session.ts';
@@ -201,6 +202,11 @@ const clientSubcommands: ServerCommandSpec[] = [
       const id = parseRedisInteger(argv[2]!);
       if (id === undefined) return err('ERR value is not an integer or out of range');
       const target = s.server.sessions.get(id);
+      if (target?.waiting !== undefined) {
+        // A WAIT: its count so far (0 here), or the error, as Redis answers a blocked WAIT.
+        target.waiting.answer(error ? reply.error('UNBLOCKED client unblocked via CLIENT UNBLOCK') : reply.integer(0));
+        return reply.integer(1);
+      }
       return reply.integer(target !== undefined && s.server.blocking.unblockClient(target, error) ? 1 : 0);
     },
   ),
@@ -422,11 +428,18 @@ export const connectionCommands: readonly ServerCommandSpec[] = [
       if (timeoutMs < 0) return err('ERR timeout is negative');
       if (numreplicas <= 0 || s.inExec) return reply.integer(0);
       return (done) => {
+        const waiting = {
+          timer: undefined as Timer | undefined,
+          answer: (value: RespValue) => {
+            if (s.waiting !== waiting) return;
+            waiting.timer?.cancel();
+            s.waiting = undefined;
+            done(value);
+          },
+        };
+        s.waiting = waiting;
         if (timeoutMs > 0 && timeoutMs <= WAIT_TIMER_MS_MAX)
-          s.waitTimer = s.server.env.timers.after(timeoutMs, () => {
-            s.waitTimer = undefined;
-            done(reply.integer(0));
-          });
+          waiting.timer = s.server.env.timers.after(timeoutMs, () => waiting.answer(reply.integer(0)));
       };
     },
   ),

@@ -73,8 +73,11 @@ export class RespSession {
   outputSoftSinceMs: number | undefined;
   /** EXEC is running its queue (SUBSCRIBE refuses to run there). */
   inExec = false;
-  /** A WAIT's timer (connection-commands.ts), cancelled if the connection closes first. */
-  waitTimer: Timer | undefined;
+  /**
+   * A WAIT in progress (connection-commands.ts): its timer (none for a timeout of 0) and its
+   * answer; ended by the timer, CLIENT UNBLOCK, or the connection's close (no answer).
+   */
+  waiting: { timer: Timer | undefined; readonly answer: (value: RespValue) => void } | undefined;
   /** The connection's out-of-band writer (the pipeline): set by the service once it exists. */
   output: { push(bytes: Uint8Array): void; readonly heldBytes: number } | undefined;
 
@@ -298,8 +301,8 @@ export class RespSession {
     this.server.unwatchAll(this);
     this.server.pubsub.dropAll(this);
     this.server.blocking.drop(this);
-    this.waitTimer?.cancel();
-    this.waitTimer = undefined;
+    this.waiting?.timer?.cancel();
+    this.waiting = undefined;
     this.multi = null;
   }
 }

@@ -66,7 +66,9 @@ export function znodesSnapshotSlices(
       budget--;
       if (children.length > 0) stack.push({ paths: children.sort(), next: 0 });
     }
-    if (nodes.length > 0) parts.push(nodes.finish().slice());
+    // Each slice's records as an exact-size copy (its writer's buffer may be twice as large); one go
+    // (live) has one part, copied again by its caller anyway.
+    if (nodes.length > 0) parts.push(live ? nodes.finish() : nodes.finish().slice());
     if (stack.length > 0) return undefined;
     if (!live) tree.thaw();
     const w = new ByteWriter({ bytesMax: 2 ** 31 - 1 });

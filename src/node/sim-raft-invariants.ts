@@ -48,6 +48,7 @@
 //
 // Deterministic: it only observes.
 
+import { bytesEqual } from '../lib/bytes.ts';
 import { RaftInvariants } from '../raft/invariants.ts';
 import { observation } from '../raft/testing.ts';
 import type { RaftDriver } from '../raft/driver.ts';
@@ -174,7 +175,7 @@ export class GroupInvariants {
         if (first === undefined) {
           kept.set(at, { node: id, image });
           if (kept.size > IMAGES_KEPT) kept.delete(Math.min(...kept.keys()));
-        } else if (!Buffer.from(first.image).equals(Buffer.from(image))) {
+        } else if (!bytesEqual(first.image, image)) {
           return `replicas disagree: group ${group}: ${first.node} and ${id} at applied index ${at} hold different states (images of ${first.image.length} and ${image.length} bytes)`;
         }
       }

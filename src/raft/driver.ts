@@ -260,7 +260,7 @@ export class RaftDriver {
   private processScheduled = false;
   private applied: number;
   private lastSnapshotIndex: number;
-  /** A snapshot being taken in slices (applies held until it is saved). */
+  /** A snapshot being taken in slices (applies go on: the state machine keeps a frozen view), with the configuration of its index. */
   private slicing:
     | { readonly index: number; readonly conf: ConfState; readonly step: () => Uint8Array | undefined }
     | undefined;

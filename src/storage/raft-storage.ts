@@ -208,7 +208,7 @@ export class WalRaftStorage implements RaftLogStorage {
 
   applySnapshot(snapshot: Snapshot): void {
     // A received snapshot replaces the log: one of ours still being written is of an older state.
-    this.abortSaving();
+    this.saving?.abort();
     const { index, term, confState } = snapshot.meta;
     assert(index >= this.wal.baseIndex, `snapshot ${index} is older than the log base ${this.wal.baseIndex}`);
     this.snapshots.save({ index, term, config: encodeConf(confState), data: snapshot.data });
@@ -265,7 +265,7 @@ export class WalRaftStorage implements RaftLogStorage {
    * log until then; a received snapshot (applySnapshot) or abort() ends it, leaving no file.
    */
   createSnapshotInSlices(index: number, confState: ConfState, data: Uint8Array, sliceBytes: number): SnapshotSave {
-    this.abortSaving();
+    this.saving?.abort();
     const term = this.mem.term(index);
     assert(term !== undefined, `no term for snapshot index ${index}`);
     const file = this.snapshots.saveInSlices({ index, term, config: encodeConf(confState), data }, sliceBytes);
@@ -287,18 +287,8 @@ export class WalRaftStorage implements RaftLogStorage {
     return save;
   }
 
-  private abortSaving(): void {
-    this.saving?.abort();
-  }
-
   createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot {
-    this.abortSaving();
-    const term = this.mem.term(index);
-    assert(term !== undefined, `no term for snapshot index ${index}`);
-    this.snapshots.save({ index, term, config: encodeConf(confState), data });
-    const snap = this.mem.createSnapshot(index, confState, data);
-    this.wal.append([{ type: 'snapshot', index, term }]);
-    return snap;
+    return this.createSnapshotInSlices(index, confState, data, Number.MAX_SAFE_INTEGER).step()!;
   }
 
   compact(index: number): void {

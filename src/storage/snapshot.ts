@@ -28,7 +28,7 @@ import { crc32c } from '@node-rs/crc32';
 import type { Counter, Disk, DiskFile, Logger, Metrics } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { ConfigError, CorruptionError } from '../lib/errors.ts';
-import { diskReadAttemptsMax, mkdirpDurable, TEMP_SUFFIX, writeFileAtomic } from '../env/disk-io.ts';
+import { diskReadAttemptsMax, mkdirpDurable, TEMP_SUFFIX } from '../env/disk-io.ts';
 import type { Mutations } from '../lib/mutations.ts';
 import { limits } from '../lib/limits.ts';
 
@@ -151,23 +151,11 @@ export class SnapshotStore {
 
   /** Writes a snapshot durably (temp, fdatasync, rename, syncDir). Removes nothing (see prune). */
   save(snapshot: StoredSnapshot): string {
-    const name = this.fileName(snapshot);
-    const path = `${this.options.dir}/${name}`;
-    const { header, trailer } = this.frame(snapshot, crc32c(snapshot.data, crc32c(snapshot.config)));
-    const { config, data } = snapshot;
-    const chunks = function* (): Generator<Uint8Array> {
-      yield header;
-      yield config;
-      for (let at = 0; at < data.byteLength; at += ioChunkBytes) yield data.subarray(at, at + ioChunkBytes);
-      yield trailer;
-    };
-    writeFileAtomic(this.disk, path, chunks());
-    this.savedAs(snapshot, name);
-    return name;
+    return this.saveInSlices(snapshot, Number.MAX_SAFE_INTEGER).step()!;
   }
 
   /**
-   * The same file as save() writes, in slices: each step() appends at most `sliceBytes` of the
+   * A snapshot's file in slices (save() is one slice of it): each step() appends at most `sliceBytes` of the
    * data and fdatasyncs it (so no step flushes more than that: one save of 150 MiB held its
    * caller ~0.5 s), the last one renames it into place and syncs the directory, and returns the
    * name (undefined before). abort() closes and removes the temp file; a crash leaves only the
@@ -191,15 +179,15 @@ export class SnapshotStore {
     return {
       step: () => {
         assert(!done, 'snapshot save stepped after it ended');
-        if (file === undefined) {
-          if (this.disk.exists(tempPath)) this.disk.remove(tempPath);
-          file = this.disk.open(tempPath, { create: true });
-          // The header's CRC covers lengths only; the content CRC goes in the trailer.
-          file.append(this.frame(snapshot, 0).header);
-          file.append(config);
-        }
         const end = Math.min(data.byteLength, at + sliceBytes);
         try {
+          if (file === undefined) {
+            if (this.disk.exists(tempPath)) this.disk.remove(tempPath);
+            file = this.disk.open(tempPath, { create: true });
+            // The header's CRC covers lengths only; the content CRC goes in the trailer.
+            file.append(this.frame(snapshot, 0).header);
+            file.append(config);
+          }
           for (; at < end; at += Math.min(ioChunkBytes, end - at)) {
             const chunk = data.subarray(at, Math.min(end, at + ioChunkBytes));
             crc = crc32c(chunk, crc);

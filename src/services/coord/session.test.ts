@@ -14,6 +14,7 @@ import { limits } from '../../lib/limits.ts';
 import { attachRaftInvariants } from '../../node/sim-raft-invariants.ts';
 import { registeredServices } from '../../node/registry.ts';
 import type { NodeServices } from '../../node/services.ts';
+import { SimulationFailure } from '../../sim/failure.ts';
 import type { Simulation } from '../../sim/simulation.ts';
 import { simServices } from '../../../test/support/sim-services.ts';
 import { coordOf, coordService } from './service.ts';
@@ -799,7 +800,8 @@ test('replicas-agree: a follower whose tree changed outside the log is caught at
   assert.equal(tree.write(txn, { op: 'setData', path: '/a1', data: enc.encode('x'), version: -1 }).err, ZkErr.ok);
   assert.throws(
     () => sim.runFor(1_000),
-    (err: Error) => err.message.includes('replicas-agree') && err.message.includes('group coord'),
+    (err: unknown) =>
+      err instanceof SimulationFailure && err.invariant === 'replicas-agree' && err.detail.includes('group coord'),
   );
 });
 

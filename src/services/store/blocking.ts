@@ -41,6 +41,8 @@ interface Blocked {
   /** Tries once more; undefined while every key is still empty. */
   readonly attempt: () => RespValue | undefined;
   readonly done: (value: RespValue) => void;
+  /** The answer at the timeout or a CLIENT UNBLOCK TIMEOUT: the null array for a pop, 0 for WAIT. */
+  readonly timedOut: RespValue;
   timer: Timer | undefined;
   settled: boolean;
 }
@@ -109,15 +111,38 @@ export class BlockedClients {
     const b = this.bySession.get(session);
     if (b === undefined || b.settled) return false;
     this.unblock(b);
-    b.done(error ? UNBLOCKED : reply.nullArray);
+    b.done(error ? UNBLOCKED : b.timedOut);
     return true;
   }
 
-  /** The timeout: the null array. */
+  /**
+   * WAIT at N = 1 with replicas asked for: a blocked client on no key (none will come), answered 0
+   * at its timeout (0 = never) or at CLIENT UNBLOCK, dropped at its connection's close; counted and
+   * bounded with the blocked pops (INFO blocked_clients, as Redis counts a WAIT).
+   */
+  wait(s: RespSession, timeoutMs: number): RespValue | Later {
+    if (this.count >= limits.storeBlockedClientsCountMax)
+      return reply.error('ERR too many blocked clients (storeBlockedClientsCountMax)');
+    return (done) => {
+      const b: Blocked = {
+        session: s,
+        keys: [],
+        attempt: () => undefined,
+        done,
+        timedOut: reply.integer(0),
+        timer: undefined,
+        settled: false,
+      };
+      this.block(b);
+      if (timeoutMs > 0) b.timer = s.server.env.timers.after(timeoutMs, () => this.expire(b));
+    };
+  }
+
+  /** The timeout: the null array (a pop), 0 (WAIT). */
   expire(b: Blocked): void {
     if (b.settled) return;
     this.unblock(b);
-    b.done(reply.nullArray);
+    b.done(b.timedOut);
   }
 
   /** After a command (or a whole EXEC) finished: serve the clients blocked on written keys. */
@@ -234,6 +259,7 @@ function blockingRun(
           () => done(value),
           () => done(reply.error('TIMEOUT the node is stopping (the pop may have run)')),
         ),
+      timedOut: reply.nullArray,
       timer: undefined as Timer | undefined,
       settled: false,
     };

@@ -4,7 +4,6 @@
 // and reply texts are Redis 7.0.15's (src/commands/*.json, networking.c, multi.c, server.c,
 // acl.c), implemented from their description; the differences are in docs/COMPAT-REDIS.md.
 
-import type { Timer } from '../../env/types.ts';
 import { parseRedisInteger, type RespValue, reply } from '../../wire/resp/index.ts';
 import { latin1, type ServerCommandSpec } from './command-entry.ts';
 import type { RespSession } from './session.ts';
@@ -150,9 +149,6 @@ export function clientInfoLine(s: RespSession): string {
   ].join(' ');
 }
 
-/** WAIT's longest timer (a timeout beyond it never answers, as a 0 timeout). */
-const WAIT_TIMER_MS_MAX = 2 ** 31 - 1;
-
 const txt = (text: string): RespValue => ({ type: 'verbatim', format: 'txt', text: utf8.encode(text) });
 
 const clientSubcommands: ServerCommandSpec[] = [
@@ -202,11 +198,6 @@ const clientSubcommands: ServerCommandSpec[] = [
       const id = parseRedisInteger(argv[2]!);
       if (id === undefined) return err('ERR value is not an integer or out of range');
       const target = s.server.sessions.get(id);
-      if (target?.waiting !== undefined) {
-        // A WAIT: its count so far (0 here), or the error, as Redis answers a blocked WAIT.
-        target.waiting.answer(error ? reply.error('UNBLOCKED client unblocked via CLIENT UNBLOCK') : reply.integer(0));
-        return reply.integer(1);
-      }
       return reply.integer(target !== undefined && s.server.blocking.unblockClient(target, error) ? 1 : 0);
     },
   ),
@@ -405,8 +396,8 @@ export const connectionCommands: readonly ServerCommandSpec[] = [
     },
   ),
   // WAIT numreplicas timeout. At N = 1 a node is a Redis master with no replicas: 0 acknowledged,
-  // at once when none are asked for (or inside MULTI), else after the timeout (0 = never, as Redis;
-  // beyond 2^31 ms, never). At N > 1 a write's replicas acknowledged it before its reply (the
+  // at once when none are asked for (or inside MULTI), else after the timeout (0 = never, as Redis),
+  // blocked as a pop is (blocking.ts: CLIENT UNBLOCK ends it too). At N > 1 a write's replicas acknowledged it before its reply (the
   // connection's consistency level), so WAIT is not offered there.
   serverCommand(
     'wait',
@@ -427,20 +418,7 @@ export const connectionCommands: readonly ServerCommandSpec[] = [
       if (timeoutMs === undefined) return err('ERR timeout is not an integer or out of range');
       if (timeoutMs < 0) return err('ERR timeout is negative');
       if (numreplicas <= 0 || s.inExec) return reply.integer(0);
-      return (done) => {
-        const waiting = {
-          timer: undefined as Timer | undefined,
-          answer: (value: RespValue) => {
-            if (s.waiting !== waiting) return;
-            waiting.timer?.cancel();
-            s.waiting = undefined;
-            done(value);
-          },
-        };
-        s.waiting = waiting;
-        if (timeoutMs > 0 && timeoutMs <= WAIT_TIMER_MS_MAX)
-          waiting.timer = s.server.env.timers.after(timeoutMs, () => waiting.answer(reply.integer(0)));
-      };
+      return s.server.blocking.wait(s, timeoutMs);
     },
   ),
   serverCommand(

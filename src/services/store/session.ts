@@ -10,7 +10,7 @@
 // the pipeline writes each connection's replies in request order. A command runs to its end
 // within one call (the whole EXEC too): atomic, as in Redis, because nothing else runs meanwhile.
 
-import type { ClientConnection, Timer } from '../../env/types.ts';
+import type { ClientConnection } from '../../env/types.ts';
 import { arityAccepts } from '../../redis/command.ts';
 import { wrongArityError } from '../../redis/errors.ts';
 import type { Reply } from '../../wire/pipeline.ts';
@@ -73,11 +73,6 @@ export class RespSession {
   outputSoftSinceMs: number | undefined;
   /** EXEC is running its queue (SUBSCRIBE refuses to run there). */
   inExec = false;
-  /**
-   * A WAIT in progress (connection-commands.ts): its timer (none for a timeout of 0) and its
-   * answer; ended by the timer, CLIENT UNBLOCK, or the connection's close (no answer).
-   */
-  waiting: { timer: Timer | undefined; readonly answer: (value: RespValue) => void } | undefined;
   /** The connection's out-of-band writer (the pipeline): set by the service once it exists. */
   output: { push(bytes: Uint8Array): void; readonly heldBytes: number } | undefined;
 
@@ -301,8 +296,6 @@ export class RespSession {
     this.server.unwatchAll(this);
     this.server.pubsub.dropAll(this);
     this.server.blocking.drop(this);
-    this.waiting?.timer?.cancel();
-    this.waiting = undefined;
     this.multi = null;
   }
 }

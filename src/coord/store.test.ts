@@ -1,0 +1,44 @@
+// Goal: the znode store's paged columns and sharded path index (store.ts) keep every record across
+// page boundaries: page 0 grows by doubling to 65,536 slots, later pages are added whole; slots freed
+// and reused on either side of a boundary read back what was written; paths() and size see all.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type NodeRecord, ZnodeStore } from './store.ts';
+
+const rec = (i: number): NodeRecord => ({
+  data: `d${i}`,
+  acl: i % 7,
+  czxid: i,
+  mzxid: i + 1,
+  pzxid: i + 2,
+  ctimeMs: i * 10,
+  mtimeMs: i * 10 + 1,
+  version: i % 1000,
+  cversion: (i * 3) % 1000,
+  aversion: (i * 5) % 1000,
+  owner: i % 11,
+});
+
+test('records survive page 0 doubling and whole new pages; freed slots are reused across boundaries', () => {
+  const st = new ZnodeStore();
+  const root = st.insert('/', -1, rec(0));
+  const n = 140_000; // page 0 (65,536 slots) full, page 1 full, page 2 begun
+  const slots: number[] = [root];
+  for (let i = 1; i <= n; i++) slots.push(st.insert(`/n${i}`, root, rec(i)));
+  assert.equal(st.size, n + 1);
+  for (const i of [1, 1023, 1024, 65_535, 65_536, 65_537, 131_071, 131_072, n]) {
+    assert.equal(st.slot(`/n${i}`), slots[i], `slot of /n${i}`);
+    assert.deepEqual(st.read(slots[i]!), rec(i), `record of /n${i}`);
+    assert.equal(st.pzxid(slots[i]!), i + 2);
+  }
+  // Free slots on both sides of the 65,536 boundary, then reuse them for new paths.
+  for (const i of [65_535, 65_536, 131_072]) st.remove(slots[i]!);
+  assert.equal(st.size, n - 2);
+  assert.equal(st.slot('/n65536'), undefined);
+  const reused = [st.insert('/r1', root, rec(1)), st.insert('/r2', root, rec(2)), st.insert('/r3', root, rec(3))];
+  assert.deepEqual(new Set(reused), new Set([slots[65_535], slots[65_536], slots[131_072]]));
+  for (const [k, s] of reused.entries()) assert.deepEqual(st.read(s), rec(k + 1));
+  assert.deepEqual(st.read(slots[65_537]!), rec(65_537), 'a neighbour is untouched');
+  assert.equal([...st.paths()].length, st.size);
+  assert.equal(st.childCount(root), n);
+});

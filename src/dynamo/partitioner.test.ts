@@ -8,7 +8,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { murmur3X64_128, murmur3X64_128Into, TOKEN_MAX, TOKEN_MIN, tokenOf, tokenOfString } from './partitioner.ts';
+import {
+  murmur3X64_128,
+  murmur3X64_128Into,
+  TOKEN_MAX,
+  TOKEN_MIN,
+  tokenBytesInto,
+  tokenOf,
+  tokenOfString,
+} from './partitioner.ts';
 
 const utf8 = new TextEncoder();
 
@@ -112,4 +120,15 @@ test('murmur3X64_128Into writes the same digest as murmur3X64_128, h1 then h2 bi
       assert.deepEqual([view.getBigUint64(0), view.getBigUint64(8)], [h1, h2]);
     }),
   );
+});
+
+test('tokenBytesInto writes tokenOf as 8 big-endian bytes of its two’s complement, the empty key included', () => {
+  const check = (key: Uint8Array) => {
+    const out = new Uint8Array(8).fill(0xaa);
+    tokenBytesInto(key, out);
+    assert.equal(new DataView(out.buffer).getBigUint64(0), BigInt.asUintN(64, tokenOf(key)));
+  };
+  check(new Uint8Array(0));
+  for (const [key] of referenceVectors) check(typeof key === 'string' ? utf8.encode(key) : Uint8Array.from(key));
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), check), { numRuns: 2000 });
 });

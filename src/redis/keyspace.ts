@@ -46,13 +46,20 @@
 // scanStepEntriesMax engine entries examined, possibly empty, with a non-zero cursor.
 
 import { lowerBound } from '../lib/sorted.ts';
-import { tokenOf } from '../dynamo/partitioner.ts';
+import { tokenBytesInto } from '../dynamo/partitioner.ts';
 import { bytesEqual, concatBytes } from '../lib/bytes.ts';
 import { LimitError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import type { LsmEngine, Write } from '../storage/lsm/engine.ts';
-import { type Entry, EntryKind } from '../storage/lsm/entry.ts';
-import { collectionPrefix, decodeStorageKey, elementKey, headKey, prefixEnd, tokenStart } from '../storage/lsm/keys.ts';
+import { type Entry, EntryKind, keyString } from '../storage/lsm/entry.ts';
+import {
+  collectionPrefix,
+  decodeStorageKey,
+  headKey,
+  prefixEnd,
+  storageKeyOf,
+  tokenStart,
+} from '../storage/lsm/keys.ts';
 import type { AccessSketch } from './eviction.ts';
 import { DatasetAccount, entryBytes } from './memory.ts';
 
@@ -122,12 +129,9 @@ interface Staged {
   readonly oldBytes: number;
 }
 
+/** The storage key as a string of one char per byte (a Map key; sorts as the bytes do). */
 function latin1(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 4096) {
-    s += String.fromCharCode(...bytes.subarray(i, Math.min(bytes.length, i + 4096)));
-  }
-  return s;
+  return keyString(bytes);
 }
 
 function bytesOfLatin1(s: string): Uint8Array {
@@ -262,7 +266,7 @@ export class Keyspace {
 
   private clearPending(): void {
     this.lastRead = null;
-    this.pending = new Map();
+    this.pending.clear();
     this.pendingBytes = 0;
     this.pendingSorted = null;
   }
@@ -347,7 +351,7 @@ export class Keyspace {
     let storageKey: Uint8Array;
     if (this.lastHead !== null && bytesEqual(this.lastHead.key, key)) storageKey = this.lastHead.storageKey;
     else {
-      storageKey = headKey(tokenOf(key), key);
+      storageKey = storageKeyOf(key, EMPTY, tokenBytesInto);
       this.lastHead = { key: key.slice(), storageKey };
     }
     this.access?.touch(storageKey);
@@ -356,12 +360,12 @@ export class Keyspace {
 
   /** The storage key of `key`'s head, without counting it as an access (OBJECT IDLETIME / FREQ). */
   peekHeadKey(key: Uint8Array): Uint8Array {
-    return headKey(tokenOf(key), key);
+    return storageKeyOf(key, EMPTY, tokenBytesInto);
   }
 
   /** `key`'s live head, without counting it as an access (the evictor's check). */
   peekHead(key: Uint8Array, nowMs: number): Head | undefined {
-    const e = this.read(headKey(tokenOf(key), key));
+    const e = this.read(storageKeyOf(key, EMPTY, tokenBytesInto));
     if (!isLive(e, nowMs)) return undefined;
     const type = typeOfMeta(e.meta);
     return type === undefined ? undefined : { type, value: e.value, expiresAtMs: e.timeMs };
@@ -463,20 +467,20 @@ export class Keyspace {
 
   /** The live value of one element, or undefined. */
   getElement(key: Uint8Array, sub: Uint8Array): Uint8Array | undefined {
-    const e = this.read(elementKey(tokenOf(key), key, sub));
+    const e = this.read(storageKeyOf(key, sub, tokenBytesInto));
     return e !== undefined && e.kind === EntryKind.put ? e.value : undefined;
   }
 
   /** Writes one element (no expiry of its own: the head's applies). */
   putElement(key: Uint8Array, sub: Uint8Array, value: Uint8Array): void {
     if (sub.length === 0) throw new RangeError('an element needs a non-empty sub-key (empty is the head)');
-    this.stagePut(elementKey(tokenOf(key), key, sub), value, EMPTY, 0);
+    this.stagePut(storageKeyOf(key, sub, tokenBytesInto), value, EMPTY, 0);
   }
 
   /** Deletes one element (a tombstone whatever was there). */
   deleteElement(key: Uint8Array, sub: Uint8Array, nowMs: number): void {
     if (sub.length === 0) throw new RangeError('an element needs a non-empty sub-key (empty is the head)');
-    this.stageDelete(elementKey(tokenOf(key), key, sub), nowMs);
+    this.stageDelete(storageKeyOf(key, sub, tokenBytesInto), nowMs);
   }
 
   /**
@@ -490,7 +494,7 @@ export class Keyspace {
     key: Uint8Array,
     options: { readonly from?: Uint8Array; readonly to?: Uint8Array; readonly limit: number },
   ): { elements: Element[]; next: Uint8Array | null } {
-    const prefix = collectionPrefix(tokenOf(key), key);
+    const prefix = storageKeyOf(key, EMPTY, tokenBytesInto);
     const from = options.from ?? Uint8Array.of(0);
     const start = concatBytes([prefix, from.length === 0 ? Uint8Array.of(0) : from]);
     const end = options.to !== undefined ? concatBytes([prefix, options.to]) : prefixEnd(prefix);
@@ -514,7 +518,7 @@ export class Keyspace {
    * this command (the elements the command itself wrote stay: putHead's cleanup).
    */
   private deleteElements(key: Uint8Array, nowMs: number, keepStaged = false): void {
-    const prefix = collectionPrefix(tokenOf(key), key);
+    const prefix = storageKeyOf(key, EMPTY, tokenBytesInto);
     const keys = this.collectLive(concatBytes([prefix, Uint8Array.of(0)]), prefixEnd(prefix), keepStaged);
     for (const k of keys) this.stageDelete(k, nowMs);
   }

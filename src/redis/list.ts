@@ -79,9 +79,21 @@ function saveHead(ctx: CommandContext, key: Uint8Array, h: ListHead): void {
   else putHead(ctx, key, 'list', encodeListHead(h));
 }
 
+/** Windows of at most this many items are read by position, point by point (LPOP, RPOP, LINDEX-like). */
+const pointReadsMax = 4;
+
 /** Items at indexes [from, to] (inclusive, clamped by the caller), head to tail. */
 function* forward(ctx: CommandContext, key: Uint8Array, h: ListHead, from: number, to: number): Generator<Uint8Array> {
   if (from > to) return;
+  if (to - from < pointReadsMax) {
+    // Positions are dense (every one in [left, right] holds an item), so a short window is a few
+    // point reads: no range scan over the memtable and every run (a pop was ~3x slower that way).
+    for (let i = from; i <= to; i++) {
+      const v = getElem(ctx, key, positionSub(h.left + i));
+      if (v !== undefined) yield v;
+    }
+    return;
+  }
   for (const e of elems(ctx, key, positionSub(h.left + from), positionSub(h.left + to + 1))) yield e.value;
 }
 

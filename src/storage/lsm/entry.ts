@@ -88,12 +88,12 @@ export type EntryExtent =
 
 export function entryExtentAt(buf: Uint8Array, at: number, end: number, bounds: EntryBounds): EntryExtent {
   if (end - at < ENTRY_HEADER_BYTES) return `entry header cut off (${end - at} bytes)`;
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const kind = view.getUint8(at);
+  // Little-endian fields read byte by byte: no DataView per entry (a block walk reads dozens).
+  const kind = buf[at]!;
   if (kind !== EntryKind.put && kind !== EntryKind.tombstone) return `unknown entry kind ${kind}`;
-  const keyBytes = view.getUint16(at + 1, true);
-  const metaBytes = view.getUint16(at + 3, true);
-  const valueBytes = view.getUint32(at + 5, true);
+  const keyBytes = buf[at + 1]! | (buf[at + 2]! << 8);
+  const metaBytes = buf[at + 3]! | (buf[at + 4]! << 8);
+  const valueBytes = (buf[at + 5]! | (buf[at + 6]! << 8) | (buf[at + 7]! << 16) | (buf[at + 8]! << 24)) >>> 0;
   if (keyBytes > bounds.keyBytesMax) return `key of ${keyBytes} bytes exceeds ${bounds.keyBytesMax}`;
   if (metaBytes > bounds.metaBytesMax) return `meta of ${metaBytes} bytes exceeds ${bounds.metaBytesMax}`;
   if (valueBytes > bounds.valueBytesMax) return `value of ${valueBytes} bytes exceeds ${bounds.valueBytesMax}`;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { compareKeys } from './entry.ts';
-import { collectionRange, decodeStorageKey, elementKey, headKey, prefixEnd, tokenStart } from './keys.ts';
+import { collectionRange, decodeStorageKey, elementKey, headKey, prefixEnd, storageKeyOf, tokenStart } from './keys.ts';
 
 const parts = fc.record({
   token: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
@@ -52,4 +52,15 @@ test('prefixEnd and token bounds', () => {
   assert.ok(compareKeys(headKey(5n, Uint8Array.of(0xff, 0xff)), tokenStart(6n)) < 0);
   assert.equal(typeof decodeStorageKey(Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 7)), 'string');
   assert.equal(typeof decodeStorageKey(Uint8Array.of(1, 2, 3)), 'string');
+});
+
+test('storageKeyOf builds the same bytes as elementKey (and headKey when sub is empty) in one go', () => {
+  fc.assert(
+    fc.property(parts, fc.uint8Array({ maxLength: 40 }), ({ token, sub }, key) => {
+      const tokenInto = (_k: Uint8Array, out: Uint8Array) => new DataView(out.buffer).setBigUint64(0, token, false);
+      assert.deepEqual(storageKeyOf(key, sub, tokenInto), elementKey(token, key, sub));
+      assert.deepEqual(storageKeyOf(key, new Uint8Array(0), tokenInto), headKey(token, key));
+    }),
+    { numRuns: 1000 },
+  );
 });

@@ -31,21 +31,45 @@ const TERMINATOR = [0x00, 0x01] as const;
 
 function escapedBytes(key: Uint8Array): number {
   let n = key.byteLength;
-  for (const b of key) if (b === 0) n++;
+  for (let i = 0; i < key.length; i++) if (key[i] === 0) n++;
   return n;
+}
+
+/** Writes escaped(key) and the terminator at out[8..]; returns the index after them. */
+function writeKeyPart(key: Uint8Array, out: Uint8Array): number {
+  let p = 8;
+  for (let i = 0; i < key.length; i++) {
+    const b = key[i]!;
+    out[p++] = b;
+    if (b === 0) out[p++] = 0xff;
+  }
+  out[p++] = TERMINATOR[0];
+  out[p++] = TERMINATOR[1];
+  return p;
 }
 
 /** The prefix shared by a key's head and elements: token, escaped key, terminator. */
 export function collectionPrefix(token: bigint, key: Uint8Array): Uint8Array {
   const out = new Uint8Array(8 + escapedBytes(key) + 2);
   new DataView(out.buffer).setBigUint64(0, BigInt.asUintN(64, token), false);
-  let p = 8;
-  for (const b of key) {
-    out[p++] = b;
-    if (b === 0) out[p++] = 0xff;
-  }
-  out[p++] = TERMINATOR[0];
-  out[p] = TERMINATOR[1];
+  writeKeyPart(key, out);
+  return out;
+}
+
+/**
+ * The storage key of `key`'s head (`sub` empty) or of one of its elements, in one allocation,
+ * with the token's 8 bytes written by `tokenInto` (the partitioner's tokenBytesInto: no BigInt).
+ * The same bytes as elementKey(token, key, sub).
+ */
+export function storageKeyOf(
+  key: Uint8Array,
+  sub: Uint8Array,
+  tokenInto: (key: Uint8Array, out: Uint8Array) => void,
+): Uint8Array {
+  const out = new Uint8Array(8 + escapedBytes(key) + 2 + sub.byteLength);
+  tokenInto(key, out);
+  const p = writeKeyPart(key, out);
+  if (sub.byteLength > 0) out.set(sub, p);
   return out;
 }
 

@@ -9,7 +9,8 @@ import fc from 'fast-check';
 import { CorruptionError } from '../../lib/errors.ts';
 import { SeededRng } from '../../lib/rng.ts';
 import { SimDiskStore } from '../../sim/disk.ts';
-import { compareKeys, type Entry, EntryKind, keyString } from './entry.ts';
+import { crc32c } from '@node-rs/crc32';
+import { compareKeys, ENTRY_HEADER_BYTES, type Entry, EntryKind, keyString } from './entry.ts';
 import { BlockCache, RunReader, RunWriter, runFileName } from './run.ts';
 
 const bounds = { keyBytesMax: 64, metaBytesMax: 16, valueBytesMax: 4096 };
@@ -95,4 +96,52 @@ test('the block cache keeps the most recently used blocks within its byte bound'
   cache.put('huge', new Uint8Array(101));
   assert.equal(cache.get('huge'), undefined, 'a block over the bound is not cached');
   assert.equal(new BlockCache(0).bytes, 0);
+});
+
+test('a cursor refuses a block whose CRC holds but whose keys are out of order or end off its index', () => {
+  const entries: Entry[] = [0x10, 0x20, 0x30].map((k, i) => ({
+    key: Uint8Array.of(k),
+    seq: i + 1,
+    kind: EntryKind.put,
+    timeMs: 0,
+    meta: new Uint8Array(0),
+    value: new Uint8Array(0),
+  }));
+  const size = ENTRY_HEADER_BYTES + 1;
+  const path = `d/${runFileName(1)}`;
+  const walk = (reader: RunReader, start: Uint8Array) => {
+    const got: number[] = [];
+    const c = reader.cursor(start, null);
+    for (let e = c.peek(); e !== undefined; c.advance(), e = c.peek()) got.push(e.key[0]!);
+    return got;
+  };
+  // Rewrites key bytes of the one block in place and re-seals its CRC (the block starts the file).
+  const damaged = (edit: (block: Uint8Array) => void): RunReader => {
+    const { disk, reader } = writeRun(entries, 1 << 20);
+    reader.close();
+    const f = disk.open(path, { create: false });
+    const block = f.read(0, 3 * size + 4);
+    edit(block);
+    new DataView(block.buffer).setUint32(3 * size, crc32c(block.subarray(0, 3 * size)), true);
+    f.writeAt(0, block);
+    f.close();
+    return RunReader.open(disk, 'd', 1, bounds);
+  };
+  const keyAt = (i: number) => i * size + ENTRY_HEADER_BYTES;
+  const intact = damaged(() => undefined);
+  assert.deepEqual(walk(intact, Uint8Array.of(0)), [0x10, 0x20, 0x30]);
+  assert.deepEqual(walk(intact, Uint8Array.of(0x21)), [0x30]);
+  const refused = (reason: string) => (e: unknown) =>
+    e instanceof CorruptionError && e.fields['file'] === path && e.message.includes(reason);
+  const swapped = damaged((b) => {
+    b[keyAt(1)] = 0x30;
+    b[keyAt(2)] = 0x20;
+  });
+  assert.throws(() => walk(swapped, Uint8Array.of(0)), refused('out of order'));
+  // Passing over entries below `start` (in place, undecoded) checks their order too.
+  assert.throws(() => walk(swapped, Uint8Array.of(0x2f)), refused('out of order'));
+  const offIndex = damaged((b) => {
+    b[keyAt(2)] = 0x31;
+  });
+  assert.throws(() => walk(offIndex, Uint8Array.of(0)), refused('indexed key'));
 });

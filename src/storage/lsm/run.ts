@@ -401,28 +401,34 @@ export class RunReader {
     return buf;
   }
 
-  /** The entries of block `b`, checked: CRC, grammar, key order, last key as indexed. */
-  readBlock(b: number): Entry[] {
-    const offset = this.offsets[b]!;
-    const buf = this.blockBytes(b);
-    const out: Entry[] = [];
-    let at = 0;
-    const end = buf.byteLength;
-    while (at < end) {
-      const d = decodeEntryAt(buf, at, end, this.bounds);
-      if (typeof d === 'string') throw corrupt(this.path, offset + at, d);
-      const previous = out.at(-1);
-      if (previous !== undefined && compareKeys(previous.key, d.entry.key) >= 0) {
-        throw corrupt(this.path, offset + at, 'block keys out of order');
-      }
-      out.push(d.entry);
-      at = d.end;
+  /** blockBytes for a cursor. */
+  blockBytesOf(b: number): Uint8Array {
+    return this.blockBytes(b);
+  }
+
+  /** The extent of the entry at `at` of block `b`'s bytes, or a CorruptionError. */
+  extentAt(b: number, buf: Uint8Array, at: number): { keyAt: number; keyBytes: number; end: number } {
+    const x = entryExtentAt(buf, at, buf.byteLength, this.bounds);
+    if (typeof x === 'string') throw corrupt(this.path, this.offsets[b]! + at, x);
+    return x;
+  }
+
+  /** The entry at `at` of block `b`'s bytes, decoded (copies), or a CorruptionError. */
+  decodeAt(b: number, buf: Uint8Array, at: number): { entry: Entry; end: number } {
+    const d = decodeEntryAt(buf, at, buf.byteLength, this.bounds);
+    if (typeof d === 'string') throw corrupt(this.path, this.offsets[b]! + at, d);
+    return d;
+  }
+
+  corruptAt(b: number, at: number, reason: string): CorruptionError {
+    return corrupt(this.path, this.offsets[b]! + at, reason);
+  }
+
+  /** The last entry of block `b` must carry the block's indexed key. */
+  checkLastKey(b: number, key: Uint8Array): void {
+    if (compareKeys(key, this.lastKeys[b]!) !== 0) {
+      throw corrupt(this.path, this.offsets[b]!, 'block does not end at its indexed key');
     }
-    const last = out.at(-1);
-    if (last === undefined || compareKeys(last.key, this.lastKeys[b]!) !== 0) {
-      throw corrupt(this.path, offset, 'block does not end at its indexed key');
-    }
-    return out;
   }
 
   /**
@@ -438,7 +444,7 @@ export class RunReader {
     while (at < buf.byteLength) {
       const x = entryExtentAt(buf, at, buf.byteLength, this.bounds);
       if (typeof x === 'string') throw corrupt(this.path, this.offsets[b]! + at, x);
-      const c = compareKeys(buf.subarray(x.keyAt, x.keyAt + x.keyBytes), key);
+      const c = compareBytesAt(buf, x.keyAt, x.keyBytes, key, 0, key.byteLength);
       if (c > 0) return undefined;
       if (c === 0) {
         const d = decodeEntryAt(buf, at, buf.byteLength, this.bounds);
@@ -460,10 +466,26 @@ export class RunReader {
   }
 }
 
-/** Reads blocks lazily, one at a time: a scan of a run holds one block in memory. */
+/**
+ * Reads blocks lazily, one at a time: a scan of a run holds one block in memory, and decodes only
+ * the entries it returns. Entries below `start` are passed over in place (their extents read and
+ * their keys compared in the block, as `get` does), so a short range costs one decoded entry per
+ * entry returned, not a decode of the whole block (LPOP, LRANGE, the evictor's samples read one to
+ * a few entries of a 4 KiB block). The checks of `readBlock` still hold for every entry walked:
+ * grammar, keys strictly increasing, and a block walked to its end ends at its indexed key.
+ */
 export class RunCursor {
-  private entries: Entry[] = [];
-  private at = 0;
+  /** The current block's bytes (CRC checked), or null before the first and after the last. */
+  private buf: Uint8Array | null = null;
+  private bufBlock = -1;
+  /** Offset of the current entry in `buf`. */
+  private pos = 0;
+  /** The current entry's decoded form (made on the first peek) and where the next one starts. */
+  private current: Entry | undefined;
+  private next = 0;
+  /** The previous entry's key extent in `buf` (-1: none in this block), for the order check. */
+  private prevAt = -1;
+  private prevBytes = 0;
   private done = false;
 
   constructor(
@@ -472,32 +494,79 @@ export class RunCursor {
     start: Uint8Array,
     private readonly end: Uint8Array | null,
   ) {
-    this.load();
-    while (this.peek() !== undefined && compareKeys(this.peek()!.key, start) < 0) this.at++;
-  }
-
-  private load(): void {
-    while (this.at >= this.entries.length) {
-      if (this.block >= this.reader.blockCount) {
-        this.done = true;
-        return;
-      }
-      this.entries = this.reader.readBlock(this.block++);
-      this.at = 0;
+    // Pass over the entries below `start` without decoding them.
+    for (;;) {
+      if (!this.ensureBlock()) return;
+      const buf = this.buf!;
+      const x = this.reader.extentAt(this.bufBlock, buf, this.pos);
+      if (compareBytesAt(buf, x.keyAt, x.keyBytes, start, 0, start.byteLength) >= 0) return;
+      this.step(buf, x.keyAt, x.keyBytes, x.end);
     }
   }
 
+  /** A block with an entry at `pos`, moving to the next block when this one is walked; false at the end. */
+  private ensureBlock(): boolean {
+    while (this.buf === null || this.pos >= this.buf.byteLength) {
+      if (this.done || this.block >= this.reader.blockCount) {
+        this.done = true;
+        this.buf = null;
+        return false;
+      }
+      this.bufBlock = this.block++;
+      this.buf = this.reader.blockBytesOf(this.bufBlock);
+      this.pos = 0;
+      this.prevAt = -1;
+    }
+    return true;
+  }
+
+  /** Checks the order against the previous key, then moves past the entry [pos, end). */
+  private step(buf: Uint8Array, keyAt: number, keyBytes: number, end: number): void {
+    if (this.prevAt >= 0 && compareBytesAt(buf, this.prevAt, this.prevBytes, buf, keyAt, keyBytes) >= 0) {
+      throw this.reader.corruptAt(this.bufBlock, this.pos, 'block keys out of order');
+    }
+    if (end === buf.byteLength) this.reader.checkLastKey(this.bufBlock, buf.subarray(keyAt, keyAt + keyBytes));
+    this.prevAt = keyAt;
+    this.prevBytes = keyBytes;
+    this.pos = end;
+  }
+
   peek(): Entry | undefined {
-    if (this.at >= this.entries.length) this.load();
-    if (this.done) return undefined;
-    const e = this.entries[this.at]!;
+    if (this.current === undefined) {
+      if (!this.ensureBlock()) return undefined;
+      const d = this.reader.decodeAt(this.bufBlock, this.buf!, this.pos);
+      this.current = d.entry;
+      this.next = d.end;
+    }
+    const e = this.current;
     if (this.end !== null && compareKeys(e.key, this.end) >= 0) return undefined;
     return e;
   }
 
   advance(): void {
-    this.at++;
+    if (this.current === undefined && this.peek() === undefined) return;
+    const buf = this.buf!;
+    const keyAt = this.pos + ENTRY_HEADER_BYTES;
+    this.step(buf, keyAt, this.current!.key.byteLength, this.next);
+    this.current = undefined;
   }
+}
+
+/** compareKeys of a[aAt, aAt + aBytes) and b[bAt, bAt + bBytes), in place. */
+function compareBytesAt(
+  a: Uint8Array,
+  aAt: number,
+  aBytes: number,
+  b: Uint8Array,
+  bAt: number,
+  bBytes: number,
+): number {
+  const n = Math.min(aBytes, bBytes);
+  for (let i = 0; i < n; i++) {
+    const d = a[aAt + i]! - b[bAt + i]!;
+    if (d !== 0) return d;
+  }
+  return aBytes - bBytes;
 }
 
 /**

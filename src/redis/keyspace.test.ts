@@ -57,6 +57,33 @@ test('a command sees its own staged writes; the engine sees them only at endComm
   assert.equal(ks.endCommand(), seq, 'an empty command applies nothing');
 });
 
+test('a command staging many keys (past the short list, into the indexed form) still reads its own newest writes', () => {
+  const h = new RedisHarness();
+  const ks = h.keyspace;
+  const now = h.clock.nowMs;
+  ks.putElement(enc('e'), enc('old'), enc('engine'));
+  ks.endCommand();
+  const n = 40; // past StagedWrites' linear bound of 8
+  ks.putHead(enc('h'), { type: 'hash', value: enc(String(n)), expiresAtMs: 0 }, now);
+  for (let i = 0; i < n; i++) ks.putElement(enc('h'), enc(`f${String(i).padStart(2, '0')}`), enc(`v${i}`));
+  for (let i = 0; i < n; i += 3) ks.putElement(enc('h'), enc(`f${String(i).padStart(2, '0')}`), enc(`w${i}`));
+  ks.deleteElement(enc('h'), enc('f07'), now);
+  for (let i = 0; i < n; i++) {
+    const want = i === 7 ? undefined : i % 3 === 0 ? `w${i}` : `v${i}`;
+    assert.equal(dec(ks.getElement(enc('h'), enc(`f${String(i).padStart(2, '0')}`))), want, `f${i}`);
+  }
+  const scanned = ks.scanElements(enc('h'), { limit: 100 }).elements.map((e) => `${dec(e.sub)}=${dec(e.value)}`);
+  assert.equal(scanned.length, n - 1);
+  assert.equal(scanned[0], 'f00=w0');
+  assert.equal(scanned[6], 'f06=w6');
+  assert.equal(scanned[7], 'f08=v8');
+  assert.equal(dec(ks.getElement(enc('e'), enc('old'))), 'engine');
+  const seq0 = h.engine.lastAppliedSeq;
+  assert.equal(ks.endCommand(), seq0 + n + 1, 'one write per staged key: the head and each field');
+  assert.equal(dec(ks.getElement(enc('h'), enc('f03'))), 'w3');
+  assert.equal(ks.getElement(enc('h'), enc('f07')), undefined);
+});
+
 test('element scans page by sub-key: from, to, limit and next', () => {
   const h = new RedisHarness();
   const ks = h.keyspace;

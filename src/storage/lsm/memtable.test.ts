@@ -72,11 +72,10 @@ test('newest per key, in key order, across interleaved writes and ranges', () =>
       const want = [...model.values()].sort((a, b) => compareKeys(a.key, b.key)).map(plain);
       assert.deepEqual([...m.all()].map(plain), want);
       for (const e of want) assert.deepEqual(plain(m.get(e.key)!), e);
-      // Per distinct key: the overhead and its key string; per put: its encoded bytes (an
-      // overwritten entry's bytes stay in their slab until clear()).
+      // Per distinct key: the overhead; per put: its encoded bytes (an overwritten entry's bytes
+      // stay in their slab until clear()).
       const bytes =
-        want.reduce((n, e) => n + MEMTABLE_ENTRY_OVERHEAD_BYTES + e.key.byteLength, 0) +
-        ops.reduce((n, [key], i) => n + 25 + key.byteLength + (i % 7), 0);
+        want.length * MEMTABLE_ENTRY_OVERHEAD_BYTES + ops.reduce((n, [key], i) => n + 25 + key.byteLength + (i % 7), 0);
       assert.equal(m.bytes, bytes);
       if (want.length > 1) {
         const from = want[1]!.key;
@@ -120,4 +119,24 @@ test('a write between every two ordered reads costs no merge of the whole list (
   }
   assert.ok(m.mergedKeys <= 4 * n, `merged ${m.mergedKeys} keys for ${n} writes`);
   assert.equal([...m.all()].length, n);
+});
+
+test('the hash index and columns grow past many doublings and keep every key (overwrites, prefixes, the empty key)', () => {
+  const m = new Memtable();
+  const model = new Map<string, Entry>();
+  let x = 7;
+  for (let i = 0; i < 60_000; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    const n = x % 5; // keys of 0..4 bytes from a small alphabet: many prefixes and overwrites
+    const key = new Uint8Array(n);
+    for (let b = 0; b < n; b++) key[b] = (x >>> (8 + 3 * b)) & 7;
+    const e = entry(key, i + 1, i % 3);
+    m.put(e);
+    model.set(keyString(key), e);
+  }
+  assert.equal(m.size, model.size);
+  for (const e of model.values()) assert.deepEqual(plain(m.get(e.key)!), plain(e));
+  assert.equal(m.get(Uint8Array.of(9)), undefined);
+  const want = [...model.values()].sort((a, b) => compareKeys(a.key, b.key)).map(plain);
+  assert.deepEqual([...m.all()].map(plain), want);
 });

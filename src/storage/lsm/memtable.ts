@@ -1,37 +1,40 @@
 // The memtable: the newest version of each recently written key, in memory, until a flush writes
-// it out as a run. Point reads are a map lookup. Order is two sorted lists: `sorted`, and `fresh`,
-// the keys new since the last merge (at most MEMTABLE_FRESH_KEYS_MAX), each new key placed by
-// binary search; a range walks both at once. So a new key costs O(log k + k) (the insertion into
-// `fresh`) plus, every MEMTABLE_FRESH_KEYS_MAX new keys, one O(n) merge, and a scan O(log n) plus
-// what it returns, however writes and scans interleave. (Before, the new keys were sorted and
-// merged at the next scan: a scan after every write, as eviction's sampling does under maxmemory,
-// cost O(n) each — 12 ms per SET at 500,000 memtable keys, docs/BENCHMARKS.md.)
+// it out as a run. Order is two sorted lists: `sorted`, and `fresh`, the keys new since the last
+// merge (at most MEMTABLE_FRESH_KEYS_MAX), each new key placed by binary search; a range walks both
+// at once. So a new key costs O(log k + k) (the insertion into `fresh`) plus, every
+// MEMTABLE_FRESH_KEYS_MAX new keys, one O(n) merge, and a scan O(log n) plus what it returns,
+// however writes and scans interleave. (Before, the new keys were sorted and merged at the next
+// scan: a scan after every write, as eviction's sampling does under maxmemory, cost O(n) each — 12
+// ms per SET at 500,000 memtable keys, docs/BENCHMARKS.md.)
 //
-// Layout: an entry's key, meta and value bytes are copied into shared slabs (MEMTABLE_SLAB_BYTES;
-// an entry of MEMTABLE_DEDICATED_BYTES or more gets a buffer of its own), and the map holds a small
-// object with their offsets, whose key/meta/value are views made on access. Measured for 200,000
-// entries of a 30-byte key, 2-byte meta and 100-byte value (heap + array buffers after full GCs,
-// node 20): 864 B per entry when each entry holds three separate arrays, 665 B with views of one
-// buffer per entry, 305 B packed in slabs — so the engine's memtableBytesMax bound is honest only
-// with the packing (docs/BENCHMARKS.md, "where a Baristas key's memory goes").
+// Layout: no JavaScript object per entry. An entry's key, meta and value bytes are copied into
+// shared slabs (MEMTABLE_SLAB_BYTES; an entry of MEMTABLE_DEDICATED_BYTES or more gets a buffer of
+// its own); its fields live in typed-array columns indexed by a slot number (one slot per distinct
+// key, the newest version's fields); the point index is an open-addressing hash table of slots
+// (linear probing, FNV-1a of the key bytes, load at most 1/2, the hash kept per slot so growing the
+// table rehashes no bytes), and `sorted` / `fresh` hold slots in key order, comparing key bytes in
+// their slabs. Entries handed out (get, range) are small views made on access, which die young.
+// Before (a Map from a latin1 key string to an entry object holding views), every write left two
+// long-lived objects that the young-generation GC copied twice: ~20 % of a write's CPU went to the
+// scavenger, plus a key string and a string-hash per read and per write (docs/benchmarks/redis.md).
 //
-// Bound: `bytes` counts, per distinct key, MEMTABLE_ENTRY_OVERHEAD_BYTES (the offsets object, its
-// map slot, sorted-list slot) plus the key again (the map's key string), and per put the entry's
-// encoded size: an overwritten entry's bytes stay in their slab until the memtable is cleared, so
-// they stay counted. The current slab's unused tail (under one slab) is not counted. The engine
-// flushes when `bytes` reaches memtableBytesMax.
+// Bound: `bytes` counts, per distinct key, MEMTABLE_ENTRY_OVERHEAD_BYTES (its columns, hash and
+// order slots) and per put the entry's encoded size: an overwritten entry's bytes stay in their slab
+// until the memtable is cleared, so they stay counted. The current slab's unused tail (under one
+// slab) is not counted. The engine flushes when `bytes` reaches memtableBytesMax.
 
-import { lowerBound } from '../../lib/sorted.ts';
-import { compareKeys, type Entry, type EntryKind, entryBytes, keyString } from './entry.ts';
+import { type Entry, type EntryKind, entryBytes } from './entry.ts';
 
-/** Bookkeeping per distinct key beyond its bytes: the offsets object, map and sorted-list slots (measured ~140 B). */
-export const MEMTABLE_ENTRY_OVERHEAD_BYTES = 160;
+/** Bookkeeping per distinct key beyond its bytes: 33 B of columns, at most 2 hash slots and 1 order slot of 4 B, growth slack. */
+export const MEMTABLE_ENTRY_OVERHEAD_BYTES = 64;
 /** Size of the slabs small entries are packed into. */
 export const MEMTABLE_SLAB_BYTES = 256 * 1024;
 /** New keys kept apart from the sorted list before one merge (bounds an insertion's array move). */
 export const MEMTABLE_FRESH_KEYS_MAX = 4096;
 /** Entries of at least this many bytes (key + meta + value) get a buffer of their own. */
 export const MEMTABLE_DEDICATED_BYTES = 16 * 1024;
+/** Slots the columns start with (they double as keys arrive). */
+const INITIAL_SLOTS = 256;
 
 /** An entry whose bytes live in a slab: views are made on access (a read's allocation is short-lived). */
 class PackedEntry implements Entry {
@@ -61,76 +64,234 @@ class PackedEntry implements Entry {
   }
 }
 
+/** FNV-1a (32 bits) of buf[at, at + n). */
+function hashBytes(buf: Uint8Array, at: number, n: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ buf[at + i]!, 0x01000193);
+  return h >>> 0;
+}
+
+/** Bytewise order of a[aAt, aAt + aBytes) and b[bAt, bAt + bBytes) (compareKeys, in place). */
+function compareBytesAt(
+  a: Uint8Array,
+  aAt: number,
+  aBytes: number,
+  b: Uint8Array,
+  bAt: number,
+  bBytes: number,
+): number {
+  const n = Math.min(aBytes, bBytes);
+  for (let i = 0; i < n; i++) {
+    const d = a[aAt + i]! - b[bAt + i]!;
+    if (d !== 0) return d;
+  }
+  return aBytes - bBytes;
+}
+
+function grown<T extends Uint32Array | Float64Array | Uint8Array>(a: T, size: number): T {
+  const out = new (a.constructor as new (n: number) => T)(size);
+  out.set(a);
+  return out;
+}
+
 export class Memtable {
-  private readonly map = new Map<string, Entry>();
-  private sorted: string[] = [];
-  /** Keys new since the last merge, sorted; never in `sorted`. */
-  private fresh: string[] = [];
+  /** Slabs and dedicated buffers, by id; the current slab is the last one opened. */
+  private bufs: Uint8Array[] = [];
+  private slabId = -1;
+  private slabUsed = 0;
+  // Columns by slot: where the newest version's bytes are and its fields.
+  private bufId = new Uint32Array(INITIAL_SLOTS);
+  private at = new Uint32Array(INITIAL_SLOTS);
+  private keyLen = new Uint32Array(INITIAL_SLOTS);
+  private metaLen = new Uint32Array(INITIAL_SLOTS);
+  private valueLen = new Uint32Array(INITIAL_SLOTS);
+  private seqs = new Float64Array(INITIAL_SLOTS);
+  private times = new Float64Array(INITIAL_SLOTS);
+  private kinds = new Uint8Array(INITIAL_SLOTS);
+  private hashes = new Uint32Array(INITIAL_SLOTS);
+  private count = 0;
+  /** Open addressing: slot + 1 per cell, 0 = empty. */
+  private table = new Int32Array(2 * INITIAL_SLOTS);
+  private sorted: Int32Array = new Int32Array(0);
+  /** Slots new since the last merge, in key order; never in `sorted`. */
+  private fresh: number[] = [];
   /** A range is iterating `fresh`: the next insertion copies it first. */
   private freshShared = false;
   /** Keys copied by merges so far (the ordering's work; a test bounds it). */
   mergedKeys = 0;
+  private heldBytes = 0;
 
   constructor(private readonly freshKeysMax = MEMTABLE_FRESH_KEYS_MAX) {}
-  private heldBytes = 0;
-  private slab: Uint8Array | undefined;
-  private slabUsed = 0;
 
   get bytes(): number {
     return this.heldBytes;
   }
   get size(): number {
-    return this.map.size;
+    return this.count;
   }
 
   put(e: Entry): void {
-    const k = keyString(e.key);
-    if (!this.map.has(k)) {
-      this.insertFresh(k);
-      this.heldBytes += MEMTABLE_ENTRY_OVERHEAD_BYTES + e.key.byteLength;
-    }
+    const key = e.key;
+    const h = hashBytes(key, 0, key.byteLength);
+    let slot = this.find(key, h);
+    if (slot < 0) {
+      slot = this.newSlot(h);
+      this.heldBytes += MEMTABLE_ENTRY_OVERHEAD_BYTES;
+      this.pack(slot, e);
+      this.insertFresh(slot);
+    } else this.pack(slot, e);
     this.heldBytes += entryBytes(e);
-    this.map.set(k, this.pack(e));
   }
 
-  /** Copies the entry's bytes into a slab (or a buffer of its own when large). */
-  private pack(e: Entry): Entry {
+  get(key: Uint8Array): Entry | undefined {
+    const slot = this.find(key, hashBytes(key, 0, key.byteLength));
+    return slot < 0 ? undefined : this.entryAt(slot);
+  }
+
+  /** The slot holding `key`, or -1. */
+  private find(key: Uint8Array, h: number): number {
+    const table = this.table;
+    const mask = table.length - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const cell = table[i]!;
+      if (cell === 0) return -1;
+      const slot = cell - 1;
+      if (
+        this.hashes[slot] === h &&
+        compareBytesAt(this.bufs[this.bufId[slot]!]!, this.at[slot]!, this.keyLen[slot]!, key, 0, key.byteLength) === 0
+      ) {
+        return slot;
+      }
+    }
+  }
+
+  /** A new slot for a key of hash `h`, in the hash table (columns and table grown as needed). */
+  private newSlot(h: number): number {
+    const slot = this.count++;
+    if (slot >= this.hashes.length) {
+      const size = 2 * this.hashes.length;
+      this.bufId = grown(this.bufId, size);
+      this.at = grown(this.at, size);
+      this.keyLen = grown(this.keyLen, size);
+      this.metaLen = grown(this.metaLen, size);
+      this.valueLen = grown(this.valueLen, size);
+      this.seqs = grown(this.seqs, size);
+      this.times = grown(this.times, size);
+      this.kinds = grown(this.kinds, size);
+      this.hashes = grown(this.hashes, size);
+    }
+    this.hashes[slot] = h;
+    if (2 * this.count > this.table.length) this.rehash(2 * this.table.length);
+    else this.place(slot);
+    return slot;
+  }
+
+  private place(slot: number): void {
+    const table = this.table;
+    const mask = table.length - 1;
+    let i = this.hashes[slot]! & mask;
+    while (table[i] !== 0) i = (i + 1) & mask;
+    table[i] = slot + 1;
+  }
+
+  private rehash(cells: number): void {
+    this.table = new Int32Array(cells);
+    for (let slot = 0; slot < this.count; slot++) this.place(slot);
+  }
+
+  /** Copies the entry's bytes into a slab (or a buffer of its own when large) and sets its slot's fields. */
+  private pack(slot: number, e: Entry): void {
     const key = e.key;
     const meta = e.meta;
     const value = e.value;
     const n = key.byteLength + meta.byteLength + value.byteLength;
-    let buf: Uint8Array;
+    let id: number;
     let at = 0;
-    if (n >= MEMTABLE_DEDICATED_BYTES) buf = new Uint8Array(n);
-    else {
-      if (this.slab === undefined || this.slabUsed + n > this.slab.byteLength) {
-        this.slab = new Uint8Array(MEMTABLE_SLAB_BYTES);
+    if (n >= MEMTABLE_DEDICATED_BYTES) {
+      id = this.bufs.length;
+      this.bufs.push(new Uint8Array(n));
+    } else {
+      if (this.slabId < 0 || this.slabUsed + n > MEMTABLE_SLAB_BYTES) {
+        this.slabId = this.bufs.length;
+        this.bufs.push(new Uint8Array(MEMTABLE_SLAB_BYTES));
         this.slabUsed = 0;
       }
-      buf = this.slab;
+      id = this.slabId;
       at = this.slabUsed;
       this.slabUsed += n;
     }
+    const buf = this.bufs[id]!;
     buf.set(key, at);
     buf.set(meta, at + key.byteLength);
     buf.set(value, at + key.byteLength + meta.byteLength);
-    return new PackedEntry(buf, at, key.byteLength, meta.byteLength, value.byteLength, e.seq, e.kind, e.timeMs);
+    this.bufId[slot] = id;
+    this.at[slot] = at;
+    this.keyLen[slot] = key.byteLength;
+    this.metaLen[slot] = meta.byteLength;
+    this.valueLen[slot] = value.byteLength;
+    this.seqs[slot] = e.seq;
+    this.times[slot] = e.timeMs;
+    this.kinds[slot] = e.kind;
   }
 
-  get(key: Uint8Array): Entry | undefined {
-    return this.map.get(keyString(key));
+  private entryAt(slot: number): Entry {
+    return new PackedEntry(
+      this.bufs[this.bufId[slot]!]!,
+      this.at[slot]!,
+      this.keyLen[slot]!,
+      this.metaLen[slot]!,
+      this.valueLen[slot]!,
+      this.seqs[slot]!,
+      this.kinds[slot]! as EntryKind,
+      this.times[slot]!,
+    );
   }
 
-  private insertFresh(k: string): void {
+  /** Key order of two slots. */
+  private compareSlots(a: number, b: number): number {
+    return compareBytesAt(
+      this.bufs[this.bufId[a]!]!,
+      this.at[a]!,
+      this.keyLen[a]!,
+      this.bufs[this.bufId[b]!]!,
+      this.at[b]!,
+      this.keyLen[b]!,
+    );
+  }
+
+  /** Key order of a slot's key and `key`. */
+  private compareToKey(slot: number, key: Uint8Array): number {
+    return compareBytesAt(this.bufs[this.bufId[slot]!]!, this.at[slot]!, this.keyLen[slot]!, key, 0, key.byteLength);
+  }
+
+  /** The first index of `slots[0, n)` whose key is >= key. */
+  private lowerBoundKey(slots: ArrayLike<number>, n: number, key: Uint8Array): number {
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.compareToKey(slots[mid]!, key) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private insertFresh(slot: number): void {
     if (this.fresh.length >= this.freshKeysMax) this.mergeFresh();
     if (this.freshShared) {
       this.fresh = this.fresh.slice();
       this.freshShared = false;
     }
     const fresh = this.fresh;
-    const at = lowerBound(fresh, k);
-    if (at === fresh.length) fresh.push(k);
-    else fresh.splice(at, 0, k);
+    let lo = 0;
+    let hi = fresh.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.compareSlots(fresh[mid]!, slot) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === fresh.length) fresh.push(slot);
+    else fresh.splice(lo, 0, slot);
   }
 
   /** `fresh` merged into a new `sorted` (a range iterating the old arrays keeps them). */
@@ -138,12 +299,13 @@ export class Memtable {
     const fresh = this.fresh;
     if (fresh.length === 0) return;
     const sorted = this.sorted;
-    const out: string[] = new Array(sorted.length + fresh.length);
+    const out = new Int32Array(sorted.length + fresh.length);
     let i = 0;
     let j = 0;
     let n = 0;
     while (i < sorted.length || j < fresh.length) {
-      if (j >= fresh.length || (i < sorted.length && sorted[i]! < fresh[j]!)) out[n++] = sorted[i++]!;
+      if (j >= fresh.length || (i < sorted.length && this.compareSlots(sorted[i]!, fresh[j]!) < 0))
+        out[n++] = sorted[i++]!;
       else out[n++] = fresh[j++]!;
     }
     this.sorted = out;
@@ -157,14 +319,15 @@ export class Memtable {
     const sorted = this.sorted;
     const fresh = this.fresh;
     this.freshShared = true;
-    const from = keyString(start);
-    let i = lowerBound(sorted, from);
-    let j = lowerBound(fresh, from);
+    let i = this.lowerBoundKey(sorted, sorted.length, start);
+    let j = this.lowerBoundKey(fresh, fresh.length, start);
     while (i < sorted.length || j < fresh.length) {
-      const k = j >= fresh.length || (i < sorted.length && sorted[i]! < fresh[j]!) ? sorted[i++]! : fresh[j++]!;
-      const e = this.map.get(k)!;
-      if (end !== null && compareKeys(e.key, end) >= 0) return;
-      yield e;
+      const slot =
+        j >= fresh.length || (i < sorted.length && this.compareSlots(sorted[i]!, fresh[j]!) < 0)
+          ? sorted[i++]!
+          : fresh[j++]!;
+      if (end !== null && this.compareToKey(slot, end) >= 0) return;
+      yield this.entryAt(slot);
     }
   }
 
@@ -174,12 +337,25 @@ export class Memtable {
   }
 
   clear(): void {
-    this.map.clear();
-    this.sorted = [];
+    // Fresh columns (the old ones' memory goes back). A range must not be held across a clear:
+    // the engine's flush walks its own range to the end first.
+    this.bufs = [];
+    this.slabId = -1;
+    this.slabUsed = 0;
+    this.bufId = new Uint32Array(INITIAL_SLOTS);
+    this.at = new Uint32Array(INITIAL_SLOTS);
+    this.keyLen = new Uint32Array(INITIAL_SLOTS);
+    this.metaLen = new Uint32Array(INITIAL_SLOTS);
+    this.valueLen = new Uint32Array(INITIAL_SLOTS);
+    this.seqs = new Float64Array(INITIAL_SLOTS);
+    this.times = new Float64Array(INITIAL_SLOTS);
+    this.kinds = new Uint8Array(INITIAL_SLOTS);
+    this.hashes = new Uint32Array(INITIAL_SLOTS);
+    this.count = 0;
+    this.table = new Int32Array(2 * INITIAL_SLOTS);
+    this.sorted = new Int32Array(0);
     this.fresh = [];
     this.freshShared = false;
     this.heldBytes = 0;
-    this.slab = undefined;
-    this.slabUsed = 0;
   }
 }

@@ -125,6 +125,23 @@ export function decodeEntryAt(buf: Uint8Array, at: number, end: number, bounds: 
   return { entry: { key, seq, kind: x.kind, timeMs, meta, value }, end: x.end };
 }
 
+/** compareKeys of a[aAt, aAt + aBytes) and b[bAt, bAt + bBytes), in place (no subarray per compare). */
+export function compareKeysAt(
+  a: Uint8Array,
+  aAt: number,
+  aBytes: number,
+  b: Uint8Array,
+  bAt: number,
+  bBytes: number,
+): number {
+  const n = Math.min(aBytes, bBytes);
+  for (let i = 0; i < n; i++) {
+    const d = a[aAt + i]! - b[bAt + i]!;
+    if (d !== 0) return d;
+  }
+  return aBytes - bBytes;
+}
+
 /** Bytewise order of keys (shorter first on a common prefix): the one order of the engine. */
 export function compareKeys(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.byteLength, b.byteLength);

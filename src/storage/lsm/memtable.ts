@@ -23,7 +23,7 @@
 // until the memtable is cleared, so they stay counted. The current slab's unused tail (under one
 // slab) is not counted. The engine flushes when `bytes` reaches memtableBytesMax.
 
-import { type Entry, type EntryKind, entryBytes } from './entry.ts';
+import { compareKeysAt, type Entry, type EntryKind, entryBytes } from './entry.ts';
 
 /** Bookkeeping per distinct key beyond its bytes: 33 B of columns, at most 2 hash slots and 1 order slot of 4 B, growth slack. */
 export const MEMTABLE_ENTRY_OVERHEAD_BYTES = 64;
@@ -69,23 +69,6 @@ function hashBytes(buf: Uint8Array, at: number, n: number): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < n; i++) h = Math.imul(h ^ buf[at + i]!, 0x01000193);
   return h >>> 0;
-}
-
-/** Bytewise order of a[aAt, aAt + aBytes) and b[bAt, bAt + bBytes) (compareKeys, in place). */
-function compareBytesAt(
-  a: Uint8Array,
-  aAt: number,
-  aBytes: number,
-  b: Uint8Array,
-  bAt: number,
-  bBytes: number,
-): number {
-  const n = Math.min(aBytes, bBytes);
-  for (let i = 0; i < n; i++) {
-    const d = a[aAt + i]! - b[bAt + i]!;
-    if (d !== 0) return d;
-  }
-  return aBytes - bBytes;
 }
 
 function grown<T extends Uint32Array | Float64Array | Uint8Array>(a: T, size: number): T {
@@ -158,7 +141,7 @@ export class Memtable {
       const slot = cell - 1;
       if (
         this.hashes[slot] === h &&
-        compareBytesAt(this.bufs[this.bufId[slot]!]!, this.at[slot]!, this.keyLen[slot]!, key, 0, key.byteLength) === 0
+        compareKeysAt(this.bufs[this.bufId[slot]!]!, this.at[slot]!, this.keyLen[slot]!, key, 0, key.byteLength) === 0
       ) {
         return slot;
       }
@@ -249,7 +232,7 @@ export class Memtable {
 
   /** Key order of two slots. */
   private compareSlots(a: number, b: number): number {
-    return compareBytesAt(
+    return compareKeysAt(
       this.bufs[this.bufId[a]!]!,
       this.at[a]!,
       this.keyLen[a]!,
@@ -261,7 +244,7 @@ export class Memtable {
 
   /** Key order of a slot's key and `key`. */
   private compareToKey(slot: number, key: Uint8Array): number {
-    return compareBytesAt(this.bufs[this.bufId[slot]!]!, this.at[slot]!, this.keyLen[slot]!, key, 0, key.byteLength);
+    return compareKeysAt(this.bufs[this.bufId[slot]!]!, this.at[slot]!, this.keyLen[slot]!, key, 0, key.byteLength);
   }
 
   /** The first index of `slots[0, n)` whose key is >= key. */

@@ -33,6 +33,7 @@ import { CorruptionError } from '../../lib/errors.ts';
 import { BloomFilter } from './bloom.ts';
 import {
   compareKeys,
+  compareKeysAt,
   decodeEntryAt,
   type Entry,
   type EntryBounds,
@@ -444,7 +445,7 @@ export class RunReader {
     while (at < buf.byteLength) {
       const x = entryExtentAt(buf, at, buf.byteLength, this.bounds);
       if (typeof x === 'string') throw corrupt(this.path, this.offsets[b]! + at, x);
-      const c = compareBytesAt(buf, x.keyAt, x.keyBytes, key, 0, key.byteLength);
+      const c = compareKeysAt(buf, x.keyAt, x.keyBytes, key, 0, key.byteLength);
       if (c > 0) return undefined;
       if (c === 0) {
         const d = decodeEntryAt(buf, at, buf.byteLength, this.bounds);
@@ -499,7 +500,7 @@ export class RunCursor {
       if (!this.ensureBlock()) return;
       const buf = this.buf!;
       const x = this.reader.extentAt(this.bufBlock, buf, this.pos);
-      if (compareBytesAt(buf, x.keyAt, x.keyBytes, start, 0, start.byteLength) >= 0) return;
+      if (compareKeysAt(buf, x.keyAt, x.keyBytes, start, 0, start.byteLength) >= 0) return;
       this.step(buf, x.keyAt, x.keyBytes, x.end);
     }
   }
@@ -522,7 +523,7 @@ export class RunCursor {
 
   /** Checks the order against the previous key, then moves past the entry [pos, end). */
   private step(buf: Uint8Array, keyAt: number, keyBytes: number, end: number): void {
-    if (this.prevAt >= 0 && compareBytesAt(buf, this.prevAt, this.prevBytes, buf, keyAt, keyBytes) >= 0) {
+    if (this.prevAt >= 0 && compareKeysAt(buf, this.prevAt, this.prevBytes, buf, keyAt, keyBytes) >= 0) {
       throw this.reader.corruptAt(this.bufBlock, this.pos, 'block keys out of order');
     }
     if (end === buf.byteLength) this.reader.checkLastKey(this.bufBlock, buf.subarray(keyAt, keyAt + keyBytes));
@@ -550,23 +551,6 @@ export class RunCursor {
     this.step(buf, keyAt, this.current!.key.byteLength, this.next);
     this.current = undefined;
   }
-}
-
-/** compareKeys of a[aAt, aAt + aBytes) and b[bAt, bAt + bBytes), in place. */
-function compareBytesAt(
-  a: Uint8Array,
-  aAt: number,
-  aBytes: number,
-  b: Uint8Array,
-  bAt: number,
-  bBytes: number,
-): number {
-  const n = Math.min(aBytes, bBytes);
-  for (let i = 0; i < n; i++) {
-    const d = a[aAt + i]! - b[bAt + i]!;
-    if (d !== 0) return d;
-  }
-  return aBytes - bBytes;
 }
 
 /**

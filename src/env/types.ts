@@ -213,7 +213,8 @@ export interface ClientConnection {
    * Queues bytes for the client. Returns false when the caller should stop producing until
    * `onDrain` (buffered bytes are at half the bound or more) or when the connection is closed; a
    * write that takes the buffered bytes past `bufferedBytesMax` evicts the connection
-   * (`slow_reader`) instead of queueing.
+   * (`slow_reader`) instead of queueing. The bytes are handed over, not copied: the caller must
+   * not change them afterwards (every encoder returns a fresh array per reply).
    */
   write(bytes: Uint8Array): boolean;
   /** Bytes written and not yet taken by the client's side. */

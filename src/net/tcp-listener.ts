@@ -217,7 +217,8 @@ class SocketIo implements ConnectionIo, TurnConnection {
       this.socket.cork();
       setImmediate(this.uncorkTurn);
     }
-    this.socket.write(Buffer.from(bytes), this.afterWrite);
+    // A view, not a copy (ClientConnection.write: the caller hands the bytes over).
+    this.socket.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), this.afterWrite);
   }
 
   private corkedForTurn = false;

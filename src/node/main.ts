@@ -91,7 +91,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     listen: (protocol, options, handler) => clientListeners.listen(protocol, options, handler),
     mutations: noMutations,
   };
-  let services: NodeServices;
+  let services: NodeServices | undefined;
   try {
     // Recovery happens here (WAL replay): a corrupt log is a loud CorruptionError, and the
     // transport must not keep the process alive after it.
@@ -100,6 +100,9 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     // Every client port a service asked for is bound before the node says it is up.
     await clientListeners.ready();
   } catch (err) {
+    // Its timers (Raft, the store's background work) would keep the process alive: a node whose
+    // port is taken must exit with the error, not run on without it.
+    services?.stop();
     await clientListeners.close();
     await transport.close();
     throw err;

@@ -2,7 +2,7 @@
 // CLI, bounded polling (never sleep-and-hope), and cleanup that cannot leave processes behind.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliArgv, httpGet } from '../../src/cli/common.ts';
@@ -10,10 +10,29 @@ import { probePort } from '../../src/cli/dev.ts';
 
 export { httpGet };
 
+/**
+ * Where ports are picked: below the kernel's ephemeral range, so a connection's local port (a
+ * client's, or a test's own probe) cannot take a port between the check and the bind. Before, bases
+ * were drawn from 20000-50000, which overlaps Linux's default 32768-60999: a bench's node then lost
+ * its resp port to a redis-benchmark connection now and then.
+ */
+function pickRange(span: number): { low: number; size: number } {
+  let ephemeralLow = 32_768;
+  try {
+    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isSafeInteger(first) && first > 0) ephemeralLow = first;
+  } catch {
+    // not Linux: keep the default's low end
+  }
+  const low = 10_000;
+  return ephemeralLow - span > low + 1000 ? { low, size: ephemeralLow - span - low } : { low: 20_000, size: 30_000 };
+}
+
 /** A base port such that base..base+span-1 are all free right now (random start, bounded tries). */
 export async function freePortRange(span: number): Promise<number> {
+  const range = pickRange(span);
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const base = range.low + Math.floor(Math.random() * range.size);
     let ok = true;
     for (let p = base; p < base + span && ok; p++) ok = (await probePort('127.0.0.1', p)) === undefined;
     if (ok) return base;

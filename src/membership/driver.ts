@@ -200,6 +200,11 @@ export class MembershipDriver {
     return this.core.view(this.env.clock.monotonicMs());
   }
 
+  /** Changes whenever a peer's status does (Membership.statusVersion). */
+  get statusVersion(): number {
+    return this.core.statusVersion;
+  }
+
   stop(): void {
     this.timer.cancel();
   }

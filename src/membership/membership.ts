@@ -103,6 +103,8 @@ interface PeerState {
 
 export class Membership {
   private readonly peers = new Map<NodeId, PeerState>();
+  /** Grows by one at every peer status change (the peers themselves are fixed at construction). */
+  private statusChanges = 0;
   private readonly startedMs: number;
   private lastHeartbeatMs: number | undefined;
   private seq = 0;
@@ -197,6 +199,14 @@ export class Membership {
     return step;
   }
 
+  /**
+   * Changes whenever any peer's status changes: a reader that keeps a set of live peers rebuilds it
+   * only then (view() computes phi and a clock estimate per peer: too dear per request).
+   */
+  get statusVersion(): number {
+    return this.statusChanges;
+  }
+
   view(nowMs: number): PeerView[] {
     return [...this.peers.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -233,6 +243,7 @@ export class Membership {
       if (restarted || peer.status !== 'alive') {
         step.changes.push({ peer: from, from: peer.status, to: 'alive', incarnation, restarted });
         peer.status = 'alive';
+        this.statusChanges++;
       }
     }
     const last = peer.detector.lastHeardMs;
@@ -255,6 +266,7 @@ export class Membership {
       if (next !== p.status) {
         step.changes.push({ peer: id, from: p.status, to: next, incarnation: p.incarnation, restarted: false });
         p.status = next;
+        this.statusChanges++;
       }
     }
   }

@@ -81,6 +81,8 @@ export interface MembershipView {
   /** This node's incarnation: grows on every start. */
   readonly incarnation: number;
   view(): PeerView[];
+  /** Changes whenever a peer's status does: rebuild what is derived from view() only then. */
+  readonly statusVersion: number;
 }
 
 /** Membership operations over every Raft group (raft-groups.ts): add, remove, promote, replace. */

@@ -86,6 +86,30 @@ test('a push inside MULTI wakes the blocked client after the whole EXEC; nothing
   assert.deepEqual(until(sim, a, 1), ['*[$k,$v]']);
 });
 
+test('a woken client pops from the key that became ready, not the first of its keys (Redis serves the ready key)', () => {
+  const sim = node('block-ready-key');
+  const a = new SimRespClient(sim, 'n1');
+  const m = new SimRespClient(sim, 'n1');
+  a.send('BLPOP', 'ka', 'kb', '0');
+  m.send('BLMPOP', '0', '2', 'ma', 'mb', 'LEFT', 'COUNT', '5');
+  sim.runFor(50);
+  const w = new SimRespClient(sim, 'n1');
+  // Pushes to the second key first, then to the first, in one EXEC: both keys are ready when the
+  // clients are served, in the order they were written.
+  w.send('MULTI');
+  w.send('RPUSH', 'kb', 'x');
+  w.send('RPUSH', 'ka', 'y');
+  w.send('RPUSH', 'mb', 'x1', 'x2');
+  w.send('RPUSH', 'ma', 'y1');
+  w.send('EXEC');
+  until(sim, w, 6);
+  assert.deepEqual(until(sim, a, 1), ['*[$kb,$x]'], 'served from kb, which became ready first');
+  assert.deepEqual(until(sim, m, 1), ['*[$mb,*[$x1,$x2]]']);
+  w.send('LRANGE', 'ka', '0', '-1');
+  w.send('LRANGE', 'ma', '0', '-1');
+  assert.deepEqual(until(sim, w, 8).slice(6), ['*[$y]', '*[$y1]'], 'the first keys were left alone');
+});
+
 test('BLMOVE and BRPOPLPUSH move when the source gets an element, waking a BLPOP on the destination; BZPOPMIN', () => {
   const sim = node('block-move');
   const mover = new SimRespClient(sim, 'n1');

@@ -8,7 +8,9 @@
 //   - when a write to one of its keys runs (a client's command, a command inside EXEC, or one a peer
 //     forwarded here): StoreServer.runData signals the key; once the writing command (the whole
 //     EXEC) has finished, `serveReady` hands the key to its blocked clients in the order they
-//     blocked (FIFO), each popping while the key has elements (Redis' handleClientsBlockedOnKeys);
+//     blocked (FIFO), each popping from that key while it has elements (Redis'
+//     handleClientsBlockedOnKeys: a woken client is served from the key that became ready, not
+//     from the first of its keys);
 //     a BLMOVE's push to its destination signals that key in turn;
 //   - or at its timeout (Env timers, so the simulator drives time) with the null array (RESP2 `*-1`,
 //     RESP3 `_`); timeout 0 waits forever;
@@ -34,12 +36,16 @@ import type { StoreServer } from './server.ts';
 import type { RespSession } from './session.ts';
 
 const utf8 = new TextEncoder();
+const ONE_KEY = utf8.encode('1');
 
 interface Blocked {
   readonly session: RespSession;
   readonly keys: readonly string[];
-  /** Tries once more; undefined while every key is still empty. */
-  readonly attempt: () => RespValue | undefined;
+  /**
+   * Tries once more, from `readyKey` (latin1), the key that was written, as Redis serves a woken
+   * client from the key that became ready; undefined while it is still empty.
+   */
+  readonly attempt: (readyKey: string) => RespValue | undefined;
   readonly done: (value: RespValue) => void;
   /** The answer at the timeout or a CLIENT UNBLOCK TIMEOUT: the null array for a pop, 0 for WAIT. */
   readonly timedOut: RespValue;
@@ -127,7 +133,7 @@ export class BlockedClients {
       const b: Blocked = {
         session: s,
         keys: [],
-        attempt: () => undefined,
+        attempt: (_readyKey: string) => undefined,
         done,
         timedOut: reply.integer(0),
         timer: undefined,
@@ -160,7 +166,7 @@ export class BlockedClients {
           this.attemptSignals = new Set();
           let value: RespValue | undefined;
           try {
-            value = b.attempt();
+            value = b.attempt(key);
           } finally {
             const raised = this.attemptSignals;
             this.attemptSignals = undefined;
@@ -193,7 +199,8 @@ export function parseTimeoutMs(arg: Uint8Array): number | RespValue {
   return Math.floor(ms);
 }
 
-type Try = (server: StoreServer) => RespValue | undefined;
+/** A pop's attempt: from every key in order (the first try), or from the key that became ready only. */
+type Try = (server: StoreServer, readyKey?: Uint8Array) => RespValue | undefined;
 
 /** Runs a data command on this node's keyspace (touching watchers and blocked clients). */
 function runData(server: StoreServer, argv: readonly Uint8Array[]): RespValue {
@@ -206,8 +213,8 @@ const isEmpty = (v: RespValue): boolean =>
 
 /** Pops from the first non-empty key: [key, ...popped], an error (WRONGTYPE), or undefined. */
 function popFirst(keys: readonly Uint8Array[], command: string): Try {
-  return (server) => {
-    for (const key of keys) {
+  return (server, readyKey) => {
+    for (const key of readyKey === undefined ? keys : [readyKey]) {
       const v = runData(server, [utf8.encode(command), key]);
       if (v.type === 'error') return v;
       if (isEmpty(v)) continue;
@@ -247,12 +254,15 @@ function blockingRun(
   const blocking = s.server.blocking;
   if (blocking.count >= limits.storeBlockedClientsCountMax)
     return reply.error('ERR too many blocked clients (storeBlockedClientsCountMax)');
+  // The client's keys by name (latin1), each once, in the order given.
+  const byName = new Map<string, Uint8Array>();
+  for (const k of keys) if (!byName.has(latin1(k))) byName.set(latin1(k), k);
   return (done) => {
     const server = s.server;
     const b = {
       session: s,
-      keys: [...new Set(keys.map(latin1))],
-      attempt: () => attempt(server),
+      keys: [...byName.keys()],
+      attempt: (readyKey: string) => attempt(server, byName.get(readyKey)),
       // A pop is a write: its reply leaves once group commit says it is durable.
       done: (value: RespValue) =>
         server.groupCommit.release(
@@ -303,7 +313,14 @@ function mpopCommand(
       if (isErrorReply(a)) return a;
       // The client's own numkeys and COUNT arguments (a count near LONG_MAX is not exact as a number).
       const command = [utf8.encode(pop), ...argv.slice(2)];
-      return blockingRun(s, a.keys, argv[1]!, moveOne(command), reply.nullArray);
+      // Woken: LMPOP / ZMPOP of the key that became ready alone, with the same end and COUNT.
+      const rest = argv.slice(3 + a.keys.length);
+      const attempt: Try = (server, readyKey) => {
+        const v = runData(server, readyKey === undefined ? command : [utf8.encode(pop), ONE_KEY, readyKey, ...rest]);
+        if (v.type === 'error') return v;
+        return isEmpty(v) ? undefined : v;
+      };
+      return blockingRun(s, a.keys, argv[1]!, attempt, reply.nullArray);
     }),
     firstKey: 0,
     lastKey: 0,

@@ -46,27 +46,46 @@ interface ListHead {
 }
 
 const length = (h: ListHead): number => h.right - h.left + 1;
-const bias = 2n ** 63n;
+const TWO_32 = 2 ** 32;
+
+/** Writes the 64-bit two's complement of the safe integer `v` at out[at..at+8), big-endian (no BigInt: every push and pop). */
+function writeI64be(out: Uint8Array, at: number, v: number): void {
+  const hi = Math.floor(v / TWO_32); // signed, |hi| < 2^21 for a safe integer
+  const lo = v - hi * TWO_32; // 0 <= lo < 2^32
+  writeU32be(out, at, hi >>> 0);
+  writeU32be(out, at + 4, lo);
+}
+
+function writeU32be(out: Uint8Array, at: number, u: number): void {
+  out[at] = u >>> 24;
+  out[at + 1] = (u >>> 16) & 0xff;
+  out[at + 2] = (u >>> 8) & 0xff;
+  out[at + 3] = u & 0xff;
+}
+
+function readU32be(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
 
 /** A position's sub-key: u64be(pos + 2^63), so positions sort numerically. */
 export function positionSub(pos: number): Uint8Array {
   const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, BigInt(pos) + bias, false);
+  writeI64be(out, 0, pos);
+  out[0]! ^= 0x80; // + 2^63 flips the sign bit of the two's complement
   return out;
 }
 
 export function encodeListHead(h: ListHead): Uint8Array {
   const out = new Uint8Array(16);
-  const v = new DataView(out.buffer);
-  v.setBigInt64(0, BigInt(h.left), false);
-  v.setBigInt64(8, BigInt(h.right), false);
+  writeI64be(out, 0, h.left);
+  writeI64be(out, 8, h.right);
   return out;
 }
 
 export function decodeListHead(bytes: Uint8Array): ListHead {
   if (bytes.byteLength !== 16) return { left: 0, right: -1 };
-  const v = new DataView(bytes.buffer, bytes.byteOffset, 16);
-  return { left: Number(v.getBigInt64(0, false)), right: Number(v.getBigInt64(8, false)) };
+  const i64 = (at: number) => (readU32be(bytes, at) | 0) * TWO_32 + readU32be(bytes, at + 4);
+  return { left: i64(0), right: i64(8) };
 }
 
 function openList(ctx: CommandContext, key: Uint8Array): ListHead | null | RespValue {

@@ -179,17 +179,23 @@ export function runCrashSeed(seed: number, o: CrashRunOptions) {
 }
 
 const SEEDS = 12;
+/** Seeds run at most, past SEEDS, until the coverage below is reached (fixed seeds: deterministic). */
+const SEEDS_MAX = 48;
 
 for (const policy of ['always', 'periodic', 'none'] as const) {
   test(`${policy}: after any power loss the store is a prefix of the writes covering every durable one`, () => {
     let crashes = 0;
     let flushes = 0;
     let tailRepairs = 0;
-    for (let seed = 1; seed <= SEEDS; seed++) {
+    // At least SEEDS seeds, then more until some crash tore a commit log tail: where the crashes
+    // land moves with the engine's flush points (the memtable's per-key overhead changed them once,
+    // and 12 seeds of `periodic` then tore no tail).
+    for (let seed = 1; seed <= SEEDS_MAX; seed++) {
       const r = runCrashSeed(seed, { policy });
       crashes += r.crashes;
       flushes += r.flushes;
       tailRepairs += r.tailRepairs;
+      if (seed >= SEEDS && (policy === 'none' || tailRepairs > 0)) break;
     }
     assert.ok(crashes >= SEEDS * 3, `only ${crashes} power losses`);
     assert.ok(flushes > 0);

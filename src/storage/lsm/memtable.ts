@@ -281,22 +281,36 @@ export class Memtable {
     else fresh.splice(lo, 0, slot);
   }
 
-  /** `fresh` merged into a new `sorted` (a range iterating the old arrays keeps them). */
+  /**
+   * `fresh` merged into a new `sorted` (a range iterating the old arrays keeps them): each fresh key
+   * is placed by binary search in what is left of `sorted` and the runs between are block copies,
+   * so a merge compares O(k log n) keys, not n + k (keys that share a long prefix, as a list's
+   * elements do, made a comparison-per-key merge a few microseconds per LPUSH at 500,000 keys).
+   */
   private mergeFresh(): void {
     const fresh = this.fresh;
     if (fresh.length === 0) return;
     const sorted = this.sorted;
-    const out = new Int32Array(sorted.length + fresh.length);
+    const n = sorted.length;
+    const out = new Int32Array(n + fresh.length);
     let i = 0;
-    let j = 0;
-    let n = 0;
-    while (i < sorted.length || j < fresh.length) {
-      if (j >= fresh.length || (i < sorted.length && this.compareSlots(sorted[i]!, fresh[j]!) < 0))
-        out[n++] = sorted[i++]!;
-      else out[n++] = fresh[j++]!;
+    let o = 0;
+    for (const f of fresh) {
+      let lo = i;
+      let hi = n;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (this.compareSlots(sorted[mid]!, f) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      out.set(sorted.subarray(i, lo), o);
+      o += lo - i;
+      i = lo;
+      out[o++] = f;
     }
+    out.set(sorted.subarray(i), o);
     this.sorted = out;
-    this.mergedKeys += n;
+    this.mergedKeys += out.length;
     this.fresh = [];
     this.freshShared = false;
   }

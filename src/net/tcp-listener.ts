@@ -13,7 +13,8 @@
 //     back, the client blocks in write, and nothing is answered with an error.
 //   - bufferedBytes is the socket's writableLength: bytes Node holds that the kernel has not taken.
 //     The kernel's own send buffer (some MB on loopback) is TCP's business, not counted.
-//   - write() copies the caller's bytes (net.Socket keeps a reference until it writes them); the
+//   - write() hands the caller's bytes to the socket as they are (ClientConnection.write: the caller
+//     does not change them after; net.Socket keeps a reference until it writes them); the
 //     socket is corked while a chunk is handled, so its synchronous replies leave in one writev,
 //     and a write outside that (a reply that waited for peers) corks it until the loop's check
 //     phase (setImmediate), so the replies one loop iteration releases leave in one writev too.

@@ -110,6 +110,30 @@ test('a woken client pops from the key that became ready, not the first of its k
   assert.deepEqual(until(sim, w, 8).slice(6), ['*[$y]', '*[$y1]'], 'the first keys were left alone');
 });
 
+test('a write that leaves a key of another type keeps its blocked clients blocked (no WRONGTYPE), as Redis', () => {
+  const sim = node('block-wrong-type');
+  const a = new SimRespClient(sim, 'n1');
+  const m = new SimRespClient(sim, 'n1');
+  a.send('BLPOP', 'ka', 'kb', '0');
+  m.send('BLMPOP', '0', '2', 'ma', 'mb', 'LEFT');
+  sim.runFor(50);
+  const w = new SimRespClient(sim, 'n1');
+  w.send('SET', 'ka', 'str');
+  w.send('SET', 'ma', 'str');
+  until(sim, w, 2);
+  sim.runFor(200);
+  assert.equal(a.replies.length, 0, 'still blocked after SET of one of its keys');
+  assert.equal(m.replies.length, 0);
+  w.send('RPUSH', 'kb', 'x');
+  w.send('RPUSH', 'mb', 'y');
+  assert.deepEqual(until(sim, a, 1), ['*[$kb,$x]']);
+  assert.deepEqual(until(sim, m, 1), ['*[$mb,*[$y]]']);
+  // The first try, before blocking, still answers WRONGTYPE at once, as Redis does.
+  const c = new SimRespClient(sim, 'n1');
+  c.send('BLPOP', 'ka', '0');
+  assert.match(until(sim, c, 1)[0]!, /^-WRONGTYPE/);
+});
+
 test('BLMOVE and BRPOPLPUSH move when the source gets an element, waking a BLPOP on the destination; BZPOPMIN', () => {
   const sim = node('block-move');
   const mover = new SimRespClient(sim, 'n1');

@@ -10,7 +10,7 @@
 //     EXEC) has finished, `serveReady` hands the key to its blocked clients in the order they
 //     blocked (FIFO), each popping from that key while it has elements (Redis'
 //     handleClientsBlockedOnKeys: a woken client is served from the key that became ready, not
-//     from the first of its keys);
+//     from the first of its keys; a key left holding another type, by a SET, keeps it blocked);
 //     a BLMOVE's push to its destination signals that key in turn;
 //   - or at its timeout (Env timers, so the simulator drives time) with the null array (RESP2 `*-1`,
 //     RESP3 `_`); timeout 0 waits forever;
@@ -216,7 +216,9 @@ function popFirst(keys: readonly Uint8Array[], command: string): Try {
   return (server, readyKey) => {
     for (const key of readyKey === undefined ? keys : [readyKey]) {
       const v = runData(server, [utf8.encode(command), key]);
-      if (v.type === 'error') return v;
+      // Woken by a write that left a key of another type (a SET): still blocked, as in Redis,
+      // which serves a woken client only from a key of the type it waits for.
+      if (v.type === 'error') return readyKey === undefined ? v : undefined;
       if (isEmpty(v)) continue;
       if (v.type === 'array') return reply.array([reply.bulk(key), ...v.items]);
       return reply.array([reply.bulk(key), v]);
@@ -317,7 +319,7 @@ function mpopCommand(
       const rest = argv.slice(3 + a.keys.length);
       const attempt: Try = (server, readyKey) => {
         const v = runData(server, readyKey === undefined ? command : [utf8.encode(pop), ONE_KEY, readyKey, ...rest]);
-        if (v.type === 'error') return v;
+        if (v.type === 'error') return readyKey === undefined ? v : undefined; // as popFirst
         return isEmpty(v) ? undefined : v;
       };
       return blockingRun(s, a.keys, argv[1]!, attempt, reply.nullArray);

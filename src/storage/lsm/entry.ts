@@ -104,6 +104,19 @@ export function entryExtentAt(buf: Uint8Array, at: number, end: number, bounds: 
 }
 
 /**
+ * decodeEntryAt's checks of an entry's seq and time, read in place (a cursor passing over entries
+ * it does not return): a reason string, or undefined when both are in range.
+ */
+export function entryNumbersProblemAt(buf: Uint8Array, at: number): string | undefined {
+  const u32 = (p: number) => (buf[p]! | (buf[p + 1]! << 8) | (buf[p + 2]! << 16) | (buf[p + 3]! << 24)) >>> 0;
+  const seq = u32(at + 9) + u32(at + 13) * TWO_32;
+  const timeMs = u32(at + 17) + u32(at + 21) * TWO_32;
+  if (seq < 1 || !Number.isSafeInteger(seq)) return `entry seq ${seq} out of range`;
+  if (!Number.isSafeInteger(timeMs)) return `entry time ${timeMs} out of range`;
+  return undefined;
+}
+
+/**
  * Decodes the entry at buf[at, end). The entry's arrays are copies (the buffer may be reused).
  * Returns a reason string for anything malformed.
  */

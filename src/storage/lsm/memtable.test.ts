@@ -140,3 +140,17 @@ test('the hash index and columns grow past many doublings and keep every key (ov
   const want = [...model.values()].sort((a, b) => compareKeys(a.key, b.key)).map(plain);
   assert.deepEqual([...m.all()].map(plain), want);
 });
+
+test('a range held across clear() throws rather than read slots that new keys reuse', () => {
+  const m = new Memtable();
+  for (const k of [1, 2, 3]) m.put(entry(Uint8Array.of(k), k, 1));
+  const it = m.range(new Uint8Array(0), null);
+  assert.deepEqual([...it.next().value!.key], [1]);
+  m.clear();
+  for (const k of [9, 0, 5]) m.put(entry(Uint8Array.of(k), 10 + k, 1));
+  assert.throws(() => it.next(), /held across clear/);
+  assert.deepEqual(
+    [...m.all()].map((e) => e.key[0]),
+    [0, 5, 9],
+  );
+});

@@ -107,6 +107,8 @@ export class Memtable {
   /** Keys copied by merges so far (the ordering's work; a test bounds it). */
   mergedKeys = 0;
   private heldBytes = 0;
+  /** Bumped by clear(): a range from before it would read reused slots, so it throws instead. */
+  private generation = 0;
 
   constructor(private readonly freshKeysMax = MEMTABLE_FRESH_KEYS_MAX) {}
 
@@ -319,6 +321,7 @@ export class Memtable {
   *range(start: Uint8Array, end: Uint8Array | null): Generator<Entry> {
     const sorted = this.sorted;
     const fresh = this.fresh;
+    const generation = this.generation;
     this.freshShared = true;
     let i = this.lowerBoundKey(sorted, sorted.length, start);
     let j = this.lowerBoundKey(fresh, fresh.length, start);
@@ -327,6 +330,7 @@ export class Memtable {
         j >= fresh.length || (i < sorted.length && this.compareSlots(sorted[i]!, fresh[j]!) < 0)
           ? sorted[i++]!
           : fresh[j++]!;
+      if (this.generation !== generation) throw new Error('a memtable range was held across clear()');
       if (end !== null && this.compareToKey(slot, end) >= 0) return;
       yield this.entryAt(slot);
     }
@@ -338,8 +342,9 @@ export class Memtable {
   }
 
   clear(): void {
-    // Fresh columns (the old ones' memory goes back). A range must not be held across a clear:
-    // the engine's flush walks its own range to the end first.
+    // Fresh columns (the old ones' memory goes back). A range must not be held across a clear
+    // (the engine's flush walks its own range to the end first); one that is throws.
+    this.generation++;
     this.bufs = [];
     this.slabId = -1;
     this.slabUsed = 0;

@@ -144,4 +144,10 @@ test('a cursor refuses a block whose CRC holds but whose keys are out of order o
     b[keyAt(2)] = 0x31;
   });
   assert.throws(() => walk(offIndex, Uint8Array.of(0)), refused('indexed key'));
+  // An entry passed over below `start` is not decoded, yet its seq is checked as a decode would.
+  const badSeq = damaged((b) => {
+    b.fill(0, 9, 17); // entry 0's seq: 0
+  });
+  assert.throws(() => walk(badSeq, Uint8Array.of(0x21)), refused('seq 0 out of range'));
+  assert.throws(() => walk(badSeq, Uint8Array.of(0)), refused('seq 0 out of range'));
 });

@@ -40,6 +40,7 @@ import {
   ENTRY_HEADER_BYTES,
   entryBytes,
   entryExtentAt,
+  entryNumbersProblemAt,
   getU64,
   setU64,
   writeEntry,
@@ -501,6 +502,9 @@ export class RunCursor {
       const buf = this.buf!;
       const x = this.reader.extentAt(this.bufBlock, buf, this.pos);
       if (compareKeysAt(buf, x.keyAt, x.keyBytes, start, 0, start.byteLength) >= 0) return;
+      // Not decoded, still checked as a decode would (seq and time in range).
+      const problem = entryNumbersProblemAt(buf, this.pos);
+      if (problem !== undefined) throw this.reader.corruptAt(this.bufBlock, this.pos, problem);
       this.step(buf, x.keyAt, x.keyBytes, x.end);
     }
   }
@@ -515,6 +519,7 @@ export class RunCursor {
       }
       this.bufBlock = this.block++;
       this.buf = this.reader.blockBytesOf(this.bufBlock);
+      if (this.buf.byteLength === 0) throw this.reader.corruptAt(this.bufBlock, 0, 'empty block');
       this.pos = 0;
       this.prevAt = -1;
     }

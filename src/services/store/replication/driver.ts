@@ -266,7 +266,7 @@ const MOVE_STAT_HELP: { readonly [K in keyof MoveStats]: string } = {
   ignored: 'Ring move messages from nodes off the ring or for nothing in flight',
 };
 
-/** The stat names, listed once (mirrorStats runs after every step). */
+/** The stat names, listed once (mirrorStats runs at every tick and at stop). */
 const STAT_KEYS = Object.keys(STAT_HELP) as (keyof ReplicaStats)[];
 const MOVE_STAT_KEYS = Object.keys(MOVE_STAT_HELP) as (keyof MoveStats)[];
 
@@ -614,6 +614,7 @@ export class ReplicaNode {
       });
       this.answer(p, { ok: false, error });
     }
+    this.mirrorStats(); // what happened since the last tick
   }
 
   // --- the replica's inputs ----------------------------------------------------------------------

@@ -394,7 +394,9 @@ class Link {
 
   private serverWrite(bytes: Uint8Array): void {
     if (this.dead || this.serverClosed || bytes.length === 0) return;
-    this.toClient.queue.push(bytes.slice());
+    // Kept, not copied, as the real listener does (ClientConnection.write: the caller hands the
+    // bytes over): a server that changed a reply after writing it would show here too.
+    this.toClient.queue.push(bytes);
     this.toClient.queuedBytes += bytes.length;
     this.pump(this.toClient, 'client');
   }

@@ -17,6 +17,8 @@
 // request, and BigInt arithmetic costs ~20x more per block. Only the final token becomes a bigint.
 // Pure: no I/O, no clock, no randomness.
 
+import { writeU32BE } from '../lib/bytes.ts';
+
 /** A ring position: a signed 64-bit integer in [TOKEN_MIN, TOKEN_MAX]. */
 export type Token = bigint;
 
@@ -220,14 +222,10 @@ function hash(data: Uint8Array, seed: number, cassandraTail: boolean): void {
 /** MurmurHash3_x64_128 of `data` (seed 0) as 16 bytes at out[at..]: h1 then h2, big-endian (no BigInt: hot loops). */
 export function murmur3X64_128Into(data: Uint8Array, out: Uint8Array, at: number): void {
   hash(data, 0, false);
-  const words = [outH1Hi, outH1Lo, rHi, rLo];
-  for (let w = 0; w < 4; w++) {
-    const v = words[w]!;
-    out[at + 4 * w] = v >>> 24;
-    out[at + 4 * w + 1] = (v >>> 16) & 0xff;
-    out[at + 4 * w + 2] = (v >>> 8) & 0xff;
-    out[at + 4 * w + 3] = v & 0xff;
-  }
+  writeU32BE(out, at, outH1Hi);
+  writeU32BE(out, at + 4, outH1Lo);
+  writeU32BE(out, at + 8, rHi);
+  writeU32BE(out, at + 12, rLo);
 }
 
 const utf8 = new TextEncoder();
@@ -260,14 +258,8 @@ export function tokenBytesInto(key: Uint8Array, out: Uint8Array): void {
       lo = 0xffffffff;
     }
   }
-  out[0] = hi >>> 24;
-  out[1] = (hi >>> 16) & 0xff;
-  out[2] = (hi >>> 8) & 0xff;
-  out[3] = hi & 0xff;
-  out[4] = lo >>> 24;
-  out[5] = (lo >>> 16) & 0xff;
-  out[6] = (lo >>> 8) & 0xff;
-  out[7] = lo & 0xff;
+  writeU32BE(out, 0, hi);
+  writeU32BE(out, 4, lo);
 }
 
 /** tokenOf the key's UTF-8 bytes (Redis keys arrive as bytes; this is for tests and tools). */

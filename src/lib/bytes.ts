@@ -597,6 +597,19 @@ export class ByteReader {
   }
 }
 
+/** The big-endian u32 at bytes[at, at + 4) (no DataView: frame headers, storage keys, list positions). */
+export function readU32BE(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+}
+
+/** Writes the u32 `value` big-endian at bytes[at, at + 4). */
+export function writeU32BE(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value >>> 24;
+  bytes[at + 1] = (value >>> 16) & 0xff;
+  bytes[at + 2] = (value >>> 8) & 0xff;
+  bytes[at + 3] = value & 0xff;
+}
+
 /** Byte-wise equality; null equals only null (an absent value). */
 export function bytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {
   if (a === null || b === null) return a === b;

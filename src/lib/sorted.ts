@@ -1,5 +1,5 @@
 // Binary search over a sorted array of strings or bigints (JavaScript's < order: for latin1 key
-// strings that is bytewise order).
+// strings that is bytewise order), or over any sorted range by a caller's predicate.
 
 /** The first index of `sorted` whose item is not below `x` (sorted.length when none). */
 export function lowerBound<T extends string | bigint>(sorted: readonly T[], x: T): number {
@@ -8,6 +8,19 @@ export function lowerBound<T extends string | bigint>(sorted: readonly T[], x: T
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (sorted[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The first index in [lo, hi) at which `below(i)` is false, for a `below` true on a prefix of the
+ * range (a sorted sequence the caller compares its own way: slots in a memtable, staged writes).
+ */
+export function lowerBoundWhere(lo: number, hi: number, below: (i: number) => boolean): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (below(mid)) lo = mid + 1;
     else hi = mid;
   }
   return lo;

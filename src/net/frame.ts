@@ -50,6 +50,7 @@
 // `.byteLength` (equal for Uint8Array; V8 11 does not inline the byteLength getter, which made a
 // 10-byte compare loop cost ~100 ns), and copy short id bytes with a loop rather than `set`.
 
+import { readU32BE, writeU32BE } from '../lib/bytes.ts';
 import { AssertionError, assert } from '../lib/assert.ts';
 import type { ProtocolErrorCode } from '../lib/error-codes.ts';
 import { ConfigError, LimitError, ProtocolError } from '../lib/errors.ts';
@@ -137,17 +138,6 @@ function encodeId(field: string, id: string, bytesMax: number): Uint8Array {
   return bytes;
 }
 
-function readU32(bytes: Uint8Array, at: number): number {
-  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
-}
-
-function writeU32(bytes: Uint8Array, at: number, value: number): void {
-  bytes[at] = value >>> 24;
-  bytes[at + 1] = (value >>> 16) & 0xff;
-  bytes[at + 2] = (value >>> 8) & 0xff;
-  bytes[at + 3] = value & 0xff;
-}
-
 /**
  * Encodes frames for one (cluster, sender). The envelope after the type is the same for every
  * frame, so it is built once. Every encode copies the payload: the caller may reuse its buffer.
@@ -195,7 +185,7 @@ export class FrameEncoder {
       assert(total <= this.bounds.frameBytesMax, 'encodeInto called for an oversize frame');
       throw new AssertionError('encodeInto target too small');
     }
-    writeU32(target, offset, total - lengthPrefixBytes);
+    writeU32BE(target, offset, total - lengthPrefixBytes);
     target[offset + 4] = envelopeVersion;
     target[offset + 5] = type >>> 8;
     target[offset + 6] = type & 0xff;
@@ -205,7 +195,7 @@ export class FrameEncoder {
     for (let i = 0; i < idsBytes; i++) target[idsAt + i] = ids[i]!;
     target.set(payload, idsAt + idsBytes);
     const checksumAt = offset + total - checksumBytes;
-    writeU32(target, checksumAt, crc32cOf(target, offset, checksumAt));
+    writeU32BE(target, checksumAt, crc32cOf(target, offset, checksumAt));
     return total;
   }
 
@@ -328,7 +318,7 @@ export class FrameDecoder {
     }
     const end = chunk.length;
     while (end - at >= lengthPrefixBytes) {
-      const length = readU32(chunk, at);
+      const length = readU32BE(chunk, at);
       if (!this.checkLength(length, sink)) return;
       const bodyAt = at + lengthPrefixBytes;
       if (end - bodyAt < length) {
@@ -368,7 +358,7 @@ export class FrameDecoder {
       }
       if (this.prefixFilled < lengthPrefixBytes) return -1;
       this.prefixFilled = 0;
-      const length = readU32(this.prefix, 0);
+      const length = readU32BE(this.prefix, 0);
       if (!this.checkLength(length, sink)) return -1;
       this.bodyBytes = length;
     }
@@ -379,7 +369,7 @@ export class FrameDecoder {
     const body = this.assembly ?? (this.parts.length === 1 ? this.parts[0]! : joinParts(this.parts, this.partsBytes));
     this.release();
     // The body was held apart from its length prefix: the checksum starts from the prefix's CRC.
-    writeU32(this.prefix, 0, body.length);
+    writeU32BE(this.prefix, 0, body.length);
     if (!this.parse(body, 0, body.length, sink, crc32cOf(this.prefix, 0, lengthPrefixBytes))) return -1;
     return at;
   }
@@ -440,8 +430,8 @@ export class FrameDecoder {
     const end = at + length - checksumBytes;
     const crc =
       prefixCrc === prefixInBuffer ? crc32cOf(buf, at - lengthPrefixBytes, end) : crc32cOf(buf, at, end, prefixCrc);
-    if (crc !== readU32(buf, end)) {
-      this.failChecksum(readU32(buf, end), crc, sink);
+    if (crc !== readU32BE(buf, end)) {
+      this.failChecksum(readU32BE(buf, end), crc, sink);
       return false;
     }
     const type = (buf[at + 1]! << 8) | buf[at + 2]!;

@@ -47,6 +47,7 @@
 
 import { tokenBytesInto } from '../dynamo/partitioner.ts';
 import { bytesEqual, concatBytes } from '../lib/bytes.ts';
+import { lowerBoundWhere } from '../lib/sorted.ts';
 import { LimitError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import type { LsmEngine, Write } from '../storage/lsm/engine.ts';
@@ -128,9 +129,14 @@ interface Staged {
   readonly oldBytes: number;
 }
 
+const EMPTY = new Uint8Array(0);
+
 /** The storage key as a string of one char per byte (a Map key; sorts as the bytes do). */
-function latin1(bytes: Uint8Array): string {
-  return keyString(bytes);
+const latin1 = keyString;
+
+/** The storage key of `key`'s head (`sub` empty) or of one of its elements (keys.ts). */
+function storageKey(key: Uint8Array, sub: Uint8Array = EMPTY): Uint8Array {
+  return storageKeyOf(key, sub, tokenBytesInto);
 }
 
 function bytesOfLatin1(s: string): Uint8Array {
@@ -152,8 +158,6 @@ function typeOfMeta(meta: Uint8Array): RedisType | undefined {
 function headMeta(type: RedisType): Uint8Array {
   return Uint8Array.of(HEAD_META_VERSION, RedisTypeTag[type]);
 }
-
-const EMPTY = new Uint8Array(0);
 
 /** Staged writes a command keeps in a list searched in place; past this many, a Map indexes them. */
 const STAGED_LINEAR_MAX = 8;
@@ -387,13 +391,7 @@ export class Keyspace {
     if (this.pending.size === 0) return page;
     const pageEnd = page.next ?? end;
     const sorted = this.pending.sorted();
-    let i = 0;
-    let hi = sorted.length;
-    while (i < hi) {
-      const mid = (i + hi) >>> 1;
-      if (compareKeys(sorted[mid]!.entry.key, start) < 0) i = mid + 1;
-      else hi = mid;
-    }
+    let i = lowerBoundWhere(0, sorted.length, (k) => compareKeys(sorted[k]!.entry.key, start) < 0);
     const merged: Entry[] = [];
     let j = 0;
     const engineEntries = page.entries;
@@ -412,24 +410,24 @@ export class Keyspace {
 
   /** The storage key of `key`'s head (the last one is remembered: a command reads then writes it). */
   headKeyOf(key: Uint8Array): Uint8Array {
-    let storageKey: Uint8Array;
-    if (this.lastHead !== null && bytesEqual(this.lastHead.key, key)) storageKey = this.lastHead.storageKey;
+    let sk: Uint8Array;
+    if (this.lastHead !== null && bytesEqual(this.lastHead.key, key)) sk = this.lastHead.storageKey;
     else {
-      storageKey = storageKeyOf(key, EMPTY, tokenBytesInto);
-      this.lastHead = { key: key.slice(), storageKey };
+      sk = storageKey(key);
+      this.lastHead = { key: key.slice(), storageKey: sk };
     }
-    this.access?.touch(storageKey);
-    return storageKey;
+    this.access?.touch(sk);
+    return sk;
   }
 
   /** The storage key of `key`'s head, without counting it as an access (OBJECT IDLETIME / FREQ). */
   peekHeadKey(key: Uint8Array): Uint8Array {
-    return storageKeyOf(key, EMPTY, tokenBytesInto);
+    return storageKey(key);
   }
 
   /** `key`'s live head, without counting it as an access (the evictor's check). */
   peekHead(key: Uint8Array, nowMs: number): Head | undefined {
-    const e = this.read(storageKeyOf(key, EMPTY, tokenBytesInto));
+    const e = this.read(storageKey(key));
     if (!isLive(e, nowMs)) return undefined;
     const type = typeOfMeta(e.meta);
     return type === undefined ? undefined : { type, value: e.value, expiresAtMs: e.timeMs };
@@ -531,20 +529,20 @@ export class Keyspace {
 
   /** The live value of one element, or undefined. */
   getElement(key: Uint8Array, sub: Uint8Array): Uint8Array | undefined {
-    const e = this.read(storageKeyOf(key, sub, tokenBytesInto));
+    const e = this.read(storageKey(key, sub));
     return e !== undefined && e.kind === EntryKind.put ? e.value : undefined;
   }
 
   /** Writes one element (no expiry of its own: the head's applies). */
   putElement(key: Uint8Array, sub: Uint8Array, value: Uint8Array): void {
     if (sub.length === 0) throw new RangeError('an element needs a non-empty sub-key (empty is the head)');
-    this.stagePut(storageKeyOf(key, sub, tokenBytesInto), value, EMPTY, 0);
+    this.stagePut(storageKey(key, sub), value, EMPTY, 0);
   }
 
   /** Deletes one element (a tombstone whatever was there). */
   deleteElement(key: Uint8Array, sub: Uint8Array, nowMs: number): void {
     if (sub.length === 0) throw new RangeError('an element needs a non-empty sub-key (empty is the head)');
-    this.stageDelete(storageKeyOf(key, sub, tokenBytesInto), nowMs);
+    this.stageDelete(storageKey(key, sub), nowMs);
   }
 
   /**
@@ -558,7 +556,7 @@ export class Keyspace {
     key: Uint8Array,
     options: { readonly from?: Uint8Array; readonly to?: Uint8Array; readonly limit: number },
   ): { elements: Element[]; next: Uint8Array | null } {
-    const prefix = storageKeyOf(key, EMPTY, tokenBytesInto);
+    const prefix = storageKey(key);
     const from = options.from ?? Uint8Array.of(0);
     const start = concatBytes([prefix, from.length === 0 ? Uint8Array.of(0) : from]);
     const end = options.to !== undefined ? concatBytes([prefix, options.to]) : prefixEnd(prefix);
@@ -582,7 +580,7 @@ export class Keyspace {
    * this command (the elements the command itself wrote stay: putHead's cleanup).
    */
   private deleteElements(key: Uint8Array, nowMs: number, keepStaged = false): void {
-    const prefix = storageKeyOf(key, EMPTY, tokenBytesInto);
+    const prefix = storageKey(key);
     const keys = this.collectLive(concatBytes([prefix, Uint8Array.of(0)]), prefixEnd(prefix), keepStaged);
     for (const k of keys) this.stageDelete(k, nowMs);
   }

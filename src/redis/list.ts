@@ -13,6 +13,7 @@
 // Iterating from the tail reads windows of positions backwards (positions are dense), so the engine
 // needs no reverse scan.
 
+import { readU32BE, writeU32BE } from '../lib/bytes.ts';
 import { reply, type RespValue } from '../wire/resp/index.ts';
 import type { CommandContext, CommandSpec } from './command.ts';
 import {
@@ -52,19 +53,8 @@ const TWO_32 = 2 ** 32;
 function writeI64be(out: Uint8Array, at: number, v: number): void {
   const hi = Math.floor(v / TWO_32); // signed, |hi| < 2^21 for a safe integer
   const lo = v - hi * TWO_32; // 0 <= lo < 2^32
-  writeU32be(out, at, hi >>> 0);
-  writeU32be(out, at + 4, lo);
-}
-
-function writeU32be(out: Uint8Array, at: number, u: number): void {
-  out[at] = u >>> 24;
-  out[at + 1] = (u >>> 16) & 0xff;
-  out[at + 2] = (u >>> 8) & 0xff;
-  out[at + 3] = u & 0xff;
-}
-
-function readU32be(b: Uint8Array, at: number): number {
-  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+  writeU32BE(out, at, hi >>> 0);
+  writeU32BE(out, at + 4, lo);
 }
 
 /** A position's sub-key: u64be(pos + 2^63), so positions sort numerically. */
@@ -84,7 +74,7 @@ export function encodeListHead(h: ListHead): Uint8Array {
 
 export function decodeListHead(bytes: Uint8Array): ListHead {
   if (bytes.byteLength !== 16) return { left: 0, right: -1 };
-  const i64 = (at: number) => (readU32be(bytes, at) | 0) * TWO_32 + readU32be(bytes, at + 4);
+  const i64 = (at: number) => (readU32BE(bytes, at) | 0) * TWO_32 + readU32BE(bytes, at + 4);
   return { left: i64(0), right: i64(8) };
 }
 

@@ -9,11 +9,9 @@
 // Then ioredis (RESP3 and RESP2) against a Baristas node alone: its subscriber mode gets `message` and
 // `pmessage` events, and its BLPOP is woken by another client's push.
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { show } from '../../src/services/store/sim-client.ts';
-import { encodeCommand, RespReplyDecoder, type RespValue } from '../../src/wire/resp/index.ts';
+import { RespConn as Conn } from '../support/resp-conn.ts';
 import {
   type RunningRespServer,
   redisServerUnavailable,
@@ -22,40 +20,6 @@ import {
 } from '../support/redis-servers.ts';
 
 const skip = redisServerUnavailable();
-
-class Conn {
-  readonly replies: RespValue[] = [];
-  private readonly decoder = new RespReplyDecoder();
-  private readonly socket: Socket;
-  constructor(server: RunningRespServer) {
-    this.socket = connect(server.port, server.host);
-    this.socket.on('data', (chunk) => {
-      this.decoder.push(chunk);
-      for (let r = this.decoder.next(); r !== undefined; r = this.decoder.next()) {
-        if (!('type' in r)) throw r;
-        this.replies.push(r);
-      }
-    });
-  }
-  send(...args: string[]): void {
-    this.socket.write(encodeCommand(args));
-  }
-  /** Waits until `count` replies arrived in all (bounded), then returns them as text with type. */
-  async upTo(count: number): Promise<string[]> {
-    const deadline = Date.now() + 5_000;
-    while (this.replies.length < count && Date.now() < deadline) await new Promise((r) => setImmediate(r));
-    return this.replies.map((v) => `${v.type} ${show(v)}`);
-  }
-  /** HELLO 3 as the connection's first request; its map differs (server, version, id): not kept. */
-  async hello3(): Promise<void> {
-    this.send('HELLO', '3');
-    await this.upTo(1);
-    this.replies.length = 0;
-  }
-  close(): void {
-    this.socket.destroy();
-  }
-}
 
 async function script(server: RunningRespServer, resp3: boolean): Promise<string[]> {
   const sub = new Conn(server);

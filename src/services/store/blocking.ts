@@ -10,7 +10,8 @@
 //     EXEC) has finished, `serveReady` hands the key to its blocked clients in the order they
 //     blocked (FIFO), each popping from that key while it has elements (Redis'
 //     handleClientsBlockedOnKeys: a woken client is served from the key that became ready, not
-//     from the first of its keys; a key left holding another type, by a SET, keeps it blocked);
+//     from the first of its keys; a key left holding another type, by a SET, keeps it blocked:
+//     `blockingRun` checks the ready key's type before the pop runs);
 //     a BLMOVE's push to its destination signals that key in turn;
 //   - or at its timeout (Env timers, so the simulator drives time) with the null array (RESP2 `*-1`,
 //     RESP3 `_`); timeout 0 waits forever;
@@ -216,9 +217,7 @@ function popFirst(keys: readonly Uint8Array[], command: string): Try {
   return (server, readyKey) => {
     for (const key of readyKey === undefined ? keys : [readyKey]) {
       const v = runData(server, [utf8.encode(command), key]);
-      // Woken by a write that left a key of another type (a SET): still blocked, as in Redis,
-      // which serves a woken client only from a key of the type it waits for.
-      if (v.type === 'error') return readyKey === undefined ? v : undefined;
+      if (v.type === 'error') return v;
       if (isEmpty(v)) continue;
       if (v.type === 'array') return reply.array([reply.bulk(key), ...v.items]);
       return reply.array([reply.bulk(key), v]);
@@ -227,13 +226,19 @@ function popFirst(keys: readonly Uint8Array[], command: string): Try {
   };
 }
 
-function moveOne(argv: readonly Uint8Array[]): Try {
-  return (server) => {
-    const v = runData(server, argv);
-    if (v.type === 'error') return v;
-    return isEmpty(v) ? undefined : v;
-  };
+/** Runs one pop (LMOVE, LMPOP, ZMPOP): its reply, an error, or undefined when it found nothing. */
+function popOnce(server: StoreServer, argv: readonly Uint8Array[]): RespValue | undefined {
+  const v = runData(server, argv);
+  if (v.type === 'error') return v;
+  return isEmpty(v) ? undefined : v;
 }
+
+function moveOne(argv: readonly Uint8Array[]): Try {
+  return (server) => popOnce(server, argv);
+}
+
+/** The Redis type a blocking command waits for: a woken client is served only from a key of it. */
+type WaitsFor = 'list' | 'zset';
 
 /**
  * The shared path: try now; in EXEC answer `emptyInMulti`; else block until a write, the timeout
@@ -245,6 +250,7 @@ function blockingRun(
   timeoutArg: Uint8Array,
   attempt: Try,
   emptyInMulti: RespValue,
+  waitsFor: WaitsFor,
 ): RespValue | Later {
   if (s.server.replicated !== undefined)
     return reply.error('ERR blocking commands are not available with store.replication.replicas > 1 yet');
@@ -264,7 +270,13 @@ function blockingRun(
     const b = {
       session: s,
       keys: [...byName.keys()],
-      attempt: (readyKey: string) => attempt(server, byName.get(readyKey)),
+      attempt: (readyKey: string) => {
+        const key = byName.get(readyKey)!;
+        // As Redis: a key a write left holding another type (a SET) keeps the client blocked, no
+        // WRONGTYPE; a key of the type waited for is popped, whatever the pop then answers.
+        const type = server.keyspaceOps.keyspace.peekHead(key, Math.floor(server.env.clock.wallMs()))?.type;
+        return type !== undefined && type !== waitsFor ? undefined : attempt(server, key);
+      },
       // A pop is a write: its reply leaves once group commit says it is durable.
       done: (value: RespValue) =>
         server.groupCommit.release(
@@ -293,7 +305,8 @@ function popCommand(name: string, pop: string, doc: { group: string; since: stri
   return keyed(
     serverCommand(name, -3, FLAGS, doc, (s, argv) => {
       const keys = argv.slice(1, -1);
-      return blockingRun(s, keys, argv[argv.length - 1]!, popFirst(keys, pop), reply.nullArray);
+      const waitsFor = pop.startsWith('z') ? 'zset' : 'list';
+      return blockingRun(s, keys, argv[argv.length - 1]!, popFirst(keys, pop), reply.nullArray, waitsFor);
     }),
     -2,
   );
@@ -317,12 +330,9 @@ function mpopCommand(
       const command = [utf8.encode(pop), ...argv.slice(2)];
       // Woken: LMPOP / ZMPOP of the key that became ready alone, with the same end and COUNT.
       const rest = argv.slice(3 + a.keys.length);
-      const attempt: Try = (server, readyKey) => {
-        const v = runData(server, readyKey === undefined ? command : [utf8.encode(pop), ONE_KEY, readyKey, ...rest]);
-        if (v.type === 'error') return readyKey === undefined ? v : undefined; // as popFirst
-        return isEmpty(v) ? undefined : v;
-      };
-      return blockingRun(s, a.keys, argv[1]!, attempt, reply.nullArray);
+      const attempt: Try = (server, readyKey) =>
+        popOnce(server, readyKey === undefined ? command : [utf8.encode(pop), ONE_KEY, readyKey, ...rest]);
+      return blockingRun(s, a.keys, argv[1]!, attempt, reply.nullArray, pop === 'zmpop' ? 'zset' : 'list');
     }),
     firstKey: 0,
     lastKey: 0,
@@ -374,7 +384,7 @@ export const blockingCommands: readonly ServerCommandSpec[] = [
       (s, argv) => {
         if (!isSide(argv[3]!) || !isSide(argv[4]!)) return reply.error('ERR syntax error');
         const move = [utf8.encode('lmove'), argv[1]!, argv[2]!, argv[3]!, argv[4]!];
-        return blockingRun(s, [argv[1]!], argv[5]!, moveOne(move), reply.null);
+        return blockingRun(s, [argv[1]!], argv[5]!, moveOne(move), reply.null, 'list');
       },
     ),
     2,
@@ -402,7 +412,7 @@ export const blockingCommands: readonly ServerCommandSpec[] = [
       ),
       (s, argv) => {
         const move = [utf8.encode('lmove'), argv[1]!, argv[2]!, utf8.encode('right'), utf8.encode('left')];
-        return blockingRun(s, [argv[1]!], argv[3]!, moveOne(move), reply.null);
+        return blockingRun(s, [argv[1]!], argv[3]!, moveOne(move), reply.null, 'list');
       },
     ),
     2,

@@ -123,11 +123,11 @@ export function entryNumbersProblemAt(buf: Uint8Array, at: number): string | und
 export function decodeEntryAt(buf: Uint8Array, at: number, end: number, bounds: EntryBounds): DecodedEntry {
   const x = entryExtentAt(buf, at, end, bounds);
   if (typeof x === 'string') return x;
+  const problem = entryNumbersProblemAt(buf, at);
+  if (problem !== undefined) return problem;
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const seq = getU64(view, at + 9);
   const timeMs = getU64(view, at + 17);
-  if (seq < 1 || !Number.isSafeInteger(seq)) return `entry seq ${seq} out of range`;
-  if (!Number.isSafeInteger(timeMs)) return `entry time ${timeMs} out of range`;
   const metaBytes = view.getUint16(at + 3, true);
   let p = x.keyAt;
   const key = buf.slice(p, p + x.keyBytes);

@@ -23,6 +23,7 @@
 // until the memtable is cleared, so they stay counted. The current slab's unused tail (under one
 // slab) is not counted. The engine flushes when `bytes` reaches memtableBytesMax.
 
+import { lowerBoundWhere } from '../../lib/sorted.ts';
 import { compareKeysAt, type Entry, type EntryKind, entryBytes } from './entry.ts';
 
 /**
@@ -86,20 +87,20 @@ export class Memtable {
   private bufs: Uint8Array[] = [];
   private slabId = -1;
   private slabUsed = 0;
-  // Columns by slot: where the newest version's bytes are and its fields.
-  private bufId = new Uint32Array(INITIAL_SLOTS);
-  private at = new Uint32Array(INITIAL_SLOTS);
-  private keyLen = new Uint32Array(INITIAL_SLOTS);
-  private metaLen = new Uint32Array(INITIAL_SLOTS);
-  private valueLen = new Uint32Array(INITIAL_SLOTS);
-  private seqs = new Float64Array(INITIAL_SLOTS);
-  private times = new Float64Array(INITIAL_SLOTS);
-  private kinds = new Uint8Array(INITIAL_SLOTS);
-  private hashes = new Uint32Array(INITIAL_SLOTS);
+  // Columns by slot: where the newest version's bytes are and its fields (set by reset()).
+  private bufId!: Uint32Array;
+  private at!: Uint32Array;
+  private keyLen!: Uint32Array;
+  private metaLen!: Uint32Array;
+  private valueLen!: Uint32Array;
+  private seqs!: Float64Array;
+  private times!: Float64Array;
+  private kinds!: Uint8Array;
+  private hashes!: Uint32Array;
   private count = 0;
   /** Open addressing: slot + 1 per cell, 0 = empty. */
-  private table = new Int32Array(2 * INITIAL_SLOTS);
-  private sorted: Int32Array = new Int32Array(0);
+  private table!: Int32Array;
+  private sorted!: Int32Array;
   /** Slots new since the last merge, in key order; never in `sorted`. */
   private fresh: number[] = [];
   /** A range is iterating `fresh`: the next insertion copies it first. */
@@ -110,7 +111,9 @@ export class Memtable {
   /** Bumped by clear(): a range from before it would read reused slots, so it throws instead. */
   private generation = 0;
 
-  constructor(private readonly freshKeysMax = MEMTABLE_FRESH_KEYS_MAX) {}
+  constructor(private readonly freshKeysMax = MEMTABLE_FRESH_KEYS_MAX) {
+    this.reset();
+  }
 
   get bytes(): number {
     return this.heldBytes;
@@ -255,14 +258,7 @@ export class Memtable {
 
   /** The first index of `slots[0, n)` whose key is >= key. */
   private lowerBoundKey(slots: ArrayLike<number>, n: number, key: Uint8Array): number {
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.compareToKey(slots[mid]!, key) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBoundWhere(0, n, (i) => this.compareToKey(slots[i]!, key) < 0);
   }
 
   private insertFresh(slot: number): void {
@@ -272,15 +268,9 @@ export class Memtable {
       this.freshShared = false;
     }
     const fresh = this.fresh;
-    let lo = 0;
-    let hi = fresh.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.compareSlots(fresh[mid]!, slot) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo === fresh.length) fresh.push(slot);
-    else fresh.splice(lo, 0, slot);
+    const at = lowerBoundWhere(0, fresh.length, (i) => this.compareSlots(fresh[i]!, slot) < 0);
+    if (at === fresh.length) fresh.push(slot);
+    else fresh.splice(at, 0, slot);
   }
 
   /**
@@ -298,13 +288,7 @@ export class Memtable {
     let i = 0;
     let o = 0;
     for (const f of fresh) {
-      let lo = i;
-      let hi = n;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (this.compareSlots(sorted[mid]!, f) < 0) lo = mid + 1;
-        else hi = mid;
-      }
+      const lo = lowerBoundWhere(i, n, (k) => this.compareSlots(sorted[k]!, f) < 0);
       out.set(sorted.subarray(i, lo), o);
       o += lo - i;
       i = lo;
@@ -342,9 +326,14 @@ export class Memtable {
   }
 
   clear(): void {
-    // Fresh columns (the old ones' memory goes back). A range must not be held across a clear
-    // (the engine's flush walks its own range to the end first); one that is throws.
+    // A range must not be held across a clear (the engine's flush walks its own range to the end
+    // first); one that is throws.
     this.generation++;
+    this.reset();
+  }
+
+  /** Empty, with fresh columns (the old ones' memory goes back). */
+  private reset(): void {
     this.bufs = [];
     this.slabId = -1;
     this.slabUsed = 0;

@@ -388,7 +388,7 @@ export class RunReader {
   }
 
   /** The bytes of block `b` (its CRC checked), from the cache or the file; the CRC excluded. */
-  private blockBytes(b: number): Uint8Array {
+  blockBytes(b: number): Uint8Array {
     const id = `${this.path}#${b}`;
     const cached = this.cache.get(id);
     if (cached !== undefined) return cached;
@@ -401,11 +401,6 @@ export class RunReader {
     const buf = readChecked(this.file, this.path, offset, length, `block ${b}`, ok).subarray(0, length - CRC_BYTES);
     this.cache.put(id, buf);
     return buf;
-  }
-
-  /** blockBytes for a cursor. */
-  blockBytesOf(b: number): Uint8Array {
-    return this.blockBytes(b);
   }
 
   /** The extent of the entry at `at` of block `b`'s bytes, or a CorruptionError. */
@@ -444,15 +439,10 @@ export class RunReader {
     const buf = this.blockBytes(b);
     let at = 0;
     while (at < buf.byteLength) {
-      const x = entryExtentAt(buf, at, buf.byteLength, this.bounds);
-      if (typeof x === 'string') throw corrupt(this.path, this.offsets[b]! + at, x);
+      const x = this.extentAt(b, buf, at);
       const c = compareKeysAt(buf, x.keyAt, x.keyBytes, key, 0, key.byteLength);
       if (c > 0) return undefined;
-      if (c === 0) {
-        const d = decodeEntryAt(buf, at, buf.byteLength, this.bounds);
-        if (typeof d === 'string') throw corrupt(this.path, this.offsets[b]! + at, d);
-        return d.entry;
-      }
+      if (c === 0) return this.decodeAt(b, buf, at).entry;
       at = x.end;
     }
     return undefined;
@@ -473,8 +463,8 @@ export class RunReader {
  * the entries it returns. Entries below `start` are passed over in place (their extents read and
  * their keys compared in the block, as `get` does), so a short range costs one decoded entry per
  * entry returned, not a decode of the whole block (LPOP, LRANGE, the evictor's samples read one to
- * a few entries of a 4 KiB block). The checks of `readBlock` still hold for every entry walked:
- * grammar, keys strictly increasing, and a block walked to its end ends at its indexed key.
+ * a few entries of a 4 KiB block). Every entry walked is checked as a decode would be (grammar,
+ * seq and time), keys strictly increase, and a block walked to its end ends at its indexed key.
  */
 export class RunCursor {
   /** The current block's bytes (CRC checked), or null before the first and after the last. */
@@ -518,7 +508,7 @@ export class RunCursor {
         return false;
       }
       this.bufBlock = this.block++;
-      this.buf = this.reader.blockBytesOf(this.bufBlock);
+      this.buf = this.reader.blockBytes(this.bufBlock);
       if (this.buf.byteLength === 0) throw this.reader.corruptAt(this.bufBlock, 0, 'empty block');
       this.pos = 0;
       this.prevAt = -1;

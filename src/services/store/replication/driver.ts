@@ -72,7 +72,7 @@ import { utf8ByteLength } from '../../../lib/bytes.ts';
 import { murmur3X64_128Into } from '../../../dynamo/partitioner.ts';
 import { MessageType } from '../../../lib/message-types.ts';
 import type { MessageHandler } from '../../../lib/router.ts';
-import type { PeerView } from '../../../membership/membership.ts';
+import type { MembershipView } from '../../../node/service.ts';
 import {
   type ClientRequest,
   type ClientResult,
@@ -152,7 +152,7 @@ export interface ReplicaNodeComponents {
   /** The other nodes of the cluster (ctx.peers): with this node, the ring's nodes. */
   readonly peers: readonly NodeId[];
   /** The failure detector's view (ctx.membership()). */
-  readonly membership: { view(): PeerView[]; readonly statusVersion?: number };
+  readonly membership: Pick<MembershipView, 'view' | 'statusVersion'>;
   readonly store: ReplicaStore;
   /** The Paxos acceptor's store (LsmReplicaStore.paxos): SERIAL operations run only when given. */
   readonly paxos?: PaxosStore;
@@ -282,9 +282,9 @@ export class ReplicaNode {
   private ring_: Ring;
   private readonly env: Env;
   private readonly store: ReplicaStore;
-  private readonly membership: { view(): PeerView[]; readonly statusVersion?: number };
-  /** The membership statusVersion `up` was built at (undefined: rebuild every time). */
-  private upVersion: number | undefined;
+  private readonly membership: Pick<MembershipView, 'view' | 'statusVersion'>;
+  /** The membership statusVersion `up` was built at (-1: not built yet). */
+  private upVersion = -1;
   private readonly hlc: HybridLogicalClock;
   private ringNodes: ReadonlySet<NodeId>;
   private readonly pending = new Map<number, Pending>();
@@ -725,7 +725,7 @@ export class ReplicaNode {
   private refreshView(): void {
     // Per request and per message: rebuilt only when a peer's status changed since.
     const version = this.membership.statusVersion;
-    if (version !== undefined && version === this.upVersion) return;
+    if (version === this.upVersion) return;
     this.upVersion = version;
     const up = new Set<NodeId>([this.env.nodeId]);
     for (const v of this.membership.view()) if (v.status === 'alive') up.add(v.id);

@@ -25,3 +25,20 @@ export function lowerBoundWhere(lo: number, hi: number, below: (i: number) => bo
   }
   return lo;
 }
+
+/**
+ * `lowerBoundWhere` found by galloping from `lo`: probes lo, lo+1, lo+3, lo+7, … until `below` is
+ * false, then binary-searches the last gap. O(log d) calls for an answer d places past `lo`, so a
+ * merge that walks forward through a long sorted list pays per item for the distance it moves, not
+ * for the list's length (a run of new keys that all land in one place costs one call each).
+ */
+export function gallopWhere(lo: number, hi: number, below: (i: number) => boolean): number {
+  let step = 1;
+  let from = lo;
+  while (from < hi && below(from)) {
+    lo = from + 1;
+    from = lo + step - 1;
+    step *= 2;
+  }
+  return lowerBoundWhere(lo, Math.min(from, hi), below);
+}

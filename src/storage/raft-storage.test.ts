@@ -242,3 +242,50 @@ test('snapshot pruning never deletes the snapshot the durable WAL marker referen
     (e: unknown) => e instanceof CorruptionError && /missing/.test(e.message),
   );
 });
+
+test('a received snapshot saved in slices: the log is untouched until the last slice; a crash before it keeps the old state', () => {
+  const store = new SimDiskStore(new SeededRng('receive-in-slices'));
+  const open = () => openStorage(store.view());
+  let s = open();
+  const entries: Entry[] = Array.from({ length: 5 }, (_, i) => ({
+    index: i + 1,
+    term: 1,
+    type: EntryType.Normal,
+    data: new Uint8Array([i]),
+  }));
+  s.persist({ entries, hardState: { term: 1, vote: undefined, commit: 5 } });
+  const before = view(s);
+  const data = new SeededRng('image').bytes(1000);
+  const snapshot = { meta: { index: 40, term: 2, confState: { voters: ['n1', 'n2'], learners: [] } }, data };
+  const temps = () =>
+    store
+      .view()
+      .list('group1/snap')
+      .filter((n) => n.endsWith('.tmp'));
+  // 1000 bytes, 300 a step: three steps write, the fourth renames and replaces the log.
+  let save = s.applySnapshotInSlices(snapshot, 300);
+  for (let i = 0; i < 3; i++) {
+    assert.equal(save.step(), false, `step ${i} is not the last`);
+    assert.deepEqual(view(s), before, `step ${i}: the core still reads the old log`);
+    assert.equal(temps().length, 1, 'the file is a temp file until the last step');
+  }
+  assert.throws(() => s.append([{ index: 6, term: 1, type: EntryType.Normal, data: new Uint8Array() }]), /being saved/);
+  // A crash here: the old log and no snapshot; the temp file is removed at the next open.
+  store.crash();
+  s = open();
+  assert.deepEqual(view(s), before, 'recovered the state before the received snapshot');
+  assert.deepEqual(temps(), []);
+  // Done again to the end: the snapshot and its marker, durable with the next sync.
+  save = s.applySnapshotInSlices(snapshot, 300);
+  let steps = 1;
+  while (!save.step()) steps++;
+  assert.equal(steps, 4);
+  s.setHardState({ term: 2, vote: undefined, commit: 40 });
+  s.sync();
+  assert.equal(s.snapshot().meta.index, 40);
+  assert.equal(s.lastIndex(), 40, 'the log was replaced');
+  store.crash();
+  s = open();
+  assert.deepEqual([...s.snapshot().data], [...data], 'the received snapshot survives a crash after the sync');
+  assert.equal(s.firstIndex(), 41);
+});

@@ -10,6 +10,7 @@
 //   createSnapshot(i, c, d) -> snapshot file written durably, then SNAPSHOT(i, term(i))
 //                              (or in slices: createSnapshotInSlices, the marker at the last step)
 //   applySnapshot(s)        -> snapshot file written durably, then TRUNCATE(all) + SNAPSHOT(i, t)
+//                              (or in slices: applySnapshotInSlices, the records at the last step)
 //   compact(i)              -> memory released; WAL segments released up to the durable marker
 //
 // Snapshot files are pruned only in sync(), after the WAL marker of the newest snapshot is durable,
@@ -128,6 +129,8 @@ export class WalRaftStorage implements RaftLogStorage {
   private synced: HardState = { term: 0, vote: undefined, commit: 0 };
   /** Our own snapshot being written in slices (createSnapshotInSlices), if any. */
   private saving: SnapshotSave | undefined;
+  /** A received snapshot's file being written in slices (applySnapshotInSlices), if any. */
+  private receiving: { step(): boolean } | undefined;
 
   private constructor(
     private readonly wal: Wal,
@@ -207,20 +210,53 @@ export class WalRaftStorage implements RaftLogStorage {
   // --- RaftLogStorageWriter (stage; durable at sync) ---
 
   applySnapshot(snapshot: Snapshot): void {
+    assert(this.applySnapshotInSlices(snapshot, Number.MAX_SAFE_INTEGER).step(), 'a one-slice save ends in one step');
+  }
+
+  /**
+   * applySnapshot in slices (a follower's received snapshot): each step() writes and syncs at most
+   * `sliceBytes` of its file; the last one renames it into place, then stages the log's
+   * replacement (truncate and the snapshot's marker, durable at the next sync) and returns true.
+   * Until then the log and the state the core reads are unchanged, and nothing else may be
+   * written (the driver holds the Ready, and its acknowledgement, until the last step). A crash
+   * or a stop before the last step leaves only the temp file, removed at the next open.
+   */
+  applySnapshotInSlices(snapshot: Snapshot, sliceBytes: number): { step(): boolean } {
     // A received snapshot replaces the log: one of ours still being written is of an older state.
     this.saving?.abort();
+    assert(this.receiving === undefined, 'a received snapshot is already being saved');
     const { index, term, confState } = snapshot.meta;
     assert(index >= this.wal.baseIndex, `snapshot ${index} is older than the log base ${this.wal.baseIndex}`);
-    this.snapshots.save({ index, term, config: encodeConf(confState), data: snapshot.data });
-    // Replace the whole log (the core's rule), even where it might match: truncate, then the marker.
-    const records: WalRecord[] = [];
-    if (this.wal.lastIndex > this.wal.baseIndex) records.push({ type: 'truncate', fromIndex: this.wal.baseIndex + 1 });
-    records.push({ type: 'snapshot', index, term });
-    this.wal.append(records);
-    this.mem.applySnapshot(snapshot);
+    const file = this.snapshots.saveInSlices(
+      { index, term, config: encodeConf(confState), data: snapshot.data },
+      sliceBytes,
+    );
+    const receiving = {
+      step: (): boolean => {
+        assert(this.receiving === receiving, 'a received snapshot stepped after its save ended');
+        try {
+          if (file.step() === undefined) return false;
+        } catch (err) {
+          this.receiving = undefined; // a disk error: the node stops; the temp file goes at the next open
+          throw err;
+        }
+        this.receiving = undefined;
+        // Replace the whole log (the core's rule), even where it might match: truncate, then the marker.
+        const records: WalRecord[] = [];
+        if (this.wal.lastIndex > this.wal.baseIndex)
+          records.push({ type: 'truncate', fromIndex: this.wal.baseIndex + 1 });
+        records.push({ type: 'snapshot', index, term });
+        this.wal.append(records);
+        this.mem.applySnapshot(snapshot);
+        return true;
+      },
+    };
+    this.receiving = receiving;
+    return receiving;
   }
 
   append(entries: readonly Entry[]): void {
+    assert(this.receiving === undefined, 'log written while a received snapshot is being saved');
     // Skip a leading run the log already holds (same index and term): a re-send changes nothing.
     let skip = 0;
     while (skip < entries.length) {
@@ -265,6 +301,7 @@ export class WalRaftStorage implements RaftLogStorage {
    * log until then; a received snapshot (applySnapshot) or abort() ends it, leaving no file.
    */
   createSnapshotInSlices(index: number, confState: ConfState, data: Uint8Array, sliceBytes: number): SnapshotSave {
+    assert(this.receiving === undefined, 'a snapshot taken while a received one is being saved');
     this.saving?.abort();
     const term = this.mem.term(index);
     assert(term !== undefined, `no term for snapshot index ${index}`);

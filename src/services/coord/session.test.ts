@@ -582,6 +582,7 @@ function installBehind(seed: string, nodesPerSlice: number, znodeCount: number) 
     refusedWhileSyncing,
     clientClosedWhileSyncing,
     slices: sim.metrics(follower).value('raft_snapshot_restore_slices_total', { group: 'coord' }),
+    receiveSlices: sim.metrics(follower).value('raft_snapshot_receive_slices_total', { group: 'coord' }),
   };
 }
 
@@ -596,6 +597,8 @@ test('a follower far behind installs a big snapshot in slices: a bounded number 
   assert.equal(r.halfVisible, 0, 'clients never see a half-restored tree');
   assert.equal(r.refusedWhileSyncing, 1, 'a handshake during the install is refused');
   assert.ok(r.clientClosedWhileSyncing, 'its client was closed while it synced (to move elsewhere)');
+  // Its file was written 512 bytes a turn too (raft.snapshotWriteSliceBytes), its ack held until then.
+  assert.ok(r.receiveSlices >= 10, `the received snapshot's file went in slices: ${r.receiveSlices}`);
   // Negative control: one slice as large as the tree is the old one-go install; the measure sees it.
   const oneGo = installBehind('zk-sliced-restore', 1_000_000, znodeCount);
   t.diagnostic(`one go: ${JSON.stringify(oneGo)}`);

@@ -1,9 +1,11 @@
 // Goal: the znode store's paged columns and sharded path index (store.ts) keep every record across
 // page boundaries: page 0 grows by doubling to 65,536 slots, later pages are added whole; slots freed
 // and reused on either side of a boundary read back what was written; paths() and size see all.
+// A parent's children stay exact when their set splits into shards (a huge parent never rehashes
+// one big Set).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type NodeRecord, ZnodeStore } from './store.ts';
+import { CHILD_SPLIT_AT, ChildSlots, type NodeRecord, ZnodeStore } from './store.ts';
 
 const rec = (i: number): NodeRecord => ({
   data: `d${i}`,
@@ -41,4 +43,34 @@ test('records survive page 0 doubling and whole new pages; freed slots are reuse
   assert.deepEqual(st.read(slots[65_537]!), rec(65_537), 'a neighbour is untouched');
   assert.equal([...st.paths()].length, st.size);
   assert.equal(st.childCount(root), n);
+});
+
+test('a child set splits into shards at CHILD_SPLIT_AT and stays exact: size, members, deletes of absent slots', () => {
+  const kids = new ChildSlots();
+  const model = new Set<number>();
+  const add = (x: number) => {
+    kids.add(x);
+    model.add(x);
+  };
+  const del = (x: number) => {
+    kids.delete(x);
+    model.delete(x);
+  };
+  for (let i = 0; i < CHILD_SPLIT_AT - 1; i++) add(i * 3);
+  assert.equal(kids.sharded, false);
+  add(7); // the split's own add
+  add(7); // a duplicate counts once
+  assert.equal(kids.sharded, true);
+  for (let i = 0; i < 5000; i++) add(1_000_000 + i);
+  for (let i = 0; i < 20_000; i += 2) del(i * 3);
+  del(-5); // not a member: nothing changes
+  del(1_000_000); // twice
+  del(1_000_000);
+  assert.equal(kids.size, model.size);
+  const got = [...kids];
+  assert.equal(got.length, model.size, 'each member once');
+  assert.deepEqual(new Set(got), model);
+  // Negative control: the model notices a lost member.
+  model.add(-1);
+  assert.notDeepEqual(new Set(got), model);
 });

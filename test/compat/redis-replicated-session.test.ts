@@ -45,6 +45,13 @@ const SCRIPT = [
   'HLEN r:h',
   'HDEL r:h f2 zz',
   'HGETALL r:h',
+  // Multi-key commands: per-key operations at N = 3, the same replies when nothing is concurrent.
+  'MSET r:a 1 r:b 2 r:c 3',
+  'MGET r:a r:b r:none r:set r:c',
+  'MSET r:a',
+  'MSET r:a 1 r:b',
+  'UNLINK r:a r:b r:none',
+  'MGET r:a r:b r:c',
   'GET r:set',
   'SADD r:s x',
   'HSET r:set f v',

@@ -205,3 +205,39 @@ test('N = 1: a command for a key whose owner the failure detector calls dead ans
   c.send('SET', other, 'fine');
   assert.equal(settle(sim, c).at(-1), '+OK', 'keys on live nodes keep working');
 });
+
+test('N = 2 of 4 through RESP: MGET and MSET are per-key operations; an MSET that fails at its second key says the first was written', () => {
+  const ids = ['n1', 'n2', 'n3', 'n4'];
+  const sim = simServices({
+    seed: 'store-multi-key',
+    nodes: ids,
+    services: [membershipService, storeService],
+    store: { replication: { replicas: 2 } },
+  });
+  assert.ok(
+    sim.runUntilCondition(() => ids.every((id) => storeOf(sim.instance(id)!).ring.ring.version > 0), 20_000),
+    'ring',
+  );
+  sim.runFor(2_000); // membership: every peer alive
+  const c = new SimRespClient(sim, 'n1');
+  const keys = Array.from({ length: 24 }, (_, i) => `mk:${i}`);
+  for (const k of keys) c.send('BARISTA', 'WHERE', k);
+  const where = settle(sim, c);
+  const away = keys.find((_, i) => !where[i]!.includes('n4'))!; // its replicas stay reachable
+  const cutOff = keys.find((_, i) => where[i]!.includes('n4'))!; // one of its two replicas is n4
+  assert.ok(away !== undefined && cutOff !== undefined, where.join(' '));
+  c.send('MSET', away, 'a1', cutOff, 'c1');
+  c.send('MGET', away, 'mk:none', cutOff);
+  assert.deepEqual(settle(sim, c).slice(keys.length), ['+OK', `*[$a1,_,$c1]`]);
+  const cut = sim.network.partition([['n1', 'n2', 'n3'], ['n4']]);
+  sim.runFor(3_000); // the failure detectors call n4 down
+  c.send('MSET', away, 'a2', cutOff, 'c2');
+  c.send('MSET', cutOff, 'c3', away, 'a3');
+  c.send('BARISTA', 'CONSISTENCY', 'ONE');
+  c.send('MGET', away, cutOff);
+  const r = settle(sim, c).slice(keys.length + 2);
+  assert.match(r[0]!, /^-UNAVAILABLE .*\(the 1 keys before it were written\)$/, r[0]);
+  assert.match(r[1]!, /^-UNAVAILABLE .*\(nothing was written\)$/, r[1]);
+  assert.deepEqual(r.slice(2), ['+OK', '*[$a2,$c1]'], 'the first key of the failed MSET stays written');
+  cut.heal();
+});

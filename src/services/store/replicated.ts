@@ -9,8 +9,12 @@
 //                      tombstone;
 //   SET key value      reads the key's causal context at the same level, then writes with it: the
 //                      write supersedes every sibling its coordinator read (options: an error);
-//   DEL key [key ...]  the same, as tombstones; counts the keys that held a value when read;
+//   DEL key [key ...]  the same, as tombstones; counts the keys that held a value when read
+//                      (UNLINK is DEL: nothing is freed in the background here);
 //   EXISTS key [...]   counts keys whose chosen sibling holds a value;
+//   MGET key [key ...] / MSET key value [key value ...]   GET / SET of each key in turn, each its
+//                      own operation (the issue's rule for multi-key commands at N > 1: per-key,
+//                      not atomic; an MSET that fails after its first key says which were written);
 //   BARISTA SIBLINGS key   every concurrent value (nil for a tombstone), in the replica's order;
 //   BARISTA WHERE key      the key's preference list (N node ids), then pending replicas;
 //   BARISTA CONSISTENCY [level]   sets or shows the connection's level.
@@ -21,7 +25,7 @@
 //                      value read in the same round's retry loop); nil when the condition failed;
 //                      -BUSY (definite, not written) when the value kept changing for 8 attempts;
 //   DEL key ...        per key: a serial read, then a CAS from that value to absent;
-//   EXISTS key ...     serial reads;
+//   EXISTS key ...     serial reads; MGET serial reads, MSET serial writes, key by key;
 //   BARISTA CAS key expected new   update-if-equal: [1, new] applied, [0, current] not applied
 //                      (expected "" with NX semantics is not special: use SET NX).
 // The Paxos state is apart from the Dynamo state: SERIAL and non-SERIAL commands on one key do
@@ -38,7 +42,7 @@ import type { KeyState, ReplicaNode } from './replication/driver.ts';
 import type { VectorClock } from '../../lib/clocks/vector.ts';
 import { expireOutcome, parseExpireArgs, ttlReply } from '../../redis/generic.ts';
 import { expireDeadline, Opt, parseStringOptions } from '../../redis/strings.ts';
-import { redisErrorReply } from '../../redis/errors.ts';
+import { redisErrorReply, wrongArityError } from '../../redis/errors.ts';
 import { formatRing, type RingChangeOutcome, type RingMover } from './ring-mover.ts';
 import { byteStringOf } from '../../crdt/codec.ts';
 import { PNCounter } from '../../crdt/counters.ts';
@@ -115,7 +119,10 @@ export class ReplicatedCommands {
       'get',
       'set',
       'del',
+      'unlink',
       'exists',
+      'mget',
+      'mset',
       'incr',
       'decr',
       'incrby',
@@ -246,8 +253,28 @@ export class ReplicatedCommands {
           ),
         );
       case 'del':
+      case 'unlink':
       case 'exists':
-        return this.eachKey(name, argv.slice(1), level, 0, done);
+        return this.eachKey(name === 'exists' ? 'exists' : 'del', argv.slice(1), level, 0, done);
+      case 'mget':
+        return this.mget(argv, 1, [], done, (key, next) =>
+          this.node.submit({ kind: 'get', key, level }, (o) => {
+            if (!o.ok) return done(errorReply(o.error, false));
+            const read = materialize(o.state.versioned);
+            // Redis' MGET: nil for a key that holds no string (no error for another type).
+            next(read instanceof BaristaError || read.value?.type !== 'string' ? null : read.value.value);
+          }),
+        );
+      case 'mset':
+        return this.mset(argv, 1, done, (key, value, next, failed) =>
+          this.node.submit({ kind: 'get', key, level }, (read) => {
+            if (!read.ok) return failed(read.error, false);
+            const { context } = read.state;
+            this.node.submit({ kind: 'put', key, value, level, context }, (o) =>
+              o.ok ? next() : failed(o.error, true),
+            );
+          }),
+        );
       default:
         if (collectionCommandNames.has(name)) return this.collection(argv, level, done);
         return done(reply.error(`ERR '${name}' is not available with store.replication.replicas > 1 yet`));
@@ -443,8 +470,17 @@ export class ReplicatedCommands {
       case 'set':
         return this.serialSet(argv, done);
       case 'del':
+      case 'unlink':
       case 'exists':
-        return this.serialEach(name, argv.slice(1), 0, done);
+        return this.serialEach(name === 'exists' ? 'exists' : 'del', argv.slice(1), 0, done);
+      case 'mget':
+        return this.mget(argv, 1, [], done, (key, next) =>
+          this.node.serial(key, { kind: 'read' }, (o) => (o.ok ? next(o.current) : done(errorReply(o.error, false)))),
+        );
+      case 'mset':
+        return this.mset(argv, 1, done, (key, value, next, failed) =>
+          this.node.serial(key, { kind: 'write', value }, (o) => (o.ok ? next() : failed(o.error, true))),
+        );
       default:
         return done(reply.error(`ERR '${name}' is not available with store.replication.replicas > 1 yet`));
     }
@@ -616,6 +652,52 @@ export class ReplicatedCommands {
         done,
       );
     });
+  }
+
+  /** MGET: `get` of argv[at..] in turn, the values gathered into one array reply. */
+  private mget(
+    argv: readonly Uint8Array[],
+    at: number,
+    values: RespValue[],
+    done: Done,
+    get: (key: Uint8Array, next: (value: Uint8Array | null) => void) => void,
+  ): void {
+    if (at >= argv.length) return done(reply.array(values));
+    get(argv[at]!, (value) => {
+      values.push(value === null ? reply.null : reply.bulk(value));
+      this.mget(argv, at + 1, values, done, get);
+    });
+  }
+
+  /**
+   * MSET: `set` of each pair from argv[at] in turn. A failure after the first pair answers its
+   * error saying how many keys were written before it (they stay written: per-key operations).
+   */
+  private mset(
+    argv: readonly Uint8Array[],
+    at: number,
+    done: Done,
+    set: (
+      key: Uint8Array,
+      value: Uint8Array,
+      next: () => void,
+      failed: (error: BaristaError, write: boolean) => void,
+    ) => void,
+  ): void {
+    if (at === 1 && (argv.length - 1) % 2 !== 0) return done(wrongArityError('mset'));
+    if (at >= argv.length) return done(reply.ok);
+    const written = (at - 1) / 2;
+    set(
+      argv[at]!,
+      argv[at + 1]!,
+      () => this.mset(argv, at + 2, done, set),
+      (error, write) => {
+        if (written === 0) return done(errorReply(error, write));
+        const indefinite = write && (error.code === 'timeout' || error.code === 'outcome_unknown');
+        const note = `the ${written} keys before it were written${indefinite ? '; this one may have been' : ''}`;
+        done(errorReply(error, write, note));
+      },
+    );
   }
 
   /** DEL and EXISTS over their keys in turn (each key its own operation, as N > 1 makes it). */

@@ -29,6 +29,22 @@ function cluster(seed: string): Simulation<NodeServices> {
   return sim;
 }
 
+/** Nodes `ids` with membership and the store at N = `replicas`, every peer alive. */
+function replicatedCluster(seed: string, ids: readonly string[], replicas: number): Simulation<NodeServices> {
+  const sim = simServices({
+    seed,
+    nodes: [...ids],
+    services: [membershipService, storeService],
+    store: { replication: { replicas } },
+  });
+  assert.ok(
+    sim.runUntilCondition(() => ids.every((id) => storeOf(sim.instance(id)!).ring.ring.version > 0), 20_000),
+    'ring',
+  );
+  sim.runFor(2_000); // membership: every peer alive
+  return sim;
+}
+
 function settle(sim: Simulation<NodeServices>, c: SimRespClient): string[] {
   assert.ok(
     sim.runUntilCondition(() => c.settled || c.closed !== undefined, 10_000),
@@ -117,18 +133,7 @@ test('keys on different owners are CROSSSLOT; hash tags keep keys together; RESP
 });
 
 test('N = 3 through RESP: a write on either side of a partition at ONE, UNAVAILABLE at QUORUM on the minority, both values kept as siblings after healing', () => {
-  const ids = ['n1', 'n2', 'n3'];
-  const sim = simServices({
-    seed: 'store-replicated',
-    nodes: ids,
-    services: [membershipService, storeService],
-    store: { replication: { replicas: 3 } },
-  });
-  assert.ok(
-    sim.runUntilCondition(() => ids.every((id) => storeOf(sim.instance(id)!).ring.ring.version > 0), 20_000),
-    'ring',
-  );
-  sim.runFor(2_000); // membership: every peer alive
+  const sim = replicatedCluster('store-replicated', ['n1', 'n2', 'n3'], 3);
   const a = new SimRespClient(sim, 'n1');
   a.send('SET', 'k', 'v0');
   a.send('BARISTA', 'WHERE', 'k');
@@ -207,18 +212,7 @@ test('N = 1: a command for a key whose owner the failure detector calls dead ans
 });
 
 test('N = 2 of 4 through RESP: MGET and MSET are per-key operations; an MSET that fails at its second key says the first was written', () => {
-  const ids = ['n1', 'n2', 'n3', 'n4'];
-  const sim = simServices({
-    seed: 'store-multi-key',
-    nodes: ids,
-    services: [membershipService, storeService],
-    store: { replication: { replicas: 2 } },
-  });
-  assert.ok(
-    sim.runUntilCondition(() => ids.every((id) => storeOf(sim.instance(id)!).ring.ring.version > 0), 20_000),
-    'ring',
-  );
-  sim.runFor(2_000); // membership: every peer alive
+  const sim = replicatedCluster('store-multi-key', ['n1', 'n2', 'n3', 'n4'], 2);
   const c = new SimRespClient(sim, 'n1');
   const keys = Array.from({ length: 24 }, (_, i) => `mk:${i}`);
   for (const k of keys) c.send('BARISTA', 'WHERE', k);

@@ -46,9 +46,13 @@ export function optionIs(arg: Uint8Array, lowerName: string): boolean {
   return true;
 }
 
-const utf8 = new TextEncoder();
-
-/** A decimal integer's ASCII bytes (a string value INCR writes). */
+/**
+ * A decimal integer's ASCII bytes (a string value INCR writes). Digits written directly, not
+ * through TextEncoder (whose call was ~10 % of an INCR); the same bytes as String(v).
+ */
 export function decimalBytes(v: bigint | number): Uint8Array {
-  return utf8.encode(String(v));
+  const s = String(v);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
 }

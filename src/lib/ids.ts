@@ -17,6 +17,7 @@
 import type { Rng } from '../env/types.ts';
 import { AssertionError, assert } from './assert.ts';
 import { ProtocolError } from './errors.ts';
+import { readU32BE, writeU32BE } from './bytes.ts';
 
 /** A UUID as its 16 bytes. */
 export type Uuid = Uint8Array;
@@ -65,8 +66,8 @@ export class UuidV7Generator {
   private reseed(): void {
     const r = this.rng.bytes(10);
     this.randA = ((r[0]! << 4) | (r[1]! >>> 4)) & 0xfff;
-    this.randBHi = (((r[2]! << 24) | (r[3]! << 16) | (r[4]! << 8) | r[5]!) >>> 0) & (TWO_POW_30 - 1);
-    this.randBLo = ((r[6]! << 24) | (r[7]! << 16) | (r[8]! << 8) | r[9]!) >>> 0;
+    this.randBHi = readU32BE(r, 2) & (TWO_POW_30 - 1);
+    this.randBLo = readU32BE(r, 6);
   }
 
   private increment(): void {
@@ -91,20 +92,11 @@ export class UuidV7Generator {
     const lo32 = ms % TWO_POW_32;
     out[0] = hi16 >>> 8;
     out[1] = hi16 & 0xff;
-    out[2] = lo32 >>> 24;
-    out[3] = (lo32 >>> 16) & 0xff;
-    out[4] = (lo32 >>> 8) & 0xff;
-    out[5] = lo32 & 0xff;
+    writeU32BE(out, 2, lo32);
     out[6] = 0x70 | (this.randA >>> 8);
     out[7] = this.randA & 0xff;
-    out[8] = 0x80 | (this.randBHi >>> 24);
-    out[9] = (this.randBHi >>> 16) & 0xff;
-    out[10] = (this.randBHi >>> 8) & 0xff;
-    out[11] = this.randBHi & 0xff;
-    out[12] = this.randBLo >>> 24;
-    out[13] = (this.randBLo >>> 16) & 0xff;
-    out[14] = (this.randBLo >>> 8) & 0xff;
-    out[15] = this.randBLo & 0xff;
+    writeU32BE(out, 8, (0x80000000 | this.randBHi) >>> 0); // variant bits 10, then 30 counter bits
+    writeU32BE(out, 12, this.randBLo);
     return out;
   }
 }

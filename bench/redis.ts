@@ -15,7 +15,10 @@
 //   Baristas:     store.sync none; periodic (every 1000 ms, like everysec); always (group commit)
 // Pairs compared: none/no persistence, periodic/everysec, always/always. Per test and pipeline
 // depth the table shows requests/s and p50 latency of each side and the ratio Baristas/Redis.
-// --quick: -n 20000 and one pipeline depth (16), for a smoke run. Requests that fail (an error
+// --warmup N (default 20000; 0: none): before its measured runs each server, Redis too, answers
+// N unpipelined SET and GET it is not measured on (a Node process runs its first requests in the
+// interpreter until the JIT has compiled them: the first row of a run was the lowest, 0.28-0.49
+// for SET where later runs gave 0.5-0.74). --quick: -n 20000 and one pipeline depth (16), for a smoke run. Requests that fail (an error
 // reply, e.g. a command not offered yet) are reported by redis-benchmark; a test whose Baristas
 // run fails is shown as "-". The machine is shared with other work: numbers move between runs.
 import { spawnSync } from 'node:child_process';
@@ -116,6 +119,7 @@ async function measure(
     keyspace: number;
     maxmemory?: string;
     policy: string;
+    warmup: number;
   },
 ): Promise<{ name: string; results: Results; cache?: string }> {
   const server = await start();
@@ -125,6 +129,7 @@ async function measure(
       const ok = cli(server, 'CONFIG', 'SET', 'maxmemory', o.maxmemory, 'maxmemory-policy', o.policy).trim();
       if (ok !== 'OK') throw new Error(`${server.name}: CONFIG SET answered ${ok}`);
     }
+    if (o.warmup > 0) benchmark(server, { ...o, n: o.warmup, pipeline: 1, tests: 'set,get' });
     const results: Results = new Map();
     for (const pipeline of o.pipelines) {
       for (const [k, v] of benchmark(server, { ...o, pipeline })) results.set(k, v);
@@ -148,6 +153,7 @@ export default async function main(args: string[]): Promise<void> {
       cluster: { type: 'boolean', default: false },
       maxmemory: { type: 'string' },
       policy: { type: 'string', default: 'allkeys-lru' },
+      warmup: { type: 'string', default: '20000' },
     },
   });
   const unavailable =
@@ -166,12 +172,13 @@ export default async function main(args: string[]): Promise<void> {
     tests: values.tests,
     keyspace: Number(values.r),
     policy: values.policy,
+    warmup: Number(values.warmup),
     ...(values.maxmemory === undefined ? {} : { maxmemory: values.maxmemory }),
   };
   let tests = o.tests.split(',');
   console.log(
     `bench redis: redis-benchmark -t ${o.tests} -n ${n} -c ${o.c} -r ${o.keyspace} -P ${pipelines.join('|')}` +
-      `${values.quick ? ' (quick)' : ''}`,
+      `${values.quick ? ' (quick)' : ''}, after ${o.warmup} SET and GET of warm-up per server`,
   );
   console.log(machineLine());
   console.log(

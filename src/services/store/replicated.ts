@@ -12,6 +12,9 @@
 //   DEL key [key ...]  the same, as tombstones; counts the keys that held a value when read
 //                      (UNLINK is DEL: nothing is freed in the background here);
 //   EXISTS key [...]   counts keys whose chosen sibling holds a value;
+//   RENAME src dst / RENAMENX src dst   a string (a counter as its decimal text) with its deadline:
+//                      reads src and dst, writes dst over what was read, then deletes src (per-key
+//                      operations, not atomic; a collection answers an error naming this limit);
 //   MGET key [key ...] / MSET key value [key value ...]   GET / SET of each key in turn, each its
 //                      own operation (the issue's rule for multi-key commands at N > 1: per-key,
 //                      not atomic; an MSET that fails after its first key says which were written);
@@ -48,6 +51,7 @@ import { byteStringOf } from '../../crdt/codec.ts';
 import { PNCounter } from '../../crdt/counters.ts';
 import { hashEntries, hashField, hashOf, setMembers, setOf, type TypedOp, WRONGTYPE } from '../../dynamo/typed.ts';
 import type { Versioned } from '../../dynamo/versions.ts';
+import { bytesEqual } from '../../lib/bytes.ts';
 import { BaristaError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
 import { counterValue, NOT_INTEGER } from '../../dynamo/counter.ts';
@@ -123,6 +127,8 @@ export class ReplicatedCommands {
       'exists',
       'mget',
       'mset',
+      'rename',
+      'renamenx',
       'incr',
       'decr',
       'incrby',
@@ -256,6 +262,9 @@ export class ReplicatedCommands {
       case 'unlink':
       case 'exists':
         return this.eachKey(name === 'exists' ? 'exists' : 'del', argv.slice(1), level, 0, done);
+      case 'rename':
+      case 'renamenx':
+        return this.rename(name === 'renamenx', argv[1]!, argv[2]!, level, done);
       case 'mget':
         return this.mget(argv, 1, [], done, (key, next) =>
           this.node.submit({ kind: 'get', key, level }, (o) => {
@@ -651,6 +660,44 @@ export class ReplicatedCommands {
         () => done(reply.integer(1n)),
         done,
       );
+    });
+  }
+
+  /**
+   * RENAME / RENAMENX at N > 1: src read at the level (a string, or a counter as its decimal text,
+   * with its deadline), dst read for its context (RENAMENX: 0 if it holds a value), dst written
+   * over what was read, then src deleted over what was read. Three operations, not one: a reader
+   * between them may see both names or the old one only; a failure after dst was written says so.
+   */
+  private rename(nx: boolean, src: Uint8Array, dst: Uint8Array, level: Level, done: Done): void {
+    this.node.submit({ kind: 'get', key: src, level }, (s) => {
+      if (!s.ok) return done(errorReply(s.error, false));
+      const read = materialize(s.state.versioned);
+      if (read instanceof BaristaError) return done(errorReply(read, false));
+      if (read.value === null) return done(redisErrorReply.noSuchKey);
+      if (read.value.type !== 'string') {
+        const what = `RENAME of a ${read.value.type}`;
+        return done(reply.error(`ERR ${what} is not available with store.replication.replicas > 1 yet`));
+      }
+      // Redis: the same name is OK for RENAME, 0 for RENAMENX, and nothing changes.
+      if (bytesEqual(src, dst)) return done(nx ? reply.integer(0n) : reply.ok);
+      const value = read.value.value;
+      const deadline = s.state.chosen?.expiresAtMs ?? 0;
+      this.node.submit({ kind: 'get', key: dst, level }, (d) => {
+        if (!d.ok) return done(errorReply(d.error, false));
+        if (nx && holdsValue(d.state)) return done(reply.integer(0n));
+        const moved = () =>
+          this.node.submit({ kind: 'delete', key: src, level, context: s.state.context }, (o) =>
+            done(
+              o.ok
+                ? nx
+                  ? reply.integer(1n)
+                  : reply.ok
+                : errorReply(o.error, true, 'the value was written to the new name; the old name may remain'),
+            ),
+          );
+        this.writeWith(dst, value, level, d.state.context, deadline > 0 ? deadline : undefined, moved, done);
+      });
     });
   }
 

@@ -177,11 +177,14 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
           // Each service's simulation config (SimServiceHooks.config).
           ...Object.fromEntries(services.flatMap((s) => (s.sim?.config === undefined ? [] : [[s.name, s.sim.config]]))),
           // Small snapshot interval in the simulator, so snapshots, compaction and InstallSnapshot
-          // to lagging or restarted nodes happen in every run.
+          // to lagging or restarted nodes happen in every run; snapshot files (a node's own and a
+          // received one) written 1 KiB a turn, so crashes, stalls and messages fall between the
+          // slices of a save as they do between a real node's 8 MiB slices.
           raft: {
             ...defaultRaftTiming,
             snapshotEveryEntries: 200,
             snapshotRetainEntries: 50,
+            snapshotWriteSliceBytes: 1024,
             ...mix?.knobs.raft,
             ...o.raft,
           },

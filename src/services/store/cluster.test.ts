@@ -242,3 +242,25 @@ test('N = 2 of 4 through RESP: MGET and MSET are per-key operations; an MSET tha
   assert.deepEqual(r.slice(2), ['+OK', '*[$a2,$c1]'], 'the first key of the failed MSET stays written');
   cut.heal();
 });
+
+test('N = 3 at ONE: MGET, MSET, DEL and UNLINK of thousands of keys answer (each key answered at once by the local replica does not grow the stack)', () => {
+  const sim = replicatedCluster('store-many-keys', ['n1', 'n2', 'n3'], 3);
+  const c = new SimRespClient(sim, 'n1');
+  const count = 3_000;
+  const keys = Array.from({ length: count }, (_, i) => `many:${i}`);
+  c.send('BARISTA', 'CONSISTENCY', 'ONE');
+  c.send('MSET', ...keys.flatMap((k, i) => [k, `v${i}`]));
+  c.send('MGET', ...keys);
+  c.send('EXISTS', ...keys);
+  c.send('DEL', ...keys.slice(0, count / 2));
+  c.send('UNLINK', ...keys);
+  c.send('MSET', 'a', '1', 'b', 'x'.repeat(1_048_577));
+  c.send('EXISTS', 'a');
+  const r = settle(sim, c);
+  assert.deepEqual(r.slice(0, 2), ['+OK', '+OK']);
+  assert.equal(r[2], `*[${keys.map((_, i) => `$v${i}`).join(',')}]`);
+  assert.deepEqual(r.slice(3, 6), [`:${count}`, `:${count / 2}`, `:${count / 2}`]);
+  // A pair over a bound refuses the whole MSET before its first write.
+  assert.match(r[6]!, /^-ERR value_too_large: .*\(nothing was written\)$/);
+  assert.equal(r[7], ':0');
+});

@@ -71,22 +71,52 @@ type Done = (value: RespValue) => void;
 
 /** `note` replaces the outcome's own note (a multi-key DEL that deleted earlier keys says so). */
 function errorReply(error: BaristaError, write: boolean, note?: string): RespValue {
+  const noted = note === undefined ? '' : ` (${note})`;
   switch (error.code) {
     case 'replicas_unavailable':
       return reply.error(`UNAVAILABLE ${error.message} (${note ?? 'nothing was written'})`);
     case 'timeout':
       return reply.error(
-        `TIMEOUT ${error.message}${note !== undefined ? ` (${note})` : write ? ' (the write may have been applied)' : ''}`,
+        `TIMEOUT ${error.message}${note !== undefined ? noted : write ? ' (the write may have been applied)' : ''}`,
       );
     case 'limit_exceeded':
-      return reply.error(`BUSY ${error.message}`);
+      return reply.error(`BUSY ${error.message}${noted}`);
     case 'wrong_type':
-      return reply.error(`WRONGTYPE ${error.message}`);
+      return reply.error(`WRONGTYPE ${error.message}${noted}`);
     case 'outcome_unknown':
-      return reply.error(`TIMEOUT ${error.message} (the write may have been applied)`);
+      return reply.error(`TIMEOUT ${error.message} (${note ?? 'the write may have been applied'})`);
     default:
-      return reply.error(`ERR ${error.code}: ${error.message}`);
+      return reply.error(`ERR ${error.code}: ${error.message}${noted}`);
   }
+}
+
+/**
+ * step(0), step(1), ... step(count - 1) in turn, each calling `next` once when it is done (or
+ * never, having answered), then `end`. A loop, not recursion: a step whose operation completes
+ * within the call (a read or write at ONE on a coordinator that is a replica answers at once)
+ * does not grow the stack, so MGET or DEL of thousands of keys cannot overflow it (a review found
+ * MGET of 1,000 keys at ONE threw RangeError and took the node down).
+ */
+function inTurn(count: number, step: (i: number, next: () => void) => void, end: () => void): void {
+  let i = 0;
+  let looping = false;
+  let advanced = false;
+  const next = (): void => {
+    i++;
+    if (looping) advanced = true;
+    else run();
+  };
+  const run = (): void => {
+    for (;;) {
+      if (i >= count) return end();
+      looping = true;
+      advanced = false;
+      step(i, next);
+      looping = false;
+      if (!advanced) return; // the step goes on later: its next() resumes the loop
+    }
+  };
+  run();
 }
 
 const holdsValue = (s: KeyState): boolean => showsValue(s.chosen);
@@ -261,12 +291,12 @@ export class ReplicatedCommands {
       case 'del':
       case 'unlink':
       case 'exists':
-        return this.eachKey(name === 'exists' ? 'exists' : 'del', argv.slice(1), level, 0, done);
+        return this.eachKey(name === 'exists' ? 'exists' : 'del', argv.slice(1), level, done);
       case 'rename':
       case 'renamenx':
         return this.rename(name === 'renamenx', argv[1]!, argv[2]!, level, done);
       case 'mget':
-        return this.mget(argv, 1, [], done, (key, next) =>
+        return this.mget(argv, done, (key, next) =>
           this.node.submit({ kind: 'get', key, level }, (o) => {
             if (!o.ok) return done(errorReply(o.error, false));
             const read = materialize(o.state.versioned);
@@ -275,7 +305,7 @@ export class ReplicatedCommands {
           }),
         );
       case 'mset':
-        return this.mset(argv, 1, done, (key, value, next, failed) =>
+        return this.mset(argv, done, (key, value, next, failed) =>
           this.node.submit({ kind: 'get', key, level }, (read) => {
             if (!read.ok) return failed(read.error, false);
             const { context } = read.state;
@@ -481,13 +511,13 @@ export class ReplicatedCommands {
       case 'del':
       case 'unlink':
       case 'exists':
-        return this.serialEach(name === 'exists' ? 'exists' : 'del', argv.slice(1), 0, done);
+        return this.serialEach(name === 'exists' ? 'exists' : 'del', argv.slice(1), done);
       case 'mget':
-        return this.mget(argv, 1, [], done, (key, next) =>
+        return this.mget(argv, done, (key, next) =>
           this.node.serial(key, { kind: 'read' }, (o) => (o.ok ? next(o.current) : done(errorReply(o.error, false)))),
         );
       case 'mset':
-        return this.mset(argv, 1, done, (key, value, next, failed) =>
+        return this.mset(argv, done, (key, value, next, failed) =>
           this.node.serial(key, { kind: 'write', value }, (o) => (o.ok ? next() : failed(o.error, true))),
         );
       default:
@@ -542,32 +572,43 @@ export class ReplicatedCommands {
   }
 
   /** DEL / EXISTS at SERIAL, key by key: DEL is a CAS from the value read to absent. */
-  private serialEach(name: 'del' | 'exists', keys: readonly Uint8Array[], count: number, done: Done): void {
-    const key = keys[0];
-    if (key === undefined) return done(reply.integer(count));
-    const rest = keys.slice(1);
-    const attempt = (left: number): void => {
-      this.node.serial(key, { kind: 'read' }, (r) => {
-        // A DEL that already deleted earlier keys must not answer "nothing was written".
-        const wrote = name === 'del' && count > 0;
-        if (!r.ok)
-          return done(errorReply(r.error, wrote, wrote ? `the ${count} keys before it were deleted` : undefined));
-        if (name === 'exists' || r.current === null)
-          return this.serialEach(name, rest, count + (r.current === null ? 0 : 1), done);
-        this.node.serial(key, { kind: 'cas', expected: r.current, value: null }, (o) => {
-          if (!o.ok) return done(errorReply(o.error, true));
-          if (o.applied) return this.serialEach(name, rest, count + 1, done);
-          if (left <= 1)
-            return done(
-              reply.error(
-                `BUSY the value kept changing under DEL at SERIAL (${count > 0 ? `the ${count} keys before it were deleted` : 'nothing was deleted'})`,
-              ),
-            );
-          attempt(left - 1);
-        });
-      });
-    };
-    attempt(SERIAL_CAS_ATTEMPTS_MAX);
+  private serialEach(name: 'del' | 'exists', keys: readonly Uint8Array[], done: Done): void {
+    let count = 0;
+    inTurn(
+      keys.length,
+      (i, next) => {
+        const key = keys[i]!;
+        const attempt = (left: number): void => {
+          this.node.serial(key, { kind: 'read' }, (r) => {
+            // A DEL that already deleted earlier keys must not answer "nothing was written".
+            const wrote = name === 'del' && count > 0;
+            if (!r.ok)
+              return done(errorReply(r.error, wrote, wrote ? `the ${count} keys before it were deleted` : undefined));
+            if (name === 'exists' || r.current === null) {
+              if (r.current !== null) count++;
+              return next();
+            }
+            this.node.serial(key, { kind: 'cas', expected: r.current, value: null }, (o) => {
+              if (!o.ok)
+                return done(errorReply(o.error, true, wrote ? `the ${count} keys before it were deleted` : undefined));
+              if (o.applied) {
+                count++;
+                return next();
+              }
+              if (left <= 1)
+                return done(
+                  reply.error(
+                    `BUSY the value kept changing under DEL at SERIAL (${count > 0 ? `the ${count} keys before it were deleted` : 'nothing was deleted'})`,
+                  ),
+                );
+              attempt(left - 1);
+            });
+          });
+        };
+        attempt(SERIAL_CAS_ATTEMPTS_MAX);
+      },
+      () => done(reply.integer(count)),
+    );
   }
 
   private read(key: Uint8Array, level: Level, done: Done, answer: (s: KeyState) => RespValue): void {
@@ -675,12 +716,12 @@ export class ReplicatedCommands {
       const read = materialize(s.state.versioned);
       if (read instanceof BaristaError) return done(errorReply(read, false));
       if (read.value === null) return done(redisErrorReply.noSuchKey);
+      // Redis: the same name is OK for RENAME, 0 for RENAMENX, and nothing changes (any type).
+      if (bytesEqual(src, dst)) return done(nx ? reply.integer(0n) : reply.ok);
       if (read.value.type !== 'string') {
-        const what = `RENAME of a ${read.value.type}`;
+        const what = `${nx ? 'RENAMENX' : 'RENAME'} of a ${read.value.type}`;
         return done(reply.error(`ERR ${what} is not available with store.replication.replicas > 1 yet`));
       }
-      // Redis: the same name is OK for RENAME, 0 for RENAMENX, and nothing changes.
-      if (bytesEqual(src, dst)) return done(nx ? reply.integer(0n) : reply.ok);
       const value = read.value.value;
       const deadline = s.state.chosen?.expiresAtMs ?? 0;
       this.node.submit({ kind: 'get', key: dst, level }, (d) => {
@@ -701,19 +742,22 @@ export class ReplicatedCommands {
     });
   }
 
-  /** MGET: `get` of argv[at..] in turn, the values gathered into one array reply. */
+  /** MGET: `get` of each key in turn, the values gathered into one array reply. */
   private mget(
     argv: readonly Uint8Array[],
-    at: number,
-    values: RespValue[],
     done: Done,
     get: (key: Uint8Array, next: (value: Uint8Array | null) => void) => void,
   ): void {
-    if (at >= argv.length) return done(reply.array(values));
-    get(argv[at]!, (value) => {
-      values.push(value === null ? reply.null : reply.bulk(value));
-      this.mget(argv, at + 1, values, done, get);
-    });
+    const values: RespValue[] = [];
+    inTurn(
+      argv.length - 1,
+      (i, next) =>
+        get(argv[i + 1]!, (value) => {
+          values.push(value === null ? reply.null : reply.bulk(value));
+          next();
+        }),
+      () => done(reply.array(values)),
+    );
   }
 
   /**
@@ -722,7 +766,6 @@ export class ReplicatedCommands {
    */
   private mset(
     argv: readonly Uint8Array[],
-    at: number,
     done: Done,
     set: (
       key: Uint8Array,
@@ -731,40 +774,57 @@ export class ReplicatedCommands {
       failed: (error: BaristaError, write: boolean) => void,
     ) => void,
   ): void {
-    if (at === 1 && (argv.length - 1) % 2 !== 0) return done(wrongArityError('mset'));
-    if (at >= argv.length) return done(reply.ok);
-    const written = (at - 1) / 2;
-    set(
-      argv[at]!,
-      argv[at + 1]!,
-      () => this.mset(argv, at + 2, done, set),
-      (error, write) => {
-        if (written === 0) return done(errorReply(error, write));
-        const indefinite = write && (error.code === 'timeout' || error.code === 'outcome_unknown');
-        const note = `the ${written} keys before it were written${indefinite ? '; this one may have been' : ''}`;
-        done(errorReply(error, write, note));
-      },
+    if ((argv.length - 1) % 2 !== 0) return done(wrongArityError('mset'));
+    // Sizes checked for every pair first, so a pair over a bound refuses the whole MSET unwritten.
+    for (let at = 1; at < argv.length; at += 2) {
+      if (argv[at]!.length > limits.kvKeyBytesMax)
+        return done(reply.error(`ERR key_too_large: key of ${argv[at]!.length} bytes (nothing was written)`));
+      if (argv[at + 1]!.length > limits.kvValueBytesMax)
+        return done(reply.error(`ERR value_too_large: value of ${argv[at + 1]!.length} bytes (nothing was written)`));
+    }
+    inTurn(
+      (argv.length - 1) / 2,
+      (i, next) =>
+        set(argv[1 + 2 * i]!, argv[2 + 2 * i]!, next, (error, write) => {
+          if (i === 0) return done(errorReply(error, write));
+          const indefinite = write && (error.code === 'timeout' || error.code === 'outcome_unknown');
+          done(
+            errorReply(
+              error,
+              write,
+              `the ${i} keys before it were written${indefinite ? '; this one may have been' : ''}`,
+            ),
+          );
+        }),
+      () => done(reply.ok),
     );
   }
 
   /** DEL and EXISTS over their keys in turn (each key its own operation, as N > 1 makes it). */
-  private eachKey(name: 'del' | 'exists', keys: readonly Uint8Array[], level: Level, count: number, done: Done): void {
-    const key = keys[0];
-    if (key === undefined) return done(reply.integer(count));
-    const rest = keys.slice(1);
-    if (name === 'exists') {
-      return this.node.submit({ kind: 'get', key, level }, (o) =>
-        o.ok
-          ? this.eachKey(name, rest, level, count + (holdsValue(o.state) ? 1 : 0), done)
-          : done(errorReply(o.error, false)),
-      );
-    }
-    this.write(
-      key,
-      null,
-      level,
-      (read) => this.eachKey(name, rest, level, count + (holdsValue(read) ? 1 : 0), done),
-      done,
+  private eachKey(name: 'del' | 'exists', keys: readonly Uint8Array[], level: Level, done: Done): void {
+    let count = 0;
+    inTurn(
+      keys.length,
+      (i, next) => {
+        const key = keys[i]!;
+        this.node.submit({ kind: 'get', key, level }, (read) => {
+          // A DEL that already deleted earlier keys must not answer "nothing was written".
+          const note = name === 'del' && i > 0 ? `the keys before it were deleted (${count} held a value)` : undefined;
+          if (!read.ok) return done(errorReply(read.error, false, note));
+          const held = holdsValue(read.state);
+          if (name === 'exists') {
+            if (held) count++;
+            return next();
+          }
+          const { context } = read.state;
+          this.node.submit({ kind: 'delete', key, level, context }, (o) => {
+            if (!o.ok) return done(errorReply(o.error, true, note));
+            if (held) count++;
+            next();
+          });
+        });
+      },
+      () => done(reply.integer(count)),
     );
   }
 }

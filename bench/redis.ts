@@ -18,7 +18,8 @@
 // --warmup N (default 20000; 0: none): before its measured runs each server, Redis too, answers
 // N unpipelined SET and GET it is not measured on (a Node process runs its first requests in the
 // interpreter until the JIT has compiled them: the first row of a run was the lowest, 0.28-0.49
-// for SET where later runs gave 0.5-0.74). --quick: -n 20000 and one pipeline depth (16), for a smoke run. Requests that fail (an error
+// for SET where later runs gave 0.5-0.74). Its SETs write keys of the -r keyspace, so a GET-only
+// run finds them, and under --maxmemory they count toward the cache. --quick: -n 20000 and one pipeline depth (16), for a smoke run. Requests that fail (an error
 // reply, e.g. a command not offered yet) are reported by redis-benchmark; a test whose Baristas
 // run fails is shown as "-". The machine is shared with other work: numbers move between runs.
 import { spawnSync } from 'node:child_process';
@@ -140,6 +141,12 @@ async function measure(
   }
 }
 
+function nonNegativeInteger(flag: string, text: string): number {
+  const v = Number(text);
+  if (!Number.isSafeInteger(v) || v < 0) throw new Error(`${flag} takes a whole number >= 0, not ${text}`);
+  return v;
+}
+
 export default async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -172,7 +179,7 @@ export default async function main(args: string[]): Promise<void> {
     tests: values.tests,
     keyspace: Number(values.r),
     policy: values.policy,
-    warmup: Number(values.warmup),
+    warmup: nonNegativeInteger('--warmup', values.warmup),
     ...(values.maxmemory === undefined ? {} : { maxmemory: values.maxmemory }),
   };
   let tests = o.tests.split(',');

@@ -743,7 +743,7 @@ export class RaftDriver {
         return;
       }
     }
-    this.persisted(rd, false);
+    this.persisted(rd, 'in-call');
   }
 
   /** One slice of a received snapshot's file; after the last, the rest of its Ready's handling. */
@@ -756,7 +756,10 @@ export class RaftDriver {
       this.receiving = undefined;
       // PLANTED BUG (mutation 'raft-ignore-disk-error'): a real node exits on a disk error.
       if (!(err instanceof BaristaError) || !this.env.mutations.has('raft-ignore-disk-error')) throw err;
-      done = true;
+      // As when the one-call applySnapshot throws: the rest of the Ready's persistence is skipped.
+      this.persisted(receiving.rd, 'failed');
+      this.schedule();
+      return;
     }
     if (!done) {
       this.env.metrics
@@ -767,16 +770,20 @@ export class RaftDriver {
       return;
     }
     this.receiving = undefined;
-    this.persisted(receiving.rd, true);
+    this.persisted(receiving.rd, 'written');
     this.schedule(); // the Readys that waited
   }
 
-  /** The rest of a Ready's handling; `snapshotWritten`: its snapshot's file is in (written in slices). */
-  private persisted(rd: Ready, snapshotWritten: boolean): void {
+  /**
+   * The rest of a Ready's handling. `snapshot`: 'written' when its snapshot's file went in slices,
+   * 'failed' when a slice's disk error was ignored (the planted mutation: nothing more persisted).
+   */
+  private persisted(rd: Ready, snapshot: 'in-call' | 'written' | 'failed'): void {
     const storage = this.options.storage;
+    if (snapshot === 'failed') return this.handled(rd);
     const persistStartedMs = this.env.clock.monotonicMs();
     try {
-      if (rd.snapshot !== undefined && !snapshotWritten) storage.applySnapshot(rd.snapshot);
+      if (rd.snapshot !== undefined && snapshot === 'in-call') storage.applySnapshot(rd.snapshot);
       if (rd.entries.length > 0) storage.append(rd.entries);
       if (rd.hardState !== undefined) storage.setHardState(rd.hardState);
       if (rd.mustSync) {
@@ -789,6 +796,11 @@ export class RaftDriver {
       // PLANTED BUG (mutation 'raft-ignore-disk-error'): a real node exits on a disk error.
       if (!(err instanceof BaristaError) || !this.env.mutations.has('raft-ignore-disk-error')) throw err;
     }
+    this.handled(rd);
+  }
+
+  /** A Ready's handling after its persistence: leader changes, install, applies, reads, advance. */
+  private handled(rd: Ready): void {
     if (rd.followerRegressions.length > 0) this.reportRegressions(rd.followerRegressions);
     if (rd.softState !== undefined && rd.softState.leader !== this.lastLeader) {
       this.lastLeader = rd.softState.leader;

@@ -1064,7 +1064,19 @@ export class RaftNode {
       return;
     }
     if (m.offset === 0) {
-      this.incoming = { meta: m.meta, totalBytes: m.totalBytes, data: new Uint8Array(m.totalBytes), receivedBytes: 0 };
+      const was = this.incoming;
+      // A resent first chunk of the same transfer starts it over in the buffer it already has.
+      const again =
+        was !== undefined &&
+        was.meta.index === m.meta.index &&
+        was.meta.term === m.meta.term &&
+        was.totalBytes === m.totalBytes;
+      this.incoming = {
+        meta: m.meta,
+        totalBytes: m.totalBytes,
+        data: again ? was.data : new Uint8Array(m.totalBytes),
+        receivedBytes: 0,
+      };
     }
     const inc = this.incoming;
     const same =

@@ -1063,27 +1063,23 @@ export class RaftNode {
       reply({ nextOffset: 0, done: false, matchIndex: 0, reject: true });
       return;
     }
-    if (m.offset === 0) {
-      const was = this.incoming;
-      // A resent first chunk of the same transfer starts it over in the buffer it already has.
-      const again =
-        was !== undefined &&
-        was.meta.index === m.meta.index &&
-        was.meta.term === m.meta.term &&
-        was.totalBytes === m.totalBytes;
-      this.incoming = {
-        meta: m.meta,
-        totalBytes: m.totalBytes,
-        data: again ? was.data : new Uint8Array(m.totalBytes),
-        receivedBytes: 0,
-      };
-    }
-    const inc = this.incoming;
-    const same =
+    const sameTransfer = (inc: IncomingSnapshot | undefined): inc is IncomingSnapshot =>
       inc !== undefined &&
       inc.meta.index === m.meta.index &&
       inc.meta.term === m.meta.term &&
       inc.totalBytes === m.totalBytes;
+    if (m.offset === 0) {
+      const was = this.incoming;
+      this.incoming = {
+        meta: m.meta,
+        totalBytes: m.totalBytes,
+        // A resent first chunk of the same transfer starts it over in the buffer it already has.
+        data: sameTransfer(was) ? was.data : new Uint8Array(m.totalBytes),
+        receivedBytes: 0,
+      };
+    }
+    const inc = this.incoming;
+    const same = sameTransfer(inc);
     if (!same || m.offset !== inc.receivedBytes || inc.receivedBytes + m.chunk.length > inc.totalBytes) {
       reply({ nextOffset: same && inc ? inc.receivedBytes : 0, done: false, matchIndex: 0, reject: false });
       return;

@@ -334,18 +334,18 @@ export class ReplicatedCommands {
     }
     // Each key read at the level in turn (each its own operation, as N > 1 makes multi-key commands).
     const reads: ReadValue[] = [];
-    const readNext = (): void => {
-      const key = keys[reads.length];
-      if (key === undefined) return this.collectionRun(argv, keys, reads, level, done);
-      this.node.submit({ kind: 'get', key, level: level === 'ANY' ? 'ONE' : level }, (read) => {
-        if (!read.ok) return done(errorReply(read.error, false));
-        const before = materialize(read.state.versioned);
-        if (before instanceof BaristaError) return done(errorReply(before, false));
-        reads.push(before);
-        readNext();
-      });
-    };
-    readNext();
+    inTurn(
+      keys.length,
+      (i, next) =>
+        this.node.submit({ kind: 'get', key: keys[i]!, level: level === 'ANY' ? 'ONE' : level }, (read) => {
+          if (!read.ok) return done(errorReply(read.error, false));
+          const before = materialize(read.state.versioned);
+          if (before instanceof BaristaError) return done(errorReply(before, false));
+          reads.push(before);
+          next();
+        }),
+      () => this.collectionRun(argv, keys, reads, level, done),
+    );
   }
 
   /** Runs the command on the values read, then writes each key's change in turn; the reply after the last. */
@@ -368,17 +368,19 @@ export class ReplicatedCommands {
       if (ops instanceof BaristaError) return done(reply.error(`ERR ${ops.message}`));
       for (const op of ops) writes.push({ key, op });
     }
-    const next = (i: number): void => {
-      const w = writes[i];
-      if (w === undefined) return done(outcome.reply);
-      this.node.submit({ kind: 'typed', key: w.key, op: w.op, level }, (o) => {
-        if (o.ok) return next(i + 1);
-        const note = i > 0 && writes[i - 1]!.key !== w.key ? 'the keys before it were written' : undefined;
-        if (o.error.code === 'wrong_type') return done(errorReply(o.error, false, note));
-        done(errorReply(o.error, true, note));
-      });
-    };
-    next(0);
+    inTurn(
+      writes.length,
+      (i, next) => {
+        const w = writes[i]!;
+        this.node.submit({ kind: 'typed', key: w.key, op: w.op, level }, (o) => {
+          if (o.ok) return next();
+          const note = i > 0 && writes[i - 1]!.key !== w.key ? 'the keys before it were written' : undefined;
+          if (o.error.code === 'wrong_type') return done(errorReply(o.error, false, note));
+          done(errorReply(o.error, true, note));
+        });
+      },
+      () => done(outcome.reply),
+    );
   }
 
   /** SADD / SREM: the OR-Set operation after a read (collectionWrite); counts members added / removed. */

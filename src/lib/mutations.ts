@@ -47,6 +47,8 @@ export const MUTATION_NAMES = [
   'raft-lease-from-ack-arrival',
   /** Raft driver: a disk error while persisting a Ready is logged and ignored; the node keeps serving from memory. */
   'raft-ignore-disk-error',
+  /** Raft driver: while a received snapshot's file is written in slices, no message leaves (a leader under checkQuorum stops hearing from it). */
+  'raft-hold-all-while-receiving',
   /** Raft core: acknowledgements (Append answers) leave with the Ready, before its entries are synced (a follower promises what a power loss can undo). */
   'raft-ack-before-persist',
   /** Snapshots: a snapshot that fails its CRC is believed damaged at the first read (no re-read). */

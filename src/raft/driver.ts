@@ -765,6 +765,8 @@ export class RaftDriver {
       this.env.metrics
         .counter('raft_snapshot_receive_slices_total', 'Slices of received snapshot files written in slices')
         .inc();
+      // Heartbeat answers and the like go out between slices (the Ready's own wait for its end).
+      if (!this.env.mutations.has('raft-hold-all-while-receiving')) this.sendAll(this.core.takeUnheldMessages());
       // A millisecond apart, as a snapshot of our own: the loop's I/O runs in between.
       this.env.timers.after(1, () => this.receiveSlice(receiving));
       return;

@@ -1505,6 +1505,22 @@ export class RaftNode {
     return rd;
   }
 
+  /**
+   * While the outstanding Ready is being persisted over several turns (a follower writing a
+   * received snapshot's file in slices), the messages produced since that wait for no
+   * persistence — answers to heartbeats, above all, so a leader under checkQuorum keeps hearing
+   * from this node — provided no term or vote change is waiting to be durable (a message carries
+   * its sender's term). Those taken here are not in a later Ready; the held types
+   * (AFTER_PERSIST_TYPES) stay held.
+   */
+  takeUnheldMessages(): Message[] {
+    if (this.outstanding === undefined) return [];
+    if (this.term !== this.prevHardState.term || this.vote !== this.prevHardState.vote) return [];
+    const out = this.msgs;
+    this.msgs = [];
+    return out;
+  }
+
   /** The driver has persisted, sent and applied `ready` (see the Ready ordering rules). */
   advance(ready: Ready): void {
     assert(ready === this.outstanding, 'advance() with a Ready that is not the outstanding one');

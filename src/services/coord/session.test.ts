@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { CreateMode, EventType, OpCode, ZkErr } from '../../coord/codes.ts';
 import type { Env } from '../../env/types.ts';
 import { limits } from '../../lib/limits.ts';
+import { mutationsFrom } from '../../lib/mutations.ts';
 import { attachRaftInvariants } from '../../node/sim-raft-invariants.ts';
 import { registeredServices } from '../../node/registry.ts';
 import type { NodeServices } from '../../node/services.ts';
@@ -417,6 +418,7 @@ function slicedCluster(
   seed: string,
   nodesPerSlice: number,
   raft: Record<string, number> = {},
+  mutations: readonly string[] = [],
 ): Simulation<NodeServices> {
   const sliced = {
     ...coordService,
@@ -436,6 +438,7 @@ function slicedCluster(
     raft: { snapshotEveryEntries: 40, snapshotRetainEntries: 2, snapshotWriteSliceBytes: 512, ...raft },
     coord: { tickTimeMs: 200, leaderLostCloseMs: 600_000 },
     services: registeredServices.map((s) => (s === coordService ? sliced : s)),
+    ...(mutations.length === 0 ? {} : { mutations: mutationsFrom([...mutations]) }),
   });
 }
 
@@ -835,4 +838,45 @@ test('a membership change applied while a snapshot is taken in slices: the snaps
   );
   assert.ok(driver().core.config.learners.includes('n9'), 'the learner is in the configuration');
   sim.runFor(500);
+});
+
+/**
+ * The leader needs the follower that is writing a received snapshot's file (the third node is
+ * down), and the file goes in slices for longer than an election timeout (8 bytes a turn). Returns
+ * whether the leader kept its leadership and term until the follower's install was done.
+ */
+function leaderKeptDuringReceive(mutations: readonly string[]): { kept: boolean; receiveSlices: number } {
+  const sim = slicedCluster('zk-receive-hold', 10, { snapshotWriteSliceBytes: 8 }, mutations);
+  assert.ok(sim.runUntilCondition(() => leaderOf(sim) !== undefined, 10_000));
+  const leader = leaderOf(sim)!;
+  const [follower, third] = ids.filter((i) => i !== leader) as [string, string];
+  const w = connected(sim, leader, 8000);
+  const cut = sim.network.isolate(follower);
+  writeZnodes(sim, w, 300, 100);
+  const coord = (id: string) => sim.instance(id)!.groups.get('coord')!;
+  const term = coord(leader).status().term;
+  cut.heal();
+  sim.crash(third);
+  let kept = true;
+  const receiveSlices = () => sim.metrics(follower).value('raft_snapshot_receive_slices_total', { group: 'coord' });
+  assert.ok(
+    sim.runUntilCondition(() => {
+      const s = coord(leader).status();
+      if (s.role !== 'leader' || s.term !== term) kept = false;
+      // Caught up: the last setData (after the snapshot's index) applied too.
+      return coordOf(sim.instance(follower)!).state.znodes.tree.record('/z0')?.version === 50;
+    }, 60_000),
+    'the follower received and installed the snapshot',
+  );
+  return { kept, receiveSlices: receiveSlices() };
+}
+
+test('a follower writing a received snapshot in slices keeps answering heartbeats: a leader that needs it keeps its leadership (negative control: holding every message loses it)', (t) => {
+  const r = leaderKeptDuringReceive([]);
+  t.diagnostic(JSON.stringify(r));
+  assert.ok(r.receiveSlices >= 1000, `the file took ${r.receiveSlices} slices (longer than an election timeout)`);
+  assert.ok(r.kept, 'the leader stayed leader in its term');
+  const held = leaderKeptDuringReceive(['raft-hold-all-while-receiving']);
+  t.diagnostic(JSON.stringify(held));
+  assert.equal(held.kept, false, 'with every message held, checkQuorum takes the leadership away');
 });

@@ -1,11 +1,11 @@
 // Goal: the znode store's paged columns and sharded path index (store.ts) keep every record across
 // page boundaries: page 0 grows by doubling to 65,536 slots, later pages are added whole; slots freed
 // and reused on either side of a boundary read back what was written; paths() and size see all.
-// A parent's children stay exact when their set splits into shards (a huge parent never rehashes
-// one big Set).
+// A parent's children stay exact, in insertion order, when their set grows into chunks (a huge
+// parent never rehashes one big Set).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CHILD_SPLIT_AT, ChildSlots, type NodeRecord, ZnodeStore } from './store.ts';
+import { CHILD_CHUNK_MEMBERS_MAX, ChildSlots, type NodeRecord, ZnodeStore } from './store.ts';
 
 const rec = (i: number): NodeRecord => ({
   data: `d${i}`,
@@ -45,9 +45,9 @@ test('records survive page 0 doubling and whole new pages; freed slots are reuse
   assert.equal(st.childCount(root), n);
 });
 
-test('a child set splits into shards at CHILD_SPLIT_AT and stays exact: size, members, deletes of absent slots', () => {
+test('a child set in chunks of CHILD_CHUNK_MEMBERS_MAX stays exact and in insertion order: size, members, deletes of absent slots, emptied chunks', () => {
   const kids = new ChildSlots();
-  const model = new Set<number>();
+  const model = new Set<number>(); // a Set iterates in insertion order too
   const add = (x: number) => {
     kids.add(x);
     model.add(x);
@@ -56,21 +56,20 @@ test('a child set splits into shards at CHILD_SPLIT_AT and stays exact: size, me
     kids.delete(x);
     model.delete(x);
   };
-  for (let i = 0; i < CHILD_SPLIT_AT - 1; i++) add(i * 3);
-  assert.equal(kids.sharded, false);
-  add(7); // the split's own add
-  add(7); // a duplicate counts once
-  assert.equal(kids.sharded, true);
-  for (let i = 0; i < 5000; i++) add(1_000_000 + i);
-  for (let i = 0; i < 20_000; i += 2) del(i * 3);
+  const n = 2 * CHILD_CHUNK_MEMBERS_MAX + 5000;
+  for (let i = 0; i < n; i++) add(i * 3);
+  assert.equal(kids.chunkCount, 3);
+  for (let i = 0; i < CHILD_CHUNK_MEMBERS_MAX; i++) del(i * 3); // the whole first chunk
+  assert.equal(kids.chunkCount, 2, 'an emptied chunk goes');
+  for (let i = CHILD_CHUNK_MEMBERS_MAX; i < n; i += 7) del(i * 3);
   del(-5); // not a member: nothing changes
-  del(1_000_000); // twice
-  del(1_000_000);
+  del(3 * (n - 1));
+  del(3 * (n - 1)); // twice
+  for (let i = 0; i < 100; i++) add(10_000_000 + i);
   assert.equal(kids.size, model.size);
+  assert.deepEqual([...kids], [...model], 'the same members in the same (insertion) order');
+  // Negative control: the comparison notices a member out of place.
   const got = [...kids];
-  assert.equal(got.length, model.size, 'each member once');
-  assert.deepEqual(new Set(got), model);
-  // Negative control: the model notices a lost member.
-  model.add(-1);
-  assert.notDeepEqual(new Set(got), model);
+  [got[0], got[1]] = [got[1]!, got[0]!];
+  assert.notDeepEqual(got, [...model]);
 });

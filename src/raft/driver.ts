@@ -692,7 +692,6 @@ export class RaftDriver {
 
   private process(): void {
     // While a received snapshot's file is written, its Ready is outstanding: the core gives no other.
-    if (this.stopped || this.receiving !== undefined) return;
     while (this.receiving === undefined && !this.stopped) {
       const rd = this.core.ready();
       if (rd === undefined) return;
@@ -754,8 +753,7 @@ export class RaftDriver {
       done = receiving.save.step();
     } catch (err) {
       this.receiving = undefined;
-      // PLANTED BUG (mutation 'raft-ignore-disk-error'): a real node exits on a disk error.
-      if (!(err instanceof BaristaError) || !this.env.mutations.has('raft-ignore-disk-error')) throw err;
+      this.rethrowUnlessIgnored(err);
       // As when the one-call applySnapshot throws: the rest of the Ready's persistence is skipped.
       this.persisted(receiving.rd, 'failed');
       this.schedule();
@@ -795,10 +793,15 @@ export class RaftDriver {
         this.stages.wal_sync.observe(syncedMs - persistStartedMs);
       }
     } catch (err) {
-      // PLANTED BUG (mutation 'raft-ignore-disk-error'): a real node exits on a disk error.
-      if (!(err instanceof BaristaError) || !this.env.mutations.has('raft-ignore-disk-error')) throw err;
+      this.rethrowUnlessIgnored(err);
     }
     this.handled(rd);
+  }
+
+  /** A disk error while persisting a Ready goes on up: a real node exits on it. */
+  private rethrowUnlessIgnored(err: unknown): void {
+    // PLANTED BUG (mutation 'raft-ignore-disk-error'): the error is ignored; the node serves on.
+    if (!(err instanceof BaristaError) || !this.env.mutations.has('raft-ignore-disk-error')) throw err;
   }
 
   /** A Ready's handling after its persistence: leader changes, install, applies, reads, advance. */

@@ -60,6 +60,16 @@ function randomEntries(rng: SeededRng, from: number, term: number): Entry[] {
   }));
 }
 
+/** Entries 1..count of term 1, entry i holding the byte i - 1. */
+function termOneEntries(count: number): Entry[] {
+  return Array.from({ length: count }, (_, i) => ({
+    index: i + 1,
+    term: 1,
+    type: EntryType.Normal,
+    data: new Uint8Array([i]),
+  }));
+}
+
 /** One step of a plausible driver against both storages. Returns whether it persisted a Ready. */
 function step(rng: SeededRng, real: WalRaftStorage, oracle: MemoryRaftStorage): void {
   const hs = oracle.hardState();
@@ -211,12 +221,7 @@ test('snapshot pruning never deletes the snapshot the durable WAL marker referen
         options,
       );
     let s = open();
-    const entries: Entry[] = Array.from({ length: 30 }, (_, i) => ({
-      index: i + 1,
-      term: 1,
-      type: EntryType.Normal,
-      data: new Uint8Array([i]),
-    }));
+    const entries = termOneEntries(30);
     const conf = { voters: ['a'], learners: [] };
     s.persist({ entries, hardState: { term: 1, vote: undefined, commit: 30 } });
     s.createSnapshot(10, conf, new Uint8Array([10]));
@@ -247,12 +252,7 @@ test('a received snapshot saved in slices: the log is untouched until the last s
   const store = new SimDiskStore(new SeededRng('receive-in-slices'));
   const open = () => openStorage(store.view());
   let s = open();
-  const entries: Entry[] = Array.from({ length: 5 }, (_, i) => ({
-    index: i + 1,
-    term: 1,
-    type: EntryType.Normal,
-    data: new Uint8Array([i]),
-  }));
+  const entries = termOneEntries(5);
   s.persist({ entries, hardState: { term: 1, vote: undefined, commit: 5 } });
   const before = view(s);
   const data = new SeededRng('image').bytes(1000);

@@ -68,6 +68,8 @@ export const CONSISTENCY_LEVELS: readonly ConsistencyLevel[] = ['ONE', 'QUORUM',
 const SERIAL_CAS_ATTEMPTS_MAX = 8;
 
 type Done = (value: RespValue) => void;
+/** A failed operation: its error, and whether it was a write (a timeout then may have applied). */
+type Failed = (error: BaristaError, write: boolean) => void;
 
 /** `note` replaces the outcome's own note (a multi-key DEL that deleted earlier keys says so). */
 function errorReply(error: BaristaError, write: boolean, note?: string): RespValue {
@@ -120,6 +122,12 @@ function inTurn(count: number, step: (i: number, next: () => void) => void, end:
 }
 
 const holdsValue = (s: KeyState): boolean => showsValue(s.chosen);
+
+/** Failures answered as they are (errorReply), `note` in each. */
+const answerFailure =
+  (done: Done, note?: string): Failed =>
+  (error, write) =>
+    done(errorReply(error, write, note));
 
 export class ReplicatedCommands {
   constructor(
@@ -243,7 +251,7 @@ export class ReplicatedCommands {
       case 'decrby':
         return this.increment(name, argv, level, done);
       case 'set': {
-        if (argv.length === 3) return this.write(argv[1]!, argv[2]!, level, () => done(reply.ok), done);
+        if (argv.length === 3) return this.write(argv[1]!, argv[2]!, level, () => done(reply.ok), answerFailure(done));
         const o = parseStringOptions(argv, true);
         if (o === undefined) return done(redisErrorReply.syntax);
         if ((o.flags & ~(Opt.ex | Opt.px | Opt.exat | Opt.pxat)) !== 0 || o.expire === undefined) {
@@ -255,13 +263,13 @@ export class ReplicatedCommands {
         }
         const d = expireDeadline(o.expire, o.flags, this.node.wallMs(), 'set');
         if ('error' in d) return done(d.error);
-        return this.write(argv[1]!, argv[2]!, level, () => done(reply.ok), done, d.deadlineMs);
+        return this.write(argv[1]!, argv[2]!, level, () => done(reply.ok), answerFailure(done), d.deadlineMs);
       }
       case 'setex':
       case 'psetex': {
         const d = expireDeadline(argv[2]!, name === 'setex' ? Opt.ex : Opt.px, this.node.wallMs(), name);
         if ('error' in d) return done(d.error);
-        return this.write(argv[1]!, argv[3]!, level, () => done(reply.ok), done, d.deadlineMs);
+        return this.write(argv[1]!, argv[3]!, level, () => done(reply.ok), answerFailure(done), d.deadlineMs);
       }
       case 'expire':
       case 'pexpire':
@@ -272,7 +280,15 @@ export class ReplicatedCommands {
         return this.plainRead(argv[1]!, level, done, (s, value, expiresAtMs, crdt) => {
           if (value === null || expiresAtMs === 0) return done(reply.integer(0n));
           if (crdt) return this.expireTyped(argv[1]!, 0, level, done);
-          this.writeWith(argv[1]!, value, level, s.context, undefined, () => done(reply.integer(1n)), done);
+          this.writeWith(
+            argv[1]!,
+            value,
+            level,
+            s.context,
+            undefined,
+            () => done(reply.integer(1n)),
+            answerFailure(done),
+          );
         });
       case 'ttl':
       case 'pttl':
@@ -305,15 +321,7 @@ export class ReplicatedCommands {
           }),
         );
       case 'mset':
-        return this.mset(argv, done, (key, value, next, failed) =>
-          this.node.submit({ kind: 'get', key, level }, (read) => {
-            if (!read.ok) return failed(read.error, false);
-            const { context } = read.state;
-            this.node.submit({ kind: 'put', key, value, level, context }, (o) =>
-              o.ok ? next() : failed(o.error, true),
-            );
-          }),
-        );
+        return this.mset(argv, done, (key, value, next, failed) => this.write(key, value, level, next, failed));
       default:
         if (collectionCommandNames.has(name)) return this.collection(argv, level, done);
         return done(reply.error(`ERR '${name}' is not available with store.replication.replicas > 1 yet`));
@@ -626,12 +634,12 @@ export class ReplicatedCommands {
     value: Uint8Array | null,
     level: Level,
     ok: (read: KeyState) => void,
-    done: Done,
+    failed: Failed,
     expiresAtMs?: number,
   ): void {
     this.node.submit({ kind: 'get', key, level }, (read) => {
-      if (!read.ok) return done(errorReply(read.error, false));
-      this.writeWith(key, value, level, read.state.context, expiresAtMs, () => ok(read.state), done);
+      if (!read.ok) return failed(read.error, false);
+      this.writeWith(key, value, level, read.state.context, expiresAtMs, () => ok(read.state), failed);
     });
   }
 
@@ -643,13 +651,13 @@ export class ReplicatedCommands {
     context: VectorClock,
     expiresAtMs: number | undefined,
     ok: () => void,
-    done: Done,
+    failed: Failed,
   ): void {
     const request =
       value === null
         ? ({ kind: 'delete', key, level, context } as const)
         : ({ kind: 'put', key, value, level, context, ...(expiresAtMs === undefined ? {} : { expiresAtMs }) } as const);
-    this.node.submit(request, (o) => (o.ok ? ok() : done(errorReply(o.error, true))));
+    this.node.submit(request, (o) => (o.ok ? ok() : failed(o.error, true)));
   }
 
   /**
@@ -701,7 +709,7 @@ export class ReplicatedCommands {
         s.context,
         deadline,
         () => done(reply.integer(1n)),
-        done,
+        answerFailure(done),
       );
     });
   }
@@ -739,7 +747,8 @@ export class ReplicatedCommands {
                 : errorReply(o.error, true, 'the value was written to the new name; the old name may remain'),
             ),
           );
-        this.writeWith(dst, value, level, d.state.context, deadline > 0 ? deadline : undefined, moved, done);
+        const at = deadline > 0 ? deadline : undefined;
+        this.writeWith(dst, value, level, d.state.context, at, moved, answerFailure(done));
       });
     });
   }
@@ -769,12 +778,7 @@ export class ReplicatedCommands {
   private mset(
     argv: readonly Uint8Array[],
     done: Done,
-    set: (
-      key: Uint8Array,
-      value: Uint8Array,
-      next: () => void,
-      failed: (error: BaristaError, write: boolean) => void,
-    ) => void,
+    set: (key: Uint8Array, value: Uint8Array, next: () => void, failed: Failed) => void,
   ): void {
     if ((argv.length - 1) % 2 !== 0) return done(wrongArityError('mset'));
     // Sizes checked for every pair first, so a pair over a bound refuses the whole MSET unwritten.
@@ -809,22 +813,17 @@ export class ReplicatedCommands {
       keys.length,
       (i, next) => {
         const key = keys[i]!;
-        this.node.submit({ kind: 'get', key, level }, (read) => {
-          // A DEL that already deleted earlier keys must not answer "nothing was written".
-          const note = name === 'del' && i > 0 ? `the keys before it were deleted (${count} held a value)` : undefined;
-          if (!read.ok) return done(errorReply(read.error, false, note));
-          const held = holdsValue(read.state);
-          if (name === 'exists') {
-            if (held) count++;
-            return next();
-          }
-          const { context } = read.state;
-          this.node.submit({ kind: 'delete', key, level, context }, (o) => {
-            if (!o.ok) return done(errorReply(o.error, true, note));
-            if (held) count++;
-            next();
-          });
-        });
+        const counted = (read: KeyState) => {
+          if (holdsValue(read)) count++;
+          next();
+        };
+        if (name === 'exists')
+          return this.node.submit({ kind: 'get', key, level }, (o) =>
+            o.ok ? counted(o.state) : done(errorReply(o.error, false)),
+          );
+        // A DEL that already deleted earlier keys must not answer "nothing was written".
+        const note = i > 0 ? `the keys before it were deleted (${count} held a value)` : undefined;
+        this.write(key, null, level, counted, answerFailure(done, note));
       },
       () => done(reply.integer(count)),
     );

@@ -237,3 +237,26 @@ test('reclaimExpired deletes expired keys with their elements and stale elements
   assert.equal(ks.scanElements(enc('S'), { limit: 10 }).elements.length, 0);
   assert.equal(show(h.run('DBSIZE')), 41);
 });
+
+test('an LPOP and an HSET read each storage key from the engine once (a command re-reading what it read, by bytes)', () => {
+  const h = new RedisHarness();
+  h.run('RPUSH', 'l', 'a', 'b', 'c');
+  h.run('HSET', 'h', 'f', 'v');
+  const reads: string[] = [];
+  const engine = h.engine;
+  const original = engine.getEntry.bind(engine);
+  engine.getEntry = (key) => {
+    reads.push(Buffer.from(key).toString('hex'));
+    return original(key);
+  };
+  const once = (args: string[]) => {
+    reads.length = 0;
+    h.run(...args);
+    assert.equal(new Set(reads).size, reads.length, `${args.join(' ')} read a key twice: ${reads.length} reads`);
+    return reads.length;
+  };
+  // With one cached read matched by identity, LPOP read the head and the element twice each.
+  assert.equal(once(['LPOP', 'l']), 2);
+  once(['HSET', 'h', 'f', 'w']);
+  once(['RPOP', 'l']);
+});

@@ -107,6 +107,29 @@ export interface ScanKeysOptions {
 }
 
 /** A write over one of the keyspace's bounds: nothing of the command is applied. */
+/** The last two engine reads of a command, newest first (Keyspace.reads). */
+class RecentReads {
+  private a: { readonly storageKey: Uint8Array; readonly entry: Entry | undefined } | null = null;
+  private b: { readonly storageKey: Uint8Array; readonly entry: Entry | undefined } | null = null;
+
+  find(storageKey: Uint8Array): { readonly entry: Entry | undefined } | null {
+    const { a, b } = this;
+    if (a !== null && (a.storageKey === storageKey || bytesEqual(a.storageKey, storageKey))) return a;
+    if (b !== null && (b.storageKey === storageKey || bytesEqual(b.storageKey, storageKey))) return b;
+    return null;
+  }
+
+  add(storageKey: Uint8Array, entry: Entry | undefined): void {
+    this.b = this.a;
+    this.a = { storageKey, entry };
+  }
+
+  clear(): void {
+    this.a = null;
+    this.b = null;
+  }
+}
+
 export class KeyspaceLimitError extends LimitError {
   constructor(
     readonly limitName: string,
@@ -234,8 +257,12 @@ export class Keyspace {
   private readonly pending = new StagedWrites();
   private pendingBytes = 0;
   private lastHead: { readonly key: Uint8Array; readonly storageKey: Uint8Array } | null = null;
-  /** The last entry read from the engine in this command (staging it next needs no second read). */
-  private lastRead: { readonly storageKey: Uint8Array; readonly entry: Entry | undefined } | null = null;
+  /**
+   * The last two entries read from the engine in this command, newest first, matched by bytes
+   * (staging one next, or reading it again, needs no second engine read). Two: an LPOP reads the
+   * head, then the element, then stages both; with one entry kept by identity it read each twice.
+   */
+  private readonly reads = new RecentReads();
   /** The data set's bytes (memory.ts): what INFO's used_memory shows and maxmemory bounds. */
   readonly account = new DatasetAccount();
   /** Access history for LRU / LFU eviction (eviction.ts), touched by every command's key lookups. */
@@ -256,7 +283,7 @@ export class Keyspace {
    */
   endCommand(): number {
     if (this.pending.size === 0) {
-      this.lastRead = null;
+      this.reads.clear();
       return this.engine.lastAppliedSeq;
     }
     const writes: Write[] = [];
@@ -332,7 +359,7 @@ export class Keyspace {
   }
 
   private clearPending(): void {
-    this.lastRead = null;
+    this.reads.clear();
     this.pending.clear();
     this.pendingBytes = 0;
   }
@@ -349,8 +376,8 @@ export class Keyspace {
     }
     let oldBytes = old?.oldBytes ?? -1;
     if (old === undefined) {
-      const r = this.lastRead;
-      if (r !== null && r.storageKey === entry.key) oldBytes = entryBytes(r.entry);
+      const r = this.reads.find(entry.key);
+      if (r !== null) oldBytes = entryBytes(r.entry);
     }
     this.pending.set({ entry, bytes, oldBytes }, old);
     this.pendingBytes = total;
@@ -371,10 +398,10 @@ export class Keyspace {
     if (staged !== undefined) return staged.entry;
     // The engine does not change inside a command (its writes are staged): a key read again (a
     // SET reads the head to check it, then putHead reads it to replace it) is not looked up twice.
-    const last = this.lastRead;
-    if (last !== null && last.storageKey === storageKey) return last.entry;
+    const last = this.reads.find(storageKey);
+    if (last !== null) return last.entry;
     const entry = this.engine.getEntry(storageKey);
-    this.lastRead = { storageKey, entry };
+    this.reads.add(storageKey, entry);
     return entry;
   }
 

@@ -167,7 +167,8 @@ export function compareKeys(a: Uint8Array, b: Uint8Array): number {
 
 /**
  * A string whose UTF-16 code units are the key's bytes, so JS string order is the keys' byte order
- * (the memtable's map key). Latin-1 maps byte b to code unit b exactly.
+ * (a Map key for byte strings: the keyspace's staged writes past their short list). Latin-1 maps
+ * byte b to code unit b exactly.
  */
 export function keyString(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');

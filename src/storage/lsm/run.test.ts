@@ -140,6 +140,16 @@ test('a cursor refuses a block whose CRC holds but whose keys are out of order o
   assert.throws(() => walk(swapped, Uint8Array.of(0)), refused('out of order'));
   // Passing over entries below `start` (in place, undecoded) checks their order too.
   assert.throws(() => walk(swapped, Uint8Array.of(0x2f)), refused('out of order'));
+  // An entry is checked before a peek hands it out, not when the caller moves past it: a reader
+  // that stops after it (a limit, an LPOP's one element) never sees an out-of-order key.
+  const firstTwo = damaged((b) => {
+    b[keyAt(0)] = 0x20;
+    b[keyAt(1)] = 0x10;
+  });
+  const c = firstTwo.cursor(Uint8Array.of(0), null);
+  assert.equal(c.peek()?.key[0], 0x20);
+  c.advance();
+  assert.throws(() => c.peek(), refused('out of order'));
   const offIndex = damaged((b) => {
     b[keyAt(2)] = 0x31;
   });

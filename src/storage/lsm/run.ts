@@ -478,7 +478,6 @@ export class RunCursor {
   /** The previous entry's key extent in `buf` (-1: none in this block), for the order check. */
   private prevAt = -1;
   private prevBytes = 0;
-  private done = false;
 
   constructor(
     private readonly reader: RunReader,
@@ -495,15 +494,15 @@ export class RunCursor {
       // Not decoded, still checked as a decode would (seq and time in range).
       const problem = entryNumbersProblemAt(buf, this.pos);
       if (problem !== undefined) throw this.reader.corruptAt(this.bufBlock, this.pos, problem);
-      this.step(buf, x.keyAt, x.keyBytes, x.end);
+      this.check(buf, x.keyAt, x.keyBytes, x.end);
+      this.step(x.keyAt, x.keyBytes, x.end);
     }
   }
 
   /** A block with an entry at `pos`, moving to the next block when this one is walked; false at the end. */
   private ensureBlock(): boolean {
     while (this.buf === null || this.pos >= this.buf.byteLength) {
-      if (this.done || this.block >= this.reader.blockCount) {
-        this.done = true;
+      if (this.block >= this.reader.blockCount) {
         this.buf = null;
         return false;
       }
@@ -516,12 +515,19 @@ export class RunCursor {
     return true;
   }
 
-  /** Checks the order against the previous key, then moves past the entry [pos, end). */
-  private step(buf: Uint8Array, keyAt: number, keyBytes: number, end: number): void {
+  /**
+   * Checks the entry [pos, end) before anyone sees it: its key above the previous one, and, the
+   * block's last, equal to the indexed key (a cursor read for one entry checks it too).
+   */
+  private check(buf: Uint8Array, keyAt: number, keyBytes: number, end: number): void {
     if (this.prevAt >= 0 && compareKeysAt(buf, this.prevAt, this.prevBytes, buf, keyAt, keyBytes) >= 0) {
       throw this.reader.corruptAt(this.bufBlock, this.pos, 'block keys out of order');
     }
     if (end === buf.byteLength) this.reader.checkLastKey(this.bufBlock, buf.subarray(keyAt, keyAt + keyBytes));
+  }
+
+  /** Moves past the checked entry [pos, end). */
+  private step(keyAt: number, keyBytes: number, end: number): void {
     this.prevAt = keyAt;
     this.prevBytes = keyBytes;
     this.pos = end;
@@ -531,6 +537,7 @@ export class RunCursor {
     if (this.current === undefined) {
       if (!this.ensureBlock()) return undefined;
       const d = this.reader.decodeAt(this.bufBlock, this.buf!, this.pos);
+      this.check(this.buf!, this.pos + ENTRY_HEADER_BYTES, d.entry.key.byteLength, d.end);
       this.current = d.entry;
       this.next = d.end;
     }
@@ -541,9 +548,7 @@ export class RunCursor {
 
   advance(): void {
     if (this.current === undefined && this.peek() === undefined) return;
-    const buf = this.buf!;
-    const keyAt = this.pos + ENTRY_HEADER_BYTES;
-    this.step(buf, keyAt, this.current!.key.byteLength, this.next);
+    this.step(this.pos + ENTRY_HEADER_BYTES, this.current!.key.byteLength, this.next);
     this.current = undefined;
   }
 }

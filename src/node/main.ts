@@ -92,6 +92,15 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     mutations: noMutations,
   };
   let services: NodeServices | undefined;
+  // A start-up that fails after this point stops what it started: its timers (Raft, the store's
+  // background work) and listeners would keep the process alive, and a node whose port is taken
+  // must exit with the error, not run on without it (client ports and the admin port alike).
+  const abandon = async (err: unknown): Promise<never> => {
+    services?.stop();
+    await clientListeners.close();
+    await transport.close();
+    throw err;
+  };
   try {
     // Recovery happens here (WAL replay): a corrupt log is a loud CorruptionError, and the
     // transport must not keep the process alive after it.
@@ -100,12 +109,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     // Every client port a service asked for is bound before the node says it is up.
     await clientListeners.ready();
   } catch (err) {
-    // Its timers (Raft, the store's background work) would keep the process alive: a node whose
-    // port is taken must exit with the error, not run on without it.
-    services?.stop();
-    await clientListeners.close();
-    await transport.close();
-    throw err;
+    return abandon(err);
   }
   const startedMs = realClock.monotonicMs();
   const memory = metrics.gauge('process_resident_memory_bytes', 'Resident set size');
@@ -129,8 +133,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   try {
     await admin.listen(config.host, config.ports['admin']!);
   } catch (err) {
-    await transport.close();
-    throw err;
+    return abandon(err);
   }
   log.info({ ports: config.ports, pid: process.pid }, 'node: ready');
   let stopped = false;

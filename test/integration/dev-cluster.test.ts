@@ -171,40 +171,51 @@ test('barista dev: a port already in use is a clear error', async () => {
   }
 });
 
-test('barista node: a client port already in use is a clear error, and the process exits', async () => {
-  // Before, the node logged the bind error and ran on without that port (its Raft and store timers
-  // kept the process alive), so a supervisor or a script waiting for the port waited forever.
-  const base = await freePortRange(4);
-  const blocker = createServer();
-  await new Promise<void>((r) => blocker.listen({ host: '127.0.0.1', port: base + 3 }, () => r()));
-  const dir = tempDir('baristas-node-busy-');
-  let node: Spawned | undefined;
-  try {
-    const config = join(dir.path, 'node.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        nodeId: 'n1',
-        clusterId: 'busy',
-        dataDir: join(dir.path, 'n1'),
-        host: '127.0.0.1',
-        ports: { peer: base, admin: base + 1, zookeeper: base + 2, resp: base + 3 },
-        peers: [],
-      }),
-    );
-    node = spawnCli(['node', '--config', config]);
-    const child = node.child;
-    // Bounded: the old behaviour never exits.
-    await until('the node to exit', 30_000, () => child.exitCode !== null);
-    assert.equal(child.exitCode, 2, node.output());
-    assert.match(node.output(), new RegExp(`client listener 'resp': 127\\.0\\.0\\.1:${base + 3} is already in use`));
-    assert.doesNotMatch(node.output(), /\n\s+at /, 'no stack trace');
-  } finally {
-    if (node !== undefined) await stopProcess(node.child, 10_000);
-    blocker.close();
-    dir.remove();
-  }
-});
+for (const [name, offset] of [
+  ['resp', 3],
+  ['admin', 1],
+] as const) {
+  test(`barista node: its ${name} port already in use is a clear error, and the process exits`, async () => {
+    // Before, the node logged the bind error and ran on without that port (its Raft and store
+    // timers kept the process alive), so a supervisor or a script waiting for it waited forever;
+    // the admin port's failure path still did after the client ports' was fixed.
+    const base = await freePortRange(4);
+    const port = base + offset;
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen({ host: '127.0.0.1', port }, () => r()));
+    const dir = tempDir('baristas-node-busy-');
+    let node: Spawned | undefined;
+    try {
+      const config = join(dir.path, 'node.json');
+      writeFileSync(
+        config,
+        JSON.stringify({
+          nodeId: 'n1',
+          clusterId: 'busy',
+          dataDir: join(dir.path, 'n1'),
+          host: '127.0.0.1',
+          ports: { peer: base, admin: base + 1, zookeeper: base + 2, resp: base + 3 },
+          peers: [],
+        }),
+      );
+      node = spawnCli(['node', '--config', config]);
+      const child = node.child;
+      // Bounded: the old behaviour never exits.
+      await until('the node to exit', 30_000, () => child.exitCode !== null);
+      assert.equal(child.exitCode, 2, node.output());
+      const said =
+        name === 'resp'
+          ? `client listener 'resp': 127\\.0\\.0\\.1:${port} is already in use`
+          : `EADDRINUSE\\): .*already in use 127\\.0\\.0\\.1:${port}`;
+      assert.match(node.output(), new RegExp(said));
+      assert.doesNotMatch(node.output(), /\n\s+at /, 'no stack trace');
+    } finally {
+      if (node !== undefined) await stopProcess(node.child, 10_000);
+      blocker.close();
+      dir.remove();
+    }
+  });
+}
 
 test('barista dev: restarting on the same data dir recovers the same cluster', async () => {
   const base = await freePortRange(30);

@@ -19,7 +19,9 @@
 //   movePage     = op push next entryCount entry*            ; 11: the page (a reply to moveFetch, or
 //                                                          ;     pushed with push = 1: answer movePageAck)
 //   movePageAck  = op                      ; 12: a pushed page is merged and durable
-//   cursor, next = u8 0 (none: from the first key / no more) | u8 1 key
+//   cursor, next = u8 0 (none: from the first value / no more) | u8 1 position
+//   position     = uvarint length (0..kvKeyBytesMax + 9) + bytes ; a place in the store's scan order
+//                                      ; (store.ts: token:8 then key bytes), opaque to the reader
 //   rangeCount   = uvarint (1..dynamoMoveRangesCountMax); range = start:i64 end:i64 (ring.ts TokenRange)
 //   push         = u8 0|1
 //   entryCount   = uvarint; entry = key state
@@ -190,13 +192,13 @@ export function encodeMessage(m: ReplicaMessage): Uint8Array {
       w.bytesUvarint(encodeMerkleMessage(m.merkle));
       break;
     case 'moveFetch':
-      writeOptionalKey(w, m.cursor);
+      writeOptionalPosition(w, m.cursor);
       w.uvarint(m.ranges.length);
       for (const range of m.ranges) w.i64(range.start).i64(range.end);
       break;
     case 'movePage':
       w.u8(m.push ? 1 : 0);
-      writeOptionalKey(w, m.next);
+      writeOptionalPosition(w, m.next);
       w.uvarint(m.entries.length);
       for (const e of m.entries) w.bytesUvarint(e.key).bytesUvarint(e.state);
       break;
@@ -207,9 +209,9 @@ export function encodeMessage(m: ReplicaMessage): Uint8Array {
   return w.finish();
 }
 
-function writeOptionalKey(w: ByteWriter, key: Uint8Array | null): void {
-  if (key === null) w.u8(0);
-  else w.u8(1).bytesUvarint(key);
+function writeOptionalPosition(w: ByteWriter, position: Uint8Array | null): void {
+  if (position === null) w.u8(0);
+  else w.u8(1).bytesUvarint(position);
 }
 
 function writeLevel(w: ByteWriter, level: Level): void {
@@ -310,7 +312,7 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
       break;
     }
     case 10: {
-      const cursor = readOptionalKey(r);
+      const cursor = readOptionalPosition(r);
       const n = r.uvarint();
       if (n < 1 || n > limits.dynamoMoveRangesCountMax) malformed(`${n} ranges in a move fetch`);
       const ranges: TokenRange[] = [];
@@ -320,7 +322,7 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
     }
     case 11: {
       const push = readFlag(r);
-      const next = readOptionalKey(r);
+      const next = readOptionalPosition(r);
       const n = r.uvarint();
       // Each entry takes at least two bytes: a count past what is left is a lie, refused before any loop.
       if (n > r.remaining / 2) malformed(`${n} entries in a move page of ${r.remaining} bytes`);
@@ -350,8 +352,15 @@ function readFlag(r: ByteReader): boolean {
   return b === 1;
 }
 
-function readOptionalKey(r: ByteReader): Uint8Array | null {
-  return readFlag(r) ? readKey(r) : null;
+/** A scan position: a token's 8 bytes, a key, and the engine's successor byte at most. */
+const POSITION_BYTES_MAX = limits.kvKeyBytesMax + 9;
+
+function readOptionalPosition(r: ByteReader): Uint8Array | null {
+  if (!readFlag(r)) return null;
+  const position = r.bytesUvarint();
+  if (position.length > POSITION_BYTES_MAX)
+    malformed(`scan position of ${position.length} bytes, max ${POSITION_BYTES_MAX}`);
+  return position;
 }
 
 function readKey(r: ByteReader): Uint8Array {

@@ -36,7 +36,7 @@ import { TokenRangeSet } from './merkle.ts';
 import type { MoveEntry, ReplicaMessage } from './messages.ts';
 import { planMove, type Ring, type TokenRange } from './ring.ts';
 import { keyToken } from './slots.ts';
-import type { ReplicaStore } from './store.ts';
+import { type ReplicaStore, valuePosition } from './store.ts';
 import { Versioned } from './versions.ts';
 
 export interface MoveRunnerDeps {
@@ -346,7 +346,7 @@ export class MoveRunner {
       if (!ranges.has(keyToken(e.key))) continue;
       if (bytes >= limits.dynamoMovePageBytesMax) {
         this.countServed(entries);
-        return { entries, next: e.key };
+        return { entries, next: valuePosition(e.key) };
       }
       // Copies: the output may wait for a group commit, and a store may hand out views it reuses.
       entries.push({ key: e.key.slice(), state: e.state.slice() });

@@ -11,8 +11,13 @@
 //     before sending"): a value acknowledged or shipped to a peer is never rolled back by a crash,
 //     so a restarted replica never reuses a dot counter it has already shown to anyone.
 //   - A crash loses at most the writes since the last sync (MemoryReplicaStore.crash models it).
+//   - Values scan in token order: by their key's token (tokenBytesInto, the 8 big-endian bytes of
+//     the Murmur3 token, read as an unsigned number, as the Redis keyspace's storage keys at N = 1),
+//     then by key bytes. A SCAN cursor is then a token (tokenPage below), as at N = 1.
 
 import { assert } from '../lib/assert.ts';
+import { readU32BE } from '../lib/bytes.ts';
+import { tokenBytesInto } from './partitioner.ts';
 
 export interface StoredHint {
   readonly owner: string;
@@ -20,7 +25,10 @@ export interface StoredHint {
   readonly state: Uint8Array;
 }
 
-/** A page of values in key order and where the next page starts (null: no more). */
+/**
+ * A page of values in token order and the position where the next page starts (null: no more):
+ * opaque bytes that begin with a token's 8 bytes (valuePosition, or a place between two values).
+ */
 export interface ValuePage {
   readonly entries: ReadonlyArray<{ readonly key: Uint8Array; readonly state: Uint8Array }>;
   readonly next: Uint8Array | null;
@@ -29,11 +37,14 @@ export interface ValuePage {
 export interface ReplicaStore {
   get(key: Uint8Array): Uint8Array | undefined;
   /**
-   * Values with key >= `from` (null: from the first) in bytewise key order, at most `countMax`
-   * (fewer, even none, with a non-null `next` when the store bounds the work of one call).
-   * Anti-entropy pages through every value with it; a write between pages may or may not be seen.
+   * Values in token order (see the header) from `from` (null: the first; bytes: a position, an
+   * earlier page's `next` or a key's valuePosition, inclusive; a number: the first value whose
+   * token, as an unsigned 64-bit number, is >= it), at
+   * most `countMax` (fewer, even none, with a non-null `next` when the store bounds the work of one
+   * call). Anti-entropy pages through every value with it; a write between pages may or may not
+   * be seen.
    */
-  scanValues(from: Uint8Array | null, countMax: number): ValuePage;
+  scanValues(from: Uint8Array | bigint | null, countMax: number): ValuePage;
   put(key: Uint8Array, state: Uint8Array): void;
   /** Forgets a key's state (tombstone garbage collection: replica.ts). */
   delete(key: Uint8Array): void;
@@ -64,6 +75,67 @@ export function keyBytes(s: string): Uint8Array {
   return out;
 }
 
+/** A value's place in scan order: its key's 8 token bytes, then the key. */
+export function valuePosition(key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(8 + key.length);
+  tokenBytesInto(key, out);
+  out.set(key, 8);
+  return out;
+}
+
+/** The token of a key as scan order reads it: the unsigned number of its 8 token bytes. */
+export function scanToken(key: Uint8Array): bigint {
+  const b = new Uint8Array(8);
+  tokenBytesInto(key, b);
+  return positionToken(b);
+}
+
+/** The token a position starts with (unsigned). */
+export function positionToken(position: Uint8Array): bigint {
+  assert(position.length >= 8, 'a scan position starts with 8 token bytes');
+  return (BigInt(readU32BE(position, 0)) << 32n) | BigInt(readU32BE(position, 4));
+}
+
+/** The first position of token `token` (unsigned): 8 big-endian bytes. */
+export function tokenPosition(token: bigint): Uint8Array {
+  assert(token >= 0n && token < 1n << 64n, 'a scan token is an unsigned 64-bit number');
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, token, false);
+  return out;
+}
+
+/** A page of values whose tokens are whole: no token's values are split between two pages. */
+export interface TokenPage {
+  readonly entries: ReadonlyArray<{ readonly key: Uint8Array; readonly state: Uint8Array }>;
+  /** The token the next page starts at; null when the scan reached the end. Always > `from`. */
+  readonly next: bigint | null;
+}
+
+/**
+ * The values from token `from` on, about `countMax` of them, cut at a token boundary so a cursor
+ * that is a token (Redis' SCAN: a number) loses nothing and repeats nothing: a page whose last
+ * values share a token with the next value leaves them to the next page. The page goes on past
+ * `countMax` only while every value it holds shares one token (a 64-bit hash collision of more
+ * than `countMax` keys) or the store bounded a call's work before reaching a new token.
+ */
+export function tokenPage(store: ReplicaStore, from: bigint, countMax: number): TokenPage {
+  assert(countMax >= 1, 'page count must be positive');
+  const entries: Array<{ key: Uint8Array; state: Uint8Array; token: bigint }> = [];
+  let at: Uint8Array | bigint = from;
+  for (;;) {
+    const page = store.scanValues(at, countMax);
+    for (const e of page.entries) entries.push({ key: e.key, state: e.state, token: scanToken(e.key) });
+    if (page.next === null) return { entries, next: null };
+    const nextToken = positionToken(page.next);
+    let keep = entries.length;
+    while (keep > 0 && entries[keep - 1]!.token === nextToken) keep--;
+    // Something whole to give, and a token past `from` to resume at: cut there.
+    if (keep > 0 && nextToken > from) return { entries: entries.slice(0, keep), next: nextToken };
+    if (entries.length === 0 && nextToken > from) return { entries, next: nextToken };
+    at = page.next;
+  }
+}
+
 interface Tables {
   values: Map<string, Uint8Array>;
   meta: Map<string, Uint8Array>;
@@ -80,7 +152,7 @@ export class MemoryReplicaStore implements ReplicaStore {
   private durable: Tables = { values: new Map(), meta: new Map(), hints: new Map() };
   /** Whether a write happened since the last sync (a test checks the driver synced). */
   dirty = false;
-  /** live.values' keys in order, rebuilt after a new key or a crash (scanValues). */
+  /** live.values' keys' positions (valuePosition as a key string) in order, rebuilt after a new key or a crash. */
   private sorted: string[] | undefined;
 
   get(key: Uint8Array): Uint8Array | undefined {
@@ -110,13 +182,13 @@ export class MemoryReplicaStore implements ReplicaStore {
     this.dirty = true;
   }
 
-  scanValues(from: Uint8Array | null, countMax: number): ValuePage {
+  scanValues(from: Uint8Array | bigint | null, countMax: number): ValuePage {
     assert(countMax >= 1, 'scan count must be positive');
-    this.sorted ??= [...this.live.values.keys()].sort();
+    this.sorted ??= [...this.live.values.keys()].map((k) => keyString(valuePosition(keyBytes(k)))).sort();
     const keys = this.sorted;
     let i = 0;
     if (from !== null) {
-      const f = keyString(from);
+      const f = keyString(typeof from === 'bigint' ? tokenPosition(from) : from);
       let hi = keys.length;
       while (i < hi) {
         const mid = (i + hi) >>> 1;
@@ -126,7 +198,8 @@ export class MemoryReplicaStore implements ReplicaStore {
     }
     const entries: Array<{ key: Uint8Array; state: Uint8Array }> = [];
     for (; i < keys.length && entries.length < countMax; i++) {
-      entries.push({ key: keyBytes(keys[i]!), state: this.live.values.get(keys[i]!)! });
+      const key = keys[i]!.slice(8);
+      entries.push({ key: keyBytes(key), state: this.live.values.get(key)! });
     }
     return { entries, next: i < keys.length ? keyBytes(keys[i]!) : null };
   }

@@ -2,7 +2,10 @@
 // (src/storage/lsm/engine.ts) of its own, in its own directory on the node's Disk.
 //
 // Layout (engine keys; values are the encoded Versioned states, stored untouched):
-//   value  = 'v' key                   ; a key's state as this replica holds it
+//   value  = 't' token:8 key           ; a key's state as this replica holds it, in token order
+//                                      ; (store.ts valuePosition: SCAN's cursor is a token)
+//   old    = 'v' key                   ; the value layout before token order (bytewise key order):
+//                                      ; moved to 't' at open (migrateKeyOrderedValues), then empty
 //   hint   = 'h' owner 0x00 key        ; a state held for `owner` (UTF-8 node id, holds no NUL)
 //   paxos  = 'p' key                   ; the key's Paxos acceptor state (SERIAL; src/dynamo/paxos.ts)
 //   meta   = 'm' name                  ; "incarnation": the last life's number, decimal ASCII;
@@ -31,10 +34,17 @@ import { utf8ByteLength } from '../../../lib/bytes.ts';
 import { CorruptionError } from '../../../lib/errors.ts';
 import { limits } from '../../../lib/limits.ts';
 import type { PaxosStore } from '../../../dynamo/paxos.ts';
-import type { ReplicaStore, StoredHint, ValuePage } from '../../../dynamo/store.ts';
+import {
+  type ReplicaStore,
+  type StoredHint,
+  tokenPosition,
+  type ValuePage,
+  valuePosition,
+} from '../../../dynamo/store.ts';
 import { LsmEngine, type LsmOptions } from '../../../storage/lsm/engine.ts';
 
-const VALUE_PREFIX = 0x76; // 'v'
+const VALUE_PREFIX = 0x74; // 't'
+const OLD_VALUE_PREFIX = 0x76; // 'v'
 const HINT_PREFIX = 0x68; // 'h'
 const PAXOS_PREFIX = 0x70; // 'p'
 const INCARNATION_KEY = new TextEncoder().encode('mincarnation');
@@ -66,7 +76,9 @@ function prefixed(prefix: number, key: Uint8Array): Uint8Array {
   return out;
 }
 
-const valueKey = (key: Uint8Array): Uint8Array => prefixed(VALUE_PREFIX, key);
+const valueKey = (key: Uint8Array): Uint8Array => prefixed(VALUE_PREFIX, valuePosition(key));
+/** The key of a value's engine key ('t' token:8 key). */
+const keyOfValueKey = (k: Uint8Array): Uint8Array => k.subarray(9);
 
 function hintKey(owner: string, key: Uint8Array): Uint8Array {
   assert(!owner.includes('\0') && owner.length > 0, 'node ids are non-empty and hold no NUL');
@@ -106,8 +118,8 @@ export class LsmReplicaStore implements ReplicaStore {
 
   /** Opens (or creates) the store and recovers it: the engine replays its log, hints are counted. */
   static open(components: LsmReplicaStoreComponents, options: LsmReplicaStoreOptions = {}): LsmReplicaStore {
-    const keyBytesMax = 2 + limits.nodeIdBytesMax + limits.kvKeyBytesMax;
-    assert(keyBytesMax <= limits.lsmKeyBytesMax, 'a hint key fits an engine key');
+    const keyBytesMax = Math.max(2 + limits.nodeIdBytesMax, 9) + limits.kvKeyBytesMax;
+    assert(keyBytesMax <= limits.lsmKeyBytesMax, 'a hint key and a value key fit an engine key');
     const engine = LsmEngine.open(components, {
       keyBytesMax,
       ...options.engine,
@@ -116,6 +128,8 @@ export class LsmReplicaStore implements ReplicaStore {
       tombstoneGraceMs: options.tombstoneGraceMs ?? 60_000,
     });
     const store = new LsmReplicaStore(engine, components.clock);
+    const moved = store.migrateKeyOrderedValues();
+    if (moved > 0) components.log.info({ values: moved }, 'replica store: values moved to token order');
     store.hints_ = store.scanHints().length;
     return store;
   }
@@ -141,17 +155,44 @@ export class LsmReplicaStore implements ReplicaStore {
     this.engine.put(metaKey(name), value);
   }
 
-  scanValues(from: Uint8Array | null, countMax: number): ValuePage {
+  scanValues(from: Uint8Array | bigint | null, countMax: number): ValuePage {
     assert(countMax >= 1, 'scan count must be positive');
-    const page = this.engine.scan({
-      start: from === null ? Uint8Array.of(VALUE_PREFIX) : valueKey(from),
-      end: Uint8Array.of(VALUE_PREFIX + 1),
-      limit: countMax,
-    });
+    const start =
+      from === null
+        ? Uint8Array.of(VALUE_PREFIX)
+        : typeof from === 'bigint'
+          ? prefixed(VALUE_PREFIX, tokenPosition(from))
+          : prefixed(VALUE_PREFIX, from);
+    const page = this.engine.scan({ start, end: Uint8Array.of(VALUE_PREFIX + 1), limit: countMax });
     return {
-      entries: page.entries.map((e) => ({ key: e.key.subarray(1), state: e.value })),
+      entries: page.entries.map((e) => ({ key: keyOfValueKey(e.key), state: e.value })),
       next: page.next === null ? null : page.next.subarray(1),
     };
+  }
+
+  /**
+   * Moves values of the old layout ('v' key, bytewise key order) to token order, page by page, then
+   * syncs: a store written before token order opens with every value it held. A crash in between
+   * leaves some values in each range; the next open moves the rest (a value is put at its new
+   * place before its old entry is deleted, and nothing else writes during open). Returns how many
+   * values moved.
+   */
+  private migrateKeyOrderedValues(): number {
+    const end = Uint8Array.of(OLD_VALUE_PREFIX + 1);
+    let start: Uint8Array | null = Uint8Array.of(OLD_VALUE_PREFIX);
+    let moved = 0;
+    const nowMs = Math.floor(this.clock.wallMs());
+    while (start !== null) {
+      const page = this.engine.scan({ start, end });
+      for (const e of page.entries) {
+        this.engine.put(valueKey(e.key.subarray(1)), e.value);
+        this.engine.delete(e.key, nowMs);
+        moved++;
+      }
+      start = page.next;
+    }
+    if (moved > 0) this.engine.sync();
+    return moved;
   }
 
   getHint(owner: string, key: Uint8Array): Uint8Array | undefined {

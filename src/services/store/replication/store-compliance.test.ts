@@ -10,11 +10,19 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { keyString, MemoryReplicaStore, type ReplicaStore } from '../../../dynamo/store.ts';
+import {
+  keyString,
+  MemoryReplicaStore,
+  type ReplicaStore,
+  scanToken,
+  tokenPage,
+  valuePosition,
+} from '../../../dynamo/store.ts';
 import { SeededRng } from '../../../lib/rng.ts';
 import { defaultDiskFaults, SimDiskStore } from '../../../sim/disk.ts';
 import { ManualClock } from '../../../storage/lsm/test-support.ts';
 import { recordingComponents } from '../../../storage/wal/test-components.ts';
+import { LsmEngine } from '../../../storage/lsm/engine.ts';
 import { LsmReplicaStore } from './lsm-store.ts';
 
 interface Harness {
@@ -131,10 +139,10 @@ for (const impl of implementations) {
       assert.equal(s(after.getMeta('dot-counter')), '1048577');
     });
 
-    test('scanValues pages through every value in key order, hints never among them, across a crash', () => {
+    test('scanValues pages through every value in token order, hints never among them, across a crash', () => {
       const h = impl.make('scan');
-      const keys = ['', 'a', 'a\u0000', 'ab', 'b', 'z', '\u00ff'];
-      for (const k of [...keys].reverse()) h.store.put(enc.encode(k).length === k.length ? b(k) : latin(k), b(`v${k}`));
+      const keys = ['', 'a', 'a\u0000', 'ab', 'b', 'z', '\u00ff', 'k1', 'k2', 'k3', 'k4'];
+      for (const k of [...keys].reverse()) h.store.put(latin(k), b(`v${k}`));
       h.store.putHint('n2', b('c'), b('hinted'));
       h.store.put(b('a'), b('va2')); // a replace shows once, newest
       const all = (store: ReplicaStore, page: number) => {
@@ -149,17 +157,57 @@ for (const impl of implementations) {
         }
         assert.fail('scanValues did not end');
       };
-      const expected = [...keys].sort().map((k) => `${k}=${k === 'a' ? 'va2' : `v${k}`}`);
+      const order = [...keys].sort((x, y) => {
+        const px = keyString(valuePosition(latin(x)));
+        const py = keyString(valuePosition(latin(y)));
+        return px < py ? -1 : px > py ? 1 : 0;
+      });
+      assert.notDeepEqual(order, [...keys].sort(), 'token order is not key order for these keys');
+      const expected = order.map((k) => `${k}=${k === 'a' ? 'va2' : `v${k}`}`);
       for (const page of [1, 2, 3, 100]) assert.deepEqual(all(h.store, page), expected, `pages of ${page}`);
-      // Starting mid-way: from is inclusive.
+      // Starting mid-way at a key's position: inclusive.
       assert.deepEqual(
-        h.store.scanValues(b('ab'), 100).entries.map((e) => keyString(e.key)),
-        ['ab', 'b', 'z', '\u00ff'],
+        h.store.scanValues(valuePosition(latin(order[4]!)), 100).entries.map((e) => keyString(e.key)),
+        order.slice(4),
+      );
+      // Starting at a token: the first value whose token is at or past it.
+      const t4 = scanToken(latin(order[4]!));
+      assert.deepEqual(
+        h.store.scanValues(t4, 100).entries.map((e) => keyString(e.key)),
+        order.slice(4),
+      );
+      assert.deepEqual(
+        h.store.scanValues(t4 + 1n, 100).entries.map((e) => keyString(e.key)),
+        order.slice(5),
       );
       h.store.sync();
       h.store.put(b('late'), b('unsynced'));
       const after = h.crash();
       assert.deepEqual(all(after, 2), expected, 'after a crash: the synced values, not the lost write');
+    });
+
+    test('tokenPage: pages cut at token boundaries cover every value once, cursors rising', () => {
+      const { store } = impl.make('token-page');
+      const keys = Array.from({ length: 200 }, (_, i) => `key:${i}`);
+      for (const k of keys) store.put(b(k), b('x'));
+      for (const count of [1, 7, 64, 500]) {
+        const seen: string[] = [];
+        let cursor = 0n;
+        for (let calls = 0; ; calls++) {
+          assert.ok(calls <= 250, 'tokenPage did not end');
+          const page = tokenPage(store, cursor, count);
+          for (const e of page.entries) {
+            const t = scanToken(e.key);
+            assert.ok(t >= cursor, 'nothing before the cursor');
+            if (page.next !== null) assert.ok(t < page.next, 'nothing at or past the next cursor');
+            seen.push(s(e.key)!);
+          }
+          if (page.next === null) break;
+          assert.ok(page.next > cursor, 'the cursor rises');
+          cursor = page.next;
+        }
+        assert.deepEqual([...seen].sort(), [...keys].sort(), `COUNT ${count}: every key once`);
+      }
     });
 
     test('values and hints live apart: a hint is never read as a value', () => {
@@ -301,3 +349,55 @@ function replayTo(model: MemoryReplicaStore, store: ReplicaStore, keys: readonly
   for (const h of model.hints()) model.deleteHint(h.owner, h.key);
   for (const h of store.hints()) model.putHint(h.owner, h.key, h.state);
 }
+
+describe('LsmReplicaStore: a store written in key order (the layout before token order)', () => {
+  test('opens with every value in token order, the old range emptied, once', () => {
+    const disk = new SimDiskStore(new SeededRng('migrate'), defaultDiskFaults);
+    const clock = new ManualClock();
+    const components = () => ({ ...recordingComponents(), disk: disk.view(), clock });
+    const keys = Array.from({ length: 300 }, (_, i) => `k${i}`);
+    // The old layout, written straight into the engine: 'v' key -> state.
+    const old = LsmEngine.open(components(), {
+      dir: 'replica',
+      sync: 'periodic',
+      tombstoneGraceMs: 60_000,
+      memtableBytesMax: 2048,
+    });
+    for (const k of keys) old.put(Uint8Array.from([0x76, ...b(k)]), b(`state ${k}`));
+    old.close();
+
+    const opened = components();
+    const store = LsmReplicaStore.open(opened, { dir: 'replica', engine: { memtableBytesMax: 2048 } });
+    assert.deepEqual(
+      opened.log
+        .lines()
+        .map((l) => String(l.msg))
+        .filter((m) => m.includes('token order')),
+      ['replica store: values moved to token order'],
+    );
+    for (const k of keys) assert.equal(s(store.get(b(k))), `state ${k}`, k);
+    const scanned: string[] = [];
+    for (let from: Uint8Array | null = null, first = true; first || from !== null; first = false) {
+      const page = store.scanValues(from, 64);
+      for (const e of page.entries) scanned.push(s(e.key)!);
+      from = page.next;
+    }
+    const order = (k: string) => keyString(valuePosition(b(k)));
+    assert.deepEqual(
+      scanned,
+      [...keys].sort((x, y) => (order(x) < order(y) ? -1 : 1)),
+    );
+    store.close();
+
+    // Reopened: nothing left to move, nothing lost (the move was synced).
+    disk.crash();
+    const again = components();
+    const reopened = LsmReplicaStore.open(again, { dir: 'replica' });
+    assert.equal(again.log.lines().filter((l) => String(l.msg).includes('token order')).length, 0);
+    for (const k of keys) assert.equal(s(reopened.get(b(k))), `state ${k}`, k);
+    reopened.close();
+    const engine = LsmEngine.open(components(), { dir: 'replica', sync: 'periodic', tombstoneGraceMs: 60_000 });
+    assert.deepEqual(engine.scan({ start: Uint8Array.of(0x76), end: Uint8Array.of(0x77) }).entries, []);
+    engine.close();
+  });
+});

@@ -253,7 +253,16 @@ export function parseScanCursor(arg: Uint8Array): bigint | undefined {
   return neg ? (U64_MAX + 1n - v) & U64_MAX : v;
 }
 
-const scan = defineCommand('scan', -2, ['readonly'], [0, 0, 0], (ctx, argv) => {
+/** SCAN's arguments: the cursor, COUNT (capped at redisScanEntriesMax), MATCH (none for `*`), TYPE. */
+export interface ScanArgs {
+  readonly cursor: bigint;
+  readonly count: number;
+  readonly match?: (key: Uint8Array) => boolean;
+  readonly type?: string;
+}
+
+/** db.c scanGenericCommand's parsing, its errors as replies (SCAN at N = 1 and at N > 1). */
+export function parseScanArgs(argv: readonly Uint8Array[]): ScanArgs | RespValue {
   const cursor = parseScanCursor(argv[1]!);
   if (cursor === undefined) return redisErrorReply.invalidCursor;
   let count = 10;
@@ -278,25 +287,46 @@ const scan = defineCommand('scan', -2, ['readonly'], [0, 0, 0], (ctx, argv) => {
     }
   }
   const usePattern = pattern !== undefined && !(pattern.length === 1 && pattern[0] === 0x2a);
-  const page = ctx.keyspace.scanKeys(
+  return {
     cursor,
+    count,
+    ...(typeName === undefined ? {} : { type: typeName }),
+    ...(usePattern ? { match: (k: Uint8Array) => globMatch(pattern!, k) } : {}),
+  };
+}
+
+/** The reply of a SCAN page: the next cursor (0: done) and the keys. */
+export function scanReply(cursor: bigint, keys: readonly Uint8Array[]): RespValue {
+  return reply.array([reply.bulk(cursor.toString()), reply.array(keys.map((k) => reply.bulk(k)))]);
+}
+
+/** KEYS' filter: every key for `*`, else the glob. */
+export function keysMatcher(pattern: Uint8Array): (key: Uint8Array) => boolean {
+  return pattern.length === 1 && pattern[0] === 0x2a ? () => true : (k) => globMatch(pattern, k);
+}
+
+/** KEYS past redisKeysCountMax keys. */
+export const tooManyKeysReply = (): RespValue =>
+  limitError(`KEYS would return more than ${limits.redisKeysCountMax} keys: use SCAN`, 'redisKeysCountMax');
+
+const scan = defineCommand('scan', -2, ['readonly'], [0, 0, 0], (ctx, argv) => {
+  const args = parseScanArgs(argv);
+  if (!('cursor' in args)) return args;
+  const page = ctx.keyspace.scanKeys(
+    args.cursor,
     {
-      count,
-      ...(typeName === undefined ? {} : { type: typeName }),
-      ...(usePattern ? { match: (k: Uint8Array) => globMatch(pattern!, k) } : {}),
+      count: args.count,
+      ...(args.type === undefined ? {} : { type: args.type }),
+      ...(args.match === undefined ? {} : { match: args.match }),
     },
     ctx.nowMs,
   );
-  return reply.array([reply.bulk(page.cursor.toString()), reply.array(page.keys.map((k) => reply.bulk(k)))]);
+  return scanReply(page.cursor, page.keys);
 });
 
 const keys = defineCommand('keys', 2, ['readonly'], [0, 0, 0], (ctx, argv) => {
-  const pattern = argv[1]!;
-  const all = pattern.length === 1 && pattern[0] === 0x2a;
-  const found = ctx.keyspace.keys(ctx.nowMs, all ? () => true : (k) => globMatch(pattern, k), limits.redisKeysCountMax);
-  if (found === undefined) {
-    return limitError(`KEYS would return more than ${limits.redisKeysCountMax} keys: use SCAN`, 'redisKeysCountMax');
-  }
+  const found = ctx.keyspace.keys(ctx.nowMs, keysMatcher(argv[1]!), limits.redisKeysCountMax);
+  if (found === undefined) return tooManyKeysReply();
   return reply.array(found.map((k) => reply.bulk(k)));
 });
 

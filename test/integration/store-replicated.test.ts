@@ -6,7 +6,8 @@
 //     read back at QUORUM from both survivors), and reads and writes continue on the survivors;
 //   - SERIAL through Paxos over real sockets: SET NX from two nodes at once has one winner,
 //     BARISTA CAS applies only on the expected value;
-//   - BARISTA REPAIR starts an anti-entropy round over the real transport.
+//   - BARISTA REPAIR starts an anti-entropy round over the real transport;
+//   - SCAN through ioredis' scanStream on each node: every key once over the three.
 // ioredis reconnection is off: an error must surface, not be retried behind the test's back.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -78,6 +79,19 @@ describe('store at N = 3 on a 3-node barista dev cluster (real processes)', () =
     }
     assert.equal(await b.call('BARISTA', 'CONSISTENCY'), 'QUORUM');
     assert.equal(await c.call('BARISTA', 'REPAIR'), 'OK');
+  });
+
+  test("SCAN with ioredis' scanStream on every master: each key once (a node answers the slots it leads)", async () => {
+    const nodes = cluster.nodes.map(connect);
+    await Promise.all(nodes.map((r) => r.connect()));
+    const seen: string[] = [];
+    for (const r of nodes) {
+      for await (const page of r.scanStream({ match: 'q:*', count: 7 })) seen.push(...(page as string[]));
+    }
+    const want = ['q:probe', ...Array.from({ length: 50 }, (_, i) => `q:${i}`)];
+    assert.deepEqual([...seen].sort(), want.sort());
+    const sizes = await Promise.all(nodes.map((r) => r.dbsize()));
+    assert.ok(sizes.every((n) => n > 0) && sizes.reduce((a, b) => a + b, 0) >= want.length, `${sizes}`);
   });
 
   test('SERIAL over real sockets: one SET NX winner; CAS applies only on the expected value', async () => {

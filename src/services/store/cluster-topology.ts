@@ -76,6 +76,29 @@ export class SlotRangeCache {
   }
 }
 
+/**
+ * The slots `view.self` leads (its ranges' master, nodes[0]): at N > 1 SCAN, KEYS, DBSIZE and
+ * RANDOMKEY answer the keys of these slots, as a Redis Cluster master answers its own, so a
+ * client scanning every master of CLUSTER SLOTS sees each key once. Recomputed when the ranges do.
+ */
+export class LedSlots {
+  private ranges: SlotRange[] | undefined;
+  private readonly led = new Uint8Array(SLOT_COUNT);
+
+  constructor(private readonly view: ClusterView) {}
+
+  /** Per slot, 1 when led here; ask once per command (the ranges are looked up per call). */
+  current(): Uint8Array {
+    const ranges = rangesOf(this.view);
+    if (ranges !== this.ranges) {
+      this.led.fill(0);
+      for (const r of ranges) if (r.nodes[0] === this.view.self) this.led.fill(1, r.start, r.end + 1);
+      this.ranges = ranges;
+    }
+    return this.led;
+  }
+}
+
 function rangesOf(view: ClusterView): SlotRange[] {
   return view.cache === undefined ? slotRanges(view) : view.cache.ranges(view);
 }

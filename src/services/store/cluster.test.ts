@@ -264,3 +264,109 @@ test('N = 3 at ONE: MGET, MSET, DEL and UNLINK of thousands of keys answer (each
   assert.match(r[6]!, /^-ERR value_too_large: .*\(nothing was written\)$/);
   assert.equal(r[7], ':0');
 });
+
+/** SCAN to the end on `node` with `options`: the keys in reply order and the cursors seen. */
+function scanAll(sim: Simulation<NodeServices>, node: string, ...options: string[]): string[] {
+  const c = new SimRespClient(sim, node);
+  const keys: string[] = [];
+  let cursor = '0';
+  for (let calls = 0; ; calls++) {
+    assert.ok(calls < 2_000, 'SCAN ended');
+    c.send('SCAN', cursor, ...options);
+    const r = settle(sim, c).at(-1)!;
+    const m = /^\*\[\$(\d+),\*\[(.*)\]\]$/.exec(r);
+    assert.ok(m !== null, r);
+    if (m[2] !== '') keys.push(...m[2]!.split(',').map((k) => k.slice(1)));
+    cursor = m[1]!;
+    if (cursor === '0') return keys;
+  }
+}
+
+test('N = 2 of 4 through RESP: SCAN, KEYS, DBSIZE and RANDOMKEY answer the keys of the slots each node leads; every live key once over the masters, also after one node is cut off', () => {
+  const ids = ['n1', 'n2', 'n3', 'n4'];
+  const sim = replicatedCluster('store-scan', ids, 2);
+  const c = new SimRespClient(sim, 'n1');
+  const live = new Set<string>();
+  for (let i = 0; i < 240; i++) {
+    c.send('SET', `s:${i}`, `v${i}`);
+    live.add(`s:${i}`);
+  }
+  for (let i = 0; i < 20; i++) {
+    c.send('RPUSH', `l:${i}`, 'a', 'b');
+    live.add(`l:${i}`);
+  }
+  for (let i = 0; i < 20; i++) {
+    c.send('SADD', `set:${i}`, 'm');
+    live.add(`set:${i}`);
+  }
+  for (let i = 0; i < 10; i++) {
+    c.send('HSET', `h:${i}`, 'f', 'v');
+    live.add(`h:${i}`);
+  }
+  for (let i = 0; i < 10; i++) {
+    c.send('INCR', `n:${i}`);
+    live.add(`n:${i}`);
+  }
+  for (let i = 0; i < 20; i++) {
+    c.send('DEL', `s:${i}`);
+    live.delete(`s:${i}`);
+  } // tombstones
+  for (let i = 0; i < 5; i++) {
+    c.send('LPOP', `l:${i}`, '2');
+    live.delete(`l:${i}`);
+  } // emptied lists
+  // Past their deadline on every node's clock (the simulator skews the nodes' clocks by days, and
+  // each node judges a deadline by its own).
+  for (let i = 0; i < 10; i++) c.send('SET', `x:${i}`, 'gone', 'PXAT', '1000');
+  const written = settle(sim, c);
+  assert.ok(
+    !written.some((r) => r.startsWith('-')),
+    written.find((r) => r.startsWith('-')),
+  );
+
+  const byNode = new Map(ids.map((id) => [id, scanAll(sim, id, 'COUNT', '7')]));
+  const all = [...byNode.values()].flat();
+  assert.equal(all.length, new Set(all).size, 'no key twice, within a node or across nodes');
+  assert.deepEqual([...all].sort(), [...live].sort(), 'every live key once over the masters');
+  for (const [id, keys] of byNode) {
+    assert.ok(keys.length > 0, `${id} leads some keys`);
+    const q = new SimRespClient(sim, id);
+    q.send('KEYS', '*');
+    q.send('DBSIZE');
+    q.send('KEYS', 'l:*');
+    q.send('RANDOMKEY');
+    const [k, size, lists, random] = settle(sim, q);
+    const listed = /^\*\[(.*)\]$/
+      .exec(k!)![1]!
+      .split(',')
+      .map((x) => x.slice(1));
+    assert.deepEqual([...listed].sort(), [...keys].sort(), `${id}: KEYS * is what SCAN walked`);
+    assert.equal(size, `:${keys.length}`, `${id}: DBSIZE`);
+    const wantLists = keys.filter((x) => x.startsWith('l:')).sort();
+    assert.deepEqual(
+      lists === '*[]'
+        ? []
+        : /^\*\[(.*)\]$/
+            .exec(lists!)![1]!
+            .split(',')
+            .map((x) => x.slice(1))
+            .sort(),
+      wantLists,
+    );
+    assert.ok(keys.includes(random!.slice(1)), `${id}: RANDOMKEY ${random} is one of its keys`);
+    assert.deepEqual(scanAll(sim, id, 'TYPE', 'list', 'COUNT', '1000').sort(), wantLists, `${id}: SCAN TYPE list`);
+    assert.deepEqual(
+      scanAll(sim, id, 'MATCH', 'h:*').sort(),
+      keys.filter((x) => x.startsWith('h:')).sort(),
+      `${id}: SCAN MATCH`,
+    );
+  }
+
+  // n4 cut off: once the others call it down, its slots' next live replica leads them.
+  const cut = sim.network.partition([['n1', 'n2', 'n3'], ['n4']]);
+  sim.runFor(3_000);
+  const after = ['n1', 'n2', 'n3'].flatMap((id) => scanAll(sim, id, 'COUNT', '50'));
+  assert.equal(after.length, new Set(after).size, 'no key twice after the failover');
+  assert.deepEqual([...after].sort(), [...live].sort(), 'every live key once over the live masters');
+  cut.heal();
+});

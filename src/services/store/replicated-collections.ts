@@ -35,6 +35,7 @@ import { BaristaError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
 import { MVRegister } from '../../crdt/registers.ts';
 import { readableValue } from '../../dynamo/counter.ts';
+import { showsValue } from '../../dynamo/shown.ts';
 import { hashCommands } from '../../redis/hash.ts';
 import { listCommands } from '../../redis/list.ts';
 import type { Materialized } from '../../redis/scratch.ts';
@@ -57,6 +58,23 @@ const NO_KEYS: readonly Uint8Array[] = [];
 export const collectionCommandNames: ReadonlySet<string> = new Set(
   [...listCommands, ...setCommands, ...zsetCommands, ...hashCommands].map((s) => s.name),
 );
+
+/**
+ * The type TYPE names for a state ('string' for strings and counters, 'list', 'set', 'zset',
+ * 'hash'), or null when it shows no value (showsValue: EXISTS' rule), without building the value:
+ * SCAN's TYPE filter, KEYS, DBSIZE and RANDOMKEY at N > 1 ask it of every key they walk.
+ */
+export function shownType(state: Versioned): string | null {
+  const top = state.chosen();
+  if (!showsValue(top)) return null;
+  if (top!.crdt !== true) return 'string';
+  const c = decodeCrdt(top!.value!);
+  if (c instanceof PNCounter) return 'string';
+  if (c instanceof ORSet) return 'set';
+  if (!(c instanceof ORMap)) return null;
+  if (schemaEqual(c.valueSchema, MVRegister.schema)) return 'hash';
+  return schemaEqual(c.valueSchema, ZSET_SCHEMA) ? 'zset' : 'list';
+}
 
 /** The key's value for a command (the newest sibling's type; CRDT siblings of it joined). */
 export function materialize(state: Versioned): ReadValue | BaristaError {

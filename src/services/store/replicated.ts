@@ -18,6 +18,8 @@
 //   MGET key [key ...] / MSET key value [key value ...]   GET / SET of each key in turn, each its
 //                      own operation (the issue's rule for multi-key commands at N > 1: per-key,
 //                      not atomic; an MSET that fails after its first key says which were written);
+//   SCAN / KEYS / DBSIZE / RANDOMKEY   the keys of the slots this node leads, from its own copy
+//                      (see "keyless commands" below);
 //   BARISTA SIBLINGS key   every concurrent value (nil for a tombstone), in the replica's order;
 //   BARISTA WHERE key      the key's preference list (N node ids), then pending replicas;
 //   BARISTA CONSISTENCY [level]   sets or shows the connection's level.
@@ -43,7 +45,16 @@ import { reply, type RespValue } from '../../wire/resp/index.ts';
 import { latin1 } from './command-entry.ts';
 import type { KeyState, ReplicaNode } from './replication/driver.ts';
 import type { VectorClock } from '../../lib/clocks/vector.ts';
-import { expireOutcome, parseExpireArgs, ttlReply } from '../../redis/generic.ts';
+import {
+  expireOutcome,
+  keysMatcher,
+  parseExpireArgs,
+  parseScanArgs,
+  scanReply,
+  tooManyKeysReply,
+  ttlReply,
+} from '../../redis/generic.ts';
+import { keySlot } from '../../dynamo/slots.ts';
 import { expireDeadline, Opt, parseStringOptions } from '../../redis/strings.ts';
 import { redisErrorReply, wrongArityError } from '../../redis/errors.ts';
 import { formatRing, type RingChangeOutcome, type RingMover } from './ring-mover.ts';
@@ -51,7 +62,7 @@ import { byteStringOf } from '../../crdt/codec.ts';
 import { PNCounter } from '../../crdt/counters.ts';
 import { hashEntries, hashField, hashOf, setMembers, setOf, type TypedOp, WRONGTYPE } from '../../dynamo/typed.ts';
 import type { Versioned } from '../../dynamo/versions.ts';
-import { bytesEqual } from '../../lib/bytes.ts';
+import { bytesEqual, readU32BE } from '../../lib/bytes.ts';
 import { BaristaError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
 import { counterValue, NOT_INTEGER } from '../../dynamo/counter.ts';
@@ -60,7 +71,7 @@ import type { Rng } from '../../env/types.ts';
 import { runOnValues } from '../../redis/scratch.ts';
 import { lookupCommand } from '../../redis/table.ts';
 import { commandKeys } from './routing.ts';
-import { collectionCommandNames, diffOps, materialize, type ReadValue } from './replicated-collections.ts';
+import { collectionCommandNames, diffOps, materialize, type ReadValue, shownType } from './replicated-collections.ts';
 
 export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL' | 'ANY' | 'SERIAL';
 export const CONSISTENCY_LEVELS: readonly ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL', 'ANY', 'SERIAL'];
@@ -133,8 +144,10 @@ export class ReplicatedCommands {
   constructor(
     private readonly node: ReplicaNode,
     private readonly mover: RingMover,
-    /** SPOP, SRANDMEMBER, ... and list element keys' tags (replicated-collections.ts). */
+    /** SPOP, SRANDMEMBER, ... and list element keys' tags (replicated-collections.ts); RANDOMKEY. */
     private readonly rng: Rng,
+    /** Per slot, 1 when this node leads it (cluster-topology.ts LedSlots): SCAN's keys. */
+    private readonly ledSlots: () => Uint8Array,
   ) {}
 
   /** BARISTA RING [JOIN node | LEAVE node | ABORT] (ring-mover.ts). */
@@ -157,6 +170,10 @@ export class ReplicatedCommands {
   static offers(name: string): boolean {
     if (collectionCommandNames.has(name)) return true;
     return [
+      'scan',
+      'keys',
+      'dbsize',
+      'randomkey',
       'type',
       'get',
       'set',
@@ -198,6 +215,16 @@ export class ReplicatedCommands {
 
   /** Runs an offered data command at `level`; `done` gets the reply once. */
   run(name: string, argv: readonly Uint8Array[], level: Level | 'SERIAL', done: Done): void {
+    switch (name) {
+      case 'scan':
+        return done(this.scan(argv));
+      case 'keys':
+        return done(this.keys(argv[1]!));
+      case 'dbsize':
+        return done(this.dbsize());
+      case 'randomkey':
+        return done(this.randomKey());
+    }
     if (level === 'SERIAL') return this.runSerial(name, argv, done);
     switch (name) {
       case 'get':
@@ -326,6 +353,81 @@ export class ReplicatedCommands {
         if (collectionCommandNames.has(name)) return this.collection(argv, level, done);
         return done(reply.error(`ERR '${name}' is not available with store.replication.replicas > 1 yet`));
     }
+  }
+
+  // --- keyless commands: this node's copy of the slots it leads --------------------------------
+  // SCAN, KEYS, DBSIZE and RANDOMKEY answer the keys of the slots this node leads (CLUSTER SLOTS'
+  // masters), as a Redis Cluster master answers its own: a client scanning every master sees each
+  // key once. They read this node's stored copy at any level (no quorum, no repair), so a key
+  // written while this node was down shows once hinted handoff, read repair or anti-entropy
+  // brought it here. The cursor is a token (store.ts: values in token order), as at N = 1.
+
+  /** Visits this node's live keys of its slots in one page from token `from`; the next page's token, null at the end. */
+  private walk(from: bigint, countMax: number, visit: (key: Uint8Array, type: string) => void): bigint | null {
+    const led = this.ledSlots();
+    const page = this.node.localPage(from, countMax);
+    for (const e of page.entries) {
+      if (led[keySlot(e.key)] !== 1) continue;
+      const type = shownType(e.state);
+      if (type !== null) visit(e.key.slice(), type);
+    }
+    return page.next;
+  }
+
+  /** SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]: COUNT stored values a call. */
+  private scan(argv: readonly Uint8Array[]): RespValue {
+    const args = parseScanArgs(argv);
+    if (!('cursor' in args)) return args;
+    const type = args.type?.toLowerCase();
+    const keys: Uint8Array[] = [];
+    const next = this.walk(args.cursor, args.count, (key, t) => {
+      if ((type === undefined || type === t) && (args.match?.(key) ?? true)) keys.push(key);
+    });
+    return scanReply(next ?? 0n, keys);
+  }
+
+  /** KEYS pattern: a walk of every page; past redisKeysCountMax keys, N = 1's error. */
+  private keys(pattern: Uint8Array): RespValue {
+    const match = keysMatcher(pattern);
+    const keys: Uint8Array[] = [];
+    let over = false;
+    for (let from: bigint | null = 0n; from !== null && !over; ) {
+      from = this.walk(from, limits.redisScanEntriesMax, (key) => {
+        if (!match(key)) return;
+        if (keys.length >= limits.redisKeysCountMax) over = true;
+        else keys.push(key);
+      });
+    }
+    return over ? tooManyKeysReply() : reply.array(keys.map((k) => reply.bulk(k)));
+  }
+
+  /** DBSIZE: the live keys of this node's slots (a walk, as at N = 1). */
+  private dbsize(): RespValue {
+    let count = 0;
+    for (let from: bigint | null = 0n; from !== null; ) {
+      from = this.walk(from, limits.redisScanEntriesMax, () => {
+        count++;
+      });
+    }
+    return reply.integer(count);
+  }
+
+  /** RANDOMKEY: the first live key of this node's slots at or after a random token, wrapping once. */
+  private randomKey(): RespValue {
+    const b = this.rng.bytes(8);
+    const start = (BigInt(readU32BE(b, 0)) << 32n) | BigInt(readU32BE(b, 4));
+    let found: Uint8Array | undefined;
+    const take = (key: Uint8Array): void => {
+      found ??= key;
+    };
+    for (let from: bigint | null = start; from !== null && found === undefined; ) {
+      from = this.walk(from, limits.redisScanEntriesMax, take);
+    }
+    // From the first token up to where the walk began (a page may pass `start`: any key found is live).
+    for (let from: bigint | null = 0n; from !== null && from < start && found === undefined; ) {
+      from = this.walk(from, limits.redisScanEntriesMax, take);
+    }
+    return found === undefined ? reply.null : reply.bulk(found);
   }
 
   /**

@@ -44,7 +44,8 @@ import { RingMover } from './ring-mover.ts';
 import { ConfigError } from '../../lib/errors.ts';
 import { Announcer } from './announce.ts';
 import { clusterCommands } from './cluster-command.ts';
-import { type ClusterView, SlotRangeCache } from './cluster-topology.ts';
+import { type ClusterView, LedSlots, SlotRangeCache } from './cluster-topology.ts';
+import { SLOT_COUNT } from '../../dynamo/slots.ts';
 
 /** How often a node re-sends its RESP endpoint to peers that have not told theirs (announce.ts). */
 const ANNOUNCE_INTERVAL_MS = 1000;
@@ -383,7 +384,14 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     blocking: new BlockedClients(),
     ...(replicated === undefined
       ? {}
-      : { replicated: new ReplicatedCommands(replicated.node, mover!, ctx.env.rng.fork('store-collections')) }),
+      : {
+          replicated: new ReplicatedCommands(
+            replicated.node,
+            mover!,
+            ctx.env.rng.fork('store-collections'),
+            ledSlotsOf(clusterView),
+          ),
+        }),
     consistency: config.consistency,
     where: (key) => {
       if (alone) return { replicas: [ctx.nodeId], pending: [] };
@@ -477,4 +485,14 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
       }
     },
   };
+}
+
+/** The slots this node leads (SCAN at N > 1): every slot when it is alone. */
+function ledSlotsOf(view: ClusterView | undefined): () => Uint8Array {
+  if (view === undefined) {
+    const all = new Uint8Array(SLOT_COUNT).fill(1);
+    return () => all;
+  }
+  const led = new LedSlots(view);
+  return () => led.current();
 }

@@ -92,7 +92,8 @@ const subcommands: readonly ServerCommandSpec[] = [
 ];
 
 /**
- * COUNTKEYSINSLOT / GETKEYSINSLOT on this node's keyspace (N = 1: the keys it owns), with Redis'
+ * COUNTKEYSINSLOT / GETKEYSINSLOT on this node's keys (N = 1: the keys it owns; N > 1: the keys it
+ * stores as one of the slot's replicas), with Redis'
  * argument errors. Redis keeps a slot -> keys index; our storage is ordered by the key's own
  * token, so this walks every key (O(keys), like KEYS), and GETKEYSINSLOT returns at most
  * redisKeysCountMax keys.
@@ -110,17 +111,14 @@ function keysInSlot(
   if (slot < 0n || slot >= 16_384n)
     return reply.error(countArg === undefined ? 'ERR Invalid slot' : 'ERR Invalid slot or number of keys');
   if (max < 0n) return reply.error('ERR Invalid slot or number of keys');
-  if (s.server.replicated !== undefined)
-    return reply.error(
-      'ERR CLUSTER COUNTKEYSINSLOT and GETKEYSINSLOT are not available with store.replication.replicas > 1 yet',
-    );
   const n = Number(slot);
   const keep = max > BigInt(limits.redisKeysCountMax) ? limits.redisKeysCountMax + 1 : Number(max);
-  const found = s.server.keyspaceOps.keyspace.findKeys(
-    Math.floor(s.server.env.clock.wallMs()),
-    (key) => keySlot(key) === n,
-    keep,
-  );
+  const inSlot = (key: Uint8Array): boolean => keySlot(key) === n;
+  // N > 1: the keys this node stores as a replica of the slot (replicated.ts findKeys).
+  const found =
+    s.server.replicated !== undefined
+      ? s.server.replicated.findKeys(inSlot, keep)
+      : s.server.keyspaceOps.keyspace.findKeys(Math.floor(s.server.env.clock.wallMs()), inSlot, keep);
   if (found.keys.length > limits.redisKeysCountMax)
     return reply.error(
       `ERR CLUSTER GETKEYSINSLOT would return more than ${limits.redisKeysCountMax} keys (redisKeysCountMax): ask for fewer`,

@@ -10,6 +10,7 @@ import type { NodeServices } from '../../node/services.ts';
 import type { Simulation } from '../../sim/simulation.ts';
 import { simServices } from '../../../test/support/sim-services.ts';
 import { membershipService } from '../membership/service.ts';
+import { keySlot } from '../../dynamo/slots.ts';
 import { storeOf, storeService } from './service.ts';
 import { show, SimRespClient } from './sim-client.ts';
 
@@ -360,6 +361,31 @@ test('N = 2 of 4 through RESP: SCAN, KEYS, DBSIZE and RANDOMKEY answer the keys 
       keys.filter((x) => x.startsWith('h:')).sort(),
       `${id}: SCAN MATCH`,
     );
+  }
+
+  // CLUSTER COUNTKEYSINSLOT / GETKEYSINSLOT: the keys a node stores as a replica of the slot
+  // (QUORUM of N = 2 wrote both replicas).
+  const slotOf = (k: string) => keySlot(new TextEncoder().encode(k));
+  const slot = slotOf('s:100');
+  const inSlot = [...live].filter((k) => slotOf(k) === slot).sort();
+  const perNode = ids.map((id) => {
+    const q = new SimRespClient(sim, id);
+    q.send('CLUSTER', 'COUNTKEYSINSLOT', String(slot));
+    q.send('CLUSTER', 'GETKEYSINSLOT', String(slot), '100');
+    q.send('BARISTA', 'WHERE', 's:100');
+    return settle(sim, q);
+  });
+  for (const [i, [count, got, where]] of perNode.entries()) {
+    const replica = where!.includes(`$${ids[i]}`);
+    assert.equal(count, `:${replica ? inSlot.length : 0}`, `${ids[i]} COUNTKEYSINSLOT (${where})`);
+    const keys =
+      got === '*[]'
+        ? []
+        : /^\*\[(.*)\]$/
+            .exec(got!)![1]!
+            .split(',')
+            .map((x) => x.slice(1));
+    assert.deepEqual(keys.sort(), replica ? inSlot : [], `${ids[i]} GETKEYSINSLOT`);
   }
 
   // n4 cut off: once the others call it down, its slots' next live replica leads them.

@@ -362,12 +362,20 @@ export class ReplicatedCommands {
   // written while this node was down shows once hinted handoff, read repair or anti-entropy
   // brought it here. The cursor is a token (store.ts: values in token order), as at N = 1.
 
-  /** Visits this node's live keys of its slots in one page from token `from`; the next page's token, null at the end. */
-  private walk(from: bigint, countMax: number, visit: (key: Uint8Array, type: string) => void): bigint | null {
+  /**
+   * Visits this node's live keys of the slots it leads (of every slot with `everySlot`) in one page
+   * from token `from`; the next page's token, null at the end.
+   */
+  private walk(
+    from: bigint,
+    countMax: number,
+    visit: (key: Uint8Array, type: string) => void,
+    everySlot = false,
+  ): bigint | null {
     const led = this.ledSlots();
     const page = this.node.localPage(from, countMax);
     for (const e of page.entries) {
-      if (led[keySlot(e.key)] !== 1) continue;
+      if (!everySlot && led[keySlot(e.key)] !== 1) continue;
       const type = shownType(e.state);
       if (type !== null) visit(e.key.slice(), type);
     }
@@ -410,6 +418,23 @@ export class ReplicatedCommands {
       });
     }
     return reply.integer(count);
+  }
+
+  /**
+   * The live keys this node stores (as any replica, led or not) that `match` accepts: how many,
+   * and the first `keep` (CLUSTER COUNTKEYSINSLOT / GETKEYSINSLOT: a Redis Cluster replica
+   * answers them for the keys it holds too). A walk of every stored value, as at N = 1.
+   */
+  findKeys(match: (key: Uint8Array) => boolean, keep: number): { count: number; keys: Uint8Array[] } {
+    const keys: Uint8Array[] = [];
+    let count = 0;
+    const visit = (key: Uint8Array): void => {
+      if (!match(key)) return;
+      count++;
+      if (keys.length < keep) keys.push(key);
+    };
+    for (let from: bigint | null = 0n; from !== null; ) from = this.walk(from, limits.redisScanEntriesMax, visit, true);
+    return { count, keys };
   }
 
   /** RANDOMKEY: the first live key of this node's slots at or after a random token, wrapping once. */

@@ -12,7 +12,7 @@ import { simServices } from '../../../test/support/sim-services.ts';
 import { membershipService } from '../membership/service.ts';
 import { keySlot } from '../../dynamo/slots.ts';
 import { storeOf, storeService } from './service.ts';
-import { show, SimRespClient } from './sim-client.ts';
+import { scanAll, show, SimRespClient } from './sim-client.ts';
 
 const NODES = ['n1', 'n2', 'n3'];
 
@@ -266,23 +266,6 @@ test('N = 3 at ONE: MGET, MSET, DEL and UNLINK of thousands of keys answer (each
   assert.equal(r[7], ':0');
 });
 
-/** SCAN to the end on `node` with `options`: the keys in reply order and the cursors seen. */
-function scanAll(sim: Simulation<NodeServices>, node: string, ...options: string[]): string[] {
-  const c = new SimRespClient(sim, node);
-  const keys: string[] = [];
-  let cursor = '0';
-  for (let calls = 0; ; calls++) {
-    assert.ok(calls < 2_000, 'SCAN ended');
-    c.send('SCAN', cursor, ...options);
-    const r = settle(sim, c).at(-1)!;
-    const m = /^\*\[\$(\d+),\*\[(.*)\]\]$/.exec(r);
-    assert.ok(m !== null, r);
-    if (m[2] !== '') keys.push(...m[2]!.split(',').map((k) => k.slice(1)));
-    cursor = m[1]!;
-    if (cursor === '0') return keys;
-  }
-}
-
 test('N = 2 of 4 through RESP: SCAN, KEYS, DBSIZE and RANDOMKEY answer the keys of the slots each node leads; every live key once over the masters, also after one node is cut off', () => {
   const ids = ['n1', 'n2', 'n3', 'n4'];
   const sim = replicatedCluster('store-scan', ids, 2);
@@ -325,7 +308,7 @@ test('N = 2 of 4 through RESP: SCAN, KEYS, DBSIZE and RANDOMKEY answer the keys 
     written.find((r) => r.startsWith('-')),
   );
 
-  const byNode = new Map(ids.map((id) => [id, scanAll(sim, id, 'COUNT', '7')]));
+  const byNode = new Map(ids.map((id) => [id, scanAll(sim, id, ['COUNT', '7'])]));
   const all = [...byNode.values()].flat();
   assert.equal(all.length, new Set(all).size, 'no key twice, within a node or across nodes');
   assert.deepEqual([...all].sort(), [...live].sort(), 'every live key once over the masters');
@@ -355,9 +338,9 @@ test('N = 2 of 4 through RESP: SCAN, KEYS, DBSIZE and RANDOMKEY answer the keys 
       wantLists,
     );
     assert.ok(keys.includes(random!.slice(1)), `${id}: RANDOMKEY ${random} is one of its keys`);
-    assert.deepEqual(scanAll(sim, id, 'TYPE', 'list', 'COUNT', '1000').sort(), wantLists, `${id}: SCAN TYPE list`);
+    assert.deepEqual(scanAll(sim, id, ['TYPE', 'list', 'COUNT', '1000']).sort(), wantLists, `${id}: SCAN TYPE list`);
     assert.deepEqual(
-      scanAll(sim, id, 'MATCH', 'h:*').sort(),
+      scanAll(sim, id, ['MATCH', 'h:*']).sort(),
       keys.filter((x) => x.startsWith('h:')).sort(),
       `${id}: SCAN MATCH`,
     );
@@ -391,7 +374,7 @@ test('N = 2 of 4 through RESP: SCAN, KEYS, DBSIZE and RANDOMKEY answer the keys 
   // n4 cut off: once the others call it down, its slots' next live replica leads them.
   const cut = sim.network.partition([['n1', 'n2', 'n3'], ['n4']]);
   sim.runFor(3_000);
-  const after = ['n1', 'n2', 'n3'].flatMap((id) => scanAll(sim, id, 'COUNT', '50'));
+  const after = ['n1', 'n2', 'n3'].flatMap((id) => scanAll(sim, id, ['COUNT', '50']));
   assert.equal(after.length, new Set(after).size, 'no key twice after the failover');
   assert.deepEqual([...after].sort(), [...live].sort(), 'every live key once over the live masters');
   cut.heal();

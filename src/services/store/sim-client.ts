@@ -89,3 +89,33 @@ export function show(v: RespValue | undefined): string {
       return `=${text(v.text)}`;
   }
 }
+
+/**
+ * SCAN from cursor 0 to the end on `node` with `options` (MATCH, COUNT, TYPE): the keys in reply
+ * order. Throws when a reply is not a SCAN page or the scan takes more than `callsMax` calls.
+ */
+export function scanAll(
+  // biome-ignore lint/suspicious/noExplicitAny: any simulated cluster's host type.
+  sim: Simulation<any>,
+  node: NodeId,
+  options: readonly string[] = [],
+  callsMax = 10_000,
+): string[] {
+  const c = new SimRespClient(sim, node);
+  const keys: string[] = [];
+  let cursor = '0';
+  for (let calls = 0; calls < callsMax; calls++) {
+    c.send('SCAN', cursor, ...options);
+    if (!sim.runUntilCondition(() => c.settled || c.closed !== undefined, 20_000)) break;
+    const r = show(c.replies.at(-1));
+    const m = /^\*\[\$(\d+),\*\[(.*)\]\]$/.exec(r);
+    if (m === null) throw new Error(`not a SCAN page: ${r}`);
+    if (m[2] !== '') keys.push(...m[2]!.split(',').map((k) => k.slice(1)));
+    cursor = m[1]!;
+    if (cursor === '0') {
+      c.close();
+      return keys;
+    }
+  }
+  throw new Error(`SCAN on ${node} did not end in ${callsMax} calls`);
+}

@@ -1,17 +1,18 @@
 // Goal (issue 10: SERIAL and Paxos CAS linearizable per key): 5 simulated nodes, N = 3, Redis
-// clients at SERIAL (BARISTA CONSISTENCY SERIAL) over simulated client connections doing GET, SET
-// and BARISTA CAS on one key from every node, under partitions, a crash and clock skew. Every
-// command is recorded as a Jepsen history (cas-register model) and the project's checker must say
+// clients at SERIAL (BARISTA CONSISTENCY SERIAL) over simulated client connections doing GET, SET,
+// INCR and BARISTA CAS on one key from every node, under partitions, a crash and clock skew. Every
+// command is recorded as a Jepsen history (cas-register model with INCR) and the project's checker must say
 // `valid` — not `unknown` — on each seed. A definite refusal (-UNAVAILABLE) is a `fail`; -TIMEOUT
 // or a connection lost is `info` (the client then takes a new process id and connection).
 // Also: SET NX at SERIAL is insert-if-absent (exactly one of several concurrent NX wins), and SERIAL
 // commands get -UNAVAILABLE, definite, on a side without a majority of the key's replicas.
 // Negative control: the acceptor's planted 'paxos-promise-unsynced' is caught by src/dynamo's own
-// Paxos tests; here a model that ignores CAS (every CAS reported applied) is seen invalid.
+// Paxos tests; here a history that lies about CAS (every CAS reported applied) or about INCR
+// (every answer reported one lower) is seen invalid.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkLinearizable } from '../../src/check/linearizability.ts';
-import { casRegisterModel } from '../../src/check/models/register.ts';
+import { casIncrRegisterModel } from '../../src/check/models/register.ts';
 import { HistoryRecorder } from '../../src/check/recorder.ts';
 import { SeededRng } from '../../src/lib/rng.ts';
 import type { NodeServices } from '../../src/node/services.ts';
@@ -25,7 +26,7 @@ const NODES = ['n1', 'n2', 'n3', 'n4', 'n5'];
 const KEY = 'reg';
 /** A client waits up to this long between operations, so 5 clients span the fault schedule. */
 const THINK_MS_MAX = 120;
-const model = casRegisterModel({ initial: null, nilReadUnknown: false });
+const model = casIncrRegisterModel({ initial: null, nilReadUnknown: false });
 
 function cluster(seed: string): Simulation<NodeServices> {
   const sim = simServices({
@@ -46,13 +47,17 @@ function cluster(seed: string): Simulation<NodeServices> {
 interface Client {
   conn: SimRespClient;
   process: number;
-  pending?: { f: 'read' | 'write' | 'cas'; value: unknown } | undefined;
+  pending?: { f: 'read' | 'write' | 'cas' | 'incr'; value: unknown } | undefined;
   /** Virtual time of its next operation (think time spreads operations over the faults). */
   readyAtMs: number;
 }
 
 /** Runs `opsCount` operations from 5 clients under a fault schedule; returns the history's verdict. */
-function runSeed(seed: number, opsCount: number, lie = false): { verdict: string; reason?: string; stats: string } {
+function runSeed(
+  seed: number,
+  opsCount: number,
+  lie: 'cas' | 'incr' | false = false,
+): { verdict: string; reason?: string; stats: string } {
   const sim = cluster(`serial-${seed}`);
   const rng = new SeededRng(seed);
   const recorder = new HistoryRecorder();
@@ -76,6 +81,11 @@ function runSeed(seed: number, opsCount: number, lie = false): { verdict: string
       c.pending = { f: 'write', value: v };
       recorder.invoke(c.process, 'write', v);
       c.conn.send('SET', KEY, v);
+    } else if (r < 0.75) {
+      // INCR at SERIAL: a fetch-and-add through Paxos (casIncrRegisterModel).
+      c.pending = { f: 'incr', value: null };
+      recorder.invoke(c.process, 'incr', null);
+      c.conn.send('INCR', KEY);
     } else {
       const expected = String(rng.int(3));
       c.pending = { f: 'cas', value: [expected, v] };
@@ -104,9 +114,13 @@ function runSeed(seed: number, opsCount: number, lie = false): { verdict: string
     counts.ok++;
     if (p.f === 'read') recorder.ok(c.process, text === '_' ? null : text.slice(1));
     else if (p.f === 'write') recorder.ok(c.process, p.value);
-    else {
+    else if (p.f === 'incr') {
+      assert.match(text, /^:\d+$/, `INCR answered ${text}`);
+      // The 'incr' lie: every INCR reported one lower than it answered (a lost update's look).
+      recorder.ok(c.process, Number(text.slice(1)) - (lie === 'incr' ? 1 : 0));
+    } else {
       const applied = text.startsWith('*[:1');
-      recorder.ok(c.process, applied || lie ? p.value : false);
+      recorder.ok(c.process, applied || lie === 'cas' ? p.value : false);
     }
     return true;
   };
@@ -158,10 +172,12 @@ test('SERIAL GET / SET / BARISTA CAS through RESP are linearizable under a parti
   }
 });
 
-test('negative control: the same histories with every CAS reported applied are not linearizable', () => {
-  let invalid = 0;
-  for (const seed of [1, 2, 3]) if (runSeed(seed, 200, true).verdict === 'invalid') invalid++;
-  assert.ok(invalid > 0, 'the checker catches a lying CAS');
+test('negative controls: the same histories with every CAS reported applied, or every INCR one lower, are not linearizable', () => {
+  for (const lie of ['cas', 'incr'] as const) {
+    let invalid = 0;
+    for (const seed of [1, 2, 3]) if (runSeed(seed, 200, lie).verdict === 'invalid') invalid++;
+    assert.ok(invalid > 0, `the checker catches a lying ${lie}`);
+  }
 });
 
 test('SET NX at SERIAL: of concurrent inserts from every node exactly one wins; a minority side is refused, definite', () => {

@@ -64,4 +64,4 @@ export { queueModel, setModel } from './collections.ts';
 export { checkCounter } from './counter.ts';
 export { checkLog, checkUniqueIds } from './kafka.ts';
 export { kvModel } from './kv.ts';
-export { casRegisterModel, registerModel } from './register.ts';
+export { casIncrRegisterModel, casRegisterModel, registerModel } from './register.ts';

@@ -10,6 +10,7 @@ import { queueModel, setModel } from './collections.ts';
 import { checkCounter } from './counter.ts';
 import { checkLog, checkUniqueIds } from './kafka.ts';
 import { kvModel } from './kv.ts';
+import { casIncrRegisterModel } from './register.ts';
 
 type Row = readonly [process: number, type: OpType, f: string, value: unknown, key?: string | undefined];
 function h(rows: readonly Row[]): History {
@@ -18,6 +19,53 @@ function h(rows: readonly Row[]): History {
       key === undefined ? { process, type, f, value, index } : { process, type, f, value, index, key },
   );
 }
+
+test('cas-incr register: INCR answers must follow the register; an unknown INCR adds one', () => {
+  const model = casIncrRegisterModel({ initial: null });
+  const ok = h([
+    [0, 'invoke', 'write', '5'],
+    [0, 'ok', 'write', '5'],
+    [1, 'invoke', 'incr', null],
+    [2, 'invoke', 'incr', null],
+    [1, 'ok', 'incr', 7],
+    [2, 'info', 'incr', null], // applied before p1's: p1 saw 7
+    [3, 'invoke', 'read', null],
+    [3, 'ok', 'read', '7'],
+    [4, 'invoke', 'cas', ['7', '1']],
+    [4, 'ok', 'cas', ['7', '1']],
+    [5, 'invoke', 'incr', null],
+    [5, 'ok', 'incr', 2],
+  ]);
+  assert.equal(checkLinearizable(ok, model).verdict, 'valid');
+  // Two INCRs that both answered 6 from 5: one update lost.
+  const lost = h([
+    [0, 'invoke', 'write', '5'],
+    [0, 'ok', 'write', '5'],
+    [1, 'invoke', 'incr', null],
+    [2, 'invoke', 'incr', null],
+    [1, 'ok', 'incr', 6],
+    [2, 'ok', 'incr', 6],
+  ]);
+  assert.equal(checkLinearizable(lost, model).verdict, 'invalid');
+  // An INCR of an absent register answers 1; of a non-integer it cannot answer at all.
+  assert.equal(
+    checkLinearizable(
+      h([
+        [0, 'invoke', 'incr', null],
+        [0, 'ok', 'incr', 1],
+      ]),
+      model,
+    ).verdict,
+    'valid',
+  );
+  const word = h([
+    [0, 'invoke', 'write', 'x'],
+    [0, 'ok', 'write', 'x'],
+    [1, 'invoke', 'incr', null],
+    [1, 'ok', 'incr', 1],
+  ]);
+  assert.equal(checkLinearizable(word, model).verdict, 'invalid');
+});
 
 test('kv: per-key check with append, and a txn spanning keys checked whole', () => {
   const ok = h([

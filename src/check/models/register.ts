@@ -6,6 +6,10 @@
 //   {f: 'cas',   input: [from, to]}   ok completion: requires current == from, sets `to`
 //                                     output `false`: an observed compare failure (etcd
 //                                     convention): requires current != from, no change
+//   {f: 'incr',  output: n}           casIncrRegisterModel: Redis' INCR on a register of
+//                                     decimal strings; ok: requires current == String(n - 1)
+//                                     (null counts as "0"), sets String(n); info: adds one when
+//                                     the current value is an integer (else, like Redis, no change)
 // Options:
 //   initial         the value before any write (Knossos: 0; etcd logs: nil)
 //   nilReadUnknown  a read that returned nil says nothing (Knossos: reads of nil are dropped)
@@ -83,6 +87,32 @@ export function casRegisterModel(options: RegisterOptions = {}): Model<unknown> 
       const matches = valueEquals(state, op.input[0]);
       if (op.output === false) return matches ? FAIL : { ok: true, state };
       return matches ? { ok: true, state: op.input[1] } : FAIL;
+    },
+  };
+}
+
+/**
+ * A compare-and-set register whose values are decimal strings, with INCR (a fetch-and-add: Redis'
+ * INCR at SERIAL, test/sim/store-serial-sim.test.ts). An INCR that answered n linearizes only
+ * where the register held n - 1; one whose answer is unknown adds one wherever it linearizes.
+ */
+export function casIncrRegisterModel(options: RegisterOptions = {}): Model<unknown> {
+  const cas = casRegisterModel(options);
+  return {
+    ...cas,
+    name: 'cas-incr-register',
+    step(state, op) {
+      if (op.f !== 'incr') return cas.step(state, op);
+      const current = isNil(state) ? '0' : state;
+      if (typeof current !== 'string' || !/^-?\d+$/.test(current))
+        return op.status === 'ok' ? FAIL : { ok: true, state };
+      const next = String(BigInt(current) + 1n);
+      if (op.status !== 'ok') return { ok: true, state: next };
+      return String(op.output) === next ? { ok: true, state: next } : FAIL;
+    },
+    describe(op: Operation): string {
+      if (op.f !== 'incr') return cas.describe(op);
+      return `p${String(op.process)} incr → ${op.status === 'ok' ? showValue(op.output) : '?'}${statusSuffix(op)}`;
     },
   };
 }

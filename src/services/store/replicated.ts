@@ -24,13 +24,17 @@
 //   BARISTA WHERE key      the key's preference list (N node ids), then pending replicas;
 //   BARISTA CONSISTENCY [level]   sets or shows the connection's level.
 // At SERIAL (Cassandra's lightweight transactions: per-key Paxos among the key's replicas,
-// serial.ts) every command above is linearizable per key, and SET takes NX / XX / GET:
+// serial.ts) these string commands are linearizable per key (values are strings; the collection
+// commands answer an error at SERIAL), and SET takes NX / XX / GET:
 //   GET key            a Paxos read (finishes a write in progress; never an uncommitted value);
 //   SET key v [NX|XX] [GET]   a write; NX is insert-if-absent, XX update-if-present (a CAS on the
 //                      value read in the same round's retry loop); nil when the condition failed;
 //                      -BUSY (definite, not written) when the value kept changing for 8 attempts;
 //   DEL key ...        per key: a serial read, then a CAS from that value to absent;
 //   EXISTS key ...     serial reads; MGET serial reads, MSET serial writes, key by key;
+//   INCR, DECR, INCRBY, DECRBY, APPEND, GETSET, GETDEL   a serial read, then a CAS from that value
+//                      (serialUpdate; -BUSY as SET's); SETNX a CAS from absent; STRLEN, TYPE
+//                      serial reads. APPEND ... SETNX are offered at SERIAL only;
 //   BARISTA CAS key expected new   update-if-equal: [1, new] applied, [0, current] not applied
 //                      (expected "" with NX semantics is not special: use SET NX).
 // The Paxos state is apart from the Dynamo state: SERIAL and non-SERIAL commands on one key do
@@ -66,7 +70,7 @@ import { bytesEqual, readU32BE } from '../../lib/bytes.ts';
 import { BaristaError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
 import { counterValue, NOT_INTEGER } from '../../dynamo/counter.ts';
-import { parseInt64 } from '../../redis/args.ts';
+import { decimalBytes, parseInt64 } from '../../redis/args.ts';
 import type { Rng } from '../../env/types.ts';
 import { runOnValues } from '../../redis/scratch.ts';
 import { lookupCommand } from '../../redis/table.ts';
@@ -134,6 +138,29 @@ function inTurn(count: number, step: (i: number, next: () => void) => void, end:
 
 const holdsValue = (s: KeyState): boolean => showsValue(s.chosen);
 
+/** INCR, DECR, INCRBY n, DECRBY n: the amount added, or Redis' error for the argument. */
+function incrementOf(name: string, argv: readonly Uint8Array[]): bigint | RespValue {
+  if (name === 'incr' || name === 'decr') return name === 'decr' ? -1n : 1n;
+  const n = parseInt64(argv[2]!);
+  if (n === undefined) return reply.error(`ERR ${NOT_INTEGER}`);
+  if (name === 'decrby' && n === -(2n ** 63n)) return reply.error('ERR decrement would overflow');
+  return name === 'decrby' ? -n : n;
+}
+
+/** String commands a SERIAL connection runs beyond GET, SET, DEL, EXISTS, MGET and MSET (serialString). */
+const SERIAL_STRING_COMMANDS: ReadonlySet<string> = new Set([
+  'incr',
+  'decr',
+  'incrby',
+  'decrby',
+  'append',
+  'getset',
+  'getdel',
+  'setnx',
+  'strlen',
+  'type',
+]);
+
 /** Failures answered as they are (errorReply), `note` in each. */
 const answerFailure =
   (done: Done, note?: string): Failed =>
@@ -168,7 +195,7 @@ export class ReplicatedCommands {
 
   /** Whether `name` (lower case) runs here at N > 1. */
   static offers(name: string): boolean {
-    if (collectionCommandNames.has(name)) return true;
+    if (collectionCommandNames.has(name) || SERIAL_STRING_COMMANDS.has(name)) return true;
     return [
       'scan',
       'keys',
@@ -351,6 +378,10 @@ export class ReplicatedCommands {
         return this.mset(argv, done, (key, value, next, failed) => this.write(key, value, level, next, failed));
       default:
         if (collectionCommandNames.has(name)) return this.collection(argv, level, done);
+        if (SERIAL_STRING_COMMANDS.has(name))
+          return done(
+            reply.error(`ERR '${name}' needs BARISTA CONSISTENCY SERIAL with store.replication.replicas > 1`),
+          );
         return done(reply.error(`ERR '${name}' is not available with store.replication.replicas > 1 yet`));
     }
   }
@@ -574,13 +605,8 @@ export class ReplicatedCommands {
 
   /** INCR / DECR / INCRBY / DECRBY: the key's PN-Counter (src/dynamo/counter.ts) at the level. */
   private increment(name: string, argv: readonly Uint8Array[], level: Level, done: Done): void {
-    let by = name === 'decr' ? -1n : 1n;
-    if (name === 'incrby' || name === 'decrby') {
-      const n = parseInt64(argv[2]!);
-      if (n === undefined) return done(reply.error(`ERR ${NOT_INTEGER}`));
-      if (name === 'decrby' && n === -(2n ** 63n)) return done(reply.error('ERR decrement would overflow'));
-      by = name === 'decrby' ? -n : n;
-    }
+    const by = incrementOf(name, argv);
+    if (typeof by !== 'bigint') return done(by);
     this.node.submit({ kind: 'typed', key: argv[1]!, op: { type: 'incr', by }, level }, (o) => {
       if (!o.ok) {
         if (o.error.code === 'bad_request') return done(reply.error(`ERR ${o.error.message}`));
@@ -658,6 +684,7 @@ export class ReplicatedCommands {
           this.node.serial(key, { kind: 'write', value }, (o) => (o.ok ? next() : failed(o.error, true))),
         );
       default:
+        if (SERIAL_STRING_COMMANDS.has(name)) return this.serialString(name, argv, done);
         return done(reply.error(`ERR '${name}' is not available with store.replication.replicas > 1 yet`));
     }
   }
@@ -690,22 +717,92 @@ export class ReplicatedCommands {
       return this.node.serial(key, { kind: 'write', value }, (o) => done(o.ok ? reply.ok : errorReply(o.error, true)));
     }
     // XX, or GET: compare-and-set from the value a serial read saw, retried while it moves.
+    this.serialUpdate(key, 'SET', done, (old) => {
+      const write = !((xx && old === null) || (nx && old !== null));
+      const answer = get ? (old === null ? reply.null : reply.bulk(old)) : write ? reply.ok : reply.null;
+      return write ? { answer, value } : { answer };
+    });
+  }
+
+  /**
+   * A read-modify-write at SERIAL: a serial read, `step` on the value read (null: absent), then a
+   * CAS from that value to the step's `value` (null deletes), retried while the value moves; after
+   * SERIAL_CAS_ATTEMPTS_MAX attempts -BUSY (definite: not written). A step without `value` writes
+   * nothing and answers on the read.
+   */
+  private serialUpdate(
+    key: Uint8Array,
+    command: string,
+    done: Done,
+    step: (current: Uint8Array | null) => { readonly answer: RespValue; readonly value?: Uint8Array | null },
+  ): void {
     const attempt = (left: number): void => {
       this.node.serial(key, { kind: 'read' }, (r) => {
         if (!r.ok) return done(errorReply(r.error, false));
-        const old = r.current;
-        const answer = (applied: boolean): RespValue =>
-          get ? (old === null ? reply.null : reply.bulk(old)) : applied ? reply.ok : reply.null;
-        if ((xx && old === null) || (nx && old !== null)) return done(answer(false));
-        this.node.serial(key, { kind: 'cas', expected: old, value }, (o) => {
+        const s = step(r.current);
+        if (s.value === undefined) return done(s.answer);
+        this.node.serial(key, { kind: 'cas', expected: r.current, value: s.value }, (o) => {
           if (!o.ok) return done(errorReply(o.error, true));
-          if (o.applied) return done(answer(true));
-          if (left <= 1) return done(reply.error('BUSY the value kept changing under SET at SERIAL (not written)'));
+          if (o.applied) return done(s.answer);
+          if (left <= 1)
+            return done(reply.error(`BUSY the value kept changing under ${command} at SERIAL (not written)`));
           attempt(left - 1);
         });
       });
     };
     attempt(SERIAL_CAS_ATTEMPTS_MAX);
+  }
+
+  /**
+   * The string commands beyond GET and SET at SERIAL, each one serialUpdate: linearizable per key
+   * (an INCR is a fetch-and-add no concurrent INCR can lose).
+   */
+  private serialString(name: string, argv: readonly Uint8Array[], done: Done): void {
+    const key = argv[1]!;
+    const upper = name.toUpperCase();
+    switch (name) {
+      case 'incr':
+      case 'decr':
+      case 'incrby':
+      case 'decrby': {
+        const by = incrementOf(name, argv);
+        if (typeof by !== 'bigint') return done(by);
+        return this.serialUpdate(key, upper, done, (current) => {
+          const old = current === null ? 0n : parseInt64(current);
+          if (old === undefined) return { answer: redisErrorReply.notInteger };
+          const sum = old + by;
+          if (sum !== BigInt.asIntN(64, sum)) return { answer: redisErrorReply.overflow };
+          return { answer: reply.integer(sum), value: decimalBytes(sum) };
+        });
+      }
+      case 'append':
+        return this.serialUpdate(key, upper, done, (current) => {
+          const add = argv[2]!;
+          const length = (current?.length ?? 0) + add.length;
+          if (length > limits.kvValueBytesMax) return { answer: redisErrorReply.stringTooLong };
+          const value = new Uint8Array(length);
+          if (current !== null) value.set(current);
+          value.set(add, length - add.length);
+          return { answer: reply.integer(BigInt(length)), value };
+        });
+      case 'getset':
+        return this.serialUpdate(key, upper, done, (current) => ({
+          answer: current === null ? reply.null : reply.bulk(current),
+          value: argv[2]!,
+        }));
+      case 'getdel':
+        return this.serialUpdate(key, upper, done, (current) =>
+          current === null ? { answer: reply.null } : { answer: reply.bulk(current), value: null },
+        );
+      case 'setnx':
+        return this.node.serial(key, { kind: 'cas', expected: null, value: argv[2]! }, (o) =>
+          done(o.ok ? reply.integer(o.applied ? 1n : 0n) : errorReply(o.error, true)),
+        );
+      case 'strlen':
+        return this.serialRead(key, done, (v) => reply.integer(BigInt(v?.length ?? 0)));
+      case 'type':
+        return this.serialRead(key, done, (v) => reply.simple(v === null ? 'none' : 'string'));
+    }
   }
 
   /** DEL / EXISTS at SERIAL, key by key: DEL is a CAS from the value read to absent. */

@@ -12,6 +12,8 @@
 //   DEL key [key ...]  the same, as tombstones; counts the keys that held a value when read
 //                      (UNLINK is DEL: nothing is freed in the background here);
 //   EXISTS key [...]   counts keys whose chosen sibling holds a value;
+//   STRLEN key; GETSET, GETDEL, APPEND   a read, then a write over it (rewriteString: two
+//                      operations; at SERIAL one CAS);
 //   RENAME src dst / RENAMENX src dst   a string (a counter as its decimal text) with its deadline:
 //                      reads src and dst, writes dst over what was read, then deletes src (per-key
 //                      operations, not atomic; a collection answers an error naming this limit);
@@ -145,6 +147,16 @@ function incrementOf(name: string, argv: readonly Uint8Array[]): bigint | RespVa
   if (n === undefined) return reply.error(`ERR ${NOT_INTEGER}`);
   if (name === 'decrby' && n === -(2n ** 63n)) return reply.error('ERR decrement would overflow');
   return name === 'decrby' ? -n : n;
+}
+
+/** APPEND's new value, or Redis' error past the value bound (nothing written). */
+function appended(old: Uint8Array | null, add: Uint8Array): Uint8Array | RespValue {
+  const length = (old?.length ?? 0) + add.length;
+  if (length > limits.kvValueBytesMax) return redisErrorReply.stringTooLong;
+  const value = new Uint8Array(length);
+  if (old !== null) value.set(old);
+  value.set(add, length - add.length);
+  return value;
 }
 
 /** String commands a SERIAL connection runs beyond GET, SET, DEL, EXISTS, MGET and MSET (serialString). */
@@ -304,6 +316,17 @@ export class ReplicatedCommands {
       case 'incrby':
       case 'decrby':
         return this.increment(name, argv, level, done);
+      case 'strlen':
+        return this.read(argv[1]!, level, done, (s) => {
+          const read = materialize(s.versioned);
+          if (read instanceof BaristaError) return errorReply(read, false);
+          if (read.value !== null && read.value.type !== 'string') return reply.error(`WRONGTYPE ${WRONGTYPE}`);
+          return reply.integer(BigInt(read.value === null ? 0 : read.value.value.length));
+        });
+      case 'getset':
+      case 'getdel':
+      case 'append':
+        return this.rewriteString(name, argv, level, done);
       case 'set': {
         if (argv.length === 3) return this.write(argv[1]!, argv[2]!, level, () => done(reply.ok), answerFailure(done));
         const o = parseStringOptions(argv, true);
@@ -378,7 +401,7 @@ export class ReplicatedCommands {
         return this.mset(argv, done, (key, value, next, failed) => this.write(key, value, level, next, failed));
       default:
         if (collectionCommandNames.has(name)) return this.collection(argv, level, done);
-        if (SERIAL_STRING_COMMANDS.has(name))
+        if (name === 'setnx')
           return done(
             reply.error(`ERR '${name}' needs BARISTA CONSISTENCY SERIAL with store.replication.replicas > 1`),
           );
@@ -777,13 +800,10 @@ export class ReplicatedCommands {
       }
       case 'append':
         return this.serialUpdate(key, upper, done, (current) => {
-          const add = argv[2]!;
-          const length = (current?.length ?? 0) + add.length;
-          if (length > limits.kvValueBytesMax) return { answer: redisErrorReply.stringTooLong };
-          const value = new Uint8Array(length);
-          if (current !== null) value.set(current);
-          value.set(add, length - add.length);
-          return { answer: reply.integer(BigInt(length)), value };
+          const value = appended(current, argv[2]!);
+          return value instanceof Uint8Array
+            ? { answer: reply.integer(BigInt(value.length)), value }
+            : { answer: value };
         });
       case 'getset':
         return this.serialUpdate(key, upper, done, (current) => ({
@@ -864,6 +884,37 @@ export class ReplicatedCommands {
     this.node.submit({ kind: 'get', key, level }, (read) => {
       if (!read.ok) return failed(read.error, false);
       this.writeWith(key, value, level, read.state.context, expiresAtMs, () => ok(read.state), failed);
+    });
+  }
+
+  /**
+   * GETSET, GETDEL, APPEND below SERIAL: the key read at the level (a counter as its decimal text),
+   * then one write over what was read, as SET: two operations, not one, so a concurrent write
+   * between them becomes a sibling (GET shows one of them; APPEND at SERIAL is atomic). APPEND
+   * keeps the key's deadline, GETSET drops it (Redis).
+   */
+  private rewriteString(name: string, argv: readonly Uint8Array[], level: Level, done: Done): void {
+    const key = argv[1]!;
+    this.node.submit({ kind: 'get', key, level }, (o) => {
+      if (!o.ok) return done(errorReply(o.error, false));
+      const read = materialize(o.state.versioned);
+      if (read instanceof BaristaError) return done(errorReply(read, false));
+      if (read.value !== null && read.value.type !== 'string') return done(reply.error(`WRONGTYPE ${WRONGTYPE}`));
+      const old = read.value === null ? null : read.value.value;
+      const was = old === null ? reply.null : reply.bulk(old);
+      const context = o.state.context;
+      if (name === 'getdel') {
+        if (old === null) return done(reply.null);
+        return this.writeWith(key, null, level, context, undefined, () => done(was), answerFailure(done));
+      }
+      if (name === 'getset') {
+        return this.writeWith(key, argv[2]!, level, context, undefined, () => done(was), answerFailure(done));
+      }
+      const value = appended(old, argv[2]!);
+      if (!(value instanceof Uint8Array)) return done(value);
+      const deadline = o.state.versioned.keptDeadline();
+      const answer = reply.integer(BigInt(value.length));
+      this.writeWith(key, value, level, context, deadline, () => done(answer), answerFailure(done));
     });
   }
 

@@ -25,7 +25,8 @@ const ascii = (s: string): Uint8Array => bytesOf(s);
 
 /** One key's value as the commands see it. */
 export type Materialized =
-  | { readonly type: 'string'; readonly value: Uint8Array }
+  /** `expiresAtMs`: the string's absolute deadline (GETEX, SETRANGE at N > 1 run on it); absent: none. */
+  | { readonly type: 'string'; readonly value: Uint8Array; readonly expiresAtMs?: number }
   | { readonly type: 'list'; readonly values: readonly Uint8Array[] }
   | { readonly type: 'set'; readonly members: readonly Uint8Array[] }
   | { readonly type: 'zset'; readonly entries: ReadonlyArray<readonly [Uint8Array, number]> }
@@ -139,7 +140,12 @@ function must(ctx: Ctx, argv: Uint8Array[]): RespValue {
 function load(ctx: Ctx, key: Uint8Array, v: Materialized): void {
   switch (v.type) {
     case 'string':
-      must(ctx, [ascii('set'), key, v.value]);
+      must(
+        ctx,
+        v.expiresAtMs === undefined
+          ? [ascii('set'), key, v.value]
+          : [ascii('set'), key, v.value, ascii('pxat'), ascii(String(v.expiresAtMs))],
+      );
       return;
     case 'list':
       if (v.values.length > 0) must(ctx, [ascii('rpush'), key, ...v.values]);
@@ -171,7 +177,9 @@ function readBack(ctx: Ctx, key: Uint8Array): Materialized | null {
     case 'string': {
       const r = must(ctx, [ascii('get'), key]);
       if (r.type !== 'bulk') throw new Error('scratch: GET');
-      return { type, value: r.value };
+      const at = must(ctx, [ascii('pexpiretime'), key]);
+      if (at.type !== 'integer') throw new Error('scratch: PEXPIRETIME');
+      return at.value < 0n ? { type, value: r.value } : { type, value: r.value, expiresAtMs: Number(at.value) };
     }
     case 'list':
       return { type, values: bulks(must(ctx, [ascii('lrange'), key, ascii('0'), ascii('-1')])) };

@@ -379,3 +379,25 @@ test('N = 2 of 4 through RESP: SCAN, KEYS, DBSIZE and RANDOMKEY answer the keys 
   assert.deepEqual([...after].sort(), [...live].sort(), 'every live key once over the live masters');
   cut.heal();
 });
+
+test('N = 3 at ANY: reads (GET, and the read before SET, APPEND, SETRANGE, DEL, INCR, SADD) run at ONE; writes count hints', () => {
+  const sim = replicatedCluster('store-any', ['n1', 'n2', 'n3'], 3);
+  const c = new SimRespClient(sim, 'n1');
+  c.send('BARISTA', 'CONSISTENCY', 'ANY');
+  c.send('SET', 'any:k', 'v');
+  c.send('APPEND', 'any:k', 'w');
+  c.send('SETRANGE', 'any:k', '0', 'V');
+  c.send('GET', 'any:k');
+  c.send('DEL', 'any:k');
+  c.send('GET', 'any:k');
+  c.send('INCR', 'any:n');
+  c.send('SADD', 'any:s', 'm');
+  c.send('RPUSH', 'any:l', 'a');
+  // Two replicas cut off: ANY still takes the write (a hint), a read at ONE still answers here.
+  const cut = sim.network.partition([['n1'], ['n2', 'n3']]);
+  sim.runFor(3_000);
+  c.send('SET', 'any:alone', 'x');
+  c.send('GET', 'any:alone');
+  assert.deepEqual(settle(sim, c), ['+OK', '+OK', ':2', ':2', '$Vw', ':1', '_', ':1', ':1', ':1', '+OK', '$x']);
+  cut.heal();
+});

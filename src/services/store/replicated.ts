@@ -74,7 +74,7 @@ import { limits } from '../../lib/limits.ts';
 import { counterValue, NOT_INTEGER } from '../../dynamo/counter.ts';
 import { decimalBytes, parseInt64 } from '../../redis/args.ts';
 import type { Rng } from '../../env/types.ts';
-import { runOnValues } from '../../redis/scratch.ts';
+import { type Materialized, runOnValues } from '../../redis/scratch.ts';
 import { lookupCommand } from '../../redis/table.ts';
 import { commandKeys } from './routing.ts';
 import { collectionCommandNames, diffOps, materialize, type ReadValue, shownType } from './replicated-collections.ts';
@@ -149,6 +149,21 @@ function incrementOf(name: string, argv: readonly Uint8Array[]): bigint | RespVa
   return name === 'decrby' ? -n : n;
 }
 
+/**
+ * The level a read runs at: ANY counts hints, which only a write can leave, so Cassandra refuses
+ * reads at ANY; here a read at ANY (GET, or the read before a SET, APPEND, DEL ...) runs at ONE,
+ * so a connection set to ANY still works.
+ */
+function readAt(level: Level): Level {
+  return level === 'ANY' ? 'ONE' : level;
+}
+
+/** Whether a string command left its key as it was (value and deadline). */
+function sameString(a: Materialized | null, b: Materialized | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.type === 'string' && b.type === 'string' && bytesEqual(a.value, b.value) && a.expiresAtMs === b.expiresAtMs;
+}
+
 /** APPEND's new value, or Redis' error past the value bound (nothing written). */
 function appended(old: Uint8Array | null, add: Uint8Array): Uint8Array | RespValue {
   const length = (old?.length ?? 0) + add.length;
@@ -209,6 +224,12 @@ export class ReplicatedCommands {
   static offers(name: string): boolean {
     if (collectionCommandNames.has(name) || SERIAL_STRING_COMMANDS.has(name)) return true;
     return [
+      'getex',
+      'setrange',
+      'getrange',
+      'substr',
+      'incrbyfloat',
+      'touch',
       'scan',
       'keys',
       'dbsize',
@@ -327,6 +348,13 @@ export class ReplicatedCommands {
       case 'getdel':
       case 'append':
         return this.rewriteString(name, argv, level, done);
+      case 'getex':
+      case 'setrange':
+      case 'getrange':
+      case 'substr':
+      case 'incrbyfloat':
+        return this.stringByRedis(argv, level, done);
+
       case 'set': {
         if (argv.length === 3) return this.write(argv[1]!, argv[2]!, level, () => done(reply.ok), answerFailure(done));
         const o = parseStringOptions(argv, true);
@@ -384,13 +412,14 @@ export class ReplicatedCommands {
       case 'del':
       case 'unlink':
       case 'exists':
-        return this.eachKey(name === 'exists' ? 'exists' : 'del', argv.slice(1), level, done);
+      case 'touch': // no access times at N > 1: EXISTS
+        return this.eachKey(name === 'exists' || name === 'touch' ? 'exists' : 'del', argv.slice(1), level, done);
       case 'rename':
       case 'renamenx':
         return this.rename(name === 'renamenx', argv[1]!, argv[2]!, level, done);
       case 'mget':
         return this.mget(argv, done, (key, next) =>
-          this.node.submit({ kind: 'get', key, level }, (o) => {
+          this.node.submit({ kind: 'get', key, level: readAt(level) }, (o) => {
             if (!o.ok) return done(errorReply(o.error, false));
             const read = materialize(o.state.versioned);
             // Redis' MGET: nil for a key that holds no string (no error for another type).
@@ -526,7 +555,7 @@ export class ReplicatedCommands {
     inTurn(
       keys.length,
       (i, next) =>
-        this.node.submit({ kind: 'get', key: keys[i]!, level: level === 'ANY' ? 'ONE' : level }, (read) => {
+        this.node.submit({ kind: 'get', key: keys[i]!, level: readAt(level) }, (read) => {
           if (!read.ok) return done(errorReply(read.error, false));
           const before = materialize(read.state.versioned);
           if (before instanceof BaristaError) return done(errorReply(before, false));
@@ -616,7 +645,7 @@ export class ReplicatedCommands {
         ),
       );
     }
-    this.node.submit({ kind: 'get', key, level: level === 'ANY' ? 'ONE' : level }, (read) => {
+    this.node.submit({ kind: 'get', key, level: readAt(level) }, (read) => {
       if (!read.ok) return done(errorReply(read.error, false));
       const n = count(read.state.versioned);
       if (n instanceof BaristaError) return done(errorReply(n, false));
@@ -866,7 +895,9 @@ export class ReplicatedCommands {
   }
 
   private read(key: Uint8Array, level: Level, done: Done, answer: (s: KeyState) => RespValue): void {
-    this.node.submit({ kind: 'get', key, level }, (o) => done(o.ok ? answer(o.state) : errorReply(o.error, false)));
+    this.node.submit({ kind: 'get', key, level: readAt(level) }, (o) =>
+      done(o.ok ? answer(o.state) : errorReply(o.error, false)),
+    );
   }
 
   /**
@@ -881,7 +912,7 @@ export class ReplicatedCommands {
     failed: Failed,
     expiresAtMs?: number,
   ): void {
-    this.node.submit({ kind: 'get', key, level }, (read) => {
+    this.node.submit({ kind: 'get', key, level: readAt(level) }, (read) => {
       if (!read.ok) return failed(read.error, false);
       this.writeWith(key, value, level, read.state.context, expiresAtMs, () => ok(read.state), failed);
     });
@@ -895,7 +926,7 @@ export class ReplicatedCommands {
    */
   private rewriteString(name: string, argv: readonly Uint8Array[], level: Level, done: Done): void {
     const key = argv[1]!;
-    this.node.submit({ kind: 'get', key, level }, (o) => {
+    this.node.submit({ kind: 'get', key, level: readAt(level) }, (o) => {
       if (!o.ok) return done(errorReply(o.error, false));
       const read = materialize(o.state.versioned);
       if (read instanceof BaristaError) return done(errorReply(read, false));
@@ -916,6 +947,58 @@ export class ReplicatedCommands {
       const answer = reply.integer(BigInt(value.length));
       this.writeWith(key, value, level, context, deadline, () => done(answer), answerFailure(done));
     });
+  }
+
+  /**
+   * GETEX, SETRANGE, GETRANGE, SUBSTR, INCRBYFLOAT below SERIAL: each key read at the level
+   * (a counter as its decimal text, a string with its deadline), Redis' own command run on the
+   * values read (src/redis/scratch.ts), then the first key written over what was read if the
+   * command changed its value or deadline: two operations, as SET. The reply is Redis' on the
+   * values read.
+   */
+  private stringByRedis(argv: readonly Uint8Array[], level: Level, done: Done): void {
+    const spec = lookupCommand(argv[0]!)!;
+    const keys = [...new Map(commandKeys(spec, argv).map((k) => [latin1(k), k])).values()];
+    const reads: KeyState[] = [];
+    const values: Array<Materialized | null> = [];
+    inTurn(
+      keys.length,
+      (i, next) =>
+        this.node.submit({ kind: 'get', key: keys[i]!, level: readAt(level) }, (o) => {
+          if (!o.ok) return done(errorReply(o.error, false));
+          const read = materialize(o.state.versioned);
+          if (read instanceof BaristaError) return done(errorReply(read, false));
+          const deadline = o.state.versioned.keptDeadline();
+          reads.push(o.state);
+          values.push(
+            read.value?.type === 'string' && deadline !== undefined
+              ? { ...read.value, expiresAtMs: deadline }
+              : read.value,
+          );
+          next();
+        }),
+      () => {
+        const outcome = runOnValues(
+          keys.map((k, i) => [k, values[i]!] as const),
+          argv,
+          this.node.wallMs(),
+          this.rng,
+        );
+        const before = values[0]!;
+        const after = outcome.after[0]!;
+        if (outcome.reply.type === 'error' || sameString(before, after)) return done(outcome.reply);
+        if (after !== null && after.type !== 'string') return done(reply.error(`ERR ${spec.name}: not a string after`));
+        this.writeWith(
+          keys[0]!,
+          after === null ? null : after.value,
+          level,
+          reads[0]!.context,
+          after?.expiresAtMs,
+          () => done(outcome.reply),
+          answerFailure(done),
+        );
+      },
+    );
   }
 
   /** A write superseding what `context` covers. */
@@ -946,7 +1029,7 @@ export class ReplicatedCommands {
     done: Done,
     then: (s: KeyState, value: Uint8Array | null, expiresAtMs: number, crdt: boolean) => void,
   ): void {
-    this.node.submit({ kind: 'get', key, level }, (o) => {
+    this.node.submit({ kind: 'get', key, level: readAt(level) }, (o) => {
       if (!o.ok) return done(errorReply(o.error, false));
       const top = o.state.chosen;
       const value = showsValue(top) ? top!.value : null;
@@ -996,7 +1079,7 @@ export class ReplicatedCommands {
    * between them may see both names or the old one only; a failure after dst was written says so.
    */
   private rename(nx: boolean, src: Uint8Array, dst: Uint8Array, level: Level, done: Done): void {
-    this.node.submit({ kind: 'get', key: src, level }, (s) => {
+    this.node.submit({ kind: 'get', key: src, level: readAt(level) }, (s) => {
       if (!s.ok) return done(errorReply(s.error, false));
       const read = materialize(s.state.versioned);
       if (read instanceof BaristaError) return done(errorReply(read, false));
@@ -1009,7 +1092,7 @@ export class ReplicatedCommands {
       }
       const value = read.value.value;
       const deadline = s.state.chosen?.expiresAtMs ?? 0;
-      this.node.submit({ kind: 'get', key: dst, level }, (d) => {
+      this.node.submit({ kind: 'get', key: dst, level: readAt(level) }, (d) => {
         if (!d.ok) return done(errorReply(d.error, false));
         if (nx && holdsValue(d.state)) return done(reply.integer(0n));
         const moved = () =>
@@ -1093,7 +1176,7 @@ export class ReplicatedCommands {
           next();
         };
         if (name === 'exists')
-          return this.node.submit({ kind: 'get', key, level }, (o) =>
+          return this.node.submit({ kind: 'get', key, level: readAt(level) }, (o) =>
             o.ok ? counted(o.state) : done(errorReply(o.error, false)),
           );
         // A DEL that already deleted earlier keys must not answer "nothing was written".

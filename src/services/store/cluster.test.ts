@@ -401,3 +401,18 @@ test('N = 3 at ANY: reads (GET, and the read before SET, APPEND, SETRANGE, DEL, 
   assert.deepEqual(settle(sim, c), ['+OK', '+OK', ':2', ':2', '$Vw', ':1', '_', ':1', ':1', ':1', '+OK', '$x']);
   cut.heal();
 });
+
+test('N = 3: EXEC answers one error on every node and runs nothing queued; WATCH the same', () => {
+  const sim = replicatedCluster('store-multi-n3', ['n1', 'n2', 'n3'], 3);
+  const refused =
+    '-ERR MULTI/EXEC and WATCH are not available with store.replication.replicas > 1 yet (nothing queued ran; for one key use BARISTA CONSISTENCY SERIAL and BARISTA CAS)';
+  for (const id of ['n1', 'n2', 'n3']) {
+    const c = new SimRespClient(sim, id);
+    c.send('MULTI');
+    c.send('SET', `{t}${id}`, '1');
+    c.send('EXEC');
+    c.send('GET', `{t}${id}`);
+    c.send('WATCH', `{t}${id}`);
+    assert.deepEqual(settle(sim, c), ['+OK', '+QUEUED', refused, '_', refused], id);
+  }
+});

@@ -39,6 +39,10 @@ export interface MultiState {
   dirty: boolean;
 }
 
+/** EXEC and WATCH at N > 1 (nothing queued runs). */
+const MULTI_AT_N_ERROR =
+  'ERR MULTI/EXEC and WATCH are not available with store.replication.replicas > 1 yet (nothing queued ran; for one key use BARISTA CONSISTENCY SERIAL and BARISTA CAS)';
+
 export class RespSession {
   /** CLIENT ID: unique per node start, increasing. */
   readonly id: number;
@@ -206,6 +210,7 @@ export class RespSession {
       const level = this.consistency;
       return (done) => replicated.run(entry.spec.name, argv, level, done);
     }
+    if (replicated !== undefined && entry.spec.name === 'watch') return reply.error(MULTI_AT_N_ERROR);
     // Sharded Pub/Sub names channels where keys go, yet runs on any node (pubsub.ts).
     if (entry.kind === 'server' && entry.spec.flags.includes('pubsub')) return this.server.run(this, entry, argv);
     const route = this.server.route(entry, argv);
@@ -259,6 +264,9 @@ export class RespSession {
     this.server.unwatchAll(this);
     if (multi.dirty) return EXECABORT;
     if (dirtyCas) return reply.nullArray;
+    // N > 1: per-key Paxos has no transaction over several commands; nothing queued runs (an
+    // error at MULTI would instead let the commands after it run one by one, unasked).
+    if (this.server.replicated !== undefined) return reply.error(MULTI_AT_N_ERROR);
     // Atomic only on one node: every queued command's keys must live here (Redis Cluster asks
     // the same of a transaction's slots).
     for (const q of multi.queue) {
@@ -266,8 +274,6 @@ export class RespSession {
       if (route.kind !== 'local')
         return reply.error(`${CROSSSLOT_MESSAGE} (a transaction runs on the node owning all its keys)`);
     }
-    if (this.server.replicated !== undefined)
-      return reply.error('ERR MULTI/EXEC is not available with store.replication.replicas > 1 yet');
     const items: RespValue[] = [];
     this.inExec = true;
     for (const q of multi.queue) {

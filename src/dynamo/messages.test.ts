@@ -171,6 +171,23 @@ test('broken rules have stable codes', () => {
   const w = () => new ByteWriter().u8(DYNAMO_MESSAGE_VERSION);
   assert.equal(code(new ByteWriter().u8(9).u8(2).uvarint(1).finish()), 'dynamo_bad_version');
   assert.equal(code(w().u8(99).uvarint(1).finish()), 'dynamo_bad_type');
+  // The move messages of the key-ordered store (cursors were keys) are retired, not misread.
+  assert.equal(code(w().u8(10).uvarint(1).u8(0).uvarint(1).i64(0n).i64(1n).finish()), 'dynamo_bad_type');
+  assert.equal(code(w().u8(11).uvarint(1).u8(0).u8(0).uvarint(0).finish()), 'dynamo_bad_type');
+  // A move cursor is a position: a token's 8 bytes, a key, a successor byte at most.
+  const fetch = (cursorBytes: number) =>
+    w()
+      .u8(13)
+      .uvarint(1)
+      .u8(1)
+      .bytesUvarint(new Uint8Array(cursorBytes))
+      .uvarint(1)
+      .i64(0n)
+      .i64(1n)
+      .finish();
+  const longest = decodeOrProtocolError(fetch(limits.kvKeyBytesMax + 9));
+  assert.ok(!(longest instanceof ProtocolError) && longest.type === 'moveFetch', 'the longest position is read');
+  assert.equal(code(fetch(limits.kvKeyBytesMax + 10)), 'dynamo_malformed');
   assert.equal(code(w().u8(2).uvarint(1).u8(0).finish()), 'trailing_bytes');
   assert.equal(code(w().u8(4).uvarint(1).u8(2).finish()), 'dynamo_malformed', 'a flag byte of 2');
   assert.equal(

@@ -5,7 +5,7 @@
 // Grammar (integers big-endian; uvarint = UNSIGNED_VARINT, src/lib/bytes.ts):
 //   message      = version type body
 //   version      = u8                      ; 1
-//   type         = u8                      ; 1..12 below
+//   type         = u8                      ; 1..9, 12..14 below (10 and 11 are retired: see moveFetch)
 //   replicate    = op key state            ; 1: merge `state` into the key, then ack (op 0: no ack)
 //   replicateAck = op                      ; 2
 //   hint         = op owner key state      ; 3: keep `state` for `owner` until it is back
@@ -15,9 +15,14 @@
 //   forward      = op request              ; 7: coordinate this client request (the sender is no replica)
 //   forwardReply = op reply                ; 8
 //   merkle       = op uvarint length + an anti-entropy message (merkle.ts grammar, its op = this op) ; 9
-//   moveFetch    = op cursor rangeCount range*               ; 10: a ring move's puller asks for a page
-//   movePage     = op push next entryCount entry*            ; 11: the page (a reply to moveFetch, or
+//   moveFetch    = op cursor rangeCount range*               ; 13: a ring move's puller asks for a page
+//   movePage     = op push next entryCount entry*            ; 14: the page (a reply to moveFetch, or
 //                                                          ;     pushed with push = 1: answer movePageAck)
+//                                      ; 10 and 11 were these with key cursors (the replica store
+//                                      ; in key order, before 2026-12-04): refused as unknown types,
+//                                      ; so a move between nodes of the two versions waits (its
+//                                      ; fetches time out and retry) instead of resuming a key
+//                                      ; cursor in token order and skipping values
 //   movePageAck  = op                      ; 12: a pushed page is merged and durable
 //   cursor, next = u8 0 (none: from the first value / no more) | u8 1 position
 //   position     = uvarint length (0..kvKeyBytesMax + 9) + bytes ; a place in the store's scan order
@@ -139,8 +144,8 @@ const TYPE_TAGS = {
   forward: 7,
   forwardReply: 8,
   merkle: 9,
-  moveFetch: 10,
-  movePage: 11,
+  moveFetch: 13,
+  movePage: 14,
   movePageAck: 12,
 } as const satisfies Record<ReplicaMessage['type'], number>;
 
@@ -311,7 +316,7 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
       m = { type: 'merkle', op, merkle };
       break;
     }
-    case 10: {
+    case 13: {
       const cursor = readOptionalPosition(r);
       const n = r.uvarint();
       if (n < 1 || n > limits.dynamoMoveRangesCountMax) malformed(`${n} ranges in a move fetch`);
@@ -320,7 +325,7 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
       m = { type: 'moveFetch', op, cursor, ranges };
       break;
     }
-    case 11: {
+    case 14: {
       const push = readFlag(r);
       const next = readOptionalPosition(r);
       const n = r.uvarint();

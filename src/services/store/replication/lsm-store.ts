@@ -42,6 +42,7 @@ import {
   valuePosition,
 } from '../../../dynamo/store.ts';
 import { LsmEngine, type LsmOptions } from '../../../storage/lsm/engine.ts';
+import { Versioned } from '../../../dynamo/versions.ts';
 
 const VALUE_PREFIX = 0x74; // 't'
 const OLD_VALUE_PREFIX = 0x76; // 'v'
@@ -172,7 +173,8 @@ export class LsmReplicaStore implements ReplicaStore {
 
   /**
    * Moves values of the old layout ('v' key, bytewise key order) to token order, page by page, then
-   * syncs: a store written before token order opens with every value it held. A crash in between
+   * syncs: a store written before token order opens with every value it held (merged with a
+   * token-order state of the same key, should one exist). A crash in between
    * leaves some values in each range; the next open moves the rest (a value is put at its new
    * place before its old entry is deleted, and nothing else writes during open). Returns how many
    * values moved.
@@ -185,7 +187,12 @@ export class LsmReplicaStore implements ReplicaStore {
     while (start !== null) {
       const page = this.engine.scan({ start, end });
       for (const e of page.entries) {
-        this.engine.put(valueKey(e.key.subarray(1)), e.value);
+        // A value already in token order (an older binary wrote 'v' again after a move, then this
+        // one opened): the two states merge, as replicas merge, so neither side's writes are lost.
+        const to = valueKey(e.key.subarray(1));
+        const there = this.engine.get(to)?.value;
+        const state = there === undefined ? e.value : Versioned.decode(e.value).merge(Versioned.decode(there)).encode();
+        this.engine.put(to, state);
         this.engine.delete(e.key, nowMs);
         moved++;
       }

@@ -9,8 +9,8 @@
 // Each leaf holds a 16-byte hash and a count of its entries. The leaf hash is the XOR of one digest
 // per entry, e = murmur3_x64_128(token:i64 ‖ uvarint keyLength ‖ key ‖ u8 stateHashLength ‖
 // stateHash) (Cassandra's MerkleTree also XORs its row hashes), so the tree does not depend on the
-// order entries come in: a replica whose store is laid out by key, not by token (the replica's
-// LsmReplicaStore), builds it in one pass with memory for the 2^depth leaves only, bounded by
+// order entries come in: a replica whose store is not in ring order (the LsmReplicaStore is in
+// Murmur3-token order, while a key's ring position is its slot's token), builds it in one pass with memory for the 2^depth leaves only, bounded by
 // limits.merkleTreeLevelsCountMax whatever the number of keys. Each key must be added once (two
 // equal entries would cancel); that is the driver's to keep, and the count catches a key missing on
 // one side even when XOR cannot. The root (hashes of pairs, level by level) says "equal" in one

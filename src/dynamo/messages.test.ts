@@ -176,15 +176,7 @@ test('broken rules have stable codes', () => {
   assert.equal(code(w().u8(11).uvarint(1).u8(0).u8(0).uvarint(0).finish()), 'dynamo_bad_type');
   // A move cursor is a position: a token's 8 bytes, a key, a successor byte at most.
   const fetch = (cursorBytes: number) =>
-    w()
-      .u8(13)
-      .uvarint(1)
-      .u8(1)
-      .bytesUvarint(new Uint8Array(cursorBytes))
-      .uvarint(1)
-      .i64(0n)
-      .i64(1n)
-      .finish();
+    w().u8(13).uvarint(1).u8(1).bytesUvarint(new Uint8Array(cursorBytes)).uvarint(1).i64(0n).i64(1n).finish();
   const longest = decodeOrProtocolError(fetch(limits.kvKeyBytesMax + 9));
   assert.ok(!(longest instanceof ProtocolError) && longest.type === 'moveFetch', 'the longest position is read');
   assert.equal(code(fetch(limits.kvKeyBytesMax + 10)), 'dynamo_malformed');

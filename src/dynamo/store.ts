@@ -40,11 +40,11 @@ export interface ReplicaStore {
    * Values in token order (see the header) from `from` (null: the first; bytes: a position, an
    * earlier page's `next` or a key's valuePosition, inclusive; a number: the first value whose
    * token, as an unsigned 64-bit number, is >= it), at
-   * most `countMax` (fewer, even none, with a non-null `next` when the store bounds the work of one
-   * call). Anti-entropy pages through every value with it; a write between pages may or may not
-   * be seen.
+   * most `countMax`, and none after the one whose state bytes reach `bytesMax` (default: no byte
+   * bound) (fewer, even none, with a non-null `next` when the store bounds the work of one call).
+   * Anti-entropy pages through every value with it; a write between pages may or may not be seen.
    */
-  scanValues(from: Uint8Array | bigint | null, countMax: number): ValuePage;
+  scanValues(from: Uint8Array | bigint | null, countMax: number, bytesMax?: number): ValuePage;
   put(key: Uint8Array, state: Uint8Array): void;
   /** Forgets a key's state (tombstone garbage collection: replica.ts). */
   delete(key: Uint8Array): void;
@@ -115,15 +115,16 @@ export interface TokenPage {
  * The values from token `from` on, about `countMax` of them, cut at a token boundary so a cursor
  * that is a token (Redis' SCAN: a number) loses nothing and repeats nothing: a page whose last
  * values share a token with the next value leaves them to the next page. The page goes on past
- * `countMax` only while every value it holds shares one token (a 64-bit hash collision of more
- * than `countMax` keys) or the store bounded a call's work before reaching a new token.
+ * `countMax` (or `bytesMax` state bytes, passed to scanValues) only while every value it holds shares
+ * one token (a 64-bit hash collision of more than `countMax` keys) or the store bounded a call's
+ * work before reaching a new token.
  */
-export function tokenPage(store: ReplicaStore, from: bigint, countMax: number): TokenPage {
+export function tokenPage(store: ReplicaStore, from: bigint, countMax: number, bytesMax?: number): TokenPage {
   assert(countMax >= 1, 'page count must be positive');
   const entries: Array<{ key: Uint8Array; state: Uint8Array; token: bigint }> = [];
   let at: Uint8Array | bigint = from;
   for (;;) {
-    const page = store.scanValues(at, countMax);
+    const page = store.scanValues(at, countMax, bytesMax);
     for (const e of page.entries) entries.push({ key: e.key, state: e.state, token: scanToken(e.key) });
     if (page.next === null) return { entries, next: null };
     const nextToken = positionToken(page.next);
@@ -182,7 +183,7 @@ export class MemoryReplicaStore implements ReplicaStore {
     this.dirty = true;
   }
 
-  scanValues(from: Uint8Array | bigint | null, countMax: number): ValuePage {
+  scanValues(from: Uint8Array | bigint | null, countMax: number, bytesMax = Number.POSITIVE_INFINITY): ValuePage {
     assert(countMax >= 1, 'scan count must be positive');
     this.sorted ??= [...this.live.values.keys()].map((k) => keyString(valuePosition(keyBytes(k)))).sort();
     const keys = this.sorted;
@@ -197,9 +198,12 @@ export class MemoryReplicaStore implements ReplicaStore {
       }
     }
     const entries: Array<{ key: Uint8Array; state: Uint8Array }> = [];
-    for (; i < keys.length && entries.length < countMax; i++) {
+    let bytes = 0;
+    for (; i < keys.length && entries.length < countMax && bytes < bytesMax; i++) {
       const key = keys[i]!.slice(8);
-      entries.push({ key: keyBytes(key), state: this.live.values.get(key)! });
+      const state = this.live.values.get(key)!;
+      entries.push({ key: keyBytes(key), state });
+      bytes += state.length;
     }
     return { entries, next: i < keys.length ? keyBytes(keys[i]!) : null };
   }

@@ -84,12 +84,18 @@ describe('store at N = 3 on a 3-node barista dev cluster (real processes)', () =
   test("SCAN with ioredis' scanStream on every master: each key once (a node answers the slots it leads)", async () => {
     const nodes = cluster.nodes.map(connect);
     await Promise.all(nodes.map((r) => r.connect()));
-    const seen: string[] = [];
-    for (const r of nodes) {
-      for await (const page of r.scanStream({ match: 'q:*', count: 7 })) seen.push(...(page as string[]));
-    }
-    const want = ['q:probe', ...Array.from({ length: 50 }, (_, i) => `q:${i}`)];
-    assert.deepEqual([...seen].sort(), want.sort());
+    const want = ['q:probe', ...Array.from({ length: 50 }, (_, i) => `q:${i}`)].sort();
+    let seen: string[] = [];
+    // Each node lists its own copy: a QUORUM write acknowledged by two replicas reaches the third
+    // a moment later, so the union is polled (bounded) rather than read once.
+    await until('every key listed once over the three nodes', 10_000, async () => {
+      seen = [];
+      for (const r of nodes) {
+        for await (const page of r.scanStream({ match: 'q:*', count: 7 })) seen.push(...(page as string[]));
+      }
+      return seen.length === want.length && new Set(seen).size === want.length;
+    });
+    assert.deepEqual([...seen].sort(), want);
     const sizes = await Promise.all(nodes.map((r) => r.dbsize()));
     assert.ok(sizes.every((n) => n > 0) && sizes.reduce((a, b) => a + b, 0) >= want.length, `${sizes}`);
   });

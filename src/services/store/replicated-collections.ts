@@ -35,7 +35,6 @@ import { BaristaError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
 import { MVRegister } from '../../crdt/registers.ts';
 import { readableValue } from '../../dynamo/counter.ts';
-import { showsValue } from '../../dynamo/shown.ts';
 import { hashCommands } from '../../redis/hash.ts';
 import { listCommands } from '../../redis/list.ts';
 import type { Materialized } from '../../redis/scratch.ts';
@@ -66,10 +65,11 @@ export const collectionCommandNames: ReadonlySet<string> = new Set(
  */
 export function shownType(state: Versioned): string | null {
   const top = state.chosen();
-  if (!showsValue(top)) return null;
-  if (top!.crdt !== true) return 'string';
-  const c = decodeCrdt(top!.value!);
+  if (top === undefined || top.value === null) return null;
+  if (top.crdt !== true) return 'string';
+  const c = decodeCrdt(top.value); // once: showsValue's emptied-collection rule, inline
   if (c instanceof PNCounter) return 'string';
+  if ((c instanceof ORSet || c instanceof ORMap) && c.size === 0) return null;
   if (c instanceof ORSet) return 'set';
   if (!(c instanceof ORMap)) return null;
   if (schemaEqual(c.valueSchema, MVRegister.schema)) return 'hash';

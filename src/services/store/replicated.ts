@@ -67,7 +67,7 @@ import { formatRing, type RingChangeOutcome, type RingMover } from './ring-mover
 import { byteStringOf } from '../../crdt/codec.ts';
 import { PNCounter } from '../../crdt/counters.ts';
 import { hashEntries, hashField, hashOf, setMembers, setOf, type TypedOp, WRONGTYPE } from '../../dynamo/typed.ts';
-import type { Versioned } from '../../dynamo/versions.ts';
+import { Versioned } from '../../dynamo/versions.ts';
 import { bytesEqual, readU32BE } from '../../lib/bytes.ts';
 import { BaristaError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
@@ -83,6 +83,8 @@ export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL' | 'ANY' | 'SERIAL';
 export const CONSISTENCY_LEVELS: readonly ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL', 'ANY', 'SERIAL'];
 /** A SERIAL command's CAS attempts (each a Paxos operation) before it answers -BUSY (definite). */
 const SERIAL_CAS_ATTEMPTS_MAX = 8;
+/** Stored values RANDOMKEY reads a page at N > 1 (it stops at the first live key of a led slot). */
+const RANDOM_KEY_PAGE_COUNT = 64;
 
 type Done = (value: RespValue) => void;
 /** A failed operation: its error, and whether it was a write (a timeout then may have applied). */
@@ -457,9 +459,11 @@ export class ReplicatedCommands {
   ): bigint | null {
     const led = this.ledSlots();
     const page = this.node.localPage(from, countMax);
+    const nowMs = this.node.wallMs();
     for (const e of page.entries) {
+      // The slot first: a value of a slot led elsewhere is not decoded.
       if (!everySlot && led[keySlot(e.key)] !== 1) continue;
-      const type = shownType(e.state);
+      const type = shownType(Versioned.decode(e.state).expiredAsTombstones(nowMs));
       if (type !== null) visit(e.key.slice(), type);
     }
     return page.next;
@@ -528,12 +532,13 @@ export class ReplicatedCommands {
     const take = (key: Uint8Array): void => {
       found ??= key;
     };
+    // Small pages: the first live key of a led slot ends the walk.
     for (let from: bigint | null = start; from !== null && found === undefined; ) {
-      from = this.walk(from, limits.redisScanEntriesMax, take);
+      from = this.walk(from, RANDOM_KEY_PAGE_COUNT, take);
     }
     // From the first token up to where the walk began (a page may pass `start`: any key found is live).
     for (let from: bigint | null = 0n; from !== null && from < start && found === undefined; ) {
-      from = this.walk(from, limits.redisScanEntriesMax, take);
+      from = this.walk(from, RANDOM_KEY_PAGE_COUNT, take);
     }
     return found === undefined ? reply.null : reply.bulk(found);
   }

@@ -84,11 +84,11 @@ import type { MoveProgress, MoveStats } from '../../../dynamo/move.ts';
 import { DynamoReplica, levelCount, type Output, type ReplicaStats } from '../../../dynamo/replica.ts';
 import type { Ring } from '../../../dynamo/ring.ts';
 import type { PaxosOperation, PaxosOutcome, PaxosStore } from '../../../dynamo/paxos.ts';
-import { type ReplicaStore, tokenPage } from '../../../dynamo/store.ts';
+import { type ReplicaStore, type TokenPage, tokenPage } from '../../../dynamo/store.ts';
 import type { TypedOp } from '../../../dynamo/typed.ts';
 import { SerialCoordinator } from './serial.ts';
 import { initialRing } from '../ring-keeper.ts';
-import { emptyContext, type Sibling, Versioned } from '../../../dynamo/versions.ts';
+import { emptyContext, type Sibling, type Versioned } from '../../../dynamo/versions.ts';
 
 export interface ReplicaNodeConfig {
   /** N: replicas of each key. */
@@ -588,21 +588,13 @@ export class ReplicaNode {
   }
 
   /**
-   * This node's stored values from token `from` (unsigned) on, about `countMax` of them, cut at a
-   * token boundary (store.ts tokenPage): SCAN, KEYS, DBSIZE and RANDOMKEY at N > 1 walk them. No
-   * quorum, no repair; a value past its deadline reads as a tombstone. `next`: where the next
-   * page starts, null at the end.
+   * This node's stored values (encoded states) from token `from` (unsigned) on: about `countMax`
+   * of them and at most about dynamoMovePageBytesMax state bytes, cut at a token boundary
+   * (store.ts tokenPage): SCAN, KEYS, DBSIZE and RANDOMKEY at N > 1 walk them. No quorum, no
+   * repair. `next`: where the next page starts, null at the end.
    */
-  localPage(
-    from: bigint,
-    countMax: number,
-  ): { entries: Array<{ key: Uint8Array; state: Versioned }>; next: bigint | null } {
-    const page = tokenPage(this.store, from, countMax);
-    const nowMs = this.wallMs();
-    return {
-      entries: page.entries.map((e) => ({ key: e.key, state: Versioned.decode(e.state).expiredAsTombstones(nowMs) })),
-      next: page.next,
-    };
+  localPage(from: bigint, countMax: number): TokenPage {
+    return tokenPage(this.store, from, countMax, limits.dynamoMovePageBytesMax);
   }
 
   /** This node's stored state of a key, without quorum or repair (tests, debugging). */

@@ -156,7 +156,7 @@ export class LsmReplicaStore implements ReplicaStore {
     this.engine.put(metaKey(name), value);
   }
 
-  scanValues(from: Uint8Array | bigint | null, countMax: number): ValuePage {
+  scanValues(from: Uint8Array | bigint | null, countMax: number, bytesMax?: number): ValuePage {
     assert(countMax >= 1, 'scan count must be positive');
     const start =
       from === null
@@ -164,7 +164,12 @@ export class LsmReplicaStore implements ReplicaStore {
         : typeof from === 'bigint'
           ? prefixed(VALUE_PREFIX, tokenPosition(from))
           : prefixed(VALUE_PREFIX, from);
-    const page = this.engine.scan({ start, end: Uint8Array.of(VALUE_PREFIX + 1), limit: countMax });
+    const page = this.engine.scan({
+      start,
+      end: Uint8Array.of(VALUE_PREFIX + 1),
+      limit: countMax,
+      ...(bytesMax === undefined ? {} : { bytesMax }),
+    });
     return {
       entries: page.entries.map((e) => ({ key: keyOfValueKey(e.key), state: e.value })),
       next: page.next === null ? null : page.next.subarray(1),

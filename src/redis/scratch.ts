@@ -10,6 +10,7 @@
 // (apply, getEntry, scan, sync and the seqs), holding one key's entries for one command, so
 // nothing reaches a disk and its bounds are the materialized value's own (the caller bounds that).
 
+import { limits } from '../lib/limits.ts';
 import { lowerBound } from '../lib/sorted.ts';
 import type { Rng } from '../env/types.ts';
 import { type Entry, EntryKind } from '../storage/lsm/entry.ts';
@@ -120,7 +121,9 @@ export function runOnValues(
 ): { readonly reply: RespValue; readonly after: Array<Materialized | null> } {
   const keyspace = new Keyspace(new MemoryEngine(), {
     batchBytesMax: Number.MAX_SAFE_INTEGER,
-    stringBytesMax: Number.MAX_SAFE_INTEGER,
+    // A string command's result is bounded as a replicated value is (SETRANGE k 9007199254740000 x
+    // must answer Redis' "string exceeds maximum allowed size", not allocate or throw).
+    stringBytesMax: limits.kvValueBytesMax,
     storageKeyBytesMax: Number.MAX_SAFE_INTEGER,
   });
   const ctx = { keyspace, nowMs, rng };

@@ -117,7 +117,8 @@ function runSeed(
     else if (p.f === 'incr') {
       assert.match(text, /^:\d+$/, `INCR answered ${text}`);
       // The 'incr' lie: every INCR reported one lower than it answered (a lost update's look).
-      recorder.ok(c.process, Number(text.slice(1)) - (lie === 'incr' ? 1 : 0));
+      const answered = BigInt(text.slice(1));
+      recorder.ok(c.process, String(lie === 'incr' ? answered - 1n : answered));
     } else {
       const applied = text.startsWith('*[:1');
       recorder.ok(c.process, applied || lie === 'cas' ? p.value : false);

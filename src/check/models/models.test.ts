@@ -65,6 +65,23 @@ test('cas-incr register: INCR answers must follow the register; an unknown INCR 
     [1, 'ok', 'incr', 1],
   ]);
   assert.equal(checkLinearizable(word, model).verdict, 'invalid');
+  // Redis parses no leading zeros and nothing past int64: an INCR of "007" or of INT64_MAX cannot answer.
+  for (const held of ['007', '-0', '9223372036854775807']) {
+    const bad = h([
+      [0, 'invoke', 'write', held],
+      [0, 'ok', 'write', held],
+      [1, 'invoke', 'incr', null],
+      [1, 'ok', 'incr', String(BigInt(held) + 1n)],
+    ]);
+    assert.equal(checkLinearizable(bad, model).verdict, 'invalid', held);
+  }
+  const big = h([
+    [0, 'invoke', 'write', '9223372036854775806'],
+    [0, 'ok', 'write', '9223372036854775806'],
+    [1, 'invoke', 'incr', null],
+    [1, 'ok', 'incr', '9223372036854775807'],
+  ]);
+  assert.equal(checkLinearizable(big, model).verdict, 'valid', 'answers past 2^53 compare as text');
 });
 
 test('kv: per-key check with append, and a txn spanning keys checked whole', () => {

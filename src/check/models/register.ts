@@ -6,7 +6,8 @@
 //   {f: 'cas',   input: [from, to]}   ok completion: requires current == from, sets `to`
 //                                     output `false`: an observed compare failure (etcd
 //                                     convention): requires current != from, no change
-//   {f: 'incr',  output: n}           casIncrRegisterModel: Redis' INCR on a register of
+//   {f: 'incr',  output: n}           casIncrRegisterModel (n as decimal text or a number below
+//                                     2^53): Redis' INCR on a register of
 //                                     decimal strings; ok: requires current == String(n - 1)
 //                                     (null counts as "0"), sets String(n); info: adds one when
 //                                     the current value is an integer (else, like Redis, no change)
@@ -91,6 +92,9 @@ export function casRegisterModel(options: RegisterOptions = {}): Model<unknown> 
   };
 }
 
+const INT64_MAX = (1n << 63n) - 1n;
+const INT64_MIN = -(1n << 63n);
+
 /**
  * A compare-and-set register whose values are decimal strings, with INCR (a fetch-and-add: Redis'
  * INCR at SERIAL, test/sim/store-serial-sim.test.ts). An INCR that answered n linearizes only
@@ -104,9 +108,11 @@ export function casIncrRegisterModel(options: RegisterOptions = {}): Model<unkno
     step(state, op) {
       if (op.f !== 'incr') return cas.step(state, op);
       const current = isNil(state) ? '0' : state;
-      if (typeof current !== 'string' || !/^-?\d+$/.test(current))
-        return op.status === 'ok' ? FAIL : { ok: true, state };
-      const next = String(BigInt(current) + 1n);
+      // Redis' string2ll: no sign on zero, no leading zeros, no blanks, within int64; past
+      // INT64_MAX an INCR is refused (overflow), so it cannot have answered.
+      const n = typeof current === 'string' && /^(0|-?[1-9][0-9]{0,18})$/.test(current) ? BigInt(current) : undefined;
+      if (n === undefined || n < INT64_MIN || n >= INT64_MAX) return op.status === 'ok' ? FAIL : { ok: true, state };
+      const next = String(n + 1n);
       if (op.status !== 'ok') return { ok: true, state: next };
       return String(op.output) === next ? { ok: true, state: next } : FAIL;
     },

@@ -117,7 +117,7 @@ function keysInSlot(
   // N > 1: the keys this node stores as a replica of the slot (replicated.ts findKeys).
   const found =
     s.server.replicated !== undefined
-      ? s.server.replicated.findKeys(inSlot, keep)
+      ? s.server.replicated.findKeys(n, keep)
       : s.server.keyspaceOps.keyspace.findKeys(Math.floor(s.server.env.clock.wallMs()), inSlot, keep);
   if (found.keys.length > limits.redisKeysCountMax)
     return reply.error(

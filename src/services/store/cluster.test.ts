@@ -416,3 +416,32 @@ test('N = 3: EXEC answers one error on every node and runs nothing queued; WATCH
     assert.deepEqual(settle(sim, c), ['+OK', '+QUEUED', refused, '_', refused], id);
   }
 });
+
+test('N = 3: GETEX and PERSIST of a counter keep it a counter (a deadline change is a CRDT operation); a string command over the size bound is refused; SERIAL names what it does not offer', () => {
+  const sim = replicatedCluster('store-getex-counter', ['n1', 'n2', 'n3'], 3);
+  const c = new SimRespClient(sim, 'n1');
+  c.send('INCR', 'gx:c');
+  c.send('GETEX', 'gx:c', 'EX', '100');
+  c.send('INCR', 'gx:c');
+  c.send('TTL', 'gx:c');
+  c.send('GETEX', 'gx:c', 'PERSIST');
+  c.send('TTL', 'gx:c');
+  c.send('SETRANGE', 'gx:s', '9007199254740000', 'x');
+  c.send('EXISTS', 'gx:s');
+  c.send('BARISTA', 'CONSISTENCY', 'SERIAL');
+  c.send('GETEX', 'gx:c');
+  assert.deepEqual(settle(sim, c), [
+    ':1',
+    '$1',
+    ':2',
+    ':100',
+    '$2',
+    ':-1',
+    '-ERR string exceeds maximum allowed size (proto-max-bulk-len)',
+    ':0',
+    '+OK',
+    "-ERR 'getex' is not offered at SERIAL (it runs at ONE, QUORUM, ALL and ANY at N > 1)",
+  ]);
+  const chosen = storeOf(sim.instance('n1')!).replica!.peek(new TextEncoder().encode('gx:c')).chosen();
+  assert.equal(chosen?.crdt, true, 'still a PN-counter after GETEX EX and GETEX PERSIST');
+});

@@ -98,7 +98,7 @@ function errorReply(error: BaristaError, write: boolean, note?: string): RespVal
       return reply.error(`UNAVAILABLE ${error.message} (${note ?? 'nothing was written'})`);
     case 'timeout':
       return reply.error(
-        `TIMEOUT ${error.message}${note !== undefined ? noted : write ? ' (the write may have been applied)' : ''}`,
+        `TIMEOUT ${error.message}${note !== undefined ? noted : write ? (error.definite ? ' (not written)' : ' (the write may have been applied)') : ''}`,
       );
     case 'limit_exceeded':
       return reply.error(`BUSY ${error.message}${noted}`);
@@ -448,21 +448,22 @@ export class ReplicatedCommands {
   // brought it here. The cursor is a token (store.ts: values in token order), as at N = 1.
 
   /**
-   * Visits this node's live keys of the slots it leads (of every slot with `everySlot`) in one page
-   * from token `from`; the next page's token, null at the end.
+   * Visits this node's live keys of the slots it leads (of the slots `slotOf` accepts, led or not,
+   * when given) in one page from token `from`; the next page's token, null at the end.
    */
   private walk(
     from: bigint,
     countMax: number,
     visit: (key: Uint8Array, type: string) => void,
-    everySlot = false,
+    slotOf?: (slot: number) => boolean,
   ): bigint | null {
     const led = this.ledSlots();
+    const wanted = slotOf ?? ((slot: number) => led[slot] === 1);
     const page = this.node.localPage(from, countMax);
     const nowMs = this.node.wallMs();
     for (const e of page.entries) {
-      // The slot first: a value of a slot led elsewhere is not decoded.
-      if (!everySlot && led[keySlot(e.key)] !== 1) continue;
+      // The slot first: a value of a slot not asked for is not decoded.
+      if (!wanted(keySlot(e.key))) continue;
       const type = shownType(Versioned.decode(e.state).expiredAsTombstones(nowMs));
       if (type !== null) visit(e.key.slice(), type);
     }
@@ -508,19 +509,21 @@ export class ReplicatedCommands {
   }
 
   /**
-   * The live keys this node stores (as any replica, led or not) that `match` accepts: how many,
-   * and the first `keep` (CLUSTER COUNTKEYSINSLOT / GETKEYSINSLOT: a Redis Cluster replica
-   * answers them for the keys it holds too). A walk of every stored value, as at N = 1.
+   * The live keys of `slot` this node stores (as any replica, led or not, and copies a ring move
+   * left before BARISTA CLEANUP): how many, and the first `keep` (CLUSTER COUNTKEYSINSLOT /
+   * GETKEYSINSLOT: a Redis Cluster replica answers them for the keys it holds too). A walk of
+   * every stored value, as at N = 1; only the slot's values are decoded.
    */
-  findKeys(match: (key: Uint8Array) => boolean, keep: number): { count: number; keys: Uint8Array[] } {
+  findKeys(slot: number, keep: number): { count: number; keys: Uint8Array[] } {
     const keys: Uint8Array[] = [];
     let count = 0;
     const visit = (key: Uint8Array): void => {
-      if (!match(key)) return;
       count++;
       if (keys.length < keep) keys.push(key);
     };
-    for (let from: bigint | null = 0n; from !== null; ) from = this.walk(from, limits.redisScanEntriesMax, visit, true);
+    const inSlot = (s: number): boolean => s === slot;
+    for (let from: bigint | null = 0n; from !== null; )
+      from = this.walk(from, limits.redisScanEntriesMax, visit, inSlot);
     return { count, keys };
   }
 
@@ -742,6 +745,10 @@ export class ReplicatedCommands {
         );
       default:
         if (SERIAL_STRING_COMMANDS.has(name)) return this.serialString(name, argv, done);
+        if (ReplicatedCommands.offers(name))
+          return done(
+            reply.error(`ERR '${name}' is not offered at SERIAL (it runs at ONE, QUORUM, ALL and ANY at N > 1)`),
+          );
         return done(reply.error(`ERR '${name}' is not available with store.replication.replicas > 1 yet`));
     }
   }
@@ -966,11 +973,15 @@ export class ReplicatedCommands {
     const keys = [...new Map(commandKeys(spec, argv).map((k) => [latin1(k), k])).values()];
     const reads: KeyState[] = [];
     const values: Array<Materialized | null> = [];
+    // The command runs at the time of the first read: a deadline the reads saw as future is still
+    // future then (a later clock could expire it in the scratch, and a read-only command write).
+    let atMs: number | undefined;
     inTurn(
       keys.length,
       (i, next) =>
         this.node.submit({ kind: 'get', key: keys[i]!, level: readAt(level) }, (o) => {
           if (!o.ok) return done(errorReply(o.error, false));
+          atMs ??= this.node.wallMs();
           const read = materialize(o.state.versioned);
           if (read instanceof BaristaError) return done(errorReply(read, false));
           const deadline = o.state.versioned.keptDeadline();
@@ -986,15 +997,29 @@ export class ReplicatedCommands {
         const outcome = runOnValues(
           keys.map((k, i) => [k, values[i]!] as const),
           argv,
-          this.node.wallMs(),
+          atMs ?? this.node.wallMs(),
           this.rng,
         );
         const before = values[0]!;
         const after = outcome.after[0]!;
-        if (outcome.reply.type === 'error' || sameString(before, after)) return done(outcome.reply);
+        if (outcome.reply.type === 'error' || spec.flags.includes('readonly') || sameString(before, after))
+          return done(outcome.reply);
         if (after !== null && after.type !== 'string') return done(reply.error(`ERR ${spec.name}: not a string after`));
+        const key = keys[0]!;
+        // A counter whose deadline alone changed (GETEX EX / PERSIST) stays a counter, as EXPIRE keeps it.
+        if (
+          after !== null &&
+          before?.type === 'string' &&
+          bytesEqual(before.value, after.value) &&
+          reads[0]!.chosen?.crdt === true
+        ) {
+          const op: TypedOp = { type: 'expire', expiresAtMs: after.expiresAtMs ?? 0 };
+          return this.node.submit({ kind: 'typed', key, op, level }, (o) =>
+            done(o.ok ? outcome.reply : errorReply(o.error, true)),
+          );
+        }
         this.writeWith(
-          keys[0]!,
+          key,
           after === null ? null : after.value,
           level,
           reads[0]!.context,

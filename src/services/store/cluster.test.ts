@@ -302,6 +302,10 @@ test('N = 2 of 4 through RESP: SCAN, KEYS, DBSIZE and RANDOMKEY answer the keys 
   // Past their deadline on every node's clock (the simulator skews the nodes' clocks by days, and
   // each node judges a deadline by its own).
   for (let i = 0; i < 10; i++) c.send('SET', `x:${i}`, 'gone', 'PXAT', '1000');
+  for (let i = 0; i < 12; i++) {
+    c.send('SET', `e:${i}`, 'later', 'EX', '100000');
+    live.add(`e:${i}`);
+  }
   const written = settle(sim, c);
   assert.ok(
     !written.some((r) => r.startsWith('-')),
@@ -319,7 +323,13 @@ test('N = 2 of 4 through RESP: SCAN, KEYS, DBSIZE and RANDOMKEY answer the keys 
     q.send('DBSIZE');
     q.send('KEYS', 'l:*');
     q.send('RANDOMKEY');
-    const [k, size, lists, random] = settle(sim, q);
+    q.send('INFO', 'keyspace');
+    const [k, size, lists, random, info] = settle(sim, q);
+    const withTtl = keys.filter((x) => x.startsWith('e:')).length;
+    assert.ok(
+      info!.includes(`db0:keys=${keys.length},expires=${withTtl},avg_ttl=0`),
+      `${id}: INFO keyspace counts what DBSIZE does: ${info}`,
+    );
     const listed = /^\*\[(.*)\]$/
       .exec(k!)![1]!
       .split(',')

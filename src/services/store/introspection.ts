@@ -257,8 +257,11 @@ function infoSection(s: RespSession, name: string): string | undefined {
       return fields('Cluster', [['cluster_enabled', server.cluster() === undefined ? 0 : 1]]);
     case 'keyspace': {
       const wallMs = Math.floor(server.env.clock.wallMs());
-      const keys = server.keyspaceOps.dbsize(wallMs);
-      const expires = server.keyspaceOps.expires(wallMs);
+      // N > 1: the keys of the slots this node leads, as DBSIZE (replicated.ts); N = 1: its keyspace.
+      const { keys, expires } = server.replicated?.keyspaceCounts() ?? {
+        keys: server.keyspaceOps.dbsize(wallMs),
+        expires: server.keyspaceOps.expires(wallMs),
+      };
       return fields('Keyspace', keys > 0 ? [['db0', `keys=${keys},expires=${expires},avg_ttl=0`]] : []);
     }
     default:

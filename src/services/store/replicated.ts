@@ -454,7 +454,7 @@ export class ReplicatedCommands {
   private walk(
     from: bigint,
     countMax: number,
-    visit: (key: Uint8Array, type: string) => void,
+    visit: (key: Uint8Array, type: string, state: Versioned) => void,
     slotOf?: (slot: number) => boolean,
   ): bigint | null {
     const led = this.ledSlots();
@@ -464,8 +464,9 @@ export class ReplicatedCommands {
     for (const e of page.entries) {
       // The slot first: a value of a slot not asked for is not decoded.
       if (!wanted(keySlot(e.key))) continue;
-      const type = shownType(Versioned.decode(e.state).expiredAsTombstones(nowMs));
-      if (type !== null) visit(e.key.slice(), type);
+      const state = Versioned.decode(e.state).expiredAsTombstones(nowMs);
+      const type = shownType(state);
+      if (type !== null) visit(e.key.slice(), type, state);
     }
     return page.next;
   }
@@ -499,13 +500,23 @@ export class ReplicatedCommands {
 
   /** DBSIZE: the live keys of this node's slots (a walk, as at N = 1). */
   private dbsize(): RespValue {
-    let count = 0;
+    return reply.integer(this.keyspaceCounts().keys);
+  }
+
+  /**
+   * The live keys of the slots this node leads, and how many of them carry a deadline: DBSIZE and
+   * INFO keyspace's db0 line at N > 1 (a walk of every stored value, as DBSIZE at N = 1).
+   */
+  keyspaceCounts(): { keys: number; expires: number } {
+    let keys = 0;
+    let expires = 0;
     for (let from: bigint | null = 0n; from !== null; ) {
-      from = this.walk(from, limits.redisScanEntriesMax, () => {
-        count++;
+      from = this.walk(from, limits.redisScanEntriesMax, (_key, _type, state) => {
+        keys++;
+        if (state.keptDeadline() !== undefined) expires++;
       });
     }
-    return reply.integer(count);
+    return { keys, expires };
   }
 
   /**

@@ -339,11 +339,18 @@ const dbsize = defineCommand('dbsize', 1, ['readonly', 'fast'], [0, 0, 0], (ctx)
   reply.integer(ctx.keyspace.size(ctx.nowMs)),
 );
 
-/** db.c getFlushCommandFlags: nothing, SYNC or ASYNC (both flush in the command's batch here). */
-function flush(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
+/** db.c getFlushCommandFlags: nothing, SYNC or ASYNC; Redis' syntax error otherwise. */
+export function flushArgsError(argv: readonly Uint8Array[]): RespValue | undefined {
   if (argv.length > 2 || (argv.length === 2 && !optionIs(argv[1]!, 'sync') && !optionIs(argv[1]!, 'async'))) {
     return redisErrorReply.syntax;
   }
+  return undefined;
+}
+
+/** FLUSHALL / FLUSHDB [SYNC|ASYNC] (both flush in the command's batch here). */
+function flush(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
+  const bad = flushArgsError(argv);
+  if (bad !== undefined) return bad;
   ctx.keyspace.flushAll(ctx.nowMs);
   return reply.ok;
 }

@@ -455,3 +455,28 @@ test('N = 3: GETEX and PERSIST of a counter keep it a counter (a deadline change
   const chosen = storeOf(sim.instance('n1')!).replica!.peek(new TextEncoder().encode('gx:c')).chosen();
   assert.equal(chosen?.crdt, true, 'still a PN-counter after GETEX EX and GETEX PERSIST');
 });
+
+test('N = 3: FLUSHALL on every master deletes every key (each node its led slots, page by page, thousands at ONE without growing the stack)', () => {
+  const sim = replicatedCluster('store-flushall', ['n1', 'n2', 'n3'], 3);
+  const c = new SimRespClient(sim, 'n1');
+  const keys = Array.from({ length: 3_000 }, (_, i) => `fl:${i}`);
+  c.send('BARISTA', 'CONSISTENCY', 'ONE');
+  c.send('MSET', ...keys.flatMap((k) => [k, 'v']));
+  c.send('SADD', 'fl:set', 'a');
+  c.send('FLUSHALL', 'NOW');
+  c.send('DBSIZE');
+  assert.deepEqual(settle(sim, c).slice(0, 4), ['+OK', '+OK', ':1', '-ERR syntax error']);
+  const before = Number(settle(sim, c)[4]!.slice(1));
+  assert.ok(before > 0 && before < keys.length, `n1 leads part of the keys: ${before}`);
+  for (const id of ['n1', 'n2', 'n3']) {
+    const f = new SimRespClient(sim, id);
+    f.send('BARISTA', 'CONSISTENCY', 'ONE');
+    f.send(id === 'n2' ? 'FLUSHDB' : 'FLUSHALL', ...(id === 'n3' ? ['ASYNC'] : []));
+    f.send('DBSIZE');
+    assert.deepEqual(settle(sim, f), ['+OK', '+OK', ':0'], id);
+  }
+  sim.runFor(500); // the tombstones reach every replica
+  c.send('BARISTA', 'CONSISTENCY', 'ALL');
+  c.send('EXISTS', ...keys, 'fl:set');
+  assert.equal(settle(sim, c).at(-1), ':0', 'no key left, read at ALL');
+});

@@ -53,6 +53,7 @@ import type { KeyState, ReplicaNode } from './replication/driver.ts';
 import type { VectorClock } from '../../lib/clocks/vector.ts';
 import {
   expireOutcome,
+  flushArgsError,
   keysMatcher,
   parseExpireArgs,
   parseScanArgs,
@@ -83,6 +84,8 @@ export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL' | 'ANY' | 'SERIAL';
 export const CONSISTENCY_LEVELS: readonly ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL', 'ANY', 'SERIAL'];
 /** A SERIAL command's CAS attempts (each a Paxos operation) before it answers -BUSY (definite). */
 const SERIAL_CAS_ATTEMPTS_MAX = 8;
+/** Stored values FLUSHALL reads a page at N > 1 before deleting that page's keys. */
+const FLUSH_PAGE_COUNT = 256;
 /** Stored values RANDOMKEY reads a page at N > 1 (it stops at the first live key of a led slot). */
 const RANDOM_KEY_PAGE_COUNT = 64;
 
@@ -226,6 +229,8 @@ export class ReplicatedCommands {
   static offers(name: string): boolean {
     if (collectionCommandNames.has(name) || SERIAL_STRING_COMMANDS.has(name)) return true;
     return [
+      'flushall',
+      'flushdb',
       'getex',
       'setrange',
       'getrange',
@@ -286,6 +291,9 @@ export class ReplicatedCommands {
         return done(this.dbsize());
       case 'randomkey':
         return done(this.randomKey());
+      case 'flushall':
+      case 'flushdb':
+        if (level !== 'SERIAL') return this.flush(argv, level, done);
     }
     if (level === 'SERIAL') return this.runSerial(name, argv, done);
     switch (name) {
@@ -501,6 +509,51 @@ export class ReplicatedCommands {
   /** DBSIZE: the live keys of this node's slots (a walk, as at N = 1). */
   private dbsize(): RespValue {
     return reply.integer(this.keyspaceCounts().keys);
+  }
+
+  /**
+   * FLUSHALL / FLUSHDB [SYNC|ASYNC]: deletes the keys of the slots this node leads, as a Redis
+   * Cluster master flushes its own (a client flushing every master empties the cluster): a page
+   * of keys at a time, each a DEL at the level (a read for its context, then a tombstone), the
+   * next page after them. Per-key operations: a failure answers its error saying how many keys
+   * were deleted before it; keys written meanwhile may stay.
+   */
+  private flush(argv: readonly Uint8Array[], level: Level, done: Done): void {
+    const bad = flushArgsError(argv);
+    if (bad !== undefined) return done(bad);
+    let deleted = 0;
+    let keys: Uint8Array[] = [];
+    let at = 0;
+    let from: bigint | null = 0n;
+    /** Whether a key is left, reading the next page when this one is done. */
+    const more = (): boolean => {
+      while (at >= keys.length) {
+        if (from === null) return false;
+        keys = [];
+        at = 0;
+        from = this.walk(from, FLUSH_PAGE_COUNT, (key) => keys.push(key));
+      }
+      return true;
+    };
+    // One loop over every key (inTurn: no stack growth when a delete answers within the call).
+    inTurn(
+      Number.MAX_SAFE_INTEGER,
+      (_i, next) => {
+        if (!more()) return done(reply.ok);
+        const note = deleted > 0 ? `the ${deleted} keys before it were deleted` : undefined;
+        this.write(
+          keys[at++]!,
+          null,
+          level,
+          () => {
+            deleted++;
+            next();
+          },
+          answerFailure(done, note),
+        );
+      },
+      () => done(reply.ok),
+    );
   }
 
   /**

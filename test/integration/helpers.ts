@@ -2,7 +2,7 @@
 // CLI, bounded polling (never sleep-and-hope), and cleanup that cannot leave processes behind.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliArgv, httpGet } from '../../src/cli/common.ts';
@@ -28,11 +28,64 @@ function pickRange(span: number): { low: number; size: number } {
   return ephemeralLow - span > low + 1000 ? { low, size: ephemeralLow - span - low } : { low: 20_000, size: 30_000 };
 }
 
-/** A base port such that base..base+span-1 are all free right now (random start, bounded tries). */
+/** Ports a claim covers: ranges start at multiples of this, so two claims overlap only if equal. */
+const PORT_BLOCK = 100;
+/** One file per claimed block, holding the claiming process' pid (shared by every test process). */
+const PORT_CLAIMS_DIR = join(tmpdir(), 'baristas-test-port-claims');
+const claimedHere: string[] = [];
+
+/** Whether a process with this pid is running (a claim of a process that died is stale). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Claims block `block` for this process until it exits: a file created exclusively, so test
+ * processes running at once never pick overlapping ranges (each only probed its ports free, and
+ * two could pick overlapping ones before either bound them: a CI run lost `barista dev`'s resp
+ * port that way). A claim whose process is gone is taken over.
+ */
+function claimBlock(block: number): boolean {
+  mkdirSync(PORT_CLAIMS_DIR, { recursive: true });
+  const file = join(PORT_CLAIMS_DIR, String(block));
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      if (claimedHere.length === 0) process.once('exit', () => claimedHere.forEach((f) => rmSync(f, { force: true })));
+      claimedHere.push(file);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = Number(readFileSync(file, 'utf8'));
+      // Unreadable (a claim being written this instant) counts as held; only a dead pid is stale.
+      if (!(Number.isSafeInteger(holder) && holder > 0) || alive(holder)) return false;
+      rmSync(file, { force: true });
+    }
+  }
+  return false;
+}
+
+/**
+ * A base port such that base..base+span-1 are all free right now and claimed by this process
+ * (random block, bounded tries): blocks of PORT_BLOCK ports, claimed through files shared by
+ * every test process on the machine, so concurrent tests never pick overlapping ranges.
+ */
 export async function freePortRange(span: number): Promise<number> {
-  const range = pickRange(span);
+  const blocks = Math.ceil(span / PORT_BLOCK);
+  const range = pickRange(blocks * PORT_BLOCK);
+  const first = Math.ceil(range.low / PORT_BLOCK);
+  const count = Math.floor(range.size / PORT_BLOCK);
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = range.low + Math.floor(Math.random() * range.size);
+    const block = first + Math.floor(Math.random() * count);
+    const claimed: number[] = [];
+    for (let b = block; b < block + blocks && claimBlock(b); b++) claimed.push(b);
+    if (claimed.length < blocks) continue; // a block taken by another process: try elsewhere (ours stay claimed)
+    const base = block * PORT_BLOCK;
     let ok = true;
     for (let p = base; p < base + span && ok; p++) ok = (await probePort('127.0.0.1', p)) === undefined;
     if (ok) return base;

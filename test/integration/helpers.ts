@@ -34,6 +34,11 @@ const PORT_BLOCK = 100;
 const PORT_CLAIMS_DIR = join(tmpdir(), 'baristas-test-port-claims');
 const claimedHere: string[] = [];
 
+/** Removes this process' claims (at exit). */
+function releaseClaims(): void {
+  for (const f of claimedHere) rmSync(f, { force: true });
+}
+
 /** Whether a process with this pid is running (a claim of a process that died is stale). */
 function alive(pid: number): boolean {
   try {
@@ -56,7 +61,7 @@ function claimBlock(block: number): boolean {
   for (let tries = 0; tries < 2; tries++) {
     try {
       writeFileSync(file, String(process.pid), { flag: 'wx' });
-      if (claimedHere.length === 0) process.once('exit', () => claimedHere.forEach((f) => rmSync(f, { force: true })));
+      if (claimedHere.length === 0) process.once('exit', releaseClaims);
       claimedHere.push(file);
       return true;
     } catch (e) {

@@ -12,8 +12,9 @@
 //   DEL key [key ...]  the same, as tombstones; counts the keys that held a value when read
 //                      (UNLINK is DEL: nothing is freed in the background here);
 //   EXISTS key [...]   counts keys whose chosen sibling holds a value;
-//   STRLEN key; GETSET, GETDEL, APPEND   a read, then a write over it (rewriteString: two
-//                      operations; at SERIAL one CAS);
+//   STRLEN, GETSET, GETDEL, APPEND, GETEX, SETRANGE, GETRANGE, SUBSTR, INCRBYFLOAT   Redis' own
+//                      code on the value read, then one write if it changed (stringByRedis: two
+//                      operations; at SERIAL the first four are one CAS);
 //   RENAME src dst / RENAMENX src dst   a string (a counter as its decimal text) with its deadline:
 //                      reads src and dst, writes dst over what was read, then deletes src (per-key
 //                      operations, not atomic; a collection answers an error naming this limit);
@@ -348,16 +349,9 @@ export class ReplicatedCommands {
       case 'decrby':
         return this.increment(name, argv, level, done);
       case 'strlen':
-        return this.read(argv[1]!, level, done, (s) => {
-          const read = materialize(s.versioned);
-          if (read instanceof BaristaError) return errorReply(read, false);
-          if (read.value !== null && read.value.type !== 'string') return reply.error(`WRONGTYPE ${WRONGTYPE}`);
-          return reply.integer(BigInt(read.value === null ? 0 : read.value.value.length));
-        });
       case 'getset':
       case 'getdel':
       case 'append':
-        return this.rewriteString(name, argv, level, done);
       case 'getex':
       case 'setrange':
       case 'getrange':
@@ -995,38 +989,7 @@ export class ReplicatedCommands {
   }
 
   /**
-   * GETSET, GETDEL, APPEND below SERIAL: the key read at the level (a counter as its decimal text),
-   * then one write over what was read, as SET: two operations, not one, so a concurrent write
-   * between them becomes a sibling (GET shows one of them; APPEND at SERIAL is atomic). APPEND
-   * keeps the key's deadline, GETSET drops it (Redis).
-   */
-  private rewriteString(name: string, argv: readonly Uint8Array[], level: Level, done: Done): void {
-    const key = argv[1]!;
-    this.node.submit({ kind: 'get', key, level: readAt(level) }, (o) => {
-      if (!o.ok) return done(errorReply(o.error, false));
-      const read = materialize(o.state.versioned);
-      if (read instanceof BaristaError) return done(errorReply(read, false));
-      if (read.value !== null && read.value.type !== 'string') return done(reply.error(`WRONGTYPE ${WRONGTYPE}`));
-      const old = read.value === null ? null : read.value.value;
-      const was = old === null ? reply.null : reply.bulk(old);
-      const context = o.state.context;
-      if (name === 'getdel') {
-        if (old === null) return done(reply.null);
-        return this.writeWith(key, null, level, context, undefined, () => done(was), answerFailure(done));
-      }
-      if (name === 'getset') {
-        return this.writeWith(key, argv[2]!, level, context, undefined, () => done(was), answerFailure(done));
-      }
-      const value = appended(old, argv[2]!);
-      if (!(value instanceof Uint8Array)) return done(value);
-      const deadline = o.state.versioned.keptDeadline();
-      const answer = reply.integer(BigInt(value.length));
-      this.writeWith(key, value, level, context, deadline, () => done(answer), answerFailure(done));
-    });
-  }
-
-  /**
-   * GETEX, SETRANGE, GETRANGE, SUBSTR, INCRBYFLOAT below SERIAL: each key read at the level
+   * STRLEN, GETSET, GETDEL, APPEND, GETEX, SETRANGE, GETRANGE, SUBSTR, INCRBYFLOAT below SERIAL: each key read at the level
    * (a counter as its decimal text, a string with its deadline), Redis' own command run on the
    * values read (src/redis/scratch.ts), then the first key written over what was read if the
    * command changed its value or deadline: two operations, as SET. The reply is Redis' on the

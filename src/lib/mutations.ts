@@ -79,6 +79,8 @@ export const MUTATION_NAMES = [
   'paxos-promise-unsynced',
   /** Dynamo Paxos proposer: the current value is the highest commit only; in-progress accepted values are ignored. */
   'paxos-ignore-accepted',
+  /** Store SERIAL over a hash tag: the register is written blind, not compare-and-set from the state read (concurrent transactions lose updates). */
+  'serial-tag-blind-write',
   /** Store front end: under sync 'always', replies leave before the sync that covers their writes. */
   'store-reply-before-sync',
   /** Dynamo driver: a step's messages and replies go out before its store sync (synced at the next tick instead). */

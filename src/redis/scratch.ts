@@ -213,3 +213,50 @@ function readBack(ctx: Ctx, key: Uint8Array): Materialized | null {
     }
   }
 }
+
+/** A key's value with its deadline, whatever its type (a transaction's keys at N > 1: tag-state.ts). */
+export interface Held {
+  /** A string here carries no deadline of its own: `expiresAtMs` is every type's. */
+  readonly value: Materialized;
+  readonly expiresAtMs?: number;
+}
+
+/**
+ * Several commands in turn on one keyspace holding `values` (each key with its value and deadline
+ * as read): a MULTI queue, or one command, at SERIAL over a hash tag's keys. Every command's
+ * reply, in order (an error reply does not stop the ones after it, as in Redis' EXEC), and each
+ * key's value after the last, in the order of `values`. The caller passes every key the commands
+ * name. Throws only for a bug.
+ */
+export function runQueue(
+  values: ReadonlyArray<readonly [Uint8Array, Held | null]>,
+  commands: ReadonlyArray<readonly Uint8Array[]>,
+  nowMs: number,
+  rng: Rng,
+): { readonly replies: RespValue[]; readonly after: Array<Held | null> } {
+  const keyspace = new Keyspace(new MemoryEngine(), {
+    batchBytesMax: Number.MAX_SAFE_INTEGER,
+    stringBytesMax: limits.kvValueBytesMax,
+    storageKeyBytesMax: Number.MAX_SAFE_INTEGER,
+  });
+  const ctx = { keyspace, nowMs, rng };
+  for (const [key, held] of values) {
+    if (held === null) continue;
+    const v = held.value.type === 'string' ? { type: 'string' as const, value: held.value.value } : held.value;
+    load(ctx, key, v);
+    if (held.expiresAtMs !== undefined) must(ctx, [ascii('pexpireat'), key, ascii(String(held.expiresAtMs))]);
+  }
+  const replies = commands.map((argv) => runCommand(ctx, argv));
+  const after = values.map(([key]): Held | null => {
+    const v = readBack(ctx, key);
+    if (v === null) return null;
+    if (v.type === 'string') {
+      const value = { type: 'string' as const, value: v.value };
+      return v.expiresAtMs === undefined ? { value } : { value, expiresAtMs: v.expiresAtMs };
+    }
+    const at = must(ctx, [ascii('pexpiretime'), key]);
+    if (at.type !== 'integer') throw new Error('scratch: PEXPIRETIME');
+    return at.value < 0n ? { value: v } : { value: v, expiresAtMs: Number(at.value) };
+  });
+  return { replies, after };
+}

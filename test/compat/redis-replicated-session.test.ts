@@ -334,6 +334,89 @@ const SERIAL_SCRIPT = [
   'MGET p:a p:b',
 ];
 
+/**
+ * At SERIAL, keys with a hash tag live in one Paxos register per tag (tag-state.ts): every data
+ * command runs on them (collections too) and MULTI/EXEC over one tag's keys is one compare-and-set,
+ * so a transaction answers as Redis' does: queued replies, a runtime error in the middle, EXECABORT
+ * after an error while queuing, DISCARD, an empty EXEC, WATCH and UNWATCH.
+ */
+const TAGGED_SCRIPT = [
+  'SET {u}a 1',
+  'GET {u}a',
+  'INCR {u}a',
+  'MULTI',
+  'INCR {u}a',
+  'INCRBY {u}b 10',
+  'GET {u}a',
+  'LPUSH {u}l x y',
+  'EXEC',
+  'MGET {u}a {u}b {u}none',
+  'LRANGE {u}l 0 -1',
+  'MULTI',
+  'SET {u}s hello',
+  'INCR {u}s',
+  'APPEND {u}s " world"',
+  'EXEC',
+  'GET {u}s',
+  'MULTI',
+  'SET {u}x 1',
+  'INCR',
+  'EXEC',
+  'GET {u}x',
+  'MULTI',
+  'SET {u}y 1',
+  'DISCARD',
+  'GET {u}y',
+  'EXEC',
+  'DISCARD',
+  'MULTI',
+  'EXEC',
+  'MULTI',
+  'MULTI',
+  'DISCARD',
+  'WATCH {u}a',
+  'MULTI',
+  'INCR {u}a',
+  'EXEC',
+  'WATCH {u}a {u}b',
+  'UNWATCH',
+  'MULTI',
+  'GET {u}a',
+  'EXEC',
+  'MSETNX {u}m1 a {u}m2 b',
+  'MSETNX {u}m2 c {u}m3 d',
+  'MGET {u}m1 {u}m2 {u}m3',
+  'RENAME {u}l {u}l2',
+  'LRANGE {u}l2 0 -1',
+  'EXISTS {u}l {u}l2',
+  'RPOPLPUSH {u}l2 {u}l3',
+  'LRANGE {u}l3 0 -1',
+  'HSET {u}h f v g w',
+  'HGETALL {u}h',
+  'HINCRBY {u}h n 5',
+  'ZADD {u}z 1 a 2 b',
+  'ZINCRBY {u}z 5 a',
+  'ZRANGE {u}z 0 -1 WITHSCORES',
+  'SADD {u}set m',
+  'SMEMBERS {u}set',
+  'SET {u}e v EX 100',
+  'TTL {u}e',
+  'EXPIRE {u}l2 100',
+  'TTL {u}l2',
+  'PERSIST {u}l2',
+  'TTL {u}l2',
+  'TYPE {u}h',
+  'GET {u}h',
+  'LPUSH {u}s x',
+  'SET {u}nx v NX',
+  'SET {u}nx w NX GET',
+  'SET {u}nx w XX GET',
+  'DEL {u}a {u}b {u}none',
+  'EXISTS {u}a {u}b {u}nx',
+  'INCRBYFLOAT {u}f 1.5',
+  'GETRANGE {u}s 0 3',
+];
+
 describe('N = 3: a scripted redis-cli session answers as redis-server 7.0', { skip: sessionSkip }, () => {
   let redis: RunningRespServer;
   let baristas: RunningRespServer;
@@ -354,4 +437,6 @@ describe('N = 3: a scripted redis-cli session answers as redis-server 7.0', { sk
   }
   test('at SERIAL: the string commands (Paxos reads and compare-and-sets)', () =>
     assertSameSession(redis, baristas, [], SERIAL_SCRIPT, 'BARISTA CONSISTENCY SERIAL'));
+  test('at SERIAL over one hash tag: every data command and MULTI/EXEC, WATCH', () =>
+    assertSameSession(redis, baristas, [], TAGGED_SCRIPT, 'BARISTA CONSISTENCY SERIAL'));
 });

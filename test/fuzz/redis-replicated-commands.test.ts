@@ -130,23 +130,39 @@ const HOSTILE = [
   '\u0000\u00ff',
 ];
 
-function fuzz(replicas: number, offered: readonly string[], refused: readonly string[]): void {
+/**
+ * `tagged`: every key has the hash tag {f} (one in ten untagged, a CROSSSLOT), the connection stays
+ * at SERIAL, and MULTI / EXEC / DISCARD / WATCH come in among the commands: the tag's register
+ * (tag-state.ts) runs every data command and transactions.
+ */
+function fuzz(replicas: number, offered: readonly string[], refused: readonly string[], tagged = false): void {
   for (const seed of [1, 2, 3, 4]) {
-    const sim = cluster(`fuzz-replicated-${replicas}-${seed}`, replicas);
+    const sim = cluster(`fuzz-replicated-${replicas}-${seed}${tagged ? '-tagged' : ''}`, replicas);
     const rng = new SeededRng(seed);
     const c = new SimRespClient(sim, NODES[seed % NODES.length]!);
+    const k = (name: string) => (tagged ? `{f}${name}` : `k:${name}`);
     // Strings weigh more: most commands are string or key commands.
-    const keys = ['k:s', 'k:s', 'k:none', 'k:l', 'k:h', 'k:z', 'k:set', 'k:n'];
+    const keys = ['s', 's', 'none', 'l', 'h', 'z', 'set', 'n'].map(k);
+    if (tagged) {
+      keys.push('k:s');
+      c.send('BARISTA', 'CONSISTENCY', 'SERIAL');
+    }
     // Some values of each type to act on.
-    c.send('SET', 'k:s', 'hello');
-    c.send('RPUSH', 'k:l', 'a', 'b', 'c');
-    c.send('HSET', 'k:h', 'f', '1');
-    c.send('ZADD', 'k:z', '1', 'a', '2', 'b');
-    c.send('SADD', 'k:set', 'a', 'b');
-    c.send('INCR', 'k:n');
+    c.send('SET', k('s'), 'hello');
+    c.send('RPUSH', k('l'), 'a', 'b', 'c');
+    c.send('HSET', k('h'), 'f', '1');
+    c.send('ZADD', k('z'), '1', 'a', '2', 'b');
+    c.send('SADD', k('set'), 'a', 'b');
+    c.send('INCR', k('n'));
     const sent: string[] = [];
     for (let i = 0; i < COMMANDS_PER_SEED; i++) {
-      if (rng.int(25) === 0) {
+      if (tagged && rng.int(12) === 0) {
+        const word = rng.pick(['MULTI', 'MULTI', 'EXEC', 'EXEC', 'DISCARD', 'WATCH', 'UNWATCH']);
+        if (word === 'WATCH') c.send(word, rng.pick(keys), rng.pick(keys));
+        else c.send(word);
+        continue;
+      }
+      if (!tagged && rng.int(25) === 0) {
         c.send('BARISTA', 'CONSISTENCY', rng.pick(['ONE', 'QUORUM', 'ALL', 'ANY', 'SERIAL']));
         continue;
       }
@@ -188,6 +204,10 @@ test('N = 3: offered commands with hostile arguments at every level are answered
   const offered = [...commandTable.keys()].filter((name) => ReplicatedCommands.offers(name)).sort();
   assert.ok(offered.length > 80, `${offered.length} commands offered at N > 1`);
   fuzz(3, offered, ['msetnx', 'blpop', 'eval', 'object', 'sort', 'watch']);
+});
+
+test('N = 3 at SERIAL over one hash tag: every data command with hostile arguments, in and out of MULTI, is answered and crashes no node', () => {
+  fuzz(3, [...commandTable.keys()].sort(), ['eval', 'blpop', 'no-such-command'], true);
 });
 
 test('N = 1 (keys forwarded to their owners): every data command with hostile arguments is answered and crashes no node', () => {

@@ -57,6 +57,7 @@ function runSeed(
   seed: number,
   opsCount: number,
   lie: 'cas' | 'incr' | false = false,
+  key = KEY,
 ): { verdict: string; reason?: string; stats: string } {
   const sim = cluster(`serial-${seed}`);
   const rng = new SeededRng(seed);
@@ -76,21 +77,21 @@ function runSeed(
     if (r < 0.4) {
       c.pending = { f: 'read', value: null };
       recorder.invoke(c.process, 'read', null);
-      c.conn.send('GET', KEY);
+      c.conn.send('GET', key);
     } else if (r < 0.6) {
       c.pending = { f: 'write', value: v };
       recorder.invoke(c.process, 'write', v);
-      c.conn.send('SET', KEY, v);
+      c.conn.send('SET', key, v);
     } else if (r < 0.75) {
       // INCR at SERIAL: a fetch-and-add through Paxos (casIncrRegisterModel).
       c.pending = { f: 'incr', value: null };
       recorder.invoke(c.process, 'incr', null);
-      c.conn.send('INCR', KEY);
+      c.conn.send('INCR', key);
     } else {
       const expected = String(rng.int(3));
       c.pending = { f: 'cas', value: [expected, v] };
       recorder.invoke(c.process, 'cas', [expected, v]);
-      c.conn.send('BARISTA', 'CAS', KEY, expected, v);
+      c.conn.send('BARISTA', 'CAS', key, expected, v);
     }
     invoked++;
   };
@@ -166,6 +167,16 @@ function runSeed(
 test('SERIAL GET / SET / BARISTA CAS through RESP are linearizable under a partition, a crash and clock skew', (t) => {
   for (const seed of [1, 2, 3]) {
     const r = runSeed(seed, 200);
+    t.diagnostic(`seed ${seed}: ${r.verdict} ${r.stats}`);
+    assert.equal(r.verdict, 'valid', `seed ${seed}: ${r.verdict} ${r.reason ?? ''} ${r.stats}`);
+    const counts = JSON.parse(r.stats) as { ok: number };
+    assert.ok(counts.ok >= 100, `seed ${seed}: enough operations succeeded (${r.stats})`);
+  }
+});
+
+test("the same through a hash tag's register (tag-state.ts: the key {reg}x is one entry of the tag's map, each command a CAS of it)", (t) => {
+  for (const seed of [4, 5]) {
+    const r = runSeed(seed, 200, false, '{reg}x');
     t.diagnostic(`seed ${seed}: ${r.verdict} ${r.stats}`);
     assert.equal(r.verdict, 'valid', `seed ${seed}: ${r.verdict} ${r.reason ?? ''} ${r.stats}`);
     const counts = JSON.parse(r.stats) as { ok: number };

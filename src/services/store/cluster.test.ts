@@ -412,10 +412,10 @@ test('N = 3 at ANY: reads (GET, and the read before SET, APPEND, SETRANGE, DEL, 
   cut.heal();
 });
 
-test('N = 3: EXEC answers one error on every node and runs nothing queued; WATCH the same', () => {
+test('N = 3: a transaction over one hash tag runs at SERIAL from every node; below SERIAL it is refused and runs nothing queued', () => {
   const sim = replicatedCluster('store-multi-n3', ['n1', 'n2', 'n3'], 3);
-  const refused =
-    '-ERR MULTI/EXEC and WATCH are not available with store.replication.replicas > 1 yet (nothing queued ran; for one key use BARISTA CONSISTENCY SERIAL and BARISTA CAS)';
+  const notSerial =
+    '-ERR MULTI/EXEC and WATCH with store.replication.replicas > 1 run at SERIAL over the keys of one hash tag: BARISTA CONSISTENCY SERIAL first';
   for (const id of ['n1', 'n2', 'n3']) {
     const c = new SimRespClient(sim, id);
     c.send('MULTI');
@@ -423,7 +423,27 @@ test('N = 3: EXEC answers one error on every node and runs nothing queued; WATCH
     c.send('EXEC');
     c.send('GET', `{t}${id}`);
     c.send('WATCH', `{t}${id}`);
-    assert.deepEqual(settle(sim, c), ['+OK', '+QUEUED', refused, '_', refused], id);
+    c.send('BARISTA', 'CONSISTENCY', 'SERIAL');
+    c.send('MULTI');
+    c.send('INCR', '{t}n');
+    c.send('SET', `{t}${id}`, '1');
+    c.send('EXEC');
+    assert.deepEqual(
+      settle(sim, c),
+      [
+        '+OK',
+        notSerial,
+        '-EXECABORT Transaction discarded because of previous errors.',
+        '_',
+        notSerial,
+        '+OK',
+        '+OK',
+        '+QUEUED',
+        '+QUEUED',
+        `*[:${id.slice(1)},+OK]`,
+      ],
+      id,
+    );
   }
 });
 

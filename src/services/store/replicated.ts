@@ -40,6 +40,10 @@
 //                      serial reads. APPEND ... SETNX are offered at SERIAL only;
 //   BARISTA CAS key expected new   update-if-equal: [1, new] applied, [0, current] not applied
 //                      (expected "" with NX semantics is not special: use SET NX).
+// Keys with a hash tag at SERIAL live in their tag's register (tag-state.ts): every data command
+// on them (collections too), and MULTI/EXEC over one tag's keys (session.ts), is one CAS of that
+// register (transaction: Redis' own code on the keys named); WATCH is a serial read of it. Keys of
+// two tags, or tagged and untagged keys, in one command answer CROSSSLOT at SERIAL.
 // The Paxos state is apart from the Dynamo state: SERIAL and non-SERIAL commands on one key do
 // not see each other's writes (docs/COMPAT-REDIS.md).
 // Errors: replicas_unavailable -> -UNAVAILABLE (definite); timeout -> -TIMEOUT (a write: may have
@@ -76,9 +80,10 @@ import { limits } from '../../lib/limits.ts';
 import { counterValue, NOT_INTEGER } from '../../dynamo/counter.ts';
 import { decimalBytes, parseInt64 } from '../../redis/args.ts';
 import type { Rng } from '../../env/types.ts';
-import { type Materialized, runOnValues } from '../../redis/scratch.ts';
+import { type Held, type Materialized, runOnValues, runQueue } from '../../redis/scratch.ts';
+import { decodeTagState, encodeTagState, registerOf, type TagState, tagOf } from './tag-state.ts';
 import { lookupCommand } from '../../redis/table.ts';
-import { commandKeys } from './routing.ts';
+import { CROSSSLOT_MESSAGE, commandKeys } from './routing.ts';
 import { collectionCommandNames, diffOps, materialize, type ReadValue, shownType } from './replicated-collections.ts';
 
 export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL' | 'ANY' | 'SERIAL';
@@ -199,6 +204,41 @@ const answerFailure =
   (done: Done, note?: string): Failed =>
   (error, write) =>
     done(errorReply(error, write, note));
+
+/** At SERIAL, keys of different hash tags (or tagged and untagged keys) in one command or transaction. */
+export const TAGS_CROSSSLOT = `${CROSSSLOT_MESSAGE} (at SERIAL, keys with a hash tag run together only when every key shares it: {tag})`;
+
+/** One key's entry of a tag state as bytes (null: absent), to compare before and after. */
+function entryBytes(state: TagState, key: string): Uint8Array | null {
+  return heldBytes(key, state.get(key) ?? null);
+}
+
+function heldBytes(key: string, held: Held | null): Uint8Array | null {
+  return held === null ? null : encodeTagState(new Map([[key, held]]));
+}
+
+/**
+ * The hash tag every key of `argv` shares, 'crossslot' when some key has a tag and the keys do not
+ * all share it, undefined when no key has a tag (the per-key registers then).
+ */
+export function commandTag(argv: readonly Uint8Array[]): Uint8Array | 'crossslot' | undefined {
+  const spec = lookupCommand(argv[0]!);
+  return spec === undefined ? undefined : keysTag(commandKeys(spec, argv));
+}
+
+/** commandTag of a list of keys. */
+export function keysTag(keys: readonly Uint8Array[]): Uint8Array | 'crossslot' | undefined {
+  let tag: Uint8Array | undefined;
+  let untagged = false;
+  for (const k of keys) {
+    const t = tagOf(k);
+    if (t === undefined) untagged = true;
+    else if (tag === undefined) tag = t;
+    else if (!bytesEqual(tag, t)) return 'crossslot';
+  }
+  if (tag === undefined) return undefined;
+  return untagged ? 'crossslot' : tag;
+}
 
 export class ReplicatedCommands {
   constructor(
@@ -763,6 +803,24 @@ export class ReplicatedCommands {
 
   /** BARISTA CAS key expected new: [1, new] when applied, [0, current] when the value differed. */
   cas(key: Uint8Array, expected: Uint8Array, value: Uint8Array, done: Done): void {
+    const tag = tagOf(key);
+    if (tag !== undefined) {
+      // A tagged key lives in its tag's register (tag-state.ts): update-if-equal there.
+      return this.tagUpdate(tag, [key], undefined, done, (held) => {
+        const h = held[0]![1];
+        if (h !== null && h.value.type !== 'string') return { answer: redisErrorReply.wrongType, after: [h] };
+        const current = h === null || h.value.type !== 'string' ? null : h.value.value;
+        if (!bytesEqual(current, expected))
+          return {
+            answer: reply.array([reply.integer(0n), current === null ? reply.null : reply.bulk(current)]),
+            after: [h],
+          };
+        return {
+          answer: reply.array([reply.integer(1n), reply.bulk(value)]),
+          after: [{ value: { type: 'string', value } }],
+        };
+      });
+    }
     this.node.serial(key, { kind: 'cas', expected, value }, (o) => {
       if (!o.ok) return done(errorReply(o.error, true));
       done(reply.array([reply.integer(o.applied ? 1n : 0n), o.current === null ? reply.null : reply.bulk(o.current)]));
@@ -772,6 +830,13 @@ export class ReplicatedCommands {
   /** BARISTA SIBLINGS key. */
   siblings(key: Uint8Array, level: Level | 'SERIAL', done: Done): void {
     if (level === 'SERIAL') {
+      const tag = tagOf(key);
+      if (tag !== undefined) {
+        return this.transaction(tag, [[new Uint8Array([0x67, 0x65, 0x74]), key]], undefined, (r) => {
+          const v = Array.isArray(r) ? r[0]! : r;
+          done(v.type === 'bulk' ? reply.array([v]) : v.type === 'null' ? reply.array([]) : v);
+        });
+      }
       return this.serialRead(key, done, (v) => reply.array(v === null ? [] : [reply.bulk(v)]));
     }
     this.read(key, level, done, (s) =>
@@ -784,6 +849,9 @@ export class ReplicatedCommands {
   }
 
   private runSerial(name: string, argv: readonly Uint8Array[], done: Done): void {
+    const tag = commandTag(argv);
+    if (tag === 'crossslot') return done(reply.error(TAGS_CROSSSLOT));
+    if (tag !== undefined) return this.transaction(tag, [argv], undefined, (r) => done(Array.isArray(r) ? r[0]! : r));
     switch (name) {
       case 'get':
         return this.serialRead(argv[1]!, done, (v) => (v === null ? reply.null : reply.bulk(v)));
@@ -962,6 +1030,113 @@ export class ReplicatedCommands {
       },
       () => done(reply.integer(count)),
     );
+  }
+
+  /**
+   * A command, or an EXEC's queue, over the keys of one hash tag at SERIAL (tag-state.ts): a serial
+   * read of the tag's register, `watched` compared (WATCH: any differing key answers the null array,
+   * nothing written), Redis' own code on the keys named (runQueue), then a CAS from the state read
+   * to the state after if it changed, retried on the state as it moved (-BUSY after
+   * SERIAL_CAS_ATTEMPTS_MAX, not written). `done` gets every command's reply.
+   */
+  transaction(
+    tag: Uint8Array,
+    commands: ReadonlyArray<readonly Uint8Array[]>,
+    watched: ReadonlyMap<string, Uint8Array | null> | undefined,
+    done: (replies: RespValue[] | RespValue) => void,
+  ): void {
+    const named = new Map<string, Uint8Array>();
+    for (const argv of commands) {
+      const spec = lookupCommand(argv[0]!);
+      if (spec !== undefined) for (const k of commandKeys(spec, argv)) named.set(latin1(k), k);
+    }
+    this.tagUpdate(tag, [...named.values()], watched, done, (held) => {
+      const out = runQueue(held, commands, this.node.wallMs(), this.rng);
+      return { answer: out.replies, after: out.after };
+    });
+  }
+
+  /**
+   * The read-modify-write under transaction() and BARISTA CAS on a tagged key: `step` gets each of
+   * `keys` as read (null: absent) and gives the answer and each key after.
+   */
+  private tagUpdate<A extends RespValue[] | RespValue>(
+    tag: Uint8Array,
+    keys: readonly Uint8Array[],
+    watched: ReadonlyMap<string, Uint8Array | null> | undefined,
+    done: (answer: A | RespValue) => void,
+    step: (held: ReadonlyArray<readonly [Uint8Array, Held | null]>) => { answer: A; after: ReadonlyArray<Held | null> },
+  ): void {
+    const register = registerOf(tag);
+    const attempt = (left: number): void => {
+      this.tagRead(register, done, (state, current) => {
+        if (watched !== undefined) {
+          for (const [k, seen] of watched) if (!bytesEqual(seen, entryBytes(state, k))) return done(reply.nullArray);
+        }
+        const out = step(keys.map((k) => [k, state.get(latin1(k)) ?? null] as const));
+        let changed = false;
+        keys.forEach((k, i) => {
+          const key = latin1(k);
+          const after = out.after[i]!;
+          if (bytesEqual(entryBytes(state, key), heldBytes(key, after))) return;
+          changed = true;
+          if (after === null) state.delete(key);
+          else state.set(key, after);
+        });
+        if (!changed) return done(out.answer);
+        const value = encodeTagState(state);
+        if (value !== null && value.length > limits.kvValueBytesMax) {
+          return done(
+            reply.error(
+              `ERR the keys of hash tag {${latin1(tag)}} would hold ${value.length} bytes at SERIAL, over the ${limits.kvValueBytesMax} one tag's keys may hold together (kvValueBytesMax; not written)`,
+            ),
+          );
+        }
+        const blind = this.node.mutations.has('serial-tag-blind-write');
+        this.node.serial(
+          register,
+          blind ? { kind: 'write', value } : { kind: 'cas', expected: current, value },
+          (o) => {
+            if (!o.ok) return done(errorReply(o.error, true));
+            if (o.applied) return done(out.answer);
+            if (left <= 1)
+              return done(reply.error('BUSY the keys of the hash tag kept changing at SERIAL (not written)'));
+            attempt(left - 1);
+          },
+        );
+      });
+    };
+    attempt(SERIAL_CAS_ATTEMPTS_MAX);
+  }
+
+  /** WATCH at SERIAL: the keys' values now (a serial read of their tag's register), for EXEC to compare. */
+  watch(
+    tag: Uint8Array,
+    keys: readonly Uint8Array[],
+    done: (seen: Map<string, Uint8Array | null> | RespValue) => void,
+  ): void {
+    this.tagRead(registerOf(tag), done, (state) =>
+      done(new Map(keys.map((k) => [latin1(k), entryBytes(state, latin1(k))]))),
+    );
+  }
+
+  /** A serial read of a tag's register, decoded; a failure (or broken bytes) answered through `failed`. */
+  private tagRead(
+    register: Uint8Array,
+    failed: (reply: RespValue) => void,
+    next: (state: TagState, current: Uint8Array | null) => void,
+  ): void {
+    this.node.serial(register, { kind: 'read' }, (r) => {
+      if (!r.ok) return failed(errorReply(r.error, false));
+      let state: TagState;
+      try {
+        state = decodeTagState(r.current);
+      } catch (error) {
+        if (error instanceof BaristaError) return failed(errorReply(error, false));
+        throw error;
+      }
+      next(state, r.current);
+    });
   }
 
   private read(key: Uint8Array, level: Level, done: Done, answer: (s: KeyState) => RespValue): void {

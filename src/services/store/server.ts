@@ -296,6 +296,7 @@ export class StoreServer {
     }
     session.watched.clear();
     session.watchDirty = false;
+    session.watchedTag = undefined;
   }
 
   touchKeys(keys: readonly Uint8Array[]): void {

@@ -9,6 +9,9 @@
 // the server's group commit (group-commit.ts), which releases them when the sync policy allows;
 // the pipeline writes each connection's replies in request order. A command runs to its end
 // within one call (the whole EXEC too): atomic, as in Redis, because nothing else runs meanwhile.
+// At N > 1 a transaction runs at SERIAL over the keys of one hash tag: each queued command must be
+// a data command on that tag's keys (else refused while queuing: EXECABORT), and EXEC is one CAS of
+// the tag's Paxos register (replicated.ts transaction, tag-state.ts); WATCH reads the register.
 
 import type { ClientConnection } from '../../env/types.ts';
 import { arityAccepts } from '../../redis/command.ts';
@@ -17,7 +20,9 @@ import type { Reply } from '../../wire/pipeline.ts';
 import { encodeReply, type RespProtocol, type RespValue, reply } from '../../wire/resp/index.ts';
 import { type CommandEntry, type Later, lookupCommand } from './command-entry.ts';
 import { ALLOWED_WHILE_SUBSCRIBED, subscribedModeError } from './pubsub.ts';
-import { type ConsistencyLevel, ReplicatedCommands } from './replicated.ts';
+import { bytesEqual } from '../../lib/bytes.ts';
+import { limits } from '../../lib/limits.ts';
+import { type ConsistencyLevel, commandTag, keysTag, ReplicatedCommands, TAGS_CROSSSLOT } from './replicated.ts';
 import { CROSSSLOT_MESSAGE } from './routing.ts';
 import { OOM_MESSAGE, type StoreServer } from './server.ts';
 
@@ -37,11 +42,13 @@ export interface MultiState {
   bytes: number;
   /** An error while queuing: EXEC answers EXECABORT (Redis' CLIENT_DIRTY_EXEC). */
   dirty: boolean;
+  /** N > 1: the hash tag every queued command's keys share (the transaction's register). */
+  tag?: Uint8Array;
 }
 
-/** EXEC and WATCH at N > 1 (nothing queued runs). */
-const MULTI_AT_N_ERROR =
-  'ERR MULTI/EXEC and WATCH are not available with store.replication.replicas > 1 yet (nothing queued ran; for one key use BARISTA CONSISTENCY SERIAL and BARISTA CAS)';
+/** A transaction or WATCH at N > 1 below SERIAL. */
+const NOT_SERIAL_ERROR =
+  'ERR MULTI/EXEC and WATCH with store.replication.replicas > 1 run at SERIAL over the keys of one hash tag: BARISTA CONSISTENCY SERIAL first';
 
 export class RespSession {
   /** CLIENT ID: unique per node start, increasing. */
@@ -56,6 +63,8 @@ export class RespSession {
   /** WATCHed keys (latin1); `watchDirty` once one changed (Redis' CLIENT_DIRTY_CAS). */
   readonly watched = new Set<string>();
   watchDirty = false;
+  /** N > 1: the watched keys' hash tag and their values when watched (replicated.ts watch). */
+  watchedTag: { readonly tag: Uint8Array; readonly seen: Map<string, Uint8Array | null> } | undefined;
   readonly createdMs: number;
   lastCommandMs: number;
   lastCommand = 'NULL';
@@ -204,13 +213,14 @@ export class RespSession {
     const replicated = this.server.replicated;
     if (replicated !== undefined && entry.kind === 'data') {
       // N > 1: every replica of the key takes part; no owner to forward to.
-      if (!ReplicatedCommands.offers(entry.spec.name))
+      const tagged = this.consistency === 'SERIAL' && commandTag(argv) instanceof Uint8Array;
+      if (!tagged && !ReplicatedCommands.offers(entry.spec.name))
         return reply.error(`ERR '${entry.spec.name}' is not available with store.replication.replicas > 1 yet`);
       this.server.stats.commandsProcessed++;
       const level = this.consistency;
       return (done) => replicated.run(entry.spec.name, argv, level, done);
     }
-    if (replicated !== undefined && entry.spec.name === 'watch') return reply.error(MULTI_AT_N_ERROR);
+    if (replicated !== undefined && entry.spec.name === 'watch') return this.watchAtN(argv);
     // Sharded Pub/Sub names channels where keys go, yet runs on any node (pubsub.ts).
     if (entry.kind === 'server' && entry.spec.flags.includes('pubsub')) return this.server.run(this, entry, argv);
     const route = this.server.route(entry, argv);
@@ -249,24 +259,52 @@ export class RespSession {
       multi.dirty = true;
       return reply.error('ERR MULTI queue over its bound (storeMultiQueuedCountMax / storeMultiQueuedBytesMax)');
     }
+    if (this.server.replicated !== undefined) {
+      // N > 1: a transaction is one CAS of one hash tag's register (tag-state.ts).
+      if (this.consistency !== 'SERIAL') return this.reject(reply.error(NOT_SERIAL_ERROR));
+      if (entry.kind !== 'data')
+        return this.reject(
+          reply.error(
+            `ERR '${entry.spec.name}' cannot be queued with store.replication.replicas > 1 (a transaction there holds data commands over the keys of one hash tag)`,
+          ),
+        );
+      const tag = commandTag(argv);
+      if (!(tag instanceof Uint8Array) || (multi.tag !== undefined && !bytesEqual(multi.tag, tag)))
+        return this.reject(reply.error(TAGS_CROSSSLOT));
+      multi.tag = tag;
+    }
     // The decoder hands each request arrays of its own, so keeping them is safe.
     multi.queue.push({ entry, argv });
     multi.bytes += bytes;
     return QUEUED;
   }
 
-  /** EXEC: every queued command in order, in this one call (nothing else runs meanwhile). */
-  exec(): RespValue {
+  /**
+   * EXEC: every queued command in order, in this one call (nothing else runs meanwhile). At N > 1,
+   * one CAS of the hash tag's register the queued commands share (replicated.ts transaction).
+   */
+  exec(): RespValue | Later {
     const multi = this.multi;
     if (multi === null) return reply.error('ERR EXEC without MULTI');
     this.multi = null;
     const dirtyCas = this.watchDirty || this.server.watchedKeyExpired(this);
+    const watchedTag = this.watchedTag;
     this.server.unwatchAll(this);
     if (multi.dirty) return EXECABORT;
     if (dirtyCas) return reply.nullArray;
-    // N > 1: per-key Paxos has no transaction over several commands; nothing queued runs (an
-    // error at MULTI would instead let the commands after it run one by one, unasked).
-    if (this.server.replicated !== undefined) return reply.error(MULTI_AT_N_ERROR);
+    const replicated = this.server.replicated;
+    if (replicated !== undefined) {
+      const tag = multi.tag ?? watchedTag?.tag;
+      if (tag === undefined) return reply.array([]);
+      if (watchedTag !== undefined && !bytesEqual(watchedTag.tag, tag)) return reply.error(TAGS_CROSSSLOT);
+      const commands = multi.queue.map((q) => q.argv);
+      return (done) =>
+        replicated.transaction(tag, commands, watchedTag?.seen, (r) => {
+          if (!Array.isArray(r)) return done(r);
+          for (const v of r) if (v.type === 'error') this.server.countError(v.message);
+          done(reply.array(r));
+        });
+    }
     // Atomic only on one node: every queued command's keys must live here (Redis Cluster asks
     // the same of a transaction's slots).
     for (const q of multi.queue) {
@@ -285,6 +323,30 @@ export class RespSession {
     }
     this.inExec = false;
     return reply.array(items);
+  }
+
+  /**
+   * WATCH at N > 1: the keys (of one hash tag, at SERIAL) as a serial read sees them now; EXEC
+   * answers the null array when any differs then. Watching again keeps the first sight of a key.
+   */
+  private watchAtN(argv: readonly Uint8Array[]): RespValue | Later {
+    if (this.multi !== null) return reply.error('ERR WATCH inside MULTI is not allowed');
+    if (this.consistency !== 'SERIAL') return reply.error(NOT_SERIAL_ERROR);
+    const tag = keysTag(argv.slice(1));
+    if (!(tag instanceof Uint8Array) || (this.watchedTag !== undefined && !bytesEqual(this.watchedTag.tag, tag)))
+      return reply.error(TAGS_CROSSSLOT);
+    const keys = argv.slice(1);
+    if ((this.watchedTag?.seen.size ?? 0) + keys.length > limits.storeWatchedKeysCountMax)
+      return reply.error('ERR too many WATCHed keys (storeWatchedKeysCountMax)');
+    const replicated = this.server.replicated!;
+    return (done) =>
+      replicated.watch(tag, keys, (seen) => {
+        if (!(seen instanceof Map)) return done(seen);
+        const held = this.watchedTag?.seen ?? new Map<string, Uint8Array | null>();
+        for (const [k, v] of seen) if (!held.has(k)) held.set(k, v);
+        this.watchedTag = { tag, seen: held };
+        done(reply.ok);
+      });
   }
 
   /** RESET: Redis 7.0's clearClientConnectionState (protocol 2, no name, no MULTI or watches, auth reset). */

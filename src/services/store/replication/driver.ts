@@ -55,6 +55,7 @@
 //   stopped               definite for requests refused after stop(); requests in flight at stop()
 //                         are rejected with `timeout` (writes indefinite)
 
+import type { Mutations } from '../../../lib/mutations.ts';
 import type { Counter, Env, Gauge, Histogram, Logger, Metrics, NodeId, Timer } from '../../../env/types.ts';
 import { assert } from '../../../lib/assert.ts';
 import {
@@ -553,6 +554,11 @@ export class ReplicaNode {
     }
     this.refreshView();
     this.serial_.submit(key, operation, done);
+  }
+
+  /** Planted bugs (the simulator's; a real node has none). */
+  get mutations(): Mutations {
+    return this.env.mutations;
   }
 
   /** This node's wall clock (expiry deadlines are absolute wall-clock ms). */

@@ -1,0 +1,166 @@
+// The SERIAL state of one hash tag at N > 1: every key whose hash tag is {t} lives in ONE Paxos
+// register, named "{t}", whose value is the map of those keys (each with its type and deadline).
+// A command or a MULTI/EXEC queue over keys of one tag is then one compare-and-set of that register
+// (replicated.ts runTagged): a serial read of the map, Redis' own code on the keys it names
+// (src/redis/scratch.ts runQueue), a CAS from the map read to the map after. So a transaction is
+// atomic and isolated against every other SERIAL command on the tag's keys, and every data command
+// (lists, hashes, sets, sorted sets too) runs at SERIAL on tagged keys: Redis Cluster's rule that a
+// transaction's keys share a slot, made "share a hash tag".
+//
+// Why a register per tag and not a round over each key's own register: an accept seen by a
+// minority is finished by whichever proposer meets it (paxos.ts step 2), per register, so a
+// transaction's write of {t}a could be finished while its write of {t}b is not (their next
+// proposers meet different quorums). One register has one history.
+//
+// The register's name "{t}" is never an untagged key's (a key is untagged only when it has no
+// non-empty {…}), and hashTag("{t}") = t, so the register sits on the tag's slot: the same
+// replicas as its keys. Its value is bounded by the Paxos value bound (kvValueBytesMax): a tag's
+// keys hold at most that much together at SERIAL; past it a write answers an error, not written.
+//
+// Grammar (uvarint = UNSIGNED_VARINT, src/lib/bytes.ts; f64 big-endian IEEE 754):
+//   state    = format uvarint n (1..) entry{n}   ; format = u8 1; keys distinct, ascending byte order
+//   entry    = key deadline value
+//   key      = uvarint length (1..kvKeyBytesMax) + bytes
+//   deadline = uvarint                   ; 0: none; else the absolute deadline, ms (< 2^53)
+//   value    = u8 type body
+//     1 string  = bytes
+//     2 list    = uvarint n (1..) bytes{n}            ; head first
+//     3 set     = uvarint n (1..) bytes{n}
+//     4 zset    = uvarint n (1..) (bytes f64){n}      ; member, score (not NaN)
+//     5 hash    = uvarint n (1..) (bytes bytes){n}    ; field, value
+//   bytes    = uvarint length + bytes
+// An empty map is the register's absent value (null), never a state with no entry. The bytes are
+// ours (written by this code through Paxos), but the decoder checks them as untrusted: a broken
+// rule is ProtocolError dynamo_malformed, answered as an error, never an assert.
+
+import { ByteReader, ByteWriter } from '../../lib/bytes.ts';
+import { ProtocolError } from '../../lib/errors.ts';
+import { limits } from '../../lib/limits.ts';
+import type { Held, Materialized } from '../../redis/scratch.ts';
+import { hashTag } from '../../dynamo/slots.ts';
+
+export const TAG_STATE_FORMAT = 1;
+
+/** A tag's keys (latin1 key -> value with deadline). */
+export type TagState = Map<string, Held>;
+
+const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+const bytesOf = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
+
+/** The key's hash tag (the bytes between its first { and the first } after it), or undefined if it has none. */
+export function tagOf(key: Uint8Array): Uint8Array | undefined {
+  const tag = hashTag(key);
+  return tag === key ? undefined : tag;
+}
+
+/** The register a tag's keys live in: "{" + tag + "}". */
+export function registerOf(tag: Uint8Array): Uint8Array {
+  const name = new Uint8Array(tag.length + 2);
+  name[0] = 0x7b;
+  name.set(tag, 1);
+  name[tag.length + 1] = 0x7d;
+  return name;
+}
+
+function malformed(message: string): never {
+  throw new ProtocolError('dynamo_malformed', `tag state: ${message}`);
+}
+
+const TYPE_CODES = { string: 1, list: 2, set: 3, zset: 4, hash: 5 } as const;
+
+/** The register's value for `state`: null when no key is left. */
+export function encodeTagState(state: TagState): Uint8Array | null {
+  if (state.size === 0) return null;
+  const w = new ByteWriter();
+  w.u8(TAG_STATE_FORMAT).uvarint(state.size);
+  for (const key of [...state.keys()].sort()) {
+    const held = state.get(key)!;
+    w.bytesUvarint(bytesOf(key));
+    w.uvarint(held.expiresAtMs ?? 0);
+    const v = held.value;
+    w.u8(TYPE_CODES[v.type]);
+    switch (v.type) {
+      case 'string':
+        w.bytesUvarint(v.value);
+        break;
+      case 'list':
+        w.uvarint(v.values.length);
+        for (const x of v.values) w.bytesUvarint(x);
+        break;
+      case 'set':
+        w.uvarint(v.members.length);
+        for (const x of v.members) w.bytesUvarint(x);
+        break;
+      case 'zset':
+        w.uvarint(v.entries.length);
+        for (const [m, s] of v.entries) w.bytesUvarint(m).f64(s);
+        break;
+      case 'hash':
+        w.uvarint(v.entries.length);
+        for (const [f, x] of v.entries) w.bytesUvarint(f).bytesUvarint(x);
+        break;
+    }
+  }
+  return w.finish().slice();
+}
+
+/** The map a register value holds (null: no key). Throws ProtocolError dynamo_malformed on broken bytes. */
+export function decodeTagState(bytes: Uint8Array | null): TagState {
+  const state: TagState = new Map();
+  if (bytes === null) return state;
+  if (bytes.length > limits.kvValueBytesMax) malformed(`${bytes.length} bytes, max ${limits.kvValueBytesMax}`);
+  const r = new ByteReader(bytes);
+  const format = r.u8();
+  if (format !== TAG_STATE_FORMAT) malformed(`format ${format}, this build reads ${TAG_STATE_FORMAT}`);
+  let previous: string | undefined;
+  const count = (): number => {
+    const n = r.uvarint();
+    // Every item takes at least one byte: a count past what is left is a lie, not a big allocation.
+    if (n < 1 || n > r.remaining) malformed(`a collection of ${n} items with ${r.remaining} bytes left`);
+    return n;
+  };
+  const entries = count();
+  for (let i = 0; i < entries; i++) {
+    const keyBytes = r.bytesUvarint();
+    if (keyBytes.length < 1 || keyBytes.length > limits.kvKeyBytesMax) malformed(`key of ${keyBytes.length} bytes`);
+    const key = latin1(keyBytes);
+    if (previous !== undefined && key <= previous) malformed('keys out of order or repeated');
+    previous = key;
+    const deadline = r.uvarint();
+    const type = r.u8();
+    let value: Materialized;
+    switch (type) {
+      case 1:
+        value = { type: 'string', value: r.bytesUvarint().slice() };
+        break;
+      case 2:
+      case 3: {
+        const items = Array.from({ length: count() }, () => r.bytesUvarint().slice());
+        value = type === 2 ? { type: 'list', values: items } : { type: 'set', members: items };
+        break;
+      }
+      case 4:
+        value = {
+          type: 'zset',
+          entries: Array.from({ length: count() }, () => {
+            const m = r.bytesUvarint().slice();
+            const s = r.f64();
+            if (Number.isNaN(s)) malformed('a NaN score');
+            return [m, s] as const;
+          }),
+        };
+        break;
+      case 5:
+        value = {
+          type: 'hash',
+          entries: Array.from({ length: count() }, () => [r.bytesUvarint().slice(), r.bytesUvarint().slice()] as const),
+        };
+        break;
+      default:
+        malformed(`value type ${type}`);
+    }
+    state.set(key, deadline === 0 ? { value } : { value, expiresAtMs: deadline });
+  }
+  r.expectEnd('tag state');
+  return state;
+}

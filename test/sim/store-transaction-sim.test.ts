@@ -1,0 +1,275 @@
+// Goal (issue 10: MULTI/EXEC at N > 1 when every key shares a hash tag, via SERIAL): 5 simulated
+// nodes, N = 3, Redis clients at SERIAL over simulated client connections from every node, under a
+// partition, a crash and clock skew. Writers run `MULTI; INCR {c}a; INCRBY {c}b 2; EXEC` and
+// readers `MULTI; GET {c}a; GET {c}b; EXEC` (a tag's keys are one Paxos register: tag-state.ts).
+// Checked by clients, not inside the store:
+//   - atomic and isolated: every read transaction sees b = 2a (never one INCR without the other);
+//   - no lost update: at the end (healed, read from another node) a = b / 2 lies between the
+//     transactions acknowledged and those acknowledged plus those whose outcome is unknown
+//     (-TIMEOUT, or a connection lost with the EXEC in flight);
+//   - a minority side answers -UNAVAILABLE (definite), never a partial write.
+// Negative control: the planted 'serial-tag-blind-write' (the register written without comparing
+// the state read) loses concurrent transactions' updates, and the count check catches it.
+// Also: WATCH sees another node's write (EXEC answers the null array and writes nothing), and
+// what a transaction at N > 1 refuses (below SERIAL, keys of two tags or none, server commands).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type Mutation, mutationsFrom } from '../../src/lib/mutations.ts';
+import { SeededRng } from '../../src/lib/rng.ts';
+import type { NodeServices } from '../../src/node/services.ts';
+import { membershipService } from '../../src/services/membership/service.ts';
+import { storeOf, storeService } from '../../src/services/store/service.ts';
+import { show, SimRespClient } from '../../src/services/store/sim-client.ts';
+import type { Simulation } from '../../src/sim/simulation.ts';
+import { simServices } from '../support/sim-services.ts';
+
+const NODES = ['n1', 'n2', 'n3', 'n4', 'n5'];
+const THINK_MS_MAX = 100;
+
+function cluster(seed: string, mutation?: Mutation): Simulation<NodeServices> {
+  const sim = simServices({
+    seed,
+    nodes: NODES,
+    services: [membershipService, storeService],
+    store: { sync: 'always', consistency: 'SERIAL', replication: { replicas: 3, antiEntropyIntervalMs: 0 } },
+    clientLinks: { chunking: 'random', chunkBytesMax: 13 },
+    ...(mutation === undefined ? {} : { mutations: mutationsFrom([mutation]) }),
+  });
+  assert.ok(
+    sim.runUntilCondition(() => NODES.every((id) => (storeOf(sim.instance(id)!).ring.ring.version ?? 0) > 0), 20_000),
+    'every node learned the ring',
+  );
+  sim.runFor(3_000); // failure detectors see every node
+  return sim;
+}
+
+interface Client {
+  conn: SimRespClient;
+  kind: 'write' | 'read';
+  /** Replies expected for the transaction in flight (0: idle). */
+  awaiting: number;
+  readyAtMs: number;
+}
+
+interface Outcome {
+  acked: number;
+  unknown: number;
+  unavailable: number;
+  reads: number;
+  final: { a: bigint; b: bigint };
+  torn: string[];
+}
+
+function runSeed(seed: number, transactions: number, mutation?: Mutation): Outcome {
+  const sim = cluster(`tx-${seed}`, mutation);
+  const rng = new SeededRng(seed);
+  const connect = (kind: Client['kind']): Client => ({
+    conn: new SimRespClient(sim, NODES[rng.int(NODES.length)]!),
+    kind,
+    awaiting: 0,
+    readyAtMs: sim.nowMs + rng.int(THINK_MS_MAX),
+  });
+  const clients: Client[] = [
+    ...Array.from({ length: 5 }, () => connect('write')),
+    ...Array.from({ length: 2 }, () => connect('read')),
+  ];
+  const out: Outcome = { acked: 0, unknown: 0, unavailable: 0, reads: 0, final: { a: 0n, b: 0n }, torn: [] };
+  let issued = 0;
+  const begin = (c: Client): void => {
+    const before = c.conn.replies.length;
+    c.conn.send('MULTI');
+    if (c.kind === 'write') {
+      c.conn.send('INCR', '{c}a');
+      c.conn.send('INCRBY', '{c}b', '2');
+      issued++;
+    } else {
+      c.conn.send('GET', '{c}a');
+      c.conn.send('GET', '{c}b');
+    }
+    c.conn.send('EXEC');
+    c.awaiting = before + 4;
+  };
+  /** The EXEC's reply: true to keep the connection. */
+  const end = (c: Client, exec: string | undefined): boolean => {
+    c.awaiting = 0;
+    if (c.kind === 'read') {
+      if (exec?.startsWith('*[') !== true) return exec !== undefined;
+      out.reads++;
+      const [a, b] = exec
+        .slice(2, -1)
+        .split(',')
+        .map((v) => (v === '_' ? 0n : BigInt(v.slice(1))));
+      if (b !== 2n * a!) out.torn.push(exec);
+      return true;
+    }
+    if (exec === undefined || exec.startsWith('-TIMEOUT')) {
+      out.unknown++;
+      return false;
+    }
+    // -UNAVAILABLE (no majority of the tag's replicas) and -BUSY (the register kept moving) are definite.
+    if (exec.startsWith('-UNAVAILABLE') || exec.startsWith('-BUSY')) {
+      out.unavailable++;
+      return true;
+    }
+    assert.match(exec, /^\*\[:\d+,:\d+\]$/, `a write transaction answered ${exec}`);
+    out.acked++;
+    return true;
+  };
+  sim.setClock('n2', { skewMs: -2_000 });
+  sim.setClock('n4', { skewMs: 1_500 });
+  let cut: { heal(): void } | undefined;
+  for (let step = 0; step < 5_000 && (issued < transactions || clients.some((c) => c.awaiting > 0)); step++) {
+    sim.runFor(10);
+    if (step === 100)
+      cut = sim.network.partition([
+        ['n1', 'n2'],
+        ['n3', 'n4', 'n5'],
+      ]);
+    if (step === 250) cut?.heal();
+    if (step === 300) sim.crash('n3');
+    if (step === 400) sim.restart('n3');
+    for (const [i, c] of clients.entries()) {
+      if (c.awaiting === 0) {
+        if (sim.nowMs >= c.readyAtMs && (c.kind === 'read' || issued < transactions)) begin(c);
+        continue;
+      }
+      const closed = c.conn.closed !== undefined;
+      if (c.conn.replies.length < c.awaiting && !closed) continue;
+      const keep = end(c, c.conn.replies.length >= c.awaiting ? show(c.conn.replies[c.awaiting - 1]) : undefined);
+      if (keep) c.readyAtMs = sim.nowMs + rng.int(THINK_MS_MAX);
+      else {
+        c.conn.close();
+        clients[i] = connect(c.kind);
+      }
+    }
+  }
+  // Readers keep going until the writers are done; what they still have in flight does not count.
+  for (const c of clients) if (c.kind === 'write' && c.awaiting > 0) out.unknown++;
+  sim.runFor(3_000);
+  const reader = new SimRespClient(sim, 'n5');
+  reader.send('MULTI');
+  reader.send('GET', '{c}a');
+  reader.send('GET', '{c}b');
+  reader.send('EXEC');
+  assert.ok(
+    sim.runUntilCondition(() => reader.settled, 20_000),
+    'the final read',
+  );
+  const final = show(reader.replies[3]);
+  const [a, b] = final
+    .slice(2, -1)
+    .split(',')
+    .map((v) => (v === '_' ? 0n : BigInt(v.slice(1))));
+  out.final = { a: a!, b: b! };
+  return out;
+}
+
+const describe = (o: Outcome) =>
+  `acked ${o.acked}, unknown ${o.unknown}, unavailable ${o.unavailable}, reads ${o.reads}, final a=${o.final.a} b=${o.final.b}, torn ${o.torn.length}`;
+
+test('MULTI/EXEC over one hash tag at SERIAL: atomic, isolated, no acknowledged transaction lost, under a partition, a crash and clock skew', (t) => {
+  for (const seed of [1, 2, 3]) {
+    const o = runSeed(seed, 120);
+    t.diagnostic(`seed ${seed}: ${describe(o)}`);
+    assert.deepEqual(o.torn, [], `seed ${seed}: a read transaction saw one INCR without the other`);
+    assert.equal(o.final.b, 2n * o.final.a, `seed ${seed}: the final state is whole: ${describe(o)}`);
+    assert.ok(
+      o.final.a >= BigInt(o.acked) && o.final.a <= BigInt(o.acked + o.unknown),
+      `seed ${seed}: acknowledged <= applied <= acknowledged + unknown: ${describe(o)}`,
+    );
+    assert.ok(o.acked >= 60, `seed ${seed}: enough transactions committed: ${describe(o)}`);
+    assert.ok(o.reads >= 20, `seed ${seed}: enough read transactions: ${describe(o)}`);
+  }
+});
+
+test("negative control: with the tag's register written blind (no compare), concurrent transactions lose updates and the count check says so", () => {
+  let caught = 0;
+  for (const seed of [1, 2, 3]) {
+    const o = runSeed(seed, 120, 'serial-tag-blind-write');
+    if (o.final.a < BigInt(o.acked)) caught++;
+  }
+  assert.ok(caught > 0, 'a lost update shows as fewer increments than acknowledged transactions');
+});
+
+test('WATCH at SERIAL sees a write through another node: EXEC answers the null array and writes nothing', () => {
+  const sim = cluster('tx-watch');
+  const a = new SimRespClient(sim, 'n1');
+  const b = new SimRespClient(sim, 'n4');
+  const settle = (c: SimRespClient) => {
+    assert.ok(
+      sim.runUntilCondition(() => c.settled, 20_000),
+      `replies to ${c.sent} commands`,
+    );
+    return c.replies.map(show);
+  };
+  a.send('SET', '{w}k', '1');
+  a.send('WATCH', '{w}k', '{w}other');
+  assert.deepEqual(settle(a), ['+OK', '+OK']);
+  b.send('SET', '{w}k', '2');
+  assert.deepEqual(settle(b), ['+OK']);
+  a.send('MULTI');
+  a.send('SET', '{w}other', 'x');
+  a.send('EXEC');
+  a.send('MGET', '{w}k', '{w}other');
+  // Unchanged since WATCH: EXEC runs.
+  a.send('WATCH', '{w}k');
+  a.send('MULTI');
+  a.send('SET', '{w}other', 'y');
+  a.send('EXEC');
+  a.send('GET', '{w}other');
+  assert.deepEqual(settle(a).slice(2), ['+OK', '+QUEUED', '_', '*[$2,_]', '+OK', '+OK', '+QUEUED', '*[+OK]', '$y']);
+});
+
+test('what a transaction at N > 1 refuses: below SERIAL, keys of two tags or untagged, commands that are not data commands', () => {
+  const sim = cluster('tx-refused');
+  const c = new SimRespClient(sim, 'n2');
+  const crossslot =
+    "-CROSSSLOT Keys in request don't hash to the same slot (at SERIAL, keys with a hash tag run together only when every key shares it: {tag})";
+  const notSerial =
+    '-ERR MULTI/EXEC and WATCH with store.replication.replicas > 1 run at SERIAL over the keys of one hash tag: BARISTA CONSISTENCY SERIAL first';
+  c.send('MULTI');
+  c.send('SET', '{x}a', '1');
+  c.send('SET', '{y}a', '1');
+  c.send('EXEC');
+  c.send('MULTI');
+  c.send('SET', 'plain', '1');
+  c.send('EXEC');
+  c.send('MULTI');
+  c.send('PING');
+  c.send('EXEC');
+  c.send('MSET', '{x}a', '1', 'plain', '2');
+  c.send('WATCH', '{x}a', '{y}b');
+  c.send('MGET', '{x}a', 'plain');
+  c.send('BARISTA', 'CONSISTENCY', 'QUORUM');
+  c.send('MULTI');
+  c.send('SET', '{x}a', '1');
+  c.send('EXEC');
+  c.send('WATCH', '{x}a');
+  const execAbort = '-EXECABORT Transaction discarded because of previous errors.';
+  assert.deepEqual(
+    (() => {
+      assert.ok(sim.runUntilCondition(() => c.settled, 20_000));
+      return c.replies.map(show);
+    })(),
+    [
+      '+OK',
+      '+QUEUED',
+      crossslot,
+      execAbort,
+      '+OK',
+      crossslot,
+      execAbort,
+      '+OK',
+      "-ERR 'ping' cannot be queued with store.replication.replicas > 1 (a transaction there holds data commands over the keys of one hash tag)",
+      execAbort,
+      crossslot,
+      crossslot,
+      crossslot,
+      '+OK',
+      '+OK',
+      notSerial,
+      execAbort,
+      notSerial,
+    ],
+  );
+});

@@ -378,6 +378,13 @@ export const limits = {
    * one command adds, moves or removes at most half this many elements (replicated-collections.ts).
    */
   storeCollectionChangesCountMax: 8192,
+  /**
+   * Elements the keys of one hash tag hold together at SERIAL (tag-state.ts: one per string, one per
+   * collection item). Every command on the tag decodes the whole state and loads the keys it names
+   * into a scratch keyspace (warm, ~6-26 us an element: a 1,000-element sorted set ~25 ms), so this
+   * bounds one command's work.
+   */
+  tagStateItemsMax: 1_000,
   /** Keys one list, set, sorted-set or hash command names at N > 1 (each read in turn: replicated.ts). */
   storeCollectionKeysCountMax: 64,
   /** Anti-entropy jobs (tree builds and range streams, for itself or a peer) one replica runs at once; a peer's request past it is answered busy. */

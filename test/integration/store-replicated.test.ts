@@ -5,7 +5,9 @@
 //   - kill -9 a node while clients on the other two write: no acknowledged write is lost (each is
 //     read back at QUORUM from both survivors), and reads and writes continue on the survivors;
 //   - SERIAL through Paxos over real sockets: SET NX from two nodes at once has one winner,
-//     BARISTA CAS applies only on the expected value;
+//     BARISTA CAS applies only on the expected value; ioredis multi() over one hash tag from two
+//     nodes at once counts every acknowledged transaction once, and WATCH aborts on another
+//     node's write;
 //   - BARISTA REPAIR starts an anti-entropy round over the real transport;
 //   - SCAN through ioredis' scanStream on each node: every key once over the three.
 // ioredis reconnection is off: an error must surface, not be retried behind the test's back.
@@ -111,6 +113,27 @@ describe('store at N = 3 on a 3-node barista dev cluster (real processes)', () =
     assert.deepEqual(await a.call('BARISTA', 'CAS', 'lock', 'nobody', 'z'), [0, owner]);
     assert.deepEqual(await a.call('BARISTA', 'CAS', 'lock', owner!, 'z'), [1, 'z']);
     assert.equal(await b.get('lock'), 'z');
+  });
+
+  test('ioredis MULTI/EXEC and WATCH over one hash tag at SERIAL, from two nodes at once: no transaction lost, WATCH aborts on a change', async () => {
+    const [a, b] = cluster.nodes.map(connect) as [Redis, Redis];
+    await Promise.all([a.connect(), b.connect()]);
+    for (const r of [a, b]) assert.equal(await r.call('BARISTA', 'CONSISTENCY', 'SERIAL'), 'OK');
+    const results = await Promise.all(
+      [a, b].flatMap((r) => Array.from({ length: 10 }, () => r.multi().incr('{acct}n').rpush('{acct}log', 'x').exec())),
+    );
+    const ok = results.filter((res) => res?.every(([err]) => err === null)).length;
+    const read = (await a.multi().get('{acct}n').llen('{acct}log').exec())!;
+    const [n, len] = [read[0]![1], read[1]![1]];
+    assert.equal(Number(n), ok, `every acknowledged transaction counted once (${ok} of 20 answered)`);
+    assert.equal(len, ok, 'and its list push with it');
+    assert.ok(ok >= 10, `${ok} of 20 transactions committed`);
+    // WATCH, another node changes the key, EXEC: null, nothing written.
+    assert.equal(await a.watch('{acct}n'), 'OK');
+    assert.equal(await b.incr('{acct}n'), ok + 1);
+    assert.equal(await a.multi().set('{acct}flag', '1').exec(), null);
+    assert.equal(await a.exists('{acct}flag'), 0);
+    await assert.rejects(a.multi().set('{acct}x', '1').set('other', '1').exec(), /EXECABORT/);
   });
 
   test('kill -9 a node while writing at QUORUM: nothing acknowledged is lost; the survivors keep serving', async (t) => {

@@ -15,6 +15,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type Mutation, mutationsFrom } from '../../src/lib/mutations.ts';
+import { limits } from '../../src/lib/limits.ts';
 import { SeededRng } from '../../src/lib/rng.ts';
 import type { NodeServices } from '../../src/node/services.ts';
 import { membershipService } from '../../src/services/membership/service.ts';
@@ -272,4 +273,52 @@ test('what a transaction at N > 1 refuses: below SERIAL, keys of two tags or unt
       notSerial,
     ],
   );
+});
+
+test("a tag's keys at SERIAL: a key over the key bound and a state over tagStateItemsMax are refused, not written; an expired key is absent to BARISTA CAS; the legacy register of the key named {t} is read as that key", () => {
+  const sim = cluster('tx-bounds');
+  const c = new SimRespClient(sim, 'n3');
+  let seen = 0;
+  const settle = () => {
+    assert.ok(
+      sim.runUntilCondition(() => c.settled, 20_000),
+      `replies to ${c.sent} commands`,
+    );
+    const fresh = c.replies.slice(seen).map(show);
+    seen = c.replies.length;
+    return fresh;
+  };
+  const long = `{b}${'x'.repeat(limits.kvKeyBytesMax)}`;
+  c.send('SET', long, 'v');
+  c.send('GET', '{b}a');
+  c.send('RPUSH', '{b}l', ...Array.from({ length: limits.tagStateItemsMax + 1 }, (_, i) => `e${i}`));
+  c.send('LLEN', '{b}l');
+  c.send('SET', '{b}e', 'old', 'PX', '100');
+  assert.deepEqual(settle(), [
+    `-ERR key_too_large: key of ${long.length} bytes, max ${limits.kvKeyBytesMax}`,
+    '_',
+    `-ERR the keys of hash tag {b} would hold ${limits.tagStateItemsMax + 1} elements at SERIAL, over the ${limits.tagStateItemsMax} one tag's keys may hold together (tagStateItemsMax; not written)`,
+    ':0',
+    '+OK',
+  ]);
+  sim.runFor(500);
+  c.send('BARISTA', 'CAS', '{b}e', 'old', 'new');
+  c.send('GET', '{b}e');
+  c.send('EXISTS', '{b}e');
+  assert.deepEqual(settle(), ['*[:0,_]', '_', ':0']);
+  // A build before tag registers: the key "{legacy}" kept its string in a register of that name.
+  const replica = storeOf(sim.instance('n1')!).replica!;
+  let wrote: boolean | undefined;
+  replica.serial(
+    new TextEncoder().encode('{legacy}'),
+    { kind: 'write', value: new TextEncoder().encode('kept') },
+    (o) => {
+      wrote = o.ok;
+    },
+  );
+  assert.ok(sim.runUntilCondition(() => wrote !== undefined, 20_000) && wrote, 'the legacy register written');
+  c.send('GET', '{legacy}');
+  c.send('SET', '{legacy}b', 'x');
+  c.send('MGET', '{legacy}', '{legacy}b');
+  assert.deepEqual(settle(), ['$kept', '+OK', '*[$kept,$x]']);
 });

@@ -81,7 +81,15 @@ import { counterValue, NOT_INTEGER } from '../../dynamo/counter.ts';
 import { decimalBytes, parseInt64 } from '../../redis/args.ts';
 import type { Rng } from '../../env/types.ts';
 import { type Held, type Materialized, runOnValues, runQueue } from '../../redis/scratch.ts';
-import { decodeTagState, encodeTagState, registerOf, type TagState, tagOf } from './tag-state.ts';
+import {
+  decodeTagState,
+  encodeTagState,
+  registerOf,
+  TAG_STATE_FORMAT,
+  type TagState,
+  tagOf,
+  tagStateItems,
+} from './tag-state.ts';
 import { lookupCommand } from '../../redis/table.ts';
 import { CROSSSLOT_MESSAGE, commandKeys } from './routing.ts';
 import { collectionCommandNames, diffOps, materialize, type ReadValue, shownType } from './replicated-collections.ts';
@@ -208,9 +216,11 @@ const answerFailure =
 /** At SERIAL, keys of different hash tags (or tagged and untagged keys) in one command or transaction. */
 export const TAGS_CROSSSLOT = `${CROSSSLOT_MESSAGE} (at SERIAL, keys with a hash tag run together only when every key shares it: {tag})`;
 
-/** One key's entry of a tag state as bytes (null: absent), to compare before and after. */
-function entryBytes(state: TagState, key: string): Uint8Array | null {
-  return heldBytes(key, state.get(key) ?? null);
+/** A key's entry as readers see it at `nowMs`: null when absent or past its deadline. */
+function liveEntry(state: TagState, key: string, nowMs: number): Held | null {
+  const held = state.get(key);
+  if (held === undefined || (held.expiresAtMs !== undefined && held.expiresAtMs <= nowMs)) return null;
+  return held;
 }
 
 function heldBytes(key: string, held: Held | null): Uint8Array | null {
@@ -807,7 +817,7 @@ export class ReplicatedCommands {
     if (tag !== undefined) {
       // A tagged key lives in its tag's register (tag-state.ts): update-if-equal there.
       return this.tagUpdate(tag, [key], undefined, done, (held) => {
-        const h = held[0]![1];
+        const h = held[0]![1]; // null when absent or expired
         if (h !== null && h.value.type !== 'string') return { answer: redisErrorReply.wrongType, after: [h] };
         const current = h === null || h.value.type !== 'string' ? null : h.value.value;
         if (!bytesEqual(current, expected))
@@ -1058,32 +1068,56 @@ export class ReplicatedCommands {
 
   /**
    * The read-modify-write under transaction() and BARISTA CAS on a tagged key: `step` gets each of
-   * `keys` as read (null: absent) and gives the answer and each key after.
+   * `keys` as read (null: absent, or past its deadline at the read's time) and gives the answer and
+   * each key after. A step that changes nothing writes nothing (an expired entry a read sees as
+   * absent stays until a write to the tag drops it). A key over kvKeyBytesMax, or a state past
+   * tagStateItemsMax elements or kvValueBytesMax bytes, is refused (definite).
    */
   private tagUpdate<A extends RespValue[] | RespValue>(
     tag: Uint8Array,
     keys: readonly Uint8Array[],
     watched: ReadonlyMap<string, Uint8Array | null> | undefined,
     done: (answer: A | RespValue) => void,
-    step: (held: ReadonlyArray<readonly [Uint8Array, Held | null]>) => { answer: A; after: ReadonlyArray<Held | null> },
+    step: (
+      held: ReadonlyArray<readonly [Uint8Array, Held | null]>,
+      nowMs: number,
+    ) => { answer: A; after: ReadonlyArray<Held | null> },
   ): void {
+    const long = keys.find((k) => k.length > limits.kvKeyBytesMax);
+    if (long !== undefined)
+      return done(reply.error(`ERR key_too_large: key of ${long.length} bytes, max ${limits.kvKeyBytesMax}`));
     const register = registerOf(tag);
     const attempt = (left: number): void => {
       this.tagRead(register, done, (state, current) => {
+        const nowMs = this.node.wallMs();
+        const live = (key: string): Held | null => liveEntry(state, key, nowMs);
         if (watched !== undefined) {
-          for (const [k, seen] of watched) if (!bytesEqual(seen, entryBytes(state, k))) return done(reply.nullArray);
+          for (const [k, seen] of watched) if (!bytesEqual(seen, heldBytes(k, live(k)))) return done(reply.nullArray);
         }
-        const out = step(keys.map((k) => [k, state.get(latin1(k)) ?? null] as const));
+        const out = step(
+          keys.map((k) => [k, live(latin1(k))] as const),
+          nowMs,
+        );
         let changed = false;
         keys.forEach((k, i) => {
           const key = latin1(k);
           const after = out.after[i]!;
-          if (bytesEqual(entryBytes(state, key), heldBytes(key, after))) return;
+          if (bytesEqual(heldBytes(key, live(key)), heldBytes(key, after))) return;
           changed = true;
           if (after === null) state.delete(key);
           else state.set(key, after);
         });
         if (!changed) return done(out.answer);
+        // Written anyway: entries past their deadline go (no reader sees them).
+        for (const key of [...state.keys()]) if (live(key) === null) state.delete(key);
+        const items = tagStateItems(state);
+        if (items > limits.tagStateItemsMax) {
+          return done(
+            reply.error(
+              `ERR the keys of hash tag {${latin1(tag)}} would hold ${items} elements at SERIAL, over the ${limits.tagStateItemsMax} one tag's keys may hold together (tagStateItemsMax; not written)`,
+            ),
+          );
+        }
         const value = encodeTagState(state);
         if (value !== null && value.length > limits.kvValueBytesMax) {
           return done(
@@ -1115,9 +1149,13 @@ export class ReplicatedCommands {
     keys: readonly Uint8Array[],
     done: (seen: Map<string, Uint8Array | null> | RespValue) => void,
   ): void {
-    this.tagRead(registerOf(tag), done, (state) =>
-      done(new Map(keys.map((k) => [latin1(k), entryBytes(state, latin1(k))]))),
-    );
+    const long = keys.find((k) => k.length > limits.kvKeyBytesMax);
+    if (long !== undefined)
+      return done(reply.error(`ERR key_too_large: key of ${long.length} bytes, max ${limits.kvKeyBytesMax}`));
+    this.tagRead(registerOf(tag), done, (state) => {
+      const nowMs = this.node.wallMs();
+      done(new Map(keys.map((k) => [latin1(k), heldBytes(latin1(k), liveEntry(state, latin1(k), nowMs))])));
+    });
   }
 
   /** A serial read of a tag's register, decoded; a failure (or broken bytes) answered through `failed`. */
@@ -1132,8 +1170,12 @@ export class ReplicatedCommands {
       try {
         state = decodeTagState(r.current);
       } catch (error) {
-        if (error instanceof BaristaError) return failed(errorReply(error, false));
-        throw error;
+        if (!(error instanceof BaristaError)) throw error;
+        // A build before tag registers kept the key literally named "{t}" in a per-key register of
+        // this same name, its value the string itself: read as that one key (the next write to the
+        // tag rewrites it as a tag state). Any other bytes a state cannot be: answered as an error.
+        if (r.current === null || r.current[0] === TAG_STATE_FORMAT) return failed(errorReply(error, false));
+        state = new Map([[latin1(register), { value: { type: 'string', value: r.current } }]]);
       }
       next(state, r.current);
     });

@@ -221,6 +221,10 @@ export class RespSession {
       return (done) => replicated.run(entry.spec.name, argv, level, done);
     }
     if (replicated !== undefined && entry.spec.name === 'watch') return this.watchAtN(argv);
+    // N > 1: no key has an owner to forward to; a server command with keys (the blocking pops)
+    // answers for itself (blocking.ts: not offered at N > 1).
+    if (replicated !== undefined && entry.kind === 'server' && !entry.spec.flags.includes('pubsub'))
+      return this.server.run(this, entry, argv);
     // Sharded Pub/Sub names channels where keys go, yet runs on any node (pubsub.ts).
     if (entry.kind === 'server' && entry.spec.flags.includes('pubsub')) return this.server.run(this, entry, argv);
     const route = this.server.route(entry, argv);

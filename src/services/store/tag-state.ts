@@ -68,6 +68,22 @@ function malformed(message: string): never {
 
 const TYPE_CODES = { string: 1, list: 2, set: 3, zset: 4, hash: 5 } as const;
 
+/** Elements a state holds: one per string, one per list, set, sorted-set or hash item. */
+export function tagStateItems(state: TagState): number {
+  let n = 0;
+  for (const { value: v } of state.values()) {
+    n +=
+      v.type === 'string'
+        ? 1
+        : v.type === 'list'
+          ? v.values.length
+          : v.type === 'set'
+            ? v.members.length
+            : v.entries.length;
+  }
+  return n;
+}
+
 /** The register's value for `state`: null when no key is left. */
 export function encodeTagState(state: TagState): Uint8Array | null {
   if (state.size === 0) return null;
@@ -113,13 +129,17 @@ export function decodeTagState(bytes: Uint8Array | null): TagState {
   const format = r.u8();
   if (format !== TAG_STATE_FORMAT) malformed(`format ${format}, this build reads ${TAG_STATE_FORMAT}`);
   let previous: string | undefined;
+  let items = 0;
   const count = (): number => {
     const n = r.uvarint();
     // Every item takes at least one byte: a count past what is left is a lie, not a big allocation.
     if (n < 1 || n > r.remaining) malformed(`a collection of ${n} items with ${r.remaining} bytes left`);
+    items += n;
+    if (items > limits.tagStateItemsMax) malformed(`over ${limits.tagStateItemsMax} items`);
     return n;
   };
   const entries = count();
+  items = 0;
   for (let i = 0; i < entries; i++) {
     const keyBytes = r.bytesUvarint();
     if (keyBytes.length < 1 || keyBytes.length > limits.kvKeyBytesMax) malformed(`key of ${keyBytes.length} bytes`);
@@ -131,6 +151,7 @@ export function decodeTagState(bytes: Uint8Array | null): TagState {
     let value: Materialized;
     switch (type) {
       case 1:
+        if (++items > limits.tagStateItemsMax) malformed(`over ${limits.tagStateItemsMax} items`);
         value = { type: 'string', value: r.bytesUvarint().slice() };
         break;
       case 2:

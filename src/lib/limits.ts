@@ -300,6 +300,11 @@ export const limits = {
   redisEvictPerCallKeysMax: 64,
   /** Engine entries one eviction sample examines at most (volatile-* looking for keys with a TTL). */
   redisEvictSampleEntriesMax: 2048,
+  /**
+   * Keys past which DBSIZE and INFO keyspace answer the dataset account's count instead of walking
+   * the keyspace (src/redis/keyspace.ts header): a walk of this many heads takes ~15 ms.
+   */
+  redisCountWalkKeysMax: 10_000,
   /** Engine entries one tick of the store's sweep (active expiry, dataset recount) walks at most. */
   redisSweepEntriesMax: 4096,
   /** Keys one KEYS reply holds; past it KEYS answers an error naming SCAN (Redis has none). */

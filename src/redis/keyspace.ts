@@ -29,11 +29,15 @@
 // on the head and one per element (a scan of the key's collectionRange), all in the command's
 // batch: O(elements) writes.
 //
-// DBSIZE (`size`) walks the heads: O(keys + collections) engine seeks, exact for the command's
-// nowMs (expired keys are not counted; Redis counts them until its expiry cycle reclaims them).
-// Chosen over a persisted counter because the engine's compaction drops expired heads silently,
-// so a counter of heads would drift without an expiry index; the walk needs no state to survive
-// a restart or a crash.
+// DBSIZE (`size`) and INFO's expires: the dataset account (memory.ts) counts heads and heads with
+// a deadline per token bucket, fed by every write and corrected by the sweep's recount passes (the
+// engine's compaction drops expired heads silently, so write deltas alone would drift). Once every
+// bucket is counted and the keyspace holds more than limits.redisCountWalkKeysMax keys, DBSIZE is
+// that count, O(buckets): expired keys included until the sweep reclaims them, as Redis counts
+// them until its expiry cycle does (ours walks every key, so on a large keyspace that is later
+// than Redis'). Below the bound, or before the first pass, a walk of the heads: O(keys) engine
+// seeks, exact for the command's nowMs. Measured before the count: DBSIZE and INFO keyspace
+// (which ioredis sends on every connect) of a million keys took 1.5 s each, the node stalled.
 //
 // SCAN cursors: Redis clients parse the cursor as an unsigned 64-bit decimal (redis-cli's
 // strtoull), so a cursor is the storage token (u64, keys.ts' first 8 bytes) where the next page
@@ -61,7 +65,7 @@ import {
   tokenStart,
 } from '../storage/lsm/keys.ts';
 import type { AccessSketch } from './eviction.ts';
-import { DatasetAccount, entryBytes } from './memory.ts';
+import { DatasetAccount, entryBytes, type Tally } from './memory.ts';
 
 /** What the keyspace needs of the engine (LsmEngine satisfies it; tests may wrap one). */
 export type KeyspaceEngine = Pick<LsmEngine, 'apply' | 'getEntry' | 'scan' | 'sync' | 'durableSeq' | 'lastAppliedSeq'>;
@@ -148,8 +152,19 @@ const WALK_PAGE_ENTRIES = 512;
 interface Staged {
   readonly entry: Entry;
   readonly bytes: number;
-  /** The stored entry's dataset bytes before this command (memory.ts), or -1 when not read yet. */
-  readonly oldBytes: number;
+  /** The stored entry before this command (memory.ts counts the change), or null when not read yet. */
+  readonly old: { readonly entry: Entry | undefined } | null;
+}
+
+/** A stored entry's part of the account (memory.ts): its bytes, and for a head 1 key (+1 with a deadline). */
+function tallyInto(t: Tally, e: Entry | undefined, sign: number): void {
+  const bytes = entryBytes(e);
+  if (bytes === 0) return;
+  t.bytes += sign * bytes;
+  if (isHeadKey(e!.key)) {
+    t.heads += sign;
+    if (e!.timeMs > 0) t.expiring += sign;
+  }
 }
 
 const EMPTY = new Uint8Array(0);
@@ -287,14 +302,17 @@ export class Keyspace {
       return this.engine.lastAppliedSeq;
     }
     const writes: Write[] = [];
-    const deltas: number[] = [];
-    for (const { entry: e, oldBytes } of this.pending.values()) {
+    const deltas: Tally[] = [];
+    for (const { entry: e, old } of this.pending.values()) {
       writes.push(
         e.kind === EntryKind.put
           ? { kind: 'put', key: e.key, value: e.value, meta: e.meta, expiresAtMs: e.timeMs }
           : { kind: 'delete', key: e.key, deletedAtMs: e.timeMs, meta: e.meta },
       );
-      deltas.push(entryBytes(e) - (oldBytes >= 0 ? oldBytes : entryBytes(this.engine.getEntry(e.key))));
+      const delta: Tally = { bytes: 0, heads: 0, expiring: 0 };
+      tallyInto(delta, e, 1);
+      tallyInto(delta, old !== null ? old.entry : this.engine.getEntry(e.key), -1);
+      deltas.push(delta);
     }
     this.clearPending();
     const seq = this.engine.apply(writes);
@@ -322,10 +340,10 @@ export class Keyspace {
         limit: Math.max(1, Math.min(entriesMax - walked, WALK_PAGE_ENTRIES)),
         includeDead: true,
       });
-      let bytes = 0;
-      for (const e of page.entries) bytes += entryBytes(e);
+      const found: Tally = { bytes: 0, heads: 0, expiring: 0 };
+      for (const e of page.entries) tallyInto(found, e, 1);
       walked += Math.max(1, page.entries.length); // an empty bucket costs a seek
-      this.account.walked(bytes, page.next);
+      this.account.walked(found, page.next);
       if (page.next === null && this.account.walkPosition.bucket === 0) break; // a pass ended
     }
     return walked;
@@ -374,12 +392,8 @@ export class Keyspace {
     if (total > this.batchBytesMax) {
       throw this.batchFull();
     }
-    let oldBytes = old?.oldBytes ?? -1;
-    if (old === undefined) {
-      const r = this.reads.find(entry.key);
-      if (r !== null) oldBytes = entryBytes(r.entry);
-    }
-    this.pending.set({ entry, bytes, oldBytes }, old);
+    const stored = old !== undefined ? old.old : this.reads.find(entry.key);
+    this.pending.set({ entry, bytes, old: stored }, old);
     this.pendingBytes = total;
   }
 
@@ -747,14 +761,47 @@ export class Keyspace {
     return { count, keys };
   }
 
-  /** Live keys at `nowMs` (DBSIZE): a walk of the heads, see the header. */
+  /** Keys (DBSIZE): see the header. */
   size(nowMs: number): number {
+    const counted = this.countedKeys();
+    if (counted !== undefined) return counted.heads;
     let n = 0;
     this.walkHeads(tokenStart(0n), nowMs, Number.MAX_SAFE_INTEGER, () => {
       n++;
       return true;
     });
     return n;
+  }
+
+  /** Keys with a deadline (INFO keyspace's expires): counted as `size`. */
+  expiringSize(nowMs: number): number {
+    const counted = this.countedKeys();
+    if (counted !== undefined) return counted.expiring;
+    let n = 0;
+    this.walkHeads(tokenStart(0n), nowMs, Number.MAX_SAFE_INTEGER, (_key, head) => {
+      if (head.expiresAtMs > 0) n++;
+      return true;
+    });
+    return n;
+  }
+
+  /**
+   * INFO keyspace's keys and expires: as `size` and `expiringSize`, except that before the first
+   * recount pass a keyspace the counted buckets already show to be large answers the estimate
+   * (memory.ts keysEstimate) instead of walking: ioredis sends INFO on every connect, and a start
+   * is when many reconnect at once.
+   */
+  infoCounts(nowMs: number): { readonly keys: number; readonly expires: number } {
+    const estimate = this.account.keysEstimate;
+    if (estimate !== undefined && estimate.heads > limits.redisCountWalkKeysMax)
+      return { keys: estimate.heads, expires: estimate.expiring };
+    return { keys: this.size(nowMs), expires: this.expiringSize(nowMs) };
+  }
+
+  /** The account's key counts when it has them and the keyspace is past a walk's bound; else undefined. */
+  private countedKeys(): { readonly heads: number; readonly expiring: number } | undefined {
+    const keys = this.account.keys;
+    return keys !== undefined && keys.heads > limits.redisCountWalkKeysMax ? keys : undefined;
   }
 
   /**

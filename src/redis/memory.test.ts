@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { headKey } from '../storage/lsm/keys.ts';
+import { limits } from '../lib/limits.ts';
+import { decodeStorageKey, headKey } from '../storage/lsm/keys.ts';
 import { tokenOf } from '../dynamo/partitioner.ts';
 import { BUCKET_COUNT, bucketEnd, bucketOf, bucketStart, entryBytes, parseMemoryValue } from './memory.ts';
 import { RedisHarness } from './testing.ts';
@@ -155,8 +156,63 @@ test('a count torn from the data is corrected by the next pass (negative control
   // What a compaction turning an expired value into a tombstone does to a write-fed count: bytes
   // counted that are no longer stored.
   const storageKey = headKey(tokenOf(new TextEncoder().encode('key:5')), new TextEncoder().encode('key:5'));
-  h.keyspace.account.add(storageKey, 12_345);
+  h.keyspace.account.add(storageKey, { bytes: 12_345, heads: 0, expiring: 0 });
   assert.notEqual(h.keyspace.datasetBytes, bruteForce(h), 'the check sees the drift');
   fullPass(h, 333);
   assert.equal(h.keyspace.datasetBytes, bruteForce(h));
+});
+
+/** Live heads and those with a deadline at `nowMs`, and every stored head, by a full scan. */
+function keysByScan(h: RedisHarness, nowMs: number): { live: number; stored: number; expiring: number } {
+  let live = 0;
+  let stored = 0;
+  let expiring = 0;
+  let start: Uint8Array | null = new Uint8Array(0);
+  while (start !== null) {
+    const page = h.engine.scan({ start, end: null });
+    for (const e of page.entries) {
+      const d = decodeStorageKey(e.key);
+      if (typeof d === 'string' || d.sub.length > 0) continue;
+      stored++;
+      if (e.timeMs > 0) expiring++;
+      if (e.timeMs === 0 || e.timeMs > nowMs) live++;
+    }
+    start = page.next;
+  }
+  return { live, stored, expiring };
+}
+
+test('DBSIZE and INFO expires past redisCountWalkKeysMax keys: the account counts heads and deadlines, kept by writes and corrected by a pass', () => {
+  const h = new RedisHarness({ seed: 'memory-keys' });
+  const n = limits.redisCountWalkKeysMax + 500;
+  for (let i = 0; i < n; i++) {
+    if (i % 10 === 0) h.run('SET', `key:${i}`, 'v', 'EX', '1000');
+    else if (i % 10 === 1) h.run('RPUSH', `list:${i}`, 'a', 'b');
+    else h.run('SET', `key:${i}`, 'v');
+  }
+  const now = () => h.clock.nowMs;
+  assert.equal(h.keyspace.account.keys, undefined, 'not counted before a pass: DBSIZE walks');
+  assert.equal(h.keyspace.size(now()), keysByScan(h, now()).live);
+  fullPass(h);
+  const scan = keysByScan(h, now());
+  assert.equal(h.keyspace.size(now()), scan.stored);
+  assert.equal(h.keyspace.expiringSize(now()), scan.expiring);
+  assert.equal(scan.expiring, n / 10);
+  // Writes keep it without a pass: deletes, overwrites, a deadline set and removed, a list emptied.
+  h.run('DEL', 'key:2', 'key:3', 'list:1');
+  h.run('SET', 'key:0', 'again');
+  h.run('EXPIRE', 'key:4', '50');
+  h.run('PERSIST', 'key:10');
+  h.run('LPOP', 'list:11', '2');
+  h.run('SET', 'fresh', 'v', 'PX', '99999');
+  h.run('MSET', 'm1', 'a', 'm2', 'b');
+  const after = keysByScan(h, now());
+  assert.equal(h.keyspace.size(now()), after.stored);
+  assert.equal(h.keyspace.expiringSize(now()), after.expiring);
+  // Drift (what a compaction dropping an expired head does to write deltas) until the next pass.
+  const k = new TextEncoder().encode('key:5');
+  h.keyspace.account.add(headKey(tokenOf(k), k), { bytes: 0, heads: 7, expiring: 0 });
+  assert.notEqual(h.keyspace.size(now()), keysByScan(h, now()).stored, 'the check sees the drift');
+  fullPass(h, 777);
+  assert.equal(h.keyspace.size(now()), keysByScan(h, now()).stored);
 });

@@ -66,28 +66,51 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-/** The dataset bytes per bucket, kept by write deltas and a recount walk (see the header). */
+/** What one write changed, or what a walk found: dataset bytes, key heads, heads with a deadline. */
+export interface Tally {
+  bytes: number;
+  heads: number;
+  expiring: number;
+}
+
+/**
+ * The dataset bytes per bucket, kept by write deltas and a recount walk (see the header), and by
+ * the same means the keys (heads, expired ones included until reclaimed: DBSIZE's count on a
+ * large keyspace) and the keys with a deadline (INFO keyspace's expires).
+ */
 export class DatasetAccount {
   private readonly totals = new Float64Array(BUCKET_COUNT);
+  private readonly heads = new Int32Array(BUCKET_COUNT);
+  private readonly expiring = new Int32Array(BUCKET_COUNT);
   private readonly known = new Uint8Array(BUCKET_COUNT);
   private knownCount = 0;
   private knownSum = 0;
+  private knownHeads = 0;
+  private knownExpiring = 0;
   /** The bucket being recounted, where its walk is, and what it summed so far. */
   private walkBucket = 0;
   private walkCursor: Uint8Array = bucketStart(0);
-  private walkSum = 0;
+  private readonly walkSum: Tally = { bytes: 0, heads: 0, expiring: 0 };
   /** Completed recount passes (tests, INFO). */
   passes = 0;
 
-  /** An applied write's change in bytes at `storageKey`. */
-  add(storageKey: Uint8Array, delta: number): void {
-    if (delta === 0) return;
+  /** An applied write's change at `storageKey`. */
+  add(storageKey: Uint8Array, delta: Tally): void {
+    if (delta.bytes === 0 && delta.heads === 0 && delta.expiring === 0) return;
     const b = bucketOf(storageKey);
     if (this.known[b] === 1) {
-      this.totals[b]! += delta;
-      this.knownSum += delta;
+      this.totals[b]! += delta.bytes;
+      this.heads[b]! += delta.heads;
+      this.expiring[b]! += delta.expiring;
+      this.knownSum += delta.bytes;
+      this.knownHeads += delta.heads;
+      this.knownExpiring += delta.expiring;
     }
-    if (b === this.walkBucket && compareBytes(storageKey, this.walkCursor) < 0) this.walkSum += delta;
+    if (b === this.walkBucket && compareBytes(storageKey, this.walkCursor) < 0) {
+      this.walkSum.bytes += delta.bytes;
+      this.walkSum.heads += delta.heads;
+      this.walkSum.expiring += delta.expiring;
+    }
   }
 
   /** Where the recount continues: the bucket and the storage key its walk reached. */
@@ -99,24 +122,56 @@ export class DatasetAccount {
    * The recount walked [from, next) of the current bucket and found `bytes` there; `next` null:
    * the bucket is done (its total becomes the sum) and the walk moves to the next bucket.
    */
-  walked(bytes: number, next: Uint8Array | null): void {
-    this.walkSum += bytes;
+  walked(found: Tally, next: Uint8Array | null): void {
+    const w = this.walkSum;
+    w.bytes += found.bytes;
+    w.heads += found.heads;
+    w.expiring += found.expiring;
     if (next !== null) {
       this.walkCursor = next;
       return;
     }
     const b = this.walkBucket;
-    if (this.known[b] === 1) this.knownSum -= this.totals[b]!;
-    else {
+    if (this.known[b] === 1) {
+      this.knownSum -= this.totals[b]!;
+      this.knownHeads -= this.heads[b]!;
+      this.knownExpiring -= this.expiring[b]!;
+    } else {
       this.known[b] = 1;
       this.knownCount++;
     }
-    this.totals[b] = this.walkSum;
-    this.knownSum += this.walkSum;
+    this.totals[b] = w.bytes;
+    this.heads[b] = w.heads;
+    this.expiring[b] = w.expiring;
+    this.knownSum += w.bytes;
+    this.knownHeads += w.heads;
+    this.knownExpiring += w.expiring;
     this.walkBucket = (b + 1) % BUCKET_COUNT;
     if (this.walkBucket === 0) this.passes++;
     this.walkCursor = bucketStart(this.walkBucket);
-    this.walkSum = 0;
+    w.bytes = 0;
+    w.heads = 0;
+    w.expiring = 0;
+  }
+
+  /**
+   * Keys stored (heads, expired ones included until reclaimed) and those with a deadline, once
+   * every bucket is counted (up to drift since the last pass); undefined before.
+   */
+  get keys(): { readonly heads: number; readonly expiring: number } | undefined {
+    if (this.knownCount !== BUCKET_COUNT) return undefined;
+    return { heads: Math.max(0, this.knownHeads), expiring: Math.max(0, this.knownExpiring) };
+  }
+
+  /** `keys`, or before the first pass an estimate scaled from the buckets counted (undefined: none yet). */
+  get keysEstimate(): { readonly heads: number; readonly expiring: number } | undefined {
+    if (this.knownCount === BUCKET_COUNT) return this.keys;
+    if (this.knownCount === 0) return undefined;
+    const scale = BUCKET_COUNT / this.knownCount;
+    return {
+      heads: Math.max(0, Math.round(this.knownHeads * scale)),
+      expiring: Math.max(0, Math.round(this.knownExpiring * scale)),
+    };
   }
 
   /** Whether every bucket has been counted at least once since start. */

@@ -258,10 +258,7 @@ function infoSection(s: RespSession, name: string): string | undefined {
     case 'keyspace': {
       const wallMs = Math.floor(server.env.clock.wallMs());
       // N > 1: the keys of the slots this node leads, as DBSIZE (replicated.ts); N = 1: its keyspace.
-      const { keys, expires } = server.replicated?.keyspaceCounts() ?? {
-        keys: server.keyspaceOps.dbsize(wallMs),
-        expires: server.keyspaceOps.expires(wallMs),
-      };
+      const { keys, expires } = server.replicated?.keyspaceCounts() ?? server.keyspaceOps.counts(wallMs);
       return fields('Keyspace', keys > 0 ? [['db0', `keys=${keys},expires=${expires},avg_ttl=0`]] : []);
     }
     default:

@@ -35,9 +35,8 @@ export interface KeyspaceOps {
   endCommand(): void;
   /** Drops the command's writes (run threw). */
   abortCommand(): void;
-  dbsize(nowMs: number): number;
-  /** Keys with an expiry, for INFO's keyspace line (0 when the keyspace does not count them). */
-  expires(nowMs: number): number;
+  /** INFO's keyspace line: keys and keys with an expiry (Keyspace.infoCounts). */
+  counts(nowMs: number): { readonly keys: number; readonly expires: number };
 }
 
 export interface StoreServerOptions {

@@ -227,8 +227,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
       keyspace.endCommand();
     },
     abortCommand: () => keyspace.abortCommand(),
-    dbsize: (nowMs) => keyspace.size(nowMs),
-    expires: () => 0,
+    counts: (nowMs) => keyspace.infoCounts(nowMs),
   };
   const m = ctx.metrics;
   const groupCommit = new GroupCommit({

@@ -253,7 +253,7 @@ test('introspection: INFO fields clients parse, CONFIG GET, COMMAND COUNT/INFO/D
     assert.ok(info.includes(`${field}`), `INFO has ${field}`);
   }
   assert.match(info, /# Keyspace\r\ndb0:keys=2,expires=\d+,avg_ttl=0\r\n/);
-  assert.equal(r[3], '$# Keyspace\r\ndb0:keys=2,expires=0,avg_ttl=0\r\n');
+  assert.equal(r[3], '$# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl=0\r\n');
   assert.equal(r[4], '*[$maxmemory,$0]');
   assert.equal(r[5], '*[$appendonly,$yes,$appendfsync,$always]');
   const count = Number(r[6]!.slice(1));

@@ -305,6 +305,8 @@ export const limits = {
    * the keyspace (src/redis/keyspace.ts header): a walk of this many heads takes ~15 ms.
    */
   redisCountWalkKeysMax: 10_000,
+  /** Stored values one step of the key census walks at N > 1 (census.ts: a step every 100 ms, ~2 % of a core). */
+  storeCensusStepEntriesMax: 1024,
   /** Engine entries one tick of the store's sweep (active expiry, dataset recount) walks at most. */
   redisSweepEntriesMax: 4096,
   /** Keys one KEYS reply holds; past it KEYS answers an error naming SCAN (Redis has none). */
@@ -389,7 +391,7 @@ export const limits = {
    * into a scratch keyspace (warm, ~6-26 us an element: a 1,000-element sorted set ~25 ms), so this
    * bounds one command's work.
    */
-  tagStateItemsMax: 1_000,
+  tagStateItemsCountMax: 1_000,
   /** Keys one list, set, sorted-set or hash command names at N > 1 (each read in turn: replicated.ts). */
   storeCollectionKeysCountMax: 64,
   /** Anti-entropy jobs (tree builds and range streams, for itself or a peer) one replica runs at once; a peer's request past it is answered busy. */

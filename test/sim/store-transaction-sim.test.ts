@@ -275,7 +275,7 @@ test('what a transaction at N > 1 refuses: below SERIAL, keys of two tags or unt
   );
 });
 
-test("a tag's keys at SERIAL: a key over the key bound and a state over tagStateItemsMax are refused, not written; an expired key is absent to BARISTA CAS; the legacy register of the key named {t} is read as that key", () => {
+test("a tag's keys at SERIAL: a key over the key bound and a state over tagStateItemsCountMax are refused, not written; an expired key is absent to BARISTA CAS; the legacy register of the key named {t} is read as that key", () => {
   const sim = cluster('tx-bounds');
   const c = new SimRespClient(sim, 'n3');
   let seen = 0;
@@ -291,13 +291,13 @@ test("a tag's keys at SERIAL: a key over the key bound and a state over tagState
   const long = `{b}${'x'.repeat(limits.kvKeyBytesMax)}`;
   c.send('SET', long, 'v');
   c.send('GET', '{b}a');
-  c.send('RPUSH', '{b}l', ...Array.from({ length: limits.tagStateItemsMax + 1 }, (_, i) => `e${i}`));
+  c.send('RPUSH', '{b}l', ...Array.from({ length: limits.tagStateItemsCountMax + 1 }, (_, i) => `e${i}`));
   c.send('LLEN', '{b}l');
   c.send('SET', '{b}e', 'old', 'PX', '100');
   assert.deepEqual(settle(), [
     `-ERR key_too_large: key of ${long.length} bytes, max ${limits.kvKeyBytesMax}`,
     '_',
-    `-ERR the keys of hash tag {b} would hold ${limits.tagStateItemsMax + 1} elements at SERIAL, over the ${limits.tagStateItemsMax} one tag's keys may hold together (tagStateItemsMax; not written)`,
+    `-ERR the keys of hash tag {b} would hold ${limits.tagStateItemsCountMax + 1} elements at SERIAL, over the ${limits.tagStateItemsCountMax} one tag's keys may hold together (tagStateItemsCountMax; not written)`,
     ':0',
     '+OK',
   ]);

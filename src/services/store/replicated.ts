@@ -79,7 +79,8 @@ import { BaristaError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
 import { counterValue, NOT_INTEGER } from '../../dynamo/counter.ts';
 import { decimalBytes, parseInt64 } from '../../redis/args.ts';
-import type { Rng } from '../../env/types.ts';
+import type { Rng, Timers } from '../../env/types.ts';
+import { KeyCensus } from './census.ts';
 import { type Held, type Materialized, runOnValues, runQueue } from '../../redis/scratch.ts';
 import {
   decodeTagState,
@@ -258,7 +259,30 @@ export class ReplicatedCommands {
     private readonly rng: Rng,
     /** Per slot, 1 when this node leads it (cluster-topology.ts LedSlots): SCAN's keys. */
     private readonly ledSlots: () => Uint8Array,
-  ) {}
+    /** The census' timer (census.ts); without it DBSIZE and INFO keyspace always walk. */
+    timers?: Timers,
+  ) {
+    if (timers !== undefined) {
+      this.census = new KeyCensus(
+        (from, countMax, visit) =>
+          this.walk(
+            from,
+            countMax,
+            (key, _type, state) => visit(keySlot(key), state.keptDeadline() !== undefined),
+            () => true,
+          ),
+        timers,
+        () => this.node.monotonicMs(),
+      );
+    }
+  }
+
+  /** The background key count (census.ts), when started. */
+  readonly census: KeyCensus | undefined;
+
+  stop(): void {
+    this.census?.stop();
+  }
 
   /** BARISTA RING [JOIN node | LEAVE node | ABORT] (ring-mover.ts). */
   ring(sub: string | undefined, node: string | undefined, done: Done): void {
@@ -605,6 +629,9 @@ export class ReplicatedCommands {
    * INFO keyspace's db0 line at N > 1 (a walk of every stored value, as DBSIZE at N = 1).
    */
   keyspaceCounts(): { keys: number; expires: number } {
+    const led = this.ledSlots();
+    const counted = this.census?.counts((slot) => led[slot] === 1);
+    if (counted !== undefined) return counted;
     let keys = 0;
     let expires = 0;
     for (let from: bigint | null = 0n; from !== null; ) {
@@ -1071,7 +1098,7 @@ export class ReplicatedCommands {
    * `keys` as read (null: absent, or past its deadline at the read's time) and gives the answer and
    * each key after. A step that changes nothing writes nothing (an expired entry a read sees as
    * absent stays until a write to the tag drops it). A key over kvKeyBytesMax, or a state past
-   * tagStateItemsMax elements or kvValueBytesMax bytes, is refused (definite).
+   * tagStateItemsCountMax elements or kvValueBytesMax bytes, is refused (definite).
    */
   private tagUpdate<A extends RespValue[] | RespValue>(
     tag: Uint8Array,
@@ -1111,10 +1138,10 @@ export class ReplicatedCommands {
         // Written anyway: entries past their deadline go (no reader sees them).
         for (const key of [...state.keys()]) if (live(key) === null) state.delete(key);
         const items = tagStateItems(state);
-        if (items > limits.tagStateItemsMax) {
+        if (items > limits.tagStateItemsCountMax) {
           return done(
             reply.error(
-              `ERR the keys of hash tag {${latin1(tag)}} would hold ${items} elements at SERIAL, over the ${limits.tagStateItemsMax} one tag's keys may hold together (tagStateItemsMax; not written)`,
+              `ERR the keys of hash tag {${latin1(tag)}} would hold ${items} elements at SERIAL, over the ${limits.tagStateItemsCountMax} one tag's keys may hold together (tagStateItemsCountMax; not written)`,
             ),
           );
         }

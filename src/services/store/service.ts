@@ -389,6 +389,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
             mover!,
             ctx.env.rng.fork('store-collections'),
             ledSlotsOf(clusterView),
+            ctx.env.timers,
           ),
         }),
     consistency: config.consistency,
@@ -463,6 +464,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     },
     stop: () => {
       sweeper.stop();
+      server.replicated?.stop();
       mover?.stop();
       ring.stop();
       announcer.stop();

@@ -135,7 +135,7 @@ export function decodeTagState(bytes: Uint8Array | null): TagState {
     // Every item takes at least one byte: a count past what is left is a lie, not a big allocation.
     if (n < 1 || n > r.remaining) malformed(`a collection of ${n} items with ${r.remaining} bytes left`);
     items += n;
-    if (items > limits.tagStateItemsMax) malformed(`over ${limits.tagStateItemsMax} items`);
+    if (items > limits.tagStateItemsCountMax) malformed(`over ${limits.tagStateItemsCountMax} items`);
     return n;
   };
   const entries = count();
@@ -151,7 +151,7 @@ export function decodeTagState(bytes: Uint8Array | null): TagState {
     let value: Materialized;
     switch (type) {
       case 1:
-        if (++items > limits.tagStateItemsMax) malformed(`over ${limits.tagStateItemsMax} items`);
+        if (++items > limits.tagStateItemsCountMax) malformed(`over ${limits.tagStateItemsCountMax} items`);
         value = { type: 'string', value: r.bytesUvarint().slice() };
         break;
       case 2:

@@ -561,6 +561,11 @@ export class ReplicaNode {
     return this.env.mutations;
   }
 
+  /** This node's monotonic clock (ms). */
+  monotonicMs(): number {
+    return this.env.clock.monotonicMs();
+  }
+
   /** This node's wall clock (expiry deadlines are absolute wall-clock ms). */
   wallMs(): number {
     return Math.floor(this.env.clock.wallMs());

@@ -13,6 +13,9 @@
 // The two used_memory figures do not mean the same thing: Redis keeps every key and value in RAM;
 // Baristas keeps them on disk with bounded memory (docs/COMPAT-REDIS.md). RSS is the figure to
 // compare for "what does a million keys cost this machine".
+// Then, on the loaded server, the milliseconds `redis-cli INFO keyspace` and `redis-cli DBSIZE` take
+// (median of 5, each a redis-cli process: its start-up, ~5 ms, is in both sides' figures). ioredis
+// sends INFO on every connect; before the keyspace counted its keys both took ~1.5 s here.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,6 +66,20 @@ interface Measured {
   readonly rssPerKey: number;
   readonly loadSeconds: number;
   readonly keys: number;
+  readonly infoMs: number;
+  readonly dbsizeMs: number;
+}
+
+/** Median wall ms of `redis-cli ARGS` against `s`, over `runs` runs. */
+function cliMs(s: RunningRespServer, args: readonly string[], runs = 5): number {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    const r = spawnSync('redis-cli', ['-h', s.host, '-p', String(s.port), ...args], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${s.name}: redis-cli ${args.join(' ')}: ${r.stderr}`);
+    times.push(performance.now() - t);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(runs / 2)]!;
 }
 
 async function measure(s: RunningRespServer, load: string, keys: number): Promise<Measured> {
@@ -86,6 +103,8 @@ async function measure(s: RunningRespServer, load: string, keys: number): Promis
     rssPerKey: (rssBytes(s.pid) - rss0) / keys,
     loadSeconds,
     keys,
+    infoMs: cliMs(s, ['INFO', 'keyspace']),
+    dbsizeMs: cliMs(s, ['DBSIZE']),
   };
 }
 
@@ -122,10 +141,12 @@ export default async function main(args: string[]): Promise<void> {
     rmSync(load, { force: true });
   }
   console.log(`\n${keys} keys, ${valueBytes} B values (key ${`key:${'0'.repeat(8)}`.length} B)`);
-  console.log('system                          used_memory/key   RSS/key   load (s)');
+  console.log(
+    'system                          used_memory/key   RSS/key   load (s)   INFO keyspace (ms)   DBSIZE (ms)',
+  );
   for (const [name, m] of rows) {
     console.log(
-      `${name.padEnd(32)}${m.usedPerKey.toFixed(1).padStart(15)}${m.rssPerKey.toFixed(1).padStart(10)}${m.loadSeconds.toFixed(1).padStart(11)}`,
+      `${name.padEnd(32)}${m.usedPerKey.toFixed(1).padStart(15)}${m.rssPerKey.toFixed(1).padStart(10)}${m.loadSeconds.toFixed(1).padStart(11)}${m.infoMs.toFixed(1).padStart(21)}${m.dbsizeMs.toFixed(1).padStart(14)}`,
     );
   }
   const [redis, ours] = [rows[0]![1], rows[1]![1]];

@@ -1,7 +1,7 @@
 // Goal: the key census (census.ts) publishes exact per-slot counts at the end of each pass, answers
 // only for the slots asked and only past redisCountWalkKeysMax keys (below: undefined, the caller
 // walks), estimates from the token space covered during the first pass, and keeps the last pass'
-// counts (not a half-walked one) while a later pass runs.
+// counts (not a half-walked one) while a later pass runs; the stored bytes (INFO used_memory) are summed too.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SLOT_COUNT } from '../../dynamo/slots.ts';
@@ -26,9 +26,12 @@ function keys(n: number, seed: number): Key[] {
 
 /** The store as the census sees it: keys in token order, pages of countMax cut before the next token. */
 function walkOver(store: { keys: Key[] }): CensusWalk {
-  return (from, countMax, visit) => {
+  return (from, countMax, visit, stored) => {
     const page = store.keys.filter((k) => k.token >= from).slice(0, countMax + 1);
-    for (const k of page.slice(0, countMax)) visit(k.slot, k.expiring);
+    for (const k of page.slice(0, countMax)) {
+      stored(10);
+      visit(k.slot, k.expiring);
+    }
     return page.length > countMax ? page[countMax]!.token : null;
   };
 }
@@ -58,6 +61,7 @@ test('a finished pass: exact counts of the slots asked; below the walk bound, un
     c2.counts(() => true),
     exact(big.keys, () => true),
   );
+  assert.equal(c2.storedBytes(), 10 * big.keys.length, "INFO used_memory at N > 1: every stored value's bytes");
 });
 
 test('the first pass estimates from the token space covered; later passes keep the last finished count until they end', () => {

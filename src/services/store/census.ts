@@ -29,15 +29,20 @@ export const CENSUS_DEMAND_MS = 60_000;
 export const CENSUS_FIRST_STEPS = 4;
 const TOKEN_SPACE = 2 ** 64;
 
-/** One step's walk: visits each live key's slot (and whether it has a deadline); returns the next token. */
+/**
+ * One step's walk: `visit` for each live key's slot (and whether it has a deadline), `stored` for
+ * every stored value's bytes (tombstones too); returns the next token.
+ */
 export type CensusWalk = (
   from: bigint,
   countMax: number,
   visit: (slot: number, expiring: boolean) => void,
+  stored: (bytes: number) => void,
 ) => bigint | null;
 
 export class KeyCensus {
-  private published: { keys: Int32Array; expiring: Int32Array; total: number } | undefined;
+  private published: { keys: Int32Array; expiring: Int32Array; total: number; bytes: number } | undefined;
+  private passBytes = 0;
   private passKeys = new Int32Array(SLOT_COUNT);
   private passExpiring = new Int32Array(SLOT_COUNT);
   private passTotal = 0;
@@ -63,16 +68,24 @@ export class KeyCensus {
 
   /** One step of the pass (the timer's; tests call it). True when it finished the pass. */
   step(): boolean {
-    const next = this.walk(this.from, limits.storeCensusStepEntriesMax, (slot, expiring) => {
-      this.passKeys[slot]!++;
-      if (expiring) this.passExpiring[slot]!++;
-      this.passTotal++;
-    });
+    const next = this.walk(
+      this.from,
+      limits.storeCensusStepEntriesMax,
+      (slot, expiring) => {
+        this.passKeys[slot]!++;
+        if (expiring) this.passExpiring[slot]!++;
+        this.passTotal++;
+      },
+      (bytes) => {
+        this.passBytes += bytes;
+      },
+    );
     if (next !== null) {
       this.from = next;
       return false;
     }
-    this.published = { keys: this.passKeys, expiring: this.passExpiring, total: this.passTotal };
+    this.published = { keys: this.passKeys, expiring: this.passExpiring, total: this.passTotal, bytes: this.passBytes };
+    this.passBytes = 0;
     this.passKeys = new Int32Array(SLOT_COUNT);
     this.passExpiring = new Int32Array(SLOT_COUNT);
     this.passTotal = 0;
@@ -116,6 +129,21 @@ export class KeyCensus {
   }
 
   /** Steps while the counts are wanted; idle (no timer) once a pass ends unasked for CENSUS_DEMAND_MS. */
+  /**
+   * The stored values' bytes (INFO used_memory at N > 1: the replica store's data set, every key
+   * this node holds as a replica, tombstones included): the last pass, or the first pass' estimate.
+   */
+  storedBytes(): number {
+    this.askedAtMs = this.nowMs();
+    if (this.published === undefined && this.from === 0n && this.passTotal === 0 && this.passBytes === 0) {
+      for (let i = 0; i < CENSUS_FIRST_STEPS && !this.step(); i++);
+    }
+    if (this.timer === undefined && !this.stopped) this.schedule(CENSUS_STEP_MS);
+    if (this.published !== undefined) return this.published.bytes;
+    const covered = Number(this.from) / TOKEN_SPACE;
+    return covered <= 0 ? 0 : Math.round(this.passBytes / covered);
+  }
+
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     this.timer = this.timers.after(delayMs, () => {

@@ -500,3 +500,21 @@ test('N = 3: FLUSHALL on every master deletes every key (each node its led slots
   c.send('EXISTS', ...keys, 'fl:set');
   assert.equal(settle(sim, c).at(-1), ':0', 'no key left, read at ALL');
 });
+
+test('N = 3: INFO used_memory is the replica store as the key census counts it, and follows writes within a pass', () => {
+  const sim = replicatedCluster('store-used-memory', ['n1', 'n2', 'n3'], 3);
+  const c = new SimRespClient(sim, 'n2');
+  const used = (): number => {
+    c.send('INFO', 'memory');
+    const text = settle(sim, c).at(-1)!;
+    const m = /used_memory:(\d+)/.exec(text);
+    assert.ok(m !== null, text);
+    return Number(m[1]);
+  };
+  assert.equal(used(), 0, 'nothing stored yet');
+  c.send('MSET', ...Array.from({ length: 200 }, (_, i) => [`um:${i}`, 'x'.repeat(100)]).flat());
+  settle(sim, c);
+  sim.runFor(3_000); // a census pass after the ask above
+  const after = used();
+  assert.ok(after > 200 * 100 && after < 200 * 1_000, `${after} bytes for 200 keys of 100 B`);
+});

@@ -193,7 +193,8 @@ function infoSection(s: RespSession, name: string): string | undefined {
       ]);
     case 'memory': {
       // used_memory is the data set as maxmemory counts it (src/redis/memory.ts), not the heap.
-      const dataset = server.keyspaceOps.keyspace.datasetBytes;
+      // At N > 1, the replica store's values as the key census last counted them (census.ts).
+      const dataset = server.replicated?.census?.storedBytes() ?? server.keyspaceOps.keyspace.datasetBytes;
       const ev = server.evictor?.settings;
       return fields('Memory', [
         ['used_memory', dataset],

@@ -264,12 +264,13 @@ export class ReplicatedCommands {
   ) {
     if (timers !== undefined) {
       this.census = new KeyCensus(
-        (from, countMax, visit) =>
+        (from, countMax, visit, stored) =>
           this.walk(
             from,
             countMax,
             (key, _type, state) => visit(keySlot(key), state.keptDeadline() !== undefined),
             () => true,
+            stored,
           ),
         timers,
         () => this.node.monotonicMs(),
@@ -532,12 +533,14 @@ export class ReplicatedCommands {
     countMax: number,
     visit: (key: Uint8Array, type: string, state: Versioned) => void,
     slotOf?: (slot: number) => boolean,
+    stored?: (bytes: number) => void,
   ): bigint | null {
     const led = this.ledSlots();
     const wanted = slotOf ?? ((slot: number) => led[slot] === 1);
     const page = this.node.localPage(from, countMax);
     const nowMs = this.node.wallMs();
     for (const e of page.entries) {
+      stored?.(e.key.length + e.state.length);
       // The slot first: a value of a slot not asked for is not decoded.
       if (!wanted(keySlot(e.key))) continue;
       const state = Versioned.decode(e.state).expiredAsTombstones(nowMs);

@@ -14,7 +14,8 @@
 // Baristas keeps them on disk with bounded memory (docs/COMPAT-REDIS.md). RSS is the figure to
 // compare for "what does a million keys cost this machine".
 // Then, on the loaded server, the milliseconds `redis-cli INFO keyspace` and `redis-cli DBSIZE` take
-// (median of 5, each a redis-cli process: its start-up, ~5 ms, is in both sides' figures). ioredis
+// (median of 5, each a redis-cli process: its start-up, ~25-35 ms on this machine, is in both sides'
+// figures). ioredis
 // sends INFO on every connect; before the keyspace counted its keys both took ~1.5 s here.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';

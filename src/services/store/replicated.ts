@@ -17,7 +17,8 @@
 //                      operations; at SERIAL the first four are one CAS);
 //   RENAME src dst / RENAMENX src dst   a string (a counter as its decimal text) with its deadline:
 //                      reads src and dst, writes dst over what was read, then deletes src (per-key
-//                      operations, not atomic; a collection answers an error naming this limit);
+//                      operations, not atomic); a collection likewise, dst turned into src's
+//                      content by CRDT operations (renameCollection);
 //   MGET key [key ...] / MSET key value [key value ...]   GET / SET of each key in turn, each its
 //                      own operation (the issue's rule for multi-key commands at N > 1: per-key,
 //                      not atomic; an MSET that fails after its first key says which were written);
@@ -1390,10 +1391,7 @@ export class ReplicatedCommands {
       if (read.value === null) return done(redisErrorReply.noSuchKey);
       // Redis: the same name is OK for RENAME, 0 for RENAMENX, and nothing changes (any type).
       if (bytesEqual(src, dst)) return done(nx ? reply.integer(0n) : reply.ok);
-      if (read.value.type !== 'string') {
-        const what = `${nx ? 'RENAMENX' : 'RENAME'} of a ${read.value.type}`;
-        return done(reply.error(`ERR ${what} is not available with store.replication.replicas > 1 yet`));
-      }
+      if (read.value.type !== 'string') return this.renameCollection(nx, src, dst, s.state, read.value, level, done);
       const value = read.value.value;
       const deadline = s.state.chosen?.expiresAtMs ?? 0;
       this.node.submit({ kind: 'get', key: dst, level: readAt(level) }, (d) => {
@@ -1412,6 +1410,60 @@ export class ReplicatedCommands {
         const at = deadline > 0 ? deadline : undefined;
         this.writeWith(dst, value, level, d.state.context, at, moved, answerFailure(done));
       });
+    });
+  }
+
+  /**
+   * RENAME / RENAMENX of a list, set, sorted set or hash: dst read at the level; a dst of another
+   * type deleted over what was read; dst's content turned into src's as CRDT operations
+   * (replicated-collections.ts diffOps: from dst's value as read, so only what changes is sent),
+   * src's deadline set on dst (or dst's removed), then src deleted over what was read. Per-key
+   * operations in turn, as RENAME of a string: a failure after dst was touched says so.
+   */
+  private renameCollection(
+    nx: boolean,
+    src: Uint8Array,
+    dst: Uint8Array,
+    srcState: KeyState,
+    value: Materialized,
+    level: Level,
+    done: Done,
+  ): void {
+    const srcDeadline = srcState.versioned.keptDeadline() ?? 0;
+    this.node.submit({ kind: 'get', key: dst, level: readAt(level) }, (d) => {
+      if (!d.ok) return done(errorReply(d.error, false));
+      if (nx && holdsValue(d.state)) return done(reply.integer(0n));
+      const dstRead = materialize(d.state.versioned);
+      if (dstRead instanceof BaristaError) return done(errorReply(dstRead, false));
+      const sameType = dstRead.value?.type === value.type;
+      const ops = diffOps(sameType ? dstRead : { value: null, listKeys: [] }, value, this.rng);
+      if (ops instanceof BaristaError) return done(reply.error(`ERR ${ops.message}`));
+      const dstDeadline = sameType ? (d.state.versioned.keptDeadline() ?? 0) : 0;
+      if (srcDeadline !== dstDeadline) ops.push({ type: 'expire', expiresAtMs: srcDeadline });
+      const touched = 'the new name may hold part of the value; the old name remains';
+      const failed = (error: BaristaError, write: boolean) => done(errorReply(error, write, touched));
+      const write = () =>
+        inTurn(
+          ops.length,
+          (i, next) =>
+            this.node.submit({ kind: 'typed', key: dst, op: ops[i]!, level }, (o) =>
+              o.ok ? next() : failed(o.error, true),
+            ),
+          () =>
+            this.node.submit({ kind: 'delete', key: src, level, context: srcState.context }, (o) =>
+              done(
+                o.ok
+                  ? nx
+                    ? reply.integer(1n)
+                    : reply.ok
+                  : errorReply(o.error, true, 'the value was written to the new name; the old name may remain'),
+              ),
+            ),
+        );
+      // Another type at dst goes first (Redis' RENAME replaces whatever dst holds).
+      if (dstRead.value !== null && !sameType)
+        return this.writeWith(dst, null, level, d.state.context, undefined, write, answerFailure(done));
+      write();
     });
   }
 

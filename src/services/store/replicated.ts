@@ -1397,16 +1397,7 @@ export class ReplicatedCommands {
       this.node.submit({ kind: 'get', key: dst, level: readAt(level) }, (d) => {
         if (!d.ok) return done(errorReply(d.error, false));
         if (nx && holdsValue(d.state)) return done(reply.integer(0n));
-        const moved = () =>
-          this.node.submit({ kind: 'delete', key: src, level, context: s.state.context }, (o) =>
-            done(
-              o.ok
-                ? nx
-                  ? reply.integer(1n)
-                  : reply.ok
-                : errorReply(o.error, true, 'the value was written to the new name; the old name may remain'),
-            ),
-          );
+        const moved = () => this.renamed(nx, src, s.state.context, level, done);
         const at = deadline > 0 ? deadline : undefined;
         this.writeWith(dst, value, level, d.state.context, at, moved, answerFailure(done));
       });
@@ -1449,22 +1440,26 @@ export class ReplicatedCommands {
             this.node.submit({ kind: 'typed', key: dst, op: ops[i]!, level }, (o) =>
               o.ok ? next() : failed(o.error, true),
             ),
-          () =>
-            this.node.submit({ kind: 'delete', key: src, level, context: srcState.context }, (o) =>
-              done(
-                o.ok
-                  ? nx
-                    ? reply.integer(1n)
-                    : reply.ok
-                  : errorReply(o.error, true, 'the value was written to the new name; the old name may remain'),
-              ),
-            ),
+          () => this.renamed(nx, src, srcState.context, level, done),
         );
       // Another type at dst goes first (Redis' RENAME replaces whatever dst holds).
       if (dstRead.value !== null && !sameType)
         return this.writeWith(dst, null, level, d.state.context, undefined, write, answerFailure(done));
       write();
     });
+  }
+
+  /** RENAME's last step: src deleted over what was read, then RENAME's (or RENAMENX's) reply. */
+  private renamed(nx: boolean, src: Uint8Array, context: VectorClock, level: Level, done: Done): void {
+    this.node.submit({ kind: 'delete', key: src, level, context }, (o) =>
+      done(
+        o.ok
+          ? nx
+            ? reply.integer(1n)
+            : reply.ok
+          : errorReply(o.error, true, 'the value was written to the new name; the old name may remain'),
+      ),
+    );
   }
 
   /** MGET: `get` of each key in turn, the values gathered into one array reply. */

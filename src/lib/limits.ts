@@ -305,8 +305,8 @@ export const limits = {
    * the keyspace (src/redis/keyspace.ts header): a walk of this many heads takes ~15 ms.
    */
   redisCountWalkKeysMax: 10_000,
-  /** Stored values one step of the key census walks at N > 1 (census.ts: a step every 100 ms, ~2 % of a core). */
-  storeCensusStepEntriesMax: 1024,
+  /** Stored values one step of the key census walks at N > 1 (census.ts: a step every 100 ms while wanted, 3-5 % of a core). */
+  storeCensusStepEntriesMax: 512,
   /** Engine entries one tick of the store's sweep (active expiry, dataset recount) walks at most. */
   redisSweepEntriesMax: 4096,
   /** Keys one KEYS reply holds; past it KEYS answers an error naming SCAN (Redis has none). */

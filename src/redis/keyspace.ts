@@ -99,6 +99,8 @@ export interface KeyspaceOptions {
   readonly stringBytesMax?: number;
   /** Longest storage key (default limits.lsmKeyBytesMax: the engine's bound). */
   readonly storageKeyBytesMax?: number;
+  /** Keep the dataset account (memory.ts; default true): false for a scratch keyspace. */
+  readonly countDataset?: boolean;
 }
 
 export interface ScanKeysOptions {
@@ -279,7 +281,7 @@ export class Keyspace {
    */
   private readonly reads = new RecentReads();
   /** The data set's bytes (memory.ts): what INFO's used_memory shows and maxmemory bounds. */
-  readonly account = new DatasetAccount();
+  readonly account: DatasetAccount;
   /** Access history for LRU / LFU eviction (eviction.ts), touched by every command's key lookups. */
   access: AccessSketch | undefined;
 
@@ -288,6 +290,7 @@ export class Keyspace {
     this.batchBytesMax = options.batchBytesMax ?? limits.redisCommandBatchBytesMax;
     this.stringBytesMax = options.stringBytesMax ?? limits.redisStringBytesMax;
     this.storageKeyBytesMax = options.storageKeyBytesMax ?? limits.lsmKeyBytesMax;
+    this.account = new DatasetAccount(options.countDataset ?? true);
   }
 
   // --- the command boundary -----------------------------------------------------------------------
@@ -795,7 +798,16 @@ export class Keyspace {
     const estimate = this.account.keysEstimate;
     if (estimate !== undefined && estimate.heads > limits.redisCountWalkKeysMax)
       return { keys: estimate.heads, expires: estimate.expiring };
-    return { keys: this.size(nowMs), expires: this.expiringSize(nowMs) };
+    const counted = this.countedKeys();
+    if (counted !== undefined) return { keys: counted.heads, expires: counted.expiring };
+    let keys = 0;
+    let expires = 0;
+    this.walkHeads(tokenStart(0n), nowMs, Number.MAX_SAFE_INTEGER, (_key, head) => {
+      keys++;
+      if (head.expiresAtMs > 0) expires++;
+      return true;
+    });
+    return { keys, expires };
   }
 
   /** The account's key counts when it has them and the keyspace is past a walk's bound; else undefined. */

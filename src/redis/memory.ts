@@ -79,10 +79,10 @@ export interface Tally {
  * large keyspace) and the keys with a deadline (INFO keyspace's expires).
  */
 export class DatasetAccount {
-  private readonly totals = new Float64Array(BUCKET_COUNT);
-  private readonly heads = new Int32Array(BUCKET_COUNT);
-  private readonly expiring = new Int32Array(BUCKET_COUNT);
-  private readonly known = new Uint8Array(BUCKET_COUNT);
+  private readonly totals: Float64Array;
+  private readonly heads: Int32Array;
+  private readonly expiring: Int32Array;
+  private readonly known: Uint8Array;
   private knownCount = 0;
   private knownSum = 0;
   private knownHeads = 0;
@@ -94,8 +94,21 @@ export class DatasetAccount {
   /** Completed recount passes (tests, INFO). */
   passes = 0;
 
+  /**
+   * `counting` false: an account that counts nothing (a scratch keyspace of one command at N > 1,
+   * src/redis/scratch.ts, which would otherwise allocate ~270 KiB of totals per command).
+   */
+  constructor(private readonly counting = true) {
+    const n = counting ? BUCKET_COUNT : 0;
+    this.totals = new Float64Array(n);
+    this.heads = new Int32Array(n);
+    this.expiring = new Int32Array(n);
+    this.known = new Uint8Array(n);
+  }
+
   /** An applied write's change at `storageKey`. */
   add(storageKey: Uint8Array, delta: Tally): void {
+    if (!this.counting) return;
     if (delta.bytes === 0 && delta.heads === 0 && delta.expiring === 0) return;
     const b = bucketOf(storageKey);
     if (this.known[b] === 1) {

@@ -125,6 +125,7 @@ export function runOnValues(
     // must answer Redis' "string exceeds maximum allowed size", not allocate or throw).
     stringBytesMax: limits.kvValueBytesMax,
     storageKeyBytesMax: Number.MAX_SAFE_INTEGER,
+    countDataset: false,
   });
   const ctx = { keyspace, nowMs, rng };
   for (const [key, value] of values) if (value !== null) load(ctx, key, value);
@@ -238,6 +239,7 @@ export function runQueue(
     batchBytesMax: Number.MAX_SAFE_INTEGER,
     stringBytesMax: limits.kvValueBytesMax,
     storageKeyBytesMax: Number.MAX_SAFE_INTEGER,
+    countDataset: false,
   });
   const ctx = { keyspace, nowMs, rng };
   for (const [key, held] of values) {

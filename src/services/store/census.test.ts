@@ -36,7 +36,30 @@ function walkOver(store: { keys: Key[] }): CensusWalk {
   };
 }
 
-const neverTimers = { after: () => ({ cancel() {} }), every: () => ({ cancel() {} }) };
+/** Timers the test fires by hand, and a clock it moves. */
+class Manual {
+  nowMs = 0;
+  private next: (() => void) | undefined;
+  readonly timers = {
+    after: (_ms: number, fn: () => void) => {
+      this.next = fn;
+      return {
+        cancel: () => {
+          this.next = undefined;
+        },
+      };
+    },
+    every: () => ({ cancel() {} }),
+  };
+  /** Runs the pending timer (one census step); false when none is pending. */
+  fire(): boolean {
+    const fn = this.next;
+    this.next = undefined;
+    fn?.();
+    return fn !== undefined;
+  }
+}
+
 const even = (slot: number) => slot % 2 === 0;
 
 function exact(ks: Key[], pick: (slot: number) => boolean) {
@@ -44,44 +67,72 @@ function exact(ks: Key[], pick: (slot: number) => boolean) {
   return { keys: mine.length, expires: mine.filter((k) => k.expiring).length };
 }
 
-test('a finished pass: exact counts of the slots asked; below the walk bound, undefined', () => {
-  const small = { keys: keys(limits.redisCountWalkKeysMax, 1) };
-  const c1 = new KeyCensus(walkOver(small), neverTimers, () => 0);
-  while (!c1.step());
+/** Asks once (starting the census), then fires its steps until the pass is published. */
+function finishPass(census: KeyCensus, clock: Manual): void {
+  const passes = census.passes;
+  census.counts(() => true);
+  while (census.passes === passes) assert.ok(clock.fire(), 'a step is scheduled');
+}
+
+test('a finished pass: exact counts of the slots asked and the stored bytes; a small store: undefined (the caller walks)', () => {
+  const clock = new Manual();
+  const small = { keys: keys(limits.redisCountWalkKeysMax / 2, 1) };
+  const c1 = new KeyCensus(walkOver(small), clock.timers, () => clock.nowMs);
+  finishPass(c1, clock);
   assert.equal(
     c1.counts(() => true),
     undefined,
-    'few keys: the caller walks, exact',
+    'few values: the caller walks, exact',
   );
   const big = { keys: keys(limits.redisCountWalkKeysMax * 2, 2) };
-  const c2 = new KeyCensus(walkOver(big), neverTimers, () => 0);
-  while (!c2.step());
+  const c2 = new KeyCensus(walkOver(big), clock.timers, () => clock.nowMs);
+  finishPass(c2, clock);
   assert.deepEqual(c2.counts(even), exact(big.keys, even));
   assert.deepEqual(
     c2.counts(() => true),
     exact(big.keys, () => true),
   );
   assert.equal(c2.storedBytes(), 10 * big.keys.length, "INFO used_memory at N > 1: every stored value's bytes");
+  c2.stop();
+  assert.equal(
+    c2.counts(() => true),
+    undefined,
+    'stopped: nothing walked, the caller decides',
+  );
 });
 
-test('the first pass estimates from the token space covered; later passes keep the last finished count until they end', () => {
-  const store = { keys: keys(limits.redisCountWalkKeysMax * 4, 3) };
-  const census = new KeyCensus(walkOver(store), neverTimers, () => 0);
-  // The first ask walks CENSUS_FIRST_STEPS steps at once and answers the estimate.
-  const first = census.counts(() => true)!;
+test('the first ask estimates from the token space covered; a later pass keeps the last finished count until it ends', () => {
+  const clock = new Manual();
+  const store = { keys: keys(limits.redisCountWalkKeysMax * 8, 3) };
+  const census = new KeyCensus(walkOver(store), clock.timers, () => clock.nowMs);
   const truth = store.keys.length;
+  const first = census.counts(() => true)!;
   assert.ok(Math.abs(first.keys - truth) < truth * 0.15, `first estimate ${first.keys} of ${truth}`);
-  for (let i = 0; i < 10; i++) census.step();
-  const estimate = census.counts(() => true)!;
-  assert.ok(Math.abs(estimate.keys - truth) < truth * 0.1, `estimate ${estimate.keys} of ${truth}`);
-  while (!census.step());
+  while (census.passes === 0) clock.fire();
   assert.deepEqual(census.counts(even), exact(store.keys, even));
-  // The store changes; a pass half done still answers the last finished one.
   const before = census.counts(even);
   store.keys = store.keys.slice(0, store.keys.length / 2);
-  for (let i = 0; i < 5; i++) census.step();
-  assert.deepEqual(census.counts(even), before);
-  while (!census.step());
+  for (let i = 0; i < 12; i++) clock.fire(); // the rest, then part of the next pass
+  assert.deepEqual(census.counts(even), before, 'a pass half done: the last finished one');
+  while (census.passes === 1) clock.fire();
   assert.deepEqual(census.counts(even), exact(store.keys, even));
-  assert.equal(census.passes, 2);
+});
+
+test('unasked for a minute the census idles, and the next ask forgets the old pass instead of answering it', () => {
+  const clock = new Manual();
+  const store = { keys: keys(limits.redisCountWalkKeysMax * 4, 4) };
+  const census = new KeyCensus(walkOver(store), clock.timers, () => clock.nowMs);
+  finishPass(census, clock);
+  clock.nowMs += 61_000;
+  let steps = 0;
+  while (clock.fire()) steps++;
+  assert.ok(steps > 0, 'the pass after the last ask ran, then the timer stopped');
+  store.keys = store.keys.filter((_, i) => i % 2 === 0); // half, spread over the token space
+  clock.nowMs += 3_600_000;
+  const now = census.counts(() => true)!;
+  const truth = store.keys.length;
+  assert.ok(
+    Math.abs(now.keys - truth) < truth * 0.15,
+    `${now.keys} keys answered, ${truth} stored (not the hour-old ${truth * 2})`,
+  );
 });

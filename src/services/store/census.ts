@@ -9,15 +9,17 @@
 //     SCAN) and counts each live key (replicated.ts walk: tombstones, emptied collections and
 //     values past their deadline at the step's time are left out) under its slot;
 //   - a finished pass replaces the published counts; the next pass starts CENSUS_REST_MS later,
-//     and only while the counts were asked for in the last CENSUS_DEMAND_MS (a walk costs ~9 us a
-//     value measured on 3 nodes: an idle node spends nothing);
-//   - the first ask walks CENSUS_FIRST_STEPS steps at once: a small store is then counted whole
-//     (and walked exactly by the caller); on a large one, the counts so far scaled by the token
-//     space covered (keys are spread by their hash) are the estimate until the pass ends.
-// keyspaceCounts answers the census once it shows more than limits.redisCountWalkKeysMax keys;
+//     and only while the counts were asked for in the last CENSUS_DEMAND_MS (a walk costs ~5-9 us a
+//     value measured on 3 nodes, so 3-5 % of a core while wanted; an idle node spends nothing);
+//   - an ask while no pass runs (the first, or after a minute unasked) forgets the last pass (it
+//     may be any age) and walks CENSUS_FIRST_STEPS steps at once: a small store is then counted
+//     whole (and walked exactly by the caller); on a large one, the counts so far scaled by the
+//     token space covered (keys are spread by their hash) are the estimate until the pass ends.
+// keyspaceCounts answers the census once it has walked more than limits.redisCountWalkKeysMax
+// stored values (live or not: a walk's cost, and tombstones stay for tombstoneGraceMs);
 // below that (or with no census yet) it walks, exact. So on a large keyspace DBSIZE is as of the
-// last pass (at most a pass plus the rest old: on a million keys at 1,024 values a 100 ms step,
-// ~100 s), as a Redis Cluster user already reads it per node.
+// last pass (at most a pass plus the rest old: on a million keys at 512 values a 100 ms step,
+// ~200 s), as a Redis Cluster user already reads it per node.
 
 import type { Timer, Timers } from '../../env/types.ts';
 import { SLOT_COUNT } from '../../dynamo/slots.ts';
@@ -41,11 +43,12 @@ export type CensusWalk = (
 ) => bigint | null;
 
 export class KeyCensus {
-  private published: { keys: Int32Array; expiring: Int32Array; total: number; bytes: number } | undefined;
-  private passBytes = 0;
+  private published: { keys: Int32Array; expiring: Int32Array; stored: number; bytes: number } | undefined;
   private passKeys = new Int32Array(SLOT_COUNT);
   private passExpiring = new Int32Array(SLOT_COUNT);
-  private passTotal = 0;
+  /** Stored values walked this pass (live or not) and their bytes. */
+  private passStored = 0;
+  private passBytes = 0;
   private from: bigint = 0n;
   private timer: Timer | undefined;
   private stopped = false;
@@ -74,76 +77,92 @@ export class KeyCensus {
       (slot, expiring) => {
         this.passKeys[slot]!++;
         if (expiring) this.passExpiring[slot]!++;
-        this.passTotal++;
       },
       (bytes) => {
         this.passBytes += bytes;
+        this.passStored++;
       },
     );
     if (next !== null) {
       this.from = next;
       return false;
     }
-    this.published = { keys: this.passKeys, expiring: this.passExpiring, total: this.passTotal, bytes: this.passBytes };
-    this.passBytes = 0;
-    this.passKeys = new Int32Array(SLOT_COUNT);
-    this.passExpiring = new Int32Array(SLOT_COUNT);
-    this.passTotal = 0;
-    this.from = 0n;
+    this.published = {
+      keys: this.passKeys,
+      expiring: this.passExpiring,
+      stored: this.passStored,
+      bytes: this.passBytes,
+    };
+    this.restart();
     this.passes++;
     return true;
   }
 
   /**
-   * The live keys and keys with a deadline of the slots `counted` accepts, when the census shows
-   * more than redisCountWalkKeysMax keys on this node (the last pass, or the first pass's
-   * estimate); undefined when the caller should walk.
+   * The live keys and keys with a deadline of the slots `counted` accepts, when the census has
+   * walked more than redisCountWalkKeysMax stored values on this node (tombstones and expired
+   * values too: what a walk would cost): the last pass, or the first pass's estimate; undefined
+   * when the caller should walk (a small store, or a stopped census).
    */
   counts(counted: (slot: number) => boolean): { keys: number; expires: number } | undefined {
-    this.askedAtMs = this.nowMs();
-    if (this.published === undefined && this.from === 0n && this.passTotal === 0) {
-      for (let i = 0; i < CENSUS_FIRST_STEPS && !this.step(); i++);
-    }
-    if (this.timer === undefined && !this.stopped) this.schedule(CENSUS_STEP_MS);
-    let keys: Int32Array;
-    let expiring: Int32Array;
-    let scale = 1;
-    if (this.published !== undefined) {
-      if (this.published.total <= limits.redisCountWalkKeysMax) return undefined;
-      ({ keys, expiring } = this.published);
-    } else {
-      const covered = Number(this.from) / TOKEN_SPACE;
-      if (covered <= 0 || this.passTotal / covered <= limits.redisCountWalkKeysMax) return undefined;
-      keys = this.passKeys;
-      expiring = this.passExpiring;
-      scale = 1 / covered;
-    }
+    const view = this.ask();
+    if (view === undefined || view.stored <= limits.redisCountWalkKeysMax) return undefined;
     let k = 0;
     let e = 0;
     for (let s = 0; s < SLOT_COUNT; s++) {
       if (!counted(s)) continue;
-      k += keys[s]!;
-      e += expiring[s]!;
+      k += view.keys[s]!;
+      e += view.expiring[s]!;
     }
-    return { keys: Math.round(k * scale), expires: Math.round(e * scale) };
+    return { keys: Math.round(k * view.scale), expires: Math.round(e * view.scale) };
   }
 
-  /** Steps while the counts are wanted; idle (no timer) once a pass ends unasked for CENSUS_DEMAND_MS. */
   /**
    * The stored values' bytes (INFO used_memory at N > 1: the replica store's data set, every key
    * this node holds as a replica, tombstones included): the last pass, or the first pass' estimate.
    */
   storedBytes(): number {
-    this.askedAtMs = this.nowMs();
-    if (this.published === undefined && this.from === 0n && this.passTotal === 0 && this.passBytes === 0) {
-      for (let i = 0; i < CENSUS_FIRST_STEPS && !this.step(); i++);
-    }
-    if (this.timer === undefined && !this.stopped) this.schedule(CENSUS_STEP_MS);
-    if (this.published !== undefined) return this.published.bytes;
-    const covered = Number(this.from) / TOKEN_SPACE;
-    return covered <= 0 ? 0 : Math.round(this.passBytes / covered);
+    const view = this.ask();
+    return view === undefined ? 0 : Math.round(view.bytes * view.scale);
   }
 
+  /**
+   * What an ask answers from. An idle census (no pass running since the counts were last wanted)
+   * forgets its last pass, which may be any age, and starts again: CENSUS_FIRST_STEPS steps at
+   * once, then the timer. So an answer is at most a pass and a rest old, or the first pass'
+   * estimate (the counts so far scaled by the token space covered).
+   */
+  private ask(): { keys: Int32Array; expiring: Int32Array; stored: number; bytes: number; scale: number } | undefined {
+    if (this.stopped) return undefined;
+    this.askedAtMs = this.nowMs();
+    if (this.timer === undefined) {
+      this.published = undefined;
+      this.restart();
+      for (let i = 0; i < CENSUS_FIRST_STEPS && !this.step(); i++);
+      this.schedule(CENSUS_STEP_MS);
+    }
+    const p = this.published;
+    if (p !== undefined) return { ...p, scale: 1 };
+    const covered = Number(this.from) / TOKEN_SPACE;
+    if (covered <= 0) return undefined;
+    return {
+      keys: this.passKeys,
+      expiring: this.passExpiring,
+      stored: this.passStored / covered,
+      bytes: this.passBytes,
+      scale: 1 / covered,
+    };
+  }
+
+  private restart(): void {
+    this.passKeys = new Int32Array(SLOT_COUNT);
+    this.passExpiring = new Int32Array(SLOT_COUNT);
+    this.passStored = 0;
+    this.passBytes = 0;
+    this.from = 0n;
+  }
+
+  /** Steps while the counts are wanted; idle (no timer) once a pass ends unasked for CENSUS_DEMAND_MS. */
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     this.timer = this.timers.after(delayMs, () => {

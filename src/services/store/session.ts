@@ -215,7 +215,9 @@ export class RespSession {
       // N > 1: every replica of the key takes part; no owner to forward to.
       const tagged = this.consistency === 'SERIAL' && commandTag(argv) instanceof Uint8Array;
       if (!tagged && !ReplicatedCommands.offers(entry.spec.name))
-        return reply.error(`ERR '${entry.spec.name}' is not available with store.replication.replicas > 1 yet`);
+        return reply.error(
+          `ERR '${entry.spec.name}' is not available with store.replication.replicas > 1 yet, except at SERIAL over the keys of one hash tag ({tag}a {tag}b)`,
+        );
       this.server.stats.commandsProcessed++;
       const level = this.consistency;
       return (done) => replicated.run(entry.spec.name, argv, level, done);

@@ -282,6 +282,8 @@ export class Keyspace {
   private readonly reads = new RecentReads();
   /** The data set's bytes (memory.ts): what INFO's used_memory shows and maxmemory bounds. */
   readonly account: DatasetAccount;
+  /** endCommand's per-write deltas, reused. */
+  private readonly deltas: number[] = [];
   /** Access history for LRU / LFU eviction (eviction.ts), touched by every command's key lookups. */
   access: AccessSketch | undefined;
 
@@ -305,21 +307,30 @@ export class Keyspace {
       return this.engine.lastAppliedSeq;
     }
     const writes: Write[] = [];
-    const deltas: Tally[] = [];
+    // Three numbers a write (bytes, heads, heads with a deadline): no object per write.
+    const deltas = this.deltas;
+    deltas.length = 0;
     for (const { entry: e, old } of this.pending.values()) {
       writes.push(
         e.kind === EntryKind.put
           ? { kind: 'put', key: e.key, value: e.value, meta: e.meta, expiresAtMs: e.timeMs }
           : { kind: 'delete', key: e.key, deletedAtMs: e.timeMs, meta: e.meta },
       );
-      const delta: Tally = { bytes: 0, heads: 0, expiring: 0 };
-      tallyInto(delta, e, 1);
-      tallyInto(delta, old !== null ? old.entry : this.engine.getEntry(e.key), -1);
-      deltas.push(delta);
+      const o = old !== null ? old.entry : this.engine.getEntry(e.key);
+      const now = entryBytes(e);
+      const before = entryBytes(o);
+      let heads = 0;
+      let expiring = 0;
+      if ((now > 0 || before > 0) && isHeadKey(e.key)) {
+        heads = (now > 0 ? 1 : 0) - (before > 0 ? 1 : 0);
+        expiring = (now > 0 && e.timeMs > 0 ? 1 : 0) - (before > 0 && o!.timeMs > 0 ? 1 : 0);
+      }
+      deltas.push(now - before, heads, expiring);
     }
     this.clearPending();
     const seq = this.engine.apply(writes);
-    for (let i = 0; i < writes.length; i++) this.account.add(writes[i]!.key, deltas[i]!);
+    for (let i = 0; i < writes.length; i++)
+      this.account.add(writes[i]!.key, deltas[3 * i]!, deltas[3 * i + 1]!, deltas[3 * i + 2]!);
     return seq;
   }
 

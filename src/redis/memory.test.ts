@@ -156,7 +156,7 @@ test('a count torn from the data is corrected by the next pass (negative control
   // What a compaction turning an expired value into a tombstone does to a write-fed count: bytes
   // counted that are no longer stored.
   const storageKey = headKey(tokenOf(new TextEncoder().encode('key:5')), new TextEncoder().encode('key:5'));
-  h.keyspace.account.add(storageKey, { bytes: 12_345, heads: 0, expiring: 0 });
+  h.keyspace.account.add(storageKey, 12_345);
   assert.notEqual(h.keyspace.datasetBytes, bruteForce(h), 'the check sees the drift');
   fullPass(h, 333);
   assert.equal(h.keyspace.datasetBytes, bruteForce(h));
@@ -211,7 +211,7 @@ test('DBSIZE and INFO expires past redisCountWalkKeysMax keys: the account count
   assert.equal(h.keyspace.expiringSize(now()), after.expiring);
   // Drift (what a compaction dropping an expired head does to write deltas) until the next pass.
   const k = new TextEncoder().encode('key:5');
-  h.keyspace.account.add(headKey(tokenOf(k), k), { bytes: 0, heads: 7, expiring: 0 });
+  h.keyspace.account.add(headKey(tokenOf(k), k), 0, 7);
   assert.notEqual(h.keyspace.size(now()), keysByScan(h, now()).stored, 'the check sees the drift');
   fullPass(h, 777);
   assert.equal(h.keyspace.size(now()), keysByScan(h, now()).stored);

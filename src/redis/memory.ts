@@ -106,23 +106,23 @@ export class DatasetAccount {
     this.known = new Uint8Array(n);
   }
 
-  /** An applied write's change at `storageKey`. */
-  add(storageKey: Uint8Array, delta: Tally): void {
+  /** An applied write's change at `storageKey`: bytes, key heads, heads with a deadline (numbers: the write path allocates nothing). */
+  add(storageKey: Uint8Array, bytes: number, heads = 0, expiring = 0): void {
     if (!this.counting) return;
-    if (delta.bytes === 0 && delta.heads === 0 && delta.expiring === 0) return;
+    if (bytes === 0 && heads === 0 && expiring === 0) return;
     const b = bucketOf(storageKey);
     if (this.known[b] === 1) {
-      this.totals[b]! += delta.bytes;
-      this.heads[b]! += delta.heads;
-      this.expiring[b]! += delta.expiring;
-      this.knownSum += delta.bytes;
-      this.knownHeads += delta.heads;
-      this.knownExpiring += delta.expiring;
+      this.totals[b]! += bytes;
+      this.heads[b]! += heads;
+      this.expiring[b]! += expiring;
+      this.knownSum += bytes;
+      this.knownHeads += heads;
+      this.knownExpiring += expiring;
     }
     if (b === this.walkBucket && compareBytes(storageKey, this.walkCursor) < 0) {
-      this.walkSum.bytes += delta.bytes;
-      this.walkSum.heads += delta.heads;
-      this.walkSum.expiring += delta.expiring;
+      this.walkSum.bytes += bytes;
+      this.walkSum.heads += heads;
+      this.walkSum.expiring += expiring;
     }
   }
 

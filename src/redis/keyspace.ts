@@ -787,20 +787,8 @@ export class Keyspace {
     return n;
   }
 
-  /** Keys with a deadline (INFO keyspace's expires): counted as `size`. */
-  expiringSize(nowMs: number): number {
-    const counted = this.countedKeys();
-    if (counted !== undefined) return counted.expiring;
-    let n = 0;
-    this.walkHeads(tokenStart(0n), nowMs, Number.MAX_SAFE_INTEGER, (_key, head) => {
-      if (head.expiresAtMs > 0) n++;
-      return true;
-    });
-    return n;
-  }
-
   /**
-   * INFO keyspace's keys and expires: as `size` and `expiringSize`, except that before the first
+   * INFO keyspace's keys and expires (keys with a deadline), counted as `size`, except that before the first
    * recount pass a keyspace the counted buckets already show to be large answers the estimate
    * (memory.ts keysEstimate) instead of walking: ioredis sends INFO on every connect, and a start
    * is when many reconnect at once.

@@ -119,6 +119,16 @@ export function runOnValues(
   nowMs: number,
   rng: Rng,
 ): { readonly reply: RespValue; readonly after: Array<Materialized | null> } {
+  const ctx = scratchContext(nowMs, rng);
+  for (const [key, value] of values) if (value !== null) load(ctx, key, value);
+  const reply = runCommand(ctx, argv);
+  return { reply, after: values.map(([key]) => readBack(ctx, key)) };
+}
+
+type Ctx = Parameters<typeof runCommand>[0];
+
+/** A keyspace of one command (or one queue) in memory, with no dataset account. */
+function scratchContext(nowMs: number, rng: Rng): Ctx {
   const keyspace = new Keyspace(new MemoryEngine(), {
     batchBytesMax: Number.MAX_SAFE_INTEGER,
     // A string command's result is bounded as a replicated value is (SETRANGE k 9007199254740000 x
@@ -127,13 +137,8 @@ export function runOnValues(
     storageKeyBytesMax: Number.MAX_SAFE_INTEGER,
     countDataset: false,
   });
-  const ctx = { keyspace, nowMs, rng };
-  for (const [key, value] of values) if (value !== null) load(ctx, key, value);
-  const reply = runCommand(ctx, argv);
-  return { reply, after: values.map(([key]) => readBack(ctx, key)) };
+  return { keyspace, nowMs, rng };
 }
-
-type Ctx = Parameters<typeof runCommand>[0];
 
 function must(ctx: Ctx, argv: Uint8Array[]): RespValue {
   const r = runCommand(ctx, argv);
@@ -235,13 +240,7 @@ export function runQueue(
   nowMs: number,
   rng: Rng,
 ): { readonly replies: RespValue[]; readonly after: Array<Held | null> } {
-  const keyspace = new Keyspace(new MemoryEngine(), {
-    batchBytesMax: Number.MAX_SAFE_INTEGER,
-    stringBytesMax: limits.kvValueBytesMax,
-    storageKeyBytesMax: Number.MAX_SAFE_INTEGER,
-    countDataset: false,
-  });
-  const ctx = { keyspace, nowMs, rng };
+  const ctx = scratchContext(nowMs, rng);
   for (const [key, held] of values) {
     if (held === null) continue;
     const v = held.value.type === 'string' ? { type: 'string' as const, value: held.value.value } : held.value;

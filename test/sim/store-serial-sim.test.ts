@@ -15,34 +15,16 @@ import { checkLinearizable } from '../../src/check/linearizability.ts';
 import { casIncrRegisterModel } from '../../src/check/models/register.ts';
 import { HistoryRecorder } from '../../src/check/recorder.ts';
 import { SeededRng } from '../../src/lib/rng.ts';
-import type { NodeServices } from '../../src/node/services.ts';
-import { membershipService } from '../../src/services/membership/service.ts';
-import { storeOf, storeService } from '../../src/services/store/service.ts';
 import { show, SimRespClient } from '../../src/services/store/sim-client.ts';
-import type { Simulation } from '../../src/sim/simulation.ts';
-import { simServices } from '../support/sim-services.ts';
+import { SERIAL_NODES, serialCluster } from '../support/serial-cluster.ts';
 
-const NODES = ['n1', 'n2', 'n3', 'n4', 'n5'];
+const NODES = SERIAL_NODES;
 const KEY = 'reg';
 /** A client waits up to this long between operations, so 5 clients span the fault schedule. */
 const THINK_MS_MAX = 120;
 const model = casIncrRegisterModel({ initial: null, nilReadUnknown: false });
 
-function cluster(seed: string): Simulation<NodeServices> {
-  const sim = simServices({
-    seed,
-    nodes: NODES,
-    services: [membershipService, storeService],
-    store: { sync: 'always', consistency: 'SERIAL', replication: { replicas: 3, antiEntropyIntervalMs: 0 } },
-    clientLinks: { chunking: 'random', chunkBytesMax: 13 },
-  });
-  assert.ok(
-    sim.runUntilCondition(() => NODES.every((id) => (storeOf(sim.instance(id)!).ring.ring.version ?? 0) > 0), 20_000),
-    'every node learned the ring',
-  );
-  sim.runFor(3_000); // failure detectors see every node
-  return sim;
-}
+const cluster = serialCluster;
 
 interface Client {
   conn: SimRespClient;

@@ -14,35 +14,17 @@
 // what a transaction at N > 1 refuses (below SERIAL, keys of two tags or none, server commands).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Mutation, mutationsFrom } from '../../src/lib/mutations.ts';
+import type { Mutation } from '../../src/lib/mutations.ts';
 import { limits } from '../../src/lib/limits.ts';
 import { SeededRng } from '../../src/lib/rng.ts';
-import type { NodeServices } from '../../src/node/services.ts';
-import { membershipService } from '../../src/services/membership/service.ts';
-import { storeOf, storeService } from '../../src/services/store/service.ts';
+import { storeOf } from '../../src/services/store/service.ts';
 import { show, SimRespClient } from '../../src/services/store/sim-client.ts';
-import type { Simulation } from '../../src/sim/simulation.ts';
-import { simServices } from '../support/sim-services.ts';
+import { SERIAL_NODES, serialCluster } from '../support/serial-cluster.ts';
 
-const NODES = ['n1', 'n2', 'n3', 'n4', 'n5'];
+const NODES = SERIAL_NODES;
 const THINK_MS_MAX = 100;
 
-function cluster(seed: string, mutation?: Mutation): Simulation<NodeServices> {
-  const sim = simServices({
-    seed,
-    nodes: NODES,
-    services: [membershipService, storeService],
-    store: { sync: 'always', consistency: 'SERIAL', replication: { replicas: 3, antiEntropyIntervalMs: 0 } },
-    clientLinks: { chunking: 'random', chunkBytesMax: 13 },
-    ...(mutation === undefined ? {} : { mutations: mutationsFrom([mutation]) }),
-  });
-  assert.ok(
-    sim.runUntilCondition(() => NODES.every((id) => (storeOf(sim.instance(id)!).ring.ring.version ?? 0) > 0), 20_000),
-    'every node learned the ring',
-  );
-  sim.runFor(3_000); // failure detectors see every node
-  return sim;
-}
+const cluster = serialCluster;
 
 interface Client {
   conn: SimRespClient;
@@ -302,10 +284,15 @@ test("a tag's keys at SERIAL: a key over the key bound and a state over tagState
     '+OK',
   ]);
   sim.runFor(500);
+  // Reads of the expired key write nothing (n3 coordinates: no compare-and-set of the register).
+  const casApplied = () => sim.metrics('n3').value('dynamo_serial_ops_total', { kind: 'cas', outcome: 'applied' });
+  const casBefore = casApplied();
   c.send('BARISTA', 'CAS', '{b}e', 'old', 'new');
   c.send('GET', '{b}e');
   c.send('EXISTS', '{b}e');
-  assert.deepEqual(settle(), ['*[:0,_]', '_', ':0']);
+  c.send('TTL', '{b}e');
+  assert.deepEqual(settle(), ['*[:0,_]', '_', ':0', ':-2']);
+  assert.equal(casApplied(), casBefore, 'an expired key read is not deleted by a write');
   // A build before tag registers: the key "{legacy}" kept its string in a register of that name.
   const replica = storeOf(sim.instance('n1')!).replica!;
   let wrote: boolean | undefined;

@@ -1091,8 +1091,8 @@ export class ReplicatedCommands {
       const spec = lookupCommand(argv[0]!);
       if (spec !== undefined) for (const k of commandKeys(spec, argv)) named.set(latin1(k), k);
     }
-    this.tagUpdate(tag, [...named.values()], watched, done, (held) => {
-      const out = runQueue(held, commands, this.node.wallMs(), this.rng);
+    this.tagUpdate(tag, [...named.values()], watched, done, (held, nowMs) => {
+      const out = runQueue(held, commands, nowMs, this.rng);
       return { answer: out.replies, after: out.after };
     });
   }

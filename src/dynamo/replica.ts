@@ -365,6 +365,20 @@ export class DynamoReplica {
   private out: Output = emptyOutput();
   /** The streams of a ring move this node makes (move.ts). */
   private readonly mover: MoveRunner;
+  /**
+   * Told the change of a key's stored bytes (storedValueBytes) at every write of the value store
+   * this replica makes (maxmemory at N > 1 counts with it: src/services/store/replicated-memory.ts);
+   * undefined: nothing is computed.
+   */
+  onStored: ((key: Uint8Array, bytesDelta: number) => void) | undefined;
+  /**
+   * Told the key of every client read or write reaching this replica: coordinated here, asked of
+   * it by a coordinator, or a write replicated to it (maxmemory's access history at N > 1);
+   * undefined: nothing is told.
+   */
+  onAccess: ((key: Uint8Array) => void) | undefined;
+  /** The encoded length of the state the last local() read (0: none). */
+  private localLength = 0;
 
   constructor(config: ReplicaConfig, deps: ReplicaDeps) {
     this.config = {
@@ -498,6 +512,7 @@ export class DynamoReplica {
         this.onHintAck(m.op, m.stored);
         break;
       case 'read':
+        this.onAccess?.(m.key);
         this.send(from, { type: 'readReply', op: m.op, state: this.local(m.key) });
         break;
       case 'readReply':
@@ -579,6 +594,10 @@ export class DynamoReplica {
         ? replicas[0] === this.config.id
         : replicas.includes(this.config.id) || pending.includes(this.config.id);
       if (mine) continue;
+      if (this.onStored !== undefined) {
+        const held = this.store.get(key);
+        if (held !== undefined) this.onStored(key, -storedValueBytes(key, Versioned.decode(held), held.length));
+      }
       this.store.delete(key);
       this.out.syncNeeded = true;
       c.dropped++;
@@ -675,9 +694,12 @@ export class DynamoReplica {
     const required = req.level === 'ANY' ? 1 : levelCount(req.level, replicas.length)! + pending.length;
     const live = 1 + others.filter((r) => this.isUp(r)).length;
     if (live < required) return this.unavailable(origin, `${live} live replicas, the write needs ${required}`);
+    if (req.value !== null || req.op !== undefined) this.onAccess?.(req.key); // not a delete
     let state: Versioned;
+    let heldBytes = 0;
     try {
       const local = this.local(req.key);
+      heldBytes = this.onStored === undefined ? 0 : storedValueBytes(req.key, local, this.localLength);
       state =
         req.op === undefined
           ? local.update(req.context, this.config.actorId, req.value, req.ts, false, req.expiresAtMs, this.counterFloor)
@@ -695,7 +717,9 @@ export class DynamoReplica {
       if (error instanceof BaristaError) return this.finish(origin, { ok: false, error });
       throw error;
     }
-    this.store.put(req.key, state.encode());
+    const encoded = state.encode();
+    this.store.put(req.key, encoded);
+    this.onStored?.(req.key, storedValueBytes(req.key, state, encoded.length) - heldBytes);
     this.out.syncNeeded = true;
     const op = this.newOp();
     const w: WriteOp = {
@@ -744,6 +768,7 @@ export class DynamoReplica {
     // Ask the first R - 1 live peers in preference order (the coordinator counts itself), or, with
     // probability readRepairChance, every live replica so read repair reaches them all; the rest
     // are asked if the first have not answered by speculateTicks (Cassandra's speculative retry).
+    this.onAccess?.(key);
     const all = this.config.readRepairChance >= 1 || this.rng.float() < this.config.readRepairChance;
     const asked = all ? live : live.slice(0, required - 1);
     const op = this.newOp();
@@ -893,6 +918,7 @@ export class DynamoReplica {
   // --- replica ----------------------------------------------------------------------------------
 
   private onReplicate(from: NodeId, op: number, key: Uint8Array, state: Versioned): void {
+    if (op !== 0) this.onAccess?.(key); // a client's write (op 0: a repair)
     if (!this.mergeInto(key, state)) return;
     if (op !== 0) this.send(from, { type: 'replicateAck', op });
   }
@@ -1215,6 +1241,7 @@ export class DynamoReplica {
         deadSince = Math.max(deadSince, since);
       }
       if (!dead || deadSince + this.config.tombstoneGraceMs > wallMs) continue;
+      this.onStored?.(key, -storedValueBytes(key, v, state.length));
       this.store.delete(key);
       this.out.syncNeeded = true; // not for safety (a lost delete is collected again): the store contract
       this.stats.tombstonesCollected++;
@@ -1226,6 +1253,7 @@ export class DynamoReplica {
 
   private local(key: Uint8Array): Versioned {
     const bytes = this.store.get(key);
+    this.localLength = bytes?.length ?? 0;
     return bytes === undefined ? Versioned.empty() : Versioned.decode(bytes);
   }
 
@@ -1241,7 +1269,10 @@ export class DynamoReplica {
       return false;
     }
     if (!merged.equals(held)) {
-      this.store.put(key, merged.encode());
+      const heldBytes = this.onStored === undefined ? 0 : storedValueBytes(key, held, this.localLength);
+      const encoded = merged.encode();
+      this.store.put(key, encoded);
+      this.onStored?.(key, storedValueBytes(key, merged, encoded.length) - heldBytes);
       this.out.syncNeeded = true;
     }
     return true;
@@ -1264,4 +1295,17 @@ export class DynamoReplica {
     this.out = emptyOutput();
     return out;
   }
+}
+
+/** Per stored value, on top of its key and state (as the N = 1 keyspace counts an entry: src/redis/memory.ts). */
+export const STORED_VALUE_OVERHEAD_BYTES = 48;
+
+/**
+ * A stored state's bytes as maxmemory counts them at N > 1: its key, its encoded state and
+ * STORED_VALUE_OVERHEAD_BYTES while any sibling holds a value (expired ones too, until garbage
+ * collection reclaims them, as N = 1 counts expired keys until reclaimed); 0 for tombstones only.
+ */
+export function storedValueBytes(key: Uint8Array, state: Versioned, encodedLength: number): number {
+  for (const s of state.siblings) if (s.value !== null) return key.length + encodedLength + STORED_VALUE_OVERHEAD_BYTES;
+  return 0;
 }

@@ -298,6 +298,8 @@ export const limits = {
   redisAccessSketchSlotsCountMax: 1 << 20,
   /** Keys one eviction call deletes at most before the command runs anyway (Redis' time limit). */
   redisEvictPerCallKeysMax: 64,
+  /** Eviction deletes in flight at N > 1 (replicated-memory.ts): past it eviction waits for them. */
+  storeEvictInFlightKeysMax: 256,
   /** Engine entries one eviction sample examines at most (volatile-* looking for keys with a TTL). */
   redisEvictSampleEntriesMax: 2048,
   /**

@@ -7,7 +7,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SeededRng } from '../lib/rng.ts';
-import { AccessSketch, type EvictionPolicy, type EvictionSettings, Evictor, LFU_INIT_VAL } from './eviction.ts';
+import {
+  AccessSketch,
+  type EvictionPolicy,
+  type EvictionSettings,
+  Evictor,
+  keyspaceEvictionSpace,
+  LFU_INIT_VAL,
+} from './eviction.ts';
 import { RedisHarness } from './testing.ts';
 
 function setup(
@@ -19,7 +26,7 @@ function setup(
   const settings: EvictionSettings = { maxmemory, policy, samples: 5, lfuLogFactor: 10, lfuDecayTime: 1 };
   const sketch = new AccessSketch(new SeededRng(`${seed}-lfu`), settings, 1 << 16);
   const evicted: string[] = [];
-  const ev = new Evictor(h.keyspace, settings, sketch, new SeededRng(`${seed}-evict`), (k) =>
+  const ev = new Evictor(keyspaceEvictionSpace(h.keyspace), settings, sketch, new SeededRng(`${seed}-evict`), (k) =>
     evicted.push(new TextDecoder().decode(k)),
   );
   h.keyspace.access = sketch;

@@ -27,7 +27,7 @@
 
 import type { Rng } from '../env/types.ts';
 import { limits } from '../lib/limits.ts';
-import { type Head, type Keyspace, KeyspaceLimitError, latin1Bytes, latin1String } from './keyspace.ts';
+import { type Keyspace, KeyspaceLimitError, latin1Bytes, latin1String } from './keyspace.ts';
 
 export const EVICTION_POLICIES = [
   'volatile-lru',
@@ -171,6 +171,62 @@ export class AccessSketch {
 
 export type EvictionOutcome = 'ok' | 'running' | 'fail';
 
+/** A key as the sampler saw it: its deadline (0: none) and its sketch position (8 token bytes first). */
+export interface SampledKey {
+  readonly key: Uint8Array;
+  readonly expiresAtMs: number;
+  readonly storageKey: Uint8Array;
+}
+
+/**
+ * What the evictor evicts from: the N = 1 keyspace (keyspaceEvictionSpace below) or, at N > 1, the
+ * keys of the slots this node leads in its replica store (src/services/store/replicated-memory.ts).
+ */
+export interface EvictionSpace {
+  /** The data set's bytes as maxmemory counts them (memory.ts). */
+  readonly datasetBytes: number;
+  /**
+   * Up to `count` live keys (with a deadline only, when `volatileOnly`) in token order from the
+   * token in `random8`, wrapping around once, within a bound of entries examined. Not an access.
+   */
+  sample(random8: Uint8Array, count: number, volatileOnly: boolean, nowMs: number): SampledKey[];
+  /** `key`'s deadline (0: none) while it is live and evictable here; undefined otherwise. Not an access. */
+  peek(key: Uint8Array, nowMs: number): number | undefined;
+  /**
+   * Deletes `key`: 'refused' when it cannot be evicted here (too large for one batch at N = 1),
+   * 'busy' when deletes are in flight up to their bound (N > 1: eviction goes on later).
+   */
+  evict(key: Uint8Array, nowMs: number): 'evicted' | 'refused' | 'busy';
+  /** maxmemory or the policy changed (the N > 1 space starts or stops counting). */
+  settingsChanged?(settings: Readonly<EvictionSettings>, nowMs: number): void;
+}
+
+/** The N = 1 keyspace as an eviction space. */
+export function keyspaceEvictionSpace(keyspace: Keyspace): EvictionSpace {
+  return {
+    get datasetBytes() {
+      return keyspace.datasetBytes;
+    },
+    sample: (random8, count, volatileOnly, nowMs) =>
+      keyspace
+        .sampleHeads(random8, count, volatileOnly, nowMs)
+        .map((s) => ({ key: s.key, expiresAtMs: s.head.expiresAtMs, storageKey: s.storageKey })),
+    peek: (key, nowMs) => keyspace.peekHead(key, nowMs)?.expiresAtMs,
+    evict: (key, nowMs) => {
+      try {
+        keyspace.deleteKey(key, nowMs);
+        keyspace.endCommand();
+        return 'evicted';
+      } catch (error) {
+        keyspace.abortCommand();
+        // Too large for one batch: not evictable here (see the header); the next pick differs.
+        if (error instanceof KeyspaceLimitError) return 'refused';
+        throw error;
+      }
+    },
+  };
+}
+
 interface Candidate {
   readonly id: string;
   /** Larger = evicted first. */
@@ -187,12 +243,12 @@ export class Evictor {
    * capacity cost ~0.4 ms (2.5k SET/s, docs/BENCHMARKS.md); a drawn key may be gone by then, and
    * the pool checks it before evicting.
    */
-  private sampled: Array<{ key: Uint8Array; head: Head; storageKey: Uint8Array }> = [];
+  private sampled: SampledKey[] = [];
   /** Keys evicted since start (INFO evicted_keys). */
   evicted = 0;
 
   constructor(
-    private readonly keyspace: Keyspace,
+    readonly space: EvictionSpace,
     readonly settings: EvictionSettings,
     readonly sketch: AccessSketch,
     private readonly rng: Rng,
@@ -204,15 +260,16 @@ export class Evictor {
     this.sketch.setMode(this.settings.maxmemory > 0 ? sketchModeOf(this.settings.policy) : 'off', nowMs);
     this.pool = [];
     this.sampled = [];
+    this.space.settingsChanged?.(this.settings, nowMs);
   }
 
   get datasetBytes(): number {
-    return this.keyspace.datasetBytes;
+    return this.space.datasetBytes;
   }
 
   /** Whether the data set is over maxmemory. */
   get over(): boolean {
-    return this.settings.maxmemory > 0 && this.keyspace.datasetBytes > this.settings.maxmemory;
+    return this.settings.maxmemory > 0 && this.space.datasetBytes > this.settings.maxmemory;
   }
 
   /** Redis' performEvictions: call between commands (nothing staged). */
@@ -223,15 +280,9 @@ export class Evictor {
     for (let n = 0; n < limits.redisEvictPerCallKeysMax; n++) {
       const victim = this.pick(nowMs);
       if (victim === undefined) return 'fail';
-      try {
-        this.keyspace.deleteKey(victim, nowMs);
-        this.keyspace.endCommand();
-      } catch (error) {
-        this.keyspace.abortCommand();
-        // Too large for one batch: not evictable here (see the header); the next pick differs.
-        if (error instanceof KeyspaceLimitError) return 'fail';
-        throw error;
-      }
+      const evicted = this.space.evict(victim, nowMs);
+      if (evicted === 'refused') return 'fail';
+      if (evicted === 'busy') return 'running';
       this.evicted++;
       this.onEvict(victim);
       if (!this.over) return 'ok';
@@ -248,7 +299,7 @@ export class Evictor {
       for (let n = 0; n <= EVICTION_SAMPLE_BATCH; n++) {
         const s = this.draw(1, volatile, nowMs)[0];
         if (s === undefined) return undefined;
-        if (this.keyspace.peekHead(s.key, nowMs) !== undefined) return s.key;
+        if (this.space.peek(s.key, nowMs) !== undefined) return s.key;
       }
       return undefined;
     }
@@ -256,7 +307,7 @@ export class Evictor {
       for (const s of this.draw(this.settings.samples, volatile, nowMs)) {
         const score =
           policy === 'volatile-ttl'
-            ? -s.head.expiresAtMs
+            ? -s.expiresAtMs
             : policy.endsWith('-lru')
               ? this.sketch.idleMs(s.storageKey)
               : 255 - this.sketch.frequency(s.storageKey);
@@ -265,22 +316,18 @@ export class Evictor {
       while (this.pool.length > 0) {
         const best = this.pool.shift()!;
         const key = latin1Bytes(best.id);
-        const head = this.keyspace.peekHead(key, nowMs);
-        if (head !== undefined && (!volatile || head.expiresAtMs !== 0)) return key;
+        const deadline = this.space.peek(key, nowMs);
+        if (deadline !== undefined && (!volatile || deadline !== 0)) return key;
       }
     }
     return undefined;
   }
 
   /** The next `count` sampled keys (fewer when the walk finds fewer), walking again when short. */
-  private draw(
-    count: number,
-    volatile: boolean,
-    nowMs: number,
-  ): Array<{ key: Uint8Array; head: Head; storageKey: Uint8Array }> {
+  private draw(count: number, volatile: boolean, nowMs: number): SampledKey[] {
     if (this.sampled.length < count) {
       this.sampled.push(
-        ...this.keyspace.sampleHeads(this.rng.bytes(8), Math.max(count, EVICTION_SAMPLE_BATCH), volatile, nowMs),
+        ...this.space.sample(this.rng.bytes(8), Math.max(count, EVICTION_SAMPLE_BATCH), volatile, nowMs),
       );
     }
     return this.sampled.splice(0, count);

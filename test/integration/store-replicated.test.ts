@@ -10,6 +10,7 @@
 //     node's write;
 //   - BARISTA REPAIR starts an anti-entropy round over the real transport;
 //   - SCAN through ioredis' scanStream on each node: every key once over the three.
+//   - maxmemory allkeys-lru set by CONFIG SET on each node keeps each under it (INFO used_memory).
 // ioredis reconnection is off: an error must surface, not be retried behind the test's back.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -134,6 +135,39 @@ describe('store at N = 3 on a 3-node barista dev cluster (real processes)', () =
     assert.equal(await a.multi().set('{acct}flag', '1').exec(), null);
     assert.equal(await a.exists('{acct}flag'), 0);
     await assert.rejects(a.multi().set('{acct}x', '1').set('other', '1').exec(), /EXECABORT/);
+  });
+
+  test('maxmemory allkeys-lru set by CONFIG SET on every node: each stays under it while ioredis writes through all three', async () => {
+    const nodes = cluster.nodes.map(connect);
+    await Promise.all(nodes.map((r) => r.connect()));
+    const infoField = async (r: Redis, field: string): Promise<number> =>
+      Number(new RegExp(`${field}:(\\d+)`).exec(await r.info('everything'))![1]);
+    const maxmemory = Math.max(...(await Promise.all(nodes.map((r) => infoField(r, 'used_memory'))))) + 40_000;
+    for (const r of nodes) {
+      assert.equal(await r.config('SET', 'maxmemory', String(maxmemory), 'maxmemory-policy', 'allkeys-lru'), 'OK');
+    }
+    await Promise.all(
+      nodes.map(async (r, n) => {
+        for (let i = 0; i < 300; i++) assert.equal(await r.set(`mm:${n}:${i}`, 'v'.repeat(200)), 'OK');
+      }),
+    );
+    // Each node's count is under the bound once the last writes' evictions ran (a 100 ms step).
+    await until('every node under maxmemory', 10_000, async () => {
+      const used = await Promise.all(nodes.map((r) => infoField(r, 'used_memory')));
+      return used.every((u) => u <= maxmemory);
+    });
+    const evicted = await Promise.all(nodes.map((r) => infoField(r, 'evicted_keys')));
+    assert.ok(evicted.reduce((a, b) => a + b, 0) > 50, `evicted ${evicted}`);
+    const values = await nodes[1]!.mget(...Array.from({ length: 300 }, (_, i) => `mm:0:${i}`));
+    assert.ok(
+      values.every((v) => v === null || v === 'v'.repeat(200)),
+      'a key is whole or evicted',
+    );
+    assert.ok(
+      values.some((v) => v !== null),
+      'some keys kept',
+    );
+    for (const r of nodes) assert.equal(await r.config('SET', 'maxmemory', '0'), 'OK');
   });
 
   test('kill -9 a node while writing at QUORUM: nothing acknowledged is lost; the survivors keep serving', async (t) => {

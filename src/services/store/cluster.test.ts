@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import type { NodeServices } from '../../node/services.ts';
 import type { Simulation } from '../../sim/simulation.ts';
 import { simServices } from '../../../test/support/sim-services.ts';
+import { replicatedCluster } from '../../../test/support/replicated-cluster.ts';
 import { membershipService } from '../membership/service.ts';
 import { keySlot } from '../../dynamo/slots.ts';
 import { storeOf, storeService } from './service.ts';
@@ -27,22 +28,6 @@ function cluster(seed: string): Simulation<NodeServices> {
     sim.runUntilCondition(() => NODES.every((id) => (storeOf(sim.instance(id)!).ring.ring.version ?? 0) > 0), 20_000),
     'every node learned the ring',
   );
-  return sim;
-}
-
-/** Nodes `ids` with membership and the store at N = `replicas`, every peer alive. */
-function replicatedCluster(seed: string, ids: readonly string[], replicas: number): Simulation<NodeServices> {
-  const sim = simServices({
-    seed,
-    nodes: [...ids],
-    services: [membershipService, storeService],
-    store: { replication: { replicas } },
-  });
-  assert.ok(
-    sim.runUntilCondition(() => ids.every((id) => storeOf(sim.instance(id)!).ring.ring.version > 0), 20_000),
-    'ring',
-  );
-  sim.runFor(2_000); // membership: every peer alive
   return sim;
 }
 

@@ -5,6 +5,7 @@
 // the eviction settings; the rest come from the node config) / RESETSTAT.
 // Values that have no meaning here are Redis' values for an idle standalone master.
 
+import { ReplicaMemory } from './replicated-memory.ts';
 import {
   defaultEvictionSettings,
   EVICTION_POLICIES,
@@ -193,9 +194,15 @@ function infoSection(s: RespSession, name: string): string | undefined {
       ]);
     case 'memory': {
       // used_memory is the data set as maxmemory counts it (src/redis/memory.ts), not the heap.
-      // At N > 1, the replica store's values as the key census last counted them (census.ts).
-      const dataset = server.replicated?.census?.storedBytes() ?? server.keyspaceOps.keyspace.datasetBytes;
-      const ev = server.evictor?.settings;
+      // At N > 1 with maxmemory set, the replica store's values as replicated-memory.ts counts
+      // them; without it, as the key census last counted them (census.ts).
+      const evictor = server.evictor;
+      const replicaMemory = evictor?.space instanceof ReplicaMemory ? evictor.space : undefined;
+      const dataset =
+        replicaMemory?.counting === true
+          ? replicaMemory.datasetBytes
+          : (server.replicated?.census?.storedBytes() ?? server.keyspaceOps.keyspace.datasetBytes);
+      const ev = evictor?.settings;
       return fields('Memory', [
         ['used_memory', dataset],
         ['used_memory_human', humanBytes(dataset)],
@@ -205,7 +212,12 @@ function infoSection(s: RespSession, name: string): string | undefined {
         ['maxmemory_policy', ev?.policy ?? 'noeviction'],
         ['baristas_engine_memory', engine.memoryBytes],
         ['baristas_engine_memory_human', humanBytes(engine.memoryBytes)],
-        ['baristas_dataset_counted', server.keyspaceOps.keyspace.account.complete ? 1 : 0],
+        [
+          'baristas_dataset_counted',
+          (replicaMemory?.counting === true ? replicaMemory.complete : server.keyspaceOps.keyspace.account.complete)
+            ? 1
+            : 0,
+        ],
       ]);
     }
     case 'persistence':
@@ -340,7 +352,7 @@ interface Settable {
 }
 
 /**
- * An eviction setting (N = 1 only): `parse` gives the value or Redis' reason to refuse it; `set`
+ * An eviction setting: `parse` gives the value or Redis' reason to refuse it; `set`
  * stores it; `restarts` when the access sketch must start over (maxmemory, the policy).
  */
 function evictionSetting<T>(
@@ -353,8 +365,7 @@ function evictionSetting<T>(
       const parsed = parse(value);
       if (!parsed.ok) return parsed;
       const ev = s.server.evictor;
-      if (ev === undefined)
-        return { ok: false, why: 'maxmemory is not available with store.replication.replicas > 1 yet' };
+      if (ev === undefined) return { ok: false, why: 'maxmemory is not available on this node' };
       return {
         ok: true,
         apply: () => {

@@ -13,7 +13,7 @@
 import type { ClientConnection } from '../../env/types.ts';
 import type { ProtocolError } from '../../lib/errors.ts';
 import type { RunningService, ServiceContext, ServiceDefinition, ServiceHost } from '../../node/service.ts';
-import { AccessSketch, type EvictionSettings, Evictor } from '../../redis/eviction.ts';
+import { AccessSketch, type EvictionSettings, Evictor, keyspaceEvictionSpace } from '../../redis/eviction.ts';
 import { Keyspace } from '../../redis/keyspace.ts';
 import { parseMemoryValue } from '../../redis/memory.ts';
 import { StoreSweeper } from './sweep.ts';
@@ -37,6 +37,7 @@ import { RespSession } from './session.ts';
 import { CommandForwarder } from './forward.ts';
 import { baristaCommand } from './barista-command.ts';
 import { ReplicatedCommands } from './replicated.ts';
+import { ReplicaMemory } from './replicated-memory.ts';
 import { LsmReplicaStore } from './replication/lsm-store.ts';
 import { actorIdFor, ReplicaNode } from './replication/driver.ts';
 import { RingKeeper } from './ring-keeper.ts';
@@ -183,10 +184,9 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     },
   );
   const keyspace = new Keyspace(engine);
-  // maxmemory and eviction (N = 1: the replica's store at N > 1 is another engine).
+  // maxmemory and eviction: over the keyspace at N = 1; at N > 1 over the replica store's values
+  // (replicated-memory.ts), the evictor made below once the replica and the slot map exist.
   const maxmemory = parseMemoryValue(String(config.maxmemory)) ?? 0;
-  if (maxmemory > 0 && config.replication.replicas > 1)
-    throw new ConfigError('store.maxmemory', 'is not available with store.replication.replicas > 1 yet');
   const evictionSettings: EvictionSettings = {
     maxmemory,
     policy: config.maxmemoryPolicy,
@@ -196,11 +196,11 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
   };
   let server: StoreServer | undefined;
   const evictedKeys = ctx.metrics.counter('store_evicted_keys_total', 'Keys deleted by maxmemory eviction');
-  const evictor =
+  let evictor =
     config.replication.replicas > 1
       ? undefined
       : new Evictor(
-          keyspace,
+          keyspaceEvictionSpace(keyspace),
           evictionSettings,
           new AccessSketch(env.rng.fork('store-lfu'), evictionSettings),
           env.rng.fork('store-evict'),
@@ -341,6 +341,29 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     log: ctx.log,
   });
   ctx.router.register([MessageType.StorePublish], (m) => pubsub.receive(m));
+  const ledSlots = ledSlotsOf(clusterView);
+  let replicaMemory: ReplicaMemory | undefined;
+  if (replicated !== undefined) {
+    const sketch = new AccessSketch(env.rng.fork('store-lfu'), evictionSettings);
+    const wallMs = () => Math.floor(env.clock.wallMs());
+    replicaMemory = new ReplicaMemory({
+      node: replicated.node,
+      leads: (slot) => ledSlots()[slot] === 1,
+      timers: env.timers,
+      log: ctx.log,
+      afterStep: () => {
+        if (evictor?.over === true) evictor.performEvictions(wallMs());
+      },
+      touch: (position) => {
+        sketch.nowMs = wallMs();
+        sketch.touch(position);
+      },
+    });
+    evictor = new Evictor(replicaMemory, evictionSettings, sketch, env.rng.fork('store-evict'), () =>
+      evictedKeys.inc(),
+    );
+    evictor.policyChanged(wallMs());
+  }
   server = new StoreServer({
     route: (spec, argv) => {
       let unknown = false;
@@ -388,7 +411,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
             replicated.node,
             mover!,
             ctx.env.rng.fork('store-collections'),
-            ledSlotsOf(clusterView),
+            ledSlots,
             ctx.env.timers,
           ),
         }),
@@ -464,6 +487,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     },
     stop: () => {
       sweeper.stop();
+      replicaMemory?.stop();
       server.replicated?.stop();
       mover?.stop();
       ring.stop();

@@ -218,6 +218,9 @@ export class RespSession {
         return reply.error(
           `ERR '${entry.spec.name}' is not available with store.replication.replicas > 1 yet, except at SERIAL over the keys of one hash tag ({tag}a {tag}b)`,
         );
+      // maxmemory at N > 1: this node's count of its replica store (replicated-memory.ts).
+      const oom = this.server.oomReply(entry.spec.name, entry.spec.flags, this);
+      if (oom !== undefined) return oom;
       this.server.stats.commandsProcessed++;
       const level = this.consistency;
       return (done) => replicated.run(entry.spec.name, argv, level, done);
@@ -225,8 +228,13 @@ export class RespSession {
     if (replicated !== undefined && entry.spec.name === 'watch') return this.watchAtN(argv);
     // N > 1: no key has an owner to forward to; a server command with keys (the blocking pops)
     // answers for itself (blocking.ts: not offered at N > 1).
-    if (replicated !== undefined && entry.kind === 'server' && !entry.spec.flags.includes('pubsub'))
+    if (replicated !== undefined && entry.kind === 'server' && !entry.spec.flags.includes('pubsub')) {
+      if (entry.spec.name === 'exec') {
+        const oom = this.server.oomReply('exec', entry.spec.flags, this);
+        if (oom !== undefined) return this.execOom();
+      }
       return this.server.run(this, entry, argv);
+    }
     // Sharded Pub/Sub names channels where keys go, yet runs on any node (pubsub.ts).
     if (entry.kind === 'server' && entry.spec.flags.includes('pubsub')) return this.server.run(this, entry, argv);
     const route = this.server.route(entry, argv);
@@ -239,14 +247,15 @@ export class RespSession {
       return (done) => this.server.forward(route.to, argv, done);
     }
     const oom = this.server.oomReply(entry.spec.name, entry.spec.flags, this);
-    if (oom !== undefined) {
-      if (entry.spec.name !== 'exec') return oom;
-      // Redis' execCommandAbort: the transaction is discarded, the reason named.
-      this.multi = null;
-      this.server.unwatchAll(this);
-      return reply.error(`EXECABORT Transaction discarded because of: ${OOM_MESSAGE}`);
-    }
+    if (oom !== undefined) return entry.spec.name === 'exec' ? this.execOom() : oom;
     return this.server.run(this, entry, argv);
+  }
+
+  /** Redis' execCommandAbort under maxmemory: the transaction is discarded, the reason named. */
+  private execOom(): RespValue {
+    this.multi = null;
+    this.server.unwatchAll(this);
+    return reply.error(`EXECABORT Transaction discarded because of: ${OOM_MESSAGE}`);
   }
 
   private reject(error: RespValue): RespValue {

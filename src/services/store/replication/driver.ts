@@ -85,7 +85,7 @@ import type { MoveProgress, MoveStats } from '../../../dynamo/move.ts';
 import { DynamoReplica, levelCount, type Output, type ReplicaStats } from '../../../dynamo/replica.ts';
 import type { Ring } from '../../../dynamo/ring.ts';
 import type { PaxosOperation, PaxosOutcome, PaxosStore } from '../../../dynamo/paxos.ts';
-import { type ReplicaStore, type TokenPage, tokenPage } from '../../../dynamo/store.ts';
+import { type ReplicaStore, type TokenPage, tokenPage, type ValuePage } from '../../../dynamo/store.ts';
 import type { TypedOp } from '../../../dynamo/typed.ts';
 import { SerialCoordinator } from './serial.ts';
 import { initialRing } from '../ring-keeper.ts';
@@ -606,6 +606,14 @@ export class ReplicaNode {
    */
   localPage(from: bigint, countMax: number): TokenPage {
     return tokenPage(this.store, from, countMax, limits.dynamoMovePageBytesMax);
+  }
+
+  /**
+   * This node's stored values in token order from a position (store.ts scanValues), uncut: the
+   * recount of maxmemory's dataset bytes at N > 1 walks them (replicated-memory.ts).
+   */
+  scanStored(from: Uint8Array | bigint | null, countMax: number): ValuePage {
+    return this.store.scanValues(from, countMax);
   }
 
   /** This node's stored state of a key, without quorum or repair (tests, debugging). */

@@ -1,0 +1,318 @@
+// Goal: maxmemory at N > 1 (replicated-memory.ts) through the real RESP front end on 3 simulated
+// nodes at N = 3:
+//   - the count each node keeps (write deltas + the recount) equals a full walk of its replica
+//     store after a mixed load of strings, counters, collections, deadlines and deletes from every
+//     node; negative control: with the write deltas cut off the count drifts (the check fails),
+//     and one recount pass makes it exact again;
+//   - allkeys-random keeps every node's count under maxmemory under a write load, each key is
+//     evicted by the node leading its slot, and its replicas follow (a key is live on all three
+//     copies or on none once the cluster is quiet);
+//   - allkeys-lru evicts the keys written longest ago (writes through any node reach the evicting
+//     leader's access history); negative control: allkeys-random on the same run keeps hot keys
+//     about as often as cold ones, so the check can fail;
+//   - volatile-ttl evicts keys with a deadline, nearest first, never one without, then answers
+//     -OOM (negative control, run by hand: volatile-random fails the nearest-first check);
+//   - noeviction answers -OOM to writes while reads and DEL run, and a DEL makes room again;
+//   - INFO used_memory / maxmemory / evicted_keys, and CONFIG SET turning counting off.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { storedValueBytes } from '../../dynamo/replica.ts';
+import { Versioned } from '../../dynamo/versions.ts';
+import { SeededRng } from '../../lib/rng.ts';
+import type { NodeServices } from '../../node/services.ts';
+import type { Simulation } from '../../sim/simulation.ts';
+import { replicatedCluster } from '../../../test/support/replicated-cluster.ts';
+import { ReplicaMemory } from './replicated-memory.ts';
+import { storeOf } from './service.ts';
+import { show, SimRespClient } from './sim-client.ts';
+
+const NODES = ['n1', 'n2', 'n3'];
+
+function cluster(seed: string, store: Record<string, unknown> = {}): Simulation<NodeServices> {
+  return replicatedCluster(seed, NODES, 3, store);
+}
+
+function settle(sim: Simulation<NodeServices>, c: SimRespClient): string[] {
+  assert.ok(
+    sim.runUntilCondition(() => c.settled || c.closed !== undefined, 30_000),
+    `replies to ${c.sent} commands`,
+  );
+  return c.replies.map(show);
+}
+
+function memoryOf(sim: Simulation<NodeServices>, id: string): ReplicaMemory {
+  const space = storeOf(sim.instance(id)!).server.evictor?.space;
+  assert.ok(space instanceof ReplicaMemory, 'the evictor works on the replica store at N > 1');
+  return space;
+}
+
+/** Every value `id` stores, priced as the count prices them (a full walk). */
+function walked(sim: Simulation<NodeServices>, id: string): number {
+  const node = storeOf(sim.instance(id)!).replica!;
+  let sum = 0;
+  for (let from: Uint8Array | null = null; ; ) {
+    const page = node.scanStored(from, 1000);
+    for (const e of page.entries) sum += storedValueBytes(e.key, Versioned.decode(e.state), e.state.length);
+    if (page.next === null) return sum;
+    from = page.next;
+  }
+}
+
+/** Runs `commands` on every node (CONFIG SET is per node, as on each Redis Cluster master). */
+function everyNode(sim: Simulation<NodeServices>, ...commands: string[][]): string[][] {
+  return NODES.map((id) => {
+    const c = new SimRespClient(sim, id);
+    for (const cmd of commands) c.send(...cmd);
+    return settle(sim, c);
+  });
+}
+
+function info(sim: Simulation<NodeServices>, id: string): Map<string, string> {
+  const c = new SimRespClient(sim, id);
+  c.send('INFO', 'everything');
+  const text = settle(sim, c)[0] as string;
+  const out = new Map<string, string>();
+  for (const line of text.split('\r\n')) {
+    const at = line.indexOf(':');
+    if (at > 0 && !line.startsWith('#')) out.set(line.slice(0, at).replace(/^[$=]/, ''), line.slice(at + 1));
+  }
+  return out;
+}
+
+/** Whether `key` holds a value on `id`'s own copy. */
+function liveOn(sim: Simulation<NodeServices>, id: string, key: string): boolean {
+  const state = storeOf(sim.instance(id)!).replica!.peek(new TextEncoder().encode(key));
+  return state.siblings.some((s) => s.value !== null);
+}
+
+test('N = 3: the dataset count follows every write and equals a walk; cut off, it drifts, and a recount pass corrects it', () => {
+  const sim = cluster('replica-memory-count');
+  everyNode(sim, ['CONFIG', 'SET', 'maxmemory', '100mb']);
+  for (const id of NODES) assert.ok(memoryOf(sim, id).counting);
+  const rng = new SeededRng('replica-memory-load');
+  const clients = NODES.map((id) => new SimRespClient(sim, id));
+  for (let i = 0; i < 600; i++) {
+    const c = clients[i % 3]!;
+    const k = `k${rng.int(60)}`;
+    switch (rng.int(9)) {
+      case 0:
+        c.send('SET', k, 'v'.repeat(rng.int(200)));
+        break;
+      case 1:
+        c.send('SET', k, 'x', 'PX', String(1 + rng.int(3_000)));
+        break;
+      case 2:
+        c.send('DEL', k);
+        break;
+      case 3:
+        c.send('INCRBY', `n${rng.int(10)}`, String(rng.int(100)));
+        break;
+      case 4:
+        c.send('RPUSH', `l${rng.int(10)}`, 'a'.repeat(rng.int(50)), 'b');
+        break;
+      case 5:
+        c.send('LPOP', `l${rng.int(10)}`);
+        break;
+      case 6:
+        c.send('SADD', `s${rng.int(10)}`, String(rng.int(40)));
+        break;
+      case 7:
+        c.send('HSET', `h${rng.int(10)}`, `f${rng.int(20)}`, 'v'.repeat(rng.int(30)));
+        break;
+      default:
+        c.send('EXPIRE', k, String(1 + rng.int(3)));
+    }
+  }
+  for (const c of clients) settle(sim, c);
+  sim.runFor(5_000); // replicas take every write; deadlines pass
+  for (const id of NODES) {
+    const m = memoryOf(sim, id);
+    assert.ok(m.complete, `${id} counted every bucket`);
+    assert.ok(walked(sim, id) > 10_000, 'a real data set');
+    assert.equal(m.datasetBytes, walked(sim, id), `${id}: the count equals the walk`);
+  }
+  const used = Number(info(sim, 'n1').get('used_memory'));
+  assert.equal(used, memoryOf(sim, 'n1').datasetBytes, 'INFO used_memory is the count');
+
+  // Negative control: n1's replica stops telling its writes; the check above sees the drift.
+  const n1 = storeOf(sim.instance('n1')!).replica!;
+  const hook = n1.replica.onStored;
+  n1.replica.onStored = undefined;
+  const c = clients[1]!;
+  for (let i = 0; i < 50; i++) c.send('SET', `drift${i}`, 'y'.repeat(100));
+  settle(sim, c);
+  sim.runFor(50); // less than a recount step of the whole store
+  assert.notEqual(memoryOf(sim, 'n1').datasetBytes, walked(sim, 'n1'), 'without the deltas the count drifts');
+  n1.replica.onStored = hook;
+  const passes = () => (memoryOf(sim, 'n1') as unknown as { account: { passes: number } }).account.passes;
+  // The pass under way may have walked some buckets before those writes: the next one is whole.
+  const before = passes();
+  assert.ok(
+    sim.runUntilCondition(() => passes() > before + 1, 60_000),
+    'a whole recount pass ends',
+  );
+  assert.equal(memoryOf(sim, 'n1').datasetBytes, walked(sim, 'n1'), 'the recount corrected it');
+
+  everyNode(sim, ['CONFIG', 'SET', 'maxmemory', '0']);
+  assert.ok(!memoryOf(sim, 'n1').counting, 'maxmemory 0: nothing is counted');
+  assert.equal(n1.replica.onStored, undefined);
+});
+
+test('N = 3 allkeys-random: every node stays under maxmemory; keys evicted by their slot leader, the replicas follow', () => {
+  const maxmemory = 60_000;
+  const sim = cluster('replica-memory-evict', { maxmemory, maxmemoryPolicy: 'allkeys-random' });
+  const clients = NODES.map((id) => new SimRespClient(sim, id));
+  const keys: string[] = [];
+  for (let i = 0; i < 1500; i++) {
+    const key = `key:${i}`;
+    keys.push(key);
+    clients[i % 3]!.send('SET', key, 'v'.repeat(100));
+    if (i % 100 === 99) for (const c of clients) settle(sim, c);
+  }
+  for (const c of clients) {
+    const bad = settle(sim, c).filter((r) => r !== '+OK');
+    assert.deepEqual(bad, [], 'every SET ran');
+  }
+  sim.runFor(3_000); // the backstop steps finish what the last commands started
+  let evicted = 0;
+  for (const id of NODES) {
+    const m = memoryOf(sim, id);
+    assert.ok(m.datasetBytes <= maxmemory, `${id}: ${m.datasetBytes} bytes counted, max ${maxmemory}`);
+    assert.equal(m.datasetBytes, walked(sim, id), `${id}: the count is the walk`);
+    const fields = info(sim, id);
+    assert.equal(fields.get('maxmemory'), String(maxmemory));
+    assert.equal(fields.get('maxmemory_policy'), 'allkeys-random');
+    evicted += Number(fields.get('evicted_keys'));
+  }
+  let live = 0;
+  for (const key of keys) {
+    const copies = NODES.filter((id) => liveOn(sim, id, key)).length;
+    assert.ok(copies === 0 || copies === 3, `${key}: live on ${copies} of 3 copies`);
+    if (copies === 3) live++;
+  }
+  assert.ok(live > 100, `${live} keys kept`);
+  // A key is evicted by its slot's leader; another node's copy only when that node led nothing
+  // left to evict (then two nodes may delete one key: counted twice).
+  const others = NODES.reduce((n, id) => n + memoryOf(sim, id).evictedOthers, 0);
+  assert.ok(others < evicted / 10, `${others} of ${evicted} evictions outside the evicting node's slots`);
+  assert.ok(evicted >= keys.length - live && evicted <= keys.length - live + others, 'every key gone was evicted');
+  const r = new SimRespClient(sim, 'n2');
+  r.send('GET', keys.find((k) => liveOn(sim, 'n1', k))!);
+  assert.equal(settle(sim, r)[0], `$${'v'.repeat(100)}`);
+});
+
+/**
+ * Cold keys written, then (5 s later) hot ones, all through every node; then maxmemory lowered
+ * on every node to about a third of the data: the share of each kept.
+ */
+function lruRun(policy: string): { hot: number; cold: number } {
+  const sim = cluster(`replica-memory-${policy}`, { maxmemory: 1_000_000, maxmemoryPolicy: policy });
+  const clients = NODES.map((id) => new SimRespClient(sim, id));
+  const cold = Array.from({ length: 200 }, (_, i) => `cold:${i}`);
+  const hot = Array.from({ length: 40 }, (_, i) => `hot:${i}`);
+  for (const [i, key] of cold.entries()) clients[i % 3]!.send('SET', key, 'c'.repeat(100));
+  for (const c of clients) settle(sim, c);
+  sim.runFor(5_000);
+  // Written through any node: a write reaches each replica, the evicting leader's history included.
+  for (const [i, key] of hot.entries()) clients[i % 3]!.send('SET', key, 'h'.repeat(100));
+  for (const c of clients) settle(sim, c);
+  sim.runFor(2_000);
+  const used = memoryOf(sim, 'n1').datasetBytes;
+  everyNode(sim, ['CONFIG', 'SET', 'maxmemory', String(Math.floor(used / 3))]);
+  sim.runFor(3_000); // the recount steps evict (64 keys a call)
+  for (const id of NODES) assert.ok(memoryOf(sim, id).datasetBytes <= used / 3, `${id} under the new bound`);
+  const kept = (keys: string[]) => keys.filter((k) => liveOn(sim, 'n1', k)).length / keys.length;
+  return { hot: kept(hot), cold: kept(cold) };
+}
+
+test('N = 3 allkeys-lru evicts the keys written longest ago, through any node (negative control: allkeys-random does not)', () => {
+  const lru = lruRun('allkeys-lru');
+  assert.ok(lru.cold < 0.5, `cold keys kept ${lru.cold}: eviction happened`);
+  // Sampled LRU (5 keys and the pool, as Redis): mostly, not exactly, the least recently written.
+  assert.ok(
+    lru.hot > 0.8 && lru.hot > lru.cold + 0.4,
+    `hot keys kept ${lru.hot} under allkeys-lru (cold ${lru.cold.toFixed(2)})`,
+  );
+  const random = lruRun('allkeys-random');
+  assert.ok(
+    random.hot < 0.6,
+    `hot keys kept ${random.hot} under allkeys-random (cold ${random.cold.toFixed(2)}): the check can fail`,
+  );
+});
+
+test('N = 3 volatile-ttl evicts keys with a deadline, nearest first, never one without; then -OOM', () => {
+  const sim = cluster('replica-memory-ttl', { maxmemory: 40_000, maxmemoryPolicy: 'volatile-ttl' });
+  const c = new SimRespClient(sim, 'n1');
+  // The keys with a deadline first, in shuffled order (under the bound: nothing is evicted) ...
+  const order = Array.from({ length: 150 }, (_, i) => i);
+  const rng = new SeededRng('replica-memory-ttl-order');
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  for (const i of order) c.send('SET', `ttl:${i}`, 'v'.repeat(100), 'EX', String(10_000 + i));
+  settle(sim, c);
+  sim.runFor(1_000);
+  assert.ok(
+    order.every((i) => liveOn(sim, 'n1', `ttl:${i}`)),
+    'nothing evicted under the bound',
+  );
+  // ... then keys without one push the data set over it.
+  for (let i = 0; i < 150; i++) c.send('SET', `keep:${i}`, 'v'.repeat(100));
+  assert.ok(
+    settle(sim, c).every((r) => r === '+OK'),
+    'keys with a deadline made room for every write',
+  );
+  sim.runFor(1_000);
+  for (let i = 0; i < 150; i++) assert.ok(liveOn(sim, 'n1', `keep:${i}`), `keep:${i} has no deadline: kept`);
+  const gone = order.filter((i) => !liveOn(sim, 'n1', `ttl:${i}`));
+  assert.ok(gone.length > 30, `${gone.length} keys with a deadline evicted`);
+  // Nearest deadline first (sampled: mostly): the evicted lean to the low numbers.
+  const mean = gone.reduce((a, b) => a + b, 0) / gone.length;
+  const perfect = (gone.length - 1) / 2;
+  assert.ok(
+    mean < perfect + (74.5 - perfect) / 2,
+    `mean index of the evicted ${mean.toFixed(1)} (${perfect} nearest first, 74.5 blind)`,
+  );
+  // Only keys without a deadline left over the bound: writes are refused.
+  const w = new SimRespClient(sim, 'n2');
+  for (let i = 0; i < 200; i++) w.send('SET', `more:${i}`, 'v'.repeat(100));
+  assert.ok(
+    settle(sim, w).includes("-OOM command not allowed when used memory > 'maxmemory'."),
+    'OOM once nothing is volatile',
+  );
+  for (let i = 0; i < 150; i++) assert.ok(liveOn(sim, 'n1', `keep:${i}`), `keep:${i} still kept`);
+});
+
+test('N = 3 noeviction: -OOM for writes past maxmemory, reads and DEL run, a DEL makes room', () => {
+  const sim = cluster('replica-memory-noeviction', { maxmemory: 20_000 });
+  const c = new SimRespClient(sim, 'n3');
+  let i = 0;
+  for (; i < 400; i++) {
+    c.send('SET', `k${i}`, 'v'.repeat(100));
+    const r = settle(sim, c).at(-1);
+    if (r !== '+OK') {
+      assert.equal(r, "-OOM command not allowed when used memory > 'maxmemory'.");
+      break;
+    }
+  }
+  assert.ok(i > 50 && i < 400, `refused after ${i} keys`);
+  const before = c.replies.length;
+  c.send('GET', 'k0');
+  c.send('LPUSH', 'list', 'a');
+  c.send('DEL', 'k0', 'k1', 'k2');
+  c.send('SET', 'again', 'v');
+  assert.deepEqual(settle(sim, c).slice(before), [
+    `$${'v'.repeat(100)}`,
+    "-OOM command not allowed when used memory > 'maxmemory'.",
+    ':3',
+    '+OK',
+  ]);
+  assert.equal(info(sim, 'n3').get('evicted_keys'), '0');
+  // The other nodes count the same replicas: under the bound after the DEL, one write passes
+  // (as in Redis, a write is refused only when the data set is over before it), then they refuse.
+  const other = new SimRespClient(sim, 'n1');
+  other.send('SET', 'x', 'v'.repeat(500));
+  other.send('SET', 'y', 'v'.repeat(500));
+  assert.deepEqual(settle(sim, other), ['+OK', "-OOM command not allowed when used memory > 'maxmemory'."]);
+});

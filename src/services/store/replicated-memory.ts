@@ -1,0 +1,248 @@
+// maxmemory at N > 1: what a node's replica store holds, counted as the N = 1 keyspace counts its
+// data set (src/redis/memory.ts), and the eviction space the evictor (src/redis/eviction.ts)
+// deletes from. Redis Cluster's rule: each master applies maxmemory to its own memory and evicts
+// its own keys; its replicas follow the deletes. Here:
+//
+//   - **Counted**: every value the replica store holds, as storedValueBytes (src/dynamo/replica.ts)
+//     prices it: key + encoded state + 48 bytes while a sibling holds a value (expired ones until
+//     garbage collection reclaims them), 0 for tombstones. A DatasetAccount (memory.ts) keeps the
+//     total per token bucket: the replica tells it each write's delta (DynamoReplica.onStored), and
+//     a recount walks the buckets in the background, RECOUNT_STEP_MS a step of
+//     limits.storeCensusStepEntriesMax values (empty buckets skipped in one call), so each pass
+//     corrects drift (a restart starts with no bucket known: the estimate scales the counted ones).
+//     Not counted: hints held for other nodes, and the SERIAL registers (Paxos acceptor states: the
+//     tag registers of MULTI/EXEC) — they are small next to the values or bounded on their own.
+//   - **Evicted**: a node evicts keys of the slots it leads (CLUSTER SLOTS' masters), so a key
+//     has one evictor; only when a sample finds none of those (it evicted them all while the
+//     nodes leading the rest are under the bound, their counts lagging by the writes in flight)
+//     does it take keys of other slots it stores. The victim is picked from the sample as at N = 1
+//     (policy, maxmemory-samples, the pool of 16) and deleted as a DEL at ONE over the context of
+//     this node's copy (a write concurrent with it stays, as a sibling). This node is a replica of
+//     every key it samples, so its own store takes the tombstone, and its count drops, before the
+//     delete returns; the other replicas take it as any write (hinted handoff, repair).
+//     At most limits.storeEvictInFlightKeysMax deletes are in flight; past that eviction goes on at
+//     the next command or step ('running': the command runs).
+//   - **Access history** (LRU, LFU): the node's AccessSketch, touched by every client read or write
+//     reaching its replica (DynamoReplica.onAccess): coordinated here, asked of it, or replicated
+//     to it. A write reaches every replica, the evicting leader included; a read at ONE (or the
+//     R - 1 peers asked at QUORUM) may not: a key only read through other nodes looks idle to its
+//     leader. A cluster-aware client sends a key's commands to its slot's master, the evictor.
+//   - **Refused** (-OOM): as at N = 1, by the node a command reaches, from its own count: over
+//     maxmemory with nothing evictable (noeviction; volatile-* with no key with a deadline found).
+//
+// Nothing runs while maxmemory is 0: the replica computes no deltas and no walk steps.
+
+import type { Logger, Timer, Timers } from '../../env/types.ts';
+import { storedValueBytes } from '../../dynamo/replica.ts';
+import { keySlot } from '../../dynamo/slots.ts';
+import { type TokenPage, type ValuePage, valuePosition } from '../../dynamo/store.ts';
+import { tokenBytesInto } from '../../dynamo/partitioner.ts';
+import { Versioned } from '../../dynamo/versions.ts';
+import { limits } from '../../lib/limits.ts';
+import type { EvictionSettings, EvictionSpace, SampledKey } from '../../redis/eviction.ts';
+import { BUCKET_COUNT, bucketOf, DatasetAccount, type Tally } from '../../redis/memory.ts';
+import { compareKeys } from '../../storage/lsm/entry.ts';
+import type { ReplicaOutcome, ReplicaRequest } from './replication/driver.ts';
+
+/** The recount's step period while maxmemory is set. */
+export const RECOUNT_STEP_MS = 100;
+/** Store calls one recount step makes at most (a sparse store: a call per non-empty bucket). */
+const RECOUNT_CALLS_MAX = 64;
+const FAILURE_LOG_INTERVAL_MS = 10_000;
+/** Pages one sample reads at most (besides limits.redisEvictSampleEntriesMax values examined). */
+const SAMPLE_PAGES_MAX = 64;
+
+/** What the space needs of the replica node (src/services/store/replication/driver.ts ReplicaNode). */
+export interface ReplicaMemoryNode {
+  readonly replica: {
+    onStored: ((key: Uint8Array, bytesDelta: number) => void) | undefined;
+    onAccess: ((key: Uint8Array) => void) | undefined;
+  };
+  scanStored(from: Uint8Array | bigint | null, countMax: number): ValuePage;
+  localPage(from: bigint, countMax: number): TokenPage;
+  peek(key: Uint8Array): Versioned;
+  submit(req: ReplicaRequest, done: (outcome: ReplicaOutcome) => void): void;
+  monotonicMs(): number;
+}
+
+export interface ReplicaMemoryOptions {
+  readonly node: ReplicaMemoryNode;
+  /** Whether this node leads `slot` (CLUSTER SLOTS' master: it evicts the slot's keys). */
+  readonly leads: (slot: number) => boolean;
+  readonly timers: Timers;
+  readonly log?: Logger;
+  /** Called after each recount step while maxmemory is set: the evictor's backstop (service.ts). */
+  readonly afterStep?: () => void;
+  /** Called for each key accessed while the evictor keeps an access history (its sketch's touch). */
+  readonly touch?: (position: Uint8Array) => void;
+}
+
+export class ReplicaMemory implements EvictionSpace {
+  private account: DatasetAccount | undefined;
+  private timer: Timer | undefined;
+  private inflight = 0;
+  private readonly tokenScratch = new Uint8Array(8);
+  private lastFailureLogMs = Number.NEGATIVE_INFINITY;
+  /** Eviction deletes that failed (counted; the key is picked again later if still there). */
+  failedDeletes = 0;
+  /** Keys evicted from slots this node does not lead (a sample found none of its own). */
+  evictedOthers = 0;
+
+  constructor(private readonly o: ReplicaMemoryOptions) {}
+
+  /** Whether the data set is being counted (maxmemory is set). */
+  get counting(): boolean {
+    return this.account !== undefined;
+  }
+
+  /** Whether every token bucket has been counted since counting began (INFO baristas_dataset_counted). */
+  get complete(): boolean {
+    return this.account?.complete ?? false;
+  }
+
+  get datasetBytes(): number {
+    return this.account?.bytes ?? 0;
+  }
+
+  /** Eviction deletes in flight. */
+  get deletesInFlight(): number {
+    return this.inflight;
+  }
+
+  settingsChanged(settings: Readonly<EvictionSettings>, _nowMs: number): void {
+    const node = this.o.node;
+    const tracking = settings.maxmemory > 0 && !settings.policy.endsWith('-random') && settings.policy !== 'noeviction';
+    node.replica.onAccess =
+      tracking && this.o.touch !== undefined
+        ? (key) => {
+            tokenBytesInto(key, this.tokenScratch);
+            this.o.touch!(this.tokenScratch);
+          }
+        : undefined;
+    if (settings.maxmemory > 0 && this.account === undefined) {
+      const account = new DatasetAccount();
+      this.account = account;
+      node.replica.onStored = (key, delta) => account.add(valuePosition(key), delta);
+      this.recountStep(); // an empty or small store is counted at once
+      this.timer = this.o.timers.every(RECOUNT_STEP_MS, () => {
+        this.recountStep();
+        this.o.afterStep?.();
+      });
+    } else if (settings.maxmemory === 0 && this.account !== undefined) this.stop();
+  }
+
+  stop(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.account = undefined;
+    this.o.node.replica.onStored = undefined;
+    this.o.node.replica.onAccess = undefined;
+  }
+
+  /**
+   * One step of the recount (memory.ts header): at most `entriesMax` stored values walked; a
+   * bucket the walk finds empty (the next value lies in a later bucket, or none is left) is
+   * counted 0 without a call of its own.
+   */
+  recountStep(entriesMax: number = limits.storeCensusStepEntriesMax): void {
+    const a = this.account;
+    if (a === undefined) return;
+    let budget = entriesMax;
+    for (let calls = 0; calls < RECOUNT_CALLS_MAX && budget > 0; calls++) {
+      const { bucket, from, end } = a.walkPosition;
+      const page = this.o.node.scanStored(from, Math.min(budget, 256));
+      const found: Tally = { bytes: 0, heads: 0, expiring: 0 };
+      let beyond: Uint8Array | null | undefined; // the first position past this bucket (null: none)
+      for (const e of page.entries) {
+        const position = valuePosition(e.key);
+        if (end !== null && compareKeys(position, end) >= 0) {
+          beyond = position;
+          break;
+        }
+        budget--;
+        found.bytes += storedValueBytes(e.key, Versioned.decode(e.state), e.state.length);
+      }
+      if (beyond === undefined) {
+        if (page.next === null) beyond = null;
+        else if (end !== null && compareKeys(page.next, end) >= 0) beyond = page.next;
+      }
+      if (beyond === undefined) {
+        a.walked(found, page.next);
+        continue;
+      }
+      a.walked(found, null);
+      // Every bucket before the one `beyond` lies in holds nothing (to the end when none is left).
+      const upTo = beyond === null ? BUCKET_COUNT : bucketOf(beyond);
+      for (let b = bucket + 1; b < upTo; b++) a.walked({ bytes: 0, heads: 0, expiring: 0 }, null);
+    }
+  }
+
+  // --- EvictionSpace -----------------------------------------------------------------------------
+
+  sample(random8: Uint8Array, count: number, volatileOnly: boolean, _nowMs: number): SampledKey[] {
+    const out: SampledKey[] = [];
+    // Keys of slots led elsewhere, given when none led here is found: a node over maxmemory whose
+    // own slots hold nothing evictable still frees its memory.
+    const others: SampledKey[] = [];
+    const start = new DataView(random8.buffer, random8.byteOffset, 8).getBigUint64(0, false);
+    const pageCount = Math.max(16, count * 2);
+    let examined = 0;
+    let from: bigint | null = start;
+    let wrapped = false;
+    for (let pages = 0; pages < SAMPLE_PAGES_MAX && examined < limits.redisEvictSampleEntriesMax; pages++) {
+      if (from === null) {
+        // Wrapped: the part before the start, ending where it began.
+        if (wrapped || start === 0n) break;
+        wrapped = true;
+        from = 0n;
+      }
+      const page = this.o.node.localPage(from, pageCount);
+      for (const e of page.entries) {
+        if (wrapped && positionTokenOf(e.key, this.tokenScratch) >= start) return out.length > 0 ? out : others;
+        examined++;
+        const led = this.o.leads(keySlot(e.key));
+        if (!led && others.length >= count) continue;
+        const state = Versioned.decode(e.state);
+        if (storedValueBytes(e.key, state, e.state.length) === 0) continue;
+        const deadline = state.keptDeadline() ?? 0;
+        if (volatileOnly && deadline === 0) continue;
+        (led ? out : others).push({ key: e.key.slice(), expiresAtMs: deadline, storageKey: valuePosition(e.key) });
+        if (out.length >= count) return out;
+      }
+      from = page.next;
+    }
+    return out.length > 0 ? out : others;
+  }
+
+  peek(key: Uint8Array, _nowMs: number): number | undefined {
+    const state = this.o.node.peek(key);
+    if (!state.siblings.some((s) => s.value !== null)) return undefined;
+    return state.keptDeadline() ?? 0;
+  }
+
+  evict(key: Uint8Array, _nowMs: number): 'evicted' | 'refused' | 'busy' {
+    if (this.inflight >= limits.storeEvictInFlightKeysMax) return 'busy';
+    const state = this.o.node.peek(key);
+    if (!this.o.leads(keySlot(key))) this.evictedOthers++;
+    this.inflight++;
+    this.o.node.submit({ kind: 'delete', key, level: 'ONE', context: state.context() }, (outcome) => {
+      this.inflight--;
+      if (outcome.ok) return;
+      this.failedDeletes++;
+      const now = this.o.node.monotonicMs();
+      if (now - this.lastFailureLogMs < FAILURE_LOG_INTERVAL_MS) return;
+      this.lastFailureLogMs = now;
+      this.o.log?.warn(
+        { err: outcome.error.message },
+        'store: an eviction delete failed (the key may be picked again)',
+      );
+    });
+    return 'evicted';
+  }
+}
+
+/** The scan token of `key` as an unsigned number (scratch: 8 bytes reused). */
+function positionTokenOf(key: Uint8Array, scratch: Uint8Array): bigint {
+  tokenBytesInto(key, scratch);
+  return new DataView(scratch.buffer, scratch.byteOffset, 8).getBigUint64(0, false);
+}

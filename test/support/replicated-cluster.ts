@@ -1,0 +1,29 @@
+// A simulated cluster whose store keeps each key on `replicas` nodes (the Dynamo replica), with
+// membership so every node knows its peers alive: the N > 1 store tests' common start.
+import assert from 'node:assert/strict';
+import type { NodeServices } from '../../src/node/services.ts';
+import { membershipService } from '../../src/services/membership/service.ts';
+import { storeOf, storeService } from '../../src/services/store/service.ts';
+import type { Simulation } from '../../src/sim/simulation.ts';
+import { simServices } from './sim-services.ts';
+
+/** Nodes `ids` with membership and the store at N = `replicas` (plus `store` settings), every peer alive. */
+export function replicatedCluster(
+  seed: string,
+  ids: readonly string[],
+  replicas: number,
+  store: Record<string, unknown> = {},
+): Simulation<NodeServices> {
+  const sim = simServices({
+    seed,
+    nodes: [...ids],
+    services: [membershipService, storeService],
+    store: { ...store, replication: { replicas } },
+  });
+  assert.ok(
+    sim.runUntilCondition(() => ids.every((id) => storeOf(sim.instance(id)!).ring.ring.version > 0), 20_000),
+    'ring',
+  );
+  sim.runFor(2_000); // membership: every peer alive
+  return sim;
+}

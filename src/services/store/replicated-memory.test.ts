@@ -4,12 +4,16 @@
 //     store after a mixed load of strings, counters, collections, deadlines and deletes from every
 //     node; negative control: with the write deltas cut off the count drifts (the check fails),
 //     and one recount pass makes it exact again;
-//   - allkeys-random keeps every node's count under maxmemory under a write load, each key is
-//     evicted by the node leading its slot, and its replicas follow (a key is live on all three
-//     copies or on none once the cluster is quiet);
+//   - allkeys-random keeps every node's count under maxmemory, and near it (no evicting beyond
+//     need), under a write load through every node, and the replicas follow each eviction (a key
+//     is live on all three copies or on none once the cluster is quiet);
 //   - allkeys-lru evicts the keys written longest ago (writes through any node reach the evicting
 //     leader's access history); negative control: allkeys-random on the same run keeps hot keys
 //     about as often as cold ones, so the check can fail;
+//   - maxmemory set on a store already over it, one node taking every write: every node ends
+//     between 80 % and 100 % of the bound (on real processes, 40k keys and redis-benchmark through
+//     one node, evicting during a slow first count had left that node's slots all but empty; at
+//     this size the first count ends within one step, so the test guards the end state only);
 //   - volatile-ttl evicts keys with a deadline, nearest first, never one without, then answers
 //     -OOM (negative control, run by hand: volatile-random fails the nearest-first check);
 //   - noeviction answers -OOM to writes while reads and DEL run, and a DEL makes room again;
@@ -158,7 +162,7 @@ test('N = 3: the dataset count follows every write and equals a walk; cut off, i
   assert.equal(n1.replica.onStored, undefined);
 });
 
-test('N = 3 allkeys-random: every node stays under maxmemory; keys evicted by their slot leader, the replicas follow', () => {
+test('N = 3 allkeys-random: every node stays under maxmemory and near it; the replicas follow each eviction', () => {
   const maxmemory = 60_000;
   const sim = cluster('replica-memory-evict', { maxmemory, maxmemoryPolicy: 'allkeys-random' });
   const clients = NODES.map((id) => new SimRespClient(sim, id));
@@ -191,14 +195,47 @@ test('N = 3 allkeys-random: every node stays under maxmemory; keys evicted by th
     if (copies === 3) live++;
   }
   assert.ok(live > 100, `${live} keys kept`);
-  // A key is evicted by its slot's leader; another node's copy only when that node led nothing
-  // left to evict (then two nodes may delete one key: counted twice).
-  const others = NODES.reduce((n, id) => n + memoryOf(sim, id).evictedOthers, 0);
-  assert.ok(others < evicted / 10, `${others} of ${evicted} evictions outside the evicting node's slots`);
-  assert.ok(evicted >= keys.length - live && evicted <= keys.length - live + others, 'every key gone was evicted');
+  // Nothing evicted beyond need: two nodes deleting one key count it twice, and every node stays
+  // near the bound rather than far under it (a first pass that evicted on an estimate emptied it).
+  const gone = keys.length - live;
+  assert.ok(evicted >= gone && evicted <= gone * 1.1, `${evicted} evictions for ${gone} keys gone`);
+  for (const id of NODES) {
+    const bytes = memoryOf(sim, id).datasetBytes;
+    assert.ok(bytes >= 0.8 * maxmemory, `${id}: ${bytes} bytes kept of ${maxmemory}`);
+  }
   const r = new SimRespClient(sim, 'n2');
   r.send('GET', keys.find((k) => liveOn(sim, 'n1', k))!);
   assert.equal(settle(sim, r)[0], `$${'v'.repeat(100)}`);
+});
+
+test('N = 3 maxmemory set on a full store while one node takes every write: the first count ends before any eviction, none beyond need', () => {
+  const sim = cluster('replica-memory-first-pass');
+  const c = new SimRespClient(sim, 'n1');
+  for (let i = 0; i < 2_000; i++) c.send('SET', `key:${i}`, 'v'.repeat(100));
+  settle(sim, c);
+  sim.runFor(1_000);
+  const maxmemory = 60_000;
+  for (const id of ['n2', 'n3']) {
+    const o = new SimRespClient(sim, id);
+    o.send('CONFIG', 'SET', 'maxmemory', String(maxmemory), 'maxmemory-policy', 'allkeys-random');
+    assert.deepEqual(settle(sim, o), ['+OK']);
+  }
+  // On n1 the writes arrive with the setting, in one pipeline: they run during its first count.
+  const writes = c.replies.length + 1;
+  c.send('CONFIG', 'SET', 'maxmemory', String(maxmemory), 'maxmemory-policy', 'allkeys-random');
+  for (let i = 0; i < 300; i++) c.send('SET', `more:${i}`, 'v'.repeat(100));
+  assert.ok(
+    settle(sim, c)
+      .slice(writes)
+      .every((r) => r === '+OK'),
+    'writes run while the first pass counts',
+  );
+  sim.runFor(3_000);
+  for (const id of NODES) {
+    const bytes = memoryOf(sim, id).datasetBytes;
+    assert.ok(memoryOf(sim, id).complete, `${id} counted`);
+    assert.ok(bytes <= maxmemory && bytes >= 0.8 * maxmemory, `${id}: ${bytes} bytes kept of ${maxmemory}`);
+  }
 });
 
 /**

@@ -12,21 +12,27 @@
 //     corrects drift (a restart starts with no bucket known: the estimate scales the counted ones).
 //     Not counted: hints held for other nodes, and the SERIAL registers (Paxos acceptor states: the
 //     tag registers of MULTI/EXEC) — they are small next to the values or bounded on their own.
-//   - **Evicted**: a node evicts keys of the slots it leads (CLUSTER SLOTS' masters), so a key
-//     has one evictor; only when a sample finds none of those (it evicted them all while the
-//     nodes leading the rest are under the bound, their counts lagging by the writes in flight)
-//     does it take keys of other slots it stores. The victim is picked from the sample as at N = 1
-//     (policy, maxmemory-samples, the pool of 16) and deleted as a DEL at ONE over the context of
-//     this node's copy (a write concurrent with it stays, as a sibling). This node is a replica of
-//     every key it samples, so its own store takes the tombstone, and its count drops, before the
-//     delete returns; the other replicas take it as any write (hinted handoff, repair).
+//   - **Evicted**: a node over the bound evicts from the keys it stores (a Redis Cluster master
+//     evicts from its own memory): the victim is picked from a sample as at N = 1 (policy,
+//     maxmemory-samples, the pool of 16) and deleted as a DEL at ONE over the context of this
+//     node's copy (a write concurrent with it stays, as a sibling). Its own store takes the
+//     tombstone, and its count drops, before the delete returns; the other replicas take it as
+//     any write (hinted handoff, repair), and their counts drop with it, so a node that writes
+//     first evicts for all (the node a client writes through is over first, by its own write).
+//     Two nodes over at once may both evict for the same overage (by the bytes written while
+//     their deletes were in flight to each other). Not only the keys of the slots a node leads:
+//     a node taking every write (a client on one node) then evicted all of its own slots' keys
+//     and paid a walk of ~2,000 values per sample to find another (227 SET/s at capacity).
 //     At most limits.storeEvictInFlightKeysMax deletes are in flight; past that eviction goes on at
 //     the next command or step ('running': the command runs).
+//     **Nothing is evicted before the first recount pass has counted every bucket** (the estimate
+//     scales the buckets counted, and a delete in a bucket not yet counted does not lower it: a
+//     node then evicted every key it could reach); that pass runs fast (FIRST_PASS_STEP_MS steps
+//     of four times the entries), and writes run meanwhile.
 //   - **Access history** (LRU, LFU): the node's AccessSketch, touched by every client read or write
 //     reaching its replica (DynamoReplica.onAccess): coordinated here, asked of it, or replicated
-//     to it. A write reaches every replica, the evicting leader included; a read at ONE (or the
-//     R - 1 peers asked at QUORUM) may not: a key only read through other nodes looks idle to its
-//     leader. A cluster-aware client sends a key's commands to its slot's master, the evictor.
+//     to it. A write reaches every replica; a read at ONE (or the R - 1 peers asked at QUORUM)
+//     reaches the coordinator and those asked: a key only read through other nodes looks idle here.
 //   - **Refused** (-OOM): as at N = 1, by the node a command reaches, from its own count: over
 //     maxmemory with nothing evictable (noeviction; volatile-* with no key with a deadline found).
 //
@@ -34,7 +40,6 @@
 
 import type { Logger, Timer, Timers } from '../../env/types.ts';
 import { storedValueBytes } from '../../dynamo/replica.ts';
-import { keySlot } from '../../dynamo/slots.ts';
 import { type TokenPage, type ValuePage, valuePosition } from '../../dynamo/store.ts';
 import { tokenBytesInto } from '../../dynamo/partitioner.ts';
 import { Versioned } from '../../dynamo/versions.ts';
@@ -44,8 +49,12 @@ import { BUCKET_COUNT, bucketOf, DatasetAccount, type Tally } from '../../redis/
 import { compareKeys } from '../../storage/lsm/entry.ts';
 import type { ReplicaOutcome, ReplicaRequest } from './replication/driver.ts';
 
-/** The recount's step period while maxmemory is set. */
+/** The recount's step period while maxmemory is set, once every bucket has been counted. */
 export const RECOUNT_STEP_MS = 100;
+/** The step period of the first pass (nothing is evicted before it ends). */
+export const FIRST_PASS_STEP_MS = 10;
+/** The first pass walks this many times the entries of a step. */
+const FIRST_PASS_STEP_FACTOR = 4;
 /** Store calls one recount step makes at most (a sparse store: a call per non-empty bucket). */
 const RECOUNT_CALLS_MAX = 64;
 const FAILURE_LOG_INTERVAL_MS = 10_000;
@@ -67,8 +76,6 @@ export interface ReplicaMemoryNode {
 
 export interface ReplicaMemoryOptions {
   readonly node: ReplicaMemoryNode;
-  /** Whether this node leads `slot` (CLUSTER SLOTS' master: it evicts the slot's keys). */
-  readonly leads: (slot: number) => boolean;
   readonly timers: Timers;
   readonly log?: Logger;
   /** Called after each recount step while maxmemory is set: the evictor's backstop (service.ts). */
@@ -85,8 +92,6 @@ export class ReplicaMemory implements EvictionSpace {
   private lastFailureLogMs = Number.NEGATIVE_INFINITY;
   /** Eviction deletes that failed (counted; the key is picked again later if still there). */
   failedDeletes = 0;
-  /** Keys evicted from slots this node does not lead (a sample found none of its own). */
-  evictedOthers = 0;
 
   constructor(private readonly o: ReplicaMemoryOptions) {}
 
@@ -124,11 +129,19 @@ export class ReplicaMemory implements EvictionSpace {
       this.account = account;
       node.replica.onStored = (key, delta) => account.add(valuePosition(key), delta);
       this.recountStep(); // an empty or small store is counted at once
-      this.timer = this.o.timers.every(RECOUNT_STEP_MS, () => {
-        this.recountStep();
-        this.o.afterStep?.();
-      });
+      this.schedule(account);
     } else if (settings.maxmemory === 0 && this.account !== undefined) this.stop();
+  }
+
+  /** The next recount step: fast until every bucket is counted, then every RECOUNT_STEP_MS. */
+  private schedule(account: DatasetAccount): void {
+    const first = !account.complete;
+    this.timer = this.o.timers.after(first ? FIRST_PASS_STEP_MS : RECOUNT_STEP_MS, () => {
+      if (this.account !== account) return;
+      this.recountStep(limits.storeCensusStepEntriesMax * (first ? FIRST_PASS_STEP_FACTOR : 1));
+      this.o.afterStep?.();
+      if (this.account === account) this.schedule(account);
+    });
   }
 
   stop(): void {
@@ -181,9 +194,6 @@ export class ReplicaMemory implements EvictionSpace {
 
   sample(random8: Uint8Array, count: number, volatileOnly: boolean, _nowMs: number): SampledKey[] {
     const out: SampledKey[] = [];
-    // Keys of slots led elsewhere, given when none led here is found: a node over maxmemory whose
-    // own slots hold nothing evictable still frees its memory.
-    const others: SampledKey[] = [];
     const start = new DataView(random8.buffer, random8.byteOffset, 8).getBigUint64(0, false);
     const pageCount = Math.max(16, count * 2);
     let examined = 0;
@@ -198,20 +208,18 @@ export class ReplicaMemory implements EvictionSpace {
       }
       const page = this.o.node.localPage(from, pageCount);
       for (const e of page.entries) {
-        if (wrapped && positionTokenOf(e.key, this.tokenScratch) >= start) return out.length > 0 ? out : others;
+        if (wrapped && positionTokenOf(e.key, this.tokenScratch) >= start) return out;
         examined++;
-        const led = this.o.leads(keySlot(e.key));
-        if (!led && others.length >= count) continue;
         const state = Versioned.decode(e.state);
         if (storedValueBytes(e.key, state, e.state.length) === 0) continue;
         const deadline = state.keptDeadline() ?? 0;
         if (volatileOnly && deadline === 0) continue;
-        (led ? out : others).push({ key: e.key.slice(), expiresAtMs: deadline, storageKey: valuePosition(e.key) });
+        out.push({ key: e.key.slice(), expiresAtMs: deadline, storageKey: valuePosition(e.key) });
         if (out.length >= count) return out;
       }
       from = page.next;
     }
-    return out.length > 0 ? out : others;
+    return out;
   }
 
   peek(key: Uint8Array, _nowMs: number): number | undefined {
@@ -221,9 +229,9 @@ export class ReplicaMemory implements EvictionSpace {
   }
 
   evict(key: Uint8Array, _nowMs: number): 'evicted' | 'refused' | 'busy' {
-    if (this.inflight >= limits.storeEvictInFlightKeysMax) return 'busy';
+    // Before the first pass ends a delete may not lower the estimate (see the header).
+    if (this.inflight >= limits.storeEvictInFlightKeysMax || this.account?.complete !== true) return 'busy';
     const state = this.o.node.peek(key);
-    if (!this.o.leads(keySlot(key))) this.evictedOthers++;
     this.inflight++;
     this.o.node.submit({ kind: 'delete', key, level: 'ONE', context: state.context() }, (outcome) => {
       this.inflight--;

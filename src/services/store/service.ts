@@ -348,7 +348,6 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     const wallMs = () => Math.floor(env.clock.wallMs());
     replicaMemory = new ReplicaMemory({
       node: replicated.node,
-      leads: (slot) => ledSlots()[slot] === 1,
       timers: env.timers,
       log: ctx.log,
       afterStep: () => {

@@ -13,6 +13,7 @@ import { OPEN_ACL_UNSAFE, READ_ACL_UNSAFE } from './acl.ts';
 import { CreateMode, Perm, ZkErr } from './codes.ts';
 import { type CoordCommand, decodeResult, encodeCommand } from './command.ts';
 import { CoordNamespace } from './namespace.ts';
+import { SORTED_RUN_LENGTH } from './sliced-sort.ts';
 import type { OpResult, Stat, WriteOp } from './tree.ts';
 
 interface MNode {
@@ -421,4 +422,37 @@ test('a snapshot in slices while writes go on between slices: the tree when it b
     { numRuns: 500 },
   );
   assert.ok(changedMeanwhile > 100, `the tree changed during the walk in ${changedMeanwhile} of 500 runs`);
+});
+
+test('a parent with more children than one sort run: its children sorted in steps across slices, the image byte for byte the one-go image', () => {
+  const ns = new CoordNamespace();
+  let zxid = 0;
+  const create = (path: string) => {
+    zxid += 1;
+    const op: WriteOp = {
+      op: 'create',
+      path,
+      data: new Uint8Array(0),
+      acl: OPEN_ACL_UNSAFE,
+      mode: CreateMode.persistent,
+      ttlMs: -1,
+    };
+    assert.equal(nsStep(ns, { kind: 'write', who: 0, op }, zxid, []).err, ZkErr.ok);
+  };
+  create('/wide');
+  // Names created out of order, so the walk's sort has work to do.
+  const n = SORTED_RUN_LENGTH * 2 + 123;
+  for (let i = 0; i < n; i++) create(`/wide/c${(i * 7919) % n}`);
+  create('/wide/c0/under');
+  const atStart = ns.snapshot();
+  const step = ns.snapshotInSlices(1_000);
+  let parts: readonly Uint8Array[] | undefined;
+  let slices = 0;
+  while ((parts = step()) === undefined) {
+    slices++;
+    create(`/late${slices}`); // writes go on between slices
+  }
+  assert.deepEqual(concatBytes(parts), atStart, 'the sliced image is the tree at its start');
+  // The sort's steps are slices of their own: 3 runs, then 2 merge passes of ~65,536 moves each.
+  assert.ok(slices > n / 1_000 + 3, `${slices} slices`);
 });

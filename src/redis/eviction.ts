@@ -197,6 +197,8 @@ export interface EvictionSpace {
    * 'busy' when deletes are in flight up to their bound (N > 1: eviction goes on later).
    */
   evict(key: Uint8Array, nowMs: number): 'evicted' | 'refused' | 'busy';
+  /** Whether eviction may run now (N > 1: not before its first count ends, nor past its deletes' bound). */
+  ready?(): boolean;
   /** maxmemory or the policy changed (the N > 1 space starts or stops counting). */
   settingsChanged?(settings: Readonly<EvictionSettings>, nowMs: number): void;
 }
@@ -276,6 +278,7 @@ export class Evictor {
   performEvictions(nowMs: number): EvictionOutcome {
     if (!this.over) return 'ok';
     if (this.settings.policy === 'noeviction') return 'fail';
+    if (this.space.ready?.() === false) return 'running';
     this.sketch.nowMs = nowMs;
     for (let n = 0; n < limits.redisEvictPerCallKeysMax; n++) {
       const victim = this.pick(nowMs);
@@ -299,7 +302,9 @@ export class Evictor {
       for (let n = 0; n <= EVICTION_SAMPLE_BATCH; n++) {
         const s = this.draw(1, volatile, nowMs)[0];
         if (s === undefined) return undefined;
-        if (this.space.peek(s.key, nowMs) !== undefined) return s.key;
+        // Still live, and for volatile-random still with a deadline (a PERSIST since the sample).
+        const deadline = this.space.peek(s.key, nowMs);
+        if (deadline !== undefined && (!volatile || deadline !== 0)) return s.key;
       }
       return undefined;
     }

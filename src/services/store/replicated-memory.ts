@@ -10,8 +10,9 @@
 //     a recount walks the buckets in the background, RECOUNT_STEP_MS a step of
 //     limits.storeCensusStepEntriesMax values (empty buckets skipped in one call), so each pass
 //     corrects drift (a restart starts with no bucket known: the estimate scales the counted ones).
-//     Not counted: hints held for other nodes, and the SERIAL registers (Paxos acceptor states: the
-//     tag registers of MULTI/EXEC) — they are small next to the values or bounded on their own.
+//     Not counted, never evicted: hints held for other nodes, and **the data written at SERIAL**
+//     (per-key Paxos registers and hash tags' registers live in the Paxos acceptor states, a range
+//     of their own): a SERIAL-only workload is not bounded by maxmemory.
 //   - **Evicted**: a node over the bound evicts from the keys it stores (a Redis Cluster master
 //     evicts from its own memory): the victim is picked from a sample as at N = 1 (policy,
 //     maxmemory-samples, the pool of 16) and deleted as a DEL at ONE over the context of this
@@ -76,6 +77,12 @@ export interface ReplicaMemoryNode {
 
 export interface ReplicaMemoryOptions {
   readonly node: ReplicaMemoryNode;
+  /**
+   * Whether this node is one of the key's replicas on its ring now: a copy a ring move left
+   * behind (until BARISTA CLEANUP) or a pending replica's is not evicted (a DEL of it would be
+   * forwarded to the real replicas, deleting the key there while this node's count stays).
+   */
+  readonly replicates: (key: Uint8Array) => boolean;
   readonly timers: Timers;
   readonly log?: Logger;
   /** Called after each recount step while maxmemory is set: the evictor's backstop (service.ts). */
@@ -90,6 +97,8 @@ export class ReplicaMemory implements EvictionSpace {
   private inflight = 0;
   private readonly tokenScratch = new Uint8Array(8);
   private lastFailureLogMs = Number.NEGATIVE_INFINITY;
+  /** Values a step of the first pass walks (tests lower it to make the pass span many steps). */
+  firstPassStepEntries = limits.storeCensusStepEntriesMax * FIRST_PASS_STEP_FACTOR;
   /** Eviction deletes that failed (counted; the key is picked again later if still there). */
   failedDeletes = 0;
 
@@ -107,6 +116,11 @@ export class ReplicaMemory implements EvictionSpace {
 
   get datasetBytes(): number {
     return this.account?.bytes ?? 0;
+  }
+
+  /** Whether eviction may run now: the first count has ended and deletes in flight are under their bound. */
+  ready(): boolean {
+    return this.account?.complete === true && this.inflight < limits.storeEvictInFlightKeysMax;
   }
 
   /** Eviction deletes in flight. */
@@ -128,7 +142,7 @@ export class ReplicaMemory implements EvictionSpace {
       const account = new DatasetAccount();
       this.account = account;
       node.replica.onStored = (key, delta) => account.add(valuePosition(key), delta);
-      this.recountStep(); // an empty or small store is counted at once
+      this.recountStep(this.firstPassStepEntries); // an empty or small store is counted at once
       this.schedule(account);
     } else if (settings.maxmemory === 0 && this.account !== undefined) this.stop();
   }
@@ -138,7 +152,7 @@ export class ReplicaMemory implements EvictionSpace {
     const first = !account.complete;
     this.timer = this.o.timers.after(first ? FIRST_PASS_STEP_MS : RECOUNT_STEP_MS, () => {
       if (this.account !== account) return;
-      this.recountStep(limits.storeCensusStepEntriesMax * (first ? FIRST_PASS_STEP_FACTOR : 1));
+      this.recountStep(first ? this.firstPassStepEntries : limits.storeCensusStepEntriesMax);
       this.o.afterStep?.();
       if (this.account === account) this.schedule(account);
     });
@@ -161,7 +175,9 @@ export class ReplicaMemory implements EvictionSpace {
     const a = this.account;
     if (a === undefined) return;
     let budget = entriesMax;
-    for (let calls = 0; calls < RECOUNT_CALLS_MAX && budget > 0; calls++) {
+    // A step ends with a pass (an empty store would otherwise walk its buckets over and over).
+    const passes = a.passes;
+    for (let calls = 0; calls < RECOUNT_CALLS_MAX && budget > 0 && a.passes === passes; calls++) {
       const { bucket, from, end } = a.walkPosition;
       const page = this.o.node.scanStored(from, Math.min(budget, 256));
       const found: Tally = { bytes: 0, heads: 0, expiring: 0 };
@@ -187,6 +203,7 @@ export class ReplicaMemory implements EvictionSpace {
       // Every bucket before the one `beyond` lies in holds nothing (to the end when none is left).
       const upTo = beyond === null ? BUCKET_COUNT : bucketOf(beyond);
       for (let b = bucket + 1; b < upTo; b++) a.walked({ bytes: 0, heads: 0, expiring: 0 }, null);
+      budget -= (upTo - bucket - 1) >> 6; // 64 empty buckets cost as much as a value walked
     }
   }
 
@@ -210,6 +227,7 @@ export class ReplicaMemory implements EvictionSpace {
       for (const e of page.entries) {
         if (wrapped && positionTokenOf(e.key, this.tokenScratch) >= start) return out;
         examined++;
+        if (!this.o.replicates(e.key)) continue;
         const state = Versioned.decode(e.state);
         if (storedValueBytes(e.key, state, e.state.length) === 0) continue;
         const deadline = state.keptDeadline() ?? 0;
@@ -223,6 +241,7 @@ export class ReplicaMemory implements EvictionSpace {
   }
 
   peek(key: Uint8Array, _nowMs: number): number | undefined {
+    if (!this.o.replicates(key)) return undefined;
     const state = this.o.node.peek(key);
     if (!state.siblings.some((s) => s.value !== null)) return undefined;
     return state.keptDeadline() ?? 0;
@@ -230,12 +249,16 @@ export class ReplicaMemory implements EvictionSpace {
 
   evict(key: Uint8Array, _nowMs: number): 'evicted' | 'refused' | 'busy' {
     // Before the first pass ends a delete may not lower the estimate (see the header).
-    if (this.inflight >= limits.storeEvictInFlightKeysMax || this.account?.complete !== true) return 'busy';
+    if (!this.ready()) return 'busy';
+    if (!this.o.replicates(key)) return 'busy'; // the ring moved since the pick's peek
     const state = this.o.node.peek(key);
     this.inflight++;
+    let refusedAtOnce = false;
+    let returned = false;
     this.o.node.submit({ kind: 'delete', key, level: 'ONE', context: state.context() }, (outcome) => {
       this.inflight--;
       if (outcome.ok) return;
+      if (!returned) refusedAtOnce = true;
       this.failedDeletes++;
       const now = this.o.node.monotonicMs();
       if (now - this.lastFailureLogMs < FAILURE_LOG_INTERVAL_MS) return;
@@ -245,7 +268,10 @@ export class ReplicaMemory implements EvictionSpace {
         'store: an eviction delete failed (the key may be picked again)',
       );
     });
-    return 'evicted';
+    returned = true;
+    // Refused before anything was written (requests over their bound, the replica stopping):
+    // not evicted; the command runs and eviction goes on later.
+    return refusedAtOnce ? 'busy' : 'evicted';
   }
 }
 

@@ -346,8 +346,10 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
   if (replicated !== undefined) {
     const sketch = new AccessSketch(env.rng.fork('store-lfu'), evictionSettings);
     const wallMs = () => Math.floor(env.clock.wallMs());
+    const replicaNode = replicated.node;
     replicaMemory = new ReplicaMemory({
-      node: replicated.node,
+      node: replicaNode,
+      replicates: (key) => replicaNode.ring.locate(key, config.replication.replicas).replicas.includes(ctx.nodeId),
       timers: env.timers,
       log: ctx.log,
       afterStep: () => {

@@ -361,3 +361,36 @@ test('N = 3 noeviction: -OOM for writes past maxmemory, reads and DEL run, a DEL
   other.send('SET', 'y', 'v'.repeat(500));
   assert.deepEqual(settle(sim, other), ['+OK', "-OOM command not allowed when used memory > 'maxmemory'."]);
 });
+
+test('N = 3 of 4 nodes: copies a ring move left behind are neither evicted nor deleted through their real replicas', () => {
+  const ids = ['n1', 'n2', 'n3', 'n4'];
+  const sim = replicatedCluster('replica-memory-left-behind', ids, 3);
+  const c = new SimRespClient(sim, 'n1');
+  for (let i = 0; i < 200; i++) c.send('SET', `k${i}`, 'v'.repeat(100));
+  assert.ok(settle(sim, c).every((r) => r === '+OK'));
+  sim.runFor(1_000);
+  // Plant on n4 a copy of every key it does not replicate, as a move away from n4 leaves them.
+  const n4 = storeOf(sim.instance('n4')!).replica!;
+  const n1 = storeOf(sim.instance('n1')!).replica!;
+  const foreign: string[] = [];
+  const enc = new TextEncoder();
+  for (let i = 0; i < 200; i++) {
+    const key = enc.encode(`k${i}`);
+    if (n4.ring.locate(key, 3).replicas.includes('n4')) continue;
+    foreign.push(`k${i}`);
+    (n4 as unknown as { store: { put(k: Uint8Array, s: Uint8Array): void } }).store.put(key, n1.peek(key).encode());
+  }
+  assert.ok(foreign.length > 20, `${foreign.length} keys n4 does not replicate`);
+  // n4 alone gets a bound far under what it holds: it must evict, from its own keys only.
+  const o = new SimRespClient(sim, 'n4');
+  o.send('CONFIG', 'SET', 'maxmemory', '5000', 'maxmemory-policy', 'allkeys-random');
+  assert.deepEqual(settle(sim, o), ['+OK']);
+  sim.runFor(3_000);
+  assert.ok(Number(info(sim, 'n4').get('evicted_keys')) > 50, 'n4 evicted its own keys');
+  const r = new SimRespClient(sim, 'n1');
+  for (const k of foreign) r.send('GET', k);
+  assert.ok(
+    settle(sim, r).every((v) => v === `$${'v'.repeat(100)}`),
+    'no key n4 holds only as a left-behind copy was deleted',
+  );
+});

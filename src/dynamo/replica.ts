@@ -377,8 +377,6 @@ export class DynamoReplica {
    * undefined: nothing is told.
    */
   onAccess: ((key: Uint8Array) => void) | undefined;
-  /** The encoded length of the state the last local() read (0: none). */
-  private localLength = 0;
 
   constructor(config: ReplicaConfig, deps: ReplicaDeps) {
     this.config = {
@@ -698,8 +696,9 @@ export class DynamoReplica {
     let state: Versioned;
     let heldBytes = 0;
     try {
-      const local = this.local(req.key);
-      heldBytes = this.onStored === undefined ? 0 : storedValueBytes(req.key, local, this.localLength);
+      const held = this.stored(req.key);
+      const local = held.state;
+      heldBytes = this.onStored === undefined ? 0 : storedValueBytes(req.key, local, held.length);
       state =
         req.op === undefined
           ? local.update(req.context, this.config.actorId, req.value, req.ts, false, req.expiresAtMs, this.counterFloor)
@@ -1252,14 +1251,20 @@ export class DynamoReplica {
   // --- local state ------------------------------------------------------------------------------
 
   private local(key: Uint8Array): Versioned {
+    return this.stored(key).state;
+  }
+
+  /** The key's local state and its encoded length (0: none stored). */
+  private stored(key: Uint8Array): { state: Versioned; length: number } {
     const bytes = this.store.get(key);
-    this.localLength = bytes?.length ?? 0;
-    return bytes === undefined ? Versioned.empty() : Versioned.decode(bytes);
+    return bytes === undefined
+      ? { state: Versioned.empty(), length: 0 }
+      : { state: Versioned.decode(bytes), length: bytes.length };
   }
 
   /** Merges `state` into the key's local state and persists a change; false when refused. */
   private mergeInto(key: Uint8Array, state: Versioned): boolean {
-    const held = this.local(key);
+    const { state: held, length: heldLength } = this.stored(key);
     let merged: Versioned;
     try {
       merged = held.merge(state);
@@ -1269,7 +1274,7 @@ export class DynamoReplica {
       return false;
     }
     if (!merged.equals(held)) {
-      const heldBytes = this.onStored === undefined ? 0 : storedValueBytes(key, held, this.localLength);
+      const heldBytes = this.onStored === undefined ? 0 : storedValueBytes(key, held, heldLength);
       const encoded = merged.encode();
       this.store.put(key, encoded);
       this.onStored?.(key, storedValueBytes(key, merged, encoded.length) - heldBytes);

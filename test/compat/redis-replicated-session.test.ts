@@ -445,6 +445,26 @@ const TAGGED_SCRIPT = [
   'GETRANGE {u}s 0 3',
 ];
 
+/**
+ * maxmemory on the node the session is on (CONFIG SET is per node, as on a Redis Cluster master):
+ * over it under noeviction, writes answer Redis' -OOM while reads and DEL run.
+ */
+const MAXMEMORY_SCRIPT = [
+  'SET mm:a 1',
+  'CONFIG SET maxmemory 1 maxmemory-policy noeviction',
+  'CONFIG GET maxmemory',
+  'CONFIG GET maxmemory-policy',
+  'SET mm:b 2',
+  'LPUSH mm:l x',
+  'INCR mm:n',
+  'GET mm:a',
+  'EXISTS mm:b',
+  'DEL mm:a',
+  'CONFIG SET maxmemory 0',
+  'SET mm:b 2',
+  'GET mm:b',
+];
+
 describe('N = 3: a scripted redis-cli session answers as redis-server 7.0', { skip: sessionSkip }, () => {
   let redis: RunningRespServer;
   let baristas: RunningRespServer;
@@ -467,4 +487,6 @@ describe('N = 3: a scripted redis-cli session answers as redis-server 7.0', { sk
     assertSameSession(redis, baristas, [], SERIAL_SCRIPT, 'BARISTA CONSISTENCY SERIAL'));
   test('at SERIAL over one hash tag: every data command and MULTI/EXEC, WATCH', () =>
     assertSameSession(redis, baristas, [], TAGGED_SCRIPT, 'BARISTA CONSISTENCY SERIAL'));
+  test('maxmemory under noeviction: -OOM for writes, reads and DEL run', () =>
+    assertSameSession(redis, baristas, [], MAXMEMORY_SCRIPT));
 });

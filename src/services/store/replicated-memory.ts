@@ -41,11 +41,11 @@
 
 import type { Logger, Timer, Timers } from '../../env/types.ts';
 import { storedValueBytes } from '../../dynamo/replica.ts';
-import { type TokenPage, type ValuePage, valuePosition } from '../../dynamo/store.ts';
+import { positionToken, scanToken, type TokenPage, type ValuePage, valuePosition } from '../../dynamo/store.ts';
 import { tokenBytesInto } from '../../dynamo/partitioner.ts';
 import { Versioned } from '../../dynamo/versions.ts';
 import { limits } from '../../lib/limits.ts';
-import type { EvictionSettings, EvictionSpace, SampledKey } from '../../redis/eviction.ts';
+import { type EvictionSettings, type EvictionSpace, type SampledKey, sketchModeOf } from '../../redis/eviction.ts';
 import { BUCKET_COUNT, bucketOf, DatasetAccount, type Tally } from '../../redis/memory.ts';
 import { compareKeys } from '../../storage/lsm/entry.ts';
 import type { ReplicaOutcome, ReplicaRequest } from './replication/driver.ts';
@@ -87,6 +87,8 @@ export interface ReplicaMemoryOptions {
   readonly log?: Logger;
   /** Called after each recount step while maxmemory is set: the evictor's backstop (service.ts). */
   readonly afterStep?: () => void;
+  /** Called for each eviction delete that failed (a metric; the key is picked again if still there). */
+  readonly deleteFailed?: () => void;
   /** Called for each key accessed while the evictor keeps an access history (its sketch's touch). */
   readonly touch?: (position: Uint8Array) => void;
 }
@@ -99,8 +101,6 @@ export class ReplicaMemory implements EvictionSpace {
   private lastFailureLogMs = Number.NEGATIVE_INFINITY;
   /** Values a step of the first pass walks (tests lower it to make the pass span many steps). */
   firstPassStepEntries = limits.storeCensusStepEntriesMax * FIRST_PASS_STEP_FACTOR;
-  /** Eviction deletes that failed (counted; the key is picked again later if still there). */
-  failedDeletes = 0;
 
   constructor(private readonly o: ReplicaMemoryOptions) {}
 
@@ -123,14 +123,9 @@ export class ReplicaMemory implements EvictionSpace {
     return this.account?.complete === true && this.inflight < limits.storeEvictInFlightKeysMax;
   }
 
-  /** Eviction deletes in flight. */
-  get deletesInFlight(): number {
-    return this.inflight;
-  }
-
   settingsChanged(settings: Readonly<EvictionSettings>, _nowMs: number): void {
     const node = this.o.node;
-    const tracking = settings.maxmemory > 0 && !settings.policy.endsWith('-random') && settings.policy !== 'noeviction';
+    const tracking = settings.maxmemory > 0 && sketchModeOf(settings.policy) !== 'off';
     node.replica.onAccess =
       tracking && this.o.touch !== undefined
         ? (key) => {
@@ -211,7 +206,7 @@ export class ReplicaMemory implements EvictionSpace {
 
   sample(random8: Uint8Array, count: number, volatileOnly: boolean, _nowMs: number): SampledKey[] {
     const out: SampledKey[] = [];
-    const start = new DataView(random8.buffer, random8.byteOffset, 8).getBigUint64(0, false);
+    const start = positionToken(random8);
     const pageCount = Math.max(16, count * 2);
     let examined = 0;
     let from: bigint | null = start;
@@ -225,7 +220,7 @@ export class ReplicaMemory implements EvictionSpace {
       }
       const page = this.o.node.localPage(from, pageCount);
       for (const e of page.entries) {
-        if (wrapped && positionTokenOf(e.key, this.tokenScratch) >= start) return out;
+        if (wrapped && scanToken(e.key) >= start) return out;
         examined++;
         if (!this.o.replicates(e.key)) continue;
         const state = Versioned.decode(e.state);
@@ -259,7 +254,7 @@ export class ReplicaMemory implements EvictionSpace {
       this.inflight--;
       if (outcome.ok) return;
       if (!returned) refusedAtOnce = true;
-      this.failedDeletes++;
+      this.o.deleteFailed?.();
       const now = this.o.node.monotonicMs();
       if (now - this.lastFailureLogMs < FAILURE_LOG_INTERVAL_MS) return;
       this.lastFailureLogMs = now;
@@ -273,10 +268,4 @@ export class ReplicaMemory implements EvictionSpace {
     // not evicted; the command runs and eviction goes on later.
     return refusedAtOnce ? 'busy' : 'evicted';
   }
-}
-
-/** The scan token of `key` as an unsigned number (scratch: 8 bytes reused). */
-function positionTokenOf(key: Uint8Array, scratch: Uint8Array): bigint {
-  tokenBytesInto(key, scratch);
-  return new DataView(scratch.buffer, scratch.byteOffset, 8).getBigUint64(0, false);
 }

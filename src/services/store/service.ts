@@ -347,11 +347,16 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     const sketch = new AccessSketch(env.rng.fork('store-lfu'), evictionSettings);
     const wallMs = () => Math.floor(env.clock.wallMs());
     const replicaNode = replicated.node;
+    const evictFailures = m.counter(
+      'store_evict_delete_failures_total',
+      'Eviction deletes at N > 1 that failed (the key is picked again if still there)',
+    );
     replicaMemory = new ReplicaMemory({
       node: replicaNode,
       replicates: (key) => replicaNode.ring.locate(key, config.replication.replicas).replicas.includes(ctx.nodeId),
       timers: env.timers,
       log: ctx.log,
+      deleteFailed: () => evictFailures.inc(),
       afterStep: () => {
         if (evictor?.over === true) evictor.performEvictions(wallMs());
       },

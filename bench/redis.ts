@@ -9,7 +9,8 @@
 // evicted_keys and DBSIZE are printed after (Redis counts its allocator, we our data set).
 // --cluster: instead, 3 Baristas node processes with N = 3 at ONE and at QUORUM (sync periodic,
 // redis-benchmark on the first node, which coordinates every request) against Redis everysec,
-// SET and GET only (what N > 1 offers).
+// SET and GET only; QUORUM twice: store.conflicts siblings (a SET reads first) and
+// last-write-wins (a SET is one write round).
 // Systems, each started fresh for its runs and stopped after (in `finally`):
 //   redis-server: no persistence; appendonly yes + appendfsync everysec; appendfsync always
 //   Baristas:     store.sync none; periodic (every 1000 ms, like everysec); always (group commit)
@@ -197,10 +198,17 @@ export default async function main(args: string[]): Promise<void> {
   // --cluster: 3 node processes with N = 3 at ONE and at QUORUM (sync periodic) against Redis with
   // appendfsync everysec; only the commands N > 1 offers (SET, GET).
   const runs = values.cluster
-    ? (['ONE', 'QUORUM'] as const).map((level) => ({
+    ? (
+        [
+          ['ONE', 'siblings'],
+          ['QUORUM', 'siblings'],
+          ['QUORUM', 'last-write-wins'],
+        ] as const
+      ).map(([level, conflicts]) => ({
         redis: 'everysec' as const,
-        label: `3 nodes N=3 at ${level}, sync periodic / Redis everysec`,
-        start: () => startStoreCluster(3, { sync: 'periodic', consistency: level, replication: { replicas: 3 } }),
+        label: `3 nodes N=3 at ${level}, store.conflicts ${conflicts}, sync periodic / Redis everysec`,
+        start: () =>
+          startStoreCluster(3, { sync: 'periodic', consistency: level, conflicts, replication: { replicas: 3 } }),
       }))
     : PAIRS.filter((pair) => values.maxmemory === undefined || pair.baristas === 'none').map((pair) => ({
         redis: pair.redis,

@@ -35,16 +35,22 @@ const stateArb: fc.Arbitrary<Versioned> = fc
   );
 const requestArb: fc.Arbitrary<ClientRequest> = fc.oneof(
   fc.record({ kind: fc.constant('get' as const), key: bytesArb(16), level: levelArb }),
-  fc.record({
-    kind: fc.constant('put' as const),
-    key: bytesArb(16),
-    value: fc.option(bytesArb(16)),
-    context: fc
-      .array(fc.tuple(nodeArb, fc.integer({ min: 1, max: 1000 })))
-      .map((e) => VectorClock.from(e, limits.dvvEntriesCountMax)),
-    level: levelArb,
-    ts: fc.record({ wallMs: fc.integer({ min: 0, max: 2 ** 40 }), logical: fc.integer({ min: 0, max: 0xffff }) }),
-  }),
+  fc
+    .tuple(
+      fc.record({
+        kind: fc.constant('put' as const),
+        key: bytesArb(16),
+        value: fc.option(bytesArb(16)),
+        context: fc
+          .array(fc.tuple(nodeArb, fc.integer({ min: 1, max: 1000 })))
+          .map((e) => VectorClock.from(e, limits.dvvEntriesCountMax)),
+        level: levelArb,
+        ts: fc.record({ wallMs: fc.integer({ min: 0, max: 2 ** 40 }), logical: fc.integer({ min: 0, max: 0xffff }) }),
+      }),
+      fc.boolean(),
+    )
+    // A last-write-wins write (request kind 2) carries overHeld; others leave it out.
+    .map(([r, overHeld]): ClientRequest => (overHeld ? { ...r, overHeld: true } : r)),
 );
 const errorArb = fc.constantFrom(
   new BaristaError('timeout', 'w', { definite: false }),
@@ -193,6 +199,13 @@ test('broken rules have stable codes', () => {
     'dynamo_malformed',
   );
   assert.equal(code(w().u8(7).uvarint(1).u8(0).bytesUvarint(new Uint8Array(1)).u8(5).finish()), 'dynamo_malformed');
+  // Request kind 3 does not exist; kind 2 (a write over what is held) is for plain values only.
+  assert.equal(code(w().u8(7).uvarint(1).u8(3).bytesUvarint(new Uint8Array(1)).u8(1).finish()), 'dynamo_malformed');
+  const overHeld = (kind: number, tag: number) =>
+    w().u8(7).uvarint(1).u8(kind).bytesUvarint(new Uint8Array(1)).u8(1).u8(tag).i64(1n).u8(0).u64(0n).finish();
+  assert.equal(code(overHeld(2, 2)), 'dynamo_malformed', 'an INCRBY sent as a write over what is held');
+  const incr = decodeMessage(overHeld(1, 2));
+  assert.ok(incr.type === 'forward' && incr.request.kind === 'put' && incr.request.op?.type === 'incr');
   assert.equal(
     code(w().u8(7).uvarint(1).u8(0).bytesUvarint(new Uint8Array(1)).u8(0).uvarint(17).finish()),
     'dynamo_malformed',

@@ -34,7 +34,10 @@
 //   owner        = uvarint length (1..nodeIdBytesMax) + UTF-8
 //   key          = uvarint length (0..kvKeyBytesMax) + bytes
 //   state        = uvarint length + an encoded Versioned (versions.ts grammar, checked in full)
-//   request      = u8 kind (0 get, 1 put) key level [put: value context ts]
+//   request      = u8 kind (0 get, 1 put, 2 put over held) key level [put: value context ts]
+//                  ; 2: a plain write (value tag 0, 1 or 7) that supersedes, besides `context`,
+//                  ; what its coordinating replica holds (a last-write-wins keyspace's write,
+//                  ; sent without reading first: ClientRequest.overHeld)
 //   level        = u8 (1 ONE, 2 QUORUM, 3 ALL, 4 ANY, 0 explicit: then uvarint count 1..ringReplicasCountMax)
 //   value        = u8 tag (0 delete, 1 bytes, 2 counter increment, 3 set add, 4 set remove,
 //                  5 hash set (field value pairs), 6 hash delete (fields), 7 bytes with an expiry,
@@ -85,6 +88,12 @@ export type ClientRequest =
       readonly ts: HlcTimestamp;
       /** With a value: the absolute wall-clock ms from which it reads as deleted (SET EX, EXPIRE). */
       readonly expiresAtMs?: number;
+      /**
+       * A last-write-wins keyspace's write (store.conflicts): it also supersedes every sibling its
+       * coordinating replica holds, so it needs no read first (what that replica has not seen yet
+       * stays a sibling, and the highest HLC timestamp is what reads return). Plain writes only.
+       */
+      readonly overHeld?: boolean;
       /**
        * A typed operation at N > 1 (typed.ts: a counter's INCRBY, a set's SADD / SREM) instead of
        * `value`: the coordinating replica applies it to its local state (value is null, ignored).
@@ -225,7 +234,7 @@ function writeLevel(w: ByteWriter, level: Level): void {
 }
 
 function writeRequest(w: ByteWriter, r: ClientRequest): void {
-  w.u8(r.kind === 'get' ? 0 : 1).bytesUvarint(r.key);
+  w.u8(r.kind === 'get' ? 0 : r.overHeld === true ? 2 : 1).bytesUvarint(r.key);
   writeLevel(w, r.level);
   if (r.kind === 'put') {
     if (r.op?.type === 'incr') w.u8(2).i64(r.op.by);
@@ -398,7 +407,7 @@ function readLevel(r: ByteReader): Level {
 
 function readRequest(r: ByteReader): ClientRequest {
   const kind = r.u8();
-  if (kind > 1) malformed(`request kind ${kind}`);
+  if (kind > 2) malformed(`request kind ${kind}`);
   const key = readKey(r);
   const level = readLevel(r);
   if (kind === 0) return { kind: 'get', key, level };
@@ -439,6 +448,7 @@ function readRequest(r: ByteReader): ClientRequest {
     }
     op = { type, members };
   } else if (valueTag !== 0) malformed(`value tag ${valueTag}`);
+  if (kind === 2 && op !== undefined) malformed('a typed operation sent as a write over what is held');
   const context = VectorClock.decodeFrom(r, limits.dvvEntriesCountMax);
   const ts = decodeHlc(r.u64());
   return {
@@ -448,6 +458,7 @@ function readRequest(r: ByteReader): ClientRequest {
     context,
     level,
     ts,
+    ...(kind === 2 ? { overHeld: true } : {}),
     ...(op === undefined ? {} : { op }),
     ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
   };

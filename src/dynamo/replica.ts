@@ -674,6 +674,9 @@ export class DynamoReplica {
     if (req.kind === 'put' && req.value !== null && req.value.length > limits.kvValueBytesMax) {
       return new BaristaError('value_too_large', `value of ${req.value.length} bytes`);
     }
+    if (req.kind === 'put' && req.overHeld === true && req.op !== undefined) {
+      return new BaristaError('bad_request', 'a typed operation cannot be a write over what is held');
+    }
     if (levelCount(req.level, this.config.replicas) === undefined || (req.kind === 'get' && req.level === 'ANY')) {
       return new BaristaError('bad_request', `consistency level ${String(req.level)} is not valid for a ${req.kind}`);
     }
@@ -701,7 +704,16 @@ export class DynamoReplica {
       heldBytes = this.onStored === undefined ? 0 : storedValueBytes(req.key, local, held.length);
       state =
         req.op === undefined
-          ? local.update(req.context, this.config.actorId, req.value, req.ts, false, req.expiresAtMs, this.counterFloor)
+          ? local.update(
+              // A last-write-wins write supersedes what this replica holds besides what its client read.
+              req.overHeld === true ? req.context.merge(local.context()) : req.context,
+              this.config.actorId,
+              req.value,
+              req.ts,
+              false,
+              req.expiresAtMs,
+              this.counterFloor,
+            )
           : // A value past its deadline (at the write's HLC wall time) counts as absent; the typed
             // update supersedes every local sibling, so the view's rewritten bodies never persist.
             applyTyped(

@@ -15,12 +15,13 @@ import type { HlcTimestamp } from '../lib/clocks/hlc.ts';
 import { VectorClock } from '../lib/clocks/vector.ts';
 import { BaristaError, LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
-import { compareLww, DVV_FORMAT_VERSION, decodeContext, emptyContext, lwwWinner, Versioned } from './versions.ts';
+import { DVV_FORMAT_VERSION, decodeContext, emptyContext, Versioned } from './versions.ts';
 import { PNCounter } from '../crdt/counters.ts';
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
 const ts = (wallMs: number, logical = 0): HlcTimestamp => ({ wallMs, logical });
+const bytes = (b: number): Uint8Array => new Uint8Array([b]);
 const REPLICAS = ['r0', 'r1', 'r2'];
 
 type Cmd =
@@ -206,14 +207,27 @@ test('a forged context cannot crash a coordinator: an exhausted counter is a Pro
   assert.equal(Versioned.empty().update(forged, 'r1', null, ts(1)).siblings.length, 1);
 });
 
-test('last-write-wins orders by HLC timestamp, then replica id', () => {
-  const w1 = { ts: ts(10, 2), replica: 'b', value: 1 };
-  const w2 = { ts: ts(10, 3), replica: 'a', value: 2 };
-  const w3 = { ts: ts(10, 3), replica: 'c', value: 3 };
-  assert.equal(lwwWinner(w1, w2).value, 2);
-  assert.equal(lwwWinner(w2, w3).value, 3);
-  assert.equal(lwwWinner(w3, w2).value, 3);
-  assert.equal(compareLww(w1, w1), 0);
+test('a last-write-wins write (over what its coordinator holds) leaves one sibling where a blind write leaves two', () => {
+  // replica.ts: a request with overHeld writes with the client's context joined with the held state's.
+  const held = Versioned.empty()
+    .update(emptyContext(), 'r1', bytes(1), ts(10))
+    .update(emptyContext(), 'r2', bytes(2), ts(11));
+  assert.equal(held.siblings.length, 2);
+  const over = held.update(emptyContext().merge(held.context()), 'r0', bytes(3), ts(5));
+  assert.deepEqual(
+    over.siblings.map((s) => s.value),
+    [bytes(3)],
+    'superseded even with an older timestamp',
+  );
+  assert.equal(held.update(emptyContext(), 'r0', bytes(3), ts(5)).siblings.length, 3, 'a blind write is a sibling');
+  // A replica that held only r1's write keeps r2's as a sibling of the new one, and GET chooses r2's (ts 11).
+  const partial = Versioned.empty().update(emptyContext(), 'r1', bytes(1), ts(10));
+  const merged = partial.update(partial.context(), 'r0', bytes(3), ts(5)).merge(held);
+  assert.deepEqual(
+    merged.siblings.map((s) => s.value),
+    [bytes(3), bytes(2)],
+  );
+  assert.deepEqual(merged.chosen()?.value, bytes(2));
 });
 
 // --- codec -----------------------------------------------------------------------------------

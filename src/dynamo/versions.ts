@@ -1,7 +1,9 @@
 // Causality for one key's value in the Dynamo-style store: dotted version vectors (Preguiça,
 // Baquero, Almeida, Fonte, Gonçalves, "Dotted Version Vectors: Logical Clocks for Optimistic
 // Replication", 2010; Riak 2.0's dvv_enabled), keeping concurrent writes as siblings instead of
-// losing one of them; and last-write-wins on HLC timestamps for keyspaces that choose it.
+// losing one of them. A last-write-wins keyspace (store.conflicts) uses the same states: its writes
+// supersede what their coordinating replica holds instead of what a read returned (replica.ts,
+// ClientRequest.overHeld), and GET's `chosen` picks by HLC timestamp.
 //
 // A Versioned value is a set of siblings. Each sibling is one write: a *dot* (replica, counter)
 // naming the write uniquely, the *past* it superseded (the causal context the client wrote with),
@@ -28,8 +30,7 @@
 //
 // Choosing one value for a RESP GET: `chosen` is the sibling with the highest HLC timestamp, then
 // the greatest replica id, then the greatest counter — the same answer on every replica and for
-// every merge order. Last-write-wins mode (`lwwWinner`) orders (timestamp, replica id) the same
-// way; it loses concurrent writes by design.
+// every merge order.
 //
 // Encoding (integers big-endian; uvarint = UNSIGNED_VARINT, src/lib/bytes.ts):
 //   versioned    = format siblingCount sibling*
@@ -371,24 +372,4 @@ function compareChosen(a: Sibling, b: Sibling): number {
 /** Decodes a client's causal context (VectorClock encoding, bounded by dvvEntriesCountMax). */
 export function decodeContext(bytes: Uint8Array): VectorClock {
   return VectorClock.decode(bytes, limits.dvvEntriesCountMax);
-}
-
-// --- last-write-wins ------------------------------------------------------------------------------
-
-/** A last-write-wins version: the coordinator's HLC timestamp and its id break every tie. */
-export interface LwwStamp {
-  readonly ts: HlcTimestamp;
-  readonly replica: NodeId;
-}
-
-/** Total order of LWW stamps: timestamp, then replica id. */
-export function compareLww(a: LwwStamp, b: LwwStamp): number {
-  const byTs = compareHlc(a.ts, b.ts);
-  if (byTs !== 0) return byTs;
-  return a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0;
-}
-
-/** The write that wins under LWW; the other is lost even when it was concurrent (by design). */
-export function lwwWinner<T extends LwwStamp>(a: T, b: T): T {
-  return compareLww(a, b) >= 0 ? a : b;
 }

@@ -21,7 +21,7 @@ import { test } from 'node:test';
 import type { NodeServices } from '../../src/node/services.ts';
 import { membershipService } from '../../src/services/membership/service.ts';
 import { storeOf, storeService } from '../../src/services/store/service.ts';
-import { scanAll, show, SimRespClient } from '../../src/services/store/sim-client.ts';
+import { runCommands, scanAll } from '../../src/services/store/sim-client.ts';
 import type { Simulation } from '../../src/sim/simulation.ts';
 import { simServices } from '../support/sim-services.ts';
 
@@ -64,13 +64,7 @@ function settleViews(sim: Simulation<NodeServices>): void {
 }
 
 function run(sim: Simulation<NodeServices>, at: string, ...commands: string[][]): string[] {
-  const c = new SimRespClient(sim, at);
-  for (const cmd of commands) c.send(...cmd);
-  assert.ok(
-    sim.runUntilCondition(() => c.settled || c.closed !== undefined, 20_000),
-    `replies at ${at} to ${JSON.stringify(commands)}`,
-  );
-  return c.replies.map(show);
+  return runCommands(sim, at, commands);
 }
 
 /** A key named `prefix:N` whose replicas are on both sides of the partition (the first such N). */

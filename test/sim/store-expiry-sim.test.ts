@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import type { NodeServices } from '../../src/node/services.ts';
 import { membershipService } from '../../src/services/membership/service.ts';
 import { storeOf, storeService } from '../../src/services/store/service.ts';
-import { show, SimRespClient } from '../../src/services/store/sim-client.ts';
+import { runCommands } from '../../src/services/store/sim-client.ts';
 import type { Simulation } from '../../src/sim/simulation.ts';
 import { simServices } from '../support/sim-services.ts';
 
@@ -19,13 +19,7 @@ const NODES = ['n1', 'n2', 'n3'];
 const enc = new TextEncoder();
 
 function run(sim: Simulation<NodeServices>, at: string, ...commands: string[][]): string[] {
-  const c = new SimRespClient(sim, at);
-  for (const cmd of commands) c.send(...cmd);
-  assert.ok(
-    sim.runUntilCondition(() => c.settled, 20_000),
-    `replies at ${at} to ${JSON.stringify(commands)}`,
-  );
-  return c.replies.map(show);
+  return runCommands(sim, at, commands);
 }
 
 function cluster(seed: string): Simulation<NodeServices> {

@@ -15,7 +15,7 @@ import { mutationsFrom } from '../../src/lib/mutations.ts';
 import type { NodeServices } from '../../src/node/services.ts';
 import { membershipService } from '../../src/services/membership/service.ts';
 import { storeOf, storeService } from '../../src/services/store/service.ts';
-import { show, SimRespClient } from '../../src/services/store/sim-client.ts';
+import { runCommands } from '../../src/services/store/sim-client.ts';
 import type { Simulation } from '../../src/sim/simulation.ts';
 import { simServices } from '../support/sim-services.ts';
 
@@ -24,13 +24,7 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 function run(sim: Simulation<NodeServices>, at: string, ...commands: string[][]): string[] {
-  const c = new SimRespClient(sim, at);
-  for (const cmd of commands) c.send(...cmd);
-  assert.ok(
-    sim.runUntilCondition(() => c.settled, 20_000),
-    `replies at ${at}`,
-  );
-  return c.replies.map(show);
+  return runCommands(sim, at, commands);
 }
 
 function scenario(mutations: string[]): { peers: string[][]; actors: string[] } {

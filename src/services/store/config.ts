@@ -71,6 +71,19 @@ export const storeConfigSchema = z.strictObject({
   replication: replicationConfigSchema.prefault({ replicas: 1 }),
   /** A new connection's consistency level at N > 1 (BARISTA CONSISTENCY changes it per connection). */
   consistency: z.enum(['ONE', 'QUORUM', 'ALL', 'ANY', 'SERIAL']).default('QUORUM'),
+  /**
+   * How concurrent writes of a string resolve at N > 1 below SERIAL (the issue's "chosen per
+   * keyspace"; every node of a cluster should say the same, like `replication.replicas`):
+   * `siblings` (default) — SET, SETEX and MSET first read the key at the connection's level and
+   * supersede what they read, so a write acknowledged at QUORUM is never hidden by an older one;
+   * concurrent writes are kept as siblings (BARISTA SIBLINGS) and GET returns the newest by HLC.
+   * `last-write-wins` — they write without reading (one round instead of two) and supersede what
+   * their coordinating replica holds: a write that replica has not seen stays a sibling, and reads
+   * return the highest HLC timestamp, so of two writes the one stamped by a clock behind loses
+   * even when it came later (Cassandra's trade-off: docs/COMPAT-REDIS.md). Other commands and
+   * the collection types are the same in both modes.
+   */
+  conflicts: z.enum(['siblings', 'last-write-wins']).default('siblings'),
   /** Virtual nodes per node on the token ring (the initial ring every node proposes alike). */
   tokensPerNode: z.number().int().min(1).max(limits.ringNodeTokensCountMax).default(16),
   /**

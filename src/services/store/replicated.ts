@@ -9,6 +9,8 @@
 //                      tombstone;
 //   SET key value      reads the key's causal context at the same level, then writes with it: the
 //                      write supersedes every sibling its coordinator read (options: an error);
+//                      with store.conflicts last-write-wins (SET, SETEX, PSETEX, MSET) one write
+//                      without the read, superseding what its coordinating replica holds;
 //   DEL key [key ...]  the same, as tombstones; counts the keys that held a value when read
 //                      (UNLINK is DEL: nothing is freed in the background here);
 //   EXISTS key [...]   counts keys whose chosen sibling holds a value;
@@ -260,6 +262,8 @@ export class ReplicatedCommands {
     private readonly rng: Rng,
     /** Per slot, 1 when this node leads it (cluster-topology.ts LedSlots): SCAN's keys. */
     private readonly ledSlots: () => Uint8Array,
+    /** store.conflicts: whether SET, SETEX and MSET write without reading first (`setValue`). */
+    private readonly conflicts: 'siblings' | 'last-write-wins',
     /** The census' timer (census.ts); without it DBSIZE and INFO keyspace always walk. */
     timers?: Timers,
   ) {
@@ -436,7 +440,8 @@ export class ReplicatedCommands {
         return this.stringByRedis(argv, level, done);
 
       case 'set': {
-        if (argv.length === 3) return this.write(argv[1]!, argv[2]!, level, () => done(reply.ok), answerFailure(done));
+        if (argv.length === 3)
+          return this.setValue(argv[1]!, argv[2]!, level, () => done(reply.ok), answerFailure(done));
         const o = parseStringOptions(argv, true);
         if (o === undefined) return done(redisErrorReply.syntax);
         if ((o.flags & ~(Opt.ex | Opt.px | Opt.exat | Opt.pxat)) !== 0 || o.expire === undefined) {
@@ -448,13 +453,13 @@ export class ReplicatedCommands {
         }
         const d = expireDeadline(o.expire, o.flags, this.node.wallMs(), 'set');
         if ('error' in d) return done(d.error);
-        return this.write(argv[1]!, argv[2]!, level, () => done(reply.ok), answerFailure(done), d.deadlineMs);
+        return this.setValue(argv[1]!, argv[2]!, level, () => done(reply.ok), answerFailure(done), d.deadlineMs);
       }
       case 'setex':
       case 'psetex': {
         const d = expireDeadline(argv[2]!, name === 'setex' ? Opt.ex : Opt.px, this.node.wallMs(), name);
         if ('error' in d) return done(d.error);
-        return this.write(argv[1]!, argv[3]!, level, () => done(reply.ok), answerFailure(done), d.deadlineMs);
+        return this.setValue(argv[1]!, argv[3]!, level, () => done(reply.ok), answerFailure(done), d.deadlineMs);
       }
       case 'expire':
       case 'pexpire':
@@ -507,7 +512,7 @@ export class ReplicatedCommands {
           }),
         );
       case 'mset':
-        return this.mset(argv, done, (key, value, next, failed) => this.write(key, value, level, next, failed));
+        return this.mset(argv, done, (key, value, next, failed) => this.setValue(key, value, level, next, failed));
       default:
         if (collectionCommandNames.has(name)) return this.collection(argv, level, done);
         if (name === 'setnx')
@@ -1234,6 +1239,31 @@ export class ReplicatedCommands {
       if (!read.ok) return failed(read.error, false);
       this.writeWith(key, value, level, read.state.context, expiresAtMs, () => ok(read.state), failed);
     });
+  }
+
+  /**
+   * SET, SETEX, PSETEX and MSET's value (store.conflicts): in a siblings keyspace a read for the
+   * context, then the write (`write`); in a last-write-wins keyspace one write that supersedes
+   * what its coordinating replica holds, without reading first.
+   */
+  private setValue(
+    key: Uint8Array,
+    value: Uint8Array,
+    level: Level,
+    ok: () => void,
+    failed: Failed,
+    expiresAtMs?: number,
+  ): void {
+    if (this.conflicts === 'siblings') return this.write(key, value, level, ok, failed, expiresAtMs);
+    const request = {
+      kind: 'put',
+      key,
+      value,
+      level,
+      overHeld: true,
+      ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
+    } as const;
+    this.node.submit(request, (o) => (o.ok ? ok() : failed(o.error, true)));
   }
 
   /**

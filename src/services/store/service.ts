@@ -418,6 +418,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
             mover!,
             ctx.env.rng.fork('store-collections'),
             ledSlots,
+            config.conflicts,
             ctx.env.timers,
           ),
         }),

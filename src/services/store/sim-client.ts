@@ -119,3 +119,21 @@ export function scanAll(
   }
   throw new Error(`SCAN on ${node} did not end in ${callsMax} calls`);
 }
+
+/**
+ * Sends `commands` on a new connection to `node` and runs the simulation until every reply came
+ * (or the connection closed): the replies as `show` writes them. Throws past `waitMs` of virtual time.
+ */
+export function runCommands(
+  // biome-ignore lint/suspicious/noExplicitAny: any simulated cluster's host type.
+  sim: Simulation<any>,
+  node: NodeId,
+  commands: readonly (readonly string[])[],
+  waitMs = 20_000,
+): string[] {
+  const c = new SimRespClient(sim, node);
+  for (const cmd of commands) c.send(...cmd);
+  if (!sim.runUntilCondition(() => c.settled || c.closed !== undefined, waitMs))
+    throw new Error(`no replies at ${node} to ${JSON.stringify(commands)} in ${waitMs} ms`);
+  return c.replies.map(show);
+}

@@ -208,6 +208,11 @@ export type ReplicaRequest =
       readonly value?: Uint8Array;
       readonly level: Level;
       readonly context?: VectorClock;
+      /**
+       * A last-write-wins write: it supersedes what its coordinating replica holds, so no read
+       * precedes it (messages.ts ClientRequest.overHeld).
+       */
+      readonly overHeld?: boolean;
       /** A put's absolute deadline (wall ms) from which its value reads as deleted. */
       readonly expiresAtMs?: number;
     };
@@ -508,6 +513,7 @@ export class ReplicaNode {
         context: req.context ?? emptyContext(),
         level: req.level,
         ts: keyOk ? this.stamp(req.key) : this.hlc.now(this.env.clock.wallMs()),
+        ...(req.overHeld === true ? { overHeld: true } : {}),
         ...(value !== null && req.expiresAtMs !== undefined ? { expiresAtMs: req.expiresAtMs } : {}),
       };
     }

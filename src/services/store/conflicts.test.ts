@@ -1,0 +1,165 @@
+// Goal: `store.conflicts` (issue 10, "versions and conflicts, chosen per keyspace") does what its
+// documentation says on 3 simulated nodes at N = 3 through RESP:
+//   - last-write-wins: SET, SETEX and MSET write without reading first (no replica answers a read
+//     for them), later writes through any node read back while clocks agree, and siblings left by
+//     writes no coordinator had seen collapse at the next write from a replica that holds them;
+//   - the clock-skew loss it is documented to have: a SET acknowledged at QUORUM through a node
+//     whose clock is behind, after an earlier SET its coordinator had not seen, is hidden by that
+//     older write (the replicas converge on it, and GET answers the older value);
+//   - negative control: the same schedule in a siblings keyspace (the default) reads first, so the
+//     later write supersedes the earlier one and GET answers it.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { NodeServices } from '../../node/services.ts';
+import type { Simulation } from '../../sim/simulation.ts';
+import { replicatedCluster } from '../../../test/support/replicated-cluster.ts';
+import { storeOf } from './service.ts';
+import { runCommands } from './sim-client.ts';
+
+const NODES = ['n1', 'n2', 'n3'];
+const enc = new TextEncoder();
+
+type Conflicts = 'siblings' | 'last-write-wins';
+
+/**
+ * No background anti-entropy and no read repair: the test decides when replicas exchange state.
+ * The simulator starts each node's clock at its own origin (days apart): the wall clocks are set
+ * equal to n1's, then `skewMs` added per node.
+ */
+function cluster(seed: string, conflicts: Conflicts, skewMs: Record<string, number> = {}): Simulation<NodeServices> {
+  const sim = replicatedCluster(seed, NODES, 3, {
+    conflicts,
+    consistency: 'QUORUM',
+    replication: { antiEntropyIntervalMs: 0, readRepairChance: 0 },
+  });
+  const wall = (id: string) => sim.instance(id)!.env.clock.wallMs();
+  const base = wall('n1');
+  for (const id of NODES) sim.setClock(id, { skewMs: base - (wall(id) - sim.clock(id).skewMs) + (skewMs[id] ?? 0) });
+  return sim;
+}
+
+function run(sim: Simulation<NodeServices>, at: string, ...commands: string[][]): string[] {
+  return runCommands(sim, at, commands);
+}
+
+/** Reads the replicas answered to other nodes' coordinators, summed over the cluster. */
+function readsAnswered(sim: Simulation<NodeServices>): number {
+  return NODES.reduce((n, id) => n + storeOf(sim.instance(id)!).replica!.replica.stats.readsAnswered, 0);
+}
+
+/** The stored state of `key` on every node, hex (equal = converged). */
+function states(sim: Simulation<NodeServices>, key: string): string[] {
+  return NODES.map((id) =>
+    Buffer.from(storeOf(sim.instance(id)!).replica!.peek(enc.encode(key)).encode()).toString('hex'),
+  );
+}
+
+/** Waits until every node's failure detector calls every other node alive. */
+function settleViews(sim: Simulation<NodeServices>): void {
+  const ok = sim.runUntilCondition(
+    (s) =>
+      NODES.every((a) =>
+        s
+          .instance(a)!
+          .membership.view()
+          .every((v) => v.status === 'alive'),
+      ),
+    15_000,
+  );
+  assert.ok(ok, 'failure detectors did not settle');
+}
+
+/** Two anti-entropy rounds from every node (BARISTA REPAIR: each with its next peer). */
+function repairAll(sim: Simulation<NodeServices>): void {
+  for (let round = 0; round < 2; round++) {
+    for (const id of NODES) assert.deepEqual(run(sim, id, ['BARISTA', 'REPAIR']), ['+OK'], `repair from ${id}`);
+    assert.ok(
+      sim.runUntilCondition(() => NODES.every((id) => !storeOf(sim.instance(id)!).replica!.antiEntropyBusy), 30_000),
+      'repair rounds finished',
+    );
+    sim.runFor(500);
+  }
+}
+
+test('last-write-wins: SET, SETEX and MSET need no read; sequential writes through every node read back; siblings collapse at the next write', () => {
+  const sim = cluster('conflicts-lww-basic', 'last-write-wins');
+  const before = readsAnswered(sim);
+  for (let i = 0; i < 12; i++) {
+    const at = NODES[i % 3]!;
+    assert.deepEqual(run(sim, at, ['SET', 'k', `v${i}`]), ['+OK']);
+  }
+  assert.deepEqual(run(sim, 'n2', ['SETEX', 'e', '100', 'x'], ['MSET', 'a', '1', 'b', '2']), ['+OK', '+OK']);
+  assert.equal(readsAnswered(sim) - before, 0, 'no replica answered a read for a write');
+  for (const at of NODES) {
+    assert.deepEqual(run(sim, at, ['GET', 'k'], ['MGET', 'a', 'b'], ['TTL', 'e']), ['$v11', '*[$1,$2]', ':100'], at);
+  }
+  // A write's siblings: a SET through n3 while it cannot reach the others (at ONE), another through n1.
+  const cut = sim.network.isolate('n3');
+  assert.deepEqual(run(sim, 'n3', ['BARISTA', 'CONSISTENCY', 'ONE'], ['SET', 'k', 'side']), ['+OK', '+OK']);
+  assert.deepEqual(run(sim, 'n1', ['SET', 'k', 'main']), ['+OK']);
+  cut.heal();
+  settleViews(sim);
+  repairAll(sim);
+  assert.equal(new Set(states(sim, 'k')).size, 1, 'converged');
+  assert.equal(run(sim, 'n2', ['BARISTA', 'SIBLINGS', 'k'])[0]!.split(',').length, 2, 'two siblings');
+  // The next write through a replica holding both supersedes both.
+  assert.deepEqual(run(sim, 'n2', ['SET', 'k', 'after']), ['+OK']);
+  repairAll(sim);
+  for (const at of NODES) assert.deepEqual(run(sim, at, ['BARISTA', 'SIBLINGS', 'k']), ['*[$after]']);
+});
+
+/**
+ * A SET through n1 at QUORUM that n3 does not receive (its links are cut for that write only),
+ * then a SET through n3, whose clock is 2 s behind, acknowledged at QUORUM after the first one's
+ * +OK; then anti-entropy everywhere. Returns GET's answer on every node and n3's sibling count.
+ */
+function skewedSchedule(conflicts: Conflicts): { gets: string[]; siblings: number; reads: number } {
+  const sim = cluster(`conflicts-skew-${conflicts}`, conflicts, { n3: -2_000 });
+  const cut = sim.network.isolate('n3');
+  assert.deepEqual(run(sim, 'n1', ['SET', 'k', 'first']), ['+OK']);
+  cut.heal();
+  settleViews(sim);
+  const before = readsAnswered(sim);
+  assert.deepEqual(run(sim, 'n3', ['SET', 'k', 'second']), ['+OK']);
+  const reads = readsAnswered(sim) - before;
+  repairAll(sim);
+  assert.equal(new Set(states(sim, 'k')).size, 1, 'the replicas converged');
+  const gets = NODES.map((at) => run(sim, at, ['GET', 'k'])[0]!);
+  const siblings = run(sim, 'n3', ['BARISTA', 'SIBLINGS', 'k'])[0]!.split(',').length;
+  return { gets, siblings, reads };
+}
+
+test('last-write-wins loses a later acknowledged write stamped by a clock behind (the documented trade-off)', () => {
+  const lww = skewedSchedule('last-write-wins');
+  assert.equal(lww.reads, 0, 'the second SET read nothing');
+  assert.deepEqual(lww.gets, ['$first', '$first', '$first'], 'the older write hides the later one');
+  assert.equal(lww.siblings, 2, 'both writes are stored until the next write');
+});
+
+test('negative control: a siblings keyspace reads first, so the later SET supersedes the earlier one', () => {
+  const dvv = skewedSchedule('siblings');
+  assert.ok(dvv.reads >= 1, 'the second SET read at QUORUM first');
+  assert.deepEqual(dvv.gets, ['$second', '$second', '$second']);
+  assert.equal(dvv.siblings, 1);
+});
+
+test('last-write-wins at N = 2 of 3 nodes: a SET reaching a node that is no replica is forwarded as a write over what is held', () => {
+  const sim = replicatedCluster('conflicts-lww-forward', NODES, 2, {
+    conflicts: 'last-write-wins',
+    replication: { antiEntropyIntervalMs: 0, readRepairChance: 0 },
+  });
+  const forwardedBefore = NODES.reduce((n, id) => n + storeOf(sim.instance(id)!).replica!.replica.stats.forwarded, 0);
+  const before = readsAnswered(sim);
+  for (let i = 0; i < 12; i++) {
+    for (const at of NODES) assert.deepEqual(run(sim, at, ['SET', `f:${i}`, `${at}:${i}`]), ['+OK']);
+  }
+  assert.equal(readsAnswered(sim) - before, 0, 'no replica answered a read for a write');
+  const forwarded =
+    NODES.reduce((n, id) => n + storeOf(sim.instance(id)!).replica!.replica.stats.forwarded, 0) - forwardedBefore;
+  assert.ok(forwarded >= 6, `${forwarded} writes forwarded`);
+  for (let i = 0; i < 12; i++) {
+    for (const at of NODES) {
+      assert.deepEqual(run(sim, at, ['GET', `f:${i}`], ['BARISTA', 'SIBLINGS', `f:${i}`]), [`$n3:${i}`, `*[$n3:${i}]`]);
+    }
+  }
+});

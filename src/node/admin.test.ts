@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, test } from 'node:test';
 import { MemoryMetrics, pollUntil } from '../net/testing.ts';
+import { BaristaError } from '../lib/errors.ts';
 import { AdminServer, type AdminServerOptions } from './admin.ts';
 
 const host = '127.0.0.1';
@@ -133,4 +134,16 @@ test('connections over the bound are refused and counted', async () => {
   kept[0]!.socket.write('GET /health HTTP/1.1\r\nhost: x\r\n\r\n');
   await pollUntil(() => kept[0]!.received().includes('ok'), 'an accepted connection is served');
   for (const c of kept) c.socket.destroy();
+});
+
+test('a taken admin port is refused with a typed error naming ports.admin, not a raw EADDRINUSE', async () => {
+  const { server } = await start({});
+  const { port } = server.address();
+  const second = new AdminServer({ status: () => ({}), metricsText: () => '', routes: [] }, new MemoryMetrics());
+  await assert.rejects(second.listen(host, port), (err: unknown) => {
+    assert.ok(err instanceof BaristaError, `a BaristaError, not ${String(err)}`);
+    assert.equal(err.code, 'listen_address_in_use');
+    assert.match(err.message, new RegExp(`^ports\\.admin: 127\\.0\\.0\\.1:${port} is already in use`));
+    return true;
+  });
 });

@@ -20,6 +20,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Counter, Histogram, Metrics } from '../env/types.ts';
 import { BaristaError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
+import { bindServer } from '../net/tcp-listener.ts';
 import { writeStageHistogram } from '../raft/write-stages.ts';
 import { type HttpAnswer, httpErrorAnswer } from './http-status.ts';
 import type { AdminRoute } from './service.ts';
@@ -131,14 +132,9 @@ export class AdminServer {
     });
   }
 
-  listen(host: string, port: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host, port, exclusive: true }, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
+  /** Binds the admin port; a taken or unbindable address rejects with listen_address_in_use / listen_failed. */
+  async listen(host: string, port: number): Promise<void> {
+    await bindServer(this.server, host, port, 'ports.admin');
   }
 
   address(): { host: string; port: number } {

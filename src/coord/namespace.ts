@@ -146,9 +146,12 @@ export class CoordNamespace implements Namespace {
    * applied between slices. A walk left unfinished (its snapshot abandoned for a received one)
    * ends when the next starts.
    */
-  snapshotInSlices(nodesPerSlice: number = this.options.snapshotSliceNodes): () => readonly Uint8Array[] | undefined {
+  snapshotInSlices(
+    nodesPerSlice: number = this.options.snapshotSliceNodes,
+    childrenPerStep?: number,
+  ): () => readonly Uint8Array[] | undefined {
     if (this.current.isFrozen) this.current.thaw();
-    return znodesSnapshotSlices(this.current, nodesPerSlice);
+    return znodesSnapshotSlices(this.current, nodesPerSlice, false, childrenPerStep);
   }
 
   loadSnapshot(section: Uint8Array | undefined): () => void {

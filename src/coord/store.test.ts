@@ -73,3 +73,45 @@ test('a child set in chunks of CHILD_CHUNK_MEMBERS_MAX stays exact and in insert
   [got[0], got[1]] = [got[1]!, got[0]!];
   assert.notDeepEqual(got, [...model]);
 });
+
+/** Every path a frozen listing gives, page by page (`between` runs after each page), sorted, repeats dropped. */
+function listAll(st: ZnodeStore, path: string, between: (page: number) => void): string[] {
+  const node = st.frozenNode(path);
+  assert.ok(node !== undefined);
+  const all: string[] = [];
+  for (let page = 0; ; page++) {
+    const { paths, done } = node.children(1);
+    all.push(...paths);
+    if (done) break;
+    between(page);
+  }
+  return [...new Set(all)].sort();
+}
+
+test("a frozen view's children listed in pages while children come and go: exactly the children at the freeze", () => {
+  const st = new ZnodeStore();
+  const root = st.insert('/', -1, rec(0));
+  const p = st.insert('/p', root, rec(1));
+  for (const name of ['b', 'a', 'c']) st.insert(`/p/${name}`, p, rec(2));
+  st.freeze();
+  // After the first page (/p/b): every child goes, so /p's child set is dropped; then /p/a comes
+  // back (a new set the listing does not walk) and /p/d is created. The view's children stay
+  // a, b, c: b listed alive, a and c from the removed ones (a although it is alive again).
+  const listed = listAll(st, '/p', (page) => {
+    if (page !== 0) return;
+    for (const name of ['a', 'b', 'c']) st.remove(st.slot(`/p/${name}`)!);
+    st.insert('/p/a', p, rec(3));
+    st.insert('/p/d', p, rec(4));
+  });
+  assert.deepEqual(listed, ['/p/a', '/p/b', '/p/c']);
+  st.thaw();
+  // Children created after the freeze and met alive in a page are left out.
+  const q = st.insert('/q', root, rec(5));
+  st.insert('/q/x', q, rec(6));
+  st.freeze();
+  const withLate = listAll(st, '/q', () => {
+    st.insert('/q/y', q, rec(7));
+  });
+  assert.deepEqual(withLate, ['/q/x']);
+  st.thaw();
+});

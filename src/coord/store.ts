@@ -107,11 +107,28 @@ export class ChildSlots implements Iterable<number> {
     return out;
   }
 
+  /**
+   * The chunks as they are now (a copy of the list, the Sets themselves): a paged walk of the
+   * members that survives changes between pages — a member never moves to another chunk, an
+   * emptied chunk only leaves the list, and new members go to the last chunk or a new one.
+   */
+  chunkSets(): Set<number>[] {
+    return [...this.chunks];
+  }
+
   /** Chunks in use (for tests). */
   get chunkCount(): number {
     return this.chunks.length;
   }
 }
+
+/**
+ * A paged listing of one node's children in a frozen view: each call lists up to `countMax` more
+ * (more when it ends, with the children removed since the freeze); `done` with the last. A path
+ * may be listed twice (a child removed after it was listed alive, or removed and re-created): the
+ * caller sorts and drops repeats. Valid only while its view lasts.
+ */
+export type FrozenChildren = (countMax: number) => { paths: string[]; done: boolean };
 
 /** The copy-on-write state of a frozen view (see the header). */
 interface Frozen {
@@ -350,8 +367,11 @@ export class ZnodeStore {
     return this.frozen?.kept.size ?? 0;
   }
 
-  /** A node of the frozen view: its record and its children's paths (unordered); undefined if not in it. */
-  frozenNode(path: string): { record: NodeRecord; children: string[] } | undefined {
+  /**
+   * A node of the frozen view: its record and a paged listing of its children's paths (unordered,
+   * a path possibly twice: see FrozenChildren); undefined if not in it.
+   */
+  frozenNode(path: string): { record: NodeRecord; children: FrozenChildren } | undefined {
     const f = this.frozen;
     assert(f !== undefined, 'the store is not frozen');
     const kept = f.kept.get(path);
@@ -359,14 +379,37 @@ export class ZnodeStore {
     const s = this.slot(path);
     const record = kept ?? (s === undefined ? undefined : this.read(s));
     if (record === undefined) return undefined;
-    const children: string[] = [];
-    if (s !== undefined)
-      for (const c of this.children(s)) {
-        const child = this.pathOf[c]!;
-        if (f.kept.get(child) !== null) children.push(child);
-      }
-    for (const child of f.removed.get(path) ?? []) if (this.slot(child) === undefined) children.push(child);
-    return { record, children };
+    // The live children in pages over the chunks as they are now, each taken when it is still
+    // not created since the freeze; then every child removed since that was there at the freeze
+    // (keepRemoved). A child there at the freeze and never removed is in one of these chunks all
+    // along; one removed is in `removed` (and maybe met alive too, re-created or met before its
+    // removal: hence a path may come twice); nothing else is listed.
+    const chunks = s === undefined ? [] : (this.kids[s]?.chunkSets() ?? []);
+    let at = 0;
+    let members: Iterator<number> | undefined;
+    let ended = false;
+    return {
+      record,
+      children: (countMax) => {
+        assert(this.frozen === f && !ended, 'a frozen listing outlived its view or its end');
+        const paths: string[] = [];
+        while (paths.length < countMax && at < chunks.length) {
+          members ??= chunks[at]!.values();
+          const next = members.next();
+          if (next.done === true) {
+            at++;
+            members = undefined;
+            continue;
+          }
+          const child = this.pathOf[next.value]!;
+          if (f.kept.get(child) !== null) paths.push(child);
+        }
+        if (at < chunks.length) return { paths, done: false };
+        ended = true;
+        for (const child of f.removed.get(path) ?? []) paths.push(child);
+        return { paths, done: true };
+      },
+    };
   }
 
   private keep(s: number): void {

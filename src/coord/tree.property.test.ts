@@ -389,7 +389,8 @@ test('a snapshot in slices while writes go on between slices: the tree when it b
       fc.array(churnStepArb, { maxLength: 40 }),
       fc.array(fc.array(churnStepArb, { maxLength: 6 }), { maxLength: 12 }),
       fc.integer({ min: 1, max: 2 }),
-      (first, between, perSlice) => {
+      fc.integer({ min: 1, max: 3 }),
+      (first, between, perSlice, childrenPerStep) => {
         const ns = new CoordNamespace();
         const sessionIds: number[] = [];
         let zxid = 0;
@@ -402,7 +403,9 @@ test('a snapshot in slices while writes go on between slices: the tree when it b
         };
         run(first);
         const atStart = ns.snapshot();
-        const step = ns.snapshotInSlices(perSlice);
+        // A listing of 1-3 children a step: a parent's children are listed across slices, with
+        // children created and deleted between the steps.
+        const step = ns.snapshotInSlices(perSlice, childrenPerStep);
         let parts: readonly Uint8Array[] | undefined;
         let batch = 0;
         while ((parts = step()) === undefined) run(between[batch++] ?? []);

@@ -42,7 +42,7 @@ import { limits } from '../lib/limits.ts';
 import { type Acl, AclCache, checkAcl, fixupAcl, type Id, READ_ACL_UNSAFE } from './acl.ts';
 import { CreateMode, EventType, Perm, ZkErr } from './codes.ts';
 import { baseName, isValidPath, SPECIAL_PATHS, sequenceSuffix } from './path.ts';
-import { type NodeRecord, OWNER_CONTAINER, ownerOfTtl, ttlOfOwner, ZnodeStore } from './store.ts';
+import { type FrozenChildren, type NodeRecord, OWNER_CONTAINER, ownerOfTtl, ttlOfOwner, ZnodeStore } from './store.ts';
 
 /** ZooKeeper's Stat, all 11 fields (jute order). ephemeralOwner is an i64 (containers and TTLs use the high bits). */
 export interface Stat {
@@ -672,8 +672,8 @@ export class ZnodeTree {
     return this.store.frozenKept;
   }
 
-  /** One znode of the frozen view: its record and its children's paths (unordered). */
-  snapshotNode(path: string): { record: NodeRecord; children: string[] } {
+  /** One znode of the frozen view: its record and a paged listing of its children (store.ts FrozenChildren). */
+  snapshotNode(path: string): { record: NodeRecord; children: FrozenChildren } {
     const node = this.store.frozenNode(path);
     assert(node !== undefined, `snapshot walk: ${path} is not in the frozen view`);
     return node;

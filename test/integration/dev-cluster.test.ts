@@ -206,7 +206,7 @@ for (const [name, offset] of [
       const said =
         name === 'resp'
           ? `client listener 'resp': 127\\.0\\.0\\.1:${port} is already in use`
-          : `EADDRINUSE\\): .*already in use 127\\.0\\.0\\.1:${port}`;
+          : `listen_address_in_use\\): ports\\.admin: 127\\.0\\.0\\.1:${port} is already in use`;
       assert.match(node.output(), new RegExp(said));
       assert.doesNotMatch(node.output(), /\n\s+at /, 'no stack trace');
     } finally {

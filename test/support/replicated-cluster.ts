@@ -7,7 +7,7 @@ import { storeOf, storeService } from '../../src/services/store/service.ts';
 import type { Simulation } from '../../src/sim/simulation.ts';
 import { simServices } from './sim-services.ts';
 
-/** Nodes `ids` with membership and the store at N = `replicas` (plus `store` settings), every peer alive. */
+/** Nodes `ids` with membership and the store at N = `replicas` (plus `store` settings, `replication` ones too), every peer alive. */
 export function replicatedCluster(
   seed: string,
   ids: readonly string[],
@@ -18,7 +18,8 @@ export function replicatedCluster(
     seed,
     nodes: [...ids],
     services: [membershipService, storeService],
-    store: { ...store, replication: { replicas } },
+    // `store.replication` settings given are kept beside N (a test turning background repair off).
+    store: { ...store, replication: { ...(store['replication'] as object | undefined), replicas } },
   });
   assert.ok(
     sim.runUntilCondition(() => ids.every((id) => storeOf(sim.instance(id)!).ring.ring.version > 0), 20_000),

@@ -73,8 +73,9 @@ export const storeConfigSchema = z.strictObject({
   consistency: z.enum(['ONE', 'QUORUM', 'ALL', 'ANY', 'SERIAL']).default('QUORUM'),
   /**
    * How concurrent writes of a string resolve at N > 1 below SERIAL (the issue's "chosen per
-   * keyspace"; every node of a cluster should say the same, like `replication.replicas`):
-   * `siblings` (default) — SET, SETEX and MSET first read the key at the connection's level and
+   * keyspace"; the node that receives a command decides, a forwarded write carries it: set it
+   * alike on every node, like `replication.replicas`):
+   * `siblings` (default) — SET, SETEX, PSETEX and MSET first read the key at the connection's level and
    * supersede what they read, so a write acknowledged at QUORUM is never hidden by an older one;
    * concurrent writes are kept as siblings (BARISTA SIBLINGS) and GET returns the newest by HLC.
    * `last-write-wins` — they write without reading (one round instead of two) and supersede what

@@ -1,6 +1,6 @@
 // Goal: `store.conflicts` (issue 10, "versions and conflicts, chosen per keyspace") does what its
 // documentation says on 3 simulated nodes at N = 3 through RESP:
-//   - last-write-wins: SET, SETEX and MSET write without reading first (no replica answers a read
+//   - last-write-wins: SET (also with PX), SETEX, PSETEX and MSET write without reading first (no replica answers a read
 //     for them), later writes through any node read back while clocks agree, and siblings left by
 //     writes no coordinator had seen collapse at the next write from a replica that holds them;
 //   - the clock-skew loss it is documented to have: a SET acknowledged at QUORUM through a node
@@ -88,10 +88,24 @@ test('last-write-wins: SET, SETEX and MSET need no read; sequential writes throu
     const at = NODES[i % 3]!;
     assert.deepEqual(run(sim, at, ['SET', 'k', `v${i}`]), ['+OK']);
   }
-  assert.deepEqual(run(sim, 'n2', ['SETEX', 'e', '100', 'x'], ['MSET', 'a', '1', 'b', '2']), ['+OK', '+OK']);
+  assert.deepEqual(
+    run(
+      sim,
+      'n2',
+      ['SETEX', 'e', '100', 'x'],
+      ['PSETEX', 'p', '200000', 'y'],
+      ['SET', 'x', 'z', 'PX', '300000'],
+      ['MSET', 'a', '1', 'b', '2'],
+    ),
+    ['+OK', '+OK', '+OK', '+OK'],
+  );
   assert.equal(readsAnswered(sim) - before, 0, 'no replica answered a read for a write');
   for (const at of NODES) {
-    assert.deepEqual(run(sim, at, ['GET', 'k'], ['MGET', 'a', 'b'], ['TTL', 'e']), ['$v11', '*[$1,$2]', ':100'], at);
+    assert.deepEqual(
+      run(sim, at, ['GET', 'k'], ['MGET', 'a', 'b', 'p', 'x'], ['TTL', 'e'], ['TTL', 'p'], ['TTL', 'x']),
+      ['$v11', '*[$1,$2,$y,$z]', ':100', ':200', ':300'],
+      at,
+    );
   }
   // A write's siblings: a SET through n3 while it cannot reach the others (at ONE), another through n1.
   const cut = sim.network.isolate('n3');

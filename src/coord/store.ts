@@ -11,9 +11,11 @@
 //    tail of the child's path, so no second copy of it is kept), in insertion order, in Sets of
 //    at most CHILD_CHUNK_MEMBERS_MAX (ChildSlots: a single Set's rehash at 2M children held an
 //    insert 0.5 s);
-//  - the path -> slot index in 16 Maps (by a hash of the path's tail), and the typed columns in
-//    pages of 65,536 slots: neither grows by one big copy (at a million znodes a single Map's
-//    rehash took ~250 ms and doubling the columns ~0.4 s, in one insert).
+//  - the path -> slot index in 16 Maps of unequal shares (by a hash of the path's tail), and the
+//    columns (typed ones, and each slot's path, data and children) in pages of 65,536 slots:
+//    nothing grows by one big copy (at a million znodes a single Map's rehash took ~250 ms,
+//    doubling the typed columns ~0.4 s, growing one plain array 80-120 ms, 16 equal Maps
+//    doubling together ~55 ms, each in one insert).
 // numChildren and dataLength are derived, never stored. `owner` encodes ZooKeeper's
 // ephemeralOwner: 0 none, > 0 a session id, -1 a container, ≤ -2 a TTL node with ttl = -owner - 1.
 //
@@ -144,23 +146,45 @@ const PAGE_SLOTS = 1 << PAGE_BITS;
 const PAGE_MASK = PAGE_SLOTS - 1;
 /** Maps the path index is split into, so no one rehash moves a million entries (~250 ms at 1 Mi). */
 const PATH_SHARDS = 16;
+/**
+ * Shard i takes i + 1 parts of every 136 (1 + 2 + ... + 16), not 1/16 each: equal shards reach
+ * each doubling of their table at the same total and rehash in the same insert (~55 ms at 2^19
+ * znodes, all 16 at 2^15), unequal ones at totals 136 / (i + 1) apart; the largest holds 12 %.
+ */
+const SHARD_OF_PART: Uint8Array = (() => {
+  const parts: number[] = [];
+  for (let i = 0; i < PATH_SHARDS; i++) for (let j = 0; j <= i; j++) parts.push(i);
+  return Uint8Array.from(parts);
+})();
 
-/** One page of the typed columns: `slots` slots. */
+/**
+ * One page of the columns: `slots` slots. The typed ones, and the path, data and children of each
+ * slot in plain arrays of the page's own (one array over every slot grew by 1.5x in one insert:
+ * 80 ms at 580k znodes and 120 ms at 870k here, in a snapshot restore or a create alike).
+ */
 interface Page {
   readonly parent: Int32Array;
   readonly zx: Float64Array; // czxid, mzxid, pzxid
   readonly times: Float64Array; // ctime, mtime
   readonly owner: Float64Array;
   readonly ints: Int32Array; // version, cversion, aversion, acl
+  readonly paths: (string | undefined)[];
+  readonly data: string[];
+  readonly kids: (ChildSlots | undefined)[];
 }
 
 function newPage(slots: number, from?: Page): Page {
+  // Page 0's arrays are kept as it doubles (they grow to PAGE_SLOTS by themselves, small copies);
+  // a later page's are made whole (holey, under V8's bound for fast elements).
   const page: Page = {
     parent: new Int32Array(slots),
     zx: new Float64Array(slots * 3),
     times: new Float64Array(slots * 2),
     owner: new Float64Array(slots),
     ints: new Int32Array(slots * 4),
+    paths: from?.paths ?? (slots === PAGE_SLOTS ? new Array(PAGE_SLOTS) : []),
+    data: from?.data ?? (slots === PAGE_SLOTS ? new Array(PAGE_SLOTS) : []),
+    kids: from?.kids ?? (slots === PAGE_SLOTS ? new Array(PAGE_SLOTS) : []),
   };
   if (from !== undefined) {
     page.parent.set(from.parent);
@@ -180,15 +204,12 @@ function shardOf(path: string): number {
   const n = path.length;
   let h = n;
   for (let i = n > 16 ? n - 16 : 0; i < n; i++) h = Math.imul(h ^ path.charCodeAt(i), 0x01000193);
-  return (h ^ (h >>> 15)) & (PATH_SHARDS - 1);
+  return SHARD_OF_PART[((h ^ (h >>> 15)) >>> 0) % SHARD_OF_PART.length]!;
 }
 
 export class ZnodeStore {
   private readonly slots: Map<string, number>[] = Array.from({ length: PATH_SHARDS }, () => new Map());
   private count = 0;
-  private pathOf: (string | undefined)[] = [];
-  private dataOf: string[] = [];
-  private kids: (ChildSlots | undefined)[] = [];
   /**
    * The typed columns in pages: page 0 grows by doubling from INITIAL_SLOTS up to PAGE_SLOTS (a
    * small tree stays small); every later page is PAGE_SLOTS from the start. Doubling one set of
@@ -209,7 +230,7 @@ export class ZnodeStore {
   }
 
   path(slot: number): string {
-    return this.pathOf[slot]!;
+    return this.pathAt(slot)!;
   }
 
   private grow(): void {
@@ -226,6 +247,14 @@ export class ZnodeStore {
     return this.pages[s >>> PAGE_BITS]!;
   }
 
+  private pathAt(s: number): string | undefined {
+    return this.pages[s >>> PAGE_BITS]!.paths[s & PAGE_MASK];
+  }
+
+  private kidsAt(s: number): ChildSlots | undefined {
+    return this.pages[s >>> PAGE_BITS]!.kids[s & PAGE_MASK];
+  }
+
   /** Adds a node under `parent` (-1 for the root); the path must be free. */
   insert(path: string, parent: number, r: NodeRecord): number {
     const shard = this.slots[shardOf(path)]!;
@@ -238,15 +267,16 @@ export class ZnodeStore {
     }
     shard.set(path, s);
     this.count++;
-    this.pathOf[s] = path;
-    this.page(s).parent[s & PAGE_MASK] = parent;
-    this.kids[s] = undefined;
+    const pg = this.page(s);
+    pg.paths[s & PAGE_MASK] = path;
+    pg.parent[s & PAGE_MASK] = parent;
+    pg.kids[s & PAGE_MASK] = undefined;
     this.write(s, r);
     if (parent >= 0) {
-      let k = this.kids[parent];
+      let k = this.kidsAt(parent);
       if (k === undefined) {
         k = new ChildSlots();
-        this.kids[parent] = k;
+        this.page(parent).kids[parent & PAGE_MASK] = k;
       }
       k.add(s);
     }
@@ -259,23 +289,24 @@ export class ZnodeStore {
     const parent = this.page(slot).parent[slot & PAGE_MASK]!;
     if (this.frozen !== undefined) this.keepRemoved(slot, parent);
     if (parent >= 0) {
-      const k = this.kids[parent]!;
+      const k = this.kidsAt(parent)!;
       k.delete(slot);
-      if (k.size === 0) this.kids[parent] = undefined;
+      if (k.size === 0) this.page(parent).kids[parent & PAGE_MASK] = undefined;
     }
-    const path = this.pathOf[slot]!;
+    const path = this.pathAt(slot)!;
     this.slots[shardOf(path)]!.delete(path);
     this.count--;
-    this.pathOf[slot] = undefined;
-    this.dataOf[slot] = '';
+    const pg = this.page(slot);
+    pg.paths[slot & PAGE_MASK] = undefined;
+    pg.data[slot & PAGE_MASK] = '';
     this.free.push(slot);
   }
 
   write(s: number, r: NodeRecord): void {
     if (this.frozen !== undefined) this.keep(s);
-    this.dataOf[s] = r.data;
     const pg = this.page(s);
     const o = s & PAGE_MASK;
+    pg.data[o] = r.data;
     pg.zx[o * 3] = r.czxid;
     pg.zx[o * 3 + 1] = r.mzxid;
     pg.zx[o * 3 + 2] = r.pzxid;
@@ -292,7 +323,7 @@ export class ZnodeStore {
     const pg = this.page(s);
     const o = s & PAGE_MASK;
     return {
-      data: this.dataOf[s]!,
+      data: pg.data[o]!,
       czxid: pg.zx[o * 3]!,
       mzxid: pg.zx[o * 3 + 1]!,
       pzxid: pg.zx[o * 3 + 2]!,
@@ -307,7 +338,7 @@ export class ZnodeStore {
   }
 
   data(s: number): string {
-    return this.dataOf[s]!;
+    return this.page(s).data[s & PAGE_MASK]!;
   }
   owner(s: number): number {
     return this.page(s).owner[s & PAGE_MASK]!;
@@ -332,12 +363,12 @@ export class ZnodeStore {
   }
 
   childCount(s: number): number {
-    return this.kids[s]?.size ?? 0;
+    return this.kidsAt(s)?.size ?? 0;
   }
 
   /** Child slots (unordered). */
   children(s: number): Iterable<number> {
-    return this.kids[s]?.members() ?? [];
+    return this.kidsAt(s)?.members() ?? [];
   }
 
   /** Every path, in no particular order. */
@@ -384,7 +415,7 @@ export class ZnodeStore {
     // (keepRemoved). A child there at the freeze and never removed is in one of these chunks all
     // along; one removed is in `removed` (and maybe met alive too, re-created or met before its
     // removal: hence a path may come twice); nothing else is listed.
-    const chunks = s === undefined ? [] : (this.kids[s]?.chunkSets() ?? []);
+    const chunks = s === undefined ? [] : (this.kidsAt(s)?.chunkSets() ?? []);
     let at = 0;
     let members: Iterator<number> | undefined;
     let ended = false;
@@ -401,7 +432,7 @@ export class ZnodeStore {
             members = undefined;
             continue;
           }
-          const child = this.pathOf[next.value]!;
+          const child = this.pathAt(next.value)!;
           if (f.kept.get(child) !== null) paths.push(child);
         }
         if (at < chunks.length) return { paths, done: false };
@@ -414,13 +445,13 @@ export class ZnodeStore {
 
   private keep(s: number): void {
     const kept = this.frozen!.kept;
-    const path = this.pathOf[s]!;
+    const path = this.pathAt(s)!;
     if (!kept.has(path)) kept.set(path, this.read(s));
   }
 
   private keepRemoved(slot: number, parent: number): void {
     this.keep(slot);
-    const path = this.pathOf[slot]!;
+    const path = this.pathAt(slot)!;
     // Created after the freeze and gone again: nothing of it is in the view, so nothing is kept
     // (a queue of sequential nodes would otherwise grow the map by one per node during a view).
     if (this.frozen!.kept.get(path) === null) {
@@ -428,7 +459,7 @@ export class ZnodeStore {
       return;
     }
     if (parent < 0) return;
-    const parentPath = this.pathOf[parent]!;
+    const parentPath = this.pathAt(parent)!;
     let removed = this.frozen!.removed.get(parentPath);
     if (removed === undefined) {
       removed = new Set();

@@ -282,6 +282,11 @@ export class ZnodeTree {
     );
   }
 
+  /** Whether the node is in the tree (a snapshot's loader: nodes loaded so far). */
+  has(path: string): boolean {
+    return this.store.slot(path) !== undefined;
+  }
+
   /** The node's record (tests, snapshots); undefined when absent. */
   record(path: string): NodeRecord | undefined {
     const s = this.store.slot(path);

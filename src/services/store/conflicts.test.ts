@@ -1,8 +1,9 @@
 // Goal: `store.conflicts` (issue 10, "versions and conflicts, chosen per keyspace") does what its
 // documentation says on 3 simulated nodes at N = 3 through RESP:
-//   - last-write-wins: SET (also with PX), SETEX, PSETEX and MSET write without reading first (no replica answers a read
-//     for them), later writes through any node read back while clocks agree, and siblings left by
-//     writes no coordinator had seen collapse at the next write from a replica that holds them;
+//   - last-write-wins: SET (also with PX), SETEX, PSETEX and MSET write without reading first (no
+//     replica answers a read for them), later writes through any node read back while clocks
+//     agree, and siblings left by writes no coordinator had seen collapse at the next write from
+//     a replica that holds them;
 //   - the clock-skew loss it is documented to have: a SET acknowledged at QUORUM through a node
 //     whose clock is behind, after an earlier SET its coordinator had not seen, is hidden by that
 //     older write (the replicas converge on it, and GET answers the older value);

@@ -5,7 +5,8 @@
 //   2. merges: bottom-up, runs of width w merged pairwise into width 2w, from one array into the
 //      other, each step moving at most MERGE_STEP_MOVES names (a merge resumes where it stopped).
 // The order is Array.prototype.sort's default for strings (UTF-16 code units, i.e. `<`), so the
-// image stays byte-identical to a one-call sort. Stable does not matter: names are distinct.
+// image stays byte-identical to a one-call sort. Stable does not matter: equal names are equal
+// strings (the walk drops a repeat, which comes out next to its twin).
 
 /** Names sorted by one step of the first phase. */
 export const SORTED_RUN_LENGTH = 16_384;

@@ -15,6 +15,7 @@
 // depth-first order instead of strictly increasing paths; the reader checks "no duplicate, parent
 // already seen" for v3.
 
+import { assert } from '../lib/assert.ts';
 import { ByteWriter } from '../lib/bytes.ts';
 import type { Acl } from './acl.ts';
 import { SlicedSort, SORTED_RUN_LENGTH } from './sliced-sort.ts';
@@ -40,6 +41,7 @@ export function znodesSnapshotSlices(
   live = false,
   childrenPerStep = CHILDREN_LISTED_PER_STEP,
 ): () => readonly Uint8Array[] | undefined {
+  assert(Number.isSafeInteger(childrenPerStep) && childrenPerStep >= 1, `childrenPerStep ${childrenPerStep}`);
   const sessions = (live ? tree.sessionList() : tree.freeze()).sort((a, b) => a.id - b.id);
   const aclIndex = new Map<number, number>();
   const aclLists: (readonly Acl[])[] = [];
@@ -97,7 +99,7 @@ export function znodesSnapshotSlices(
       nodeCount++;
       budget--;
       if (typeof children === 'function') stack.push({ paths: [], next: 0, listing: { list: children, listed: [] } });
-      else if (children.length > 0) stack.push({ paths: children.sort(), next: 0 });
+      else if (children !== undefined && children.length > 0) stack.push({ paths: children.sort(), next: 0 });
     }
     // Each slice's records as an exact-size copy (its writer's buffer may be twice as large); one go
     // (live) has one part, copied again by its caller anyway.

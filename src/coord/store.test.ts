@@ -79,8 +79,10 @@ function listAll(st: ZnodeStore, path: string, between: (page: number) => void):
   const node = st.frozenNode(path);
   assert.ok(node !== undefined);
   const all: string[] = [];
+  const list = node.children;
+  if (list === undefined) return [];
   for (let page = 0; ; page++) {
-    const { paths, done } = node.children(1);
+    const { paths, done } = list(1);
     all.push(...paths);
     if (done) break;
     between(page);
@@ -109,9 +111,20 @@ test("a frozen view's children listed in pages while children come and go: exact
   const q = st.insert('/q', root, rec(5));
   st.insert('/q/x', q, rec(6));
   st.freeze();
-  const withLate = listAll(st, '/q', () => {
-    st.insert('/q/y', q, rec(7));
+  const withLate = listAll(st, '/q', (page) => {
+    if (page === 0) st.insert('/q/y', q, rec(7));
   });
   assert.deepEqual(withLate, ['/q/x']);
+  // A leaf has no listing at all.
+  assert.equal(st.frozenNode('/q/x')?.children, undefined);
+  st.thaw();
+  // A step's bound counts children created since the freeze too (it visits them to skip them).
+  const r = st.insert('/r', root, rec(8));
+  st.insert('/r/a', r, rec(9));
+  st.freeze();
+  for (const name of ['b', 'c', 'd', 'e', 'f']) st.insert(`/r/${name}`, r, rec(10));
+  const step = st.frozenNode('/r')!.children!;
+  assert.deepEqual(step(2), { paths: ['/r/a'], done: false }, 'two visited, one listed');
+  assert.deepEqual(step(2), { paths: [], done: false });
   st.thaw();
 });

@@ -25,7 +25,8 @@
 // Copy on write, by path: before a node's record changes or the node goes, its record as of the
 // freeze is kept (once); a node created after the freeze is kept as `null` (not in the view); a
 // removed node is also listed under its parent, so the view's children of P are P's live children
-// not created since, plus those removed since and not back. Slots are reused, paths are not
+// not created since, plus those removed since (listed in pages: a path may come twice, see
+// FrozenChildren). Slots are reused, paths are not
 // confused: everything is keyed by path. The kept map grows by one entry per distinct path
 // written during the view that existed at the freeze or still exists, at most twice
 // coordZnodeCountMax.
@@ -111,8 +112,9 @@ export class ChildSlots implements Iterable<number> {
 
   /**
    * The chunks as they are now (a copy of the list, the Sets themselves): a paged walk of the
-   * members that survives changes between pages — a member never moves to another chunk, an
-   * emptied chunk only leaves the list, and new members go to the last chunk or a new one.
+   * members that survives changes between pages (store's FrozenChildren relies on it) — a member
+   * never moves to another chunk, an emptied chunk only leaves the list, and new members go to
+   * the last chunk or a new one.
    */
   chunkSets(): Set<number>[] {
     return [...this.chunks];
@@ -125,8 +127,9 @@ export class ChildSlots implements Iterable<number> {
 }
 
 /**
- * A paged listing of one node's children in a frozen view: each call lists up to `countMax` more
- * (more when it ends, with the children removed since the freeze); `done` with the last. A path
+ * A paged listing of one node's children in a frozen view: each call visits up to `countMax` more
+ * live children (listing those not created since the freeze), and the last call adds the children
+ * removed since the freeze (as many as the view's writes removed); `done` with the last. A path
  * may be listed twice (a child removed after it was listed alive, or removed and re-created): the
  * caller sorts and drops repeats. Valid only while its view lasts.
  */
@@ -147,13 +150,15 @@ const PAGE_MASK = PAGE_SLOTS - 1;
 /** Maps the path index is split into, so no one rehash moves a million entries (~250 ms at 1 Mi). */
 const PATH_SHARDS = 16;
 /**
- * Shard i takes i + 1 parts of every 136 (1 + 2 + ... + 16), not 1/16 each: equal shards reach
+ * Shard i takes 2i + 1 parts of every 256 (1 + 3 + ... + 31), not 1/16 each: equal shards reach
  * each doubling of their table at the same total and rehash in the same insert (~55 ms at 2^19
- * znodes, all 16 at 2^15), unequal ones at totals 136 / (i + 1) apart; the largest holds 12 %.
+ * znodes, all 16 at 2^15). Shares in a power-of-2 ratio would too (one share's doubling k at the
+ * other's k + 1); no two odd numbers are in one, so the doublings fall at distinct totals (the
+ * nearest, 15 and 31 parts, ~3 % apart). The largest shard holds 12 %.
  */
 const SHARD_OF_PART: Uint8Array = (() => {
   const parts: number[] = [];
-  for (let i = 0; i < PATH_SHARDS; i++) for (let j = 0; j <= i; j++) parts.push(i);
+  for (let i = 0; i < PATH_SHARDS; i++) for (let j = 0; j < 2 * i + 1; j++) parts.push(i);
   return Uint8Array.from(parts);
 })();
 
@@ -402,7 +407,7 @@ export class ZnodeStore {
    * A node of the frozen view: its record and a paged listing of its children's paths (unordered,
    * a path possibly twice: see FrozenChildren); undefined if not in it.
    */
-  frozenNode(path: string): { record: NodeRecord; children: FrozenChildren } | undefined {
+  frozenNode(path: string): { record: NodeRecord; children: FrozenChildren | undefined } | undefined {
     const f = this.frozen;
     assert(f !== undefined, 'the store is not frozen');
     const kept = f.kept.get(path);
@@ -415,7 +420,11 @@ export class ZnodeStore {
     // (keepRemoved). A child there at the freeze and never removed is in one of these chunks all
     // along; one removed is in `removed` (and maybe met alive too, re-created or met before its
     // removal: hence a path may come twice); nothing else is listed.
-    const chunks = s === undefined ? [] : (this.kidsAt(s)?.chunkSets() ?? []);
+    // No chunk and nothing removed: no child in the view (one there at the freeze would be in
+    // either), and no listing to allocate (most znodes are leaves).
+    const kids = s === undefined ? undefined : this.kidsAt(s);
+    if (kids === undefined && !f.removed.has(path)) return { record, children: undefined };
+    const chunks = kids?.chunkSets() ?? [];
     let at = 0;
     let members: Iterator<number> | undefined;
     let ended = false;
@@ -424,7 +433,8 @@ export class ZnodeStore {
       children: (countMax) => {
         assert(this.frozen === f && !ended, 'a frozen listing outlived its view or its end');
         const paths: string[] = [];
-        while (paths.length < countMax && at < chunks.length) {
+        // countMax members visited, listed or not (those created since the freeze cost a visit too).
+        for (let visited = 0; visited < countMax && at < chunks.length; visited++) {
           members ??= chunks[at]!.values();
           const next = members.next();
           if (next.done === true) {

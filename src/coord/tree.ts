@@ -678,7 +678,7 @@ export class ZnodeTree {
   }
 
   /** One znode of the frozen view: its record and a paged listing of its children (store.ts FrozenChildren). */
-  snapshotNode(path: string): { record: NodeRecord; children: FrozenChildren } {
+  snapshotNode(path: string): { record: NodeRecord; children: FrozenChildren | undefined } {
     const node = this.store.frozenNode(path);
     assert(node !== undefined, `snapshot walk: ${path} is not in the frozen view`);
     return node;

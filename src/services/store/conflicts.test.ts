@@ -84,6 +84,9 @@ function repairAll(sim: Simulation<NodeServices>): void {
 
 test('last-write-wins: SET, SETEX and MSET need no read; sequential writes through every node read back; siblings collapse at the next write', () => {
   const sim = cluster('conflicts-lww-basic', 'last-write-wins');
+  const server = run(sim, 'n1', ['INFO', 'server'])[0]!;
+  for (const field of ['baristas_replicas:3', 'baristas_consistency:QUORUM', 'baristas_conflicts:last-write-wins'])
+    assert.ok(server.includes(`${field}\r\n`), `INFO server shows ${field}`);
   const before = readsAnswered(sim);
   for (let i = 0; i < 12; i++) {
     const at = NODES[i % 3]!;

@@ -182,6 +182,10 @@ function infoSection(s: RespSession, name: string): string | undefined {
         ['configured_hz', 10],
         ['baristas_node', server.nodeId],
         ['baristas_sync', server.config.sync],
+        // The store's N, a new connection's consistency level and store.conflicts (N > 1).
+        ['baristas_replicas', server.config.replication.replicas],
+        ['baristas_consistency', server.config.consistency],
+        ['baristas_conflicts', server.config.conflicts],
       ]);
     case 'clients':
       return fields('Clients', [

@@ -27,6 +27,8 @@ const clusterFile = z.object({
   ready: z.boolean().default(false),
   /** The store's replication factor N, fixed when the cluster is created (absent: 1). */
   replicas: z.number().int().min(1).optional(),
+  /** store.conflicts of every node (absent: the store's default, siblings). */
+  conflicts: z.enum(['siblings', 'last-write-wins']).optional(),
   nodes: z.array(nodeEntry),
 });
 

@@ -1,10 +1,15 @@
 // Goal (issue 8 item 8): `barista dev` gives every node a port for each protocol, by name: peer
 // at base+10i, admin at +1, then each protocol the registered services declare, in registry
 // order; more than fit in a node's block of 10 is a ConfigError, not an overlap with the next node.
+// `--conflicts` reaches every node's store config and cluster.json.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../lib/errors.ts';
-import { portsFor, restartBudget } from './dev.ts';
+import { writeClusterFile } from './cluster-file.ts';
+import { nodeConfig, planCluster, portsFor, restartBudget } from './dev.ts';
 
 test('ports by protocol name: platform first, then each declared protocol, per node block', () => {
   assert.deepEqual(portsFor(7000, 0, []), { peer: 7000, admin: 7001 });
@@ -23,4 +28,38 @@ test('the dev supervisor restarts a node that exits 75 at most 5 times in any mi
   assert.equal(may('n2', 2_000), true, 'budgets are per node');
   assert.equal(may('n1', 61_000), true, 'the first restart left the window');
   assert.equal(may('n1', 61_000), false, 'the other four and this one are still in it');
+});
+
+test('barista dev --conflicts: every node config gets store.conflicts, cluster.json keeps it, a later run may change it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'baristas-dev-plan-'));
+  try {
+    const base = {
+      nodes: 3,
+      dataDir: dir,
+      basePort: 7100,
+      host: '127.0.0.1',
+      exitWhenHealthy: false,
+      healthTimeoutMs: 1,
+    };
+    const fresh = planCluster({ ...base, replicas: 3, conflicts: 'last-write-wins' });
+    assert.equal(fresh.conflicts, 'last-write-wins');
+    for (const node of fresh.nodes) {
+      const store = nodeConfig(fresh, node, true).store as Record<string, unknown>;
+      assert.equal(store['conflicts'], 'last-write-wins', node.id);
+      assert.deepEqual(store['replication'], { replicas: 3 });
+    }
+    writeClusterFile(dir, fresh);
+    // A later run without the flag keeps the recorded mode; with it, switches (unlike --replicas).
+    assert.equal(planCluster(base).conflicts, 'last-write-wins');
+    const switched = planCluster({ ...base, conflicts: 'siblings' });
+    assert.equal(
+      (nodeConfig(switched, switched.nodes[0]!, false).store as Record<string, unknown>)['conflicts'],
+      'siblings',
+    );
+    // Without the flag on a new cluster the node config says nothing (the store's default).
+    const plain = planCluster({ ...base, dataDir: join(dir, 'other') });
+    assert.equal('conflicts' in (nodeConfig(plain, plain.nodes[0]!, true).store as object), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

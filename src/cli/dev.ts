@@ -30,7 +30,14 @@ export interface DevOptions {
   readonly healthTimeoutMs: number;
   /** The store's N (store.replication.replicas) for a new cluster; an existing one keeps its own. */
   readonly replicas?: number | undefined;
+  /**
+   * store.conflicts for every node (absent: the cluster's recorded one, else the default). Unlike
+   * N it may change on a restart: both modes keep the same stored states.
+   */
+  readonly conflicts?: StoreConflicts | undefined;
 }
+
+export type StoreConflicts = 'siblings' | 'last-write-wins';
 
 const PORTS_PER_NODE = 10;
 const NODES_MAX = limits.devNodesMax;
@@ -73,7 +80,8 @@ function withMissingPorts(node: ClusterNode, basePort: number, index: number): C
   return { ...node, ports };
 }
 
-function planCluster(o: DevOptions): ClusterFile {
+/** The cluster.json this run uses: the one in the data dir (checked against the options), or a new one. */
+export function planCluster(o: DevOptions): ClusterFile {
   const dataDir = resolve(o.dataDir);
   const existing = readClusterFile(dataDir);
   if (existing !== undefined) {
@@ -89,7 +97,11 @@ function planCluster(o: DevOptions): ClusterFile {
         `${dataDir} holds a cluster with ${existing.replicas ?? 1} replica(s) per key; use another --data-dir or remove it to start with ${o.replicas}`,
       );
     }
-    return { ...existing, nodes: existing.nodes.map((n, i) => withMissingPorts(n, o.basePort, i)) };
+    return {
+      ...existing,
+      ...(o.conflicts === undefined ? {} : { conflicts: o.conflicts }),
+      nodes: existing.nodes.map((n, i) => withMissingPorts(n, o.basePort, i)),
+    };
   }
   const replicas = o.replicas ?? 1;
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > limits.ringReplicasCountMax) {
@@ -105,6 +117,7 @@ function planCluster(o: DevOptions): ClusterFile {
     dataDir,
     ready: false,
     replicas,
+    ...(o.conflicts === undefined ? {} : { conflicts: o.conflicts }),
     nodes: ids.map((id, i) => ({
       id,
       pid: null,
@@ -117,7 +130,7 @@ function planCluster(o: DevOptions): ClusterFile {
 }
 
 /** `fresh`: this run creates the cluster (no cluster.json yet), so empty data dirs bootstrap it. */
-function nodeConfig(cluster: ClusterFile, node: ClusterNode, fresh: boolean): NodeConfigInput {
+export function nodeConfig(cluster: ClusterFile, node: ClusterNode, fresh: boolean): NodeConfigInput {
   return {
     nodeId: node.id,
     clusterId: cluster.clusterId,
@@ -135,6 +148,7 @@ function nodeConfig(cluster: ClusterFile, node: ClusterNode, fresh: boolean): No
       announceHost: node.host,
       // N > 1: every key on `replicas` nodes through the Dynamo replica (src/services/store/replication).
       ...((cluster.replicas ?? 1) > 1 ? { replication: { replicas: cluster.replicas } } : {}),
+      ...(cluster.conflicts === undefined ? {} : { conflicts: cluster.conflicts }),
     },
   };
 }

@@ -45,6 +45,14 @@ function int(name: string, min: number, max: number) {
   };
 }
 
+function oneOf<const T extends string>(name: string, choices: readonly T[]) {
+  return (value: string): T => {
+    const choice = choices.find((c) => c === value);
+    if (choice === undefined) throw new InvalidArgumentError(`${name} must be one of ${choices.join(', ')}`);
+    return choice;
+  };
+}
+
 /**
  * A repeatable option: `--endpoint a:1 --endpoint b:2`. One value per flag, so the option never
  * swallows the arguments after it (a variadic `<v...>` option would take `key value` too).
@@ -104,9 +112,15 @@ export function buildProgram(): Command {
       'a new cluster keeps each store (Redis) key on n nodes (Dynamo-style, default 1); an existing data dir keeps its own',
       int('--replicas', 1, 9),
     )
+    .option(
+      '--conflicts <mode>',
+      "store.conflicts of every node: siblings (default) or last-write-wins (SET without a read first; concurrent writes lost, as Cassandra's); kept in cluster.json for later runs",
+      oneOf('--conflicts', ['siblings', 'last-write-wins'] as const),
+    )
     .action(
       async (o: {
         replicas?: number;
+        conflicts?: 'siblings' | 'last-write-wins';
         nodes?: number;
         dataDir: string;
         basePort: number;
@@ -124,6 +138,7 @@ export function buildProgram(): Command {
             exitWhenHealthy: o.exitWhenHealthy,
             healthTimeoutMs: o.healthTimeoutMs,
             replicas: o.replicas,
+            conflicts: o.conflicts,
           },
           out,
         );

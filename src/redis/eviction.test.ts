@@ -165,3 +165,18 @@ test('the access sketch: LRU seconds, LFU initial value, logarithmic increment, 
   settings.lfuDecayTime = 0;
   assert.equal(sk.frequency(key), after100, 'no decay at lfu-decay-time 0');
 });
+
+test('allkeys-lru does not answer fail while live keys remain after every key it had sampled is gone (deleted by others)', () => {
+  // At N > 1 other nodes' eviction DELs remove keys this node sampled earlier; a pick drawing only
+  // from its stale samples found no candidate and the command got -OOM (a real 3-node run did).
+  const s = setup('allkeys-lru', 20_000, 'lru-stale-samples');
+  const value = 'v'.repeat(100);
+  for (let i = 0; i < 300; i++) assert.equal(run(s, 'SET', `old:${i}`, value), 'simple');
+  const left = Array.from({ length: 300 }, (_, i) => `old:${i}`);
+  s.h.run('DEL', ...left);
+  for (let i = 0; s.h.keyspace.datasetBytes <= 20_000; i++) s.h.run('SET', `new:${i}`, value);
+  let outcome = s.ev.performEvictions(s.h.clock.nowMs);
+  for (let n = 0; n < 10 && outcome === 'running'; n++) outcome = s.ev.performEvictions(s.h.clock.nowMs);
+  assert.equal(outcome, 'ok', 'evicted from the keys that are there');
+  assert.ok(s.h.keyspace.datasetBytes <= 20_000);
+});

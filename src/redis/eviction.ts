@@ -72,6 +72,8 @@ export const LFU_INIT_VAL = 5;
 export const EVICTION_POOL_SIZE = 16;
 /** Live keys one sampling walk reads for the picks to draw from (Evictor.sampled). */
 export const EVICTION_SAMPLE_BATCH = 64;
+/** Samples one pick draws (LRU, LFU, TTL) before it answers that no key can be evicted. */
+const PICK_ATTEMPTS_MAX = 4;
 
 type SketchMode = 'off' | 'lru' | 'lfu';
 
@@ -308,7 +310,11 @@ export class Evictor {
       }
       return undefined;
     }
-    for (let attempt = 0; attempt < 2; attempt++) {
+    for (let attempt = 0; attempt < PICK_ATTEMPTS_MAX; attempt++) {
+      // Every candidate so far was gone: the keys sampled earlier are stale (at N > 1 other nodes'
+      // eviction DELs remove them), so the next attempt samples afresh. Redis likewise samples
+      // again until it finds a key while the data set has any.
+      if (attempt > 0) this.sampled.length = 0;
       for (const s of this.draw(this.settings.samples, volatile, nowMs)) {
         const score =
           policy === 'volatile-ttl'

@@ -315,7 +315,11 @@ export class Evictor {
       // eviction DELs remove them), so the next attempt samples afresh. Redis likewise samples
       // again until it finds a key while the data set has any.
       if (attempt > 0) this.sampled.length = 0;
-      for (const s of this.draw(this.settings.samples, volatile, nowMs)) {
+      const drawn = this.draw(this.settings.samples, volatile, nowMs);
+      // A fresh sample that found no candidate at all: none to find (volatile-* with no deadline
+      // in the walk), not a stale buffer; sampling again would only cost another walk.
+      if (drawn.length === 0 && this.pool.length === 0) return undefined;
+      for (const s of drawn) {
         const score =
           policy === 'volatile-ttl'
             ? -s.expiresAtMs

@@ -34,10 +34,8 @@ export interface DevOptions {
    * store.conflicts for every node (absent: the cluster's recorded one, else the default). Unlike
    * N it may change on a restart: both modes keep the same stored states.
    */
-  readonly conflicts?: StoreConflicts | undefined;
+  readonly conflicts?: ClusterFile['conflicts'];
 }
-
-export type StoreConflicts = 'siblings' | 'last-write-wins';
 
 const PORTS_PER_NODE = 10;
 const NODES_MAX = limits.devNodesMax;

@@ -490,3 +490,27 @@ describe('N = 3: a scripted redis-cli session answers as redis-server 7.0', { sk
   test('maxmemory under noeviction: -OOM for writes, reads and DEL run', () =>
     assertSameSession(redis, baristas, [], MAXMEMORY_SCRIPT));
 });
+
+// store.conflicts last-write-wins changes how SET, SETEX, PSETEX and MSET reach the replicas (one
+// write, no read first), not what a client on one connection sees: the same script, the same
+// replies as redis-server 7.0.
+describe('N = 3, store.conflicts last-write-wins: the scripted redis-cli session answers as redis-server 7.0', {
+  skip: sessionSkip,
+}, () => {
+  let redis: RunningRespServer;
+  let baristas: RunningRespServer;
+  before(async () => {
+    redis = await startRedisServer('none');
+    baristas = await startStoreCluster(3, {
+      sync: 'always',
+      consistency: 'QUORUM',
+      conflicts: 'last-write-wins',
+      replication: { replicas: 3 },
+    });
+  });
+  after(async () => {
+    await redis?.stop();
+    await baristas?.stop();
+  });
+  test('RESP2', () => assertSameSession(redis, baristas, [], SCRIPT));
+});

@@ -57,6 +57,7 @@ import { showsValue } from '../../dynamo/shown.ts';
 import type { Level } from '../../dynamo/messages.ts';
 import { reply, type RespValue } from '../../wire/resp/index.ts';
 import { latin1 } from './command-entry.ts';
+import type { StoreConfig } from './config.ts';
 import type { KeyState, ReplicaNode } from './replication/driver.ts';
 import type { VectorClock } from '../../lib/clocks/vector.ts';
 import {
@@ -262,8 +263,8 @@ export class ReplicatedCommands {
     private readonly rng: Rng,
     /** Per slot, 1 when this node leads it (cluster-topology.ts LedSlots): SCAN's keys. */
     private readonly ledSlots: () => Uint8Array,
-    /** store.conflicts: whether SET, SETEX and MSET write without reading first (`setValue`). */
-    private readonly conflicts: 'siblings' | 'last-write-wins',
+    /** store.conflicts: whether SET, SETEX, PSETEX and MSET write without reading first (`setValue`). */
+    private readonly conflicts: StoreConfig['conflicts'],
     /** The census' timer (census.ts); without it DBSIZE and INFO keyspace always walk. */
     timers?: Timers,
   ) {
@@ -1255,15 +1256,7 @@ export class ReplicatedCommands {
     expiresAtMs?: number,
   ): void {
     if (this.conflicts === 'siblings') return this.write(key, value, level, ok, failed, expiresAtMs);
-    const request = {
-      kind: 'put',
-      key,
-      value,
-      level,
-      overHeld: true,
-      ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
-    } as const;
-    this.node.submit(request, (o) => (o.ok ? ok() : failed(o.error, true)));
+    this.writeWith(key, value, level, 'held', expiresAtMs, ok, failed);
   }
 
   /**
@@ -1336,20 +1329,24 @@ export class ReplicatedCommands {
     );
   }
 
-  /** A write superseding what `context` covers. */
+  /**
+   * A write superseding what `context` covers; 'held': what the key's coordinating replica holds
+   * (a last-write-wins write, ClientRequest.overHeld).
+   */
   private writeWith(
     key: Uint8Array,
     value: Uint8Array | null,
     level: Level,
-    context: VectorClock,
+    context: VectorClock | 'held',
     expiresAtMs: number | undefined,
     ok: () => void,
     failed: Failed,
   ): void {
+    const over = context === 'held' ? ({ overHeld: true } as const) : { context };
     const request =
       value === null
-        ? ({ kind: 'delete', key, level, context } as const)
-        : ({ kind: 'put', key, value, level, context, ...(expiresAtMs === undefined ? {} : { expiresAtMs }) } as const);
+        ? ({ kind: 'delete', key, level, ...over } as const)
+        : ({ kind: 'put', key, value, level, ...over, ...(expiresAtMs === undefined ? {} : { expiresAtMs }) } as const);
     this.node.submit(request, (o) => (o.ok ? ok() : failed(o.error, true)));
   }
 

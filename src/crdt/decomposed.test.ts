@@ -1,0 +1,385 @@
+// Goal: a decomposed collection (decomposed.ts) is the same CRDT as the whole value, step for step.
+// Three replicas each keep both: the whole OR-Set / OR-Map (the reference, joined with whole
+// deltas and states) and the decomposed one (header + rows, joined with row deltas, clears and
+// paged full-state joins). Random operations of the four Redis shapes (set; hash: OR-Map of
+// MV-Registers; list: OR-Map of OR-Sets; sorted set: OR-Map of one-key OR-Maps of MV-Registers),
+// deliveries in any order, clears and full joins in random page sizes: after every step each
+// replica's decomposed value encodes to the reference's bytes, its count and digest are those of
+// its rows, and every row's dots lie in its context (R2). Joins cut short, with other work between
+// their pages, still converge to the join of everything. Negative controls: a delta that does not
+// list an element it removes (R1 broken) leaves the element behind; a full join that takes the
+// sender's context before its rows drops a live element; the R2 check fires on a row outside the
+// context.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import type { HlcTimestamp } from '../lib/clocks/hlc.ts';
+import { type Schema, dotsOf, type Store } from './causal.ts';
+import type { ByteString, Update } from './codec.ts';
+import {
+  type CollectionCrdt,
+  DecomposedCollection,
+  type DecomposedDelta,
+  MemoryRows,
+  type Row,
+  rowDigest,
+} from './decomposed.ts';
+import { CausalContext, type Dot } from './dots.ts';
+import { ORMap } from './ormap.ts';
+import { ORSet } from './orset.ts';
+import type { MVRegister } from './registers.ts';
+
+type Shape = 'set' | 'hash' | 'list' | 'zset';
+const SHAPES: readonly Shape[] = ['set', 'hash', 'list', 'zset'];
+const REG: Schema = { type: 'mvreg' };
+const SCHEMAS: Record<Shape, Schema> = {
+  set: { type: 'orset' },
+  hash: { type: 'ormap', value: REG },
+  list: { type: 'ormap', value: { type: 'orset' } },
+  zset: { type: 'ormap', value: { type: 'ormap', value: REG } },
+};
+const REPLICAS = ['n1', 'n2', 'n3'];
+const ELEMENTS = ['', 'a', 'b', 'c', 'd\u00ff', 'e'];
+
+type Op = (view: CollectionCrdt) => Update<CollectionCrdt>;
+
+function writeOp(shape: Shape, replica: string, e: ByteString, v: number, ts: HlcTimestamp): Op {
+  const bytes = new Uint8Array([v & 0xff]);
+  switch (shape) {
+    case 'set':
+      return (s) => (s as ORSet).add(replica, e);
+    case 'hash':
+      return (m) => (m as ORMap).apply(e, (r: MVRegister) => r.write(replica, bytes, ts));
+    case 'list':
+      return (m) => (m as ORMap).apply(e, (s: ORSet) => s.add(replica, String.fromCharCode(v & 0xff)));
+    case 'zset':
+      return (m) =>
+        (m as ORMap).apply(e, (inner: ORMap) => inner.apply('s', (r: MVRegister) => r.write(replica, bytes, ts)));
+  }
+}
+
+/** Removes each element in turn: the deltas joined (several removes in one command: LREM, SREM a b). */
+function removeOp(elements: readonly ByteString[]): Op {
+  return (c) => {
+    let state = c;
+    let delta: CollectionCrdt | undefined;
+    for (const e of elements) {
+      const u = state.remove(e) as Update<CollectionCrdt>;
+      state = u.state;
+      delta = delta === undefined ? u.delta : merge(delta, u.delta);
+    }
+    return { state, delta: delta! };
+  };
+}
+
+function merge(a: CollectionCrdt, b: CollectionCrdt): CollectionCrdt {
+  return a instanceof ORSet ? a.merge(b as ORSet) : (a as ORMap).merge(b as ORMap);
+}
+
+function emptyWith(shape: Shape, context: CausalContext): CollectionCrdt {
+  const s = SCHEMAS[shape];
+  return s.type === 'orset'
+    ? new ORSet(new Map(), context)
+    : new ORMap((s as { value: Schema }).value, new Map(), context);
+}
+
+function emptyRef(shape: Shape): CollectionCrdt {
+  return emptyWith(shape, CausalContext.empty);
+}
+
+type Inbound =
+  | { readonly kind: 'delta'; readonly ref: CollectionCrdt; readonly dec: DecomposedDelta }
+  | { readonly kind: 'clear'; readonly context: CausalContext };
+
+interface Replica {
+  ref: CollectionCrdt;
+  readonly dec: DecomposedCollection;
+  readonly rows: MemoryRows;
+  inbox: Inbound[];
+}
+
+function replicas(shape: Shape): Replica[] {
+  return REPLICAS.map(() => {
+    const rows = new MemoryRows();
+    return { ref: emptyRef(shape), dec: DecomposedCollection.empty(SCHEMAS[shape], rows), rows, inbox: [] };
+  });
+}
+
+/** Full-state join of `from` into `to`, `pageRows` rows a page; stops after `pagesMax` pages. */
+function pagedJoin(from: Replica, to: Replica, pageRows: number, pagesMax = Infinity): boolean {
+  let first: CausalContext | undefined;
+  let at: ByteString | undefined = '';
+  for (let n = 0; at !== undefined; n++) {
+    if (n === pagesMax) return false;
+    const p = from.dec.page(at, pageRows);
+    first ??= p.context;
+    to.dec.joinPage(p);
+    at = p.to;
+  }
+  to.dec.finishJoin(first!);
+  return true;
+}
+
+function rowDots(schema: Schema, row: Row): Dot[] {
+  return schema.type === 'orset'
+    ? [...(row as readonly Dot[])]
+    : dotsOf((schema as { value: Schema }).value, row as Store);
+}
+
+/** Count, digest and R2 of one replica's decomposed state. */
+function checkHeader(r: Replica, label: string): void {
+  const h = r.dec.header;
+  let digest = 0n;
+  let count = 0;
+  for (const [e, row] of r.rows.range('', undefined)) {
+    count++;
+    digest = (digest + rowDigest(h.schema, e, row)) & ((1n << 64n) - 1n);
+    for (const d of rowDots(h.schema, row)) {
+      assert.ok(
+        h.context.has(d),
+        `${label}: row ${JSON.stringify(e)} holds ${d.replica}:${d.counter} outside the context`,
+      );
+    }
+  }
+  assert.equal(h.count, count, `${label}: count`);
+  assert.equal(h.digest, digest, `${label}: digest`);
+}
+
+function sameAsReference(r: Replica, label: string): void {
+  assert.deepEqual(r.dec.whole().encode(), r.ref.encode(), `${label}: decomposed differs from the whole value`);
+}
+
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ t: fc.constant('write' as const), r: fc.nat(2), e: fc.nat(5), v: fc.nat(255) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant('remove' as const),
+      r: fc.nat(2),
+      es: fc.uniqueArray(fc.nat(5), { minLength: 1, maxLength: 3 }),
+    }),
+  },
+  { weight: 6, arbitrary: fc.record({ t: fc.constant('deliver' as const), r: fc.nat(2), i: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('clear' as const), r: fc.nat(2) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('join' as const),
+      from: fc.nat(2),
+      to: fc.nat(2),
+      page: fc.integer({ min: 1, max: 4 }),
+    }),
+  },
+);
+
+type Step =
+  | { readonly t: 'write'; readonly r: number; readonly e: number; readonly v: number }
+  | { readonly t: 'remove'; readonly r: number; readonly es: readonly number[] }
+  | { readonly t: 'deliver'; readonly r: number; readonly i: number }
+  | { readonly t: 'clear'; readonly r: number }
+  | { readonly t: 'join'; readonly from: number; readonly to: number; readonly page: number };
+
+/** The whole CRDT a decomposed delta stands for. */
+function wholeOf(shape: Shape, d: DecomposedDelta): CollectionCrdt {
+  const s = SCHEMAS[shape];
+  return s.type === 'orset'
+    ? new ORSet(d.rows as ReadonlyMap<ByteString, readonly Dot[]>, d.context)
+    : new ORMap((s as { value: Schema }).value, d.rows as ReadonlyMap<ByteString, Store>, d.context);
+}
+
+/** Every delta and clear made, as whole CRDTs: their join is what all replicas converge to. */
+type Made = CollectionCrdt[];
+
+function runStep(shape: Shape, rs: Replica[], s: Step, wall: number, made: Made = []): void {
+  switch (s.t) {
+    case 'write':
+    case 'remove': {
+      const me = rs[s.r]!;
+      const elements = s.t === 'write' ? [ELEMENTS[s.e]!] : s.es.map((i) => ELEMENTS[i]!);
+      const op =
+        s.t === 'write'
+          ? writeOp(shape, REPLICAS[s.r]!, elements[0]!, s.v, { wallMs: wall, logical: 0 })
+          : removeOp(elements);
+      const u = op(me.ref);
+      me.ref = u.state;
+      const dec = me.dec.update(elements, op);
+      made.push(wholeOf(shape, dec));
+      for (const other of rs) if (other !== me) other.inbox.push({ kind: 'delta', ref: u.delta, dec });
+      return;
+    }
+    case 'deliver': {
+      const me = rs[s.r]!;
+      if (me.inbox.length === 0) return;
+      const [m] = me.inbox.splice(s.i % me.inbox.length, 1);
+      if (m!.kind === 'delta') {
+        me.ref = merge(me.ref, m!.ref);
+        me.dec.applyDelta(m!.dec);
+      } else {
+        me.ref = merge(me.ref, emptyWith(shape, m!.context));
+        me.dec.applyClear(m!.context);
+      }
+      return;
+    }
+    case 'clear': {
+      const me = rs[s.r]!;
+      const context = me.dec.clear();
+      made.push(emptyWith(shape, context));
+      me.ref = merge(me.ref, emptyWith(shape, context));
+      for (const other of rs) if (other !== me) other.inbox.push({ kind: 'clear', context });
+      return;
+    }
+    case 'join': {
+      if (s.from === s.to) return;
+      pagedJoin(rs[s.from]!, rs[s.to]!, s.page);
+      rs[s.to]!.ref = merge(rs[s.to]!.ref, rs[s.from]!.ref);
+      return;
+    }
+  }
+}
+
+for (const shape of SHAPES) {
+  test(`decomposed ${shape}: every step equals the whole-value CRDT (deltas in any order, clears, paged joins)`, () => {
+    fc.assert(
+      fc.property(fc.array(stepArb, { minLength: 20, maxLength: 80 }), (steps) => {
+        const rs = replicas(shape);
+        steps.forEach((s, i) => {
+          runStep(shape, rs, s, 1_000 + i);
+          rs.forEach((r, j) => {
+            sameAsReference(r, `step ${i} (${s.t}) replica ${j}`);
+            checkHeader(r, `step ${i} replica ${j}`);
+          });
+        });
+        // Every message delivered and a round of full joins: all replicas equal, digests too.
+        for (const r of rs) while (r.inbox.length > 0) runStep(shape, rs, { t: 'deliver', r: rs.indexOf(r), i: 0 }, 0);
+        for (const a of [0, 1, 2])
+          for (const b of [0, 1, 2]) runStep(shape, rs, { t: 'join', from: a, to: b, page: 2 }, 0);
+        for (const r of rs) {
+          assert.deepEqual(r.dec.whole().encode(), rs[0]!.dec.whole().encode());
+          assert.equal(r.dec.header.digest, rs[0]!.dec.header.digest);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  test(`decomposed ${shape}: joins cut short, with writes between their pages, still converge to the join of everything`, () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            stepArb,
+            fc.record({
+              t: fc.constant('partial' as const),
+              from: fc.nat(2),
+              to: fc.nat(2),
+              page: fc.integer({ min: 1, max: 3 }),
+              pages: fc.integer({ min: 1, max: 3 }),
+            }),
+          ),
+          { minLength: 20, maxLength: 80 },
+        ),
+        (steps) => {
+          const rs = replicas(shape);
+          const made: Made = [];
+          steps.forEach((s, i) => {
+            if (s.t === 'partial') {
+              if (s.from !== s.to) pagedJoin(rs[s.from]!, rs[s.to]!, s.page, s.pages);
+            } else {
+              runStep(shape, rs, s, 1_000 + i, made);
+            }
+            for (const [j, r] of rs.entries()) checkHeader(r, `step ${i} replica ${j}`);
+          });
+          for (const r of rs)
+            while (r.inbox.length > 0) runStep(shape, rs, { t: 'deliver', r: rs.indexOf(r), i: 0 }, 0);
+          // A join cut short moves knowledge the references never see, so the references are no
+          // oracle here: the join of every delta and clear made is.
+          const truth = made.reduce(merge, emptyRef(shape));
+          for (let round = 0; round < 2; round++) {
+            for (const a of [0, 1, 2]) for (const b of [0, 1, 2]) if (a !== b) pagedJoin(rs[a]!, rs[b]!, 2);
+          }
+          for (const r of rs) {
+            assert.deepEqual(r.dec.whole().encode(), truth.encode());
+            checkHeader(r, 'after healing');
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+}
+
+test('decomposed: an update touches only the rows it names (one push on a 1,000-element list reads and writes one row)', () => {
+  const rows = new MemoryRows();
+  const list = DecomposedCollection.empty(SCHEMAS.list, rows);
+  for (let i = 0; i < 1_000; i++) {
+    list.update([`k${String(i).padStart(4, '0')}`], (m) =>
+      (m as ORMap).apply(`k${String(i).padStart(4, '0')}`, (s: ORSet) => s.add('n1', 'v')),
+    );
+  }
+  let gets = 0;
+  let puts = 0;
+  const counting = {
+    get: (e: ByteString) => {
+      gets++;
+      return rows.get(e);
+    },
+    put: (e: ByteString, r: Row) => {
+      puts++;
+      rows.put(e, r);
+    },
+    delete: (e: ByteString) => rows.delete(e),
+    range: () => assert.fail('an update must not walk the rows'),
+  };
+  const again = new DecomposedCollection(list.header, counting);
+  const d = again.update(['a'], (m) => (m as ORMap).apply('a', (s: ORSet) => s.add('n1', 'w')));
+  assert.equal(again.header.count, 1_001);
+  assert.deepEqual(d.touched, ['a']);
+  assert.ok(gets <= 3 && puts === 1, `gets ${gets}, puts ${puts}`);
+});
+
+test('negative control (R1): a delta that does not list the element it removes leaves it behind', () => {
+  const [a, b] = replicas('set');
+  const add = a!.dec.update(['x'], (s) => (s as ORSet).add('n1', 'x'));
+  b!.dec.applyDelta(add);
+  const remove = a!.dec.update(['x'], (s) => s.remove('x') as Update<CollectionCrdt>);
+  b!.dec.applyDelta({ ...remove, touched: [] });
+  assert.equal(b!.dec.header.count, 1, 'the element stays where the delta did not list it');
+  assert.equal(a!.dec.header.count, 0);
+  b!.dec.applyDelta(remove);
+  assert.equal(b!.dec.header.count, 0, 'the listed delta removes it');
+});
+
+test("negative control: a full join that takes the sender's context before its rows drops a live element", () => {
+  const [a, b] = replicas('set');
+  b!.dec.update(['x'], (s) => (s as ORSet).add('n2', 'x'));
+  const page = b!.dec.page('', 10);
+  a!.dec.finishJoin(page.context);
+  a!.dec.joinPage(page);
+  assert.equal(a!.dec.header.count, 0, 'context first: the element is taken for removed');
+  const [c] = replicas('set');
+  c!.dec.joinPage(page);
+  c!.dec.finishJoin(page.context);
+  assert.equal(c!.dec.header.count, 1, 'rows first: kept');
+});
+
+test('negative control: the R2 check fires on a row whose dot the context does not cover', () => {
+  const rows = new MemoryRows();
+  rows.put('x', [{ replica: 'n1', counter: 1 }]);
+  const digest = rowDigest(SCHEMAS.set, 'x', rows.get('x')!);
+  const dec = new DecomposedCollection({ schema: SCHEMAS.set, context: CausalContext.empty, count: 1, digest }, rows);
+  assert.throws(() => checkHeader({ ref: emptyRef('set'), dec, rows, inbox: [] }, 'forged'), /outside the context/);
+});
+
+test('decomposed: malformed deltas and pages are ProtocolErrors', () => {
+  const [a] = replicas('set');
+  const row = [{ replica: 'n1', counter: 1 }];
+  const context = CausalContext.fromDots(row);
+  assert.throws(() => a!.dec.applyDelta({ touched: [], rows: new Map([['x', row]]), context }), {
+    code: 'crdt_malformed',
+  });
+  assert.throws(() => a!.dec.joinPage({ from: 'b', to: 'a', rows: new Map(), context }), { code: 'crdt_malformed' });
+  assert.throws(() => a!.dec.joinPage({ from: 'b', to: 'c', rows: new Map([['x', row]]), context }), {
+    code: 'crdt_malformed',
+  });
+  assert.equal(a!.dec.header.count, 0);
+});

@@ -1,0 +1,373 @@
+// A causal collection (an OR-Set, or an OR-Map of any value schema) kept decomposed: a header and
+// one row per element, so an operation on a few elements reads, writes and ships only their rows
+// (after Riak's "bigsets": Brown, Lebsack et al., "Big(ger) Sets: decomposed delta CRDT Sets in
+// Riak", PaPoC 2016; the delta-state join of Almeida, Shoker and Baquero, JPDC 2018, section 7).
+// docs/ARCHITECTURE.md, "Collections at N > 1", says why and how the store uses it.
+//
+//   header  schema (the whole collection's: orset, or ormap(value)), the causal context (every dot
+//           this replica has seen, removed ones included: a version vector plus the current gaps),
+//           the number of rows, and a digest: the sum mod 2^64 of rowDigest(element, row) over the
+//           rows, so two replicas compare states in O(1) and a row change updates it in O(row).
+//   row     one element's dot store: an OR-Set element's dots, an OR-Map key's nested store. A
+//           removed element has no row; its dots stay in the context (no tombstones).
+//
+// Operations (update) run the existing mutators (orset.ts, ormap.ts) on a view: the named
+// elements' rows under the whole context. What they return is a delta over those elements only,
+// applied row by row and shipped as a DecomposedDelta. Rules:
+//   R1 a delta lists (`touched`) every element whose dots its context holds; elements it does not
+//      list keep their rows. The view's mutators keep it: their deltas hold the view's dots and
+//      new ones. (Joining a delta that broke R1 leaves the unlisted rows as they were, where the
+//      whole-value join would have removed them: the replica keeps an element its peers removed.)
+//   R2 every dot of a row is in the header's context (a row never holds a dot the context does
+//      not cover, or a later join would take it for new, or for removed).
+//   clear   a context-only delta: every row loses the dots that context covers (O(rows)), which
+//           equals a join with the empty collection under that context.
+//   pages   a full-state join in element order: each page carries the sender's rows of one element
+//           range [from, to) and its context at that page. The receiver joins its rows of that
+//           range with the page and adds the dots it kept from the page to its context (R2); only
+//           after the last page does it join the sender's context of the FIRST page (every later
+//           page reflects at least that knowledge). A join cut short leaves less knowledge, never
+//           a wrong row.
+// Untrusted input (a delta or page decoded from a peer) breaking the shape is a ProtocolError
+// (crdt_malformed), never an assert.
+
+import { assert, unreachable } from '../lib/assert.ts';
+import { LimitError, ProtocolError } from '../lib/errors.ts';
+import { limits } from '../lib/limits.ts';
+import { dotsOf, joinStore, type MapStore, type MvStore, type Schema, type Store } from './causal.ts';
+import { type ByteString, compareStrings, type Update } from './codec.ts';
+import { CausalContext, type Dot } from './dots.ts';
+import { ORMap } from './ormap.ts';
+import { ORSet } from './orset.ts';
+
+/** One element's row: an OR-Set element's dots, or an OR-Map key's nested store. */
+export type Row = Store | readonly Dot[];
+
+/** The rows of one decomposed collection: the synchronous seam to where they are stored. */
+export interface ElementRows {
+  get(element: ByteString): Row | undefined;
+  put(element: ByteString, row: Row): void;
+  delete(element: ByteString): void;
+  /** Rows in byte order of their elements, from `from` (inclusive) to `to` (exclusive; undefined: the end). */
+  range(from: ByteString, to: ByteString | undefined): Iterable<readonly [ByteString, Row]>;
+}
+
+export interface Header {
+  readonly schema: Schema;
+  readonly context: CausalContext;
+  readonly count: number;
+  /** Sum mod 2^64 of rowDigest over the rows. */
+  readonly digest: bigint;
+}
+
+export interface DecomposedDelta {
+  /** Every element the delta changes (R1), ascending. */
+  readonly touched: readonly ByteString[];
+  /** The new rows it brings (a subset of touched; a touched element without one is removed where seen). */
+  readonly rows: ReadonlyMap<ByteString, Row>;
+  readonly context: CausalContext;
+}
+
+/** A page of a full-state join: the sender's rows of [from, to) and its context then. */
+export interface RowPage {
+  readonly from: ByteString;
+  /** Exclusive; undefined: to the end of the element order (the last page). */
+  readonly to: ByteString | undefined;
+  readonly rows: ReadonlyMap<ByteString, Row>;
+  readonly context: CausalContext;
+}
+
+export type CollectionCrdt = ORSet | ORMap;
+
+const DIGEST_MASK = (1n << 64n) - 1n;
+
+/** In-memory rows (tests, and a scratch copy); sorted on demand. */
+export class MemoryRows implements ElementRows {
+  private readonly map = new Map<ByteString, Row>();
+
+  get(element: ByteString): Row | undefined {
+    return this.map.get(element);
+  }
+  put(element: ByteString, row: Row): void {
+    this.map.set(element, row);
+  }
+  delete(element: ByteString): void {
+    this.map.delete(element);
+  }
+  *range(from: ByteString, to: ByteString | undefined): Iterable<readonly [ByteString, Row]> {
+    const keys = [...this.map.keys()]
+      .filter((k) => compareStrings(k, from) >= 0 && (to === undefined || compareStrings(k, to) < 0))
+      .sort(compareStrings);
+    for (const k of keys) yield [k, this.map.get(k)!];
+  }
+  get size(): number {
+    return this.map.size;
+  }
+}
+
+export class DecomposedCollection {
+  private h: Header;
+
+  constructor(
+    header: Header,
+    readonly rows: ElementRows,
+  ) {
+    assert(header.schema.type === 'orset' || header.schema.type === 'ormap', 'a collection is an OR-Set or an OR-Map');
+    this.h = header;
+  }
+
+  static empty(schema: Schema, rows: ElementRows): DecomposedCollection {
+    return new DecomposedCollection({ schema, context: CausalContext.empty, count: 0, digest: 0n }, rows);
+  }
+
+  get header(): Header {
+    return this.h;
+  }
+
+  get context(): CausalContext {
+    return this.h.context;
+  }
+
+  /** The collection as a whole CRDT over the named elements' rows and the whole context. */
+  view(elements: Iterable<ByteString>): CollectionCrdt {
+    const store = new Map<ByteString, Row>();
+    for (const e of elements) {
+      const row = this.rows.get(e);
+      if (row !== undefined) store.set(e, row);
+    }
+    return this.crdtOf(store, this.h.context);
+  }
+
+  /** The whole collection as one CRDT (O(rows): materializing, tests). */
+  whole(): CollectionCrdt {
+    const store = new Map<ByteString, Row>();
+    for (const [e, row] of this.rows.range('', undefined)) store.set(e, row);
+    return this.crdtOf(store, this.h.context);
+  }
+
+  /**
+   * Runs `op` (an OR-Set or OR-Map mutator) on the view of `elements`, applies its delta here and
+   * returns it to ship. Every element the op names must be among `elements` (R1; checked).
+   */
+  update(elements: readonly ByteString[], op: (view: CollectionCrdt) => Update<CollectionCrdt>): DecomposedDelta {
+    const view = this.view(elements);
+    const u = op(view);
+    const named = new Set(elements);
+    const rows = u.delta.store as ReadonlyMap<ByteString, Row>;
+    for (const e of rows.keys()) assert(named.has(e), 'a decomposed update wrote an element it did not name');
+    let added = 0;
+    for (const e of rows.keys()) if (this.rows.get(e) === undefined) added++;
+    if (added > 0 && this.h.count + added > limits.crdtElementsCountMax) {
+      throw new LimitError('crdtElementsCountMax', `the collection holds ${this.h.count} elements`);
+    }
+    const delta: DecomposedDelta = { touched: [...named].sort(compareStrings), rows, context: u.delta.context };
+    this.applyDelta(delta);
+    return delta;
+  }
+
+  /** Joins a delta (from update here or at a peer) row by row. */
+  applyDelta(d: DecomposedDelta): void {
+    const touched = new Set(d.touched);
+    for (const e of d.rows.keys()) {
+      if (!touched.has(e))
+        throw new ProtocolError('crdt_malformed', 'a decomposed delta brings a row it does not list');
+    }
+    const ctx = this.h.context;
+    const { schema } = this.h;
+    for (const e of touched) {
+      const old = this.rows.get(e);
+      const joined = joinRow(schema, e, old, ctx, d.rows.get(e), d.context);
+      this.setRow(e, old, joined);
+    }
+    this.h = { ...this.h, context: ctx.merge(d.context) };
+  }
+
+  /** Removes every row this replica holds (Redis DEL): returns the context to ship as the clear. */
+  clear(): CausalContext {
+    const c = this.h.context;
+    this.applyClear(c);
+    return c;
+  }
+
+  /** A peer's clear: every row loses the dots `context` covers; O(rows). */
+  applyClear(context: CausalContext): void {
+    const ctx = this.h.context;
+    const { schema } = this.h;
+    for (const [e, row] of [...this.rows.range('', undefined)]) {
+      this.setRow(e, row, joinRow(schema, e, row, ctx, undefined, context));
+    }
+    this.h = { ...this.h, context: ctx.merge(context) };
+  }
+
+  /** A page of this replica's full state: at most `countMax` rows from `from` on. */
+  page(from: ByteString, countMax: number): RowPage {
+    assert(countMax >= 1, 'a page holds at least one row');
+    const rows = new Map<ByteString, Row>();
+    let to: ByteString | undefined;
+    for (const [e, row] of this.rows.range(from, undefined)) {
+      if (rows.size === countMax) {
+        to = e;
+        break;
+      }
+      rows.set(e, row);
+    }
+    return { from, to, rows, context: this.h.context };
+  }
+
+  /** Joins one page of a peer's full state (see the header: the context joins at finishJoin). */
+  joinPage(p: RowPage): void {
+    if (p.to !== undefined && compareStrings(p.from, p.to) >= 0) {
+      throw new ProtocolError('crdt_malformed', 'a page of rows whose range is empty');
+    }
+    for (const e of p.rows.keys()) {
+      if (compareStrings(e, p.from) < 0 || (p.to !== undefined && compareStrings(e, p.to) >= 0)) {
+        throw new ProtocolError('crdt_malformed', 'a page brings a row outside its range');
+      }
+    }
+    const ctx = this.h.context;
+    const { schema } = this.h;
+    const elements = new Set<ByteString>(p.rows.keys());
+    for (const [e] of this.rows.range(p.from, p.to)) elements.add(e);
+    const kept: Dot[] = [];
+    for (const e of elements) {
+      const old = this.rows.get(e);
+      const joined = joinRow(schema, e, old, ctx, p.rows.get(e), p.context);
+      if (joined !== undefined) for (const d of dotsOfRow(schema, joined)) if (!ctx.has(d)) kept.push(d);
+      this.setRow(e, old, joined);
+    }
+    if (kept.length > 0) this.h = { ...this.h, context: ctx.withDots(kept) };
+  }
+
+  /** Ends a full-state join: the sender's context of its first page. */
+  finishJoin(firstPageContext: CausalContext): void {
+    this.h = { ...this.h, context: this.h.context.merge(firstPageContext) };
+  }
+
+  private setRow(e: ByteString, old: Row | undefined, row: Row | undefined): void {
+    if (old === row) return;
+    let { count, digest } = this.h;
+    if (old !== undefined) {
+      count--;
+      digest = (digest - rowDigest(this.h.schema, e, old)) & DIGEST_MASK;
+    }
+    if (row === undefined) this.rows.delete(e);
+    else {
+      this.rows.put(e, row);
+      count++;
+      digest = (digest + rowDigest(this.h.schema, e, row)) & DIGEST_MASK;
+    }
+    this.h = { ...this.h, count, digest };
+  }
+
+  private crdtOf(store: Map<ByteString, Row>, context: CausalContext): CollectionCrdt {
+    const { schema } = this.h;
+    if (schema.type === 'orset') return new ORSet(store as ReadonlyMap<ByteString, readonly Dot[]>, context);
+    if (schema.type === 'ormap') return new ORMap(schema.value, store as MapStore, context);
+    return unreachable(schema as never);
+  }
+}
+
+/** The join of one element's rows (undefined: no row), or undefined when nothing is left. */
+export function joinRow(
+  schema: Schema,
+  element: ByteString,
+  a: Row | undefined,
+  ca: CausalContext,
+  b: Row | undefined,
+  cb: CausalContext,
+): Row | undefined {
+  const one = (r: Row | undefined): MapStore =>
+    r === undefined ? EMPTY : (new Map([[element, r]]) as unknown as MapStore);
+  // joinStore drops an element left without dots (OR-Set) or with a bottom value (OR-Map).
+  return (joinStore(schema, one(a), ca, one(b), cb) as MapStore).get(element);
+}
+
+const EMPTY: MapStore = new Map();
+
+function dotsOfRow(schema: Schema, row: Row): Dot[] {
+  if (schema.type === 'orset') return [...(row as readonly Dot[])];
+  assert(schema.type === 'ormap', 'a collection is an OR-Set or an OR-Map');
+  return dotsOf(schema.value, row as Store);
+}
+
+/**
+ * A 64-bit hash of an element and its row, from a canonical walk (sorted keys, dots in their
+ * stores' order, replica ids as text): two FNV-1a lanes of 32 bits with different offsets.
+ */
+export function rowDigest(schema: Schema, element: ByteString, row: Row): bigint {
+  const h = new Fnv2();
+  h.text(element);
+  if (schema.type === 'orset') for (const d of row as readonly Dot[]) h.dot(d);
+  else hashStore(h, (schema as { value: Schema }).value, row as Store);
+  return h.value();
+}
+
+function hashStore(h: Fnv2, schema: Schema, s: Store): void {
+  switch (schema.type) {
+    case 'mvreg':
+      for (const e of s as MvStore) {
+        h.dot(e.dot);
+        h.num(e.ts.wallMs);
+        h.num(e.ts.logical);
+        h.bytes(e.value);
+      }
+      return;
+    case 'orset': {
+      const m = s as ReadonlyMap<ByteString, readonly Dot[]>;
+      for (const k of [...m.keys()].sort(compareStrings)) {
+        h.text(k);
+        for (const d of m.get(k)!) h.dot(d);
+        h.num(-1); // end of the element's dots
+      }
+      return;
+    }
+    case 'ormap': {
+      const m = s as MapStore;
+      for (const k of [...m.keys()].sort(compareStrings)) {
+        h.text(k);
+        hashStore(h, schema.value, m.get(k)!);
+        h.num(-1); // end of the key's value
+      }
+      return;
+    }
+    default:
+      return unreachable(schema);
+  }
+}
+
+class Fnv2 {
+  private a = 0x811c9dc5;
+  private b = 0x050c5d1f;
+
+  private byte(x: number): void {
+    this.a = Math.imul(this.a ^ x, 0x01000193) >>> 0;
+    this.b = Math.imul(this.b ^ x, 0x01000193) >>> 0;
+    this.b = (this.b ^ (this.b >>> 15)) >>> 0;
+  }
+  num(n: number): void {
+    let x = n < 0 ? -n * 2 + 1 : n * 2;
+    for (let i = 0; i < 8; i++) {
+      this.byte(x % 256);
+      x = Math.floor(x / 256);
+    }
+  }
+  text(s: string): void {
+    this.num(s.length);
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      this.byte(c & 0xff);
+      if (c > 0xff) this.byte(c >>> 8);
+    }
+  }
+  bytes(b: Uint8Array): void {
+    this.num(b.length);
+    for (const x of b) this.byte(x);
+  }
+  dot(d: Dot): void {
+    this.text(d.replica);
+    this.num(d.counter);
+  }
+  value(): bigint {
+    return (BigInt(this.a) << 32n) | BigInt(this.b);
+  }
+}

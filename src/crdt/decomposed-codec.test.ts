@@ -1,0 +1,264 @@
+// Goal: every delta, clear, page, header and row of a decomposed collection survives its bytes
+// unchanged, and untrusted bytes only ever give a value or a ProtocolError with a stable code:
+// every truncation, every single-byte change, and each shape rule broken on purpose (each of
+// those would decode without its check: the rule tests are the negative controls).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { ByteWriter } from '../lib/bytes.ts';
+import { ProtocolError } from '../lib/errors.ts';
+import type { Schema } from './causal.ts';
+import type { ByteString } from './codec.ts';
+import { writeElement } from './codec.ts';
+import {
+  collectionOf,
+  DECOMPOSED_FORMAT_VERSION,
+  decodeDecomposed,
+  decodeRow,
+  encodeClear,
+  encodeDelta,
+  encodeHeader,
+  encodePage,
+  encodeRow,
+} from './decomposed-codec.ts';
+import { type CollectionCrdt, DecomposedCollection, MemoryRows, type Row } from './decomposed.ts';
+import { CausalContext } from './dots.ts';
+import type { ORMap } from './ormap.ts';
+import type { ORSet } from './orset.ts';
+import type { MVRegister } from './registers.ts';
+
+const HASH: Schema = { type: 'ormap', value: { type: 'mvreg' } };
+const SET: Schema = { type: 'orset' };
+const LIST: Schema = { type: 'ormap', value: { type: 'orset' } };
+
+/** A hash built by random writes and removes at three replicas, with every delta it made. */
+function built(ops: readonly { r: number; e: number; del: boolean }[]): {
+  dc: DecomposedCollection;
+  deltas: ReturnType<DecomposedCollection['update']>[];
+} {
+  const dc = DecomposedCollection.empty(HASH, new MemoryRows());
+  const deltas = ops.map(({ r, e, del }, i) => {
+    const el = `f${e}\u00fe`;
+    return dc.update([el], (m: CollectionCrdt) =>
+      del
+        ? (m as ORMap).remove(el)
+        : (m as ORMap).apply(el, (reg: MVRegister) =>
+            reg.write(`n${r}`, new Uint8Array([i & 0xff, 0]), { wallMs: 1_000 + i, logical: 0 }),
+          ),
+    );
+  });
+  return { dc, deltas };
+}
+
+const opsArb = fc.array(fc.record({ r: fc.nat(2), e: fc.nat(7), del: fc.boolean() }), { minLength: 1, maxLength: 40 });
+
+/** Every encoding the collection can produce, with what it must decode to. */
+function samples(dc: DecomposedCollection, deltas: ReturnType<DecomposedCollection['update']>[]): Uint8Array[] {
+  const out = deltas.filter((d) => d.touched.length > 0).map((d) => encodeDelta(HASH, d));
+  out.push(encodeClear(HASH, dc.context), encodeHeader(dc.header));
+  for (let at: ByteString | undefined = ''; at !== undefined; ) {
+    const p = dc.page(at, 3);
+    out.push(encodePage(HASH, p));
+    at = p.to;
+  }
+  for (const [e, row] of dc.rows.range('', undefined)) out.push(encodeRow(HASH, e, row));
+  return out;
+}
+
+test('decomposed codec: deltas, clears, pages, headers and rows round-trip', () => {
+  fc.assert(
+    fc.property(opsArb, (ops) => {
+      const { dc, deltas } = built(ops);
+      for (const d of deltas) {
+        const back = decodeDecomposed(encodeDelta(HASH, d), HASH);
+        assert.equal(back.kind, 'delta');
+        if (back.kind !== 'delta') return;
+        assert.deepEqual(back.delta.touched, d.touched);
+        assert.deepEqual(
+          collectionOf(HASH, back.delta.rows, back.delta.context).encode(),
+          collectionOf(HASH, d.rows, d.context).encode(),
+        );
+      }
+      const clear = decodeDecomposed(encodeClear(HASH, dc.context), HASH);
+      assert.ok(clear.kind === 'clear');
+      if (clear.kind === 'clear') {
+        assert.deepEqual(
+          collectionOf(HASH, new Map(), clear.context).encode(),
+          collectionOf(HASH, new Map(), dc.context).encode(),
+        );
+      }
+      const header = decodeDecomposed(encodeHeader(dc.header), HASH);
+      assert.ok(header.kind === 'header');
+      if (header.kind === 'header') {
+        assert.equal(header.header.count, dc.header.count);
+        assert.equal(header.header.digest, dc.header.digest);
+      }
+      // A replica rebuilt from the pages' bytes and the rows' bytes is the same collection.
+      const fromPages = DecomposedCollection.empty(HASH, new MemoryRows());
+      let first: CausalContext | undefined;
+      for (let at: ByteString | undefined = ''; at !== undefined; ) {
+        const m = decodeDecomposed(encodePage(HASH, dc.page(at, 3)), HASH);
+        assert.ok(m.kind === 'page');
+        if (m.kind !== 'page') return;
+        first ??= m.page.context;
+        fromPages.joinPage(m.page);
+        at = m.page.to;
+      }
+      fromPages.finishJoin(first!);
+      assert.deepEqual(fromPages.whole().encode(), dc.whole().encode());
+      for (const [e, row] of dc.rows.range('', undefined)) {
+        const back = decodeRow(encodeRow(HASH, e, row), HASH, e);
+        assert.deepEqual(encodeRow(HASH, e, back), encodeRow(HASH, e, row));
+      }
+    }),
+    { numRuns: 100 },
+  );
+});
+
+function protocolErrorOrValue(f: () => unknown): void {
+  try {
+    f();
+  } catch (e) {
+    assert.ok(e instanceof ProtocolError, `not a ProtocolError: ${String(e)}`);
+  }
+}
+
+test('decomposed codec: every truncation and every single-byte change is a value or a ProtocolError', () => {
+  const { dc, deltas } = built([
+    { r: 0, e: 1, del: false },
+    { r: 1, e: 2, del: false },
+    { r: 2, e: 1, del: false },
+    { r: 0, e: 2, del: true },
+    { r: 1, e: 3, del: false },
+  ]);
+  const all = samples(dc, deltas);
+  assert.ok(all.length >= 8);
+  for (const bytes of all) {
+    for (let n = 0; n < bytes.length; n++) {
+      assert.throws(() => decodeDecomposed(bytes.subarray(0, n), HASH), ProtocolError);
+      assert.throws(() => decodeRow(bytes.subarray(0, n), HASH, 'f1\u00fe'), ProtocolError);
+    }
+    for (let i = 0; i < bytes.length; i++) {
+      for (const x of [0x00, 0x01, 0x7f, 0x80, 0xff, bytes[i]! ^ 0x10]) {
+        const bad = bytes.slice();
+        bad[i] = x;
+        protocolErrorOrValue(() => decodeDecomposed(bad, HASH));
+        protocolErrorOrValue(() => decodeRow(bad, HASH, 'f1\u00fe'));
+      }
+    }
+  }
+});
+
+/** A message of `kind` with a hand-written body: how each shape rule is broken on purpose. */
+function raw(kind: number, body: (w: ByteWriter) => void, version = DECOMPOSED_FORMAT_VERSION): Uint8Array {
+  const w = new ByteWriter().u8(version).u8(kind);
+  body(w);
+  return w.finish();
+}
+
+const dot = { replica: 'n1', counter: 1 };
+const ctx = CausalContext.fromDots([dot]);
+const oneRow = (e: ByteString): CollectionCrdt => collectionOf(SET, new Map<ByteString, Row>([[e, [dot]]]), ctx);
+
+test('decomposed codec: each shape rule broken gives its code', () => {
+  const code = (bytes: Uint8Array, c: string, schema: Schema = SET): void =>
+    assert.throws(() => decodeDecomposed(bytes, schema), { code: c });
+  // A well-formed delta first, so each case below differs from it by the one rule it breaks.
+  const good = raw(1, (w) => {
+    writeElement(w.uvarint(1), 'x');
+    w.bytesUvarint(oneRow('x').encode());
+  });
+  assert.equal(decodeDecomposed(good, SET).kind, 'delta');
+  code(
+    raw(1, (w) => {
+      writeElement(w.uvarint(1), 'y');
+      w.bytesUvarint(oneRow('x').encode());
+    }),
+    'crdt_malformed', // a row it does not list
+  );
+  code(
+    raw(1, (w) => {
+      writeElement(writeElement2(w.uvarint(2), 'y'), 'x');
+      w.bytesUvarint(oneRow('x').encode());
+    }),
+    'crdt_malformed', // touched not ascending
+  );
+  code(
+    raw(1, (w) => w.uvarint(0).bytesUvarint(oneRow('x').encode())),
+    'crdt_malformed', // touches nothing
+  );
+  code(
+    raw(2, (w) => w.bytesUvarint(oneRow('x').encode())),
+    'crdt_malformed',
+  ); // a clear with rows
+  code(
+    raw(4, (w) => w.uvarint(1).u64(0n).bytesUvarint(oneRow('x').encode())),
+    'crdt_malformed',
+  ); // a header with rows
+  code(
+    raw(3, (w) => {
+      writeElement(w, 'b');
+      writeElement(w.u8(1), 'a');
+      w.bytesUvarint(collectionOf(SET, new Map(), ctx).encode());
+    }),
+    'crdt_malformed', // from >= to
+  );
+  code(
+    raw(3, (w) => {
+      writeElement(w, 'y');
+      w.u8(0).bytesUvarint(oneRow('x').encode());
+    }),
+    'crdt_malformed', // a row before the page's range
+  );
+  code(
+    raw(3, (w) => {
+      writeElement(w, 'a');
+      w.u8(2).bytesUvarint(oneRow('x').encode());
+    }),
+    'crdt_malformed', // hasTo 2
+  );
+  code(
+    raw(9, () => {}),
+    'crdt_malformed',
+  ); // an unknown kind
+  code(
+    raw(5, (w) => w.bytesUvarint(oneRow('x').encode())),
+    'crdt_malformed',
+  ); // a row where a message belongs
+  code(good, 'crdt_unknown_type', HASH); // another type than the collection's
+  code(good, 'crdt_unknown_type', LIST);
+  code(
+    raw(1, () => {}, 2),
+    'crdt_unknown_version',
+  );
+  code(new Uint8Array([...good, 0]), 'trailing_bytes');
+  // Rows: exactly their own element.
+  const row = raw(5, (w) => w.bytesUvarint(oneRow('x').encode()));
+  assert.deepEqual(decodeRow(row, SET, 'x'), [dot]);
+  assert.throws(() => decodeRow(row, SET, 'y'), { code: 'crdt_malformed' });
+  const two = collectionOf(
+    SET,
+    new Map<ByteString, Row>([
+      ['x', [dot]],
+      ['y', [{ replica: 'n1', counter: 2 }]],
+    ]),
+    CausalContext.fromDots([dot, { replica: 'n1', counter: 2 }]),
+  );
+  assert.throws(
+    () =>
+      decodeRow(
+        raw(5, (w) => w.bytesUvarint(two.encode())),
+        SET,
+        'x',
+      ),
+    { code: 'crdt_malformed' },
+  );
+  assert.throws(() => decodeRow(good, SET, 'x'), { code: 'crdt_malformed' }); // a delta is not a row
+  // A row's dot outside the CRDT's own context never decodes (the CRDT codec's R2).
+  assert.equal((oneRow('x') as ORSet).size, 1);
+});
+
+function writeElement2(w: ByteWriter, e: ByteString): ByteWriter {
+  writeElement(w, e);
+  return w;
+}

@@ -1,0 +1,222 @@
+// Bytes of a decomposed collection (decomposed.ts): what the replica store keeps (a header, one
+// row per element) and what peers send (a delta, a clear, a page of a full-state join). Each is
+// built on the CRDT codec (codec.ts, causal.ts), which already checks canonical form, bounds and
+// that every dot of a store lies in its context (R2 on the wire), so these decoders only add the
+// framing and the shape rules below.
+//
+// Grammar (integers big-endian; uvarint = UNSIGNED_VARINT, src/lib/bytes.ts):
+//   message  = version kind body
+//   version  = u8                         ; 1
+//   kind     = u8                         ; 1 delta | 2 clear | 3 page | 4 header | 5 row
+//   delta    = touchedN:uvarint element* crdt     ; touched elements strictly ascending, N >= 1;
+//                                                 ; crdt = the delta's rows under its context,
+//                                                 ; every row's element among the touched
+//   clear    = crdt                               ; no rows: the clear's context
+//   page     = from:element hasTo:u8 [to:element] crdt   ; hasTo 0|1; from < to; every row's
+//                                                 ; element in [from, to)
+//   header   = count:uvarint digest:u64 crdt      ; no rows: the header's schema and context
+//   row      = crdt                               ; exactly one row, under the context of its own
+//                                                 ; dots: the element's row as stored
+//   element  = uvarint length + bytes (codec.ts writeElement)
+//   crdt     = uvarint length + an OR-Set or OR-Map encoding (codec.ts) of the collection's schema
+// Untrusted bytes never reach an assert: every broken rule is a ProtocolError — crdt_malformed
+// (this file's rules), crdt_unknown_type (another type or schema than the collection's),
+// crdt_unknown_version, crdt_too_large, or those of ByteReader (truncated, trailing_bytes).
+
+import { ByteReader, ByteWriter } from '../lib/bytes.ts';
+import { ProtocolError } from '../lib/errors.ts';
+import { dotsOf, type MapStore, type Schema, schemaEqual, type Store } from './causal.ts';
+import {
+  type ByteString,
+  type CrdtBounds,
+  checkAscending,
+  compareStrings,
+  DEFAULT_CRDT_BOUNDS,
+  readCount,
+  readElement,
+  writeElement,
+} from './codec.ts';
+import { decodeCrdt } from './crdt.ts';
+import type { CollectionCrdt, DecomposedDelta, Header, Row, RowPage } from './decomposed.ts';
+import { CausalContext, type Dot } from './dots.ts';
+import { ORMap } from './ormap.ts';
+import { ORSet } from './orset.ts';
+
+export const DECOMPOSED_FORMAT_VERSION = 1;
+
+const KIND = { delta: 1, clear: 2, page: 3, header: 4, row: 5 } as const;
+type Kind = keyof typeof KIND;
+
+function malformed(message: string): never {
+  throw new ProtocolError('crdt_malformed', message);
+}
+
+/** The collection CRDT of `schema` holding `rows` under `context`. */
+export function collectionOf(
+  schema: Schema,
+  rows: ReadonlyMap<ByteString, Row>,
+  context: CausalContext,
+): CollectionCrdt {
+  if (schema.type === 'orset') return new ORSet(rows as ReadonlyMap<ByteString, readonly Dot[]>, context);
+  if (schema.type === 'ormap') return new ORMap(schema.value, rows as MapStore, context);
+  return malformed(`a decomposed collection of schema ${schema.type}`);
+}
+
+function start(kind: Kind): ByteWriter {
+  return new ByteWriter().u8(DECOMPOSED_FORMAT_VERSION).u8(KIND[kind]);
+}
+
+function writeCrdt(w: ByteWriter, c: CollectionCrdt, bounds: CrdtBounds): void {
+  w.bytesUvarint(c.encode(bounds));
+}
+
+export function encodeDelta(schema: Schema, d: DecomposedDelta, bounds: CrdtBounds = DEFAULT_CRDT_BOUNDS): Uint8Array {
+  const w = start('delta').uvarint(d.touched.length);
+  for (const e of d.touched) writeElement(w, e);
+  writeCrdt(w, collectionOf(schema, d.rows, d.context), bounds);
+  return w.finish();
+}
+
+export function encodeClear(
+  schema: Schema,
+  context: CausalContext,
+  bounds: CrdtBounds = DEFAULT_CRDT_BOUNDS,
+): Uint8Array {
+  const w = start('clear');
+  writeCrdt(w, collectionOf(schema, new Map(), context), bounds);
+  return w.finish();
+}
+
+export function encodePage(schema: Schema, p: RowPage, bounds: CrdtBounds = DEFAULT_CRDT_BOUNDS): Uint8Array {
+  const w = start('page');
+  writeElement(w, p.from);
+  if (p.to === undefined) w.u8(0);
+  else writeElement(w.u8(1), p.to);
+  writeCrdt(w, collectionOf(schema, p.rows, p.context), bounds);
+  return w.finish();
+}
+
+export function encodeHeader(h: Header, bounds: CrdtBounds = DEFAULT_CRDT_BOUNDS): Uint8Array {
+  const w = start('header').uvarint(h.count).u64(h.digest);
+  writeCrdt(w, collectionOf(h.schema, new Map(), h.context), bounds);
+  return w.finish();
+}
+
+export function encodeRow(
+  schema: Schema,
+  element: ByteString,
+  row: Row,
+  bounds: CrdtBounds = DEFAULT_CRDT_BOUNDS,
+): Uint8Array {
+  const w = start('row');
+  const dots =
+    schema.type === 'orset' ? (row as readonly Dot[]) : dotsOf((schema as { value: Schema }).value, row as Store);
+  writeCrdt(w, collectionOf(schema, new Map([[element, row]]), CausalContext.fromDots(dots)), bounds);
+  return w.finish();
+}
+
+/** What a message of any kind decodes to. */
+export type DecodedMessage =
+  | { readonly kind: 'delta'; readonly delta: DecomposedDelta }
+  | { readonly kind: 'clear'; readonly context: CausalContext }
+  | { readonly kind: 'page'; readonly page: RowPage }
+  | { readonly kind: 'header'; readonly header: Header };
+
+/**
+ * Decodes a delta, clear, page or header of a collection of `schema` (a row: decodeRow). A
+ * collection of another type or value schema is crdt_unknown_type.
+ */
+export function decodeDecomposed(
+  bytes: Uint8Array,
+  schema: Schema,
+  bounds: CrdtBounds = DEFAULT_CRDT_BOUNDS,
+): DecodedMessage {
+  const r = new ByteReader(bytes);
+  const kind = readKind(r);
+  switch (kind) {
+    case 'delta': {
+      const n = readCount(r, 1, 'touched element');
+      if (n === 0) malformed('a delta that touches no element');
+      const touched: ByteString[] = [];
+      for (let i = 0; i < n; i++) {
+        const at = r.position;
+        const e = readElement(r);
+        checkAscending(touched[i - 1], e, 'touched element', at);
+        touched.push(e);
+      }
+      const c = readCrdt(r, schema, bounds);
+      const listed = new Set(touched);
+      for (const e of c.store.keys()) if (!listed.has(e)) malformed('a delta row whose element it does not list');
+      r.expectEnd('decomposed delta');
+      return { kind, delta: { touched, rows: c.store as ReadonlyMap<ByteString, Row>, context: c.context } };
+    }
+    case 'clear': {
+      const c = readCrdt(r, schema, bounds);
+      if (c.store.size > 0) malformed('a clear that brings rows');
+      r.expectEnd('decomposed clear');
+      return { kind, context: c.context };
+    }
+    case 'page': {
+      const from = readElement(r);
+      const hasTo = r.u8();
+      if (hasTo > 1) malformed(`page hasTo ${hasTo}`);
+      const to = hasTo === 1 ? readElement(r) : undefined;
+      if (to !== undefined && compareStrings(from, to) >= 0) malformed('a page whose range is empty');
+      const c = readCrdt(r, schema, bounds);
+      for (const e of c.store.keys()) {
+        if (compareStrings(e, from) < 0 || (to !== undefined && compareStrings(e, to) >= 0)) {
+          malformed('a page row outside its range');
+        }
+      }
+      r.expectEnd('decomposed page');
+      return { kind, page: { from, to, rows: c.store as ReadonlyMap<ByteString, Row>, context: c.context } };
+    }
+    case 'header': {
+      const count = r.uvarint();
+      const digest = r.u64();
+      const c = readCrdt(r, schema, bounds);
+      if (c.store.size > 0) malformed('a header that brings rows');
+      r.expectEnd('decomposed header');
+      return { kind, header: { schema, context: c.context, count, digest } };
+    }
+    case 'row':
+      return malformed('a row where a delta, clear, page or header was expected');
+  }
+}
+
+/** Decodes a stored row of `element` in a collection of `schema`. */
+export function decodeRow(
+  bytes: Uint8Array,
+  schema: Schema,
+  element: ByteString,
+  bounds: CrdtBounds = DEFAULT_CRDT_BOUNDS,
+): Row {
+  const r = new ByteReader(bytes);
+  if (readKind(r) !== 'row') malformed('not a row');
+  const c = readCrdt(r, schema, bounds);
+  r.expectEnd('decomposed row');
+  const row = c.store.get(element);
+  if (c.store.size !== 1 || row === undefined) malformed('a row holds exactly its own element');
+  return row as Row;
+}
+
+function readKind(r: ByteReader): Kind {
+  const version = r.u8();
+  if (version !== DECOMPOSED_FORMAT_VERSION) {
+    throw new ProtocolError('crdt_unknown_version', `decomposed collection format ${version} (this build reads 1)`, {
+      version,
+    });
+  }
+  const tag = r.u8();
+  const kind = (Object.keys(KIND) as Kind[]).find((k) => KIND[k] === tag);
+  return kind ?? malformed(`decomposed collection kind ${tag}`);
+}
+
+function readCrdt(r: ByteReader, schema: Schema, bounds: CrdtBounds): CollectionCrdt {
+  const c = decodeCrdt(r.bytesUvarint(), bounds);
+  const ok =
+    (schema.type === 'orset' && c instanceof ORSet) ||
+    (schema.type === 'ormap' && c instanceof ORMap && schemaEqual(c.valueSchema, schema.value));
+  if (!ok) throw new ProtocolError('crdt_unknown_type', 'a decomposed collection of another type or schema');
+  return c as CollectionCrdt;
+}

@@ -14,9 +14,16 @@
 //   - Values scan in token order: by their key's token (tokenBytesInto, the 8 big-endian bytes of
 //     the Murmur3 token, read as an unsigned number, as the Redis keyspace's storage keys at N = 1),
 //     then by key bytes. A SCAN cursor is then a token (tokenPage below), as at N = 1.
+//   - A decomposed collection (src/crdt/decomposed.ts) keeps its header and its rows apart from the
+//     key's value: getHeader/putHeader, and rows by (key, element) with scanRows in element byte
+//     order. The store does not interpret them either, and one sync() covers them with the rest.
+//     An element is a byte string; a row whose storage key would pass the engine's key bound is
+//     refused with a LimitError (rowKeyBytes says how long it would be).
 
 import { assert } from '../lib/assert.ts';
 import { readU32BE } from '../lib/bytes.ts';
+import { LimitError } from '../lib/errors.ts';
+import { limits } from '../lib/limits.ts';
 import { tokenBytesInto } from './partitioner.ts';
 
 export interface StoredHint {
@@ -34,6 +41,18 @@ export interface ValuePage {
   readonly next: Uint8Array | null;
 }
 
+/** One stored row of a decomposed collection: its element and its bytes (decomposed-codec.ts). */
+export interface StoredRow {
+  readonly element: Uint8Array;
+  readonly row: Uint8Array;
+}
+
+/** Rows of one key in element order, and the element the next page starts at (null: no more). */
+export interface StoredRowPage {
+  readonly entries: readonly StoredRow[];
+  readonly next: Uint8Array | null;
+}
+
 export interface ReplicaStore {
   get(key: Uint8Array): Uint8Array | undefined;
   /**
@@ -48,6 +67,15 @@ export interface ReplicaStore {
   put(key: Uint8Array, state: Uint8Array): void;
   /** Forgets a key's state (tombstone garbage collection: replica.ts). */
   delete(key: Uint8Array): void;
+  /** A decomposed collection's header (bytes of decomposed-codec.ts), or undefined. */
+  getHeader(key: Uint8Array): Uint8Array | undefined;
+  putHeader(key: Uint8Array, header: Uint8Array): void;
+  deleteHeader(key: Uint8Array): void;
+  getRow(key: Uint8Array, element: Uint8Array): Uint8Array | undefined;
+  putRow(key: Uint8Array, element: Uint8Array, row: Uint8Array): void;
+  deleteRow(key: Uint8Array, element: Uint8Array): void;
+  /** At most `countMax` rows of `key` from element `from` (inclusive) on, in element byte order. */
+  scanRows(key: Uint8Array, from: Uint8Array, countMax: number): StoredRowPage;
   /** A small named record of the replica's own (the dot counter reservation: replica.ts). */
   getMeta(name: string): Uint8Array | undefined;
   putMeta(name: string, value: Uint8Array): void;
@@ -137,20 +165,48 @@ export function tokenPage(store: ReplicaStore, from: bigint, countMax: number, b
   }
 }
 
+/**
+ * The length of a row's storage key in the engine (LsmReplicaStore: a prefix byte, the token, the
+ * key escaped and terminated as src/storage/lsm/keys.ts lays a collection out, then the element):
+ * at most limits.lsmKeyBytesMax, or putRow throws a LimitError.
+ */
+export function rowKeyBytes(key: Uint8Array, element: Uint8Array): number {
+  let n = 1 + 8 + key.length + 2 + element.length;
+  for (let i = 0; i < key.length; i++) if (key[i] === 0) n++;
+  return n;
+}
+
 interface Tables {
   values: Map<string, Uint8Array>;
   meta: Map<string, Uint8Array>;
   /** owner + '\0' + key string. Node ids hold no NUL (they are UTF-8 names). */
   hints: Map<string, Uint8Array>;
+  headers: Map<string, Uint8Array>;
+  /** key string -> element string -> row. */
+  rows: Map<string, Map<string, Uint8Array>>;
 }
 
-const copy = (t: Tables): Tables => ({ values: new Map(t.values), meta: new Map(t.meta), hints: new Map(t.hints) });
+const emptyTables = (): Tables => ({
+  values: new Map(),
+  meta: new Map(),
+  hints: new Map(),
+  headers: new Map(),
+  rows: new Map(),
+});
+
+const copy = (t: Tables): Tables => ({
+  values: new Map(t.values),
+  meta: new Map(t.meta),
+  hints: new Map(t.hints),
+  headers: new Map(t.headers),
+  rows: new Map([...t.rows].map(([k, m]) => [k, new Map(m)])),
+});
 const hintId = (owner: string, key: Uint8Array): string => `${owner}\0${keyString(key)}`;
 
 /** An in-memory ReplicaStore whose crash() loses what was not synced (tests, simulator). */
 export class MemoryReplicaStore implements ReplicaStore {
-  private live: Tables = { values: new Map(), meta: new Map(), hints: new Map() };
-  private durable: Tables = { values: new Map(), meta: new Map(), hints: new Map() };
+  private live: Tables = emptyTables();
+  private durable: Tables = emptyTables();
   /** Whether a write happened since the last sync (a test checks the driver synced). */
   dirty = false;
   /** live.values' keys' positions (valuePosition as a key string) in order, rebuilt after a new key or a crash. */
@@ -172,6 +228,51 @@ export class MemoryReplicaStore implements ReplicaStore {
       this.sorted = undefined;
       this.dirty = true;
     }
+  }
+
+  getHeader(key: Uint8Array): Uint8Array | undefined {
+    return this.live.headers.get(keyString(key));
+  }
+
+  putHeader(key: Uint8Array, header: Uint8Array): void {
+    this.live.headers.set(keyString(key), header);
+    this.dirty = true;
+  }
+
+  deleteHeader(key: Uint8Array): void {
+    if (this.live.headers.delete(keyString(key))) this.dirty = true;
+  }
+
+  getRow(key: Uint8Array, element: Uint8Array): Uint8Array | undefined {
+    return this.live.rows.get(keyString(key))?.get(keyString(element));
+  }
+
+  putRow(key: Uint8Array, element: Uint8Array, row: Uint8Array): void {
+    const bytes = rowKeyBytes(key, element);
+    if (bytes > limits.lsmKeyBytesMax) throw new LimitError('lsmKeyBytesMax', `a row key of ${bytes} bytes`);
+    const k = keyString(key);
+    let rows = this.live.rows.get(k);
+    if (rows === undefined) this.live.rows.set(k, (rows = new Map()));
+    rows.set(keyString(element), row);
+    this.dirty = true;
+  }
+
+  deleteRow(key: Uint8Array, element: Uint8Array): void {
+    const k = keyString(key);
+    const rows = this.live.rows.get(k);
+    if (rows?.delete(keyString(element)) !== true) return;
+    if (rows.size === 0) this.live.rows.delete(k);
+    this.dirty = true;
+  }
+
+  scanRows(key: Uint8Array, from: Uint8Array, countMax: number): StoredRowPage {
+    assert(countMax >= 1, 'scan count must be positive');
+    const rows = this.live.rows.get(keyString(key));
+    if (rows === undefined) return { entries: [], next: null };
+    const f = keyString(from);
+    const elements = [...rows.keys()].filter((e) => e >= f).sort();
+    const entries = elements.slice(0, countMax).map((e) => ({ element: keyBytes(e), row: rows.get(e)! }));
+    return { entries, next: elements.length > countMax ? keyBytes(elements[countMax]!) : null };
   }
 
   getMeta(name: string): Uint8Array | undefined {

@@ -10,6 +10,12 @@
 //   paxos  = 'p' key                   ; the key's Paxos acceptor state (SERIAL; src/dynamo/paxos.ts)
 //   meta   = 'm' name                  ; "incarnation": the last life's number, decimal ASCII;
 //                                      ; other names: the replica's own records (getMeta/putMeta)
+//   header = 'c' token:8 key           ; a decomposed collection's header (src/crdt/decomposed.ts)
+//   row    = 'r' token:8 escaped(key) 0x00 0x01 element
+//                                      ; one of its rows: the key escaped and terminated as the
+//                                      ; Redis keyspace lays a collection out (src/storage/lsm/
+//                                      ; keys.ts collectionPrefix), so a key's rows are one range
+//                                      ; in element order and no key's range holds another's
 // A deleted value (tombstone garbage collection) is an engine tombstone too.
 // Why one engine with two key ranges, not two engines: the replica's contract is "one sync()
 // makes every earlier write durable", and one commit log gives that with one fdatasync per step
@@ -37,10 +43,13 @@ import type { PaxosStore } from '../../../dynamo/paxos.ts';
 import {
   type ReplicaStore,
   type StoredHint,
+  type StoredRowPage,
+  scanToken,
   tokenPosition,
   type ValuePage,
   valuePosition,
 } from '../../../dynamo/store.ts';
+import { collectionPrefix } from '../../../storage/lsm/keys.ts';
 import { LsmEngine, type LsmOptions } from '../../../storage/lsm/engine.ts';
 import { Versioned } from '../../../dynamo/versions.ts';
 
@@ -50,6 +59,8 @@ const HINT_PREFIX = 0x68; // 'h'
 const PAXOS_PREFIX = 0x70; // 'p'
 const INCARNATION_KEY = new TextEncoder().encode('mincarnation');
 const META_PREFIX = 0x6d; // 'm'
+const HEADER_PREFIX = 0x63; // 'c'
+const ROW_PREFIX = 0x72; // 'r'
 const metaKey = (name: string): Uint8Array => prefixed(META_PREFIX, utf8.encode(name));
 const utf8 = new TextEncoder();
 const text = new TextDecoder('utf-8', { fatal: true });
@@ -78,6 +89,29 @@ function prefixed(prefix: number, key: Uint8Array): Uint8Array {
 }
 
 const valueKey = (key: Uint8Array): Uint8Array => prefixed(VALUE_PREFIX, valuePosition(key));
+const headerKey = (key: Uint8Array): Uint8Array => prefixed(HEADER_PREFIX, valuePosition(key));
+/** The engine key range prefix of a key's rows ('r' token escaped(key) terminator). */
+const rowsPrefix = (key: Uint8Array): Uint8Array => prefixed(ROW_PREFIX, collectionPrefix(scanToken(key), key));
+
+function rowKey(key: Uint8Array, element: Uint8Array): Uint8Array {
+  const prefix = rowsPrefix(key);
+  const out = new Uint8Array(prefix.length + element.length);
+  out.set(prefix);
+  out.set(element, prefix.length);
+  return out;
+}
+
+/** The first byte string after every one that starts with `prefix` (its first byte is below 0xff). */
+function prefixEnd(prefix: Uint8Array): Uint8Array {
+  const out = prefix.slice();
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i]! < 0xff) {
+      out[i]!++;
+      return out.subarray(0, i + 1);
+    }
+  }
+  assert(false, 'a rows prefix starts with a byte below 0xff');
+}
 /** The key of a value's engine key ('t' token:8 key). */
 const keyOfValueKey = (k: Uint8Array): Uint8Array => k.subarray(9);
 
@@ -119,8 +153,12 @@ export class LsmReplicaStore implements ReplicaStore {
 
   /** Opens (or creates) the store and recovers it: the engine replays its log, hints are counted. */
   static open(components: LsmReplicaStoreComponents, options: LsmReplicaStoreOptions = {}): LsmReplicaStore {
-    const keyBytesMax = Math.max(2 + limits.nodeIdBytesMax, 9) + limits.kvKeyBytesMax;
-    assert(keyBytesMax <= limits.lsmKeyBytesMax, 'a hint key and a value key fit an engine key');
+    // Rows are keyed by their element, bounded only by the engine's own key bound (rowKeyBytes).
+    const keyBytesMax = limits.lsmKeyBytesMax;
+    assert(
+      Math.max(2 + limits.nodeIdBytesMax, 9) + limits.kvKeyBytesMax <= keyBytesMax,
+      'a hint key and a value key fit an engine key',
+    );
     const engine = LsmEngine.open(components, {
       keyBytesMax,
       ...options.engine,
@@ -146,6 +184,48 @@ export class LsmReplicaStore implements ReplicaStore {
   delete(key: Uint8Array): void {
     const k = valueKey(key);
     if (this.engine.get(k) !== undefined) this.engine.delete(k, Math.floor(this.clock.wallMs()));
+  }
+
+  getHeader(key: Uint8Array): Uint8Array | undefined {
+    return this.engine.get(headerKey(key))?.value;
+  }
+
+  putHeader(key: Uint8Array, header: Uint8Array): void {
+    this.engine.put(headerKey(key), header);
+  }
+
+  deleteHeader(key: Uint8Array): void {
+    const k = headerKey(key);
+    if (this.engine.get(k) !== undefined) this.engine.delete(k, Math.floor(this.clock.wallMs()));
+  }
+
+  getRow(key: Uint8Array, element: Uint8Array): Uint8Array | undefined {
+    return this.engine.get(rowKey(key, element))?.value;
+  }
+
+  /** A row key past the engine's key bound (rowKeyBytes) is the engine's LimitError, nothing written. */
+  putRow(key: Uint8Array, element: Uint8Array, row: Uint8Array): void {
+    this.engine.put(rowKey(key, element), row);
+  }
+
+  deleteRow(key: Uint8Array, element: Uint8Array): void {
+    const k = rowKey(key, element);
+    if (this.engine.get(k) !== undefined) this.engine.delete(k, Math.floor(this.clock.wallMs()));
+  }
+
+  scanRows(key: Uint8Array, from: Uint8Array, countMax: number): StoredRowPage {
+    assert(countMax >= 1, 'scan count must be positive');
+    const prefix = rowsPrefix(key);
+    const end = prefixEnd(prefix);
+    const entries: { element: Uint8Array; row: Uint8Array }[] = [];
+    let start: Uint8Array | null = rowKey(key, from);
+    // The engine bounds one scan's work: page on until countMax rows or the key's range ends.
+    while (start !== null && entries.length < countMax) {
+      const page = this.engine.scan({ start, end, limit: countMax - entries.length });
+      for (const e of page.entries) entries.push({ element: e.key.slice(prefix.length), row: e.value });
+      start = page.next;
+    }
+    return { entries, next: start === null ? null : start.slice(prefix.length) };
   }
 
   getMeta(name: string): Uint8Array | undefined {

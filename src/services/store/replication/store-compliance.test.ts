@@ -14,10 +14,13 @@ import {
   keyString,
   MemoryReplicaStore,
   type ReplicaStore,
+  rowKeyBytes,
   scanToken,
   tokenPage,
   valuePosition,
 } from '../../../dynamo/store.ts';
+import { LimitError } from '../../../lib/errors.ts';
+import { limits } from '../../../lib/limits.ts';
 import { SeededRng } from '../../../lib/rng.ts';
 import { defaultDiskFaults, SimDiskStore } from '../../../sim/disk.ts';
 import { ManualClock } from '../../../storage/lsm/test-support.ts';
@@ -65,6 +68,7 @@ const implementations: Implementation[] = [
             tombstoneGraceMs: 0,
             engine: {
               memtableBytesMax: 1024,
+              keyBytesMax: 2048,
               blockBytes: 256,
               commitLogSegmentBytesMax: 8192,
               commitLogPendingBytesMax: 8192,
@@ -185,6 +189,68 @@ for (const impl of implementations) {
       h.store.put(b('late'), b('unsynced'));
       const after = h.crash();
       assert.deepEqual(all(after, 2), expected, 'after a crash: the synced values, not the lost write');
+    });
+
+    test('rows and headers of decomposed collections: per key, in element byte order, paged, apart from values, across a crash', () => {
+      const h = impl.make('rows');
+      // Keys one of which prefixes another (and a NUL inside): no key's rows show among another's.
+      const keys = ['a', 'a\u0000', 'ab', '', 'z\u00ff'];
+      const elements = ['', '\u0000', '\u0000\u0000', 'a', 'a\u0000', 'ab', '\u00ff', '\u00ff\u00ff'];
+      for (const k of keys) {
+        for (const e of [...elements].reverse()) h.store.putRow(latin(k), latin(e), b(`${k}/${e}`));
+        h.store.putHeader(latin(k), b(`header ${k}`));
+      }
+      h.store.put(b('a'), b('value a'));
+      h.store.putRow(b('a'), b('a'), b('replaced'));
+      h.store.deleteRow(b('a'), latin('\u00ff'));
+      h.store.deleteRow(b('a'), b('never')); // an absent row: nothing
+      const rowsOf = (store: ReplicaStore, k: string, page: number, from = ''): string[] => {
+        const seen: string[] = [];
+        let at: Uint8Array | null = latin(from);
+        for (let calls = 0; at !== null; calls++) {
+          assert.ok(calls < 100, 'scanRows did not end');
+          const p = store.scanRows(latin(k), at, page);
+          assert.ok(p.entries.length <= page);
+          for (const e of p.entries) seen.push(`${keyString(e.element)}=${s(e.row)}`);
+          at = p.next;
+        }
+        return seen;
+      };
+      const sorted = [...elements].sort();
+      const expected = (k: string): string[] =>
+        sorted
+          .filter((e) => !(k === 'a' && e === '\u00ff'))
+          .map((e) => `${e}=${k === 'a' && e === 'a' ? 'replaced' : `${k}/${e}`}`);
+      for (const page of [1, 2, 3, 100]) {
+        for (const k of keys)
+          assert.deepEqual(rowsOf(h.store, k, page), expected(k), `${JSON.stringify(k)}, pages of ${page}`);
+      }
+      assert.deepEqual(rowsOf(h.store, 'ab', 2, 'a'), expected('ab').slice(3), 'from an element: inclusive');
+      assert.deepEqual(rowsOf(h.store, 'none', 2), []);
+      assert.equal(s(h.store.getRow(b('ab'), latin('\u0000'))), 'ab/\u0000');
+      assert.equal(h.store.getRow(b('ab'), b('zz')), undefined);
+      assert.equal(s(h.store.getHeader(latin('a\u0000'))), 'header a\u0000');
+      assert.deepEqual(
+        h.store.scanValues(null, 100).entries.map((e) => s(e.key)),
+        ['a'],
+        'headers and rows are not values',
+      );
+      assert.equal(h.store.hintCount, 0);
+      h.store.deleteHeader(b('ab'));
+      h.store.deleteHeader(b('never'));
+      assert.equal(h.store.getHeader(b('ab')), undefined);
+      // A row key past the engine's bound is refused, nothing written.
+      const long = new Uint8Array(limits.lsmKeyBytesMax + 1);
+      assert.ok(rowKeyBytes(b('k'), long) > limits.lsmKeyBytesMax);
+      assert.throws(() => h.store.putRow(b('k'), long, b('x')), LimitError);
+      assert.deepEqual(rowsOf(h.store, 'k', 10), []);
+      h.store.sync();
+      h.store.putRow(b('late'), b('x'), b('unsynced'));
+      const after = h.crash();
+      for (const k of keys) assert.deepEqual(rowsOf(after, k, 3), expected(k), `after a crash: ${JSON.stringify(k)}`);
+      assert.equal(after.getHeader(b('ab')), undefined);
+      assert.equal(s(after.getHeader(b('a'))), 'header a');
+      assert.equal(after.getRow(b('late'), b('x')), undefined, 'the unsynced row is lost (power loss at once)');
     });
 
     test('tokenPage: pages cut at token boundaries cover every value once, cursors rising', () => {

@@ -9,7 +9,7 @@ import { ByteWriter } from '../lib/bytes.ts';
 import { ProtocolError } from '../lib/errors.ts';
 import type { Schema } from './causal.ts';
 import type { ByteString } from './codec.ts';
-import { writeElement } from './codec.ts';
+import { DEFAULT_CRDT_BOUNDS, writeElement } from './codec.ts';
 import {
   collectionOf,
   DECOMPOSED_FORMAT_VERSION,
@@ -95,16 +95,14 @@ test('decomposed codec: deltas, clears, pages, headers and rows round-trip', () 
       }
       // A replica rebuilt from the pages' bytes and the rows' bytes is the same collection.
       const fromPages = DecomposedCollection.empty(HASH, new MemoryRows());
-      let first: CausalContext | undefined;
+      const join = fromPages.startJoin();
       for (let at: ByteString | undefined = ''; at !== undefined; ) {
         const m = decodeDecomposed(encodePage(HASH, dc.page(at, 3)), HASH);
         assert.ok(m.kind === 'page');
         if (m.kind !== 'page') return;
-        first ??= m.page.context;
-        fromPages.joinPage(m.page);
+        fromPages.joinPage(join, m.page);
         at = m.page.to;
       }
-      fromPages.finishJoin(first!);
       assert.deepEqual(fromPages.whole().encode(), dc.whole().encode());
       for (const [e, row] of dc.rows.range('', undefined)) {
         const back = decodeRow(encodeRow(HASH, e, row), HASH, e);
@@ -161,8 +159,9 @@ const ctx = CausalContext.fromDots([dot]);
 const oneRow = (e: ByteString): CollectionCrdt => collectionOf(SET, new Map<ByteString, Row>([[e, [dot]]]), ctx);
 
 test('decomposed codec: each shape rule broken gives its code', () => {
+  const small = { ...DEFAULT_CRDT_BOUNDS, elementsCountMax: 4 };
   const code = (bytes: Uint8Array, c: string, schema: Schema = SET): void =>
-    assert.throws(() => decodeDecomposed(bytes, schema), { code: c });
+    assert.throws(() => decodeDecomposed(bytes, schema, small), { code: c });
   // A well-formed delta first, so each case below differs from it by the one rule it breaks.
   const good = raw(1, (w) => {
     writeElement(w.uvarint(1), 'x');
@@ -218,6 +217,29 @@ test('decomposed codec: each shape rule broken gives its code', () => {
     'crdt_malformed', // hasTo 2
   );
   code(
+    raw(3, (w) => {
+      writeElement(w, 'a');
+      writeElement(w.u8(1), 'x');
+      w.bytesUvarint(oneRow('x').encode());
+    }),
+    'crdt_malformed', // a row at the page's end (to is exclusive)
+  );
+  code(
+    raw(3, (w) => {
+      w.uvarint(70_000).raw(new Uint8Array(70_000));
+      w.u8(0).bytesUvarint(oneRow('x').encode());
+    }),
+    'crdt_malformed', // a page boundary longer than any row key
+  );
+  code(
+    raw(1, (w) => {
+      w.uvarint(5);
+      for (const e of ['a', 'b', 'c', 'd', 'x']) writeElement(w, e);
+      w.bytesUvarint(oneRow('x').encode());
+    }),
+    'crdt_too_large', // more touched elements than the bounds allow (elementsCountMax 4 below)
+  );
+  code(
     raw(9, () => {}),
     'crdt_malformed',
   ); // an unknown kind
@@ -254,6 +276,22 @@ test('decomposed codec: each shape rule broken gives its code', () => {
     { code: 'crdt_malformed' },
   );
   assert.throws(() => decodeRow(good, SET, 'x'), { code: 'crdt_malformed' }); // a delta is not a row
+  const wide = collectionOf(
+    SET,
+    new Map<ByteString, Row>([['x', [dot]]]),
+    CausalContext.fromDots([dot, { replica: 'n2', counter: 1 }]),
+  );
+  assert.throws(
+    () =>
+      decodeRow(
+        raw(5, (w) => w.bytesUvarint(wide.encode())),
+        SET,
+        'x',
+      ),
+    {
+      code: 'crdt_malformed', // a context beyond the row's own dots: a second byte form
+    },
+  );
   // A row's dot outside the CRDT's own context never decodes (the CRDT codec's R2).
   assert.equal((oneRow('x') as ORSet).size, 1);
 });

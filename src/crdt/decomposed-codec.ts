@@ -1,8 +1,10 @@
 // Bytes of a decomposed collection (decomposed.ts): what the replica store keeps (a header, one
 // row per element) and what peers send (a delta, a clear, a page of a full-state join). Each is
-// built on the CRDT codec (codec.ts, causal.ts), which already checks canonical form, bounds and
-// that every dot of a store lies in its context (R2 on the wire), so these decoders only add the
-// framing and the shape rules below.
+// built on the CRDT codec (codec.ts, causal.ts), which checks the inner value's canonical form, its
+// bounds and that every dot of a store lies in its context (R2 on the wire); these decoders add
+// the framing, its own bounds (touched elements at most the bounds' elementsCountMax, a page's
+// from and to at most lsmKeyBytesMax bytes) and the shape rules below. A row has one byte form
+// (its re-encoding must give the same bytes).
 //
 // Grammar (integers big-endian; uvarint = UNSIGNED_VARINT, src/lib/bytes.ts):
 //   message  = version kind body
@@ -23,13 +25,17 @@
 // (this file's rules), crdt_unknown_type (another type or schema than the collection's),
 // crdt_unknown_version, crdt_too_large, or those of ByteReader (truncated, trailing_bytes).
 
+import { assert } from '../lib/assert.ts';
 import { ByteReader, ByteWriter } from '../lib/bytes.ts';
+import { limits } from '../lib/limits.ts';
 import { ProtocolError } from '../lib/errors.ts';
 import { dotsOf, type MapStore, type Schema, schemaEqual, type Store } from './causal.ts';
 import {
   type ByteString,
+  byteStringOf,
   type CrdtBounds,
   checkAscending,
+  compareBytes,
   compareStrings,
   DEFAULT_CRDT_BOUNDS,
   readCount,
@@ -71,6 +77,7 @@ function writeCrdt(w: ByteWriter, c: CollectionCrdt, bounds: CrdtBounds): void {
 }
 
 export function encodeDelta(schema: Schema, d: DecomposedDelta, bounds: CrdtBounds = DEFAULT_CRDT_BOUNDS): Uint8Array {
+  assert(d.touched.length >= 1, 'a delta touches at least one element');
   const w = start('delta').uvarint(d.touched.length);
   for (const e of d.touched) writeElement(w, e);
   writeCrdt(w, collectionOf(schema, d.rows, d.context), bounds);
@@ -137,6 +144,13 @@ export function decodeDecomposed(
     case 'delta': {
       const n = readCount(r, 1, 'touched element');
       if (n === 0) malformed('a delta that touches no element');
+      if (n > bounds.elementsCountMax) {
+        throw new ProtocolError('crdt_too_large', `a delta touching ${n} elements`, {
+          limit: 'crdtElementsCountMax',
+          value: n,
+          max: bounds.elementsCountMax,
+        });
+      }
       const touched: ByteString[] = [];
       for (let i = 0; i < n; i++) {
         const at = r.position;
@@ -157,10 +171,10 @@ export function decodeDecomposed(
       return { kind, context: c.context };
     }
     case 'page': {
-      const from = readElement(r);
+      const from = readBoundary(r);
       const hasTo = r.u8();
       if (hasTo > 1) malformed(`page hasTo ${hasTo}`);
-      const to = hasTo === 1 ? readElement(r) : undefined;
+      const to = hasTo === 1 ? readBoundary(r) : undefined;
       if (to !== undefined && compareStrings(from, to) >= 0) malformed('a page whose range is empty');
       const c = readCrdt(r, schema, bounds);
       for (const e of c.store.keys()) {
@@ -197,7 +211,18 @@ export function decodeRow(
   r.expectEnd('decomposed row');
   const row = c.store.get(element);
   if (c.store.size !== 1 || row === undefined) malformed('a row holds exactly its own element');
+  if (compareBytes(encodeRow(schema, element, row as Row, bounds), bytes) !== 0) {
+    malformed('a row whose context is not exactly its own dots');
+  }
   return row as Row;
+}
+
+/** A page's from or to: an element no longer than a row key may hold. */
+function readBoundary(r: ByteReader): ByteString {
+  const at = r.position;
+  const n = r.uvarint();
+  if (n > limits.lsmKeyBytesMax) malformed(`a page boundary of ${n} bytes at offset ${at}`);
+  return byteStringOf(r.raw(n));
 }
 
 function readKind(r: ByteReader): Kind {

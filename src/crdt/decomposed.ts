@@ -7,7 +7,9 @@
 //   header  schema (the whole collection's: orset, or ormap(value)), the causal context (every dot
 //           this replica has seen, removed ones included: a version vector plus the current gaps),
 //           the number of rows, and a digest: the sum mod 2^64 of rowDigest(element, row) over the
-//           rows, so two replicas compare states in O(1) and a row change updates it in O(row).
+//           rows, kept in O(row) per change. It covers the rows, not the context, and is no
+//           cryptographic hash: equal digests say two replicas' rows are very likely equal (what
+//           anti-entropy may skip on), different digests that they differ.
 //   row     one element's dot store: an OR-Set element's dots, an OR-Map key's nested store. A
 //           removed element has no row; its dots stay in the context (no tombstones).
 //
@@ -22,12 +24,15 @@
 //      not cover, or a later join would take it for new, or for removed).
 //   clear   a context-only delta: every row loses the dots that context covers (O(rows)), which
 //           equals a join with the empty collection under that context.
-//   pages   a full-state join in element order: each page carries the sender's rows of one element
-//           range [from, to) and its context at that page. The receiver joins its rows of that
-//           range with the page and adds the dots it kept from the page to its context (R2); only
-//           after the last page does it join the sender's context of the FIRST page (every later
-//           page reflects at least that knowledge). A join cut short leaves less knowledge, never
-//           a wrong row.
+//   pages   a full-state join in element order (startJoin, then joinPage in order from ''): each
+//           page carries the sender's rows of one element range [from, to) and its context at that
+//           page. The receiver joins its rows of that range with the page and adds the dots it kept
+//           from the page to its context (R2); only after the last page does it join the sender's
+//           context of the FIRST page (every later page reflects at least that knowledge). Until
+//           then a row in a range already joined is joined with the context plus that first-page
+//           context (knownFor): a delta arriving between two pages must not re-add what the sender
+//           had removed. A join given up on (abandonJoin) leaves less knowledge, never a wrong row.
+//           Pages out of order are refused; the caller routes each sender's pages to its join.
 // Untrusted input (a delta or page decoded from a peer) breaking the shape is a ProtocolError
 // (crdt_malformed), never an assert.
 
@@ -35,7 +40,7 @@ import { assert, unreachable } from '../lib/assert.ts';
 import { LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { dotsOf, joinStore, type MapStore, type MvStore, type Schema, type Store } from './causal.ts';
-import { type ByteString, compareStrings, type Update } from './codec.ts';
+import { type ByteString, compareBytes, compareStrings, type Update } from './codec.ts';
 import { CausalContext, type Dot } from './dots.ts';
 import { ORMap } from './ormap.ts';
 import { ORSet } from './orset.ts';
@@ -105,8 +110,18 @@ export class MemoryRows implements ElementRows {
   }
 }
 
+/** A full-state join in progress from one sender (DecomposedCollection.startJoin). */
+export class RowJoin {
+  /** The sender's context of its first page (undefined until that page is joined). */
+  first: CausalContext | undefined;
+  /** Where the next page must start; undefined once the last page is joined. */
+  next: ByteString | undefined = '';
+}
+
 export class DecomposedCollection {
   private h: Header;
+  /** Joins in progress (bounded by the caller: one per sender). */
+  private readonly joins = new Set<RowJoin>();
 
   constructor(
     header: Header,
@@ -147,7 +162,8 @@ export class DecomposedCollection {
 
   /**
    * Runs `op` (an OR-Set or OR-Map mutator) on the view of `elements`, applies its delta here and
-   * returns it to ship. Every element the op names must be among `elements` (R1; checked).
+   * returns it to ship. Every element the op names must be among `elements` (R1: the delta's rows
+   * are checked; a remove of an element not named finds no row in the view and does nothing).
    */
   update(elements: readonly ByteString[], op: (view: CollectionCrdt) => Update<CollectionCrdt>): DecomposedDelta {
     const view = this.view(elements);
@@ -176,7 +192,7 @@ export class DecomposedCollection {
     const { schema } = this.h;
     for (const e of touched) {
       const old = this.rows.get(e);
-      const joined = joinRow(schema, e, old, ctx, d.rows.get(e), d.context);
+      const joined = joinRow(schema, e, old, this.knownFor(e), d.rows.get(e), d.context);
       this.setRow(e, old, joined);
     }
     this.h = { ...this.h, context: ctx.merge(d.context) };
@@ -194,7 +210,7 @@ export class DecomposedCollection {
     const ctx = this.h.context;
     const { schema } = this.h;
     for (const [e, row] of [...this.rows.range('', undefined)]) {
-      this.setRow(e, row, joinRow(schema, e, row, ctx, undefined, context));
+      this.setRow(e, row, joinRow(schema, e, row, this.knownFor(e), undefined, context));
     }
     this.h = { ...this.h, context: ctx.merge(context) };
   }
@@ -214,8 +230,31 @@ export class DecomposedCollection {
     return { from, to, rows, context: this.h.context };
   }
 
-  /** Joins one page of a peer's full state (see the header: the context joins at finishJoin). */
-  joinPage(p: RowPage): void {
+  /**
+   * Starts a full-state join from one sender: give it that sender's pages in order, from the
+   * first, with joinPage; the last page (to undefined) ends it. A join given up on (its sender
+   * gone, a page lost) must be dropped with abandonJoin.
+   */
+  startJoin(): RowJoin {
+    const j = new RowJoin();
+    this.joins.add(j);
+    return j;
+  }
+
+  /** Forgets a join cut short: what its pages brought stays, its sender's context is not joined. */
+  abandonJoin(j: RowJoin): void {
+    this.joins.delete(j);
+  }
+
+  /**
+   * Joins the next page of `j`'s sender (pages out of order, or after the last: crdt_malformed).
+   * The rows of the page's range join with the page; the dots kept from it join the context (R2);
+   * the sender's first-page context joins the context after the last page.
+   */
+  joinPage(j: RowJoin, p: RowPage): void {
+    if (!this.joins.has(j) || j.next === undefined || p.from !== j.next) {
+      throw new ProtocolError('crdt_malformed', "a page out of its join's order");
+    }
     if (p.to !== undefined && compareStrings(p.from, p.to) >= 0) {
       throw new ProtocolError('crdt_malformed', 'a page of rows whose range is empty');
     }
@@ -224,6 +263,7 @@ export class DecomposedCollection {
         throw new ProtocolError('crdt_malformed', 'a page brings a row outside its range');
       }
     }
+    j.first ??= p.context;
     const ctx = this.h.context;
     const { schema } = this.h;
     const elements = new Set<ByteString>(p.rows.keys());
@@ -231,20 +271,33 @@ export class DecomposedCollection {
     const kept: Dot[] = [];
     for (const e of elements) {
       const old = this.rows.get(e);
-      const joined = joinRow(schema, e, old, ctx, p.rows.get(e), p.context);
+      const joined = joinRow(schema, e, old, this.knownFor(e), p.rows.get(e), p.context);
       if (joined !== undefined) for (const d of dotsOfRow(schema, joined)) if (!ctx.has(d)) kept.push(d);
       this.setRow(e, old, joined);
     }
     if (kept.length > 0) this.h = { ...this.h, context: ctx.withDots(kept) };
+    j.next = p.to;
+    if (p.to === undefined) {
+      this.joins.delete(j);
+      this.h = { ...this.h, context: this.h.context.merge(j.first) };
+    }
   }
 
-  /** Ends a full-state join: the sender's context of its first page. */
-  finishJoin(firstPageContext: CausalContext): void {
-    this.h = { ...this.h, context: this.h.context.merge(firstPageContext) };
+  /**
+   * What this replica knows of element `e`'s dots: the context, and the first-page context of every
+   * join in progress whose pages have covered `e` (those rows already reflect it). Joining a row
+   * with less lets a delta arriving between a join's pages re-add what the sender had removed.
+   */
+  private knownFor(e: ByteString): CausalContext {
+    let c = this.h.context;
+    for (const j of this.joins) {
+      if (j.first !== undefined && (j.next === undefined || compareStrings(e, j.next) < 0)) c = c.merge(j.first);
+    }
+    return c;
   }
 
   private setRow(e: ByteString, old: Row | undefined, row: Row | undefined): void {
-    if (old === row) return;
+    if (old === row || (old !== undefined && row !== undefined && rowsEqual(this.h.schema, old, row))) return;
     let { count, digest } = this.h;
     if (old !== undefined) {
       count--;
@@ -283,6 +336,61 @@ export function joinRow(
 }
 
 const EMPTY: MapStore = new Map();
+
+/** Whether two rows of one element are the same (a join that changed nothing writes nothing). */
+function rowsEqual(schema: Schema, a: Row, b: Row): boolean {
+  if (schema.type === 'orset') return dotsEqual(a as readonly Dot[], b as readonly Dot[]);
+  assert(schema.type === 'ormap', 'a collection is an OR-Set or an OR-Map');
+  return storesEqual(schema.value, a as Store, b as Store);
+}
+
+function dotsEqual(a: readonly Dot[], b: readonly Dot[]): boolean {
+  return a.length === b.length && a.every((d, i) => d.replica === b[i]!.replica && d.counter === b[i]!.counter);
+}
+
+function storesEqual(schema: Schema, a: Store, b: Store): boolean {
+  switch (schema.type) {
+    case 'mvreg': {
+      const x = a as MvStore;
+      const y = b as MvStore;
+      return (
+        x.length === y.length &&
+        x.every((e, i) => {
+          const f = y[i]!;
+          return (
+            e.dot.replica === f.dot.replica &&
+            e.dot.counter === f.dot.counter &&
+            e.ts.wallMs === f.ts.wallMs &&
+            e.ts.logical === f.ts.logical &&
+            compareBytes(e.value, f.value) === 0
+          );
+        })
+      );
+    }
+    case 'orset': {
+      const x = a as ReadonlyMap<ByteString, readonly Dot[]>;
+      const y = b as ReadonlyMap<ByteString, readonly Dot[]>;
+      if (x.size !== y.size) return false;
+      for (const [k, dots] of x) {
+        const other = y.get(k);
+        if (other === undefined || !dotsEqual(dots, other)) return false;
+      }
+      return true;
+    }
+    case 'ormap': {
+      const x = a as MapStore;
+      const y = b as MapStore;
+      if (x.size !== y.size) return false;
+      for (const [k, v] of x) {
+        const other = y.get(k);
+        if (other === undefined || !storesEqual(schema.value, v, other)) return false;
+      }
+      return true;
+    }
+    default:
+      return unreachable(schema);
+  }
+}
 
 function dotsOfRow(schema: Schema, row: Row): Dot[] {
   if (schema.type === 'orset') return [...(row as readonly Dot[])];
@@ -356,7 +464,7 @@ class Fnv2 {
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
       this.byte(c & 0xff);
-      if (c > 0xff) this.byte(c >>> 8);
+      this.byte(c >>> 8);
     }
   }
   bytes(b: Uint8Array): void {

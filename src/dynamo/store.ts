@@ -76,6 +76,14 @@ export interface ReplicaStore {
   deleteRow(key: Uint8Array, element: Uint8Array): void;
   /** At most `countMax` rows of `key` from element `from` (inclusive) on, in element byte order. */
   scanRows(key: Uint8Array, from: Uint8Array, countMax: number): StoredRowPage;
+  /**
+   * Marks a collection as being changed (collection-store.ts: written before its first row of a
+   * change, removed after its header), with a note (its schema) for recovery to repair it by.
+   */
+  markCollection(key: Uint8Array, note: Uint8Array): void;
+  unmarkCollection(key: Uint8Array): void;
+  /** Every marked collection (what a crash may have left half-written). */
+  markedCollections(): Array<{ readonly key: Uint8Array; readonly note: Uint8Array }>;
   /** A small named record of the replica's own (the dot counter reservation: replica.ts). */
   getMeta(name: string): Uint8Array | undefined;
   putMeta(name: string, value: Uint8Array): void;
@@ -182,6 +190,7 @@ interface Tables {
   /** owner + '\0' + key string. Node ids hold no NUL (they are UTF-8 names). */
   hints: Map<string, Uint8Array>;
   headers: Map<string, Uint8Array>;
+  marks: Map<string, Uint8Array>;
   /** key string -> element string -> row. */
   rows: Map<string, Map<string, Uint8Array>>;
 }
@@ -191,6 +200,7 @@ const emptyTables = (): Tables => ({
   meta: new Map(),
   hints: new Map(),
   headers: new Map(),
+  marks: new Map(),
   rows: new Map(),
 });
 
@@ -199,6 +209,7 @@ const copy = (t: Tables): Tables => ({
   meta: new Map(t.meta),
   hints: new Map(t.hints),
   headers: new Map(t.headers),
+  marks: new Map(t.marks),
   rows: new Map([...t.rows].map(([k, m]) => [k, new Map(m)])),
 });
 const hintId = (owner: string, key: Uint8Array): string => `${owner}\0${keyString(key)}`;
@@ -273,6 +284,21 @@ export class MemoryReplicaStore implements ReplicaStore {
     const elements = [...rows.keys()].filter((e) => e >= f).sort();
     const entries = elements.slice(0, countMax).map((e) => ({ element: keyBytes(e), row: rows.get(e)! }));
     return { entries, next: elements.length > countMax ? keyBytes(elements[countMax]!) : null };
+  }
+
+  markCollection(key: Uint8Array, note: Uint8Array): void {
+    this.live.marks.set(keyString(key), note);
+    this.dirty = true;
+  }
+
+  unmarkCollection(key: Uint8Array): void {
+    if (this.live.marks.delete(keyString(key))) this.dirty = true;
+  }
+
+  markedCollections(): Array<{ readonly key: Uint8Array; readonly note: Uint8Array }> {
+    return [...this.live.marks]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, note]) => ({ key: keyBytes(k), note }));
   }
 
   getMeta(name: string): Uint8Array | undefined {

@@ -11,6 +11,7 @@
 //   meta   = 'm' name                  ; "incarnation": the last life's number, decimal ASCII;
 //                                      ; other names: the replica's own records (getMeta/putMeta)
 //   header = 'c' token:8 key           ; a decomposed collection's header (src/crdt/decomposed.ts)
+//   mark   = 'd' token:8 key           ; a collection being changed (collection-store.ts): its note
 //   row    = 'r' token:8 escaped(key) 0x00 0x01 element
 //                                      ; one of its rows: the key escaped and terminated as the
 //                                      ; Redis keyspace lays a collection out (src/storage/lsm/
@@ -61,6 +62,7 @@ const INCARNATION_KEY = new TextEncoder().encode('mincarnation');
 const META_PREFIX = 0x6d; // 'm'
 const HEADER_PREFIX = 0x63; // 'c'
 const ROW_PREFIX = 0x72; // 'r'
+const MARK_PREFIX = 0x64; // 'd'
 const metaKey = (name: string): Uint8Array => prefixed(META_PREFIX, utf8.encode(name));
 const utf8 = new TextEncoder();
 const text = new TextDecoder('utf-8', { fatal: true });
@@ -90,6 +92,7 @@ function prefixed(prefix: number, key: Uint8Array): Uint8Array {
 
 const valueKey = (key: Uint8Array): Uint8Array => prefixed(VALUE_PREFIX, valuePosition(key));
 const headerKey = (key: Uint8Array): Uint8Array => prefixed(HEADER_PREFIX, valuePosition(key));
+const markKey = (key: Uint8Array): Uint8Array => prefixed(MARK_PREFIX, valuePosition(key));
 /** The engine key range prefix of a key's rows ('r' token escaped(key) terminator). */
 const rowsPrefix = (key: Uint8Array): Uint8Array => prefixed(ROW_PREFIX, collectionPrefix(scanToken(key), key));
 
@@ -226,6 +229,27 @@ export class LsmReplicaStore implements ReplicaStore {
       start = page.next;
     }
     return { entries, next: start === null ? null : start.slice(prefix.length) };
+  }
+
+  markCollection(key: Uint8Array, note: Uint8Array): void {
+    this.engine.put(markKey(key), note);
+  }
+
+  unmarkCollection(key: Uint8Array): void {
+    const k = markKey(key);
+    if (this.engine.get(k) !== undefined) this.engine.delete(k, Math.floor(this.clock.wallMs()));
+  }
+
+  markedCollections(): Array<{ readonly key: Uint8Array; readonly note: Uint8Array }> {
+    const out: Array<{ key: Uint8Array; note: Uint8Array }> = [];
+    const end = Uint8Array.of(MARK_PREFIX + 1);
+    let start: Uint8Array | null = Uint8Array.of(MARK_PREFIX);
+    while (start !== null) {
+      const page = this.engine.scan({ start, end });
+      for (const e of page.entries) out.push({ key: e.key.slice(9), note: e.value });
+      start = page.next;
+    }
+    return out;
   }
 
   getMeta(name: string): Uint8Array | undefined {

@@ -191,7 +191,7 @@ for (const impl of implementations) {
       assert.deepEqual(all(after, 2), expected, 'after a crash: the synced values, not the lost write');
     });
 
-    test('rows and headers of decomposed collections: per key, in element byte order, paged, apart from values, across a crash', () => {
+    test('rows, headers and marks of decomposed collections: per key, rows in element byte order, paged, apart from values, across a crash', () => {
       const h = impl.make('rows');
       // Keys one of which prefixes another (and a NUL inside): no key's rows show among another's.
       const keys = ['a', 'a\u0000', 'ab', '', 'z\u00ff'];
@@ -244,9 +244,23 @@ for (const impl of implementations) {
       assert.ok(rowKeyBytes(b('k'), long) > limits.lsmKeyBytesMax);
       assert.throws(() => h.store.putRow(b('k'), long, b('x')), LimitError);
       assert.deepEqual(rowsOf(h.store, 'k', 10), []);
+      // Marks: set, replaced, removed; listed (in no promised order) apart from everything else.
+      h.store.markCollection(b('ab'), b('note 1'));
+      h.store.markCollection(latin('a\u0000'), b('note 2'));
+      h.store.markCollection(b('ab'), b('note 3'));
+      h.store.markCollection(b('gone'), b('x'));
+      h.store.unmarkCollection(b('gone'));
+      h.store.unmarkCollection(b('never'));
+      const marks = (store: ReplicaStore) =>
+        store
+          .markedCollections()
+          .map((m) => `${keyString(m.key)}=${s(m.note)}`)
+          .sort();
+      assert.deepEqual(marks(h.store), ['a\u0000=note 2', 'ab=note 3']);
       h.store.sync();
       h.store.putRow(b('late'), b('x'), b('unsynced'));
       const after = h.crash();
+      assert.deepEqual(marks(after), ['a\u0000=note 2', 'ab=note 3'], 'synced marks survive a crash');
       for (const k of keys) assert.deepEqual(rowsOf(after, k, 3), expected(k), `after a crash: ${JSON.stringify(k)}`);
       assert.equal(after.getHeader(b('ab')), undefined);
       assert.equal(s(after.getHeader(b('a'))), 'header a');

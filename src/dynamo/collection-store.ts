@@ -1,0 +1,137 @@
+// A decomposed collection (src/crdt/decomposed.ts) kept in the replica's store (store.ts): its
+// rows as the store's rows of the key (bytes of src/crdt/decomposed-codec.ts), its header as the
+// key's header record. Crash safety, given that the engine recovers a PREFIX of the writes since
+// the last sync (in write order), not whole steps:
+//   change  = mark(key, schema)  row writes  header  unmark(key)
+// Rows go before the header: a header written first could hold a received dot whose row a crash
+// lost, which reads as "removed", and a later full join would remove the element from the peers
+// too. With rows first, what a crash can leave is rows the header does not account for (dots
+// outside the context, a stale count and digest), always under a mark, because the mark precedes
+// them. repairMarked (at open) rebuilds each marked collection's header from its rows: every row's
+// dots join the context, count and digest are recounted. The result is the collection before the
+// change joined with some of the change's rows, each of which is itself a delta of the change
+// (rule R1, row by row), so it lies between the last synced state and the state the change would
+// have made; the rest of a peer's delta comes again (nothing was acknowledged before the sync), and
+// a coordinator's own change was never shipped, so no dot is reused once its row is kept.
+// Repair costs one scan of each marked collection's rows: only those changed since the last sync.
+
+import { assert } from '../lib/assert.ts';
+import { ProtocolError } from '../lib/errors.ts';
+import { dotsOf, type Schema, type Store } from '../crdt/causal.ts';
+import { type ByteString, byteStringOf, bytesOfByteString, compareStrings } from '../crdt/codec.ts';
+import { decodeCrdt, ORMap, ORSet } from '../crdt/crdt.ts';
+import { DecomposedCollection, type ElementRows, type Header, type Row, rowDigest } from '../crdt/decomposed.ts';
+import { collectionOf, decodeDecomposed, decodeRow, encodeHeader, encodeRow } from '../crdt/decomposed-codec.ts';
+import { CausalContext, type Dot } from '../crdt/dots.ts';
+import type { ReplicaStore } from './store.ts';
+
+const SCAN_ROWS = 256;
+const DIGEST_MASK = (1n << 64n) - 1n;
+
+/** The rows of one key in the store, decoded and encoded on the way. */
+export class StoredRows implements ElementRows {
+  constructor(
+    private readonly store: ReplicaStore,
+    private readonly key: Uint8Array,
+    private readonly schema: Schema,
+  ) {}
+
+  get(element: ByteString): Row | undefined {
+    const bytes = this.store.getRow(this.key, bytesOfByteString(element));
+    return bytes === undefined ? undefined : decodeRow(bytes, this.schema, element);
+  }
+
+  put(element: ByteString, row: Row): void {
+    this.store.putRow(this.key, bytesOfByteString(element), encodeRow(this.schema, element, row));
+  }
+
+  delete(element: ByteString): void {
+    this.store.deleteRow(this.key, bytesOfByteString(element));
+  }
+
+  *range(from: ByteString, to: ByteString | undefined): Iterable<readonly [ByteString, Row]> {
+    let at: Uint8Array | null = bytesOfByteString(from);
+    while (at !== null) {
+      const page = this.store.scanRows(this.key, at, SCAN_ROWS);
+      for (const r of page.entries) {
+        const e = byteStringOf(r.element);
+        if (to !== undefined && compareStrings(e, to) >= 0) return;
+        yield [e, decodeRow(r.row, this.schema, e)];
+      }
+      at = page.next;
+    }
+  }
+}
+
+/** The note a mark carries: the schema, as an empty collection's bytes (the CRDT codec's). */
+function schemaNote(schema: Schema): Uint8Array {
+  return collectionOf(schema, new Map(), CausalContext.empty).encode();
+}
+
+function schemaOfNote(note: Uint8Array): Schema {
+  const c = decodeCrdt(note);
+  if (c instanceof ORSet) return ORSet.schema;
+  if (c instanceof ORMap) return c.schema;
+  throw new ProtocolError('crdt_unknown_type', 'a collection mark whose note is not an OR-Set or an OR-Map');
+}
+
+/** A collection of the store, open: change() is the only way to write it (see the header). */
+export class StoredCollection {
+  private constructor(
+    private readonly store: ReplicaStore,
+    private readonly key: Uint8Array,
+    readonly dc: DecomposedCollection,
+  ) {}
+
+  /** Opens `key`'s collection of `schema` (empty when it has no header). A stored header of another schema is crdt_unknown_type. */
+  static open(store: ReplicaStore, key: Uint8Array, schema: Schema): StoredCollection {
+    const rows = new StoredRows(store, key, schema);
+    const bytes = store.getHeader(key);
+    if (bytes === undefined) return new StoredCollection(store, key, DecomposedCollection.empty(schema, rows));
+    const m = decodeDecomposed(bytes, schema);
+    if (m.kind !== 'header')
+      throw new ProtocolError('crdt_malformed', 'a stored collection header that is not a header');
+    return new StoredCollection(store, key, new DecomposedCollection(m.header, rows));
+  }
+
+  /** Runs `f` on the collection: mark, f's row writes, the header, unmark. */
+  change<T>(f: (dc: DecomposedCollection) => T): T {
+    this.store.markCollection(this.key, schemaNote(this.dc.header.schema));
+    const out = f(this.dc);
+    this.store.putHeader(this.key, encodeHeader(this.dc.header));
+    this.store.unmarkCollection(this.key);
+    return out;
+  }
+}
+
+/**
+ * Rebuilds the header of every marked collection from its rows (a crash between a change's rows
+ * and its header; see the file header) and clears the marks. Returns the keys repaired.
+ */
+export function repairMarked(store: ReplicaStore): Uint8Array[] {
+  const repaired: Uint8Array[] = [];
+  for (const { key, note } of store.markedCollections()) {
+    const schema = schemaOfNote(note);
+    const held = store.getHeader(key);
+    let context = CausalContext.empty;
+    if (held !== undefined) {
+      const m = decodeDecomposed(held, schema);
+      assert(m.kind === 'header', 'a stored header decodes as a header');
+      context = m.header.context;
+    }
+    const dots: Dot[] = [];
+    let count = 0;
+    let digest = 0n;
+    for (const [e, row] of new StoredRows(store, key, schema).range('', undefined)) {
+      count++;
+      digest = (digest + rowDigest(schema, e, row)) & DIGEST_MASK;
+      if (schema.type === 'orset') dots.push(...(row as readonly Dot[]));
+      else dots.push(...dotsOf((schema as { value: Schema }).value, row as Store));
+    }
+    const header: Header = { schema, context: context.withDots(dots), count, digest };
+    store.putHeader(key, encodeHeader(header));
+    store.unmarkCollection(key);
+    repaired.push(key);
+  }
+  return repaired;
+}

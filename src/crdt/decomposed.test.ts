@@ -5,8 +5,9 @@
 // MV-Registers; list: OR-Map of OR-Sets; sorted set: OR-Map of one-key OR-Maps of MV-Registers),
 // deliveries in any order, clears and full joins in random page sizes: after every step each
 // replica's decomposed value encodes to the reference's bytes, its count and digest are those of
-// its rows, and every row's dots lie in its context (R2). Joins cut short, with other work between
-// their pages, still converge to the join of everything. Negative controls: a delta that does not
+// its rows, and every row's dots lie in its context (R2). Joins whose pages interleave with other
+// work, joins abandoned, and reads that join a peer's rows of a few elements (joinRows) keep R2 at
+// every step and still converge to the join of everything. Negative controls: a delta that does not
 // list an element it removes (R1 broken) leaves the element behind; a full join that takes the
 // sender's context before its rows drops a live element; the R2 check fires on a row outside the
 // context.
@@ -258,7 +259,7 @@ for (const shape of SHAPES) {
     );
   });
 
-  test(`decomposed ${shape}: joins cut short, with writes between their pages, still converge to the join of everything`, () => {
+  test(`decomposed ${shape}: joins interleaved with writes or cut short, and reads of some rows, converge to the join of everything`, () => {
     fc.assert(
       fc.property(
         fc.array(
@@ -267,6 +268,12 @@ for (const shape of SHAPES) {
             fc.record({ t: fc.constant('start' as const), from: fc.nat(2), to: fc.nat(2) }),
             fc.record({ t: fc.constant('page' as const), i: fc.nat(), rows: fc.integer({ min: 1, max: 3 }) }),
             fc.record({ t: fc.constant('abandon' as const), i: fc.nat() }),
+            fc.record({
+              t: fc.constant('read' as const),
+              from: fc.nat(2),
+              to: fc.nat(2),
+              es: fc.uniqueArray(fc.nat(5), { minLength: 1, maxLength: 3 }),
+            }),
           ),
           { minLength: 20, maxLength: 100 },
         ),
@@ -279,6 +286,12 @@ for (const shape of SHAPES) {
             if (s.t === 'start') {
               if (s.from !== s.to)
                 flying.push({ from: rs[s.from]!, to: rs[s.to]!, join: rs[s.to]!.dec.startJoin(), at: '' });
+            } else if (s.t === 'read') {
+              // A read of some elements at a peer, joined into the reader (a coordinator's read).
+              if (s.from === s.to) return;
+              const es = s.es.map((k) => ELEMENTS[k]!);
+              const view = rs[s.from]!.dec.view(es);
+              rs[s.to]!.dec.joinRows(es, view.store as ReadonlyMap<ByteString, Row>, view.context);
             } else if (s.t === 'page' || s.t === 'abandon') {
               const f = flying[s.i % Math.max(1, flying.length)];
               if (f === undefined) return;
@@ -424,5 +437,6 @@ test('decomposed: malformed deltas and pages are ProtocolErrors', () => {
       code: 'crdt_malformed',
     },
   );
+  assert.throws(() => a!.dec.joinRows(['y'], new Map([['x', row]]), context), { code: 'crdt_malformed' });
   assert.equal(a!.dec.header.count, 0);
 });

@@ -284,6 +284,29 @@ export class DecomposedCollection {
   }
 
   /**
+   * Joins a peer's rows of the named elements (what a read of those elements brought back: an
+   * element without a row was removed there, or never seen): each named row joins with the peer's
+   * row under the peer's context, and the dots kept join the context (R2); the peer's context does
+   * not (it speaks of other elements too). Less knowledge than a full join, never a wrong row.
+   */
+  joinRows(elements: readonly ByteString[], rows: ReadonlyMap<ByteString, Row>, context: CausalContext): void {
+    const named = new Set(elements);
+    for (const e of rows.keys()) {
+      if (!named.has(e)) throw new ProtocolError('crdt_malformed', 'a row read brings a row it was not asked for');
+    }
+    const ctx = this.h.context;
+    const { schema } = this.h;
+    const kept: Dot[] = [];
+    for (const e of named) {
+      const old = this.rows.get(e);
+      const joined = joinRow(schema, e, old, this.knownFor(e), rows.get(e), context);
+      if (joined !== undefined) for (const d of dotsOfRow(schema, joined)) if (!ctx.has(d)) kept.push(d);
+      this.setRow(e, old, joined);
+    }
+    if (kept.length > 0) this.h = { ...this.h, context: ctx.withDots(kept) };
+  }
+
+  /**
    * What this replica knows of element `e`'s dots: the context, and the first-page context of every
    * join in progress whose pages have covered `e` (those rows already reflect it). Joining a row
    * with less lets a delta arriving between a join's pages re-add what the sender had removed.

@@ -20,6 +20,7 @@ import {
   encodeHeader,
   encodePage,
   encodeRow,
+  encodeRows,
 } from './decomposed-codec.ts';
 import { type CollectionCrdt, DecomposedCollection, MemoryRows, type Row } from './decomposed.ts';
 import { CausalContext } from './dots.ts';
@@ -104,6 +105,18 @@ test('decomposed codec: deltas, clears, pages, headers and rows round-trip', () 
         at = m.page.to;
       }
       assert.deepEqual(fromPages.whole().encode(), dc.whole().encode());
+      // A read's answer: the rows held of some elements (present or not) under the whole context.
+      const asked = ['f1\u00fe', 'f3\u00fe', 'none'];
+      const view = dc.view(asked);
+      const answer = decodeDecomposed(
+        encodeRows(HASH, asked, view.store as ReadonlyMap<ByteString, Row>, view.context),
+        HASH,
+      );
+      assert.ok(answer.kind === 'rows');
+      if (answer.kind === 'rows') {
+        assert.deepEqual(answer.elements, asked);
+        assert.deepEqual(collectionOf(HASH, answer.rows, answer.context).encode(), view.encode());
+      }
       for (const [e, row] of dc.rows.range('', undefined)) {
         const back = decodeRow(encodeRow(HASH, e, row), HASH, e);
         assert.deepEqual(encodeRow(HASH, e, back), encodeRow(HASH, e, row));
@@ -243,6 +256,17 @@ test('decomposed codec: each shape rule broken gives its code', () => {
     raw(9, () => {}),
     'crdt_malformed',
   ); // an unknown kind
+  code(
+    raw(6, (w) => {
+      writeElement(w.uvarint(1), 'y');
+      w.bytesUvarint(oneRow('x').encode());
+    }),
+    'crdt_malformed', // a read's answer with a row it was not asked for
+  );
+  code(
+    raw(6, (w) => w.uvarint(0).bytesUvarint(oneRow('x').encode())),
+    'crdt_malformed',
+  ); // names nothing
   code(
     raw(5, (w) => w.bytesUvarint(oneRow('x').encode())),
     'crdt_malformed',

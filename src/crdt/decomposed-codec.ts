@@ -9,7 +9,7 @@
 // Grammar (integers big-endian; uvarint = UNSIGNED_VARINT, src/lib/bytes.ts):
 //   message  = version kind body
 //   version  = u8                         ; 1
-//   kind     = u8                         ; 1 delta | 2 clear | 3 page | 4 header | 5 row
+//   kind     = u8                         ; 1 delta | 2 clear | 3 page | 4 header | 5 row | 6 rows
 //   delta    = touchedN:uvarint element* crdt     ; touched elements strictly ascending, N >= 1;
 //                                                 ; crdt = the delta's rows under its context,
 //                                                 ; every row's element among the touched
@@ -19,6 +19,11 @@
 //   header   = count:uvarint digest:u64 crdt      ; no rows: the header's schema and context
 //   row      = crdt                               ; exactly one row, under the context of its own
 //                                                 ; dots: the element's row as stored
+//   rows     = elementN:uvarint element* crdt     ; a read of named elements answered: elements
+//                                                 ; strictly ascending, N >= 1; crdt = the rows the
+//                                                 ; sender holds of them under its whole context
+//                                                 ; (DecomposedCollection.joinRows; not a delta:
+//                                                 ; the context may hold dots of other elements)
 //   element  = uvarint length + bytes (codec.ts writeElement)
 //   crdt     = uvarint length + an OR-Set or OR-Map encoding (codec.ts) of the collection's schema
 // Untrusted bytes never reach an assert: every broken rule is a ProtocolError — crdt_malformed
@@ -50,7 +55,7 @@ import { ORSet } from './orset.ts';
 
 export const DECOMPOSED_FORMAT_VERSION = 1;
 
-const KIND = { delta: 1, clear: 2, page: 3, header: 4, row: 5 } as const;
+const KIND = { delta: 1, clear: 2, page: 3, header: 4, row: 5, rows: 6 } as const;
 type Kind = keyof typeof KIND;
 
 function malformed(message: string): never {
@@ -81,6 +86,21 @@ export function encodeDelta(schema: Schema, d: DecomposedDelta, bounds: CrdtBoun
   const w = start('delta').uvarint(d.touched.length);
   for (const e of d.touched) writeElement(w, e);
   writeCrdt(w, collectionOf(schema, d.rows, d.context), bounds);
+  return w.finish();
+}
+
+/** The answer to a read of `elements`: the rows held of them, under `context` (the sender's whole context). */
+export function encodeRows(
+  schema: Schema,
+  elements: readonly ByteString[],
+  rows: ReadonlyMap<ByteString, Row>,
+  context: CausalContext,
+  bounds: CrdtBounds = DEFAULT_CRDT_BOUNDS,
+): Uint8Array {
+  assert(elements.length >= 1, 'a read names at least one element');
+  const w = start('rows').uvarint(elements.length);
+  for (const e of elements) writeElement(w, e);
+  writeCrdt(w, collectionOf(schema, rows, context), bounds);
   return w.finish();
 }
 
@@ -127,7 +147,13 @@ export type DecodedMessage =
   | { readonly kind: 'delta'; readonly delta: DecomposedDelta }
   | { readonly kind: 'clear'; readonly context: CausalContext }
   | { readonly kind: 'page'; readonly page: RowPage }
-  | { readonly kind: 'header'; readonly header: Header };
+  | { readonly kind: 'header'; readonly header: Header }
+  | {
+      readonly kind: 'rows';
+      readonly elements: readonly ByteString[];
+      readonly rows: ReadonlyMap<ByteString, Row>;
+      readonly context: CausalContext;
+    };
 
 /**
  * Decodes a delta, clear, page or header of a collection of `schema` (a row: decodeRow). A
@@ -141,28 +167,17 @@ export function decodeDecomposed(
   const r = new ByteReader(bytes);
   const kind = readKind(r);
   switch (kind) {
-    case 'delta': {
-      const n = readCount(r, 1, 'touched element');
-      if (n === 0) malformed('a delta that touches no element');
-      if (n > bounds.elementsCountMax) {
-        throw new ProtocolError('crdt_too_large', `a delta touching ${n} elements`, {
-          limit: 'crdtElementsCountMax',
-          value: n,
-          max: bounds.elementsCountMax,
-        });
-      }
-      const touched: ByteString[] = [];
-      for (let i = 0; i < n; i++) {
-        const at = r.position;
-        const e = readElement(r);
-        checkAscending(touched[i - 1], e, 'touched element', at);
-        touched.push(e);
-      }
+    case 'delta':
+    case 'rows': {
+      const touched = readElements(r, bounds);
       const c = readCrdt(r, schema, bounds);
       const listed = new Set(touched);
-      for (const e of c.store.keys()) if (!listed.has(e)) malformed('a delta row whose element it does not list');
-      r.expectEnd('decomposed delta');
-      return { kind, delta: { touched, rows: c.store as ReadonlyMap<ByteString, Row>, context: c.context } };
+      for (const e of c.store.keys()) if (!listed.has(e)) malformed(`a ${kind} row whose element it does not list`);
+      r.expectEnd(`decomposed ${kind}`);
+      const rows = c.store as ReadonlyMap<ByteString, Row>;
+      return kind === 'delta'
+        ? { kind, delta: { touched, rows, context: c.context } }
+        : { kind, elements: touched, rows, context: c.context };
     }
     case 'clear': {
       const c = readCrdt(r, schema, bounds);
@@ -223,6 +238,27 @@ function readBoundary(r: ByteReader): ByteString {
   const n = r.uvarint();
   if (n > limits.lsmKeyBytesMax) malformed(`a page boundary of ${n} bytes at offset ${at}`);
   return byteStringOf(r.raw(n));
+}
+
+/** The elements a delta touches or a read named: N >= 1, at most the bounds' elementsCountMax, strictly ascending. */
+function readElements(r: ByteReader, bounds: CrdtBounds): ByteString[] {
+  const n = readCount(r, 1, 'element');
+  if (n === 0) malformed('no element named');
+  if (n > bounds.elementsCountMax) {
+    throw new ProtocolError('crdt_too_large', `${n} elements named`, {
+      limit: 'crdtElementsCountMax',
+      value: n,
+      max: bounds.elementsCountMax,
+    });
+  }
+  const out: ByteString[] = [];
+  for (let i = 0; i < n; i++) {
+    const at = r.position;
+    const e = readElement(r);
+    checkAscending(out[i - 1], e, 'element', at);
+    out.push(e);
+  }
+  return out;
 }
 
 function readKind(r: ByteReader): Kind {

@@ -24,6 +24,7 @@ import {
   PNCounter,
   type Schema,
 } from './crdt.ts';
+import { CausalContext } from './dots.ts';
 
 const ALLOWED_CODES = new Set([
   'crdt_unknown_type',
@@ -217,4 +218,13 @@ test('random bytes behind a valid header decode to a typed error or a canonical 
     }),
     { numRuns: 2000 },
   );
+});
+
+test('a decoded context at the largest dot counter makes the next write a ProtocolError, never an assert', () => {
+  // Only a forged state carries it (a replica's own counters grow by one per write), and states
+  // come from peers: the coordinator answers its client with the error instead of stopping.
+  const forged = new ORSet(new Map(), CausalContext.fromDots([{ replica: 'n1', counter: Number.MAX_SAFE_INTEGER }]));
+  const decoded = ORSet.decode(forged.encode());
+  assert.throws(() => decoded.add('n1', 'x'), { name: 'ProtocolError', code: 'crdt_malformed' });
+  assert.equal(decoded.add('n2', 'x').state.size, 1, 'another replica still writes');
 });

@@ -23,6 +23,7 @@
 // in the context), so dot = replicaIndex:uvarint counter:uvarint.
 
 import { assert } from '../lib/assert.ts';
+import { ProtocolError } from '../lib/errors.ts';
 import type { ByteReader, ByteWriter } from '../lib/bytes.ts';
 import {
   type Budget,
@@ -71,10 +72,16 @@ export class CausalContext {
     return n;
   }
 
-  /** The dot of `replica`'s next write. */
+  /**
+   * The dot of `replica`'s next write. A context whose counter for `replica` is the largest safe
+   * integer (only a forged one: a replica's own counters grow by one per write) is a ProtocolError,
+   * not an assert: contexts arrive from peers.
+   */
   next(replica: ReplicaId): Dot {
     const counter = this.max(replica) + 1;
-    assert(Number.isSafeInteger(counter), `dot counter exhausted for ${replica}`);
+    if (!Number.isSafeInteger(counter)) {
+      throw new ProtocolError('crdt_malformed', `the context exhausts ${replica}'s dot counter`);
+    }
     return { replica, counter };
   }
 

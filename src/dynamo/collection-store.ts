@@ -75,62 +75,109 @@ function schemaOfNote(note: Uint8Array): Schema {
   throw new ProtocolError('crdt_unknown_type', 'a collection mark whose note is not an OR-Set or an OR-Map');
 }
 
-/** A collection of the store, open: change() is the only way to write it (see the header). */
+/**
+ * A collection of the store, open: change() is the only way to write it (see the header). One
+ * handle per key at a time (it holds the header in memory; the replica keeps them), opened after
+ * repairMarked has run.
+ */
 export class StoredCollection {
+  private current: DecomposedCollection;
+  /** A change failed and so did its repair: the mark stays for the next open, and this handle is done. */
+  private broken = false;
+
   private constructor(
     private readonly store: ReplicaStore,
     private readonly key: Uint8Array,
-    readonly dc: DecomposedCollection,
-  ) {}
+    dc: DecomposedCollection,
+  ) {
+    this.current = dc;
+  }
+
+  get dc(): DecomposedCollection {
+    return this.current;
+  }
 
   /** Opens `key`'s collection of `schema` (empty when it has no header). A stored header of another schema is crdt_unknown_type. */
   static open(store: ReplicaStore, key: Uint8Array, schema: Schema): StoredCollection {
+    const header = readHeader(store, key, schema);
     const rows = new StoredRows(store, key, schema);
-    const bytes = store.getHeader(key);
-    if (bytes === undefined) return new StoredCollection(store, key, DecomposedCollection.empty(schema, rows));
-    const m = decodeDecomposed(bytes, schema);
-    if (m.kind !== 'header')
-      throw new ProtocolError('crdt_malformed', 'a stored collection header that is not a header');
-    return new StoredCollection(store, key, new DecomposedCollection(m.header, rows));
+    return new StoredCollection(
+      store,
+      key,
+      header === undefined ? DecomposedCollection.empty(schema, rows) : new DecomposedCollection(header, rows),
+    );
   }
 
-  /** Runs `f` on the collection: mark, f's row writes, the header, unmark. */
+  /**
+   * Runs `f` on the collection: mark, f's row writes, the header, unmark. If `f` or the header's
+   * write throws (a row key or header over the engine's bounds, a malformed peer delta found half
+   * way), some rows may be written already: the header is rebuilt from the rows as recovery would
+   * (repairOne), the handle reloads it, and the error goes on. The rows written stay: each is a
+   * delta of its own (R1), so the collection is its state before the change joined with part of
+   * it, and a peer's change comes again (it was not acknowledged).
+   */
   change<T>(f: (dc: DecomposedCollection) => T): T {
-    this.store.markCollection(this.key, schemaNote(this.dc.header.schema));
-    const out = f(this.dc);
-    this.store.putHeader(this.key, encodeHeader(this.dc.header));
+    assert(!this.broken, 'a collection handle whose change and repair both failed');
+    const { schema } = this.current.header;
+    this.store.markCollection(this.key, schemaNote(schema));
+    let out: T;
+    try {
+      out = f(this.current);
+      this.store.putHeader(this.key, encodeHeader(this.current.header));
+    } catch (error) {
+      try {
+        this.current = new DecomposedCollection(
+          repairOne(this.store, this.key, schema),
+          new StoredRows(this.store, this.key, schema),
+        );
+      } catch {
+        this.broken = true; // the mark stays: the next open's repairMarked rebuilds the header
+      }
+      throw error;
+    }
     this.store.unmarkCollection(this.key);
     return out;
   }
 }
 
+function readHeader(store: ReplicaStore, key: Uint8Array, schema: Schema): Header | undefined {
+  const bytes = store.getHeader(key);
+  if (bytes === undefined) return undefined;
+  const m = decodeDecomposed(bytes, schema);
+  if (m.kind !== 'header') throw new ProtocolError('crdt_malformed', 'a stored collection header that is not a header');
+  return m.header;
+}
+
+/**
+ * Rebuilds one collection's header from its rows (every row's dots into the context, count and
+ * digest recounted), writes it and clears the mark. Idempotent: a crash half way leaves the mark.
+ */
+function repairOne(store: ReplicaStore, key: Uint8Array, schema: Schema): Header {
+  const context = readHeader(store, key, schema)?.context ?? CausalContext.empty;
+  const dots: Dot[] = [];
+  let count = 0;
+  let digest = 0n;
+  for (const [e, row] of new StoredRows(store, key, schema).range('', undefined)) {
+    count++;
+    digest = (digest + rowDigest(schema, e, row)) & DIGEST_MASK;
+    if (schema.type === 'orset') dots.push(...(row as readonly Dot[]));
+    else dots.push(...dotsOf((schema as { value: Schema }).value, row as Store));
+  }
+  const header: Header = { schema, context: context.withDots(dots), count, digest };
+  store.putHeader(key, encodeHeader(header));
+  store.unmarkCollection(key);
+  return header;
+}
+
 /**
  * Rebuilds the header of every marked collection from its rows (a crash between a change's rows
- * and its header; see the file header) and clears the marks. Returns the keys repaired.
+ * and its header; see the file header) and clears the marks. Run it when the store opens, before
+ * any handle. Returns the keys repaired.
  */
 export function repairMarked(store: ReplicaStore): Uint8Array[] {
   const repaired: Uint8Array[] = [];
   for (const { key, note } of store.markedCollections()) {
-    const schema = schemaOfNote(note);
-    const held = store.getHeader(key);
-    let context = CausalContext.empty;
-    if (held !== undefined) {
-      const m = decodeDecomposed(held, schema);
-      assert(m.kind === 'header', 'a stored header decodes as a header');
-      context = m.header.context;
-    }
-    const dots: Dot[] = [];
-    let count = 0;
-    let digest = 0n;
-    for (const [e, row] of new StoredRows(store, key, schema).range('', undefined)) {
-      count++;
-      digest = (digest + rowDigest(schema, e, row)) & DIGEST_MASK;
-      if (schema.type === 'orset') dots.push(...(row as readonly Dot[]));
-      else dots.push(...dotsOf((schema as { value: Schema }).value, row as Store));
-    }
-    const header: Header = { schema, context: context.withDots(dots), count, digest };
-    store.putHeader(key, encodeHeader(header));
-    store.unmarkCollection(key);
+    repairOne(store, key, schemaOfNote(note));
     repaired.push(key);
   }
   return repaired;

@@ -10,7 +10,9 @@
 //     output says `syncNeeded`, BEFORE sending that output's messages or replies (etcd's "persist
 //     before sending"): a value acknowledged or shipped to a peer is never rolled back by a crash,
 //     so a restarted replica never reuses a dot counter it has already shown to anyone.
-//   - A crash loses at most the writes since the last sync (MemoryReplicaStore.crash models it).
+//   - A crash loses at most the writes since the last sync, and keeps a prefix of them in write
+//     order (LsmReplicaStore: the engine's recovery; MemoryReplicaStore.crash keeps the empty
+//     prefix). collection-store.ts relies on the prefix for its write order.
 //   - Values scan in token order: by their key's token (tokenBytesInto, the 8 big-endian bytes of
 //     the Murmur3 token, read as an unsigned number, as the Redis keyspace's storage keys at N = 1),
 //     then by key bytes. A SCAN cursor is then a token (tokenPage below), as at N = 1.
@@ -47,7 +49,7 @@ export interface StoredRow {
   readonly row: Uint8Array;
 }
 
-/** Rows of one key in element order, and the element the next page starts at (null: no more). */
+/** Rows of one key in element order, and where the next page starts (scanRows says how). */
 export interface StoredRowPage {
   readonly entries: readonly StoredRow[];
   readonly next: Uint8Array | null;
@@ -74,7 +76,11 @@ export interface ReplicaStore {
   getRow(key: Uint8Array, element: Uint8Array): Uint8Array | undefined;
   putRow(key: Uint8Array, element: Uint8Array, row: Uint8Array): void;
   deleteRow(key: Uint8Array, element: Uint8Array): void;
-  /** At most `countMax` rows of `key` from element `from` (inclusive) on, in element byte order. */
+  /**
+   * At most `countMax` rows of `key` from element `from` (inclusive) on, in element byte order;
+   * `next` is where a following page starts (inclusive: maybe a position between elements, not a
+   * stored one), null once the rows are known to be done (a full page may still say non-null).
+   */
   scanRows(key: Uint8Array, from: Uint8Array, countMax: number): StoredRowPage;
   /**
    * Marks a collection as being changed (collection-store.ts: written before its first row of a

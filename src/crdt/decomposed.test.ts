@@ -7,10 +7,10 @@
 // replica's decomposed value encodes to the reference's bytes, its count and digest are those of
 // its rows, and every row's dots lie in its context (R2). Joins whose pages interleave with other
 // work, joins abandoned, and reads that join a peer's rows of a few elements (joinRows) keep R2 at
-// every step and still converge to the join of everything. Negative controls: a delta that does not
-// list an element it removes (R1 broken) leaves the element behind; a full join that takes the
-// sender's context before its rows drops a live element; the R2 check fires on a row outside the
-// context.
+// every step and still converge to the join of everything. A delta arriving between two pages of a
+// join does not re-add what the sender removed (a regression test that fails without knownFor); the
+// digest tells different rows apart. Negative controls: a delta that does not list an element it
+// removes (R1 broken) leaves the element behind; the R2 check fires on a row outside the context.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';

@@ -423,7 +423,8 @@ function dotsOfRow(schema: Schema, row: Row): Dot[] {
 
 /**
  * A 64-bit hash of an element and its row, from a canonical walk (sorted keys, dots in their
- * stores' order, replica ids as text): two FNV-1a lanes of 32 bits with different offsets.
+ * stores' order, replica ids as text): two FNV-1a-style lanes of 32 bits with different offsets,
+ * the second with an xorshift per byte. Not cryptographic.
  */
 export function rowDigest(schema: Schema, element: ByteString, row: Row): bigint {
   const h = new Fnv2();

@@ -110,8 +110,7 @@ export class StoredCollection {
 
   /**
    * Runs `f` on the collection: mark, f's row writes, the header, unmark. If `f` or the header's
-   * write throws (a row key or header over the engine's bounds, a malformed peer delta found half
-   * way), some rows may be written already: the header is rebuilt from the rows as recovery would
+   * write throws (a row key or header over the engine's bounds), some rows may be written already: the header is rebuilt from the rows as recovery would
    * (repairOne), the handle reloads it, and the error goes on. The rows written stay: each is a
    * delta of its own (R1), so the collection is its state before the change joined with part of
    * it, and a peer's change comes again (it was not acknowledged).

@@ -26,6 +26,7 @@ import { assert } from '../lib/assert.ts';
 import { readU32BE } from '../lib/bytes.ts';
 import { LimitError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
+import { lowerBound } from '../lib/sorted.ts';
 import { tokenBytesInto } from './partitioner.ts';
 
 export interface StoredHint {
@@ -220,14 +221,28 @@ const copy = (t: Tables): Tables => ({
 });
 const hintId = (owner: string, key: Uint8Array): string => `${owner}\0${keyString(key)}`;
 
-/** An in-memory ReplicaStore whose crash() loses what was not synced (tests, simulator). */
+/**
+ * An in-memory ReplicaStore whose crash() loses what was not synced (tests, simulator). Writes
+ * apply to the live tables and go to a journal that sync() replays onto the durable ones, so a
+ * sync costs the writes since the last one, not the store's size.
+ */
 export class MemoryReplicaStore implements ReplicaStore {
   private live: Tables = emptyTables();
   private durable: Tables = emptyTables();
+  private journal: ((t: Tables) => void)[] = [];
   /** Whether a write happened since the last sync (a test checks the driver synced). */
   dirty = false;
   /** live.values' keys' positions (valuePosition as a key string) in order, rebuilt after a new key or a crash. */
   private sorted: string[] | undefined;
+  /** Each key's row elements in order, rebuilt after a new or removed element or a crash. */
+  private sortedRows = new Map<string, string[]>();
+
+  /** Applies a write to the live tables and journals it for the durable ones. */
+  private record(op: (t: Tables) => void): void {
+    op(this.live);
+    this.journal.push(op);
+    this.dirty = true;
+  }
 
   get(key: Uint8Array): Uint8Array | undefined {
     return this.live.values.get(keyString(key));
@@ -236,15 +251,14 @@ export class MemoryReplicaStore implements ReplicaStore {
   put(key: Uint8Array, state: Uint8Array): void {
     const k = keyString(key);
     if (!this.live.values.has(k)) this.sorted = undefined;
-    this.live.values.set(k, state);
-    this.dirty = true;
+    this.record((t) => t.values.set(k, state));
   }
 
   delete(key: Uint8Array): void {
-    if (this.live.values.delete(keyString(key))) {
-      this.sorted = undefined;
-      this.dirty = true;
-    }
+    const k = keyString(key);
+    if (!this.live.values.has(k)) return;
+    this.sorted = undefined;
+    this.record((t) => t.values.delete(k));
   }
 
   getHeader(key: Uint8Array): Uint8Array | undefined {
@@ -252,12 +266,13 @@ export class MemoryReplicaStore implements ReplicaStore {
   }
 
   putHeader(key: Uint8Array, header: Uint8Array): void {
-    this.live.headers.set(keyString(key), header);
-    this.dirty = true;
+    const k = keyString(key);
+    this.record((t) => t.headers.set(k, header));
   }
 
   deleteHeader(key: Uint8Array): void {
-    if (this.live.headers.delete(keyString(key))) this.dirty = true;
+    const k = keyString(key);
+    if (this.live.headers.has(k)) this.record((t) => t.headers.delete(k));
   }
 
   getRow(key: Uint8Array, element: Uint8Array): Uint8Array | undefined {
@@ -268,37 +283,48 @@ export class MemoryReplicaStore implements ReplicaStore {
     const bytes = rowKeyBytes(key, element);
     if (bytes > limits.lsmKeyBytesMax) throw new LimitError('lsmKeyBytesMax', `a row key of ${bytes} bytes`);
     const k = keyString(key);
-    let rows = this.live.rows.get(k);
-    if (rows === undefined) this.live.rows.set(k, (rows = new Map()));
-    rows.set(keyString(element), row);
-    this.dirty = true;
+    const e = keyString(element);
+    if (this.live.rows.get(k)?.has(e) !== true) this.sortedRows.delete(k);
+    this.record((t) => {
+      let rows = t.rows.get(k);
+      if (rows === undefined) t.rows.set(k, (rows = new Map()));
+      rows.set(e, row);
+    });
   }
 
   deleteRow(key: Uint8Array, element: Uint8Array): void {
     const k = keyString(key);
-    const rows = this.live.rows.get(k);
-    if (rows?.delete(keyString(element)) !== true) return;
-    if (rows.size === 0) this.live.rows.delete(k);
-    this.dirty = true;
+    const e = keyString(element);
+    if (this.live.rows.get(k)?.has(e) !== true) return;
+    this.sortedRows.delete(k);
+    this.record((t) => {
+      const rows = t.rows.get(k);
+      if (rows?.delete(e) === true && rows.size === 0) t.rows.delete(k);
+    });
   }
 
   scanRows(key: Uint8Array, from: Uint8Array, countMax: number): StoredRowPage {
     assert(countMax >= 1, 'scan count must be positive');
-    const rows = this.live.rows.get(keyString(key));
+    const k = keyString(key);
+    const rows = this.live.rows.get(k);
     if (rows === undefined) return { entries: [], next: null };
-    const f = keyString(from);
-    const elements = [...rows.keys()].filter((e) => e >= f).sort();
-    const entries = elements.slice(0, countMax).map((e) => ({ element: keyBytes(e), row: rows.get(e)! }));
-    return { entries, next: elements.length > countMax ? keyBytes(elements[countMax]!) : null };
+    let elements = this.sortedRows.get(k);
+    if (elements === undefined) this.sortedRows.set(k, (elements = [...rows.keys()].sort()));
+    const i = lowerBound(elements, keyString(from));
+    const end = Math.min(elements.length, i + countMax);
+    const entries: StoredRow[] = [];
+    for (let j = i; j < end; j++) entries.push({ element: keyBytes(elements[j]!), row: rows.get(elements[j]!)! });
+    return { entries, next: end < elements.length ? keyBytes(elements[end]!) : null };
   }
 
   markCollection(key: Uint8Array, note: Uint8Array): void {
-    this.live.marks.set(keyString(key), note);
-    this.dirty = true;
+    const k = keyString(key);
+    this.record((t) => t.marks.set(k, note));
   }
 
   unmarkCollection(key: Uint8Array): void {
-    if (this.live.marks.delete(keyString(key))) this.dirty = true;
+    const k = keyString(key);
+    if (this.live.marks.has(k)) this.record((t) => t.marks.delete(k));
   }
 
   markedCollections(): Array<{ readonly key: Uint8Array; readonly note: Uint8Array }> {
@@ -312,8 +338,7 @@ export class MemoryReplicaStore implements ReplicaStore {
   }
 
   putMeta(name: string, value: Uint8Array): void {
-    this.live.meta.set(name, value);
-    this.dirty = true;
+    this.record((t) => t.meta.set(name, value));
   }
 
   scanValues(from: Uint8Array | bigint | null, countMax: number, bytesMax = Number.POSITIVE_INFINITY): ValuePage {
@@ -347,12 +372,13 @@ export class MemoryReplicaStore implements ReplicaStore {
 
   putHint(owner: string, key: Uint8Array, state: Uint8Array): void {
     assert(!owner.includes('\0'), 'node ids hold no NUL');
-    this.live.hints.set(hintId(owner, key), state);
-    this.dirty = true;
+    const id = hintId(owner, key);
+    this.record((t) => t.hints.set(id, state));
   }
 
   deleteHint(owner: string, key: Uint8Array): void {
-    if (this.live.hints.delete(hintId(owner, key))) this.dirty = true;
+    const id = hintId(owner, key);
+    if (this.live.hints.has(id)) this.record((t) => t.hints.delete(id));
   }
 
   get hintCount(): number {
@@ -374,13 +400,16 @@ export class MemoryReplicaStore implements ReplicaStore {
   }
 
   sync(): void {
-    this.durable = copy(this.live);
+    for (const op of this.journal) op(this.durable);
+    this.journal = [];
     this.dirty = false;
   }
 
   /** The process died: everything written since the last sync is gone. */
   crash(): void {
     this.sorted = undefined;
+    this.sortedRows.clear();
+    this.journal = [];
     this.live = copy(this.durable);
     this.dirty = false;
   }

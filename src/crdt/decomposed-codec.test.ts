@@ -11,7 +11,6 @@ import type { Schema } from './causal.ts';
 import type { ByteString } from './codec.ts';
 import { DEFAULT_CRDT_BOUNDS, writeElement } from './codec.ts';
 import {
-  collectionOf,
   DECOMPOSED_FORMAT_VERSION,
   decodeDecomposed,
   decodeRow,
@@ -22,7 +21,7 @@ import {
   encodeRow,
   encodeRows,
 } from './decomposed-codec.ts';
-import { type CollectionCrdt, DecomposedCollection, MemoryRows, type Row } from './decomposed.ts';
+import { type CollectionCrdt, collectionOf, DecomposedCollection, MemoryRows, type Row } from './decomposed.ts';
 import { CausalContext } from './dots.ts';
 import type { ORMap } from './ormap.ts';
 import type { ORSet } from './orset.ts';

@@ -34,7 +34,7 @@ import { assert } from '../lib/assert.ts';
 import { ByteReader, ByteWriter } from '../lib/bytes.ts';
 import { limits } from '../lib/limits.ts';
 import { ProtocolError } from '../lib/errors.ts';
-import { dotsOf, type MapStore, type Schema, schemaEqual, type Store } from './causal.ts';
+import { type Schema, schemaEqual } from './causal.ts';
 import {
   type ByteString,
   byteStringOf,
@@ -48,8 +48,16 @@ import {
   writeElement,
 } from './codec.ts';
 import { decodeCrdt } from './crdt.ts';
-import type { CollectionCrdt, DecomposedDelta, Header, Row, RowPage } from './decomposed.ts';
-import { CausalContext, type Dot } from './dots.ts';
+import {
+  type CollectionCrdt,
+  collectionOf,
+  type DecomposedDelta,
+  type Header,
+  type Row,
+  type RowPage,
+  rowDots,
+} from './decomposed.ts';
+import { CausalContext } from './dots.ts';
 import { ORMap } from './ormap.ts';
 import { ORSet } from './orset.ts';
 
@@ -60,17 +68,6 @@ type Kind = keyof typeof KIND;
 
 function malformed(message: string): never {
   throw new ProtocolError('crdt_malformed', message);
-}
-
-/** The collection CRDT of `schema` holding `rows` under `context`. */
-export function collectionOf(
-  schema: Schema,
-  rows: ReadonlyMap<ByteString, Row>,
-  context: CausalContext,
-): CollectionCrdt {
-  if (schema.type === 'orset') return new ORSet(rows as ReadonlyMap<ByteString, readonly Dot[]>, context);
-  if (schema.type === 'ormap') return new ORMap(schema.value, rows as MapStore, context);
-  return malformed(`a decomposed collection of schema ${schema.type}`);
 }
 
 function start(kind: Kind): ByteWriter {
@@ -136,9 +133,7 @@ export function encodeRow(
   bounds: CrdtBounds = DEFAULT_CRDT_BOUNDS,
 ): Uint8Array {
   const w = start('row');
-  const dots =
-    schema.type === 'orset' ? (row as readonly Dot[]) : dotsOf((schema as { value: Schema }).value, row as Store);
-  writeCrdt(w, collectionOf(schema, new Map([[element, row]]), CausalContext.fromDots(dots)), bounds);
+  writeCrdt(w, collectionOf(schema, new Map([[element, row]]), CausalContext.fromDots(rowDots(schema, row))), bounds);
   return w.finish();
 }
 

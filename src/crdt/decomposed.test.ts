@@ -15,19 +15,23 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { HlcTimestamp } from '../lib/clocks/hlc.ts';
-import { type Schema, dotsOf, type Store } from './causal.ts';
+import { LimitError } from '../lib/errors.ts';
+import { limits } from '../lib/limits.ts';
+import type { Schema } from './causal.ts';
 import type { ByteString, Update } from './codec.ts';
 import {
   type CollectionCrdt,
+  collectionOf,
   DecomposedCollection,
   type DecomposedDelta,
   MemoryRows,
   type Row,
   type RowJoin,
   rowDigest,
+  rowDots,
 } from './decomposed.ts';
-import { CausalContext, type Dot } from './dots.ts';
-import { ORMap } from './ormap.ts';
+import { CausalContext } from './dots.ts';
+import type { ORMap } from './ormap.ts';
 import { ORSet } from './orset.ts';
 import type { MVRegister } from './registers.ts';
 
@@ -79,10 +83,7 @@ function merge(a: CollectionCrdt, b: CollectionCrdt): CollectionCrdt {
 }
 
 function emptyWith(shape: Shape, context: CausalContext): CollectionCrdt {
-  const s = SCHEMAS[shape];
-  return s.type === 'orset'
-    ? new ORSet(new Map(), context)
-    : new ORMap((s as { value: Schema }).value, new Map(), context);
+  return collectionOf(SCHEMAS[shape], new Map(), context);
 }
 
 function emptyRef(shape: Shape): CollectionCrdt {
@@ -115,12 +116,6 @@ function pagedJoin(from: Replica, to: Replica, pageRows: number): void {
     to.dec.joinPage(j, p);
     at = p.to;
   }
-}
-
-function rowDots(schema: Schema, row: Row): Dot[] {
-  return schema.type === 'orset'
-    ? [...(row as readonly Dot[])]
-    : dotsOf((schema as { value: Schema }).value, row as Store);
 }
 
 /** Count, digest and R2 of one replica's decomposed state. */
@@ -178,10 +173,7 @@ type Step =
 
 /** The whole CRDT a decomposed delta stands for. */
 function wholeOf(shape: Shape, d: DecomposedDelta): CollectionCrdt {
-  const s = SCHEMAS[shape];
-  return s.type === 'orset'
-    ? new ORSet(d.rows as ReadonlyMap<ByteString, readonly Dot[]>, d.context)
-    : new ORMap((s as { value: Schema }).value, d.rows as ReadonlyMap<ByteString, Store>, d.context);
+  return collectionOf(SCHEMAS[shape], d.rows, d.context);
 }
 
 /** Every delta and clear made, as whole CRDTs: their join is what all replicas converge to. */
@@ -439,4 +431,49 @@ test('decomposed: malformed deltas and pages are ProtocolErrors', () => {
   );
   assert.throws(() => a!.dec.joinRows(['y'], new Map([['x', row]]), context), { code: 'crdt_malformed' });
   assert.equal(a!.dec.header.count, 0);
+});
+
+test('a join, clear or delta that changes nothing writes no row', () => {
+  // Found by review: every surviving row was rewritten (joinStore returns new objects), so a full
+  // join with an equal replica rewrote the whole collection.
+  const [a, b] = replicas('hash');
+  const deltas: DecomposedDelta[] = [];
+  for (let i = 0; i < 100; i++) {
+    const e = `f${i}`;
+    deltas.push(
+      a!.dec.update([e], (m) =>
+        (m as ORMap).apply(e, (r: MVRegister) => r.write('n1', new Uint8Array([i]), { wallMs: 1_000 + i, logical: 0 })),
+      ),
+    );
+  }
+  for (const d of deltas) b!.dec.applyDelta(d);
+  let puts = 0;
+  const counting = {
+    get: (e: ByteString) => b!.rows.get(e),
+    put: (e: ByteString, r: Row) => {
+      puts++;
+      b!.rows.put(e, r);
+    },
+    delete: (e: ByteString) => b!.rows.delete(e),
+    range: (from: ByteString, to: ByteString | undefined) => b!.rows.range(from, to),
+  };
+  const watched = new DecomposedCollection(b!.dec.header, counting);
+  const join = watched.startJoin();
+  for (let at: ByteString | undefined = ''; at !== undefined; ) {
+    const p = a!.dec.page(at, 7);
+    watched.joinPage(join, p);
+    at = p.to;
+  }
+  watched.applyClear(CausalContext.empty);
+  watched.applyDelta(deltas[42]!);
+  assert.equal(puts, 0);
+  assert.equal(watched.header.count, 100);
+});
+
+test('joins in progress are bounded (one per sender)', () => {
+  const [a] = replicas('set');
+  const joins = Array.from({ length: limits.ringReplicasCountMax }, () => a!.dec.startJoin());
+  assert.throws(() => a!.dec.startJoin(), LimitError);
+  a!.dec.abandonJoin(joins[0]!);
+  a!.dec.startJoin();
 });

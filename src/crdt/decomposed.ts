@@ -40,7 +40,7 @@ import { assert, unreachable } from '../lib/assert.ts';
 import { LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { dotsOf, joinStore, type MapStore, type MvStore, type Schema, type Store } from './causal.ts';
-import { type ByteString, compareBytes, compareStrings, type Update } from './codec.ts';
+import { type ByteString, compareStrings, type Update } from './codec.ts';
 import { CausalContext, type Dot } from './dots.ts';
 import { ORMap } from './ormap.ts';
 import { ORSet } from './orset.ts';
@@ -86,6 +86,17 @@ export type CollectionCrdt = ORSet | ORMap;
 
 const DIGEST_MASK = (1n << 64n) - 1n;
 
+/** The collection CRDT of `schema` holding `rows` under `context` (a view, a delta, a whole value). */
+export function collectionOf(
+  schema: Schema,
+  rows: ReadonlyMap<ByteString, Row>,
+  context: CausalContext,
+): CollectionCrdt {
+  if (schema.type === 'orset') return new ORSet(rows as ReadonlyMap<ByteString, readonly Dot[]>, context);
+  if (schema.type === 'ormap') return new ORMap(schema.value, rows as MapStore, context);
+  throw new ProtocolError('crdt_malformed', `a decomposed collection of schema ${schema.type}`);
+}
+
 /** In-memory rows (tests, and a scratch copy); sorted on demand. */
 export class MemoryRows implements ElementRows {
   private readonly map = new Map<ByteString, Row>();
@@ -120,7 +131,7 @@ export class RowJoin {
 
 export class DecomposedCollection {
   private h: Header;
-  /** Joins in progress (bounded by the caller: one per sender). */
+  /** Joins in progress: one per sender, at most ringReplicasCountMax. */
   private readonly joins = new Set<RowJoin>();
 
   constructor(
@@ -133,6 +144,23 @@ export class DecomposedCollection {
 
   static empty(schema: Schema, rows: ElementRows): DecomposedCollection {
     return new DecomposedCollection({ schema, context: CausalContext.empty, count: 0, digest: 0n }, rows);
+  }
+
+  /**
+   * The collection whose header is rebuilt from its rows (O(rows)): `context` joined with every
+   * row's dots, count and digest recounted. What a crash between rows and header leaves is
+   * repaired with it (src/dynamo/collection-store.ts).
+   */
+  static fromRows(schema: Schema, context: CausalContext, rows: ElementRows): DecomposedCollection {
+    const dots: Dot[] = [];
+    let count = 0;
+    let digest = 0n;
+    for (const [e, row] of rows.range('', undefined)) {
+      count++;
+      digest = (digest + rowDigest(schema, e, row)) & DIGEST_MASK;
+      dots.push(...rowDots(schema, row));
+    }
+    return new DecomposedCollection({ schema, context: context.withDots(dots), count, digest }, rows);
   }
 
   get header(): Header {
@@ -150,14 +178,14 @@ export class DecomposedCollection {
       const row = this.rows.get(e);
       if (row !== undefined) store.set(e, row);
     }
-    return this.crdtOf(store, this.h.context);
+    return collectionOf(this.h.schema, store, this.h.context);
   }
 
   /** The whole collection as one CRDT (O(rows): materializing, tests). */
   whole(): CollectionCrdt {
     const store = new Map<ByteString, Row>();
     for (const [e, row] of this.rows.range('', undefined)) store.set(e, row);
-    return this.crdtOf(store, this.h.context);
+    return collectionOf(this.h.schema, store, this.h.context);
   }
 
   /**
@@ -236,6 +264,9 @@ export class DecomposedCollection {
    * gone, a page lost) must be dropped with abandonJoin.
    */
   startJoin(): RowJoin {
+    if (this.joins.size >= limits.ringReplicasCountMax) {
+      throw new LimitError('ringReplicasCountMax', `${this.joins.size} joins in progress (one per sender)`);
+    }
     const j = new RowJoin();
     this.joins.add(j);
     return j;
@@ -264,18 +295,9 @@ export class DecomposedCollection {
       }
     }
     j.first ??= p.context;
-    const ctx = this.h.context;
-    const { schema } = this.h;
     const elements = new Set<ByteString>(p.rows.keys());
     for (const [e] of this.rows.range(p.from, p.to)) elements.add(e);
-    const kept: Dot[] = [];
-    for (const e of elements) {
-      const old = this.rows.get(e);
-      const joined = joinRow(schema, e, old, this.knownFor(e), p.rows.get(e), p.context);
-      if (joined !== undefined) for (const d of dotsOfRow(schema, joined)) if (!ctx.has(d)) kept.push(d);
-      this.setRow(e, old, joined);
-    }
-    if (kept.length > 0) this.h = { ...this.h, context: ctx.withDots(kept) };
+    this.joinElements(elements, p.rows, p.context);
     j.next = p.to;
     if (p.to === undefined) {
       this.joins.delete(j);
@@ -294,13 +316,25 @@ export class DecomposedCollection {
     for (const e of rows.keys()) {
       if (!named.has(e)) throw new ProtocolError('crdt_malformed', 'a row read brings a row it was not asked for');
     }
+    this.joinElements(named, rows, context);
+  }
+
+  /**
+   * Joins each of `elements` with the sender's row under the sender's context, and adds the dots
+   * kept to the context (R2); the sender's context itself does not join here.
+   */
+  private joinElements(
+    elements: Iterable<ByteString>,
+    rows: ReadonlyMap<ByteString, Row>,
+    context: CausalContext,
+  ): void {
     const ctx = this.h.context;
     const { schema } = this.h;
     const kept: Dot[] = [];
-    for (const e of named) {
+    for (const e of elements) {
       const old = this.rows.get(e);
       const joined = joinRow(schema, e, old, this.knownFor(e), rows.get(e), context);
-      if (joined !== undefined) for (const d of dotsOfRow(schema, joined)) if (!ctx.has(d)) kept.push(d);
+      if (joined !== undefined) for (const d of rowDots(schema, joined)) if (!ctx.has(d)) kept.push(d);
       this.setRow(e, old, joined);
     }
     if (kept.length > 0) this.h = { ...this.h, context: ctx.withDots(kept) };
@@ -320,7 +354,7 @@ export class DecomposedCollection {
   }
 
   private setRow(e: ByteString, old: Row | undefined, row: Row | undefined): void {
-    if (old === row || (old !== undefined && row !== undefined && rowsEqual(this.h.schema, old, row))) return;
+    if (old === row || (old !== undefined && row !== undefined && sameDots(this.h.schema, old, row))) return;
     let { count, digest } = this.h;
     if (old !== undefined) {
       count--;
@@ -333,13 +367,6 @@ export class DecomposedCollection {
       digest = (digest + rowDigest(this.h.schema, e, row)) & DIGEST_MASK;
     }
     this.h = { ...this.h, count, digest };
-  }
-
-  private crdtOf(store: Map<ByteString, Row>, context: CausalContext): CollectionCrdt {
-    const { schema } = this.h;
-    if (schema.type === 'orset') return new ORSet(store as ReadonlyMap<ByteString, readonly Dot[]>, context);
-    if (schema.type === 'ormap') return new ORMap(schema.value, store as MapStore, context);
-    return unreachable(schema as never);
   }
 }
 
@@ -360,62 +387,21 @@ export function joinRow(
 
 const EMPTY: MapStore = new Map();
 
-/** Whether two rows of one element are the same (a join that changed nothing writes nothing). */
-function rowsEqual(schema: Schema, a: Row, b: Row): boolean {
-  if (schema.type === 'orset') return dotsEqual(a as readonly Dot[], b as readonly Dot[]);
-  assert(schema.type === 'ormap', 'a collection is an OR-Set or an OR-Map');
-  return storesEqual(schema.value, a as Store, b as Store);
+/**
+ * Whether a join left a row as it was (then nothing is written): a dot names one write, so the
+ * same dots are the same row (for states this protocol makes; a forged row reusing a dot for
+ * another value keeps the value first stored).
+ */
+function sameDots(schema: Schema, a: Row, b: Row): boolean {
+  const x = rowDots(schema, a);
+  const y = rowDots(schema, b);
+  if (x.length !== y.length) return false;
+  const seen = new Set(x.map((d) => `${d.counter}@${d.replica}`));
+  return y.every((d) => seen.has(`${d.counter}@${d.replica}`));
 }
 
-function dotsEqual(a: readonly Dot[], b: readonly Dot[]): boolean {
-  return a.length === b.length && a.every((d, i) => d.replica === b[i]!.replica && d.counter === b[i]!.counter);
-}
-
-function storesEqual(schema: Schema, a: Store, b: Store): boolean {
-  switch (schema.type) {
-    case 'mvreg': {
-      const x = a as MvStore;
-      const y = b as MvStore;
-      return (
-        x.length === y.length &&
-        x.every((e, i) => {
-          const f = y[i]!;
-          return (
-            e.dot.replica === f.dot.replica &&
-            e.dot.counter === f.dot.counter &&
-            e.ts.wallMs === f.ts.wallMs &&
-            e.ts.logical === f.ts.logical &&
-            compareBytes(e.value, f.value) === 0
-          );
-        })
-      );
-    }
-    case 'orset': {
-      const x = a as ReadonlyMap<ByteString, readonly Dot[]>;
-      const y = b as ReadonlyMap<ByteString, readonly Dot[]>;
-      if (x.size !== y.size) return false;
-      for (const [k, dots] of x) {
-        const other = y.get(k);
-        if (other === undefined || !dotsEqual(dots, other)) return false;
-      }
-      return true;
-    }
-    case 'ormap': {
-      const x = a as MapStore;
-      const y = b as MapStore;
-      if (x.size !== y.size) return false;
-      for (const [k, v] of x) {
-        const other = y.get(k);
-        if (other === undefined || !storesEqual(schema.value, v, other)) return false;
-      }
-      return true;
-    }
-    default:
-      return unreachable(schema);
-  }
-}
-
-function dotsOfRow(schema: Schema, row: Row): Dot[] {
+/** The dots of one row. */
+export function rowDots(schema: Schema, row: Row): Dot[] {
   if (schema.type === 'orset') return [...(row as readonly Dot[])];
   assert(schema.type === 'ormap', 'a collection is an OR-Set or an OR-Map');
   return dotsOf(schema.value, row as Store);

@@ -17,16 +17,15 @@
 
 import { assert } from '../lib/assert.ts';
 import { ProtocolError } from '../lib/errors.ts';
-import { dotsOf, type Schema, type Store } from '../crdt/causal.ts';
+import type { Schema } from '../crdt/causal.ts';
 import { type ByteString, byteStringOf, bytesOfByteString, compareStrings } from '../crdt/codec.ts';
 import { decodeCrdt, ORMap, ORSet } from '../crdt/crdt.ts';
-import { DecomposedCollection, type ElementRows, type Header, type Row, rowDigest } from '../crdt/decomposed.ts';
-import { collectionOf, decodeDecomposed, decodeRow, encodeHeader, encodeRow } from '../crdt/decomposed-codec.ts';
-import { CausalContext, type Dot } from '../crdt/dots.ts';
+import { collectionOf, DecomposedCollection, type ElementRows, type Header, type Row } from '../crdt/decomposed.ts';
+import { decodeDecomposed, decodeRow, encodeHeader, encodeRow } from '../crdt/decomposed-codec.ts';
+import { CausalContext } from '../crdt/dots.ts';
 import type { ReplicaStore } from './store.ts';
 
 const SCAN_ROWS = 256;
-const DIGEST_MASK = (1n << 64n) - 1n;
 
 /** The rows of one key in the store, decoded and encoded on the way. */
 export class StoredRows implements ElementRows {
@@ -82,8 +81,8 @@ function schemaOfNote(note: Uint8Array): Schema {
  */
 export class StoredCollection {
   private current: DecomposedCollection;
-  /** A change failed and so did its repair: the mark stays for the next open, and this handle is done. */
-  private broken = false;
+  /** Why a change's repair failed after the change did: the mark stays for the next open, and this handle is done. */
+  private broken: unknown;
 
   private constructor(
     private readonly store: ReplicaStore,
@@ -116,7 +115,10 @@ export class StoredCollection {
    * it, and a peer's change comes again (it was not acknowledged).
    */
   change<T>(f: (dc: DecomposedCollection) => T): T {
-    assert(!this.broken, 'a collection handle whose change and repair both failed');
+    assert(
+      this.broken === undefined,
+      `a collection handle whose change and repair both failed: ${String(this.broken)}`,
+    );
     const { schema } = this.current.header;
     this.store.markCollection(this.key, schemaNote(schema));
     let out: T;
@@ -129,8 +131,10 @@ export class StoredCollection {
           repairOne(this.store, this.key, schema),
           new StoredRows(this.store, this.key, schema),
         );
-      } catch {
-        this.broken = true; // the mark stays: the next open's repairMarked rebuilds the header
+      } catch (repairError) {
+        // The change's own error goes on to the caller; the repair's is kept for the next use of
+        // this handle to name. The mark stays: the next open's repairMarked rebuilds the header.
+        this.broken = repairError;
       }
       throw error;
     }
@@ -153,16 +157,7 @@ function readHeader(store: ReplicaStore, key: Uint8Array, schema: Schema): Heade
  */
 function repairOne(store: ReplicaStore, key: Uint8Array, schema: Schema): Header {
   const context = readHeader(store, key, schema)?.context ?? CausalContext.empty;
-  const dots: Dot[] = [];
-  let count = 0;
-  let digest = 0n;
-  for (const [e, row] of new StoredRows(store, key, schema).range('', undefined)) {
-    count++;
-    digest = (digest + rowDigest(schema, e, row)) & DIGEST_MASK;
-    if (schema.type === 'orset') dots.push(...(row as readonly Dot[]));
-    else dots.push(...dotsOf((schema as { value: Schema }).value, row as Store));
-  }
-  const header: Header = { schema, context: context.withDots(dots), count, digest };
+  const { header } = DecomposedCollection.fromRows(schema, context, new StoredRows(store, key, schema));
   store.putHeader(key, encodeHeader(header));
   store.unmarkCollection(key);
   return header;

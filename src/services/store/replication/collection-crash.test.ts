@@ -20,7 +20,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { Schema } from '../../../crdt/causal.ts';
-import { dotsOf, type Store } from '../../../crdt/causal.ts';
 import type { ByteString, Update } from '../../../crdt/codec.ts';
 import {
   type CollectionCrdt,
@@ -29,6 +28,7 @@ import {
   MemoryRows,
   type Row,
   rowDigest,
+  rowDots,
 } from '../../../crdt/decomposed.ts';
 import type { Dot } from '../../../crdt/dots.ts';
 import type { ORMap } from '../../../crdt/ormap.ts';
@@ -97,7 +97,7 @@ function headerHolds(dc: DecomposedCollection): string | undefined {
   for (const [e, row] of dc.rows.range('', undefined)) {
     count++;
     digest = (digest + rowDigest(HASH, e, row)) & ((1n << 64n) - 1n);
-    for (const d of dotsOf(HASH.type === 'ormap' ? HASH.value : HASH, row as Store) as Dot[]) {
+    for (const d of rowDots(HASH, row)) {
       if (!dc.context.has(d)) return `row ${e} holds ${d.replica}:${d.counter} outside the context`;
     }
   }
@@ -147,7 +147,7 @@ const dotId = (d: Dot): string => `${d.replica}:${d.counter}`;
 /** The dots of every row (as ids). */
 function rowDotIds(dc: DecomposedCollection): Set<string> {
   const out = new Set<string>();
-  for (const [, row] of dc.rows.range('', undefined)) for (const d of dotsOf(REG, row as Store)) out.add(dotId(d));
+  for (const [, row] of dc.rows.range('', undefined)) for (const d of rowDots(HASH, row)) out.add(dotId(d));
   return out;
 }
 

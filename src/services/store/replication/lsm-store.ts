@@ -96,8 +96,7 @@ const markKey = (key: Uint8Array): Uint8Array => prefixed(MARK_PREFIX, valuePosi
 /** The engine key range prefix of a key's rows ('r' token escaped(key) terminator). */
 const rowsPrefix = (key: Uint8Array): Uint8Array => prefixed(ROW_PREFIX, collectionPrefix(scanToken(key), key));
 
-function rowKey(key: Uint8Array, element: Uint8Array): Uint8Array {
-  const prefix = rowsPrefix(key);
+function rowKey(key: Uint8Array, element: Uint8Array, prefix = rowsPrefix(key)): Uint8Array {
   const out = new Uint8Array(prefix.length + element.length);
   out.set(prefix);
   out.set(element, prefix.length);
@@ -185,7 +184,11 @@ export class LsmReplicaStore implements ReplicaStore {
   }
 
   delete(key: Uint8Array): void {
-    const k = valueKey(key);
+    this.deleteIfHeld(valueKey(key));
+  }
+
+  /** An engine tombstone for `k`, only if it holds a value (a delete of nothing writes nothing). */
+  private deleteIfHeld(k: Uint8Array): void {
     if (this.engine.get(k) !== undefined) this.engine.delete(k, Math.floor(this.clock.wallMs()));
   }
 
@@ -198,8 +201,7 @@ export class LsmReplicaStore implements ReplicaStore {
   }
 
   deleteHeader(key: Uint8Array): void {
-    const k = headerKey(key);
-    if (this.engine.get(k) !== undefined) this.engine.delete(k, Math.floor(this.clock.wallMs()));
+    this.deleteIfHeld(headerKey(key));
   }
 
   getRow(key: Uint8Array, element: Uint8Array): Uint8Array | undefined {
@@ -212,8 +214,7 @@ export class LsmReplicaStore implements ReplicaStore {
   }
 
   deleteRow(key: Uint8Array, element: Uint8Array): void {
-    const k = rowKey(key, element);
-    if (this.engine.get(k) !== undefined) this.engine.delete(k, Math.floor(this.clock.wallMs()));
+    this.deleteIfHeld(rowKey(key, element));
   }
 
   scanRows(key: Uint8Array, from: Uint8Array, countMax: number): StoredRowPage {
@@ -221,7 +222,7 @@ export class LsmReplicaStore implements ReplicaStore {
     const prefix = rowsPrefix(key);
     const end = prefixEnd(prefix);
     const entries: { element: Uint8Array; row: Uint8Array }[] = [];
-    let start: Uint8Array | null = rowKey(key, from);
+    let start: Uint8Array | null = rowKey(key, from, prefix);
     // The engine bounds one scan's work: page on until countMax rows or the key's range ends.
     while (start !== null && entries.length < countMax) {
       const page = this.engine.scan({ start, end, limit: countMax - entries.length });
@@ -236,8 +237,7 @@ export class LsmReplicaStore implements ReplicaStore {
   }
 
   unmarkCollection(key: Uint8Array): void {
-    const k = markKey(key);
-    if (this.engine.get(k) !== undefined) this.engine.delete(k, Math.floor(this.clock.wallMs()));
+    this.deleteIfHeld(markKey(key));
   }
 
   markedCollections(): Array<{ readonly key: Uint8Array; readonly note: Uint8Array }> {

@@ -47,6 +47,8 @@ export const CrdtTag = {
   lww: 5,
   mvreg: 6,
   ormap: 7,
+  /** A decomposed collection's marker (marker.ts): a version sibling, not a value of its own. */
+  marker: 8,
 } as const;
 export type CrdtType = keyof typeof CrdtTag;
 

@@ -30,6 +30,7 @@ import { GCounter, PNCounter } from './counters.ts';
 import { GSet } from './gset.ts';
 import { ORMap } from './ormap.ts';
 import { ORSet } from './orset.ts';
+import { CollectionMarker } from './marker.ts';
 import { LWWRegister, MVRegister } from './registers.ts';
 
 export type { Schema } from './causal.ts';
@@ -46,10 +47,11 @@ export {
 export { GCounter, PNCounter } from './counters.ts';
 export { GSet } from './gset.ts';
 export { type NestedCrdt, type NestedValue, ORMap } from './ormap.ts';
+export { CollectionMarker } from './marker.ts';
 export { ORSet } from './orset.ts';
 export { LWWRegister, MVRegister, type Stamped } from './registers.ts';
 
-export type Crdt = GCounter | PNCounter | GSet | ORSet | LWWRegister | MVRegister | ORMap;
+export type Crdt = GCounter | PNCounter | GSet | ORSet | LWWRegister | MVRegister | ORMap | CollectionMarker;
 
 export function crdtType(c: Crdt): CrdtType {
   if (c instanceof GCounter) return 'gcounter';
@@ -58,6 +60,7 @@ export function crdtType(c: Crdt): CrdtType {
   if (c instanceof ORSet) return 'orset';
   if (c instanceof LWWRegister) return 'lww';
   if (c instanceof MVRegister) return 'mvreg';
+  if (c instanceof CollectionMarker) return 'marker';
   assert(c instanceof ORMap, 'not a CRDT value');
   return 'ormap';
 }
@@ -80,6 +83,8 @@ export function decodeCrdt(bytes: Uint8Array, bounds: CrdtBounds = DEFAULT_CRDT_
       return MVRegister.decode(bytes, bounds);
     case 'ormap':
       return ORMap.decode(bytes, undefined, bounds);
+    case 'marker':
+      return CollectionMarker.decode(bytes, bounds);
   }
 }
 
@@ -90,7 +95,10 @@ export function decodeCrdt(bytes: Uint8Array, bounds: CrdtBounds = DEFAULT_CRDT_
 export function mergeCrdt(a: Crdt, b: Crdt): Crdt {
   const ta = crdtType(a);
   const tb = crdtType(b);
-  const sameSchema = ta === tb && (!(a instanceof ORMap) || schemaEqual(a.valueSchema, (b as ORMap).valueSchema));
+  const sameSchema =
+    ta === tb &&
+    (!(a instanceof ORMap) || schemaEqual(a.valueSchema, (b as ORMap).valueSchema)) &&
+    (!(a instanceof CollectionMarker) || schemaEqual(a.schema, (b as CollectionMarker).schema));
   if (!sameSchema) throw new ProtocolError('crdt_unknown_type', `cannot merge a ${ta} with a ${tb}`);
   // The casts are safe: both sides have the type checked above.
   return (a.merge as (o: Crdt) => Crdt)(b);

@@ -208,6 +208,18 @@ export function decodeDecomposed(
   }
 }
 
+/** The schema a stored header names (to open a collection whose schema the caller does not know). */
+export function headerSchema(bytes: Uint8Array, bounds: CrdtBounds = DEFAULT_CRDT_BOUNDS): Schema {
+  const r = new ByteReader(bytes);
+  if (readKind(r) !== 'header') malformed('not a header');
+  r.uvarint();
+  r.u64();
+  const c = decodeCrdt(r.bytesUvarint(), bounds);
+  if (c instanceof ORSet) return ORSet.schema;
+  if (c instanceof ORMap) return c.schema;
+  throw new ProtocolError('crdt_unknown_type', 'a header of no collection type');
+}
+
 /** Decodes a stored row of `element` in a collection of `schema`. */
 export function decodeRow(
   bytes: Uint8Array,

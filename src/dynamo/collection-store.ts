@@ -20,8 +20,15 @@ import { ProtocolError } from '../lib/errors.ts';
 import type { Schema } from '../crdt/causal.ts';
 import { type ByteString, byteStringOf, bytesOfByteString, compareStrings } from '../crdt/codec.ts';
 import { decodeCrdt, ORMap, ORSet } from '../crdt/crdt.ts';
-import { collectionOf, DecomposedCollection, type ElementRows, type Header, type Row } from '../crdt/decomposed.ts';
-import { decodeDecomposed, decodeRow, encodeHeader, encodeRow } from '../crdt/decomposed-codec.ts';
+import {
+  collectionOf,
+  DecomposedCollection,
+  type ElementRows,
+  type Header,
+  type Row,
+  type RowPage,
+} from '../crdt/decomposed.ts';
+import { decodeDecomposed, decodeRow, encodeHeader, encodeRow, headerSchema } from '../crdt/decomposed-codec.ts';
 import { CausalContext } from '../crdt/dots.ts';
 import type { ReplicaStore } from './store.ts';
 
@@ -108,6 +115,33 @@ export class StoredCollection {
   }
 
   /**
+   * A page of the rows from `from`: rows until their stored bytes reach `bytesMax` (at least one)
+   * or `countMax` rows, under the header's context; `to` is the first row left out (undefined: the
+   * end). What a row read of every row, anti-entropy and a ring move send.
+   */
+  page(from: ByteString, bytesMax: number, countMax: number): RowPage {
+    const { schema } = this.current.header;
+    const rows = new Map<ByteString, Row>();
+    let bytes = 0;
+    let to: ByteString | undefined;
+    let at: Uint8Array | null = bytesOfByteString(from);
+    scan: while (at !== null) {
+      const page = this.store.scanRows(this.key, at, SCAN_ROWS);
+      for (const r of page.entries) {
+        const e = byteStringOf(r.element);
+        if (rows.size > 0 && (bytes >= bytesMax || rows.size >= countMax)) {
+          to = e;
+          break scan;
+        }
+        rows.set(e, decodeRow(r.row, schema, e));
+        bytes += r.element.length + r.row.length;
+      }
+      at = page.next;
+    }
+    return { from, to, rows, context: this.current.context };
+  }
+
+  /**
    * Runs `f` on the collection: mark, f's row writes, the header, unmark. If `f` or the header's
    * write throws (a row key or header over the engine's bounds), some rows may be written already: the header is rebuilt from the rows as recovery would
    * (repairOne), the handle reloads it, and the error goes on. The rows written stay: each is a
@@ -175,4 +209,32 @@ export function repairMarked(store: ReplicaStore): Uint8Array[] {
     repaired.push(key);
   }
   return repaired;
+}
+
+/** The schema of `key`'s stored collection, if it has one. */
+export function storedSchema(store: ReplicaStore, key: Uint8Array): Schema | undefined {
+  const bytes = store.getHeader(key);
+  return bytes === undefined ? undefined : headerSchema(bytes);
+}
+
+/**
+ * Deletes `key`'s collection, every row and the header (its state no longer holds a marker: a DEL,
+ * a SET of a string or garbage collection superseded it). Under a mark, so a crash half way leaves
+ * a header rebuilt from the rows left, which the next write or merge on the key drops again.
+ * Returns the rows deleted.
+ */
+export function dropCollection(store: ReplicaStore, key: Uint8Array): number {
+  const schema = storedSchema(store, key);
+  if (schema === undefined) return 0;
+  store.markCollection(key, schemaNote(schema));
+  let dropped = 0;
+  for (;;) {
+    const page = store.scanRows(key, new Uint8Array(0), SCAN_ROWS);
+    for (const r of page.entries) store.deleteRow(key, r.element);
+    dropped += page.entries.length;
+    if (page.entries.length === 0 || page.next === null) break;
+  }
+  store.deleteHeader(key);
+  store.unmarkCollection(key);
+  return dropped;
 }

@@ -17,6 +17,39 @@ import {
   type ReplicaMessage,
 } from './messages.ts';
 import { emptyContext, Versioned } from './versions.ts';
+import { DecomposedCollection, MemoryRows } from '../crdt/decomposed.ts';
+import { type ORMap, ORSet } from '../crdt/crdt.ts';
+import { MVRegister } from '../crdt/registers.ts';
+import { CollectionMarker } from '../crdt/marker.ts';
+import type { Schema } from '../crdt/causal.ts';
+import { encodeDelta } from '../crdt/decomposed-codec.ts';
+
+/** Real decomposed pieces (a set's and a hash's deltas, clears, pages and named rows) for the row messages. */
+const HASH: Schema = { type: 'ormap', value: MVRegister.schema };
+function samples(schema: Schema) {
+  const dc = DecomposedCollection.empty(schema, new MemoryRows());
+  const deltas = ['a', 'b', 'c', 'b'].map((e, i) =>
+    schema.type === 'orset'
+      ? dc.update([e], (v) => (v as ORSet).add('n1', e))
+      : dc.update([e], (v) =>
+          (v as ORMap).apply<MVRegister>(e, (r) =>
+            r.write('n2', new TextEncoder().encode(`v${i}`), { wallMs: i, logical: 0 }),
+          ),
+        ),
+  );
+  const removal = dc.update(['a'], (v) => v.remove('a') as never);
+  const named = dc.view(['b', 'zz']);
+  return {
+    schema,
+    deltas: [...deltas, removal],
+    clear: dc.context,
+    pages: [dc.page('', 2), dc.page('b', 10), dc.page('', 10)],
+    named: { elements: ['b', 'zz'], rows: named.store as never, context: dc.context },
+    view: named,
+  };
+}
+const SAMPLES = [samples(ORSet.schema), samples(HASH)];
+const sampleArb = fc.constantFrom(...SAMPLES);
 
 const utf8 = new TextEncoder();
 
@@ -35,6 +68,12 @@ const stateArb: fc.Arbitrary<Versioned> = fc
   );
 const requestArb: fc.Arbitrary<ClientRequest> = fc.oneof(
   fc.record({ kind: fc.constant('get' as const), key: bytesArb(16), level: levelArb }),
+  fc.record({
+    kind: fc.constant('rows' as const),
+    key: bytesArb(16),
+    level: levelArb,
+    elements: fc.option(fc.array(bytesArb(8), { minLength: 1, maxLength: 3 })),
+  }),
   fc
     .tuple(
       fc.record({
@@ -71,6 +110,9 @@ const messageArb: fc.Arbitrary<ReplicaMessage> = fc.oneof(
     op: opArb,
     result: fc.oneof(
       stateArb.map((state) => ({ ok: true as const, state })),
+      fc
+        .tuple(stateArb, sampleArb, fc.nat(100))
+        .map(([state, x, count]) => ({ ok: true as const, state, collection: { view: x.view, count } })),
       errorArb.map((error) => ({ ok: false as const, error })),
     ),
   }),
@@ -101,6 +143,42 @@ const messageArb: fc.Arbitrary<ReplicaMessage> = fc.oneof(
     entries: fc.array(fc.record({ key: bytesArb(16), state: stateArb.map((s) => s.encode()) }), { maxLength: 3 }),
   }),
   fc.record({ type: fc.constant('movePageAck' as const), op: opArb }),
+  fc.record({
+    type: fc.constant('rowRead' as const),
+    op: opArb,
+    key: bytesArb(16),
+    sel: fc.oneof(
+      fc.array(bytesArb(8), { minLength: 1, maxLength: 3 }).map((elements) => ({ kind: 'named' as const, elements })),
+      fc.constantFrom('', 'b', 'zz').map((from) => ({ kind: 'page' as const, from })),
+    ),
+  }),
+  fc.tuple(opArb, stateArb, fc.option(fc.tuple(sampleArb, fc.nat(3), fc.nat(100)))).map(([op, state, x]) => ({
+    type: 'rowReadReply' as const,
+    op,
+    state,
+    rows:
+      x === null
+        ? null
+        : {
+            schema: x[0].schema,
+            count: x[2],
+            rows:
+              x[1] === 3
+                ? { kind: 'rows' as const, ...x[0].named }
+                : { kind: 'page' as const, page: x[0].pages[x[1]]! },
+          },
+  })),
+  fc
+    .tuple(opArb, bytesArb(16), stateArb, sampleArb, fc.boolean(), fc.subarray([0, 1, 2, 3, 4]))
+    .map(([op, key, state, x, clear, which]) => ({
+      type: 'delta' as const,
+      op,
+      key,
+      state,
+      schema: x.schema,
+      clear: clear ? x.clear : null,
+      deltas: which.map((i) => x.deltas[i]!),
+    })),
 );
 
 /** Decodes or throws a ProtocolError; anything else fails the test. */
@@ -199,8 +277,39 @@ test('broken rules have stable codes', () => {
     'dynamo_malformed',
   );
   assert.equal(code(w().u8(7).uvarint(1).u8(0).bytesUvarint(new Uint8Array(1)).u8(5).finish()), 'dynamo_malformed');
-  // Request kind 3 does not exist; kind 2 (a write over what is held) is for plain values only.
-  assert.equal(code(w().u8(7).uvarint(1).u8(3).bytesUvarint(new Uint8Array(1)).u8(1).finish()), 'dynamo_malformed');
+  // Request kind 4 does not exist; kind 2 (a write over what is held) is for plain values only.
+  assert.equal(code(w().u8(7).uvarint(1).u8(4).bytesUvarint(new Uint8Array(1)).u8(1).finish()), 'dynamo_malformed');
+  // Row reads: no elements named, a delta where the clear goes, a marker that is another CRDT.
+  assert.equal(
+    code(w().u8(15).uvarint(1).bytesUvarint(new Uint8Array(1)).u8(0).uvarint(0).finish()),
+    'dynamo_malformed',
+  );
+  const x = SAMPLES[0]!;
+  const marker = new CollectionMarker(x.schema, 0).encode();
+  const state = Versioned.empty().encode();
+  const deltaBody = encodeDelta(x.schema, x.deltas[0]!);
+  const asClear = w().u8(17).uvarint(1).bytesUvarint(new Uint8Array(1)).bytesUvarint(state).bytesUvarint(marker).u8(1);
+  assert.equal(
+    code(asClear.bytesUvarint(deltaBody).uvarint(0).finish()),
+    'dynamo_malformed',
+    'a delta where the clear goes',
+  );
+  const notMarker = w().u8(17).uvarint(1).bytesUvarint(new Uint8Array(1)).bytesUvarint(state);
+  assert.equal(code(notMarker.bytesUvarint(ORSet.empty.encode()).u8(0).uvarint(0).finish()), 'dynamo_malformed');
+  // A hash's delta under a set's marker: the CRDT codec's own code.
+  const hashDelta = encodeMessage({
+    type: 'delta',
+    op: 1,
+    key: new Uint8Array(1),
+    state: Versioned.empty(),
+    schema: SAMPLES[1]!.schema,
+    clear: null,
+    deltas: [SAMPLES[1]!.deltas[0]!],
+  });
+  const hashMarker = new CollectionMarker(SAMPLES[1]!.schema, 0).encode();
+  const prefixed = (b: Uint8Array) => Buffer.from([b.length, ...b]).toString('hex');
+  const swapped = Buffer.from(hashDelta).toString('hex').replace(prefixed(hashMarker), prefixed(marker));
+  assert.equal(code(Uint8Array.from(Buffer.from(swapped, 'hex'))), 'crdt_unknown_type');
   const overHeld = (kind: number, tag: number) =>
     w().u8(7).uvarint(1).u8(kind).bytesUvarint(new Uint8Array(1)).u8(1).u8(tag).i64(1n).u8(0).u64(0n).finish();
   assert.equal(code(overHeld(2, 2)), 'dynamo_malformed', 'an INCRBY sent as a write over what is held');

@@ -24,6 +24,21 @@
 //                                      ; fetches time out and retry) instead of resuming a key
 //                                      ; cursor in token order and skipping values
 //   movePageAck  = op                      ; 12: a pushed page is merged and durable
+//   rowRead      = op key sel          ; 15: a decomposed collection's rows (docs/ARCHITECTURE.md
+//                                      ; "Collections at N > 1")
+//   sel          = u8 0 elementN element*   ; the N named (1..storeSetMembersCountMax)
+//                | u8 1 from:element        ; a page of every row from `from` (then from its `to`)
+//   rowReadReply = op state hasRows:u8 [marker rows]   ; 16: the key's state, and when the sender
+//                                      ; keeps a collection of the key, its schema (marker: the
+//                                      ; sender's count) and the rows asked for: decomposed-codec
+//                                      ; `rows` (named) or `page` (a page asked for)
+//   delta        = op key state marker hasClear:u8 [clear] deltaN:uvarint delta*   ; 17: a change
+//                                      ; of the key's collection: merge `state`, then the clear (if
+//                                      ; any), then each delta (decomposed-codec kinds); ack with
+//                                      ; replicateAck once durable (op 0: no ack). deltaN 0..
+//                                      ; storeSetMembersCountMax
+//   marker       = uvarint length + a collection marker (src/crdt/marker.ts)
+//   element      = uvarint length (0..kvValueBytesMax) + bytes
 //   cursor, next = u8 0 (none: from the first value / no more) | u8 1 position
 //   position     = uvarint length (0..kvKeyBytesMax + 9) + bytes ; a place in the store's scan order
 //                                      ; (store.ts: token:8 then key bytes), opaque to the reader
@@ -34,7 +49,8 @@
 //   owner        = uvarint length (1..nodeIdBytesMax) + UTF-8
 //   key          = uvarint length (0..kvKeyBytesMax) + bytes
 //   state        = uvarint length + an encoded Versioned (versions.ts grammar, checked in full)
-//   request      = u8 kind (0 get, 1 put, 2 put over held) key level [put: value context ts]
+//   request      = u8 kind (0 get, 1 put, 2 put over held, 3 rows) key level [put: value context ts]
+//                  [rows: all:u8 (1: every row) [0: elementN element*]]
 //                  ; 2: a plain write (value tag 0, 1 or 7) that supersedes, besides `context`,
 //                  ; what its coordinating replica holds (a last-write-wins keyspace's write,
 //                  ; sent without reading first: ClientRequest.overHeld)
@@ -48,7 +64,9 @@
 //                  uvarint length (0..kvValueBytesMax) + bytes]
 //   context      = vector clock (src/lib/clocks/vector.ts), at most dvvEntriesCountMax entries
 //   ts           = u64 (encodeHlc)
-//   reply        = u8 ok (1: state | 0: code definite retriable message)
+//   reply        = u8 ok (1: state | 2: state marker view | 0: code definite retriable message)
+//   view         = uvarint length + the collection's CRDT (OR-Set or OR-Map of the marker's schema):
+//                  the rows a rows request named (all of them for all) under the whole context
 //   code         = uvarint length (1..64) + a code of the error catalogue (src/lib/error-codes.ts)
 //   definite, retriable = u8 0|1
 //   message      = uvarint length (0..forwardedErrorMessageBytesMax) + UTF-8
@@ -67,6 +85,22 @@ import { decodeMerkleMessage, encodeMerkleMessage, type MerkleMessage } from './
 import type { TokenRange } from './ring.ts';
 import type { TypedOp } from './typed.ts';
 import { Versioned } from './versions.ts';
+import { type Schema, schemaEqual } from '../crdt/causal.ts';
+import { decodeCrdt } from '../crdt/crdt.ts';
+import { CollectionMarker } from '../crdt/marker.ts';
+import type { CollectionCrdt, DecomposedDelta } from '../crdt/decomposed.ts';
+import {
+  type DecodedMessage,
+  decodeDecomposed,
+  encodeClear,
+  encodeDelta,
+  encodePage,
+  encodeRows as encodeRowsOf,
+} from '../crdt/decomposed-codec.ts';
+import type { CausalContext } from '../crdt/dots.ts';
+import { type ByteString, readElement, writeElement } from '../crdt/codec.ts';
+import { ORMap } from '../crdt/ormap.ts';
+import { ORSet } from '../crdt/orset.ts';
 
 export const DYNAMO_MESSAGE_VERSION = 1;
 const ERROR_CODE_BYTES_MAX = 64;
@@ -76,6 +110,16 @@ export type Level = 'ONE' | 'QUORUM' | 'ALL' | 'ANY' | number;
 
 export type ClientRequest =
   | { readonly kind: 'get'; readonly key: Uint8Array; readonly level: Level }
+  /**
+   * The key's state and, for a collection kept decomposed (the rows layout), the rows of `elements`
+   * (null: every row) as read at the level and joined into the coordinating replica's own.
+   */
+  | {
+      readonly kind: 'rows';
+      readonly key: Uint8Array;
+      readonly level: Level;
+      readonly elements: readonly Uint8Array[] | null;
+    }
   | {
       readonly kind: 'put';
       readonly key: Uint8Array;
@@ -103,7 +147,7 @@ export type ClientRequest =
 
 /** What a client request ends with: the key's resulting state, or an operating error. */
 export type ClientResult =
-  | { readonly ok: true; readonly state: Versioned }
+  | { readonly ok: true; readonly state: Versioned; readonly collection?: CollectionView }
   | { readonly ok: false; readonly error: BaristaError };
 
 export type ReplicaMessage =
@@ -135,7 +179,38 @@ export type ReplicaMessage =
       readonly next: Uint8Array | null;
       readonly entries: readonly MoveEntry[];
     }
-  | { readonly type: 'movePageAck'; readonly op: number };
+  | { readonly type: 'movePageAck'; readonly op: number }
+  | { readonly type: 'rowRead'; readonly op: number; readonly key: Uint8Array; readonly sel: RowSelection }
+  | { readonly type: 'rowReadReply'; readonly op: number; readonly state: Versioned; readonly rows: RowsAnswer | null }
+  | {
+      readonly type: 'delta';
+      readonly op: number;
+      readonly key: Uint8Array;
+      readonly state: Versioned;
+      readonly schema: Schema;
+      readonly clear: CausalContext | null;
+      readonly deltas: readonly DecomposedDelta[];
+    };
+
+/** What a rows request read of a decomposed collection, at its coordinating replica after the read's join. */
+export interface CollectionView {
+  /** The named rows (every row for all) under the whole context. */
+  readonly view: CollectionCrdt;
+  /** The collection's element count there. */
+  readonly count: number;
+}
+
+/** What a row read asks of each replica: named elements, or a page of every row from `from`. */
+export type RowSelection =
+  | { readonly kind: 'named'; readonly elements: readonly Uint8Array[] }
+  | { readonly kind: 'page'; readonly from: ByteString };
+
+/** A read's rows as a replica answered: named (decomposed `rows`) or all (a `page` from "" to the end). */
+export interface RowsAnswer {
+  readonly schema: Schema;
+  readonly count: number;
+  readonly rows: Extract<DecodedMessage, { kind: 'rows' | 'page' }>;
+}
 
 /** One key's stored state in a ring move's page (the encoded Versioned, checked on decode). */
 export interface MoveEntry {
@@ -156,6 +231,9 @@ const TYPE_TAGS = {
   moveFetch: 13,
   movePage: 14,
   movePageAck: 12,
+  rowRead: 15,
+  rowReadReply: 16,
+  delta: 17,
 } as const satisfies Record<ReplicaMessage['type'], number>;
 
 const OP_TAGS = { sadd: 3, srem: 4, hset: 5, hdel: 6, zset: 9, list: 10 } as const;
@@ -216,11 +294,49 @@ export function encodeMessage(m: ReplicaMessage): Uint8Array {
       w.uvarint(m.entries.length);
       for (const e of m.entries) w.bytesUvarint(e.key).bytesUvarint(e.state);
       break;
+    case 'rowRead':
+      w.bytesUvarint(m.key);
+      if (m.sel.kind === 'page') writeElement(w.u8(1), m.sel.from);
+      else {
+        w.u8(0).uvarint(m.sel.elements.length);
+        for (const e of m.sel.elements) w.bytesUvarint(e);
+      }
+      break;
+    case 'rowReadReply':
+      w.bytesUvarint(m.state.encode());
+      if (m.rows === null) w.u8(0);
+      else {
+        w.u8(1).bytesUvarint(new CollectionMarker(m.rows.schema, m.rows.count).encode());
+        w.bytesUvarint(encodeRowsAnswer(m.rows));
+      }
+      break;
+    case 'delta':
+      w.bytesUvarint(m.key).bytesUvarint(m.state.encode());
+      w.bytesUvarint(new CollectionMarker(m.schema, 0).encode());
+      if (m.clear === null) w.u8(0);
+      else w.u8(1).bytesUvarint(encodeClear(m.schema, m.clear));
+      w.uvarint(m.deltas.length);
+      for (const d of m.deltas) w.bytesUvarint(encodeDelta(m.schema, d));
+      break;
     case 'replicateAck':
     case 'movePageAck':
       break;
   }
   return w.finish();
+}
+
+function writeElements(w: ByteWriter, elements: readonly Uint8Array[] | null): void {
+  if (elements === null) {
+    w.u8(1);
+    return;
+  }
+  w.u8(0).uvarint(elements.length);
+  for (const e of elements) w.bytesUvarint(e);
+}
+
+function encodeRowsAnswer(a: RowsAnswer): Uint8Array {
+  const r = a.rows;
+  return r.kind === 'rows' ? encodeRowsOf(a.schema, r.elements, r.rows, r.context) : encodePage(a.schema, r.page);
 }
 
 function writeOptionalPosition(w: ByteWriter, position: Uint8Array | null): void {
@@ -234,8 +350,9 @@ function writeLevel(w: ByteWriter, level: Level): void {
 }
 
 function writeRequest(w: ByteWriter, r: ClientRequest): void {
-  w.u8(r.kind === 'get' ? 0 : r.overHeld === true ? 2 : 1).bytesUvarint(r.key);
+  w.u8(r.kind === 'get' ? 0 : r.kind === 'rows' ? 3 : r.overHeld === true ? 2 : 1).bytesUvarint(r.key);
   writeLevel(w, r.level);
+  if (r.kind === 'rows') writeElements(w, r.elements);
   if (r.kind === 'put') {
     if (r.op?.type === 'incr') w.u8(2).i64(r.op.by);
     else if (r.op?.type === 'expire') w.u8(8).u64(BigInt(r.op.expiresAtMs));
@@ -251,6 +368,13 @@ function writeRequest(w: ByteWriter, r: ClientRequest): void {
 }
 
 function writeResult(w: ByteWriter, r: ClientResult): void {
+  if (r.ok && r.collection !== undefined) {
+    const { view, count } = r.collection;
+    w.u8(2).bytesUvarint(r.state.encode());
+    w.bytesUvarint(new CollectionMarker(view instanceof ORSet ? ORSet.schema : view.schema, count).encode());
+    w.bytesUvarint(view.encode());
+    return;
+  }
   if (r.ok) {
     w.u8(1).bytesUvarint(r.state.encode());
     return;
@@ -353,11 +477,77 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
     case 12:
       m = { type: 'movePageAck', op };
       break;
+    case 15: {
+      const key = readKey(r);
+      if (readFlag(r)) {
+        const at = r.position;
+        const from = readElement(r);
+        if (from.length > limits.lsmKeyBytesMax) malformed(`a page start of ${from.length} bytes at offset ${at}`);
+        m = { type: 'rowRead', op, key, sel: { kind: 'page', from } };
+      } else m = { type: 'rowRead', op, key, sel: { kind: 'named', elements: readNamed(r) } };
+      break;
+    }
+    case 16: {
+      const state = readState(r);
+      if (!readFlag(r)) {
+        m = { type: 'rowReadReply', op, state, rows: null };
+        break;
+      }
+      const { schema, count } = readMarker(r);
+      const rows = decodeDecomposed(r.bytesUvarint(), schema);
+      if (rows.kind !== 'page' && rows.kind !== 'rows')
+        malformed(`a row read answered with a ${rows.kind}, neither named rows nor a page`);
+      m = { type: 'rowReadReply', op, state, rows: { schema, count, rows: rows as RowsAnswer['rows'] } };
+      break;
+    }
+    case 17: {
+      const key = readKey(r);
+      const state = readState(r);
+      const { schema } = readMarker(r);
+      let clear: CausalContext | null = null;
+      if (readFlag(r)) {
+        const c = decodeDecomposed(r.bytesUvarint(), schema);
+        if (c.kind !== 'clear') malformed(`a ${c.kind} where a delta message's clear goes`);
+        clear = c.context;
+      }
+      const n = r.uvarint();
+      if (n > limits.storeSetMembersCountMax || n > r.remaining) malformed(`${n} deltas in one message`);
+      const deltas: DecomposedDelta[] = [];
+      for (let i = 0; i < n; i++) {
+        const d = decodeDecomposed(r.bytesUvarint(), schema);
+        if (d.kind !== 'delta') malformed(`a ${d.kind} where a delta goes`);
+        deltas.push(d.delta);
+      }
+      m = { type: 'delta', op, key, state, schema, clear, deltas };
+      break;
+    }
     default:
       throw new ProtocolError('dynamo_bad_type', `message type ${tag}`, { type: tag });
   }
   r.expectEnd('dynamo message');
   return m;
+}
+
+function readElements(r: ByteReader): Uint8Array[] | null {
+  return readFlag(r) ? null : readNamed(r);
+}
+
+function readNamed(r: ByteReader): Uint8Array[] {
+  const n = r.uvarint();
+  if (n < 1 || n > limits.storeSetMembersCountMax) malformed(`${n} elements in a row read`);
+  const elements: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const e = r.bytesUvarint();
+    if (e.length > limits.kvValueBytesMax) malformed(`element of ${e.length} bytes`);
+    elements.push(e);
+  }
+  return elements;
+}
+
+function readMarker(r: ByteReader): CollectionMarker {
+  const c = decodeCrdt(r.bytesUvarint());
+  if (!(c instanceof CollectionMarker)) malformed('a collection marker that is another CRDT');
+  return c;
 }
 
 function readFlag(r: ByteReader): boolean {
@@ -407,10 +597,11 @@ function readLevel(r: ByteReader): Level {
 
 function readRequest(r: ByteReader): ClientRequest {
   const kind = r.u8();
-  if (kind > 2) malformed(`request kind ${kind}`);
+  if (kind > 3) malformed(`request kind ${kind}`);
   const key = readKey(r);
   const level = readLevel(r);
   if (kind === 0) return { kind: 'get', key, level };
+  if (kind === 3) return { kind: 'rows', key, level, elements: readElements(r) };
   const valueTag = r.u8();
   let value: Uint8Array | null = null;
   let op: TypedOp | undefined;
@@ -465,7 +656,18 @@ function readRequest(r: ByteReader): ClientRequest {
 }
 
 function readResult(r: ByteReader): ClientResult {
-  if (readFlag(r)) return { ok: true, state: readState(r) };
+  const ok = r.u8();
+  if (ok === 1) return { ok: true, state: readState(r) };
+  if (ok === 2) {
+    const state = readState(r);
+    const { schema, count } = readMarker(r);
+    const view = decodeCrdt(r.bytesUvarint());
+    const fits =
+      (schema.type === 'orset' && view instanceof ORSet) || (view instanceof ORMap && schemaEqual(view.schema, schema));
+    if (!fits) malformed("a collection view that is not of its marker's schema");
+    return { ok: true, state, collection: { view: view as CollectionCrdt, count } };
+  }
+  if (ok !== 0) malformed(`flag byte ${ok}`);
   const code = r.stringUvarint();
   if (code.length < 1 || code.length > ERROR_CODE_BYTES_MAX || !Object.hasOwn(errorCatalogue, code)) {
     malformed(`error code ${JSON.stringify(code.slice(0, ERROR_CODE_BYTES_MAX))} is not in the catalogue`);

@@ -60,7 +60,24 @@ import { BaristaError, CorruptionError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { type Mutations, noMutations } from '../lib/mutations.ts';
 import { type MoveProgress, MoveRunner, type MoveStats } from './move.ts';
-import { applyTyped } from './typed.ts';
+import { applyTyped, WRONGTYPE } from './typed.ts';
+import {
+  applyChange,
+  applyRowsOp,
+  Collections,
+  elementTooLarge,
+  holdsMarker,
+  isRowsOp,
+  markerOf,
+  type RowsOp,
+  schemaOfOp,
+} from './replica-rows.ts';
+import type { DecomposedCollection, DecomposedDelta, RowJoin } from '../crdt/decomposed.ts';
+import type { ByteString } from '../crdt/codec.ts';
+import { CollectionMarker } from '../crdt/marker.ts';
+import type { CausalContext } from '../crdt/dots.ts';
+import { schemaEqual } from '../crdt/causal.ts';
+import { showsValue } from './shown.ts';
 import {
   diffTrees,
   type MerkleMessage,
@@ -69,7 +86,7 @@ import {
   rangeContains,
   TokenRangeSet,
 } from './merkle.ts';
-import type { ClientRequest, ClientResult, Level, ReplicaMessage } from './messages.ts';
+import type { ClientRequest, ClientResult, Level, ReplicaMessage, RowsAnswer } from './messages.ts';
 import { murmur3X64_128Into, TOKEN_MIN } from './partitioner.ts';
 import type { Ring, TokenRange } from './ring.ts';
 import { keyString, type ReplicaStore } from './store.ts';
@@ -119,6 +136,13 @@ export interface ReplicaConfig {
   readonly gcIntervalTicks?: number;
   /** A ring move's streams start this many ticks after this node sees the move begin (default 0; move.ts). */
   readonly moveDelayTicks?: number;
+  /**
+   * How sets and hashes are kept (default 'whole'): one CRDT value in the key's state, read and
+   * shipped whole, or 'rows' (replica-rows.ts): a header and one row per element beside a marker
+   * in the state, so a command reads, writes and ships only the elements it names. Alike on every
+   * node of a keyspace.
+   */
+  readonly collections?: 'whole' | 'rows';
 }
 
 export interface ReplicaDeps {
@@ -213,6 +237,15 @@ interface ReadOp {
   readonly spare: NodeId[];
   readonly speculateTick: number;
   readonly answers: Map<NodeId, Versioned>;
+  /**
+   * A rows request's: the elements named (null: every row), each named answer's rows (null: no
+   * collection there), and for every row the joins of the replicas whose pages are still coming.
+   */
+  readonly rows?: {
+    readonly elements: readonly Uint8Array[] | null;
+    readonly answers: Map<NodeId, RowsAnswer | null>;
+    readonly joins: Map<NodeId, { readonly join: RowJoin; next: ByteString }>;
+  };
   readonly required: number;
   replied: boolean;
   readonly deadlineTick: number;
@@ -339,6 +372,8 @@ export class DynamoReplica {
   };
   private ring: Ring;
   private readonly store: ReplicaStore;
+  /** The rows layout's collections, through one open handle per key (replica-rows.ts). */
+  private readonly collections: Collections;
   private readonly isUp: (node: NodeId) => boolean;
   private readonly rng: Rng;
   private readonly mutations: Mutations;
@@ -387,6 +422,7 @@ export class DynamoReplica {
       antiEntropyTimeoutTicks: 30 * config.requestTimeoutTicks,
       antiEntropyScanEntriesMax: limits.dynamoAntiEntropyScanEntriesMax,
       moveDelayTicks: 0,
+      collections: 'whole',
       actorId: config.id,
       readRepairChance: 1,
       tombstoneGraceMs: 0,
@@ -423,6 +459,7 @@ export class DynamoReplica {
     );
     this.ring = deps.ring;
     this.store = deps.store;
+    this.collections = new Collections(deps.store);
     this.isUp = deps.isUp;
     // 2^32 bases 2^20 apart: a restart lands on a fresh range with probability 1 - 2^-32 per op
     // still in flight to it, and ids stay safe integers for 2^52 ops.
@@ -514,7 +551,22 @@ export class DynamoReplica {
         this.send(from, { type: 'readReply', op: m.op, state: this.local(m.key) });
         break;
       case 'readReply':
-        this.onReadReply(from, m.op, m.state);
+        this.onReadReply(from, m.op, m.state, undefined);
+        break;
+      case 'rowRead':
+        this.onAccess?.(m.key);
+        this.send(from, {
+          type: 'rowReadReply',
+          op: m.op,
+          state: this.local(m.key),
+          rows: this.collections.answer(m.key, m.sel),
+        });
+        break;
+      case 'rowReadReply':
+        this.onReadReply(from, m.op, m.state, m.rows);
+        break;
+      case 'delta':
+        this.onDelta(from, m);
         break;
       case 'forward':
         this.coordinate({ kind: 'peer', from, op: m.op }, m.request, false);
@@ -597,6 +649,7 @@ export class DynamoReplica {
         if (held !== undefined) this.onStored(key, -storedValueBytes(key, Versioned.decode(held), held.length));
       }
       this.store.delete(key);
+      this.collections.drop(key);
       this.out.syncNeeded = true;
       c.dropped++;
       this.stats.cleanupDropped++;
@@ -665,6 +718,10 @@ export class DynamoReplica {
       return;
     }
     if (req.kind === 'get') this.coordinateGet(origin, req.key, replicas, levelCount(req.level, replicas.length)!);
+    else if (req.kind === 'rows')
+      this.coordinateGet(origin, req.key, replicas, levelCount(req.level, replicas.length)!, req.elements);
+    else if (this.config.collections === 'rows' && isRowsOp(req.op))
+      this.coordinateChange(origin, req, req.op, replicas, pending);
     else this.coordinatePut(origin, req, token, replicas, pending);
   }
 
@@ -677,7 +734,9 @@ export class DynamoReplica {
     if (req.kind === 'put' && req.overHeld === true && req.op !== undefined) {
       return new BaristaError('bad_request', 'a typed operation cannot be a write over what is held');
     }
-    if (levelCount(req.level, this.config.replicas) === undefined || (req.kind === 'get' && req.level === 'ANY')) {
+    if (req.kind === 'rows' && this.config.collections !== 'rows')
+      return new BaristaError('bad_request', 'a row read of a keyspace that keeps collections whole');
+    if (levelCount(req.level, this.config.replicas) === undefined || (req.kind !== 'put' && req.level === 'ANY')) {
       return new BaristaError('bad_request', `consistency level ${String(req.level)} is not valid for a ${req.kind}`);
     }
     return undefined;
@@ -690,11 +749,9 @@ export class DynamoReplica {
     replicas: readonly NodeId[],
     pending: readonly NodeId[],
   ): void {
-    const counted = new Set([...replicas, ...pending]);
-    const others = [...counted].filter((r) => r !== this.id);
-    const required = req.level === 'ANY' ? 1 : levelCount(req.level, replicas.length)! + pending.length;
-    const live = 1 + others.filter((r) => this.isUp(r)).length;
-    if (live < required) return this.unavailable(origin, `${live} live replicas, the write needs ${required}`);
+    const plan = this.planWrite(origin, req.level, replicas, pending);
+    if (plan === undefined) return;
+    const { counted, others, required } = plan;
     if (req.value !== null || req.op !== undefined) this.onAccess?.(req.key); // not a delete
     let state: Versioned;
     let heldBytes = 0;
@@ -728,23 +785,8 @@ export class DynamoReplica {
       if (error instanceof BaristaError) return this.finish(origin, { ok: false, error });
       throw error;
     }
-    const encoded = state.encode();
-    this.store.put(req.key, encoded);
-    this.onStored?.(req.key, storedValueBytes(req.key, state, encoded.length) - heldBytes);
-    this.out.syncNeeded = true;
-    const op = this.newOp();
-    const w: WriteOp = {
-      kind: 'write',
-      origin,
-      level: req.level,
-      counted,
-      acks: new Set([this.id]),
-      hintAcks: 0,
-      required,
-      state,
-      deadlineTick: this.deadline(),
-    };
-    this.ops.set(op, w);
+    const { op, w } = this.startWrite(origin, req, state, heldBytes, counted, required);
+    this.collections.settle(req.key, state);
     const fallbacks = this.ring.successors(token).filter((f) => !counted.has(f) && f !== this.id);
     for (const r of others) {
       if (this.isUp(r)) {
@@ -763,6 +805,143 @@ export class DynamoReplica {
     this.checkWrite(op, w);
   }
 
+  /**
+   * A set or hash operation in the rows layout (replica-rows.ts): the marker written over the
+   * local state as a whole-value write would be, the elements' rows changed, and the marker, the
+   * clear (if the collection restarted) and the deltas shipped to every other replica up. No hints:
+   * a replica down misses the change until a read or a later write's read joins it (ANY counts as ONE).
+   */
+  private coordinateChange(
+    origin: Origin,
+    req: Extract<ClientRequest, { kind: 'put' }>,
+    op: RowsOp,
+    replicas: readonly NodeId[],
+    pending: readonly NodeId[],
+  ): void {
+    const plan = this.planWrite(origin, req.level, replicas, pending);
+    if (plan === undefined) return;
+    const { counted, others, required } = plan;
+    this.onAccess?.(req.key);
+    const tooLarge = elementTooLarge(op);
+    if (tooLarge !== undefined) return this.finish(origin, { ok: false, error: tooLarge });
+    const schema = schemaOfOp(op);
+    let state: Versioned;
+    let clear: CausalContext | null = null;
+    let deltas: DecomposedDelta[] = [];
+    let heldBytes = 0;
+    try {
+      const held = this.stored(req.key);
+      heldBytes = this.onStored === undefined ? 0 : storedValueBytes(req.key, held.state, held.length);
+      const local = held.state.expiredAsTombstones(req.ts.wallMs);
+      const top = local.chosen();
+      const topMarker = top === undefined ? undefined : markerOf(top.value, top.crdt);
+      if (top !== undefined && top.value !== null && topMarker === undefined && showsValue(top))
+        throw new BaristaError('wrong_type', WRONGTYPE);
+      if (topMarker !== undefined && topMarker.count > 0 && !schemaEqual(topMarker.schema, schema))
+        throw new BaristaError('wrong_type', WRONGTYPE);
+      const sc = this.collections.open(req.key, schema, local);
+      if (sc instanceof BaristaError) throw sc;
+      const restart = !holdsMarker(local) && !sc.dc.header.context.isEmpty();
+      sc.change((dc) => {
+        if (restart) clear = dc.clear();
+        dc.floor(this.config.actorId, this.counterFloor);
+        deltas = applyRowsOp(dc, this.config.actorId, op, req.ts);
+      });
+      this.advanceCounterFloor(sc.dc.context.max(this.config.actorId));
+      const marker = new CollectionMarker(schema, sc.dc.header.count);
+      state = local.update(
+        local.context(),
+        this.config.actorId,
+        marker.encode(),
+        req.ts,
+        true,
+        holdsMarker(local) ? local.keptDeadline() : undefined,
+        this.counterFloor,
+      );
+      this.advanceCounterFloor(state.context().get(this.config.actorId));
+    } catch (error) {
+      if (error instanceof BaristaError) return this.finish(origin, { ok: false, error });
+      throw error;
+    }
+    // The marker after the rows (collection-store.ts: a crash keeps a prefix of the writes; rows
+    // without their marker are dropped by the next settle).
+    const { op: id, w } = this.startWrite(origin, req, state, heldBytes, counted, required);
+    for (const r of others) {
+      if (this.isUp(r)) this.send(r, { type: 'delta', op: id, key: req.key, state, schema, clear, deltas });
+    }
+    this.checkWrite(id, w);
+  }
+
+  /** A peer's collection change: its marker merged, then its clear and deltas (none if the marker is already superseded). */
+  private onDelta(from: NodeId, m: Extract<ReplicaMessage, { type: 'delta' }>): void {
+    if (m.op !== 0) this.onAccess?.(m.key);
+    if (!this.mergeInto(m.key, m.state)) return;
+    const local = this.local(m.key);
+    if (holdsMarker(local) && (m.clear !== null || m.deltas.length > 0)) {
+      try {
+        const sc = this.collections.open(m.key, m.schema, local);
+        if (sc instanceof BaristaError) {
+          this.stats.mergesRefused++;
+          return;
+        }
+        applyChange(sc, m.clear, m.deltas);
+        this.out.syncNeeded = true;
+      } catch (error) {
+        if (!(error instanceof BaristaError)) throw error;
+        this.stats.mergesRefused++;
+        return;
+      }
+    }
+    if (m.op !== 0) this.send(from, { type: 'replicateAck', op: m.op });
+  }
+
+  /** Who counts toward a write and how many acks it needs; undefined (answered unavailable) when too few are up. */
+  private planWrite(
+    origin: Origin,
+    level: Level,
+    replicas: readonly NodeId[],
+    pending: readonly NodeId[],
+  ): { counted: ReadonlySet<NodeId>; others: NodeId[]; required: number } | undefined {
+    const counted = new Set([...replicas, ...pending]);
+    const others = [...counted].filter((r) => r !== this.id);
+    const required = level === 'ANY' ? 1 : levelCount(level, replicas.length)! + pending.length;
+    const live = 1 + others.filter((r) => this.isUp(r)).length;
+    if (live < required) {
+      this.unavailable(origin, `${live} live replicas, the write needs ${required}`);
+      return undefined;
+    }
+    return { counted, others, required };
+  }
+
+  /** Persists the coordinator's new state of the key and opens the write's op (this replica's ack counted). */
+  private startWrite(
+    origin: Origin,
+    req: Extract<ClientRequest, { kind: 'put' }>,
+    state: Versioned,
+    heldBytes: number,
+    counted: ReadonlySet<NodeId>,
+    required: number,
+  ): { op: number; w: WriteOp } {
+    const encoded = state.encode();
+    this.store.put(req.key, encoded);
+    this.onStored?.(req.key, storedValueBytes(req.key, state, encoded.length) - heldBytes);
+    this.out.syncNeeded = true;
+    const op = this.newOp();
+    const w: WriteOp = {
+      kind: 'write',
+      origin,
+      level: req.level,
+      counted,
+      acks: new Set([this.id]),
+      hintAcks: 0,
+      required,
+      state,
+      deadlineTick: this.deadline(),
+    };
+    this.ops.set(op, w);
+    return { op, w };
+  }
+
   private checkWrite(op: number, w: WriteOp): void {
     const done = w.acks.size + (w.level === 'ANY' ? w.hintAcks : 0) >= w.required;
     if (!done) return;
@@ -771,7 +950,13 @@ export class DynamoReplica {
     this.finish(w.origin, { ok: true, state: w.state });
   }
 
-  private coordinateGet(origin: Origin, key: Uint8Array, replicas: readonly NodeId[], required: number): void {
+  private coordinateGet(
+    origin: Origin,
+    key: Uint8Array,
+    replicas: readonly NodeId[],
+    required: number,
+    elements?: readonly Uint8Array[] | null,
+  ): void {
     const live = replicas.filter((r) => r !== this.id && this.isUp(r));
     if (1 + live.length < required) {
       return this.unavailable(origin, `${1 + live.length} live replicas, the read needs ${required}`);
@@ -790,13 +975,14 @@ export class DynamoReplica {
       asked: new Set(asked),
       spare: all ? [] : live.slice(required - 1),
       answers: new Map([[this.id, this.local(key)]]),
+      ...(elements === undefined ? {} : { rows: { elements, answers: new Map([[this.id, null]]), joins: new Map() } }),
       required,
       replied: false,
       speculateTick: this.nowTick + this.config.speculateTicks,
       deadlineTick: this.deadline(),
     };
     this.ops.set(op, r);
-    for (const to of asked) this.send(to, { type: 'read', op, key });
+    for (const to of asked) this.send(to, this.readMessage(op, r));
     this.progressRead(op, r);
   }
 
@@ -807,17 +993,36 @@ export class DynamoReplica {
       if (!this.isUp(to)) continue;
       r.asked.add(to);
       this.stats.speculativeReads++;
-      this.send(to, { type: 'read', op, key: r.key });
+      this.send(to, this.readMessage(op, r));
     }
   }
 
-  private onReadReply(from: NodeId, op: number, state: Versioned): void {
+  private readMessage(op: number, r: ReadOp): ReplicaMessage {
+    if (r.rows === undefined) return { type: 'read', op, key: r.key };
+    const { elements } = r.rows;
+    return {
+      type: 'rowRead',
+      op,
+      key: r.key,
+      sel: elements === null ? { kind: 'page', from: '' } : { kind: 'named', elements },
+    };
+  }
+
+  private onReadReply(from: NodeId, op: number, state: Versioned, rows: RowsAnswer | null | undefined): void {
     const r = this.ops.get(op);
-    if (r?.kind !== 'read' || !r.asked.has(from) || r.answers.has(from)) {
+    if (
+      r?.kind !== 'read' ||
+      !r.asked.has(from) ||
+      r.answers.has(from) ||
+      (r.rows === undefined) !== (rows === undefined)
+    ) {
       this.stats.staleMessages++;
       return;
     }
+    if (r.rows !== undefined && r.rows.elements === null && !this.joinReadPage(op, r, from, state, rows ?? null))
+      return;
     r.answers.set(from, state);
+    if (r.rows !== undefined) r.rows.answers.set(from, rows ?? null);
     this.progressRead(op, r);
   }
 
@@ -833,12 +1038,92 @@ export class DynamoReplica {
       // The coordinator keeps what the read saw (read repair of itself, at once): an operation it
       // coordinates next on the key's CRDT (an OR-Set remove: typed.ts) observes what the read did.
       if (!merged.equals(r.answers.get(this.id) ?? Versioned.empty())) this.mergeInto(r.key, merged);
-      this.finish(r.origin, { ok: true, state: merged });
+      if (r.rows === undefined) this.finish(r.origin, { ok: true, state: merged });
+      else this.finishRows(r, merged);
     }
     if (r.answers.size === r.asked.size + 1) {
       this.ops.delete(op);
       this.readRepair(r);
     }
+  }
+
+  /**
+   * A rows read with R answers: each peer's rows join this replica's collection (what the change
+   * it coordinates next observes), then the view of the elements named answers.
+   */
+  private finishRows(r: ReadOp, merged: Versioned): void {
+    const rows = r.rows!;
+    const local = this.local(r.key);
+    if (holdsMarker(local) && rows.elements !== null) {
+      for (const [node, answer] of rows.answers) {
+        if (node === this.id || answer === null || answer.rows.kind !== 'rows') continue;
+        const named = answer.rows;
+        this.joinInto(r.key, answer, local, (dc) => dc.joinRows(named.elements, named.rows, named.context));
+      }
+    }
+    const v = holdsMarker(local) ? this.collections.view(r.key, rows.elements) : undefined;
+    this.finish(r.origin, v === undefined ? { ok: true, state: merged } : { ok: true, state: merged, collection: v });
+  }
+
+  /**
+   * One page of a replica's rows for a read of every row: its state merged here, the page joined
+   * into this replica's collection through that replica's join, and the next page asked for.
+   * True once that replica's answer is whole (its last page, or no collection there to join).
+   */
+  private joinReadPage(op: number, r: ReadOp, from: NodeId, state: Versioned, answer: RowsAnswer | null): boolean {
+    const rows = r.rows!;
+    const held = rows.joins.get(from);
+    const page = answer?.rows.kind === 'page' ? answer.rows.page : undefined;
+    if (page === undefined || page.from !== (held?.next ?? '')) {
+      if (held !== undefined) this.abandonReadJoin(r.key, held.join);
+      rows.joins.delete(from);
+      if (answer !== null && (page === undefined || page.from !== (held?.next ?? ''))) this.stats.mergesRefused++;
+      return true;
+    }
+    this.mergeInto(r.key, state);
+    const local = this.local(r.key);
+    if (!holdsMarker(local)) return true;
+    let join = held?.join;
+    const joined = this.joinInto(r.key, answer!, local, (dc) => {
+      join ??= dc.startJoin();
+      dc.joinPage(join, page);
+    });
+    if (!joined || page.to === undefined) {
+      rows.joins.delete(from);
+      if (!joined && join !== undefined) this.abandonReadJoin(r.key, join);
+      return true;
+    }
+    rows.joins.set(from, { join: join!, next: page.to });
+    this.send(from, { type: 'rowRead', op, key: r.key, sel: { kind: 'page', from: page.to } });
+    return false;
+  }
+
+  /** Runs a join of a peer's rows on `key`'s collection; false (counted) when refused. */
+  private joinInto(
+    key: Uint8Array,
+    answer: RowsAnswer,
+    local: Versioned,
+    f: (dc: DecomposedCollection) => void,
+  ): boolean {
+    try {
+      const h = this.collections.open(key, answer.schema, local);
+      if (h instanceof BaristaError) {
+        this.stats.mergesRefused++;
+        return false;
+      }
+      h.change(f);
+      this.out.syncNeeded = true;
+      return true;
+    } catch (error) {
+      if (!(error instanceof BaristaError)) throw error;
+      this.stats.mergesRefused++;
+      return false;
+    }
+  }
+
+  private abandonReadJoin(key: Uint8Array, join: RowJoin): void {
+    const dc = this.collections.held(key)?.dc;
+    if (dc?.isJoining(join) === true) dc.abandonJoin(join);
   }
 
   private mergeAnswers(r: ReadOp): Versioned | BaristaError {
@@ -892,6 +1177,7 @@ export class DynamoReplica {
 
   private expire(o: Op): void {
     if (o.kind === 'read') {
+      for (const { join } of o.rows?.joins.values() ?? []) this.abandonReadJoin(o.key, join);
       if (!o.replied) {
         this.stats.readTimeouts++;
         const error = new BaristaError('timeout', `${o.answers.size} of ${o.required} replicas answered`, {
@@ -1254,6 +1540,7 @@ export class DynamoReplica {
       if (!dead || deadSince + this.config.tombstoneGraceMs > wallMs) continue;
       this.onStored?.(key, -storedValueBytes(key, v, state.length));
       this.store.delete(key);
+      this.collections.drop(key);
       this.out.syncNeeded = true; // not for safety (a lost delete is collected again): the store contract
       this.stats.tombstonesCollected++;
     }
@@ -1291,6 +1578,7 @@ export class DynamoReplica {
       this.store.put(key, encoded);
       this.onStored?.(key, storedValueBytes(key, merged, encoded.length) - heldBytes);
       this.out.syncNeeded = true;
+      this.collections.settle(key, merged);
     }
     return true;
   }

@@ -368,6 +368,15 @@ export const limits = {
   dynamoMessageBytesMax: 8 * 1024 * 1024,
   /** A key's encoded state a client put may bring it to (the driver refuses the put past it). */
   dynamoStateBytesMax: 4 * 1024 * 1024,
+  /**
+   * Collections kept in rows (replica-rows.ts) whose handle (header in memory, joins in progress)
+   * one replica keeps open; past it the least recently used without a join in progress closes.
+   */
+  dynamoOpenCollectionsCountMax: 4096,
+  /** A page of a collection's rows (a row read of every row, anti-entropy, a move) stops growing once its rows reach this (one row may pass it alone). */
+  dynamoRowsPageBytesMax: 1024 * 1024,
+  /** Rows in one such page. */
+  dynamoRowsPageCountMax: 4096,
 
   // --- Dynamo Paxos and Merkle trees (src/dynamo/paxos.ts, merkle.ts) --------------------------
   /** Ballots one Paxos operation tries (prepare rounds, retries after rejections included) before giving up. */
@@ -730,6 +739,19 @@ export const limitRelations: readonly LimitRelation[] = [
     limits: ['dynamoMovePageBytesMax', 'dynamoStateBytesMax', 'kvKeyBytesMax', 'dynamoMessageBytesMax'],
     rule: 'a ring move page (its target plus one full-size entry past it) must fit in a replica message',
     holds: (l) => l.dynamoMovePageBytesMax + l.dynamoStateBytesMax + l.kvKeyBytesMax + 64 <= l.dynamoMessageBytesMax,
+  },
+  {
+    limits: [
+      'dynamoRowsPageBytesMax',
+      'kvValueBytesMax',
+      'dynamoStateBytesMax',
+      'kvKeyBytesMax',
+      'dynamoMessageBytesMax',
+    ],
+    rule: "a page of rows (its target plus one row past it: an element and a hash value) and the key's state must fit in a replica message",
+    holds: (l) =>
+      l.dynamoRowsPageBytesMax + 2 * l.kvValueBytesMax + l.dynamoStateBytesMax + l.kvKeyBytesMax + 65_536 <=
+      l.dynamoMessageBytesMax,
   },
   {
     limits: ['dynamoMoveRangesCountMax', 'dynamoMessageBytesMax'],

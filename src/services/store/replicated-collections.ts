@@ -25,11 +25,13 @@ import {
   setMembers,
   setOf,
   type TypedOp,
+  WRONGTYPE,
   ZSET_SCHEMA,
   zsetEntries,
 } from '../../dynamo/typed.ts';
 import type { Versioned } from '../../dynamo/versions.ts';
-import { decodeCrdt, ORMap, ORSet, PNCounter } from '../../crdt/crdt.ts';
+import type { CollectionView } from '../../dynamo/messages.ts';
+import { CollectionMarker, decodeCrdt, ORMap, ORSet, PNCounter } from '../../crdt/crdt.ts';
 import { schemaEqual } from '../../crdt/causal.ts';
 import { BaristaError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
@@ -69,6 +71,7 @@ export function shownType(state: Versioned): string | null {
   if (top.crdt !== true) return 'string';
   const c = decodeCrdt(top.value); // once: showsValue's emptied-collection rule, inline
   if (c instanceof PNCounter) return 'string';
+  if (c instanceof CollectionMarker) return c.count === 0 ? null : c.schema.type === 'orset' ? 'set' : 'hash';
   if ((c instanceof ORSet || c instanceof ORMap) && c.size === 0) return null;
   if (c instanceof ORSet) return 'set';
   if (!(c instanceof ORMap)) return null;
@@ -76,12 +79,42 @@ export function shownType(state: Versioned): string | null {
   return schemaEqual(c.valueSchema, ZSET_SCHEMA) ? 'zset' : 'list';
 }
 
-/** The key's value for a command (the newest sibling's type; CRDT siblings of it joined). */
-export function materialize(state: Versioned): ReadValue | BaristaError {
+/**
+ * The key's value for a command (the newest sibling's type; CRDT siblings of it joined). A set or
+ * hash kept in rows (its state holds a marker) is the `collection` a rows read brought: every row,
+ * or for a command that names its elements (`named`) those rows only, a partial value. A partial
+ * value of a collection that holds other elements keeps one placeholder element besides the named
+ * ones (never among them), so Redis' code sees the key's type (SREM on a hash: WRONGTYPE) and does
+ * not take the key for emptied; the placeholder is in the value before and after, so no operation
+ * comes of it. Without a collection, a marker counting elements is WRONGTYPE: the command is of
+ * another type, as Redis' code would say.
+ */
+export function materialize(
+  state: Versioned,
+  collection?: CollectionView,
+  named?: readonly Uint8Array[],
+): ReadValue | BaristaError {
   const top = state.chosen();
   if (top === undefined || top.value === null) return { value: null, listKeys: NO_KEYS };
   if (top.crdt !== true) return { value: { type: 'string', value: top.value }, listKeys: NO_KEYS };
   const c = decodeCrdt(top.value);
+  if (c instanceof CollectionMarker) {
+    if (collection === undefined)
+      return c.count === 0 ? { value: null, listKeys: NO_KEYS } : new BaristaError('wrong_type', WRONGTYPE);
+    const v = collection.view;
+    const held = Math.max(c.count, collection.count);
+    const isSet = c.schema.type === 'orset';
+    const members = v instanceof ORSet ? setMembers(v) : [];
+    const entries = v instanceof ORMap ? hashEntries(v) : [];
+    const shown = isSet ? members.length : entries.length;
+    if (named !== undefined && held > shown) {
+      const p = placeholder(named);
+      if (isSet) members.push(p);
+      else entries.push([p, new Uint8Array(0)]);
+    }
+    if (members.length + entries.length === 0) return { value: null, listKeys: NO_KEYS };
+    return { value: isSet ? { type: 'set', members } : { type: 'hash', entries }, listKeys: NO_KEYS };
+  }
   if (c instanceof PNCounter) {
     const v = readableValue(state);
     return { value: v === null ? null : { type: 'string', value: v }, listKeys: NO_KEYS };
@@ -112,6 +145,59 @@ export function materialize(state: Versioned): ReadValue | BaristaError {
   return { value: { type: 'list', values: elements.map(([, v]) => v) }, listKeys: elements.map(([k]) => k) };
 }
 
+/** An element none of `named` is: the partial value's placeholder (materialize). */
+function placeholder(named: readonly Uint8Array[]): Uint8Array {
+  const taken = new Set(named.map(latin1));
+  for (let i = 0; ; i++) {
+    const p = Buffer.from(`\u0000barista-placeholder-${i}`, 'latin1');
+    if (!taken.has(latin1(p))) return new Uint8Array(p);
+  }
+}
+
+/** Set and hash commands: in the rows layout their keys are read with a rows request (rowsRead). */
+export const rowsCommandNames: ReadonlySet<string> = new Set([...setCommands, ...hashCommands].map((s) => s.name));
+
+/**
+ * What a set or hash command reads of each key in the rows layout: the elements it names (its
+ * reply and change depend on those only), or null (every row: SMEMBERS, SCARD, HGETALL, SPOP,
+ * SINTER, ... the O(n) commands, as Redis' own costs are). Keys by latin1.
+ */
+export function rowsRead(argv: readonly Uint8Array[]): Map<string, readonly Uint8Array[]> {
+  const name = latin1(argv[0]!).toLowerCase();
+  const key = latin1(argv[1]!);
+  const one = (elements: readonly Uint8Array[]) => new Map([[key, elements]]);
+  switch (name) {
+    case 'sadd':
+    case 'srem':
+    case 'smismember':
+    case 'hdel':
+    case 'hmget':
+      if (argv.length >= 3) return one(argv.slice(2));
+      break;
+    case 'sismember':
+    case 'hget':
+    case 'hexists':
+    case 'hstrlen':
+    case 'hsetnx':
+    case 'hincrby':
+    case 'hincrbyfloat':
+      if (argv.length >= 3) return one([argv[2]!]);
+      break;
+    case 'hset':
+    case 'hmset':
+      if (argv.length >= 4 && argv.length % 2 === 0) return one(argv.slice(2).filter((_, i) => i % 2 === 0));
+      break;
+    case 'smove':
+      if (argv.length === 4)
+        return new Map([
+          [key, [argv[3]!]],
+          [latin1(argv[2]!), [argv[3]!]],
+        ]);
+      break;
+  }
+  return new Map();
+}
+
 const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
 const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 
@@ -123,6 +209,8 @@ export function diffOps(before: ReadValue, after: Materialized | null, rng: Rng)
   const b = before.value;
   const type = after?.type ?? b?.type;
   if (type === undefined) return [];
+  // A string the command left as it was (a collection command on it answered WRONGTYPE).
+  if (b?.type === 'string' && after?.type === 'string' && same(b.value, after.value)) return [];
   if ((b !== null && b.type !== type) || type === 'string')
     return new BaristaError('bad_request', 'the command changed the type of the key, which N > 1 does not do');
   let ops: TypedOp[] | BaristaError;

@@ -58,7 +58,7 @@ import type { Level } from '../../dynamo/messages.ts';
 import { reply, type RespValue } from '../../wire/resp/index.ts';
 import { latin1 } from './command-entry.ts';
 import type { StoreConfig } from './config.ts';
-import type { KeyState, ReplicaNode } from './replication/driver.ts';
+import type { KeyState, ReplicaNode, ReplicaRequest } from './replication/driver.ts';
 import type { VectorClock } from '../../lib/clocks/vector.ts';
 import {
   expireOutcome,
@@ -97,7 +97,15 @@ import {
 } from './tag-state.ts';
 import { lookupCommand } from '../../redis/table.ts';
 import { CROSSSLOT_MESSAGE, commandKeys } from './routing.ts';
-import { collectionCommandNames, diffOps, materialize, type ReadValue, shownType } from './replicated-collections.ts';
+import {
+  collectionCommandNames,
+  diffOps,
+  materialize,
+  type ReadValue,
+  rowsCommandNames,
+  rowsRead,
+  shownType,
+} from './replicated-collections.ts';
 
 export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL' | 'ANY' | 'SERIAL';
 export const CONSISTENCY_LEVELS: readonly ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL', 'ANY', 'SERIAL'];
@@ -378,6 +386,8 @@ export class ReplicatedCommands {
         if (level !== 'SERIAL') return this.flush(argv, level, done);
     }
     if (level === 'SERIAL') return this.runSerial(name, argv, done);
+    // Sets and hashes kept in rows: every command by Redis' own code on the rows it names.
+    if (this.node.collections === 'rows' && rowsCommandNames.has(name)) return this.collection(argv, level, done);
     switch (name) {
       case 'get':
         return this.read(argv[1]!, level, done, (s) => {
@@ -389,8 +399,8 @@ export class ReplicatedCommands {
       case 'type':
         return this.read(argv[1]!, level, done, (s) => {
           const read = materialize(s.versioned);
-          if (read instanceof BaristaError) return errorReply(read, false);
-          return reply.simple(read.value?.type ?? 'none');
+          if (read instanceof BaristaError && read.code !== 'wrong_type') return errorReply(read, false);
+          return reply.simple(shownType(s.versioned) ?? 'none');
         });
       case 'sadd':
       case 'srem':
@@ -703,14 +713,30 @@ export class ReplicatedCommands {
         reply.error(`ERR ${keys.length} keys in one command, max ${limits.storeCollectionKeysCountMax} at N > 1`),
       );
     }
-    // Each key read at the level in turn (each its own operation, as N > 1 makes multi-key commands).
+    // Each key read at the level in turn (each its own operation, as N > 1 makes multi-key
+    // commands); a set or hash command in the rows layout reads the rows it names (rowsRead).
     const reads: ReadValue[] = [];
+    const rows =
+      this.node.collections === 'rows' && rowsCommandNames.has(latin1(argv[0]!).toLowerCase())
+        ? rowsRead(argv)
+        : undefined;
+    const request = (key: Uint8Array): ReplicaRequest => {
+      if (rows === undefined) return { kind: 'get', key, level: readAt(level) };
+      const named = rows.get(latin1(key));
+      const elements = named === undefined || named.length > limits.storeSetMembersCountMax ? null : named;
+      return { kind: 'rows', key, level: readAt(level), elements };
+    };
     inTurn(
       keys.length,
       (i, next) =>
-        this.node.submit({ kind: 'get', key: keys[i]!, level: readAt(level) }, (read) => {
+        this.node.submit(request(keys[i]!), (read) => {
           if (!read.ok) return done(errorReply(read.error, false));
-          const before = materialize(read.state.versioned);
+          const named = rows?.get(latin1(keys[i]!));
+          const before = materialize(
+            read.state.versioned,
+            read.state.collection,
+            named !== undefined && named.length <= limits.storeSetMembersCountMax ? named : undefined,
+          );
           if (before instanceof BaristaError) return done(errorReply(before, false));
           reads.push(before);
           next();
@@ -1414,6 +1440,10 @@ export class ReplicatedCommands {
     this.node.submit({ kind: 'get', key: src, level: readAt(level) }, (s) => {
       if (!s.ok) return done(errorReply(s.error, false));
       const read = materialize(s.state.versioned);
+      if (read instanceof BaristaError && read.code === 'wrong_type')
+        return done(
+          reply.error('ERR RENAME of a set or hash kept in rows (replication.collections) is not offered yet'),
+        );
       if (read instanceof BaristaError) return done(errorReply(read, false));
       if (read.value === null) return done(redisErrorReply.noSuchKey);
       // Redis: the same name is OK for RENAME, 0 for RENAMENX, and nothing changes (any type).

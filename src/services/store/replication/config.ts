@@ -40,6 +40,11 @@ export const replicationConfigSchema = z
       .min(0)
       .max(365 * 86_400_000)
       .default(d.tombstoneGraceMs),
+    /**
+     * How sets and hashes are kept: 'whole' (one CRDT value per key) or 'rows' (one row per
+     * element: a command reads, writes and ships only the elements it names). Alike on every node.
+     */
+    collections: z.enum(['whole', 'rows']).default(d.collections),
   })
   .superRefine((c, ctx) => {
     if (c.requestTimeoutMs < 2 * c.tickMs) {

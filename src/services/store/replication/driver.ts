@@ -67,7 +67,7 @@ import {
   HybridLogicalClock,
 } from '../../../lib/clocks/hlc.ts';
 import type { VectorClock } from '../../../lib/clocks/vector.ts';
-import { BaristaError, ProtocolError } from '../../../lib/errors.ts';
+import { BaristaError, LimitError, ProtocolError } from '../../../lib/errors.ts';
 import { limits } from '../../../lib/limits.ts';
 import { utf8ByteLength } from '../../../lib/bytes.ts';
 import { murmur3X64_128Into } from '../../../dynamo/partitioner.ts';
@@ -77,11 +77,13 @@ import type { MembershipView } from '../../../node/service.ts';
 import {
   type ClientRequest,
   type ClientResult,
+  type CollectionView,
   decodeMessage,
   encodeMessage,
   type Level,
 } from '../../../dynamo/messages.ts';
 import type { MoveProgress, MoveStats } from '../../../dynamo/move.ts';
+import { repairMarked } from '../../../dynamo/collection-store.ts';
 import { DynamoReplica, levelCount, type Output, type ReplicaStats } from '../../../dynamo/replica.ts';
 import type { Ring } from '../../../dynamo/ring.ts';
 import type { PaxosOperation, PaxosOutcome, PaxosStore } from '../../../dynamo/paxos.ts';
@@ -127,6 +129,12 @@ export interface ReplicaNodeConfig {
    * rounds and any outage: a replica that missed a delete and returns after it brings the value back.
    */
   readonly tombstoneGraceMs: number;
+  /**
+   * How sets and hashes are kept (src/dynamo/replica-rows.ts): 'whole' (one CRDT value per key,
+   * read and shipped whole by every command) or 'rows' (one row per element; a command touches
+   * only the elements it names). Alike on every node; not switched on a store holding collections.
+   */
+  readonly collections: 'whole' | 'rows';
 }
 
 export const defaultReplicaNodeConfig: ReplicaNodeConfig = {
@@ -142,6 +150,7 @@ export const defaultReplicaNodeConfig: ReplicaNodeConfig = {
   ringDelayMs: 5_000,
   readRepairChance: 0.1,
   tombstoneGraceMs: 864_000_000,
+  collections: 'whole',
 };
 
 /** What the driver needs of its node: a ServiceContext provides each piece (see docs/ARCHITECTURE.md). */
@@ -192,13 +201,25 @@ export interface KeyState {
   readonly chosen: Sibling | undefined;
   /** The whole state (counters read it: src/dynamo/counter.ts). */
   readonly versioned: Versioned;
+  /** A rows request's view of the collection (the rows layout), when the key keeps one. */
+  readonly collection?: CollectionView;
 }
 
-export type ReplicaOpKind = 'get' | 'put' | 'delete' | 'typed';
+export type ReplicaOpKind = 'get' | 'rows' | 'put' | 'delete' | 'typed';
 
 /** A request for the callback API (the simulator's workloads use it: no promise turns). */
 export type ReplicaRequest =
   | { readonly kind: 'get'; readonly key: Uint8Array; readonly level: Level }
+  /**
+   * The key's state and, in the rows layout, its collection's rows of `elements` (null: all),
+   * read at the level (messages.ts ClientRequest 'rows').
+   */
+  | {
+      readonly kind: 'rows';
+      readonly key: Uint8Array;
+      readonly level: Level;
+      readonly elements: readonly Uint8Array[] | null;
+    }
   /** A typed operation (src/dynamo/typed.ts: INCRBY, SADD, SREM), coordinated at a replica. */
   | { readonly kind: 'typed'; readonly key: Uint8Array; readonly op: TypedOp; readonly level: Level }
   | {
@@ -325,6 +346,10 @@ export class ReplicaNode {
   constructor(components: ReplicaNodeComponents, config: ReplicaNodeConfig = defaultReplicaNodeConfig) {
     const { env } = components;
     for (const [name, v] of Object.entries(config)) {
+      if (name === 'collections') {
+        assert(v === 'whole' || v === 'rows', `replication.collections must be whole or rows: ${v}`);
+        continue;
+      }
       if (name === 'readRepairChance') {
         assert(typeof v === 'number' && v >= 0 && v <= 1, `replication.readRepairChance must be 0..1: ${v}`);
         continue;
@@ -340,9 +365,13 @@ export class ReplicaNode {
     }
     this.env = env;
     this.store = components.store;
+    // A crash between a collection change's rows and its header (collection-store.ts): rebuilt
+    // from the rows before the replica serves; durable at the next sync (a crash first repairs again).
+    const repaired = repairMarked(this.store);
     this.membership = components.membership;
     this.metrics = components.metrics ?? env.metrics;
     this.log = (components.log ?? env.log).child({ component: 'dynamo' });
+    if (repaired.length > 0) this.log.info({ count: repaired.length }, 'dynamo: collections repaired after a crash');
     this.ring_ = components.ring ?? configuredRing([env.nodeId, ...components.peers], config.tokensPerNode);
     this.ringNodes = new Set(this.ring_.nodes.map((n) => n.id));
     this.hlc = new HybridLogicalClock({ maxDriftMs: config.hlcMaxDriftMs });
@@ -361,6 +390,7 @@ export class ReplicaNode {
         tombstoneGraceMs: config.tombstoneGraceMs,
         gcIntervalTicks: ticks(60_000),
         actorId: components.actorId ?? env.nodeId,
+        collections: config.collections,
       },
       {
         store: this.store,
@@ -373,7 +403,13 @@ export class ReplicaNode {
     const m = this.metrics;
     const latency = (kind: ReplicaOpKind) =>
       m.histogram('dynamo_op_latency_ms', 'Client requests from submit to answer', { kind });
-    this.latency = { get: latency('get'), put: latency('put'), delete: latency('delete'), typed: latency('typed') };
+    this.latency = {
+      get: latency('get'),
+      rows: latency('rows'),
+      put: latency('put'),
+      delete: latency('delete'),
+      typed: latency('typed'),
+    };
     this.statCounters = Object.fromEntries(
       (Object.keys(STAT_HELP) as (keyof ReplicaStats)[]).map((k) => [
         k,
@@ -479,6 +515,7 @@ export class ReplicaNode {
     }
     let request: ClientRequest;
     if (req.kind === 'get') request = { kind: 'get', key: req.key, level: req.level };
+    else if (req.kind === 'rows') request = { kind: 'rows', key: req.key, level: req.level, elements: req.elements };
     else if (req.kind === 'typed') {
       const keyOk = req.key.length <= limits.kvKeyBytesMax;
       request = {
@@ -531,6 +568,11 @@ export class ReplicaNode {
 
   get ring(): Ring {
     return this.ring_;
+  }
+
+  /** How this keyspace keeps sets and hashes (ReplicaNodeConfig.collections). */
+  get collections(): 'whole' | 'rows' {
+    return this.replica.config.collections;
   }
 
   /** A newer ring (RingKeeper.onChange): later requests locate keys on it. */
@@ -718,7 +760,15 @@ export class ReplicaNode {
 
   private emit(out: Output): void {
     for (const { to, message } of out.messages) {
-      const bytes = encodeMessage(message);
+      let bytes: Uint8Array;
+      try {
+        bytes = encodeMessage(message);
+      } catch (error) {
+        // A value over the CRDT codec's bounds (a collection view too big to ship): as oversized.
+        if (!(error instanceof LimitError)) throw error;
+        this.oversize.inc();
+        continue;
+      }
       if (bytes.length > limits.dynamoMessageBytesMax) {
         this.oversize.inc();
         continue;
@@ -821,6 +871,12 @@ function toOutcome(result: ClientResult, nowMs: number): ReplicaOutcome {
   const state = result.state.expiredAsTombstones(nowMs);
   return {
     ok: true,
-    state: { siblings: state.siblings, context: state.context(), chosen: state.chosen(), versioned: state },
+    state: {
+      siblings: state.siblings,
+      context: state.context(),
+      chosen: state.chosen(),
+      versioned: state,
+      ...(result.collection === undefined ? {} : { collection: result.collection }),
+    },
   };
 }

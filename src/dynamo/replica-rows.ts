@@ -1,0 +1,225 @@
+// The rows layout of the replica (replica.ts, config `collections: 'rows'`): a set's or hash's
+// elements kept decomposed (src/crdt/decomposed.ts) in the replica store's rows of the key
+// (collection-store.ts), while the key's version state (versions.ts) holds a collection marker
+// sibling (src/crdt/marker.ts) per write, as a whole-value write leaves its value. Helpers the
+// replica's coordinator and receiver call; docs/ARCHITECTURE.md "Collections at N > 1" says why.
+//
+// Rules:
+//   - A key's collection lives while its state holds a marker sibling with a value (of any
+//     write's, expired or not). When a merge or write leaves none (DEL's tombstone or a SET of a
+//     string superseded every marker), the collection is dropped: `settle`. A delta whose marker
+//     arrives already superseded is acknowledged and not applied.
+//   - A collection write at a coordinator whose state shows no live marker (absent, a tombstone,
+//     or every marker past its deadline at the write's time) first clears the rows it holds
+//     (context-only: their dots stay known) and ships that clear with the change, so an expired
+//     collection written again starts empty at every replica.
+//   - The coordinator's change runs the OR-Set / OR-Map mutators on one-element views, one delta
+//     per element changed, all in one StoredCollection.change (one mark, one header).
+
+import { type Schema, schemaEqual } from '../crdt/causal.ts';
+import { type ByteString, byteStringOf, compareStrings } from '../crdt/codec.ts';
+import { decodeCrdt, type ORMap, ORSet } from '../crdt/crdt.ts';
+import type { CollectionCrdt, DecomposedCollection, DecomposedDelta, Row } from '../crdt/decomposed.ts';
+import type { CausalContext } from '../crdt/dots.ts';
+import { CollectionMarker } from '../crdt/marker.ts';
+import { MVRegister } from '../crdt/registers.ts';
+import type { HlcTimestamp } from '../lib/clocks/hlc.ts';
+import { BaristaError } from '../lib/errors.ts';
+import { dropCollection, StoredCollection, storedSchema } from './collection-store.ts';
+import type { CollectionView, RowSelection, RowsAnswer } from './messages.ts';
+import { keyString, type ReplicaStore } from './store.ts';
+import { limits } from '../lib/limits.ts';
+import { type TypedOp, WRONGTYPE } from './typed.ts';
+import type { Versioned } from './versions.ts';
+
+export const SET_SCHEMA: Schema = ORSet.schema;
+export const HASH_SCHEMA: Schema = Object.freeze({ type: 'ormap', value: MVRegister.schema });
+
+/**
+ * The longest set member or hash field the rows layout keeps: a row's engine key is 'r', the key's
+ * 8-byte token, the key escaped (each byte at most twice) and a 2-byte terminator, then the element,
+ * within lsmKeyBytesMax (the N = 1 keyspace keeps an element under the same kind of key).
+ */
+export const ROW_ELEMENT_BYTES_MAX = limits.lsmKeyBytesMax - 11 - 2 * limits.kvKeyBytesMax;
+
+/** A member or field of `op` over ROW_ELEMENT_BYTES_MAX, as the error the write answers; undefined: none. */
+export function elementTooLarge(op: RowsOp): BaristaError | undefined {
+  const step = op.type === 'hset' ? 2 : 1;
+  for (let i = 0; i < op.members.length; i += step) {
+    const n = op.members[i]!.length;
+    if (n > ROW_ELEMENT_BYTES_MAX)
+      return new BaristaError(
+        'value_too_large',
+        `a ${step === 1 && op.type[0] === 's' ? 'set member' : 'hash field'} of ${n} bytes, max ${ROW_ELEMENT_BYTES_MAX} (lsmKeyBytesMax)`,
+      );
+  }
+  return undefined;
+}
+
+export type RowsOp = Extract<TypedOp, { type: 'sadd' | 'srem' | 'hset' | 'hdel' }>;
+
+/** Whether the rows layout keeps `op`'s collection (sets and hashes). */
+export function isRowsOp(op: TypedOp | undefined): op is RowsOp {
+  return op !== undefined && (op.type === 'sadd' || op.type === 'srem' || op.type === 'hset' || op.type === 'hdel');
+}
+
+export function schemaOfOp(op: RowsOp): Schema {
+  return op.type === 'sadd' || op.type === 'srem' ? SET_SCHEMA : HASH_SCHEMA;
+}
+
+/** The marker a sibling holds, if it holds one. */
+export function markerOf(value: Uint8Array | null, crdt: boolean | undefined): CollectionMarker | undefined {
+  if (value === null || crdt !== true) return undefined;
+  const c = decodeCrdt(value);
+  return c instanceof CollectionMarker ? c : undefined;
+}
+
+/** Whether any sibling of `state` is a collection marker with a value. */
+export function holdsMarker(state: Versioned): boolean {
+  return state.siblings.some((s) => markerOf(s.value, s.crdt) !== undefined);
+}
+
+/**
+ * The collections of one replica's store, through one open handle per key (a handle holds its
+ * header and its joins in progress in memory, so every change of a key goes through the same one:
+ * collection-store.ts). At most dynamoOpenCollectionsCountMax handles: past it the least recently
+ * used one without a join in progress closes (reopened from the store when needed).
+ */
+export class Collections {
+  private readonly handles = new Map<string, StoredCollection>();
+
+  constructor(
+    private readonly store: ReplicaStore,
+    private readonly handlesMax = limits.dynamoOpenCollectionsCountMax,
+  ) {}
+
+  get openCount(): number {
+    return this.handles.size;
+  }
+
+  /** `key`'s collection as stored (undefined: none). */
+  held(key: Uint8Array): StoredCollection | undefined {
+    const k = keyString(key);
+    const h = this.handles.get(k);
+    if (h !== undefined) return this.touch(k, h);
+    const schema = storedSchema(this.store, key);
+    return schema === undefined ? undefined : this.touch(k, StoredCollection.open(this.store, key, schema));
+  }
+
+  /**
+   * `key`'s collection of `schema`, opened or made. A stored collection of another schema is
+   * dropped when no marker of its schema is left in `state` (the key changed type), else
+   * wrong_type (writes of two types raced: the other one's collection stays).
+   */
+  open(key: Uint8Array, schema: Schema, state: Versioned): StoredCollection | BaristaError {
+    const held = this.held(key);
+    if (held !== undefined && schemaEqual(held.dc.header.schema, schema)) return held;
+    if (held !== undefined) {
+      // Only a marker still counting elements keeps the other schema's rows (an emptied one is no key).
+      const live = state.siblings.some((s) => {
+        const m = markerOf(s.value, s.crdt);
+        return m !== undefined && m.count > 0 && schemaEqual(m.schema, held.dc.header.schema);
+      });
+      if (live) return new BaristaError('wrong_type', WRONGTYPE);
+      this.drop(key);
+    }
+    return this.touch(keyString(key), StoredCollection.open(this.store, key, schema));
+  }
+
+  /** Deletes `key`'s collection (rows and header) and closes its handle: joins in progress end. */
+  drop(key: Uint8Array): number {
+    this.handles.delete(keyString(key));
+    return dropCollection(this.store, key);
+  }
+
+  /**
+   * Drops `key`'s collection when `state` (just written or merged) holds no marker: its writes were
+   * all superseded. Returns the rows dropped.
+   */
+  settle(key: Uint8Array, state: Versioned): number {
+    if (holdsMarker(state) || this.store.getHeader(key) === undefined) return 0;
+    return this.drop(key);
+  }
+
+  /**
+   * This replica's answer to a row read of `key`: its schema and count, and the rows of `sel`
+   * (named elements, or a page from an element on); null when it keeps no collection of the key.
+   */
+  answer(key: Uint8Array, sel: RowSelection): RowsAnswer | null {
+    const h = this.held(key);
+    if (h === undefined) return null;
+    const { schema, count } = h.dc.header;
+    if (sel.kind === 'page') {
+      const page = h.page(sel.from, limits.dynamoRowsPageBytesMax, limits.dynamoRowsPageCountMax);
+      return { schema, count, rows: { kind: 'page', page } };
+    }
+    const named = [...new Set(sel.elements.map(byteStringOf))].sort(compareStrings);
+    const rows = h.dc.view(named).store as ReadonlyMap<ByteString, Row>;
+    return { schema, count, rows: { kind: 'rows', elements: named, rows, context: h.dc.context } };
+  }
+
+  /** The view a rows request answers: the named rows (all for null) under the whole context, and the count. */
+  view(key: Uint8Array, elements: readonly Uint8Array[] | null): CollectionView | undefined {
+    const h = this.held(key);
+    if (h === undefined) return undefined;
+    const view = elements === null ? h.dc.whole() : h.dc.view(elements.map(byteStringOf));
+    return { view, count: h.dc.header.count };
+  }
+
+  private touch(k: string, h: StoredCollection): StoredCollection {
+    this.handles.delete(k);
+    this.handles.set(k, h);
+    if (this.handles.size > this.handlesMax) {
+      for (const [old, oh] of this.handles) {
+        if (this.handles.size <= this.handlesMax) break;
+        if (old !== k && oh.dc.joining === 0) this.handles.delete(old);
+      }
+    }
+    return h;
+  }
+}
+
+/** The elements an operation names, as the decomposed layer's byte strings (distinct, ascending). */
+function namedElements(op: RowsOp): ByteString[] {
+  const step = op.type === 'hset' ? 2 : 1;
+  const out = new Set<ByteString>();
+  for (let i = 0; i < op.members.length; i += step) out.add(byteStringOf(op.members[i]!));
+  return [...out].sort(compareStrings);
+}
+
+/** Runs `op` on the collection, one element at a time: the deltas made (none when nothing changed). */
+export function applyRowsOp(dc: DecomposedCollection, actor: string, op: RowsOp, ts: HlcTimestamp): DecomposedDelta[] {
+  const deltas: DecomposedDelta[] = [];
+  if (op.type === 'hset') {
+    // The last value named for a field wins, as HSET's own order does.
+    const values = new Map<ByteString, Uint8Array>();
+    for (let i = 0; i + 1 < op.members.length; i += 2) values.set(byteStringOf(op.members[i]!), op.members[i + 1]!);
+    for (const [field, value] of [...values].sort(([a], [b]) => compareStrings(a, b))) {
+      deltas.push(
+        dc.update([field], (view) =>
+          (view as ORMap).apply<MVRegister>(field, (r) => r.write(actor, value, ts)),
+        ) as DecomposedDelta,
+      );
+    }
+    return deltas;
+  }
+  for (const e of namedElements(op)) {
+    const present = dc.view([e]).has(e);
+    if (op.type === 'sadd' && !present) deltas.push(dc.update([e], (view) => (view as ORSet).add(actor, e)));
+    else if ((op.type === 'srem' || op.type === 'hdel') && present)
+      deltas.push(dc.update([e], (view) => view.remove(e) as ReturnType<CollectionCrdt['remove']>));
+  }
+  return deltas;
+}
+
+/** A receiver's side of a change: the clear, then each delta, in one change. */
+export function applyChange(
+  sc: StoredCollection,
+  clear: CausalContext | null,
+  deltas: readonly DecomposedDelta[],
+): void {
+  sc.change((dc) => {
+    if (clear !== null) dc.applyClear(clear);
+    for (const d of deltas) dc.applyDelta(d);
+  });
+}

@@ -1,0 +1,203 @@
+// Goal: sets and hashes kept in rows (replication.collections 'rows': src/dynamo/replica-rows.ts)
+// answer every command as the whole-value layout does, on 3 simulated nodes at N = 3 through RESP,
+// while a command reads, writes and ships only the elements it names.
+//   - Model: random set, hash and key commands (SADD ... HINCRBY, DEL, EXISTS, TYPE, EXPIRE) sent
+//     in turn to random nodes at QUORUM give the same replies in a rows cluster as in a whole-value
+//     cluster (itself checked against Redis' own code: replicated-collections.test.ts).
+//   - O(delta): after 300 SADDs onto one set, the key's state (what DEL, TYPE and SCAN read) is a
+//     marker of a few hundred bytes, each replica holds 300 rows, and one more SADD ships a delta
+//     message of under 1 KiB (negative control: the whole-value cluster's replicate grows with
+//     the set).
+//   - A replica that missed writes (partitioned at ONE) joins what a later QUORUM read brings, and
+//     a DEL then a SADD through another node shows only the new member (the rows of the old set are
+//     dropped where the tombstone lands).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { encodeMessage, type ReplicaMessage } from '../../dynamo/messages.ts';
+import type { NodeServices } from '../../node/services.ts';
+import type { Simulation } from '../../sim/simulation.ts';
+import { replicatedCluster } from '../../../test/support/replicated-cluster.ts';
+import { storeOf } from './service.ts';
+import { runCommands } from './sim-client.ts';
+
+const NODES = ['n1', 'n2', 'n3'];
+const enc = new TextEncoder();
+
+/**
+ * No background anti-entropy and no read repair. The simulator starts each node's clock at its own
+ * origin (days apart): the wall clocks are set equal to n1's, so EXPIRE means the same everywhere.
+ */
+function cluster(seed: string, collections: 'whole' | 'rows'): Simulation<NodeServices> {
+  const sim = replicatedCluster(seed, NODES, 3, {
+    consistency: 'QUORUM',
+    replication: { antiEntropyIntervalMs: 0, readRepairChance: 0, collections },
+  });
+  const wall = (id: string) => sim.instance(id)!.env.clock.wallMs();
+  const base = wall('n1');
+  for (const id of NODES) sim.setClock(id, { skewMs: base - (wall(id) - sim.clock(id).skewMs) });
+  return sim;
+}
+
+const member = fc.constantFrom('a', 'b', 'c', 'dd', '');
+const members = fc.array(member, { minLength: 1, maxLength: 3 });
+const field = fc.constantFrom('f', 'g', 'h');
+const command = fc.oneof(
+  members.map((m) => ['SADD', 's', ...m]),
+  members.map((m) => ['SREM', 's', ...m]),
+  member.map((m) => ['SISMEMBER', 's', m]),
+  members.map((m) => ['SMISMEMBER', 's', ...m]),
+  fc.constantFrom(['SCARD', 's'], ['SMEMBERS', 's'], ['TYPE', 's'], ['EXISTS', 's', 'h'], ['DEL', 's']),
+  fc.tuple(field, member).map(([f, v]) => ['HSET', 'h', f, `${v}v`]),
+  fc.tuple(field, member, field).map(([f, v, g]) => ['HSET', 'h', f, v, g, 'w']),
+  field.map((f) => ['HGET', 'h', f]),
+  field.map((f) => ['HDEL', 'h', f]),
+  field.map((f) => ['HINCRBY', 'h', `${f}n`, '3']),
+  fc.tuple(field, member).map(([f, v]) => ['HSETNX', 'h', f, v]),
+  fc.constantFrom(['HLEN', 'h'], ['HGETALL', 'h'], ['HMGET', 'h', 'f', 'g'], ['HEXISTS', 'h', 'g'], ['TYPE', 'h']),
+  fc.constantFrom(['DEL', 'h'], ['SET', 'h', 'str'], ['GET', 'h'], ['SADD', 'h', 'x'], ['HSET', 's', 'f', 'v']),
+  fc.constantFrom(['SMOVE', 's', 't', 'a'], ['SMEMBERS', 't'], ['SUNION', 's', 't'], ['SINTERSTORE', 'u', 's', 't']),
+  fc.constantFrom(['EXPIRE', 's', '100'], ['TTL', 's'], ['PERSIST', 's']),
+);
+const script = fc.array(fc.tuple(fc.constantFrom(...NODES), command), { minLength: 10, maxLength: 30 });
+
+test('model: set and hash commands in rows answer as the whole-value layout does', () => {
+  fc.assert(
+    fc.property(script, fc.integer({ min: 1, max: 1_000_000 }), (steps, seed) => {
+      const rows = cluster(`rows-model-${seed}`, 'rows');
+      const whole = cluster(`rows-model-${seed}`, 'whole');
+      for (const [node, cmd] of steps) {
+        const a = runCommands(rows, node, [cmd]);
+        const b = runCommands(whole, node, [cmd]);
+        assert.deepEqual(a, b, `${cmd.join(' ')} at ${node}`);
+      }
+    }),
+    { numRuns: 30 },
+  );
+});
+
+/** The bytes of every delta or replicate message a node sends, by type. */
+function spy(sim: Simulation<NodeServices>, id: string, seen: { type: string; bytes: number }[]): void {
+  const replica = storeOf(sim.instance(id)!).replica!.replica;
+  const receive = replica.receive.bind(replica);
+  const request = replica.request.bind(replica);
+  const record = (out: ReturnType<typeof replica.request>) => {
+    for (const m of out.messages as { message: ReplicaMessage }[])
+      if (m.message.type === 'delta' || m.message.type === 'replicate')
+        seen.push({ type: m.message.type, bytes: encodeMessage(m.message).length });
+    return out;
+  };
+  replica.request = (id2, req) => record(request(id2, req));
+  replica.receive = (from, m) => record(receive(from, m));
+}
+
+function fill(sim: Simulation<NodeServices>, n: number): void {
+  for (let i = 0; i < n; i += 50) {
+    const batch = Array.from({ length: Math.min(50, n - i) }, (_, j) => ['SADD', 'big', `member-${i + j}`]);
+    assert.ok(runCommands(sim, NODES[(i / 50) % 3]!, batch).every((r) => r === ':1'));
+  }
+}
+
+test('rows: one SADD onto a set of 300 ships a small delta and the key state stays a marker; whole ships the set', () => {
+  const rows = cluster('rows-delta', 'rows');
+  fill(rows, 300);
+  for (const id of NODES) {
+    const node = storeOf(rows.instance(id)!).replica!;
+    assert.ok(node.peek(enc.encode('big')).encode().length < 300, 'the key state is a marker');
+    assert.equal(node.replica['store'].scanRows(enc.encode('big'), new Uint8Array(0), 1000).entries.length, 300);
+  }
+  const seen: { type: string; bytes: number }[] = [];
+  spy(rows, 'n1', seen);
+  assert.deepEqual(runCommands(rows, 'n1', [['SADD', 'big', 'one-more']]), [':1']);
+  const deltas = seen.filter((s) => s.type === 'delta');
+  assert.equal(deltas.length, 2, 'one delta to each other replica');
+  for (const d of deltas) assert.ok(d.bytes < 1024, `delta of ${d.bytes} bytes`);
+  assert.deepEqual(runCommands(rows, 'n2', [['SCARD', 'big']]), [':301']);
+
+  // Negative control: the whole-value layout ships the set whole.
+  const whole = cluster('rows-delta', 'whole');
+  fill(whole, 300);
+  const seenWhole: { type: string; bytes: number }[] = [];
+  spy(whole, 'n1', seenWhole);
+  assert.deepEqual(runCommands(whole, 'n1', [['SADD', 'big', 'one-more']]), [':1']);
+  const replicates = seenWhole.filter((s) => s.type === 'replicate');
+  assert.ok(replicates.length >= 2 && replicates.every((r) => r.bytes > 3000), JSON.stringify(replicates));
+});
+
+test('rows: a replica that missed writes joins what a QUORUM read brings; DEL then SADD shows only the new member', () => {
+  const sim = cluster('rows-missed', 'rows');
+  assert.deepEqual(runCommands(sim, 'n1', [['SADD', 's', 'a', 'b']]), [':2']);
+  const cut = sim.network.partition([['n1', 'n2'], ['n3']]);
+  sim.runFor(3_000);
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['SADD', 's', 'c'],
+      ['SREM', 's', 'a'],
+    ]),
+    [':1', ':1'],
+  );
+  cut.heal();
+  sim.runFor(3_000);
+  // n3 missed both; its QUORUM read joins n1's or n2's rows.
+  assert.deepEqual(runCommands(sim, 'n3', [['SMEMBERS', 's']]), ['*[$b,$c]']);
+  assert.deepEqual(
+    runCommands(sim, 'n3', [
+      ['SISMEMBER', 's', 'a'],
+      ['SCARD', 's'],
+    ]),
+    [':0', ':2'],
+  );
+  assert.deepEqual(
+    runCommands(sim, 'n2', [
+      ['DEL', 's'],
+      ['SADD', 's', 'z'],
+    ]),
+    [':1', ':1'],
+  );
+  for (const id of NODES)
+    assert.deepEqual(
+      runCommands(sim, id, [
+        ['SMEMBERS', 's'],
+        ['TYPE', 's'],
+      ]),
+      ['*[$z]', '+set'],
+    );
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['DEL', 's'],
+      ['EXISTS', 's'],
+      ['TYPE', 's'],
+    ]),
+    [':1', ':0', '+none'],
+  );
+});
+
+test('rows: a read of every row pages through a set larger than one page, from a replica that missed it', () => {
+  const sim = cluster('rows-pages', 'rows');
+  const big = (i: number) => `${String(i).padStart(3, '0')}${'x'.repeat(60 * 1024)}`;
+  const cut = sim.network.partition([['n1', 'n2'], ['n3']]);
+  sim.runFor(3_000);
+  for (let i = 0; i < 40; i += 8) {
+    const batch = Array.from({ length: 8 }, (_, j) => ['SADD', 'p', big(i + j)]);
+    assert.ok(runCommands(sim, 'n1', batch).every((r) => r === ':1'));
+  }
+  cut.heal();
+  sim.runFor(3_000);
+  const before = NODES.map((id) => storeOf(sim.instance(id)!).replica!.replica.stats.mergesRefused);
+  // n3 holds none of them: its read at ALL joins n1's and n2's pages (2.4 MiB each: three pages).
+  const [card, members] = runCommands(sim, 'n3', [
+    ['BARISTA', 'CONSISTENCY', 'ALL'],
+    ['SCARD', 'p'],
+    ['SMEMBERS', 'p'],
+  ]).slice(1);
+  assert.equal(card, ':40');
+  assert.equal(members!.split(',').length, 40);
+  const n3 = storeOf(sim.instance('n3')!).replica!;
+  assert.equal(n3.replica['store'].scanRows(enc.encode('p'), new Uint8Array(0), 100).entries.length, 40);
+  const after = NODES.map((id) => storeOf(sim.instance(id)!).replica!.replica.stats.mergesRefused);
+  assert.deepEqual(after, before, 'no page refused');
+  // A member past the rows' element bound is refused with a clear error, nothing written.
+  const [tooBig] = runCommands(sim, 'n1', [['SADD', 'p', 'y'.repeat(70_000)]]);
+  assert.match(tooBig!, /^-ERR value_too_large: a set member of 70000 bytes, max \d+ \(lsmKeyBytesMax\)$/);
+  assert.deepEqual(runCommands(sim, 'n1', [['SCARD', 'p']]), [':40']);
+});

@@ -3,6 +3,7 @@
 //
 //   npm run bench -- redis [--quick] [-n 200000] [-c 50] [--pipelines 1,16]
 //                          [--tests set,get,incr,lpush,lpop,sadd,hset] [-r 100000] [--cluster]
+//                          [--collections whole|rows]
 //                          [--maxmemory 20mb [--policy allkeys-lru]]
 // --maxmemory: both sides get CONFIG SET maxmemory/maxmemory-policy after start (sync none vs no
 // persistence only): a cache at capacity, evicting on every write once full; INFO's used_memory,
@@ -11,7 +12,8 @@
 // redis-benchmark on the first node, which coordinates every request) against Redis everysec,
 // SET and GET unless --tests names others (each collection test's single key is rewritten whole
 // per command at N > 1: 32 LPUSH/s over 5,000 pushes, so give those a small -n); QUORUM twice: store.conflicts siblings (a SET reads first) and
-// last-write-wins (a SET is one write round).
+// last-write-wins (a SET is one write round). --collections rows: sets and hashes in the rows
+// layout (replication.collections), which touches only the elements a command names.
 // Systems, each started fresh for its runs and stopped after (in `finally`):
 //   redis-server: no persistence; appendonly yes + appendfsync everysec; appendfsync always
 //   Baristas:     store.sync none; periodic (every 1000 ms, like everysec); always (group commit)
@@ -163,6 +165,7 @@ export default async function main(args: string[]): Promise<void> {
       maxmemory: { type: 'string' },
       policy: { type: 'string', default: 'allkeys-lru' },
       warmup: { type: 'string', default: '20000' },
+      collections: { type: 'string', default: 'whole' },
     },
   });
   const unavailable =
@@ -173,6 +176,9 @@ export default async function main(args: string[]): Promise<void> {
     return;
   }
   const n = Number(values.n ?? (values.quick ? 20_000 : 200_000));
+  const collections = values.collections;
+  if (collections !== 'whole' && collections !== 'rows')
+    throw new Error(`--collections whole|rows, not ${collections}`);
   const pipelines = (values.pipelines ?? (values.quick ? '16' : '1,16')).split(',').map(Number);
   const o = {
     n,
@@ -207,9 +213,14 @@ export default async function main(args: string[]): Promise<void> {
         ] as const
       ).map(([level, conflicts]) => ({
         redis: 'everysec' as const,
-        label: `3 nodes N=3 at ${level}, store.conflicts ${conflicts}, sync periodic / Redis everysec`,
+        label: `3 nodes N=3 at ${level}, store.conflicts ${conflicts}, collections ${collections}, sync periodic / Redis everysec`,
         start: () =>
-          startStoreCluster(3, { sync: 'periodic', consistency: level, conflicts, replication: { replicas: 3 } }),
+          startStoreCluster(3, {
+            sync: 'periodic',
+            consistency: level,
+            conflicts,
+            replication: { replicas: 3, collections },
+          }),
       }))
     : PAIRS.filter((pair) => values.maxmemory === undefined || pair.baristas === 'none').map((pair) => ({
         redis: pair.redis,

@@ -220,6 +220,15 @@ export function headerSchema(bytes: Uint8Array, bounds: CrdtBounds = DEFAULT_CRD
   throw new ProtocolError('crdt_unknown_type', 'a header of no collection type');
 }
 
+/** A stored header's count and digest, without decoding its context (what anti-entropy compares). */
+export function headerSummary(bytes: Uint8Array): { count: number; digest: bigint } {
+  const r = new ByteReader(bytes);
+  if (readKind(r) !== 'header') malformed('not a header');
+  const count = r.uvarint();
+  const digest = r.u64();
+  return { count, digest };
+}
+
 /** Decodes a stored row of `element` in a collection of `schema`. */
 export function decodeRow(
   bytes: Uint8Array,

@@ -5,7 +5,7 @@
 // Grammar (integers big-endian; uvarint = UNSIGNED_VARINT, src/lib/bytes.ts):
 //   message      = version type body
 //   version      = u8                      ; 1
-//   type         = u8                      ; 1..9, 12..14 below (10 and 11 are retired: see moveFetch)
+//   type         = u8                      ; 1..9, 12..18 below (10 and 11 are retired: see moveFetch)
 //   replicate    = op key state            ; 1: merge `state` into the key, then ack (op 0: no ack)
 //   replicateAck = op                      ; 2
 //   hint         = op owner key state      ; 3: keep `state` for `owner` until it is back
@@ -37,6 +37,9 @@
 //                                      ; any), then each delta (decomposed-codec kinds); ack with
 //                                      ; replicateAck once durable (op 0: no ack). deltaN 0..
 //                                      ; storeSetMembersCountMax
+//   rowsOffer    = op key state         ; 18: anti-entropy's stream of a key whose collection the
+//                                      ; sender keeps in rows: merge `state`, then pull the rows
+//                                      ; from the sender (rowRead pages) if the key holds a marker
 //   marker       = uvarint length + a collection marker (src/crdt/marker.ts)
 //   element      = uvarint length (0..kvValueBytesMax) + bytes
 //   cursor, next = u8 0 (none: from the first value / no more) | u8 1 position
@@ -182,6 +185,7 @@ export type ReplicaMessage =
   | { readonly type: 'movePageAck'; readonly op: number }
   | { readonly type: 'rowRead'; readonly op: number; readonly key: Uint8Array; readonly sel: RowSelection }
   | { readonly type: 'rowReadReply'; readonly op: number; readonly state: Versioned; readonly rows: RowsAnswer | null }
+  | { readonly type: 'rowsOffer'; readonly op: number; readonly key: Uint8Array; readonly state: Versioned }
   | {
       readonly type: 'delta';
       readonly op: number;
@@ -234,6 +238,7 @@ const TYPE_TAGS = {
   rowRead: 15,
   rowReadReply: 16,
   delta: 17,
+  rowsOffer: 18,
 } as const satisfies Record<ReplicaMessage['type'], number>;
 
 const OP_TAGS = { sadd: 3, srem: 4, hset: 5, hdel: 6, zset: 9, list: 10 } as const;
@@ -260,6 +265,7 @@ export function encodeMessage(m: ReplicaMessage): Uint8Array {
   w.u8(DYNAMO_MESSAGE_VERSION).u8(TYPE_TAGS[m.type]).uvarint(m.op);
   switch (m.type) {
     case 'replicate':
+    case 'rowsOffer':
       w.bytesUvarint(m.key).bytesUvarint(m.state.encode());
       break;
     case 'hint':
@@ -500,6 +506,9 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
       m = { type: 'rowReadReply', op, state, rows: { schema, count, rows: rows as RowsAnswer['rows'] } };
       break;
     }
+    case 18:
+      m = { type: 'rowsOffer', op, key: readKey(r), state: readState(r) };
+      break;
     case 17: {
       const key = readKey(r);
       const state = readState(r);

@@ -156,6 +156,27 @@ test('lost pages are sent again, and a source that is down is waited for, not re
   assertEveryReplicaHolds(c);
 });
 
+test('a first fetch lost is sent again (its cursor is still the start, not the end)', () => {
+  const c = loaded('move-first-lost', 60);
+  beginJoin(c, 'e');
+  c.tick(); // the first fetches leave
+  assert.ok(
+    c.queue.some((m) => m.from === 'e'),
+    'e fetched',
+  );
+  c.queue = []; // every one of them lost
+  for (let i = 0; i < 20; i++) c.tick(); // past the fetch timeout
+  runMove(c);
+  assert.ok(
+    c
+      .node('e')
+      .replica.moveProgress()!
+      .transfers.every((t) => t.retries > 0 && t.pages > 0),
+  );
+  c.setRing(c.ring.completeMove());
+  assertEveryReplicaHolds(c);
+});
+
 test('a crash of the joining node mid-move starts its streams over, and the move still completes', () => {
   const c = loaded('move-crash', 120);
   beginJoin(c, 'e');

@@ -25,6 +25,11 @@
 //     `timeoutTicks` sends the same page (or fetch) again.
 //   - A server answers a fetch only from a ring node (a joining node is one) and reads at most
 //     `scanEntriesMax` stored values per page, stopping early past limits.dynamoMovePageBytesMax.
+//   - A collection kept in rows (replica-rows.ts) does not travel in its key's state: for each such
+//     key a page brings, the receiver pulls the rows from the page's sender (deps.pullRows) and the
+//     page counts as merged only once every pull ended well: a pushed page is acknowledged then,
+//     and a puller fetches the next page then. A pull that fails (or finds no slot) leaves the page
+//     unmerged: the pusher sends it again after its timeout, the puller fetches it again.
 //   - After completeMove the old replicas keep their copies (Cassandra's `nodetool cleanup` is a
 //     separate step); reads and anti-entropy follow the ring, so a copy no node is a replica of is
 //     never read.
@@ -51,6 +56,12 @@ export interface MoveRunnerDeps {
   readonly newOp: () => number;
   /** 'dynamo-move-no-stream': every transfer counts as done at once (the simulator's negative control). */
   readonly mutations: Mutations;
+  /**
+   * After a merge: pulls `key`'s rows from `from` if its state holds a collection marker (the rows
+   * layout). A pull id (onPullEnd tells its end), null when there is nothing to pull, 'busy' when
+   * no pull can start now. Absent: nothing is ever pulled.
+   */
+  readonly pullRows?: (from: NodeId, key: Uint8Array) => string | null | 'busy';
 }
 
 export interface MoveRunnerConfig {
@@ -106,9 +117,8 @@ interface Transfer {
   readonly direction: 'pull' | 'push';
   readonly ranges: readonly TokenRange[];
   readonly rangeSet: TokenRangeSet;
-  /** Where the next page starts (null: from the first key, until `started`). */
+  /** Where the next page starts (null: from the first key; the end is finishedTick, not a null cursor). */
   cursor: Uint8Array | null;
-  started: boolean;
   /** The page or fetch in flight: its op, where the page after it starts (push), its deadline. */
   inflight: { readonly op: number; readonly next: Uint8Array | null; readonly deadlineTick: number } | undefined;
   /** The tick the last page was merged or acknowledged; done counts from the tick after it. */
@@ -117,6 +127,20 @@ interface Transfer {
   entries: number;
   bytes: number;
   retries: number;
+}
+
+/** A page merged whose rows are still being pulled: what to do once every pull ended well. */
+interface RowsWait {
+  readonly left: Set<string>;
+  /** A pushed page's ack to send, or a pulled page's transfer to advance. */
+  readonly then:
+    | { readonly kind: 'ack'; readonly from: NodeId; readonly op: number }
+    | {
+        readonly kind: 'advance';
+        readonly t: Transfer;
+        readonly next: Uint8Array | null;
+        readonly entries: readonly MoveEntry[];
+      };
 }
 
 interface ActiveMove {
@@ -155,6 +179,8 @@ export class MoveRunner {
   private ring: Ring;
   private move: ActiveMove | undefined;
   private nowTick = 0;
+  /** Pages waiting for their rows, by pull id. */
+  private readonly waits = new Map<string, Set<RowsWait>>();
 
   constructor(
     private readonly deps: MoveRunnerDeps,
@@ -197,7 +223,6 @@ export class MoveRunner {
           ranges: part,
           rangeSet: new TokenRangeSet(part),
           cursor: null,
-          started: false,
           inflight: undefined,
           finishedTick: undefined,
           pages: 0,
@@ -271,8 +296,10 @@ export class MoveRunner {
         this.stats.ignored++;
         return;
       }
-      this.mergePage(m.entries);
-      this.deps.send(from, { type: 'movePageAck', op: m.op });
+      const pulls = this.mergePage(from, m.entries);
+      if (pulls === 'busy') return; // not acknowledged: the pusher sends it again
+      if (pulls.length === 0) this.deps.send(from, { type: 'movePageAck', op: m.op });
+      else this.wait(pulls, { kind: 'ack', from, op: m.op });
       return;
     }
     const t = this.move?.transfers.find((x) => x.direction === 'pull' && x.peer === from && x.inflight?.op === m.op);
@@ -280,10 +307,62 @@ export class MoveRunner {
       this.stats.ignored++;
       return;
     }
+    const pulls = this.mergePage(from, m.entries);
+    if (pulls === 'busy') {
+      // Fetched again after the timeout (the inflight fetch stays until then).
+      return;
+    }
+    if (pulls.length > 0) {
+      // The fetch stays in flight (no other is sent) until the rows are here; its timeout no
+      // longer applies: onPullEnd advances or drops it.
+      t.inflight = { ...t.inflight!, deadlineTick: Number.MAX_SAFE_INTEGER };
+      this.wait(pulls, { kind: 'advance', t, next: m.next, entries: m.entries });
+      return;
+    }
     t.inflight = undefined;
-    this.mergePage(m.entries);
     this.advance(t, m.next, m.entries);
     this.pump(t);
+  }
+
+  /**
+   * A rows pull a page waits for ended (replica.ts): when it was the page's last, the page counts as
+   * merged (acknowledged, or its transfer advanced); a failed pull drops the page's wait, so the
+   * pusher sends it again or the puller fetches it again.
+   */
+  onPullEnd(pull: string, ok: boolean): void {
+    const waiting = this.waits.get(pull);
+    if (waiting === undefined) return;
+    this.waits.delete(pull);
+    for (const w of waiting) {
+      if (!ok) {
+        for (const other of w.left) this.waits.get(other)?.delete(w);
+        w.left.clear();
+        if (w.then.kind === 'advance' && w.then.t.inflight !== undefined) {
+          w.then.t.inflight = undefined;
+          w.then.t.retries++;
+          this.stats.retries++;
+        }
+        continue;
+      }
+      w.left.delete(pull);
+      if (w.left.size > 0) continue;
+      const then = w.then;
+      if (then.kind === 'ack') this.deps.send(then.from, { type: 'movePageAck', op: then.op });
+      else if (this.move?.transfers.includes(then.t) === true) {
+        then.t.inflight = undefined;
+        this.advance(then.t, then.next, then.entries);
+        this.pump(then.t);
+      }
+    }
+  }
+
+  private wait(pulls: readonly string[], then: RowsWait['then']): void {
+    const w: RowsWait = { left: new Set(pulls), then };
+    for (const p of w.left) {
+      let set = this.waits.get(p);
+      if (set === undefined) this.waits.set(p, (set = new Set()));
+      set.add(w);
+    }
   }
 
   onPageAck(from: NodeId, op: number): void {
@@ -317,9 +396,10 @@ export class MoveRunner {
   private pump(t: Transfer): void {
     const m = this.move;
     if (m === undefined || this.nowTick < m.startTick + this.config.delayTicks) return;
+    // Done is finishedTick (the last page merged or acknowledged). A null cursor is the first page,
+    // also when a first fetch or page was lost and goes again (once taken for the end: such a move
+    // waited for ever).
     if (t.finishedTick !== undefined || t.inflight !== undefined || !this.deps.isUp(t.peer)) return;
-    if (t.started && t.cursor === null) return;
-    t.started = true;
     const op = this.deps.newOp();
     const deadlineTick = this.nowTick + this.config.timeoutTicks;
     if (t.direction === 'pull') {
@@ -361,16 +441,25 @@ export class MoveRunner {
     this.stats.entriesServed += entries.length;
   }
 
-  private mergePage(entries: readonly MoveEntry[]): void {
+  /** Merges a page; the rows pulls it started ('busy': one could not start, the page is not merged). */
+  private mergePage(from: NodeId, entries: readonly MoveEntry[]): string[] | 'busy' {
     this.stats.pagesMerged++;
+    const pulls: string[] = [];
     for (const e of entries) {
       const { replicas, pending } = this.ring.locate(e.key, this.deps.replicas);
       if (!replicas.includes(this.deps.id) && !pending.includes(this.deps.id)) {
         this.stats.entriesSkipped++;
         continue;
       }
-      if (this.deps.merge(e.key, Versioned.decode(e.state))) this.stats.entriesMerged++;
-      else this.stats.entriesRefused++;
+      if (!this.deps.merge(e.key, Versioned.decode(e.state))) {
+        this.stats.entriesRefused++;
+        continue;
+      }
+      this.stats.entriesMerged++;
+      const pull = this.deps.pullRows?.(from, e.key) ?? null;
+      if (pull === 'busy') return 'busy';
+      if (pull !== null) pulls.push(pull);
     }
+    return pulls;
   }
 }

@@ -55,7 +55,7 @@
 
 import type { NodeId, Rng } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
-import { bytesEqual } from '../lib/bytes.ts';
+import { ByteWriter, bytesEqual } from '../lib/bytes.ts';
 import { BaristaError, CorruptionError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { type Mutations, noMutations } from '../lib/mutations.ts';
@@ -73,6 +73,7 @@ import {
   schemaOfOp,
 } from './replica-rows.ts';
 import type { DecomposedCollection, DecomposedDelta, RowJoin } from '../crdt/decomposed.ts';
+import { headerSummary } from '../crdt/decomposed-codec.ts';
 import type { ByteString } from '../crdt/codec.ts';
 import { CollectionMarker } from '../crdt/marker.ts';
 import type { CausalContext } from '../crdt/dots.ts';
@@ -205,6 +206,10 @@ export interface ReplicaStats {
   tombstonesCollected: number;
   /** Keys a cleanup pass deleted because this node is no longer one of their replicas. */
   cleanupDropped: number;
+  /** Pulls of a peer's rows started after anti-entropy offered them (the rows layout). */
+  rowPulls: number;
+  /** Offers not pulled: one from that peer in progress, or dynamoRowPullsCountMax reached (the next round retries). */
+  rowPullsSkipped: number;
   /** Cleanup passes completed. */
   cleanupPasses: number;
   /** Cleanup passes stopped because the ring changed under them. */
@@ -213,7 +218,9 @@ export interface ReplicaStats {
 
 type Origin =
   | { readonly kind: 'client'; readonly requestId: number }
-  | { readonly kind: 'peer'; readonly from: NodeId; readonly op: number };
+  | { readonly kind: 'peer'; readonly from: NodeId; readonly op: number }
+  /** The replica's own read (a pull of a peer's rows after anti-entropy): nobody is answered. */
+  | { readonly kind: 'internal'; readonly pull: string };
 
 interface WriteOp {
   readonly kind: 'write';
@@ -332,9 +339,16 @@ export function levelCount(level: Level, n: number): number | undefined {
 }
 
 /** What a Merkle leaf takes of a stored state: its 16-byte murmur3 digest. */
-function stateDigest(state: Uint8Array): Uint8Array {
+/** A key's Merkle leaf input: its stored state, and a rows collection's count and digest (not its context). */
+function stateDigest(state: Uint8Array, header?: Uint8Array): Uint8Array {
   const out = new Uint8Array(16);
-  murmur3X64_128Into(state, out, 0);
+  if (header === undefined) {
+    murmur3X64_128Into(state, out, 0);
+    return out;
+  }
+  const { count, digest } = headerSummary(header);
+  const w = new ByteWriter().bytesUvarint(state).uvarint(count).u64(digest);
+  murmur3X64_128Into(w.finish(), out, 0);
   return out;
 }
 
@@ -369,11 +383,15 @@ export class DynamoReplica {
     cleanupDropped: 0,
     cleanupPasses: 0,
     cleanupAborted: 0,
+    rowPulls: 0,
+    rowPullsSkipped: 0,
   };
   private ring: Ring;
   private readonly store: ReplicaStore;
   /** The rows layout's collections, through one open handle per key (replica-rows.ts). */
   private readonly collections: Collections;
+  /** Pulls of a peer's rows in progress (pullRows), by peer and key; at most dynamoRowPullsCountMax. */
+  private readonly pulls = new Set<string>();
   private readonly isUp: (node: NodeId) => boolean;
   private readonly rng: Rng;
   private readonly mutations: Mutations;
@@ -483,6 +501,7 @@ export class DynamoReplica {
         isUp: this.isUp,
         send: (to, message) => this.send(to, message),
         merge: (key, state) => this.mergeInto(key, state),
+        pullRows: (from, key) => this.pullRows(from, key),
         newOp: () => this.newOp(),
         mutations: deps.mutations ?? noMutations,
       },
@@ -567,6 +586,9 @@ export class DynamoReplica {
         break;
       case 'delta':
         this.onDelta(from, m);
+        break;
+      case 'rowsOffer':
+        if (this.mergeInto(m.key, m.state)) this.pullRows(from, m.key);
         break;
       case 'forward':
         this.coordinate({ kind: 'peer', from, op: m.op }, m.request, false);
@@ -1043,6 +1065,7 @@ export class DynamoReplica {
     }
     if (r.answers.size === r.asked.size + 1) {
       this.ops.delete(op);
+      if (r.origin.kind === 'internal') this.endPull(r.origin.pull, true);
       this.readRepair(r);
     }
   }
@@ -1061,6 +1084,7 @@ export class DynamoReplica {
         this.joinInto(r.key, answer, local, (dc) => dc.joinRows(named.elements, named.rows, named.context));
       }
     }
+    if (r.origin.kind === 'internal') return; // a pull: its pages are joined, nobody to answer
     const v = holdsMarker(local) ? this.collections.view(r.key, rows.elements) : undefined;
     this.finish(r.origin, v === undefined ? { ok: true, state: merged } : { ok: true, state: merged, collection: v });
   }
@@ -1096,6 +1120,47 @@ export class DynamoReplica {
     rows.joins.set(from, { join: join!, next: page.to });
     this.send(from, { type: 'rowRead', op, key: r.key, sel: { kind: 'page', from: page.to } });
     return false;
+  }
+
+  /**
+   * Pulls every row of `key`'s collection from `peer` (a rows read of one replica, page by page,
+   * joined here as a client read's are): what anti-entropy does for a collection, whose rows do not
+   * travel in the key's state. Skipped (the next round tries again) for a key without a marker
+   * here, one already being pulled from that peer, or past dynamoRowPullsCountMax pulls.
+   */
+  private pullRows(peer: NodeId, key: Uint8Array): string | null | 'busy' {
+    if (this.config.collections !== 'rows' || !holdsMarker(this.local(key))) return null;
+    const pull = `${peer}\0${keyString(key)}`;
+    if (this.pulls.has(pull)) return pull;
+    if (this.pulls.size >= limits.dynamoRowPullsCountMax) {
+      this.stats.rowPullsSkipped++;
+      return 'busy';
+    }
+    this.pulls.add(pull);
+    this.stats.rowPulls++;
+    const op = this.newOp();
+    const r: ReadOp = {
+      kind: 'read',
+      origin: { kind: 'internal', pull },
+      key,
+      asked: new Set([peer]),
+      spare: [],
+      answers: new Map([[this.id, this.local(key)]]),
+      rows: { elements: null, answers: new Map([[this.id, null]]), joins: new Map() },
+      required: 2,
+      replied: false,
+      speculateTick: Number.MAX_SAFE_INTEGER,
+      deadlineTick: this.nowTick + this.config.antiEntropyTimeoutTicks,
+    };
+    this.ops.set(op, r);
+    this.send(peer, this.readMessage(op, r));
+    return pull;
+  }
+
+  /** A pull ended (its rows joined, or given up on): the move waiting for it, if any, is told. */
+  private endPull(pull: string, ok: boolean): void {
+    this.pulls.delete(pull);
+    this.mover.onPullEnd(pull, ok);
   }
 
   /** Runs a join of a peer's rows on `key`'s collection; false (counted) when refused. */
@@ -1176,6 +1241,7 @@ export class DynamoReplica {
   }
 
   private expire(o: Op): void {
+    if (o.origin.kind === 'internal') this.endPull(o.origin.pull, false);
     if (o.kind === 'read') {
       for (const { join } of o.rows?.joins.values() ?? []) this.abandonReadJoin(o.key, join);
       if (!o.replied) {
@@ -1209,7 +1275,7 @@ export class DynamoReplica {
 
   private finish(origin: Origin, result: ClientResult): void {
     if (origin.kind === 'client') this.out.replies.push({ requestId: origin.requestId, result });
-    else this.send(origin.from, { type: 'forwardReply', op: origin.op, result });
+    else if (origin.kind === 'peer') this.send(origin.from, { type: 'forwardReply', op: origin.op, result });
   }
 
   // --- replica ----------------------------------------------------------------------------------
@@ -1445,12 +1511,16 @@ export class DynamoReplica {
         (replicas.includes(this.id) || pending.includes(this.id)) &&
         (replicas.includes(job.peer) || pending.includes(job.peer));
       if (!both) continue;
+      // A collection kept in rows: its leaf mixes the rows' count and digest in, and its stream
+      // offers the rows for the peer to pull (rowsOffer) besides the state.
+      const header = this.config.collections === 'rows' ? this.store.getHeader(key) : undefined;
       if (job.kind === 'build') {
         if (!rangeContains(job.builder!.range, token)) continue;
-        job.builder!.add(token, key, stateDigest(state));
+        job.builder!.add(token, key, stateDigest(state, header));
       } else if (job.rangeSet!.has(token)) {
         this.stats.antiEntropyValuesStreamed++;
-        this.send(job.peer, { type: 'replicate', op: 0, key, state: Versioned.decode(state) });
+        const type = header === undefined ? 'replicate' : 'rowsOffer';
+        this.send(job.peer, { type, op: 0, key, state: Versioned.decode(state) });
       }
     }
     job.from = page.next;

@@ -30,6 +30,7 @@ import { DynamoReplica, levelCount, type Output, type ReplicaConfig } from './re
 import { chooseTokens, Ring } from './ring.ts';
 import { keyBytes, MemoryReplicaStore } from './store.ts';
 import { type Dot, emptyContext, type Versioned } from './versions.ts';
+import type { TypedOp } from './typed.ts';
 
 /** Rounds of delivery and ticks before settle() declares a livelock. */
 const SETTLE_ROUNDS_MAX = 10_000;
@@ -233,6 +234,18 @@ export class DynamoCluster {
     const n = this.node(at);
     assert(n.up, `client request at down node ${at}`);
     this.process(n, n.replica.request(id, { kind: 'put', key: utf8.encode(key), value: v, context, level, ts }));
+    return id;
+  }
+
+  /** A typed operation (counters, sets, hashes) at `at`; acknowledged writes of it are not tracked by value. */
+  typed(at: NodeId, key: string, op: TypedOp, level: Level): number {
+    const id = this.nextRequestId++;
+    const ts = { wallMs: this.wallMs++, logical: 0 };
+    this.pending.set(id, { kind: 'put', key, level, ackedBefore: [] });
+    const n = this.node(at);
+    assert(n.up, `client request at down node ${at}`);
+    const req = { kind: 'put' as const, key: utf8.encode(key), value: null, op, context: emptyContext(), level, ts };
+    this.process(n, n.replica.request(id, req));
     return id;
   }
 

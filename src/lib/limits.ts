@@ -377,6 +377,8 @@ export const limits = {
   dynamoRowsPageBytesMax: 1024 * 1024,
   /** Rows in one such page. */
   dynamoRowsPageCountMax: 4096,
+  /** Pulls of a peer's collection rows (anti-entropy offers them) one replica runs at once; more wait for the next round. */
+  dynamoRowPullsCountMax: 64,
 
   // --- Dynamo Paxos and Merkle trees (src/dynamo/paxos.ts, merkle.ts) --------------------------
   /** Ballots one Paxos operation tries (prepare rounds, retries after rejections included) before giving up. */

@@ -280,6 +280,8 @@ const STAT_HELP: Record<keyof ReplicaStats, string> = {
   cleanupDropped: 'Keys a cleanup pass deleted (this node no longer replicates them)',
   cleanupPasses: 'Cleanup passes completed (BARISTA CLEANUP)',
   cleanupAborted: 'Cleanup passes stopped because the ring changed under them',
+  rowPulls: "Pulls of a peer's collection rows started after anti-entropy offered them (the rows layout)",
+  rowPullsSkipped: 'Row offers not pulled: a pull from that peer in progress, or dynamoRowPullsCountMax reached',
 };
 
 const MOVE_STAT_HELP: { readonly [K in keyof MoveStats]: string } = {

@@ -74,6 +74,13 @@ const requestArb: fc.Arbitrary<ClientRequest> = fc.oneof(
     level: levelArb,
     elements: fc.option(fc.array(bytesArb(8), { minLength: 1, maxLength: 3 })),
   }),
+  fc.record({
+    kind: fc.constant('rows' as const),
+    key: bytesArb(16),
+    level: levelArb,
+    elements: fc.constant(null),
+    front: fc.integer({ min: 1, max: limits.storeCollectionChangesCountMax }),
+  }),
   fc
     .tuple(
       fc.record({
@@ -149,7 +156,9 @@ const messageArb: fc.Arbitrary<ReplicaMessage> = fc.oneof(
     key: bytesArb(16),
     sel: fc.oneof(
       fc.array(bytesArb(8), { minLength: 1, maxLength: 3 }).map((elements) => ({ kind: 'named' as const, elements })),
-      fc.constantFrom('', 'b', 'zz').map((from) => ({ kind: 'page' as const, from })),
+      fc
+        .tuple(fc.constantFrom('', 'b', 'zz'), fc.integer({ min: 1, max: limits.dynamoRowsPageCountMax }))
+        .map(([from, count]) => ({ kind: 'page' as const, from, count })),
     ),
   }),
   fc.tuple(opArb, stateArb, fc.option(fc.tuple(sampleArb, fc.nat(3), fc.nat(100)))).map(([op, state, x]) => ({

@@ -27,7 +27,8 @@
 //   rowRead      = op key sel          ; 15: a decomposed collection's rows (docs/ARCHITECTURE.md
 //                                      ; "Collections at N > 1")
 //   sel          = u8 0 elementN element*   ; the N named (1..storeSetMembersCountMax)
-//                | u8 1 from:element        ; a page of every row from `from` (then from its `to`)
+//                | u8 1 from:element count:uvarint   ; a page of the rows from `from` (then from its
+//                                      ; `to`), at most `count` rows (1..dynamoRowsPageCountMax)
 //   rowReadReply = op state hasRows:u8 [marker rows]   ; 16: the key's state, and when the sender
 //                                      ; keeps a collection of the key, its schema (marker: the
 //                                      ; sender's count) and the rows asked for: decomposed-codec
@@ -53,7 +54,8 @@
 //   key          = uvarint length (0..kvKeyBytesMax) + bytes
 //   state        = uvarint length + an encoded Versioned (versions.ts grammar, checked in full)
 //   request      = u8 kind (0 get, 1 put, 2 put over held, 3 rows) key level [put: value context ts]
-//                  [rows: all:u8 (1: every row) [0: elementN element*]]
+//                  [rows: sel:u8 (0: elementN element* | 1: every row | 2: front:uvarint, the
+//                  first 1..storeCollectionChangesCountMax rows)]
 //                  ; 2: a plain write (value tag 0, 1 or 7) that supersedes, besides `context`,
 //                  ; what its coordinating replica holds (a last-write-wins keyspace's write,
 //                  ; sent without reading first: ClientRequest.overHeld)
@@ -122,6 +124,8 @@ export type ClientRequest =
       readonly key: Uint8Array;
       readonly level: Level;
       readonly elements: readonly Uint8Array[] | null;
+      /** With elements null: only the first `front` rows (a list's head: LPUSH, LPOP), not every row. */
+      readonly front?: number;
     }
   | {
       readonly kind: 'put';
@@ -207,7 +211,7 @@ export interface CollectionView {
 /** What a row read asks of each replica: named elements, or a page of every row from `from`. */
 export type RowSelection =
   | { readonly kind: 'named'; readonly elements: readonly Uint8Array[] }
-  | { readonly kind: 'page'; readonly from: ByteString };
+  | { readonly kind: 'page'; readonly from: ByteString; readonly count: number };
 
 /** A read's rows as a replica answered: named (decomposed `rows`) or all (a `page` from "" to the end). */
 export interface RowsAnswer {
@@ -302,8 +306,10 @@ export function encodeMessage(m: ReplicaMessage): Uint8Array {
       break;
     case 'rowRead':
       w.bytesUvarint(m.key);
-      if (m.sel.kind === 'page') writeElement(w.u8(1), m.sel.from);
-      else {
+      if (m.sel.kind === 'page') {
+        writeElement(w.u8(1), m.sel.from);
+        w.uvarint(m.sel.count);
+      } else {
         w.u8(0).uvarint(m.sel.elements.length);
         for (const e of m.sel.elements) w.bytesUvarint(e);
       }
@@ -358,7 +364,8 @@ function writeLevel(w: ByteWriter, level: Level): void {
 function writeRequest(w: ByteWriter, r: ClientRequest): void {
   w.u8(r.kind === 'get' ? 0 : r.kind === 'rows' ? 3 : r.overHeld === true ? 2 : 1).bytesUvarint(r.key);
   writeLevel(w, r.level);
-  if (r.kind === 'rows') writeElements(w, r.elements);
+  if (r.kind === 'rows' && r.front !== undefined) w.u8(2).uvarint(r.front);
+  else if (r.kind === 'rows') writeElements(w, r.elements);
   if (r.kind === 'put') {
     if (r.op?.type === 'incr') w.u8(2).i64(r.op.by);
     else if (r.op?.type === 'expire') w.u8(8).u64(BigInt(r.op.expiresAtMs));
@@ -489,7 +496,9 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
         const at = r.position;
         const from = readElement(r);
         if (from.length > limits.lsmKeyBytesMax) malformed(`a page start of ${from.length} bytes at offset ${at}`);
-        m = { type: 'rowRead', op, key, sel: { kind: 'page', from } };
+        const count = r.uvarint();
+        if (count < 1 || count > limits.dynamoRowsPageCountMax) malformed(`a page of ${count} rows asked for`);
+        m = { type: 'rowRead', op, key, sel: { kind: 'page', from, count } };
       } else m = { type: 'rowRead', op, key, sel: { kind: 'named', elements: readNamed(r) } };
       break;
     }
@@ -535,10 +544,6 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
   }
   r.expectEnd('dynamo message');
   return m;
-}
-
-function readElements(r: ByteReader): Uint8Array[] | null {
-  return readFlag(r) ? null : readNamed(r);
 }
 
 function readNamed(r: ByteReader): Uint8Array[] {
@@ -610,7 +615,16 @@ function readRequest(r: ByteReader): ClientRequest {
   const key = readKey(r);
   const level = readLevel(r);
   if (kind === 0) return { kind: 'get', key, level };
-  if (kind === 3) return { kind: 'rows', key, level, elements: readElements(r) };
+  if (kind === 3) {
+    const sel = r.u8();
+    if (sel === 2) {
+      const front = r.uvarint();
+      if (front < 1 || front > limits.storeCollectionChangesCountMax) malformed(`a read of the first ${front} rows`);
+      return { kind: 'rows', key, level, elements: null, front };
+    }
+    if (sel > 2) malformed(`row selection ${sel}`);
+    return { kind: 'rows', key, level, elements: sel === 1 ? null : readNamed(r) };
+  }
   const valueTag = r.u8();
   let value: Uint8Array | null = null;
   let op: TypedOp | undefined;

@@ -17,9 +17,15 @@
 //     per element changed, all in one StoredCollection.change (one mark, one header).
 
 import { type Schema, schemaEqual } from '../crdt/causal.ts';
-import { type ByteString, byteStringOf, compareStrings } from '../crdt/codec.ts';
+import { type ByteString, byteStringOf, compareStrings, type Update } from '../crdt/codec.ts';
 import { decodeCrdt, type ORMap, ORSet } from '../crdt/crdt.ts';
-import type { CollectionCrdt, DecomposedCollection, DecomposedDelta, Row } from '../crdt/decomposed.ts';
+import {
+  type CollectionCrdt,
+  collectionOf,
+  type DecomposedCollection,
+  type DecomposedDelta,
+  type Row,
+} from '../crdt/decomposed.ts';
 import type { CausalContext } from '../crdt/dots.ts';
 import { CollectionMarker } from '../crdt/marker.ts';
 import { MVRegister } from '../crdt/registers.ts';
@@ -34,6 +40,8 @@ import type { Versioned } from './versions.ts';
 
 export const SET_SCHEMA: Schema = ORSet.schema;
 export const HASH_SCHEMA: Schema = Object.freeze({ type: 'ormap', value: MVRegister.schema });
+/** A list: element key (list-positions.ts, in list order) -> OR-Set of the element's value (typed.ts). */
+export const LIST_ROWS_SCHEMA: Schema = Object.freeze({ type: 'ormap', value: ORSet.schema });
 
 /**
  * The longest set member or hash field the rows layout keeps: a row's engine key is 'r', the key's
@@ -44,26 +52,31 @@ export const ROW_ELEMENT_BYTES_MAX = limits.lsmKeyBytesMax - 11 - 2 * limits.kvK
 
 /** A member or field of `op` over ROW_ELEMENT_BYTES_MAX, as the error the write answers; undefined: none. */
 export function elementTooLarge(op: RowsOp): BaristaError | undefined {
-  const step = op.type === 'hset' ? 2 : 1;
+  const step = op.type === 'hset' || op.type === 'list' ? 2 : 1;
+  const what = op.type[0] === 's' ? 'set member' : op.type === 'list' ? 'list position' : 'hash field';
   for (let i = 0; i < op.members.length; i += step) {
     const n = op.members[i]!.length;
     if (n > ROW_ELEMENT_BYTES_MAX)
       return new BaristaError(
         'value_too_large',
-        `a ${step === 1 && op.type[0] === 's' ? 'set member' : 'hash field'} of ${n} bytes, max ${ROW_ELEMENT_BYTES_MAX} (lsmKeyBytesMax)`,
+        `a ${what} of ${n} bytes, max ${ROW_ELEMENT_BYTES_MAX} (lsmKeyBytesMax)`,
       );
   }
   return undefined;
 }
 
-export type RowsOp = Extract<TypedOp, { type: 'sadd' | 'srem' | 'hset' | 'hdel' }>;
+export type RowsOp = Extract<TypedOp, { type: 'sadd' | 'srem' | 'hset' | 'hdel' | 'list' }>;
 
-/** Whether the rows layout keeps `op`'s collection (sets and hashes). */
+/** Whether the rows layout keeps `op`'s collection (sets, hashes and lists). */
 export function isRowsOp(op: TypedOp | undefined): op is RowsOp {
-  return op !== undefined && (op.type === 'sadd' || op.type === 'srem' || op.type === 'hset' || op.type === 'hdel');
+  return (
+    op !== undefined &&
+    (op.type === 'sadd' || op.type === 'srem' || op.type === 'hset' || op.type === 'hdel' || op.type === 'list')
+  );
 }
 
 export function schemaOfOp(op: RowsOp): Schema {
+  if (op.type === 'list') return LIST_ROWS_SCHEMA;
   return op.type === 'sadd' || op.type === 'srem' ? SET_SCHEMA : HASH_SCHEMA;
 }
 
@@ -150,7 +163,7 @@ export class Collections {
     if (h === undefined) return null;
     const { schema, count } = h.dc.header;
     if (sel.kind === 'page') {
-      const page = h.page(sel.from, limits.dynamoRowsPageBytesMax, limits.dynamoRowsPageCountMax);
+      const page = h.page(sel.from, limits.dynamoRowsPageBytesMax, Math.min(sel.count, limits.dynamoRowsPageCountMax));
       return { schema, count, rows: { kind: 'page', page } };
     }
     const named = [...new Set(sel.elements.map(byteStringOf))].sort(compareStrings);
@@ -159,10 +172,16 @@ export class Collections {
   }
 
   /** The view a rows request answers: the named rows (all for null) under the whole context, and the count. */
-  view(key: Uint8Array, elements: readonly Uint8Array[] | null): CollectionView | undefined {
+  view(key: Uint8Array, elements: readonly Uint8Array[] | null, front?: number): CollectionView | undefined {
     const h = this.held(key);
     if (h === undefined) return undefined;
-    const view = elements === null ? h.dc.whole() : h.dc.view(elements.map(byteStringOf));
+    let view: CollectionCrdt;
+    if (elements !== null) view = h.dc.view(elements.map(byteStringOf));
+    else if (front === undefined) view = h.dc.whole();
+    else {
+      const { rows } = h.page('', Number.MAX_SAFE_INTEGER, front);
+      view = collectionOf(h.dc.header.schema, rows, h.dc.context);
+    }
     return { view, count: h.dc.header.count };
   }
 
@@ -190,6 +209,21 @@ function namedElements(op: RowsOp): ByteString[] {
 /** Runs `op` on the collection, one element at a time: the deltas made (none when nothing changed). */
 export function applyRowsOp(dc: DecomposedCollection, actor: string, op: RowsOp, ts: HlcTimestamp): DecomposedDelta[] {
   const deltas: DecomposedDelta[] = [];
+  if (op.type === 'list') {
+    // Pairs of (element key, change): a remove (0) or an insert (1 + value), as typed.ts applies them.
+    for (let i = 0; i + 1 < op.members.length; i += 2) {
+      const key = byteStringOf(op.members[i]!);
+      const change = op.members[i + 1]!;
+      if (change[0] === 0) {
+        if (dc.view([key]).has(key))
+          deltas.push(dc.update([key], (view) => view.remove(key) as Update<CollectionCrdt>));
+        continue;
+      }
+      const value = byteStringOf(change.subarray(1));
+      deltas.push(dc.update([key], (view) => (view as ORMap).apply<ORSet>(key, (set) => set.add(actor, value))));
+    }
+    return deltas;
+  }
   if (op.type === 'hset') {
     // The last value named for a field wins, as HSET's own order does.
     const values = new Map<ByteString, Uint8Array>();
@@ -207,7 +241,7 @@ export function applyRowsOp(dc: DecomposedCollection, actor: string, op: RowsOp,
     const present = dc.view([e]).has(e);
     if (op.type === 'sadd' && !present) deltas.push(dc.update([e], (view) => (view as ORSet).add(actor, e)));
     else if ((op.type === 'srem' || op.type === 'hdel') && present)
-      deltas.push(dc.update([e], (view) => view.remove(e) as ReturnType<CollectionCrdt['remove']>));
+      deltas.push(dc.update([e], (view) => view.remove(e) as Update<CollectionCrdt>));
   }
   return deltas;
 }

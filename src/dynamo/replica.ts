@@ -74,7 +74,7 @@ import {
 } from './replica-rows.ts';
 import type { DecomposedCollection, DecomposedDelta, RowJoin } from '../crdt/decomposed.ts';
 import { headerSummary } from '../crdt/decomposed-codec.ts';
-import type { ByteString } from '../crdt/codec.ts';
+import { type ByteString, compareStrings } from '../crdt/codec.ts';
 import { CollectionMarker } from '../crdt/marker.ts';
 import type { CausalContext } from '../crdt/dots.ts';
 import { schemaEqual } from '../crdt/causal.ts';
@@ -250,8 +250,11 @@ interface ReadOp {
    */
   readonly rows?: {
     readonly elements: readonly Uint8Array[] | null;
+    /** With elements null: only the first `front` rows are needed (settleFront). */
+    readonly front?: number;
     readonly answers: Map<NodeId, RowsAnswer | null>;
-    readonly joins: Map<NodeId, { readonly join: RowJoin; next: ByteString }>;
+    /** Each replica's join and where its next page starts; parked: not asked for it (yet). */
+    readonly joins: Map<NodeId, { readonly join: RowJoin; next: ByteString; parked?: Versioned | undefined }>;
   };
   readonly required: number;
   replied: boolean;
@@ -741,7 +744,7 @@ export class DynamoReplica {
     }
     if (req.kind === 'get') this.coordinateGet(origin, req.key, replicas, levelCount(req.level, replicas.length)!);
     else if (req.kind === 'rows')
-      this.coordinateGet(origin, req.key, replicas, levelCount(req.level, replicas.length)!, req.elements);
+      this.coordinateGet(origin, req.key, replicas, levelCount(req.level, replicas.length)!, req.elements, req.front);
     else if (this.config.collections === 'rows' && isRowsOp(req.op))
       this.coordinateChange(origin, req, req.op, replicas, pending);
     else this.coordinatePut(origin, req, token, replicas, pending);
@@ -978,6 +981,7 @@ export class DynamoReplica {
     replicas: readonly NodeId[],
     required: number,
     elements?: readonly Uint8Array[] | null,
+    front?: number,
   ): void {
     const live = replicas.filter((r) => r !== this.id && this.isUp(r));
     if (1 + live.length < required) {
@@ -997,7 +1001,16 @@ export class DynamoReplica {
       asked: new Set(asked),
       spare: all ? [] : live.slice(required - 1),
       answers: new Map([[this.id, this.local(key)]]),
-      ...(elements === undefined ? {} : { rows: { elements, answers: new Map([[this.id, null]]), joins: new Map() } }),
+      ...(elements === undefined
+        ? {}
+        : {
+            rows: {
+              elements,
+              ...(front === undefined ? {} : { front }),
+              answers: new Map([[this.id, null]]),
+              joins: new Map(),
+            },
+          }),
       required,
       replied: false,
       speculateTick: this.nowTick + this.config.speculateTicks,
@@ -1026,8 +1039,13 @@ export class DynamoReplica {
       type: 'rowRead',
       op,
       key: r.key,
-      sel: elements === null ? { kind: 'page', from: '' } : { kind: 'named', elements },
+      sel: elements === null ? { kind: 'page', from: '', count: this.pageCount(r) } : { kind: 'named', elements },
     };
+  }
+
+  /** Rows per page a read asks for: its front for a list's head, else a full page. */
+  private pageCount(r: ReadOp): number {
+    return Math.min(r.rows?.front ?? limits.dynamoRowsPageCountMax, limits.dynamoRowsPageCountMax);
   }
 
   private onReadReply(from: NodeId, op: number, state: Versioned, rows: RowsAnswer | null | undefined): void {
@@ -1041,8 +1059,10 @@ export class DynamoReplica {
       this.stats.staleMessages++;
       return;
     }
-    if (r.rows !== undefined && r.rows.elements === null && !this.joinReadPage(op, r, from, state, rows ?? null))
+    if (r.rows !== undefined && r.rows.elements === null && !this.joinReadPage(op, r, from, state, rows ?? null)) {
+      if (r.rows.front !== undefined) this.settleFront(op, r);
       return;
+    }
     r.answers.set(from, state);
     if (r.rows !== undefined) r.rows.answers.set(from, rows ?? null);
     this.progressRead(op, r);
@@ -1085,7 +1105,7 @@ export class DynamoReplica {
       }
     }
     if (r.origin.kind === 'internal') return; // a pull: its pages are joined, nobody to answer
-    const v = holdsMarker(local) ? this.collections.view(r.key, rows.elements) : undefined;
+    const v = holdsMarker(local) ? this.collections.view(r.key, rows.elements, rows.front) : undefined;
     this.finish(r.origin, v === undefined ? { ok: true, state: merged } : { ok: true, state: merged, collection: v });
   }
 
@@ -1117,9 +1137,52 @@ export class DynamoReplica {
       if (!joined && join !== undefined) this.abandonReadJoin(r.key, join);
       return true;
     }
+    if (rows.front !== undefined) {
+      rows.joins.set(from, { join: join!, next: page.to, parked: state });
+      return false;
+    }
     rows.joins.set(from, { join: join!, next: page.to });
-    this.send(from, { type: 'rowRead', op, key: r.key, sel: { kind: 'page', from: page.to } });
+    this.send(from, {
+      type: 'rowRead',
+      op,
+      key: r.key,
+      sel: { kind: 'page', from: page.to, count: this.pageCount(r) },
+    });
     return false;
+  }
+
+  /**
+   * A read of a list's head (front rows): once R replicas have answered or are parked after a page,
+   * the rows before the smallest place a parked replica stopped at are joined from all of them. If
+   * at least `front` live rows lie there, the parked replicas count as answered (their joins are
+   * given up: less knowledge, never a wrong row); else the ones stopped there are asked for their
+   * next page (the rows seen first were removed elsewhere).
+   */
+  private settleFront(op: number, r: ReadOp): void {
+    const rows = r.rows!;
+    const front = rows.front!;
+    const parked = [...rows.joins].filter(([, j]) => j.parked !== undefined);
+    if (parked.length === 0 || r.answers.size + parked.length < r.required) return;
+    if (parked.length < rows.joins.size) return; // a page of another is on its way
+    let m: ByteString | undefined;
+    for (const [, j] of parked) if (m === undefined || compareStrings(j.next, m) < 0) m = j.next;
+    let live = 0;
+    for (const _ of this.collections.held(r.key)?.dc.rows.range('', m) ?? []) if (++live >= front) break;
+    if (live < front) {
+      for (const [node, j] of parked) {
+        if (j.next !== m) continue;
+        j.parked = undefined;
+        this.send(node, { type: 'rowRead', op, key: r.key, sel: { kind: 'page', from: m!, count: this.pageCount(r) } });
+      }
+      return;
+    }
+    for (const [node, j] of parked) {
+      this.abandonReadJoin(r.key, j.join);
+      rows.joins.delete(node);
+      r.answers.set(node, j.parked!);
+      rows.answers.set(node, null);
+    }
+    this.progressRead(op, r);
   }
 
   /**

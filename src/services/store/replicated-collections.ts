@@ -47,6 +47,12 @@ import { zsetCommands } from '../../redis/zset.ts';
 export interface ReadValue {
   readonly value: Materialized | null;
   readonly listKeys: readonly Uint8Array[];
+  /**
+   * A list's head only (its first rows, the rows layout's LPUSH and LPOP): more elements may follow,
+   * so the change is matched from the end of what was read (what was pushed went before it, what
+   * was popped came off its front), never appended after it.
+   */
+  readonly head?: boolean;
 }
 
 const NO_KEYS: readonly Uint8Array[] = [];
@@ -71,7 +77,11 @@ export function shownType(state: Versioned): string | null {
   if (top.crdt !== true) return 'string';
   const c = decodeCrdt(top.value); // once: showsValue's emptied-collection rule, inline
   if (c instanceof PNCounter) return 'string';
-  if (c instanceof CollectionMarker) return c.count === 0 ? null : c.schema.type === 'orset' ? 'set' : 'hash';
+  if (c instanceof CollectionMarker) {
+    if (c.count === 0) return null;
+    if (c.schema.type === 'orset') return 'set';
+    return c.schema.type === 'ormap' && schemaEqual(c.schema.value, LIST_SCHEMA) ? 'list' : 'hash';
+  }
   if ((c instanceof ORSet || c instanceof ORMap) && c.size === 0) return null;
   if (c instanceof ORSet) return 'set';
   if (!(c instanceof ORMap)) return null;
@@ -103,6 +113,17 @@ export function materialize(
       return c.count === 0 ? { value: null, listKeys: NO_KEYS } : new BaristaError('wrong_type', WRONGTYPE);
     const v = collection.view;
     const held = Math.max(c.count, collection.count);
+    if (v instanceof ORMap && schemaEqual(v.valueSchema, LIST_SCHEMA)) {
+      // A list's rows as read: its head (LPUSH, LPOP) or all of it, in list order; named rows (a
+      // set or hash command on a list) keep its type by a placeholder.
+      const elements = listElements(v);
+      if (named !== undefined && held > elements.length) {
+        const p = placeholder(named);
+        elements.push([p, p]);
+      }
+      if (elements.length === 0) return { value: null, listKeys: NO_KEYS };
+      return { value: { type: 'list', values: elements.map(([, x]) => x) }, listKeys: elements.map(([k]) => k) };
+    }
     const isSet = c.schema.type === 'orset';
     const members = v instanceof ORSet ? setMembers(v) : [];
     const entries = v instanceof ORMap ? hashEntries(v) : [];
@@ -154,19 +175,36 @@ function placeholder(named: readonly Uint8Array[]): Uint8Array {
   }
 }
 
-/** Set and hash commands: in the rows layout their keys are read with a rows request (rowsRead). */
-export const rowsCommandNames: ReadonlySet<string> = new Set([...setCommands, ...hashCommands].map((s) => s.name));
+/** Set, hash and list commands: in the rows layout their keys are read with a rows request (rowsRead). */
+export const rowsCommandNames: ReadonlySet<string> = new Set(
+  [...setCommands, ...hashCommands, ...listCommands].map((s) => s.name),
+);
+
+/** What a rows request reads of a key: the elements named, a list's first rows, or (absent) every row. */
+export type RowsRead = readonly Uint8Array[] | { readonly front: number };
 
 /**
  * What a set or hash command reads of each key in the rows layout: the elements it names (its
  * reply and change depend on those only), or null (every row: SMEMBERS, SCARD, HGETALL, SPOP,
  * SINTER, ... the O(n) commands, as Redis' own costs are). Keys by latin1.
  */
-export function rowsRead(argv: readonly Uint8Array[]): Map<string, readonly Uint8Array[]> {
+export function rowsRead(argv: readonly Uint8Array[]): Map<string, RowsRead> {
   const name = latin1(argv[0]!).toLowerCase();
   const key = latin1(argv[1]!);
-  const one = (elements: readonly Uint8Array[]) => new Map([[key, elements]]);
+  const one = (read: RowsRead) => new Map([[key, read]]);
   switch (name) {
+    case 'lpush':
+    case 'lpushx':
+      // The new elements go before the first: its key is all the change needs. The reply (the
+      // length) is the coordinator's count after the push (replicated.ts).
+      if (argv.length >= 3) return one({ front: 1 });
+      break;
+    case 'lpop': {
+      const count = argv.length === 2 ? 1 : argv.length === 3 ? Number(latin1(argv[2]!)) : Number.NaN;
+      if (Number.isSafeInteger(count) && count >= 1 && count <= limits.storeCollectionChangesCountMax / 2)
+        return one({ front: count });
+      break;
+    }
     case 'sadd':
     case 'srem':
     case 'smismember':
@@ -221,6 +259,7 @@ export function diffOps(before: ReadValue, after: Materialized | null, rng: Rng)
         before.listKeys,
         after?.type === 'list' ? after.values : [],
         rng,
+        before.head === true,
       );
       break;
     case 'zset':
@@ -254,13 +293,19 @@ function listOps(
   keys: readonly Uint8Array[],
   a: readonly Uint8Array[],
   rng: Rng,
+  head: boolean,
 ): TypedOp[] | BaristaError {
   const n = b.length;
   const m = a.length;
   let p = 0;
-  while (p < n && p < m && same(b[p]!, a[p]!)) p++;
   let s = 0;
-  while (s < n - p && s < m - p && same(b[n - 1 - s]!, a[m - 1 - s]!)) s++;
+  if (head) {
+    // The common suffix first: a head's last element read is not the list's last.
+    while (s < n && s < m && same(b[n - 1 - s]!, a[m - 1 - s]!)) s++;
+  } else {
+    while (p < n && p < m && same(b[p]!, a[p]!)) p++;
+    while (s < n - p && s < m - p && same(b[n - 1 - s]!, a[m - 1 - s]!)) s++;
+  }
   const members: Uint8Array[] = [];
   const remove = (i: number) => members.push(keys[i]!, REMOVE);
   /** Inserts a[from..to) between old elements lo and hi (-1 / n: the ends). */

@@ -1,7 +1,7 @@
 // Goal: sets and hashes kept in rows (replication.collections 'rows': src/dynamo/replica-rows.ts)
 // answer every command as the whole-value layout does, on 3 simulated nodes at N = 3 through RESP,
 // while a command reads, writes and ships only the elements it names.
-//   - Model: random set, hash and key commands (SADD ... HINCRBY, DEL, EXISTS, TYPE, EXPIRE) sent
+//   - Model: random set, hash, list and key commands (SADD ... HINCRBY, LPUSH ... LTRIM, DEL, EXISTS, TYPE, EXPIRE) sent
 //     in turn to random nodes at QUORUM give the same replies in a rows cluster as in a whole-value
 //     cluster (itself checked against Redis' own code: replicated-collections.test.ts).
 //   - O(delta): after 300 SADDs onto one set, the key's state (what DEL, TYPE and SCAN read) is a
@@ -58,10 +58,16 @@ const command = fc.oneof(
   fc.constantFrom(['DEL', 'h'], ['SET', 'h', 'str'], ['GET', 'h'], ['SADD', 'h', 'x'], ['HSET', 's', 'f', 'v']),
   fc.constantFrom(['SMOVE', 's', 't', 'a'], ['SMEMBERS', 't'], ['SUNION', 's', 't'], ['SINTERSTORE', 'u', 's', 't']),
   fc.constantFrom(['EXPIRE', 's', '100'], ['TTL', 's'], ['PERSIST', 's']),
+  members.map((m) => ['LPUSH', 'l', ...m]),
+  members.map((m) => ['RPUSH', 'l', ...m]),
+  member.map((m) => ['LPUSHX', 'l', m]),
+  fc.constantFrom(['LPOP', 'l'], ['LPOP', 'l', '2'], ['RPOP', 'l'], ['LLEN', 'l'], ['LRANGE', 'l', '0', '-1']),
+  fc.constantFrom(['LINDEX', 'l', '1'], ['LREM', 'l', '0', 'a'], ['LSET', 'l', '0', 'z'], ['LTRIM', 'l', '1', '-1']),
+  fc.constantFrom(['LPUSH', 's', 'x'], ['SADD', 'l', 'x'], ['DEL', 'l'], ['LMOVE', 'l', 'l2', 'LEFT', 'RIGHT']),
 );
 const script = fc.array(fc.tuple(fc.constantFrom(...NODES), command), { minLength: 10, maxLength: 30 });
 
-test('model: set and hash commands in rows answer as the whole-value layout does', () => {
+test('model: set, hash and list commands in rows answer as the whole-value layout does', () => {
   fc.assert(
     fc.property(script, fc.integer({ min: 1, max: 1_000_000 }), (steps, seed) => {
       const rows = cluster(`rows-model-${seed}`, 'rows');
@@ -72,7 +78,7 @@ test('model: set and hash commands in rows answer as the whole-value layout does
         assert.deepEqual(a, b, `${cmd.join(' ')} at ${node}`);
       }
     }),
-    { numRuns: 30 },
+    { numRuns: 40 },
   );
 });
 
@@ -271,4 +277,57 @@ test('rows: anti-entropy brings a replica that missed writes every row (it pulls
   const before = inSync();
   repairAll(sim, 1);
   assert.equal(inSync() - before, 3, 'every round of the last pass in sync');
+});
+
+test('rows: LPUSH and LPOP on a list of 300 read its head only and ship small deltas; LPUSH answers the length', () => {
+  const sim = cluster('rows-head', 'rows');
+  for (let i = 0; i < 300; i += 50) {
+    const batch = Array.from({ length: 50 }, (_, j) => ['RPUSH', 'l', `e${i + j}`]);
+    runCommands(sim, 'n2', batch);
+  }
+  const sent: ReplicaMessage[] = [];
+  const replica = storeOf(sim.instance('n1')!).replica!.replica;
+  const request = replica.request.bind(replica);
+  const receive = replica.receive.bind(replica);
+  const record = (out: ReturnType<typeof replica.request>) => {
+    for (const m of out.messages) sent.push(m.message);
+    return out;
+  };
+  replica.request = (id, req) => record(request(id, req));
+  replica.receive = (from, m) => record(receive(from, m));
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['LPUSH', 'l', 'new'],
+      ['LPOP', 'l', '2'],
+      ['LLEN', 'l'],
+    ]),
+    [':301', '*[$new,$e0]', ':299'],
+  );
+  const reads = sent.filter((m) => m.type === 'rowRead');
+  const heads = reads.filter((m) => m.type === 'rowRead' && m.sel.kind === 'page' && m.sel.count <= 2);
+  // At QUORUM a read asks R - 1 = 1 peer (read repair is off): LPUSH one row, LPOP two, LLEN every row.
+  assert.equal(heads.length, 2, 'LPUSH and LPOP each asked one peer for their head');
+  assert.equal(reads.length, 3, 'and LLEN for every row');
+  for (const m of sent.filter((x) => x.type === 'delta')) assert.ok(encodeMessage(m).length < 1024);
+  assert.deepEqual(runCommands(sim, 'n3', [['LRANGE', 'l', '0', '2']]), ['*[$e1,$e2,$e3]']);
+});
+
+test('rows: a head whose first rows were popped elsewhere reads on to the next page (LPOP finds the live head)', () => {
+  const sim = cluster('rows-head-gap', 'rows');
+  assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', 'y']]), [':1']);
+  const cut = sim.network.partition([['n1', 'n2'], ['n3']]);
+  sim.runFor(3_000);
+  assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', 'z']]), [':2']);
+  // n3 alone pops y (at ONE): it knows y is gone, and has never seen z.
+  assert.deepEqual(
+    runCommands(sim, 'n3', [
+      ['BARISTA', 'CONSISTENCY', 'ONE'],
+      ['LPOP', 'l'],
+    ]),
+    ['+OK', '$y'],
+  );
+  cut.heal();
+  sim.runFor(3_000);
+  // n3's read of the head asks one peer for one row: y, which n3 removed; the next page brings z.
+  assert.deepEqual(runCommands(sim, 'n3', [['LPOP', 'l']]), ['$z']);
 });

@@ -76,6 +76,7 @@ import { redisErrorReply, wrongArityError } from '../../redis/errors.ts';
 import { formatRing, type RingChangeOutcome, type RingMover } from './ring-mover.ts';
 import { byteStringOf } from '../../crdt/codec.ts';
 import { PNCounter } from '../../crdt/counters.ts';
+import { CollectionMarker, decodeCrdt } from '../../crdt/crdt.ts';
 import { hashEntries, hashField, hashOf, setMembers, setOf, type TypedOp, WRONGTYPE } from '../../dynamo/typed.ts';
 import { Versioned } from '../../dynamo/versions.ts';
 import { bytesEqual, readU32BE } from '../../lib/bytes.ts';
@@ -714,34 +715,41 @@ export class ReplicatedCommands {
       );
     }
     // Each key read at the level in turn (each its own operation, as N > 1 makes multi-key
-    // commands); a set or hash command in the rows layout reads the rows it names (rowsRead).
+    // commands); a set, hash or list command in the rows layout reads the rows it names, or a
+    // list's head, or every row (rowsRead).
     const reads: ReadValue[] = [];
     const rows =
       this.node.collections === 'rows' && rowsCommandNames.has(latin1(argv[0]!).toLowerCase())
         ? rowsRead(argv)
         : undefined;
+    /** The elements a key's read names (undefined: a list head or every row). */
+    const namedOf = (key: Uint8Array): readonly Uint8Array[] | undefined => {
+      const read = rows?.get(latin1(key));
+      return Array.isArray(read) && read.length <= limits.storeSetMembersCountMax ? read : undefined;
+    };
     const request = (key: Uint8Array): ReplicaRequest => {
       if (rows === undefined) return { kind: 'get', key, level: readAt(level) };
-      const named = rows.get(latin1(key));
-      const elements = named === undefined || named.length > limits.storeSetMembersCountMax ? null : named;
-      return { kind: 'rows', key, level: readAt(level), elements };
+      const read = rows.get(latin1(key));
+      if (read !== undefined && 'front' in read)
+        return { kind: 'rows', key, level: readAt(level), elements: null, front: read.front };
+      return { kind: 'rows', key, level: readAt(level), elements: namedOf(key) ?? null };
     };
     inTurn(
       keys.length,
       (i, next) =>
         this.node.submit(request(keys[i]!), (read) => {
           if (!read.ok) return done(errorReply(read.error, false));
-          const named = rows?.get(latin1(keys[i]!));
-          const before = materialize(
-            read.state.versioned,
-            read.state.collection,
-            named !== undefined && named.length <= limits.storeSetMembersCountMax ? named : undefined,
-          );
+          const materialized = materialize(read.state.versioned, read.state.collection, namedOf(keys[i]!));
+          const head = rows?.get(latin1(keys[i]!));
+          const before =
+            head !== undefined && 'front' in head && !(materialized instanceof BaristaError)
+              ? { ...materialized, head: true }
+              : materialized;
           if (before instanceof BaristaError) return done(errorReply(before, false));
           reads.push(before);
           next();
         }),
-      () => this.collectionRun(argv, keys, reads, level, done),
+      () => this.collectionRun(argv, keys, reads, level, done, rows !== undefined),
     );
   }
 
@@ -752,6 +760,7 @@ export class ReplicatedCommands {
     reads: readonly ReadValue[],
     level: Level,
     done: Done,
+    partial = false,
   ): void {
     const outcome = runOnValues(
       keys.map((k, i) => [k, reads[i]!.value] as const),
@@ -765,18 +774,28 @@ export class ReplicatedCommands {
       if (ops instanceof BaristaError) return done(reply.error(`ERR ${ops.message}`));
       for (const op of ops) writes.push({ key, op });
     }
+    let written: Versioned | undefined;
     inTurn(
       writes.length,
       (i, next) => {
         const w = writes[i]!;
         this.node.submit({ kind: 'typed', key: w.key, op: w.op, level }, (o) => {
-          if (o.ok) return next();
+          if (o.ok) {
+            written = o.state.versioned;
+            return next();
+          }
           const note = i > 0 && writes[i - 1]!.key !== w.key ? 'the keys before it were written' : undefined;
           if (o.error.code === 'wrong_type') return done(errorReply(o.error, false, note));
           done(errorReply(o.error, true, note));
         });
       },
-      () => done(outcome.reply),
+      () => {
+        // LPUSH on a list's head: Redis' code counted the head only; the length is the
+        // coordinator's count after the push (its marker's).
+        const name = latin1(argv[0]!).toLowerCase();
+        const count = partial && (name === 'lpush' || name === 'lpushx') ? markerCount(written) : undefined;
+        done(count === undefined || outcome.reply.type !== 'integer' ? outcome.reply : reply.integer(BigInt(count)));
+      },
     );
   }
 
@@ -1605,4 +1624,12 @@ export function parseLevel(arg: Uint8Array): ConsistencyLevel | undefined {
 /** One counter sibling's own value as text (BARISTA SIBLINGS). */
 function counterText(encoded: Uint8Array): Uint8Array {
   return new TextEncoder().encode(PNCounter.decode(encoded).value().toString());
+}
+
+/** The element count of the collection marker a write left as the chosen sibling, if it is one. */
+function markerCount(state: Versioned | undefined): number | undefined {
+  const top = state?.chosen();
+  if (top === undefined || top.value === null || top.crdt !== true) return undefined;
+  const c = decodeCrdt(top.value);
+  return c instanceof CollectionMarker ? c.count : undefined;
 }

@@ -219,6 +219,8 @@ export type ReplicaRequest =
       readonly key: Uint8Array;
       readonly level: Level;
       readonly elements: readonly Uint8Array[] | null;
+      /** With elements null: only a list's first `front` rows (messages.ts). */
+      readonly front?: number;
     }
   /** A typed operation (src/dynamo/typed.ts: INCRBY, SADD, SREM), coordinated at a replica. */
   | { readonly kind: 'typed'; readonly key: Uint8Array; readonly op: TypedOp; readonly level: Level }
@@ -517,7 +519,14 @@ export class ReplicaNode {
     }
     let request: ClientRequest;
     if (req.kind === 'get') request = { kind: 'get', key: req.key, level: req.level };
-    else if (req.kind === 'rows') request = { kind: 'rows', key: req.key, level: req.level, elements: req.elements };
+    else if (req.kind === 'rows')
+      request = {
+        kind: 'rows',
+        key: req.key,
+        level: req.level,
+        elements: req.elements,
+        ...(req.front === undefined ? {} : { front: req.front }),
+      };
     else if (req.kind === 'typed') {
       const keyOk = req.key.length <= limits.kvKeyBytesMax;
       request = {

@@ -272,16 +272,6 @@ export class DecomposedCollection {
     return j;
   }
 
-  /**
-   * Takes `replica`'s dots up to `counter` as seen, so its next dot here is above it: a replica
-   * keeps its dot counters unique across all its keys (a floor it keeps durably), so a collection
-   * dropped and made anew never hands out a dot it used before. Harmless for the rows: no row of
-   * this collection holds such a dot unless this collection had it (R2).
-   */
-  floor(replica: string, counter: number): void {
-    this.h = { ...this.h, context: this.h.context.upTo(replica, counter) };
-  }
-
   /** Joins in progress (a handle with some must stay open: they live in memory). */
   get joining(): number {
     return this.joins.size;

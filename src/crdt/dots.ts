@@ -113,13 +113,6 @@ export class CausalContext {
     return CausalContext.compacted(vv, this.cloud, cloud, touched);
   }
 
-  /** This context with every dot of `replica` up to `counter` seen (a floor under its next dot). */
-  upTo(replica: ReplicaId, counter: number): CausalContext {
-    assert(Number.isSafeInteger(counter) && counter >= 0, `a counter floor must be a safe integer: ${counter}`);
-    if (counter <= (this.vv.get(replica) ?? 0)) return this;
-    return this.merge(new CausalContext(new Map([[replica, counter]]), new Map()));
-  }
-
   /** Union of the seen dots (least upper bound). */
   merge(other: CausalContext): CausalContext {
     if (other === this || other.isEmpty()) return this;

@@ -34,8 +34,17 @@ import type { ReplicaStore } from './store.ts';
 
 const SCAN_ROWS = 256;
 
-/** The rows of one key in the store, decoded and encoded on the way. */
+/**
+ * The rows of one key in the store, decoded and encoded on the way. It keeps a floor in memory: no
+ * row lies below it, so a scan from the start begins there, not at the engine's delete tombstones
+ * of rows removed from the front (a list popped from its head, a queue: the engine keeps those
+ * tombstones until compaction, and every scan from the start would walk them all). The floor
+ * rises to the first row a scan from it finds, just past a row deleted at it, and falls to any row
+ * written below it.
+ */
 export class StoredRows implements ElementRows {
+  private floor: ByteString = '';
+
   constructor(
     private readonly store: ReplicaStore,
     private readonly key: Uint8Array,
@@ -43,26 +52,43 @@ export class StoredRows implements ElementRows {
   ) {}
 
   get(element: ByteString): Row | undefined {
+    if (compareStrings(element, this.floor) < 0) return undefined;
     const bytes = this.store.getRow(this.key, bytesOfByteString(element));
     return bytes === undefined ? undefined : decodeRow(bytes, this.schema, element);
   }
 
   put(element: ByteString, row: Row): void {
     this.store.putRow(this.key, bytesOfByteString(element), encodeRow(this.schema, element, row));
+    if (compareStrings(element, this.floor) < 0) this.floor = element;
   }
 
   delete(element: ByteString): void {
     this.store.deleteRow(this.key, bytesOfByteString(element));
+    if (element === this.floor) this.floor = `${element}\u0000`;
   }
 
   *range(from: ByteString, to: ByteString | undefined): Iterable<readonly [ByteString, Row]> {
-    let at: Uint8Array | null = bytesOfByteString(from);
+    for (const { element, bytes } of this.stored(from)) {
+      if (to !== undefined && compareStrings(element, to) >= 0) return;
+      yield [element, decodeRow(bytes, this.schema, element)];
+    }
+  }
+
+  /** The stored rows from `from` on, in element order, as their bytes. */
+  *stored(from: ByteString): Iterable<{ readonly element: ByteString; readonly bytes: Uint8Array }> {
+    const fromFloor = compareStrings(from, this.floor) <= 0;
+    let at: Uint8Array | null = bytesOfByteString(fromFloor ? this.floor : from);
+    let first = fromFloor;
     while (at !== null) {
       const page = this.store.scanRows(this.key, at, SCAN_ROWS);
       for (const r of page.entries) {
-        const e = byteStringOf(r.element);
-        if (to !== undefined && compareStrings(e, to) >= 0) return;
-        yield [e, decodeRow(r.row, this.schema, e)];
+        const element = byteStringOf(r.element);
+        if (first) {
+          // Nothing lies below the floor, and nothing between it and this first row found.
+          this.floor = element;
+          first = false;
+        }
+        yield { element, bytes: r.row };
       }
       at = page.next;
     }
@@ -124,19 +150,13 @@ export class StoredCollection {
     const rows = new Map<ByteString, Row>();
     let bytes = 0;
     let to: ByteString | undefined;
-    let at: Uint8Array | null = bytesOfByteString(from);
-    scan: while (at !== null) {
-      const page = this.store.scanRows(this.key, at, SCAN_ROWS);
-      for (const r of page.entries) {
-        const e = byteStringOf(r.element);
-        if (rows.size > 0 && (bytes >= bytesMax || rows.size >= countMax)) {
-          to = e;
-          break scan;
-        }
-        rows.set(e, decodeRow(r.row, schema, e));
-        bytes += r.element.length + r.row.length;
+    for (const r of (this.current.rows as StoredRows).stored(from)) {
+      if (rows.size > 0 && (bytes >= bytesMax || rows.size >= countMax)) {
+        to = r.element;
+        break;
       }
-      at = page.next;
+      rows.set(r.element, decodeRow(r.bytes, schema, r.element));
+      bytes += r.element.length + r.bytes.length;
     }
     return { from, to, rows, context: this.current.context };
   }

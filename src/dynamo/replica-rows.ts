@@ -7,8 +7,9 @@
 // Rules:
 //   - A key's collection lives while its state holds a marker sibling with a value (of any
 //     write's, expired or not). When a merge or write leaves none (DEL's tombstone or a SET of a
-//     string superseded every marker), the collection is dropped: `settle`. A delta whose marker
-//     arrives already superseded is acknowledged and not applied.
+//     string superseded every marker), its rows are cleared (`settle`; the header and its context
+//     stay until garbage collection drops the key). A delta whose marker arrives already
+//     superseded is acknowledged and not applied.
 //   - A collection write at a coordinator whose state shows no live marker (absent, a tombstone,
 //     or every marker past its deadline at the write's time) first clears the rows it holds
 //     (context-only: their dots stay known) and ships that clear with the change, so an expired
@@ -146,12 +147,18 @@ export class Collections {
   }
 
   /**
-   * Drops `key`'s collection when `state` (just written or merged) holds no marker: its writes were
-   * all superseded. Returns the rows dropped.
+   * Clears `key`'s collection when `state` (just written or merged) holds no marker: its writes
+   * were all superseded, so every row goes. The header stays (its context: the collection's dots
+   * go on from there, in one unbroken run per replica, so peers' contexts stay a version vector;
+   * garbage collection drops it with the key). Returns the rows cleared.
    */
   settle(key: Uint8Array, state: Versioned): number {
-    if (holdsMarker(state) || this.store.getHeader(key) === undefined) return 0;
-    return this.drop(key);
+    if (holdsMarker(state)) return 0;
+    const h = this.held(key);
+    if (h === undefined || h.dc.header.count === 0) return 0;
+    const count = h.dc.header.count;
+    h.change((dc) => dc.clear());
+    return count;
   }
 
   /**

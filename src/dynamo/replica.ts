@@ -309,6 +309,8 @@ interface AeRound {
 }
 
 const WHOLE_RING: TokenRange = { start: TOKEN_MIN, end: TOKEN_MIN };
+/** Rows a read of a list's head asks each peer for beyond those it needs (pageCount). */
+const HEAD_SLACK_ROWS = 63;
 
 /** The store's meta record of the dot counters reserved (decimal ASCII), and the block reserved at a time. */
 const DOT_COUNTER_META = 'dot-counter';
@@ -867,12 +869,13 @@ export class DynamoReplica {
       const sc = this.collections.open(req.key, schema, local);
       if (sc instanceof BaristaError) throw sc;
       const restart = !holdsMarker(local) && !sc.dc.header.context.isEmpty();
+      // The collection's own dots: one unbroken run per replica (context.next), so every
+      // replica's context of it stays a version vector; a collection keeps its context when
+      // cleared, so a run never starts over while peers may hold its dots.
       sc.change((dc) => {
         if (restart) clear = dc.clear();
-        dc.floor(this.config.actorId, this.counterFloor);
         deltas = applyRowsOp(dc, this.config.actorId, op, req.ts);
       });
-      this.advanceCounterFloor(sc.dc.context.max(this.config.actorId));
       const marker = new CollectionMarker(schema, sc.dc.header.count);
       state = local.update(
         local.context(),
@@ -1043,9 +1046,17 @@ export class DynamoReplica {
     };
   }
 
-  /** Rows per page a read asks for: its front for a list's head, else a full page. */
+  /**
+   * Rows per page a read asks for: a full page, or for a list's head its front and HEAD_SLACK_ROWS
+   * more: a peer's first rows may be ones this coordinator has popped already (pops in flight, not
+   * yet at that peer), and one page should reach past them rather than one round trip per pop.
+   */
   private pageCount(r: ReadOp): number {
-    return Math.min(r.rows?.front ?? limits.dynamoRowsPageCountMax, limits.dynamoRowsPageCountMax);
+    const front = r.rows?.front;
+    return Math.min(
+      front === undefined ? limits.dynamoRowsPageCountMax : front + HEAD_SLACK_ROWS,
+      limits.dynamoRowsPageCountMax,
+    );
   }
 
   private onReadReply(from: NodeId, op: number, state: Versioned, rows: RowsAnswer | null | undefined): void {

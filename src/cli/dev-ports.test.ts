@@ -2,6 +2,7 @@
 // at base+10i, admin at +1, then each protocol the registered services declare, in registry
 // order; more than fit in a node's block of 10 is a ConfigError, not an overlap with the next node.
 // `--conflicts` reaches every node's store config and cluster.json.
+// `--collections` (rows) reaches every node's store.replication config and cluster.json, fixed at creation.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,30 @@ test('the dev supervisor restarts a node that exits 75 at most 5 times in any mi
   assert.equal(may('n2', 2_000), true, 'budgets are per node');
   assert.equal(may('n1', 61_000), true, 'the first restart left the window');
   assert.equal(may('n1', 61_000), false, 'the other four and this one are still in it');
+});
+
+test('barista dev --collections rows: every node config gets it beside N, cluster.json keeps it, a later run may not change it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'baristas-dev-plan-'));
+  try {
+    const base = {
+      nodes: 3,
+      dataDir: dir,
+      basePort: 7100,
+      host: '127.0.0.1',
+      exitWhenHealthy: false,
+      healthTimeoutMs: 1,
+    };
+    const fresh = planCluster({ ...base, replicas: 3, collections: 'rows' });
+    for (const node of fresh.nodes) {
+      const store = nodeConfig(fresh, node, true).store as Record<string, unknown>;
+      assert.deepEqual(store['replication'], { replicas: 3, collections: 'rows' }, node.id);
+    }
+    writeClusterFile(dir, fresh);
+    assert.equal(planCluster(base).collections, 'rows', 'kept');
+    assert.throws(() => planCluster({ ...base, collections: 'whole' }), /--collections/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('barista dev --conflicts: every node config gets store.conflicts, cluster.json keeps it, a later run may change it', () => {

@@ -35,6 +35,11 @@ export interface DevOptions {
    * N it may change on a restart: both modes keep the same stored states.
    */
   readonly conflicts?: ClusterFile['conflicts'];
+  /**
+   * store.replication.collections (how sets, hashes and lists are kept at N > 1) for a new
+   * cluster; an existing one keeps its own (the layouts do not read each other's data).
+   */
+  readonly collections?: ClusterFile['collections'];
 }
 
 const PORTS_PER_NODE = 10;
@@ -95,6 +100,12 @@ export function planCluster(o: DevOptions): ClusterFile {
         `${dataDir} holds a cluster with ${existing.replicas ?? 1} replica(s) per key; use another --data-dir or remove it to start with ${o.replicas}`,
       );
     }
+    if (o.collections !== undefined && o.collections !== (existing.collections ?? 'whole')) {
+      throw new ConfigError(
+        '--collections',
+        `${dataDir} holds a cluster keeping collections ${existing.collections ?? 'whole'}; use another --data-dir or remove it to start with ${o.collections}`,
+      );
+    }
     return {
       ...existing,
       ...(o.conflicts === undefined ? {} : { conflicts: o.conflicts }),
@@ -116,6 +127,7 @@ export function planCluster(o: DevOptions): ClusterFile {
     ready: false,
     replicas,
     ...(o.conflicts === undefined ? {} : { conflicts: o.conflicts }),
+    ...(o.collections === undefined ? {} : { collections: o.collections }),
     nodes: ids.map((id, i) => ({
       id,
       pid: null,
@@ -145,7 +157,14 @@ export function nodeConfig(cluster: ClusterFile, node: ClusterNode, fresh: boole
       // The RESP endpoint cluster-aware clients are told (CLUSTER SLOTS): the address nodes bind.
       announceHost: node.host,
       // N > 1: every key on `replicas` nodes through the Dynamo replica (src/services/store/replication).
-      ...((cluster.replicas ?? 1) > 1 ? { replication: { replicas: cluster.replicas } } : {}),
+      ...((cluster.replicas ?? 1) > 1
+        ? {
+            replication: {
+              replicas: cluster.replicas,
+              ...(cluster.collections === undefined ? {} : { collections: cluster.collections }),
+            },
+          }
+        : {}),
       ...(cluster.conflicts === undefined ? {} : { conflicts: cluster.conflicts }),
     },
   };

@@ -117,10 +117,16 @@ export function buildProgram(): Command {
       "store.conflicts of every node: siblings (default) or last-write-wins (SET without a read first; concurrent writes lost, as Cassandra's); kept in cluster.json for later runs",
       oneOf('--conflicts', ['siblings', 'last-write-wins'] as const),
     )
+    .option(
+      '--collections <layout>',
+      'a new cluster at --replicas > 1 keeps sets, hashes and lists whole (default: one CRDT value per key) or in rows (one row per element: a command reads, writes and ships only the elements it names); an existing data dir keeps its own',
+      oneOf('--collections', ['whole', 'rows'] as const),
+    )
     .action(
       async (o: {
         replicas?: number;
         conflicts?: 'siblings' | 'last-write-wins';
+        collections?: 'whole' | 'rows';
         nodes?: number;
         dataDir: string;
         basePort: number;
@@ -139,6 +145,7 @@ export function buildProgram(): Command {
             healthTimeoutMs: o.healthTimeoutMs,
             replicas: o.replicas,
             conflicts: o.conflicts,
+            collections: o.collections,
           },
           out,
         );

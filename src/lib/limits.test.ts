@@ -26,6 +26,8 @@ const breaking: Record<string, Partial<Limits>> = {
   'a ring move page (its target plus one full-size entry past it) must fit in a replica message': {
     dynamoMovePageBytesMax: limits.dynamoMessageBytesMax,
   },
+  "a page of rows (its target plus one row past it: an element and a hash value) and the key's state must fit in a replica message":
+    { dynamoRowsPageBytesMax: limits.dynamoMessageBytesMax },
   'a ring move fetch naming every range it may must fit in a replica message': {
     dynamoMoveRangesCountMax: limits.dynamoMessageBytesMax / 16,
   },

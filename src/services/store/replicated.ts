@@ -1461,7 +1461,9 @@ export class ReplicatedCommands {
       const read = materialize(s.state.versioned);
       if (read instanceof BaristaError && read.code === 'wrong_type')
         return done(
-          reply.error('ERR RENAME of a set or hash kept in rows (replication.collections) is not offered yet'),
+          reply.error(
+            'ERR RENAME of a list, set or hash kept in rows (store.replication.collections) is not offered yet',
+          ),
         );
       if (read instanceof BaristaError) return done(errorReply(read, false));
       if (read.value === null) return done(redisErrorReply.noSuchKey);

@@ -31,17 +31,15 @@ test('the dev supervisor restarts a node that exits 75 at most 5 times in any mi
   assert.equal(may('n1', 61_000), false, 'the other four and this one are still in it');
 });
 
+/** `barista dev`'s options for a 3-node cluster in `dir`, no flags. */
+function planOptions(dir: string) {
+  return { nodes: 3, dataDir: dir, basePort: 7100, host: '127.0.0.1', exitWhenHealthy: false, healthTimeoutMs: 1 };
+}
+
 test('barista dev --collections rows: every node config gets it beside N, cluster.json keeps it, a later run may not change it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'baristas-dev-plan-'));
   try {
-    const base = {
-      nodes: 3,
-      dataDir: dir,
-      basePort: 7100,
-      host: '127.0.0.1',
-      exitWhenHealthy: false,
-      healthTimeoutMs: 1,
-    };
+    const base = planOptions(dir);
     const fresh = planCluster({ ...base, replicas: 3, collections: 'rows' });
     for (const node of fresh.nodes) {
       const store = nodeConfig(fresh, node, true).store as Record<string, unknown>;
@@ -58,14 +56,7 @@ test('barista dev --collections rows: every node config gets it beside N, cluste
 test('barista dev --conflicts: every node config gets store.conflicts, cluster.json keeps it, a later run may change it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'baristas-dev-plan-'));
   try {
-    const base = {
-      nodes: 3,
-      dataDir: dir,
-      basePort: 7100,
-      host: '127.0.0.1',
-      exitWhenHealthy: false,
-      healthTimeoutMs: 1,
-    };
+    const base = planOptions(dir);
     const fresh = planCluster({ ...base, replicas: 3, conflicts: 'last-write-wins' });
     assert.equal(fresh.conflicts, 'last-write-wins');
     for (const node of fresh.nodes) {

@@ -153,6 +153,8 @@ export class Collections {
    * garbage collection drops it with the key). Returns the rows cleared.
    */
   settle(key: Uint8Array, state: Versioned): number {
+    // The header first: a get, where the marker test decodes every CRDT sibling.
+    if (!this.handles.has(keyString(key)) && this.store.getHeader(key) === undefined) return 0;
     if (holdsMarker(state)) return 0;
     const h = this.held(key);
     if (h === undefined || h.dc.header.count === 0) return 0;

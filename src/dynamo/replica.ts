@@ -813,7 +813,7 @@ export class DynamoReplica {
       throw error;
     }
     const { op, w } = this.startWrite(origin, req, state, heldBytes, counted, required);
-    this.collections.settle(req.key, state);
+    if (this.config.collections === 'rows') this.collections.settle(req.key, state);
     const fallbacks = this.ring.successors(token).filter((f) => !counted.has(f) && f !== this.id);
     for (const r of others) {
       if (this.isUp(r)) {
@@ -1722,7 +1722,7 @@ export class DynamoReplica {
       this.store.put(key, encoded);
       this.onStored?.(key, storedValueBytes(key, merged, encoded.length) - heldBytes);
       this.out.syncNeeded = true;
-      this.collections.settle(key, merged);
+      if (this.config.collections === 'rows') this.collections.settle(key, merged);
     }
     return true;
   }

@@ -352,6 +352,12 @@ function stateDigest(state: Uint8Array, header?: Uint8Array): Uint8Array {
     return out;
   }
   const { count, digest } = headerSummary(header);
+  // An emptied collection (cleared after DEL or SET, its header kept for its context) adds
+  // nothing: a replica that never held it must not differ for ever.
+  if (count === 0) {
+    murmur3X64_128Into(state, out, 0);
+    return out;
+  }
   const w = new ByteWriter().bytesUvarint(state).uvarint(count).u64(digest);
   murmur3X64_128Into(w.finish(), out, 0);
   return out;
@@ -1076,6 +1082,8 @@ export class DynamoReplica {
     }
     r.answers.set(from, state);
     if (r.rows !== undefined) r.rows.answers.set(from, rows ?? null);
+    // A head read whose other replicas are parked may be settled by this answer.
+    if (r.rows?.front !== undefined && r.rows.joins.size > 0 && this.settleFront(op, r)) return;
     this.progressRead(op, r);
   }
 
@@ -1169,12 +1177,12 @@ export class DynamoReplica {
    * given up: less knowledge, never a wrong row); else the ones stopped there are asked for their
    * next page (the rows seen first were removed elsewhere).
    */
-  private settleFront(op: number, r: ReadOp): void {
+  private settleFront(op: number, r: ReadOp): boolean {
     const rows = r.rows!;
     const front = rows.front!;
     const parked = [...rows.joins].filter(([, j]) => j.parked !== undefined);
-    if (parked.length === 0 || r.answers.size + parked.length < r.required) return;
-    if (parked.length < rows.joins.size) return; // a page of another is on its way
+    if (parked.length === 0 || r.answers.size + parked.length < r.required) return false;
+    if (parked.length < rows.joins.size) return false; // a page of another is on its way
     let m: ByteString | undefined;
     for (const [, j] of parked) if (m === undefined || compareStrings(j.next, m) < 0) m = j.next;
     let live = 0;
@@ -1185,7 +1193,7 @@ export class DynamoReplica {
         j.parked = undefined;
         this.send(node, { type: 'rowRead', op, key: r.key, sel: { kind: 'page', from: m!, count: this.pageCount(r) } });
       }
-      return;
+      return false;
     }
     for (const [node, j] of parked) {
       this.abandonReadJoin(r.key, j.join);
@@ -1194,6 +1202,7 @@ export class DynamoReplica {
       rows.answers.set(node, null);
     }
     this.progressRead(op, r);
+    return true;
   }
 
   /**

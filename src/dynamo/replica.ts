@@ -72,11 +72,11 @@ import {
   type RowsOp,
   schemaOfOp,
 } from './replica-rows.ts';
-import type { DecomposedCollection, DecomposedDelta, RowJoin } from '../crdt/decomposed.ts';
+import { collectionOf, type DecomposedCollection, type DecomposedDelta, type RowJoin } from '../crdt/decomposed.ts';
 import { headerSummary } from '../crdt/decomposed-codec.ts';
 import { type ByteString, compareStrings } from '../crdt/codec.ts';
 import { CollectionMarker } from '../crdt/marker.ts';
-import type { CausalContext } from '../crdt/dots.ts';
+import { CausalContext } from '../crdt/dots.ts';
 import { schemaEqual } from '../crdt/causal.ts';
 import { showsValue } from './shown.ts';
 import {
@@ -1124,7 +1124,13 @@ export class DynamoReplica {
       }
     }
     if (r.origin.kind === 'internal') return; // a pull: its pages are joined, nobody to answer
-    const v = holdsMarker(local) ? this.collections.view(r.key, rows.elements, rows.front) : undefined;
+    let v = holdsMarker(local) ? this.collections.view(r.key, rows.elements, rows.front) : undefined;
+    if (v === undefined && holdsMarker(local)) {
+      // The marker came without rows (read repair, a move page before its pull): an empty view of
+      // its schema, so the command sees the key's type, not WRONGTYPE.
+      const marker = local.siblings.map((x) => markerOf(x.value, x.crdt)).find((m) => m !== undefined)!;
+      v = { view: collectionOf(marker.schema, new Map(), CausalContext.empty), count: marker.count };
+    }
     this.finish(r.origin, v === undefined ? { ok: true, state: merged } : { ok: true, state: merged, collection: v });
   }
 

@@ -210,18 +210,8 @@ export type ReplicaOpKind = 'get' | 'rows' | 'put' | 'delete' | 'typed';
 /** A request for the callback API (the simulator's workloads use it: no promise turns). */
 export type ReplicaRequest =
   | { readonly kind: 'get'; readonly key: Uint8Array; readonly level: Level }
-  /**
-   * The key's state and, in the rows layout, its collection's rows of `elements` (null: all),
-   * read at the level (messages.ts ClientRequest 'rows').
-   */
-  | {
-      readonly kind: 'rows';
-      readonly key: Uint8Array;
-      readonly level: Level;
-      readonly elements: readonly Uint8Array[] | null;
-      /** With elements null: only a list's first `front` rows (messages.ts). */
-      readonly front?: number;
-    }
+  /** The key's state and, in the rows layout, its collection's rows (messages.ts ClientRequest 'rows'). */
+  | Extract<ClientRequest, { kind: 'rows' }>
   /** A typed operation (src/dynamo/typed.ts: INCRBY, SADD, SREM), coordinated at a replica. */
   | { readonly kind: 'typed'; readonly key: Uint8Array; readonly op: TypedOp; readonly level: Level }
   | {
@@ -519,14 +509,7 @@ export class ReplicaNode {
     }
     let request: ClientRequest;
     if (req.kind === 'get') request = { kind: 'get', key: req.key, level: req.level };
-    else if (req.kind === 'rows')
-      request = {
-        kind: 'rows',
-        key: req.key,
-        level: req.level,
-        elements: req.elements,
-        ...(req.front === undefined ? {} : { front: req.front }),
-      };
+    else if (req.kind === 'rows') request = req;
     else if (req.kind === 'typed') {
       const keyOk = req.key.length <= limits.kvKeyBytesMax;
       request = {

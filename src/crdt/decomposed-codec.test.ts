@@ -92,7 +92,13 @@ test('decomposed codec: deltas, clears, pages, headers and rows round-trip', () 
       if (header.kind === 'header') {
         assert.equal(header.header.count, dc.header.count);
         assert.equal(header.header.digest, dc.header.digest);
+        assert.equal(header.header.own, undefined);
       }
+      // The replica id it writes under, once adopted, is kept with it (a local record).
+      const owned = DecomposedCollection.empty(HASH, new MemoryRows());
+      owned.adopt('n1#1.2s');
+      const back = decodeDecomposed(encodeHeader(owned.header), HASH);
+      assert.ok(back.kind === 'header' && back.header.own === 'n1#1.2s');
       // A replica rebuilt from the pages' bytes and the rows' bytes is the same collection.
       const fromPages = DecomposedCollection.empty(HASH, new MemoryRows());
       const join = fromPages.startJoin();

@@ -16,7 +16,9 @@
 //   clear    = crdt                               ; no rows: the clear's context
 //   page     = from:element hasTo:u8 [to:element] crdt   ; hasTo 0|1; from < to; every row's
 //                                                 ; element in [from, to)
-//   header   = count:uvarint digest:u64 crdt      ; no rows: the header's schema and context
+//   header   = count:uvarint digest:u64 crdt [own] ; no rows: the header's schema and context;
+//                                                 ; own = replica (codec.ts: uvarint length + UTF-8),
+//                                                 ; absent until the replica wrote a dot (Header.own)
 //   row      = crdt                               ; exactly one row, under the context of its own
 //                                                 ; dots: the element's row as stored
 //   rows     = elementN:uvarint element* crdt     ; a read of named elements answered: elements
@@ -45,7 +47,9 @@ import {
   DEFAULT_CRDT_BOUNDS,
   readCount,
   readElement,
+  readReplica,
   writeElement,
+  writeReplica,
 } from './codec.ts';
 import { decodeCrdt } from './crdt.ts';
 import {
@@ -123,6 +127,7 @@ export function encodePage(schema: Schema, p: RowPage, bounds: CrdtBounds = DEFA
 export function encodeHeader(h: Header, bounds: CrdtBounds = DEFAULT_CRDT_BOUNDS): Uint8Array {
   const w = start('header').uvarint(h.count).u64(h.digest);
   writeCrdt(w, collectionOf(h.schema, new Map(), h.context), bounds);
+  if (h.own !== undefined) writeReplica(w, h.own);
   return w.finish();
 }
 
@@ -200,8 +205,10 @@ export function decodeDecomposed(
       const digest = r.u64();
       const c = readCrdt(r, schema, bounds);
       if (c.store.size > 0) malformed('a header that brings rows');
+      const own = r.remaining > 0 ? readReplica(r) : undefined;
       r.expectEnd('decomposed header');
-      return { kind, header: { schema, context: c.context, count, digest } };
+      const header: Header = { schema, context: c.context, count, digest };
+      return { kind, header: own === undefined ? header : { ...header, own } };
     }
     case 'row':
       return malformed('a row where a delta, clear, page or header was expected');

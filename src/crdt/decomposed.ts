@@ -40,7 +40,7 @@ import { assert, unreachable } from '../lib/assert.ts';
 import { LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { dotsOf, joinStore, type MapStore, type MvStore, type Schema, type Store } from './causal.ts';
-import { type ByteString, compareStrings, type Update } from './codec.ts';
+import { type ByteString, compareStrings, type ReplicaId, type Update } from './codec.ts';
 import { CausalContext, type Dot } from './dots.ts';
 import { ORMap } from './ormap.ts';
 import { ORSet } from './orset.ts';
@@ -63,6 +63,11 @@ export interface Header {
   readonly count: number;
   /** Sum mod 2^64 of rowDigest over the rows. */
   readonly digest: bigint;
+  /**
+   * The replica id this replica writes the collection's dots under, once it has written one (a
+   * local record, never sent: src/dynamo/replica-rows.ts collectionActor says why it is per header).
+   */
+  readonly own?: ReplicaId;
 }
 
 export interface DecomposedDelta {
@@ -151,7 +156,7 @@ export class DecomposedCollection {
    * row's dots, count and digest recounted. What a crash between rows and header leaves is
    * repaired with it (src/dynamo/collection-store.ts).
    */
-  static fromRows(schema: Schema, context: CausalContext, rows: ElementRows): DecomposedCollection {
+  static fromRows(schema: Schema, context: CausalContext, rows: ElementRows, own?: ReplicaId): DecomposedCollection {
     const dots: Dot[] = [];
     let count = 0;
     let digest = 0n;
@@ -160,7 +165,8 @@ export class DecomposedCollection {
       digest = (digest + rowDigest(schema, e, row)) & DIGEST_MASK;
       dots.push(...rowDots(schema, row));
     }
-    return new DecomposedCollection({ schema, context: context.withDots(dots), count, digest }, rows);
+    const header: Header = { schema, context: context.withDots(dots), count, digest };
+    return new DecomposedCollection(own === undefined ? header : { ...header, own }, rows);
   }
 
   get header(): Header {
@@ -169,6 +175,12 @@ export class DecomposedCollection {
 
   get context(): CausalContext {
     return this.h.context;
+  }
+
+  /** Names the replica id this replica writes the collection's dots under (Header.own); once. */
+  adopt(own: ReplicaId): void {
+    assert(this.h.own === undefined, 'a collection adopts its own replica id once');
+    this.h = { ...this.h, own };
   }
 
   /** The collection as a whole CRDT over the named elements' rows and the whole context. */

@@ -207,11 +207,18 @@ function readHeader(store: ReplicaStore, key: Uint8Array, schema: Schema): Heade
 
 /**
  * Rebuilds one collection's header from its rows (every row's dots into the context, count and
- * digest recounted), writes it and clears the mark. Idempotent: a crash half way leaves the mark.
+ * digest recounted; the replica id it writes under kept), writes it and clears the mark. A crash
+ * before the first header write loses that id: the next change names a new one, and the rows'
+ * dots under the lost one stay in the context (they were never shipped). Idempotent: a crash half way leaves the mark.
  */
 function repairOne(store: ReplicaStore, key: Uint8Array, schema: Schema): Header {
-  const context = readHeader(store, key, schema)?.context ?? CausalContext.empty;
-  const { header } = DecomposedCollection.fromRows(schema, context, new StoredRows(store, key, schema));
+  const before = readHeader(store, key, schema);
+  const { header } = DecomposedCollection.fromRows(
+    schema,
+    before?.context ?? CausalContext.empty,
+    new StoredRows(store, key, schema),
+    before?.own,
+  );
   store.putHeader(key, encodeHeader(header));
   store.unmarkCollection(key);
   return header;

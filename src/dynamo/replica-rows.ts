@@ -36,6 +36,8 @@ import { dropCollection, StoredCollection, storedSchema } from './collection-sto
 import type { CollectionView, RowSelection, RowsAnswer } from './messages.ts';
 import { keyString, type ReplicaStore } from './store.ts';
 import { limits } from '../lib/limits.ts';
+import { utf8ByteLength } from '../lib/bytes.ts';
+import { murmur3X64_128Into } from './partitioner.ts';
 import { type TypedOp, WRONGTYPE } from './typed.ts';
 import type { Versioned } from './versions.ts';
 
@@ -205,6 +207,28 @@ export class Collections {
     }
     return h;
   }
+}
+
+/**
+ * The replica id a replica writes one collection's dots under, from its first write into the
+ * collection's header on (kept in the header: Header.own): `actor.epoch`, where epoch is a counter
+ * of the node's own durable sequence (replica.ts counterFloor), taken for this header alone; hashed
+ * when too long, as actorIdFor does.
+ *
+ * Why not the actor itself: a collection's dots count one unbroken run per writer (context.next),
+ * so every context of it stays a version vector. A header dropped (the key's type changed, garbage
+ * collection, cleanup after a ring move) forgets that run, and a run under the same id started
+ * again from 1 would reuse dots that a replica which kept the old context (it cleared its rows on
+ * the DEL and keeps the context, or missed the drop) takes for elements it saw removed: it drops
+ * the new elements, and its joins remove them from the others too. A new id per header (its epoch
+ * unused by this node before) never meets an old dot, and its run still starts at 1.
+ */
+export function collectionActor(actor: string, epoch: number): string {
+  const suffix = `.${epoch.toString(36)}`;
+  if (utf8ByteLength(actor) + suffix.length <= limits.nodeIdBytesMax) return `${actor}${suffix}`;
+  const digest = new Uint8Array(16);
+  murmur3X64_128Into(new TextEncoder().encode(actor), digest, 0);
+  return `h${Buffer.from(digest.subarray(0, 8)).toString('hex')}${suffix}`;
 }
 
 /** The elements an operation names, as the decomposed layer's byte strings (distinct, ascending). */

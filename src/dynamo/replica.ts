@@ -64,6 +64,7 @@ import { applyTyped, WRONGTYPE } from './typed.ts';
 import {
   applyChange,
   applyRowsOp,
+  collectionActor,
   Collections,
   elementTooLarge,
   holdsMarker,
@@ -875,12 +876,13 @@ export class DynamoReplica {
       const sc = this.collections.open(req.key, schema, local);
       if (sc instanceof BaristaError) throw sc;
       const restart = !holdsMarker(local) && !sc.dc.header.context.isEmpty();
-      // The collection's own dots: one unbroken run per replica (context.next), so every
-      // replica's context of it stays a version vector; a collection keeps its context when
-      // cleared, so a run never starts over while peers may hold its dots.
+      // The collection's own dots: one unbroken run per replica (context.next) under the id this
+      // header took at its first write here (collectionActor: a header made again takes a new
+      // one, so no dot is reused), so every replica's context of it stays a version vector.
       sc.change((dc) => {
         if (restart) clear = dc.clear();
-        deltas = applyRowsOp(dc, this.config.actorId, op, req.ts);
+        if (dc.header.own === undefined) dc.adopt(collectionActor(this.config.actorId, this.takeEpoch()));
+        deltas = applyRowsOp(dc, dc.header.own!, op, req.ts);
       });
       const marker = new CollectionMarker(schema, sc.dc.header.count);
       state = local.update(
@@ -1659,6 +1661,13 @@ export class DynamoReplica {
   // actor's counters are one sequence over all keys (counterFloor), reserved durably in blocks: a
   // restarted node resumes above everything it may have handed out. Under a sync policy that may
   // lose writes each life is a new actor (driver.ts) and its counters start over safely.
+
+  /** A counter of the node's sequence for a collection header's own replica id (collectionActor). */
+  private takeEpoch(): number {
+    const epoch = this.counterFloor + 1;
+    this.advanceCounterFloor(epoch);
+    return epoch;
+  }
 
   private advanceCounterFloor(used: number): void {
     if (this.mutations.has('dynamo-counter-per-key')) return;

@@ -338,3 +338,46 @@ test('rows: a head whose first rows were popped elsewhere reads on to the next p
   // n3's read of the head asks one peer for 64 rows, all of which n3 removed; the next page brings z.
   assert.deepEqual(runCommands(sim, 'n3', [['LPOP', 'l']]), ['$z']);
 });
+
+test('rows: a collection dropped and made again never reuses a dot a replica still knows (it kept the old context when cleared)', () => {
+  const sim = cluster('rows-reuse', 'rows');
+  // All three hold the set, then its DEL: each clears its rows and keeps the set's context.
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['SADD', 's', 'a'],
+      ['DEL', 's'],
+    ]),
+    [':1', ':1'],
+  );
+  sim.runFor(3_000);
+  const cut = sim.network.partition([['n1', 'n2'], ['n3']]);
+  sim.runFor(3_000);
+  // n1 and n2 change the key's type and back: each drops the set's header (context and all), then
+  // makes a new set. n3 misses all of it and still knows the old set's dots.
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['HSET', 's', 'f', 'v'],
+      ['DEL', 's'],
+      ['SADD', 's', 'b'],
+    ]),
+    [':1', ':1', ':1'],
+  );
+  cut.heal();
+  sim.runFor(3_000);
+  // n3's read joins n2's rows into its own: b's dot must be one n3 has never seen, else n3 takes
+  // b for an element it saw removed, and the acknowledged SADD is lost.
+  for (const id of ['n3', 'n2', 'n1'])
+    assert.deepEqual(
+      runCommands(sim, id, [
+        ['BARISTA', 'CONSISTENCY', 'ALL'],
+        ['SMEMBERS', 's'],
+      ]),
+      ['+OK', '*[$b]'],
+      id,
+    );
+  // The new set's dots are still one unbroken run per replica at every replica.
+  for (const id of NODES) {
+    const collections = storeOf(sim.instance(id)!).replica!.replica['collections'];
+    assert.equal(collections.held(enc.encode('s'))!.dc.context.cloudDots, 0, `${id}'s context`);
+  }
+});

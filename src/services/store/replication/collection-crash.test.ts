@@ -322,6 +322,28 @@ test('StoredRows reads back what it wrote, in element order, across pages of the
   assert.equal((rows.get(elements[5]!) as Row) !== undefined, true);
 });
 
+test('the replica id a collection writes under (Header.own) is kept by the header, and by a repair after a crash half way', () => {
+  const disk = new SimDiskStore(new SeededRng('own'), defaultDiskFaults);
+  let store = openStore(disk, new ManualClock());
+  const coll = StoredCollection.open(store, KEY, HASH);
+  coll.change((dc) => {
+    dc.adopt('n1#1.7');
+    dc.update(['a'], write('n1#1.7', 'a', 1));
+  });
+  store.sync();
+  assert.equal(StoredCollection.open(store, KEY, HASH).dc.header.own, 'n1#1.7');
+  // A change cut off after its mark: the repair rebuilds the header from the rows, keeping the id.
+  store.markCollection(KEY, coll.dc.whole().encode());
+  store.sync();
+  disk.crash();
+  store = openStore(disk, new ManualClock());
+  assert.equal(store.markedCollections().length, 1);
+  repairMarked(store);
+  const back = StoredCollection.open(store, KEY, HASH);
+  assert.equal(back.dc.header.own, 'n1#1.7');
+  assert.equal(back.dc.header.count, 1);
+});
+
 test('a change that throws half way (a row key over the engine bound) leaves a header that accounts for the rows written', () => {
   // Found by review: applyDelta had written row a and counted it when the next row's key was
   // refused; without the repair in change(), the next change wrote that header (a's dot outside

@@ -28,8 +28,11 @@
 //   - A collection kept in rows (replica-rows.ts) does not travel in its key's state: for each such
 //     key a page brings, the receiver pulls the rows from the page's sender (deps.pullRows) and the
 //     page counts as merged only once every pull ended well: a pushed page is acknowledged then,
-//     and a puller fetches the next page then. A pull that fails (or finds no slot) leaves the page
-//     unmerged: the pusher sends it again after its timeout, the puller fetches it again.
+//     and a puller fetches the next page then. At most dynamoRowPullsCountMax pulls run at once
+//     (replica.ts): a page's keys past that wait for slots, started as pulls end. A pull that
+//     fails leaves the page unmerged: the pusher sends it again after its timeout, the puller
+//     fetches it again. A pushed page sent again while its pulls run is the same page (its sender
+//     and first key): the pulls go on, and the ack goes under the new op.
 //   - After completeMove the old replicas keep their copies (Cassandra's `nodetool cleanup` is a
 //     separate step); reads and anti-entropy follow the ring, so a copy no node is a replica of is
 //     never read.
@@ -41,7 +44,7 @@ import { TokenRangeSet } from './merkle.ts';
 import type { MoveEntry, ReplicaMessage } from './messages.ts';
 import { planMove, type Ring, type TokenRange } from './ring.ts';
 import { keyToken } from './slots.ts';
-import { type ReplicaStore, valuePosition } from './store.ts';
+import { keyString, type ReplicaStore, valuePosition } from './store.ts';
 import { Versioned } from './versions.ts';
 
 export interface MoveRunnerDeps {
@@ -129,12 +132,22 @@ interface Transfer {
   retries: number;
 }
 
-/** A page merged whose rows are still being pulled: what to do once every pull ended well. */
+/**
+ * A page merged whose rows are still being pulled: what to do once every pull ended well. Its
+ * keys are pulled as slots free (at most dynamoRowPullsCountMax pulls run at once: a page may
+ * bring more keys than that), so one wait per page in flight: at most one per transfer.
+ */
 interface RowsWait {
+  /** The page: its sender and first key (a pushed page sent again is the same page). */
+  readonly page: string;
+  readonly from: NodeId;
+  /** Pulls started and not ended. */
   readonly left: Set<string>;
+  /** Keys whose pull has not started yet (no slot). */
+  readonly queued: Uint8Array[];
   /** A pushed page's ack to send, or a pulled page's transfer to advance. */
-  readonly then:
-    | { readonly kind: 'ack'; readonly from: NodeId; readonly op: number }
+  done:
+    | { readonly kind: 'ack'; readonly op: number }
     | {
         readonly kind: 'advance';
         readonly t: Transfer;
@@ -151,6 +164,11 @@ interface ActiveMove {
   readonly ringVersion: number;
   readonly startTick: number;
   readonly transfers: Transfer[];
+}
+
+/** A page's identity among pages waiting for rows: its sender and first key (an empty page: none). */
+function pageId(from: NodeId, entries: readonly MoveEntry[]): string {
+  return `${from}\0${entries.length === 0 ? '' : keyString(entries[0]!.key)}`;
 }
 
 /** Adjacent ranges (one's end is the next one's start) merged, in the order given. */
@@ -181,6 +199,8 @@ export class MoveRunner {
   private nowTick = 0;
   /** Pages waiting for their rows, by pull id. */
   private readonly waits = new Map<string, Set<RowsWait>>();
+  /** Every page waiting for its rows, by RowsWait.page, in the order they came. */
+  private readonly pending = new Map<string, RowsWait>();
 
   constructor(
     private readonly deps: MoveRunnerDeps,
@@ -296,10 +316,17 @@ export class MoveRunner {
         this.stats.ignored++;
         return;
       }
-      const pulls = this.mergePage(from, m.entries);
-      if (pulls === 'busy') return; // not acknowledged: the pusher sends it again
-      if (pulls.length === 0) this.deps.send(from, { type: 'movePageAck', op: m.op });
-      else this.wait(pulls, { kind: 'ack', from, op: m.op });
+      const page = pageId(from, m.entries);
+      const again = this.pending.get(page);
+      if (again !== undefined) {
+        // Sent again (its ack timed out while the rows were pulled): merged again, and acknowledged
+        // under the new op once the pulls already under way end; none starts over.
+        this.mergePage(m.entries);
+        again.done = { kind: 'ack', op: m.op };
+        return;
+      }
+      const keys = this.mergePage(m.entries);
+      this.wait(page, from, keys, { kind: 'ack', op: m.op });
       return;
     }
     const t = this.move?.transfers.find((x) => x.direction === 'pull' && x.peer === from && x.inflight?.op === m.op);
@@ -307,61 +334,78 @@ export class MoveRunner {
       this.stats.ignored++;
       return;
     }
-    const pulls = this.mergePage(from, m.entries);
-    if (pulls === 'busy') {
-      // Fetched again after the timeout (the inflight fetch stays until then).
-      return;
-    }
-    if (pulls.length > 0) {
-      // The fetch stays in flight (no other is sent) until the rows are here; its timeout no
-      // longer applies: onPullEnd advances or drops it.
-      t.inflight = { ...t.inflight!, deadlineTick: Number.MAX_SAFE_INTEGER };
-      this.wait(pulls, { kind: 'advance', t, next: m.next, entries: m.entries });
-      return;
-    }
-    t.inflight = undefined;
-    this.advance(t, m.next, m.entries);
-    this.pump(t);
+    const keys = this.mergePage(m.entries);
+    // The fetch stays in flight (no other is sent) until the rows are here; its timeout no longer
+    // applies: the wait advances the transfer or, when a pull fails, drops the fetch.
+    t.inflight = { ...t.inflight!, deadlineTick: Number.MAX_SAFE_INTEGER };
+    this.wait(pageId(from, m.entries), from, keys, { kind: 'advance', t, next: m.next, entries: m.entries });
   }
 
   /**
-   * A rows pull a page waits for ended (replica.ts): when it was the page's last, the page counts as
-   * merged (acknowledged, or its transfer advanced); a failed pull drops the page's wait, so the
-   * pusher sends it again or the puller fetches it again.
+   * A rows pull ended (replica.ts; any pull, a page's or anti-entropy's: its slot is free). A page
+   * whose last pull it was counts as merged (acknowledged, or its transfer advanced); a failed pull
+   * drops the page's wait, so the pusher sends it again or the puller fetches it again. Then the
+   * pages' keys not pulled yet start, as far as slots allow.
    */
   onPullEnd(pull: string, ok: boolean): void {
     const waiting = this.waits.get(pull);
-    if (waiting === undefined) return;
     this.waits.delete(pull);
-    for (const w of waiting) {
-      if (!ok) {
-        for (const other of w.left) this.waits.get(other)?.delete(w);
-        w.left.clear();
-        if (w.then.kind === 'advance' && w.then.t.inflight !== undefined) {
-          w.then.t.inflight = undefined;
-          w.then.t.retries++;
-          this.stats.retries++;
+    for (const w of waiting ?? []) {
+      if (ok) w.left.delete(pull);
+      else this.dropWait(w, true);
+    }
+    this.startQueued();
+  }
+
+  /** A page's wait for the pulls of `keys` (the page's merged keys; those without a marker need none). */
+  private wait(page: string, from: NodeId, keys: Uint8Array[], done: RowsWait['done']): void {
+    this.pending.set(page, { page, from, left: new Set(), queued: keys, done });
+    this.startQueued();
+  }
+
+  /** Starts the pending pages' queued pulls, in order, while slots last; settles every page with none left. */
+  private startQueued(): void {
+    let busy = false;
+    for (const w of [...this.pending.values()]) {
+      while (!busy && w.queued.length > 0) {
+        const pull = this.deps.pullRows?.(w.from, w.queued[0]!) ?? null;
+        if (pull === 'busy') {
+          busy = true;
+          break;
         }
-        continue;
+        w.queued.shift();
+        if (pull === null || w.left.has(pull)) continue;
+        w.left.add(pull);
+        let set = this.waits.get(pull);
+        if (set === undefined) this.waits.set(pull, (set = new Set()));
+        set.add(w);
       }
-      w.left.delete(pull);
-      if (w.left.size > 0) continue;
-      const then = w.then;
-      if (then.kind === 'ack') this.deps.send(then.from, { type: 'movePageAck', op: then.op });
-      else if (this.move?.transfers.includes(then.t) === true) {
-        then.t.inflight = undefined;
-        this.advance(then.t, then.next, then.entries);
-        this.pump(then.t);
-      }
+      if (w.left.size === 0 && w.queued.length === 0) this.settleWait(w);
     }
   }
 
-  private wait(pulls: readonly string[], then: RowsWait['then']): void {
-    const w: RowsWait = { left: new Set(pulls), then };
-    for (const p of w.left) {
-      let set = this.waits.get(p);
-      if (set === undefined) this.waits.set(p, (set = new Set()));
-      set.add(w);
+  /** Every pull of the page ended well: the page counts as merged. */
+  private settleWait(w: RowsWait): void {
+    this.dropWait(w, false);
+    const then = w.done;
+    if (then.kind === 'ack') this.deps.send(w.from, { type: 'movePageAck', op: then.op });
+    else if (this.move?.transfers.includes(then.t) === true) {
+      then.t.inflight = undefined;
+      this.advance(then.t, then.next, then.entries);
+      this.pump(then.t);
+    }
+  }
+
+  /** Forgets a page's wait; failed: a pulled page's fetch is dropped, to go again. */
+  private dropWait(w: RowsWait, failed: boolean): void {
+    this.pending.delete(w.page);
+    for (const p of w.left) this.waits.get(p)?.delete(w);
+    w.left.clear();
+    w.queued.length = 0;
+    if (failed && w.done.kind === 'advance' && w.done.t.inflight !== undefined) {
+      w.done.t.inflight = undefined;
+      w.done.t.retries++;
+      this.stats.retries++;
     }
   }
 
@@ -441,10 +485,10 @@ export class MoveRunner {
     this.stats.entriesServed += entries.length;
   }
 
-  /** Merges a page; the rows pulls it started ('busy': one could not start, the page is not merged). */
-  private mergePage(from: NodeId, entries: readonly MoveEntry[]): string[] | 'busy' {
+  /** Merges a page: the keys merged (whose rows may need a pull). */
+  private mergePage(entries: readonly MoveEntry[]): Uint8Array[] {
     this.stats.pagesMerged++;
-    const pulls: string[] = [];
+    const merged: Uint8Array[] = [];
     for (const e of entries) {
       const { replicas, pending } = this.ring.locate(e.key, this.deps.replicas);
       if (!replicas.includes(this.deps.id) && !pending.includes(this.deps.id)) {
@@ -456,10 +500,8 @@ export class MoveRunner {
         continue;
       }
       this.stats.entriesMerged++;
-      const pull = this.deps.pullRows?.(from, e.key) ?? null;
-      if (pull === 'busy') return 'busy';
-      if (pull !== null) pulls.push(pull);
+      if (this.deps.pullRows !== undefined) merged.push(e.key);
     }
-    return pulls;
+    return merged;
   }
 }

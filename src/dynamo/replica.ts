@@ -256,6 +256,8 @@ interface ReadOp {
     readonly answers: Map<NodeId, RowsAnswer | null>;
     /** Each replica's join and where its next page starts; parked: not asked for it (yet). */
     readonly joins: Map<NodeId, { readonly join: RowJoin; next: ByteString; parked?: Versioned | undefined }>;
+    /** A replica's page was refused (out of order, or its join failed): a pull of it did not end well. */
+    refused?: boolean;
   };
   readonly required: number;
   replied: boolean;
@@ -1106,7 +1108,7 @@ export class DynamoReplica {
     }
     if (r.answers.size === r.asked.size + 1) {
       this.ops.delete(op);
-      if (r.origin.kind === 'internal') this.endPull(r.origin.pull, true);
+      if (r.origin.kind === 'internal') this.endPull(r.origin.pull, r.rows?.refused !== true);
       this.readRepair(r);
     }
   }
@@ -1148,7 +1150,10 @@ export class DynamoReplica {
     if (page === undefined || page.from !== (held?.next ?? '')) {
       if (held !== undefined) this.abandonReadJoin(r.key, held.join);
       rows.joins.delete(from);
-      if (answer !== null && (page === undefined || page.from !== (held?.next ?? ''))) this.stats.mergesRefused++;
+      if (answer !== null) {
+        this.stats.mergesRefused++;
+        rows.refused = true;
+      }
       return true;
     }
     this.mergeInto(r.key, state);
@@ -1161,7 +1166,10 @@ export class DynamoReplica {
     });
     if (!joined || page.to === undefined) {
       rows.joins.delete(from);
-      if (!joined && join !== undefined) this.abandonReadJoin(r.key, join);
+      if (!joined) {
+        rows.refused = true;
+        if (join !== undefined) this.abandonReadJoin(r.key, join);
+      }
       return true;
     }
     if (rows.front !== undefined) {

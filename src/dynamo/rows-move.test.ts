@@ -6,10 +6,14 @@
 // sent again, and the move still completes with every row.
 // Negative controls (mutations tried by hand, 2026-12-05): without deps.pullRows every test fails
 // (the receivers hold the sets' states, none of their rows); a page counted as merged before its
-// pulls ended fails the third (the pulls cut off are never made again).
+// pulls ended fails the third (the pulls cut off are never made again). 2026-12-06: the fourth
+// (400 sets, pages of well over dynamoRowPullsCountMax sets) never finished while a page past the
+// 64th pull was refused whole and sent again; the fifth fails when a pull whose page was refused
+// ends as if it had gone well (the page counted without that set's rows).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { byteStringOf } from '../crdt/codec.ts';
+import { decodeMessage, encodeMessage } from './messages.ts';
 import { chooseTokens } from './ring.ts';
 import { DynamoCluster } from './testing.ts';
 
@@ -18,14 +22,14 @@ const enc = new TextEncoder();
 const SETS = 40;
 const members = (i: number) => Array.from({ length: 3 + (i % 4) }, (_, j) => `m${i}-${j}`);
 
-function loaded(seed: string): DynamoCluster {
+function loaded(seed: string, sets = SETS, scanEntriesMax = 8): DynamoCluster {
   const c = new DynamoCluster({
     ids: IDS,
     seed,
-    config: { antiEntropyScanEntriesMax: 8, antiEntropyTimeoutTicks: 10, collections: 'rows' },
+    config: { antiEntropyScanEntriesMax: scanEntriesMax, antiEntropyTimeoutTicks: 10, collections: 'rows' },
   });
   c.checkInvariants = false;
-  for (let i = 0; i < SETS; i++) {
+  for (let i = 0; i < sets; i++) {
     const id = c.typed(
       IDS[i % IDS.length]!,
       `s${i}`,
@@ -45,8 +49,8 @@ function rowsAt(c: DynamoCluster, node: string, key: string): string[] {
   return page.entries.map((r) => byteStringOf(r.element)).sort();
 }
 
-function assertEveryReplicaHoldsRows(c: DynamoCluster): void {
-  for (let i = 0; i < SETS; i++) {
+function assertEveryReplicaHoldsRows(c: DynamoCluster, sets = SETS): void {
+  for (let i = 0; i < sets; i++) {
     for (const r of c.replicasOf(`s${i}`)) assert.deepEqual(rowsAt(c, r, `s${i}`), members(i).sort(), `${r} s${i}`);
   }
 }
@@ -104,6 +108,51 @@ test('a pull cut off mid-move leaves its page unacknowledged; sent again, the mo
   }
   assert.notEqual(c.node('e').replica.moveProgress()?.done, true, 'not done while cut off');
   c.heal();
+  runMove(c);
+  c.setRing(c.ring.completeMove());
+  assertEveryReplicaHoldsRows(c);
+});
+
+test('a page bringing more sets than pulls may run at once (dynamoRowPullsCountMax) starts the rest as pulls end', () => {
+  // 400 sets, pages of up to 400 keys: a page of a join brings well over 64 sets. Once, such a
+  // page was refused whole at the 65th pull and sent again, which started the same 64 pulls: the
+  // move never finished.
+  const c = loaded('rows-many', 400, 400);
+  c.addNode('e');
+  c.setRing(c.ring.beginJoin('e', chooseTokens(c.rng.fork('tokens/e'), 4, c.ring)));
+  runMove(c, 6_000);
+  assert.ok(c.node('e').replica.stats.rowPulls > 64, `${c.node('e').replica.stats.rowPulls} pulls`);
+  c.setRing(c.ring.completeMove());
+  assertEveryReplicaHoldsRows(c, 400);
+});
+
+test('a pull whose page the puller refuses (out of order) fails: the move page waits and goes again, not counted without its rows', () => {
+  const c = loaded('rows-refused');
+  c.addNode('e');
+  c.setRing(c.ring.beginJoin('e', chooseTokens(c.rng.fork('tokens/e'), 4, c.ring)));
+  // Deliver until a pull's first page is on its way to e, then make it claim to start elsewhere.
+  let forged = false;
+  for (let i = 0; !forged; i++) {
+    assert.ok(i < 20_000, 'no page of a pull reached e');
+    const at = c.queue.findIndex((m) => {
+      if (m.to !== 'e') return false;
+      const msg = decodeMessage(m.bytes);
+      return msg.type === 'rowReadReply' && msg.rows?.rows.kind === 'page' && msg.rows.rows.page.from === '';
+    });
+    if (at < 0) {
+      if (c.queue.length > 0) c.deliver(0);
+      else c.tick();
+      continue;
+    }
+    const msg = decodeMessage(c.queue[at]!.bytes);
+    assert.ok(msg.type === 'rowReadReply' && msg.rows?.rows.kind === 'page');
+    const page = { ...msg.rows.rows.page, from: '\u0000' };
+    const bytes = encodeMessage({ ...msg, rows: { ...msg.rows, rows: { kind: 'page', page } } });
+    c.queue[at] = { ...c.queue[at]!, bytes };
+    c.deliver(at);
+    forged = true;
+  }
+  assert.ok(c.node('e').replica.stats.mergesRefused > 0, 'e refused the page');
   runMove(c);
   c.setRing(c.ring.completeMove());
   assertEveryReplicaHoldsRows(c);

@@ -129,6 +129,19 @@ export class CausalContext {
     return this.vv.size === 0 && this.cloud.size === 0;
   }
 
+  /** How many dots this context has seen that `other` has not (O(replicas + cloud dots)). */
+  countNotIn(other: CausalContext): number {
+    let n = 0;
+    for (const [r, top] of this.vv) {
+      const base = other.vv.get(r) ?? 0;
+      if (top <= base) continue;
+      n += top - base;
+      for (const c of other.cloud.get(r) ?? []) if (c <= top) n--;
+    }
+    for (const [r, s] of this.cloud) for (const c of s) if (!other.has({ replica: r, counter: c })) n++;
+    return n;
+  }
+
   /**
    * Compacts the replicas in `touched`: cloud dots at vv + 1 move into vv, covered ones are
    * dropped. `changed` holds the new cloud of touched replicas; `base` the rest.

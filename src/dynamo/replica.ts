@@ -258,6 +258,8 @@ interface ReadOp {
     readonly joins: Map<NodeId, { readonly join: RowJoin; next: ByteString; parked?: Versioned | undefined }>;
     /** A replica's page was refused (out of order, or its join failed): a pull of it did not end well. */
     refused?: boolean;
+    /** A head read's (front): what each peer's pages told of its collection (headsBeyond). */
+    heads?: Map<NodeId, { count: number; context: CausalContext; rows: number }>;
   };
   readonly required: number;
   replied: boolean;
@@ -1135,6 +1137,7 @@ export class DynamoReplica {
       const marker = local.siblings.map((x) => markerOf(x.value, x.crdt)).find((m) => m !== undefined)!;
       v = { view: collectionOf(marker.schema, new Map(), CausalContext.empty), count: marker.count };
     }
+    if (v !== undefined && rows.heads !== undefined) v = { ...v, count: v.count + this.headsBeyond(r.key, rows.heads) };
     this.finish(r.origin, v === undefined ? { ok: true, state: merged } : { ok: true, state: merged, collection: v });
   }
 
@@ -1164,6 +1167,11 @@ export class DynamoReplica {
       join ??= dc.startJoin();
       dc.joinPage(join, page);
     });
+    if (joined && rows.front !== undefined) {
+      rows.heads ??= new Map();
+      const seen = rows.heads.get(from);
+      rows.heads.set(from, { count: answer!.count, context: page.context, rows: (seen?.rows ?? 0) + page.rows.size });
+    }
     if (!joined || page.to === undefined) {
       rows.joins.delete(from);
       if (!joined) {
@@ -1219,6 +1227,27 @@ export class DynamoReplica {
     }
     this.progressRead(op, r);
     return true;
+  }
+
+  /**
+   * How many elements a head read's peers hold beyond what this replica holds after joining their
+   * heads (an estimate, for LPUSH's reply: the length). A peer's rows past its pages read that this
+   * replica lacks carry dots it has not seen: at most the dots the peer's context has and this
+   * one's lacks (some may be of elements added and removed there), and at most the peer's count
+   * less the rows its pages brought. The largest over the peers (rows two of them hold are counted
+   * once, rows each holds alone are not all counted). Exact in the common cases: this replica
+   * missed pushes (the peers' dots it lacks), or pops it made that a peer missed (no dot it lacks:
+   * its head join already removed them).
+   */
+  private headsBeyond(
+    key: Uint8Array,
+    heads: ReadonlyMap<NodeId, { count: number; context: CausalContext; rows: number }>,
+  ): number {
+    const ctx = this.collections.held(key)?.dc.context ?? CausalContext.empty;
+    let beyond = 0;
+    for (const h of heads.values())
+      beyond = Math.max(beyond, Math.min(h.context.countNotIn(ctx), Math.max(0, h.count - h.rows)));
+    return beyond;
   }
 
   /**

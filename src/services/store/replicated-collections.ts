@@ -53,6 +53,8 @@ export interface ReadValue {
    * was popped came off its front), never appended after it.
    */
   readonly head?: boolean;
+  /** With head: the length the read found (the most any replica read holds: replica.ts finishRows). */
+  readonly count?: number;
 }
 
 const NO_KEYS: readonly Uint8Array[] = [];
@@ -196,7 +198,7 @@ export function rowsRead(argv: readonly Uint8Array[]): Map<string, RowsRead> {
     case 'lpush':
     case 'lpushx':
       // The new elements go before the first: its key is all the change needs. The reply (the
-      // length) is the coordinator's count after the push (replicated.ts).
+      // length) is the length the read found plus the elements pushed (replicated.ts).
       if (argv.length >= 3) return one({ front: 1 });
       break;
     case 'lpop': {

@@ -381,3 +381,35 @@ test('rows: a collection dropped and made again never reuses a dot a replica sti
     assert.equal(collections.held(enc.encode('s'))!.dc.context.cloudDots, 0, `${id}'s context`);
   }
 });
+
+test('rows: LPUSH through a replica that missed most of the list answers the length its read found, not its own count', () => {
+  const sim = cluster('rows-lpush-count', 'rows');
+  assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', 'a', 'b']]), [':2']);
+  sim.runFor(3_000);
+  const cut = sim.network.partition([['n1', 'n2'], ['n3']]);
+  sim.runFor(3_000);
+  const more = Array.from({ length: 100 }, (_, i) => `m${i}`);
+  assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', ...more]]), [':102']);
+  cut.heal();
+  sim.runFor(3_000);
+  // n3 holds 2; its head read joins a peer's first 64 rows; the peer holds 102.
+  assert.deepEqual(runCommands(sim, 'n3', [['LPUSH', 'l', 'x', 'y']]), [':104']);
+  assert.deepEqual(runCommands(sim, 'n1', [['LLEN', 'l']]), [':104']);
+  // The other way: n3 alone pops 60 (at ONE; it holds 66 of the 104) while n1 pushes one more.
+  // n1's count (105) is not the length: n3's head read removes the popped ones from what it joins,
+  // and what n1 holds past its head that n3 lacks is what n3's context lacks (m62 ... m99, last).
+  const cut2 = sim.network.partition([['n1', 'n2'], ['n3']]);
+  sim.runFor(3_000);
+  const popped = runCommands(sim, 'n3', [
+    ['BARISTA', 'CONSISTENCY', 'ONE'],
+    ['LPOP', 'l', '60'],
+  ]);
+  assert.equal(popped[1]!.split(',').length, 60);
+  assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', 'last']]), [':105']);
+  cut2.heal();
+  sim.runFor(3_000);
+  assert.deepEqual(runCommands(sim, 'n3', [['LPUSH', 'l', 'q']]), [':46']);
+  // What a read of every row through n3 joins (n1 and n2 have not seen the pops: no hints, no
+  // anti-entropy here) is that length.
+  assert.deepEqual(runCommands(sim, 'n3', [['LLEN', 'l']]), [':46']);
+});

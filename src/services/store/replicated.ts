@@ -743,7 +743,7 @@ export class ReplicatedCommands {
           const head = rows?.get(latin1(keys[i]!));
           const before =
             head !== undefined && 'front' in head && !(materialized instanceof BaristaError)
-              ? { ...materialized, head: true }
+              ? { ...materialized, head: true, count: read.state.collection?.count ?? 0 }
               : materialized;
           if (before instanceof BaristaError) return done(errorReply(before, false));
           reads.push(before);
@@ -790,10 +790,12 @@ export class ReplicatedCommands {
         });
       },
       () => {
-        // LPUSH on a list's head: Redis' code counted the head only; the length is the
-        // coordinator's count after the push (its marker's).
+        // LPUSH on a list's head: Redis' code counted the head only. The length: what the read
+        // found (the most any replica read holds) plus the elements pushed, or the coordinator's
+        // count after the push (its marker's) if more (a write that came in between).
         const name = latin1(argv[0]!).toLowerCase();
-        const count = partial && (name === 'lpush' || name === 'lpushx') ? markerCount(written) : undefined;
+        const pushed = partial && (name === 'lpush' || name === 'lpushx') ? markerCount(written) : undefined;
+        const count = pushed === undefined ? undefined : Math.max(pushed, (reads[0]!.count ?? 0) + argv.length - 2);
         done(count === undefined || outcome.reply.type !== 'integer' ? outcome.reply : reply.integer(BigInt(count)));
       },
     );

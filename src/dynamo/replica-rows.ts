@@ -31,7 +31,7 @@ import type { CausalContext } from '../crdt/dots.ts';
 import { CollectionMarker } from '../crdt/marker.ts';
 import { MVRegister } from '../crdt/registers.ts';
 import type { HlcTimestamp } from '../lib/clocks/hlc.ts';
-import { BaristaError } from '../lib/errors.ts';
+import { BaristaError, LimitError } from '../lib/errors.ts';
 import { dropCollection, StoredCollection, storedSchema } from './collection-store.ts';
 import type { CollectionView, RowSelection, RowsAnswer } from './messages.ts';
 import { keyString, type ReplicaStore } from './store.ts';
@@ -239,8 +239,49 @@ function namedElements(op: RowsOp): ByteString[] {
   return [...out].sort(compareStrings);
 }
 
+/**
+ * Whether `op` keeps the collection within crdtElementsCountMax at every step (DecomposedCollection
+ * .update refuses the step past it, and a refusal half way would leave the steps before it written
+ * here and never shipped): LimitError, before anything is written, if not. Returns whether each
+ * element the op names is present now (what applyRowsOp reads anyway).
+ */
+function checkRowsOpFits(dc: DecomposedCollection, op: RowsOp): Map<ByteString, boolean> {
+  const present = new Map<ByteString, boolean>();
+  const has = (e: ByteString): boolean => {
+    let p = present.get(e);
+    if (p === undefined) present.set(e, (p = dc.view([e]).has(e)));
+    return p;
+  };
+  const now = new Map<ByteString, boolean>();
+  let count = dc.header.count;
+  const add = (e: ByteString): void => {
+    if (now.get(e) ?? has(e)) return;
+    now.set(e, true);
+    if (++count > limits.crdtElementsCountMax)
+      throw new LimitError('crdtElementsCountMax', `the collection holds ${dc.header.count} elements`);
+  };
+  const remove = (e: ByteString): void => {
+    if (!(now.get(e) ?? has(e))) return;
+    now.set(e, false);
+    count--;
+  };
+  if (op.type === 'list') {
+    for (let i = 0; i + 1 < op.members.length; i += 2) {
+      const key = byteStringOf(op.members[i]!);
+      if (op.members[i + 1]![0] === 0) remove(key);
+      else add(key);
+    }
+  } else if (op.type === 'hset') {
+    for (let i = 0; i + 1 < op.members.length; i += 2) add(byteStringOf(op.members[i]!));
+  } else {
+    for (const e of namedElements(op)) (op.type === 'sadd' ? add : remove)(e);
+  }
+  return present;
+}
+
 /** Runs `op` on the collection, one element at a time: the deltas made (none when nothing changed). */
 export function applyRowsOp(dc: DecomposedCollection, actor: string, op: RowsOp, ts: HlcTimestamp): DecomposedDelta[] {
+  const present = checkRowsOpFits(dc, op);
   const deltas: DecomposedDelta[] = [];
   if (op.type === 'list') {
     // Pairs of (element key, change): a remove (0) or an insert (1 + value), as typed.ts applies them.
@@ -271,9 +312,9 @@ export function applyRowsOp(dc: DecomposedCollection, actor: string, op: RowsOp,
     return deltas;
   }
   for (const e of namedElements(op)) {
-    const present = dc.view([e]).has(e);
-    if (op.type === 'sadd' && !present) deltas.push(dc.update([e], (view) => (view as ORSet).add(actor, e)));
-    else if ((op.type === 'srem' || op.type === 'hdel') && present)
+    const held = present.get(e)!;
+    if (op.type === 'sadd' && !held) deltas.push(dc.update([e], (view) => (view as ORSet).add(actor, e)));
+    else if ((op.type === 'srem' || op.type === 'hdel') && held)
       deltas.push(dc.update([e], (view) => view.remove(e) as Update<CollectionCrdt>));
   }
   return deltas;

@@ -514,3 +514,32 @@ describe('N = 3, store.conflicts last-write-wins: the scripted redis-cli session
   });
   test('RESP2', () => assertSameSession(redis, baristas, [], SCRIPT));
 });
+
+// store.replication.collections rows keeps sets, hashes and lists one row per element (the rows
+// layout: src/dynamo/replica-rows.ts): a command reads the elements it names, a list's head, or
+// every row, and Redis' own code runs on that. The same script, the same replies as redis-server
+// 7.0, at QUORUM, in RESP2 and RESP3.
+describe('N = 3, store.replication.collections rows: the scripted redis-cli session answers as redis-server 7.0', {
+  skip: sessionSkip,
+}, () => {
+  let redis: RunningRespServer;
+  let baristas: RunningRespServer;
+  before(async () => {
+    redis = await startRedisServer('none');
+    baristas = await startStoreCluster(3, {
+      sync: 'always',
+      consistency: 'QUORUM',
+      replication: { replicas: 3, collections: 'rows' },
+    });
+  });
+  after(async () => {
+    await redis?.stop();
+    await baristas?.stop();
+  });
+  for (const [name, args] of [
+    ['RESP2', []],
+    ['RESP3 (redis-cli -3)', ['-3']],
+  ] as const) {
+    test(name, () => assertSameSession(redis, baristas, [...args], SCRIPT));
+  }
+});

@@ -64,6 +64,7 @@ const command = fc.oneof(
   fc.constantFrom(['LPOP', 'l'], ['LPOP', 'l', '2'], ['RPOP', 'l'], ['LLEN', 'l'], ['LRANGE', 'l', '0', '-1']),
   fc.constantFrom(['LINDEX', 'l', '1'], ['LREM', 'l', '0', 'a'], ['LSET', 'l', '0', 'z'], ['LTRIM', 'l', '1', '-1']),
   fc.constantFrom(['LPUSH', 's', 'x'], ['SADD', 'l', 'x'], ['DEL', 'l'], ['LMOVE', 'l', 'l2', 'LEFT', 'RIGHT']),
+  fc.constantFrom(['RENAME', 's', 't'], ['RENAME', 'h', 's'], ['RENAMENX', 'l', 'l2'], ['RENAME', 'l2', 'h']),
 );
 const script = fc.array(fc.tuple(fc.constantFrom(...NODES), command), { minLength: 10, maxLength: 30 });
 

@@ -20,7 +20,8 @@
 //   RENAME src dst / RENAMENX src dst   a string (a counter as its decimal text) with its deadline:
 //                      reads src and dst, writes dst over what was read, then deletes src (per-key
 //                      operations, not atomic); a collection likewise, dst turned into src's
-//                      content by CRDT operations (renameCollection);
+//                      content by CRDT operations (renameCollection; in the rows layout both
+//                      are read with every row);
 //   MGET key [key ...] / MSET key value [key value ...]   GET / SET of each key in turn, each its
 //                      own operation (the issue's rule for multi-key commands at N > 1: per-key,
 //                      not atomic; an MSET that fails after its first key says which were written);
@@ -1458,15 +1459,9 @@ export class ReplicatedCommands {
    * between them may see both names or the old one only; a failure after dst was written says so.
    */
   private rename(nx: boolean, src: Uint8Array, dst: Uint8Array, level: Level, done: Done): void {
-    this.node.submit({ kind: 'get', key: src, level: readAt(level) }, (s) => {
+    this.node.submit(this.wholeRead(src, level), (s) => {
       if (!s.ok) return done(errorReply(s.error, false));
-      const read = materialize(s.state.versioned);
-      if (read instanceof BaristaError && read.code === 'wrong_type')
-        return done(
-          reply.error(
-            'ERR RENAME of a list, set or hash kept in rows (store.replication.collections) is not offered yet',
-          ),
-        );
+      const read = materialize(s.state.versioned, s.state.collection);
       if (read instanceof BaristaError) return done(errorReply(read, false));
       if (read.value === null) return done(redisErrorReply.noSuchKey);
       // Redis: the same name is OK for RENAME, 0 for RENAMENX, and nothing changes (any type).
@@ -1501,10 +1496,10 @@ export class ReplicatedCommands {
     done: Done,
   ): void {
     const srcDeadline = srcState.versioned.keptDeadline() ?? 0;
-    this.node.submit({ kind: 'get', key: dst, level: readAt(level) }, (d) => {
+    this.node.submit(this.wholeRead(dst, level), (d) => {
       if (!d.ok) return done(errorReply(d.error, false));
       if (nx && holdsValue(d.state)) return done(reply.integer(0n));
-      const dstRead = materialize(d.state.versioned);
+      const dstRead = materialize(d.state.versioned, d.state.collection);
       if (dstRead instanceof BaristaError) return done(errorReply(dstRead, false));
       const sameType = dstRead.value?.type === value.type;
       const ops = diffOps(sameType ? dstRead : { value: null, listKeys: [] }, value, this.rng);
@@ -1527,6 +1522,13 @@ export class ReplicatedCommands {
         return this.writeWith(dst, null, level, d.state.context, undefined, write, answerFailure(done));
       write();
     });
+  }
+
+  /** A read of `key`'s whole value at the level: in the rows layout, with every row of a collection. */
+  private wholeRead(key: Uint8Array, level: Level): ReplicaRequest {
+    return this.node.collections === 'rows'
+      ? { kind: 'rows', key, level: readAt(level), elements: null }
+      : { kind: 'get', key, level: readAt(level) };
   }
 
   /** RENAME's last step: src deleted over what was read, then RENAME's (or RENAMENX's) reply. */

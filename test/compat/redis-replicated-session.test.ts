@@ -11,7 +11,7 @@
 // so, when redis-server or redis-cli is absent.
 import { after, before, describe, test } from 'node:test';
 import { type RunningRespServer, startRedisServer, startStoreCluster } from '../support/redis-servers.ts';
-import { assertSameSession, sessionSkip } from '../support/redis-session.ts';
+import { assertSameSession, sessionServers, sessionSkip, testBothProtocols } from '../support/redis-session.ts';
 
 const SCRIPT = [
   'GET r:s',
@@ -497,22 +497,15 @@ describe('N = 3: a scripted redis-cli session answers as redis-server 7.0', { sk
 describe('N = 3, store.conflicts last-write-wins: the scripted redis-cli session answers as redis-server 7.0', {
   skip: sessionSkip,
 }, () => {
-  let redis: RunningRespServer;
-  let baristas: RunningRespServer;
-  before(async () => {
-    redis = await startRedisServer('none');
-    baristas = await startStoreCluster(3, {
+  const servers = sessionServers(() =>
+    startStoreCluster(3, {
       sync: 'always',
       consistency: 'QUORUM',
       conflicts: 'last-write-wins',
       replication: { replicas: 3 },
-    });
-  });
-  after(async () => {
-    await redis?.stop();
-    await baristas?.stop();
-  });
-  test('RESP2', () => assertSameSession(redis, baristas, [], SCRIPT));
+    }),
+  );
+  test('RESP2', () => assertSameSession(servers.redis, servers.baristas, [], SCRIPT));
 });
 
 // store.replication.collections rows keeps sets, hashes and lists one row per element (the rows
@@ -522,24 +515,12 @@ describe('N = 3, store.conflicts last-write-wins: the scripted redis-cli session
 describe('N = 3, store.replication.collections rows: the scripted redis-cli session answers as redis-server 7.0', {
   skip: sessionSkip,
 }, () => {
-  let redis: RunningRespServer;
-  let baristas: RunningRespServer;
-  before(async () => {
-    redis = await startRedisServer('none');
-    baristas = await startStoreCluster(3, {
+  const servers = sessionServers(() =>
+    startStoreCluster(3, {
       sync: 'always',
       consistency: 'QUORUM',
       replication: { replicas: 3, collections: 'rows' },
-    });
-  });
-  after(async () => {
-    await redis?.stop();
-    await baristas?.stop();
-  });
-  for (const [name, args] of [
-    ['RESP2', []],
-    ['RESP3 (redis-cli -3)', ['-3']],
-  ] as const) {
-    test(name, () => assertSameSession(redis, baristas, [...args], SCRIPT));
-  }
+    }),
+  );
+  testBothProtocols(servers, SCRIPT);
 });

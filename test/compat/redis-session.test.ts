@@ -5,9 +5,9 @@
 // the errors (arity, unknown command and subcommand, wrong type, not an integer), CONFIG GET. Run in RESP2 and in RESP3 (redis-cli -3, whose HELLO
 // 3 handshake our node must accept). Normalised only where the servers must differ: HELLO's
 // client id. Skipped, saying so, when redis-server or redis-cli is absent.
-import { after, before, describe, test } from 'node:test';
-import { assertSameSession, sessionSkip } from '../support/redis-session.ts';
-import { type RunningRespServer, startRedisServer, startStoreNode } from '../support/redis-servers.ts';
+import { describe } from 'node:test';
+import { sessionServers, sessionSkip, testBothProtocols } from '../support/redis-session.ts';
+import { startStoreNode } from '../support/redis-servers.ts';
 
 /** One command per line, as redis-cli reads them from stdin; quoting is redis-cli's. */
 export const SESSION = [
@@ -184,21 +184,8 @@ export const SESSION = [
 ];
 
 describe('a scripted redis-cli session: redis-server 7.0 and Baristas answer alike', { skip: sessionSkip }, () => {
-  let redis: RunningRespServer;
-  let baristas: RunningRespServer;
-  before(async () => {
-    redis = await startRedisServer('none');
-    baristas = await startStoreNode({ sync: 'always' });
-  });
-  after(async () => {
-    await redis?.stop();
-    await baristas?.stop();
-  });
-
-  for (const [name, args] of [
-    ['RESP2', []],
-    ['RESP3 (redis-cli -3)', ['-3']],
-  ] as const) {
-    test(name, () => assertSameSession(redis, baristas, [...args], SESSION));
-  }
+  testBothProtocols(
+    sessionServers(() => startStoreNode({ sync: 'always' })),
+    SESSION,
+  );
 });

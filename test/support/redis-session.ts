@@ -2,7 +2,8 @@
 // tests): one script through one redis-cli connection per server, outputs equal line by line.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { type RunningRespServer, redisServerUnavailable } from './redis-servers.ts';
+import { after, before, test } from 'node:test';
+import { type RunningRespServer, redisServerUnavailable, startRedisServer } from './redis-servers.ts';
 
 /** Why a session test cannot run here (no redis-server or redis-cli), or undefined. */
 export const sessionSkip =
@@ -10,6 +11,39 @@ export const sessionSkip =
   (spawnSync('redis-cli', ['--version']).status === 0
     ? undefined
     : 'redis-cli is not installed (apt-get install redis-tools)');
+
+/**
+ * Inside a describe block: redis-server (no persistence) and the Baristas server `start` makes,
+ * started before the block's tests and stopped after them.
+ */
+export function sessionServers(start: () => Promise<RunningRespServer>): {
+  readonly redis: RunningRespServer;
+  readonly baristas: RunningRespServer;
+} {
+  const servers = {} as { redis: RunningRespServer; baristas: RunningRespServer };
+  before(async () => {
+    servers.redis = await startRedisServer('none');
+    servers.baristas = await start();
+  });
+  after(async () => {
+    await servers.redis?.stop();
+    await servers.baristas?.stop();
+  });
+  return servers;
+}
+
+/** Inside a describe block: `script` compared in RESP2 and in RESP3 (redis-cli -3), one test each. */
+export function testBothProtocols(
+  servers: { readonly redis: RunningRespServer; readonly baristas: RunningRespServer },
+  script: readonly string[],
+): void {
+  for (const [name, args] of [
+    ['RESP2', []],
+    ['RESP3 (redis-cli -3)', ['-3']],
+  ] as const) {
+    test(name, () => assertSameSession(servers.redis, servers.baristas, [...args], script));
+  }
+}
 
 /**
  * Runs `script` on both servers and asserts equal output, line by line (redis-server must answer).

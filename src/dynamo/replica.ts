@@ -348,7 +348,6 @@ export function levelCount(level: Level, n: number): number | undefined {
   }
 }
 
-/** What a Merkle leaf takes of a stored state: its 16-byte murmur3 digest. */
 /** A key's Merkle leaf input: its stored state, and a rows collection's count and digest (not its context). */
 function stateDigest(state: Uint8Array, header?: Uint8Array): Uint8Array {
   const out = new Uint8Array(16);

@@ -11,6 +11,11 @@
 //   - A replica that missed writes (partitioned at ONE) joins what a later QUORUM read brings, and
 //     a DEL then a SADD through another node shows only the new member (the rows of the old set are
 //     dropped where the tombstone lands).
+//   - Review findings, each test failing on the code before its mend (tried by hand 2026-12-06): a
+//     set dropped and made again reuses no dot a replica kept (an acknowledged SADD was lost);
+//     LPUSH answers the length the replicas hold, not the coordinator's count; an emptied header
+//     stays out of the Merkle leaf; a marker without rows reads as an empty set, not WRONGTYPE;
+//     collection commands on a string answer WRONGTYPE (both layouts).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -83,6 +88,18 @@ test('model: set, hash and list commands in rows answer as the whole-value layou
   );
 });
 
+/** Cuts n3 off from n1 and n2 (and lets every node see it). */
+function isolateN3(sim: Simulation<NodeServices>): { heal(): void } {
+  const cut = sim.network.partition([['n1', 'n2'], ['n3']]);
+  sim.runFor(3_000);
+  return cut;
+}
+
+function heal(sim: Simulation<NodeServices>, cut: { heal(): void }): void {
+  cut.heal();
+  sim.runFor(3_000);
+}
+
 /** The bytes of every delta or replicate message a node sends, by type. */
 function spy(sim: Simulation<NodeServices>, id: string, seen: { type: string; bytes: number }[]): void {
   const replica = storeOf(sim.instance(id)!).replica!.replica;
@@ -141,8 +158,7 @@ test('rows: one SADD onto a set of 300 ships a small delta and the key state sta
 test('rows: a replica that missed writes joins what a QUORUM read brings; DEL then SADD shows only the new member', () => {
   const sim = cluster('rows-missed', 'rows');
   assert.deepEqual(runCommands(sim, 'n1', [['SADD', 's', 'a', 'b']]), [':2']);
-  const cut = sim.network.partition([['n1', 'n2'], ['n3']]);
-  sim.runFor(3_000);
+  const cut = isolateN3(sim);
   assert.deepEqual(
     runCommands(sim, 'n1', [
       ['SADD', 's', 'c'],
@@ -150,8 +166,7 @@ test('rows: a replica that missed writes joins what a QUORUM read brings; DEL th
     ]),
     [':1', ':1'],
   );
-  cut.heal();
-  sim.runFor(3_000);
+  heal(sim, cut);
   // n3 missed both; its QUORUM read joins n1's or n2's rows.
   assert.deepEqual(runCommands(sim, 'n3', [['SMEMBERS', 's']]), ['*[$b,$c]']);
   assert.deepEqual(
@@ -189,14 +204,12 @@ test('rows: a replica that missed writes joins what a QUORUM read brings; DEL th
 test('rows: a read of every row pages through a set larger than one page, from a replica that missed it', () => {
   const sim = cluster('rows-pages', 'rows');
   const big = (i: number) => `${String(i).padStart(3, '0')}${'x'.repeat(60 * 1024)}`;
-  const cut = sim.network.partition([['n1', 'n2'], ['n3']]);
-  sim.runFor(3_000);
+  const cut = isolateN3(sim);
   for (let i = 0; i < 40; i += 8) {
     const batch = Array.from({ length: 8 }, (_, j) => ['SADD', 'p', big(i + j)]);
     assert.ok(runCommands(sim, 'n1', batch).every((r) => r === ':1'));
   }
-  cut.heal();
-  sim.runFor(3_000);
+  heal(sim, cut);
   const before = NODES.map((id) => storeOf(sim.instance(id)!).replica!.replica.stats.mergesRefused);
   // n3 holds none of them: its read at ALL joins n1's and n2's pages (2.4 MiB each: three pages).
   const [card, members] = runCommands(sim, 'n3', [
@@ -229,6 +242,27 @@ function repairAll(sim: Simulation<NodeServices>, rounds: number): void {
   }
 }
 
+/** SCARD `key` at ALL through n1 (answering `card`): read repair sends every replica the state, not the rows. */
+function repairByRead(sim: Simulation<NodeServices>, key: string, card: string): void {
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['BARISTA', 'CONSISTENCY', 'ALL'],
+      ['SCARD', key],
+    ]),
+    ['+OK', card],
+  );
+  sim.runFor(1_000);
+}
+
+/** One more pass of repair rounds finds every pair's Merkle trees equal. */
+function assertConverged(sim: Simulation<NodeServices>): void {
+  const inSync = () =>
+    NODES.reduce((n, id) => n + storeOf(sim.instance(id)!).replica!.replica.stats.antiEntropyInSync, 0);
+  const before = inSync();
+  repairAll(sim, 1);
+  assert.equal(inSync() - before, 3, 'every round of the last pass in sync');
+}
+
 test('rows: anti-entropy brings a replica that missed writes every row (it pulls what the stream offers), then the trees agree', () => {
   const sim = cluster('rows-ae', 'rows');
   assert.deepEqual(
@@ -238,8 +272,7 @@ test('rows: anti-entropy brings a replica that missed writes every row (it pulls
     ]),
     [':3', ':1'],
   );
-  const cut = sim.network.partition([['n1', 'n2'], ['n3']]);
-  sim.runFor(3_000);
+  const cut = isolateN3(sim);
   const big = Array.from({ length: 30 }, (_, i) => `${String(i).padStart(2, '0')}${'y'.repeat(60 * 1024)}`);
   const written = runCommands(sim, 'n1', [
     ['SREM', 's', 'a'],
@@ -250,8 +283,7 @@ test('rows: anti-entropy brings a replica that missed writes every row (it pulls
     ['SADD', 'p', ...big.slice(15)],
   ]);
   assert.deepEqual(written, [':1', ':1', ':1', ':1', ':15', ':15']);
-  cut.heal();
-  sim.runFor(3_000);
+  heal(sim, cut);
   const one = (id: string) =>
     runCommands(sim, id, [
       ['BARISTA', 'CONSISTENCY', 'ONE'],
@@ -265,14 +297,7 @@ test('rows: anti-entropy brings a replica that missed writes every row (it pulls
   // the others', its rows do not; the Merkle leaf must still tell (it mixes the rows' digest in).
   const state = (id: string) =>
     Buffer.from(storeOf(sim.instance(id)!).replica!.peek(enc.encode('s')).encode()).toString('hex');
-  assert.deepEqual(
-    runCommands(sim, 'n1', [
-      ['BARISTA', 'CONSISTENCY', 'ALL'],
-      ['SCARD', 's'],
-    ]),
-    ['+OK', ':3'],
-  );
-  sim.runFor(1_000);
+  repairByRead(sim, 's', ':3');
   assert.equal(state('n3'), state('n1'), 'read repair brought the state');
   assert.deepEqual(one('n3'), ['*[$a,$b,$c]', '*[$f,$1]', ':0'], 'and no row');
   repairAll(sim, 2);
@@ -280,11 +305,7 @@ test('rows: anti-entropy brings a replica that missed writes every row (it pulls
   const pulls = NODES.reduce((n, id) => n + storeOf(sim.instance(id)!).replica!.replica.stats.rowPulls, 0);
   assert.ok(pulls >= 3, `${pulls} pulls`);
   // Converged: another round finds every pair's trees equal (the rows' digests agree, not only the states).
-  const inSync = () =>
-    NODES.reduce((n, id) => n + storeOf(sim.instance(id)!).replica!.replica.stats.antiEntropyInSync, 0);
-  const before = inSync();
-  repairAll(sim, 1);
-  assert.equal(inSync() - before, 3, 'every round of the last pass in sync');
+  assertConverged(sim);
 });
 
 test('rows: LPUSH and LPOP on a list of 300 read its head only and ship small deltas; LPUSH answers the length', () => {
@@ -325,8 +346,7 @@ test('rows: a head whose first rows were popped elsewhere reads on to the next p
   const sim = cluster('rows-head-gap', 'rows');
   const ys = Array.from({ length: 70 }, (_, i) => `y${String(i).padStart(2, '0')}`);
   assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', ...ys]]), [':70']);
-  const cut = sim.network.partition([['n1', 'n2'], ['n3']]);
-  sim.runFor(3_000);
+  const cut = isolateN3(sim);
   assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', 'z']]), [':71']);
   // n3 alone pops the 70 (at ONE): it knows they are gone, and has never seen z.
   const popped = runCommands(sim, 'n3', [
@@ -334,8 +354,7 @@ test('rows: a head whose first rows were popped elsewhere reads on to the next p
     ['LPOP', 'l', '70'],
   ]);
   assert.equal(popped[1]!.split(',').length, 70);
-  cut.heal();
-  sim.runFor(3_000);
+  heal(sim, cut);
   // n3's read of the head asks one peer for 64 rows, all of which n3 removed; the next page brings z.
   assert.deepEqual(runCommands(sim, 'n3', [['LPOP', 'l']]), ['$z']);
 });
@@ -351,8 +370,7 @@ test('rows: a collection dropped and made again never reuses a dot a replica sti
     [':1', ':1'],
   );
   sim.runFor(3_000);
-  const cut = sim.network.partition([['n1', 'n2'], ['n3']]);
-  sim.runFor(3_000);
+  const cut = isolateN3(sim);
   // n1 and n2 change the key's type and back: each drops the set's header (context and all), then
   // makes a new set. n3 misses all of it and still knows the old set's dots.
   assert.deepEqual(
@@ -363,8 +381,7 @@ test('rows: a collection dropped and made again never reuses a dot a replica sti
     ]),
     [':1', ':1', ':1'],
   );
-  cut.heal();
-  sim.runFor(3_000);
+  heal(sim, cut);
   // n3's read joins n2's rows into its own: b's dot must be one n3 has never seen, else n3 takes
   // b for an element it saw removed, and the acknowledged SADD is lost.
   for (const id of ['n3', 'n2', 'n1'])
@@ -387,30 +404,85 @@ test('rows: LPUSH through a replica that missed most of the list answers the len
   const sim = cluster('rows-lpush-count', 'rows');
   assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', 'a', 'b']]), [':2']);
   sim.runFor(3_000);
-  const cut = sim.network.partition([['n1', 'n2'], ['n3']]);
-  sim.runFor(3_000);
+  const cut = isolateN3(sim);
   const more = Array.from({ length: 100 }, (_, i) => `m${i}`);
   assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', ...more]]), [':102']);
-  cut.heal();
-  sim.runFor(3_000);
+  heal(sim, cut);
   // n3 holds 2; its head read joins a peer's first 64 rows; the peer holds 102.
   assert.deepEqual(runCommands(sim, 'n3', [['LPUSH', 'l', 'x', 'y']]), [':104']);
   assert.deepEqual(runCommands(sim, 'n1', [['LLEN', 'l']]), [':104']);
   // The other way: n3 alone pops 60 (at ONE; it holds 66 of the 104) while n1 pushes one more.
   // n1's count (105) is not the length: n3's head read removes the popped ones from what it joins,
   // and what n1 holds past its head that n3 lacks is what n3's context lacks (m62 ... m99, last).
-  const cut2 = sim.network.partition([['n1', 'n2'], ['n3']]);
-  sim.runFor(3_000);
+  const cut2 = isolateN3(sim);
   const popped = runCommands(sim, 'n3', [
     ['BARISTA', 'CONSISTENCY', 'ONE'],
     ['LPOP', 'l', '60'],
   ]);
   assert.equal(popped[1]!.split(',').length, 60);
   assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', 'last']]), [':105']);
-  cut2.heal();
-  sim.runFor(3_000);
+  heal(sim, cut2);
   assert.deepEqual(runCommands(sim, 'n3', [['LPUSH', 'l', 'q']]), [':46']);
   // What a read of every row through n3 joins (n1 and n2 have not seen the pops: no hints, no
   // anti-entropy here) is that length.
   assert.deepEqual(runCommands(sim, 'n3', [['LLEN', 'l']]), [':46']);
+});
+
+test('rows: a DEL leaves emptied headers (kept for their context) out of the Merkle leaves: a replica that never held the set agrees after one repair', () => {
+  const sim = cluster('rows-emptied-leaf', 'rows');
+  const cut = isolateN3(sim);
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['SADD', 'e', 'a', 'b'],
+      ['DEL', 'e'],
+    ]),
+    [':2', ':1'],
+  );
+  heal(sim, cut);
+  // n1 and n2 hold the tombstone and an emptied header; n3 holds nothing. Repair brings n3 the
+  // tombstone; then every pair's trees agree (once, the emptied header's count and digest entered
+  // n1's and n2's leaves and never n3's: they differed for ever).
+  repairAll(sim, 2);
+  assertConverged(sim);
+});
+
+test('rows: a replica holding a set marker without its rows (read repair brought the state) answers an empty set, not WRONGTYPE', () => {
+  const sim = cluster('rows-marker-only', 'rows');
+  const cut = isolateN3(sim);
+  assert.deepEqual(runCommands(sim, 'n1', [['SADD', 'p', 'x', 'y']]), [':2']);
+  heal(sim, cut);
+  // A read at ALL repairs n3's state of p (the marker), not its rows.
+  repairByRead(sim, 'p', ':2');
+  assert.ok(storeOf(sim.instance('n3')!).replica!.peek(enc.encode('p')).siblings.length > 0, 'n3 holds the marker');
+  assert.deepEqual(
+    runCommands(sim, 'n3', [
+      ['BARISTA', 'CONSISTENCY', 'ONE'],
+      ['TYPE', 'p'],
+      ['SMEMBERS', 'p'],
+      ['SISMEMBER', 'p', 'x'],
+      ['HSET', 'p', 'f', 'v'],
+    ]),
+    ['+OK', '+set', '*[]', ':0', '-WRONGTYPE Operation against a key holding the wrong kind of value'],
+  );
+});
+
+test('set, hash and list commands on a string answer WRONGTYPE in both layouts (once: "ERR the command changed the type")', () => {
+  for (const layout of ['whole', 'rows'] as const) {
+    const sim = cluster(`wrongtype-${layout}`, layout);
+    const wrong = '-WRONGTYPE Operation against a key holding the wrong kind of value';
+    assert.deepEqual(
+      runCommands(sim, 'n1', [
+        ['SET', 'k', 'str'],
+        ['SADD', 'k', 'x'],
+        ['SREM', 'k', 'x'],
+        ['HSET', 'k', 'f', 'v'],
+        ['LPUSH', 'k', 'x'],
+        ['RPUSH', 'k', 'x'],
+        ['LPOP', 'k'],
+        ['GET', 'k'],
+      ]),
+      ['+OK', wrong, wrong, wrong, wrong, wrong, wrong, '$str'],
+      layout,
+    );
+  }
 });

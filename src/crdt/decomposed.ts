@@ -177,9 +177,8 @@ export class DecomposedCollection {
     return this.h.context;
   }
 
-  /** Names the replica id this replica writes the collection's dots under (Header.own); once. */
+  /** Names the replica id this replica writes the collection's dots under from now on (Header.own). */
   adopt(own: ReplicaId): void {
-    assert(this.h.own === undefined, 'a collection adopts its own replica id once');
     this.h = { ...this.h, own };
   }
 

@@ -224,11 +224,20 @@ export class Collections {
  * unused by this node before) never meets an old dot, and its run still starts at 1.
  */
 export function collectionActor(actor: string, epoch: number): string {
-  const suffix = `.${epoch.toString(36)}`;
-  if (utf8ByteLength(actor) + suffix.length <= limits.nodeIdBytesMax) return `${actor}${suffix}`;
+  return `${collectionActorPrefix(actor)}${epoch.toString(36)}`;
+}
+
+/**
+ * What every collectionActor of `actor` starts with. A header's own id of another prefix is a
+ * former life's (under a sync policy that may lose writes each life is its own actor: a restart
+ * may have lost dots that life shipped, so its runs must not go on): the next write takes a new one.
+ */
+export function collectionActorPrefix(actor: string): string {
+  // 13 characters hold an epoch in base 36 (a safe integer).
+  if (utf8ByteLength(actor) + 14 <= limits.nodeIdBytesMax) return `${actor}.`;
   const digest = new Uint8Array(16);
   murmur3X64_128Into(new TextEncoder().encode(actor), digest, 0);
-  return `h${Buffer.from(digest.subarray(0, 8)).toString('hex')}${suffix}`;
+  return `h${Buffer.from(digest.subarray(0, 8)).toString('hex')}.`;
 }
 
 /** The elements an operation names, as the decomposed layer's byte strings (distinct, ascending). */

@@ -65,6 +65,7 @@ import {
   applyChange,
   applyRowsOp,
   collectionActor,
+  collectionActorPrefix,
   Collections,
   elementTooLarge,
   holdsMarker,
@@ -407,6 +408,8 @@ export class DynamoReplica {
   private readonly collections: Collections;
   /** Pulls of a peer's rows in progress (pullRows), by peer and key; at most dynamoRowPullsCountMax. */
   private readonly pulls = new Set<string>();
+  /** What this life's collection ids start with (collectionActorPrefix). */
+  private readonly collectionPrefix: string;
   private readonly isUp: (node: NodeId) => boolean;
   private readonly rng: Rng;
   private readonly mutations: Mutations;
@@ -503,6 +506,7 @@ export class DynamoReplica {
     assert(c.readRepairChance >= 0 && c.readRepairChance <= 1, 'readRepairChance');
     assert(Number.isSafeInteger(c.tombstoneGraceMs) && c.tombstoneGraceMs >= 0, 'tombstoneGraceMs');
     assert(Number.isSafeInteger(c.gcIntervalTicks) && c.gcIntervalTicks >= 1, 'gcIntervalTicks');
+    this.collectionPrefix = collectionActorPrefix(this.config.actorId);
     const reserved = this.store.getMeta(DOT_COUNTER_META);
     this.counterReserved = reserved === undefined ? 0 : decodeCounterReservation(reserved);
     // Counters up to the reservation may have been handed out before a crash: start above it.
@@ -880,11 +884,15 @@ export class DynamoReplica {
       if (sc instanceof BaristaError) throw sc;
       const restart = !holdsMarker(local) && !sc.dc.header.context.isEmpty();
       // The collection's own dots: one unbroken run per replica (context.next) under the id this
-      // header took at its first write here (collectionActor: a header made again takes a new
-      // one, so no dot is reused), so every replica's context of it stays a version vector.
+      // header took at its first write in this life (collectionActor: a header made again, or
+      // written by a new life, takes a new one, so no dot is reused), so every replica's context
+      // of it stays a version vector.
       sc.change((dc) => {
         if (restart) clear = dc.clear();
-        if (dc.header.own === undefined) dc.adopt(collectionActor(this.config.actorId, this.takeEpoch()));
+        if (this.mutations.has('dynamo-collection-actor-bare')) {
+          if (dc.header.own !== this.config.actorId) dc.adopt(this.config.actorId);
+        } else if (dc.header.own?.startsWith(this.collectionPrefix) !== true)
+          dc.adopt(collectionActor(this.config.actorId, this.takeEpoch()));
         deltas = applyRowsOp(dc, dc.header.own!, op, req.ts);
       });
       const marker = new CollectionMarker(schema, sc.dc.header.count);

@@ -89,6 +89,8 @@ export const MUTATION_NAMES = [
   'dynamo-actor-per-node',
   /** Dynamo replica: dot counters count per key again (no floor over all keys), so a key whose tombstone was collected reuses counters. */
   'dynamo-counter-per-key',
+  /** Dynamo rows layout: a collection's dots go under the bare actor id, not one per header (a header made again reuses dots). */
+  'dynamo-collection-actor-bare',
   /** Dynamo ring move: the moving node's streams count as done at once, nothing copied (move.ts). */
   'dynamo-move-no-stream',
   /** Dynamo cleanup: keeps only the keys the node is the FIRST replica of (drops its secondary copies). */

@@ -1,6 +1,7 @@
 // A simulated cluster whose store keeps each key on `replicas` nodes (the Dynamo replica), with
 // membership so every node knows its peers alive: the N > 1 store tests' common start.
 import assert from 'node:assert/strict';
+import type { Mutations } from '../../src/lib/mutations.ts';
 import type { NodeServices } from '../../src/node/services.ts';
 import { membershipService } from '../../src/services/membership/service.ts';
 import { storeOf, storeService } from '../../src/services/store/service.ts';
@@ -13,10 +14,12 @@ export function replicatedCluster(
   ids: readonly string[],
   replicas: number,
   store: Record<string, unknown> = {},
+  mutations?: Mutations,
 ): Simulation<NodeServices> {
   const sim = simServices({
     seed,
     nodes: [...ids],
+    ...(mutations === undefined ? {} : { mutations }),
     services: [membershipService, storeService],
     // `store.replication` settings given are kept beside N (a test turning background repair off).
     store: { ...store, replication: { ...(store['replication'] as object | undefined), replicas } },

@@ -1,0 +1,232 @@
+// Goal: the rows layout (store.replication.collections rows: src/dynamo/replica-rows.ts) loses no
+// acknowledged SADD under faults, checked by our own checker (src/check: Jepsen's set checker,
+// checkLostWrites) on the history of a random workload through RESP on 3 simulated nodes, N = 3.
+//   - Workload (seeded): SADDs of unique members on a few keys, at ONE or QUORUM, from random
+//     live nodes; in the first two thirds, now and then a churn of a key (DEL; DEL, HSET, DEL;
+//     SET, DEL; DEL, LPUSH, DEL: the key's type changes and back, so headers are dropped and made
+//     again; the last third's SADDs are all checked); a nemesis that isolates one node and
+//     heals, and crashes and restarts nodes (at most one down). Under store.sync periodic (the
+//     default) and always. ROWS_SIM_SEEDS=a,b,... runs other seeds (10 pass by hand, both
+//     policies); ROWS_SIM_LOG=1 prints the workload's events.
+//   - Then: every node up and connected, anti-entropy passes (BARISTA REPAIR) until quiet, and a
+//     final SMEMBERS of every key at ALL.
+//   - Checked: every SADD acknowledged after its key's last churn began is in the final read; no
+//     member whose SADDs all failed is; no member nobody added is. SADDs before a churn (which may
+//     remove them), SADDs without an answer, and under store.sync periodic a SADD acknowledged at
+//     ONE by a node that crashed within the sync interval (a cut-off node's write lives only there:
+//     periodic sync may lose it, as documented; seed e shows one) are recorded as indeterminate.
+//   - Found on its first runs (2026-12-06): under periodic sync a header's replica id outlived a
+//     crash, and the next life went on counting from what the crash had kept, reusing dots the
+//     previous life had shipped (acknowledged SADDs lost, seed a): ids are per life now.
+// Negative controls: the mutation 'dynamo-collection-actor-bare' (a collection's dots under the
+// bare actor id, as before 2026-12-06: a header made again counts from 1) loses acknowledged SADDs
+// here (the last test; the first review of the rows layout found that defect by reading); keeping
+// a former life's id (the check of collectionActorPrefix removed) fails seed a under periodic.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { checkLostWrites } from '../../check/consistency/index.ts';
+import { HistoryRecorder } from '../../check/recorder.ts';
+import { mutationsFrom } from '../../lib/mutations.ts';
+import { SeededRng } from '../../lib/rng.ts';
+import { replicatedCluster } from '../../../test/support/replicated-cluster.ts';
+import { storeOf } from './service.ts';
+import { runCommands } from './sim-client.ts';
+
+const NODES = ['n1', 'n2', 'n3'];
+const KEYS = ['s0', 's1', 's2'];
+const STEPS = 160;
+/** store.syncIntervalMs's default, with the margin of one step's time. */
+const SYNC_INTERVAL_MS = 1_000 + 100;
+/** store.sync: periodic (the default) may lose a life's unsynced writes in a crash; always never does. */
+type Sync = 'periodic' | 'always';
+
+interface Add {
+  readonly key: string;
+  readonly member: string;
+  /** Its reply: ':1' ok, an error (WRONGTYPE, unavailable: did not happen), or undefined (no answer). */
+  readonly reply: string | undefined;
+  /** A churn of its key began after it (it may be removed). */
+  churned: boolean;
+  /** Acknowledged at ONE by a node that crashed within the periodic sync's interval after (it may be lost). */
+  unsynced: boolean;
+  readonly node: string;
+  readonly level: string;
+  readonly atMs: number;
+}
+
+/** The workload's adds and the final reads (null: the key's read failed, e.g. it is not a set). */
+function run(seed: string, sync: Sync, mutation?: string): { adds: Add[]; finals: Map<string, string[] | null> } {
+  const sim = replicatedCluster(
+    `rows-sim-${seed}`,
+    NODES,
+    3,
+    { consistency: 'QUORUM', sync, replication: { collections: 'rows' } },
+    mutation === undefined ? undefined : mutationsFrom([mutation]),
+  );
+  const rng = new SeededRng(`rows-sim-ops-${seed}`);
+  const adds: Add[] = [];
+  const down = new Set<string>();
+  let cut: { heal(): void } | undefined;
+  const live = () => NODES.filter((n) => !down.has(n));
+  const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)]!;
+  const send = (node: string, cmds: string[][]): (string | undefined)[] => {
+    try {
+      return runCommands(sim, node, cmds, 5_000);
+    } catch {
+      return cmds.map(() => undefined); // no answer in time: indeterminate
+    }
+  };
+  const log = (x: string) => {
+    if (process.env['ROWS_SIM_LOG'] !== undefined) console.log(`t=${sim.nowMs} ${x}`);
+  };
+  for (let step = 0; step < STEPS; step++) {
+    const roll = rng.float();
+    if (roll < 0.08) {
+      // Nemesis: isolate one node, or heal.
+      if (cut === undefined) {
+        const node = pick(NODES);
+        cut = sim.network.partition([NODES.filter((n) => n !== node), [node]]);
+      } else {
+        cut.heal();
+        cut = undefined;
+      }
+      sim.runFor(2_000);
+      continue;
+    }
+    if (roll < 0.13) {
+      // Crash a node (at most one down), or restart the one down.
+      if (down.size === 0) {
+        const n = pick(NODES);
+        log(`crash ${n}`);
+        sim.crash(n);
+        // store.sync periodic: what n acknowledged alone in the last interval may be lost with it
+        // (Redis' appendfsync everysec, Cassandra's periodic commit log).
+        if (sync === 'periodic')
+          for (const a of adds)
+            if (a.node === n && a.level === 'ONE' && sim.nowMs - a.atMs <= SYNC_INTERVAL_MS) a.unsynced = true;
+        down.add(n);
+      } else {
+        const [n] = down;
+        log(`restart ${n}`);
+        sim.restart(n!);
+        down.delete(n!);
+      }
+      sim.runFor(2_000);
+      continue;
+    }
+    const key = pick(KEYS);
+    const at = pick(live());
+    const level = rng.float() < 0.5 ? 'ONE' : 'QUORUM';
+    if (roll < 0.25 && step < (STEPS * 2) / 3) {
+      const churn = pick([
+        [['DEL', key]],
+        [
+          ['DEL', key],
+          ['HSET', key, 'f', 'v'],
+          ['DEL', key],
+        ],
+        [
+          ['SET', key, 'str'],
+          ['DEL', key],
+        ],
+        [
+          ['DEL', key],
+          ['LPUSH', key, 'x'],
+          ['DEL', key],
+        ],
+      ]);
+      for (const a of adds) if (a.key === key) a.churned = true;
+      log(
+        `churn ${key} at ${at} ${level} ${JSON.stringify(churn)} -> ${JSON.stringify(send(at, [['BARISTA', 'CONSISTENCY', level], ...churn]))}`,
+      );
+      continue;
+    }
+    const member = `m${step}`;
+    const [, reply] = send(at, [
+      ['BARISTA', 'CONSISTENCY', level],
+      ['SADD', key, member],
+    ]);
+    adds.push({ key, member, reply, churned: false, unsynced: false, node: at, level, atMs: sim.nowMs });
+    log(`SADD ${key} ${member} at ${at} ${level} -> ${reply}`);
+  }
+  // Every node up and connected, then anti-entropy until quiet, then the final reads at ALL.
+  cut?.heal();
+  for (const n of down) sim.restart(n);
+  sim.runFor(5_000);
+  for (let round = 0; round < 3; round++) {
+    for (const id of NODES) runCommands(sim, id, [['BARISTA', 'REPAIR']]);
+    sim.runUntilCondition(() => NODES.every((id) => !storeOf(sim.instance(id)!).replica!.antiEntropyBusy), 30_000);
+    sim.runFor(2_000);
+  }
+  const finals = new Map<string, string[] | null>();
+  for (const key of KEYS) {
+    const [, members] = runCommands(sim, 'n1', [
+      ['BARISTA', 'CONSISTENCY', 'ALL'],
+      ['SMEMBERS', key],
+    ]);
+    finals.set(key, members?.startsWith('*') ? parseMembers(members) : null);
+  }
+  return { adds, finals };
+}
+
+/** `*[$a,$b]` (sim-client's show) as its members. */
+function parseMembers(shown: string): string[] {
+  const inner = shown.slice(2, -1);
+  return inner === '' ? [] : inner.split(',').map((m) => m.slice(1));
+}
+
+/** The history the checker reads: every add (after its key's last churn with its outcome, before it indeterminate), then the final reads. */
+function historyOf(adds: readonly Add[], finals: ReadonlyMap<string, string[] | null>): HistoryRecorder {
+  const h = new HistoryRecorder();
+  let p = 0;
+  for (const a of adds) {
+    const process = p++;
+    h.invoke(process, 'add', a.member, { key: a.key });
+    if (a.churned || a.unsynced || a.reply === undefined) h.info(process, a.member, { key: a.key });
+    else if (a.reply === ':1') h.ok(process, a.member, { key: a.key });
+    else h.fail(process, a.member, { key: a.key, error: a.reply });
+  }
+  for (const [key, members] of finals) {
+    if (members === null) continue;
+    const process = p++;
+    h.invoke(process, 'final-read', null, { key });
+    h.ok(process, members, { key });
+  }
+  return h;
+}
+
+function check(
+  seed: string,
+  sync: Sync,
+  mutation?: string,
+): { verdict: string; lost: number; checked: number; acked: number } {
+  const { adds, finals } = run(seed, sync, mutation);
+  const result = checkLostWrites(historyOf(adds, finals).history(), { finalReadFs: ['final-read'] });
+  const acked = adds.filter((a) => !a.churned && !a.unsynced && a.reply === ':1').length;
+  const checked = [...finals.values()].filter((m) => m !== null).length;
+  const lost = result.anomalies.filter((x) => x.kind === 'lost-write').length;
+  if (result.verdict !== 'valid' && mutation === undefined)
+    assert.fail(`seed ${seed} (${sync}): ${JSON.stringify(result.anomalies.slice(0, 5))}`);
+  return { verdict: result.verdict, lost, checked, acked };
+}
+
+const SEEDS = (process.env['ROWS_SIM_SEEDS'] ?? 'a,b').split(',');
+
+for (const sync of ['periodic', 'always'] as const) {
+  test(`rows layout (store.sync ${sync}) under partitions, crashes and type churn: no acknowledged SADD lost (checkLostWrites)`, () => {
+    for (const seed of SEEDS) {
+      const r = check(seed, sync);
+      assert.equal(r.verdict, 'valid');
+      assert.ok(r.checked >= 2, `seed ${seed}: ${r.checked} keys read at the end`);
+      assert.ok(r.acked >= 20, `seed ${seed}: ${r.acked} SADDs acknowledged and checked`);
+    }
+  });
+}
+
+test("negative control: with dots under the bare actor id ('dynamo-collection-actor-bare') the checker finds lost SADDs", () => {
+  const found = ['a', 'b', 'c', 'd'].map((seed) => check(seed, 'always', 'dynamo-collection-actor-bare'));
+  assert.ok(
+    found.some((r) => r.lost > 0),
+    JSON.stringify(found),
+  );
+});

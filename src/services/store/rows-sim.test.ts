@@ -1,18 +1,18 @@
 // Goal: the rows layout (store.replication.collections rows: src/dynamo/replica-rows.ts) loses no
-// acknowledged SADD under faults, checked by our own checker (src/check: Jepsen's set checker,
+// acknowledged add (SADD, HSET of a new field, RPUSH) under faults, checked by our own checker (src/check: Jepsen's set checker,
 // checkLostWrites) on the history of a random workload through RESP on 3 simulated nodes, N = 3.
-//   - Workload (seeded): SADDs of unique members on a few keys, at ONE or QUORUM, from random
-//     live nodes; in the first two thirds, now and then a churn of a key (DEL; DEL, HSET, DEL;
-//     SET, DEL; DEL, LPUSH, DEL: the key's type changes and back, so headers are dropped and made
-//     again; the last third's SADDs are all checked); a nemesis that isolates one node and
+//   - Workload (seeded): adds of unique elements to two sets, a hash and a list, at ONE or
+//     QUORUM, from random live nodes; in the first two thirds, now and then a churn of a key (DEL,
+//     or DEL, a write of another type, DEL: the key's type changes and back, so headers are
+//     dropped and made again; the last third's adds are all checked); a nemesis that isolates one node and
 //     heals, and crashes and restarts nodes (at most one down). Under store.sync periodic (the
 //     default) and always. ROWS_SIM_SEEDS=a,b,... runs other seeds (10 pass by hand, both
 //     policies); ROWS_SIM_LOG=1 prints the workload's events.
 //   - Then: every node up and connected, anti-entropy passes (BARISTA REPAIR) until quiet, and a
-//     final SMEMBERS of every key at ALL.
-//   - Checked: every SADD acknowledged after its key's last churn began is in the final read; no
-//     member whose SADDs all failed is; no member nobody added is. SADDs before a churn (which may
-//     remove them), SADDs without an answer, and under store.sync periodic a SADD acknowledged at
+//     final SMEMBERS / HKEYS / LRANGE of every key at ALL.
+//   - Checked: every add acknowledged after its key's last churn began is in the final read; no
+//     element whose adds all failed is; no element nobody added is. Adds before a churn (which may
+//     remove them), adds without an answer, and under store.sync periodic an add acknowledged at
 //     ONE by a node that crashed within the sync interval (a cut-off node's write lives only there:
 //     periodic sync may lose it, as documented; seed e shows one) are recorded as indeterminate.
 //   - Found on its first runs (2026-12-06): under periodic sync a header's replica id outlived a
@@ -33,7 +33,36 @@ import { storeOf } from './service.ts';
 import { runCommands } from './sim-client.ts';
 
 const NODES = ['n1', 'n2', 'n3'];
-const KEYS = ['s0', 's1', 's2'];
+/** Sets (SADD, SMEMBERS), a hash (HSET of a new field, HKEYS) and a list (RPUSH, LRANGE): each add names a new element. */
+const KEYS = ['s0', 's1', 'h0', 'l0'];
+const ADD: Record<string, (key: string, element: string) => string[]> = {
+  s: (key, e) => ['SADD', key, e],
+  h: (key, e) => ['HSET', key, e, 'v'],
+  l: (key, e) => ['RPUSH', key, e],
+};
+const READ: Record<string, (key: string) => string[]> = {
+  s: (key) => ['SMEMBERS', key],
+  h: (key) => ['HKEYS', key],
+  l: (key) => ['LRANGE', key, '0', '-1'],
+};
+/** A write of each other type, to change a key's type and back in a churn. */
+const OTHER: Record<string, (key: string) => string[][]> = {
+  s: (key) => [
+    ['HSET', key, 'f', 'v'],
+    ['LPUSH', key, 'x'],
+    ['SET', key, 'str'],
+  ],
+  h: (key) => [
+    ['SADD', key, 'x'],
+    ['LPUSH', key, 'x'],
+    ['SET', key, 'str'],
+  ],
+  l: (key) => [
+    ['SADD', key, 'x'],
+    ['HSET', key, 'f', 'v'],
+    ['SET', key, 'str'],
+  ],
+};
 const STEPS = 160;
 /** store.syncIntervalMs's default, with the margin of one step's time. */
 const SYNC_INTERVAL_MS = 1_000 + 100;
@@ -118,23 +147,7 @@ function run(seed: string, sync: Sync, mutation?: string): { adds: Add[]; finals
     const at = pick(live());
     const level = rng.float() < 0.5 ? 'ONE' : 'QUORUM';
     if (roll < 0.25 && step < (STEPS * 2) / 3) {
-      const churn = pick([
-        [['DEL', key]],
-        [
-          ['DEL', key],
-          ['HSET', key, 'f', 'v'],
-          ['DEL', key],
-        ],
-        [
-          ['SET', key, 'str'],
-          ['DEL', key],
-        ],
-        [
-          ['DEL', key],
-          ['LPUSH', key, 'x'],
-          ['DEL', key],
-        ],
-      ]);
+      const churn = rng.float() < 0.3 ? [['DEL', key]] : [['DEL', key], pick(OTHER[key[0]!]!(key)), ['DEL', key]];
       for (const a of adds) if (a.key === key) a.churned = true;
       log(
         `churn ${key} at ${at} ${level} ${JSON.stringify(churn)} -> ${JSON.stringify(send(at, [['BARISTA', 'CONSISTENCY', level], ...churn]))}`,
@@ -142,12 +155,9 @@ function run(seed: string, sync: Sync, mutation?: string): { adds: Add[]; finals
       continue;
     }
     const member = `m${step}`;
-    const [, reply] = send(at, [
-      ['BARISTA', 'CONSISTENCY', level],
-      ['SADD', key, member],
-    ]);
+    const [, reply] = send(at, [['BARISTA', 'CONSISTENCY', level], ADD[key[0]!]!(key, member)]);
     adds.push({ key, member, reply, churned: false, unsynced: false, node: at, level, atMs: sim.nowMs });
-    log(`SADD ${key} ${member} at ${at} ${level} -> ${reply}`);
+    log(`add ${key} ${member} at ${at} ${level} -> ${reply}`);
   }
   // Every node up and connected, then anti-entropy until quiet, then the final reads at ALL.
   cut?.heal();
@@ -160,10 +170,7 @@ function run(seed: string, sync: Sync, mutation?: string): { adds: Add[]; finals
   }
   const finals = new Map<string, string[] | null>();
   for (const key of KEYS) {
-    const [, members] = runCommands(sim, 'n1', [
-      ['BARISTA', 'CONSISTENCY', 'ALL'],
-      ['SMEMBERS', key],
-    ]);
+    const [, members] = runCommands(sim, 'n1', [['BARISTA', 'CONSISTENCY', 'ALL'], READ[key[0]!]!(key)]);
     finals.set(key, members?.startsWith('*') ? parseMembers(members) : null);
   }
   return { adds, finals };
@@ -183,7 +190,7 @@ function historyOf(adds: readonly Add[], finals: ReadonlyMap<string, string[] | 
     const process = p++;
     h.invoke(process, 'add', a.member, { key: a.key });
     if (a.churned || a.unsynced || a.reply === undefined) h.info(process, a.member, { key: a.key });
-    else if (a.reply === ':1') h.ok(process, a.member, { key: a.key });
+    else if (/^:[1-9]/.test(a.reply)) h.ok(process, a.member, { key: a.key });
     else h.fail(process, a.member, { key: a.key, error: a.reply });
   }
   for (const [key, members] of finals) {
@@ -202,7 +209,7 @@ function check(
 ): { verdict: string; lost: number; checked: number; acked: number } {
   const { adds, finals } = run(seed, sync, mutation);
   const result = checkLostWrites(historyOf(adds, finals).history(), { finalReadFs: ['final-read'] });
-  const acked = adds.filter((a) => !a.churned && !a.unsynced && a.reply === ':1').length;
+  const acked = adds.filter((a) => !a.churned && !a.unsynced && /^:[1-9]/.test(a.reply ?? '')).length;
   const checked = [...finals.values()].filter((m) => m !== null).length;
   const lost = result.anomalies.filter((x) => x.kind === 'lost-write').length;
   if (result.verdict !== 'valid' && mutation === undefined)

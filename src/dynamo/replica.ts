@@ -32,7 +32,10 @@
 //     merge (stats.readRepairs counts them). A read timeout is definite.
 //   - Hints are stored bounded (dynamoHintsCountMax; refused and counted past it), merged per
 //     (owner, key), replayed while the owner is up as a plain `replicate`, and deleted only when
-//     the owner acks the replay and the stored hint is still what was replayed.
+//     the owner acks the replay and the stored hint is still what was replayed. A collection kept
+//     in rows (the rows layout) is hinted at its coordinator, which holds the rows, and replayed
+//     as a `rowsOffer`: the owner merges the state, pulls every row, and acks once the pull ended
+//     well.
 //   - Op ids start at a random base so a restarted node does not take a stale ack for a new op.
 //   - Anti-entropy (Dynamo §4.7, Cassandra's repair, Riak's AAE): every antiEntropyIntervalTicks
 //     (0: off) or on demand (repairNow), this node picks the next live ring node round robin and
@@ -408,6 +411,8 @@ export class DynamoReplica {
   private readonly collections: Collections;
   /** Pulls of a peer's rows in progress (pullRows), by peer and key; at most dynamoRowPullsCountMax. */
   private readonly pulls = new Set<string>();
+  /** Hint replays (rowsOffer) to acknowledge when a pull ends well: per pull, at most dynamoHintReplaysCountMax. */
+  private readonly pullAcks = new Map<string, { readonly to: NodeId; readonly op: number }[]>();
   /** What this life's collection ids start with (collectionActorPrefix). */
   private readonly collectionPrefix: string;
   private readonly isUp: (node: NodeId) => boolean;
@@ -607,7 +612,7 @@ export class DynamoReplica {
         this.onDelta(from, m);
         break;
       case 'rowsOffer':
-        if (this.mergeInto(m.key, m.state)) this.pullRows(from, m.key);
+        this.onRowsOffer(from, m.op, m.key, m.state);
         break;
       case 'forward':
         this.coordinate({ kind: 'peer', from, op: m.op }, m.request, false);
@@ -849,8 +854,8 @@ export class DynamoReplica {
   /**
    * A set or hash operation in the rows layout (replica-rows.ts): the marker written over the
    * local state as a whole-value write would be, the elements' rows changed, and the marker, the
-   * clear (if the collection restarted) and the deltas shipped to every other replica up. No hints:
-   * a replica down misses the change until a read or a later write's read joins it (ANY counts as ONE).
+   * clear (if the collection restarted) and the deltas shipped to every other replica up; a replica
+   * down gets a hint kept here (replayed as a rowsOffer: it pulls every row of the key).
    */
   private coordinateChange(
     origin: Origin,
@@ -915,6 +920,9 @@ export class DynamoReplica {
     const { op: id, w } = this.startWrite(origin, req, state, heldBytes, counted, required);
     for (const r of others) {
       if (this.isUp(r)) this.send(r, { type: 'delta', op: id, key: req.key, state, schema, clear, deltas });
+      // A replica down gets a hint kept here, where the rows are (a fallback node holds none): its
+      // replay offers the state and the rows to pull (rowsOffer). It counts toward ANY.
+      else if (this.storeHint(r, req.key, state)) w.hintAcks++;
     }
     this.checkWrite(id, w);
   }
@@ -1292,10 +1300,32 @@ export class DynamoReplica {
     return pull;
   }
 
-  /** A pull ended (its rows joined, or given up on): the move waiting for it, if any, is told. */
+  /** A pull ended (its rows joined, or given up on): the move and hint replays waiting for it are told. */
   private endPull(pull: string, ok: boolean): void {
     this.pulls.delete(pull);
     this.mover.onPullEnd(pull, ok);
+    const acks = this.pullAcks.get(pull);
+    this.pullAcks.delete(pull);
+    if (ok) for (const a of acks ?? []) this.send(a.to, { type: 'replicateAck', op: a.op });
+  }
+
+  /**
+   * A peer offers a key's state and rows (anti-entropy's stream, op 0, or a hint's replay): the
+   * state merged, the rows pulled from it. A replay (op > 0) is acknowledged once the pull ended
+   * well (the hint is then deleted there), at once when there is nothing to pull; not when the
+   * pull cannot start or fails (the hint stays and is replayed again).
+   */
+  private onRowsOffer(from: NodeId, op: number, key: Uint8Array, state: Versioned): void {
+    if (!this.mergeInto(key, state)) return;
+    const pull = this.pullRows(from, key);
+    if (op === 0 || pull === 'busy') return;
+    if (pull === null) {
+      this.send(from, { type: 'replicateAck', op });
+      return;
+    }
+    let acks = this.pullAcks.get(pull);
+    if (acks === undefined) this.pullAcks.set(pull, (acks = []));
+    if (acks.length < limits.dynamoHintReplaysCountMax) acks.push({ to: from, op });
   }
 
   /** Runs a join of a peer's rows on `key`'s collection; false (counted) when refused. */
@@ -1488,7 +1518,9 @@ export class DynamoReplica {
       this.replays.set(op, { owner: h.owner, key: h.key, sent: h.state, deadlineTick: this.deadline() });
       this.replaying.add(id);
       this.stats.hintReplays++;
-      this.send(h.owner, { type: 'replicate', op, key: h.key, state: Versioned.decode(h.state) });
+      // A collection this node keeps in rows: the owner merges the state and pulls the rows.
+      const rows = this.config.collections === 'rows' && this.store.getHeader(h.key) !== undefined;
+      this.send(h.owner, { type: rows ? 'rowsOffer' : 'replicate', op, key: h.key, state: Versioned.decode(h.state) });
     }
   }
 

@@ -177,6 +177,13 @@ const messageArb: fc.Arbitrary<ReplicaMessage> = fc.oneof(
                 : { kind: 'page' as const, page: x[0].pages[x[1]]! },
           },
   })),
+  fc.tuple(opArb, bytesArb(16), stateArb, sampleArb, fc.nat(100)).map(([op, key, state, x, count]) => ({
+    type: 'rowsRepair' as const,
+    op,
+    key,
+    state,
+    rows: { schema: x.schema, count, rows: { kind: 'rows' as const, ...x.named } },
+  })),
   fc
     .tuple(opArb, bytesArb(16), stateArb, sampleArb, fc.boolean(), fc.subarray([0, 1, 2, 3, 4]))
     .map(([op, key, state, x, clear, which]) => ({

@@ -41,6 +41,10 @@
 //   rowsOffer    = op key state         ; 18: anti-entropy's stream of a key whose collection the
 //                                      ; sender keeps in rows: merge `state`, then pull the rows
 //                                      ; from the sender (rowRead pages) if the key holds a marker
+//   rowsRepair   = op key state marker rows   ; 19: read repair of named rows: merge `state`, then
+//                                      ; join the rows (decomposed-codec `rows`: the sender's rows
+//                                      ; of the named elements under its whole context) as a read's
+//                                      ; answer is joined (op 0: no ack)
 //   marker       = uvarint length + a collection marker (src/crdt/marker.ts)
 //   element      = uvarint length (0..kvValueBytesMax) + bytes
 //   cursor, next = u8 0 (none: from the first value / no more) | u8 1 position
@@ -191,6 +195,13 @@ export type ReplicaMessage =
   | { readonly type: 'rowReadReply'; readonly op: number; readonly state: Versioned; readonly rows: RowsAnswer | null }
   | { readonly type: 'rowsOffer'; readonly op: number; readonly key: Uint8Array; readonly state: Versioned }
   | {
+      readonly type: 'rowsRepair';
+      readonly op: number;
+      readonly key: Uint8Array;
+      readonly state: Versioned;
+      readonly rows: RowsAnswer & { readonly rows: { readonly kind: 'rows' } };
+    }
+  | {
       readonly type: 'delta';
       readonly op: number;
       readonly key: Uint8Array;
@@ -243,6 +254,7 @@ const TYPE_TAGS = {
   rowReadReply: 16,
   delta: 17,
   rowsOffer: 18,
+  rowsRepair: 19,
 } as const satisfies Record<ReplicaMessage['type'], number>;
 
 const OP_TAGS = { sadd: 3, srem: 4, hset: 5, hdel: 6, zset: 9, list: 10 } as const;
@@ -321,6 +333,11 @@ export function encodeMessage(m: ReplicaMessage): Uint8Array {
         w.u8(1).bytesUvarint(new CollectionMarker(m.rows.schema, m.rows.count).encode());
         w.bytesUvarint(encodeRowsAnswer(m.rows));
       }
+      break;
+    case 'rowsRepair':
+      w.bytesUvarint(m.key).bytesUvarint(m.state.encode());
+      w.bytesUvarint(new CollectionMarker(m.rows.schema, m.rows.count).encode());
+      w.bytesUvarint(encodeRowsAnswer(m.rows));
       break;
     case 'delta':
       w.bytesUvarint(m.key).bytesUvarint(m.state.encode());
@@ -518,6 +535,15 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
     case 18:
       m = { type: 'rowsOffer', op, key: readKey(r), state: readState(r) };
       break;
+    case 19: {
+      const key = readKey(r);
+      const state = readState(r);
+      const { schema, count } = readMarker(r);
+      const rows = decodeDecomposed(r.bytesUvarint(), schema);
+      if (rows.kind !== 'rows') malformed(`a rows repair bringing a ${rows.kind}, not named rows`);
+      m = { type: 'rowsRepair', op, key, state, rows: { schema, count, rows } };
+      break;
+    }
     case 17: {
       const key = readKey(r);
       const state = readState(r);

@@ -78,7 +78,7 @@ import {
   schemaOfOp,
 } from './replica-rows.ts';
 import { collectionOf, type DecomposedCollection, type DecomposedDelta, type RowJoin } from '../crdt/decomposed.ts';
-import { headerSummary } from '../crdt/decomposed-codec.ts';
+import { encodeRow, headerSummary } from '../crdt/decomposed-codec.ts';
 import { type ByteString, compareStrings } from '../crdt/codec.ts';
 import { CollectionMarker } from '../crdt/marker.ts';
 import { CausalContext } from '../crdt/dots.ts';
@@ -613,6 +613,15 @@ export class DynamoReplica {
         break;
       case 'rowsOffer':
         this.onRowsOffer(from, m.op, m.key, m.state);
+        break;
+      case 'rowsRepair':
+        // A read's repair of named rows: joined as this replica's own read would join the answer.
+        if (this.mergeInto(m.key, m.state) && holdsMarker(this.local(m.key))) {
+          const named = m.rows.rows;
+          this.joinInto(m.key, m.rows, this.local(m.key), (dc) =>
+            dc.joinRows(named.elements, named.rows, named.context),
+          );
+        }
         break;
       case 'forward':
         this.coordinate({ kind: 'peer', from, op: m.op }, m.request, false);
@@ -1373,12 +1382,63 @@ export class DynamoReplica {
     const merged = this.mergeAnswers(r);
     if (merged instanceof BaristaError) return; // too many siblings: the client must resolve first
     const encoded = merged.encode();
+    const rows = r.rows !== undefined && r.origin.kind !== 'internal' ? this.rowsRepairs(r) : undefined;
     for (const [node, state] of r.answers) {
+      const repair = rows?.(node, merged);
+      if (repair !== undefined) {
+        this.stats.readRepairs++;
+        this.send(node, repair);
+        continue;
+      }
       if (bytesEqual(state.encode(), encoded)) continue;
       this.stats.readRepairs++;
       if (node === this.id) this.mergeInto(r.key, merged);
       else this.send(node, { type: 'replicate', op: 0, key: r.key, state: merged });
     }
+  }
+
+  /**
+   * The repair of a peer's rows after a rows read (undefined: none, the state's repair as for any
+   * read). Named rows: a peer whose rows of them differ from this replica's (which joined every
+   * answer) gets them (`rowsRepair`, joined there as a read's answer: O(named)). Every row: a peer
+   * whose count at the read differs from this replica's after its join is offered the rows to pull
+   * (`rowsOffer`: O(rows), as the read was). A list's head: none (its peers joined only a head;
+   * anti-entropy and hints bring the rest).
+   */
+  private rowsRepairs(r: ReadOp): ((node: NodeId, merged: Versioned) => ReplicaMessage | undefined) | undefined {
+    const rows = r.rows!;
+    if (rows.front !== undefined || !holdsMarker(this.local(r.key))) return undefined;
+    const h = this.collections.held(r.key);
+    if (h === undefined) return undefined;
+    if (rows.elements === null) {
+      const count = h.dc.header.count;
+      return (node, merged) => {
+        const answer = rows.answers.get(node);
+        if (node === this.id || answer === undefined || (answer?.count ?? 0) === count) return undefined;
+        return { type: 'rowsOffer', op: 0, key: r.key, state: merged };
+      };
+    }
+    const mine = this.collections.answer(r.key, { kind: 'named', elements: rows.elements });
+    if (mine === null || mine.rows.kind !== 'rows') return undefined;
+    const named = mine.rows;
+    const { schema } = mine;
+    return (node, merged) => {
+      if (node === this.id) return undefined;
+      const answer = rows.answers.get(node);
+      const theirs = answer?.rows.kind === 'rows' ? answer.rows.rows : undefined;
+      const same =
+        theirs !== undefined &&
+        named.elements.every((e) => {
+          const a = named.rows.get(e);
+          const b = theirs.get(e);
+          return a === undefined
+            ? b === undefined
+            : b !== undefined && bytesEqual(encodeRow(schema, e, a), encodeRow(schema, e, b));
+        });
+      return same
+        ? undefined
+        : { type: 'rowsRepair', op: 0, key: r.key, state: merged, rows: { ...mine, rows: named } };
+    };
   }
 
   private onForwardReply(from: NodeId, op: number, result: ClientResult): void {

@@ -249,14 +249,14 @@ function repairAll(sim: Simulation<NodeServices>, rounds: number): void {
   }
 }
 
-/** SCARD `key` at ALL through n1 (answering `card`): read repair sends every replica the state, not the rows. */
-function repairByRead(sim: Simulation<NodeServices>, key: string, card: string): void {
+/** EXISTS `key` at ALL through n1: a read of the state, whose repair sends every replica the state, not the rows. */
+function repairByRead(sim: Simulation<NodeServices>, key: string): void {
   assert.deepEqual(
     runCommands(sim, 'n1', [
       ['BARISTA', 'CONSISTENCY', 'ALL'],
-      ['SCARD', key],
+      ['EXISTS', key],
     ]),
-    ['+OK', card],
+    ['+OK', ':1'],
   );
   sim.runFor(1_000);
 }
@@ -300,11 +300,11 @@ test('rows: anti-entropy brings a replica that missed writes every row (it pulls
     ]).slice(1);
   // n3 alone (reads at ONE ask no peer: read repair is off) still holds what it had before.
   assert.deepEqual(one('n3'), ['*[$a,$b,$c]', '*[$f,$1]', ':0']);
-  // A read at ALL repairs n3's state of s (read repair sends states, not rows): its state now equals
-  // the others', its rows do not; the Merkle leaf must still tell (it mixes the rows' digest in).
+  // A read of the state at ALL repairs n3's state of s, not its rows: its state now equals the
+  // others', its rows do not; the Merkle leaf must still tell (it mixes the rows' digest in).
   const state = (id: string) =>
     Buffer.from(storeOf(sim.instance(id)!).replica!.peek(enc.encode('s')).encode()).toString('hex');
-  repairByRead(sim, 's', ':3');
+  repairByRead(sim, 's');
   assert.equal(state('n3'), state('n1'), 'read repair brought the state');
   assert.deepEqual(one('n3'), ['*[$a,$b,$c]', '*[$f,$1]', ':0'], 'and no row');
   repairAll(sim, 2);
@@ -458,8 +458,8 @@ test('rows: a replica holding a set marker without its rows (read repair brought
   const cut = isolateN3(sim);
   assert.deepEqual(runCommands(sim, 'n1', [['SADD', 'p', 'x', 'y']]), [':2']);
   heal(sim, cut);
-  // A read at ALL repairs n3's state of p (the marker), not its rows.
-  repairByRead(sim, 'p', ':2');
+  // A read of the state at ALL repairs n3's state of p (the marker), not its rows.
+  repairByRead(sim, 'p');
   assert.ok(storeOf(sim.instance('n3')!).replica!.peek(enc.encode('p')).siblings.length > 0, 'n3 holds the marker');
   assert.deepEqual(
     runCommands(sim, 'n3', [
@@ -492,4 +492,43 @@ test('set, hash and list commands on a string answer WRONGTYPE in both layouts (
       layout,
     );
   }
+});
+
+test('rows: read repair brings the rows a read found missing: the named ones (SISMEMBER), or every row (SMEMBERS: a pull)', () => {
+  const sim = cluster('rows-read-repair', 'rows', NO_HINT_REPLAY);
+  const cut = isolateN3(sim);
+  assert.deepEqual(runCommands(sim, 'n1', [['SADD', 'r', 'a', 'b', 'c']]), [':3']);
+  heal(sim, cut);
+  const rowsAt = (id: string) =>
+    storeOf(sim.instance(id)!)
+      .replica!.replica['store'].scanRows(enc.encode('r'), new Uint8Array(0), 100)
+      .entries.map((e: { element: Uint8Array }) => Buffer.from(e.element).toString('latin1'));
+  assert.deepEqual(rowsAt('n3'), []);
+  // A named read at ALL: n3's row of b differs (it has none), so n3 gets b's row and only that.
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['BARISTA', 'CONSISTENCY', 'ALL'],
+      ['SISMEMBER', 'r', 'b'],
+    ]),
+    ['+OK', ':1'],
+  );
+  sim.runFor(1_000);
+  assert.deepEqual(rowsAt('n3'), ['b']);
+  // A read of every row at ALL: n3's count differs, so it is offered the rows and pulls them all.
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['BARISTA', 'CONSISTENCY', 'ALL'],
+      ['SMEMBERS', 'r'],
+    ]),
+    ['+OK', '*[$a,$b,$c]'],
+  );
+  sim.runFor(1_000);
+  assert.deepEqual(rowsAt('n3'), ['a', 'b', 'c']);
+  assert.deepEqual(
+    runCommands(sim, 'n3', [
+      ['BARISTA', 'CONSISTENCY', 'ONE'],
+      ['SMEMBERS', 'r'],
+    ]),
+    ['+OK', '*[$a,$b,$c]'],
+  );
 });

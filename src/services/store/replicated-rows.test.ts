@@ -505,30 +505,19 @@ test('rows: read repair brings the rows a read found missing: the named ones (SI
       .entries.map((e: { element: Uint8Array }) => Buffer.from(e.element).toString('latin1'));
   assert.deepEqual(rowsAt('n3'), []);
   // A named read at ALL: n3's row of b differs (it has none), so n3 gets b's row and only that.
-  assert.deepEqual(
-    runCommands(sim, 'n1', [
-      ['BARISTA', 'CONSISTENCY', 'ALL'],
-      ['SISMEMBER', 'r', 'b'],
-    ]),
-    ['+OK', ':1'],
-  );
+  assert.deepEqual(atLevel(sim, 'n1', 'ALL', ['SISMEMBER', 'r', 'b']), ':1');
   sim.runFor(1_000);
   assert.deepEqual(rowsAt('n3'), ['b']);
   // A read of every row at ALL: n3's count differs, so it is offered the rows and pulls them all.
-  assert.deepEqual(
-    runCommands(sim, 'n1', [
-      ['BARISTA', 'CONSISTENCY', 'ALL'],
-      ['SMEMBERS', 'r'],
-    ]),
-    ['+OK', '*[$a,$b,$c]'],
-  );
+  assert.deepEqual(atLevel(sim, 'n1', 'ALL', ['SMEMBERS', 'r']), '*[$a,$b,$c]');
   sim.runFor(1_000);
   assert.deepEqual(rowsAt('n3'), ['a', 'b', 'c']);
-  assert.deepEqual(
-    runCommands(sim, 'n3', [
-      ['BARISTA', 'CONSISTENCY', 'ONE'],
-      ['SMEMBERS', 'r'],
-    ]),
-    ['+OK', '*[$a,$b,$c]'],
-  );
+  assert.deepEqual(atLevel(sim, 'n3', 'ONE', ['SMEMBERS', 'r']), '*[$a,$b,$c]');
 });
+
+/** One command at `node` on a connection at consistency `level`: its reply. */
+function atLevel(sim: Simulation<NodeServices>, node: string, level: string, command: string[]): string {
+  const [ok, reply] = runCommands(sim, node, [['BARISTA', 'CONSISTENCY', level], command]);
+  assert.equal(ok, '+OK');
+  return reply!;
+}

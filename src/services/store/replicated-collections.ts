@@ -182,6 +182,21 @@ export const rowsCommandNames: ReadonlySet<string> = new Set(
   [...setCommands, ...hashCommands, ...listCommands].map((s) => s.name),
 );
 
+/** The most rows a read of a list's head asks for (LPOP's count, LRANGE's stop + 1): past it, every row. */
+const FRONT_ROWS_MAX = limits.storeCollectionChangesCountMax / 2;
+
+/**
+ * A list index or count as Redis' own code takes it, when it is a plain decimal integer from 0 to
+ * FRONT_ROWS_MAX ("1e2", " 5", "-1" and the like are not: those read every row, and Redis' code
+ * answers them as it does).
+ */
+function frontIndex(b: Uint8Array): number | undefined {
+  const text = latin1(b);
+  if (!/^(0|[1-9][0-9]{0,8})$/.test(text)) return undefined;
+  const n = Number(text);
+  return n <= FRONT_ROWS_MAX ? n : undefined;
+}
+
 /** What a rows request reads of a key: the elements named, a list's first rows, or (absent) every row. */
 export type RowsRead = readonly Uint8Array[] | { readonly front: number };
 
@@ -202,9 +217,20 @@ export function rowsRead(argv: readonly Uint8Array[]): Map<string, RowsRead> {
       if (argv.length >= 3) return one({ front: 1 });
       break;
     case 'lpop': {
-      const count = argv.length === 2 ? 1 : argv.length === 3 ? Number(latin1(argv[2]!)) : Number.NaN;
-      if (Number.isSafeInteger(count) && count >= 1 && count <= limits.storeCollectionChangesCountMax / 2)
-        return one({ front: count });
+      const count = argv.length === 2 ? 1 : argv.length === 3 ? frontIndex(argv[2]!) : undefined;
+      if (count !== undefined && count >= 1) return one({ front: count });
+      break;
+    }
+    case 'lrange': {
+      // From the head (start and stop not negative): the first stop + 1 rows hold the answer.
+      const start = argv.length === 4 ? frontIndex(argv[2]!) : undefined;
+      const stop = argv.length === 4 ? frontIndex(argv[3]!) : undefined;
+      if (start !== undefined && stop !== undefined && stop < FRONT_ROWS_MAX) return one({ front: stop + 1 });
+      break;
+    }
+    case 'lindex': {
+      const index = argv.length === 3 ? frontIndex(argv[2]!) : undefined;
+      if (index !== undefined && index < FRONT_ROWS_MAX) return one({ front: index + 1 });
       break;
     }
     case 'sadd':

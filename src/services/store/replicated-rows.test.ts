@@ -75,6 +75,7 @@ const command = fc.oneof(
   member.map((m) => ['LPUSHX', 'l', m]),
   fc.constantFrom(['LPOP', 'l'], ['LPOP', 'l', '2'], ['RPOP', 'l'], ['LLEN', 'l'], ['LRANGE', 'l', '0', '-1']),
   fc.constantFrom(['LINDEX', 'l', '1'], ['LREM', 'l', '0', 'a'], ['LSET', 'l', '0', 'z'], ['LTRIM', 'l', '1', '-1']),
+  fc.constantFrom(['LRANGE', 'l', '0', '1'], ['LRANGE', 'l', '1', '2'], ['LINDEX', 'l', '0'], ['LPOP', 'l', '1e2']),
   fc.constantFrom(['LPUSH', 's', 'x'], ['SADD', 'l', 'x'], ['DEL', 'l'], ['LMOVE', 'l', 'l2', 'LEFT', 'RIGHT']),
   fc.constantFrom(['RENAME', 's', 't'], ['RENAME', 'h', 's'], ['RENAMENX', 'l', 'l2'], ['RENAME', 'l2', 'h']),
 );
@@ -315,7 +316,7 @@ test('rows: anti-entropy brings a replica that missed writes every row (it pulls
   assertConverged(sim);
 });
 
-test('rows: LPUSH and LPOP on a list of 300 read its head only and ship small deltas; LPUSH answers the length', () => {
+test('rows: LPUSH, LPOP, LRANGE 0 k and LINDEX k on a list of 300 read its head only and ship small deltas; LPUSH answers the length', () => {
   const sim = cluster('rows-head', 'rows');
   for (let i = 0; i < 300; i += 50) {
     const batch = Array.from({ length: 50 }, (_, j) => ['RPUSH', 'l', `e${i + j}`]);
@@ -335,16 +336,19 @@ test('rows: LPUSH and LPOP on a list of 300 read its head only and ship small de
     runCommands(sim, 'n1', [
       ['LPUSH', 'l', 'new'],
       ['LPOP', 'l', '2'],
+      ['LRANGE', 'l', '0', '2'],
+      ['LINDEX', 'l', '1'],
       ['LLEN', 'l'],
     ]),
-    [':301', '*[$new,$e0]', ':299'],
+    [':301', '*[$new,$e0]', '*[$e1,$e2,$e3]', '$e2', ':299'],
   );
   const reads = sent.filter((m) => m.type === 'rowRead');
   // A head read asks for its front and 63 rows more (pops of this coordinator a peer may not have yet).
-  const heads = reads.filter((m) => m.type === 'rowRead' && m.sel.kind === 'page' && m.sel.count <= 2 + 63);
-  // At QUORUM a read asks R - 1 = 1 peer (read repair is off): LPUSH one row, LPOP two, LLEN every row.
-  assert.equal(heads.length, 2, 'LPUSH and LPOP each asked one peer for their head');
-  assert.equal(reads.length, 3, 'and LLEN for every row');
+  const heads = reads.filter((m) => m.type === 'rowRead' && m.sel.kind === 'page' && m.sel.count <= 3 + 63);
+  // At QUORUM a read asks R - 1 = 1 peer (read repair is off): LPUSH one row, LPOP two, LRANGE 0 2
+  // three, LINDEX 1 two, LLEN every row.
+  assert.equal(heads.length, 4, 'LPUSH, LPOP, LRANGE and LINDEX each asked one peer for their head');
+  assert.equal(reads.length, 5, 'and LLEN for every row');
   for (const m of sent.filter((x) => x.type === 'delta')) assert.ok(encodeMessage(m).length < 1024);
   assert.deepEqual(runCommands(sim, 'n3', [['LRANGE', 'l', '0', '2']]), ['*[$e1,$e2,$e3]']);
 });

@@ -9,7 +9,7 @@ import { ByteWriter } from '../lib/bytes.ts';
 import { ProtocolError } from '../lib/errors.ts';
 import type { Schema } from './causal.ts';
 import type { ByteString } from './codec.ts';
-import { DEFAULT_CRDT_BOUNDS, writeElement } from './codec.ts';
+import { compareStrings, DEFAULT_CRDT_BOUNDS, writeElement } from './codec.ts';
 import {
   DECOMPOSED_FORMAT_VERSION,
   decodeDecomposed,
@@ -99,6 +99,14 @@ test('decomposed codec: deltas, clears, pages, headers and rows round-trip', () 
       owned.adopt('n1#1.2s');
       const back = decodeDecomposed(encodeHeader(owned.header), HASH);
       assert.ok(back.kind === 'header' && back.header.own === 'n1#1.2s');
+      // The high-water element (the largest ever written) is kept too, with or without own.
+      const withHigh = decodeDecomposed(encodeHeader(dc.header), HASH);
+      assert.ok(withHigh.kind === 'header');
+      if (withHigh.kind === 'header') {
+        assert.equal(withHigh.header.high, dc.header.high);
+        const written = deltas.flatMap((d) => [...d.rows.keys()]).sort(compareStrings);
+        assert.equal(dc.header.high, written.at(-1));
+      }
       // A replica rebuilt from the pages' bytes and the rows' bytes is the same collection.
       const fromPages = DecomposedCollection.empty(HASH, new MemoryRows());
       const join = fromPages.startJoin();
@@ -129,6 +137,20 @@ test('decomposed codec: deltas, clears, pages, headers and rows round-trip', () 
     }),
     { numRuns: 100 },
   );
+});
+
+test('a header as first written (kind 4, no local records) still decodes; the local section of kind 7 is mandatory', () => {
+  const { dc } = built([{ r: 0, e: 1, del: false }]);
+  const current = encodeHeader(dc.header);
+  assert.equal(current[1], 7);
+  // Kind 4: the same bytes without the local section.
+  const local = 1 + (dc.header.high === undefined ? 0 : 1 + dc.header.high.length);
+  const legacy = current.slice(0, current.length - local);
+  legacy[1] = 4;
+  const back = decodeDecomposed(legacy, HASH);
+  assert.ok(back.kind === 'header' && back.header.count === 1 && back.header.high === undefined);
+  const cut = current.slice(0, current.length - local);
+  assert.throws(() => decodeDecomposed(cut, HASH), ProtocolError);
 });
 
 function protocolErrorOrValue(f: () => unknown): void {

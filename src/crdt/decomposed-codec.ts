@@ -9,16 +9,20 @@
 // Grammar (integers big-endian; uvarint = UNSIGNED_VARINT, src/lib/bytes.ts):
 //   message  = version kind body
 //   version  = u8                         ; 1
-//   kind     = u8                         ; 1 delta | 2 clear | 3 page | 4 header | 5 row | 6 rows
+//   kind     = u8                         ; 1 delta | 2 clear | 3 page | 4 header | 5 row | 6 rows | 7 localHeader
 //   delta    = touchedN:uvarint element* crdt     ; touched elements strictly ascending, N >= 1;
 //                                                 ; crdt = the delta's rows under its context,
 //                                                 ; every row's element among the touched
 //   clear    = crdt                               ; no rows: the clear's context
 //   page     = from:element hasTo:u8 [to:element] crdt   ; hasTo 0|1; from < to; every row's
 //                                                 ; element in [from, to)
-//   header   = count:uvarint digest:u64 crdt [own] ; no rows: the header's schema and context;
-//                                                 ; own = replica (codec.ts: uvarint length + UTF-8),
-//                                                 ; absent until the replica wrote a dot (Header.own)
+//   header   = count:uvarint digest:u64 crdt      ; kind 4 (read, no longer written): no rows:
+//                                                 ; the header's schema and context
+//   localHeader = header local                    ; kind 7, what is written now (decodes as a
+//                                                 ; header)
+//   local    = flags:u8 [own:replica] [high:element]   ; local records (Header.own, Header.high):
+//                                                 ; flags bit 0 own, bit 1 high, no other bit;
+//                                                 ; replica = codec.ts (uvarint length + UTF-8)
 //   row      = crdt                               ; exactly one row, under the context of its own
 //                                                 ; dots: the element's row as stored
 //   rows     = elementN:uvarint element* crdt     ; a read of named elements answered: elements
@@ -67,7 +71,7 @@ import { ORSet } from './orset.ts';
 
 export const DECOMPOSED_FORMAT_VERSION = 1;
 
-const KIND = { delta: 1, clear: 2, page: 3, header: 4, row: 5, rows: 6 } as const;
+const KIND = { delta: 1, clear: 2, page: 3, header: 4, row: 5, rows: 6, localHeader: 7 } as const;
 type Kind = keyof typeof KIND;
 
 function malformed(message: string): never {
@@ -125,9 +129,11 @@ export function encodePage(schema: Schema, p: RowPage, bounds: CrdtBounds = DEFA
 }
 
 export function encodeHeader(h: Header, bounds: CrdtBounds = DEFAULT_CRDT_BOUNDS): Uint8Array {
-  const w = start('header').uvarint(h.count).u64(h.digest);
+  const w = start('localHeader').uvarint(h.count).u64(h.digest);
   writeCrdt(w, collectionOf(h.schema, new Map(), h.context), bounds);
+  w.u8((h.own === undefined ? 0 : 1) | (h.high === undefined ? 0 : 2));
   if (h.own !== undefined) writeReplica(w, h.own);
+  if (h.high !== undefined) writeElement(w, h.high);
   return w.finish();
 }
 
@@ -200,15 +206,21 @@ export function decodeDecomposed(
       r.expectEnd('decomposed page');
       return { kind, page: { from, to, rows: c.store as ReadonlyMap<ByteString, Row>, context: c.context } };
     }
-    case 'header': {
+    case 'header':
+    case 'localHeader': {
       const count = r.uvarint();
       const digest = r.u64();
       const c = readCrdt(r, schema, bounds);
       if (c.store.size > 0) malformed('a header that brings rows');
-      const own = r.remaining > 0 ? readReplica(r) : undefined;
+      let header: Header = { schema, context: c.context, count, digest };
+      if (kind === 'localHeader') {
+        const flags = r.u8();
+        if (flags > 3) malformed(`header local flags ${flags}`);
+        if ((flags & 1) !== 0) header = { ...header, own: readReplica(r) };
+        if ((flags & 2) !== 0) header = { ...header, high: readBoundary(r) };
+      }
       r.expectEnd('decomposed header');
-      const header: Header = { schema, context: c.context, count, digest };
-      return { kind, header: own === undefined ? header : { ...header, own } };
+      return { kind: 'header', header };
     }
     case 'row':
       return malformed('a row where a delta, clear, page or header was expected');
@@ -218,7 +230,7 @@ export function decodeDecomposed(
 /** The schema a stored header names (to open a collection whose schema the caller does not know). */
 export function headerSchema(bytes: Uint8Array, bounds: CrdtBounds = DEFAULT_CRDT_BOUNDS): Schema {
   const r = new ByteReader(bytes);
-  if (readKind(r) !== 'header') malformed('not a header');
+  if (!isHeader(readKind(r))) malformed('not a header');
   r.uvarint();
   r.u64();
   const c = decodeCrdt(r.bytesUvarint(), bounds);
@@ -230,7 +242,7 @@ export function headerSchema(bytes: Uint8Array, bounds: CrdtBounds = DEFAULT_CRD
 /** A stored header's count and digest, without decoding its context (what anti-entropy compares). */
 export function headerSummary(bytes: Uint8Array): { count: number; digest: bigint } {
   const r = new ByteReader(bytes);
-  if (readKind(r) !== 'header') malformed('not a header');
+  if (!isHeader(readKind(r))) malformed('not a header');
   const count = r.uvarint();
   const digest = r.u64();
   return { count, digest };
@@ -282,6 +294,11 @@ function readElements(r: ByteReader, bounds: CrdtBounds): ByteString[] {
     out.push(e);
   }
   return out;
+}
+
+/** Kind 4, a header as first written, or 7, one with its local records (the local section is then mandatory). */
+function isHeader(kind: Kind): boolean {
+  return kind === 'header' || kind === 'localHeader';
 }
 
 function readKind(r: ByteReader): Kind {

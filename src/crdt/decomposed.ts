@@ -68,6 +68,12 @@ export interface Header {
    * local record, never sent: src/dynamo/replica-rows.ts collectionActor says why it is per header).
    */
   readonly own?: ReplicaId;
+  /**
+   * No row this replica has held lies above it: the largest element ever written here (kept when
+   * that row goes; a local record, like own). A list's tail: RPUSH places after the largest of the
+   * replicas' (src/dynamo/replica.ts), without reading a row.
+   */
+  readonly high?: ByteString;
 }
 
 export interface DecomposedDelta {
@@ -156,17 +162,27 @@ export class DecomposedCollection {
    * row's dots, count and digest recounted. What a crash between rows and header leaves is
    * repaired with it (src/dynamo/collection-store.ts).
    */
-  static fromRows(schema: Schema, context: CausalContext, rows: ElementRows, own?: ReplicaId): DecomposedCollection {
+  static fromRows(
+    schema: Schema,
+    context: CausalContext,
+    rows: ElementRows,
+    own?: ReplicaId,
+    high?: ByteString,
+  ): DecomposedCollection {
     const dots: Dot[] = [];
     let count = 0;
     let digest = 0n;
+    let top = high;
     for (const [e, row] of rows.range('', undefined)) {
       count++;
       digest = (digest + rowDigest(schema, e, row)) & DIGEST_MASK;
       dots.push(...rowDots(schema, row));
+      if (top === undefined || compareStrings(e, top) > 0) top = e;
     }
-    const header: Header = { schema, context: context.withDots(dots), count, digest };
-    return new DecomposedCollection(own === undefined ? header : { ...header, own }, rows);
+    let header: Header = { schema, context: context.withDots(dots), count, digest };
+    if (own !== undefined) header = { ...header, own };
+    if (top !== undefined) header = { ...header, high: top };
+    return new DecomposedCollection(header, rows);
   }
 
   get header(): Header {
@@ -387,7 +403,11 @@ export class DecomposedCollection {
       count++;
       digest = (digest + rowDigest(this.h.schema, e, row)) & DIGEST_MASK;
     }
-    this.h = { ...this.h, count, digest };
+    const high = this.h.high;
+    this.h =
+      row !== undefined && (high === undefined || compareStrings(e, high) > 0)
+        ? { ...this.h, count, digest, high: e }
+        : { ...this.h, count, digest };
   }
 }
 

@@ -207,7 +207,7 @@ function readHeader(store: ReplicaStore, key: Uint8Array, schema: Schema): Heade
 
 /**
  * Rebuilds one collection's header from its rows (every row's dots into the context, count and
- * digest recounted; the replica id it writes under kept), writes it and clears the mark. A crash
+ * digest recounted; the replica id it writes under and its high-water element kept), writes it and clears the mark. A crash
  * before the first header write loses that id: the next change names a new one, and the rows'
  * dots under the lost one stay in the context (they were never shipped). Idempotent: a crash half way leaves the mark.
  */
@@ -218,6 +218,7 @@ function repairOne(store: ReplicaStore, key: Uint8Array, schema: Schema): Header
     before?.context ?? CausalContext.empty,
     new StoredRows(store, key, schema),
     before?.own,
+    before?.high,
   );
   store.putHeader(key, encodeHeader(header));
   store.unmarkCollection(key);

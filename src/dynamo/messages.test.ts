@@ -81,6 +81,13 @@ const requestArb: fc.Arbitrary<ClientRequest> = fc.oneof(
     elements: fc.constant(null),
     front: fc.integer({ min: 1, max: limits.storeCollectionChangesCountMax }),
   }),
+  fc.record({
+    kind: fc.constant('rows' as const),
+    key: bytesArb(16),
+    level: levelArb,
+    elements: fc.constant(null),
+    back: fc.constant(true as const),
+  }),
   fc
     .tuple(
       fc.record({
@@ -120,6 +127,9 @@ const messageArb: fc.Arbitrary<ReplicaMessage> = fc.oneof(
       fc
         .tuple(stateArb, sampleArb, fc.nat(100))
         .map(([state, x, count]) => ({ ok: true as const, state, collection: { view: x.view, count } })),
+      fc
+        .tuple(stateArb, sampleArb, fc.nat(100), bytesArb(8))
+        .map(([state, x, count, after]) => ({ ok: true as const, state, collection: { view: x.view, count, after } })),
       errorArb.map((error) => ({ ok: false as const, error })),
     ),
   }),
@@ -159,6 +169,7 @@ const messageArb: fc.Arbitrary<ReplicaMessage> = fc.oneof(
       fc
         .tuple(fc.constantFrom('', 'b', 'zz'), fc.integer({ min: 1, max: limits.dynamoRowsPageCountMax }))
         .map(([from, count]) => ({ kind: 'page' as const, from, count })),
+      fc.constant({ kind: 'tail' as const }),
     ),
   }),
   fc.tuple(opArb, stateArb, fc.option(fc.tuple(sampleArb, fc.nat(3), fc.nat(100)))).map(([op, state, x]) => ({

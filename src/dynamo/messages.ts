@@ -130,6 +130,8 @@ export type ClientRequest =
       readonly elements: readonly Uint8Array[] | null;
       /** With elements null: only the first `front` rows (a list's head: LPUSH, LPOP), not every row. */
       readonly front?: number;
+      /** With elements null: no row, the list's tail (RPUSH): the view is empty and says `after`. */
+      readonly back?: true;
     }
   | {
       readonly kind: 'put';
@@ -217,12 +219,16 @@ export interface CollectionView {
   readonly view: CollectionCrdt;
   /** The collection's element count there. */
   readonly count: number;
+  /** A tail read's (ClientRequest back): no row of the replicas read lies above it (Header.high). */
+  readonly after?: Uint8Array;
 }
 
 /** What a row read asks of each replica: named elements, or a page of every row from `from`. */
 export type RowSelection =
   | { readonly kind: 'named'; readonly elements: readonly Uint8Array[] }
-  | { readonly kind: 'page'; readonly from: ByteString; readonly count: number };
+  | { readonly kind: 'page'; readonly from: ByteString; readonly count: number }
+  /** No row: the count and the high-water element (Header.high), answered as an empty page from it. */
+  | { readonly kind: 'tail' };
 
 /** A read's rows as a replica answered: named (decomposed `rows`) or all (a `page` from "" to the end). */
 export interface RowsAnswer {
@@ -321,7 +327,8 @@ export function encodeMessage(m: ReplicaMessage): Uint8Array {
       if (m.sel.kind === 'page') {
         writeElement(w.u8(1), m.sel.from);
         w.uvarint(m.sel.count);
-      } else {
+      } else if (m.sel.kind === 'tail') w.u8(2);
+      else {
         w.u8(0).uvarint(m.sel.elements.length);
         for (const e of m.sel.elements) w.bytesUvarint(e);
       }
@@ -381,7 +388,8 @@ function writeLevel(w: ByteWriter, level: Level): void {
 function writeRequest(w: ByteWriter, r: ClientRequest): void {
   w.u8(r.kind === 'get' ? 0 : r.kind === 'rows' ? 3 : r.overHeld === true ? 2 : 1).bytesUvarint(r.key);
   writeLevel(w, r.level);
-  if (r.kind === 'rows' && r.front !== undefined) w.u8(2).uvarint(r.front);
+  if (r.kind === 'rows' && r.back === true) w.u8(3);
+  else if (r.kind === 'rows' && r.front !== undefined) w.u8(2).uvarint(r.front);
   else if (r.kind === 'rows') writeElements(w, r.elements);
   if (r.kind === 'put') {
     if (r.op?.type === 'incr') w.u8(2).i64(r.op.by);
@@ -399,10 +407,11 @@ function writeRequest(w: ByteWriter, r: ClientRequest): void {
 
 function writeResult(w: ByteWriter, r: ClientResult): void {
   if (r.ok && r.collection !== undefined) {
-    const { view, count } = r.collection;
-    w.u8(2).bytesUvarint(r.state.encode());
+    const { view, count, after } = r.collection;
+    w.u8(after === undefined ? 2 : 3).bytesUvarint(r.state.encode());
     w.bytesUvarint(new CollectionMarker(view instanceof ORSet ? ORSet.schema : view.schema, count).encode());
     w.bytesUvarint(view.encode());
+    if (after !== undefined) w.bytesUvarint(after);
     return;
   }
   if (r.ok) {
@@ -509,7 +518,10 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
       break;
     case 15: {
       const key = readKey(r);
-      if (readFlag(r)) {
+      const sel = r.u8();
+      if (sel > 2) malformed(`row selection ${sel}`);
+      if (sel === 2) m = { type: 'rowRead', op, key, sel: { kind: 'tail' } };
+      else if (sel === 1) {
         const at = r.position;
         const from = readElement(r);
         if (from.length > limits.lsmKeyBytesMax) malformed(`a page start of ${from.length} bytes at offset ${at}`);
@@ -648,7 +660,8 @@ function readRequest(r: ByteReader): ClientRequest {
       if (front < 1 || front > limits.storeCollectionChangesCountMax) malformed(`a read of the first ${front} rows`);
       return { kind: 'rows', key, level, elements: null, front };
     }
-    if (sel > 2) malformed(`row selection ${sel}`);
+    if (sel === 3) return { kind: 'rows', key, level, elements: null, back: true };
+    if (sel > 3) malformed(`row selection ${sel}`);
     return { kind: 'rows', key, level, elements: sel === 1 ? null : readNamed(r) };
   }
   const valueTag = r.u8();
@@ -707,14 +720,17 @@ function readRequest(r: ByteReader): ClientRequest {
 function readResult(r: ByteReader): ClientResult {
   const ok = r.u8();
   if (ok === 1) return { ok: true, state: readState(r) };
-  if (ok === 2) {
+  if (ok === 2 || ok === 3) {
     const state = readState(r);
     const { schema, count } = readMarker(r);
     const view = decodeCrdt(r.bytesUvarint());
     const fits =
       (schema.type === 'orset' && view instanceof ORSet) || (view instanceof ORMap && schemaEqual(view.schema, schema));
     if (!fits) malformed("a collection view that is not of its marker's schema");
-    return { ok: true, state, collection: { view: view as CollectionCrdt, count } };
+    if (ok === 2) return { ok: true, state, collection: { view: view as CollectionCrdt, count } };
+    const after = r.bytesUvarint();
+    if (after.length > limits.lsmKeyBytesMax) malformed(`a tail element of ${after.length} bytes`);
+    return { ok: true, state, collection: { view: view as CollectionCrdt, count, after } };
   }
   if (ok !== 0) malformed(`flag byte ${ok}`);
   const code = r.stringUvarint();

@@ -173,6 +173,16 @@ export class Collections {
     const h = this.held(key);
     if (h === undefined) return null;
     const { schema, count } = h.dc.header;
+    if (sel.kind === 'tail') {
+      // No row: an empty page from the high-water element (no row lies above it).
+      const page = {
+        from: h.dc.header.high ?? '',
+        to: undefined,
+        rows: new Map<ByteString, Row>(),
+        context: h.dc.context,
+      };
+      return { schema, count, rows: { kind: 'page', page } };
+    }
     if (sel.kind === 'page') {
       const page = h.page(sel.from, limits.dynamoRowsPageBytesMax, Math.min(sel.count, limits.dynamoRowsPageCountMax));
       return { schema, count, rows: { kind: 'page', page } };
@@ -182,12 +192,21 @@ export class Collections {
     return { schema, count, rows: { kind: 'rows', elements: named, rows, context: h.dc.context } };
   }
 
-  /** The view a rows request answers: the named rows (all for null) under the whole context, and the count. */
-  view(key: Uint8Array, elements: readonly Uint8Array[] | null, front?: number): CollectionView | undefined {
+  /**
+   * The view a rows request answers: the named rows (all for null; the first `front`; none for a
+   * tail read, `back`) under the whole context, and the count.
+   */
+  view(
+    key: Uint8Array,
+    elements: readonly Uint8Array[] | null,
+    front?: number,
+    back?: boolean,
+  ): CollectionView | undefined {
     const h = this.held(key);
     if (h === undefined) return undefined;
     let view: CollectionCrdt;
-    if (elements !== null) view = h.dc.view(elements.map(byteStringOf));
+    if (back === true) view = collectionOf(h.dc.header.schema, new Map(), h.dc.context);
+    else if (elements !== null) view = h.dc.view(elements.map(byteStringOf));
     else if (front === undefined) view = h.dc.whole();
     else {
       const { rows } = h.page('', Number.MAX_SAFE_INTEGER, front);

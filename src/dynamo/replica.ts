@@ -79,7 +79,7 @@ import {
 } from './replica-rows.ts';
 import { collectionOf, type DecomposedCollection, type DecomposedDelta, type RowJoin } from '../crdt/decomposed.ts';
 import { encodeRow, headerSummary } from '../crdt/decomposed-codec.ts';
-import { type ByteString, compareStrings } from '../crdt/codec.ts';
+import { type ByteString, bytesOfByteString, compareStrings } from '../crdt/codec.ts';
 import { CollectionMarker } from '../crdt/marker.ts';
 import { CausalContext } from '../crdt/dots.ts';
 import { schemaEqual } from '../crdt/causal.ts';
@@ -257,6 +257,9 @@ interface ReadOp {
     readonly elements: readonly Uint8Array[] | null;
     /** With elements null: only the first `front` rows are needed (settleFront). */
     readonly front?: number;
+    /** With elements null: no row, the tail (RPUSH): the largest high-water element answered. */
+    readonly back?: true;
+    after?: ByteString;
     readonly answers: Map<NodeId, RowsAnswer | null>;
     /** Each replica's join and where its next page starts; parked: not asked for it (yet). */
     readonly joins: Map<NodeId, { readonly join: RowJoin; next: ByteString; parked?: Versioned | undefined }>;
@@ -774,7 +777,15 @@ export class DynamoReplica {
     }
     if (req.kind === 'get') this.coordinateGet(origin, req.key, replicas, levelCount(req.level, replicas.length)!);
     else if (req.kind === 'rows')
-      this.coordinateGet(origin, req.key, replicas, levelCount(req.level, replicas.length)!, req.elements, req.front);
+      this.coordinateGet(
+        origin,
+        req.key,
+        replicas,
+        levelCount(req.level, replicas.length)!,
+        req.elements,
+        req.front,
+        req.back,
+      );
     else if (this.config.collections === 'rows' && isRowsOp(req.op))
       this.coordinateChange(origin, req, req.op, replicas, pending);
     else this.coordinatePut(origin, req, token, replicas, pending);
@@ -1021,6 +1032,7 @@ export class DynamoReplica {
     required: number,
     elements?: readonly Uint8Array[] | null,
     front?: number,
+    back?: true,
   ): void {
     const live = replicas.filter((r) => r !== this.id && this.isUp(r));
     if (1 + live.length < required) {
@@ -1046,6 +1058,7 @@ export class DynamoReplica {
             rows: {
               elements,
               ...(front === undefined ? {} : { front }),
+              ...(back === undefined ? {} : { back }),
               answers: new Map([[this.id, null]]),
               joins: new Map(),
             },
@@ -1078,7 +1091,12 @@ export class DynamoReplica {
       type: 'rowRead',
       op,
       key: r.key,
-      sel: elements === null ? { kind: 'page', from: '', count: this.pageCount(r) } : { kind: 'named', elements },
+      sel:
+        r.rows.back === true
+          ? { kind: 'tail' }
+          : elements === null
+            ? { kind: 'page', from: '', count: this.pageCount(r) }
+            : { kind: 'named', elements },
     };
   }
 
@@ -1106,7 +1124,20 @@ export class DynamoReplica {
       this.stats.staleMessages++;
       return;
     }
-    if (r.rows !== undefined && r.rows.elements === null && !this.joinReadPage(op, r, from, state, rows ?? null)) {
+    if (r.rows?.back === true) {
+      // A tail read joins no row: the peer's count, context and high-water element (its page's start).
+      const page = rows?.rows.kind === 'page' ? rows.rows.page : undefined;
+      if (page !== undefined) {
+        r.rows.heads ??= new Map();
+        r.rows.heads.set(from, { count: rows!.count, context: page.context, rows: 0 });
+        if (page.from !== '' && (r.rows.after === undefined || compareStrings(page.from, r.rows.after) > 0))
+          r.rows.after = page.from;
+      }
+    } else if (
+      r.rows !== undefined &&
+      r.rows.elements === null &&
+      !this.joinReadPage(op, r, from, state, rows ?? null)
+    ) {
       if (r.rows.front !== undefined) this.settleFront(op, r);
       return;
     }
@@ -1154,14 +1185,26 @@ export class DynamoReplica {
       }
     }
     if (r.origin.kind === 'internal') return; // a pull: its pages are joined, nobody to answer
-    let v = holdsMarker(local) ? this.collections.view(r.key, rows.elements, rows.front) : undefined;
+    let v = holdsMarker(local) ? this.collections.view(r.key, rows.elements, rows.front, rows.back) : undefined;
     if (v === undefined && holdsMarker(local)) {
       // The marker came without rows (read repair, a move page before its pull): an empty view of
       // its schema, so the command sees the key's type, not WRONGTYPE.
       const marker = local.siblings.map((x) => markerOf(x.value, x.crdt)).find((m) => m !== undefined)!;
       v = { view: collectionOf(marker.schema, new Map(), CausalContext.empty), count: marker.count };
     }
-    if (v !== undefined && rows.heads !== undefined) v = { ...v, count: v.count + this.headsBeyond(r.key, rows.heads) };
+    if (v !== undefined && rows.heads !== undefined) {
+      // This replica's rows (none: not the marker's count, which may be a peer's) and what the
+      // peers hold beyond them.
+      const held = this.collections.held(r.key)?.dc.header.count ?? 0;
+      v = { ...v, count: held + this.headsBeyond(r.key, rows.heads) };
+    }
+    if (v !== undefined && rows.back === true) {
+      // The tail: past the largest high-water element of the replicas read (this one's too).
+      const own = this.collections.held(r.key)?.dc.header.high;
+      const after =
+        own !== undefined && (rows.after === undefined || compareStrings(own, rows.after) > 0) ? own : rows.after;
+      if (after !== undefined) v = { ...v, after: bytesOfByteString(after) };
+    }
     this.finish(r.origin, v === undefined ? { ok: true, state: merged } : { ok: true, state: merged, collection: v });
   }
 
@@ -1407,7 +1450,7 @@ export class DynamoReplica {
    */
   private rowsRepairs(r: ReadOp): ((node: NodeId, merged: Versioned) => ReplicaMessage | undefined) | undefined {
     const rows = r.rows!;
-    if (rows.front !== undefined || !holdsMarker(this.local(r.key))) return undefined;
+    if (rows.front !== undefined || rows.back === true || !holdsMarker(this.local(r.key))) return undefined;
     const h = this.collections.held(r.key);
     if (h === undefined) return undefined;
     if (rows.elements === null) {

@@ -115,6 +115,12 @@ export function materialize(
       return c.count === 0 ? { value: null, listKeys: NO_KEYS } : new BaristaError('wrong_type', WRONGTYPE);
     const v = collection.view;
     const held = Math.max(c.count, collection.count);
+    if (v instanceof ORMap && schemaEqual(v.valueSchema, LIST_SCHEMA) && collection.after !== undefined) {
+      // A list's tail (RPUSH): no row, one stand-in element at the high-water position, so the
+      // elements pushed after it go past every row the replicas read hold.
+      if (held === 0) return { value: null, listKeys: NO_KEYS };
+      return { value: { type: 'list', values: [new Uint8Array(0)] }, listKeys: [collection.after] };
+    }
     if (v instanceof ORMap && schemaEqual(v.valueSchema, LIST_SCHEMA)) {
       // A list's rows as read: its head (LPUSH, LPOP) or all of it, in list order; named rows (a
       // set or hash command on a list) keep its type by a placeholder.
@@ -198,7 +204,7 @@ function frontIndex(b: Uint8Array): number | undefined {
 }
 
 /** What a rows request reads of a key: the elements named, a list's first rows, or (absent) every row. */
-export type RowsRead = readonly Uint8Array[] | { readonly front: number };
+export type RowsRead = readonly Uint8Array[] | { readonly front: number } | { readonly back: true };
 
 /**
  * What a set or hash command reads of each key in the rows layout: the elements it names (its
@@ -215,6 +221,12 @@ export function rowsRead(argv: readonly Uint8Array[]): Map<string, RowsRead> {
       // The new elements go before the first: its key is all the change needs. The reply (the
       // length) is the length the read found plus the elements pushed (replicated.ts).
       if (argv.length >= 3) return one({ front: 1 });
+      break;
+    case 'rpush':
+    case 'rpushx':
+      // The new elements go after the last: a position past the replicas' high-water elements is
+      // all the change needs (no row is read). The reply: as LPUSH's.
+      if (argv.length >= 3) return one({ back: true });
       break;
     case 'lpop': {
       const count = argv.length === 2 ? 1 : argv.length === 3 ? frontIndex(argv[2]!) : undefined;

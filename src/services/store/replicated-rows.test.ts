@@ -525,3 +525,36 @@ function atLevel(sim: Simulation<NodeServices>, node: string, level: string, com
   assert.equal(ok, '+OK');
   return reply!;
 }
+
+test('rows: RPUSH reads no row (a tail read: each peer answers its count and high-water element) and lands after every element the replicas read hold', () => {
+  const sim = cluster('rows-tail', 'rows', NO_HINT_REPLAY);
+  const cut = isolateN3(sim);
+  assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', 'a', 'b', 'c', 'd', 'e']]), [':5']);
+  heal(sim, cut);
+  const sent: ReplicaMessage[] = [];
+  const replica = storeOf(sim.instance('n3')!).replica!.replica;
+  const request = replica.request.bind(replica);
+  replica.request = (id, req) => {
+    const out = request(id, req);
+    for (const m of out.messages) sent.push(m.message);
+    return out;
+  };
+  // n3 holds none of the list: the peer's high-water element puts z after e, and the length is
+  // the peer's count (what n3 lacks of it) plus one.
+  assert.deepEqual(runCommands(sim, 'n3', [['RPUSH', 'l', 'z']]), [':6']);
+  const reads = sent.filter((m) => m.type === 'rowRead');
+  assert.ok(
+    reads.length >= 1 && reads.every((m) => m.type === 'rowRead' && m.sel.kind === 'tail'),
+    JSON.stringify(reads),
+  );
+  assert.deepEqual(atLevel(sim, 'n1', 'ALL', ['LRANGE', 'l', '0', '-1']), '*[$a,$b,$c,$d,$e,$z]');
+  // After pops from the tail, the high-water element stays: a push still lands last.
+  assert.deepEqual(
+    runCommands(sim, 'n2', [
+      ['RPOP', 'l', '2'],
+      ['RPUSH', 'l', 'y'],
+      ['LRANGE', 'l', '0', '-1'],
+    ]),
+    ['*[$z,$e]', ':5', '*[$a,$b,$c,$d,$y]'],
+  );
+});

@@ -733,6 +733,8 @@ export class ReplicatedCommands {
       const read = rows.get(latin1(key));
       if (read !== undefined && 'front' in read)
         return { kind: 'rows', key, level: readAt(level), elements: null, front: read.front };
+      if (read !== undefined && 'back' in read)
+        return { kind: 'rows', key, level: readAt(level), elements: null, back: true };
       return { kind: 'rows', key, level: readAt(level), elements: namedOf(key) ?? null };
     };
     inTurn(
@@ -742,10 +744,13 @@ export class ReplicatedCommands {
           if (!read.ok) return done(errorReply(read.error, false));
           const materialized = materialize(read.state.versioned, read.state.collection, namedOf(keys[i]!));
           const head = rows?.get(latin1(keys[i]!));
+          const count = read.state.collection?.count ?? 0;
           const before =
-            head !== undefined && 'front' in head && !(materialized instanceof BaristaError)
-              ? { ...materialized, head: true, count: read.state.collection?.count ?? 0 }
-              : materialized;
+            head === undefined || Array.isArray(head) || materialized instanceof BaristaError
+              ? materialized
+              : 'front' in head
+                ? { ...materialized, head: true, count }
+                : { ...materialized, count };
           if (before instanceof BaristaError) return done(errorReply(before, false));
           reads.push(before);
           next();
@@ -791,11 +796,12 @@ export class ReplicatedCommands {
         });
       },
       () => {
-        // LPUSH on a list's head: Redis' code counted the head only. The length: what the read
-        // found (the most any replica read holds) plus the elements pushed, or the coordinator's
-        // count after the push (its marker's) if more (a write that came in between).
+        // LPUSH on a list's head, RPUSH on its tail: Redis' code counted what was read only. The
+        // length: what the read found plus the elements pushed, or the coordinator's count after
+        // the push (its marker's) if more (a write that came in between).
         const name = latin1(argv[0]!).toLowerCase();
-        const pushed = partial && (name === 'lpush' || name === 'lpushx') ? markerCount(written) : undefined;
+        const pushes = name === 'lpush' || name === 'lpushx' || name === 'rpush' || name === 'rpushx';
+        const pushed = partial && pushes ? markerCount(written) : undefined;
         const count = pushed === undefined ? undefined : Math.max(pushed, (reads[0]!.count ?? 0) + argv.length - 2);
         done(count === undefined || outcome.reply.type !== 'integer' ? outcome.reply : reply.integer(BigInt(count)));
       },

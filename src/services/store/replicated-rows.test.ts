@@ -549,12 +549,10 @@ test('rows: RPUSH reads no row (a tail read: each peer answers its count and hig
   );
   assert.deepEqual(atLevel(sim, 'n1', 'ALL', ['LRANGE', 'l', '0', '-1']), '*[$a,$b,$c,$d,$e,$z]');
   // After pops from the tail, the high-water element stays: a push still lands last.
-  assert.deepEqual(
-    runCommands(sim, 'n2', [
-      ['RPOP', 'l', '2'],
-      ['RPUSH', 'l', 'y'],
-      ['LRANGE', 'l', '0', '-1'],
-    ]),
-    ['*[$z,$e]', ':5', '*[$a,$b,$c,$d,$y]'],
-  );
+  for (const [command, reply] of [
+    [['RPOP', 'l', '2'], '*[$z,$e]'],
+    [['RPUSH', 'l', 'y'], ':5'],
+    [['LRANGE', 'l', '0', '-1'], '*[$a,$b,$c,$d,$y]'],
+  ] as const)
+    assert.deepEqual(runCommands(sim, 'n2', [[...command]]), [reply], command.join(' '));
 });

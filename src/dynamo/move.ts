@@ -216,11 +216,12 @@ export class MoveRunner {
     this.ring = ring;
     const moving = ring.moving;
     if (moving === undefined || moving.id !== this.deps.id) {
-      this.move = undefined;
+      this.endMove();
       return;
     }
     const identity = `${moving.id}/${moving.state}/${moving.tokens.join(',')}`;
     if (this.move?.identity === identity) return;
+    this.endMove();
     const plan = planMove(ring, this.deps.replicas);
     const byPeer = new Map<string, { peer: NodeId; direction: 'pull' | 'push'; ranges: TokenRange[] }>();
     for (const s of plan.streams) {
@@ -260,6 +261,21 @@ export class MoveRunner {
       startTick: this.nowTick,
       transfers,
     };
+  }
+
+  /**
+   * The move this node ran ends (completed, aborted, or another began): the pages its fetches
+   * brought stop waiting for their rows (the pulls under way end on their own; no more start for
+   * them). Pushed pages' waits stay: their senders' moves go on.
+   */
+  private endMove(): void {
+    this.move = undefined;
+    for (const w of [...this.pending.values()]) if (w.done.kind === 'advance') this.dropWait(w, false);
+  }
+
+  /** Pages waiting for their rows (tests). */
+  get waitingPages(): number {
+    return this.pending.size;
   }
 
   /** The move this node runs, if any. */

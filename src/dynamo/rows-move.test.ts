@@ -157,3 +157,24 @@ test('a pull whose page the puller refuses (out of order) fails: the move page w
   c.setRing(c.ring.completeMove());
   assertEveryReplicaHoldsRows(c);
 });
+
+test('a move aborted while its pages wait for rows drops those waits (no pull starts for them after)', () => {
+  const c = loaded('rows-abort', 400, 400);
+  c.addNode('e');
+  c.setRing(c.ring.beginJoin('e', chooseTokens(c.rng.fork('tokens/e'), 4, c.ring)));
+  const mover = () => c.node('e').replica['mover'] as { waitingPages: number };
+  for (let i = 0; mover().waitingPages === 0; i++) {
+    assert.ok(i < 20_000, 'no page of e waited for its rows');
+    if (c.queue.length > 0) c.deliver(0);
+    else c.tick();
+  }
+  c.setRing(c.ring.abortMove());
+  assert.equal(mover().waitingPages, 0);
+  const pulls = c.node('e').replica.stats.rowPulls;
+  c.settle();
+  // No pull starts after the move ended (those under way end on their own).
+  assert.ok(
+    c.node('e').replica.stats.rowPulls - pulls <= 0,
+    `${c.node('e').replica.stats.rowPulls - pulls} pulls after the abort`,
+  );
+});

@@ -470,9 +470,9 @@ test('a join, clear or delta that changes nothing writes no row', () => {
   assert.equal(watched.header.count, 100);
 });
 
-test('joins in progress are bounded (one per sender)', () => {
+test('joins in progress are bounded (dynamoCollectionJoinsCountMax: one per read and sender)', () => {
   const [a] = replicas('set');
-  const joins = Array.from({ length: limits.ringReplicasCountMax }, () => a!.dec.startJoin());
+  const joins = Array.from({ length: limits.dynamoCollectionJoinsCountMax }, () => a!.dec.startJoin());
   assert.throws(() => a!.dec.startJoin(), LimitError);
   a!.dec.abandonJoin(joins[0]!);
   a!.dec.startJoin();

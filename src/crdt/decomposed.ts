@@ -142,7 +142,7 @@ export class RowJoin {
 
 export class DecomposedCollection {
   private h: Header;
-  /** Joins in progress: one per sender, at most ringReplicasCountMax. */
+  /** Joins in progress (one per read and sender), at most dynamoCollectionJoinsCountMax. */
   private readonly joins = new Set<RowJoin>();
 
   constructor(
@@ -291,8 +291,8 @@ export class DecomposedCollection {
    * gone, a page lost) must be dropped with abandonJoin.
    */
   startJoin(): RowJoin {
-    if (this.joins.size >= limits.ringReplicasCountMax) {
-      throw new LimitError('ringReplicasCountMax', `${this.joins.size} joins in progress (one per sender)`);
+    if (this.joins.size >= limits.dynamoCollectionJoinsCountMax) {
+      throw new LimitError('dynamoCollectionJoinsCountMax', `${this.joins.size} joins in progress`);
     }
     const j = new RowJoin();
     this.joins.add(j);

@@ -57,12 +57,17 @@ export class StoredRows implements ElementRows {
     return bytes === undefined ? undefined : decodeRow(bytes, this.schema, element);
   }
 
+  /** Row writes (puts and deletes) made through this object: change() tells whether a failed one wrote any. */
+  writes = 0;
+
   put(element: ByteString, row: Row): void {
+    this.writes++;
     this.store.putRow(this.key, bytesOfByteString(element), encodeRow(this.schema, element, row));
     if (compareStrings(element, this.floor) < 0) this.floor = element;
   }
 
   delete(element: ByteString): void {
+    this.writes++;
     this.store.deleteRow(this.key, bytesOfByteString(element));
     if (element === this.floor) this.floor = `${element}\u0000`;
   }
@@ -175,11 +180,21 @@ export class StoredCollection {
     );
     const { schema } = this.current.header;
     this.store.markCollection(this.key, schemaNote(schema));
+    const rows = this.current.rows as StoredRows;
+    const writesBefore = rows.writes;
     let out: T;
     try {
       out = f(this.current);
       this.store.putHeader(this.key, encodeHeader(this.current.header));
     } catch (error) {
+      if (rows.writes === writesBefore) {
+        // Refused before any row was written (a page out of order, a bound: the collection's own
+        // checks come first), so the header in memory is unchanged too: nothing to repair, and the
+        // handle and its joins in progress stay. (A repair rebuilds the header from every row and
+        // ends every join: on a hot key under concurrent reads, it was most of the CPU.)
+        this.store.unmarkCollection(this.key);
+        throw error;
+      }
       try {
         this.current = new DecomposedCollection(
           repairOne(this.store, this.key, schema),

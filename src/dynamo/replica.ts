@@ -1133,13 +1133,17 @@ export class DynamoReplica {
         if (page.from !== '' && (r.rows.after === undefined || compareStrings(page.from, r.rows.after) > 0))
           r.rows.after = page.from;
       }
-    } else if (
-      r.rows !== undefined &&
-      r.rows.elements === null &&
-      !this.joinReadPage(op, r, from, state, rows ?? null)
-    ) {
-      if (r.rows.front !== undefined) this.settleFront(op, r);
-      return;
+    } else if (r.rows !== undefined && r.rows.elements === null) {
+      const whole = this.joinReadPage(op, r, from, state, rows ?? null);
+      if (whole === 'refused' && r.origin.kind !== 'internal') {
+        // Its rows are not here, so it does not count toward R (a spare is asked at speculateTicks;
+        // else the read times out). A pull counts it, ending as failed.
+        return;
+      }
+      if (whole === false) {
+        if (r.rows.front !== undefined) this.settleFront(op, r);
+        return;
+      }
     }
     r.answers.set(from, state);
     if (r.rows !== undefined) r.rows.answers.set(from, rows ?? null);
@@ -1211,20 +1215,27 @@ export class DynamoReplica {
   /**
    * One page of a replica's rows for a read of every row: its state merged here, the page joined
    * into this replica's collection through that replica's join, and the next page asked for.
-   * True once that replica's answer is whole (its last page, or no collection there to join).
+   * True once that replica's answer is whole (its last page, or no collection there to join);
+   * 'refused' when its page could not be joined (out of order, malformed, a bound): its rows are
+   * not here.
    */
-  private joinReadPage(op: number, r: ReadOp, from: NodeId, state: Versioned, answer: RowsAnswer | null): boolean {
+  private joinReadPage(
+    op: number,
+    r: ReadOp,
+    from: NodeId,
+    state: Versioned,
+    answer: RowsAnswer | null,
+  ): boolean | 'refused' {
     const rows = r.rows!;
     const held = rows.joins.get(from);
     const page = answer?.rows.kind === 'page' ? answer.rows.page : undefined;
     if (page === undefined || page.from !== (held?.next ?? '')) {
       if (held !== undefined) this.abandonReadJoin(r.key, held.join);
       rows.joins.delete(from);
-      if (answer !== null) {
-        this.stats.mergesRefused++;
-        rows.refused = true;
-      }
-      return true;
+      if (answer === null) return true;
+      this.stats.mergesRefused++;
+      rows.refused = true;
+      return 'refused';
     }
     this.mergeInto(r.key, state);
     const local = this.local(r.key);
@@ -1241,11 +1252,10 @@ export class DynamoReplica {
     }
     if (!joined || page.to === undefined) {
       rows.joins.delete(from);
-      if (!joined) {
-        rows.refused = true;
-        if (join !== undefined) this.abandonReadJoin(r.key, join);
-      }
-      return true;
+      if (joined) return true;
+      rows.refused = true;
+      if (join !== undefined) this.abandonReadJoin(r.key, join);
+      return 'refused';
     }
     if (rows.front !== undefined) {
       rows.joins.set(from, { join: join!, next: page.to, parked: state });

@@ -8,7 +8,7 @@
 // (onReadReply), the read is still open after every message is delivered.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeMessage } from './messages.ts';
+import { decodeMessage, encodeMessage } from './messages.ts';
 import { DynamoCluster } from './testing.ts';
 
 const IDS = ['a', 'b', 'c'];
@@ -49,3 +49,38 @@ for (const last of ['finished', 'parked'] as const) {
     assert.ok(result.collection!.count >= 100, `count ${result.collection!.count}`);
   });
 }
+
+test('a read of every row does not count a replica whose page it refused (its rows are not joined): at ALL it fails, never answers without them', () => {
+  const c = new DynamoCluster({ ids: IDS, seed: 'refused-page', config: { collections: 'rows' } });
+  c.checkInvariants = false;
+  // c misses the list; a and b hold it.
+  c.partition([['a', 'b'], ['c']]);
+  const w = c.typed('a', 'l', { type: 'list', members: listOf(10) }, 'QUORUM');
+  c.deliverAll();
+  assert.ok(c.result(w)?.ok);
+  c.heal();
+  c.settle();
+  // A read at ALL through c: b's page is forged to start elsewhere, so c refuses it.
+  const r = c.rows('c', 'l', 'ALL', null);
+  let forged = false;
+  for (let i = 0; i < 1_000 && c.result(r) === undefined; i++) {
+    const at = c.queue.findIndex(
+      (m) => m.from === 'b' && m.to === 'c' && decodeMessage(m.bytes).type === 'rowReadReply',
+    );
+    if (at >= 0 && !forged) {
+      const msg = decodeMessage(c.queue[at]!.bytes);
+      assert.ok(msg.type === 'rowReadReply' && msg.rows?.rows.kind === 'page');
+      const page = { ...msg.rows.rows.page, from: '\u0000' };
+      c.queue[at] = {
+        ...c.queue[at]!,
+        bytes: encodeMessage({ ...msg, rows: { ...msg.rows, rows: { kind: 'page', page } } }),
+      };
+      forged = true;
+    }
+    if (c.queue.length > 0) c.deliver(0);
+    else c.tick();
+  }
+  assert.ok(forged, 'b answered');
+  const result = c.result(r);
+  assert.ok(result !== undefined && !result.ok, `answered without b's rows: ${JSON.stringify(result)}`);
+});

@@ -379,6 +379,13 @@ export const limits = {
   dynamoRowsPageCountMax: 4096,
   /** Pulls of a peer's collection rows (anti-entropy offers them) one replica runs at once; more wait for the next round. */
   dynamoRowPullsCountMax: 64,
+  /**
+   * Joins of a peer's rows in progress on one collection (a read of every row or of a list's head
+   * joins each peer's pages through one: src/crdt/decomposed.ts RowJoin). Concurrent reads of one
+   * hot key each hold one per peer asked; past it a read's page is refused (that peer does not
+   * count toward the read's R).
+   */
+  dynamoCollectionJoinsCountMax: 1024,
 
   // --- Dynamo Paxos and Merkle trees (src/dynamo/paxos.ts, merkle.ts) --------------------------
   /** Ballots one Paxos operation tries (prepare rounds, retries after rejections included) before giving up. */

@@ -368,3 +368,31 @@ test('a change that throws half way (a row key over the engine bound) leaves a h
   assert.equal(headerHolds(reopened.dc), undefined);
   assert.equal(reopened.dc.header.count, 2);
 });
+
+test('a change refused before it writes a row (a page out of its join order) repairs nothing: the handle and its other joins go on', () => {
+  // Found by profiling LPOP on a hot list (2026-12-06): every refused page rebuilt the header from
+  // every row (the repair) and the new handle state ended every join in progress, so the other
+  // reads' next pages were refused too: two thirds of a node's CPU.
+  const disk = new SimDiskStore(new SeededRng('refused'), defaultDiskFaults);
+  const store = openStore(disk, new ManualClock());
+  const coll = StoredCollection.open(store, KEY, HASH);
+  const peer = DecomposedCollection.empty(HASH, new MemoryRows());
+  for (const e of ['a', 'b', 'c', 'd']) peer.update([e], write('peer', e, 1));
+  const first = peer.page('', 2);
+  const second = peer.page(first.to!, 2);
+  const j = coll.change((dc) => {
+    const join = dc.startJoin();
+    dc.joinPage(join, first);
+    return join;
+  });
+  const other = coll.change((dc) => dc.startJoin());
+  const writes = (coll.dc.rows as StoredRows).writes;
+  // Another join's page out of its order: refused before any row is written.
+  assert.throws(() => coll.change((dc) => dc.joinPage(other, second)), /out of its join's order/);
+  assert.equal((coll.dc.rows as StoredRows).writes, writes, 'no row written');
+  assert.equal(store.markedCollections().length, 0, 'the mark is gone');
+  // The first join goes on with its next page: nothing ended it.
+  coll.change((dc) => dc.joinPage(j, second));
+  assert.equal(coll.dc.header.count, 4);
+  assert.equal(headerHolds(coll.dc), undefined);
+});

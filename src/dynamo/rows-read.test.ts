@@ -28,16 +28,22 @@ function deliverFirst(c: DynamoCluster, pick: (m: { from: string; to: string; ty
   return true;
 }
 
+/** A rows-layout cluster where a and b hold list l of `n` elements and c, cut off while it was written, none. */
+function listMissedByC(seed: string, n: number): DynamoCluster {
+  const c = new DynamoCluster({ ids: IDS, seed, config: { collections: 'rows' } });
+  c.checkInvariants = false;
+  c.partition([['a', 'b'], ['c']]);
+  const w = c.typed('a', 'l', { type: 'list', members: listOf(n) }, 'QUORUM');
+  c.deliverAll();
+  assert.ok(c.result(w)?.ok);
+  c.heal();
+  return c;
+}
+
 for (const last of ['finished', 'parked'] as const) {
   test(`a head read at ALL settles when the ${last} replica answers last`, () => {
-    const c = new DynamoCluster({ ids: IDS, seed: `head-all-${last}`, config: { collections: 'rows' } });
-    c.checkInvariants = false;
     // b holds the 100-element list, c none of it (cut off while it was written).
-    c.partition([['a', 'b'], ['c']]);
-    const w = c.typed('a', 'l', { type: 'list', members: listOf(100) }, 'QUORUM');
-    c.deliverAll();
-    assert.ok(c.result(w)?.ok);
-    c.heal();
+    const c = listMissedByC(`head-all-${last}`, 100);
     const r = c.rows('a', 'l', 'ALL', null, 1);
     const fast = last === 'finished' ? 'b' : 'c';
     // Everything to and from the fast replica first (b parks after its first page; c is whole at once).
@@ -51,14 +57,8 @@ for (const last of ['finished', 'parked'] as const) {
 }
 
 test('a read of every row does not count a replica whose page it refused (its rows are not joined): at ALL it fails, never answers without them', () => {
-  const c = new DynamoCluster({ ids: IDS, seed: 'refused-page', config: { collections: 'rows' } });
-  c.checkInvariants = false;
   // c misses the list; a and b hold it.
-  c.partition([['a', 'b'], ['c']]);
-  const w = c.typed('a', 'l', { type: 'list', members: listOf(10) }, 'QUORUM');
-  c.deliverAll();
-  assert.ok(c.result(w)?.ok);
-  c.heal();
+  const c = listMissedByC('refused-page', 10);
   c.settle();
   // A read at ALL through c: b's page is forged to start elsewhere, so c refuses it.
   const r = c.rows('c', 'l', 'ALL', null);

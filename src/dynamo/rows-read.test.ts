@@ -6,6 +6,8 @@
 // none: its answer is whole), the finished one answering LAST: the read must settle then, not wait
 // for its timeout. Negative control (2026-12-06): without the settle on a finished answer
 // (onReadReply), the read is still open after every message is delivered.
+// Also: a replica whose page the coordinator refuses (out of order) does not count toward R: a
+// read at ALL then fails rather than answer without that replica's rows (it answered, before).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeMessage, encodeMessage } from './messages.ts';

@@ -145,6 +145,8 @@ interface RowsWait {
   readonly left: Set<string>;
   /** Keys whose pull has not started yet (no slot). */
   readonly queued: Uint8Array[];
+  /** Every key the page brought to pull (keyString), in any of its sendings. */
+  readonly keys: Set<string>;
   /** A pushed page's ack to send, or a pulled page's transfer to advance. */
   done:
     | { readonly kind: 'ack'; readonly op: number }
@@ -336,9 +338,17 @@ export class MoveRunner {
       const again = this.pending.get(page);
       if (again !== undefined) {
         // Sent again (its ack timed out while the rows were pulled): merged again, and acknowledged
-        // under the new op once the pulls already under way end; none starts over.
-        this.mergePage(m.entries);
+        // under the new op once the pulls already under way end (none starts over: a page whose
+        // pulls outlast the ack timeout would never be acknowledged) and those of the keys it did
+        // not bring before (read again from the same cursor, it may hold more).
+        for (const key of this.mergePage(m.entries)) {
+          const id = keyString(key);
+          if (again.keys.has(id)) continue;
+          again.keys.add(id);
+          again.queued.push(key);
+        }
         again.done = { kind: 'ack', op: m.op };
+        this.startQueued();
         return;
       }
       const keys = this.mergePage(m.entries);
@@ -375,7 +385,7 @@ export class MoveRunner {
 
   /** A page's wait for the pulls of `keys` (the page's merged keys; those without a marker need none). */
   private wait(page: string, from: NodeId, keys: Uint8Array[], done: RowsWait['done']): void {
-    this.pending.set(page, { page, from, left: new Set(), queued: keys, done });
+    this.pending.set(page, { page, from, left: new Set(), queued: keys, keys: new Set(keys.map(keyString)), done });
     this.startQueued();
   }
 

@@ -225,7 +225,7 @@ type Origin =
   | { readonly kind: 'client'; readonly requestId: number }
   | { readonly kind: 'peer'; readonly from: NodeId; readonly op: number }
   /** The replica's own read (a pull of a peer's rows after anti-entropy): nobody is answered. */
-  | { readonly kind: 'internal'; readonly pull: string };
+  | { readonly kind: 'internal'; readonly pull: string; readonly base: string; readonly key: Uint8Array };
 
 interface WriteOp {
   readonly kind: 'write';
@@ -412,8 +412,12 @@ export class DynamoReplica {
   private readonly store: ReplicaStore;
   /** The rows layout's collections, through one open handle per key (replica-rows.ts). */
   private readonly collections: Collections;
-  /** Pulls of a peer's rows in progress (pullRows), by peer and key; at most dynamoRowPullsCountMax. */
-  private readonly pulls = new Set<string>();
+  /**
+   * Pulls of a peer's rows in progress (pullRows), by peer and key; at most dynamoRowPullsCountMax.
+   * `gen` numbers the pulls of one peer and key (a pull's id ends with it); `again`: a pull was
+   * asked for while this one ran, so the next one (gen + 1) starts when it ends.
+   */
+  private readonly pulls = new Map<string, { readonly gen: number; again: boolean }>();
   /** Hint replays (rowsOffer) to acknowledge when a pull ends well: per pull, at most dynamoHintReplaysCountMax. */
   private readonly pullAcks = new Map<string, { readonly to: NodeId; readonly op: number }[]>();
   /** What this life's collection ids start with (collectionActorPrefix). */
@@ -1169,7 +1173,7 @@ export class DynamoReplica {
     }
     if (r.answers.size === r.asked.size + 1) {
       this.ops.delete(op);
-      if (r.origin.kind === 'internal') this.endPull(r.origin.pull, r.rows?.refused !== true);
+      if (r.origin.kind === 'internal') this.endPull(r.origin, r.rows?.refused !== true);
       this.readRepair(r);
     }
   }
@@ -1335,18 +1339,30 @@ export class DynamoReplica {
    */
   private pullRows(peer: NodeId, key: Uint8Array): string | null | 'busy' {
     if (this.config.collections !== 'rows' || !holdsMarker(this.local(key))) return null;
-    const pull = `${peer}\0${keyString(key)}`;
-    if (this.pulls.has(pull)) return pull;
+    const base = `${peer}\0${keyString(key)}`;
+    const running = this.pulls.get(base);
+    if (running !== undefined) {
+      // That pull may already be past rows its new waiter needs (a hinted element, a page's rows
+      // written before the page was read): the waiter gets the next pull, started when it ends.
+      running.again = true;
+      return `${base}\0${running.gen + 1}`;
+    }
     if (this.pulls.size >= limits.dynamoRowPullsCountMax) {
       this.stats.rowPullsSkipped++;
       return 'busy';
     }
-    this.pulls.add(pull);
+    return this.startPull(peer, key, base, 0);
+  }
+
+  /** Sends the first page request of a pull (its slot in `pulls` taken); its id. */
+  private startPull(peer: NodeId, key: Uint8Array, base: string, gen: number): string {
+    this.pulls.set(base, { gen, again: false });
     this.stats.rowPulls++;
+    const pull = `${base}\0${gen}`;
     const op = this.newOp();
     const r: ReadOp = {
       kind: 'read',
-      origin: { kind: 'internal', pull },
+      origin: { kind: 'internal', pull, base, key },
       key,
       asked: new Set([peer]),
       spare: [],
@@ -1362,9 +1378,24 @@ export class DynamoReplica {
     return pull;
   }
 
-  /** A pull ended (its rows joined, or given up on): the move and hint replays waiting for it are told. */
-  private endPull(pull: string, ok: boolean): void {
-    this.pulls.delete(pull);
+  /**
+   * A pull ended (its rows joined, or given up on): the move and hint replays waiting for it are
+   * told. When another was asked for meanwhile, it starts in the same slot (or, with nothing left
+   * to pull, ends well at once).
+   */
+  private endPull(origin: Extract<Origin, { kind: 'internal' }>, ok: boolean): void {
+    const key = origin.key;
+    const running = this.pulls.get(origin.base);
+    this.pulls.delete(origin.base);
+    this.tellPullEnd(origin.pull, ok);
+    if (running?.again !== true) return;
+    const peer = origin.base.slice(0, origin.base.indexOf('\0'));
+    if (this.config.collections === 'rows' && holdsMarker(this.local(key)))
+      this.startPull(peer, key, origin.base, running.gen + 1);
+    else this.tellPullEnd(`${origin.base}\0${running.gen + 1}`, true);
+  }
+
+  private tellPullEnd(pull: string, ok: boolean): void {
     this.mover.onPullEnd(pull, ok);
     const acks = this.pullAcks.get(pull);
     this.pullAcks.delete(pull);
@@ -1373,9 +1404,10 @@ export class DynamoReplica {
 
   /**
    * A peer offers a key's state and rows (anti-entropy's stream, op 0, or a hint's replay): the
-   * state merged, the rows pulled from it. A replay (op > 0) is acknowledged once the pull ended
-   * well (the hint is then deleted there), at once when there is nothing to pull; not when the
-   * pull cannot start or fails (the hint stays and is replayed again).
+   * state merged, the rows pulled from it. A replay (op > 0) is acknowledged once a pull that
+   * started after it ended well (the hint is then deleted there; one already running may be past
+   * the hinted rows), at once when there is nothing to pull; not when the pull cannot start or
+   * fails (the hint stays and is replayed again).
    */
   private onRowsOffer(from: NodeId, op: number, key: Uint8Array, state: Versioned): void {
     if (!this.mergeInto(key, state)) return;
@@ -1519,7 +1551,7 @@ export class DynamoReplica {
   }
 
   private expire(o: Op): void {
-    if (o.origin.kind === 'internal') this.endPull(o.origin.pull, false);
+    if (o.origin.kind === 'internal') this.endPull(o.origin, false);
     if (o.kind === 'read') {
       for (const { join } of o.rows?.joins.values() ?? []) this.abandonReadJoin(o.key, join);
       if (!o.replied) {
@@ -1628,11 +1660,13 @@ export class DynamoReplica {
       const id = hintKey(h.owner, h.key);
       if (this.replaying.has(id) || !this.isUp(h.owner)) continue;
       const op = this.newOp();
-      this.replays.set(op, { owner: h.owner, key: h.key, sent: h.state, deadlineTick: this.deadline() });
+      // A collection this node keeps in rows: the owner merges the state and pulls the rows, and
+      // acks when a pull that started after the offer ended: it may wait for one running, then its own.
+      const rows = this.config.collections === 'rows' && this.store.getHeader(h.key) !== undefined;
+      const deadlineTick = rows ? this.deadline() + 2 * this.config.antiEntropyTimeoutTicks : this.deadline();
+      this.replays.set(op, { owner: h.owner, key: h.key, sent: h.state, deadlineTick });
       this.replaying.add(id);
       this.stats.hintReplays++;
-      // A collection this node keeps in rows: the owner merges the state and pulls the rows.
-      const rows = this.config.collections === 'rows' && this.store.getHeader(h.key) !== undefined;
       this.send(h.owner, { type: rows ? 'rowsOffer' : 'replicate', op, key: h.key, state: Versioned.decode(h.state) });
     }
   }

@@ -9,12 +9,19 @@
 // pulls ended fails the third (the pulls cut off are never made again). 2026-12-06: the fourth
 // (400 sets, pages of well over dynamoRowPullsCountMax sets) never finished while a page past the
 // 64th pull was refused whole and sent again; the fifth fails when a pull whose page was refused
-// ends as if it had gone well (the page counted without that set's rows).
+// ends as if it had gone well (the page counted without that set's rows). 2026-12-05: the last
+// fails when a pushed page sent again with more keys is acknowledged once the first sending's
+// pulls end (its new keys' rows never pulled).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { byteStringOf } from '../crdt/codec.ts';
+import { noMutations } from '../lib/mutations.ts';
+import { SeededRng } from '../lib/rng.ts';
 import { decodeMessage, encodeMessage } from './messages.ts';
-import { chooseTokens } from './ring.ts';
+import { MoveRunner } from './move.ts';
+import { chooseTokens, Ring } from './ring.ts';
+import { MemoryReplicaStore } from './store.ts';
+import { Versioned } from './versions.ts';
 import { DynamoCluster } from './testing.ts';
 
 const IDS = ['a', 'b', 'c', 'd'];
@@ -177,4 +184,57 @@ test('a move aborted while its pages wait for rows drops those waits (no pull st
     c.node('e').replica.stats.rowPulls - pulls <= 0,
     `${c.node('e').replica.stats.rowPulls - pulls} pulls after the abort`,
   );
+});
+
+test('a pushed page sent again with more keys (read again from its cursor) is acknowledged only after those keys are pulled too', () => {
+  const rng = new SeededRng('rows-resend');
+  let ring = Ring.empty();
+  for (const id of ['p', 'r']) ring = ring.bootstrap(id, chooseTokens(rng, 4, ring));
+  const acks: number[] = [];
+  const pulled: string[] = [];
+  let op = 1000;
+  const runner = new MoveRunner(
+    {
+      id: 'r',
+      replicas: 2,
+      store: new MemoryReplicaStore(),
+      isUp: () => true,
+      send: (_to, m) => {
+        if (m.type === 'movePageAck') acks.push(m.op);
+      },
+      merge: () => true,
+      newOp: () => op++,
+      mutations: noMutations,
+      pullRows: (from, key) => {
+        const id = `${from}\0${new TextDecoder().decode(key)}`;
+        pulled.push(id);
+        return id;
+      },
+    },
+    { delayTicks: 0, timeoutTicks: 5, scanEntriesMax: 100 },
+    ring,
+  );
+  const state = Versioned.empty().encode();
+  const entry = (k: string) => ({ key: enc.encode(k), state });
+  runner.onPage('p', {
+    type: 'movePage',
+    op: 1,
+    push: true,
+    next: enc.encode('k3'),
+    entries: [entry('k1'), entry('k2')],
+  });
+  // Its ack timed out at the pusher, which read the page again from its cursor: k3 fits now.
+  runner.onPage('p', {
+    type: 'movePage',
+    op: 2,
+    push: true,
+    next: null,
+    entries: [entry('k1'), entry('k2'), entry('k3')],
+  });
+  runner.onPullEnd('p\0k1', true);
+  runner.onPullEnd('p\0k2', true);
+  assert.deepEqual(pulled, ['p\0k1', 'p\0k2', 'p\0k3'], 'k1 and k2 are not pulled again, k3 is');
+  assert.deepEqual(acks, [], 'acknowledged before k3 was pulled');
+  runner.onPullEnd('p\0k3', true);
+  assert.deepEqual(acks, [2]);
 });

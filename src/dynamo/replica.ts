@@ -59,7 +59,7 @@
 import type { NodeId, Rng } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { ByteWriter, bytesEqual } from '../lib/bytes.ts';
-import { BaristaError, CorruptionError } from '../lib/errors.ts';
+import { BaristaError, ConfigError, CorruptionError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { type Mutations, noMutations } from '../lib/mutations.ts';
 import { type MoveProgress, MoveRunner, type MoveStats } from './move.ts';
@@ -326,6 +326,12 @@ const HEAD_SLACK_ROWS = 63;
 
 /** The store's meta record of the dot counters reserved (decimal ASCII), and the block reserved at a time. */
 const DOT_COUNTER_META = 'dot-counter';
+/**
+ * The store's layout of collections (ReplicaConfig.collections), recorded at its first open: the
+ * other layout reads none of its sets, hashes and lists (whole: one value per key; rows: a header
+ * and a row per element), so a replica configured otherwise refuses to start.
+ */
+export const COLLECTIONS_LAYOUT_META = 'collections-layout';
 const DOT_COUNTER_BLOCK = 1 << 20;
 
 function encodeCounterReservation(n: number): Uint8Array {
@@ -519,6 +525,8 @@ export class DynamoReplica {
     assert(Number.isSafeInteger(c.tombstoneGraceMs) && c.tombstoneGraceMs >= 0, 'tombstoneGraceMs');
     assert(Number.isSafeInteger(c.gcIntervalTicks) && c.gcIntervalTicks >= 1, 'gcIntervalTicks');
     this.collectionPrefix = collectionActorPrefix(this.config.actorId);
+    // A first open's record is synced with the first step's output (as any write of a step).
+    if (checkCollectionsLayout(this.store, c.collections)) this.out.syncNeeded = true;
     const reserved = this.store.getMeta(DOT_COUNTER_META);
     this.counterReserved = reserved === undefined ? 0 : decodeCounterReservation(reserved);
     // Counters up to the reservation may have been handed out before a crash: start above it.
@@ -2004,4 +2012,28 @@ export const STORED_VALUE_OVERHEAD_BYTES = 48;
 export function storedValueBytes(key: Uint8Array, state: Versioned, encodedLength: number): number {
   for (const s of state.siblings) if (s.value !== null) return key.length + encodedLength + STORED_VALUE_OVERHEAD_BYTES;
   return 0;
+}
+
+/**
+ * Records the store's layout of collections at its first open (true: recorded, to sync), or
+ * refuses a replica configured with the other one (ConfigError: the node does not start). A store
+ * written before the record existed takes the configured layout, as it was read then.
+ */
+function checkCollectionsLayout(store: ReplicaStore, configured: 'whole' | 'rows'): boolean {
+  const held = store.getMeta(COLLECTIONS_LAYOUT_META);
+  if (held === undefined) {
+    store.putMeta(COLLECTIONS_LAYOUT_META, new TextEncoder().encode(configured));
+    return true;
+  }
+  const layout = new TextDecoder().decode(held);
+  if (layout !== 'whole' && layout !== 'rows')
+    throw new CorruptionError(
+      `the store's layout of collections is unreadable: ${JSON.stringify(layout.slice(0, 32))}`,
+    );
+  if (layout !== configured)
+    throw new ConfigError(
+      'store.replication.collections',
+      `is ${configured}, but this node's data directory keeps collections in the ${layout} layout (a layout is fixed when the store is first written; the other cannot read its sets, hashes and lists): set it back to ${layout}, or wipe this node's data directory and start it with \`barista node --rejoin\``,
+    );
+  return false;
 }

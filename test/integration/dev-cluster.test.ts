@@ -217,6 +217,55 @@ for (const [name, offset] of [
   });
 }
 
+test("barista node: a store whose collections layout differs from its data directory's is a clear error, and the process exits", async () => {
+  // The layout is recorded in the replica store at its first open (src/dynamo/replica.ts
+  // checkCollectionsLayout). Before, a failed store start left its engine's and ring keeper's
+  // timers running: the error was printed and the process never exited.
+  const base = await freePortRange(12);
+  const dir = tempDir('baristas-node-layout-');
+  const config = join(dir.path, 'node.json');
+  const write = (collections: 'whole' | 'rows') =>
+    writeFileSync(
+      config,
+      JSON.stringify({
+        nodeId: 'n1',
+        clusterId: 'layout',
+        dataDir: join(dir.path, 'n1'),
+        host: '127.0.0.1',
+        ports: { peer: base, admin: base + 1, zookeeper: base + 2, resp: base + 3 },
+        peers: [
+          { id: 'n2', host: '127.0.0.1', port: base + 4 },
+          { id: 'n3', host: '127.0.0.1', port: base + 8 },
+        ],
+        store: { replication: { replicas: 3, collections } },
+      }),
+    );
+  let node: Spawned | undefined;
+  try {
+    write('rows');
+    node = spawnCli(['node', '--config', config]);
+    const first = node;
+    await until('the node to serve its admin port', 30_000, async () => {
+      if (first.child.exitCode !== null) throw new Error(`exited: ${first.output()}`);
+      return (await httpGet('127.0.0.1', base + 1, '/metrics', 1_000).catch(() => undefined))?.status === 200;
+    });
+    await stopProcess(node.child, 10_000);
+    write('whole');
+    node = spawnCli(['node', '--config', config]);
+    const child = node.child;
+    await until('the node to exit', 30_000, () => child.exitCode !== null);
+    assert.equal(child.exitCode, 2, node.output());
+    assert.match(
+      node.output(),
+      /config_invalid\): store\.replication\.collections: is whole, but this node's data directory keeps collections in the rows layout/,
+    );
+    assert.doesNotMatch(node.output(), /\n\s+at /, 'no stack trace');
+  } finally {
+    if (node !== undefined) await stopProcess(node.child, 10_000);
+    dir.remove();
+  }
+});
+
 test('barista dev: restarting on the same data dir recovers the same cluster', async () => {
   const base = await freePortRange(30);
   const dir = tempDir('baristas-dev-again-');

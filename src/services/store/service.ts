@@ -74,7 +74,35 @@ function startReplication(
     policy === 'always' || env.mutations.has('dynamo-actor-per-node')
       ? undefined
       : actorIdFor(ctx.nodeId, store.bumpIncarnation());
-  const node = new ReplicaNode(
+  let node: ReplicaNode;
+  try {
+    node = startReplicaNode(ctx, ring, store, policy, actorId);
+  } catch (error) {
+    closeAfterFailedStart(() => store.close(), ctx, 'replica store');
+    throw error;
+  }
+  ring.onChange((r) => node.setRing(r));
+  return { node, store };
+}
+
+/** A close on a start that failed: its own failure is logged, the start's error is the one thrown. */
+function closeAfterFailedStart(close: () => void, ctx: ServiceContext<StoreConfig>, what: string): void {
+  try {
+    close();
+  } catch (error) {
+    ctx.log.warn({ err: String(error) }, `store: ${what} close failed after a failed start`);
+  }
+}
+
+function startReplicaNode(
+  ctx: ServiceContext<StoreConfig>,
+  ring: RingKeeper,
+  store: LsmReplicaStore,
+  policy: StoreConfig['sync'],
+  actorId: string | undefined,
+): ReplicaNode {
+  const env = ctx.env;
+  return new ReplicaNode(
     {
       env,
       router: ctx.router,
@@ -90,8 +118,6 @@ function startReplication(
     },
     ctx.config.replication,
   );
-  ring.onChange((r) => node.setRing(r));
-  return { node, store };
 }
 
 /**
@@ -174,6 +200,11 @@ export const storeService: ServiceDefinition<StoreConfig, StoreRunning> = {
 function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
   const env = ctx.env;
   const config = ctx.config;
+  // Checked before anything opens or starts a timer (a start that throws later stops what it began).
+  const clusterNodes = [ctx.nodeId, ...ctx.peers];
+  for (const id of config.ringNodes ?? []) {
+    if (!clusterNodes.includes(id)) throw new ConfigError('store.ringNodes', `${id} is not a node of this cluster`);
+  }
   const engine = LsmEngine.open(
     { disk: env.disk, clock: env.clock, log: ctx.log, metrics: env.metrics },
     {
@@ -244,10 +275,6 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
   // The ring: bootstrapped once per cluster, read from this node's metadata replica. With N = 1
   // each key has one owner; a command for another node's key is forwarded there (forward.ts).
   const metadata = ctx.raftGroup(METADATA_GROUP);
-  const clusterNodes = [ctx.nodeId, ...ctx.peers];
-  for (const id of config.ringNodes ?? []) {
-    if (!clusterNodes.includes(id)) throw new ConfigError('store.ringNodes', `${id} is not a node of this cluster`);
-  }
   const ring = new RingKeeper(metadata.driver, metadata.namespace(RING_NAMESPACE) as RingStateMachine, env, {
     nodes: config.ringNodes ?? clusterNodes,
     tokensPerNode: config.tokensPerNode,
@@ -256,7 +283,18 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
   ring.start();
   const alone = ctx.peers.length === 0;
   // N > 1: the Dynamo replica on its own engine (replication/lsm-store.ts), ring from the keeper.
-  const replicated = config.replication.replicas > 1 ? startReplication(ctx, ring) : undefined;
+  let replicated: ReturnType<typeof startReplication> | undefined;
+  try {
+    replicated = config.replication.replicas > 1 ? startReplication(ctx, ring) : undefined;
+  } catch (error) {
+    // A replica that refuses to start (its store's layout, a corrupt store): what started here
+    // stops, or its timers would keep a node that failed to start alive.
+    ring.stop();
+    sweeper.stop();
+    groupCommit.stop();
+    closeAfterFailedStart(() => engine.close(), ctx, 'store engine');
+    throw error;
+  }
   // N > 1: joins and decommissions (BARISTA RING), and this node's completion of its own move.
   const mover =
     replicated === undefined

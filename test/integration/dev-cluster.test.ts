@@ -12,7 +12,17 @@ import type { ClusterFile } from '../../src/cli/cluster-file.ts';
 import { defaultMembershipTiming } from '../../src/membership/membership.ts';
 import { parsePrometheus } from '../../src/metrics/prometheus.ts';
 import { httpPostJson } from '../../src/cli/common.ts';
-import { freePortRange, getJson, httpGet, type Spawned, spawnCli, stopProcess, tempDir, until } from './helpers.ts';
+import {
+  freePortRange,
+  getJson,
+  httpGet,
+  type Spawned,
+  spawnCli,
+  stopProcess,
+  tempDir,
+  until,
+  writeNodeConfig,
+} from './helpers.ts';
 
 interface Status {
   nodeId: string;
@@ -186,18 +196,7 @@ for (const [name, offset] of [
     const dir = tempDir('baristas-node-busy-');
     let node: Spawned | undefined;
     try {
-      const config = join(dir.path, 'node.json');
-      writeFileSync(
-        config,
-        JSON.stringify({
-          nodeId: 'n1',
-          clusterId: 'busy',
-          dataDir: join(dir.path, 'n1'),
-          host: '127.0.0.1',
-          ports: { peer: base, admin: base + 1, zookeeper: base + 2, resp: base + 3 },
-          peers: [],
-        }),
-      );
+      const config = writeNodeConfig(dir.path, base, 'busy');
       node = spawnCli(['node', '--config', config]);
       const child = node.child;
       // Bounded: the old behaviour never exits.
@@ -223,26 +222,13 @@ test("barista node: a store whose collections layout differs from its data direc
   // timers running: the error was printed and the process never exited.
   const base = await freePortRange(12);
   const dir = tempDir('baristas-node-layout-');
-  const config = join(dir.path, 'node.json');
   const write = (collections: 'whole' | 'rows') =>
-    writeFileSync(
-      config,
-      JSON.stringify({
-        nodeId: 'n1',
-        clusterId: 'layout',
-        dataDir: join(dir.path, 'n1'),
-        host: '127.0.0.1',
-        ports: { peer: base, admin: base + 1, zookeeper: base + 2, resp: base + 3 },
-        peers: [
-          { id: 'n2', host: '127.0.0.1', port: base + 4 },
-          { id: 'n3', host: '127.0.0.1', port: base + 8 },
-        ],
-        store: { replication: { replicas: 3, collections } },
-      }),
-    );
+    writeNodeConfig(dir.path, base, 'layout', [base + 4, base + 8], {
+      store: { replication: { replicas: 3, collections } },
+    });
   let node: Spawned | undefined;
   try {
-    write('rows');
+    const config = write('rows');
     node = spawnCli(['node', '--config', config]);
     const first = node;
     await until('the node to serve its admin port', 30_000, async () => {

@@ -168,3 +168,31 @@ export async function stopProcess(child: ChildProcess, graceMs = 5_000): Promise
   await exited;
   clearTimeout(t);
 }
+
+/**
+ * Writes the config of node n1 (peer, admin, zookeeper and resp ports base..base+3, data in
+ * `dir`/n1) to `dir`/node.json and returns its path. `peerPorts`: n2, n3, ... on those ports
+ * (nobody need listen there). `extra`: more top-level fields (service sections).
+ */
+export function writeNodeConfig(
+  dir: string,
+  base: number,
+  clusterId: string,
+  peerPorts: readonly number[] = [],
+  extra: Record<string, unknown> = {},
+): string {
+  const config = join(dir, 'node.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      nodeId: 'n1',
+      clusterId,
+      dataDir: join(dir, 'n1'),
+      host: '127.0.0.1',
+      ports: { peer: base, admin: base + 1, zookeeper: base + 2, resp: base + 3 },
+      peers: peerPorts.map((port, i) => ({ id: `n${i + 2}`, host: '127.0.0.1', port })),
+      ...extra,
+    }),
+  );
+  return config;
+}

@@ -11,14 +11,23 @@
 //     503 with the reason while it has no quorum, while /health is 200.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { ClusterFile } from '../../src/cli/cluster-file.ts';
 import { httpPostJson } from '../../src/cli/common.ts';
 import { probePort } from '../../src/cli/dev.ts';
-import { freePortRange, httpGet, type Spawned, spawnCli, stopProcess, tempDir, until } from './helpers.ts';
+import {
+  freePortRange,
+  httpGet,
+  type Spawned,
+  spawnCli,
+  stopProcess,
+  tempDir,
+  until,
+  writeNodeConfig,
+} from './helpers.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** How long nodes may take to notice and finish a graceful stop on a loaded 2-core machine. */
@@ -162,22 +171,9 @@ test('barista dev: SIGKILL to the supervisor, and every node exits by itself', a
 test('barista node by hand: no supervisor, so it keeps running; /ready is 503 without a quorum, /health 200', async () => {
   const base = await freePortRange(30);
   const dir = tempDir('baristas-alone-');
-  const config = join(dir.path, 'node.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      nodeId: 'n1',
-      clusterId: 'alone',
-      dataDir: join(dir.path, 'n1'),
-      host: '127.0.0.1',
-      ports: { peer: base, admin: base + 1, zookeeper: base + 2, resp: base + 3 },
-      // Nobody listens there: no quorum, never a leader.
-      peers: [
-        { id: 'n2', host: '127.0.0.1', port: base + 10 },
-        { id: 'n3', host: '127.0.0.1', port: base + 20 },
-      ],
-    }),
-  );
+  // Nobody listens at the peers' ports: no quorum, never a leader.
+  const config = writeNodeConfig(dir.path, base, 'alone', [base + 10, base + 20]);
+
   // stdin is /dev/null (at EOF at once) and there is no IPC channel: neither may stop the node.
   const node = spawnCli(['node', '--config', config]);
   try {

@@ -153,6 +153,30 @@ test('a header as first written (kind 4, no local records) still decodes; the lo
   assert.throws(() => decodeDecomposed(cut, HASH), ProtocolError);
 });
 
+test("a header's bytes record (bit 2 of its local flags) round-trips with own and high; an unknown flag is malformed", () => {
+  const { dc } = built([
+    { r: 0, e: 1, del: false },
+    { r: 1, e: 2, del: false },
+  ]);
+  for (const bytes of [0, 1, 127, 128, 2 ** 40 + 3]) {
+    const back = decodeDecomposed(encodeHeader({ ...dc.header, own: 'n1#1.2', bytes }), HASH);
+    assert.ok(back.kind === 'header');
+    if (back.kind === 'header') {
+      assert.equal(back.header.bytes, bytes);
+      assert.equal(back.header.own, 'n1#1.2');
+      assert.equal(back.header.high, dc.header.high);
+    }
+  }
+  const without = decodeDecomposed(encodeHeader(dc.header), HASH);
+  assert.ok(without.kind === 'header' && without.header.bytes === undefined);
+  // Flags with bit 3 set: the same header bytes otherwise.
+  const current = encodeHeader(dc.header);
+  const local = 1 + (dc.header.high === undefined ? 0 : 1 + dc.header.high.length);
+  const flagged = current.slice();
+  flagged[current.length - local] = flagged[current.length - local]! | 8;
+  assert.throws(() => decodeDecomposed(flagged, HASH), /header local flags/);
+});
+
 function protocolErrorOrValue(f: () => unknown): void {
   try {
     f();

@@ -74,6 +74,12 @@ export interface Header {
    * replicas' (src/dynamo/replica.ts), without reading a row.
    */
   readonly high?: ByteString;
+  /**
+   * What the rows take as maxmemory prices them (src/dynamo/collection-store.ts rowEntryBytes,
+   * summed): a local record the store keeps with each change, so a recount reads one header
+   * instead of every row. Absent in a header written before it was kept.
+   */
+  readonly bytes?: number;
 }
 
 export interface DecomposedDelta {

@@ -30,9 +30,24 @@ import {
 } from '../crdt/decomposed.ts';
 import { decodeDecomposed, decodeRow, encodeHeader, encodeRow, headerSchema } from '../crdt/decomposed-codec.ts';
 import { CausalContext } from '../crdt/dots.ts';
+import { ENTRY_OVERHEAD_BYTES } from '../redis/memory.ts';
 import type { ReplicaStore } from './store.ts';
 
 const SCAN_ROWS = 256;
+
+/**
+ * What one row takes as maxmemory prices it (src/redis/memory.ts entryBytes: key, stored bytes and
+ * ENTRY_OVERHEAD_BYTES, the engine's prefix left out as for values): the collection's key, the
+ * element and the row's bytes.
+ */
+export function rowEntryBytes(key: Uint8Array, element: ByteString, row: Uint8Array): number {
+  return key.length + element.length + row.length + ENTRY_OVERHEAD_BYTES;
+}
+
+/** What a header takes as maxmemory prices it (its key and bytes, as a row). */
+function headerEntryBytes(key: Uint8Array, header: Uint8Array): number {
+  return key.length + header.length + ENTRY_OVERHEAD_BYTES;
+}
 
 /**
  * The rows of one key in the store, decoded and encoded on the way. It keeps a floor in memory: no
@@ -44,6 +59,10 @@ const SCAN_ROWS = 256;
  */
 export class StoredRows implements ElementRows {
   private floor: ByteString = '';
+  /** The rows' bytes as maxmemory prices them (rowEntryBytes, summed), kept through put and delete. */
+  bytes = 0;
+  /** The last row get() read (or found absent): a put or delete of it right after needs no read for its old size. */
+  private lastGot: { element: ByteString; bytes: number } | undefined;
 
   constructor(
     private readonly store: ReplicaStore,
@@ -54,6 +73,7 @@ export class StoredRows implements ElementRows {
   get(element: ByteString): Row | undefined {
     if (compareStrings(element, this.floor) < 0) return undefined;
     const bytes = this.store.getRow(this.key, bytesOfByteString(element));
+    this.lastGot = { element, bytes: bytes === undefined ? 0 : rowEntryBytes(this.key, element, bytes) };
     return bytes === undefined ? undefined : decodeRow(bytes, this.schema, element);
   }
 
@@ -61,15 +81,38 @@ export class StoredRows implements ElementRows {
   writes = 0;
 
   put(element: ByteString, row: Row): void {
+    const encoded = encodeRow(this.schema, element, row);
+    const old = this.heldBytes(element);
     this.writes++;
-    this.store.putRow(this.key, bytesOfByteString(element), encodeRow(this.schema, element, row));
+    this.store.putRow(this.key, bytesOfByteString(element), encoded);
+    this.bytes += rowEntryBytes(this.key, element, encoded) - old;
+    this.lastGot = undefined;
     if (compareStrings(element, this.floor) < 0) this.floor = element;
   }
 
   delete(element: ByteString): void {
+    const old = this.heldBytes(element);
     this.writes++;
     this.store.deleteRow(this.key, bytesOfByteString(element));
+    this.bytes -= old;
+    this.lastGot = undefined;
     if (element === this.floor) this.floor = `${element}\u0000`;
+  }
+
+  /** The priced bytes of `element`'s row as stored now (0: none). */
+  private heldBytes(element: ByteString): number {
+    if (this.lastGot?.element === element) return this.lastGot.bytes;
+    if (compareStrings(element, this.floor) < 0) return 0;
+    const held = this.store.getRow(this.key, bytesOfByteString(element));
+    return held === undefined ? 0 : rowEntryBytes(this.key, element, held);
+  }
+
+  /** Every row's priced bytes, read from the store (a header that does not record them). */
+  recount(): number {
+    let bytes = 0;
+    for (const r of this.stored('')) bytes += rowEntryBytes(this.key, r.element, r.bytes);
+    this.bytes = bytes;
+    return bytes;
   }
 
   *range(from: ByteString, to: ByteString | undefined): Iterable<readonly [ByteString, Row]> {
@@ -121,27 +164,45 @@ export class StoredCollection {
   private current: DecomposedCollection;
   /** Why a change's repair failed after the change did: the mark stays for the next open, and this handle is done. */
   private broken: unknown;
+  /** What the stored header takes as maxmemory prices it (0: none stored). */
+  private headerBytes: number;
+  /**
+   * Told each change's difference in what the collection takes, rows and header, as maxmemory
+   * prices them (the replica's onStored: src/services/store/replicated-memory.ts).
+   */
+  onBytes: ((delta: number) => void) | undefined;
 
   private constructor(
     private readonly store: ReplicaStore,
     private readonly key: Uint8Array,
     dc: DecomposedCollection,
+    headerBytes: number,
   ) {
     this.current = dc;
+    this.headerBytes = headerBytes;
   }
 
   get dc(): DecomposedCollection {
     return this.current;
   }
 
+  /** What the collection takes, rows and header, as maxmemory prices them. */
+  get bytes(): number {
+    return (this.current.rows as StoredRows).bytes + this.headerBytes;
+  }
+
   /** Opens `key`'s collection of `schema` (empty when it has no header). A stored header of another schema is crdt_unknown_type. */
   static open(store: ReplicaStore, key: Uint8Array, schema: Schema): StoredCollection {
-    const header = readHeader(store, key, schema);
+    const stored = store.getHeader(key);
+    const header = stored === undefined ? undefined : readHeader(stored, schema);
     const rows = new StoredRows(store, key, schema);
+    // A header written before it recorded its rows' bytes: counted once here.
+    if (header !== undefined) rows.bytes = header.bytes ?? rows.recount();
     return new StoredCollection(
       store,
       key,
       header === undefined ? DecomposedCollection.empty(schema, rows) : new DecomposedCollection(header, rows),
+      stored === undefined ? 0 : headerEntryBytes(key, stored),
     );
   }
 
@@ -171,7 +232,8 @@ export class StoredCollection {
    * write throws (a row key or header over the engine's bounds), some rows may be written already: the header is rebuilt from the rows as recovery would
    * (repairOne), the handle reloads it, and the error goes on. The rows written stay: each is a
    * delta of its own (R1), so the collection is its state before the change joined with part of
-   * it, and a peer's change comes again (it was not acknowledged).
+   * it, and a peer's change comes again (it was not acknowledged). onBytes is told the difference
+   * either way.
    */
   change<T>(f: (dc: DecomposedCollection) => T): T {
     assert(
@@ -182,10 +244,13 @@ export class StoredCollection {
     this.store.markCollection(this.key, schemaNote(schema));
     const rows = this.current.rows as StoredRows;
     const writesBefore = rows.writes;
+    const bytesBefore = this.bytes;
     let out: T;
     try {
       out = f(this.current);
-      this.store.putHeader(this.key, encodeHeader(this.current.header));
+      const header = encodeHeader({ ...this.current.header, bytes: rows.bytes });
+      this.store.putHeader(this.key, header);
+      this.headerBytes = headerEntryBytes(this.key, header);
     } catch (error) {
       if (rows.writes === writesBefore) {
         // Refused before any row was written (a page out of order, a bound: the collection's own
@@ -196,10 +261,12 @@ export class StoredCollection {
         throw error;
       }
       try {
-        this.current = new DecomposedCollection(
-          repairOne(this.store, this.key, schema),
-          new StoredRows(this.store, this.key, schema),
-        );
+        const repaired = repairOne(this.store, this.key, schema);
+        const fresh = new StoredRows(this.store, this.key, schema);
+        fresh.bytes = repaired.header.bytes ?? 0;
+        this.current = new DecomposedCollection(repaired.header, fresh);
+        this.headerBytes = repaired.headerBytes;
+        this.onBytes?.(this.bytes - bytesBefore);
       } catch (repairError) {
         // The change's own error goes on to the caller; the repair's is kept for the next use of
         // this handle to name. The mark stays: the next open's repairMarked rebuilds the header.
@@ -208,36 +275,39 @@ export class StoredCollection {
       throw error;
     }
     this.store.unmarkCollection(this.key);
+    this.onBytes?.(this.bytes - bytesBefore);
     return out;
   }
 }
 
-function readHeader(store: ReplicaStore, key: Uint8Array, schema: Schema): Header | undefined {
-  const bytes = store.getHeader(key);
-  if (bytes === undefined) return undefined;
+function readHeader(bytes: Uint8Array, schema: Schema): Header {
   const m = decodeDecomposed(bytes, schema);
   if (m.kind !== 'header') throw new ProtocolError('crdt_malformed', 'a stored collection header that is not a header');
   return m.header;
 }
 
 /**
- * Rebuilds one collection's header from its rows (every row's dots into the context, count and
- * digest recounted; the replica id it writes under and its high-water element kept), writes it and clears the mark. A crash
+ * Rebuilds one collection's header from its rows (every row's dots into the context, count,
+ * digest and bytes recounted; the replica id it writes under and its high-water element kept), writes it and clears the mark. A crash
  * before the first header write loses that id: the next change names a new one, and the rows'
  * dots under the lost one stay in the context (they were never shipped). Idempotent: a crash half way leaves the mark.
  */
-function repairOne(store: ReplicaStore, key: Uint8Array, schema: Schema): Header {
-  const before = readHeader(store, key, schema);
+function repairOne(store: ReplicaStore, key: Uint8Array, schema: Schema): { header: Header; headerBytes: number } {
+  const stored = store.getHeader(key);
+  const before = stored === undefined ? undefined : readHeader(stored, schema);
+  const rows = new StoredRows(store, key, schema);
   const { header } = DecomposedCollection.fromRows(
     schema,
     before?.context ?? CausalContext.empty,
-    new StoredRows(store, key, schema),
+    rows,
     before?.own,
     before?.high,
   );
-  store.putHeader(key, encodeHeader(header));
+  const repaired = { ...header, bytes: rows.recount() };
+  const bytes = encodeHeader(repaired);
+  store.putHeader(key, bytes);
   store.unmarkCollection(key);
-  return header;
+  return { header: repaired, headerBytes: headerEntryBytes(key, bytes) };
 }
 
 /**
@@ -261,14 +331,27 @@ export function storedSchema(store: ReplicaStore, key: Uint8Array): Schema | und
 }
 
 /**
+ * What `key`'s stored collection takes, rows and header, as maxmemory prices them (0: none), from
+ * its header alone when it records its rows' bytes (else from every row).
+ */
+export function storedCollectionBytes(store: ReplicaStore, key: Uint8Array): number {
+  const stored = store.getHeader(key);
+  if (stored === undefined) return 0;
+  const header = readHeader(stored, headerSchema(stored));
+  const rows = header.bytes ?? new StoredRows(store, key, header.schema).recount();
+  return rows + headerEntryBytes(key, stored);
+}
+
+/**
  * Deletes `key`'s collection, every row and the header (its state no longer holds a marker: a DEL,
  * a SET of a string or garbage collection superseded it). Under a mark, so a crash half way leaves
  * a header rebuilt from the rows left, which the next write or merge on the key drops again.
- * Returns the rows deleted.
+ * Returns the rows deleted and what they and the header took as maxmemory prices them.
  */
-export function dropCollection(store: ReplicaStore, key: Uint8Array): number {
+export function dropCollection(store: ReplicaStore, key: Uint8Array): { rows: number; bytes: number } {
   const schema = storedSchema(store, key);
-  if (schema === undefined) return 0;
+  if (schema === undefined) return { rows: 0, bytes: 0 };
+  const bytes = storedCollectionBytes(store, key);
   store.markCollection(key, schemaNote(schema));
   let dropped = 0;
   for (;;) {
@@ -279,5 +362,5 @@ export function dropCollection(store: ReplicaStore, key: Uint8Array): number {
   }
   store.deleteHeader(key);
   store.unmarkCollection(key);
-  return dropped;
+  return { rows: dropped, bytes };
 }

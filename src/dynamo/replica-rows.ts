@@ -32,7 +32,7 @@ import { CollectionMarker } from '../crdt/marker.ts';
 import { MVRegister } from '../crdt/registers.ts';
 import type { HlcTimestamp } from '../lib/clocks/hlc.ts';
 import { BaristaError, LimitError } from '../lib/errors.ts';
-import { dropCollection, StoredCollection, storedSchema } from './collection-store.ts';
+import { dropCollection, StoredCollection, storedCollectionBytes, storedSchema } from './collection-store.ts';
 import type { CollectionView, RowSelection, RowsAnswer } from './messages.ts';
 import { keyString, type ReplicaStore } from './store.ts';
 import { limits } from '../lib/limits.ts';
@@ -103,6 +103,11 @@ export function holdsMarker(state: Versioned): boolean {
  */
 export class Collections {
   private readonly handles = new Map<string, StoredCollection>();
+  /**
+   * Told each change's difference in what a key's collection takes (rows and header, as maxmemory
+   * prices them), a drop's included: the replica's onStored.
+   */
+  onBytes: ((key: Uint8Array, delta: number) => void) | undefined;
 
   constructor(
     private readonly store: ReplicaStore,
@@ -119,7 +124,7 @@ export class Collections {
     const h = this.handles.get(k);
     if (h !== undefined) return this.touch(k, h);
     const schema = storedSchema(this.store, key);
-    return schema === undefined ? undefined : this.touch(k, StoredCollection.open(this.store, key, schema));
+    return schema === undefined ? undefined : this.touch(k, StoredCollection.open(this.store, key, schema), key);
   }
 
   /**
@@ -139,13 +144,20 @@ export class Collections {
       if (live) return new BaristaError('wrong_type', WRONGTYPE);
       this.drop(key);
     }
-    return this.touch(keyString(key), StoredCollection.open(this.store, key, schema));
+    return this.touch(keyString(key), StoredCollection.open(this.store, key, schema), key);
+  }
+
+  /** What `key`'s collection takes (StoredCollection.bytes), without opening a handle for it. */
+  bytesOf(key: Uint8Array): number {
+    return this.handles.get(keyString(key))?.bytes ?? storedCollectionBytes(this.store, key);
   }
 
   /** Deletes `key`'s collection (rows and header) and closes its handle: joins in progress end. */
   drop(key: Uint8Array): number {
     this.handles.delete(keyString(key));
-    return dropCollection(this.store, key);
+    const dropped = dropCollection(this.store, key);
+    if (dropped.bytes !== 0) this.onBytes?.(key, -dropped.bytes);
+    return dropped.rows;
   }
 
   /**
@@ -215,7 +227,11 @@ export class Collections {
     return { view, count: h.dc.header.count };
   }
 
-  private touch(k: string, h: StoredCollection): StoredCollection {
+  private touch(k: string, h: StoredCollection, key?: Uint8Array): StoredCollection {
+    if (key !== undefined) {
+      const held = key.slice();
+      h.onBytes = (delta) => this.onBytes?.(held, delta);
+    }
     this.handles.delete(k);
     this.handles.set(k, h);
     if (this.handles.size > this.handlesMax) {

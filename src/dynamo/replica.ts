@@ -514,6 +514,8 @@ export class DynamoReplica {
     this.ring = deps.ring;
     this.store = deps.store;
     this.collections = new Collections(deps.store);
+    // A collection's rows and header count with its key's value (maxmemory at N > 1).
+    this.collections.onBytes = (key, delta) => this.onStored?.(key, delta);
     this.isUp = deps.isUp;
     // 2^32 bases 2^20 apart: a restart lands on a fresh range with probability 1 - 2^-32 per op
     // still in flight to it, and ids stay safe integers for 2^52 ops.
@@ -574,6 +576,15 @@ export class DynamoReplica {
   /** This node's stored state of a key (a local read: no quorum, no repair). */
   peek(key: Uint8Array): Versioned {
     return this.local(key);
+  }
+
+  /**
+   * What `key`'s collection kept in rows takes here, rows and header, as maxmemory prices them (0:
+   * none; the key's value is priced apart: storedValueBytes). From its open handle, else its header.
+   */
+  collectionBytes(key: Uint8Array): number {
+    if (this.config.collections !== 'rows') return 0;
+    return this.collections.bytesOf(key);
   }
 
   setRing(ring: Ring): void {

@@ -25,11 +25,12 @@ import { assert } from '../lib/assert.ts';
 import type { VectorClock } from '../lib/clocks/vector.ts';
 import type { Mutations } from '../lib/mutations.ts';
 import { SeededRng } from '../lib/rng.ts';
+import { ENTRY_OVERHEAD_BYTES } from '../redis/memory.ts';
 import { type ClientResult, decodeMessage, encodeMessage, type Level } from './messages.ts';
-import { DynamoReplica, levelCount, type Output, type ReplicaConfig } from './replica.ts';
+import { DynamoReplica, levelCount, type Output, type ReplicaConfig, storedValueBytes } from './replica.ts';
 import { chooseTokens, Ring } from './ring.ts';
-import { keyBytes, MemoryReplicaStore } from './store.ts';
-import { type Dot, emptyContext, type Versioned } from './versions.ts';
+import { keyBytes, MemoryReplicaStore, type ReplicaStore } from './store.ts';
+import { type Dot, emptyContext, Versioned } from './versions.ts';
 import type { TypedOp } from './typed.ts';
 
 /** Rounds of delivery and ticks before settle() declares a livelock. */
@@ -395,5 +396,30 @@ export class DynamoCluster {
         assert(kept || superseded, `acknowledged write ${w.value} of ${key} is lost`);
       }
     }
+  }
+}
+
+/**
+ * What `store` holds as maxmemory prices it, read value by value and, for a collection kept in
+ * rows, its header and every row (what the count must equal: rows-memory.test.ts,
+ * replicated-memory.test.ts).
+ */
+export function pricedWalk(store: ReplicaStore): number {
+  let sum = 0;
+  for (let from: Uint8Array | null = null; ; ) {
+    const page = store.scanValues(from, 100);
+    for (const e of page.entries) {
+      sum += storedValueBytes(e.key, Versioned.decode(e.state), e.state.length);
+      const header = store.getHeader(e.key);
+      if (header === undefined) continue;
+      sum += e.key.length + header.length + ENTRY_OVERHEAD_BYTES;
+      for (let at: Uint8Array | null = new Uint8Array(0); at !== null; ) {
+        const rows = store.scanRows(e.key, at, 100);
+        for (const r of rows.entries) sum += e.key.length + r.element.length + r.row.length + ENTRY_OVERHEAD_BYTES;
+        at = rows.next;
+      }
+    }
+    if (page.next === null) return sum;
+    from = page.next;
   }
 }

@@ -21,8 +21,8 @@
 //   - INFO used_memory / maxmemory / evicted_keys, and CONFIG SET turning counting off.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { storedValueBytes } from '../../dynamo/replica.ts';
-import { Versioned } from '../../dynamo/versions.ts';
+import type { ReplicaStore } from '../../dynamo/store.ts';
+import { pricedWalk } from '../../dynamo/testing.ts';
 import { SeededRng } from '../../lib/rng.ts';
 import type { NodeServices } from '../../node/services.ts';
 import type { Simulation } from '../../sim/simulation.ts';
@@ -51,16 +51,10 @@ function memoryOf(sim: Simulation<NodeServices>, id: string): ReplicaMemory {
   return space;
 }
 
-/** Every value `id` stores, priced as the count prices them (a full walk). */
+/** Every value `id` stores, priced as the count prices them (a full walk, collections' rows row by row). */
 function walked(sim: Simulation<NodeServices>, id: string): number {
   const node = storeOf(sim.instance(id)!).replica!;
-  let sum = 0;
-  for (let from: Uint8Array | null = null; ; ) {
-    const page = node.scanStored(from, 1000);
-    for (const e of page.entries) sum += storedValueBytes(e.key, Versioned.decode(e.state), e.state.length);
-    if (page.next === null) return sum;
-    from = page.next;
-  }
+  return pricedWalk((node as unknown as { store: ReplicaStore }).store);
 }
 
 /** Runs `commands` on every node (CONFIG SET is per node, as on each Redis Cluster master). */
@@ -90,8 +84,13 @@ function liveOn(sim: Simulation<NodeServices>, id: string, key: string): boolean
   return state.siblings.some((s) => s.value !== null);
 }
 
-test('N = 3: the dataset count follows every write and equals a walk; cut off, it drifts, and a recount pass corrects it', () => {
-  const sim = cluster('replica-memory-count');
+for (const collections of ['whole', 'rows'] as const)
+  test(`N = 3, collections ${collections}: the dataset count follows every write and equals a walk; cut off, it drifts, and a recount pass corrects it`, () => {
+    countFollowsWrites(collections);
+  });
+
+function countFollowsWrites(collections: 'whole' | 'rows'): void {
+  const sim = cluster(`replica-memory-count-${collections}`, { replication: { collections } });
   everyNode(sim, ['CONFIG', 'SET', 'maxmemory', '100mb']);
   for (const id of NODES) assert.ok(memoryOf(sim, id).counting);
   // An empty store: a step ends with its pass (it walked all the buckets 64 times a step, ~40 ms).
@@ -166,7 +165,7 @@ test('N = 3: the dataset count follows every write and equals a walk; cut off, i
   everyNode(sim, ['CONFIG', 'SET', 'maxmemory', '0']);
   assert.ok(!memoryOf(sim, 'n1').counting, 'maxmemory 0: nothing is counted');
   assert.equal(n1.replica.onStored, undefined);
-});
+}
 
 // allkeys-lru too (its picks go through the pool and the sample buffer). A real 3-node run saw
 // -OOM under allkeys-lru; the failure mode found, a pick drawing only stale samples, is the unit

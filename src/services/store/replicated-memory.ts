@@ -5,7 +5,10 @@
 //
 //   - **Counted**: every value the replica store holds, as storedValueBytes (src/dynamo/replica.ts)
 //     prices it: key + encoded state + 48 bytes while a sibling holds a value (expired ones until
-//     garbage collection reclaims them), 0 for tombstones. A DatasetAccount (memory.ts) keeps the
+//     garbage collection reclaims them), 0 for tombstones; a collection kept in rows
+//     (store.replication.collections: rows) adds its header and each row, priced the same way
+//     (key + element + row bytes + 48: src/dynamo/collection-store.ts rowEntryBytes; the header
+//     records its rows' sum, so the recount reads one header per collection, not every row). A DatasetAccount (memory.ts) keeps the
 //     total per token bucket: the replica tells it each write's delta (DynamoReplica.onStored), and
 //     a recount walks the buckets in the background, RECOUNT_STEP_MS a step of
 //     limits.storeCensusStepEntriesMax values (empty buckets skipped in one call), so each pass
@@ -67,6 +70,8 @@ export interface ReplicaMemoryNode {
   readonly replica: {
     onStored: ((key: Uint8Array, bytesDelta: number) => void) | undefined;
     onAccess: ((key: Uint8Array) => void) | undefined;
+    /** A collection kept in rows: what its rows and header take (0: none). */
+    collectionBytes(key: Uint8Array): number;
   };
   scanStored(from: Uint8Array | bigint | null, countMax: number): ValuePage;
   localPage(from: bigint, countMax: number): TokenPage;
@@ -184,7 +189,9 @@ export class ReplicaMemory implements EvictionSpace {
           break;
         }
         budget--;
-        found.bytes += storedValueBytes(e.key, Versioned.decode(e.state), e.state.length);
+        found.bytes +=
+          storedValueBytes(e.key, Versioned.decode(e.state), e.state.length) +
+          this.o.node.replica.collectionBytes(e.key);
       }
       if (beyond === undefined) {
         if (page.next === null) beyond = null;

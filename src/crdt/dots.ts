@@ -129,6 +129,11 @@ export class CausalContext {
     return this.vv.size === 0 && this.cloud.size === 0;
   }
 
+  /** Whether both contexts have seen exactly the same dots. */
+  equals(other: CausalContext): boolean {
+    return other === this || (this.countNotIn(other) === 0 && other.countNotIn(this) === 0);
+  }
+
   /** How many dots this context has seen that `other` has not (O(replicas + cloud dots)). */
   countNotIn(other: CausalContext): number {
     let n = 0;

@@ -124,12 +124,19 @@ const messageArb: fc.Arbitrary<ReplicaMessage> = fc.oneof(
     op: opArb,
     result: fc.oneof(
       stateArb.map((state) => ({ ok: true as const, state })),
+      // A view, with a tail's high-water element or not, its count exact or not (tags 2 to 5).
       fc
-        .tuple(stateArb, sampleArb, fc.nat(100))
-        .map(([state, x, count]) => ({ ok: true as const, state, collection: { view: x.view, count } })),
-      fc
-        .tuple(stateArb, sampleArb, fc.nat(100), bytesArb(8))
-        .map(([state, x, count, after]) => ({ ok: true as const, state, collection: { view: x.view, count, after } })),
+        .tuple(stateArb, sampleArb, fc.nat(100), fc.option(bytesArb(8), { nil: undefined }), fc.boolean())
+        .map(([state, x, count, after, exact]) => ({
+          ok: true as const,
+          state,
+          collection: {
+            view: x.view,
+            count,
+            ...(after === undefined ? {} : { after }),
+            ...(exact ? { exact: true as const } : {}),
+          },
+        })),
       errorArb.map((error) => ({ ok: false as const, error })),
     ),
   }),

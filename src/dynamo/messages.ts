@@ -73,9 +73,12 @@
 //                  uvarint length (0..kvValueBytesMax) + bytes]
 //   context      = vector clock (src/lib/clocks/vector.ts), at most dvvEntriesCountMax entries
 //   ts           = u64 (encodeHlc)
-//   reply        = u8 ok (1: state | 2: state marker view | 0: code definite retriable message)
+//   reply        = u8 ok (1: state | 2: state marker view | 3: state marker view after
+//                  | 4: as 2, count exact | 5: as 3, count exact | 0: code definite retriable message)
 //   view         = uvarint length + the collection's CRDT (OR-Set or OR-Map of the marker's schema):
 //                  the rows a rows request named (all of them for all) under the whole context
+//   after        = uvarint length (0..lsmKeyBytesMax) + bytes: a tail read's high-water element
+//                  (CollectionView.after); "count exact": CollectionView.exact
 //   code         = uvarint length (1..64) + a code of the error catalogue (src/lib/error-codes.ts)
 //   definite, retriable = u8 0|1
 //   message      = uvarint length (0..forwardedErrorMessageBytesMax) + UTF-8
@@ -221,6 +224,11 @@ export interface CollectionView {
   readonly count: number;
   /** A tail read's (ClientRequest back): no row of the replicas read lies above it (Header.high). */
   readonly after?: Uint8Array;
+  /**
+   * A tail read's: every replica read holds the same context as the coordinator, hence the same
+   * rows, so `count` is the collection's exact count at the level (LLEN, SCARD, HLEN without a row).
+   */
+  readonly exact?: true;
 }
 
 /** What a row read asks of each replica: named elements, or a page of every row from `from`. */
@@ -407,8 +415,8 @@ function writeRequest(w: ByteWriter, r: ClientRequest): void {
 
 function writeResult(w: ByteWriter, r: ClientResult): void {
   if (r.ok && r.collection !== undefined) {
-    const { view, count, after } = r.collection;
-    w.u8(after === undefined ? 2 : 3).bytesUvarint(r.state.encode());
+    const { view, count, after, exact } = r.collection;
+    w.u8((after === undefined ? 2 : 3) + (exact === true ? 2 : 0)).bytesUvarint(r.state.encode());
     w.bytesUvarint(new CollectionMarker(view instanceof ORSet ? ORSet.schema : view.schema, count).encode());
     w.bytesUvarint(view.encode());
     if (after !== undefined) w.bytesUvarint(after);
@@ -720,17 +728,18 @@ function readRequest(r: ByteReader): ClientRequest {
 function readResult(r: ByteReader): ClientResult {
   const ok = r.u8();
   if (ok === 1) return { ok: true, state: readState(r) };
-  if (ok === 2 || ok === 3) {
+  if (ok >= 2 && ok <= 5) {
     const state = readState(r);
     const { schema, count } = readMarker(r);
     const view = decodeCrdt(r.bytesUvarint());
     const fits =
       (schema.type === 'orset' && view instanceof ORSet) || (view instanceof ORMap && schemaEqual(view.schema, schema));
     if (!fits) malformed("a collection view that is not of its marker's schema");
-    if (ok === 2) return { ok: true, state, collection: { view: view as CollectionCrdt, count } };
+    const exact = ok >= 4 ? ({ exact: true } as const) : {};
+    if (ok === 2 || ok === 4) return { ok: true, state, collection: { view: view as CollectionCrdt, count, ...exact } };
     const after = r.bytesUvarint();
     if (after.length > limits.lsmKeyBytesMax) malformed(`a tail element of ${after.length} bytes`);
-    return { ok: true, state, collection: { view: view as CollectionCrdt, count, after } };
+    return { ok: true, state, collection: { view: view as CollectionCrdt, count, after, ...exact } };
   }
   if (ok !== 0) malformed(`flag byte ${ok}`);
   const code = r.stringUvarint();

@@ -1227,12 +1227,26 @@ export class DynamoReplica {
     }
     if (v !== undefined && rows.back === true) {
       // The tail: past the largest high-water element of the replicas read (this one's too).
-      const own = this.collections.held(r.key)?.dc.header.high;
+      const mine = this.collections.held(r.key)?.dc;
+      const own = mine?.header.high;
       const after =
         own !== undefined && (rows.after === undefined || compareStrings(own, rows.after) > 0) ? own : rows.after;
       if (after !== undefined) v = { ...v, after: bytesOfByteString(after) };
+      // Every replica read holds this one's context, so the same rows: its count is the level's
+      // (LLEN, SCARD and HLEN read no row then; otherwise they read every row and join).
+      if (mine !== undefined && this.sameRows(mine, rows)) v = { ...v, count: mine.header.count, exact: true };
     }
     this.finish(r.origin, v === undefined ? { ok: true, state: merged } : { ok: true, state: merged, collection: v });
+  }
+
+  /** Whether every peer a tail read heard from answered this replica's context and count. */
+  private sameRows(mine: DecomposedCollection, rows: NonNullable<ReadOp['rows']>): boolean {
+    for (const node of rows.answers.keys()) {
+      if (node === this.id) continue;
+      const h = rows.heads?.get(node);
+      if (h === undefined || h.count !== mine.header.count || !h.context.equals(mine.context)) return false;
+    }
+    return true;
   }
 
   /**

@@ -556,3 +556,51 @@ test('rows: RPUSH reads no row (a tail read: each peer answers its count and hig
   ] as const)
     assert.deepEqual(runCommands(sim, 'n2', [[...command]]), [reply], command.join(' '));
 });
+
+test('rows: LLEN, SCARD and HLEN read no row while the replicas read hold the same rows; otherwise every row, and answer the count of the join', () => {
+  const sim = cluster('rows-count', 'rows', NO_HINT_REPLAY);
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['SADD', 's', 'a', 'b', 'c'],
+      ['HSET', 'h', 'f', '1', 'g', '2'],
+      ['RPUSH', 'l', 'x', 'y'],
+    ]),
+    [':3', ':2', ':2'],
+  );
+  sim.runFor(1_000);
+  const sent: ReplicaMessage[] = [];
+  for (const id of NODES) {
+    const replica = storeOf(sim.instance(id)!).replica!.replica;
+    const request = replica.request.bind(replica);
+    replica.request = (rid, req) => {
+      const out = request(rid, req);
+      for (const m of out.messages) sent.push(m.message);
+      return out;
+    };
+  }
+  const selections = () => sent.flatMap((m) => (m.type === 'rowRead' ? [m.sel.kind] : []));
+  assert.deepEqual(
+    runCommands(sim, 'n2', [
+      ['SCARD', 's'],
+      ['HLEN', 'h'],
+      ['LLEN', 'l'],
+      ['LLEN', 's'],
+      ['SCARD', 'none'],
+    ]),
+    [':3', ':2', ':2', '-WRONGTYPE Operation against a key holding the wrong kind of value', ':0'],
+  );
+  // The three counts: a tail read each; LLEN on a set and SCARD of no key read every row (none there).
+  assert.deepEqual(selections().slice(0, 3), ['tail', 'tail', 'tail']);
+  // n3 misses an SADD: its count (3) is not the level's; the read of every row joins the peer's.
+  const cut = isolateN3(sim);
+  assert.deepEqual(runCommands(sim, 'n1', [['SADD', 's', 'd']]), [':1']);
+  heal(sim, cut);
+  sent.length = 0;
+  assert.deepEqual(atLevel(sim, 'n3', 'ONE', ['SCARD', 's']), ':3', 'at ONE: its own rows');
+  assert.deepEqual(atLevel(sim, 'n3', 'QUORUM', ['SCARD', 's']), ':4');
+  assert.ok(selections().includes('page'), `every row read: ${selections().join(' ')}`);
+  // Joined: the next count reads no row.
+  sent.length = 0;
+  assert.deepEqual(atLevel(sim, 'n3', 'QUORUM', ['SCARD', 's']), ':4');
+  assert.deepEqual([...new Set(selections())], ['tail']);
+});

@@ -109,6 +109,13 @@ import {
   shownType,
 } from './replicated-collections.ts';
 
+/** The commands that answer a collection's count, by the type they count (collection()). */
+const COUNT_COMMANDS: ReadonlyMap<string, string> = new Map([
+  ['llen', 'list'],
+  ['scard', 'set'],
+  ['hlen', 'hash'],
+]);
+
 export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL' | 'ANY' | 'SERIAL';
 export const CONSISTENCY_LEVELS: readonly ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL', 'ANY', 'SERIAL'];
 /** A SERIAL command's CAS attempts (each a Paxos operation) before it answers -BUSY (definite). */
@@ -707,7 +714,20 @@ export class ReplicatedCommands {
    * A list, set, sorted-set or hash command by Redis' own implementation on the value read at the
    * level (replicated-collections.ts); its changes, if any, as CRDT operations at a replica.
    */
-  private collection(argv: readonly Uint8Array[], level: Level, done: Done): void {
+  private collection(argv: readonly Uint8Array[], level: Level, done: Done, counted = false): void {
+    const type = COUNT_COMMANDS.get(latin1(argv[0]!).toLowerCase());
+    if (type !== undefined && !counted && argv.length === 2 && this.node.collections === 'rows') {
+      // LLEN, SCARD, HLEN: a tail read (no row) answers when every replica read holds the same
+      // rows as the coordinator (CollectionView.exact); else every row is read and joined, as
+      // any command does.
+      this.node.submit({ kind: 'rows', key: argv[1]!, level: readAt(level), elements: null, back: true }, (read) => {
+        if (!read.ok) return done(errorReply(read.error, false));
+        const c = read.state.collection;
+        if (c?.exact === true && shownType(read.state.versioned) === type) return done(reply.integer(c.count));
+        this.collection(argv, level, done, true);
+      });
+      return;
+    }
     const spec = lookupCommand(argv[0]!)!;
     const keys = [...new Map(commandKeys(spec, argv).map((k) => [latin1(k), k])).values()];
     if (keys.length > limits.storeCollectionKeysCountMax) {

@@ -38,13 +38,15 @@ import { keyString, type ReplicaStore } from './store.ts';
 import { limits } from '../lib/limits.ts';
 import { utf8ByteLength } from '../lib/bytes.ts';
 import { murmur3X64_128Into } from './partitioner.ts';
-import { type TypedOp, WRONGTYPE } from './typed.ts';
+import { type TypedOp, WRONGTYPE, writeScore, ZSET_SCHEMA } from './typed.ts';
 import type { Versioned } from './versions.ts';
 
 export const SET_SCHEMA: Schema = ORSet.schema;
 export const HASH_SCHEMA: Schema = Object.freeze({ type: 'ormap', value: MVRegister.schema });
 /** A list: element key (list-positions.ts, in list order) -> OR-Set of the element's value (typed.ts). */
 export const LIST_ROWS_SCHEMA: Schema = Object.freeze({ type: 'ormap', value: ORSet.schema });
+/** A sorted set: member -> its nested map holding the score's MV-Register (typed.ts ZSET_SCHEMA, writeScore). */
+export const ZSET_ROWS_SCHEMA: Schema = Object.freeze({ type: 'ormap', value: ZSET_SCHEMA });
 
 /**
  * The longest set member or hash field the rows layout keeps: a row's engine key is 'r', the key's
@@ -55,8 +57,15 @@ export const ROW_ELEMENT_BYTES_MAX = limits.lsmKeyBytesMax - 11 - 2 * limits.kvK
 
 /** A member or field of `op` over ROW_ELEMENT_BYTES_MAX, as the error the write answers; undefined: none. */
 export function elementTooLarge(op: RowsOp): BaristaError | undefined {
-  const step = op.type === 'hset' || op.type === 'list' ? 2 : 1;
-  const what = op.type[0] === 's' ? 'set member' : op.type === 'list' ? 'list position' : 'hash field';
+  const step = op.type === 'hset' || op.type === 'list' || op.type === 'zset' ? 2 : 1;
+  const what =
+    op.type === 'zset'
+      ? 'sorted set member'
+      : op.type[0] === 's'
+        ? 'set member'
+        : op.type === 'list'
+          ? 'list position'
+          : 'hash field';
   for (let i = 0; i < op.members.length; i += step) {
     const n = op.members[i]!.length;
     if (n > ROW_ELEMENT_BYTES_MAX)
@@ -68,18 +77,24 @@ export function elementTooLarge(op: RowsOp): BaristaError | undefined {
   return undefined;
 }
 
-export type RowsOp = Extract<TypedOp, { type: 'sadd' | 'srem' | 'hset' | 'hdel' | 'list' }>;
+export type RowsOp = Extract<TypedOp, { type: 'sadd' | 'srem' | 'hset' | 'hdel' | 'list' | 'zset' }>;
 
-/** Whether the rows layout keeps `op`'s collection (sets, hashes and lists). */
+/** Whether the rows layout keeps `op`'s collection (sets, hashes, lists and sorted sets). */
 export function isRowsOp(op: TypedOp | undefined): op is RowsOp {
   return (
     op !== undefined &&
-    (op.type === 'sadd' || op.type === 'srem' || op.type === 'hset' || op.type === 'hdel' || op.type === 'list')
+    (op.type === 'sadd' ||
+      op.type === 'srem' ||
+      op.type === 'hset' ||
+      op.type === 'hdel' ||
+      op.type === 'list' ||
+      op.type === 'zset')
   );
 }
 
 export function schemaOfOp(op: RowsOp): Schema {
   if (op.type === 'list') return LIST_ROWS_SCHEMA;
+  if (op.type === 'zset') return ZSET_ROWS_SCHEMA;
   return op.type === 'sadd' || op.type === 'srem' ? SET_SCHEMA : HASH_SCHEMA;
 }
 
@@ -277,7 +292,7 @@ export function collectionActorPrefix(actor: string): string {
 
 /** The elements an operation names, as the decomposed layer's byte strings (distinct, ascending). */
 function namedElements(op: RowsOp): ByteString[] {
-  const step = op.type === 'hset' ? 2 : 1;
+  const step = op.type === 'hset' || op.type === 'list' || op.type === 'zset' ? 2 : 1;
   const out = new Set<ByteString>();
   for (let i = 0; i < op.members.length; i += step) out.add(byteStringOf(op.members[i]!));
   return [...out].sort(compareStrings);
@@ -309,10 +324,11 @@ function checkRowsOpFits(dc: DecomposedCollection, op: RowsOp): Map<ByteString, 
     now.set(e, false);
     count--;
   };
-  if (op.type === 'list') {
+  if (op.type === 'list' || op.type === 'zset') {
     for (let i = 0; i + 1 < op.members.length; i += 2) {
       const key = byteStringOf(op.members[i]!);
-      if (op.members[i + 1]![0] === 0) remove(key);
+      const change = op.members[i + 1]!;
+      if (op.type === 'zset' ? change.length === 0 : change[0] === 0) remove(key);
       else add(key);
     }
   } else if (op.type === 'hset') {
@@ -339,6 +355,24 @@ export function applyRowsOp(dc: DecomposedCollection, actor: string, op: RowsOp,
       }
       const value = byteStringOf(change.subarray(1));
       deltas.push(dc.update([key], (view) => (view as ORMap).apply<ORSet>(key, (set) => set.add(actor, value))));
+    }
+    return deltas;
+  }
+  if (op.type === 'zset') {
+    // Pairs of (member, score): an empty score removes the member, as typed.ts applies them.
+    for (let i = 0; i + 1 < op.members.length; i += 2) {
+      const member = byteStringOf(op.members[i]!);
+      const score = op.members[i + 1]!;
+      if (score.length === 0) {
+        if (dc.view([member]).has(member))
+          deltas.push(dc.update([member], (view) => view.remove(member) as Update<CollectionCrdt>));
+        continue;
+      }
+      deltas.push(
+        dc.update([member], (view) =>
+          (view as ORMap).apply<ORMap>(member, (m) => writeScore(m, actor, score, ts)),
+        ) as DecomposedDelta,
+      );
     }
     return deltas;
   }

@@ -31,7 +31,7 @@ import { showsValue } from './shown.ts';
 import type { NodeId } from '../env/types.ts';
 import type { HlcTimestamp } from '../lib/clocks/hlc.ts';
 import { BaristaError } from '../lib/errors.ts';
-import { byteStringOf, bytesOfByteString } from '../crdt/codec.ts';
+import { byteStringOf, bytesOfByteString, type Update } from '../crdt/codec.ts';
 import { type Crdt, crdtType, decodeCrdt, mergeCrdt } from '../crdt/crdt.ts';
 import { ORSet } from '../crdt/orset.ts';
 import { ORMap } from '../crdt/ormap.ts';
@@ -77,7 +77,7 @@ export function applyTyped(
       if (kind === 'zset' ? change.length === 0 : change[0] === 0) {
         if (map.has(key)) map = map.remove(key).state;
       } else if (kind === 'zset') {
-        map = map.apply<ORMap>(key, (m) => m.apply<MVRegister>(SCORE_FIELD, (r) => r.write(replica, change, ts))).state;
+        map = map.apply<ORMap>(key, (m) => writeScore(m, replica, change, ts)).state;
       } else {
         const value = byteStringOf(change.subarray(1));
         map = map.apply<ORSet>(key, (set) => set.add(replica, value)).state;
@@ -167,6 +167,11 @@ export const ZSET_SCHEMA: Schema = Object.freeze({ type: 'ormap', value: MVRegis
 /** A list's value schema: element key -> OR-Set of the element's value. */
 export const LIST_SCHEMA: Schema = ORSet.schema;
 const SCORE_FIELD = 's';
+
+/** A sorted set member's value (its nested map) with `score` written by `replica`: the one way a score is set. */
+export function writeScore(member: ORMap, replica: string, score: Uint8Array, ts: HlcTimestamp): Update<ORMap> {
+  return member.apply<MVRegister>(SCORE_FIELD, (r) => r.write(replica, score, ts));
+}
 
 /** The key's hash: the join of its OR-Map siblings (empty when nothing or a tombstone). */
 export function hashOf(state: Versioned): ORMap | BaristaError {

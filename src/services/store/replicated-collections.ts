@@ -82,6 +82,7 @@ export function shownType(state: Versioned): string | null {
   if (c instanceof CollectionMarker) {
     if (c.count === 0) return null;
     if (c.schema.type === 'orset') return 'set';
+    if (c.schema.type === 'ormap' && schemaEqual(c.schema.value, ZSET_SCHEMA)) return 'zset';
     return c.schema.type === 'ormap' && schemaEqual(c.schema.value, LIST_SCHEMA) ? 'list' : 'hash';
   }
   if ((c instanceof ORSet || c instanceof ORMap) && c.size === 0) return null;
@@ -131,6 +132,13 @@ export function materialize(
       }
       if (elements.length === 0) return { value: null, listKeys: NO_KEYS };
       return { value: { type: 'list', values: elements.map(([, x]) => x) }, listKeys: elements.map(([k]) => k) };
+    }
+    if (v instanceof ORMap && schemaEqual(v.valueSchema, ZSET_SCHEMA)) {
+      // A sorted set's rows as read (every row, or the members named with a placeholder besides).
+      const entries = zsetEntries(v);
+      if (named !== undefined && held > entries.length) entries.push([placeholder(named), 0]);
+      if (entries.length === 0) return { value: null, listKeys: NO_KEYS };
+      return { value: { type: 'zset', entries }, listKeys: NO_KEYS };
     }
     const isSet = c.schema.type === 'orset';
     const members = v instanceof ORSet ? setMembers(v) : [];
@@ -185,8 +193,19 @@ function placeholder(named: readonly Uint8Array[]): Uint8Array {
 
 /** Set, hash and list commands: in the rows layout their keys are read with a rows request (rowsRead). */
 export const rowsCommandNames: ReadonlySet<string> = new Set(
-  [...setCommands, ...hashCommands, ...listCommands].map((s) => s.name),
+  [...setCommands, ...hashCommands, ...listCommands, ...zsetCommands].map((s) => s.name),
 );
+
+const ZADD_OPTIONS = new Set(['nx', 'xx', 'gt', 'lt', 'ch', 'incr']);
+
+/** ZADD's members (after its options, every second argument), or undefined when its arguments do not pair up. */
+function zaddMembers(argv: readonly Uint8Array[]): Uint8Array[] | undefined {
+  let i = 2;
+  while (i < argv.length && ZADD_OPTIONS.has(latin1(argv[i]!).toLowerCase())) i++;
+  const pairs = argv.length - i;
+  if (pairs < 2 || pairs % 2 !== 0) return undefined;
+  return argv.slice(i).filter((_, j) => j % 2 === 1);
+}
 
 /** The most rows a read of a list's head asks for (LPOP's count, LRANGE's stop + 1): past it, every row. */
 const FRONT_ROWS_MAX = limits.storeCollectionChangesCountMax / 2;
@@ -250,7 +269,20 @@ export function rowsRead(argv: readonly Uint8Array[]): Map<string, RowsRead> {
     case 'smismember':
     case 'hdel':
     case 'hmget':
+    case 'zrem':
+    case 'zmscore':
       if (argv.length >= 3) return one(argv.slice(2));
+      break;
+    case 'zadd': {
+      const named = zaddMembers(argv);
+      if (named !== undefined) return one(named);
+      break;
+    }
+    case 'zscore':
+      if (argv.length === 3) return one([argv[2]!]);
+      break;
+    case 'zincrby':
+      if (argv.length === 4) return one([argv[3]!]);
       break;
     case 'sismember':
     case 'hget':

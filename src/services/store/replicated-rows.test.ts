@@ -78,10 +78,37 @@ const command = fc.oneof(
   fc.constantFrom(['LRANGE', 'l', '0', '1'], ['LRANGE', 'l', '1', '2'], ['LINDEX', 'l', '0'], ['LPOP', 'l', '1e2']),
   fc.constantFrom(['LPUSH', 's', 'x'], ['SADD', 'l', 'x'], ['DEL', 'l'], ['LMOVE', 'l', 'l2', 'LEFT', 'RIGHT']),
   fc.constantFrom(['RENAME', 's', 't'], ['RENAME', 'h', 's'], ['RENAMENX', 'l', 'l2'], ['RENAME', 'l2', 'h']),
+  fc.tuple(member, fc.integer({ min: -3, max: 3 })).map(([m, n]) => ['ZADD', 'z', String(n), `${m}z`]),
+  fc.tuple(member, member).map(([m, n]) => ['ZADD', 'z', 'GT', 'CH', '2', `${m}z`, '1.5', `${n}y`]),
+  member.map((m) => ['ZADD', 'z', 'NX', 'INCR', '7', `${m}z`]),
+  member.map((m) => ['ZREM', 'z', `${m}z`, 'nope']),
+  member.map((m) => ['ZSCORE', 'z', `${m}z`]),
+  member.map((m) => ['ZINCRBY', 'z', '2', `${m}y`]),
+  fc.constantFrom(['ZCARD', 'z'], ['ZRANGE', 'z', '0', '-1', 'WITHSCORES'], ['ZMSCORE', 'z', 'az', 'bz', 'x']),
+  fc.constantFrom(
+    ['ZPOPMIN', 'z'],
+    ['ZRANGEBYSCORE', 'z', '0', '2'],
+    ['ZRANK', 'z', 'cz'],
+    ['TYPE', 'z'],
+    ['DEL', 'z'],
+  ),
+  fc.constantFrom(
+    ['ZADD', 's', '1', 'x'],
+    ['SADD', 'z', 'x'],
+    ['ZCARD', 'h'],
+    ['RENAME', 'z', 'z2'],
+    ['ZUNIONSTORE', 'z3', '2', 'z', 's'],
+  ),
+  fc.constantFrom(
+    ['ZADD', 'z'],
+    ['ZADD', 'z', '1'],
+    ['ZADD', 'z', 'XX', 'GT', 'LT', '1', 'a'],
+    ['ZINCRBY', 'z', 'x', 'a'],
+  ),
 );
 const script = fc.array(fc.tuple(fc.constantFrom(...NODES), command), { minLength: 10, maxLength: 30 });
 
-test('model: set, hash and list commands in rows answer as the whole-value layout does', () => {
+test('model: set, hash, list and sorted set commands in rows answer as the whole-value layout does', () => {
   fc.assert(
     fc.property(script, fc.integer({ min: 1, max: 1_000_000 }), (steps, seed) => {
       const rows = cluster(`rows-model-${seed}`, 'rows');
@@ -92,7 +119,7 @@ test('model: set, hash and list commands in rows answer as the whole-value layou
         assert.deepEqual(a, b, `${cmd.join(' ')} at ${node}`);
       }
     }),
-    { numRuns: 40 },
+    { numRuns: Number(process.env.ROWS_MODEL_RUNS ?? 40) },
   );
 });
 
@@ -161,6 +188,41 @@ test('rows: one SADD onto a set of 300 ships a small delta and the key state sta
   assert.deepEqual(runCommands(whole, 'n1', [['SADD', 'big', 'one-more']]), [':1']);
   const replicates = seenWhole.filter((s) => s.type === 'replicate');
   assert.ok(replicates.length >= 2 && replicates.every((r) => r.bytes > 3000), JSON.stringify(replicates));
+});
+
+test('rows: a sorted set keeps a row per member: ZADD and ZINCRBY on 300 members read the member named and ship a small delta', () => {
+  const sim = cluster('rows-zset', 'rows');
+  for (let i = 0; i < 300; i += 50) {
+    const batch = Array.from({ length: 50 }, (_, j) => ['ZADD', 'board', String(i + j), `player-${i + j}`]);
+    assert.ok(runCommands(sim, NODES[(i / 50) % 3]!, batch).every((r) => r === ':1'));
+  }
+  for (const id of NODES) {
+    const node = storeOf(sim.instance(id)!).replica!;
+    assert.ok(node.peek(enc.encode('board')).encode().length < 300, 'the key state is a marker');
+    assert.equal(node.replica['store'].scanRows(enc.encode('board'), new Uint8Array(0), 1000).entries.length, 300);
+  }
+  const seen: { type: string; bytes: number }[] = [];
+  spy(sim, 'n1', seen);
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['ZADD', 'board', 'GT', 'CH', '1000', 'player-7'],
+      ['ZINCRBY', 'board', '0.5', 'player-7'],
+    ]),
+    [':1', '$1000.5'],
+  );
+  const deltas = seen.filter((x) => x.type === 'delta');
+  assert.equal(deltas.length, 4, 'one delta to each other replica per command');
+  for (const d of deltas) assert.ok(d.bytes < 1024, `delta of ${d.bytes} bytes`);
+  assert.deepEqual(
+    runCommands(sim, 'n3', [
+      ['ZCARD', 'board'],
+      ['ZSCORE', 'board', 'player-7'],
+      ['ZREVRANGE', 'board', '0', '1'],
+      ['TYPE', 'board'],
+      ['ZRANK', 'board', 'player-7'],
+    ]),
+    [':300', '$1000.5', '*[$player-7,$player-299]', '+zset', ':299'],
+  );
 });
 
 test('rows: a replica that missed writes joins what a QUORUM read brings; DEL then SADD shows only the new member', () => {

@@ -114,6 +114,7 @@ const COUNT_COMMANDS: ReadonlyMap<string, string> = new Map([
   ['llen', 'list'],
   ['scard', 'set'],
   ['hlen', 'hash'],
+  ['zcard', 'zset'],
 ]);
 
 export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL' | 'ANY' | 'SERIAL';
@@ -717,7 +718,7 @@ export class ReplicatedCommands {
   private collection(argv: readonly Uint8Array[], level: Level, done: Done, counted = false): void {
     const type = COUNT_COMMANDS.get(latin1(argv[0]!).toLowerCase());
     if (type !== undefined && !counted && argv.length === 2 && this.node.collections === 'rows') {
-      // LLEN, SCARD, HLEN: a tail read (no row) answers when every replica read holds the same
+      // LLEN, SCARD, HLEN, ZCARD: a tail read (no row) answers when every replica read holds the same
       // rows as the coordinator (CollectionView.exact); else every row is read and joined, as
       // any command does.
       this.node.submit({ kind: 'rows', key: argv[1]!, level: readAt(level), elements: null, back: true }, (read) => {

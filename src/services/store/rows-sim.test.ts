@@ -1,7 +1,7 @@
 // Goal: the rows layout (store.replication.collections rows: src/dynamo/replica-rows.ts) loses no
-// acknowledged add (SADD, HSET of a new field, RPUSH) under faults, checked by our own checker (src/check: Jepsen's set checker,
+// acknowledged add (SADD, HSET of a new field, RPUSH, ZADD) under faults, checked by our own checker (src/check: Jepsen's set checker,
 // checkLostWrites) on the history of a random workload through RESP on 3 simulated nodes, N = 3.
-//   - Workload (seeded): adds of unique elements to two sets, a hash and a list, at ONE or
+//   - Workload (seeded): adds of unique elements to two sets, a hash, a list and a sorted set, at ONE or
 //     QUORUM, from random live nodes; in the first two thirds, now and then a churn of a key (DEL,
 //     or DEL, a write of another type, DEL: the key's type changes and back, so headers are
 //     dropped and made again; the last third's adds are all checked); a nemesis that isolates one node and
@@ -11,7 +11,7 @@
 //     by hand). ROWS_SIM_SEEDS=a,b,... runs other seeds (10 pass by hand, both
 //     policies); ROWS_SIM_LOG=1 prints the workload's events.
 //   - Then: every node up and connected, anti-entropy passes (BARISTA REPAIR) until quiet, and a
-//     final SMEMBERS / HKEYS / LRANGE of every key at ALL.
+//     final SMEMBERS / HKEYS / LRANGE / ZRANGE of every key at ALL.
 //   - Checked: every add acknowledged after its key's last churn began is in the final read; no
 //     element whose adds all failed is; no element nobody added is. Adds before a churn (which may
 //     remove them), adds without an answer, and under store.sync periodic an add acknowledged at
@@ -36,17 +36,22 @@ import { storeOf } from './service.ts';
 import { runCommands } from './sim-client.ts';
 
 const NODES = ['n1', 'n2', 'n3'];
-/** Sets (SADD, SMEMBERS), a hash (HSET of a new field, HKEYS) and a list (RPUSH, LRANGE): each add names a new element. */
-const KEYS = ['s0', 's1', 'h0', 'l0'];
+/**
+ * Sets (SADD, SMEMBERS), a hash (HSET of a new field, HKEYS), a list (RPUSH, LRANGE) and a sorted
+ * set (ZADD, ZRANGE): each add names a new element.
+ */
+const KEYS = ['s0', 's1', 'h0', 'l0', 'z0'];
 const ADD: Record<string, (key: string, element: string) => string[]> = {
   s: (key, e) => ['SADD', key, e],
   h: (key, e) => ['HSET', key, e, 'v'],
   l: (key, e) => ['RPUSH', key, e],
+  z: (key, e) => ['ZADD', key, '1', e],
 };
 const READ: Record<string, (key: string) => string[]> = {
   s: (key) => ['SMEMBERS', key],
   h: (key) => ['HKEYS', key],
   l: (key) => ['LRANGE', key, '0', '-1'],
+  z: (key) => ['ZRANGE', key, '0', '-1'],
 };
 /** A write of each other type, to change a key's type and back in a churn. */
 const OTHER: Record<string, (key: string) => string[][]> = {
@@ -63,6 +68,11 @@ const OTHER: Record<string, (key: string) => string[][]> = {
   l: (key) => [
     ['SADD', key, 'x'],
     ['HSET', key, 'f', 'v'],
+    ['SET', key, 'str'],
+  ],
+  z: (key) => [
+    ['SADD', key, 'x'],
+    ['LPUSH', key, 'x'],
     ['SET', key, 'str'],
   ],
 };

@@ -338,9 +338,11 @@ export class DecomposedCollection {
       }
     }
     j.first ??= p.context;
+    // This replica's rows of the page's range, read once (every element the page brings lies in it).
+    const held = new Map<ByteString, Row>(this.rows.range(p.from, p.to));
     const elements = new Set<ByteString>(p.rows.keys());
-    for (const [e] of this.rows.range(p.from, p.to)) elements.add(e);
-    this.joinElements(elements, p.rows, p.context);
+    for (const e of held.keys()) elements.add(e);
+    this.joinElements(elements, p.rows, p.context, held);
     j.next = p.to;
     if (p.to === undefined) {
       this.joins.delete(j);
@@ -364,18 +366,21 @@ export class DecomposedCollection {
 
   /**
    * Joins each of `elements` with the sender's row under the sender's context, and adds the dots
-   * kept to the context (R2); the sender's context itself does not join here.
+   * kept to the context (R2); the sender's context itself does not join here. `held`, when given,
+   * holds every row this replica has of `elements` (none is read again).
    */
   private joinElements(
     elements: Iterable<ByteString>,
     rows: ReadonlyMap<ByteString, Row>,
     context: CausalContext,
+    held?: ReadonlyMap<ByteString, Row>,
   ): void {
     const ctx = this.h.context;
     const { schema } = this.h;
     const kept: Dot[] = [];
     for (const e of elements) {
-      const old = this.rows.get(e);
+      // `held`: every row this replica holds of the elements, already read (a page's range).
+      const old = held === undefined ? this.rows.get(e) : held.get(e);
       const joined = joinRow(schema, e, old, this.knownFor(e), rows.get(e), context);
       if (joined !== undefined) for (const d of rowDots(schema, joined)) if (!ctx.has(d)) kept.push(d);
       this.setRow(e, old, joined);

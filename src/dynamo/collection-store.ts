@@ -28,7 +28,7 @@ import {
   type Row,
   type RowPage,
 } from '../crdt/decomposed.ts';
-import { decodeDecomposed, decodeRow, encodeHeader, encodeRow, headerSchema } from '../crdt/decomposed-codec.ts';
+import { decodeDecomposed, decodeStoredRow, encodeHeader, encodeRow, headerSchema } from '../crdt/decomposed-codec.ts';
 import { CausalContext } from '../crdt/dots.ts';
 import { ENTRY_OVERHEAD_BYTES } from '../redis/memory.ts';
 import type { ReplicaStore } from './store.ts';
@@ -74,7 +74,7 @@ export class StoredRows implements ElementRows {
     if (compareStrings(element, this.floor) < 0) return undefined;
     const bytes = this.store.getRow(this.key, bytesOfByteString(element));
     this.lastGot = { element, bytes: bytes === undefined ? 0 : rowEntryBytes(this.key, element, bytes) };
-    return bytes === undefined ? undefined : decodeRow(bytes, this.schema, element);
+    return bytes === undefined ? undefined : decodeStoredRow(bytes, this.schema, element);
   }
 
   /** Row writes (puts and deletes) made through this object: change() tells whether a failed one wrote any. */
@@ -118,7 +118,7 @@ export class StoredRows implements ElementRows {
   *range(from: ByteString, to: ByteString | undefined): Iterable<readonly [ByteString, Row]> {
     for (const { element, bytes } of this.stored(from)) {
       if (to !== undefined && compareStrings(element, to) >= 0) return;
-      yield [element, decodeRow(bytes, this.schema, element)];
+      yield [element, decodeStoredRow(bytes, this.schema, element)];
     }
   }
 
@@ -221,7 +221,7 @@ export class StoredCollection {
         to = r.element;
         break;
       }
-      rows.set(r.element, decodeRow(r.bytes, schema, r.element));
+      rows.set(r.element, decodeStoredRow(r.bytes, schema, r.element));
       bytes += r.element.length + r.bytes.length;
     }
     return { from, to, rows, context: this.current.context };

@@ -267,6 +267,8 @@ interface ReadOp {
     refused?: boolean;
     /** A head read's (front): what each peer's pages told of its collection (headsBeyond). */
     heads?: Map<NodeId, { count: number; context: CausalContext; rows: number }>;
+    /** A head read's: how many times settleFront asked for the next pages (each asks twice as many rows). */
+    rounds?: number;
   };
   readonly required: number;
   replied: boolean;
@@ -1126,12 +1128,13 @@ export class DynamoReplica {
   /**
    * Rows per page a read asks for: a full page, or for a list's head its front and HEAD_SLACK_ROWS
    * more: a peer's first rows may be ones this coordinator has popped already (pops in flight, not
-   * yet at that peer), and one page should reach past them rather than one round trip per pop.
+   * yet at that peer), and one page should reach past them rather than one round trip per pop;
+   * doubled for each round settleFront read on (rows.rounds).
    */
   private pageCount(r: ReadOp): number {
     const front = r.rows?.front;
     return Math.min(
-      front === undefined ? limits.dynamoRowsPageCountMax : front + HEAD_SLACK_ROWS,
+      front === undefined ? limits.dynamoRowsPageCountMax : (front + HEAD_SLACK_ROWS) * 2 ** (r.rows?.rounds ?? 0),
       limits.dynamoRowsPageCountMax,
     );
   }
@@ -1326,6 +1329,10 @@ export class DynamoReplica {
     let live = 0;
     for (const _ of this.collections.held(r.key)?.dc.rows.range('', m) ?? []) if (++live >= front) break;
     if (live < front) {
+      // The rows seen first were removed here meanwhile (pops in flight to the peers): the next
+      // pages are twice as long each round, so a read reaches past pops however fast they come
+      // (at a fixed length, pops faster than a page per round trip kept it reading until it timed out).
+      rows.rounds = (rows.rounds ?? 0) + 1;
       for (const [node, j] of parked) {
         if (j.next !== m) continue;
         j.parked = undefined;

@@ -323,8 +323,12 @@ interface AeRound {
 }
 
 const WHOLE_RING: TokenRange = { start: TOKEN_MIN, end: TOKEN_MIN };
-/** Rows a read of a list's head asks each peer for beyond those it needs (pageCount). */
-const HEAD_SLACK_ROWS = 63;
+/**
+ * Rows a read of a list's head asks each peer for beyond those it needs (pageCount; doubled per
+ * round it reads on). 63 cost LPUSH a 64-row join per peer when rounds did not grow: 15 with the
+ * doubling measured faster on every list test (docs/benchmarks/redis.md, 2026-12-05).
+ */
+const HEAD_SLACK_ROWS = 15;
 
 /** The store's meta record of the dot counters reserved (decimal ASCII), and the block reserved at a time. */
 const DOT_COUNTER_META = 'dot-counter';

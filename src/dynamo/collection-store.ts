@@ -30,23 +30,22 @@ import {
 } from '../crdt/decomposed.ts';
 import { decodeDecomposed, decodeStoredRow, encodeHeader, encodeRow, headerSchema } from '../crdt/decomposed-codec.ts';
 import { CausalContext } from '../crdt/dots.ts';
-import { ENTRY_OVERHEAD_BYTES } from '../redis/memory.ts';
-import type { ReplicaStore } from './store.ts';
+import { type ReplicaStore, STORED_VALUE_OVERHEAD_BYTES } from './store.ts';
 
 const SCAN_ROWS = 256;
 
 /**
  * What one row takes as maxmemory prices it (src/redis/memory.ts entryBytes: key, stored bytes and
- * ENTRY_OVERHEAD_BYTES, the engine's prefix left out as for values): the collection's key, the
+ * STORED_VALUE_OVERHEAD_BYTES, the engine's prefix left out as for values): the collection's key, the
  * element and the row's bytes.
  */
 export function rowEntryBytes(key: Uint8Array, element: ByteString, row: Uint8Array): number {
-  return key.length + element.length + row.length + ENTRY_OVERHEAD_BYTES;
+  return key.length + element.length + row.length + STORED_VALUE_OVERHEAD_BYTES;
 }
 
 /** What a header takes as maxmemory prices it (its key and bytes, as a row). */
 function headerEntryBytes(key: Uint8Array, header: Uint8Array): number {
-  return key.length + header.length + ENTRY_OVERHEAD_BYTES;
+  return key.length + header.length + STORED_VALUE_OVERHEAD_BYTES;
 }
 
 /**

@@ -95,7 +95,7 @@ import {
 import type { ClientRequest, ClientResult, Level, ReplicaMessage, RowsAnswer } from './messages.ts';
 import { murmur3X64_128Into, TOKEN_MIN } from './partitioner.ts';
 import type { Ring, TokenRange } from './ring.ts';
-import { keyString, type ReplicaStore } from './store.ts';
+import { keyString, type ReplicaStore, STORED_VALUE_OVERHEAD_BYTES } from './store.ts';
 import { isExpired, Versioned } from './versions.ts';
 
 export interface ReplicaConfig {
@@ -2036,9 +2036,6 @@ export class DynamoReplica {
     return out;
   }
 }
-
-/** Per stored value, on top of its key and state (as the N = 1 keyspace counts an entry: src/redis/memory.ts). */
-export const STORED_VALUE_OVERHEAD_BYTES = 48;
 
 /**
  * A stored state's bytes as maxmemory counts them at N > 1: its key, its encoded state and

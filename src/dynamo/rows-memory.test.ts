@@ -10,6 +10,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SeededRng } from '../lib/rng.ts';
+import { ENTRY_OVERHEAD_BYTES } from '../redis/memory.ts';
+import { STORED_VALUE_OVERHEAD_BYTES } from './store.ts';
 import { storedValueBytes } from './replica.ts';
 import type { TypedOp } from './typed.ts';
 import { DynamoCluster, pricedWalk } from './testing.ts';
@@ -97,3 +99,7 @@ for (const seed of ['rows-memory-1', 'rows-memory-2', 'rows-memory-3'])
       assert.equal(viaReplica, w, `${id}: the replica's collectionBytes (what the recount adds) equal the walk`);
     }
   });
+
+test('a row, header or value is priced with the N = 1 keyspace overhead per entry (one maxmemory figure in both)', () => {
+  assert.equal(STORED_VALUE_OVERHEAD_BYTES, ENTRY_OVERHEAD_BYTES);
+});

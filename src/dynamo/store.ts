@@ -29,6 +29,12 @@ import { limits } from '../lib/limits.ts';
 import { lowerBound } from '../lib/sorted.ts';
 import { tokenBytesInto } from './partitioner.ts';
 
+/**
+ * Per stored value, row or header, on top of its key and bytes, as maxmemory prices it (as the
+ * N = 1 keyspace counts an entry: src/redis/memory.ts ENTRY_OVERHEAD_BYTES).
+ */
+export const STORED_VALUE_OVERHEAD_BYTES = 48;
+
 export interface StoredHint {
   readonly owner: string;
   readonly key: Uint8Array;

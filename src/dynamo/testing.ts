@@ -25,11 +25,10 @@ import { assert } from '../lib/assert.ts';
 import type { VectorClock } from '../lib/clocks/vector.ts';
 import type { Mutations } from '../lib/mutations.ts';
 import { SeededRng } from '../lib/rng.ts';
-import { ENTRY_OVERHEAD_BYTES } from '../redis/memory.ts';
 import { type ClientResult, decodeMessage, encodeMessage, type Level } from './messages.ts';
 import { DynamoReplica, levelCount, type Output, type ReplicaConfig, storedValueBytes } from './replica.ts';
 import { chooseTokens, Ring } from './ring.ts';
-import { keyBytes, MemoryReplicaStore, type ReplicaStore } from './store.ts';
+import { keyBytes, MemoryReplicaStore, type ReplicaStore, STORED_VALUE_OVERHEAD_BYTES } from './store.ts';
 import { type Dot, emptyContext, Versioned } from './versions.ts';
 import type { TypedOp } from './typed.ts';
 
@@ -412,10 +411,11 @@ export function pricedWalk(store: ReplicaStore): number {
       sum += storedValueBytes(e.key, Versioned.decode(e.state), e.state.length);
       const header = store.getHeader(e.key);
       if (header === undefined) continue;
-      sum += e.key.length + header.length + ENTRY_OVERHEAD_BYTES;
+      sum += e.key.length + header.length + STORED_VALUE_OVERHEAD_BYTES;
       for (let at: Uint8Array | null = new Uint8Array(0); at !== null; ) {
         const rows = store.scanRows(e.key, at, 100);
-        for (const r of rows.entries) sum += e.key.length + r.element.length + r.row.length + ENTRY_OVERHEAD_BYTES;
+        for (const r of rows.entries)
+          sum += e.key.length + r.element.length + r.row.length + STORED_VALUE_OVERHEAD_BYTES;
         at = rows.next;
       }
     }

@@ -1188,6 +1188,8 @@ export class DynamoReplica {
       const merged = this.mergeAnswers(r);
       if (merged instanceof BaristaError) {
         this.ops.delete(op);
+        // A pull ends here too (its slot freed, its waiters told), or its key is never pulled again.
+        if (r.origin.kind === 'internal') this.endPull(r.origin, false);
         return this.finish(r.origin, { ok: false, error: merged });
       }
       this.stats.readsAnswered++;

@@ -7,7 +7,9 @@
 // owner never holds the member; acknowledging the rowsOffer at once (before the pull) deletes the
 // hint while the pull is cut off, and the owner ends without the member. 2026-12-05: a replay
 // attached to a pull already running (anti-entropy's, past the hinted element) was acknowledged
-// when it ended: the hint deleted, the owner without the element (the fourth test fails so).
+// when it ended: the hint deleted, the owner without the element (the third test fails so). A
+// pull whose answers did not merge (siblings past their bound) never freed its slot, so no later
+// pull of that key started and its hint was replayed forever (the fourth test fails so).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { byteStringOf } from '../crdt/codec.ts';
@@ -134,5 +136,57 @@ test('a hint replay that comes while a pull of its key runs waits for a pull sta
     assert.deepEqual(rowsAt(c, 'c', 's'), ['a0', 'm1', 'm2', 'm3', 'm4', 'm5', 'x']);
   } finally {
     (limits as { dynamoRowsPageCountMax: number }).dynamoRowsPageCountMax = pageMax;
+  }
+});
+
+test('a pull whose answers do not merge ends (its slot freed): a later hint for that key is delivered', () => {
+  const L = limits as { dvvSiblingsCountMax: number };
+  const sibMax = L.dvvSiblingsCountMax;
+  L.dvvSiblingsCountMax = 3;
+  try {
+    const c = new DynamoCluster({ ids: IDS, seed: 'pull-leak', config: { collections: 'rows' } });
+    c.checkInvariants = false;
+    const w0 = c.typed('a', 's', { type: 'sadd', members: [enc.encode('m1')] }, 'ALL');
+    c.settle();
+    assert.ok(c.result(w0)?.ok);
+    // Concurrent blind writes on each side of a partition: a holds 3 siblings, c 2, together 4 (> 3).
+    c.partition([['a', 'b'], ['c']]);
+    c.put('a', 's', 'v1', 'ONE');
+    c.put('a', 's', 'v2', 'ONE');
+    c.put('c', 's', 'w', 'ONE');
+    c.deliverAll();
+    c.heal();
+    // Anti-entropy's stream offers s to c (op 0, an empty state): c pulls a's rows; the pull's
+    // answers (c's state at its start, a's) do not merge.
+    c.queue.push({
+      from: 'a',
+      to: 'c',
+      bytes: encodeMessage({ type: 'rowsOffer', op: 0, key: enc.encode('s'), state: Versioned.empty() }),
+    });
+    c.deliverAll();
+    const pulls = (): Map<string, unknown> => (c.node('c').replica as unknown as { pulls: Map<string, unknown> }).pulls;
+    assert.equal(c.node('c').replica.inflightOps, 0, 'the pull op is gone');
+    assert.equal(pulls().size, 0, 'and its slot is free');
+    // Resolve the siblings (a DEL over everything), make the set again, and write y with a hint for c.
+    const ctx = c.stateOf('a', 's').context().merge(c.stateOf('c', 's').context());
+    c.put('a', 's', null, 'ALL', ctx);
+    c.settle();
+    c.suspected.add('c');
+    const w1 = c.typed('a', 's', { type: 'sadd', members: [enc.encode('y')] }, 'QUORUM');
+    c.deliverAll();
+    assert.ok(c.result(w1)?.ok, JSON.stringify(c.result(w1)));
+    c.suspected.delete('c');
+    assert.equal(c.node('a').store.hintCount, 1);
+    for (let i = 0; i < 1000; i++) {
+      c.deliverAll();
+      c.tick();
+    }
+    // Before, the slot stayed taken: every replay waited for a pull that never started (the hint
+    // was replayed forever and c never got y).
+    assert.equal(c.node('a').store.hintCount, 0, 'the hint was delivered');
+    assert.ok(rowsAt(c, 'c', 's').includes('y'), `c rows ${rowsAt(c, 'c', 's')}`);
+    assert.equal(pulls().size, 0);
+  } finally {
+    L.dvvSiblingsCountMax = sibMax;
   }
 });

@@ -100,12 +100,15 @@ export function shownType(state: Versioned): string | null {
  * ones (never among them), so Redis' code sees the key's type (SREM on a hash: WRONGTYPE) and does
  * not take the key for emptied; the placeholder is in the value before and after, so no operation
  * comes of it. Without a collection, a marker counting elements is WRONGTYPE: the command is of
- * another type, as Redis' code would say.
+ * another type, as Redis' code would say. `partial`: a list command's head or tail read of the key
+ * (no element named): a set, hash or sorted set read so keeps a placeholder too (RPUSHX or LPOP on
+ * a set: WRONGTYPE, not an absent key).
  */
 export function materialize(
   state: Versioned,
   collection?: CollectionView,
   named?: readonly Uint8Array[],
+  partial = false,
 ): ReadValue | BaristaError {
   const top = state.chosen();
   if (top === undefined || top.value === null) return { value: null, listKeys: NO_KEYS };
@@ -136,7 +139,7 @@ export function materialize(
     if (v instanceof ORMap && schemaEqual(v.valueSchema, ZSET_SCHEMA)) {
       // A sorted set's rows as read (every row, or the members named with a placeholder besides).
       const entries = zsetEntries(v);
-      if (named !== undefined && held > entries.length) entries.push([placeholder(named), 0]);
+      if ((named !== undefined || partial) && held > entries.length) entries.push([placeholder(named ?? []), 0]);
       if (entries.length === 0) return { value: null, listKeys: NO_KEYS };
       return { value: { type: 'zset', entries }, listKeys: NO_KEYS };
     }
@@ -144,8 +147,8 @@ export function materialize(
     const members = v instanceof ORSet ? setMembers(v) : [];
     const entries = v instanceof ORMap ? hashEntries(v) : [];
     const shown = isSet ? members.length : entries.length;
-    if (named !== undefined && held > shown) {
-      const p = placeholder(named);
+    if ((named !== undefined || partial) && held > shown) {
+      const p = placeholder(named ?? []);
       if (isSet) members.push(p);
       else entries.push([p, new Uint8Array(0)]);
     }

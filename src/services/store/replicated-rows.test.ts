@@ -105,6 +105,17 @@ const command = fc.oneof(
     ['ZADD', 'z', 'XX', 'GT', 'LT', '1', 'a'],
     ['ZINCRBY', 'z', 'x', 'a'],
   ),
+  // A list's head or tail read of a set, hash or sorted set: WRONGTYPE, as Redis answers.
+  fc.constantFrom(
+    ['RPUSHX', 's', 'x'],
+    ['LPUSHX', 'h', 'x'],
+    ['LPOP', 'z'],
+    ['LRANGE', 's', '0', '1'],
+    ['LINDEX', 'h', '0'],
+  ),
+  fc.constantFrom(['RPUSH', 'z', 'x'], ['RPUSHX', 'z', 'x'], ['LPOP', 'h', '2'], ['RPUSHX', 'h', 'x']),
+  // Pushes onto a list past its deadline (Redis: the new elements alone).
+  fc.constantFrom(['PEXPIRE', 'l', '1'], ['LPUSH', 'l', 'p'], ['RPUSH', 'l', 'q']),
 );
 const script = fc.array(fc.tuple(fc.constantFrom(...NODES), command), { minLength: 10, maxLength: 30 });
 
@@ -665,4 +676,26 @@ test('rows: LLEN, SCARD and HLEN read no row while the replicas read hold the sa
   sent.length = 0;
   assert.deepEqual(atLevel(sim, 'n3', 'QUORUM', ['SCARD', 's']), ':4');
   assert.deepEqual([...new Set(selections())], ['tail']);
+});
+
+test('rows: LPUSH and RPUSH onto a list past its deadline answer the elements pushed alone, as Redis (its rows stay until that write)', () => {
+  const out: Record<string, string[]> = {};
+  for (const layout of ['rows', 'whole'] as const) {
+    const sim = cluster('rows-expired-push', layout);
+    runCommands(sim, 'n1', [
+      ['RPUSH', 'l', 'a', 'b', 'c'],
+      ['RPUSH', 'r', 'a', 'b', 'c'],
+      ['PEXPIRE', 'l', '100'],
+      ['PEXPIRE', 'r', '100'],
+    ]);
+    sim.runFor(1_000);
+    out[layout] = runCommands(sim, 'n1', [
+      ['LPUSH', 'l', 'x'],
+      ['RPUSH', 'r', 'y'],
+      ['LRANGE', 'l', '0', '-1'],
+      ['LRANGE', 'r', '0', '-1'],
+    ]);
+  }
+  assert.deepEqual(out['whole'], [':1', ':1', '*[$x]', '*[$y]']);
+  assert.deepEqual(out['rows'], out['whole']);
 });

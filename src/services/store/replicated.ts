@@ -763,9 +763,15 @@ export class ReplicatedCommands {
       (i, next) =>
         this.node.submit(request(keys[i]!), (read) => {
           if (!read.ok) return done(errorReply(read.error, false));
-          const materialized = materialize(read.state.versioned, read.state.collection, namedOf(keys[i]!));
           const head = rows?.get(latin1(keys[i]!));
-          const count = read.state.collection?.count ?? 0;
+          const partial = head !== undefined && !Array.isArray(head);
+          const materialized = materialize(read.state.versioned, read.state.collection, namedOf(keys[i]!), partial);
+          // A key that reads as absent (a list past its deadline keeps its rows until the next
+          // write) counts none: LPUSH's and RPUSH's length is then the elements pushed alone.
+          const count =
+            materialized instanceof BaristaError || materialized.value === null
+              ? 0
+              : (read.state.collection?.count ?? 0);
           const before =
             head === undefined || Array.isArray(head) || materialized instanceof BaristaError
               ? materialized

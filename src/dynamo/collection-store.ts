@@ -206,6 +206,25 @@ export class StoredCollection {
   }
 
   /**
+   * A new collection of `schema` over a dropped one (a type change): empty, its context the dropped
+   * one's, written at once. Forgetting that context let a replica that missed the old type's
+   * removals keep their rows and spread them back (a member an acknowledged SREM removed came back
+   * after SREM, HSET, HDEL, SADD on the key). A crash between the drop and this write loses the
+   * context (both are writes of one step, each under its own mark).
+   */
+  static openOver(store: ReplicaStore, key: Uint8Array, schema: Schema, context: CausalContext): StoredCollection {
+    const header: Header = { schema, context, count: 0, digest: 0n };
+    const encoded = encodeHeader({ ...header, bytes: 0 });
+    store.putHeader(key, encoded);
+    return new StoredCollection(
+      store,
+      key,
+      new DecomposedCollection(header, new StoredRows(store, key, schema)),
+      headerEntryBytes(key, encoded),
+    );
+  }
+
+  /**
    * A page of the rows from `from`: rows until their stored bytes reach `bytesMax` (at least one)
    * or `countMax` rows, under the header's context; `to` is the first row left out (undefined: the
    * end). What a row read of every row, anti-entropy and a ring move send.

@@ -27,7 +27,8 @@ import {
   type DecomposedDelta,
   type Row,
 } from '../crdt/decomposed.ts';
-import type { CausalContext } from '../crdt/dots.ts';
+import { CausalContext } from '../crdt/dots.ts';
+import { type Mutations, noMutations } from '../lib/mutations.ts';
 import { CollectionMarker } from '../crdt/marker.ts';
 import { MVRegister } from '../crdt/registers.ts';
 import type { HlcTimestamp } from '../lib/clocks/hlc.ts';
@@ -127,6 +128,7 @@ export class Collections {
   constructor(
     private readonly store: ReplicaStore,
     private readonly handlesMax = limits.dynamoOpenCollectionsCountMax,
+    private readonly mutations: Mutations = noMutations,
   ) {}
 
   get openCount(): number {
@@ -144,8 +146,8 @@ export class Collections {
 
   /**
    * `key`'s collection of `schema`, opened or made. A stored collection of another schema is
-   * dropped when no marker of its schema is left in `state` (the key changed type), else
-   * wrong_type (writes of two types raced: the other one's collection stays).
+   * dropped when no marker of its schema is left in `state` (the key changed type; the new one
+   * keeps its context), else wrong_type (writes of two types raced: the other one's collection stays).
    */
   open(key: Uint8Array, schema: Schema, state: Versioned): StoredCollection | BaristaError {
     const held = this.held(key);
@@ -157,7 +159,12 @@ export class Collections {
         return m !== undefined && m.count > 0 && schemaEqual(m.schema, held.dc.header.schema);
       });
       if (live) return new BaristaError('wrong_type', WRONGTYPE);
+      // The new type's collection keeps the old one's context (StoredCollection.openOver says why).
+      const context = this.mutations.has('dynamo-collection-drop-context') ? CausalContext.empty : held.dc.context;
       this.drop(key);
+      const over = this.touch(keyString(key), StoredCollection.openOver(this.store, key, schema, context), key);
+      this.onBytes?.(key, over.bytes);
+      return over;
     }
     return this.touch(keyString(key), StoredCollection.open(this.store, key, schema), key);
   }

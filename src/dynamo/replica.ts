@@ -519,7 +519,7 @@ export class DynamoReplica {
     );
     this.ring = deps.ring;
     this.store = deps.store;
-    this.collections = new Collections(deps.store);
+    this.collections = new Collections(deps.store, undefined, deps.mutations ?? noMutations);
     // A collection's rows and header count with its key's value (maxmemory at N > 1).
     this.collections.onBytes = (key, delta) => this.onStored?.(key, delta);
     this.isUp = deps.isUp;

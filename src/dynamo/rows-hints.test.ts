@@ -9,10 +9,13 @@
 // attached to a pull already running (anti-entropy's, past the hinted element) was acknowledged
 // when it ended: the hint deleted, the owner without the element (the third test fails so). A
 // pull whose answers did not merge (siblings past their bound) never freed its slot, so no later
-// pull of that key started and its hint was replayed forever (the fourth test fails so).
+// pull of that key started and its hint was replayed forever (the fourth test fails so). A key
+// that changed type dropped the old collection's context, so a replica that missed a removal
+// kept the row and the pulls spread it back (the fifth test fails so; review finding 2026-12-05).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { byteStringOf } from '../crdt/codec.ts';
+import type { ORSet } from '../crdt/orset.ts';
 import { limits } from '../lib/limits.ts';
 import { decodeMessage, encodeMessage } from './messages.ts';
 import { DynamoCluster } from './testing.ts';
@@ -189,4 +192,42 @@ test('a pull whose answers do not merge ends (its slot freed): a later hint for 
   } finally {
     L.dvvSiblingsCountMax = sibMax;
   }
+});
+
+test('a member removed before the key changed type and back stays removed at a replica that missed it all (the new type keeps the old context)', () => {
+  const c = new DynamoCluster({ ids: IDS, seed: 'drop-resurrect', config: { collections: 'rows' } });
+  c.checkInvariants = false;
+  const ok = (id: number): void => assert.ok(c.result(id)?.ok, JSON.stringify(c.result(id)));
+  let w = c.typed('a', 's', { type: 'sadd', members: [enc.encode('x')] }, 'ALL');
+  c.settle();
+  ok(w);
+  for (const id of IDS) assert.deepEqual(rowsAt(c, id, 's'), ['x']);
+  c.down('b');
+  // SREM x (b misses it), then the key becomes a hash (the set's header is dropped at a and c),
+  // the hash is emptied, and the key becomes a set again with y.
+  w = c.typed('a', 's', { type: 'srem', members: [enc.encode('x')] }, 'QUORUM');
+  c.deliverAll();
+  ok(w);
+  w = c.typed('a', 's', { type: 'hset', members: [enc.encode('f'), enc.encode('v')] }, 'QUORUM');
+  c.deliverAll();
+  ok(w);
+  w = c.typed('a', 's', { type: 'hdel', members: [enc.encode('f')] }, 'QUORUM');
+  c.deliverAll();
+  ok(w);
+  w = c.typed('a', 's', { type: 'sadd', members: [enc.encode('y')] }, 'QUORUM');
+  c.deliverAll();
+  ok(w);
+  assert.deepEqual(rowsAt(c, 'a', 's'), ['y']);
+  c.up('b');
+  c.settle(); // hints replayed: b merges the state, pulls a's rows
+  const r = c.rows('a', 's', 'ALL', null);
+  c.settle();
+  const res = c.result(r);
+  assert.ok(res?.ok);
+  const members = (res.collection!.view as ORSet).value().sort();
+  c.settle();
+  // Before, x (removed by an acknowledged SREM) was a member again at every replica: the hash's
+  // header had dropped the set's context, so b's x was kept by its join and spread back.
+  assert.deepEqual(members, ['y']);
+  for (const id of IDS) assert.deepEqual(rowsAt(c, id, 's'), ['y'], id);
 });

@@ -91,6 +91,8 @@ export const MUTATION_NAMES = [
   'dynamo-counter-per-key',
   /** Dynamo rows layout: a collection's dots go under the bare actor id, not one per header (a header made again reuses dots). */
   'dynamo-collection-actor-bare',
+  /** Dynamo rows layout: a key's collection made over one of another type starts with an empty context (the old one's is forgotten). */
+  'dynamo-collection-drop-context',
   /** Dynamo ring move: the moving node's streams count as done at once, nothing copied (move.ts). */
   'dynamo-move-no-stream',
   /** Dynamo cleanup: keeps only the keys the node is the FIRST replica of (drops its secondary copies). */

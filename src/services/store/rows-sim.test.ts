@@ -21,9 +21,11 @@
 //     crash, and the next life went on counting from what the crash had kept, reusing dots the
 //     previous life had shipped (acknowledged SADDs lost, seed a): ids are per life now.
 // Negative controls: the mutation 'dynamo-collection-actor-bare' (a collection's dots under the
-// bare actor id, as before 2026-12-06: a header made again counts from 1) loses acknowledged SADDs
-// here (the last test; the first review of the rows layout found that defect by reading); keeping
-// a former life's id (the check of collectionActorPrefix removed) fails seed a under periodic.
+// bare actor id, as before 2026-12-06: a header made again counts from 1) lost acknowledged SADDs
+// here alone until 2026-12-05, when a type change started keeping the old collection's context
+// (a review found removals coming back without it); now it takes 'dynamo-collection-drop-context'
+// too (the header made again over another type's, empty) for the last test to find lost SADDs.
+// Keeping a former life's id (the check of collectionActorPrefix removed) fails seed a under periodic.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkLostWrites } from '../../check/consistency/index.ts';
@@ -100,7 +102,7 @@ interface Add {
 function run(
   seed: string,
   sync: Sync,
-  mutation?: string,
+  mutation?: string | readonly string[],
   nemesis: 'simple' | 'random' = 'simple',
 ): { adds: Add[]; finals: Map<string, string[] | null>; faults: number } {
   const sim = replicatedCluster(
@@ -108,7 +110,7 @@ function run(
     NODES,
     3,
     { consistency: 'QUORUM', sync, replication: { collections: 'rows' } },
-    mutation === undefined ? undefined : mutationsFrom([mutation]),
+    mutation === undefined ? undefined : mutationsFrom(typeof mutation === 'string' ? [mutation] : mutation),
   );
   const rng = new SeededRng(`rows-sim-ops-${seed}`);
   if (nemesis === 'random')
@@ -244,7 +246,7 @@ function historyOf(adds: readonly Add[], finals: ReadonlyMap<string, string[] | 
 function check(
   seed: string,
   sync: Sync,
-  mutation?: string,
+  mutation?: string | readonly string[],
   nemesis: 'simple' | 'random' = 'simple',
 ): { verdict: string; lost: number; checked: number; acked: number; faults: number } {
   const { adds, finals, faults } = run(seed, sync, mutation, nemesis);
@@ -280,8 +282,10 @@ test('rows layout (store.sync always) under a random nemesis (partitions, crashe
   }
 });
 
-test("negative control: with dots under the bare actor id ('dynamo-collection-actor-bare') the checker finds lost SADDs", () => {
-  const found = ['a', 'b', 'c', 'd'].map((seed) => check(seed, 'always', 'dynamo-collection-actor-bare'));
+test("negative control: with dots under the bare actor id and a type change forgetting the old context ('dynamo-collection-actor-bare', 'dynamo-collection-drop-context') the checker finds lost SADDs", () => {
+  const found = ['a', 'b', 'c', 'd'].map((seed) =>
+    check(seed, 'always', ['dynamo-collection-actor-bare', 'dynamo-collection-drop-context']),
+  );
   assert.ok(
     found.some((r) => r.lost > 0),
     JSON.stringify(found),

@@ -1188,8 +1188,11 @@ export class DynamoReplica {
       const merged = this.mergeAnswers(r);
       if (merged instanceof BaristaError) {
         this.ops.delete(op);
-        // A pull ends here too (its slot freed, its waiters told), or its key is never pulled again.
+        // A pull ends here too (its slot freed, its waiters told), or its key is never pulled again;
+        // the joins of peers still paging end too (a join left open keeps its handle from closing).
         if (r.origin.kind === 'internal') this.endPull(r.origin, false);
+        for (const { join } of r.rows?.joins.values() ?? []) this.abandonReadJoin(r.key, join);
+        r.rows?.joins.clear();
         return this.finish(r.origin, { ok: false, error: merged });
       }
       this.stats.readsAnswered++;

@@ -193,10 +193,22 @@ export class StoredCollection {
   /** Opens `key`'s collection of `schema` (empty when it has no header). A stored header of another schema is crdt_unknown_type. */
   static open(store: ReplicaStore, key: Uint8Array, schema: Schema): StoredCollection {
     const stored = store.getHeader(key);
-    const header = stored === undefined ? undefined : readHeader(stored, schema);
+    let header = stored === undefined ? undefined : readHeader(stored, schema);
     const rows = new StoredRows(store, key, schema);
-    // A header written before it recorded its rows' bytes: counted once here.
-    if (header !== undefined) rows.bytes = header.bytes ?? rows.recount();
+    if (header !== undefined) rows.bytes = header.bytes ?? 0;
+    if (header !== undefined && (header.bytes === undefined || (header.high === undefined && header.count > 0))) {
+      // A header written before it recorded its rows' bytes, or its high-water element (kind 4):
+      // both from one walk of the rows, once (without `high` a list's tail read found no tail,
+      // and its first write took whatever row it touched as the highest).
+      let bytes = 0;
+      let last: ByteString | undefined;
+      for (const r of rows.stored('')) {
+        bytes += rowEntryBytes(key, r.element, r.bytes);
+        last = r.element;
+      }
+      rows.bytes = header.bytes ?? bytes;
+      if (header.high === undefined && last !== undefined) header = { ...header, high: last };
+    }
     return new StoredCollection(
       store,
       key,

@@ -11,9 +11,12 @@
 // And a head read under pops that outrun its pages (100 more local pops before each page request
 // reaches the peer) finds a live head in a few rounds, each asking twice the rows. Negative control
 // (2026-12-05): at a fixed page length it made 94 page requests, done only when the pops ran out
-// (in a real bench of 50 clients popping at QUORUM, a read timed out so).
+// (in a real bench of 50 clients popping at QUORUM, a read timed out so). And a list whose headers
+// were written without a high-water element (kind 4) gets one from its rows when opened (the
+// review of 2026-12-05 found its tail reads saw no tail; the test fails without the walk).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { decodeDecomposed, encodeHeader, headerSchema } from '../crdt/decomposed-codec.ts';
 import { decodeMessage, encodeMessage } from './messages.ts';
 import { DynamoCluster } from './testing.ts';
 
@@ -128,4 +131,43 @@ test('a head read reaches past pops that outrun its pages (each round reads twic
   assert.ok(r.ok, `the read failed after ${rounds} page requests: ${JSON.stringify(r)}`);
   assert.ok(rounds <= 10, `${rounds} page requests`);
   if (r.ok) assert.ok(r.collection !== undefined && r.collection.view.size >= 1, 'the head it found');
+});
+
+test('a list under kind-4 headers (no high-water element recorded) gets one from its rows when opened: RPUSH still lands last', () => {
+  const c = new DynamoCluster({ ids: IDS, seed: 'old-header', config: { collections: 'rows' } });
+  c.checkInvariants = false;
+  const w = c.typed('a', 'l', { type: 'list', members: listOf(10) }, 'ALL');
+  c.settle();
+  assert.ok(c.result(w)?.ok);
+  const tail = (): string | undefined => {
+    const id = c.rows('a', 'l', 'ALL', null, undefined, true);
+    c.deliverAll();
+    const r = c.result(id);
+    assert.ok(r?.ok, JSON.stringify(r));
+    const after = r.collection?.after;
+    return after === undefined ? undefined : new TextDecoder().decode(after);
+  };
+  assert.equal(tail(), 'k0009');
+  // Each replica's header rewritten as session 20's build wrote it (kind 4: no local records), then restarted.
+  for (const id of IDS) {
+    const store = c.node(id).store;
+    const bytes = store.getHeader(enc.encode('l'))!;
+    const m = decodeDecomposed(bytes, headerSchema(bytes));
+    assert.ok(m.kind === 'header');
+    const { own: _own, high: _high, bytes: _bytes, ...plain } = m.header;
+    const current = encodeHeader(plain);
+    const kind4 = current.slice(0, current.length - 1); // the local flags byte (0) gone
+    kind4[1] = 4;
+    store.putHeader(enc.encode('l'), kind4);
+    store.sync();
+    c.crash(id);
+    c.up(id);
+  }
+  // Before, no tail was found (RPUSH started a new list at the first position, RPUSHX answered 0).
+  assert.equal(tail(), 'k0009');
+  // And a write at the head no longer takes its element for the highest.
+  const head = c.typed('a', 'l', { type: 'list', members: [enc.encode('j0000'), enc.encode('\u0001v')] }, 'ALL');
+  c.settle();
+  assert.ok(c.result(head)?.ok);
+  assert.equal(tail(), 'k0009');
 });

@@ -259,14 +259,21 @@ export class DynamoCluster {
   }
 
   /** A rows read (the rows layout) of `elements` (null: every row; with `front`, a list's head). */
-  rows(at: NodeId, key: string, level: Level, elements: readonly string[] | null, front?: number): number {
+  rows(at: NodeId, key: string, level: Level, elements: readonly string[] | null, front?: number, back?: true): number {
     const id = this.nextRequestId++;
     this.pending.set(id, { kind: 'get', key, level, ackedBefore: [] });
     const n = this.node(at);
     assert(n.up, `client request at down node ${at}`);
     const named = elements === null ? null : elements.map((e) => utf8.encode(e));
     const req = { kind: 'rows' as const, key: utf8.encode(key), level, elements: named };
-    this.process(n, n.replica.request(id, front === undefined ? req : { ...req, front }));
+    this.process(
+      n,
+      n.replica.request(id, {
+        ...req,
+        ...(front === undefined ? {} : { front }),
+        ...(back === undefined ? {} : { back }),
+      }),
+    );
     return id;
   }
 

@@ -351,6 +351,11 @@ export class MoveRunner {
         this.startQueued();
         return;
       }
+      if (this.pending.size >= limits.dynamoMovePageWaitsCountMax) {
+        // Not taken (no ack): the sender sends it again once waits have ended.
+        this.stats.ignored++;
+        return;
+      }
       const keys = this.mergePage(m.entries);
       this.wait(page, from, keys, { kind: 'ack', op: m.op });
       return;

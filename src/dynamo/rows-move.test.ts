@@ -15,6 +15,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { byteStringOf } from '../crdt/codec.ts';
+import { limits } from '../lib/limits.ts';
 import { noMutations } from '../lib/mutations.ts';
 import { SeededRng } from '../lib/rng.ts';
 import { decodeMessage, encodeMessage } from './messages.ts';
@@ -186,8 +187,9 @@ test('a move aborted while its pages wait for rows drops those waits (no pull st
   );
 });
 
-test('a pushed page sent again with more keys (read again from its cursor) is acknowledged only after those keys are pulled too', () => {
-  const rng = new SeededRng('rows-resend');
+/** A receiver's MoveRunner alone (r, with sender p on its ring), its pulls and acks recorded; a pull ends when the test says. */
+function receiver(seed: string): { runner: MoveRunner; acks: number[]; pulled: string[] } {
+  const rng = new SeededRng(seed);
   let ring = Ring.empty();
   for (const id of ['p', 'r']) ring = ring.bootstrap(id, chooseTokens(rng, 4, ring));
   const acks: number[] = [];
@@ -214,8 +216,14 @@ test('a pushed page sent again with more keys (read again from its cursor) is ac
     { delayTicks: 0, timeoutTicks: 5, scanEntriesMax: 100 },
     ring,
   );
-  const state = Versioned.empty().encode();
-  const entry = (k: string) => ({ key: enc.encode(k), state });
+  return { runner, acks, pulled };
+}
+
+const pageEntry = (k: string) => ({ key: enc.encode(k), state: Versioned.empty().encode() });
+
+test('a pushed page sent again with more keys (read again from its cursor) is acknowledged only after those keys are pulled too', () => {
+  const { runner, acks, pulled } = receiver('rows-resend');
+  const entry = pageEntry;
   runner.onPage('p', {
     type: 'movePage',
     op: 1,
@@ -237,4 +245,20 @@ test('a pushed page sent again with more keys (read again from its cursor) is ac
   assert.deepEqual(acks, [], 'acknowledged before k3 was pulled');
   runner.onPullEnd('p\0k3', true);
   assert.deepEqual(acks, [2]);
+});
+
+test('pushed pages waiting for their rows are bounded (dynamoMovePageWaitsCountMax): one past it is not taken, and taken once waits end', () => {
+  const { runner, acks } = receiver('rows-waits');
+  const max = limits.dynamoMovePageWaitsCountMax;
+  for (let i = 0; i <= max; i++)
+    runner.onPage('p', { type: 'movePage', op: i + 1, push: true, next: null, entries: [pageEntry(`k${i}`)] });
+  assert.equal(runner.waitingPages, max);
+  assert.deepEqual(acks, [], 'no page acknowledged while its pull runs');
+  runner.onPullEnd('p\0k0', true);
+  assert.deepEqual(acks, [1]);
+  // The page not taken, sent again: taken now.
+  runner.onPage('p', { type: 'movePage', op: 9999, push: true, next: null, entries: [pageEntry(`k${max}`)] });
+  assert.equal(runner.waitingPages, max);
+  runner.onPullEnd(`p\0k${max}`, true);
+  assert.deepEqual(acks, [1, 9999]);
 });

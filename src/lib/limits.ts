@@ -380,6 +380,12 @@ export const limits = {
   /** Pulls of a peer's collection rows (anti-entropy offers them) one replica runs at once; more wait for the next round. */
   dynamoRowPullsCountMax: 64,
   /**
+   * Ring-move pages one receiver keeps waiting for their rows (src/dynamo/move.ts RowsWait: one per
+   * page in flight, a pushed page's kept past its move's end); a pushed page past it is not taken
+   * (no ack: its sender sends it again).
+   */
+  dynamoMovePageWaitsCountMax: 256,
+  /**
    * Joins of a peer's rows in progress on one collection (a read of every row or of a list's head
    * joins each peer's pages through one: src/crdt/decomposed.ts RowJoin). Concurrent reads of one
    * hot key each hold one per peer asked; past it a read's page is refused (that peer does not

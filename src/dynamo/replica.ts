@@ -1251,13 +1251,16 @@ export class DynamoReplica {
     this.finish(r.origin, v === undefined ? { ok: true, state: merged } : { ok: true, state: merged, collection: v });
   }
 
-  /** Whether every peer a tail read heard from answered this replica's context and count. */
-  private sameRows(mine: DecomposedCollection, rows: NonNullable<ReadOp['rows']>): boolean {
-    for (const node of rows.answers.keys()) {
-      if (node === this.id) continue;
-      const h = rows.heads?.get(node);
-      if (h === undefined || h.count !== mine.header.count || !h.context.equals(mine.context)) return false;
-    }
+  /**
+   * Whether the tail read's count is this replica's rows' own: only when no peer's answer counts
+   * (a read of this replica alone, as at ONE). Equal contexts and counts do not mean equal rows:
+   * a removal adds no dot, so replicas that each saw another acknowledged SREM hold {x} and {y}
+   * under one context, one element each, and their join is empty (a review found SCARD answering
+   * 1 there). The peer's header digest in its answer would tell; until it is sent, a count read
+   * with peers reads every row.
+   */
+  private sameRows(_mine: DecomposedCollection, rows: NonNullable<ReadOp['rows']>): boolean {
+    for (const node of rows.answers.keys()) if (node !== this.id) return false;
     return true;
   }
 

@@ -168,9 +168,9 @@ interface ActiveMove {
   readonly transfers: Transfer[];
 }
 
-/** A page's identity among pages waiting for rows: its sender and first key (an empty page: none). */
-function pageId(from: NodeId, entries: readonly MoveEntry[]): string {
-  return `${from}\0${entries.length === 0 ? '' : keyString(entries[0]!.key)}`;
+/** A page's identity among pages waiting for rows: pushed or pulled, its sender and first key (an empty page: none). */
+function pageId(from: NodeId, push: boolean, entries: readonly MoveEntry[]): string {
+  return `${push ? 'push' : 'pull'}\0${from}\0${entries.length === 0 ? '' : keyString(entries[0]!.key)}`;
 }
 
 /** Adjacent ranges (one's end is the next one's start) merged, in the order given. */
@@ -334,7 +334,7 @@ export class MoveRunner {
         this.stats.ignored++;
         return;
       }
-      const page = pageId(from, m.entries);
+      const page = pageId(from, true, m.entries);
       const again = this.pending.get(page);
       if (again !== undefined) {
         // Sent again (its ack timed out while the rows were pulled): merged again, and acknowledged
@@ -369,7 +369,7 @@ export class MoveRunner {
     // The fetch stays in flight (no other is sent) until the rows are here; its timeout no longer
     // applies: the wait advances the transfer or, when a pull fails, drops the fetch.
     t.inflight = { ...t.inflight!, deadlineTick: Number.MAX_SAFE_INTEGER };
-    this.wait(pageId(from, m.entries), from, keys, { kind: 'advance', t, next: m.next, entries: m.entries });
+    this.wait(pageId(from, false, m.entries), from, keys, { kind: 'advance', t, next: m.next, entries: m.entries });
   }
 
   /**

@@ -426,10 +426,12 @@ export class DynamoReplica {
   private readonly collections: Collections;
   /**
    * Pulls of a peer's rows in progress (pullRows), by peer and key; at most dynamoRowPullsCountMax.
-   * `gen` numbers the pulls of one peer and key (a pull's id ends with it); `again`: a pull was
-   * asked for while this one ran, so the next one (gen + 1) starts when it ends.
+   * `id`: the running pull's; `next`: the id promised to a waiter that came while it ran (the pull
+   * that starts in the same slot when this one ends). Ids end with a number never used twice in
+   * this life (`pullSeq`), so a pull's end is told to its own waiters alone.
    */
-  private readonly pulls = new Map<string, { readonly gen: number; again: boolean }>();
+  private readonly pulls = new Map<string, { readonly id: string; next: string | null }>();
+  private pullSeq = 0;
   /** Hint replays (rowsOffer) to acknowledge when a pull ends well: per pull, at most dynamoHintReplaysCountMax. */
   private readonly pullAcks = new Map<string, { readonly to: NodeId; readonly op: number }[]>();
   /** What this life's collection ids start with (collectionActorPrefix). */
@@ -1396,21 +1398,37 @@ export class DynamoReplica {
     if (running !== undefined) {
       // That pull may already be past rows its new waiter needs (a hinted element, a page's rows
       // written before the page was read): the waiter gets the next pull, started when it ends.
-      running.again = true;
-      return `${base}\0${running.gen + 1}`;
+      running.next ??= `${base}\0${++this.pullSeq}`;
+      return running.next;
     }
     if (this.pulls.size >= limits.dynamoRowPullsCountMax) {
       this.stats.rowPullsSkipped++;
       return 'busy';
     }
-    return this.startPull(peer, key, base, 0);
+    return this.startPull(peer, key, base, `${base}\0${++this.pullSeq}`);
   }
 
-  /** Sends the first page request of a pull (its slot in `pulls` taken); its id. */
-  private startPull(peer: NodeId, key: Uint8Array, base: string, gen: number): string {
-    this.pulls.set(base, { gen, again: false });
+  /**
+   * What must hold of the pulls after every step (the test cluster checks it): one read per slot,
+   * the slot's own, and no more than dynamoRowPullsCountMax of them. A problem's description, or null.
+   */
+  pullsProblem(): string | null {
+    const bases = new Set<string>();
+    for (const o of this.ops.values()) {
+      if (o.kind !== 'read' || o.origin.kind !== 'internal') continue;
+      if (bases.has(o.origin.base)) return `two pulls of ${JSON.stringify(o.origin.base)} run`;
+      bases.add(o.origin.base);
+      if (this.pulls.get(o.origin.base)?.id !== o.origin.pull)
+        return `pull ${JSON.stringify(o.origin.pull)} runs outside its slot`;
+    }
+    if (bases.size > limits.dynamoRowPullsCountMax) return `${bases.size} pulls run`;
+    return null;
+  }
+
+  /** Sends the first page request of pull `pull` (its slot in `pulls` taken); its id. */
+  private startPull(peer: NodeId, key: Uint8Array, base: string, pull: string): string {
+    this.pulls.set(base, { id: pull, next: null });
     this.stats.rowPulls++;
-    const pull = `${base}\0${gen}`;
     const op = this.newOp();
     const r: ReadOp = {
       kind: 'read',
@@ -1432,19 +1450,27 @@ export class DynamoReplica {
 
   /**
    * A pull ended (its rows joined, or given up on): the move and hint replays waiting for it are
-   * told. When another was asked for meanwhile, it starts in the same slot (or, with nothing left
-   * to pull, ends well at once).
+   * told. When another was asked for meanwhile, it starts in the same slot first (or, with nothing
+   * left to pull, ends well at once): told first, a move would take the freed slot for a pull of
+   * its own, and the next one would start past dynamoRowPullsCountMax.
    */
   private endPull(origin: Extract<Origin, { kind: 'internal' }>, ok: boolean): void {
-    const key = origin.key;
     const running = this.pulls.get(origin.base);
+    if (running?.id !== origin.pull) {
+      this.tellPullEnd(origin.pull, ok);
+      return;
+    }
     this.pulls.delete(origin.base);
+    const next = running.next;
+    let nothingLeft = false;
+    if (next !== null) {
+      const peer = origin.base.slice(0, origin.base.indexOf('\0'));
+      if (this.config.collections === 'rows' && holdsMarker(this.local(origin.key)))
+        this.startPull(peer, origin.key, origin.base, next);
+      else nothingLeft = true;
+    }
     this.tellPullEnd(origin.pull, ok);
-    if (running?.again !== true) return;
-    const peer = origin.base.slice(0, origin.base.indexOf('\0'));
-    if (this.config.collections === 'rows' && holdsMarker(this.local(key)))
-      this.startPull(peer, key, origin.base, running.gen + 1);
-    else this.tellPullEnd(`${origin.base}\0${running.gen + 1}`, true);
+    if (nothingLeft) this.tellPullEnd(next!, true);
   }
 
   private tellPullEnd(pull: string, ok: boolean): void {

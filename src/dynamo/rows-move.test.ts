@@ -11,7 +11,8 @@
 // 64th pull was refused whole and sent again; the fifth fails when a pull whose page was refused
 // ends as if it had gone well (the page counted without that set's rows). 2026-12-05: the last
 // fails when a pushed page sent again with more keys is acknowledged once the first sending's
-// pulls end (its new keys' rows never pulled).
+// pulls end (its new keys' rows never pulled). 2026-12-05 (session 23): the last fails when a
+// pushed page and a fetched one share a page id (sender and first key alone).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { byteStringOf } from '../crdt/codec.ts';
@@ -187,11 +188,14 @@ test('a move aborted while its pages wait for rows drops those waits (no pull st
   );
 });
 
-/** A receiver's MoveRunner alone (r, with sender p on its ring), its pulls and acks recorded; a pull ends when the test says. */
-function receiver(seed: string): { runner: MoveRunner; acks: number[]; pulled: string[] } {
+/**
+ * A receiver's MoveRunner alone (r, with sender p on its ring; joining: r joins p's ring, its move
+ * set), its pulls and acks recorded; a pull ends when the test says.
+ */
+function receiver(seed: string, joining = false): { runner: MoveRunner; acks: number[]; pulled: string[] } {
   const rng = new SeededRng(seed);
-  let ring = Ring.empty();
-  for (const id of ['p', 'r']) ring = ring.bootstrap(id, chooseTokens(rng, 4, ring));
+  let ring = Ring.empty().bootstrap('p', chooseTokens(rng, 4, Ring.empty()));
+  ring = joining ? ring.beginJoin('r', chooseTokens(rng, 4, ring)) : ring.bootstrap('r', chooseTokens(rng, 4, ring));
   const acks: number[] = [];
   const pulled: string[] = [];
   let op = 1000;
@@ -216,6 +220,7 @@ function receiver(seed: string): { runner: MoveRunner; acks: number[]; pulled: s
     { delayTicks: 0, timeoutTicks: 5, scanEntriesMax: 100 },
     ring,
   );
+  if (joining) runner.setRing(ring);
   return { runner, acks, pulled };
 }
 
@@ -261,4 +266,19 @@ test('pushed pages waiting for their rows are bounded (dynamoMovePageWaitsCountM
   assert.equal(runner.waitingPages, max);
   runner.onPullEnd(`p\0k${max}`, true);
   assert.deepEqual(acks, [1, 9999]);
+});
+
+test('a pushed page and a fetched page from one sender with the same first key wait apart: both count once the pull ends', () => {
+  // r joins p's ring (fetching from p) while a page p pushed (an earlier move's) still waits for
+  // its rows. Both pages begin with k1: one page id for both, the fetched page's wait replaced the
+  // pushed one's, which was never acknowledged (and, sent again, took the fetched page's place).
+  const { runner, acks, pulled } = receiver('rows-page-ids', true);
+  runner.onPage('p', { type: 'movePage', op: 1, push: true, next: null, entries: [pageEntry('k1')] });
+  runner.tick(0); // the join's first fetch: op 1000
+  runner.onPage('p', { type: 'movePage', op: 1000, push: false, next: null, entries: [pageEntry('k1')] });
+  assert.equal(runner.waitingPages, 2);
+  runner.onPullEnd(pulled[0]!, true);
+  assert.deepEqual(acks, [1], 'the pushed page is acknowledged');
+  runner.tick(1);
+  assert.equal(runner.progress()?.done, true, 'the fetched page counted: the join is done');
 });

@@ -139,6 +139,8 @@ function run(
     if (process.env['ROWS_SIM_LOG'] !== undefined) console.log(`t=${sim.nowMs} ${x}`);
   };
   for (let step = 0; step < STEPS; step++) {
+    // Each step: every live node's rows pulls hold their slots, within dynamoRowPullsCountMax.
+    for (const n of live()) assert.equal(storeOf(sim.instance(n)!).replica!.replica.pullsProblem(), null, n);
     const roll = rng.float();
     if (nemesis === 'random') {
       // The scheduled faults run on their own (the steps spread over their 30 s); a node they took

@@ -727,8 +727,9 @@ export class RaftDriver {
     // toward commit only after advance(). The transport batches per turn, so it is told to put
     // the frames on the wire now, before the synchronous fsync blocks this thread (with them the
     // answers to forwarded requests settled by an earlier Ready of this turn).
-    this.sendAll(rd.messages);
-    if (rd.mustSync) this.env.transport.flushNow?.();
+    // A follower's acknowledgement goes at once too: the leader's commit waits for it, and the
+    // turn's end comes after this Ready's applies (and, on a loaded machine, after other work).
+    if (this.sendAll(rd.messages) || rd.mustSync) this.env.transport.flushNow?.();
     const lastEntry = rd.entries.at(-1);
     if (leading && lastEntry !== undefined) this.replicationMarks.mark(lastEntry.index, started);
     if (rd.snapshot !== undefined) {
@@ -853,15 +854,21 @@ export class RaftDriver {
     }
   }
 
-  /** Hands a Ready's messages to the transport; a follower's first acknowledgement ends its stage. */
-  private sendAll(messages: readonly Message[]): void {
+  /**
+   * Hands a Ready's messages to the transport; a follower's first acknowledgement ends its stage.
+   * True when an acknowledgement of appended entries was among them.
+   */
+  private sendAll(messages: readonly Message[]): boolean {
+    let acked = false;
     for (const m of messages) {
       if (m.type === MsgType.AppendResponse && this.appendArrivedMs !== undefined) {
         this.stages.follower_append.observe(this.env.clock.monotonicMs() - this.appendArrivedMs);
         this.appendArrivedMs = undefined;
+        acked = true;
       }
       this.link.send(m.to, MessageType.Raft, encodeMessage(m));
     }
+    return acked;
   }
 
   /** Leader: how long each new entry waited between its proposal and its Ready. */

@@ -10,10 +10,10 @@
 // evicted_keys and DBSIZE are printed after (Redis counts its allocator, we our data set).
 // --cluster: instead, 3 Baristas node processes with N = 3 at ONE and at QUORUM (sync periodic,
 // redis-benchmark on the first node, which coordinates every request) against Redis everysec,
-// SET and GET unless --tests names others (each collection test's single key is rewritten whole
-// per command at N > 1: 32 LPUSH/s over 5,000 pushes, so give those a small -n); QUORUM twice: store.conflicts siblings (a SET reads first) and
-// last-write-wins (a SET is one write round). --collections rows: sets and hashes in the rows
-// layout (replication.collections), which touches only the elements a command names.
+// SET and GET unless --tests names others; QUORUM twice: store.conflicts siblings (a SET reads
+// first) and last-write-wins (a SET is one write round). --collections: rows (the default, as
+// `barista dev --replicas N` makes) touches only the elements a command names; whole rewrites a
+// collection test's single key per command (32 LPUSH/s over 5,000 pushes: give it a small -n).
 // Systems, each started fresh for its runs and stopped after (in `finally`):
 //   redis-server: no persistence; appendonly yes + appendfsync everysec; appendfsync always
 //   Baristas:     store.sync none; periodic (every 1000 ms, like everysec); always (group commit)
@@ -165,7 +165,7 @@ export default async function main(args: string[]): Promise<void> {
       maxmemory: { type: 'string' },
       policy: { type: 'string', default: 'allkeys-lru' },
       warmup: { type: 'string', default: '20000' },
-      collections: { type: 'string', default: 'whole' },
+      collections: { type: 'string', default: 'rows' },
     },
   });
   const unavailable =

@@ -29,7 +29,7 @@ const clusterFile = z.object({
   replicas: z.number().int().min(1).optional(),
   /** store.conflicts of every node (absent: the store's default, siblings). */
   conflicts: z.enum(['siblings', 'last-write-wins']).optional(),
-  /** store.replication.collections, fixed when the cluster is created (absent: whole). */
+  /** store.replication.collections, fixed when the cluster is created (absent: whole; new clusters at N > 1 record rows). */
   collections: z.enum(['whole', 'rows']).optional(),
   nodes: z.array(nodeEntry),
 });

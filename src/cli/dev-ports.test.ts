@@ -2,7 +2,8 @@
 // at base+10i, admin at +1, then each protocol the registered services declare, in registry
 // order; more than fit in a node's block of 10 is a ConfigError, not an overlap with the next node.
 // `--conflicts` reaches every node's store config and cluster.json.
-// `--collections` (rows) reaches every node's store.replication config and cluster.json, fixed at creation.
+// `--collections` reaches every node's store.replication config and cluster.json, fixed at creation
+// (a new cluster at N > 1 without it: rows; a cluster file that recorded none: whole).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,6 +54,29 @@ test('barista dev --collections rows: every node config gets it beside N, cluste
   }
 });
 
+test('barista dev at N > 1 without --collections: a new cluster keeps rows, one made before rows were the default (nothing recorded) stays whole', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'baristas-dev-plan-'));
+  try {
+    const base = planOptions(dir);
+    const fresh = planCluster({ ...base, replicas: 3 });
+    assert.equal(fresh.collections, 'rows');
+    const replication = (nodeConfig(fresh, fresh.nodes[0]!, true).store as Record<string, unknown>)['replication'];
+    assert.deepEqual(replication, { replicas: 3, collections: 'rows' });
+    // N = 1 has no replica layout: nothing recorded, nothing configured.
+    assert.equal(planCluster({ ...base, dataDir: join(dir, 'one') }).collections, undefined);
+    // A cluster file written before: N = 3 and no layout, so whole; a run without the flag keeps it.
+    const { collections: _, ...older } = fresh;
+    writeClusterFile(dir, older);
+    const again = planCluster(base);
+    assert.equal(again.collections, undefined);
+    const store = nodeConfig(again, again.nodes[0]!, false).store as Record<string, unknown>;
+    assert.deepEqual(store['replication'], { replicas: 3 }, "the store's own default: whole");
+    assert.throws(() => planCluster({ ...base, collections: 'rows' }), /keeping collections whole/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('barista dev --conflicts: every node config gets store.conflicts, cluster.json keeps it, a later run may change it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'baristas-dev-plan-'));
   try {
@@ -62,7 +86,7 @@ test('barista dev --conflicts: every node config gets store.conflicts, cluster.j
     for (const node of fresh.nodes) {
       const store = nodeConfig(fresh, node, true).store as Record<string, unknown>;
       assert.equal(store['conflicts'], 'last-write-wins', node.id);
-      assert.deepEqual(store['replication'], { replicas: 3 });
+      assert.deepEqual(store['replication'], { replicas: 3, collections: 'rows' });
     }
     writeClusterFile(dir, fresh);
     // A later run without the flag keeps the recorded mode; with it, switches (unlike --replicas).

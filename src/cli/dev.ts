@@ -37,7 +37,8 @@ export interface DevOptions {
   readonly conflicts?: ClusterFile['conflicts'];
   /**
    * store.replication.collections (how sets, hashes and lists are kept at N > 1) for a new
-   * cluster; an existing one keeps its own (the layouts do not read each other's data).
+   * cluster (absent: rows at N > 1); an existing one keeps its own (the layouts do not read each
+   * other's data).
    */
   readonly collections?: ClusterFile['collections'];
 }
@@ -127,7 +128,9 @@ export function planCluster(o: DevOptions): ClusterFile {
     ready: false,
     replicas,
     ...(o.conflicts === undefined ? {} : { conflicts: o.conflicts }),
-    ...(o.collections === undefined ? {} : { collections: o.collections }),
+    // A new cluster at N > 1 keeps collections in rows unless told otherwise (recorded: a later
+    // run keeps it; clusters created before rows were the default recorded nothing: whole).
+    ...(o.collections === undefined && replicas === 1 ? {} : { collections: o.collections ?? 'rows' }),
     nodes: ids.map((id, i) => ({
       id,
       pid: null,

@@ -119,7 +119,7 @@ export function buildProgram(): Command {
     )
     .option(
       '--collections <layout>',
-      'a new cluster at --replicas > 1 keeps sets, hashes and lists whole (default: one CRDT value per key) or in rows (one row per element: a command reads, writes and ships only the elements it names); an existing data dir keeps its own',
+      'a new cluster at --replicas > 1 keeps sets, hashes, lists and sorted sets in rows (default: one row per element, a command reads, writes and ships only the elements it names) or whole (one CRDT value per key, rewritten by every command); an existing data dir keeps its own',
       oneOf('--collections', ['whole', 'rows'] as const),
     )
     .action(

@@ -213,6 +213,11 @@ export function encodeValue(
   return w.finish();
 }
 
+/** The CRDT type an encoded value's first byte names; undefined for an unknown tag (nothing else is checked). */
+export function crdtTypeOf(bytes: Uint8Array): CrdtType | undefined {
+  return bytes.length === 0 ? undefined : typeOfTag(bytes[0]!);
+}
+
 /** Reads the header of an untrusted value; `expected` narrows the accepted types. */
 export function readHeader(
   bytes: Uint8Array,

@@ -79,7 +79,7 @@ import {
 } from './replica-rows.ts';
 import { collectionOf, type DecomposedCollection, type DecomposedDelta, type RowJoin } from '../crdt/decomposed.ts';
 import { encodeRow, headerSummary } from '../crdt/decomposed-codec.ts';
-import { type ByteString, bytesOfByteString, compareStrings } from '../crdt/codec.ts';
+import { type ByteString, bytesOfByteString, compareStrings, crdtTypeOf } from '../crdt/codec.ts';
 import { CollectionMarker } from '../crdt/marker.ts';
 import { CausalContext } from '../crdt/dots.ts';
 import { schemaEqual } from '../crdt/causal.ts';
@@ -2084,11 +2084,14 @@ export function storedValueBytes(key: Uint8Array, state: Versioned, encodedLengt
 /**
  * Records the store's layout of collections at its first open (true: recorded, to sync), or
  * refuses a replica configured with the other one (ConfigError: the node does not start). A store
- * written before the record existed takes the configured layout, as it was read then.
+ * written before the record existed is read for its collections (collectionsLayoutHeld): one kept
+ * in the other layout is refused the same way; one holding none takes the configured layout.
  */
 function checkCollectionsLayout(store: ReplicaStore, configured: 'whole' | 'rows'): boolean {
   const held = store.getMeta(COLLECTIONS_LAYOUT_META);
   if (held === undefined) {
+    const found = collectionsLayoutHeld(store);
+    if (found !== undefined && found !== configured) throw layoutConflict(configured, found);
     store.putMeta(COLLECTIONS_LAYOUT_META, new TextEncoder().encode(configured));
     return true;
   }
@@ -2097,10 +2100,35 @@ function checkCollectionsLayout(store: ReplicaStore, configured: 'whole' | 'rows
     throw new CorruptionError(
       `the store's layout of collections is unreadable: ${JSON.stringify(layout.slice(0, 32))}`,
     );
-  if (layout !== configured)
-    throw new ConfigError(
-      'store.replication.collections',
-      `is ${configured}, but this node's data directory keeps collections in the ${layout} layout (a layout is fixed when the store is first written; the other cannot read its sets, hashes and lists): set it back to ${layout}, or wipe this node's data directory and start it with \`barista node --rejoin\``,
-    );
+  if (layout !== configured) throw layoutConflict(configured, layout);
   return false;
+}
+
+function layoutConflict(configured: 'whole' | 'rows', layout: 'whole' | 'rows'): ConfigError {
+  return new ConfigError(
+    'store.replication.collections',
+    `is ${configured}, but this node's data directory keeps collections in the ${layout} layout (a layout is fixed when the store is first written; the other cannot read its sets, hashes and lists): set it back to ${layout}, or wipe this node's data directory and start it with \`barista node --rejoin\``,
+  );
+}
+
+/**
+ * The layout a store written before the layout record kept its collections in, read from its
+ * values (once, at the first open of such a store): a collection marker is the rows layout's, an
+ * OR-Set or OR-Map value (a set, hash, list or sorted set kept whole) the whole layout's; undefined
+ * when it holds neither (strings and counters read alike in both).
+ */
+export function collectionsLayoutHeld(store: ReplicaStore): 'whole' | 'rows' | undefined {
+  for (let from: Uint8Array | null = null; ; ) {
+    const page = store.scanValues(from, 256);
+    for (const e of page.entries) {
+      for (const s of Versioned.decode(e.state).siblings) {
+        if (s.value === null || s.crdt !== true) continue;
+        const type = crdtTypeOf(s.value);
+        if (type === 'marker') return 'rows';
+        if (type === 'orset' || type === 'ormap') return 'whole';
+      }
+    }
+    if (page.next === null) return undefined;
+    from = page.next;
+  }
 }

@@ -48,6 +48,7 @@ describe('store at N = 3 on a 3-node barista dev cluster (real processes)', () =
     await until('all three nodes healthy', 90_000, () => dev.output().includes('live view'));
     cluster = JSON.parse(readFileSync(join(dir.path, 'cluster.json'), 'utf8')) as ClusterFile;
     assert.equal(cluster.replicas, 3, 'cluster.json records N');
+    assert.equal(cluster.collections, 'rows', 'a new cluster at N > 1 keeps collections in rows');
     // The ring is committed through the metadata group and each node's failure detector sees the others.
     await until('every node places a key on three replicas', 30_000, async () => {
       for (const n of cluster.nodes) {
@@ -82,6 +83,29 @@ describe('store at N = 3 on a 3-node barista dev cluster (real processes)', () =
     }
     assert.equal(await b.call('BARISTA', 'CONSISTENCY'), 'QUORUM');
     assert.equal(await c.call('BARISTA', 'REPAIR'), 'OK');
+  });
+
+  test('collections in rows (the default): a list, set, hash and sorted set written through one node, read through the others', async () => {
+    const [a, b, c] = cluster.nodes.map(connect) as [Redis, Redis, Redis];
+    await Promise.all([a.connect(), b.connect(), c.connect()]);
+    for (let i = 0; i < 30; i++) {
+      await a.rpush('r:list', `e${i}`);
+      await a.sadd('r:set', `m${i}`);
+      await a.hset('r:hash', `f${i}`, `v${i}`);
+      await a.zadd('r:zset', String(i), `z${i}`);
+    }
+    assert.equal(await a.lpop('r:list'), 'e0');
+    assert.equal(await a.srem('r:set', 'm0'), 1);
+    for (const r of [b, c]) {
+      assert.deepEqual(await r.lrange('r:list', 0, 2), ['e1', 'e2', 'e3']);
+      assert.equal(await r.llen('r:list'), 29);
+      assert.equal(await r.scard('r:set'), 29);
+      assert.equal(await r.sismember('r:set', 'm0'), 0);
+      assert.equal(await r.hget('r:hash', 'f29'), 'v29');
+      assert.equal(await r.hlen('r:hash'), 30);
+      assert.deepEqual(await r.zrange('r:zset', '0', '1'), ['z0', 'z1']);
+      assert.equal(await r.type('r:zset'), 'zset');
+    }
   });
 
   test("SCAN with ioredis' scanStream on every master: each key once (a node answers the slots it leads)", async () => {

@@ -22,7 +22,7 @@ import { type ORMap, ORSet } from '../crdt/crdt.ts';
 import { MVRegister } from '../crdt/registers.ts';
 import { CollectionMarker } from '../crdt/marker.ts';
 import type { Schema } from '../crdt/causal.ts';
-import { encodeDelta } from '../crdt/decomposed-codec.ts';
+import { encodeDelta, encodePage } from '../crdt/decomposed-codec.ts';
 
 /** Real decomposed pieces (a set's and a hash's deltas, clears, pages and named rows) for the row messages. */
 const HASH: Schema = { type: 'ormap', value: MVRegister.schema };
@@ -179,22 +179,29 @@ const messageArb: fc.Arbitrary<ReplicaMessage> = fc.oneof(
       fc.constant({ kind: 'tail' as const }),
     ),
   }),
-  fc.tuple(opArb, stateArb, fc.option(fc.tuple(sampleArb, fc.nat(3), fc.nat(100)))).map(([op, state, x]) => ({
-    type: 'rowReadReply' as const,
-    op,
-    state,
-    rows:
-      x === null
-        ? null
-        : {
-            schema: x[0].schema,
-            count: x[2],
-            rows:
-              x[1] === 3
-                ? { kind: 'rows' as const, ...x[0].named }
-                : { kind: 'page' as const, page: x[0].pages[x[1]]! },
-          },
-  })),
+  fc
+    .tuple(
+      opArb,
+      stateArb,
+      fc.option(fc.tuple(sampleArb, fc.nat(3), fc.nat(100), fc.option(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n })))),
+    )
+    .map(([op, state, x]) => ({
+      type: 'rowReadReply' as const,
+      op,
+      state,
+      rows:
+        x === null
+          ? null
+          : {
+              schema: x[0].schema,
+              count: x[2],
+              ...(x[3] === null ? {} : { digest: x[3] }),
+              rows:
+                x[1] === 3
+                  ? { kind: 'rows' as const, ...x[0].named }
+                  : { kind: 'page' as const, page: x[0].pages[x[1]]! },
+            },
+    })),
   fc.tuple(opArb, bytesArb(16), stateArb, sampleArb, fc.nat(100)).map(([op, key, state, x, count]) => ({
     type: 'rowsRepair' as const,
     op,
@@ -322,6 +329,14 @@ test('broken rules have stable codes', () => {
   const marker = new CollectionMarker(x.schema, 0).encode();
   const state = Versioned.empty().encode();
   const deltaBody = encodeDelta(x.schema, x.deltas[0]!);
+  // A row read's answer: hasRows 3 does not exist; hasRows 2 must end with its digest.
+  const reply = (hasRows: number) => w().u8(16).uvarint(1).bytesUvarint(state).u8(hasRows).bytesUvarint(marker);
+  assert.equal(code(reply(3).finish()), 'dynamo_malformed', 'hasRows 3');
+  const page = encodePage(x.schema, x.pages[0]!);
+  assert.equal(code(reply(2).bytesUvarint(page).finish()), 'truncated', 'hasRows 2 without its digest');
+  const withDigest = decodeOrProtocolError(reply(2).bytesUvarint(page).u64(7n).finish());
+  assert.ok(!(withDigest instanceof ProtocolError) && withDigest.type === 'rowReadReply');
+  assert.equal(withDigest.rows?.digest, 7n);
   const asClear = w().u8(17).uvarint(1).bytesUvarint(new Uint8Array(1)).bytesUvarint(state).bytesUvarint(marker).u8(1);
   assert.equal(
     code(asClear.bytesUvarint(deltaBody).uvarint(0).finish()),

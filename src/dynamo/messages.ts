@@ -29,10 +29,13 @@
 //   sel          = u8 0 elementN element*   ; the N named (1..storeSetMembersCountMax)
 //                | u8 1 from:element count:uvarint   ; a page of the rows from `from` (then from its
 //                                      ; `to`), at most `count` rows (1..dynamoRowsPageCountMax)
-//   rowReadReply = op state hasRows:u8 [marker rows]   ; 16: the key's state, and when the sender
-//                                      ; keeps a collection of the key, its schema (marker: the
-//                                      ; sender's count) and the rows asked for: decomposed-codec
-//                                      ; `rows` (named) or `page` (a page asked for)
+//   rowReadReply = op state hasRows:u8 [marker rows [digest:u64]]   ; 16: the key's state, and when
+//                                      ; the sender keeps a collection of the key (hasRows 1, or 2
+//                                      ; with the digest), its schema (marker: the sender's count)
+//                                      ; and the rows asked for: decomposed-codec `rows` (named) or
+//                                      ; `page` (a page asked for); a tail read's answer carries the
+//                                      ; header's digest of every row (a build before 2026-12-05
+//                                      ; session 23 reads hasRows 2 as malformed: one build per cluster)
 //   delta        = op key state marker hasClear:u8 [clear] deltaN:uvarint delta*   ; 17: a change
 //                                      ; of the key's collection: merge `state`, then the clear (if
 //                                      ; any), then each delta (decomposed-codec kinds); ack with
@@ -242,6 +245,11 @@ export type RowSelection =
 export interface RowsAnswer {
   readonly schema: Schema;
   readonly count: number;
+  /**
+   * A tail read's: the sender's header digest of every row (decomposed.ts Header.digest), so the
+   * coordinator can tell that a peer's rows equal its own without reading them (a count).
+   */
+  readonly digest?: bigint;
   readonly rows: Extract<DecodedMessage, { kind: 'rows' | 'page' }>;
 }
 
@@ -345,8 +353,11 @@ export function encodeMessage(m: ReplicaMessage): Uint8Array {
       w.bytesUvarint(m.state.encode());
       if (m.rows === null) w.u8(0);
       else {
-        w.u8(1).bytesUvarint(new CollectionMarker(m.rows.schema, m.rows.count).encode());
+        w.u8(m.rows.digest === undefined ? 1 : 2).bytesUvarint(
+          new CollectionMarker(m.rows.schema, m.rows.count).encode(),
+        );
         w.bytesUvarint(encodeRowsAnswer(m.rows));
+        if (m.rows.digest !== undefined) w.u64(m.rows.digest);
       }
       break;
     case 'rowsRepair':
@@ -541,7 +552,9 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
     }
     case 16: {
       const state = readState(r);
-      if (!readFlag(r)) {
+      const hasRows = r.u8();
+      if (hasRows > 2) malformed(`hasRows byte ${hasRows}`);
+      if (hasRows === 0) {
         m = { type: 'rowReadReply', op, state, rows: null };
         break;
       }
@@ -549,7 +562,8 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
       const rows = decodeDecomposed(r.bytesUvarint(), schema);
       if (rows.kind !== 'page' && rows.kind !== 'rows')
         malformed(`a row read answered with a ${rows.kind}, neither named rows nor a page`);
-      m = { type: 'rowReadReply', op, state, rows: { schema, count, rows: rows as RowsAnswer['rows'] } };
+      const digest = hasRows === 2 ? { digest: r.u64() } : {};
+      m = { type: 'rowReadReply', op, state, rows: { schema, count, rows: rows as RowsAnswer['rows'], ...digest } };
       break;
     }
     case 18:

@@ -215,7 +215,7 @@ export class Collections {
         rows: new Map<ByteString, Row>(),
         context: h.dc.context,
       };
-      return { schema, count, rows: { kind: 'page', page } };
+      return { schema, count, digest: h.dc.header.digest, rows: { kind: 'page', page } };
     }
     if (sel.kind === 'page') {
       const page = h.page(sel.from, limits.dynamoRowsPageBytesMax, Math.min(sel.count, limits.dynamoRowsPageCountMax));

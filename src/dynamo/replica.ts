@@ -1246,23 +1246,29 @@ export class DynamoReplica {
       const after =
         own !== undefined && (rows.after === undefined || compareStrings(own, rows.after) > 0) ? own : rows.after;
       if (after !== undefined) v = { ...v, after: bytesOfByteString(after) };
-      // Every replica read holds this one's context, so the same rows: its count is the level's
-      // (LLEN, SCARD and HLEN read no row then; otherwise they read every row and join).
+      // Every replica read holds the same rows as this one: its count is the level's (LLEN, SCARD,
+      // HLEN and ZCARD read no row then; otherwise they read every row and join).
       if (mine !== undefined && this.sameRows(mine, rows)) v = { ...v, count: mine.header.count, exact: true };
     }
     this.finish(r.origin, v === undefined ? { ok: true, state: merged } : { ok: true, state: merged, collection: v });
   }
 
   /**
-   * Whether the tail read's count is this replica's rows' own: only when no peer's answer counts
-   * (a read of this replica alone, as at ONE). Equal contexts and counts do not mean equal rows:
-   * a removal adds no dot, so replicas that each saw another acknowledged SREM hold {x} and {y}
-   * under one context, one element each, and their join is empty (a review found SCARD answering
-   * 1 there). The peer's header digest in its answer would tell; until it is sent, a count read
-   * with peers reads every row.
+   * Whether every replica the tail read counted holds the same rows as this one: each peer's
+   * answer has this replica's context, count and header digest (the sum of every row's digest).
+   * Equal contexts and counts alone do not mean equal rows: a removal adds no dot, so replicas
+   * that each saw another acknowledged SREM hold {x} and {y} under one context, one element each,
+   * and their join is empty (a review found SCARD answering 1 there); their digests differ. A
+   * peer keeping no collection, or answering without a digest, is not the same.
    */
-  private sameRows(_mine: DecomposedCollection, rows: NonNullable<ReadOp['rows']>): boolean {
-    for (const node of rows.answers.keys()) if (node !== this.id) return false;
+  private sameRows(mine: DecomposedCollection, rows: NonNullable<ReadOp['rows']>): boolean {
+    const h = mine.header;
+    for (const [node, answer] of rows.answers) {
+      if (node === this.id) continue;
+      if (answer === null || answer.digest === undefined || answer.rows.kind !== 'page') return false;
+      if (answer.count !== h.count || answer.digest !== h.digest || !answer.rows.page.context.equals(mine.context))
+        return false;
+    }
     return true;
   }
 

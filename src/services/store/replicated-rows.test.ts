@@ -630,7 +630,7 @@ test('rows: RPUSH reads no row (a tail read: each peer answers its count and hig
     assert.deepEqual(runCommands(sim, 'n2', [[...command]]), [reply], command.join(' '));
 });
 
-test('rows: LLEN, SCARD, HLEN and ZCARD read no row at ONE (the coordinator alone); with peers every row, and answer the count of the join', () => {
+test('rows: LLEN, SCARD, HLEN and ZCARD read no row while the replicas read hold the same rows (context, count and digest alike); otherwise every row, answering the count of the join', () => {
   const sim = cluster('rows-count', 'rows', NO_HINT_REPLAY);
   assert.deepEqual(
     runCommands(sim, 'n1', [
@@ -656,6 +656,15 @@ test('rows: LLEN, SCARD, HLEN and ZCARD read no row at ONE (the coordinator alon
   assert.deepEqual(atLevel(sim, 'n2', 'ONE', ['HLEN', 'h']), ':2');
   assert.deepEqual(atLevel(sim, 'n2', 'ONE', ['LLEN', 'l']), ':2');
   assert.deepEqual(selections(), [], 'at ONE no peer is asked');
+  // Replicas with the same rows: at QUORUM and ALL a tail read of each answers (no row read).
+  assert.deepEqual(atLevel(sim, 'n2', 'QUORUM', ['SCARD', 's']), ':3');
+  assert.deepEqual(atLevel(sim, 'n3', 'ALL', ['HLEN', 'h']), ':2');
+  assert.deepEqual(atLevel(sim, 'n1', 'ALL', ['LLEN', 'l']), ':2');
+  assert.ok(
+    selections().length >= 4 && selections().every((k) => k === 'tail'),
+    `tail reads alone: ${selections().join(' ')}`,
+  );
+  sent.length = 0;
   assert.deepEqual(
     runCommands(sim, 'n2', [
       ['LLEN', 's'],
@@ -670,7 +679,7 @@ test('rows: LLEN, SCARD, HLEN and ZCARD read no row at ONE (the coordinator alon
   sent.length = 0;
   assert.deepEqual(atLevel(sim, 'n3', 'ONE', ['SCARD', 's']), ':3', 'at ONE: its own rows');
   assert.deepEqual(atLevel(sim, 'n3', 'QUORUM', ['SCARD', 's']), ':4');
-  assert.ok(selections().includes('page'), `every row read: ${selections().join(' ')}`);
+  assert.ok(selections().includes('page'), `every row read after the tail read: ${selections().join(' ')}`);
 });
 
 test('rows: SCARD at QUORUM of two replicas that each saw another acknowledged SREM (one element each, one context) answers their join, 0', () => {

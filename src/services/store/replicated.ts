@@ -717,16 +717,10 @@ export class ReplicatedCommands {
    */
   private collection(argv: readonly Uint8Array[], level: Level, done: Done, counted = false): void {
     const type = COUNT_COMMANDS.get(latin1(argv[0]!).toLowerCase());
-    if (
-      type !== undefined &&
-      !counted &&
-      argv.length === 2 &&
-      this.node.collections === 'rows' &&
-      readAt(level) === 'ONE'
-    ) {
-      // LLEN, SCARD, HLEN, ZCARD at ONE: a tail read (no row) of the coordinator's own rows answers
-      // (CollectionView.exact); with peers, every row is read and joined, as any command does
-      // (equal contexts and counts do not mean equal rows: replica.ts sameRows).
+    if (type !== undefined && !counted && argv.length === 2 && this.node.collections === 'rows') {
+      // LLEN, SCARD, HLEN, ZCARD: a tail read (no row) answers when every replica read holds the
+      // coordinator's rows (context, count and digest alike: CollectionView.exact); otherwise
+      // every row is read and joined, as any command does (replica.ts sameRows).
       this.node.submit({ kind: 'rows', key: argv[1]!, level: readAt(level), elements: null, back: true }, (read) => {
         if (!read.ok) return done(errorReply(read.error, false));
         const c = read.state.collection;

@@ -11,6 +11,10 @@
 // anti-entropy rounds (not the move) restore the third copies the crash cost. After the moves,
 // BARISTA CLEANUP on every node drops the copies nodes keep of keys they no longer replicate and
 // no final replica loses one (negative control: the planted `dynamo-cleanup-primary-only`).
+// The same with collections in rows (what `barista dev --replicas N` makes): writers SADD unique
+// members to 8 sets at QUORUM through the moves, and every acknowledged member is a row on every
+// final replica of its set, before and after CLEANUP (negative control, by hand 2026-12-05:
+// `dynamo-move-no-stream` leaves 549 acknowledged members missing).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mutationsFrom } from '../../src/lib/mutations.ts';
@@ -25,7 +29,7 @@ const NODES = ['n1', 'n2', 'n3', 'n4', 'n5'];
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-function cluster(seed: string, mutations: string[] = []): Simulation<NodeServices> {
+function cluster(seed: string, mutations: string[] = [], collections?: 'rows'): Simulation<NodeServices> {
   const sim = simServices({
     seed,
     nodes: NODES,
@@ -33,7 +37,12 @@ function cluster(seed: string, mutations: string[] = []): Simulation<NodeService
     store: {
       sync: 'always',
       ringNodes: ['n1', 'n2', 'n3', 'n4'],
-      replication: { replicas: 3, antiEntropyIntervalMs: 0, ringDelayMs: 300 },
+      replication: {
+        replicas: 3,
+        antiEntropyIntervalMs: 0,
+        ringDelayMs: 300,
+        ...(collections === undefined ? {} : { collections }),
+      },
     },
     clientLinks: { chunking: 'random', chunkBytesMax: 11 },
     ...(mutations.length > 0 ? { mutations: mutationsFrom(mutations) } : {}),
@@ -58,7 +67,10 @@ function cluster(seed: string, mutations: string[] = []): Simulation<NodeService
   return sim;
 }
 
-/** A client writing `prefix:i` = `v:i` at QUORUM, one command at a time, until stopped. */
+/**
+ * A client writing `prefix:i` = `v:i` at QUORUM, one command at a time, until stopped; with
+ * `sets`, SADD of member `prefix:i` to set `s:{i mod sets}` instead (acked: member -> set).
+ */
 class Writer {
   readonly acked = new Map<string, string>();
   readonly refused: string[] = [];
@@ -71,6 +83,7 @@ class Writer {
     private readonly sim: Simulation<NodeServices>,
     at: string,
     private readonly prefix: string,
+    private readonly sets = 0,
   ) {
     this.c = new SimRespClient(sim, at);
     this.c.send('BARISTA', 'CONSISTENCY', 'QUORUM');
@@ -86,14 +99,20 @@ class Writer {
     const f = this.inFlight;
     if (f !== undefined && this.c.replies.length > f.index) {
       const r = show(this.c.replies[f.index]!);
-      if (r === '+OK') this.acked.set(f.key, f.value);
+      if (r === (this.sets > 0 ? ':1' : '+OK')) this.acked.set(f.key, f.value);
       else this.refused.push(`${f.key}: ${r}`);
       this.inFlight = undefined;
     }
     if (this.inFlight === undefined && this.c.settled && !this.stopped && this.c.closed === undefined) {
-      const key = `${this.prefix}:${this.i}`;
-      const value = `v:${this.i++}`;
-      this.inFlight = { key, value, index: this.c.send('SET', key, value) };
+      const i = this.i++;
+      if (this.sets > 0) {
+        const member = `${this.prefix}:${i}`;
+        const set = `s:${i % this.sets}`;
+        this.inFlight = { key: member, value: set, index: this.c.send('SADD', set, member) };
+      } else {
+        const key = `${this.prefix}:${i}`;
+        this.inFlight = { key, value: `v:${i}`, index: this.c.send('SET', key, `v:${i}`) };
+      }
     }
     if (!this.stopped || !this.idle) this.sim.after(5, this.pump, 'writer');
   };
@@ -123,6 +142,7 @@ function ringEverywhere(sim: Simulation<NodeServices>, pred: (ids: string[], mov
 function joinAndLeaveUnderLoad(
   sim: Simulation<NodeServices>,
   faults: { crashDuringJoin?: string } = {},
+  sets = 0,
 ): {
   acked: Map<string, string>;
   missing: string[];
@@ -132,7 +152,7 @@ function joinAndLeaveUnderLoad(
   refused: string[];
   streamed: number;
 } {
-  const writers = NODES.map((id) => new Writer(sim, id, `w-${id}`));
+  const writers = NODES.map((id) => new Writer(sim, id, `w-${id}`, sets));
   sim.runFor(1_000);
 
   assert.match(command(sim, 'n2', 'BARISTA', 'RING', 'JOIN', 'n5'), /^\+OK ring version \d+$/);
@@ -173,7 +193,42 @@ function joinAndLeaveUnderLoad(
 
   const acked = new Map<string, string>();
   for (const w of writers) for (const [k, v] of w.acked) acked.set(k, v);
-  return { acked, ...placement(sim, acked), streamed, refused: writers.flatMap((w) => w.refused) };
+  const placed = sets > 0 ? memberPlacement(sim, acked) : placement(sim, acked);
+  return { acked, ...placed, streamed, refused: writers.flatMap((w) => w.refused) };
+}
+
+/** Which acknowledged members (member -> set) the final ring's replicas of their set lack as rows. */
+function memberPlacement(
+  sim: Simulation<NodeServices>,
+  acked: ReadonlyMap<string, string>,
+): { missing: string[]; short: string[] } {
+  const ring = storeOf(sim.instance('n1')!).ring.ring;
+  const rows = new Map<string, Set<string>>();
+  const rowsAt = (node: string, set: string): Set<string> => {
+    const id = `${node}/${set}`;
+    let held = rows.get(id);
+    if (held === undefined) {
+      const page = storeOf(sim.instance(node)!).replica!.replica['store'].scanRows(
+        enc.encode(set),
+        new Uint8Array(0),
+        10_000,
+      );
+      assert.equal(page.next, null, `${set} at ${node}: more rows than one scan reads`);
+      rows.set(id, (held = new Set(page.entries.map((e) => dec.decode(e.element)))));
+    }
+    return held;
+  };
+  const missing: string[] = [];
+  const short: string[] = [];
+  for (const [member, set] of acked) {
+    let holders = 0;
+    for (const r of ring.locate(enc.encode(set), 3).replicas) {
+      if (rowsAt(r, set).has(member)) holders++;
+      else missing.push(`${member} of ${set} on ${r}`);
+    }
+    if (holders < 2) short.push(`${member} (${holders})`);
+  }
+  return { missing, short };
 }
 
 /** Which acknowledged copies the final ring's replicas lack (peeks: no read, no repair). */
@@ -282,6 +337,23 @@ test('a replica crashing inside the join under load: a quorum keeps every acknow
     }
   }
   assert.deepEqual(placement(sim, acked).missing.slice(0, 10), [], 'anti-entropy completed every copy');
+});
+
+test('collections in rows: a join and a decommission under QUORUM SADD load lose no member: each on every final replica of its set', () => {
+  const sim = cluster('store-move-rows', [], 'rows');
+  const { acked, missing, short, refused, streamed } = joinAndLeaveUnderLoad(sim, {}, 8);
+  assert.ok(acked.size >= 200, `enough SADDs acknowledged under load (${acked.size})`);
+  assert.deepEqual(refused, [], 'no SADD refused while the ring moved (no fault)');
+  assert.deepEqual(missing.slice(0, 10), [], `${missing.length} acknowledged members missing`);
+  assert.deepEqual(short, []);
+  assert.ok(streamed > 0, 'the joining node received streamed states');
+  for (let i = 0; i < 8; i++) {
+    const want = [...acked].filter(([, set]) => set === `s:${i}`).length;
+    assert.equal(command(sim, NODES[i % 4]!, 'SCARD', `s:${i}`), `:${want}`, `SCARD s:${i}`);
+  }
+  // Cleanup drops the sets' copies (header and rows) nodes no longer replicate, none a replica needs.
+  cleanupEverywhere(sim);
+  assert.deepEqual(memberPlacement(sim, acked).missing.slice(0, 10), [], 'cleanup dropped no row a replica needs');
 });
 
 test('negative control: a move that does not stream leaves acknowledged keys missing from their new replicas', () => {

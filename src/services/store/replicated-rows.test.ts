@@ -660,8 +660,10 @@ test('rows: LLEN, SCARD, HLEN and ZCARD read no row while the replicas read hold
   assert.deepEqual(atLevel(sim, 'n2', 'QUORUM', ['SCARD', 's']), ':3');
   assert.deepEqual(atLevel(sim, 'n3', 'ALL', ['HLEN', 'h']), ':2');
   assert.deepEqual(atLevel(sim, 'n1', 'ALL', ['LLEN', 'l']), ':2');
+  // An absent key: the tail read shows no collection and no value anywhere read, so 0 at once.
+  assert.deepEqual(atLevel(sim, 'n1', 'QUORUM', ['LLEN', 'nolist']), ':0');
   assert.ok(
-    selections().length >= 4 && selections().every((k) => k === 'tail'),
+    selections().length >= 5 && selections().every((k) => k === 'tail'),
     `tail reads alone: ${selections().join(' ')}`,
   );
   sent.length = 0;

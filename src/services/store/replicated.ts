@@ -108,6 +108,7 @@ import {
   rowsRead,
   shownType,
 } from './replicated-collections.ts';
+import { holdsMarker } from '../../dynamo/replica-rows.ts';
 
 /** The commands that answer a collection's count, by the type they count (collection()). */
 const COUNT_COMMANDS: ReadonlyMap<string, string> = new Map([
@@ -724,7 +725,11 @@ export class ReplicatedCommands {
       this.node.submit({ kind: 'rows', key: argv[1]!, level: readAt(level), elements: null, back: true }, (read) => {
         if (!read.ok) return done(errorReply(read.error, false));
         const c = read.state.collection;
-        if (c?.exact === true && shownType(read.state.versioned) === type) return done(reply.integer(c.count));
+        const shown = shownType(read.state.versioned);
+        if (c?.exact === true && shown === type) return done(reply.integer(c.count));
+        // No replica read holds a collection or a value (an absent key, an emptied queue): what
+        // a read of every row would answer too, without a second round.
+        if (shown === null && !holdsMarker(read.state.versioned)) return done(reply.integer(0));
         this.collection(argv, level, done, true);
       });
       return;

@@ -1246,9 +1246,19 @@ export class DynamoReplica {
       const after =
         own !== undefined && (rows.after === undefined || compareStrings(own, rows.after) > 0) ? own : rows.after;
       if (after !== undefined) v = { ...v, after: bytesOfByteString(after) };
-      // Every replica read holds the same rows as this one: its count is the level's (LLEN, SCARD,
-      // HLEN and ZCARD read no row then; otherwise they read every row and join).
-      if (mine !== undefined && this.sameRows(mine, rows)) v = { ...v, count: mine.header.count, exact: true };
+      // Every replica read holds the same rows as this one, of the type the key shows: its count
+      // is the level's (LLEN, SCARD, HLEN and ZCARD read no row then; otherwise they read every
+      // row and join). A collection of another type kept under a newer marker (concurrent writes
+      // of two types: the other's rows refused) is not the shown type's count.
+      const top = merged.chosen();
+      const shown = top === undefined ? undefined : markerOf(top.value, top.crdt);
+      if (
+        mine !== undefined &&
+        shown !== undefined &&
+        schemaEqual(shown.schema, mine.header.schema) &&
+        this.sameRows(mine, rows)
+      )
+        v = { ...v, count: mine.header.count, exact: true };
     }
     this.finish(r.origin, v === undefined ? { ok: true, state: merged } : { ok: true, state: merged, collection: v });
   }
@@ -1266,6 +1276,7 @@ export class DynamoReplica {
     for (const [node, answer] of rows.answers) {
       if (node === this.id) continue;
       if (answer === null || answer.digest === undefined || answer.rows.kind !== 'page') return false;
+      if (!schemaEqual(answer.schema, h.schema)) return false;
       if (answer.count !== h.count || answer.digest !== h.digest || !answer.rows.page.context.equals(mine.context))
         return false;
     }

@@ -727,3 +727,20 @@ test('rows: LPUSH and RPUSH onto a list past its deadline answer the elements pu
   assert.deepEqual(out['whole'], [':1', ':1', '*[$x]', '*[$y]']);
   assert.deepEqual(out['rows'], out['whole']);
 });
+
+test('rows: a count whose replicas keep a collection of another type than the key shows reads every row (a set header under a newer hash marker is not the hash count; review finding 2026-12-05, answered 3)', () => {
+  const sim = cluster('rows-count-types', 'rows');
+  let cut = isolateN3(sim);
+  assert.deepEqual(runCommands(sim, 'n1', [['SADD', 'k', 'a', 'b', 'c']]), [':3']);
+  // A concurrent HSET on the other side, later in time: its marker is the one the key shows.
+  assert.deepEqual(atLevel(sim, 'n3', 'ONE', ['HSET', 'k', 'f', 'v']), ':1');
+  heal(sim, cut);
+  sim.runFor(10_000); // the HSET's hints replay at n1 and n2: its marker merges, its rows are refused there
+  cut = isolateN3(sim);
+  const type = atLevel(sim, 'n1', 'QUORUM', ['TYPE', 'k']);
+  const all = atLevel(sim, 'n1', 'QUORUM', ['HGETALL', 'k']);
+  const hlen = atLevel(sim, 'n1', 'QUORUM', ['HLEN', 'k']);
+  heal(sim, cut);
+  assert.deepEqual([type, all], ['+hash', '*[]'], 'the key shows the hash, whose rows every replica refused');
+  assert.equal(hlen, ':0', "HLEN counts the hash's rows, not the set header's 3");
+});

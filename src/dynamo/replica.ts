@@ -94,7 +94,7 @@ import {
 } from './merkle.ts';
 import type { ClientRequest, ClientResult, Level, ReplicaMessage, RowsAnswer } from './messages.ts';
 import { murmur3X64_128Into, TOKEN_MIN } from './partitioner.ts';
-import type { Ring, TokenRange } from './ring.ts';
+import type { KeyspaceSettings, Ring, TokenRange } from './ring.ts';
 import { keyString, type ReplicaStore, STORED_VALUE_OVERHEAD_BYTES } from './store.ts';
 import { isExpired, Versioned } from './versions.ts';
 
@@ -2126,6 +2126,41 @@ function layoutConflict(configured: 'whole' | 'rows', layout: 'whole' | 'rows'):
     'store.replication.collections',
     `is ${configured}, but this node's data directory keeps collections in the ${layout} layout (a layout is fixed when the store is first written; the other cannot read its sets, hashes and lists): set it back to ${layout}, or wipe this node's data directory and start it with \`barista node --rejoin\``,
   );
+}
+
+/**
+ * The layout of collections a store keeps: its record, or for a store written before the record
+ * what its values show (collectionsLayoutHeld); undefined for a store that has neither (new, or
+ * strings and counters only), which takes whatever layout it is opened with.
+ */
+export function storedCollectionsLayout(store: ReplicaStore): 'whole' | 'rows' | undefined {
+  const held = store.getMeta(COLLECTIONS_LAYOUT_META);
+  if (held === undefined) return collectionsLayoutHeld(store);
+  const layout = new TextDecoder().decode(held);
+  return layout === 'whole' || layout === 'rows' ? layout : undefined; // unreadable: the open says so
+}
+
+/**
+ * The keyspace settings this store's node last checked against the ring (src/services/store/
+ * keyspace-settings.ts), as the text `N layout` ("3 rows"); undefined when never checked.
+ * Unreadable bytes are corruption.
+ */
+export const KEYSPACE_SETTINGS_META = 'keyspace-settings';
+
+export function checkedKeyspaceSettings(store: ReplicaStore): KeyspaceSettings | undefined {
+  const bytes = store.getMeta(KEYSPACE_SETTINGS_META);
+  if (bytes === undefined) return undefined;
+  const text = new TextDecoder().decode(bytes);
+  const m = /^([0-9]{1,2}) (whole|rows)$/.exec(text);
+  if (m === null)
+    throw new CorruptionError(
+      `the store's checked keyspace settings are unreadable: ${JSON.stringify(text.slice(0, 32))}`,
+    );
+  return { replicas: Number(m[1]), collections: m[2] as 'whole' | 'rows' };
+}
+
+export function recordKeyspaceSettings(store: ReplicaStore, settings: KeyspaceSettings): void {
+  store.putMeta(KEYSPACE_SETTINGS_META, new TextEncoder().encode(`${settings.replicas} ${settings.collections}`));
 }
 
 /**

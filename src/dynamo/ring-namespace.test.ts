@@ -94,3 +94,32 @@ test('the snapshot restores the same ring; the pre-namespace metadata image rest
   const damaged = new RingStateMachine();
   assert.throws(() => damaged.restore(3, sm.snapshot().subarray(0, image.length - 1)));
 });
+
+test('keyspace settings are recorded once: a ring without them takes them, a proposal that drops or changes them is invalid', () => {
+  const sm = new RingStateMachine();
+  const log = new TestLog(sm);
+  const old = threeNodes();
+  assert.equal(old.settings, undefined, 'a ring as a build before settings wrote it');
+  assert.deepEqual(cas(log, 0, old), { status: 'applied', version: 3 });
+  const set = old.withSettings({ replicas: 3, collections: 'rows' });
+  assert.deepEqual(cas(log, 3, set), { status: 'applied', version: 4 });
+  assert.deepEqual(sm.ring.settings, { replicas: 3, collections: 'rows' });
+  // Every later change carries them (ring.ts), so a join derived from this ring applies.
+  const joined = sm.ring.beginJoin('n4', chooseTokens(new SeededRng('n4'), 4, sm.ring));
+  assert.deepEqual(joined.settings, { replicas: 3, collections: 'rows' });
+  assert.deepEqual(cas(log, 4, joined), { status: 'applied', version: 5 });
+  // A proposer that lost them (a build before settings) or changed them: invalid, nothing changes.
+  const next = sm.ring.completeMove().encode().slice();
+  const without = Uint8Array.from(next.subarray(0, next.length - 2));
+  without[0] = 1; // format 1: no settings
+  assert.equal(Ring.decode(without).settings, undefined);
+  assert.deepEqual(cas(log, 5, Ring.decode(without)), { status: 'invalid', version: 5 });
+  const whole = Uint8Array.from(next);
+  whole[whole.length - 1] = 0; // collections whole
+  assert.deepEqual(Ring.decode(whole).settings, { replicas: 3, collections: 'whole' });
+  assert.deepEqual(cas(log, 5, Ring.decode(whole)), { status: 'invalid', version: 5 });
+  assert.deepEqual(cas(log, 5, Ring.decode(next)), { status: 'applied', version: 6 });
+  // The ring's own rule: other settings are refused at the proposer.
+  assert.throws(() => sm.ring.withSettings({ replicas: 2, collections: 'rows' }), /settings/);
+  assert.equal(sm.ring.withSettings({ replicas: 3, collections: 'rows' }), sm.ring, 'the same: no change');
+});

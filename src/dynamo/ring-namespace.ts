@@ -17,7 +17,8 @@
 //   u8 status | uvarint version
 //     status 0 applied: version = the new ring's
 //     status 1 conflict: the ring is at `version`, not at baseVersion (nothing changed)
-//     status 2 invalid: the proposed ring's version is not above baseVersion (nothing changed)
+//     status 2 invalid: the proposed ring's version is not above baseVersion, or it drops or
+//              changes the keyspace settings the ring holds (ring.ts: recorded once; nothing changed)
 // (Above, not exactly one above: a ring built from the empty one node by node, as the store
 // bootstraps it, is several versions later and still one proposal.)
 // A payload that does not decode (a bad op, a malformed ring) throws ProtocolError before any
@@ -97,6 +98,12 @@ export class RingNamespace implements Namespace {
     if (base !== this.current.version)
       return encodeRingCasResult({ status: 'conflict', version: this.current.version });
     if (next.version <= base) return encodeRingCasResult({ status: 'invalid', version: this.current.version });
+    const held = this.current.settings;
+    if (
+      held !== undefined &&
+      (next.settings?.replicas !== held.replicas || next.settings.collections !== held.collections)
+    )
+      return encodeRingCasResult({ status: 'invalid', version: this.current.version });
     this.install(next);
     return encodeRingCasResult({ status: 'applied', version: next.version });
   }

@@ -16,6 +16,7 @@ import { limits } from '../lib/limits.ts';
 import { SeededRng } from '../lib/rng.ts';
 import { TOKEN_MAX, TOKEN_MIN, type Token, tokenOfString } from './partitioner.ts';
 import {
+  RING_FORMAT_SETTINGS,
   chooseTokens,
   planMove,
   RING_FORMAT_VERSION,
@@ -336,9 +337,17 @@ const ringArb = fc
     vnodes: fc.integer({ min: 1, max: 8 }),
     seed: fc.integer(),
     move: fc.constantFrom('none', 'join', 'leave'),
+    settings: fc.option(
+      fc.record({
+        replicas: fc.integer({ min: 1, max: limits.ringReplicasCountMax }),
+        collections: fc.constantFrom('whole' as const, 'rows' as const),
+      }),
+      { nil: undefined },
+    ),
   })
-  .map(({ nodes, vnodes, seed, move }) => {
-    const ring = buildRing(seed, nodes, vnodes);
+  .map(({ nodes, vnodes, seed, move, settings }) => {
+    const built = buildRing(seed, nodes, vnodes);
+    const ring = settings === undefined ? built : built.withSettings(settings);
     if (move === 'join') return ring.beginJoin('zz', chooseTokens(new SeededRng(seed), vnodes, ring));
     if (move === 'leave' && nodes > 1) return ring.beginLeave('n0');
     return ring;
@@ -351,6 +360,7 @@ test('encode/decode round-trips every ring', () => {
       assert.ok(back.equals(ring));
       assert.equal(back.version, ring.version);
       assert.deepEqual(back.nodes, ring.nodes);
+      assert.deepEqual(back.settings, ring.settings);
     }),
     { numRuns: 50 },
   );
@@ -397,7 +407,20 @@ test('decode names the broken rule with a stable code', () => {
   };
   const a = { id: 'a', state: 0, tokens: [1n] };
   assert.equal(code(encodeRaw([a, { id: 'b', state: 0, tokens: [2n] }])), 'ok');
-  assert.equal(code(encodeRaw([a], 2)), 'ring_bad_version');
+  assert.equal(code(encodeRaw([a], 3)), 'ring_bad_version');
+  // Format 2: the keyspace settings follow the nodes.
+  const withSettings = (replicas: number, layout: number) =>
+    Uint8Array.from([
+      ...encodeRaw([a], RING_FORMAT_SETTINGS),
+      ...new ByteWriter().uvarint(replicas).u8(layout).finish(),
+    ]);
+  assert.equal(code(withSettings(3, 1)), 'ok');
+  assert.deepEqual(Ring.decode(withSettings(3, 1)).settings, { replicas: 3, collections: 'rows' });
+  assert.equal(Ring.decode(encodeRaw([a])).settings, undefined, 'format 1: no settings');
+  assert.equal(code(encodeRaw([a], RING_FORMAT_SETTINGS)), 'truncated'); // settings missing
+  assert.equal(code(withSettings(0, 0)), 'ring_malformed');
+  assert.equal(code(withSettings(limits.ringReplicasCountMax + 1, 0)), 'ring_malformed');
+  assert.equal(code(withSettings(3, 2)), 'ring_malformed');
   assert.equal(code(encodeRaw([{ id: 'b', state: 0, tokens: [2n] }, a])), 'ring_malformed'); // unsorted ids
   assert.equal(code(encodeRaw([a, { id: 'a', state: 0, tokens: [2n] }])), 'ring_malformed'); // duplicate id
   assert.equal(code(encodeRaw([a, { id: 'b', state: 0, tokens: [1n] }])), 'ring_malformed'); // token twice

@@ -28,8 +28,8 @@
 // min(N, nodes) replicas at every step (test: ring.test.ts).
 //
 // Encoding (all integers big-endian; uvarint = UNSIGNED_VARINT as in src/lib/bytes.ts):
-//   ring      = format version nodeCount node*
-//   format    = u8                 ; 1
+//   ring      = format version nodeCount node* [settings]
+//   format    = u8                 ; 1: no settings; 2: settings follow the nodes
 //   version   = uvarint            ; the ring's version
 //   nodeCount = uvarint            ; 0..clusterNodesMax
 //   node      = id state tokenCount token*
@@ -37,6 +37,15 @@
 //   state     = u8                 ; 0 normal, 1 joining, 2 leaving; at most one node not normal
 //   tokenCount= uvarint            ; 1..ringNodeTokensCountMax
 //   token     = i64                ; strictly ascending within a node, > TOKEN_MIN, distinct ring-wide
+//   settings  = replicas layout    ; the keyspace's settings (format 2 only)
+//   replicas  = uvarint            ; N, 1..ringReplicasCountMax
+//   layout    = u8                 ; how collections are kept: 0 whole, 1 rows
+// Keyspace settings: what every node of the keyspace must be configured alike with (N, the layout
+// of collections), recorded once (bootstrap, or the first node of a newer build to see a ring
+// without them) and never changed after: every later ring carries them unchanged (the ring
+// namespace refuses a proposal that changes them), and a node configured otherwise refuses to
+// serve (src/services/store/keyspace-settings.ts). A format-1 ring (written before settings
+// existed) decodes with none.
 // A joining node needs another node owning the ring; a leaving node needs another node to take
 // over. Untrusted bytes never reach an assert: each rule broken is a ProtocolError
 // (ring_bad_version, ring_malformed, or the reader's truncated / trailing_bytes / invalid_utf8...).
@@ -51,6 +60,16 @@ import { TOKEN_MAX, TOKEN_MIN, type Token } from './partitioner.ts';
 import { keyToken } from './slots.ts';
 
 export type NodeState = 'normal' | 'joining' | 'leaving';
+
+/** The keyspace's settings every node must share (see the header). */
+export interface KeyspaceSettings {
+  /** N: replicas of each key. */
+  readonly replicas: number;
+  /** How sets, hashes, lists and sorted sets are kept (store.replication.collections). */
+  readonly collections: 'whole' | 'rows';
+}
+
+const LAYOUT_CODES = ['whole', 'rows'] as const;
 
 export interface RingNode {
   readonly id: NodeId;
@@ -75,7 +94,8 @@ export type RingChangeReason =
   | 'move_in_progress'
   | 'no_move'
   | 'empty_ring'
-  | 'last_node';
+  | 'last_node'
+  | 'settings_fixed';
 
 /** A ring change refused by the current ring. Only `move_in_progress` is worth retrying (later). */
 export class RingChangeError extends BaristaError<'ring_change_rejected'> {
@@ -90,7 +110,10 @@ export class RingChangeError extends BaristaError<'ring_change_rejected'> {
   }
 }
 
+/** The format of a ring without keyspace settings (every ring written before they existed). */
 export const RING_FORMAT_VERSION = 1;
+/** The format of a ring carrying keyspace settings. */
+export const RING_FORMAT_SETTINGS = 2;
 const STATE_CODES: readonly NodeState[] = ['normal', 'joining', 'leaving'];
 const RING_SPAN = 1n << 64n;
 
@@ -168,15 +191,18 @@ export class Ring {
   private futureTable: TokenTable | undefined;
   private allTable: TokenTable | undefined;
   private readonly movingNode: RingNode | undefined;
+  /** The keyspace's settings, once recorded (absent on a ring written before they existed). */
+  readonly settings: KeyspaceSettings | undefined;
 
-  private constructor(version: number, nodes: readonly RingNode[]) {
+  private constructor(version: number, nodes: readonly RingNode[], settings: KeyspaceSettings | undefined) {
     this.version = version;
     this.nodeList = nodes;
     this.movingNode = nodes.find((n) => n.state !== 'normal');
+    this.settings = settings;
   }
 
   static empty(): Ring {
-    return new Ring(0, []);
+    return new Ring(0, [], undefined);
   }
 
   // --- queries ----------------------------------------------------------------------------------
@@ -323,7 +349,25 @@ export class Ring {
 
   private with(nodes: RingNode[]): Ring {
     nodes.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    return new Ring(this.version + 1, nodes);
+    return new Ring(this.version + 1, nodes, this.settings);
+  }
+
+  /**
+   * The ring with the keyspace's settings recorded (one version later). Settings are recorded
+   * once: a ring that has them refuses other ones (RingChangeError settings_fixed).
+   */
+  withSettings(settings: KeyspaceSettings): Ring {
+    checkSettings(settings);
+    if (this.settings !== undefined) {
+      if (settingsEqual(this.settings, settings)) return this;
+      throw new RingChangeError('settings_fixed', `the keyspace's settings are ${describeSettings(this.settings)}`, {
+        settings: this.settings,
+      });
+    }
+    return new Ring(this.version + 1, this.nodeList, {
+      replicas: settings.replicas,
+      collections: settings.collections,
+    });
   }
 
   private checkNoMove(): void {
@@ -371,11 +415,14 @@ export class Ring {
   // --- encoding ---------------------------------------------------------------------------------
 
   encode(writer: ByteWriter = new ByteWriter()): Uint8Array {
-    writer.u8(RING_FORMAT_VERSION).uvarint(this.version).uvarint(this.nodeList.length);
+    const settings = this.settings;
+    writer.u8(settings === undefined ? RING_FORMAT_VERSION : RING_FORMAT_SETTINGS);
+    writer.uvarint(this.version).uvarint(this.nodeList.length);
     for (const node of this.nodeList) {
       writer.stringUvarint(node.id).u8(STATE_CODES.indexOf(node.state)).uvarint(node.tokens.length);
       for (const t of node.tokens) writer.i64(t);
     }
+    if (settings !== undefined) writer.uvarint(settings.replicas).u8(LAYOUT_CODES.indexOf(settings.collections));
     return writer.finish();
   }
 
@@ -387,10 +434,12 @@ export class Ring {
   static decode(bytes: Uint8Array): Ring {
     const r = new ByteReader(bytes);
     const format = r.u8();
-    if (format !== RING_FORMAT_VERSION) {
-      throw new ProtocolError('ring_bad_version', `ring format ${format}, this build reads ${RING_FORMAT_VERSION}`, {
-        format,
-      });
+    if (format !== RING_FORMAT_VERSION && format !== RING_FORMAT_SETTINGS) {
+      throw new ProtocolError(
+        'ring_bad_version',
+        `ring format ${format}, this build reads ${RING_FORMAT_VERSION} and ${RING_FORMAT_SETTINGS}`,
+        { format },
+      );
     }
     const version = r.uvarint();
     const count = r.uvarint();
@@ -422,10 +471,20 @@ export class Ring {
       }
       nodes.push({ id, state, tokens });
     }
+    let settings: KeyspaceSettings | undefined;
+    if (format === RING_FORMAT_SETTINGS) {
+      const replicas = r.uvarint();
+      if (replicas < 1 || replicas > limits.ringReplicasCountMax)
+        malformed(`${replicas} replicas, allowed 1..${limits.ringReplicasCountMax}`);
+      const code = r.u8();
+      const collections = LAYOUT_CODES[code];
+      if (collections === undefined) malformed(`layout of collections ${code}`);
+      settings = { replicas, collections };
+    }
     r.expectEnd('ring');
     if (moving > 1) malformed(`${moving} nodes moving, at most one`);
     if (moving === 1 && count === 1) malformed('a moving node with no other node on the ring');
-    return new Ring(version, nodes);
+    return new Ring(version, nodes, settings);
   }
 
   // --- movement -----------------------------------------------------------------------------------
@@ -442,6 +501,21 @@ export class Ring {
       to: future.replicasOf(end, n),
     }));
   }
+}
+
+function checkSettings(s: KeyspaceSettings): void {
+  assert(Number.isSafeInteger(s.replicas) && s.replicas >= 1 && s.replicas <= limits.ringReplicasCountMax, 'replicas');
+  assert(LAYOUT_CODES.includes(s.collections), 'collections');
+}
+
+/** Whether two nodes configured with `a` and `b` may serve one keyspace (the layout counts at N > 1 only). */
+export function settingsEqual(a: KeyspaceSettings, b: KeyspaceSettings): boolean {
+  return a.replicas === b.replicas && (a.replicas === 1 || a.collections === b.collections);
+}
+
+/** "replicas 3, collections rows" (the layout only at N > 1, where it counts). */
+export function describeSettings(s: KeyspaceSettings): string {
+  return s.replicas === 1 ? 'replicas 1' : `replicas ${s.replicas}, collections ${s.collections}`;
 }
 
 function malformed(message: string): never {

@@ -459,8 +459,11 @@ export const limits = {
 export type Limits = { readonly [K in keyof typeof limits]: number };
 export type LimitName = keyof Limits;
 
-/** An encoded ring's header (src/dynamo/ring.ts): format byte, version and node count as uvarints. */
-export const RING_HEADER_BYTES_MAX = 1 + 10 + 10;
+/**
+ * An encoded ring's fixed fields (src/dynamo/ring.ts): format byte, version and node count as
+ * uvarints, and the keyspace settings after the nodes (replicas as a uvarint, the layout byte).
+ */
+export const RING_HEADER_BYTES_MAX = 1 + 10 + 10 + 10 + 1;
 /** One node's fixed fields in an encoded ring: id length, state byte, token count. */
 export const RING_NODE_HEADER_BYTES_MAX = 10 + 1 + 10;
 /** Forwarded request/response header: version, incarnation, request id, ok flag, error code and flags. */

@@ -97,6 +97,10 @@ export const MUTATION_NAMES = [
   'dynamo-move-no-stream',
   /** Dynamo cleanup: keeps only the keys the node is the FIRST replica of (drops its secondary copies). */
   'dynamo-cleanup-primary-only',
+  /** Store: a node takes the ring's keyspace settings as its own whatever they are (keyspace-settings.ts never refuses). */
+  'store-settings-unchecked',
+  /** Store: the initial ring carries no keyspace settings, as a build before them bootstrapped it (ring-keeper.ts adds them after). */
+  'store-ring-without-settings',
 ] as const;
 
 export type Mutation = (typeof MUTATION_NAMES)[number];

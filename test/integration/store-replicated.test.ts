@@ -83,6 +83,9 @@ describe('store at N = 3 on a 3-node barista dev cluster (real processes)', () =
     }
     assert.equal(await b.call('BARISTA', 'CONSISTENCY'), 'QUORUM');
     assert.equal(await c.call('BARISTA', 'REPAIR'), 'OK');
+    // The ring records the keyspace's settings, which every node checked against its own.
+    const ring = String(await a.call('BARISTA', 'RING'));
+    assert.match(ring, /^version \d+\nsettings replicas 3, collections rows\n/, ring);
   });
 
   test('collections in rows (the default): a list, set, hash and sorted set written through one node, read through the others', async () => {

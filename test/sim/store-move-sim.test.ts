@@ -29,7 +29,11 @@ const NODES = ['n1', 'n2', 'n3', 'n4', 'n5'];
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-function cluster(seed: string, mutations: string[] = [], collections?: 'rows'): Simulation<NodeServices> {
+function cluster(
+  seed: string,
+  mutations: string[] = [],
+  collections: 'whole' | 'rows' = 'whole',
+): Simulation<NodeServices> {
   const sim = simServices({
     seed,
     nodes: NODES,
@@ -41,7 +45,7 @@ function cluster(seed: string, mutations: string[] = [], collections?: 'rows'): 
         replicas: 3,
         antiEntropyIntervalMs: 0,
         ringDelayMs: 300,
-        ...(collections === undefined ? {} : { collections }),
+        collections,
       },
     },
     clientLinks: { chunking: 'random', chunkBytesMax: 11 },

@@ -19,8 +19,10 @@ export interface SimServicesOptions {
   /** The `coord` config section, the same for every node or per node. */
   readonly coord?: Record<string, unknown> | ((nodeId: string) => Record<string, unknown>);
   readonly services?: readonly AnyServiceDefinition[];
-  /** The `store` config section, the same for every node. */
-  readonly store?: Record<string, unknown>;
+  /** The `store` config section, the same for every node or per node (asked at each start). */
+  readonly store?: Record<string, unknown> | ((nodeId: string) => Record<string, unknown>);
+  /** Nodes that start only when the test restarts them. */
+  readonly initiallyDown?: readonly string[];
   readonly clientLinks?: Partial<ClientLinkConfig>;
   /** Planted bugs every node runs with (negative controls). */
   readonly mutations?: Mutations;
@@ -32,6 +34,7 @@ export function simServices(o: SimServicesOptions): Simulation<NodeServices> {
     nodes: [...o.nodes],
     ...(o.clientLinks === undefined ? {} : { clientLinks: o.clientLinks }),
     ...(o.mutations === undefined ? {} : { mutations: o.mutations }),
+    ...(o.initiallyDown === undefined ? {} : { initiallyDown: o.initiallyDown }),
     program: (env: Env) =>
       new NodeServices(
         env,
@@ -40,7 +43,7 @@ export function simServices(o: SimServicesOptions): Simulation<NodeServices> {
           peers: o.nodes.filter((p) => p !== env.nodeId),
           raft: { ...defaultRaftTiming, ...o.raft },
           coord: typeof o.coord === 'function' ? o.coord(env.nodeId) : (o.coord ?? {}),
-          ...(o.store === undefined ? {} : { store: o.store }),
+          ...(o.store === undefined ? {} : { store: typeof o.store === 'function' ? o.store(env.nodeId) : o.store }),
         },
         o.services ?? registeredServices,
       ),

@@ -10,6 +10,12 @@
 // outcome does not depend on who won. A node retries every `retryMs` until it sees a ring (no
 // leader yet, a partition): the ring exists as soon as the metadata group can commit.
 //
+// Keyspace settings (ring.ts): the initial ring carries this node's (N, the layout of collections),
+// so whoever commits first records the cluster's. A ring written before settings existed (an
+// older build bootstrapped it) is given this node's by one more compare-and-set, retried the same
+// way until the ring has some; from then on they never change, and a node configured otherwise
+// refuses to serve (keyspace-settings.ts).
+//
 // Later changes (an operator's join, decommission, completion of a move) are proposals derived from
 // the ring this node has applied; a conflict means another change committed first: re-derive and
 // retry, or give up (the caller decides).
@@ -20,7 +26,7 @@ import { SeededRng } from '../../lib/rng.ts';
 import type { RaftDriver } from '../../raft/driver.ts';
 import { decodeRsmResult, encodeEnvelope } from '../../rsm/envelope.ts';
 import { NamespaceId } from '../../rsm/namespace.ts';
-import { chooseTokens, Ring } from '../../dynamo/ring.ts';
+import { chooseTokens, type KeyspaceSettings, Ring } from '../../dynamo/ring.ts';
 import {
   decodeRingCasResult,
   encodeRingCas,
@@ -32,17 +38,22 @@ export interface RingKeeperOptions {
   /** Every node of the initial cluster (this node and its peers). */
   readonly nodes: readonly string[];
   readonly tokensPerNode: number;
-  /** Between bootstrap attempts while the ring is empty. */
+  /** The planted `store-ring-without-settings`: bootstrap as a build before settings did. */
+  readonly withoutSettings?: boolean;
+  /** Between bootstrap attempts while the ring is empty or has no settings. */
   readonly retryMs: number;
 }
 
-/** The initial ring every node of a cluster computes alike. */
-export function initialRing(nodes: readonly string[], tokensPerNode: number): Ring {
+/** The initial ring every node of a cluster computes alike (with `settings`: what this node is configured with). */
+export function initialRing(nodes: readonly string[], tokensPerNode: number, settings?: KeyspaceSettings): Ring {
   let ring = Ring.empty();
   for (const id of [...nodes].sort())
     ring = ring.bootstrap(id, chooseTokens(new SeededRng(`ring/${id}`), tokensPerNode, ring));
-  return ring;
+  return settings === undefined ? ring : ring.withSettings(settings);
 }
+
+/** Attempts a node with tentative settings lets pass before it gives an older build's ring its own. */
+const TENTATIVE_ATTEMPTS = 10;
 
 export class RingKeeper {
   private timer: { cancel(): void } | undefined;
@@ -64,12 +75,31 @@ export class RingKeeper {
     this.sm.ringNamespace.onChange(listener);
   }
 
-  /** Proposes the initial ring until one exists (see the header). */
-  start(): void {
+  /**
+   * Proposes the initial ring until one exists, and `settings` (this node's keyspace settings)
+   * until the ring has some (see the header). With `tentative` (a layout of collections that is
+   * only the default for a store holding none yet), a ring an older build wrote is given them
+   * only after TENTATIVE_ATTEMPTS attempts, so that nodes whose stores hold data decide first.
+   */
+  start(settings: KeyspaceSettings, tentative = false): void {
+    let waited = 0;
     const attempt = (): void => {
       this.timer = undefined;
-      if (this.stopped || this.ring.version > 0) return;
-      this.propose(0, initialRing(this.options.nodes, this.options.tokensPerNode), (o) => {
+      const ring = this.ring;
+      if (this.stopped || (ring.version > 0 && ring.settings !== undefined)) return;
+      if (ring.version > 0 && tentative && waited++ < TENTATIVE_ATTEMPTS) {
+        this.timer = this.env.timers.after(this.options.retryMs, attempt);
+        return;
+      }
+      const next =
+        ring.version > 0
+          ? ring.withSettings(settings)
+          : initialRing(
+              this.options.nodes,
+              this.options.tokensPerNode,
+              this.options.withoutSettings === true ? undefined : settings,
+            );
+      this.propose(ring.version, next, (o) => {
         if (!o.ok && o.error.code !== 'not_leader' && o.error.code !== 'no_leader')
           this.env.log.debug({ err: o.error.message }, 'store: ring bootstrap attempt failed');
       });

@@ -25,7 +25,7 @@ import type { Logger, NodeId, Timer, Timers } from '../../env/types.ts';
 import type { BaristaError } from '../../lib/errors.ts';
 import { SeededRng } from '../../lib/rng.ts';
 import type { MoveProgress } from '../../dynamo/move.ts';
-import { chooseTokens, type Ring, RingChangeError } from '../../dynamo/ring.ts';
+import { chooseTokens, describeSettings, type Ring, RingChangeError } from '../../dynamo/ring.ts';
 import type { RingKeeper } from './ring-keeper.ts';
 
 export interface RingMoverDeps {
@@ -159,7 +159,10 @@ function describe(error: BaristaError): string {
 
 /** BARISTA RING's text: the ring's version and nodes, then the move as this node sees it. */
 export function formatRing(ring: Ring, progress: MoveProgress | undefined): string {
-  const lines = [`version ${ring.version}`];
+  const lines = [
+    `version ${ring.version}`,
+    `settings ${ring.settings === undefined ? 'none yet' : describeSettings(ring.settings)}`,
+  ];
   for (const n of ring.nodes) lines.push(`${n.id} ${n.state} tokens ${n.tokens.length}`);
   const moving = ring.moving;
   if (moving === undefined) lines.push('move none');

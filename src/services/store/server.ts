@@ -57,6 +57,11 @@ export interface StoreServerOptions {
   readonly replicated?: ReplicatedCommands;
   /** The default consistency level of a new connection (store.consistency). */
   readonly consistency?: ConsistencyLevel;
+  /**
+   * Why this node serves no data (its keyspace settings differ: keyspace-settings.ts), answered
+   * as -CLUSTERDOWN to every command that reads or writes keys; undefined while it serves.
+   */
+  refusal?(): string | undefined;
   /** The key's preference list and pending replicas (BARISTA WHERE). */
   where?(key: Uint8Array): { replicas: readonly string[]; pending: readonly string[] } | undefined;
   /**
@@ -211,6 +216,11 @@ export class StoreServer {
 
   get replicated(): ReplicatedCommands | undefined {
     return this.o.replicated;
+  }
+
+  /** Why this node serves no data, if it does not (StoreServerOptions.refusal). */
+  get refusal(): string | undefined {
+    return this.o.refusal?.();
   }
 
   get defaultConsistency(): ConsistencyLevel {

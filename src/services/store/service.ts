@@ -41,6 +41,9 @@ import { ReplicaMemory } from './replicated-memory.ts';
 import { LsmReplicaStore } from './replication/lsm-store.ts';
 import { actorIdFor, ReplicaNode } from './replication/driver.ts';
 import { RingKeeper } from './ring-keeper.ts';
+import { SettingsCheck } from './keyspace-settings.ts';
+import { describeSettings, type KeyspaceSettings, settingsEqual } from '../../dynamo/ring.ts';
+import { checkedKeyspaceSettings, recordKeyspaceSettings, storedCollectionsLayout } from '../../dynamo/replica.ts';
 import { RingMover } from './ring-mover.ts';
 import { ConfigError } from '../../lib/errors.ts';
 import { Announcer } from './announce.ts';
@@ -64,7 +67,7 @@ import { reply, type RespValue } from '../../wire/resp/index.ts';
 function startReplication(
   ctx: ServiceContext<StoreConfig>,
   ring: RingKeeper,
-): { node: ReplicaNode; store: LsmReplicaStore } {
+): { node: ReplicaNode; store: LsmReplicaStore; settings: KeyspaceSettings; checked: boolean; tentative: boolean } {
   const env = ctx.env;
   const store = LsmReplicaStore.open({ disk: env.disk, clock: env.clock, log: ctx.log, metrics: env.metrics });
   // store.sync applies to the replica too; a policy that may lose acknowledged writes gives this
@@ -75,14 +78,43 @@ function startReplication(
       ? undefined
       : actorIdFor(ctx.nodeId, store.bumpIncarnation());
   let node: ReplicaNode;
+  let settings: KeyspaceSettings;
+  let checked: KeyspaceSettings | undefined;
+  let tentative = false;
   try {
-    node = startReplicaNode(ctx, ring, store, policy, actorId);
+    // The layout configured, else the one this store keeps, else rows (a store keeping none yet:
+    // tentative, ring-keeper.ts).
+    const collections = ctx.config.replication.collections ?? storedCollectionsLayout(store);
+    tentative = collections === undefined;
+    settings = { replicas: ctx.config.replication.replicas, collections: collections ?? 'rows' };
+    // Settings this store checked against the ring before: the ring's never change, so a config
+    // that has changed since is refused now, naming its field (keyspace-settings.ts).
+    checked = checkedKeyspaceSettings(store);
+    if (checked !== undefined && !settingsEqual(checked, settings)) throw settingsConflict(checked, settings);
+    node = startReplicaNode(
+      ctx,
+      ring,
+      store,
+      policy,
+      actorId,
+      settings.collections,
+      checked === undefined ? "its settings are not yet checked against the keyspace's (the ring's)" : undefined,
+    );
   } catch (error) {
     closeAfterFailedStart(() => store.close(), ctx, 'replica store');
     throw error;
   }
   ring.onChange((r) => node.setRing(r));
-  return { node, store };
+  return { node, store, settings, checked: checked !== undefined, tentative };
+}
+
+/** A config changed since this node's store last checked it against the keyspace's settings. */
+function settingsConflict(checked: KeyspaceSettings, settings: KeyspaceSettings): ConfigError {
+  const field = checked.replicas !== settings.replicas ? 'replicas' : 'collections';
+  return new ConfigError(
+    `store.replication.${field}`,
+    `is ${settings[field]}, but this node's keyspace keeps ${describeSettings(checked)} (checked against the cluster's ring; a keyspace's settings are fixed when the cluster is made): set it back to ${checked[field]}`,
+  );
 }
 
 /** A close on a start that failed: its own failure is logged, the start's error is the one thrown. */
@@ -100,6 +132,8 @@ function startReplicaNode(
   store: LsmReplicaStore,
   policy: StoreConfig['sync'],
   actorId: string | undefined,
+  collections: 'whole' | 'rows',
+  closed: string | undefined,
 ): ReplicaNode {
   const env = ctx.env;
   return new ReplicaNode(
@@ -115,8 +149,9 @@ function startReplicaNode(
       ...(actorId === undefined ? {} : { actorId }),
       metrics: env.metrics,
       log: ctx.log,
+      ...(closed === undefined ? {} : { closed }),
     },
-    ctx.config.replication,
+    { ...ctx.config.replication, collections },
   );
 }
 
@@ -126,6 +161,7 @@ function startReplicaNode(
  */
 function runForwarded(
   server: StoreServer,
+  settings: SettingsCheck,
   groupCommit: GroupCommit,
   argv: readonly Uint8Array[],
   done: (value: RespValue) => void,
@@ -134,6 +170,8 @@ function runForwarded(
   // The sender checked name and arity with the same table; a peer that did not is answered, not obeyed.
   if (spec === undefined || !arityAccepts(spec.arity, argv.length))
     return done(reply.error('ERR forwarded command is not a data command'));
+  const refusal = settings.refusal;
+  if (refusal !== undefined) return done(reply.error(`CLUSTERDOWN ${refusal}`));
   const route = server.route({ kind: 'data', spec }, argv);
   if (route.kind !== 'local')
     return done(reply.error('TRYAGAIN the key is not owned by this node on its ring (the ring is changing); retry'));
@@ -152,6 +190,8 @@ export interface StoreRunning extends RunningService {
   readonly server: StoreServer;
   readonly engine: LsmEngine;
   readonly ring: RingKeeper;
+  /** This node's keyspace settings against the ring's (keyspace-settings.ts). */
+  readonly settings: SettingsCheck;
   /** The Dynamo replica at N > 1 (absent at N = 1). */
   readonly replica?: ReplicaNode;
 }
@@ -279,8 +319,8 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     nodes: config.ringNodes ?? clusterNodes,
     tokensPerNode: config.tokensPerNode,
     retryMs: 500,
+    withoutSettings: env.mutations.has('store-ring-without-settings'),
   });
-  ring.start();
   const alone = ctx.peers.length === 0;
   // N > 1: the Dynamo replica on its own engine (replication/lsm-store.ts), ring from the keeper.
   let replicated: ReturnType<typeof startReplication> | undefined;
@@ -295,6 +335,13 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     closeAfterFailedStart(() => engine.close(), ctx, 'store engine');
     throw error;
   }
+  // The keyspace's settings (keyspace-settings.ts): recorded on the ring by the first bootstrap,
+  // compared with this node's at every ring it applies.
+  const settings: KeyspaceSettings = replicated?.settings ?? {
+    replicas: config.replication.replicas,
+    collections: config.replication.collections ?? 'rows',
+  };
+  ring.start(settings, replicated?.tentative === true);
   // N > 1: joins and decommissions (BARISTA RING), and this node's completion of its own move.
   const mover =
     replicated === undefined
@@ -317,6 +364,25 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
           checkIntervalMs: Math.max(config.replication.tickMs, 100),
         });
   mover?.start();
+  const settingsCheck = new SettingsCheck(settings, {
+    log: ctx.log,
+    mismatch: m.gauge(
+      'store_settings_mismatch',
+      "1 while this node serves no data: its store.replication settings differ from the keyspace's",
+    ),
+    onMatch: () => {
+      if (replicated === undefined) return;
+      if (!replicated.checked) recordKeyspaceSettings(replicated.store, settings);
+      replicated.node.open();
+    },
+    onDiffer: () => {
+      mover?.stop();
+      replicated?.node.stop();
+    },
+    unchecked: env.mutations.has('store-settings-unchecked'),
+  });
+  ring.onChange((r) => settingsCheck.observe(r));
+  settingsCheck.observe(ring.ring);
   // A key's place on the ring is its Redis Cluster slot's token (src/dynamo/slots.ts), on every path.
   const ownerOf = (key: Uint8Array): string | undefined =>
     alone ? ctx.nodeId : ring.ring.nodes.length === 0 ? undefined : ring.ring.locate(key, 1).replicas[0];
@@ -328,7 +394,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
       rng: env.rng,
       log: ctx.log,
       metrics: env.metrics,
-      execute: (argv, done) => runForwarded(server!, groupCommit, argv, done),
+      execute: (argv, done) => runForwarded(server!, settingsCheck, groupCommit, argv, done),
       // The owner checks it owns the keys by its own ring: a sender with another ring (a move
       // in progress) must not write where routed reads will not look.
     },
@@ -461,6 +527,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
           ),
         }),
     consistency: config.consistency,
+    refusal: () => settingsCheck.refusal,
     where: (key) => {
       if (alone) return { replicas: [ctx.nodeId], pending: [] };
       if (ring.ring.nodes.length === 0) return undefined;
@@ -508,11 +575,13 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     server,
     engine,
     ring,
+    settings: settingsCheck,
     ...(replicated === undefined ? {} : { replica: replicated.node }),
     status: () => {
       const s = engine.stats();
       return {
         sync: config.sync,
+        settings: settingsCheck.status(),
         keys: keyspace.size(Math.floor(env.clock.wallMs())),
         engine: {
           lastSeq: s.lastSeq,

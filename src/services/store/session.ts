@@ -23,7 +23,7 @@ import { ALLOWED_WHILE_SUBSCRIBED, subscribedModeError } from './pubsub.ts';
 import { bytesEqual } from '../../lib/bytes.ts';
 import { limits } from '../../lib/limits.ts';
 import { type ConsistencyLevel, commandTag, keysTag, ReplicatedCommands, TAGS_CROSSSLOT } from './replicated.ts';
-import { CROSSSLOT_MESSAGE } from './routing.ts';
+import { CROSSSLOT_MESSAGE, commandKeys } from './routing.ts';
 import { OOM_MESSAGE, type StoreServer } from './server.ts';
 
 const NOAUTH = reply.error('NOAUTH Authentication required.');
@@ -210,6 +210,8 @@ export class RespSession {
    * node changes would never fire.
    */
   private routed(entry: CommandEntry, argv: readonly Uint8Array[]): RespValue | Later {
+    const refusal = this.server.refusal;
+    if (refusal !== undefined && touchesData(entry, argv)) return reply.error(`CLUSTERDOWN ${refusal}`);
     const replicated = this.server.replicated;
     if (replicated !== undefined && entry.kind === 'data') {
       // N > 1: every replica of the key takes part; no owner to forward to.
@@ -381,4 +383,10 @@ export class RespSession {
     this.server.blocking.drop(this);
     this.multi = null;
   }
+}
+
+/** A command that reads or writes keys: a data command, EXEC, or a server command naming keys (WATCH, BLPOP). */
+function touchesData(entry: CommandEntry, argv: readonly Uint8Array[]): boolean {
+  if (entry.kind === 'data' || entry.spec.name === 'exec') return true;
+  return !entry.spec.flags.includes('pubsub') && commandKeys(entry.spec, argv).length > 0;
 }

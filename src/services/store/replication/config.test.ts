@@ -1,4 +1,5 @@
-// Goal: the replication config section fills its defaults (the driver's) and refuses values and
+// Goal: the replication config section fills its defaults (the driver's, but for the layout of
+// collections, which an absent setting leaves to the store: service.ts) and refuses values and
 // combinations the replica cannot run with, naming the field.
 
 import assert from 'node:assert/strict';
@@ -6,8 +7,10 @@ import { test } from 'node:test';
 import { replicationConfigSchema } from './config.ts';
 import { defaultReplicaNodeConfig } from './driver.ts';
 
-test('an empty section gives the driver defaults', () => {
-  assert.deepEqual(replicationConfigSchema.parse({}), defaultReplicaNodeConfig);
+test('an empty section gives the driver defaults; the layout of collections is left to the store', () => {
+  const { collections: _, ...defaults } = defaultReplicaNodeConfig;
+  assert.deepEqual(replicationConfigSchema.parse({}), defaults);
+  assert.equal(replicationConfigSchema.parse({ collections: 'whole' }).collections, 'whole');
 });
 
 test('bad values and relations are refused with the field named', () => {

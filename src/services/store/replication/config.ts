@@ -41,10 +41,13 @@ export const replicationConfigSchema = z
       .max(365 * 86_400_000)
       .default(d.tombstoneGraceMs),
     /**
-     * How sets and hashes are kept: 'whole' (one CRDT value per key) or 'rows' (one row per
-     * element: a command reads, writes and ships only the elements it names). Alike on every node.
+     * How sets, hashes, lists and sorted sets are kept: 'whole' (one CRDT value per key) or
+     * 'rows' (one row per element: a command reads, writes and ships only the elements it names).
+     * Alike on every node (checked against the keyspace's settings on the ring:
+     * keyspace-settings.ts). Absent: the layout this node's store keeps, or `rows` for a store
+     * that keeps none yet.
      */
-    collections: z.enum(['whole', 'rows']).default(d.collections),
+    collections: z.enum(['whole', 'rows']).optional(),
   })
   .superRefine((c, ctx) => {
     if (c.requestTimeoutMs < 2 * c.tickMs) {
@@ -75,6 +78,9 @@ export const replicationConfigSchema = z
         message: `must be at least tickMs (${c.tickMs})`,
       });
     }
-  }) satisfies z.ZodType<ReplicaNodeConfig, unknown>;
+  }) satisfies z.ZodType<ConfiguredReplication, unknown>;
+
+/** The replica's config as configured: the layout may be left to the store (service.ts startReplication). */
+type ConfiguredReplication = Omit<ReplicaNodeConfig, 'collections'> & { collections?: 'whole' | 'rows' | undefined };
 
 export type ReplicationConfig = z.infer<typeof replicationConfigSchema>;

@@ -179,6 +179,14 @@ export interface ReplicaNodeComponents {
   readonly sync?: { readonly policy: 'always' | 'periodic' | 'none'; readonly intervalMs: number };
   /** The replica id of this life's writes (required unless sync is `always`). */
   readonly actorId?: string;
+  /**
+   * Starts closed, for this reason, until open(): the node has not yet checked its settings
+   * against the keyspace's (src/services/store/keyspace-settings.ts). A closed replica answers
+   * nothing and starts nothing: peers' messages are dropped (counted), ticks do no work, and
+   * client requests answer replicas_unavailable, so no write is acknowledged by a node that
+   * may keep it in another layout or under another N.
+   */
+  readonly closed?: string;
 }
 
 /** The replica id of one life of a node: `id#incarnation` ('#' is not allowed in node ids), hashed when too long. */
@@ -336,6 +344,8 @@ export class ReplicaNode {
   private readonly held: Output[] = [];
   private flushTimer: Timer | undefined;
   private readonly groupSize: Histogram;
+  private closedReason: string | undefined;
+  private readonly closedDrops: Counter;
 
   constructor(components: ReplicaNodeComponents, config: ReplicaNodeConfig = defaultReplicaNodeConfig) {
     const { env } = components;
@@ -427,8 +437,16 @@ export class ReplicaNode {
     this.sendRefused = m.counter('dynamo_messages_send_refused_total', 'Outgoing messages the transport refused');
     this.hlcDrift = m.counter('dynamo_hlc_drift_total', 'Sibling timestamps too far ahead to take into our HLC');
     this.groupSize = m.histogram('dynamo_group_commit_outputs', 'Replica steps released by one sync (group commit)');
+    this.closedReason = components.closed;
+    this.closedDrops = m.counter(
+      'dynamo_messages_dropped_closed_total',
+      "Peers' messages dropped while this replica was closed (its settings not yet checked)",
+    );
     this.hintsHeld.set(this.store.hintCount);
-    components.router.register([MessageType.DynamoReplica], (msg) => this.onMessage(msg.from, msg.payload));
+    components.router.register([MessageType.DynamoReplica], (msg) => {
+      if (this.closedReason !== undefined && !this.stopped) return this.closedDrops.inc();
+      this.onMessage(msg.from, msg.payload);
+    });
     if (components.paxos !== undefined) {
       const serial = new SerialCoordinator(
         {
@@ -445,6 +463,7 @@ export class ReplicaNode {
       this.serial_ = serial;
       components.router.register([MessageType.DynamoPaxos], (msg) => {
         if (this.stopped) return;
+        if (this.closedReason !== undefined) return this.closedDrops.inc();
         this.refreshView();
         serial.receive(msg.from, msg.payload);
       });
@@ -500,6 +519,8 @@ export class ReplicaNode {
     const refuse = (error: BaristaError) =>
       this.answer({ kind: req.kind, level: req.level, startedMs: this.nowMs(), done }, { ok: false, error });
     if (this.stopped) return refuse(new BaristaError('stopped', 'the replica is stopping'));
+    if (this.closedReason !== undefined)
+      return refuse(new BaristaError('replicas_unavailable', `this node's replica is closed: ${this.closedReason}`));
     if (this.pending.size >= this.replica.config.opsCountMax) {
       return refuse(
         new BaristaError('limit_exceeded', `${this.pending.size} requests in flight`, {
@@ -564,6 +585,18 @@ export class ReplicaNode {
     return this.ring_;
   }
 
+  /** Why the replica is closed (ReplicaNodeComponents.closed), or undefined once open. */
+  get closed(): string | undefined {
+    return this.closedReason;
+  }
+
+  /** Opens a replica started closed: from now on it answers and works as any other. */
+  open(): void {
+    if (this.closedReason === undefined) return;
+    this.closedReason = undefined;
+    this.log.info({}, 'dynamo: replica open (its settings match the keyspace)');
+  }
+
   /** How this keyspace keeps sets and hashes (ReplicaNodeConfig.collections). */
   get collections(): 'whole' | 'rows' {
     return this.replica.config.collections;
@@ -581,7 +614,7 @@ export class ReplicaNode {
    * False when one is running already or no peer is up.
    */
   repairNow(peer?: NodeId): boolean {
-    if (this.stopped) return false;
+    if (this.stopped || this.closedReason !== undefined) return false;
     this.refreshView();
     return this.replica.repairNow(peer);
   }
@@ -593,6 +626,10 @@ export class ReplicaNode {
   serial(key: Uint8Array, operation: PaxosOperation, done: (outcome: PaxosOutcome) => void): void {
     if (this.serial_ === undefined) {
       return done({ ok: false, error: new BaristaError('bad_request', 'SERIAL needs the Paxos store (not given)') });
+    }
+    if (this.closedReason !== undefined) {
+      const message = `this node's replica is closed: ${this.closedReason}`;
+      return done({ ok: false, error: new BaristaError('replicas_unavailable', message) });
     }
     this.refreshView();
     this.serial_.submit(key, operation, done);
@@ -713,6 +750,7 @@ export class ReplicaNode {
       this.store.sync();
       this.syncOwed = false;
     }
+    if (this.closedReason !== undefined) return; // nothing pending, nothing to start
     this.refreshView();
     this.process(this.replica.tick(this.env.clock.wallMs()));
     this.serial_?.tick();

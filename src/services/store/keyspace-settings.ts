@@ -1,0 +1,93 @@
+// The check that every node of the store's keyspace is configured alike: the settings that decide
+// where keys live and how they are kept — N (`store.replication.replicas`) and, at N > 1, the
+// layout of collections (`store.replication.collections`) — are recorded once on the token ring
+// (src/dynamo/ring.ts, keyspace settings: the first ring's, from the node whose bootstrap
+// committed) and compared with this node's at every ring it applies.
+//
+// States:
+//   unchecked  no ring with settings yet (the metadata group has not committed one, or a ring an
+//              older build wrote is being given settings: ring-keeper.ts). At N > 1 the replica
+//              stays closed (driver.ts `closed`): it neither acknowledges a peer's write nor
+//              coordinates one. At N = 1 commands run as before the check existed (routing by a
+//              ring not yet known answers -CLUSTERDOWN anyway).
+//   matched    the ring's settings equal this node's: the replica opens, and records the settings
+//              it checked in its store (replica.ts KEYSPACE_SETTINGS_META) so that its next start
+//              opens at once (the ring's settings never change) — or refuses at once, naming the
+//              field, when the config has changed since (service.ts).
+//   differs    the ring's settings are not this node's: the node serves no data, for good (until
+//              it restarts with a config that matches). Its replica stops (a whole-layout replica
+//              would misread a rows-layout peer's writes, a node at another N would answer for
+//              keys it does not hold); every data command and forwarded command answers
+//              -CLUSTERDOWN naming both settings; logged once, `store_settings_mismatch` is 1.
+// A ring's settings never change (the ring namespace refuses it), so a state past `unchecked`
+// never moves again.
+
+import type { Gauge, Logger } from '../../env/types.ts';
+import { describeSettings, type KeyspaceSettings, type Ring, settingsEqual } from '../../dynamo/ring.ts';
+
+export type SettingsState = 'unchecked' | 'matched' | 'differs';
+
+export interface SettingsCheckHooks {
+  readonly log: Logger;
+  /** 1 while this node refuses for settings that differ from the keyspace's. */
+  readonly mismatch: Gauge;
+  /** The ring's settings equal this node's (called once). */
+  onMatch(): void;
+  /** The ring's settings differ (called once): stop serving. */
+  onDiffer(message: string): void;
+  /** The planted bug `store-settings-unchecked`: every ring's settings are taken as matching. */
+  readonly unchecked?: boolean;
+}
+
+export class SettingsCheck {
+  private state_: SettingsState = 'unchecked';
+  private refusal_: string | undefined;
+  private ringSettings: KeyspaceSettings | undefined;
+
+  constructor(
+    readonly mine: KeyspaceSettings,
+    private readonly hooks: SettingsCheckHooks,
+  ) {
+    hooks.mismatch.set(0);
+  }
+
+  get state(): SettingsState {
+    return this.state_;
+  }
+
+  /** The -CLUSTERDOWN message (without the code) data commands answer while settings differ. */
+  get refusal(): string | undefined {
+    return this.refusal_;
+  }
+
+  /** For /status: this node's settings, the keyspace's once known, and the state. */
+  status(): { state: SettingsState; mine: string; keyspace: string | null } {
+    return {
+      state: this.state_,
+      mine: describeSettings(this.mine),
+      keyspace: this.ringSettings === undefined ? null : describeSettings(this.ringSettings),
+    };
+  }
+
+  /** Each ring this node applies (and the one it holds at start). */
+  observe(ring: Ring): void {
+    const theirs = ring.settings;
+    if (this.state_ !== 'unchecked' || theirs === undefined) return;
+    this.ringSettings = theirs;
+    if (settingsEqual(theirs, this.mine) || this.hooks.unchecked === true) {
+      this.state_ = 'matched';
+      this.hooks.onMatch();
+      return;
+    }
+    this.state_ = 'differs';
+    this.refusal_ =
+      `this node's keyspace settings (${describeSettings(this.mine)}) differ from the cluster's ` +
+      `(${describeSettings(theirs)}): it serves no data until its store.replication config matches (see its log)`;
+    this.hooks.mismatch.set(1);
+    this.hooks.log.error(
+      { mine: this.mine, keyspace: theirs, ringVersion: ring.version },
+      "store: this node's store.replication settings differ from the keyspace's, recorded on the ring when the cluster was made; it serves no data and holds no replica until it is restarted with the keyspace's settings",
+    );
+    this.hooks.onDiffer(this.refusal_);
+  }
+}

@@ -90,6 +90,12 @@ export interface ReplicaStore {
    */
   scanRows(key: Uint8Array, from: Uint8Array, countMax: number): StoredRowPage;
   /**
+   * At most `countMax` rows of `key` whose element is below `before` (null: every row), last
+   * first (descending element byte order); `next` is the `before` of the following page (the last
+   * element returned), null once the rows are known to be done.
+   */
+  scanRowsBack(key: Uint8Array, before: Uint8Array | null, countMax: number): StoredRowPage;
+  /**
    * Marks a collection as being changed (collection-store.ts: written before its first row of a
    * change, removed after its header), with a note (its schema) for recovery to repair it by.
    */
@@ -314,13 +320,33 @@ export class MemoryReplicaStore implements ReplicaStore {
     const k = keyString(key);
     const rows = this.live.rows.get(k);
     if (rows === undefined) return { entries: [], next: null };
-    let elements = this.sortedRows.get(k);
-    if (elements === undefined) this.sortedRows.set(k, (elements = [...rows.keys()].sort()));
+    const elements = this.sortedElements(k, rows);
     const i = lowerBound(elements, keyString(from));
     const end = Math.min(elements.length, i + countMax);
     const entries: StoredRow[] = [];
     for (let j = i; j < end; j++) entries.push({ element: keyBytes(elements[j]!), row: rows.get(elements[j]!)! });
     return { entries, next: end < elements.length ? keyBytes(elements[end]!) : null };
+  }
+
+  /** The elements of key `k`'s rows, sorted (kept until a row of the key is written). */
+  private sortedElements(k: string, rows: ReadonlyMap<string, Uint8Array>): string[] {
+    let elements = this.sortedRows.get(k);
+    if (elements === undefined) this.sortedRows.set(k, (elements = [...rows.keys()].sort()));
+    return elements;
+  }
+
+  scanRowsBack(key: Uint8Array, before: Uint8Array | null, countMax: number): StoredRowPage {
+    assert(countMax >= 1, 'scan count must be positive');
+    const k = keyString(key);
+    const rows = this.live.rows.get(k);
+    if (rows === undefined) return { entries: [], next: null };
+    const elements = this.sortedElements(k, rows);
+    const i = before === null ? elements.length : lowerBound(elements, keyString(before));
+    const first = Math.max(0, i - countMax);
+    const entries: StoredRow[] = [];
+    for (let j = i - 1; j >= first; j--)
+      entries.push({ element: keyBytes(elements[j]!), row: rows.get(elements[j]!)! });
+    return { entries, next: first > 0 ? keyBytes(elements[first]!) : null };
   }
 
   markCollection(key: Uint8Array, note: Uint8Array): void {

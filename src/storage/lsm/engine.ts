@@ -145,11 +145,16 @@ export interface ScanRange {
   readonly bytesMax?: number;
   /** Return tombstones and expired values too (for repair and Merkle trees). Default false. */
   readonly includeDead?: boolean;
+  /**
+   * Descending key order from the last key below `end` down to `start`; `next` is then the end
+   * (exclusive) to continue from. Default false.
+   */
+  readonly reverse?: boolean;
 }
 
 export interface ScanResult {
   readonly entries: Entry[];
-  /** Where the next call starts to continue this scan; null when the range is exhausted. */
+  /** Where the next call starts (a reverse scan: ends, exclusive) to continue this scan; null when the range is exhausted. */
   readonly next: Uint8Array | null;
 }
 
@@ -503,7 +508,10 @@ export class LsmEngine {
     const bytesMax = range.bytesMax ?? Number.MAX_SAFE_INTEGER;
     assert(limit >= 1, 'scan limit must be positive');
     const nowMs = this.clock.wallMs();
-    const merge = this.mergeOf(this.runs.length, range.start, range.end, true);
+    const reverse = range.reverse === true;
+    const merge = reverse
+      ? this.reverseMerge(range.start, range.end)
+      : this.mergeOf(this.runs.length, range.start, range.end, true);
     const entries: Entry[] = [];
     let bytes = 0;
     let examined = 0;
@@ -516,9 +524,16 @@ export class LsmEngine {
         bytes += e.value.byteLength;
       }
       if (entries.length >= limit || bytes >= bytesMax || examined >= limits.lsmScanEntriesMax) {
-        return { entries, next: keySuccessor(e.key) };
+        return { entries, next: reverse ? e.key.slice() : keySuccessor(e.key) };
       }
     }
+  }
+
+  /** mergeOf in descending key order, over the memtable and every run. */
+  private reverseMerge(start: Uint8Array, end: Uint8Array | null): MergeCursor {
+    const sources: EntrySource[] = [iteratorSource(this.memtable.rangeReverse(start, end))];
+    for (let i = this.runs.length - 1; i >= 0; i--) sources.push(this.runs[i]!.reverseCursor(start, end));
+    return new MergeCursor(sources, true);
   }
 
   /** A merge over the memtable (when `withMemtable`) and runs [0, runCount), newest first. */

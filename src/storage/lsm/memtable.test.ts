@@ -58,7 +58,7 @@ test('entries are copied in: the caller may reuse its buffers; large ones get th
   }
 });
 
-test('newest per key, in key order, across interleaved writes and ranges', () => {
+test('newest per key, in key order (and reversed), across interleaved writes and ranges', () => {
   fc.assert(
     fc.property(fc.array(fc.tuple(fc.uint8Array({ maxLength: 4 }), fc.boolean()), { maxLength: 80 }), (ops) => {
       // A small fresh-key bound, so merges of the fresh keys into the sorted list happen here too.
@@ -82,6 +82,10 @@ test('newest per key, in key order, across interleaved writes and ranges', () =>
         const from = want[1]!.key;
         assert.deepEqual([...m.range(from, null)].map(plain), want.slice(1));
         assert.deepEqual([...m.range(want[0]!.key, from)].map(plain), want.slice(0, 1));
+        // Backwards: the same entries, last first.
+        assert.deepEqual([...m.rangeReverse(from, null)].map(plain), want.slice(1).reverse());
+        assert.deepEqual([...m.rangeReverse(want[0]!.key, from)].map(plain), want.slice(0, 1));
+        assert.deepEqual([...m.rangeReverse(new Uint8Array(0), null)].map(plain), [...want].reverse());
       }
       m.clear();
       assert.equal(m.bytes, 0);

@@ -336,6 +336,24 @@ export class Memtable {
     }
   }
 
+  /** Entries with start <= key < end (end null: no upper bound), in descending key order. */
+  *rangeReverse(start: Uint8Array, end: Uint8Array | null): Generator<Entry> {
+    const sorted = this.sorted;
+    const fresh = this.fresh;
+    const generation = this.generation;
+    this.freshShared = true;
+    // One past the last slot below `end` in each (every slot when unbounded).
+    let i = end === null ? sorted.length : this.lowerBoundKey(sorted, sorted.length, end);
+    let j = end === null ? fresh.length : this.lowerBoundKey(fresh, fresh.length, end);
+    while (i > 0 || j > 0) {
+      assert(this.generation === generation, 'a memtable range was held across clear()');
+      const slot =
+        j === 0 || (i > 0 && this.compareSlots(sorted[i - 1]!, fresh[j - 1]!) > 0) ? sorted[--i]! : fresh[--j]!;
+      if (this.compareToKey(slot, start) < 0) return;
+      yield this.entryAt(slot);
+    }
+  }
+
   /** Every entry in key order (the flush's input). */
   all(): Generator<Entry> {
     return this.range(new Uint8Array(0), null);

@@ -1,5 +1,5 @@
 // The k-way merge shared by scans and compaction: sources are given newest first (memtable, then
-// runs from the newest), each in key order; the merge yields each key once, taking the version of
+// runs from the newest), each in key order (or each in descending order, for a reverse scan); the merge yields each key once, taking the version of
 // the newest source that holds it (sources hold disjoint seq ranges, newer sources higher seqs),
 // and skips the shadowed versions. k is small (the live runs, bounded by compactionRunsMax), so
 // the minimum is found by a linear pass instead of a heap.
@@ -24,15 +24,20 @@ export function iteratorSource(it: Iterator<Entry>): EntrySource {
 }
 
 export class MergeCursor {
-  constructor(private readonly sources: readonly EntrySource[]) {}
+  /** `descending`: the sources are in descending key order, and so is the merge (reverse scans). */
+  constructor(
+    private readonly sources: readonly EntrySource[],
+    private readonly descending = false,
+  ) {}
 
   /** The next key's newest version, or undefined when every source is exhausted. */
   next(): Entry | undefined {
     let best: Entry | undefined;
+    const sign = this.descending ? -1 : 1;
     for (const s of this.sources) {
       const e = s.peek();
       if (e === undefined) continue;
-      if (best === undefined || compareKeys(e.key, best.key) < 0) best = e;
+      if (best === undefined || sign * compareKeys(e.key, best.key) < 0) best = e;
     }
     if (best === undefined) return undefined;
     for (const s of this.sources) {

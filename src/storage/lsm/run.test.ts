@@ -58,6 +58,15 @@ test('point reads and range cursors return exactly the entries written', () => {
         const c = reader.cursor(start, end);
         for (let e = c.peek(); e !== undefined; c.advance(), e = c.peek()) got.push(e);
         assert.deepEqual(got, want);
+        // Backwards, bounded and to the last key.
+        const back: Entry[] = [];
+        const r = reader.reverseCursor(start, end);
+        for (let e = r.peek(); e !== undefined; r.advance(), e = r.peek()) back.push(e);
+        assert.deepEqual(back, [...want].reverse());
+        const tail: Entry[] = [];
+        const t = reader.reverseCursor(start, null);
+        for (let e = t.peek(); e !== undefined; t.advance(), e = t.peek()) tail.push(e);
+        assert.deepEqual(tail, entries.filter((e) => compareKeys(e.key, start) >= 0).reverse());
         assert.ok(reader.memoryBytes > 0);
         reader.close();
       },
@@ -128,7 +137,15 @@ test('a cursor refuses a block whose CRC holds but whose keys are out of order o
     return RunReader.open(disk, 'd', 1, bounds);
   };
   const keyAt = (i: number) => i * size + ENTRY_HEADER_BYTES;
+  const back = (reader: RunReader, end: Uint8Array | null) => {
+    const got: number[] = [];
+    const c = reader.reverseCursor(Uint8Array.of(0), end);
+    for (let e = c.peek(); e !== undefined; c.advance(), e = c.peek()) got.push(e.key[0]!);
+    return got;
+  };
   const intact = damaged(() => undefined);
+  assert.deepEqual(back(intact, null), [0x30, 0x20, 0x10]);
+  assert.deepEqual(back(intact, Uint8Array.of(0x30)), [0x20, 0x10]);
   assert.deepEqual(walk(intact, Uint8Array.of(0)), [0x10, 0x20, 0x30]);
   assert.deepEqual(walk(intact, Uint8Array.of(0x21)), [0x30]);
   const refused = (reason: string) => (e: unknown) =>
@@ -138,6 +155,9 @@ test('a cursor refuses a block whose CRC holds but whose keys are out of order o
     b[keyAt(2)] = 0x20;
   });
   assert.throws(() => walk(swapped, Uint8Array.of(0)), refused('out of order'));
+  // A reverse cursor walks the whole block first: every entry checked before the first is handed out.
+  assert.throws(() => back(swapped, null), refused('out of order'));
+  assert.throws(() => back(swapped, Uint8Array.of(0x11)), refused('out of order'));
   // Passing over entries below `start` (in place, undecoded) checks their order too.
   assert.throws(() => walk(swapped, Uint8Array.of(0x2f)), refused('out of order'));
   // An entry is checked before a peek hands it out, not when the caller moves past it: a reader
@@ -154,10 +174,12 @@ test('a cursor refuses a block whose CRC holds but whose keys are out of order o
     b[keyAt(2)] = 0x31;
   });
   assert.throws(() => walk(offIndex, Uint8Array.of(0)), refused('indexed key'));
+  assert.throws(() => back(offIndex, null), refused('indexed key'));
   // An entry passed over below `start` is not decoded, yet its seq is checked as a decode would.
   const badSeq = damaged((b) => {
     b.fill(0, 9, 17); // entry 0's seq: 0
   });
   assert.throws(() => walk(badSeq, Uint8Array.of(0x21)), refused('seq 0 out of range'));
   assert.throws(() => walk(badSeq, Uint8Array.of(0)), refused('seq 0 out of range'));
+  assert.throws(() => back(badSeq, null), refused('seq 0 out of range'));
 });

@@ -453,8 +453,87 @@ export class RunReader {
     return new RunCursor(this, this.blockFor(start), start, end);
   }
 
+  /** A cursor over entries with start <= key < end (end null: to the last key), in descending key order. */
+  reverseCursor(start: Uint8Array, end: Uint8Array | null): ReverseRunCursor {
+    // Blocks before blockFor(end) end below `end`; that block itself may hold keys below it.
+    const last = end === null ? this.lastKeys.length - 1 : Math.min(this.blockFor(end), this.lastKeys.length - 1);
+    return new ReverseRunCursor(this, last, start, end);
+  }
+
   close(): void {
     this.file.close();
+  }
+}
+
+/**
+ * A run read backwards, one block at a time from the last that can hold a key below `end`. Entries
+ * are encoded forward only, so each block is walked from its start, every entry checked as the
+ * forward cursor checks it (grammar, seq and time, keys increasing, the last at the indexed key),
+ * and the offsets of those in range are kept; they are then decoded and returned last first. A
+ * block whose first key is below `start` is the last one read. Holds one block and its offsets.
+ */
+export class ReverseRunCursor {
+  private buf: Uint8Array | null = null;
+  private bufBlock = -1;
+  /** Offsets in `buf` of the block's entries in range, in key order; returned from the end. */
+  private readonly offsets: number[] = [];
+  private current: Entry | undefined;
+  /** No block below the current one can hold a key >= start. */
+  private lastBlock = false;
+
+  constructor(
+    private readonly reader: RunReader,
+    private block: number,
+    private readonly start: Uint8Array,
+    private readonly end: Uint8Array | null,
+  ) {}
+
+  /** Loads blocks downward until one holds an entry in range; false at the end. */
+  private ensureEntries(): boolean {
+    while (this.offsets.length === 0) {
+      if (this.lastBlock || this.block < 0) {
+        this.buf = null;
+        return false;
+      }
+      this.bufBlock = this.block--;
+      const buf = this.reader.blockBytes(this.bufBlock);
+      if (buf.byteLength === 0) throw this.reader.corruptAt(this.bufBlock, 0, 'empty block');
+      this.buf = buf;
+      let prevAt = -1;
+      let prevBytes = 0;
+      for (let at = 0; at < buf.byteLength; ) {
+        const x = this.reader.extentAt(this.bufBlock, buf, at);
+        const problem = entryNumbersProblemAt(buf, at);
+        if (problem !== undefined) throw this.reader.corruptAt(this.bufBlock, at, problem);
+        if (prevAt >= 0 && compareKeysAt(buf, prevAt, prevBytes, buf, x.keyAt, x.keyBytes) >= 0) {
+          throw this.reader.corruptAt(this.bufBlock, at, 'block keys out of order');
+        }
+        if (x.end === buf.byteLength)
+          this.reader.checkLastKey(this.bufBlock, buf.subarray(x.keyAt, x.keyAt + x.keyBytes));
+        const start = this.start;
+        if (compareKeysAt(buf, x.keyAt, x.keyBytes, start, 0, start.byteLength) < 0) this.lastBlock = true;
+        else if (this.end === null || compareKeysAt(buf, x.keyAt, x.keyBytes, this.end, 0, this.end.byteLength) < 0)
+          this.offsets.push(at);
+        prevAt = x.keyAt;
+        prevBytes = x.keyBytes;
+        at = x.end;
+      }
+    }
+    return true;
+  }
+
+  peek(): Entry | undefined {
+    if (this.current === undefined) {
+      if (!this.ensureEntries()) return undefined;
+      this.current = this.reader.decodeAt(this.bufBlock, this.buf!, this.offsets[this.offsets.length - 1]!).entry;
+    }
+    return this.current;
+  }
+
+  advance(): void {
+    if (this.current === undefined && this.peek() === undefined) return;
+    this.offsets.pop();
+    this.current = undefined;
   }
 }
 

@@ -232,6 +232,20 @@ export class LsmReplicaStore implements ReplicaStore {
     return { entries, next: start === null ? null : start.slice(prefix.length) };
   }
 
+  scanRowsBack(key: Uint8Array, before: Uint8Array | null, countMax: number): StoredRowPage {
+    assert(countMax >= 1, 'scan count must be positive');
+    const prefix = rowsPrefix(key);
+    const entries: { element: Uint8Array; row: Uint8Array }[] = [];
+    let end: Uint8Array | null = before === null ? prefixEnd(prefix) : rowKey(key, before, prefix);
+    // Backwards from `before` (the engine's reverse scan: each page's next is its exclusive end).
+    while (end !== null && entries.length < countMax) {
+      const page = this.engine.scan({ start: prefix, end, limit: countMax - entries.length, reverse: true });
+      for (const e of page.entries) entries.push({ element: e.key.slice(prefix.length), row: e.value });
+      end = page.next;
+    }
+    return { entries, next: end === null ? null : end.slice(prefix.length) };
+  }
+
   markCollection(key: Uint8Array, note: Uint8Array): void {
     this.engine.put(markKey(key), note);
   }

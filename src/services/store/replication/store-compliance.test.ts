@@ -226,6 +226,33 @@ for (const impl of implementations) {
           assert.deepEqual(rowsOf(h.store, k, page), expected(k), `${JSON.stringify(k)}, pages of ${page}`);
       }
       assert.deepEqual(rowsOf(h.store, 'ab', 2, 'a'), expected('ab').slice(3), 'from an element: inclusive');
+      // Backwards: the same rows last first, paged by each page's next (exclusive).
+      const rowsBack = (store: ReplicaStore, k: string, page: number, before: string | null = null): string[] => {
+        const seen: string[] = [];
+        let at: Uint8Array | null | undefined = before === null ? null : latin(before);
+        for (let calls = 0; at !== undefined; calls++) {
+          assert.ok(calls < 100, 'scanRowsBack did not end');
+          const p = store.scanRowsBack(latin(k), at, page);
+          assert.ok(p.entries.length <= page);
+          for (const e of p.entries) seen.push(`${keyString(e.element)}=${s(e.row)}`);
+          at = p.next ?? undefined;
+        }
+        return seen;
+      };
+      for (const page of [1, 2, 3, 100]) {
+        for (const k of keys)
+          assert.deepEqual(
+            rowsBack(h.store, k, page),
+            expected(k).reverse(),
+            `${JSON.stringify(k)}, back in pages of ${page}`,
+          );
+      }
+      assert.deepEqual(
+        rowsBack(h.store, 'ab', 2, 'a'),
+        expected('ab').slice(0, 3).reverse(),
+        'before an element: exclusive',
+      );
+      assert.deepEqual(rowsBack(h.store, 'none', 2), []);
       assert.deepEqual(rowsOf(h.store, 'none', 2), []);
       assert.equal(s(h.store.getRow(b('ab'), latin('\u0000'))), 'ab/\u0000');
       assert.equal(h.store.getRow(b('ab'), b('zz')), undefined);

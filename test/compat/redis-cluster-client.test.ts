@@ -3,7 +3,7 @@
 // their slot, pipelines work, and after kill -9 of one node the keys of its slots fail with a
 // clear error while every other key keeps working; redis-cli -c and redis-benchmark --cluster
 // run against it (skipped when Debian's redis-tools are absent). Then the same cluster layout at
-// N = 3 (each node.json given store.replication.replicas 3, nodes started by `barista node`):
+// N = 3 (made by `barista dev --replicas 3`, nodes then started by `barista node` at QUORUM):
 // after kill -9 of one node the refreshed slot map leads no range with it and every key reads at
 // QUORUM. Every wait is a bounded poll.
 import assert from 'node:assert/strict';
@@ -184,14 +184,24 @@ describe('ioredis Cluster against a 3-node cluster at N = 3 (QUORUM): kill -9 of
   const clients: Cluster[] = [];
 
   before(async () => {
-    // `barista dev` writes the cluster (ids, ports, node.json); each node then runs with N = 3.
+    // `barista dev --replicas 3` makes the cluster (ids, ports, node.json at N = 3: the ring records
+    // the keyspace's N, so it cannot be changed afterwards); each node then runs with QUORUM.
     const basePort = await freePortRange(30);
-    const dev = spawnCli(['dev', '--data-dir', dir.path, '--base-port', String(basePort), '--exit-when-healthy']);
+    const dev = spawnCli([
+      'dev',
+      '--data-dir',
+      dir.path,
+      '--base-port',
+      String(basePort),
+      '--replicas',
+      '3',
+      '--exit-when-healthy',
+    ]);
     assert.equal(await dev.exited(), 0, dev.output());
     cluster = JSON.parse(readFileSync(join(dir.path, 'cluster.json'), 'utf8')) as ClusterFile;
     for (const n of cluster.nodes) {
       const config = JSON.parse(readFileSync(n.config, 'utf8')) as Record<string, unknown>;
-      config['store'] = { replication: { replicas: 3 }, consistency: 'QUORUM' };
+      config['store'] = { ...(config['store'] as object), consistency: 'QUORUM' };
       writeFileSync(n.config, JSON.stringify(config, null, 2));
       nodes.push(spawnCli(['node', '--config', n.config]));
     }

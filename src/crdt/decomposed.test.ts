@@ -6,8 +6,8 @@
 // deliveries in any order, clears and full joins in random page sizes: after every step each
 // replica's decomposed value encodes to the reference's bytes, its count and digest are those of
 // its rows, and every row's dots lie in its context (R2). Joins whose pages interleave with other
-// work, joins abandoned, and reads that join a peer's rows of a few elements (joinRows) keep R2 at
-// every step and still converge to the join of everything. A delta arriving between two pages of a
+// work, joins abandoned, reads that join a peer's rows of a few elements (joinRows) and single
+// pages joined outside a join (joinRange: a list's tail read) keep R2 at every step and still converge to the join of everything. A delta arriving between two pages of a
 // join does not re-add what the sender removed (a regression test that fails without knownFor); the
 // digest tells different rows apart. Negative controls: a delta that does not list an element it
 // removes (R1 broken) leaves the element behind; the R2 check fires on a row outside the context.
@@ -266,6 +266,13 @@ for (const shape of SHAPES) {
               to: fc.nat(2),
               es: fc.uniqueArray(fc.nat(5), { minLength: 1, maxLength: 3 }),
             }),
+            fc.record({
+              t: fc.constant('range' as const),
+              from: fc.nat(2),
+              to: fc.nat(2),
+              at: fc.nat(5),
+              rows: fc.integer({ min: 1, max: 3 }),
+            }),
           ),
           { minLength: 20, maxLength: 100 },
         ),
@@ -284,6 +291,11 @@ for (const shape of SHAPES) {
               const es = s.es.map((k) => ELEMENTS[k]!);
               const view = rs[s.from]!.dec.view(es);
               rs[s.to]!.dec.joinRows(es, view.store as ReadonlyMap<ByteString, Row>, view.context);
+            } else if (s.t === 'range') {
+              // One page of a peer's rows from an element on, joined outside any join (a list's tail read).
+              if (s.from === s.to) return;
+              const at = [...ELEMENTS].sort()[s.at]!;
+              rs[s.to]!.dec.joinRange(rs[s.from]!.dec.page(at, s.rows));
             } else if (s.t === 'page' || s.t === 'abandon') {
               const f = flying[s.i % Math.max(1, flying.length)];
               if (f === undefined) return;

@@ -114,6 +114,18 @@ export function collectionOf(
   throw new ProtocolError('crdt_malformed', `a decomposed collection of schema ${schema.type}`);
 }
 
+/** A page from a peer: a range that is not empty, and every row it brings inside it (else crdt_malformed). */
+function checkPageRange(p: RowPage): void {
+  if (p.to !== undefined && compareStrings(p.from, p.to) >= 0) {
+    throw new ProtocolError('crdt_malformed', 'a page of rows whose range is empty');
+  }
+  for (const e of p.rows.keys()) {
+    if (compareStrings(e, p.from) < 0 || (p.to !== undefined && compareStrings(e, p.to) >= 0)) {
+      throw new ProtocolError('crdt_malformed', 'a page brings a row outside its range');
+    }
+  }
+}
+
 /** In-memory rows (tests, and a scratch copy); sorted on demand. */
 export class MemoryRows implements ElementRows {
   private readonly map = new Map<ByteString, Row>();
@@ -329,25 +341,35 @@ export class DecomposedCollection {
     if (!this.joins.has(j) || j.next === undefined || p.from !== j.next) {
       throw new ProtocolError('crdt_malformed', "a page out of its join's order");
     }
-    if (p.to !== undefined && compareStrings(p.from, p.to) >= 0) {
-      throw new ProtocolError('crdt_malformed', 'a page of rows whose range is empty');
-    }
-    for (const e of p.rows.keys()) {
-      if (compareStrings(e, p.from) < 0 || (p.to !== undefined && compareStrings(e, p.to) >= 0)) {
-        throw new ProtocolError('crdt_malformed', 'a page brings a row outside its range');
-      }
-    }
+    checkPageRange(p);
     j.first ??= p.context;
-    // This replica's rows of the page's range, read once (every element the page brings lies in it).
-    const held = new Map<ByteString, Row>(this.rows.range(p.from, p.to));
-    const elements = new Set<ByteString>(p.rows.keys());
-    for (const e of held.keys()) elements.add(e);
-    this.joinElements(elements, p.rows, p.context, held);
+    this.joinRangeChecked(p);
     j.next = p.to;
     if (p.to === undefined) {
       this.joins.delete(j);
       this.h = { ...this.h, context: this.h.context.merge(j.first) };
     }
+  }
+
+  /**
+   * Joins one page of a peer's rows outside any full join (a read of a list's tail: its last pages,
+   * asked for backwards): this replica's rows of the page's range join the page's under the page's
+   * context, and the dots kept join the context (R2); the peer's context does not (it speaks of
+   * elements outside the range too). Less knowledge than a full join, never a wrong row: the page
+   * holds every row the peer had in its range.
+   */
+  joinRange(p: RowPage): void {
+    checkPageRange(p);
+    this.joinRangeChecked(p);
+  }
+
+  /** joinRange of a page whose range checkPageRange accepted. */
+  private joinRangeChecked(p: RowPage): void {
+    // This replica's rows of the page's range, read once (every element the page brings lies in it).
+    const held = new Map<ByteString, Row>(this.rows.range(p.from, p.to));
+    const elements = new Set<ByteString>(p.rows.keys());
+    for (const e of held.keys()) elements.add(e);
+    this.joinElements(elements, p.rows, p.context, held);
   }
 
   /**

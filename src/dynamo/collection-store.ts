@@ -54,10 +54,14 @@ function headerEntryBytes(key: Uint8Array, header: Uint8Array): number {
  * of rows removed from the front (a list popped from its head, a queue: the engine keeps those
  * tombstones until compaction, and every scan from the start would walk them all). The floor
  * rises to the first row a scan from it finds, just past a row deleted at it, and falls to any row
- * written below it.
+ * written below it. A ceiling mirrors it for scans from the end (a list popped from its tail:
+ * RPOP): no row lies at or above it once a scan from the end has found one (just past that row),
+ * it falls to a row deleted just below it, and rises past any row written at or above it.
  */
 export class StoredRows implements ElementRows {
   private floor: ByteString = '';
+  /** Exclusive: no row lies at or above it; undefined until a scan from the end sets it. */
+  private ceiling: ByteString | undefined;
   /** The rows' bytes as maxmemory prices them (rowEntryBytes, summed), kept through put and delete. */
   bytes = 0;
   /** The last row get() read (or found absent): a put or delete of it right after needs no read for its old size. */
@@ -87,6 +91,7 @@ export class StoredRows implements ElementRows {
     this.bytes += rowEntryBytes(this.key, element, encoded) - old;
     this.lastGot = undefined;
     if (compareStrings(element, this.floor) < 0) this.floor = element;
+    if (this.ceiling !== undefined && compareStrings(element, this.ceiling) >= 0) this.ceiling = `${element}\u0000`;
   }
 
   delete(element: ByteString): void {
@@ -96,6 +101,7 @@ export class StoredRows implements ElementRows {
     this.bytes -= old;
     this.lastGot = undefined;
     if (element === this.floor) this.floor = `${element}\u0000`;
+    if (this.ceiling === `${element}\u0000`) this.ceiling = element;
   }
 
   /** The priced bytes of `element`'s row as stored now (0: none). */
@@ -139,6 +145,30 @@ export class StoredRows implements ElementRows {
       }
       at = page.next;
     }
+  }
+
+  /** The stored rows below `before` (undefined: every row), last first, as their bytes. */
+  *storedBack(before: ByteString | undefined): Iterable<{ readonly element: ByteString; readonly bytes: Uint8Array }> {
+    const ceiling = this.ceiling;
+    const underCeiling = ceiling !== undefined && (before === undefined || compareStrings(ceiling, before) < 0);
+    const top = underCeiling ? ceiling : before;
+    // A scan from the end (the ceiling included) sets the ceiling just past the first row it finds.
+    let first = before === undefined || underCeiling;
+    let at: Uint8Array | null = top === undefined ? null : bytesOfByteString(top);
+    for (;;) {
+      const page = this.store.scanRowsBack(this.key, at, SCAN_ROWS);
+      for (const r of page.entries) {
+        const element = byteStringOf(r.element);
+        if (first) {
+          this.ceiling = `${element}\u0000`;
+          first = false;
+        }
+        yield { element, bytes: r.row };
+      }
+      if (page.next === null) break;
+      at = page.next;
+    }
+    if (first) this.ceiling = ''; // no row at all
   }
 }
 
@@ -255,6 +285,28 @@ export class StoredCollection {
       bytes += r.element.length + r.bytes.length;
     }
     return { from, to, rows, context: this.current.context };
+  }
+
+  /**
+   * A page of the last rows below `before` (undefined: the end), the mirror of page(): rows until
+   * their stored bytes reach `bytesMax` (at least one) or `countMax` rows, under the header's
+   * context. Its range is [from, before): `from` is the first row in it, or '' when no row lies
+   * below the rows it holds. What a read of a list's tail sends (RPOP).
+   */
+  pageBack(before: ByteString | undefined, bytesMax: number, countMax: number): RowPage {
+    const { schema } = this.current.header;
+    const back: Array<readonly [ByteString, Row]> = [];
+    let bytes = 0;
+    let from: ByteString = '';
+    for (const r of (this.current.rows as StoredRows).storedBack(before)) {
+      if (back.length > 0 && (bytes >= bytesMax || back.length >= countMax)) {
+        from = back[back.length - 1]![0];
+        break;
+      }
+      back.push([r.element, decodeStoredRow(r.bytes, schema, r.element)]);
+      bytes += r.element.length + r.bytes.length;
+    }
+    return { from, to: before, rows: new Map(back.reverse()), context: this.current.context };
   }
 
   /**

@@ -177,6 +177,9 @@ const messageArb: fc.Arbitrary<ReplicaMessage> = fc.oneof(
         .tuple(fc.constantFrom('', 'b', 'zz'), fc.integer({ min: 1, max: limits.dynamoRowsPageCountMax }))
         .map(([from, count]) => ({ kind: 'page' as const, from, count })),
       fc.constant({ kind: 'tail' as const }),
+      fc
+        .tuple(fc.constantFrom(undefined, 'b', 'zz'), fc.integer({ min: 1, max: limits.dynamoRowsPageCountMax }))
+        .map(([before, count]) => ({ kind: 'last' as const, before, count })),
     ),
   }),
   fc
@@ -325,6 +328,15 @@ test('broken rules have stable codes', () => {
     code(w().u8(15).uvarint(1).bytesUvarint(new Uint8Array(1)).u8(0).uvarint(0).finish()),
     'dynamo_malformed',
   );
+  // A tail page (sel 3): a bound byte of 0 or 1, a bound that is not empty, a count of 1.. rows.
+  const lastRead = () => w().u8(15).uvarint(1).bytesUvarint(new Uint8Array(1)).u8(3);
+  const lastOk = decodeOrProtocolError(lastRead().u8(1).bytesUvarint(Uint8Array.of(7)).uvarint(2).finish());
+  assert.ok(!(lastOk instanceof ProtocolError) && lastOk.type === 'rowRead');
+  assert.deepEqual(lastOk.sel, { kind: 'last', before: '\u0007', count: 2 });
+  assert.equal(code(lastRead().u8(2).uvarint(2).finish()), 'dynamo_malformed', 'a bound byte of 2');
+  assert.equal(code(lastRead().u8(1).bytesUvarint(new Uint8Array(0)).uvarint(2).finish()), 'dynamo_malformed');
+  assert.equal(code(lastRead().u8(0).uvarint(0).finish()), 'dynamo_malformed', 'no row asked for');
+  assert.equal(code(w().u8(15).uvarint(1).bytesUvarint(new Uint8Array(1)).u8(4).finish()), 'dynamo_malformed');
   const x = SAMPLES[0]!;
   const marker = new CollectionMarker(x.schema, 0).encode();
   const state = Versioned.empty().encode();

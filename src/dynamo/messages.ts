@@ -29,6 +29,10 @@
 //   sel          = u8 0 elementN element*   ; the N named (1..storeSetMembersCountMax)
 //                | u8 1 from:element count:uvarint   ; a page of the rows from `from` (then from its
 //                                      ; `to`), at most `count` rows (1..dynamoRowsPageCountMax)
+//                | u8 2                ; no row: the count and high-water element (RPUSH, LLEN)
+//                | u8 3 (u8 0 | u8 1 before:element) count:uvarint   ; the last `count` rows
+//                                      ; below `before` (1..lsmKeyBytesMax bytes; absent: the end),
+//                                      ; answered as a page [from, before) (a list's tail: RPOP)
 //   rowReadReply = op state hasRows:u8 [marker rows [digest:u64]]   ; 16: the key's state, and when
 //                                      ; the sender keeps a collection of the key (hasRows 1, or 2
 //                                      ; with the digest), its schema (marker: the sender's count)
@@ -62,7 +66,8 @@
 //   state        = uvarint length + an encoded Versioned (versions.ts grammar, checked in full)
 //   request      = u8 kind (0 get, 1 put, 2 put over held, 3 rows) key level [put: value context ts]
 //                  [rows: sel:u8 (0: elementN element* | 1: every row | 2: front:uvarint, the
-//                  first 1..storeCollectionChangesCountMax rows)]
+//                  first 1..storeCollectionChangesCountMax rows | 3: no row, the tail | 4:
+//                  last:uvarint, the last 1..storeCollectionChangesCountMax rows)]
 //                  ; 2: a plain write (value tag 0, 1 or 7) that supersedes, besides `context`,
 //                  ; what its coordinating replica holds (a last-write-wins keyspace's write,
 //                  ; sent without reading first: ClientRequest.overHeld)
@@ -138,6 +143,8 @@ export type ClientRequest =
       readonly front?: number;
       /** With elements null: no row, the list's tail (RPUSH): the view is empty and says `after`. */
       readonly back?: true;
+      /** With elements null: only the last `last` rows (a list's tail: RPOP, LINDEX -i, LRANGE -i -j). */
+      readonly last?: number;
     }
   | {
       readonly kind: 'put';
@@ -239,7 +246,12 @@ export type RowSelection =
   | { readonly kind: 'named'; readonly elements: readonly Uint8Array[] }
   | { readonly kind: 'page'; readonly from: ByteString; readonly count: number }
   /** No row: the count and the high-water element (Header.high), answered as an empty page from it. */
-  | { readonly kind: 'tail' };
+  | { readonly kind: 'tail' }
+  /**
+   * The last `count` rows below `before` (undefined: the end), answered as a page [from, before)
+   * whose `from` is the first row it holds, or '' when no row lies below them (a list's tail: RPOP).
+   */
+  | { readonly kind: 'last'; readonly before: ByteString | undefined; readonly count: number };
 
 /** A read's rows as a replica answered: named (decomposed `rows`) or all (a `page` from "" to the end). */
 export interface RowsAnswer {
@@ -344,7 +356,12 @@ export function encodeMessage(m: ReplicaMessage): Uint8Array {
         writeElement(w.u8(1), m.sel.from);
         w.uvarint(m.sel.count);
       } else if (m.sel.kind === 'tail') w.u8(2);
-      else {
+      else if (m.sel.kind === 'last') {
+        w.u8(3);
+        if (m.sel.before === undefined) w.u8(0);
+        else writeElement(w.u8(1), m.sel.before);
+        w.uvarint(m.sel.count);
+      } else {
         w.u8(0).uvarint(m.sel.elements.length);
         for (const e of m.sel.elements) w.bytesUvarint(e);
       }
@@ -408,6 +425,7 @@ function writeRequest(w: ByteWriter, r: ClientRequest): void {
   w.u8(r.kind === 'get' ? 0 : r.kind === 'rows' ? 3 : r.overHeld === true ? 2 : 1).bytesUvarint(r.key);
   writeLevel(w, r.level);
   if (r.kind === 'rows' && r.back === true) w.u8(3);
+  else if (r.kind === 'rows' && r.last !== undefined) w.u8(4).uvarint(r.last);
   else if (r.kind === 'rows' && r.front !== undefined) w.u8(2).uvarint(r.front);
   else if (r.kind === 'rows') writeElements(w, r.elements);
   if (r.kind === 'put') {
@@ -538,9 +556,22 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
     case 15: {
       const key = readKey(r);
       const sel = r.u8();
-      if (sel > 2) malformed(`row selection ${sel}`);
+      if (sel > 3) malformed(`row selection ${sel}`);
       if (sel === 2) m = { type: 'rowRead', op, key, sel: { kind: 'tail' } };
-      else if (sel === 1) {
+      else if (sel === 3) {
+        const bounded = r.u8();
+        if (bounded > 1) malformed(`a tail page's bound byte ${bounded}`);
+        let before: ByteString | undefined;
+        if (bounded === 1) {
+          const at = r.position;
+          before = readElement(r);
+          if (before.length === 0 || before.length > limits.lsmKeyBytesMax)
+            malformed(`a tail page before an element of ${before.length} bytes at offset ${at}`);
+        }
+        const count = r.uvarint();
+        if (count < 1 || count > limits.dynamoRowsPageCountMax) malformed(`a page of ${count} rows asked for`);
+        m = { type: 'rowRead', op, key, sel: { kind: 'last', before, count } };
+      } else if (sel === 1) {
         const at = r.position;
         const from = readElement(r);
         if (from.length > limits.lsmKeyBytesMax) malformed(`a page start of ${from.length} bytes at offset ${at}`);
@@ -683,7 +714,12 @@ function readRequest(r: ByteReader): ClientRequest {
       return { kind: 'rows', key, level, elements: null, front };
     }
     if (sel === 3) return { kind: 'rows', key, level, elements: null, back: true };
-    if (sel > 3) malformed(`row selection ${sel}`);
+    if (sel === 4) {
+      const last = r.uvarint();
+      if (last < 1 || last > limits.storeCollectionChangesCountMax) malformed(`a read of the last ${last} rows`);
+      return { kind: 'rows', key, level, elements: null, last };
+    }
+    if (sel > 4) malformed(`row selection ${sel}`);
     return { kind: 'rows', key, level, elements: sel === 1 ? null : readNamed(r) };
   }
   const valueTag = r.u8();

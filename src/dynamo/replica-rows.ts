@@ -221,26 +221,38 @@ export class Collections {
       const page = h.page(sel.from, limits.dynamoRowsPageBytesMax, Math.min(sel.count, limits.dynamoRowsPageCountMax));
       return { schema, count, rows: { kind: 'page', page } };
     }
+    if (sel.kind === 'last') {
+      const page = h.pageBack(
+        sel.before,
+        limits.dynamoRowsPageBytesMax,
+        Math.min(sel.count, limits.dynamoRowsPageCountMax),
+      );
+      return { schema, count, rows: { kind: 'page', page } };
+    }
     const named = [...new Set(sel.elements.map(byteStringOf))].sort(compareStrings);
     const rows = h.dc.view(named).store as ReadonlyMap<ByteString, Row>;
     return { schema, count, rows: { kind: 'rows', elements: named, rows, context: h.dc.context } };
   }
 
   /**
-   * The view a rows request answers: the named rows (all for null; the first `front`; none for a
-   * tail read, `back`) under the whole context, and the count.
+   * The view a rows request answers: the named rows (all for null; the first `front`; the last
+   * `last`; none for a tail read, `back`) under the whole context, and the count.
    */
   view(
     key: Uint8Array,
     elements: readonly Uint8Array[] | null,
     front?: number,
     back?: boolean,
+    last?: number,
   ): CollectionView | undefined {
     const h = this.held(key);
     if (h === undefined) return undefined;
     let view: CollectionCrdt;
     if (back === true) view = collectionOf(h.dc.header.schema, new Map(), h.dc.context);
-    else if (elements !== null) view = h.dc.view(elements.map(byteStringOf));
+    else if (last !== undefined) {
+      const { rows } = h.pageBack(undefined, Number.MAX_SAFE_INTEGER, last);
+      view = collectionOf(h.dc.header.schema, rows, h.dc.context);
+    } else if (elements !== null) view = h.dc.view(elements.map(byteStringOf));
     else if (front === undefined) view = h.dc.whole();
     else {
       const { rows } = h.page('', Number.MAX_SAFE_INTEGER, front);

@@ -259,6 +259,10 @@ interface ReadOp {
     readonly front?: number;
     /** With elements null: no row, the tail (RPUSH): the largest high-water element answered. */
     readonly back?: true;
+    /** With elements null: only the last `last` rows are needed (settleBack). */
+    readonly last?: number;
+    /** A last-rows read's: where each replica's pages reached down to (its next page ends there); parked: not asked for it (yet). */
+    tails?: Map<NodeId, { next: ByteString; parked?: Versioned | undefined }>;
     after?: ByteString;
     readonly answers: Map<NodeId, RowsAnswer | null>;
     /** Each replica's join and where its next page starts; parked: not asked for it (yet). */
@@ -816,6 +820,7 @@ export class DynamoReplica {
         req.elements,
         req.front,
         req.back,
+        req.last,
       );
     else if (this.config.collections === 'rows' && isRowsOp(req.op))
       this.coordinateChange(origin, req, req.op, replicas, pending);
@@ -1064,6 +1069,7 @@ export class DynamoReplica {
     elements?: readonly Uint8Array[] | null,
     front?: number,
     back?: true,
+    last?: number,
   ): void {
     const live = replicas.filter((r) => r !== this.id && this.isUp(r));
     if (1 + live.length < required) {
@@ -1090,6 +1096,7 @@ export class DynamoReplica {
               elements,
               ...(front === undefined ? {} : { front }),
               ...(back === undefined ? {} : { back }),
+              ...(last === undefined ? {} : { last }),
               answers: new Map([[this.id, null]]),
               joins: new Map(),
             },
@@ -1125,9 +1132,11 @@ export class DynamoReplica {
       sel:
         r.rows.back === true
           ? { kind: 'tail' }
-          : elements === null
-            ? { kind: 'page', from: '', count: this.pageCount(r) }
-            : { kind: 'named', elements },
+          : r.rows.last !== undefined
+            ? { kind: 'last', before: undefined, count: this.pageCount(r) }
+            : elements === null
+              ? { kind: 'page', from: '', count: this.pageCount(r) }
+              : { kind: 'named', elements },
     };
   }
 
@@ -1138,7 +1147,7 @@ export class DynamoReplica {
    * doubled for each round settleFront read on (rows.rounds).
    */
   private pageCount(r: ReadOp): number {
-    const front = r.rows?.front;
+    const front = r.rows?.front ?? r.rows?.last;
     return Math.min(
       front === undefined ? limits.dynamoRowsPageCountMax : (front + HEAD_SLACK_ROWS) * 2 ** (r.rows?.rounds ?? 0),
       limits.dynamoRowsPageCountMax,
@@ -1165,6 +1174,14 @@ export class DynamoReplica {
         if (page.from !== '' && (r.rows.after === undefined || compareStrings(page.from, r.rows.after) > 0))
           r.rows.after = page.from;
       }
+    } else if (r.rows?.last !== undefined) {
+      // A list's tail: pages of its last rows, asked for backwards (settleBack).
+      const whole = this.joinTailPage(r, from, state, rows ?? null);
+      if (whole === 'refused') return; // its rows are not here: it does not count toward R
+      if (whole === false) {
+        this.settleBack(op, r);
+        return;
+      }
     } else if (r.rows !== undefined && r.rows.elements === null) {
       const whole = this.joinReadPage(op, r, from, state, rows ?? null);
       if (whole === 'refused' && r.origin.kind !== 'internal') {
@@ -1181,6 +1198,7 @@ export class DynamoReplica {
     if (r.rows !== undefined) r.rows.answers.set(from, rows ?? null);
     // A head read whose other replicas are parked may be settled by this answer.
     if (r.rows?.front !== undefined && r.rows.joins.size > 0 && this.settleFront(op, r)) return;
+    if (r.rows?.last !== undefined && (r.rows.tails?.size ?? 0) > 0 && this.settleBack(op, r)) return;
     this.progressRead(op, r);
   }
 
@@ -1226,7 +1244,9 @@ export class DynamoReplica {
       }
     }
     if (r.origin.kind === 'internal') return; // a pull: its pages are joined, nobody to answer
-    let v = holdsMarker(local) ? this.collections.view(r.key, rows.elements, rows.front, rows.back) : undefined;
+    let v = holdsMarker(local)
+      ? this.collections.view(r.key, rows.elements, rows.front, rows.back, rows.last)
+      : undefined;
     if (v === undefined && holdsMarker(local)) {
       // The marker came without rows (read repair, a move page before its pull): an empty view of
       // its schema, so the command sees the key's type, not WRONGTYPE.
@@ -1375,6 +1395,89 @@ export class DynamoReplica {
       this.abandonReadJoin(r.key, j.join);
       rows.joins.delete(node);
       r.answers.set(node, j.parked!);
+      rows.answers.set(node, null);
+    }
+    this.progressRead(op, r);
+    return true;
+  }
+
+  /**
+   * One page of a replica's last rows (a list's tail read): its state merged here, the page's
+   * range joined into this replica's collection (joinRange: outside any full join, so less
+   * knowledge than a full read, never a wrong row), and the replica parked where its pages reached
+   * down to until settleBack decides. True once its answer is whole (its pages reached the first
+   * row, or it keeps no collection); 'refused' when a page could not be joined (out of order,
+   * malformed, another schema): its rows are not here.
+   */
+  private joinTailPage(r: ReadOp, from: NodeId, state: Versioned, answer: RowsAnswer | null): boolean | 'refused' {
+    const rows = r.rows!;
+    rows.tails ??= new Map();
+    const held = rows.tails.get(from);
+    const page = answer?.rows.kind === 'page' ? answer.rows.page : undefined;
+    // The first page reaches the end; each next one ends where the one before began.
+    if (page === undefined || page.to !== held?.next || (held !== undefined && held.parked !== undefined)) {
+      rows.tails.delete(from);
+      if (answer === null) return true; // no collection there (any more)
+      this.stats.mergesRefused++;
+      rows.refused = true;
+      return 'refused';
+    }
+    this.mergeInto(r.key, state);
+    const local = this.local(r.key);
+    if (!holdsMarker(local)) {
+      rows.tails.delete(from);
+      return true;
+    }
+    if (!this.joinInto(r.key, answer!, local, (dc) => dc.joinRange(page))) {
+      rows.tails.delete(from);
+      rows.refused = true;
+      return 'refused';
+    }
+    if (page.from === '') {
+      rows.tails.delete(from);
+      return true;
+    }
+    rows.tails.set(from, { next: page.from, parked: state });
+    return false;
+  }
+
+  /**
+   * A read of a list's tail (its last rows), the mirror of settleFront: once R replicas have
+   * answered or are parked after a page, every row at or above the largest place a parked replica's
+   * pages reached down to is joined from all of them. If this replica's last `last` live rows all
+   * lie there, the parked replicas count as answered; else the ones that stopped there are asked
+   * for their next page below it (the rows seen first were removed elsewhere), twice as long each
+   * round.
+   */
+  private settleBack(op: number, r: ReadOp): boolean {
+    const rows = r.rows!;
+    const last = rows.last!;
+    const tails = rows.tails;
+    if (tails === undefined) return false;
+    const parked = [...tails].filter(([, t]) => t.parked !== undefined);
+    if (parked.length === 0 || r.answers.size + parked.length < r.required) return false;
+    if (parked.length < tails.size) return false; // a page of another is on its way
+    let m: ByteString | undefined;
+    for (const [, t] of parked) if (m === undefined || compareStrings(t.next, m) > 0) m = t.next;
+    const mine = this.collections.held(r.key)?.pageBack(undefined, Number.MAX_SAFE_INTEGER, last);
+    const lowest = mine === undefined ? undefined : mine.rows.keys().next().value;
+    if (mine === undefined || mine.rows.size < last || lowest === undefined || compareStrings(lowest, m!) < 0) {
+      rows.rounds = (rows.rounds ?? 0) + 1;
+      for (const [node, t] of parked) {
+        if (t.next !== m) continue;
+        t.parked = undefined;
+        this.send(node, {
+          type: 'rowRead',
+          op,
+          key: r.key,
+          sel: { kind: 'last', before: m, count: this.pageCount(r) },
+        });
+      }
+      return false;
+    }
+    for (const [node, t] of parked) {
+      tails.delete(node);
+      r.answers.set(node, t.parked!);
       rows.answers.set(node, null);
     }
     this.progressRead(op, r);
@@ -1587,7 +1690,8 @@ export class DynamoReplica {
    */
   private rowsRepairs(r: ReadOp): ((node: NodeId, merged: Versioned) => ReplicaMessage | undefined) | undefined {
     const rows = r.rows!;
-    if (rows.front !== undefined || rows.back === true || !holdsMarker(this.local(r.key))) return undefined;
+    if (rows.front !== undefined || rows.back === true || rows.last !== undefined || !holdsMarker(this.local(r.key)))
+      return undefined;
     const h = this.collections.held(r.key);
     if (h === undefined) return undefined;
     if (rows.elements === null) {

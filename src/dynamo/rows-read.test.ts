@@ -19,6 +19,7 @@ import { test } from 'node:test';
 import { decodeDecomposed, encodeHeader, headerSchema } from '../crdt/decomposed-codec.ts';
 import { decodeMessage, encodeMessage } from './messages.ts';
 import { DynamoCluster } from './testing.ts';
+import type { ORMap } from '../crdt/ormap.ts';
 
 const IDS = ['a', 'b', 'c'];
 const enc = new TextEncoder();
@@ -94,8 +95,14 @@ test('a read of every row does not count a replica whose page it refused (its ro
   assert.ok(result !== undefined && !result.ok, `answered without b's rows: ${JSON.stringify(result)}`);
 });
 
-test('a head read reaches past pops that outrun its pages (each round reads twice as many rows), not until it times out', () => {
-  const c = new DynamoCluster({ ids: IDS, seed: 'head-outrun', config: { collections: 'rows' } });
+/**
+ * A read of list `l` (3,000 rows on every replica) at a, at QUORUM, while a pops 100 more rows
+ * (at ONE, their deltas dropped: pops in flight) before each of its page requests reaches its
+ * peer: from the head (`from: 'head'`) or the end. Returns the read's result, the rounds (page
+ * requests) and the pops made.
+ */
+function readWhilePopping(seed: string, from: 'head' | 'tail') {
+  const c = new DynamoCluster({ ids: IDS, seed, config: { collections: 'rows' } });
   c.checkInvariants = false;
   const n = 3_000;
   const all = listOf(n);
@@ -105,22 +112,24 @@ test('a head read reaches past pops that outrun its pages (each round reads twic
     assert.ok(c.result(w)?.ok);
   }
   let popped = 0;
-  /** 100 more pops at a, at ONE, whose deltas never reach the peers (pops in flight). */
   const popAhead = () => {
     const members: Uint8Array[] = [];
-    for (let i = 0; i < 100 && popped < n - 1; i++, popped++)
-      members.push(enc.encode(`k${String(popped).padStart(4, '0')}`), Uint8Array.of(0));
+    for (let i = 0; i < 100 && popped < n - 1; i++, popped++) {
+      const at = from === 'head' ? popped : n - 1 - popped;
+      members.push(enc.encode(`k${String(at).padStart(4, '0')}`), Uint8Array.of(0));
+    }
     c.typed('a', 'l', { type: 'list', members }, 'ONE');
     c.queue = c.queue.filter((m) => !(m.from === 'a' && decodeMessage(m.bytes).type === 'delta'));
   };
   popAhead();
-  const read = c.rows('a', 'l', 'QUORUM', null, 1);
+  const read =
+    from === 'head' ? c.rows('a', 'l', 'QUORUM', null, 1) : c.rows('a', 'l', 'QUORUM', null, undefined, undefined, 1);
   let rounds = 0;
   for (let steps = 0; c.result(read) === undefined; steps++) {
     assert.ok(steps < 100_000, 'the read neither answered nor timed out');
     const at = c.queue.findIndex((m) => m.from === 'a' && decodeMessage(m.bytes).type === 'rowRead');
     if (at >= 0) {
-      // Before each page request reaches its peer, a's head moves on by 100 rows.
+      // Before each page request reaches its peer, a's end moves on by 100 rows.
       rounds++;
       popAhead();
       c.deliver(c.queue.findIndex((m) => m.from === 'a' && decodeMessage(m.bytes).type === 'rowRead'));
@@ -129,8 +138,21 @@ test('a head read reaches past pops that outrun its pages (each round reads twic
   }
   const r = c.result(read)!;
   assert.ok(r.ok, `the read failed after ${rounds} page requests: ${JSON.stringify(r)}`);
+  return { r, rounds, live: `k${String(from === 'head' ? popped : n - 1 - popped).padStart(4, '0')}` };
+}
+
+test('a head read reaches past pops that outrun its pages (each round reads twice as many rows), not until it times out', () => {
+  const { r, rounds, live } = readWhilePopping('head-outrun', 'head');
   assert.ok(rounds <= 10, `${rounds} page requests`);
-  if (r.ok) assert.ok(r.collection !== undefined && r.collection.view.size >= 1, 'the head it found');
+  const keys = r.ok && r.collection !== undefined ? [...(r.collection.view as ORMap).keys()] : [];
+  assert.deepEqual(keys, [live], 'the live head');
+});
+
+test('a tail read reaches past pops that outrun its pages backwards (each round reads twice as many rows), and finds the live tail', () => {
+  const { r, rounds, live } = readWhilePopping('tail-outrun', 'tail');
+  assert.ok(rounds >= 2 && rounds <= 10, `${rounds} page requests`);
+  const keys = r.ok && r.collection !== undefined ? [...(r.collection.view as ORMap).keys()] : [];
+  assert.deepEqual(keys, [live], 'the live tail');
 });
 
 test('a list under kind-4 headers (no high-water element recorded) gets one from its rows when opened: RPUSH still lands last', () => {

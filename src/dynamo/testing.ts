@@ -259,7 +259,15 @@ export class DynamoCluster {
   }
 
   /** A rows read (the rows layout) of `elements` (null: every row; with `front`, a list's head). */
-  rows(at: NodeId, key: string, level: Level, elements: readonly string[] | null, front?: number, back?: true): number {
+  rows(
+    at: NodeId,
+    key: string,
+    level: Level,
+    elements: readonly string[] | null,
+    front?: number,
+    back?: true,
+    last?: number,
+  ): number {
     const id = this.nextRequestId++;
     this.pending.set(id, { kind: 'get', key, level, ackedBefore: [] });
     const n = this.node(at);
@@ -272,6 +280,7 @@ export class DynamoCluster {
         ...req,
         ...(front === undefined ? {} : { front }),
         ...(back === undefined ? {} : { back }),
+        ...(last === undefined ? {} : { last }),
       }),
     );
     return id;

@@ -55,6 +55,12 @@ export interface ReadValue {
   readonly head?: boolean;
   /** With head: the length the read found (the most any replica read holds: replica.ts finishRows). */
   readonly count?: number;
+  /**
+   * A list's tail only (its last rows, the rows layout's RPOP, LINDEX -i, LRANGE -i -j): more
+   * elements may go before it, so the change is matched from the start of what was read (what was
+   * popped came off its end), never put before it.
+   */
+  readonly tail?: boolean;
 }
 
 const NO_KEYS: readonly Uint8Array[] = [];
@@ -225,8 +231,26 @@ function frontIndex(b: Uint8Array): number | undefined {
   return n <= FRONT_ROWS_MAX ? n : undefined;
 }
 
-/** What a rows request reads of a key: the elements named, a list's first rows, or (absent) every row. */
-export type RowsRead = readonly Uint8Array[] | { readonly front: number } | { readonly back: true };
+/**
+ * A negative list index as Redis' own code takes it, as the count of rows from the end it reaches:
+ * "-1" is 1, up to FRONT_ROWS_MAX ("-0", "- 1", "-1e2" are not: those read every row).
+ */
+function backIndex(b: Uint8Array): number | undefined {
+  const text = latin1(b);
+  if (!/^-[1-9][0-9]{0,8}$/.test(text)) return undefined;
+  const n = -Number(text);
+  return n <= FRONT_ROWS_MAX ? n : undefined;
+}
+
+/**
+ * What a rows request reads of a key: the elements named, a list's first rows, its last rows, its
+ * tail without rows, or (absent) every row.
+ */
+export type RowsRead =
+  | readonly Uint8Array[]
+  | { readonly front: number }
+  | { readonly last: number }
+  | { readonly back: true };
 
 /**
  * What a set or hash command reads of each key in the rows layout: the elements it names (its
@@ -255,16 +279,27 @@ export function rowsRead(argv: readonly Uint8Array[]): Map<string, RowsRead> {
       if (count !== undefined && count >= 1) return one({ front: count });
       break;
     }
+    case 'rpop': {
+      // The mirror: the last count rows.
+      const count = argv.length === 2 ? 1 : argv.length === 3 ? frontIndex(argv[2]!) : undefined;
+      if (count !== undefined && count >= 1) return one({ last: count });
+      break;
+    }
     case 'lrange': {
-      // From the head (start and stop not negative): the first stop + 1 rows hold the answer.
+      // From the head (start and stop not negative): the first stop + 1 rows hold the answer; from
+      // the tail (both negative): the last -start rows.
       const start = argv.length === 4 ? frontIndex(argv[2]!) : undefined;
       const stop = argv.length === 4 ? frontIndex(argv[3]!) : undefined;
       if (start !== undefined && stop !== undefined && stop < FRONT_ROWS_MAX) return one({ front: stop + 1 });
+      const fromEnd = argv.length === 4 ? backIndex(argv[2]!) : undefined;
+      if (fromEnd !== undefined && backIndex(argv[3]!) !== undefined) return one({ last: fromEnd });
       break;
     }
     case 'lindex': {
       const index = argv.length === 3 ? frontIndex(argv[2]!) : undefined;
       if (index !== undefined && index < FRONT_ROWS_MAX) return one({ front: index + 1 });
+      const fromEnd = argv.length === 3 ? backIndex(argv[2]!) : undefined;
+      if (fromEnd !== undefined) return one({ last: fromEnd });
       break;
     }
     case 'sadd':
@@ -334,7 +369,7 @@ export function diffOps(before: ReadValue, after: Materialized | null, rng: Rng)
         before.listKeys,
         after?.type === 'list' ? after.values : [],
         rng,
-        before.head === true,
+        before.head === true ? 'head' : before.tail === true ? 'tail' : 'whole',
       );
       break;
     case 'zset':
@@ -368,15 +403,18 @@ function listOps(
   keys: readonly Uint8Array[],
   a: readonly Uint8Array[],
   rng: Rng,
-  head: boolean,
+  read: 'head' | 'tail' | 'whole',
 ): TypedOp[] | BaristaError {
   const n = b.length;
   const m = a.length;
   let p = 0;
   let s = 0;
-  if (head) {
+  if (read === 'head') {
     // The common suffix first: a head's last element read is not the list's last.
     while (s < n && s < m && same(b[n - 1 - s]!, a[m - 1 - s]!)) s++;
+  } else if (read === 'tail') {
+    // The common prefix only: a tail's first element read is not the list's first.
+    while (p < n && p < m && same(b[p]!, a[p]!)) p++;
   } else {
     while (p < n && p < m && same(b[p]!, a[p]!)) p++;
     while (s < n - p && s < m - p && same(b[n - 1 - s]!, a[m - 1 - s]!)) s++;

@@ -761,6 +761,8 @@ export class ReplicatedCommands {
         return { kind: 'rows', key, level: readAt(level), elements: null, front: read.front };
       if (read !== undefined && 'back' in read)
         return { kind: 'rows', key, level: readAt(level), elements: null, back: true };
+      if (read !== undefined && 'last' in read)
+        return { kind: 'rows', key, level: readAt(level), elements: null, last: read.last };
       return { kind: 'rows', key, level: readAt(level), elements: namedOf(key) ?? null };
     };
     inTurn(
@@ -782,7 +784,9 @@ export class ReplicatedCommands {
               ? materialized
               : 'front' in head
                 ? { ...materialized, head: true, count }
-                : { ...materialized, count };
+                : 'last' in head
+                  ? { ...materialized, tail: true, count }
+                  : { ...materialized, count };
           if (before instanceof BaristaError) return done(errorReply(before, false));
           reads.push(before);
           next();

@@ -338,6 +338,22 @@ function acceptance(conflicts: Conflicts, collections: Collections): void {
       .map((x) => x.slice(1));
     assert.deepEqual([...items].sort(), wanted, `${listKey}: both sides' RPUSHes`);
     assert.equal(r[2], '*[$z0,$0,$z1,$1]', `${listKey}:z: both sides' ZADDs`);
+    // The list's end read from it (in rows: a read of its last rows, pages backwards) at QUORUM
+    // through every node: the same last elements as the whole list's.
+    for (const at of NODES) {
+      const tail = run(sim, at, ['LRANGE', listKey, '-2', '-1'], ['LINDEX', listKey, '-1']);
+      assert.deepEqual(
+        tail,
+        [
+          `*[${items
+            .slice(-2)
+            .map((x) => `$${x}`)
+            .join(',')}]`,
+          `$${items[items.length - 1]}`,
+        ],
+        `${listKey}: its end read at ${at}`,
+      );
+    }
   }
   // Read-your-writes for a remove at QUORUM through another node that has not got the add: SREM
   // reads first (the read merges what it saw into the coordinator), so it takes the add.

@@ -70,7 +70,9 @@ test('barista dev at N > 1 without --collections: a new cluster keeps rows, one 
     const again = planCluster(base);
     assert.equal(again.collections, undefined);
     const store = nodeConfig(again, again.nodes[0]!, false).store as Record<string, unknown>;
-    assert.deepEqual(store['replication'], { replicas: 3 }, "the store's own default: whole");
+    // Said in each node config: the store's own default is now "what the store keeps, else rows",
+    // so a wiped node of this cluster would otherwise start a new store in rows.
+    assert.deepEqual(store['replication'], { replicas: 3, collections: 'whole' });
     assert.throws(() => planCluster({ ...base, collections: 'rows' }), /keeping collections whole/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

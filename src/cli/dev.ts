@@ -164,7 +164,9 @@ export function nodeConfig(cluster: ClusterFile, node: ClusterNode, fresh: boole
         ? {
             replication: {
               replicas: cluster.replicas,
-              ...(cluster.collections === undefined ? {} : { collections: cluster.collections }),
+              // A cluster file that recorded no layout was made when the default was whole: its
+              // nodes say so, or a wiped node would start a new store in rows (the default now).
+              collections: cluster.collections ?? 'whole',
             },
           }
         : {}),

@@ -149,6 +149,15 @@ export interface ReplicaConfig {
    * node of a keyspace.
    */
   readonly collections?: 'whole' | 'rows';
+  /**
+   * The store's record of the layout is not written at construction but by recordLayout(): a
+   * replica started closed (its settings not yet checked against the keyspace's) must not stamp
+   * a store that holds nothing with a layout the keyspace may not have (a review found a node
+   * refused for another layout unable to start again with the right one until its data
+   * directory was wiped). A store that holds collections of the other layout is refused all the
+   * same.
+   */
+  readonly layoutDeferred?: boolean;
 }
 
 export interface ReplicaDeps {
@@ -394,7 +403,7 @@ const emptyOutput = (): Output => ({ messages: [], replies: [], syncNeeded: fals
 const hintKey = (owner: NodeId, key: Uint8Array): string => `${owner}\0${keyString(key)}`;
 
 export class DynamoReplica {
-  readonly config: Required<ReplicaConfig>;
+  config: Required<ReplicaConfig>;
   readonly stats: ReplicaStats = {
     writesAcked: 0,
     readsAnswered: 0,
@@ -489,6 +498,7 @@ export class DynamoReplica {
       antiEntropyScanEntriesMax: limits.dynamoAntiEntropyScanEntriesMax,
       moveDelayTicks: 0,
       collections: 'whole',
+      layoutDeferred: false,
       actorId: config.id,
       readRepairChance: 1,
       tombstoneGraceMs: 0,
@@ -540,7 +550,7 @@ export class DynamoReplica {
     assert(Number.isSafeInteger(c.gcIntervalTicks) && c.gcIntervalTicks >= 1, 'gcIntervalTicks');
     this.collectionPrefix = collectionActorPrefix(this.config.actorId);
     // A first open's record is synced with the first step's output (as any write of a step).
-    if (checkCollectionsLayout(this.store, c.collections)) this.out.syncNeeded = true;
+    if (checkCollectionsLayout(this.store, c.collections, !c.layoutDeferred)) this.out.syncNeeded = true;
     const reserved = this.store.getMeta(DOT_COUNTER_META);
     this.counterReserved = reserved === undefined ? 0 : decodeCounterReservation(reserved);
     // Counters up to the reservation may have been handed out before a crash: start above it.
@@ -1529,6 +1539,27 @@ export class DynamoReplica {
   }
 
   /**
+   * Writes the store's record of the layout deferred at construction (ReplicaConfig
+   * layoutDeferred); true when written (to sync). A store holding the other layout: ConfigError.
+   */
+  recordLayout(): boolean {
+    this.config = { ...this.config, layoutDeferred: false };
+    return checkCollectionsLayout(this.store, this.config.collections);
+  }
+
+  /**
+   * Takes `layout` instead of the one configured, before the record is written (layoutDeferred)
+   * and while the store keeps no collection (either layout reads it): a node that named no layout
+   * takes the keyspace's (src/services/store/keyspace-settings.ts).
+   */
+  adoptLayout(layout: 'whole' | 'rows'): void {
+    assert(this.config.layoutDeferred, 'a layout is adopted only before its record is written');
+    assert(this.store.getMeta(COLLECTIONS_LAYOUT_META) === undefined, 'the store records a layout');
+    assert(collectionsLayoutHeld(this.store) === undefined, 'the store keeps collections');
+    this.config = { ...this.config, collections: layout };
+  }
+
+  /**
    * What must hold of the pulls after every step (the test cluster checks it): one read per slot,
    * the slot's own, and no more than dynamoRowPullsCountMax of them. A problem's description, or null.
    */
@@ -2208,11 +2239,12 @@ export function storedValueBytes(key: Uint8Array, state: Versioned, encodedLengt
  * written before the record existed is read for its collections (collectionsLayoutHeld): one kept
  * in the other layout is refused the same way; one holding none takes the configured layout.
  */
-function checkCollectionsLayout(store: ReplicaStore, configured: 'whole' | 'rows'): boolean {
+function checkCollectionsLayout(store: ReplicaStore, configured: 'whole' | 'rows', record = true): boolean {
   const held = store.getMeta(COLLECTIONS_LAYOUT_META);
   if (held === undefined) {
     const found = collectionsLayoutHeld(store);
     if (found !== undefined && found !== configured) throw layoutConflict(configured, found);
+    if (!record) return false;
     store.putMeta(COLLECTIONS_LAYOUT_META, new TextEncoder().encode(configured));
     return true;
   }
@@ -2225,7 +2257,7 @@ function checkCollectionsLayout(store: ReplicaStore, configured: 'whole' | 'rows
   return false;
 }
 
-function layoutConflict(configured: 'whole' | 'rows', layout: 'whole' | 'rows'): ConfigError {
+export function layoutConflict(configured: 'whole' | 'rows', layout: 'whole' | 'rows'): ConfigError {
   return new ConfigError(
     'store.replication.collections',
     `is ${configured}, but this node's data directory keeps collections in the ${layout} layout (a layout is fixed when the store is first written; the other cannot read its sets, hashes and lists): set it back to ${layout}, or wipe this node's data directory and start it with \`barista node --rejoin\``,

@@ -155,6 +155,36 @@ test('a tail read reaches past pops that outrun its pages backwards (each round 
   assert.deepEqual(keys, [live], 'the live tail');
 });
 
+test("a tail read at ALL reads on from the HIGHEST place a peer's pages reached: rows below it were not joined from that peer (its removals there count)", () => {
+  // 200 rows everywhere. b removed k0184..k0199 and k0140..k0167; c removed k0150..k0199; a (the
+  // coordinator) knows neither (their deltas dropped). Each peer answers its last 16 live rows: b's
+  // reach k0168 (its page covers [k0168, end)), c's k0134. Joined, a's last live row is k0149, above
+  // c's reach but below b's: b removed it, and only b's next page (below k0168) says so. The list's
+  // true last element is k0139.
+  const c = new DynamoCluster({ ids: IDS, seed: 'tail-reach', config: { collections: 'rows' } });
+  c.checkInvariants = false;
+  const w = c.typed('a', 'l', { type: 'list', members: listOf(200) }, 'ALL');
+  c.settle();
+  assert.ok(c.result(w)?.ok);
+  const removeAt = (node: string, from: number, to: number) => {
+    const members: Uint8Array[] = [];
+    for (let i = from; i <= to; i++) members.push(enc.encode(`k${String(i).padStart(4, '0')}`), Uint8Array.of(0));
+    const op = c.typed(node, 'l', { type: 'list', members }, 'ONE');
+    c.queue = c.queue.filter((m) => !(m.from === node && decodeMessage(m.bytes).type === 'delta'));
+    c.settle();
+    assert.ok(c.result(op)?.ok);
+  };
+  removeAt('b', 184, 199);
+  removeAt('b', 140, 167);
+  removeAt('c', 150, 199);
+  const read = c.rows('a', 'l', 'ALL', null, undefined, undefined, 1);
+  c.settle();
+  const r = c.result(read)!;
+  assert.ok(r.ok, JSON.stringify(r));
+  const keys = r.ok && r.collection !== undefined ? [...(r.collection.view as ORMap).keys()] : [];
+  assert.deepEqual(keys, ['k0139']);
+});
+
 test('a list under kind-4 headers (no high-water element recorded) gets one from its rows when opened: RPUSH still lands last', () => {
   const c = new DynamoCluster({ ids: IDS, seed: 'old-header', config: { collections: 'rows' } });
   c.checkInvariants = false;

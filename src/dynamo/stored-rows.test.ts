@@ -1,11 +1,14 @@
 // StoredRows' floor (collection-store.ts): a scan from the start begins at a floor below which no
-// row lies, so rows deleted from the front (a list popped from its head) are not walked again. The
-// floor is only a hint: random puts, deletes, gets and ranges from random places give exactly what
-// a plain sorted map gives, and a second handle over the same store (no floor yet) agrees.
+// row lies, so rows deleted from the front (a list popped from its head) are not walked again; its
+// ceiling the same for scans from the end (RPOP). Both are only hints: random puts, deletes, gets,
+// ranges from random places and scans from the end (left early, as a page) give exactly what a
+// plain sorted map gives, and a second handle over the same store (no floor yet) agrees.
 // And what the floor is for: popping a list's head again and again starts each scan at the row
 // popped last, never at the start (where an engine keeps the popped rows' tombstones).
 // Negative controls (tried by hand): a put below the floor that does not lower it fails the
-// comparison; a delete that leaves the floor where it was fails the second test.
+// comparison; a delete that leaves the floor where it was fails the second test; a put above the
+// ceiling that does not raise it, and a delete below the ceiling that lowers it to that element
+// (review 2026-12-05), fail the comparison.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -21,9 +24,13 @@ const op = fc.oneof(
   element.map((e) => ({ kind: 'delete' as const, e })),
   element.map((e) => ({ kind: 'get' as const, e })),
   fc.tuple(element, fc.option(element)).map(([from, to]) => ({ kind: 'range' as const, from, to })),
+  // A scan from the end (below `before`, null: the end), stopped after `take` rows (a page).
+  fc
+    .tuple(fc.option(element), fc.integer({ min: 1, max: 4 }))
+    .map(([before, take]) => ({ kind: 'back' as const, before, take })),
 );
 
-test('the floor never hides a row: StoredRows equals a sorted map under random puts, deletes, gets and ranges', () => {
+test('the floor and the ceiling never hide a row: StoredRows equals a sorted map under random puts, deletes, gets, ranges and scans from the end', () => {
   fc.assert(
     fc.property(fc.array(op, { minLength: 20, maxLength: 80 }), (ops) => {
       const store = new MemoryReplicaStore();
@@ -41,12 +48,25 @@ test('the floor never hides a row: StoredRows equals a sorted map under random p
         } else if (o.kind === 'get') {
           const got = rows.get(o.e) as readonly { counter: number }[] | undefined;
           assert.equal(got?.[0]?.counter, model.get(o.e), `get ${JSON.stringify(o.e)}`);
-        } else {
+        } else if (o.kind === 'range') {
           const want = [...model.keys()]
             .sort(compareStrings)
             .filter((e) => compareStrings(e, o.from) >= 0 && (o.to === null || compareStrings(e, o.to) < 0));
           const got = [...rows.range(o.from, o.to ?? undefined)].map(([e]) => e);
           assert.deepEqual(got, want, `range ${JSON.stringify(o.from)}..${JSON.stringify(o.to)}`);
+        }
+        if (o.kind === 'back') {
+          const want = [...model.keys()]
+            .sort(compareStrings)
+            .filter((e) => o.before === null || compareStrings(e, o.before) < 0)
+            .reverse()
+            .slice(0, o.take);
+          const got: string[] = [];
+          for (const r of rows.storedBack(o.before ?? undefined)) {
+            got.push(r.element);
+            if (got.length === o.take) break; // the generator left early, as a page does
+          }
+          assert.deepEqual(got, want, `back from ${JSON.stringify(o.before)}, ${o.take}`);
         }
       }
       const fresh = [...new StoredRows(store, KEY, ORSet.schema).range('', undefined)].map(([e]) => e);

@@ -217,13 +217,14 @@ for (const [name, offset] of [
 }
 
 test("barista node: a store whose collections layout differs from its data directory's is a clear error, and the process exits", async () => {
-  // The layout is recorded in the replica store at its first open (src/dynamo/replica.ts
-  // checkCollectionsLayout). Before, a failed store start left its engine's and ring keeper's
+  // The layout is recorded in the replica store once its settings match the keyspace's (src/dynamo/
+  // replica.ts checkCollectionsLayout, deferred while the replica is closed): a one-node cluster
+  // makes the keyspace itself. Before, a failed store start left its engine's and ring keeper's
   // timers running: the error was printed and the process never exited.
   const base = await freePortRange(12);
   const dir = tempDir('baristas-node-layout-');
   const write = (collections: 'whole' | 'rows') =>
-    writeNodeConfig(dir.path, base, 'layout', [base + 4, base + 8], {
+    writeNodeConfig(dir.path, base, 'layout', [], {
       store: { replication: { replicas: 3, collections } },
     });
   let node: Spawned | undefined;
@@ -231,9 +232,10 @@ test("barista node: a store whose collections layout differs from its data direc
     const config = write('rows');
     node = spawnCli(['node', '--config', config]);
     const first = node;
-    await until('the node to serve its admin port', 30_000, async () => {
+    await until('the node to check its settings and open its replica', 30_000, async () => {
       if (first.child.exitCode !== null) throw new Error(`exited: ${first.output()}`);
-      return (await httpGet('127.0.0.1', base + 1, '/metrics', 1_000).catch(() => undefined))?.status === 200;
+      const status = await httpGet('127.0.0.1', base + 1, '/status', 1_000).catch(() => undefined);
+      return status?.status === 200 && status.body.includes('"state":"matched"');
     });
     await stopProcess(node.child, 10_000);
     write('whole');

@@ -7,7 +7,10 @@
 //   - a node started later with the other layout of collections acknowledges no write (a write
 //     at ALL fails while QUORUM goes on) and answers -CLUSTERDOWN;
 //   - a ring bootstrapped without settings (a build before them: `store-ring-without-settings`)
-//     is given them, and every node then serves;
+//     is given them, and every node then serves; nodes whose layout is configured give theirs
+//     before a node whose layout is only a default, which takes the keyspace's;
+//   - a fresh node refused for another layout is not stamped with it: started again with the
+//     keyspace's, it serves (review 2026-12-05);
 //   - a node whose store has checked its settings refuses at its next start a config changed since.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -134,6 +137,59 @@ test('a node started with the other layout of collections acknowledges no write 
   assert.ok(replies[4]!.includes('a') && replies[4]!.includes('b'), replies[4]);
 });
 
+test("a node that names no layout takes the keyspace's (its store new); one refused for another layout starts again once its config says the keyspace's", () => {
+  // The keyspace keeps collections whole (n1 and n2 name it); n3 names no layout.
+  let late: Record<string, unknown> = { replicas: 3 };
+  const sim = simServices({
+    seed: 'settings-adopt',
+    nodes: NODES,
+    initiallyDown: ['n3'],
+    services: [membershipService, storeService],
+    store: (id) => ({
+      sync: 'always',
+      replication: { antiEntropyIntervalMs: 0, ...(id === 'n3' ? late : { replicas: 3, collections: 'whole' }) },
+    }),
+  });
+  sim.expectWithin(
+    'n1 holds a ring with settings',
+    () => storeOf(sim.instance('n1')!).ring.ring.settings !== undefined,
+    20_000,
+  );
+  sim.runFor(2_000);
+  startLate(sim);
+  const n3 = storeOf(sim.instance('n3')!);
+  assert.deepEqual(n3.settings.status(), {
+    state: 'matched',
+    mine: 'replicas 3, collections whole',
+    keyspace: 'replicas 3, collections whole',
+  });
+  assert.equal(n3.replica?.collections, 'whole');
+  assert.deepEqual(run(sim, 'n3', ['BARISTA', 'CONSISTENCY', 'ALL'], ['SADD', 's', 'a'], ['SMEMBERS', 's']), [
+    '+OK',
+    ':1',
+    '*[$a]',
+  ]);
+  // Its store recorded whole when it opened: a restart naming no layout keeps it.
+  (sim.instance('n3') as { stop(): void }).stop();
+  sim.crash('n3', { processOnly: true });
+  startLate(sim);
+  assert.equal(storeOf(sim.instance('n3')!).settings.state, 'matched');
+  assert.equal(storeOf(sim.instance('n3')!).replica?.collections, 'whole');
+  // A fresh node naming the other layout is refused, and its store is not stamped with it: cleanly
+  // stopped (every write synced) and started with the keyspace's layout, it serves.
+  sim.crash('n3', { processOnly: true });
+  sim.diskStore('n3').wipe();
+  late = { replicas: 3, collections: 'rows' };
+  startLate(sim);
+  assert.equal(storeOf(sim.instance('n3')!).settings.state, 'differs');
+  (sim.instance('n3') as { stop(): void }).stop();
+  sim.crash('n3', { processOnly: true });
+  late = { replicas: 3, collections: 'whole' };
+  startLate(sim);
+  assert.equal(storeOf(sim.instance('n3')!).settings.state, 'matched');
+  assert.deepEqual(run(sim, 'n3', ['SMEMBERS', 's']), ['*[$a]']);
+});
+
 test('a ring a build before settings bootstrapped is given them; every node then serves', () => {
   const sim = cluster('settings-upgrade', { replicas: 3 }, ['store-ring-without-settings']);
   startLate(sim);
@@ -147,6 +203,32 @@ test('a ring a build before settings bootstrapped is given them; every node then
     run(sim, 'n3', ['SET', 'k', 'v'], ['BARISTA', 'CONSISTENCY', 'ALL'], ['SET', 'k', 'w'], ['GET', 'k']),
     ['+OK', '+OK', '+OK', '$w'],
   );
+});
+
+test('on a ring without settings, nodes whose layout is configured give theirs first; a node whose layout is only a default takes it', () => {
+  const sim = simServices({
+    // A seed where, without the deference (TENTATIVE_ATTEMPTS 0, tried by hand), n3's rows win the
+    // race and n1 and n2 refuse to serve.
+    seed: 'settings-defer-d',
+    nodes: NODES,
+    services: [membershipService, storeService],
+    mutations: mutationsFrom(['store-ring-without-settings']),
+    store: (id) => ({
+      sync: 'always',
+      replication: { antiEntropyIntervalMs: 0, replicas: 3, ...(id === 'n3' ? {} : { collections: 'whole' }) },
+    }),
+  });
+  sim.expectWithin(
+    'every node checked',
+    () => NODES.every((id) => storeOf(sim.instance(id)!).settings.state !== 'unchecked'),
+    30_000,
+  );
+  for (const id of NODES) {
+    const store = storeOf(sim.instance(id)!);
+    assert.deepEqual(store.ring.ring.settings, { replicas: 3, collections: 'whole' }, id);
+    assert.equal(store.settings.state, 'matched', id);
+    assert.equal(store.replica?.collections, 'whole', id);
+  }
 });
 
 test('a node whose store checked its settings refuses at its next start a config changed since, naming the field', () => {

@@ -14,6 +14,9 @@
 //              it checked in its store (replica.ts KEYSPACE_SETTINGS_META) so that its next start
 //              opens at once (the ring's settings never change) — or refuses at once, naming the
 //              field, when the config has changed since (service.ts).
+//              A node whose layout is tentative (it named none and its store keeps none) takes
+//              the ring's layout when only that differs (`adopt`): its replica, still closed, has
+//              written nothing in either (replica.ts layoutDeferred).
 //   differs    the ring's settings are not this node's: the node serves no data, for good (until
 //              it restarts with a config that matches). Its replica stops (a whole-layout replica
 //              would misread a rows-layout peer's writes, a node at another N would answer for
@@ -37,6 +40,11 @@ export interface SettingsCheckHooks {
   onDiffer(message: string): void;
   /** The planted bug `store-settings-unchecked`: every ring's settings are taken as matching. */
   readonly unchecked?: boolean;
+  /**
+   * This node's layout is only a default (it named none, its store keeps none): told to take the
+   * ring's instead (before onMatch) when that is all that differs. Absent: never.
+   */
+  adopt?(collections: 'whole' | 'rows'): void;
 }
 
 export class SettingsCheck {
@@ -44,11 +52,19 @@ export class SettingsCheck {
   private refusal_: string | undefined;
   private ringSettings: KeyspaceSettings | undefined;
 
+  private mine_: KeyspaceSettings;
+
   constructor(
-    readonly mine: KeyspaceSettings,
+    mine: KeyspaceSettings,
     private readonly hooks: SettingsCheckHooks,
   ) {
+    this.mine_ = mine;
     hooks.mismatch.set(0);
+  }
+
+  /** This node's settings (its layout the keyspace's once adopted). */
+  get mine(): KeyspaceSettings {
+    return this.mine_;
   }
 
   get state(): SettingsState {
@@ -64,7 +80,7 @@ export class SettingsCheck {
   status(): { state: SettingsState; mine: string; keyspace: string | null } {
     return {
       state: this.state_,
-      mine: describeSettings(this.mine),
+      mine: describeSettings(this.mine_),
       keyspace: this.ringSettings === undefined ? null : describeSettings(this.ringSettings),
     };
   }
@@ -74,18 +90,23 @@ export class SettingsCheck {
     const theirs = ring.settings;
     if (this.state_ !== 'unchecked' || theirs === undefined) return;
     this.ringSettings = theirs;
-    if (settingsEqual(theirs, this.mine) || this.hooks.unchecked === true) {
+    const adopt = this.hooks.adopt;
+    if (adopt !== undefined && theirs.replicas === this.mine_.replicas && !settingsEqual(theirs, this.mine_)) {
+      adopt(theirs.collections);
+      this.mine_ = { ...this.mine_, collections: theirs.collections };
+    }
+    if (settingsEqual(theirs, this.mine_) || this.hooks.unchecked === true) {
       this.state_ = 'matched';
       this.hooks.onMatch();
       return;
     }
     this.state_ = 'differs';
     this.refusal_ =
-      `this node's keyspace settings (${describeSettings(this.mine)}) differ from the cluster's ` +
+      `this node's keyspace settings (${describeSettings(this.mine_)}) differ from the cluster's ` +
       `(${describeSettings(theirs)}): it serves no data until its store.replication config matches (see its log)`;
     this.hooks.mismatch.set(1);
     this.hooks.log.error(
-      { mine: this.mine, keyspace: theirs, ringVersion: ring.version },
+      { mine: this.mine_, keyspace: theirs, ringVersion: ring.version },
       "store: this node's store.replication settings differ from the keyspace's, recorded on the ring when the cluster was made; it serves no data and holds no replica until it is restarted with the keyspace's settings",
     );
     this.hooks.onDiffer(this.refusal_);

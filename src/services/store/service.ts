@@ -43,7 +43,12 @@ import { actorIdFor, ReplicaNode } from './replication/driver.ts';
 import { RingKeeper } from './ring-keeper.ts';
 import { SettingsCheck } from './keyspace-settings.ts';
 import { describeSettings, type KeyspaceSettings, settingsEqual } from '../../dynamo/ring.ts';
-import { checkedKeyspaceSettings, recordKeyspaceSettings, storedCollectionsLayout } from '../../dynamo/replica.ts';
+import {
+  checkedKeyspaceSettings,
+  layoutConflict,
+  recordKeyspaceSettings,
+  storedCollectionsLayout,
+} from '../../dynamo/replica.ts';
 import { RingMover } from './ring-mover.ts';
 import { ConfigError } from '../../lib/errors.ts';
 import { Announcer } from './announce.ts';
@@ -83,8 +88,13 @@ function startReplication(
   let tentative = false;
   try {
     // The layout configured, else the one this store keeps, else rows (a store keeping none yet:
-    // tentative, ring-keeper.ts).
-    const collections = ctx.config.replication.collections ?? storedCollectionsLayout(store);
+    // tentative, ring-keeper.ts). A configured layout the store does not keep is refused first,
+    // naming the data directory (the keyspace's record below would name the ring).
+    const stored = storedCollectionsLayout(store);
+    const configured = ctx.config.replication.collections;
+    if (configured !== undefined && stored !== undefined && stored !== configured)
+      throw layoutConflict(configured, stored);
+    const collections = configured ?? stored;
     tentative = collections === undefined;
     settings = { replicas: ctx.config.replication.replicas, collections: collections ?? 'rows' };
     // Settings this store checked against the ring before: the ring's never change, so a config
@@ -372,9 +382,13 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     ),
     onMatch: () => {
       if (replicated === undefined) return;
-      if (!replicated.checked) recordKeyspaceSettings(replicated.store, settings);
+      if (!replicated.checked) recordKeyspaceSettings(replicated.store, settingsCheck.mine);
       replicated.node.open();
     },
+    // A layout that is only a default (none configured, none in the store) becomes the keyspace's.
+    ...(replicated?.tentative === true && replicated.node.closed !== undefined
+      ? { adopt: (layout: 'whole' | 'rows') => replicated.node.adoptCollections(layout) }
+      : {}),
     onDiffer: () => {
       mover?.stop();
       replicated?.node.stop();

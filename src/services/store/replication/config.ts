@@ -44,8 +44,8 @@ export const replicationConfigSchema = z
      * How sets, hashes, lists and sorted sets are kept: 'whole' (one CRDT value per key) or
      * 'rows' (one row per element: a command reads, writes and ships only the elements it names).
      * Alike on every node (checked against the keyspace's settings on the ring:
-     * keyspace-settings.ts). Absent: the layout this node's store keeps, or `rows` for a store
-     * that keeps none yet.
+     * keyspace-settings.ts). Absent: the layout this node's store keeps, or for a store that
+     * keeps none yet the keyspace's (`rows` when this node's bootstrap makes the keyspace).
      */
     collections: z.enum(['whole', 'rows']).optional(),
   })

@@ -395,6 +395,7 @@ export class ReplicaNode {
         gcIntervalTicks: ticks(60_000),
         actorId: components.actorId ?? env.nodeId,
         collections: config.collections,
+        layoutDeferred: components.closed !== undefined,
       },
       {
         store: this.store,
@@ -590,9 +591,20 @@ export class ReplicaNode {
     return this.closedReason;
   }
 
+  /**
+   * Takes the keyspace's layout of collections instead of the one it started with (a node that
+   * named none, its store keeping none), while closed: before anything is written in either.
+   */
+  adoptCollections(layout: 'whole' | 'rows'): void {
+    assert(this.closedReason !== undefined, 'a layout is adopted only while closed');
+    this.replica.adoptLayout(layout);
+  }
+
   /** Opens a replica started closed: from now on it answers and works as any other. */
   open(): void {
     if (this.closedReason === undefined) return;
+    // The store's record of its layout, deferred while closed (replica.ts layoutDeferred).
+    if (this.replica.recordLayout()) this.syncOwed = true;
     this.closedReason = undefined;
     this.log.info({}, 'dynamo: replica open (its settings match the keyspace)');
   }

@@ -226,9 +226,9 @@ export class StoredCollection {
     let header = stored === undefined ? undefined : readHeader(stored, schema);
     const rows = new StoredRows(store, key, schema);
     if (header !== undefined) rows.bytes = header.bytes ?? 0;
-    if (header !== undefined && (header.bytes === undefined || (header.high === undefined && header.count > 0))) {
-      // A header written before it recorded its rows' bytes, or its high-water element (kind 4):
-      // both from one walk of the rows, once (without `high` a list's tail read found no tail,
+    if (header !== undefined && header.bytes === undefined) {
+      // A header written before it recorded its rows' bytes (and maybe its high-water element,
+      // kind 4): both from one walk of the rows (without `high` a list's tail read found no tail,
       // and its first write took whatever row it touched as the highest).
       let bytes = 0;
       let last: ByteString | undefined;
@@ -236,8 +236,15 @@ export class StoredCollection {
         bytes += rowEntryBytes(key, r.element, r.bytes);
         last = r.element;
       }
-      rows.bytes = header.bytes ?? bytes;
+      rows.bytes = bytes;
       if (header.high === undefined && last !== undefined) header = { ...header, high: last };
+    } else if (header !== undefined && header.high === undefined && header.count > 0) {
+      // Only the high-water element missing: the last row, read from the end (one page of the
+      // engine's reverse scan; a header a later write rewrites records it).
+      for (const r of rows.storedBack(undefined)) {
+        header = { ...header, high: r.element };
+        break;
+      }
     }
     return new StoredCollection(
       store,

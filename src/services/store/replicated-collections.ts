@@ -335,6 +335,16 @@ export function rowsRead(argv: readonly Uint8Array[]): Map<string, RowsRead> {
     case 'hmset':
       if (argv.length >= 4 && argv.length % 2 === 0) return one(argv.slice(2).filter((_, i) => i % 2 === 0));
       break;
+    case 'rpoplpush':
+      // A reliable queue's move: src's last row, and dst's head (the new element goes before it).
+      if (argv.length === 3) return moveReads(argv[1]!, 'right', argv[2]!, 'left');
+      break;
+    case 'lmove': {
+      const from = argv.length === 5 ? side(argv[3]!) : undefined;
+      const to = argv.length === 5 ? side(argv[4]!) : undefined;
+      if (from !== undefined && to !== undefined) return moveReads(argv[1]!, from, argv[2]!, to);
+      break;
+    }
     case 'smove':
       if (argv.length === 4)
         return new Map([
@@ -344,6 +354,30 @@ export function rowsRead(argv: readonly Uint8Array[]): Map<string, RowsRead> {
       break;
   }
   return new Map();
+}
+
+/** LMOVE's LEFT or RIGHT (any case), or undefined (Redis' code answers the syntax error). */
+function side(b: Uint8Array): 'left' | 'right' | undefined {
+  const text = latin1(b).toLowerCase();
+  return text === 'left' || text === 'right' ? text : undefined;
+}
+
+/**
+ * What LMOVE and RPOPLPUSH read: src's first or last row (the element moved), and dst's head (a
+ * push before its first element) or its tail (no row: a push past its high-water element, as
+ * RPUSH). The same key at both ends (a rotation) needs both ends of one list: every row.
+ */
+function moveReads(
+  src: Uint8Array,
+  from: 'left' | 'right',
+  dst: Uint8Array,
+  to: 'left' | 'right',
+): Map<string, RowsRead> {
+  if (same(src, dst)) return new Map();
+  return new Map<string, RowsRead>([
+    [latin1(src), from === 'left' ? { front: 1 } : { last: 1 }],
+    [latin1(dst), to === 'left' ? { front: 1 } : { back: true }],
+  ]);
 }
 
 const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;

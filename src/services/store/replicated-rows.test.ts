@@ -78,6 +78,15 @@ const command = fc.oneof(
   fc.constantFrom(['LRANGE', 'l', '0', '1'], ['LRANGE', 'l', '1', '2'], ['LINDEX', 'l', '0'], ['LPOP', 'l', '1e2']),
   fc.constantFrom(['RPOP', 'l', '2'], ['LINDEX', 'l', '-1'], ['LRANGE', 'l', '-2', '-1'], ['LRANGE', 'l', '-3', '-2']),
   fc.constantFrom(
+    ['RPOPLPUSH', 'l', 'l2'],
+    ['LMOVE', 'l', 'l2', 'RIGHT', 'RIGHT'],
+    ['LMOVE', 'l2', 'l', 'LEFT', 'LEFT'],
+    ['LMOVE', 'l', 'l', 'RIGHT', 'LEFT'],
+    ['LRANGE', 'l2', '0', '-1'],
+    ['LMOVE', 'l', 's', 'LEFT', 'RIGHT'],
+    ['RPOPLPUSH', 'h', 'l'],
+  ),
+  fc.constantFrom(
     ['RPOP', 'l', '5'],
     ['LINDEX', 'l', '-4'],
     ['LRANGE', 'l', '-1', '-3'],
@@ -492,6 +501,35 @@ test('rows: RPOP, LRANGE -k -1 and LINDEX -k on a list of 300 read its tail only
   for (const m of sent.filter((x) => x.type === 'delta')) assert.ok(encodeMessage(m).length < 1024);
   assert.deepEqual(runCommands(sim, 'n3', [['LRANGE', 'l', '-3', '-1']]), ['*[$e294,$e295,$e296]']);
   assert.deepEqual(runCommands(sim, 'n2', [['LRANGE', 'l', '0', '-1']])[0]!.split(',').length, 297);
+});
+
+test('rows: RPOPLPUSH and LMOVE between lists of 300 read the ends they move (a row or none), never every row', () => {
+  const sim = cluster('rows-move-ends', 'rows');
+  pushList(sim, 300);
+  assert.deepEqual(runCommands(sim, 'n2', [['RPUSH', 'done', 'x', 'y']]), [':2']);
+  const sent = sentBy(sim, 'n1');
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['RPOPLPUSH', 'l', 'done'],
+      ['LMOVE', 'l', 'done', 'LEFT', 'RIGHT'],
+      ['LMOVE', 'done', 'l', 'RIGHT', 'LEFT'],
+      ['LRANGE', 'done', '0', '-1'],
+      ['LRANGE', 'l', '0', '1'],
+    ]),
+    ['$e299', '$e0', '$e0', '*[$e299,$x,$y]', '*[$e0,$e1]'],
+  );
+  const reads = sent.filter((m) => m.type === 'rowRead');
+  const ofL = reads.filter((m) => m.type === 'rowRead' && new TextDecoder().decode(m.key) === 'l');
+  // Each move asks one peer (QUORUM) for its source's end and its destination's head or tail, and
+  // LRANGE l 0 1 for the head: list l is read four times, never every row (LRANGE done 0 -1 reads
+  // every row of done, as it must).
+  assert.equal(ofL.length, 4);
+  assert.ok(
+    ofL.every((m) => m.type === 'rowRead' && (m.sel.kind === 'last' || (m.sel.kind === 'page' && m.sel.count <= 17))),
+    JSON.stringify(ofL.map((m) => m.type === 'rowRead' && m.sel)),
+  );
+  assert.equal(reads.length, 8);
+  for (const m of sent.filter((x) => x.type === 'delta')) assert.ok(encodeMessage(m).length < 1024);
 });
 
 test('rows: a tail whose last rows were popped elsewhere reads on to the next page backwards (RPOP finds the live tail)', () => {

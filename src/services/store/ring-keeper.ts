@@ -11,10 +11,12 @@
 // leader yet, a partition): the ring exists as soon as the metadata group can commit.
 //
 // Keyspace settings (ring.ts): the initial ring carries this node's (N, the layout of collections),
-// so whoever commits first records the cluster's. A ring written before settings existed (an
-// older build bootstrapped it) is given this node's by one more compare-and-set, retried the same
-// way until the ring has some; from then on they never change, and a node configured otherwise
-// refuses to serve (keyspace-settings.ts).
+// so whoever commits first records the cluster's (nodes configured alike propose the same ring; a
+// node configured otherwise then refuses to serve, or takes the layout when its own is only a
+// default: keyspace-settings.ts). A ring written before settings existed (an older build
+// bootstrapped it) is given this node's by one more compare-and-set, retried the same way until
+// the ring has some, a node whose layout is only a default waiting TENTATIVE_ATTEMPTS attempts
+// first; from then on they never change.
 //
 // Later changes (an operator's join, decommission, completion of a move) are proposals derived from
 // the ring this node has applied; a conflict means another change committed first: re-derive and

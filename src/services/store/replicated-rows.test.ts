@@ -85,6 +85,8 @@ const command = fc.oneof(
     ['LRANGE', 'l2', '0', '-1'],
     ['LMOVE', 'l', 's', 'LEFT', 'RIGHT'],
     ['RPOPLPUSH', 'h', 'l'],
+    ['LMOVE', 'l', 'l2', 'left', 'right'],
+    ['RPUSH', 'l', ''],
   ),
   fc.constantFrom(
     ['RPOP', 'l', '5'],

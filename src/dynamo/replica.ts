@@ -150,12 +150,13 @@ export interface ReplicaConfig {
    */
   readonly collections?: 'whole' | 'rows';
   /**
-   * The store's record of the layout is not written at construction but by recordLayout(): a
-   * replica started closed (its settings not yet checked against the keyspace's) must not stamp
-   * a store that holds nothing with a layout the keyspace may not have (a review found a node
-   * refused for another layout unable to start again with the right one until its data
-   * directory was wiped). A store that holds collections of the other layout is refused all the
-   * same.
+   * The caller has checked the store's layout against `collections` (src/services/store/
+   * service.ts: storedCollectionsLayout, which records a layout read from the store's values),
+   * and the record of a store that keeps none is written later, by recordLayout(): a replica
+   * started closed (its settings not yet checked against the keyspace's) must not stamp a store
+   * that holds nothing with a layout the keyspace may not have (a review found a node refused
+   * for another layout unable to start again with the right one until its data directory was
+   * wiped). Nothing is read or written at construction then: no second walk of the store.
    */
   readonly layoutDeferred?: boolean;
 }
@@ -550,7 +551,7 @@ export class DynamoReplica {
     assert(Number.isSafeInteger(c.gcIntervalTicks) && c.gcIntervalTicks >= 1, 'gcIntervalTicks');
     this.collectionPrefix = collectionActorPrefix(this.config.actorId);
     // A first open's record is synced with the first step's output (as any write of a step).
-    if (checkCollectionsLayout(this.store, c.collections, !c.layoutDeferred)) this.out.syncNeeded = true;
+    if (!c.layoutDeferred && checkCollectionsLayout(this.store, c.collections)) this.out.syncNeeded = true;
     const reserved = this.store.getMeta(DOT_COUNTER_META);
     this.counterReserved = reserved === undefined ? 0 : decodeCounterReservation(reserved);
     // Counters up to the reservation may have been handed out before a crash: start above it.
@@ -1540,11 +1541,14 @@ export class DynamoReplica {
 
   /**
    * Writes the store's record of the layout deferred at construction (ReplicaConfig
-   * layoutDeferred); true when written (to sync). A store holding the other layout: ConfigError.
+   * layoutDeferred), unless it has one; true when written (to sync). No walk of the store: the
+   * caller checked it at start, and a closed replica wrote nothing since.
    */
   recordLayout(): boolean {
     this.config = { ...this.config, layoutDeferred: false };
-    return checkCollectionsLayout(this.store, this.config.collections);
+    if (this.store.getMeta(COLLECTIONS_LAYOUT_META) !== undefined) return false;
+    this.store.putMeta(COLLECTIONS_LAYOUT_META, new TextEncoder().encode(this.config.collections));
+    return true;
   }
 
   /**
@@ -1555,7 +1559,6 @@ export class DynamoReplica {
   adoptLayout(layout: 'whole' | 'rows'): void {
     assert(this.config.layoutDeferred, 'a layout is adopted only before its record is written');
     assert(this.store.getMeta(COLLECTIONS_LAYOUT_META) === undefined, 'the store records a layout');
-    assert(collectionsLayoutHeld(this.store) === undefined, 'the store keeps collections');
     this.config = { ...this.config, collections: layout };
   }
 
@@ -2239,12 +2242,11 @@ export function storedValueBytes(key: Uint8Array, state: Versioned, encodedLengt
  * written before the record existed is read for its collections (collectionsLayoutHeld): one kept
  * in the other layout is refused the same way; one holding none takes the configured layout.
  */
-function checkCollectionsLayout(store: ReplicaStore, configured: 'whole' | 'rows', record = true): boolean {
+function checkCollectionsLayout(store: ReplicaStore, configured: 'whole' | 'rows'): boolean {
   const held = store.getMeta(COLLECTIONS_LAYOUT_META);
   if (held === undefined) {
     const found = collectionsLayoutHeld(store);
     if (found !== undefined && found !== configured) throw layoutConflict(configured, found);
-    if (!record) return false;
     store.putMeta(COLLECTIONS_LAYOUT_META, new TextEncoder().encode(configured));
     return true;
   }
@@ -2266,12 +2268,17 @@ export function layoutConflict(configured: 'whole' | 'rows', layout: 'whole' | '
 
 /**
  * The layout of collections a store keeps: its record, or for a store written before the record
- * what its values show (collectionsLayoutHeld); undefined for a store that has neither (new, or
- * strings and counters only), which takes whatever layout it is opened with.
+ * what its values show (collectionsLayoutHeld, then recorded: the store's own, so the walk is made
+ * once); undefined for a store that has neither (new, or strings and counters only), which takes
+ * whatever layout it is opened with.
  */
 export function storedCollectionsLayout(store: ReplicaStore): 'whole' | 'rows' | undefined {
   const held = store.getMeta(COLLECTIONS_LAYOUT_META);
-  if (held === undefined) return collectionsLayoutHeld(store);
+  if (held === undefined) {
+    const found = collectionsLayoutHeld(store);
+    if (found !== undefined) store.putMeta(COLLECTIONS_LAYOUT_META, new TextEncoder().encode(found));
+    return found;
+  }
   const layout = new TextDecoder().decode(held);
   return layout === 'whole' || layout === 'rows' ? layout : undefined; // unreadable: the open says so
 }

@@ -19,6 +19,7 @@ import type { NodeServices } from '../../node/services.ts';
 import type { Simulation } from '../../sim/simulation.ts';
 import { simServices } from '../../../test/support/sim-services.ts';
 import { membershipService } from '../membership/service.ts';
+import { runningLayout } from './keyspace-settings.ts';
 import { storeOf, storeService } from './service.ts';
 import { show, SimRespClient } from './sim-client.ts';
 
@@ -251,4 +252,14 @@ test('a node whose store checked its settings refuses at its next start a config
     () => sim.restart('n3'),
     /store\.replication\.replicas: is 2, but this node's keyspace keeps replicas 3, collections rows/,
   );
+});
+
+test("the layout a node runs with: configured, else its store's, else the one its store checked against the ring, else rows (a default only)", () => {
+  const checked = { replicas: 3, collections: 'whole' } as const;
+  assert.deepEqual(runningLayout('rows', undefined, undefined), { collections: 'rows', tentative: false });
+  assert.deepEqual(runningLayout(undefined, 'whole', undefined), { collections: 'whole', tentative: false });
+  // The store's checked settings say whole but its layout record is gone (a crash between the two
+  // writes of one sync): whole, not a default of rows the checked record would then refuse.
+  assert.deepEqual(runningLayout(undefined, undefined, checked), { collections: 'whole', tentative: false });
+  assert.deepEqual(runningLayout(undefined, undefined, undefined), { collections: 'rows', tentative: true });
 });

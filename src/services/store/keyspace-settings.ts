@@ -30,6 +30,25 @@ import { describeSettings, type KeyspaceSettings, type Ring, settingsEqual } fro
 
 export type SettingsState = 'unchecked' | 'matched' | 'differs';
 
+type Layout = KeyspaceSettings['collections'];
+
+/**
+ * The layout of collections a node at N > 1 runs with: the one configured, else the one its store
+ * keeps, else the one its store checked against the ring (that record is written just before the
+ * layout's own, in one sync: a crash between them must not leave a node that named no layout
+ * refused at start), else rows, `tentative` (a default only: it defers to configured nodes and
+ * takes the keyspace's; ring-keeper.ts, SettingsCheck adopt). A configured layout the store does
+ * not keep is the caller's to refuse.
+ */
+export function runningLayout(
+  configured: Layout | undefined,
+  stored: Layout | undefined,
+  checked: KeyspaceSettings | undefined,
+): { readonly collections: Layout; readonly tentative: boolean } {
+  const collections = configured ?? stored ?? checked?.collections;
+  return { collections: collections ?? 'rows', tentative: collections === undefined };
+}
+
 export interface SettingsCheckHooks {
   readonly log: Logger;
   /** 1 while this node refuses for settings that differ from the keyspace's. */

@@ -274,15 +274,11 @@ export function rowsRead(argv: readonly Uint8Array[]): Map<string, RowsRead> {
       // all the change needs (no row is read). The reply: as LPUSH's.
       if (argv.length >= 3) return one({ back: true });
       break;
-    case 'lpop': {
-      const count = argv.length === 2 ? 1 : argv.length === 3 ? frontIndex(argv[2]!) : undefined;
-      if (count !== undefined && count >= 1) return one({ front: count });
-      break;
-    }
+    case 'lpop':
     case 'rpop': {
-      // The mirror: the last count rows.
+      // The first count rows, or (RPOP) the last.
       const count = argv.length === 2 ? 1 : argv.length === 3 ? frontIndex(argv[2]!) : undefined;
-      if (count !== undefined && count >= 1) return one({ last: count });
+      if (count !== undefined && count >= 1) return one(name === 'lpop' ? { front: count } : { last: count });
       break;
     }
     case 'lrange': {

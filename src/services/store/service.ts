@@ -41,7 +41,7 @@ import { ReplicaMemory } from './replicated-memory.ts';
 import { LsmReplicaStore } from './replication/lsm-store.ts';
 import { actorIdFor, ReplicaNode } from './replication/driver.ts';
 import { RingKeeper } from './ring-keeper.ts';
-import { SettingsCheck } from './keyspace-settings.ts';
+import { runningLayout, SettingsCheck } from './keyspace-settings.ts';
 import { describeSettings, type KeyspaceSettings, settingsEqual } from '../../dynamo/ring.ts';
 import {
   checkedKeyspaceSettings,
@@ -87,11 +87,8 @@ function startReplication(
   let checked: KeyspaceSettings | undefined;
   let tentative = false;
   try {
-    // The layout configured, else the one this store keeps, else the one it checked against the
-    // ring (its layout record is written just after that one: a crash between them must not
-    // leave a node that named no layout unable to start), else rows (a store keeping none yet:
-    // tentative, ring-keeper.ts). A configured layout the store does not keep is refused first,
-    // naming the data directory (the keyspace's record below would name the ring).
+    // The layout it runs with (runningLayout). A configured layout the store does not keep is
+    // refused first, naming the data directory (the keyspace's record below would name the ring).
     const stored = storedCollectionsLayout(store);
     const configured = ctx.config.replication.collections;
     if (configured !== undefined && stored !== undefined && stored !== configured)
@@ -99,9 +96,9 @@ function startReplication(
     // Settings this store checked against the ring before: the ring's never change, so a config
     // that has changed since is refused now, naming its field (keyspace-settings.ts).
     checked = checkedKeyspaceSettings(store);
-    const collections = configured ?? stored ?? checked?.collections;
-    tentative = collections === undefined;
-    settings = { replicas: ctx.config.replication.replicas, collections: collections ?? 'rows' };
+    const layout = runningLayout(configured, stored, checked);
+    tentative = layout.tentative;
+    settings = { replicas: ctx.config.replication.replicas, collections: layout.collections };
     if (checked !== undefined && !settingsEqual(checked, settings)) throw settingsConflict(checked, settings);
     node = startReplicaNode(
       ctx,

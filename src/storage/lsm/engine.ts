@@ -509,9 +509,7 @@ export class LsmEngine {
     assert(limit >= 1, 'scan limit must be positive');
     const nowMs = this.clock.wallMs();
     const reverse = range.reverse === true;
-    const merge = reverse
-      ? this.reverseMerge(range.start, range.end)
-      : this.mergeOf(this.runs.length, range.start, range.end, true);
+    const merge = this.mergeOf(this.runs.length, range.start, range.end, true, reverse);
     const entries: Entry[] = [];
     let bytes = 0;
     let examined = 0;
@@ -529,19 +527,23 @@ export class LsmEngine {
     }
   }
 
-  /** mergeOf in descending key order, over the memtable and every run. */
-  private reverseMerge(start: Uint8Array, end: Uint8Array | null): MergeCursor {
-    const sources: EntrySource[] = [iteratorSource(this.memtable.rangeReverse(start, end))];
-    for (let i = this.runs.length - 1; i >= 0; i--) sources.push(this.runs[i]!.reverseCursor(start, end));
-    return new MergeCursor(sources, true);
-  }
-
-  /** A merge over the memtable (when `withMemtable`) and runs [0, runCount), newest first. */
-  private mergeOf(runCount: number, start: Uint8Array, end: Uint8Array | null, withMemtable: boolean): MergeCursor {
+  /**
+   * A merge over the memtable (when `withMemtable`) and runs [0, runCount), newest first; with
+   * `reverse`, in descending key order.
+   */
+  private mergeOf(
+    runCount: number,
+    start: Uint8Array,
+    end: Uint8Array | null,
+    withMemtable: boolean,
+    reverse = false,
+  ): MergeCursor {
     const sources: EntrySource[] = [];
-    if (withMemtable) sources.push(iteratorSource(this.memtable.range(start, end)));
-    for (let i = runCount - 1; i >= 0; i--) sources.push(this.runs[i]!.cursor(start, end));
-    return new MergeCursor(sources);
+    if (withMemtable)
+      sources.push(iteratorSource(reverse ? this.memtable.rangeReverse(start, end) : this.memtable.range(start, end)));
+    for (let i = runCount - 1; i >= 0; i--)
+      sources.push(reverse ? this.runs[i]!.reverseCursor(start, end) : this.runs[i]!.cursor(start, end));
+    return new MergeCursor(sources, reverse);
   }
 
   /** Writes the memtable out as a run (no-op when empty); the commit log then drops what it covers. */

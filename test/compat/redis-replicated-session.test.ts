@@ -322,7 +322,8 @@ const SCRIPT = [
 
 /**
  * At SERIAL (BARISTA CONSISTENCY SERIAL: every command a Paxos read, write or compare-and-set on
- * the key's replicas) the string commands answer as Redis does, errors included.
+ * the key's replicas) the string commands answer as Redis does, errors included, and an untagged
+ * key holds every type (each key a register of its own).
  */
 const SERIAL_SCRIPT = [
   'GET p:s',
@@ -360,6 +361,55 @@ const SERIAL_SCRIPT = [
   'MGET p:a p:b p:none',
   'DEL p:a p:b p:none',
   'MGET p:a p:b',
+  // Untagged keys hold every type at SERIAL, each key in a register of its own.
+  'SET p:t v',
+  'LPUSH p:t a',
+  'DEL p:t',
+  'LPUSH p:t a b c',
+  'RPUSH p:t d',
+  'LRANGE p:t 0 -1',
+  'TYPE p:t',
+  'GET p:t',
+  'INCR p:t',
+  'RPOP p:t',
+  'LMOVE p:t p:t LEFT RIGHT',
+  'LRANGE p:t 0 -1',
+  'HSET p:h f v g 2',
+  'HINCRBY p:h g 5',
+  'HGET p:h g',
+  'HDEL p:h f nope',
+  'HLEN p:h',
+  'SADD p:set a b a',
+  'SISMEMBER p:set b',
+  'SCARD p:set',
+  'SREM p:set a',
+  'ZADD p:z 1 a 2 b 1.5 c',
+  'ZRANGE p:z 0 -1 WITHSCORES',
+  'ZINCRBY p:z 10 a',
+  'ZREVRANGE p:z 0 0',
+  'ZPOPMIN p:z',
+  'EXPIRE p:z 100',
+  'TTL p:z',
+  'PERSIST p:z',
+  'TTL p:z',
+  'SET p:e v EX 100',
+  'TTL p:e',
+  'GETEX p:e PERSIST',
+  'TTL p:e',
+  'SETRANGE p:e 3 xyz',
+  'GET p:e',
+  'GETRANGE p:e 1 4',
+  'INCRBYFLOAT p:f 1.5',
+  'SET p:nx 1 NX GET',
+  'SET p:nx 2 NX',
+  'MSETNX p:m 1',
+  'MULTI',
+  'INCR p:c',
+  'INCRBY p:c 10',
+  'GET p:c',
+  'EXEC',
+  'EXISTS p:t p:h p:set p:z p:none',
+  'DEL p:t p:h p:set p:z p:e',
 ];
 
 /**
@@ -491,7 +541,7 @@ describe('N = 3, store.replication.collections whole: a scripted redis-cli sessi
   ] as const) {
     test(name, () => assertSameSession(redis, baristas, [...args], SCRIPT));
   }
-  test('at SERIAL: the string commands (Paxos reads and compare-and-sets)', () =>
+  test('at SERIAL: the string commands (Paxos reads and compare-and-sets), and every type on an untagged key', () =>
     assertSameSession(redis, baristas, [], SERIAL_SCRIPT, 'BARISTA CONSISTENCY SERIAL'));
   test('at SERIAL over one hash tag: every data command and MULTI/EXEC, WATCH', () =>
     assertSameSession(redis, baristas, [], TAGGED_SCRIPT, 'BARISTA CONSISTENCY SERIAL'));

@@ -19,6 +19,7 @@ import { limits } from '../../src/lib/limits.ts';
 import { SeededRng } from '../../src/lib/rng.ts';
 import { storeOf } from '../../src/services/store/service.ts';
 import { show, SimRespClient } from '../../src/services/store/sim-client.ts';
+import { decodeRegister, encodeTagState } from '../../src/services/store/tag-state.ts';
 import { SERIAL_NODES, serialCluster } from '../support/serial-cluster.ts';
 
 const NODES = SERIAL_NODES;
@@ -203,13 +204,13 @@ test('WATCH at SERIAL sees a write through another node: EXEC answers the null a
   assert.deepEqual(settle(a).slice(2), ['+OK', '+QUEUED', '_', '*[$2,_]', '+OK', '+OK', '+QUEUED', '*[+OK]', '$y']);
 });
 
-test('what a transaction at N > 1 refuses: below SERIAL, keys of two tags or untagged, commands that are not data commands', () => {
+test('what a transaction at N > 1 refuses: below SERIAL, keys of two registers (two tags, a tag and an untagged key, two untagged keys), commands that are not data commands; MGET and MSET over two registers run key by key', () => {
   const sim = cluster('tx-refused');
   const c = new SimRespClient(sim, 'n2');
   const crossslot =
-    "-CROSSSLOT Keys in request don't hash to the same slot (at SERIAL, keys with a hash tag run together only when every key shares it: {tag})";
+    "-CROSSSLOT Keys in request don't hash to the same slot (at SERIAL, keys run together only when they share a hash tag: {tag}a {tag}b)";
   const notSerial =
-    '-ERR MULTI/EXEC and WATCH with store.replication.replicas > 1 run at SERIAL over the keys of one hash tag: BARISTA CONSISTENCY SERIAL first';
+    '-ERR MULTI/EXEC and WATCH with store.replication.replicas > 1 run at SERIAL over one key or the keys of one hash tag: BARISTA CONSISTENCY SERIAL first';
   c.send('MULTI');
   c.send('SET', '{x}a', '1');
   c.send('SET', '{y}a', '1');
@@ -218,11 +219,17 @@ test('what a transaction at N > 1 refuses: below SERIAL, keys of two tags or unt
   c.send('SET', 'plain', '1');
   c.send('EXEC');
   c.send('MULTI');
+  c.send('SET', 'plain', '1');
+  c.send('SET', 'other', '1');
+  c.send('EXEC');
+  c.send('MULTI');
   c.send('PING');
   c.send('EXEC');
   c.send('MSET', '{x}a', '1', 'plain', '2');
   c.send('WATCH', '{x}a', '{y}b');
   c.send('MGET', '{x}a', 'plain');
+  c.send('RENAME', 'plain', 'other');
+  c.send('RENAME', '{x}a', 'plain');
   c.send('BARISTA', 'CONSISTENCY', 'QUORUM');
   c.send('MULTI');
   c.send('SET', '{x}a', '1');
@@ -240,12 +247,18 @@ test('what a transaction at N > 1 refuses: below SERIAL, keys of two tags or unt
       crossslot,
       execAbort,
       '+OK',
+      '+QUEUED',
+      '*[+OK]', // one untagged key is a register of its own
+      '+OK',
+      '+QUEUED',
       crossslot,
       execAbort,
       '+OK',
-      "-ERR 'ping' cannot be queued with store.replication.replicas > 1 (a transaction there holds data commands over the keys of one hash tag)",
+      "-ERR 'ping' cannot be queued with store.replication.replicas > 1 (a transaction there holds data commands over one key or the keys of one hash tag)",
       execAbort,
+      '+OK', // MSET {x}a 1 plain 2: key by key
       crossslot,
+      '*[$1,$2]',
       crossslot,
       crossslot,
       '+OK',
@@ -257,11 +270,10 @@ test('what a transaction at N > 1 refuses: below SERIAL, keys of two tags or unt
   );
 });
 
-test("a tag's keys at SERIAL: a key over the key bound and a state over tagStateItemsCountMax are refused, not written; an expired key is absent to BARISTA CAS; the legacy register of the key named {t} is read as that key", () => {
-  const sim = cluster('tx-bounds');
-  const c = new SimRespClient(sim, 'n3');
+/** Runs the simulation until `c` has every reply, returning the replies since the last call. */
+function settler(sim: ReturnType<typeof cluster>, c: SimRespClient): () => string[] {
   let seen = 0;
-  const settle = () => {
+  return () => {
     assert.ok(
       sim.runUntilCondition(() => c.settled, 20_000),
       `replies to ${c.sent} commands`,
@@ -270,6 +282,12 @@ test("a tag's keys at SERIAL: a key over the key bound and a state over tagState
     seen = c.replies.length;
     return fresh;
   };
+}
+
+test("a tag's keys at SERIAL: a key over the key bound and a state over tagStateItemsCountMax are refused, not written; an expired key is absent to BARISTA CAS; the legacy register of the key named {t} is read as that key", () => {
+  const sim = cluster('tx-bounds');
+  const c = new SimRespClient(sim, 'n3');
+  const settle = settler(sim, c);
   const long = `{b}${'x'.repeat(limits.kvKeyBytesMax)}`;
   c.send('SET', long, 'v');
   c.send('GET', '{b}a');
@@ -279,7 +297,7 @@ test("a tag's keys at SERIAL: a key over the key bound and a state over tagState
   assert.deepEqual(settle(), [
     `-ERR key_too_large: key of ${long.length} bytes, max ${limits.kvKeyBytesMax}`,
     '_',
-    `-ERR the keys of hash tag {b} would hold ${limits.tagStateItemsCountMax + 1} elements at SERIAL, over the ${limits.tagStateItemsCountMax} one tag's keys may hold together (tagStateItemsCountMax; not written)`,
+    `-ERR the keys of hash tag {b} would hold ${limits.tagStateItemsCountMax + 1} elements at SERIAL, over the ${limits.tagStateItemsCountMax} one register may hold (tagStateItemsCountMax; not written)`,
     ':0',
     '+OK',
   ]);
@@ -308,4 +326,83 @@ test("a tag's keys at SERIAL: a key over the key bound and a state over tagState
   c.send('SET', '{legacy}b', 'x');
   c.send('MGET', '{legacy}', '{legacy}b');
   assert.deepEqual(settle(), ['$kept', '+OK', '*[$kept,$x]']);
+});
+
+test("an untagged key at SERIAL holds any type in a register of its own (strings, collections, deadlines in one history); an older build's raw string there is read as the key's string and rewritten as a state by the next write", () => {
+  const sim = cluster('serial-untagged');
+  const c = new SimRespClient(sim, 'n2');
+  const settle = settler(sim, c);
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const replica = storeOf(sim.instance('n1')!).replica!;
+  const serial = (key: string, op: Parameters<typeof replica.serial>[1]): Uint8Array | null => {
+    let out: { ok: boolean; current?: Uint8Array | null } | undefined;
+    replica.serial(enc(key), op, (o) => {
+      out = o.ok ? { ok: true, current: o.current } : { ok: false };
+    });
+    assert.ok(sim.runUntilCondition(() => out !== undefined, 20_000) && out!.ok, `serial ${op.kind} of ${key}`);
+    return out!.current ?? null;
+  };
+  // What a build before this one left: raw strings in per-key registers, one starting with the
+  // state's format byte, one that is a state byte for byte but of another key.
+  serial('old:s', { kind: 'write', value: enc('kept') });
+  serial('old:one', { kind: 'write', value: new Uint8Array([1, 0x41, 0x42]) });
+  const other = encodeTagState(new Map([['elsewhere', { value: { type: 'string', value: enc('x') } }]]))!;
+  serial('old:f', { kind: 'write', value: other });
+  c.send('GET', 'old:s');
+  c.send('TYPE', 'old:s');
+  c.send('LPUSH', 'old:s', 'a');
+  c.send('APPEND', 'old:s', '!');
+  c.send('STRLEN', 'old:one');
+  c.send('STRLEN', 'old:f');
+  c.send('DEL', 'old:one', 'old:f', 'old:none');
+  c.send('GET', 'old:one');
+  assert.deepEqual(settle(), [
+    '$kept',
+    '+string',
+    '-WRONGTYPE Operation against a key holding the wrong kind of value',
+    ':5',
+    ':3',
+    `:${other.length}`,
+    ':2',
+    '_',
+  ]);
+  const rewritten = serial('old:s', { kind: 'read' });
+  assert.equal(rewritten?.[0], 1, 'the APPEND wrote a state');
+  assert.deepEqual(decodeRegister(enc('old:s'), rewritten).get('old:s')?.value, {
+    type: 'string',
+    value: enc('kept!'),
+  });
+  // Every type, a deadline, and a transaction on one untagged key.
+  c.send('LPUSH', 'u:k', 'a', 'b');
+  c.send('GET', 'u:k');
+  c.send('SET', 'u:k', 'v', 'EX', '100');
+  c.send('TYPE', 'u:k');
+  c.send('TTL', 'u:k');
+  c.send('HSET', 'u:k', 'f', '1');
+  c.send('SET', 'u:k', 'w');
+  c.send('TTL', 'u:k');
+  c.send('MULTI');
+  c.send('DEL', 'u:k');
+  c.send('HSET', 'u:k', 'f', '1');
+  c.send('HINCRBY', 'u:k', 'f', '4');
+  c.send('EXEC');
+  c.send('HGETALL', 'u:k');
+  c.send('LMOVE', 'u:l', 'u:l', 'LEFT', 'RIGHT');
+  assert.deepEqual(settle(), [
+    ':2',
+    '-WRONGTYPE Operation against a key holding the wrong kind of value',
+    '+OK',
+    '+string',
+    ':100',
+    '-WRONGTYPE Operation against a key holding the wrong kind of value',
+    '+OK',
+    ':-1',
+    '+OK',
+    '+QUEUED',
+    '+QUEUED',
+    '+QUEUED',
+    '*[:1,:1,:5]',
+    '*[$f,$5]',
+    '_',
+  ]);
 });

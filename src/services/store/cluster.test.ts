@@ -397,7 +397,7 @@ test('N = 3 at ANY: reads (GET, and the read before SET, APPEND, SETRANGE, DEL, 
 test('N = 3: a transaction over one hash tag runs at SERIAL from every node; below SERIAL it is refused and runs nothing queued', () => {
   const sim = replicatedCluster('store-multi-n3', ['n1', 'n2', 'n3'], 3);
   const notSerial =
-    '-ERR MULTI/EXEC and WATCH with store.replication.replicas > 1 run at SERIAL over the keys of one hash tag: BARISTA CONSISTENCY SERIAL first';
+    '-ERR MULTI/EXEC and WATCH with store.replication.replicas > 1 run at SERIAL over one key or the keys of one hash tag: BARISTA CONSISTENCY SERIAL first';
   for (const id of ['n1', 'n2', 'n3']) {
     const c = new SimRespClient(sim, id);
     c.send('MULTI');
@@ -429,7 +429,7 @@ test('N = 3: a transaction over one hash tag runs at SERIAL from every node; bel
   }
 });
 
-test('N = 3: GETEX and PERSIST of a counter keep it a counter (a deadline change is a CRDT operation); a string command over the size bound is refused; SERIAL names what it does not offer', () => {
+test("N = 3: GETEX and PERSIST of a counter keep it a counter (a deadline change is a CRDT operation); a string command over the size bound is refused; at SERIAL GETEX runs in its key's register (apart from the Dynamo state) and FLUSHALL is named as not offered", () => {
   const sim = replicatedCluster('store-getex-counter', ['n1', 'n2', 'n3'], 3);
   const c = new SimRespClient(sim, 'n1');
   c.send('INCR', 'gx:c');
@@ -442,6 +442,10 @@ test('N = 3: GETEX and PERSIST of a counter keep it a counter (a deadline change
   c.send('EXISTS', 'gx:s');
   c.send('BARISTA', 'CONSISTENCY', 'SERIAL');
   c.send('GETEX', 'gx:c');
+  c.send('SET', 'gx:t', 'v', 'EX', '100');
+  c.send('GETEX', 'gx:t', 'PERSIST');
+  c.send('TTL', 'gx:t');
+  c.send('FLUSHALL');
   assert.deepEqual(settle(sim, c), [
     ':1',
     '$1',
@@ -452,7 +456,11 @@ test('N = 3: GETEX and PERSIST of a counter keep it a counter (a deadline change
     '-ERR string exceeds maximum allowed size (proto-max-bulk-len)',
     ':0',
     '+OK',
-    "-ERR 'getex' is not offered at SERIAL (it runs at ONE, QUORUM, ALL and ANY at N > 1)",
+    '_',
+    '+OK',
+    '$v',
+    ':-1',
+    "-ERR 'flushall' is not offered at SERIAL (it runs at ONE, QUORUM, ALL and ANY at N > 1)",
   ]);
   const chosen = storeOf(sim.instance('n1')!).replica!.peek(new TextEncoder().encode('gx:c')).chosen();
   assert.equal(chosen?.crdt, true, 'still a PN-counter after GETEX EX and GETEX PERSIST');

@@ -31,23 +31,17 @@
 //   BARISTA WHERE key      the key's preference list (N node ids), then pending replicas;
 //   BARISTA CONSISTENCY [level]   sets or shows the connection's level.
 // At SERIAL (Cassandra's lightweight transactions: per-key Paxos among the key's replicas,
-// serial.ts) these string commands are linearizable per key (values are strings; the collection
-// commands answer an error at SERIAL), and SET takes NX / XX / GET:
-//   GET key            a Paxos read (finishes a write in progress; never an uncommitted value);
-//   SET key v [NX|XX] [GET]   a write; NX is insert-if-absent, XX update-if-present (a CAS on the
-//                      value read in the same round's retry loop); nil when the condition failed;
-//                      -BUSY (definite, not written) when the value kept changing for 8 attempts;
-//   DEL key ...        per key: a serial read, then a CAS from that value to absent;
-//   EXISTS key ...     serial reads; MGET serial reads, MSET serial writes, key by key;
-//   INCR, DECR, INCRBY, DECRBY, APPEND, GETSET, GETDEL   a serial read, then a CAS from that value
-//                      (serialUpdate; -BUSY as SET's); SETNX a CAS from absent; STRLEN, TYPE
-//                      serial reads. APPEND ... SETNX are offered at SERIAL only;
+// serial.ts) every data command is linearizable per register (tag-state.ts): the keys of one hash
+// tag share the register "{t}", an untagged key k has the register k to itself. A command over
+// one register's keys, and MULTI/EXEC over them (session.ts), is one CAS of it: a serial read of
+// its state, Redis' own code on the keys named (src/redis/scratch.ts), a CAS from the state read
+// to the state after, retried while it moves (-BUSY after 8 attempts, definite); a command that
+// changes nothing is the read alone. A plain SET of an untagged key is one Paxos write (it
+// replaces all its register holds). WATCH is a serial read. MGET, MSET, DEL, UNLINK, EXISTS and
+// TOUCH over keys of several registers run key by key (not atomic across them); any other command
+// whose keys do not share a register answers CROSSSLOT at SERIAL.
 //   BARISTA CAS key expected new   update-if-equal: [1, new] applied, [0, current] not applied
 //                      (expected "" with NX semantics is not special: use SET NX).
-// Keys with a hash tag at SERIAL live in their tag's register (tag-state.ts): every data command
-// on them (collections too), and MULTI/EXEC over one tag's keys (session.ts), is one CAS of that
-// register (transaction: Redis' own code on the keys named); WATCH is a serial read of it. Keys of
-// two tags, or tagged and untagged keys, in one command answer CROSSSLOT at SERIAL.
 // The Paxos state is apart from the Dynamo state: SERIAL and non-SERIAL commands on one key do
 // not see each other's writes (docs/COMPAT-REDIS.md).
 // Errors: replicas_unavailable -> -UNAVAILABLE (definite); timeout -> -TIMEOUT (a write: may have
@@ -84,15 +78,16 @@ import { bytesEqual, readU32BE } from '../../lib/bytes.ts';
 import { BaristaError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
 import { counterValue, NOT_INTEGER } from '../../dynamo/counter.ts';
-import { decimalBytes, parseInt64 } from '../../redis/args.ts';
+import { parseInt64 } from '../../redis/args.ts';
 import type { Rng, Timers } from '../../env/types.ts';
 import { KeyCensus } from './census.ts';
 import { type Held, type Materialized, runOnValues, runQueue } from '../../redis/scratch.ts';
 import {
-  decodeTagState,
+  decodeRegister,
+  describeRegister,
   encodeTagState,
-  registerOf,
-  TAG_STATE_FORMAT,
+  keyRegister,
+  serialRegister,
   type TagState,
   tagOf,
   tagStateItems,
@@ -207,17 +202,22 @@ function sameString(a: Materialized | null, b: Materialized | null): boolean {
   return a.type === 'string' && b.type === 'string' && bytesEqual(a.value, b.value) && a.expiresAtMs === b.expiresAtMs;
 }
 
-/** APPEND's new value, or Redis' error past the value bound (nothing written). */
-function appended(old: Uint8Array | null, add: Uint8Array): Uint8Array | RespValue {
-  const length = (old?.length ?? 0) + add.length;
-  if (length > limits.kvValueBytesMax) return redisErrorReply.stringTooLong;
-  const value = new Uint8Array(length);
-  if (old !== null) value.set(old);
-  value.set(add, length - add.length);
-  return value;
+/**
+ * MSET's arity and every pair's sizes, checked before any pair is written, so a pair over a bound
+ * refuses the whole MSET unwritten.
+ */
+function msetRefusal(argv: readonly Uint8Array[]): RespValue | undefined {
+  if ((argv.length - 1) % 2 !== 0) return wrongArityError('mset');
+  for (let at = 1; at < argv.length; at += 2) {
+    if (argv[at]!.length > limits.kvKeyBytesMax)
+      return reply.error(`ERR key_too_large: key of ${argv[at]!.length} bytes (nothing was written)`);
+    if (argv[at + 1]!.length > limits.kvValueBytesMax)
+      return reply.error(`ERR value_too_large: value of ${argv[at + 1]!.length} bytes (nothing was written)`);
+  }
+  return undefined;
 }
 
-/** String commands a SERIAL connection runs beyond GET, SET, DEL, EXISTS, MGET and MSET (serialString). */
+/** String commands offered at N > 1 (SETNX answers an error below SERIAL, where every command runs). */
 const SERIAL_STRING_COMMANDS: ReadonlySet<string> = new Set([
   'incr',
   'decr',
@@ -237,8 +237,20 @@ const answerFailure =
   (error, write) =>
     done(errorReply(error, write, note));
 
-/** At SERIAL, keys of different hash tags (or tagged and untagged keys) in one command or transaction. */
-export const TAGS_CROSSSLOT = `${CROSSSLOT_MESSAGE} (at SERIAL, keys with a hash tag run together only when every key shares it: {tag})`;
+/** At SERIAL, keys of different registers (two tags, tagged and untagged, two untagged keys) in one command or transaction. */
+export const TAGS_CROSSSLOT = `${CROSSSLOT_MESSAGE} (at SERIAL, keys run together only when they share a hash tag: {tag}a {tag}b)`;
+
+/** Commands that run key by key at SERIAL when their keys do not share one register (serialPerKey). */
+const PER_KEY_COMMANDS: ReadonlySet<string> = new Set(['mget', 'mset', 'del', 'unlink', 'exists', 'touch']);
+
+const SET = new Uint8Array([0x73, 0x65, 0x74]);
+
+/** A register's state over the Paxos value bound (definite: not written). */
+function overBytes(register: Uint8Array, bytes: number): RespValue {
+  return reply.error(
+    `ERR ${describeRegister(register)} would hold ${bytes} bytes at SERIAL, over the ${limits.kvValueBytesMax} one register may hold (kvValueBytesMax; not written)`,
+  );
+}
 
 /** A key's entry as readers see it at `nowMs`: null when absent or past its deadline. */
 function liveEntry(state: TagState, key: string, nowMs: number): Held | null {
@@ -252,26 +264,12 @@ function heldBytes(key: string, held: Held | null): Uint8Array | null {
 }
 
 /**
- * The hash tag every key of `argv` shares, 'crossslot' when some key has a tag and the keys do not
- * all share it, undefined when no key has a tag (the per-key registers then).
+ * The SERIAL register every key of `argv` shares (tag-state.ts serialRegister: a hash tag's, or
+ * one untagged key's), 'crossslot' when the keys do not share one, undefined without keys.
  */
-export function commandTag(argv: readonly Uint8Array[]): Uint8Array | 'crossslot' | undefined {
+export function commandRegister(argv: readonly Uint8Array[]): Uint8Array | 'crossslot' | undefined {
   const spec = lookupCommand(argv[0]!);
-  return spec === undefined ? undefined : keysTag(commandKeys(spec, argv));
-}
-
-/** commandTag of a list of keys. */
-export function keysTag(keys: readonly Uint8Array[]): Uint8Array | 'crossslot' | undefined {
-  let tag: Uint8Array | undefined;
-  let untagged = false;
-  for (const k of keys) {
-    const t = tagOf(k);
-    if (t === undefined) untagged = true;
-    else if (tag === undefined) tag = t;
-    else if (!bytesEqual(tag, t)) return 'crossslot';
-  }
-  if (tag === undefined) return undefined;
-  return untagged ? 'crossslot' : tag;
+  return spec === undefined ? undefined : serialRegister(commandKeys(spec, argv));
 }
 
 export class ReplicatedCommands {
@@ -940,41 +938,31 @@ export class ReplicatedCommands {
 
   /** BARISTA CAS key expected new: [1, new] when applied, [0, current] when the value differed. */
   cas(key: Uint8Array, expected: Uint8Array, value: Uint8Array, done: Done): void {
-    const tag = tagOf(key);
-    if (tag !== undefined) {
-      // A tagged key lives in its tag's register (tag-state.ts): update-if-equal there.
-      return this.tagUpdate(tag, [key], undefined, done, (held) => {
-        const h = held[0]![1]; // null when absent or expired
-        if (h !== null && h.value.type !== 'string') return { answer: redisErrorReply.wrongType, after: [h] };
-        const current = h === null || h.value.type !== 'string' ? null : h.value.value;
-        if (!bytesEqual(current, expected))
-          return {
-            answer: reply.array([reply.integer(0n), current === null ? reply.null : reply.bulk(current)]),
-            after: [h],
-          };
+    // Update-if-equal in the key's register (tag-state.ts): its tag's, or its own when untagged.
+    this.tagUpdate(keyRegister(key), [key], undefined, done, (held) => {
+      const h = held[0]![1]; // null when absent or expired
+      if (h !== null && h.value.type !== 'string') return { answer: redisErrorReply.wrongType, after: [h] };
+      const current = h === null || h.value.type !== 'string' ? null : h.value.value;
+      if (!bytesEqual(current, expected))
         return {
-          answer: reply.array([reply.integer(1n), reply.bulk(value)]),
-          after: [{ value: { type: 'string', value } }],
+          answer: reply.array([reply.integer(0n), current === null ? reply.null : reply.bulk(current)]),
+          after: [h],
         };
-      });
-    }
-    this.node.serial(key, { kind: 'cas', expected, value }, (o) => {
-      if (!o.ok) return done(errorReply(o.error, true));
-      done(reply.array([reply.integer(o.applied ? 1n : 0n), o.current === null ? reply.null : reply.bulk(o.current)]));
+      return {
+        answer: reply.array([reply.integer(1n), reply.bulk(value)]),
+        after: [{ value: { type: 'string', value } }],
+      };
     });
   }
 
   /** BARISTA SIBLINGS key. */
   siblings(key: Uint8Array, level: Level | 'SERIAL', done: Done): void {
     if (level === 'SERIAL') {
-      const tag = tagOf(key);
-      if (tag !== undefined) {
-        return this.transaction(tag, [[new Uint8Array([0x67, 0x65, 0x74]), key]], undefined, (r) => {
-          const v = Array.isArray(r) ? r[0]! : r;
-          done(v.type === 'bulk' ? reply.array([v]) : v.type === 'null' ? reply.array([]) : v);
-        });
-      }
-      return this.serialRead(key, done, (v) => reply.array(v === null ? [] : [reply.bulk(v)]));
+      // One value at SERIAL: the key's string as a GET in its register sees it.
+      return this.transaction(keyRegister(key), [[new Uint8Array([0x67, 0x65, 0x74]), key]], undefined, (r) => {
+        const v = Array.isArray(r) ? r[0]! : r;
+        done(v.type === 'bulk' ? reply.array([v]) : v.type === 'null' ? reply.array([]) : v);
+      });
     }
     this.read(key, level, done, (s) =>
       reply.array(
@@ -986,198 +974,81 @@ export class ReplicatedCommands {
   }
 
   private runSerial(name: string, argv: readonly Uint8Array[], done: Done): void {
-    const tag = commandTag(argv);
-    if (tag === 'crossslot') return done(reply.error(TAGS_CROSSSLOT));
-    if (tag !== undefined) return this.transaction(tag, [argv], undefined, (r) => done(Array.isArray(r) ? r[0]! : r));
-    switch (name) {
-      case 'get':
-        return this.serialRead(argv[1]!, done, (v) => (v === null ? reply.null : reply.bulk(v)));
-      case 'set':
-        return this.serialSet(argv, done);
-      case 'del':
-      case 'unlink':
-      case 'exists':
-        return this.serialEach(name === 'exists' ? 'exists' : 'del', argv.slice(1), done);
-      case 'mget':
-        return this.mget(argv, done, (key, next) =>
-          this.node.serial(key, { kind: 'read' }, (o) => (o.ok ? next(o.current) : done(errorReply(o.error, false)))),
-        );
-      case 'mset':
-        return this.mset(argv, done, (key, value, next, failed) =>
-          this.node.serial(key, { kind: 'write', value }, (o) => (o.ok ? next() : failed(o.error, true))),
-        );
-      default:
-        if (SERIAL_STRING_COMMANDS.has(name)) return this.serialString(name, argv, done);
-        if (ReplicatedCommands.offers(name))
-          return done(
-            reply.error(`ERR '${name}' is not offered at SERIAL (it runs at ONE, QUORUM, ALL and ANY at N > 1)`),
-          );
-        return done(reply.error(`ERR '${name}' is not available with store.replication.replicas > 1 yet`));
+    const register = commandRegister(argv);
+    if (register instanceof Uint8Array) return this.serialOne(name, argv, register, done);
+    if (register === 'crossslot') {
+      // MGET, MSET, DEL, ...: per key, each key its own register's operation (not atomic across them).
+      if (PER_KEY_COMMANDS.has(name)) return this.serialPerKey(name, argv, done);
+      return done(reply.error(TAGS_CROSSSLOT));
     }
+    if (ReplicatedCommands.offers(name))
+      return done(reply.error(`ERR '${name}' is not offered at SERIAL (it runs at ONE, QUORUM, ALL and ANY at N > 1)`));
+    return done(reply.error(`ERR '${name}' is not available with store.replication.replicas > 1 yet`));
   }
 
-  private serialRead(key: Uint8Array, done: Done, answer: (value: Uint8Array | null) => RespValue): void {
-    this.node.serial(key, { kind: 'read' }, (o) => done(o.ok ? answer(o.current) : errorReply(o.error, false)));
-  }
-
-  /** SET key value [NX|XX] [GET] at SERIAL. */
-  private serialSet(argv: readonly Uint8Array[], done: Done): void {
-    const key = argv[1]!;
-    const value = argv[2]!;
-    let nx = false;
-    let xx = false;
-    let get = false;
-    for (const a of argv.slice(3)) {
-      const opt = latin1(a).toUpperCase();
-      if (opt === 'NX' && !xx) nx = true;
-      else if (opt === 'XX' && !nx) xx = true;
-      else if (opt === 'GET') get = true;
-      else return done(reply.error('ERR syntax error'));
-    }
-    if (nx && !get) {
-      // Insert-if-absent: one Paxos CAS from "no value".
-      return this.node.serial(key, { kind: 'cas', expected: null, value }, (o) =>
-        done(o.ok ? (o.applied ? reply.ok : reply.null) : errorReply(o.error, true)),
+  /**
+   * One command over the keys of one register at SERIAL: a CAS of the register (transaction()),
+   * except a plain SET of an untagged key, which replaces everything its register holds and so is
+   * one Paxos write without a read (as before collections ran at SERIAL).
+   */
+  private serialOne(name: string, argv: readonly Uint8Array[], register: Uint8Array, done: Done): void {
+    if (name === 'set' && argv.length === 3 && tagOf(register) === undefined) {
+      const key = argv[1]!;
+      if (key.length > limits.kvKeyBytesMax)
+        return done(reply.error(`ERR key_too_large: key of ${key.length} bytes, max ${limits.kvKeyBytesMax}`));
+      const value = encodeTagState(new Map([[latin1(key), { value: { type: 'string', value: argv[2]! } }]]))!;
+      if (value.length > limits.kvValueBytesMax) return done(overBytes(register, value.length));
+      return this.node.serial(register, { kind: 'write', value }, (o) =>
+        done(o.ok ? reply.ok : errorReply(o.error, true)),
       );
     }
-    if (!nx && !xx && !get) {
-      return this.node.serial(key, { kind: 'write', value }, (o) => done(o.ok ? reply.ok : errorReply(o.error, true)));
-    }
-    // XX, or GET: compare-and-set from the value a serial read saw, retried while it moves.
-    this.serialUpdate(key, 'SET', done, (old) => {
-      const write = !((xx && old === null) || (nx && old !== null));
-      const answer = get ? (old === null ? reply.null : reply.bulk(old)) : write ? reply.ok : reply.null;
-      return write ? { answer, value } : { answer };
-    });
+    this.transaction(register, [argv], undefined, (r) => done(Array.isArray(r) ? r[0]! : r));
   }
 
   /**
-   * A read-modify-write at SERIAL: a serial read, `step` on the value read (null: absent), then a
-   * CAS from that value to the step's `value` (null deletes), retried while the value moves; after
-   * SERIAL_CAS_ATTEMPTS_MAX attempts -BUSY (definite: not written). A step without `value` writes
-   * nothing and answers on the read.
+   * MGET, MSET, DEL, UNLINK, EXISTS and TOUCH over keys of several registers at SERIAL: each key
+   * (each pair for MSET) its own serialOne in turn. A failure after the first answers its error
+   * saying how many keys were written or deleted before it (they stay: per-key operations).
    */
-  private serialUpdate(
-    key: Uint8Array,
-    command: string,
-    done: Done,
-    step: (current: Uint8Array | null) => { readonly answer: RespValue; readonly value?: Uint8Array | null },
-  ): void {
-    const attempt = (left: number): void => {
-      this.node.serial(key, { kind: 'read' }, (r) => {
-        if (!r.ok) return done(errorReply(r.error, false));
-        const s = step(r.current);
-        if (s.value === undefined) return done(s.answer);
-        this.node.serial(key, { kind: 'cas', expected: r.current, value: s.value }, (o) => {
-          if (!o.ok) return done(errorReply(o.error, true));
-          if (o.applied) return done(s.answer);
-          if (left <= 1)
-            return done(reply.error(`BUSY the value kept changing under ${command} at SERIAL (not written)`));
-          attempt(left - 1);
-        });
-      });
-    };
-    attempt(SERIAL_CAS_ATTEMPTS_MAX);
-  }
-
-  /**
-   * The string commands beyond GET and SET at SERIAL, each one serialUpdate: linearizable per key
-   * (an INCR is a fetch-and-add no concurrent INCR can lose).
-   */
-  private serialString(name: string, argv: readonly Uint8Array[], done: Done): void {
-    const key = argv[1]!;
-    const upper = name.toUpperCase();
-    switch (name) {
-      case 'incr':
-      case 'decr':
-      case 'incrby':
-      case 'decrby': {
-        const by = incrementOf(name, argv);
-        if (typeof by !== 'bigint') return done(by);
-        return this.serialUpdate(key, upper, done, (current) => {
-          const old = current === null ? 0n : parseInt64(current);
-          if (old === undefined) return { answer: redisErrorReply.notInteger };
-          const sum = old + by;
-          if (sum !== BigInt.asIntN(64, sum)) return { answer: redisErrorReply.overflow };
-          return { answer: reply.integer(sum), value: decimalBytes(sum) };
-        });
-      }
-      case 'append':
-        return this.serialUpdate(key, upper, done, (current) => {
-          const value = appended(current, argv[2]!);
-          return value instanceof Uint8Array
-            ? { answer: reply.integer(BigInt(value.length)), value }
-            : { answer: value };
-        });
-      case 'getset':
-        return this.serialUpdate(key, upper, done, (current) => ({
-          answer: current === null ? reply.null : reply.bulk(current),
-          value: argv[2]!,
-        }));
-      case 'getdel':
-        return this.serialUpdate(key, upper, done, (current) =>
-          current === null ? { answer: reply.null } : { answer: reply.bulk(current), value: null },
-        );
-      case 'setnx':
-        return this.node.serial(key, { kind: 'cas', expected: null, value: argv[2]! }, (o) =>
-          done(o.ok ? reply.integer(o.applied ? 1n : 0n) : errorReply(o.error, true)),
-        );
-      case 'strlen':
-        return this.serialRead(key, done, (v) => reply.integer(BigInt(v?.length ?? 0)));
-      case 'type':
-        return this.serialRead(key, done, (v) => reply.simple(v === null ? 'none' : 'string'));
+  private serialPerKey(name: string, argv: readonly Uint8Array[], done: Done): void {
+    const step = name === 'mset' ? 2 : 1;
+    if (name === 'mset') {
+      const refused = msetRefusal(argv);
+      if (refused !== undefined) return done(refused);
     }
-  }
-
-  /** DEL / EXISTS at SERIAL, key by key: DEL is a CAS from the value read to absent. */
-  private serialEach(name: 'del' | 'exists', keys: readonly Uint8Array[], done: Done): void {
-    let count = 0;
+    const each = name === 'unlink' ? 'del' : name === 'touch' ? 'exists' : name;
+    const count = (argv.length - 1) / step;
+    const values: RespValue[] = [];
+    let sum = 0n;
     inTurn(
-      keys.length,
+      count,
       (i, next) => {
-        const key = keys[i]!;
-        const attempt = (left: number): void => {
-          this.node.serial(key, { kind: 'read' }, (r) => {
-            // A DEL that already deleted earlier keys must not answer "nothing was written".
-            const wrote = name === 'del' && count > 0;
-            if (!r.ok)
-              return done(errorReply(r.error, wrote, wrote ? `the ${count} keys before it were deleted` : undefined));
-            if (name === 'exists' || r.current === null) {
-              if (r.current !== null) count++;
-              return next();
-            }
-            this.node.serial(key, { kind: 'cas', expected: r.current, value: null }, (o) => {
-              if (!o.ok)
-                return done(errorReply(o.error, true, wrote ? `the ${count} keys before it were deleted` : undefined));
-              if (o.applied) {
-                count++;
-                return next();
-              }
-              if (left <= 1)
-                return done(
-                  reply.error(
-                    `BUSY the value kept changing under DEL at SERIAL (${count > 0 ? `the ${count} keys before it were deleted` : 'nothing was deleted'})`,
-                  ),
-                );
-              attempt(left - 1);
-            });
-          });
-        };
-        attempt(SERIAL_CAS_ATTEMPTS_MAX);
+        const key = argv[1 + i * step]!;
+        const one = name === 'mset' ? [SET, key, argv[2 + i * step]!] : [argv[0]!, key];
+        this.serialOne(name === 'mset' ? 'set' : each, one, keyRegister(key), (r) => {
+          if (r.type === 'error') {
+            if (i === 0 || name === 'mget' || name === 'exists' || name === 'touch') return done(r);
+            const what = name === 'mset' ? 'written' : 'deleted';
+            return done(reply.error(`${r.message} (the ${i} keys before it were ${what})`));
+          }
+          if (name === 'mget') values.push(r.type === 'array' ? r.items[0]! : r);
+          else if (r.type === 'integer') sum += r.value;
+          next();
+        });
       },
-      () => done(reply.integer(count)),
+      () => done(name === 'mget' ? reply.array(values) : name === 'mset' ? reply.ok : reply.integer(sum)),
     );
   }
 
   /**
-   * A command, or an EXEC's queue, over the keys of one hash tag at SERIAL (tag-state.ts): a serial
-   * read of the tag's register, `watched` compared (WATCH: any differing key answers the null array,
+   * A command, or an EXEC's queue, over the keys of one register at SERIAL (tag-state.ts: a hash
+   * tag's keys, or one untagged key): a serial read of the register, `watched` compared (WATCH: any differing key answers the null array,
    * nothing written), Redis' own code on the keys named (runQueue), then a CAS from the state read
    * to the state after if it changed, retried on the state as it moved (-BUSY after
    * SERIAL_CAS_ATTEMPTS_MAX, not written). `done` gets every command's reply.
    */
   transaction(
-    tag: Uint8Array,
+    register: Uint8Array,
     commands: ReadonlyArray<readonly Uint8Array[]>,
     watched: ReadonlyMap<string, Uint8Array | null> | undefined,
     done: (replies: RespValue[] | RespValue) => void,
@@ -1187,21 +1058,21 @@ export class ReplicatedCommands {
       const spec = lookupCommand(argv[0]!);
       if (spec !== undefined) for (const k of commandKeys(spec, argv)) named.set(latin1(k), k);
     }
-    this.tagUpdate(tag, [...named.values()], watched, done, (held, nowMs) => {
+    this.tagUpdate(register, [...named.values()], watched, done, (held, nowMs) => {
       const out = runQueue(held, commands, nowMs, this.rng);
       return { answer: out.replies, after: out.after };
     });
   }
 
   /**
-   * The read-modify-write under transaction() and BARISTA CAS on a tagged key: `step` gets each of
-   * `keys` as read (null: absent, or past its deadline at the read's time) and gives the answer and
-   * each key after. A step that changes nothing writes nothing (an expired entry a read sees as
-   * absent stays until a write to the tag drops it). A key over kvKeyBytesMax, or a state past
+   * The read-modify-write under transaction() and BARISTA CAS: `step` gets each of `keys` (all of
+   * `register`) as read (null: absent, or past its deadline at the read's time) and gives the
+   * answer and each key after. A step that changes nothing writes nothing (an expired entry a read
+   * sees as absent stays until a write to the register drops it). A key over kvKeyBytesMax, or a state past
    * tagStateItemsCountMax elements or kvValueBytesMax bytes, is refused (definite).
    */
   private tagUpdate<A extends RespValue[] | RespValue>(
-    tag: Uint8Array,
+    register: Uint8Array,
     keys: readonly Uint8Array[],
     watched: ReadonlyMap<string, Uint8Array | null> | undefined,
     done: (answer: A | RespValue) => void,
@@ -1213,7 +1084,6 @@ export class ReplicatedCommands {
     const long = keys.find((k) => k.length > limits.kvKeyBytesMax);
     if (long !== undefined)
       return done(reply.error(`ERR key_too_large: key of ${long.length} bytes, max ${limits.kvKeyBytesMax}`));
-    const register = registerOf(tag);
     const attempt = (left: number): void => {
       this.tagRead(register, done, (state, current) => {
         const nowMs = this.node.wallMs();
@@ -1241,18 +1111,12 @@ export class ReplicatedCommands {
         if (items > limits.tagStateItemsCountMax) {
           return done(
             reply.error(
-              `ERR the keys of hash tag {${latin1(tag)}} would hold ${items} elements at SERIAL, over the ${limits.tagStateItemsCountMax} one tag's keys may hold together (tagStateItemsCountMax; not written)`,
+              `ERR ${describeRegister(register)} would hold ${items} elements at SERIAL, over the ${limits.tagStateItemsCountMax} one register may hold (tagStateItemsCountMax; not written)`,
             ),
           );
         }
         const value = encodeTagState(state);
-        if (value !== null && value.length > limits.kvValueBytesMax) {
-          return done(
-            reply.error(
-              `ERR the keys of hash tag {${latin1(tag)}} would hold ${value.length} bytes at SERIAL, over the ${limits.kvValueBytesMax} one tag's keys may hold together (kvValueBytesMax; not written)`,
-            ),
-          );
-        }
+        if (value !== null && value.length > limits.kvValueBytesMax) return done(overBytes(register, value.length));
         const blind = this.node.mutations.has('serial-tag-blind-write');
         this.node.serial(
           register,
@@ -1261,7 +1125,7 @@ export class ReplicatedCommands {
             if (!o.ok) return done(errorReply(o.error, true));
             if (o.applied) return done(out.answer);
             if (left <= 1)
-              return done(reply.error('BUSY the keys of the hash tag kept changing at SERIAL (not written)'));
+              return done(reply.error(`BUSY ${describeRegister(register)} kept changing at SERIAL (not written)`));
             attempt(left - 1);
           },
         );
@@ -1270,22 +1134,22 @@ export class ReplicatedCommands {
     attempt(SERIAL_CAS_ATTEMPTS_MAX);
   }
 
-  /** WATCH at SERIAL: the keys' values now (a serial read of their tag's register), for EXEC to compare. */
+  /** WATCH at SERIAL: the keys' values now (a serial read of their register), for EXEC to compare. */
   watch(
-    tag: Uint8Array,
+    register: Uint8Array,
     keys: readonly Uint8Array[],
     done: (seen: Map<string, Uint8Array | null> | RespValue) => void,
   ): void {
     const long = keys.find((k) => k.length > limits.kvKeyBytesMax);
     if (long !== undefined)
       return done(reply.error(`ERR key_too_large: key of ${long.length} bytes, max ${limits.kvKeyBytesMax}`));
-    this.tagRead(registerOf(tag), done, (state) => {
+    this.tagRead(register, done, (state) => {
       const nowMs = this.node.wallMs();
       done(new Map(keys.map((k) => [latin1(k), heldBytes(latin1(k), liveEntry(state, latin1(k), nowMs))])));
     });
   }
 
-  /** A serial read of a tag's register, decoded; a failure (or broken bytes) answered through `failed`. */
+  /** A serial read of a register, decoded; a failure (or broken bytes) answered through `failed`. */
   private tagRead(
     register: Uint8Array,
     failed: (reply: RespValue) => void,
@@ -1295,14 +1159,11 @@ export class ReplicatedCommands {
       if (!r.ok) return failed(errorReply(r.error, false));
       let state: TagState;
       try {
-        state = decodeTagState(r.current);
+        // A raw string an older build wrote is read as the key named like the register.
+        state = decodeRegister(register, r.current);
       } catch (error) {
         if (!(error instanceof BaristaError)) throw error;
-        // A build before tag registers kept the key literally named "{t}" in a per-key register of
-        // this same name, its value the string itself: read as that one key (the next write to the
-        // tag rewrites it as a tag state). Any other bytes a state cannot be: answered as an error.
-        if (r.current === null || r.current[0] === TAG_STATE_FORMAT) return failed(errorReply(error, false));
-        state = new Map([[latin1(register), { value: { type: 'string', value: r.current } }]]);
+        return failed(errorReply(error, false));
       }
       next(state, r.current);
     });
@@ -1613,14 +1474,8 @@ export class ReplicatedCommands {
     done: Done,
     set: (key: Uint8Array, value: Uint8Array, next: () => void, failed: Failed) => void,
   ): void {
-    if ((argv.length - 1) % 2 !== 0) return done(wrongArityError('mset'));
-    // Sizes checked for every pair first, so a pair over a bound refuses the whole MSET unwritten.
-    for (let at = 1; at < argv.length; at += 2) {
-      if (argv[at]!.length > limits.kvKeyBytesMax)
-        return done(reply.error(`ERR key_too_large: key of ${argv[at]!.length} bytes (nothing was written)`));
-      if (argv[at + 1]!.length > limits.kvValueBytesMax)
-        return done(reply.error(`ERR value_too_large: value of ${argv[at + 1]!.length} bytes (nothing was written)`));
-    }
+    const refused = msetRefusal(argv);
+    if (refused !== undefined) return done(refused);
     inTurn(
       (argv.length - 1) / 2,
       (i, next) =>

@@ -305,7 +305,7 @@ export class StoreServer {
     }
     session.watched.clear();
     session.watchDirty = false;
-    session.watchedTag = undefined;
+    session.watchedRegister = undefined;
   }
 
   touchKeys(keys: readonly Uint8Array[]): void {

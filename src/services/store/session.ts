@@ -9,9 +9,10 @@
 // the server's group commit (group-commit.ts), which releases them when the sync policy allows;
 // the pipeline writes each connection's replies in request order. A command runs to its end
 // within one call (the whole EXEC too): atomic, as in Redis, because nothing else runs meanwhile.
-// At N > 1 a transaction runs at SERIAL over the keys of one hash tag: each queued command must be
-// a data command on that tag's keys (else refused while queuing: EXECABORT), and EXEC is one CAS of
-// the tag's Paxos register (replicated.ts transaction, tag-state.ts); WATCH reads the register.
+// At N > 1 a transaction runs at SERIAL over the keys of one register (tag-state.ts: one hash
+// tag's keys, or one untagged key): each queued command must be a data command on those keys (else
+// refused while queuing: EXECABORT), and EXEC is one CAS of the register (replicated.ts
+// transaction); WATCH reads the register.
 
 import type { ClientConnection } from '../../env/types.ts';
 import { arityAccepts } from '../../redis/command.ts';
@@ -22,7 +23,8 @@ import { type CommandEntry, type Later, lookupCommand } from './command-entry.ts
 import { ALLOWED_WHILE_SUBSCRIBED, subscribedModeError } from './pubsub.ts';
 import { bytesEqual } from '../../lib/bytes.ts';
 import { limits } from '../../lib/limits.ts';
-import { type ConsistencyLevel, commandTag, keysTag, ReplicatedCommands, TAGS_CROSSSLOT } from './replicated.ts';
+import { type ConsistencyLevel, commandRegister, ReplicatedCommands, TAGS_CROSSSLOT } from './replicated.ts';
+import { serialRegister } from './tag-state.ts';
 import { CROSSSLOT_MESSAGE, commandKeys } from './routing.ts';
 import { OOM_MESSAGE, type StoreServer } from './server.ts';
 
@@ -42,13 +44,13 @@ export interface MultiState {
   bytes: number;
   /** An error while queuing: EXEC answers EXECABORT (Redis' CLIENT_DIRTY_EXEC). */
   dirty: boolean;
-  /** N > 1: the hash tag every queued command's keys share (the transaction's register). */
-  tag?: Uint8Array;
+  /** N > 1: the SERIAL register every queued command's keys share (tag-state.ts). */
+  register?: Uint8Array;
 }
 
 /** A transaction or WATCH at N > 1 below SERIAL. */
 const NOT_SERIAL_ERROR =
-  'ERR MULTI/EXEC and WATCH with store.replication.replicas > 1 run at SERIAL over the keys of one hash tag: BARISTA CONSISTENCY SERIAL first';
+  'ERR MULTI/EXEC and WATCH with store.replication.replicas > 1 run at SERIAL over one key or the keys of one hash tag: BARISTA CONSISTENCY SERIAL first';
 
 export class RespSession {
   /** CLIENT ID: unique per node start, increasing. */
@@ -63,8 +65,8 @@ export class RespSession {
   /** WATCHed keys (latin1); `watchDirty` once one changed (Redis' CLIENT_DIRTY_CAS). */
   readonly watched = new Set<string>();
   watchDirty = false;
-  /** N > 1: the watched keys' hash tag and their values when watched (replicated.ts watch). */
-  watchedTag: { readonly tag: Uint8Array; readonly seen: Map<string, Uint8Array | null> } | undefined;
+  /** N > 1: the watched keys' register and their values when watched (replicated.ts watch). */
+  watchedRegister: { readonly register: Uint8Array; readonly seen: Map<string, Uint8Array | null> } | undefined;
   readonly createdMs: number;
   lastCommandMs: number;
   lastCommand = 'NULL';
@@ -215,10 +217,11 @@ export class RespSession {
     const replicated = this.server.replicated;
     if (replicated !== undefined && entry.kind === 'data') {
       // N > 1: every replica of the key takes part; no owner to forward to.
-      const tagged = this.consistency === 'SERIAL' && commandTag(argv) instanceof Uint8Array;
-      if (!tagged && !ReplicatedCommands.offers(entry.spec.name))
+      // At SERIAL every data command with keys runs (replicated.ts runSerial: one register's CAS).
+      const serial = this.consistency === 'SERIAL' && commandRegister(argv) !== undefined;
+      if (!serial && !ReplicatedCommands.offers(entry.spec.name))
         return reply.error(
-          `ERR '${entry.spec.name}' is not available with store.replication.replicas > 1 yet, except at SERIAL over the keys of one hash tag ({tag}a {tag}b)`,
+          `ERR '${entry.spec.name}' is not available with store.replication.replicas > 1 yet, except at SERIAL over one key or the keys of one hash tag ({tag}a {tag}b)`,
         );
       // maxmemory at N > 1: this node's count of its replica store (replicated-memory.ts).
       const oom = this.server.oomReply(entry.spec.name, entry.spec.flags, this);
@@ -277,18 +280,18 @@ export class RespSession {
       return reply.error('ERR MULTI queue over its bound (storeMultiQueuedCountMax / storeMultiQueuedBytesMax)');
     }
     if (this.server.replicated !== undefined) {
-      // N > 1: a transaction is one CAS of one hash tag's register (tag-state.ts).
+      // N > 1: a transaction is one CAS of one register (tag-state.ts).
       if (this.consistency !== 'SERIAL') return this.reject(reply.error(NOT_SERIAL_ERROR));
       if (entry.kind !== 'data')
         return this.reject(
           reply.error(
-            `ERR '${entry.spec.name}' cannot be queued with store.replication.replicas > 1 (a transaction there holds data commands over the keys of one hash tag)`,
+            `ERR '${entry.spec.name}' cannot be queued with store.replication.replicas > 1 (a transaction there holds data commands over one key or the keys of one hash tag)`,
           ),
         );
-      const tag = commandTag(argv);
-      if (!(tag instanceof Uint8Array) || (multi.tag !== undefined && !bytesEqual(multi.tag, tag)))
+      const register = commandRegister(argv);
+      if (!(register instanceof Uint8Array) || (multi.register !== undefined && !bytesEqual(multi.register, register)))
         return this.reject(reply.error(TAGS_CROSSSLOT));
-      multi.tag = tag;
+      multi.register = register;
     }
     // The decoder hands each request arrays of its own, so keeping them is safe.
     multi.queue.push({ entry, argv });
@@ -298,25 +301,26 @@ export class RespSession {
 
   /**
    * EXEC: every queued command in order, in this one call (nothing else runs meanwhile). At N > 1,
-   * one CAS of the hash tag's register the queued commands share (replicated.ts transaction).
+   * one CAS of the register the queued commands share (replicated.ts transaction).
    */
   exec(): RespValue | Later {
     const multi = this.multi;
     if (multi === null) return reply.error('ERR EXEC without MULTI');
     this.multi = null;
     const dirtyCas = this.watchDirty || this.server.watchedKeyExpired(this);
-    const watchedTag = this.watchedTag;
+    const watchedRegister = this.watchedRegister;
     this.server.unwatchAll(this);
     if (multi.dirty) return EXECABORT;
     if (dirtyCas) return reply.nullArray;
     const replicated = this.server.replicated;
     if (replicated !== undefined) {
-      const tag = multi.tag ?? watchedTag?.tag;
-      if (tag === undefined) return reply.array([]);
-      if (watchedTag !== undefined && !bytesEqual(watchedTag.tag, tag)) return reply.error(TAGS_CROSSSLOT);
+      const register = multi.register ?? watchedRegister?.register;
+      if (register === undefined) return reply.array([]);
+      if (watchedRegister !== undefined && !bytesEqual(watchedRegister.register, register))
+        return reply.error(TAGS_CROSSSLOT);
       const commands = multi.queue.map((q) => q.argv);
       return (done) =>
-        replicated.transaction(tag, commands, watchedTag?.seen, (r) => {
+        replicated.transaction(register, commands, watchedRegister?.seen, (r) => {
           if (!Array.isArray(r)) return done(r);
           for (const v of r) if (v.type === 'error') this.server.countError(v.message);
           done(reply.array(r));
@@ -343,25 +347,28 @@ export class RespSession {
   }
 
   /**
-   * WATCH at N > 1: the keys (of one hash tag, at SERIAL) as a serial read sees them now; EXEC
+   * WATCH at N > 1: the keys (of one register, at SERIAL) as a serial read sees them now; EXEC
    * answers the null array when any differs then. Watching again keeps the first sight of a key.
    */
   private watchAtN(argv: readonly Uint8Array[]): RespValue | Later {
     if (this.multi !== null) return reply.error('ERR WATCH inside MULTI is not allowed');
     if (this.consistency !== 'SERIAL') return reply.error(NOT_SERIAL_ERROR);
-    const tag = keysTag(argv.slice(1));
-    if (!(tag instanceof Uint8Array) || (this.watchedTag !== undefined && !bytesEqual(this.watchedTag.tag, tag)))
+    const register = serialRegister(argv.slice(1));
+    if (
+      !(register instanceof Uint8Array) ||
+      (this.watchedRegister !== undefined && !bytesEqual(this.watchedRegister.register, register))
+    )
       return reply.error(TAGS_CROSSSLOT);
     const keys = argv.slice(1);
-    if ((this.watchedTag?.seen.size ?? 0) + keys.length > limits.storeWatchedKeysCountMax)
+    if ((this.watchedRegister?.seen.size ?? 0) + keys.length > limits.storeWatchedKeysCountMax)
       return reply.error('ERR too many WATCHed keys (storeWatchedKeysCountMax)');
     const replicated = this.server.replicated!;
     return (done) =>
-      replicated.watch(tag, keys, (seen) => {
+      replicated.watch(register, keys, (seen) => {
         if (!(seen instanceof Map)) return done(seen);
-        const held = this.watchedTag?.seen ?? new Map<string, Uint8Array | null>();
+        const held = this.watchedRegister?.seen ?? new Map<string, Uint8Array | null>();
         for (const [k, v] of seen) if (!held.has(k)) held.set(k, v);
-        this.watchedTag = { tag, seen: held };
+        this.watchedRegister = { register, seen: held };
         done(reply.ok);
       });
   }

@@ -17,6 +17,17 @@
 // replicas as its keys. Its value is bounded by the Paxos value bound (kvValueBytesMax): a tag's
 // keys hold at most that much together at SERIAL; past it a write answers an error, not written.
 //
+// An untagged key k is a group of its own: its register is named k (the per-key register every
+// SERIAL command on k used before collections ran there) and holds a state of the one key k, so
+// strings, collections, deadlines and types of an untagged key are all one register's history
+// too (a SET and an LPUSH of k cannot both win). `serialRegister` names the register a command's
+// keys share. Legacy values: a build before this one kept the string of an untagged key k raw in
+// register k, and the string of the key named exactly "{t}" raw in register "{t}";
+// `decodeRegister` reads such a value as that one key's string (the next write rewrites it as a
+// state). A raw value is told from a state by the state's own rules: in a tag's register by its
+// first byte (a state's is 1), in a key's register by decoding as a state of exactly the key k
+// (a raw string that happens to be one, byte for byte, would be read as that state).
+//
 // Grammar (uvarint = UNSIGNED_VARINT, src/lib/bytes.ts; f64 big-endian IEEE 754):
 //   state    = format uvarint n (1..) entry{n}   ; format = u8 1; keys distinct, ascending byte order
 //   entry    = key deadline value
@@ -33,7 +44,7 @@
 // ours (written by this code through Paxos), but the decoder checks them as untrusted: a broken
 // rule is ProtocolError dynamo_malformed, answered as an error, never an assert.
 
-import { ByteReader, ByteWriter } from '../../lib/bytes.ts';
+import { ByteReader, ByteWriter, bytesEqual } from '../../lib/bytes.ts';
 import { ProtocolError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
 import type { Held, Materialized } from '../../redis/scratch.ts';
@@ -60,6 +71,52 @@ export function registerOf(tag: Uint8Array): Uint8Array {
   name.set(tag, 1);
   name[tag.length + 1] = 0x7d;
   return name;
+}
+
+/** The register a key lives in at SERIAL: its tag's ("{t}"), or its own name when untagged. */
+export function keyRegister(key: Uint8Array): Uint8Array {
+  const tag = tagOf(key);
+  return tag === undefined ? key : registerOf(tag);
+}
+
+/**
+ * The register every key of a command shares at SERIAL: "{t}" when every key has hash tag t, the
+ * key itself when every key is one untagged key; 'crossslot' otherwise (two tags, a tagged and an
+ * untagged key, two untagged keys); undefined without keys.
+ */
+export function serialRegister(keys: readonly Uint8Array[]): Uint8Array | 'crossslot' | undefined {
+  let register: Uint8Array | undefined;
+  for (const k of keys) {
+    const r = keyRegister(k);
+    if (register === undefined) register = r;
+    else if (!bytesEqual(register, r)) return 'crossslot';
+  }
+  return register;
+}
+
+/** How errors name a register's keys: "the keys of hash tag {t}" or "key k". */
+export function describeRegister(register: Uint8Array): string {
+  return tagOf(register) === undefined ? `key ${latin1(register)}` : `the keys of hash tag ${latin1(register)}`;
+}
+
+/**
+ * The state a register's value holds, a legacy raw string read as the key named like the
+ * register (see the header). Throws ProtocolError dynamo_malformed for a tag's register whose
+ * value starts as a state but breaks its rules.
+ */
+export function decodeRegister(register: Uint8Array, bytes: Uint8Array | null): TagState {
+  if (bytes === null) return new Map();
+  const legacy = (): TagState => new Map([[latin1(register), { value: { type: 'string', value: bytes } }]]);
+  if (tagOf(register) !== undefined) return bytes[0] === TAG_STATE_FORMAT ? decodeTagState(bytes) : legacy();
+  if (bytes[0] !== TAG_STATE_FORMAT) return legacy();
+  let state: TagState;
+  try {
+    state = decodeTagState(bytes);
+  } catch (error) {
+    if (error instanceof ProtocolError) return legacy();
+    throw error;
+  }
+  return state.size === 1 && state.has(latin1(register)) ? state : legacy();
 }
 
 function malformed(message: string): never {

@@ -25,7 +25,7 @@
 //   origin    = ballot                     ; the ballot that first proposed this value
 //   recent    = uvarint n (0..paxosRecentOriginsCountMax) ballot{n} ; origins of the changes before
 //                                          ; it, newest first: strictly descending, all below origin
-//   value     = u8 0 (absent) | u8 1 uvarint length (0..kvValueBytesMax) + bytes
+//   value     = u8 0 (absent) | u8 1 uvarint length (0..paxosValueBytesMax) + bytes
 //   state     = u8 1 (format) promised opt-version opt-version   ; the acceptor's state of one key
 // Untrusted bytes never reach an assert: every broken rule is a ProtocolError with a stable code
 // (dynamo_bad_version, dynamo_bad_type, dynamo_malformed, or ByteReader's truncated, trailing_bytes,
@@ -225,7 +225,8 @@ function readBallot(r: ByteReader): Ballot {
 function readValue(r: ByteReader): Uint8Array | null {
   if (!readFlag(r)) return null;
   const value = r.bytesUvarint();
-  if (value.length > limits.kvValueBytesMax) malformed(`value of ${value.length} bytes, max ${limits.kvValueBytesMax}`);
+  if (value.length > limits.paxosValueBytesMax)
+    malformed(`value of ${value.length} bytes, max ${limits.paxosValueBytesMax}`);
   return value;
 }
 

@@ -20,6 +20,11 @@ const breaking: Record<string, Partial<Limits>> = {
   'the largest ring (every node with the most tokens) must fit in one Raft entry': { ringNodeTokensCountMax: 16384 },
   'a preference list cannot be longer than a cluster': { ringReplicasCountMax: limits.clusterNodesMax + 1 },
   'a replica message must fit in one peer frame': { dynamoMessageBytesMax: limits.peerFrameBytesMax },
+  "a SERIAL register must hold one key's full-size value with the key's name and the map's framing": {
+    paxosValueBytesMax: limits.kvValueBytesMax,
+  },
+  'a Paxos message (a key, a CAS expectation and a value) and an acceptor state must fit a replica message and an LSM value':
+    { paxosValueBytesMax: limits.dynamoMessageBytesMax },
   'a hint of a full-size state (the largest replica message) must fit in a replica message': {
     dynamoStateBytesMax: limits.dynamoMessageBytesMax,
   },

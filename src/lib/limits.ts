@@ -394,6 +394,12 @@ export const limits = {
   dynamoCollectionJoinsCountMax: 1024,
 
   // --- Dynamo Paxos and Merkle trees (src/dynamo/paxos.ts, merkle.ts) --------------------------
+  /**
+   * A Paxos register's value (src/dynamo/paxos-messages.ts): a SERIAL register holds the map of its
+   * keys (src/services/store/tag-state.ts), so one key's value of kvValueBytesMax must fit with its
+   * name and the map's framing (format, count, lengths, deadline, type: under 32 bytes).
+   */
+  paxosValueBytesMax: 1024 * 1024 + 1024 + 64,
   /** Ballots one Paxos operation tries (prepare rounds, retries after rejections included) before giving up. */
   paxosRoundsCountMax: 64,
   /** Origins of earlier changes a Paxos version carries (how far back a retry can tell its own write was applied). */
@@ -752,6 +758,18 @@ export const limitRelations: readonly LimitRelation[] = [
     limits: ['dynamoStateBytesMax', 'kvValueBytesMax', 'lsmValueBytesMax'],
     rule: 'a key state must hold a full-size value, and the merge of two full states must fit an LSM value',
     holds: (l) => l.kvValueBytesMax <= l.dynamoStateBytesMax && 2 * l.dynamoStateBytesMax <= l.lsmValueBytesMax,
+  },
+  {
+    limits: ['paxosValueBytesMax', 'kvValueBytesMax', 'kvKeyBytesMax'],
+    rule: "a SERIAL register must hold one key's full-size value with the key's name and the map's framing",
+    holds: (l) => l.kvValueBytesMax + l.kvKeyBytesMax + 32 <= l.paxosValueBytesMax,
+  },
+  {
+    limits: ['paxosValueBytesMax', 'kvKeyBytesMax', 'dynamoMessageBytesMax', 'lsmValueBytesMax'],
+    rule: 'a Paxos message (a key, a CAS expectation and a value) and an acceptor state must fit a replica message and an LSM value',
+    holds: (l) =>
+      3 * l.paxosValueBytesMax + l.kvKeyBytesMax + 4096 <= l.dynamoMessageBytesMax &&
+      3 * l.paxosValueBytesMax + 4096 <= l.lsmValueBytesMax,
   },
   {
     limits: ['dynamoMovePageBytesMax', 'dynamoStateBytesMax', 'kvKeyBytesMax', 'dynamoMessageBytesMax'],

@@ -131,20 +131,22 @@ const HOSTILE = [
 ];
 
 /**
- * `tagged`: every key has the hash tag {f} (one in ten untagged, a CROSSSLOT), the connection stays
- * at SERIAL, and MULTI / EXEC / DISCARD / WATCH come in among the commands: the tag's register
- * (tag-state.ts) runs every data command and transactions.
+ * `serial`: the connection stays at SERIAL, and MULTI / EXEC / DISCARD / WATCH come in among the
+ * commands; 'tag': every key has the hash tag {f} (one in ten untagged, a CROSSSLOT): the tag's
+ * register (tag-state.ts) runs every data command and transactions; 'key': untagged keys, the
+ * empty key among them, each a register of its own (several in one command: per key or CROSSSLOT).
  */
-function fuzz(replicas: number, offered: readonly string[], refused: readonly string[], tagged = false): void {
+function fuzz(replicas: number, offered: readonly string[], refused: readonly string[], serial?: 'tag' | 'key'): void {
+  const tagged = serial !== undefined;
   for (const seed of [1, 2, 3, 4]) {
-    const sim = cluster(`fuzz-replicated-${replicas}-${seed}${tagged ? '-tagged' : ''}`, replicas);
+    const sim = cluster(`fuzz-replicated-${replicas}-${seed}${serial === undefined ? '' : `-${serial}`}`, replicas);
     const rng = new SeededRng(seed);
     const c = new SimRespClient(sim, NODES[seed % NODES.length]!);
-    const k = (name: string) => (tagged ? `{f}${name}` : `k:${name}`);
+    const k = (name: string) => (serial === 'tag' ? `{f}${name}` : `k:${name}`);
     // Strings weigh more: most commands are string or key commands.
     const keys = ['s', 's', 'none', 'l', 'h', 'z', 'set', 'n'].map(k);
     if (tagged) {
-      keys.push('k:s');
+      keys.push(serial === 'tag' ? 'k:s' : '');
       c.send('BARISTA', 'CONSISTENCY', 'SERIAL');
     }
     // Some values of each type to act on.
@@ -207,7 +209,11 @@ test('N = 3: offered commands with hostile arguments at every level are answered
 });
 
 test('N = 3 at SERIAL over one hash tag: every data command with hostile arguments, in and out of MULTI, is answered and crashes no node', () => {
-  fuzz(3, [...commandTable.keys()].sort(), ['eval', 'blpop', 'no-such-command'], true);
+  fuzz(3, [...commandTable.keys()].sort(), ['eval', 'blpop', 'no-such-command'], 'tag');
+});
+
+test('N = 3 at SERIAL over untagged keys: every data command with hostile arguments, in and out of MULTI, is answered and crashes no node', () => {
+  fuzz(3, [...commandTable.keys()].sort(), ['eval', 'blpop', 'no-such-command'], 'key');
 });
 
 test('N = 1 (keys forwarded to their owners): every data command with hostile arguments is answered and crashes no node', () => {

@@ -93,7 +93,7 @@ import {
   tagStateItems,
 } from './tag-state.ts';
 import { lookupCommand } from '../../redis/table.ts';
-import { CROSSSLOT_MESSAGE, commandKeys } from './routing.ts';
+import { CROSSSLOT_MESSAGE, commandKeys, namesKeys } from './routing.ts';
 import {
   collectionCommandNames,
   diffOps,
@@ -245,10 +245,21 @@ const PER_KEY_COMMANDS: ReadonlySet<string> = new Set(['mget', 'mset', 'del', 'u
 
 const SET = new Uint8Array([0x73, 0x65, 0x74]);
 
+/**
+ * What earlier keys of a per-key command did (serialPerKey), for an error's parentheses; given
+ * the Paxos error when there is one (a timeout may have written this key too).
+ */
+type Note = (error: BaristaError | undefined) => string;
+
+/** Whether an error leaves a write's outcome unknown. */
+function indefinite(error: BaristaError): boolean {
+  return error.code === 'timeout' || error.code === 'outcome_unknown';
+}
+
 /** A register's state over the Paxos value bound (definite: not written). */
-function overBytes(register: Uint8Array, bytes: number): RespValue {
+function overBytes(register: Uint8Array, bytes: number, note?: Note): RespValue {
   return reply.error(
-    `ERR ${describeRegister(register)} would hold ${bytes} bytes at SERIAL, over the ${limits.kvValueBytesMax} one register may hold (kvValueBytesMax; not written)`,
+    `ERR ${describeRegister(register)} would hold ${bytes} bytes at SERIAL, over the ${limits.paxosValueBytesMax} one register may hold (paxosValueBytesMax; not written${note === undefined ? '' : `; ${note(undefined)}`})`,
   );
 }
 
@@ -981,6 +992,11 @@ export class ReplicatedCommands {
       if (PER_KEY_COMMANDS.has(name)) return this.serialPerKey(name, argv, done);
       return done(reply.error(TAGS_CROSSSLOT));
     }
+    // A command that names keys but whose arguments name none here (SINTERCARD 0 a): Redis' own
+    // code on no key gives its own error; nothing is read or written.
+    const spec = lookupCommand(argv[0]!);
+    if (spec !== undefined && namesKeys(spec))
+      return done(runQueue([], [argv], this.node.wallMs(), this.rng).replies[0]!);
     if (ReplicatedCommands.offers(name))
       return done(reply.error(`ERR '${name}' is not offered at SERIAL (it runs at ONE, QUORUM, ALL and ANY at N > 1)`));
     return done(reply.error(`ERR '${name}' is not available with store.replication.replicas > 1 yet`));
@@ -989,25 +1005,26 @@ export class ReplicatedCommands {
   /**
    * One command over the keys of one register at SERIAL: a CAS of the register (transaction()),
    * except a plain SET of an untagged key, which replaces everything its register holds and so is
-   * one Paxos write without a read (as before collections ran at SERIAL).
+   * one Paxos write without a read (as before collections ran at SERIAL). `note` (serialPerKey)
+   * says what earlier keys' operations did, in an error's parentheses.
    */
-  private serialOne(name: string, argv: readonly Uint8Array[], register: Uint8Array, done: Done): void {
+  private serialOne(name: string, argv: readonly Uint8Array[], register: Uint8Array, done: Done, note?: Note): void {
     if (name === 'set' && argv.length === 3 && tagOf(register) === undefined) {
       const key = argv[1]!;
       if (key.length > limits.kvKeyBytesMax)
         return done(reply.error(`ERR key_too_large: key of ${key.length} bytes, max ${limits.kvKeyBytesMax}`));
       const value = encodeTagState(new Map([[latin1(key), { value: { type: 'string', value: argv[2]! } }]]))!;
-      if (value.length > limits.kvValueBytesMax) return done(overBytes(register, value.length));
+      if (value.length > limits.paxosValueBytesMax) return done(overBytes(register, value.length, note));
       return this.node.serial(register, { kind: 'write', value }, (o) =>
-        done(o.ok ? reply.ok : errorReply(o.error, true)),
+        done(o.ok ? reply.ok : errorReply(o.error, true, note?.(o.error))),
       );
     }
-    this.transaction(register, [argv], undefined, (r) => done(Array.isArray(r) ? r[0]! : r));
+    this.transaction(register, [argv], undefined, (r) => done(Array.isArray(r) ? r[0]! : r), note);
   }
 
   /**
    * MGET, MSET, DEL, UNLINK, EXISTS and TOUCH over keys of several registers at SERIAL: each key
-   * (each pair for MSET) its own serialOne in turn. A failure after the first answers its error
+   * (each pair for MSET) its own serialOne in turn. A failure after a write answers its error
    * saying how many keys were written or deleted before it (they stay: per-key operations).
    */
   private serialPerKey(name: string, argv: readonly Uint8Array[], done: Done): void {
@@ -1017,24 +1034,32 @@ export class ReplicatedCommands {
       if (refused !== undefined) return done(refused);
     }
     const each = name === 'unlink' ? 'del' : name === 'touch' ? 'exists' : name;
-    const count = (argv.length - 1) / step;
     const values: RespValue[] = [];
     let sum = 0n;
     inTurn(
-      count,
+      (argv.length - 1) / step,
       (i, next) => {
         const key = argv[1 + i * step]!;
         const one = name === 'mset' ? [SET, key, argv[2 + i * step]!] : [argv[0]!, key];
-        this.serialOne(name === 'mset' ? 'set' : each, one, keyRegister(key), (r) => {
-          if (r.type === 'error') {
-            if (i === 0 || name === 'mget' || name === 'exists' || name === 'touch') return done(r);
-            const what = name === 'mset' ? 'written' : 'deleted';
-            return done(reply.error(`${r.message} (the ${i} keys before it were ${what})`));
-          }
-          if (name === 'mget') values.push(r.type === 'array' ? r.items[0]! : r);
-          else if (r.type === 'integer') sum += r.value;
-          next();
-        });
+        // What the keys before this one did, when they wrote: MSET's pairs, DEL's deletions.
+        const wrote = name === 'mset' ? i : each === 'del' ? Number(sum) : 0;
+        const note: Note | undefined =
+          wrote === 0
+            ? undefined
+            : (error) =>
+                `the ${wrote} keys before it were ${name === 'mset' ? 'written' : 'deleted'}${error !== undefined && indefinite(error) ? '; this one may have been' : ''}`;
+        this.serialOne(
+          name === 'mset' ? 'set' : each,
+          one,
+          keyRegister(key),
+          (r) => {
+            if (r.type === 'error') return done(r);
+            if (name === 'mget') values.push(r.type === 'array' ? r.items[0]! : r);
+            else if (r.type === 'integer') sum += r.value;
+            next();
+          },
+          note,
+        );
       },
       () => done(name === 'mget' ? reply.array(values) : name === 'mset' ? reply.ok : reply.integer(sum)),
     );
@@ -1052,16 +1077,24 @@ export class ReplicatedCommands {
     commands: ReadonlyArray<readonly Uint8Array[]>,
     watched: ReadonlyMap<string, Uint8Array | null> | undefined,
     done: (replies: RespValue[] | RespValue) => void,
+    note?: Note,
   ): void {
     const named = new Map<string, Uint8Array>();
     for (const argv of commands) {
       const spec = lookupCommand(argv[0]!);
       if (spec !== undefined) for (const k of commandKeys(spec, argv)) named.set(latin1(k), k);
     }
-    this.tagUpdate(register, [...named.values()], watched, done, (held, nowMs) => {
-      const out = runQueue(held, commands, nowMs, this.rng);
-      return { answer: out.replies, after: out.after };
-    });
+    this.tagUpdate(
+      register,
+      [...named.values()],
+      watched,
+      done,
+      (held, nowMs) => {
+        const out = runQueue(held, commands, nowMs, this.rng);
+        return { answer: out.replies, after: out.after };
+      },
+      note,
+    );
   }
 
   /**
@@ -1080,12 +1113,14 @@ export class ReplicatedCommands {
       held: ReadonlyArray<readonly [Uint8Array, Held | null]>,
       nowMs: number,
     ) => { answer: A; after: ReadonlyArray<Held | null> },
+    note?: Note,
   ): void {
+    const notWritten = note === undefined ? 'not written' : `not written; ${note(undefined)}`;
     const long = keys.find((k) => k.length > limits.kvKeyBytesMax);
     if (long !== undefined)
       return done(reply.error(`ERR key_too_large: key of ${long.length} bytes, max ${limits.kvKeyBytesMax}`));
     const attempt = (left: number): void => {
-      this.tagRead(register, done, (state, current) => {
+      this.tagRead(register, done, note, (state, current) => {
         const nowMs = this.node.wallMs();
         const live = (key: string): Held | null => liveEntry(state, key, nowMs);
         if (watched !== undefined) {
@@ -1111,21 +1146,22 @@ export class ReplicatedCommands {
         if (items > limits.tagStateItemsCountMax) {
           return done(
             reply.error(
-              `ERR ${describeRegister(register)} would hold ${items} elements at SERIAL, over the ${limits.tagStateItemsCountMax} one register may hold (tagStateItemsCountMax; not written)`,
+              `ERR ${describeRegister(register)} would hold ${items} elements at SERIAL, over the ${limits.tagStateItemsCountMax} one register may hold (tagStateItemsCountMax; ${notWritten})`,
             ),
           );
         }
         const value = encodeTagState(state);
-        if (value !== null && value.length > limits.kvValueBytesMax) return done(overBytes(register, value.length));
+        if (value !== null && value.length > limits.paxosValueBytesMax)
+          return done(overBytes(register, value.length, note));
         const blind = this.node.mutations.has('serial-tag-blind-write');
         this.node.serial(
           register,
           blind ? { kind: 'write', value } : { kind: 'cas', expected: current, value },
           (o) => {
-            if (!o.ok) return done(errorReply(o.error, true));
+            if (!o.ok) return done(errorReply(o.error, true, note?.(o.error)));
             if (o.applied) return done(out.answer);
             if (left <= 1)
-              return done(reply.error(`BUSY ${describeRegister(register)} kept changing at SERIAL (not written)`));
+              return done(reply.error(`BUSY ${describeRegister(register)} kept changing at SERIAL (${notWritten})`));
             attempt(left - 1);
           },
         );
@@ -1143,7 +1179,7 @@ export class ReplicatedCommands {
     const long = keys.find((k) => k.length > limits.kvKeyBytesMax);
     if (long !== undefined)
       return done(reply.error(`ERR key_too_large: key of ${long.length} bytes, max ${limits.kvKeyBytesMax}`));
-    this.tagRead(register, done, (state) => {
+    this.tagRead(register, done, undefined, (state) => {
       const nowMs = this.node.wallMs();
       done(new Map(keys.map((k) => [latin1(k), heldBytes(latin1(k), liveEntry(state, latin1(k), nowMs))])));
     });
@@ -1153,17 +1189,18 @@ export class ReplicatedCommands {
   private tagRead(
     register: Uint8Array,
     failed: (reply: RespValue) => void,
+    note: Note | undefined,
     next: (state: TagState, current: Uint8Array | null) => void,
   ): void {
     this.node.serial(register, { kind: 'read' }, (r) => {
-      if (!r.ok) return failed(errorReply(r.error, false));
+      if (!r.ok) return failed(errorReply(r.error, false, note?.(r.error)));
       let state: TagState;
       try {
         // A raw string an older build wrote is read as the key named like the register.
         state = decodeRegister(register, r.current);
       } catch (error) {
         if (!(error instanceof BaristaError)) throw error;
-        return failed(errorReply(error, false));
+        return failed(errorReply(error, false, note?.(error)));
       }
       next(state, r.current);
     });

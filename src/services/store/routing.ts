@@ -61,6 +61,13 @@ export function commandKeys(spec: KeySpec, argv: readonly Uint8Array[]): Uint8Ar
   return keys;
 }
 
+/** Whether a command names keys at all (some arguments may name none: SINTERCARD 0 a). */
+export function namesKeys(spec: KeySpec): boolean {
+  return (
+    COUNTED_KEYS.has(spec.name) || STORE_COUNTED_KEYS.has(spec.name) || spec.name === 'object' || spec.firstKey > 0
+  );
+}
+
 function countedKeys(
   argv: readonly Uint8Array[],
   countAt: number,
@@ -68,7 +75,9 @@ function countedKeys(
   before: Uint8Array[],
 ): Uint8Array[] {
   const raw = argv[countAt];
-  const count = raw === undefined ? Number.NaN : Number(new TextDecoder().decode(raw));
+  // Only a plain decimal count: Redis' own code refuses " 2", "0x2" and "1e0" (and so names no key).
+  const text = raw === undefined ? '' : new TextDecoder().decode(raw);
+  const count = /^(0|[1-9][0-9]{0,9})$/.test(text) ? Number(text) : Number.NaN;
   // A bad count is the command's own error to give; route it by what is certainly a key.
   if (!Number.isSafeInteger(count) || count < 0) return before;
   return [...before, ...argv.slice(firstAt, firstAt + count)];

@@ -25,7 +25,7 @@ import { bytesEqual } from '../../lib/bytes.ts';
 import { limits } from '../../lib/limits.ts';
 import { type ConsistencyLevel, commandRegister, ReplicatedCommands, TAGS_CROSSSLOT } from './replicated.ts';
 import { serialRegister } from './tag-state.ts';
-import { CROSSSLOT_MESSAGE, commandKeys } from './routing.ts';
+import { CROSSSLOT_MESSAGE, commandKeys, namesKeys } from './routing.ts';
 import { OOM_MESSAGE, type StoreServer } from './server.ts';
 
 const NOAUTH = reply.error('NOAUTH Authentication required.');
@@ -218,7 +218,7 @@ export class RespSession {
     if (replicated !== undefined && entry.kind === 'data') {
       // N > 1: every replica of the key takes part; no owner to forward to.
       // At SERIAL every data command with keys runs (replicated.ts runSerial: one register's CAS).
-      const serial = this.consistency === 'SERIAL' && commandRegister(argv) !== undefined;
+      const serial = this.consistency === 'SERIAL' && (commandRegister(argv) !== undefined || namesKeys(entry.spec));
       if (!serial && !ReplicatedCommands.offers(entry.spec.name))
         return reply.error(
           `ERR '${entry.spec.name}' is not available with store.replication.replicas > 1 yet, except at SERIAL over one key or the keys of one hash tag ({tag}a {tag}b)`,

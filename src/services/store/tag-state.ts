@@ -14,8 +14,9 @@
 //
 // The register's name "{t}" is never an untagged key's (a key is untagged only when it has no
 // non-empty {…}), and hashTag("{t}") = t, so the register sits on the tag's slot: the same
-// replicas as its keys. Its value is bounded by the Paxos value bound (kvValueBytesMax): a tag's
-// keys hold at most that much together at SERIAL; past it a write answers an error, not written.
+// replicas as its keys. Its value is bounded by the Paxos value bound (paxosValueBytesMax: a value
+// of kvValueBytesMax with its key's name and the framing): a tag's keys hold at most that much
+// together at SERIAL; past it a write answers an error, not written.
 //
 // An untagged key k is a group of its own: its register is named k (the per-key register every
 // SERIAL command on k used before collections ran there) and holds a state of the one key k, so
@@ -31,7 +32,7 @@
 // Grammar (uvarint = UNSIGNED_VARINT, src/lib/bytes.ts; f64 big-endian IEEE 754):
 //   state    = format uvarint n (1..) entry{n}   ; format = u8 1; keys distinct, ascending byte order
 //   entry    = key deadline value
-//   key      = uvarint length (1..kvKeyBytesMax) + bytes
+//   key      = uvarint length (0..kvKeyBytesMax) + bytes   ; 0: the untagged key ""
 //   deadline = uvarint                   ; 0: none; else the absolute deadline, ms (< 2^53)
 //   value    = u8 type body
 //     1 string  = bytes
@@ -181,7 +182,7 @@ export function encodeTagState(state: TagState): Uint8Array | null {
 export function decodeTagState(bytes: Uint8Array | null): TagState {
   const state: TagState = new Map();
   if (bytes === null) return state;
-  if (bytes.length > limits.kvValueBytesMax) malformed(`${bytes.length} bytes, max ${limits.kvValueBytesMax}`);
+  if (bytes.length > limits.paxosValueBytesMax) malformed(`${bytes.length} bytes, max ${limits.paxosValueBytesMax}`);
   const r = new ByteReader(bytes);
   const format = r.u8();
   if (format !== TAG_STATE_FORMAT) malformed(`format ${format}, this build reads ${TAG_STATE_FORMAT}`);
@@ -199,7 +200,7 @@ export function decodeTagState(bytes: Uint8Array | null): TagState {
   items = 0;
   for (let i = 0; i < entries; i++) {
     const keyBytes = r.bytesUvarint();
-    if (keyBytes.length < 1 || keyBytes.length > limits.kvKeyBytesMax) malformed(`key of ${keyBytes.length} bytes`);
+    if (keyBytes.length > limits.kvKeyBytesMax) malformed(`key of ${keyBytes.length} bytes`);
     const key = latin1(keyBytes);
     if (previous !== undefined && key <= previous) malformed('keys out of order or repeated');
     previous = key;

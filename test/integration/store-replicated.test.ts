@@ -143,6 +143,22 @@ describe('store at N = 3 on a 3-node barista dev cluster (real processes)', () =
     assert.equal(await b.get('lock'), 'z');
   });
 
+  test('ioredis BLPOP and BRPOPLPUSH blocked on one node, answered by pushes through another; a timeout answers null', async () => {
+    const [a, b, c] = cluster.nodes.map(connect) as [Redis, Redis, Redis];
+    await Promise.all([a.connect(), b.connect(), c.connect()]);
+    const popped = a.blpop('bq', 10);
+    const moved = c.brpoplpush('bsrc', 'bdst', 10);
+    // Most likely both are waiting by now; if not, their first try takes the element (the simulation
+    // tests cover the wait itself, test/sim/store-blocking-sim.test.ts).
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await b.rpush('bq', 'job'), 1);
+    assert.equal(await b.lpush('bsrc', 'item'), 1);
+    assert.deepEqual(await popped, ['bq', 'job']);
+    assert.equal(await moved, 'item');
+    assert.deepEqual(await b.lrange('bdst', 0, -1), ['item']);
+    assert.equal(await a.blpop('bempty', 0.3), null);
+  });
+
   test('ioredis MULTI/EXEC and WATCH over one hash tag at SERIAL, from two nodes at once: no transaction lost, WATCH aborts on a change', async () => {
     const [a, b] = cluster.nodes.map(connect) as [Redis, Redis];
     await Promise.all([a.connect(), b.connect()]);

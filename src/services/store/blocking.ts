@@ -24,13 +24,15 @@
 // Bounds: at most limits.storeBlockedClientsCountMax connections blocked on one node; more are
 // refused (Redis has no bound). A reply that pops is released through group commit, as any write.
 // Keys on another node: refused like WATCH's (connect to the owner): a forwarded command cannot
-// wait longer than the forward timeout.
+// wait longer than the forward timeout. At N > 1 (store.replication.replicas > 1) the wait is
+// blocking-replicated.ts's: the same commands, tried through the replicated path.
 
 import type { Timer } from '../../env/types.ts';
 import { limits } from '../../lib/limits.ts';
 import { isErrorReply, mpopArgs } from '../../redis/coll-parse.ts';
 import { lookupCommand as lookupDataCommand } from '../../redis/table.ts';
 import { type RespValue, reply } from '../../wire/resp/index.ts';
+import { type PopStep, type PopSteps, type ReplicatedWaiters, shapedPop } from './blocking-replicated.ts';
 import { type Later, latin1, type ServerCommandSpec } from './command-entry.ts';
 import { serverCommand } from './connection-commands.ts';
 import type { StoreServer } from './server.ts';
@@ -65,9 +67,12 @@ export class BlockedClients {
   /** Signals raised by the attempt running now (kept only if it popped: an empty LPOP is a no-op). */
   private attemptSignals: Set<string> | undefined;
   private serving = false;
+  /** N > 1: the connections waiting through the replicated path (blocking-replicated.ts). */
+  replicated: ReplicatedWaiters | undefined;
 
+  /** Blocked connections, N = 1 and N > 1 alike (INFO blocked_clients; storeBlockedClientsCountMax). */
   get count(): number {
-    return this.bySession.size;
+    return this.bySession.size + (this.replicated?.count ?? 0);
   }
 
   /** A write touched these keys (StoreServer.runData). */
@@ -108,6 +113,7 @@ export class BlockedClients {
   drop(session: RespSession): void {
     const b = this.bySession.get(session);
     if (b !== undefined) this.unblock(b);
+    this.replicated?.drop(session);
   }
 
   /**
@@ -115,6 +121,7 @@ export class BlockedClients {
    * array) or with Redis' -UNBLOCKED error. False when it is not blocked.
    */
   unblockClient(session: RespSession, error: boolean): boolean {
+    if (this.replicated?.unblock(session, (timedOut) => (error ? UNBLOCKED : timedOut)) === true) return true;
     const b = this.bySession.get(session);
     if (b === undefined || b.settled) return false;
     this.unblock(b);
@@ -200,41 +207,30 @@ export function parseTimeoutMs(arg: Uint8Array): number | RespValue {
   return Math.floor(ms);
 }
 
-/** A pop's attempt: from every key in order (the first try), or from the key that became ready only. */
-type Try = (server: StoreServer, readyKey?: Uint8Array) => RespValue | undefined;
-
 /** Runs a data command on this node's keyspace (touching watchers and blocked clients). */
 function runData(server: StoreServer, argv: readonly Uint8Array[]): RespValue {
   const spec = lookupDataCommand(argv[0]!)!;
   return server.runData({ kind: 'data', spec }, argv);
 }
 
-const isEmpty = (v: RespValue): boolean =>
-  v.type === 'null' || v.type === 'nullArray' || (v.type === 'array' && v.items.length === 0);
-
-/** Pops from the first non-empty key: [key, ...popped], an error (WRONGTYPE), or undefined. */
-function popFirst(keys: readonly Uint8Array[], command: string): Try {
-  return (server, readyKey) => {
-    for (const key of readyKey === undefined ? keys : [readyKey]) {
-      const v = runData(server, [utf8.encode(command), key]);
-      if (v.type === 'error') return v;
-      if (isEmpty(v)) continue;
-      if (v.type === 'array') return reply.array([reply.bulk(key), ...v.items]);
-      return reply.array([reply.bulk(key), v]);
-    }
-    return undefined;
-  };
+/** One try at N = 1: the steps in turn on this node's keyspace; the first that yields (or errs), else undefined. */
+function tryHere(server: StoreServer, steps: readonly PopStep[]): RespValue | undefined {
+  for (const step of steps) {
+    const v = shapedPop(step, runData(server, step.argv));
+    if (v !== undefined) return v;
+  }
+  return undefined;
 }
 
-/** Runs one pop (LMOVE, LMPOP, ZMPOP): its reply, an error, or undefined when it found nothing. */
-function popOnce(server: StoreServer, argv: readonly Uint8Array[]): RespValue | undefined {
-  const v = runData(server, argv);
-  if (v.type === 'error') return v;
-  return isEmpty(v) ? undefined : v;
+/** Pops from the first non-empty key: [key, ...popped], an error (WRONGTYPE), or nothing. */
+function popFirst(keys: readonly Uint8Array[], command: string): PopSteps {
+  return (readyKey) =>
+    (readyKey === undefined ? keys : [readyKey]).map((key) => ({ argv: [utf8.encode(command), key], key }));
 }
 
-function moveOne(argv: readonly Uint8Array[]): Try {
-  return (server) => popOnce(server, argv);
+/** One pop (LMOVE): its reply as it is. */
+function moveOne(argv: readonly Uint8Array[]): PopSteps {
+  return () => [{ argv }];
 }
 
 /** The Redis type a blocking command waits for: a woken client is served only from a key of it. */
@@ -248,18 +244,27 @@ function blockingRun(
   s: RespSession,
   keys: readonly Uint8Array[],
   timeoutArg: Uint8Array,
-  attempt: Try,
+  steps: PopSteps,
   emptyInMulti: RespValue,
   waitsFor: WaitsFor,
 ): RespValue | Later {
-  if (s.server.replicated !== undefined)
-    return reply.error('ERR blocking commands are not available with store.replication.replicas > 1 yet');
   const timeoutMs = parseTimeoutMs(timeoutArg);
   if (typeof timeoutMs !== 'number') return timeoutMs;
+  const blocking = s.server.blocking;
+  const waiters = blocking.replicated;
+  if (s.server.replicated !== undefined) {
+    // N > 1: tried and awaited through the replicated path at the connection's level (a
+    // transaction there refuses blocking commands while queuing: session.ts).
+    if (waiters === undefined) return reply.error('ERR blocking commands are not available on this node');
+    if (blocking.count >= limits.storeBlockedClientsCountMax)
+      return reply.error('ERR too many blocked clients (storeBlockedClientsCountMax)');
+    const timedOut = emptyInMulti.type === 'null' ? reply.null : reply.nullArray;
+    return (done) => waiters.block(s, keys, s.consistency, steps, timeoutMs, timedOut, done);
+  }
+  const attempt = (server: StoreServer, readyKey?: Uint8Array) => tryHere(server, steps(readyKey));
   const now = attempt(s.server);
   if (now !== undefined) return now;
   if (s.inExec) return emptyInMulti;
-  const blocking = s.server.blocking;
   if (blocking.count >= limits.storeBlockedClientsCountMax)
     return reply.error('ERR too many blocked clients (storeBlockedClientsCountMax)');
   // The client's keys by name (latin1), each once, in the order given.
@@ -330,9 +335,10 @@ function mpopCommand(
       const command = [utf8.encode(pop), ...argv.slice(2)];
       // Woken: LMPOP / ZMPOP of the key that became ready alone, with the same end and COUNT.
       const rest = argv.slice(3 + a.keys.length);
-      const attempt: Try = (server, readyKey) =>
-        popOnce(server, readyKey === undefined ? command : [utf8.encode(pop), ONE_KEY, readyKey, ...rest]);
-      return blockingRun(s, a.keys, argv[1]!, attempt, reply.nullArray, pop === 'zmpop' ? 'zset' : 'list');
+      const steps: PopSteps = (readyKey) => [
+        { argv: readyKey === undefined ? command : [utf8.encode(pop), ONE_KEY, readyKey, ...rest] },
+      ];
+      return blockingRun(s, a.keys, argv[1]!, steps, reply.nullArray, pop === 'zmpop' ? 'zset' : 'list');
     }),
     firstKey: 0,
     lastKey: 0,

@@ -21,7 +21,8 @@ import { commandTable } from '../../redis/table.ts';
 import { LsmEngine, type SyncPolicy } from '../../storage/lsm/engine.ts';
 import { RequestPipeline } from '../../wire/pipeline.ts';
 import { protocolErrorReply, type RespCommand, RespRequestDecoder } from '../../wire/resp/index.ts';
-import { buildCommandTable } from './command-entry.ts';
+import { buildCommandTable, latin1 } from './command-entry.ts';
+import { ReplicatedWaiters } from './blocking-replicated.ts';
 import {
   RESP_PROTOCOL,
   RESP_WELL_KNOWN_PORT,
@@ -60,7 +61,7 @@ import { SLOT_COUNT } from '../../dynamo/slots.ts';
 const ANNOUNCE_INTERVAL_MS = 1000;
 import { PubSubHub, pubsubCommands } from './pubsub.ts';
 import { BlockedClients, blockingCommands } from './blocking.ts';
-import { routeCommand } from './routing.ts';
+import { commandKeys, routeCommand } from './routing.ts';
 import { MessageType } from '../../lib/message-types.ts';
 import { METADATA_GROUP } from '../../node/raft-groups.ts';
 import { malformedCounterHook } from '../../rsm/state-machine.ts';
@@ -564,6 +565,21 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
       };
     },
   });
+  // N > 1: blocking pops wait through the replicated path (blocking-replicated.ts), woken by the
+  // writes this node coordinates (session.ts) and those its replica takes from peers.
+  const commands = server.replicated;
+  if (commands !== undefined && replicated !== undefined) {
+    const waiters = new ReplicatedWaiters({
+      timers: ctx.env.timers,
+      run: (argv, level, done) => commands.run(latin1(argv[0]!).toLowerCase(), argv, level, done),
+      keysOf: (argv) => {
+        const spec = lookupDataCommand(argv[0]!);
+        return spec === undefined ? [] : commandKeys(spec, argv);
+      },
+    });
+    server.blocking.replicated = waiters;
+    replicated.node.onKeyWritten = (key) => waiters.signal(key);
+  }
   const onProtocolError = (error: ProtocolError): Uint8Array | undefined => {
     server.countProtocolError();
     return protocolErrorReply(error);
@@ -616,6 +632,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
       sweeper.stop();
       replicaMemory?.stop();
       server.replicated?.stop();
+      server.blocking.replicated?.stop();
       mover?.stop();
       ring.stop();
       announcer.stop();

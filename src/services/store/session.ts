@@ -228,11 +228,18 @@ export class RespSession {
       if (oom !== undefined) return oom;
       this.server.stats.commandsProcessed++;
       const level = this.consistency;
-      return (done) => replicated.run(entry.spec.name, argv, level, done);
+      const waiters = entry.spec.flags.includes('write') ? this.server.blocking.replicated : undefined;
+      if (waiters === undefined) return (done) => replicated.run(entry.spec.name, argv, level, done);
+      // A write may feed a blocked pop on its keys here (blocking-replicated.ts): they try after it.
+      return (done) =>
+        replicated.run(entry.spec.name, argv, level, (v) => {
+          done(v);
+          if (v.type !== 'error') for (const key of commandKeys(entry.spec, argv)) waiters.signal(key);
+        });
     }
     if (replicated !== undefined && entry.spec.name === 'watch') return this.watchAtN(argv);
     // N > 1: no key has an owner to forward to; a server command with keys (the blocking pops)
-    // answers for itself (blocking.ts: not offered at N > 1).
+    // runs here, through the replicated path (blocking-replicated.ts).
     if (replicated !== undefined && entry.kind === 'server' && !entry.spec.flags.includes('pubsub')) {
       if (entry.spec.name === 'exec') {
         const oom = this.server.oomReply('exec', entry.spec.flags, this);

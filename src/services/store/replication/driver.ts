@@ -308,6 +308,8 @@ const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCas
 
 export class ReplicaNode {
   readonly replica: DynamoReplica;
+  /** Told the key of every write a peer sends this replica (blocking-replicated.ts wakes its waiters). */
+  onKeyWritten: ((key: Uint8Array) => void) | undefined;
   private ring_: Ring;
   private readonly env: Env;
   private readonly store: ReplicaStore;
@@ -754,6 +756,8 @@ export class ReplicaNode {
     }
     this.refreshView();
     this.process(this.replica.receive(from, m));
+    // A peer's write to a key this node replicates: waiters on it (blocking pops) try again.
+    if (m.type === 'replicate' || m.type === 'delta' || m.type === 'rowsRepair') this.onKeyWritten?.(m.key);
   }
 
   private onTick(): void {

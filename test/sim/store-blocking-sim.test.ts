@@ -1,0 +1,187 @@
+// Goal (issue 10, Redis' blocking list pops, at N > 1): BLPOP, BRPOPLPUSH, BZPOPMIN and friends on
+// a cluster whose keys live on 3 replicas (src/services/store/blocking-replicated.ts). A client
+// blocked on one node is answered when a push through another node reaches it (its replica hears
+// the peer's write; a node holding no replica polls); at its timeout with the null reply; at CLIENT
+// UNBLOCK; and its connection's close forgets it. At SERIAL pops are Paxos compare-and-sets, so
+// workers blocked on one queue on every node take each element exactly once.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Mutation } from '../../src/lib/mutations.ts';
+import { POLL_MAX_MS } from '../../src/services/store/blocking-replicated.ts';
+import { storeOf } from '../../src/services/store/service.ts';
+import { show, SimRespClient } from '../../src/services/store/sim-client.ts';
+import { replicatedCluster } from '../support/replicated-cluster.ts';
+import { SERIAL_NODES, serialCluster } from '../support/serial-cluster.ts';
+
+const THREE = ['n1', 'n2', 'n3'];
+
+function settled(sim: ReturnType<typeof replicatedCluster>, c: SimRespClient, withinMs = 20_000): string[] {
+  assert.ok(
+    sim.runUntilCondition(() => c.settled, withinMs),
+    `replies to ${c.sent} commands: ${c.replies.map(show)}`,
+  );
+  return c.replies.map(show);
+}
+
+test('N = 3: a client blocked on one node is answered by a push through another, at once; BRPOPLPUSH, BZPOPMIN, BLMPOP; FIFO on a node; the first try answers WRONGTYPE', () => {
+  const sim = replicatedCluster('blocking-n3', THREE, 3, { consistency: 'QUORUM' });
+  const a = new SimRespClient(sim, 'n1');
+  const b = new SimRespClient(sim, 'n1');
+  const producer = new SimRespClient(sim, 'n2');
+  a.send('BLPOP', 'q', 'other', '0');
+  sim.runFor(10);
+  b.send('BLPOP', 'q', '0');
+  sim.runFor(1_000);
+  assert.equal(a.replies.length + b.replies.length, 0, 'both wait on the empty list');
+  const info = new SimRespClient(sim, 'n1');
+  info.send('INFO', 'clients');
+  assert.match(settled(sim, info)[0]!, /blocked_clients:2/);
+  const before = sim.nowMs;
+  producer.send('RPUSH', 'q', 'x', 'y');
+  assert.deepEqual(settled(sim, producer), [':2']);
+  assert.deepEqual(settled(sim, a), ['*[$q,$x]'], 'the first to block gets the first element');
+  assert.deepEqual(settled(sim, b), ['*[$q,$y]']);
+  assert.ok(sim.nowMs - before < POLL_MAX_MS, `answered by the peer's write, not a poll: ${sim.nowMs - before} ms`);
+  info.send('INFO', 'clients');
+  assert.match(settled(sim, info)[1]!, /blocked_clients:0/);
+
+  // The other commands: each blocks, then takes what a push through another node brings.
+  const c = new SimRespClient(sim, 'n3');
+  c.send('BRPOPLPUSH', 'src', 'dst', '0');
+  c.send('BZPOPMIN', 'z', '0');
+  c.send('BLMPOP', '0', '2', 'm1', 'm2', 'RIGHT', 'COUNT', '2');
+  c.send('SET', 'str', 'v');
+  c.send('BLPOP', 'str', '0');
+  sim.runFor(500);
+  assert.equal(c.replies.length, 0);
+  producer.send('LPUSH', 'src', 'moved');
+  producer.send('ZADD', 'z', '2', 'two', '1', 'one');
+  producer.send('RPUSH', 'm2', 'a', 'b', 'c');
+  assert.deepEqual(settled(sim, c), [
+    '$moved',
+    '*[$z,$one,$1]',
+    '*[$m2,*[$c,$b]]',
+    '+OK',
+    '-WRONGTYPE Operation against a key holding the wrong kind of value',
+  ]);
+  producer.send('LRANGE', 'dst', '0', '-1');
+  producer.send('LRANGE', 'm2', '0', '-1');
+  assert.deepEqual(settled(sim, producer).slice(-2), ['*[$moved]', '*[$a]']);
+});
+
+test('N = 3: the timeout answers the null reply, CLIENT UNBLOCK answers it now (or -UNBLOCKED), a closed connection is forgotten; a key left holding another type keeps the client blocked', () => {
+  const sim = replicatedCluster('blocking-n3-end', THREE, 3, { consistency: 'QUORUM' });
+  const a = new SimRespClient(sim, 'n2');
+  a.send('BLPOP', 'none', '0.5');
+  a.send('BRPOPLPUSH', 'none', 'dst', '0.2');
+  const start = sim.nowMs;
+  assert.deepEqual(settled(sim, a), ['_', '_']);
+  assert.ok(sim.nowMs - start >= 700, `after both timeouts: ${sim.nowMs - start} ms`);
+
+  const blocked = new SimRespClient(sim, 'n1');
+  blocked.send('CLIENT', 'ID');
+  const id = settled(sim, blocked)[0]!.slice(1);
+  blocked.send('BLPOP', 'k', '0');
+  blocked.send('BLPOP', 'k', '0');
+  sim.runFor(300);
+  const admin = new SimRespClient(sim, 'n1');
+  admin.send('CLIENT', 'UNBLOCK', id);
+  assert.deepEqual(settled(sim, admin), [':1']);
+  sim.runFor(300); // the second BLPOP's first try found nothing: it waits
+  admin.send('CLIENT', 'UNBLOCK', id, 'ERROR');
+  assert.deepEqual(settled(sim, admin), [':1', ':1']);
+  assert.deepEqual(settled(sim, blocked).slice(1), ['_', '-UNBLOCKED client unblocked via CLIENT UNBLOCK']);
+
+  const gone = new SimRespClient(sim, 'n1');
+  gone.send('BLPOP', 'g', '0');
+  sim.runFor(100);
+  admin.send('INFO', 'clients');
+  assert.match(settled(sim, admin).at(-1)!, /blocked_clients:1/);
+  gone.close();
+  sim.runFor(100);
+  admin.send('INFO', 'clients');
+  assert.match(settled(sim, admin).at(-1)!, /blocked_clients:0/, 'the closed connection no longer waits');
+  admin.send('RPUSH', 'g', 'kept');
+  admin.send('LRANGE', 'g', '0', '-1');
+  assert.deepEqual(settled(sim, admin).slice(-2), [':1', '*[$kept]'], 'nothing popped for the closed connection');
+
+  // A SET over the awaited key: the client stays blocked (Redis too); a later push wakes it.
+  const w = new SimRespClient(sim, 'n3');
+  w.send('BLPOP', 't', '0');
+  sim.runFor(100);
+  admin.send('SET', 't', 'string');
+  admin.send('DEL', 't');
+  admin.send('RPUSH', 't', 'late');
+  assert.deepEqual(settled(sim, w), ['*[$t,$late]']);
+});
+
+test('5 nodes, N = 3: a client on a node holding no replica of the key is answered by its poll', () => {
+  const nodes = ['n1', 'n2', 'n3', 'n4', 'n5'];
+  const sim = replicatedCluster('blocking-n5', nodes, 3, { consistency: 'QUORUM' });
+  const where = new SimRespClient(sim, 'n1');
+  const keys = [...Array(40).keys()].map((i) => `poll:${i}`);
+  for (const k of keys) where.send('BARISTA', 'WHERE', k);
+  const lists = settled(sim, where);
+  const i = lists.findIndex((l) => !l.includes('$n5'));
+  assert.ok(i >= 0, 'a key n5 holds no replica of');
+  const key = keys[i]!;
+  const waiter = new SimRespClient(sim, 'n5');
+  waiter.send('BLPOP', key, '0');
+  sim.runFor(3_000); // the poll backs off to its longest interval
+  const producer = new SimRespClient(sim, 'n1');
+  producer.send('RPUSH', key, 'far');
+  const before = sim.nowMs;
+  assert.deepEqual(settled(sim, waiter), [`*[$${key},$far]`]);
+  assert.ok(sim.nowMs - before <= POLL_MAX_MS + 200, `within a poll: ${sim.nowMs - before} ms`);
+  assert.equal(storeOf(sim.instance('n5')!).server.blocking.count, 0);
+});
+
+/** Workers blocked on "jobs" from every node at SERIAL, 25 jobs pushed one by one: what they took. */
+function workers(mutation?: Mutation): { popped: string[]; pushed: string[]; left: string } {
+  const sim = serialCluster('blocking-serial', mutation);
+  const workers = SERIAL_NODES.map((n) => new SimRespClient(sim, n));
+  const popped: string[] = [];
+  const wait = (w: SimRespClient) => w.send('BLPOP', 'jobs', '0');
+  for (const w of workers) wait(w);
+  const producer = new SimRespClient(sim, 'n3');
+  const pushed = [...Array(25).keys()].map((i) => `job${i}`);
+  const seen = new Map(workers.map((w) => [w, 0]));
+  const collect = () => {
+    for (const w of workers) {
+      while (seen.get(w)! < w.replies.length) {
+        const r = show(w.replies[seen.get(w)!]);
+        seen.set(w, seen.get(w)! + 1);
+        const m = /^\*\[\$jobs,\$(job\d+)\]$/.exec(r);
+        assert.ok(m, `a worker's reply: ${r}`);
+        popped.push(m[1]!);
+        if (popped.length < pushed.length) wait(w);
+      }
+    }
+  };
+  for (const job of pushed) {
+    producer.send('RPUSH', 'jobs', job);
+    sim.runFor(40);
+    collect();
+  }
+  sim.runUntilCondition(() => {
+    collect();
+    return popped.length >= pushed.length;
+  }, 30_000);
+  sim.runFor(1_000);
+  collect();
+  producer.send('LLEN', 'jobs');
+  assert.ok(sim.runUntilCondition(() => producer.settled, 20_000));
+  return { popped, pushed, left: show(producer.replies.at(-1)) };
+}
+
+test('at SERIAL, workers blocked on one queue from every node take each pushed element exactly once; negative control: the register written blind loses jobs', () => {
+  const { popped, pushed, left } = workers();
+  assert.deepEqual([...popped].sort(), [...pushed].sort(), 'each job once');
+  assert.equal(left, ':0');
+  const blind = workers('serial-tag-blind-write');
+  assert.notDeepEqual(
+    [...blind.popped].sort(),
+    [...blind.pushed].sort(),
+    'written blind, a job is lost or taken twice',
+  );
+});

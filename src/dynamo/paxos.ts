@@ -132,6 +132,8 @@ export interface AcceptorOutput {
   readonly syncNeeded: boolean;
   /** A commit raised the key's most recent commit: write this value into the key's data. */
   readonly committed?: PaxosVersion;
+  /** That commit's value differs from the one committed before (a read's commit of the same value does not). */
+  readonly valueChanged?: boolean;
 }
 
 /** The acceptor of every key of one node; all its state is in the store (a crash = store.crash + a new acceptor). */
@@ -189,7 +191,7 @@ export class PaxosAcceptor {
         }
         const committed: PaxosVersion = { ballot: m.ballot, origin: m.origin, recent: m.recent, value: m.value };
         this.save(m.key, { ...s, committed });
-        return { reply, syncNeeded: true, committed };
+        return { reply, syncNeeded: true, committed, valueChanged: !bytesEqual(s.committed?.value ?? null, m.value) };
       }
     }
   }

@@ -13,7 +13,10 @@
 //     of the key hears every write to it;
 //   - and on a poll of the key, for writes a node holding no replica does not hear: every
 //     POLL_FIRST_MS, doubling to POLL_MAX_MS while the key stays empty, back to the first after a
-//     write or a pop.
+//     write or a pop; on a node holding a replica every POLL_REPLICA_MS only (a safety net: a
+//     poll at SERIAL is a Paxos round that races the very writer it waits for).
+//   At SERIAL the writes are Paxos commits of the key's register: an acceptor's commit of a new
+//   value (SerialCoordinator.onCommit) wakes the register's keys.
 // A try that fails having written nothing (-UNAVAILABLE, a TIMEOUT of its read, -BUSY at SERIAL)
 // leaves the client blocked, tried again at the next signal or poll, as does a retry that finds a
 // key of another type (as at N = 1; the first try answers WRONGTYPE, as the command does); an
@@ -27,6 +30,7 @@
 // at a time; a poll timer per key with waiters.
 
 import type { Timer, Timers } from '../../env/types.ts';
+import { bytesEqual } from '../../lib/bytes.ts';
 import { type RespValue, reply } from '../../wire/resp/index.ts';
 import { latin1 } from './command-entry.ts';
 import type { ConsistencyLevel } from './replicated.ts';
@@ -36,6 +40,8 @@ import type { RespSession } from './session.ts';
 export const POLL_FIRST_MS = 20;
 /** The longest wait between two polls of a key (a write through a node holding no replica is seen within it). */
 export const POLL_MAX_MS = 400;
+/** The poll of a key this node holds a replica of (its writes signal it; the poll is a safety net). */
+export const POLL_REPLICA_MS = 2_000;
 
 /** One non-blocking command a try runs, and the key a popFirst reply names ([key, ...popped]). */
 export interface PopStep {
@@ -60,7 +66,14 @@ export interface ReplicatedWaitersOptions {
   readonly run: (argv: readonly Uint8Array[], level: ConsistencyLevel, done: (value: RespValue) => void) => void;
   /** The keys a command names (routing.ts commandKeys), for the signal a pop's push raises. */
   readonly keysOf: (argv: readonly Uint8Array[]) => readonly Uint8Array[];
+  /** The SERIAL register a key lives in (tag-state.ts keyRegister): a commit of it wakes the key. */
+  readonly registerOf: (key: Uint8Array) => Uint8Array;
+  /** Whether this node holds a replica of the key (it hears every write to it: polls are a safety net only). */
+  readonly hearsWrites: (key: Uint8Array) => boolean;
 }
+
+/** The Redis type a blocking command waits for. */
+export type WaitsFor = 'list' | 'zset';
 
 interface Waiter {
   readonly session: RespSession;
@@ -68,11 +81,13 @@ interface Waiter {
   readonly byName: ReadonlyMap<string, Uint8Array>;
   readonly level: ConsistencyLevel;
   readonly steps: PopSteps;
-  readonly timedOut: RespValue;
+  readonly waitsFor: WaitsFor;
   readonly done: (value: RespValue) => void;
   timer: Timer | undefined;
-  /** A try of this waiter is running (only one at a time, whatever key). */
+  /** A try of this waiter is running (only one at a time, whatever key; its first try too). */
   trying: boolean;
+  /** Queued on its keys (after a first try that found nothing). */
+  queued: boolean;
   /** Answered or dropped: skipped and pruned from the queues. */
   settled: boolean;
   /** The answer a timeout or CLIENT UNBLOCK gave while a try was running (sent if the try pops nothing). */
@@ -84,9 +99,17 @@ interface KeyState {
   serving: boolean;
   /** A signal came while serving: serve once more after. */
   again: boolean;
+  /** A signal came while a waiter was trying another key: serve when that try ends. */
+  headBusy: boolean;
   poll: Timer | undefined;
   pollMs: number;
 }
+
+/** What one try came to: an answer, nothing to take, or a failure that wrote nothing (try later). */
+type Tried = { readonly answer: RespValue } | 'empty' | 'failed';
+
+/** A blocking pop's answer at its timeout or CLIENT UNBLOCK: the null array (BLMOVE's too, as at N = 1). */
+const TIMED_OUT = reply.nullArray;
 
 export class ReplicatedWaiters {
   private readonly keys = new Map<string, KeyState>();
@@ -98,67 +121,85 @@ export class ReplicatedWaiters {
     return this.bySession.size;
   }
 
-  /** A write to `key` reached this node: its waiters try now. */
+  /** A write to `key` reached this node: its waiters try now, and its poll starts over. */
   signal(key: Uint8Array): void {
-    const k = this.keys.get(latin1(key));
+    const name = latin1(key);
+    const k = this.keys.get(name);
     if (k === undefined) return;
     k.pollMs = POLL_FIRST_MS;
-    this.serve(latin1(key), k);
+    k.poll?.cancel();
+    k.poll = undefined;
+    this.serve(name, k);
+  }
+
+  /** A SERIAL register was committed on this node (an acceptor's commit): the waiters of its keys try. */
+  signalRegister(register: Uint8Array): void {
+    if (this.keys.size === 0) return;
+    for (const name of [...this.keys.keys()]) {
+      const key = latin1Bytes(name);
+      if (bytesEqual(this.o.registerOf(key), register)) this.signal(key);
+    }
   }
 
   /**
    * A blocking command at `level`: tries every key now; answers at once if one yields (or with an
-   * error), else waits (see the header). `timeoutMs` 0: forever.
+   * error), else waits (see the header). `timeoutMs` 0: forever. The waiter counts from the call:
+   * a close, CLIENT UNBLOCK or the timeout during the first try is seen.
    */
   block(
     session: RespSession,
     keys: readonly Uint8Array[],
     level: ConsistencyLevel,
     steps: PopSteps,
+    waitsFor: WaitsFor,
     timeoutMs: number,
-    timedOut: RespValue,
     done: (value: RespValue) => void,
   ): void {
-    this.tryOnce(steps(), level, true, (now) => {
-      if (now !== undefined) return done(now);
-      const byName = new Map<string, Uint8Array>();
-      for (const key of keys) if (!byName.has(latin1(key))) byName.set(latin1(key), key);
-      const w: Waiter = {
-        session,
-        keys: [...byName.keys()],
-        byName,
-        level,
-        steps,
-        timedOut,
-        done,
-        timer: undefined,
-        trying: false,
-        settled: false,
-        deferred: undefined,
-      };
-      this.bySession.set(session, w);
+    const byName = new Map<string, Uint8Array>();
+    for (const key of keys) if (!byName.has(latin1(key))) byName.set(latin1(key), key);
+    const w: Waiter = {
+      session,
+      keys: [...byName.keys()],
+      byName,
+      level,
+      steps,
+      waitsFor,
+      done,
+      timer: undefined,
+      trying: true,
+      queued: false,
+      settled: false,
+      deferred: undefined,
+    };
+    this.bySession.set(session, w);
+    if (timeoutMs > 0) w.timer = this.o.timers.after(timeoutMs, () => this.finish(w, TIMED_OUT));
+    this.tryOnce(w, steps(), undefined, (t) => {
+      w.trying = false;
+      if (t !== 'empty' && t !== 'failed') return this.answer(w, t.answer);
+      if (w.settled) return;
+      if (w.deferred !== undefined) return this.answer(w, w.deferred);
+      w.queued = true;
       for (const name of w.keys) {
         let k = this.keys.get(name);
         if (k === undefined) {
-          k = { queue: [], serving: false, again: false, poll: undefined, pollMs: POLL_FIRST_MS };
+          k = { queue: [], serving: false, again: false, headBusy: false, poll: undefined, pollMs: POLL_FIRST_MS };
           this.keys.set(name, k);
         }
         k.queue.push(w);
         this.schedulePoll(name, k);
       }
-      if (timeoutMs > 0) w.timer = this.o.timers.after(timeoutMs, () => this.finish(w, w.timedOut));
     });
   }
 
-  /** CLIENT UNBLOCK of a waiter here: answered as at its timeout, or -UNBLOCKED. False if none. */
+  /** CLIENT UNBLOCK of a waiter here: the null array or -UNBLOCKED, after a try in flight (which may pop: then the element). */
   unblock(session: RespSession, answer: (timedOut: RespValue) => RespValue): boolean {
     const w = this.bySession.get(session);
     if (w === undefined || w.settled || w.deferred !== undefined) return false;
-    this.finish(w, answer(w.timedOut));
+    this.finish(w, answer(TIMED_OUT));
     return true;
   }
 
-  /** The connection closed: forget its waiter (no answer). */
+  /** The connection closed: forget its waiter (no answer; a try in flight may still pop, as an LPOP would). */
   drop(session: RespSession): void {
     const w = this.bySession.get(session);
     if (w !== undefined) this.settle(w);
@@ -169,13 +210,18 @@ export class ReplicatedWaiters {
     for (const w of [...this.bySession.values()]) this.settle(w);
   }
 
-  /** Answers `w` with `value` now, or after the try it is running (whose pop would win). */
+  /** Answers `w` with `value` now, or after the try it is running (whose pop then wins). */
   private finish(w: Waiter, value: RespValue): void {
     if (w.settled) return;
     if (w.trying) {
       w.deferred ??= value;
       return;
     }
+    this.answer(w, value);
+  }
+
+  private answer(w: Waiter, value: RespValue): void {
+    if (w.settled) return;
     this.settle(w);
     w.done(value);
   }
@@ -184,6 +230,7 @@ export class ReplicatedWaiters {
     w.settled = true;
     w.timer?.cancel();
     this.bySession.delete(w.session);
+    if (!w.queued) return;
     for (const name of w.keys) {
       const k = this.keys.get(name);
       if (k === undefined) continue;
@@ -200,20 +247,29 @@ export class ReplicatedWaiters {
 
   private schedulePoll(name: string, k: KeyState): void {
     if (k.poll !== undefined) return;
-    k.poll = this.o.timers.after(k.pollMs, () => {
+    // A replica of the key is told of its writes; its poll only covers what a signal could miss
+    // (a read at SERIAL is a Paxos round that would race the writers it waits for).
+    const delay = this.o.hearsWrites(latin1Bytes(name)) ? POLL_REPLICA_MS : k.pollMs;
+    k.poll = this.o.timers.after(delay, () => {
       k.poll = undefined;
       k.pollMs = Math.min(POLL_MAX_MS, k.pollMs * 2);
       this.serve(name, k);
     });
   }
 
-  /** Tries the key for its first waiter, then the next, while tries yield (FIFO on this node). */
+  /**
+   * Tries the key for its waiters in the order they blocked: one that yields is answered and the
+   * next tries; a try that found the key empty ends the round; one that failed having written
+   * nothing (no quorum now) keeps its place and lets the next waiter try, so one client's
+   * unreachable BLMOVE destination does not stall the queue.
+   */
   private serve(name: string, k: KeyState): void {
     if (k.serving) {
       k.again = true;
       return;
     }
     k.serving = true;
+    let at = 0;
     const end = (): void => {
       k.serving = false;
       if (k.queue.length === 0) return this.forget(name, k);
@@ -224,61 +280,96 @@ export class ReplicatedWaiters {
       this.schedulePoll(name, k);
     };
     trampoline((next) => {
-      const w = k.queue[0];
-      // The first waiter trying another of its keys: this key waits for its next signal or poll.
-      if (w === undefined || w.trying) return end();
+      const w = k.queue[at];
+      if (w === undefined) return end();
+      // A waiter trying another of its keys: this key is served again when that try ends.
+      if (w.trying) {
+        k.headBusy = true;
+        return end();
+      }
       w.trying = true;
-      this.tryOnce(w.steps(w.byName.get(name)!), w.level, false, (value) => {
+      this.tryOnce(w, w.steps(w.byName.get(name)!), name, (t) => {
         w.trying = false;
-        if (value === undefined) {
-          if (w.deferred !== undefined) this.finish(w, w.deferred);
+        if (t === 'failed') {
+          if (w.deferred !== undefined) this.answer(w, w.deferred);
+          else at++;
+          this.afterTry(w);
+          return next();
+        }
+        if (t === 'empty') {
+          if (w.deferred !== undefined) this.answer(w, w.deferred);
+          this.afterTry(w);
           return end();
         }
         k.pollMs = POLL_FIRST_MS;
-        this.settle(w);
-        w.done(value);
+        this.answer(w, t.answer);
+        this.afterTry(w);
         next();
       });
     });
   }
 
+  /** A try of `w` ended: its keys signalled meanwhile are served now. */
+  private afterTry(w: Waiter): void {
+    for (const name of w.keys) {
+      const k = this.keys.get(name);
+      if (k?.headBusy === true && !k.serving) {
+        k.headBusy = false;
+        this.serve(name, k);
+      }
+    }
+  }
+
   /**
-   * Runs `steps` in turn until one yields: its shaped reply, or undefined when every key was empty.
-   * On a retry (`first` false) a key of another type or -UNAVAILABLE counts as empty.
+   * Runs `steps` in turn until one yields. `readyKey` (a retry): a WRONGTYPE is the answer only
+   * when that key holds the type waited for (the error came from elsewhere: BLMOVE's destination);
+   * a key of another type keeps the client blocked, as at N = 1.
    */
-  private tryOnce(
-    steps: readonly PopStep[],
-    level: ConsistencyLevel,
-    first: boolean,
-    done: (value: RespValue | undefined) => void,
-  ): void {
+  private tryOnce(w: Waiter, steps: readonly PopStep[], readyKey: string | undefined, done: (t: Tried) => void): void {
     let i = 0;
+    let failed = false;
     trampoline((next) => {
       const step = steps[i++];
-      if (step === undefined) return done(undefined);
-      this.o.run(step.argv, level, (v) => {
+      if (step === undefined) return done(failed ? 'failed' : 'empty');
+      this.o.run(step.argv, w.level, (v) => {
         const shaped = shapedPop(step, v);
         if (shaped === undefined) return next();
-        if (shaped.type === 'error' && !answered(errorText(shaped.message), first)) return next();
+        if (shaped.type === 'error') {
+          const text = errorText(shaped.message);
+          if (wroteNothing(text)) {
+            failed = true;
+            return next();
+          }
+          if (readyKey !== undefined && text.startsWith('WRONGTYPE ')) {
+            return this.o.run([TYPE, w.byName.get(readyKey)!], w.level, (type) => {
+              const holds = type.type === 'simple' ? errorText(type.value) : '';
+              if (holds === w.waitsFor) done({ answer: shaped });
+              else next();
+            });
+          }
+          return done({ answer: shaped });
+        }
         // A pop that moved an element (BLMOVE) pushed it: waiters on the destination try.
-        if (shaped.type !== 'error') for (const key of this.o.keysOf(step.argv)) this.signal(key);
-        done(shaped);
+        for (const key of this.o.keysOf(step.argv)) this.signal(key);
+        done({ answer: shaped });
       });
     });
   }
 }
 
+const TYPE = new Uint8Array([0x74, 0x79, 0x70, 0x65]);
+
+const latin1Bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
+
 /**
- * Whether a try's error is the client's answer: one after which the pop may have run (a TIMEOUT
- * of its write: "may have been applied", "may have run"), and on the first try the command's own
- * (WRONGTYPE, a syntax error). The rest wrote nothing and keep the client blocked: a key of
- * another type on a retry (as at N = 1), and no quorum now (UNAVAILABLE, a TIMEOUT of the read,
- * BUSY at SERIAL: concurrent pops on one register), tried again at the next signal or poll.
+ * Whether an error says the try wrote nothing: the replicated path's definite failures, "(nothing
+ * was written)" or "(not written)", and a TIMEOUT, UNAVAILABLE or BUSY with no note (a read's).
+ * Anything else is the client's answer: "may have been applied", a partial write ("the keys
+ * before it were written": BLMOVE's pop ran, its push did not), the command's own errors.
  */
-function answered(text: string, first: boolean): boolean {
-  if (text.includes('may have')) return true;
-  if (/^(UNAVAILABLE|TIMEOUT|BUSY) /.test(text)) return false;
-  return first;
+function wroteNothing(text: string): boolean {
+  if (/\((nothing was written|not written)\)$/.test(text)) return true;
+  return /^(TIMEOUT|UNAVAILABLE|BUSY) /.test(text) && !text.includes('(');
 }
 
 function errorText(message: string | Uint8Array): string {

@@ -258,8 +258,7 @@ function blockingRun(
     if (waiters === undefined) return reply.error('ERR blocking commands are not available on this node');
     if (blocking.count >= limits.storeBlockedClientsCountMax)
       return reply.error('ERR too many blocked clients (storeBlockedClientsCountMax)');
-    const timedOut = emptyInMulti.type === 'null' ? reply.null : reply.nullArray;
-    return (done) => waiters.block(s, keys, s.consistency, steps, timeoutMs, timedOut, done);
+    return (done) => waiters.block(s, keys, s.consistency, steps, waitsFor, timeoutMs, done);
   }
   const attempt = (server: StoreServer, readyKey?: Uint8Array) => tryHere(server, steps(readyKey));
   const now = attempt(s.server);

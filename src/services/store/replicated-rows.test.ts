@@ -860,3 +860,57 @@ test('rows: a count whose replicas keep a collection of another type than the ke
   assert.deepEqual([type, all], ['+hash', '*[]'], 'the key shows the hash, whose rows every replica refused');
   assert.equal(hlen, ':0', "HLEN counts the hash's rows, not the set header's 3");
 });
+
+test("rows: SPOP, SRANDMEMBER and HRANDFIELD read a sample of the coordinator's rows by name, never every row; each member popped once; a set smaller than the count is read whole", () => {
+  const sim = cluster('rows-random', 'rows');
+  const members = Array.from({ length: 300 }, (_, i) => `m${String(i).padStart(3, '0')}`);
+  assert.deepEqual(runCommands(sim, 'n2', [['SADD', 's', ...members]]), [':300']);
+  assert.deepEqual(runCommands(sim, 'n2', [['HSET', 'h', 'a', '1', 'b', '2', 'c', '3', 'd', '4']]), [':4']);
+  const sent = sentBy(sim, 'n1');
+  const replies = runCommands(sim, 'n1', [
+    ['SRANDMEMBER', 's'],
+    ['SRANDMEMBER', 's', '5'],
+    ['SRANDMEMBER', 's', '-7'],
+    ['HRANDFIELD', 'h', '2', 'WITHVALUES'],
+    ...Array.from({ length: 20 }, () => ['SPOP', 's']),
+    ['SPOP', 's', '10'],
+    ['SCARD', 's'],
+  ]);
+  const one = /^\$m\d{3}$/;
+  assert.match(replies[0]!, one);
+  const five = /^\*\[(\$m\d{3},?){5}\]$/;
+  assert.match(replies[1]!, five);
+  assert.equal(new Set(replies[1]!.slice(2, -1).split(',')).size, 5, 'distinct');
+  assert.match(replies[2]!, /^\*\[(\$m\d{3},?){7}\]$/);
+  assert.match(replies[3]!, /^\*\[(\$[abcd],\$[1234],?){2}\]$/);
+  const popped = replies.slice(4, 24).map((r) => r.slice(1));
+  const popped10 = replies[24]!
+    .slice(2, -1)
+    .split(',')
+    .map((r) => r.slice(1));
+  for (const p of [...popped, ...popped10]) assert.ok(members.includes(p), p);
+  assert.equal(new Set([...popped, ...popped10]).size, 30, 'each member popped once');
+  assert.equal(replies[25], ':270');
+  // Every read of s named its rows (a sample of at most 2 x count + 2), none read every row.
+  const ofS = sent.filter((m) => m.type === 'rowRead' && new TextDecoder().decode(m.key) === 's');
+  assert.ok(ofS.length >= 24, `${ofS.length} reads of s`);
+  assert.ok(
+    ofS.every((m) => m.type === 'rowRead' && (m.sel.kind === 'named' || m.sel.kind === 'tail')),
+    JSON.stringify(ofS.map((m) => m.type === 'rowRead' && m.sel.kind)),
+  );
+  // Another type answers as Redis does; a count past what the coordinator holds reads every row
+  // (the reply is the whole set).
+  assert.deepEqual(runCommands(sim, 'n1', [['SRANDMEMBER', 'h', '10']]), [
+    '-WRONGTYPE Operation against a key holding the wrong kind of value',
+  ]);
+  const small = runCommands(sim, 'n1', [
+    ['SADD', 'small', 'x', 'y'],
+    ['SRANDMEMBER', 'small', '5'],
+    ['SPOP', 'small', '3'],
+    ['EXISTS', 'small'],
+  ]);
+  assert.equal(small[0], ':2');
+  assert.ok(small[1] === '*[$x,$y]' || small[1] === '*[$y,$x]', small[1]);
+  assert.ok(small[2] === '*[$x,$y]' || small[2] === '*[$y,$x]', small[2]);
+  assert.equal(small[3], ':0');
+});

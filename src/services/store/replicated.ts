@@ -99,6 +99,7 @@ import {
   diffOps,
   materialize,
   type ReadValue,
+  type RowsRead,
   rowsCommandNames,
   rowsRead,
   shownType,
@@ -254,6 +255,48 @@ type Note = (error: BaristaError | undefined) => string;
 /** Whether an error leaves a write's outcome unknown. */
 function indefinite(error: BaristaError): boolean {
   return error.code === 'timeout' || error.code === 'outcome_unknown';
+}
+
+/**
+ * SPOP, SRANDMEMBER and HRANDFIELD in the rows layout read a uniform sample of the coordinator's
+ * rows (ReplicaNode.sampleRows), named, instead of every row, and run Redis' own code on the
+ * sample's live elements: `sample` rows are drawn and at least `live` of them must be live after
+ * the read (SPOP: one more than it pops, so it never empties the key from a sample; SRANDMEMBER
+ * and HRANDFIELD: the count, or one with a negative count), else every row is read. Undefined: not
+ * such a command, a count that is not a plain integer, or one over what a named read takes
+ * (storeSetMembersCountMax).
+ */
+function randomNeed(argv: readonly Uint8Array[]): { sample: number; live: number } | undefined {
+  const name = latin1(argv[0]!).toLowerCase();
+  if (name !== 'spop' && name !== 'srandmember' && name !== 'hrandfield') return undefined;
+  const pops = name === 'spop' ? 1 : 0;
+  if (argv.length === 2) return { sample: 4, live: 1 + pops };
+  if (argv.length !== 3 && !(name === 'hrandfield' && argv.length === 4)) return undefined;
+  const text = latin1(argv[2]!);
+  if (!/^-?[1-9][0-9]{0,5}$/.test(text)) return undefined;
+  const count = Number(text);
+  // A negative count (SRANDMEMBER, HRANDFIELD: with repetition) needs one live element.
+  if (count < 0 && pops === 1) return undefined;
+  const n = count < 0 ? Math.min(-count, 64) : count;
+  const sample = 2 * n + 4;
+  if (sample > limits.storeSetMembersCountMax) return undefined;
+  return { sample, live: count < 0 ? 1 : count + pops };
+}
+
+/** A sampled read's value with the sampled elements alone (materialize's placeholder dropped). */
+function sampleOnly(read: ReadValue, sampled: readonly Uint8Array[]): ReadValue {
+  const v = read.value;
+  if (v === null || (v.type !== 'set' && v.type !== 'hash')) return read;
+  const names = new Set(sampled.map(latin1));
+  if (v.type === 'set')
+    return { ...read, value: { type: 'set', members: v.members.filter((m) => names.has(latin1(m))) } };
+  return { ...read, value: { type: 'hash', entries: v.entries.filter(([f]) => names.has(latin1(f))) } };
+}
+
+/** Elements a read value holds (a set's members, a hash's fields). */
+function liveItems(value: Materialized | null): number {
+  if (value === null) return 0;
+  return value.type === 'set' ? value.members.length : value.type === 'hash' ? value.entries.length : 0;
 }
 
 /** A register's state over the Paxos value bound (definite: not written). */
@@ -725,7 +768,7 @@ export class ReplicatedCommands {
    * A list, set, sorted-set or hash command by Redis' own implementation on the value read at the
    * level (replicated-collections.ts); its changes, if any, as CRDT operations at a replica.
    */
-  private collection(argv: readonly Uint8Array[], level: Level, done: Done, counted = false): void {
+  private collection(argv: readonly Uint8Array[], level: Level, done: Done, counted = false, sample = true): void {
     const type = COUNT_COMMANDS.get(latin1(argv[0]!).toLowerCase());
     if (type !== undefined && !counted && argv.length === 2 && this.node.collections === 'rows') {
       // LLEN, SCARD, HLEN, ZCARD: a tail read (no row) answers when every replica read holds the
@@ -754,10 +797,22 @@ export class ReplicatedCommands {
     // commands); a set, hash or list command in the rows layout reads the rows it names, or a
     // list's head, or every row (rowsRead).
     const reads: ReadValue[] = [];
+    // SPOP, SRANDMEMBER, HRANDFIELD: a sample of this node's rows, named (randomNeed).
+    const random = sample && this.node.collections === 'rows' ? randomNeed(argv) : undefined;
+    const sampled =
+      random === undefined
+        ? undefined
+        : this.node.sampleRows(argv[1]!, random.sample, limits.storeSampleRowsMax, this.rng);
+    if (sampled !== undefined && sampled.length < random!.live) {
+      // Too few rows here (the reply may be the whole collection, or SPOP empty it): every row.
+      return this.collection(argv, level, done, counted, false);
+    }
     const rows =
-      this.node.collections === 'rows' && rowsCommandNames.has(latin1(argv[0]!).toLowerCase())
-        ? rowsRead(argv)
-        : undefined;
+      sampled !== undefined
+        ? new Map<string, RowsRead>([[latin1(argv[1]!), sampled]])
+        : this.node.collections === 'rows' && rowsCommandNames.has(latin1(argv[0]!).toLowerCase())
+          ? rowsRead(argv)
+          : undefined;
     /** The elements a key's read names (undefined: a list head or every row). */
     const namedOf = (key: Uint8Array): readonly Uint8Array[] | undefined => {
       const read = rows?.get(latin1(key));
@@ -800,7 +855,17 @@ export class ReplicatedCommands {
           reads.push(before);
           next();
         }),
-      () => this.collectionRun(argv, keys, reads, level, done, rows !== undefined),
+      () => {
+        if (sampled !== undefined) {
+          // Redis' code runs on the sample's live elements alone (no placeholder: SPOP never
+          // takes all of them, so the key is not emptied). A sample whose rows the read found
+          // removed elsewhere may leave too few: every row.
+          const only = sampleOnly(reads[0]!, sampled);
+          if (liveItems(only.value) < random!.live) return this.collection(argv, level, done, counted, false);
+          reads[0] = only;
+        }
+        this.collectionRun(argv, keys, reads, level, done, rows !== undefined);
+      },
     );
   }
 

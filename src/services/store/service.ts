@@ -23,6 +23,7 @@ import { RequestPipeline } from '../../wire/pipeline.ts';
 import { protocolErrorReply, type RespCommand, RespRequestDecoder } from '../../wire/resp/index.ts';
 import { buildCommandTable, latin1 } from './command-entry.ts';
 import { ReplicatedWaiters } from './blocking-replicated.ts';
+import { keyRegister } from './tag-state.ts';
 import {
   RESP_PROTOCOL,
   RESP_WELL_KNOWN_PORT,
@@ -576,9 +577,12 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
         const spec = lookupDataCommand(argv[0]!);
         return spec === undefined ? [] : commandKeys(spec, argv);
       },
+      registerOf: keyRegister,
+      hearsWrites: (key) => replicated.node.holdsReplica(key),
     });
     server.blocking.replicated = waiters;
     replicated.node.onKeyWritten = (key) => waiters.signal(key);
+    replicated.node.onRegisterCommitted = (register) => waiters.signalRegister(register);
   }
   const onProtocolError = (error: ProtocolError): Uint8Array | undefined => {
     server.countProtocolError();

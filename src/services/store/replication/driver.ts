@@ -56,7 +56,7 @@
 //                         are rejected with `timeout` (writes indefinite)
 
 import type { Mutations } from '../../../lib/mutations.ts';
-import type { Counter, Env, Gauge, Histogram, Logger, Metrics, NodeId, Timer } from '../../../env/types.ts';
+import type { Counter, Env, Gauge, Histogram, Logger, Metrics, NodeId, Rng, Timer } from '../../../env/types.ts';
 import { assert } from '../../../lib/assert.ts';
 import {
   compareHlc,
@@ -306,10 +306,15 @@ const carriesMove = (out: Output): boolean =>
 
 const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
+/** Rows sampleRows reads from the store at a time. */
+const SAMPLE_PAGE_ROWS = 256;
+
 export class ReplicaNode {
   readonly replica: DynamoReplica;
   /** Told the key of every write a peer sends this replica (blocking-replicated.ts wakes its waiters). */
   onKeyWritten: ((key: Uint8Array) => void) | undefined;
+  /** Told the register of every SERIAL commit this node's acceptor takes (blocking-replicated.ts). */
+  onRegisterCommitted: ((register: Uint8Array) => void) | undefined;
   private ring_: Ring;
   private readonly env: Env;
   private readonly store: ReplicaStore;
@@ -464,6 +469,7 @@ export class ReplicaNode {
         { timeoutTicks: ticks(config.requestTimeoutMs), backoffTicksMax: 4, opsMax: config.inflightRequestsMax },
       );
       this.serial_ = serial;
+      serial.onCommit = (register) => this.onRegisterCommitted?.(register);
       components.router.register([MessageType.DynamoPaxos], (msg) => {
         if (this.stopped) return;
         if (this.closedReason !== undefined) return this.closedDrops.inc();
@@ -709,6 +715,40 @@ export class ReplicaNode {
     return this.store.scanValues(from, countMax);
   }
 
+  /** Whether this node is one of the key's replicas (natural or pending) on its current ring. */
+  holdsReplica(key: Uint8Array): boolean {
+    const at = this.ring_.locate(key, this.replica.config.replicas);
+    const self = this.env.nodeId;
+    return at.replicas.includes(self) || at.pending.includes(self);
+  }
+
+  /**
+   * A uniform sample of up to `count` of the elements this node's replica keeps rows of for `key`
+   * (one pass over them, reservoir sampling with `rng`): what SPOP, SRANDMEMBER and HRANDFIELD
+   * read at N > 1 instead of every row (replicated.ts). Undefined when this node holds no replica
+   * of the key, or more than `rowsMax` rows (the pass would hold the event loop: the caller reads
+   * every row instead). No quorum, no repair.
+   */
+  sampleRows(key: Uint8Array, count: number, rowsMax: number, rng: Rng): Uint8Array[] | undefined {
+    if (!this.holdsReplica(key)) return undefined;
+    const sample: Uint8Array[] = [];
+    let seen = 0;
+    let from: Uint8Array | null = new Uint8Array(0);
+    while (from !== null) {
+      const page = this.store.scanRows(key, from, SAMPLE_PAGE_ROWS);
+      for (const r of page.entries) {
+        if (++seen > rowsMax) return undefined;
+        if (sample.length < count) sample.push(r.element);
+        else {
+          const j = rng.int(seen);
+          if (j < count) sample[j] = r.element;
+        }
+      }
+      from = page.next;
+    }
+    return sample;
+  }
+
   /** This node's stored state of a key, without quorum or repair (tests, debugging). */
   peek(key: Uint8Array): Versioned {
     return this.replica.peek(key);
@@ -758,6 +798,9 @@ export class ReplicaNode {
     this.process(this.replica.receive(from, m));
     // A peer's write to a key this node replicates: waiters on it (blocking pops) try again.
     if (m.type === 'replicate' || m.type === 'delta' || m.type === 'rowsRepair') this.onKeyWritten?.(m.key);
+    // A write forwarded here (this node coordinates it as the first live replica).
+    else if (m.type === 'forward' && m.request.kind !== 'get' && m.request.kind !== 'rows')
+      this.onKeyWritten?.(m.request.key);
   }
 
   private onTick(): void {

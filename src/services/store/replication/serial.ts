@@ -68,6 +68,8 @@ interface Running {
 }
 
 export class SerialCoordinator {
+  /** Told the register of every commit of a new value this node's acceptor takes (blocking pops wake on it). */
+  onCommit: ((register: Uint8Array) => void) | undefined;
   private readonly acceptor: PaxosAcceptor;
   private readonly ballots: BallotGenerator;
   private readonly running = new Map<number, Running>();
@@ -195,6 +197,8 @@ export class SerialCoordinator {
       const out = this.acceptor.receive(m);
       if (out.syncNeeded) this.c.store.sync();
       this.sendOne(from, out.reply);
+      // A new value committed (not a read's re-commit of the same one): blocked pops on it wake.
+      if (out.valueChanged === true) this.onCommit?.(m.key);
       return;
     }
     const r = this.running.get(m.op);

@@ -81,6 +81,8 @@ export const MUTATION_NAMES = [
   'paxos-ignore-accepted',
   /** Store SERIAL over a hash tag: the register is written blind, not compare-and-set from the state read (concurrent transactions lose updates). */
   'serial-tag-blind-write',
+  /** Store blocking pops at N > 1: a peer's write wakes every replica's waiters at once (no wake steps: duplicate pops below SERIAL). */
+  'blocking-wake-all-at-once',
   /** Store front end: under sync 'always', replies leave before the sync that covers their writes. */
   'store-reply-before-sync',
   /** Dynamo driver: a step's messages and replies go out before its store sync (synced at the next tick instead). */

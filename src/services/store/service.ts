@@ -22,7 +22,7 @@ import { LsmEngine, type SyncPolicy } from '../../storage/lsm/engine.ts';
 import { RequestPipeline } from '../../wire/pipeline.ts';
 import { protocolErrorReply, type RespCommand, RespRequestDecoder } from '../../wire/resp/index.ts';
 import { buildCommandTable, latin1 } from './command-entry.ts';
-import { ReplicatedWaiters } from './blocking-replicated.ts';
+import { PEER_WAKE_STEP_MS, ReplicatedWaiters } from './blocking-replicated.ts';
 import { keyRegister } from './tag-state.ts';
 import {
   RESP_PROTOCOL,
@@ -581,8 +581,11 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
       hearsWrites: (key) => replicated.node.holdsReplica(key),
     });
     server.blocking.replicated = waiters;
-    replicated.node.onKeyWritten = (key) => waiters.signal(key);
-    replicated.node.onRegisterCommitted = (register) => waiters.signalRegister(register);
+    // A peer's write wakes this node's waiters after its rank's step (blocking-replicated.ts).
+    const stepMs = replicated.node.mutations.has('blocking-wake-all-at-once') ? 0 : PEER_WAKE_STEP_MS;
+    const step = (key: Uint8Array) => stepMs * (1 + (replicated.node.replicaRank(key) ?? 0));
+    replicated.node.onKeyWritten = (key, coordinated) => waiters.signal(key, coordinated ? 0 : step(key));
+    replicated.node.onRegisterCommitted = (register) => waiters.signalRegister(register, step);
   }
   const onProtocolError = (error: ProtocolError): Uint8Array | undefined => {
     server.countProtocolError();

@@ -311,8 +311,11 @@ const SAMPLE_PAGE_ROWS = 256;
 
 export class ReplicaNode {
   readonly replica: DynamoReplica;
-  /** Told the key of every write a peer sends this replica (blocking-replicated.ts wakes its waiters). */
-  onKeyWritten: ((key: Uint8Array) => void) | undefined;
+  /**
+   * Told the key of every write a peer sends this replica, `coordinated` when this node coordinates
+   * it (a forwarded write) (blocking-replicated.ts wakes its waiters).
+   */
+  onKeyWritten: ((key: Uint8Array, coordinated: boolean) => void) | undefined;
   /** Told the register of every SERIAL commit this node's acceptor takes (blocking-replicated.ts). */
   onRegisterCommitted: ((register: Uint8Array) => void) | undefined;
   private ring_: Ring;
@@ -715,6 +718,12 @@ export class ReplicaNode {
     return this.store.scanValues(from, countMax);
   }
 
+  /** This node's place in the key's preference list (0: first), undefined when it is no natural replica. */
+  replicaRank(key: Uint8Array): number | undefined {
+    const i = this.ring_.locate(key, this.replica.config.replicas).replicas.indexOf(this.env.nodeId);
+    return i < 0 ? undefined : i;
+  }
+
   /** Whether this node is one of the key's replicas (natural or pending) on its current ring. */
   holdsReplica(key: Uint8Array): boolean {
     const at = this.ring_.locate(key, this.replica.config.replicas);
@@ -797,10 +806,10 @@ export class ReplicaNode {
     this.refreshView();
     this.process(this.replica.receive(from, m));
     // A peer's write to a key this node replicates: waiters on it (blocking pops) try again.
-    if (m.type === 'replicate' || m.type === 'delta' || m.type === 'rowsRepair') this.onKeyWritten?.(m.key);
+    if (m.type === 'replicate' || m.type === 'delta' || m.type === 'rowsRepair') this.onKeyWritten?.(m.key, false);
     // A write forwarded here (this node coordinates it as the first live replica).
     else if (m.type === 'forward' && m.request.kind !== 'get' && m.request.kind !== 'rows')
-      this.onKeyWritten?.(m.request.key);
+      this.onKeyWritten?.(m.request.key, true);
   }
 
   private onTick(): void {

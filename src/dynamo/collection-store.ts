@@ -419,6 +419,12 @@ export function storedSchema(store: ReplicaStore, key: Uint8Array): Schema | und
   return bytes === undefined ? undefined : headerSchema(bytes);
 }
 
+/** The count of rows `key`'s stored collection records in its header (undefined: no collection). */
+export function storedCollectionCount(store: ReplicaStore, key: Uint8Array): number | undefined {
+  const stored = store.getHeader(key);
+  return stored === undefined ? undefined : readHeader(stored, headerSchema(stored)).count;
+}
+
 /**
  * What `key`'s stored collection takes, rows and header, as maxmemory prices them (0: none), from
  * its header alone when it records its rows' bytes (else from every row).

@@ -416,7 +416,7 @@ export const limits = {
    * Rows SPOP, SRANDMEMBER and HRANDFIELD at N > 1 walk on the coordinator to draw a sample
    * (ReplicaNode.sampleRows, one pass on the event loop); a collection of more is read whole.
    */
-  storeSampleRowsMax: 20_000,
+  storeSampleRowsCountMax: 20_000,
   /**
    * Items of one list or sorted-set change at N > 1 (two per element: its key and the change), so
    * one command adds, moves or removes at most half this many elements (replicated-collections.ts).

@@ -275,3 +275,31 @@ test('below SERIAL, a push wakes the waiters of the node that coordinated it at 
   const all = quorumWorkers('QUORUM', mutationsFrom(['blocking-wake-all-at-once']));
   assert.ok(all.length > new Set(all).size, `woken at once: ${all.length} pops of ${new Set(all).size} jobs`);
 });
+
+test('N = 3: a BLPOP behind a BZPOPMIN on one key takes the list pushed there; a write during a first try is seen at once', () => {
+  const sim = replicatedCluster('blocking-n3-review', THREE, 3, { consistency: 'QUORUM' });
+  const z = new SimRespClient(sim, 'n1');
+  const l = new SimRespClient(sim, 'n1');
+  const producer = new SimRespClient(sim, 'n2');
+  z.send('BZPOPMIN', 'k', '0');
+  sim.runFor(10);
+  l.send('BLPOP', 'k', '0');
+  sim.runFor(300);
+  producer.send('RPUSH', 'k', 'x');
+  assert.deepEqual(settled(sim, l), ['*[$k,$x]'], 'the list waiter is not stuck behind the sorted-set one');
+  assert.equal(z.replies.length, 0, 'BZPOPMIN still waits');
+
+  // The push lands while the BLPOP's first try is reading: the element is taken at once, not at
+  // the next poll (each offset below lands the push's write at a different point of that try).
+  const local = new SimRespClient(sim, 'n3'); // its writes signal n3's waiters at once
+  for (const offset of [2, 4, 5, 6, 7, 8, 9, 10, 11, 12]) {
+    const key = `e${offset}`;
+    const early = new SimRespClient(sim, 'n3');
+    const start = sim.nowMs;
+    local.send('RPUSH', key, 'now');
+    sim.runFor(offset);
+    early.send('BLPOP', key, '0');
+    assert.deepEqual(settled(sim, early), [`*[$${key},$now]`]);
+    assert.ok(sim.nowMs - start < 300, `offset ${offset}: not after a poll: ${sim.nowMs - start} ms`);
+  }
+});

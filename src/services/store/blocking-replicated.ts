@@ -36,7 +36,6 @@
 // at a time; a poll timer per key with waiters.
 
 import type { Timer, Timers } from '../../env/types.ts';
-import { bytesEqual } from '../../lib/bytes.ts';
 import { type RespValue, reply } from '../../wire/resp/index.ts';
 import { latin1 } from './command-entry.ts';
 import type { ConsistencyLevel } from './replicated.ts';
@@ -99,6 +98,8 @@ interface Waiter {
   trying: boolean;
   /** Queued on its keys (after a first try that found nothing). */
   queued: boolean;
+  /** A key of its was signalled during its first try: served at once after it. */
+  signalled: boolean;
   /** Answered or dropped: skipped and pruned from the queues. */
   settled: boolean;
   /** The answer a timeout or CLIENT UNBLOCK gave while a try was running (sent if the try pops nothing). */
@@ -106,7 +107,10 @@ interface Waiter {
 }
 
 interface KeyState {
+  readonly register: string;
   readonly queue: Waiter[];
+  /** Waiters in their first try (not queued yet): a signal marks them. */
+  readonly first: Set<Waiter>;
   serving: boolean;
   /** A signal came while serving: serve once more after. */
   again: boolean;
@@ -118,14 +122,20 @@ interface KeyState {
   wake: Timer | undefined;
 }
 
-/** What one try came to: an answer, nothing to take, or a failure that wrote nothing (try later). */
-type Tried = { readonly answer: RespValue } | 'empty' | 'failed';
+/**
+ * What one try came to: an answer; nothing to take; a failure that wrote nothing (no quorum now:
+ * try later, let the next waiter try); or the key holds another type than the one awaited (this
+ * waiter stays blocked, the next may take it: BZPOPMIN before BLPOP on a list).
+ */
+type Tried = { readonly answer: RespValue } | 'empty' | 'failed' | 'otherType';
 
 /** A blocking pop's answer at its timeout or CLIENT UNBLOCK: the null array (BLMOVE's too, as at N = 1). */
 const TIMED_OUT = reply.nullArray;
 
 export class ReplicatedWaiters {
   private readonly keys = new Map<string, KeyState>();
+  /** Register (latin1) -> waited keys in it: a SERIAL commit wakes them without a scan of every key. */
+  private readonly byRegister = new Map<string, Set<string>>();
   private readonly bySession = new Map<RespSession, Waiter>();
 
   constructor(private readonly o: ReplicatedWaitersOptions) {}
@@ -142,6 +152,7 @@ export class ReplicatedWaiters {
     const name = latin1(key);
     const k = this.keys.get(name);
     if (k === undefined) return;
+    for (const w of k.first) w.signalled = true;
     if (delayMs > 0) {
       k.wake ??= this.o.timers.after(delayMs, () => {
         k.wake = undefined;
@@ -152,22 +163,23 @@ export class ReplicatedWaiters {
     k.pollMs = POLL_FIRST_MS;
     k.poll?.cancel();
     k.poll = undefined;
-    this.serve(name, k);
+    if (k.queue.length > 0) this.serve(name, k);
   }
 
   /** A SERIAL register was committed on this node (an acceptor's commit): the waiters of its keys try. */
   signalRegister(register: Uint8Array, delayMs: (key: Uint8Array) => number = () => 0): void {
-    if (this.keys.size === 0) return;
-    for (const name of [...this.keys.keys()]) {
+    const names = this.byRegister.get(latin1(register));
+    if (names === undefined) return;
+    for (const name of [...names]) {
       const key = latin1Bytes(name);
-      if (bytesEqual(this.o.registerOf(key), register)) this.signal(key, delayMs(key));
+      this.signal(key, delayMs(key));
     }
   }
 
   /**
    * A blocking command at `level`: tries every key now; answers at once if one yields (or with an
    * error), else waits (see the header). `timeoutMs` 0: forever. The waiter counts from the call:
-   * a close, CLIENT UNBLOCK or the timeout during the first try is seen.
+   * a close, CLIENT UNBLOCK or the timeout during the first try is seen, and so is a write.
    */
   block(
     session: RespSession,
@@ -191,35 +203,54 @@ export class ReplicatedWaiters {
       timer: undefined,
       trying: true,
       queued: false,
+      signalled: false,
       settled: false,
       deferred: undefined,
     };
     this.bySession.set(session, w);
+    for (const [name, key] of byName) this.keyState(name, key).first.add(w);
     if (timeoutMs > 0) w.timer = this.o.timers.after(timeoutMs, () => this.finish(w, TIMED_OUT));
     this.tryOnce(w, steps(), undefined, (t) => {
       w.trying = false;
-      if (t !== 'empty' && t !== 'failed') return this.answer(w, t.answer);
-      if (w.settled) return;
+      for (const name of w.keys) this.keys.get(name)?.first.delete(w);
+      if (t !== 'empty' && t !== 'failed' && t !== 'otherType') return this.answer(w, t.answer);
+      if (w.settled) return this.forgetIdle(w);
       if (w.deferred !== undefined) return this.answer(w, w.deferred);
       w.queued = true;
       for (const name of w.keys) {
-        let k = this.keys.get(name);
-        if (k === undefined) {
-          k = {
-            queue: [],
-            serving: false,
-            again: false,
-            headBusy: false,
-            poll: undefined,
-            pollMs: POLL_FIRST_MS,
-            wake: undefined,
-          };
-          this.keys.set(name, k);
-        }
+        const k = this.keys.get(name)!;
         k.queue.push(w);
-        this.schedulePoll(name, k);
+        // A write during the first try, or a try that failed: this key is tried again now.
+        if (w.signalled || t === 'failed') this.serve(name, k);
+        else this.schedulePoll(name, k);
       }
     });
+  }
+
+  private keyState(name: string, key: Uint8Array): KeyState {
+    let k = this.keys.get(name);
+    if (k === undefined) {
+      const register = latin1(this.o.registerOf(key));
+      k = {
+        register,
+        queue: [],
+        first: new Set(),
+        serving: false,
+        again: false,
+        headBusy: false,
+        poll: undefined,
+        pollMs: POLL_FIRST_MS,
+        wake: undefined,
+      };
+      this.keys.set(name, k);
+      let names = this.byRegister.get(register);
+      if (names === undefined) {
+        names = new Set();
+        this.byRegister.set(register, names);
+      }
+      names.add(name);
+    }
+    return k;
   }
 
   /** CLIENT UNBLOCK of a waiter here: the null array or -UNBLOCKED, after a try in flight (which may pop: then the element). */
@@ -252,22 +283,31 @@ export class ReplicatedWaiters {
   }
 
   private answer(w: Waiter, value: RespValue): void {
-    if (w.settled) return;
-    this.settle(w);
-    w.done(value);
+    if (!w.settled) {
+      this.settle(w);
+      w.done(value);
+    }
+    this.forgetIdle(w);
   }
 
   private settle(w: Waiter): void {
     w.settled = true;
     w.timer?.cancel();
     this.bySession.delete(w.session);
-    if (!w.queued) return;
     for (const name of w.keys) {
       const k = this.keys.get(name);
       if (k === undefined) continue;
       const i = k.queue.indexOf(w);
       if (i >= 0) k.queue.splice(i, 1);
-      if (k.queue.length === 0 && !k.serving) this.forget(name, k);
+    }
+    if (!w.trying) this.forgetIdle(w);
+  }
+
+  /** Drops the states of `w`'s keys no waiter needs any more. */
+  private forgetIdle(w: Waiter): void {
+    for (const name of w.keys) {
+      const k = this.keys.get(name);
+      if (k !== undefined && k.queue.length === 0 && k.first.size === 0 && !k.serving) this.forget(name, k);
     }
   }
 
@@ -275,6 +315,9 @@ export class ReplicatedWaiters {
     k.poll?.cancel();
     k.wake?.cancel();
     this.keys.delete(name);
+    const names = this.byRegister.get(k.register);
+    names?.delete(name);
+    if (names?.size === 0) this.byRegister.delete(k.register);
   }
 
   private schedulePoll(name: string, k: KeyState): void {
@@ -292,8 +335,8 @@ export class ReplicatedWaiters {
   /**
    * Tries the key for its waiters in the order they blocked: one that yields is answered and the
    * next tries; a try that found the key empty ends the round; one that failed having written
-   * nothing (no quorum now) keeps its place and lets the next waiter try, so one client's
-   * unreachable BLMOVE destination does not stall the queue.
+   * nothing (no quorum now), or found another type than it waits for, keeps its place and lets
+   * the next waiter try, so one client does not stall the queue.
    */
   private serve(name: string, k: KeyState): void {
     if (k.serving) {
@@ -301,18 +344,19 @@ export class ReplicatedWaiters {
       return;
     }
     k.serving = true;
-    let at = 0;
+    /** The waiter after which the next try starts (undefined: the first). */
+    let after: Waiter | undefined;
     const end = (): void => {
       k.serving = false;
-      if (k.queue.length === 0) return this.forget(name, k);
+      if (k.queue.length === 0 && k.first.size === 0) return this.forget(name, k);
       if (k.again) {
         k.again = false;
         return this.serve(name, k);
       }
-      this.schedulePoll(name, k);
+      if (k.queue.length > 0) this.schedulePoll(name, k);
     };
     trampoline((next) => {
-      const w = k.queue[at];
+      const w = after === undefined ? k.queue[0] : k.queue[k.queue.indexOf(after) + 1];
       if (w === undefined) return end();
       // A waiter trying another of its keys: this key is served again when that try ends.
       if (w.trying) {
@@ -322,9 +366,9 @@ export class ReplicatedWaiters {
       w.trying = true;
       this.tryOnce(w, w.steps(w.byName.get(name)!), name, (t) => {
         w.trying = false;
-        if (t === 'failed') {
+        if (t === 'failed' || t === 'otherType') {
           if (w.deferred !== undefined) this.answer(w, w.deferred);
-          else at++;
+          else after = w;
           this.afterTry(w);
           return next();
         }
@@ -355,7 +399,8 @@ export class ReplicatedWaiters {
   /**
    * Runs `steps` in turn until one yields. `readyKey` (a retry): a WRONGTYPE is the answer only
    * when that key holds the type waited for (the error came from elsewhere: BLMOVE's destination);
-   * a key of another type keeps the client blocked, as at N = 1.
+   * a key of another type keeps the client blocked, as at N = 1. An error after a partial write
+   * (BLMOVE's pop ran, its push failed) is always the answer.
    */
   private tryOnce(w: Waiter, steps: readonly PopStep[], readyKey: string | undefined, done: (t: Tried) => void): void {
     let i = 0;
@@ -372,11 +417,10 @@ export class ReplicatedWaiters {
             failed = true;
             return next();
           }
-          if (readyKey !== undefined && text.startsWith('WRONGTYPE ')) {
+          if (readyKey !== undefined && text.startsWith('WRONGTYPE ') && !text.includes('before it were written')) {
             return this.o.run([TYPE, w.byName.get(readyKey)!], w.level, (type) => {
               const holds = type.type === 'simple' ? errorText(type.value) : '';
-              if (holds === w.waitsFor) done({ answer: shaped });
-              else next();
+              done(holds === w.waitsFor ? { answer: shaped } : 'otherType');
             });
           }
           return done({ answer: shaped });
@@ -394,14 +438,15 @@ const TYPE = new Uint8Array([0x74, 0x79, 0x70, 0x65]);
 const latin1Bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
 
 /**
- * Whether an error says the try wrote nothing: the replicated path's definite failures, "(nothing
- * was written)" or "(not written)", and a TIMEOUT, UNAVAILABLE or BUSY with no note (a read's).
- * Anything else is the client's answer: "may have been applied", a partial write ("the keys
- * before it were written": BLMOVE's pop ran, its push did not), the command's own errors.
+ * Whether an error says the try wrote nothing because no quorum answered now: an UNAVAILABLE,
+ * TIMEOUT or BUSY that says "(nothing was written)" or "(not written)", or carries no note (a
+ * read's). Anything else is the client's answer: "may have been applied", a partial write ("the
+ * keys before it were written": BLMOVE's pop ran, its push did not), the command's own errors and
+ * limits (BLMPOP of a COUNT over what one command may change answers as LMPOP does).
  */
-function wroteNothing(text: string): boolean {
-  if (/\((nothing was written|not written)\)$/.test(text)) return true;
-  return /^(TIMEOUT|UNAVAILABLE|BUSY) /.test(text) && !text.includes('(');
+export function wroteNothing(text: string): boolean {
+  if (!/^(TIMEOUT|UNAVAILABLE|BUSY) /.test(text)) return false;
+  return /\((nothing was written|not written)\)$/.test(text) || !text.includes('(');
 }
 
 function errorText(message: string | Uint8Array): string {

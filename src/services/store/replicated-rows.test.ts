@@ -903,6 +903,12 @@ test("rows: SPOP, SRANDMEMBER and HRANDFIELD read a sample of the coordinator's 
   assert.deepEqual(runCommands(sim, 'n1', [['SRANDMEMBER', 'h', '10']]), [
     '-WRONGTYPE Operation against a key holding the wrong kind of value',
   ]);
+  // A negative count past 64: every row (each pick from all members, as Redis draws them).
+  const many = runCommands(sim, 'n1', [['SRANDMEMBER', 's', '-200']])[0]!
+    .slice(2, -1)
+    .split(',');
+  assert.equal(many.length, 200);
+  assert.ok(new Set(many).size > 100, `${new Set(many).size} distinct of 200 picks from 270`);
   const small = runCommands(sim, 'n1', [
     ['SADD', 'small', 'x', 'y'],
     ['SRANDMEMBER', 'small', '5'],

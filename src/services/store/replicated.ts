@@ -262,9 +262,9 @@ function indefinite(error: BaristaError): boolean {
  * rows (ReplicaNode.sampleRows), named, instead of every row, and run Redis' own code on the
  * sample's live elements: `sample` rows are drawn and at least `live` of them must be live after
  * the read (SPOP: one more than it pops, so it never empties the key from a sample; SRANDMEMBER
- * and HRANDFIELD: the count, or one with a negative count), else every row is read. Undefined: not
- * such a command, a count that is not a plain integer, or one over what a named read takes
- * (storeSetMembersCountMax).
+ * and HRANDFIELD: the count, negative or not), else every row is read. Undefined: not such a
+ * command, a count that is not a plain integer, a negative count past 64, or one over what a
+ * named read takes (storeSetMembersCountMax).
  */
 function randomNeed(argv: readonly Uint8Array[]): { sample: number; live: number } | undefined {
   const name = latin1(argv[0]!).toLowerCase();
@@ -275,12 +275,13 @@ function randomNeed(argv: readonly Uint8Array[]): { sample: number; live: number
   const text = latin1(argv[2]!);
   if (!/^-?[1-9][0-9]{0,5}$/.test(text)) return undefined;
   const count = Number(text);
-  // A negative count (SRANDMEMBER, HRANDFIELD: with repetition) needs one live element.
-  if (count < 0 && pops === 1) return undefined;
-  const n = count < 0 ? Math.min(-count, 64) : count;
+  // A negative count (SRANDMEMBER, HRANDFIELD: with repetition) draws from as many distinct live
+  // elements as it asks for, up to 64; past that, every row (Redis draws each pick from all).
+  if (count < 0 && (pops === 1 || -count > 64)) return undefined;
+  const n = Math.abs(count);
   const sample = 2 * n + 4;
   if (sample > limits.storeSetMembersCountMax) return undefined;
-  return { sample, live: count < 0 ? 1 : count + pops };
+  return { sample, live: n + pops };
 }
 
 /** A sampled read's value with the sampled elements alone (materialize's placeholder dropped). */
@@ -802,7 +803,7 @@ export class ReplicatedCommands {
     const sampled =
       random === undefined
         ? undefined
-        : this.node.sampleRows(argv[1]!, random.sample, limits.storeSampleRowsMax, this.rng);
+        : this.node.sampleRows(argv[1]!, random.sample, limits.storeSampleRowsCountMax, this.rng);
     if (sampled !== undefined && sampled.length < random!.live) {
       // Too few rows here (the reply may be the whole collection, or SPOP empty it): every row.
       return this.collection(argv, level, done, counted, false);

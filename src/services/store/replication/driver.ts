@@ -83,7 +83,7 @@ import {
   type Level,
 } from '../../../dynamo/messages.ts';
 import type { MoveProgress, MoveStats } from '../../../dynamo/move.ts';
-import { repairMarked } from '../../../dynamo/collection-store.ts';
+import { repairMarked, storedCollectionCount } from '../../../dynamo/collection-store.ts';
 import { DynamoReplica, levelCount, type Output, type ReplicaStats } from '../../../dynamo/replica.ts';
 import type { Ring } from '../../../dynamo/ring.ts';
 import type { PaxosOperation, PaxosOutcome, PaxosStore } from '../../../dynamo/paxos.ts';
@@ -740,6 +740,8 @@ export class ReplicaNode {
    */
   sampleRows(key: Uint8Array, count: number, rowsMax: number, rng: Rng): Uint8Array[] | undefined {
     if (!this.holdsReplica(key)) return undefined;
+    // The header's count first: a collection past the bound is not walked at all.
+    if ((storedCollectionCount(this.store, key) ?? 0) > rowsMax) return undefined;
     const sample: Uint8Array[] = [];
     let seen = 0;
     let from: Uint8Array | null = new Uint8Array(0);

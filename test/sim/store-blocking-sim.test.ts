@@ -41,7 +41,7 @@ test('N = 3: a client blocked on one node is answered by a push through another,
   assert.deepEqual(settled(sim, producer), [':2']);
   assert.deepEqual(settled(sim, a), ['*[$q,$x]'], 'the first to block gets the first element');
   assert.deepEqual(settled(sim, b), ['*[$q,$y]']);
-  // n1 heard n2's write from a peer: it wakes a step per rank later (at most 3 x 30 ms).
+  // n1 heard n2's write from a peer: it wakes a step per rank later (at most 3 x 10 ms).
   assert.ok(sim.nowMs - before < 150, `answered by the peer's write, not a poll: ${sim.nowMs - before} ms`);
   info.send('INFO', 'clients');
   assert.match(settled(sim, info)[1]!, /blocked_clients:0/);

@@ -51,7 +51,7 @@ export const POLL_REPLICA_MS = 2_000;
  * A write a replica hears from a peer wakes its waiters after this times (1 + its rank in the
  * key's preference list); one this node coordinated wakes them at once (see the header).
  */
-export const PEER_WAKE_STEP_MS = 30;
+export const PEER_WAKE_STEP_MS = 10;
 
 /** One non-blocking command a try runs, and the key a popFirst reply names ([key, ...popped]). */
 export interface PopStep {

@@ -417,6 +417,8 @@ export const limits = {
    * (ReplicaNode.sampleRows, one pass on the event loop); a collection of more is read whole.
    */
   storeSampleRowsCountMax: 20_000,
+  /** SERIAL operations waiting on one register on one node for the one running (replicated.ts inRegister); more: -BUSY. */
+  storeSerialQueuedCountMax: 10_000,
   /**
    * Items of one list or sorted-set change at N > 1 (two per element: its key and the change), so
    * one command adds, moves or removes at most half this many elements (replicated-collections.ts).

@@ -6,7 +6,7 @@
 // workers blocked on one queue on every node take each element exactly once.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Mutation, type Mutations, mutationsFrom } from '../../src/lib/mutations.ts';
+import { type Mutations, mutationsFrom } from '../../src/lib/mutations.ts';
 import { POLL_MAX_MS } from '../../src/services/store/blocking-replicated.ts';
 import { storeOf } from '../../src/services/store/service.ts';
 import { show, SimRespClient } from '../../src/services/store/sim-client.ts';
@@ -138,9 +138,9 @@ test('5 nodes, N = 3: a client on a node holding no replica of the key is answer
 });
 
 /** Workers blocked on "jobs" from every node at SERIAL, 25 jobs pushed one by one: what they took. */
-function workers(mutation?: Mutation): { popped: string[]; pushed: string[]; left: string } {
-  const sim = serialCluster('blocking-serial', mutation);
-  const workers = SERIAL_NODES.map((n) => new SimRespClient(sim, n));
+function workers(): { popped: string[]; pushed: string[]; left: string } {
+  const sim = serialCluster('blocking-serial');
+  const workers = [...SERIAL_NODES, ...SERIAL_NODES].map((n) => new SimRespClient(sim, n));
   const popped: string[] = [];
   const wait = (w: SimRespClient) => w.send('BLPOP', 'jobs', '0');
   for (const w of workers) wait(w);
@@ -175,16 +175,14 @@ function workers(mutation?: Mutation): { popped: string[]; pushed: string[]; lef
   return { popped, pushed, left: show(producer.replies.at(-1)) };
 }
 
-test('at SERIAL, workers blocked on one queue from every node take each pushed element exactly once; negative control: the register written blind loses jobs', () => {
+test('at SERIAL, workers blocked on one queue from every node take each pushed element exactly once', () => {
   const { popped, pushed, left } = workers();
   assert.deepEqual([...popped].sort(), [...pushed].sort(), 'each job once');
   assert.equal(left, ':0');
-  const blind = workers('serial-tag-blind-write');
-  assert.notDeepEqual(
-    [...blind.popped].sort(),
-    [...blind.pushed].sort(),
-    'written blind, a job is lost or taken twice',
-  );
+  // The compare-and-set that makes this hold is tagUpdate's; its negative control (the register
+  // written blind loses updates) is store-transaction-sim's. Here, with each node's operations on
+  // one register in turn (replicated.ts inRegister), the blind write's races did not show in
+  // this schedule, even with every node woken at once.
 });
 
 test('N = 3: a BLMOVE whose destination holds another type answers WRONGTYPE and the next waiter takes the element (the queue does not stall); BLMOVE times out with the null array in RESP2; a connection closed during its first try waits for nothing', () => {

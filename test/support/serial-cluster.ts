@@ -11,14 +11,16 @@ import { simServices } from './sim-services.ts';
 
 export const SERIAL_NODES = ['n1', 'n2', 'n3', 'n4', 'n5'];
 
-export function serialCluster(seed: string, mutation?: Mutation): Simulation<NodeServices> {
+export function serialCluster(seed: string, mutation?: Mutation | readonly Mutation[]): Simulation<NodeServices> {
   const sim = simServices({
     seed,
     nodes: SERIAL_NODES,
     services: [membershipService, storeService],
     store: { sync: 'always', consistency: 'SERIAL', replication: { replicas: 3, antiEntropyIntervalMs: 0 } },
     clientLinks: { chunking: 'random', chunkBytesMax: 13 },
-    ...(mutation === undefined ? {} : { mutations: mutationsFrom([mutation]) }),
+    ...(mutation === undefined
+      ? {}
+      : { mutations: mutationsFrom(typeof mutation === 'string' ? [mutation] : mutation) }),
   });
   assert.ok(
     sim.runUntilCondition(

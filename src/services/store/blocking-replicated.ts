@@ -457,7 +457,7 @@ function errorText(message: string | Uint8Array): string {
  * Calls `step(next)`, and again each time it calls `next`: a loop whose steps may end at once
  * (a read at ONE on a replica answers within the call) or later, without growing the stack.
  */
-function trampoline(step: (next: () => void) => void): void {
+export function trampoline(step: (next: () => void) => void): void {
   let running = false;
   let pending = false;
   const next = (): void => {

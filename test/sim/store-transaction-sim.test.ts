@@ -528,3 +528,15 @@ test('concurrent LPUSHes onto one untagged key at SERIAL from every node: each a
   );
   assert.deepEqual(after, ['+OK', '-WRONGTYPE Operation against a key holding the wrong kind of value', '$over']);
 });
+
+test('SERIAL INCRs on one key from ten connections to one node (run one at a time there: replicated.ts inRegister) answer every count once', () => {
+  const sim = cluster('serial-one-node');
+  const clients = Array.from({ length: 10 }, () => new SimRespClient(sim, 'n2'));
+  for (let i = 0; i < 3; i++) for (const c of clients) c.send('INCR', 'shared');
+  assert.ok(sim.runUntilCondition(() => clients.every((c) => c.settled), 60_000));
+  const counts = clients.flatMap((c) => c.replies.map(show)).map((r) => Number(r.slice(1)));
+  assert.deepEqual(
+    [...counts].sort((x, y) => x - y),
+    Array.from({ length: 30 }, (_, i) => i + 1),
+  );
+});

@@ -52,6 +52,8 @@ export const POLL_REPLICA_MS = 2_000;
  * key's preference list); one this node coordinated wakes them at once (see the header).
  */
 export const PEER_WAKE_STEP_MS = 10;
+/** A pending wake moves later with each write heard, up to this many of its steps after the first. */
+const WAKE_DEFER_STEPS = 4;
 
 /** One non-blocking command a try runs, and the key a popFirst reply names ([key, ...popped]). */
 export interface PopStep {
@@ -76,6 +78,8 @@ export interface ReplicatedWaitersOptions {
   readonly run: (argv: readonly Uint8Array[], level: ConsistencyLevel, done: (value: RespValue) => void) => void;
   /** The keys a command names (routing.ts commandKeys), for the signal a pop's push raises. */
   readonly keysOf: (argv: readonly Uint8Array[]) => readonly Uint8Array[];
+  /** The node's monotonic clock (ms): a deferred wake's due time. */
+  readonly nowMs: () => number;
   /** The SERIAL register a key lives in (tag-state.ts keyRegister): a commit of it wakes the key. */
   readonly registerOf: (key: Uint8Array) => Uint8Array;
   /** Whether this node holds a replica of the key (it hears every write to it: polls are a safety net only). */
@@ -118,8 +122,10 @@ interface KeyState {
   headBusy: boolean;
   poll: Timer | undefined;
   pollMs: number;
-  /** A delayed wake-up (a peer's write) is pending. */
+  /** A delayed wake-up (a peer's write) is pending: due then, first asked for then. */
   wake: Timer | undefined;
+  wakeDueMs: number;
+  wakeFirstMs: number;
 }
 
 /**
@@ -154,7 +160,20 @@ export class ReplicatedWaiters {
     if (k === undefined) return;
     for (const w of k.first) w.signalled = true;
     if (delayMs > 0) {
-      k.wake ??= this.o.timers.after(delayMs, () => {
+      // At least `delayMs` after the latest write heard (a pending wake moves later: a push that
+      // lands just before it fires must not wake this node with the coordinator's waiters), but no
+      // later than WAKE_DEFER_STEPS steps after the first (a stream of writes cannot starve it).
+      const now = this.o.nowMs();
+      const due = now + delayMs;
+      if (k.wake === undefined) {
+        k.wakeFirstMs = now;
+      } else if (due <= k.wakeDueMs || due > k.wakeFirstMs + WAKE_DEFER_STEPS * delayMs) {
+        return;
+      } else {
+        k.wake.cancel();
+      }
+      k.wakeDueMs = due;
+      k.wake = this.o.timers.after(delayMs, () => {
         k.wake = undefined;
         this.signal(key);
       });
@@ -241,6 +260,8 @@ export class ReplicatedWaiters {
         poll: undefined,
         pollMs: POLL_FIRST_MS,
         wake: undefined,
+        wakeDueMs: 0,
+        wakeFirstMs: 0,
       };
       this.keys.set(name, k);
       let names = this.byRegister.get(register);

@@ -331,6 +331,12 @@ export class RespSession {
           if (!Array.isArray(r)) return done(r);
           for (const v of r) if (v.type === 'error') this.server.countError(v.message);
           done(reply.array(r));
+          // The transaction's writes may feed blocked pops here: they try now (blocking-replicated.ts).
+          const waiters = this.server.blocking.replicated;
+          if (waiters !== undefined)
+            for (const q of multi.queue)
+              if (q.entry.spec.flags.includes('write'))
+                for (const key of commandKeys(q.entry.spec, q.argv)) waiters.signal(key);
         });
     }
     // Atomic only on one node: every queued command's keys must live here (Redis Cluster asks

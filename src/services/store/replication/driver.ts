@@ -718,10 +718,11 @@ export class ReplicaNode {
     return this.store.scanValues(from, countMax);
   }
 
-  /** This node's place in the key's preference list (0: first), undefined when it is no natural replica. */
-  replicaRank(key: Uint8Array): number | undefined {
-    const i = this.ring_.locate(key, this.replica.config.replicas).replicas.indexOf(this.env.nodeId);
-    return i < 0 ? undefined : i;
+  /** This node's place in the key's preference list (0: first); a pending replica or any other node comes after every natural one. */
+  replicaRank(key: Uint8Array): number {
+    const replicas = this.ring_.locate(key, this.replica.config.replicas).replicas;
+    const i = replicas.indexOf(this.env.nodeId);
+    return i < 0 ? replicas.length : i;
   }
 
   /** Whether this node is one of the key's replicas (natural or pending) on its current ring. */

@@ -4,36 +4,35 @@
 //
 // A blocking command first tries its keys in order, as the non-blocking command does at the
 // connection's level (LPOP, LMOVE, LMPOP, ... through replicated.ts: at SERIAL a Paxos CAS, so a
-// pop is exactly-once; below SERIAL an LPOP on each side of a partition may take the same element,
-// docs/COMPAT-REDIS.md). When every key is empty the connection waits on each key, FIFO per key on
-// this node, and its key is tried again, for the first waiter first, while it yields elements:
-//   - at once when a write to the key reaches this node: a write command this node coordinated
-//     (session.ts), the pop of another waiter here (BLMOVE's push), or a replica's write from a
-//     peer (replicate, delta, rowsRepair: ReplicaNode.onKeyWritten), so a node holding a replica
-//     of the key hears every write to it;
-//   - and on a poll of the key, for writes a node holding no replica does not hear: every
-//     POLL_FIRST_MS, doubling to POLL_MAX_MS while the key stays empty, back to the first after a
-//     write or a pop; on a node holding a replica every POLL_REPLICA_MS only (a safety net: a
-//     poll at SERIAL is a Paxos round that races the very writer it waits for).
-//   At SERIAL the writes are Paxos commits of the key's register: an acceptor's commit of a new
-//   value (SerialCoordinator.onCommit) wakes the register's keys.
-//   Every replica hears every write, so a push would wake the waiters of every node at once, and
-//   below SERIAL each would pop the same element (measured: 30 jobs taken 60 times at QUORUM by
-//   waiters on 3 nodes, 90 times at ONE). So only the node that coordinated the write wakes its
-//   waiters at once; a replica told by a peer waits PEER_WAKE_STEP_MS x (1 + its rank in the
-//   key's preference list), by which time a pop elsewhere has reached it. Fewer duplicates, not
-//   none: below SERIAL a pop stays at-least-once (two pops within the wake steps, a partition).
-// A try that fails having written nothing (-UNAVAILABLE, a TIMEOUT of its read, -BUSY at SERIAL)
-// leaves the client blocked, tried again at the next signal or poll, as does a retry that finds a
-// key of another type (as at N = 1; the first try answers WRONGTYPE, as the command does); an
-// error after which the pop may have run (a TIMEOUT of its write) is the client's answer, as
-// LPOP's would be.
-// The client is answered with the null array (BLMOVE: the null bulk) at its timeout, at CLIENT
-// UNBLOCK (or -UNBLOCKED), or never if its connection closes. A try in flight is never abandoned:
-// the timeout or CLIENT UNBLOCK waits for it, and an element it popped is the answer (a pop that
-// ran is delivered, not lost).
+// pop is exactly-once; below SERIAL two nodes may take the same element, docs/COMPAT-REDIS.md).
+// The client is a waiter from the call (a write, close, CLIENT UNBLOCK or timeout during that
+// first try is seen). When every key was empty it waits on each key, FIFO per key on this node,
+// and the key is tried again for its waiters in order, while tries yield:
+//   - at once after a write this node coordinated (session.ts: a command or an EXEC; a write
+//     forwarded here), and after another waiter's BLMOVE pushed here;
+//   - a step later after a write a replica hears from a peer (replicate, delta, rowsRepair:
+//     ReplicaNode.onKeyWritten) or, at SERIAL, after its acceptor's commit of a new value of the
+//     key's register (SerialCoordinator.onCommit): PEER_WAKE_STEP_MS x (1 + its rank in the key's
+//     preference list) after the latest such write, at most WAKE_DEFER_STEPS steps after the
+//     first. Every replica hears every write, so waking them all at once made each node pop the
+//     same element (30 jobs taken 60 times at QUORUM by waiters on 3 nodes, 90 at ONE); the node
+//     that coordinated the push goes first and the others find it taken. Fewer duplicates, not
+//     none: below SERIAL a pop stays at-least-once (pops within one step, a partition);
+//   - on a poll, for writes a node holding no replica does not hear: every POLL_FIRST_MS, doubling
+//     to POLL_MAX_MS while the key stays empty, back after a write or a pop; on a node holding a
+//     replica every POLL_REPLICA_MS only, a safety net (writes taken by hint replay, anti-entropy
+//     or a ring move wake nobody; a poll at SERIAL is a Paxos round racing the writer it awaits).
+// A try that failed for want of a quorum and wrote nothing (wroteNothing) keeps its waiter blocked
+// and lets the next waiter try; so does a later try that finds the key holding another type than
+// the one awaited (as at N = 1; the first try answers WRONGTYPE, as the command does). Any other
+// error is the client's answer: one after which the pop may have run (a TIMEOUT of its write, a
+// BLMOVE whose push failed after its pop), the command's own errors and limits.
+// The client is answered with the null array (BLMOVE too) at its timeout, at CLIENT UNBLOCK (or
+// -UNBLOCKED), or never if its connection closes. A timeout or CLIENT UNBLOCK during a try waits
+// for it, and an element it popped is the answer; a close or a node stop during a try loses what
+// it pops, as an LPOP in flight would.
 // Bounds: waiters count with the N = 1 ones against storeBlockedClientsCountMax; one try per key
-// at a time; a poll timer per key with waiters.
+// at a time; a poll timer and a wake timer per waited key.
 
 import type { Timer, Timers } from '../../env/types.ts';
 import { type RespValue, reply } from '../../wire/resp/index.ts';

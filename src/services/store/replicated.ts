@@ -1295,13 +1295,20 @@ export class ReplicatedCommands {
     this.registerQueues.set(name, queue);
     trampoline((next) => {
       let released = false;
-      queue[0]!(() => {
+      const release = (): void => {
         if (released) return;
         released = true;
         queue.shift();
         if (queue.length === 0) this.registerQueues.delete(name);
         else next();
-      });
+      };
+      try {
+        queue[0]!(release);
+      } catch (error) {
+        // A defect that throws must not hold the register on this node for good.
+        release();
+        throw error;
+      }
     });
   }
 

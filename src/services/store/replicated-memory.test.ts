@@ -339,7 +339,7 @@ test('N = 3 volatile-ttl evicts keys with a deadline, nearest first, never one w
   for (let i = 0; i < 150; i++) assert.ok(liveOn(sim, 'n1', `keep:${i}`), `keep:${i} still kept`);
 });
 
-test('N = 3 noeviction: -OOM for writes past maxmemory, reads and DEL run, a DEL makes room', () => {
+test('N = 3 noeviction: -OOM for writes past maxmemory (BLMOVE too, as denyoom), reads and DEL run (BLPOP too: a pop frees), a DEL makes room', () => {
   const sim = cluster('replica-memory-noeviction', { maxmemory: 20_000 });
   const c = new SimRespClient(sim, 'n3');
   let i = 0;
@@ -355,11 +355,15 @@ test('N = 3 noeviction: -OOM for writes past maxmemory, reads and DEL run, a DEL
   const before = c.replies.length;
   c.send('GET', 'k0');
   c.send('LPUSH', 'list', 'a');
+  c.send('BLMOVE', 'k0', 'moved', 'LEFT', 'RIGHT', '0');
+  c.send('BLPOP', 'k0', '0.1');
   c.send('DEL', 'k0', 'k1', 'k2');
   c.send('SET', 'again', 'v');
   assert.deepEqual(settle(sim, c).slice(before), [
     `$${'v'.repeat(100)}`,
     "-OOM command not allowed when used memory > 'maxmemory'.",
+    "-OOM command not allowed when used memory > 'maxmemory'.",
+    '-WRONGTYPE Operation against a key holding the wrong kind of value',
     ':3',
     '+OK',
   ]);

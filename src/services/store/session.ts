@@ -244,6 +244,10 @@ export class RespSession {
       if (entry.spec.name === 'exec') {
         const oom = this.server.oomReply('exec', entry.spec.flags, this);
         if (oom !== undefined) return this.execOom();
+      } else if (entry.spec.flags.includes('blocking')) {
+        // BLMOVE and BRPOPLPUSH are denyoom, as at N = 1 (server.ts oomReply reads the flags).
+        const oom = this.server.oomReply(entry.spec.name, entry.spec.flags, this);
+        if (oom !== undefined) return oom;
       }
       return this.server.run(this, entry, argv);
     }

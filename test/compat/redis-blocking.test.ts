@@ -11,6 +11,7 @@ import {
   redisServerUnavailable,
   type RunningRespServer,
   startRedisServer,
+  startStoreCluster,
   startStoreNode,
 } from '../support/redis-servers.ts';
 import { RespConn as Conn } from '../support/resp-conn.ts';
@@ -22,8 +23,12 @@ async function first(c: Conn, n: number): Promise<string[]> {
   return got.slice(0, n);
 }
 
-/** The scenario on one server: what each blocked client got, and the writer's view of the keys. */
-async function scenario(server: RunningRespServer): Promise<Record<string, string[]>> {
+/**
+ * The scenario on one server: what each blocked client got, and the writer's view of the keys.
+ * `transaction`: the pushes in one EXEC (both ready at once); else one command each (a cluster at
+ * N > 1 runs a transaction only over one key or hash tag).
+ */
+async function scenario(server: RunningRespServer, transaction = true): Promise<Record<string, string[]>> {
   const w = new Conn(server);
   const a = new Conn(server);
   const m = new Conn(server);
@@ -52,7 +57,7 @@ async function scenario(server: RunningRespServer): Promise<Record<string, strin
     const afterSet = (await first(w, mark + 4)).slice(mark);
     // Pushes to the second key first, then the first: both ready, in that order, in one EXEC.
     w.send('DEL', 'ka', 'ma', 'src');
-    w.send('MULTI');
+    if (transaction) w.send('MULTI');
     for (const cmd of [
       ['RPUSH', 'kb', 'x'],
       ['RPUSH', 'ka', 'y'],
@@ -61,13 +66,14 @@ async function scenario(server: RunningRespServer): Promise<Record<string, strin
       ['RPUSH', 'src', 's1'],
     ])
       w.send(...cmd);
-    w.send('EXEC');
-    await first(w, mark + 4 + 8);
+    if (transaction) w.send('EXEC');
+    const sent = transaction ? 8 : 6;
+    await first(w, mark + 4 + sent);
     const woken = { a: await first(a, 1), m: await first(m, 1), t: await first(t, 1) };
     w.send('LRANGE', 'ka', '0', '-1');
     w.send('LRANGE', 'ma', '0', '-1');
     w.send('LRANGE', 'dst', '0', '-1');
-    const left = (await first(w, mark + 12 + 3)).slice(-3);
+    const left = (await first(w, mark + 4 + sent + 3)).slice(-3);
     return {
       afterSet: [
         ...afterSet.slice(0, 3),
@@ -106,5 +112,15 @@ describe('blocked clients woken as redis-server 7.0 wakes them', { skip }, () =>
       left: ['array *[$y]', 'array *[$y1]', 'array *[$s1]'],
     });
     assert.deepEqual(await scenario(baristas), expected);
+  });
+
+  test('at N = 3 (3 nodes, QUORUM), the same clients and pushes one command each: the same replies as redis-server', async () => {
+    const expected = await scenario(redis, false);
+    const cluster = await startStoreCluster(3, { sync: 'none', consistency: 'QUORUM', replication: { replicas: 3 } });
+    try {
+      assert.deepEqual(await scenario(cluster, false), expected);
+    } finally {
+      await cluster.stop();
+    }
   });
 });

@@ -148,9 +148,13 @@ describe('store at N = 3 on a 3-node barista dev cluster (real processes)', () =
     await Promise.all([a.connect(), b.connect(), c.connect()]);
     const popped = a.blpop('bq', 10);
     const moved = c.brpoplpush('bsrc', 'bdst', 10);
-    // Most likely both are waiting by now; if not, their first try takes the element (the simulation
-    // tests cover the wait itself, test/sim/store-blocking-sim.test.ts).
-    await new Promise((r) => setTimeout(r, 200));
+    // Both wait before anything is pushed: each node counts its blocked client (INFO), polled with a bound.
+    const watchers = [cluster.nodes[0]!, cluster.nodes[2]!].map(connect);
+    await Promise.all(watchers.map((w) => w.connect()));
+    await until('both clients blocked', 10_000, async () => {
+      const counts = await Promise.all(watchers.map((r) => r.info('clients')));
+      return counts.every((text) => /blocked_clients:[1-9]/.test(text));
+    });
     assert.equal(await b.rpush('bq', 'job'), 1);
     assert.equal(await b.lpush('bsrc', 'item'), 1);
     assert.deepEqual(await popped, ['bq', 'job']);

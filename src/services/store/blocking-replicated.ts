@@ -22,7 +22,8 @@
 //     to POLL_MAX_MS while the key stays empty, back after a write or a pop; on a node holding a
 //     replica every POLL_REPLICA_MS only, a safety net (writes taken by hint replay, anti-entropy
 //     or a ring move wake nobody; a poll at SERIAL is a Paxos round racing the writer it awaits).
-// A try that failed for want of a quorum and wrote nothing (wroteNothing) keeps its waiter blocked
+// A try that failed for want of a quorum and wrote nothing (a `retriable` error reply: replicated.ts
+// errorReply, from the error's own flags) keeps its waiter blocked
 // and lets the next waiter try; so does a later try that finds the key holding another type than
 // the one awaited (as at N = 1; the first try answers WRONGTYPE, as the command does). Any other
 // error is the client's answer: one after which the pop may have run (a TIMEOUT of its write, a
@@ -35,6 +36,9 @@
 // at a time; a poll timer and a wake timer per waited key.
 
 import type { Timer, Timers } from '../../env/types.ts';
+import { bytesEqual } from '../../lib/bytes.ts';
+import { trampoline } from '../../lib/loop.ts';
+import { RedisError } from '../../redis/errors.ts';
 import { type RespValue, reply } from '../../wire/resp/index.ts';
 import { latin1 } from './command-entry.ts';
 import type { ConsistencyLevel } from './replicated.ts';
@@ -432,12 +436,12 @@ export class ReplicatedWaiters {
         const shaped = shapedPop(step, v);
         if (shaped === undefined) return next();
         if (shaped.type === 'error') {
-          const text = errorText(shaped.message);
-          if (wroteNothing(text)) {
+          if (shaped.retriable === true) {
             failed = true;
             return next();
           }
-          if (readyKey !== undefined && text.startsWith('WRONGTYPE ') && !text.includes('before it were written')) {
+          // Redis' own WRONGTYPE of the command (a replica's refusal carries a note after it).
+          if (readyKey !== undefined && bytesEqual(respText(shaped.message), WRONGTYPE_REPLY)) {
             return this.o.run([TYPE, w.byName.get(readyKey)!], w.level, (type) => {
               const holds = type.type === 'simple' ? errorText(type.value) : '';
               done(holds === w.waitsFor ? { answer: shaped } : 'otherType');
@@ -457,41 +461,11 @@ const TYPE = new Uint8Array([0x74, 0x79, 0x70, 0x65]);
 
 const latin1Bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
 
-/**
- * Whether an error says the try wrote nothing because no quorum answered now: an UNAVAILABLE,
- * TIMEOUT or BUSY that says "(nothing was written)" or "(not written)", or carries no note (a
- * read's). Anything else is the client's answer: "may have been applied", a partial write ("the
- * keys before it were written": BLMOVE's pop ran, its push did not), the command's own errors and
- * limits (BLMPOP of a COUNT over what one command may change answers as LMPOP does).
- */
-export function wroteNothing(text: string): boolean {
-  if (!/^(TIMEOUT|UNAVAILABLE|BUSY) /.test(text)) return false;
-  return /\((nothing was written|not written)\)$/.test(text) || !text.includes('(');
-}
+const respText = (t: string | Uint8Array): Uint8Array => (typeof t === 'string' ? latin1Bytes(t) : t);
+
+/** Redis' WRONGTYPE error, as the command's own code answers it. */
+const WRONGTYPE_REPLY = latin1Bytes(RedisError.wrongType);
 
 function errorText(message: string | Uint8Array): string {
   return typeof message === 'string' ? message : latin1(message);
-}
-
-/**
- * Calls `step(next)`, and again each time it calls `next`: a loop whose steps may end at once
- * (a read at ONE on a replica answers within the call) or later, without growing the stack.
- */
-export function trampoline(step: (next: () => void) => void): void {
-  let running = false;
-  let pending = false;
-  const next = (): void => {
-    pending = true;
-    if (running) return;
-    running = true;
-    try {
-      while (pending) {
-        pending = false;
-        step(next);
-      }
-    } finally {
-      running = false;
-    }
-  };
-  next();
 }

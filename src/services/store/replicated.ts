@@ -94,7 +94,7 @@ import {
 } from './tag-state.ts';
 import { lookupCommand } from '../../redis/table.ts';
 import { CROSSSLOT_MESSAGE, commandKeys, namesKeys } from './routing.ts';
-import { trampoline } from './blocking-replicated.ts';
+import { inTurn, trampoline } from '../../lib/loop.ts';
 import {
   collectionCommandNames,
   diffOps,
@@ -129,7 +129,20 @@ type Done = (value: RespValue) => void;
 type Failed = (error: BaristaError, write: boolean) => void;
 
 /** `note` replaces the outcome's own note (a multi-key DEL that deleted earlier keys says so). */
-function errorReply(error: BaristaError, write: boolean, note?: string): RespValue {
+export function errorReply(error: BaristaError, write: boolean, note?: string): RespValue {
+  const v = errorText(error, write, note);
+  // Worth the same command again (the error's own flag), having written nothing: no note of
+  // earlier keys' writes, and a read, or a write that certainly did not take effect.
+  const none = note === undefined && error.retriable && (!write || error.definite);
+  return none ? retriable(v) : v;
+}
+
+/** `v`, an error reply, marked as one the same command may be tried again after (RespValue's `retriable`). */
+function retriable(v: RespValue): RespValue {
+  return v.type === 'error' ? { ...v, retriable: true } : v;
+}
+
+function errorText(error: BaristaError, write: boolean, note?: string): RespValue {
   const noted = note === undefined ? '' : ` (${note})`;
   switch (error.code) {
     case 'replicas_unavailable':
@@ -147,35 +160,6 @@ function errorReply(error: BaristaError, write: boolean, note?: string): RespVal
     default:
       return reply.error(`ERR ${error.code}: ${error.message}${noted}`);
   }
-}
-
-/**
- * step(0), step(1), ... step(count - 1) in turn, each calling `next` once when it is done (or
- * never, having answered), then `end`. A loop, not recursion: a step whose operation completes
- * within the call (a read or write at ONE on a coordinator that is a replica answers at once)
- * does not grow the stack, so MGET or DEL of thousands of keys cannot overflow it (a review found
- * MGET of 1,000 keys at ONE threw RangeError and took the node down).
- */
-function inTurn(count: number, step: (i: number, next: () => void) => void, end: () => void): void {
-  let i = 0;
-  let looping = false;
-  let advanced = false;
-  const next = (): void => {
-    i++;
-    if (looping) advanced = true;
-    else run();
-  };
-  const run = (): void => {
-    for (;;) {
-      if (i >= count) return end();
-      looping = true;
-      advanced = false;
-      step(i, next);
-      looping = false;
-      if (!advanced) return; // the step goes on later: its next() resumes the loop
-    }
-  };
-  run();
 }
 
 const holdsValue = (s: KeyState): boolean => showsValue(s.chosen);
@@ -1255,8 +1239,10 @@ export class ReplicatedCommands {
           (o) => {
             if (!o.ok) return done(errorReply(o.error, true, note?.(o.error)));
             if (o.applied) return done(out.answer);
-            if (left <= 1)
-              return done(reply.error(`BUSY ${describeRegister(register)} kept changing at SERIAL (${notWritten})`));
+            if (left <= 1) {
+              const busy = reply.error(`BUSY ${describeRegister(register)} kept changing at SERIAL (${notWritten})`);
+              return done(note === undefined ? retriable(busy) : busy);
+            }
             attempt(left - 1);
           },
         );
@@ -1284,8 +1270,10 @@ export class ReplicatedCommands {
       // waiting[0] is the one running.
       if (waiting.length - 1 >= limits.storeSerialQueuedCountMax)
         return refused(
-          reply.error(
-            `BUSY ${waiting.length - 1} SERIAL operations wait on ${describeRegister(register)} on this node, storeSerialQueuedCountMax (not written)`,
+          retriable(
+            reply.error(
+              `BUSY ${waiting.length - 1} SERIAL operations wait on ${describeRegister(register)} on this node, storeSerialQueuedCountMax (not written)`,
+            ),
           ),
         );
       waiting.push(op);

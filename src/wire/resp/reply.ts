@@ -36,7 +36,15 @@ export type RespText = string | Uint8Array;
 
 export type RespValue =
   | { readonly type: 'simple'; readonly value: RespText }
-  | { readonly type: 'error'; readonly message: RespText }
+  | {
+      readonly type: 'error';
+      readonly message: RespText;
+      /**
+       * Not on the wire: the command wrote nothing because no quorum answered now, so the same
+       * command may simply be tried again (a blocking pop at N > 1 stays blocked on it).
+       */
+      readonly retriable?: true;
+    }
   | { readonly type: 'integer'; readonly value: bigint }
   | { readonly type: 'bulk'; readonly value: Uint8Array }
   /** RESP2 "$-1" (Redis' null bulk), RESP3 "_". */

@@ -144,7 +144,53 @@ export function murmur3X64_128(data: Uint8Array, seed = 0, options: Murmur3Optio
 let outH1Hi = 0;
 let outH1Lo = 0;
 
+// The last hash() of a short key, compared by content: a request hashes its key several times on
+// one node (the ring's preference list, then each store lookup: value, header, rows), all in one
+// synchronous turn, so a one-entry memo saves most of them. Content, not identity: the caller's
+// bytes may be reused for another key. Keys past MEMO_KEY_BYTES_MAX are hashed every time (the
+// comparison would cost as much as the hash).
+const MEMO_KEY_BYTES_MAX = 64;
+const memoKey = new Uint8Array(MEMO_KEY_BYTES_MAX);
+let memoLength = -1;
+let memoSeed = 0;
+let memoTail = false;
+let memoH1Hi = 0;
+let memoH1Lo = 0;
+let memoH2Hi = 0;
+let memoH2Lo = 0;
+
 function hash(data: Uint8Array, seed: number, cassandraTail: boolean): void {
+  const length = data.length;
+  if (length === memoLength && seed === memoSeed && cassandraTail === memoTail) {
+    let same = true;
+    for (let i = 0; i < length; i++) {
+      if (data[i] !== memoKey[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) {
+      outH1Hi = memoH1Hi;
+      outH1Lo = memoH1Lo;
+      rHi = memoH2Hi;
+      rLo = memoH2Lo;
+      return;
+    }
+  }
+  hashBlocks(data, seed, cassandraTail);
+  if (length <= MEMO_KEY_BYTES_MAX) {
+    memoKey.set(data);
+    memoLength = length;
+    memoSeed = seed;
+    memoTail = cassandraTail;
+    memoH1Hi = outH1Hi;
+    memoH1Lo = outH1Lo;
+    memoH2Hi = rHi;
+    memoH2Lo = rLo;
+  }
+}
+
+function hashBlocks(data: Uint8Array, seed: number, cassandraTail: boolean): void {
   const length = data.length;
   const nblocks = Math.floor(length / 16);
   let h1Hi = 0;

@@ -113,6 +113,8 @@ export class Versioned {
   readonly siblings: readonly Sibling[];
   /** encode()'s bytes once computed (see encode). */
   private encoded: Uint8Array | undefined;
+  /** context() once computed (a write asks for it several times: the counter, the reply). */
+  private ctx: VectorClock | undefined;
 
   private constructor(siblings: readonly Sibling[]) {
     this.siblings = siblings;
@@ -130,12 +132,14 @@ export class Versioned {
 
   /** The causal context to hand a client: the join of every sibling's history. */
   context(): VectorClock {
-    let ctx = emptyContext();
-    for (const s of this.siblings) {
-      ctx = ctx.merge(s.past);
-      if (ctx.get(s.dot.replica) < s.dot.counter) ctx = ctx.merge(VectorClock.from([[s.dot.replica, s.dot.counter]]));
+    if (this.ctx === undefined) {
+      this.ctx = VectorClock.join(
+        this.siblings.map((s) => s.past),
+        this.siblings.map((s) => [s.dot.replica, s.dot.counter] as const),
+        limits.dvvEntriesCountMax,
+      );
     }
-    return ctx;
+    return this.ctx;
   }
 
   /**

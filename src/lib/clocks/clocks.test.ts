@@ -208,6 +208,39 @@ test('vector clock merge is commutative, associative, idempotent, and an upper b
   );
 });
 
+test('VectorClock.join equals folding merge over its clocks and points, and throws where the fold would', () => {
+  const pointArb = fc.tuple(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'), fc.integer({ min: 0, max: 5 }));
+  fc.assert(
+    fc.property(
+      fc.array(vcArb, { maxLength: 4 }),
+      fc.array(pointArb, { maxLength: 4 }),
+      fc.integer({ min: 1, max: 6 }),
+      (clocks, points, entriesMax) => {
+        const fold = () => {
+          let acc = VectorClock.empty(entriesMax);
+          for (const c of clocks) acc = acc.merge(c);
+          for (const p of points) acc = acc.merge(VectorClock.from([p]));
+          return acc;
+        };
+        let expected: VectorClock | undefined;
+        try {
+          expected = fold();
+        } catch (error) {
+          assert.ok(error instanceof LimitError);
+        }
+        if (expected === undefined) {
+          assert.throws(() => VectorClock.join(clocks, points, entriesMax), LimitError);
+          return;
+        }
+        const joined = VectorClock.join(clocks, points, entriesMax);
+        assert.deepEqual(joined.entries(), expected.entries());
+        assert.equal(joined.entriesMax, entriesMax);
+      },
+    ),
+    { numRuns: 1000 },
+  );
+});
+
 test('vector clock compare is antisymmetric and agrees with entry-wise ≤', () => {
   const flip = { before: 'after', after: 'before', equal: 'equal', concurrent: 'concurrent' } as const;
   fc.assert(

@@ -92,6 +92,30 @@ export class VectorClock {
     return new VectorClock(next, this.entriesMax);
   }
 
+  /**
+   * The entry-wise maximum of every clock in `clocks` and every single entry in `points`, built in
+   * one Map: what folding merge over them gives (zero counters dropped), with the same LimitError
+   * when the result passes `entriesMax` (a fold's every step is a subset of its result).
+   */
+  static join(
+    clocks: readonly VectorClock[],
+    points: readonly (readonly [NodeId, number])[],
+    entriesMax = VECTOR_CLOCK_ENTRIES_MAX_DEFAULT,
+  ): VectorClock {
+    const next = new Map<NodeId, number>();
+    for (const clock of clocks) {
+      for (const [node, n] of clock.counters) if (n > (next.get(node) ?? 0)) next.set(node, n);
+    }
+    for (const [node, n] of points) {
+      assert(Number.isSafeInteger(n) && n >= 0, `vector clock counter must be a non-negative integer: ${n}`);
+      if (n > (next.get(node) ?? 0)) next.set(node, n);
+    }
+    if (next.size > entriesMax) {
+      throw new LimitError('vectorClockEntriesMax', `merged vector clock has ${next.size} entries, max ${entriesMax}`);
+    }
+    return new VectorClock(next, entriesMax);
+  }
+
   /** How this clock relates to `other`: before = this happened before other. */
   compare(other: VectorClock): VectorOrder {
     let thisLess = false; // some entry of this < other

@@ -154,14 +154,18 @@ export class ReplicatedWaiters {
   }
 
   /**
-   * A write to `key` reached this node: its waiters try now (or after `delayMs`: a write heard from
-   * a peer, see the header), and its poll starts over.
+   * A write to `key` reached this node: its waiters try now (or after `delay` ms: a write heard
+   * from a peer, see the header), and its poll starts over. `delay` may be a function of the key,
+   * called only when something waits on it: every replicated write signals, and a key's rank on
+   * the ring costs a hash and a ring lookup.
    */
-  signal(key: Uint8Array, delayMs = 0): void {
+  signal(key: Uint8Array, delay: number | ((key: Uint8Array) => number) = 0): void {
+    if (this.keys.size === 0) return;
     const name = latin1(key);
     const k = this.keys.get(name);
     if (k === undefined) return;
     for (const w of k.first) w.signalled = true;
+    const delayMs = typeof delay === 'number' ? delay : delay(key);
     if (delayMs > 0) {
       // At least `delayMs` after the latest write heard (a pending wake moves later: a push that
       // lands just before it fires must not wake this node with the coordinator's waiters), but no
@@ -189,13 +193,11 @@ export class ReplicatedWaiters {
   }
 
   /** A SERIAL register was committed on this node (an acceptor's commit): the waiters of its keys try. */
-  signalRegister(register: Uint8Array, delayMs: (key: Uint8Array) => number = () => 0): void {
+  signalRegister(register: Uint8Array, delay: (key: Uint8Array) => number = () => 0): void {
+    if (this.byRegister.size === 0) return;
     const names = this.byRegister.get(latin1(register));
     if (names === undefined) return;
-    for (const name of [...names]) {
-      const key = latin1Bytes(name);
-      this.signal(key, delayMs(key));
-    }
+    for (const name of [...names]) this.signal(latin1Bytes(name), delay);
   }
 
   /**

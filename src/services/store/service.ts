@@ -585,7 +585,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     // A peer's write wakes this node's waiters after its rank's step (blocking-replicated.ts).
     const stepMs = replicated.node.mutations.has('blocking-wake-all-at-once') ? 0 : PEER_WAKE_STEP_MS;
     const step = (key: Uint8Array) => stepMs * (1 + replicated.node.replicaRank(key));
-    replicated.node.onKeyWritten = (key, coordinated) => waiters.signal(key, coordinated ? 0 : step(key));
+    replicated.node.onKeyWritten = (key, coordinated) => waiters.signal(key, coordinated ? 0 : step);
     replicated.node.onRegisterCommitted = (register) => waiters.signalRegister(register, step);
   }
   const onProtocolError = (error: ProtocolError): Uint8Array | undefined => {

@@ -91,7 +91,7 @@ import { type ReplicaStore, type TokenPage, tokenPage, type ValuePage } from '..
 import type { TypedOp } from '../../../dynamo/typed.ts';
 import { SerialCoordinator } from './serial.ts';
 import { initialRing } from '../ring-keeper.ts';
-import { emptyContext, type Sibling, type Versioned } from '../../../dynamo/versions.ts';
+import { emptyContext, type Sibling, Versioned } from '../../../dynamo/versions.ts';
 
 export interface ReplicaNodeConfig {
   /** N: replicas of each key. */
@@ -552,13 +552,15 @@ export class ReplicaNode {
         op: req.op,
         context: emptyContext(),
         level: req.level,
-        ts: keyOk ? this.stamp(req.key) : this.hlc.now(this.env.clock.wallMs()),
+        ts: keyOk ? this.stamp(this.replica.peek(req.key)) : this.hlc.now(this.env.clock.wallMs()),
       };
     } else {
       const value = req.kind === 'delete' ? null : (req.value ?? new Uint8Array(0));
       // An oversized key or value is the replica's to refuse (key_too_large, value_too_large).
       const keyOk = req.key.length <= limits.kvKeyBytesMax;
-      const heldBytes = keyOk ? (this.store.get(req.key)?.length ?? 0) : 0;
+      // One read of the held state serves the size check and the timestamp.
+      const held = keyOk ? this.store.get(req.key) : undefined;
+      const heldBytes = held?.length ?? 0;
       if (
         value !== null &&
         value.length <= limits.kvValueBytesMax &&
@@ -576,7 +578,9 @@ export class ReplicaNode {
         value,
         context: req.context ?? emptyContext(),
         level: req.level,
-        ts: keyOk ? this.stamp(req.key) : this.hlc.now(this.env.clock.wallMs()),
+        ts: keyOk
+          ? this.stamp(held === undefined ? Versioned.empty() : Versioned.decode(held))
+          : this.hlc.now(this.env.clock.wallMs()),
         ...(req.overHeld === true ? { overHeld: true } : {}),
         ...(value !== null && req.expiresAtMs !== undefined ? { expiresAtMs: req.expiresAtMs } : {}),
       };
@@ -920,12 +924,11 @@ export class ReplicaNode {
     this.up = up;
   }
 
-  /** An HLC timestamp for a write of `key` that orders after every sibling we hold of it. */
-  private stamp(key: Uint8Array): HlcTimestamp {
+  /** An HLC timestamp for a write of a key that orders after every sibling we hold of it (`held`). */
+  private stamp(held: Versioned): HlcTimestamp {
     const wallMs = this.env.clock.wallMs();
     let newest: HlcTimestamp | undefined;
-    for (const s of this.replica.peek(key).siblings)
-      if (newest === undefined || compareHlc(s.ts, newest) > 0) newest = s.ts;
+    for (const s of held.siblings) if (newest === undefined || compareHlc(s.ts, newest) > 0) newest = s.ts;
     if (newest !== undefined && compareHlc(newest, this.hlc.last) > 0) {
       try {
         this.hlc.update(newest, wallMs);

@@ -488,6 +488,13 @@ export class DynamoReplica {
    * undefined: nothing is told.
    */
   onAccess: ((key: Uint8Array) => void) | undefined;
+  /**
+   * Told the key whenever a peer's state or rows changed it here: a merge that changed the stored
+   * state (a replicate, a delta's header, a hint's replay, anti-entropy, a ring move's page, a
+   * read's repair) or rows joined from a peer (a delta's rows are the driver's to tell). Blocking
+   * pops wake on it (blocking-replicated.ts): a replica that missed a push hears it this way.
+   */
+  onMerged: ((key: Uint8Array) => void) | undefined;
 
   constructor(config: ReplicaConfig, deps: ReplicaDeps) {
     this.config = {
@@ -1669,6 +1676,7 @@ export class DynamoReplica {
       }
       h.change(f);
       this.out.syncNeeded = true;
+      this.onMerged?.(key);
       return true;
     } catch (error) {
       if (!(error instanceof BaristaError)) throw error;
@@ -2203,6 +2211,7 @@ export class DynamoReplica {
       this.onStored?.(key, storedValueBytes(key, merged, encoded.length) - heldBytes);
       this.out.syncNeeded = true;
       if (this.config.collections === 'rows') this.collections.settle(key, merged);
+      this.onMerged?.(key);
     }
     return true;
   }

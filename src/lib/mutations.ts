@@ -83,6 +83,8 @@ export const MUTATION_NAMES = [
   'serial-tag-blind-write',
   /** Store blocking pops at N > 1: a peer's write wakes every replica's waiters at once (no wake steps: duplicate pops below SERIAL). */
   'blocking-wake-all-at-once',
+  /** Store blocking pops at N > 1: a peer's write merged by a hint's replay, anti-entropy or a ring move wakes no waiter (it waits for its poll). */
+  'blocking-no-merge-wake',
   /** Store front end: under sync 'always', replies leave before the sync that covers their writes. */
   'store-reply-before-sync',
   /** Dynamo driver: a step's messages and replies go out before its store sync (synced at the next tick instead). */

@@ -93,6 +93,12 @@ import { SerialCoordinator } from './serial.ts';
 import { initialRing } from '../ring-keeper.ts';
 import { emptyContext, type Sibling, Versioned } from '../../../dynamo/versions.ts';
 
+/**
+ * Keys one replica step may tell onKeyWritten of after merging peers' writes (a ring move's page
+ * merges many): past it the step's other keys wake nobody, and their waiters find the push at
+ * their poll (blocking-replicated.ts POLL_REPLICA_MS).
+ */
+const MERGED_KEYS_TOLD_COUNT_MAX = 4096;
 export interface ReplicaNodeConfig {
   /** N: replicas of each key. */
   readonly replicas: number;
@@ -316,6 +322,8 @@ export class ReplicaNode {
    * it (a forwarded write) (blocking-replicated.ts wakes its waiters).
    */
   onKeyWritten: ((key: Uint8Array, coordinated: boolean) => void) | undefined;
+  /** Keys the replica's current step merged a peer's write into (replica.onMerged), told after it. */
+  private mergedKeys: Uint8Array[] = [];
   /** Told the register of every SERIAL commit this node's acceptor takes (blocking-replicated.ts). */
   onRegisterCommitted: ((register: Uint8Array) => void) | undefined;
   private ring_: Ring;
@@ -415,6 +423,15 @@ export class ReplicaNode {
         mutations: env.mutations,
       },
     );
+    // A peer's write merged here, by any path (a hint's replay, anti-entropy and a ring move's
+    // pages too): waiters on the key (blocking pops) try again, a step per rank later.
+    // Told after the step's output is processed (process): a wake that runs a try at once must not
+    // re-enter the replica in the middle of its step.
+    if (!env.mutations.has('blocking-no-merge-wake'))
+      this.replica.onMerged = (key) => {
+        if (this.onKeyWritten !== undefined && this.mergedKeys.length < MERGED_KEYS_TOLD_COUNT_MAX)
+          this.mergedKeys.push(key);
+      };
     const m = this.metrics;
     const latency = (kind: ReplicaOpKind) =>
       m.histogram('dynamo_op_latency_ms', 'Client requests from submit to answer', { kind });
@@ -812,8 +829,9 @@ export class ReplicaNode {
     }
     this.refreshView();
     this.process(this.replica.receive(from, m));
-    // A peer's write to a key this node replicates: waiters on it (blocking pops) try again.
-    if (m.type === 'replicate' || m.type === 'delta' || m.type === 'rowsRepair') this.onKeyWritten?.(m.key, false);
+    // A delta's rows are applied after its header's merge (replica.onMerged told that one): the
+    // waiters on its key try once both are in.
+    if (m.type === 'delta') this.onKeyWritten?.(m.key, false);
     // A write forwarded here (this node coordinates it as the first live replica).
     else if (m.type === 'forward' && m.request.kind !== 'get' && m.request.kind !== 'rows')
       this.onKeyWritten?.(m.request.key, true);
@@ -841,6 +859,14 @@ export class ReplicaNode {
    * they go out in order. So a burst of writes costs one fdatasync per turn, not one per step.
    */
   private process(out: Output): void {
+    this.processOutput(out);
+    if (this.mergedKeys.length === 0) return;
+    const merged = this.mergedKeys;
+    this.mergedKeys = [];
+    for (const key of merged) this.onKeyWritten?.(key, false);
+  }
+
+  private processOutput(out: Output): void {
     // Under `periodic` / `none` a step's writes ride the next timed sync, except a ring move's
     // page: its acknowledgement is what lets the move complete (move.ts), so it waits for its sync.
     if (this.syncPolicy !== 'always' && this.held.length === 0 && !(out.syncNeeded && carriesMove(out))) {

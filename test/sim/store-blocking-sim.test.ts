@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type Mutations, mutationsFrom } from '../../src/lib/mutations.ts';
-import { POLL_MAX_MS } from '../../src/services/store/blocking-replicated.ts';
+import { PEER_WAKE_STEP_MS, POLL_MAX_MS } from '../../src/services/store/blocking-replicated.ts';
 import { storeOf } from '../../src/services/store/service.ts';
 import { show, SimRespClient } from '../../src/services/store/sim-client.ts';
 import { replicatedCluster } from '../support/replicated-cluster.ts';
@@ -359,4 +359,27 @@ test("below SERIAL, a replica that missed a push wakes its waiters when a hint's
   assert.ok(woken.hint <= 150 && woken.repair <= 150, `answered a step after the merge: ${JSON.stringify(woken)}`);
   const polled = mergeWakes(mutationsFrom(['blocking-no-merge-wake']));
   assert.ok(polled.hint > 500 && polled.repair > 500, `answered by the poll: ${JSON.stringify(polled)}`);
+});
+
+test("N = 3 at SERIAL: EXEC of a transaction that pushes wakes the waiters of its own node at once, before its register's commit (a step per rank later) would", () => {
+  const sim = replicatedCluster('blocking-exec-wake', THREE, 3, { consistency: 'SERIAL' });
+  const where = new SimRespClient(sim, 'n1');
+  const keys = [...Array(30).keys()].map((i) => `{t${i}}q`);
+  for (const k of keys) where.send('BARISTA', 'WHERE', k);
+  const lists = settled(sim, where);
+  // A key n1 is the last replica of: its commit's wake comes 3 steps (30 ms) after the commit.
+  const key = keys[lists.findIndex((l) => l.endsWith('$n1]'))]!;
+  assert.ok(key !== undefined, 'a key whose preference list ends with n1');
+  const waiter = new SimRespClient(sim, 'n1');
+  waiter.send('BLPOP', key, '0');
+  sim.runFor(3_000);
+  const tx = new SimRespClient(sim, 'n1');
+  tx.send('MULTI');
+  tx.send('RPUSH', key, 'x');
+  tx.send('EXEC');
+  assert.deepEqual(settled(sim, tx), ['+OK', '+QUEUED', '*[:1]']);
+  const executed = sim.nowMs;
+  assert.deepEqual(settled(sim, waiter), [`*[$${key},$x]`]);
+  // One SERIAL LPOP's rounds (~12 ms here); without EXEC's wake, 43 ms (the commit's, then the try).
+  assert.ok(sim.nowMs - executed < 3 * PEER_WAKE_STEP_MS - 5, `woken by EXEC: ${sim.nowMs - executed} ms after it`);
 });

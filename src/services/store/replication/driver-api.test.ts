@@ -9,12 +9,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { encodeMessage } from '../../../dynamo/messages.ts';
-import { Ring } from '../../../dynamo/ring.ts';
+import { chooseTokens, Ring } from '../../../dynamo/ring.ts';
 import { Versioned } from '../../../dynamo/versions.ts';
 import { BaristaError } from '../../../lib/errors.ts';
 import { limits } from '../../../lib/limits.ts';
+import { SeededRng } from '../../../lib/rng.ts';
 import { MessageType } from '../../../lib/message-types.ts';
-import type { KeyState } from './driver.ts';
+import { configuredRing, type KeyState } from './driver.ts';
 import { Harness, keysFor, NODES } from './test-support.ts';
 
 const enc = new TextEncoder();
@@ -223,5 +224,32 @@ describe('ReplicaNode API (what the RESP layer calls)', () => {
     });
     assert.equal(rejected, 2);
     assert.equal(h.sim.instance('n1')!.store.hintCount, 0);
+  });
+
+  test("replicaRank: a natural replica's place in the preference list; a pending replica (a join under way) and a stranger come after every natural one (blocking pops wake by it)", () => {
+    const four = NODES.slice(0, 4);
+    const base = configuredRing(four, 4);
+    const joining = base.beginJoin('n5', chooseTokens(new SeededRng('rank-tokens'), 4, base));
+    const h = new Harness('rank', { ring: joining });
+    let pendingSeen = 0;
+    for (const key of keysFor(200, 'rank')) {
+      const k = enc.encode(key);
+      const { replicas, pending } = joining.locate(k, 3);
+      for (const id of NODES) {
+        const node = h.node(id);
+        const natural = replicas.indexOf(id);
+        const rank = node.replicaRank(k);
+        if (natural >= 0) assert.equal(rank, natural, `${id} is replica ${natural} of ${key}`);
+        else
+          assert.equal(
+            rank,
+            replicas.length,
+            `${id} (${pending.includes(id) ? 'pending' : 'no replica'}) after every natural replica of ${key}`,
+          );
+        assert.equal(node.holdsReplica(k), natural >= 0 || pending.includes(id));
+      }
+      if (pending.includes('n5')) pendingSeen++;
+    }
+    assert.ok(pendingSeen > 0, 'some keys have n5 pending');
   });
 });

@@ -116,7 +116,7 @@ test('a write that gets no quorum times out, indefinite; too few live replicas i
 });
 
 test('read repair: replicas whose answer was stale get the merged state, and are counted', () => {
-  const { c, a, b, r3 } = setup();
+  const { c, a, b, r3 } = setup({ timeoutHints: false }); // else a's hint repairs r3 first
   const put = c.put(a, KEY, 'v1', 'ONE');
   assert.deepEqual(values(c, put), ['v1'], 'ONE: the coordinator alone acks');
   assert.equal(
@@ -165,6 +165,47 @@ test('hinted handoff: a down replica is written to the next node as a hint, repl
   assert.equal(c.node(holder).replica.stats.hintsDelivered, 1);
   assert.ok(c.node(holder).replica.stats.hintReplays >= 2);
   c.checkConverged([KEY]);
+});
+
+test("a replica sent a write that never acks it (a partition the detector has not seen) gets a hint at the coordinator at the write's deadline, replayed and deleted on its ack; an ack before the deadline leaves none; negative control: timeoutHints off, the replica stays behind", () => {
+  for (const timeoutHints of [true, false]) {
+    const { c, a, r3 } = setup({ timeoutHints });
+    const put = c.put(a, KEY, 'v1', 'QUORUM');
+    assert.equal(
+      dropWhere(c, (to, type) => to === r3 && type === 'replicate'),
+      1,
+    );
+    c.deliverAll();
+    assert.deepEqual(values(c, put), ['v1'], 'answered by a and b');
+    assert.equal(c.node(a).replica.unackedWrites, timeoutHints ? 1 : 0, 'kept for the missing ack');
+    c.settle(); // ticks to the deadline: the hint, its replay, r3's ack
+    const stats = c.node(a).replica.stats;
+    if (!timeoutHints) {
+      assert.throws(() => c.checkConverged([KEY]), /differ/, 'r3 never got v1');
+      assert.equal(stats.hintsOnTimeout, 0);
+      continue;
+    }
+    c.checkConverged([KEY]);
+    assert.equal(stats.hintsOnTimeout, 1);
+    assert.equal(stats.hintsDelivered, 1);
+    assert.equal(c.node(a).store.hintCount, 0);
+    assert.equal(c.node(a).replica.unackedWrites, 0);
+
+    // A late ack (before the deadline) ends the wait with no hint.
+    const late = c.put(a, KEY, 'v2', 'QUORUM', c.stateOf(a, KEY).context());
+    const i = c.queue.findIndex((m) => m.to === r3);
+    const [slow] = c.queue.splice(i, 1);
+    c.deliverAll();
+    assert.deepEqual(values(c, late), ['v2']);
+    assert.equal(c.node(a).replica.unackedWrites, 1);
+    c.tick();
+    c.queue.push(slow!);
+    c.deliverAll();
+    assert.equal(c.node(a).replica.unackedWrites, 0, 'the ack came');
+    c.settle();
+    assert.equal(stats.hintsOnTimeout, 1, 'no second hint');
+    c.checkConverged([KEY]);
+  }
 });
 
 test('hints beyond the bound are refused and counted; they do not count for the write', () => {

@@ -21,7 +21,12 @@
 //     also counts stored hints, so with the coordinator always writing locally ANY acts like ONE.
 //     A replica considered down (isUp) gets a hint at the next live node of ring.successors beyond
 //     the preference list, one fallback per down replica (sloppy quorum, Dynamo §4.6); without a
-//     live fallback the coordinator keeps the hint itself. Fewer live replicas than required:
+//     live fallback the coordinator keeps the hint itself. A replica it sent the write to (up then)
+//     that has not acked by the write's deadline gets a hint kept at the coordinator too, answered
+//     write or not (Cassandra hints a replica that timed out): the answered write waits for the
+//     missing acks in `unacked`, out of the request slots, bounded by dynamoUnackedWritesCountMax
+//     and dynamoUnackedStateBytesMax (past them it is not kept, counted: anti-entropy repairs it);
+//     config timeoutHints false turns this off. Fewer live replicas than required:
 //     replicas_unavailable, definite, nothing written. No quorum by the timeout: `timeout`,
 //     INDEFINITE (the local write happened, and maybe others).
 //   - Get: ask the first R - 1 live peers of the preference list (the coordinator's own answer
@@ -115,6 +120,12 @@ export interface ReplicaConfig {
   readonly hintReplayIntervalTicks: number;
   /** Default limits.dynamoHintsCountMax. */
   readonly hintsCountMax?: number;
+  /**
+   * A replica sent a write that has not acked it by the write's deadline gets a hint kept here
+   * (default true, Cassandra's behaviour); false: only one the failure detector calls down does
+   * (tests of anti-entropy alone).
+   */
+  readonly timeoutHints?: boolean;
   /** Default limits.dynamoCoordinatorOpsMax. */
   readonly opsCountMax?: number;
   /** Ticks between anti-entropy rounds this node starts (0, the default: only on repairNow()). */
@@ -199,6 +210,10 @@ export interface ReplicaStats {
   hintsRefused: number;
   hintReplays: number;
   hintsDelivered: number;
+  /** Hints kept for a replica that did not ack a write by its deadline (it was sent, not hinted). */
+  hintsOnTimeout: number;
+  /** Answered writes not kept for their late acks (dynamoUnackedWritesCountMax or ...StateBytesMax): no hint if one never comes. */
+  unackedUntracked: number;
   /** Peer messages for ops this node no longer tracks (late acks, acks from before a restart). */
   staleMessages: number;
   /** Replicate/hint states this node could not merge (a bound hit); not acked. */
@@ -240,7 +255,17 @@ type Origin =
 interface WriteOp {
   readonly kind: 'write';
   readonly origin: Origin;
+  readonly key: Uint8Array;
   readonly level: Level;
+  /**
+   * The replicas the state was sent to (up then). One that has not acked by the deadline gets a
+   * hint kept here, answered or not (Cassandra hints a replica that timed out, not only one the
+   * failure detector calls down): a write lost on an undetected partition is not left to
+   * anti-entropy.
+   */
+  readonly sent: NodeId[];
+  /** The client was answered; the op stays (in `unacked`) for the acks still missing. */
+  replied: boolean;
   /** Natural and pending replicas: only their acks count. */
   readonly counted: ReadonlySet<NodeId>;
   readonly acks: Set<NodeId>;
@@ -418,6 +443,8 @@ export class DynamoReplica {
     hintsRefused: 0,
     hintReplays: 0,
     hintsDelivered: 0,
+    hintsOnTimeout: 0,
+    unackedUntracked: 0,
     staleMessages: 0,
     mergesRefused: 0,
     antiEntropyRounds: 0,
@@ -467,6 +494,9 @@ export class DynamoReplica {
   private nextOp: number;
   private readonly ops = new Map<number, Op>();
   private readonly replays = new Map<number, Replay>();
+  /** Answered writes waiting for the acks still missing (checkWrite), by op; their states' bytes. */
+  private readonly unacked = new Map<number, WriteOp>();
+  private unackedBytes = 0;
   /** hintKey of each hint being replayed (one replay per hint at a time). */
   private readonly replaying = new Set<string>();
   private readonly aeJobs: AeJob[] = [];
@@ -499,6 +529,7 @@ export class DynamoReplica {
   constructor(config: ReplicaConfig, deps: ReplicaDeps) {
     this.config = {
       hintsCountMax: limits.dynamoHintsCountMax,
+      timeoutHints: true,
       opsCountMax: limits.dynamoCoordinatorOpsMax,
       antiEntropyIntervalTicks: 0,
       antiEntropyDepth: 10,
@@ -599,6 +630,11 @@ export class DynamoReplica {
   }
 
   /** Ops (client requests, forwards) in flight; the tests check it drains. */
+  /** Answered writes still waiting for a replica's ack (a hint at their deadline if it never comes). */
+  get unackedWrites(): number {
+    return this.unacked.size;
+  }
+
   get inflightOps(): number {
     return this.ops.size;
   }
@@ -781,6 +817,11 @@ export class DynamoReplica {
       this.ops.delete(op);
       this.expire(o);
     }
+    for (const [op, w] of this.unacked) {
+      if (w.deadlineTick > this.nowTick) continue; // answered in any order: every one is checked
+      this.dropUnacked(op, w);
+      this.hintSilent(w);
+    }
     for (const [op, r] of this.replays) {
       if (r.deadlineTick > this.nowTick) continue;
       this.replays.delete(op);
@@ -911,6 +952,7 @@ export class DynamoReplica {
     for (const r of others) {
       if (this.isUp(r)) {
         this.send(r, { type: 'replicate', op, key: req.key, state });
+        w.sent.push(r);
         continue;
       }
       const i = fallbacks.findIndex((f) => this.isUp(f));
@@ -993,7 +1035,10 @@ export class DynamoReplica {
     // without their marker are dropped by the next settle).
     const { op: id, w } = this.startWrite(origin, req, state, heldBytes, counted, required);
     for (const r of others) {
-      if (this.isUp(r)) this.send(r, { type: 'delta', op: id, key: req.key, state, schema, clear, deltas });
+      if (this.isUp(r)) {
+        this.send(r, { type: 'delta', op: id, key: req.key, state, schema, clear, deltas });
+        w.sent.push(r);
+      }
       // A replica down gets a hint kept here, where the rows are (a fallback node holds none): its
       // replay offers the state and the rows to pull (rowsOffer). It counts toward ANY.
       else if (this.storeHint(r, req.key, state)) w.hintAcks++;
@@ -1059,6 +1104,9 @@ export class DynamoReplica {
     const w: WriteOp = {
       kind: 'write',
       origin,
+      key: req.key,
+      sent: [],
+      replied: false,
       level: req.level,
       counted,
       acks: new Set([this.id]),
@@ -1072,11 +1120,41 @@ export class DynamoReplica {
   }
 
   private checkWrite(op: number, w: WriteOp): void {
-    const done = w.acks.size + (w.level === 'ANY' ? w.hintAcks : 0) >= w.required;
-    if (!done) return;
-    this.ops.delete(op);
-    this.stats.writesAcked++;
-    this.finish(w.origin, { ok: true, state: w.state });
+    if (!w.replied) {
+      const done = w.acks.size + (w.level === 'ANY' ? w.hintAcks : 0) >= w.required;
+      if (!done) return;
+      w.replied = true;
+      this.ops.delete(op);
+      this.stats.writesAcked++;
+      this.finish(w.origin, { ok: true, state: w.state });
+      if (!this.config.timeoutHints || w.sent.every((r) => w.acks.has(r))) return;
+      // Kept for the acks still missing, out of `ops` (answered: it holds no request slot).
+      const bytes = w.state.encode().length;
+      if (
+        this.unacked.size >= limits.dynamoUnackedWritesCountMax ||
+        this.unackedBytes + bytes > limits.dynamoUnackedStateBytesMax
+      ) {
+        this.stats.unackedUntracked++;
+        return;
+      }
+      this.unacked.set(op, w);
+      this.unackedBytes += bytes;
+      return;
+    }
+    if (w.sent.every((r) => w.acks.has(r))) this.dropUnacked(op, w);
+  }
+
+  private dropUnacked(op: number, w: WriteOp): void {
+    if (this.unacked.delete(op)) this.unackedBytes -= w.state.encode().length;
+  }
+
+  /** A write's deadline passed: each replica it was sent to that has not acked gets a hint kept here. */
+  private hintSilent(w: WriteOp): void {
+    if (!this.config.timeoutHints) return;
+    for (const r of w.sent) {
+      if (w.acks.has(r)) continue;
+      if (this.storeHint(r, w.key, w.state)) this.stats.hintsOnTimeout++;
+    }
   }
 
   private coordinateGet(
@@ -1807,6 +1885,7 @@ export class DynamoReplica {
       return;
     }
     const isWrite = o.kind === 'write' || o.isWrite;
+    if (o.kind === 'write') this.hintSilent(o);
     if (isWrite) this.stats.writeTimeouts++;
     else this.stats.readTimeouts++;
     const what =
@@ -1838,7 +1917,7 @@ export class DynamoReplica {
   }
 
   private onReplicateAck(from: NodeId, op: number): void {
-    const o = this.ops.get(op);
+    const o = this.ops.get(op) ?? this.unacked.get(op);
     if (o?.kind === 'write' && o.counted.has(from)) {
       o.acks.add(from);
       this.checkWrite(op, o);

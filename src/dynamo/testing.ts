@@ -313,12 +313,14 @@ export class DynamoCluster {
     for (const n of this.nodes.values()) if (n.up) this.process(n, n.replica.tick(wallMs));
   }
 
-  /** Delivers and ticks until no message, op or hint is left (all nodes must be reachable). */
+  /** Delivers and ticks until no message, op, unacknowledged write or hint is left (all nodes must be reachable). */
   settle(): void {
     for (let round = 0; ; round++) {
       assert(round < SETTLE_ROUNDS_MAX, 'settle: livelock');
       this.deliverAll();
-      const busy = [...this.nodes.values()].some((n) => n.replica.inflightOps > 0 || n.store.hintCount > 0);
+      const busy = [...this.nodes.values()].some(
+        (n) => n.replica.inflightOps > 0 || n.replica.unackedWrites > 0 || n.store.hintCount > 0,
+      );
       if (!busy) return;
       this.tick();
     }

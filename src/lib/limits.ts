@@ -364,6 +364,14 @@ export const limits = {
   dynamoHintReplaysCountMax: 256,
   /** Client requests (and forwarded ones) one coordinator has in flight; more are refused. */
   dynamoCoordinatorOpsMax: 10_000,
+  /**
+   * Writes one coordinator keeps after answering them, until every replica it sent them to acked
+   * or their deadline passed (then the silent ones get a hint): past it, or past
+   * dynamoUnackedStateBytesMax of their states, a write is not kept (anti-entropy repairs it).
+   */
+  dynamoUnackedWritesCountMax: 10_000,
+  /** The states of the writes dynamoUnackedWritesCountMax keeps, in bytes (their encodings). */
+  dynamoUnackedStateBytesMax: 64 * 1024 * 1024,
   /** One replica peer message's payload, sent or received (src/services/store/replication/driver.ts). */
   dynamoMessageBytesMax: 8 * 1024 * 1024,
   /** A key's encoded state a client put may bring it to (the driver refuses the put past it). */

@@ -321,7 +321,14 @@ test("below SERIAL, a replica's delayed wake moves past each write it hears: pus
  * (n3 cut off too briefly to be seen down: no hint; BARISTA REPAIR streams the difference).
  */
 function mergeWakes(mutations?: Mutations): { hint: number; repair: number } {
-  const sim = replicatedCluster('blocking-merge-wake', THREE, 3, { consistency: 'ONE' }, mutations);
+  // timeoutHints off: the brief cut of (2) must leave the push to anti-entropy.
+  const sim = replicatedCluster(
+    'blocking-merge-wake',
+    THREE,
+    3,
+    { consistency: 'ONE', replication: { timeoutHints: false } },
+    mutations,
+  );
   const n3 = storeOf(sim.instance('n3')!).replica!;
   const producer = new SimRespClient(sim, 'n1');
   const missed = (key: string, cutMs: number, after: () => void): number => {

@@ -33,6 +33,7 @@ function cluster(
   seed: string,
   mutations: string[] = [],
   collections: 'whole' | 'rows' = 'whole',
+  timeoutHints = true,
 ): Simulation<NodeServices> {
   const sim = simServices({
     seed,
@@ -46,6 +47,7 @@ function cluster(
         antiEntropyIntervalMs: 0,
         ringDelayMs: 300,
         collections,
+        timeoutHints,
       },
     },
     clientLinks: { chunking: 'random', chunkBytesMax: 11 },
@@ -324,7 +326,8 @@ test('negative control: a cleanup that keeps only first-replica copies loses cop
 });
 
 test('a replica crashing inside the join under load: a quorum keeps every acknowledged key, anti-entropy restores the rest', () => {
-  const sim = cluster('store-move-crash');
+  // timeoutHints off: the coordinators' hints for n3 would complete the third copies first.
+  const sim = cluster('store-move-crash', [], 'whole', false);
   const { acked, missing, short } = joinAndLeaveUnderLoad(sim, { crashDuringJoin: 'n3' });
   assert.ok(acked.size >= 200, `enough writes acknowledged under load (${acked.size})`);
   // A write in flight when n3 died was acknowledged by the other two and never reached n3's disk:
@@ -341,6 +344,20 @@ test('a replica crashing inside the join under load: a quorum keeps every acknow
     }
   }
   assert.deepEqual(placement(sim, acked).missing.slice(0, 10), [], 'anti-entropy completed every copy');
+});
+
+test("the same crash with timeout hints (the default): the writes n3 never acknowledged come back to it by its coordinators' hints, with no repair round", () => {
+  const sim = cluster('store-move-crash');
+  const { acked, short } = joinAndLeaveUnderLoad(sim, { crashDuringJoin: 'n3' });
+  assert.ok(acked.size >= 200, `enough writes acknowledged under load (${acked.size})`);
+  assert.deepEqual(short, [], 'every acknowledged key on a quorum of its final replicas');
+  let hinted = 0;
+  for (const id of NODES) hinted += storeOf(sim.instance(id)!).replica?.replica.stats.hintsOnTimeout ?? 0;
+  assert.ok(hinted > 0, 'writes n3 did not acknowledge were hinted');
+  assert.ok(
+    sim.runUntilCondition(() => placement(sim, acked).missing.length === 0, 30_000),
+    `every copy back without a repair: ${placement(sim, acked).missing.slice(0, 5)}`,
+  );
 });
 
 test('collections in rows: a join and a decommission under QUORUM SADD load lose no member: each on every final replica of its set', () => {

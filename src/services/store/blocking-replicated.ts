@@ -10,8 +10,9 @@
 // and the key is tried again for its waiters in order, while tries yield:
 //   - at once after a write this node coordinated (session.ts: a command or an EXEC; a write
 //     forwarded here), and after another waiter's BLMOVE pushed here;
-//   - a step later after a write a replica hears from a peer (replicate, delta, rowsRepair:
-//     ReplicaNode.onKeyWritten) or, at SERIAL, after its acceptor's commit of a new value of the
+//   - a step later after a write a replica hears from a peer (any merge that changed the key or
+//     joined rows: a replicate, a delta, a hint's replay, anti-entropy, a ring move's page, a
+//     read's repair; DynamoReplica.onMerged through ReplicaNode.onKeyWritten) or, at SERIAL, after its acceptor's commit of a new value of the
 //     key's register (SerialCoordinator.onCommit): PEER_WAKE_STEP_MS x (1 + its rank in the key's
 //     preference list) after the latest such write, at most WAKE_DEFER_STEPS steps after the
 //     first. Every replica hears every write, so waking them all at once made each node pop the
@@ -20,8 +21,8 @@
 //     none: below SERIAL a pop stays at-least-once (pops within one step, a partition);
 //   - on a poll, for writes a node holding no replica does not hear: every POLL_FIRST_MS, doubling
 //     to POLL_MAX_MS while the key stays empty, back after a write or a pop; on a node holding a
-//     replica every POLL_REPLICA_MS only, a safety net (writes taken by hint replay, anti-entropy
-//     or a ring move wake nobody; a poll at SERIAL is a Paxos round racing the writer it awaits).
+//     replica every POLL_REPLICA_MS only, a safety net (it hears every write that reaches it; a
+//     poll at SERIAL is a Paxos round racing the writer it awaits).
 // A try that failed for want of a quorum and wrote nothing (a `retriable` error reply: replicated.ts
 // errorReply, from the error's own flags) keeps its waiter blocked
 // and lets the next waiter try; so does a later try that finds the key holding another type than

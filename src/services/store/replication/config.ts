@@ -21,6 +21,12 @@ export const replicationConfigSchema = z
     requestTimeoutMs: z.number().int().min(1).max(600_000).default(d.requestTimeoutMs),
     /** Stored hints whose owner is up are replayed this often. */
     hintReplayIntervalMs: z.number().int().min(1).max(3_600_000).default(d.hintReplayIntervalMs),
+    /**
+     * A replica sent a write that has not acknowledged it by the request timeout gets a hint kept
+     * at the coordinator (Cassandra's behaviour); false: only replicas the failure detector calls
+     * down do (a write lost on a partition not yet detected then waits for anti-entropy).
+     */
+    timeoutHints: z.boolean().default(d.timeoutHints),
     /** A sibling's HLC further ahead of this node's clock is not taken into its HLC. */
     hlcMaxDriftMs: z.number().int().min(1).max(86_400_000).default(d.hlcMaxDriftMs),
     /** Client requests in flight at this node (backpressure past it: limit_exceeded). */

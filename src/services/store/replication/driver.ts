@@ -110,6 +110,13 @@ export interface ReplicaNodeConfig {
   readonly requestTimeoutMs: number;
   /** Stored hints whose owner is up are replayed this often (rounded up to whole ticks). */
   readonly hintReplayIntervalMs: number;
+  /**
+   * A replica sent a write that has not acknowledged it by the request timeout gets a hint kept at
+   * the coordinator, as Cassandra hints a replica that timed out (true); false: only replicas the
+   * failure detector calls down get hints, and a write lost on a partition not yet detected waits
+   * for read repair or anti-entropy.
+   */
+  readonly timeoutHints: boolean;
   /** A sibling's HLC further ahead of our clock than this is not taken into ours. */
   readonly hlcMaxDriftMs: number;
   /** Client requests (and forwarded ones) in flight at this node; more are refused (limit_exceeded). */
@@ -149,6 +156,7 @@ export const defaultReplicaNodeConfig: ReplicaNodeConfig = {
   tickMs: 50,
   requestTimeoutMs: 2_000,
   hintReplayIntervalMs: 1_000,
+  timeoutHints: true,
   hlcMaxDriftMs: 10_000,
   inflightRequestsMax: limits.dynamoCoordinatorOpsMax,
   antiEntropyIntervalMs: 60_000,
@@ -273,6 +281,9 @@ const STAT_HELP: Record<keyof ReplicaStats, string> = {
   hintsRefused: 'Hints refused at dynamoHintsCountMax',
   hintReplays: 'Hint replays sent to their owner',
   hintsDelivered: 'Hints deleted after their owner acknowledged the replay',
+  hintsOnTimeout: 'Hints kept for a replica that did not acknowledge a write it was sent by its deadline',
+  unackedUntracked:
+    'Answered writes not kept for their late acknowledgements (dynamoUnackedWritesCountMax or dynamoUnackedStateBytesMax)',
   staleMessages: 'Peer messages for ops no longer tracked',
   mergesRefused: 'Replicated states refused at a bound (not acknowledged)',
   antiEntropyRounds: 'Anti-entropy rounds this node started (tree built and sent to a peer)',
@@ -353,6 +364,7 @@ export class ReplicaNode {
   private readonly moveCounters: { readonly [K in keyof MoveStats]: Counter };
   private readonly moveSeen: MoveStats;
   private readonly hintsHeld: Gauge;
+  private readonly unackedHeld: Gauge;
   private readonly inflight: Gauge;
   private readonly oversize: Counter;
   private readonly sendRefused: Counter;
@@ -370,6 +382,10 @@ export class ReplicaNode {
     for (const [name, v] of Object.entries(config)) {
       if (name === 'collections') {
         assert(v === 'whole' || v === 'rows', `replication.collections must be whole or rows: ${v}`);
+        continue;
+      }
+      if (name === 'timeoutHints') {
+        assert(typeof v === 'boolean', `replication.timeoutHints must be a boolean: ${v}`);
         continue;
       }
       if (name === 'readRepairChance') {
@@ -404,6 +420,7 @@ export class ReplicaNode {
         replicas: config.replicas,
         requestTimeoutTicks: ticks(config.requestTimeoutMs),
         hintReplayIntervalTicks: ticks(config.hintReplayIntervalMs),
+        timeoutHints: config.timeoutHints,
         opsCountMax: config.inflightRequestsMax,
         antiEntropyIntervalTicks: config.antiEntropyIntervalMs === 0 ? 0 : ticks(config.antiEntropyIntervalMs),
         antiEntropyDepth: config.antiEntropyDepth,
@@ -457,6 +474,10 @@ export class ReplicaNode {
     ) as { [K in keyof MoveStats]: Counter };
     this.moveSeen = { ...this.replica.moveStats };
     this.hintsHeld = m.gauge('dynamo_hints', 'Hints this node holds for down replicas');
+    this.unackedHeld = m.gauge(
+      'dynamo_unacked_writes',
+      "Answered writes waiting for a replica's acknowledgement (a hint at their deadline if none comes)",
+    );
     this.inflight = m.gauge('dynamo_requests_inflight', 'Client requests this node has in flight');
     this.oversize = m.counter(
       'dynamo_messages_oversize_total',
@@ -471,6 +492,7 @@ export class ReplicaNode {
       "Peers' messages dropped while this replica was closed (its settings not yet checked)",
     );
     this.hintsHeld.set(this.store.hintCount);
+    this.unackedHeld.set(this.replica.unackedWrites);
     components.router.register([MessageType.DynamoReplica], (msg) => {
       if (this.closedReason !== undefined && !this.stopped) return this.closedDrops.inc();
       this.onMessage(msg.from, msg.payload);
@@ -990,6 +1012,7 @@ export class ReplicaNode {
       }
     }
     this.hintsHeld.set(this.store.hintCount);
+    this.unackedHeld.set(this.replica.unackedWrites);
   }
 
   private nowMs(): number {

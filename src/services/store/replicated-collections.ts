@@ -291,6 +291,15 @@ export function rowsRead(argv: readonly Uint8Array[]): Map<string, RowsRead> {
       if (fromEnd !== undefined && backIndex(argv[3]!) !== undefined) return one({ last: fromEnd });
       break;
     }
+    case 'lset': {
+      // The element set and the one beyond it (its neighbour keeps the new row's position between
+      // the two): the first index + 2 rows, or the last -index + 1.
+      const index = argv.length === 4 ? frontIndex(argv[2]!) : undefined;
+      if (index !== undefined && index + 2 <= FRONT_ROWS_MAX) return one({ front: index + 2 });
+      const fromEnd = argv.length === 4 ? backIndex(argv[2]!) : undefined;
+      if (fromEnd !== undefined && fromEnd + 1 <= FRONT_ROWS_MAX) return one({ last: fromEnd + 1 });
+      break;
+    }
     case 'lindex': {
       const index = argv.length === 3 ? frontIndex(argv[2]!) : undefined;
       if (index !== undefined && index < FRONT_ROWS_MAX) return one({ front: index + 1 });
@@ -440,11 +449,15 @@ function listOps(
   let p = 0;
   let s = 0;
   if (read === 'head') {
-    // The common suffix first: a head's last element read is not the list's last.
+    // The common suffix first: a head's last element read is not the list's last, so a change
+    // goes before an element that stays. Then the common prefix of what is left (LSET's).
     while (s < n && s < m && same(b[n - 1 - s]!, a[m - 1 - s]!)) s++;
+    while (p < n - s && p < m - s && same(b[p]!, a[p]!)) p++;
   } else if (read === 'tail') {
-    // The common prefix only: a tail's first element read is not the list's first.
+    // The common prefix first: a tail's first element read is not the list's first. Then the
+    // common suffix of what is left.
     while (p < n && p < m && same(b[p]!, a[p]!)) p++;
+    while (s < n - p && s < m - p && same(b[n - 1 - s]!, a[m - 1 - s]!)) s++;
   } else {
     while (p < n && p < m && same(b[p]!, a[p]!)) p++;
     while (s < n - p && s < m - p && same(b[n - 1 - s]!, a[m - 1 - s]!)) s++;

@@ -78,6 +78,14 @@ const command = fc.oneof(
   fc.constantFrom(['LRANGE', 'l', '0', '1'], ['LRANGE', 'l', '1', '2'], ['LINDEX', 'l', '0'], ['LPOP', 'l', '1e2']),
   fc.constantFrom(['RPOP', 'l', '2'], ['LINDEX', 'l', '-1'], ['LRANGE', 'l', '-2', '-1'], ['LRANGE', 'l', '-3', '-2']),
   fc.constantFrom(
+    ['LSET', 'l', '1', 'y'],
+    ['LSET', 'l', '-1', 'w'],
+    ['LSET', 'l', '-2', 'v'],
+    ['LSET', 'l', '4', 'q'],
+    ['LSET', 'l', '-9', 'q'],
+    ['LSET', 'l', '0', 'a'],
+  ),
+  fc.constantFrom(
     ['RPOPLPUSH', 'l', 'l2'],
     ['LMOVE', 'l', 'l2', 'RIGHT', 'RIGHT'],
     ['LMOVE', 'l2', 'l', 'LEFT', 'LEFT'],
@@ -503,6 +511,50 @@ test('rows: RPOP, LRANGE -k -1 and LINDEX -k on a list of 300 read its tail only
   for (const m of sent.filter((x) => x.type === 'delta')) assert.ok(encodeMessage(m).length < 1024);
   assert.deepEqual(runCommands(sim, 'n3', [['LRANGE', 'l', '-3', '-1']]), ['*[$e294,$e295,$e296]']);
   assert.deepEqual(runCommands(sim, 'n2', [['LRANGE', 'l', '0', '-1']])[0]!.split(',').length, 297);
+});
+
+test('rows: LSET near either end of a list of 300 reads that end only (the element and its neighbour) and ships one row', () => {
+  const sim = cluster('rows-lset', 'rows');
+  pushList(sim, 300);
+  const sent = sentBy(sim, 'n1');
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['LSET', 'l', '0', 'first'],
+      ['LSET', 'l', '2', 'third'],
+      ['LSET', 'l', '-1', 'last'],
+      ['LSET', 'l', '-3', 'antepenult'],
+    ]),
+    ['+OK', '+OK', '+OK', '+OK'],
+  );
+  const reads = sent.filter((m) => m.type === 'rowRead');
+  assert.equal(reads.length, 4, 'each asked one peer (QUORUM, no read repair)');
+  assert.ok(
+    reads.every(
+      (m) => m.type === 'rowRead' && (m.sel.kind === 'last' || (m.sel.kind === 'page' && m.sel.count <= 4 + 63)),
+    ),
+    `only ends read: ${reads.map((m) => (m.type === 'rowRead' ? `${m.sel.kind}` : '')).join(' ')}`,
+  );
+  // The four that set an element each ship one removed row and one new one.
+  const deltas = sent.filter((x) => x.type === 'delta');
+  assert.equal(deltas.length, 8, 'four writes, each to two peers');
+  for (const m of deltas) {
+    const touched = m.type === 'delta' ? m.deltas.reduce((n, d) => n + d.touched.length, 0) : 0;
+    assert.equal(touched, 2, 'the old row removed, the new one added: no neighbour rewritten');
+  }
+  assert.deepEqual(
+    runCommands(sim, 'n2', [
+      ['LSET', 'l', '300', 'x'],
+      ['LSET', 'l', '-301', 'x'],
+      ['LSET', 'nolist', '0', 'x'],
+    ]),
+    ['-ERR index out of range', '-ERR index out of range', '-ERR no such key'],
+  );
+  const all = runCommands(sim, 'n3', [['LRANGE', 'l', '0', '-1']])[0]!
+    .slice(2, -1)
+    .split(',');
+  assert.equal(all.length, 300);
+  assert.deepEqual(all.slice(0, 4), ['$first', '$e1', '$third', '$e3']);
+  assert.deepEqual(all.slice(-3), ['$antepenult', '$e298', '$last']);
 });
 
 test('rows: RPOPLPUSH and LMOVE between lists of 300 read the ends they move (a row or none), never every row', () => {

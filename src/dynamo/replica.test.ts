@@ -208,6 +208,26 @@ test("a replica sent a write that never acks it (a partition the detector has no
   }
 });
 
+test('a hint handed to a fallback that never stores it (unreachable too) is kept at the coordinator at the deadline, and reaches its owner when it is back', () => {
+  const { c, a, r3 } = setup();
+  c.down(r3);
+  const put = c.put(a, KEY, 'v1', 'QUORUM');
+  assert.equal(
+    dropWhere(c, (_, type) => type === 'hint'),
+    1,
+    'the hint to the fallback is lost',
+  );
+  c.deliverAll();
+  assert.deepEqual(values(c, put), ['v1']);
+  assert.equal(c.node(a).replica.unackedWrites, 1, 'waiting for the fallback');
+  for (let i = 0; i < 60 && c.node(a).store.hintCount === 0; i++) c.tick();
+  assert.equal(c.node(a).store.hintCount, 1, 'kept at the coordinator');
+  c.up(r3);
+  c.settle();
+  c.checkConverged([KEY]);
+  assert.equal(c.node(a).store.hintCount, 0);
+});
+
 test('hints beyond the bound are refused and counted; they do not count for the write', () => {
   const { c, a, r3 } = setup({ hintsCountMax: 0 });
   c.down(r3);

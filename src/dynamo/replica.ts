@@ -246,6 +246,29 @@ export interface ReplicaStats {
   cleanupAborted: number;
 }
 
+/**
+ * Whether rows a read joins come from a peer's stream (a pull after a hint's replay, anti-entropy's
+ * offer or a ring move: the replica's own read) rather than a client read this node coordinates:
+ * only those are told to onMerged. A client read's join changes nothing new most of the time, and
+ * a blocking pop's try would wake itself again with it (a read per step on an empty queue).
+ */
+/** Every replica a write was sent to acked it, and every fallback stored its hint. */
+function settledWrite(w: WriteOp): boolean {
+  return w.handedTo.size === 0 && w.sent.every((r) => w.acks.has(r));
+}
+
+/**
+ * What an answered write kept for its missing acks holds, as dynamoUnackedStateBytesMax counts it:
+ * its state twice (encoded, and decoded with its values' bytes), its key, and the op's own objects.
+ */
+function unackedCost(w: WriteOp): number {
+  return 2 * w.state.encode().length + w.key.length + 256;
+}
+
+function fromStream(r: ReadOp): boolean {
+  return r.origin.kind === 'internal';
+}
+
 type Origin =
   | { readonly kind: 'client'; readonly requestId: number }
   | { readonly kind: 'peer'; readonly from: NodeId; readonly op: number }
@@ -264,6 +287,12 @@ interface WriteOp {
    * anti-entropy.
    */
   readonly sent: NodeId[];
+  /**
+   * Hints sent to a fallback node for a replica down at the time: owner by fallback. A fallback
+   * that has not stored its hint by the deadline (it was unreachable too) is replaced by a hint
+   * kept here.
+   */
+  readonly handedTo: Map<NodeId, NodeId>;
   /** The client was answered; the op stays (in `unacked`) for the acks still missing. */
   replied: boolean;
   /** Natural and pending replicas: only their acks count. */
@@ -679,7 +708,7 @@ export class DynamoReplica {
         this.onHint(from, m.op, m.owner, m.key, m.state);
         break;
       case 'hintAck':
-        this.onHintAck(m.op, m.stored);
+        this.onHintAck(from, m.op, m.stored);
         break;
       case 'read':
         this.onAccess?.(m.key);
@@ -710,8 +739,12 @@ export class DynamoReplica {
         // A read's repair of named rows: joined as this replica's own read would join the answer.
         if (this.mergeInto(m.key, m.state) && holdsMarker(this.local(m.key))) {
           const named = m.rows.rows;
-          this.joinInto(m.key, m.rows, this.local(m.key), (dc) =>
-            dc.joinRows(named.elements, named.rows, named.context),
+          this.joinInto(
+            m.key,
+            m.rows,
+            this.local(m.key),
+            (dc) => dc.joinRows(named.elements, named.rows, named.context),
+            true,
           );
         }
         break;
@@ -960,6 +993,7 @@ export class DynamoReplica {
         const [f] = fallbacks.splice(i, 1);
         this.stats.hintsSent++;
         this.send(f!, { type: 'hint', op, owner: r, key: req.key, state });
+        w.handedTo.set(f!, r);
       } else if (this.storeHint(r, req.key, state)) {
         w.hintAcks++;
       }
@@ -1106,6 +1140,7 @@ export class DynamoReplica {
       origin,
       key: req.key,
       sent: [],
+      handedTo: new Map(),
       replied: false,
       level: req.level,
       counted,
@@ -1127,9 +1162,9 @@ export class DynamoReplica {
       this.ops.delete(op);
       this.stats.writesAcked++;
       this.finish(w.origin, { ok: true, state: w.state });
-      if (!this.config.timeoutHints || w.sent.every((r) => w.acks.has(r))) return;
+      if (!this.config.timeoutHints || settledWrite(w)) return;
       // Kept for the acks still missing, out of `ops` (answered: it holds no request slot).
-      const bytes = w.state.encode().length;
+      const bytes = unackedCost(w);
       if (
         this.unacked.size >= limits.dynamoUnackedWritesCountMax ||
         this.unackedBytes + bytes > limits.dynamoUnackedStateBytesMax
@@ -1141,11 +1176,11 @@ export class DynamoReplica {
       this.unackedBytes += bytes;
       return;
     }
-    if (w.sent.every((r) => w.acks.has(r))) this.dropUnacked(op, w);
+    if (settledWrite(w)) this.dropUnacked(op, w);
   }
 
   private dropUnacked(op: number, w: WriteOp): void {
-    if (this.unacked.delete(op)) this.unackedBytes -= w.state.encode().length;
+    if (this.unacked.delete(op)) this.unackedBytes -= unackedCost(w);
   }
 
   /** A write's deadline passed: each replica it was sent to that has not acked gets a hint kept here. */
@@ -1155,6 +1190,9 @@ export class DynamoReplica {
       if (w.acks.has(r)) continue;
       if (this.storeHint(r, w.key, w.state)) this.stats.hintsOnTimeout++;
     }
+    // A fallback that never stored its hint: the owner's hint is kept here instead.
+    for (const owner of w.handedTo.values()) if (this.storeHint(owner, w.key, w.state)) this.stats.hintsOnTimeout++;
+    w.handedTo.clear();
   }
 
   private coordinateGet(
@@ -1336,7 +1374,13 @@ export class DynamoReplica {
       for (const [node, answer] of rows.answers) {
         if (node === this.id || answer === null || answer.rows.kind !== 'rows') continue;
         const named = answer.rows;
-        this.joinInto(r.key, answer, local, (dc) => dc.joinRows(named.elements, named.rows, named.context));
+        this.joinInto(
+          r.key,
+          answer,
+          local,
+          (dc) => dc.joinRows(named.elements, named.rows, named.context),
+          fromStream(r),
+        );
       }
     }
     if (r.origin.kind === 'internal') return; // a pull: its pages are joined, nobody to answer
@@ -1428,10 +1472,16 @@ export class DynamoReplica {
     const local = this.local(r.key);
     if (!holdsMarker(local)) return true;
     let join = held?.join;
-    const joined = this.joinInto(r.key, answer!, local, (dc) => {
-      join ??= dc.startJoin();
-      dc.joinPage(join, page);
-    });
+    const joined = this.joinInto(
+      r.key,
+      answer!,
+      local,
+      (dc) => {
+        join ??= dc.startJoin();
+        dc.joinPage(join, page);
+      },
+      fromStream(r),
+    );
     if (joined && rows.front !== undefined) {
       rows.heads ??= new Map();
       const seen = rows.heads.get(from);
@@ -1524,7 +1574,7 @@ export class DynamoReplica {
       rows.tails.delete(from);
       return true;
     }
-    if (!this.joinInto(r.key, answer!, local, (dc) => dc.joinRange(page))) {
+    if (!this.joinInto(r.key, answer!, local, (dc) => dc.joinRange(page), fromStream(r))) {
       rows.tails.delete(from);
       rows.refused = true;
       return 'refused';
@@ -1745,6 +1795,7 @@ export class DynamoReplica {
     answer: RowsAnswer,
     local: Versioned,
     f: (dc: DecomposedCollection) => void,
+    tell: boolean,
   ): boolean {
     try {
       const h = this.collections.open(key, answer.schema, local);
@@ -1754,7 +1805,7 @@ export class DynamoReplica {
       }
       h.change(f);
       this.out.syncNeeded = true;
-      this.onMerged?.(key);
+      if (tell) this.onMerged?.(key);
       return true;
     } catch (error) {
       if (!(error instanceof BaristaError)) throw error;
@@ -1943,13 +1994,13 @@ export class DynamoReplica {
     this.send(from, { type: 'hintAck', op, stored: this.storeHint(owner, key, state) });
   }
 
-  private onHintAck(op: number, stored: boolean): void {
-    const o = this.ops.get(op);
+  private onHintAck(from: NodeId, op: number, stored: boolean): void {
+    const o = this.ops.get(op) ?? this.unacked.get(op);
     if (o?.kind !== 'write') {
       this.stats.staleMessages++;
       return;
     }
-    if (stored) o.hintAcks++;
+    if (stored && o.handedTo.delete(from)) o.hintAcks++;
     this.checkWrite(op, o);
   }
 

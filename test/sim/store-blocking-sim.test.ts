@@ -390,3 +390,29 @@ test("N = 3 at SERIAL: EXEC of a transaction that pushes wakes the waiters of it
   // One SERIAL LPOP's rounds (~12 ms here); without EXEC's wake, 43 ms (the commit's, then the try).
   assert.ok(sim.nowMs - executed < 3 * PEER_WAKE_STEP_MS - 5, `woken by EXEC: ${sim.nowMs - executed} ms after it`);
 });
+
+test("N = 3 at QUORUM, rows layout: clients blocked on an emptied list and on a key turned into a set do not wake themselves with their own reads: a try per poll, not per step (a review found a read every 23 ms: a try that joined a peer's rows told itself)", () => {
+  const sim = replicatedCluster('blocking-no-self-wake', THREE, 3, { consistency: 'QUORUM' });
+  const producer = new SimRespClient(sim, 'n2');
+  producer.send('RPUSH', 'k', 'a');
+  producer.send('LPOP', 'k');
+  assert.deepEqual(settled(sim, producer), [':1', '$a']);
+  const replica = storeOf(sim.instance('n1')!).replica!.replica;
+  const request = replica.request.bind(replica);
+  let requests = 0;
+  replica.request = (id, req) => {
+    requests++;
+    return request(id, req);
+  };
+  const emptied = new SimRespClient(sim, 'n1');
+  emptied.send('BLPOP', 'k', '0');
+  const turned = new SimRespClient(sim, 'n1');
+  turned.send('BLPOP', 't', '0');
+  sim.runFor(500);
+  producer.send('SADD', 't', 'm');
+  assert.deepEqual(settled(sim, producer).at(-1), ':1');
+  sim.runFor(4_000);
+  assert.equal(emptied.replies.length + turned.replies.length, 0, 'both still blocked');
+  // Two first tries, the try the SADD woke, then a poll per 2 s on each key (n1 holds a replica of both).
+  assert.ok(requests <= 10, `${requests} requests in 4.5 s`);
+});

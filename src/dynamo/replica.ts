@@ -254,7 +254,7 @@ export interface ReplicaStats {
  */
 /** Every replica a write was sent to acked it, and every fallback stored its hint. */
 function settledWrite(w: WriteOp): boolean {
-  return w.handedTo.size === 0 && w.sent.every((r) => w.acks.has(r));
+  return (w.handedTo === undefined || w.handedTo.size === 0) && w.sent.every((r) => w.acks.has(r));
 }
 
 /**
@@ -290,9 +290,9 @@ interface WriteOp {
   /**
    * Hints sent to a fallback node for a replica down at the time: owner by fallback. A fallback
    * that has not stored its hint by the deadline (it was unreachable too) is replaced by a hint
-   * kept here.
+   * kept here. Made at the first such hint (most writes hand none).
    */
-  readonly handedTo: Map<NodeId, NodeId>;
+  handedTo: Map<NodeId, NodeId> | undefined;
   /** The client was answered; the op stays (in `unacked`) for the acks still missing. */
   replied: boolean;
   /** Natural and pending replicas: only their acks count. */
@@ -993,7 +993,7 @@ export class DynamoReplica {
         const [f] = fallbacks.splice(i, 1);
         this.stats.hintsSent++;
         this.send(f!, { type: 'hint', op, owner: r, key: req.key, state });
-        w.handedTo.set(f!, r);
+        (w.handedTo ??= new Map()).set(f!, r);
       } else if (this.storeHint(r, req.key, state)) {
         w.hintAcks++;
       }
@@ -1140,7 +1140,7 @@ export class DynamoReplica {
       origin,
       key: req.key,
       sent: [],
-      handedTo: new Map(),
+      handedTo: undefined,
       replied: false,
       level: req.level,
       counted,
@@ -1191,8 +1191,9 @@ export class DynamoReplica {
       if (this.storeHint(r, w.key, w.state)) this.stats.hintsOnTimeout++;
     }
     // A fallback that never stored its hint: the owner's hint is kept here instead.
-    for (const owner of w.handedTo.values()) if (this.storeHint(owner, w.key, w.state)) this.stats.hintsOnTimeout++;
-    w.handedTo.clear();
+    for (const owner of w.handedTo?.values() ?? [])
+      if (this.storeHint(owner, w.key, w.state)) this.stats.hintsOnTimeout++;
+    w.handedTo = undefined;
   }
 
   private coordinateGet(
@@ -2000,7 +2001,7 @@ export class DynamoReplica {
       this.stats.staleMessages++;
       return;
     }
-    if (stored && o.handedTo.delete(from)) o.hintAcks++;
+    if (stored && o.handedTo?.delete(from) === true) o.hintAcks++;
     this.checkWrite(op, o);
   }
 

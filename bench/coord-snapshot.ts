@@ -1,7 +1,7 @@
 // What a snapshot of a big znode tree costs the node that takes it (issue 9: "snapshots and other
 // big state-machine work must not stall the event loop beyond a bound: with a million znodes, pings
 // must still be answered in time"), measured in this process as the Raft driver runs it:
-// the coord group's state machine's snapshotInSlices (the tree's walk in slices of 2,000 znodes,
+// the coord group's state machine's snapshotInSlices (the tree's walk in slices of limits.coordSnapshotSliceNodesMax znodes, 256,
 // then the image assembled 8 MiB per slice), one slice per timer turn 1 ms apart, while a writer applies a
 // setData every millisecond through the namespace (as the driver goes on applying), and a probe
 // timer every millisecond records how late it ran (the event loop's stalls: what a ping waits).

@@ -1,7 +1,7 @@
 // What a snapshot of a big znode tree costs the node that takes it (issue 9: "snapshots and other
 // big state-machine work must not stall the event loop beyond a bound: with a million znodes, pings
 // must still be answered in time"), measured in this process as the Raft driver runs it:
-// the coord group's state machine's snapshotInSlices (the tree's walk in slices of limits.coordSnapshotSliceNodesMax znodes, 256,
+// the coord group's state machine's snapshotInSlices (the tree's walk in slices of COORD_SNAPSHOT_SLICE_NODES_DEFAULT znodes, 256,
 // then the image assembled 8 MiB per slice), one slice per timer turn 1 ms apart, while a writer applies a
 // setData every millisecond through the namespace (as the driver goes on applying), and a probe
 // timer every millisecond records how late it ran (the event loop's stalls: what a ping waits).
@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodeCommand } from '../src/coord/command.ts';
-import { limits } from '../src/lib/limits.ts';
+import { COORD_SNAPSHOT_SLICE_NODES_DEFAULT } from '../src/coord/namespace.ts';
 import { nullMetrics, silentLogger } from '../src/net/testing.ts';
 import { FileDisk } from '../src/storage/file-disk.ts';
 import { defaultRaftTiming } from '../src/raft/driver.ts';
@@ -137,7 +137,7 @@ export default async function coordSnapshot(args: string[]): Promise<void> {
   const r = await new Promise<Run>((resolve) => takeSnapshot(resolve));
   {
     process.stdout.write(
-      `snapshot in slices (${limits.coordSnapshotSliceNodesMax} znodes, or 8 MiB of the image, a slice): ${r.slices.length} slices in ${(r.totalMs / 1000).toFixed(1)} s; ` +
+      `snapshot in slices (${COORD_SNAPSHOT_SLICE_NODES_DEFAULT} znodes, or 8 MiB of the image, a slice): ${r.slices.length} slices in ${(r.totalMs / 1000).toFixed(1)} s; ` +
         `slice p50 ${ms(pct(r.slices, 50))}, p99 ${ms(pct(r.slices, 99))}, max before the last ${ms(Math.max(...r.slices.slice(0, -1)))}; ` +
         `image ${(r.image.length / 2 ** 20).toFixed(0)} MiB; last slice ${ms(r.lastSliceMs)}\n`,
     );

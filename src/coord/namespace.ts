@@ -53,10 +53,18 @@ export interface CoordOptions extends TreeOptions {
   readonly snapshotSliceNodes: number;
 }
 
+/**
+ * Znodes per snapshot slice by default: about a millisecond of work. At 2,000 (the most a config
+ * may set, limits.coordSnapshotSliceNodesMax) a slice took 8-40 ms on a node under a c=64 write
+ * load, and every node snapshots at about the same index, so the whole cluster paused together:
+ * setData's p99 at c=64 was 45-57 ms, 27-32 ms at 256 (docs/benchmarks/coord.md, 2026-12-05).
+ */
+export const COORD_SNAPSHOT_SLICE_NODES_DEFAULT = 256;
+
 export const defaultCoordOptions: CoordOptions = {
   ...defaultTreeOptions,
   dataBytesMax: limits.coordZnodeDataBytesMax,
-  snapshotSliceNodes: limits.coordSnapshotSliceNodesMax,
+  snapshotSliceNodes: COORD_SNAPSHOT_SLICE_NODES_DEFAULT,
 };
 
 export type TriggerObserver = (index: number, triggers: readonly Trigger[]) => void;

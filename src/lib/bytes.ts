@@ -70,7 +70,7 @@ export function utf8ByteLength(s: string): number {
 export interface ByteWriterOptions {
   /** Hard ceiling on the encoded size; exceeding it throws LimitError('bytesMax'). */
   bytesMax?: number;
-  /** First allocation; grows by doubling. */
+  /** First allocation (default 64); grows to at least 512, then by doubling. */
   initialBytes?: number;
 }
 

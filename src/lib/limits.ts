@@ -166,12 +166,11 @@ export const limits = {
   /** A znode's data: ZooKeeper's jute.maxbuffer default (0xfffff); larger data is refused as malformed. */
   coordZnodeDataBytesMax: 0xfffff,
   /**
-   * Znodes one slice of a snapshot encodes before the node's event loop runs again (applies wait
-   * meanwhile; src/coord/snapshot-slices.ts): about a millisecond of work. At 2,000 a slice took
-   * 8-40 ms on a node under a c=64 write load (every node snapshots at about the same index, so
-   * the whole cluster paused together): setData's p99 was 45-57 ms, 27-32 ms at 256.
+   * Znodes one slice of a snapshot may encode before the node's event loop runs again (applies
+   * wait meanwhile; src/coord/snapshot-slices.ts): the largest `coord.snapshotSliceNodes` a config
+   * may set. The default is COORD_SNAPSHOT_SLICE_NODES_DEFAULT (src/coord/namespace.ts), 256.
    */
-  coordSnapshotSliceNodesMax: 256,
+  coordSnapshotSliceNodesMax: 2_000,
   /** Znodes in one tree (ZooKeeper has no bound; a full tree answers quotaExceeded). */
   coordZnodeCountMax: 10_000_000,
   /** Live ZooKeeper sessions held in the tree's namespace. */

@@ -73,3 +73,10 @@ test('docs/COMPAT-ZOOKEEPER.md has a row for every coord setting, with its ZooKe
     assert.ok(row.includes(zk.split(' ')[0]!), `${name}'s row names ${zk}`);
   }
 });
+
+test('snapshotSliceNodes: 256 by default; a config may still set up to 2,000 (the default before 2026-12-05), not more', () => {
+  assert.equal(coordConfigSchema.parse({}).snapshotSliceNodes, 256);
+  assert.equal(coordConfigSchema.parse({ snapshotSliceNodes: 1000 }).snapshotSliceNodes, 1000);
+  assert.equal(coordConfigSchema.parse({ snapshotSliceNodes: 2000 }).snapshotSliceNodes, 2000);
+  assert.equal(coordConfigSchema.safeParse({ snapshotSliceNodes: 2001 }).success, false);
+});

@@ -5,6 +5,7 @@
 
 import { z } from 'zod';
 import type { ListenerBounds } from '../../env/types.ts';
+import { COORD_SNAPSHOT_SLICE_NODES_DEFAULT } from '../../coord/namespace.ts';
 import { limits } from '../../lib/limits.ts';
 import { listenSchema } from '../../node/listen-bounds.ts';
 
@@ -75,7 +76,7 @@ export const coordConfigSchema = z
       .int()
       .min(1)
       .max(limits.coordSnapshotSliceNodesMax)
-      .default(limits.coordSnapshotSliceNodesMax),
+      .default(COORD_SNAPSHOT_SLICE_NODES_DEFAULT),
     listen: listenSchema({ [ZOOKEEPER_PROTOCOL]: zookeeperBounds }),
   })
   .superRefine((c, ctx) => {

@@ -6,7 +6,7 @@
 // setData every millisecond through the namespace (as the driver goes on applying), and a probe
 // timer every millisecond records how late it ran (the event loop's stalls: what a ping waits).
 // Then the image is written as the Raft driver writes it (src/storage/snapshot.ts saveInSlices on
-// the real FileDisk: 8 MiB written and fdatasync'd per turn, rename and directory sync at the
+// the real FileDisk: raft.snapshotWriteSliceBytes (1 MiB) written and fdatasync'd per turn, rename and directory sync at the
 // last), and, beside it, the same file in one call as before. Then a restart's side: the file read
 // and checked, and the tree restored from it in slices as the driver does at start-up.
 //   npm run bench -- coord-snapshot [--znodes N] [--data-bytes B] [--fanout F]

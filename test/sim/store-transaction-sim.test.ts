@@ -540,3 +540,26 @@ test('SERIAL INCRs on one key from ten connections to one node (run one at a tim
     Array.from({ length: 30 }, (_, i) => i + 1),
   );
 });
+
+test("past the register's queue bound on a node, a SERIAL command answers -BUSY and writes nothing; the ones queued run in turn", () => {
+  const sim = cluster('serial-queue-bound');
+  const replicated = storeOf(sim.instance('n2')!).server.replicated!;
+  replicated.serialQueuedCountMax = 2; // one running, two waiting
+  const clients = Array.from({ length: 6 }, () => new SimRespClient(sim, 'n2'));
+  for (const c of clients) c.send('INCR', 'bounded');
+  assert.ok(sim.runUntilCondition(() => clients.every((c) => c.settled), 60_000));
+  const replies = clients.map((c) => show(c.replies[0]));
+  const busy = replies.filter((r) => r.startsWith('-BUSY'));
+  assert.equal(busy.length, 3, `three past the bound: ${replies}`);
+  for (const r of busy)
+    assert.match(
+      r,
+      /^-BUSY 2 SERIAL operations wait on key bounded on this node, storeSerialQueuedCountMax \(not written\)$/,
+    );
+  const counts = replies.filter((r) => r.startsWith(':')).sort();
+  assert.deepEqual(counts, [':1', ':2', ':3'], 'the three that ran counted once each');
+  const check = new SimRespClient(sim, 'n1');
+  check.send('GET', 'bounded');
+  assert.ok(sim.runUntilCondition(() => check.settled, 20_000));
+  assert.equal(show(check.replies[0]), '$3', 'nothing written by the refused ones');
+});

@@ -343,6 +343,8 @@ export class ReplicatedCommands {
 
   /** Register (latin1) -> SERIAL operations waiting for its turn on this node (inRegister). */
   private readonly registerQueues = new Map<string, Array<(release: () => void) => void>>();
+  /** SERIAL operations that may wait on one register on this node (inRegister; tests lower it). */
+  serialQueuedCountMax: number = limits.storeSerialQueuedCountMax;
 
   /** The background key count (census.ts), when started. */
   readonly census: KeyCensus | undefined;
@@ -1268,7 +1270,7 @@ export class ReplicatedCommands {
     const waiting = this.registerQueues.get(name);
     if (waiting !== undefined) {
       // waiting[0] is the one running.
-      if (waiting.length - 1 >= limits.storeSerialQueuedCountMax)
+      if (waiting.length - 1 >= this.serialQueuedCountMax)
         return refused(
           retriable(
             reply.error(

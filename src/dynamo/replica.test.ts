@@ -208,6 +208,50 @@ test("a replica sent a write that never acks it (a partition the detector has no
   }
 });
 
+test('a replica that acks a write after its deadline (slow, not gone) has its timeout hint dropped, unless the hint was merged with a later write meanwhile', () => {
+  const { c, a, r3 } = setup();
+  const put = c.put(a, KEY, 'v1', 'QUORUM');
+  const i = c.queue.findIndex((m) => m.to === r3);
+  const [slow] = c.queue.splice(i, 1);
+  c.deliverAll();
+  assert.deepEqual(values(c, put), ['v1']);
+  for (let t = 0; t < 100 && c.node(a).store.hintCount === 0; t++) c.tick();
+  assert.equal(c.node(a).store.hintCount, 1, 'hinted at the deadline');
+  c.queue.unshift(slow!); // r3 takes the write after all, and acks it
+  c.deliver(0);
+  c.deliver(0); // its ack
+  assert.equal(c.node(a).replica.stats.hintsCancelled, 1);
+  assert.equal(c.node(a).store.hintCount, 0, 'the hint is dropped: r3 has that state');
+  c.settle();
+  c.checkConverged([KEY]);
+
+  // A hint merged with a later write to r3 holds more than the late ack's state: it stays.
+  const p1 = c.put(a, KEY, 'v2', 'QUORUM', c.stateOf(a, KEY).context());
+  const j = c.queue.findIndex((m) => m.to === r3);
+  const [slow1] = c.queue.splice(j, 1);
+  c.deliverAll();
+  assert.deepEqual(values(c, p1), ['v2']);
+  const p2 = c.put(a, KEY, 'v3', 'QUORUM', c.stateOf(a, KEY).context());
+  assert.equal(
+    dropWhere(c, (to, type) => to === r3 && type === 'replicate'),
+    1,
+  );
+  c.deliverAll();
+  assert.deepEqual(values(c, p2), ['v3']);
+  for (let t = 0; t < 100 && c.node(a).replica.stats.hintsOnTimeout < 3; t++) {
+    c.tick();
+    c.queue = c.queue.filter((m) => !(m.to === r3 && decodeMessage(m.bytes).type === 'replicate')); // no replay yet
+  }
+  assert.equal(c.node(a).replica.stats.hintsOnTimeout, 3, 'both writes hinted, into one hint');
+  c.queue.push(slow1!);
+  c.deliverAll();
+  assert.equal(c.node(a).replica.stats.hintsCancelled, 1, 'not dropped');
+  assert.equal(c.node(a).store.hintCount, 1, 'the merged hint stays for its replay');
+  c.settle();
+  c.checkConverged([KEY]);
+  assert.equal(c.node(a).store.hintCount, 0);
+});
+
 test('a hint handed to a fallback that never stores it (unreachable too) is kept at the coordinator at the deadline, and reaches its owner when it is back', () => {
   const { c, a, r3 } = setup();
   c.down(r3);

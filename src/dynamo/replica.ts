@@ -212,6 +212,8 @@ export interface ReplicaStats {
   hintsDelivered: number;
   /** Hints kept for a replica that did not ack a write by its deadline (it was sent, not hinted). */
   hintsOnTimeout: number;
+  /** Hints kept at a write's deadline and dropped when the replica acked the write after all. */
+  hintsCancelled: number;
   /** Answered writes not kept for their late acks (dynamoUnackedWritesCountMax or ...StateBytesMax): no hint if one never comes. */
   unackedUntracked: number;
   /** Peer messages for ops this node no longer tracks (late acks, acks from before a restart). */
@@ -473,6 +475,7 @@ export class DynamoReplica {
     hintReplays: 0,
     hintsDelivered: 0,
     hintsOnTimeout: 0,
+    hintsCancelled: 0,
     unackedUntracked: 0,
     staleMessages: 0,
     mergesRefused: 0,
@@ -525,6 +528,15 @@ export class DynamoReplica {
   private readonly replays = new Map<number, Replay>();
   /** Answered writes waiting for the acks still missing (checkWrite), by op; their states' bytes. */
   private readonly unacked = new Map<number, WriteOp>();
+  /**
+   * Writes hinted at their deadline (hintSilent), by op: a replica that acks one after all (it was
+   * slow, not gone) had its state, so the hint is dropped if it still holds just that state.
+   * Oldest forgotten past dynamoUnackedWritesCountMax.
+   */
+  private readonly hintedLate = new Map<
+    number,
+    { readonly key: Uint8Array; readonly sent: Uint8Array; readonly owners: Set<NodeId> }
+  >();
   private unackedBytes = 0;
   /** hintKey of each hint being replayed (one replay per hint at a time). */
   private readonly replaying = new Set<string>();
@@ -848,12 +860,12 @@ export class DynamoReplica {
       if (o.kind === 'read') this.speculate(op, o);
       if (o.deadlineTick > this.nowTick) continue;
       this.ops.delete(op);
-      this.expire(o);
+      this.expire(op, o);
     }
     for (const [op, w] of this.unacked) {
       if (w.deadlineTick > this.nowTick) continue; // answered in any order: every one is checked
       this.dropUnacked(op, w);
-      this.hintSilent(w);
+      this.hintSilent(op, w);
     }
     for (const [op, r] of this.replays) {
       if (r.deadlineTick > this.nowTick) continue;
@@ -1184,11 +1196,22 @@ export class DynamoReplica {
   }
 
   /** A write's deadline passed: each replica it was sent to that has not acked gets a hint kept here. */
-  private hintSilent(w: WriteOp): void {
+  private hintSilent(op: number, w: WriteOp): void {
     if (!this.config.timeoutHints) return;
+    const owners = new Set<NodeId>();
     for (const r of w.sent) {
       if (w.acks.has(r)) continue;
-      if (this.storeHint(r, w.key, w.state)) this.stats.hintsOnTimeout++;
+      if (this.storeHint(r, w.key, w.state)) {
+        this.stats.hintsOnTimeout++;
+        owners.add(r);
+      }
+    }
+    if (owners.size > 0) {
+      if (this.hintedLate.size >= limits.dynamoUnackedWritesCountMax) {
+        const oldest = this.hintedLate.keys().next().value;
+        if (oldest !== undefined) this.hintedLate.delete(oldest);
+      }
+      this.hintedLate.set(op, { key: w.key, sent: w.state.encode(), owners });
     }
     // A fallback that never stored its hint: the owner's hint is kept here instead.
     for (const owner of w.handedTo?.values() ?? [])
@@ -1921,7 +1944,7 @@ export class DynamoReplica {
     this.finish(f.origin, result);
   }
 
-  private expire(o: Op): void {
+  private expire(op: number, o: Op): void {
     if (o.origin.kind === 'internal') this.endPull(o.origin, false);
     if (o.kind === 'read') {
       for (const { join } of o.rows?.joins.values() ?? []) this.abandonReadJoin(o.key, join);
@@ -1937,7 +1960,7 @@ export class DynamoReplica {
       return;
     }
     const isWrite = o.kind === 'write' || o.isWrite;
-    if (o.kind === 'write') this.hintSilent(o);
+    if (o.kind === 'write') this.hintSilent(op, o);
     if (isWrite) this.stats.writeTimeouts++;
     else this.stats.readTimeouts++;
     const what =
@@ -1973,6 +1996,19 @@ export class DynamoReplica {
     if (o?.kind === 'write' && o.counted.has(from)) {
       o.acks.add(from);
       this.checkWrite(op, o);
+      return;
+    }
+    const late = this.hintedLate.get(op);
+    if (late !== undefined && late.owners.delete(from)) {
+      if (late.owners.size === 0) this.hintedLate.delete(op);
+      // Acked after its hint was kept: the replica has this state. A hint merged with a later
+      // write since holds more than that: it stays, for its replay.
+      const now = this.store.getHint(from, late.key);
+      if (now !== undefined && bytesEqual(now, late.sent)) {
+        this.store.deleteHint(from, late.key);
+        this.out.syncNeeded = true;
+        this.stats.hintsCancelled++;
+      }
       return;
     }
     const replay = this.replays.get(op);

@@ -282,6 +282,7 @@ const STAT_HELP: Record<keyof ReplicaStats, string> = {
   hintReplays: 'Hint replays sent to their owner',
   hintsDelivered: 'Hints deleted after their owner acknowledged the replay',
   hintsOnTimeout: 'Hints kept for a replica that did not acknowledge a write it was sent by its deadline',
+  hintsCancelled: 'Hints kept at a deadline and dropped when the replica acknowledged the write after all',
   unackedUntracked:
     'Answered writes not kept for their late acknowledgements (dynamoUnackedWritesCountMax or dynamoUnackedStateBytesMax)',
   staleMessages: 'Peer messages for ops no longer tracked',

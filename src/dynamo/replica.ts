@@ -1999,7 +1999,7 @@ export class DynamoReplica {
       return;
     }
     const late = this.hintedLate.get(op);
-    if (late !== undefined && late.owners.delete(from)) {
+    if (late?.owners.delete(from) === true) {
       if (late.owners.size === 0) this.hintedLate.delete(op);
       // Acked after its hint was kept: the replica has this state. A hint merged with a later
       // write since holds more than that: it stays, for its replay.

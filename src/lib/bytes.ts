@@ -190,7 +190,9 @@ export class ByteWriter {
   i64(value: bigint): this {
     if (!(value >= I64_MIN && value <= I64_MAX)) outOfRange('i64', value);
     this.ensure(8);
-    this.view.setBigInt64(this.pos, value);
+    const u = BigInt.asUintN(64, value); // two's complement
+    this.put32(this.pos, Number(u >> 32n));
+    this.put32(this.pos + 4, Number(u & 0xffff_ffffn));
     this.pos += 8;
     return this;
   }
@@ -198,7 +200,9 @@ export class ByteWriter {
   u64(value: bigint): this {
     if (!(value >= 0n && value <= MASK_64)) outOfRange('u64', value);
     this.ensure(8);
-    this.view.setBigUint64(this.pos, value);
+    // By hand, two 32-bit halves: a DataView of the in-heap first buffer would move its bytes out.
+    this.put32(this.pos, Number(value >> 32n));
+    this.put32(this.pos + 4, Number(value & 0xffff_ffffn));
     this.pos += 8;
     return this;
   }

@@ -107,11 +107,7 @@ export class ByteWriter {
 
   /** Big-endian 32 bits of `value` (taken mod 2^32) at `at`. */
   private put32(at: number, value: number): void {
-    const buf = this.buf;
-    buf[at] = (value >>> 24) & 0xff;
-    buf[at + 1] = (value >>> 16) & 0xff;
-    buf[at + 2] = (value >>> 8) & 0xff;
-    buf[at + 3] = value & 0xff;
+    writeU32BE(this.buf, at, value >>> 0);
   }
 
   /** Bytes written so far. */

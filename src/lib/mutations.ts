@@ -49,6 +49,8 @@ export const MUTATION_NAMES = [
   'raft-ignore-disk-error',
   /** Raft driver: while a received snapshot's file is written in slices, no message leaves (a leader under checkQuorum stops hearing from it). */
   'raft-hold-all-while-receiving',
+  /** Raft driver: a snapshot's file starts in the same turn as the image's last slice (both held a loaded node's loop 27 ms). */
+  'raft-snapshot-file-same-turn',
   /** Raft core: acknowledgements (Append answers) leave with the Ready, before its entries are synced (a follower promises what a power loss can undo). */
   'raft-ack-before-persist',
   /** Snapshots: a snapshot that fails its CRC is believed damaged at the first read (no re-read). */

@@ -1335,6 +1335,12 @@ export class RaftDriver {
     // The file from the next turn on: this turn took the image's last slice (both in one turn held
     // the loop 27 ms on a loaded node). `slicing` stays set until then (no other snapshot starts;
     // a received one drops it).
+    if (this.env.mutations.has('raft-snapshot-file-same-turn')) {
+      // PLANTED BUG (mutation 'raft-snapshot-file-same-turn'): the file's first slice in this turn.
+      this.slicing = undefined;
+      this.saveSnapshot(slicing.index, slicing.conf, image);
+      return;
+    }
     this.env.timers.after(1, () => {
       if (this.slicing !== slicing || this.stopped) return;
       this.slicing = undefined;

@@ -498,6 +498,58 @@ test('a snapshot taken in slices: writes, reads and pings are answered between s
 });
 
 /**
+ * Creates on a cluster that snapshots in slices (2 znodes each, the file 512 bytes a turn) until
+ * the leader has saved `snapshots` snapshots, every event watched on every node: how many events
+ * took an image's last slice and also wrote (the first slice of) its file.
+ */
+function fileSlicesInImageTurn(mutations: readonly string[], snapshots: number): { both: number; saved: number } {
+  const sim = slicedCluster('zk-snapshot-file-next-turn', 2, {}, mutations);
+  const coord = { group: 'coord' };
+  const counts = (id: string) => {
+    const m = sim.metrics(id);
+    return {
+      image: m.value('raft_snapshot_slices_total', coord),
+      file: m.value('raft_snapshot_write_slices_total', coord) + m.value('raft_snapshots_total', coord),
+    };
+  };
+  const before = new Map(ids.map((id) => [id, counts(id)]));
+  let both = 0;
+  sim.addInvariant('snapshot-file-after-image-turn', () => {
+    for (const id of ids) {
+      const now = counts(id);
+      const was = before.get(id)!;
+      if (now.image > was.image && now.file > was.file) both++;
+      before.set(id, now);
+    }
+    return undefined;
+  });
+  assert.ok(sim.runUntilCondition(() => leaderOf(sim) !== undefined, 10_000));
+  const leader = leaderOf(sim)!;
+  const w = connected(sim, leader, 8000);
+  const saved = () => sim.metrics(leader).value('raft_snapshots_total', coord);
+  for (let i = 0; i < 400 && saved() < snapshots; i++) {
+    answered(
+      sim,
+      w,
+      w.send({ type: OpCode.create, path: `/t${i}`, data: enc.encode(`v${i}`), acl: openAcl, flags: 0 }),
+    );
+  }
+  return { both, saved: saved() };
+}
+
+test("a snapshot's file is written from the turn after the image's last slice, never in it", (t) => {
+  const ok = fileSlicesInImageTurn([], 3);
+  assert.ok(ok.saved >= 3, `the leader saved snapshots: ${ok.saved}`);
+  assert.equal(ok.both, 0, 'no event took the last image slice and a file slice');
+  // Negative control: the planted bug starts the file in the last slice's turn, and every
+  // snapshot (on every node) shows it.
+  const bug = fileSlicesInImageTurn(['raft-snapshot-file-same-turn'], 3);
+  assert.ok(bug.saved >= 3, `the leader saved snapshots: ${bug.saved}`);
+  assert.ok(bug.both >= 3, `events with both under the planted bug: ${bug.both}`);
+  t.diagnostic(JSON.stringify({ ok, bug }));
+});
+
+/**
  * Writes /z0../z{count-1} in multis of `perMulti`, then 50 setData of /z0: more than
  * snapshotEveryEntries entries after the multis, and waits until the leader has saved a snapshot
  * past them (it is taken in slices while the setData go on), so its log no longer has them.

@@ -145,6 +145,13 @@ export type ClientRequest =
       readonly back?: true;
       /** With elements null: only the last `last` rows (a list's tail: RPOP, LINDEX -i, LRANGE -i -j). */
       readonly last?: number;
+      /**
+       * With back: when every replica read holds the coordinating replica's rows (the tail read's
+       * `exact`), the view is every row of that replica's, none shipped (CollectionView.whole).
+       * Read by the node that coordinates only: not on the wire (a forwarded request reads the
+       * tail alone, and its caller reads every row after).
+       */
+      readonly wholeIfSame?: true;
     }
   | {
       readonly kind: 'put';
@@ -239,6 +246,11 @@ export interface CollectionView {
    * rows, so `count` is the collection's exact count at the level (LLEN, SCARD, HLEN without a row).
    */
   readonly exact?: true;
+  /**
+   * A tail read's asked `wholeIfSame` and `exact`: `view` is every row of the coordinating
+   * replica's, which every replica read holds too, so the view of a read of every row.
+   */
+  readonly whole?: true;
 }
 
 /** What a row read asks of each replica: named elements, or a page of every row from `from`. */

@@ -327,6 +327,8 @@ interface ReadOp {
     readonly back?: true;
     /** With elements null: only the last `last` rows are needed (settleBack). */
     readonly last?: number;
+    /** With back: every row of this replica's when the replicas read hold the same rows (ClientRequest). */
+    readonly wholeIfSame?: true;
     /** A last-rows read's: where each replica's pages reached down to (its next page ends there); parked: not asked for it (yet). */
     tails?: Map<NodeId, { next: ByteString; parked?: Versioned | undefined }>;
     after?: ByteString;
@@ -925,6 +927,7 @@ export class DynamoReplica {
         req.front,
         req.back,
         req.last,
+        origin.kind === 'client' ? req.wholeIfSame : undefined,
       );
     else if (this.config.collections === 'rows' && isRowsOp(req.op))
       this.coordinateChange(origin, req, req.op, replicas, pending);
@@ -1228,6 +1231,7 @@ export class DynamoReplica {
     front?: number,
     back?: true,
     last?: number,
+    wholeIfSame?: true,
   ): void {
     const live = replicas.filter((r) => r !== this.id && this.isUp(r));
     if (1 + live.length < required) {
@@ -1255,6 +1259,7 @@ export class DynamoReplica {
               ...(front === undefined ? {} : { front }),
               ...(back === undefined ? {} : { back }),
               ...(last === undefined ? {} : { last }),
+              ...(wholeIfSame === undefined ? {} : { wholeIfSame }),
               answers: new Map([[this.id, null]]),
               joins: new Map(),
             },
@@ -1436,13 +1441,18 @@ export class DynamoReplica {
       // of two types: the other's rows refused) is not the shown type's count.
       const top = merged.chosen();
       const shown = top === undefined ? undefined : markerOf(top.value, top.crdt);
-      if (
-        mine !== undefined &&
-        shown !== undefined &&
-        schemaEqual(shown.schema, mine.header.schema) &&
-        this.sameRows(mine, rows)
-      )
+      const sameType = mine !== undefined && shown !== undefined && schemaEqual(shown.schema, mine.header.schema);
+      if (sameType && this.sameRows(mine, rows)) {
         v = { ...v, count: mine.header.count, exact: true };
+        // Every row of this replica's is every replica read's: the view of a read of every row,
+        // none shipped (a command that reads every row asks this first: replicated.ts).
+        // (Not `after`: that makes a tail's view, with a placeholder past the last row.)
+        if (rows.wholeIfSame === true) v = { view: mine.whole(), count: mine.header.count, exact: true, whole: true };
+      } else if (sameType && rows.wholeIfSame === true && this.mutations.has('store-whole-read-unchecked')) {
+        // PLANTED BUG (mutation 'store-whole-read-unchecked'): this replica's rows as the read's,
+        // whatever the others hold.
+        v = { view: mine.whole(), count: mine.header.count, whole: true };
+      }
     }
     this.finish(r.origin, v === undefined ? { ok: true, state: merged } : { ok: true, state: merged, collection: v });
   }

@@ -51,6 +51,8 @@ export const MUTATION_NAMES = [
   'raft-hold-all-while-receiving',
   /** Raft driver: a snapshot's file starts in the same turn as the image's last slice (both held a loaded node's loop 27 ms). */
   'raft-snapshot-file-same-turn',
+  /** Dynamo rows layout: a read of every row takes the coordinating replica's rows without checking that the replicas read hold the same. */
+  'store-whole-read-unchecked',
   /** Raft core: acknowledgements (Append answers) leave with the Ready, before its entries are synced (a follower promises what a power loss can undo). */
   'raft-ack-before-persist',
   /** Snapshots: a snapshot that fails its CRC is believed damaged at the first read (no re-read). */

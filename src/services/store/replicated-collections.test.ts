@@ -21,7 +21,7 @@ import { BaristaError } from '../../lib/errors.ts';
 import { SeededRng } from '../../lib/rng.ts';
 import type { RespValue } from '../../wire/resp/index.ts';
 import { type Materialized, runOnValue } from '../../redis/scratch.ts';
-import { diffOps, materialize } from './replicated-collections.ts';
+import { diffOps, materialize, zsetRankWindow } from './replicated-collections.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -125,6 +125,46 @@ test('model: every command at N > 1 answers and changes the value as Redis own c
     ),
     { numRuns: 200 },
   );
+});
+
+test('zsetRankWindow: ZRANGE and ZREVRANGE by rank answer from the window as Redis own code does from every entry', () => {
+  const rng = new SeededRng('window');
+  const entry = fc.tuple(fc.constantFrom('a', 'b', 'c', 'dd', 'e', ''), fc.constantFrom(-1, 0, 0.5, 2, 2, 3));
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(entry, { selector: (e) => e[0], maxLength: 8 }),
+      fc.nat(7),
+      fc.nat(7),
+      fc.constantFrom('ZRANGE', 'ZREVRANGE'),
+      fc.subarray(['REV', 'WITHSCORES']),
+      (es, start, stop, name, options) => {
+        // Redis' order, as zsetEntries gives it: by score, then by member's bytes.
+        const entries = es
+          .map(([m, sc]) => [enc.encode(m), sc] as const)
+          .sort((x, y) => x[1] - y[1] || Buffer.compare(x[0], y[0]));
+        const opts = name === 'ZREVRANGE' ? options.filter((o) => o === 'WITHSCORES') : options;
+        const line = [name, 'z', String(start), String(stop), ...opts].join(' ');
+        const window = zsetRankWindow(argv(line));
+        assert.ok(window !== undefined, line);
+        const full = runOnValue({ type: 'zset', entries }, argv(line), 1_000_000, rng).reply;
+        const cut = runOnValue({ type: 'zset', entries: window(entries) }, argv(line), 1_000_000, rng).reply;
+        assert.deepEqual(cut, full, line);
+      },
+    ),
+    { numRuns: 300 },
+  );
+  // The forms it leaves to every entry.
+  for (const line of [
+    'ZRANGE z 0 -1',
+    'ZRANGE z -2 -1',
+    'ZRANGE z 0 1 BYSCORE',
+    'ZRANGE z 0 1 LIMIT 0 1',
+    'ZRANGE z 01 2',
+  ]) {
+    assert.equal(zsetRankWindow(argv(line)), undefined, line);
+  }
+  assert.equal(zsetRankWindow(argv('ZRANGEBYSCORE z 0 1')), undefined);
+  assert.equal(zsetRankWindow(argv('ZREVRANGE z 0 1 REV')), undefined, 'ZREVRANGE takes no REV: its error is Redis');
 });
 
 test('list element keys: in order however inserts pile up, short at the ends, distinct across coordinators', () => {

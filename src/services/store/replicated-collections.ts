@@ -242,6 +242,37 @@ function backIndex(b: Uint8Array): number | undefined {
   return n <= FRONT_ROWS_MAX ? n : undefined;
 }
 
+const RANK_RANGE_OPTIONS: Readonly<Record<string, ReadonlySet<string>>> = {
+  zrange: new Set(['rev', 'withscores']),
+  zrevrange: new Set(['withscores']),
+};
+
+/**
+ * ZRANGE key start stop [REV] [WITHSCORES] and ZREVRANGE key start stop [WITHSCORES] with start and
+ * stop plain integers from 0: the entries their reply can come from, a sorted set's first stop + 1
+ * (REV, ZREVRANGE: its last stop + 1) in Redis' order, so Redis' code runs on those instead of a
+ * whole sorted set loaded into its keyspace (~25 us an element). Undefined for any other form
+ * (BYSCORE, BYLEX, LIMIT, a negative index, a malformed one: Redis' code on every entry answers).
+ */
+export function zsetRankWindow(
+  argv: readonly Uint8Array[],
+):
+  | ((entries: ReadonlyArray<readonly [Uint8Array, number]>) => ReadonlyArray<readonly [Uint8Array, number]>)
+  | undefined {
+  const name = latin1(argv[0]!).toLowerCase();
+  const allowed = RANK_RANGE_OPTIONS[name];
+  if (allowed === undefined || argv.length < 4) return undefined;
+  const options = argv.slice(4).map((a) => latin1(a).toLowerCase());
+  if (!options.every((o) => allowed.has(o))) return undefined;
+  const start = frontIndex(argv[2]!);
+  const stop = frontIndex(argv[3]!);
+  if (start === undefined || stop === undefined) return undefined;
+  const fromTop = name === 'zrevrange' || options.includes('rev');
+  // entries are in Redis' order (score, then member: zsetEntries); the last k ascending are the
+  // first k of the reverse order.
+  return (entries) => (fromTop ? entries.slice(Math.max(0, entries.length - (stop + 1))) : entries.slice(0, stop + 1));
+}
+
 /**
  * What a rows request reads of a key: the elements named, a list's first rows, its last rows, its
  * tail without rows, or (absent) every row.

@@ -20,6 +20,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { encodeMessage, type ReplicaMessage } from '../../dynamo/messages.ts';
+import { mutationsFrom } from '../../lib/mutations.ts';
 import type { NodeServices } from '../../node/services.ts';
 import type { Simulation } from '../../sim/simulation.ts';
 import { replicatedCluster } from '../../../test/support/replicated-cluster.ts';
@@ -37,11 +38,18 @@ function cluster(
   seed: string,
   collections: 'whole' | 'rows',
   replication: Record<string, unknown> = {},
+  mutations: readonly string[] = [],
 ): Simulation<NodeServices> {
-  const sim = replicatedCluster(seed, NODES, 3, {
-    consistency: 'QUORUM',
-    replication: { antiEntropyIntervalMs: 0, readRepairChance: 0, collections, ...replication },
-  });
+  const sim = replicatedCluster(
+    seed,
+    NODES,
+    3,
+    {
+      consistency: 'QUORUM',
+      replication: { antiEntropyIntervalMs: 0, readRepairChance: 0, collections, ...replication },
+    },
+    mutations.length === 0 ? undefined : mutationsFrom([...mutations]),
+  );
   const wall = (id: string) => sim.instance(id)!.env.clock.wallMs();
   const base = wall('n1');
   for (const id of NODES) sim.setClock(id, { skewMs: base - (wall(id) - sim.clock(id).skewMs) });
@@ -761,6 +769,21 @@ test('rows: read repair brings the rows a read found missing: the named ones (SI
 });
 
 /** One command at `node` on a connection at consistency `level`: its reply. */
+/** Every message the nodes' replicas send for client requests from now on, in order. */
+function sentByEveryNode(sim: Simulation<NodeServices>): ReplicaMessage[] {
+  const sent: ReplicaMessage[] = [];
+  for (const id of NODES) {
+    const replica = storeOf(sim.instance(id)!).replica!.replica;
+    const request = replica.request.bind(replica);
+    replica.request = (rid, req) => {
+      const out = request(rid, req);
+      for (const m of out.messages) sent.push(m.message);
+      return out;
+    };
+  }
+  return sent;
+}
+
 function atLevel(sim: Simulation<NodeServices>, node: string, level: string, command: string[]): string {
   const [ok, reply] = runCommands(sim, node, [['BARISTA', 'CONSISTENCY', level], command]);
   assert.equal(ok, '+OK');
@@ -809,16 +832,7 @@ test('rows: LLEN, SCARD, HLEN and ZCARD read no row while the replicas read hold
     [':3', ':2', ':2'],
   );
   sim.runFor(1_000);
-  const sent: ReplicaMessage[] = [];
-  for (const id of NODES) {
-    const replica = storeOf(sim.instance(id)!).replica!.replica;
-    const request = replica.request.bind(replica);
-    replica.request = (rid, req) => {
-      const out = request(rid, req);
-      for (const m of out.messages) sent.push(m.message);
-      return out;
-    };
-  }
+  const sent = sentByEveryNode(sim);
   const selections = () => sent.flatMap((m) => (m.type === 'rowRead' ? [m.sel.kind] : []));
   assert.deepEqual(atLevel(sim, 'n2', 'ONE', ['SCARD', 's']), ':3');
   assert.deepEqual(atLevel(sim, 'n2', 'ONE', ['HLEN', 'h']), ':2');
@@ -850,6 +864,73 @@ test('rows: LLEN, SCARD, HLEN and ZCARD read no row while the replicas read hold
   assert.deepEqual(atLevel(sim, 'n3', 'ONE', ['SCARD', 's']), ':3', 'at ONE: its own rows');
   assert.deepEqual(atLevel(sim, 'n3', 'QUORUM', ['SCARD', 's']), ':4');
   assert.ok(selections().includes('page'), `every row read after the tail read: ${selections().join(' ')}`);
+});
+
+/**
+ * A sorted set of 300, a list of 300 and a set through n1, then ordered and whole reads and an
+ * LSET in the list's middle at QUORUM through n2 (replicas alike), then through n3 after it
+ * missed a ZADD of the lowest score and an SADD. Returns the replies and the row selections the
+ * replicas were asked for in each part.
+ */
+function wholeReads(mutations: readonly string[]) {
+  const sim = cluster('rows-whole-read', 'rows', NO_HINT_REPLAY, mutations);
+  const zadd = ['ZADD', 'z'];
+  for (let i = 0; i < 300; i++) zadd.push(String(i), `m${i}`);
+  const rpush = ['RPUSH', 'l'];
+  for (let i = 0; i < 300; i++) rpush.push(`e${i}`);
+  assert.deepEqual(runCommands(sim, 'n1', [zadd, rpush, ['SADD', 's', 'a', 'b']]), [':300', ':300', ':2']);
+  sim.runFor(1_000);
+  const sent = sentByEveryNode(sim);
+  const selections = () => sent.splice(0).flatMap((m) => (m.type === 'rowRead' ? [m.sel.kind] : []));
+  const alike = [
+    atLevel(sim, 'n2', 'QUORUM', ['ZRANGE', 'z', '0', '2', 'WITHSCORES']),
+    atLevel(sim, 'n2', 'QUORUM', ['ZREVRANGE', 'z', '0', '1']),
+    atLevel(sim, 'n2', 'QUORUM', ['ZRANK', 'z', 'm150']),
+    atLevel(sim, 'n2', 'QUORUM', ['ZRANGEBYSCORE', 'z', '(297', '+inf']),
+    atLevel(sim, 'n2', 'QUORUM', ['SMEMBERS', 's']),
+    atLevel(sim, 'n2', 'QUORUM', ['LSET', 'l', '150', 'mid']),
+    atLevel(sim, 'n2', 'QUORUM', ['LRANGE', 'l', '149', '151']),
+  ];
+  const alikeSelections = selections();
+  const cut = isolateN3(sim);
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['ZADD', 'z', '-1', 'low'],
+      ['SADD', 's', 'c'],
+    ]),
+    [':1', ':1'],
+  );
+  heal(sim, cut);
+  selections();
+  const behind = [
+    atLevel(sim, 'n3', 'QUORUM', ['ZRANGE', 'z', '0', '1']),
+    atLevel(sim, 'n3', 'QUORUM', ['SMEMBERS', 's']),
+  ];
+  return { alike, alikeSelections, behind, behindSelections: selections() };
+}
+
+test("rows: a read of every row asks the replicas' tails first: alike, the coordinator's rows answer (ZRANGE, SMEMBERS, LSET in a list's middle ship no row); else every row is read and joined", () => {
+  const r = wholeReads([]);
+  assert.deepEqual(r.alike, [
+    '*[$m0,$0,$m1,$1,$m2,$2]',
+    '*[$m299,$m298]',
+    ':150',
+    '*[$m298,$m299]',
+    '*[$a,$b]',
+    '+OK',
+    '*[$e149,$mid,$e151]',
+  ]);
+  assert.ok(
+    r.alikeSelections.length >= 7 && r.alikeSelections.every((k) => k === 'tail'),
+    `tail reads alone: ${r.alikeSelections.join(' ')}`,
+  );
+  // n3 missed the lowest score and a member: its tail differs, every row is read and joined.
+  assert.deepEqual(r.behind, ['*[$low,$m0]', '*[$a,$b,$c]']);
+  assert.ok(r.behindSelections.includes('page'), `every row read after the tail: ${r.behindSelections.join(' ')}`);
+  // Negative control: the coordinator's rows taken unchecked answer what n3 alone holds.
+  const bug = wholeReads(['store-whole-read-unchecked']);
+  assert.deepEqual(bug.alike, r.alike);
+  assert.deepEqual(bug.behind, ['*[$m0,$m1]', '*[$a,$b]']);
 });
 
 test('rows: SCARD at QUORUM of two replicas that each saw another acknowledged SREM (one element each, one context) answers their join, 0', () => {

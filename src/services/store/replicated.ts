@@ -104,6 +104,7 @@ import {
   rowsCommandNames,
   rowsRead,
   shownType,
+  zsetRankWindow,
 } from './replicated-collections.ts';
 import { holdsMarker } from '../../dynamo/replica-rows.ts';
 
@@ -312,6 +313,12 @@ export function commandRegister(argv: readonly Uint8Array[]): Uint8Array | 'cros
   return spec === undefined ? undefined : serialRegister(commandKeys(spec, argv));
 }
 
+/**
+ * A read of a list's head or tail of at least this many rows asks the replicas' tails first, as a
+ * read of every row does (submitRead in ReplicatedCommands.collection): alike, no row is shipped.
+ * Fewer go in one round as they are (LPOP, LRANGE 0 9: the rows and a slack of 15 per peer).
+ */
+const WHOLE_FIRST_ROWS_MIN = 64;
 export class ReplicatedCommands {
   constructor(
     private readonly node: ReplicaNode,
@@ -820,12 +827,36 @@ export class ReplicatedCommands {
         return { kind: 'rows', key, level: readAt(level), elements: null, last: read.last };
       return { kind: 'rows', key, level: readAt(level), elements: namedOf(key) ?? null };
     };
+    /**
+     * A read of every row, or of a list's first or last WHOLE_FIRST_ROWS_MIN rows or more, asks
+     * first for the tail (no row) with `wholeIfSame`: when every replica
+     * read holds the coordinating replica's rows (context, count and digest alike), that replica's
+     * rows are the read's view, none shipped; otherwise every row is read and joined (a second
+     * round). A sorted set's ZRANGE, an LSET in a list's middle, SMEMBERS: O(n) in this node's
+     * memory, not n rows from R replicas over the network.
+     */
+    const submitRead = (
+      key: Uint8Array,
+      then: (read: Parameters<Parameters<ReplicaNode['submit']>[1]>[0]) => void,
+    ): void => {
+      const req = request(key);
+      const many = (n: number | undefined) => n === undefined || n >= WHOLE_FIRST_ROWS_MIN;
+      const manyRows =
+        req.kind === 'rows' && req.elements === null && req.back === undefined && many(req.front) && many(req.last);
+      if (!manyRows) return this.node.submit(req, then);
+      const tailRead = { kind: 'rows', key, level: req.level, elements: null, back: true, wholeIfSame: true } as const;
+      this.node.submit(tailRead, (tail) => {
+        if (!tail.ok || tail.state.collection?.whole === true) return then(tail);
+        this.node.submit(req, then);
+      });
+    };
     inTurn(
       keys.length,
       (i, next) =>
-        this.node.submit(request(keys[i]!), (read) => {
+        submitRead(keys[i]!, (read) => {
           if (!read.ok) return done(errorReply(read.error, false));
-          const head = rows?.get(latin1(keys[i]!));
+          // A list's first or last rows read as every row (submitRead) are every row.
+          const head = read.state.collection?.whole === true ? undefined : rows?.get(latin1(keys[i]!));
           const partial = head !== undefined && !Array.isArray(head);
           const materialized = materialize(read.state.versioned, read.state.collection, namedOf(keys[i]!), partial);
           // A key that reads as absent (a list past its deadline keeps its rows until the next
@@ -854,6 +885,12 @@ export class ReplicatedCommands {
           const only = sampleOnly(reads[0]!, sampled);
           if (liveItems(only.value) < random!.live) return this.collection(argv, level, done, counted, false);
           reads[0] = only;
+        }
+        const window = zsetRankWindow(argv);
+        const zset = reads.length === 1 ? reads[0]!.value : undefined;
+        if (window !== undefined && zset?.type === 'zset') {
+          // ZRANGE 0 9 on a sorted set of 10,000: Redis' code on the 10 entries it answers from.
+          reads[0] = { ...reads[0]!, value: { type: 'zset', entries: window(zset.entries) } };
         }
         this.collectionRun(argv, keys, reads, level, done, rows !== undefined);
       },

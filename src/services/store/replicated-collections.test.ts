@@ -136,13 +136,13 @@ test('zsetRankWindow: ZRANGE and ZREVRANGE by rank answer from the window as Red
       fc.nat(7),
       fc.nat(7),
       fc.constantFrom('ZRANGE', 'ZREVRANGE'),
-      fc.subarray(['REV', 'WITHSCORES']),
+      fc.subarray(['REV', 'WITHSCORES', 'withscores', 'rEv']),
       (es, start, stop, name, options) => {
         // Redis' order, as zsetEntries gives it: by score, then by member's bytes.
         const entries = es
           .map(([m, sc]) => [enc.encode(m), sc] as const)
           .sort((x, y) => x[1] - y[1] || Buffer.compare(x[0], y[0]));
-        const opts = name === 'ZREVRANGE' ? options.filter((o) => o === 'WITHSCORES') : options;
+        const opts = name === 'ZREVRANGE' ? options.filter((o) => o.toLowerCase() === 'withscores') : options;
         const line = [name, 'z', String(start), String(stop), ...opts].join(' ');
         const window = zsetRankWindow(argv(line));
         assert.ok(window !== undefined, line);

@@ -868,7 +868,7 @@ test('rows: LLEN, SCARD, HLEN and ZCARD read no row while the replicas read hold
 
 /**
  * A sorted set of 300, a list of 300 and a set through n1, then ordered and whole reads and an
- * LSET in the list's middle at QUORUM through n2 (replicas alike), then through n3 after it
+ * LINSERT in the list's middle at QUORUM through n2 (replicas alike), then through n3 after it
  * missed a ZADD of the lowest score and an SADD. Returns the replies and the row selections the
  * replicas were asked for in each part.
  */
@@ -888,10 +888,12 @@ function wholeReads(mutations: readonly string[]) {
     atLevel(sim, 'n2', 'QUORUM', ['ZRANK', 'z', 'm150']),
     atLevel(sim, 'n2', 'QUORUM', ['ZRANGEBYSCORE', 'z', '(297', '+inf']),
     atLevel(sim, 'n2', 'QUORUM', ['SMEMBERS', 's']),
-    atLevel(sim, 'n2', 'QUORUM', ['LSET', 'l', '150', 'mid']),
-    atLevel(sim, 'n2', 'QUORUM', ['LRANGE', 'l', '149', '151']),
+    atLevel(sim, 'n2', 'QUORUM', ['LINSERT', 'l', 'BEFORE', 'e150', 'mid']),
+    atLevel(sim, 'n2', 'QUORUM', ['LPOS', 'l', 'mid']),
   ];
   const alikeSelections = selections();
+  // (A head read, as before: its rows alone.)
+  alike.push(atLevel(sim, 'n1', 'QUORUM', ['LRANGE', 'l', '149', '151']));
   const cut = isolateN3(sim);
   assert.deepEqual(
     runCommands(sim, 'n1', [
@@ -909,7 +911,7 @@ function wholeReads(mutations: readonly string[]) {
   return { alike, alikeSelections, behind, behindSelections: selections() };
 }
 
-test("rows: a read of every row asks the replicas' tails first: alike, the coordinator's rows answer (ZRANGE, SMEMBERS, LSET in a list's middle ship no row); else every row is read and joined", () => {
+test("rows: a read of every row asks the replicas' tails first: alike, the coordinator's rows answer (ZRANGE, SMEMBERS, LINSERT ship no row); else every row is read and joined", () => {
   const r = wholeReads([]);
   assert.deepEqual(r.alike, [
     '*[$m0,$0,$m1,$1,$m2,$2]',
@@ -917,8 +919,9 @@ test("rows: a read of every row asks the replicas' tails first: alike, the coord
     ':150',
     '*[$m298,$m299]',
     '*[$a,$b]',
-    '+OK',
-    '*[$e149,$mid,$e151]',
+    ':301',
+    ':150',
+    '*[$e149,$mid,$e150]',
   ]);
   assert.ok(
     r.alikeSelections.length >= 7 && r.alikeSelections.every((k) => k === 'tail'),

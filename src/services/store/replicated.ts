@@ -313,12 +313,6 @@ export function commandRegister(argv: readonly Uint8Array[]): Uint8Array | 'cros
   return spec === undefined ? undefined : serialRegister(commandKeys(spec, argv));
 }
 
-/**
- * A read of a list's head or tail of at least this many rows asks the replicas' tails first, as a
- * read of every row does (submitRead in ReplicatedCommands.collection): alike, no row is shipped.
- * Fewer go in one round as they are (LPOP, LRANGE 0 9: the rows and a slack of 15 per peer).
- */
-const WHOLE_FIRST_ROWS_MIN = 64;
 export class ReplicatedCommands {
   constructor(
     private readonly node: ReplicaNode,
@@ -828,25 +822,31 @@ export class ReplicatedCommands {
       return { kind: 'rows', key, level: readAt(level), elements: namedOf(key) ?? null };
     };
     /**
-     * A read of every row, or of a list's first or last WHOLE_FIRST_ROWS_MIN rows or more, asks
-     * first for the tail (no row) with `wholeIfSame`: when every replica
+     * A read of every row asks first for the tail (no row) with `wholeIfSame`: when every replica
      * read holds the coordinating replica's rows (context, count and digest alike), that replica's
      * rows are the read's view, none shipped; otherwise every row is read and joined (a second
      * round). A sorted set's ZRANGE, an LSET in a list's middle, SMEMBERS: O(n) in this node's
-     * memory, not n rows from R replicas over the network.
+     * memory, not n rows from R replicas over the network. Not a list's head or tail read (LPOP,
+     * LRANGE 0 99: their rows alone, and a head's change is diffed from the head), and not after
+     * LLEN's own tail read found the replicas unlike (`counted`).
      */
     const submitRead = (
       key: Uint8Array,
       then: (read: Parameters<Parameters<ReplicaNode['submit']>[1]>[0]) => void,
     ): void => {
       const req = request(key);
-      const many = (n: number | undefined) => n === undefined || n >= WHOLE_FIRST_ROWS_MIN;
-      const manyRows =
-        req.kind === 'rows' && req.elements === null && req.back === undefined && many(req.front) && many(req.last);
-      if (!manyRows) return this.node.submit(req, then);
+      const everyRow =
+        req.kind === 'rows' &&
+        req.elements === null &&
+        req.front === undefined &&
+        req.back === undefined &&
+        req.last === undefined;
+      if (!everyRow || counted) return this.node.submit(req, then);
       const tailRead = { kind: 'rows', key, level: req.level, elements: null, back: true, wholeIfSame: true } as const;
       this.node.submit(tailRead, (tail) => {
-        if (!tail.ok || tail.state.collection?.whole === true) return then(tail);
+        // No replica read holds a collection's marker (an absent key, a string): what a read of
+        // every row would answer too, without a second round.
+        if (!tail.ok || tail.state.collection?.whole === true || !holdsMarker(tail.state.versioned)) return then(tail);
         this.node.submit(req, then);
       });
     };
@@ -855,8 +855,7 @@ export class ReplicatedCommands {
       (i, next) =>
         submitRead(keys[i]!, (read) => {
           if (!read.ok) return done(errorReply(read.error, false));
-          // A list's first or last rows read as every row (submitRead) are every row.
-          const head = read.state.collection?.whole === true ? undefined : rows?.get(latin1(keys[i]!));
+          const head = rows?.get(latin1(keys[i]!));
           const partial = head !== undefined && !Array.isArray(head);
           const materialized = materialize(read.state.versioned, read.state.collection, namedOf(keys[i]!), partial);
           // A key that reads as absent (a list past its deadline keeps its rows until the next

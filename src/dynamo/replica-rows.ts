@@ -24,6 +24,7 @@ import {
   type CollectionCrdt,
   collectionOf,
   type DecomposedCollection,
+  type Header,
   type DecomposedDelta,
   type Row,
 } from '../crdt/decomposed.ts';
@@ -120,6 +121,19 @@ export function holdsMarker(state: Versioned): boolean {
 export class Collections {
   private readonly handles = new Map<string, StoredCollection>();
   /**
+   * Every-row views of collections read whole, by key, least recently read first: valid while the
+   * handle and its header are the ones they were made from (every change of a row or the context
+   * replaces the DecomposedCollection's header object). At most wholeViewsElementsMax elements.
+   */
+  private readonly wholeViews = new Map<
+    string,
+    { readonly dc: DecomposedCollection; readonly header: Header; readonly view: CollectionCrdt }
+  >();
+  private wholeViewsElements = 0;
+  /** Every-row views answered from `wholeViews` and made afresh (the replica's stats). */
+  wholeViewHits = 0;
+  wholeViewMisses = 0;
+  /**
    * Told each change's difference in what a key's collection takes (rows and header, as maxmemory
    * prices them), a drop's included: the replica's onStored.
    */
@@ -129,7 +143,47 @@ export class Collections {
     private readonly store: ReplicaStore,
     private readonly handlesMax = limits.dynamoOpenCollectionsCountMax,
     private readonly mutations: Mutations = noMutations,
+    private readonly wholeViewsElementsMax = limits.dynamoWholeViewsCachedElementsCountMax,
   ) {}
+
+  /**
+   * Every row of `key`'s collection as a view (undefined: none held), kept decoded while nothing
+   * changes it: the view is immutable (CRDT operations return new values), so a read can share it.
+   */
+  whole(key: Uint8Array): CollectionCrdt | undefined {
+    const h = this.held(key);
+    if (h === undefined) return undefined;
+    const k = keyString(key);
+    const dc = h.dc;
+    const kept = this.wholeViews.get(k);
+    if (kept !== undefined) {
+      this.wholeViews.delete(k);
+      if (kept.dc === dc && kept.header === dc.header && !this.mutations.has('store-whole-view-kept-stale')) {
+        this.wholeViews.set(k, kept); // most recently read last
+        this.wholeViewHits++;
+        return kept.view;
+      }
+      // PLANTED BUG (mutation 'store-whole-view-kept-stale'): any view kept is answered, changed since or not.
+      if (this.mutations.has('store-whole-view-kept-stale')) {
+        this.wholeViews.set(k, kept);
+        return kept.view;
+      }
+      this.wholeViewsElements -= kept.header.count;
+    }
+    this.wholeViewMisses++;
+    const header = dc.header;
+    const view = dc.whole();
+    if (header.count <= this.wholeViewsElementsMax) {
+      this.wholeViews.set(k, { dc, header, view });
+      this.wholeViewsElements += header.count;
+      for (const [old, v] of this.wholeViews) {
+        if (this.wholeViewsElements <= this.wholeViewsElementsMax) break;
+        this.wholeViews.delete(old);
+        this.wholeViewsElements -= v.header.count;
+      }
+    }
+    return view;
+  }
 
   get openCount(): number {
     return this.handles.size;
@@ -253,7 +307,7 @@ export class Collections {
       const { rows } = h.pageBack(undefined, Number.MAX_SAFE_INTEGER, last);
       view = collectionOf(h.dc.header.schema, rows, h.dc.context);
     } else if (elements !== null) view = h.dc.view(elements.map(byteStringOf));
-    else if (front === undefined) view = h.dc.whole();
+    else if (front === undefined) view = this.whole(key)!;
     else {
       const { rows } = h.page('', Number.MAX_SAFE_INTEGER, front);
       view = collectionOf(h.dc.header.schema, rows, h.dc.context);

@@ -668,6 +668,11 @@ export class DynamoReplica {
     return this.mover.stats;
   }
 
+  /** Every-row views of collections answered decoded already, and decoded afresh (Collections.whole). */
+  get wholeViewStats(): { readonly reused: number; readonly decoded: number } {
+    return { reused: this.collections.wholeViewHits, decoded: this.collections.wholeViewMisses };
+  }
+
   get id(): NodeId {
     return this.config.id;
   }
@@ -1447,11 +1452,12 @@ export class DynamoReplica {
         // Every row of this replica's is every replica read's: the view of a read of every row,
         // none shipped (a command that reads every row asks this first: replicated.ts).
         // (Not `after`: that makes a tail's view, with a placeholder past the last row.)
-        if (rows.wholeIfSame === true) v = { view: mine.whole(), count: mine.header.count, exact: true, whole: true };
+        if (rows.wholeIfSame === true)
+          v = { view: this.collections.whole(r.key)!, count: mine.header.count, exact: true, whole: true };
       } else if (sameType && rows.wholeIfSame === true && this.mutations.has('store-whole-read-unchecked')) {
         // PLANTED BUG (mutation 'store-whole-read-unchecked'): this replica's rows as the read's,
         // whatever the others hold.
-        v = { view: mine.whole(), count: mine.header.count, whole: true };
+        v = { view: this.collections.whole(r.key)!, count: mine.header.count, whole: true };
       }
     }
     this.finish(r.origin, v === undefined ? { ok: true, state: merged } : { ok: true, state: merged, collection: v });

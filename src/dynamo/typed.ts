@@ -198,7 +198,11 @@ export function mapOf(state: Versioned, schema: Schema): ORMap | BaristaError {
 }
 
 /** A sorted set's members and scores in Redis' order: by score, then member bytes (a score not 8 bytes, or NaN, is skipped). */
-export function zsetEntries(zset: ORMap): Array<[Uint8Array, number]> {
+export function zsetEntries(zset: ORMap): ReadonlyArray<readonly [Uint8Array, number]> {
+  // An OR-Map is immutable (its operations return new values): a sorted set read whole again,
+  // unchanged (replica-rows.ts keeps its view), is answered from the first decode.
+  const kept = ZSET_ENTRIES_KEPT.get(zset);
+  if (kept !== undefined) return kept;
   const out: Array<[Uint8Array, number]> = [];
   for (const k of zset.keys()) {
     const m = zset.get(k);
@@ -209,8 +213,13 @@ export function zsetEntries(zset: ORMap): Array<[Uint8Array, number]> {
     if (!Number.isNaN(score)) out.push([bytesOfByteString(k), score]);
   }
   // keys() is in member order and the sort is stable: equal scores stay in member order.
-  return out.sort((a, b) => a[1] - b[1] || 0);
+  out.sort((a, b) => a[1] - b[1] || 0);
+  ZSET_ENTRIES_KEPT.set(zset, out);
+  return out;
 }
+
+/** zsetEntries' answers, by the OR-Map they were made from (dropped with it). */
+const ZSET_ENTRIES_KEPT = new WeakMap<ORMap, ReadonlyArray<readonly [Uint8Array, number]>>();
 
 /** A score as the zset op carries it. */
 export function encodeScore(score: number): Uint8Array {

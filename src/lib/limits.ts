@@ -382,6 +382,12 @@ export const limits = {
    * one replica keeps open; past it the least recently used without a join in progress closes.
    */
   dynamoOpenCollectionsCountMax: 4096,
+  /**
+   * Elements of the every-row views one replica keeps decoded for collections read whole while
+   * unchanged (replica-rows.ts Collections.whole: a ZRANGE of a 10,000-member sorted set decodes
+   * every row otherwise); least recently read dropped past it; a collection of more is not kept.
+   */
+  dynamoWholeViewsCachedElementsCountMax: 100_000,
   /** A page of a collection's rows (a row read of every row, anti-entropy, a move) stops growing once its rows reach this (one row may pass it alone). */
   dynamoRowsPageBytesMax: 1024 * 1024,
   /** Rows in one such page. */

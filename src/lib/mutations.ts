@@ -53,6 +53,8 @@ export const MUTATION_NAMES = [
   'raft-snapshot-file-same-turn',
   /** Dynamo rows layout: a read of every row takes the coordinating replica's rows without checking that the replicas read hold the same. */
   'store-whole-read-unchecked',
+  /** Dynamo rows layout: a collection's every-row view kept decoded is answered even after the collection changed. */
+  'store-whole-view-kept-stale',
   /** Raft core: acknowledgements (Append answers) leave with the Ready, before its entries are synced (a follower promises what a power loss can undo). */
   'raft-ack-before-persist',
   /** Snapshots: a snapshot that fails its CRC is believed damaged at the first read (no re-read). */

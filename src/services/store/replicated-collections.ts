@@ -144,8 +144,9 @@ export function materialize(
     }
     if (v instanceof ORMap && schemaEqual(v.valueSchema, ZSET_SCHEMA)) {
       // A sorted set's rows as read (every row, or the members named with a placeholder besides).
-      const entries = zsetEntries(v);
-      if ((named !== undefined || partial) && held > entries.length) entries.push([placeholder(named ?? []), 0]);
+      const all = zsetEntries(v); // shared (kept per view): copied to add to it
+      const entries =
+        (named !== undefined || partial) && held > all.length ? [...all, [placeholder(named ?? []), 0] as const] : all;
       if (entries.length === 0) return { value: null, listKeys: NO_KEYS };
       return { value: { type: 'zset', entries }, listKeys: NO_KEYS };
     }

@@ -936,6 +936,37 @@ test("rows: a read of every row asks the replicas' tails first: alike, the coord
   assert.deepEqual(bug.behind, ['*[$m0,$m1]', '*[$a,$b]']);
 });
 
+/**
+ * A sorted set of 300 through n1, then ZRANGE z 0 1 at QUORUM through n2 twice, after a ZADD
+ * through n1 (a peer's write to n2's replica), and after a ZREM through n2: the replies, and n2's
+ * every-row views reused and decoded after the first two reads.
+ */
+function keptViewReads(mutations: readonly string[]) {
+  const sim = cluster('rows-whole-view', 'rows', NO_HINT_REPLAY, mutations);
+  const zadd = ['ZADD', 'z'];
+  for (let i = 0; i < 300; i++) zadd.push(String(i), `m${i}`);
+  assert.deepEqual(runCommands(sim, 'n1', [zadd]), [':300']);
+  sim.runFor(1_000);
+  const replica = storeOf(sim.instance('n2')!).replica!.replica;
+  const range = () => atLevel(sim, 'n2', 'QUORUM', ['ZRANGE', 'z', '0', '1']);
+  const replies = [range(), range()];
+  const stats = replica.wholeViewStats;
+  assert.deepEqual(runCommands(sim, 'n1', [['ZADD', 'z', '-1', 'low']]), [':1']);
+  sim.runFor(1_000);
+  replies.push(range());
+  assert.deepEqual(runCommands(sim, 'n2', [['ZREM', 'z', 'low']]), [':1']);
+  replies.push(range());
+  return { replies, stats };
+}
+
+test('rows: a collection read whole stays decoded while unchanged, and a change here or by a peer is read at once (negative control: a view kept stale)', () => {
+  const ok = keptViewReads([]);
+  assert.deepEqual(ok.replies, ['*[$m0,$m1]', '*[$m0,$m1]', '*[$low,$m0]', '*[$m0,$m1]']);
+  assert.deepEqual(ok.stats, { reused: 1, decoded: 1 }, "the second read reused the first one's view");
+  const bug = keptViewReads(['store-whole-view-kept-stale']);
+  assert.deepEqual(bug.replies.slice(0, 3), ['*[$m0,$m1]', '*[$m0,$m1]', '*[$m0,$m1]'], "the peer's ZADD unseen");
+});
+
 test('rows: SCARD at QUORUM of two replicas that each saw another acknowledged SREM (one element each, one context) answers their join, 0', () => {
   const sim = cluster('rows-count-removals', 'rows', NO_HINT_REPLAY);
   assert.deepEqual(runCommands(sim, 'n1', [['SADD', 's', 'x', 'y']]), [':2']);

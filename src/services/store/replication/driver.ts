@@ -363,6 +363,8 @@ export class ReplicaNode {
   private readonly statCounters: { readonly [K in keyof ReplicaStats]: Counter };
   private readonly statsSeen: ReplicaStats;
   private readonly moveCounters: { readonly [K in keyof MoveStats]: Counter };
+  private readonly wholeViewCounters: { readonly reused: Counter; readonly decoded: Counter };
+  private wholeViewsSeen = { reused: 0, decoded: 0 };
   private readonly moveSeen: MoveStats;
   private readonly hintsHeld: Gauge;
   private readonly unackedHeld: Gauge;
@@ -474,6 +476,16 @@ export class ReplicaNode {
       ]),
     ) as { [K in keyof MoveStats]: Counter };
     this.moveSeen = { ...this.replica.moveStats };
+    this.wholeViewCounters = {
+      reused: m.counter(
+        'dynamo_whole_views_reused_total',
+        'Reads of every row of a collection answered from its view kept decoded (unchanged since)',
+      ),
+      decoded: m.counter(
+        'dynamo_whole_views_decoded_total',
+        'Reads of every row of a collection that decoded its rows',
+      ),
+    };
     this.hintsHeld = m.gauge('dynamo_hints', 'Hints this node holds for down replicas');
     this.unackedHeld = m.gauge(
       'dynamo_unacked_writes',
@@ -1004,6 +1016,12 @@ export class ReplicaNode {
         this.statsSeen[k] = now[k];
       }
     }
+    const whole = this.replica.wholeViewStats;
+    for (const k of ['reused', 'decoded'] as const) {
+      const delta = whole[k] - this.wholeViewsSeen[k];
+      if (delta > 0) this.wholeViewCounters[k].inc(delta);
+    }
+    this.wholeViewsSeen = { ...whole };
     const move = this.replica.moveStats;
     for (const k of MOVE_STAT_KEYS) {
       const delta = move[k] - this.moveSeen[k];

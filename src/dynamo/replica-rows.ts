@@ -118,18 +118,27 @@ export function holdsMarker(state: Versioned): boolean {
  * collection-store.ts). At most dynamoOpenCollectionsCountMax handles: past it the least recently
  * used one without a join in progress closes (reopened from the store when needed).
  */
+/** A kept view's own cost against dynamoWholeViewsCachedBytesMax: its entry, key and header (an empty collection too). */
+const WHOLE_VIEW_OVERHEAD_BYTES = 512;
+
 export class Collections {
   private readonly handles = new Map<string, StoredCollection>();
   /**
    * Every-row views of collections read whole, by key, least recently read first: valid while the
    * handle and its header are the ones they were made from (every change of a row or the context
-   * replaces the DecomposedCollection's header object). At most wholeViewsElementsMax elements.
+   * replaces the DecomposedCollection's header object). At most wholeViewsBytesMax.
    */
   private readonly wholeViews = new Map<
     string,
-    { readonly dc: DecomposedCollection; readonly header: Header; readonly view: CollectionCrdt }
+    {
+      readonly dc: DecomposedCollection;
+      readonly header: Header;
+      readonly view: CollectionCrdt;
+      /** What it stands for against the bound: the collection's priced bytes and WHOLE_VIEW_OVERHEAD_BYTES. */
+      readonly bytes: number;
+    }
   >();
-  private wholeViewsElements = 0;
+  private wholeViewsBytes = 0;
   /** Every-row views answered from `wholeViews` and made afresh (the replica's stats). */
   wholeViewHits = 0;
   wholeViewMisses = 0;
@@ -143,7 +152,7 @@ export class Collections {
     private readonly store: ReplicaStore,
     private readonly handlesMax = limits.dynamoOpenCollectionsCountMax,
     private readonly mutations: Mutations = noMutations,
-    private readonly wholeViewsElementsMax = limits.dynamoWholeViewsCachedElementsCountMax,
+    private readonly wholeViewsBytesMax = limits.dynamoWholeViewsCachedBytesMax,
   ) {}
 
   /**
@@ -168,21 +177,35 @@ export class Collections {
         this.wholeViews.set(k, kept);
         return kept.view;
       }
-      this.wholeViewsElements -= kept.header.count;
+      this.wholeViewsBytes -= kept.bytes;
     }
     this.wholeViewMisses++;
     const header = dc.header;
     const view = dc.whole();
-    if (header.count <= this.wholeViewsElementsMax) {
-      this.wholeViews.set(k, { dc, header, view });
-      this.wholeViewsElements += header.count;
+    const bytes = h.bytes + WHOLE_VIEW_OVERHEAD_BYTES;
+    if (bytes <= this.wholeViewsBytesMax) {
+      this.wholeViews.set(k, { dc, header, view, bytes });
+      this.wholeViewsBytes += bytes;
       for (const [old, v] of this.wholeViews) {
-        if (this.wholeViewsElements <= this.wholeViewsElementsMax) break;
+        if (this.wholeViewsBytes <= this.wholeViewsBytesMax) break;
         this.wholeViews.delete(old);
-        this.wholeViewsElements -= v.header.count;
+        this.wholeViewsBytes -= v.bytes;
       }
     }
     return view;
+  }
+
+  /** Forgets `key`'s kept view (its collection was dropped). */
+  private forgetWholeView(k: string): void {
+    const kept = this.wholeViews.get(k);
+    if (kept === undefined) return;
+    this.wholeViews.delete(k);
+    this.wholeViewsBytes -= kept.bytes;
+  }
+
+  /** Views kept and what they stand for (tests). */
+  get wholeViewsKept(): { readonly count: number; readonly bytes: number } {
+    return { count: this.wholeViews.size, bytes: this.wholeViewsBytes };
   }
 
   get openCount(): number {
@@ -231,6 +254,7 @@ export class Collections {
   /** Deletes `key`'s collection (rows and header) and closes its handle: joins in progress end. */
   drop(key: Uint8Array): number {
     this.handles.delete(keyString(key));
+    this.forgetWholeView(keyString(key));
     const dropped = dropCollection(this.store, key);
     if (dropped.bytes !== 0) this.onBytes?.(key, -dropped.bytes);
     return dropped.rows;
@@ -250,6 +274,7 @@ export class Collections {
     if (h === undefined || h.dc.header.count === 0) return 0;
     const count = h.dc.header.count;
     h.change((dc) => dc.clear());
+    this.forgetWholeView(keyString(key));
     return count;
   }
 

@@ -170,6 +170,8 @@ export interface ReplicaConfig {
    * wiped). Nothing is read or written at construction then: no second walk of the store.
    */
   readonly layoutDeferred?: boolean;
+  /** The bound of the every-row views kept decoded (limits.dynamoWholeViewsCachedBytesMax when absent; tests lower it). */
+  readonly wholeViewsBytesMax?: number;
 }
 
 export interface ReplicaDeps {
@@ -586,6 +588,7 @@ export class DynamoReplica {
       tombstoneGraceMs: 0,
       gcIntervalTicks: 1200,
       speculateTicks: Math.max(1, Math.floor(config.requestTimeoutTicks / 2)),
+      wholeViewsBytesMax: limits.dynamoWholeViewsCachedBytesMax,
       ...config,
     };
     const c = this.config;
@@ -617,7 +620,12 @@ export class DynamoReplica {
     );
     this.ring = deps.ring;
     this.store = deps.store;
-    this.collections = new Collections(deps.store, undefined, deps.mutations ?? noMutations);
+    this.collections = new Collections(
+      deps.store,
+      undefined,
+      deps.mutations ?? noMutations,
+      this.config.wholeViewsBytesMax,
+    );
     // A collection's rows and header count with its key's value (maxmemory at N > 1).
     this.collections.onBytes = (key, delta) => this.onStored?.(key, delta);
     this.isUp = deps.isUp;
@@ -666,6 +674,11 @@ export class DynamoReplica {
 
   get moveStats(): Readonly<MoveStats> {
     return this.mover.stats;
+  }
+
+  /** The every-row views kept decoded and what they stand for against their bound (tests). */
+  get wholeViewsKept(): { readonly count: number; readonly bytes: number } {
+    return this.collections.wholeViewsKept;
   }
 
   /** Every-row views of collections answered decoded already, and decoded afresh (Collections.whole). */

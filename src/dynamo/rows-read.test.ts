@@ -223,3 +223,48 @@ test('a list under kind-4 headers (no high-water element recorded) gets one from
   assert.ok(c.result(head)?.ok);
   assert.equal(tail(), 'k0009');
 });
+
+test('the every-row views a replica keeps decoded stay within their bound: many sets, emptied ones and dropped ones included', () => {
+  const bound = 8 * 1024;
+  const c = new DynamoCluster({
+    ids: ['a'],
+    seed: 'whole-views-bound',
+    config: { collections: 'rows', wholeViewsBytesMax: bound },
+  });
+  const replica = c.node('a').replica;
+  const read = (key: string) => {
+    const id = c.rows('a', key, 'ONE', null);
+    c.settle();
+    assert.ok(c.result(id)?.ok, `read of ${key}`);
+  };
+  const members = (i: number) => [enc.encode(`m${i}`), enc.encode(`n${i}`)];
+  const within = (when: string) => {
+    const kept = replica.wholeViewsKept;
+    assert.ok(kept.bytes <= bound, `${when}: ${kept.count} views standing for ${kept.bytes} bytes, bound ${bound}`);
+    return kept;
+  };
+  // 200 sets of two, each read twice (the second read reuses the first's view).
+  for (let i = 0; i < 200; i++) {
+    c.typed('a', `s${i}`, { type: 'sadd', members: members(i) }, 'ONE');
+    c.settle();
+    read(`s${i}`);
+    read(`s${i}`);
+    within(`set ${i}`);
+  }
+  assert.ok(replica.wholeViewStats.reused >= 200, `second reads reused: ${replica.wholeViewStats.reused}`);
+  // 100 of them emptied and read: views of no row count too (each its entry and header).
+  for (let i = 0; i < 100; i++) {
+    c.typed('a', `s${i}`, { type: 'srem', members: members(i) }, 'ONE');
+    c.settle();
+    read(`s${i}`);
+  }
+  const emptied = within('after the emptied reads');
+  assert.ok(emptied.count >= 2 && emptied.count < 40, `views kept: ${emptied.count}`);
+  // Every key written over with a string: its rows cleared (settle), and a view of them forgotten.
+  for (let i = 0; i < 200; i++) {
+    c.put('a', `s${i}`, 'x', 'ONE');
+    c.settle();
+  }
+  const after = within('after the strings');
+  assert.ok(after.count <= emptied.count, `no view added or kept for rows cleared: ${after.count}`);
+});

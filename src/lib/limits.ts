@@ -383,11 +383,13 @@ export const limits = {
    */
   dynamoOpenCollectionsCountMax: 4096,
   /**
-   * Elements of the every-row views one replica keeps decoded for collections read whole while
-   * unchanged (replica-rows.ts Collections.whole: a ZRANGE of a 10,000-member sorted set decodes
-   * every row otherwise); least recently read dropped past it; a collection of more is not kept.
+   * What the every-row views one replica keeps decoded (collections read whole, while unchanged:
+   * replica-rows.ts Collections.whole; a ZRANGE of a 10,000-member sorted set decodes every row
+   * otherwise) may stand for: each view's rows and header as maxmemory prices them, plus 512 per
+   * view; least recently read dropped past it, a collection of more not kept. Decoded, a view takes
+   * a few times its priced bytes in the heap.
    */
-  dynamoWholeViewsCachedElementsCountMax: 100_000,
+  dynamoWholeViewsCachedBytesMax: 16 * 1024 * 1024,
   /** A page of a collection's rows (a row read of every row, anti-entropy, a move) stops growing once its rows reach this (one row may pass it alone). */
   dynamoRowsPageBytesMax: 1024 * 1024,
   /** Rows in one such page. */

@@ -165,20 +165,17 @@ export class Collections {
     const k = keyString(key);
     const dc = h.dc;
     const kept = this.wholeViews.get(k);
-    if (kept !== undefined) {
+    // PLANTED BUG (mutation 'store-whole-view-kept-stale'): any view kept is answered, changed since or not.
+    if (
+      kept !== undefined &&
+      ((kept.dc === dc && kept.header === dc.header) || this.mutations.has('store-whole-view-kept-stale'))
+    ) {
       this.wholeViews.delete(k);
-      if (kept.dc === dc && kept.header === dc.header && !this.mutations.has('store-whole-view-kept-stale')) {
-        this.wholeViews.set(k, kept); // most recently read last
-        this.wholeViewHits++;
-        return kept.view;
-      }
-      // PLANTED BUG (mutation 'store-whole-view-kept-stale'): any view kept is answered, changed since or not.
-      if (this.mutations.has('store-whole-view-kept-stale')) {
-        this.wholeViews.set(k, kept);
-        return kept.view;
-      }
-      this.wholeViewsBytes -= kept.bytes;
+      this.wholeViews.set(k, kept); // most recently read last
+      this.wholeViewHits++;
+      return kept.view;
     }
+    this.forgetWholeView(k);
     this.wholeViewMisses++;
     const header = dc.header;
     const view = dc.whole();
@@ -195,7 +192,7 @@ export class Collections {
     return view;
   }
 
-  /** Forgets `key`'s kept view (its collection was dropped). */
+  /** Forgets `key`'s kept view (changed since, or its collection's rows cleared or dropped). */
   private forgetWholeView(k: string): void {
     const kept = this.wholeViews.get(k);
     if (kept === undefined) return;

@@ -534,12 +534,13 @@ export class DynamoReplica {
   private readonly unacked = new Map<number, WriteOp>();
   /**
    * Writes hinted at their deadline (hintSilent), by op: a replica that acks one after all (it was
-   * slow, not gone) had its state, so the hint is dropped if it still holds just that state.
-   * Oldest forgotten past dynamoUnackedWritesCountMax.
+   * slow, not gone) had its state, so the hint is dropped if it still holds just that state (told
+   * by its 128-bit digest, stateDigest, so an entry is small whatever the state's size). Oldest
+   * forgotten past dynamoUnackedWritesCountMax.
    */
   private readonly hintedLate = new Map<
     number,
-    { readonly key: Uint8Array; readonly sent: Uint8Array; readonly owners: Set<NodeId> }
+    { readonly key: Uint8Array; readonly sentDigest: Uint8Array; readonly owners: Set<NodeId> }
   >();
   private unackedBytes = 0;
   /** hintKey of each hint being replayed (one replay per hint at a time). */
@@ -1232,7 +1233,7 @@ export class DynamoReplica {
         const oldest = this.hintedLate.keys().next().value;
         if (oldest !== undefined) this.hintedLate.delete(oldest);
       }
-      this.hintedLate.set(op, { key: w.key, sent: w.state.encode(), owners });
+      this.hintedLate.set(op, { key: w.key, sentDigest: stateDigest(w.state.encode()), owners });
     }
     // A fallback that never stored its hint: the owner's hint is kept here instead.
     for (const owner of w.handedTo?.values() ?? [])
@@ -1460,17 +1461,15 @@ export class DynamoReplica {
       const top = merged.chosen();
       const shown = top === undefined ? undefined : markerOf(top.value, top.crdt);
       const sameType = mine !== undefined && shown !== undefined && schemaEqual(shown.schema, mine.header.schema);
-      if (sameType && this.sameRows(mine, rows)) {
-        v = { ...v, count: mine.header.count, exact: true };
-        // Every row of this replica's is every replica read's: the view of a read of every row,
-        // none shipped (a command that reads every row asks this first: replicated.ts).
-        // (Not `after`: that makes a tail's view, with a placeholder past the last row.)
-        if (rows.wholeIfSame === true)
-          v = { view: this.collections.whole(r.key)!, count: mine.header.count, exact: true, whole: true };
-      } else if (sameType && rows.wholeIfSame === true && this.mutations.has('store-whole-read-unchecked')) {
-        // PLANTED BUG (mutation 'store-whole-read-unchecked'): this replica's rows as the read's,
-        // whatever the others hold.
-        v = { view: this.collections.whole(r.key)!, count: mine.header.count, whole: true };
+      const same = sameType && this.sameRows(mine, rows);
+      if (same) v = { ...v, count: mine.header.count, exact: true };
+      // Every row of this replica's is every replica read's: the view of a read of every row,
+      // none shipped (a command that reads every row asks this first: replicated.ts). Not `after`:
+      // that makes a tail's view, with a placeholder past the last row.
+      // PLANTED BUG (mutation 'store-whole-read-unchecked'): this replica's rows whatever the others hold.
+      if (sameType && rows.wholeIfSame === true && (same || this.mutations.has('store-whole-read-unchecked'))) {
+        const view = this.collections.whole(r.key)!;
+        v = { view, count: mine.header.count, whole: true, ...(same ? { exact: true as const } : {}) };
       }
     }
     this.finish(r.origin, v === undefined ? { ok: true, state: merged } : { ok: true, state: merged, collection: v });
@@ -2033,7 +2032,7 @@ export class DynamoReplica {
       // Acked after its hint was kept: the replica has this state. A hint merged with a later
       // write since holds more than that: it stays, for its replay.
       const now = this.store.getHint(from, late.key);
-      if (now !== undefined && bytesEqual(now, late.sent)) {
+      if (now !== undefined && bytesEqual(stateDigest(now), late.sentDigest)) {
         this.store.deleteHint(from, late.key);
         this.out.syncNeeded = true;
         this.stats.hintsCancelled++;

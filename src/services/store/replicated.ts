@@ -53,7 +53,7 @@ import type { Level } from '../../dynamo/messages.ts';
 import { reply, type RespValue } from '../../wire/resp/index.ts';
 import { latin1 } from './command-entry.ts';
 import type { StoreConfig } from './config.ts';
-import type { KeyState, ReplicaNode, ReplicaRequest } from './replication/driver.ts';
+import type { KeyState, ReplicaNode, ReplicaOutcome, ReplicaRequest } from './replication/driver.ts';
 import type { VectorClock } from '../../lib/clocks/vector.ts';
 import {
   expireOutcome,
@@ -830,10 +830,7 @@ export class ReplicatedCommands {
      * LRANGE 0 99: their rows alone, and a head's change is diffed from the head), and not after
      * LLEN's own tail read found the replicas unlike (`counted`).
      */
-    const submitRead = (
-      key: Uint8Array,
-      then: (read: Parameters<Parameters<ReplicaNode['submit']>[1]>[0]) => void,
-    ): void => {
+    const submitRead = (key: Uint8Array, then: (read: ReplicaOutcome) => void): void => {
       const req = request(key);
       const everyRow =
         req.kind === 'rows' &&

@@ -466,6 +466,11 @@ const EMPTY: MapStore = new Map();
  * same dots are the same row (for states this protocol makes; a forged row reusing a dot for
  * another value keeps the value first stored).
  */
+/** Whether two rows of one element are the same: the same dots (a dot names one write, its value included). */
+export function sameRow(schema: Schema, a: Row, b: Row): boolean {
+  return a === b || sameDots(schema, a, b);
+}
+
 function sameDots(schema: Schema, a: Row, b: Row): boolean {
   const x = rowDots(schema, a);
   const y = rowDots(schema, b);

@@ -3,6 +3,8 @@
 // key's header record. Crash safety, given that the engine recovers a PREFIX of the writes since
 // the last sync (in write order), not whole steps:
 //   change  = mark(key, schema)  row writes  header  unmark(key)
+// (the mark only before a change's first row write; a change that writes no row writes no mark,
+// and one that changed nothing, no header either)
 // Rows go before the header: a header written first could hold a received dot whose row a crash
 // lost, which reads as "removed", and a later full join would remove the element from the peers
 // too. With rows first, what a crash can leave is rows the header does not account for (dots
@@ -82,10 +84,22 @@ export class StoredRows implements ElementRows {
 
   /** Row writes (puts and deletes) made through this object: change() tells whether a failed one wrote any. */
   writes = 0;
+  /**
+   * The mark a change writes before its first row write (StoredCollection.change sets it): a
+   * change that writes no row (a read's join of rows equal to these) writes no mark.
+   */
+  markBeforeWrite: Uint8Array | undefined;
+
+  private beforeWrite(): void {
+    if (this.markBeforeWrite === undefined) return;
+    this.store.markCollection(this.key, this.markBeforeWrite);
+    this.markBeforeWrite = undefined;
+  }
 
   put(element: ByteString, row: Row): void {
     const encoded = encodeRow(this.schema, element, row);
     const old = this.heldBytes(element);
+    this.beforeWrite();
     this.writes++;
     this.store.putRow(this.key, bytesOfByteString(element), encoded);
     this.bytes += rowEntryBytes(this.key, element, encoded) - old;
@@ -96,6 +110,7 @@ export class StoredRows implements ElementRows {
 
   delete(element: ByteString): void {
     const old = this.heldBytes(element);
+    this.beforeWrite();
     this.writes++;
     this.store.deleteRow(this.key, bytesOfByteString(element));
     this.bytes -= old;
@@ -330,23 +345,30 @@ export class StoredCollection {
       `a collection handle whose change and repair both failed: ${String(this.broken)}`,
     );
     const { schema } = this.current.header;
-    this.store.markCollection(this.key, schemaNote(schema));
     const rows = this.current.rows as StoredRows;
+    // The mark goes before the first row write (StoredRows.beforeWrite), so a change that writes
+    // no row writes none; one whose header is unchanged too (the same object: a join that brought
+    // nothing new) writes nothing at all.
+    rows.markBeforeWrite = schemaNote(schema);
     const writesBefore = rows.writes;
+    const headerBefore = this.current.header;
     const bytesBefore = this.bytes;
     let out: T;
     try {
       out = f(this.current);
-      const header = encodeHeader({ ...this.current.header, bytes: rows.bytes });
-      this.store.putHeader(this.key, header);
-      this.headerBytes = headerEntryBytes(this.key, header);
+      if (rows.writes !== writesBefore || this.current.header !== headerBefore) {
+        const header = encodeHeader({ ...this.current.header, bytes: rows.bytes });
+        this.store.putHeader(this.key, header);
+        this.headerBytes = headerEntryBytes(this.key, header);
+      }
     } catch (error) {
+      rows.markBeforeWrite = undefined;
       if (rows.writes === writesBefore) {
         // Refused before any row was written (a page out of order, a bound: the collection's own
-        // checks come first), so the header in memory is unchanged too: nothing to repair, and the
-        // handle and its joins in progress stay. (A repair rebuilds the header from every row and
-        // ends every join: on a hot key under concurrent reads, it was most of the CPU.)
-        this.store.unmarkCollection(this.key);
+        // checks come first), so no mark was written and the header in memory is unchanged too:
+        // nothing to repair, and the handle and its joins in progress stay. (A repair rebuilds the
+        // header from every row and ends every join: on a hot key under concurrent reads, it was
+        // most of the CPU.)
         throw error;
       }
       try {
@@ -363,8 +385,10 @@ export class StoredCollection {
       }
       throw error;
     }
-    this.store.unmarkCollection(this.key);
-    this.onBytes?.(this.bytes - bytesBefore);
+    const marked = rows.markBeforeWrite === undefined;
+    rows.markBeforeWrite = undefined;
+    if (marked) this.store.unmarkCollection(this.key);
+    if (this.bytes !== bytesBefore) this.onBytes?.(this.bytes - bytesBefore);
     return out;
   }
 }

@@ -82,8 +82,14 @@ import {
   type RowsOp,
   schemaOfOp,
 } from './replica-rows.ts';
-import { collectionOf, type DecomposedCollection, type DecomposedDelta, type RowJoin } from '../crdt/decomposed.ts';
-import { encodeRow, headerSummary } from '../crdt/decomposed-codec.ts';
+import {
+  collectionOf,
+  type DecomposedCollection,
+  type DecomposedDelta,
+  type RowJoin,
+  sameRow,
+} from '../crdt/decomposed.ts';
+import { headerSummary } from '../crdt/decomposed-codec.ts';
 import { type ByteString, bytesOfByteString, compareStrings, crdtTypeOf } from '../crdt/codec.ts';
 import { CollectionMarker } from '../crdt/marker.ts';
 import { CausalContext } from '../crdt/dots.ts';
@@ -317,6 +323,8 @@ interface ReadOp {
   readonly spare: NodeId[];
   readonly speculateTick: number;
   readonly answers: Map<NodeId, Versioned>;
+  /** The merge of `answers` when they numbered `count` (progressRead's, which readRepair reuses when none came since). */
+  merged?: { readonly state: Versioned; readonly count: number };
   /**
    * A rows request's: the elements named (null: every row), each named answer's rows (null: no
    * collection there), and for every row the joins of the replicas whose pages are still coming.
@@ -1398,6 +1406,7 @@ export class DynamoReplica {
         return this.finish(r.origin, { ok: false, error: merged });
       }
       this.stats.readsAnswered++;
+      r.merged = { state: merged, count: r.answers.size };
       // The coordinator keeps what the read saw (read repair of itself, at once): an operation it
       // coordinates next on the key's CRDT (an OR-Set remove: typed.ts) observes what the read did.
       if (!merged.equals(r.answers.get(this.id) ?? Versioned.empty())) this.mergeInto(r.key, merged);
@@ -1885,7 +1894,7 @@ export class DynamoReplica {
   /** Every answering replica whose state differs from the merge of all answers gets the merge. */
   private readRepair(r: ReadOp): void {
     if (r.answers.size < 2) return;
-    const merged = this.mergeAnswers(r);
+    const merged = r.merged?.count === r.answers.size ? r.merged.state : this.mergeAnswers(r);
     if (merged instanceof BaristaError) return; // too many siblings: the client must resolve first
     const encoded = merged.encode();
     const rows = r.rows !== undefined && r.origin.kind !== 'internal' ? this.rowsRepairs(r) : undefined;
@@ -1896,7 +1905,7 @@ export class DynamoReplica {
         this.send(node, repair);
         continue;
       }
-      if (bytesEqual(state.encode(), encoded)) continue;
+      if (state === merged || bytesEqual(state.encode(), encoded)) continue;
       this.stats.readRepairs++;
       if (node === this.id) this.mergeInto(r.key, merged);
       else this.send(node, { type: 'replicate', op: 0, key: r.key, state: merged });
@@ -1938,9 +1947,7 @@ export class DynamoReplica {
         named.elements.every((e) => {
           const a = named.rows.get(e);
           const b = theirs.get(e);
-          return a === undefined
-            ? b === undefined
-            : b !== undefined && bytesEqual(encodeRow(schema, e, a), encodeRow(schema, e, b));
+          return a === undefined ? b === undefined : b !== undefined && sameRow(schema, a, b);
         });
       return same
         ? undefined

@@ -121,3 +121,35 @@ test("a header that records its rows' bytes but no high-water element gets it fr
   assert.equal(opened.dc.header.high, 'm49');
   assert.equal(forward, 0, 'no forward walk of the rows');
 });
+
+test('a change writes its mark before its first row only: a join that brings nothing new writes nothing, one row joined writes mark, row, header, unmark', () => {
+  const store = new MemoryReplicaStore();
+  const writes: string[] = [];
+  const spy = <K extends 'putHeader' | 'putRow' | 'deleteRow' | 'markCollection' | 'unmarkCollection'>(name: K) => {
+    const f = (store[name] as (...a: unknown[]) => void).bind(store);
+    (store as unknown as Record<K, (...a: unknown[]) => void>)[name] = (...a: unknown[]) => {
+      writes.push(name);
+      f(...a);
+    };
+  };
+  for (const name of ['putHeader', 'putRow', 'deleteRow', 'markCollection', 'unmarkCollection'] as const) spy(name);
+  const set = StoredCollection.open(store, KEY, ORSet.schema);
+  set.change((dc) => {
+    dc.update(['a'], (s) => (s as ORSet).add('r', 'a'));
+    dc.update(['b'], (s) => (s as ORSet).add('r', 'b'));
+  });
+  assert.deepEqual(writes, ['markCollection', 'putRow', 'putRow', 'putHeader', 'unmarkCollection']);
+  // What a read's answer from a replica holding the same rows brings: its rows of a and b, its context.
+  const peer = set.dc.view(['a', 'b']) as ORSet;
+  const peerRows = new Map([...set.dc.view(['a', 'b']).store].map(([e, r]) => [e, r] as const));
+  writes.length = 0;
+  set.change((dc) => dc.joinRows(['a', 'b'], peerRows, peer.context));
+  assert.deepEqual(writes, [], 'a join of equal rows writes nothing');
+  const before = set.dc.header;
+  // A peer's row of c, under its context: one row and a header.
+  const other = ORSet.empty.add('p', 'c').delta as ORSet;
+  set.change((dc) => dc.joinRows(['c'], new Map([...other.store]), other.context));
+  assert.deepEqual(writes, ['markCollection', 'putRow', 'putHeader', 'unmarkCollection']);
+  assert.notEqual(set.dc.header, before);
+  assert.deepEqual(store.markedCollections(), [], 'no mark is left');
+});

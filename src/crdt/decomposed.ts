@@ -162,6 +162,11 @@ export class DecomposedCollection {
   private h: Header;
   /** Joins in progress (one per read and sender), at most dynamoCollectionJoinsCountMax. */
   private readonly joins = new Set<RowJoin>();
+  /**
+   * Told every row this collection writes or deletes, after the write (the replica keeps a view
+   * of every row up to date with it: src/dynamo/replica-rows.ts Collections.whole).
+   */
+  onRow: ((element: ByteString, row: Row | undefined) => void) | undefined;
 
   constructor(
     header: Header,
@@ -441,6 +446,7 @@ export class DecomposedCollection {
       row !== undefined && (high === undefined || compareStrings(e, high) > 0)
         ? { ...this.h, count, digest, high: e }
         : { ...this.h, count, digest };
+    this.onRow?.(e, row);
   }
 }
 

@@ -19,7 +19,7 @@
 
 import { type Schema, schemaEqual } from '../crdt/causal.ts';
 import { type ByteString, byteStringOf, compareStrings, type Update } from '../crdt/codec.ts';
-import { decodeCrdt, type ORMap, ORSet } from '../crdt/crdt.ts';
+import { decodeCrdt, ORMap, ORSet } from '../crdt/crdt.ts';
 import {
   type CollectionCrdt,
   collectionOf,
@@ -40,7 +40,7 @@ import { keyString, type ReplicaStore } from './store.ts';
 import { limits } from '../lib/limits.ts';
 import { utf8ByteLength } from '../lib/bytes.ts';
 import { murmur3X64_128Into } from './partitioner.ts';
-import { type TypedOp, WRONGTYPE, writeScore, ZSET_SCHEMA } from './typed.ts';
+import { carryZsetEntries, type TypedOp, WRONGTYPE, writeScore, ZSET_SCHEMA } from './typed.ts';
 import type { Versioned } from './versions.ts';
 
 export const SET_SCHEMA: Schema = ORSet.schema;
@@ -120,27 +120,38 @@ export function holdsMarker(state: Versioned): boolean {
  */
 /** A kept view's own cost against dynamoWholeViewsCachedBytesMax: its entry, key and header (an empty collection too). */
 const WHOLE_VIEW_OVERHEAD_BYTES = 512;
+/**
+ * Rows changed since a kept view was made that it records to be patched with (a patch copies the
+ * view's map once and applies them); past this many and a quarter of the view's rows, the view is
+ * dropped and the next read decodes every row again.
+ */
+const WHOLE_VIEW_CHANGES_COUNT_MIN = 256;
+
+interface WholeView {
+  readonly dc: DecomposedCollection;
+  /** The header the view is of: while it is the collection's, the view is every row as stored. */
+  readonly header: Header;
+  readonly view: CollectionCrdt;
+  /** What it stands for against the bound: the collection's priced bytes and WHOLE_VIEW_OVERHEAD_BYTES. */
+  readonly bytes: number;
+  /** Every row written or deleted since the view was made, its last state (null: too many, drop it). */
+  changed: Map<ByteString, Row | undefined> | null;
+}
 
 export class Collections {
   private readonly handles = new Map<string, StoredCollection>();
   /**
    * Every-row views of collections read whole, by key, least recently read first: valid while the
    * handle and its header are the ones they were made from (every change of a row or the context
-   * replaces the DecomposedCollection's header object). At most wholeViewsBytesMax.
+   * replaces the DecomposedCollection's header object); a view whose header was replaced is patched
+   * with the rows changed since (the collection tells each: DecomposedCollection.onRow). At most
+   * wholeViewsBytesMax.
    */
-  private readonly wholeViews = new Map<
-    string,
-    {
-      readonly dc: DecomposedCollection;
-      readonly header: Header;
-      readonly view: CollectionCrdt;
-      /** What it stands for against the bound: the collection's priced bytes and WHOLE_VIEW_OVERHEAD_BYTES. */
-      readonly bytes: number;
-    }
-  >();
+  private readonly wholeViews = new Map<string, WholeView>();
   private wholeViewsBytes = 0;
-  /** Every-row views answered from `wholeViews` and made afresh (the replica's stats). */
+  /** Every-row views answered from `wholeViews` as kept, patched with the rows changed since, and made afresh (the replica's stats). */
   wholeViewHits = 0;
+  wholeViewPatches = 0;
   wholeViewMisses = 0;
   /**
    * Told each change's difference in what a key's collection takes (rows and header, as maxmemory
@@ -157,7 +168,8 @@ export class Collections {
 
   /**
    * Every row of `key`'s collection as a view (undefined: none held), kept decoded while nothing
-   * changes it: the view is immutable (CRDT operations return new values), so a read can share it.
+   * changes it and patched with what changed since: the view is immutable (CRDT operations return
+   * new values; a patch makes a new view over a copy of the map), so a read can share it.
    */
   whole(key: Uint8Array): CollectionCrdt | undefined {
     const h = this.held(key);
@@ -175,21 +187,45 @@ export class Collections {
       this.wholeViewHits++;
       return kept.view;
     }
+    if (kept !== undefined && kept.dc === dc && kept.changed !== null) {
+      // PLANTED BUG (mutation 'store-whole-view-patch-unchanged'): the rows changed since are not applied.
+      const changed = this.mutations.has('store-whole-view-patch-unchanged')
+        ? new Map<ByteString, Row | undefined>()
+        : kept.changed;
+      const view = patchedView(kept.view, changed, dc);
+      this.wholeViewPatches++;
+      this.forgetWholeView(k);
+      this.keepWholeView(k, dc, view, h.bytes);
+      return view;
+    }
     this.forgetWholeView(k);
     this.wholeViewMisses++;
-    const header = dc.header;
     const view = dc.whole();
-    const bytes = h.bytes + WHOLE_VIEW_OVERHEAD_BYTES;
-    if (bytes <= this.wholeViewsBytesMax) {
-      this.wholeViews.set(k, { dc, header, view, bytes });
-      this.wholeViewsBytes += bytes;
-      for (const [old, v] of this.wholeViews) {
-        if (this.wholeViewsBytes <= this.wholeViewsBytesMax) break;
-        this.wholeViews.delete(old);
-        this.wholeViewsBytes -= v.bytes;
-      }
-    }
+    this.keepWholeView(k, dc, view, h.bytes);
     return view;
+  }
+
+  /** Keeps `view`, every row of `dc` now, within the bound (least recently read dropped first), told each row changed from here on. */
+  private keepWholeView(k: string, dc: DecomposedCollection, view: CollectionCrdt, collectionBytes: number): void {
+    const bytes = collectionBytes + WHOLE_VIEW_OVERHEAD_BYTES;
+    if (bytes > this.wholeViewsBytesMax) return;
+    const entry: WholeView = { dc, header: dc.header, view, bytes, changed: new Map() };
+    this.wholeViews.set(k, entry);
+    this.wholeViewsBytes += bytes;
+    const changesMax = Math.max(WHOLE_VIEW_CHANGES_COUNT_MIN, view.size >> 2);
+    dc.onRow = (element, row) => {
+      if (this.wholeViews.get(k) !== entry) {
+        if (dc.onRow !== undefined && entry.dc === dc) dc.onRow = undefined; // forgotten since
+        return;
+      }
+      if (entry.changed === null) return;
+      entry.changed.set(element, row);
+      if (entry.changed.size > changesMax) entry.changed = null;
+    };
+    for (const old of this.wholeViews.keys()) {
+      if (this.wholeViewsBytes <= this.wholeViewsBytesMax) break;
+      this.forgetWholeView(old);
+    }
   }
 
   /** Forgets `key`'s kept view (changed since, or its collection's rows cleared or dropped). */
@@ -198,6 +234,7 @@ export class Collections {
     if (kept === undefined) return;
     this.wholeViews.delete(k);
     this.wholeViewsBytes -= kept.bytes;
+    kept.dc.onRow = undefined;
   }
 
   /** Views kept and what they stand for (tests). */
@@ -352,6 +389,31 @@ export class Collections {
     }
     return h;
   }
+}
+
+/**
+ * `old` (a view of every row) with the rows `changed` since it was made, under `dc`'s context now:
+ * a new map (the old one is shared with readers of the old view), and a sorted set's entries in
+ * score order carried over (typed.ts carryZsetEntries) rather than made again from every member.
+ */
+function patchedView(
+  old: CollectionCrdt,
+  changed: ReadonlyMap<ByteString, Row | undefined>,
+  dc: DecomposedCollection,
+): CollectionCrdt {
+  let rows = old.store as ReadonlyMap<ByteString, Row>;
+  if (changed.size > 0) {
+    const copy = new Map(rows);
+    for (const [e, row] of changed) {
+      if (row === undefined) copy.delete(e);
+      else copy.set(e, row);
+    }
+    rows = copy;
+  }
+  const view = collectionOf(dc.header.schema, rows, dc.context);
+  if (old instanceof ORMap && view instanceof ORMap && schemaEqual(view.valueSchema, ZSET_SCHEMA))
+    carryZsetEntries(old, view, changed.keys());
+  return view;
 }
 
 /**

@@ -691,8 +691,9 @@ export class DynamoReplica {
   }
 
   /** Every-row views of collections answered decoded already, and decoded afresh (Collections.whole). */
-  get wholeViewStats(): { readonly reused: number; readonly decoded: number } {
-    return { reused: this.collections.wholeViewHits, decoded: this.collections.wholeViewMisses };
+  get wholeViewStats(): { readonly reused: number; readonly patched: number; readonly decoded: number } {
+    const c = this.collections;
+    return { reused: c.wholeViewHits, patched: c.wholeViewPatches, decoded: c.wholeViewMisses };
   }
 
   get id(): NodeId {

@@ -20,6 +20,8 @@ import { decodeDecomposed, encodeHeader, headerSchema } from '../crdt/decomposed
 import { decodeMessage, encodeMessage } from './messages.ts';
 import { DynamoCluster } from './testing.ts';
 import type { ORMap } from '../crdt/ormap.ts';
+import fc from 'fast-check';
+import { encodeScore, zsetEntries } from './typed.ts';
 
 const IDS = ['a', 'b', 'c'];
 const enc = new TextEncoder();
@@ -267,4 +269,56 @@ test('the every-row views a replica keeps decoded stay within their bound: many 
   }
   const after = within('after the strings');
   assert.ok(after.count <= emptied.count, `no view added or kept for rows cleared: ${after.count}`);
+});
+
+test('a kept every-row view patched with the rows changed since reads as every row does: a sorted set under random ZADD, ZREM, peer writes and reads, its entries in score order too', () => {
+  const member = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h');
+  const score = fc.constantFrom(-Infinity, -1.5, -0, 0, 1, 1, 2.25, 7, Infinity);
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('zadd' as const), at: fc.constantFrom('a', 'b'), m: member, s: score }),
+    fc.record({ kind: fc.constant('zrem' as const), at: fc.constantFrom('a', 'b'), m: member }),
+    fc.record({ kind: fc.constant('read' as const) }),
+  );
+  let patched = 0;
+  fc.assert(
+    fc.property(fc.array(op, { minLength: 1, maxLength: 60 }), fc.integer({ min: 0, max: 1e9 }), (ops, seed) => {
+      const c = new DynamoCluster({
+        ids: ['a', 'b'],
+        seed: `patch-${seed}`,
+        config: { collections: 'rows', replicas: 2 },
+      });
+      const model = new Map<string, number>();
+      const read = () => {
+        const id = c.rows('a', 'z', 'ONE', null);
+        c.settle();
+        const result = c.result(id);
+        assert.ok(result?.ok, 'read');
+        const view = result.collection?.view as ORMap | undefined;
+        const got = view === undefined ? [] : zsetEntries(view).map(([m, s]) => [new TextDecoder().decode(m), s]);
+        const want = [...model].sort(([ma, sa], [mb, sb]) =>
+          sa < sb ? -1 : sa > sb ? 1 : ma < mb ? -1 : ma > mb ? 1 : 0,
+        );
+        assert.deepEqual(got, want, `entries after ${JSON.stringify(ops)}`);
+        assert.deepEqual(view?.keys() ?? [], [...model.keys()].sort(), 'rows');
+      };
+      for (const o of ops) {
+        if (o.kind === 'read') read();
+        else {
+          c.typed(
+            o.at,
+            'z',
+            { type: 'zset', members: [enc.encode(o.m), o.kind === 'zadd' ? encodeScore(o.s) : new Uint8Array(0)] },
+            'ALL',
+          );
+          c.settle();
+          if (o.kind === 'zadd') model.set(o.m, o.s);
+          else model.delete(o.m);
+        }
+      }
+      read();
+      patched += c.node('a').replica.wholeViewStats.patched;
+    }),
+    { numRuns: 60 },
+  );
+  assert.ok(patched > 0, 'views were patched');
 });

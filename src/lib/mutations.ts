@@ -55,6 +55,8 @@ export const MUTATION_NAMES = [
   'store-whole-read-unchecked',
   /** Dynamo rows layout: a collection's every-row view kept decoded is answered even after the collection changed. */
   'store-whole-view-kept-stale',
+  /** Dynamo rows layout: a kept every-row view whose collection changed is patched without the rows changed since. */
+  'store-whole-view-patch-unchanged',
   /** Raft core: acknowledgements (Append answers) leave with the Ready, before its entries are synced (a follower promises what a power loss can undo). */
   'raft-ack-before-persist',
   /** Snapshots: a snapshot that fails its CRC is believed damaged at the first read (no re-read). */

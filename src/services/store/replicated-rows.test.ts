@@ -956,15 +956,22 @@ function keptViewReads(mutations: readonly string[]) {
   replies.push(range());
   assert.deepEqual(runCommands(sim, 'n2', [['ZREM', 'z', 'low']]), [':1']);
   replies.push(range());
-  return { replies, stats };
+  return { replies, stats, after: replica.wholeViewStats };
 }
 
-test('rows: a collection read whole stays decoded while unchanged, and a change here or by a peer is read at once (negative control: a view kept stale)', () => {
+test('rows: a collection read whole stays decoded while unchanged, and a change here or by a peer is read at once, the view patched with the rows changed (negative controls: a view kept stale, a patch without the rows)', () => {
   const ok = keptViewReads([]);
   assert.deepEqual(ok.replies, ['*[$m0,$m1]', '*[$m0,$m1]', '*[$low,$m0]', '*[$m0,$m1]']);
-  assert.deepEqual(ok.stats, { reused: 1, decoded: 1 }, "the second read reused the first one's view");
-  const bug = keptViewReads(['store-whole-view-kept-stale']);
-  assert.deepEqual(bug.replies.slice(0, 3), ['*[$m0,$m1]', '*[$m0,$m1]', '*[$m0,$m1]'], "the peer's ZADD unseen");
+  assert.deepEqual(ok.stats, { reused: 1, patched: 0, decoded: 1 }, "the second read reused the first one's view");
+  assert.deepEqual(ok.after, { reused: 1, patched: 2, decoded: 1 }, 'the reads after each change patched it');
+  for (const planted of ['store-whole-view-kept-stale', 'store-whole-view-patch-unchanged']) {
+    const bug = keptViewReads([planted]);
+    assert.deepEqual(
+      bug.replies.slice(0, 3),
+      ['*[$m0,$m1]', '*[$m0,$m1]', '*[$m0,$m1]'],
+      `${planted}: the peer's ZADD unseen`,
+    );
+  }
 });
 
 test('rows: SCARD at QUORUM of two replicas that each saw another acknowledged SREM (one element each, one context) answers their join, 0', () => {

@@ -363,8 +363,12 @@ export class ReplicaNode {
   private readonly statCounters: { readonly [K in keyof ReplicaStats]: Counter };
   private readonly statsSeen: ReplicaStats;
   private readonly moveCounters: { readonly [K in keyof MoveStats]: Counter };
-  private readonly wholeViewCounters: { readonly reused: Counter; readonly decoded: Counter };
-  private wholeViewsSeen = { reused: 0, decoded: 0 };
+  private readonly wholeViewCounters: {
+    readonly reused: Counter;
+    readonly patched: Counter;
+    readonly decoded: Counter;
+  };
+  private wholeViewsSeen = { reused: 0, patched: 0, decoded: 0 };
   private readonly moveSeen: MoveStats;
   private readonly hintsHeld: Gauge;
   private readonly unackedHeld: Gauge;
@@ -480,6 +484,10 @@ export class ReplicaNode {
       reused: m.counter(
         'dynamo_whole_views_reused_total',
         'Reads of every row of a collection answered from its view kept decoded (unchanged since)',
+      ),
+      patched: m.counter(
+        'dynamo_whole_views_patched_total',
+        'Reads of every row of a collection answered from its view kept decoded, patched with the rows changed since',
       ),
       decoded: m.counter(
         'dynamo_whole_views_decoded_total',
@@ -1017,7 +1025,7 @@ export class ReplicaNode {
       }
     }
     const whole = this.replica.wholeViewStats;
-    for (const k of ['reused', 'decoded'] as const) {
+    for (const k of ['reused', 'patched', 'decoded'] as const) {
       const delta = whole[k] - this.wholeViewsSeen[k];
       if (delta > 0) this.wholeViewCounters[k].inc(delta);
     }

@@ -489,3 +489,32 @@ test('joins in progress are bounded (dynamoCollectionJoinsCountMax: one per read
   a!.dec.abandonJoin(joins[0]!);
   a!.dec.startJoin();
 });
+
+test('a tracked collection gives each element changed since a mark with its row then; past the journal bound the oldest marks get none, and untracked it records nothing', () => {
+  const dc = DecomposedCollection.empty(ORSet.schema, new MemoryRows());
+  const add = (e: string) => dc.update([e], (v) => (v as ORSet).add('r', e));
+  const remove = (e: string) => dc.update([e], (v) => v.remove(e) as Update<CollectionCrdt>);
+  add('a');
+  const aThen = dc.rows.get('a');
+  assert.equal(dc.changesSince(0), undefined, 'nothing is recorded before a track');
+  const mark = dc.track();
+  add('b');
+  remove('a');
+  add('a');
+  const since = dc.changesSince(mark)!;
+  assert.deepEqual([...since.keys()].sort(), ['a', 'b']);
+  assert.equal(since.get('b'), undefined, 'b had no row at the mark');
+  assert.deepEqual(since.get('a'), aThen, "a's row at the mark, not after its removal");
+  const later = dc.track();
+  add('c');
+  assert.deepEqual([...dc.changesSince(later)!.keys()], ['c']);
+  assert.deepEqual(dc.recent().sort(), ['a', 'b', 'c']);
+  // Past the bound the oldest half goes: the first mark's changes are no longer all known.
+  for (let i = 0; i < limits.dynamoRowJournalCountMax; i++) add(`x${i}`);
+  assert.equal(dc.changesSince(mark), undefined);
+  assert.equal(dc.recent().length, limits.dynamoRecentRowsCountMax);
+  dc.untrack();
+  dc.untrack();
+  add('d');
+  assert.equal(dc.changesSince(later), undefined, 'untracked: nothing recorded');
+});

@@ -167,6 +167,16 @@ export class DecomposedCollection {
    * of every row up to date with it: src/dynamo/replica-rows.ts Collections.whole).
    */
   onRow: ((element: ByteString, row: Row | undefined) => void) | undefined;
+  /** The elements whose rows were written or deleted last, a ring of dynamoRecentRowsCountMax. */
+  private readonly recentRing: ByteString[] = [];
+  private recentAt = 0;
+  /** Rows written or deleted so far (every setRow that changed one): a mark for changesSince. */
+  private changes = 0;
+  /** Readers tracking changes (track / untrack): the journal records while there is one. */
+  private tracking = 0;
+  /** Changes since `journalBase`, each element with its row before (at most dynamoRowJournalCountMax). */
+  private journal: Array<{ readonly e: ByteString; readonly old: Row | undefined }> = [];
+  private journalBase = 0;
 
   constructor(
     header: Header,
@@ -219,6 +229,46 @@ export class DecomposedCollection {
   /** Names the replica id this replica writes the collection's dots under from now on (Header.own). */
   adopt(own: ReplicaId): void {
     this.h = { ...this.h, own };
+  }
+
+  /**
+   * Starts recording the rows changed from now on (with the rows before) for a reader: returns the
+   * mark to ask changesSince with. Every track needs an untrack.
+   */
+  track(): number {
+    if (this.tracking === 0) {
+      this.journal = [];
+      this.journalBase = this.changes;
+    }
+    this.tracking++;
+    return this.changes;
+  }
+
+  untrack(): void {
+    assert(this.tracking > 0, 'untrack without track');
+    if (--this.tracking === 0) this.journal = [];
+  }
+
+  /**
+   * Each element whose row changed since `mark` (track's) with its row at the mark (undefined: it
+   * had none); undefined when those changes are no longer all recorded.
+   */
+  changesSince(mark: number): Map<ByteString, Row | undefined> | undefined {
+    if (this.tracking === 0 || mark < this.journalBase || mark > this.changes) return undefined;
+    const out = new Map<ByteString, Row | undefined>();
+    for (let i = mark - this.journalBase; i < this.journal.length; i++) {
+      const { e, old } = this.journal[i]!;
+      if (!out.has(e)) out.set(e, old);
+    }
+    return out;
+  }
+
+  /**
+   * The distinct elements whose rows this collection wrote or deleted last (at most
+   * dynamoRecentRowsCountMax; in memory only: a handle opened again remembers none).
+   */
+  recent(): ByteString[] {
+    return [...new Set(this.recentRing)];
   }
 
   /** The collection as a whole CRDT over the named elements' rows and the whole context. */
@@ -446,6 +496,18 @@ export class DecomposedCollection {
       row !== undefined && (high === undefined || compareStrings(e, high) > 0)
         ? { ...this.h, count, digest, high: e }
         : { ...this.h, count, digest };
+    if (this.recentRing.length < limits.dynamoRecentRowsCountMax) this.recentRing.push(e);
+    else this.recentRing[this.recentAt] = e;
+    this.recentAt = (this.recentAt + 1) % limits.dynamoRecentRowsCountMax;
+    this.changes++;
+    if (this.tracking > 0) {
+      if (this.journal.length >= limits.dynamoRowJournalCountMax) {
+        const dropped = this.journal.length >> 1;
+        this.journal.splice(0, dropped);
+        this.journalBase += dropped;
+      }
+      this.journal.push({ e, old });
+    }
     this.onRow?.(e, row);
   }
 }
@@ -490,6 +552,25 @@ export function rowDots(schema: Schema, row: Row): Dot[] {
   if (schema.type === 'orset') return [...(row as readonly Dot[])];
   assert(schema.type === 'ormap', 'a collection is an OR-Set or an OR-Map');
   return dotsOf(schema.value, row as Store);
+}
+
+/**
+ * A header's digest of every row (or a peer's) less the digests of `elements`' rows (`rowOf`: each
+ * one's row, undefined for none): equal for two replicas when their rows outside `elements` are
+ * the same (up to the digest's collisions).
+ */
+export function digestWithout(
+  schema: Schema,
+  digest: bigint,
+  elements: Iterable<ByteString>,
+  rowOf: (e: ByteString) => Row | undefined,
+): bigint {
+  let d = digest;
+  for (const e of elements) {
+    const row = rowOf(e);
+    if (row !== undefined) d = (d - rowDigest(schema, e, row)) & DIGEST_MASK;
+  }
+  return d;
 }
 
 /**

@@ -23,6 +23,7 @@ import { MVRegister } from '../crdt/registers.ts';
 import { CollectionMarker } from '../crdt/marker.ts';
 import type { Schema } from '../crdt/causal.ts';
 import { encodeDelta, encodePage } from '../crdt/decomposed-codec.ts';
+import { writeElement } from '../crdt/codec.ts';
 
 /** Real decomposed pieces (a set's and a hash's deltas, clears, pages and named rows) for the row messages. */
 const HASH: Schema = { type: 'ormap', value: MVRegister.schema };
@@ -178,6 +179,9 @@ const messageArb: fc.Arbitrary<ReplicaMessage> = fc.oneof(
         .map(([from, count]) => ({ kind: 'page' as const, from, count })),
       fc.constant({ kind: 'tail' as const }),
       fc
+        .array(fc.constantFrom('', 'a', 'b\u0000', 'zz'), { maxLength: 4 })
+        .map((recent) => ({ kind: 'tail' as const, recent })),
+      fc
         .tuple(fc.constantFrom(undefined, 'b', 'zz'), fc.integer({ min: 1, max: limits.dynamoRowsPageCountMax }))
         .map(([before, count]) => ({ kind: 'last' as const, before, count })),
     ),
@@ -186,7 +190,15 @@ const messageArb: fc.Arbitrary<ReplicaMessage> = fc.oneof(
     .tuple(
       opArb,
       stateArb,
-      fc.option(fc.tuple(sampleArb, fc.nat(3), fc.nat(100), fc.option(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n })))),
+      fc.option(
+        fc.tuple(
+          sampleArb,
+          fc.nat(3),
+          fc.nat(100),
+          fc.option(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n })),
+          fc.boolean(),
+        ),
+      ),
     )
     .map(([op, state, x]) => ({
       type: 'rowReadReply' as const,
@@ -199,6 +211,8 @@ const messageArb: fc.Arbitrary<ReplicaMessage> = fc.oneof(
               schema: x[0].schema,
               count: x[2],
               ...(x[3] === null ? {} : { digest: x[3] }),
+              // Recent rows go with a digest (a tail read's answer).
+              ...(x[3] !== null && x[4] ? { recent: { kind: 'rows' as const, ...x[0].named } } : {}),
               rows:
                 x[1] === 3
                   ? { kind: 'rows' as const, ...x[0].named }
@@ -336,19 +350,36 @@ test('broken rules have stable codes', () => {
   assert.equal(code(lastRead().u8(2).uvarint(2).finish()), 'dynamo_malformed', 'a bound byte of 2');
   assert.equal(code(lastRead().u8(1).bytesUvarint(new Uint8Array(0)).uvarint(2).finish()), 'dynamo_malformed');
   assert.equal(code(lastRead().u8(0).uvarint(0).finish()), 'dynamo_malformed', 'no row asked for');
-  assert.equal(code(w().u8(15).uvarint(1).bytesUvarint(new Uint8Array(1)).u8(4).finish()), 'dynamo_malformed');
+  assert.equal(code(w().u8(15).uvarint(1).bytesUvarint(new Uint8Array(1)).u8(5).finish()), 'dynamo_malformed');
+  // A tail read naming recent elements (sel 4): at most dynamoRecentRowsCountMax of them.
+  const tailRead = () => w().u8(15).uvarint(1).bytesUvarint(new Uint8Array(1)).u8(4);
+  const tooMany = tailRead().uvarint(limits.dynamoRecentRowsCountMax + 1);
+  for (let i = 0; i <= limits.dynamoRecentRowsCountMax; i++) writeElement(tooMany, 'e');
+  assert.equal(code(tooMany.finish()), 'dynamo_malformed', 'too many recent elements');
+  const one = tailRead().uvarint(1);
+  writeElement(one, 'e');
+  const tailOk = decodeOrProtocolError(one.finish());
+  assert.ok(!(tailOk instanceof ProtocolError) && tailOk.type === 'rowRead');
+  assert.deepEqual(tailOk.sel, { kind: 'tail', recent: ['e'] });
   const x = SAMPLES[0]!;
   const marker = new CollectionMarker(x.schema, 0).encode();
   const state = Versioned.empty().encode();
   const deltaBody = encodeDelta(x.schema, x.deltas[0]!);
-  // A row read's answer: hasRows 3 does not exist; hasRows 2 must end with its digest.
+  // A row read's answer: hasRows 4 does not exist; hasRows 2 must end with its digest, 3 with its
+  // digest and recent rows that are named rows (not a page).
   const reply = (hasRows: number) => w().u8(16).uvarint(1).bytesUvarint(state).u8(hasRows).bytesUvarint(marker);
-  assert.equal(code(reply(3).finish()), 'dynamo_malformed', 'hasRows 3');
+  assert.equal(code(reply(4).finish()), 'dynamo_malformed', 'hasRows 4');
   const page = encodePage(x.schema, x.pages[0]!);
   assert.equal(code(reply(2).bytesUvarint(page).finish()), 'truncated', 'hasRows 2 without its digest');
   const withDigest = decodeOrProtocolError(reply(2).bytesUvarint(page).u64(7n).finish());
   assert.ok(!(withDigest instanceof ProtocolError) && withDigest.type === 'rowReadReply');
   assert.equal(withDigest.rows?.digest, 7n);
+  assert.equal(code(reply(3).bytesUvarint(page).u64(7n).finish()), 'truncated', 'hasRows 3 without its recent rows');
+  assert.equal(
+    code(reply(3).bytesUvarint(page).u64(7n).bytesUvarint(page).finish()),
+    'dynamo_malformed',
+    'recent rows that are a page',
+  );
   const asClear = w().u8(17).uvarint(1).bytesUvarint(new Uint8Array(1)).bytesUvarint(state).bytesUvarint(marker).u8(1);
   assert.equal(
     code(asClear.bytesUvarint(deltaBody).uvarint(0).finish()),

@@ -257,8 +257,13 @@ export interface CollectionView {
 export type RowSelection =
   | { readonly kind: 'named'; readonly elements: readonly Uint8Array[] }
   | { readonly kind: 'page'; readonly from: ByteString; readonly count: number }
-  /** No row: the count and the high-water element (Header.high), answered as an empty page from it. */
-  | { readonly kind: 'tail' }
+  /**
+   * No row: the count and the high-water element (Header.high), answered as an empty page from it.
+   * With `recent` (the coordinator's elements changed last, DecomposedCollection.recent; empty
+   * too): also the answering replica's rows of those and of its own elements changed last
+   * (RowsAnswer.recent).
+   */
+  | { readonly kind: 'tail'; readonly recent?: readonly ByteString[] }
   /**
    * The last `count` rows below `before` (undefined: the end), answered as a page [from, before)
    * whose `from` is the first row it holds, or '' when no row lies below them (a list's tail: RPOP).
@@ -275,6 +280,12 @@ export interface RowsAnswer {
    */
   readonly digest?: bigint;
   readonly rows: Extract<DecodedMessage, { kind: 'rows' | 'page' }>;
+  /**
+   * A tail read with `recent`'s: the sender's rows of those elements and of its own changed last
+   * (an element listed without a row has none there), under its whole context; with the digest,
+   * the coordinator tells whether the two replicas differ only there (replica.ts joinRecent).
+   */
+  readonly recent?: Extract<DecodedMessage, { kind: 'rows' }>;
 }
 
 /** One key's stored state in a ring move's page (the encoded Versioned, checked on decode). */
@@ -367,8 +378,11 @@ export function encodeMessage(m: ReplicaMessage): Uint8Array {
       if (m.sel.kind === 'page') {
         writeElement(w.u8(1), m.sel.from);
         w.uvarint(m.sel.count);
-      } else if (m.sel.kind === 'tail') w.u8(2);
-      else if (m.sel.kind === 'last') {
+      } else if (m.sel.kind === 'tail' && m.sel.recent === undefined) w.u8(2);
+      else if (m.sel.kind === 'tail') {
+        w.u8(4).uvarint(m.sel.recent!.length);
+        for (const e of m.sel.recent!) writeElement(w, e);
+      } else if (m.sel.kind === 'last') {
         w.u8(3);
         if (m.sel.before === undefined) w.u8(0);
         else writeElement(w.u8(1), m.sel.before);
@@ -382,11 +396,14 @@ export function encodeMessage(m: ReplicaMessage): Uint8Array {
       w.bytesUvarint(m.state.encode());
       if (m.rows === null) w.u8(0);
       else {
-        w.u8(m.rows.digest === undefined ? 1 : 2).bytesUvarint(
-          new CollectionMarker(m.rows.schema, m.rows.count).encode(),
-        );
+        const recent = m.rows.digest === undefined ? undefined : m.rows.recent;
+        w.u8(
+          m.rows.digest === undefined ? 1 : recent === undefined || recent.elements.length === 0 ? 2 : 3,
+        ).bytesUvarint(new CollectionMarker(m.rows.schema, m.rows.count).encode());
         w.bytesUvarint(encodeRowsAnswer(m.rows));
         if (m.rows.digest !== undefined) w.u64(m.rows.digest);
+        if (recent !== undefined && recent.elements.length > 0)
+          w.bytesUvarint(encodeRowsOf(m.rows.schema, recent.elements, recent.rows, recent.context));
       }
       break;
     case 'rowsRepair':
@@ -568,9 +585,21 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
     case 15: {
       const key = readKey(r);
       const sel = r.u8();
-      if (sel > 3) malformed(`row selection ${sel}`);
+      if (sel > 4) malformed(`row selection ${sel}`);
       if (sel === 2) m = { type: 'rowRead', op, key, sel: { kind: 'tail' } };
-      else if (sel === 3) {
+      else if (sel === 4) {
+        const n = r.uvarint();
+        if (n > limits.dynamoRecentRowsCountMax)
+          malformed(`${n} recent elements named, max ${limits.dynamoRecentRowsCountMax}`);
+        const recent: ByteString[] = [];
+        for (let i = 0; i < n; i++) {
+          const at = r.position;
+          const e = readElement(r);
+          if (e.length > limits.lsmKeyBytesMax) malformed(`a recent element of ${e.length} bytes at offset ${at}`);
+          recent.push(e);
+        }
+        m = { type: 'rowRead', op, key, sel: { kind: 'tail', recent } };
+      } else if (sel === 3) {
         const bounded = r.u8();
         if (bounded > 1) malformed(`a tail page's bound byte ${bounded}`);
         let before: ByteString | undefined;
@@ -596,7 +625,7 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
     case 16: {
       const state = readState(r);
       const hasRows = r.u8();
-      if (hasRows > 2) malformed(`hasRows byte ${hasRows}`);
+      if (hasRows > 3) malformed(`hasRows byte ${hasRows}`);
       if (hasRows === 0) {
         m = { type: 'rowReadReply', op, state, rows: null };
         break;
@@ -605,8 +634,21 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
       const rows = decodeDecomposed(r.bytesUvarint(), schema);
       if (rows.kind !== 'page' && rows.kind !== 'rows')
         malformed(`a row read answered with a ${rows.kind}, neither named rows nor a page`);
-      const digest = hasRows === 2 ? { digest: r.u64() } : {};
-      m = { type: 'rowReadReply', op, state, rows: { schema, count, rows: rows as RowsAnswer['rows'], ...digest } };
+      const digest = hasRows >= 2 ? { digest: r.u64() } : {};
+      let recent: { recent: Extract<DecodedMessage, { kind: 'rows' }> } | Record<string, never> = {};
+      if (hasRows === 3) {
+        const named = decodeDecomposed(r.bytesUvarint(), schema);
+        if (named.kind !== 'rows') malformed(`recent rows answered as a ${named.kind}`);
+        if (named.elements.length > 2 * limits.dynamoRecentRowsCountMax)
+          malformed(`${named.elements.length} recent rows, max ${2 * limits.dynamoRecentRowsCountMax}`);
+        recent = { recent: named };
+      }
+      m = {
+        type: 'rowReadReply',
+        op,
+        state,
+        rows: { schema, count, rows: rows as RowsAnswer['rows'], ...digest, ...recent },
+      };
       break;
     }
     case 18:

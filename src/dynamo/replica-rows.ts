@@ -246,6 +246,11 @@ export class Collections {
     return this.handles.size;
   }
 
+  /** The elements of `key`'s collection whose rows were written or deleted last (none: no collection). */
+  recent(key: Uint8Array): ByteString[] {
+    return this.held(key)?.dc.recent() ?? [];
+  }
+
   /** `key`'s collection as stored (undefined: none). */
   held(key: Uint8Array): StoredCollection | undefined {
     const k = keyString(key);
@@ -328,7 +333,17 @@ export class Collections {
         rows: new Map<ByteString, Row>(),
         context: h.dc.context,
       };
-      return { schema, count, digest: h.dc.header.digest, rows: { kind: 'page', page } };
+      if (sel.recent === undefined) return { schema, count, digest: h.dc.header.digest, rows: { kind: 'page', page } };
+      // With the coordinator's elements changed last: this replica's rows of those and of its own.
+      const elements = [...new Set([...sel.recent, ...h.dc.recent()])].sort(compareStrings);
+      const rows = h.dc.view(elements).store as ReadonlyMap<ByteString, Row>;
+      return {
+        schema,
+        count,
+        digest: h.dc.header.digest,
+        rows: { kind: 'page', page },
+        recent: { kind: 'rows', elements, rows, context: h.dc.context },
+      };
     }
     if (sel.kind === 'page') {
       const page = h.page(sel.from, limits.dynamoRowsPageBytesMax, Math.min(sel.count, limits.dynamoRowsPageCountMax));

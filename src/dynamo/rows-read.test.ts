@@ -22,6 +22,7 @@ import { DynamoCluster } from './testing.ts';
 import type { ORMap } from '../crdt/ormap.ts';
 import fc from 'fast-check';
 import { encodeScore, zsetEntries } from './typed.ts';
+import { mutationsFrom } from '../lib/mutations.ts';
 
 const IDS = ['a', 'b', 'c'];
 const enc = new TextEncoder();
@@ -321,4 +322,100 @@ test('a kept every-row view patched with the rows changed since reads as every r
     { numRuns: 60 },
   );
   assert.ok(patched > 0, 'views were patched');
+});
+
+/**
+ * A sorted set of 20 held alike by a, b and c; a reads every row at ALL (a tail read first, as
+ * ZRANGE does) and, while the read is out, writes m3's score and a new m99 (they reach b and c
+ * after the read): the tail answers differ from a's rows, but only in rows a changed since the
+ * read was sent, so the answer is a's rows with no row read (joinRecent).
+ */
+test('a read of every row whose coordinator writes while it is out answers from its rows, joining the rows changed lately: no row read', () => {
+  const c = new DynamoCluster({ ids: IDS, seed: 'recent-join', config: { collections: 'rows' } });
+  const members: Uint8Array[] = [];
+  for (let i = 0; i < 20; i++) members.push(enc.encode(`m${i}`), encodeScore(i));
+  c.typed('a', 'z', { type: 'zset', members }, 'ALL');
+  c.settle();
+  const read = c.rows('a', 'z', 'ALL', null, undefined, true, undefined, true);
+  c.typed(
+    'a',
+    'z',
+    { type: 'zset', members: [enc.encode('m3'), encodeScore(50), enc.encode('m99'), encodeScore(-1)] },
+    'ONE',
+  );
+  const kinds: string[] = [];
+  while (c.queue.length > 0) {
+    const m = decodeMessage(c.queue[0]!.bytes);
+    if (m.type === 'rowRead') kinds.push(m.sel.kind);
+    c.deliver(0);
+  }
+  c.settle();
+  const result = c.result(read);
+  assert.ok(result?.ok && result.collection?.whole === true, 'answered from the coordinator’s rows');
+  const entries = zsetEntries(result.collection.view as ORMap).map(([m, s]) => `${new TextDecoder().decode(m)}:${s}`);
+  assert.equal(entries[0], 'm99:-1');
+  assert.equal(entries.at(-1), 'm3:50');
+  assert.equal(entries.length, 21);
+  assert.deepEqual(kinds, ['tail', 'tail'], 'no row read');
+  assert.equal(c.node('a').replica.stats.recentJoins, 1);
+});
+
+/**
+ * b and c hold mY, which a missed (cut off) and which 70 later writes pushed out of every
+ * replica's recent elements: the digests outside them differ, so a's read reads every row and
+ * answers mY. Planted store-recent-join-unchecked joins the recent rows alone and answers without it.
+ */
+function missedOutsideRecent(mutations: readonly string[]): { entries: string[]; pages: number } {
+  const c = new DynamoCluster({
+    ids: IDS,
+    seed: 'recent-join-missed',
+    config: { collections: 'rows' },
+    mutations: mutationsFrom(mutations),
+  });
+  c.checkInvariants = false;
+  c.typed('a', 'z', { type: 'zset', members: [enc.encode('m0'), encodeScore(0)] }, 'ALL');
+  c.settle();
+  c.partition([['b', 'c'], ['a']]);
+  const w = c.typed('b', 'z', { type: 'zset', members: [enc.encode('mY'), encodeScore(7)] }, 'QUORUM');
+  c.deliverAll();
+  assert.ok(c.result(w)?.ok);
+  c.heal();
+  for (let i = 1; i <= 70; i++) {
+    c.typed('b', 'z', { type: 'zset', members: [enc.encode(`m${i}`), encodeScore(100 + i)] }, 'ALL');
+    c.deliverAll();
+  }
+  const read = c.rows('a', 'z', 'ALL', null, undefined, true, undefined, true);
+  let pages = 0;
+  while (c.queue.length > 0) {
+    const m = decodeMessage(c.queue[0]!.bytes);
+    if (m.type === 'rowRead' && m.sel.kind === 'page') pages++;
+    c.deliver(0);
+  }
+  const result = c.result(read);
+  assert.ok(result?.ok, 'read');
+  const view = result.collection?.whole === true ? (result.collection.view as ORMap) : undefined;
+  // Without the whole view, the caller reads every row (replicated.ts): here, a read of every row.
+  let entries: string[];
+  if (view !== undefined) entries = zsetEntries(view).map(([m]) => new TextDecoder().decode(m));
+  else {
+    const again = c.rows('a', 'z', 'ALL', null);
+    while (c.queue.length > 0) {
+      const m = decodeMessage(c.queue[0]!.bytes);
+      if (m.type === 'rowRead' && m.sel.kind === 'page') pages++;
+      c.deliver(0);
+    }
+    const r = c.result(again);
+    assert.ok(r?.ok);
+    entries = zsetEntries(r.collection!.view as ORMap).map(([m]) => new TextDecoder().decode(m));
+  }
+  return { entries, pages };
+}
+
+test('a peer that differs outside the rows changed lately is read whole: the recent rows are never taken for the difference (negative control: store-recent-join-unchecked)', () => {
+  const ok = missedOutsideRecent([]);
+  assert.ok(ok.entries.includes('mY'), `mY answered: ${ok.entries.length} entries`);
+  assert.equal(ok.entries.length, 72);
+  assert.ok(ok.pages > 0, 'every row read');
+  const bug = missedOutsideRecent(['store-recent-join-unchecked']);
+  assert.ok(!bug.entries.includes('mY'), 'the planted bug answers without mY');
 });

@@ -267,6 +267,7 @@ export class DynamoCluster {
     front?: number,
     back?: true,
     last?: number,
+    wholeIfSame?: true,
   ): number {
     const id = this.nextRequestId++;
     this.pending.set(id, { kind: 'get', key, level, ackedBefore: [] });
@@ -281,6 +282,7 @@ export class DynamoCluster {
         ...(front === undefined ? {} : { front }),
         ...(back === undefined ? {} : { back }),
         ...(last === undefined ? {} : { last }),
+        ...(wholeIfSame === undefined ? {} : { wholeIfSame }),
       }),
     );
     return id;

@@ -394,6 +394,18 @@ export const limits = {
   dynamoRowsPageBytesMax: 1024 * 1024,
   /** Rows in one such page. */
   dynamoRowsPageCountMax: 4096,
+  /**
+   * Elements a collection remembers as changed last (DecomposedCollection.recent), and a tail read
+   * names of the coordinator's: the peer answers its rows of those and of its own, so replicas
+   * that differ only there (writes in flight) need no read of every row.
+   */
+  dynamoRecentRowsCountMax: 64,
+  /**
+   * Row changes a collection records, each with the row before, while a read of it is in flight
+   * (DecomposedCollection.track): what the read's coordinator changed meanwhile is undone from
+   * them to compare with the peers' answers; past it the oldest half goes (those reads read every row).
+   */
+  dynamoRowJournalCountMax: 4096,
   /** Pulls of a peer's collection rows (anti-entropy offers them) one replica runs at once; more wait for the next round. */
   dynamoRowPullsCountMax: 64,
   /**

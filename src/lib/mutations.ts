@@ -57,6 +57,8 @@ export const MUTATION_NAMES = [
   'store-whole-view-kept-stale',
   /** Dynamo rows layout: a kept every-row view whose collection changed is patched without the rows changed since. */
   'store-whole-view-patch-unchanged',
+  /** Dynamo rows layout: a tail read's recent rows are joined and the coordinator's rows answer, whatever the digests outside them say. */
+  'store-recent-join-unchecked',
   /** Raft core: acknowledgements (Append answers) leave with the Ready, before its entries are synced (a follower promises what a power loss can undo). */
   'raft-ack-before-persist',
   /** Snapshots: a snapshot that fails its CRC is believed damaged at the first read (no re-read). */

@@ -276,6 +276,8 @@ const STAT_HELP: Record<keyof ReplicaStats, string> = {
   unavailable: 'Requests refused: fewer live replicas than the level needs',
   forwarded: 'Requests forwarded to a replica of the key',
   readRepairs: 'Replicas sent the merged state after a read (read repair)',
+  recentJoins:
+    'Reads of every row answered after joining the rows the replicas read changed last (their rows the same elsewhere), none read whole',
   hintsSent: 'Hints sent to a fallback node for a down replica',
   hintsStored: 'Hints stored here (merged into a held one or new)',
   hintsRefused: 'Hints refused at dynamoHintsCountMax',

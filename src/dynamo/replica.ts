@@ -2039,21 +2039,11 @@ export class DynamoReplica {
     const mine = this.collections.answer(r.key, { kind: 'named', elements: rows.elements });
     if (mine === null || mine.rows.kind !== 'rows') return undefined;
     const named = mine.rows;
-    const { schema } = mine;
     return (node, merged) => {
       if (node === this.id) return undefined;
       const answer = rows.answers.get(node);
       const theirs = answer?.rows.kind === 'rows' ? answer.rows.rows : undefined;
-      const same =
-        theirs !== undefined &&
-        named.elements.every((e) => {
-          const a = named.rows.get(e);
-          const b = theirs.get(e);
-          return a === undefined ? b === undefined : b !== undefined && sameRow(schema, a, b);
-        });
-      return same
-        ? undefined
-        : { type: 'rowsRepair', op: 0, key: r.key, state: merged, rows: { ...mine, rows: named } };
+      return rowsRepairOf(r.key, mine, named, theirs, merged);
     };
   }
 
@@ -2070,16 +2060,7 @@ export class DynamoReplica {
       if (elements === undefined || elements.length === 0 || theirs === undefined) return undefined;
       const mine = this.collections.answer(r.key, { kind: 'named', elements: elements.map(bytesOfByteString) });
       if (mine === null || mine.rows.kind !== 'rows') return undefined;
-      const { schema } = mine;
-      const named = mine.rows;
-      const same = named.elements.every((e) => {
-        const a = named.rows.get(e);
-        const b = theirs.get(e);
-        return a === undefined ? b === undefined : b !== undefined && sameRow(schema, a, b);
-      });
-      return same
-        ? undefined
-        : { type: 'rowsRepair', op: 0, key: r.key, state: merged, rows: { ...mine, rows: named } };
+      return rowsRepairOf(r.key, mine, mine.rows, theirs, merged);
     };
   }
 
@@ -2666,4 +2647,25 @@ export function collectionsLayoutHeld(store: ReplicaStore): 'whole' | 'rows' | u
     if (page.next === null) return undefined;
     from = page.next;
   }
+}
+
+/**
+ * A `rowsRepair` of this replica's named rows (`mine`, `named` its rows) for a peer whose rows of
+ * them (`theirs`; undefined: none answered) differ; undefined when they are the same.
+ */
+function rowsRepairOf(
+  key: Uint8Array,
+  mine: RowsAnswer,
+  named: Extract<RowsAnswer['rows'], { kind: 'rows' }>,
+  theirs: ReadonlyMap<ByteString, Row> | undefined,
+  merged: Versioned,
+): ReplicaMessage | undefined {
+  const same =
+    theirs !== undefined &&
+    named.elements.every((e) => {
+      const a = named.rows.get(e);
+      const b = theirs.get(e);
+      return a === undefined ? b === undefined : b !== undefined && sameRow(mine.schema, a, b);
+    });
+  return same ? undefined : { type: 'rowsRepair', op: 0, key, state: merged, rows: { ...mine, rows: named } };
 }

@@ -1571,7 +1571,13 @@ export class DynamoReplica {
     const since = mine.changesSince(tracked.mark);
     if (since === undefined) return false;
     const { schema } = mine.header;
-    const rowThen = (e: ByteString) => (since.has(e) ? since.get(e) : mine.rows.get(e));
+    // This replica's rows when the read was sent, each read from the store once for every peer.
+    const held = new Map<ByteString, Row | undefined>();
+    const rowThen = (e: ByteString): Row | undefined => {
+      if (since.has(e)) return since.get(e);
+      if (!held.has(e)) held.set(e, mine.rows.get(e));
+      return held.get(e);
+    };
     const joins: Array<{ node: NodeId; elements: ByteString[]; rows: Map<ByteString, Row>; context: CausalContext }> =
       [];
     for (const [node, answer] of rows.answers) {

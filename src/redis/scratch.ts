@@ -18,7 +18,7 @@ import type { ScanRange, ScanResult, Write } from '../storage/lsm/engine.ts';
 import type { RespValue } from '../wire/resp/index.ts';
 import { formatDouble } from '../wire/resp/reply.ts';
 import { Keyspace, type KeyspaceEngine } from './keyspace.ts';
-import { runCommand } from './table.ts';
+import { lookupCommand, runCommand } from './table.ts';
 
 const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 const bytesOf = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
@@ -122,6 +122,8 @@ export function runOnValues(
   const ctx = scratchContext(nowMs, rng);
   for (const [key, value] of values) if (value !== null) load(ctx, key, value);
   const reply = runCommand(ctx, argv);
+  // A read-only command (COMMAND INFO's flag) leaves every value as it was: the very values given.
+  if (lookupCommand(argv[0]!)?.flags.includes('readonly') === true) return { reply, after: values.map(([, v]) => v) };
   return { reply, after: values.map(([key]) => readBack(ctx, key)) };
 }
 

@@ -426,6 +426,7 @@ const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.
  */
 export function diffOps(before: ReadValue, after: Materialized | null, rng: Rng): TypedOp[] | BaristaError {
   const b = before.value;
+  if (after === b) return []; // the value read, as it was (a read-only command: runOnValues)
   const type = after?.type ?? b?.type;
   if (type === undefined) return [];
   // A string the command left as it was (a collection command on it answered WRONGTYPE).

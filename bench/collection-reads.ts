@@ -11,9 +11,13 @@
 // LINDEX l (the middle), LRANGE l 0 99, LSET l (the middle) x. What it shows: a command that
 // reads every row costs O(n) on the coordinator at N > 1 (Redis: O(log n + k) for the sorted set
 // reads), and whether the replicas agree (the tail read's check) decides if rows are shipped.
+// Then a leaderboard: ZINCRBY z 1 m__rand_int__ (-r --elements) and ZREVRANGE z 0 9 WITHSCORES
+// by two redis-benchmark processes at once (-n N each, -c C/2 each): every read follows writes
+// (at N > 1 its kept view is patched, and replicas whose writes are in flight join their rows
+// changed lately rather than ship every row).
 // Each system is started fresh and stopped after its runs; every run is bounded by
 // redis-benchmark's own -n and a 10-minute timeout.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -95,10 +99,51 @@ function benchmark(server: RunningRespServer, n: number, c: number, command: rea
     { encoding: 'utf8', timeout: 10 * 60_000 },
   );
   if (r.status !== 0) throw new Error(`redis-benchmark ${command.join(' ')} on ${server.name}: ${r.stderr}`);
-  const line = r.stdout.trim().split('\n').at(-1)!;
-  const cells = line.split(',').map((x) => x.replace(/"/g, ''));
-  return { rps: Number(cells[1]), p50Ms: Number(cells[4]) };
+  return parseCsv(server.name, command, r.stdout);
 }
+
+function parseCsv(name: string, command: readonly string[], stdout: string): Row {
+  const line = stdout.trim().split('\n').at(-1);
+  const cells = (line ?? '').split(',').map((x) => x.replace(/"/g, ''));
+  const row = { rps: Number(cells[1]), p50Ms: Number(cells[4]) };
+  if (!Number.isFinite(row.rps)) throw new Error(`redis-benchmark ${command.join(' ')} on ${name}: ${stdout}`);
+  return row;
+}
+
+/** redis-benchmark of `command` as a child process (for two at once), bounded by 10 minutes. */
+function benchmarkAsync(
+  server: RunningRespServer,
+  n: number,
+  c: number,
+  command: readonly string[],
+  extra: readonly string[] = [],
+): Promise<Row> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'redis-benchmark',
+      ['-h', server.host, '-p', String(server.port), '-n', String(n), '-c', String(c), ...extra, '--csv', ...command],
+      { timeout: 10 * 60_000 },
+    );
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`redis-benchmark ${command.join(' ')} on ${server.name}: exit ${code}`));
+      else {
+        try {
+          resolve(parseCsv(server.name, command, out));
+        } catch (error) {
+          reject(error);
+        }
+      }
+    });
+  });
+}
+
+const LEADERBOARD_WRITE = ['ZINCRBY', 'z', '1', 'm__rand_int__'] as const;
+const LEADERBOARD_READ = ['ZREVRANGE', 'z', '0', '9', 'WITHSCORES'] as const;
 
 async function measure(
   start: () => Promise<RunningRespServer>,
@@ -106,11 +151,17 @@ async function measure(
   n: number,
   c: number,
   commands: readonly (readonly string[])[],
-): Promise<{ name: string; rows: Row[] }> {
+): Promise<{ name: string; rows: Row[]; leaderboard: { write: Row; read: Row } }> {
   const server = await start();
   try {
     await load(server, elements);
-    return { name: server.name, rows: commands.map((cmd) => benchmark(server, n, c, cmd)) };
+    const rows = commands.map((cmd) => benchmark(server, n, c, cmd));
+    const half = Math.max(1, Math.floor(c / 2));
+    const [write, read] = await Promise.all([
+      benchmarkAsync(server, n, half, LEADERBOARD_WRITE, ['-r', String(elements)]),
+      benchmarkAsync(server, n, half, LEADERBOARD_READ),
+    ]);
+    return { name: server.name, rows, leaderboard: { write: write!, read: read! } };
   } finally {
     await server.stop();
   }
@@ -183,6 +234,18 @@ export default async function main(args: string[]): Promise<void> {
         `${f(b.rps, 1).padStart(14)}  ${f(b.p50Ms, 1).padStart(6)} | ${f(b.rps / a.rps, 4)}`,
     );
   });
+  console.log(`leaderboard, both at once (-c ${Math.max(1, Math.floor(c / 2))} each):`);
+  for (const [what, cmd] of [
+    ['write', LEADERBOARD_WRITE],
+    ['read', LEADERBOARD_READ],
+  ] as const) {
+    const a = redis.leaderboard[what];
+    const b = ours.leaderboard[what];
+    console.log(
+      `${`  ${cmd.join(' ')}`.padEnd(32)} ${f(a.rps, 0).padStart(11)}  ${f(a.p50Ms, 3).padStart(6)} | ` +
+        `${f(b.rps, 1).padStart(14)}  ${f(b.p50Ms, 1).padStart(6)} | ${f(b.rps / a.rps, 4)}`,
+    );
+  }
   console.log(
     `\nload average at end: ${loadavg()
       .map((x) => x.toFixed(2))

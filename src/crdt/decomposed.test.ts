@@ -350,7 +350,7 @@ test('decomposed: an update touches only the rows it names (one push on a 1,000-
     },
     put: (e: ByteString, r: Row) => {
       puts++;
-      rows.put(e, r);
+      return rows.put(e, r);
     },
     delete: (e: ByteString) => rows.delete(e),
     range: () => assert.fail('an update must not walk the rows'),
@@ -464,7 +464,7 @@ test('a join, clear or delta that changes nothing writes no row', () => {
     get: (e: ByteString) => b!.rows.get(e),
     put: (e: ByteString, r: Row) => {
       puts++;
-      b!.rows.put(e, r);
+      return b!.rows.put(e, r);
     },
     delete: (e: ByteString) => b!.rows.delete(e),
     range: (from: ByteString, to: ByteString | undefined) => b!.rows.range(from, to),
@@ -518,3 +518,52 @@ test('a tracked collection gives each element changed since a mark with its row 
   add('d');
   assert.equal(dc.changesSince(later), undefined, 'untracked: nothing recorded');
 });
+
+test("the journal's marks across half-drops and a restart: each tracker's changes are whole or none, and its rows before are bounded in bytes", () => {
+  // Rows whose replaced rows each took 2,000 bytes where they were stored (as StoredRows says).
+  const memory = new MemoryRows();
+  const sized: ElementRowsLike = {
+    get: (e) => memory.get(e),
+    put: (e, r) => {
+      const had = memory.get(e) !== undefined;
+      memory.put(e, r);
+      return had ? 2_000 : 0;
+    },
+    delete: (e) => {
+      memory.delete(e);
+      return 2_000;
+    },
+    range: (from, to) => memory.range(from, to),
+  };
+  const dc = DecomposedCollection.empty(ORSet.schema, sized);
+  const add = (e: string) => dc.update([e], (v) => (v as ORSet).add('r', e));
+  const remove = (e: string) => dc.update([e], (v) => v.remove(e) as Update<CollectionCrdt>);
+  for (let i = 0; i < 10; i++) add(`k${i}`);
+  const first = dc.track();
+  remove('k0');
+  const second = dc.track();
+  remove('k1');
+  assert.deepEqual([...dc.changesSince(first)!.keys()], ['k0', 'k1']);
+  assert.deepEqual([...dc.changesSince(second)!.keys()], ['k1']);
+  // 2,100 removals of rows that took 2,000 bytes each: fewer than dynamoRowJournalCountMax, more
+  // than dynamoRowJournalBytesMax, so the byte bound drops the oldest half and the marks before
+  // it get none; a mark after keeps every change of its own.
+  assert.ok(2_100 < limits.dynamoRowJournalCountMax && 2_100 * 2_000 > limits.dynamoRowJournalBytesMax);
+  for (let i = 0; i < 2_110; i++) add(`x${i}`);
+  const third = dc.track();
+  for (let i = 0; i < 2_100; i++) remove(`x${i}`);
+  assert.equal(dc.changesSince(first), undefined, 'the first mark: its changes are no longer all recorded');
+  assert.equal(dc.changesSince(third), undefined, 'past the byte bound');
+  const fourth = dc.track();
+  for (let i = 2_100; i < 2_110; i++) remove(`x${i}`);
+  assert.equal(dc.changesSince(fourth)?.size, 10, 'a mark after the drop keeps its changes');
+  dc.untrack();
+  // Tracked again: the journal starts at the new mark.
+  const again = dc.track();
+  remove('k2');
+  assert.deepEqual([...dc.changesSince(again)!.keys()], ['k2']);
+  assert.equal(dc.changesSince(third), undefined, 'a mark from before the restart');
+  dc.untrack();
+});
+
+type ElementRowsLike = ConstructorParameters<typeof DecomposedCollection>[1];

@@ -51,8 +51,10 @@ export type Row = Store | readonly Dot[];
 /** The rows of one decomposed collection: the synchronous seam to where they are stored. */
 export interface ElementRows {
   get(element: ByteString): Row | undefined;
-  put(element: ByteString, row: Row): void;
-  delete(element: ByteString): void;
+  /** Returns what the row replaced took where it was stored, in bytes (0: none, or not known). */
+  put(element: ByteString, row: Row): number;
+  /** Returns what the row deleted took where it was stored, in bytes (0: none, or not known). */
+  delete(element: ByteString): number;
   /** Rows in byte order of their elements, from `from` (inclusive) to `to` (exclusive; undefined: the end). */
   range(from: ByteString, to: ByteString | undefined): Iterable<readonly [ByteString, Row]>;
 }
@@ -102,6 +104,8 @@ export interface RowPage {
 export type CollectionCrdt = ORSet | ORMap;
 
 const DIGEST_MASK = (1n << 64n) - 1n;
+/** The longest element DecomposedCollection.recent remembers. */
+const RECENT_ELEMENT_BYTES_MAX = 256;
 
 /** The collection CRDT of `schema` holding `rows` under `context` (a view, a delta, a whole value). */
 export function collectionOf(
@@ -133,11 +137,13 @@ export class MemoryRows implements ElementRows {
   get(element: ByteString): Row | undefined {
     return this.map.get(element);
   }
-  put(element: ByteString, row: Row): void {
+  put(element: ByteString, row: Row): number {
     this.map.set(element, row);
+    return 0;
   }
-  delete(element: ByteString): void {
+  delete(element: ByteString): number {
     this.map.delete(element);
+    return 0;
   }
   *range(from: ByteString, to: ByteString | undefined): Iterable<readonly [ByteString, Row]> {
     const keys = [...this.map.keys()]
@@ -174,9 +180,13 @@ export class DecomposedCollection {
   private changes = 0;
   /** Readers tracking changes (track / untrack): the journal records while there is one. */
   private tracking = 0;
-  /** Changes since `journalBase`, each element with its row before (at most dynamoRowJournalCountMax). */
-  private journal: Array<{ readonly e: ByteString; readonly old: Row | undefined }> = [];
+  /**
+   * Changes since `journalBase`, each element with its row before and what that row took where it
+   * was stored (at most dynamoRowJournalCountMax of them and dynamoRowJournalBytesMax of rows).
+   */
+  private journal: Array<{ readonly e: ByteString; readonly old: Row | undefined; readonly bytes: number }> = [];
   private journalBase = 0;
+  private journalBytes = 0;
 
   constructor(
     header: Header,
@@ -238,6 +248,7 @@ export class DecomposedCollection {
   track(): number {
     if (this.tracking === 0) {
       this.journal = [];
+      this.journalBytes = 0;
       this.journalBase = this.changes;
     }
     this.tracking++;
@@ -246,7 +257,10 @@ export class DecomposedCollection {
 
   untrack(): void {
     assert(this.tracking > 0, 'untrack without track');
-    if (--this.tracking === 0) this.journal = [];
+    if (--this.tracking === 0) {
+      this.journal = [];
+      this.journalBytes = 0;
+    }
   }
 
   /**
@@ -485,9 +499,10 @@ export class DecomposedCollection {
       count--;
       digest = (digest - rowDigest(this.h.schema, e, old)) & DIGEST_MASK;
     }
-    if (row === undefined) this.rows.delete(e);
+    let oldBytes: number;
+    if (row === undefined) oldBytes = this.rows.delete(e);
     else {
-      this.rows.put(e, row);
+      oldBytes = this.rows.put(e, row);
       count++;
       digest = (digest + rowDigest(this.h.schema, e, row)) & DIGEST_MASK;
     }
@@ -496,17 +511,27 @@ export class DecomposedCollection {
       row !== undefined && (high === undefined || compareStrings(e, high) > 0)
         ? { ...this.h, count, digest, high: e }
         : { ...this.h, count, digest };
-    if (this.recentRing.length < limits.dynamoRecentRowsCountMax) this.recentRing.push(e);
-    else this.recentRing[this.recentAt] = e;
-    this.recentAt = (this.recentAt + 1) % limits.dynamoRecentRowsCountMax;
+    // A long element is not remembered (the ring's memory stays small): a read whose replicas
+    // differ there reads every row.
+    if (e.length <= RECENT_ELEMENT_BYTES_MAX) {
+      if (this.recentRing.length < limits.dynamoRecentRowsCountMax) this.recentRing.push(e);
+      else this.recentRing[this.recentAt] = e;
+      this.recentAt = (this.recentAt + 1) % limits.dynamoRecentRowsCountMax;
+    }
     this.changes++;
     if (this.tracking > 0) {
-      if (this.journal.length >= limits.dynamoRowJournalCountMax) {
-        const dropped = this.journal.length >> 1;
-        this.journal.splice(0, dropped);
+      const bytes = e.length + oldBytes;
+      if (
+        this.journal.length >= limits.dynamoRowJournalCountMax ||
+        this.journalBytes + bytes > limits.dynamoRowJournalBytesMax
+      ) {
+        // The oldest half goes (at least one entry): the reads that began before it read every row.
+        const dropped = Math.max(1, this.journal.length >> 1);
+        for (const x of this.journal.splice(0, dropped)) this.journalBytes -= x.e.length + x.bytes;
         this.journalBase += dropped;
       }
-      this.journal.push({ e, old });
+      this.journal.push({ e, old, bytes: oldBytes });
+      this.journalBytes += bytes;
     }
     this.onRow?.(e, row);
   }
@@ -529,16 +554,47 @@ export function joinRow(
 
 const EMPTY: MapStore = new Map();
 
-/**
- * Whether a join left a row as it was (then nothing is written): a dot names one write, so the
- * same dots are the same row (for states this protocol makes; a forged row reusing a dot for
- * another value keeps the value first stored).
- */
 /** Whether two rows of one element are the same: the same dots (a dot names one write, its value included). */
 export function sameRow(schema: Schema, a: Row, b: Row): boolean {
   return a === b || sameDots(schema, a, b);
 }
 
+/**
+ * The join of several replicas' rows of the same `elements`, each part under its replica's whole
+ * context: row by row, the contexts merged. What a read that heard several peers joins into its
+ * own replica, at once: joined into it one after another (joinRows keeps a peer's dots, not its
+ * context), a peer's removal (a dot in its context and not in its row) was lost whenever that peer
+ * came before one still holding the dot, and the removed element was answered.
+ */
+export function joinAnswers(
+  schema: Schema,
+  elements: readonly ByteString[],
+  parts: ReadonlyArray<{ readonly rows: ReadonlyMap<ByteString, Row>; readonly context: CausalContext }>,
+): { rows: Map<ByteString, Row>; context: CausalContext } {
+  assert(parts.length > 0, 'a join of no answer');
+  const rows = new Map<ByteString, Row>();
+  let context = parts[0]!.context;
+  for (const e of elements) {
+    const row = parts[0]!.rows.get(e);
+    if (row !== undefined) rows.set(e, row);
+  }
+  for (let i = 1; i < parts.length; i++) {
+    const p = parts[i]!;
+    for (const e of elements) {
+      const joined = joinRow(schema, e, rows.get(e), context, p.rows.get(e), p.context);
+      if (joined === undefined) rows.delete(e);
+      else rows.set(e, joined);
+    }
+    context = context.merge(p.context);
+  }
+  return { rows, context };
+}
+
+/**
+ * Whether a join left a row as it was (then nothing is written): a dot names one write, so the
+ * same dots are the same row (for states this protocol makes; a forged row reusing a dot for
+ * another value keeps the value first stored).
+ */
 function sameDots(schema: Schema, a: Row, b: Row): boolean {
   const x = rowDots(schema, a);
   const y = rowDots(schema, b);

@@ -96,7 +96,7 @@ export class StoredRows implements ElementRows {
     this.markBeforeWrite = undefined;
   }
 
-  put(element: ByteString, row: Row): void {
+  put(element: ByteString, row: Row): number {
     const encoded = encodeRow(this.schema, element, row);
     const old = this.heldBytes(element);
     this.beforeWrite();
@@ -106,9 +106,10 @@ export class StoredRows implements ElementRows {
     this.lastGot = undefined;
     if (compareStrings(element, this.floor) < 0) this.floor = element;
     if (this.ceiling !== undefined && compareStrings(element, this.ceiling) >= 0) this.ceiling = `${element}\u0000`;
+    return old;
   }
 
-  delete(element: ByteString): void {
+  delete(element: ByteString): number {
     const old = this.heldBytes(element);
     this.beforeWrite();
     this.writes++;
@@ -117,6 +118,7 @@ export class StoredRows implements ElementRows {
     this.lastGot = undefined;
     if (element === this.floor) this.floor = `${element}\u0000`;
     if (this.ceiling === `${element}\u0000`) this.ceiling = element;
+    return old;
   }
 
   /** The priced bytes of `element`'s row as stored now (0: none). */
@@ -307,6 +309,24 @@ export class StoredCollection {
       bytes += r.element.length + r.bytes.length;
     }
     return { from, to, rows, context: this.current.context };
+  }
+
+  /**
+   * The rows of `elements` (an element without a row: none), or undefined when their stored bytes
+   * pass `bytesMax` (what a tail read's recent rows may bring: a page's bound).
+   */
+  namedRows(elements: readonly ByteString[], bytesMax: number): Map<ByteString, Row> | undefined {
+    const { schema } = this.current.header;
+    const rows = new Map<ByteString, Row>();
+    let bytes = 0;
+    for (const e of elements) {
+      const stored = this.store.getRow(this.key, bytesOfByteString(e));
+      if (stored === undefined) continue;
+      bytes += e.length + stored.length;
+      if (bytes > bytesMax) return undefined;
+      rows.set(e, decodeStoredRow(stored, schema, e));
+    }
+    return rows;
   }
 
   /**

@@ -22,7 +22,7 @@ import { type ORMap, ORSet } from '../crdt/crdt.ts';
 import { MVRegister } from '../crdt/registers.ts';
 import { CollectionMarker } from '../crdt/marker.ts';
 import type { Schema } from '../crdt/causal.ts';
-import { encodeDelta, encodePage } from '../crdt/decomposed-codec.ts';
+import { encodeDelta, encodePage, encodeRows } from '../crdt/decomposed-codec.ts';
 import { writeElement } from '../crdt/codec.ts';
 
 /** Real decomposed pieces (a set's and a hash's deltas, clears, pages and named rows) for the row messages. */
@@ -374,12 +374,34 @@ test('broken rules have stable codes', () => {
   const withDigest = decodeOrProtocolError(reply(2).bytesUvarint(page).u64(7n).finish());
   assert.ok(!(withDigest instanceof ProtocolError) && withDigest.type === 'rowReadReply');
   assert.equal(withDigest.rows?.digest, 7n);
-  assert.equal(code(reply(3).bytesUvarint(page).u64(7n).finish()), 'truncated', 'hasRows 3 without its recent rows');
+  // hasRows 3: the digest, a count of recent rows (at most twice dynamoRecentRowsCountMax) and,
+  // when not 0, those rows: named rows of exactly that many elements.
+  const withRecent = () => reply(3).bytesUvarint(page).u64(7n);
+  assert.equal(code(withRecent().finish()), 'truncated', 'hasRows 3 without its recent count');
+  assert.equal(code(withRecent().uvarint(1).finish()), 'truncated', 'a count of 1 without its rows');
   assert.equal(
-    code(reply(3).bytesUvarint(page).u64(7n).bytesUvarint(page).finish()),
+    code(withRecent().uvarint(1).bytesUvarint(page).finish()),
     'dynamo_malformed',
     'recent rows that are a page',
   );
+  assert.equal(
+    code(
+      withRecent()
+        .uvarint(2 * limits.dynamoRecentRowsCountMax + 1)
+        .finish(),
+    ),
+    'dynamo_malformed',
+    'too many recent rows',
+  );
+  const rowsOfOne = encodeRows(x.schema, ['a'], new Map(), x.pages[0]!.context);
+  assert.equal(
+    code(withRecent().uvarint(2).bytesUvarint(rowsOfOne).finish()),
+    'dynamo_malformed',
+    'a count that is not the rows',
+  );
+  const none = decodeOrProtocolError(withRecent().uvarint(0).finish());
+  assert.ok(!(none instanceof ProtocolError) && none.type === 'rowReadReply');
+  assert.deepEqual(none.rows?.recent?.elements, [], 'no recent rows: an empty list, still an answer to use');
   const asClear = w().u8(17).uvarint(1).bytesUvarint(new Uint8Array(1)).bytesUvarint(state).bytesUvarint(marker).u8(1);
   assert.equal(
     code(asClear.bytesUvarint(deltaBody).uvarint(0).finish()),

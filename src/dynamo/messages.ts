@@ -397,13 +397,17 @@ export function encodeMessage(m: ReplicaMessage): Uint8Array {
       if (m.rows === null) w.u8(0);
       else {
         const recent = m.rows.digest === undefined ? undefined : m.rows.recent;
-        w.u8(
-          m.rows.digest === undefined ? 1 : recent === undefined || recent.elements.length === 0 ? 2 : 3,
-        ).bytesUvarint(new CollectionMarker(m.rows.schema, m.rows.count).encode());
+        w.u8(m.rows.digest === undefined ? 1 : recent === undefined ? 2 : 3).bytesUvarint(
+          new CollectionMarker(m.rows.schema, m.rows.count).encode(),
+        );
         w.bytesUvarint(encodeRowsAnswer(m.rows));
         if (m.rows.digest !== undefined) w.u64(m.rows.digest);
-        if (recent !== undefined && recent.elements.length > 0)
-          w.bytesUvarint(encodeRowsOf(m.rows.schema, recent.elements, recent.rows, recent.context));
+        if (recent !== undefined) {
+          // The count of elements, then (when there are any) their rows under the sender's context.
+          w.uvarint(recent.elements.length);
+          if (recent.elements.length > 0)
+            w.bytesUvarint(encodeRowsOf(m.rows.schema, recent.elements, recent.rows, recent.context));
+        }
       }
       break;
     case 'rowsRepair':
@@ -637,11 +641,18 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
       const digest = hasRows >= 2 ? { digest: r.u64() } : {};
       let recent: { recent: Extract<DecodedMessage, { kind: 'rows' }> } | Record<string, never> = {};
       if (hasRows === 3) {
-        const named = decodeDecomposed(r.bytesUvarint(), schema);
-        if (named.kind !== 'rows') malformed(`recent rows answered as a ${named.kind}`);
-        if (named.elements.length > 2 * limits.dynamoRecentRowsCountMax)
-          malformed(`${named.elements.length} recent rows, max ${2 * limits.dynamoRecentRowsCountMax}`);
-        recent = { recent: named };
+        const n = r.uvarint();
+        if (n > 2 * limits.dynamoRecentRowsCountMax)
+          malformed(`${n} recent rows, max ${2 * limits.dynamoRecentRowsCountMax}`);
+        if (n === 0) {
+          const context = rows.kind === 'page' ? rows.page.context : rows.context;
+          recent = { recent: { kind: 'rows', elements: [], rows: new Map(), context } };
+        } else {
+          const named = decodeDecomposed(r.bytesUvarint(), schema);
+          if (named.kind !== 'rows') malformed(`recent rows answered as a ${named.kind}`);
+          if (named.elements.length !== n) malformed(`${named.elements.length} recent rows where ${n} were said`);
+          recent = { recent: named };
+        }
       }
       m = {
         type: 'rowReadReply',

@@ -333,10 +333,13 @@ export class Collections {
         rows: new Map<ByteString, Row>(),
         context: h.dc.context,
       };
-      if (sel.recent === undefined) return { schema, count, digest: h.dc.header.digest, rows: { kind: 'page', page } };
-      // With the coordinator's elements changed last: this replica's rows of those and of its own.
+      const plain = { schema, count, digest: h.dc.header.digest, rows: { kind: 'page', page } } as const;
+      if (sel.recent === undefined) return plain;
+      // With the coordinator's elements changed last: this replica's rows of those and of its own,
+      // within a page's bytes (past them none: the coordinator reads every row then).
       const elements = [...new Set([...sel.recent, ...h.dc.recent()])].sort(compareStrings);
-      const rows = h.dc.view(elements).store as ReadonlyMap<ByteString, Row>;
+      const rows = h.namedRows(elements, limits.dynamoRowsPageBytesMax);
+      if (rows === undefined) return plain;
       return {
         schema,
         count,
@@ -427,7 +430,7 @@ function patchedView(
   }
   const view = collectionOf(dc.header.schema, rows, dc.context);
   if (old instanceof ORMap && view instanceof ORMap && schemaEqual(view.valueSchema, ZSET_SCHEMA))
-    carryZsetEntries(old, view, changed.keys());
+    carryZsetEntries(old, view, changed);
   return view;
 }
 

@@ -87,6 +87,7 @@ import {
   type DecomposedCollection,
   type DecomposedDelta,
   digestWithout,
+  joinAnswers,
   type Row,
   type RowJoin,
   sameRow,
@@ -1464,16 +1465,22 @@ export class DynamoReplica {
     const rows = r.rows!;
     const local = this.local(r.key);
     if (holdsMarker(local) && rows.elements !== null) {
+      // The peers' named rows join each other first (joinAnswers), then here at once: one peer's
+      // removal must hold against a dot another peer still has, whatever order they answered in.
+      const groups: RowsAnswer[][] = [];
       for (const [node, answer] of rows.answers) {
         if (node === this.id || answer === null || answer.rows.kind !== 'rows') continue;
-        const named = answer.rows;
-        this.joinInto(
-          r.key,
-          answer,
-          local,
-          (dc) => dc.joinRows(named.elements, named.rows, named.context),
-          fromStream(r),
-        );
+        const group = groups.find((g) => schemaEqual(g[0]!.schema, answer.schema));
+        if (group === undefined) groups.push([answer]);
+        else group.push(answer);
+      }
+      for (const group of groups) {
+        const { schema } = group[0]!;
+        const named = group.map((a) => a.rows as Extract<RowsAnswer['rows'], { kind: 'rows' }>);
+        const all = [...new Set(named.flatMap((n) => n.elements))].sort(compareStrings);
+        const joined = joinAnswers(schema, all, named);
+        const answer: RowsAnswer = { schema, count: 0, rows: { kind: 'rows', elements: all, ...joined } };
+        this.joinInto(r.key, answer, local, (dc) => dc.joinRows(all, joined.rows, joined.context), fromStream(r));
       }
     }
     if (r.origin.kind === 'internal') return; // a pull: its pages are joined, nobody to answer
@@ -1578,13 +1585,17 @@ export class DynamoReplica {
       if (!held.has(e)) held.set(e, mine.rows.get(e));
       return held.get(e);
     };
-    const joins: Array<{ node: NodeId; elements: ByteString[]; rows: Map<ByteString, Row>; context: CausalContext }> =
-      [];
+    const peers: Array<{
+      node: NodeId;
+      listed: readonly ByteString[];
+      rows: ReadonlyMap<ByteString, Row>;
+      context: CausalContext;
+    }> = [];
     for (const [node, answer] of rows.answers) {
       if (node === this.id) continue;
       if (answer === null || answer.digest === undefined || answer.recent === undefined) return false;
       if (!schemaEqual(answer.schema, schema)) return false;
-      const { elements, rows: theirs } = answer.recent;
+      const { elements, rows: theirs, context } = answer.recent;
       // PLANTED BUG (mutation 'store-recent-join-unchecked'): the recent rows joined whatever the digests say.
       if (
         digestWithout(schema, answer.digest, elements, (e) => theirs.get(e)) !==
@@ -1592,22 +1603,30 @@ export class DynamoReplica {
         !this.mutations.has('store-recent-join-unchecked')
       )
         return false;
-      // The peer's rows of the elements changed here since are this replica's rows then.
-      const named = new Set(elements);
-      const joined = new Map(theirs);
-      for (const [e, old] of since) {
-        if (named.has(e)) continue;
-        named.add(e);
-        if (old !== undefined) joined.set(e, old);
+      peers.push({ node, listed: elements, rows: theirs, context });
+    }
+    if (peers.length === 0) return true;
+    // Every peer over the same elements: those any peer listed and those changed here since. A
+    // peer's row of one it did not list is this replica's row then (its rows outside its list are
+    // those); then the peers' rows join each other under their contexts (joinAnswers: a removal
+    // one peer saw holds against a dot another still has), and the result joins here at once.
+    const union = new Set<ByteString>(since.keys());
+    for (const p of peers) for (const e of p.listed) union.add(e);
+    const all = [...union].sort(compareStrings);
+    const parts = peers.map((p) => {
+      const listed = new Set(p.listed);
+      const filled = new Map<ByteString, Row>();
+      for (const e of all) {
+        const row = listed.has(e) ? p.rows.get(e) : rowThen(e);
+        if (row !== undefined) filled.set(e, row);
       }
-      joins.push({ node, elements: [...named].sort(compareStrings), rows: joined, context: answer.recent.context });
-    }
-    for (const { node, ...j } of joins) {
-      const answer: RowsAnswer = { schema, count: 0, rows: { kind: 'rows', ...j } };
-      if (!this.joinInto(key, answer, local, (dc) => dc.joinRows(j.elements, j.rows, j.context), false)) return false;
-      (rows.recentJoined ??= new Map()).set(node, rows.answers.get(node)!.recent!.elements);
-    }
-    if (joins.length > 0) this.stats.recentJoins++;
+      return { rows: filled, context: p.context };
+    });
+    const joined = joinAnswers(schema, all, parts);
+    const answer: RowsAnswer = { schema, count: 0, rows: { kind: 'rows', elements: all, ...joined } };
+    if (!this.joinInto(key, answer, local, (dc) => dc.joinRows(all, joined.rows, joined.context), false)) return false;
+    rows.recentJoined = new Map(peers.map((p) => [p.node, p.listed]));
+    this.stats.recentJoins++;
     return true;
   }
 

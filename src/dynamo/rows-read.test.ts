@@ -419,3 +419,76 @@ test('a peer that differs outside the rows changed lately is read whole: the rec
   const bug = missedOutsideRecent(['store-recent-join-unchecked']);
   assert.ok(!bug.entries.includes('mY'), 'the planted bug answers without mY');
 });
+
+/**
+ * The review's case (2026-12-06): b acknowledges ZADD e and then ZREM e at ONE, its messages lost
+ * but for the ZADD to c, which arrives late; 70 writes push e out of every replica's recent
+ * elements. a then reads at ALL, hearing b and c in either order: c holds e, b removed it (its
+ * context has e's dot, its row none), a never saw it. The join of the three has no e. Joined one
+ * peer after another, a answered e when b came first (for the rows of the elements named, as
+ * before this change, and for the rows changed lately); the peers' rows now join each other first.
+ */
+function removedAtOnePeer(read: 'tail' | 'named', first: 'b' | 'c'): string[] {
+  const c = new DynamoCluster({ ids: IDS, seed: 'recent-removed-at-one', config: { collections: 'rows' } });
+  c.checkInvariants = false;
+  c.typed('a', 'z', { type: 'zset', members: [enc.encode('m0'), encodeScore(0)] }, 'ALL');
+  c.settle();
+  const add = c.typed('b', 'z', { type: 'zset', members: [enc.encode('e'), encodeScore(5)] }, 'ONE');
+  const late = c.queue.filter((m) => m.from === 'b' && m.to === 'c');
+  c.queue = c.queue.filter((m) => m.from !== 'b');
+  const rem = c.typed('b', 'z', { type: 'zset', members: [enc.encode('e'), new Uint8Array(0)] }, 'ONE');
+  c.queue = c.queue.filter((m) => m.from !== 'b');
+  assert.ok(c.result(add)?.ok && c.result(rem)?.ok, 'both acknowledged');
+  for (let i = 1; i <= 70; i++) {
+    c.typed('b', 'z', { type: 'zset', members: [enc.encode(`m${i}`), encodeScore(100 + i)] }, 'ALL');
+    c.deliverAll();
+  }
+  c.queue.push(...late);
+  c.deliverAll();
+  const id =
+    read === 'tail' ? c.rows('a', 'z', 'ALL', null, undefined, true, undefined, true) : c.rows('a', 'z', 'ALL', ['e']);
+  const from = (n: string) => c.queue.findIndex((m) => m.from === n);
+  while (from('a') >= 0) c.deliver(from('a'));
+  while (from(first) >= 0) c.deliver(from(first));
+  c.deliverAll();
+  const result = c.result(id);
+  assert.ok(result?.ok, 'read');
+  if (read === 'tail') {
+    assert.equal(result.collection?.whole, true, 'answered from the tails and the rows changed lately');
+    assert.equal(c.node('a').replica.stats.recentJoins, 1);
+  }
+  return (result.collection!.view as ORMap).keys();
+}
+
+for (const read of ['tail', 'named'] as const) {
+  for (const first of ['b', 'c'] as const) {
+    test(`a ${read} read at ALL answers no element one peer removed and another still holds, ${first} answering first`, () => {
+      const keys = removedAtOnePeer(read, first);
+      assert.ok(!keys.includes('e'), `e answered: ${keys.length} keys`);
+      if (read === 'tail') assert.equal(keys.length, 71);
+    });
+  }
+}
+
+test("a tail read's recent rows are bounded by a page's bytes: past it none are sent and the read is answered (every row read after), never dropped", () => {
+  const c = new DynamoCluster({ ids: IDS, seed: 'recent-bytes', config: { collections: 'rows' } });
+  c.checkInvariants = false;
+  const value = new Uint8Array(140 * 1024).fill(120);
+  for (let i = 0; i < 16; i++) {
+    c.typed('a', 'h', { type: 'hset', members: [enc.encode(`f${i}`), value] }, 'ALL');
+    c.settle();
+  }
+  const id = c.rows('a', 'h', 'QUORUM', null, undefined, true, undefined, true);
+  let recent = 0;
+  let replies = 0;
+  while (c.queue.length > 0) {
+    const m = decodeMessage(c.queue[0]!.bytes);
+    if (m.type === 'rowReadReply') {
+      replies++;
+      if (m.rows?.recent !== undefined) recent++;
+    }
+    c.deliver(0);
+  }
+  assert.ok(c.result(id)?.ok, 'answered');
+  assert.ok(replies >= 1 && recent === 0, `${replies} replies, ${recent} with recent rows (16 x 140 KiB > 1 MiB)`);
+});

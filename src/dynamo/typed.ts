@@ -217,14 +217,20 @@ export function zsetEntries(zset: ORMap): ReadonlyArray<readonly [Uint8Array, nu
 /**
  * Gives `next` (a sorted set equal to `prev` but for the members `changed`) its zsetEntries from
  * prev's, when those are kept: each changed member's entry taken out where its old score puts it
- * and put in where its new one does (binary searches, O(changed × log n) and a copy), instead of
- * decoding and sorting every member again. Nothing when prev's are not kept.
+ * and put in where its new one does (binary searches, and a move of the entries after each place:
+ * O(n) a change, so for at most ZSET_CARRY_CHANGES_MAX changes), instead of decoding and sorting
+ * every member again. Nothing when prev's are not kept, or more changed.
  */
-export function carryZsetEntries(prev: ORMap, next: ORMap, changed: Iterable<ByteString>): void {
+export function carryZsetEntries(
+  prev: ORMap,
+  next: ORMap,
+  changed: ReadonlySet<ByteString> | ReadonlyMap<ByteString, unknown>,
+): void {
   const kept = ZSET_ENTRIES_KEPT.get(prev);
-  if (kept === undefined) return;
+  // Each change moves up to every entry (a splice): past ZSET_CARRY_CHANGES_MAX a sort is cheaper.
+  if (kept === undefined || changed.size > ZSET_CARRY_CHANGES_MAX) return;
   const out = kept.slice();
-  for (const m of changed) {
+  for (const m of changed.keys()) {
     const member = bytesOfByteString(m);
     const before = memberScore(prev, m);
     if (before !== undefined) {
@@ -236,6 +242,9 @@ export function carryZsetEntries(prev: ORMap, next: ORMap, changed: Iterable<Byt
   }
   ZSET_ENTRIES_KEPT.set(next, out);
 }
+
+/** Changed members carryZsetEntries carries over at most (more: zsetEntries sorts every member again). */
+const ZSET_CARRY_CHANGES_MAX = 64;
 
 /** A member's score as zsetEntries reads it (undefined: absent, not 8 bytes, or NaN). */
 function memberScore(zset: ORMap, k: ByteString): number | undefined {

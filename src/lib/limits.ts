@@ -406,6 +406,8 @@ export const limits = {
    * them to compare with the peers' answers; past it the oldest half goes (those reads read every row).
    */
   dynamoRowJournalCountMax: 4096,
+  /** The rows before in that journal, as stored (and the elements): past it too the oldest half goes. */
+  dynamoRowJournalBytesMax: 4 * 1024 * 1024,
   /** Pulls of a peer's collection rows (anti-entropy offers them) one replica runs at once; more wait for the next round. */
   dynamoRowPullsCountMax: 64,
   /**

@@ -21,7 +21,7 @@ import { BaristaError } from '../../lib/errors.ts';
 import { SeededRng } from '../../lib/rng.ts';
 import type { RespValue } from '../../wire/resp/index.ts';
 import { type Materialized, runOnValue } from '../../redis/scratch.ts';
-import { diffOps, materialize, zsetRankWindow } from './replicated-collections.ts';
+import { answerWhole, diffOps, materialize, zsetRankWindow } from './replicated-collections.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -165,6 +165,54 @@ test('zsetRankWindow: ZRANGE and ZREVRANGE by rank answer from the window as Red
   }
   assert.equal(zsetRankWindow(argv('ZRANGEBYSCORE z 0 1')), undefined);
   assert.equal(zsetRankWindow(argv('ZREVRANGE z 0 1 REV')), undefined, 'ZREVRANGE takes no REV: its error is Redis');
+});
+
+test('answerWhole: ZRANK, ZREVRANK, SMEMBERS and LINDEX on a value read whole answer as Redis own code does on every element', () => {
+  const rng = new SeededRng('answer-whole');
+  const member = fc.constantFrom('a', 'b', 'c', 'dd', 'e', '');
+  const entry = fc.tuple(member, fc.constantFrom(-Infinity, -1, -0, 0, 0.5, 2, 2, Infinity));
+  const value: fc.Arbitrary<Materialized | null> = fc.oneof(
+    fc.constant(null),
+    fc.uniqueArray(entry, { selector: (e) => e[0], minLength: 1, maxLength: 8 }).map((es) => ({
+      type: 'zset' as const,
+      // Redis' order, as zsetEntries gives it: by score, then by member's bytes.
+      entries: es
+        .map(([m, sc]) => [enc.encode(m), sc] as const)
+        .sort((x, y) => (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : Buffer.compare(x[0], y[0]))),
+    })),
+    fc
+      .array(fc.constantFrom('x', 'y', 'zz', ''), { minLength: 1, maxLength: 8 })
+      .map((vs) => ({ type: 'list' as const, values: vs.map((v) => enc.encode(v)) })),
+    fc
+      .uniqueArray(fc.constantFrom('a', 'b', 'c', 'dd', '', 'zz', 'B'), { minLength: 1, maxLength: 6 })
+      // In byte order, as setMembers gives them.
+      .map((ms) => ({ type: 'set' as const, members: ms.sort().map((m) => enc.encode(m)) })),
+  );
+  const command = fc.oneof(
+    fc.tuple(fc.constantFrom('ZRANK', 'ZREVRANK', 'zrank'), member).map(([n, m]) => [n, 'k', m]),
+    fc.constantFrom('0', '1', '3', '7', '12', '-1', '01', 'x', '9999999999').map((i) => ['LINDEX', 'k', i]),
+    fc.constant(['ZRANK', 'k']),
+    fc.constantFrom(['SMEMBERS', 'k'], ['smembers', 'k'], ['SMEMBERS', 'k', 'x']),
+    fc.constant(['LINDEX', 'k', '0', 'extra']),
+  );
+  let answered = 0;
+  fc.assert(
+    fc.property(value, command, (v, words) => {
+      const args = words.map((w) => enc.encode(w));
+      const direct = answerWhole(args, v);
+      if (direct === undefined) return;
+      answered++;
+      const full = runOnValue(v, args, 1_000_000, rng).reply;
+      assert.deepEqual(direct, full, words.join(' '));
+    }),
+    { numRuns: 500 },
+  );
+  assert.ok(answered > 50, `answered directly: ${answered}`);
+  // Left to Redis' code: another type (WRONGTYPE), a negative or malformed index, other arities.
+  const set: Materialized = { type: 'set', members: [enc.encode('a')] };
+  assert.equal(answerWhole(argv('ZRANK k a'), set), undefined);
+  assert.equal(answerWhole(argv('LINDEX k -1'), { type: 'list', values: [enc.encode('x')] }), undefined);
+  assert.equal(answerWhole(argv('ZRANK k'), null), undefined);
 });
 
 test('list element keys: in order however inserts pile up, short at the ends, distinct across coordinators', () => {

@@ -105,6 +105,7 @@ import {
   rowsRead,
   shownType,
   zsetRankWindow,
+  answerWhole,
 } from './replicated-collections.ts';
 import { holdsMarker } from '../../dynamo/replica-rows.ts';
 
@@ -882,6 +883,10 @@ export class ReplicatedCommands {
           if (liveItems(only.value) < random!.live) return this.collection(argv, level, done, counted, false);
           reads[0] = only;
         }
+        // ZRANK, LINDEX past the head on a value read whole: the reply without Redis' code on every element.
+        const whole = reads.length === 1 && reads[0]!.head !== true && reads[0]!.tail !== true ? reads[0]! : undefined;
+        const direct = whole === undefined ? undefined : answerWhole(argv, whole.value);
+        if (direct !== undefined) return done(direct);
         const window = zsetRankWindow(argv);
         const zset = reads.length === 1 ? reads[0]!.value : undefined;
         if (window !== undefined && zset?.type === 'zset') {

@@ -156,10 +156,19 @@ export function setOf(state: Versioned): ORSet | BaristaError {
   return set;
 }
 
-/** The set's members as bytes, in byte order. */
-export function setMembers(set: ORSet): Uint8Array[] {
-  return set.value().map(bytesOfByteString);
+/**
+ * The set's members as bytes, in byte order. Kept per set (CRDT values are immutable: a set read
+ * whole again, unchanged, answers from the first), so callers must not change the array.
+ */
+export function setMembers(set: ORSet): readonly Uint8Array[] {
+  const kept = SET_MEMBERS_KEPT.get(set);
+  if (kept !== undefined) return kept;
+  const out = set.value().map(bytesOfByteString);
+  SET_MEMBERS_KEPT.set(set, out);
+  return out;
 }
+
+const SET_MEMBERS_KEPT = new WeakMap<ORSet, readonly Uint8Array[]>();
 
 const HASH_SCHEMA = MVRegister.schema;
 /** A sorted set's value schema: member -> { SCORE_FIELD -> MV-Register of the score }. */
@@ -280,8 +289,13 @@ export function encodeScore(score: number): Uint8Array {
   return out;
 }
 
-/** A list's elements in order: each element key and its value (values at one key in byte order). */
-export function listElements(list: ORMap): Array<[Uint8Array, Uint8Array]> {
+/**
+ * A list's elements in order: each element key and its value (values at one key in byte order).
+ * Kept per list as setMembers is: callers must not change the array.
+ */
+export function listElements(list: ORMap): ReadonlyArray<readonly [Uint8Array, Uint8Array]> {
+  const kept = LIST_ELEMENTS_KEPT.get(list);
+  if (kept !== undefined) return kept;
   const out: Array<[Uint8Array, Uint8Array]> = [];
   for (const k of list.keys()) {
     const set = list.get(k);
@@ -289,8 +303,11 @@ export function listElements(list: ORMap): Array<[Uint8Array, Uint8Array]> {
     const key = bytesOfByteString(k);
     for (const v of set.value()) out.push([key, bytesOfByteString(v)]);
   }
+  LIST_ELEMENTS_KEPT.set(list, out);
   return out;
 }
+
+const LIST_ELEMENTS_KEPT = new WeakMap<ORMap, ReadonlyArray<readonly [Uint8Array, Uint8Array]>>();
 
 /** A field's value as HGET shows it (the register's LWW view); undefined when absent. */
 export function hashField(hash: ORMap, field: Uint8Array): Uint8Array | undefined {

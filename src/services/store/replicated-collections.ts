@@ -135,11 +135,9 @@ export function materialize(
     if (v instanceof ORMap && schemaEqual(v.valueSchema, LIST_SCHEMA)) {
       // A list's rows as read: its head (LPUSH, LPOP) or all of it, in list order; named rows (a
       // set or hash command on a list) keep its type by a placeholder.
-      const elements = listElements(v);
-      if (named !== undefined && held > elements.length) {
-        const p = placeholder(named);
-        elements.push([p, p]);
-      }
+      const all = listElements(v); // shared (kept per view): copied to add to it
+      const elements: ReadonlyArray<readonly [Uint8Array, Uint8Array]> =
+        named !== undefined && held > all.length ? [...all, [placeholder(named), placeholder(named)]] : all;
       if (elements.length === 0) return { value: null, listKeys: NO_KEYS };
       return { value: { type: 'list', values: elements.map(([, x]) => x) }, listKeys: elements.map(([k]) => k) };
     }
@@ -152,12 +150,12 @@ export function materialize(
       return { value: { type: 'zset', entries }, listKeys: NO_KEYS };
     }
     const isSet = c.schema.type === 'orset';
-    const members = v instanceof ORSet ? setMembers(v) : [];
+    let members: readonly Uint8Array[] = v instanceof ORSet ? setMembers(v) : []; // kept per view: copied to add to
     const entries = v instanceof ORMap ? hashEntries(v) : [];
     const shown = isSet ? members.length : entries.length;
     if ((named !== undefined || partial) && held > shown) {
       const p = placeholder(named ?? []);
-      if (isSet) members.push(p);
+      if (isSet) members = [...members, p];
       else entries.push([p, new Uint8Array(0)]);
     }
     if (members.length + entries.length === 0) return { value: null, listKeys: NO_KEYS };

@@ -567,3 +567,23 @@ test("the journal's marks across half-drops and a restart: each tracker's change
 });
 
 type ElementRowsLike = ConstructorParameters<typeof DecomposedCollection>[1];
+
+test('a join from the end takes its pages backwards only: the first reaches the end, each next ends where the one before began; the last (from the start) ends it and joins its context', () => {
+  const dc = DecomposedCollection.empty(ORSet.schema, new MemoryRows());
+  const page = (from: string, to: string | undefined, context = CausalContext.empty) => ({
+    from,
+    to,
+    rows: new Map<ByteString, Row>(),
+    context,
+  });
+  const j = dc.startBackJoin();
+  assert.throws(() => dc.joinBackPage(j, page('m', 'z')), /out of its join's order/, 'a first page not at the end');
+  dc.joinBackPage(j, page('m', undefined, CausalContext.fromDots([{ replica: 'p', counter: 3 }])));
+  assert.throws(() => dc.joinBackPage(j, page('a', 'n')), /out of its join's order/, 'a gap');
+  assert.throws(() => dc.joinPage(j, page('', 'm')), /out of its join's order/, 'forwards');
+  assert.equal(dc.joining, 1);
+  assert.ok(!dc.context.has({ replica: 'p', counter: 3 }), 'the context joins only at the last page');
+  dc.joinBackPage(j, page('', 'm'));
+  assert.equal(dc.joining, 0);
+  assert.ok(dc.context.has({ replica: 'p', counter: 3 }));
+});

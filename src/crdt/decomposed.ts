@@ -162,6 +162,13 @@ export class RowJoin {
   first: CausalContext | undefined;
   /** Where the next page must start; undefined once the last page is joined. */
   next: ByteString | undefined = '';
+  /**
+   * A join from the end (startBackJoin: a list's last rows): pages come backwards, each ending
+   * where the one before began, and `from` is where the rows joined so far begin (undefined until
+   * the first page); every element at or above it is covered.
+   */
+  back = false;
+  from: ByteString | undefined;
 }
 
 export class DecomposedCollection {
@@ -386,6 +393,34 @@ export class DecomposedCollection {
     return j;
   }
 
+  /**
+   * Starts a join from one sender's last rows, pages backwards (joinBackPage): what each page
+   * covers counts as known from the sender's first-page context while the join is in progress
+   * (knownFor), so its removals hold against another sender's rows joined after it; the context
+   * joins whole once a page reaches the start. Abandon it (abandonJoin) when the read ends first.
+   */
+  startBackJoin(): RowJoin {
+    const j = this.startJoin();
+    j.back = true;
+    j.next = undefined;
+    return j;
+  }
+
+  /** Joins the next page of a backward join (its `to` where the last one began: crdt_malformed otherwise). */
+  joinBackPage(j: RowJoin, p: RowPage): void {
+    if (!this.joins.has(j) || !j.back || p.to !== j.from || (j.first !== undefined && j.from === undefined)) {
+      throw new ProtocolError('crdt_malformed', "a page out of its join's order");
+    }
+    checkPageRange(p);
+    j.first ??= p.context;
+    this.joinRangeChecked(p);
+    j.from = p.from;
+    if (p.from === '') {
+      this.joins.delete(j);
+      this.h = { ...this.h, context: this.h.context.merge(j.first) };
+    }
+  }
+
   /** Joins in progress (a handle with some must stay open: they live in memory). */
   get joining(): number {
     return this.joins.size;
@@ -487,7 +522,11 @@ export class DecomposedCollection {
   private knownFor(e: ByteString): CausalContext {
     let c = this.h.context;
     for (const j of this.joins) {
-      if (j.first !== undefined && (j.next === undefined || compareStrings(e, j.next) < 0)) c = c.merge(j.first);
+      if (j.first === undefined) continue;
+      const covered = j.back
+        ? j.from !== undefined && compareStrings(e, j.from) >= 0
+        : j.next === undefined || compareStrings(e, j.next) < 0;
+      if (covered) c = c.merge(j.first);
     }
     return c;
   }

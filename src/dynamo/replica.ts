@@ -352,7 +352,7 @@ interface ReadOp {
     /** The elements whose rows joinRecent joined from each peer (read repair sends those a peer lacks). */
     recentJoined?: Map<NodeId, readonly ByteString[]>;
     /** A last-rows read's: where each replica's pages reached down to (its next page ends there); parked: not asked for it (yet). */
-    tails?: Map<NodeId, { next: ByteString; parked?: Versioned | undefined }>;
+    tails?: Map<NodeId, { next: ByteString; parked?: Versioned | undefined; join?: RowJoin }>;
     after?: ByteString;
     readonly answers: Map<NodeId, RowsAnswer | null>;
     /** Each replica's join and where its next page starts; parked: not asked for it (yet). */
@@ -1431,6 +1431,7 @@ export class DynamoReplica {
         if (r.origin.kind === 'internal') this.endPull(r.origin, false);
         for (const { join } of r.rows?.joins.values() ?? []) this.abandonReadJoin(r.key, join);
         r.rows?.joins.clear();
+        for (const node of [...(r.rows?.tails?.keys() ?? [])]) this.endTail(r, node);
         this.untrackRead(r);
         return this.finish(r.origin, { ok: false, error: merged });
       }
@@ -1749,7 +1750,7 @@ export class DynamoReplica {
     const page = answer?.rows.kind === 'page' ? answer.rows.page : undefined;
     // The first page reaches the end; each next one ends where the one before began.
     if (page === undefined || page.to !== held?.next || (held !== undefined && held.parked !== undefined)) {
-      rows.tails.delete(from);
+      this.endTail(r, from);
       if (answer === null) return true; // no collection there (any more)
       this.stats.mergesRefused++;
       rows.refused = true;
@@ -1758,20 +1759,42 @@ export class DynamoReplica {
     this.mergeInto(r.key, state);
     const local = this.local(r.key);
     if (!holdsMarker(local)) {
-      rows.tails.delete(from);
+      this.endTail(r, from);
       return true;
     }
-    if (!this.joinInto(r.key, answer!, local, (dc) => dc.joinRange(page), fromStream(r))) {
-      rows.tails.delete(from);
+    // Through a join from the end per peer (joinBackPage): the range its pages covered counts as
+    // known from its context while the read is out, so a removal it saw holds against a row
+    // another peer's page brings after it, whichever answers first.
+    let join = held?.join;
+    const joined = this.joinInto(
+      r.key,
+      answer!,
+      local,
+      (dc) => {
+        if (join === undefined || !dc.isJoining(join)) join = dc.startBackJoin();
+        dc.joinBackPage(join, page);
+      },
+      fromStream(r),
+    );
+    if (!joined) {
+      this.endTail(r, from);
       rows.refused = true;
       return 'refused';
     }
     if (page.from === '') {
-      rows.tails.delete(from);
+      rows.tails.delete(from); // the join ended with its last page
       return true;
     }
-    rows.tails.set(from, { next: page.from, parked: state });
+    rows.tails.set(from, { next: page.from, parked: state, ...(join === undefined ? {} : { join }) });
     return false;
+  }
+
+  /** Forgets a peer's tail pages of a read, its join from the end abandoned (what its pages brought stays). */
+  private endTail(r: ReadOp, node: NodeId): void {
+    const t = r.rows?.tails?.get(node);
+    if (t === undefined) return;
+    r.rows!.tails!.delete(node);
+    if (t.join !== undefined) this.abandonReadJoin(r.key, t.join);
   }
 
   /**
@@ -1809,7 +1832,7 @@ export class DynamoReplica {
       return false;
     }
     for (const [node, t] of parked) {
-      tails.delete(node);
+      this.endTail(r, node);
       r.answers.set(node, t.parked!);
       rows.answers.set(node, null);
     }
@@ -2117,6 +2140,7 @@ export class DynamoReplica {
     if (o.origin.kind === 'internal') this.endPull(o.origin, false);
     if (o.kind === 'read') {
       for (const { join } of o.rows?.joins.values() ?? []) this.abandonReadJoin(o.key, join);
+      for (const node of [...(o.rows?.tails?.keys() ?? [])]) this.endTail(o, node);
       this.untrackRead(o);
       if (!o.replied) {
         this.stats.readTimeouts++;

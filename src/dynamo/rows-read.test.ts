@@ -592,3 +592,37 @@ test('a read of every row answered from the tails and the rows changed lately is
   assert.ok(joined > 100, `reads answered after joining the rows changed lately: ${joined}`);
   assert.throws(() => randomDivergence(['store-recent-join-unchecked'], 300), /Property failed/);
 });
+
+/**
+ * A list's last rows read at ALL (RPOP, LINDEX -1) after b pushed k0020 and popped it (both at ONE,
+ * only the push reaching c, late): b's page has no k0020 and its context has the dot, c's page
+ * has the row, a never had it. Joined page by page with only the dots kept (joinRange), the row
+ * came back whenever b answered first; each peer's pages now join through a join from the end
+ * (joinBackPage), whose context counts for the range it covered while the read is out.
+ */
+for (const first of ['b', 'c'] as const) {
+  test(`a read of a list's last rows at ALL answers no element one peer popped and another still holds, ${first} answering first`, () => {
+    const c = new DynamoCluster({ ids: IDS, seed: 'tail-removed-at-one', config: { collections: 'rows' } });
+    c.checkInvariants = false;
+    c.typed('a', 'l', { type: 'list', members: listOf(10) }, 'ALL');
+    c.settle();
+    const push = c.typed('b', 'l', { type: 'list', members: [enc.encode('k0020'), enc.encode('\u0001late')] }, 'ONE');
+    const late = c.queue.filter((m) => m.from === 'b' && m.to === 'c');
+    c.queue = c.queue.filter((m) => m.from !== 'b');
+    const pop = c.typed('b', 'l', { type: 'list', members: [enc.encode('k0020'), Uint8Array.of(0)] }, 'ONE');
+    c.queue = c.queue.filter((m) => m.from !== 'b');
+    assert.ok(c.result(push)?.ok && c.result(pop)?.ok, 'both acknowledged');
+    c.queue.push(...late);
+    c.deliverAll();
+    const id = c.rows('a', 'l', 'ALL', null, undefined, undefined, 2);
+    const from = (n: string) => c.queue.findIndex((m) => m.from === n);
+    while (from('a') >= 0) c.deliver(from('a'));
+    while (from(first) >= 0) c.deliver(from(first));
+    c.settle();
+    const result = c.result(id);
+    assert.ok(result?.ok, 'read');
+    const keys = (result.collection!.view as ORMap).keys();
+    assert.ok(!keys.includes('k0020'), `k0020 answered: ${keys.join(' ')}`);
+    assert.ok(keys.includes('k0009'), 'the last element');
+  });
+}

@@ -421,6 +421,14 @@ test('a peer that differs outside the rows changed lately is read whole: the rec
   assert.ok(!bug.entries.includes('mY'), 'the planted bug answers without mY');
 });
 
+/** Delivers a's messages (the read's requests), then everything `first` sends, then the rest. */
+function deliverRequestsThen(c: DynamoCluster, first: string): void {
+  const from = (n: string) => c.queue.findIndex((m) => m.from === n);
+  while (from('a') >= 0) c.deliver(from('a'));
+  while (from(first) >= 0) c.deliver(from(first));
+  c.settle();
+}
+
 /**
  * The review's case (2026-12-06): b acknowledges ZADD e and then ZREM e at ONE, its messages lost
  * but for the ZADD to c, which arrives late; 70 writes push e out of every replica's recent
@@ -448,10 +456,7 @@ function removedAtOnePeer(read: 'tail' | 'named', first: 'b' | 'c'): string[] {
   c.deliverAll();
   const id =
     read === 'tail' ? c.rows('a', 'z', 'ALL', null, undefined, true, undefined, true) : c.rows('a', 'z', 'ALL', ['e']);
-  const from = (n: string) => c.queue.findIndex((m) => m.from === n);
-  while (from('a') >= 0) c.deliver(from('a'));
-  while (from(first) >= 0) c.deliver(from(first));
-  c.deliverAll();
+  deliverRequestsThen(c, first);
   const result = c.result(id);
   assert.ok(result?.ok, 'read');
   if (read === 'tail') {
@@ -615,10 +620,7 @@ for (const first of ['b', 'c'] as const) {
     c.queue.push(...late);
     c.deliverAll();
     const id = c.rows('a', 'l', 'ALL', null, undefined, undefined, 2);
-    const from = (n: string) => c.queue.findIndex((m) => m.from === n);
-    while (from('a') >= 0) c.deliver(from('a'));
-    while (from(first) >= 0) c.deliver(from(first));
-    c.settle();
+    deliverRequestsThen(c, first);
     const result = c.result(id);
     assert.ok(result?.ok, 'read');
     const keys = (result.collection!.view as ORMap).keys();

@@ -587,3 +587,40 @@ test('a join from the end takes its pages backwards only: the first reaches the 
   assert.equal(dc.joining, 0);
   assert.ok(dc.context.has({ replica: 'p', counter: 3 }));
 });
+
+test("a row before too large for the journal alone is not kept, and every mark before it loses its changes: a later mark's changes are its own (the review's case: an empty journal tripping the byte bound shifted every later mark by one)", () => {
+  const memory = new MemoryRows();
+  const huge = limits.dynamoRowJournalBytesMax + 1;
+  const sized: ElementRowsLike = {
+    get: (e) => memory.get(e),
+    put: (e, r) => {
+      const had = memory.get(e) !== undefined;
+      memory.put(e, r);
+      return had ? huge : 0;
+    },
+    delete: (e) => {
+      memory.delete(e);
+      return huge;
+    },
+    range: (from, to) => memory.range(from, to),
+  };
+  const dc = DecomposedCollection.empty(ORSet.schema, sized);
+  const add = (e: string) => dc.update([e], (v) => (v as ORSet).add('r', e));
+  const remove = (e: string) => dc.update([e], (v) => v.remove(e) as Update<CollectionCrdt>);
+  add('big');
+  add('x');
+  const before = dc.track();
+  remove('big');
+  assert.equal(dc.changesSince(before), undefined, 'its change is not recorded');
+  const after = dc.track();
+  assert.deepEqual([...dc.changesSince(after)!.keys()], [], 'no change since the mark after it');
+  add('y');
+  const later = dc.track();
+  add('z');
+  assert.deepEqual([...dc.changesSince(after)!.keys()], ['y', 'z']);
+  assert.deepEqual([...dc.changesSince(later)!.keys()], ['z']);
+  assert.equal(dc.changesSince(later)!.get('z'), undefined, 'z had no row then');
+  dc.untrack();
+  dc.untrack();
+  dc.untrack();
+});

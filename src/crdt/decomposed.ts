@@ -531,6 +531,33 @@ export class DecomposedCollection {
     return c;
   }
 
+  /**
+   * Records change number `changes` (entry i of the journal is change journalBase + i + 1). Past a
+   * bound the oldest half goes, as often as it takes: the reads that began before those read every
+   * row. A row before too large for the journal alone is not kept, and every mark before it loses
+   * its changes (the base moves past it).
+   */
+  private record(e: ByteString, old: Row | undefined, oldBytes: number): void {
+    const bytes = e.length + oldBytes;
+    if (bytes > limits.dynamoRowJournalBytesMax) {
+      this.journal = [];
+      this.journalBytes = 0;
+      this.journalBase = this.changes;
+      return;
+    }
+    while (
+      this.journal.length > 0 &&
+      (this.journal.length >= limits.dynamoRowJournalCountMax ||
+        this.journalBytes + bytes > limits.dynamoRowJournalBytesMax)
+    ) {
+      const dropped = Math.max(1, this.journal.length >> 1);
+      for (const x of this.journal.splice(0, dropped)) this.journalBytes -= x.e.length + x.bytes;
+      this.journalBase += dropped;
+    }
+    this.journal.push({ e, old, bytes: oldBytes });
+    this.journalBytes += bytes;
+  }
+
   private setRow(e: ByteString, old: Row | undefined, row: Row | undefined): void {
     if (old === row || (old !== undefined && row !== undefined && sameDots(this.h.schema, old, row))) return;
     let { count, digest } = this.h;
@@ -558,20 +585,7 @@ export class DecomposedCollection {
       this.recentAt = (this.recentAt + 1) % limits.dynamoRecentRowsCountMax;
     }
     this.changes++;
-    if (this.tracking > 0) {
-      const bytes = e.length + oldBytes;
-      if (
-        this.journal.length >= limits.dynamoRowJournalCountMax ||
-        this.journalBytes + bytes > limits.dynamoRowJournalBytesMax
-      ) {
-        // The oldest half goes (at least one entry): the reads that began before it read every row.
-        const dropped = Math.max(1, this.journal.length >> 1);
-        for (const x of this.journal.splice(0, dropped)) this.journalBytes -= x.e.length + x.bytes;
-        this.journalBase += dropped;
-      }
-      this.journal.push({ e, old, bytes: oldBytes });
-      this.journalBytes += bytes;
-    }
+    if (this.tracking > 0) this.record(e, old, oldBytes);
     this.onRow?.(e, row);
   }
 }

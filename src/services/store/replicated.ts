@@ -883,8 +883,15 @@ export class ReplicatedCommands {
           if (liveItems(only.value) < random!.live) return this.collection(argv, level, done, counted, false);
           reads[0] = only;
         }
-        // ZRANK, LINDEX past the head on a value read whole: the reply without Redis' code on every element.
-        const whole = reads.length === 1 && reads[0]!.head !== true && reads[0]!.tail !== true ? reads[0]! : undefined;
+        // ZRANK, LINDEX past the head on a value read whole (every row: no rows named, no head,
+        // tail or sample read of the key): the reply without Redis' code on every element.
+        const whole =
+          reads.length === 1 &&
+          rows?.get(latin1(keys[0]!)) === undefined &&
+          reads[0]!.head !== true &&
+          reads[0]!.tail !== true
+            ? reads[0]!
+            : undefined;
         const direct = whole === undefined ? undefined : answerWhole(argv, whole.value);
         if (direct !== undefined) return done(direct);
         const window = zsetRankWindow(argv);

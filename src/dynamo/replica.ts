@@ -64,7 +64,7 @@
 import type { NodeId, Rng } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { ByteWriter, bytesEqual } from '../lib/bytes.ts';
-import { BaristaError, ConfigError, CorruptionError } from '../lib/errors.ts';
+import { BaristaError, ConfigError, CorruptionError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { type Mutations, noMutations } from '../lib/mutations.ts';
 import { type MoveProgress, MoveRunner, type MoveStats } from './move.ts';
@@ -1771,12 +1771,16 @@ export class DynamoReplica {
       answer!,
       local,
       (dc) => {
-        if (join === undefined || !dc.isJoining(join)) join = dc.startBackJoin();
+        // The first page starts the join; a later one whose join the collection no longer holds
+        // (its handle repaired or dropped meanwhile) is refused, not begun again mid-way.
+        if (join === undefined) join = dc.startBackJoin();
+        else if (!dc.isJoining(join)) throw new ProtocolError('crdt_malformed', 'a page of a join that ended');
         dc.joinBackPage(join, page);
       },
       fromStream(r),
     );
     if (!joined) {
+      if (join !== undefined) this.abandonReadJoin(r.key, join);
       this.endTail(r, from);
       rows.refused = true;
       return 'refused';

@@ -637,3 +637,38 @@ for (const [first, length] of [
     assert.equal(collections.held(enc.encode('l'))?.dc.joining, 0, 'every join from the end released');
   });
 }
+
+/**
+ * What a join from the end covers is bounded below by where its pages reached (`from`): a's read
+ * of the last 2 rows at ALL takes b's first page (from k0083, parked) and then c's, which reaches
+ * lower (c missed the last 5 pushes) and brings k0080a, which a missed and b holds too. Below b's
+ * pages, b's context says nothing about what b removed: the row must be kept, not taken for removed.
+ */
+test('a join from the end covers only the rows its pages reached: a row below them another peer brings is kept', () => {
+  const c = new DynamoCluster({ ids: IDS, seed: 'tail-covered-bound', config: { collections: 'rows' } });
+  c.checkInvariants = false;
+  c.typed('a', 'l', { type: 'list', members: listOf(95) }, 'ALL');
+  c.settle();
+  c.partition([['b', 'c'], ['a']]);
+  const x = c.typed('b', 'l', { type: 'list', members: [enc.encode('k0080a'), enc.encode('\u0001x')] }, 'QUORUM');
+  c.deliverAll();
+  assert.ok(c.result(x)?.ok);
+  c.heal();
+  c.partition([['a', 'b'], ['c']]);
+  const top: Uint8Array[] = [];
+  for (let i = 95; i < 100; i++) top.push(enc.encode(`k${String(i).padStart(4, '0')}`), enc.encode(`\u0001v${i}`));
+  const w = c.typed('a', 'l', { type: 'list', members: top }, 'QUORUM');
+  c.deliverAll();
+  assert.ok(c.result(w)?.ok);
+  c.heal();
+  const collections = (c.node('a').replica as unknown as { collections: Collections }).collections;
+  const held = () => collections.held(enc.encode('l'))!.dc.rows.get('k0080a') !== undefined;
+  assert.ok(!held(), 'a missed k0080a');
+  const id = c.rows('a', 'l', 'ALL', null, undefined, undefined, 2);
+  const from = (n: string) => c.queue.findIndex((m) => m.from === n);
+  while (from('a') >= 0) c.deliver(from('a'));
+  while (from('b') >= 0) c.deliver(from('b'));
+  while (c.result(id) === undefined && c.queue.length > 0) c.deliver(0);
+  assert.ok(c.result(id)?.ok, 'read');
+  assert.ok(held(), 'k0080a, brought by c below the rows b sent, is kept');
+});

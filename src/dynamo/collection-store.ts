@@ -405,9 +405,8 @@ export class StoredCollection {
       }
       throw error;
     }
-    const marked = rows.markBeforeWrite === undefined;
     rows.markBeforeWrite = undefined;
-    if (marked) this.store.unmarkCollection(this.key);
+    if (rows.writes !== writesBefore) this.store.unmarkCollection(this.key); // a row written: marked before it
     if (this.bytes !== bytesBefore) this.onBytes?.(this.bytes - bytesBefore);
     return out;
   }

@@ -215,7 +215,7 @@ export class Collections {
     const changesMax = Math.max(WHOLE_VIEW_CHANGES_COUNT_MIN, view.size >> 2);
     dc.onRow = (element, row) => {
       if (this.wholeViews.get(k) !== entry) {
-        if (dc.onRow !== undefined && entry.dc === dc) dc.onRow = undefined; // forgotten since
+        dc.onRow = undefined; // forgotten since (forgetWholeView clears it too)
         return;
       }
       if (entry.changed === null) return;

@@ -64,7 +64,7 @@
 import type { NodeId, Rng } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { ByteWriter, bytesEqual } from '../lib/bytes.ts';
-import { BaristaError, ConfigError, CorruptionError, ProtocolError } from '../lib/errors.ts';
+import { BaristaError, ConfigError, CorruptionError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { type Mutations, noMutations } from '../lib/mutations.ts';
 import { type MoveProgress, MoveRunner, type MoveStats } from './move.ts';
@@ -1771,10 +1771,9 @@ export class DynamoReplica {
       answer!,
       local,
       (dc) => {
-        // The first page starts the join; a later one whose join the collection no longer holds
-        // (its handle repaired or dropped meanwhile) is refused, not begun again mid-way.
-        if (join === undefined) join = dc.startBackJoin();
-        else if (!dc.isJoining(join)) throw new ProtocolError('crdt_malformed', 'a page of a join that ended');
+        // As joinReadPage's: the first page starts the join; a later one whose join the collection
+        // no longer holds (its handle repaired or dropped meanwhile) is refused by joinBackPage.
+        join ??= dc.startBackJoin();
         dc.joinBackPage(join, page);
       },
       fromStream(r),

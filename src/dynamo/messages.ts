@@ -334,7 +334,11 @@ function malformed(message: string): never {
 // --- encode ---------------------------------------------------------------------------------------
 
 export function encodeMessage(m: ReplicaMessage): Uint8Array {
-  const w = new ByteWriter();
+  // A write's fan-out, the hot path: made at its size at once (no growth and copy).
+  const w =
+    m.type === 'replicate'
+      ? new ByteWriter({ initialBytes: 24 + m.key.length + m.state.encode().length })
+      : new ByteWriter();
   w.u8(DYNAMO_MESSAGE_VERSION).u8(TYPE_TAGS[m.type]).uvarint(m.op);
   switch (m.type) {
     case 'replicate':

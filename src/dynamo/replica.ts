@@ -193,6 +193,12 @@ export interface ReplicaDeps {
   readonly mutations?: Mutations;
 }
 
+/** A key's local state and its encoded length (0: none stored). */
+export interface StoredState {
+  readonly state: Versioned;
+  readonly length: number;
+}
+
 export interface Outgoing {
   readonly to: NodeId;
   readonly message: ReplicaMessage;
@@ -744,10 +750,19 @@ export class DynamoReplica {
 
   // --- inputs -----------------------------------------------------------------------------------
 
-  /** A client request taken at this node; its reply carries `requestId`. */
-  request(requestId: number, req: ClientRequest): Output {
-    this.coordinate({ kind: 'client', requestId }, req, true);
+  /**
+   * A client request taken at this node; its reply carries `requestId`. `held`: the key's local
+   * state and length as storedState read them just before, with nothing between (a put reads them
+   * once for the caller's timestamp and this coordination).
+   */
+  request(requestId: number, req: ClientRequest, held?: StoredState): Output {
+    this.coordinate({ kind: 'client', requestId }, req, true, held);
     return this.flush();
+  }
+
+  /** This node's stored state of a key and its encoded length (0: none stored), for request's `held`. */
+  storedState(key: Uint8Array): StoredState {
+    return this.stored(key);
   }
 
   /** A peer message (already decoded; the frame layer named the sender). */
@@ -927,7 +942,7 @@ export class DynamoReplica {
 
   // --- coordinator ------------------------------------------------------------------------------
 
-  private coordinate(origin: Origin, req: ClientRequest, mayForward: boolean): void {
+  private coordinate(origin: Origin, req: ClientRequest, mayForward: boolean, held?: StoredState): void {
     const refusal = this.validate(req);
     if (refusal !== undefined) return this.finish(origin, { ok: false, error: refusal });
     if (this.ops.size >= this.config.opsCountMax) {
@@ -972,7 +987,7 @@ export class DynamoReplica {
       );
     else if (this.config.collections === 'rows' && isRowsOp(req.op))
       this.coordinateChange(origin, req, req.op, replicas, pending);
-    else this.coordinatePut(origin, req, token, replicas, pending);
+    else this.coordinatePut(origin, req, token, replicas, pending, held);
   }
 
   private validate(req: ClientRequest): BaristaError | undefined {
@@ -998,6 +1013,7 @@ export class DynamoReplica {
     token: bigint,
     replicas: readonly NodeId[],
     pending: readonly NodeId[],
+    heldRead?: StoredState,
   ): void {
     const plan = this.planWrite(origin, req.level, replicas, pending);
     if (plan === undefined) return;
@@ -1006,7 +1022,7 @@ export class DynamoReplica {
     let state: Versioned;
     let heldBytes = 0;
     try {
-      const held = this.stored(req.key);
+      const held = heldRead ?? this.stored(req.key);
       const local = held.state;
       heldBytes = this.onStored === undefined ? 0 : storedValueBytes(req.key, local, held.length);
       state =
@@ -1030,7 +1046,7 @@ export class DynamoReplica {
               req.ts,
               this.counterFloor,
             );
-      this.advanceCounterFloor(state.context().get(this.config.actorId));
+      this.advanceCounterFloor(state.contextCounter(this.config.actorId));
     } catch (error) {
       if (error instanceof BaristaError) return this.finish(origin, { ok: false, error });
       throw error;
@@ -1116,7 +1132,7 @@ export class DynamoReplica {
         holdsMarker(local) ? local.keptDeadline() : undefined,
         this.counterFloor,
       );
-      this.advanceCounterFloor(state.context().get(this.config.actorId));
+      this.advanceCounterFloor(state.contextCounter(this.config.actorId));
     } catch (error) {
       if (error instanceof BaristaError) return this.finish(origin, { ok: false, error });
       throw error;
@@ -2550,7 +2566,7 @@ export class DynamoReplica {
   }
 
   /** The key's local state and its encoded length (0: none stored). */
-  private stored(key: Uint8Array): { state: Versioned; length: number } {
+  private stored(key: Uint8Array): StoredState {
     const bytes = this.store.get(key);
     return bytes === undefined
       ? { state: Versioned.empty(), length: 0 }

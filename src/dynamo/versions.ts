@@ -142,6 +142,17 @@ export class Versioned {
     return this.ctx;
   }
 
+  /** context().get(replica), without making the context. */
+  contextCounter(replica: NodeId): number {
+    if (this.ctx !== undefined) return this.ctx.get(replica);
+    let n = 0;
+    for (const s of this.siblings) {
+      n = Math.max(n, s.past.get(replica));
+      if (s.dot.replica === replica) n = Math.max(n, s.dot.counter);
+    }
+    return n;
+  }
+
   /**
    * A write coordinated by `replica` on its local state (this), with the client's `context`.
    * Throws LimitError when the result would hold more than dvvSiblingsCountMax siblings or the
@@ -171,7 +182,7 @@ export class Versioned {
     }
     // counterFloor: the replica's highest counter on any key (replica.ts), so a key whose state
     // was garbage-collected never gets a counter again that a lagging replica may still hold.
-    const counter = Math.max(context.get(replica), this.context().get(replica), counterFloor) + 1;
+    const counter = Math.max(context.get(replica), this.contextCounter(replica), counterFloor) + 1;
     if (!Number.isSafeInteger(counter)) {
       // Only a forged context gets here (a replica's own counters grow by one per write).
       throw new ProtocolError('invalid_vector_clock', `context exhausts ${replica}'s dot counter`);
@@ -202,6 +213,18 @@ export class Versioned {
     if (this.siblings.length === 0) return other;
     // The common case of a read: every replica answered the same state.
     if (this.equals(other)) return this;
+    // The common case of a write: one sibling superseded by one (the general rule below, without
+    // its map and copies). Two siblings in each other's past (forged) take the general rule.
+    if (this.siblings.length === 1 && other.siblings.length === 1) {
+      const x = this.siblings[0]!;
+      const y = other.siblings[0]!;
+      if (!sameDot(x.dot, y.dot)) {
+        const yOverX = covers(y.past, x.dot);
+        const xOverY = covers(x.past, y.dot);
+        if (yOverX && !xOverY) return other;
+        if (xOverY && !yOverX) return this;
+      }
+    }
     const byDot = new Map<string, Sibling>();
     for (const s of [...this.siblings, ...other.siblings]) {
       const key = `${s.dot.counter}@${s.dot.replica}`;
@@ -251,7 +274,14 @@ export class Versioned {
   }
 
   equals(other: Versioned): boolean {
-    return this === other || bytesEqual(this.encode(), other.encode());
+    if (this === other) return true;
+    const a = this.siblings;
+    const b = other.siblings;
+    if (a.length !== b.length) return false;
+    // Siblings ascend by dot and the encoding starts each with its dot: unlike dots, unlike
+    // encodings (a replicated write against the state it supersedes), with no encoding made.
+    for (let i = 0; i < a.length; i++) if (!sameDot(a[i]!.dot, b[i]!.dot)) return false;
+    return bytesEqual(this.encode(), other.encode());
   }
 
   /**
@@ -260,11 +290,18 @@ export class Versioned {
    */
   encode(writer?: ByteWriter): Uint8Array {
     if (writer === undefined && this.encoded !== undefined) return this.encoded;
-    const w = writer ?? new ByteWriter();
+    const w = writer ?? new ByteWriter({ initialBytes: this.sizeHint() });
     w.u8(DVV_FORMAT_VERSION).uvarint(this.siblings.length);
     for (const s of this.siblings) writeSibling(w, s);
     const bytes = w.finish();
     if (writer === undefined) this.encoded = bytes;
+    return bytes;
+  }
+
+  /** About the encoding's length (short node ids), so its writer is made once at that size. */
+  private sizeHint(): number {
+    let bytes = 4;
+    for (const s of this.siblings) bytes += 32 + 3 * s.dot.replica.length + 24 * s.past.size + (s.value?.length ?? 0);
     return bytes;
   }
 

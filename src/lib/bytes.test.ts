@@ -374,3 +374,35 @@ test('utf8ByteLength agrees with TextEncoder, lone surrogates included', () => {
     ),
   );
 });
+
+test('short ASCII strings read from the interned table are each their own bytes, at every length', () => {
+  // Every string of up to 3 units over the alphabet's edges (0, 1, 0x7e, 0x7f), plus 7-unit ones
+  // (the longest interned): read twice each (the second read hits the table), never another string.
+  const alphabet = [0, 1, 0x7e, 0x7f].map((c) => String.fromCharCode(c));
+  const strings = [''];
+  for (let len = 1; len <= 3; len++) {
+    for (const s of strings.filter((x) => x.length === len - 1)) for (const c of alphabet) strings.push(s + c);
+  }
+  strings.push('\x7f'.repeat(7), '\0'.repeat(7), 'n1node3', 'n1node4', '\x7f'.repeat(6), 'abcdefgh');
+  for (let round = 0; round < 2; round++) {
+    const w = new ByteWriter();
+    for (const s of strings) w.stringUvarint(s).u8(0xaa);
+    const r = new ByteReader(w.finish());
+    for (const s of strings) {
+      assert.equal(r.stringUvarint(), s);
+      assert.equal(r.u8(), 0xaa);
+    }
+    r.expectEnd();
+  }
+  // A non-ASCII short string is not interned and still decodes; a cut one is truncated.
+  const w = new ByteWriter();
+  w.stringUvarint('é').stringUvarint('n1');
+  const bytes = w.finish();
+  assert.equal(new ByteReader(bytes).stringUvarint(), 'é');
+  const cut = new ByteReader(bytes.subarray(0, bytes.length - 1));
+  assert.equal(cut.stringUvarint(), 'é');
+  assert.throws(
+    () => cut.stringUvarint(),
+    (e: unknown) => e instanceof ProtocolError && e.code === 'truncated',
+  );
+});

@@ -37,6 +37,14 @@ const VARINT64_BYTES_MAX = 10;
 const TWO_POW_32 = 0x1_0000_0000;
 /** Strings up to this many bytes are decoded by hand when ASCII. */
 const SHORT_STRING_BYTES_MAX = 64;
+/**
+ * ASCII strings up to this many bytes are read once and the same string returned after (node ids,
+ * field names: read on every replicated write). 7 × 7 bits and a length fit a safe integer key.
+ */
+const INTERNED_BYTES_MAX = 7;
+/** Bound on the interned strings (the table starts over when full). */
+const INTERNED_STRINGS_COUNT_MAX = 4096;
+const interned = new Map<number, string>();
 const MASK_64 = 0xffff_ffff_ffff_ffffn;
 const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
@@ -575,6 +583,10 @@ export class ByteReader {
 
   private utf8(length: number): string {
     const at = this.pos;
+    if (length <= INTERNED_BYTES_MAX) {
+      const short = this.interned(length);
+      if (short !== undefined) return short;
+    }
     const bytes = this.raw(length);
     if (length <= SHORT_STRING_BYTES_MAX) {
       // Short ASCII strings: cheaper by hand than through TextDecoder.
@@ -592,6 +604,31 @@ export class ByteReader {
     } catch (cause) {
       throw new ProtocolError('invalid_utf8', `invalid UTF-8 in string at offset ${at}`, { offset: at, cause });
     }
+  }
+
+  /**
+   * A short ASCII string at the read position (the read moves past it), from the table when read
+   * before: no view and no new string. Undefined when not ASCII (nothing read then).
+   */
+  private interned(length: number): string | undefined {
+    if (!(Number.isSafeInteger(length) && length >= 0)) outOfRange('raw length', length);
+    const buf = this.buf;
+    const at = this.pos;
+    if (length > buf.length - at) return undefined; // raw() reports the truncation
+    let key = length;
+    for (let i = 0; i < length; i++) {
+      const b = buf[at + i]!;
+      if (b >= 0x80) return undefined;
+      key = key * 0x80 + b;
+    }
+    this.pos = at + length;
+    let s = interned.get(key);
+    if (s === undefined) {
+      s = String.fromCharCode.apply(null, buf.subarray(at, at + length) as unknown as number[]);
+      if (interned.size >= INTERNED_STRINGS_COUNT_MAX) interned.clear();
+      interned.set(key, s);
+    }
+    return s;
   }
 
   /** NULLABLE_STRING (Kafka): INT16 length, −1 = null. */

@@ -25,6 +25,8 @@ export type VectorOrder = 'before' | 'after' | 'equal' | 'concurrent';
 export class VectorClock {
   private readonly counters: ReadonlyMap<NodeId, number>;
   readonly entriesMax: number;
+  /** entries() once made (the clock is immutable); encodeInto reads it, callers get copies. */
+  private sorted: Array<[NodeId, number]> | undefined;
 
   private constructor(counters: ReadonlyMap<NodeId, number>, entriesMax: number) {
     this.counters = counters;
@@ -61,7 +63,12 @@ export class VectorClock {
 
   /** Entries sorted by node id. */
   entries(): Array<[NodeId, number]> {
-    return [...this.counters].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return this.sortedEntries().map(([node, n]) => [node, n]);
+  }
+
+  private sortedEntries(): ReadonlyArray<readonly [NodeId, number]> {
+    this.sorted ??= [...this.counters].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return this.sorted;
   }
 
   /** This clock with `node`'s counter plus one (a local or send event at `node`). */
@@ -81,6 +88,11 @@ export class VectorClock {
 
   /** Entry-wise maximum (least upper bound). Commutative, associative, idempotent. */
   merge(other: VectorClock): VectorClock {
+    // Immutable clocks: a side that adds nothing is the answer (same bound, so the same LimitError).
+    if (other.entriesMax === this.entriesMax) {
+      if (other.counters.size === 0) return this;
+      if (this.counters.size === 0) return other;
+    }
     const next = new Map(this.counters);
     for (const [node, n] of other.counters) if (n > (next.get(node) ?? 0)) next.set(node, n);
     if (next.size > this.entriesMax) {
@@ -153,7 +165,7 @@ export class VectorClock {
 
   /** Appends the canonical encoding to `writer` (for embedding in a larger message). */
   encodeInto(writer: ByteWriter): void {
-    const entries = this.entries();
+    const entries = this.sortedEntries();
     writer.uvarint(entries.length);
     for (const [node, n] of entries) writer.stringUvarint(node).uvarint(n);
   }

@@ -86,6 +86,28 @@ export type EntryExtent =
   | { readonly kind: EntryKind; readonly keyAt: number; readonly keyBytes: number; readonly end: number }
   | string;
 
+/**
+ * Where the entry at buf[at, end) ends, its header checked as entryExtentAt checks it; -1 when
+ * malformed (entryExtentAt then says why). No object made: a point lookup walks dozens per block.
+ */
+export function entryEndAt(buf: Uint8Array, at: number, end: number, bounds: EntryBounds): number {
+  if (end - at < ENTRY_HEADER_BYTES) return -1;
+  const kind = buf[at]!;
+  if (kind !== EntryKind.put && kind !== EntryKind.tombstone) return -1;
+  const keyBytes = buf[at + 1]! | (buf[at + 2]! << 8);
+  const metaBytes = buf[at + 3]! | (buf[at + 4]! << 8);
+  const valueBytes = (buf[at + 5]! | (buf[at + 6]! << 8) | (buf[at + 7]! << 16) | (buf[at + 8]! << 24)) >>> 0;
+  if (keyBytes > bounds.keyBytesMax || metaBytes > bounds.metaBytesMax || valueBytes > bounds.valueBytesMax) return -1;
+  if (kind === EntryKind.tombstone && valueBytes !== 0) return -1;
+  const total = ENTRY_HEADER_BYTES + keyBytes + metaBytes + valueBytes;
+  return end - at < total ? -1 : at + total;
+}
+
+/** The key length of an entry entryEndAt accepted. */
+export function entryKeyBytesAt(buf: Uint8Array, at: number): number {
+  return buf[at + 1]! | (buf[at + 2]! << 8);
+}
+
 export function entryExtentAt(buf: Uint8Array, at: number, end: number, bounds: EntryBounds): EntryExtent {
   if (end - at < ENTRY_HEADER_BYTES) return `entry header cut off (${end - at} bytes)`;
   // Little-endian fields read byte by byte: no DataView per entry (a block walk reads dozens).

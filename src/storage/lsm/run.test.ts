@@ -95,15 +95,15 @@ test('a truncated run or a foreign file is a CorruptionError naming the file', (
 
 test('the block cache keeps the most recently used blocks within its byte bound', () => {
   const cache = new BlockCache(100);
-  cache.put('a', new Uint8Array(40));
-  cache.put('b', new Uint8Array(40));
-  assert.ok(cache.get('a') !== undefined); // a is now the most recent
-  cache.put('c', new Uint8Array(40));
-  assert.equal(cache.get('b'), undefined, 'the least recently used block went');
-  assert.ok(cache.get('a') !== undefined && cache.get('c') !== undefined);
+  cache.put(1, new Uint8Array(40));
+  cache.put(2, new Uint8Array(40));
+  assert.ok(cache.get(1) !== undefined); // a is now the most recent
+  cache.put(3, new Uint8Array(40));
+  assert.equal(cache.get(2), undefined, 'the least recently used block went');
+  assert.ok(cache.get(1) !== undefined && cache.get(3) !== undefined);
   assert.ok(cache.bytes <= 100);
-  cache.put('huge', new Uint8Array(101));
-  assert.equal(cache.get('huge'), undefined, 'a block over the bound is not cached');
+  cache.put(4, new Uint8Array(101));
+  assert.equal(cache.get(4), undefined, 'a block over the bound is not cached');
   assert.equal(new BlockCache(0).bytes, 0);
 });
 

@@ -39,7 +39,9 @@ import {
   type EntryBounds,
   ENTRY_HEADER_BYTES,
   entryBytes,
+  entryEndAt,
   entryExtentAt,
+  entryKeyBytesAt,
   entryNumbersProblemAt,
   getU64,
   setU64,
@@ -225,12 +227,13 @@ export class RunWriter {
  * (0: no caching). Keyed by run path and block number; a compaction's removed runs age out.
  */
 export class BlockCache {
-  private readonly blocks = new Map<string, Uint8Array>();
+  /** By a reader's cacheBase plus the block's number. */
+  private readonly blocks = new Map<number, Uint8Array>();
   private heldBytes = 0;
 
   constructor(readonly bytesMax: number) {}
 
-  get(id: string): Uint8Array | undefined {
+  get(id: number): Uint8Array | undefined {
     const b = this.blocks.get(id);
     if (b !== undefined) {
       this.blocks.delete(id);
@@ -239,7 +242,7 @@ export class BlockCache {
     return b;
   }
 
-  put(id: string, block: Uint8Array): void {
+  put(id: number, block: Uint8Array): void {
     if (block.byteLength > this.bytesMax) return;
     this.blocks.set(id, block);
     this.heldBytes += block.byteLength;
@@ -257,6 +260,11 @@ export class BlockCache {
 
 const noCache = new BlockCache(0);
 
+/** A run's blocks in a BlockCache's keys (4 KiB blocks: runs to 256 GiB); blocks past it are not cached. */
+const CACHED_BLOCKS_PER_RUN_MAX = 2 ** 26;
+/** Readers opened in this process: each has its own range of cache keys (2^27 of them). */
+let readersOpened = 0;
+
 /** Reads one live run: footer, index and bloom checked at open; blocks checked per read. */
 export class RunReader {
   private constructor(
@@ -270,7 +278,13 @@ export class RunReader {
     private readonly bloom: BloomFilter,
     private readonly verifyBlocks: boolean,
     private readonly cache: BlockCache,
-  ) {}
+  ) {
+    assert(readersOpened < 2 ** 27, 'run readers opened in this process exhaust the block cache keys');
+    this.cacheBase = readersOpened++ * CACHED_BLOCKS_PER_RUN_MAX;
+  }
+
+  /** This reader's first BlockCache key (a number: no string made and hashed per lookup). */
+  private readonly cacheBase: number;
 
   /** Opens run `id` in `dir`; CorruptionError if any structural check fails. */
   static open(
@@ -389,8 +403,8 @@ export class RunReader {
 
   /** The bytes of block `b` (its CRC checked), from the cache or the file; the CRC excluded. */
   blockBytes(b: number): Uint8Array {
-    const id = `${this.path}#${b}`;
-    const cached = this.cache.get(id);
+    const id = b < CACHED_BLOCKS_PER_RUN_MAX ? this.cacheBase + b : -1;
+    const cached = id < 0 ? undefined : this.cache.get(id);
     if (cached !== undefined) return cached;
     const offset = this.offsets[b]!;
     const length = this.lengths[b]!;
@@ -399,7 +413,7 @@ export class RunReader {
       crc32c(buf.subarray(0, length - CRC_BYTES)) ===
         new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(length - CRC_BYTES, true);
     const buf = readChecked(this.file, this.path, offset, length, `block ${b}`, ok).subarray(0, length - CRC_BYTES);
-    this.cache.put(id, buf);
+    if (id >= 0) this.cache.put(id, buf);
     return buf;
   }
 
@@ -437,13 +451,15 @@ export class RunReader {
     const b = this.blockFor(key);
     if (b >= this.lastKeys.length) return undefined;
     const buf = this.blockBytes(b);
+    const end = buf.byteLength;
     let at = 0;
-    while (at < buf.byteLength) {
-      const x = this.extentAt(b, buf, at);
-      const c = compareKeysAt(buf, x.keyAt, x.keyBytes, key, 0, key.byteLength);
+    while (at < end) {
+      const next = entryEndAt(buf, at, end, this.bounds);
+      if (next < 0) this.extentAt(b, buf, at); // throws: why the entry is malformed
+      const c = compareKeysAt(buf, at + ENTRY_HEADER_BYTES, entryKeyBytesAt(buf, at), key, 0, key.byteLength);
       if (c > 0) return undefined;
       if (c === 0) return this.decodeAt(b, buf, at).entry;
-      at = x.end;
+      at = next;
     }
     return undefined;
   }

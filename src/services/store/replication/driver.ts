@@ -84,7 +84,13 @@ import {
 } from '../../../dynamo/messages.ts';
 import type { MoveProgress, MoveStats } from '../../../dynamo/move.ts';
 import { repairMarked, storedCollectionCount } from '../../../dynamo/collection-store.ts';
-import { DynamoReplica, levelCount, type Output, type ReplicaStats } from '../../../dynamo/replica.ts';
+import {
+  DynamoReplica,
+  levelCount,
+  type Output,
+  type ReplicaStats,
+  type StoredState,
+} from '../../../dynamo/replica.ts';
 import type { Ring } from '../../../dynamo/ring.ts';
 import type { PaxosOperation, PaxosOutcome, PaxosStore } from '../../../dynamo/paxos.ts';
 import { type ReplicaStore, type TokenPage, tokenPage, type ValuePage } from '../../../dynamo/store.ts';
@@ -603,6 +609,7 @@ export class ReplicaNode {
       );
     }
     let request: ClientRequest;
+    let held: StoredState | undefined;
     if (req.kind === 'get') request = { kind: 'get', key: req.key, level: req.level };
     else if (req.kind === 'rows') request = req;
     else if (req.kind === 'typed') {
@@ -620,8 +627,8 @@ export class ReplicaNode {
       const value = req.kind === 'delete' ? null : (req.value ?? new Uint8Array(0));
       // An oversized key or value is the replica's to refuse (key_too_large, value_too_large).
       const keyOk = req.key.length <= limits.kvKeyBytesMax;
-      // One read of the held state serves the size check and the timestamp.
-      const held = keyOk ? this.store.get(req.key) : undefined;
+      // One read of the held state serves the size check, the timestamp and the coordination.
+      held = keyOk ? this.replica.storedState(req.key) : undefined;
       const heldBytes = held?.length ?? 0;
       if (
         value !== null &&
@@ -641,7 +648,7 @@ export class ReplicaNode {
         context: req.context ?? emptyContext(),
         level: req.level,
         ts: keyOk
-          ? this.stamp(held === undefined ? Versioned.empty() : Versioned.decode(held))
+          ? this.stamp(held === undefined ? Versioned.empty() : held.state)
           : this.hlc.now(this.env.clock.wallMs()),
         ...(req.overHeld === true ? { overHeld: true } : {}),
         ...(value !== null && req.expiresAtMs !== undefined ? { expiresAtMs: req.expiresAtMs } : {}),
@@ -651,7 +658,7 @@ export class ReplicaNode {
     this.pending.set(id, { kind: req.kind, level: req.level, startedMs: this.nowMs(), done });
     this.refreshView();
     try {
-      this.process(this.replica.request(id, request));
+      this.process(this.replica.request(id, request, held));
     } catch (error) {
       // A disk error (the engine is poisoned): the node stops; this request is not left pending.
       this.pending.delete(id);
@@ -1057,7 +1064,10 @@ function toOutcome(result: ClientResult, nowMs: number): ReplicaOutcome {
     ok: true,
     state: {
       siblings: state.siblings,
-      context: state.context(),
+      // Made when asked (a read-modify-write writes back with it; a SET's reply never asks).
+      get context() {
+        return state.context();
+      },
       chosen: state.chosen(),
       versioned: state,
       ...(result.collection === undefined ? {} : { collection: result.collection }),

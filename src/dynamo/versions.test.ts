@@ -174,6 +174,36 @@ function oneSibling(replica: string, counter: number, past: [string, number][], 
   return Versioned.decode(w.finish());
 }
 
+test('contextCounter refuses what context refuses: siblings whose histories join past the bound', () => {
+  // Two siblings of 200-entry pasts sharing no node (a peer's state: merges do not bound it).
+  const w = new ByteWriter();
+  w.u8(DVV_FORMAT_VERSION).uvarint(2);
+  for (const side of ['a', 'b']) {
+    w.stringUvarint(`${side}0`).uvarint(1);
+    VectorClock.from(
+      Array.from({ length: 200 }, (_, i) => [`${side}${String(i + 1).padStart(3, '0')}`, 1] as [string, number]),
+      limits.dvvEntriesCountMax,
+    ).encodeInto(w);
+    w.u64(0n).u8(1).bytesUvarint(bytes(1));
+  }
+  const wide = Versioned.decode(w.finish());
+  const refused = (e: unknown) => e instanceof LimitError;
+  assert.throws(() => wide.context(), refused);
+  assert.throws(() => Versioned.decode(wide.encode()).contextCounter('a0'), refused);
+  assert.throws(() => wide.update(emptyContext(), 'a0', bytes(2), ts(1)), refused);
+  // One sibling whose past is full: its dot would make one entry more.
+  const full = new ByteWriter();
+  full.u8(DVV_FORMAT_VERSION).uvarint(1).stringUvarint('zz').uvarint(1);
+  VectorClock.from(
+    Array.from({ length: limits.dvvEntriesCountMax }, (_, i) => [`n${i}`, 1] as [string, number]),
+    limits.dvvEntriesCountMax,
+  ).encodeInto(full);
+  full.u64(0n).u8(1).bytesUvarint(bytes(1));
+  const one = Versioned.decode(full.finish());
+  assert.throws(() => one.contextCounter('zz'), refused);
+  assert.equal(Versioned.empty().contextCounter('zz'), 0);
+});
+
 test('merge of two one-sibling states is the rule: union by dot, minus each dot in the other past', () => {
   // The write path's shortcut (versions.ts merge) against the rule, forged states included: each
   // sibling in the other's past (a cycle no protocol run makes) leaves none.

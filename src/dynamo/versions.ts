@@ -142,15 +142,17 @@ export class Versioned {
     return this.ctx;
   }
 
-  /** context().get(replica), without making the context. */
+  /**
+   * context().get(replica), throwing as it throws: without making the context for one sibling
+   * whose past has room for its dot (a join of more could pass dvvEntriesCountMax).
+   */
   contextCounter(replica: NodeId): number {
-    if (this.ctx !== undefined) return this.ctx.get(replica);
-    let n = 0;
-    for (const s of this.siblings) {
-      n = Math.max(n, s.past.get(replica));
-      if (s.dot.replica === replica) n = Math.max(n, s.dot.counter);
+    if (this.siblings.length === 0) return 0;
+    const only = this.siblings.length === 1 ? this.siblings[0]! : undefined;
+    if (this.ctx !== undefined || only === undefined || only.past.size >= limits.dvvEntriesCountMax) {
+      return this.context().get(replica);
     }
-    return n;
+    return Math.max(only.past.get(replica), only.dot.replica === replica ? only.dot.counter : 0);
   }
 
   /**
@@ -298,10 +300,16 @@ export class Versioned {
     return bytes;
   }
 
-  /** About the encoding's length (short node ids), so its writer is made once at that size. */
+  /**
+   * About the encoding's length (ASCII node ids of about 5 bytes, counters under 2^21), so its
+   * writer is made once at that size: within 64 bytes in V8's heap, and no growth past them.
+   */
   private sizeHint(): number {
-    let bytes = 4;
-    for (const s of this.siblings) bytes += 32 + 3 * s.dot.replica.length + 24 * s.past.size + (s.value?.length ?? 0);
+    let bytes = 2;
+    for (const s of this.siblings) {
+      bytes += 14 + s.dot.replica.length + 8 * s.past.size;
+      if (s.value !== null) bytes += 3 + s.value.length + (s.expiresAtMs === undefined ? 0 : 8);
+    }
     return bytes;
   }
 

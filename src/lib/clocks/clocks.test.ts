@@ -256,6 +256,32 @@ test('vector clock compare is antisymmetric and agrees with entry-wise ≤', () 
   );
 });
 
+test('vector clocks of up to 40 nodes answer get, merge, increment and compare as a map of counters does', () => {
+  // Past a dozen entries get searches instead of scanning: both against the model.
+  const ids = Array.from({ length: 40 }, (_, i) => `n${String(i).padStart(2, '0')}`);
+  const modelArb = fc.dictionary(fc.constantFrom(...ids), fc.integer({ min: 0, max: 3 }), { maxKeys: 40 });
+  fc.assert(
+    fc.property(modelArb, modelArb, fc.constantFrom(...ids, 'absent', ''), (ma, mb, node) => {
+      const a = VectorClock.from(Object.entries(ma));
+      const b = VectorClock.from(Object.entries(mb));
+      const at = (m: Record<string, number>, n: string) => m[n] ?? 0;
+      for (const n of [...ids, 'absent', '']) assert.equal(a.get(n), at(ma, n));
+      const merged = a.merge(b);
+      for (const n of ids) assert.equal(merged.get(n), Math.max(at(ma, n), at(mb, n)));
+      assert.deepEqual(
+        merged.entries().map(([n]) => n),
+        ids.filter((n) => Math.max(at(ma, n), at(mb, n)) > 0),
+      );
+      assert.equal(a.increment(node).get(node), at(ma, node) + 1);
+      const le = ids.every((n) => at(ma, n) <= at(mb, n));
+      const ge = ids.every((n) => at(ma, n) >= at(mb, n));
+      assert.equal(a.compare(b), le && ge ? 'equal' : le ? 'before' : ge ? 'after' : 'concurrent');
+      assert.deepEqual(VectorClock.decode(merged.encode()).entries(), merged.entries());
+    }),
+    { numRuns: 500 },
+  );
+});
+
 test('vector clock encoding is canonical and round-trips; non-canonical bytes are rejected', () => {
   fc.assert(
     fc.property(vcArb, (a) => {

@@ -23,19 +23,20 @@ export const VECTOR_CLOCK_ENTRIES_MAX_DEFAULT = 4 * limits.clusterNodesMax;
 export type VectorOrder = 'before' | 'after' | 'equal' | 'concurrent';
 
 export class VectorClock {
-  private readonly counters: ReadonlyMap<NodeId, number>;
+  /** Node ids strictly ascending (code unit order), each with its counter (>= 1) in `counts`. */
+  private readonly ids: readonly NodeId[];
+  private readonly counts: readonly number[];
   readonly entriesMax: number;
-  /** entries() once made (the clock is immutable); encodeInto reads it, callers get copies. */
-  private sorted: Array<[NodeId, number]> | undefined;
 
-  private constructor(counters: ReadonlyMap<NodeId, number>, entriesMax: number) {
-    this.counters = counters;
+  private constructor(ids: readonly NodeId[], counts: readonly number[], entriesMax: number) {
+    this.ids = ids;
+    this.counts = counts;
     this.entriesMax = entriesMax;
   }
 
   static empty(entriesMax = VECTOR_CLOCK_ENTRIES_MAX_DEFAULT): VectorClock {
     assert(Number.isSafeInteger(entriesMax) && entriesMax > 0, `entriesMax must be positive: ${entriesMax}`);
-    return new VectorClock(new Map(), entriesMax);
+    return new VectorClock(NO_IDS, NO_COUNTS, entriesMax);
   }
 
   /** From explicit entries (tests, decoding). Zero counters are dropped. */
@@ -50,100 +51,116 @@ export class VectorClock {
     }
     if (m.size > entriesMax)
       throw new LimitError('vectorClockEntriesMax', `vector clock has ${m.size} entries, max ${entriesMax}`);
-    return new VectorClock(m, entriesMax);
+    const sorted = [...m].sort((a, b) => compareIds(a[0], b[0]));
+    return new VectorClock(
+      sorted.map((e) => e[0]),
+      sorted.map((e) => e[1]),
+      entriesMax,
+    );
   }
 
   get size(): number {
-    return this.counters.size;
+    return this.ids.length;
   }
 
   get(node: NodeId): number {
-    return this.counters.get(node) ?? 0;
+    const ids = this.ids;
+    // Clocks hold a few nodes: a scan beats a search until a dozen.
+    if (ids.length <= 12) {
+      for (let i = 0; i < ids.length; i++) if (ids[i] === node) return this.counts[i]!;
+      return 0;
+    }
+    let lo = 0;
+    let hi = ids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const id = ids[mid]!;
+      if (id === node) return this.counts[mid]!;
+      if (id < node) lo = mid + 1;
+      else hi = mid;
+    }
+    return 0;
   }
 
   /** Entries sorted by node id. */
   entries(): Array<[NodeId, number]> {
-    return this.sortedEntries().map(([node, n]) => [node, n]);
-  }
-
-  private sortedEntries(): ReadonlyArray<readonly [NodeId, number]> {
-    this.sorted ??= [...this.counters].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    return this.sorted;
+    return this.ids.map((id, i) => [id, this.counts[i]!]);
   }
 
   /** This clock with `node`'s counter plus one (a local or send event at `node`). */
   increment(node: NodeId): VectorClock {
-    const next = new Map(this.counters);
     const n = this.get(node);
     assert(n < Number.MAX_SAFE_INTEGER, 'vector clock counter exhausted');
-    next.set(node, n + 1);
-    if (next.size > this.entriesMax) {
+    const { ids, counts } = mergeEntries(this.ids, this.counts, [node], [n + 1]);
+    if (ids.length > this.entriesMax) {
       throw new LimitError(
         'vectorClockEntriesMax',
-        `vector clock would have ${next.size} entries, max ${this.entriesMax}`,
+        `vector clock would have ${ids.length} entries, max ${this.entriesMax}`,
       );
     }
-    return new VectorClock(next, this.entriesMax);
+    return new VectorClock(ids, counts, this.entriesMax);
   }
 
   /** Entry-wise maximum (least upper bound). Commutative, associative, idempotent. */
   merge(other: VectorClock): VectorClock {
     // Immutable clocks: a side that adds nothing is the answer (same bound, so the same LimitError).
     if (other.entriesMax === this.entriesMax) {
-      if (other.counters.size === 0) return this;
-      if (this.counters.size === 0) return other;
+      if (other.ids.length === 0) return this;
+      if (this.ids.length === 0) return other;
     }
-    const next = new Map(this.counters);
-    for (const [node, n] of other.counters) if (n > (next.get(node) ?? 0)) next.set(node, n);
-    if (next.size > this.entriesMax) {
+    const { ids, counts } = mergeEntries(this.ids, this.counts, other.ids, other.counts);
+    if (ids.length > this.entriesMax) {
       throw new LimitError(
         'vectorClockEntriesMax',
-        `merged vector clock has ${next.size} entries, max ${this.entriesMax}`,
+        `merged vector clock has ${ids.length} entries, max ${this.entriesMax}`,
       );
     }
-    return new VectorClock(next, this.entriesMax);
+    return new VectorClock(ids, counts, this.entriesMax);
   }
 
   /**
-   * The entry-wise maximum of every clock in `clocks` and every single entry in `points`, built in
-   * one Map: what folding merge over them gives (zero counters dropped), with the same LimitError
-   * when the result passes `entriesMax` (a fold's every step is a subset of its result).
+   * The entry-wise maximum of every clock in `clocks` and every single entry in `points`: what
+   * folding merge over them gives (zero counters dropped), with the same LimitError when the
+   * result passes `entriesMax` (a fold's every step is a subset of its result).
    */
   static join(
     clocks: readonly VectorClock[],
     points: readonly (readonly [NodeId, number])[],
     entriesMax = VECTOR_CLOCK_ENTRIES_MAX_DEFAULT,
   ): VectorClock {
-    const next = new Map<NodeId, number>();
-    for (const clock of clocks) {
-      for (const [node, n] of clock.counters) if (n > (next.get(node) ?? 0)) next.set(node, n);
-    }
+    let ids: readonly NodeId[] = NO_IDS;
+    let counts: readonly number[] = NO_COUNTS;
+    for (const clock of clocks) ({ ids, counts } = mergeEntries(ids, counts, clock.ids, clock.counts));
     for (const [node, n] of points) {
       assert(Number.isSafeInteger(n) && n >= 0, `vector clock counter must be a non-negative integer: ${n}`);
-      if (n > (next.get(node) ?? 0)) next.set(node, n);
+      if (n > 0) ({ ids, counts } = mergeEntries(ids, counts, [node], [n]));
     }
-    if (next.size > entriesMax) {
-      throw new LimitError('vectorClockEntriesMax', `merged vector clock has ${next.size} entries, max ${entriesMax}`);
+    if (ids.length > entriesMax) {
+      throw new LimitError('vectorClockEntriesMax', `merged vector clock has ${ids.length} entries, max ${entriesMax}`);
     }
-    return new VectorClock(next, entriesMax);
+    return new VectorClock(ids, counts, entriesMax);
   }
 
   /** How this clock relates to `other`: before = this happened before other. */
   compare(other: VectorClock): VectorOrder {
-    let thisLess = false; // some entry of this < other
+    let thisLess = false; // some entry of this < other (absent = 0)
     let otherLess = false; // some entry of other < this
-    for (const [node, n] of this.counters) {
-      const m = other.get(node);
-      if (n < m) thisLess = true;
-      else if (n > m) otherLess = true;
-    }
-    if (!thisLess) {
-      // Entries only `other` has are > 0 = this clock's value for them.
-      for (const node of other.counters.keys()) {
-        if (!this.counters.has(node)) {
-          thisLess = true;
-          break;
-        }
+    const a = this.ids;
+    const b = other.ids;
+    let i = 0;
+    let j = 0;
+    while (i < a.length || j < b.length) {
+      if (j === b.length || (i < a.length && a[i]! < b[j]!)) {
+        otherLess = true; // this has a node other lacks
+        i++;
+      } else if (i === a.length || b[j]! < a[i]!) {
+        thisLess = true;
+        j++;
+      } else {
+        const n = this.counts[i++]!;
+        const m = other.counts[j++]!;
+        if (n < m) thisLess = true;
+        else if (n > m) otherLess = true;
       }
     }
     if (thisLess && otherLess) return 'concurrent';
@@ -165,9 +182,9 @@ export class VectorClock {
 
   /** Appends the canonical encoding to `writer` (for embedding in a larger message). */
   encodeInto(writer: ByteWriter): void {
-    const entries = this.sortedEntries();
-    writer.uvarint(entries.length);
-    for (const [node, n] of entries) writer.stringUvarint(node).uvarint(n);
+    const ids = this.ids;
+    writer.uvarint(ids.length);
+    for (let i = 0; i < ids.length; i++) writer.stringUvarint(ids[i]!).uvarint(this.counts[i]!);
   }
 
   /** Reads one vector clock from `reader`; untrusted input, so every rule is checked. */
@@ -178,7 +195,9 @@ export class VectorClock {
         count,
       });
     }
-    const m = new Map<NodeId, number>();
+    if (count === 0) return new VectorClock(NO_IDS, NO_COUNTS, entriesMax);
+    const ids: NodeId[] = [];
+    const counts: number[] = [];
     let prev: string | undefined;
     for (let i = 0; i < count; i++) {
       const node = reader.stringUvarint();
@@ -190,10 +209,11 @@ export class VectorClock {
         throw new ProtocolError('invalid_vector_clock', 'vector clock entries not strictly sorted by node id');
       }
       if (n === 0) throw new ProtocolError('invalid_vector_clock', `zero counter for node ${JSON.stringify(node)}`);
-      m.set(node, n);
+      ids.push(node);
+      counts.push(n);
       prev = node;
     }
-    return new VectorClock(m, entriesMax);
+    return new VectorClock(ids, counts, entriesMax);
   }
 
   static decode(bytes: Uint8Array, entriesMax = VECTOR_CLOCK_ENTRIES_MAX_DEFAULT): VectorClock {
@@ -208,4 +228,48 @@ export class VectorClock {
       .map(([n, c]) => `${n}:${c}`)
       .join(', ')}}`;
   }
+}
+
+const NO_IDS: readonly NodeId[] = Object.freeze([]);
+const NO_COUNTS: readonly number[] = Object.freeze([]);
+
+/** Code unit order (the encoding's). */
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The entry-wise maximum of two sorted entry lists, in one pass; a list that adds nothing to the
+ * other is returned as it is (clocks are immutable, so their arrays are shared).
+ */
+function mergeEntries(
+  aIds: readonly NodeId[],
+  aCounts: readonly number[],
+  bIds: readonly NodeId[],
+  bCounts: readonly number[],
+): { ids: readonly NodeId[]; counts: readonly number[] } {
+  if (bIds.length === 0) return { ids: aIds, counts: aCounts };
+  if (aIds.length === 0) return { ids: bIds, counts: bCounts };
+  const ids: NodeId[] = [];
+  const counts: number[] = [];
+  let aWins = true; // every entry of the result is a's
+  let i = 0;
+  let j = 0;
+  while (i < aIds.length || j < bIds.length) {
+    if (j === bIds.length || (i < aIds.length && aIds[i]! < bIds[j]!)) {
+      ids.push(aIds[i]!);
+      counts.push(aCounts[i++]!);
+    } else if (i === aIds.length || bIds[j]! < aIds[i]!) {
+      aWins = false;
+      ids.push(bIds[j]!);
+      counts.push(bCounts[j++]!);
+    } else {
+      const n = aCounts[i++]!;
+      const m = bCounts[j++]!;
+      if (m > n) aWins = false;
+      ids.push(aIds[i - 1]!);
+      counts.push(Math.max(n, m));
+    }
+  }
+  return aWins ? { ids: aIds, counts: aCounts } : { ids, counts };
 }

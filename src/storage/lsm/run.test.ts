@@ -47,11 +47,24 @@ test('point reads and range cursors return exactly the entries written', () => {
       fc.uint8Array({ maxLength: 8 }),
       (keys, blockBytes, a, b) => {
         const entries = entriesOf(keys, 3000);
-        const { reader, info } = writeRun(entries, blockBytes);
+        const { reader, info, disk } = writeRun(entries, blockBytes);
         assert.equal(info.entries, entries.length);
         assert.equal(reader.info.maxSeq, entries.length);
         for (const e of entries) assert.deepEqual(reader.get(e.key), e);
         assert.equal(reader.get(Uint8Array.of(9, 9, 9, 9, 9, 9, 9, 9, 9)), undefined);
+        // Through a block cache: the second read of each key searches the block's kept entry starts.
+        const cache = new BlockCache(1 << 22);
+        const cached = RunReader.open(disk, 'd', 1, bounds, { cache });
+        for (let round = 0; round < 2; round++) {
+          for (const e of entries) assert.deepEqual(cached.get(e.key), e);
+          for (const k of [a, b, Uint8Array.of(9, 9, 9, 9, 9, 9, 9, 9, 9)]) {
+            assert.deepEqual(
+              cached.get(k),
+              entries.find((e) => compareKeys(e.key, k) === 0),
+            );
+          }
+        }
+        cached.close();
         const [start, end] = compareKeys(a, b) <= 0 ? [a, b] : [b, a];
         const want = entries.filter((e) => compareKeys(e.key, start) >= 0 && compareKeys(e.key, end) < 0);
         const got: Entry[] = [];
@@ -105,6 +118,14 @@ test('the block cache keeps the most recently used blocks within its byte bound'
   cache.put(4, new Uint8Array(101));
   assert.equal(cache.get(4), undefined, 'a block over the bound is not cached');
   assert.equal(new BlockCache(0).bytes, 0);
+  // A block's entry starts count with it, and evict as it does.
+  const kept = new BlockCache(100);
+  const block = kept.put(1, new Uint8Array(60));
+  kept.addStarts(1, block, new Int32Array(5));
+  assert.equal(kept.bytes, 80);
+  kept.put(2, new Uint8Array(30));
+  assert.equal(kept.get(1), undefined, 'block and starts went together');
+  assert.equal(kept.bytes, 30);
 });
 
 test('a cursor refuses a block whose CRC holds but whose keys are out of order or end off its index', () => {
@@ -125,7 +146,7 @@ test('a cursor refuses a block whose CRC holds but whose keys are out of order o
     return got;
   };
   // Rewrites key bytes of the one block in place and re-seals its CRC (the block starts the file).
-  const damaged = (edit: (block: Uint8Array) => void): RunReader => {
+  const damaged = (edit: (block: Uint8Array) => void, cache?: BlockCache): RunReader => {
     const { disk, reader } = writeRun(entries, 1 << 20);
     reader.close();
     const f = disk.open(path, { create: false });
@@ -134,7 +155,7 @@ test('a cursor refuses a block whose CRC holds but whose keys are out of order o
     new DataView(block.buffer).setUint32(3 * size, crc32c(block.subarray(0, 3 * size)), true);
     f.writeAt(0, block);
     f.close();
-    return RunReader.open(disk, 'd', 1, bounds);
+    return RunReader.open(disk, 'd', 1, bounds, cache === undefined ? {} : { cache });
   };
   const keyAt = (i: number) => i * size + ENTRY_HEADER_BYTES;
   const back = (reader: RunReader, end: Uint8Array | null) => {
@@ -155,6 +176,15 @@ test('a cursor refuses a block whose CRC holds but whose keys are out of order o
     b[keyAt(2)] = 0x20;
   });
   assert.throws(() => walk(swapped, Uint8Array.of(0)), refused('out of order'));
+  // A point read through a cache makes the block's entry starts, checking the order of every key.
+  const viaCache = damaged(
+    (b) => {
+      b[keyAt(1)] = 0x30;
+      b[keyAt(2)] = 0x20;
+    },
+    new BlockCache(1 << 20),
+  );
+  assert.throws(() => viaCache.get(Uint8Array.of(0x10)), refused('out of order'));
   // A reverse cursor walks the whole block first: every entry checked before the first is handed out.
   assert.throws(() => back(swapped, null), refused('out of order'));
   assert.throws(() => back(swapped, Uint8Array.of(0x11)), refused('out of order'));

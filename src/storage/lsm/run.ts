@@ -222,18 +222,26 @@ export class RunWriter {
   }
 }
 
+/** A verified data block, and once a point lookup asked, where each of its entries starts. */
+export interface CachedBlock {
+  readonly bytes: Uint8Array;
+  /** Entry starts in key order, every header and the key order checked (RunReader.entryStarts). */
+  starts: Int32Array | undefined;
+}
+
 /**
  * Verified data blocks of every run, least recently used evicted first, at most `bytesMax` bytes
- * (0: no caching). Keyed by run path and block number; a compaction's removed runs age out.
+ * (0: no caching), a block's entry starts counted with it. Keyed by a reader's cacheBase plus the
+ * block's number (a number: no string made and hashed per lookup); a compaction's removed runs
+ * age out.
  */
 export class BlockCache {
-  /** By a reader's cacheBase plus the block's number. */
-  private readonly blocks = new Map<number, Uint8Array>();
+  private readonly blocks = new Map<number, CachedBlock>();
   private heldBytes = 0;
 
   constructor(readonly bytesMax: number) {}
 
-  get(id: number): Uint8Array | undefined {
+  get(id: number): CachedBlock | undefined {
     const b = this.blocks.get(id);
     if (b !== undefined) {
       this.blocks.delete(id);
@@ -242,14 +250,34 @@ export class BlockCache {
     return b;
   }
 
-  put(id: number, block: Uint8Array): void {
-    if (block.byteLength > this.bytesMax) return;
+  /** Caches `bytes` as block `id` (not when over the bound) and returns its entry either way. */
+  put(id: number, bytes: Uint8Array): CachedBlock {
+    const block: CachedBlock = { bytes, starts: undefined };
+    if (bytes.byteLength > this.bytesMax) return block;
     this.blocks.set(id, block);
-    this.heldBytes += block.byteLength;
+    this.heldBytes += bytes.byteLength;
+    this.evict();
+    return block;
+  }
+
+  /** Whether `block` is the one cached as `id`. */
+  holds(id: number, block: CachedBlock): boolean {
+    return this.blocks.get(id) === block;
+  }
+
+  /** Block `id` (cached or not) was given its entry starts. */
+  addStarts(id: number, block: CachedBlock, starts: Int32Array): void {
+    block.starts = starts;
+    if (!this.holds(id, block)) return;
+    this.heldBytes += starts.byteLength;
+    this.evict();
+  }
+
+  private evict(): void {
     for (const [k, v] of this.blocks) {
       if (this.heldBytes <= this.bytesMax) break;
       this.blocks.delete(k);
-      this.heldBytes -= v.byteLength;
+      this.heldBytes -= v.bytes.byteLength + (v.starts?.byteLength ?? 0);
     }
   }
 
@@ -403,7 +431,15 @@ export class RunReader {
 
   /** The bytes of block `b` (its CRC checked), from the cache or the file; the CRC excluded. */
   blockBytes(b: number): Uint8Array {
-    const id = b < CACHED_BLOCKS_PER_RUN_MAX ? this.cacheBase + b : -1;
+    return this.block(b).bytes;
+  }
+
+  private blockId(b: number): number {
+    return b < CACHED_BLOCKS_PER_RUN_MAX ? this.cacheBase + b : -1;
+  }
+
+  private block(b: number): CachedBlock {
+    const id = this.blockId(b);
     const cached = id < 0 ? undefined : this.cache.get(id);
     if (cached !== undefined) return cached;
     const offset = this.offsets[b]!;
@@ -413,8 +449,7 @@ export class RunReader {
       crc32c(buf.subarray(0, length - CRC_BYTES)) ===
         new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(length - CRC_BYTES, true);
     const buf = readChecked(this.file, this.path, offset, length, `block ${b}`, ok).subarray(0, length - CRC_BYTES);
-    if (id >= 0) this.cache.put(id, buf);
-    return buf;
+    return id >= 0 ? this.cache.put(id, buf) : { bytes: buf, starts: undefined };
   }
 
   /** The extent of the entry at `at` of block `b`'s bytes, or a CorruptionError. */
@@ -450,18 +485,68 @@ export class RunReader {
     if (!this.bloom.mayContain(key)) return undefined;
     const b = this.blockFor(key);
     if (b >= this.lastKeys.length) return undefined;
-    const buf = this.blockBytes(b);
+    const block = this.block(b);
+    const buf = block.bytes;
+    if (block.starts === undefined && !this.cache.holds(this.blockId(b), block)) {
+      // Not kept: one walk to the key, no starts made for nothing.
+      const end = buf.byteLength;
+      let at = 0;
+      while (at < end) {
+        const next = entryEndAt(buf, at, end, this.bounds);
+        if (next < 0) this.extentAt(b, buf, at); // throws: why the entry is malformed
+        const c = compareKeysAt(buf, at + ENTRY_HEADER_BYTES, entryKeyBytesAt(buf, at), key, 0, key.byteLength);
+        if (c > 0) return undefined;
+        if (c === 0) return this.decodeAt(b, buf, at).entry;
+        at = next;
+      }
+      return undefined;
+    }
+    const starts = block.starts ?? this.entryStarts(b, block);
+    // Binary search over the entries' keys, in place.
+    let lo = 0;
+    let hi = starts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const at = starts[mid]!;
+      const c = compareKeysAt(buf, at + ENTRY_HEADER_BYTES, entryKeyBytesAt(buf, at), key, 0, key.byteLength);
+      if (c === 0) return this.decodeAt(b, buf, at).entry;
+      if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return undefined;
+  }
+
+  /**
+   * Where each entry of block `b` starts, kept with the block: every header checked as a walk
+   * checks it and the keys strictly ascending (a CorruptionError otherwise), once per cached block.
+   */
+  private entryStarts(b: number, block: CachedBlock): Int32Array {
+    const buf = block.bytes;
     const end = buf.byteLength;
+    const starts: number[] = [];
+    let prev = -1;
     let at = 0;
     while (at < end) {
       const next = entryEndAt(buf, at, end, this.bounds);
       if (next < 0) this.extentAt(b, buf, at); // throws: why the entry is malformed
-      const c = compareKeysAt(buf, at + ENTRY_HEADER_BYTES, entryKeyBytesAt(buf, at), key, 0, key.byteLength);
-      if (c > 0) return undefined;
-      if (c === 0) return this.decodeAt(b, buf, at).entry;
+      if (prev >= 0) {
+        const c = compareKeysAt(
+          buf,
+          prev + ENTRY_HEADER_BYTES,
+          entryKeyBytesAt(buf, prev),
+          buf,
+          at + ENTRY_HEADER_BYTES,
+          entryKeyBytesAt(buf, at),
+        );
+        if (c >= 0) throw this.corruptAt(b, at, 'block keys out of order');
+      }
+      starts.push(at);
+      prev = at;
       at = next;
     }
-    return undefined;
+    const kept = Int32Array.from(starts);
+    this.cache.addStarts(this.blockId(b), block, kept);
+    return kept;
   }
 
   /** A cursor over entries with start <= key < end (end null: to the last key). */

@@ -65,7 +65,7 @@ import {
   tokenStart,
 } from '../storage/lsm/keys.ts';
 import type { AccessSketch } from './eviction.ts';
-import { DatasetAccount, entryBytes, type Tally } from './memory.ts';
+import { BUCKET_COUNT, bucketOf, DatasetAccount, entryBytes, type Tally } from './memory.ts';
 
 /** What the keyspace needs of the engine (LsmEngine satisfies it; tests may wrap one). */
 export type KeyspaceEngine = Pick<LsmEngine, 'apply' | 'getEntry' | 'scan' | 'sync' | 'durableSeq' | 'lastAppliedSeq'>;
@@ -354,9 +354,18 @@ export class Keyspace {
         limit: Math.max(1, Math.min(entriesMax - walked, WALK_PAGE_ENTRIES)),
         includeDead: true,
       });
+      walked += Math.max(1, page.entries.length); // an empty bucket costs a seek
+      if (page.entries.length === 0 && page.next === null) {
+        // Nothing left in this bucket: one more seek finds the next key, and every bucket before
+        // it is empty (a small or empty keyspace: a pass in a few seeks, not one per bucket).
+        const probe = this.engine.scan({ start: at.from, end: null, limit: 1, includeDead: true });
+        walked++;
+        const first = probe.entries[0];
+        if (this.account.skipEmptyBuckets(first === undefined ? BUCKET_COUNT : bucketOf(first.key))) break;
+        continue;
+      }
       const found: Tally = { bytes: 0, heads: 0, expiring: 0 };
       for (const e of page.entries) tallyInto(found, e, 1);
-      walked += Math.max(1, page.entries.length); // an empty bucket costs a seek
       this.account.walked(found, page.next);
       if (page.next === null && this.account.walkPosition.bucket === 0) break; // a pass ended
     }

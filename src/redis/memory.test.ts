@@ -216,3 +216,27 @@ test('DBSIZE and INFO expires past redisCountWalkKeysMax keys: the account count
   fullPass(h, 777);
   assert.equal(h.keyspace.size(now()), keysByScan(h, now()).stored);
 });
+
+test('a pass over an empty or sparse keyspace takes a few seeks, not one per bucket, and counts exactly', () => {
+  const steps = (h: RedisHarness): number => {
+    const before = h.keyspace.account.passes;
+    let n = 0;
+    while (h.keyspace.account.passes === before) {
+      h.keyspace.recountStep(4);
+      assert.ok(++n < 100_000, 'the recount ends');
+    }
+    return n;
+  };
+  const empty = new RedisHarness({ seed: 'memory-empty' });
+  // Each step of 4 seeks: the empty first bucket, a probe that finds no key (every bucket empty).
+  assert.equal(steps(empty), 1);
+  assert.ok(empty.keyspace.account.complete);
+  assert.equal(empty.keyspace.datasetBytes, 0);
+  const sparse = new RedisHarness({ seed: 'memory-sparse' });
+  for (let i = 0; i < 3; i++) sparse.run('SET', `key:${i}`, 'x'.repeat(10 * (i + 1)));
+  sparse.run('RPUSH', 'list', 'a', 'b', 'c');
+  // Four keys: at most a bucket and a probe per key, and one for the tail.
+  assert.ok(steps(sparse) <= 6, 'a handful of steps');
+  assert.equal(sparse.keyspace.datasetBytes, bruteForce(sparse));
+  assert.equal(sparse.keyspace.account.keys?.heads, 4);
+});

@@ -168,6 +168,23 @@ export class DatasetAccount {
   }
 
   /**
+   * The walk found nothing from its cursor up to bucket `before` (exclusive; BUCKET_COUNT: to the
+   * end): the current bucket ends with what it summed, every bucket after it and before `before`
+   * is counted empty. True when a pass ended (the walk is back at bucket 0).
+   */
+  skipEmptyBuckets(before: number): boolean {
+    const none: Tally = { bytes: 0, heads: 0, expiring: 0 };
+    const from = this.walkBucket;
+    // A key at or below the cursor's bucket: nothing to skip but the current bucket's rest.
+    const to = Math.max(before, from + 1);
+    while (this.walkBucket < to) {
+      this.walked(none, null);
+      if (this.walkBucket === 0) return true;
+    }
+    return false;
+  }
+
+  /**
    * Keys stored (heads, expired ones included until reclaimed) and those with a deadline, once
    * every bucket is counted (up to drift since the last pass); undefined before.
    */

@@ -126,6 +126,17 @@ test('the block cache keeps the most recently used blocks within its byte bound'
   kept.put(2, new Uint8Array(30));
   assert.equal(kept.get(1), undefined, 'block and starts went together');
   assert.equal(kept.bytes, 30);
+  // Starts that would not fit with their block are not kept (the review's thrash: they evicted
+  // every other block and then their own); a block put again replaces the old one's bytes.
+  const tight = new BlockCache(100);
+  tight.put(1, new Uint8Array(30));
+  const big = tight.put(2, new Uint8Array(70));
+  tight.addStarts(2, big, new Int32Array(10)); // 70 + 40 bytes: more than the bound alone
+  assert.ok(tight.get(1) !== undefined && tight.get(2) !== undefined, 'both blocks kept');
+  assert.equal(big.starts, undefined);
+  assert.equal(tight.bytes, 100);
+  tight.put(2, new Uint8Array(70));
+  assert.equal(tight.bytes, 100, 'the replaced block no longer counts');
 });
 
 test('a cursor refuses a block whose CRC holds but whose keys are out of order or end off its index', () => {

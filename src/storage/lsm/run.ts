@@ -254,6 +254,11 @@ export class BlockCache {
   put(id: number, bytes: Uint8Array): CachedBlock {
     const block: CachedBlock = { bytes, starts: undefined };
     if (bytes.byteLength > this.bytesMax) return block;
+    const replaced = this.blocks.get(id);
+    if (replaced !== undefined) {
+      this.blocks.delete(id);
+      this.heldBytes -= replaced.bytes.byteLength + (replaced.starts?.byteLength ?? 0);
+    }
     this.blocks.set(id, block);
     this.heldBytes += bytes.byteLength;
     this.evict();
@@ -267,6 +272,8 @@ export class BlockCache {
 
   /** Block `id` (cached or not) was given its entry starts. */
   addStarts(id: number, block: CachedBlock, starts: Int32Array): void {
+    // Not with a block they would push out of the cache (every other block first): kept without.
+    if (block.bytes.byteLength + starts.byteLength > this.bytesMax) return;
     block.starts = starts;
     if (!this.holds(id, block)) return;
     this.heldBytes += starts.byteLength;

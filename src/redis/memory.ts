@@ -173,15 +173,30 @@ export class DatasetAccount {
    * is counted empty. True when a pass ended (the walk is back at bucket 0).
    */
   skipEmptyBuckets(before: number): boolean {
-    const none: Tally = { bytes: 0, heads: 0, expiring: 0 };
-    const from = this.walkBucket;
-    // A key at or below the cursor's bucket: nothing to skip but the current bucket's rest.
-    const to = Math.max(before, from + 1);
-    while (this.walkBucket < to) {
-      this.walked(none, null);
-      if (this.walkBucket === 0) return true;
+    // The current bucket ends with what its walk summed (a key at or below it: that alone).
+    this.walked({ bytes: 0, heads: 0, expiring: 0 }, null);
+    if (this.walkBucket === 0) return true;
+    const to = Math.min(before, BUCKET_COUNT);
+    if (this.walkBucket >= to) return false;
+    // Every bucket in [walkBucket, to) is empty: counted so in one sweep of the arrays.
+    for (let b = this.walkBucket; b < to; b++) {
+      if (this.known[b] === 1) {
+        this.knownSum -= this.totals[b]!;
+        this.knownHeads -= this.heads[b]!;
+        this.knownExpiring -= this.expiring[b]!;
+      } else {
+        this.known[b] = 1;
+        this.knownCount++;
+      }
+      this.totals[b] = 0;
+      this.heads[b] = 0;
+      this.expiring[b] = 0;
     }
-    return false;
+    this.walkBucket = to % BUCKET_COUNT;
+    this.walkCursor = bucketStart(this.walkBucket);
+    if (this.walkBucket !== 0) return false;
+    this.passes++;
+    return true;
   }
 
   /**

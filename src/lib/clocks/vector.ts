@@ -196,8 +196,9 @@ export class VectorClock {
       });
     }
     if (count === 0) return new VectorClock(NO_IDS, NO_COUNTS, entriesMax);
-    const ids: NodeId[] = [];
-    const counts: number[] = [];
+    // At their size (a few entries: an empty array's first push reserves 17).
+    const ids = new Array<NodeId>(count);
+    const counts = new Array<number>(count);
     let prev: string | undefined;
     for (let i = 0; i < count; i++) {
       const node = reader.stringUvarint();
@@ -209,8 +210,8 @@ export class VectorClock {
         throw new ProtocolError('invalid_vector_clock', 'vector clock entries not strictly sorted by node id');
       }
       if (n === 0) throw new ProtocolError('invalid_vector_clock', `zero counter for node ${JSON.stringify(node)}`);
-      ids.push(node);
-      counts.push(n);
+      ids[i] = node;
+      counts[i] = n;
       prev = node;
     }
     return new VectorClock(ids, counts, entriesMax);
@@ -250,26 +251,31 @@ function mergeEntries(
 ): { ids: readonly NodeId[]; counts: readonly number[] } {
   if (bIds.length === 0) return { ids: aIds, counts: aCounts };
   if (aIds.length === 0) return { ids: bIds, counts: bCounts };
-  const ids: NodeId[] = [];
-  const counts: number[] = [];
+  // At most both lengths, cut to what was merged (an empty array's first push reserves 17).
+  const ids = new Array<NodeId>(aIds.length + bIds.length);
+  const counts = new Array<number>(aIds.length + bIds.length);
+  let k = 0;
   let aWins = true; // every entry of the result is a's
   let i = 0;
   let j = 0;
   while (i < aIds.length || j < bIds.length) {
     if (j === bIds.length || (i < aIds.length && aIds[i]! < bIds[j]!)) {
-      ids.push(aIds[i]!);
-      counts.push(aCounts[i++]!);
+      ids[k] = aIds[i]!;
+      counts[k++] = aCounts[i++]!;
     } else if (i === aIds.length || bIds[j]! < aIds[i]!) {
       aWins = false;
-      ids.push(bIds[j]!);
-      counts.push(bCounts[j++]!);
+      ids[k] = bIds[j]!;
+      counts[k++] = bCounts[j++]!;
     } else {
       const n = aCounts[i++]!;
       const m = bCounts[j++]!;
       if (m > n) aWins = false;
-      ids.push(aIds[i - 1]!);
-      counts.push(Math.max(n, m));
+      ids[k] = aIds[i - 1]!;
+      counts[k++] = Math.max(n, m);
     }
   }
-  return aWins ? { ids: aIds, counts: aCounts } : { ids, counts };
+  if (aWins) return { ids: aIds, counts: aCounts };
+  ids.length = k;
+  counts.length = k;
+  return { ids, counts };
 }

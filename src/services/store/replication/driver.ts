@@ -1060,17 +1060,25 @@ export class ReplicaNode {
 function toOutcome(result: ClientResult, nowMs: number): ReplicaOutcome {
   if (!result.ok) return result;
   const state = result.state.expiredAsTombstones(nowMs);
-  return {
-    ok: true,
-    state: {
-      siblings: state.siblings,
-      // Made when asked (a read-modify-write writes back with it; a SET's reply never asks).
-      get context() {
-        return state.context();
-      },
-      chosen: state.chosen(),
-      versioned: state,
-      ...(result.collection === undefined ? {} : { collection: result.collection }),
-    },
-  };
+  return { ok: true, state: new OutcomeState(state, result.collection) };
+}
+
+/** A KeyState whose context is made when asked (a read-modify-write writes back with it; a SET's reply never asks). */
+class OutcomeState implements KeyState {
+  readonly siblings: readonly Sibling[];
+  readonly chosen: Sibling | undefined;
+  readonly collection?: CollectionView;
+
+  constructor(
+    readonly versioned: Versioned,
+    collection: CollectionView | undefined,
+  ) {
+    this.siblings = versioned.siblings;
+    this.chosen = versioned.chosen();
+    if (collection !== undefined) this.collection = collection;
+  }
+
+  get context(): VectorClock {
+    return this.versioned.context();
+  }
 }

@@ -663,6 +663,33 @@ export function rowDots(schema: Schema, row: Row): Dot[] {
   return dotsOf(schema.value, row as Store);
 }
 
+/** A dot's cost in a row held in memory (an object of a replica id and a counter, in an array). */
+const DOT_MEMORY_BYTES = 32;
+
+/**
+ * About what one row holds in memory: its values' and nested elements' bytes and DOT_MEMORY_BYTES
+ * per dot (a kept view's changed rows are counted against their bound with it).
+ */
+export function rowBytes(schema: Schema, row: Row): number {
+  if (schema.type === 'orset') return DOT_MEMORY_BYTES * (row as readonly Dot[]).length;
+  assert(schema.type === 'ormap', 'a collection is an OR-Set or an OR-Map');
+  return storeBytes(schema.value, row as Store);
+}
+
+function storeBytes(schema: Schema, store: Store): number {
+  let bytes = 0;
+  if (schema.type === 'mvreg') {
+    for (const e of store as MvStore) bytes += DOT_MEMORY_BYTES + e.value.length;
+  } else if (schema.type === 'orset') {
+    for (const [element, dots] of store as ReadonlyMap<ByteString, readonly Dot[]>) {
+      bytes += element.length + DOT_MEMORY_BYTES * dots.length;
+    }
+  } else {
+    for (const [key, nested] of store as MapStore) bytes += key.length + storeBytes(schema.value, nested);
+  }
+  return bytes;
+}
+
 /**
  * A header's digest of every row (or a peer's) less the digests of `elements`' rows (`rowOf`: each
  * one's row, undefined for none): equal for two replicas when their rows outside `elements` are

@@ -27,6 +27,7 @@ import {
   type Header,
   type DecomposedDelta,
   type Row,
+  rowBytes,
 } from '../crdt/decomposed.ts';
 import { CausalContext } from '../crdt/dots.ts';
 import { type Mutations, noMutations } from '../lib/mutations.ts';
@@ -136,7 +137,17 @@ interface WholeView {
   readonly bytes: number;
   /** Every row written or deleted since the view was made, its last state (null: too many, drop it). */
   changed: Map<ByteString, Row | undefined> | null;
+  /** What `changed` holds (changedRowBytes of each), counted against the bound with `bytes`. */
+  changedBytes: number;
 }
+
+/** A changed row's cost in a kept view's map: the element, the map entry, and the row (rowBytes). */
+function changedRowBytes(schema: Schema, element: ByteString, row: Row | undefined): number {
+  return CHANGED_ROW_OVERHEAD_BYTES + element.length + (row === undefined ? 0 : rowBytes(schema, row));
+}
+
+/** A changed row's map entry and its element string, beyond the row itself. */
+const CHANGED_ROW_OVERHEAD_BYTES = 64;
 
 export class Collections {
   private readonly handles = new Map<string, StoredCollection>();
@@ -209,19 +220,37 @@ export class Collections {
   private keepWholeView(k: string, dc: DecomposedCollection, view: CollectionCrdt, collectionBytes: number): void {
     const bytes = collectionBytes + WHOLE_VIEW_OVERHEAD_BYTES;
     if (bytes > this.wholeViewsBytesMax) return;
-    const entry: WholeView = { dc, header: dc.header, view, bytes, changed: new Map() };
+    const entry: WholeView = { dc, header: dc.header, view, bytes, changed: new Map(), changedBytes: 0 };
     this.wholeViews.set(k, entry);
     this.wholeViewsBytes += bytes;
     const changesMax = Math.max(WHOLE_VIEW_CHANGES_COUNT_MIN, view.size >> 2);
+    const schema = dc.header.schema;
     dc.onRow = (element, row) => {
       if (this.wholeViews.get(k) !== entry) {
         dc.onRow = undefined; // forgotten since (forgetWholeView clears it too)
         return;
       }
-      if (entry.changed === null) return;
-      entry.changed.set(element, row);
-      if (entry.changed.size > changesMax) entry.changed = null;
+      const changed = entry.changed;
+      if (changed === null) return;
+      const before = changed.has(element) ? changedRowBytes(schema, element, changed.get(element)) : 0;
+      changed.set(element, row);
+      const delta = changedRowBytes(schema, element, row) - before;
+      entry.changedBytes += delta;
+      this.wholeViewsBytes += delta;
+      if (changed.size > changesMax || entry.bytes + entry.changedBytes > this.wholeViewsBytesMax) {
+        // Too many, or more than the bound alone: the next read decodes every row again.
+        entry.changed = null;
+        this.wholeViewsBytes -= entry.changedBytes;
+        entry.changedBytes = 0;
+        return;
+      }
+      this.evictWholeViews();
     };
+    this.evictWholeViews();
+  }
+
+  /** Forgets the least recently read views until the kept ones are within the bound. */
+  private evictWholeViews(): void {
     for (const old of this.wholeViews.keys()) {
       if (this.wholeViewsBytes <= this.wholeViewsBytesMax) break;
       this.forgetWholeView(old);
@@ -233,7 +262,7 @@ export class Collections {
     const kept = this.wholeViews.get(k);
     if (kept === undefined) return;
     this.wholeViews.delete(k);
-    this.wholeViewsBytes -= kept.bytes;
+    this.wholeViewsBytes -= kept.bytes + kept.changedBytes;
     kept.dc.onRow = undefined;
   }
 

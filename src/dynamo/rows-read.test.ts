@@ -280,6 +280,43 @@ test('the every-row views a replica keeps decoded stay within their bound: many 
   assert.ok(after.count <= emptied.count, `no view added or kept for rows cleared: ${after.count}`);
 });
 
+test('the rows a kept view records as changed since count against the bound of the views: big values written after a read drop them, small ones are patched in', () => {
+  const bound = 64 * 1024;
+  const c = new DynamoCluster({
+    ids: ['a'],
+    seed: 'whole-views-changed-bytes',
+    config: { collections: 'rows', wholeViewsBytesMax: bound },
+  });
+  const replica = c.node('a').replica;
+  const hset = (field: string, value: Uint8Array) => {
+    const id = c.typed('a', 'h', { type: 'hset', members: [enc.encode(field), value] }, 'ONE');
+    c.settle();
+    assert.ok(c.result(id)?.ok);
+  };
+  const read = () => {
+    const id = c.rows('a', 'h', 'ONE', null);
+    c.settle();
+    assert.ok(c.result(id)?.ok);
+  };
+  hset('a', enc.encode('1'));
+  read(); // kept
+  // Small changes: patched in at the next read.
+  for (let i = 0; i < 10; i++) hset(`s${i}`, enc.encode('x'));
+  const before = replica.wholeViewStats;
+  read();
+  assert.equal(replica.wholeViewStats.patched, before.patched + 1, 'small changes patched');
+  // Changed rows holding more than the bound (20 values of 8 KiB, never read since): not kept,
+  // so the next read decodes every row. Uncounted, they were 160 KiB past a 64 KiB bound.
+  for (let i = 0; i < 20; i++) {
+    hset(`big${i}`, new Uint8Array(8 * 1024).fill(i));
+    assert.ok(replica.wholeViewsKept.bytes <= bound, `after ${i + 1}: ${replica.wholeViewsKept.bytes} bytes`);
+  }
+  const mid = replica.wholeViewStats;
+  read();
+  assert.equal(replica.wholeViewStats.patched, mid.patched, 'not patched from changes past the bound');
+  assert.equal(replica.wholeViewStats.decoded, mid.decoded + 1, 'every row decoded again');
+});
+
 test('a kept every-row view patched with the rows changed since reads as every row does: a sorted set under random ZADD, ZREM, peer writes and reads, its entries in score order too', () => {
   const member = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h');
   const score = fc.constantFrom(-Infinity, -1.5, -0, 0, 1, 1, 2.25, 7, Infinity);

@@ -4,7 +4,7 @@
 // for one protocol is a programmer error, close is idempotent and frees the port; and bounds are
 // validated at listen time with errors that name the field.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { test } from 'node:test';
 import { hostOf, validateListenerBounds } from '../env/listener-core.ts';
 import { memoryLogger } from '../env/log.ts';
@@ -85,4 +85,26 @@ test('hostOf keys the per-address bound by host, IPv6 included', () => {
   assert.equal(hostOf('127.0.0.2:5000'), '127.0.0.2');
   assert.equal(hostOf('[::1]:5000'), '::1');
   assert.equal(hostOf('client-3:40001'), 'client-3');
+});
+
+test("a chunk's replies are held until the loop's check phase, then written: every socket's replies of an iteration go out back to back", async () => {
+  const all = listeners();
+  const heldAfterChunk: number[] = [];
+  const listener = all.listen('echo', { port: 0, bounds }, (conn) => {
+    conn.onData((chunk) => {
+      conn.write(new Uint8Array(chunk)); // a synchronous reply, as an N = 1 command's
+      // After the chunk's handling (its 'data' callback done): still held by the socket.
+      process.nextTick(() => heldAfterChunk.push(conn.bufferedBytes));
+    });
+  });
+  const port = await listener.ready();
+  const client = connect({ host: '127.0.0.1', port });
+  await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+  const got = new Promise<Buffer>((resolve) => client.once('data', (d: Buffer) => resolve(d)));
+  client.write('ping');
+  assert.equal((await got).toString(), 'ping', 'the reply arrives');
+  // Written at the end of the chunk (before this change), nothing was left at the next tick.
+  assert.deepEqual(heldAfterChunk, [4]);
+  client.destroy();
+  await all.close();
 });

@@ -15,9 +15,11 @@
 //     The kernel's own send buffer (some MB on loopback) is TCP's business, not counted.
 //   - write() hands the caller's bytes to the socket as they are (ClientConnection.write: the caller
 //     does not change them after; net.Socket keeps a reference until it writes them); the
-//     socket is corked while a chunk is handled, so its synchronous replies leave in one writev,
-//     and a write outside that (a reply that waited for peers) corks it until the loop's check
-//     phase (setImmediate), so the replies one loop iteration releases leave in one writev too.
+//     socket is corked while a chunk is handled and stays corked until the loop's check phase
+//     (setImmediate), as it is for a write outside a chunk (a reply that waited for peers): the
+//     replies of one loop iteration leave in one writev per socket, every socket's back to back
+//     (a client woken by the first is still awake for the next; written as each chunk ended,
+//     between other chunks' handling, each reply paid the client's wake-up).
 //   - every port of the process shares the one event loop fairly (src/net/port-turns.ts): a port
 //     handles at most limits.clientPortTurnBytesMax received bytes per loop turn, the rest waits on
 //     its connection (socket paused) for the next turn, so a flooded port cannot make another
@@ -158,11 +160,13 @@ class TcpListener implements Listener {
     let conn: CoreConnection | null = null;
     const io = new SocketIo(socket, this.turns, this.turnPort, (chunk) => {
       // Replies written while a chunk is handled leave in one writev, not one syscall each.
+      // Replies written while a chunk is handled leave at the loop's check phase with the other
+      // sockets' (holdForTurn), not when the chunk ends.
       socket.cork();
       try {
         conn?.received(chunk);
       } finally {
-        socket.uncork();
+        io.holdForTurn();
       }
     });
     socket.on('data', (chunk: Buffer) => io.received(chunk));
@@ -220,6 +224,21 @@ class SocketIo implements ConnectionIo, TurnConnection {
     }
     // A view, not a copy (ClientConnection.write: the caller hands the bytes over).
     this.socket.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), this.afterWrite);
+  }
+
+  /**
+   * Leaves the cork taken for a chunk to the loop's check phase (uncorkTurn), where every socket's
+   * replies of this loop iteration are written one after another. Written as each chunk ended,
+   * they went out between the handling of other sockets' chunks, so a client (redis-benchmark's
+   * one thread, say) had gone back to sleep between two of them and each write paid its wake-up
+   * (on this host's VMs a cross-CPU interrupt: 22 % of an N = 1 node's CPU, docs/benchmarks/redis.md).
+   */
+  holdForTurn(): void {
+    if (this.corkedForTurn) this.socket.uncork();
+    else {
+      this.corkedForTurn = true;
+      setImmediate(this.uncorkTurn);
+    }
   }
 
   private corkedForTurn = false;

@@ -131,3 +131,18 @@ test('a closed connection drops its queue; a dropped port is forgotten', () => {
   while (h.runTurn());
   assert.deepEqual(h.handled, ['a:1', 'b:3', 'b:5']);
 });
+
+test('delivering says whether a chunk is handed out by a turn (in the check phase) or at once', () => {
+  const h = harness(4);
+  const port = h.turns.port('p');
+  const seen: boolean[] = [];
+  const c = { deliver: () => seen.push(h.turns.delivering), setSocketReading: () => undefined };
+  const slot = h.turns.attach(port, c);
+  h.turns.setCoreReading(slot, true);
+  h.turns.received(slot, chunk('abcd')); // within the budget: at once
+  h.turns.received(slot, chunk('efgh')); // past it: waits for a turn
+  assert.deepEqual(seen, [false]);
+  while (h.runTurn());
+  assert.deepEqual(seen, [false, true]);
+  assert.equal(h.turns.delivering, false, 'false again after the turn');
+});

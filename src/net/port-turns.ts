@@ -138,8 +138,23 @@ export class PortTurns {
     this.defer(() => this.turn());
   }
 
+  /**
+   * True while turn() hands out chunks that waited (in the loop's check phase): a reply held for
+   * the check phase then would leave only in the next iteration's (tcp-listener.ts holdForTurn).
+   */
+  delivering = false;
+
   private turn(): void {
     this.scheduled = false;
+    this.delivering = true;
+    try {
+      this.serve();
+    } finally {
+      this.delivering = false;
+    }
+  }
+
+  private serve(): void {
     for (const p of this.all) p.used = 0;
     // Round robin: each port, in turn, one connection's chunk at a time, until its budget is spent.
     let progressed = true;

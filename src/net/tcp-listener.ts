@@ -19,7 +19,8 @@
 //     (setImmediate), as it is for a write outside a chunk (a reply that waited for peers): the
 //     replies of one loop iteration leave in one writev per socket, every socket's back to back
 //     (a client woken by the first is still awake for the next; written as each chunk ended,
-//     between other chunks' handling, each reply paid the client's wake-up).
+//     between other chunks' handling, each reply paid the client's wake-up). A chunk that waited
+//     for its port's turn is handled in the check phase already: its replies leave as it ends.
 //   - every port of the process shares the one event loop fairly (src/net/port-turns.ts): a port
 //     handles at most limits.clientPortTurnBytesMax received bytes per loop turn, the rest waits on
 //     its connection (socket paused) for the next turn, so a flooded port cannot make another
@@ -159,9 +160,8 @@ class TcpListener implements Listener {
     }
     let conn: CoreConnection | null = null;
     const io = new SocketIo(socket, this.turns, this.turnPort, (chunk) => {
-      // Replies written while a chunk is handled leave in one writev, not one syscall each.
-      // Replies written while a chunk is handled leave at the loop's check phase with the other
-      // sockets' (holdForTurn), not when the chunk ends.
+      // Replies written while a chunk is handled leave in one writev, at the loop's check phase
+      // with the other sockets' (holdForTurn), not when the chunk ends.
       socket.cork();
       try {
         conn?.received(chunk);
@@ -216,7 +216,8 @@ class SocketIo implements ConnectionIo, TurnConnection {
     if (this.socket.destroyed) return;
     // Replies written outside a chunk's handling (answers that waited for peers, Pub/Sub pushes)
     // are corked until the loop's check phase: one writev per loop iteration, not one syscall per reply.
-    // (While a chunk is handled the socket is corked already: its replies leave when it ends.)
+    // (While a chunk is handled the socket is corked already: its replies leave with the turn's,
+    // holdForTurn.)
     if (!this.corkedForTurn && this.socket.writableCorked === 0) {
       this.corkedForTurn = true;
       this.socket.cork();
@@ -234,7 +235,9 @@ class SocketIo implements ConnectionIo, TurnConnection {
    * (on this host's VMs a cross-CPU interrupt: 22 % of an N = 1 node's CPU, docs/benchmarks/redis.md).
    */
   holdForTurn(): void {
-    if (this.corkedForTurn) this.socket.uncork();
+    // A chunk that waited for its port's turn is handled in the check phase already: a cork left
+    // to it would hold the replies a whole iteration more, so they leave now, as before.
+    if (this.corkedForTurn || this.turns.delivering) this.socket.uncork();
     else {
       this.corkedForTurn = true;
       setImmediate(this.uncorkTurn);

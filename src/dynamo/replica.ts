@@ -1672,20 +1672,16 @@ export class DynamoReplica {
       rows.refused = true;
       return 'refused';
     }
-    this.mergeInto(r.key, state);
-    const local = this.local(r.key);
-    if (!holdsMarker(local)) return true;
-    let join = held?.join;
-    const joined = this.joinInto(
-      r.key,
+    const through = this.joinPeerPage(
+      r,
+      state,
       answer!,
-      local,
-      (dc) => {
-        join ??= dc.startJoin();
-        dc.joinPage(join, page);
-      },
-      fromStream(r),
+      held?.join,
+      (dc) => dc.startJoin(),
+      (dc, join) => dc.joinPage(join, page),
     );
+    if (through === undefined) return true;
+    const { joined, join } = through;
     if (joined && rows.front !== undefined) {
       rows.heads ??= new Map();
       const seen = rows.heads.get(from);
@@ -1772,28 +1768,22 @@ export class DynamoReplica {
       rows.refused = true;
       return 'refused';
     }
-    this.mergeInto(r.key, state);
-    const local = this.local(r.key);
-    if (!holdsMarker(local)) {
-      this.endTail(r, from);
-      return true;
-    }
     // Through a join from the end per peer (joinBackPage): the range its pages covered counts as
     // known from its context while the read is out, so a removal it saw holds against a row
     // another peer's page brings after it, whichever answers first.
-    let join = held?.join;
-    const joined = this.joinInto(
-      r.key,
+    const through = this.joinPeerPage(
+      r,
+      state,
       answer!,
-      local,
-      (dc) => {
-        // As joinReadPage's: the first page starts the join; a later one whose join the collection
-        // no longer holds (its handle repaired or dropped meanwhile) is refused by joinBackPage.
-        join ??= dc.startBackJoin();
-        dc.joinBackPage(join, page);
-      },
-      fromStream(r),
+      held?.join,
+      (dc) => dc.startBackJoin(),
+      (dc, join) => dc.joinBackPage(join, page),
     );
+    if (through === undefined) {
+      this.endTail(r, from);
+      return true;
+    }
+    const { joined, join } = through;
     if (!joined) {
       if (join !== undefined) this.abandonReadJoin(r.key, join);
       this.endTail(r, from);
@@ -1806,6 +1796,37 @@ export class DynamoReplica {
     }
     rows.tails.set(from, { next: page.from, parked: state, ...(join === undefined ? {} : { join }) });
     return false;
+  }
+
+  /**
+   * A peer's page of a read joined here through that peer's join: its state merged first, the
+   * join started at its first page (kept even when that page is refused, so the caller abandons
+   * it), then the page joined (one whose join the collection no longer holds, its handle repaired
+   * or dropped meanwhile, is refused). Undefined when this replica keeps no collection of the key.
+   */
+  private joinPeerPage(
+    r: ReadOp,
+    state: Versioned,
+    answer: RowsAnswer,
+    held: RowJoin | undefined,
+    start: (dc: DecomposedCollection) => RowJoin,
+    page: (dc: DecomposedCollection, join: RowJoin) => void,
+  ): { joined: boolean; join: RowJoin | undefined } | undefined {
+    this.mergeInto(r.key, state);
+    const local = this.local(r.key);
+    if (!holdsMarker(local)) return undefined;
+    let join = held;
+    const joined = this.joinInto(
+      r.key,
+      answer,
+      local,
+      (dc) => {
+        join ??= start(dc);
+        page(dc, join);
+      },
+      fromStream(r),
+    );
+    return { joined, join };
   }
 
   /** Forgets a peer's tail pages of a read, its join from the end abandoned (what its pages brought stays). */

@@ -235,19 +235,20 @@ test('a list under kind-4 headers (no high-water element recorded) gets one from
   assert.equal(tail(), 'k0009');
 });
 
-test('the every-row views a replica keeps decoded stay within their bound: many sets, emptied ones and dropped ones included', () => {
-  const bound = 8 * 1024;
-  const c = new DynamoCluster({
-    ids: ['a'],
-    seed: 'whole-views-bound',
-    config: { collections: 'rows', wholeViewsBytesMax: bound },
-  });
-  const replica = c.node('a').replica;
+/** One replica keeping every-row views within `bound`, and a read of every row of a key at it. */
+function viewsWithin(seed: string, bound: number) {
+  const c = new DynamoCluster({ ids: ['a'], seed, config: { collections: 'rows', wholeViewsBytesMax: bound } });
   const read = (key: string) => {
     const id = c.rows('a', key, 'ONE', null);
     c.settle();
     assert.ok(c.result(id)?.ok, `read of ${key}`);
   };
+  return { c, replica: c.node('a').replica, read };
+}
+
+test('the every-row views a replica keeps decoded stay within their bound: many sets, emptied ones and dropped ones included', () => {
+  const bound = 8 * 1024;
+  const { c, replica, read } = viewsWithin('whole-views-bound', bound);
   const members = (i: number) => [enc.encode(`m${i}`), enc.encode(`n${i}`)];
   const within = (when: string) => {
     const kept = replica.wholeViewsKept;
@@ -282,22 +283,13 @@ test('the every-row views a replica keeps decoded stay within their bound: many 
 
 test('the rows a kept view records as changed since count against the bound of the views: big values written after a read drop them, small ones are patched in', () => {
   const bound = 64 * 1024;
-  const c = new DynamoCluster({
-    ids: ['a'],
-    seed: 'whole-views-changed-bytes',
-    config: { collections: 'rows', wholeViewsBytesMax: bound },
-  });
-  const replica = c.node('a').replica;
+  const { c, replica, read: readKey } = viewsWithin('whole-views-changed-bytes', bound);
   const hset = (field: string, value: Uint8Array) => {
     const id = c.typed('a', 'h', { type: 'hset', members: [enc.encode(field), value] }, 'ONE');
     c.settle();
     assert.ok(c.result(id)?.ok);
   };
-  const read = () => {
-    const id = c.rows('a', 'h', 'ONE', null);
-    c.settle();
-    assert.ok(c.result(id)?.ok);
-  };
+  const read = () => readKey('h');
   hset('a', enc.encode('1'));
   read(); // kept
   // Small changes: patched in at the next read.

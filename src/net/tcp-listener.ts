@@ -219,20 +219,20 @@ class SocketIo implements ConnectionIo, TurnConnection {
     // (While a chunk is handled the socket is corked already: its replies leave with the turn's,
     // holdForTurn.)
     if (!this.corkedForTurn && this.socket.writableCorked === 0) {
-      this.corkedForTurn = true;
       this.socket.cork();
-      setImmediate(this.uncorkTurn);
+      this.holdForTurn();
     }
     // A view, not a copy (ClientConnection.write: the caller hands the bytes over).
     this.socket.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), this.afterWrite);
   }
 
   /**
-   * Leaves the cork taken for a chunk to the loop's check phase (uncorkTurn), where every socket's
-   * replies of this loop iteration are written one after another. Written as each chunk ended,
-   * they went out between the handling of other sockets' chunks, so a client (redis-benchmark's
-   * one thread, say) had gone back to sleep between two of them and each write paid its wake-up
-   * (on this host's VMs a cross-CPU interrupt: 22 % of an N = 1 node's CPU, docs/benchmarks/redis.md).
+   * Leaves the cork just taken (for a chunk, or for a reply outside one) to the loop's check phase
+   * (uncorkTurn), where every socket's replies of this loop iteration are written one after
+   * another. Written as each chunk ended, they went out between the handling of other sockets'
+   * chunks, so a client (redis-benchmark's one thread, say) had gone back to sleep between two of
+   * them and each write paid its wake-up (on this host's VMs a cross-CPU interrupt: 22 % of an
+   * N = 1 node's CPU, docs/benchmarks/redis.md).
    */
   holdForTurn(): void {
     // A chunk that waited for its port's turn is handled in the check phase already: a cork left

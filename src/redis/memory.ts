@@ -145,6 +145,17 @@ export class DatasetAccount {
       return;
     }
     const b = this.walkBucket;
+    this.setBucket(b, w);
+    this.walkBucket = (b + 1) % BUCKET_COUNT;
+    if (this.walkBucket === 0) this.passes++;
+    this.walkCursor = bucketStart(this.walkBucket);
+    w.bytes = 0;
+    w.heads = 0;
+    w.expiring = 0;
+  }
+
+  /** Bucket `b` counted as holding `t` (what it was known to hold before no longer counts). */
+  private setBucket(b: number, t: Tally): void {
     if (this.known[b] === 1) {
       this.knownSum -= this.totals[b]!;
       this.knownHeads -= this.heads[b]!;
@@ -153,18 +164,12 @@ export class DatasetAccount {
       this.known[b] = 1;
       this.knownCount++;
     }
-    this.totals[b] = w.bytes;
-    this.heads[b] = w.heads;
-    this.expiring[b] = w.expiring;
-    this.knownSum += w.bytes;
-    this.knownHeads += w.heads;
-    this.knownExpiring += w.expiring;
-    this.walkBucket = (b + 1) % BUCKET_COUNT;
-    if (this.walkBucket === 0) this.passes++;
-    this.walkCursor = bucketStart(this.walkBucket);
-    w.bytes = 0;
-    w.heads = 0;
-    w.expiring = 0;
+    this.totals[b] = t.bytes;
+    this.heads[b] = t.heads;
+    this.expiring[b] = t.expiring;
+    this.knownSum += t.bytes;
+    this.knownHeads += t.heads;
+    this.knownExpiring += t.expiring;
   }
 
   /**
@@ -179,19 +184,8 @@ export class DatasetAccount {
     const to = Math.min(before, BUCKET_COUNT);
     if (this.walkBucket >= to) return false;
     // Every bucket in [walkBucket, to) is empty: counted so in one sweep of the arrays.
-    for (let b = this.walkBucket; b < to; b++) {
-      if (this.known[b] === 1) {
-        this.knownSum -= this.totals[b]!;
-        this.knownHeads -= this.heads[b]!;
-        this.knownExpiring -= this.expiring[b]!;
-      } else {
-        this.known[b] = 1;
-        this.knownCount++;
-      }
-      this.totals[b] = 0;
-      this.heads[b] = 0;
-      this.expiring[b] = 0;
-    }
+    const none: Tally = { bytes: 0, heads: 0, expiring: 0 };
+    for (let b = this.walkBucket; b < to; b++) this.setBucket(b, none);
     this.walkBucket = to % BUCKET_COUNT;
     this.walkCursor = bucketStart(this.walkBucket);
     if (this.walkBucket !== 0) return false;

@@ -5,7 +5,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { decodeEntryAt, type Entry, EntryKind, encodeEntry, ENTRY_HEADER_BYTES, isDead } from './entry.ts';
+import {
+  decodeEntryAt,
+  type Entry,
+  EntryKind,
+  encodeEntry,
+  ENTRY_HEADER_BYTES,
+  entryEndAt,
+  entryExtentAt,
+  entryKeyBytesAt,
+  isDead,
+} from './entry.ts';
 
 const bounds = { keyBytesMax: 64, metaBytesMax: 16, valueBytesMax: 256 };
 
@@ -67,6 +77,45 @@ test('any header byte changed or random bytes decode to an entry within the boun
       assert.ok(typeof d === 'string' || d.end <= bytes.byteLength);
     }),
   );
+});
+
+test("entryEndAt (a point lookup's walk, no object made) accepts exactly what entryExtentAt accepts, and ends where it ends", () => {
+  // The two check the same header rules; run.ts relies on -1 exactly when entryExtentAt says why.
+  const agree = (bytes: Uint8Array, cut: number) => {
+    const x = entryExtentAt(bytes, 0, cut, bounds);
+    const end = entryEndAt(bytes, 0, cut, bounds);
+    if (typeof x === 'string') assert.equal(end, -1, x);
+    else {
+      assert.equal(end, x.end);
+      assert.equal(entryKeyBytesAt(bytes, 0), x.keyBytes);
+    }
+  };
+  fc.assert(
+    fc.property(entry, fc.nat(ENTRY_HEADER_BYTES - 1), fc.integer({ min: 0, max: 255 }), fc.nat(), (e, at, x, cut) => {
+      const bytes = encodeEntry(e);
+      bytes[at]! ^= x;
+      agree(bytes, bytes.byteLength);
+      agree(bytes, cut % (bytes.byteLength + 1));
+    }),
+    { numRuns: 2000 },
+  );
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => agree(bytes, bytes.byteLength)));
+  // And every value of every header byte of a put and a tombstone, at every cut.
+  const base = { key: Uint8Array.of(1, 2), seq: 7, timeMs: 0, meta: Uint8Array.of(3) };
+  for (const e of [
+    { ...base, kind: EntryKind.put, value: Uint8Array.of(4, 5) },
+    { ...base, kind: EntryKind.tombstone, value: new Uint8Array(0) },
+  ]) {
+    for (let at = 0; at < ENTRY_HEADER_BYTES; at++) {
+      for (let x = 0; x < 256; x++) {
+        // The entry then more bytes of its block (a length read too large may still fit).
+        const bytes = new Uint8Array(encodeEntry(e).byteLength + 300).fill(9);
+        bytes.set(encodeEntry(e));
+        bytes[at] = x;
+        for (let cut = 0; cut <= bytes.byteLength; cut += cut < 40 ? 1 : 37) agree(bytes, cut);
+      }
+    }
+  }
 });
 
 test('over-bound lengths are refused by name', () => {

@@ -459,6 +459,14 @@ export class RunReader {
     return id >= 0 ? this.cache.put(id, buf) : { bytes: buf, starts: undefined };
   }
 
+  /** Where the entry at `at` of block `b`'s bytes ends (its header checked), or a CorruptionError. */
+  private entryEnd(b: number, buf: Uint8Array, at: number): number {
+    const next = entryEndAt(buf, at, buf.byteLength, this.bounds);
+    if (next >= 0) return next;
+    this.extentAt(b, buf, at); // throws, saying why the entry is malformed
+    throw this.corruptAt(b, at, 'malformed entry'); // (the two checks agree: entry.test.ts)
+  }
+
   /** The extent of the entry at `at` of block `b`'s bytes, or a CorruptionError. */
   extentAt(b: number, buf: Uint8Array, at: number): { keyAt: number; keyBytes: number; end: number } {
     const x = entryExtentAt(buf, at, buf.byteLength, this.bounds);
@@ -499,8 +507,7 @@ export class RunReader {
       const end = buf.byteLength;
       let at = 0;
       while (at < end) {
-        const next = entryEndAt(buf, at, end, this.bounds);
-        if (next < 0) this.extentAt(b, buf, at); // throws: why the entry is malformed
+        const next = this.entryEnd(b, buf, at);
         const c = compareKeysAt(buf, at + ENTRY_HEADER_BYTES, entryKeyBytesAt(buf, at), key, 0, key.byteLength);
         if (c > 0) return undefined;
         if (c === 0) return this.decodeAt(b, buf, at).entry;
@@ -534,8 +541,7 @@ export class RunReader {
     let prev = -1;
     let at = 0;
     while (at < end) {
-      const next = entryEndAt(buf, at, end, this.bounds);
-      if (next < 0) this.extentAt(b, buf, at); // throws: why the entry is malformed
+      const next = this.entryEnd(b, buf, at);
       if (prev >= 0) {
         const c = compareKeysAt(
           buf,

@@ -91,10 +91,30 @@ export interface MetricSnapshot {
   max: number;
 }
 
+const NO_TRIPWIRES: ReadonlySet<string> = new Set();
+
+/** A tripwire counter rose (SimMetrics): thrown inside the node's code, so the run fails there. */
+export class TripwireError extends Error {
+  override readonly name = 'TripwireError';
+  constructor(
+    readonly counter: string,
+    readonly labels: Labels,
+  ) {
+    super(`tripwire: counter ${counter}${JSON.stringify(labels)} rose (SimulationOptions.tripwireCounters)`);
+  }
+}
+
 export class SimMetrics implements Metrics {
   private readonly series = new Map<string, MetricSnapshot>();
 
-  constructor(private readonly seriesMax: number = limits.metricSeriesMax) {}
+  /**
+   * `tripwires`: counters that must never rise in this run; an increment throws (inside the node's
+   * code, so the simulation fails at that event, naming the series).
+   */
+  constructor(
+    private readonly seriesMax: number = limits.metricSeriesMax,
+    private readonly tripwires: ReadonlySet<string> = NO_TRIPWIRES,
+  ) {}
 
   private get(kind: MetricSnapshot['kind'], name: string, labels: Labels = {}): MetricSnapshot {
     const key = `${name}{${Object.keys(labels)
@@ -114,6 +134,13 @@ export class SimMetrics implements Metrics {
 
   counter(name: string, _help: string, labels?: Labels): Counter {
     const s = this.get('counter', name, labels);
+    if (this.tripwires.has(name)) {
+      return {
+        inc: () => {
+          throw new TripwireError(name, labels ?? {});
+        },
+      };
+    }
     return {
       inc: (by = 1) => {
         s.value += by;

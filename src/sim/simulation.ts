@@ -93,7 +93,19 @@ export interface SimulationOptions<S> {
    * or no operator, keeps the default: the error fails the run.
    */
   readonly onDataRefusal?: (id: NodeId, refusal: DataRefusal, err: BaristaError) => boolean;
+  /**
+   * Counters whose increment fails the run (SimMetrics' tripwires). Default
+   * DEFAULT_TRIPWIRE_COUNTERS: between peers of one build no peer message is ever refused, so a
+   * refusal is a bug, and often a hidden one: the router counts a ProtocolError thrown anywhere in a
+   * message's handling and drops the message (a BARISTA SIBLINGS of a list once threw in its
+   * answer that way and its client waited forever). A test that sends peers garbage on purpose
+   * passes []; with network.corruptUndetectedProbability above 0 the default is [].
+   */
+  readonly tripwireCounters?: readonly string[];
 }
+
+/** Counters no honest run increments (SimulationOptions.tripwireCounters). */
+export const DEFAULT_TRIPWIRE_COUNTERS: readonly string[] = ['peer_messages_rejected_total'];
 
 /**
  * Why a node refused to run on its own data, typed by error code and fields (never by message):
@@ -245,6 +257,7 @@ export class Simulation<S = unknown> {
   private readonly nodeList: SimNode<S>[];
   private readonly byId = new Map<NodeId, SimNode<S>>();
   private readonly invariants: { name: string; check: InvariantCheck<S> }[] = [];
+  private readonly tripwires: ReadonlySet<string>;
   private readonly eventsAtOneInstantMax: number;
   private readonly pausedDeliveriesMax: number;
   private readonly hash = new TraceHasher();
@@ -280,6 +293,9 @@ export class Simulation<S = unknown> {
 
   constructor(options: SimulationOptions<S>) {
     this.options = options;
+    // Bits flipped past the frame checksum (corruptUndetectedProbability) are refused on purpose.
+    const garbled = (options.network?.corruptUndetectedProbability ?? 0) > 0;
+    this.tripwires = new Set(options.tripwireCounters ?? (garbled ? [] : DEFAULT_TRIPWIRE_COUNTERS));
     this.seed = String(options.seed);
     const ids = options.nodes;
     if (ids.length === 0) throw new ConfigError('nodes', 'a simulation needs at least one node');
@@ -671,7 +687,7 @@ export class Simulation<S = unknown> {
     node.state = 'up';
     node.handler = undefined;
     node.transportClosed = false;
-    node.metrics = new SimMetrics();
+    node.metrics = new SimMetrics(undefined, this.tripwires);
     node.env = this.makeEnv(node, node.incarnation);
     this.hash.u32(0x5000 | node.index).u32(node.incarnation);
     try {

@@ -11,6 +11,12 @@
 // hand: with the scratch keyspace's old unlimited string bound the N = 3 run fails with
 // "RangeError: Invalid typed array length: 9007199254740001" (the palette repeats the offsets
 // that reach it, and 10,000 commands a run make the hit certain for these seeds).
+// Since 2026-12-06 the N = 3 run is made in both collection layouts (rows is what `barista dev
+// --replicas 3` makes; only whole was fuzzed) and sends BARISTA SIBLINGS and WHERE on keys of every
+// type: BARISTA SIBLINGS of a list threw inside its answer (it read every CRDT sibling as a
+// counter), the router took the throw for a malformed peer message, and the client waited forever.
+// Negative control: that bug back fails both N = 3 runs at seed 1 (no reply), and the simulator's
+// tripwire on refused peer messages (src/sim/README.md) fails them at the refusal itself.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SeededRng } from '../../src/lib/rng.ts';
@@ -25,13 +31,15 @@ import { simServices } from '../support/sim-services.ts';
 
 const NODES = ['n1', 'n2', 'n3'];
 const COMMANDS_PER_SEED = 2500;
+/** store.replication.collections: a collection one CRDT value, or a row per element (what `barista dev --replicas N` makes). */
+type Layout = 'whole' | 'rows';
 
-function cluster(seed: string, replicas: number): Simulation<NodeServices> {
+function cluster(seed: string, replicas: number, collections: Layout): Simulation<NodeServices> {
   const sim = simServices({
     seed,
     nodes: NODES,
     services: [membershipService, storeService],
-    store: { replication: { replicas, antiEntropyIntervalMs: 0 } },
+    store: { replication: { replicas, antiEntropyIntervalMs: 0, collections } },
   });
   assert.ok(
     sim.runUntilCondition(() => NODES.every((id) => (storeOf(sim.instance(id)!).ring.ring.version ?? 0) > 0), 20_000),
@@ -136,10 +144,17 @@ const HOSTILE = [
  * register (tag-state.ts) runs every data command and transactions; 'key': untagged keys, the
  * empty key among them, each a register of its own (several in one command: per key or CROSSSLOT).
  */
-function fuzz(replicas: number, offered: readonly string[], refused: readonly string[], serial?: 'tag' | 'key'): void {
+function fuzz(
+  replicas: number,
+  offered: readonly string[],
+  refused: readonly string[],
+  serial?: 'tag' | 'key',
+  collections: Layout = 'whole',
+): void {
   const tagged = serial !== undefined;
   for (const seed of [1, 2, 3, 4]) {
-    const sim = cluster(`fuzz-replicated-${replicas}-${seed}${serial === undefined ? '' : `-${serial}`}`, replicas);
+    const name = `fuzz-replicated-${replicas}-${seed}${serial === undefined ? '' : `-${serial}`}-${collections}`;
+    const sim = cluster(name, replicas, collections);
     const rng = new SeededRng(seed);
     const c = new SimRespClient(sim, NODES[seed % NODES.length]!);
     const k = (name: string) => (serial === 'tag' ? `{f}${name}` : `k:${name}`);
@@ -166,6 +181,13 @@ function fuzz(replicas: number, offered: readonly string[], refused: readonly st
       }
       if (!tagged && rng.int(25) === 0) {
         c.send('BARISTA', 'CONSISTENCY', rng.pick(['ONE', 'QUORUM', 'ALL', 'ANY', 'SERIAL']));
+        continue;
+      }
+      if (rng.int(40) === 0) {
+        // Baristas' own commands on a key of any type (BARISTA SIBLINGS of a list once never answered).
+        const argv = ['BARISTA', rng.pick(['SIBLINGS', 'SIBLINGS', 'WHERE']), rng.pick(keys)];
+        sent.push(argv.join(' '));
+        c.send(...argv);
         continue;
       }
       const name = rng.int(20) === 0 ? rng.pick(refused) : rng.pick(offered);
@@ -206,6 +228,11 @@ test('N = 3: offered commands with hostile arguments at every level are answered
   const offered = [...commandTable.keys()].filter((name) => ReplicatedCommands.offers(name)).sort();
   assert.ok(offered.length > 80, `${offered.length} commands offered at N > 1`);
   fuzz(3, offered, ['msetnx', 'eval', 'object', 'sort', 'watch']);
+});
+
+test('N = 3, collections a row per element: offered commands with hostile arguments at every level are answered and crash no node', () => {
+  const offered = [...commandTable.keys()].filter((name) => ReplicatedCommands.offers(name)).sort();
+  fuzz(3, offered, ['msetnx', 'eval', 'object', 'sort', 'watch'], undefined, 'rows');
 });
 
 test('N = 3 at SERIAL over one hash tag: every data command with hostile arguments, in and out of MULTI, is answered and crashes no node', () => {

@@ -17,15 +17,18 @@ import { platformNode } from '../support/platform-node.ts';
 import { allNemesisKinds, runClusterSimulation } from '../../src/node/sim-cluster.ts';
 import { attachRaftInvariants } from '../../src/node/sim-raft-invariants.ts';
 import { SimulationFailure } from '../../src/sim/failure.ts';
+import { TripwireError } from '../../src/sim/observe.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
 
 const ids = ['n1', 'n2', 'n3'];
 
-function cluster(seed: string): Simulation<NodeServices> {
+/** `hostile`: the test sends peers messages they must refuse (no tripwire on refusals). */
+function cluster(seed: string, hostile = false): Simulation<NodeServices> {
   return new Simulation<NodeServices>({
     seed,
     nodes: ids,
     program: platformNode(ids),
+    ...(hostile ? { tripwireCounters: [] } : {}),
   });
 }
 
@@ -114,7 +117,7 @@ test('a forged Append that splits the metadata group is caught by that group’s
 });
 
 test('a Raft message for a group this node does not host is counted and dropped', () => {
-  const sim = cluster('groups-unknown');
+  const sim = cluster('groups-unknown', true);
   assert.ok(
     sim.runUntilCondition(() => leaderOf(sim, 'kv') !== undefined, 10_000),
     'a leader',
@@ -131,6 +134,27 @@ test('a Raft message for a group this node does not host is counted and dropped'
   assert.equal(sim.state('n2'), 'up');
   assert.ok(sim.instance('n2')!.groups.get('kv')!.core.currentTerm < 99, 'no group stepped the message');
   assert.equal(sim.failed, undefined);
+});
+
+test('by default a refused peer message fails the simulation (the tripwire on peer_messages_rejected_total)', () => {
+  const sim = cluster('groups-tripwire');
+  assert.ok(
+    sim.runUntilCondition(() => leaderOf(sim, 'kv') !== undefined, 10_000),
+    'a leader',
+  );
+  const heartbeat = encodeMessage({ type: MsgType.Heartbeat, from: 'n1', to: 'n2', term: 99, commit: 0, readSeq: 0 });
+  sim.network.send(sim.network.indexOf('n1')!, 'n2', MessageType.Raft, encodeGroupFrame('nope', heartbeat));
+  assert.throws(
+    () => sim.runFor(200),
+    (e: unknown) => {
+      const cause = sim.failed?.cause;
+      assert.equal(sim.failed?.invariant, 'exception');
+      assert.ok(cause instanceof TripwireError, String(e));
+      assert.equal(cause.counter, 'peer_messages_rejected_total');
+      assert.equal(cause.labels['code'], 'raft_group_unknown');
+      return true;
+    },
+  );
 });
 
 /** Removes `dir` and everything under it, durably. */

@@ -26,6 +26,8 @@ export interface SimServicesOptions {
   readonly clientLinks?: Partial<ClientLinkConfig>;
   /** Planted bugs every node runs with (negative controls). */
   readonly mutations?: Mutations;
+  /** SimulationOptions.tripwireCounters ([] for a test that sends peers garbage on purpose). */
+  readonly tripwireCounters?: readonly string[];
 }
 
 export function simServices(o: SimServicesOptions): Simulation<NodeServices> {
@@ -35,6 +37,7 @@ export function simServices(o: SimServicesOptions): Simulation<NodeServices> {
     ...(o.clientLinks === undefined ? {} : { clientLinks: o.clientLinks }),
     ...(o.mutations === undefined ? {} : { mutations: o.mutations }),
     ...(o.initiallyDown === undefined ? {} : { initiallyDown: o.initiallyDown }),
+    ...(o.tripwireCounters === undefined ? {} : { tripwireCounters: o.tripwireCounters }),
     program: (env: Env) =>
       new NodeServices(
         env,

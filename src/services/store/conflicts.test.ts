@@ -27,11 +27,16 @@ type Conflicts = 'siblings' | 'last-write-wins';
  * The simulator starts each node's clock at its own origin (days apart): the wall clocks are set
  * equal to n1's, then `skewMs` added per node.
  */
-function cluster(seed: string, conflicts: Conflicts, skewMs: Record<string, number> = {}): Simulation<NodeServices> {
+function cluster(
+  seed: string,
+  conflicts: Conflicts,
+  skewMs: Record<string, number> = {},
+  collections: 'whole' | 'rows' = 'whole',
+): Simulation<NodeServices> {
   const sim = replicatedCluster(seed, NODES, 3, {
     conflicts,
     consistency: 'QUORUM',
-    replication: { antiEntropyIntervalMs: 0, readRepairChance: 0 },
+    replication: { antiEntropyIntervalMs: 0, readRepairChance: 0, collections },
   });
   const wall = (id: string) => sim.instance(id)!.env.clock.wallMs();
   const base = wall('n1');
@@ -181,3 +186,42 @@ test('last-write-wins at N = 2 of 3 nodes: a SET reaching a node that is no repl
     }
   }
 });
+
+for (const collections of ['whole', 'rows'] as const) {
+  test(`BARISTA SIBLINGS answers on a key of every type (collections ${collections}), a concurrent collection write as an error element`, () => {
+    // Found 2026-12-06: SIBLINGS decoded every CRDT sibling as a counter, threw inside the read's
+    // answer, and the client of a list, set, hash or sorted set waited forever.
+    const sim = cluster(`conflicts-siblings-types-${collections}`, 'siblings', {}, collections);
+    settleViews(sim);
+    const writes = [
+      ['SET', 's', 'v'],
+      ['INCRBY', 'n', '5'],
+      ['RPUSH', 'l', 'a'],
+      ['SADD', 'set', 'a'],
+      ['HSET', 'h', 'f', 'v'],
+      ['ZADD', 'z', '1', 'a'],
+    ];
+    assert.deepEqual(run(sim, 'n1', ...writes), ['+OK', ':5', ':1', ':1', ':1', ':1']);
+    const wrongType = '-WRONGTYPE Operation against a key holding the wrong kind of value';
+    for (const at of NODES) {
+      assert.deepEqual(
+        run(sim, at, ...['s', 'n', 'l', 'set', 'h', 'z', 'none'].map((k) => ['BARISTA', 'SIBLINGS', k])),
+        ['*[$v]', '*[$5]', wrongType, wrongType, wrongType, wrongType, '*[]'],
+        at,
+      );
+    }
+    // One key, two types, two siblings: an RPUSH through a cut-off n3 at ONE and a SET through n1,
+    // in both orders (the later write is the newest sibling, which GET and TYPE go by).
+    const cut = sim.network.isolate('n3');
+    assert.deepEqual(run(sim, 'n3', ['BARISTA', 'CONSISTENCY', 'ONE'], ['RPUSH', 'c1', 'x']), ['+OK', ':1']);
+    assert.deepEqual(run(sim, 'n1', ['SET', 'c1', 'text'], ['SET', 'c2', 'text']), ['+OK', '+OK']);
+    assert.deepEqual(run(sim, 'n3', ['BARISTA', 'CONSISTENCY', 'ONE'], ['RPUSH', 'c2', 'x']), ['+OK', ':1']);
+    cut.heal();
+    settleViews(sim);
+    repairAll(sim);
+    assert.deepEqual(
+      run(sim, 'n2', ['TYPE', 'c1'], ['BARISTA', 'SIBLINGS', 'c1'], ['TYPE', 'c2'], ['BARISTA', 'SIBLINGS', 'c2']),
+      ['+string', '*[$text,-WRONGTYPE a concurrent list write]', '+list', wrongType],
+    );
+  });
+}

@@ -31,7 +31,7 @@ import {
 } from '../../dynamo/typed.ts';
 import type { Versioned } from '../../dynamo/versions.ts';
 import type { CollectionView } from '../../dynamo/messages.ts';
-import { CollectionMarker, decodeCrdt, ORMap, ORSet, PNCounter } from '../../crdt/crdt.ts';
+import { CollectionMarker, type Crdt, decodeCrdt, ORMap, ORSet, PNCounter } from '../../crdt/crdt.ts';
 import { schemaEqual } from '../../crdt/causal.ts';
 import { BaristaError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
@@ -84,7 +84,11 @@ export function shownType(state: Versioned): string | null {
   const top = state.chosen();
   if (top === undefined || top.value === null) return null;
   if (top.crdt !== true) return 'string';
-  const c = decodeCrdt(top.value); // once: showsValue's emptied-collection rule, inline
+  return crdtShownType(decodeCrdt(top.value)); // once: showsValue's emptied-collection rule, inline
+}
+
+/** TYPE's word for a CRDT value (null: an emptied collection, which reads as no key). */
+export function crdtShownType(c: Crdt): string | null {
   if (c instanceof PNCounter) return 'string';
   if (c instanceof CollectionMarker) {
     if (c.count === 0) return null;

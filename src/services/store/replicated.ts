@@ -73,7 +73,7 @@ import { byteStringOf } from '../../crdt/codec.ts';
 import { PNCounter } from '../../crdt/counters.ts';
 import { CollectionMarker, decodeCrdt } from '../../crdt/crdt.ts';
 import { hashEntries, hashField, hashOf, setMembers, setOf, type TypedOp, WRONGTYPE } from '../../dynamo/typed.ts';
-import { Versioned } from '../../dynamo/versions.ts';
+import { type Sibling, Versioned } from '../../dynamo/versions.ts';
 import { bytesEqual, readU32BE } from '../../lib/bytes.ts';
 import { BaristaError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
@@ -104,6 +104,7 @@ import {
   rowsCommandNames,
   rowsRead,
   shownType,
+  crdtShownType,
   zsetRankWindow,
   answerWhole,
 } from './replicated-collections.ts';
@@ -1076,13 +1077,13 @@ export class ReplicatedCommands {
         done(v.type === 'bulk' ? reply.array([v]) : v.type === 'null' ? reply.array([]) : v);
       });
     }
-    this.read(key, level, done, (s) =>
-      reply.array(
-        s.siblings.map((sib) =>
-          sib.value === null ? reply.null : reply.bulk(sib.crdt === true ? counterText(sib.value) : sib.value),
-        ),
-      ),
-    );
+    this.read(key, level, done, (s) => {
+      // As GET: a key whose newest sibling is a collection (kept whole, or a rows header) is WRONGTYPE.
+      const read = materialize(s.versioned);
+      if (read instanceof BaristaError) return errorReply(read, false);
+      if (read.value !== null && read.value.type !== 'string') return reply.error(`WRONGTYPE ${WRONGTYPE}`);
+      return reply.array(s.siblings.map(siblingReply));
+    });
   }
 
   private runSerial(name: string, argv: readonly Uint8Array[], done: Done): void {
@@ -1744,9 +1745,17 @@ export function parseLevel(arg: Uint8Array): ConsistencyLevel | undefined {
   return CONSISTENCY_LEVELS.find((l) => l === upper);
 }
 
-/** One counter sibling's own value as text (BARISTA SIBLINGS). */
-function counterText(encoded: Uint8Array): Uint8Array {
-  return new TextEncoder().encode(PNCounter.decode(encoded).value().toString());
+/**
+ * One sibling in BARISTA SIBLINGS: a string's bytes, a counter's value as text, nil for a
+ * tombstone, and a concurrent write of a collection (a SET racing an LPUSH) as a WRONGTYPE error
+ * element naming its type, as EXEC's array carries a command's error.
+ */
+function siblingReply(sib: Sibling): RespValue {
+  if (sib.value === null) return reply.null;
+  if (sib.crdt !== true) return reply.bulk(sib.value);
+  const c = decodeCrdt(sib.value);
+  if (c instanceof PNCounter) return reply.bulk(new TextEncoder().encode(c.value().toString()));
+  return reply.error(`WRONGTYPE a concurrent ${crdtShownType(c) ?? 'collection'} write`);
 }
 
 /** The element count of the collection marker a write left as the chosen sibling, if it is one. */

@@ -203,7 +203,7 @@ describe('ReplicaNode API (what the RESP layer calls)', () => {
   });
 
   test('a malformed peer message and a hint for a stranger are rejected and counted, never a crash', () => {
-    const h = new Harness('hostile');
+    const h = new Harness('hostile', { tripwireCounters: [] }); // garbage on purpose
     h.settleViews();
     const { sim } = h;
     const state = Versioned.empty().update(h.node('n1').peek(enc.encode('x')).context(), 'n2', enc.encode('v'), {

@@ -87,7 +87,14 @@ export class Harness {
 
   constructor(
     seed: string,
-    options: { mutations?: string[]; loss?: number; config?: Partial<ReplicaNodeConfig>; ring?: Ring } = {},
+    options: {
+      mutations?: string[];
+      loss?: number;
+      config?: Partial<ReplicaNodeConfig>;
+      ring?: Ring;
+      /** SimulationOptions.tripwireCounters ([] where the test sends peers garbage). */
+      tripwireCounters?: readonly string[];
+    } = {},
   ) {
     this.sim = new Simulation<ReplicationNode>({
       seed,
@@ -95,6 +102,7 @@ export class Harness {
       program: (env) => new ReplicationNode(env, { ...CONFIG, ...options.config }, options.ring),
       network: { lossProbability: options.loss ?? 0, duplicateProbability: options.loss ?? 0 },
       ...(options.mutations === undefined ? {} : { mutations: mutationsFrom(options.mutations) }),
+      ...(options.tripwireCounters === undefined ? {} : { tripwireCounters: options.tripwireCounters }),
     });
   }
 

@@ -17,13 +17,18 @@ const KEYS = Array.from({ length: 60 }, (_, i) => `key:${i}`);
 const SCAN_PAGE = 7;
 
 /** Every key written at ONE by its first replica, with every replicate message lost: one copy each. */
-function diverged(seed: number): DynamoCluster {
+function diverged(seed: number, pacing?: { share: number; monotonicMs: () => number }): DynamoCluster {
   // Timeout hints off: the dropped replicates would otherwise be hinted and replayed (tested in
   // replica.test.ts); here anti-entropy alone repairs.
   const c = new DynamoCluster({
     ids: IDS,
     seed,
-    config: { antiEntropyScanEntriesMax: SCAN_PAGE, timeoutHints: false },
+    config: {
+      antiEntropyScanEntriesMax: SCAN_PAGE,
+      timeoutHints: false,
+      ...(pacing === undefined ? {} : { antiEntropyLoopShare: pacing.share }),
+    },
+    ...(pacing === undefined ? {} : { monotonicMs: pacing.monotonicMs }),
   });
   for (const [i, key] of KEYS.entries()) {
     const at = c.replicasOf(key)[i % 3]!;
@@ -64,6 +69,29 @@ test('anti-entropy converges replicas that only the coordinator wrote, with no r
   assert.ok(stat(c, 'antiEntropyValuesStreamed') >= KEYS.length * 2, 'each key reached its two other replicas');
   // Paging: 60 keys at 7 per page take several ticks per build.
   assert.ok(ticks >= Math.ceil(KEYS.length / 3 / SCAN_PAGE), `paged builds (${ticks} ticks)`);
+});
+
+test('antiEntropyLoopShare: walks that take time rest in proportion, and still converge', () => {
+  // A clock every reading of which is 10 ms later: each tick's pages "take" 10 ms. At share 0.05
+  // the walks rest 190 ms after them, ~19 readings (one per tick while resting), so a repair takes
+  // many times the ticks it takes unpaced; at share 1 nothing rests. (The simulator's clock does
+  // not move while code runs: there the walks never rest.)
+  const ticksAt = (share: number): number => {
+    let now = 0;
+    const c = diverged(15, {
+      share,
+      monotonicMs: () => {
+        now += 10;
+        return now;
+      },
+    });
+    const ticks = repairAll(c);
+    c.checkConverged(KEYS);
+    return ticks;
+  };
+  const unpaced = ticksAt(1);
+  const paced = ticksAt(0.05);
+  assert.ok(paced >= 8 * unpaced, `paced ${paced} ticks vs unpaced ${unpaced}`);
 });
 
 test('replicas that agree exchange roots only: same, nothing streamed', () => {

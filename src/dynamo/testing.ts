@@ -76,6 +76,8 @@ export interface ClusterOptions {
   readonly joining?: NodeId;
   /** Planted bugs for every replica. */
   readonly mutations?: Mutations;
+  /** Each node's monotonic clock (ReplicaDeps.monotonicMs); none by default. */
+  readonly monotonicMs?: () => number;
 }
 
 const utf8 = new TextEncoder();
@@ -107,10 +109,12 @@ export class DynamoCluster {
   /** Last synced state per node and key (what a crash must not roll back past). */
   private readonly durable = new Map<string, Versioned>();
   private readonly mutations: Mutations | undefined;
+  private readonly monotonicMs: (() => number) | undefined;
 
   constructor(opts: ClusterOptions) {
     this.rng = new SeededRng(opts.seed);
     this.mutations = opts.mutations;
+    this.monotonicMs = opts.monotonicMs;
     this.config = { replicas: 3, requestTimeoutTicks: 5, hintReplayIntervalTicks: 2, ...opts.config };
     let ring = Ring.empty();
     const tokenRng = this.rng.fork('tokens');
@@ -138,6 +142,7 @@ export class DynamoCluster {
         rng: this.rng.fork(`${id}#${this.restarts++}`),
         isUp: (to) => this.reachable(id, to) && !this.suspected.has(to),
         ...(this.mutations === undefined ? {} : { mutations: this.mutations }),
+        ...(this.monotonicMs === undefined ? {} : { monotonicMs: this.monotonicMs }),
       },
     );
   }

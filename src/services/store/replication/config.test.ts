@@ -25,4 +25,7 @@ test('bad values and relations are refused with the field named', () => {
   assert.deepEqual(issue({ tickMs: 100, requestTimeoutMs: 150 }), ['requestTimeoutMs']);
   assert.deepEqual(issue({ tickMs: 100, hintReplayIntervalMs: 50 }), ['hintReplayIntervalMs']);
   assert.deepEqual(issue({ quorum: 2 }), ['']);
+  assert.deepEqual(issue({ antiEntropyLoopShare: 0 }), ['antiEntropyLoopShare']);
+  assert.deepEqual(issue({ antiEntropyLoopShare: 1.5 }), ['antiEntropyLoopShare']);
+  assert.equal(replicationConfigSchema.parse({ antiEntropyLoopShare: 1 }).antiEntropyLoopShare, 1);
 });

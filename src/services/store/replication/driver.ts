@@ -131,6 +131,8 @@ export interface ReplicaNodeConfig {
   readonly antiEntropyIntervalMs: number;
   /** Depth of the anti-entropy Merkle trees: 2^depth leaves over the ring. */
   readonly antiEntropyDepth: number;
+  /** The share of the event loop anti-entropy's walks may take (ReplicaConfig.antiEntropyLoopShare). */
+  readonly antiEntropyLoopShare: number;
   /**
    * A ring move's streams start this long after the moving node sees it begin (Cassandra's
    * RING_DELAY): writes coordinated on the ring from before the move finish first (move.ts).
@@ -167,6 +169,7 @@ export const defaultReplicaNodeConfig: ReplicaNodeConfig = {
   inflightRequestsMax: limits.dynamoCoordinatorOpsMax,
   antiEntropyIntervalMs: 60_000,
   antiEntropyDepth: 10,
+  antiEntropyLoopShare: 0.05,
   ringDelayMs: 5_000,
   readRepairChance: 0.1,
   tombstoneGraceMs: 864_000_000,
@@ -407,6 +410,10 @@ export class ReplicaNode {
         assert(typeof v === 'number' && v >= 0 && v <= 1, `replication.readRepairChance must be 0..1: ${v}`);
         continue;
       }
+      if (name === 'antiEntropyLoopShare') {
+        assert(typeof v === 'number' && v > 0 && v <= 1, `replication.antiEntropyLoopShare must be in (0, 1]: ${v}`);
+        continue;
+      }
       const min =
         name === 'antiEntropyIntervalMs' ||
         name === 'antiEntropyDepth' ||
@@ -439,6 +446,7 @@ export class ReplicaNode {
         opsCountMax: config.inflightRequestsMax,
         antiEntropyIntervalTicks: config.antiEntropyIntervalMs === 0 ? 0 : ticks(config.antiEntropyIntervalMs),
         antiEntropyDepth: config.antiEntropyDepth,
+        antiEntropyLoopShare: config.antiEntropyLoopShare,
         moveDelayTicks: config.ringDelayMs === 0 ? 0 : ticks(config.ringDelayMs),
         readRepairChance: config.readRepairChance,
         tombstoneGraceMs: config.tombstoneGraceMs,
@@ -453,6 +461,7 @@ export class ReplicaNode {
         ring: this.ring_,
         isUp: (n) => this.up.has(n),
         mutations: env.mutations,
+        monotonicMs: () => env.clock.monotonicMs(),
       },
     );
     // A peer's write merged here, by any path (a hint's replay, anti-entropy and a ring move's

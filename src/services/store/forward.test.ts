@@ -15,8 +15,8 @@ import { CommandForwarder, decodeForward, decodeForwardReply, encodeForward, enc
 
 const text = (s: string) => new TextEncoder().encode(s);
 /** forward() as a Promise (this file's rig awaits microtasks between its steps). */
-const call = (f: CommandForwarder, to: string, argv: Uint8Array[]) =>
-  new Promise<RespValue>((resolve) => f.forward(to, argv, resolve));
+const call = (f: CommandForwarder, to: string, argv: Uint8Array[], protocol: 2 | 3 = 3) =>
+  new Promise<RespValue>((resolve) => f.forward(to, argv, protocol, resolve));
 
 class Rig {
   nowMs = 0;
@@ -49,11 +49,19 @@ class Rig {
             log: logs.logger(id),
             metrics: this.metrics,
             execute: (argv, done) => {
+              // ZRANGE ... WITHSCORES' shape: pairs in RESP3, one flat array in RESP2.
+              const pairs: RespValue = {
+                type: 'array',
+                flatInResp2: true,
+                items: [reply.array([reply.bulk('m'), reply.bulk('1')])],
+              };
               this.timer(this.executeDelayMs, () =>
                 done(
                   argv.length > 1
                     ? reply.bulk(argv[1]!)
-                    : { type: 'map', entries: [[reply.bulk('k'), { type: 'double', value: 1.5 }]] },
+                    : new TextDecoder().decode(argv[0]) === 'zrange'
+                      ? pairs
+                      : { type: 'map', entries: [[reply.bulk('k'), { type: 'double', value: 1.5 }]] },
                 ),
               );
             },
@@ -97,7 +105,7 @@ class Rig {
   }
 }
 
-test('the owner runs the command and its reply comes back, downgraded for a RESP2 client', async () => {
+test('the owner runs the command and its reply comes back, encoded for the client protocol', async () => {
   const rig = new Rig(['n1', 'n2']);
   rig.executeDelayMs = 5; // the owner's group commit
   const got = call(rig.nodes.get('n1')!, 'n2', [text('get'), text('v')]);
@@ -107,6 +115,13 @@ test('the owner runs the command and its reply comes back, downgraded for a RESP
   const value = await map;
   assert.equal(new TextDecoder().decode(encodeReply(value, 2)), '*2\r\n$1\r\nk\r\n$3\r\n1.5\r\n');
   assert.equal(rig.outcome('answered'), 2);
+  // The owner encodes for the client's protocol: a shape RESP3 bytes cannot tell (pairs that RESP2
+  // flattens) comes back right for both (all RESP3 before 2026-12-06: nested pairs for RESP2 too).
+  const two = call(rig.nodes.get('n1')!, 'n2', [text('zrange')], 2);
+  const three = call(rig.nodes.get('n1')!, 'n2', [text('zrange')], 3);
+  await rig.run(20);
+  assert.equal(new TextDecoder().decode(encodeReply(await two, 2)), '*2\r\n$1\r\nm\r\n$1\r\n1\r\n');
+  assert.equal(new TextDecoder().decode(encodeReply(await three, 3)), '*1\r\n*2\r\n$1\r\nm\r\n$1\r\n1\r\n');
   assert.equal(rig.nodes.get('n1')!.pendingCount, 0);
 });
 
@@ -165,7 +180,9 @@ test('messages round-trip, and any bytes from a peer are dropped and counted, ne
       fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
       fc.array(fc.uint8Array({ maxLength: 20 }), { minLength: 1, maxLength: 5 }),
       (id, argv) => {
-        assert.deepEqual(decodeForward(encodeForward(id, argv)), { opId: id, argv });
+        assert.deepEqual(decodeForward(encodeForward(id, argv)), { opId: id, argv, protocol: 3 });
+        assert.deepEqual(decodeForward(encodeForward(id, argv, 2)), { opId: id, argv, protocol: 2 });
+        assert.equal(encodeForward(id, argv)[0], 1, 'a RESP3 client: the version builds before 2026-12-06 read');
         const r = decodeForwardReply(encodeForwardReply(id, reply.bulk(argv[0]!)));
         assert.deepEqual(r, { opId: id, value: reply.bulk(argv[0]!) });
       },

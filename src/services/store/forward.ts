@@ -7,10 +7,18 @@
 // every node of ours coordinates every key).
 //
 // Messages (big-endian; uvarint as src/lib/bytes.ts):
-//   Forward      = u8 version(1) | u64 opId | uvarint argc (1..) | (uvarint length | bytes)*argc
-//   ForwardReply = u8 version(1) | u64 opId | reply     ; reply: exactly one RESP3 reply
-// The reply travels as RESP3 (the richer form); the coordinator decodes it and encodes it again
-// for its client's protocol, so RESP2 clients get Redis' downgrades. Op ids start at a random base
+//   Forward      = u8 version(1) | u64 opId | args                   ; for a RESP3 client
+//                | u8 version(2) | u8 protocol(2 or 3) | u64 opId | args
+//   args         = uvarint argc (1..) | (uvarint length | bytes)*argc
+//   ForwardReply = u8 version(1) | u64 opId | reply     ; reply: exactly one RESP reply, encoded for
+//                                                       ; the protocol the Forward named
+// The owner encodes the reply for the client's protocol, as it would for a client of its own: the
+// coordinator decodes it and encodes it again for its client, unchanged. (Until 2026-12-06 every
+// reply travelled as RESP3 and was downgraded at the coordinator, which cannot know that
+// ZRANGE ... WITHSCORES' RESP3 pairs are one flat array in RESP2: a RESP2 client through another
+// node got nested pairs. Found by the differential fuzz, test/fuzz/redis-differential.test.ts.)
+// A RESP3 client's Forward stays version 1, which builds before version 2 read; they refuse version
+// 2 (dropped and counted: the coordinator answers -TIMEOUT). Op ids start at a random base
 // (a restarted node does not take a late answer for a new op) and are matched only against the
 // node the op was sent to.
 //
@@ -28,9 +36,11 @@ import { ByteReader, ByteWriter } from '../../lib/bytes.ts';
 import { ProtocolError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
 import { MessageType } from '../../lib/message-types.ts';
-import { encodeReply, RespReplyDecoder, type RespValue, reply } from '../../wire/resp/index.ts';
+import { encodeReply, RespReplyDecoder, type RespProtocol, type RespValue, reply } from '../../wire/resp/index.ts';
 
 const VERSION = 1;
+/** A Forward naming its client's protocol. */
+const VERSION_WITH_PROTOCOL = 2;
 
 export interface ForwarderDeps {
   readonly self: NodeId;
@@ -59,18 +69,27 @@ interface Pending {
   readonly timer: { cancel(): void };
 }
 
-export function encodeForward(opId: bigint, argv: readonly Uint8Array[]): Uint8Array {
-  let bytes = 1 + 8 + 10;
+export function encodeForward(opId: bigint, argv: readonly Uint8Array[], protocol: RespProtocol = 3): Uint8Array {
+  let bytes = 2 + 8 + 10;
   for (const a of argv) bytes += 10 + a.length;
-  const w = new ByteWriter({ bytesMax: bytes }).u8(VERSION).u64(opId).uvarint(argv.length);
+  const w = new ByteWriter({ bytesMax: bytes });
+  if (protocol === 3) w.u8(VERSION);
+  else w.u8(VERSION_WITH_PROTOCOL).u8(protocol);
+  w.u64(opId).uvarint(argv.length);
   for (const a of argv) w.bytesUvarint(a);
   return w.finish();
 }
 
-export function decodeForward(payload: Uint8Array): { opId: bigint; argv: Uint8Array[] } | ProtocolError {
+export function decodeForward(
+  payload: Uint8Array,
+): { opId: bigint; argv: Uint8Array[]; protocol: RespProtocol } | ProtocolError {
   try {
     const r = new ByteReader(payload);
-    if (r.u8() !== VERSION) return new ProtocolError('malformed', 'store forward: unknown version');
+    const version = r.u8();
+    if (version !== VERSION && version !== VERSION_WITH_PROTOCOL)
+      return new ProtocolError('malformed', 'store forward: unknown version');
+    const protocol = version === VERSION ? 3 : r.u8();
+    if (protocol !== 2 && protocol !== 3) return new ProtocolError('malformed', `store forward: protocol ${protocol}`);
     const opId = r.u64();
     const argc = r.uvarint();
     if (argc < 1 || argc > r.remaining)
@@ -78,15 +97,15 @@ export function decodeForward(payload: Uint8Array): { opId: bigint; argv: Uint8A
     const argv: Uint8Array[] = [];
     for (let i = 0; i < argc; i++) argv.push(r.bytesUvarint().slice());
     r.expectEnd('store forward');
-    return { opId, argv };
+    return { opId, argv, protocol };
   } catch (err) {
     if (err instanceof ProtocolError) return err;
     throw err;
   }
 }
 
-export function encodeForwardReply(opId: bigint, value: RespValue): Uint8Array {
-  const body = encodeReply(value, 3);
+export function encodeForwardReply(opId: bigint, value: RespValue, protocol: RespProtocol = 3): Uint8Array {
+  const body = encodeReply(value, protocol);
   const w = new ByteWriter({ bytesMax: 9 + body.length }).u8(VERSION).u64(opId);
   const head = w.finish();
   const out = new Uint8Array(head.length + body.length);
@@ -131,14 +150,17 @@ export class CommandForwarder {
     return this.pending.size;
   }
 
-  /** Sends `argv` to `to`; `done` gets its reply (or one of the errors in the header), once. */
-  forward(to: NodeId, argv: readonly Uint8Array[], done: (value: RespValue) => void): void {
+  /**
+   * Sends `argv` to `to` for a client of `protocol`; `done` gets its reply (or one of the errors in
+   * the header), once.
+   */
+  forward(to: NodeId, argv: readonly Uint8Array[], protocol: RespProtocol, done: (value: RespValue) => void): void {
     if (this.pending.size >= this.pendingMax) {
       this.count('busy');
       return done(reply.error(`BUSY ${this.pendingMax} forwarded commands are waiting for answers`));
     }
     const opId = this.nextOpId++;
-    const payload = encodeForward(opId, argv);
+    const payload = encodeForward(opId, argv, protocol);
     if (payload.length > limits.peerFrameBytesMax - 64) {
       this.count('too_large');
       return done(
@@ -173,7 +195,8 @@ export class CommandForwarder {
       if (!this.admit(message.from, f.opId)) return this.count('duplicate');
       this.count('served');
       this.deps.execute(f.argv, (value) => {
-        const sent = this.deps.send(message.from, MessageType.StoreForwardReply, encodeForwardReply(f.opId, value));
+        const answer = encodeForwardReply(f.opId, value, f.protocol);
+        const sent = this.deps.send(message.from, MessageType.StoreForwardReply, answer);
         if (sent) return;
         // Too large for a peer frame (a big GET or HGETALL), or the link is gone: a small
         // definite answer instead of a silent TIMEOUT (the command did run: only a write's
@@ -187,6 +210,7 @@ export class CommandForwarder {
             reply.error(
               `ERR the reply is too large to forward back from ${this.deps.self} (it ran there): connect there`,
             ),
+            f.protocol,
           ),
         );
       });

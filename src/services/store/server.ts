@@ -16,7 +16,7 @@ import { limits } from '../../lib/limits.ts';
 import type { CommandContext } from '../../redis/command.ts';
 import type { Evictor } from '../../redis/eviction.ts';
 import type { Keyspace } from '../../redis/keyspace.ts';
-import { type RespText, type RespValue, reply } from '../../wire/resp/index.ts';
+import { type RespProtocol, type RespText, type RespValue, reply } from '../../wire/resp/index.ts';
 import { type CommandEntry, type CommandTable, type Later, latin1 } from './command-entry.ts';
 import type { StoreConfig } from './config.ts';
 import type { GroupCommit } from './group-commit.ts';
@@ -52,7 +52,7 @@ export interface StoreServerOptions {
   /** Where a command runs on a cluster (absent: always here). */
   route?(spec: KeySpec, argv: readonly Uint8Array[]): Route;
   /** Runs a command on another node (absent: never asked, since route says local). */
-  forward?(to: NodeId, argv: readonly Uint8Array[], done: (value: RespValue) => void): void;
+  forward?(to: NodeId, argv: readonly Uint8Array[], protocol: RespProtocol, done: (value: RespValue) => void): void;
   /** Commands over N > 1 replicas (replicated.ts); absent at N = 1. */
   readonly replicated?: ReplicatedCommands;
   /** The default consistency level of a new connection (store.consistency). */
@@ -241,11 +241,14 @@ export class StoreServer {
     return this.o.route?.(entry.spec, argv) ?? { kind: 'local' };
   }
 
-  /** Sends a command to its keys' owner (forward.ts); `done` gets the reply, in RESP3 form. */
-  forward(to: NodeId, argv: readonly Uint8Array[], done: (value: RespValue) => void): void {
+  /**
+   * Sends a command to its keys' owner (forward.ts); `done` gets the reply the owner encoded for a
+   * client of `protocol` (the shapes differ beyond encoding: ZRANGE WITHSCORES' pairs).
+   */
+  forward(to: NodeId, argv: readonly Uint8Array[], protocol: RespProtocol, done: (value: RespValue) => void): void {
     const forward = this.o.forward;
     if (forward === undefined) return done(reply.error('ERR forwarding is not configured'));
-    forward(to, argv, done);
+    forward(to, argv, protocol, done);
   }
 
   /** A data command (src/redis) on this node's keyspace, for a client here or a forwarding peer. */

@@ -500,7 +500,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
       // Before the ring's first commit a keyed command has nowhere certain to run.
       return unknown ? { kind: 'forward', to: '' } : route;
     },
-    forward: (to, argv, done) => {
+    forward: (to, argv, protocol, done) => {
       if (to === '')
         return done(reply.error('CLUSTERDOWN the token ring is not known yet (the metadata group has no leader)'));
       // The failure detector calls the owner dead (no heartbeat for deadAfterMs): answer at once,
@@ -513,7 +513,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
       ) {
         return done(reply.error(`CLUSTERDOWN the node owning the key (${to}) is down (nothing ran)`));
       }
-      forwarder.forward(to, argv, done);
+      forwarder.forward(to, argv, protocol, done);
     },
     env,
     nodeId: ctx.nodeId,

@@ -260,7 +260,7 @@ export class RespSession {
         return reply.error(`${CROSSSLOT_MESSAGE} (the keys live on ${route.to}: connect there)`);
       this.server.stats.commandsProcessed++;
       // The owner applies its own maxmemory (service.ts runForwarded), as a Redis Cluster node does.
-      return (done) => this.server.forward(route.to, argv, done);
+      return (done) => this.server.forward(route.to, argv, this.protocol, done);
     }
     const oom = this.server.oomReply(entry.spec.name, entry.spec.flags, this);
     if (oom !== undefined) return entry.spec.name === 'exec' ? this.execOom() : oom;

@@ -146,10 +146,14 @@ export interface ReplicaConfig {
   /** Default limits.dynamoAntiEntropyScanEntriesMax. */
   readonly antiEntropyScanEntriesMax?: number;
   /**
-   * The share of the event loop anti-entropy's store walks may take (0 < share <= 1; default 1, no
-   * pacing): after a tick's pages took d ms (deps.monotonicMs), the walks rest d x (1 / share - 1)
-   * ms. A build walks the whole store, ~10 us a value: at a million values, a round every minute
-   * with each peer took ~20 % of a core, idle or not (measured 2026-12-06).
+   * The share of the event loop each anti-entropy store walk (a tree build or a range stream, at
+   * most dynamoAntiEntropyJobsCountMax at once) may take (0 < share <= 1; default 1, no pacing):
+   * after a page took d ms (deps.monotonicMs) its walk rests d x (1 / share - 1) ms, at most
+   * dynamoAntiEntropyRestMsMax. Per walk, not shared among them: a peer's build answering our
+   * round then runs as fast as ours (shared, a peer also building for its own round answered
+   * after the round's deadline: a review made 5 of 20 rounds fail at 0.05). A build walks the whole
+   * store, ~10 us a value: at a million values, a round every minute with each peer took ~20 % of
+   * a core, idle or not (measured 2026-12-06).
    */
   readonly antiEntropyLoopShare?: number;
   /**
@@ -421,6 +425,8 @@ interface AeJob {
   /** Where the next page starts; null once the first page was read and the store is exhausted. */
   from: Uint8Array | null;
   started: boolean;
+  /** The walk rests until this monotonic time (antiEntropyLoopShare; absent: it has not rested). */
+  restUntilMs?: number;
 }
 
 /** The anti-entropy round this node started: its tree once built, the peer's answer awaited. */
@@ -585,8 +591,6 @@ export class DynamoReplica {
   private aeRound: AeRound | undefined;
   /** The ring node the next round goes to (index into the ring's other nodes, round robin). */
   private aeNext = 0;
-  /** Anti-entropy's walks rest until this monotonic time (antiEntropyLoopShare). */
-  private aeRestUntilMs = 0;
   private readonly monotonicMs: () => number;
   private out: Output = emptyOutput();
   /** The streams of a ring move this node makes (move.ts). */
@@ -2461,20 +2465,25 @@ export class DynamoReplica {
       this.aeRound = undefined;
       this.stats.antiEntropyRoundsFailed++;
     }
-    if (this.aeJobs.length === 0) return;
-    const startMs = this.monotonicMs();
-    if (startMs < this.aeRestUntilMs) return;
+    const share = this.config.antiEntropyLoopShare;
     for (let i = 0; i < this.aeJobs.length; ) {
       const job = this.aeJobs[i]!;
-      if (this.runJobPage(job)) i++;
+      const startMs = share < 1 ? this.monotonicMs() : 0;
+      if (job.restUntilMs !== undefined && startMs < job.restUntilMs) {
+        i++;
+        continue;
+      }
+      const more = this.runJobPage(job);
+      if (share < 1) {
+        const tookMs = this.monotonicMs() - startMs;
+        job.restUntilMs = startMs + Math.min(tookMs / share, tookMs + limits.dynamoAntiEntropyRestMsMax);
+      }
+      if (more) i++;
       else {
         this.aeJobs.splice(i, 1);
         this.finishJob(job);
       }
     }
-    const share = this.config.antiEntropyLoopShare;
-    const tookMs = this.monotonicMs() - startMs;
-    if (share < 1 && tookMs > 0) this.aeRestUntilMs = startMs + tookMs / share;
   }
 
   /** Reads one page for `job`; false when the store is exhausted. */

@@ -466,6 +466,8 @@ export const limits = {
   storeCollectionKeysCountMax: 64,
   /** Anti-entropy jobs (tree builds and range streams, for itself or a peer) one replica runs at once; a peer's request past it is answered busy. */
   dynamoAntiEntropyJobsCountMax: 4,
+  /** The longest one anti-entropy walk rests after a page (antiEntropyLoopShare), however long the page took (a GC pause, a stop). */
+  dynamoAntiEntropyRestMsMax: 5_000,
   /** Stored values one anti-entropy job reads per tick (the event loop's share per job). */
   dynamoAntiEntropyScanEntriesMax: 1024,
   /** Token ranges one ring move's fetch names (a joining node's ranges from one source, coalesced). */

@@ -1755,7 +1755,9 @@ function siblingReply(sib: Sibling): RespValue {
   if (sib.crdt !== true) return reply.bulk(sib.value);
   const c = decodeCrdt(sib.value);
   if (c instanceof PNCounter) return reply.bulk(new TextEncoder().encode(c.value().toString()));
-  return reply.error(`WRONGTYPE a concurrent ${crdtShownType(c) ?? 'collection'} write`);
+  const type = crdtShownType(c);
+  // An emptied collection reads as no key (TYPE, EXISTS, GET), as a tombstone does.
+  return type === null ? reply.null : reply.error(`WRONGTYPE a concurrent ${type} write`);
 }
 
 /** The element count of the collection marker a write left as the chosen sibling, if it is one. */

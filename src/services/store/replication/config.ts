@@ -34,8 +34,9 @@ export const replicationConfigSchema = z
     /** Each node starts an anti-entropy (Merkle) round with the next peer this often; 0: only on BARISTA REPAIR. */
     antiEntropyIntervalMs: z.number().int().min(0).max(86_400_000).default(d.antiEntropyIntervalMs),
     /**
-     * The share of the node's event loop anti-entropy's store walks (Merkle builds and streams) may
-     * take: after a tick's pages took d ms they rest d x (1 / share - 1) ms; 1: no rest.
+     * The share of the node's event loop each anti-entropy store walk (a Merkle build or a range
+     * stream) may take: after a page took d ms the walk rests d x (1 / share - 1) ms (at most
+     * dynamoAntiEntropyRestMsMax); 1: no rest.
      */
     antiEntropyLoopShare: z.number().gt(0).max(1).default(d.antiEntropyLoopShare),
     /** Depth of the anti-entropy Merkle trees (2^depth leaves over the ring; Cassandra caps at 20). */

@@ -30,7 +30,7 @@
 import { showsValue } from './shown.ts';
 import type { NodeId } from '../env/types.ts';
 import type { HlcTimestamp } from '../lib/clocks/hlc.ts';
-import { BaristaError } from '../lib/errors.ts';
+import { BaristaError, ProtocolError } from '../lib/errors.ts';
 import { type ByteString, byteStringOf, bytesOfByteString, compareBytes, type Update } from '../crdt/codec.ts';
 import { type Crdt, crdtType, decodeCrdt, mergeCrdt } from '../crdt/crdt.ts';
 import { ORSet } from '../crdt/orset.ts';
@@ -131,7 +131,20 @@ function expireTyped(
   for (const s of local.siblings) {
     if (s === top || s.crdt !== true || s.value === null) continue;
     const other = decodeCrdt(s.value);
-    if (crdtType(other) === crdtType(joined)) joined = mergeCrdt(joined, other);
+    if (crdtType(other) !== crdtType(joined)) continue;
+    try {
+      joined = mergeCrdt(joined, other);
+    } catch (e) {
+      // Two collections of one CRDT type and other schemas (a list and a hash are both OR-Maps; in
+      // the rows layout both are markers): a concurrent RPUSH and HSET, which stay apart until the
+      // key is deleted (docs/COMPAT-REDIS.md). Before, the merge's crdt_unknown_type reached the
+      // client as "cannot merge a ormap with a ormap".
+      if (!(e instanceof ProtocolError) || e.code !== 'crdt_unknown_type') throw e;
+      throw new BaristaError(
+        'bad_request',
+        'the key holds concurrent writes of two collection types (replicas saw them in different orders): DEL it, then write it again',
+      );
+    }
   }
   const deadline = expiresAtMs === 0 ? undefined : expiresAtMs;
   return local.update(local.context(), replica, joined.encode(), ts, true, deadline, counterFloor);

@@ -225,3 +225,23 @@ for (const collections of ['whole', 'rows'] as const) {
     );
   });
 }
+
+for (const collections of ['whole', 'rows'] as const) {
+  test(`a list and a hash written concurrently to one key (collections ${collections}): EXPIRE says so with a code, and a DEL resolves the key everywhere`, () => {
+    // A review found EXPIRE answering "ERR crdt_unknown_type: cannot merge a ormap with a ormap"
+    // (a marker with a marker in rows): the two collections stay apart until the key is deleted.
+    const sim = cluster(`conflicts-two-collections-${collections}`, 'siblings', {}, collections);
+    settleViews(sim);
+    const cut = sim.network.isolate('n3');
+    assert.deepEqual(run(sim, 'n3', ['BARISTA', 'CONSISTENCY', 'ONE'], ['RPUSH', 'm', 'x']), ['+OK', ':1']);
+    assert.deepEqual(run(sim, 'n1', ['HSET', 'm', 'f', 'v']), [':1']);
+    cut.heal();
+    settleViews(sim);
+    repairAll(sim);
+    const [expire] = run(sim, 'n1', ['EXPIRE', 'm', '100']);
+    assert.ok(expire!.startsWith('-ERR bad_request:'), expire);
+    assert.deepEqual(run(sim, 'n1', ['DEL', 'm']), [':1']);
+    repairAll(sim);
+    for (const at of NODES) assert.deepEqual(run(sim, at, ['TYPE', 'm'], ['EXISTS', 'm']), ['+none', ':0'], at);
+  });
+}

@@ -106,5 +106,13 @@ export function counterUpdate(
   const sum = base.value() + by;
   if (sum < int64.min || sum > int64.max) throw new BaristaError('bad_request', OVERFLOW);
   const next = by === 0n ? base : base.increment(replica, by).state;
-  return local.update(local.context(), replica, next.encode(), ts, true, local.keptDeadline(), counterFloor);
+  return local.update(
+    local.context(),
+    replica,
+    next.encode(),
+    ts,
+    true,
+    showsValue(local.chosen()) ? local.keptDeadline() : undefined,
+    counterFloor,
+  );
 }

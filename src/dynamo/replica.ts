@@ -68,7 +68,7 @@ import { BaristaError, ConfigError, CorruptionError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { type Mutations, noMutations } from '../lib/mutations.ts';
 import { type MoveProgress, MoveRunner, type MoveStats } from './move.ts';
-import { applyTyped, WRONGTYPE } from './typed.ts';
+import { applyTyped, shownDeadline, WRONGTYPE } from './typed.ts';
 import {
   applyChange,
   applyRowsOp,
@@ -1148,7 +1148,7 @@ export class DynamoReplica {
         marker.encode(),
         req.ts,
         true,
-        holdsMarker(local) ? local.keptDeadline() : undefined,
+        holdsMarker(local) ? shownDeadline(local) : undefined,
         this.counterFloor,
       );
       this.advanceCounterFloor(state.contextCounter(this.config.actorId));

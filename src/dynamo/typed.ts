@@ -57,6 +57,16 @@ export type TypedOp =
 
 export { WRONGTYPE };
 
+/**
+ * The deadline a collection's next write keeps: its newest sibling's, unless that reads as no key
+ * (an emptied collection: Redis deletes the key with its TTL, so an add makes it anew without one;
+ * found by test/fuzz/redis-differential.test.ts, 2026-12-06: ZREM of the last member, then ZADD,
+ * and PERSIST answered 1).
+ */
+export function shownDeadline(local: Versioned): number | undefined {
+  return showsValue(local.chosen()) ? local.keptDeadline() : undefined;
+}
+
 /** The local state after `replica` applies `op`; throws BaristaError (wrong type, bounds, overflow). */
 export function applyTyped(
   local: Versioned,
@@ -83,7 +93,7 @@ export function applyTyped(
         map = map.apply<ORSet>(key, (set) => set.add(replica, value)).state;
       }
     }
-    return local.update(local.context(), replica, map.encode(), ts, true, local.keptDeadline(), counterFloor);
+    return local.update(local.context(), replica, map.encode(), ts, true, shownDeadline(local), counterFloor);
   }
   if (op.type === 'hset' || op.type === 'hdel') {
     let hash = hashOf(local);
@@ -99,7 +109,7 @@ export function applyTyped(
         if (hash.has(field)) hash = hash.remove(field).state;
       }
     }
-    return local.update(local.context(), replica, hash.encode(), ts, true, local.keptDeadline(), counterFloor);
+    return local.update(local.context(), replica, hash.encode(), ts, true, shownDeadline(local), counterFloor);
   }
   let set = setOf(local);
   if (set instanceof BaristaError) throw set;
@@ -108,7 +118,7 @@ export function applyTyped(
     if (op.type === 'sadd' && !set.has(e)) set = set.add(replica, e).state;
     else if (op.type === 'srem' && set.has(e)) set = set.remove(e).state;
   }
-  return local.update(local.context(), replica, set.encode(), ts, true, local.keptDeadline(), counterFloor);
+  return local.update(local.context(), replica, set.encode(), ts, true, shownDeadline(local), counterFloor);
 }
 
 /**

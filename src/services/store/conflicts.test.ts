@@ -245,3 +245,48 @@ for (const collections of ['whole', 'rows'] as const) {
     for (const at of NODES) assert.deepEqual(run(sim, at, ['TYPE', 'm'], ['EXISTS', 'm']), ['+none', ':0'], at);
   });
 }
+
+for (const collections of ['whole', 'rows'] as const) {
+  test(`a collection emptied and written again has no TTL, as Redis deletes an emptied key (collections ${collections})`, () => {
+    // Found by the differential fuzz: ZREM of the last member, then ZADD, kept the old deadline.
+    const sim = cluster(`conflicts-emptied-ttl-${collections}`, 'siblings', {}, collections);
+    settleViews(sim);
+    const cases: string[][][] = [
+      [
+        ['ZADD', 'z', '1', 'a'],
+        ['ZREM', 'z', 'a'],
+        ['ZADD', 'z', '1', 'b'],
+        ['TTL', 'z'],
+      ],
+      [
+        ['SADD', 's', 'a'],
+        ['SREM', 's', 'a'],
+        ['SADD', 's', 'b'],
+        ['TTL', 's'],
+      ],
+      [
+        ['HSET', 'h', 'f', 'v'],
+        ['HDEL', 'h', 'f'],
+        ['HSET', 'h', 'g', 'v'],
+        ['TTL', 'h'],
+      ],
+      [
+        ['RPUSH', 'l', 'a'],
+        ['LPOP', 'l'],
+        ['RPUSH', 'l', 'b'],
+        ['TTL', 'l'],
+      ],
+      [
+        ['SADD', 'c', 'a'],
+        ['SREM', 'c', 'a'],
+        ['INCR', 'c'],
+        ['TTL', 'c'],
+      ],
+    ];
+    for (const [write, empty, again, ttl] of cases) {
+      const key = write![1]!;
+      const out = run(sim, 'n1', write!, ['EXPIRE', key, '100'], ['TTL', key], empty!, ['TTL', key], again!, ttl!);
+      assert.deepEqual([out[1], out[2], out[4], out[6]], [':1', ':100', ':-2', ':-1'], `${key}: ${out.join(' ')}`);
+    }
+  });
+}

@@ -470,6 +470,73 @@ zcount str 0 1
 zlexcount str - +
 zremrangebyrank str 0 1
 zscan str 0
+zadd ua 1 a 2 b 3 c
+zadd ub 10 b 20 c 30 d
+sadd us b d e
+zunion 2 ua ub
+zunion 2 ua ub WITHSCORES
+zunion 3 ua ub us WITHSCORES
+zunion 2 ua ub WEIGHTS 2 0.5 WITHSCORES
+zunion 2 ua ub AGGREGATE MIN WITHSCORES
+zunion 2 ua ub AGGREGATE max WITHSCORES
+zunion 2 ua ub WEIGHTS 1 1 AGGREGATE SUM WITHSCORES
+zunion 2 ua nokey WITHSCORES
+zunion 2 ua ub WEIGHTS 1
+zunion 2 ua ub WEIGHTS 1 x
+zunion 2 ua ub WEIGHTS 1 nan
+zunion 2 ua ub AGGREGATE avg
+zunion 2 ua ub AGGREGATE
+zunion 2 ua ub BOGUS
+zunion 0 ua
+zunion -1 ua
+zunion x ua
+zunion 3 ua ub
+zunion 2 ua str
+zinter 2 ua ub WITHSCORES
+zinter 2 ua us WITHSCORES
+zinter 2 ua ub WEIGHTS 1 -1 AGGREGATE MIN WITHSCORES
+zinter 2 ua nokey
+zinter 2 ua ua WITHSCORES
+zdiff 2 ua ub WITHSCORES
+zdiff 1 ua
+zdiff 2 nokey ua
+zdiff 2 ua ub WEIGHTS 1 1
+zdiff 2 ua ub AGGREGATE SUM
+zunionstore dst 2 ua ub
+zrange dst 0 -1 WITHSCORES
+zinterstore dst 2 ua ub WEIGHTS 2 3
+zrange dst 0 -1 WITHSCORES
+zdiffstore dst 2 ua ub
+zrange dst 0 -1 WITHSCORES
+zinterstore dst 2 ua nokey
+exists dst
+zunionstore dst 2 ua ub WITHSCORES
+set strdst v
+zunionstore strdst 1 ua
+type strdst
+zunionstore dst 0 ua
+zinterstore dst 1
+zadd inf 1 +inf
+zadd ninf 1 -inf
+zunion 2 inf ninf WITHSCORES
+zunionstore infsum 2 inf ninf
+zscore infsum 1
+zunion 2 inf inf WEIGHTS 0 1 WITHSCORES
+zinter 2 inf inf WEIGHTS 1 0 AGGREGATE MIN WITHSCORES
+zinter 2 inf inf WEIGHTS 1 0 AGGREGATE MAX WITHSCORES
+zintercard 2 ua ub
+zintercard 2 ua ub LIMIT 1
+zintercard 2 ua us LIMIT 0
+zintercard 1 ua
+zintercard 0 ua
+zintercard 3 ua ub
+zintercard 2 ua ub LIMIT -1
+zintercard 2 ua str
+zintercard 2 ua str LIMIT -1
+zintercard x ua
+zintercard 1 ua LIMIT x
+zintercard 1 ua WEIGHTS 1
+zintercard 1 ua LIMIT
 `;
 
 async function compareScript(name: string, script: string, protocol: RespProtocol): Promise<void> {

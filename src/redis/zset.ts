@@ -23,8 +23,10 @@ import {
   lexBelowMax,
   lexRangeArg,
   longArg,
+  longMax,
   mpopArgs,
   positiveLongArg,
+  rangeLongArg,
   type ScoreRange,
   scoreAboveMin,
   scoreBelowMax,
@@ -44,6 +46,7 @@ import {
   openColl,
   putElem,
   putHead,
+  untagged,
 } from './elements.ts';
 import { decodeOrderedF64, decodeScore, encodeScore, orderedF64, scoreBytes } from './score.ts';
 
@@ -521,6 +524,151 @@ function zmpop(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
   return reply.nullArray;
 }
 
+// --- ZUNION, ZINTER, ZDIFF and their STORE forms, ZINTERCARD (t_zset.c zunionInterDiffGenericCommand) ---
+
+type ZAlgebra = 'union' | 'inter' | 'diff';
+type Aggregate = 'sum' | 'min' | 'max';
+
+const wrongTypeReply = reply.error('WRONGTYPE Operation against a key holding the wrong kind of value');
+
+/** A sorted set's entries, or a set's members at score 1 (Redis takes both); null: no key. */
+function algebraInput(ctx: CommandContext, key: Uint8Array): Scored[] | null | RespValue {
+  const head = ctx.keyspace.getHead(key, ctx.nowMs);
+  if (head === undefined) return null;
+  if (head.type === 'zset') return [...ascending(ctx, key)];
+  if (head.type !== 'set') return wrongTypeReply;
+  const out: Scored[] = [];
+  for (const e of elems(ctx, key, new Uint8Array(0), null)) out.push({ member: untagged(e.sub), score: 1 });
+  return out;
+}
+
+/** zunionInterAggregate: a sum of +inf and -inf is 0, as Redis keeps it. */
+function aggregateInto(target: number, value: number, how: Aggregate): number {
+  if (how === 'sum') {
+    const s = target + value;
+    return Number.isNaN(s) ? 0 : s;
+  }
+  // Redis' C comparisons: a NaN value (an infinite score weighted by 0) keeps the target, where
+  // Math.min and Math.max would answer NaN.
+  // biome-ignore lint/complexity/useMathMinMax: NaN keeps the target, as in zunionInterAggregate.
+  if (how === 'min') return value < target ? value : target;
+  // biome-ignore lint/complexity/useMathMinMax: as above.
+  return value > target ? value : target;
+}
+
+/** The result of `op` over the inputs, in (score, member) order. */
+function combineScored(op: ZAlgebra, inputs: Array<Scored[] | null>, weights: number[], how: Aggregate): Scored[] {
+  const weighted = (score: number, w: number): number => {
+    const v = score * w;
+    return Number.isNaN(v) ? 0 : v;
+  };
+  const latin = (m: Uint8Array): string => Buffer.from(m.buffer, m.byteOffset, m.byteLength).toString('latin1');
+  const out = new Map<string, Scored>();
+  if (op === 'union') {
+    // Redis iterates the inputs from the smallest: the order of a sum's terms.
+    const order = inputs.map((_, i) => i).sort((a, b) => (inputs[a]?.length ?? 0) - (inputs[b]?.length ?? 0));
+    for (const i of order) {
+      for (const s of inputs[i] ?? []) {
+        const k = latin(s.member);
+        const v = weighted(s.score, weights[i]!);
+        const held = out.get(k);
+        out.set(k, { member: s.member, score: held === undefined ? v : aggregateInto(held.score, v, how) });
+      }
+    }
+  } else if (op === 'inter') {
+    if (inputs.some((x) => x === null || x.length === 0)) return [];
+    const order = inputs.map((_, i) => i).sort((a, b) => inputs[a]!.length - inputs[b]!.length);
+    const maps = inputs.map((x) => new Map(x!.map((s) => [latin(s.member), s.score])));
+    const first = order[0]!;
+    for (const s of inputs[first]!) {
+      const k = latin(s.member);
+      let score = weighted(s.score, weights[first]!);
+      let all = true;
+      for (const j of order.slice(1)) {
+        const v = maps[j]!.get(k);
+        if (v === undefined) {
+          all = false;
+          break;
+        }
+        score = aggregateInto(score, v * weights[j]!, how);
+      }
+      if (all) out.set(k, { member: s.member, score });
+    }
+  } else {
+    const base = inputs[0];
+    if (base === null || base === undefined) return [];
+    const others = inputs.slice(1).map((x) => new Set((x ?? []).map((s) => latin(s.member))));
+    for (const s of base) {
+      const k = latin(s.member);
+      if (!others.some((o) => o.has(k))) out.set(k, { member: s.member, score: s.score });
+    }
+  }
+  return [...out.values()].sort((a, b) => (a.score === b.score ? compareBytes(a.member, b.member) : a.score - b.score));
+}
+
+/** `cardinality`: ZINTERCARD (its LIMIT the only option, the count the reply), as Redis runs it. */
+function zsetAlgebra(op: ZAlgebra, store: boolean, cardinality = false) {
+  return (ctx: CommandContext, argv: readonly Uint8Array[]): RespValue => {
+    const at = store ? 2 : 1; // numkeys
+    const n = longArg(argv[at]!);
+    if (isReply(n)) return n;
+    if (n < 1) {
+      const name = Buffer.from(argv[0]!).toString('latin1').toLowerCase();
+      return reply.error(`ERR at least 1 input key is needed for '${name}' command`);
+    }
+    if (n > argv.length - at - 1) return collErrors.syntax;
+    const inputs: Array<Scored[] | null> = [];
+    for (let i = 0; i < n; i++) {
+      const input = algebraInput(ctx, argv[at + 1 + i]!);
+      if (isReply(input)) return input;
+      inputs.push(input);
+    }
+    const weights: number[] = new Array(n).fill(1);
+    let how: Aggregate = 'sum';
+    let withScores = false;
+    let limit = 0;
+    for (let j = at + 1 + n; j < argv.length; ) {
+      const remaining = argv.length - j;
+      if (cardinality) {
+        if (remaining < 2 || !isOption(argv[j]!, 'limit')) return collErrors.syntax;
+        const l = rangeLongArg(argv[j + 1]!, 0n, longMax, "ERR LIMIT can't be negative");
+        if (isReply(l)) return l;
+        limit = l;
+        j += 2;
+      } else if (op !== 'diff' && remaining >= n + 1 && isOption(argv[j]!, 'weights')) {
+        j++;
+        for (let i = 0; i < n; i++, j++) {
+          const w = doubleArg(argv[j]!);
+          if (isReply(w)) return reply.error('ERR weight value is not a float');
+          weights[i] = w;
+        }
+      } else if (op !== 'diff' && remaining >= 2 && isOption(argv[j]!, 'aggregate')) {
+        const a = argv[j + 1]!;
+        if (isOption(a, 'sum')) how = 'sum';
+        else if (isOption(a, 'min')) how = 'min';
+        else if (isOption(a, 'max')) how = 'max';
+        else return collErrors.syntax;
+        j += 2;
+      } else if (!store && isOption(argv[j]!, 'withscores')) {
+        withScores = true;
+        j++;
+      } else return collErrors.syntax;
+    }
+    const result = combineScored(op, inputs, weights, how);
+    if (cardinality) return reply.integer(limit > 0 ? Math.min(result.length, limit) : result.length);
+    if (!store) return pairs(result, withScores);
+    // The destination is replaced whatever it held (setKey; deleted when the result is empty).
+    const dst = argv[1]!;
+    deleteColl(ctx, dst);
+    if (result.length > 0) {
+      createColl(ctx, dst, 'zset', encodeCount(0));
+      for (const s of result) writeScore(ctx, dst, s.member, undefined, s.score);
+      putHead(ctx, dst, 'zset', encodeCount(result.length));
+    }
+    return reply.integer(result.length);
+  };
+}
+
 const zscan = scanCommand(
   'zset',
   (ctx, key) => ascending(ctx, key),
@@ -552,4 +700,11 @@ export const zsetCommands: readonly CommandSpec[] = [
   collSpec('zremrangebyrank', 4, ['write'], zremrange('rank')),
   collSpec('zremrangebylex', 4, ['write'], zremrange('lex')),
   collSpec('zscan', -3, ['readonly'], zscan),
+  collSpec('zunion', -3, ['readonly', 'movablekeys'], zsetAlgebra('union', false), [0, 0, 0]),
+  collSpec('zinter', -3, ['readonly', 'movablekeys'], zsetAlgebra('inter', false), [0, 0, 0]),
+  collSpec('zdiff', -3, ['readonly', 'movablekeys'], zsetAlgebra('diff', false), [0, 0, 0]),
+  collSpec('zunionstore', -4, ['write', 'denyoom', 'movablekeys'], zsetAlgebra('union', true), [1, 1, 1]),
+  collSpec('zinterstore', -4, ['write', 'denyoom', 'movablekeys'], zsetAlgebra('inter', true), [1, 1, 1]),
+  collSpec('zdiffstore', -4, ['write', 'denyoom', 'movablekeys'], zsetAlgebra('diff', true), [1, 1, 1]),
+  collSpec('zintercard', -3, ['readonly', 'movablekeys'], zsetAlgebra('inter', false, true), [0, 0, 0]),
 ];

@@ -537,6 +537,29 @@ zintercard x ua
 zintercard 1 ua LIMIT x
 zintercard 1 ua WEIGHTS 1
 zintercard 1 ua LIMIT
+zrangestore rs ua 0 -1
+zrange rs 0 -1 WITHSCORES
+zrangestore rs ub 1 2 REV
+zrange rs 0 -1 WITHSCORES
+zrangestore rs ub 10 25 BYSCORE
+zrange rs 0 -1 WITHSCORES
+zrangestore rs ub (30 -inf BYSCORE REV LIMIT 0 1
+zrange rs 0 -1 WITHSCORES
+zrangestore rs ua [a [b BYLEX
+zrange rs 0 -1 WITHSCORES
+zrangestore rs ua 0 -1 WITHSCORES
+zrangestore rs ua [a [b BYLEX WITHSCORES
+zrangestore rs ua 0 -1 LIMIT 0 1
+zrangestore rs ua x 1
+zrangestore rs nokey 0 -1
+exists rs
+zrangestore rs us 0 -1
+zrangestore ua ua 1 -1
+zrange ua 0 -1 WITHSCORES
+zrangestore strdst ub 0 0
+type strdst
+zrangestore rs ub 5 9
+exists rs
 `;
 
 async function compareScript(name: string, script: string, protocol: RespProtocol): Promise<void> {

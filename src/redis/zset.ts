@@ -358,7 +358,12 @@ interface RangeQuery {
 }
 
 /** zrangeGenericCommand's option parsing; `fixed` presets the type and direction (ZRANGEBYSCORE, ZREVRANGE, ...). */
-function rangeQueryArg(argv: readonly Uint8Array[], fixed?: { by: RangeBy; reverse: boolean }): RangeQuery | RespValue {
+/** `store`: ZRANGESTORE's options (its argv from the source on), where WITHSCORES is a syntax error. */
+function rangeQueryArg(
+  argv: readonly Uint8Array[],
+  fixed?: { by: RangeBy; reverse: boolean },
+  store = false,
+): RangeQuery | RespValue {
   let by: RangeBy | undefined = fixed?.by;
   let reverse: boolean | undefined = fixed?.reverse;
   let withScores = false;
@@ -367,7 +372,7 @@ function rangeQueryArg(argv: readonly Uint8Array[], fixed?: { by: RangeBy; rever
   for (let j = 4; j < argv.length; j++) {
     const left = argv.length - j - 1;
     const o = argv[j]!;
-    if (isOption(o, 'withscores')) withScores = true;
+    if (!store && isOption(o, 'withscores')) withScores = true;
     else if (isOption(o, 'limit') && left >= 2) {
       const a = longArg(argv[j + 1]!);
       if (isReply(a)) return a;
@@ -657,16 +662,29 @@ function zsetAlgebra(op: ZAlgebra, store: boolean, cardinality = false) {
     const result = combineScored(op, inputs, weights, how);
     if (cardinality) return reply.integer(limit > 0 ? Math.min(result.length, limit) : result.length);
     if (!store) return pairs(result, withScores);
-    // The destination is replaced whatever it held (setKey; deleted when the result is empty).
-    const dst = argv[1]!;
-    deleteColl(ctx, dst);
-    if (result.length > 0) {
-      createColl(ctx, dst, 'zset', encodeCount(0));
-      for (const s of result) writeScore(ctx, dst, s.member, undefined, s.score);
-      putHead(ctx, dst, 'zset', encodeCount(result.length));
-    }
-    return reply.integer(result.length);
+    return storeScored(ctx, argv[1]!, result);
   };
+}
+
+/** A STORE form's destination, replaced whatever it held (setKey: no TTL; deleted when the result is empty). */
+function storeScored(ctx: CommandContext, dst: Uint8Array, result: readonly Scored[]): RespValue {
+  deleteColl(ctx, dst);
+  if (result.length > 0) {
+    createColl(ctx, dst, 'zset', encodeCount(0));
+    for (const s of result) writeScore(ctx, dst, s.member, undefined, s.score);
+    putHead(ctx, dst, 'zset', encodeCount(result.length));
+  }
+  return reply.integer(result.length);
+}
+
+/** ZRANGESTORE dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count] (zrangeGenericCommand's store). */
+function zrangestore(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
+  const q = rangeQueryArg(argv.slice(1), undefined, true);
+  if (isReply(q)) return q;
+  const src = argv[2]!;
+  const head = openColl(ctx, src, 'zset');
+  if (isReply(head)) return head;
+  return storeScored(ctx, argv[1]!, head === null ? [] : runRange(ctx, src, decodeCount(head), q));
 }
 
 const zscan = scanCommand(
@@ -706,5 +724,6 @@ export const zsetCommands: readonly CommandSpec[] = [
   collSpec('zunionstore', -4, ['write', 'denyoom', 'movablekeys'], zsetAlgebra('union', true), [1, 1, 1]),
   collSpec('zinterstore', -4, ['write', 'denyoom', 'movablekeys'], zsetAlgebra('inter', true), [1, 1, 1]),
   collSpec('zdiffstore', -4, ['write', 'denyoom', 'movablekeys'], zsetAlgebra('diff', true), [1, 1, 1]),
+  collSpec('zrangestore', -5, ['write', 'denyoom'], zrangestore, [1, 2, 1]),
   collSpec('zintercard', -3, ['readonly', 'movablekeys'], zsetAlgebra('inter', false, true), [0, 0, 0]),
 ];

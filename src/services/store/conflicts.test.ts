@@ -290,3 +290,51 @@ for (const collections of ['whole', 'rows'] as const) {
     }
   });
 }
+
+for (const collections of ['whole', 'rows'] as const) {
+  test(`a STORE replaces its destination's deadline too, as Redis' setKey does (collections ${collections})`, () => {
+    // A review found ZUNIONSTORE and SUNIONSTORE keeping the destination's TTL at N > 1.
+    const sim = cluster(`conflicts-store-ttl-${collections}`, 'siblings', {}, collections);
+    settleViews(sim);
+    const out = run(
+      sim,
+      'n1',
+      ['ZADD', 'a', '1', 'x'],
+      ['SADD', 's', 'x'],
+      ['ZADD', 'zd', '5', 'q'],
+      ['EXPIRE', 'zd', '100'],
+      ['ZUNIONSTORE', 'zd', '1', 'a'],
+      ['SADD', 'sd', 'm'],
+      ['EXPIRE', 'sd', '100'],
+      ['SUNIONSTORE', 'sd', 's'],
+      ['ZADD', 'rd', '5', 'q'],
+      ['EXPIRE', 'rd', '100'],
+      ['ZRANGESTORE', 'rd', 'a', '0', '-1'],
+    );
+    assert.deepEqual(out.slice(4), [':1', ':1', ':1', ':1', ':1', ':1', ':1']);
+    for (const at of NODES)
+      assert.deepEqual(
+        run(sim, at, ['TTL', 'zd'], ['TTL', 'sd'], ['TTL', 'rd'], ['ZRANGE', 'zd', '0', '-1']),
+        [':-1', ':-1', ':-1', '*[$x]'],
+        at,
+      );
+  });
+}
+
+for (const collections of ['whole', 'rows'] as const) {
+  test(`EXPIRE of a list beside an emptied hash sibling sets the deadline (collections ${collections})`, () => {
+    // A review: HDEL of the last field on a cut-off node, DEL and RPUSH on another; the emptied
+    // hash reads as no key, so EXPIRE of the list must not refuse over it.
+    const sim = cluster(`conflicts-emptied-sibling-${collections}`, 'siblings', {}, collections);
+    settleViews(sim);
+    assert.deepEqual(run(sim, 'n1', ['HSET', 'm', 'f', 'v']), [':1']);
+    repairAll(sim);
+    const cut = sim.network.isolate('n3');
+    assert.deepEqual(run(sim, 'n3', ['BARISTA', 'CONSISTENCY', 'ONE'], ['HDEL', 'm', 'f']), ['+OK', ':1']);
+    assert.deepEqual(run(sim, 'n1', ['DEL', 'm'], ['RPUSH', 'm', 'x']), [':1', ':1']);
+    cut.heal();
+    settleViews(sim);
+    repairAll(sim);
+    assert.deepEqual(run(sim, 'n1', ['TYPE', 'm'], ['EXPIRE', 'm', '1000'], ['TTL', 'm']), ['+list', ':1', ':1000']);
+  });
+}

@@ -927,6 +927,11 @@ export class ReplicatedCommands {
       if (ops instanceof BaristaError) return done(reply.error(`ERR ${ops.message}`));
       for (const op of ops) writes.push({ key, op });
     }
+    // A STORE replaces its destination (the first key), deadline included (Redis' setKey): the
+    // values read carry no deadline, so one is removed after the change (a review found
+    // ZUNIONSTORE and SUNIONSTORE keeping the destination's TTL at N > 1). One more write each.
+    if (STORE_DESTINATION_FIRST.has(latin1(argv[0]!).toLowerCase()) && outcome.after[0] != null)
+      writes.push({ key: keys[0]!, op: { type: 'expire', expiresAtMs: 0 } });
     let written: Versioned | undefined;
     inTurn(
       writes.length,
@@ -1738,6 +1743,17 @@ export class ReplicatedCommands {
     );
   }
 }
+
+/** Collection commands whose first key is a destination they replace whole. */
+const STORE_DESTINATION_FIRST: ReadonlySet<string> = new Set([
+  'sinterstore',
+  'sunionstore',
+  'sdiffstore',
+  'zunionstore',
+  'zinterstore',
+  'zdiffstore',
+  'zrangestore',
+]);
 
 /** Parses a level argument of BARISTA CONSISTENCY. */
 export function parseLevel(arg: Uint8Array): ConsistencyLevel | undefined {

@@ -8,7 +8,8 @@
 // index, ZREMRANGEBYRANK) is a scan of the index up to it, O(rank) entries read; anything counted
 // from the top (ZREVRANK, ZREVRANGE, ZPOPMAX, REV score and lex ranges) scans up from the bottom,
 // O(card) entries read, holding only what it returns (a ring of the last `count` for ZPOPMAX and
-// REV LIMIT). Reads are paged by the keyspace, so memory stays bounded by the reply.
+// REV LIMIT). Reads are paged by the keyspace, so memory stays bounded by the reply, but for
+// ZUNION and its STORE form, which hold every input's members as Redis' accumulator does.
 
 import { formatDouble, reply, type RespValue } from '../wire/resp/index.ts';
 import type { CommandContext, CommandSpec } from './command.ts';
@@ -46,6 +47,7 @@ import {
   openColl,
   putElem,
   putHead,
+  tagged,
   untagged,
 } from './elements.ts';
 import { decodeOrderedF64, decodeScore, encodeScore, orderedF64, scoreBytes } from './score.ts';
@@ -536,15 +538,30 @@ type Aggregate = 'sum' | 'min' | 'max';
 
 const wrongTypeReply = reply.error('WRONGTYPE Operation against a key holding the wrong kind of value');
 
-/** A sorted set's entries, or a set's members at score 1 (Redis takes both); null: no key. */
-function algebraInput(ctx: CommandContext, key: Uint8Array): Scored[] | null | RespValue {
+/**
+ * One input of the algebra, read lazily: a sorted set, or a set whose members score 1 (Redis takes
+ * both). `card` from its head; `entries` streams it in its order; `score` looks one member up.
+ */
+interface AlgebraInput {
+  readonly card: number;
+  entries(): Iterable<Scored>;
+  score(member: Uint8Array): number | undefined;
+}
+
+/** The input at `key`: null when absent, WRONGTYPE unless a sorted set or a set. */
+function algebraInput(ctx: CommandContext, key: Uint8Array): AlgebraInput | null | RespValue {
   const head = ctx.keyspace.getHead(key, ctx.nowMs);
   if (head === undefined) return null;
-  if (head.type === 'zset') return [...ascending(ctx, key)];
+  if (head.type === 'zset')
+    return { card: decodeCount(head.value), entries: () => ascending(ctx, key), score: (m) => scoreOf(ctx, key, m) };
   if (head.type !== 'set') return wrongTypeReply;
-  const out: Scored[] = [];
-  for (const e of elems(ctx, key, new Uint8Array(0), null)) out.push({ member: untagged(e.sub), score: 1 });
-  return out;
+  return {
+    card: decodeCount(head.value),
+    *entries() {
+      for (const e of elems(ctx, key, new Uint8Array(0), null)) yield { member: untagged(e.sub), score: 1 };
+    },
+    score: (m) => (getElem(ctx, key, tagged(m)) === undefined ? undefined : 1),
+  };
 }
 
 /** zunionInterAggregate: a sum of +inf and -inf is 0, as Redis keeps it. */
@@ -561,57 +578,68 @@ function aggregateInto(target: number, value: number, how: Aggregate): number {
   return value > target ? value : target;
 }
 
-/** The result of `op` over the inputs, in (score, member) order. */
-function combineScored(op: ZAlgebra, inputs: Array<Scored[] | null>, weights: number[], how: Aggregate): Scored[] {
+/**
+ * The result of `op` over the inputs, in (score, member) order, stopping at `limit` members (0:
+ * none; ZINTERCARD's LIMIT). As Redis: a union reads every input (its result holds them all); an
+ * intersection walks the smallest input and looks each member up in the others, a difference the
+ * first, so neither costs more than its walked input's size in lookups (a review measured ZINTER of
+ * 1 member and 200,000 at 3.1 s and 93 MB when every input was read whole).
+ */
+function combineScored(
+  op: ZAlgebra,
+  inputs: ReadonlyArray<AlgebraInput | null>,
+  weights: readonly number[],
+  how: Aggregate,
+  limit = 0,
+): Scored[] {
   const weighted = (score: number, w: number): number => {
     const v = score * w;
     return Number.isNaN(v) ? 0 : v;
   };
-  const latin = (m: Uint8Array): string => Buffer.from(m.buffer, m.byteOffset, m.byteLength).toString('latin1');
-  const out = new Map<string, Scored>();
+  const out: Scored[] = [];
+  const full = () => limit > 0 && out.length >= limit;
+  const byCard = (a: number, b: number) => (inputs[a]?.card ?? 0) - (inputs[b]?.card ?? 0);
   if (op === 'union') {
+    const latin = (m: Uint8Array): string => Buffer.from(m.buffer, m.byteOffset, m.byteLength).toString('latin1');
+    const acc = new Map<string, Scored>();
     // Redis iterates the inputs from the smallest: the order of a sum's terms.
-    const order = inputs.map((_, i) => i).sort((a, b) => (inputs[a]?.length ?? 0) - (inputs[b]?.length ?? 0));
-    for (const i of order) {
-      for (const s of inputs[i] ?? []) {
+    for (const i of inputs.map((_, x) => x).sort(byCard)) {
+      for (const s of inputs[i]?.entries() ?? []) {
         const k = latin(s.member);
         const v = weighted(s.score, weights[i]!);
-        const held = out.get(k);
-        out.set(k, { member: s.member, score: held === undefined ? v : aggregateInto(held.score, v, how) });
+        const held = acc.get(k);
+        acc.set(k, { member: s.member, score: held === undefined ? v : aggregateInto(held.score, v, how) });
       }
     }
+    out.push(...acc.values());
   } else if (op === 'inter') {
-    if (inputs.some((x) => x === null || x.length === 0)) return [];
-    const order = inputs.map((_, i) => i).sort((a, b) => inputs[a]!.length - inputs[b]!.length);
-    const maps = inputs.map((x) => new Map(x!.map((s) => [latin(s.member), s.score])));
+    if (inputs.some((x) => x === null || x.card === 0)) return [];
+    const order = inputs.map((_, x) => x).sort(byCard);
     const first = order[0]!;
-    for (const s of inputs[first]!) {
-      const k = latin(s.member);
+    for (const s of inputs[first]!.entries()) {
       let score = weighted(s.score, weights[first]!);
       let all = true;
       for (const j of order.slice(1)) {
-        const v = maps[j]!.get(k);
+        const v = inputs[j]!.score(s.member);
         if (v === undefined) {
           all = false;
           break;
         }
         score = aggregateInto(score, v * weights[j]!, how);
       }
-      if (all) out.set(k, { member: s.member, score });
+      if (all) out.push({ member: s.member, score });
+      if (full()) break;
     }
   } else {
     const base = inputs[0];
     if (base === null || base === undefined) return [];
-    const others = inputs.slice(1).map((x) => new Set((x ?? []).map((s) => latin(s.member))));
-    for (const s of base) {
-      const k = latin(s.member);
-      if (!others.some((o) => o.has(k))) out.set(k, { member: s.member, score: s.score });
+    for (const s of base.entries()) {
+      if (!inputs.slice(1).some((x) => x !== null && x.score(s.member) !== undefined)) out.push(s);
     }
   }
-  return [...out.values()].sort((a, b) => (a.score === b.score ? compareBytes(a.member, b.member) : a.score - b.score));
+  return out.sort((a, b) => (a.score === b.score ? compareBytes(a.member, b.member) : a.score - b.score));
 }
 
-/** `cardinality`: ZINTERCARD (its LIMIT the only option, the count the reply), as Redis runs it. */
 function zsetAlgebra(op: ZAlgebra, store: boolean, cardinality = false) {
   return (ctx: CommandContext, argv: readonly Uint8Array[]): RespValue => {
     const at = store ? 2 : 1; // numkeys
@@ -622,7 +650,7 @@ function zsetAlgebra(op: ZAlgebra, store: boolean, cardinality = false) {
       return reply.error(`ERR at least 1 input key is needed for '${name}' command`);
     }
     if (n > argv.length - at - 1) return collErrors.syntax;
-    const inputs: Array<Scored[] | null> = [];
+    const inputs: Array<AlgebraInput | null> = [];
     for (let i = 0; i < n; i++) {
       const input = algebraInput(ctx, argv[at + 1 + i]!);
       if (isReply(input)) return input;
@@ -659,8 +687,8 @@ function zsetAlgebra(op: ZAlgebra, store: boolean, cardinality = false) {
         j++;
       } else return collErrors.syntax;
     }
-    const result = combineScored(op, inputs, weights, how);
-    if (cardinality) return reply.integer(limit > 0 ? Math.min(result.length, limit) : result.length);
+    const result = combineScored(op, inputs, weights, how, cardinality ? limit : 0);
+    if (cardinality) return reply.integer(result.length);
     if (!store) return pairs(result, withScores);
     return storeScored(ctx, argv[1]!, result);
   };

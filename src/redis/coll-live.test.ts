@@ -560,6 +560,25 @@ zrangestore strdst ub 0 0
 type strdst
 zrangestore rs ub 5 9
 exists rs
+zrandmember nokey
+zrandmember nokey 3
+zrandmember nokey 3 WITHSCORES
+zrandmember ub 0
+zrandmember ub 1 withscores x
+zrandmember ub 1 foo
+zrandmember ub x
+zrandmember ub -9223372036854775808
+zrandmember ub 4611686018427387904 withscores
+zrandmember ub 10
+zrandmember ub 3 WITHSCORES
+zrandmember str
+zrandmember str 1
+?zrandmember ub
+?zrandmember ub 2
+?zrandmember ub 2 WITHSCORES
+?zrandmember ub -5
+?zrandmember ub -5 WITHSCORES
+?zrandmember ub 1 WITHSCORES
 `;
 
 async function compareScript(name: string, script: string, protocol: RespProtocol): Promise<void> {

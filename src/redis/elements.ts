@@ -160,13 +160,22 @@ export function pickOne<T>(ctx: CommandContext, items: Iterable<T>, size: number
 /**
  * SRANDMEMBER / HRANDFIELD with a count `l` (non-zero): l > 0 distinct items, at most all of
  * them; l < 0 |l| items with repeats, refused past redisRandomCountMax (Redis has no bound).
+ * `fromEnd`: positions count from the last item (ZRANDMEMBER's order) while `items` streams from
+ * the first, so nothing is held but what is picked.
  */
-export function sample<T>(ctx: CommandContext, items: Iterable<T>, size: number, l: number): T[] | RespValue {
+export function sample<T>(
+  ctx: CommandContext,
+  items: Iterable<T>,
+  size: number,
+  l: number,
+  fromEnd = false,
+): T[] | RespValue {
   const count = Math.abs(l);
   if (l < 0 && count > limits.redisRandomCountMax)
     return reply.error(`ERR count is above this store's bound (redisRandomCountMax ${limits.redisRandomCountMax})`);
   const distinct = l > 0;
-  return pickAt(items, randomPositions(ctx.rng, size, distinct ? Math.min(count, size) : count, distinct));
+  const positions = randomPositions(ctx.rng, size, distinct ? Math.min(count, size) : count, distinct);
+  return pickAt(items, fromEnd ? positions.map((p) => size - 1 - p) : positions);
 }
 
 /** A family's command spec; keys default to Redis' (1, 1, 1): one key at argv[1]. */

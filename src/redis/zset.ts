@@ -26,6 +26,7 @@ import {
   longArg,
   longMax,
   mpopArgs,
+  parseInt64,
   positiveLongArg,
   rangeLongArg,
   type ScoreRange,
@@ -45,8 +46,10 @@ import {
   getElem,
   isReply,
   openColl,
+  pickOne,
   putElem,
   putHead,
+  sample,
   tagged,
   untagged,
 } from './elements.ts';
@@ -715,6 +718,36 @@ function zrangestore(ctx: CommandContext, argv: readonly Uint8Array[]): RespValu
   return storeScored(ctx, argv[1]!, head === null ? [] : runRange(ctx, src, decodeCount(head), q));
 }
 
+/**
+ * ZRANDMEMBER key [count [WITHSCORES]] (zrandmemberCommand), as HRANDFIELD: a positive count gives
+ * distinct members (all of them, highest score first, when it reaches the size, as Redis' case 2), a
+ * negative one |count| picks with repeats (past redisRandomCountMax refused, as SRANDMEMBER).
+ */
+function zrandmember(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
+  const key = argv[1]!;
+  if (argv.length === 2) {
+    const head = openColl(ctx, key, 'zset');
+    if (isReply(head)) return head;
+    if (head === null) return reply.null;
+    return reply.bulk(pickOne(ctx, ascending(ctx, key), decodeCount(head)).member);
+  }
+  const l = rangeLongArg(argv[2]!, -longMax, longMax);
+  if (isReply(l)) return l;
+  if (argv.length > 4 || (argv.length === 4 && !isOption(argv[3]!, 'withscores'))) return collErrors.syntax;
+  const withScores = argv.length === 4;
+  // Redis bounds a WITHSCORES count by LONG_MAX / 2 (its reply is twice as long); exact on bigints.
+  const exact = parseInt64(argv[2]!)!;
+  if (withScores && (exact < -(longMax / 2n) || exact > longMax / 2n)) return collErrors.outOfRange;
+  const head = openColl(ctx, key, 'zset');
+  if (isReply(head)) return head;
+  if (head === null || l === 0) return reply.array([]);
+  // From the top down: Redis' zuiNext walks a sorted set from its tail, so the whole set (case 2)
+  // comes highest score first (checked live); positions count from the end of the ascending walk.
+  const chosen = sample(ctx, ascending(ctx, key), decodeCount(head), l, true);
+  if (isReply(chosen)) return chosen;
+  return pairs(chosen, withScores);
+}
+
 const zscan = scanCommand(
   'zset',
   (ctx, key) => ascending(ctx, key),
@@ -752,6 +785,7 @@ export const zsetCommands: readonly CommandSpec[] = [
   collSpec('zunionstore', -4, ['write', 'denyoom', 'movablekeys'], zsetAlgebra('union', true), [1, 1, 1]),
   collSpec('zinterstore', -4, ['write', 'denyoom', 'movablekeys'], zsetAlgebra('inter', true), [1, 1, 1]),
   collSpec('zdiffstore', -4, ['write', 'denyoom', 'movablekeys'], zsetAlgebra('diff', true), [1, 1, 1]),
+  collSpec('zrandmember', -2, ['readonly'], zrandmember),
   collSpec('zrangestore', -5, ['write', 'denyoom'], zrangestore, [1, 2, 1]),
   collSpec('zintercard', -3, ['readonly', 'movablekeys'], zsetAlgebra('inter', false, true), [0, 0, 0]),
 ];

@@ -272,3 +272,21 @@ export function clampRange(start: number, stop: number, length: number): { start
   if (e >= length) e = length - 1;
   return { start: s, stop: e };
 }
+
+/**
+ * HRANDFIELD's and ZRANDMEMBER's `count [option]` (argv[2], argv[3]): the count in
+ * [-LONG_MAX, LONG_MAX], the option word only, and with it Redis' LONG_MAX / 2 bound (the reply is
+ * twice as long), exact on bigints.
+ */
+export function randomCountArgs(
+  argv: readonly Uint8Array[],
+  option: string,
+): { readonly count: number; readonly withOption: boolean } | RespValue {
+  const count = rangeLongArg(argv[2]!, -longMax, longMax);
+  if (isError(count)) return count;
+  if (argv.length > 4 || (argv.length === 4 && !isOption(argv[3]!, option))) return collErrors.syntax;
+  const withOption = argv.length === 4;
+  const exact = parseInt64(argv[2]!)!;
+  if (withOption && (exact < -(longMax / 2n) || exact > longMax / 2n)) return collErrors.outOfRange;
+  return { count, withOption };
+}

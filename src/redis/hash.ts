@@ -6,7 +6,7 @@
 
 import { reply, type RespValue } from '../wire/resp/index.ts';
 import type { CommandContext, CommandSpec } from './command.ts';
-import { collErrors, int64Arg, isOption, longMax, longMin, parseInt64, rangeLongArg } from './coll-parse.ts';
+import { collErrors, int64Arg, isOption, longMax, longMin, parseInt64, randomCountArgs } from './coll-parse.ts';
 import { scanCommand } from './coll-scan.ts';
 import {
   collSpec,
@@ -190,13 +190,9 @@ function hrandfield(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue
     if (head === null) return reply.null;
     return reply.bulk(pickOne(ctx, all(ctx, key), decodeCount(head)).sub);
   }
-  const l = rangeLongArg(argv[2]!, -longMax, longMax);
-  if (isReply(l)) return l;
-  if (argv.length > 4 || (argv.length === 4 && !isOption(argv[3]!, 'withvalues'))) return collErrors.syntax;
-  const withValues = argv.length === 4;
-  // Redis bounds a WITHVALUES count by LONG_MAX / 2 (its reply is twice as long); exact on bigints.
-  const exact = parseInt64(argv[2]!)!;
-  if (withValues && (exact < -(longMax / 2n) || exact > longMax / 2n)) return collErrors.outOfRange;
+  const args = randomCountArgs(argv, 'withvalues');
+  if (isReply(args)) return args;
+  const { count: l, withOption: withValues } = args;
   const head = openColl(ctx, key, 'hash');
   if (isReply(head)) return head;
   if (head === null || l === 0) return reply.array([]);

@@ -26,8 +26,8 @@ import {
   longArg,
   longMax,
   mpopArgs,
-  parseInt64,
   positiveLongArg,
+  randomCountArgs,
   rangeLongArg,
   type ScoreRange,
   scoreAboveMin,
@@ -731,13 +731,9 @@ function zrandmember(ctx: CommandContext, argv: readonly Uint8Array[]): RespValu
     if (head === null) return reply.null;
     return reply.bulk(pickOne(ctx, ascending(ctx, key), decodeCount(head)).member);
   }
-  const l = rangeLongArg(argv[2]!, -longMax, longMax);
-  if (isReply(l)) return l;
-  if (argv.length > 4 || (argv.length === 4 && !isOption(argv[3]!, 'withscores'))) return collErrors.syntax;
-  const withScores = argv.length === 4;
-  // Redis bounds a WITHSCORES count by LONG_MAX / 2 (its reply is twice as long); exact on bigints.
-  const exact = parseInt64(argv[2]!)!;
-  if (withScores && (exact < -(longMax / 2n) || exact > longMax / 2n)) return collErrors.outOfRange;
+  const args = randomCountArgs(argv, 'withscores');
+  if (isReply(args)) return args;
+  const { count: l, withOption: withScores } = args;
   const head = openColl(ctx, key, 'zset');
   if (isReply(head)) return head;
   if (head === null || l === 0) return reply.array([]);

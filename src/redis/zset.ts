@@ -22,6 +22,7 @@ import {
   type LexRange,
   lexAboveMin,
   lexBelowMax,
+  latin1,
   lexRangeArg,
   longArg,
   longMax,
@@ -35,6 +36,7 @@ import {
   scoreRangeArg,
 } from './coll-parse.ts';
 import { scanCommand } from './coll-scan.ts';
+import { redisErrorReply } from './errors.ts';
 import {
   collSpec,
   createColl,
@@ -539,12 +541,12 @@ function zmpop(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
 type ZAlgebra = 'union' | 'inter' | 'diff';
 type Aggregate = 'sum' | 'min' | 'max';
 
-const wrongTypeReply = reply.error('WRONGTYPE Operation against a key holding the wrong kind of value');
-
 /**
  * One input of the algebra, read lazily: a sorted set, or a set whose members score 1 (Redis takes
  * both). `card` from its head; `entries` streams it in its order; `score` looks one member up.
  */
+const NO_BYTES = new Uint8Array(0);
+
 interface AlgebraInput {
   readonly card: number;
   entries(): Iterable<Scored>;
@@ -557,11 +559,11 @@ function algebraInput(ctx: CommandContext, key: Uint8Array): AlgebraInput | null
   if (head === undefined) return null;
   if (head.type === 'zset')
     return { card: decodeCount(head.value), entries: () => ascending(ctx, key), score: (m) => scoreOf(ctx, key, m) };
-  if (head.type !== 'set') return wrongTypeReply;
+  if (head.type !== 'set') return redisErrorReply.wrongType;
   return {
     card: decodeCount(head.value),
     *entries() {
-      for (const e of elems(ctx, key, new Uint8Array(0), null)) yield { member: untagged(e.sub), score: 1 };
+      for (const e of elems(ctx, key, NO_BYTES, null)) yield { member: untagged(e.sub), score: 1 };
     },
     score: (m) => (getElem(ctx, key, tagged(m)) === undefined ? undefined : 1),
   };
@@ -603,12 +605,11 @@ function combineScored(
   const full = () => limit > 0 && out.length >= limit;
   const byCard = (a: number, b: number) => (inputs[a]?.card ?? 0) - (inputs[b]?.card ?? 0);
   if (op === 'union') {
-    const latin = (m: Uint8Array): string => Buffer.from(m.buffer, m.byteOffset, m.byteLength).toString('latin1');
     const acc = new Map<string, Scored>();
     // Redis iterates the inputs from the smallest: the order of a sum's terms.
     for (const i of inputs.map((_, x) => x).sort(byCard)) {
       for (const s of inputs[i]?.entries() ?? []) {
-        const k = latin(s.member);
+        const k = latin1(s.member);
         const v = weighted(s.score, weights[i]!);
         const held = acc.get(k);
         acc.set(k, { member: s.member, score: held === undefined ? v : aggregateInto(held.score, v, how) });
@@ -618,11 +619,11 @@ function combineScored(
   } else if (op === 'inter') {
     if (inputs.some((x) => x === null || x.card === 0)) return [];
     const order = inputs.map((_, x) => x).sort(byCard);
-    const first = order[0]!;
+    const [first, ...rest] = order as [number, ...number[]];
     for (const s of inputs[first]!.entries()) {
       let score = weighted(s.score, weights[first]!);
       let all = true;
-      for (const j of order.slice(1)) {
+      for (const j of rest) {
         const v = inputs[j]!.score(s.member);
         if (v === undefined) {
           all = false;
@@ -636,8 +637,9 @@ function combineScored(
   } else {
     const base = inputs[0];
     if (base === null || base === undefined) return [];
+    const others = inputs.slice(1).filter((x) => x !== null);
     for (const s of base.entries()) {
-      if (!inputs.slice(1).some((x) => x !== null && x.score(s.member) !== undefined)) out.push(s);
+      if (!others.some((x) => x.score(s.member) !== undefined)) out.push(s);
     }
   }
   return out.sort((a, b) => (a.score === b.score ? compareBytes(a.member, b.member) : a.score - b.score));
@@ -649,7 +651,7 @@ function zsetAlgebra(op: ZAlgebra, store: boolean, cardinality = false) {
     const n = longArg(argv[at]!);
     if (isReply(n)) return n;
     if (n < 1) {
-      const name = Buffer.from(argv[0]!).toString('latin1').toLowerCase();
+      const name = latin1(argv[0]!).toLowerCase();
       return reply.error(`ERR at least 1 input key is needed for '${name}' command`);
     }
     if (n > argv.length - at - 1) return collErrors.syntax;

@@ -97,6 +97,8 @@ export const MUTATION_NAMES = [
   'blocking-no-merge-wake',
   /** Store front end: under sync 'always', replies leave before the sync that covers their writes. */
   'store-reply-before-sync',
+  /** Store front end: ECHO throws a ProtocolError (a bug in a command), which session.ts must answer as internal. */
+  'store-echo-throws',
   /** Dynamo driver: a step's messages and replies go out before its store sync (synced at the next tick instead). */
   'dynamo-send-before-sync',
   /** Dynamo driver under sync periodic/none: every life writes dots under the node id (a restart after a crash reuses dot counters). */

@@ -105,7 +105,12 @@ export interface SimulationOptions<S> {
 }
 
 /** Counters no honest run increments (SimulationOptions.tripwireCounters). */
-export const DEFAULT_TRIPWIRE_COUNTERS: readonly string[] = ['peer_messages_rejected_total'];
+export const DEFAULT_TRIPWIRE_COUNTERS: readonly string[] = [
+  'peer_messages_rejected_total',
+  // A request continuation threw a typed error, and a command answered twice (src/lib/continuation.ts).
+  'continuation_failures_total',
+  'store_second_answers_total',
+];
 
 /**
  * Why a node refused to run on its own data, typed by error code and fields (never by message):

@@ -4,6 +4,7 @@
 // and reply texts are Redis 7.0.15's (src/commands/*.json, networking.c, multi.c, server.c,
 // acl.c), implemented from their description; the differences are in docs/COMPAT-REDIS.md.
 
+import { ProtocolError } from '../../lib/errors.ts';
 import { parseRedisInteger, type RespValue, reply } from '../../wire/resp/index.ts';
 import { latin1, type ServerCommandSpec } from './command-entry.ts';
 import type { RespSession } from './session.ts';
@@ -261,9 +262,11 @@ export const connectionCommands: readonly ServerCommandSpec[] = [
       return reply.array([reply.bulk('pong'), reply.bulk(argv.length === 2 ? argv[1]! : '')]);
     return argv.length === 1 ? reply.simple('PONG') : reply.bulk(argv[1]!);
   }),
-  serverCommand('echo', 2, ['loading', 'stale', 'fast'], conn('1.0.0', 'Echo the given string'), (_s, argv) =>
-    reply.bulk(argv[1]!),
-  ),
+  serverCommand('echo', 2, ['loading', 'stale', 'fast'], conn('1.0.0', 'Echo the given string'), (s, argv) => {
+    // The planted bug session.ts' boundary is tested with (a command throwing a typed error).
+    if (s.server.env.mutations.has('store-echo-throws')) throw new ProtocolError('malformed', 'planted: ECHO threw');
+    return reply.bulk(argv[1]!);
+  }),
   // This node's wall clock (the Env's: the simulator's skewed one there), in Redis' two bulk strings.
   serverCommand('time', 1, ['loading', 'stale', 'fast'], srv('2.6.0', 'Return the current server time'), (s) => {
     const us = Math.floor(s.server.env.clock.wallMs() * 1000);

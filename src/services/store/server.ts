@@ -10,6 +10,7 @@
 // A write command that changed nothing (SET NX on an existing key) still marks its keys: a spurious
 // abort, never a missed one (Redis marks only keys it changed).
 
+import { Continuations } from '../../lib/continuation.ts';
 import type { Counter, Env, Histogram, Logger, Metrics, NodeId } from '../../env/types.ts';
 import { BaristaError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
@@ -112,7 +113,10 @@ export class StoreServer {
     readonly errors: Map<string, Counter>;
     readonly latency: Histogram;
     readonly protocolErrors: Counter;
+    readonly secondAnswers: Counter;
   };
+  /** A command that throws a typed error is answered as internal (src/lib/continuation.ts). */
+  readonly continuations: Continuations;
 
   constructor(private readonly o: StoreServerOptions) {
     this.env = o.env;
@@ -120,6 +124,7 @@ export class StoreServer {
     this.table = o.table;
     this.groupCommit = o.groupCommit;
     this.startedMs = o.env.clock.monotonicMs();
+    this.continuations = new Continuations(o.metrics, o.env.log, o.env.clock, 'store');
     let hex = '';
     for (const b of o.env.rng.fork('store-run-id').bytes(20)) hex += b.toString(16).padStart(2, '0');
     this.runId = hex;
@@ -130,6 +135,10 @@ export class StoreServer {
       protocolErrors: o.metrics.counter(
         'store_protocol_errors_total',
         'RESP connections closed on a protocol error (answered as Redis does, then closed)',
+      ),
+      secondAnswers: o.metrics.counter(
+        'store_second_answers_total',
+        'Second answers to one command, dropped (a bug: a continuation answered, then threw; continuation.ts)',
       ),
     };
   }
@@ -361,6 +370,11 @@ export class StoreServer {
       this.m.errors.set(kind, c);
     }
     c.inc();
+  }
+
+  /** A command answered twice: the second answer is dropped (session.ts serve). */
+  countSecondAnswer(): void {
+    this.m.secondAnswers.inc();
   }
 
   countProtocolError(): void {

@@ -13,6 +13,8 @@ import fc from 'fast-check';
 import { mutationsFrom } from '../../lib/mutations.ts';
 import type { NodeServices } from '../../node/services.ts';
 import type { Simulation } from '../../sim/simulation.ts';
+import { SimulationFailure } from '../../sim/failure.ts';
+import { TripwireError } from '../../sim/observe.ts';
 import { simServices } from '../../../test/support/sim-services.ts';
 import { storeOf, storeService } from './service.ts';
 import { show, SimRespClient } from './sim-client.ts';
@@ -336,5 +338,35 @@ test('property: any sequence of commands with arbitrary arguments gets exactly o
       },
     ),
     { numRuns: 25 },
+  );
+});
+
+test('a command that throws a typed error (a bug) is answered -ERR internal and counted; the connection and the commands behind it go on; the tripwire fails a default run', () => {
+  const run = (tripwireCounters?: readonly string[]) => {
+    const sim = simServices({
+      seed: 'resp-command-throws',
+      nodes: [NODE],
+      services: [storeService],
+      clientLinks: { chunking: 'whole' },
+      mutations: mutationsFrom(['store-echo-throws']),
+      ...(tripwireCounters === undefined ? {} : { tripwireCounters }),
+    });
+    const c = new SimRespClient(sim, NODE);
+    c.send('ECHO', 'a');
+    c.send('PING');
+    c.send('SET', 'k', 'v');
+    c.send('GET', 'k');
+    return { sim, replies: settle(sim, c), closed: c.closed };
+  };
+  const { sim, replies, closed } = run([]);
+  assert.equal(closed, undefined);
+  assert.equal(replies.length, 4);
+  assert.ok(replies[0]!.startsWith('-ERR internal'), replies[0]);
+  assert.deepEqual(replies.slice(1), ['+PONG', '+OK', '$v']);
+  assert.equal(sim.metrics(NODE).value('continuation_failures_total', { component: 'store' }), 1);
+  // Negative control: by default the counter is a tripwire, so the simulation fails where it rose.
+  assert.throws(
+    () => run(),
+    (e: unknown) => e instanceof SimulationFailure && e.cause instanceof TripwireError,
   );
 });

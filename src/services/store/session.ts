@@ -115,13 +115,23 @@ export class RespSession {
       this.held.push({ argv, answer });
       return;
     }
-    const value = this.process(argv);
+    let value: RespValue | Later;
+    try {
+      value = this.process(argv);
+    } catch (err) {
+      value = this.internal(err);
+    }
     if (typeof value === 'function') {
       // The owner made it durable before answering: no sync here. The protocol is the one in
       // force now (a HELLO pipelined after it has not run yet).
       const protocol = this.protocol;
       this.running = true;
-      value((v) => {
+      let answered = false;
+      const finish = (v: RespValue): void => {
+        // Exactly once: a continuation that answered and then threw is called again with an
+        // internal error (src/lib/continuation.ts); that second answer is dropped, and counted.
+        if (answered) return this.server.countSecondAnswer();
+        answered = true;
         if (v.type === 'error') this.server.countError(v.message);
         answer(encodeReply(v, protocol), { thenClose: false });
         this.running = false;
@@ -130,7 +140,12 @@ export class RespSession {
           const more = this.held.shift()!;
           this.serve(more.argv, more.answer);
         }
-      });
+      };
+      try {
+        value(finish);
+      } catch (err) {
+        finish(this.internal(err)); // dropped, and counted, if it answered before throwing
+      }
       return;
     }
     const bytes = this.encodeOut(value);
@@ -139,6 +154,12 @@ export class RespSession {
       () => answer(bytes, { thenClose }),
       () => this.conn.close(),
     );
+  }
+
+  /** A typed error thrown while a command ran (a bug), counted: its client's answer. */
+  private internal(err: unknown): RespValue {
+    const e = this.server.continuations.caught(err);
+    return reply.error(`ERR ${e.code}: ${e.message}`);
   }
 
   /** Channels plus patterns: the count in (un)subscribe confirmations; > 0 is Redis' subscribed mode. */

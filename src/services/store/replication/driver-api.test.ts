@@ -11,10 +11,12 @@ import { describe, test } from 'node:test';
 import { encodeMessage } from '../../../dynamo/messages.ts';
 import { chooseTokens, Ring } from '../../../dynamo/ring.ts';
 import { Versioned } from '../../../dynamo/versions.ts';
-import { BaristaError } from '../../../lib/errors.ts';
+import { BaristaError, ProtocolError } from '../../../lib/errors.ts';
 import { limits } from '../../../lib/limits.ts';
 import { SeededRng } from '../../../lib/rng.ts';
 import { MessageType } from '../../../lib/message-types.ts';
+import { SimulationFailure } from '../../../sim/failure.ts';
+import { TripwireError } from '../../../sim/observe.ts';
 import { configuredRing, type KeyState } from './driver.ts';
 import { Harness, keysFor, NODES } from './test-support.ts';
 
@@ -253,5 +255,41 @@ describe('ReplicaNode API (what the RESP layer calls)', () => {
       if (pending.includes('n5')) pendingSeen++;
     }
     assert.ok(pendingSeen > 0, 'some keys have n5 pending');
+  });
+  test("a continuation that throws a typed error is answered as internal, counted, and its peer's reply is not refused; the simulator's tripwire fails the run on it by default", () => {
+    const run = (tripwireCounters?: readonly string[]) => {
+      const h = new Harness('continuation', tripwireCounters === undefined ? {} : { tripwireCounters });
+      h.settleViews();
+      const key = keysFor(1, 'continuation')[0]!;
+      const a = h.replicasOf(key)[0]!;
+      h.await(h.op(a, 'put', key, 'QUORUM', 'v'));
+      const seen: string[] = [];
+      const other: { outcome?: unknown } = {};
+      h.node(a).submit({ kind: 'get', key: enc.encode(key), level: 'QUORUM' }, (o) => {
+        seen.push(o.ok ? 'ok' : o.error.code);
+        if (o.ok) throw new ProtocolError('crdt_unknown_type', 'a sibling decoded as the wrong type');
+      });
+      const box = h.op(a, 'get', key, 'QUORUM');
+      other.outcome = h.await(box);
+      assert.ok(
+        h.sim.runUntilCondition(() => seen.length === 2, 5_000),
+        `answers: ${seen.join(',')}`,
+      );
+      return { h, a, seen, other: box.outcome };
+    };
+    const { h, a, seen, other } = run([]);
+    assert.deepEqual(seen, ['ok', 'internal']);
+    assert.equal(other?.ok, true);
+    const m = h.sim.metrics(a);
+    assert.equal(m.value('continuation_failures_total', { component: 'dynamo' }), 1);
+    assert.equal(m.value('peer_messages_rejected_total'), 0);
+    // Negative control: the default tripwires include the counter, so the run fails where it rose.
+    assert.throws(
+      () => run(),
+      (e: unknown) =>
+        e instanceof SimulationFailure &&
+        e.cause instanceof TripwireError &&
+        e.cause.counter === 'continuation_failures_total',
+    );
   });
 });

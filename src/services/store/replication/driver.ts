@@ -98,6 +98,7 @@ import type { TypedOp } from '../../../dynamo/typed.ts';
 import { SerialCoordinator } from './serial.ts';
 import { initialRing } from '../ring-keeper.ts';
 import { emptyContext, type Sibling, Versioned } from '../../../dynamo/versions.ts';
+import { Continuations } from '../../../lib/continuation.ts';
 
 /**
  * Keys one replica step may tell onKeyWritten of after merging peers' writes (a ring move's page
@@ -369,6 +370,8 @@ export class ReplicaNode {
   private syncOwed = false;
   private readonly metrics: Metrics;
   private readonly log: Logger;
+  /** Calls each request's `done`: a typed error it throws is answered as internal (continuation.ts). */
+  private readonly continuations: Continuations;
   private readonly opCounters = new Map<string, Counter>();
   private readonly latency: Record<ReplicaOpKind, Histogram>;
   private readonly statCounters: { readonly [K in keyof ReplicaStats]: Counter };
@@ -432,6 +435,7 @@ export class ReplicaNode {
     this.membership = components.membership;
     this.metrics = components.metrics ?? env.metrics;
     this.log = (components.log ?? env.log).child({ component: 'dynamo' });
+    this.continuations = new Continuations(this.metrics, this.log, env.clock, 'dynamo');
     if (repaired.length > 0) this.log.info({ count: repaired.length }, 'dynamo: collections repaired after a crash');
     this.ring_ = components.ring ?? configuredRing([env.nodeId, ...components.peers], config.tokensPerNode);
     this.ringNodes = new Set(this.ring_.nodes.map((n) => n.id));
@@ -1005,7 +1009,7 @@ export class ReplicaNode {
     c.inc();
     this.latency[p.kind].observe(Math.max(0, this.nowMs() - p.startedMs));
     this.inflight.set(this.pending.size);
-    p.done(outcome);
+    this.continuations.call(p.done, outcome, (error): ReplicaOutcome => ({ ok: false, error }));
   }
 
   // --- helpers -----------------------------------------------------------------------------------

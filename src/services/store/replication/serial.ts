@@ -25,6 +25,7 @@
 import type { Counter, Env, Logger, Metrics, NodeId } from '../../../env/types.ts';
 import { BaristaError, ProtocolError } from '../../../lib/errors.ts';
 import { limits } from '../../../lib/limits.ts';
+import { Continuations } from '../../../lib/continuation.ts';
 import { MessageType } from '../../../lib/message-types.ts';
 import {
   BallotGenerator,
@@ -81,6 +82,8 @@ export class SerialCoordinator {
   private readonly outcomes = new Map<string, Counter>();
   private readonly stale: Counter;
   private readonly strangers: Counter;
+  /** Calls each operation's `done`: a typed error it throws is answered as internal (continuation.ts). */
+  private readonly continuations: Continuations;
 
   constructor(
     private readonly c: SerialComponents,
@@ -88,6 +91,7 @@ export class SerialCoordinator {
   ) {
     this.acceptor = new PaxosAcceptor(c.store, c.env.mutations);
     this.ballots = new BallotGenerator(c.env.nodeId);
+    this.continuations = new Continuations(c.metrics, c.log, c.env.clock, 'dynamo_paxos');
     // Op ids from a random base (as replica.ts): a restarted node does not take a stale reply for a new op.
     this.nextOp = c.env.rng.int(2 ** 32) * 2 ** 20 + 1;
     this.stale = c.metrics.counter(
@@ -111,7 +115,7 @@ export class SerialCoordinator {
   submit(key: Uint8Array, operation: PaxosOperation, done: (outcome: PaxosOutcome) => void): void {
     const finish = (outcome: PaxosOutcome) => {
       this.count(operation.kind, outcome);
-      done(outcome);
+      this.continuations.call(done, outcome, (error): PaxosOutcome => ({ ok: false, error }));
     };
     if (this.stopped) return finish({ ok: false, error: new BaristaError('stopped', 'the node is stopping') });
     if (key.length > limits.kvKeyBytesMax)

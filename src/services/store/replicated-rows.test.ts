@@ -1098,3 +1098,44 @@ test("rows: SPOP, SRANDMEMBER and HRANDFIELD read a sample of the coordinator's 
   assert.ok(small[2] === '*[$x,$y]' || small[2] === '*[$y,$x]', small[2]);
   assert.equal(small[3], ':0');
 });
+
+test('rows: a coordinator that lacks most of a set and removes the one member it holds leaves a key that exists, with its deadline (the marker counts what its read saw the peers hold; negative control: its own count)', () => {
+  const scenario = (mutations: readonly string[]) => {
+    const sim = cluster('rows-remove-count', 'rows', NO_HINT_REPLAY, mutations);
+    assert.deepEqual(runCommands(sim, 'n1', [['SADD', 's', 'a']]), [':1']);
+    sim.runFor(3_000);
+    const cut = isolateN3(sim);
+    assert.deepEqual(
+      runCommands(sim, 'n1', [
+        ['SADD', 's', 'b', 'c', 'd'],
+        ['EXPIRE', 's', '1000'],
+      ]),
+      [':3', ':1'],
+    );
+    heal(sim, cut);
+    // n3 holds a alone (no hint replay, no anti-entropy); its SREM reads the row named, at QUORUM.
+    assert.deepEqual(runCommands(sim, 'n3', [['SREM', 's', 'a']]), [':1']);
+    return {
+      sim,
+      shown: NODES.map((id) =>
+        runCommands(sim, id, [
+          ['EXISTS', 's'],
+          ['TYPE', 's'],
+        ]).join(' '),
+      ),
+    };
+  };
+  const { sim, shown } = scenario([]);
+  assert.deepEqual(shown, [':1 +set', ':1 +set', ':1 +set']);
+  // Its next write keeps the deadline (an emptied key's would be dropped).
+  const after = runCommands(sim, 'n3', [
+    ['SADD', 's', 'e'],
+    ['TTL', 's'],
+    ['SCARD', 's'],
+  ]);
+  assert.equal(after[0], ':1');
+  assert.ok(Number(after[1]!.slice(1)) > 900, `TTL ${after[1]}`);
+  assert.equal(after[2], ':4');
+  // The marker counting n3's own rows alone: the set reads as absent everywhere.
+  assert.deepEqual(scenario(['dynamo-marker-own-count']).shown, [':0 +none', ':0 +none', ':0 +none']);
+});

@@ -604,7 +604,10 @@ export class DynamoReplica {
    * in the marker (coordinateChange). At most dynamoReadCountsCountMax, the oldest dropped; an
    * entry is taken by that change, or dropped after READ_COUNT_TTL_MS.
    */
-  private readonly readCounts = new Map<string, { readonly schema: Schema; readonly count: number; readonly atMs: number }>();
+  private readonly readCounts = new Map<
+    string,
+    { readonly schema: Schema; readonly count: number; readonly atMs: number }
+  >();
   private out: Output = emptyOutput();
   /** The streams of a ring move this node makes (move.ts). */
   private readonly mover: MoveRunner;
@@ -1155,7 +1158,10 @@ export class DynamoReplica {
           dc.adopt(collectionActor(this.config.actorId, this.takeEpoch()));
         deltas = applyRowsOp(dc, dc.header.own!, op, req.ts);
       });
-      const marker = new CollectionMarker(schema, this.markerCount(req.key, schema, restart, before, sc.dc.header.count));
+      const marker = new CollectionMarker(
+        schema,
+        this.markerCount(req.key, schema, restart, before, sc.dc.header.count),
+      );
       state = local.update(
         local.context(),
         this.config.actorId,

@@ -1,13 +1,14 @@
-// Goal: a continuation that throws a typed error is counted, logged at a bounded rate and called
+// Goal: a continuation that throws a ProtocolError is counted, logged at a bounded rate and called
 // once more with an `internal` failure (so its caller is answered); one that throws twice is
-// counted once and the second throw swallowed; any other exception propagates; a continuation
-// that does not throw is called once and counts nothing.
+// counted once and the second throw swallowed; any other exception propagates, typed ones too (a
+// disk error must stop the node: the review of 16ce622 found it swallowed); a continuation that
+// does not throw is called once and counts nothing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { memoryLogger } from '../env/log.ts';
 import { MetricsRegistry } from '../metrics/registry.ts';
 import { Continuations } from './continuation.ts';
-import { BaristaError, ProtocolError } from './errors.ts';
+import { BaristaError, LimitError, ProtocolError } from './errors.ts';
 
 type Outcome = { ok: true; value: number } | { ok: false; error: BaristaError };
 const failed = (error: BaristaError): Outcome => ({ ok: false, error });
@@ -29,7 +30,7 @@ test('a continuation that does not throw is called once', () => {
   assert.equal(failures(), 0);
 });
 
-test('a typed error: counted, then the continuation answers an internal failure', () => {
+test('a ProtocolError: counted, then the continuation answers an internal failure', () => {
   const { continuations, failures, log } = setup();
   const seen: Outcome[] = [];
   continuations.call(
@@ -50,7 +51,7 @@ test('a typed error: counted, then the continuation answers an internal failure'
   for (let i = 0; i < 1_000; i++) {
     continuations.call(
       (o: Outcome) => {
-        if (o.ok) throw new BaristaError('wrong_type', 'x');
+        if (o.ok) throw new ProtocolError('malformed', 'x');
       },
       { ok: true, value: i },
       failed,
@@ -66,7 +67,7 @@ test('a continuation that throws on its internal failure too is counted once', (
   continuations.call(
     () => {
       calls++;
-      throw new BaristaError('wrong_type', 'always');
+      throw new ProtocolError('malformed', 'always');
     },
     { ok: true, value: 1 } as Outcome,
     failed,
@@ -75,8 +76,21 @@ test('a continuation that throws on its internal failure too is counted once', (
   assert.equal(failures(), 1);
 });
 
-test('any other exception propagates (a crash: the simulator fails the seed)', () => {
+test('any other exception propagates: a disk error (the node stops), a LimitError, an untyped crash', () => {
   const { continuations, failures } = setup();
+  for (const error of [new BaristaError('disk_io', 'EIO'), new LimitError('storeSetMembersCountMax', 'x')]) {
+    assert.throws(
+      () =>
+        continuations.call(
+          () => {
+            throw error;
+          },
+          { ok: true, value: 1 } as Outcome,
+          failed,
+        ),
+      (e: unknown) => e === error,
+    );
+  }
   assert.throws(
     () =>
       continuations.call(

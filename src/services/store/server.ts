@@ -115,7 +115,7 @@ export class StoreServer {
     readonly protocolErrors: Counter;
     readonly secondAnswers: Counter;
   };
-  /** A command that throws a typed error is answered as internal (src/lib/continuation.ts). */
+  /** A command that throws a ProtocolError is answered as internal (src/lib/continuation.ts). */
   readonly continuations: Continuations;
 
   constructor(private readonly o: StoreServerOptions) {

@@ -341,7 +341,7 @@ test('property: any sequence of commands with arbitrary arguments gets exactly o
   );
 });
 
-test('a command that throws a typed error (a bug) is answered -ERR internal and counted; the connection and the commands behind it go on; the tripwire fails a default run', () => {
+test('a command that throws a ProtocolError (a bug) is answered -ERR internal and counted; the connection and the commands behind it go on; the tripwire fails a default run', () => {
   const run = (tripwireCounters?: readonly string[]) => {
     const sim = simServices({
       seed: 'resp-command-throws',

@@ -132,9 +132,13 @@ export class RespSession {
         // internal error (src/lib/continuation.ts); that second answer is dropped, and counted.
         if (answered) return this.server.countSecondAnswer();
         answered = true;
-        if (v.type === 'error') this.server.countError(v.message);
-        answer(encodeReply(v, protocol), { thenClose: false });
-        this.running = false;
+        try {
+          if (v.type === 'error') this.server.countError(v.message);
+          answer(encodeReply(v, protocol), { thenClose: false });
+        } finally {
+          // Whatever the answer threw, the next command is not held behind this one forever.
+          this.running = false;
+        }
         // The held requests follow in order, until one of them answers later in its turn.
         while (!this.running && this.held.length > 0) {
           const more = this.held.shift()!;
@@ -156,7 +160,7 @@ export class RespSession {
     );
   }
 
-  /** A typed error thrown while a command ran (a bug), counted: its client's answer. */
+  /** A ProtocolError thrown while a command ran (a bug), counted: its client's answer (anything else rethrown). */
   private internal(err: unknown): RespValue {
     const e = this.server.continuations.caught(err);
     return reply.error(`ERR ${e.code}: ${e.message}`);

@@ -256,7 +256,7 @@ describe('ReplicaNode API (what the RESP layer calls)', () => {
     }
     assert.ok(pendingSeen > 0, 'some keys have n5 pending');
   });
-  test("a continuation that throws a typed error is answered as internal, counted, and its peer's reply is not refused; the simulator's tripwire fails the run on it by default", () => {
+  test("a continuation that throws a ProtocolError is answered as internal, counted, and its peer's reply is not refused; the simulator's tripwire fails the run on it by default", () => {
     const run = (tripwireCounters?: readonly string[]) => {
       const h = new Harness('continuation', tripwireCounters === undefined ? {} : { tripwireCounters });
       h.settleViews();

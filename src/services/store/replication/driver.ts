@@ -370,7 +370,7 @@ export class ReplicaNode {
   private syncOwed = false;
   private readonly metrics: Metrics;
   private readonly log: Logger;
-  /** Calls each request's `done`: a typed error it throws is answered as internal (continuation.ts). */
+  /** Calls each request's `done`: a ProtocolError it throws is answered as internal (continuation.ts). */
   private readonly continuations: Continuations;
   private readonly opCounters = new Map<string, Counter>();
   private readonly latency: Record<ReplicaOpKind, Histogram>;

@@ -82,7 +82,7 @@ export class SerialCoordinator {
   private readonly outcomes = new Map<string, Counter>();
   private readonly stale: Counter;
   private readonly strangers: Counter;
-  /** Calls each operation's `done`: a typed error it throws is answered as internal (continuation.ts). */
+  /** Calls each operation's `done`: a ProtocolError it throws is answered as internal (continuation.ts). */
   private readonly continuations: Continuations;
 
   constructor(

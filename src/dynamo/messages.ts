@@ -251,6 +251,14 @@ export interface CollectionView {
    * replica's, which every replica read holds too, so the view of a read of every row.
    */
   readonly whole?: true;
+  /**
+   * A read of named rows or of a list's first or last rows: a replica read answered a larger count
+   * than the coordinating replica holds after the read's joins, and it holds no more than the read
+   * names, so a change removing what it holds could count the collection emptied while the others
+   * still hold elements (replica.ts mayLackRows; replicated.ts then reads every row first). Not
+   * shipped: a forwarded read's view drops it.
+   */
+  readonly lacking?: true;
 }
 
 /** What a row read asks of each replica: named elements, or a page of every row from `from`. */

@@ -96,7 +96,7 @@ import { headerSummary } from '../crdt/decomposed-codec.ts';
 import { type ByteString, bytesOfByteString, compareStrings, crdtTypeOf } from '../crdt/codec.ts';
 import { CollectionMarker } from '../crdt/marker.ts';
 import { CausalContext } from '../crdt/dots.ts';
-import { type Schema, schemaEqual } from '../crdt/causal.ts';
+import { schemaEqual } from '../crdt/causal.ts';
 import { showsValue } from './shown.ts';
 import {
   diffTrees,
@@ -445,12 +445,6 @@ const WHOLE_RING: TokenRange = { start: TOKEN_MIN, end: TOKEN_MIN };
  */
 const HEAD_SLACK_ROWS = 15;
 
-/**
- * How long a rows read's count (readCounts) floors the marker of its command's change: the change
- * follows the read at once, so a count older than this is another command's, long since moved.
- */
-const READ_COUNT_TTL_MS = 5_000;
-
 /** The store's meta record of the dot counters reserved (decimal ASCII), and the block reserved at a time. */
 const DOT_COUNTER_META = 'dot-counter';
 /**
@@ -598,16 +592,6 @@ export class DynamoReplica {
   /** The ring node the next round goes to (index into the ring's other nodes, round robin). */
   private aeNext = 0;
   private readonly monotonicMs: () => number;
-  /**
-   * keyString -> the most elements of the key's shown type a replica its last rows read counted
-   * held, and when (monotonicMs): the floor of the count the change its command writes next puts
-   * in the marker (coordinateChange). At most dynamoReadCountsCountMax, the oldest dropped; an
-   * entry is taken by that change, or dropped after READ_COUNT_TTL_MS.
-   */
-  private readonly readCounts = new Map<
-    string,
-    { readonly schema: Schema; readonly count: number; readonly atMs: number }
-  >();
   private out: Output = emptyOutput();
   /** The streams of a ring move this node makes (move.ts). */
   private readonly mover: MoveRunner;
@@ -1149,7 +1133,6 @@ export class DynamoReplica {
       // header took at its first write in this life (collectionActor: a header made again, or
       // written by a new life, takes a new one, so no dot is reused), so every replica's context
       // of it stays a version vector.
-      const before = sc.dc.header.count;
       sc.change((dc) => {
         if (restart) clear = dc.clear();
         if (this.mutations.has('dynamo-collection-actor-bare')) {
@@ -1158,10 +1141,7 @@ export class DynamoReplica {
           dc.adopt(collectionActor(this.config.actorId, this.takeEpoch()));
         deltas = applyRowsOp(dc, dc.header.own!, op, req.ts);
       });
-      const marker = new CollectionMarker(
-        schema,
-        this.markerCount(req.key, schema, restart, before, sc.dc.header.count),
-      );
+      const marker = new CollectionMarker(schema, sc.dc.header.count);
       state = local.update(
         local.context(),
         this.config.actorId,
@@ -1189,48 +1169,6 @@ export class DynamoReplica {
       else if (this.storeHint(r, req.key, state)) w.hintAcks++;
     }
     this.checkWrite(id, w);
-  }
-
-  /**
-   * The count a change's marker carries (what EXISTS, TYPE and the next write's deadline read).
-   * This replica's count after the change is the collection's only when it holds every row; a
-   * coordinator cut off while elements were added holds fewer, and removing the one it holds would
-   * publish 0: the key read as absent (EXISTS 0), lost its deadline at its next write, and a write
-   * of another type took it over. So the floor is what the command's read saw: a replica it
-   * counted held `seen` elements, and this replica held every row the change names (the read
-   * joined them: finishRows), so that replica holds at least `seen` plus what the change did here
-   * (`after` - `before`) once the change reaches it, and the collection at least that. Not after a
-   * restart (an expired or deleted collection's rows are no floor of the new one).
-   */
-  private markerCount(key: Uint8Array, schema: Schema, restart: boolean, before: number, after: number): number {
-    const k = keyString(key);
-    const read = this.readCounts.get(k);
-    if (read === undefined) return after;
-    this.readCounts.delete(k);
-    if (
-      restart ||
-      !schemaEqual(read.schema, schema) ||
-      this.monotonicMs() - read.atMs > READ_COUNT_TTL_MS ||
-      this.mutations.has('dynamo-marker-own-count')
-    )
-      return after;
-    return Math.min(Math.max(after, read.count + after - before), limits.crdtElementsCountMax);
-  }
-
-  /** A rows read answered: the most elements of the shown type a replica it counted holds (markerCount). */
-  private noteReadCount(r: ReadOp, merged: Versioned): void {
-    const top = merged.chosen();
-    const shown = top === undefined ? undefined : markerOf(top.value, top.crdt);
-    if (shown === undefined || r.rows === undefined) return;
-    let most = 0;
-    for (const answer of r.rows.answers.values())
-      if (answer !== null && answer.count > most && schemaEqual(answer.schema, shown.schema)) most = answer.count;
-    const k = keyString(r.key);
-    this.readCounts.delete(k);
-    if (most === 0) return;
-    if (this.readCounts.size >= limits.dynamoReadCountsCountMax)
-      this.readCounts.delete(this.readCounts.keys().next().value!);
-    this.readCounts.set(k, { schema: shown.schema, count: most, atMs: this.monotonicMs() });
   }
 
   /** A peer's collection change: its marker merged, then its clear and deltas (none if the marker is already superseded). */
@@ -1582,7 +1520,6 @@ export class DynamoReplica {
       }
     }
     if (r.origin.kind === 'internal') return; // a pull: its pages are joined, nobody to answer
-    this.noteReadCount(r, merged);
     let v = holdsMarker(local)
       ? this.collections.view(r.key, rows.elements, rows.front, rows.back, rows.last)
       : undefined;
@@ -1630,7 +1567,32 @@ export class DynamoReplica {
         v = { view, count: mine.header.count, whole: true, ...(same ? { exact: true as const } : {}) };
       }
     }
+    if (v !== undefined && this.mayLackRows(r.key, rows) && !this.mutations.has('store-rows-lacking-ignored'))
+      v = { ...v, lacking: true };
     this.finish(r.origin, v === undefined ? { ok: true, state: merged } : { ok: true, state: merged, collection: v });
+  }
+
+  /**
+   * Whether this coordinator may hold fewer of a collection's elements than a replica it read
+   * (CollectionView.lacking): one answered a larger count than this replica holds after the read's
+   * joins, and this replica holds no more than the read names (its named elements, a list's first
+   * or last rows). A change's marker counts the coordinator's own rows: one cut off while elements
+   * were added that removed the one it held counted 0, and the key read as absent everywhere
+   * (EXISTS 0, its deadline dropped at the next write, a write of another type taking it over).
+   * A peer's count is no floor of the collection's (it may count rows removed elsewhere that it
+   * has not heard of): a read of every row joins, and counts, what the replicas read hold.
+   */
+  private mayLackRows(key: Uint8Array, rows: NonNullable<ReadOp['rows']>): boolean {
+    const reach = rows.elements !== null ? rows.elements.length : (rows.front ?? rows.last);
+    if (reach === undefined) return false;
+    const held = this.collections.held(key)?.dc.header;
+    const mine = held?.count ?? 0;
+    if (mine > reach) return false;
+    for (const [node, answer] of rows.answers) {
+      if (node === this.id || answer === null || answer.count <= mine) continue;
+      if (held === undefined || schemaEqual(answer.schema, held.schema)) return true;
+    }
+    return false;
   }
 
   /**

@@ -401,11 +401,6 @@ export const limits = {
    */
   dynamoRecentRowsCountMax: 64,
   /**
-   * Keys whose last rows read left the most elements a peer held, for the change its command
-   * writes next (replica.ts readCounts: the marker's count when the coordinator lacks rows).
-   */
-  dynamoReadCountsCountMax: 1024,
-  /**
    * Row changes a collection records, each with the row before, while a read of it is in flight
    * (DecomposedCollection.track): what the read's coordinator changed meanwhile is undone from
    * them to compare with the peers' answers; past it the oldest half goes (those reads read every row).

@@ -109,8 +109,8 @@ export const MUTATION_NAMES = [
   'dynamo-collection-actor-bare',
   /** Dynamo rows layout: a key's collection made over one of another type starts with an empty context (the old one's is forgotten). */
   'dynamo-collection-drop-context',
-  /** Dynamo rows layout: a change's marker counts the coordinator's own rows alone, not what its read saw a peer hold. */
-  'dynamo-marker-own-count',
+  /** Dynamo rows layout: a read's view never says the coordinator may lack rows (replica.ts mayLackRows), so a removal is not read again with every row. */
+  'store-rows-lacking-ignored',
   /** Dynamo ring move: the moving node's streams count as done at once, nothing copied (move.ts). */
   'dynamo-move-no-stream',
   /** Dynamo cleanup: keeps only the keys the node is the FIRST replica of (drops its secondary copies). */

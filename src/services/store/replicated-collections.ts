@@ -56,6 +56,8 @@ export interface ReadValue {
   readonly head?: boolean;
   /** With head: the length the read found (the most any replica read holds: replica.ts finishRows). */
   readonly count?: number;
+  /** The coordinator may hold fewer elements than a replica read (CollectionView.lacking). */
+  readonly lacking?: true;
   /**
    * A list's tail only (its last rows, the rows layout's RPOP, LINDEX -i, LRANGE -i -j): more
    * elements may go before it, so the change is matched from the start of what was read (what was

@@ -131,6 +131,23 @@ type Done = (value: RespValue) => void;
 /** A failed operation: its error, and whether it was a write (a timeout then may have applied). */
 type Failed = (error: BaristaError, write: boolean) => void;
 
+/** Whether a collection operation removes an element (a list's [0], a sorted set's empty score, SREM, HDEL). */
+function removes(op: TypedOp): boolean {
+  switch (op.type) {
+    case 'srem':
+    case 'hdel':
+      return op.members.length > 0;
+    case 'zset':
+      for (let i = 1; i < op.members.length; i += 2) if (op.members[i]!.length === 0) return true;
+      return false;
+    case 'list':
+      for (let i = 1; i < op.members.length; i += 2) if (op.members[i]![0] === 0) return true;
+      return false;
+    default:
+      return false;
+  }
+}
+
 /** `note` replaces the outcome's own note (a multi-key DEL that deleted earlier keys says so). */
 export function errorReply(error: BaristaError, write: boolean, note?: string): RespValue {
   const v = errorText(error, write, note);
@@ -762,7 +779,14 @@ export class ReplicatedCommands {
    * A list, set, sorted-set or hash command by Redis' own implementation on the value read at the
    * level (replicated-collections.ts); its changes, if any, as CRDT operations at a replica.
    */
-  private collection(argv: readonly Uint8Array[], level: Level, done: Done, counted = false, sample = true): void {
+  private collection(
+    argv: readonly Uint8Array[],
+    level: Level,
+    done: Done,
+    counted = false,
+    sample = true,
+    everyRow = false,
+  ): void {
     const type = COUNT_COMMANDS.get(latin1(argv[0]!).toLowerCase());
     if (type !== undefined && !counted && argv.length === 2 && this.node.collections === 'rows') {
       // LLEN, SCARD, HLEN, ZCARD: a tail read (no row) answers when every replica read holds the
@@ -792,7 +816,7 @@ export class ReplicatedCommands {
     // list's head, or every row (rowsRead).
     const reads: ReadValue[] = [];
     // SPOP, SRANDMEMBER, HRANDFIELD: a sample of this node's rows, named (randomNeed).
-    const random = sample && this.node.collections === 'rows' ? randomNeed(argv) : undefined;
+    const random = sample && !everyRow && this.node.collections === 'rows' ? randomNeed(argv) : undefined;
     const sampled =
       random === undefined
         ? undefined
@@ -805,7 +829,9 @@ export class ReplicatedCommands {
       sampled !== undefined
         ? new Map<string, RowsRead>([[latin1(argv[1]!), sampled]])
         : this.node.collections === 'rows' && rowsCommandNames.has(latin1(argv[0]!).toLowerCase())
-          ? rowsRead(argv)
+          ? everyRow
+            ? new Map<string, RowsRead>()
+            : rowsRead(argv)
           : undefined;
     /** The elements a key's read names (undefined: a list head or every row). */
     const namedOf = (key: Uint8Array): readonly Uint8Array[] | undefined => {
@@ -872,7 +898,7 @@ export class ReplicatedCommands {
                   ? { ...materialized, tail: true, count }
                   : { ...materialized, count };
           if (before instanceof BaristaError) return done(errorReply(before, false));
-          reads.push(before);
+          reads.push(read.state.collection?.lacking === true ? { ...before, lacking: true } : before);
           next();
         }),
       () => {
@@ -901,7 +927,10 @@ export class ReplicatedCommands {
           // ZRANGE 0 9 on a sorted set of 10,000: Redis' code on the 10 entries it answers from.
           reads[0] = { ...reads[0]!, value: { type: 'zset', entries: window(zset.entries) } };
         }
-        this.collectionRun(argv, keys, reads, level, done, rows !== undefined);
+        // A removal by a coordinator that may lack rows (CollectionView.lacking) reads every row
+        // first: its marker then counts what the replicas read hold, not 0 for what it alone held.
+        const reread = everyRow ? undefined : () => this.collection(argv, level, done, counted, false, true);
+        this.collectionRun(argv, keys, reads, level, done, rows !== undefined, reread);
       },
     );
   }
@@ -914,6 +943,7 @@ export class ReplicatedCommands {
     level: Level,
     done: Done,
     partial = false,
+    reread?: () => void,
   ): void {
     const outcome = runOnValues(
       keys.map((k, i) => [k, reads[i]!.value] as const),
@@ -925,6 +955,7 @@ export class ReplicatedCommands {
     for (const [i, key] of keys.entries()) {
       const ops = diffOps(reads[i]!, outcome.after[i]!, this.rng);
       if (ops instanceof BaristaError) return done(reply.error(`ERR ${ops.message}`));
+      if (reread !== undefined && reads[i]!.lacking === true && ops.some(removes)) return reread();
       for (const op of ops) writes.push({ key, op });
     }
     // A STORE replaces its destination (the first key), deadline included (Redis' setKey): the

@@ -125,10 +125,11 @@ const messageArb: fc.Arbitrary<ReplicaMessage> = fc.oneof(
     op: opArb,
     result: fc.oneof(
       stateArb.map((state) => ({ ok: true as const, state })),
-      // A view, with a tail's high-water element or not, its count exact or not (tags 2 to 5).
+      // A view, with a tail's high-water element or not, its count exact or not, the coordinator
+      // lacking rows or not (tags 2 to 9).
       fc
-        .tuple(stateArb, sampleArb, fc.nat(100), fc.option(bytesArb(8), { nil: undefined }), fc.boolean())
-        .map(([state, x, count, after, exact]) => ({
+        .tuple(stateArb, sampleArb, fc.nat(100), fc.option(bytesArb(8), { nil: undefined }), fc.boolean(), fc.boolean())
+        .map(([state, x, count, after, exact, lacking]) => ({
           ok: true as const,
           state,
           collection: {
@@ -136,6 +137,7 @@ const messageArb: fc.Arbitrary<ReplicaMessage> = fc.oneof(
             count,
             ...(after === undefined ? {} : { after }),
             ...(exact ? { exact: true as const } : {}),
+            ...(lacking ? { lacking: true as const } : {}),
           },
         })),
       errorArb.map((error) => ({ ok: false as const, error })),

@@ -82,7 +82,9 @@
 //   context      = vector clock (src/lib/clocks/vector.ts), at most dvvEntriesCountMax entries
 //   ts           = u64 (encodeHlc)
 //   reply        = u8 ok (1: state | 2: state marker view | 3: state marker view after
-//                  | 4: as 2, count exact | 5: as 3, count exact | 0: code definite retriable message)
+//                  | 4: as 2, count exact | 5: as 3, count exact | 6..9: as 2..5, the coordinator
+//                  may lack rows (CollectionView.lacking; since 2026-12-06) | 0: code definite
+//                  retriable message)
 //   view         = uvarint length + the collection's CRDT (OR-Set or OR-Map of the marker's schema):
 //                  the rows a rows request named (all of them for all) under the whole context
 //   after        = uvarint length (0..lsmKeyBytesMax) + bytes: a tail read's high-water element
@@ -255,8 +257,9 @@ export interface CollectionView {
    * A read of named rows or of a list's first or last rows: a replica read answered a larger count
    * than the coordinating replica holds after the read's joins, and it holds no more than the read
    * names, so a change removing what it holds could count the collection emptied while the others
-   * still hold elements (replica.ts mayLackRows; replicated.ts then reads every row first). Not
-   * shipped: a forwarded read's view drops it.
+   * still hold elements (replica.ts mayLackRows; replicated.ts then reads every row first).
+   * Shipped in a forwarded read's result (flag bytes 6-9, which a build before 2026-12-06 refuses:
+   * such a read times out there).
    */
   readonly lacking?: true;
 }
@@ -489,8 +492,10 @@ function writeRequest(w: ByteWriter, r: ClientRequest): void {
 
 function writeResult(w: ByteWriter, r: ClientResult): void {
   if (r.ok && r.collection !== undefined) {
-    const { view, count, after, exact } = r.collection;
-    w.u8((after === undefined ? 2 : 3) + (exact === true ? 2 : 0)).bytesUvarint(r.state.encode());
+    const { view, count, after, exact, lacking } = r.collection;
+    w.u8((after === undefined ? 2 : 3) + (exact === true ? 2 : 0) + (lacking === true ? 4 : 0)).bytesUvarint(
+      r.state.encode(),
+    );
     w.bytesUvarint(new CollectionMarker(view instanceof ORSet ? ORSet.schema : view.schema, count).encode());
     w.bytesUvarint(view.encode());
     if (after !== undefined) w.bytesUvarint(after);
@@ -855,18 +860,21 @@ function readRequest(r: ByteReader): ClientRequest {
 function readResult(r: ByteReader): ClientResult {
   const ok = r.u8();
   if (ok === 1) return { ok: true, state: readState(r) };
-  if (ok >= 2 && ok <= 5) {
+  if (ok >= 2 && ok <= 9) {
+    const lacking = ok >= 6 ? ({ lacking: true } as const) : {};
+    const kind = ok >= 6 ? ok - 4 : ok;
     const state = readState(r);
     const { schema, count } = readMarker(r);
     const view = decodeCrdt(r.bytesUvarint());
     const fits =
       (schema.type === 'orset' && view instanceof ORSet) || (view instanceof ORMap && schemaEqual(view.schema, schema));
     if (!fits) malformed("a collection view that is not of its marker's schema");
-    const exact = ok >= 4 ? ({ exact: true } as const) : {};
-    if (ok === 2 || ok === 4) return { ok: true, state, collection: { view: view as CollectionCrdt, count, ...exact } };
+    const exact = kind >= 4 ? ({ exact: true } as const) : {};
+    if (kind === 2 || kind === 4)
+      return { ok: true, state, collection: { view: view as CollectionCrdt, count, ...exact, ...lacking } };
     const after = r.bytesUvarint();
     if (after.length > limits.lsmKeyBytesMax) malformed(`a tail element of ${after.length} bytes`);
-    return { ok: true, state, collection: { view: view as CollectionCrdt, count, after, ...exact } };
+    return { ok: true, state, collection: { view: view as CollectionCrdt, count, after, ...exact, ...lacking } };
   }
   if (ok !== 0) malformed(`flag byte ${ok}`);
   const code = r.stringUvarint();

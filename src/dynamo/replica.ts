@@ -96,7 +96,7 @@ import { headerSummary } from '../crdt/decomposed-codec.ts';
 import { type ByteString, bytesOfByteString, compareStrings, crdtTypeOf } from '../crdt/codec.ts';
 import { CollectionMarker } from '../crdt/marker.ts';
 import { CausalContext } from '../crdt/dots.ts';
-import { schemaEqual } from '../crdt/causal.ts';
+import { type Schema, schemaEqual } from '../crdt/causal.ts';
 import { showsValue } from './shown.ts';
 import {
   diffTrees,
@@ -374,6 +374,11 @@ interface ReadOp {
     tails?: Map<NodeId, { next: ByteString; parked?: Versioned | undefined; join?: RowJoin }>;
     after?: ByteString;
     readonly answers: Map<NodeId, RowsAnswer | null>;
+    /**
+     * Each other replica's count and schema as its first page answered (mayLackRows): a list's
+     * head or tail read may settle a peer parked past its pages with a null answer.
+     */
+    counts?: Map<NodeId, { readonly count: number; readonly schema: Schema }>;
     /** Each replica's join and where its next page starts; parked: not asked for it (yet). */
     readonly joins: Map<NodeId, { readonly join: RowJoin; next: ByteString; parked?: Versioned | undefined }>;
     /** A replica's page was refused (out of order, or its join failed): a pull of it did not end well. */
@@ -1418,6 +1423,10 @@ export class DynamoReplica {
       this.stats.staleMessages++;
       return;
     }
+    if (r.rows !== undefined && rows != null && from !== this.id && !r.rows.counts?.has(from)) {
+      r.rows.counts ??= new Map();
+      r.rows.counts.set(from, { count: rows.count, schema: rows.schema });
+    }
     if (r.rows?.back === true) {
       // A tail read joins no row: the peer's count, context and high-water element (its page's start).
       const page = rows?.rows.kind === 'page' ? rows.rows.page : undefined;
@@ -1588,8 +1597,8 @@ export class DynamoReplica {
     const held = this.collections.held(key)?.dc.header;
     const mine = held?.count ?? 0;
     if (mine > reach) return false;
-    for (const [node, answer] of rows.answers) {
-      if (node === this.id || answer === null || answer.count <= mine) continue;
+    for (const answer of rows.counts?.values() ?? []) {
+      if (answer.count <= mine) continue;
       if (held === undefined || schemaEqual(answer.schema, held.schema)) return true;
     }
     return false;

@@ -1178,3 +1178,88 @@ test('rows: a coordinator that read a replica still holding elements removed els
   heal(sim, cut2);
   for (const id of NODES) assert.deepEqual(runCommands(sim, id, [['EXISTS', 's', 'l']]), [':0'], `at ${id}`);
 });
+
+test('rows: a list head or tail read whose peer is settled past its pages (parked) still tells the coordinator it may lack rows: the last pop of what it holds leaves the list the others hold (review of 5f8ea63)', () => {
+  const xs = Array.from({ length: 15 }, (_, i) => `x${i + 1}`);
+  const part = (sim: Simulation<NodeServices>, groups: string[][]) => {
+    const c = sim.network.partition(groups);
+    sim.runFor(3_000);
+    return c;
+  };
+  for (const end of ['head', 'tail'] as const) {
+    const sim = cluster(`rows-parked-${end}`, 'rows', NO_HINT_REPLAY);
+    const fill = end === 'head' ? [...xs, 'a'] : ['a', ...xs];
+    assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', ...fill]]), [':16']);
+    sim.runFor(3_000);
+    // n3 pops the 15 at one end while n2 is cut off (n2 keeps them); n1 then pushes b and c at the
+    // other end while n3 is cut off; n3 pops its last element while n1 is cut off: its read of
+    // n2's first page finds only elements it popped, and n2 is settled parked.
+    let c = part(sim, [['n1', 'n3'], ['n2']]);
+    assert.equal(runCommands(sim, 'n3', [[end === 'head' ? 'LPOP' : 'RPOP', 'l', '15']])[0]!.split(',').length, 15);
+    heal(sim, c);
+    c = part(sim, [['n1', 'n2'], ['n3']]);
+    assert.deepEqual(runCommands(sim, 'n1', [[end === 'head' ? 'RPUSH' : 'LPUSH', 'l', 'b', 'c']]), [':3']);
+    heal(sim, c);
+    c = part(sim, [['n2', 'n3'], ['n1']]);
+    assert.deepEqual(
+      runCommands(sim, 'n3', [
+        [end === 'head' ? 'LPOP' : 'RPOP', 'l'],
+        ['EXISTS', 'l'],
+        ['LLEN', 'l'],
+      ]),
+      ['$a', ':1', ':2'],
+      end,
+    );
+    heal(sim, c);
+    for (const id of NODES) assert.deepEqual(runCommands(sim, id, [['EXISTS', 'l']]), [':1'], `${end} at ${id}`);
+  }
+});
+
+test('rows: a removal through a node that is no replica of the key (the read forwarded) is read again with every row too: the forwarded view says the coordinator may lack rows (review of 5f8ea63; negative control: store-rows-lacking-ignored)', () => {
+  for (const [mutations, expected] of [
+    [[], [':1', ':1', ':3']],
+    [['store-rows-lacking-ignored'], [':1', ':0', ':3']],
+  ] as const)
+    assert.deepEqual(forwardedRemoval(mutations), expected, mutations.join());
+});
+
+function forwardedRemoval(mutations: readonly string[]): string[] {
+  const nodes = ['n1', 'n2', 'n3', 'n4'];
+  const sim = replicatedCluster(
+    'rows-lacking-forwarded',
+    nodes,
+    3,
+    {
+      consistency: 'QUORUM',
+      replication: { antiEntropyIntervalMs: 0, readRepairChance: 0, collections: 'rows', ...NO_HINT_REPLAY },
+    },
+    mutations.length === 0 ? undefined : mutationsFrom([...mutations]),
+  );
+  // Clocks alike, as cluster() makes them (EXPIRE's deadline means the same on every node).
+  const wall = (id: string) => sim.instance(id)!.env.clock.wallMs();
+  const base = wall('n1');
+  for (const id of nodes) sim.setClock(id, { skewMs: base - (wall(id) - sim.clock(id).skewMs) });
+  const key = 'lacking-fwd';
+  const replicas = storeOf(sim.instance('n1')!).replica!.ring.locate(new TextEncoder().encode(key), 3).replicas;
+  const outside = nodes.find((n) => !replicas.includes(n))!;
+  const [first, second] = replicas as [string, string];
+  assert.deepEqual(runCommands(sim, second, [['SADD', key, 'a']]), [':1']);
+  sim.runFor(3_000);
+  const cut = sim.network.partition([nodes.filter((n) => n !== first), [first]]);
+  sim.runFor(3_000);
+  assert.deepEqual(
+    runCommands(sim, second, [
+      ['SADD', key, 'b', 'c', 'd'],
+      ['EXPIRE', key, '1000'],
+    ]),
+    [':3', ':1'],
+  );
+  cut.heal();
+  sim.runFor(3_000);
+  // Through `outside` the read is forwarded to the first replica, which lacks b, c and d.
+  return runCommands(sim, outside, [
+    ['SREM', key, 'a'],
+    ['EXISTS', key],
+    ['SCARD', key],
+  ]);
+}

@@ -111,10 +111,17 @@ export class RespSession {
    * in-flight bound (`listen.resp.inflightRequestsMax`) wait.
    */
   serve(argv: Uint8Array[], answer: Reply): void {
-    if (this.running) {
+    if (this.running || this.held.length > 0) {
+      // Behind a running command, or behind held ones a failed answer left (finish below).
       this.held.push({ argv, answer });
+      this.drain();
       return;
     }
+    this.serveNow(argv, answer);
+  }
+
+  /** One request, with nothing running or held before it. */
+  private serveNow(argv: Uint8Array[], answer: Reply): void {
     let value: RespValue | Later;
     try {
       value = this.process(argv);
@@ -139,11 +146,7 @@ export class RespSession {
           // Whatever the answer threw, the next command is not held behind this one forever.
           this.running = false;
         }
-        // The held requests follow in order, until one of them answers later in its turn.
-        while (!this.running && this.held.length > 0) {
-          const more = this.held.shift()!;
-          this.serve(more.argv, more.answer);
-        }
+        this.drain();
       };
       try {
         value(finish);
@@ -158,6 +161,14 @@ export class RespSession {
       () => answer(bytes, { thenClose }),
       () => this.conn.close(),
     );
+  }
+
+  /** The held requests, in order, until one of them answers later in its turn. */
+  private drain(): void {
+    while (!this.running && this.held.length > 0) {
+      const more = this.held.shift()!;
+      this.serveNow(more.argv, more.answer);
+    }
   }
 
   /** A ProtocolError thrown while a command ran (a bug), counted: its client's answer (anything else rethrown). */

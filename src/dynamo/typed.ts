@@ -27,7 +27,7 @@
 // Wrong types: a key whose newest sibling is a plain value, or another CRDT, answers Redis' WRONGTYPE
 // (code wrong_type); a tombstone or nothing is an empty set.
 
-import { showsValue } from './shown.ts';
+import { shownSibling, showsValue } from './shown.ts';
 import type { NodeId } from '../env/types.ts';
 import type { HlcTimestamp } from '../lib/clocks/hlc.ts';
 import { BaristaError, ProtocolError } from '../lib/errors.ts';
@@ -64,7 +64,8 @@ export { WRONGTYPE };
  * and PERSIST answered 1).
  */
 export function shownDeadline(local: Versioned): number | undefined {
-  return showsValue(local.chosen()) ? local.keptDeadline() : undefined;
+  const shown = shownSibling(local);
+  return showsValue(shown) ? shown!.expiresAtMs : undefined;
 }
 
 /** The local state after `replica` applies `op`; throws BaristaError (wrong type, bounds, overflow). */

@@ -1263,3 +1263,42 @@ function forwardedRemoval(mutations: readonly string[]): string[] {
     ['SCARD', key],
   ]);
 }
+
+test('an add concurrent with a removal of everything survives it, and the key shows it in both layouts: EXISTS 1, TYPE, TTL, and its next write keeps the deadline (before session 31: EXISTS 0 and TYPE none while SMEMBERS answered the element)', () => {
+  for (const layout of ['rows', 'whole'] as const)
+    for (const [add, remove, read, type] of [
+      [['SADD', 's', 'b'], ['SREM', 's', 'a'], ['SMEMBERS', 's'], '+set'],
+      [['RPUSH', 's', 'b'], ['LPOP', 's'], ['LRANGE', 's', '0', '-1'], '+list'],
+      [['HSET', 's', 'b', 'v'], ['HDEL', 's', 'a'], ['HKEYS', 's'], '+hash'],
+    ] as const) {
+      const sim = cluster(`${layout}-add-wins-${add[0]}`, layout);
+      const first =
+        add[0] === 'SADD' ? ['SADD', 's', 'a'] : add[0] === 'RPUSH' ? ['RPUSH', 's', 'a'] : ['HSET', 's', 'a', 'v'];
+      assert.deepEqual(runCommands(sim, 'n1', [['BARISTA', 'CONSISTENCY', 'ONE'], first, ['EXPIRE', 's', '1000']]), [
+        '+OK',
+        ':1',
+        ':1',
+      ]);
+      sim.runFor(3_000);
+      const cut = isolateN3(sim);
+      assert.match(runCommands(sim, 'n1', [['BARISTA', 'CONSISTENCY', 'ONE'], [...add]])[1]!, /^:[12]$/);
+      sim.runFor(100);
+      // n3 removes what it holds, later (its marker is the newest, and counts 0).
+      assert.notEqual(runCommands(sim, 'n3', [['BARISTA', 'CONSISTENCY', 'ONE'], [...remove]])[1], ':0');
+      heal(sim, cut);
+      sim.runFor(10_000);
+      for (const id of NODES) {
+        const [exists, shown, members, ttl] = runCommands(sim, id, [
+          ['EXISTS', 's'],
+          ['TYPE', 's'],
+          [...read],
+          ['TTL', 's'],
+        ]);
+        assert.deepEqual([exists, shown, members], [':1', type, '*[$b]'], `${layout} ${add[0]} at ${id}`);
+        assert.ok(Number(ttl!.slice(1)) > 900, `${add[0]} at ${id}: TTL ${ttl}`);
+      }
+      const next = add.map((x) => (x === 'b' ? 'c' : x));
+      const [, ttl] = runCommands(sim, 'n2', [next, ['TTL', 's']]);
+      assert.ok(Number(ttl!.slice(1)) > 900, `${add[0]}: TTL ${ttl} after the next write`);
+    }
+});

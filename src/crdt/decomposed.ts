@@ -339,9 +339,10 @@ export class DecomposedCollection {
     }
     const ctx = this.h.context;
     const { schema } = this.h;
+    const known = this.knownOf();
     for (const e of touched) {
       const old = this.rows.get(e);
-      const joined = joinRow(schema, e, old, this.knownFor(e), d.rows.get(e), d.context);
+      const joined = joinRow(schema, e, old, known(e), d.rows.get(e), d.context);
       this.setRow(e, old, joined);
     }
     this.h = { ...this.h, context: ctx.merge(d.context) };
@@ -358,8 +359,9 @@ export class DecomposedCollection {
   applyClear(context: CausalContext): void {
     const ctx = this.h.context;
     const { schema } = this.h;
+    const known = this.knownOf();
     for (const [e, row] of [...this.rows.range('', undefined)]) {
-      this.setRow(e, row, joinRow(schema, e, row, this.knownFor(e), undefined, context));
+      this.setRow(e, row, joinRow(schema, e, row, known(e), undefined, context));
     }
     this.h = { ...this.h, context: ctx.merge(context) };
   }
@@ -504,10 +506,11 @@ export class DecomposedCollection {
     const ctx = this.h.context;
     const { schema } = this.h;
     const kept: Dot[] = [];
+    const known = this.knownOf();
     for (const e of elements) {
       // `held`: every row this replica holds of the elements, already read (a page's range).
       const old = held === undefined ? this.rows.get(e) : held.get(e);
-      const joined = joinRow(schema, e, old, this.knownFor(e), rows.get(e), context);
+      const joined = joinRow(schema, e, old, known(e), rows.get(e), context);
       if (joined !== undefined) for (const d of rowDots(schema, joined)) if (!ctx.has(d)) kept.push(d);
       this.setRow(e, old, joined);
     }
@@ -515,20 +518,36 @@ export class DecomposedCollection {
   }
 
   /**
-   * What this replica knows of element `e`'s dots: the context, and the first-page context of every
-   * join in progress whose pages have covered `e` (those rows already reflect it). Joining a row
-   * with less lets a delta arriving between a join's pages re-add what the sender had removed.
+   * knownFor: what this replica knows of element `e`'s dots: the context, and the first-page
+   * context of every join in progress whose pages have covered `e` (those rows already reflect
+   * it). Joining a row with less lets a delta arriving between a join's pages re-add what the
+   * sender had removed. As a function for one loop over elements, while the context and the joins
+   * stay as they are: the contexts are merged once per set of joins covering an element, not once
+   * per element. With many reads out at once (50 clients popping one list at ONE: a join per peer
+   * per read) every element of a head page is covered by most joins, and merging each join's
+   * context for each element took a quarter of the coordinator's CPU (session 31's profile).
    */
-  private knownFor(e: ByteString): CausalContext {
-    let c = this.h.context;
-    for (const j of this.joins) {
-      if (j.first === undefined) continue;
-      const covered = j.back
-        ? j.from !== undefined && compareStrings(e, j.from) >= 0
-        : j.next === undefined || compareStrings(e, j.next) < 0;
-      if (covered) c = c.merge(j.first);
-    }
-    return c;
+  private knownOf(): (e: ByteString) => CausalContext {
+    const base = this.h.context;
+    const joins = [...this.joins].filter((j) => j.first !== undefined);
+    if (joins.length === 0) return () => base;
+    const merged = new Map<string, CausalContext>();
+    return (e) => {
+      let covering = '';
+      for (const j of joins) {
+        const covered = j.back
+          ? j.from !== undefined && compareStrings(e, j.from) >= 0
+          : j.next === undefined || compareStrings(e, j.next) < 0;
+        covering += covered ? '1' : '0';
+      }
+      let c = merged.get(covering);
+      if (c === undefined) {
+        c = base;
+        for (let i = 0; i < joins.length; i++) if (covering.charCodeAt(i) === 49) c = c.merge(joins[i]!.first!);
+        merged.set(covering, c);
+      }
+      return c;
+    };
   }
 
   /**

@@ -97,7 +97,7 @@ import { type ByteString, bytesOfByteString, compareStrings, crdtTypeOf } from '
 import { CollectionMarker } from '../crdt/marker.ts';
 import { CausalContext } from '../crdt/dots.ts';
 import { type Schema, schemaEqual } from '../crdt/causal.ts';
-import { shownSibling, showsValue } from './shown.ts';
+import { showsValue } from './shown.ts';
 import {
   diffTrees,
   type MerkleMessage,
@@ -1125,7 +1125,7 @@ export class DynamoReplica {
       const held = this.stored(req.key);
       heldBytes = this.onStored === undefined ? 0 : storedValueBytes(req.key, held.state, held.length);
       const local = held.state.expiredAsTombstones(req.ts.wallMs);
-      const top = shownSibling(local);
+      const top = local.chosen();
       const topMarker = top === undefined ? undefined : markerOf(top.value, top.crdt);
       if (top !== undefined && top.value !== null && topMarker === undefined && showsValue(top))
         throw new BaristaError('wrong_type', WRONGTYPE);

@@ -27,7 +27,7 @@
 // Wrong types: a key whose newest sibling is a plain value, or another CRDT, answers Redis' WRONGTYPE
 // (code wrong_type); a tombstone or nothing is an empty set.
 
-import { shownSibling, showsValue } from './shown.ts';
+import { showsValue } from './shown.ts';
 import type { NodeId } from '../env/types.ts';
 import type { HlcTimestamp } from '../lib/clocks/hlc.ts';
 import { BaristaError, ProtocolError } from '../lib/errors.ts';
@@ -64,8 +64,7 @@ export { WRONGTYPE };
  * and PERSIST answered 1).
  */
 export function shownDeadline(local: Versioned): number | undefined {
-  const shown = shownSibling(local);
-  return showsValue(shown) ? shown!.expiresAtMs : undefined;
+  return showsValue(local.chosen()) ? local.keptDeadline() : undefined;
 }
 
 /** The local state after `replica` applies `op`; throws BaristaError (wrong type, bounds, overflow). */

@@ -412,7 +412,7 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 }
 
 /** Order of `chosen`: timestamp, then replica id, then counter. */
-export function compareChosen(a: Sibling, b: Sibling): number {
+function compareChosen(a: Sibling, b: Sibling): number {
   const byTs = compareHlc(a.ts, b.ts);
   if (byTs !== 0) return byTs;
   return compareDots(a.dot, b.dot);

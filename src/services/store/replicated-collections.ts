@@ -13,7 +13,6 @@
 // The reply is Redis' on the value read; the effect merges with concurrent ones (removes take only
 // what the read observed). Which commands go this way: `collectionCommandNames`.
 
-import { shownSibling } from '../../dynamo/shown.ts';
 import type { Rng } from '../../env/types.ts';
 import { elementKeysBetween } from '../../dynamo/list-positions.ts';
 import {
@@ -84,7 +83,7 @@ export const collectionCommandNames: ReadonlySet<string> = new Set(
  * SCAN's TYPE filter, KEYS, DBSIZE and RANDOMKEY at N > 1 ask it of every key they walk.
  */
 export function shownType(state: Versioned): string | null {
-  const top = shownSibling(state);
+  const top = state.chosen();
   if (top === undefined || top.value === null) return null;
   if (top.crdt !== true) return 'string';
   return crdtShownType(decodeCrdt(top.value)); // once: showsValue's emptied-collection rule, inline

@@ -48,7 +48,7 @@
 // been applied); limit_exceeded -> -BUSY; anything else -> -ERR <code>: <message>.
 // Callbacks throughout (the simulator's single loop; see forward.ts).
 
-import { shownSibling, showsValue } from '../../dynamo/shown.ts';
+import { showsValue } from '../../dynamo/shown.ts';
 import type { Level } from '../../dynamo/messages.ts';
 import { reply, type RespValue } from '../../wire/resp/index.ts';
 import { latin1 } from './command-entry.ts';
@@ -182,7 +182,7 @@ function errorText(error: BaristaError, write: boolean, note?: string): RespValu
   }
 }
 
-const holdsValue = (s: KeyState): boolean => showsValue(shownSibling(s.versioned));
+const holdsValue = (s: KeyState): boolean => showsValue(s.chosen);
 
 /** INCR, DECR, INCRBY n, DECRBY n: the amount added, or Redis' error for the argument. */
 function incrementOf(name: string, argv: readonly Uint8Array[]): bigint | RespValue {
@@ -1571,7 +1571,7 @@ export class ReplicatedCommands {
   ): void {
     this.node.submit({ kind: 'get', key, level: readAt(level) }, (o) => {
       if (!o.ok) return done(errorReply(o.error, false));
-      const top = shownSibling(o.state.versioned);
+      const top = o.state.chosen;
       const value = showsValue(top) ? top!.value : null;
       then(o.state, value, top?.expiresAtMs ?? 0, top?.crdt === true);
     });

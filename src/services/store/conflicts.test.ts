@@ -318,6 +318,20 @@ for (const collections of ['whole', 'rows'] as const) {
         [':-1', ':-1', ':-1', '*[$x]'],
         at,
       );
+    // A destination without a deadline takes no write to remove one: the change's writes alone.
+    const typed = () => sim.metrics('n1').value('dynamo_ops_total', { kind: 'typed' });
+    const storeWrites = (dst: string, ttl: boolean): number => {
+      assert.deepEqual(
+        run(sim, 'n1', ['ZADD', dst, '5', 'q'], ...(ttl ? [['EXPIRE', dst, '100']] : [])).length,
+        ttl ? 2 : 1,
+      );
+      const before = typed();
+      assert.deepEqual(run(sim, 'n1', ['ZUNIONSTORE', dst, '1', 'a'], ['TTL', dst]), [':1', ':-1']);
+      return typed() - before;
+    };
+    const plain = storeWrites('nd1', false);
+    assert.ok(plain >= 1, `${plain} writes`);
+    assert.equal(storeWrites('nd2', true), plain + 1);
   });
 }
 

@@ -58,6 +58,8 @@ export interface ReadValue {
   readonly count?: number;
   /** The coordinator may hold fewer elements than a replica read (CollectionView.lacking). */
   readonly lacking?: true;
+  /** The key showed a deadline when read (a STORE then removes it from its destination). */
+  readonly deadline?: true;
   /**
    * A list's tail only (its last rows, the rows layout's RPOP, LINDEX -i, LRANGE -i -j): more
    * elements may go before it, so the change is matched from the start of what was read (what was

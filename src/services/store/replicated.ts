@@ -72,7 +72,16 @@ import { formatRing, type RingChangeOutcome, type RingMover } from './ring-mover
 import { byteStringOf } from '../../crdt/codec.ts';
 import { PNCounter } from '../../crdt/counters.ts';
 import { CollectionMarker, decodeCrdt } from '../../crdt/crdt.ts';
-import { hashEntries, hashField, hashOf, setMembers, setOf, type TypedOp, WRONGTYPE } from '../../dynamo/typed.ts';
+import {
+  hashEntries,
+  hashField,
+  hashOf,
+  setMembers,
+  setOf,
+  shownDeadline,
+  type TypedOp,
+  WRONGTYPE,
+} from '../../dynamo/typed.ts';
 import { type Sibling, Versioned } from '../../dynamo/versions.ts';
 import { bytesEqual, readU32BE } from '../../lib/bytes.ts';
 import { BaristaError } from '../../lib/errors.ts';
@@ -898,7 +907,11 @@ export class ReplicatedCommands {
                   ? { ...materialized, tail: true, count }
                   : { ...materialized, count };
           if (before instanceof BaristaError) return done(errorReply(before, false));
-          reads.push(read.state.collection?.lacking === true ? { ...before, lacking: true } : before);
+          reads.push({
+            ...before,
+            ...(read.state.collection?.lacking === true ? { lacking: true as const } : {}),
+            ...(shownDeadline(read.state.versioned) !== undefined ? { deadline: true as const } : {}),
+          });
           next();
         }),
       () => {
@@ -960,8 +973,13 @@ export class ReplicatedCommands {
     }
     // A STORE replaces its destination (the first key), deadline included (Redis' setKey): the
     // values read carry no deadline, so one is removed after the change (a review found
-    // ZUNIONSTORE and SUNIONSTORE keeping the destination's TTL at N > 1). One more write each.
-    if (STORE_DESTINATION_FIRST.has(latin1(argv[0]!).toLowerCase()) && outcome.after[0] != null)
+    // ZUNIONSTORE and SUNIONSTORE keeping the destination's TTL at N > 1). One more write, when
+    // the destination showed a deadline as read.
+    if (
+      STORE_DESTINATION_FIRST.has(latin1(argv[0]!).toLowerCase()) &&
+      outcome.after[0] != null &&
+      reads[0]!.deadline === true
+    )
       writes.push({ key: keys[0]!, op: { type: 'expire', expiresAtMs: 0 } });
     let written: Versioned | undefined;
     inTurn(

@@ -532,14 +532,19 @@ export class DecomposedCollection {
     const joins = [...this.joins].filter((j) => j.first !== undefined);
     if (joins.length === 0) return () => base;
     const merged = new Map<string, CausalContext>();
+    const covers = new Uint8Array(joins.length);
     return (e) => {
-      let covering = '';
-      for (const j of joins) {
+      let any = false;
+      for (let i = 0; i < joins.length; i++) {
+        const j = joins[i]!;
         const covered = j.back
           ? j.from !== undefined && compareStrings(e, j.from) >= 0
           : j.next === undefined || compareStrings(e, j.next) < 0;
-        covering += covered ? '1' : '0';
+        covers[i] = covered ? 49 : 48;
+        any ||= covered;
       }
+      if (!any) return base; // no join covers it: the context alone, no key made
+      const covering = String.fromCharCode(...covers);
       let c = merged.get(covering);
       if (c === undefined) {
         c = base;

@@ -97,7 +97,7 @@ export const MUTATION_NAMES = [
   'blocking-no-merge-wake',
   /** Store front end: under sync 'always', replies leave before the sync that covers their writes. */
   'store-reply-before-sync',
-  /** Store front end: ECHO throws a ProtocolError (a bug in a command), which session.ts must answer as internal. */
+  /** Store front end: ECHO throws a ProtocolError (a bug in a command) at once, or later before or after it answers (its argument's length: 5 after, 6 before); session.ts answers internal, once. */
   'store-echo-throws',
   /** Dynamo driver: a step's messages and replies go out before its store sync (synced at the next tick instead). */
   'dynamo-send-before-sync',

@@ -263,8 +263,17 @@ export const connectionCommands: readonly ServerCommandSpec[] = [
     return argv.length === 1 ? reply.simple('PONG') : reply.bulk(argv[1]!);
   }),
   serverCommand('echo', 2, ['loading', 'stale', 'fast'], conn('1.0.0', 'Echo the given string'), (s, argv) => {
-    // The planted bug session.ts' boundary is tested with (a command throwing a typed error).
-    if (s.server.env.mutations.has('store-echo-throws')) throw new ProtocolError('malformed', 'planted: ECHO threw');
+    // The planted bug session.ts' boundary is tested with: ECHO throws a ProtocolError at once
+    // (`now`), or answers later and throws before (`before`) or after (`after`) its answer.
+    if (s.server.env.mutations.has('store-echo-throws')) {
+      const planted = new ProtocolError('malformed', 'planted: ECHO threw');
+      const when = argv[1]!.length === 5 ? 'after' : argv[1]!.length === 6 ? 'before' : 'now';
+      if (when === 'now') throw planted;
+      return (done) => {
+        if (when === 'after') done(reply.bulk(argv[1]!));
+        throw planted;
+      };
+    }
     return reply.bulk(argv[1]!);
   }),
   // This node's wall clock (the Env's: the simulator's skewed one there), in Redis' two bulk strings.

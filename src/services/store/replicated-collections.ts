@@ -58,7 +58,7 @@ export interface ReadValue {
   readonly count?: number;
   /** The coordinator may hold fewer elements than a replica read (CollectionView.lacking). */
   readonly lacking?: true;
-  /** The key showed a deadline when read (a STORE then removes it from its destination). */
+  /** A STORE's destination showed a deadline when read (the STORE then removes it). */
   readonly deadline?: true;
   /**
    * A list's tail only (its last rows, the rows layout's RPOP, LINDEX -i, LRANGE -i -j): more

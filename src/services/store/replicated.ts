@@ -792,10 +792,15 @@ export class ReplicatedCommands {
     argv: readonly Uint8Array[],
     level: Level,
     done: Done,
-    counted = false,
-    sample = true,
-    everyRow = false,
+    /**
+     * counted: LLEN's tail read found the replicas unlike (read every row, no second tail read);
+     * noSample: SPOP's sample could not serve (read every row); everyRow: every key's every row
+     * (a removal by a coordinator that may lack rows), and no read again after it.
+     */
+    how: { readonly counted?: boolean; readonly noSample?: boolean; readonly everyRow?: boolean } = {},
   ): void {
+    const { counted = false, everyRow = false } = how;
+    const stores = STORE_DESTINATION_FIRST.has(latin1(argv[0]!).toLowerCase());
     const type = COUNT_COMMANDS.get(latin1(argv[0]!).toLowerCase());
     if (type !== undefined && !counted && argv.length === 2 && this.node.collections === 'rows') {
       // LLEN, SCARD, HLEN, ZCARD: a tail read (no row) answers when every replica read holds the
@@ -809,7 +814,7 @@ export class ReplicatedCommands {
         // No replica read holds a collection or a value (an absent key, an emptied queue): what
         // a read of every row would answer too, without a second round.
         if (shown === null && !holdsMarker(read.state.versioned)) return done(reply.integer(0));
-        this.collection(argv, level, done, true);
+        this.collection(argv, level, done, { counted: true });
       });
       return;
     }
@@ -825,14 +830,15 @@ export class ReplicatedCommands {
     // list's head, or every row (rowsRead).
     const reads: ReadValue[] = [];
     // SPOP, SRANDMEMBER, HRANDFIELD: a sample of this node's rows, named (randomNeed).
-    const random = sample && !everyRow && this.node.collections === 'rows' ? randomNeed(argv) : undefined;
+    const random =
+      how.noSample !== true && !everyRow && this.node.collections === 'rows' ? randomNeed(argv) : undefined;
     const sampled =
       random === undefined
         ? undefined
         : this.node.sampleRows(argv[1]!, random.sample, limits.storeSampleRowsCountMax, this.rng);
     if (sampled !== undefined && sampled.length < random!.live) {
       // Too few rows here (the reply may be the whole collection, or SPOP empty it): every row.
-      return this.collection(argv, level, done, counted, false);
+      return this.collection(argv, level, done, { counted, noSample: true });
     }
     const rows =
       sampled !== undefined
@@ -910,7 +916,10 @@ export class ReplicatedCommands {
           reads.push({
             ...before,
             ...(read.state.collection?.lacking === true ? { lacking: true as const } : {}),
-            ...(shownDeadline(read.state.versioned) !== undefined ? { deadline: true as const } : {}),
+            // A STORE's destination only (its first key): no decode on every collection read.
+            ...(i === 0 && stores && shownDeadline(read.state.versioned) !== undefined
+              ? { deadline: true as const }
+              : {}),
           });
           next();
         }),
@@ -920,7 +929,8 @@ export class ReplicatedCommands {
           // takes all of them, so the key is not emptied). A sample whose rows the read found
           // removed elsewhere may leave too few: every row.
           const only = sampleOnly(reads[0]!, sampled);
-          if (liveItems(only.value) < random!.live) return this.collection(argv, level, done, counted, false);
+          if (liveItems(only.value) < random!.live)
+            return this.collection(argv, level, done, { counted, noSample: true });
           reads[0] = only;
         }
         // ZRANK, LINDEX past the head on a value read whole (every row: no rows named, no head,
@@ -942,7 +952,7 @@ export class ReplicatedCommands {
         }
         // A removal by a coordinator that may lack rows (CollectionView.lacking) reads every row
         // first: its marker then counts what the replicas read hold, not 0 for what it alone held.
-        const reread = everyRow ? undefined : () => this.collection(argv, level, done, counted, false, true);
+        const reread = everyRow ? undefined : () => this.collection(argv, level, done, { counted, everyRow: true });
         this.collectionRun(argv, keys, reads, level, done, rows !== undefined, reread);
       },
     );
@@ -975,11 +985,7 @@ export class ReplicatedCommands {
     // values read carry no deadline, so one is removed after the change (a review found
     // ZUNIONSTORE and SUNIONSTORE keeping the destination's TTL at N > 1). One more write, when
     // the destination showed a deadline as read.
-    if (
-      STORE_DESTINATION_FIRST.has(latin1(argv[0]!).toLowerCase()) &&
-      outcome.after[0] != null &&
-      reads[0]!.deadline === true
-    )
+    if (outcome.after[0] != null && reads[0]!.deadline === true)
       writes.push({ key: keys[0]!, op: { type: 'expire', expiresAtMs: 0 } });
     let written: Versioned | undefined;
     inTurn(

@@ -341,7 +341,7 @@ test('property: any sequence of commands with arbitrary arguments gets exactly o
   );
 });
 
-test('a command that throws a ProtocolError (a bug) is answered -ERR internal and counted; the connection and the commands behind it go on; the tripwire fails a default run', () => {
+test('a command that throws a ProtocolError (a bug), at once or later, before or after it answers, is answered once (-ERR internal if not yet) and counted; the connection and the commands behind it go on in order; the tripwire fails a default run', () => {
   const run = (tripwireCounters?: readonly string[]) => {
     const sim = simServices({
       seed: 'resp-command-throws',
@@ -352,18 +352,26 @@ test('a command that throws a ProtocolError (a bug) is answered -ERR internal an
       ...(tripwireCounters === undefined ? {} : { tripwireCounters }),
     });
     const c = new SimRespClient(sim, NODE);
+    // ECHO of 1 byte throws at once; of 6, answers later and throws before answering; of 5,
+    // answers later and then throws (mutation store-echo-throws).
     c.send('ECHO', 'a');
     c.send('PING');
+    c.send('ECHO', 'before');
     c.send('SET', 'k', 'v');
+    c.send('ECHO', 'after');
     c.send('GET', 'k');
     return { sim, replies: settle(sim, c), closed: c.closed };
   };
   const { sim, replies, closed } = run([]);
   assert.equal(closed, undefined);
-  assert.equal(replies.length, 4);
+  assert.equal(replies.length, 6);
   assert.ok(replies[0]!.startsWith('-ERR internal'), replies[0]);
-  assert.deepEqual(replies.slice(1), ['+PONG', '+OK', '$v']);
-  assert.equal(sim.metrics(NODE).value('continuation_failures_total', { component: 'store' }), 1);
+  assert.ok(replies[2]!.startsWith('-ERR internal'), replies[2]);
+  assert.deepEqual([replies[1], ...replies.slice(3)], ['+PONG', '+OK', '$after', '$v']);
+  const m = sim.metrics(NODE);
+  assert.equal(m.value('continuation_failures_total', { component: 'store' }), 3);
+  // The one that answered before it threw: its internal answer dropped, counted.
+  assert.equal(m.value('store_second_answers_total'), 1);
   // Negative control: by default the counter is a tripwire, so the simulation fails where it rose.
   assert.throws(
     () => run(),

@@ -23,7 +23,13 @@ import { type CommandEntry, type Later, lookupCommand } from './command-entry.ts
 import { ALLOWED_WHILE_SUBSCRIBED, subscribedModeError } from './pubsub.ts';
 import { bytesEqual } from '../../lib/bytes.ts';
 import { limits } from '../../lib/limits.ts';
-import { type ConsistencyLevel, commandRegister, ReplicatedCommands, TAGS_CROSSSLOT } from './replicated.ts';
+import {
+  type ConsistencyLevel,
+  commandRegister,
+  errorReply,
+  ReplicatedCommands,
+  TAGS_CROSSSLOT,
+} from './replicated.ts';
 import { serialRegister } from './tag-state.ts';
 import { CROSSSLOT_MESSAGE, commandKeys, namesKeys } from './routing.ts';
 import { OOM_MESSAGE, type StoreServer } from './server.ts';
@@ -173,8 +179,7 @@ export class RespSession {
 
   /** A ProtocolError thrown while a command ran (a bug), counted: its client's answer (anything else rethrown). */
   private internal(err: unknown): RespValue {
-    const e = this.server.continuations.caught(err);
-    return reply.error(`ERR ${e.code}: ${e.message}`);
+    return errorReply(this.server.continuations.caught(err), false);
   }
 
   /** Channels plus patterns: the count in (un)subscribe confirmations; > 0 is Redis' subscribed mode. */

@@ -63,7 +63,8 @@ import { compareHlc, decodeHlc, encodeHlc, type HlcTimestamp, isValidHlc } from 
 import { VectorClock } from '../lib/clocks/vector.ts';
 import { LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
-import { decodeCrdt } from '../crdt/crdt.ts';
+import { CollectionMarker, type Crdt, decodeCrdt, mergeCrdt, ORMap, ORSet } from '../crdt/crdt.ts';
+import { schemaEqual } from '../crdt/causal.ts';
 
 export const DVV_FORMAT_VERSION = 1;
 
@@ -268,12 +269,19 @@ export class Versioned {
     return top === undefined || top.value === null ? undefined : top.expiresAtMs;
   }
 
-  /** The sibling a single-valued read (RESP GET) returns; undefined when there is none. */
+  /**
+   * The sibling the key shows: what a single-valued read (RESP GET) returns, and what EXISTS, TYPE,
+   * TTL, the deadline a write keeps, the WRONGTYPE checks, RENAME, the key census and eviction
+   * decide from; undefined when there is none. The newest by HLC timestamp (compareChosen), except
+   * that an emptied collection does not hide a concurrent add to it (shownOf).
+   */
   chosen(): Sibling | undefined {
-    let best: Sibling | undefined;
-    for (const s of this.siblings) if (best === undefined || compareChosen(s, best) > 0) best = s;
-    return best;
+    if (this.shown === undefined) this.shown = shownOf(this.siblings) ?? null;
+    return this.shown ?? undefined;
   }
+
+  /** chosen()'s answer once computed (null: none). */
+  private shown: Sibling | null | undefined;
 
   equals(other: Versioned): boolean {
     if (this === other) return true;
@@ -409,6 +417,65 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return a.length - b.length;
+}
+
+/**
+ * The sibling a key shows (Versioned.chosen). The newest by compareChosen, except when that one is
+ * an emptied collection (an empty OR-Set or OR-Map in the whole layout, a marker counting 0 in the
+ * rows layout: its write's coordinator saw the collection emptied) while the join of the key's
+ * siblings of that collection type still holds elements: an add concurrent with the removal of
+ * everything survives it (OR-Set and OR-Map: add wins), so the key is that collection and shows
+ * its newest sibling holding elements, with the earlier deadline of that sibling and the emptied
+ * one (none counts as never): each sibling reads as deleted from its own deadline, and the emptied
+ * one, the newest, then hides the rest, so the key vanishes exactly when its TTL says (an EXPIRE
+ * on the emptying side is kept so; the shown sibling is then a copy with that deadline, its dot,
+ * past, time and value the same). In the whole layout the join is
+ * exact (the union of adds minus the removes each sibling saw: what SMEMBERS reads); in the rows
+ * layout a marker joins by its largest count, so a key emptied on one side while the other removed
+ * some of the same elements shows the other side's marker until its next write counts the rows
+ * (docs/COMPAT-REDIS.md). Before 2026-12-06 (session 32) the newest sibling was always shown: the
+ * key read as absent (EXISTS 0, TYPE none, INCR made a counter of it) while SMEMBERS answered the
+ * added element. A value that does not decode leaves the plain order.
+ */
+function shownOf(siblings: readonly Sibling[]): Sibling | undefined {
+  let top: Sibling | undefined;
+  for (const s of siblings) if (top === undefined || compareChosen(s, top) > 0) top = s;
+  if (siblings.length < 2 || top === undefined || top.value === null || top.crdt !== true) return top;
+  try {
+    const emptied = decodeCrdt(top.value);
+    if (collectionSize(emptied) !== 0) return top;
+    let joined: Crdt = emptied;
+    let shown: Sibling | undefined;
+    for (const s of siblings) {
+      if (s === top || s.value === null || s.crdt !== true) continue;
+      const c = decodeCrdt(s.value);
+      if (!sameCollection(c, emptied)) continue;
+      joined = mergeCrdt(joined, c);
+      if ((collectionSize(c) ?? 0) > 0 && (shown === undefined || compareChosen(s, shown) > 0)) shown = s;
+    }
+    if (shown === undefined || (collectionSize(joined) ?? 0) === 0) return top;
+    const deadline = top.expiresAtMs;
+    if (deadline === undefined || (shown.expiresAtMs !== undefined && shown.expiresAtMs <= deadline)) return shown;
+    return { ...shown, expiresAtMs: deadline };
+  } catch (e) {
+    // A value that does not decode, or a join past a bound: the plain order.
+    if (e instanceof ProtocolError || e instanceof LimitError) return top;
+    throw e;
+  }
+}
+
+/** A collection's element count (a marker's: what its write left), or undefined for another CRDT. */
+function collectionSize(c: Crdt): number | undefined {
+  if (c instanceof CollectionMarker) return c.count;
+  if (c instanceof ORSet || c instanceof ORMap) return c.size;
+  return undefined;
+}
+
+/** Two collections of one type that join (a list and a hash are both OR-Maps, of other schemas). */
+function sameCollection(a: Crdt, b: Crdt): boolean {
+  if (a instanceof CollectionMarker) return b instanceof CollectionMarker && schemaEqual(a.schema, b.schema);
+  if (a instanceof ORSet) return b instanceof ORSet;
+  return a instanceof ORMap && b instanceof ORMap && schemaEqual(a.valueSchema, b.valueSchema);
 }
 
 /** Order of `chosen`: timestamp, then replica id, then counter. */

@@ -1263,3 +1263,173 @@ function forwardedRemoval(mutations: readonly string[]): string[] {
     ['SCARD', key],
   ]);
 }
+
+test('an add concurrent with a removal of everything survives it, and every path shows it in both layouts: EXISTS 1, TYPE, the elements, TTL, INCR refused, and the next write keeps the deadline (before session 32: EXISTS 0 and TYPE none while SMEMBERS answered the element, and INCR made a counter of the key)', () => {
+  for (const layout of ['rows', 'whole'] as const)
+    for (const [add, remove, read, type] of [
+      [['SADD', 's', 'b'], ['SREM', 's', 'a'], ['SMEMBERS', 's'], '+set'],
+      [['RPUSH', 's', 'b'], ['LPOP', 's'], ['LRANGE', 's', '0', '-1'], '+list'],
+      [['HSET', 's', 'b', 'v'], ['HDEL', 's', 'a'], ['HKEYS', 's'], '+hash'],
+      [['ZADD', 's', '2', 'b'], ['ZREM', 's', 'a'], ['ZRANGE', 's', '0', '-1'], '+zset'],
+    ] as const) {
+      const sim = cluster(`${layout}-add-wins-${add[0]}`, layout);
+      const first: string[] =
+        add[0] === 'SADD'
+          ? ['SADD', 's', 'a']
+          : add[0] === 'RPUSH'
+            ? ['RPUSH', 's', 'a']
+            : add[0] === 'HSET'
+              ? ['HSET', 's', 'a', 'v']
+              : ['ZADD', 's', '1', 'a'];
+      assert.deepEqual(runCommands(sim, 'n1', [['BARISTA', 'CONSISTENCY', 'ONE'], first, ['EXPIRE', 's', '1000']]), [
+        '+OK',
+        ':1',
+        ':1',
+      ]);
+      sim.runFor(3_000);
+      const cut = isolateN3(sim);
+      assert.match(runCommands(sim, 'n1', [['BARISTA', 'CONSISTENCY', 'ONE'], [...add]])[1]!, /^:[12]$/);
+      sim.runFor(100);
+      // n3 removes what it holds, later: its sibling is the newest, and emptied.
+      assert.notEqual(runCommands(sim, 'n3', [['BARISTA', 'CONSISTENCY', 'ONE'], [...remove]])[1], ':0');
+      assert.deepEqual(
+        runCommands(sim, 'n3', [
+          ['BARISTA', 'CONSISTENCY', 'ONE'],
+          ['EXISTS', 's'],
+        ]),
+        ['+OK', ':0'],
+      );
+      heal(sim, cut);
+      sim.runFor(10_000);
+      for (const id of NODES) {
+        const [exists, shown, elements, ttl, incr] = runCommands(sim, id, [
+          ['EXISTS', 's'],
+          ['TYPE', 's'],
+          [...read],
+          ['TTL', 's'],
+          ['INCR', 's'],
+        ]);
+        assert.deepEqual([exists, shown, elements], [':1', type, '*[$b]'], `${layout} ${add[0]} at ${id}`);
+        assert.ok(Number(ttl!.slice(1)) > 900, `${layout} ${add[0]} at ${id}: TTL ${ttl}`);
+        assert.ok(incr!.startsWith('-WRONGTYPE'), `${layout} ${add[0]} at ${id}: INCR ${incr}`);
+      }
+      const next = add.map((x) => (x === 'b' ? 'c' : x));
+      const [, ttl] = runCommands(sim, 'n2', [next, ['TTL', 's']]);
+      assert.ok(Number(ttl!.slice(1)) > 900, `${layout} ${add[0]}: TTL ${ttl} after the next write`);
+    }
+});
+
+test('known gap: concurrent removals that together empty a set, neither seeing the whole of it, leave the key shown as the newest side left it (EXISTS 1 while SMEMBERS answers nothing) until the next write; where one side emptied it, only the rows layout (markers join by their largest count), the whole layout joins exactly', () => {
+  // Known gap (docs/COMPAT-REDIS.md): asserted as it is, so a fix changes this test and the doc.
+  for (const [n1Removes, n3Removes, existsRows, existsWhole] of [
+    [['a'], ['a', 'b'], ':1', ':0'], // n3 empties the set: its emptied sibling is the newest
+    [['a'], ['b'], ':1', ':1'], // each side removes one: neither sibling is emptied
+  ] as const)
+    for (const layout of ['rows', 'whole'] as const) {
+      const sim = cluster(`${layout}-remove-remove-${n3Removes.length}`, layout);
+      assert.deepEqual(
+        runCommands(sim, 'n1', [
+          ['BARISTA', 'CONSISTENCY', 'ONE'],
+          ['SADD', 's', 'a', 'b'],
+        ]),
+        ['+OK', ':2'],
+      );
+      sim.runFor(3_000);
+      const cut = isolateN3(sim);
+      runCommands(sim, 'n1', [
+        ['BARISTA', 'CONSISTENCY', 'ONE'],
+        ['SREM', 's', ...n1Removes],
+      ]);
+      sim.runFor(100);
+      runCommands(sim, 'n3', [
+        ['BARISTA', 'CONSISTENCY', 'ONE'],
+        ['SREM', 's', ...n3Removes],
+      ]);
+      heal(sim, cut);
+      sim.runFor(10_000);
+      const exists = layout === 'rows' ? existsRows : existsWhole;
+      for (const id of NODES)
+        assert.deepEqual(
+          runCommands(sim, id, [
+            ['EXISTS', 's'],
+            ['SMEMBERS', 's'],
+          ]),
+          [exists, '*[]'],
+          `${layout} ${n3Removes} at ${id}`,
+        );
+      // The next write counts what the rows hold.
+      assert.deepEqual(
+        runCommands(sim, 'n2', [
+          ['SADD', 's', 'c'],
+          ['SREM', 's', 'c'],
+        ]),
+        [':1', ':1'],
+      );
+      for (const id of NODES)
+        assert.deepEqual(
+          runCommands(sim, id, [
+            ['EXISTS', 's'],
+            ['SMEMBERS', 's'],
+          ]),
+          [':0', '*[]'],
+          `${layout} ${n3Removes} at ${id}, after`,
+        );
+    }
+});
+
+test('an emptying side that set an earlier deadline gives the shown key that deadline: EXISTS, TTL and the elements agree before it, and the key is gone at it', () => {
+  for (const layout of ['rows', 'whole'] as const) {
+    const sim = cluster(`${layout}-emptied-earlier-deadline`, layout);
+    assert.deepEqual(
+      runCommands(sim, 'n1', [
+        ['BARISTA', 'CONSISTENCY', 'ONE'],
+        ['SADD', 's', 'a'],
+        ['EXPIRE', 's', '1000'],
+      ]),
+      ['+OK', ':1', ':1'],
+    );
+    sim.runFor(3_000);
+    const cut = isolateN3(sim);
+    assert.deepEqual(
+      runCommands(sim, 'n1', [
+        ['BARISTA', 'CONSISTENCY', 'ONE'],
+        ['SADD', 's', 'b'],
+      ]),
+      ['+OK', ':1'],
+    );
+    sim.runFor(100);
+    assert.deepEqual(
+      runCommands(sim, 'n3', [
+        ['BARISTA', 'CONSISTENCY', 'ONE'],
+        ['EXPIRE', 's', '100'],
+        ['SREM', 's', 'a'],
+      ]),
+      ['+OK', ':1', ':1'],
+    );
+    heal(sim, cut);
+    sim.runFor(10_000);
+    for (const id of NODES) {
+      const [exists, ttl, members, card] = runCommands(sim, id, [
+        ['EXISTS', 's'],
+        ['TTL', 's'],
+        ['SMEMBERS', 's'],
+        ['SCARD', 's'],
+      ]);
+      assert.deepEqual([exists, members, card], [':1', '*[$b]', ':1'], `${layout} at ${id}`);
+      const left = Number(ttl!.slice(1));
+      assert.ok(left > 0 && left <= 100, `${layout} at ${id}: TTL ${ttl}`);
+    }
+    sim.runFor(100_000);
+    for (const id of NODES)
+      assert.deepEqual(
+        runCommands(sim, id, [
+          ['EXISTS', 's'],
+          ['TTL', 's'],
+          ['SMEMBERS', 's'],
+          ['SCARD', 's'],
+        ]),
+        [':0', ':-2', '*[]', ':0'],
+        `${layout} at ${id}, past the deadline`,
+      );
+  }
+});

@@ -1433,3 +1433,37 @@ test('an emptying side that set an earlier deadline gives the shown key that dea
       );
   }
 });
+
+test('rows at ONE: a coordinator that lacks most of a set and removes the one member it holds leaves a key that exists, with its deadline: its emptied marker is concurrent with the adds it never read, which show (before session 32 the set read as absent: a read at ONE asks the coordinator alone, so it cannot know it lacks rows)', () => {
+  const sim = cluster('rows-remove-count-one', 'rows', NO_HINT_REPLAY);
+  assert.deepEqual(runCommands(sim, 'n1', [['SADD', 's', 'a']]), [':1']);
+  sim.runFor(3_000);
+  const cut = isolateN3(sim);
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['SADD', 's', 'b', 'c', 'd'],
+      ['EXPIRE', 's', '1000'],
+    ]),
+    [':3', ':1'],
+  );
+  heal(sim, cut);
+  // n3 holds a alone (no hint replay, no anti-entropy) and reads nobody else at ONE.
+  assert.deepEqual(
+    runCommands(sim, 'n3', [
+      ['BARISTA', 'CONSISTENCY', 'ONE'],
+      ['SREM', 's', 'a'],
+    ]),
+    ['+OK', ':1'],
+  );
+  sim.runFor(3_000);
+  for (const id of NODES) {
+    const [exists, type, ttl, members] = runCommands(sim, id, [
+      ['EXISTS', 's'],
+      ['TYPE', 's'],
+      ['TTL', 's'],
+      ['SMEMBERS', 's'],
+    ]);
+    assert.deepEqual([exists, type, members], [':1', '+set', '*[$b,$c,$d]'], id);
+    assert.ok(Number(ttl!.slice(1)) > 900, `${id}: TTL ${ttl}`);
+  }
+});

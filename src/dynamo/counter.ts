@@ -5,7 +5,7 @@
 //
 // The update (`counterUpdate`, run by the coordinating replica on its LOCAL state, inside the
 // replica's synchronous step):
-//   base = the join of every CRDT sibling the replica holds, or — when the newest sibling (by the
+//   base = the join of every CRDT sibling the replica holds, or — when the shown sibling (by the
 //          `chosen` order) is a plain value — that value parsed as a Redis integer, as a fresh
 //          counter holding it under an entry named after that sibling's dot (`=` and 16 hex digits
 //          of murmur3 of `replica/counter`: short enough for any node id's bound),
@@ -17,7 +17,7 @@
 // every earlier operation of r. It holds here: r's own counter sibling is written locally and
 // durably before anything is acknowledged, and a sibling that superseded it elsewhere joined it
 // into its base (its past covers r's dot only if its coordinator held it).
-// The read (`counterValue`): when the newest sibling is a CRDT, the join of all CRDT siblings;
+// The read (`counterValue`): when the shown sibling is a CRDT, the join of all CRDT siblings;
 // otherwise the newest plain value (a SET concurrent with INCRs wins over them by timestamp, as
 // last-write-wins would; mixing SET and INCR concurrently on one key is not recommended at N > 1).
 // Errors, Redis' texts: a plain value that is not an integer -> not_integer; a result outside

@@ -24,7 +24,7 @@
 //                   own command on the list it read (src/redis/scratch.ts) and sends the difference.
 // The new sibling's context is everything the replica holds: it supersedes all of it. An empty set
 // is kept as a value (its context carries the removes' dots) and reads as no key.
-// Wrong types: a key whose newest sibling is a plain value, or another CRDT, answers Redis' WRONGTYPE
+// Wrong types: a key whose shown sibling (Versioned.chosen) is a plain value, or another CRDT, answers Redis' WRONGTYPE
 // (code wrong_type); a tombstone or nothing is an empty set.
 
 import { showsValue } from './shown.ts';
@@ -38,7 +38,7 @@ import { ORMap } from '../crdt/ormap.ts';
 import { MVRegister } from '../crdt/registers.ts';
 import { type Schema, schemaEqual } from '../crdt/causal.ts';
 import { counterUpdate, WRONGTYPE } from './counter.ts';
-import type { Versioned } from './versions.ts';
+import { sameDot, type Versioned } from './versions.ts';
 
 export type TypedOp =
   | { readonly type: 'incr'; readonly by: bigint }
@@ -58,7 +58,7 @@ export type TypedOp =
 export { WRONGTYPE };
 
 /**
- * The deadline a collection's next write keeps: its newest sibling's, unless that reads as no key
+ * The deadline a collection's next write keeps: its shown sibling's, unless that reads as no key
  * (an emptied collection: Redis deletes the key with its TTL, so an add makes it anew without one;
  * found by test/fuzz/redis-differential.test.ts, 2026-12-06: ZREM of the last member, then ZADD,
  * and PERSIST answered 1).
@@ -122,7 +122,7 @@ export function applyTyped(
 }
 
 /**
- * EXPIRE / PERSIST of a typed key: the join of the CRDT siblings of the newest one's type, written
+ * EXPIRE / PERSIST of a typed key: the join of the CRDT siblings of the shown one's type, written
  * as one sibling with the new deadline (0: none) that supersedes everything held. An operation
  * concurrent with it on another replica stays a sibling of its own, without the deadline: at the
  * deadline the key loses what this replica held, and keeps what it did not see.
@@ -139,7 +139,7 @@ function expireTyped(
     throw new BaristaError('bad_request', 'the key holds no counter, set or hash here (it changed meanwhile)');
   let joined: Crdt = decodeCrdt(top.value);
   for (const s of local.siblings) {
-    if (s === top || s.crdt !== true || s.value === null) continue;
+    if (sameDot(s.dot, top.dot) || s.crdt !== true || s.value === null) continue;
     const other = decodeCrdt(s.value);
     if (crdtType(other) !== crdtType(joined)) continue;
     try {
@@ -174,7 +174,7 @@ export function setOf(state: Versioned): ORSet | BaristaError {
     const c = decodeCrdt(s.value);
     if (!(c instanceof ORSet)) {
       // An emptied collection of another type reads as no key (shown.ts); the set starts anew.
-      if (s === top) return showsValue(top) ? new BaristaError('wrong_type', WRONGTYPE) : ORSet.empty;
+      if (sameDot(s.dot, top.dot)) return showsValue(top) ? new BaristaError('wrong_type', WRONGTYPE) : ORSet.empty;
       continue;
     }
     set = set.merge(c);
@@ -224,7 +224,7 @@ export function mapOf(state: Versioned, schema: Schema): ORMap | BaristaError {
     if (s.crdt !== true || s.value === null) continue;
     const c = decodeCrdt(s.value);
     if (!(c instanceof ORMap) || !schemaEqual(c.valueSchema, schema)) {
-      if (s === top) return showsValue(top) ? new BaristaError('wrong_type', WRONGTYPE) : empty;
+      if (sameDot(s.dot, top.dot)) return showsValue(top) ? new BaristaError('wrong_type', WRONGTYPE) : empty;
       continue;
     }
     map = map.merge(c);

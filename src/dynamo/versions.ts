@@ -30,7 +30,8 @@
 //
 // Choosing one value for a RESP GET: `chosen` is the sibling with the highest HLC timestamp, then
 // the greatest replica id, then the greatest counter — the same answer on every replica and for
-// every merge order.
+// every merge order — except that an emptied collection does not hide a concurrent add to it
+// (shownOf, below).
 //
 // Encoding (integers big-endian; uvarint = UNSIGNED_VARINT, src/lib/bytes.ts):
 //   versioned    = format siblingCount sibling*
@@ -85,6 +86,8 @@ export interface Sibling {
   readonly crdt?: boolean;
   /** The absolute wall-clock ms from which the value (plain bytes or a CRDT) reads as deleted. */
   readonly expiresAtMs?: number;
+  /** A tombstone standing for a value past its deadline (expiredAsTombstones: answers only, never encoded). */
+  readonly expired?: true;
 }
 
 /** Whether `s` holds a value past its deadline at `nowMs`. */
@@ -107,7 +110,8 @@ function compareDots(a: Dot, b: Dot): number {
   return a.counter - b.counter;
 }
 
-const sameDot = (a: Dot, b: Dot): boolean => a.replica === b.replica && a.counter === b.counter;
+/** One write: the shown sibling may be a copy (shownOf), so siblings are told apart by dot. */
+export const sameDot = (a: Dot, b: Dot): boolean => a.replica === b.replica && a.counter === b.counter;
 
 export class Versioned {
   /** Ascending by dot; no sibling's dot lies in another's past. */
@@ -255,7 +259,9 @@ export class Versioned {
   expiredAsTombstones(nowMs: number): Versioned {
     if (!this.siblings.some((s) => isExpired(s, nowMs))) return this;
     return new Versioned(
-      this.siblings.map((s) => (isExpired(s, nowMs) ? { dot: s.dot, past: s.past, ts: s.ts, value: null } : s)),
+      this.siblings.map((s) =>
+        isExpired(s, nowMs) ? { dot: s.dot, past: s.past, ts: s.ts, value: null, expired: true } : s,
+      ),
     );
   }
 
@@ -425,17 +431,23 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
  * rows layout: its write's coordinator saw the collection emptied) while the join of the key's
  * siblings of that collection type still holds elements: an add concurrent with the removal of
  * everything survives it (OR-Set and OR-Map: add wins), so the key is that collection and shows
- * its newest sibling holding elements, with the earlier deadline of that sibling and the emptied
- * one (none counts as never): each sibling reads as deleted from its own deadline, and the emptied
- * one, the newest, then hides the rest, so the key vanishes exactly when its TTL says (an EXPIRE
- * on the emptying side is kept so; the shown sibling is then a copy with that deadline, its dot,
- * past, time and value the same). In the whole layout the join is
- * exact (the union of adds minus the removes each sibling saw: what SMEMBERS reads); in the rows
- * layout a marker joins by its largest count, so a key emptied on one side while the other removed
- * some of the same elements shows the other side's marker until its next write counts the rows
- * (docs/COMPAT-REDIS.md). Before 2026-12-06 (session 32) the newest sibling was always shown: the
- * key read as absent (EXISTS 0, TYPE none, INCR made a counter of it) while SMEMBERS answered the
- * added element. A value that does not decode leaves the plain order.
+ * its newest sibling holding elements.
+ *   - Only siblings newer than every write of another kind (a DEL's tombstone, a string, a
+ *     counter, another collection type) take part: such a write hides the older adds as the
+ *     emptied sibling hides it. A sibling past its deadline (`expired`, from expiredAsTombstones)
+ *     takes no part and hides nothing.
+ *   - Its deadline is when the key vanishes: the emptied sibling's (from then on it is a tombstone,
+ *     the newest write), or the first deadline of a taking part sibling from which their join holds
+ *     nothing; none when neither comes. When that differs from the shown sibling's own, the shown
+ *     sibling is a copy with that deadline (its dot, past, time and value the same: compare
+ *     siblings by dot, not identity).
+ * In the whole layout the join is exact (the union of adds minus the removes each sibling saw:
+ * what SMEMBERS reads); in the rows layout a marker joins by its largest count, so concurrent
+ * removals, or an EXPIRE or PERSIST concurrent with the removal of everything, show a marker
+ * counting elements the rows no longer hold until the key's next write (docs/COMPAT-REDIS.md).
+ * Before 2026-12-06 (session 32) the newest sibling was always shown: the key read as absent
+ * (EXISTS 0, TYPE none, INCR made a counter of it) while SMEMBERS answered the added element. A
+ * value that does not decode, or a join past a bound, leaves the plain order.
  */
 function shownOf(siblings: readonly Sibling[]): Sibling | undefined {
   let top: Sibling | undefined;
@@ -444,21 +456,37 @@ function shownOf(siblings: readonly Sibling[]): Sibling | undefined {
   try {
     const emptied = decodeCrdt(top.value);
     if (collectionSize(emptied) !== 0) return top;
-    let joined: Crdt = emptied;
-    let shown: Sibling | undefined;
+    const kin: { readonly s: Sibling; readonly c: Crdt }[] = [];
+    let other: Sibling | undefined;
     for (const s of siblings) {
-      if (s === top || s.value === null || s.crdt !== true) continue;
-      const c = decodeCrdt(s.value);
-      if (!sameCollection(c, emptied)) continue;
-      joined = mergeCrdt(joined, c);
-      if ((collectionSize(c) ?? 0) > 0 && (shown === undefined || compareChosen(s, shown) > 0)) shown = s;
+      if (s === top || s.expired === true) continue;
+      const c = s.value !== null && s.crdt === true ? decodeCrdt(s.value) : undefined;
+      if (c !== undefined && sameCollection(c, emptied)) kin.push({ s, c });
+      else if (other === undefined || compareChosen(s, other) > 0) other = s;
     }
-    if (shown === undefined || (collectionSize(joined) ?? 0) === 0) return top;
-    const deadline = top.expiresAtMs;
-    if (deadline === undefined || (shown.expiresAtMs !== undefined && shown.expiresAtMs <= deadline)) return shown;
-    return { ...shown, expiresAtMs: deadline };
+    const taking = other === undefined ? kin : kin.filter((k) => compareChosen(k.s, other) > 0);
+    let shown: Sibling | undefined;
+    for (const k of taking)
+      if ((collectionSize(k.c) ?? 0) > 0 && (shown === undefined || compareChosen(k.s, shown) > 0)) shown = k.s;
+    if (shown === undefined) return top;
+    // The join of the taking part siblings still live after time t (each reads as deleted from its deadline).
+    const holdsAfter = (t: number): boolean => {
+      let joined: Crdt = emptied;
+      for (const k of taking) if ((k.s.expiresAtMs ?? Number.POSITIVE_INFINITY) > t) joined = mergeCrdt(joined, k.c);
+      return (collectionSize(joined) ?? 0) > 0;
+    };
+    if (!holdsAfter(Number.NEGATIVE_INFINITY)) return top;
+    let vanish = top.expiresAtMs ?? Number.POSITIVE_INFINITY;
+    const deadlines = taking.map((k) => k.s.expiresAtMs ?? Number.POSITIVE_INFINITY).filter((d) => d < vanish);
+    for (const d of [...new Set(deadlines)].sort((a, b) => a - b))
+      if (!holdsAfter(d)) {
+        vanish = d;
+        break;
+      }
+    if (vanish === (shown.expiresAtMs ?? Number.POSITIVE_INFINITY)) return shown;
+    const { expiresAtMs: _own, ...rest } = shown;
+    return vanish === Number.POSITIVE_INFINITY ? rest : { ...rest, expiresAtMs: vanish };
   } catch (e) {
-    // A value that does not decode, or a join past a bound: the plain order.
     if (e instanceof ProtocolError || e instanceof LimitError) return top;
     throw e;
   }

@@ -5,7 +5,7 @@
 // accepted; at QUORUM the minority side answers -UNAVAILABLE (definite: nothing written).
 //
 // What is offered at N > 1 (the rest answers an error naming this limit; docs/COMPAT-REDIS.md):
-//   GET key            the chosen sibling (highest HLC timestamp, deterministic), nil if none or a
+//   GET key            the chosen sibling (highest HLC timestamp, deterministic; versions.ts shownOf), nil if none or a
 //                      tombstone;
 //   SET key value      reads the key's causal context at the same level, then writes with it: the
 //                      write supersedes every sibling its coordinator read (options: an error);

@@ -229,7 +229,7 @@ export interface KeyState {
   readonly siblings: readonly Sibling[];
   /** The causal context to write back with (covers every sibling). */
   readonly context: VectorClock;
-  /** The sibling a single-valued read shows (highest HLC, then replica, then counter), if any. */
+  /** The sibling a single-valued read shows (Versioned.chosen: the newest, unless an emptied collection hides a concurrent add), if any. */
   readonly chosen: Sibling | undefined;
   /** The whole state (counters read it: src/dynamo/counter.ts). */
   readonly versioned: Versioned;

@@ -1535,118 +1535,49 @@ test('rows layout, known gap: an EXPIRE or PERSIST concurrent with the removal o
     }
 });
 
-/** Each node cut off from both others (and every node seeing it). */
-function isolateAll(sim: Simulation<NodeServices>): { heal(): void } {
-  const cut = sim.network.partition([['n1'], ['n2'], ['n3']]);
-  sim.runFor(3_000);
-  return cut;
-}
-
 test('three siblings: the key vanishes when the TTL it answers says, taking the deadlines of every sibling whose elements survive; a SET newer than the add stays hidden behind the emptied set, as a DEL hides it (review of b624970)', () => {
+  const reads = [
+    ['EXISTS', 's'],
+    ['TTL', 's'],
+    ['SMEMBERS', 's'],
+  ];
   for (const layout of ['rows', 'whole'] as const) {
-    // n1 adds b (no deadline), n2 sets a deadline on what it held ({a}), n3 empties the set: b
-    // survives, from n1's sibling, which has no deadline.
-    const sim = cluster(`${layout}-three-siblings-deadline`, layout);
-    assert.deepEqual(
-      runCommands(sim, 'n1', [
-        ['BARISTA', 'CONSISTENCY', 'ONE'],
-        ['SADD', 's', 'a'],
-      ]),
-      ['+OK', ':1'],
-    );
-    sim.runFor(3_000);
-    const cut = isolateAll(sim);
-    assert.deepEqual(
-      runCommands(sim, 'n1', [
-        ['BARISTA', 'CONSISTENCY', 'ONE'],
-        ['SADD', 's', 'b'],
-      ]),
-      ['+OK', ':1'],
-    );
-    sim.runFor(100);
-    assert.deepEqual(
-      runCommands(sim, 'n2', [
-        ['BARISTA', 'CONSISTENCY', 'ONE'],
-        ['EXPIRE', 's', '100'],
-      ]),
-      ['+OK', ':1'],
-    );
-    sim.runFor(100);
-    assert.deepEqual(
-      runCommands(sim, 'n3', [
-        ['BARISTA', 'CONSISTENCY', 'ONE'],
-        ['SREM', 's', 'a'],
-      ]),
-      ['+OK', ':1'],
-    );
-    heal(sim, cut);
-    sim.runFor(10_000);
-    for (const id of NODES)
-      assert.deepEqual(
-        runCommands(sim, id, [
-          ['EXISTS', 's'],
-          ['TTL', 's'],
-          ['SMEMBERS', 's'],
-        ]),
-        [':1', ':-1', '*[$b]'],
-        `${layout} at ${id}`,
-      );
+    // n2 sets a deadline on what it held ({a}): b survives from n1's sibling, which has none.
+    const sim = threeWay(`${layout}-three-siblings-deadline`, layout, ['EXPIRE', 's', '100'], ':1');
+    for (const id of NODES) assert.deepEqual(runCommands(sim, id, reads), [':1', ':-1', '*[$b]'], `${layout} at ${id}`);
     sim.runFor(100_000);
     for (const id of NODES)
-      assert.deepEqual(
-        runCommands(sim, id, [
-          ['EXISTS', 's'],
-          ['TTL', 's'],
-          ['SMEMBERS', 's'],
-        ]),
-        [':1', ':-1', '*[$b]'],
-        `${layout} at ${id}, past n2's deadline`,
-      );
-  }
-  for (const layout of ['rows', 'whole'] as const) {
-    const sim = cluster(`${layout}-three-siblings-set`, layout);
-    assert.deepEqual(
-      runCommands(sim, 'n1', [
-        ['BARISTA', 'CONSISTENCY', 'ONE'],
-        ['SADD', 's', 'a'],
-      ]),
-      ['+OK', ':1'],
-    );
-    sim.runFor(3_000);
-    const cut = isolateAll(sim);
-    assert.deepEqual(
-      runCommands(sim, 'n1', [
-        ['BARISTA', 'CONSISTENCY', 'ONE'],
-        ['SADD', 's', 'b'],
-      ]),
-      ['+OK', ':1'],
-    );
-    sim.runFor(100);
-    assert.deepEqual(
-      runCommands(sim, 'n2', [
-        ['BARISTA', 'CONSISTENCY', 'ONE'],
-        ['SET', 's', 'x'],
-      ]),
-      ['+OK', '+OK'],
-    );
-    sim.runFor(100);
-    assert.deepEqual(
-      runCommands(sim, 'n3', [
-        ['BARISTA', 'CONSISTENCY', 'ONE'],
-        ['SREM', 's', 'a'],
-      ]),
-      ['+OK', ':1'],
-    );
-    heal(sim, cut);
-    sim.runFor(10_000);
+      assert.deepEqual(runCommands(sim, id, reads), [':1', ':-1', '*[$b]'], `${layout} at ${id}, past n2's deadline`);
+    // n2 writes a string, newer than n1's add: hidden behind n3's emptied set, as before. Known
+    // gap (docs/COMPAT-REDIS.md, as before session 32): SMEMBERS still answers the hidden add.
+    const other = threeWay(`${layout}-three-siblings-set`, layout, ['SET', 's', 'x'], '+OK');
     for (const id of NODES)
-      assert.deepEqual(
-        runCommands(sim, id, [
-          ['EXISTS', 's'],
-          ['TYPE', 's'],
-        ]),
-        [':0', '+none'],
-        `${layout} at ${id}`,
-      );
+      assert.deepEqual(runCommands(other, id, reads), [':0', ':-2', '*[$b]'], `${layout} at ${id}`);
   }
 });
+
+/**
+ * A set {a}; each node cut off from both others: n1 adds b, then n2 runs `n2Command` (answering
+ * `n2Reply`), then n3 removes a, each at ONE and later than the one before; healed.
+ */
+function threeWay(
+  seed: string,
+  layout: 'rows' | 'whole',
+  n2Command: string[],
+  n2Reply: string,
+): Simulation<NodeServices> {
+  const sim = cluster(seed, layout);
+  const one = (id: string, command: string[]) => runCommands(sim, id, [['BARISTA', 'CONSISTENCY', 'ONE'], command])[1];
+  assert.equal(one('n1', ['SADD', 's', 'a']), ':1');
+  sim.runFor(3_000);
+  const cut = sim.network.partition([['n1'], ['n2'], ['n3']]);
+  sim.runFor(3_000);
+  assert.equal(one('n1', ['SADD', 's', 'b']), ':1');
+  sim.runFor(100);
+  assert.equal(one('n2', n2Command), n2Reply);
+  sim.runFor(100);
+  assert.equal(one('n3', ['SREM', 's', 'a']), ':1');
+  heal(sim, cut);
+  sim.runFor(10_000);
+  return sim;
+}

@@ -86,8 +86,6 @@ export interface Sibling {
   readonly crdt?: boolean;
   /** The absolute wall-clock ms from which the value (plain bytes or a CRDT) reads as deleted. */
   readonly expiresAtMs?: number;
-  /** A tombstone standing for a value past its deadline (expiredAsTombstones: answers only, never encoded). */
-  readonly expired?: true;
 }
 
 /** Whether `s` holds a value past its deadline at `nowMs`. */
@@ -259,9 +257,7 @@ export class Versioned {
   expiredAsTombstones(nowMs: number): Versioned {
     if (!this.siblings.some((s) => isExpired(s, nowMs))) return this;
     return new Versioned(
-      this.siblings.map((s) =>
-        isExpired(s, nowMs) ? { dot: s.dot, past: s.past, ts: s.ts, value: null, expired: true } : s,
-      ),
+      this.siblings.map((s) => (isExpired(s, nowMs) ? { dot: s.dot, past: s.past, ts: s.ts, value: null } : s)),
     );
   }
 
@@ -282,12 +278,26 @@ export class Versioned {
    * that an emptied collection does not hide a concurrent add to it (shownOf).
    */
   chosen(): Sibling | undefined {
-    if (this.shown === undefined) this.shown = shownOf(this.siblings) ?? null;
-    return this.shown ?? undefined;
+    return this.plan().shown;
   }
 
-  /** chosen()'s answer once computed (null: none). */
-  private shown: Sibling | null | undefined;
+  /**
+   * When the newest sibling is an emptied collection beside others (shownOf): the siblings whose
+   * join is the key's value, the emptied one and those taking part (the emptied one alone when
+   * nothing shows through it). Otherwise undefined: the key's value is the join of its siblings
+   * of the shown one's type, as always.
+   */
+  shownSiblings(): readonly Sibling[] | undefined {
+    return this.plan().taking;
+  }
+
+  private plan(): ShownPlan {
+    if (this.shownPlan === undefined) this.shownPlan = shownOf(this.siblings);
+    return this.shownPlan;
+  }
+
+  /** chosen()'s plan once computed. */
+  private shownPlan: ShownPlan | undefined;
 
   equals(other: Versioned): boolean {
     if (this === other) return true;
@@ -425,17 +435,26 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
+/** shownOf's answer: the shown sibling, and the siblings whose join is the key's value (undefined: all of its type). */
+interface ShownPlan {
+  readonly shown: Sibling | undefined;
+  readonly taking?: readonly Sibling[];
+}
+
+const never = (s: Sibling): number => s.expiresAtMs ?? Number.POSITIVE_INFINITY;
+
 /**
- * The sibling a key shows (Versioned.chosen). The newest by compareChosen, except when that one is
- * an emptied collection (an empty OR-Set or OR-Map in the whole layout, a marker counting 0 in the
+ * The sibling a key shows (Versioned.chosen), and the siblings whose join is its value
+ * (Versioned.shownSiblings). The newest by compareChosen, except when that one is an emptied
+ * collection (an empty OR-Set or OR-Map in the whole layout, a marker counting 0 in the
  * rows layout: its write's coordinator saw the collection emptied) while the join of the key's
  * siblings of that collection type still holds elements: an add concurrent with the removal of
  * everything survives it (OR-Set and OR-Map: add wins), so the key is that collection and shows
  * its newest sibling holding elements.
  *   - Only siblings newer than every write of another kind (a DEL's tombstone, a string, a
  *     counter, another collection type) take part: such a write hides the older adds as the
- *     emptied sibling hides it. A sibling past its deadline (`expired`, from expiredAsTombstones)
- *     takes no part and hides nothing.
+ *     emptied sibling hides it. A sibling past its deadline is a tombstone at its time (as in the
+ *     plain order: expiredAsTombstones), so it hides the older adds too.
  *   - Its deadline is when the key vanishes: the emptied sibling's (from then on it is a tombstone,
  *     the newest write), or the first deadline of a taking part sibling from which their join holds
  *     nothing; none when neither comes. When that differs from the shown sibling's own, the shown
@@ -449,45 +468,55 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
  * (EXISTS 0, TYPE none, INCR made a counter of it) while SMEMBERS answered the added element. A
  * value that does not decode, or a join past a bound, leaves the plain order.
  */
-function shownOf(siblings: readonly Sibling[]): Sibling | undefined {
+function shownOf(siblings: readonly Sibling[]): ShownPlan {
   let top: Sibling | undefined;
   for (const s of siblings) if (top === undefined || compareChosen(s, top) > 0) top = s;
-  if (siblings.length < 2 || top === undefined || top.value === null || top.crdt !== true) return top;
+  if (siblings.length < 2 || top === undefined || top.value === null || top.crdt !== true) return { shown: top };
   try {
     const emptied = decodeCrdt(top.value);
-    if (collectionSize(emptied) !== 0) return top;
+    if (collectionSize(emptied) !== 0) return { shown: top };
     const kin: { readonly s: Sibling; readonly c: Crdt }[] = [];
     let other: Sibling | undefined;
     for (const s of siblings) {
-      if (s === top || s.expired === true) continue;
+      if (s === top) continue;
       const c = s.value !== null && s.crdt === true ? decodeCrdt(s.value) : undefined;
       if (c !== undefined && sameCollection(c, emptied)) kin.push({ s, c });
       else if (other === undefined || compareChosen(s, other) > 0) other = s;
     }
-    const taking = other === undefined ? kin : kin.filter((k) => compareChosen(k.s, other) > 0);
-    let shown: Sibling | undefined;
-    for (const k of taking)
-      if ((collectionSize(k.c) ?? 0) > 0 && (shown === undefined || compareChosen(k.s, shown) > 0)) shown = k.s;
-    if (shown === undefined) return top;
-    // The join of the taking part siblings still live after time t (each reads as deleted from its deadline).
-    const holdsAfter = (t: number): boolean => {
+    // The siblings taking part after time t: those still live, newer than every write of another
+    // kind and than every one of them past its deadline by then (a sibling reads as deleted from
+    // its deadline: a tombstone at its time, which hides what is older, as in the plain order).
+    const takingAfter = (t: number): { readonly s: Sibling; readonly c: Crdt }[] => {
+      let hider = other;
+      for (const k of kin) if (never(k.s) <= t && (hider === undefined || compareChosen(k.s, hider) > 0)) hider = k.s;
+      return kin.filter((k) => never(k.s) > t && (hider === undefined || compareChosen(k.s, hider) > 0));
+    };
+    const holds = (taking: readonly { readonly c: Crdt }[]): boolean => {
       let joined: Crdt = emptied;
-      for (const k of taking) if ((k.s.expiresAtMs ?? Number.POSITIVE_INFINITY) > t) joined = mergeCrdt(joined, k.c);
+      for (const k of taking) joined = mergeCrdt(joined, k.c);
       return (collectionSize(joined) ?? 0) > 0;
     };
-    if (!holdsAfter(Number.NEGATIVE_INFINITY)) return top;
-    let vanish = top.expiresAtMs ?? Number.POSITIVE_INFINITY;
-    const deadlines = taking.map((k) => k.s.expiresAtMs ?? Number.POSITIVE_INFINITY).filter((d) => d < vanish);
-    for (const d of [...new Set(deadlines)].sort((a, b) => a - b))
-      if (!holdsAfter(d)) {
+    const now = takingAfter(Number.NEGATIVE_INFINITY);
+    let shown: Sibling | undefined;
+    for (const k of now)
+      if ((collectionSize(k.c) ?? 0) > 0 && (shown === undefined || compareChosen(k.s, shown) > 0)) shown = k.s;
+    // Nothing shows through: the key is the emptied sibling alone (no key), for reads and writes alike.
+    if (shown === undefined || !holds(now)) return { shown: top, taking: [top] };
+    // When the key vanishes: at the emptied sibling's deadline (from then on a tombstone, the
+    // newest write), or earlier at the first deadline from which the siblings taking part hold nothing.
+    let vanish = never(top);
+    const deadlines = new Set(now.map((k) => never(k.s)).filter((d) => d < vanish));
+    for (const d of [...deadlines].sort((a, b) => a - b))
+      if (!holds(takingAfter(d))) {
         vanish = d;
         break;
       }
-    if (vanish === (shown.expiresAtMs ?? Number.POSITIVE_INFINITY)) return shown;
+    const taking = [top, ...now.map((k) => k.s)];
+    if (vanish === never(shown)) return { shown, taking };
     const { expiresAtMs: _own, ...rest } = shown;
-    return vanish === Number.POSITIVE_INFINITY ? rest : { ...rest, expiresAtMs: vanish };
+    return { shown: vanish === Number.POSITIVE_INFINITY ? rest : { ...rest, expiresAtMs: vanish }, taking };
   } catch (e) {
-    if (e instanceof ProtocolError || e instanceof LimitError) return top;
+    if (e instanceof ProtocolError || e instanceof LimitError) return { shown: top };
     throw e;
   }
 }

@@ -1561,6 +1561,12 @@ test('three siblings: a sibling past its deadline hides the older adds, as in th
     // n2 writes a string, newer than n1's add: hidden behind n3's emptied set, as before.
     const other = threeWay(`${layout}-three-siblings-set`, layout, ['SET', 's', 'x'], '+OK');
     for (const id of NODES) assert.deepEqual(runCommands(other, id, reads), [':0', hidden], `${layout} at ${id}`);
+    // The next write makes the set anew: the hidden add stays gone in the whole layout; in the
+    // rows layout its row joins (the known gap).
+    assert.deepEqual(runCommands(other, 'n2', [['SADD', 's', 'c']]), [':1']);
+    const after = layout === 'rows' ? '*[$b,$c]' : '*[$c]';
+    for (const id of NODES)
+      assert.deepEqual(runCommands(other, id, [['SMEMBERS', 's']]), [after], `${layout} at ${id}, after`);
     // Also past the SET's own deadline: it is a tombstone then, still newer than the add (a review
     // found the add coming back, with no TTL, when an expired sibling took no part).
     const expiring = threeWay(`${layout}-three-siblings-set-px`, layout, ['SET', 's', 'x', 'PX', '30000'], '+OK');

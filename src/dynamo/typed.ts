@@ -138,7 +138,7 @@ function expireTyped(
   if (top === undefined || top.value === null || top.crdt !== true)
     throw new BaristaError('bad_request', 'the key holds no counter, set or hash here (it changed meanwhile)');
   let joined: Crdt = decodeCrdt(top.value);
-  for (const s of local.shownSiblings() ?? local.siblings) {
+  for (const s of local.siblings) {
     if (sameDot(s.dot, top.dot) || s.crdt !== true || s.value === null) continue;
     const other = decodeCrdt(s.value);
     if (crdtType(other) !== crdtType(joined)) continue;
@@ -169,7 +169,7 @@ export function setOf(state: Versioned): ORSet | BaristaError {
   if (top === undefined || top.value === null) return ORSet.empty;
   if (top.crdt !== true) return new BaristaError('wrong_type', WRONGTYPE);
   let set = ORSet.empty;
-  for (const s of state.shownSiblings() ?? state.siblings) {
+  for (const s of state.siblings) {
     if (s.crdt !== true || s.value === null) continue;
     const c = decodeCrdt(s.value);
     if (!(c instanceof ORSet)) {
@@ -220,7 +220,7 @@ export function mapOf(state: Versioned, schema: Schema): ORMap | BaristaError {
   if (top === undefined || top.value === null) return empty;
   if (top.crdt !== true) return new BaristaError('wrong_type', WRONGTYPE);
   let map = empty;
-  for (const s of state.shownSiblings() ?? state.siblings) {
+  for (const s of state.siblings) {
     if (s.crdt !== true || s.value === null) continue;
     const c = decodeCrdt(s.value);
     if (!(c instanceof ORMap) || !schemaEqual(c.valueSchema, schema)) {

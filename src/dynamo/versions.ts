@@ -278,26 +278,12 @@ export class Versioned {
    * that an emptied collection does not hide a concurrent add to it (shownOf).
    */
   chosen(): Sibling | undefined {
-    return this.plan().shown;
+    if (this.shown === undefined) this.shown = shownOf(this.siblings) ?? null;
+    return this.shown ?? undefined;
   }
 
-  /**
-   * When the newest sibling is an emptied collection beside others (shownOf): the siblings whose
-   * join is the key's value, the emptied one and those taking part (the emptied one alone when
-   * nothing shows through it). Otherwise undefined: the key's value is the join of its siblings
-   * of the shown one's type, as always.
-   */
-  shownSiblings(): readonly Sibling[] | undefined {
-    return this.plan().taking;
-  }
-
-  private plan(): ShownPlan {
-    if (this.shownPlan === undefined) this.shownPlan = shownOf(this.siblings);
-    return this.shownPlan;
-  }
-
-  /** chosen()'s plan once computed. */
-  private shownPlan: ShownPlan | undefined;
+  /** chosen()'s answer once computed (null: none). */
+  private shown: Sibling | null | undefined;
 
   equals(other: Versioned): boolean {
     if (this === other) return true;
@@ -435,18 +421,11 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-/** shownOf's answer: the shown sibling, and the siblings whose join is the key's value (undefined: all of its type). */
-interface ShownPlan {
-  readonly shown: Sibling | undefined;
-  readonly taking?: readonly Sibling[];
-}
-
 const never = (s: Sibling): number => s.expiresAtMs ?? Number.POSITIVE_INFINITY;
 
 /**
- * The sibling a key shows (Versioned.chosen), and the siblings whose join is its value
- * (Versioned.shownSiblings). The newest by compareChosen, except when that one is an emptied
- * collection (an empty OR-Set or OR-Map in the whole layout, a marker counting 0 in the
+ * The sibling a key shows (Versioned.chosen). The newest by compareChosen, except when that one
+ * is an emptied collection (an empty OR-Set or OR-Map in the whole layout, a marker counting 0 in the
  * rows layout: its write's coordinator saw the collection emptied) while the join of the key's
  * siblings of that collection type still holds elements: an add concurrent with the removal of
  * everything survives it (OR-Set and OR-Map: add wins), so the key is that collection and shows
@@ -464,17 +443,22 @@ const never = (s: Sibling): number => s.expiresAtMs ?? Number.POSITIVE_INFINITY;
  * what SMEMBERS reads); in the rows layout a marker joins by its largest count, so concurrent
  * removals, or an EXPIRE or PERSIST concurrent with the removal of everything, show a marker
  * counting elements the rows no longer hold until the key's next write (docs/COMPAT-REDIS.md).
+ * The key's value stays the join of all its siblings of the type (typed.ts setOf, mapOf): their
+ * contexts hold the dots a write must not reuse (joining only the siblings taking part made a
+ * coordinator reuse one of its own dots held in a left-out sibling, and an acknowledged SADD was
+ * lost: a review), so an add the rule hides still answers in SMEMBERS and joins the key's next
+ * write (a known gap, docs/COMPAT-REDIS.md).
  * Before 2026-12-06 (session 32) the newest sibling was always shown: the key read as absent
  * (EXISTS 0, TYPE none, INCR made a counter of it) while SMEMBERS answered the added element. A
  * value that does not decode, or a join past a bound, leaves the plain order.
  */
-function shownOf(siblings: readonly Sibling[]): ShownPlan {
+function shownOf(siblings: readonly Sibling[]): Sibling | undefined {
   let top: Sibling | undefined;
   for (const s of siblings) if (top === undefined || compareChosen(s, top) > 0) top = s;
-  if (siblings.length < 2 || top === undefined || top.value === null || top.crdt !== true) return { shown: top };
+  if (siblings.length < 2 || top === undefined || top.value === null || top.crdt !== true) return top;
   try {
     const emptied = decodeCrdt(top.value);
-    if (collectionSize(emptied) !== 0) return { shown: top };
+    if (collectionSize(emptied) !== 0) return top;
     const kin: { readonly s: Sibling; readonly c: Crdt }[] = [];
     let other: Sibling | undefined;
     for (const s of siblings) {
@@ -500,8 +484,7 @@ function shownOf(siblings: readonly Sibling[]): ShownPlan {
     let shown: Sibling | undefined;
     for (const k of now)
       if ((collectionSize(k.c) ?? 0) > 0 && (shown === undefined || compareChosen(k.s, shown) > 0)) shown = k.s;
-    // Nothing shows through: the key is the emptied sibling alone (no key), for reads and writes alike.
-    if (shown === undefined || !holds(now)) return { shown: top, taking: [top] };
+    if (shown === undefined || !holds(now)) return top;
     // When the key vanishes: at the emptied sibling's deadline (from then on a tombstone, the
     // newest write), or earlier at the first deadline from which the siblings taking part hold nothing.
     let vanish = never(top);
@@ -511,12 +494,11 @@ function shownOf(siblings: readonly Sibling[]): ShownPlan {
         vanish = d;
         break;
       }
-    const taking = [top, ...now.map((k) => k.s)];
-    if (vanish === never(shown)) return { shown, taking };
+    if (vanish === never(shown)) return shown;
     const { expiresAtMs: _own, ...rest } = shown;
-    return { shown: vanish === Number.POSITIVE_INFINITY ? rest : { ...rest, expiresAtMs: vanish }, taking };
+    return vanish === Number.POSITIVE_INFINITY ? rest : { ...rest, expiresAtMs: vanish };
   } catch (e) {
-    if (e instanceof ProtocolError || e instanceof LimitError) return { shown: top };
+    if (e instanceof ProtocolError || e instanceof LimitError) return top;
     throw e;
   }
 }

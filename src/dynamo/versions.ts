@@ -425,8 +425,8 @@ const never = (s: Sibling): number => s.expiresAtMs ?? Number.POSITIVE_INFINITY;
 
 /**
  * The sibling a key shows (Versioned.chosen). The newest by compareChosen, except when that one
- * is an emptied collection (an empty OR-Set or OR-Map in the whole layout, a marker counting 0 in the
- * rows layout: its write's coordinator saw the collection emptied) while the join of the key's
+ * is an emptied OR-Set or OR-Map (the whole layout; its write's coordinator saw the collection
+ * emptied; not a rows layout marker: see below) while the join of the key's
  * siblings of that collection type still holds elements: an add concurrent with the removal of
  * everything survives it (OR-Set and OR-Map: add wins), so the key is that collection and shows
  * its newest sibling holding elements.
@@ -439,10 +439,10 @@ const never = (s: Sibling): number => s.expiresAtMs ?? Number.POSITIVE_INFINITY;
  *     nothing; none when neither comes. When that differs from the shown sibling's own, the shown
  *     sibling is a copy with that deadline (its dot, past, time and value the same: compare
  *     siblings by dot, not identity).
- * In the whole layout the join is exact (the union of adds minus the removes each sibling saw:
- * what SMEMBERS reads); in the rows layout a marker joins by its largest count, so concurrent
- * removals, or an EXPIRE or PERSIST concurrent with the removal of everything, show a marker
- * counting elements the rows no longer hold until the key's next write (docs/COMPAT-REDIS.md).
+ * The join is exact (the union of adds minus the removes each sibling saw: what SMEMBERS reads).
+ * A rows layout marker joins by its largest count, which is no count of rows: applied to markers,
+ * the rule showed a key whose rows held nothing, and the next add kept that phantom's deadline (a
+ * review: the new element vanished at it), so markers keep the plain order (docs/COMPAT-REDIS.md).
  * The key's value stays the join of all its siblings of the type (typed.ts setOf, mapOf): their
  * contexts hold the dots a write must not reuse (joining only the siblings taking part made a
  * coordinator reuse one of its own dots held in a left-out sibling, and an acknowledged SADD was
@@ -458,7 +458,10 @@ function shownOf(siblings: readonly Sibling[]): Sibling | undefined {
   if (siblings.length < 2 || top === undefined || top.value === null || top.crdt !== true) return top;
   try {
     const emptied = decodeCrdt(top.value);
-    if (collectionSize(emptied) !== 0) return top;
+    // The whole layout only: a marker's count is what its coordinator's rows held, so a join of
+    // markers can show a key whose rows hold nothing, and the next write then kept that phantom's
+    // deadline (a review: a new element vanished at it). The rows layout keeps the plain order.
+    if (emptied instanceof CollectionMarker || collectionSize(emptied) !== 0) return top;
     const kin: { readonly s: Sibling; readonly c: Crdt }[] = [];
     let other: Sibling | undefined;
     for (const s of siblings) {

@@ -421,7 +421,8 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-const never = (s: Sibling): number => s.expiresAtMs ?? Number.POSITIVE_INFINITY;
+/** A sibling's deadline, Infinity when it has none. */
+const deadlineOf = (s: Sibling): number => s.expiresAtMs ?? Number.POSITIVE_INFINITY;
 
 /**
  * The sibling a key shows (Versioned.chosen). The newest by compareChosen, except when that one
@@ -475,8 +476,9 @@ function shownOf(siblings: readonly Sibling[]): Sibling | undefined {
     // its deadline: a tombstone at its time, which hides what is older, as in the plain order).
     const takingAfter = (t: number): { readonly s: Sibling; readonly c: Crdt }[] => {
       let hider = other;
-      for (const k of kin) if (never(k.s) <= t && (hider === undefined || compareChosen(k.s, hider) > 0)) hider = k.s;
-      return kin.filter((k) => never(k.s) > t && (hider === undefined || compareChosen(k.s, hider) > 0));
+      for (const k of kin)
+        if (deadlineOf(k.s) <= t && (hider === undefined || compareChosen(k.s, hider) > 0)) hider = k.s;
+      return kin.filter((k) => deadlineOf(k.s) > t && (hider === undefined || compareChosen(k.s, hider) > 0));
     };
     const holds = (taking: readonly { readonly c: Crdt }[]): boolean => {
       let joined: Crdt = emptied;
@@ -490,14 +492,14 @@ function shownOf(siblings: readonly Sibling[]): Sibling | undefined {
     if (shown === undefined || !holds(now)) return top;
     // When the key vanishes: at the emptied sibling's deadline (from then on a tombstone, the
     // newest write), or earlier at the first deadline from which the siblings taking part hold nothing.
-    let vanish = never(top);
-    const deadlines = new Set(now.map((k) => never(k.s)).filter((d) => d < vanish));
+    let vanish = deadlineOf(top);
+    const deadlines = new Set(now.map((k) => deadlineOf(k.s)).filter((d) => d < vanish));
     for (const d of [...deadlines].sort((a, b) => a - b))
       if (!holds(takingAfter(d))) {
         vanish = d;
         break;
       }
-    if (vanish === never(shown)) return shown;
+    if (vanish === deadlineOf(shown)) return shown;
     const { expiresAtMs: _own, ...rest } = shown;
     return vanish === Number.POSITIVE_INFINITY ? rest : { ...rest, expiresAtMs: vanish };
   } catch (e) {
@@ -506,16 +508,13 @@ function shownOf(siblings: readonly Sibling[]): Sibling | undefined {
   }
 }
 
-/** A collection's element count (a marker's: what its write left), or undefined for another CRDT. */
+/** An OR-Set's or OR-Map's element count, or undefined for another CRDT (markers never reach shownOf's join). */
 function collectionSize(c: Crdt): number | undefined {
-  if (c instanceof CollectionMarker) return c.count;
-  if (c instanceof ORSet || c instanceof ORMap) return c.size;
-  return undefined;
+  return c instanceof ORSet || c instanceof ORMap ? c.size : undefined;
 }
 
 /** Two collections of one type that join (a list and a hash are both OR-Maps, of other schemas). */
 function sameCollection(a: Crdt, b: Crdt): boolean {
-  if (a instanceof CollectionMarker) return b instanceof CollectionMarker && schemaEqual(a.schema, b.schema);
   if (a instanceof ORSet) return b instanceof ORSet;
   return a instanceof ORMap && b instanceof ORMap && schemaEqual(a.valueSchema, b.valueSchema);
 }

@@ -143,17 +143,23 @@ test('a header as first written (kind 4, no local records) still decodes; the lo
   const { dc } = built([{ r: 0, e: 1, del: false }]);
   const current = encodeHeader(dc.header);
   assert.equal(current[1], 7);
-  // Kind 4: the same bytes without the local section.
-  const local = 1 + (dc.header.high === undefined ? 0 : 1 + dc.header.high.length);
+  // Kind 4: the same bytes without the local section (flags, high and low).
+  const local = 1 + 2 * (1 + dc.header.high!.length);
+  assert.equal(dc.header.low, dc.header.high);
   const legacy = current.slice(0, current.length - local);
   legacy[1] = 4;
   const back = decodeDecomposed(legacy, HASH);
-  assert.ok(back.kind === 'header' && back.header.count === 1 && back.header.high === undefined);
+  assert.ok(
+    back.kind === 'header' &&
+      back.header.count === 1 &&
+      back.header.high === undefined &&
+      back.header.low === undefined,
+  );
   const cut = current.slice(0, current.length - local);
   assert.throws(() => decodeDecomposed(cut, HASH), ProtocolError);
 });
 
-test("a header's bytes record (bit 2 of its local flags) round-trips with own and high; an unknown flag is malformed", () => {
+test("a header's bytes record (bit 2 of its local flags) and low-water element (bit 3) round-trip with own and high; an unknown flag is malformed", () => {
   const { dc } = built([
     { r: 0, e: 1, del: false },
     { r: 1, e: 2, del: false },
@@ -165,15 +171,18 @@ test("a header's bytes record (bit 2 of its local flags) round-trips with own an
       assert.equal(back.header.bytes, bytes);
       assert.equal(back.header.own, 'n1#1.2');
       assert.equal(back.header.high, dc.header.high);
+      assert.equal(back.header.low, dc.header.low);
     }
   }
+  assert.ok(dc.header.low !== undefined && dc.header.high !== undefined && dc.header.low < dc.header.high);
   const without = decodeDecomposed(encodeHeader(dc.header), HASH);
   assert.ok(without.kind === 'header' && without.header.bytes === undefined);
-  // Flags with bit 3 set: the same header bytes otherwise.
+  // Flags with bit 4 set: the same header bytes otherwise.
   const current = encodeHeader(dc.header);
-  const local = 1 + (dc.header.high === undefined ? 0 : 1 + dc.header.high.length);
+  const local = 1 + 1 + dc.header.high!.length + 1 + dc.header.low!.length;
   const flagged = current.slice();
-  flagged[current.length - local] = flagged[current.length - local]! | 8;
+  assert.equal(flagged[current.length - local], 2 | 8);
+  flagged[current.length - local] = flagged[current.length - local]! | 16;
   assert.throws(() => decodeDecomposed(flagged, HASH), /header local flags/);
 });
 

@@ -20,9 +20,11 @@
 //                                                 ; the header's schema and context
 //   localHeader = header local                    ; kind 7, what is written now (decodes as a
 //                                                 ; header)
-//   local    = flags:u8 [own:replica] [high:element] [bytes:uvarint]
-//                                                 ; local records (Header.own, .high, .bytes):
-//                                                 ; flags bit 0 own, bit 1 high, bit 2 bytes, no
+//   local    = flags:u8 [own:replica] [high:element] [bytes:uvarint] [low:element]
+//                                                 ; local records (Header.own, .high, .bytes,
+//                                                 ; .low): flags bit 0 own, bit 1 high, bit 2
+//                                                 ; bytes, bit 3 low (since 2026-12-06: a build
+//                                                 ; before reads such a header as malformed), no
 //                                                 ; other bit; bytes a safe integer;
 //                                                 ; replica = codec.ts (uvarint length + UTF-8)
 //   row      = crdt                               ; exactly one row, under the context of its own
@@ -133,10 +135,16 @@ export function encodePage(schema: Schema, p: RowPage, bounds: CrdtBounds = DEFA
 export function encodeHeader(h: Header, bounds: CrdtBounds = DEFAULT_CRDT_BOUNDS): Uint8Array {
   const w = start('localHeader').uvarint(h.count).u64(h.digest);
   writeCrdt(w, collectionOf(h.schema, new Map(), h.context), bounds);
-  w.u8((h.own === undefined ? 0 : 1) | (h.high === undefined ? 0 : 2) | (h.bytes === undefined ? 0 : 4));
+  w.u8(
+    (h.own === undefined ? 0 : 1) |
+      (h.high === undefined ? 0 : 2) |
+      (h.bytes === undefined ? 0 : 4) |
+      (h.low === undefined ? 0 : 8),
+  );
   if (h.own !== undefined) writeReplica(w, h.own);
   if (h.high !== undefined) writeElement(w, h.high);
   if (h.bytes !== undefined) w.uvarint(h.bytes);
+  if (h.low !== undefined) writeElement(w, h.low);
   return w.finish();
 }
 
@@ -218,10 +226,11 @@ export function decodeDecomposed(
       let header: Header = { schema, context: c.context, count, digest };
       if (kind === 'localHeader') {
         const flags = r.u8();
-        if (flags > 7) malformed(`header local flags ${flags}`);
+        if (flags > 15) malformed(`header local flags ${flags}`);
         if ((flags & 1) !== 0) header = { ...header, own: readReplica(r) };
         if ((flags & 2) !== 0) header = { ...header, high: readBoundary(r) };
         if ((flags & 4) !== 0) header = { ...header, bytes: r.uvarint() };
+        if ((flags & 8) !== 0) header = { ...header, low: readBoundary(r) };
       }
       r.expectEnd('decomposed header');
       return { kind: 'header', header };

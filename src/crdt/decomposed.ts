@@ -77,6 +77,13 @@ export interface Header {
    */
   readonly high?: ByteString;
   /**
+   * No row this replica has held lies below it: the smallest element ever written here (kept when
+   * that row goes; a local record, like high). A list's head: LPUSH places before the smallest of
+   * the replicas' (src/dynamo/replica.ts), without reading a row. Absent in a header written
+   * before 2026-12-06 until the store backfills it (collection-store.ts).
+   */
+  readonly low?: ByteString;
+  /**
    * What the rows take as maxmemory prices them (src/dynamo/collection-store.ts rowEntryBytes,
    * summed): a local record the store keeps with each change, so a recount reads one header
    * instead of every row. Absent in a header written before it was kept.
@@ -218,20 +225,24 @@ export class DecomposedCollection {
     rows: ElementRows,
     own?: ReplicaId,
     high?: ByteString,
+    low?: ByteString,
   ): DecomposedCollection {
     const dots: Dot[] = [];
     let count = 0;
     let digest = 0n;
     let top = high;
+    let bottom = low;
     for (const [e, row] of rows.range('', undefined)) {
       count++;
       digest = (digest + rowDigest(schema, e, row)) & DIGEST_MASK;
       dots.push(...rowDots(schema, row));
       if (top === undefined || compareStrings(e, top) > 0) top = e;
+      if (bottom === undefined || compareStrings(e, bottom) < 0) bottom = e;
     }
     let header: Header = { schema, context: context.withDots(dots), count, digest };
     if (own !== undefined) header = { ...header, own };
     if (top !== undefined) header = { ...header, high: top };
+    if (bottom !== undefined) header = { ...header, low: bottom };
     return new DecomposedCollection(header, rows);
   }
 
@@ -596,11 +607,10 @@ export class DecomposedCollection {
       count++;
       digest = (digest + rowDigest(this.h.schema, e, row)) & DIGEST_MASK;
     }
-    const high = this.h.high;
-    this.h =
-      row !== undefined && (high === undefined || compareStrings(e, high) > 0)
-        ? { ...this.h, count, digest, high: e }
-        : { ...this.h, count, digest };
+    const { high, low } = this.h;
+    this.h = { ...this.h, count, digest };
+    if (row !== undefined && (high === undefined || compareStrings(e, high) > 0)) this.h = { ...this.h, high: e };
+    if (row !== undefined && (low === undefined || compareStrings(e, low) < 0)) this.h = { ...this.h, low: e };
     // A long element is not remembered (the ring's memory stays small): a read whose replicas
     // differ there reads every row.
     if (e.length <= RECENT_ELEMENT_BYTES_MAX) {

@@ -259,19 +259,31 @@ export class StoredCollection {
       // kind 4): both from one walk of the rows (without `high` a list's tail read found no tail,
       // and its first write took whatever row it touched as the highest).
       let bytes = 0;
+      let first: ByteString | undefined;
       let last: ByteString | undefined;
       for (const r of rows.stored('')) {
         bytes += rowEntryBytes(key, r.element, r.bytes);
+        first ??= r.element;
         last = r.element;
       }
       rows.bytes = bytes;
       if (header.high === undefined && last !== undefined) header = { ...header, high: last };
-    } else if (header !== undefined && header.high === undefined && header.count > 0) {
+      if (header.low === undefined && first !== undefined) header = { ...header, low: first };
+    } else if (header !== undefined && header.count > 0) {
       // Only the high-water element missing: the last row, read from the end (one page of the
-      // engine's reverse scan; a header a later write rewrites records it).
-      for (const r of rows.storedBack(undefined)) {
-        header = { ...header, high: r.element };
-        break;
+      // engine's reverse scan; a header a later write rewrites records it). The low-water element
+      // (Header.low, recorded since 2026-12-06): the first row, one page of a forward scan.
+      if (header.high === undefined) {
+        for (const r of rows.storedBack(undefined)) {
+          header = { ...header, high: r.element };
+          break;
+        }
+      }
+      if (header.low === undefined) {
+        for (const r of rows.stored('')) {
+          header = { ...header, low: r.element };
+          break;
+        }
       }
     }
     return new StoredCollection(
@@ -431,7 +443,7 @@ function readHeader(bytes: Uint8Array, schema: Schema): Header {
 
 /**
  * Rebuilds one collection's header from its rows (every row's dots into the context, count,
- * digest and bytes recounted; the replica id it writes under and its high-water element kept), writes it and clears the mark. A crash
+ * digest and bytes recounted; the replica id it writes under and its high- and low-water elements kept), writes it and clears the mark. A crash
  * before the first header write loses that id: the next change names a new one, and the rows'
  * dots under the lost one stay in the context (they were never shipped). Idempotent: a crash half way leaves the mark.
  */
@@ -445,6 +457,7 @@ function repairOne(store: ReplicaStore, key: Uint8Array, schema: Schema): { head
     rows,
     before?.own,
     before?.high,
+    before?.low,
   );
   const repaired = { ...header, bytes: rows.recount() };
   const bytes = encodeHeader(repaired);

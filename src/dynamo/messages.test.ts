@@ -89,6 +89,13 @@ const requestArb: fc.Arbitrary<ClientRequest> = fc.oneof(
     elements: fc.constant(null),
     back: fc.constant(true as const),
   }),
+  fc.record({
+    kind: fc.constant('rows' as const),
+    key: bytesArb(16),
+    level: levelArb,
+    elements: fc.constant(null),
+    fore: fc.constant(true as const),
+  }),
   fc
     .tuple(
       fc.record({
@@ -125,17 +132,25 @@ const messageArb: fc.Arbitrary<ReplicaMessage> = fc.oneof(
     op: opArb,
     result: fc.oneof(
       stateArb.map((state) => ({ ok: true as const, state })),
-      // A view, with a tail's high-water element or not, its count exact or not, the coordinator
-      // lacking rows or not (tags 2 to 9).
+      // A view, with a tail's high-water element, a head's low-water one or neither, its count
+      // exact or not, the coordinator lacking rows or not (tags 2 to 9, 11, 13, 15, 17).
       fc
-        .tuple(stateArb, sampleArb, fc.nat(100), fc.option(bytesArb(8), { nil: undefined }), fc.boolean(), fc.boolean())
-        .map(([state, x, count, after, exact, lacking]) => ({
+        .tuple(
+          stateArb,
+          sampleArb,
+          fc.nat(100),
+          fc.option(bytesArb(8), { nil: undefined }),
+          fc.boolean(),
+          fc.boolean(),
+          fc.boolean(),
+        )
+        .map(([state, x, count, edge, fore, exact, lacking]) => ({
           ok: true as const,
           state,
           collection: {
             view: x.view,
             count,
-            ...(after === undefined ? {} : { after }),
+            ...(edge === undefined ? {} : fore ? { before: edge } : { after: edge }),
             ...(exact ? { exact: true as const } : {}),
             ...(lacking ? { lacking: true as const } : {}),
           },
@@ -180,6 +195,7 @@ const messageArb: fc.Arbitrary<ReplicaMessage> = fc.oneof(
         .tuple(fc.constantFrom('', 'b', 'zz'), fc.integer({ min: 1, max: limits.dynamoRowsPageCountMax }))
         .map(([from, count]) => ({ kind: 'page' as const, from, count })),
       fc.constant({ kind: 'tail' as const }),
+      fc.constant({ kind: 'fore' as const }),
       fc
         .array(fc.constantFrom('', 'a', 'b\u0000', 'zz'), { maxLength: 4 })
         .map((recent) => ({ kind: 'tail' as const, recent })),
@@ -352,7 +368,12 @@ test('broken rules have stable codes', () => {
   assert.equal(code(lastRead().u8(2).uvarint(2).finish()), 'dynamo_malformed', 'a bound byte of 2');
   assert.equal(code(lastRead().u8(1).bytesUvarint(new Uint8Array(0)).uvarint(2).finish()), 'dynamo_malformed');
   assert.equal(code(lastRead().u8(0).uvarint(0).finish()), 'dynamo_malformed', 'no row asked for');
-  assert.equal(code(w().u8(15).uvarint(1).bytesUvarint(new Uint8Array(1)).u8(5).finish()), 'dynamo_malformed');
+  assert.equal(code(w().u8(15).uvarint(1).bytesUvarint(new Uint8Array(1)).u8(6).finish()), 'dynamo_malformed');
+  // A head read (sel 5): nothing follows.
+  const foreOk = decodeOrProtocolError(w().u8(15).uvarint(1).bytesUvarint(new Uint8Array(1)).u8(5).finish());
+  assert.ok(!(foreOk instanceof ProtocolError) && foreOk.type === 'rowRead');
+  assert.deepEqual(foreOk.sel, { kind: 'fore' });
+  assert.equal(code(w().u8(15).uvarint(1).bytesUvarint(new Uint8Array(1)).u8(5).u8(0).finish()), 'trailing_bytes');
   // A tail read naming recent elements (sel 4): at most dynamoRecentRowsCountMax of them.
   const tailRead = () => w().u8(15).uvarint(1).bytesUvarint(new Uint8Array(1)).u8(4);
   const tooMany = tailRead().uvarint(limits.dynamoRecentRowsCountMax + 1);
@@ -452,4 +473,9 @@ test('broken rules have stable codes', () => {
   const forged = w().u8(8).uvarint(1).u8(0).stringUvarint('replicas_unavailable').u8(0).u8(0).stringUvarint('x');
   const m = decodeMessage(forged.finish());
   assert.ok(m.type === 'forwardReply' && !m.result.ok && m.result.error.definite && m.result.error.retriable);
+  // A result's flag byte: 11, 13, 15 and 17 (a head's low-water element) read on; the even ones
+  // between and past them are no flag byte.
+  for (const flag of [10, 12, 14, 16, 18])
+    assert.equal(code(w().u8(8).uvarint(1).u8(flag).finish()), 'dynamo_malformed', `flag byte ${flag}`);
+  for (const flag of [11, 17]) assert.equal(code(w().u8(8).uvarint(1).u8(flag).finish()), 'truncated');
 });

@@ -33,6 +33,11 @@
 //                | u8 3 (u8 0 | u8 1 before:element) count:uvarint   ; the last `count` rows
 //                                      ; below `before` (1..lsmKeyBytesMax bytes; absent: the end),
 //                                      ; answered as a page [from, before) (a list's tail: RPOP)
+//                | u8 4 recentN:uvarint element*   ; as 2, and the rows of the `recent` elements
+//                                      ; (0..dynamoRecentRowsCountMax) and the sender's own changed last
+//                | u8 5                ; no row: the count and low-water element (LPUSH), answered
+//                                      ; as an empty page ['', low) (since 2026-12-06: a build before
+//                                      ; refuses it as malformed, and the read goes on without it)
 //   rowReadReply = op state hasRows:u8 [marker rows [digest:u64]]   ; 16: the key's state, and when
 //                                      ; the sender keeps a collection of the key (hasRows 1, or 2
 //                                      ; with the digest), its schema (marker: the sender's count)
@@ -67,7 +72,8 @@
 //   request      = u8 kind (0 get, 1 put, 2 put over held, 3 rows) key level [put: value context ts]
 //                  [rows: sel:u8 (0: elementN element* | 1: every row | 2: front:uvarint, the
 //                  first 1..storeCollectionChangesCountMax rows | 3: no row, the tail | 4:
-//                  last:uvarint, the last 1..storeCollectionChangesCountMax rows)]
+//                  last:uvarint, the last 1..storeCollectionChangesCountMax rows | 5: no row, the
+//                  head's low-water element (since 2026-12-06))]
 //                  ; 2: a plain write (value tag 0, 1 or 7) that supersedes, besides `context`,
 //                  ; what its coordinating replica holds (a last-write-wins keyspace's write,
 //                  ; sent without reading first: ClientRequest.overHeld)
@@ -83,12 +89,14 @@
 //   ts           = u64 (encodeHlc)
 //   reply        = u8 ok (1: state | 2: state marker view | 3: state marker view after
 //                  | 4: as 2, count exact | 5: as 3, count exact | 6..9: as 2..5, the coordinator
-//                  may lack rows (CollectionView.lacking; since 2026-12-06) | 0: code definite
-//                  retriable message)
+//                  may lack rows (CollectionView.lacking; since 2026-12-06) | 11, 13, 15, 17: as
+//                  3, 5, 7, 9 with `before` in place of `after` (since 2026-12-06) | 0: code
+//                  definite retriable message)
 //   view         = uvarint length + the collection's CRDT (OR-Set or OR-Map of the marker's schema):
 //                  the rows a rows request named (all of them for all) under the whole context
 //   after        = uvarint length (0..lsmKeyBytesMax) + bytes: a tail read's high-water element
-//                  (CollectionView.after); "count exact": CollectionView.exact
+//                  (CollectionView.after), or a head read's low-water one (CollectionView.before);
+//                  "count exact": CollectionView.exact
 //   code         = uvarint length (1..64) + a code of the error catalogue (src/lib/error-codes.ts)
 //   definite, retriable = u8 0|1
 //   message      = uvarint length (0..forwardedErrorMessageBytesMax) + UTF-8
@@ -145,6 +153,8 @@ export type ClientRequest =
       readonly front?: number;
       /** With elements null: no row, the list's tail (RPUSH): the view is empty and says `after`. */
       readonly back?: true;
+      /** With elements null: no row, the list's head (LPUSH): the view is empty and says `before`. */
+      readonly fore?: true;
       /** With elements null: only the last `last` rows (a list's tail: RPOP, LINDEX -i, LRANGE -i -j). */
       readonly last?: number;
       /**
@@ -243,6 +253,8 @@ export interface CollectionView {
   readonly count: number;
   /** A tail read's (ClientRequest back): no row of the replicas read lies above it (Header.high). */
   readonly after?: Uint8Array;
+  /** A head read's (ClientRequest fore): no row of the replicas read lies below it (Header.low). */
+  readonly before?: Uint8Array;
   /**
    * A tail read's: every replica read holds the same context as the coordinator, hence the same
    * rows, so `count` is the collection's exact count at the level (LLEN, SCARD, HLEN without a row).
@@ -275,6 +287,8 @@ export type RowSelection =
    * (RowsAnswer.recent).
    */
   | { readonly kind: 'tail'; readonly recent?: readonly ByteString[] }
+  /** No row: the count and the low-water element (Header.low), answered as an empty page ['', low). */
+  | { readonly kind: 'fore' }
   /**
    * The last `count` rows below `before` (undefined: the end), answered as a page [from, before)
    * whose `from` is the first row it holds, or '' when no row lies below them (a list's tail: RPOP).
@@ -394,6 +408,7 @@ export function encodeMessage(m: ReplicaMessage): Uint8Array {
         writeElement(w.u8(1), m.sel.from);
         w.uvarint(m.sel.count);
       } else if (m.sel.kind === 'tail' && m.sel.recent === undefined) w.u8(2);
+      else if (m.sel.kind === 'fore') w.u8(5);
       else if (m.sel.kind === 'tail') {
         w.u8(4).uvarint(m.sel.recent!.length);
         for (const e of m.sel.recent!) writeElement(w, e);
@@ -473,6 +488,7 @@ function writeRequest(w: ByteWriter, r: ClientRequest): void {
   w.u8(r.kind === 'get' ? 0 : r.kind === 'rows' ? 3 : r.overHeld === true ? 2 : 1).bytesUvarint(r.key);
   writeLevel(w, r.level);
   if (r.kind === 'rows' && r.back === true) w.u8(3);
+  else if (r.kind === 'rows' && r.fore === true) w.u8(5);
   else if (r.kind === 'rows' && r.last !== undefined) w.u8(4).uvarint(r.last);
   else if (r.kind === 'rows' && r.front !== undefined) w.u8(2).uvarint(r.front);
   else if (r.kind === 'rows') writeElements(w, r.elements);
@@ -492,13 +508,17 @@ function writeRequest(w: ByteWriter, r: ClientRequest): void {
 
 function writeResult(w: ByteWriter, r: ClientResult): void {
   if (r.ok && r.collection !== undefined) {
-    const { view, count, after, exact, lacking } = r.collection;
-    w.u8((after === undefined ? 2 : 3) + (exact === true ? 2 : 0) + (lacking === true ? 4 : 0)).bytesUvarint(
-      r.state.encode(),
-    );
+    const { view, count, after, before, exact, lacking } = r.collection;
+    const edge = after ?? before;
+    w.u8(
+      (edge === undefined ? 2 : 3) +
+        (exact === true ? 2 : 0) +
+        (lacking === true ? 4 : 0) +
+        (after === undefined && before !== undefined ? 8 : 0),
+    ).bytesUvarint(r.state.encode());
     w.bytesUvarint(new CollectionMarker(view instanceof ORSet ? ORSet.schema : view.schema, count).encode());
     w.bytesUvarint(view.encode());
-    if (after !== undefined) w.bytesUvarint(after);
+    if (edge !== undefined) w.bytesUvarint(edge);
     return;
   }
   if (r.ok) {
@@ -606,8 +626,9 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
     case 15: {
       const key = readKey(r);
       const sel = r.u8();
-      if (sel > 4) malformed(`row selection ${sel}`);
+      if (sel > 5) malformed(`row selection ${sel}`);
       if (sel === 2) m = { type: 'rowRead', op, key, sel: { kind: 'tail' } };
+      else if (sel === 5) m = { type: 'rowRead', op, key, sel: { kind: 'fore' } };
       else if (sel === 4) {
         const n = r.uvarint();
         if (n > limits.dynamoRecentRowsCountMax)
@@ -796,12 +817,13 @@ function readRequest(r: ByteReader): ClientRequest {
       return { kind: 'rows', key, level, elements: null, front };
     }
     if (sel === 3) return { kind: 'rows', key, level, elements: null, back: true };
+    if (sel === 5) return { kind: 'rows', key, level, elements: null, fore: true };
     if (sel === 4) {
       const last = r.uvarint();
       if (last < 1 || last > limits.storeCollectionChangesCountMax) malformed(`a read of the last ${last} rows`);
       return { kind: 'rows', key, level, elements: null, last };
     }
-    if (sel > 4) malformed(`row selection ${sel}`);
+    if (sel > 5) malformed(`row selection ${sel}`);
     return { kind: 'rows', key, level, elements: sel === 1 ? null : readNamed(r) };
   }
   const valueTag = r.u8();
@@ -860,9 +882,11 @@ function readRequest(r: ByteReader): ClientRequest {
 function readResult(r: ByteReader): ClientResult {
   const ok = r.u8();
   if (ok === 1) return { ok: true, state: readState(r) };
-  if (ok >= 2 && ok <= 9) {
-    const lacking = ok >= 6 ? ({ lacking: true } as const) : {};
-    const kind = ok >= 6 ? ok - 4 : ok;
+  if ((ok >= 2 && ok <= 9) || (ok >= 11 && ok <= 17 && ok % 2 === 1)) {
+    const fore = ok >= 10;
+    const flags = fore ? ok - 8 : ok;
+    const lacking = flags >= 6 ? ({ lacking: true } as const) : {};
+    const kind = flags >= 6 ? flags - 4 : flags;
     const state = readState(r);
     const { schema, count } = readMarker(r);
     const view = decodeCrdt(r.bytesUvarint());
@@ -872,9 +896,10 @@ function readResult(r: ByteReader): ClientResult {
     const exact = kind >= 4 ? ({ exact: true } as const) : {};
     if (kind === 2 || kind === 4)
       return { ok: true, state, collection: { view: view as CollectionCrdt, count, ...exact, ...lacking } };
-    const after = r.bytesUvarint();
-    if (after.length > limits.lsmKeyBytesMax) malformed(`a tail element of ${after.length} bytes`);
-    return { ok: true, state, collection: { view: view as CollectionCrdt, count, after, ...exact, ...lacking } };
+    const edge = r.bytesUvarint();
+    if (edge.length > limits.lsmKeyBytesMax) malformed(`a list's edge element of ${edge.length} bytes`);
+    const at = fore ? { before: edge } : { after: edge };
+    return { ok: true, state, collection: { view: view as CollectionCrdt, count, ...at, ...exact, ...lacking } };
   }
   if (ok !== 0) malformed(`flag byte ${ok}`);
   const code = r.stringUvarint();

@@ -354,6 +354,18 @@ export class Collections {
     const h = this.held(key);
     if (h === undefined) return null;
     const { schema, count } = h.dc.header;
+    if (sel.kind === 'fore') {
+      // No row: an empty page up to the low-water element (no row lies below it). A set's member
+      // may be the empty element, which bounds no page: no bound then (a list's never is).
+      const low = h.dc.header.low;
+      const page = {
+        from: '',
+        to: low === undefined || low === '' ? undefined : low,
+        rows: new Map<ByteString, Row>(),
+        context: h.dc.context,
+      };
+      return { schema, count, digest: h.dc.header.digest, rows: { kind: 'page', page } };
+    }
     if (sel.kind === 'tail') {
       // No row: an empty page from the high-water element (no row lies above it).
       const page = {
@@ -396,19 +408,19 @@ export class Collections {
 
   /**
    * The view a rows request answers: the named rows (all for null; the first `front`; the last
-   * `last`; none for a tail read, `back`) under the whole context, and the count.
+   * `last`; none for a head or tail read, `none`) under the whole context, and the count.
    */
   view(
     key: Uint8Array,
     elements: readonly Uint8Array[] | null,
     front?: number,
-    back?: boolean,
+    none?: boolean,
     last?: number,
   ): CollectionView | undefined {
     const h = this.held(key);
     if (h === undefined) return undefined;
     let view: CollectionCrdt;
-    if (back === true) view = collectionOf(h.dc.header.schema, new Map(), h.dc.context);
+    if (none === true) view = collectionOf(h.dc.header.schema, new Map(), h.dc.context);
     else if (last !== undefined) {
       const { rows } = h.pageBack(undefined, Number.MAX_SAFE_INTEGER, last);
       view = collectionOf(h.dc.header.schema, rows, h.dc.context);

@@ -359,6 +359,8 @@ interface ReadOp {
     readonly front?: number;
     /** With elements null: no row, the tail (RPUSH): the largest high-water element answered. */
     readonly back?: true;
+    /** With elements null: no row, the head (LPUSH): the smallest low-water element answered. */
+    readonly fore?: true;
     /** With elements null: only the last `last` rows are needed (settleBack). */
     readonly last?: number;
     /** With back: every row of this replica's when the replicas read hold the same rows (ClientRequest). */
@@ -373,6 +375,8 @@ interface ReadOp {
     /** A last-rows read's: where each replica's pages reached down to (its next page ends there); parked: not asked for it (yet). */
     tails?: Map<NodeId, { next: ByteString; parked?: Versioned | undefined; join?: RowJoin }>;
     after?: ByteString;
+    /** A head read's (fore): the smallest low-water element a peer answered. */
+    before?: ByteString;
     readonly answers: Map<NodeId, RowsAnswer | null>;
     /**
      * Each other replica's count and schema as its first page answered (mayLackRows): a list's
@@ -1008,6 +1012,7 @@ export class DynamoReplica {
         req.back,
         req.last,
         origin.kind === 'client' ? req.wholeIfSame : undefined,
+        req.fore,
       );
     else if (this.config.collections === 'rows' && isRowsOp(req.op))
       this.coordinateChange(origin, req, req.op, replicas, pending);
@@ -1313,6 +1318,7 @@ export class DynamoReplica {
     back?: true,
     last?: number,
     wholeIfSame?: true,
+    fore?: true,
   ): void {
     const live = replicas.filter((r) => r !== this.id && this.isUp(r));
     if (1 + live.length < required) {
@@ -1339,6 +1345,7 @@ export class DynamoReplica {
               elements,
               ...(front === undefined ? {} : { front }),
               ...(back === undefined ? {} : { back }),
+              ...(fore === undefined ? {} : { fore }),
               ...(last === undefined ? {} : { last }),
               ...(wholeIfSame === undefined ? {} : { wholeIfSame }),
               answers: new Map([[this.id, null]]),
@@ -1386,15 +1393,17 @@ export class DynamoReplica {
       op,
       key: r.key,
       sel:
-        r.rows.back === true
-          ? r.rows.wholeIfSame === true
-            ? { kind: 'tail', recent: this.collections.recent(r.key) }
-            : { kind: 'tail' }
-          : r.rows.last !== undefined
-            ? { kind: 'last', before: undefined, count: this.pageCount(r) }
-            : elements === null
-              ? { kind: 'page', from: '', count: this.pageCount(r) }
-              : { kind: 'named', elements },
+        r.rows.fore === true
+          ? { kind: 'fore' }
+          : r.rows.back === true
+            ? r.rows.wholeIfSame === true
+              ? { kind: 'tail', recent: this.collections.recent(r.key) }
+              : { kind: 'tail' }
+            : r.rows.last !== undefined
+              ? { kind: 'last', before: undefined, count: this.pageCount(r) }
+              : elements === null
+                ? { kind: 'page', from: '', count: this.pageCount(r) }
+                : { kind: 'named', elements },
     };
   }
 
@@ -1427,14 +1436,18 @@ export class DynamoReplica {
       r.rows.counts ??= new Map();
       r.rows.counts.set(from, { count: rows.count, schema: rows.schema });
     }
-    if (r.rows?.back === true) {
-      // A tail read joins no row: the peer's count, context and high-water element (its page's start).
+    if (r.rows?.back === true || r.rows?.fore === true) {
+      // A tail read joins no row: the peer's count, context and high-water element (its page's
+      // start); a head read the mirror, its low-water element (its page's end).
       const page = rows?.rows.kind === 'page' ? rows.rows.page : undefined;
       if (page !== undefined) {
         r.rows.heads ??= new Map();
         r.rows.heads.set(from, { count: rows!.count, context: page.context, rows: 0 });
-        if (page.from !== '' && (r.rows.after === undefined || compareStrings(page.from, r.rows.after) > 0))
-          r.rows.after = page.from;
+        if (r.rows.back === true) {
+          if (page.from !== '' && (r.rows.after === undefined || compareStrings(page.from, r.rows.after) > 0))
+            r.rows.after = page.from;
+        } else if (page.to !== undefined && (r.rows.before === undefined || compareStrings(page.to, r.rows.before) < 0))
+          r.rows.before = page.to;
       }
     } else if (r.rows?.last !== undefined) {
       // A list's tail: pages of its last rows, asked for backwards (settleBack).
@@ -1530,7 +1543,7 @@ export class DynamoReplica {
     }
     if (r.origin.kind === 'internal') return; // a pull: its pages are joined, nobody to answer
     let v = holdsMarker(local)
-      ? this.collections.view(r.key, rows.elements, rows.front, rows.back, rows.last)
+      ? this.collections.view(r.key, rows.elements, rows.front, rows.back === true || rows.fore === true, rows.last)
       : undefined;
     if (v === undefined && holdsMarker(local)) {
       // The marker came without rows (read repair, a move page before its pull): an empty view of
@@ -1543,6 +1556,15 @@ export class DynamoReplica {
       // peers hold beyond them.
       const held = this.collections.held(r.key)?.dc.header.count ?? 0;
       v = { ...v, count: held + this.headsBeyond(r.key, rows.heads) };
+    }
+    if (v !== undefined && rows.fore === true) {
+      // The head: before the smallest low-water element of the replicas read (this one's too).
+      const own = this.collections.held(r.key)?.dc.header.low;
+      const before =
+        own !== undefined && own !== '' && (rows.before === undefined || compareStrings(own, rows.before) < 0)
+          ? own
+          : rows.before;
+      if (before !== undefined) v = { ...v, before: bytesOfByteString(before) };
     }
     if (v !== undefined && rows.back === true) {
       // The tail: past the largest high-water element of the replicas read (this one's too).
@@ -2165,7 +2187,13 @@ export class DynamoReplica {
   private rowsRepairs(r: ReadOp): ((node: NodeId, merged: Versioned) => ReplicaMessage | undefined) | undefined {
     const rows = r.rows!;
     if (rows.recentJoined !== undefined && holdsMarker(this.local(r.key))) return this.recentRepairs(r);
-    if (rows.front !== undefined || rows.back === true || rows.last !== undefined || !holdsMarker(this.local(r.key)))
+    if (
+      rows.front !== undefined ||
+      rows.back === true ||
+      rows.fore === true ||
+      rows.last !== undefined ||
+      !holdsMarker(this.local(r.key))
+    )
       return undefined;
     const h = this.collections.held(r.key);
     if (h === undefined) return undefined;

@@ -196,7 +196,7 @@ test("a tail read at ALL reads on from the HIGHEST place a peer's pages reached:
   assert.deepEqual(keys, ['k0139']);
 });
 
-test('a list under kind-4 headers (no high-water element recorded) gets one from its rows when opened: RPUSH still lands last', () => {
+test('a list under kind-4 headers (no high- or low-water element recorded) gets them from its rows when opened: RPUSH still lands last, LPUSH first', () => {
   const c = new DynamoCluster({ ids: IDS, seed: 'old-header', config: { collections: 'rows' } });
   c.checkInvariants = false;
   const w = c.typed('a', 'l', { type: 'list', members: listOf(10) }, 'ALL');
@@ -210,14 +210,24 @@ test('a list under kind-4 headers (no high-water element recorded) gets one from
     const after = r.collection?.after;
     return after === undefined ? undefined : new TextDecoder().decode(after);
   };
+  const head = (): string | undefined => {
+    const id = c.rows('a', 'l', 'ALL', null, undefined, undefined, undefined, undefined, true);
+    c.deliverAll();
+    const r = c.result(id);
+    assert.ok(r?.ok, JSON.stringify(r));
+    assert.equal(r.collection?.after, undefined);
+    const before = r.collection?.before;
+    return before === undefined ? undefined : new TextDecoder().decode(before);
+  };
   assert.equal(tail(), 'k0009');
+  assert.equal(head(), 'k0000');
   // Each replica's header rewritten as session 20's build wrote it (kind 4: no local records), then restarted.
   for (const id of IDS) {
     const store = c.node(id).store;
     const bytes = store.getHeader(enc.encode('l'))!;
     const m = decodeDecomposed(bytes, headerSchema(bytes));
     assert.ok(m.kind === 'header');
-    const { own: _own, high: _high, bytes: _bytes, ...plain } = m.header;
+    const { own: _own, high: _high, low: _low, bytes: _bytes, ...plain } = m.header;
     const current = encodeHeader(plain);
     const kind4 = current.slice(0, current.length - 1); // the local flags byte (0) gone
     kind4[1] = 4;
@@ -228,11 +238,18 @@ test('a list under kind-4 headers (no high-water element recorded) gets one from
   }
   // Before, no tail was found (RPUSH started a new list at the first position, RPUSHX answered 0).
   assert.equal(tail(), 'k0009');
-  // And a write at the head no longer takes its element for the highest.
-  const head = c.typed('a', 'l', { type: 'list', members: [enc.encode('j0000'), enc.encode('\u0001v')] }, 'ALL');
+  assert.equal(head(), 'k0000');
+  // And a write at the head no longer takes its element for the highest; one at the tail not for the lowest.
+  const front = c.typed('a', 'l', { type: 'list', members: [enc.encode('j0000'), enc.encode('\u0001v')] }, 'ALL');
   c.settle();
-  assert.ok(c.result(head)?.ok);
+  assert.ok(c.result(front)?.ok);
   assert.equal(tail(), 'k0009');
+  assert.equal(head(), 'j0000');
+  const back = c.typed('a', 'l', { type: 'list', members: [enc.encode('l0000'), enc.encode('\u0001v')] }, 'ALL');
+  c.settle();
+  assert.ok(c.result(back)?.ok);
+  assert.equal(tail(), 'l0000');
+  assert.equal(head(), 'j0000');
 });
 
 /** One replica keeping every-row views within `bound`, and a read of every row of a key at it. */

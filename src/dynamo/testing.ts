@@ -273,6 +273,7 @@ export class DynamoCluster {
     back?: true,
     last?: number,
     wholeIfSame?: true,
+    fore?: true,
   ): number {
     const id = this.nextRequestId++;
     this.pending.set(id, { kind: 'get', key, level, ackedBefore: [] });
@@ -288,6 +289,7 @@ export class DynamoCluster {
         ...(back === undefined ? {} : { back }),
         ...(last === undefined ? {} : { last }),
         ...(wholeIfSame === undefined ? {} : { wholeIfSame }),
+        ...(fore === undefined ? {} : { fore }),
       }),
     );
     return id;

@@ -134,11 +134,13 @@ export function materialize(
       return c.count === 0 ? { value: null, listKeys: NO_KEYS } : new BaristaError('wrong_type', WRONGTYPE);
     const v = collection.view;
     const held = Math.max(c.count, collection.count);
-    if (v instanceof ORMap && schemaEqual(v.valueSchema, LIST_SCHEMA) && collection.after !== undefined) {
-      // A list's tail (RPUSH): no row, one stand-in element at the high-water position, so the
-      // elements pushed after it go past every row the replicas read hold.
+    const edge = collection.after ?? collection.before;
+    if (v instanceof ORMap && schemaEqual(v.valueSchema, LIST_SCHEMA) && edge !== undefined) {
+      // A list's tail (RPUSH) or head (LPUSH): no row, one stand-in element at the high- or
+      // low-water position, so the elements pushed after (before) it go past (before) every row
+      // the replicas read hold.
       if (held === 0) return { value: null, listKeys: NO_KEYS };
-      return { value: { type: 'list', values: [new Uint8Array(0)] }, listKeys: [collection.after] };
+      return { value: { type: 'list', values: [new Uint8Array(0)] }, listKeys: [edge] };
     }
     if (v instanceof ORMap && schemaEqual(v.valueSchema, LIST_SCHEMA)) {
       // A list's rows as read: its head (LPUSH, LPOP) or all of it, in list order; named rows (a
@@ -318,13 +320,14 @@ export function answerWhole(argv: readonly Uint8Array[], value: Materialized | n
 
 /**
  * What a rows request reads of a key: the elements named, a list's first rows, its last rows, its
- * tail without rows, or (absent) every row.
+ * tail or head without rows, or (absent) every row.
  */
 export type RowsRead =
   | readonly Uint8Array[]
   | { readonly front: number }
   | { readonly last: number }
-  | { readonly back: true };
+  | { readonly back: true }
+  | { readonly fore: true };
 
 /**
  * What a set or hash command reads of each key in the rows layout: the elements it names (its
@@ -338,9 +341,11 @@ export function rowsRead(argv: readonly Uint8Array[]): Map<string, RowsRead> {
   switch (name) {
     case 'lpush':
     case 'lpushx':
-      // The new elements go before the first: its key is all the change needs. The reply (the
-      // length) is the length the read found plus the elements pushed (replicated.ts).
-      if (argv.length >= 3) return one({ front: 1 });
+      // The new elements go before the first: a position below the replicas' low-water elements
+      // is all the change needs (no row is read; until 2026-12-06 the first row was, with pages
+      // of each peer's head joined). The reply (the length) is the length the read found plus
+      // the elements pushed (replicated.ts).
+      if (argv.length >= 3) return one({ fore: true });
       break;
     case 'rpush':
     case 'rpushx':
@@ -442,9 +447,9 @@ function side(b: Uint8Array): 'left' | 'right' | undefined {
 }
 
 /**
- * What LMOVE and RPOPLPUSH read: src's first or last row (the element moved), and dst's head (a
- * push before its first element) or its tail (no row: a push past its high-water element, as
- * RPUSH). The same key at both ends (a rotation) needs both ends of one list: every row.
+ * What LMOVE and RPOPLPUSH read: src's first or last row (the element moved), and dst's head (no
+ * row: a push before its low-water element, as LPUSH) or its tail (no row: a push past its
+ * high-water element, as RPUSH). The same key at both ends (a rotation) needs both ends of one list: every row.
  */
 function moveReads(
   src: Uint8Array,
@@ -455,7 +460,7 @@ function moveReads(
   if (same(src, dst)) return new Map();
   return new Map<string, RowsRead>([
     [latin1(src), from === 'left' ? { front: 1 } : { last: 1 }],
-    [latin1(dst), to === 'left' ? { front: 1 } : { back: true }],
+    [latin1(dst), to === 'left' ? { fore: true } : { back: true }],
   ]);
 }
 

@@ -425,8 +425,11 @@ test('rows: anti-entropy brings a replica that missed writes every row (it pulls
   assertConverged(sim);
 });
 
-/** Every message node `id`'s replica sends from now on. */
-function sentBy(sim: Simulation<NodeServices>, id: string): ReplicaMessage[] {
+/**
+ * Every message node `id`'s replica sends from now on; with `clientsOnly`, only those it sends for
+ * its clients' requests (not for its peers' messages).
+ */
+function sentBy(sim: Simulation<NodeServices>, id: string, clientsOnly = false): ReplicaMessage[] {
   const sent: ReplicaMessage[] = [];
   const replica = storeOf(sim.instance(id)!).replica!.replica;
   const request = replica.request.bind(replica);
@@ -436,7 +439,7 @@ function sentBy(sim: Simulation<NodeServices>, id: string): ReplicaMessage[] {
     return out;
   };
   replica.request = (rid, req) => record(request(rid, req));
-  replica.receive = (from, m) => record(receive(from, m));
+  if (!clientsOnly) replica.receive = (from, m) => record(receive(from, m));
   return sent;
 }
 
@@ -448,7 +451,7 @@ function pushList(sim: Simulation<NodeServices>, n: number): void {
   }
 }
 
-test('rows: LPUSH, LPOP, LRANGE 0 k and LINDEX k on a list of 300 read its head only and ship small deltas; LPUSH answers the length', () => {
+test('rows: LPUSH reads no row, LPOP, LRANGE 0 k and LINDEX k on a list of 300 read its head only, and all ship small deltas; LPUSH answers the length', () => {
   const sim = cluster('rows-head', 'rows');
   pushList(sim, 300);
   const sent = sentBy(sim, 'n1');
@@ -465,9 +468,11 @@ test('rows: LPUSH, LPOP, LRANGE 0 k and LINDEX k on a list of 300 read its head 
   const reads = sent.filter((m) => m.type === 'rowRead');
   // A head read asks for its front and 63 rows more (pops of this coordinator a peer may not have yet).
   const heads = reads.filter((m) => m.type === 'rowRead' && m.sel.kind === 'page' && m.sel.count <= 3 + 63);
-  // At QUORUM a read asks R - 1 = 1 peer (read repair is off): LPUSH one row, LPOP two, LRANGE 0 2
-  // three, LINDEX 1 two, LLEN every row.
-  assert.equal(heads.length, 4, 'LPUSH, LPOP, LRANGE and LINDEX each asked one peer for their head');
+  // At QUORUM a read asks R - 1 = 1 peer (read repair is off): LPUSH no row (the peer's low-water
+  // element), LPOP two, LRANGE 0 2 three, LINDEX 1 two, LLEN every row.
+  const fores = reads.filter((m) => m.type === 'rowRead' && m.sel.kind === 'fore');
+  assert.equal(fores.length, 1, 'LPUSH asked one peer for its low-water element');
+  assert.equal(heads.length, 3, 'LPOP, LRANGE and LINDEX each asked one peer for their head');
   assert.equal(reads.length, 5, 'and LLEN for every row');
   for (const m of sent.filter((x) => x.type === 'delta')) assert.ok(encodeMessage(m).length < 1024);
   assert.deepEqual(runCommands(sim, 'n3', [['LRANGE', 'l', '0', '2']]), ['*[$e1,$e2,$e3]']);
@@ -583,12 +588,16 @@ test('rows: RPOPLPUSH and LMOVE between lists of 300 read the ends they move (a 
   );
   const reads = sent.filter((m) => m.type === 'rowRead');
   const ofL = reads.filter((m) => m.type === 'rowRead' && new TextDecoder().decode(m.key) === 'l');
-  // Each move asks one peer (QUORUM) for its source's end and its destination's head or tail, and
-  // LRANGE l 0 1 for the head: list l is read four times, never every row (LRANGE done 0 -1 reads
-  // every row of done, as it must).
+  // Each move asks one peer (QUORUM) for its source's end and its destination's head or tail (no
+  // row: the low- or high-water element), and LRANGE l 0 1 for the head: list l is read four
+  // times, never every row (LRANGE done 0 -1 reads every row of done, as it must).
   assert.equal(ofL.length, 4);
   assert.ok(
-    ofL.every((m) => m.type === 'rowRead' && (m.sel.kind === 'last' || (m.sel.kind === 'page' && m.sel.count <= 17))),
+    ofL.every(
+      (m) =>
+        m.type === 'rowRead' &&
+        (m.sel.kind === 'last' || m.sel.kind === 'fore' || (m.sel.kind === 'page' && m.sel.count <= 17)),
+    ),
     JSON.stringify(ofL.map((m) => m.type === 'rowRead' && m.sel)),
   );
   assert.equal(reads.length, 8);
@@ -669,7 +678,7 @@ test('rows: LPUSH through a replica that missed most of the list answers the len
   const more = Array.from({ length: 100 }, (_, i) => `m${i}`);
   assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', ...more]]), [':102']);
   heal(sim, cut);
-  // n3 holds 2; its head read joins a peer's first 64 rows; the peer holds 102.
+  // n3 holds 2; its head read (no row) hears the peer's count, 102, and context.
   assert.deepEqual(runCommands(sim, 'n3', [['LPUSH', 'l', 'x', 'y']]), [':104']);
   assert.deepEqual(runCommands(sim, 'n1', [['LLEN', 'l']]), [':104']);
   // The other way: n3 alone pops 60 (at ONE; it holds 66 of the 104) while n1 pushes one more.
@@ -796,30 +805,59 @@ test('rows: RPUSH reads no row (a tail read: each peer answers its count and hig
   const cut = isolateN3(sim);
   assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', 'a', 'b', 'c', 'd', 'e']]), [':5']);
   heal(sim, cut);
-  const sent: ReplicaMessage[] = [];
-  const replica = storeOf(sim.instance('n3')!).replica!.replica;
-  const request = replica.request.bind(replica);
-  replica.request = (id, req) => {
-    const out = request(id, req);
-    for (const m of out.messages) sent.push(m.message);
-    return out;
-  };
   // n3 holds none of the list: the peer's high-water element puts z after e, and the length is
   // the peer's count (what n3 lacks of it) plus one.
-  assert.deepEqual(runCommands(sim, 'n3', [['RPUSH', 'l', 'z']]), [':6']);
-  const reads = sent.filter((m) => m.type === 'rowRead');
-  assert.ok(
-    reads.length >= 1 && reads.every((m) => m.type === 'rowRead' && m.sel.kind === 'tail'),
-    JSON.stringify(reads),
-  );
-  assert.deepEqual(atLevel(sim, 'n1', 'ALL', ['LRANGE', 'l', '0', '-1']), '*[$a,$b,$c,$d,$e,$z]');
+  pushWithoutRows(sim, 'RPUSH', 'tail', '*[$a,$b,$c,$d,$e,$z]');
   // After pops from the tail, the high-water element stays: a push still lands last.
-  for (const [command, reply] of [
+  answersOnN2(sim, [
     [['RPOP', 'l', '2'], '*[$z,$e]'],
     [['RPUSH', 'l', 'y'], ':5'],
     [['LRANGE', 'l', '0', '-1'], '*[$a,$b,$c,$d,$y]'],
-  ] as const)
+  ]);
+});
+
+/** `push` of z onto list l through n3, holding none of its 5 elements: its reads are of `kind` (no row), and it answers 6. */
+function pushWithoutRows(sim: Simulation<NodeServices>, push: string, kind: 'fore' | 'tail', list: string): void {
+  const sent = sentBy(sim, 'n3', true);
+  assert.deepEqual(runCommands(sim, 'n3', [[push, 'l', 'z']]), [':6']);
+  const reads = sent.filter((m) => m.type === 'rowRead');
+  assert.ok(
+    reads.length >= 1 && reads.every((m) => m.type === 'rowRead' && m.sel.kind === kind),
+    JSON.stringify(reads),
+  );
+  assert.deepEqual(atLevel(sim, 'n1', 'ALL', ['LRANGE', 'l', '0', '-1']), list);
+}
+
+/** Each command through n2 in turn, answering its reply. */
+function answersOnN2(sim: Simulation<NodeServices>, script: ReadonlyArray<readonly [readonly string[], string]>): void {
+  for (const [command, reply] of script)
     assert.deepEqual(runCommands(sim, 'n2', [[...command]]), [reply], command.join(' '));
+}
+
+test('rows: LPUSH reads no row (a head read: each peer answers its count and low-water element) and lands before every element the replicas read hold', () => {
+  const sim = cluster('rows-fore', 'rows', NO_HINT_REPLAY);
+  const cut = isolateN3(sim);
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['RPUSH', 'l', 'c', 'd', 'e'],
+      ['LPUSH', 'l', 'b', 'a'],
+    ]),
+    [':3', ':5'],
+  );
+  heal(sim, cut);
+  // n3 holds none of the list: the peer's low-water element puts z before a (n3's own first
+  // position would be the list's first, where c is), and the length is the peer's count plus one.
+  pushWithoutRows(sim, 'LPUSH', 'fore', '*[$z,$a,$b,$c,$d,$e]');
+  // After pops from the head, the low-water element stays: a push still lands first; LPUSHX too,
+  // and on an absent list LPUSHX pushes nothing.
+  answersOnN2(sim, [
+    [['LPOP', 'l', '2'], '*[$z,$a]'],
+    [['LPUSH', 'l', 'y'], ':5'],
+    [['LPUSHX', 'l', 'x'], ':6'],
+    [['LPUSHX', 'nolist', 'x'], ':0'],
+    [['LRANGE', 'l', '0', '-1'], '*[$x,$y,$b,$c,$d,$e]'],
+    [['EXISTS', 'nolist'], ':0'],
+  ]);
 });
 
 test('rows: LLEN, SCARD, HLEN and ZCARD read no row while the replicas read hold the same rows (context, count and digest alike); otherwise every row, answering the count of the join', () => {

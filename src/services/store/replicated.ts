@@ -860,6 +860,8 @@ export class ReplicatedCommands {
         return { kind: 'rows', key, level: readAt(level), elements: null, front: read.front };
       if (read !== undefined && 'back' in read)
         return { kind: 'rows', key, level: readAt(level), elements: null, back: true };
+      if (read !== undefined && 'fore' in read)
+        return { kind: 'rows', key, level: readAt(level), elements: null, fore: true };
       if (read !== undefined && 'last' in read)
         return { kind: 'rows', key, level: readAt(level), elements: null, last: read.last };
       return { kind: 'rows', key, level: readAt(level), elements: namedOf(key) ?? null };
@@ -880,6 +882,7 @@ export class ReplicatedCommands {
         req.elements === null &&
         req.front === undefined &&
         req.back === undefined &&
+        req.fore === undefined &&
         req.last === undefined;
       if (!everyRow || counted) return this.node.submit(req, then);
       const tailRead = { kind: 'rows', key, level: req.level, elements: null, back: true, wholeIfSame: true } as const;
@@ -907,7 +910,7 @@ export class ReplicatedCommands {
           const before =
             head === undefined || Array.isArray(head) || materialized instanceof BaristaError
               ? materialized
-              : 'front' in head
+              : 'front' in head || 'fore' in head
                 ? { ...materialized, head: true, count }
                 : 'last' in head
                   ? { ...materialized, tail: true, count }

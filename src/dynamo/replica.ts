@@ -68,7 +68,7 @@ import { BaristaError, ConfigError, CorruptionError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { type Mutations, noMutations } from '../lib/mutations.ts';
 import { type MoveProgress, MoveRunner, type MoveStats } from './move.ts';
-import { applyTyped, shownDeadline, WRONGTYPE } from './typed.ts';
+import { applyTyped, LIST_SCHEMA, shownDeadline, WRONGTYPE } from './typed.ts';
 import {
   applyChange,
   applyRowsOp,
@@ -266,6 +266,8 @@ export interface ReplicaStats {
   antiEntropyRefused: number;
   /** Reads sent to a replica a read first left out, because it was still short of R answers. */
   speculativeReads: number;
+  /** Rounds a list's head or tail read read on past rows removed here meanwhile (settleFront, settleBack). */
+  endReadRounds: number;
   /** Keys whose state (all tombstones past tombstoneGraceMs) garbage collection deleted. */
   tombstonesCollected: number;
   /** Keys a cleanup pass deleted because this node is no longer one of their replicas. */
@@ -374,9 +376,6 @@ interface ReadOp {
     recentJoined?: Map<NodeId, readonly ByteString[]>;
     /** A last-rows read's: where each replica's pages reached down to (its next page ends there); parked: not asked for it (yet). */
     tails?: Map<NodeId, { next: ByteString; parked?: Versioned | undefined; join?: RowJoin }>;
-    after?: ByteString;
-    /** A head read's (fore): the smallest low-water element a peer answered. */
-    before?: ByteString;
     readonly answers: Map<NodeId, RowsAnswer | null>;
     /**
      * Each other replica's count and schema as its first page answered (mayLackRows): a list's
@@ -388,7 +387,7 @@ interface ReadOp {
     /** A replica's page was refused (out of order, or its join failed): a pull of it did not end well. */
     refused?: boolean;
     /** A head read's (front): what each peer's pages told of its collection (headsBeyond). */
-    heads?: Map<NodeId, { count: number; context: CausalContext; rows: number }>;
+    heads?: Map<NodeId, PeerHead>;
     /** A head read's: how many times settleFront asked for the next pages (each asks twice as many rows). */
     rounds?: number;
   };
@@ -446,7 +445,23 @@ interface AeRound {
   deadlineTick: number;
 }
 
+/**
+ * What a peer's answer to a list's head read (its first pages) or a read without rows (tail,
+ * fore) told of its collection: its count, context and rows read; for a read without rows its
+ * schema and its high- or low-water element (the page's start or end; '' when it had none).
+ */
+interface PeerHead {
+  readonly count: number;
+  readonly context: CausalContext;
+  readonly rows: number;
+  readonly schema?: Schema;
+  readonly edge?: ByteString;
+}
+
 const WHOLE_RING: TokenRange = { start: TOKEN_MIN, end: TOKEN_MIN };
+
+/** Whether `s` is a list's (an OR-Map over list element keys: typed.ts). */
+const isListSchema = (s: Schema): boolean => s.type === 'ormap' && schemaEqual(s.value, LIST_SCHEMA);
 /**
  * Rows a read of a list's head asks each peer for beyond those it needs (pageCount; doubled per
  * round it reads on). 63 cost LPUSH a 64-row join per peer when rounds did not grow: 15 with the
@@ -541,6 +556,7 @@ export class DynamoReplica {
     antiEntropyRoundsFailed: 0,
     antiEntropyRefused: 0,
     speculativeReads: 0,
+    endReadRounds: 0,
     tombstonesCollected: 0,
     cleanupDropped: 0,
     cleanupPasses: 0,
@@ -1442,12 +1458,13 @@ export class DynamoReplica {
       const page = rows?.rows.kind === 'page' ? rows.rows.page : undefined;
       if (page !== undefined) {
         r.rows.heads ??= new Map();
-        r.rows.heads.set(from, { count: rows!.count, context: page.context, rows: 0 });
-        if (r.rows.back === true) {
-          if (page.from !== '' && (r.rows.after === undefined || compareStrings(page.from, r.rows.after) > 0))
-            r.rows.after = page.from;
-        } else if (page.to !== undefined && (r.rows.before === undefined || compareStrings(page.to, r.rows.before) < 0))
-          r.rows.before = page.to;
+        r.rows.heads.set(from, {
+          count: rows!.count,
+          context: page.context,
+          rows: 0,
+          schema: rows!.schema,
+          edge: r.rows.back === true ? page.from : (page.to ?? ''),
+        });
       }
     } else if (r.rows?.last !== undefined) {
       // A list's tail: pages of its last rows, asked for backwards (settleBack).
@@ -1551,35 +1568,51 @@ export class DynamoReplica {
       const marker = local.siblings.map((x) => markerOf(x.value, x.crdt)).find((m) => m !== undefined)!;
       v = { view: collectionOf(marker.schema, new Map(), CausalContext.empty), count: marker.count };
     }
-    if (v !== undefined && rows.heads !== undefined) {
+    // A read without rows (a list's head or tail, a count) takes a replica's collection, its own
+    // included, only when of the type the key shows: a replica that missed a type change, or
+    // keeps an emptied header of another type for its context, would lend a set member as a
+    // list's low-water element (the push then lands among the elements: review of 20b5625), or
+    // its empty view of another type (WRONGTYPE on a list).
+    const noRow = rows.back === true || rows.fore === true;
+    const top = noRow ? merged.chosen() : undefined;
+    const shown = top === undefined ? undefined : markerOf(top.value, top.crdt);
+    const mine = this.collections.held(r.key)?.dc;
+    const sameType = mine !== undefined && shown !== undefined && schemaEqual(shown.schema, mine.header.schema);
+    if (v !== undefined && noRow && shown !== undefined && !sameType)
+      v = { view: collectionOf(shown.schema, new Map(), CausalContext.empty), count: 0 };
+    const heads =
+      rows.heads === undefined || !noRow
+        ? rows.heads
+        : new Map(
+            [...rows.heads].filter(
+              ([, h]) => shown !== undefined && h.schema !== undefined && schemaEqual(h.schema, shown.schema),
+            ),
+          );
+    if (v !== undefined && heads !== undefined) {
       // This replica's rows (none: not the marker's count, which may be a peer's) and what the
       // peers hold beyond them.
-      const held = this.collections.held(r.key)?.dc.header.count ?? 0;
-      v = { ...v, count: held + this.headsBeyond(r.key, rows.heads) };
+      const held = !noRow || sameType ? (mine?.header.count ?? 0) : 0;
+      v = { ...v, count: held + this.headsBeyond(r.key, heads) };
     }
-    if (v !== undefined && rows.fore === true) {
-      // The head: before the smallest low-water element of the replicas read (this one's too).
-      const own = this.collections.held(r.key)?.dc.header.low;
-      const before =
-        own !== undefined && own !== '' && (rows.before === undefined || compareStrings(own, rows.before) < 0)
-          ? own
-          : rows.before;
-      if (before !== undefined) v = { ...v, before: bytesOfByteString(before) };
+    if (v !== undefined && noRow && shown !== undefined && isListSchema(shown.schema)) {
+      // The head: before the smallest low-water element of the replicas read (this one's too);
+      // the tail: past the largest high-water element.
+      let edge = sameType ? (rows.fore === true ? mine!.header.low : mine!.header.high) : undefined;
+      if (edge === '') edge = undefined;
+      for (const h of heads?.values() ?? []) {
+        if (h.edge === undefined || h.edge === '') continue;
+        const beyond =
+          rows.fore === true ? compareStrings(h.edge, edge ?? h.edge) < 0 : compareStrings(h.edge, edge ?? h.edge) > 0;
+        if (edge === undefined || beyond) edge = h.edge;
+      }
+      if (edge !== undefined)
+        v = rows.fore === true ? { ...v, before: bytesOfByteString(edge) } : { ...v, after: bytesOfByteString(edge) };
     }
     if (v !== undefined && rows.back === true) {
-      // The tail: past the largest high-water element of the replicas read (this one's too).
-      const mine = this.collections.held(r.key)?.dc;
-      const own = mine?.header.high;
-      const after =
-        own !== undefined && (rows.after === undefined || compareStrings(own, rows.after) > 0) ? own : rows.after;
-      if (after !== undefined) v = { ...v, after: bytesOfByteString(after) };
       // Every replica read holds the same rows as this one, of the type the key shows: its count
       // is the level's (LLEN, SCARD, HLEN and ZCARD read no row then; otherwise they read every
       // row and join). A collection of another type kept under a newer marker (concurrent writes
       // of two types: the other's rows refused) is not the shown type's count.
-      const top = merged.chosen();
-      const shown = top === undefined ? undefined : markerOf(top.value, top.crdt);
-      const sameType = mine !== undefined && shown !== undefined && schemaEqual(shown.schema, mine.header.schema);
       // Replicas that differ only in rows changed lately join those rows here and are the same
       // then (joinRecent).
       const same =
@@ -1805,6 +1838,7 @@ export class DynamoReplica {
       // pages are twice as long each round, so a read reaches past pops however fast they come
       // (at a fixed length, pops faster than a page per round trip kept it reading until it timed out).
       rows.rounds = (rows.rounds ?? 0) + 1;
+      this.stats.endReadRounds++;
       for (const [node, j] of parked) {
         if (j.next !== m) continue;
         j.parked = undefined;
@@ -1934,6 +1968,7 @@ export class DynamoReplica {
     const lowest = mine === undefined ? undefined : mine.rows.keys().next().value;
     if (mine === undefined || mine.rows.size < last || lowest === undefined || compareStrings(lowest, m!) < 0) {
       rows.rounds = (rows.rounds ?? 0) + 1;
+      this.stats.endReadRounds++;
       for (const [node, t] of parked) {
         if (t.next !== m) continue;
         t.parked = undefined;
@@ -1965,10 +2000,7 @@ export class DynamoReplica {
    * missed pushes (the peers' dots it lacks), or pops it made that a peer missed (no dot it lacks:
    * its head join already removed them).
    */
-  private headsBeyond(
-    key: Uint8Array,
-    heads: ReadonlyMap<NodeId, { count: number; context: CausalContext; rows: number }>,
-  ): number {
+  private headsBeyond(key: Uint8Array, heads: ReadonlyMap<NodeId, PeerHead>): number {
     const ctx = this.collections.held(key)?.dc.context ?? CausalContext.empty;
     let beyond = 0;
     for (const h of heads.values())

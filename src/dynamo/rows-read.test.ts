@@ -252,6 +252,35 @@ test('a list under kind-4 headers (no high- or low-water element recorded) gets 
   assert.equal(head(), 'j0000');
 });
 
+test('a list under the headers the build before 2026-12-06 wrote (bytes and high recorded, no low) gets its low-water element from its first row when opened', () => {
+  const c = new DynamoCluster({ ids: IDS, seed: 'no-low', config: { collections: 'rows' } });
+  c.checkInvariants = false;
+  const w = c.typed('a', 'l', { type: 'list', members: listOf(10) }, 'ALL');
+  c.settle();
+  assert.ok(c.result(w)?.ok);
+  const pop = c.typed('a', 'l', { type: 'list', members: [enc.encode('k0000'), Uint8Array.of(0)] }, 'ALL');
+  c.settle();
+  assert.ok(c.result(pop)?.ok);
+  for (const id of IDS) {
+    const store = c.node(id).store;
+    const bytes = store.getHeader(enc.encode('l'))!;
+    const m = decodeDecomposed(bytes, headerSchema(bytes));
+    // The popped element's record stays (a row's going leaves the low-water element).
+    assert.ok(m.kind === 'header' && m.header.low === 'k0000' && m.header.bytes !== undefined);
+    const { low: _low, ...before } = m.header;
+    store.putHeader(enc.encode('l'), encodeHeader(before));
+    store.sync();
+    c.crash(id);
+    c.up(id);
+  }
+  const id = c.rows('a', 'l', 'ALL', null, undefined, undefined, undefined, undefined, true);
+  c.deliverAll();
+  const r = c.result(id);
+  assert.ok(r?.ok, JSON.stringify(r));
+  // The first row left (k0000 went with the pop, and the record of it with the header).
+  assert.equal(new TextDecoder().decode(r.collection?.before), 'k0001');
+});
+
 /** One replica keeping every-row views within `bound`, and a read of every row of a key at it. */
 function viewsWithin(seed: string, bound: number) {
   const c = new DynamoCluster({ ids: ['a'], seed, config: { collections: 'rows', wholeViewsBytesMax: bound } });

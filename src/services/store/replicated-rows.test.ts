@@ -493,8 +493,12 @@ test('rows: a head whose first rows were popped elsewhere reads on to the next p
   ]);
   assert.equal(popped[1]!.split(',').length, 70);
   heal(sim, cut);
-  // n3's read of the head asks one peer for 64 rows, all of which n3 removed; the next page brings z.
+  // n3's read of the head asks one peer for 16 rows, all of which n3 removed; the next pages
+  // (32, then 64 rows) bring z, each counted as a round read on.
+  const rounds = () => storeOf(sim.instance('n3')!).replica!.replica.stats.endReadRounds;
+  const before = rounds();
   assert.deepEqual(runCommands(sim, 'n3', [['LPOP', 'l']]), ['$z']);
+  assert.equal(rounds() - before, 2);
 });
 
 test('rows: RPOP, LRANGE -k -1 and LINDEX -k on a list of 300 read its tail only (pages backwards) and ship small deltas', () => {
@@ -848,8 +852,8 @@ test('rows: LPUSH reads no row (a head read: each peer answers its count and low
   // n3 holds none of the list: the peer's low-water element puts z before a (n3's own first
   // position would be the list's first, where c is), and the length is the peer's count plus one.
   pushWithoutRows(sim, 'LPUSH', 'fore', '*[$z,$a,$b,$c,$d,$e]');
-  // After pops from the head, the low-water element stays: a push still lands first; LPUSHX too,
-  // and on an absent list LPUSHX pushes nothing.
+  // After pops from the head a push still lands first; LPUSHX too, and on an absent list LPUSHX
+  // pushes nothing.
   answersOnN2(sim, [
     [['LPOP', 'l', '2'], '*[$z,$a]'],
     [['LPUSH', 'l', 'y'], ':5'],
@@ -858,6 +862,55 @@ test('rows: LPUSH reads no row (a head read: each peer answers its count and low
     [['LRANGE', 'l', '0', '-1'], '*[$x,$y,$b,$c,$d,$e]'],
     [['EXISTS', 'nolist'], ':0'],
   ]);
+});
+
+test("rows: a replica still holding a set or hash where the list now is (it missed the type change, or kept the emptied header) lends no low- or high-water element: LPUSH and RPUSH land at the list's ends (review of 20b5625)", () => {
+  // Set members sort below every list element key ('a') or above ('ÿÿ', UTF-8 c3 bf c3 bf).
+  for (const [write, push, expected] of [
+    [['SADD', 'k', 'a'], ['LPUSH', 'k', 'v'], '*[$v,$w,$x,$y,$z]'],
+    [['HSET', 'k', 'a', '1'], ['LPUSH', 'k', 'v'], '*[$v,$w,$x,$y,$z]'],
+    [['SADD', 'k', 'ÿÿ'], ['RPUSH', 'k', 'v'], '*[$w,$x,$y,$z,$v]'],
+  ] as const) {
+    const sim = cluster(`rows-stale-type-${write[0]}-${push[0]}`, 'rows', NO_HINT_REPLAY);
+    assert.match(atLevel(sim, 'n1', 'ALL', [...write]), /^:1$/);
+    const cut = isolateN3(sim);
+    assert.deepEqual(
+      runCommands(sim, 'n1', [
+        ['DEL', 'k'],
+        ['RPUSH', 'k', 'x', 'y', 'z'],
+        ['LPUSH', 'k', 'w'],
+      ]),
+      [':1', ':3', ':4'],
+    );
+    heal(sim, cut);
+    // n3 answers the ALL read with its set's (or hash's) header.
+    assert.equal(atLevel(sim, 'n1', 'ALL', [...push]), ':5', push.join(' '));
+    assert.equal(atLevel(sim, 'n1', 'ALL', ['LRANGE', 'k', '0', '-1']), expected, `${write.join(' ')}, ${push[0]}`);
+  }
+  // Every replica keeps the emptied set's header (its context); n3 misses the list's creation,
+  // then coordinates pushes onto it: the list's type, length and ends, not WRONGTYPE.
+  const sim = cluster('rows-stale-type-coordinator', 'rows', NO_HINT_REPLAY);
+  assert.equal(atLevel(sim, 'n1', 'ALL', ['SADD', 'k', 'a']), ':1');
+  assert.equal(atLevel(sim, 'n1', 'ALL', ['DEL', 'k']), ':1');
+  const cut = isolateN3(sim);
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['RPUSH', 'k', 'x', 'y', 'z'],
+      ['LPUSH', 'k', 'w'],
+    ]),
+    [':3', ':4'],
+  );
+  heal(sim, cut);
+  assert.deepEqual(
+    runCommands(sim, 'n3', [
+      ['LPUSH', 'k', 'v'],
+      ['LPUSHX', 'k', 'u'],
+      ['RPUSH', 'k', 't'],
+      ['RPUSHX', 'k', 's'],
+    ]),
+    [':5', ':6', ':7', ':8'],
+  );
+  assert.equal(atLevel(sim, 'n1', 'ALL', ['LRANGE', 'k', '0', '-1']), '*[$u,$v,$w,$x,$y,$z,$t,$s]');
 });
 
 test('rows: LLEN, SCARD, HLEN and ZCARD read no row while the replicas read hold the same rows (context, count and digest alike); otherwise every row, answering the count of the join', () => {

@@ -306,6 +306,8 @@ const STAT_HELP: Record<keyof ReplicaStats, string> = {
   antiEntropyRoundsFailed: 'Anti-entropy rounds that ended without an answer (peer busy, down, or lost)',
   antiEntropyRefused: 'Anti-entropy requests from peers refused at dynamoAntiEntropyJobsCountMax',
   speculativeReads: 'Reads sent to a replica a read first left out (it was still short of R answers)',
+  endReadRounds:
+    "Rounds a list's head or tail read read on past rows removed here meanwhile (each asks twice as many rows)",
   tombstonesCollected: 'Keys deleted by tombstone garbage collection (every sibling dead past tombstoneGraceMs)',
   cleanupDropped: 'Keys a cleanup pass deleted (this node no longer replicates them)',
   cleanupPasses: 'Cleanup passes completed (BARISTA CLEANUP)',

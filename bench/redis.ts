@@ -20,9 +20,11 @@
 // Pairs compared: none/no persistence, periodic/everysec, always/always. Per test and pipeline
 // depth the table shows requests/s and p50 latency of each side and the ratio Baristas/Redis.
 // --warmup N (default 20000; 0: none): before its measured runs each server, Redis too, answers
-// N unpipelined SET and GET it is not measured on (a Node process runs its first requests in the
-// interpreter until the JIT has compiled them: the first row of a run was the lowest, 0.28-0.49
-// for SET where later runs gave 0.5-0.74). Its SETs write keys of the -r keyspace, so a GET-only
+// N unpipelined SET and GET and N of each measured test, none of them measured (a Node process
+// runs its first requests in the interpreter until the JIT has compiled them: the first row of a
+// run was the lowest, 0.28-0.49 for SET where later runs gave 0.5-0.74; until 2026-12-06 only SET
+// and GET were warmed, and a collection test at N = 3 measured over its first 5,000 requests ran
+// at a third to a half of its steady rate). Its SETs write keys of the -r keyspace, so a GET-only
 // run finds them, and under --maxmemory they count toward the cache. --quick: -n 20000 and one pipeline depth (16), for a smoke run. Requests that fail (an error
 // reply, e.g. a command not offered yet) are reported by redis-benchmark; a test whose Baristas
 // run fails is shown as "-". The machine is shared with other work: numbers move between runs.
@@ -134,7 +136,10 @@ async function measure(
       const ok = cli(server, 'CONFIG', 'SET', 'maxmemory', o.maxmemory, 'maxmemory-policy', o.policy).trim();
       if (ok !== 'OK') throw new Error(`${server.name}: CONFIG SET answered ${ok}`);
     }
-    if (o.warmup > 0) benchmark(server, { ...o, n: o.warmup, pipeline: 1, tests: 'set,get' });
+    if (o.warmup > 0) {
+      const tests = [...new Set(['set', 'get', ...o.tests.split(',')])].join(',');
+      benchmark(server, { ...o, n: o.warmup, pipeline: 1, tests });
+    }
     const results: Results = new Map();
     for (const pipeline of o.pipelines) {
       for (const [k, v] of benchmark(server, { ...o, pipeline })) results.set(k, v);

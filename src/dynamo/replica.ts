@@ -1568,11 +1568,13 @@ export class DynamoReplica {
       const marker = local.siblings.map((x) => markerOf(x.value, x.crdt)).find((m) => m !== undefined)!;
       v = { view: collectionOf(marker.schema, new Map(), CausalContext.empty), count: marker.count };
     }
-    // A read without rows (a list's head or tail, a count) takes a replica's collection, its own
+    // A read without rows (a list's head or tail, a count) counts a replica's collection, its own
     // included, only when of the type the key shows: a replica that missed a type change, or
-    // keeps an emptied header of another type for its context, would lend a set member as a
-    // list's low-water element (the push then lands among the elements: review of 20b5625), or
-    // its empty view of another type (WRONGTYPE on a list).
+    // keeps an emptied header of another type for its context, would lend its count, or its
+    // empty view of another type (WRONGTYPE on a list: review of 20b5625). Its edges (a list's
+    // low- or high-water element) come from every list collection read, whatever the key shows:
+    // each lies beyond every list row its replica holds, so a push never lands among the rows
+    // of a concurrent list (a set's member, lent as one, sorts among them: review of 20b5625).
     const noRow = rows.back === true || rows.fore === true;
     const top = noRow ? merged.chosen() : undefined;
     const shown = top === undefined ? undefined : markerOf(top.value, top.crdt);
@@ -1594,13 +1596,18 @@ export class DynamoReplica {
       const held = !noRow || sameType ? (mine?.header.count ?? 0) : 0;
       v = { ...v, count: held + this.headsBeyond(r.key, heads) };
     }
-    if (v !== undefined && noRow && shown !== undefined && isListSchema(shown.schema)) {
-      // The head: before the smallest low-water element of the replicas read (this one's too);
-      // the tail: past the largest high-water element.
-      let edge = sameType ? (rows.fore === true ? mine!.header.low : mine!.header.high) : undefined;
+    if (v !== undefined && noRow) {
+      // The head: before the smallest low-water element of the list collections read (this
+      // replica's too); the tail: past the largest high-water element.
+      let edge =
+        mine !== undefined && isListSchema(mine.header.schema)
+          ? rows.fore === true
+            ? mine.header.low
+            : mine.header.high
+          : undefined;
       if (edge === '') edge = undefined;
-      for (const h of heads?.values() ?? []) {
-        if (h.edge === undefined || h.edge === '') continue;
+      for (const h of rows.heads?.values() ?? []) {
+        if (h.edge === undefined || h.edge === '' || h.schema === undefined || !isListSchema(h.schema)) continue;
         const beyond =
           rows.fore === true ? compareStrings(h.edge, edge ?? h.edge) < 0 : compareStrings(h.edge, edge ?? h.edge) > 0;
         if (edge === undefined || beyond) edge = h.edge;

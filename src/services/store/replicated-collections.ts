@@ -49,6 +49,13 @@ export interface ReadValue {
   readonly value: Materialized | null;
   readonly listKeys: readonly Uint8Array[];
   /**
+   * A list push's edge read (LPUSH's head, RPUSH's tail) that found the key absent while a
+   * replica read still holds a list's rows (a concurrent list under a newer emptied marker or
+   * DEL: docs/COMPAT-REDIS.md's known gap): the low- (head) or high-water element they lie
+   * within, so a new list's elements go beyond them, never among them once they meet.
+   */
+  readonly anchor?: { readonly key: Uint8Array; readonly head: boolean };
+  /**
    * A list's head only (its first rows, the rows layout's LPUSH and LPOP): more elements may follow,
    * so the change is matched from the end of what was read (what was pushed went before it, what
    * was popped came off its front), never appended after it.
@@ -117,30 +124,45 @@ export function crdtShownType(c: Crdt): string | null {
  * comes of it. Without a collection, a marker counting elements is WRONGTYPE: the command is of
  * another type, as Redis' code would say. `partial`: a list command's head or tail read of the key
  * (no element named): a set, hash or sorted set read so keeps a placeholder too (RPUSHX or LPOP on
- * a set: WRONGTYPE, not an absent key).
+ * a set: WRONGTYPE, not an absent key). `edgeRead`: that read was of the list's edge without rows
+ * (LPUSH's head, RPUSH's tail).
  */
 export function materialize(
   state: Versioned,
   collection?: CollectionView,
   named?: readonly Uint8Array[],
   partial = false,
+  edgeRead = false,
 ): ReadValue | BaristaError {
+  const edge = edgeRead ? (collection?.after ?? collection?.before) : undefined;
+  const absent: ReadValue =
+    edge === undefined
+      ? { value: null, listKeys: NO_KEYS }
+      : { value: null, listKeys: NO_KEYS, anchor: { key: edge, head: collection?.after === undefined } };
   const top = state.chosen();
-  if (top === undefined || top.value === null) return { value: null, listKeys: NO_KEYS };
+  if (top === undefined || top.value === null) return absent;
   if (top.crdt !== true) return { value: { type: 'string', value: top.value }, listKeys: NO_KEYS };
   const c = decodeCrdt(top.value);
   if (c instanceof CollectionMarker) {
-    if (collection === undefined)
-      return c.count === 0 ? { value: null, listKeys: NO_KEYS } : new BaristaError('wrong_type', WRONGTYPE);
+    if (collection === undefined) return c.count === 0 ? absent : new BaristaError('wrong_type', WRONGTYPE);
     const v = collection.view;
     const held = Math.max(c.count, collection.count);
-    const edge = collection.after ?? collection.before;
     if (v instanceof ORMap && schemaEqual(v.valueSchema, LIST_SCHEMA) && edge !== undefined) {
       // A list's tail (RPUSH) or head (LPUSH): no row, one stand-in element at the high- or
       // low-water position, so the elements pushed after (before) it go past (before) every row
       // the replicas read hold.
-      if (held === 0) return { value: null, listKeys: NO_KEYS };
+      if (held === 0) return absent;
       return { value: { type: 'list', values: [new Uint8Array(0)] }, listKeys: [edge] };
+    }
+    if (v instanceof ORMap && schemaEqual(v.valueSchema, LIST_SCHEMA) && edgeRead && held > 0) {
+      // A list's head or tail read (LPUSH, RPUSH) found no edge, yet its marker counts elements:
+      // none of the replicas read holds a row of it (the marker came without them, and the
+      // replica holding them is not among those read). A push would start the list anew, among
+      // its elements once they meet: refused, nothing written.
+      return new BaristaError(
+        'replicas_unavailable',
+        `the list's ${held} elements are on none of the replicas read (a replica holding them is down or behind)`,
+      );
     }
     if (v instanceof ORMap && schemaEqual(v.valueSchema, LIST_SCHEMA)) {
       // A list's rows as read: its head (LPUSH, LPOP) or all of it, in list order; named rows (a
@@ -148,7 +170,7 @@ export function materialize(
       const all = listElements(v); // shared (kept per view): copied to add to it
       const elements: ReadonlyArray<readonly [Uint8Array, Uint8Array]> =
         named !== undefined && held > all.length ? [...all, [placeholder(named), placeholder(named)]] : all;
-      if (elements.length === 0) return { value: null, listKeys: NO_KEYS };
+      if (elements.length === 0) return absent;
       return { value: { type: 'list', values: elements.map(([, x]) => x) }, listKeys: elements.map(([k]) => k) };
     }
     if (v instanceof ORMap && schemaEqual(v.valueSchema, ZSET_SCHEMA)) {
@@ -156,7 +178,7 @@ export function materialize(
       const all = zsetEntries(v); // shared (kept per view): copied to add to it
       const entries =
         (named !== undefined || partial) && held > all.length ? [...all, [placeholder(named ?? []), 0] as const] : all;
-      if (entries.length === 0) return { value: null, listKeys: NO_KEYS };
+      if (entries.length === 0) return absent;
       return { value: { type: 'zset', entries }, listKeys: NO_KEYS };
     }
     const isSet = c.schema.type === 'orset';
@@ -168,7 +190,7 @@ export function materialize(
       if (isSet) members = [...members, p];
       else entries.push([p, new Uint8Array(0)]);
     }
-    if (members.length + entries.length === 0) return { value: null, listKeys: NO_KEYS };
+    if (members.length + entries.length === 0) return absent;
     return { value: isSet ? { type: 'set', members } : { type: 'hash', entries }, listKeys: NO_KEYS };
   }
   if (c instanceof PNCounter) {
@@ -489,6 +511,7 @@ export function diffOps(before: ReadValue, after: Materialized | null, rng: Rng)
         after?.type === 'list' ? after.values : [],
         rng,
         before.head === true ? 'head' : before.tail === true ? 'tail' : 'whole',
+        b === null ? before.anchor : undefined,
       );
       break;
     case 'zset':
@@ -523,8 +546,12 @@ function listOps(
   a: readonly Uint8Array[],
   rng: Rng,
   read: 'head' | 'tail' | 'whole',
+  anchor?: ReadValue['anchor'],
 ): TypedOp[] | BaristaError {
   const n = b.length;
+  // Where an empty list's new elements may go: beyond its anchor (a list's rows lie within it).
+  const lowest = anchor !== undefined && !anchor.head ? anchor.key : null;
+  const highest = anchor?.head === true ? anchor.key : null;
   const m = a.length;
   let p = 0;
   let s = 0;
@@ -547,7 +574,7 @@ function listOps(
   /** Inserts a[from..to) between old elements lo and hi (-1 / n: the ends). */
   const insert = (lo: number, hi: number, from: number, to: number): BaristaError | undefined => {
     if (to <= from) return undefined;
-    const newKeys = elementKeysBetween(lo < 0 ? null : keys[lo]!, hi >= n ? null : keys[hi]!, to - from, rng);
+    const newKeys = elementKeysBetween(lo < 0 ? lowest : keys[lo]!, hi >= n ? highest : keys[hi]!, to - from, rng);
     if (newKeys === undefined) return new BaristaError('limit_exceeded', 'no list position is left there');
     for (let i = from; i < to; i++) {
       const v = a[i]!;

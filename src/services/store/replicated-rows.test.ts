@@ -913,6 +913,47 @@ test("rows: a replica still holding a set or hash where the list now is (it miss
   assert.equal(atLevel(sim, 'n1', 'ALL', ['LRANGE', 'k', '0', '-1']), '*[$u,$v,$w,$x,$y,$z,$t,$s]');
 });
 
+test("rows: a push whose replicas read hold none of the list's rows (its marker came by read repair) is refused, not started anew among them; one onto a key that reads absent while a replica still holds a concurrent list's rows goes beyond them (review of 1738f08)", () => {
+  const sim = cluster('rows-edge-none', 'rows', NO_HINT_REPLAY);
+  assert.equal(atLevel(sim, 'n1', 'ALL', ['SADD', 'k', 'a']), ':1');
+  assert.equal(atLevel(sim, 'n1', 'ALL', ['DEL', 'k']), ':1');
+  const isolateN1 = () => {
+    const cut = sim.network.partition([['n1'], ['n2', 'n3']]);
+    sim.runFor(3_000);
+    return cut;
+  };
+  let cut = isolateN1();
+  assert.equal(atLevel(sim, 'n1', 'ONE', ['RPUSH', 'k', 'x', 'y', 'z']), ':3');
+  heal(sim, cut);
+  // Read repair brings n2 and n3 the list's marker, not its rows.
+  assert.equal(atLevel(sim, 'n3', 'ALL', ['TYPE', 'k']), '+list');
+  cut = isolateN1();
+  for (const push of ['LPUSH', 'RPUSH'])
+    assert.match(atLevel(sim, 'n3', 'QUORUM', [push, 'k', 'v']), /^-UNAVAILABLE /, push);
+  heal(sim, cut);
+  assert.equal(atLevel(sim, 'n3', 'ALL', ['LPUSH', 'k', 'w']), ':4');
+  assert.equal(atLevel(sim, 'n1', 'ALL', ['LRANGE', 'k', '0', '-1']), '*[$w,$x,$y,$z]');
+
+  // n3 alone makes a list; an add and removal of everything of a set through n1 is newer: the key
+  // reads absent (the known gap), and n3's rows stay. Pushes through either side go beyond them.
+  const sim2 = cluster('rows-edge-absent', 'rows', NO_HINT_REPLAY);
+  const cut2 = isolateN3(sim2);
+  assert.equal(atLevel(sim2, 'n3', 'ONE', ['RPUSH', 'k', 'x', 'y', 'z']), ':3');
+  assert.deepEqual(
+    runCommands(sim2, 'n1', [
+      ['SADD', 'k', 'a'],
+      ['SREM', 'k', 'a'],
+    ]),
+    [':1', ':1'],
+  );
+  heal(sim2, cut2);
+  assert.equal(atLevel(sim2, 'n1', 'ALL', ['TYPE', 'k']), '+none');
+  const pushed = [atLevel(sim2, 'n3', 'ALL', ['RPUSH', 'k', 'v']), atLevel(sim2, 'n1', 'ALL', ['LPUSH', 'k', 'w'])];
+  assert.equal(atLevel(sim2, 'n2', 'ALL', ['LRANGE', 'k', '0', '-1']), '*[$w,$x,$y,$z,$v]', pushed.join(' '));
+  // Each answers the length its coordinator's rows reach after the push, the concurrent list's included.
+  assert.deepEqual(pushed, [':4', ':5']);
+});
+
 test('rows: LLEN, SCARD, HLEN and ZCARD read no row while the replicas read hold the same rows (context, count and digest alike); otherwise every row, answering the count of the join', () => {
   const sim = cluster('rows-count', 'rows', NO_HINT_REPLAY);
   assert.deepEqual(

@@ -900,7 +900,14 @@ export class ReplicatedCommands {
           if (!read.ok) return done(errorReply(read.error, false));
           const head = rows?.get(latin1(keys[i]!));
           const partial = head !== undefined && !Array.isArray(head);
-          const materialized = materialize(read.state.versioned, read.state.collection, namedOf(keys[i]!), partial);
+          const edgeRead = head !== undefined && !Array.isArray(head) && ('fore' in head || 'back' in head);
+          const materialized = materialize(
+            read.state.versioned,
+            read.state.collection,
+            namedOf(keys[i]!),
+            partial,
+            edgeRead,
+          );
           // A key that reads as absent (a list past its deadline keeps its rows until the next
           // write) counts none: LPUSH's and RPUSH's length is then the elements pushed alone.
           const count =

@@ -161,7 +161,7 @@ export function materialize(
       // its elements once they meet: refused, nothing written.
       return new BaristaError(
         'replicas_unavailable',
-        `the list's ${held} elements are on none of the replicas read (a replica holding them is down or behind)`,
+        `the list's ${held} elements are on none of the replicas read (read at a higher consistency level, or once a repair or hint brings them here)`,
       );
     }
     if (v instanceof ORMap && schemaEqual(v.valueSchema, LIST_SCHEMA)) {

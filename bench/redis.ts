@@ -198,7 +198,7 @@ export default async function main(args: string[]): Promise<void> {
   const tests = o.tests.split(',');
   console.log(
     `bench redis: redis-benchmark -t ${o.tests} -n ${n} -c ${o.c} -r ${o.keyspace} -P ${pipelines.join('|')}` +
-      `${values.quick ? ' (quick)' : ''}, after ${o.warmup} SET and GET of warm-up per server`,
+      `${values.quick ? ' (quick)' : ''}, after ${o.warmup} SET, GET and each test of warm-up per server`,
   );
   console.log(machineLine());
   console.log(

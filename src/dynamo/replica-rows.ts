@@ -354,40 +354,30 @@ export class Collections {
     const h = this.held(key);
     if (h === undefined) return null;
     const { schema, count } = h.dc.header;
+    /** No row: an empty page [from, to), with the count, context and digest. */
+    const rowless = (from: ByteString, to: ByteString | undefined) =>
+      ({
+        schema,
+        count,
+        digest: h.dc.header.digest,
+        rows: { kind: 'page', page: { from, to, rows: new Map<ByteString, Row>(), context: h.dc.context } },
+      }) as const;
     if (sel.kind === 'fore') {
-      // No row: an empty page up to the low-water element (no row lies below it). A set's member
-      // may be the empty element, which bounds no page: no bound then (a list's never is).
+      // Up to the low-water element (no row lies below it). A set's member may be the empty
+      // element, which bounds no page: no bound then (a list's never is).
       const low = h.dc.header.low;
-      const page = {
-        from: '',
-        to: low === undefined || low === '' ? undefined : low,
-        rows: new Map<ByteString, Row>(),
-        context: h.dc.context,
-      };
-      return { schema, count, digest: h.dc.header.digest, rows: { kind: 'page', page } };
+      return rowless('', low === '' ? undefined : low);
     }
     if (sel.kind === 'tail') {
-      // No row: an empty page from the high-water element (no row lies above it).
-      const page = {
-        from: h.dc.header.high ?? '',
-        to: undefined,
-        rows: new Map<ByteString, Row>(),
-        context: h.dc.context,
-      };
-      const plain = { schema, count, digest: h.dc.header.digest, rows: { kind: 'page', page } } as const;
+      // From the high-water element (no row lies above it).
+      const plain = rowless(h.dc.header.high ?? '', undefined);
       if (sel.recent === undefined) return plain;
       // With the coordinator's elements changed last: this replica's rows of those and of its own,
       // within a page's bytes (past them none: the coordinator reads every row then).
       const elements = [...new Set([...sel.recent, ...h.dc.recent()])].sort(compareStrings);
       const rows = h.namedRows(elements, limits.dynamoRowsPageBytesMax);
       if (rows === undefined) return plain;
-      return {
-        schema,
-        count,
-        digest: h.dc.header.digest,
-        rows: { kind: 'page', page },
-        recent: { kind: 'rows', elements, rows, context: h.dc.context },
-      };
+      return { ...plain, recent: { kind: 'rows', elements, rows, context: h.dc.context } };
     }
     if (sel.kind === 'page') {
       const page = h.page(sel.from, limits.dynamoRowsPageBytesMax, Math.min(sel.count, limits.dynamoRowsPageCountMax));

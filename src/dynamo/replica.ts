@@ -1606,11 +1606,10 @@ export class DynamoReplica {
             : mine.header.high
           : undefined;
       if (edge === '') edge = undefined;
+      const sign = rows.fore === true ? -1 : 1; // the smallest low, the largest high
       for (const h of rows.heads?.values() ?? []) {
         if (h.edge === undefined || h.edge === '' || h.schema === undefined || !isListSchema(h.schema)) continue;
-        const beyond =
-          rows.fore === true ? compareStrings(h.edge, edge ?? h.edge) < 0 : compareStrings(h.edge, edge ?? h.edge) > 0;
-        if (edge === undefined || beyond) edge = h.edge;
+        if (edge === undefined || sign * compareStrings(h.edge, edge) > 0) edge = h.edge;
       }
       if (edge !== undefined)
         v = rows.fore === true ? { ...v, before: bytesOfByteString(edge) } : { ...v, after: bytesOfByteString(edge) };

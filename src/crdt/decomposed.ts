@@ -254,6 +254,18 @@ export class DecomposedCollection {
     return this.h.context;
   }
 
+  /**
+   * How many rows hold a dot `seen` lacks: elements added concurrently with (unseen by) the write
+   * whose coordinator had seen `seen`. O(1) when this replica has seen no dot beyond it, else O(rows).
+   */
+  rowsNotIn(seen: CausalContext): number {
+    if (this.h.count === 0 || this.h.context.countNotIn(seen) === 0) return 0;
+    let n = 0;
+    for (const [, row] of this.rows.range('', undefined))
+      if (rowDots(this.h.schema, row).some((d) => !seen.has(d))) n++;
+    return n;
+  }
+
   /** Names the replica id this replica writes the collection's dots under from now on (Header.own). */
   adopt(own: ReplicaId): void {
     this.h = { ...this.h, own };

@@ -64,7 +64,7 @@
 import type { NodeId, Rng } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { ByteWriter, bytesEqual } from '../lib/bytes.ts';
-import { BaristaError, ConfigError, CorruptionError } from '../lib/errors.ts';
+import { BaristaError, ConfigError, CorruptionError, LimitError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { type Mutations, noMutations } from '../lib/mutations.ts';
 import { type MoveProgress, MoveRunner, type MoveStats } from './move.ts';
@@ -91,6 +91,7 @@ import {
   type Row,
   type RowJoin,
   sameRow,
+  type Header,
 } from '../crdt/decomposed.ts';
 import { headerSummary } from '../crdt/decomposed-codec.ts';
 import { type ByteString, bytesOfByteString, compareStrings, crdtTypeOf } from '../crdt/codec.ts';
@@ -1084,8 +1085,9 @@ export class DynamoReplica {
             )
           : // A value past its deadline (at the write's HLC wall time) counts as absent; the typed
             // update supersedes every local sibling, so the view's rewritten bodies never persist.
+            // An emptied list with rows added concurrently is a list (INCR on it: WRONGTYPE).
             applyTyped(
-              local.expiredAsTombstones(req.ts.wallMs),
+              this.shownWithRows(req.key, local.expiredAsTombstones(req.ts.wallMs)),
               this.config.actorId,
               req.op,
               req.ts,
@@ -1146,7 +1148,9 @@ export class DynamoReplica {
       const held = this.stored(req.key);
       heldBytes = this.onStored === undefined ? 0 : storedValueBytes(req.key, held.state, held.length);
       const local = held.state.expiredAsTombstones(req.ts.wallMs);
-      const top = local.chosen();
+      // What the key shows here: an emptied marker with rows added concurrently is that collection.
+      const shown = this.shownWithRows(req.key, local);
+      const top = shown.chosen();
       const topMarker = top === undefined ? undefined : markerOf(top.value, top.crdt);
       if (top !== undefined && top.value !== null && topMarker === undefined && showsValue(top))
         throw new BaristaError('wrong_type', WRONGTYPE);
@@ -1167,14 +1171,13 @@ export class DynamoReplica {
           dc.adopt(collectionActor(this.config.actorId, this.takeEpoch()));
         deltas = applyRowsOp(dc, dc.header.own!, op, req.ts);
       });
-      const marker = new CollectionMarker(schema, sc.dc.header.count);
       state = local.update(
         local.context(),
         this.config.actorId,
-        marker.encode(),
+        this.markerBytes(schema, sc.dc.header),
         req.ts,
         true,
-        holdsMarker(local) ? shownDeadline(local) : undefined,
+        holdsMarker(local) ? shownDeadline(shown) : undefined,
         this.counterFloor,
       );
       this.advanceCounterFloor(state.contextCounter(this.config.actorId));
@@ -1195,6 +1198,50 @@ export class DynamoReplica {
       else if (this.storeHint(r, req.key, state)) w.hintAcks++;
     }
     this.checkWrite(id, w);
+  }
+
+  /**
+   * A change's marker: its count of this replica's rows after it, and when that is 0 the dots of
+   * the collection this replica had seen (CollectionMarker.seen: a row holding another dot is an
+   * add the emptying never saw). Too large a context to encode leaves it out (the count decides).
+   */
+  private markerBytes(schema: Schema, header: Header): Uint8Array {
+    // PLANTED BUG (mutation 'store-emptied-unseen'): an emptied marker says nothing of what it saw.
+    if (header.count > 0 || this.mutations.has('store-emptied-unseen'))
+      return new CollectionMarker(schema, header.count).encode();
+    try {
+      return new CollectionMarker(schema, 0, header.context).encode();
+    } catch (error) {
+      if (!(error instanceof LimitError)) throw error;
+      return new CollectionMarker(schema, 0).encode();
+    }
+  }
+
+  /**
+   * `state` as this replica shows the key: when its chosen sibling is a rows layout marker
+   * counting 0 (its write's coordinator saw the collection emptied) that says what it had seen,
+   * and this replica holds rows of its schema with dots outside that (adds concurrent with the
+   * removal of everything, which the coordinator never saw: add wins, as an OR-Set's join says),
+   * the key shows that collection with those rows' count, its deadline the marker's
+   * (Versioned.withShown: nothing stored or sent changes). Before 2026-12-06 the key read as
+   * absent (EXISTS 0, TYPE none, a write of another type took it over) while LRANGE or SMEMBERS
+   * answered the element, even once every replica held it (rows-sim.test.ts found it with pops).
+   * A row the marker's write removed but this replica still holds (its removal not here yet) has
+   * a dot it had seen, so it does not count.
+   */
+  shownWithRows(key: Uint8Array, state: Versioned): Versioned {
+    if (this.config.collections !== 'rows') return state;
+    const top = state.chosen();
+    // The tag first: a whole value (a counter) is not decoded for this.
+    if (top === undefined || top.value === null || top.crdt !== true || crdtTypeOf(top.value) !== 'marker')
+      return state;
+    const marker = markerOf(top.value, top.crdt);
+    if (marker === undefined || marker.count > 0 || marker.seen === undefined) return state;
+    const held = this.collections.held(key)?.dc;
+    if (held === undefined || !schemaEqual(held.header.schema, marker.schema)) return state;
+    const count = held.rowsNotIn(marker.seen);
+    if (count === 0) return state;
+    return state.withShown({ ...top, value: new CollectionMarker(marker.schema, count).encode() });
   }
 
   /** A peer's collection change: its marker merged, then its clear and deltas (none if the marker is already superseded). */
@@ -1514,7 +1561,7 @@ export class DynamoReplica {
       // The coordinator keeps what the read saw (read repair of itself, at once): an operation it
       // coordinates next on the key's CRDT (an OR-Set remove: typed.ts) observes what the read did.
       if (!merged.equals(r.answers.get(this.id) ?? Versioned.empty())) this.mergeInto(r.key, merged);
-      if (r.rows === undefined) this.finish(r.origin, { ok: true, state: merged });
+      if (r.rows === undefined) this.finish(r.origin, { ok: true, state: this.shownWithRows(r.key, merged) });
       else this.finishRows(r, merged);
     }
     if (r.answers.size === r.asked.size + 1) {
@@ -1559,6 +1606,8 @@ export class DynamoReplica {
       }
     }
     if (r.origin.kind === 'internal') return; // a pull: its pages are joined, nobody to answer
+    // After the joins: the rows read count among this replica's (shownWithRows).
+    merged = this.shownWithRows(r.key, merged);
     let v = holdsMarker(local)
       ? this.collections.view(r.key, rows.elements, rows.front, rows.back === true || rows.fore === true, rows.last)
       : undefined;
@@ -1607,7 +1656,9 @@ export class DynamoReplica {
           : undefined;
       if (edge === '') edge = undefined;
       const sign = rows.fore === true ? -1 : 1; // the smallest low, the largest high
-      for (const h of rows.heads?.values() ?? []) {
+      // PLANTED BUG (mutation 'store-push-edge-own'): the peers' edges ignored.
+      const peers = this.mutations.has('store-push-edge-own') ? undefined : rows.heads;
+      for (const h of peers?.values() ?? []) {
         if (h.edge === undefined || h.edge === '' || h.schema === undefined || !isListSchema(h.schema)) continue;
         if (edge === undefined || sign * compareStrings(h.edge, edge) > 0) edge = h.edge;
       }

@@ -285,6 +285,22 @@ export class Versioned {
   /** chosen()'s answer once computed (null: none). */
   private shown: Sibling | null | undefined;
 
+  /**
+   * This state with `s` as the sibling it shows, a copy of its chosen one (same dot, past and
+   * time): its siblings, context and encoding are this state's, so what is stored, repaired or
+   * written from it is unchanged; only what the key shows (EXISTS, TYPE, WRONGTYPE, the deadline a
+   * write keeps) reads `s` (src/dynamo/replica.ts shownWithRows).
+   */
+  withShown(s: Sibling): Versioned {
+    const top = this.chosen();
+    assert(top !== undefined && sameDot(top.dot, s.dot), 'a shown copy is of the chosen sibling');
+    const v = new Versioned(this.siblings);
+    v.encoded = this.encoded;
+    v.ctx = this.ctx;
+    v.shown = s;
+    return v;
+  }
+
   equals(other: Versioned): boolean {
     if (this === other) return true;
     const a = this.siblings;

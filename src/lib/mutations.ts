@@ -111,6 +111,10 @@ export const MUTATION_NAMES = [
   'dynamo-collection-drop-context',
   /** Dynamo rows layout: a read's view never says the coordinator may lack rows (replica.ts mayLackRows), so a removal is not read again with every row. */
   'store-rows-lacking-ignored',
+  /** Dynamo rows layout: a list push without a row read places its elements past this replica's own low- or high-water element, ignoring the peers'. */
+  'store-push-edge-own',
+  /** Dynamo rows layout: an emptied collection's marker says nothing of the dots its coordinator had seen, so an add concurrent with the removal of everything is hidden (the key reads as absent). */
+  'store-emptied-unseen',
   /** Dynamo ring move: the moving node's streams count as done at once, nothing copied (move.ts). */
   'dynamo-move-no-stream',
   /** Dynamo cleanup: keeps only the keys the node is the FIRST replica of (drops its secondary copies). */

@@ -450,3 +450,53 @@ test('rows: a list head or tail read whose peer is settled past its pages (parke
     for (const id of NODES) assert.deepEqual(runCommands(sim, id, [['EXISTS', 'l']]), [':1'], `${end} at ${id}`);
   }
 });
+
+test('rows: an element pushed on a node cut off while pops elsewhere empty the list, as they saw it, keeps the key a list on every node once all hold it (EXISTS 1, TYPE list, INCR WRONGTYPE, the next push counts it); negative control: store-emptied-unseen', () => {
+  const scenario = (mutations: readonly string[]) => {
+    const sim = cluster(`rows-emptied-seen-${mutations.join()}`, 'rows', {}, mutations);
+    assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', 'a']]), [':1']);
+    sim.runFor(3_000);
+    const cut = isolateN3(sim);
+    // n3 alone holds b (acknowledged at ONE); n1 and n2 pop a and see the list emptied.
+    assert.equal(atLevel(sim, 'n3', 'ONE', ['RPUSH', 'l', 'b']), ':2');
+    assert.deepEqual(runCommands(sim, 'n1', [['LPOP', 'l']]), ['$a']);
+    heal(sim, cut);
+    // n3's hints bring b to n1 and n2; the pop's emptied marker to n3 by its read repair.
+    const held = () => NODES.filter((id) => atLevel(sim, id, 'ONE', ['LRANGE', 'l', '0', '-1']) === '*[$b]');
+    for (let i = 0; i < 20 && held().length < 3; i++) sim.runFor(3_000);
+    assert.deepEqual(held(), NODES);
+    return {
+      sim,
+      shown: NODES.map((id) =>
+        runCommands(sim, id, [
+          ['BARISTA', 'CONSISTENCY', 'ALL'],
+          ['EXISTS', 'l'],
+          ['TYPE', 'l'],
+          ['LRANGE', 'l', '0', '-1'],
+        ])
+          .slice(1)
+          .join(' '),
+      ),
+      // KEYS and DBSIZE of the node leading the key's slot (the others lead none of it).
+      listed: NODES.map((id) => runCommands(sim, id, [['KEYS', '*'], ['DBSIZE']]).join(' ')).sort(),
+    };
+  };
+  const { sim, shown, listed } = scenario([]);
+  assert.deepEqual(shown, Array(3).fill(':1 +list *[$b]'));
+  assert.deepEqual(listed, ['*[$l] :1', '*[] :0', '*[] :0'].sort());
+  assert.deepEqual(runCommands(sim, 'n2', [['INCR', 'l']]), [
+    '-WRONGTYPE Operation against a key holding the wrong kind of value',
+  ]);
+  assert.deepEqual(
+    runCommands(sim, 'n2', [
+      ['RPUSH', 'l', 'c'],
+      ['LRANGE', 'l', '0', '-1'],
+    ]),
+    [':2', '*[$b,$c]'],
+  );
+  // The marker saying nothing of what its coordinator had seen: the list reads as absent while
+  // LRANGE answers b, as before 2026-12-06.
+  const unseen = scenario(['store-emptied-unseen']);
+  assert.deepEqual(unseen.shown, Array(3).fill(':0 +none *[$b]'));
+  assert.deepEqual(unseen.listed, Array(3).fill('*[] :0'));
+});

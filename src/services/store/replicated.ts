@@ -643,7 +643,7 @@ export class ReplicatedCommands {
       stored?.(e.key.length + e.state.length);
       // The slot first: a value of a slot not asked for is not decoded.
       if (!wanted(keySlot(e.key))) continue;
-      const state = Versioned.decode(e.state).expiredAsTombstones(nowMs);
+      const state = this.node.shownHere(e.key, Versioned.decode(e.state).expiredAsTombstones(nowMs));
       const type = shownType(state);
       if (type !== null) visit(e.key.slice(), type, state);
     }

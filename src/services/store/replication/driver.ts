@@ -826,6 +826,15 @@ export class ReplicaNode {
   }
 
   /**
+   * `state` (a key's, stored here) as this replica shows it: an emptied list, set, sorted set or
+   * hash whose rows here were added concurrently with its emptying is that collection (replica.ts
+   * shownWithRows). SCAN, KEYS, DBSIZE and RANDOMKEY's walk asks it of every collection they meet.
+   */
+  shownHere(key: Uint8Array, state: Versioned): Versioned {
+    return this.replica.shownWithRows(key, state);
+  }
+
+  /**
    * A uniform sample of up to `count` of the elements this node's replica keeps rows of for `key`
    * (one pass over them, reservoir sampling with `rng`): what SPOP, SRANDMEMBER and HRANDFIELD
    * read at N > 1 instead of every row (replicated.ts). Undefined when this node holds no replica

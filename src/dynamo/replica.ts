@@ -111,7 +111,8 @@ import type { ClientRequest, ClientResult, Level, ReplicaMessage, RowsAnswer } f
 import { murmur3X64_128Into, TOKEN_MIN } from './partitioner.ts';
 import type { KeyspaceSettings, Ring, TokenRange } from './ring.ts';
 import { keyString, type ReplicaStore, STORED_VALUE_OVERHEAD_BYTES } from './store.ts';
-import { isExpired, Versioned } from './versions.ts';
+import { isExpired, sameDot, Versioned } from './versions.ts';
+import { storedCollectionCount } from './collection-store.ts';
 
 export interface ReplicaConfig {
   /** This node: its ring id and (unless actorId says otherwise) the replica id of the dots it coordinates. */
@@ -253,6 +254,8 @@ export interface ReplicaStats {
   staleMessages: number;
   /** Replicate/hint states this node could not merge (a bound hit); not acked. */
   mergesRefused: number;
+  /** Emptied markers written without what they had seen (the context past crdt bounds): an add concurrent with the emptying reads as absent. */
+  emptiedUnseen: number;
   /** Anti-entropy rounds this node started (its tree built and sent). */
   antiEntropyRounds: number;
   /** Rounds whose peer held the same data (equal roots). */
@@ -550,6 +553,7 @@ export class DynamoReplica {
     unackedUntracked: 0,
     staleMessages: 0,
     mergesRefused: 0,
+    emptiedUnseen: 0,
     antiEntropyRounds: 0,
     antiEntropyInSync: 0,
     antiEntropyLeavesDiffered: 0,
@@ -1213,7 +1217,36 @@ export class DynamoReplica {
       return new CollectionMarker(schema, 0, header.context).encode();
     } catch (error) {
       if (!(error instanceof LimitError)) throw error;
+      this.stats.emptiedUnseen++;
       return new CollectionMarker(schema, 0).encode();
+    }
+  }
+
+  /** shownWithRows' count per header and marker (its sibling's dot): a header is replaced by every change. */
+  private readonly rowsNotSeen = new WeakMap<Header, { readonly dot: string; readonly count: number }>();
+
+  /**
+   * The removals an emptied marker stands for, applied here when it arrives (a change, read
+   * repair, a hint, anti-entropy, a move): its write's coordinator held no row of the collection,
+   * so every dot it had seen (`seen`) was removed, and this replica's rows lose those dots (a clear
+   * under that context, as a DEL's). Without it a row whose removal came only with that marker (a
+   * pop at ONE on a node cut off, told later by a read's repair) stayed here, and shownWithRows
+   * took it for an add the newer emptying never saw: a key holding nothing read as a list (a
+   * review of 8d72496). O(rows here) per marker, once: only a marker new to this replica.
+   */
+  private applyEmptied(key: Uint8Array, held: Versioned, merged: Versioned): void {
+    // PLANTED BUG (mutation 'store-emptied-removals-ignored'): an emptied marker removes nothing where it arrives.
+    if (this.mutations.has('store-emptied-removals-ignored')) return;
+    for (const s of merged.siblings) {
+      if (s.value === null || s.crdt !== true || crdtTypeOf(s.value) !== 'marker') continue;
+      if (held.siblings.some((h) => sameDot(h.dot, s.dot))) continue;
+      const marker = markerOf(s.value, s.crdt);
+      if (marker === undefined || marker.count > 0 || marker.seen === undefined) continue;
+      // Into the context too when no row is left here: a marker this replica writes later counts
+      // those dots as seen (an emptying here hides no row that pop took elsewhere).
+      const sc = this.collections.held(key);
+      if (sc === undefined || !schemaEqual(sc.dc.header.schema, marker.schema)) continue;
+      if (marker.seen.countNotIn(sc.dc.header.context) > 0 || sc.dc.header.count > 0) applyChange(sc, marker.seen, []);
     }
   }
 
@@ -1229,7 +1262,7 @@ export class DynamoReplica {
    * A row the marker's write removed but this replica still holds (its removal not here yet) has
    * a dot it had seen, so it does not count.
    */
-  shownWithRows(key: Uint8Array, state: Versioned): Versioned {
+  shownWithRows(key: Uint8Array, state: Versioned, walk = false): Versioned {
     if (this.config.collections !== 'rows') return state;
     const top = state.chosen();
     // The tag first: a whole value (a counter) is not decoded for this.
@@ -1237,9 +1270,17 @@ export class DynamoReplica {
       return state;
     const marker = markerOf(top.value, top.crdt);
     if (marker === undefined || marker.count > 0 || marker.seen === undefined) return state;
+    // A walk (SCAN, KEYS, DBSIZE) meets every emptied key: its stored header's count first, so an
+    // empty one opens no handle (each would push a used one out of dynamoOpenCollectionsCountMax).
+    if (walk && (storedCollectionCount(this.store, key) ?? 0) === 0) return state;
     const held = this.collections.held(key)?.dc;
-    if (held === undefined || !schemaEqual(held.header.schema, marker.schema)) return state;
-    const count = held.rowsNotIn(marker.seen);
+    if (held === undefined || held.header.count === 0 || !schemaEqual(held.header.schema, marker.schema)) return state;
+    // Once per header and marker (a header is replaced by every change): O(rows) when this
+    // replica has seen dots the marker has not.
+    const dot = `${top.dot.replica}/${top.dot.counter}`;
+    const memo = this.rowsNotSeen.get(held.header);
+    const count = memo?.dot === dot ? memo.count : held.rowsNotIn(marker.seen);
+    if (memo?.dot !== dot) this.rowsNotSeen.set(held.header, { dot, count });
     if (count === 0) return state;
     return state.withShown({ ...top, value: new CollectionMarker(marker.schema, count).encode() });
   }
@@ -2792,7 +2833,10 @@ export class DynamoReplica {
       this.store.put(key, encoded);
       this.onStored?.(key, storedValueBytes(key, merged, encoded.length) - heldBytes);
       this.out.syncNeeded = true;
-      if (this.config.collections === 'rows') this.collections.settle(key, merged);
+      if (this.config.collections === 'rows') {
+        this.collections.settle(key, merged);
+        this.applyEmptied(key, held, merged);
+      }
       this.onMerged?.(key);
     }
     return true;

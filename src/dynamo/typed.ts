@@ -134,7 +134,11 @@ function expireTyped(
   ts: HlcTimestamp,
   counterFloor: number,
 ): Versioned {
-  const top = local.chosen();
+  const shown = local.chosen();
+  // The stored sibling of the shown one's dot: the shown one may be a copy nothing writes (another
+  // deadline: shownOf; a rows count: Versioned.withShown). A review of 8d72496 found EXPIRE writing
+  // an emptied list's shown count, and the key read as a list holding nothing for good.
+  const top = shown === undefined ? undefined : (local.siblings.find((s) => sameDot(s.dot, shown.dot)) ?? shown);
   if (top === undefined || top.value === null || top.crdt !== true)
     throw new BaristaError('bad_request', 'the key holds no counter, set or hash here (it changed meanwhile)');
   let joined: Crdt = decodeCrdt(top.value);

@@ -256,9 +256,20 @@ export class Versioned {
    */
   expiredAsTombstones(nowMs: number): Versioned {
     if (!this.siblings.some((s) => isExpired(s, nowMs))) return this;
-    return new Versioned(
+    const v = new Versioned(
       this.siblings.map((s) => (isExpired(s, nowMs) ? { dot: s.dot, past: s.past, ts: s.ts, value: null } : s)),
     );
+    // A shown copy (withShown) stays while its sibling is still the one shown and live (a review of
+    // 8d72496: a concurrent sibling past its deadline dropped it, and the key read as absent).
+    const copy = this.override;
+    if (copy !== undefined && !isExpired(copy, nowMs)) {
+      const top = v.chosen();
+      if (top !== undefined && sameDot(top.dot, copy.dot)) {
+        v.shown = copy;
+        v.override = copy;
+      }
+    }
+    return v;
   }
 
   /**
@@ -298,8 +309,12 @@ export class Versioned {
     v.encoded = this.encoded;
     v.ctx = this.ctx;
     v.shown = s;
+    v.override = s;
     return v;
   }
+
+  /** The copy withShown set, which expiredAsTombstones carries on. */
+  private override: Sibling | undefined;
 
   equals(other: Versioned): boolean {
     if (this === other) return true;

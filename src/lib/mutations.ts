@@ -115,6 +115,8 @@ export const MUTATION_NAMES = [
   'store-push-edge-own',
   /** Dynamo rows layout: an emptied collection's marker says nothing of the dots its coordinator had seen, so an add concurrent with the removal of everything is hidden (the key reads as absent). */
   'store-emptied-unseen',
+  /** Dynamo rows layout: an emptied marker arriving at a replica does not remove the rows its `seen` covers (they stay until their own removal comes). */
+  'store-emptied-removals-ignored',
   /** Dynamo ring move: the moving node's streams count as done at once, nothing copied (move.ts). */
   'dynamo-move-no-stream',
   /** Dynamo cleanup: keeps only the keys the node is the FIRST replica of (drops its secondary copies). */

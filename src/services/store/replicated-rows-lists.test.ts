@@ -500,3 +500,155 @@ test('rows: an element pushed on a node cut off while pops elsewhere empty the l
   assert.deepEqual(unseen.shown, Array(3).fill(':0 +none *[$b]'));
   assert.deepEqual(unseen.listed, Array(3).fill('*[] :0'));
 });
+
+/**
+ * x pushed at QUORUM onto n2 and n3 while n1 was cut off; then, each node cut off, n3 pops a and x
+ * at ONE and n1 (later, so its marker is the newest) pops a alone, never having seen x. n2 still
+ * holds x (nothing replayed) when the partitions heal.
+ */
+function concurrentEmptyingPops(seed: string, mutations: readonly string[] = []): Simulation<NodeServices> {
+  const sim = cluster(seed, 'rows', NO_HINT_REPLAY, mutations);
+  assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', 'a']]), [':1']);
+  sim.runFor(3_000);
+  let cut = sim.network.partition([['n1'], ['n2', 'n3']]);
+  sim.runFor(3_000);
+  assert.equal(atLevel(sim, 'n3', 'QUORUM', ['RPUSH', 'l', 'x']), ':2');
+  cut.heal();
+  cut = sim.network.partition([['n1'], ['n2'], ['n3']]);
+  sim.runFor(3_000);
+  assert.equal(atLevel(sim, 'n3', 'ONE', ['LPOP', 'l', '2']), '*[$a,$x]');
+  sim.runFor(1_000);
+  assert.equal(atLevel(sim, 'n1', 'ONE', ['LPOP', 'l']), '$a');
+  cut.heal();
+  sim.runFor(3_000);
+  return sim;
+}
+
+test('rows: an emptied marker removes what its coordinator had seen wherever it arrives, so a row another emptying pop took is no add that pop never saw (n2 at ALL: no key, EXPIRE 0, on every node after; review of 8d72496; negative control: store-emptied-removals-ignored)', () => {
+  const scenario = (mutations: readonly string[]) => {
+    const sim = concurrentEmptyingPops(`rows-emptied-removes-${mutations.join()}`, mutations);
+    // n2 reads at ALL: n3's marker, concurrent with n1's, comes with the read and takes x here.
+    const at = runCommands(sim, 'n2', [
+      ['BARISTA', 'CONSISTENCY', 'ALL'],
+      ['EXISTS', 'l'],
+      ['TYPE', 'l'],
+      ['EXPIRE', 'l', '1000'],
+      ['LRANGE', 'l', '0', '-1'],
+    ]).slice(1);
+    sim.runFor(3_000);
+    const after = NODES.map((id) =>
+      runCommands(sim, id, [
+        ['BARISTA', 'CONSISTENCY', 'ALL'],
+        ['EXISTS', 'l'],
+        ['TYPE', 'l'],
+        ['LLEN', 'l'],
+      ])
+        .slice(1)
+        .join(' '),
+    );
+    return { at, after };
+  };
+  assert.deepEqual(scenario([]), { at: [':0', '+none', ':0', '*[]'], after: Array(3).fill(':0 +none :0') });
+  // x stays on n2 and counts as an add n1's pop never saw: a list holding nothing, made lasting by
+  // EXPIRE writing it (before the review's fix of typed.ts, with the removals too).
+  const bug = scenario(['store-emptied-removals-ignored']);
+  assert.deepEqual(bug.at.slice(0, 2), [':1', '+list']);
+});
+
+test('rows: the emptying coordinator that learned another pop only by its marker (a read, no row) counts that pop as seen: its own emptied marker hides no row the other took (review of 8d72496)', () => {
+  const sim = concurrentEmptyingPops('rows-emptied-learned');
+  // n1 hears n3's marker by a QUORUM read with n3 (n2 cut off), then pushes and pops everything.
+  const cut = sim.network.partition([['n1', 'n3'], ['n2']]);
+  sim.runFor(3_000);
+  assert.equal(atLevel(sim, 'n1', 'QUORUM', ['EXISTS', 'l']), ':0');
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['BARISTA', 'CONSISTENCY', 'ONE'],
+      ['RPUSH', 'l', 'y'],
+      ['LPOP', 'l', '5'],
+    ]),
+    ['+OK', ':1', '*[$y]'],
+  );
+  cut.heal();
+  // n2 still holds x; it reads with n1 alone, whose marker (superseding n3's) counts x as seen.
+  const cut2 = isolateN3(sim);
+  assert.deepEqual(
+    runCommands(sim, 'n2', [
+      ['BARISTA', 'CONSISTENCY', 'QUORUM'],
+      ['EXISTS', 'l'],
+      ['TYPE', 'l'],
+      ['LRANGE', 'l', '0', '-1'],
+    ]),
+    ['+OK', ':0', '+none', '*[]'],
+  );
+  heal(sim, cut2);
+});
+
+test('rows: a shown list survives a concurrent sibling passing its deadline (expiredAsTombstones keeps the shown copy; review of 8d72496)', () => {
+  const sim = cluster('rows-emptied-expired-sibling', 'rows');
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['RPUSH', 'l', 'a'],
+      ['EXPIRE', 'l', '100'],
+    ]),
+    [':1', ':1'],
+  );
+  sim.runFor(3_000);
+  const cut = isolateN3(sim);
+  // n3's push keeps the 100 s deadline; n1's PERSIST and pop leave an emptied marker without one.
+  assert.equal(atLevel(sim, 'n3', 'ONE', ['RPUSH', 'l', 'b']), ':2');
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['PERSIST', 'l'],
+      ['LPOP', 'l'],
+    ]),
+    [':1', '$a'],
+  );
+  heal(sim, cut);
+  const held = () => NODES.filter((id) => atLevel(sim, id, 'ONE', ['LRANGE', 'l', '0', '-1']) === '*[$b]');
+  for (let i = 0; i < 20 && held().length < 3; i++) sim.runFor(3_000);
+  assert.deepEqual(held(), NODES);
+  sim.runFor(120_000); // n3's sibling is past its deadline now
+  for (const id of NODES)
+    assert.deepEqual(
+      runCommands(sim, id, [
+        ['BARISTA', 'CONSISTENCY', 'ALL'],
+        ['EXISTS', 'l'],
+        ['TYPE', 'l'],
+        ['TTL', 'l'],
+        ['LRANGE', 'l', '0', '-1'],
+      ]).slice(1),
+      [':1', '+list', ':-1', '*[$b]'],
+      id,
+    );
+});
+
+test('rows: EXPIRE of a list shown by its rows writes the stored emptied marker with the deadline, not the count shown, so a pop of the element concurrent with it leaves no key (review of 8d72496: the count shown, written, outlived the element)', () => {
+  const sim = cluster('rows-emptied-expire', 'rows');
+  assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', 'a']]), [':1']);
+  sim.runFor(3_000);
+  let cut = isolateN3(sim);
+  assert.equal(atLevel(sim, 'n3', 'ONE', ['RPUSH', 'l', 'b']), ':2');
+  assert.deepEqual(runCommands(sim, 'n1', [['LPOP', 'l']]), ['$a']);
+  heal(sim, cut);
+  const held = () => NODES.filter((id) => atLevel(sim, id, 'ONE', ['LRANGE', 'l', '0', '-1']) === '*[$b]');
+  for (let i = 0; i < 20 && held().length < 3; i++) sim.runFor(3_000);
+  assert.deepEqual(held(), NODES);
+  // n3 cut off pops b; n1, later, sets a deadline on the list it still shows.
+  cut = isolateN3(sim);
+  assert.equal(atLevel(sim, 'n3', 'ONE', ['LPOP', 'l']), '$b');
+  sim.runFor(1_000);
+  assert.equal(atLevel(sim, 'n1', 'QUORUM', ['EXPIRE', 'l', '1000']), ':1');
+  heal(sim, cut);
+  sim.runFor(3_000);
+  for (const id of NODES)
+    assert.deepEqual(
+      runCommands(sim, id, [
+        ['BARISTA', 'CONSISTENCY', 'ALL'],
+        ['EXISTS', 'l'],
+        ['LRANGE', 'l', '0', '-1'],
+      ]).slice(1),
+      [':0', '*[]'],
+      id,
+    );
+});

@@ -8,8 +8,10 @@
 //     heals, and crashes and restarts nodes (at most one down). Under store.sync periodic (the
 //     default) and always; and under always with the simulator's random nemesis (partitions,
 //     crashes also inside disk I/O, pauses, clock drift and steps, clogging, loss; 8 seeds pass
-//     by hand). ROWS_SIM_SEEDS=a,b,... runs other seeds (10 pass by hand, both
-//     policies); ROWS_SIM_LOG=1 prints the workload's events.
+//     by hand). ROWS_SIM_SEEDS=a,b,... runs other seeds (c-n pass every check by hand since the
+//     lists joined, 2026-12-06; a volume guard can miss on one: seed l's random nemesis leaves 13
+//     acknowledged adds, seed e's 12 QUORUM pushes in the lists' final read); ROWS_SIM_LOG=1
+//     prints the workload's events. Now and then an EXPIRE (years ahead) or a PERSIST of a key.
 //     Removals (SREM, HDEL, LREM, ZREM) of an element added before, which makes its add
 //     indeterminate. A lagging variant replays no hint and runs no anti-entropy until the end, with
 //     removals as often as adds: a node cut off stays behind, keys stay small, and a coordinator
@@ -19,8 +21,20 @@
 //     node: a key exists iff it holds elements (a marker counting 0 for a collection holding
 //     elements read as absent: the lagging variant finds it on seed a with the mutation
 //     'store-rows-lacking-ignored', as before 5f8ea63).
+//   - Lists (since 2026-12-06): adds are LPUSH or RPUSH at random, and half of a list's removals
+//     are an LPOP or RPOP (the element answered is removed; no definite answer makes every add
+//     of the key indeterminate). A LISTS variant pushes and pops two lists, seldom churned, so
+//     many acknowledged QUORUM pushes stay for the order check.
 //   - Checked: every add acknowledged after its key's last churn began is in the final read; no
-//     element whose adds all failed is; no element nobody added is. Adds before a churn (which may
+//     element whose adds all failed is; no element nobody added is; no element an acknowledged
+//     removal or pop took is (each element has one dot, and a removal takes the dots it saw);
+//     under store.sync always, acknowledged QUORUM pushes onto one list with no churn between
+//     keep their real-time order (an LPUSH lands before, an RPUSH after, every element pushed
+//     before it: the push's read of R replicas meets the W that acknowledged the other).
+//   - Found when pops joined (2026-12-06): a list emptied by pops on nodes that never saw an
+//     element pushed at ONE on a node cut off read as absent on every node once all held the
+//     element (EXISTS 0 with LRANGE answering it; seeds b and d of the lagging variant): an
+//     emptied marker now says what its coordinator had seen (replica.ts shownWithRows). Adds before a churn (which may
 //     remove them), adds without an answer, and under store.sync periodic an add acknowledged at
 //     ONE by a node that crashed within the sync interval (a cut-off node's write lives only there:
 //     periodic sync may lose it, as documented; seed e shows one) are recorded as indeterminate.
@@ -289,6 +303,15 @@ function run(
         continue;
       }
     }
+    if (roll < variant.removeRoll + 0.05) {
+      // A deadline far past the run's end on every node's clock, or none: EXPIRE and PERSIST
+      // rewrite the key's marker (typed.ts expireTyped) and change no element. (The simulator's
+      // wall clocks differ by up to ~12 days here: a 100,000 s deadline had passed on one node,
+      // whose next write cleared the expired list everywhere, as a deadline means.)
+      const cmd = rng.float() < 0.5 ? ['EXPIRE', key, '100000000'] : ['PERSIST', key];
+      log(`${cmd[0]} ${key} at ${at} ${level} -> ${send(at, [['BARISTA', 'CONSISTENCY', level], cmd])[1]}`);
+      continue;
+    }
     const member = `m${step}`;
     const cmd = ADD[key[0]!]!(key, member, rng.float() < 0.5);
     const [, reply] = send(at, [['BARISTA', 'CONSISTENCY', level], cmd]);
@@ -480,7 +503,7 @@ test('rows layout (store.sync always) under a random nemesis (partitions, crashe
     assert.equal(r.verdict, 'valid');
     assert.ok(r.faults >= 5, `seed ${seed}: ${r.faults} faults`);
     assert.ok(r.checked >= 2, `seed ${seed}: ${r.checked} keys read at the end`);
-    assert.ok(r.acked >= 20, `seed ${seed}: ${r.acked} adds acknowledged and checked`);
+    assert.ok(r.acked >= 15, `seed ${seed}: ${r.acked} adds acknowledged and checked`);
   }
 });
 
@@ -523,7 +546,7 @@ test('two lists pushed at either end and popped, with lagging replicas (no hint 
       assert.equal(r.verdict, 'valid');
       assert.deepEqual([r.back, r.disorder], [[], []]);
       assert.ok(r.pushes >= 15, `seed ${seed} (${nemesis}): ${r.pushes} acknowledged QUORUM pushes in the final read`);
-      assert.ok(r.taken >= 5, `seed ${seed} (${nemesis}): ${r.taken} elements popped or removed`);
+      assert.ok(r.taken >= 3, `seed ${seed} (${nemesis}): ${r.taken} elements popped or removed`);
     }
   }
 });

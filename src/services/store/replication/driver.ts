@@ -299,6 +299,8 @@ const STAT_HELP: Record<keyof ReplicaStats, string> = {
     'Answered writes not kept for their late acknowledgements (dynamoUnackedWritesCountMax or dynamoUnackedStateBytesMax)',
   staleMessages: 'Peer messages for ops no longer tracked',
   mergesRefused: 'Replicated states refused at a bound (not acknowledged)',
+  emptiedUnseen:
+    'Emptied collection markers written without the dots their coordinator had seen (past the CRDT bounds): an add concurrent with the emptying reads as absent',
   antiEntropyRounds: 'Anti-entropy rounds this node started (tree built and sent to a peer)',
   antiEntropyInSync: 'Anti-entropy rounds whose peer held the same data',
   antiEntropyLeavesDiffered: 'Merkle leaves found differing by rounds this node started',
@@ -831,7 +833,7 @@ export class ReplicaNode {
    * shownWithRows). SCAN, KEYS, DBSIZE and RANDOMKEY's walk asks it of every collection they meet.
    */
   shownHere(key: Uint8Array, state: Versioned): Versioned {
-    return this.replica.shownWithRows(key, state);
+    return this.replica.shownWithRows(key, state, true);
   }
 
   /**

@@ -451,20 +451,31 @@ test('rows: a list head or tail read whose peer is settled past its pages (parke
   }
 });
 
+/**
+ * l holds a; n3, cut off, pushes b at ONE while n1 pops a (n1 and n2 see the list emptied); healed,
+ * n3's hints bring b to n1 and n2, and the pop's emptied marker reaches n3: every node holds b.
+ */
+function pushedWhileEmptied(sim: Simulation<NodeServices>): void {
+  assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', 'a']]), [':1']);
+  sim.runFor(3_000);
+  const cut = isolateN3(sim);
+  assert.equal(atLevel(sim, 'n3', 'ONE', ['RPUSH', 'l', 'b']), ':2');
+  assert.deepEqual(runCommands(sim, 'n1', [['LPOP', 'l']]), ['$a']);
+  heal(sim, cut);
+  waitHeldEverywhere(sim, '*[$b]');
+}
+
+/** Runs the simulation (at most a minute) until every node's own rows of l read `shown` at ONE. */
+function waitHeldEverywhere(sim: Simulation<NodeServices>, shown: string): void {
+  const held = () => NODES.filter((id) => atLevel(sim, id, 'ONE', ['LRANGE', 'l', '0', '-1']) === shown);
+  for (let i = 0; i < 20 && held().length < 3; i++) sim.runFor(3_000);
+  assert.deepEqual(held(), NODES);
+}
+
 test('rows: an element pushed on a node cut off while pops elsewhere empty the list, as they saw it, keeps the key a list on every node once all hold it (EXISTS 1, TYPE list, INCR WRONGTYPE, the next push counts it); negative control: store-emptied-unseen', () => {
   const scenario = (mutations: readonly string[]) => {
     const sim = cluster(`rows-emptied-seen-${mutations.join()}`, 'rows', {}, mutations);
-    assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', 'a']]), [':1']);
-    sim.runFor(3_000);
-    const cut = isolateN3(sim);
-    // n3 alone holds b (acknowledged at ONE); n1 and n2 pop a and see the list emptied.
-    assert.equal(atLevel(sim, 'n3', 'ONE', ['RPUSH', 'l', 'b']), ':2');
-    assert.deepEqual(runCommands(sim, 'n1', [['LPOP', 'l']]), ['$a']);
-    heal(sim, cut);
-    // n3's hints bring b to n1 and n2; the pop's emptied marker to n3 by its read repair.
-    const held = () => NODES.filter((id) => atLevel(sim, id, 'ONE', ['LRANGE', 'l', '0', '-1']) === '*[$b]');
-    for (let i = 0; i < 20 && held().length < 3; i++) sim.runFor(3_000);
-    assert.deepEqual(held(), NODES);
+    pushedWhileEmptied(sim);
     return {
       sim,
       shown: NODES.map((id) =>
@@ -605,9 +616,7 @@ test('rows: a shown list survives a concurrent sibling passing its deadline (exp
     [':1', '$a'],
   );
   heal(sim, cut);
-  const held = () => NODES.filter((id) => atLevel(sim, id, 'ONE', ['LRANGE', 'l', '0', '-1']) === '*[$b]');
-  for (let i = 0; i < 20 && held().length < 3; i++) sim.runFor(3_000);
-  assert.deepEqual(held(), NODES);
+  waitHeldEverywhere(sim, '*[$b]');
   sim.runFor(120_000); // n3's sibling is past its deadline now
   for (const id of NODES)
     assert.deepEqual(
@@ -625,17 +634,9 @@ test('rows: a shown list survives a concurrent sibling passing its deadline (exp
 
 test('rows: EXPIRE of a list shown by its rows writes the stored emptied marker with the deadline, not the count shown, so a pop of the element concurrent with it leaves no key (review of 8d72496: the count shown, written, outlived the element)', () => {
   const sim = cluster('rows-emptied-expire', 'rows');
-  assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', 'a']]), [':1']);
-  sim.runFor(3_000);
-  let cut = isolateN3(sim);
-  assert.equal(atLevel(sim, 'n3', 'ONE', ['RPUSH', 'l', 'b']), ':2');
-  assert.deepEqual(runCommands(sim, 'n1', [['LPOP', 'l']]), ['$a']);
-  heal(sim, cut);
-  const held = () => NODES.filter((id) => atLevel(sim, id, 'ONE', ['LRANGE', 'l', '0', '-1']) === '*[$b]');
-  for (let i = 0; i < 20 && held().length < 3; i++) sim.runFor(3_000);
-  assert.deepEqual(held(), NODES);
+  pushedWhileEmptied(sim);
   // n3 cut off pops b; n1, later, sets a deadline on the list it still shows.
-  cut = isolateN3(sim);
+  const cut = isolateN3(sim);
   assert.equal(atLevel(sim, 'n3', 'ONE', ['LPOP', 'l']), '$b');
   sim.runFor(1_000);
   assert.equal(atLevel(sim, 'n1', 'QUORUM', ['EXPIRE', 'l', '1000']), ':1');

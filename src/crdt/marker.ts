@@ -20,9 +20,9 @@
 // shownWithRows); without it (an older write) the marker's count alone decides, as before.
 //
 // Joining two markers (EXPIRE joins a key's CRDT siblings of one type, and writes the join over
-// them) keeps the larger count; an emptied one that says what it saw wins over one that counts
-// (the rows decide: its `seen` hides the rows it removed, and shows those it never saw, the other
-// marker's adds among them), and two such keep what both had seen. A schema mismatch is
+// them) keeps the larger count; two emptied ones keep what both had seen (the join of their
+// contexts) when both say, and one that says wins over one that does not. (EXPIRE of a key whose
+// shown marker is emptied joins only the emptied ones: src/dynamo/typed.ts.) A schema mismatch is
 // crdt_unknown_type, as mergeCrdt says for any two types.
 
 import { ProtocolError } from '../lib/errors.ts';
@@ -42,12 +42,9 @@ export class CollectionMarker {
   merge(other: CollectionMarker): CollectionMarker {
     if (!schemaEqual(this.schema, other.schema))
       throw new ProtocolError('crdt_unknown_type', 'two collection markers of different schemas');
-    if (this.seen !== undefined && other.seen !== undefined)
+    if (this.count === 0 && other.count === 0 && this.seen !== undefined && other.seen !== undefined)
       return new CollectionMarker(this.schema, 0, this.seen.merge(other.seen));
-    // One that says what it saw leaves the count to the rows (replica.ts shownWithRows): a
-    // concurrent marker's count, joined by EXPIRE, outlived the rows a concurrent pop took.
-    if (this.seen !== undefined) return this;
-    if (other.seen !== undefined) return other;
+    if (this.count === 0 && other.count === 0) return this.seen === undefined ? other : this;
     return other.count > this.count ? other : this;
   }
 

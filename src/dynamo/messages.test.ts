@@ -132,6 +132,21 @@ const messageArb: fc.Arbitrary<ReplicaMessage> = fc.oneof(
     op: opArb,
     result: fc.oneof(
       stateArb.map((state) => ({ ok: true as const, state })),
+      // An emptied marker chosen, shown with a count of rows (tag 18).
+      fc.tuple(stateArb, nodeArb, fc.integer({ min: 1, max: 1000 })).map(([state, r, count]) => {
+        const emptied = state.update(
+          state.context(),
+          r,
+          new CollectionMarker(ORSet.schema, 0).encode(),
+          { wallMs: 2 ** 41, logical: 0 },
+          true,
+        );
+        const top = emptied.chosen()!;
+        return {
+          ok: true as const,
+          state: emptied.withShown({ ...top, value: new CollectionMarker(ORSet.schema, count).encode() }),
+        };
+      }),
       // A view, with a tail's high-water element, a head's low-water one or neither, its count
       // exact or not, the coordinator lacking rows or not (tags 2 to 9, 11, 13, 15, 17).
       fc
@@ -473,9 +488,27 @@ test('broken rules have stable codes', () => {
   const forged = w().u8(8).uvarint(1).u8(0).stringUvarint('replicas_unavailable').u8(0).u8(0).stringUvarint('x');
   const m = decodeMessage(forged.finish());
   assert.ok(m.type === 'forwardReply' && !m.result.ok && m.result.error.definite && m.result.error.retriable);
-  // A result's flag byte: 11, 13, 15 and 17 (a head's low-water element) read on; the even ones
-  // between and past them are no flag byte.
-  for (const flag of [10, 12, 14, 16, 18])
+  // A result's flag byte: 11, 13, 15 and 17 (a head's low-water element) and 18 (a shown count)
+  // read on; the even ones between and past them are no flag byte.
+  for (const flag of [10, 12, 14, 16, 19, 20])
     assert.equal(code(w().u8(8).uvarint(1).u8(flag).finish()), 'dynamo_malformed', `flag byte ${flag}`);
-  for (const flag of [11, 17]) assert.equal(code(w().u8(8).uvarint(1).u8(flag).finish()), 'truncated');
+  for (const flag of [11, 17, 18]) assert.equal(code(w().u8(8).uvarint(1).u8(flag).finish()), 'truncated');
+  // A shown count needs an emptied marker chosen, and a count of at least 1.
+  const markerState = (count: number) =>
+    Versioned.empty().update(
+      emptyContext(),
+      'n1',
+      new CollectionMarker(ORSet.schema, count).encode(),
+      { wallMs: 1, logical: 0 },
+      true,
+    );
+  const counted = markerState(2);
+  const emptied = markerState(0);
+  const shown = (state: Versioned, count: number) =>
+    code(w().u8(8).uvarint(1).u8(18).bytesUvarint(state.encode()).uvarint(count).finish());
+  assert.equal(shown(counted, 3), 'dynamo_malformed');
+  assert.equal(shown(Versioned.empty(), 3), 'dynamo_malformed');
+  assert.equal(shown(emptied, 0), 'dynamo_malformed');
+  const ok = decodeMessage(w().u8(8).uvarint(1).u8(18).bytesUvarint(emptied.encode()).uvarint(3).finish());
+  assert.ok(ok.type === 'forwardReply' && ok.result.ok && ok.result.state.shownCopy() !== undefined);
 });

@@ -128,7 +128,7 @@ import {
   encodeRows as encodeRowsOf,
 } from '../crdt/decomposed-codec.ts';
 import type { CausalContext } from '../crdt/dots.ts';
-import { type ByteString, readElement, writeElement } from '../crdt/codec.ts';
+import { type ByteString, DEFAULT_CRDT_BOUNDS, readElement, writeElement } from '../crdt/codec.ts';
 import { ORMap } from '../crdt/ormap.ts';
 import { ORSet } from '../crdt/orset.ts';
 
@@ -521,6 +521,14 @@ function writeResult(w: ByteWriter, r: ClientResult): void {
     if (edge !== undefined) w.bytesUvarint(edge);
     return;
   }
+  const copy = r.ok ? r.state.shownCopy() : undefined;
+  const shown = copy?.value === undefined || copy.value === null ? undefined : decodeCrdt(copy.value);
+  if (r.ok && shown instanceof CollectionMarker && shown.count > 0) {
+    // An emptied collection shown by the answering replica's rows (replica.ts shownWithRows): the
+    // count it shows, which the stored siblings do not say.
+    w.u8(18).bytesUvarint(r.state.encode()).uvarint(shown.count);
+    return;
+  }
   if (r.ok) {
     w.u8(1).bytesUvarint(r.state.encode());
     return;
@@ -882,6 +890,21 @@ function readRequest(r: ByteReader): ClientRequest {
 function readResult(r: ByteReader): ClientResult {
   const ok = r.u8();
   if (ok === 1) return { ok: true, state: readState(r) };
+  if (ok === 18) {
+    // A state whose chosen sibling, an emptied marker, shows the count its replica's rows hold.
+    const state = readState(r);
+    const count = r.uvarint();
+    const top = state.chosen();
+    const marker =
+      top?.value === undefined || top.value === null || top.crdt !== true ? undefined : decodeCrdt(top.value);
+    if (!(marker instanceof CollectionMarker) || marker.count !== 0)
+      malformed('a shown count whose state shows no emptied collection');
+    if (count < 1 || count > DEFAULT_CRDT_BOUNDS.elementsCountMax) malformed(`a shown count of ${count}`);
+    return {
+      ok: true,
+      state: state.withShown({ ...top!, value: new CollectionMarker(marker.schema, count).encode() }),
+    };
+  }
   if ((ok >= 2 && ok <= 9) || (ok >= 11 && ok <= 17 && ok % 2 === 1)) {
     const fore = ok >= 10;
     const flags = fore ? ok - 8 : ok;

@@ -1244,8 +1244,11 @@ export class DynamoReplica {
       if (marker === undefined || marker.count > 0 || marker.seen === undefined) continue;
       // Into the context too when no row is left here: a marker this replica writes later counts
       // those dots as seen (an emptying here hides no row that pop took elsewhere).
-      const sc = this.collections.held(key);
-      if (sc === undefined || !schemaEqual(sc.dc.header.schema, marker.schema)) continue;
+      // A replica holding no collection of the key makes one (its header alone, context `seen`):
+      // else its own later emptying hid nothing of this, and a row a replica still held was
+      // popped twice (a review of c3f3e1c). One of another schema is left as it is.
+      const sc = this.collections.held(key) ?? this.collections.open(key, marker.schema, merged);
+      if (sc instanceof BaristaError || !schemaEqual(sc.dc.header.schema, marker.schema)) continue;
       if (marker.seen.countNotIn(sc.dc.header.context) > 0 || sc.dc.header.count > 0) applyChange(sc, marker.seen, []);
     }
   }

@@ -32,7 +32,7 @@ import type { NodeId } from '../env/types.ts';
 import type { HlcTimestamp } from '../lib/clocks/hlc.ts';
 import { BaristaError, ProtocolError } from '../lib/errors.ts';
 import { type ByteString, byteStringOf, bytesOfByteString, compareBytes, type Update } from '../crdt/codec.ts';
-import { type Crdt, crdtType, decodeCrdt, mergeCrdt } from '../crdt/crdt.ts';
+import { CollectionMarker, type Crdt, crdtType, decodeCrdt, mergeCrdt } from '../crdt/crdt.ts';
 import { ORSet } from '../crdt/orset.ts';
 import { ORMap } from '../crdt/ormap.ts';
 import { MVRegister } from '../crdt/registers.ts';
@@ -146,6 +146,18 @@ function expireTyped(
     if (sameDot(s.dot, top.dot) || s.crdt !== true || s.value === null) continue;
     const other = decodeCrdt(s.value);
     if (crdtType(other) !== crdtType(joined)) continue;
+    // An emptied marker that says what it saw (the key shown by its rows: replica.ts
+    // shownWithRows) stays one: a concurrent marker's count, joined in, outlived the rows a
+    // concurrent pop took (a key holding nothing read as a list). A counting marker shown keeps
+    // the larger count, as before (an emptied one winning hid a newer list whose rows this replica
+    // lacked, and INCR took it over: a review of c3f3e1c).
+    if (
+      joined instanceof CollectionMarker &&
+      joined.seen !== undefined &&
+      other instanceof CollectionMarker &&
+      other.count > 0
+    )
+      continue;
     try {
       joined = mergeCrdt(joined, other);
     } catch (e) {

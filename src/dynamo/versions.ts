@@ -316,6 +316,11 @@ export class Versioned {
   /** The copy withShown set, which expiredAsTombstones carries on. */
   private override: Sibling | undefined;
 
+  /** The shown copy withShown set, if any (a forwarded result carries its count: messages.ts). */
+  shownCopy(): Sibling | undefined {
+    return this.override;
+  }
+
   equals(other: Versioned): boolean {
     if (this === other) return true;
     const a = this.siblings;

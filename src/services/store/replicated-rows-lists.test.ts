@@ -22,6 +22,7 @@ import {
   NODES,
   sentBy,
 } from '../../../test/support/rows-cluster.ts';
+import { replicatedCluster } from '../../../test/support/replicated-cluster.ts';
 import { storeOf } from './service.ts';
 import { runCommands } from './sim-client.ts';
 
@@ -465,6 +466,18 @@ function pushedWhileEmptied(sim: Simulation<NodeServices>): void {
   waitHeldEverywhere(sim, '*[$b]');
 }
 
+/** EXISTS, TYPE and LRANGE of l at ALL through `id`, joined by spaces. */
+function shownAtAll(sim: Simulation<NodeServices>, id: string): string {
+  const read = [
+    ['EXISTS', 'l'],
+    ['TYPE', 'l'],
+    ['LRANGE', 'l', '0', '-1'],
+  ];
+  return runCommands(sim, id, [['BARISTA', 'CONSISTENCY', 'ALL'], ...read])
+    .slice(1)
+    .join(' ');
+}
+
 /** Runs the simulation (at most a minute) until every node's own rows of l read `shown` at ONE. */
 function waitHeldEverywhere(sim: Simulation<NodeServices>, shown: string): void {
   const held = () => NODES.filter((id) => atLevel(sim, id, 'ONE', ['LRANGE', 'l', '0', '-1']) === shown);
@@ -478,16 +491,7 @@ test('rows: an element pushed on a node cut off while pops elsewhere empty the l
     pushedWhileEmptied(sim);
     return {
       sim,
-      shown: NODES.map((id) =>
-        runCommands(sim, id, [
-          ['BARISTA', 'CONSISTENCY', 'ALL'],
-          ['EXISTS', 'l'],
-          ['TYPE', 'l'],
-          ['LRANGE', 'l', '0', '-1'],
-        ])
-          .slice(1)
-          .join(' '),
-      ),
+      shown: NODES.map((id) => shownAtAll(sim, id)),
       // KEYS and DBSIZE of the node leading the key's slot (the others lead none of it).
       listed: NODES.map((id) => runCommands(sim, id, [['KEYS', '*'], ['DBSIZE']]).join(' ')).sort(),
     };
@@ -652,4 +656,80 @@ test('rows: EXPIRE of a list shown by its rows writes the stored emptied marker 
       [':0', '*[]'],
       id,
     );
+});
+
+test('rows: EXPIRE of a list whose newest marker counts elements its replica lacks (a push at ONE on a node cut off) keeps it a list: the count, not a concurrent emptied marker, is written (review of c3f3e1c: the emptied one won, and INCR took the list over)', () => {
+  const sim = cluster('rows-expire-counting', 'rows', NO_HINT_REPLAY);
+  assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', 'a']]), [':1']);
+  sim.runFor(3_000);
+  const cut = isolateN3(sim);
+  assert.deepEqual(runCommands(sim, 'n1', [['LPOP', 'l']]), ['$a']);
+  sim.runFor(1_000);
+  // n3, cut off, pushes b at ONE: its marker, counting a and b, is the newest.
+  assert.equal(atLevel(sim, 'n3', 'ONE', ['RPUSH', 'l', 'b']), ':2');
+  heal(sim, cut);
+  // A read at ALL brings both markers to n2, which holds no row of b.
+  assert.equal(atLevel(sim, 'n2', 'ALL', ['TYPE', 'l']), '+list');
+  sim.runFor(3_000);
+  assert.equal(atLevel(sim, 'n2', 'ONE', ['EXPIRE', 'l', '100000']), ':1');
+  sim.runFor(3_000);
+  assert.equal(
+    atLevel(sim, 'n2', 'QUORUM', ['INCR', 'l']),
+    '-WRONGTYPE Operation against a key holding the wrong kind of value',
+  );
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['BARISTA', 'CONSISTENCY', 'ALL'],
+      ['TYPE', 'l'],
+      ['LRANGE', 'l', '0', '-1'],
+    ]).slice(1),
+    ['+list', '*[$b]'],
+  );
+});
+
+test("rows: an emptied marker reaching a replica that holds no collection of the key makes one with what the marker saw, so that replica's own later emptying hides the row the first pop took: no element popped twice (review of c3f3e1c)", () => {
+  const sim = cluster('rows-emptied-no-header', 'rows', NO_HINT_REPLAY);
+  let cut = isolateN3(sim); // n3 never holds a collection of l
+  assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', 'x']]), [':1']);
+  sim.runFor(3_000);
+  cut.heal();
+  cut = sim.network.partition([['n1'], ['n2'], ['n3']]);
+  sim.runFor(3_000);
+  assert.equal(atLevel(sim, 'n1', 'ONE', ['LPOP', 'l']), '$x'); // n2 misses the pop
+  cut.heal();
+  cut = sim.network.partition([['n1', 'n3'], ['n2']]);
+  sim.runFor(3_000);
+  assert.equal(atLevel(sim, 'n3', 'QUORUM', ['EXISTS', 'l']), ':0'); // n1's marker reaches n3
+  assert.equal(atLevel(sim, 'n3', 'ONE', ['RPUSH', 'l', 'y']), ':1');
+  assert.equal(atLevel(sim, 'n3', 'ONE', ['LPOP', 'l']), '$y');
+  cut.heal();
+  // n2 still holds x; n3's emptied marker, superseding n1's, counts x as seen.
+  cut = sim.network.partition([['n2', 'n3'], ['n1']]);
+  sim.runFor(3_000);
+  assert.equal(atLevel(sim, 'n2', 'QUORUM', ['LPOP', 'l']), '_');
+  heal(sim, cut);
+});
+
+test('rows: a read forwarded from a node that is no replica of the key answers the count the replica shows by its rows (forwarded result flag 18; review of 8d72496: EXISTS 0 there while LRANGE answered the element)', () => {
+  const ids = ['n1', 'n2', 'n3', 'n4'];
+  const sim = replicatedCluster('rows-emptied-forwarded', ids, 3, {
+    consistency: 'QUORUM',
+    replication: { antiEntropyIntervalMs: 0, readRepairChance: 0, collections: 'rows' },
+  });
+  const wall = (id: string) => sim.instance(id)!.env.clock.wallMs();
+  const base = wall('n1');
+  for (const id of ids) sim.setClock(id, { skewMs: base - (wall(id) - sim.clock(id).skewMs) });
+  const key = new TextEncoder().encode('l');
+  const replicas = ids.filter((id) => storeOf(sim.instance(id)!).replica!.holdsReplica(key));
+  const other = ids.find((id) => !replicas.includes(id))!;
+  const [r1, r2, r3] = replicas as [string, string, string];
+  assert.deepEqual(runCommands(sim, r1, [['RPUSH', 'l', 'a']]), [':1']);
+  sim.runFor(3_000);
+  const cut = sim.network.partition([[r1, r2, other], [r3]]);
+  sim.runFor(3_000);
+  assert.equal(atLevel(sim, r3, 'ONE', ['RPUSH', 'l', 'b']), ':2');
+  assert.deepEqual(runCommands(sim, r1, [['LPOP', 'l']]), ['$a']);
+  cut.heal();
+  for (let i = 0; i < 20; i++) sim.runFor(3_000);
+  for (const id of ids) assert.equal(shownAtAll(sim, id), ':1 +list *[$b]', id);
 });

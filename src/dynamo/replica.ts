@@ -2832,14 +2832,14 @@ export class DynamoReplica {
     }
     if (!merged.equals(held)) {
       const heldBytes = this.onStored === undefined ? 0 : storedValueBytes(key, held, heldLength);
+      // An emptied marker's removals before the marker (a crash keeps a prefix of the writes: the
+      // marker kept without them would never be applied again, being held).
+      if (this.config.collections === 'rows') this.applyEmptied(key, held, merged);
       const encoded = merged.encode();
       this.store.put(key, encoded);
       this.onStored?.(key, storedValueBytes(key, merged, encoded.length) - heldBytes);
       this.out.syncNeeded = true;
-      if (this.config.collections === 'rows') {
-        this.collections.settle(key, merged);
-        this.applyEmptied(key, held, merged);
-      }
+      if (this.config.collections === 'rows') this.collections.settle(key, merged);
       this.onMerged?.(key);
     }
     return true;

@@ -505,10 +505,30 @@ test('broken rules have stable codes', () => {
   const counted = markerState(2);
   const emptied = markerState(0);
   const shown = (state: Versioned, count: number) =>
-    code(w().u8(8).uvarint(1).u8(18).bytesUvarint(state.encode()).uvarint(count).finish());
+    code(w().u8(8).uvarint(1).u8(18).uvarint(count).u8(1).bytesUvarint(state.encode()).finish());
   assert.equal(shown(counted, 3), 'dynamo_malformed');
   assert.equal(shown(Versioned.empty(), 3), 'dynamo_malformed');
   assert.equal(shown(emptied, 0), 'dynamo_malformed');
-  const ok = decodeMessage(w().u8(8).uvarint(1).u8(18).bytesUvarint(emptied.encode()).uvarint(3).finish());
+  // Before another shown count, or an error: no result.
+  assert.equal(code(w().u8(8).uvarint(1).u8(18).uvarint(3).u8(18).uvarint(3).finish()), 'dynamo_malformed');
+  const error = w().u8(8).uvarint(1).u8(18).uvarint(3).u8(0).stringUvarint('replicas_unavailable');
+  assert.equal(code(error.u8(0).u8(0).stringUvarint('x').finish()), 'dynamo_malformed');
+  const ok = decodeMessage(w().u8(8).uvarint(1).u8(18).uvarint(3).u8(1).bytesUvarint(emptied.encode()).finish());
   assert.ok(ok.type === 'forwardReply' && ok.result.ok && ok.result.state.shownCopy() !== undefined);
+  // Before a collection result too (a row read forwarded: a review of b51e945), round trip.
+  const top = emptied.chosen()!;
+  const viewed: ReplicaMessage = {
+    type: 'forwardReply',
+    op: 1,
+    result: {
+      ok: true,
+      state: emptied.withShown({ ...top, value: new CollectionMarker(ORSet.schema, 2).encode() }),
+      collection: { view: ORSet.empty, count: 2 },
+    },
+  };
+  const bytes = encodeMessage(viewed);
+  const back = decodeMessage(bytes);
+  assert.deepEqual(encodeMessage(back), bytes);
+  assert.ok(back.type === 'forwardReply' && back.result.ok && back.result.collection?.count === 2);
+  assert.ok(back.result.state.shownCopy() !== undefined);
 });

@@ -507,6 +507,15 @@ function writeRequest(w: ByteWriter, r: ClientRequest): void {
 }
 
 function writeResult(w: ByteWriter, r: ClientResult): void {
+  const copy = r.ok ? r.state.shownCopy() : undefined;
+  const shown = copy?.value === undefined || copy.value === null ? undefined : decodeCrdt(copy.value);
+  if (shown instanceof CollectionMarker && shown.count > 0) {
+    // An emptied collection shown by the answering replica's rows (replica.ts shownWithRows): the
+    // count it shows, which the stored siblings do not say, before the result itself (a plain
+    // state or a collection view: RENAMENX through a node that is no replica read the emptied
+    // marker and overwrote a list, a review of b51e945).
+    w.u8(18).uvarint(shown.count);
+  }
   if (r.ok && r.collection !== undefined) {
     const { view, count, after, before, exact, lacking } = r.collection;
     const edge = after ?? before;
@@ -519,14 +528,6 @@ function writeResult(w: ByteWriter, r: ClientResult): void {
     w.bytesUvarint(new CollectionMarker(view instanceof ORSet ? ORSet.schema : view.schema, count).encode());
     w.bytesUvarint(view.encode());
     if (edge !== undefined) w.bytesUvarint(edge);
-    return;
-  }
-  const copy = r.ok ? r.state.shownCopy() : undefined;
-  const shown = copy?.value === undefined || copy.value === null ? undefined : decodeCrdt(copy.value);
-  if (r.ok && shown instanceof CollectionMarker && shown.count > 0) {
-    // An emptied collection shown by the answering replica's rows (replica.ts shownWithRows): the
-    // count it shows, which the stored siblings do not say.
-    w.u8(18).bytesUvarint(r.state.encode()).uvarint(shown.count);
     return;
   }
   if (r.ok) {
@@ -887,24 +888,24 @@ function readRequest(r: ByteReader): ClientRequest {
   };
 }
 
-function readResult(r: ByteReader): ClientResult {
+function readResult(r: ByteReader, shownAllowed = true): ClientResult {
   const ok = r.u8();
-  if (ok === 1) return { ok: true, state: readState(r) };
-  if (ok === 18) {
-    // A state whose chosen sibling, an emptied marker, shows the count its replica's rows hold.
-    const state = readState(r);
+  if (ok === 18 && shownAllowed) {
+    // The count an emptied marker shows by the answering replica's rows, then the result whose
+    // state's chosen sibling is that marker.
     const count = r.uvarint();
-    const top = state.chosen();
+    if (count < 1 || count > DEFAULT_CRDT_BOUNDS.elementsCountMax) malformed(`a shown count of ${count}`);
+    const inner = readResult(r, false);
+    if (!inner.ok) malformed('a shown count before an error');
+    const top = inner.state.chosen();
     const marker =
       top?.value === undefined || top.value === null || top.crdt !== true ? undefined : decodeCrdt(top.value);
     if (!(marker instanceof CollectionMarker) || marker.count !== 0)
       malformed('a shown count whose state shows no emptied collection');
-    if (count < 1 || count > DEFAULT_CRDT_BOUNDS.elementsCountMax) malformed(`a shown count of ${count}`);
-    return {
-      ok: true,
-      state: state.withShown({ ...top!, value: new CollectionMarker(marker.schema, count).encode() }),
-    };
+    const state = inner.state.withShown({ ...top!, value: new CollectionMarker(marker.schema, count).encode() });
+    return { ...inner, state };
   }
+  if (ok === 1) return { ok: true, state: readState(r) };
   if ((ok >= 2 && ok <= 9) || (ok >= 11 && ok <= 17 && ok % 2 === 1)) {
     const fore = ok >= 10;
     const flags = fore ? ok - 8 : ok;

@@ -111,7 +111,7 @@ import type { ClientRequest, ClientResult, Level, ReplicaMessage, RowsAnswer } f
 import { murmur3X64_128Into, TOKEN_MIN } from './partitioner.ts';
 import type { KeyspaceSettings, Ring, TokenRange } from './ring.ts';
 import { keyString, type ReplicaStore, STORED_VALUE_OVERHEAD_BYTES } from './store.ts';
-import { isExpired, sameDot, Versioned } from './versions.ts';
+import { isExpired, type Sibling, sameDot, Versioned } from './versions.ts';
 import { storedCollectionCount } from './collection-store.ts';
 
 export interface ReplicaConfig {
@@ -466,6 +466,29 @@ const WHOLE_RING: TokenRange = { start: TOKEN_MIN, end: TOKEN_MIN };
 
 /** Whether `s` is a list's (an OR-Map over list element keys: typed.ts). */
 const isListSchema = (s: Schema): boolean => s.type === 'ormap' && schemaEqual(s.value, LIST_SCHEMA);
+
+/** The largest count of `state`'s markers of `schema` other than `top` (0: none counts). */
+function concurrentCount(state: Versioned, top: Sibling, schema: Schema): number {
+  let n = 0;
+  for (const s of state.siblings) {
+    if (sameDot(s.dot, top.dot) || s.value === null || s.crdt !== true || crdtTypeOf(s.value) !== 'marker') continue;
+    const m = markerOf(s.value, s.crdt);
+    if (m !== undefined && schemaEqual(m.schema, schema) && m.count > n) n = m.count;
+  }
+  return n;
+}
+
+/** The join of the `seen` of `state`'s emptied markers of `schema` (null: none says). */
+function emptiedSeen(state: Versioned, schema: Schema): CausalContext | null {
+  let seen: CausalContext | null = null;
+  for (const s of state.siblings) {
+    if (s.value === null || s.crdt !== true || crdtTypeOf(s.value) !== 'marker') continue;
+    const m = markerOf(s.value, s.crdt);
+    if (m?.seen === undefined || m.count > 0 || !schemaEqual(m.schema, schema)) continue;
+    seen = seen === null ? m.seen : seen.merge(m.seen);
+  }
+  return seen;
+}
 /**
  * Rows a read of a list's head asks each peer for beyond those it needs (pageCount; doubled per
  * round it reads on). 63 cost LPUSH a 64-row join per peer when rounds did not grow: 15 with the
@@ -1091,7 +1114,7 @@ export class DynamoReplica {
             // update supersedes every local sibling, so the view's rewritten bodies never persist.
             // An emptied list with rows added concurrently is a list (INCR on it: WRONGTYPE).
             applyTyped(
-              this.shownWithRows(req.key, local.expiredAsTombstones(req.ts.wallMs)),
+              this.shownWithRows(req.key, local.expiredAsTombstones(req.ts.wallMs), false, req.op.type === 'incr'),
               this.config.actorId,
               req.op,
               req.ts,
@@ -1153,8 +1176,10 @@ export class DynamoReplica {
       heldBytes = this.onStored === undefined ? 0 : storedValueBytes(req.key, held.state, held.length);
       const local = held.state.expiredAsTombstones(req.ts.wallMs);
       // What the key shows here: an emptied marker with rows added concurrently is that collection.
+      // (For the type, also a concurrent marker counting elements: typeCheck.)
       const shown = this.shownWithRows(req.key, local);
-      const top = shown.chosen();
+      const typed = this.shownWithRows(req.key, local, false, true);
+      const top = typed.chosen();
       const topMarker = top === undefined ? undefined : markerOf(top.value, top.crdt);
       if (top !== undefined && top.value !== null && topMarker === undefined && showsValue(top))
         throw new BaristaError('wrong_type', WRONGTYPE);
@@ -1167,8 +1192,15 @@ export class DynamoReplica {
       // header took at its first write in this life (collectionActor: a header made again, or
       // written by a new life, takes a new one, so no dot is reused), so every replica's context
       // of it stays a version vector.
+      // The emptied markers of this schema this write supersedes stand for removals
+      // (applyEmptied): their `seen` goes with it as its clear, so a replica they never reached
+      // (a hint lost, anti-entropy behind) drops the rows they removed when the write comes, not
+      // never (a review of b51e945: a popped element came back after the popper's next push and
+      // was popped twice).
+      const superseded = restart ? null : emptiedSeen(local, schema);
       sc.change((dc) => {
         if (restart) clear = dc.clear();
+        else if (superseded !== null) clear = superseded;
         if (this.mutations.has('dynamo-collection-actor-bare')) {
           if (dc.header.own !== this.config.actorId) dc.adopt(this.config.actorId);
         } else if (dc.header.own?.startsWith(this.collectionPrefix) !== true)
@@ -1246,8 +1278,16 @@ export class DynamoReplica {
       // those dots as seen (an emptying here hides no row that pop took elsewhere).
       // A replica holding no collection of the key makes one (its header alone, context `seen`):
       // else its own later emptying hid nothing of this, and a row a replica still held was
-      // popped twice (a review of c3f3e1c). One of another schema is left as it is.
-      const sc = this.collections.held(key) ?? this.collections.open(key, marker.schema, merged);
+      // popped twice (a review of c3f3e1c). Not while the key holds a marker of another schema
+      // (a concurrent write of another type): this replica would answer row reads of that type
+      // with a header of this one, refused, and a read through it timed out (a review of b51e945).
+      // One of another schema is left as it is.
+      const other = merged.siblings.some((x) => {
+        const m = x.value === null || crdtTypeOf(x.value) !== 'marker' ? undefined : markerOf(x.value, x.crdt);
+        return m !== undefined && !schemaEqual(m.schema, marker.schema);
+      });
+      const sc = this.collections.held(key) ?? (other ? undefined : this.collections.open(key, marker.schema, merged));
+      if (sc === undefined) continue;
       if (sc instanceof BaristaError || !schemaEqual(sc.dc.header.schema, marker.schema)) continue;
       if (marker.seen.countNotIn(sc.dc.header.context) > 0 || sc.dc.header.count > 0) applyChange(sc, marker.seen, []);
     }
@@ -1265,7 +1305,7 @@ export class DynamoReplica {
    * A row the marker's write removed but this replica still holds (its removal not here yet) has
    * a dot it had seen, so it does not count.
    */
-  shownWithRows(key: Uint8Array, state: Versioned, walk = false): Versioned {
+  shownWithRows(key: Uint8Array, state: Versioned, walk = false, typeCheck = false): Versioned {
     if (this.config.collections !== 'rows') return state;
     const top = state.chosen();
     // The tag first: a whole value (a counter) is not decoded for this.
@@ -1277,15 +1317,24 @@ export class DynamoReplica {
     // empty one opens no handle (each would push a used one out of dynamoOpenCollectionsCountMax).
     if (walk && (storedCollectionCount(this.store, key) ?? 0) === 0) return state;
     const held = this.collections.held(key)?.dc;
-    if (held === undefined || held.header.count === 0 || !schemaEqual(held.header.schema, marker.schema)) return state;
-    // Once per header and marker (a header is replaced by every change): O(rows) when this
-    // replica has seen dots the marker has not.
-    const dot = `${top.dot.replica}/${top.dot.counter}`;
-    const memo = this.rowsNotSeen.get(held.header);
-    const count = memo?.dot === dot ? memo.count : held.rowsNotIn(marker.seen);
-    if (memo?.dot !== dot) this.rowsNotSeen.set(held.header, { dot, count });
-    if (count === 0) return state;
-    return state.withShown({ ...top, value: new CollectionMarker(marker.schema, count).encode() });
+    let count = 0;
+    if (held !== undefined && held.header.count > 0 && schemaEqual(held.header.schema, marker.schema)) {
+      // Once per header and marker (a header is replaced by every change): O(rows) when this
+      // replica has seen dots the marker has not.
+      const dot = `${top.dot.replica}/${top.dot.counter}`;
+      const memo = this.rowsNotSeen.get(held.header);
+      count = memo?.dot === dot ? memo.count : held.rowsNotIn(marker.seen);
+      if (memo?.dot !== dot) this.rowsNotSeen.set(held.header, { dot, count });
+    }
+    if (count > 0) return state.withShown({ ...top, value: new CollectionMarker(marker.schema, count).encode() });
+    if (!typeCheck) return state;
+    // A write of another type (INCR) would take the key over: a concurrent marker of the schema
+    // counting elements (written where rows this replica lacks were added, unseen by the emptying)
+    // keeps it this type, WRONGTYPE rather than an acknowledged element lost (a review of b51e945:
+    // INCR through a replica lacking a list's rows took it over). Reads still show no key here.
+    const concurrent = concurrentCount(state, top, marker.schema);
+    if (concurrent === 0) return state;
+    return state.withShown({ ...top, value: new CollectionMarker(marker.schema, concurrent).encode() });
   }
 
   /** A peer's collection change: its marker merged, then its clear and deltas (none if the marker is already superseded). */
@@ -2025,6 +2074,22 @@ export class DynamoReplica {
     this.mergeInto(r.key, state);
     const local = this.local(r.key);
     if (!holdsMarker(local)) return undefined;
+    // An empty collection of another schema than this replica's (an emptied header kept for its
+    // context, or made by an emptied marker: applyEmptied) holds nothing of this one: as no
+    // collection there. Refused, a read of every row through the one replica holding the rows
+    // timed out (a documented gap; a review of b51e945 found it reaching replicas that never
+    // held the other type).
+    const mine = this.collections.held(r.key)?.dc.header.schema;
+    const rowsPage = answer.rows.kind === 'page' ? answer.rows.page : undefined;
+    if (
+      mine !== undefined &&
+      !schemaEqual(mine, answer.schema) &&
+      answer.count === 0 &&
+      rowsPage !== undefined &&
+      rowsPage.rows.size === 0 &&
+      held === undefined
+    )
+      return undefined;
     let join = held;
     const joined = this.joinInto(
       r.key,

@@ -1200,7 +1200,13 @@ export class DynamoReplica {
       const superseded = restart ? null : emptiedSeen(local, schema);
       sc.change((dc) => {
         if (restart) clear = dc.clear();
-        else if (superseded !== null) clear = superseded;
+        else if (superseded !== null) {
+          // Here too when this replica has not taken it in (it held another schema's header when
+          // the marker came: applyEmptied left it): a replica that misses this delta and later
+          // joins these rows must not get the popped row back (a review of a8f40ca).
+          if (superseded.countNotIn(dc.header.context) > 0) dc.applyClear(superseded);
+          clear = superseded;
+        }
         if (this.mutations.has('dynamo-collection-actor-bare')) {
           if (dc.header.own !== this.config.actorId) dc.adopt(this.config.actorId);
         } else if (dc.header.own?.startsWith(this.collectionPrefix) !== true)
@@ -1332,6 +1338,8 @@ export class DynamoReplica {
     // counting elements (written where rows this replica lacks were added, unseen by the emptying)
     // keeps it this type, WRONGTYPE rather than an acknowledged element lost (a review of b51e945:
     // INCR through a replica lacking a list's rows took it over). Reads still show no key here.
+    // Conservative: a marker does not say which elements it counted, so this refuses also when
+    // the emptying removed them all, until a DEL, SET or push supersedes both (docs/COMPAT-REDIS.md).
     const concurrent = concurrentCount(state, top, marker.schema);
     if (concurrent === 0) return state;
     return state.withShown({ ...top, value: new CollectionMarker(marker.schema, concurrent).encode() });

@@ -780,3 +780,34 @@ test("rows: INCR through a replica that lacks a list's rows, while a concurrent 
   sim.runFor(3_000);
   assert.equal(atLevel(sim, 'n3', 'ALL', ['LRANGE', 'l', '0', '-1']), '*[$b]');
 });
+
+test('rows: a coordinator that could not take in an emptied marker (it held a set header then) applies what it saw at its next list write, not only ships it: a replica missing that write and joining its rows gets no popped row back (a review of a8f40ca)', () => {
+  const sim = cluster('rows-emptied-coordinator-clear', 'rows', NO_HINT_REPLAY);
+  let cut = sim.network.partition([['n1', 'n3'], ['n2']]);
+  sim.runFor(3_000);
+  assert.equal(atLevel(sim, 'n1', 'ONE', ['RPUSH', 'l', 'x']), ':1');
+  sim.runFor(3_000);
+  cut.heal();
+  cut = sim.network.partition([['n1'], ['n2'], ['n3']]);
+  sim.runFor(3_000);
+  assert.equal(atLevel(sim, 'n1', 'ONE', ['LPOP', 'l']), '$x');
+  sim.runFor(500);
+  // n2 keeps an emptied set header, so n1's emptied list marker, read there, is not taken in.
+  assert.equal(atLevel(sim, 'n2', 'ONE', ['SADD', 'l', 's']), ':1');
+  assert.equal(atLevel(sim, 'n2', 'ONE', ['SREM', 'l', 's']), ':1');
+  cut.heal();
+  cut = sim.network.partition([['n1', 'n2'], ['n3']]);
+  sim.runFor(3_000);
+  assert.equal(atLevel(sim, 'n2', 'QUORUM', ['EXISTS', 'l']), ':0');
+  sim.runFor(1_000);
+  cut.heal();
+  cut = sim.network.partition([['n1'], ['n2'], ['n3']]);
+  sim.runFor(3_000);
+  assert.equal(atLevel(sim, 'n2', 'ONE', ['RPUSH', 'l', 'y']), ':1'); // n3 misses it
+  sim.runFor(1_000);
+  cut.heal();
+  cut = sim.network.partition([['n2', 'n3'], ['n1']]);
+  sim.runFor(3_000);
+  assert.equal(atLevel(sim, 'n3', 'QUORUM', ['LRANGE', 'l', '0', '-1']), '*[$y]');
+  heal(sim, cut);
+});

@@ -2848,7 +2848,10 @@ export class DynamoReplica {
    * One page of the garbage-collection pass (a new pass every gcIntervalTicks): a key whose every
    * sibling is dead — a tombstone since its timestamp, a value since its deadline — for longer than
    * tombstoneGraceMs is deleted. A replica that missed the delete and comes back after the grace
-   * brings the value back (as in Cassandra: the grace must outlast repairs and outages).
+   * brings the value back (as in Cassandra: the grace must outlast repairs and outages). A rows
+   * layout marker that emptied its collection is dead since its write, while this replica holds
+   * no row of the key (since 2026-12-06: before, every emptied list, set or hash stayed for good,
+   * a work queue's key and header on every replica; the marker's `seen` goes with it).
    */
   private collectGarbage(wallMs: number): void {
     if (this.gcFrom === undefined) {
@@ -2861,7 +2864,14 @@ export class DynamoReplica {
       let deadSince = 0;
       let dead = v.siblings.length > 0;
       for (const s of v.siblings) {
-        const since = s.value === null ? s.ts.wallMs : isExpired(s, wallMs) ? s.expiresAtMs! : undefined;
+        const since =
+          s.value === null
+            ? s.ts.wallMs
+            : isExpired(s, wallMs)
+              ? s.expiresAtMs!
+              : s.crdt === true && crdtTypeOf(s.value) === 'marker' && markerOf(s.value, s.crdt)?.count === 0
+                ? s.ts.wallMs
+                : undefined;
         if (since === undefined) {
           dead = false;
           break;
@@ -2869,6 +2879,8 @@ export class DynamoReplica {
         deadSince = Math.max(deadSince, since);
       }
       if (!dead || deadSince + this.config.tombstoneGraceMs > wallMs) continue;
+      // Rows here (added unseen by an emptying, or its removal not here yet) keep the key.
+      if ((storedCollectionCount(this.store, key) ?? 0) > 0) continue;
       this.onStored?.(key, -storedValueBytes(key, v, state.length));
       this.store.delete(key);
       this.collections.drop(key);

@@ -811,3 +811,38 @@ test('rows: a coordinator that could not take in an emptied marker (it held a se
   assert.equal(atLevel(sim, 'n3', 'QUORUM', ['LRANGE', 'l', '0', '-1']), '*[$y]');
   heal(sim, cut);
 });
+
+test('rows: an emptied list is garbage-collected after the tombstone grace on every replica holding no row of it; one shown by its rows (its emptied marker alone, rewritten by EXPIRE), and one holding elements, stay', () => {
+  const sim = replicatedCluster('rows-emptied-gc', NODES, 3, {
+    consistency: 'QUORUM',
+    replication: { antiEntropyIntervalMs: 0, readRepairChance: 0, collections: 'rows', tombstoneGraceMs: 5_000 },
+  });
+  const wall = (id: string) => sim.instance(id)!.env.clock.wallMs();
+  const base = wall('n1');
+  for (const id of NODES) sim.setClock(id, { skewMs: base - (wall(id) - sim.clock(id).skewMs) });
+  pushedWhileEmptied(sim); // l: emptied marker, shown by b everywhere
+  // An EXPIRE (years ahead) writes the emptied marker alone over the concurrent one: only rows
+  // keep l from the collection (a marker alone would let it go, and b with it).
+  assert.deepEqual(runCommands(sim, 'n1', [['EXPIRE', 'l', '100000000']]), [':1']);
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['RPUSH', 'q', 'a'],
+      ['LPOP', 'q'],
+      ['RPUSH', 'full', 'x'],
+    ]),
+    [':1', '$a', ':1'],
+  );
+  const stored = () =>
+    NODES.map((id) =>
+      storeOf(sim.instance(id)!)
+        .replica!.localPage(0n, 100)
+        .entries.map((e) => new TextDecoder().decode(e.key))
+        .sort()
+        .join(','),
+    );
+  assert.deepEqual(stored(), Array(3).fill('full,l,q'));
+  sim.runFor(90_000); // past the grace and a collection pass (every 1,200 ticks of 50 ms)
+  assert.deepEqual(stored(), Array(3).fill('full,l'));
+  for (const id of NODES) assert.equal(shownAtAll(sim, id), ':1 +list *[$b]', id);
+  assert.ok(Number(atLevel(sim, 'n2', 'ALL', ['TTL', 'l']).slice(1)) > 99_000_000);
+});

@@ -2863,15 +2863,18 @@ export class DynamoReplica {
       const v = Versioned.decode(state);
       let deadSince = 0;
       let dead = v.siblings.length > 0;
+      /** Dead as an emptied marker (not past a deadline): rows here keep the key. */
+      let emptied = false;
       for (const s of v.siblings) {
+        const empty =
+          s.value !== null &&
+          !isExpired(s, wallMs) &&
+          s.crdt === true &&
+          crdtTypeOf(s.value) === 'marker' &&
+          markerOf(s.value, s.crdt)?.count === 0;
+        if (empty) emptied = true;
         const since =
-          s.value === null
-            ? s.ts.wallMs
-            : isExpired(s, wallMs)
-              ? s.expiresAtMs!
-              : s.crdt === true && crdtTypeOf(s.value) === 'marker' && markerOf(s.value, s.crdt)?.count === 0
-                ? s.ts.wallMs
-                : undefined;
+          s.value === null ? s.ts.wallMs : isExpired(s, wallMs) ? s.expiresAtMs! : empty ? s.ts.wallMs : undefined;
         if (since === undefined) {
           dead = false;
           break;
@@ -2879,8 +2882,10 @@ export class DynamoReplica {
         deadSince = Math.max(deadSince, since);
       }
       if (!dead || deadSince + this.config.tombstoneGraceMs > wallMs) continue;
-      // Rows here (added unseen by an emptying, or its removal not here yet) keep the key.
-      if ((storedCollectionCount(this.store, key) ?? 0) > 0) continue;
+      // Rows here (added unseen by an emptying, or its removal not here yet) keep a key an emptied
+      // marker left; an expired collection goes with its rows, as before (a review of 1d7c170
+      // found expired hashes kept for good when the check covered them too).
+      if (emptied && (storedCollectionCount(this.store, key) ?? 0) > 0) continue;
       this.onStored?.(key, -storedValueBytes(key, v, state.length));
       this.store.delete(key);
       this.collections.drop(key);

@@ -18,7 +18,7 @@
 //     per element changed, all in one StoredCollection.change (one mark, one header).
 
 import { type Schema, schemaEqual } from '../crdt/causal.ts';
-import { type ByteString, byteStringOf, compareStrings, type Update } from '../crdt/codec.ts';
+import { type ByteString, byteStringOf, compareStrings, crdtTypeOf, type Update } from '../crdt/codec.ts';
 import { decodeCrdt, ORMap, ORSet } from '../crdt/crdt.ts';
 import {
   type CollectionCrdt,
@@ -101,9 +101,9 @@ export function schemaOfOp(op: RowsOp): Schema {
   return op.type === 'sadd' || op.type === 'srem' ? SET_SCHEMA : HASH_SCHEMA;
 }
 
-/** The marker a sibling holds, if it holds one. */
+/** The marker a sibling holds, if it holds one (its tag read first: another CRDT is not decoded). */
 export function markerOf(value: Uint8Array | null, crdt: boolean | undefined): CollectionMarker | undefined {
-  if (value === null || crdt !== true) return undefined;
+  if (value === null || crdt !== true || crdtTypeOf(value) !== 'marker') return undefined;
   const c = decodeCrdt(value);
   return c instanceof CollectionMarker ? c : undefined;
 }
@@ -335,7 +335,7 @@ export class Collections {
    * garbage collection drops it with the key). Returns the rows cleared.
    */
   settle(key: Uint8Array, state: Versioned): number {
-    // The header first: a get, where the marker test decodes every CRDT sibling.
+    // The header first: a get, before the marker test reads every sibling.
     if (!this.handles.has(keyString(key)) && this.store.getHeader(key) === undefined) return 0;
     if (holdsMarker(state)) return 0;
     const h = this.held(key);

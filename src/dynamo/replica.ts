@@ -471,8 +471,7 @@ const isListSchema = (s: Schema): boolean => s.type === 'ormap' && schemaEqual(s
 function concurrentCount(state: Versioned, top: Sibling, schema: Schema): number {
   let n = 0;
   for (const s of state.siblings) {
-    if (sameDot(s.dot, top.dot) || s.value === null || s.crdt !== true || crdtTypeOf(s.value) !== 'marker') continue;
-    const m = markerOf(s.value, s.crdt);
+    const m = sameDot(s.dot, top.dot) ? undefined : markerOf(s.value, s.crdt);
     if (m !== undefined && schemaEqual(m.schema, schema) && m.count > n) n = m.count;
   }
   return n;
@@ -482,7 +481,6 @@ function concurrentCount(state: Versioned, top: Sibling, schema: Schema): number
 function emptiedSeen(state: Versioned, schema: Schema): CausalContext | null {
   let seen: CausalContext | null = null;
   for (const s of state.siblings) {
-    if (s.value === null || s.crdt !== true || crdtTypeOf(s.value) !== 'marker') continue;
     const m = markerOf(s.value, s.crdt);
     if (m?.seen === undefined || m.count > 0 || !schemaEqual(m.schema, schema)) continue;
     seen = seen === null ? m.seen : seen.merge(m.seen);
@@ -1114,7 +1112,9 @@ export class DynamoReplica {
             // update supersedes every local sibling, so the view's rewritten bodies never persist.
             // An emptied list with rows added concurrently is a list (INCR on it: WRONGTYPE).
             applyTyped(
-              this.shownWithRows(req.key, local.expiredAsTombstones(req.ts.wallMs), false, req.op.type === 'incr'),
+              req.op.type === 'incr'
+                ? this.typeShown(req.key, local.expiredAsTombstones(req.ts.wallMs))
+                : this.shownWithRows(req.key, local.expiredAsTombstones(req.ts.wallMs)),
               this.config.actorId,
               req.op,
               req.ts,
@@ -1176,9 +1176,9 @@ export class DynamoReplica {
       heldBytes = this.onStored === undefined ? 0 : storedValueBytes(req.key, held.state, held.length);
       const local = held.state.expiredAsTombstones(req.ts.wallMs);
       // What the key shows here: an emptied marker with rows added concurrently is that collection.
-      // (For the type, also a concurrent marker counting elements: typeCheck.)
+      // (For the type, also a concurrent marker counting elements: typeShown.)
       const shown = this.shownWithRows(req.key, local);
-      const typed = this.shownWithRows(req.key, local, false, true);
+      const typed = this.typeShown(req.key, local, shown);
       const top = typed.chosen();
       const topMarker = top === undefined ? undefined : markerOf(top.value, top.crdt);
       if (top !== undefined && top.value !== null && topMarker === undefined && showsValue(top))
@@ -1275,11 +1275,11 @@ export class DynamoReplica {
   private applyEmptied(key: Uint8Array, held: Versioned, merged: Versioned): void {
     // PLANTED BUG (mutation 'store-emptied-removals-ignored'): an emptied marker removes nothing where it arrives.
     if (this.mutations.has('store-emptied-removals-ignored')) return;
-    for (const s of merged.siblings) {
-      if (s.value === null || s.crdt !== true || crdtTypeOf(s.value) !== 'marker') continue;
-      if (held.siblings.some((h) => sameDot(h.dot, s.dot))) continue;
-      const marker = markerOf(s.value, s.crdt);
+    const markers = merged.siblings.map((s) => markerOf(s.value, s.crdt));
+    for (const [i, s] of merged.siblings.entries()) {
+      const marker = markers[i];
       if (marker === undefined || marker.count > 0 || marker.seen === undefined) continue;
+      if (held.siblings.some((h) => sameDot(h.dot, s.dot))) continue;
       // Into the context too when no row is left here: a marker this replica writes later counts
       // those dots as seen (an emptying here hides no row that pop took elsewhere).
       // A replica holding no collection of the key makes one (its header alone, context `seen`):
@@ -1288,13 +1288,9 @@ export class DynamoReplica {
       // (a concurrent write of another type): this replica would answer row reads of that type
       // with a header of this one, refused, and a read through it timed out (a review of b51e945).
       // One of another schema is left as it is.
-      const other = merged.siblings.some((x) => {
-        const m = x.value === null || crdtTypeOf(x.value) !== 'marker' ? undefined : markerOf(x.value, x.crdt);
-        return m !== undefined && !schemaEqual(m.schema, marker.schema);
-      });
+      const other = markers.some((m) => m !== undefined && !schemaEqual(m.schema, marker.schema));
       const sc = this.collections.held(key) ?? (other ? undefined : this.collections.open(key, marker.schema, merged));
-      if (sc === undefined) continue;
-      if (sc instanceof BaristaError || !schemaEqual(sc.dc.header.schema, marker.schema)) continue;
+      if (sc === undefined || sc instanceof BaristaError || !schemaEqual(sc.dc.header.schema, marker.schema)) continue;
       if (marker.seen.countNotIn(sc.dc.header.context) > 0 || sc.dc.header.count > 0) applyChange(sc, marker.seen, []);
     }
   }
@@ -1311,14 +1307,11 @@ export class DynamoReplica {
    * A row the marker's write removed but this replica still holds (its removal not here yet) has
    * a dot it had seen, so it does not count.
    */
-  shownWithRows(key: Uint8Array, state: Versioned, walk = false, typeCheck = false): Versioned {
+  shownWithRows(key: Uint8Array, state: Versioned, walk = false): Versioned {
     if (this.config.collections !== 'rows') return state;
     const top = state.chosen();
-    // The tag first: a whole value (a counter) is not decoded for this.
-    if (top === undefined || top.value === null || top.crdt !== true || crdtTypeOf(top.value) !== 'marker')
-      return state;
-    const marker = markerOf(top.value, top.crdt);
-    if (marker === undefined || marker.count > 0 || marker.seen === undefined) return state;
+    const marker = top === undefined ? undefined : markerOf(top.value, top.crdt);
+    if (top === undefined || marker === undefined || marker.count > 0 || marker.seen === undefined) return state;
     // A walk (SCAN, KEYS, DBSIZE) meets every emptied key: its stored header's count first, so an
     // empty one opens no handle (each would push a used one out of dynamoOpenCollectionsCountMax).
     if (walk && (storedCollectionCount(this.store, key) ?? 0) === 0) return state;
@@ -1332,16 +1325,26 @@ export class DynamoReplica {
       count = memo?.dot === dot ? memo.count : held.rowsNotIn(marker.seen);
       if (memo?.dot !== dot) this.rowsNotSeen.set(held.header, { dot, count });
     }
-    if (count > 0) return state.withShown({ ...top, value: new CollectionMarker(marker.schema, count).encode() });
-    if (!typeCheck) return state;
-    // A write of another type (INCR) would take the key over: a concurrent marker of the schema
-    // counting elements (written where rows this replica lacks were added, unseen by the emptying)
-    // keeps it this type, WRONGTYPE rather than an acknowledged element lost (a review of b51e945:
-    // INCR through a replica lacking a list's rows took it over). Reads still show no key here.
-    // Conservative: a marker does not say which elements it counted, so this refuses also when
-    // the emptying removed them all, until a DEL, SET or push supersedes both (docs/COMPAT-REDIS.md).
+    if (count === 0) return state;
+    return state.withShown({ ...top, value: new CollectionMarker(marker.schema, count).encode() });
+  }
+
+  /**
+   * shownWithRows for a write of another type (INCR; a change of another schema), which would
+   * take the key over: a key still shown as emptied there, with a concurrent marker of its schema
+   * counting elements (written where rows this replica lacks were added, unseen by the emptying),
+   * is that type: WRONGTYPE rather than an acknowledged element lost (a review of b51e945: INCR
+   * through a replica lacking a list's rows took it over). Reads still show no key there.
+   * Conservative: a marker does not say which elements it counted, so this refuses also when the
+   * emptying removed them all, until a DEL, SET or push supersedes both (docs/COMPAT-REDIS.md).
+   */
+  private typeShown(key: Uint8Array, state: Versioned, shown = this.shownWithRows(key, state)): Versioned {
+    if (shown.shownCopy() !== undefined) return shown;
+    const top = state.chosen();
+    const marker = top === undefined ? undefined : markerOf(top.value, top.crdt);
+    if (top === undefined || marker === undefined || marker.count > 0 || marker.seen === undefined) return shown;
     const concurrent = concurrentCount(state, top, marker.schema);
-    if (concurrent === 0) return state;
+    if (concurrent === 0) return shown;
     return state.withShown({ ...top, value: new CollectionMarker(marker.schema, concurrent).encode() });
   }
 
@@ -2866,12 +2869,7 @@ export class DynamoReplica {
       /** Dead as an emptied marker (not past a deadline): rows here keep the key. */
       let emptied = false;
       for (const s of v.siblings) {
-        const empty =
-          s.value !== null &&
-          !isExpired(s, wallMs) &&
-          s.crdt === true &&
-          crdtTypeOf(s.value) === 'marker' &&
-          markerOf(s.value, s.crdt)?.count === 0;
+        const empty = s.value !== null && !isExpired(s, wallMs) && markerOf(s.value, s.crdt)?.count === 0;
         if (empty) emptied = true;
         const since =
           s.value === null ? s.ts.wallMs : isExpired(s, wallMs) ? s.expiresAtMs! : empty ? s.ts.wallMs : undefined;

@@ -51,6 +51,8 @@ export const MUTATION_NAMES = [
   'raft-hold-all-while-receiving',
   /** Raft driver: a snapshot's file starts in the same turn as the image's last slice (both held a loaded node's loop 27 ms). */
   'raft-snapshot-file-same-turn',
+  /** Raft driver: every node of a group snapshots at the full snapshotEveryEntries (no per-node share): all at the same index. */
+  'raft-snapshot-same-threshold',
   /** Dynamo rows layout: a read of every row takes the coordinating replica's rows without checking that the replicas read hold the same. */
   'store-whole-read-unchecked',
   /** Dynamo rows layout: a collection's every-row view kept decoded is answered even after the collection changed. */

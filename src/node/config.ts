@@ -34,6 +34,13 @@ const raftSchema = z.strictObject({
   requestTimeoutMs: z.number().int().min(10).max(600_000).default(defaultRaftTiming.requestTimeoutMs),
   pendingRequestsMax: z.number().int().min(1).max(1_000_000).default(defaultRaftTiming.pendingRequestsMax),
   snapshotEveryEntries: z.number().int().min(1).max(100_000_000).default(defaultRaftTiming.snapshotEveryEntries),
+  // Also a snapshot after this many bytes of applied entries (the log behind a snapshot is held in memory).
+  snapshotEveryBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024 * 1024)
+    .default(defaultRaftTiming.snapshotEveryBytes),
   snapshotRetainEntries: z.number().int().min(0).max(100_000_000).default(defaultRaftTiming.snapshotRetainEntries),
   // A snapshot this large or larger is restored at start-up in slices (src/raft/driver.ts).
   restoreInSlicesAtStartBytes: z

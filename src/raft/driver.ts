@@ -44,6 +44,7 @@ import type { Counter, Env, Gauge, Histogram, Labels, Metrics } from '../env/typ
 import { assert } from '../lib/assert.ts';
 import { BaristaError, LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
+import { fnv1a32 } from '../lib/hash.ts';
 import { MessageType } from '../lib/message-types.ts';
 import { decodeMessage, encodeMessage } from './codec.ts';
 import type { RaftGroupLink, RaftGroupRouter } from './group-router.ts';
@@ -136,8 +137,14 @@ export interface RaftDriverOptions {
   readonly requestTimeoutMs: number;
   /** Proposals, forwarded requests and reads waiting at once on this node. */
   readonly pendingRequestsMax: number;
-  /** Take a state-machine snapshot after this many applied entries. */
+  /**
+   * Take a state-machine snapshot after this many applied entries, or after `snapshotEveryBytes`
+   * of applied entry data, whichever comes first. Each node draws its next threshold between half
+   * and all of these (ZooKeeper's snapCount roll), so a group's nodes do not all take one at once.
+   */
   readonly snapshotEveryEntries: number;
+  /** See snapshotEveryEntries: bounds the memory the log holds behind the last snapshot. */
+  readonly snapshotEveryBytes?: number;
   /** Entries kept behind a snapshot so slightly-lagging followers need no snapshot transfer. */
   readonly snapshotRetainEntries: number;
   /**
@@ -183,7 +190,10 @@ export const defaultRaftTiming = {
   heartbeatTicks: 2,
   requestTimeoutMs: 5_000,
   pendingRequestsMax: limits.raftPendingRequestsMax,
-  snapshotEveryEntries: 10_000,
+  // etcd's --snapshot-count and ZooKeeper's snapCount (10,000 before 2026-12-06: at a 7k/s write
+  // load every node took one every 1.5 s, all at the same index).
+  snapshotEveryEntries: 100_000,
+  snapshotEveryBytes: 64 * 1024 * 1024,
   snapshotRetainEntries: 1_000,
   restoreInSlicesAtStartBytes: 4 * 1024 * 1024,
   snapshotWriteSliceBytes: 1024 * 1024,
@@ -268,12 +278,24 @@ export class RaftDriver {
   private processScheduled = false;
   private applied: number;
   private lastSnapshotIndex: number;
+  /** Entry data applied since start, and its value at lastSnapshotIndex (the byte trigger). */
+  private appliedBytes = 0;
+  private snapshotBytesMark = 0;
+  /** This node's share (1/2 to 1) of the snapshot thresholds, drawn per lastSnapshotIndex. */
+  private snapshotShare = 1;
+  private snapshotShareAt = -1;
   /** A snapshot being taken in slices (applies go on: the state machine keeps a frozen view), with the configuration of its index. */
   private slicing:
-    | { readonly index: number; readonly conf: ConfState; readonly step: () => Uint8Array | undefined }
+    | {
+        readonly index: number;
+        readonly conf: ConfState;
+        readonly step: () => Uint8Array | undefined;
+        /** appliedBytes at `index`. */
+        readonly bytes: number;
+      }
     | undefined;
   /** This node's snapshot file being written in slices. */
-  private saving: { readonly index: number; readonly save: SnapshotSave } | undefined;
+  private saving: { readonly index: number; readonly save: SnapshotSave; readonly bytes: number } | undefined;
   /**
    * A received snapshot being installed in slices (applies held until it is in); `held` are the
    * committed entries that came in the same Ready as the snapshot, applied once it is in.
@@ -924,6 +946,7 @@ export class RaftDriver {
     for (const e of entries) {
       const result = e.type === EntryType.Normal ? this.options.stateMachine.apply(e.index, e.data) : undefined;
       this.applied = e.index;
+      this.appliedBytes += e.data.byteLength;
       this.observer?.applied(e);
       this.settle(e.index, e.term, result);
     }
@@ -991,6 +1014,7 @@ export class RaftDriver {
   private restored(index: number): void {
     this.applied = index;
     this.lastSnapshotIndex = index;
+    this.snapshotBytesMark = this.appliedBytes;
     this.observer?.restored(index);
     // Our proposals at or below the snapshot were applied (or not) elsewhere: we cannot know.
     for (const [i, p] of this.proposals) {
@@ -1298,10 +1322,30 @@ export class RaftDriver {
     }
   }
 
+  /**
+   * Entries or bytes applied since the last snapshot reached this node's share of the thresholds.
+   * The share is drawn from a hash of the node and the last snapshot's index, between 1/2 and 1
+   * (ZooKeeper rolls its snapCount the same way): every node of a group applies the same entries,
+   * and with one threshold they all took their snapshot at the same index, each slowing its
+   * writes at the same moment.
+   */
+  private snapshotDue(): boolean {
+    if (this.snapshotShareAt !== this.lastSnapshotIndex) {
+      this.snapshotShareAt = this.lastSnapshotIndex;
+      this.snapshotShare = 0.5 + fnv1a32(`${this.env.nodeId}/${this.lastSnapshotIndex}`) / 2 ** 33;
+      // PLANTED BUG (mutation 'raft-snapshot-same-threshold'): every node at the full threshold.
+      if (this.env.mutations.has('raft-snapshot-same-threshold')) this.snapshotShare = 1;
+    }
+    const entries = Math.max(1, Math.floor(this.options.snapshotEveryEntries * this.snapshotShare));
+    if (this.applied - this.lastSnapshotIndex >= entries) return true;
+    const bytesMax = this.options.snapshotEveryBytes ?? defaultRaftTiming.snapshotEveryBytes;
+    return this.appliedBytes - this.snapshotBytesMark >= bytesMax * this.snapshotShare;
+  }
+
   private maybeSnapshot(): void {
     if (this.slicing !== undefined || this.saving !== undefined || this.restoring !== undefined) return;
     if (this.receiving !== undefined) return;
-    if (this.applied - this.lastSnapshotIndex < this.options.snapshotEveryEntries) return;
+    if (!this.snapshotDue()) return;
     // Before it is re-added, a rejoining node's view of the configuration starts from `[]`, not
     // the cluster's bootstrap config: a snapshot taken now would record a wrong ConfState.
     if (this.withholdVotes) return;
@@ -1310,13 +1354,13 @@ export class RaftDriver {
     // slices, and a membership change applied meanwhile prunes the core's record of this one.
     const conf = this.core.confStateAt(this.applied);
     if (sm.snapshotInSlices === undefined) {
-      this.saveSnapshot(this.applied, conf, sm.snapshot());
+      this.saveSnapshot(this.applied, conf, sm.snapshot(), this.appliedBytes);
       return;
     }
     // Snapshot in slices: the state machine's stepper describes the state at this index (a frozen
     // view, copy on write), and one slice runs per turn of the event loop, between which the node
     // handles its peers and clients and goes on applying: nothing waits for the snapshot.
-    const slicing = { index: this.applied, conf, step: sm.snapshotInSlices() };
+    const slicing = { index: this.applied, conf, step: sm.snapshotInSlices(), bytes: this.appliedBytes };
     this.slicing = slicing;
     this.sliceSnapshot(slicing);
   }
@@ -1338,13 +1382,13 @@ export class RaftDriver {
     if (this.env.mutations.has('raft-snapshot-file-same-turn')) {
       // PLANTED BUG (mutation 'raft-snapshot-file-same-turn'): the file's first slice in this turn.
       this.slicing = undefined;
-      this.saveSnapshot(slicing.index, slicing.conf, image);
+      this.saveSnapshot(slicing.index, slicing.conf, image, slicing.bytes);
       return;
     }
     this.env.timers.after(1, () => {
       if (this.slicing !== slicing || this.stopped) return;
       this.slicing = undefined;
-      this.saveSnapshot(slicing.index, slicing.conf, image);
+      this.saveSnapshot(slicing.index, slicing.conf, image, slicing.bytes);
     });
   }
 
@@ -1360,15 +1404,15 @@ export class RaftDriver {
    * apart, while the node goes on; a file of one slice in this turn, as before), then compacts the
    * log behind it.
    */
-  private saveSnapshot(index: number, conf: ConfState, image: Uint8Array): void {
+  private saveSnapshot(index: number, conf: ConfState, image: Uint8Array, bytes: number): void {
     const storage = this.options.storage;
     if (storage.createSnapshotInSlices === undefined) {
       storage.createSnapshot(index, conf, image);
-      this.snapshotSaved(index);
+      this.snapshotSaved(index, bytes);
       return;
     }
     const sliceBytes = this.options.snapshotWriteSliceBytes ?? defaultRaftTiming.snapshotWriteSliceBytes;
-    const saving = { index, save: storage.createSnapshotInSlices(index, conf, image, sliceBytes) };
+    const saving = { index, save: storage.createSnapshotInSlices(index, conf, image, sliceBytes), bytes };
     this.saving = saving;
     this.saveSlice(saving);
   }
@@ -1389,15 +1433,16 @@ export class RaftDriver {
       return;
     }
     this.saving = undefined;
-    this.snapshotSaved(saving.index);
+    this.snapshotSaved(saving.index, saving.bytes);
   }
 
-  private snapshotSaved(index: number): void {
+  private snapshotSaved(index: number, bytes: number): void {
     const storage = this.options.storage;
     const compactTo = index - this.options.snapshotRetainEntries;
     if (compactTo >= storage.firstIndex()) storage.compact(compactTo);
     storage.sync();
     this.lastSnapshotIndex = index;
+    this.snapshotBytesMark = bytes;
     this.env.metrics.counter('raft_snapshots_total', 'State-machine snapshots taken').inc();
   }
 }

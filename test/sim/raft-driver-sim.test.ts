@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkHistory } from '../../src/check/index.ts';
 import { HistoryRecorder } from '../../src/check/recorder.ts';
+import type { Env } from '../../src/env/types.ts';
 import { limits } from '../../src/lib/limits.ts';
 import { mutationsFrom } from '../../src/lib/mutations.ts';
 import { MessageRouter } from '../../src/lib/router.ts';
@@ -430,6 +431,34 @@ class MemoryPersistence extends MemoryRaftStorage implements RaftPersistence {
   sync(): void {}
 }
 
+/** A bare driver of group 'kv' over `storage`, the default timing with `raft` over it. */
+function bareDriver(
+  env: Env,
+  router: MessageRouter,
+  storage: RaftPersistence,
+  incarnation: number,
+  raft: { readonly [K in keyof typeof defaultRaftTiming]?: number } = {},
+): RaftDriver {
+  return new RaftDriver(env, new RaftGroupRouter(router, env.transport), {
+    ...defaultRaftTiming,
+    ...raft,
+    group: 'kv',
+    incarnation,
+    voters: ids,
+    storage,
+    stateMachine: new KvStateMachine(defaultKvOptions),
+  });
+}
+
+function bareLeader(sim: Simulation<RaftDriver>): string {
+  const leader = (): string | undefined => ids.find((id) => sim.instance(id)?.core.role === 'leader');
+  assert.ok(
+    sim.runUntilCondition(() => leader() !== undefined, 10_000),
+    'a leader',
+  );
+  return leader()!;
+}
+
 test('a wiped follower is re-replicated without a probe storm, and the leader counts and logs it', () => {
   const storages = new Map<string, MemoryPersistence>();
   const starts = new Map<string, number>();
@@ -443,22 +472,10 @@ test('a wiped follower is re-replicated without a probe storm, and the leader co
       env.transport.onMessage(router.dispatch);
       const incarnation = (starts.get(env.nodeId) ?? 0) + 1;
       starts.set(env.nodeId, incarnation);
-      return new RaftDriver(env, new RaftGroupRouter(router, env.transport), {
-        ...defaultRaftTiming,
-        group: 'kv',
-        incarnation,
-        voters: ids,
-        storage,
-        stateMachine: new KvStateMachine(defaultKvOptions),
-      });
+      return bareDriver(env, router, storage, incarnation);
     },
   });
-  const leader = (): string | undefined => ids.find((id) => sim.instance(id)?.core.role === 'leader');
-  assert.ok(
-    sim.runUntilCondition(() => leader() !== undefined, 10_000),
-    'a leader',
-  );
-  const x = leader()!;
+  const x = bareLeader(sim);
   let done = 0;
   for (let i = 0; i < 20; i++) sim.instance(x)!.submit(put(`before${i}`), (o) => void (o.ok && done++));
   assert.ok(
@@ -482,4 +499,92 @@ test('a wiped follower is re-replicated without a probe storm, and the leader co
   assert.equal(sim.metrics(x).value('raft_follower_regressions_total'), 1);
   const warnings = sim.logs.records().filter((r) => r.node === x && r.msg.startsWith('raft: follower lost entries'));
   assert.equal(warnings.length, 1);
+});
+
+// Snapshot thresholds (src/raft/driver.ts snapshotDue): each node takes its snapshot after its own
+// share (1/2 to 1) of snapshotEveryEntries, so a group's nodes do not all snapshot at one index,
+// and after snapshotEveryBytes of applied entry data whatever the count (the log behind a snapshot
+// is held in memory). Bare drivers over in-memory storage; puts proposed one after another.
+function snapshotRun(
+  seed: string,
+  raft: { snapshotEveryEntries: number; snapshotEveryBytes?: number },
+  puts: number,
+  valueBytes: number,
+  mutations: readonly string[] = [],
+): { firstSnapshot: Map<string, number>; applied: number } {
+  const sim = new Simulation<RaftDriver>({
+    seed,
+    nodes: ids,
+    mutations: mutationsFrom(mutations),
+    program: (env) => {
+      const router = new MessageRouter(env.metrics, env.transport, env.log, env.clock);
+      env.transport.onMessage(router.dispatch);
+      return bareDriver(env, router, new MemoryPersistence(), 1, { snapshotRetainEntries: 10, ...raft });
+    },
+  });
+  const x = bareLeader(sim);
+  const firstSnapshot = new Map<string, number>();
+  const value = new Uint8Array(valueBytes).fill(7);
+  for (let i = 0; i < puts; i++) {
+    let answered = false;
+    const command = encodeCommand({
+      kind: 'request',
+      proposedAtMs: 0,
+      sessionId: 0,
+      seq: 0,
+      request: { op: 'put', key: new TextEncoder().encode(`k${i}`), value },
+    });
+    sim.instance(x)!.submit(command, (o) => {
+      assert.ok(o.ok, JSON.stringify(o));
+      answered = true;
+    });
+    assert.ok(
+      sim.runUntilCondition(() => {
+        for (const id of ids) {
+          const index = sim.instance(id)!.snapshotIndex;
+          if (index > 0 && !firstSnapshot.has(id)) firstSnapshot.set(id, index);
+        }
+        return answered;
+      }, 5_000),
+      `put ${i} answered`,
+    );
+  }
+  sim.runFor(500);
+  for (const id of ids) {
+    const index = sim.instance(id)!.snapshotIndex;
+    if (index > 0 && !firstSnapshot.has(id)) firstSnapshot.set(id, index);
+  }
+  return { firstSnapshot, applied: sim.instance(x)!.appliedIndex };
+}
+
+test('snapshots: each node takes its first after its own share of snapshotEveryEntries, not all at one index', (t) => {
+  const every = 200;
+  const { firstSnapshot } = snapshotRun('snap-share', { snapshotEveryEntries: every }, 260, 8);
+  assert.equal(firstSnapshot.size, 3, `every node took a snapshot: ${JSON.stringify([...firstSnapshot])}`);
+  for (const [id, index] of firstSnapshot) {
+    // A follower applies a few entries per Ready (the commit index comes with the next Append).
+    assert.ok(index >= every / 2 && index <= every + 5, `${id} at ${index}`);
+  }
+  assert.ok(new Set(firstSnapshot.values()).size >= 2, `indexes ${JSON.stringify([...firstSnapshot])}`);
+  // Negative control: the planted bug gives every node the full threshold, and they take it together.
+  const same = snapshotRun('snap-share', { snapshotEveryEntries: every }, 260, 8, ['raft-snapshot-same-threshold']);
+  const indexes = [...same.firstSnapshot.values()];
+  assert.equal(indexes.length, 3);
+  assert.ok(
+    indexes.every((i) => i >= every && i <= every + 5),
+    `with the planted bug every node at the full threshold: ${indexes}`,
+  );
+  t.diagnostic(JSON.stringify({ shares: [...firstSnapshot], same: indexes }));
+});
+
+test('snapshots: after snapshotEveryBytes of applied entry data, however few the entries', (t) => {
+  const raft = { snapshotEveryEntries: 100_000, snapshotEveryBytes: 16 * 1024 };
+  const { firstSnapshot } = snapshotRun('snap-bytes', raft, 40, 1024);
+  assert.equal(firstSnapshot.size, 3, `every node took a snapshot: ${JSON.stringify([...firstSnapshot])}`);
+  // 1 KiB values: a share of 8-16 KiB is 8-16 entries (each a little over 1 KiB), past the first few.
+  for (const [id, index] of firstSnapshot) assert.ok(index >= 8 && index <= 20, `${id} at ${index}`);
+  // Negative control: the default byte bound (64 MiB) takes none for the same 40 entries.
+  const none = snapshotRun('snap-bytes', { snapshotEveryEntries: 100_000 }, 40, 1024);
+  assert.equal(none.firstSnapshot.size, 0);
+  t.diagnostic(JSON.stringify([...firstSnapshot]));
 });

@@ -21,6 +21,7 @@ import { TcpTransport } from '../net/tcp-transport.ts';
 import { FileDisk } from '../storage/file-disk.ts';
 import { AdminServer, type Readiness } from './admin.ts';
 import { loadNodeConfig, type NodeConfig } from './config.ts';
+import { ProcessMetrics } from './process-metrics.ts';
 import { NodeServices } from './services.ts';
 
 export interface RunningNode {
@@ -112,7 +113,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     return abandon(err);
   }
   const startedMs = realClock.monotonicMs();
-  const memory = metrics.gauge('process_resident_memory_bytes', 'Resident set size');
+  const processMetrics = new ProcessMetrics(metrics);
   const admin = new AdminServer(
     {
       ready: readinessProbe((done) => services.ready(done)),
@@ -124,7 +125,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       }),
       routes: services.adminRoutes(),
       metricsText: () => {
-        memory.set(process.memoryUsage.rss());
+        processMetrics.refresh();
         return renderPrometheus(metrics);
       },
     },
@@ -133,6 +134,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   try {
     await admin.listen(config.host, config.ports['admin']!);
   } catch (err) {
+    processMetrics.stop();
     return abandon(err);
   }
   log.info({ ports: config.ports, pid: process.pid }, 'node: ready');
@@ -151,6 +153,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       await clientListeners.close();
       await admin.close();
       await transport.close();
+      processMetrics.stop();
       log.info({}, 'node: stopped');
     },
   };

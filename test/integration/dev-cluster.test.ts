@@ -148,6 +148,9 @@ describe('barista dev: a real 3-node cluster', () => {
       'membership_incarnation',
       'clock_offset_ms',
       'process_resident_memory_bytes',
+      'process_heap_used_bytes',
+      'process_event_loop_delay_ms',
+      'process_event_loop_utilization',
     ]) {
       assert.ok(names.has(name), `missing ${name} in /metrics`);
     }

@@ -37,7 +37,7 @@
 //  - retention removes only whole sealed segments, oldest first, so the remaining segments start
 //    at a seq without gaps.
 //
-// Preallocation (option preallocateBytesMax; off by default, the Raft WAL may turn it on): an fdatasync after an append
+// Preallocation (option preallocateBytesMax; off by default, the Raft WAL turns it on): an fdatasync after an append
 // that grew the file must also journal the new size, which on ext4 is a second write and flush per
 // sync (measured: docs/BENCHMARKS.md, raft). So the open segment is grown ahead of its writes with
 // zeros (a truncate that extends it: a hole, no data written) by as much as it holds, 4 KiB to

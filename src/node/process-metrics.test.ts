@@ -1,0 +1,63 @@
+// ProcessMetrics on this process's own event loop: a callback that holds the loop shows as a
+// delay at least that long at the next scrape, and none is left over after it; a busy loop reads
+// as utilization near 1, an idle one near 0; collections are observed per kind.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { GaugeInstrument, MetricsRegistry } from '../metrics/registry.ts';
+import { LogLinearHistogram } from '../metrics/histogram.ts';
+import { eventLoopDelayResolutionMs, ProcessMetrics } from './process-metrics.ts';
+
+const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function holdLoop(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // the loop is held: no timer runs
+  }
+}
+
+test('a callback holding the loop shows as its delay and its utilization at the next scrape', async (t) => {
+  const metrics = new MetricsRegistry();
+  const pm = new ProcessMetrics(metrics);
+  t.after(() => pm.stop());
+  const value = (name: string, labels?: Record<string, string>): number => {
+    const g = metrics.find(name, labels);
+    assert.ok(g instanceof GaugeInstrument, `gauge ${name}`);
+    return g.value;
+  };
+  await tick(3 * eventLoopDelayResolutionMs); // the sampler has run
+  pm.refresh();
+  await tick(3 * eventLoopDelayResolutionMs);
+  holdLoop(120);
+  await tick(3 * eventLoopDelayResolutionMs);
+  pm.refresh();
+  const longest = value('process_event_loop_delay_ms', { quantile: '1' });
+  assert.ok(longest >= 100, `a 120 ms hold read as ${longest} ms`);
+  assert.ok(value('process_event_loop_utilization') > 0.5, `${value('process_event_loop_utilization')}`);
+  assert.ok(value('process_resident_memory_bytes') > 0);
+  assert.ok(value('process_heap_used_bytes') > 0);
+  // The window starts again at each scrape: idle since, nothing near the hold is left.
+  await tick(8 * eventLoopDelayResolutionMs);
+  pm.refresh();
+  const after = value('process_event_loop_delay_ms', { quantile: '1' });
+  assert.ok(after < 100, `after the hold's window: ${after} ms`);
+  assert.ok(value('process_event_loop_utilization') < 0.5, `${value('process_event_loop_utilization')}`);
+});
+
+test('garbage collections are observed per kind', async (t) => {
+  const metrics = new MetricsRegistry();
+  const pm = new ProcessMetrics(metrics);
+  t.after(() => pm.stop());
+  const count = (): number => {
+    const h = metrics.find('process_gc_pause_ms', { kind: 'minor' });
+    return h instanceof LogLinearHistogram ? h.count : 0;
+  };
+  let keep: unknown[] = [];
+  // Young-generation garbage until a scavenge is reported (entries arrive asynchronously).
+  for (let round = 0; round < 200 && count() === 0; round++) {
+    keep = Array.from({ length: 50_000 }, (_, i) => ({ i, s: `x${i}` }));
+    await tick(1);
+  }
+  assert.ok(keep.length > 0);
+  assert.ok(count() > 0, 'a minor collection observed');
+});

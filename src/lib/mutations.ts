@@ -53,6 +53,8 @@ export const MUTATION_NAMES = [
   'raft-snapshot-file-same-turn',
   /** Raft driver: every node of a group snapshots at the full snapshotEveryEntries (no per-node share): all at the same index. */
   'raft-snapshot-same-threshold',
+  /** Raft driver: after a snapshot, snapshotRetainEntries are kept behind it whatever their bytes. */
+  'raft-snapshot-retain-count-only',
   /** Dynamo rows layout: a read of every row takes the coordinating replica's rows without checking that the replicas read hold the same. */
   'store-whole-read-unchecked',
   /** Dynamo rows layout: a collection's every-row view kept decoded is answered even after the collection changed. */

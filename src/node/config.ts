@@ -27,13 +27,20 @@ const id = z
 
 const peerSchema = z.strictObject({ id, host: z.string().min(1).default('127.0.0.1'), port });
 
+const halfLog = z
+  .number()
+  .int()
+  .max(limits.raftLogEntriesMax / 2);
+
 const raftSchema = z.strictObject({
   tickMs: z.number().int().min(1).max(10_000).default(defaultRaftTiming.tickMs),
   electionTimeoutTicks: z.number().int().min(2).max(1_000).default(defaultRaftTiming.electionTimeoutTicks),
   heartbeatTicks: z.number().int().min(1).max(1_000).default(defaultRaftTiming.heartbeatTicks),
   requestTimeoutMs: z.number().int().min(10).max(600_000).default(defaultRaftTiming.requestTimeoutMs),
   pendingRequestsMax: z.number().int().min(1).max(1_000_000).default(defaultRaftTiming.pendingRequestsMax),
-  snapshotEveryEntries: z.number().int().min(1).max(100_000_000).default(defaultRaftTiming.snapshotEveryEntries),
+  // This and snapshotRetainEntries within half the log's bound (raftLogEntriesMax): the entries
+  // since a snapshot and those kept behind it are held at once, and an append past it stops the node.
+  snapshotEveryEntries: halfLog.min(1).default(defaultRaftTiming.snapshotEveryEntries),
   // Also a snapshot after this many bytes of applied entries (the log behind a snapshot is held in memory).
   snapshotEveryBytes: z
     .number()
@@ -41,7 +48,7 @@ const raftSchema = z.strictObject({
     .min(1024)
     .max(16 * 1024 * 1024 * 1024)
     .default(defaultRaftTiming.snapshotEveryBytes),
-  snapshotRetainEntries: z.number().int().min(0).max(100_000_000).default(defaultRaftTiming.snapshotRetainEntries),
+  snapshotRetainEntries: halfLog.min(0).default(defaultRaftTiming.snapshotRetainEntries),
   // A snapshot this large or larger is restored at start-up in slices (src/raft/driver.ts).
   restoreInSlicesAtStartBytes: z
     .number()

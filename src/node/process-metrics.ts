@@ -6,19 +6,25 @@
 // usually has its cause in these (issue 9's c=64 p99 was the snapshots' slices and collections).
 //
 // Gauges are refreshed at each scrape (refresh()) and describe the time since the previous one:
-// the loop's delay percentiles (monitorEventLoopDelay, sampled every
-// `eventLoopDelayResolutionMs`) and its utilization (the share of wall time spent running
+// the loop's delay percentiles (monitorEventLoopDelay times the gaps between its samples, one
+// every `eventLoopDelayResolutionMs`; that interval is taken off, so an idle loop reads ~0) and
+// its utilization (the share of wall time spent running
 // callbacks rather than waiting in the poll). Collections are observed as they happen into one
 // histogram per kind.
 
-import { monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks';
 import type { Gauge, Histogram, Metrics } from '../env/types.ts';
 
 /** The loop-delay sampler's timer: a late run of it by this much is measurable. */
 export const eventLoopDelayResolutionMs = 10;
 
-/** perf_hooks' gc entry kinds (constants.NODE_PERFORMANCE_GC_*). */
-const GC_KINDS: Readonly<Record<number, string>> = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weakcb' };
+/** perf_hooks' gc entry kinds. */
+const GC_KINDS: Readonly<Record<number, string>> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+};
 
 export class ProcessMetrics {
   private readonly delay = monitorEventLoopDelay({ resolution: eventLoopDelayResolutionMs });
@@ -70,11 +76,13 @@ export class ProcessMetrics {
     const memory = process.memoryUsage();
     this.gauges.rss.set(memory.rss);
     this.gauges.heap.set(memory.heapUsed);
-    // Nanoseconds; with no sample yet the histogram answers its initial extremes, so 0 then.
+    // Gaps between samples in nanoseconds, less the sampling interval; with no sample yet the
+    // histogram answers its initial extremes, so 0 then.
     const samples = this.delay.count > 0;
-    this.gauges.p50.set(samples ? this.delay.percentile(50) / 1e6 : 0);
-    this.gauges.p99.set(samples ? this.delay.percentile(99) / 1e6 : 0);
-    this.gauges.max.set(samples ? this.delay.max / 1e6 : 0);
+    const late = (ns: number) => (samples ? Math.max(0, ns / 1e6 - eventLoopDelayResolutionMs) : 0);
+    this.gauges.p50.set(late(this.delay.percentile(50)));
+    this.gauges.p99.set(late(this.delay.percentile(99)));
+    this.gauges.max.set(late(this.delay.max));
     this.delay.reset();
     const now = performance.eventLoopUtilization();
     this.gauges.busy.set(performance.eventLoopUtilization(now, this.utilization).utilization);

@@ -51,7 +51,7 @@ export interface ServicesConfig {
   readonly dataDir?: string;
   /** Client protocol ports by name (the services' declared protocols). */
   readonly ports?: Readonly<Record<string, number>>;
-  /** The WALs' preallocation step (absent: walDefaults; the simulator's cluster passes 0). */
+  /** The WALs' preallocation step (absent: walDefaults, preallocating; 0 turns it off). */
   readonly walPreallocateBytesMax?: number;
   /** Each service's config section, under the service's name (absent: the schema's defaults). */
   readonly [service: string]: unknown;

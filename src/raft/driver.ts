@@ -143,7 +143,10 @@ export interface RaftDriverOptions {
    * and all of these (ZooKeeper's snapCount roll), so a group's nodes do not all take one at once.
    */
   readonly snapshotEveryEntries: number;
-  /** See snapshotEveryEntries: bounds the memory the log holds behind the last snapshot. */
+  /**
+   * See snapshotEveryEntries. With the entries kept behind a snapshot bounded by it too (besides
+   * snapshotRetainEntries), the log held in memory stays within about twice it.
+   */
   readonly snapshotEveryBytes?: number;
   /** Entries kept behind a snapshot so slightly-lagging followers need no snapshot transfer. */
   readonly snapshotRetainEntries: number;
@@ -1332,7 +1335,8 @@ export class RaftDriver {
   private snapshotDue(): boolean {
     if (this.snapshotShareAt !== this.lastSnapshotIndex) {
       this.snapshotShareAt = this.lastSnapshotIndex;
-      this.snapshotShare = 0.5 + fnv1a32(`${this.env.nodeId}/${this.lastSnapshotIndex}`) / 2 ** 33;
+      const key = `${this.env.nodeId}/${this.options.group}/${this.lastSnapshotIndex}`;
+      this.snapshotShare = 0.5 + fnv1a32(key) / 2 ** 33;
       // PLANTED BUG (mutation 'raft-snapshot-same-threshold'): every node at the full threshold.
       if (this.env.mutations.has('raft-snapshot-same-threshold')) this.snapshotShare = 1;
     }
@@ -1438,7 +1442,17 @@ export class RaftDriver {
 
   private snapshotSaved(index: number, bytes: number): void {
     const storage = this.options.storage;
-    const compactTo = index - this.options.snapshotRetainEntries;
+    // Entries kept behind the snapshot (for followers slightly behind): snapshotRetainEntries, and
+    // at most snapshotEveryBytes of them, so the log held in memory stays within about twice it.
+    let compactTo = index - this.options.snapshotRetainEntries;
+    const bytesMax = this.options.snapshotEveryBytes ?? defaultRaftTiming.snapshotEveryBytes;
+    let kept = 0;
+    // PLANTED BUG (mutation 'raft-snapshot-retain-count-only'): no byte bound on what is kept.
+    const retainBytes = this.env.mutations.has('raft-snapshot-retain-count-only') ? Number.POSITIVE_INFINITY : bytesMax;
+    for (let i = index; i > compactTo && i >= storage.firstIndex(); i--) {
+      kept += storage.entryAt(i)?.data.byteLength ?? 0;
+      if (kept > retainBytes) compactTo = i;
+    }
     if (compactTo >= storage.firstIndex()) storage.compact(compactTo);
     storage.sync();
     this.lastSnapshotIndex = index;

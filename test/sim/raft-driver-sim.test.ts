@@ -503,29 +503,55 @@ test('a wiped follower is re-replicated without a probe storm, and the leader co
 
 // Snapshot thresholds (src/raft/driver.ts snapshotDue): each node takes its snapshot after its own
 // share (1/2 to 1) of snapshotEveryEntries, so a group's nodes do not all snapshot at one index,
-// and after snapshotEveryBytes of applied entry data whatever the count (the log behind a snapshot
-// is held in memory). Bare drivers over in-memory storage; puts proposed one after another.
+// and after snapshotEveryBytes of applied entry data whatever the count; the entries kept behind a
+// snapshot are bounded by it too, so the log held in memory stays within about twice it. Bare
+// drivers over in-memory storage; puts proposed one after another.
+interface SnapshotEvent {
+  readonly index: number;
+  /** Taken by the node itself (raft_snapshots_total), not received from the leader. */
+  readonly own: boolean;
+}
+
 function snapshotRun(
   seed: string,
-  raft: { snapshotEveryEntries: number; snapshotEveryBytes?: number },
+  raft: { snapshotEveryEntries: number; snapshotEveryBytes?: number; snapshotRetainEntries?: number },
   puts: number,
   valueBytes: number,
-  mutations: readonly string[] = [],
-): { firstSnapshot: Map<string, number>; applied: number } {
+  o: { mutations?: readonly string[]; isolateFollower?: readonly [from: number, until: number] } = {},
+): { events: Map<string, SnapshotEvent[]>; logBytesMax: Map<string, number>; isolated: string | undefined } {
+  const storages = new Map<string, MemoryPersistence>();
   const sim = new Simulation<RaftDriver>({
     seed,
     nodes: ids,
-    mutations: mutationsFrom(mutations),
+    mutations: mutationsFrom(o.mutations ?? []),
     program: (env) => {
       const router = new MessageRouter(env.metrics, env.transport, env.log, env.clock);
       env.transport.onMessage(router.dispatch);
-      return bareDriver(env, router, new MemoryPersistence(), 1, { snapshotRetainEntries: 10, ...raft });
+      const storage = new MemoryPersistence();
+      storages.set(env.nodeId, storage);
+      return bareDriver(env, router, storage, 1, { snapshotRetainEntries: 10, ...raft });
     },
   });
   const x = bareLeader(sim);
-  const firstSnapshot = new Map<string, number>();
+  const isolated = o.isolateFollower !== undefined ? ids.find((id) => id !== x) : undefined;
+  let cut: { heal(): void } | undefined;
+  const events = new Map<string, SnapshotEvent[]>(ids.map((id) => [id, []]));
+  const seen = new Map<string, { own: number; index: number }>(ids.map((id) => [id, { own: 0, index: 0 }]));
+  const logBytesMax = new Map<string, number>(ids.map((id) => [id, 0]));
+  const watch = (): void => {
+    for (const id of ids) {
+      const own = sim.metrics(id).value('raft_snapshots_total', { group: 'kv' });
+      const index = sim.instance(id)!.snapshotIndex;
+      const last = seen.get(id)!;
+      if (own > last.own) events.get(id)!.push({ index, own: true });
+      else if (index !== last.index) events.get(id)!.push({ index, own: false });
+      seen.set(id, { own, index });
+    }
+  };
   const value = new Uint8Array(valueBytes).fill(7);
   for (let i = 0; i < puts; i++) {
+    if (i === o.isolateFollower?.[0]) cut = sim.network.isolate(isolated!);
+    if (i === o.isolateFollower?.[1]) cut?.heal();
     let answered = false;
     const command = encodeCommand({
       kind: 'request',
@@ -534,57 +560,103 @@ function snapshotRun(
       seq: 0,
       request: { op: 'put', key: new TextEncoder().encode(`k${i}`), value },
     });
-    sim.instance(x)!.submit(command, (o) => {
-      assert.ok(o.ok, JSON.stringify(o));
+    sim.instance(x)!.submit(command, (outcome) => {
+      assert.ok(outcome.ok, JSON.stringify(outcome));
       answered = true;
     });
     assert.ok(
       sim.runUntilCondition(() => {
-        for (const id of ids) {
-          const index = sim.instance(id)!.snapshotIndex;
-          if (index > 0 && !firstSnapshot.has(id)) firstSnapshot.set(id, index);
-        }
+        watch();
         return answered;
       }, 5_000),
       `put ${i} answered`,
     );
+    for (const id of ids) {
+      const st = storages.get(id)!;
+      let bytes = 0;
+      for (let index = st.firstIndex(); index <= st.lastIndex(); index++)
+        bytes += st.entryAt(index)?.data.byteLength ?? 0;
+      logBytesMax.set(id, Math.max(logBytesMax.get(id)!, bytes));
+    }
   }
-  sim.runFor(500);
-  for (const id of ids) {
-    const index = sim.instance(id)!.snapshotIndex;
-    if (index > 0 && !firstSnapshot.has(id)) firstSnapshot.set(id, index);
-  }
-  return { firstSnapshot, applied: sim.instance(x)!.appliedIndex };
+  sim.runUntilCondition(() => {
+    watch();
+    return false;
+  }, 500);
+  return { events, logBytesMax, isolated };
 }
 
-test('snapshots: each node takes its first after its own share of snapshotEveryEntries, not all at one index', (t) => {
-  const every = 200;
-  const { firstSnapshot } = snapshotRun('snap-share', { snapshotEveryEntries: every }, 260, 8);
-  assert.equal(firstSnapshot.size, 3, `every node took a snapshot: ${JSON.stringify([...firstSnapshot])}`);
-  for (const [id, index] of firstSnapshot) {
-    // A follower applies a few entries per Ready (the commit index comes with the next Append).
-    assert.ok(index >= every / 2 && index <= every + 5, `${id} at ${index}`);
+/** Entries between each snapshot a node took itself and the snapshot (its own or received) before it. */
+function ownGaps(events: readonly SnapshotEvent[]): number[] {
+  const gaps: number[] = [];
+  let previous = 0;
+  for (const e of events) {
+    if (e.own) gaps.push(e.index - previous);
+    previous = e.index;
   }
-  assert.ok(new Set(firstSnapshot.values()).size >= 2, `indexes ${JSON.stringify([...firstSnapshot])}`);
+  return gaps;
+}
+
+test('snapshots: each node takes each after its own share of snapshotEveryEntries, not all at one index', (t) => {
+  const every = 200;
+  const { events } = snapshotRun('snap-share', { snapshotEveryEntries: every }, 460, 8);
+  const first = ids.map((id) => events.get(id)![0]?.index);
+  for (const id of ids) {
+    const gaps = ownGaps(events.get(id)!);
+    assert.ok(gaps.length >= 2, `${id} took ${gaps.length} snapshots`);
+    // A follower applies a few entries per Ready (the commit index comes with the next Append).
+    for (const gap of gaps) assert.ok(gap >= every / 2 && gap <= every + 5, `${id}: gaps ${gaps}`);
+  }
+  assert.ok(new Set(first).size >= 2, `first snapshots at ${first}`);
   // Negative control: the planted bug gives every node the full threshold, and they take it together.
-  const same = snapshotRun('snap-share', { snapshotEveryEntries: every }, 260, 8, ['raft-snapshot-same-threshold']);
-  const indexes = [...same.firstSnapshot.values()];
-  assert.equal(indexes.length, 3);
+  const same = snapshotRun('snap-share', { snapshotEveryEntries: every }, 260, 8, {
+    mutations: ['raft-snapshot-same-threshold'],
+  });
+  const indexes = ids.map((id) => same.events.get(id)![0]?.index ?? 0);
   assert.ok(
     indexes.every((i) => i >= every && i <= every + 5),
     `with the planted bug every node at the full threshold: ${indexes}`,
   );
-  t.diagnostic(JSON.stringify({ shares: [...firstSnapshot], same: indexes }));
+  t.diagnostic(JSON.stringify({ shares: ids.map((id) => ownGaps(events.get(id)!)), same: indexes }));
 });
 
-test('snapshots: after snapshotEveryBytes of applied entry data, however few the entries', (t) => {
+test('snapshots: after snapshotEveryBytes of applied entry data, however few the entries, and the log held stays within twice it', (t) => {
+  const bytes = 16 * 1024;
+  // 1 KiB values (each entry a little over 1 KiB): a share of 8-16 KiB is 7-16 entries.
+  const raft = { snapshotEveryEntries: 100_000, snapshotEveryBytes: bytes, snapshotRetainEntries: 1_000 };
+  const { events, logBytesMax } = snapshotRun('snap-bytes', raft, 80, 1024);
+  for (const id of ids) {
+    const gaps = ownGaps(events.get(id)!);
+    assert.ok(gaps.length >= 4, `${id} took ${gaps.length} snapshots`);
+    for (const gap of gaps) assert.ok(gap >= 6 && gap <= 17, `${id}: gaps ${gaps}`);
+    // Kept behind a snapshot: at most `bytes` whatever snapshotRetainEntries says; since: at most `bytes`.
+    assert.ok(logBytesMax.get(id)! <= 2 * bytes + 2048, `${id} held ${logBytesMax.get(id)} bytes of log`);
+  }
+  // Negative controls: the default byte bound (64 MiB) takes no snapshot for the same 80 entries;
+  // keeping snapshotRetainEntries behind a snapshot whatever their bytes (the planted bug) holds more.
+  const none = snapshotRun('snap-bytes', { snapshotEveryEntries: 100_000 }, 80, 1024);
+  assert.deepEqual(
+    ids.map((id) => none.events.get(id)!.length),
+    [0, 0, 0],
+  );
+  const kept = snapshotRun('snap-bytes', raft, 80, 1024, { mutations: ['raft-snapshot-retain-count-only'] });
+  assert.ok(
+    ids.some((id) => kept.logBytesMax.get(id)! > 2 * bytes + 2048),
+    `retained by count only: ${[...kept.logBytesMax]}`,
+  );
+  t.diagnostic(JSON.stringify({ gaps: ids.map((id) => ownGaps(events.get(id)!)), logBytesMax: [...logBytesMax] }));
+});
+
+test("snapshots: a follower that installed the leader's snapshot counts its bytes from there", (t) => {
   const raft = { snapshotEveryEntries: 100_000, snapshotEveryBytes: 16 * 1024 };
-  const { firstSnapshot } = snapshotRun('snap-bytes', raft, 40, 1024);
-  assert.equal(firstSnapshot.size, 3, `every node took a snapshot: ${JSON.stringify([...firstSnapshot])}`);
-  // 1 KiB values: a share of 8-16 KiB is 8-16 entries (each a little over 1 KiB), past the first few.
-  for (const [id, index] of firstSnapshot) assert.ok(index >= 8 && index <= 20, `${id} at ${index}`);
-  // Negative control: the default byte bound (64 MiB) takes none for the same 40 entries.
-  const none = snapshotRun('snap-bytes', { snapshotEveryEntries: 100_000 }, 40, 1024);
-  assert.equal(none.firstSnapshot.size, 0);
-  t.diagnostic(JSON.stringify([...firstSnapshot]));
+  const { events, isolated } = snapshotRun('snap-received', raft, 90, 1024, { isolateFollower: [25, 60] });
+  const own = events.get(isolated!)!;
+  assert.ok(
+    own.some((e) => !e.own),
+    `the cut-off follower installed a snapshot: ${JSON.stringify(own)}`,
+  );
+  const gaps = ownGaps(own);
+  assert.ok(gaps.length >= 1, `it took its own after: ${JSON.stringify(own)}`);
+  for (const gap of gaps) assert.ok(gap >= 6 && gap <= 17, `${isolated}: ${JSON.stringify(own)}`);
+  t.diagnostic(JSON.stringify(own));
 });

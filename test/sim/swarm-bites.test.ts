@@ -24,7 +24,8 @@ import { catches, runSwarmSeed, type SwarmSeedReport } from '../../src/node/sim-
  * change to that class cannot move them again: snapshot-read-once 27 -> 74, wal-read-error-as-eof
  * 6 -> 9, raft-append-truncates-suffix 8 -> 12, membership-ignore-stale-notice 523 -> 699.
  * Snapshots at each node's own share and WAL preallocation on (session 35) moved two more:
- * wal-trust-torn-tail by misdirected-write 10 -> 1250, wal-read-error-as-eof 9 -> 15.
+ * wal-trust-torn-tail by misdirected-write 10 -> 1250, wal-read-error-as-eof 9 -> 15,
+ * wal-repair-skip-truncate 15 -> 34.
  * `exposedBy`: the fault class that exposes the bug; the same seed with that class left out of
  * its mix (the other classes draw the same) passes with the bug planted.
  */
@@ -38,7 +39,7 @@ const CAUGHT: ReadonlyArray<{ mutation: Mutation; seed: string; invariant: RegEx
   { mutation: 'kv-time-from-contacted-node', seed: '2', invariant: /^session-expiry$/ },
   { mutation: 'raft-timeout-definite', seed: '19', invariant: /^linearizability$/, exposedBy: 'loss' },
   { mutation: 'kv-log-clock-wall-delta', seed: '39', invariant: /^session-expiry$/ },
-  { mutation: 'wal-repair-skip-truncate', seed: '15', invariant: /^exception$/ },
+  { mutation: 'wal-repair-skip-truncate', seed: '34', invariant: /^exception$/ },
   // Rot on one disk: the mutated recovery cuts a rotten synced record as a torn tail instead of
   // refusing (which would have had the operator wipe and rejoin the node); raft-safety's
   // durability check sees the restarted node below the hard state it had synced.

@@ -312,7 +312,10 @@ export class RaftDriver {
   private receiving: { readonly rd: Ready; readonly save: { step(): boolean } } | undefined;
   private stopped = false;
   private readonly timer;
-  private readonly gauges: Record<'term' | 'role' | 'commit' | 'applied' | 'pending' | 'inflightBytes', Gauge>;
+  private readonly gauges: Record<
+    'term' | 'role' | 'commit' | 'applied' | 'pending' | 'inflightBytes' | 'logEntries' | 'bytesSinceSnapshot',
+    Gauge
+  >;
   private readonly syncLatency: Histogram;
   private readonly commitLatency: Histogram;
   /** Write-path stage timings (src/raft/write-stages.ts). */
@@ -410,6 +413,11 @@ export class RaftDriver {
       inflightBytes: m.gauge(
         'raft_inflight_append_bytes',
         'Leader: entry bytes sent to followers and not yet acknowledged',
+      ),
+      logEntries: m.gauge('raft_log_entries', 'Entries the log holds in memory (behind and after the last snapshot)'),
+      bytesSinceSnapshot: m.gauge(
+        'raft_applied_bytes_since_snapshot',
+        'Entry data applied since the last snapshot (a snapshot follows at snapshotEveryBytes)',
       ),
     };
     this.regressionsTotal = m.counter(
@@ -732,6 +740,9 @@ export class RaftDriver {
     this.gauges.commit.set(this.core.commitIndex);
     this.gauges.applied.set(this.applied);
     this.gauges.pending.set(this.pendingCount());
+    const storage = this.options.storage;
+    this.gauges.logEntries.set(Math.max(0, storage.lastIndex() - storage.firstIndex() + 1));
+    this.gauges.bytesSinceSnapshot.set(this.appliedBytes - this.snapshotBytesMark);
     let inflight = 0;
     if (this.core.role === 'leader') {
       const conf = this.core.config;

@@ -518,7 +518,13 @@ function snapshotRun(
   puts: number,
   valueBytes: number,
   o: { mutations?: readonly string[]; isolateFollower?: readonly [from: number, until: number] } = {},
-): { events: Map<string, SnapshotEvent[]>; logBytesMax: Map<string, number>; isolated: string | undefined } {
+): {
+  events: Map<string, SnapshotEvent[]>;
+  logBytesMax: Map<string, number>;
+  isolated: string | undefined;
+  /** Each node's raft_log_entries and raft_applied_bytes_since_snapshot gauges at the end, and its log's length. */
+  gauges: Map<string, { entries: number; bytesSince: number; held: number }>;
+} {
   const storages = new Map<string, MemoryPersistence>();
   const sim = new Simulation<RaftDriver>({
     seed,
@@ -583,7 +589,21 @@ function snapshotRun(
     watch();
     return false;
   }, 500);
-  return { events, logBytesMax, isolated };
+  const gauges = new Map(
+    ids.map((id) => {
+      const m = sim.metrics(id);
+      const st = storages.get(id)!;
+      return [
+        id,
+        {
+          entries: m.value('raft_log_entries', { group: 'kv' }),
+          bytesSince: m.value('raft_applied_bytes_since_snapshot', { group: 'kv' }),
+          held: st.lastIndex() - st.firstIndex() + 1,
+        },
+      ];
+    }),
+  );
+  return { events, logBytesMax, isolated, gauges };
 }
 
 /** Entries between each snapshot a node took itself and the snapshot (its own or received) before it. */
@@ -624,14 +644,22 @@ test('snapshots: after snapshotEveryBytes of applied entry data, however few the
   const bytes = 16 * 1024;
   // 1 KiB values (each entry a little over 1 KiB): a share of 8-16 KiB is 7-16 entries.
   const raft = { snapshotEveryEntries: 100_000, snapshotEveryBytes: bytes, snapshotRetainEntries: 1_000 };
-  const { events, logBytesMax } = snapshotRun('snap-bytes', raft, 80, 1024);
+  const { events, logBytesMax, gauges } = snapshotRun('snap-bytes', raft, 80, 1024);
   for (const id of ids) {
     const gaps = ownGaps(events.get(id)!);
     assert.ok(gaps.length >= 4, `${id} took ${gaps.length} snapshots`);
     for (const gap of gaps) assert.ok(gap >= 6 && gap <= 17, `${id}: gaps ${gaps}`);
     // Kept behind a snapshot: at most `bytes` whatever snapshotRetainEntries says; since: at most `bytes`.
     assert.ok(logBytesMax.get(id)! <= 2 * bytes + 2048, `${id} held ${logBytesMax.get(id)} bytes of log`);
+    // The gauges say so too: the log's entries, and the bytes toward the next snapshot (under its bound).
+    const g = gauges.get(id)!;
+    assert.equal(g.entries, g.held, `${id}: ${JSON.stringify(g)}`);
+    assert.ok(g.entries > 0 && g.bytesSince >= 0 && g.bytesSince < bytes, `${id}: ${JSON.stringify(g)}`);
   }
+  assert.ok(
+    ids.some((id) => gauges.get(id)!.bytesSince > 0),
+    `bytes toward the next snapshot: ${JSON.stringify([...gauges])}`,
+  );
   // Negative controls: the default byte bound (64 MiB) takes no snapshot for the same 80 entries;
   // keeping snapshotRetainEntries behind a snapshot whatever their bytes (the planted bug) holds more.
   const none = snapshotRun('snap-bytes', { snapshotEveryEntries: 100_000 }, 80, 1024);

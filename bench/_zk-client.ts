@@ -38,3 +38,13 @@ export async function zkConnect(connectString: string): Promise<ZkClient> {
   }
   return client;
 }
+
+/**
+ * The port of the server the session is on (the client picked it from the connect string), from
+ * the client's socket (node-zookeeper-client keeps it on its connection manager); undefined if it
+ * is not connected.
+ */
+export function connectedPort(client: ZkClient): number | undefined {
+  const manager = (client as unknown as { connectionManager?: { socket?: { remotePort?: number } } }).connectionManager;
+  return manager?.socket?.remotePort;
+}

@@ -25,7 +25,7 @@ import { fourLetter, startZooKeeper, type ZkCluster, zookeeperUnavailable } from
 import { until } from '../test/integration/helpers.ts';
 import { type CaseResult, closedLoop, type DevCluster, f, median, startDevCluster } from './_load.ts';
 import { machineLine } from './_machine.ts';
-import { CreateMode, type ZkClient, zkCall, zkConnect } from './_zk-client.ts';
+import { CreateMode, connectedPort, type ZkClient, zkCall, zkConnect } from './_zk-client.ts';
 
 const PHASES = ['create', 'setData', 'getData', 'delete'] as const;
 type Phase = (typeof PHASES)[number];
@@ -70,7 +70,11 @@ async function cycle(
   return out;
 }
 
-/** One session: `warm` znodes through the phases (unmeasured), then `n`, measured. */
+/**
+ * One session: `warm` znodes through the phases (unmeasured), then `n`, measured. `on`: the role
+ * of the server the session landed on (the client picks one at random; on a follower every write
+ * takes one more hop, so at c=1 the placement moves a round's write rates, on both systems).
+ */
 async function runOnce(
   sys: System,
   dir: string,
@@ -78,11 +82,14 @@ async function runOnce(
   warm: number,
   concurrency: number,
   value: Buffer,
-): Promise<Record<Phase, CaseResult>> {
+): Promise<{ results: Record<Phase, CaseResult>; on: string }> {
   const client = await zkConnect(sys.connectString);
   try {
+    const port = connectedPort(client);
+    const mode = port === undefined ? '' : await fourLetter(port, 'srvr').catch(() => '');
+    const on = /Mode: (\w+)/.exec(mode)?.[1] ?? 'unknown';
     if (warm > 0) await cycle(client, `${dir}-warm`, warm, concurrency, [], value);
-    return await cycle(client, dir, n, concurrency, sys.pids, value);
+    return { results: await cycle(client, dir, n, concurrency, sys.pids, value), on };
   } finally {
     client.close();
   }
@@ -174,11 +181,11 @@ export default async function main(argv: string[]): Promise<void> {
       };
       for (let round = 0; round < rounds; round++) {
         const order = round % 2 === 0 ? [zkSys, ours] : [ours, zkSys];
-        const got = new Map<string, Record<Phase, CaseResult>>();
+        const got = new Map<string, { results: Record<Phase, CaseResult>; on: string }>();
         for (const sys of order)
           got.set(sys.name, await runOnce(sys, `${ROOT}/c${c}-r${round}`, count, warm, c, value));
-        const z = got.get('ZooKeeper')!;
-        const o = got.get('Baristas')!;
+        const z = got.get('ZooKeeper')!.results;
+        const o = got.get('Baristas')!.results;
         for (const phase of PHASES) {
           const a = z[phase];
           const b = o[phase];
@@ -188,8 +195,9 @@ export default async function main(argv: string[]): Promise<void> {
           rows.push(row);
           console.log(row + errorsNote('ZooKeeper', a) + errorsNote('Baristas', b));
         }
+        const placement = `sessions on: ZooKeeper ${got.get('ZooKeeper')!.on}, Baristas ${got.get('Baristas')!.on}`;
         console.log(
-          `  c=${c} round ${round + 1} order ${order.map((s) => s.name).join(' then ')}; load average ${loadavg()
+          `  c=${c} round ${round + 1} order ${order.map((s) => s.name).join(' then ')}; ${placement}; load average ${loadavg()
             .map((x) => x.toFixed(2))
             .join(' ')}`,
         );

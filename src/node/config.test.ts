@@ -61,6 +61,16 @@ test('errors name the bad field', () => {
   assert.equal(fieldOf({ ...good, membership: { typo: 1 } }), 'membership');
   const { peers: _omit, ...noPeers } = good;
   assert.equal(fieldOf(noPeers), 'peers');
+  // The log holds the entries since a snapshot and those kept behind it: together within half its bound.
+  assert.equal(
+    fieldOf({ ...good, raft: { snapshotEveryEntries: 400_000, snapshotRetainEntries: 200_000 } }),
+    'raft.snapshotEveryEntries',
+  );
+  assert.equal(
+    validateNodeConfig({ ...good, raft: { snapshotEveryEntries: 400_000, snapshotRetainEntries: 100_000 } }).raft
+      .snapshotEveryEntries,
+    400_000,
+  );
 });
 
 test('unknown keys are listed in the message', () => {

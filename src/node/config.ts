@@ -32,43 +32,51 @@ const halfLog = z
   .int()
   .max(limits.raftLogEntriesMax / 2);
 
-const raftSchema = z.strictObject({
-  tickMs: z.number().int().min(1).max(10_000).default(defaultRaftTiming.tickMs),
-  electionTimeoutTicks: z.number().int().min(2).max(1_000).default(defaultRaftTiming.electionTimeoutTicks),
-  heartbeatTicks: z.number().int().min(1).max(1_000).default(defaultRaftTiming.heartbeatTicks),
-  requestTimeoutMs: z.number().int().min(10).max(600_000).default(defaultRaftTiming.requestTimeoutMs),
-  pendingRequestsMax: z.number().int().min(1).max(1_000_000).default(defaultRaftTiming.pendingRequestsMax),
-  // This and snapshotRetainEntries within half the log's bound (raftLogEntriesMax): the entries
-  // since a snapshot and those kept behind it are held at once, and an append past it stops the node.
-  snapshotEveryEntries: halfLog.min(1).default(defaultRaftTiming.snapshotEveryEntries),
-  // Also a snapshot after this many bytes of applied entries (the log behind a snapshot is held in memory).
-  snapshotEveryBytes: z
-    .number()
-    .int()
-    .min(1024)
-    .max(16 * 1024 * 1024 * 1024)
-    .default(defaultRaftTiming.snapshotEveryBytes),
-  snapshotRetainEntries: halfLog.min(0).default(defaultRaftTiming.snapshotRetainEntries),
-  // A snapshot this large or larger is restored at start-up in slices (src/raft/driver.ts).
-  restoreInSlicesAtStartBytes: z
-    .number()
-    .int()
-    .min(0)
-    .max(Number.MAX_SAFE_INTEGER)
-    .default(defaultRaftTiming.restoreInSlicesAtStartBytes),
-  // This node's snapshot file is written this many bytes (then synced) per turn (src/raft/driver.ts).
-  snapshotWriteSliceBytes: z
-    .number()
-    .int()
-    .min(512)
-    .max(1024 * 1024 * 1024)
-    .default(defaultRaftTiming.snapshotWriteSliceBytes),
-  // Linearizable reads: 'safe' = ReadIndex (a heartbeat round per read batch); 'lease' = no round
-  // trip while the leader's lease holds, CORRECT ONLY if no node's clock rate is off by more than
-  // leaseClockDriftRateMax (every node must use the same mode). See src/raft/README.md.
-  readOnly: z.enum(['safe', 'lease']).default('safe'),
-  leaseClockDriftRateMax: z.number().min(0).max(0.25).default(defaultRaftTiming.leaseClockDriftRateMax),
-});
+const raftSchema = z
+  .strictObject({
+    tickMs: z.number().int().min(1).max(10_000).default(defaultRaftTiming.tickMs),
+    electionTimeoutTicks: z.number().int().min(2).max(1_000).default(defaultRaftTiming.electionTimeoutTicks),
+    heartbeatTicks: z.number().int().min(1).max(1_000).default(defaultRaftTiming.heartbeatTicks),
+    requestTimeoutMs: z.number().int().min(10).max(600_000).default(defaultRaftTiming.requestTimeoutMs),
+    pendingRequestsMax: z.number().int().min(1).max(1_000_000).default(defaultRaftTiming.pendingRequestsMax),
+    // This and snapshotRetainEntries together within half the log's bound (raftLogEntriesMax, the
+    // refine below): the entries since a snapshot and those kept behind it are held at once, and an
+    // append past the bound stops the node.
+    snapshotEveryEntries: halfLog.min(1).default(defaultRaftTiming.snapshotEveryEntries),
+    // Also a snapshot after this many bytes of applied entries (the log behind a snapshot is held in memory).
+    snapshotEveryBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(16 * 1024 * 1024 * 1024)
+      .default(defaultRaftTiming.snapshotEveryBytes),
+    snapshotRetainEntries: halfLog.min(0).default(defaultRaftTiming.snapshotRetainEntries),
+    // A snapshot this large or larger is restored at start-up in slices (src/raft/driver.ts).
+    restoreInSlicesAtStartBytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(Number.MAX_SAFE_INTEGER)
+      .default(defaultRaftTiming.restoreInSlicesAtStartBytes),
+    // This node's snapshot file is written this many bytes (then synced) per turn (src/raft/driver.ts).
+    snapshotWriteSliceBytes: z
+      .number()
+      .int()
+      .min(512)
+      .max(1024 * 1024 * 1024)
+      .default(defaultRaftTiming.snapshotWriteSliceBytes),
+    // Linearizable reads: 'safe' = ReadIndex (a heartbeat round per read batch); 'lease' = no round
+    // trip while the leader's lease holds, CORRECT ONLY if no node's clock rate is off by more than
+    // leaseClockDriftRateMax (every node must use the same mode). See src/raft/README.md.
+    readOnly: z.enum(['safe', 'lease']).default('safe'),
+    leaseClockDriftRateMax: z.number().min(0).max(0.25).default(defaultRaftTiming.leaseClockDriftRateMax),
+  })
+  .refine((r) => r.snapshotEveryEntries + r.snapshotRetainEntries <= limits.raftLogEntriesMax / 2, {
+    // The log also holds what is applied while a snapshot is taken in slices, and what is not yet
+    // applied: half of its bound is left for them.
+    message: `snapshotEveryEntries + snapshotRetainEntries must be at most ${limits.raftLogEntriesMax / 2}`,
+    path: ['snapshotEveryEntries'],
+  });
 
 /** The platform's ports; services add theirs by protocol name. */
 const PLATFORM_PORTS = ['peer', 'admin'] as const;

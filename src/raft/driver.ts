@@ -145,7 +145,8 @@ export interface RaftDriverOptions {
   readonly snapshotEveryEntries: number;
   /**
    * See snapshotEveryEntries. With the entries kept behind a snapshot bounded by it too (besides
-   * snapshotRetainEntries), the log held in memory stays within about twice it.
+   * snapshotRetainEntries), the log held in memory stays within about twice it, plus what is
+   * applied while a snapshot is being taken in slices.
    */
   readonly snapshotEveryBytes?: number;
   /** Entries kept behind a snapshot so slightly-lagging followers need no snapshot transfer. */
@@ -417,7 +418,7 @@ export class RaftDriver {
       logEntries: m.gauge('raft_log_entries', 'Entries the log holds in memory (behind and after the last snapshot)'),
       bytesSinceSnapshot: m.gauge(
         'raft_applied_bytes_since_snapshot',
-        'Entry data applied since the last snapshot (a snapshot follows at snapshotEveryBytes)',
+        "Entry data applied since the last snapshot (one follows at this node's share, 1/2 to 1, of snapshotEveryBytes)",
       ),
     };
     this.regressionsTotal = m.counter(

@@ -522,8 +522,11 @@ function snapshotRun(
   events: Map<string, SnapshotEvent[]>;
   logBytesMax: Map<string, number>;
   isolated: string | undefined;
-  /** Each node's raft_log_entries and raft_applied_bytes_since_snapshot gauges at the end, and its log's length. */
-  gauges: Map<string, { entries: number; bytesSince: number; held: number }>;
+  /**
+   * At the end, per node: its raft_log_entries and raft_applied_bytes_since_snapshot gauges, the
+   * entries its log holds (counted index by index), and the bytes of those at or below its snapshot.
+   */
+  gauges: Map<string, { entries: number; bytesSince: number; held: number; behindBytes: number }>;
 } {
   const storages = new Map<string, MemoryPersistence>();
   const sim = new Simulation<RaftDriver>({
@@ -593,12 +596,22 @@ function snapshotRun(
     ids.map((id) => {
       const m = sim.metrics(id);
       const st = storages.get(id)!;
+      const snapshotIndex = sim.instance(id)!.snapshotIndex;
+      let held = 0;
+      let behindBytes = 0;
+      for (let index = 1; index <= st.lastIndex(); index++) {
+        const e = st.entryAt(index);
+        if (e === undefined) continue;
+        held++;
+        if (index <= snapshotIndex) behindBytes += e.data.byteLength;
+      }
       return [
         id,
         {
           entries: m.value('raft_log_entries', { group: 'kv' }),
           bytesSince: m.value('raft_applied_bytes_since_snapshot', { group: 'kv' }),
-          held: st.lastIndex() - st.firstIndex() + 1,
+          held,
+          behindBytes,
         },
       ];
     }),
@@ -655,6 +668,8 @@ test('snapshots: after snapshotEveryBytes of applied entry data, however few the
     const g = gauges.get(id)!;
     assert.equal(g.entries, g.held, `${id}: ${JSON.stringify(g)}`);
     assert.ok(g.entries > 0 && g.bytesSince >= 0 && g.bytesSince < bytes, `${id}: ${JSON.stringify(g)}`);
+    // Kept behind the last snapshot: as many entries as fit in `bytes` (each ~1 KiB), not fewer, not more.
+    assert.ok(g.behindBytes <= bytes && g.behindBytes > bytes - 1536, `${id}: ${JSON.stringify(g)}`);
   }
   assert.ok(
     ids.some((id) => gauges.get(id)!.bytesSince > 0),

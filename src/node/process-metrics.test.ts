@@ -35,7 +35,8 @@ test('a callback holding the loop shows as its delay and its utilization at the 
   pm.refresh();
   const longest = value('process_event_loop_delay_ms', { quantile: '1' });
   assert.ok(longest >= 100 && longest < 1_000, `a 120 ms hold read as ${longest} ms`);
-  assert.ok(value('process_event_loop_utilization') > 0.5, `${value('process_event_loop_utilization')}`);
+  // 120 ms busy in a window of ~180 (more when a loaded machine stretches the waits).
+  assert.ok(value('process_event_loop_utilization') > 0.3, `${value('process_event_loop_utilization')}`);
   assert.ok(value('process_resident_memory_bytes') > 0);
   assert.ok(value('process_heap_used_bytes') > 0);
   // The window starts again at each scrape: idle since, nothing near the hold is left.
@@ -43,10 +44,11 @@ test('a callback holding the loop shows as its delay and its utilization at the 
   pm.refresh();
   const after = value('process_event_loop_delay_ms', { quantile: '1' });
   assert.ok(after < 100, `after the hold's window: ${after} ms`);
-  // The sampling interval is not counted as lateness: an idle loop's median is near 0, not 10 ms.
+  // The sampling interval is not counted as lateness: a sample never comes sooner than it, so
+  // counted in, even an idle loop's median would read at least 10 ms.
   const median = value('process_event_loop_delay_ms', { quantile: '0.5' });
-  assert.ok(median < eventLoopDelayResolutionMs / 2, `an idle loop's median delay: ${median} ms`);
-  assert.ok(value('process_event_loop_utilization') < 0.5, `${value('process_event_loop_utilization')}`);
+  assert.ok(median < eventLoopDelayResolutionMs, `an idle loop's median delay: ${median} ms`);
+  assert.ok(value('process_event_loop_utilization') < 0.2, `${value('process_event_loop_utilization')}`);
 });
 
 test('garbage collections are observed per kind', async (t) => {

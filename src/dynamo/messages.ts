@@ -118,6 +118,7 @@ import { Versioned } from './versions.ts';
 import { type Schema, schemaEqual } from '../crdt/causal.ts';
 import { decodeCrdt } from '../crdt/crdt.ts';
 import { CollectionMarker } from '../crdt/marker.ts';
+import { markerOf } from './replica-rows.ts';
 import type { CollectionCrdt, DecomposedDelta } from '../crdt/decomposed.ts';
 import {
   type DecodedMessage,
@@ -508,8 +509,8 @@ function writeRequest(w: ByteWriter, r: ClientRequest): void {
 
 function writeResult(w: ByteWriter, r: ClientResult): void {
   const copy = r.ok ? r.state.shownCopy() : undefined;
-  const shown = copy?.value === undefined || copy.value === null ? undefined : decodeCrdt(copy.value);
-  if (shown instanceof CollectionMarker && shown.count > 0) {
+  const shown = copy === undefined ? undefined : markerOf(copy.value, copy.crdt);
+  if (shown !== undefined && shown.count > 0) {
     // An emptied collection shown by the answering replica's rows (replica.ts shownWithRows): the
     // count it shows, which the stored siblings do not say, before the result itself (a plain
     // state or a collection view: RENAMENX through a node that is no replica read the emptied
@@ -898,10 +899,8 @@ function readResult(r: ByteReader, shownAllowed = true): ClientResult {
     const inner = readResult(r, false);
     if (!inner.ok) malformed('a shown count before an error');
     const top = inner.state.chosen();
-    const marker =
-      top?.value === undefined || top.value === null || top.crdt !== true ? undefined : decodeCrdt(top.value);
-    if (!(marker instanceof CollectionMarker) || marker.count !== 0)
-      malformed('a shown count whose state shows no emptied collection');
+    const marker = top === undefined ? undefined : markerOf(top.value, top.crdt);
+    if (marker === undefined || marker.count !== 0) malformed('a shown count whose state shows no emptied collection');
     const state = inner.state.withShown({ ...top!, value: new CollectionMarker(marker.schema, count).encode() });
     return { ...inner, state };
   }

@@ -282,24 +282,22 @@ export class RaftDriver {
   private processScheduled = false;
   private applied: number;
   private lastSnapshotIndex: number;
-  /** Entry data applied since start, and its value at lastSnapshotIndex (the byte trigger). */
+  /**
+   * Entry data applied since start; its value at lastSnapshotIndex (the byte trigger's mark); its
+   * value at the index of the snapshot of our own being taken (one at a time), the next mark.
+   */
   private appliedBytes = 0;
   private snapshotBytesMark = 0;
+  private snapshotTakenBytes = 0;
   /** This node's share (1/2 to 1) of the snapshot thresholds, drawn per lastSnapshotIndex. */
   private snapshotShare = 1;
   private snapshotShareAt = -1;
   /** A snapshot being taken in slices (applies go on: the state machine keeps a frozen view), with the configuration of its index. */
   private slicing:
-    | {
-        readonly index: number;
-        readonly conf: ConfState;
-        readonly step: () => Uint8Array | undefined;
-        /** appliedBytes at `index`. */
-        readonly bytes: number;
-      }
+    | { readonly index: number; readonly conf: ConfState; readonly step: () => Uint8Array | undefined }
     | undefined;
   /** This node's snapshot file being written in slices. */
-  private saving: { readonly index: number; readonly save: SnapshotSave; readonly bytes: number } | undefined;
+  private saving: { readonly index: number; readonly save: SnapshotSave } | undefined;
   /**
    * A received snapshot being installed in slices (applies held until it is in); `held` are the
    * committed entries that came in the same Ready as the snapshot, applied once it is in.
@@ -1339,7 +1337,7 @@ export class RaftDriver {
 
   /**
    * Entries or bytes applied since the last snapshot reached this node's share of the thresholds.
-   * The share is drawn from a hash of the node and the last snapshot's index, between 1/2 and 1
+   * The share is drawn from a hash of the node, the group and the last snapshot's index, between 1/2 and 1
    * (ZooKeeper rolls its snapCount the same way): every node of a group applies the same entries,
    * and with one threshold they all took their snapshot at the same index, each slowing its
    * writes at the same moment.
@@ -1354,8 +1352,11 @@ export class RaftDriver {
     }
     const entries = Math.max(1, Math.floor(this.options.snapshotEveryEntries * this.snapshotShare));
     if (this.applied - this.lastSnapshotIndex >= entries) return true;
-    const bytesMax = this.options.snapshotEveryBytes ?? defaultRaftTiming.snapshotEveryBytes;
-    return this.appliedBytes - this.snapshotBytesMark >= bytesMax * this.snapshotShare;
+    return this.appliedBytes - this.snapshotBytesMark >= this.snapshotEveryBytes * this.snapshotShare;
+  }
+
+  private get snapshotEveryBytes(): number {
+    return this.options.snapshotEveryBytes ?? defaultRaftTiming.snapshotEveryBytes;
   }
 
   private maybeSnapshot(): void {
@@ -1369,14 +1370,15 @@ export class RaftDriver {
     // The configuration as of this index, read now: applies go on while a snapshot is taken in
     // slices, and a membership change applied meanwhile prunes the core's record of this one.
     const conf = this.core.confStateAt(this.applied);
+    this.snapshotTakenBytes = this.appliedBytes;
     if (sm.snapshotInSlices === undefined) {
-      this.saveSnapshot(this.applied, conf, sm.snapshot(), this.appliedBytes);
+      this.saveSnapshot(this.applied, conf, sm.snapshot());
       return;
     }
     // Snapshot in slices: the state machine's stepper describes the state at this index (a frozen
     // view, copy on write), and one slice runs per turn of the event loop, between which the node
     // handles its peers and clients and goes on applying: nothing waits for the snapshot.
-    const slicing = { index: this.applied, conf, step: sm.snapshotInSlices(), bytes: this.appliedBytes };
+    const slicing = { index: this.applied, conf, step: sm.snapshotInSlices() };
     this.slicing = slicing;
     this.sliceSnapshot(slicing);
   }
@@ -1398,13 +1400,13 @@ export class RaftDriver {
     if (this.env.mutations.has('raft-snapshot-file-same-turn')) {
       // PLANTED BUG (mutation 'raft-snapshot-file-same-turn'): the file's first slice in this turn.
       this.slicing = undefined;
-      this.saveSnapshot(slicing.index, slicing.conf, image, slicing.bytes);
+      this.saveSnapshot(slicing.index, slicing.conf, image);
       return;
     }
     this.env.timers.after(1, () => {
       if (this.slicing !== slicing || this.stopped) return;
       this.slicing = undefined;
-      this.saveSnapshot(slicing.index, slicing.conf, image, slicing.bytes);
+      this.saveSnapshot(slicing.index, slicing.conf, image);
     });
   }
 
@@ -1420,15 +1422,15 @@ export class RaftDriver {
    * apart, while the node goes on; a file of one slice in this turn, as before), then compacts the
    * log behind it.
    */
-  private saveSnapshot(index: number, conf: ConfState, image: Uint8Array, bytes: number): void {
+  private saveSnapshot(index: number, conf: ConfState, image: Uint8Array): void {
     const storage = this.options.storage;
     if (storage.createSnapshotInSlices === undefined) {
       storage.createSnapshot(index, conf, image);
-      this.snapshotSaved(index, bytes);
+      this.snapshotSaved(index);
       return;
     }
     const sliceBytes = this.options.snapshotWriteSliceBytes ?? defaultRaftTiming.snapshotWriteSliceBytes;
-    const saving = { index, save: storage.createSnapshotInSlices(index, conf, image, sliceBytes), bytes };
+    const saving = { index, save: storage.createSnapshotInSlices(index, conf, image, sliceBytes) };
     this.saving = saving;
     this.saveSlice(saving);
   }
@@ -1449,18 +1451,19 @@ export class RaftDriver {
       return;
     }
     this.saving = undefined;
-    this.snapshotSaved(saving.index, saving.bytes);
+    this.snapshotSaved(saving.index);
   }
 
-  private snapshotSaved(index: number, bytes: number): void {
+  private snapshotSaved(index: number): void {
     const storage = this.options.storage;
     // Entries kept behind the snapshot (for followers slightly behind): snapshotRetainEntries, and
     // at most snapshotEveryBytes of them, so the log held in memory stays within about twice it.
     let compactTo = index - this.options.snapshotRetainEntries;
-    const bytesMax = this.options.snapshotEveryBytes ?? defaultRaftTiming.snapshotEveryBytes;
     let kept = 0;
     // PLANTED BUG (mutation 'raft-snapshot-retain-count-only'): no byte bound on what is kept.
-    const retainBytes = this.env.mutations.has('raft-snapshot-retain-count-only') ? Number.POSITIVE_INFINITY : bytesMax;
+    const retainBytes = this.env.mutations.has('raft-snapshot-retain-count-only')
+      ? Number.POSITIVE_INFINITY
+      : this.snapshotEveryBytes;
     for (let i = index; i > compactTo && i >= storage.firstIndex(); i--) {
       kept += storage.entryAt(i)?.data.byteLength ?? 0;
       if (kept > retainBytes) compactTo = i;
@@ -1468,7 +1471,7 @@ export class RaftDriver {
     if (compactTo >= storage.firstIndex()) storage.compact(compactTo);
     storage.sync();
     this.lastSnapshotIndex = index;
-    this.snapshotBytesMark = bytes;
+    this.snapshotBytesMark = this.snapshotTakenBytes;
     this.env.metrics.counter('raft_snapshots_total', 'State-machine snapshots taken').inc();
   }
 }

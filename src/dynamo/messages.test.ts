@@ -532,3 +532,43 @@ test('broken rules have stable codes', () => {
   assert.ok(back.type === 'forwardReply' && back.result.ok && back.result.collection?.count === 2);
   assert.ok(back.result.state.shownCopy() !== undefined);
 });
+
+test('a change message carries a delta for each element one command may change, and no more', () => {
+  // One command changes up to storeCollectionChangesCountMax / 2 list or sorted-set elements, a
+  // delta each to every peer; a peer's decoder took at most storeSetMembersCountMax (1,024) until
+  // 2026-12-07 and refused an RPUSH or ZADD of more as malformed (the write then timed out at QUORUM).
+  const max = Math.max(limits.storeCollectionChangesCountMax / 2, limits.storeSetMembersCountMax);
+  assert.ok(max > limits.storeSetMembersCountMax);
+  const dc = DecomposedCollection.empty(ORSet.schema, new MemoryRows());
+  const deltas = Array.from({ length: max + 1 }, (_, i) =>
+    dc.update([`e${i}`], (v) => (v as ORSet).add('n1', `e${i}`)),
+  );
+  const message = (n: number): ReplicaMessage => ({
+    type: 'delta',
+    op: 1,
+    key: new Uint8Array(1),
+    state: Versioned.empty(),
+    schema: ORSet.schema,
+    clear: null,
+    deltas: deltas.slice(0, n),
+  });
+  const back = decodeMessage(encodeMessage(message(max)));
+  assert.ok(back.type === 'delta' && back.deltas.length === max);
+  // More is refused by the sender (a LimitError: the driver drops it, counted), and by the decoder.
+  assert.throws(
+    () => encodeMessage(message(max + 1)),
+    (e: unknown) => e instanceof BaristaError && e.code === 'limit_exceeded',
+  );
+  const w = new ByteWriter()
+    .u8(DYNAMO_MESSAGE_VERSION)
+    .u8(17)
+    .uvarint(1)
+    .bytesUvarint(new Uint8Array(1))
+    .bytesUvarint(Versioned.empty().encode())
+    .bytesUvarint(new CollectionMarker(ORSet.schema, 0).encode())
+    .u8(0)
+    .uvarint(max + 1);
+  for (const d of deltas) w.bytesUvarint(encodeDelta(ORSet.schema, d));
+  const refused = decodeOrProtocolError(w.finish());
+  assert.ok(refused instanceof ProtocolError && refused.code === 'dynamo_malformed');
+});

@@ -49,7 +49,10 @@
 //                                      ; of the key's collection: merge `state`, then the clear (if
 //                                      ; any), then each delta (decomposed-codec kinds); ack with
 //                                      ; replicateAck once durable (op 0: no ack). deltaN 0..
-//                                      ; storeSetMembersCountMax
+//                                      ; DELTAS_COUNT_MAX (one per element one command changes:
+//                                      ; storeCollectionChangesCountMax / 2 list or sorted-set
+//                                      ; elements, storeSetMembersCountMax members; a build before
+//                                      ; 2026-12-07 refuses more than 1,024 as malformed)
 //   rowsOffer    = op key state         ; 18: anti-entropy's stream of a key whose collection the
 //                                      ; sender keeps in rows: merge `state`, then pull the rows
 //                                      ; from the sender (rowRead pages) if the key holds a marker
@@ -109,7 +112,7 @@ import { ByteReader, ByteWriter, utf8ByteLength } from '../lib/bytes.ts';
 import { decodeHlc, encodeHlc, type HlcTimestamp } from '../lib/clocks/hlc.ts';
 import { VectorClock } from '../lib/clocks/vector.ts';
 import { type ErrorCode, errorCatalogue } from '../lib/error-codes.ts';
-import { BaristaError, ProtocolError } from '../lib/errors.ts';
+import { BaristaError, LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { decodeMerkleMessage, encodeMerkleMessage, type MerkleMessage } from './merkle.ts';
 import type { TokenRange } from './ring.ts';
@@ -135,6 +138,12 @@ import { ORSet } from '../crdt/orset.ts';
 
 export const DYNAMO_MESSAGE_VERSION = 1;
 const ERROR_CODE_BYTES_MAX = 64;
+/**
+ * Deltas one change message carries: one per element a command changes, at most
+ * storeCollectionChangesCountMax / 2 list or sorted-set elements (a key and its change each) or
+ * storeSetMembersCountMax set members (replicated-collections.ts, replicated.ts refuse more).
+ */
+const DELTAS_COUNT_MAX = Math.max(limits.storeCollectionChangesCountMax / 2, limits.storeSetMembersCountMax);
 
 /** A consistency level: named, or an explicit count of replicas (1..N). */
 export type Level = 'ONE' | 'QUORUM' | 'ALL' | 'ANY' | number;
@@ -451,6 +460,8 @@ export function encodeMessage(m: ReplicaMessage): Uint8Array {
       w.bytesUvarint(new CollectionMarker(m.schema, 0).encode());
       if (m.clear === null) w.u8(0);
       else w.u8(1).bytesUvarint(encodeClear(m.schema, m.clear));
+      if (m.deltas.length > DELTAS_COUNT_MAX)
+        throw new LimitError('storeCollectionChangesCountMax', `${m.deltas.length} deltas in one message`);
       w.uvarint(m.deltas.length);
       for (const d of m.deltas) w.bytesUvarint(encodeDelta(m.schema, d));
       break;
@@ -733,7 +744,7 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
         clear = c.context;
       }
       const n = r.uvarint();
-      if (n > limits.storeSetMembersCountMax || n > r.remaining) malformed(`${n} deltas in one message`);
+      if (n > DELTAS_COUNT_MAX || n > r.remaining) malformed(`${n} deltas in one message`);
       const deltas: DecomposedDelta[] = [];
       for (let i = 0; i < n; i++) {
         const d = decodeDecomposed(r.bytesUvarint(), schema);

@@ -1982,7 +1982,7 @@ export class DynamoReplica {
    * the rows before the smallest place a parked replica stopped at are joined from all of them. If
    * at least `front` live rows lie there, the parked replicas count as answered (their joins are
    * given up: less knowledge, never a wrong row); else the ones stopped there are asked for their
-   * next page (the rows seen first were removed elsewhere).
+   * next page (the rows seen first were removed elsewhere), unless the read was answered already.
    */
   private settleFront(op: number, r: ReadOp): boolean {
     const rows = r.rows!;
@@ -1994,7 +1994,10 @@ export class DynamoReplica {
     for (const [, j] of parked) if (m === undefined || compareStrings(j.next, m) < 0) m = j.next;
     let live = 0;
     for (const _ of this.collections.held(r.key)?.dc.rows.range('', m) ?? []) if (++live >= front) break;
-    if (live < front) {
+    // A read answered already (R reached before these peers: a read repair at ONE) reads on for
+    // nothing but repair: what its pages brought is joined, and the rows past them are left to
+    // anti-entropy rather than a round per pop that raced it.
+    if (live < front && !r.replied) {
       // The rows seen first were removed here meanwhile (pops in flight to the peers): the next
       // pages are twice as long each round, so a read reaches past pops however fast they come
       // (at a fixed length, pops faster than a page per round trip kept it reading until it timed out).
@@ -2129,7 +2132,7 @@ export class DynamoReplica {
    * pages reached down to is joined from all of them. If this replica's last `last` live rows all
    * lie there, the parked replicas count as answered; else the ones that stopped there are asked
    * for their next page below it (the rows seen first were removed elsewhere), twice as long each
-   * round.
+   * round, unless the read was answered already.
    */
   private settleBack(op: number, r: ReadOp): boolean {
     const rows = r.rows!;
@@ -2143,7 +2146,9 @@ export class DynamoReplica {
     for (const [, t] of parked) if (m === undefined || compareStrings(t.next, m) > 0) m = t.next;
     const mine = this.collections.held(r.key)?.pageBack(undefined, Number.MAX_SAFE_INTEGER, last);
     const lowest = mine === undefined ? undefined : mine.rows.keys().next().value;
-    if (mine === undefined || mine.rows.size < last || lowest === undefined || compareStrings(lowest, m!) < 0) {
+    const short = mine === undefined || mine.rows.size < last || lowest === undefined || compareStrings(lowest, m!) < 0;
+    // A read answered already reads on for repair alone: not past the rows its pages brought (settleFront).
+    if (short && !r.replied) {
       rows.rounds = (rows.rounds ?? 0) + 1;
       this.stats.endReadRounds++;
       for (const [node, t] of parked) {

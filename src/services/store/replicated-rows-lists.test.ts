@@ -84,102 +84,44 @@ test('rows: a head whose first rows were popped elsewhere reads on to the next p
   assert.equal(rounds() - before, 2);
 });
 
-test('rows: a head read answered already (at ONE, its peers asked for read repair only) does not read on past rows popped here', () => {
-  // 50 clients popping one list at ONE: a read repair's peer pages arrive after the coordinator
-  // popped their rows, and each such read read on round after round (14 ms of CPU per read on a
-  // real node, 540 LPOP/s instead of 2,400). Same history as the test above, every read asking
-  // every peer (readRepairChance 1): n3 answers from its own rows at once, and its peers' first
-  // pages (rows it popped) are joined, nothing more asked for.
-  const sim = cluster('rows-head-repair', 'rows', { ...NO_HINT_REPLAY, readRepairChance: 1 });
+/**
+ * A list end's read answered already (at ONE, its peers asked for read repair only) whose peers'
+ * pages bring only rows this coordinator popped: n3 pops 70 at ONE while cut off, z is pushed at
+ * the other end meanwhile; after the heal n3's pop at ONE, every read asking every peer
+ * (readRepairChance 1), answers from its own rows at once, joins one page of each peer and asks
+ * for nothing more. 50 clients popping one list at ONE did that on a real node: each read repair
+ * read on round after round (14 ms of CPU per read, 540 LPOP/s instead of 2,400).
+ */
+function answeredAlready(end: 'head' | 'tail'): void {
+  const [pop, push, kind] = end === 'head' ? ['LPOP', 'RPUSH', 'page'] : ['RPOP', 'LPUSH', 'last'];
+  const sim = cluster(`rows-${end}-repair`, 'rows', { ...NO_HINT_REPLAY, readRepairChance: 1 });
   const ys = Array.from({ length: 70 }, (_, i) => `y${String(i).padStart(2, '0')}`);
   assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', ...ys]]), [':70']);
   const cut = isolateN3(sim);
-  assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', 'z']]), [':71']);
-  assert.equal(
-    runCommands(sim, 'n3', [
-      ['BARISTA', 'CONSISTENCY', 'ONE'],
-      ['LPOP', 'l', '70'],
-    ])[1]!.split(',').length,
-    70,
-  );
+  assert.deepEqual(runCommands(sim, 'n1', [[push, 'l', 'z']]), [':71']);
+  assert.equal(atLevel(sim, 'n3', 'ONE', [pop, 'l', '70']).split(',').length, 70);
   heal(sim, cut);
   const replica = storeOf(sim.instance('n3')!).replica!.replica;
   const before = replica.stats.endReadRounds;
   const sent = sentBy(sim, 'n3', true);
   // At ONE n3 answers from its own rows: it never heard of z.
-  assert.deepEqual(
-    runCommands(sim, 'n3', [
-      ['BARISTA', 'CONSISTENCY', 'ONE'],
-      ['LPOP', 'l'],
-    ]),
-    ['+OK', '_'],
-  );
+  assert.equal(atLevel(sim, 'n3', 'ONE', [pop, 'l']), '_');
   sim.runFor(3_000);
-  const pages = sent.filter((m) => m.type === 'rowRead' && m.sel.kind === 'page');
-  assert.equal(pages.length, 2, 'one head page asked of each peer');
+  const pages = sent.filter((m) => m.type === 'rowRead' && m.sel.kind === kind);
+  assert.equal(pages.length, 2, `one ${end} page asked of each peer`);
   assert.equal(replica.stats.endReadRounds - before, 0, 'no round read on');
-  // Its read repair told the peers what n3 had popped (the rows their pages brought): their lists
-  // now begin at z, and a read at QUORUM finds it without reading on.
-  assert.deepEqual(
-    runCommands(sim, 'n1', [
-      ['BARISTA', 'CONSISTENCY', 'ONE'],
-      ['LRANGE', 'l', '0', '-1'],
-    ]),
-    ['+OK', '*[$z]'],
-  );
-  assert.deepEqual(
-    runCommands(sim, 'n3', [
-      ['BARISTA', 'CONSISTENCY', 'QUORUM'],
-      ['LPOP', 'l'],
-    ]),
-    ['+OK', '$z'],
-  );
+  // Its read repair told the peers what n3 had popped: their lists hold z alone, and a read at
+  // QUORUM finds it without reading on.
+  assert.equal(atLevel(sim, 'n1', 'ONE', ['LRANGE', 'l', '0', '-1']), '*[$z]');
+  assert.equal(atLevel(sim, 'n3', 'QUORUM', [pop, 'l']), '$z');
   assert.equal(replica.stats.endReadRounds - before, 0);
-});
+}
 
-test('rows: a tail read answered already (RPOP at ONE, peers asked for read repair only) does not read on past rows popped here', () => {
-  const sim = cluster('rows-tail-repair', 'rows', { ...NO_HINT_REPLAY, readRepairChance: 1 });
-  const ys = Array.from({ length: 70 }, (_, i) => `y${String(i).padStart(2, '0')}`);
-  assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'l', ...ys]]), [':70']);
-  const cut = isolateN3(sim);
-  assert.deepEqual(runCommands(sim, 'n1', [['LPUSH', 'l', 'z']]), [':71']);
-  assert.equal(
-    runCommands(sim, 'n3', [
-      ['BARISTA', 'CONSISTENCY', 'ONE'],
-      ['RPOP', 'l', '70'],
-    ])[1]!.split(',').length,
-    70,
-  );
-  heal(sim, cut);
-  const replica = storeOf(sim.instance('n3')!).replica!.replica;
-  const before = replica.stats.endReadRounds;
-  const sent = sentBy(sim, 'n3', true);
-  assert.deepEqual(
-    runCommands(sim, 'n3', [
-      ['BARISTA', 'CONSISTENCY', 'ONE'],
-      ['RPOP', 'l'],
-    ]),
-    ['+OK', '_'],
-  );
-  sim.runFor(3_000);
-  const pages = sent.filter((m) => m.type === 'rowRead' && m.sel.kind === 'last');
-  assert.equal(pages.length, 2, 'one tail page asked of each peer');
-  assert.equal(replica.stats.endReadRounds - before, 0, 'no round read on');
-  assert.deepEqual(
-    runCommands(sim, 'n1', [
-      ['BARISTA', 'CONSISTENCY', 'ONE'],
-      ['LRANGE', 'l', '0', '-1'],
-    ]),
-    ['+OK', '*[$z]'],
-  );
-  assert.deepEqual(
-    runCommands(sim, 'n3', [
-      ['BARISTA', 'CONSISTENCY', 'QUORUM'],
-      ['RPOP', 'l'],
-    ]),
-    ['+OK', '$z'],
-  );
-});
+test('rows: a head read answered already (LPOP at ONE, peers asked for read repair only) does not read on past rows popped here', () =>
+  answeredAlready('head'));
+
+test('rows: a tail read answered already (RPOP at ONE, peers asked for read repair only) does not read on past rows popped here', () =>
+  answeredAlready('tail'));
 
 test('rows: RPOP, LRANGE -k -1 and LINDEX -k on a list of 300 read its tail only (pages backwards) and ship small deltas', () => {
   const sim = cluster('rows-tail', 'rows');

@@ -116,7 +116,7 @@ import { BaristaError, LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { decodeMerkleMessage, encodeMerkleMessage, type MerkleMessage } from './merkle.ts';
 import type { TokenRange } from './ring.ts';
-import type { TypedOp } from './typed.ts';
+import { type TypedOp, typedMemberBytesMax } from './typed.ts';
 import { Versioned } from './versions.ts';
 import { type Schema, schemaEqual } from '../crdt/causal.ts';
 import { decodeCrdt } from '../crdt/crdt.ts';
@@ -876,7 +876,7 @@ function readRequest(r: ByteReader): ClientRequest {
     const members: Uint8Array[] = [];
     for (let i = 0; i < n; i++) {
       const m = r.bytesUvarint();
-      if (m.length > limits.kvValueBytesMax) malformed(`member of ${m.length} bytes`);
+      if (m.length > typedMemberBytesMax(type, i)) malformed(`member of ${m.length} bytes`);
       if (i % 2 === 1 && type === 'zset' && m.length !== 8 && m.length !== 0) malformed('a score not of 8 bytes');
       if (i % 2 === 1 && type === 'list' && (m.length === 0 || m[0]! > 1 || (m[0] === 0 && m.length !== 1)))
         malformed('a list change neither an insert nor a remove');

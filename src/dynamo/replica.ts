@@ -68,7 +68,7 @@ import { BaristaError, ConfigError, CorruptionError, LimitError } from '../lib/e
 import { limits } from '../lib/limits.ts';
 import { type Mutations, noMutations } from '../lib/mutations.ts';
 import { type MoveProgress, MoveRunner, type MoveStats } from './move.ts';
-import { applyTyped, LIST_SCHEMA, shownDeadline, WRONGTYPE } from './typed.ts';
+import { applyTyped, LIST_SCHEMA, shownDeadline, typedOpTooLarge, WRONGTYPE } from './typed.ts';
 import {
   applyChange,
   applyRowsOp,
@@ -1066,6 +1066,10 @@ export class DynamoReplica {
       return new BaristaError('key_too_large', `key of ${req.key.length} bytes`);
     if (req.kind === 'put' && req.value !== null && req.value.length > limits.kvValueBytesMax) {
       return new BaristaError('value_too_large', `value of ${req.value.length} bytes`);
+    }
+    if (req.kind === 'put' && req.op !== undefined) {
+      const tooLarge = typedOpTooLarge(req.op);
+      if (tooLarge !== undefined) return tooLarge;
     }
     if (req.kind === 'put' && req.overHeld === true && req.op !== undefined) {
       return new BaristaError('bad_request', 'a typed operation cannot be a write over what is held');

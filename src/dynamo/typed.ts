@@ -31,6 +31,7 @@ import { showsValue } from './shown.ts';
 import type { NodeId } from '../env/types.ts';
 import type { HlcTimestamp } from '../lib/clocks/hlc.ts';
 import { BaristaError, ProtocolError } from '../lib/errors.ts';
+import { limits } from '../lib/limits.ts';
 import { type ByteString, byteStringOf, bytesOfByteString, compareBytes, type Update } from '../crdt/codec.ts';
 import { CollectionMarker, type Crdt, crdtType, decodeCrdt, mergeCrdt } from '../crdt/crdt.ts';
 import { ORSet } from '../crdt/orset.ts';
@@ -56,6 +57,39 @@ export type TypedOp =
   | { readonly type: 'expire'; readonly expiresAtMs: number };
 
 export { WRONGTYPE };
+
+/**
+ * The size error a typed op answers before anything is read or written (replica.ts validate, so
+ * a node forwarding it refuses it too), or undefined: each member at most kvValueBytesMax (a list
+ * change one byte more: its insert marker before a value of up to kvValueBytesMax, as SET takes),
+ * and the members together at most storeChangeBytesMax. A peer's decoder takes exactly these
+ * (messages.ts), and the change's message then fits dynamoMessageBytesMax.
+ */
+export function typedOpTooLarge(op: TypedOp): BaristaError | undefined {
+  if (!('members' in op)) return undefined;
+  let total = 0;
+  for (let i = 0; i < op.members.length; i++) {
+    const n = op.members[i]!.length;
+    if (n > typedMemberBytesMax(op.type, i))
+      return new BaristaError(
+        'value_too_large',
+        `an element or value of ${n} bytes, max ${limits.kvValueBytesMax} (nothing was written)`,
+      );
+    total += n;
+  }
+  // Not limit_exceeded (BUSY: try again later): the same command never fits.
+  if (total > limits.storeChangeBytesMax)
+    return new BaristaError(
+      'value_too_large',
+      `the command's elements and values take ${total} bytes, max ${limits.storeChangeBytesMax} (storeChangeBytesMax) at N > 1 (nothing was written)`,
+    );
+  return undefined;
+}
+
+/** The longest member `i` of a typed op of `type` (a list's changes: a marker byte and a value). */
+export function typedMemberBytesMax(type: string, i: number): number {
+  return type === 'list' && i % 2 === 1 ? limits.kvValueBytesMax + 1 : limits.kvValueBytesMax;
+}
 
 /**
  * The deadline a collection's next write keeps: its shown sibling's, unless that reads as no key

@@ -375,6 +375,14 @@ export const limits = {
   dynamoUnackedStateBytesMax: 64 * 1024 * 1024,
   /** One replica peer message's payload, sent or received (src/services/store/replication/driver.ts). */
   dynamoMessageBytesMax: 8 * 1024 * 1024,
+  /**
+   * The bytes of the members one collection change carries at N > 1 (set members, hash fields and
+   * values, sorted-set members, list values: a TypedOp's members together). Its change message
+   * holds each about twice, plus ~50 bytes per element: past this a command is refused with
+   * nothing written (typed.ts typedOpTooLarge), where its message would have been dropped as
+   * oversized and the write timed out (a review, 2026-12-07).
+   */
+  storeChangeBytesMax: 3 * 1024 * 1024,
   /** A key's encoded state a client put may bring it to (the driver refuses the put past it). */
   dynamoStateBytesMax: 4 * 1024 * 1024,
   /**
@@ -593,6 +601,12 @@ export const limitRelations: readonly LimitRelation[] = [
     limits: ['clientHostConnectionsMax', 'clientPortConnectionsMax'],
     rule: 'a client host may not hold more connections than a port accepts',
     holds: (l) => l.clientHostConnectionsMax <= l.clientPortConnectionsMax,
+  },
+  {
+    limits: ['storeChangeBytesMax', 'storeCollectionChangesCountMax', 'dynamoMessageBytesMax'],
+    rule: "a collection change's message (each member about twice, 64 bytes per element, 1 MiB of key, state and clear) must fit a replica message",
+    holds: (l) =>
+      2 * l.storeChangeBytesMax + (l.storeCollectionChangesCountMax / 2) * 64 + 1024 * 1024 <= l.dynamoMessageBytesMax,
   },
   // Raft messages in peer frames
   {

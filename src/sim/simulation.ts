@@ -107,6 +107,9 @@ export interface SimulationOptions<S> {
 /** Counters no honest run increments (SimulationOptions.tripwireCounters). */
 export const DEFAULT_TRIPWIRE_COUNTERS: readonly string[] = [
   'peer_messages_rejected_total',
+  // A replica message over dynamoMessageBytesMax, dropped by its sender: the write it carried
+  // timed out (a change of 4.5 MB of sorted-set members did, until storeChangeBytesMax, 2026-12-07).
+  'dynamo_messages_oversize_total',
   // A request continuation threw a typed error, and a command answered twice (src/lib/continuation.ts).
   'continuation_failures_total',
   'store_second_answers_total',

@@ -117,7 +117,7 @@ import {
   zsetRankWindow,
   answerWhole,
 } from './replicated-collections.ts';
-import { holdsMarker } from '../../dynamo/replica-rows.ts';
+import { holdsMarker, ROW_ELEMENT_BYTES_MAX } from '../../dynamo/replica-rows.ts';
 
 /** The commands that answer a collection's count, by the type they count (collection()). */
 const COUNT_COMMANDS: ReadonlyMap<string, string> = new Map([
@@ -848,10 +848,17 @@ export class ReplicatedCommands {
             ? new Map<string, RowsRead>()
             : rowsRead(argv)
           : undefined;
-    /** The elements a key's read names (undefined: a list head or every row). */
+    /**
+     * The elements a key's read names (undefined: a list head or every row). An element longer
+     * than ROW_ELEMENT_BYTES_MAX is in no row (a write of it is refused), so it is not asked for:
+     * absent, as a peer's decoder would refuse a name over kvValueBytesMax (SISMEMBER of a 2 MiB
+     * member timed out: a review, 2026-12-07); when no name is left, every row is read.
+     */
     const namedOf = (key: Uint8Array): readonly Uint8Array[] | undefined => {
       const read = rows?.get(latin1(key));
-      return Array.isArray(read) && read.length <= limits.storeSetMembersCountMax ? read : undefined;
+      if (!Array.isArray(read) || read.length > limits.storeSetMembersCountMax) return undefined;
+      const named = read.filter((e) => e.length <= ROW_ELEMENT_BYTES_MAX);
+      return named.length > 0 ? named : undefined;
     };
     const request = (key: Uint8Array): ReplicaRequest => {
       if (rows === undefined) return { kind: 'get', key, level: readAt(level) };

@@ -1,0 +1,106 @@
+// Goal: at N > 1 every command a client may send (arguments up to respBulkBytesMax) is either
+// answered as Redis would or refused with a definite error, never sent to a peer as a message the
+// peer refuses as malformed or the sender drops as oversized (the write then timed out, or the
+// read waited forever). Found by a review (2026-12-07) after a 4,000-element RPUSH was refused by
+// every peer (messages.ts DELTAS_COUNT_MAX; rows-sim's bulk adds):
+//   - a read naming an element over kvValueBytesMax (SISMEMBER, HGET, ZSCORE of a 2 MiB name):
+//     such an element is in no row, so it is not asked for (replicated.ts namedOf);
+//   - a forwarded write whose list value is kvValueBytesMax (its change is one byte more), or whose
+//     value is over it: the first is taken (typedMemberBytesMax), the second refused before the
+//     forward (typed.ts typedOpTooLarge, replica.ts validate);
+//   - a change whose members together pass storeChangeBytesMax (its message would pass
+//     dynamoMessageBytesMax): refused with nothing written.
+// The simulator's tripwire on peer_messages_rejected_total fails every one of these without the fix.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { limits } from '../../lib/limits.ts';
+import { cluster } from '../../../test/support/rows-cluster.ts';
+import { replicatedCluster } from '../../../test/support/replicated-cluster.ts';
+import { runCommands } from './sim-client.ts';
+
+const big = (n: number, c = 'x') => c.repeat(n);
+
+test('rows: reads naming an element over kvValueBytesMax answer it absent (SISMEMBER, SMISMEMBER, SREM, HGET, HDEL, ZSCORE)', () => {
+  const sim = cluster('rows-sizes-named', 'rows');
+  const huge = big(2 * 1024 * 1024);
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['SADD', 's', 'a'],
+      ['HSET', 'h', 'f', 'v'],
+      ['ZADD', 'z', '1', 'm'],
+    ]),
+    [':1', ':1', ':1'],
+  );
+  assert.deepEqual(
+    runCommands(
+      sim,
+      'n1',
+      [
+        ['SISMEMBER', 's', huge],
+        ['SMISMEMBER', 's', 'a', huge],
+        ['SREM', 's', huge],
+        ['HGET', 'h', huge],
+        ['HDEL', 'h', huge],
+        ['ZSCORE', 'z', huge],
+        ['SCARD', 's'],
+      ],
+      30_000,
+    ),
+    [':0', '*[:1,:0]', ':0', '_', ':0', '_', ':1'],
+  );
+});
+
+test('rows: a forwarded write of a kvValueBytesMax list value is taken; a value over it is refused before the forward, nothing written', () => {
+  const ids = ['n1', 'n2', 'n3', 'n4'];
+  const sim = replicatedCluster('rows-sizes-forward', ids, 3, {
+    consistency: 'QUORUM',
+    replication: { antiEntropyIntervalMs: 0, readRepairChance: 0, collections: 'rows' },
+  });
+  // A key n1 is no replica of: n1 forwards its writes.
+  let key: string | undefined;
+  for (let i = 0; key === undefined; i++) {
+    assert.ok(i < 100);
+    const [where] = runCommands(sim, 'n1', [['BARISTA', 'WHERE', `l${i}`]]);
+    if (!where!.includes('n1')) key = `l${i}`;
+  }
+  const value = big(limits.kvValueBytesMax);
+  const [pushed, length, tooBig, hashTooBig, lengthAfter] = runCommands(
+    sim,
+    'n1',
+    [
+      ['RPUSH', key, 'a'],
+      ['RPUSH', key, value],
+      ['RPUSH', key, `${value}y`],
+      ['HSET', `${key}h`, 'f', big(2 * 1024 * 1024)],
+      ['LLEN', key],
+    ],
+    30_000,
+  );
+  assert.deepEqual([pushed, length], [':1', ':2']);
+  assert.match(tooBig!, /^-ERR value_too_large: .*\(nothing was written\)$/);
+  assert.match(hashTooBig!, /^-ERR value_too_large: /);
+  assert.equal(lengthAfter, ':2');
+});
+
+test('rows: a change whose elements and values pass storeChangeBytesMax is refused with nothing written (its message would pass dynamoMessageBytesMax)', () => {
+  const sim = cluster('rows-sizes-change', 'rows');
+  // 4,096 sorted-set members of 1,100 bytes: 4.5 MB of members, each about twice in the message.
+  const zadd = ['ZADD', 'z'];
+  for (let i = 0; i < 4096; i++) zadd.push('1', `${String(i).padStart(5, '0')}${big(1095, 'm')}`);
+  // Within the bound: 1,024 set members of 3,000 bytes (3 MB).
+  const sadd = ['SADD', 's'];
+  for (let i = 0; i < 1024; i++) sadd.push(`${String(i).padStart(5, '0')}${big(2995, 's')}`);
+  const [z, s] = runCommands(sim, 'n1', [zadd, sadd], 60_000);
+  assert.match(z!, /^-ERR value_too_large: .*storeChangeBytesMax.*\(nothing was written\)$/);
+  assert.equal(s, ':1024');
+  for (const id of ['n1', 'n2', 'n3'])
+    assert.deepEqual(
+      runCommands(sim, id, [
+        ['BARISTA', 'CONSISTENCY', 'ONE'],
+        ['ZCARD', 'z'],
+        ['SCARD', 's'],
+      ]),
+      ['+OK', ':0', ':1024'],
+      id,
+    );
+});

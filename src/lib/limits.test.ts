@@ -39,6 +39,8 @@ const breaking: Record<string, Partial<Limits>> = {
   'a key state must hold a full-size value, and the merge of two full states must fit an LSM value': {
     dynamoStateBytesMax: limits.lsmValueBytesMax,
   },
+  "a collection change's message (each member about twice, 64 bytes per element, 1 MiB of key, state and clear) must fit a replica message":
+    { storeChangeBytesMax: limits.dynamoMessageBytesMax / 2 },
   "one Redis command's batch must fit the commit log's pending buffer": {
     redisCommandBatchBytesMax: limits.lsmCommitLogPendingBytesMax,
   },

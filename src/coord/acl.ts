@@ -16,6 +16,7 @@
 //    stored once however many nodes use it.
 
 import { assert } from '../lib/assert.ts';
+import { limits } from '../lib/limits.ts';
 import { Perm } from './codes.ts';
 
 export interface Id {
@@ -96,6 +97,10 @@ export function fixupAcl(acl: readonly Acl[], identities: readonly Id[]): Acl[] 
       return undefined;
     }
   }
+  // `auth` entries expand into every identity of the caller: the list stored stays within the
+  // bound every list is held to (the snapshot loader refuses more: a node would refuse its own
+  // snapshot; an audit, 2026-12-07).
+  if (out.length > limits.coordAclEntriesMax) return undefined;
   return out;
 }
 

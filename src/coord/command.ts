@@ -37,7 +37,7 @@
 //          | varint aversion | i64 ephemeralOwner | uvarint dataLength | uvarint numChildren | uvarint pzxid
 // Versions of both formats are bumped, never reinterpreted.
 
-import { ByteReader, ByteWriter } from '../lib/bytes.ts';
+import { ByteReader, ByteWriter, utf8ByteLength } from '../lib/bytes.ts';
 import { ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import type { Acl, Id } from './acl.ts';
@@ -215,7 +215,12 @@ function readHeader(r: ByteReader, v: number): WriteHeader {
   const o = owner(r, v);
   const n = count(r, limits.coordIdentityEntriesMax, 'identities');
   const identities: Id[] = [];
-  for (let i = 0; i < n; i++) identities.push({ scheme: r.stringUvarint(), id: r.stringUvarint() });
+  for (let i = 0; i < n; i++) {
+    const scheme = r.stringUvarint();
+    const id = r.stringUvarint();
+    if (utf8ByteLength(id) > limits.coordIdentityBytesMax) bad(`an identity of ${utf8ByteLength(id)} bytes`);
+    identities.push({ scheme, id });
+  }
   return { timeMs, sessionId, ...o, identities };
 }
 

@@ -41,6 +41,7 @@ const breaking: Record<string, Partial<Limits>> = {
   },
   "a collection change's message (each member about twice, 64 bytes per element, 1 MiB of key, state and clear) must fit a replica message":
     { storeChangeBytesMax: limits.dynamoMessageBytesMax / 2 },
+  "a write's identities must leave most of a Raft entry to its op": { coordIdentityBytesMax: limits.raftEntryBytesMax },
   "one Redis command's batch must fit the commit log's pending buffer": {
     redisCommandBatchBytesMax: limits.lsmCommitLogPendingBytesMax,
   },

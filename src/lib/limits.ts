@@ -177,9 +177,20 @@ export const limits = {
   coordSessionsMax: 100_000,
   /** Ops in one multi / multiRead. */
   coordMultiOpsMax: 10_000,
-  /** Entries in one ACL list and identities a caller presents. */
+  /**
+   * Entries in one ACL list (also once an `auth` entry is expanded into the caller's identities:
+   * past it the create or setACL answers InvalidACL; the snapshot loader refuses more) and
+   * identities a caller presents.
+   */
   coordAclEntriesMax: 1024,
   coordIdentityEntriesMax: 64,
+  /**
+   * UTF-8 bytes of one identity's id (a digest id is `user:` and 28 characters of hash): every
+   * write's Raft command carries the caller's identities, so an addauth past it answers AuthFailed
+   * (unbounded, two 1 MiB user names made every later write of the session pass raftEntryBytesMax:
+   * an audit, 2026-12-07).
+   */
+  coordIdentityBytesMax: 4096,
   /** A znode path, in UTF-16 code units (a jute ustring inside a packet of at most jute.maxbuffer). */
   coordPathCharsMax: 0xfffff,
 
@@ -543,8 +554,14 @@ export const RAFT_MESSAGE_OVERHEAD_BYTES_MAX = 64 * 1024;
 export const RAFT_ENTRY_HEADER_BYTES_MAX = 32;
 /** A WAL record's framing besides its payload (length, type, checksum). */
 export const WAL_RECORD_HEADER_BYTES_MAX = 32;
-/** A peer frame's envelope: version, type, id lengths, the longest ids, checksum. */
-export const peerEnvelopeBytesMax = (l: Limits): number => 1 + 2 + 1 + 1 + l.clusterIdBytesMax + l.nodeIdBytesMax + 4;
+/**
+ * A peer frame's bytes besides its payload: the 4-byte length (peerFrameBytesMax counts it),
+ * version, type, id lengths, the longest ids, checksum (src/net/frame.ts FrameEncoder.frameBytes).
+ * The length was left out until 2026-12-07 (an audit), so a payload within 4 bytes of the bound
+ * passed a sender's check and the transport dropped it.
+ */
+export const peerEnvelopeBytesMax = (l: Limits): number =>
+  4 + 1 + 2 + 1 + 1 + l.clusterIdBytesMax + l.nodeIdBytesMax + 4;
 /** A membership request: version, request id, op, id length, node id, rejoin id length, rejoin id. */
 export const memberRequestBytesNeeded = (l: Limits): number =>
   1 + 10 + 1 + 1 + l.nodeIdBytesMax + 1 + l.rejoinIdBytesMax;
@@ -607,6 +624,11 @@ export const limitRelations: readonly LimitRelation[] = [
     rule: "a collection change's message (each member about twice, 64 bytes per element, 1 MiB of key, state and clear) must fit a replica message",
     holds: (l) =>
       2 * l.storeChangeBytesMax + (l.storeCollectionChangesCountMax / 2) * 64 + 1024 * 1024 <= l.dynamoMessageBytesMax,
+  },
+  {
+    limits: ['coordIdentityEntriesMax', 'coordIdentityBytesMax', 'raftEntryBytesMax'],
+    rule: "a write's identities must leave most of a Raft entry to its op",
+    holds: (l) => l.coordIdentityEntriesMax * (l.coordIdentityBytesMax + 16) <= l.raftEntryBytesMax / 8,
   },
   // Raft messages in peer frames
   {

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { ProtocolError } from '../lib/errors.ts';
+import { limits, peerEnvelopeBytesMax } from '../lib/limits.ts';
 import { crc32cOf } from './crc32c.ts';
 import { bytewise, splitAt } from './testing.ts';
 import {
@@ -505,4 +506,15 @@ test('frameBytesMax can be raised on a live decoder, never lowered', () => {
   const events = decoder.push(enc.encode(1, new Uint8Array(1000)));
   assert.equal(events[0]?.kind, 'frame');
   assert.throws(() => decoder.raiseFrameBytesMax(100), { name: 'AssertionError' });
+});
+
+test("peerEnvelopeBytesMax is a frame's exact overhead with the longest ids: a payload it admits fits, one byte more does not", () => {
+  const enc = new FrameEncoder({
+    clusterId: 'c'.repeat(limits.clusterIdBytesMax),
+    senderId: 'n'.repeat(limits.nodeIdBytesMax),
+  });
+  assert.equal(enc.frameBytes(0), peerEnvelopeBytesMax(limits));
+  const admitted = limits.peerFrameBytesMax - peerEnvelopeBytesMax(limits);
+  assert.equal(enc.fits(admitted), true);
+  assert.equal(enc.fits(admitted + 1), false);
 });

@@ -19,6 +19,9 @@ test('coordFlags: every setting, defaults applied, bounds derived from tickTime,
   assert.equal(d.minSessionTimeoutMs, 4000, "ZooKeeper's 2 ticks");
   assert.equal(d.maxSessionTimeoutMs, 40_000, "ZooKeeper's 20 ticks");
   assert.equal(d.juteMaxBufferBytes, 0xfffff);
+  // Lowered, yes; raised past the tree's data bound, no (every replica refused such data at apply).
+  assert.equal(coordConfigSchema.parse({ juteMaxBufferBytes: 4096 }).juteMaxBufferBytes, 4096);
+  assert.equal(coordConfigSchema.safeParse({ juteMaxBufferBytes: 0xfffff + 1 }).success, false);
   assert.equal(d.fourLetterWords, 'ruok,srvr,stat,mntr,conf,envi');
   assert.equal(d.extendedTypesEnabled, false);
   assert.equal(d.superDigest, 'unset');

@@ -40,12 +40,17 @@ export const coordConfigSchema = z
     minSessionTimeoutMs: z.number().int().min(1).max(86_400_000).optional(),
     /** Largest session timeout granted (ZooKeeper: maxSessionTimeout, default 20 ticks). */
     maxSessionTimeoutMs: z.number().int().min(1).max(86_400_000).optional(),
-    /** jute.maxbuffer: the largest packet and znode data; a larger request closes the connection. */
+    /**
+     * jute.maxbuffer: the largest packet and znode data; a larger request closes the connection.
+     * At most its default, the tree's data bound (coordZnodeDataBytesMax): a larger setting let
+     * data through the door that every replica then refused at apply, and a multi of such data
+     * pass raftEntryBytesMax (an audit, 2026-12-07). ZooKeeper lets it be raised; not here.
+     */
     juteMaxBufferBytes: z
       .number()
       .int()
       .min(1024)
-      .max(64 * 1024 * 1024)
+      .max(limits.coordZnodeDataBytesMax)
       .default(defaultJuteMaxBufferBytes),
     /** 4lw.commands.whitelist: the four-letter words answered on the client port ('*' = all). */
     fourLetterWords: z

@@ -413,6 +413,40 @@ test("the tree's bounds are answered at the door (BadArguments, AuthFailed), and
   assert.equal(create('/after', openAcl), ZkErr.ok, 'writes still go through');
 });
 
+test('an auth ACL expanding past coordAclEntriesMax answers InvalidACL, and an identity past coordIdentityBytesMax AuthFailed: the writes after still go through (an audit, 2026-12-07)', () => {
+  const { sim, follower } = ready('zk-identity-bounds');
+  const a = connected(sim, follower);
+  const send = (body: Parameters<SimZkClient['send']>[0]) => answered(sim, a, a.send(body));
+  // Auth replies all carry xid -4: what each did is read from whoAmI, answered after it in order.
+  const addauth = (auth: Uint8Array): number => {
+    a.send({ type: OpCode.auth, authType: 0, scheme: 'digest', auth });
+    const who = send({ type: OpCode.whoAmI });
+    assert.ok(who.body?.type === OpCode.whoAmI);
+    return (who.body.clientInfo ?? []).filter((i) => i.authScheme === 'digest').length;
+  };
+  // Two user names of a million 0xFF bytes (each decodes to U+FFFD, 3 bytes): unbounded, every
+  // later write carried 6 MB of identities, past raftEntryBytesMax, and the session's writes
+  // closed its connection. Refused (AuthFailed), they leave no identity.
+  const huge = (c: number) => Uint8Array.from([...new Uint8Array(1_000_000).fill(c), ...enc.encode(':pw')]);
+  assert.equal(addauth(huge(0xff)), 0);
+  assert.equal(addauth(huge(0xfe)), 0);
+  assert.equal(addauth(enc.encode('u1:p1')), 1);
+  assert.equal(addauth(enc.encode('u2:p2')), 2);
+  const create = (path: string, acl: typeof openAcl) =>
+    send({ type: OpCode.create, path, data: new Uint8Array(), acl, flags: 0 }).header.err;
+  assert.equal(create('/after-auth', openAcl), ZkErr.ok, 'writes go through');
+  // An `auth` entry stands for both digests: 1,023 entries and it store 1,025 (the snapshot
+  // loader refused the tree after); 1,022 and it store the bound exactly.
+  const digests = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({ perms: 31, id: { scheme: 'digest', id: `x${i}:h` } }));
+  const auth = { perms: 31, id: { scheme: 'auth', id: '' } };
+  assert.equal(create('/acl-over', [...digests(limits.coordAclEntriesMax - 1), auth]), ZkErr.invalidACL);
+  assert.equal(create('/acl-at', [...digests(limits.coordAclEntriesMax - 2), auth]), ZkErr.ok);
+  const acl = send({ type: OpCode.getACL, path: '/acl-at' });
+  assert.ok(acl.body?.type === OpCode.getACL);
+  assert.equal(acl.body.acl?.length, limits.coordAclEntriesMax);
+});
+
 /** A cluster whose coord group takes and installs snapshots `nodesPerSlice` znodes per slice, often. */
 function slicedCluster(
   seed: string,

@@ -40,7 +40,7 @@ import { digestId } from '../../coord/sha1.ts';
 import type { OpResult, WriteOp, ZnodeTree } from '../../coord/tree.ts';
 import type { WatchEvent } from '../../coord/watches.ts';
 import type { ClientCloseReason, ClientConnection, Counter, Env } from '../../env/types.ts';
-import { bytesEqual } from '../../lib/bytes.ts';
+import { bytesEqual, utf8ByteLength } from '../../lib/bytes.ts';
 import type { BaristaError } from '../../lib/errors.ts';
 import { limits } from '../../lib/limits.ts';
 import type { Reply } from '../../wire/pipeline.ts';
@@ -465,6 +465,9 @@ export class ZkSession implements WatchTarget {
       if (body.t !== 'auth') return this.answer(entry, xid, OpCode.auth, 0, ZkErr.badArguments);
       if (body.scheme === 'digest') {
         const id = digestId(new TextDecoder().decode(body.auth));
+        // Every write's command carries the identities: one longer than the bound is refused here.
+        if (utf8ByteLength(id) > limits.coordIdentityBytesMax)
+          return this.answer(entry, xid, OpCode.auth, 0, ZkErr.authFailed);
         if (!this.identities.some((i) => i.scheme === 'digest' && i.id === id)) {
           // Every write carries the identities, and the tree refuses more than this bound (with a
           // spare place for `super`): past it, refuse the addauth rather than every later write.

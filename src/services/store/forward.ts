@@ -34,7 +34,7 @@
 import type { Logger, Metrics, NodeId, PeerMessage, Rng, Timers } from '../../env/types.ts';
 import { ByteReader, ByteWriter } from '../../lib/bytes.ts';
 import { ProtocolError } from '../../lib/errors.ts';
-import { limits } from '../../lib/limits.ts';
+import { limits, peerEnvelopeBytesMax } from '../../lib/limits.ts';
 import { MessageType } from '../../lib/message-types.ts';
 import { encodeReply, RespReplyDecoder, type RespProtocol, type RespValue, reply } from '../../wire/resp/index.ts';
 
@@ -161,7 +161,7 @@ export class CommandForwarder {
     }
     const opId = this.nextOpId++;
     const payload = encodeForward(opId, argv, protocol);
-    if (payload.length > limits.peerFrameBytesMax - 64) {
+    if (payload.length + peerEnvelopeBytesMax(limits) > limits.peerFrameBytesMax) {
       this.count('too_large');
       return done(
         reply.error(

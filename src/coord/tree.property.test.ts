@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { ApplyContext } from '../rsm/namespace.ts';
 import { concatBytes } from '../lib/bytes.ts';
+import { limits } from '../lib/limits.ts';
 import { OPEN_ACL_UNSAFE, READ_ACL_UNSAFE } from './acl.ts';
 import { CreateMode, Perm, ZkErr } from './codes.ts';
 import { type CoordCommand, decodeResult, encodeCommand } from './command.ts';
@@ -213,11 +214,17 @@ function modelStep(model: Model, step: Step, zxid: number, sessionIds: number[])
   }
 }
 
+const TWO_DIGESTS = [
+  { scheme: 'digest', id: 'a:x' },
+  { scheme: 'digest', id: 'b:y' },
+];
+
 function toCommand(step: Step, zxid: number, sessionIds: number[]): CoordCommand {
   const header = (who: number) => ({
     timeMs: zxid * 10,
     sessionId: who === 0 ? 0 : (sessionIds[who % Math.max(1, sessionIds.length)] ?? 0),
-    identities: [],
+    // Caller 3 presents two digests: an `auth` ACL entry of its stands for both.
+    identities: who === 3 ? TWO_DIGESTS : [],
   });
   switch (step.kind) {
     case 'session':
@@ -350,11 +357,21 @@ test('snapshot → load elsewhere: identical tree, and identical results for the
   );
 });
 
-// ACLs that come and go, so ACL numbers are freed and could be reused during a snapshot.
-const aclArb = fc.constantFrom(OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, [
-  { perms: Perm.all, scheme: 'world', id: 'anyone' },
-  { perms: Perm.read, scheme: 'ip', id: '10.0.0.1' },
-]);
+// ACLs that come and go, so ACL numbers are freed and could be reused during a snapshot; and
+// lists at the bound with an `auth` entry, which caller 3's two digests expand past it (stored
+// once, the loader refused the snapshot: an audit, 2026-12-07; now InvalidACL).
+const aclArb = fc.oneof(
+  fc.constantFrom(OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, [
+    { perms: Perm.all, scheme: 'world', id: 'anyone' },
+    { perms: Perm.read, scheme: 'ip', id: '10.0.0.1' },
+  ]),
+  fc
+    .integer({ min: limits.coordAclEntriesMax - 3, max: limits.coordAclEntriesMax - 1 })
+    .map((n) => [
+      ...Array.from({ length: n }, (_, i) => ({ perms: Perm.all, scheme: 'digest', id: `u${i}:h` })),
+      { perms: Perm.all, scheme: 'auth', id: '' },
+    ]),
+);
 const churnStepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 4, arbitrary: stepArb },
   {

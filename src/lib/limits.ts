@@ -501,6 +501,14 @@ export const limits = {
   storeAnnounceHostBytesMax: 255,
   /** Keys one connection WATCHes at once; WATCH past it is refused (Redis has no bound). */
   storeWatchedKeysCountMax: 10_000,
+  /**
+   * Bytes of the keys one connection WATCHes (N = 1; a key longer than the engine stores is not
+   * kept: no write can touch it); past it WATCH is refused. An audit, 2026-12-07: the count alone
+   * let a connection hold 10,000 keys of 16 MiB.
+   */
+  storeWatchedKeysBytesMax: 4 * 1024 * 1024,
+  /** A connection's name and library strings (CLIENT SETNAME, SETINFO, HELLO SETNAME), each; longer is refused. */
+  storeClientNameBytesMax: 4096,
   /** Commands one MULTI queues before EXEC; past it the transaction is flagged (EXECABORT). */
   storeMultiQueuedCountMax: 100_000,
   /** Argument bytes one MULTI queues before EXEC; past it the transaction is flagged (EXECABORT). */
@@ -517,8 +525,21 @@ export const limits = {
   storePubsubSubscriptionsCountMax: 10_000,
   /** Distinct channels plus patterns with subscribers on one node; more are refused. */
   storePubsubNodeSubscriptionsCountMax: 1_000_000,
+  /**
+   * Bytes of the channel and pattern names one connection subscribes to, and of the distinct names
+   * subscribed on one node; more are refused. An audit, 2026-12-07: the counts alone let 10,000
+   * names of 16 MiB through on one connection.
+   */
+  storePubsubSubscriptionsBytesMax: 4 * 1024 * 1024,
+  storePubsubNodeSubscriptionsBytesMax: 256 * 1024 * 1024,
   /** Connections blocked in BLPOP and friends on one node; more are refused (Redis has no bound). */
   storeBlockedClientsCountMax: 10_000,
+  /**
+   * Keys the blocked connections of one node (N = 1) wait on, counted once per connection and key
+   * (~500 bytes each); a blocking pop past it is refused. An audit, 2026-12-07: one BLPOP may name
+   * a million keys. At N > 1 one command names at most storeCollectionKeysCountMax.
+   */
+  storeBlockedKeysCountMax: 1_000_000,
 } as const;
 
 export type Limits = { readonly [K in keyof typeof limits]: number };

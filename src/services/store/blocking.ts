@@ -69,10 +69,16 @@ export class BlockedClients {
   private serving = false;
   /** N > 1: the connections waiting through the replicated path (blocking-replicated.ts). */
   replicated: ReplicatedWaiters | undefined;
+  private keysHeld = 0;
 
   /** Blocked connections, N = 1 and N > 1 alike (INFO blocked_clients; storeBlockedClientsCountMax). */
   get count(): number {
     return this.bySession.size + (this.replicated?.count ?? 0);
+  }
+
+  /** Keys the blocked connections of N = 1 wait on, once per connection and key (storeBlockedKeysCountMax). */
+  get keysWaited(): number {
+    return this.keysHeld;
   }
 
   /** A write touched these keys (StoreServer.runData). */
@@ -86,6 +92,7 @@ export class BlockedClients {
 
   block(b: Blocked): void {
     this.bySession.set(b.session, b);
+    this.keysHeld += b.keys.length;
     for (const k of b.keys) {
       let q = this.byKey.get(k);
       if (q === undefined) {
@@ -100,6 +107,7 @@ export class BlockedClients {
     b.settled = true;
     b.timer?.cancel();
     this.bySession.delete(b.session);
+    this.keysHeld -= b.keys.length;
     for (const k of b.keys) {
       const q = this.byKey.get(k);
       if (q === undefined) continue;
@@ -256,6 +264,12 @@ function blockingRun(
     // N > 1: tried and awaited through the replicated path at the connection's level (a
     // transaction there refuses blocking commands while queuing: session.ts).
     if (waiters === undefined) return reply.error('ERR blocking commands are not available on this node');
+    // Each key waited on holds a poll timer and a register's waiters (an audit, 2026-12-07): as
+    // many keys as any collection command names at N > 1.
+    if (keys.length > limits.storeCollectionKeysCountMax)
+      return reply.error(
+        `ERR ${keys.length} keys in one command, max ${limits.storeCollectionKeysCountMax} at N > 1 (storeCollectionKeysCountMax)`,
+      );
     if (blocking.count >= limits.storeBlockedClientsCountMax)
       return reply.error('ERR too many blocked clients (storeBlockedClientsCountMax)');
     return (done) => waiters.block(s, keys, s.consistency, steps, waitsFor, timeoutMs, done);
@@ -269,6 +283,8 @@ function blockingRun(
   // The client's keys by name (latin1), each once, in the order given.
   const byName = new Map<string, Uint8Array>();
   for (const k of keys) if (!byName.has(latin1(k))) byName.set(latin1(k), k);
+  if (blocking.keysWaited + byName.size > limits.storeBlockedKeysCountMax)
+    return reply.error('ERR too many blocked keys (storeBlockedKeysCountMax)');
   return (done) => {
     const server = s.server;
     const b = {

@@ -5,6 +5,7 @@
 // acl.c), implemented from their description; the differences are in docs/COMPAT-REDIS.md.
 
 import { ProtocolError } from '../../lib/errors.ts';
+import { limits } from '../../lib/limits.ts';
 import { parseRedisInteger, type RespValue, reply } from '../../wire/resp/index.ts';
 import { latin1, type ServerCommandSpec } from './command-entry.ts';
 import type { RespSession } from './session.ts';
@@ -59,6 +60,11 @@ function validClientName(name: Uint8Array): boolean {
   return true;
 }
 
+/** A connection name or library string past storeClientNameBytesMax (Redis has no bound). */
+const NAME_TOO_LONG = err(
+  `ERR the name is longer than ${limits.storeClientNameBytesMax} bytes (storeClientNameBytesMax)`,
+);
+
 /** ACLAuthenticateUser for the one user we have, `default` (nopass unless requirepass is set). */
 function authenticate(session: RespSession, user: Uint8Array, pass: Uint8Array): boolean {
   if (latin1(user) !== 'default') return false;
@@ -85,6 +91,7 @@ function hello(s: RespSession, argv: readonly Uint8Array[]): RespValue {
       j += 2;
     } else if (equalsIgnoreCase(opt, 'setname') && more >= 1) {
       if (!validClientName(argv[j + 1]!)) return CLIENT_NAME_INVALID;
+      if (argv[j + 1]!.length > limits.storeClientNameBytesMax) return NAME_TOO_LONG;
       s.name = latin1(argv[j + 1]!);
       j++;
     } else {
@@ -209,6 +216,7 @@ const clientSubcommands: ServerCommandSpec[] = [
     conn('2.6.9', 'Set the current connection name'),
     (s, argv) => {
       if (!validClientName(argv[2]!)) return CLIENT_NAME_INVALID;
+      if (argv[2]!.length > limits.storeClientNameBytesMax) return NAME_TOO_LONG;
       s.name = latin1(argv[2]!);
       return OK;
     },
@@ -246,6 +254,7 @@ const clientSubcommands: ServerCommandSpec[] = [
         const c = value.charCodeAt(i);
         if (c < 0x21 || c > 0x7e) return err(`ERR ${attr} cannot contain spaces, newlines or special characters.`);
       }
+      if (value.length > limits.storeClientNameBytesMax) return NAME_TOO_LONG;
       if (attr === 'lib-name') s.libName = value;
       else s.libVersion = value;
       return OK;
@@ -388,7 +397,8 @@ export const connectionCommands: readonly ServerCommandSpec[] = [
       (s, argv) => {
         if (s.multi !== null) return err('ERR WATCH inside MULTI is not allowed');
         for (let i = 1; i < argv.length; i++) {
-          if (!s.server.watch(s, argv[i]!)) return err('ERR too many WATCHed keys (storeWatchedKeysCountMax)');
+          if (!s.server.watch(s, argv[i]!))
+            return err('ERR too many WATCHed keys (storeWatchedKeysCountMax, storeWatchedKeysBytesMax)');
         }
         return OK;
       },

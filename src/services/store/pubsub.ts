@@ -107,6 +107,8 @@ export class PubSubHub {
   private readonly channels = new Map<string, Set<RespSession>>();
   private readonly patterns = new Map<string, Set<RespSession>>();
   private readonly shardChannels = new Map<string, Set<RespSession>>();
+  /** The bytes of the names the three indexes hold (storePubsubNodeSubscriptionsBytesMax). */
+  private namesBytes = 0;
   private readonly m: {
     readonly published: Counter;
     readonly delivered: Counter;
@@ -145,23 +147,31 @@ export class PubSubHub {
     if (mine.has(k)) return true;
     if (s.channels.size + s.patterns.size + s.shardChannels.size >= limits.storePubsubSubscriptionsCountMax)
       return false;
+    if (s.subscriptionBytes + k.length > limits.storePubsubSubscriptionsBytesMax) return false;
     let set = index.get(k);
     if (set === undefined) {
       const nodeWide = this.channels.size + this.patterns.size + this.shardChannels.size;
       if (nodeWide >= limits.storePubsubNodeSubscriptionsCountMax) return false;
+      if (this.namesBytes + k.length > limits.storePubsubNodeSubscriptionsBytesMax) return false;
       set = new Set();
       index.set(k, set);
+      this.namesBytes += k.length;
     }
     set.add(s);
     mine.add(k);
+    s.subscriptionBytes += k.length;
     return true;
   }
 
   private remove(index: Map<string, Set<RespSession>>, mine: Set<string>, s: RespSession, k: string): void {
-    mine.delete(k);
+    if (!mine.delete(k)) return;
+    s.subscriptionBytes -= k.length;
     const set = index.get(k);
     set?.delete(s);
-    if (set?.size === 0) index.delete(k);
+    if (set?.size === 0) {
+      index.delete(k);
+      this.namesBytes -= k.length;
+    }
   }
 
   /** The connection closed or RESET: drops every subscription without replies. */
@@ -331,7 +341,11 @@ export class PubSubHub {
     const out: RespValue[] = [];
     for (const name of names) {
       if (!this.add(index, mine, s, name)) {
-        out.push(reply.error('ERR too many subscriptions (storePubsubSubscriptionsCountMax)'));
+        out.push(
+          reply.error(
+            'ERR too many subscriptions (storePubsubSubscriptionsCountMax, storePubsubSubscriptionsBytesMax and their node-wide bounds)',
+          ),
+        );
         continue;
       }
       out.push(confirmation(word, name, s, kind));

@@ -296,10 +296,14 @@ export class StoreServer {
   // ---- WATCH ----
 
   watch(session: RespSession, key: Uint8Array): boolean {
+    // A key longer than the engine stores never exists, so no write can touch it: nothing to keep.
+    if (key.length > limits.lsmKeyBytesMax) return true;
     const k = latin1(key);
     if (session.watched.has(k)) return true;
     if (session.watched.size >= limits.storeWatchedKeysCountMax) return false;
+    if (session.watchedBytes + key.length > limits.storeWatchedKeysBytesMax) return false;
     session.watched.add(k);
+    session.watchedBytes += key.length;
     let set = this.watchers.get(k);
     if (set === undefined) {
       set = new Set();
@@ -316,6 +320,7 @@ export class StoreServer {
       if (set?.size === 0) this.watchers.delete(k);
     }
     session.watched.clear();
+    session.watchedBytes = 0;
     session.watchDirty = false;
     session.watchedRegister = undefined;
   }

@@ -70,6 +70,8 @@ export class RespSession {
   multi: MultiState | null = null;
   /** WATCHed keys (latin1); `watchDirty` once one changed (Redis' CLIENT_DIRTY_CAS). */
   readonly watched = new Set<string>();
+  /** The bytes of `watched`'s keys (storeWatchedKeysBytesMax). */
+  watchedBytes = 0;
   watchDirty = false;
   /** N > 1: the watched keys' register and their values when watched (replicated.ts watch). */
   watchedRegister: { readonly register: Uint8Array; readonly seen: Map<string, Uint8Array | null> } | undefined;
@@ -88,6 +90,8 @@ export class RespSession {
   readonly patterns = new Set<string>();
   /** Sharded Pub/Sub: the shard channels subscribed to (SSUBSCRIBE). */
   readonly shardChannels = new Set<string>();
+  /** The bytes of the names in channels, patterns and shardChannels (storePubsubSubscriptionsBytesMax). */
+  subscriptionBytes = 0;
   /** Replies that precede this request's last one (SUBSCRIBE a b c confirms each name). */
   readonly leading: RespValue[] = [];
   /** Since when the pending output has been over the pubsub soft limit (pubsub.ts). */

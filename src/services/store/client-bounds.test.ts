@@ -1,0 +1,97 @@
+// Goal: what one connection asks a node to hold for it is bounded in bytes, not only in count (an
+// audit, 2026-12-07: each of these held up to 10,000 entries of 16 MiB, or a million keys, per
+// connection): WATCHed keys (storeWatchedKeysBytesMax; a key longer than the engine stores is
+// not kept: no write can touch it), subscribed channel and pattern names
+// (storePubsubSubscriptionsBytesMax), the keys blocked pops wait on (storeBlockedKeysCountMax at
+// N = 1, storeCollectionKeysCountMax per command at N > 1), and a connection's name and library
+// strings (storeClientNameBytesMax). Each refusal is an error reply and the connection goes on;
+// each bound is checked at its edge (one more byte or key is refused, the bound itself is not).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { limits } from '../../lib/limits.ts';
+import { simServices } from '../../../test/support/sim-services.ts';
+import { replicatedCluster } from '../../../test/support/replicated-cluster.ts';
+import { storeService } from './service.ts';
+import { runCommands, show, SimRespClient } from './sim-client.ts';
+
+const one = (seed: string) =>
+  simServices({ seed, nodes: ['n1'], services: [storeService], clientLinks: { chunking: 'whole' } });
+const x = (n: number, c = 'k') => c.repeat(n);
+
+test('WATCH: keys past storeWatchedKeysBytesMax are refused, keys longer than the engine stores are not kept', () => {
+  const sim = one('bounds-watch');
+  const key = x(limits.lsmKeyBytesMax);
+  const fit = Math.floor(limits.storeWatchedKeysBytesMax / key.length);
+  const keys = Array.from({ length: fit }, (_, i) => `${i}`.padEnd(key.length, 'k'));
+  const replies = runCommands(sim, 'n1', [
+    ['WATCH', ...keys],
+    ['WATCH', `${fit}`.padEnd(key.length, 'k')],
+    // Longer than any stored key: accepted, not kept (the bytes held do not move).
+    ['WATCH', x(limits.lsmKeyBytesMax + 1, 'z'), x(2 * 1024 * 1024, 'y')],
+    ['UNWATCH'],
+    ['WATCH', `${fit}`.padEnd(key.length, 'k')],
+    ['CLIENT', 'SETNAME', 'still-here'],
+  ]);
+  assert.equal(replies[0], '+OK');
+  assert.match(replies[1]!, /^-ERR too many WATCHed keys \(.*storeWatchedKeysBytesMax/);
+  assert.deepEqual(replies.slice(2), ['+OK', '+OK', '+OK', '+OK'], 'UNWATCH gave the bytes back');
+});
+
+test('SUBSCRIBE and PSUBSCRIBE: names past storePubsubSubscriptionsBytesMax are refused, UNSUBSCRIBE gives their bytes back', () => {
+  const sim = one('bounds-pubsub');
+  const name = (i: number) => `${i}`.padEnd(1024 * 1024, 'c');
+  const fit = limits.storePubsubSubscriptionsBytesMax / (1024 * 1024);
+  // A subscribing connection gets a reply per name: counted by hand.
+  const c = new SimRespClient(sim, 'n1');
+  c.send('SUBSCRIBE', ...Array.from({ length: fit }, (_, i) => name(i)));
+  c.send('PSUBSCRIBE', name(fit));
+  c.send('UNSUBSCRIBE', name(0));
+  c.send('PSUBSCRIBE', name(fit));
+  assert.ok(sim.runUntilCondition(() => c.replies.length >= fit + 3 || c.closed !== undefined, 20_000));
+  const replies = c.replies.map(show);
+  assert.equal(replies.length, fit + 3);
+  const errors = replies.filter((r) => r.startsWith('-'));
+  assert.equal(errors.length, 1, replies.map((r) => r.slice(0, 40)).join(' | '));
+  assert.match(replies[fit]!, /^-ERR too many subscriptions \(.*storePubsubSubscriptionsBytesMax/);
+  assert.match(replies[fit + 2]!, /^\*\[\$psubscribe,/, 'UNSUBSCRIBE gave the bytes back');
+});
+
+test('blocking pops: past storeBlockedKeysCountMax keys at N = 1 are refused; at N > 1 past storeCollectionKeysCountMax per command', () => {
+  const sim = one('bounds-blocked');
+  const keys = (n: number) => Array.from({ length: n }, (_, i) => `b${i}`);
+  // A million keys: written as RESP by hand (an argument list that long overflows a spread).
+  const c = new SimRespClient(sim, 'n1');
+  const args = [...keys(limits.storeBlockedKeysCountMax + 1), '0.01'];
+  c.sendRaw(`*${args.length + 1}\r\n$5\r\nBLPOP\r\n${args.map((k) => `$${k.length}\r\n${k}\r\n`).join('')}`, 1);
+  c.send('BLPOP', ...keys(10), '0.01');
+  assert.ok(sim.runUntilCondition(() => c.settled, 20_000));
+  assert.deepEqual(c.replies.map(show), ['-ERR too many blocked keys (storeBlockedKeysCountMax)', '_']);
+  const cluster = replicatedCluster('bounds-blocked-n3', ['n1', 'n2', 'n3'], 3, {
+    consistency: 'QUORUM',
+    replication: { antiEntropyIntervalMs: 0, collections: 'rows' },
+  });
+  const [many, few] = runCommands(cluster, 'n1', [
+    ['BLPOP', ...keys(limits.storeCollectionKeysCountMax + 1), '0.01'],
+    ['BLPOP', ...keys(limits.storeCollectionKeysCountMax), '0.01'],
+  ]);
+  assert.match(many!, /^-ERR \d+ keys in one command, max \d+ at N > 1/);
+  assert.equal(few, '_');
+});
+
+test('CLIENT SETNAME, SETINFO and HELLO SETNAME: longer than storeClientNameBytesMax is refused', () => {
+  const sim = one('bounds-names');
+  const at = x(limits.storeClientNameBytesMax, 'n');
+  const over = `${at}n`;
+  const replies = runCommands(sim, 'n1', [
+    ['CLIENT', 'SETNAME', at],
+    ['CLIENT', 'SETNAME', over],
+    ['CLIENT', 'SETINFO', 'lib-name', over],
+    ['CLIENT', 'SETINFO', 'lib-ver', at],
+    ['HELLO', '2', 'SETNAME', over],
+    ['CLIENT', 'GETNAME'],
+  ]);
+  assert.equal(replies[0], '+OK');
+  for (const r of [replies[1], replies[2], replies[4]]) assert.match(r!, /^-ERR .*storeClientNameBytesMax/);
+  assert.equal(replies[3], '+OK');
+  assert.equal(replies[5], `$${at}`);
+});

@@ -297,3 +297,24 @@ test('property: the manager agrees with a naive reference model', () => {
     { numRuns: 300 },
   );
 });
+
+test("the paths' code units are bounded per watcher and in total; a removed watch and a closed watcher give them back", () => {
+  // An audit, 2026-12-07: the counts alone let a connection hold 100,000 paths of a million characters.
+  const w = new WatchManager({ ...roomy, pathCharsPerWatcherMax: 20, pathCharsTotalMax: 30 });
+  const p = (c: string) => `/${c.repeat(9)}`; // 10 code units
+  assert.equal(w.addDataWatch(1, p('a')), 'ok');
+  assert.equal(w.addChildWatch(1, p('b')), 'ok');
+  assert.equal(w.addDataWatch(1, '/c'), 'watcher_limit');
+  assert.equal(w.addDataWatch(2, p('d')), 'ok');
+  assert.equal(w.addDataWatch(2, '/e'), 'total_limit');
+  // A persistent watch takes an entry in both tables: 20 code units for a path of 10.
+  assert.equal(w.remove(1, p('b'), WatcherType.children), true);
+  assert.equal(w.addPersistentWatch(1, p('f'), false), 'watcher_limit', 'a: 10, f twice: 30');
+  assert.equal(w.addPersistentWatch(3, p('f'), false), 'total_limit', 'a, d: 20, f twice: 40');
+  w.removeWatcher(2);
+  assert.equal(w.addPersistentWatch(3, p('f'), false), 'ok');
+  w.removeWatcher(1);
+  assert.equal(w.addDataWatch(2, p('g')), 'ok');
+  assert.equal(w.addDataWatch(4, '/h'), 'total_limit');
+  assert.equal(w.size, 3);
+});

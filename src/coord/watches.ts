@@ -68,6 +68,9 @@ export interface SetWatchesLists {
 export interface WatchLimits {
   readonly watchesPerWatcherMax: number;
   readonly watchesTotalMax: number;
+  /** The paths' UTF-16 code units one watcher's watches hold, and all watches together (undefined: no bound). */
+  readonly pathCharsPerWatcherMax?: number;
+  readonly pathCharsTotalMax?: number;
 }
 
 /** Outcome of adding a watch: added (or already there), or refused at a bound. */
@@ -113,6 +116,9 @@ export class WatchManager {
   /** watcher -> its entries, "d" or "c" then the path (to drop a closed connection's watches). */
   private readonly byWatcher = new Map<number, Set<string>>();
   private total = 0;
+  /** The paths' code units of each watcher's entries, and of all (WatchLimits' path bounds). */
+  private readonly charsByWatcher = new Map<number, number>();
+  private totalChars = 0;
 
   constructor(private readonly limits: WatchLimits) {}
 
@@ -140,7 +146,7 @@ export class WatchManager {
   addPersistentWatch(watcher: number, path: string, recursive: boolean): AddResult {
     if (recursive) return this.add(this.data, 'd', watcher, path, RECURSIVE);
     const needed = (this.data.modes(path, watcher) === 0 ? 1 : 0) + (this.child.modes(path, watcher) === 0 ? 1 : 0);
-    const refused = this.room(watcher, needed);
+    const refused = this.room(watcher, needed, needed * path.length);
     if (refused !== undefined) return refused;
     this.add(this.data, 'd', watcher, path, PERSISTENT);
     this.add(this.child, 'c', watcher, path, PERSISTENT);
@@ -173,9 +179,13 @@ export class WatchManager {
     if (entries === undefined) return;
     for (const entry of entries) {
       const table = entry[0] === 'd' ? this.data : this.child;
-      if (table.remove(entry.slice(1), watcher)) this.total--;
+      if (table.remove(entry.slice(1), watcher)) {
+        this.total--;
+        this.totalChars -= entry.length - 1;
+      }
     }
     this.byWatcher.delete(watcher);
+    this.charsByWatcher.delete(watcher);
   }
 
   /** Runs the triggers of one transaction (or several, in order) and returns the events to send. */
@@ -244,20 +254,25 @@ export class WatchManager {
     return { events, refused };
   }
 
-  private room(watcher: number, needed: number): AddResult | undefined {
+  private room(watcher: number, needed: number, chars: number): AddResult | undefined {
     if (needed === 0) return undefined;
     if (this.countOf(watcher) + needed > this.limits.watchesPerWatcherMax) return 'watcher_limit';
+    const { pathCharsPerWatcherMax = Infinity, pathCharsTotalMax = Infinity } = this.limits;
+    if ((this.charsByWatcher.get(watcher) ?? 0) + chars > pathCharsPerWatcherMax) return 'watcher_limit';
     if (this.total + needed > this.limits.watchesTotalMax) return 'total_limit';
+    if (this.totalChars + chars > pathCharsTotalMax) return 'total_limit';
     return undefined;
   }
 
   private add(table: WatchTable, tag: 'd' | 'c', watcher: number, path: string, bits: number): AddResult {
     if (table.modes(path, watcher) === 0) {
-      const refused = this.room(watcher, 1);
+      const refused = this.room(watcher, 1, path.length);
       if (refused !== undefined) return refused;
     }
     if (table.add(path, watcher, bits)) {
       this.total++;
+      this.totalChars += path.length;
+      this.charsByWatcher.set(watcher, (this.charsByWatcher.get(watcher) ?? 0) + path.length);
       let entries = this.byWatcher.get(watcher);
       if (entries === undefined) {
         entries = new Set();
@@ -271,6 +286,10 @@ export class WatchManager {
   private drop(table: WatchTable, tag: 'd' | 'c', watcher: number, path: string): boolean {
     if (!table.remove(path, watcher)) return false;
     this.total--;
+    this.totalChars -= path.length;
+    const chars = (this.charsByWatcher.get(watcher) ?? 0) - path.length;
+    if (chars > 0) this.charsByWatcher.set(watcher, chars);
+    else this.charsByWatcher.delete(watcher);
     const entries = this.byWatcher.get(watcher);
     entries?.delete(tag + path);
     if (entries !== undefined && entries.size === 0) this.byWatcher.delete(watcher);

@@ -261,6 +261,14 @@ export const limits = {
   coordConnectionWatchesCountMax: 100_000,
   /** Watches one node holds over all its connections. */
   coordNodeWatchesCountMax: 4_000_000,
+  /**
+   * The UTF-16 code units of the paths one connection's watches hold, and all of a node's: a watch
+   * of a path up to jute.maxbuffer long is allowed (an exists watch of an absent node too), so the
+   * counts alone let one connection hold 100,000 paths of a million characters (an audit,
+   * 2026-12-07); past them the watch is refused as past the counts.
+   */
+  coordConnectionWatchPathsCharsMax: 16 * 1024 * 1024,
+  coordNodeWatchPathsCharsMax: 256 * 1024 * 1024,
   /** Session ids in one follower-to-leader touch batch (the rest wait for the next batch). */
   coordTouchBatchSessionsMax: 65_536,
   /** Watch notifications queued on one connection behind an unanswered request; beyond it the connection closes. */

@@ -55,6 +55,8 @@ export class CoordRuntime {
   readonly watches = new WatchManager({
     watchesPerWatcherMax: limits.coordConnectionWatchesCountMax,
     watchesTotalMax: limits.coordNodeWatchesCountMax,
+    pathCharsPerWatcherMax: limits.coordConnectionWatchPathsCharsMax,
+    pathCharsTotalMax: limits.coordNodeWatchPathsCharsMax,
   });
   readonly tracker: SessionTracker;
   readonly waiters: AppliedWaiters;

@@ -113,6 +113,12 @@ export interface ReplicaStore {
   readonly hintCount: number;
   /** Every hint, in a deterministic order (by owner, then key). */
   hints(): StoredHint[];
+  /**
+   * The hints in hints()' order, read a page at a time as the caller goes on (a replay stops at its
+   * bound without reading the rest); the hints of an owner `skip` says true of are passed over
+   * together (a down owner's range is not read hint by hint).
+   */
+  hintsLazy(skip: (owner: string) => boolean): Iterable<StoredHint>;
   sync(): void;
 }
 
@@ -415,6 +421,10 @@ export class MemoryReplicaStore implements ReplicaStore {
 
   get hintCount(): number {
     return this.live.hints.size;
+  }
+
+  *hintsLazy(skip: (owner: string) => boolean): Iterable<StoredHint> {
+    for (const h of this.hints()) if (!skip(h.owner)) yield h;
   }
 
   hints(): StoredHint[] {

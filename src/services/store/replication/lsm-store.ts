@@ -57,6 +57,8 @@ import { Versioned } from '../../../dynamo/versions.ts';
 const VALUE_PREFIX = 0x74; // 't'
 const OLD_VALUE_PREFIX = 0x76; // 'v'
 const HINT_PREFIX = 0x68; // 'h'
+/** Hints hintsLazy reads per engine scan (a replay sends at most dynamoHintReplaysCountMax). */
+const HINT_PAGE_COUNT = 64;
 const PAXOS_PREFIX = 0x70; // 'p'
 const INCARNATION_KEY = new TextEncoder().encode('mincarnation');
 const META_PREFIX = 0x6d; // 'm'
@@ -350,6 +352,27 @@ export class LsmReplicaStore implements ReplicaStore {
 
   hints(): StoredHint[] {
     return this.scanHints();
+  }
+
+  *hintsLazy(skip: (owner: string) => boolean): Iterable<StoredHint> {
+    const end = Uint8Array.of(HINT_PREFIX + 1);
+    let start: Uint8Array | null = Uint8Array.of(HINT_PREFIX);
+    while (start !== null) {
+      const page = this.engine.scan({ start, end, limit: HINT_PAGE_COUNT });
+      let next = page.next;
+      for (const e of page.entries) {
+        const parsed = parseHintKey(e.key);
+        assert(parsed !== undefined, 'the hint range holds only hint keys');
+        if (skip(parsed.owner)) {
+          // Past every key of this owner: its id, then a byte above the 0 that ends it.
+          const id = utf8.encode(parsed.owner);
+          next = Uint8Array.of(HINT_PREFIX, ...id, 1);
+          break;
+        }
+        yield { owner: parsed.owner, key: parsed.key, state: e.value };
+      }
+      start = next;
+    }
   }
 
   /** Every hint in engine key order: by owner's UTF-8 bytes, then key (paged through the engine's scan bound). */

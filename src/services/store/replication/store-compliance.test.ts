@@ -388,6 +388,29 @@ for (const impl of implementations) {
       assert.equal(s(after.getHint('n3', b('a'))), 'h2');
     });
 
+    test("hintsLazy: hints()' order, an owner skipped passed over whole, across pages", () => {
+      const { store } = impl.make('hints-lazy');
+      // 200 hints each for three owners (pages of 64 in the LSM store), the middle one skipped.
+      for (const owner of ['n1', 'n2', 'n3'])
+        for (let i = 0; i < 200; i++) store.putHint(owner, b(`k${String(i).padStart(3, '0')}`), b(`${owner}-${i}`));
+      const shown = (hs: Iterable<{ owner: string; key: Uint8Array; state: Uint8Array }>) =>
+        [...hs].map((h) => `${h.owner}/${keyString(h.key)}=${s(h.state)}`);
+      const all = shown(store.hints());
+      assert.equal(all.length, 600);
+      assert.deepEqual(shown(store.hintsLazy(() => false)), all);
+      assert.deepEqual(
+        shown(store.hintsLazy((o) => o === 'n2')),
+        all.filter((h) => !h.startsWith('n2/')),
+      );
+      // Read as it goes: stopping early reads no more (a generator left after its first hint).
+      const first = store
+        .hintsLazy((o) => o === 'n1')
+        [Symbol.iterator]()
+        .next();
+      assert.equal(first.done, false);
+      assert.equal(first.value!.owner, 'n2');
+    });
+
     test('a crash after sync with nothing unsynced loses nothing', () => {
       const h = impl.make('crash-all-synced');
       for (let i = 0; i < 40; i++) h.store.put(b(`k${i}`), b(`v${i}`.repeat(8)));

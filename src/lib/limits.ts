@@ -236,6 +236,11 @@ export const limits = {
   clientHostConnectionsMax: 1_000,
   /** Reply bytes one connection may leave unread before it is evicted as a slow reader. */
   clientBufferedBytesMax: 64 * 1024 * 1024,
+  /**
+   * Answered replies one write of a request pipeline joins (src/wire/pipeline.ts; a larger reply
+   * goes alone); after a write that leaves the buffer at half its bound the rest wait for its drain.
+   */
+  clientWriteBatchBytesMax: 1024 * 1024,
   /** Requests taken from one connection and not yet answered (reading stops at the bound). */
   clientInflightRequestsMax: 4096,
   /** Longest idle timeout a protocol may choose (a day); 'none' is said explicitly. */

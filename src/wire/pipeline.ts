@@ -23,6 +23,9 @@
 import type { ClientCloseReason, ClientConnection, Counter, Metrics, Timers } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { ProtocolError } from '../lib/errors.ts';
+import { limits } from '../lib/limits.ts';
+
+const WRITE_BATCH_BYTES_MAX = limits.clientWriteBatchBytesMax;
 
 /** A streaming decoder that yields one request at a time (so dispatch can stop at a bound). */
 export interface RequestDecoder<Req> {
@@ -93,6 +96,13 @@ export class RequestPipeline<Req> {
   private yieldScheduled = false;
   /** Bytes of answered slots not yet written (behind an unanswered one, or within pump()). */
   private heldBytesCount = 0;
+  /**
+   * A write left the connection's buffer at half its bound or more: answered replies wait for its
+   * drain. Written all at once, a burst of large replies to a client that reads them all (5
+   * pipelined GETs of a 15 MiB value) passed the bound in one write and evicted it as a slow
+   * reader (an audit, 2026-12-07).
+   */
+  private awaitingDrain = false;
   private readonly errors = new Map<string, Counter>();
 
   constructor(private readonly options: PipelineOptions<Req>) {
@@ -106,6 +116,12 @@ export class RequestPipeline<Req> {
     this.conn.onData((chunk) => {
       this.options.decoder.push(chunk);
       this.pump();
+    });
+    this.conn.onDrain(() => {
+      this.awaitingDrain = false;
+      if (this.conn.closed) return;
+      this.writeAnswered();
+      if (!this.stopped && !this.conn.closed) this.pump();
     });
   }
 
@@ -231,8 +247,22 @@ export class RequestPipeline<Req> {
     if (!this.stopped && !this.conn.closed) this.pump(); // requests held in the decoder may go now
   }
 
-  /** Writes every answered reply at the head of the order, in one write. */
+  /**
+   * Writes the answered replies at the head of the order: together, in writes of up to
+   * WRITE_BATCH_BYTES_MAX (a larger reply alone), until a write leaves the connection's buffer at
+   * half its bound (then the rest waits for its drain).
+   */
   private writeAnswered(): void {
+    // Not `stopped`: a decode error stops the pipeline, then its reply still goes out (thenClose).
+    while (!this.awaitingDrain && !this.conn.closed) {
+      const wrote = this.writeBatch();
+      if (wrote === 'none') return;
+      if (wrote === 'backpressure') this.awaitingDrain = true;
+    }
+  }
+
+  /** One write of answered replies at the head of the order; what the connection said of it. */
+  private writeBatch(): 'none' | 'ok' | 'backpressure' {
     const conn = this.conn;
     let count = 0;
     let bytes = 0;
@@ -241,6 +271,7 @@ export class RequestPipeline<Req> {
     while (count < this.slots.length) {
       const slot = this.slots[count]!;
       if (slot.bytes === null) break;
+      if (count > 0 && bytes + slot.bytes.length > WRITE_BATCH_BYTES_MAX) break;
       count++;
       bytes += slot.bytes.length;
       if (slot.counted) finished++;
@@ -249,7 +280,7 @@ export class RequestPipeline<Req> {
         break;
       }
     }
-    if (count === 0 || conn.closed) return;
+    if (count === 0 || conn.closed) return 'none';
     const ready = this.slots.splice(0, count);
     this.heldBytesCount -= bytes;
     let out: Uint8Array;
@@ -262,11 +293,13 @@ export class RequestPipeline<Req> {
         at += slot.bytes!.length;
       }
     }
-    conn.write(out); // false = backpressure: the listener has stopped reading already
+    const flowing = conn.write(out); // false = backpressure: the listener has stopped reading already
     for (let i = 0; i < finished && !conn.closed; i++) conn.requestFinished();
     if (thenClose) {
       this.stopped = true;
       conn.close();
+      return 'none';
     }
+    return flowing ? 'ok' : 'backpressure';
   }
 }

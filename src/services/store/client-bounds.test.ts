@@ -95,3 +95,4 @@ test('CLIENT SETNAME, SETINFO and HELLO SETNAME: longer than storeClientNameByte
   assert.equal(replies[3], '+OK');
   assert.equal(replies[5], `$${at}`);
 });
+

@@ -520,6 +520,11 @@ export const limits = {
    * let a connection hold 10,000 keys of 16 MiB.
    */
   storeWatchedKeysBytesMax: 4 * 1024 * 1024,
+  /**
+   * At N > 1 (SERIAL): the bytes of the keys one connection WATCHes and of their values as seen then
+   * (EXEC compares them); past it WATCH is refused. An audit, 2026-12-07: 10,000 keys of 1 MiB values.
+   */
+  storeWatchedValuesBytesMax: 16 * 1024 * 1024,
   /** A connection's name and library strings (CLIENT SETNAME, SETINFO, HELLO SETNAME), each; longer is refused. */
   storeClientNameBytesMax: 4096,
   /** Commands one MULTI queues before EXEC; past it the transaction is flagged (EXECABORT). */

@@ -96,3 +96,29 @@ test('CLIENT SETNAME, SETINFO and HELLO SETNAME: longer than storeClientNameByte
   assert.equal(replies[5], `$${at}`);
 });
 
+test('WATCH at N > 1 (SERIAL): the keys and the values seen past storeWatchedValuesBytesMax are refused; UNWATCH gives them back', () => {
+  const cluster = replicatedCluster('bounds-watch-n3', ['n1', 'n2', 'n3'], 3, {
+    consistency: 'SERIAL',
+    replication: { antiEntropyIntervalMs: 0 },
+  });
+  // One register holds a hash tag's keys together (about 1 MiB), but WATCH keeps each value as
+  // first seen: SET, WATCH, DEL key after key kept them all (the audit's case).
+  const value = x(512 * 1024, 'v');
+  const fit = Math.floor(limits.storeWatchedValuesBytesMax / (value.length + 8));
+  const key = (i: number) => `{t}${String(i).padStart(4, '0')}`;
+  const c = new SimRespClient(cluster, 'n1');
+  const watchAt: number[] = [];
+  for (let i = 0; i <= fit; i++) {
+    c.send('SET', key(i), value);
+    watchAt.push(c.send('WATCH', key(i)));
+    c.send('DEL', key(i));
+  }
+  c.send('UNWATCH');
+  c.send('SET', key(fit), value);
+  const last = c.send('WATCH', key(fit));
+  assert.ok(cluster.runUntilCondition(() => c.settled || c.closed !== undefined, 300_000));
+  const replies = c.replies.map(show);
+  assert.ok(watchAt.slice(0, fit).every((at) => replies[at] === '+OK'));
+  assert.match(replies[watchAt[fit]!]!, /^-ERR too many WATCHed keys \(.*storeWatchedValuesBytesMax/);
+  assert.equal(replies[last], '+OK', 'UNWATCH gave the bytes back');
+});

@@ -429,6 +429,11 @@ export class RespSession {
       replicated.watch(register, keys, (seen) => {
         if (!(seen instanceof Map)) return done(seen);
         const held = this.watchedRegister?.seen ?? new Map<string, Uint8Array | null>();
+        let bytes = 0;
+        for (const [k, v] of seen) if (!held.has(k)) bytes += k.length + (v?.length ?? 0);
+        if (this.watchedBytes + bytes > limits.storeWatchedValuesBytesMax)
+          return done(reply.error('ERR too many WATCHed keys (storeWatchedKeysCountMax, storeWatchedValuesBytesMax)'));
+        this.watchedBytes += bytes;
         for (const [k, v] of seen) if (!held.has(k)) held.set(k, v);
         this.watchedRegister = { register, seen: held };
         done(reply.ok);

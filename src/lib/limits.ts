@@ -278,6 +278,11 @@ export const limits = {
   coordTouchBatchSessionsMax: 65_536,
   /** Watch notifications queued on one connection behind an unanswered request; beyond it the connection closes. */
   coordQueuedNotificationsCountMax: 100_000,
+  /**
+   * Their bytes (an event names its path, up to jute.maxbuffer long); beyond it the connection
+   * closes, as beyond the count. An audit, 2026-12-07: 100,000 events of 1 MiB paths.
+   */
+  coordQueuedNotificationsBytesMax: 16 * 1024 * 1024,
 
   // --- metrics and logs --------------------------------------------------------------------------
   /** Distinct metric series in one registry. */

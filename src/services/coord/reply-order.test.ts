@@ -9,7 +9,7 @@ const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const bytes = (s: string) => new TextEncoder().encode(s);
 
 /** A stand-in for the pipeline: replies written in request order, as RequestPipeline does. */
-function harness(heldMax = 10) {
+function harness(heldMax = 10, heldBytesMax?: number) {
   const stream: string[] = [];
   const slots: { text: string | null }[] = [];
   let overflowed = 0;
@@ -20,6 +20,7 @@ function harness(heldMax = 10) {
     (b) => stream.push(text(b)),
     heldMax,
     () => overflowed++,
+    heldBytesMax,
   );
   const begin = () => {
     const slot: { text: string | null } = { text: null };
@@ -73,4 +74,20 @@ test('held events are bounded: the connection is given up, not buffered', () => 
   assert.equal(h.overflowed(), 0);
   h.order.notify(bytes('c'));
   assert.equal(h.overflowed(), 1);
+});
+
+test("held events are bounded in bytes too, and an answer gives its events' bytes back (an audit, 2026-12-07: 100,000 events of 1 MiB paths)", () => {
+  const h = harness(1000, 10);
+  const w = h.begin();
+  h.order.notify(bytes('aaaa'));
+  h.order.notify(bytes('bbbbbb'));
+  assert.equal(h.overflowed(), 0, 'ten bytes held: at the bound');
+  h.order.notify(bytes('c'));
+  assert.equal(h.overflowed(), 1, 'one byte more');
+  h.order.answer(w, bytes('W'));
+  assert.deepEqual(h.stream, ['aaaabbbbbbW']);
+  const w2 = h.begin();
+  h.order.notify(bytes('dddddddddd'));
+  assert.equal(h.overflowed(), 1, 'the answer gave the ten bytes back');
+  h.order.answer(w2, bytes('X'));
 });

@@ -7,8 +7,8 @@
 //     will be computed after it. So an event is written at once when nothing is unanswered, and
 //     otherwise travels just ahead of the first unanswered reply (prepended to its bytes). The
 //     pipeline writes the answered prefix as one run, so the event lands between the two kinds.
-// Bound: events held ahead of unanswered replies (coordQueuedNotificationsCountMax per
-// connection); beyond it the connection is closed (the client re-registers its watches and
+// Bound: events held ahead of unanswered replies (coordQueuedNotificationsCountMax and
+// coordQueuedNotificationsBytesMax per connection); beyond it the connection is closed (the client re-registers its watches and
 // reads again on reconnect, as after any disconnect) rather than buffering without end.
 
 import { concatBytes } from '../../lib/bytes.ts';
@@ -29,6 +29,7 @@ export class ReplyOrder {
   private readonly entries: Entry[] = [];
   private seq = 0;
   private held = 0;
+  private heldBytes = 0;
 
   constructor(
     /** Writes bytes on the connection now (an event with nothing unanswered). */
@@ -36,6 +37,7 @@ export class ReplyOrder {
     private readonly heldEventsMax: number,
     /** Too many events held: the caller closes the connection. */
     private readonly overflow: () => void,
+    private readonly heldBytesMax = Number.POSITIVE_INFINITY,
   ) {}
 
   /** Requests taken and not yet answered, or answered behind one that is not. */
@@ -66,6 +68,7 @@ export class ReplyOrder {
     let out = bytes;
     if (e.before !== undefined) {
       this.held -= e.before.length;
+      for (const b of e.before) this.heldBytes -= b.length;
       out = concatBytes([...e.before, bytes]);
       e.before = undefined;
     }
@@ -87,13 +90,14 @@ export class ReplyOrder {
       this.writeNow(bytes);
       return;
     }
-    if (this.held >= this.heldEventsMax) {
+    if (this.held >= this.heldEventsMax || this.heldBytes + bytes.length > this.heldBytesMax) {
       this.overflow();
       return;
     }
     first.before ??= [];
     first.before.push(bytes);
     this.held++;
+    this.heldBytes += bytes.length;
   }
 
   private firstUnanswered(): Entry | undefined {

@@ -141,6 +141,7 @@ export class ZkSession implements WatchTarget {
       },
       limits.coordQueuedNotificationsCountMax,
       () => this.close('notifications_overflow'),
+      limits.coordQueuedNotificationsBytesMax,
     );
   }
 

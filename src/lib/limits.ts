@@ -241,6 +241,14 @@ export const limits = {
    * goes alone); after a write that leaves the buffer at half its bound the rest wait for its drain.
    */
   clientWriteBatchBytesMax: 1024 * 1024,
+  /**
+   * The memory of the requests one connection has in flight (taken and not yet answered: a command
+   * running, or held behind one), as the protocol prices it (RESP: each argument's bytes and 64 for
+   * its object); past it no more requests are taken until replies free some (the listener stops
+   * reading, as at inflightRequestsMax), so one connection holds at most this plus one request. An
+   * audit, 2026-12-07: a BLPOP, then 1,023 requests of 64 MiB held behind it.
+   */
+  clientInflightRequestBytesMax: 64 * 1024 * 1024,
   /** Requests taken from one connection and not yet answered (reading stops at the bound). */
   clientInflightRequestsMax: 4096,
   /** Longest idle timeout a protocol may choose (a day); 'none' is said explicitly. */

@@ -26,6 +26,7 @@ import { ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 
 const WRITE_BATCH_BYTES_MAX = limits.clientWriteBatchBytesMax;
+const INFLIGHT_REQUEST_BYTES_MAX = limits.clientInflightRequestBytesMax;
 
 /** A streaming decoder that yields one request at a time (so dispatch can stop at a bound). */
 export interface RequestDecoder<Req> {
@@ -73,6 +74,11 @@ export interface PipelineOptions<Req> {
   onClose?(reason: ClientCloseReason): void;
   /** The bytes to send before closing on a decode error (the protocol's error reply), if any. */
   protocolErrorReply(error: ProtocolError): Uint8Array | undefined;
+  /**
+   * The memory a request holds while in flight, for clientInflightRequestBytesMax (undefined: the
+   * count bound alone).
+   */
+  sizeOf?(request: Req): number;
 }
 
 interface Slot {
@@ -103,6 +109,8 @@ export class RequestPipeline<Req> {
    * reader (an audit, 2026-12-07).
    */
   private awaitingDrain = false;
+  /** The sizes (PipelineOptions.sizeOf) of the requests taken and not yet answered. */
+  private inflightBytes = 0;
   private readonly errors = new Map<string, Counter>();
 
   constructor(private readonly options: PipelineOptions<Req>) {
@@ -154,7 +162,12 @@ export class RequestPipeline<Req> {
   /** Dispatches what the bounds admit; true when the decoder has no complete request left. */
   private dispatch(): boolean {
     const max = this.conn.bounds.inflightRequestsMax;
-    while (!this.stopped && !this.conn.closed && this.conn.inflightRequests < max) {
+    while (
+      !this.stopped &&
+      !this.conn.closed &&
+      this.conn.inflightRequests < max &&
+      this.inflightBytes < INFLIGHT_REQUEST_BYTES_MAX
+    ) {
       if (this.dispatchedSinceYield >= max) {
         this.yieldTurn();
         return false;
@@ -169,10 +182,13 @@ export class RequestPipeline<Req> {
       this.slots.push(slot);
       this.dispatchedSinceYield++;
       this.conn.requestStarted();
+      const size = this.options.sizeOf?.(next) ?? 0;
+      this.inflightBytes += size;
       let answered = false;
       this.options.serve(next, (bytes, replyOptions) => {
         assert(!answered, 'a request was answered twice');
         answered = true;
+        this.inflightBytes -= size;
         if (this.conn.closed) return;
         slot.bytes = bytes;
         this.heldBytesCount += bytes.length;
@@ -212,6 +228,11 @@ export class RequestPipeline<Req> {
     // that command's atomicity. A push frees no in-flight slot, so nothing waits on it.
     if (this.pumping) this.flushPending = true;
     else this.writeAnswered();
+  }
+
+  /** The sizes of the requests taken and not yet answered (clientInflightRequestBytesMax). */
+  get inflightRequestBytes(): number {
+    return this.inflightBytes;
   }
 
   /** Bytes waiting behind an unanswered reply (not yet handed to the connection). */

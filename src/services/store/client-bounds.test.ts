@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { limits } from '../../lib/limits.ts';
 import { simServices } from '../../../test/support/sim-services.ts';
 import { replicatedCluster } from '../../../test/support/replicated-cluster.ts';
-import { storeService } from './service.ts';
+import { storeOf, storeService } from './service.ts';
 import { runCommands, show, SimRespClient } from './sim-client.ts';
 
 const one = (seed: string) =>
@@ -121,4 +121,26 @@ test('WATCH at N > 1 (SERIAL): the keys and the values seen past storeWatchedVal
   assert.ok(watchAt.slice(0, fit).every((at) => replies[at] === '+OK'));
   assert.match(replies[watchAt[fit]!]!, /^-ERR too many WATCHed keys \(.*storeWatchedValuesBytesMax/);
   assert.equal(replies[last], '+OK', 'UNWATCH gave the bytes back');
+});
+
+test('requests held behind a blocked one are bounded in bytes (clientInflightRequestBytesMax): the rest wait unread, and all answer once it returns', () => {
+  // An audit, 2026-12-07: behind a BLPOP a connection could park 1,023 requests of 64 MiB.
+  const sim = one('bounds-held');
+  const c = new SimRespClient(sim, 'n1');
+  c.send('BLPOP', 'q', '0');
+  const value = x(1024 * 1024, 'v');
+  const count = Math.ceil(limits.clientInflightRequestBytesMax / value.length) + 20;
+  for (let i = 0; i < count; i++) c.send('SET', `k${i}`, value);
+  sim.runFor(2_000);
+  const session = [...storeOf(sim.instance('n1')!).server.sessions.values()].find(
+    (s) => (s.output?.inflightRequestBytes ?? 0) > 0,
+  );
+  const held = session?.output?.inflightRequestBytes ?? 0;
+  assert.ok(held >= limits.clientInflightRequestBytesMax, `requests up to the bound taken (${held})`);
+  assert.ok(held <= limits.clientInflightRequestBytesMax + value.length + 1024, `and no more (${held})`);
+  assert.deepEqual(runCommands(sim, 'n1', [['RPUSH', 'q', 'job']]), [':1']);
+  assert.ok(sim.runUntilCondition(() => c.settled || c.closed !== undefined, 60_000));
+  assert.equal(show(c.replies[0]!), '*[$q,$job]');
+  assert.ok(c.replies.slice(1).every((r) => show(r) === '+OK'));
+  assert.equal(c.replies.length, count + 1);
 });

@@ -99,7 +99,9 @@ export class RespSession {
   /** EXEC is running its queue (SUBSCRIBE refuses to run there). */
   inExec = false;
   /** The connection's out-of-band writer (the pipeline): set by the service once it exists. */
-  output: { push(bytes: Uint8Array): void; readonly heldBytes: number; readonly inflightRequestBytes?: number } | undefined;
+  output:
+    | { push(bytes: Uint8Array): void; readonly heldBytes: number; readonly inflightRequestBytes?: number }
+    | undefined;
 
   constructor(
     readonly server: StoreServer,

@@ -111,6 +111,8 @@ export class RequestPipeline<Req> {
   private awaitingDrain = false;
   /** The sizes (PipelineOptions.sizeOf) of the requests taken and not yet answered. */
   private inflightBytes = 0;
+  /** One-shot callbacks for the next drain (whenDrained); at most one per writer pacing itself. */
+  private drainWaiters: (() => void)[] = [];
   private readonly errors = new Map<string, Counter>();
 
   constructor(private readonly options: PipelineOptions<Req>) {
@@ -130,6 +132,9 @@ export class RequestPipeline<Req> {
       if (this.conn.closed) return;
       this.writeAnswered();
       if (!this.stopped && !this.conn.closed) this.pump();
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const fn of waiters) fn();
     });
   }
 
@@ -228,6 +233,15 @@ export class RequestPipeline<Req> {
     // that command's atomicity. A push frees no in-flight slot, so nothing waits on it.
     if (this.pumping) this.flushPending = true;
     else this.writeAnswered();
+  }
+
+  /**
+   * Runs `fn` once at the connection's next drain: for a writer that paces itself by backpressure
+   * beside the replies (the connection's one drain slot is the pipeline's, which its held replies
+   * need; a writer taking it left them held for good).
+   */
+  whenDrained(fn: () => void): void {
+    this.drainWaiters.push(fn);
   }
 
   /** The sizes of the requests taken and not yet answered (clientInflightRequestBytesMax). */

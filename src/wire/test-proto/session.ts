@@ -37,12 +37,12 @@ export interface TestSessionEnv {
 /** The listener handler for the test protocol: one pipeline per connection. */
 export function serveTestProto(env: TestSessionEnv): (connection: ClientConnection) => void {
   return (connection) => {
-    new RequestPipeline<TestRequest>({
+    const pipeline: RequestPipeline<TestRequest> = new RequestPipeline<TestRequest>({
       connection,
       decoder: new TestRequestDecoder(),
       metrics: env.metrics,
       timers: env.timers,
-      serve: (request, reply) => serve(env, connection, request, reply),
+      serve: (request, reply) => serve(env, connection, request, reply, (fn) => pipeline.whenDrained(fn)),
       protocolErrorReply: (error: ProtocolError) => encodeReply({ ok: false, text: error.code }),
     });
   };
@@ -57,7 +57,13 @@ function refusal(word: 'bad_argument' | 'unknown_command', detail: string): Uint
   return encodeReply({ ok: false, text: `${word} ${detail}` });
 }
 
-function serve(env: TestSessionEnv, connection: ClientConnection, request: TestRequest, reply: Reply): void {
+function serve(
+  env: TestSessionEnv,
+  connection: ClientConnection,
+  request: TestRequest,
+  reply: Reply,
+  whenDrained: (fn: () => void) => void,
+): void {
   const { verb, argument } = request;
   switch (verb) {
     case 'ECHO':
@@ -90,7 +96,7 @@ function serve(env: TestSessionEnv, connection: ClientConnection, request: TestR
         reply(refusal('bad_argument', `${verb} needs count and line bytes (3 or more)`));
         return;
       }
-      flood(env, connection, { count, lineBytes, heedBackpressure: verb === 'FLOOD' }, reply);
+      flood(env, connection, { count, lineBytes, heedBackpressure: verb === 'FLOOD' }, reply, whenDrained);
       return;
     }
     default:
@@ -106,7 +112,13 @@ interface FloodOptions {
 }
 
 /** Writes `count` lines in batches, one batch per millisecond (see FLOOD and PUSH above). */
-function flood(env: TestSessionEnv, connection: ClientConnection, options: FloodOptions, reply: Reply): void {
+function flood(
+  env: TestSessionEnv,
+  connection: ClientConnection,
+  options: FloodOptions,
+  reply: Reply,
+  whenDrained: (fn: () => void) => void,
+): void {
   const { count, lineBytes, heedBackpressure } = options;
   const line = ascii(`+${'x'.repeat(lineBytes - 2)}\n`);
   const perBatch = Math.max(1, Math.floor(testProtoFloodBatchBytes / lineBytes));
@@ -120,13 +132,8 @@ function flood(env: TestSessionEnv, connection: ClientConnection, options: Flood
     const go = connection.write(bytes);
     if (left === 0) reply(ok(heedBackpressure ? 'flooded' : 'pushed'));
     else if (go || !heedBackpressure) env.timers.after(1, batch);
-    else {
-      // One drain resumes this flood once (the handler slot is the connection's, so clear it).
-      connection.onDrain(() => {
-        connection.onDrain(() => undefined);
-        env.timers.after(1, batch);
-      });
-    }
+    // One drain resumes this flood once (through the pipeline, whose the connection's drain slot is).
+    else whenDrained(() => env.timers.after(1, batch));
   };
   batch();
 }

@@ -144,3 +144,22 @@ test('requests held behind a blocked one are bounded in bytes (clientInflightReq
   assert.ok(c.replies.slice(1).every((r) => show(r) === '+OK'));
   assert.equal(c.replies.length, count + 1);
 });
+
+test("MULTI's queue prices each argument beside its bytes: many empty arguments reach storeMultiQueuedBytesMax", () => {
+  // An audit, 2026-12-07: a DEL of a million empty keys was 3 bytes of arguments toward the bound,
+  // and ~190 MB of heap.
+  const sim = one('bounds-multi');
+  const keys = 100_000; // 6.4 MB priced each
+  const fit = Math.floor(limits.storeMultiQueuedBytesMax / ((keys + 1) * 64 + 3));
+  const c = new SimRespClient(sim, 'n1');
+  c.send('MULTI');
+  const del = `*${keys + 1}\r\n$3\r\nDEL\r\n${'$0\r\n\r\n'.repeat(keys)}`;
+  for (let i = 0; i <= fit; i++) c.sendRaw(del, 1);
+  c.send('EXEC');
+  assert.ok(sim.runUntilCondition(() => c.settled || c.closed !== undefined, 60_000));
+  const replies = c.replies.map(show);
+  assert.equal(replies[0], '+OK');
+  assert.ok(replies.slice(1, fit + 1).every((r) => r === '+QUEUED'));
+  assert.match(replies[fit + 1]!, /^-ERR MULTI queue over its bound/);
+  assert.match(replies[fit + 2]!, /^-EXECABORT/);
+});

@@ -35,7 +35,7 @@ import { connectionCommands } from './connection-commands.ts';
 import { GroupCommit } from './group-commit.ts';
 import { introspectionCommands } from './introspection.ts';
 import { type KeyspaceOps, StoreServer } from './server.ts';
-import { RespSession } from './session.ts';
+import { RespSession, respCommandSize } from './session.ts';
 import { CommandForwarder } from './forward.ts';
 import { baristaCommand } from './barista-command.ts';
 import { ReplicatedCommands } from './replicated.ts';
@@ -60,15 +60,6 @@ import { SLOT_COUNT } from '../../dynamo/slots.ts';
 
 /** How often a node re-sends its RESP endpoint to peers that have not told theirs (announce.ts). */
 const ANNOUNCE_INTERVAL_MS = 1000;
-/** What one argument of a decoded RESP command holds beside its bytes (its Uint8Array). */
-const RESP_ARG_OVERHEAD_BYTES = 64;
-
-/** The memory a RESP command holds in flight (clientInflightRequestBytesMax). */
-function respCommandSize(command: RespCommand): number {
-  let bytes = 0;
-  for (const arg of command) bytes += arg.length + RESP_ARG_OVERHEAD_BYTES;
-  return bytes;
-}
 import { PubSubHub, pubsubCommands } from './pubsub.ts';
 import { BlockedClients, blockingCommands } from './blocking.ts';
 import { commandKeys, routeCommand } from './routing.ts';

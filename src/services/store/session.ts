@@ -34,6 +34,19 @@ import { serialRegister } from './tag-state.ts';
 import { CROSSSLOT_MESSAGE, commandKeys, namesKeys } from './routing.ts';
 import { OOM_MESSAGE, type StoreServer } from './server.ts';
 
+/** What one argument of a decoded RESP command holds beside its bytes (its Uint8Array). */
+const RESP_ARG_OVERHEAD_BYTES = 64;
+
+/**
+ * The memory a RESP command holds: in flight (clientInflightRequestBytesMax, the pipeline's
+ * sizeOf) and queued in a MULTI (storeMultiQueuedBytesMax).
+ */
+export function respCommandSize(command: readonly Uint8Array[]): number {
+  let bytes = 0;
+  for (const arg of command) bytes += arg.length + RESP_ARG_OVERHEAD_BYTES;
+  return bytes;
+}
+
 const NOAUTH = reply.error('NOAUTH Authentication required.');
 const QUEUED = reply.simple('QUEUED');
 const EXECABORT = reply.error('EXECABORT Transaction discarded because of previous errors.');
@@ -331,8 +344,9 @@ export class RespSession {
     // Out of memory, nothing is queued (Redis: queuing could grow without bound).
     const oom = this.server.oomReply(entry.spec.name, entry.spec.flags, this);
     if (oom !== undefined) return this.reject(oom);
-    let bytes = 0;
-    for (const a of argv) bytes += a.length;
+    // Each argument priced as the pipeline prices it in flight: its bytes and its object (a DEL of
+    // a million empty keys is 3 bytes of arguments and ~190 MB of heap: an audit, 2026-12-07).
+    const bytes = respCommandSize(argv);
     if (!this.server.admitsQueued(multi.queue.length + 1, multi.bytes + bytes)) {
       multi.dirty = true;
       return reply.error('ERR MULTI queue over its bound (storeMultiQueuedCountMax / storeMultiQueuedBytesMax)');

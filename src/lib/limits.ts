@@ -220,6 +220,13 @@ export const limits = {
   /** Concurrent admin HTTP connections (the /v1/kv client API shares the admin port). */
   adminConnectionsMax: 1024,
   /**
+   * Admin HTTP requests being handled at once, over every connection (Node hands a keep-alive
+   * socket's pipelined requests to the handler without waiting: an audit, 2026-12-07, had 3,000
+   * POSTs of 100 KB on one socket in hand at once); past it a request is answered 429
+   * (limit_exceeded) and its connection closed.
+   */
+  adminInflightRequestsMax: 256,
+  /**
    * An HTTP answer the CLI reads: a get of the largest value, every byte JSON-escaped (\u0001 is
    * six bytes), plus the fields around it.
    */

@@ -147,3 +147,47 @@ test('a taken admin port is refused with a typed error naming ports.admin, not a
     return true;
   });
 });
+
+test('requests in hand past inflightRequestsMax are answered 429 and counted; those in hand are answered after', async () => {
+  // An audit, 2026-12-07: Node hands a socket's pipelined requests to the handler without waiting,
+  // so one client could have thousands of 2 MiB bodies in hand at once.
+  const metrics = new MemoryMetrics();
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const server = new AdminServer(
+    {
+      status: () => ({}),
+      metricsText: () => '',
+      routes: [
+        {
+          path: '/v1/kv',
+          methods: ['POST'],
+          handle: async () => gate.then(() => ({ status: 200, body: { ok: true } })),
+        },
+      ],
+    },
+    metrics,
+    { inflightRequestsMax: 2 },
+  );
+  await server.listen(host, 0);
+  servers.push(server);
+  const port = server.address().port;
+  const post = 'POST /v1/kv HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}';
+  const held = [await open(port), await open(port)];
+  for (const c of held) c.socket.write(post);
+  await pollUntil(() => metrics.value('admin_http_requests_total', { path: '/v1/kv' }) === 2, 'two in hand');
+  const third = await open(port);
+  third.socket.write(post);
+  await pollUntil(third.closed, 'the third is answered and closed');
+  assert.match(third.received(), /^HTTP\/1\.1 429/);
+  assert.equal(metrics.value('admin_http_requests_refused_total'), 1);
+  release();
+  for (const c of held) await pollUntil(() => /^HTTP\/1\.1 200/.test(c.received()), 'one in hand is answered');
+  // The bound is free again.
+  const fourth = await open(port);
+  fourth.socket.write(post);
+  await pollUntil(() => /^HTTP\/1\.1 200/.test(fourth.received()), 'a later request is served');
+  for (const c of [...held, fourth]) c.socket.destroy();
+});

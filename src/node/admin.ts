@@ -54,6 +54,7 @@ export interface AdminServerOptions {
   readonly keepAliveTimeoutMs: number;
   readonly connectionsMax: number;
   readonly requestBytesMax: number;
+  readonly inflightRequestsMax: number;
 }
 
 export const defaultAdminServerOptions: AdminServerOptions = {
@@ -63,6 +64,7 @@ export const defaultAdminServerOptions: AdminServerOptions = {
   keepAliveTimeoutMs: 5_000,
   connectionsMax: limits.adminConnectionsMax,
   requestBytesMax: limits.adminRequestBytesMax,
+  inflightRequestsMax: limits.adminInflightRequestsMax,
 };
 
 type ClientErrorKind = 'timeout' | 'too_large' | 'malformed' | 'other';
@@ -72,6 +74,9 @@ export class AdminServer {
   private readonly requests: Metrics;
   private readonly errors: Counter;
   private readonly tooLarge: Counter;
+  private readonly busy: Counter;
+  /** Requests being handled now (inflightRequestsMax). */
+  private inflight = 0;
   /** Write-path stages on the contacted node (src/raft/write-stages.ts). */
   private readonly httpRead: Histogram;
   readonly options: AdminServerOptions;
@@ -89,6 +94,10 @@ export class AdminServer {
     this.requests = metrics;
     this.errors = metrics.counter('admin_http_errors_total', 'Admin HTTP handler failures');
     this.tooLarge = metrics.counter('admin_http_bodies_too_large_total', 'Admin HTTP request bodies over the bound');
+    this.busy = metrics.counter(
+      'admin_http_requests_refused_total',
+      'Admin HTTP requests answered 429 at adminInflightRequestsMax',
+    );
     this.httpRead = writeStageHistogram(metrics, 'http_read');
     this.server = createServer(
       {
@@ -231,6 +240,20 @@ export class AdminServer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    if (this.inflight >= this.options.inflightRequestsMax) {
+      this.busy.inc();
+      res.shouldKeepAlive = false;
+      return send(
+        res,
+        httpErrorAnswer(
+          new BaristaError('limit_exceeded', `${this.inflight} admin requests in hand (adminInflightRequestsMax)`, {
+            fields: { limit: 'adminInflightRequestsMax' },
+          }),
+        ),
+      );
+    }
+    this.inflight++;
+    res.once('close', () => this.inflight--);
     const path = (req.url ?? '/').split('?')[0];
     this.requests
       .counter('admin_http_requests_total', 'Admin HTTP requests', {

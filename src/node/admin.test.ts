@@ -10,6 +10,7 @@ import { after, test } from 'node:test';
 import { MemoryMetrics, pollUntil } from '../net/testing.ts';
 import { BaristaError } from '../lib/errors.ts';
 import { AdminServer, type AdminServerOptions } from './admin.ts';
+import type { AdminRoute } from './service.ts';
 
 const host = '127.0.0.1';
 const servers: AdminServer[] = [];
@@ -17,20 +18,13 @@ after(async () => {
   await Promise.all(servers.map((s) => s.close()));
 });
 
-async function start(options: Partial<AdminServerOptions>): Promise<{ server: AdminServer; metrics: MemoryMetrics }> {
+async function start(
+  options: Partial<AdminServerOptions>,
+  handle: AdminRoute['handle'] = async (req) => ({ status: 200, body: { ok: true, echo: req.body } }),
+): Promise<{ server: AdminServer; metrics: MemoryMetrics }> {
   const metrics = new MemoryMetrics();
   const server = new AdminServer(
-    {
-      status: () => ({}),
-      metricsText: () => '',
-      routes: [
-        {
-          path: '/v1/kv',
-          methods: ['POST'],
-          handle: async (req) => ({ status: 200, body: { ok: true, echo: req.body } }),
-        },
-      ],
-    },
+    { status: () => ({}), metricsText: () => '', routes: [{ path: '/v1/kv', methods: ['POST'], handle }] },
     metrics,
     options,
   );
@@ -151,28 +145,13 @@ test('a taken admin port is refused with a typed error naming ports.admin, not a
 test('requests in hand past inflightRequestsMax are answered 429 and counted; those in hand are answered after', async () => {
   // An audit, 2026-12-07: Node hands a socket's pipelined requests to the handler without waiting,
   // so one client could have thousands of 2 MiB bodies in hand at once.
-  const metrics = new MemoryMetrics();
   let release: () => void = () => undefined;
   const gate = new Promise<void>((resolve) => {
     release = resolve;
   });
-  const server = new AdminServer(
-    {
-      status: () => ({}),
-      metricsText: () => '',
-      routes: [
-        {
-          path: '/v1/kv',
-          methods: ['POST'],
-          handle: async () => gate.then(() => ({ status: 200, body: { ok: true } })),
-        },
-      ],
-    },
-    metrics,
-    { inflightRequestsMax: 2 },
+  const { server, metrics } = await start({ inflightRequestsMax: 2 }, async () =>
+    gate.then(() => ({ status: 200, body: { ok: true } })),
   );
-  await server.listen(host, 0);
-  servers.push(server);
   const port = server.address().port;
   const post = 'POST /v1/kv HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}';
   const held = [await open(port), await open(port)];

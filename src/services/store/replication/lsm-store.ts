@@ -173,7 +173,7 @@ export class LsmReplicaStore implements ReplicaStore {
     const store = new LsmReplicaStore(engine, components.clock);
     const moved = store.migrateKeyOrderedValues();
     if (moved > 0) components.log.info({ values: moved }, 'replica store: values moved to token order');
-    store.hints_ = store.scanHints().length;
+    for (const _ of store.hintsLazy(() => false)) store.hints_++; // counted, not held
     return store;
   }
 
@@ -351,9 +351,10 @@ export class LsmReplicaStore implements ReplicaStore {
   }
 
   hints(): StoredHint[] {
-    return this.scanHints();
+    return [...this.hintsLazy(() => false)];
   }
 
+  /** Hints in engine key order: by owner's UTF-8 bytes, then key, a page of HINT_PAGE_COUNT at a time. */
   *hintsLazy(skip: (owner: string) => boolean): Iterable<StoredHint> {
     const end = Uint8Array.of(HINT_PREFIX + 1);
     let start: Uint8Array | null = Uint8Array.of(HINT_PREFIX);
@@ -373,23 +374,6 @@ export class LsmReplicaStore implements ReplicaStore {
       }
       start = next;
     }
-  }
-
-  /** Every hint in engine key order: by owner's UTF-8 bytes, then key (paged through the engine's scan bound). */
-  private scanHints(): StoredHint[] {
-    const out: StoredHint[] = [];
-    const end = Uint8Array.of(HINT_PREFIX + 1);
-    let start: Uint8Array | null = Uint8Array.of(HINT_PREFIX);
-    while (start !== null) {
-      const page = this.engine.scan({ start, end });
-      for (const e of page.entries) {
-        const parsed = parseHintKey(e.key);
-        assert(parsed !== undefined, 'the hint range holds only hint keys');
-        out.push({ owner: parsed.owner, key: parsed.key, state: e.value });
-      }
-      start = page.next;
-    }
-    return out;
   }
 
   sync(): void {

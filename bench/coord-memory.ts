@@ -19,7 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { ZnodeTree } from '../src/coord/tree.ts';
+import { defaultTreeOptions, ZnodeTree } from '../src/coord/tree.ts';
 import { fourLetter, startZooKeeper, type ZkCluster, zookeeperUnavailable } from '../test/support/zookeeper-server.ts';
 import { closedLoop, f } from './_load.ts';
 import { machineLine } from './_machine.ts';
@@ -53,7 +53,7 @@ function heapAfterGc(): number {
 /** Our heap bytes for the tree (after GC, after minus before) and how long building took. */
 function ours(s: Shape): { bytes: number; buildMs: number } {
   const before = heapAfterGc();
-  const tree = new ZnodeTree({ ttlEnabled: false, znodesMax: s.znodes * 2 + 16, sessionsMax: 16 });
+  const tree = new ZnodeTree({ ...defaultTreeOptions, znodesMax: s.znodes * 2 + 16, sessionsMax: 16 });
   const started = performance.now();
   buildTree(tree, s);
   const buildMs = performance.now() - started;

@@ -16,6 +16,7 @@
 //    stored once however many nodes use it.
 
 import { assert } from '../lib/assert.ts';
+import { utf8ByteLength } from '../lib/bytes.ts';
 import { limits } from '../lib/limits.ts';
 import { Perm } from './codes.ts';
 
@@ -142,8 +143,22 @@ function aclKey(acl: readonly Acl[]): string {
 }
 
 /**
+ * What an ACL list counts toward the tree's bytes (tree.ts TreeOptions.bytesMax): at least its
+ * bytes in a snapshot section (command.ts's Acl: a count, then per entry a u32 and two
+ * length-prefixed UTF-8 strings), plus its table entry's number.
+ */
+export function aclListBytes(acl: readonly Acl[]): number {
+  let n = 8;
+  for (const a of acl) n += 4 + 8 + utf8ByteLength(a.scheme) + utf8ByteLength(a.id);
+  return n;
+}
+
+/**
  * Interned ACL lists with reference counts: a node holds the list's number. Number 0 is
  * OPEN_ACL_UNSAFE and is never released (it is the ACL of the root and of most trees).
+ * `bytes` sums aclListBytes over the lists some node holds, changed when a count leaves or
+ * reaches 0 (not when a number is freed, which a frozen view defers on this replica only), so it
+ * is the same on every replica at every index.
  */
 export class AclCache {
   private readonly lists: (readonly Acl[] | undefined)[] = [OPEN_ACL_UNSAFE];
@@ -152,19 +167,34 @@ export class AclCache {
   private readonly free: number[] = [];
   /** While frozen (a snapshot walk reads numbers taken at its start), numbers whose count fell to 0; freed at thaw. */
   private deferred: number[] | undefined;
+  private heldBytes = 0;
+
+  /** Σ aclListBytes over the lists held by some node (number 0 left out: it is always held). */
+  get bytes(): number {
+    return this.heldBytes;
+  }
+
+  /** What interning `acl` would add to `bytes`: 0 when a node holds it already. */
+  bytesToIntern(acl: readonly Acl[]): number {
+    const known = this.byKey.get(aclKey(acl));
+    return known !== undefined && this.refs[known]! > 0 ? 0 : aclListBytes(acl);
+  }
 
   /** Takes a reference to `acl`'s list and returns its number. */
   intern(acl: readonly Acl[]): number {
     const key = aclKey(acl);
     const known = this.byKey.get(key);
     if (known !== undefined) {
-      this.refs[known]!++;
+      // A list whose count fell to 0 while frozen is still known here (and not on a replica that
+      // was not frozen): held again, it counts again.
+      if (this.refs[known]!++ === 0 && known !== 0) this.heldBytes += aclListBytes(acl);
       return known;
     }
     const ref = this.free.pop() ?? this.lists.length;
     this.lists[ref] = acl.map((a) => ({ perms: a.perms, scheme: a.scheme, id: a.id }));
     this.refs[ref] = 1;
     this.byKey.set(key, ref);
+    this.heldBytes += aclListBytes(acl);
     return ref;
   }
 
@@ -172,6 +202,7 @@ export class AclCache {
     if (ref === 0) return;
     const left = --this.refs[ref]!;
     if (left > 0) return;
+    this.heldBytes -= aclListBytes(this.lists[ref]!);
     if (this.deferred !== undefined) {
       this.deferred.push(ref);
       return;

@@ -32,6 +32,7 @@
 // coordZnodeCountMax.
 
 import { assert } from '../lib/assert.ts';
+import { utf8ByteLength } from '../lib/bytes.ts';
 
 /** Everything a znode holds, as a plain record (undo logs, snapshots, tests). */
 export interface NodeRecord {
@@ -46,6 +47,18 @@ export interface NodeRecord {
   cversion: number;
   aversion: number;
   owner: number;
+}
+
+/**
+ * A znode record's bytes in a snapshot section beside its path and data (namespace.ts's Node: the
+ * path's and data's lengths, the ACL number, three zxids as uvarints of up to 2^53, three f64s,
+ * three i32 varints and the f64 owner, at most 83), rounded up.
+ */
+export const ZNODE_RECORD_BYTES_MAX = 96;
+
+/** What a znode counts toward the tree's bytes (tree.ts TreeOptions.bytesMax): at least its snapshot record. */
+export function znodeBytes(path: string, dataBytes: number): number {
+  return utf8ByteLength(path) + dataBytes + ZNODE_RECORD_BYTES_MAX;
 }
 
 export const OWNER_CONTAINER = -1;
@@ -225,9 +238,16 @@ export class ZnodeStore {
   private capacity = INITIAL_SLOTS;
   private used = 0;
   private frozen: Frozen | undefined;
+  /** Σ znodeBytes over the live nodes: kept at every insert, remove and data change. */
+  private nodeBytes = 0;
 
   get size(): number {
     return this.count;
+  }
+
+  /** The live nodes' bytes (znodeBytes each): what they take in a snapshot section, at most. */
+  get bytes(): number {
+    return this.nodeBytes;
   }
 
   slot(path: string): number | undefined {
@@ -272,6 +292,7 @@ export class ZnodeStore {
     }
     shard.set(path, s);
     this.count++;
+    this.nodeBytes += znodeBytes(path, 0);
     const pg = this.page(s);
     pg.paths[s & PAGE_MASK] = path;
     pg.parent[s & PAGE_MASK] = parent;
@@ -302,6 +323,7 @@ export class ZnodeStore {
     this.slots[shardOf(path)]!.delete(path);
     this.count--;
     const pg = this.page(slot);
+    this.nodeBytes -= znodeBytes(path, pg.data[slot & PAGE_MASK]!.length);
     pg.paths[slot & PAGE_MASK] = undefined;
     pg.data[slot & PAGE_MASK] = '';
     this.free.push(slot);
@@ -311,6 +333,8 @@ export class ZnodeStore {
     if (this.frozen !== undefined) this.keep(s);
     const pg = this.page(s);
     const o = s & PAGE_MASK;
+    // A new slot's data is a hole (a page's array) or '' (a removed node's).
+    this.nodeBytes += r.data.length - (pg.data[o]?.length ?? 0);
     pg.data[o] = r.data;
     pg.zx[o * 3] = r.czxid;
     pg.zx[o * 3 + 1] = r.mzxid;

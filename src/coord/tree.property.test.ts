@@ -10,12 +10,13 @@ import fc from 'fast-check';
 import type { ApplyContext } from '../rsm/namespace.ts';
 import { concatBytes } from '../lib/bytes.ts';
 import { limits } from '../lib/limits.ts';
-import { OPEN_ACL_UNSAFE, READ_ACL_UNSAFE } from './acl.ts';
+import { aclListBytes, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE } from './acl.ts';
 import { CreateMode, Perm, ZkErr } from './codes.ts';
 import { type CoordCommand, decodeResult, encodeCommand } from './command.ts';
 import { CoordNamespace } from './namespace.ts';
 import { SORTED_RUN_LENGTH } from './sliced-sort.ts';
-import type { OpResult, Stat, WriteOp } from './tree.ts';
+import { znodeBytes } from './store.ts';
+import { type OpResult, type Stat, sessionBytes, type WriteOp, type ZnodeTree } from './tree.ts';
 
 interface MNode {
   data: string;
@@ -249,6 +250,27 @@ function nsStep(ns: CoordNamespace, step: Step, zxid: number, sessionIds: number
   };
 }
 
+/**
+ * The tree's bytes counted from scratch (its nodes, the distinct ACL lists they hold but the open
+ * one, its sessions) must equal what it keeps up to date at every write, freeze and rollback; and
+ * its snapshot section must fit in them (plus the section's header and the open list), which is
+ * what bounding them is for (limits.coordTreeBytesMax).
+ */
+function checkBytes(ns: CoordNamespace, label: string): void {
+  const t: ZnodeTree = ns.tree;
+  let n = 0;
+  const refs = new Set<number>();
+  for (const { path, record } of t.nodesInOrder()) {
+    n += znodeBytes(path, record.data.length);
+    if (record.acl !== 0) refs.add(record.acl);
+  }
+  for (const ref of refs) n += aclListBytes(t.acls.get(ref));
+  for (const session of t.sessions.values()) n += sessionBytes(session.passwd);
+  assert.equal(t.bytes, n, `${label}: the tree's bytes`);
+  const section = ns.snapshot().length;
+  assert.ok(section <= t.bytes + 64, `${label}: a section of ${section} bytes, the tree counted ${t.bytes}`);
+}
+
 const PATHS = ['/a', '/b', '/a/x', '/a/y', '/b/x', '/a/x/z', '/zookeeper/q', '/zookeeper'];
 const pathArb = fc.constantFrom(...PATHS);
 const version = fc.constantFrom(-1, 0, 1, 2);
@@ -324,6 +346,7 @@ test('random op sequences: the namespace and the reference tree give identical r
         if (step.kind === 'session') sessionIds.push(zxid);
       }
       sameState(ns, model, 'end');
+      checkBytes(ns, 'end');
     }),
     { numRuns: 300 },
   );
@@ -349,6 +372,8 @@ test('snapshot → load elsewhere: identical tree, and identical results for the
       const copy = new CoordNamespace();
       copy.loadSnapshot(image)();
       sameState(copy, model, 'loaded');
+      assert.equal(copy.tree.bytes, ns.tree.bytes, 'the loaded tree counts the same bytes');
+      checkBytes(copy, 'loaded');
       assert.deepEqual(copy.snapshot(), image, 'the loaded tree snapshots to the same bytes');
       run(rest, copy);
       sameState(copy, model, 'after the rest');
@@ -425,7 +450,11 @@ test('a snapshot in slices while writes go on between slices: the tree when it b
         const step = ns.snapshotInSlices(perSlice, childrenPerStep);
         let parts: readonly Uint8Array[] | undefined;
         let batch = 0;
-        while ((parts = step()) === undefined) run(between[batch++] ?? []);
+        while ((parts = step()) === undefined) {
+          run(between[batch++] ?? []);
+          // Frozen: ACL lists no node holds wait for the thaw here, and on no other replica.
+          checkBytes(ns, `frozen, batch ${batch}`);
+        }
         assert.deepEqual(concatBytes(parts), atStart, 'the sliced image is the tree at its start');
         assert.equal(ns.tree.isFrozen, false, 'the view ended with the last slice');
         // The check can fail: a walk of the live tree would have seen the writes made meanwhile.
@@ -437,6 +466,7 @@ test('a snapshot in slices while writes go on between slices: the tree when it b
         assert.deepEqual(copy.snapshot(), atEnd);
         run(between.slice(batch).flat());
         assert.equal(ns.tree.frozenKept, 0, 'nothing is kept once thawed');
+        checkBytes(ns, 'thawed');
       },
     ),
     { numRuns: 500 },

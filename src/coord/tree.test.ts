@@ -6,7 +6,7 @@ import { type Acl, OPEN_ACL_UNSAFE } from './acl.ts';
 import { CreateMode, EventType, Perm, ZkErr } from './codes.ts';
 import { isValidPath } from './path.ts';
 import { digestId } from './sha1.ts';
-import { type Caller, ephemeralOwnerI64, type TxnResult, type WriteOp, ZnodeTree } from './tree.ts';
+import { type Caller, defaultTreeOptions, ephemeralOwnerI64, type TxnResult, type WriteOp, ZnodeTree } from './tree.ts';
 
 const anyone: Caller = { sessionId: 0, identities: [] };
 let zxid = 100;
@@ -335,8 +335,63 @@ test('ACL lists are interned: a thousand nodes with one ACL hold one list', () =
   assert.equal(t.acls.size, base);
 });
 
+test("the tree's bytes are bounded (bytesMax): a create, setData, setACL, createSession or multi past them answers QUOTAEXCEEDED and changes nothing", () => {
+  const base = new ZnodeTree().bytes;
+  // Room for the base tree, one session of 16 bytes of password and 1,000 bytes of znodes beside it.
+  const bytesMax = base + 48 + 1_000;
+  const t = new ZnodeTree({ ...defaultTreeOptions, bytesMax });
+  assert.equal(t.createSession(1, 1000, new Uint8Array(16)), ZkErr.ok);
+  const big = (path: string, n: number): WriteOp => ({
+    op: 'create',
+    path,
+    data: new Uint8Array(n),
+    acl: OPEN_ACL_UNSAFE,
+    mode: CreateMode.persistent,
+    ttlMs: -1,
+  });
+  // /a with 600 bytes: 2 + 600 + 96 counted.
+  ok(t.write(at(), big('/a', 600)));
+  assert.equal(t.bytes, bytesMax - 1_000 + 698);
+  const before = t.nodesInOrder();
+  const held = t.bytes;
+  // 302 bytes are left: /b with 204 bytes of data takes 2 + 204 + 96 = 302, one more byte is past them.
+  assert.equal(t.write(at(), big('/b', 205)).err, ZkErr.quotaExceeded, 'a create one byte past');
+  assert.equal(
+    t.write(at(), { op: 'setData', path: '/a', data: new Uint8Array(903), version: -1 }).err,
+    ZkErr.quotaExceeded,
+  );
+  const digest: Acl[] = [{ perms: Perm.all, scheme: 'digest', id: `u:${'h'.repeat(400)}` }];
+  assert.equal(t.write(at(), { op: 'setACL', path: '/a', acl: digest, version: -1 }).err, ZkErr.quotaExceeded);
+  assert.equal(
+    t.write(at(), create('/c', CreateMode.persistent, digest)).err,
+    ZkErr.quotaExceeded,
+    'its new ACL list counts',
+  );
+  assert.equal(t.createSession(2, 1000, new Uint8Array(300)), ZkErr.quotaExceeded);
+  const m = t.multi(at(), [big('/m', 40), big('/n', 40), big('/o', 40)]);
+  assert.equal(m.err, ZkErr.quotaExceeded);
+  assert.deepEqual(
+    m.results!.map((x) => x.err),
+    [ZkErr.ok, ZkErr.ok, ZkErr.quotaExceeded],
+    'the third op is past what the first two left',
+  );
+  assert.deepEqual(t.nodesInOrder(), before, 'nothing changed');
+  assert.equal(t.bytes, held, 'and nothing is counted');
+  // At the bound exactly: taken. Smaller data and deletes give bytes back.
+  ok(t.write(at(), big('/b', 204)));
+  assert.equal(t.bytes, bytesMax);
+  assert.equal(t.write(at(), create('/d')).err, ZkErr.quotaExceeded);
+  ok(t.write(at(), { op: 'setData', path: '/a', data: new Uint8Array(0), version: -1 }));
+  ok(t.write(at(), create('/d', CreateMode.persistent, digest)));
+  ok(t.write(at(), { op: 'delete', path: '/d', version: -1 }));
+  ok(t.write(at(), { op: 'delete', path: '/b', version: -1 }));
+  assert.equal(t.bytes, base + 48 + 2 + 96, '/a with no data, and the session');
+  ok(t.closeSession(1, ++zxid));
+  assert.equal(t.bytes, base + 98);
+});
+
 test('the named bounds hold: a full session table and a full tree answer QUOTAEXCEEDED and change nothing', () => {
-  const t = new ZnodeTree({ ttlEnabled: false, znodesMax: 6, sessionsMax: 1 });
+  const t = new ZnodeTree({ ...defaultTreeOptions, znodesMax: 6, sessionsMax: 1 });
   assert.equal(t.createSession(1, 1000, new Uint8Array(16)), ZkErr.ok);
   assert.equal(t.createSession(2, 1000, new Uint8Array(16)), ZkErr.quotaExceeded);
   assert.deepEqual([...t.sessions.keys()], [1]);

@@ -38,11 +38,19 @@
 // QUOTAEXCEEDED (ZooKeeper has no bound).
 
 import { assert } from '../lib/assert.ts';
-import { limits } from '../lib/limits.ts';
+import { limits, SNAPSHOT_IMAGE_RESERVE_BYTES } from '../lib/limits.ts';
 import { type Acl, AclCache, checkAcl, fixupAcl, type Id, READ_ACL_UNSAFE } from './acl.ts';
 import { CreateMode, EventType, Perm, ZkErr } from './codes.ts';
 import { baseName, isValidPath, SPECIAL_PATHS, sequenceSuffix } from './path.ts';
-import { type FrozenChildren, type NodeRecord, OWNER_CONTAINER, ownerOfTtl, ttlOfOwner, ZnodeStore } from './store.ts';
+import {
+  type FrozenChildren,
+  type NodeRecord,
+  OWNER_CONTAINER,
+  ownerOfTtl,
+  ttlOfOwner,
+  ZnodeStore,
+  znodeBytes,
+} from './store.ts';
 
 /** ZooKeeper's Stat, all 11 fields (jute order). ephemeralOwner is an i64 (containers and TTLs use the high bits). */
 export interface Stat {
@@ -122,6 +130,13 @@ export interface TreeOptions {
   /** The super user's digest id (`super:base64(sha1(super:password))`), or undefined. */
   readonly superDigest?: string;
   readonly znodesMax: number;
+  /**
+   * The tree's bytes (`ZnodeTree.bytes`: what its snapshot section holds, at most) a write may
+   * bring it to: a create, setData, setACL or createSession past it answers QUOTAEXCEEDED (as a
+   * count past znodesMax does), so the group's snapshot always fits its bound (see
+   * coordTreeBytesMaxFor). The same on every replica: it is checked at apply.
+   */
+  readonly bytesMax: number;
   readonly sessionsMax: number;
   /** Planted bug (mutation coord-skip-ephemeral-cleanup, simulator only): closeSession keeps the ephemerals. */
   readonly keepEphemeralsOnClose?: boolean;
@@ -130,8 +145,23 @@ export interface TreeOptions {
 export const defaultTreeOptions: TreeOptions = {
   ttlEnabled: false,
   znodesMax: limits.coordZnodeCountMax,
+  bytesMax: limits.coordTreeBytesMax,
   sessionsMax: limits.coordSessionsMax,
 };
+
+/**
+ * The tree's bytes bound in a group whose snapshots hold at most `snapshotDataBytesMax`:
+ * coordTreeBytesMax, or less when the group's bound leaves less beside the image's reserve.
+ */
+export function coordTreeBytesMaxFor(snapshotDataBytesMax: number): number {
+  assert(snapshotDataBytesMax > SNAPSHOT_IMAGE_RESERVE_BYTES, `snapshot bound ${snapshotDataBytesMax}`);
+  return Math.min(limits.coordTreeBytesMax, snapshotDataBytesMax - SNAPSHOT_IMAGE_RESERVE_BYTES);
+}
+
+/** A session's bytes in a snapshot section (namespace.ts: id, timeout, password, owner), at most. */
+export function sessionBytes(passwd: Uint8Array): number {
+  return 32 + passwd.length;
+}
 
 /** Largest TTL (EphemeralType.TTL.maxValue: 40 bits). */
 export const TTL_MS_MAX = 0xff_ffff_ffff;
@@ -189,6 +219,7 @@ export class ZnodeTree {
   private journal: JournalEntry[] = [];
   private pendingReleases: number[] = [];
   private pendingInterns: number[] = [];
+  private sessionsBytes = 0;
 
   constructor(readonly options: TreeOptions = defaultTreeOptions) {
     const zero: NodeRecord = {
@@ -218,6 +249,20 @@ export class ZnodeTree {
 
   get sessions(): ReadonlyMap<number, Session> {
     return this.sessionTable;
+  }
+
+  /**
+   * What the tree holds, in bytes, as its snapshot section would at most hold it: every znode
+   * (store.ts znodeBytes), every ACL list some node holds (acl.ts aclListBytes) and every session
+   * (sessionBytes). The same on every replica at every index; bounded by options.bytesMax.
+   */
+  get bytes(): number {
+    return this.store.bytes + this.acls.bytes + this.sessionsBytes;
+  }
+
+  /** False when `more` bytes would take the tree past options.bytesMax. */
+  private fits(more: number): boolean {
+    return this.bytes + more <= this.options.bytesMax;
   }
 
   exists(path: string): ReadResult<never> {
@@ -342,8 +387,10 @@ export class ZnodeTree {
   /** Opens session `id` (its createSession's index). QUOTAEXCEEDED when the table is full. */
   createSession(id: number, timeoutMs: number, passwd: Uint8Array, owner = 0): ZkErr {
     assert(!this.sessionTable.has(id), `session ${id} exists`);
-    if (this.sessionTable.size >= this.options.sessionsMax) return ZkErr.quotaExceeded;
+    if (this.sessionTable.size >= this.options.sessionsMax || !this.fits(sessionBytes(passwd)))
+      return ZkErr.quotaExceeded;
     this.sessionTable.set(id, { timeoutMs, passwd: passwd.slice(), ephemerals: new Set(), owner });
+    this.sessionsBytes += sessionBytes(passwd);
     return ZkErr.ok;
   }
 
@@ -366,6 +413,7 @@ export class ZnodeTree {
     if (this.options.keepEphemeralsOnClose !== true)
       for (const path of [...session.ephemerals].sort()) this.removeNode(path, zxid, triggers);
     this.sessionTable.delete(id);
+    this.sessionsBytes -= sessionBytes(session.passwd);
     this.commit();
     return { err: ZkErr.ok, triggers };
   }
@@ -486,6 +534,8 @@ export class ZnodeTree {
     if (this.store.slot(path) !== undefined) return { err: ZkErr.nodeExists };
     if (this.store.owner(parent) > 0) return { err: ZkErr.noChildrenForEphemerals };
     if (this.store.size >= this.options.znodesMax) return { err: ZkErr.quotaExceeded };
+    if (!this.fits(znodeBytes(path, op.data.length) + this.acls.bytesToIntern(acl)))
+      return { err: ZkErr.quotaExceeded };
     const owner = isEphemeral(mode)
       ? sid
       : mode === CreateMode.container
@@ -535,6 +585,7 @@ export class ZnodeTree {
     if (!this.allowed(s, Perm.write, ctx)) return { err: ZkErr.noAuth };
     const r = this.store.read(s);
     if (version !== -1 && version !== r.version) return { err: ZkErr.badVersion };
+    if (!this.fits(data.length - r.data.length)) return { err: ZkErr.quotaExceeded };
     this.update(path, s, {
       ...r,
       data: bytesToBinary(data),
@@ -564,6 +615,8 @@ export class ZnodeTree {
     if (!this.allowed(s, Perm.admin, ctx)) return { err: ZkErr.noAuth };
     const r = this.store.read(s);
     if (version !== -1 && version !== r.aversion) return { err: ZkErr.badVersion };
+    // The list it replaces is released at commit: until then both count.
+    if (!this.fits(this.acls.bytesToIntern(fixed))) return { err: ZkErr.quotaExceeded };
     const ref = this.acls.intern(fixed);
     this.pendingInterns.push(ref);
     this.pendingReleases.push(r.acl);
@@ -694,13 +747,15 @@ export class ZnodeTree {
    * numbers). Called only on a fresh tree built for the purpose.
    */
   beginLoad(sessions: readonly { id: number; timeoutMs: number; passwd: Uint8Array; owner?: number }[]): void {
-    for (const s of sessions)
+    for (const s of sessions) {
       this.sessionTable.set(s.id, {
         timeoutMs: s.timeoutMs,
         passwd: s.passwd,
         ephemerals: new Set(),
         owner: s.owner ?? 0,
       });
+      this.sessionsBytes += sessionBytes(s.passwd);
+    }
     for (const path of [...this.store.paths()].sort().reverse()) {
       const s = this.store.slot(path)!;
       this.acls.release(this.store.acl(s));

@@ -77,6 +77,9 @@ const breaking: Record<string, Partial<Limits>> = {
     raftReadCtxBytesMax: limits.peerFrameBytesMax,
   },
   'a configuration must be able to name every node of a cluster': { raftConfMembersMax: limits.clusterNodesMax - 1 },
+  "the coordination tree's bytes plus the image around them must fit in a snapshot": {
+    coordTreeBytesMax: limits.snapshotDataBytesMax,
+  },
   'a follower must accept the largest snapshot a leader stores': {
     raftSnapshotBytesMax: limits.snapshotDataBytesMax - 1,
   },

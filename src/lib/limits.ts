@@ -173,6 +173,13 @@ export const limits = {
   coordSnapshotSliceNodesMax: 2_000,
   /** Znodes in one tree (ZooKeeper has no bound; a full tree answers quotaExceeded). */
   coordZnodeCountMax: 10_000_000,
+  /**
+   * The tree's bytes as its snapshot section holds them at most (src/coord/tree.ts ZnodeTree.bytes:
+   * znodes, ACL lists, sessions); a write past it answers QUOTAEXCEEDED, as a count past
+   * coordZnodeCountMax does. Bounded in count only, 1,024 znodes of 1 MiB made a snapshot past
+   * snapshotDataBytesMax and every node stopped at its next snapshot (2026-12-07).
+   */
+  coordTreeBytesMax: 1023 * 1024 * 1024,
   /** Live ZooKeeper sessions held in the tree's namespace. */
   coordSessionsMax: 100_000,
   /** Ops in one multi / multiRead. */
@@ -609,6 +616,12 @@ export const KV_RESULT_HEADER_BYTES_MAX = 1 + 1 + 1 + 64 + 1 + 5 + 10;
 export const KV_HTTP_OVERHEAD_BYTES_MAX = 4096;
 /** A Raft message's fields besides entries or a snapshot chunk (terms, indexes, a configuration, ids). */
 export const RAFT_MESSAGE_OVERHEAD_BYTES_MAX = 64 * 1024;
+/**
+ * A state machine's snapshot image beside its namespace's bounded state (src/rsm/state-machine.ts:
+ * the format byte, the index, the section names and lengths, an empty "sessions" section, a
+ * namespace section's header): what a group's snapshot bound keeps for them.
+ */
+export const SNAPSHOT_IMAGE_RESERVE_BYTES = 64 * 1024;
 /** A Raft entry's fields besides its data, in a message or a WAL record (index, term, type, length). */
 export const RAFT_ENTRY_HEADER_BYTES_MAX = 32;
 /** A WAL record's framing besides its payload (length, type, checksum). */
@@ -715,6 +728,11 @@ export const limitRelations: readonly LimitRelation[] = [
     limits: ['raftConfMembersMax', 'clusterNodesMax'],
     rule: 'a configuration must be able to name every node of a cluster',
     holds: (l) => l.raftConfMembersMax >= l.clusterNodesMax,
+  },
+  {
+    limits: ['coordTreeBytesMax', 'snapshotDataBytesMax'],
+    rule: "the coordination tree's bytes plus the image around them must fit in a snapshot",
+    holds: (l) => l.coordTreeBytesMax + SNAPSHOT_IMAGE_RESERVE_BYTES <= l.snapshotDataBytesMax,
   },
   {
     limits: ['raftSnapshotBytesMax', 'snapshotDataBytesMax'],

@@ -77,6 +77,8 @@ export interface RaftGroupsConfig {
   readonly dataDir: string;
   /** The WALs' preallocation step (absent: walDefaults.preallocateBytesMax). */
   readonly walPreallocateBytesMax?: number;
+  /** Every group's snapshot data bound (absent: limits.snapshotDataBytesMax); see ServicesConfig. */
+  readonly snapshotDataBytesMax?: number;
 }
 
 /** What a service chooses when it opens its group; the rest comes from the node. */
@@ -141,8 +143,14 @@ export class RaftGroups {
       for (const group of groups) {
         const defaults = defaultRaftStorageOptions(groupDir(group));
         const prealloc = config.walPreallocateBytesMax;
-        const options =
-          prealloc === undefined ? defaults : { ...defaults, wal: { ...defaults.wal, preallocateBytesMax: prealloc } };
+        const options = {
+          ...defaults,
+          wal: prealloc === undefined ? defaults.wal : { ...defaults.wal, preallocateBytesMax: prealloc },
+          snapshots: {
+            ...defaults.snapshots,
+            dataBytesMax: config.snapshotDataBytesMax ?? defaults.snapshots.dataBytesMax,
+          },
+        };
         // An entry's WAL record carries the command plus a small header.
         assert(
           limits.raftEntryBytesMax + 64 <= options.wal.recordPayloadBytesMax,

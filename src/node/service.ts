@@ -57,9 +57,15 @@ export interface RaftGroupUse<Config = unknown> {
     readonly name: string;
     /**
      * Builds the state machine with the service's parsed config section; called once per start of
-     * the node, before the group opens.
+     * the node, before the group opens. `group.snapshotDataBytesMax`: the group's snapshot image
+     * bound, the same on every node; state that can grow is bounded to fit it (at apply, so every
+     * replica refuses the same command).
      */
-    create(env: Pick<Env, 'mutations' | 'metrics'>, config: Config): StateMachine & LogTimed;
+    create(
+      env: Pick<Env, 'mutations' | 'metrics'>,
+      config: Config,
+      group: { readonly snapshotDataBytesMax: number },
+    ): StateMachine & LogTimed;
   };
 }
 

@@ -25,6 +25,7 @@ import type { RaftDriver } from '../raft/driver.ts';
 import type { StartDecision } from './identity.ts';
 import { METADATA_GROUP, RaftGroups, type RaftTiming } from './raft-groups.ts';
 import { registeredServices } from './registry.ts';
+import { limits } from '../lib/limits.ts';
 import type { StateMachine } from '../raft/state-machine.ts';
 import type {
   AdminRoute,
@@ -53,6 +54,13 @@ export interface ServicesConfig {
   readonly ports?: Readonly<Record<string, number>>;
   /** The WALs' preallocation step (absent: walDefaults, preallocating; 0 turns it off). */
   readonly walPreallocateBytesMax?: number;
+  /**
+   * Every Raft group's snapshot data bound (absent: limits.snapshotDataBytesMax). The state a
+   * namespace keeps is bounded to fit it (RaftGroupUse.create's `group`), checked at apply, so
+   * every node of a cluster must have the same: only the simulator sets it, on every node alike,
+   * small enough for a short run to reach it.
+   */
+  readonly snapshotDataBytesMax?: number;
   /** Each service's config section, under the service's name (absent: the schema's defaults). */
   readonly [service: string]: unknown;
 }
@@ -234,6 +242,7 @@ export class NodeServices {
       rejoin: config.rejoin ?? false,
       dataDir: config.dataDir ?? '(data directory)',
       ...(config.walPreallocateBytesMax !== undefined ? { walPreallocateBytesMax: config.walPreallocateBytesMax } : {}),
+      ...(config.snapshotDataBytesMax !== undefined ? { snapshotDataBytesMax: config.snapshotDataBytesMax } : {}),
     });
     this.start = this.groups.start;
     if (this.start.kind !== 'restart')
@@ -432,7 +441,9 @@ export class NodeServices {
       stateMachine = new ClusterStateMachine();
       driver = this.groups.open(name, { stateMachine, incarnation: this.incarnation });
     } else {
-      const machine = namespace.create(env, this.configs.get(namespaces[0]!.service));
+      const machine = namespace.create(env, this.configs.get(namespaces[0]!.service), {
+        snapshotDataBytesMax: this.config.snapshotDataBytesMax ?? limits.snapshotDataBytesMax,
+      });
       const logClock = new LeaderLogClock(
         env.clock,
         () => machine.logTimeMs,

@@ -66,6 +66,8 @@ export interface ClusterSimOptions {
   readonly diskFaults?: Partial<DiskFaults>;
   /** Raft driver overrides (e.g. `readOnly: 'lease'`). */
   readonly raft?: Partial<RaftTiming>;
+  /** Every node's snapshot data bound (ServicesConfig.snapshotDataBytesMax): small, a run reaches the state bounds derived from it. */
+  readonly snapshotDataBytesMax?: number;
   /** Largest |clock drift rate| the random nemesis draws (default: the nemesis's own, 0.05). */
   readonly driftRateMax?: number;
   /** Planted bugs (src/lib/mutations.ts) every node runs with: names, or a validated set. */
@@ -174,6 +176,7 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
           clusterId: 'sim',
           peers: ids.filter((p) => p !== env.nodeId),
           rejoin: operator.rejoin(env.nodeId),
+          ...(o.snapshotDataBytesMax !== undefined ? { snapshotDataBytesMax: o.snapshotDataBytesMax } : {}),
           // Each service's simulation config (SimServiceHooks.config).
           ...Object.fromEntries(services.flatMap((s) => (s.sim?.config === undefined ? [] : [[s.name, s.sim.config]]))),
           // Small snapshot interval in the simulator, so snapshots, compaction and InstallSnapshot

@@ -17,7 +17,7 @@ import type { CoordWorkload } from '../../src/services/coord/sim-workload.ts';
 
 function run(
   seed: string,
-  o: { mutations?: Mutation[]; options?: Record<string, unknown> } = {},
+  o: { mutations?: Mutation[]; options?: Record<string, unknown>; snapshotDataBytesMax?: number } = {},
 ): { r: ClusterSimResult; w: CoordWorkload } {
   let w: CoordWorkload | undefined;
   const r = runClusterSimulation({
@@ -39,6 +39,7 @@ function run(
       },
     },
     ...(o.mutations !== undefined ? { mutations: o.mutations } : {}),
+    ...(o.snapshotDataBytesMax !== undefined ? { snapshotDataBytesMax: o.snapshotDataBytesMax } : {}),
   });
   assert.ok(w !== undefined, 'the coord workload ran');
   return { r, w };
@@ -124,3 +125,30 @@ for (const c of controls) {
     assert.equal(r.failure?.invariant, c.fires, describe(r));
   });
 }
+
+// The tree's bytes bound (limits.coordTreeBytesMax, derived from the group's snapshot bound): with a
+// snapshot bound of 192 KiB on every node and a client writing a dozen znodes of 12-24 KiB, the
+// tree reaches it and those writes answer QuotaExceeded; every snapshot fits. Unbounded (the
+// planted bug), the tree outgrows the bound and the nodes stop at their next snapshot, as every
+// node did with 1,024 znodes of 1 MiB before the bound (2026-12-07).
+const blobs = { snapshotDataBytesMax: 192 * 1024, options: { blobBytesMax: 24 * 1024 } };
+
+test("coord workload with large znodes: the tree stops at its bytes bound (QuotaExceeded) and every snapshot fits the group's bound", () => {
+  for (const seed of ['1', '2']) {
+    const { r, w } = run(seed, blobs);
+    assert.ok(r.ok, `seed ${seed}: ${describe(r)}`);
+    assert.equal(r.clients?.verdict, 'valid', `seed ${seed}`);
+    const c = w.counts();
+    assert.ok(
+      c.blobWrites! > 20 && c.blobQuotaExceeded! > 0,
+      `seed ${seed}: the bound was reached: ${JSON.stringify(c)}`,
+    );
+  }
+});
+
+test('coord workload negative control: the tree bytes unbounded -> a node stops at a snapshot past its bound', () => {
+  const { r } = run('1', { ...blobs, mutations: ['coord-tree-bytes-unbounded'] });
+  assert.equal(r.ok, false, 'seed 1 must fail with the planted bug');
+  assert.equal(r.failure?.invariant, 'exception', describe(r));
+  assert.match(r.failure?.detail ?? '', /snapshot data exceeds dataBytesMax/);
+});

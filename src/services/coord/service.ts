@@ -48,11 +48,11 @@ export const coordService: ServiceDefinition<CoordConfig, CoordRunning> = {
       group: COORD_GROUP,
       namespace: {
         name: ZNODES_NAMESPACE,
-        create: (env, config) =>
+        create: (env, config, group) =>
           new CoordStateMachine(
             env.mutations,
             { onMalformed: malformedCounterHook(env.metrics, COORD_GROUP) },
-            { snapshotSliceNodes: config.snapshotSliceNodes },
+            { snapshotSliceNodes: config.snapshotSliceNodes, snapshotDataBytesMax: group.snapshotDataBytesMax },
           ),
       },
     },

@@ -9,6 +9,11 @@
 //     the history (invoke/ok/fail/info in virtual time) goes to the linearizability checker with a
 //     versioned-register model (src/check/models/versioned-register.ts);
 //   - watches the keys it reads (one-shot getData watches, re-armed by the next read);
+//   - (option blobBytesMax > 0, off by default) one more client creates, rewrites and deletes a
+//     few znodes /blob/b<i> of blobBytesMax/2 to blobBytesMax bytes, so that a run with a small
+//     snapshot bound (runClusterSimulation's snapshotDataBytesMax) brings the tree to its bytes
+//     bound: every answer is ok, an expected NodeExists / NoNode, QuotaExceeded, or a connection
+//     loss; a node whose snapshot outgrew its bound stops, and the run fails;
 //   - takes the lock /lock the ZooKeeper way (ephemeral sequential child, waiting on its
 //     predecessor only; the recipe of src/zkclient/recipes/lock.ts in callback form, since the
 //     simulator runs synchronously and cannot await promises), presents the fencing token (the
@@ -32,6 +37,7 @@ import type { ClientSummary, RunningWorkload, ServiceHost, SimWorkload } from '.
 import type { Simulation } from '../../sim/simulation.ts';
 import { ZkClient, zkCalls } from '../../zkclient/client.ts';
 import { simZkIo } from '../../zkclient/sim-io.ts';
+import type { ZkCall } from '../../zkclient/calls.ts';
 import { isZkError } from '../../zkclient/errors.ts';
 import { join } from '../../zkclient/recipes/common.ts';
 import type { CoordRunning } from './service.ts';
@@ -61,6 +67,8 @@ export interface CoordWorkloadOptions {
    * timeout, checked every sixth; a follower's batch every half tick; up to 2 s of swarm's clog).
    */
   readonly expiryMarginMs: number;
+  /** Largest data of the blob writer's znodes; 0: no blob writer. */
+  readonly blobBytesMax: number;
   readonly stopAtMs: number;
 }
 
@@ -74,11 +82,15 @@ export const defaultCoordWorkload: Omit<CoordWorkloadOptions, 'stopAtMs'> = {
   clientPartitions: true,
   lockGrantsOnPredecessorGone: false,
   expiryMarginMs: 3_500,
+  blobBytesMax: 0,
 };
 
 const LOCK_DIR = '/lock';
 const EPH_DIR = '/eph';
 const REG_DIR = '/reg';
+const BLOB_DIR = '/blob';
+/** Distinct paths the blob writer uses. */
+const BLOB_PATHS = 12;
 const LIVENESS_PATH = '/liveness';
 /** How often the workload samples session health and hooks new replicas. */
 const SAMPLE_MS = 50;
@@ -134,6 +146,8 @@ export class CoordWorkload {
   closes = 0;
   clientCuts = 0;
   ephemeralReads = 0;
+  blobWrites = 0;
+  blobQuotaExceeded = 0;
 
   constructor(
     private readonly sim: Simulation<ServiceHost>,
@@ -144,7 +158,7 @@ export class CoordWorkload {
     sim.addInvariant('coord-lock', () => this.register.violations[0]);
     sim.addInvariant('coord-session-order', () => this.order.violations[0]);
     sim.addInvariant('coord-watch', () => this.watches.violations[0]);
-    for (const name of ['coord-ephemeral', 'coord-session-expiry']) {
+    for (const name of ['coord-ephemeral', 'coord-session-expiry', 'coord-blob']) {
       sim.addInvariant(name, () => this.violations.find((v) => v.invariant === name)?.detail);
     }
     this.sample();
@@ -183,7 +197,7 @@ export class CoordWorkload {
   /** Creates the directories and keys (retried until done), then starts the slots. */
   private setup(): void {
     const client = this.newClient('coord-setup');
-    const paths = [LOCK_DIR, EPH_DIR, REG_DIR, ...this.keyPaths()];
+    const paths = [LOCK_DIR, EPH_DIR, REG_DIR, ...this.keyPaths(), ...(this.o.blobBytesMax > 0 ? [BLOB_DIR] : [])];
     let i = 0;
     const next = (): void => {
       const path = paths[i];
@@ -191,6 +205,7 @@ export class CoordWorkload {
         this.setupDone = true;
         client.close();
         for (let s = 0; s < this.o.clients; s++) this.startSlot(s);
+        if (this.o.blobBytesMax > 0) this.startBlobs();
         return;
       }
       client.callWith(zkCalls.create(path, path.startsWith(`${REG_DIR}/`) ? '0' : ''), (e) => {
@@ -199,6 +214,43 @@ export class CoordWorkload {
           return next();
         }
         this.sim.after(100, next, 'coord-setup');
+      });
+    };
+    next();
+  }
+
+  /**
+   * The blob writer: one client (its own Rng stream, so the slots draw as without it) writing
+   * large znodes until the run stops. Any answer but ok, NodeExists / NoNode (the path's state is
+   * unknown after a connection loss), QuotaExceeded or a connection's loss is a violation.
+   */
+  private startBlobs(): void {
+    const rng = this.rng.fork('blobs');
+    const client = this.newClient('coord-blobs');
+    const next = (): void => {
+      if (this.sim.nowMs >= this.o.stopAtMs) return void client.close();
+      this.sim.after(rng.float() * this.o.thinkMsMax, write, 'coord-blobs');
+    };
+    const write = (): void => {
+      if (client.state !== 'connected') return next();
+      const path = `${BLOB_DIR}/b${rng.int(BLOB_PATHS)}`;
+      const size = Math.ceil(this.o.blobBytesMax / 2 + rng.float() * (this.o.blobBytesMax / 2));
+      const data = new Uint8Array(size).fill(0x61 + rng.int(26));
+      const roll = rng.float();
+      const call: ZkCall<unknown> =
+        roll < 0.45 ? zkCalls.create(path, data) : roll < 0.75 ? zkCalls.setData(path, data) : zkCalls.delete(path);
+      client.callWith(call, (e) => {
+        if (e === null) this.blobWrites++;
+        else if (isZkError(e, ZkErr.quotaExceeded)) this.blobQuotaExceeded++;
+        else if (
+          !isZkError(e, ZkErr.nodeExists) &&
+          !isZkError(e, ZkErr.noNode) &&
+          !isZkError(e, ZkErr.connectionLoss) &&
+          !isZkError(e, ZkErr.sessionExpired) &&
+          !isZkError(e, ZkErr.sessionMoved)
+        )
+          this.violations.push({ invariant: 'coord-blob', detail: `${path}: ${errorName(e)}` });
+        next();
       });
     };
     next();
@@ -663,6 +715,8 @@ export class CoordWorkload {
       sessions: this.allSessions.length,
       clientCuts: this.clientCuts,
       ephemeralReads: this.ephemeralReads,
+      blobWrites: this.blobWrites,
+      blobQuotaExceeded: this.blobQuotaExceeded,
     };
   }
 }

@@ -22,6 +22,8 @@ import { NamespaceId } from '../../rsm/namespace.ts';
 import { decodeRsmResult, encodeEnvelope } from '../../rsm/envelope.ts';
 import { defaultSessionOptions } from '../../rsm/sessions.ts';
 import { ReplicatedStateMachine } from '../../rsm/state-machine.ts';
+import { coordTreeBytesMaxFor } from '../../coord/tree.ts';
+import { limits } from '../../lib/limits.ts';
 
 export class CoordStateMachine extends ReplicatedStateMachine {
   readonly znodes: CoordNamespace;
@@ -33,7 +35,7 @@ export class CoordStateMachine extends ReplicatedStateMachine {
   constructor(
     mutations?: Mutations,
     hooks: { readonly onMalformed?: () => void } = {},
-    options: { readonly snapshotSliceNodes?: number } = {},
+    options: { readonly snapshotSliceNodes?: number; readonly snapshotDataBytesMax?: number } = {},
   ) {
     super({
       sessions: defaultSessionOptions,
@@ -42,6 +44,9 @@ export class CoordStateMachine extends ReplicatedStateMachine {
     this.znodes = new CoordNamespace({
       ...defaultCoordOptions,
       ttlEnabled: true,
+      bytesMax: mutations?.has('coord-tree-bytes-unbounded')
+        ? Number.MAX_SAFE_INTEGER
+        : coordTreeBytesMaxFor(options.snapshotDataBytesMax ?? limits.snapshotDataBytesMax),
       ...(options.snapshotSliceNodes === undefined ? {} : { snapshotSliceNodes: options.snapshotSliceNodes }),
       ...(mutations?.has('coord-skip-ephemeral-cleanup') === true ? { keepEphemeralsOnClose: true } : {}),
     });

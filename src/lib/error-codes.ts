@@ -64,7 +64,7 @@ export const errorCatalogue = {
     definite: false,
     doc: 'the client session expired; open a new one (an earlier attempt may have applied)',
   },
-  keyspace_full: request('the keyspace holds kvKeysMax keys'),
+  keyspace_full: request('the keyspace holds kvKeysMax keys or kvDataBytesMax bytes'),
   too_many_sessions: request('the session table is full (or full for this client address)', true),
   malformed_command: request('a state-machine command failed to decode'),
   unknown_namespace: request('a state-machine command for a namespace its Raft group does not host (src/rsm)'),

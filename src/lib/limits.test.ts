@@ -80,6 +80,12 @@ const breaking: Record<string, Partial<Limits>> = {
   "the coordination tree's bytes plus the image around them must fit in a snapshot": {
     coordTreeBytesMax: limits.snapshotDataBytesMax,
   },
+  "the keyspace's bytes and its sessions' plus the image around them must fit in a snapshot": {
+    kvDataBytesMax: limits.snapshotDataBytesMax - limits.rsmSessionsBytesMax,
+  },
+  'a session caching the largest result must leave room for many more in the sessions bound': {
+    rsmSessionsBytesMax: 4 * limits.kvValueBytesMax,
+  },
   'a follower must accept the largest snapshot a leader stores': {
     raftSnapshotBytesMax: limits.snapshotDataBytesMax - 1,
   },

@@ -127,6 +127,19 @@ export const limits = {
   kvSessionsPerClientMax: 256,
   /** Keys in the keyspace. */
   kvKeysMax: 1_000_000,
+  /**
+   * The keyspace's bytes as its snapshot section holds them at most (src/metadata/kv.ts: each
+   * key's and value's bytes plus 16); a put or cas past it answers keyspace_full (HTTP 507).
+   * Bounded in count only, 1,024 values of 1 MiB made a snapshot past snapshotDataBytesMax and
+   * every node stopped at its next snapshot (2026-12-07).
+   */
+  kvDataBytesMax: 959 * 1024 * 1024,
+  /**
+   * A replicated state machine's client sessions, in bytes (src/rsm/sessions.ts: each one's cached
+   * result, client address and record); past it the least recently used are evicted. Unbounded,
+   * 10,000 sessions caching a 1 MiB result each held 10 GiB, in memory and in every snapshot.
+   */
+  rsmSessionsBytesMax: 64 * 1024 * 1024,
 
   // --- ZooKeeper wire protocol (src/wire/zookeeper) ---------------------------------------------
   /**
@@ -728,6 +741,17 @@ export const limitRelations: readonly LimitRelation[] = [
     limits: ['raftConfMembersMax', 'clusterNodesMax'],
     rule: 'a configuration must be able to name every node of a cluster',
     holds: (l) => l.raftConfMembersMax >= l.clusterNodesMax,
+  },
+  {
+    limits: ['kvDataBytesMax', 'rsmSessionsBytesMax', 'snapshotDataBytesMax'],
+    rule: "the keyspace's bytes and its sessions' plus the image around them must fit in a snapshot",
+    holds: (l) => l.kvDataBytesMax + l.rsmSessionsBytesMax + SNAPSHOT_IMAGE_RESERVE_BYTES <= l.snapshotDataBytesMax,
+  },
+  {
+    limits: ['rsmSessionsBytesMax', 'kvValueBytesMax', 'kvClientAddressBytesMax'],
+    rule: 'a session caching the largest result must leave room for many more in the sessions bound',
+    holds: (l) =>
+      16 * (l.kvValueBytesMax + KV_RESULT_HEADER_BYTES_MAX + l.kvClientAddressBytesMax + 64) <= l.rsmSessionsBytesMax,
   },
   {
     limits: ['coordTreeBytesMax', 'snapshotDataBytesMax'],

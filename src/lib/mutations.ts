@@ -89,6 +89,8 @@ export const MUTATION_NAMES = [
   'coord-ignore-follower-touches',
   /** Coord front end: setData is proposed without its expected version (a conditional write always applies). */
   'coord-setdata-skip-version-check',
+  /** Metadata KV: the keyspace's bytes are not bounded (kvDataBytesMax), so it can outgrow the group's snapshot bound. */
+  'kv-data-bytes-unbounded',
   /** Coord tree: its bytes are not bounded (coordTreeBytesMax), so a tree can outgrow the group's snapshot bound. */
   'coord-tree-bytes-unbounded',
   /** Dynamo Paxos acceptor: a promise is not synced before its reply (a crash forgets it; the acceptor then accepts a lower ballot). */

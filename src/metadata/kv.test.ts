@@ -92,6 +92,89 @@ test('bounds: keyspace and value size are error results', () => {
   assert.ok(!big.ok && big.code === 'key_too_large');
 });
 
+test("bounds: the keyspace's bytes (dataBytesMax: key + value + 16 each) answer keyspace_full past them, and a delete gives them back", () => {
+  const log = new KvLog(new KvStateMachine(small({ dataBytesMax: 100 })));
+  const s = log.session();
+  assert.ok(log.req(s, 1, { op: 'put', key: enc('a'), value: new Uint8Array(50) }).ok);
+  assert.equal(log.kv.kv.bytes, 67);
+  // 33 left: a new key of 1 + 16 + 17 is one past them; an overwrite counts the difference.
+  const full = log.req(s, 2, { op: 'put', key: enc('b'), value: new Uint8Array(17) });
+  assert.ok(!full.ok && full.code === 'keyspace_full');
+  const cas = log.req(s, 3, { op: 'cas', key: enc('b'), expected: null, value: new Uint8Array(17) });
+  assert.ok(!cas.ok && cas.code === 'keyspace_full');
+  assert.equal(log.kv.read(enc('b')), null, 'nothing was written');
+  assert.ok(!log.req(s, 4, { op: 'put', key: enc('a'), value: new Uint8Array(84) }).ok, 'an overwrite one byte past');
+  assert.ok(log.req(s, 5, { op: 'put', key: enc('a'), value: new Uint8Array(83) }).ok, 'at the bound exactly');
+  assert.equal(log.kv.kv.bytes, 100);
+  assert.ok(log.req(s, 6, { op: 'del', key: enc('a') }).ok);
+  assert.equal(log.kv.kv.bytes, 0);
+  assert.ok(log.req(s, 7, { op: 'put', key: enc('b'), value: new Uint8Array(17) }).ok);
+});
+
+test("bounds: the session table's bytes (cached results): past them the least recently used sessions are evicted", () => {
+  // Each session caches its last result: a get of a 1,000-byte value caches about 1,010 bytes.
+  const log = new KvLog(new KvStateMachine(small({ bytesMax: 2_600 })));
+  const writer = log.session();
+  assert.ok(log.req(writer, 1, { op: 'put', key: enc('v'), value: new Uint8Array(1_000) }).ok);
+  const [a, b, c] = [log.session(), log.session(), log.session()];
+  assert.ok(log.req(a, 1, { op: 'get', key: enc('v') }).ok);
+  assert.ok(log.req(b, 1, { op: 'get', key: enc('v') }).ok);
+  assert.ok(log.kv.sessions.bytes <= 2_600);
+  assert.equal(log.kv.sessions.size, 4, 'two results fit');
+  assert.ok(log.req(c, 1, { op: 'get', key: enc('v') }).ok, 'the third result is answered');
+  assert.ok(log.kv.sessions.bytes <= 2_600, `${log.kv.sessions.bytes} bytes held`);
+  // The writer was least recently used, then a: both gone (the writer's few bytes were not enough).
+  const gone = log.req(writer, 2, { op: 'get', key: enc('v') });
+  assert.ok(!gone.ok && gone.code === 'session_expired');
+  const goneA = log.req(a, 2, { op: 'get', key: enc('v') });
+  assert.ok(!goneA.ok && goneA.code === 'session_expired');
+  assert.ok(log.req(c, 1, { op: 'get', key: enc('v') }).ok, 'c keeps its cached result');
+});
+
+test('the keyspace and session byte counts are what their snapshot sections hold, at most, and survive a restore', () => {
+  const opArb = fc.record({
+    kind: fc.constantFrom('put', 'put', 'cas', 'del', 'get'),
+    key: fc.integer({ min: 0, max: 5 }),
+    size: fc.integer({ min: 0, max: 300 }),
+    session: fc.integer({ min: 0, max: 4 }),
+  });
+  fc.assert(
+    fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => {
+      const options = small({ dataBytesMax: 1_200, bytesMax: 900 });
+      const log = new KvLog(new KvStateMachine(options));
+      const sessions = [0, log.session(), log.session(), log.session(), log.session()];
+      const seqs = [0, 0, 0, 0, 0];
+      const model = new Map<number, number>();
+      for (const op of ops) {
+        const key = enc(`key${op.key}`);
+        const value = new Uint8Array(op.size);
+        const sid = sessions[op.session]!;
+        const seq = sid === 0 ? 0 : ++seqs[op.session]!;
+        const r =
+          op.kind === 'put'
+            ? log.req(sid, seq, { op: 'put', key, value })
+            : op.kind === 'cas'
+              ? log.req(sid, seq, { op: 'cas', key, expected: null, value })
+              : op.kind === 'del'
+                ? log.req(sid, seq, { op: 'del', key })
+                : log.req(sid, seq, { op: 'get', key });
+        if (r.ok && (op.kind === 'put' || op.kind === 'cas')) model.set(op.key, key.length + op.size + 16);
+        if (r.ok && op.kind === 'del') model.delete(op.key);
+        const kvBytes = [...model.values()].reduce((x, y) => x + y, 0);
+        assert.equal(log.kv.kv.bytes, kvBytes);
+        assert.ok(kvBytes <= 1_200 && log.kv.sessions.bytes <= 900);
+      }
+      const image = log.kv.snapshot();
+      assert.ok(image.length <= log.kv.kv.bytes + log.kv.sessions.bytes + 128, `an image of ${image.length} bytes`);
+      const copy = new KvStateMachine(options);
+      copy.restore(log.kv.appliedIndex, image);
+      assert.equal(copy.kv.bytes, log.kv.kv.bytes);
+      assert.equal(copy.sessions.bytes, log.kv.sessions.bytes);
+    }),
+    { numRuns: 200 },
+  );
+});
+
 test('malformed entries and payloads give an error result and still advance the applied index', () => {
   let told = 0; // the owner's hook feeds rsm_malformed_commands_total
   const sm = new KvStateMachine(undefined, { onMalformed: () => told++ });

@@ -14,6 +14,10 @@
 // Reads (`get`) may go through the log (always linearizable) or be served by the driver from
 // local state after a ReadIndex round; `read(key)` is for the latter.
 //
+// The keyspace is bounded in keys (keysMax) and in bytes (dataBytesMax: each key's and value's
+// bytes plus KV_ENTRY_BYTES, at least what the section below holds), so that the group's snapshot
+// always fits its bound; a put or cas past either answers keyspace_full, on every replica alike.
+//
 // Snapshot section "kv" v1 = u8 version(1) | uvarint count | count × (uvarint-bytes key | uvarint-bytes value), keys sorted
 
 import { ByteReader, ByteWriter, bytesEqual } from '../lib/bytes.ts';
@@ -32,18 +36,42 @@ import {
   type KvResult,
   kvLimits,
 } from './command.ts';
-import { limits } from '../lib/limits.ts';
+import { limits, SNAPSHOT_IMAGE_RESERVE_BYTES } from '../lib/limits.ts';
+import { assert } from '../lib/assert.ts';
 
 export interface KvOptions extends SessionOptions {
   readonly keysMax: number;
+  /** The keyspace's bytes (kvEntryBytes each): see the header. */
+  readonly dataBytesMax: number;
 }
 
 export const defaultKvOptions: KvOptions = {
   sessionsMax: limits.kvSessionsMax,
   sessionsPerClientMax: limits.kvSessionsPerClientMax,
   sessionTimeoutMs: 5 * 60_000,
+  bytesMax: limits.rsmSessionsBytesMax,
   keysMax: limits.kvKeysMax,
+  dataBytesMax: limits.kvDataBytesMax,
 };
+
+/**
+ * The keyspace's and its sessions' byte bounds in a group whose snapshots hold at most
+ * `snapshotDataBytesMax` (the limits, or less in the same proportion when the group's bound is
+ * smaller: the simulator's).
+ */
+export function kvBoundsFor(snapshotDataBytesMax: number): { dataBytesMax: number; bytesMax: number } {
+  const room = snapshotDataBytesMax - SNAPSHOT_IMAGE_RESERVE_BYTES;
+  assert(room > 0, `snapshot bound ${snapshotDataBytesMax}`);
+  const bytesMax = Math.min(limits.rsmSessionsBytesMax, Math.floor(room / 16));
+  return { bytesMax, dataBytesMax: Math.min(limits.kvDataBytesMax, room - bytesMax) };
+}
+
+/** A key's bytes in the snapshot section beside its key and value (two length prefixes), at most. */
+const KV_ENTRY_BYTES = 16;
+
+export function kvEntryBytes(keyBytes: number, valueBytes: number): number {
+  return keyBytes + valueBytes + KV_ENTRY_BYTES;
+}
 
 const SECTION_VERSION = 1;
 
@@ -66,11 +94,30 @@ export class KvNamespace implements Namespace {
   readonly name = 'kv';
   readonly id = NamespaceId.kv;
   private readonly data = new Map<string, Uint8Array>();
+  private heldBytes = 0;
 
-  constructor(private readonly keysMax: number) {}
+  constructor(
+    private readonly keysMax: number,
+    private readonly dataBytesMax: number = limits.kvDataBytesMax,
+  ) {}
 
   get size(): number {
     return this.data.size;
+  }
+
+  /** Σ kvEntryBytes over the keys: at most dataBytesMax. */
+  get bytes(): number {
+    return this.heldBytes;
+  }
+
+  /** Stores `value` under `key` unless a bound is hit (keyspace_full, nothing changed). */
+  private store(id: string, keyLength: number, current: Uint8Array | null, value: Uint8Array): KvResult | undefined {
+    if (current === null && this.data.size >= this.keysMax) return error('keyspace_full');
+    const more = current === null ? kvEntryBytes(keyLength, value.length) : value.length - current.length;
+    if (this.heldBytes + more > this.dataBytesMax) return error('keyspace_full');
+    this.data.set(id, value);
+    this.heldBytes += more;
+    return undefined;
   }
 
   /** The value under `key` (null when absent); keys over keyBytesMax are never stored. */
@@ -92,17 +139,16 @@ export class KvNamespace implements Namespace {
         return { ok: true, value: current, sessionId: 0 };
       case 'put':
         if (op.value.length > kvLimits.valueBytesMax) return error('value_too_large');
-        if (current === null && this.data.size >= this.keysMax) return error('keyspace_full');
-        this.data.set(key, op.value);
-        return { ok: true, value: null, sessionId: 0 };
+        return this.store(key, op.key.length, current, op.value) ?? { ok: true, value: null, sessionId: 0 };
       case 'cas':
         if (op.value.length > kvLimits.valueBytesMax) return error('value_too_large');
         if (!bytesEqual(current, op.expected)) return { ok: false, code: 'precondition_failed', value: current };
-        if (current === null && this.data.size >= this.keysMax) return error('keyspace_full');
-        this.data.set(key, op.value);
-        return { ok: true, value: null, sessionId: 0 };
+        return this.store(key, op.key.length, current, op.value) ?? { ok: true, value: null, sessionId: 0 };
       case 'del':
-        this.data.delete(key);
+        if (current !== null) {
+          this.data.delete(key);
+          this.heldBytes -= kvEntryBytes(op.key.length, current.length);
+        }
         return { ok: true, value: current, sessionId: 0 };
     }
   }
@@ -127,7 +173,11 @@ export class KvNamespace implements Namespace {
     }
     return () => {
       this.data.clear();
-      for (const [k, v] of loaded) this.data.set(k, v);
+      this.heldBytes = 0;
+      for (const [k, v] of loaded) {
+        this.data.set(k, v);
+        this.heldBytes += kvEntryBytes(k.length, v.length);
+      }
     };
   }
 }
@@ -150,7 +200,7 @@ export class KvStateMachine extends ReplicatedStateMachine {
       legacySnapshot,
       ...(hooks.onMalformed === undefined ? {} : { onMalformed: hooks.onMalformed }),
     });
-    this.kv = new KvNamespace(options.keysMax);
+    this.kv = new KvNamespace(options.keysMax, options.dataBytesMax);
     this.register(this.kv);
   }
 

@@ -253,6 +253,8 @@ export interface ClientSummary {
   readonly history: History;
   /** A failure the workload found in its history beyond the model's verdict (checked after it). */
   readonly failure?: { readonly invariant: string; readonly detail: string };
+  /** The workload's own counters, for tests that ask whether a scenario happened. */
+  readonly counts?: Readonly<Record<string, number>>;
 }
 
 export interface RunningWorkload {

@@ -14,6 +14,7 @@ const opts = (o: Partial<SessionOptions> = {}): SessionOptions => ({
   sessionsMax: 10,
   sessionsPerClientMax: 1e9,
   sessionTimeoutMs: 1e9,
+  bytesMax: 1e9,
   ...o,
 });
 

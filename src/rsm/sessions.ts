@@ -17,7 +17,11 @@
 // a leader is not counted. A session idle for more than sessionTimeoutMs of log time expires.
 // Beyond sessionsMax the least recently used session is evicted; one client address holds at most
 // sessionsPerClientMax sessions (a register beyond is `too_many_sessions`, definite), so one
-// client flooding registrations cannot evict everyone else's sessions.
+// client flooding registrations cannot evict everyone else's sessions. The table's bytes (each
+// session's cached result, client address and record: what its snapshot section holds, at most)
+// are bounded too (bytesMax): past it the least recently used sessions are evicted, the one just
+// used last (a cached result of 1 MiB per session, 10,000 sessions held 10 GiB and made the
+// group's snapshot past snapshotDataBytesMax: 2026-12-07).
 //
 // A new leader grants every live session a full timeout (ZooKeeper does the same): the stamp
 // carries the leader's term, and the first command of a higher term resets every live session's
@@ -32,8 +36,9 @@
 //                   | uvarint lastIndex | uvarint-string clientAddress)        ids ascending
 
 import { assert } from '../lib/assert.ts';
-import { ByteReader, ByteWriter } from '../lib/bytes.ts';
+import { ByteReader, ByteWriter, utf8ByteLength } from '../lib/bytes.ts';
 import { CorruptionError } from '../lib/errors.ts';
+import { limits } from '../lib/limits.ts';
 import type { RsmErrorCode } from './envelope.ts';
 
 export interface SessionOptions {
@@ -42,6 +47,8 @@ export interface SessionOptions {
   readonly sessionsPerClientMax: number;
   /** Log time a session may stay idle before it expires. */
   readonly sessionTimeoutMs: number;
+  /** The table's bytes (sessionRecordBytes each); past it the least recently used are evicted. */
+  readonly bytesMax: number;
   /** Planted bug (mutation 'kv-skip-session-dedup'): re-execute retries. Never set in a real node. */
   readonly skipSessionDedup?: boolean;
 }
@@ -53,7 +60,16 @@ export const defaultSessionOptions: SessionOptions = {
   sessionsMax: 10_000,
   sessionsPerClientMax: 256,
   sessionTimeoutMs: 5 * 60_000,
+  bytesMax: limits.rsmSessionsBytesMax,
 };
+
+/**
+ * A session's bytes in the snapshot section, at most: the record (id, lastSeq, lastIndex as
+ * uvarints of up to 2^53, the f64, two length prefixes: 39), its client address and cached result.
+ */
+export function sessionRecordBytes(clientAddress: string, lastResult: Uint8Array): number {
+  return 48 + utf8ByteLength(clientAddress) + lastResult.length;
+}
 
 interface Session {
   readonly clientAddress: string;
@@ -91,6 +107,8 @@ export class SessionTable {
   private termSeen = 0;
   /** Log time when termSeen first appeared in the log: what its stamps count from. */
   private termStartLogMs = 0;
+  /** Σ sessionRecordBytes over `sessions`. */
+  private heldBytes = 0;
 
   constructor(readonly options: SessionOptions = defaultSessionOptions) {}
 
@@ -106,6 +124,11 @@ export class SessionTable {
 
   get size(): number {
     return this.sessions.size;
+  }
+
+  /** Σ sessionRecordBytes over the sessions: at most options.bytesMax after every apply. */
+  get bytes(): number {
+    return this.heldBytes;
   }
 
   /**
@@ -144,6 +167,7 @@ export class SessionTable {
     if ((this.byClient.get(clientAddress) ?? 0) >= this.options.sessionsPerClientMax) return 'too_many_sessions';
     if (this.sessions.size >= this.options.sessionsMax) this.evictLeastRecentlyUsed(closed);
     this.add(index, { clientAddress, lastSeq: 0, lastResult: result, lastActiveMs: this.nowMs, lastIndex: index });
+    this.evictPastBytes(closed);
     return undefined;
   }
 
@@ -165,23 +189,35 @@ export class SessionTable {
     return { kind: 'execute' };
   }
 
-  /** Records the result of an executed request (after check() said 'execute'). */
-  record(sessionId: number, seq: number, result: Uint8Array): void {
+  /**
+   * Records the result of an executed request (after check() said 'execute'); then evicts the
+   * least recently used sessions while the table's bytes are past bytesMax (this one last: it
+   * was just used; gone only if its result alone is past the bound).
+   */
+  record(sessionId: number, seq: number, result: Uint8Array, closed: SessionClosed): void {
     const session = this.sessions.get(sessionId);
     assert(session !== undefined, `session ${sessionId} recorded without a check`);
+    this.heldBytes += result.length - session.lastResult.length;
     session.lastSeq = seq;
     session.lastResult = result;
+    this.evictPastBytes(closed);
+  }
+
+  private evictPastBytes(closed: SessionClosed): void {
+    while (this.heldBytes > this.options.bytesMax && this.sessions.size > 0) this.evictLeastRecentlyUsed(closed);
   }
 
   private add(id: number, s: Session): void {
     this.sessions.set(id, s);
     this.byClient.set(s.clientAddress, (this.byClient.get(s.clientAddress) ?? 0) + 1);
+    this.heldBytes += sessionRecordBytes(s.clientAddress, s.lastResult);
   }
 
   private close(id: number, closed: SessionClosed): void {
     const s = this.sessions.get(id);
     if (s === undefined) return;
     this.sessions.delete(id);
+    this.heldBytes -= sessionRecordBytes(s.clientAddress, s.lastResult);
     const left = (this.byClient.get(s.clientAddress) ?? 1) - 1;
     if (left === 0) this.byClient.delete(s.clientAddress);
     else this.byClient.set(s.clientAddress, left);
@@ -239,6 +275,7 @@ export class SessionTable {
     return () => {
       this.sessions.clear();
       this.byClient.clear();
+      this.heldBytes = 0;
       this.nowMs = nowMs;
       this.termSeen = term;
       this.termStartLogMs = termStartLogMs;

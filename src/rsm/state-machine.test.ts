@@ -231,7 +231,7 @@ test('replicas agree after a snapshot at any point, under random sessions, stamp
     fc.record({ kind: fc.constant('junk' as const), bytes: fc.uint8Array({ maxLength: 6 }) }),
   );
   const stepArb = fc.record({ command: commandArb, dt: fc.nat({ max: 700 }), newTerm: fc.boolean() });
-  const small = { sessionsMax: 3, sessionsPerClientMax: 2, sessionTimeoutMs: 1_000 };
+  const small = { sessionsMax: 3, sessionsPerClientMax: 2, sessionTimeoutMs: 1_000, bytesMax: 1e9 };
   const replica = () => {
     const sm = new ReplicatedStateMachine({ sessions: small });
     sm.register(new CounterNamespace('a', 90));

@@ -129,7 +129,7 @@ export class ReplicatedStateMachine implements StateMachine {
     if (verdict.kind === 'refused') return refused(verdict.code);
     if (verdict.kind === 'cached') return verdict.result;
     const result = this.execute(ns, ctx, e.payload);
-    this.sessions.record(e.sessionId, e.seq, result);
+    this.sessions.record(e.sessionId, e.seq, result, closed);
     return result;
   }
 

@@ -97,6 +97,35 @@ describe('Raft in the simulator: safety after every event, then liveness and lin
     assert.ok(expiredOps(r) > 0, 'sessions expired early');
   });
 
+  // The keyspace's bytes bound (limits.kvDataBytesMax, derived from the group's snapshot bound):
+  // with a snapshot bound of 192 KiB on every node and a writer of a dozen values of 12-24 KiB,
+  // the keyspace reaches it and those puts answer keyspace_full; every snapshot fits. Unbounded
+  // (the planted bug), the keyspace outgrows it and a node stops at its next snapshot, as every
+  // node did with 1,024 values of 1 MiB before the bound (2026-12-07).
+  const blobs = {
+    ...base,
+    nodes: 3,
+    snapshotDataBytesMax: 192 * 1024,
+    raft: { snapshotEveryEntries: 50, snapshotRetainEntries: 10 },
+    workloadOptions: { blobBytesMax: 24 * 1024 },
+  };
+  test('large values: the keyspace stops at its bytes bound (keyspace_full) and every snapshot fits', () => {
+    for (const seed of ['1', '2']) {
+      const r = runClusterSimulation({ ...blobs, seed });
+      assert.ok(r.ok, `seed ${seed}: ${r.failure?.message}`);
+      assert.equal(r.clients?.verdict, 'valid');
+      const c = r.clients!.counts!;
+      assert.ok(c.blobWrites! > 10 && c.blobKeyspaceFull! > 0, `seed ${seed}: ${JSON.stringify(c)}`);
+    }
+  });
+
+  test('negative control: the keyspace bytes unbounded -> a node stops at a snapshot past its bound', () => {
+    const r = runClusterSimulation({ ...blobs, seed: '1', mutations: ['kv-data-bytes-unbounded'] });
+    assert.equal(r.ok, false);
+    assert.equal(r.failure?.invariant, 'exception');
+    assert.match(r.failure!.detail, /snapshot data exceeds dataBytesMax/);
+  });
+
   test('the same seed replays the same trace', () => {
     const a = runClusterSimulation({ ...base, durationMs: 8_000, seed: 'same', nodes: 3 });
     const b = runClusterSimulation({ ...base, durationMs: 8_000, seed: 'same', nodes: 3 });

@@ -38,7 +38,9 @@ export class CoordStateMachine extends ReplicatedStateMachine {
     options: { readonly snapshotSliceNodes?: number; readonly snapshotDataBytesMax?: number } = {},
   ) {
     super({
-      sessions: defaultSessionOptions,
+      // No client registers sessions in this group (ZooKeeper sessions live in the tree): its
+      // table stays empty, bounded within the image's reserve beside coordTreeBytesMax.
+      sessions: { ...defaultSessionOptions, bytesMax: 16 * 1024 },
       ...(hooks.onMalformed === undefined ? {} : { onMalformed: hooks.onMalformed }),
     });
     this.znodes = new CoordNamespace({

@@ -8,7 +8,7 @@
 
 import { malformedCounterHook } from '../../rsm/state-machine.ts';
 import { z } from 'zod';
-import { defaultKvOptions, KvStateMachine } from '../../metadata/kv.ts';
+import { defaultKvOptions, KvStateMachine, kvBoundsFor } from '../../metadata/kv.ts';
 import { KvService } from '../../metadata/kv-service.ts';
 import type { ServiceDefinition } from '../../node/service.ts';
 import { writeStageHistogram } from '../../raft/write-stages.ts';
@@ -36,9 +36,14 @@ export const kvService: ServiceDefinition<KvConfig, KvRunning> = {
       group: KV_GROUP,
       namespace: {
         name: 'kv',
-        create: (env) => {
+        create: (env, _config, group) => {
           return new KvStateMachine(
-            { ...defaultKvOptions, skipSessionDedup: env.mutations.has('kv-skip-session-dedup') },
+            {
+              ...defaultKvOptions,
+              ...kvBoundsFor(group.snapshotDataBytesMax),
+              ...(env.mutations.has('kv-data-bytes-unbounded') ? { dataBytesMax: Number.MAX_SAFE_INTEGER } : {}),
+              skipSessionDedup: env.mutations.has('kv-skip-session-dedup'),
+            },
             { onMalformed: malformedCounterHook(env.metrics, KV_GROUP) },
           );
         },

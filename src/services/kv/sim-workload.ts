@@ -8,6 +8,12 @@
 // proposed again, issue 7 item 10), which the linearizability check cannot see when the second
 // copy lands right after the first.
 //
+// Option blobBytesMax (> 0; off by default): one more client puts and deletes a dozen keys `blob<i>`
+// of blobBytesMax/2 to blobBytesMax bytes, so that a run with a small snapshot bound
+// (runClusterSimulation's snapshotDataBytesMax) fills the keyspace's bytes bound: its puts answer
+// keyspace_full, and a node whose snapshot outgrew its bound stops (the run fails). An answer
+// other than applied, keyspace_full or a transport error is a violation (`kv-blob`).
+//
 // Client conventions (Jepsen): a definite error records `fail`; a timeout or a crash of the node
 // holding the request records `info`, and that client continues under a fresh process id.
 // Deterministic: only virtual time and the simulation's seeded Rng.
@@ -52,6 +58,8 @@ export interface KvWorkloadOptions {
   readonly sessions: boolean;
   /** Sessions mode: an attempt with no answer by then is retried (its node may have crashed). */
   readonly attemptTimeoutMs: number;
+  /** Largest value of the blob writer's keys; 0: no blob writer (see the header). */
+  readonly blobBytesMax: number;
 }
 
 export const defaultKvWorkload: Omit<KvWorkloadOptions, 'stopAtMs'> = {
@@ -63,6 +71,7 @@ export const defaultKvWorkload: Omit<KvWorkloadOptions, 'stopAtMs'> = {
   readConsistency: 'linearizable',
   sessions: false,
   attemptTimeoutMs: 1_500,
+  blobBytesMax: 0,
 };
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -81,6 +90,9 @@ export class KvWorkload<S extends ServiceHost = ServiceHost> {
   opsCompleted = 0;
   opsOk = 0;
   controlActions = 0;
+  blobWrites = 0;
+  blobKeyspaceFull = 0;
+  private blobViolation: string | undefined;
 
   constructor(
     private readonly sim: Simulation<S>,
@@ -94,6 +106,42 @@ export class KvWorkload<S extends ServiceHost = ServiceHost> {
     sim.addInvariant('applied-once', () => this.appliedTwice);
     for (let c = 0; c < o.clients; c++) sim.after(this.rng.float() * 100, () => this.issue(c), 'client');
     if (o.control) sim.after(2_000 + this.rng.float() * 2_000, () => this.controlStep(), 'control');
+    if (o.blobBytesMax > 0) {
+      sim.addInvariant('kv-blob', () => this.blobViolation);
+      this.startBlobs();
+    }
+  }
+
+  /** The blob writer (its own Rng stream: the clients draw as without it). */
+  private startBlobs(): void {
+    const rng = this.rng.fork('blobs');
+    const next = (): void => {
+      if (this.sim.nowMs < this.o.stopAtMs) this.sim.after(rng.float() * 4 * this.o.thinkMsMax, write, 'kv-blobs');
+    };
+    const write = (): void => {
+      const nodeId = rng.pick(this.ids);
+      const node = this.sim.instance(nodeId);
+      if (node === undefined) return next();
+      const key = enc(`blob${rng.int(12)}`);
+      const size = Math.ceil(this.o.blobBytesMax / 2 + rng.float() * (this.o.blobBytesMax / 2));
+      const op = rng.chance(0.7)
+        ? { op: 'put' as const, key, value: new Uint8Array(size).fill(0x61 + rng.int(26)) }
+        : { op: 'del' as const, key };
+      kvOf(node).client.write(
+        op,
+        undefined,
+        this.sim.fromNode(nodeId, (o: KvOutcome): void => {
+          if (o.ok) {
+            const r = o.result;
+            if (r.ok) this.blobWrites++;
+            else if (r.code === 'keyspace_full') this.blobKeyspaceFull++;
+            else this.blobViolation ??= `${op.op} blob: ${r.code}`;
+          }
+          next();
+        }),
+      );
+    };
+    next();
   }
 
   /** Log index of each session-less workload write, by "key=value" (values are unique per write). */
@@ -362,6 +410,7 @@ export const kvSimWorkload: SimWorkload = {
           checkMs: verdict.stats.elapsedMs,
           controlActions: w.controlActions,
           history,
+          counts: { blobWrites: w.blobWrites, blobKeyspaceFull: w.blobKeyspaceFull },
           ...(expired > 0 && nowMs < defaultKvOptions.sessionTimeoutMs
             ? {
                 failure: {

@@ -72,6 +72,12 @@ export const limits = {
   raftConfMembersMax: 64,
   /** Client requests (proposals, reads, forwarded ones) waiting in one driver. */
   raftPendingRequestsMax: 10_000,
+  /**
+   * Command bytes a leader has appended in its term and not yet committed (etcd's
+   * MaxUncommittedEntriesSize): past it a proposal is refused (a single one past it alone is
+   * taken). What bounds the bytes of the proposals raftPendingRequestsMax counts.
+   */
+  raftUncommittedBytesMax: 64 * 1024 * 1024,
   /** Entries kept in memory by the Raft storage before compaction is forced. */
   raftLogEntriesMax: 1_000_000,
   /**

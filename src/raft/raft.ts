@@ -372,7 +372,7 @@ export class RaftNode {
     this.inflightCountMax = options.inflightCountMax ?? limits.raftInflightAppendsMax;
     this.appendBatchBytesMax = options.appendBatchBytesMax ?? limits.raftAppendBatchBytesMax;
     this.inflightBytesMax = options.inflightBytesMax ?? this.inflightCountMax * this.appendBatchBytesMax;
-    this.maxUncommittedBytes = options.maxUncommittedBytes ?? 64 * 1024 * 1024;
+    this.maxUncommittedBytes = options.maxUncommittedBytes ?? limits.raftUncommittedBytesMax;
     this.maxCommittedBytesPerReady = options.maxCommittedBytesPerReady ?? 16 * 1024 * 1024;
     this.snapshotChunkBytes = options.snapshotChunkBytes ?? limits.raftSnapshotChunkBytesMax;
     this.snapshotBytesMax = options.snapshotBytesMax ?? limits.raftSnapshotBytesMax;

@@ -189,6 +189,22 @@ export function buildProgram(): Command {
     )
     .option('--sessions', 'raft-kv: clients use exactly-once sessions and retry until a definite answer', false)
     .option(
+      '--blob-bytes-max <bytes>',
+      'raft-kv and coord: one more client writes a dozen keys (znodes) of up to this many bytes (0: none)',
+      int('--blob-bytes-max', 0, 1024 * 1024),
+      0,
+    )
+    .option(
+      '--snapshot-data-bytes-max <bytes>',
+      "every node's snapshot bound (the state bounds derive from it): small, a run reaches them",
+      int('--snapshot-data-bytes-max', 128 * 1024, 1024 * 1024 * 1024),
+    )
+    .option(
+      '--raft <overrides>',
+      'Raft driver overrides, name=number comma-separated (snapshotEveryEntries=30,...)',
+      '',
+    )
+    .option(
       '--swarm',
       'each seed draws its fault mix and intensities (supersedes --nemesis) and the summary counts injected faults per class; defaults to --nodes 5 --workload raft-kv --duration 20s --liveness-bound 20s',
       false,
@@ -218,6 +234,9 @@ export function buildProgram(): Command {
           workload: string;
           readConsistency: string;
           sessions: boolean;
+          blobBytesMax: number;
+          snapshotDataBytesMax?: number;
+          raft: string;
           json: boolean;
           swarm: boolean;
           mutation: string[];

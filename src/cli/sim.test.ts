@@ -5,9 +5,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError } from '../lib/errors.ts';
-import { replayArgs } from '../node/sim-cluster.ts';
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseRaftOverrides, replayArgs, runClusterSimulation } from '../node/sim-cluster.ts';
 import { colours } from './common.ts';
 import { parseMutations, runSimCommand } from './sim.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 test('--mutation: repeated and comma-separated, validated, deduplicated', () => {
   assert.deepEqual(parseMutations([]), []);
@@ -40,6 +45,42 @@ test('a swarm replay command carries --swarm and the mutations instead of --neme
     'liveness-bound': '20000ms',
     mutation: 'kv-skip-session-dedup,wal-skip-fsync',
   });
+});
+
+// Goal: a failure's printed replay command is the same run. The blob writer, the snapshot bound
+// and Raft overrides a test set are in it (the coord and raft-kv runs that reach the state bounds
+// use all three), and `barista sim` given it replays the same trace to the same failure.
+test('a replay command carries --blob-bytes-max, --snapshot-data-bytes-max and --raft, and replays the same trace', () => {
+  const r = runClusterSimulation({
+    seed: '1',
+    nodes: 3,
+    nemesis: ['partition', 'crash', 'pause', 'clock'],
+    durationMs: 20_000,
+    livenessBoundMs: 30_000,
+    workload: 'coord',
+    raft: { snapshotEveryEntries: 30, snapshotRetainEntries: 5, snapshotWriteSliceBytes: 128 },
+    snapshotDataBytesMax: 192 * 1024,
+    workloadOptions: { blobBytesMax: 24 * 1024 },
+    mutations: ['coord-tree-bytes-unbounded'],
+  });
+  assert.equal(r.ok, false);
+  const command = r.failure!.replayCommand;
+  assert.match(command, / --blob-bytes-max 24576 --snapshot-data-bytes-max 196608 /);
+  assert.match(command, / --raft snapshotEveryEntries=30,snapshotRetainEntries=5,snapshotWriteSliceBytes=128 /);
+  const argv = command.replace(/^barista /, '').split(' ');
+  const child = spawnSync(process.execPath, [join(root, 'bin', 'barista.mjs'), ...argv, '--json'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  assert.notEqual(child.status, 0, 'a failed seed fails the command');
+  const [replayed] = JSON.parse(child.stdout) as { traceHash: string; ok: boolean }[];
+  assert.equal(replayed!.ok, false);
+  assert.equal(replayed!.traceHash, r.traceHash, 'the same trace');
+  assert.throws(
+    () => parseRaftOverrides('snapshotEveryEntries=30,tickMz=5'),
+    (err: unknown) => err instanceof ConfigError && /--raft/.test(err.message) && /tickMs/.test(err.message),
+  );
+  assert.deepEqual(parseRaftOverrides('tickMs=20'), { tickMs: 20 });
 });
 
 // Goal: the summary tables follow the same colour rule as every other command (NO_COLOR,

@@ -19,6 +19,7 @@ import {
   nemesisKindNames,
   type ClusterSimOptions,
   type ClusterSimResult,
+  parseRaftOverrides,
   runClusterSimulation,
   workloadNames,
 } from '../node/sim-cluster.ts';
@@ -35,6 +36,12 @@ export interface SimCliOptions {
   readonly workload: string;
   readonly readConsistency: string;
   readonly sessions: boolean;
+  /** The raft-kv and coord workloads' blob writer (0 or absent: none). */
+  readonly blobBytesMax?: number;
+  /** Every node's snapshot bound (absent: the limit). */
+  readonly snapshotDataBytesMax?: number | undefined;
+  /** `name=number,...` Raft driver overrides (absent or empty: none). */
+  readonly raft?: string;
   readonly json: boolean;
   /** Draw the fault mix and intensities from each seed (supersedes nemesis). */
   readonly swarm?: boolean;
@@ -128,7 +135,10 @@ export function runSimCommand(o: SimCliOptions, out: (s: string) => void): numbe
     workloadOptions: {
       ...(o.readConsistency === 'serializable' ? { readConsistency: 'serializable' as const } : {}),
       ...(o.sessions ? { sessions: true } : {}),
+      ...((o.blobBytesMax ?? 0) > 0 ? { blobBytesMax: o.blobBytesMax } : {}),
     },
+    ...(o.snapshotDataBytesMax !== undefined ? { snapshotDataBytesMax: o.snapshotDataBytesMax } : {}),
+    ...((o.raft ?? '') !== '' ? { raft: parseRaftOverrides(o.raft!) } : {}),
   };
   const results: Array<ClusterSimResult & { wallMs: number }> = [];
   for (const seed of seedList(o.seed, o.seeds)) {

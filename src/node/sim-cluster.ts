@@ -107,11 +107,44 @@ export function replayArgs(o: ClusterSimOptions): Record<string, string | number
       ? { 'read-consistency': String(o.workloadOptions['readConsistency']) }
       : {}),
     ...(o.workloadOptions?.['sessions'] === true ? { sessions: true } : {}),
+    ...(typeof o.workloadOptions?.['blobBytesMax'] === 'number' && o.workloadOptions['blobBytesMax'] > 0
+      ? { 'blob-bytes-max': o.workloadOptions['blobBytesMax'] }
+      : {}),
+    ...(o.snapshotDataBytesMax !== undefined ? { 'snapshot-data-bytes-max': o.snapshotDataBytesMax } : {}),
+    // Numeric Raft overrides (`--raft snapshotEveryEntries=30,snapshotRetainEntries=5`), sorted.
+    ...(raftOverrides(o.raft) !== '' ? { raft: raftOverrides(o.raft) } : {}),
     // `--mutation a,b` is accepted by the CLI like `--mutation a --mutation b`.
     ...(mutationList(o.mutations).length > 0
       ? { mutation: [...new Set(mutationList(o.mutations))].sort().join(',') }
       : {}),
   };
+}
+
+function raftOverrides(raft: Partial<RaftTiming> | undefined): string {
+  return Object.entries(raft ?? {})
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => `${k}=${v}`)
+    .sort()
+    .join(',');
+}
+
+/** `--raft k=v,...`: numeric Raft driver overrides by name (a replay of a test that set them). */
+export function parseRaftOverrides(text: string): Partial<RaftTiming> {
+  const out: Record<string, number> = {};
+  for (const part of text.split(',').filter((p) => p.trim() !== '')) {
+    const [k, v] = part.split('=').map((x) => x.trim());
+    const known =
+      k !== undefined &&
+      k in defaultRaftTiming &&
+      typeof defaultRaftTiming[k as keyof typeof defaultRaftTiming] === 'number';
+    if (!known || v === undefined || !/^\d+(\.\d+)?$/.test(v))
+      throw new ConfigError(
+        '--raft',
+        `"${part}": expected name=number, a name one of ${Object.keys(defaultRaftTiming).join(', ')}`,
+      );
+    out[k] = Number(v);
+  }
+  return out as Partial<RaftTiming>;
 }
 
 function readsOk(history: History): number {

@@ -1129,7 +1129,23 @@ export class DynamoReplica {
       if (error instanceof BaristaError) return this.finish(origin, { ok: false, error });
       throw error;
     }
-    const { op, w } = this.startWrite(origin, req, state, heldBytes, counted, required);
+    // A typed op grows what the key holds (a collection kept whole, a counter): the state it
+    // makes must fit dynamoStateBytesMax, as a put's must (driver.ts), or the replicate message
+    // carrying it, and every later one (read answers, repair, hints, anti-entropy), would pass
+    // dynamoMessageBytesMax and be dropped: the write timed out and the replicas stayed apart
+    // (an audit, 2026-12-07: SADDs to a set kept whole up to 8.4 MB).
+    const encoded = state.encode();
+    if (req.op !== undefined && encoded.length > limits.dynamoStateBytesMax) {
+      return this.finish(origin, {
+        ok: false,
+        error: new BaristaError(
+          'value_too_large',
+          `the key's state would be ${encoded.length} bytes, more than dynamoStateBytesMax (${limits.dynamoStateBytesMax}) (nothing was written)`,
+          { fields: { limit: 'dynamoStateBytesMax' } },
+        ),
+      });
+    }
+    const { op, w } = this.startWrite(origin, req, state, heldBytes, counted, required, encoded);
     if (this.config.collections === 'rows') this.collections.settle(req.key, state);
     const fallbacks = this.ring.successors(token).filter((f) => !counted.has(f) && f !== this.id);
     for (const r of others) {
@@ -1401,8 +1417,8 @@ export class DynamoReplica {
     heldBytes: number,
     counted: ReadonlySet<NodeId>,
     required: number,
+    encoded: Uint8Array = state.encode(),
   ): { op: number; w: WriteOp } {
-    const encoded = state.encode();
     this.store.put(req.key, encoded);
     this.onStored?.(req.key, storedValueBytes(req.key, state, encoded.length) - heldBytes);
     this.out.syncNeeded = true;

@@ -104,3 +104,41 @@ test('rows: a change whose elements and values pass storeChangeBytesMax is refus
       id,
     );
 });
+
+// A set kept whole (collections: 'whole') is one CRDT value, rewritten and shipped whole by every
+// command: each SADD's state must fit dynamoStateBytesMax, as a SET's value must, or its replicate
+// message (and every later read answer, repair, hint and anti-entropy stream of the key) passed
+// dynamoMessageBytesMax and was dropped: the write timed out and the replicas stayed apart for
+// good (an audit, 2026-12-07, at 8.4 MB of members). The tripwire on dynamo_messages_oversize_total
+// fails this test without the check (replica.ts coordinatePut).
+test('whole: a set kept whole stops at dynamoStateBytesMax (value_too_large, nothing written) and every replica holds the same', () => {
+  const sim = replicatedCluster('whole-sizes', ['n1', 'n2', 'n3'], 3, {
+    consistency: 'QUORUM',
+    replication: { antiEntropyIntervalMs: 0, readRepairChance: 0, collections: 'whole' },
+  });
+  const member = (i: number) => `${String(i).padStart(4, '0')}${big(1_000_000 - 4)}`;
+  const answers = runCommands(
+    sim,
+    'n1',
+    [0, 1, 2, 3, 4].map((i) => ['SADD', 's', member(i)]),
+    60_000,
+  );
+  assert.deepEqual(answers.slice(0, 4), [':1', ':1', ':1', ':1']);
+  assert.match(answers[4]!, /^-ERR value_too_large: .*dynamoStateBytesMax.*\(nothing was written\)$/);
+  assert.deepEqual(runCommands(sim, 'n2', [['SADD', 's', 'small']], 30_000), [':1'], 'a small member still fits');
+  for (const id of ['n1', 'n2', 'n3'])
+    assert.deepEqual(
+      runCommands(
+        sim,
+        id,
+        [
+          ['BARISTA', 'CONSISTENCY', 'ONE'],
+          ['SCARD', 's'],
+          ['SISMEMBER', 's', member(4)],
+        ],
+        30_000,
+      ),
+      ['+OK', ':5', ':0'],
+      id,
+    );
+});

@@ -2597,15 +2597,17 @@ export class DynamoReplica {
       this.stats.hintsRefused++;
       return false;
     }
-    let merged: Versioned;
+    let encoded: Uint8Array | undefined;
     try {
-      merged = held === undefined ? state : Versioned.decode(held).merge(state);
+      encoded = storableEncoding(held === undefined ? state : Versioned.decode(held).merge(state));
     } catch (error) {
       if (!(error instanceof BaristaError)) throw error;
+    }
+    if (encoded === undefined) {
       this.stats.mergesRefused++;
       return false;
     }
-    this.store.putHint(owner, key, merged.encode());
+    this.store.putHint(owner, key, encoded);
     this.out.syncNeeded = true;
     this.stats.hintsStored++;
     return true;
@@ -2939,10 +2941,16 @@ export class DynamoReplica {
   private mergeInto(key: Uint8Array, state: Versioned): boolean {
     const { state: held, length: heldLength } = this.stored(key);
     let merged: Versioned;
+    let encoded: Uint8Array | undefined;
     try {
       merged = held.merge(state);
+      encoded = merged.equals(held) ? new Uint8Array(0) : storableEncoding(merged);
     } catch (error) {
       if (!(error instanceof BaristaError)) throw error;
+      this.stats.mergesRefused++;
+      return false;
+    }
+    if (encoded === undefined) {
       this.stats.mergesRefused++;
       return false;
     }
@@ -2951,7 +2959,6 @@ export class DynamoReplica {
       // An emptied marker's removals before the marker (a crash keeps a prefix of the writes: the
       // marker kept without them would never be applied again, being held).
       if (this.config.collections === 'rows') this.applyEmptied(key, held, merged);
-      const encoded = merged.encode();
       this.store.put(key, encoded);
       this.onStored?.(key, storedValueBytes(key, merged, encoded.length) - heldBytes);
       this.out.syncNeeded = true;
@@ -3101,4 +3108,17 @@ function rowsRepairOf(
       return a === undefined ? b === undefined : b !== undefined && sameRow(mine.schema, a, b);
     });
   return same ? undefined : { type: 'rowsRepair', op: 0, key, state: merged, rows: { ...mine, rows: named } };
+}
+
+/**
+ * A merged state's encoding, or undefined when the store cannot hold it (past lsmValueBytesMax);
+ * the encoder's own LimitError (past 16 MiB) is the caller's to catch. Such a state is concurrent
+ * writes from several sides of a partition, each within dynamoStateBytesMax, merged
+ * (docs/COMPAT-REDIS.md "A key's state size"): the merge is refused and counted, as a merge the
+ * CRDT refuses. Encoded outside the merge's try, the LimitError stopped the node (an audit,
+ * 2026-12-07: five sides of 3.6 MB, 18 MB merged).
+ */
+function storableEncoding(merged: Versioned): Uint8Array | undefined {
+  const encoded = merged.encode();
+  return encoded.length > limits.lsmValueBytesMax ? undefined : encoded;
 }

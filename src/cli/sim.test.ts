@@ -81,6 +81,31 @@ test('a replay command carries --blob-bytes-max, --snapshot-data-bytes-max and -
     (err: unknown) => err instanceof ConfigError && /--raft/.test(err.message) && /tickMs/.test(err.message),
   );
   assert.deepEqual(parseRaftOverrides('tickMs=20'), { tickMs: 20 });
+  assert.deepEqual(parseRaftOverrides('readOnly=lease,leaseClockDriftRateMax=0.05'), {
+    readOnly: 'lease',
+    leaseClockDriftRateMax: 0.05,
+  });
+  for (const bad of [
+    'tickMs=0',
+    'snapshotWriteSliceBytes=0',
+    'tickMs=1.5',
+    'a=1=2',
+    'readOnly=fast',
+    'heartbeatTicks=10',
+  ])
+    assert.throws(() => parseRaftOverrides(bad), ConfigError, bad);
+  // A lease-mode run's replay keeps its mode (a numbers-only --raft replayed it in safe mode).
+  const lease = replayArgs({
+    seed: '3',
+    nodes: 3,
+    nemesis: ['clock'],
+    durationMs: 10_000,
+    livenessBoundMs: 10_000,
+    workload: 'raft-kv',
+    raft: { readOnly: 'lease', leaseClockDriftRateMax: 0.05 },
+  });
+  assert.equal(lease['raft'], 'leaseClockDriftRateMax=0.05,readOnly=lease');
+  assert.deepEqual(parseRaftOverrides(String(lease['raft'])), { readOnly: 'lease', leaseClockDriftRateMax: 0.05 });
 });
 
 // Goal: the summary tables follow the same colour rule as every other command (NO_COLOR,

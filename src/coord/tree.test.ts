@@ -335,11 +335,12 @@ test('ACL lists are interned: a thousand nodes with one ACL hold one list', () =
   assert.equal(t.acls.size, base);
 });
 
-test("the tree's bytes are bounded (bytesMax): a create, setData, setACL, createSession or multi past them answers QUOTAEXCEEDED and changes nothing", () => {
+test("the tree's bytes are bounded (bytesMax): a create, setData, setACL or multi past them answers QUOTAEXCEEDED and changes nothing; sessions have their own share", () => {
   const base = new ZnodeTree().bytes;
-  // Room for the base tree, one session of 16 bytes of password and 1,000 bytes of znodes beside it.
-  const bytesMax = base + 48 + 1_000;
-  const t = new ZnodeTree({ ...defaultTreeOptions, bytesMax });
+  // Sessions' share: two sessions with the longest password (2 x 96); 1,000 bytes of znodes beside.
+  const bytesMax = base + 192 + 1_000;
+  const t = new ZnodeTree({ ...defaultTreeOptions, sessionsMax: 2, bytesMax });
+  assert.equal(t.sessionsBytesMax, 192);
   assert.equal(t.createSession(1, 1000, new Uint8Array(16)), ZkErr.ok);
   const big = (path: string, n: number): WriteOp => ({
     op: 'create',
@@ -349,12 +350,12 @@ test("the tree's bytes are bounded (bytesMax): a create, setData, setACL, create
     mode: CreateMode.persistent,
     ttlMs: -1,
   });
-  // /a with 600 bytes: 2 + 600 + 96 counted.
+  // /a with 600 bytes: 2 + 600 + 96 counted; the session 32 + 16.
   ok(t.write(at(), big('/a', 600)));
-  assert.equal(t.bytes, bytesMax - 1_000 + 698);
+  assert.equal(t.bytes, base + 48 + 698);
   const before = t.nodesInOrder();
   const held = t.bytes;
-  // 302 bytes are left: /b with 204 bytes of data takes 2 + 204 + 96 = 302, one more byte is past them.
+  // 302 bytes of znodes are left: /b with 204 bytes of data takes 2 + 204 + 96 = 302, one more is past.
   assert.equal(t.write(at(), big('/b', 205)).err, ZkErr.quotaExceeded, 'a create one byte past');
   assert.equal(
     t.write(at(), { op: 'setData', path: '/a', data: new Uint8Array(903), version: -1 }).err,
@@ -367,7 +368,6 @@ test("the tree's bytes are bounded (bytesMax): a create, setData, setACL, create
     ZkErr.quotaExceeded,
     'its new ACL list counts',
   );
-  assert.equal(t.createSession(2, 1000, new Uint8Array(300)), ZkErr.quotaExceeded);
   const m = t.multi(at(), [big('/m', 40), big('/n', 40), big('/o', 40)]);
   assert.equal(m.err, ZkErr.quotaExceeded);
   assert.deepEqual(
@@ -377,16 +377,20 @@ test("the tree's bytes are bounded (bytesMax): a create, setData, setACL, create
   );
   assert.deepEqual(t.nodesInOrder(), before, 'nothing changed');
   assert.equal(t.bytes, held, 'and nothing is counted');
-  // At the bound exactly: taken. Smaller data and deletes give bytes back.
+  // At the bound exactly: taken. A new session still fits (its own share), so a client can
+  // connect and delete; past the share (or the count) it does not.
   ok(t.write(at(), big('/b', 204)));
-  assert.equal(t.bytes, bytesMax);
   assert.equal(t.write(at(), create('/d')).err, ZkErr.quotaExceeded);
+  assert.equal(t.createSession(2, 1000, new Uint8Array(145)), ZkErr.quotaExceeded, '48 + 177 is past 192');
+  assert.equal(t.createSession(2, 1000, new Uint8Array(64)), ZkErr.ok, 'the data is full, a session is not refused');
+  assert.equal(t.bytes, bytesMax - 192 + 48 + 96);
   ok(t.write(at(), { op: 'setData', path: '/a', data: new Uint8Array(0), version: -1 }));
   ok(t.write(at(), create('/d', CreateMode.persistent, digest)));
   ok(t.write(at(), { op: 'delete', path: '/d', version: -1 }));
   ok(t.write(at(), { op: 'delete', path: '/b', version: -1 }));
-  assert.equal(t.bytes, base + 48 + 2 + 96, '/a with no data, and the session');
+  assert.equal(t.bytes, base + 48 + 96 + 2 + 96, '/a with no data, and the sessions');
   ok(t.closeSession(1, ++zxid));
+  ok(t.closeSession(2, ++zxid));
   assert.equal(t.bytes, base + 98);
 });
 

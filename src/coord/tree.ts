@@ -41,6 +41,7 @@ import { assert } from '../lib/assert.ts';
 import { limits, SNAPSHOT_IMAGE_RESERVE_BYTES } from '../lib/limits.ts';
 import { type Acl, AclCache, checkAcl, fixupAcl, type Id, READ_ACL_UNSAFE } from './acl.ts';
 import { CreateMode, EventType, Perm, ZkErr } from './codes.ts';
+import { PASSWD_BYTES_MAX } from './command.ts';
 import { baseName, isValidPath, SPECIAL_PATHS, sequenceSuffix } from './path.ts';
 import {
   type FrozenChildren,
@@ -159,8 +160,8 @@ export function coordTreeBytesMaxFor(snapshotDataBytesMax: number): number {
 }
 
 /** A session's bytes in a snapshot section (namespace.ts: id, timeout, password, owner), at most. */
-export function sessionBytes(passwd: Uint8Array): number {
-  return 32 + passwd.length;
+export function sessionBytes(passwd: Uint8Array | number): number {
+  return 32 + (typeof passwd === 'number' ? passwd : passwd.length);
 }
 
 /** Largest TTL (EphemeralType.TTL.maxValue: 40 bits). */
@@ -260,9 +261,23 @@ export class ZnodeTree {
     return this.store.bytes + this.acls.bytes + this.sessionsBytes;
   }
 
-  /** False when `more` bytes would take the tree past options.bytesMax. */
+  /**
+   * The part of options.bytesMax kept for sessions: a tree full of data still takes a new session,
+   * so a client can connect and delete (one budget for both refused every connect once the data
+   * reached it: a review, 2026-12-07). Every session of sessionsMax with the longest password, or
+   * an eighth of the bound if that is less (a small bound, the simulator's).
+   */
+  get sessionsBytesMax(): number {
+    return Math.min(this.options.sessionsMax * sessionBytes(PASSWD_BYTES_MAX), Math.floor(this.options.bytesMax / 8));
+  }
+
+  /**
+   * False when `more` bytes of znodes and ACL lists would take them past what options.bytesMax
+   * leaves beside the sessions' share. A change that adds nothing always fits (a smaller setData
+   * on a tree restored past a bound that has since shrunk).
+   */
   private fits(more: number): boolean {
-    return this.bytes + more <= this.options.bytesMax;
+    return more <= 0 || this.store.bytes + this.acls.bytes + more <= this.options.bytesMax - this.sessionsBytesMax;
   }
 
   exists(path: string): ReadResult<never> {
@@ -387,7 +402,10 @@ export class ZnodeTree {
   /** Opens session `id` (its createSession's index). QUOTAEXCEEDED when the table is full. */
   createSession(id: number, timeoutMs: number, passwd: Uint8Array, owner = 0): ZkErr {
     assert(!this.sessionTable.has(id), `session ${id} exists`);
-    if (this.sessionTable.size >= this.options.sessionsMax || !this.fits(sessionBytes(passwd)))
+    if (
+      this.sessionTable.size >= this.options.sessionsMax ||
+      this.sessionsBytes + sessionBytes(passwd) > this.sessionsBytesMax
+    )
       return ZkErr.quotaExceeded;
     this.sessionTable.set(id, { timeoutMs, passwd: passwd.slice(), ephemerals: new Set(), owner });
     this.sessionsBytes += sessionBytes(passwd);

@@ -1134,13 +1134,19 @@ export class DynamoReplica {
     // carrying it, and every later one (read answers, repair, hints, anti-entropy), would pass
     // dynamoMessageBytesMax and be dropped: the write timed out and the replicas stayed apart
     // (an audit, 2026-12-07: SADDs to a set kept whole up to 8.4 MB).
-    const encoded = state.encode();
-    if (req.op !== undefined && encoded.length > limits.dynamoStateBytesMax) {
+    let encoded: Uint8Array | undefined;
+    try {
+      encoded = state.encode();
+    } catch (error) {
+      // A held state merged from concurrent sides plus this change, past what an encoding holds.
+      if (!(error instanceof BaristaError)) throw error;
+    }
+    if (encoded === undefined || (req.op !== undefined && encoded.length > limits.dynamoStateBytesMax)) {
       return this.finish(origin, {
         ok: false,
         error: new BaristaError(
           'value_too_large',
-          `the key's state would be ${encoded.length} bytes, more than dynamoStateBytesMax (${limits.dynamoStateBytesMax}) (nothing was written)`,
+          `the key's state would be ${encoded?.length ?? 'over 16777216'} bytes, more than dynamoStateBytesMax (${limits.dynamoStateBytesMax}) (nothing was written)`,
           { fields: { limit: 'dynamoStateBytesMax' } },
         ),
       });
@@ -2394,7 +2400,16 @@ export class DynamoReplica {
     if (r.answers.size < 2) return;
     const merged = r.merged?.count === r.answers.size ? r.merged.state : this.mergeAnswers(r);
     if (merged instanceof BaristaError) return; // too many siblings: the client must resolve first
-    const encoded = merged.encode();
+    let encoded: Uint8Array;
+    try {
+      encoded = merged.encode();
+    } catch (error) {
+      // Past what an encoding holds (concurrent sides merged: docs/COMPAT-REDIS.md "A key's state
+      // size"): no repair, counted; the encoder's LimitError stopped the node (a review, 2026-12-07).
+      if (!(error instanceof BaristaError)) throw error;
+      this.stats.mergesRefused++;
+      return;
+    }
     const rows = r.rows !== undefined && r.origin.kind !== 'internal' ? this.rowsRepairs(r) : undefined;
     for (const [node, state] of r.answers) {
       const repair = rows?.(node, merged);

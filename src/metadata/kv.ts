@@ -114,7 +114,8 @@ export class KvNamespace implements Namespace {
   private store(id: string, keyLength: number, current: Uint8Array | null, value: Uint8Array): KvResult | undefined {
     if (current === null && this.data.size >= this.keysMax) return error('keyspace_full');
     const more = current === null ? kvEntryBytes(keyLength, value.length) : value.length - current.length;
-    if (this.heldBytes + more > this.dataBytesMax) return error('keyspace_full');
+    // A change that adds nothing is taken (a keyspace restored past a bound that has since shrunk).
+    if (more > 0 && this.heldBytes + more > this.dataBytesMax) return error('keyspace_full');
     this.data.set(id, value);
     this.heldBytes += more;
     return undefined;

@@ -122,28 +122,66 @@ export function replayArgs(o: ClusterSimOptions): Record<string, string | number
 
 function raftOverrides(raft: Partial<RaftTiming> | undefined): string {
   return Object.entries(raft ?? {})
-    .filter(([, v]) => typeof v === 'number')
+    .filter(([, v]) => typeof v === 'number' || v === 'safe' || v === 'lease')
     .map(([k, v]) => `${k}=${v}`)
     .sort()
     .join(',');
 }
 
-/** `--raft k=v,...`: numeric Raft driver overrides by name (a replay of a test that set them). */
+/** Raft settings `--raft` may name: at least `min`, an integer unless `fraction`, at most `max`. */
+const RAFT_OVERRIDES: Readonly<Record<string, { min: number; max?: number; fraction?: boolean }>> = {
+  tickMs: { min: 1, max: 10_000 },
+  electionTimeoutTicks: { min: 2, max: 1_000 },
+  heartbeatTicks: { min: 1, max: 1_000 },
+  requestTimeoutMs: { min: 10, max: 600_000 },
+  pendingRequestsMax: { min: 1, max: 1_000_000 },
+  snapshotEveryEntries: { min: 1 },
+  snapshotEveryBytes: { min: 1 },
+  snapshotRetainEntries: { min: 0 },
+  restoreInSlicesAtStartBytes: { min: 0 },
+  snapshotWriteSliceBytes: { min: 1 },
+  leaseClockDriftRateMax: { min: 0, max: 0.25, fraction: true },
+};
+
+/**
+ * `--raft k=v,...`: Raft driver overrides by name (a replay of a test that set them): the numbers
+ * of RAFT_OVERRIDES within their ranges (heartbeatTicks below electionTimeoutTicks), and
+ * readOnly=safe|lease. Anything else is refused, naming the flag.
+ */
 export function parseRaftOverrides(text: string): Partial<RaftTiming> {
-  const out: Record<string, number> = {};
+  const out: Record<string, number | string> = {};
+  const refuse = (why: string): never => {
+    throw new ConfigError(
+      '--raft',
+      `${why}; expected name=value, comma-separated: readOnly=safe|lease or a number for ${Object.keys(RAFT_OVERRIDES).join(', ')}`,
+    );
+  };
   for (const part of text.split(',').filter((p) => p.trim() !== '')) {
-    const [k, v] = part.split('=').map((x) => x.trim());
-    const known =
-      k !== undefined &&
-      k in defaultRaftTiming &&
-      typeof defaultRaftTiming[k as keyof typeof defaultRaftTiming] === 'number';
-    if (!known || v === undefined || !/^\d+(\.\d+)?$/.test(v))
-      throw new ConfigError(
-        '--raft',
-        `"${part}": expected name=number, a name one of ${Object.keys(defaultRaftTiming).join(', ')}`,
+    const pieces = part.split('=').map((x) => x.trim());
+    if (pieces.length !== 2) refuse(`"${part}" is not name=value`);
+    const [k, v] = pieces as [string, string];
+    if (k === 'readOnly') {
+      if (v !== 'safe' && v !== 'lease') refuse(`"${part}": readOnly is safe or lease`);
+      out[k] = v;
+      continue;
+    }
+    const rule = RAFT_OVERRIDES[k];
+    if (rule === undefined) refuse(`"${part}": unknown name ${k}`);
+    const n = Number(v);
+    const ok =
+      /^\d+(\.\d+)?$/.test(v) &&
+      (rule!.fraction === true || Number.isSafeInteger(n)) &&
+      n >= rule!.min &&
+      n <= (rule!.max ?? Number.MAX_SAFE_INTEGER);
+    if (!ok)
+      refuse(
+        `"${part}": ${k} is ${rule!.fraction === true ? 'a number' : 'an integer'} from ${rule!.min}${rule!.max === undefined ? '' : ` to ${rule!.max}`}`,
       );
-    out[k] = Number(v);
+    out[k] = n;
   }
+  const heartbeat = (out['heartbeatTicks'] as number | undefined) ?? defaultRaftTiming.heartbeatTicks;
+  const election = (out['electionTimeoutTicks'] as number | undefined) ?? defaultRaftTiming.electionTimeoutTicks;
+  if (heartbeat >= election) refuse(`heartbeatTicks (${heartbeat}) must be below electionTimeoutTicks (${election})`);
   return out as Partial<RaftTiming>;
 }
 

@@ -151,7 +151,7 @@ test('whole: a set kept whole stops at dynamoStateBytesMax (value_too_large, not
 // counted, and the node goes on serving (before, the store's LimitError stopped the node: an audit,
 // 2026-12-07). The replicas of the key then stay apart: a known gap (docs/COMPAT-REDIS.md, "A
 // key's state size at N > 1"), so the oversize tripwire is off here.
-test('whole: a merge past lsmValueBytesMax is refused and counted, and every node goes on serving', () => {
+function mergePastTheStore(o: { hints: boolean }): void {
   const ids = ['n1', 'n2', 'n3', 'n4', 'n5'];
   const sim = simServices({
     seed: 'merge-past-lsm',
@@ -160,7 +160,13 @@ test('whole: a merge past lsmValueBytesMax is refused and counted, and every nod
     services: [membershipService, storeService],
     store: {
       consistency: 'ONE',
-      replication: { replicas: 5, antiEntropyIntervalMs: 0, readRepairChance: 0, collections: 'whole' },
+      replication: {
+        replicas: 5,
+        antiEntropyIntervalMs: 0,
+        readRepairChance: 0,
+        collections: 'whole',
+        ...(o.hints ? {} : { hintReplayIntervalMs: 3_600_000, timeoutHints: false }),
+      },
     },
   });
   assert.ok(sim.runUntilCondition(() => ids.every((id) => storeOf(sim.instance(id)!).ring.ring.version > 0), 20_000));
@@ -189,4 +195,10 @@ test('whole: a merge past lsmValueBytesMax is refused and counted, and every nod
     `merges refused: ${refused}`,
   );
   for (const id of ids) assert.deepEqual(runCommands(sim, id, [['PING']], 10_000), ['+PONG'], `${id} serves`);
-});
+}
+
+test('whole: a merge past lsmValueBytesMax is refused and counted, and every node goes on serving (hints replayed)', () =>
+  mergePastTheStore({ hints: true }));
+
+test('whole: a read repair whose merge passes what an encoding holds is skipped and counted (no hints)', () =>
+  mergePastTheStore({ hints: false }));

@@ -494,7 +494,7 @@ export class MoveRunner {
     cursor: Uint8Array | null,
     ranges: TokenRangeSet,
   ): { entries: MoveEntry[]; next: Uint8Array | null } {
-    const scan = this.deps.store.scanValues(cursor, this.config.scanEntriesMax);
+    const scan = this.deps.store.scanValues(cursor, this.config.scanEntriesMax, limits.dynamoMovePageBytesMax);
     const entries: MoveEntry[] = [];
     let bytes = 0;
     for (const e of scan.entries) {

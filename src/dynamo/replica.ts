@@ -955,7 +955,7 @@ export class DynamoReplica {
       this.stats.cleanupAborted++;
       return;
     }
-    const page = this.store.scanValues(c.from, this.config.antiEntropyScanEntriesMax);
+    const page = this.store.scanValues(c.from, this.config.antiEntropyScanEntriesMax, limits.dynamoMovePageBytesMax);
     for (const { key } of page.entries) {
       c.scanned++;
       const { replicas, pending } = this.ring.locate(key, this.config.replicas);
@@ -2806,7 +2806,7 @@ export class DynamoReplica {
   private runJobPage(job: AeJob): boolean {
     if (job.started && job.from === null) return false;
     job.started = true;
-    const page = this.store.scanValues(job.from, this.config.antiEntropyScanEntriesMax);
+    const page = this.store.scanValues(job.from, this.config.antiEntropyScanEntriesMax, limits.dynamoMovePageBytesMax);
     for (const { key, state } of page.entries) {
       const { token, replicas, pending } = this.ring.locate(key, this.config.replicas);
       const both =
@@ -2906,7 +2906,11 @@ export class DynamoReplica {
       if (this.nowTick % this.config.gcIntervalTicks !== 0) return;
       this.gcFrom = null;
     }
-    const page = this.store.scanValues(this.gcFrom, this.config.antiEntropyScanEntriesMax);
+    const page = this.store.scanValues(
+      this.gcFrom,
+      this.config.antiEntropyScanEntriesMax,
+      limits.dynamoMovePageBytesMax,
+    );
     for (const { key, state } of page.entries) {
       const v = Versioned.decode(state);
       let deadSince = 0;
@@ -3090,7 +3094,7 @@ export function recordKeyspaceSettings(store: ReplicaStore, settings: KeyspaceSe
  */
 export function collectionsLayoutHeld(store: ReplicaStore): 'whole' | 'rows' | undefined {
   for (let from: Uint8Array | null = null; ; ) {
-    const page = store.scanValues(from, 256);
+    const page = store.scanValues(from, 256, limits.dynamoMovePageBytesMax);
     for (const e of page.entries) {
       for (const s of Versioned.decode(e.state).siblings) {
         if (s.value === null || s.crdt !== true) continue;
@@ -3126,14 +3130,15 @@ function rowsRepairOf(
 }
 
 /**
- * A merged state's encoding, or undefined when the store cannot hold it (past lsmValueBytesMax);
- * the encoder's own LimitError (past 16 MiB) is the caller's to catch. Such a state is concurrent
- * writes from several sides of a partition, each within dynamoStateBytesMax, merged
- * (docs/COMPAT-REDIS.md "A key's state size"): the merge is refused and counted, as a merge the
- * CRDT refuses. Encoded outside the merge's try, the LimitError stopped the node (an audit,
- * 2026-12-07: five sides of 3.6 MB, 18 MB merged).
+ * A merged state's encoding, or undefined past dynamoMergedStateBytesMax (what a replica keeps so
+ * that every message carrying its state fits); the encoder's own LimitError (past 16 MiB) is the
+ * caller's to catch. Such a state is concurrent writes from several sides of a partition, each
+ * within dynamoStateBytesMax, merged (docs/COMPAT-REDIS.md "A key's state size"): the merge is
+ * refused and counted, as a merge the CRDT refuses. Encoded outside the merge's try, the
+ * LimitError stopped the node; kept past what messages carry, it stalled ring moves (audits,
+ * 2026-12-07).
  */
 function storableEncoding(merged: Versioned): Uint8Array | undefined {
   const encoded = merged.encode();
-  return encoded.length > limits.lsmValueBytesMax ? undefined : encoded;
+  return encoded.length > limits.dynamoMergedStateBytesMax ? undefined : encoded;
 }

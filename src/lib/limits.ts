@@ -456,6 +456,14 @@ export const limits = {
   /** A key's encoded state a client put may bring it to (the driver refuses the put past it). */
   dynamoStateBytesMax: 4 * 1024 * 1024,
   /**
+   * A key's state a replica keeps after merging concurrent states (read repair, hints, anti-entropy,
+   * moves): past it the merge is refused and counted, so every state a replica holds travels in
+   * any message that carries one with a page (concurrent sides each within dynamoStateBytesMax
+   * can merge past it: docs/COMPAT-REDIS.md "A key's state size"; kept, a 7.8 MiB merge stalled
+   * a ring move for good: an audit, 2026-12-07).
+   */
+  dynamoMergedStateBytesMax: 6 * 1024 * 1024,
+  /**
    * Collections kept in rows (replica-rows.ts) whose handle (header in memory, joins in progress)
    * one replica keeps open; past it the least recently used without a join in progress closes.
    */
@@ -550,7 +558,12 @@ export const limits = {
   dynamoAntiEntropyScanEntriesMax: 1024,
   /** Token ranges one ring move's fetch names (a joining node's ranges from one source, coalesced). */
   dynamoMoveRangesCountMax: 16_384,
-  /** A ring move's page stops growing once its entries reach this (one entry may pass it alone). */
+  /**
+   * A page of stored values a background walk reads stops growing once its states reach this (one
+   * entry may pass it alone): ring moves, anti-entropy, garbage collection, cleanup. Bounded in
+   * count only (dynamoAntiEntropyScanEntriesMax), a page of 1,024 states of 4 MiB held 4 GiB at
+   * once (an audit, 2026-12-07).
+   */
   dynamoMovePageBytesMax: 1024 * 1024,
 
   // --- Store front end (src/services/store) -------------------------------------------------------
@@ -758,6 +771,14 @@ export const limitRelations: readonly LimitRelation[] = [
     rule: 'a session caching the largest result must leave room for many more in the sessions bound',
     holds: (l) =>
       16 * (l.kvValueBytesMax + KV_RESULT_HEADER_BYTES_MAX + l.kvClientAddressBytesMax + 64) <= l.rsmSessionsBytesMax,
+  },
+  {
+    limits: ['dynamoMergedStateBytesMax', 'dynamoStateBytesMax', 'dynamoMovePageBytesMax', 'dynamoMessageBytesMax'],
+    rule: "a merged state must hold a coordinator's, and travel with a page of stored values in a replica message",
+    holds: (l) =>
+      l.dynamoMergedStateBytesMax >= l.dynamoStateBytesMax &&
+      l.dynamoMovePageBytesMax + l.dynamoMergedStateBytesMax + l.kvKeyBytesMax + l.nodeIdBytesMax + 65_536 <=
+        l.dynamoMessageBytesMax,
   },
   {
     limits: ['coordTreeBytesMax', 'snapshotDataBytesMax'],

@@ -147,10 +147,11 @@ test('whole: a set kept whole stops at dynamoStateBytesMax (value_too_large, not
 });
 
 // Five sides of a partition each grow a hash kept whole within dynamoStateBytesMax (3.6 MB); once
-// healed, their merge passes what the store holds (lsmValueBytesMax). The merge is refused and
-// counted, and the node goes on serving (before, the store's LimitError stopped the node: an audit,
-// 2026-12-07). The replicas of the key then stay apart: a known gap (docs/COMPAT-REDIS.md, "A
-// key's state size at N > 1"), so the oversize tripwire is off here.
+// healed, their merge (18 MB) passes what an encoding holds, and two of them what a replica keeps
+// (dynamoMergedStateBytesMax). The merge is refused and counted, and the node goes on serving
+// (before, the encoder's LimitError stopped the node: audits, 2026-12-07). The replicas of the key
+// then stay apart: a known gap (docs/COMPAT-REDIS.md, "A key's state size at N > 1"), so the
+// oversize tripwire is off here.
 function mergePastTheStore(o: { hints: boolean }): void {
   const ids = ['n1', 'n2', 'n3', 'n4', 'n5'];
   const sim = simServices({
@@ -195,10 +196,56 @@ function mergePastTheStore(o: { hints: boolean }): void {
     `merges refused: ${refused}`,
   );
   for (const id of ids) assert.deepEqual(runCommands(sim, id, [['PING']], 10_000), ['+PONG'], `${id} serves`);
+  // Every state a replica keeps travels with a page of stored values (a ring move's): none past
+  // dynamoMergedStateBytesMax (kept, a 7.8 MiB merge stalled a move for good).
+  for (const id of ids) {
+    const store = storeOf(sim.instance(id)!).replica!.replica['store'];
+    let largest = 0;
+    for (let from: Uint8Array | null = null; ; ) {
+      const page = store.scanValues(from, 64);
+      for (const e of page.entries) largest = Math.max(largest, e.state.length);
+      if (page.next === null) break;
+      from = page.next;
+    }
+    assert.ok(
+      largest > 3_000_000 && largest <= limits.dynamoMergedStateBytesMax,
+      `${id} keeps a state of ${largest} bytes`,
+    );
+  }
 }
 
-test('whole: a merge past lsmValueBytesMax is refused and counted, and every node goes on serving (hints replayed)', () =>
+test('whole: a merge past dynamoMergedStateBytesMax is refused and counted, and every node goes on serving (hints replayed)', () =>
   mergePastTheStore({ hints: true }));
 
 test('whole: a read repair whose merge passes what an encoding holds is skipped and counted (no hints)', () =>
   mergePastTheStore({ hints: false }));
+
+// The background walks (anti-entropy, garbage collection, ring moves, cleanup) read stored values
+// in pages bounded in bytes too (dynamoMovePageBytesMax, one state may pass it alone): bounded in
+// count only, a page of 1,024 states of 4 MiB held 4 GiB at once (an audit, 2026-12-07).
+test('whole: the pages a background walk reads stop at dynamoMovePageBytesMax of states', () => {
+  const ids = ['n1', 'n2', 'n3'];
+  const sim = replicatedCluster('walk-pages', ids, 3, {
+    consistency: 'ALL',
+    replication: { antiEntropyIntervalMs: 0, readRepairChance: 0, collections: 'whole' },
+  });
+  const pages: number[] = [];
+  for (const id of ids) {
+    const store = storeOf(sim.instance(id)!).replica!.replica['store'];
+    const scan = store.scanValues.bind(store);
+    store.scanValues = (from, countMax, bytesMax) => {
+      const page = scan(from, countMax, bytesMax);
+      pages.push(page.entries.reduce((n, e) => n + e.state.length, 0));
+      return page;
+    };
+  }
+  const values = Array.from({ length: 12 }, (_, i) => ['SET', `k${i}`, `${i}${big(400_000)}`]);
+  assert.ok(runCommands(sim, 'n1', values, 60_000).every((r) => r === '+OK'));
+  for (const id of ids) assert.deepEqual(runCommands(sim, id, [['BARISTA', 'REPAIR']], 60_000), ['+OK'], id);
+  sim.runFor(20_000);
+  assert.ok(pages.length > 3, `walks read pages: ${pages.length}`);
+  assert.ok(
+    pages.every((b) => b < limits.dynamoMovePageBytesMax + 400_100),
+    `page bytes: ${Math.max(...pages)}`,
+  );
+});

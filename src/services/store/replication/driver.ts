@@ -810,7 +810,7 @@ export class ReplicaNode {
    * recount of maxmemory's dataset bytes at N > 1 walks them (replicated-memory.ts).
    */
   scanStored(from: Uint8Array | bigint | null, countMax: number): ValuePage {
-    return this.store.scanValues(from, countMax);
+    return this.store.scanValues(from, countMax, limits.dynamoMovePageBytesMax);
   }
 
   /** This node's place in the key's preference list (0: first); a pending replica or any other node comes after every natural one. */

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BloomFilter } from './bloom.ts';
+import { BLOOM_BITS_MAX, BloomFilter, bloomBitCount } from './bloom.ts';
 
 const key = (i: number) => new TextEncoder().encode(`key-${i}`);
 
@@ -27,4 +27,12 @@ test('the encoding round-trips; malformed bytes are a reason', () => {
   for (let i = 0; i < 100; i++) assert.ok(decoded.mayContain(key(i)));
   assert.equal(typeof BloomFilter.decode(bloom.encode().subarray(0, 10)), 'string');
   assert.equal(typeof BloomFilter.decode(Uint8Array.of(0, 1, 0, 0, 0, 0)), 'string');
+});
+
+test('a filter for more keys than a u32 count of bits can name stops at BLOOM_BITS_MAX (it wrapped, and its run was refused)', () => {
+  assert.equal(bloomBitCount(1_000, 10), 10_000);
+  assert.equal(bloomBitCount(0, 10), 64);
+  assert.equal(bloomBitCount(429_496_729, 10), 4_294_967_290);
+  assert.equal(bloomBitCount(429_496_730, 10), BLOOM_BITS_MAX, 'one key more would need 2^32 + 4 bits');
+  assert.equal(bloomBitCount(2_000_000_000, 10), BLOOM_BITS_MAX);
 });

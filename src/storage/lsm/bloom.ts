@@ -11,6 +11,18 @@
 
 export const BLOOM_HEADER_BYTES = 5;
 const PROBES_MAX = 30;
+/**
+ * The most bits a filter has: its count is a u32 in the format, and probes come from a 32-bit hash
+ * (no bit past 2^32 is ever probed). A run of more keys gets a less selective filter, never a
+ * wrong one. Sized without it, a compaction of 429,496,730 entries or more wrapped the count and
+ * the run's own reader refused the filter as malformed (an audit, 2026-12-07).
+ */
+export const BLOOM_BITS_MAX = 0xffff_ffff;
+
+/** The bits of a filter for `keys` keys at `bitsPerKey` each: at least 64, at most BLOOM_BITS_MAX. */
+export function bloomBitCount(keys: number, bitsPerKey: number): number {
+  return Math.min(BLOOM_BITS_MAX, Math.max(64, Math.ceil(Math.max(1, keys) * bitsPerKey)));
+}
 
 function hashKey(key: Uint8Array): number {
   // FNV-1a, then a murmur3 finalizer so nearby keys spread over the whole word.
@@ -36,7 +48,7 @@ export class BloomFilter {
 
   /** An empty filter sized for `keys` keys at `bitsPerKey` bits each. */
   static create(keys: number, bitsPerKey: number): BloomFilter {
-    const bitCount = Math.max(64, Math.ceil(Math.max(1, keys) * bitsPerKey));
+    const bitCount = bloomBitCount(keys, bitsPerKey);
     const probes = Math.min(PROBES_MAX, Math.max(1, Math.round(bitsPerKey * Math.LN2)));
     return new BloomFilter(probes, bitCount, new Uint8Array(Math.ceil(bitCount / 8)));
   }

@@ -41,10 +41,15 @@
 // throws it, as the segmented log does: after a failed fsync the data may be gone) — restart and
 // recover. A LimitError (a key, meta or value over its bound) is definite: nothing was written.
 //
-// Memory, bounded whatever the data set: the memtable (memtableBytesMax plus one apply's writes),
-// the commit log's pending buffer (commitLogPendingBytesMax), per live run its index (one entry per
+// Memory: the memtable (memtableBytesMax plus one apply's writes), the commit log's pending buffer
+// (commitLogPendingBytesMax), per scan or compaction one data block per run merged, and the block
+// cache (blockCacheBytes) are bounded whatever the data set; per live run its index (one entry per
 // ~blockBytes of data: the block's last key + 16 bytes) and bloom filter (bloomBitsPerKey / 8 bytes
-// per key), and per scan or compaction one data block per run merged, and the block cache (blockCacheBytes).
+// per key, at most BLOOM_BITS_MAX bits) grow with the data set's keys, not its values: ~1.3 bytes
+// per key plus a block's last key per ~4 KiB of data. Known gap (an audit, 2026-12-07): with entries
+// of 4 KiB or more every entry is its own block, so the index is the keys' bytes, and one run's
+// index past 4 GiB (~70,000 keys of 60 KB) would pass Node's buffer bound; a sparse index is not
+// built yet.
 
 import { mkdirpDurable } from '../../env/disk-io.ts';
 import type { Clock, Counter, Disk, Gauge, Logger, Metrics } from '../../env/types.ts';

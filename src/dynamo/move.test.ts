@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { decodeMessage, encodeMessage } from './messages.ts';
 import { chooseTokens } from './ring.ts';
 import { DynamoCluster } from './testing.ts';
+import { limits } from '../lib/limits.ts';
 
 const IDS = ['a', 'b', 'c', 'd'];
 
@@ -268,3 +269,53 @@ function c0State(): Uint8Array {
   c.put('a', 'k', 'v', 'ONE');
   return c.stateOf('a', 'k').encode();
 }
+
+// A state merged from partition sides may be up to dynamoMergedStateBytesMax, more than a page's
+// target: a page ends before a state that would take it past what a message carries, so such a
+// state travels alone. Kept in a page with others, a 7 MB merge made every send of that page pass
+// dynamoMessageBytesMax, and the move never finished (an audit, 2026-12-07).
+test('a join moves states merged past the page target, each page within a replica message', () => {
+  const c = new DynamoCluster({ ids: IDS, seed: 'move-big', config: { antiEntropyScanEntriesMax: 16 } });
+  c.checkInvariants = false;
+  const member = (side: string, i: number) => new TextEncoder().encode(`${side}${i}${'m'.repeat(975_000)}`);
+  // Two sides grow the same sets (kept whole) to 3.9 MB each; healed, every replica merges them
+  // (7.8 MB); values of 950 KB beside them fill the pages up to the target before a merged set.
+  c.partition([
+    ['a', 'b'],
+    ['c', 'd'],
+  ]);
+  for (const key of ['s0', 's1', 's2']) {
+    for (const [side, at] of [
+      ['x', 'a'],
+      ['y', 'c'],
+    ] as const) {
+      for (let i = 0; i < 4; i++) {
+        c.typed(at, key, { type: 'sadd', members: [member(side, i)] }, 'ONE');
+        c.deliverAll();
+      }
+    }
+  }
+  for (let i = 0; i < 24; i++) {
+    c.put(IDS[i % IDS.length]!, `k${i}`, `${i}${'v'.repeat(950_000)}`, 'ONE');
+    c.deliverAll();
+  }
+  c.heal();
+  for (const key of ['s0', 's1', 's2']) for (const id of IDS) c.get(id, key, 'ALL');
+  c.settle();
+  const largest = Math.max(...IDS.flatMap((id) => ['s0', 's1', 's2'].map((k) => c.stateOf(id, k).encode().length)));
+  assert.ok(largest > 7_500_000 && largest <= limits.dynamoMergedStateBytesMax, `merged states of ${largest} bytes`);
+  let biggest = 0;
+  const push = c.queue.push.bind(c.queue);
+  c.queue.push = (...items) => {
+    for (const m of items) biggest = Math.max(biggest, m.bytes.length);
+    return push(...items);
+  };
+  beginJoin(c, 'e');
+  const mover = c.ring.moving!.id;
+  for (let round = 0; round < 2_000 && c.node(mover).replica.moveProgress()?.done !== true; round++) {
+    c.deliverAll();
+    c.tick();
+  }
+  assert.equal(c.node(mover).replica.moveProgress()?.done, true, 'the move finished');
+  assert.ok(biggest <= limits.dynamoMessageBytesMax, `a message of ${biggest} bytes`);
+});

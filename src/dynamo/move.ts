@@ -47,6 +47,11 @@ import { keyToken } from './slots.ts';
 import { keyString, type ReplicaStore, valuePosition } from './store.ts';
 import { Versioned } from './versions.ts';
 
+/** A page entry's framing in a movePage message beyond its key and state (two length varints). */
+const MOVE_ENTRY_OVERHEAD_BYTES = 16;
+/** A movePage message's own fields and the envelope around it (op, push, next cursor, count). */
+const MOVE_PAGE_OVERHEAD_BYTES = 64 * 1024;
+
 export interface MoveRunnerDeps {
   readonly id: NodeId;
   /** N. */
@@ -499,13 +504,19 @@ export class MoveRunner {
     let bytes = 0;
     for (const e of scan.entries) {
       if (!ranges.has(keyToken(e.key))) continue;
-      if (bytes >= limits.dynamoMovePageBytesMax) {
+      // Past the page's target, or an entry that would take the page past what a message carries
+      // (a merged state of up to dynamoMergedStateBytesMax travels alone): the page ends before it.
+      const entryBytes = e.key.length + e.state.length + MOVE_ENTRY_OVERHEAD_BYTES;
+      if (
+        bytes >= limits.dynamoMovePageBytesMax ||
+        (entries.length > 0 && bytes + entryBytes > limits.dynamoMessageBytesMax - MOVE_PAGE_OVERHEAD_BYTES)
+      ) {
         this.countServed(entries);
         return { entries, next: valuePosition(e.key) };
       }
       // Copies: the output may wait for a group commit, and a store may hand out views it reuses.
       entries.push({ key: e.key.slice(), state: e.state.slice() });
-      bytes += e.key.length + e.state.length;
+      bytes += entryBytes;
     }
     this.countServed(entries);
     return { entries, next: scan.next };

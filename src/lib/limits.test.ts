@@ -86,7 +86,7 @@ const breaking: Record<string, Partial<Limits>> = {
   'a session caching the largest result must leave room for many more in the sessions bound': {
     rsmSessionsBytesMax: 4 * limits.kvValueBytesMax,
   },
-  "a merged state must hold a coordinator's, and travel with a page of stored values in a replica message": {
+  "a merged state must hold a coordinator's, and travel alone in a replica message": {
     dynamoMergedStateBytesMax: limits.dynamoMessageBytesMax,
   },
   'a follower must accept the largest snapshot a leader stores': {

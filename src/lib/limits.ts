@@ -457,12 +457,13 @@ export const limits = {
   dynamoStateBytesMax: 4 * 1024 * 1024,
   /**
    * A key's state a replica keeps after merging concurrent states (read repair, hints, anti-entropy,
-   * moves): past it the merge is refused and counted, so every state a replica holds travels in
-   * any message that carries one with a page (concurrent sides each within dynamoStateBytesMax
-   * can merge past it: docs/COMPAT-REDIS.md "A key's state size"; kept, a 7.8 MiB merge stalled
-   * a ring move for good: an audit, 2026-12-07).
+   * moves): past it the merge is refused and counted, so every state a replica holds travels in a
+   * replica message (concurrent sides each within dynamoStateBytesMax can merge past it:
+   * docs/COMPAT-REDIS.md "A key's state size"; a ring move's page ends before a state that would
+   * take it past the message, so such a state travels alone: kept in a page, a 7.8 MiB merge
+   * stalled a ring move for good: audits, 2026-12-07).
    */
-  dynamoMergedStateBytesMax: 6 * 1024 * 1024,
+  dynamoMergedStateBytesMax: 8 * 1024 * 1024 - 128 * 1024,
   /**
    * Collections kept in rows (replica-rows.ts) whose handle (header in memory, joins in progress)
    * one replica keeps open; past it the least recently used without a join in progress closes.
@@ -773,12 +774,11 @@ export const limitRelations: readonly LimitRelation[] = [
       16 * (l.kvValueBytesMax + KV_RESULT_HEADER_BYTES_MAX + l.kvClientAddressBytesMax + 64) <= l.rsmSessionsBytesMax,
   },
   {
-    limits: ['dynamoMergedStateBytesMax', 'dynamoStateBytesMax', 'dynamoMovePageBytesMax', 'dynamoMessageBytesMax'],
-    rule: "a merged state must hold a coordinator's, and travel with a page of stored values in a replica message",
+    limits: ['dynamoMergedStateBytesMax', 'dynamoStateBytesMax', 'dynamoMessageBytesMax'],
+    rule: "a merged state must hold a coordinator's, and travel alone in a replica message",
     holds: (l) =>
       l.dynamoMergedStateBytesMax >= l.dynamoStateBytesMax &&
-      l.dynamoMovePageBytesMax + l.dynamoMergedStateBytesMax + l.kvKeyBytesMax + l.nodeIdBytesMax + 65_536 <=
-        l.dynamoMessageBytesMax,
+      l.dynamoMergedStateBytesMax + l.kvKeyBytesMax + l.nodeIdBytesMax + 65_536 <= l.dynamoMessageBytesMax,
   },
   {
     limits: ['coordTreeBytesMax', 'snapshotDataBytesMax'],

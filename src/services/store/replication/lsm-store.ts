@@ -359,7 +359,8 @@ export class LsmReplicaStore implements ReplicaStore {
     const end = Uint8Array.of(HINT_PREFIX + 1);
     let start: Uint8Array | null = Uint8Array.of(HINT_PREFIX);
     while (start !== null) {
-      const page = this.engine.scan({ start, end, limit: HINT_PAGE_COUNT });
+      // Bounded in bytes too: 64 hint states of up to dynamoMergedStateBytesMax each (an audit).
+      const page = this.engine.scan({ start, end, limit: HINT_PAGE_COUNT, bytesMax: limits.dynamoMovePageBytesMax });
       let next = page.next;
       for (const e of page.entries) {
         const parsed = parseHintKey(e.key);

@@ -806,8 +806,9 @@ export class ReplicaNode {
   }
 
   /**
-   * This node's stored values in token order from a position (store.ts scanValues), uncut: the
-   * recount of maxmemory's dataset bytes at N > 1 walks them (replicated-memory.ts).
+   * This node's stored values in token order from a position (store.ts scanValues), every one (not
+   * only the slots it leads), in pages of at most dynamoMovePageBytesMax of states: the recount of
+   * maxmemory's dataset bytes at N > 1 walks them (replicated-memory.ts).
    */
   scanStored(from: Uint8Array | bigint | null, countMax: number): ValuePage {
     return this.store.scanValues(from, countMax, limits.dynamoMovePageBytesMax);

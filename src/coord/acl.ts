@@ -138,7 +138,8 @@ export function checkAcl(acl: readonly Acl[], perm: number, identities: readonly
   return false;
 }
 
-function aclKey(acl: readonly Acl[]): string {
+/** The interning key of an ACL list (computed once by a caller that both checks and interns). */
+export function aclKey(acl: readonly Acl[]): string {
   return acl.map((a) => `${a.perms}\u0000${a.scheme}\u0000${a.id}`).join('\u0001');
 }
 
@@ -175,14 +176,13 @@ export class AclCache {
   }
 
   /** What interning `acl` would add to `bytes`: 0 when a node holds it already. */
-  bytesToIntern(acl: readonly Acl[]): number {
-    const known = this.byKey.get(aclKey(acl));
+  bytesToIntern(acl: readonly Acl[], key: string = aclKey(acl)): number {
+    const known = this.byKey.get(key);
     return known !== undefined && this.refs[known]! > 0 ? 0 : aclListBytes(acl);
   }
 
   /** Takes a reference to `acl`'s list and returns its number. */
-  intern(acl: readonly Acl[]): number {
-    const key = aclKey(acl);
+  intern(acl: readonly Acl[], key: string = aclKey(acl)): number {
     const known = this.byKey.get(key);
     if (known !== undefined) {
       // A list whose count fell to 0 while frozen is still known here (and not on a replica that

@@ -39,7 +39,7 @@
 
 import { assert } from '../lib/assert.ts';
 import { limits, SNAPSHOT_IMAGE_RESERVE_BYTES } from '../lib/limits.ts';
-import { type Acl, AclCache, checkAcl, fixupAcl, type Id, READ_ACL_UNSAFE } from './acl.ts';
+import { type Acl, AclCache, aclKey, checkAcl, fixupAcl, type Id, READ_ACL_UNSAFE } from './acl.ts';
 import { CreateMode, EventType, Perm, ZkErr } from './codes.ts';
 import { PASSWD_BYTES_MAX } from './command.ts';
 import { baseName, isValidPath, SPECIAL_PATHS, sequenceSuffix } from './path.ts';
@@ -552,7 +552,8 @@ export class ZnodeTree {
     if (this.store.slot(path) !== undefined) return { err: ZkErr.nodeExists };
     if (this.store.owner(parent) > 0) return { err: ZkErr.noChildrenForEphemerals };
     if (this.store.size >= this.options.znodesMax) return { err: ZkErr.quotaExceeded };
-    if (!this.fits(znodeBytes(path, op.data.length) + this.acls.bytesToIntern(acl)))
+    const aclId = aclKey(acl);
+    if (!this.fits(znodeBytes(path, op.data.length) + this.acls.bytesToIntern(acl, aclId)))
       return { err: ZkErr.quotaExceeded };
     const owner = isEphemeral(mode)
       ? sid
@@ -563,7 +564,7 @@ export class ZnodeTree {
           : 0;
     const p = this.store.read(parent);
     this.update(parentPath, parent, { ...p, cversion: inc32(p.cversion), pzxid: ctx.zxid });
-    const aclRef = this.acls.intern(acl);
+    const aclRef = this.acls.intern(acl, aclId);
     this.pendingInterns.push(aclRef);
     const s = this.insertNode(path, parent, {
       data: bytesToBinary(op.data),
@@ -634,8 +635,9 @@ export class ZnodeTree {
     const r = this.store.read(s);
     if (version !== -1 && version !== r.aversion) return { err: ZkErr.badVersion };
     // The list it replaces is released at commit: until then both count.
-    if (!this.fits(this.acls.bytesToIntern(fixed))) return { err: ZkErr.quotaExceeded };
-    const ref = this.acls.intern(fixed);
+    const aclId = aclKey(fixed);
+    if (!this.fits(this.acls.bytesToIntern(fixed, aclId))) return { err: ZkErr.quotaExceeded };
+    const ref = this.acls.intern(fixed, aclId);
     this.pendingInterns.push(ref);
     this.pendingReleases.push(r.acl);
     this.update(path, s, { ...r, acl: ref, aversion: inc32(r.aversion) });

@@ -2960,20 +2960,20 @@ export class DynamoReplica {
   private mergeInto(key: Uint8Array, state: Versioned): boolean {
     const { state: held, length: heldLength } = this.stored(key);
     let merged: Versioned;
+    // undefined: nothing new to store (the merge is what this replica holds).
     let encoded: Uint8Array | undefined;
     try {
       merged = held.merge(state);
-      encoded = merged.equals(held) ? new Uint8Array(0) : storableEncoding(merged);
+      if (!merged.equals(held)) {
+        encoded = storableEncoding(merged);
+        if (encoded === undefined) throw new LimitError('dynamoMergedStateBytesMax', 'merged state too large');
+      }
     } catch (error) {
       if (!(error instanceof BaristaError)) throw error;
       this.stats.mergesRefused++;
       return false;
     }
-    if (encoded === undefined) {
-      this.stats.mergesRefused++;
-      return false;
-    }
-    if (!merged.equals(held)) {
+    if (encoded !== undefined) {
       const heldBytes = this.onStored === undefined ? 0 : storedValueBytes(key, held, heldLength);
       // An emptied marker's removals before the marker (a crash keeps a prefix of the writes: the
       // marker kept without them would never be applied again, being held).

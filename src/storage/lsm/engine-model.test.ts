@@ -99,7 +99,7 @@ function checkScan(
   assert.deepEqual(back, [...want].reverse(), `reverse scan [${from}, ${to}) page ${page}`);
 }
 
-function runCommands(commands: readonly Command[], bugs: PlantedEngineBugs = {}): void {
+function runCommands(commands: readonly Command[], bugs: PlantedEngineBugs = {}, indexKeyBytes = 256): void {
   const store = new SimDiskStore(new SeededRng('lsm-model'), {
     lostUnsynced: false,
     tornWrites: false,
@@ -114,6 +114,7 @@ function runCommands(commands: readonly Command[], bugs: PlantedEngineBugs = {})
     runsCountMax: 5,
     sync: 'periodic' as const,
     bugs,
+    indexKeyBytes,
   };
   let engine = openEngine(store.view(), clock, options);
   const model = new Map<number, ModelEntry>();
@@ -163,7 +164,12 @@ function runCommands(commands: readonly Command[], bugs: PlantedEngineBugs = {})
 
 test('random puts, deletes, expiries, flushes, compactions and restarts read like a Map', () => {
   fc.assert(
-    fc.property(fc.array(command, { minLength: 1, maxLength: 120 }), (commands) => runCommands(commands)),
+    fc.property(
+      fc.array(command, { minLength: 1, maxLength: 120 }),
+      // 3: the runs' indexes keep "k00" of keys like "k0042", so most blocks' index keys tie.
+      fc.constantFrom(256, 3),
+      (commands, indexKeyBytes) => runCommands(commands, {}, indexKeyBytes),
+    ),
     { numRuns: 120 },
   );
 });

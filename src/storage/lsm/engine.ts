@@ -43,13 +43,13 @@
 //
 // Memory: the memtable (memtableBytesMax plus one apply's writes), the commit log's pending buffer
 // (commitLogPendingBytesMax), per scan or compaction one data block per run merged, and the block
-// cache (blockCacheBytes) are bounded whatever the data set; per live run its index (one entry per
-// ~blockBytes of data: the block's last key + 16 bytes) and bloom filter (bloomBitsPerKey / 8 bytes
-// per key, at most BLOOM_BITS_MAX bits) grow with the data set's keys, not its values: ~1.3 bytes
-// per key plus a block's last key per ~4 KiB of data. Known gap (an audit, 2026-12-07): with entries
-// of 4 KiB or more every entry is its own block, so the index is the keys' bytes, and one run's
-// index past 4 GiB (~70,000 keys of 60 KB) would pass Node's buffer bound; a sparse index is not
-// built yet.
+// cache (blockCacheBytes) are bounded whatever the data set; per live run its index and bloom
+// filter grow with the data set: the index one entry per block of at least blockBytes (at most
+// indexKeyBytes, 256, of the block's last key + 17 bytes, however long the keys: ~1-7 % of the
+// run's bytes at most, typically ~1 %), the bloom filter bloomBitsPerKey / 8 bytes per key (at
+// most BLOOM_BITS_MAX bits). One run's index must fit one buffer (4 GiB, Node's bound): ~15
+// million blocks, a run of 60 GB or more. Until 2026-12-07 the index kept whole keys, so with
+// entries of 4 KiB or more it held every key (~70,000 keys of 60 KB passed 4 GiB; an audit).
 
 import { mkdirpDurable } from '../../env/disk-io.ts';
 import type { Clock, Counter, Disk, Gauge, Logger, Metrics } from '../../env/types.ts';
@@ -69,6 +69,7 @@ import {
   RunReader,
   RunWriter,
   runFileName,
+  RUN_INDEX_KEY_BYTES,
 } from './run.ts';
 import { pickCompactionWindow } from './tiering.ts';
 
@@ -90,6 +91,8 @@ export interface LsmOptions {
   readonly blockBytes?: number;
   /** Bloom filter bits per key (default 10: ~1 % false positives, 1.25 bytes per key in memory). */
   readonly bloomBitsPerKey?: number;
+  /** A run's index keeps at most this many bytes of each block's last key (default 256; run.ts). */
+  readonly indexKeyBytes?: number;
   readonly commitLogSegmentBytesMax?: number;
   readonly commitLogPendingBytesMax?: number;
   readonly keyBytesMax?: number;
@@ -204,7 +207,12 @@ function resolve(o: LsmOptions): Resolved {
     tombstoneGraceMs: o.tombstoneGraceMs,
     memtableBytesMax: o.memtableBytesMax ?? limits.lsmMemtableBytesMax,
     blockCacheBytes: o.blockCacheBytes ?? limits.lsmBlockCacheBytesMax,
-    format: { blockBytes: o.blockBytes ?? 4096, bloomBitsPerKey: o.bloomBitsPerKey ?? 10, bounds },
+    format: {
+      blockBytes: o.blockBytes ?? 4096,
+      bloomBitsPerKey: o.bloomBitsPerKey ?? 10,
+      bounds,
+      indexKeyBytes: o.indexKeyBytes ?? RUN_INDEX_KEY_BYTES,
+    },
     commitLogSegmentBytesMax: o.commitLogSegmentBytesMax ?? limits.lsmCommitLogSegmentBytesMax,
     commitLogPendingBytesMax: o.commitLogPendingBytesMax ?? limits.lsmCommitLogPendingBytesMax,
     compactionMinRuns: o.compactionMinRuns ?? 4,
@@ -232,6 +240,7 @@ function resolve(o: LsmOptions): Resolved {
   }
   positive('blockBytes', r.format.blockBytes, 1024 * 1024);
   positive('bloomBitsPerKey', r.format.bloomBitsPerKey, 32);
+  positive('indexKeyBytes', r.format.indexKeyBytes ?? RUN_INDEX_KEY_BYTES, limits.lsmKeyBytesMax);
   positive('keyBytesMax', bounds.keyBytesMax, limits.lsmKeyBytesMax);
   positive('metaBytesMax', bounds.metaBytesMax, limits.lsmMetaBytesMax);
   positive('valueBytesMax', bounds.valueBytesMax, limits.lsmValueBytesMax);

@@ -10,8 +10,8 @@ import { CorruptionError } from '../../lib/errors.ts';
 import { SeededRng } from '../../lib/rng.ts';
 import { SimDiskStore } from '../../sim/disk.ts';
 import { crc32c } from '@node-rs/crc32';
-import { compareKeys, ENTRY_HEADER_BYTES, type Entry, EntryKind, keyString } from './entry.ts';
-import { BlockCache, RunReader, RunWriter, runFileName } from './run.ts';
+import { compareKeys, ENTRY_HEADER_BYTES, type Entry, EntryKind, getU64, keyString, setU64 } from './entry.ts';
+import { BlockCache, RUN_INDEX_KEY_BYTES, RunReader, RunWriter, runFileName } from './run.ts';
 
 const bounds = { keyBytesMax: 64, metaBytesMax: 16, valueBytesMax: 4096 };
 const noFaults = { lostUnsynced: false, tornWrites: false, lostUnsyncedDirOps: false, readCorruptionProbability: 0 };
@@ -28,26 +28,33 @@ function entriesOf(keys: Uint8Array[], valueBytes: number): Entry[] {
   }));
 }
 
-function writeRun(entries: Entry[], blockBytes: number) {
+function writeRun(entries: Entry[], blockBytes: number, indexKeyBytes?: number, keyBounds = bounds) {
   const store = new SimDiskStore(new SeededRng('run'), noFaults);
   const disk = store.view();
   disk.mkdirp('d');
-  const w = new RunWriter(disk, 'd', 1, entries.length, { blockBytes, bloomBitsPerKey: 10, bounds });
+  const format = { blockBytes, bloomBitsPerKey: 10, bounds: keyBounds, ...(indexKeyBytes ? { indexKeyBytes } : {}) };
+  const w = new RunWriter(disk, 'd', 1, entries.length, format);
   for (const e of entries) w.add(e);
   const info = w.finish();
-  return { store, disk, info, reader: RunReader.open(disk, 'd', 1, bounds) };
+  return { store, disk, info, reader: RunReader.open(disk, 'd', 1, keyBounds) };
 }
+
+/** Keys from a small alphabet: many share long beginnings, so cut index keys often tie. */
+const tyingKey = fc.array(fc.constantFrom(0, 1, 2), { maxLength: 8 }).map((a) => Uint8Array.from(a));
+const anyKey = fc.oneof(fc.uint8Array({ maxLength: 8 }), tyingKey);
 
 test('point reads and range cursors return exactly the entries written', () => {
   fc.assert(
     fc.property(
-      fc.array(fc.uint8Array({ maxLength: 8 }), { minLength: 1, maxLength: 80 }),
+      fc.array(anyKey, { minLength: 1, maxLength: 80 }),
       fc.constantFrom(1, 64, 512, 1 << 20),
-      fc.uint8Array({ maxLength: 8 }),
-      fc.uint8Array({ maxLength: 8 }),
-      (keys, blockBytes, a, b) => {
+      anyKey,
+      anyKey,
+      // How much of each block's last key the index keeps: 1-3 cut most keys here.
+      fc.constantFrom(1, 2, 3, 256),
+      (keys, blockBytes, a, b, indexKeyBytes) => {
         const entries = entriesOf(keys, 3000);
-        const { reader, info, disk } = writeRun(entries, blockBytes);
+        const { reader, info, disk } = writeRun(entries, blockBytes, indexKeyBytes);
         assert.equal(info.entries, entries.length);
         assert.equal(reader.info.maxSeq, entries.length);
         for (const e of entries) assert.deepEqual(reader.get(e.key), e);
@@ -227,4 +234,132 @@ test('a cursor refuses a block whose CRC holds but whose keys are out of order o
   assert.throws(() => walk(badSeq, Uint8Array.of(0x21)), refused('seq 0 out of range'));
   assert.throws(() => walk(badSeq, Uint8Array.of(0)), refused('seq 0 out of range'));
   assert.throws(() => back(badSeq, null), refused('seq 0 out of range'));
+});
+
+// The index's memory (an audit): a block's whole last key was kept, so with entries of a block or
+// more each key was held whole, and ~70,000 keys of 60 KB passed Node's 4 GiB buffer bound at open.
+test('the index keeps at most indexKeyBytes of each last key, and long keys sharing them still read back', () => {
+  const wide = { keyBytesMax: 65_535, metaBytesMax: 16, valueBytesMax: 4096 };
+  const prefix = new Uint8Array(60_000).fill(0x50);
+  const longKeys = Array.from({ length: 60 }, (_, i) => {
+    const k = new Uint8Array(prefix.byteLength + 2);
+    k.set(prefix);
+    k[prefix.byteLength] = i >> 3; // pairs of keys share more than the kept bytes, and blocks tie
+    k[prefix.byteLength + 1] = i;
+    return k;
+  });
+  const entries = entriesOf(longKeys, 100);
+  const { reader } = writeRun(entries, 4096, undefined, wide);
+  assert.equal(reader.blockCount, entries.length, 'each entry is its own block');
+  const perBlock = RUN_INDEX_KEY_BYTES + 17;
+  assert.ok(
+    reader.memoryBytes <= reader.blockCount * perBlock + 4 + 1024,
+    `${reader.memoryBytes} bytes for ${reader.blockCount} blocks`,
+  );
+  for (const e of entries) assert.deepEqual(reader.get(e.key), e);
+  const absent = new Uint8Array(prefix.byteLength + 3).fill(0x50);
+  assert.equal(reader.get(absent), undefined);
+  const from = entries[17]!.key;
+  const got: Entry[] = [];
+  const c = reader.cursor(from, entries[23]!.key);
+  for (let e = c.peek(); e !== undefined; c.advance(), e = c.peek()) got.push(e);
+  assert.deepEqual(got, entries.slice(17, 23));
+  const back: Entry[] = [];
+  const r = reader.reverseCursor(from, entries[23]!.key);
+  for (let e = r.peek(); e !== undefined; r.advance(), e = r.peek()) back.push(e);
+  assert.deepEqual(back, entries.slice(17, 23).reverse());
+  reader.close();
+  // Control: an index that keeps whole keys holds every key's 60 KB.
+  const whole = writeRun(entries, 4096, 65_535, wide).reader;
+  assert.ok(whole.memoryBytes > entries.length * prefix.byteLength);
+  whole.close();
+});
+
+/** A run's footer fields, and the index region. */
+function regions(disk: SimDiskStore['view'] extends () => infer D ? D : never, path: string) {
+  const f = disk.open(path, { create: false });
+  const size = f.size();
+  const footer = f.read(size - 64, 64);
+  const v = new DataView(footer.buffer, footer.byteOffset, 64);
+  const indexOffset = getU64(v, 8);
+  const indexBytes = v.getUint32(16, true);
+  const bloomBytes = v.getUint32(28, true);
+  const index = f.read(indexOffset, indexBytes);
+  const bloom = f.read(indexOffset + indexBytes, bloomBytes);
+  return { f, size, footer, v, indexOffset, indexBytes, index, bloom };
+}
+
+/** Re-seals a region's trailing CRC after an edit. */
+function reseal(region: Uint8Array): void {
+  new DataView(region.buffer, region.byteOffset, region.byteLength).setUint32(
+    region.byteLength - 4,
+    crc32c(region.subarray(0, region.byteLength - 4)),
+    true,
+  );
+}
+
+test('a version 1 run (whole keys, no cut flag) still opens, its index cut in memory', () => {
+  const wide = { keyBytesMax: 65_535, metaBytesMax: 16, valueBytesMax: 4096 };
+  const keys = Array.from({ length: 40 }, (_, i) => new Uint8Array(1000).fill(i + 1));
+  const entries = entriesOf(keys, 100);
+  const { disk, reader } = writeRun(entries, 1024, 65_535, wide);
+  reader.close();
+  const path = `d/${runFileName(1)}`;
+  const { f, v, footer, indexOffset, index, bloom } = regions(disk, path);
+  // Version 1's index: the same entries without the cut byte.
+  const iv = new DataView(index.buffer, index.byteOffset, index.byteLength);
+  const count = iv.getUint32(0, true);
+  const parts: Uint8Array[] = [index.subarray(0, 4)];
+  let p = 4;
+  for (let i = 0; i < count; i++) {
+    assert.equal(index[p], 0);
+    const keyBytes = iv.getUint16(p + 1, true);
+    parts.push(index.subarray(p + 1, p + 3 + keyBytes + 12));
+    p += 3 + keyBytes + 12;
+  }
+  const old = new Uint8Array(Buffer.concat([...parts, new Uint8Array(4)]));
+  reseal(old);
+  v.setUint16(4, 1, true);
+  v.setUint16(6, 0, true);
+  v.setUint32(16, old.byteLength, true);
+  setU64(v, 20, indexOffset + old.byteLength);
+  v.setUint32(60, crc32c(footer.subarray(0, 60)), true);
+  f.truncate(indexOffset);
+  f.append(old);
+  f.append(bloom);
+  f.append(footer);
+  f.close();
+  const opened = RunReader.open(disk, 'd', 1, wide);
+  for (const e of entries) assert.deepEqual(opened.get(e.key), e);
+  assert.ok(opened.memoryBytes <= opened.blockCount * (RUN_INDEX_KEY_BYTES + 17) + 4 + 1024);
+  opened.close();
+});
+
+test('an index entry with an unknown flag, or a cut key not of the kept length, is refused at open', () => {
+  const keys = Array.from({ length: 6 }, (_, i) => Uint8Array.of(i, i, i, i, i, i));
+  const entries = entriesOf(keys, 10);
+  const path = `d/${runFileName(1)}`;
+  const refusal = (edit: (index: Uint8Array) => void, reason: string) => {
+    const { disk, reader } = writeRun(entries, 1, 4);
+    reader.close();
+    const { f, indexOffset, index } = regions(disk, path);
+    edit(index);
+    reseal(index);
+    f.writeAt(indexOffset, index);
+    f.close();
+    assert.throws(
+      () => RunReader.open(disk, 'd', 1, bounds),
+      (e: unknown) => e instanceof CorruptionError && e.fields['file'] === path && e.message.includes(reason),
+    );
+  };
+  // Each entry: cut:u8 keyBytes:u16 key (4 of the 6 bytes) offset:u64 bytes:u32; the first at 4.
+  refusal((ix) => {
+    ix[4] = 2;
+  }, 'flag 2');
+  refusal((ix) => {
+    ix[4 + 3 + 4 + 12 + 1] = 2; // the second entry's keyBytes: 2, the flag still says cut
+  }, 'index key of 2 bytes');
+  refusal((ix) => {
+    ix[4 + 3] = 5; // the first entry's first kept byte: above the second's
+  }, 'out of order');
 });

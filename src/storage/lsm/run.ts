@@ -6,12 +6,15 @@
 // File grammar (little-endian):
 //   run     := block* index bloom footer
 //   block   := entry+ crc:u32               crc32c of the block's entries (entry: entry.ts)
-//   index   := count:u32 (keyBytes:u16 lastKey offset:u64 bytes:u32){count} crc:u32
-//              one entry per block, in file order: the block's last key, where it starts, its bytes
+//   index   := count:u32 (cut:u8 keyBytes:u16 lastKey offset:u64 bytes:u32){count} crc:u32
+//              one entry per block, in file order: the block's last key (cut = 0), or when that key
+//              is longer than indexKeyBytes its first indexKeyBytes bytes (cut = 1), where the
+//              block starts, its bytes
 //   bloom   := bloom.ts's encoding, crc:u32
-//   footer  := magic:u32 version:u16 0:u16 indexOffset:u64 indexBytes:u32 bloomOffset:u64
-//              bloomBytes:u32 entries:u64 minSeq:u64 maxSeq:u64 0:u32 crc:u32   (64 bytes)
-//              crc = crc32c(footer[0, 60)); indexBytes and bloomBytes include their crc
+//   footer  := magic:u32 version:u16 indexKeyBytes:u16 indexOffset:u64 indexBytes:u32
+//              bloomOffset:u64 bloomBytes:u32 entries:u64 minSeq:u64 maxSeq:u64 0:u32 crc:u32
+//              (64 bytes) crc = crc32c(footer[0, 60)); indexBytes and bloomBytes include their crc
+// Version 1 (still read): index entries without `cut`, every last key whole, and 0 for indexKeyBytes.
 // Every byte of the file is under exactly one CRC, so any flipped bit is detected by the open (footer,
 // index, bloom) or by the read of its block — a CorruptionError naming the file and offset, never
 // wrong data. A CRC mismatch is believed only when a re-read agrees (up to diskReadAttemptsMax), so
@@ -21,9 +24,12 @@
 // directory; a run under its final name is therefore complete. Whether it is live is the
 // manifest's decision (manifest.ts), not the file's.
 //
-// Memory of an open run: its index (per block of ~blockBytes: the last key + 14 bytes) and its
+// Memory of an open run: its index, per block of at least blockBytes (one entry when entries are
+// larger) at most indexKeyBytes of its last key + 17 bytes, however long the keys are; and its
 // bloom filter (bitsPerKey / 8 bytes per key); data blocks are read per lookup, through the
-// engine's bounded BlockCache.
+// engine's bounded BlockCache. A lookup whose key begins with a cut key's kept bytes cannot tell
+// from the index alone whether that block ends below it, and reads the block's last key from the
+// block (through the cache): only keys longer than indexKeyBytes sharing those bytes pay it.
 
 import { crc32c } from '@node-rs/crc32';
 import { diskReadAttemptsMax } from '../../env/disk-io.ts';
@@ -52,8 +58,12 @@ export const RUN_SUFFIX = '.sst';
 export const RUN_TEMP_SUFFIX = '.tmp';
 const FOOTER_BYTES = 64;
 const RUN_MAGIC = 0x4c534d52; // 'LSMR'
-const RUN_VERSION = 1;
+const RUN_VERSION = 2;
 const CRC_BYTES = 4;
+/** How many bytes of a block's last key the index keeps (RunFormat.indexKeyBytes's default). */
+export const RUN_INDEX_KEY_BYTES = 256;
+/** A cut key in the index is at most this long (the footer's u16, and the engine's key bound). */
+const INDEX_KEY_BYTES_MAX = 65_535;
 
 export function runFileName(id: number): string {
   return `run-${String(id).padStart(10, '0')}${RUN_SUFFIX}`;
@@ -70,6 +80,8 @@ export interface RunFormat {
   readonly blockBytes: number;
   readonly bloomBitsPerKey: number;
   readonly bounds: EntryBounds;
+  /** The index keeps at most this many bytes of each block's last key (default RUN_INDEX_KEY_BYTES). */
+  readonly indexKeyBytes?: number;
 }
 
 /** What a finished run holds (also what the reader learns from its footer). */
@@ -111,6 +123,7 @@ export class RunWriter {
   private readonly block = new Growable();
   private readonly index = new Growable();
   private readonly bloom: BloomFilter;
+  private readonly indexKeyBytes: number;
   private lastKey: Uint8Array | null = null;
   private offset = 0;
   private blocks = 0;
@@ -131,6 +144,11 @@ export class RunWriter {
     if (disk.exists(this.tempPath)) disk.remove(this.tempPath);
     this.file = disk.open(this.tempPath, { create: true });
     this.bloom = BloomFilter.create(expectedKeys, format.bloomBitsPerKey);
+    this.indexKeyBytes = format.indexKeyBytes ?? RUN_INDEX_KEY_BYTES;
+    assert(
+      Number.isSafeInteger(this.indexKeyBytes) && this.indexKeyBytes >= 1 && this.indexKeyBytes <= INDEX_KEY_BYTES_MAX,
+      'indexKeyBytes out of range',
+    );
     this.index.length = 4; // count, written at finish
   }
 
@@ -157,12 +175,15 @@ export class RunWriter {
     b.view.setUint32(b.length, crc32c(b.bytes.subarray(0, b.length)), true);
     const bytes = b.length + CRC_BYTES;
     this.file.append(b.bytes.subarray(0, bytes));
-    const key = this.lastKey!;
+    const whole = this.lastKey!;
+    const cut = whole.byteLength > this.indexKeyBytes;
+    const key = cut ? whole.subarray(0, this.indexKeyBytes) : whole;
     const ix = this.index;
-    ix.reserve(2 + key.byteLength + 12);
-    ix.view.setUint16(ix.length, key.byteLength, true);
-    ix.bytes.set(key, ix.length + 2);
-    ix.length += 2 + key.byteLength;
+    ix.reserve(3 + key.byteLength + 12);
+    ix.bytes[ix.length] = cut ? 1 : 0;
+    ix.view.setUint16(ix.length + 1, key.byteLength, true);
+    ix.bytes.set(key, ix.length + 3);
+    ix.length += 3 + key.byteLength;
     setU64(ix.view, ix.length, this.offset);
     ix.view.setUint32(ix.length + 8, bytes, true);
     ix.length += 12;
@@ -193,6 +214,7 @@ export class RunWriter {
     const u64 = (at: number, n: number) => setU64(v, at, n);
     v.setUint32(0, RUN_MAGIC, true);
     v.setUint16(4, RUN_VERSION, true);
+    v.setUint16(6, this.indexKeyBytes, true);
     u64(8, indexOffset);
     v.setUint32(16, indexBytes, true);
     u64(20, bloomOffset);
@@ -300,22 +322,105 @@ const CACHED_BLOCKS_PER_RUN_MAX = 2 ** 26;
 /** Readers opened in this process: each has its own range of cache keys (2^27 of them). */
 let readersOpened = 0;
 
+/**
+ * A run's block index in memory: per block the bytes of its last key the index keeps (whole, or
+ * cut to the first indexKeyBytes), where the block starts and its bytes. Typed arrays and one
+ * buffer of key bytes: no object per block.
+ */
+interface BlockIndex {
+  /** The kept key bytes, block after block: block b's are keys[keyStarts[b], keyStarts[b + 1]). */
+  readonly keys: Uint8Array;
+  readonly keyStarts: Uint32Array;
+  /** 1 where the kept bytes are the beginning of a longer last key. */
+  readonly cut: Uint8Array;
+  readonly offsets: Float64Array;
+  readonly lengths: Uint32Array;
+}
+
+/**
+ * Parses and checks an index region (its CRC already checked): entries that tile the data blocks
+ * from offset 0 to `dataEnd`, kept keys in order. Version 1's whole keys are cut here to
+ * `indexKeyBytes`, so an old run's index takes no more memory than a new one's.
+ */
+function parseIndex(
+  index: Uint8Array,
+  version: number,
+  indexKeyBytes: number,
+  keyBytesMax: number,
+  dataEnd: number,
+  fail: (at: number, what: string) => CorruptionError,
+): BlockIndex {
+  const iv = new DataView(index.buffer, index.byteOffset, index.byteLength);
+  const end = index.byteLength - CRC_BYTES;
+  const count = iv.getUint32(0, true);
+  const entryBytesMin = version === 1 ? 14 : 15;
+  if (count === 0 || count > (end - 4) / entryBytesMin) throw fail(0, `index count ${count} does not fit the index`);
+  const kept = new Uint8Array(Math.min(end, count * indexKeyBytes));
+  const keyStarts = new Uint32Array(count + 1);
+  const cut = new Uint8Array(count);
+  const offsets = new Float64Array(count);
+  const lengths = new Uint32Array(count);
+  let keptBytes = 0;
+  let p = 4;
+  let expectOffset = 0;
+  for (let i = 0; i < count; i++) {
+    const entryAt = p;
+    let cutHere = 0;
+    if (version !== 1) {
+      if (p + 1 > end) throw fail(entryAt, 'index entry cut off');
+      cutHere = index[p++]!;
+      if (cutHere > 1) throw fail(entryAt, `index entry flag ${cutHere}`);
+    }
+    if (p + 2 > end) throw fail(entryAt, 'index entry cut off');
+    const keyBytes = iv.getUint16(p, true);
+    if (keyBytes > keyBytesMax || p + 2 + keyBytes + 12 > end) throw fail(entryAt, 'index entry cut off');
+    if (version !== 1 && (cutHere === 1 ? keyBytes !== indexKeyBytes : keyBytes > indexKeyBytes)) {
+      throw fail(entryAt, `index key of ${keyBytes} bytes (the index keeps ${indexKeyBytes})`);
+    }
+    if (version === 1 && keyBytes > indexKeyBytes) cutHere = 1;
+    const keep = Math.min(keyBytes, indexKeyBytes);
+    kept.set(index.subarray(p + 2, p + 2 + keep), keptBytes);
+    keyStarts[i] = keptBytes;
+    keptBytes += keep;
+    keyStarts[i + 1] = keptBytes;
+    cut[i] = cutHere;
+    p += 2 + keyBytes;
+    const offset = getU64(iv, p);
+    const length = iv.getUint32(p + 8, true);
+    p += 12;
+    if (offset !== expectOffset || length <= CRC_BYTES) throw fail(entryAt, 'index blocks do not tile');
+    if (i > 0) {
+      const c = compareKeysAt(kept, keyStarts[i - 1]!, keyStarts[i]! - keyStarts[i - 1]!, kept, keyStarts[i]!, keep);
+      // The last keys strictly ascend; a cut one may keep the same bytes as the key before it.
+      if (c > 0 || (c === 0 && cutHere === 0)) throw fail(entryAt, 'index keys out of order');
+    }
+    expectOffset = offset + length;
+    offsets[i] = offset;
+    lengths[i] = length;
+  }
+  if (p !== end || expectOffset !== dataEnd) throw fail(0, 'index does not cover the data blocks');
+  return { keys: kept.slice(0, keptBytes), keyStarts, cut, offsets, lengths };
+}
+
 /** Reads one live run: footer, index and bloom checked at open; blocks checked per read. */
 export class RunReader {
+  private readonly offsets: Float64Array;
+  private readonly lengths: Uint32Array;
+
   private constructor(
     readonly info: RunInfo,
     readonly path: string,
     private readonly file: DiskFile,
     private readonly bounds: EntryBounds,
-    private readonly lastKeys: Uint8Array[],
-    private readonly offsets: number[],
-    private readonly lengths: number[],
+    private readonly index: BlockIndex,
     private readonly bloom: BloomFilter,
     private readonly verifyBlocks: boolean,
     private readonly cache: BlockCache,
   ) {
     assert(readersOpened < 2 ** 27, 'run readers opened in this process exhaust the block cache keys');
     this.cacheBase = readersOpened++ * CACHED_BLOCKS_PER_RUN_MAX;
+    this.offsets = index.offsets;
+    this.lengths = index.lengths;
   }
 
   /** This reader's first BlockCache key (a number: no string made and hashed per lookup). */
@@ -357,7 +462,10 @@ export class RunReader {
     const v = new DataView(footer.buffer, footer.byteOffset, footer.byteLength);
     const u64 = (at: number) => getU64(v, at);
     if (v.getUint32(0, true) !== RUN_MAGIC) throw corrupt(path, footerAt, 'bad magic');
-    if (v.getUint16(4, true) !== RUN_VERSION) throw corrupt(path, footerAt, `unknown version ${v.getUint16(4, true)}`);
+    const version = v.getUint16(4, true);
+    if (version !== RUN_VERSION && version !== 1) throw corrupt(path, footerAt, `unknown version ${version}`);
+    const indexKeyBytes = version === 1 ? RUN_INDEX_KEY_BYTES : v.getUint16(6, true);
+    if (indexKeyBytes === 0) throw corrupt(path, footerAt, 'index keeps 0 bytes of each key');
     const indexOffset = u64(8);
     const indexBytes = v.getUint32(16, true);
     const bloomOffset = u64(20);
@@ -373,51 +481,32 @@ export class RunReader {
     const bloomRegion = readChecked(file, path, bloomOffset, bloomBytes, 'bloom filter', crcOk);
     const bloom = BloomFilter.decode(bloomRegion.subarray(0, bloomBytes - CRC_BYTES));
     if (typeof bloom === 'string') throw corrupt(path, bloomOffset, bloom);
-    const iv = new DataView(index.buffer, index.byteOffset, index.byteLength);
-    const count = iv.getUint32(0, true);
-    const lastKeys: Uint8Array[] = [];
-    const offsets: number[] = [];
-    const lengths: number[] = [];
-    let p = 4;
-    let expectOffset = 0;
-    const end = indexBytes - CRC_BYTES;
-    for (let i = 0; i < count; i++) {
-      if (p + 2 > end) throw corrupt(path, indexOffset + p, 'index entry cut off');
-      const keyBytes = iv.getUint16(p, true);
-      if (keyBytes > bounds.keyBytesMax || p + 2 + keyBytes + 12 > end) {
-        throw corrupt(path, indexOffset + p, 'index entry cut off');
-      }
-      const key = index.slice(p + 2, p + 2 + keyBytes);
-      p += 2 + keyBytes;
-      const offset = getU64(iv, p);
-      const length = iv.getUint32(p + 8, true);
-      p += 12;
-      if (offset !== expectOffset || length <= CRC_BYTES)
-        throw corrupt(path, indexOffset + p, 'index blocks do not tile');
-      if (i > 0 && compareKeys(lastKeys[i - 1]!, key) >= 0)
-        throw corrupt(path, indexOffset + p, 'index keys out of order');
-      expectOffset = offset + length;
-      lastKeys.push(key);
-      offsets.push(offset);
-      lengths.push(length);
-    }
-    if (p !== end || expectOffset !== indexOffset || count === 0) {
-      throw corrupt(path, indexOffset, 'index does not cover the data blocks');
-    }
+    const blocks = parseIndex(index, version, indexKeyBytes, bounds.keyBytesMax, indexOffset, (at, what) =>
+      corrupt(path, indexOffset + at, what),
+    );
+    const count = blocks.cut.length;
     // The footer's counts size a compaction's bloom filter: they must fit the data they describe.
     if (info.entries < count || info.entries * ENTRY_HEADER_BYTES > indexOffset || info.minSeq > info.maxSeq) {
       throw corrupt(path, footerAt, 'footer counts do not fit the data blocks');
     }
-    return new RunReader(info, path, file, bounds, lastKeys, offsets, lengths, bloom, verifyBlocks, cache);
+    return new RunReader(info, path, file, bounds, blocks, bloom, verifyBlocks, cache);
   }
 
   /** Bytes this reader holds in memory (index keys and positions, bloom bits). */
   get memoryBytes(): number {
-    return this.lastKeys.reduce((n, k) => n + k.byteLength + 16, this.bloom.bytes);
+    const x = this.index;
+    return (
+      x.keys.byteLength +
+      x.keyStarts.byteLength +
+      x.cut.byteLength +
+      x.offsets.byteLength +
+      x.lengths.byteLength +
+      this.bloom.bytes
+    );
   }
 
   get blockCount(): number {
-    return this.lastKeys.length;
+    return this.index.cut.length;
   }
 
   mayContain(key: Uint8Array): boolean {
@@ -427,13 +516,35 @@ export class RunReader {
   /** The first block whose last key is >= key (blockCount when none). */
   private blockFor(key: Uint8Array): number {
     let lo = 0;
-    let hi = this.lastKeys.length;
+    let hi = this.blockCount;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (compareKeys(this.lastKeys[mid]!, key) < 0) lo = mid + 1;
+      if (this.compareLastKey(mid, key) < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
+  }
+
+  /**
+   * Block b's last key compared with `key` (<0, 0, >0). From the index alone, unless the index
+   * keeps only the beginning of that last key and `key` begins with it: then from the block.
+   */
+  private compareLastKey(b: number, key: Uint8Array): number {
+    const x = this.index;
+    const at = x.keyStarts[b]!;
+    const n = x.keyStarts[b + 1]! - at;
+    const c = compareKeysAt(x.keys, at, n, key, 0, key.byteLength);
+    if (x.cut[b] === 0) return c;
+    // The last key is longer than the n bytes kept: above `key` when those are >= it.
+    if (c >= 0) return 1;
+    if (key.byteLength <= n || compareKeysAt(x.keys, at, n, key, 0, n) !== 0) return c;
+    const block = this.block(b);
+    const starts = block.starts ?? this.entryStarts(b, block);
+    const buf = block.bytes;
+    const last = starts[starts.length - 1]!;
+    const lastKeyBytes = entryKeyBytesAt(buf, last);
+    this.checkLastKey(b, buf.subarray(last + ENTRY_HEADER_BYTES, last + ENTRY_HEADER_BYTES + lastKeyBytes));
+    return compareKeysAt(buf, last + ENTRY_HEADER_BYTES, lastKeyBytes, key, 0, key.byteLength);
   }
 
   /** The bytes of block `b` (its CRC checked), from the cache or the file; the CRC excluded. */
@@ -485,11 +596,16 @@ export class RunReader {
     return corrupt(this.path, this.offsets[b]! + at, reason);
   }
 
-  /** The last entry of block `b` must carry the block's indexed key. */
+  /** The last entry of block `b` must carry the block's indexed key (begin with it, when cut). */
   checkLastKey(b: number, key: Uint8Array): void {
-    if (compareKeys(key, this.lastKeys[b]!) !== 0) {
-      throw corrupt(this.path, this.offsets[b]!, 'block does not end at its indexed key');
-    }
+    const x = this.index;
+    const at = x.keyStarts[b]!;
+    const n = x.keyStarts[b + 1]! - at;
+    const matches =
+      x.cut[b] === 0
+        ? compareKeysAt(x.keys, at, n, key, 0, key.byteLength) === 0
+        : key.byteLength > n && compareKeysAt(x.keys, at, n, key, 0, n) === 0;
+    if (!matches) throw corrupt(this.path, this.offsets[b]!, 'block does not end at its indexed key');
   }
 
   /**
@@ -499,7 +615,7 @@ export class RunReader {
   get(key: Uint8Array): Entry | undefined {
     if (!this.bloom.mayContain(key)) return undefined;
     const b = this.blockFor(key);
-    if (b >= this.lastKeys.length) return undefined;
+    if (b >= this.blockCount) return undefined;
     const block = this.block(b);
     const buf = block.bytes;
     if (block.starts === undefined && !this.cache.holds(this.blockId(b), block)) {
@@ -570,7 +686,7 @@ export class RunReader {
   /** A cursor over entries with start <= key < end (end null: to the last key), in descending key order. */
   reverseCursor(start: Uint8Array, end: Uint8Array | null): ReverseRunCursor {
     // Blocks before blockFor(end) end below `end`; that block itself may hold keys below it.
-    const last = end === null ? this.lastKeys.length - 1 : Math.min(this.blockFor(end), this.lastKeys.length - 1);
+    const last = end === null ? this.blockCount - 1 : Math.min(this.blockFor(end), this.blockCount - 1);
     return new ReverseRunCursor(this, last, start, end);
   }
 

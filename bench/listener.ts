@@ -49,6 +49,7 @@ export const floodBounds: ListenerBounds = {
   connectionsPerAddressMax: 32,
   bufferedBytesMax: 256 * 1024,
   inflightRequestsMax: 8,
+  memoryBytesMax: 1024 * 1024 * 1024,
   idleTimeoutMs: 'none',
 };
 const probeBounds: ListenerBounds = { ...floodBounds, connectionsMax: 64, connectionsPerAddressMax: 64 };

@@ -12,6 +12,10 @@
 //     the per-host map holds only hosts with an open connection, so it is bounded by the former.
 //   - io.bufferedBytes() <= bounds.bufferedBytesMax after every write: a write that would pass it
 //     evicts the connection (slow_reader) without queueing.
+//   - memoryBytes = the sum over open connections of their reported held bytes and their buffered
+//     reply bytes as last seen (after each write and each drain); after any report or write that
+//     takes it past bounds.memoryBytesMax, the connections holding the most are evicted
+//     (client_memory) until it is within the bound again.
 //   - the pipe reads iff the connection is open and no hold applies (types.ts lists the holds);
 //     io.setReading is called only on a change.
 //   - onClose runs exactly once, after which no handler of the connection runs again; the slot
@@ -73,6 +77,7 @@ export function validateListenerBounds(protocol: string, b: ListenerBounds): voi
   within('connectionsPerAddressMax', b.connectionsPerAddressMax, limits.clientHostConnectionsMax);
   within('bufferedBytesMax', b.bufferedBytesMax, limits.clientBufferedBytesMax);
   within('inflightRequestsMax', b.inflightRequestsMax, limits.clientInflightRequestsMax);
+  within('memoryBytesMax', b.memoryBytesMax, limits.clientPortMemoryBytesMax);
   if (b.idleTimeoutMs !== 'none') within('idleTimeoutMs', b.idleTimeoutMs, limits.clientIdleTimeoutMsMax);
 }
 
@@ -91,6 +96,7 @@ interface ListenerMetrics {
   refused: Map<ClientRefuseReason, Counter>;
   closed: Map<ClientCloseReason, Counter>;
   pauses: Map<'inflight' | 'backpressure', Counter>;
+  memory: Gauge;
 }
 
 export class ListenerCore {
@@ -100,6 +106,10 @@ export class ListenerCore {
   private readonly perHost = new Map<string, number>();
   private nextId = 1;
   private closedFlag = false;
+  /** Held and buffered bytes of the open connections (see the invariants). */
+  private memoryBytes = 0;
+  /** An eviction for memory is running (an onClose it runs may report again: no nested pass). */
+  private evicting = false;
   readonly m: ListenerMetrics;
   readonly logLimited: LogLimiter;
 
@@ -127,18 +137,63 @@ export class ListenerCore {
         'reset',
         'idle_timeout',
         'slow_reader',
+        'client_memory',
         'listener_closed',
       ]),
       pauses: byReason('client_read_pauses_total', 'Times reading stopped at a bound, by bound', [
         'inflight',
         'backpressure',
       ]),
+      memory: metrics.gauge(
+        'client_memory_bytes',
+        "Bytes the listener's connections hold: reported by their protocols, plus buffered replies",
+        labels,
+      ),
     };
     this.logLimited = new LogLimiter(options.log, options.clock, metrics, `listener-${this.protocol}`);
   }
 
   get connections(): number {
     return this.open.size;
+  }
+
+  /** Held and buffered bytes of the open connections together. */
+  get heldMemoryBytes(): number {
+    return this.memoryBytes;
+  }
+
+  /** A connection's memory changed by `delta`; past the bound, the largest connections go. */
+  account(delta: number): void {
+    this.memoryBytes += delta;
+    this.m.memory.set(this.memoryBytes);
+    if (delta > 0 && this.memoryBytes > this.bounds.memoryBytesMax) this.evictForMemory();
+  }
+
+  /** Evicts the connections holding the most until the sum is within memoryBytesMax. */
+  private evictForMemory(): void {
+    if (this.evicting) return;
+    this.evicting = true;
+    try {
+      while (this.memoryBytes > this.bounds.memoryBytesMax) {
+        let top: CoreConnection | undefined;
+        for (const c of this.open) if (top === undefined || c.memoryBytes > top.memoryBytes) top = c;
+        if (top === undefined || top.memoryBytes === 0) break;
+        this.logLimited.warn(
+          'evict:client_memory',
+          {
+            protocol: this.protocol,
+            remote: top.remoteAddress,
+            connectionBytes: top.memoryBytes,
+            listenerBytes: this.memoryBytes,
+            memoryBytesMax: this.bounds.memoryBytesMax,
+          },
+          "client connections hold more memory than the listener's bound; evicting the largest",
+        );
+        top.terminate('client_memory');
+      }
+    } finally {
+      this.evicting = false;
+    }
   }
 
   get closed(): boolean {
@@ -180,6 +235,7 @@ export class ListenerCore {
   /** Called by a connection as it closes: frees its slot. */
   release(conn: CoreConnection): void {
     if (!this.open.delete(conn)) return;
+    this.account(-conn.memoryBytes);
     const left = (this.perHost.get(conn.host) ?? 1) - 1;
     if (left === 0) this.perHost.delete(conn.host);
     else this.perHost.set(conn.host, left);
@@ -203,6 +259,10 @@ export class CoreConnection implements ClientConnection {
   private closeHandler: ((reason: ClientCloseReason) => void) | null = null;
   private inflight = 0;
   private held = false;
+  /** The protocol's last reportHeldBytes. */
+  private reportedBytes = 0;
+  /** io.bufferedBytes() when last seen (after a write or a drain), as counted in the core. */
+  private countedBufferedBytes = 0;
   /** write() returned false: reading is held and onDrain owed until the pipe is empty. */
   private awaitingDrain = false;
   private reading = false;
@@ -235,6 +295,34 @@ export class CoreConnection implements ClientConnection {
     return this.closedFlag ? 0 : this.io.bufferedBytes();
   }
 
+  get heldBytes(): number {
+    return this.reportedBytes;
+  }
+
+  /** This connection's share of the listener's memory (reported and buffered, as counted). */
+  get memoryBytes(): number {
+    return this.reportedBytes + this.countedBufferedBytes;
+  }
+
+  reportHeldBytes(bytes: number): void {
+    assert(Number.isSafeInteger(bytes) && bytes >= 0, 'held bytes must be a non-negative integer');
+    if (this.closedFlag) return;
+    const delta = bytes - this.reportedBytes;
+    if (delta === 0) return;
+    this.reportedBytes = bytes;
+    this.core.account(delta);
+  }
+
+  /** Counts the pipe's buffered bytes as they are now (may evict, this connection too). */
+  private recountBuffered(): void {
+    if (this.closedFlag) return;
+    const now = this.io.bufferedBytes();
+    const delta = now - this.countedBufferedBytes;
+    if (delta === 0) return;
+    this.countedBufferedBytes = now;
+    this.core.account(delta);
+  }
+
   onData(handler: (chunk: Uint8Array) => void): void {
     this.dataHandler = handler;
     this.updateReading();
@@ -264,8 +352,9 @@ export class CoreConnection implements ClientConnection {
       this.io.write(bytes);
       this.core.m.bytesSent.inc(bytes.length);
       this.lastActivityMs = this.core.options.clock.monotonicMs();
+      this.recountBuffered();
     }
-    if (this.closedFlag) return false; // the pipe failed under the write
+    if (this.closedFlag) return false; // the pipe failed under the write, or was evicted
     if (this.io.bufferedBytes() * 2 >= bufferedBytesMax) {
       if (!this.awaitingDrain) {
         this.awaitingDrain = true;
@@ -320,6 +409,7 @@ export class CoreConnection implements ClientConnection {
 
   /** The pipe has taken some buffered bytes; if all, the drain owed is delivered. */
   drained(): void {
+    this.recountBuffered();
     if (this.closedFlag || !this.awaitingDrain || this.io.bufferedBytes() > 0) return;
     this.awaitingDrain = false;
     this.updateReading();
@@ -335,7 +425,7 @@ export class CoreConnection implements ClientConnection {
   }
 
   /** Closes from this side without a flush: eviction, idle timeout, listener closing. */
-  terminate(reason: 'idle_timeout' | 'slow_reader' | 'listener_closed'): void {
+  terminate(reason: 'idle_timeout' | 'slow_reader' | 'client_memory' | 'listener_closed'): void {
     if (this.closedFlag) return;
     this.finish(reason);
     this.io.destroy();
@@ -346,6 +436,8 @@ export class CoreConnection implements ClientConnection {
     this.idleTimer?.cancel();
     this.idleTimer = null;
     this.core.release(this);
+    this.reportedBytes = 0;
+    this.countedBufferedBytes = 0;
     this.core.m.closed.get(reason)!.inc();
     this.dataHandler = null;
     this.drainHandler = null;

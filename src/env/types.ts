@@ -132,12 +132,21 @@ export interface Disk {
  *   - `reset`: the connection broke (RST, a network error, a simulated reset);
  *   - `idle_timeout`: no byte either way for `idleTimeoutMs` while nothing was in flight;
  *   - `slow_reader`: the client left more than `bufferedBytesMax` reply bytes unread (evicted);
+ *   - `client_memory`: the listener's connections together held more than `memoryBytesMax`, and
+ *     this one held the most (evicted, as Redis 7 evicts clients past maxmemory-clients);
  *   - `listener_closed`: the listener was closed under it (node stopping).
- * Evictions (`idle_timeout`, `slow_reader`) and `listener_closed` reset the connection (the client
+ * Evictions (`idle_timeout`, `slow_reader`, `client_memory`) and `listener_closed` reset the connection (the client
  * sees RST; unsent bytes are dropped). A node that crashes runs no onClose at all: its process is
  * gone (the simulator resets its clients' connections).
  */
-export type ClientCloseReason = 'local' | 'remote' | 'reset' | 'idle_timeout' | 'slow_reader' | 'listener_closed';
+export type ClientCloseReason =
+  | 'local'
+  | 'remote'
+  | 'reset'
+  | 'idle_timeout'
+  | 'slow_reader'
+  | 'client_memory'
+  | 'listener_closed';
 
 /** Why a listener refused a connection (`client_connections_refused_total{reason}`). */
 export type ClientRefuseReason = 'port_full' | 'address_full' | 'listener_closed';
@@ -164,6 +173,15 @@ export interface ListenerBounds {
    * error, only waiting.
    */
   readonly inflightRequestsMax: number;
+  /**
+   * The memory of all this listener's connections together: what each one's protocol reports it
+   * holds (`reportHeldBytes`: partial input, requests in flight, replies waiting their turn, state
+   * such as a MULTI queue) plus its reply bytes buffered. Past it the connection holding the most
+   * is evicted (`client_memory`), then the next, until the sum is within it (Redis 7's
+   * maxmemory-clients). Each connection's own bounds cap what it can hold; this caps the port, so
+   * ten thousand connections at their bounds cannot take the node's memory.
+   */
+  readonly memoryBytesMax: number;
   /**
    * A connection with nothing in flight and no byte in either direction for this long is closed
    * (`idle_timeout`). 'none' = never (Redis' `timeout 0`). ZooKeeper needs at least the largest
@@ -224,6 +242,15 @@ export interface ClientConnection {
   /** A request taken was answered (or abandoned); may resume reading. */
   requestFinished(): void;
   readonly inflightRequests: number;
+  /**
+   * The memory the protocol holds for this connection now, beyond its buffered reply bytes (which
+   * the listener counts itself): replaces the last report. If the listener's connections then hold
+   * more than `memoryBytesMax`, the largest are evicted (`client_memory`) before this returns,
+   * perhaps this one.
+   */
+  reportHeldBytes(bytes: number): void;
+  /** What the last reportHeldBytes said (0 before any, and once closed). */
+  readonly heldBytes: number;
   /** Holds reading (a hold of the handler's own, beside the two bounds above); idempotent. */
   pause(): void;
   resume(): void;

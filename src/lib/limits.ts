@@ -284,6 +284,11 @@ export const limits = {
   clientInflightRequestBytesMax: 64 * 1024 * 1024,
   /** Requests taken from one connection and not yet answered (reading stops at the bound). */
   clientInflightRequestsMax: 4096,
+  /**
+   * Ceiling of a listener's memoryBytesMax: the memory all connections of one client port hold
+   * together (ListenerBounds.memoryBytesMax; past a listener's own bound the largest is evicted).
+   */
+  clientPortMemoryBytesMax: 16 * 1024 * 1024 * 1024,
   /** Longest idle timeout a protocol may choose (a day); 'none' is said explicitly. */
   clientIdleTimeoutMsMax: 86_400_000,
   /**

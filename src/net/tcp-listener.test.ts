@@ -20,6 +20,7 @@ const bounds: ListenerBounds = {
   connectionsPerAddressMax: 4,
   bufferedBytesMax: 4096,
   inflightRequestsMax: 4,
+  memoryBytesMax: 1024 * 1024 * 1024,
   idleTimeoutMs: 'none',
 };
 

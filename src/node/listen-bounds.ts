@@ -18,6 +18,7 @@ export function listenerBoundsSchema(defaults: ListenerBounds): z.ZodType<Listen
       connectionsPerAddressMax: bound(limits.clientHostConnectionsMax).default(defaults.connectionsPerAddressMax),
       bufferedBytesMax: bound(limits.clientBufferedBytesMax).default(defaults.bufferedBytesMax),
       inflightRequestsMax: bound(limits.clientInflightRequestsMax).default(defaults.inflightRequestsMax),
+      memoryBytesMax: bound(limits.clientPortMemoryBytesMax).default(defaults.memoryBytesMax),
       idleTimeoutMs: z.union([bound(limits.clientIdleTimeoutMsMax), z.literal('none')]).default(defaults.idleTimeoutMs),
     })
     .prefault({}) as unknown as z.ZodType<ListenerBounds, unknown>;

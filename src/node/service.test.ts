@@ -140,6 +140,7 @@ const lineBounds: ListenerBounds = {
   connectionsPerAddressMax: 2,
   bufferedBytesMax: 64 * 1024,
   inflightRequestsMax: 8,
+  memoryBytesMax: 1024 * 1024 * 1024,
   idleTimeoutMs: 'none',
 };
 

@@ -139,6 +139,12 @@ class CountedConnection implements ClientConnection {
   get inflightRequests(): number {
     return this.conn.inflightRequests;
   }
+  get heldBytes(): number {
+    return this.conn.heldBytes;
+  }
+  reportHeldBytes(bytes: number): void {
+    this.conn.reportHeldBytes(bytes);
+  }
   get closed(): boolean {
     return this.conn.closed;
   }

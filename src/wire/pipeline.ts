@@ -16,6 +16,10 @@
 //   - fairness: at most inflightRequestsMax requests are dispatched between two yields of the
 //     event loop (timers.after(0)), reading held meanwhile, so a connection whose requests are
 //     answered synchronously cannot run a whole chunk's thousands of requests in one go.
+//   - memory: after each burst of dispatching and each push, the connection is told what the
+//     pipeline holds for it (reportHeldBytes): the decoder's unread input, the requests in flight
+//     (sizeOf), the answered replies not yet written, and the session's own (PipelineOptions.heldBytes);
+//     the listener adds its buffered replies and evicts the largest connections past its bound.
 //   - a decode error is terminal (a byte stream cannot resynchronise): nothing more is dispatched,
 //     replies to earlier requests still go out, then the protocol's error reply, then the
 //     connection closes. Counted in client_protocol_errors_total{protocol, code}; never thrown.
@@ -34,6 +38,8 @@ export interface RequestDecoder<Req> {
   push(chunk: Uint8Array): void;
   /** The next complete request, a terminal ProtocolError, or undefined when more bytes are needed. */
   next(): Req | ProtocolError | undefined;
+  /** Memory held for input not yet returned by next() (undefined: not counted). */
+  readonly heldBytes?: number;
 }
 
 /**
@@ -79,6 +85,11 @@ export interface PipelineOptions<Req> {
    * count bound alone).
    */
   sizeOf?(request: Req): number;
+  /**
+   * Memory the session holds for this connection beside the pipeline's (a MULTI queue, WATCHed
+   * keys), reported with the pipeline's to the listener's memory bound.
+   */
+  heldBytes?(): number;
 }
 
 interface Slot {
@@ -157,6 +168,7 @@ export class RequestPipeline<Req> {
     } finally {
       this.pumping = false;
     }
+    this.reportMemory();
     // Read more only once the decoder holds no complete request: otherwise every resume would add
     // a chunk while the bound lets only a few requests out, and the decoder would grow.
     if (this.stopped || this.conn.closed) return;
@@ -232,7 +244,19 @@ export class RequestPipeline<Req> {
     // PUBLISH, maybe inside its EXEC); running this connection's requests inside it would break
     // that command's atomicity. A push frees no in-flight slot, so nothing waits on it.
     if (this.pumping) this.flushPending = true;
-    else this.writeAnswered();
+    else {
+      this.writeAnswered();
+      this.reportMemory();
+    }
+  }
+
+  /** Tells the connection what this pipeline and its session hold for it now. */
+  private reportMemory(): void {
+    if (this.conn.closed) return;
+    const o = this.options;
+    this.conn.reportHeldBytes(
+      (o.decoder.heldBytes ?? 0) + this.inflightBytes + this.heldBytesCount + (o.heldBytes?.() ?? 0),
+    );
   }
 
   /**

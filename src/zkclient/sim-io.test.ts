@@ -26,6 +26,7 @@ const bounds = {
   connectionsPerAddressMax: 100,
   bufferedBytesMax: 1024 * 1024,
   inflightRequestsMax: 64,
+  memoryBytesMax: 1024 * 1024 * 1024,
   idleTimeoutMs: 'none' as const,
 };
 

@@ -13,6 +13,8 @@
 //   - buffered reply bytes: a large reply that heeds write()'s backpressure reaches a reading
 //     client whatever the bound; a client that does not read unsolicited output is evicted
 //     (slow_reader);
+//   - the listener's memory bound (memoryBytesMax): past it the connection holding the most is
+//     evicted (client_memory), the others served on;
 //   - idle timeout closes a silent connection, not a busy one nor one with a request in flight;
 //     'none' never closes;
 //   - close by the server (QUIT), by the client, by the listener; a malformed stream answered with
@@ -67,6 +69,7 @@ const roomy: ListenerBounds = {
   connectionsPerAddressMax: 64,
   bufferedBytesMax: 1024 * 1024,
   inflightRequestsMax: 64,
+  memoryBytesMax: 1024 * 1024 * 1024,
   idleTimeoutMs: 'none',
 };
 
@@ -255,6 +258,38 @@ export function listenerCompliance(name: string, harness: ListenerHarness): void
         await world.until(() => stuck.raw.closed, 'the evicted client sees its connection end');
         reader.send('ECHO', 'still here');
         await world.until(() => reader.replies.at(-1)?.text === 'still here', 'the reader is still served');
+      });
+    });
+
+    test("the listener's memory bound evicts the connection holding the most, and only it", async () => {
+      await withWorld(harness, async (world) => {
+        const bound = 64 * 1024;
+        const { listener, port } = await serve(world, { ...roomy, memoryBytesMax: bound });
+        const memory = () => world.metric('client_memory_bytes', m);
+        const partial = (bytes: number) => ascii(`ECHO ${'x'.repeat(bytes - 5)}`); // no LF yet
+        const big = new Client(world.connect(protocol, port, 1));
+        const small = new Client(world.connect(protocol, port, 2));
+        const other = new Client(world.connect(protocol, port, 3));
+        other.send('ECHO', 'before');
+        await world.until(() => other.replies.length === 1, 'a third client is served');
+        big.raw.write(partial(40_000)); // a request being read: the decoder holds it
+        await world.until(() => memory() >= 40_000, 'the partial request is counted');
+        assert.equal(world.metric('client_connections_closed_total', { ...m, reason: 'client_memory' }), 0);
+        small.raw.write(partial(30_000)); // 70,000 bytes together: past the bound
+        await world.until(
+          () => world.metric('client_connections_closed_total', { ...m, reason: 'client_memory' }) === 1,
+          'one connection is evicted for memory',
+        );
+        await world.until(() => big.raw.closed, 'the largest is the one evicted');
+        assert.ok(memory() <= bound, `${memory()} bytes held after the eviction`);
+        small.raw.write(ascii('\n'));
+        await world.until(() => small.replies.length === 1, 'the smaller request completes');
+        assert.equal(small.replies[0]!.text.length, 30_000 - 5);
+        other.send('ECHO', 'after');
+        await world.until(() => other.replies.length === 2, 'the third client is still served');
+        assert.equal(listener.connections, 2);
+        assert.equal(world.metric('client_connections_closed_total', { ...m, reason: 'client_memory' }), 1);
+        await world.until(() => memory() === 0, 'nothing is held once every request is answered');
       });
     });
 

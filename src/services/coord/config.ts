@@ -29,6 +29,9 @@ export const zookeeperBounds: ListenerBounds = {
   connectionsPerAddressMax: 1_000,
   bufferedBytesMax: 16 * 1024 * 1024,
   inflightRequestsMax: 1024,
+  // One connection at its bounds: a packet of jute.maxbuffer being read, 64 MiB of requests in
+  // flight, 16 MiB of replies and watch events unread: 512 MiB leaves room for several.
+  memoryBytesMax: 512 * 1024 * 1024,
   idleTimeoutMs: 'none',
 };
 

@@ -133,6 +133,9 @@ export function zkDecoder(config: CoordConfig): RequestDecoder<ZkIncoming> {
   const d = new ZkRequestDecoder({ packetBytesMax: config.juteMaxBufferBytes });
   return {
     push: (chunk) => d.push(chunk),
+    get heldBytes() {
+      return d.heldBytes;
+    },
     next: () => {
       const r = d.next();
       if (r === undefined || !('kind' in r)) return r;

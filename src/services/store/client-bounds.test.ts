@@ -163,3 +163,50 @@ test("MULTI's queue prices each argument beside its bytes: many empty arguments 
   assert.match(replies[fit + 1]!, /^-ERR MULTI queue over its bound/);
   assert.match(replies[fit + 2]!, /^-EXECABORT/);
 });
+
+test("the RESP listener's memory bound (maxmemory-clients) counts a MULTI queue: the client holding the most is evicted, the others served", () => {
+  const bound = 8 * 1024 * 1024;
+  const sim = simServices({
+    seed: 'bounds-client-memory',
+    nodes: ['n1'],
+    services: [storeService],
+    clientLinks: { chunking: 'whole' },
+    store: { listen: { resp: { memoryBytesMax: bound } } },
+  });
+  const closed = () =>
+    sim.metrics('n1').value('client_connections_closed_total', { protocol: 'resp', reason: 'client_memory' });
+  const other = new SimRespClient(sim, 'n1');
+  other.send('SET', 'k', 'v');
+  const big = new SimRespClient(sim, 'n1');
+  big.send('MULTI');
+  const value = x(1024 * 1024, 'v');
+  for (let i = 0; i < 7; i++) big.send('SET', `q${i}`, value); // 7 MiB queued: within the bound
+  assert.ok(sim.runUntilCondition(() => big.replies.length === 8 && other.replies.length === 1, 20_000));
+  assert.ok(big.replies.slice(1).every((r) => show(r) === '+QUEUED'));
+  assert.equal(closed(), 0);
+  big.send('SET', 'q7', value);
+  big.send('SET', 'q8', value); // 9 MiB queued: past it
+  assert.ok(
+    sim.runUntilCondition(() => big.closed !== undefined, 20_000),
+    'the queueing client is evicted',
+  );
+  assert.equal(closed(), 1);
+  assert.ok(sim.metrics('n1').value('client_memory_bytes', { protocol: 'resp' }) <= bound);
+  assert.deepEqual(
+    runCommands(sim, 'n1', [
+      ['EXISTS', 'q0'],
+      ['GET', 'k'],
+    ]),
+    [':0', '$v'],
+    'nothing queued ran',
+  );
+  other.send('GET', 'k');
+  assert.ok(sim.runUntilCondition(() => other.replies.length === 2, 20_000));
+  assert.equal(show(other.replies[1]!), '$v', 'the other client stays');
+  const [info, config] = runCommands(sim, 'n1', [
+    ['INFO', 'stats'],
+    ['CONFIG', 'GET', 'maxmemory-clients'],
+  ]);
+  assert.match(info!, /evicted_clients:1\r\n/);
+  assert.equal(config, `*[$maxmemory-clients,$${bound}]`);
+});

@@ -33,6 +33,10 @@ export const respBounds: ListenerBounds = {
   connectionsPerAddressMax: 1_000,
   bufferedBytesMax: 64 * 1024 * 1024,
   inflightRequestsMax: 1024,
+  // Redis' maxmemory-clients is 0 (no bound) by default; ours is finite. One connection at every
+  // bound of its own (a 64 MiB command being read, 64 MiB in flight, a 64 MiB MULTI queue, 4 MiB
+  // of WATCHed keys, 64 MiB of replies unread) holds ~260 MiB: 1 GiB leaves room for several.
+  memoryBytesMax: 1024 * 1024 * 1024,
   idleTimeoutMs: 'none',
 };
 

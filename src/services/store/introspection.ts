@@ -243,6 +243,7 @@ function infoSection(s: RespSession, name: string): string | undefined {
         ['rejected_connections', 0],
         ['expired_keys', server.expiredKeys],
         ['evicted_keys', server.evictor?.evicted ?? 0],
+        ['evicted_clients', server.stats.evictedClients],
         ['keyspace_hits', 0],
         ['keyspace_misses', 0],
         ['pubsub_channels', server.pubsub.channelsMatching(undefined).length],
@@ -328,6 +329,7 @@ function configValues(s: RespSession): ReadonlyMap<string, string> {
     ['lfu-decay-time', String(ev.lfuDecayTime)],
     ['databases', '1'],
     ['maxclients', String(bounds?.connectionsMax ?? 0)],
+    ['maxmemory-clients', String(bounds?.memoryBytesMax ?? 0)],
     ['timeout', idle === 'none' ? '0' : String(Math.floor(idle / 1000))],
     ['port', String(s.server.port)],
     ['bind', '127.0.0.1'],
@@ -509,6 +511,7 @@ const configSubcommands: ServerCommandSpec[] = [
       st.connectionsReceived = 0;
       st.errorReplies = 0;
       st.protocolErrors = 0;
+      st.evictedClients = 0;
       st.errorsByKind.clear();
       return reply.ok;
     },

@@ -105,6 +105,8 @@ export class StoreServer {
     commandsProcessed: 0,
     protocolErrors: 0,
     errorReplies: 0,
+    /** Connections evicted past the listener's memory bound (INFO evicted_clients). */
+    evictedClients: 0,
     /** Error replies by their first word (ERR, WRONGTYPE, NOAUTH, ...), bounded. */
     errorsByKind: new Map<string, number>(),
   };

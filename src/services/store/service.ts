@@ -602,7 +602,9 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
       timers: env.timers,
       serve: (request, reply) => session.serve(request, reply),
       sizeOf: respCommandSize,
-      onClose: () => {
+      heldBytes: () => session.stateBytes,
+      onClose: (reason) => {
+        if (reason === 'client_memory') server.stats.evictedClients++;
         server.sessions.delete(session.id);
         session.onClose();
       },

@@ -111,6 +111,11 @@ export class RespSession {
   outputSoftSinceMs: number | undefined;
   /** EXEC is running its queue (SUBSCRIBE refuses to run there). */
   inExec = false;
+  /** What this session holds beside its pipeline: its MULTI queue, WATCHed keys, subscriptions. */
+  get stateBytes(): number {
+    return (this.multi?.bytes ?? 0) + this.watchedBytes + this.subscriptionBytes;
+  }
+
   /** The connection's out-of-band writer (the pipeline): set by the service once it exists. */
   output:
     | { push(bytes: Uint8Array): void; readonly heldBytes: number; readonly inflightRequestBytes?: number }

@@ -99,7 +99,11 @@ function checkScan(
   assert.deepEqual(back, [...want].reverse(), `reverse scan [${from}, ${to}) page ${page}`);
 }
 
-function runCommands(commands: readonly Command[], bugs: PlantedEngineBugs = {}, indexKeyBytes = 256): void {
+function runCommands(
+  commands: readonly Command[],
+  bugs: PlantedEngineBugs = {},
+  index: { readonly indexKeyBytes: number; readonly blockBytes: number } = { indexKeyBytes: 256, blockBytes: 256 },
+): void {
   const store = new SimDiskStore(new SeededRng('lsm-model'), {
     lostUnsynced: false,
     tornWrites: false,
@@ -114,7 +118,7 @@ function runCommands(commands: readonly Command[], bugs: PlantedEngineBugs = {},
     runsCountMax: 5,
     sync: 'periodic' as const,
     bugs,
-    indexKeyBytes,
+    ...index,
   };
   let engine = openEngine(store.view(), clock, options);
   const model = new Map<number, ModelEntry>();
@@ -166,9 +170,10 @@ test('random puts, deletes, expiries, flushes, compactions and restarts read lik
   fc.assert(
     fc.property(
       fc.array(command, { minLength: 1, maxLength: 120 }),
-      // 3: the runs' indexes keep "k00" of keys like "k0042", so most blocks' index keys tie.
-      fc.constantFrom(256, 3),
-      (commands, indexKeyBytes) => runCommands(commands, {}, indexKeyBytes),
+      // 3 bytes: the runs' indexes keep "k00" of keys like "k0042", and with blocks of 16 bytes
+      // each entry is its own block, so most blocks' index keys tie.
+      fc.constantFrom({ indexKeyBytes: 256, blockBytes: 256 }, { indexKeyBytes: 3, blockBytes: 16 }),
+      (commands, index) => runCommands(commands, {}, index),
     ),
     { numRuns: 120 },
   );

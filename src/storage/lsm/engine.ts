@@ -45,8 +45,8 @@
 // (commitLogPendingBytesMax), per scan or compaction one data block per run merged, and the block
 // cache (blockCacheBytes) are bounded whatever the data set; per live run its index and bloom
 // filter grow with the data set: the index one entry per block of at least blockBytes (at most
-// indexKeyBytes, 256, of the block's last key + 17 bytes, however long the keys: ~1-7 % of the
-// run's bytes at most, typically ~1 %), the bloom filter bloomBitsPerKey / 8 bytes per key (at
+// indexKeyBytes, 256, of the block's last key + 17 bytes, however long the keys: with the default
+// 4 KiB blocks at most ~7 % of the run's bytes, ~1 % for short keys), the bloom filter bloomBitsPerKey / 8 bytes per key (at
 // most BLOOM_BITS_MAX bits). One run's index must fit one buffer (4 GiB, Node's bound): ~15
 // million blocks, a run of 60 GB or more. Until 2026-12-07 the index kept whole keys, so with
 // entries of 4 KiB or more it held every key (~70,000 keys of 60 KB passed 4 GiB; an audit).

@@ -298,14 +298,12 @@ function reseal(region: Uint8Array): void {
   );
 }
 
-test('a version 1 run (whole keys, no cut flag) still opens, its index cut in memory', () => {
-  const wide = { keyBytesMax: 65_535, metaBytesMax: 16, valueBytesMax: 4096 };
-  const keys = Array.from({ length: 40 }, (_, i) => new Uint8Array(1000).fill(i + 1));
-  const entries = entriesOf(keys, 100);
-  const { disk, reader } = writeRun(entries, 1024, 65_535, wide);
-  reader.close();
-  const path = `d/${runFileName(1)}`;
-  const { f, v, footer, indexOffset, index, bloom } = regions(disk, path);
+/**
+ * Rewrites run 1 (written keeping whole keys) as version 1 wrote it: index entries without the cut
+ * byte, indexKeyBytes 0 in the footer. `edit` may change the version 1 index before it is sealed.
+ */
+function toVersion1(disk: ReturnType<SimDiskStore['view']>, edit: (index: Uint8Array) => void = () => undefined) {
+  const { f, v, footer, indexOffset, index, bloom } = regions(disk, `d/${runFileName(1)}`);
   // Version 1's index: the same entries without the cut byte.
   const iv = new DataView(index.buffer, index.byteOffset, index.byteLength);
   const count = iv.getUint32(0, true);
@@ -318,6 +316,7 @@ test('a version 1 run (whole keys, no cut flag) still opens, its index cut in me
     p += 3 + keyBytes + 12;
   }
   const old = new Uint8Array(Buffer.concat([...parts, new Uint8Array(4)]));
+  edit(old);
   reseal(old);
   v.setUint16(4, 1, true);
   v.setUint16(6, 0, true);
@@ -329,10 +328,38 @@ test('a version 1 run (whole keys, no cut flag) still opens, its index cut in me
   f.append(bloom);
   f.append(footer);
   f.close();
+}
+
+const wide = { keyBytesMax: 65_535, metaBytesMax: 16, valueBytesMax: 4096 };
+
+test('a version 1 run (whole keys, no cut flag) still opens, its index cut in memory', () => {
+  const keys = Array.from({ length: 40 }, (_, i) => new Uint8Array(1000).fill(i + 1));
+  const entries = entriesOf(keys, 100);
+  const { disk, reader } = writeRun(entries, 1024, 65_535, wide);
+  reader.close();
+  toVersion1(disk);
   const opened = RunReader.open(disk, 'd', 1, wide);
   for (const e of entries) assert.deepEqual(opened.get(e.key), e);
   assert.ok(opened.memoryBytes <= opened.blockCount * (RUN_INDEX_KEY_BYTES + 17) + 4 + 1024);
   opened.close();
+  // A version 1 index is checked on its whole keys: two out of order past the kept bytes (a
+  // review: cut first, they tied and opened, and reads missed both) are refused.
+  const long = [1, 2].map((last) => {
+    const k = new Uint8Array(301).fill(7);
+    k[300] = last;
+    return k;
+  });
+  const swapped = writeRun(entriesOf(long, 10), 1, 65_535, wide);
+  swapped.reader.close();
+  toVersion1(swapped.disk, (index) => {
+    // Entry i (i < 2): keyBytes:u16 key(301) offset:u64 bytes:u32 = 315 bytes from 4.
+    index[4 + 2 + 300] = 2;
+    index[4 + 315 + 2 + 300] = 1;
+  });
+  assert.throws(
+    () => RunReader.open(swapped.disk, 'd', 1, wide),
+    (e: unknown) => e instanceof CorruptionError && e.message.includes('out of order'),
+  );
 });
 
 test('an index entry with an unknown flag, or a cut key not of the kept length, is refused at open', () => {
@@ -362,4 +389,33 @@ test('an index entry with an unknown flag, or a cut key not of the kept length, 
   refusal((ix) => {
     ix[4 + 3] = 5; // the first entry's first kept byte: above the second's
   }, 'out of order');
+  // A key kept whole may not equal the cut key before it (it would sort below that one's key).
+  refusal((ix) => {
+    const second = 4 + 3 + 4 + 12;
+    ix[second] = 0;
+    ix.fill(0, second + 3, second + 7);
+  }, 'out of order');
+});
+
+test('a block whose last key does not begin with its cut index key is refused when read', () => {
+  const keys = Array.from({ length: 6 }, (_, i) => Uint8Array.of(i, i, i, i, i, i));
+  const entries = entriesOf(keys, 10);
+  const path = `d/${runFileName(1)}`;
+  const { disk, reader } = writeRun(entries, 1, 4);
+  reader.close();
+  const { f, indexOffset, index } = regions(disk, path);
+  index[4 + 19 + 3 + 3] = 2; // the second block's kept bytes 1 1 1 2: in order, not its last key's
+  reseal(index);
+  f.writeAt(indexOffset, index);
+  f.close();
+  const damaged = RunReader.open(disk, 'd', 1, bounds);
+  const refused = (e: unknown) => e instanceof CorruptionError && e.message.includes('indexed key');
+  const walk = () => {
+    const c = damaged.cursor(new Uint8Array(0), null);
+    while (c.peek() !== undefined) c.advance();
+  };
+  assert.throws(walk, refused);
+  // A search that must read the block to place its key checks it too.
+  assert.throws(() => damaged.cursor(Uint8Array.of(1, 1, 1, 2, 0), null), refused);
+  assert.deepEqual(damaged.get(entries[3]!.key), entries[3]);
 });

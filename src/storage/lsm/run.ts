@@ -29,7 +29,11 @@
 // bloom filter (bitsPerKey / 8 bytes per key); data blocks are read per lookup, through the
 // engine's bounded BlockCache. A lookup whose key begins with a cut key's kept bytes cannot tell
 // from the index alone whether that block ends below it, and reads the block's last key from the
-// block (through the cache): only keys longer than indexKeyBytes sharing those bytes pay it.
+// block (through the cache). The blocks whose cut keys keep the same bytes are searched so, one
+// block read per step: about log2 of their number per lookup. In the store that is the elements
+// of one collection whose escaped name is 246 bytes or more (a review measured 7.3 block reads
+// per lookup in 10,000 such blocks: 191 us against 39 with whole keys and a 1 MiB cache, 108
+// against 39 all cached); keys that differ within their first 256 bytes never pay it.
 
 import { crc32c } from '@node-rs/crc32';
 import { diskReadAttemptsMax } from '../../env/disk-io.ts';
@@ -201,6 +205,8 @@ export class RunWriter {
     ix.reserve(CRC_BYTES);
     ix.view.setUint32(ix.length, crc32c(ix.bytes.subarray(0, ix.length)), true);
     const indexBytes = ix.length + CRC_BYTES;
+    // The footer's u32 (a run past ~15 million blocks; the growing buffer stops at 4 GiB first).
+    if (indexBytes > 0xffff_ffff) throw new RangeError(`lsm run ${this.path}: index of ${indexBytes} bytes`);
     const indexOffset = this.offset;
     this.file.append(ix.bytes.subarray(0, indexBytes));
     const bloom = this.bloom.encode();
@@ -363,6 +369,9 @@ function parseIndex(
   let keptBytes = 0;
   let p = 4;
   let expectOffset = 0;
+  // Version 1: where the previous whole key is in the region (its order is checked on whole keys).
+  let prevKeyAt = -1;
+  let prevKeyBytes = 0;
   for (let i = 0; i < count; i++) {
     const entryAt = p;
     let cutHere = 0;
@@ -389,7 +398,14 @@ function parseIndex(
     const length = iv.getUint32(p + 8, true);
     p += 12;
     if (offset !== expectOffset || length <= CRC_BYTES) throw fail(entryAt, 'index blocks do not tile');
-    if (i > 0) {
+    if (version === 1) {
+      // Whole keys, checked whole (cut first, two keys out of order past the kept bytes would tie).
+      const keyAt = entryAt + 2;
+      if (prevKeyAt >= 0 && compareKeysAt(index, prevKeyAt, prevKeyBytes, index, keyAt, keyBytes) >= 0)
+        throw fail(entryAt, 'index keys out of order');
+      prevKeyAt = keyAt;
+      prevKeyBytes = keyBytes;
+    } else if (i > 0) {
       const c = compareKeysAt(kept, keyStarts[i - 1]!, keyStarts[i]! - keyStarts[i - 1]!, kept, keyStarts[i]!, keep);
       // The last keys strictly ascend; a cut one may keep the same bytes as the key before it.
       if (c > 0 || (c === 0 && cutHere === 0)) throw fail(entryAt, 'index keys out of order');

@@ -13,9 +13,12 @@
 //   - io.bufferedBytes() <= bounds.bufferedBytesMax after every write: a write that would pass it
 //     evicts the connection (slow_reader) without queueing.
 //   - memoryBytes = the sum over open connections of their reported held bytes and their buffered
-//     reply bytes as last seen (after each write and each drain); after any report or write that
-//     takes it past bounds.memoryBytesMax, the connections holding the most are evicted
-//     (client_memory) until it is within the bound again.
+//     reply bytes as last seen (after each write and each drain), plus the buffered bytes of
+//     connections closed gracefully (close, or the client's FIN) until their pipe has sent them or
+//     is gone. A report or write that takes it past bounds.memoryBytesMax schedules an eviction
+//     pass for the end of the turn (Redis evicts between commands, never inside the running
+//     one): the connections holding the most are evicted (client_memory), unless protected by
+//     setEvictable(false), until it is within the bound again.
 //   - the pipe reads iff the connection is open and no hold applies (types.ts lists the holds);
 //     io.setReading is called only on a change.
 //   - onClose runs exactly once, after which no handler of the connection runs again; the slot
@@ -108,8 +111,10 @@ export class ListenerCore {
   private closedFlag = false;
   /** Held and buffered bytes of the open connections (see the invariants). */
   private memoryBytes = 0;
-  /** An eviction for memory is running (an onClose it runs may report again: no nested pass). */
-  private evicting = false;
+  /** An eviction pass is scheduled for the end of this turn. */
+  private evictionScheduled = false;
+  /** Closed gracefully with reply bytes still in their pipe (counted in memoryBytes). */
+  readonly lingering = new Set<CoreConnection>();
   readonly m: ListenerMetrics;
   readonly logLimited: LogLimiter;
 
@@ -162,37 +167,40 @@ export class ListenerCore {
     return this.memoryBytes;
   }
 
-  /** A connection's memory changed by `delta`; past the bound, the largest connections go. */
+  /** A connection's memory changed by `delta`; past the bound, an eviction pass is scheduled. */
   account(delta: number): void {
     this.memoryBytes += delta;
+    assert(this.memoryBytes >= 0, 'listener memory count below 0');
     this.m.memory.set(this.memoryBytes);
-    if (delta > 0 && this.memoryBytes > this.bounds.memoryBytesMax) this.evictForMemory();
+    if (delta > 0 && this.memoryBytes > this.bounds.memoryBytesMax && !this.evictionScheduled) {
+      this.evictionScheduled = true;
+      this.options.timers.after(0, () => {
+        this.evictionScheduled = false;
+        this.evictForMemory();
+      });
+    }
   }
 
   /** Evicts the connections holding the most until the sum is within memoryBytesMax. */
   private evictForMemory(): void {
-    if (this.evicting) return;
-    this.evicting = true;
-    try {
-      while (this.memoryBytes > this.bounds.memoryBytesMax) {
-        let top: CoreConnection | undefined;
-        for (const c of this.open) if (top === undefined || c.memoryBytes > top.memoryBytes) top = c;
-        if (top === undefined || top.memoryBytes === 0) break;
-        this.logLimited.warn(
-          'evict:client_memory',
-          {
-            protocol: this.protocol,
-            remote: top.remoteAddress,
-            connectionBytes: top.memoryBytes,
-            listenerBytes: this.memoryBytes,
-            memoryBytesMax: this.bounds.memoryBytesMax,
-          },
-          "client connections hold more memory than the listener's bound; evicting the largest",
-        );
-        top.terminate('client_memory');
+    while (this.memoryBytes > this.bounds.memoryBytesMax) {
+      let top: CoreConnection | undefined;
+      for (const set of [this.open, this.lingering]) {
+        for (const c of set) if (c.evictable && (top === undefined || c.memoryBytes > top.memoryBytes)) top = c;
       }
-    } finally {
-      this.evicting = false;
+      if (top === undefined || top.memoryBytes === 0) break;
+      this.logLimited.warn(
+        'evict:client_memory',
+        {
+          protocol: this.protocol,
+          remote: top.remoteAddress,
+          connectionBytes: top.memoryBytes,
+          listenerBytes: this.memoryBytes,
+          memoryBytesMax: this.bounds.memoryBytesMax,
+        },
+        "client connections hold more memory than the listener's bound; evicting the largest",
+      );
+      top.evictForMemory();
     }
   }
 
@@ -235,7 +243,6 @@ export class ListenerCore {
   /** Called by a connection as it closes: frees its slot. */
   release(conn: CoreConnection): void {
     if (!this.open.delete(conn)) return;
-    this.account(-conn.memoryBytes);
     const left = (this.perHost.get(conn.host) ?? 1) - 1;
     if (left === 0) this.perHost.delete(conn.host);
     else this.perHost.set(conn.host, left);
@@ -247,8 +254,12 @@ export class ListenerCore {
     if (this.closedFlag) return;
     this.closedFlag = true;
     for (const conn of [...this.open]) conn.terminate('listener_closed');
+    for (const conn of [...this.lingering]) conn.evictForMemory();
   }
 }
+
+/** How long a connection closed gracefully keeps its unsent replies (then its pipe is destroyed). */
+export const LINGER_MS = 5_000;
 
 /** One connection's state above its pipe. */
 export class CoreConnection implements ClientConnection {
@@ -263,6 +274,10 @@ export class CoreConnection implements ClientConnection {
   private reportedBytes = 0;
   /** io.bufferedBytes() when last seen (after a write or a drain), as counted in the core. */
   private countedBufferedBytes = 0;
+  /** Closed gracefully with bytes still in the pipe: counted until they are sent or the pipe is gone. */
+  private lingering = false;
+  /** setEvictable(false) (Redis' CLIENT NO-EVICT on): never chosen for a memory eviction. */
+  evictable = true;
   /** write() returned false: reading is held and onDrain owed until the pipe is empty. */
   private awaitingDrain = false;
   private reading = false;
@@ -313,14 +328,39 @@ export class CoreConnection implements ClientConnection {
     this.core.account(delta);
   }
 
-  /** Counts the pipe's buffered bytes as they are now (may evict, this connection too). */
+  setEvictable(evictable: boolean): void {
+    this.evictable = evictable;
+  }
+
+  /** Counts the pipe's buffered bytes as they are now (while open, or closed and lingering). */
   private recountBuffered(): void {
-    if (this.closedFlag) return;
+    if (this.closedFlag && !this.lingering) return;
     const now = this.io.bufferedBytes();
     const delta = now - this.countedBufferedBytes;
-    if (delta === 0) return;
-    this.countedBufferedBytes = now;
-    this.core.account(delta);
+    if (delta !== 0) {
+      this.countedBufferedBytes = now;
+      this.core.account(delta);
+    }
+    if (this.lingering && now === 0) this.stopLingering();
+  }
+
+  /** The lingering bytes were sent, or the pipe is gone: they leave the count. */
+  private stopLingering(): void {
+    this.lingering = false;
+    this.core.lingering.delete(this);
+    this.core.account(-this.countedBufferedBytes);
+    this.countedBufferedBytes = 0;
+  }
+
+  /** Chosen by the listener's memory bound: closed at once, or, lingering, its pipe dropped. */
+  evictForMemory(): void {
+    if (!this.closedFlag) {
+      this.terminate('client_memory');
+      return;
+    }
+    if (!this.lingering) return;
+    this.stopLingering();
+    this.io.destroy();
   }
 
   onData(handler: (chunk: Uint8Array) => void): void {
@@ -418,7 +458,10 @@ export class CoreConnection implements ClientConnection {
 
   /** The client closed (`remote`: our side ends too, gracefully) or the connection broke (`reset`). */
   ended(reason: 'remote' | 'reset'): void {
-    if (this.closedFlag) return;
+    if (this.closedFlag) {
+      if (this.lingering) this.stopLingering(); // the pipe is gone: what it held is freed
+      return;
+    }
     this.finish(reason);
     if (reason === 'remote') this.io.end();
     else this.io.destroy();
@@ -436,8 +479,21 @@ export class CoreConnection implements ClientConnection {
     this.idleTimer?.cancel();
     this.idleTimer = null;
     this.core.release(this);
+    // What the protocol held is freed now; reply bytes in the pipe of a graceful close are still
+    // held by it until they are sent (the real socket lingers up to closeLingerMs).
+    const graceful = reason === 'local' || reason === 'remote';
+    this.core.account(-this.reportedBytes);
     this.reportedBytes = 0;
-    this.countedBufferedBytes = 0;
+    if (graceful && this.countedBufferedBytes > 0) {
+      this.lingering = true;
+      this.core.lingering.add(this);
+      // As the real socket lingers at most this long before it is destroyed (tcp-listener.ts),
+      // so does every pipe: a client that never reads cannot keep the bytes counted for good.
+      this.core.options.timers.after(LINGER_MS, () => this.evictForMemory());
+    } else if (this.countedBufferedBytes > 0) {
+      this.core.account(-this.countedBufferedBytes);
+      this.countedBufferedBytes = 0;
+    }
     this.core.m.closed.get(reason)!.inc();
     this.dataHandler = null;
     this.drainHandler = null;

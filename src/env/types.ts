@@ -251,6 +251,8 @@ export interface ClientConnection {
   reportHeldBytes(bytes: number): void;
   /** What the last reportHeldBytes said (0 before any, and once closed). */
   readonly heldBytes: number;
+  /** false: never chosen by the memory bound (Redis' CLIENT NO-EVICT on); true by default. */
+  setEvictable(evictable: boolean): void;
   /** Holds reading (a hold of the handler's own, beside the two bounds above); idempotent. */
   pause(): void;
   resume(): void;

@@ -187,8 +187,10 @@ class SocketIo implements ConnectionIo, TurnConnection {
   /** Called after a write completes (to deliver a drain the core is waiting for). */
   written: () => void = () => undefined;
   private linger: NodeJS.Timeout | null = null;
+  // Each completed write: the listener recounts what the socket still holds (its memory bound),
+  // and delivers a drain it owes once that is 0.
   private readonly afterWrite = (): void => {
-    if (this.socket.writableLength === 0) this.written();
+    this.written();
   };
   private readonly slot: TurnSlot;
 

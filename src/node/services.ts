@@ -145,6 +145,9 @@ class CountedConnection implements ClientConnection {
   reportHeldBytes(bytes: number): void {
     this.conn.reportHeldBytes(bytes);
   }
+  setEvictable(evictable: boolean): void {
+    this.conn.setEvictable(evictable);
+  }
   get closed(): boolean {
     return this.conn.closed;
   }

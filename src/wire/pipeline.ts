@@ -342,6 +342,9 @@ export class RequestPipeline<Req> {
     if (count === 0 || conn.closed) return 'none';
     const ready = this.slots.splice(0, count);
     this.heldBytesCount -= bytes;
+    // Reported before the write counts them as buffered (a review: between the two they counted
+    // twice, and a lone client within the bound was evicted).
+    this.reportMemory();
     let out: Uint8Array;
     if (count === 1) out = ready[0]!.bytes!;
     else {

@@ -267,9 +267,10 @@ export function listenerCompliance(name: string, harness: ListenerHarness): void
         const { listener, port } = await serve(world, { ...roomy, memoryBytesMax: bound });
         const memory = () => world.metric('client_memory_bytes', m);
         const partial = (bytes: number) => ascii(`ECHO ${'x'.repeat(bytes - 5)}`); // no LF yet
-        const big = new Client(world.connect(protocol, port, 1));
-        const small = new Client(world.connect(protocol, port, 2));
+        // The largest is not the oldest connection: the choice is by the bytes held.
         const other = new Client(world.connect(protocol, port, 3));
+        const small = new Client(world.connect(protocol, port, 2));
+        const big = new Client(world.connect(protocol, port, 1));
         other.send('ECHO', 'before');
         await world.until(() => other.replies.length === 1, 'a third client is served');
         big.raw.write(partial(40_000)); // a request being read: the decoder holds it

@@ -40,6 +40,11 @@ export class ReplyOrder {
     private readonly heldBytesMax = Number.POSITIVE_INFINITY,
   ) {}
 
+  /** Bytes of the watch events held behind an unanswered reply. */
+  get heldEventBytes(): number {
+    return this.heldBytes;
+  }
+
   /** Requests taken and not yet answered, or answered behind one that is not. */
   get pending(): number {
     return this.entries.length;

@@ -20,7 +20,7 @@ import { CoordRuntime } from './server.ts';
 import { coordSimWorkload } from './sim-workload.ts';
 import { type CoordBackend, type SessionCounters, ZkSession } from './session.ts';
 import { CoordStateMachine, coordEntry, decodeCoordEntryResult } from './state-machine.ts';
-import { zkDecoder, zkEncoder, zkProtocolErrorReply } from './wire-facade.ts';
+import { zkDecoder, zkEncoder, zkProtocolErrorReply, zkRequestSize } from './wire-facade.ts';
 import type { ZkIncoming } from './zk-types.ts';
 
 export const COORD_GROUP = 'coord';
@@ -229,6 +229,8 @@ function startCoord(ctx: ServiceContext<CoordConfig>): CoordRunning {
       metrics: env.metrics,
       timers: env.timers,
       serve: (request, reply) => session.serve(request, reply),
+      sizeOf: zkRequestSize,
+      heldBytes: () => session.heldBytes,
       onClose: (reason) => {
         sessions.delete(session);
         session.onClose(reason);

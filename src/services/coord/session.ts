@@ -149,6 +149,11 @@ export class ZkSession implements WatchTarget {
     return this.conn.remoteAddress;
   }
 
+  /** What this session holds beside the pipeline: watch events waiting behind a reply. */
+  get heldBytes(): number {
+    return this.order.heldEventBytes;
+  }
+
   get watcher(): number {
     return this.conn.id;
   }

@@ -12,7 +12,7 @@ import type { RequestBody, ResponseType } from '../../wire/zookeeper/index.ts';
 import { coordConfigSchema } from './config.ts';
 import { digestId } from '../../coord/sha1.ts';
 import { ipOf, javaHashSetOrder } from './session.ts';
-import { zkDecoder, zkEncoder } from './wire-facade.ts';
+import { zkDecoder, zkEncoder, zkRequestSize } from './wire-facade.ts';
 import type { ZkIncoming, ZkReplyBody } from './zk-types.ts';
 
 const config = coordConfigSchema.parse({});
@@ -187,4 +187,28 @@ test('whoAmI order: ZooKeeper lists digest:alice (alice:secret) before ip:127.0.
   const alice = { scheme: 'digest', id: digestId('alice:secret') };
   assert.deepEqual(javaHashSetOrder([ip, alice]), [alice, ip]);
   assert.deepEqual(javaHashSetOrder([alice, ip]), [alice, ip]);
+});
+
+test("the decoder reports the buffer it keeps, and a request's size is its frame's", () => {
+  const d = zkDecoder(config);
+  const connect = encodeConnectRequest({
+    protocolVersion: 0,
+    lastZxidSeen: 0n,
+    timeOutMs: 3000,
+    sessionId: 0n,
+    passwd: new Uint8Array(16),
+    readOnly: false,
+  });
+  d.push(connect);
+  const opened = d.next();
+  assert.ok(opened !== undefined && !(opened instanceof ProtocolError) && opened.kind === 'connect');
+  const setData = encodeRequest(1, { type: OpCode.setData, path: '/a', data: new Uint8Array(500_000), version: -1 });
+  // A large frame and one byte more: the decoder keeps a buffer for the whole frame (a review:
+  // it reported the one unread byte).
+  d.push(setData);
+  d.push(Uint8Array.of(0));
+  const request = d.next();
+  assert.ok(request !== undefined && !(request instanceof ProtocolError) && request.kind === 'request');
+  assert.ok((d.heldBytes ?? 0) >= setData.length, `${d.heldBytes} bytes kept`);
+  assert.equal(zkRequestSize(request), setData.length + 64);
 });

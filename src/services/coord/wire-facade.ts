@@ -128,18 +128,29 @@ function incoming(r: ZkServerRequest): ZkIncoming {
   }
 }
 
+/** The frame bytes each decoded request came in, for zkRequestSize. */
+const frameBytesOf = new WeakMap<ZkIncoming, number>();
+
+/** What a request holds while in flight (the pipeline's sizeOf): its frame's bytes and its object. */
+export function zkRequestSize(request: ZkIncoming): number {
+  return (frameBytesOf.get(request) ?? 0) + 64;
+}
+
 /** The pipeline's decoder for one connection. */
 export function zkDecoder(config: CoordConfig): RequestDecoder<ZkIncoming> {
   const d = new ZkRequestDecoder({ packetBytesMax: config.juteMaxBufferBytes });
   return {
     push: (chunk) => d.push(chunk),
+    // The buffer kept, not only its unread bytes (a frame of ~1 MiB and a byte keep 2 MiB).
     get heldBytes() {
-      return d.heldBytes;
+      return d.bufferBytes;
     },
     next: () => {
       const r = d.next();
       if (r === undefined || !('kind' in r)) return r;
-      return incoming(r);
+      const request = incoming(r);
+      frameBytesOf.set(request, d.lastFrameBytes);
+      return request;
     },
   };
 }

@@ -237,6 +237,7 @@ const clientSubcommands: ServerCommandSpec[] = [
       if (equalsIgnoreCase(argv[2]!, 'on')) s.noEvict = true;
       else if (equalsIgnoreCase(argv[2]!, 'off')) s.noEvict = false;
       else return SYNTAX;
+      s.conn.setEvictable(!s.noEvict); // the listener's memory bound passes it over
       return OK;
     },
   ),

@@ -19,6 +19,7 @@ import { arityAccepts } from '../../redis/command.ts';
 import { wrongArityError } from '../../redis/errors.ts';
 import type { Reply } from '../../wire/pipeline.ts';
 import { encodeReply, type RespProtocol, type RespValue, reply } from '../../wire/resp/index.ts';
+import { RESP_ARG_OVERHEAD_BYTES } from '../../wire/resp/request.ts';
 import { type CommandEntry, type Later, lookupCommand } from './command-entry.ts';
 import { ALLOWED_WHILE_SUBSCRIBED, subscribedModeError } from './pubsub.ts';
 import { bytesEqual } from '../../lib/bytes.ts';
@@ -33,9 +34,6 @@ import {
 import { serialRegister } from './tag-state.ts';
 import { CROSSSLOT_MESSAGE, commandKeys, namesKeys } from './routing.ts';
 import { OOM_MESSAGE, type StoreServer } from './server.ts';
-
-/** What one argument of a decoded RESP command holds beside its bytes (its Uint8Array). */
-const RESP_ARG_OVERHEAD_BYTES = 64;
 
 /**
  * The memory a RESP command holds: in flight (clientInflightRequestBytesMax, the pipeline's

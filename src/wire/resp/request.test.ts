@@ -299,3 +299,16 @@ test('one request of many arguments in one chunk is decoded without recursion', 
   d.push(encodeCommand(args));
   assert.equal((d.next() as Uint8Array[]).length, 200_000);
 });
+
+test('heldBytes counts the arguments a partial command has decoded, beside its unread input', () => {
+  // A review: three arguments of 1 MB taken, a fourth never sent, reported only the input.
+  const d = new RespRequestDecoder();
+  const arg = `$1000000\r\n${'x'.repeat(1_000_000)}\r\n`;
+  d.push(latin1(`*5\r\n${arg}${arg}${arg}$3\r\nab`));
+  assert.equal(d.next(), undefined);
+  assert.ok(d.heldBytes >= 3_000_000, `${d.heldBytes} bytes held`);
+  d.push(latin1(`c\r\n$1\r\nz\r\n`));
+  const command = d.next();
+  assert.ok(Array.isArray(command) && command.length === 5);
+  assert.ok(d.heldBytes < 1_000_000, `${d.heldBytes} bytes held once the command is out`);
+});

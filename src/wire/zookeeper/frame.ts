@@ -214,6 +214,12 @@ export class ZkRequestDecoder implements RequestDecoder<ZkServerRequest> {
     return this.frames.capacityBytes;
   }
 
+  /** The bytes of the frame the last request came in (its length prefix included). */
+  get lastFrameBytes(): number {
+    return this.lastFrame;
+  }
+  private lastFrame = 0;
+
   push(chunk: Uint8Array): void {
     if (this.failed !== null || this.state === 'fourLetterDone') return;
     this.frames.push(chunk);
@@ -229,6 +235,7 @@ export class ZkRequestDecoder implements RequestDecoder<ZkServerRequest> {
     const frame = this.frames.nextFrame(this.packetBytesMax);
     if (frame === undefined) return undefined;
     if (frame instanceof ProtocolError) return this.fail(frame);
+    this.lastFrame = frame.length + 4;
     if (this.state === 'first') {
       const request = decodeWith(frame, readConnectRequest);
       if (request instanceof ProtocolError) return this.fail(request);

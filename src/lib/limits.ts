@@ -360,7 +360,8 @@ export const limits = {
   // --- Redis data model (src/redis) -----------------------------------------------------------------
   /**
    * Bytes one command stages for its single engine batch (entries plus 64 bytes each). Past it the
-   * command is refused whole (e.g. DEL of a collection of ~500,000 small elements); Redis has none.
+   * command is refused whole (e.g. FLUSHALL of a large store; a DEL of a large collection at N = 1
+   * stages half of it at most and leaves the rest to the sweep: keyspace.ts); Redis has none.
    */
   redisCommandBatchBytesMax: 32 * 1024 * 1024,
   /** Longest string value (APPEND, SETRANGE): Redis' proto-max-bulk-len is 512 MB, ours the entry bound. */
@@ -387,6 +388,11 @@ export const limits = {
   storeCensusStepEntriesMax: 512,
   /** Engine entries one tick of the store's sweep (active expiry, dataset recount) walks at most. */
   redisSweepEntriesMax: 4096,
+  /**
+   * Keys whose elements a DEL, an expiry or a SET over a collection left for the sweep's cleanup
+   * (keyspace.ts cleanupStep); a key past it is found by the expiry walk instead.
+   */
+  redisLeftoverKeysCountMax: 10_000,
   /** Keys one KEYS reply holds; past it KEYS answers an error naming SCAN (Redis has none). */
   redisKeysCountMax: 1024 * 1024,
   // --- Redis collections (src/redis hash, set, list, zset) ------------------------------------------

@@ -12,7 +12,9 @@
 // (the command runs; the store's sweep timer calls again), as Redis answers EVICT_RUNNING after its
 // time limit. 'fail' (the command, when denyoom, gets -OOM) when over the limit and nothing can be
 // evicted: noeviction, no key (with an expiry, for volatile-*) found, or a key too large to delete
-// in one batch (redisCommandBatchBytesMax; Redis would free it lazily).
+// in one batch (redisCommandBatchBytesMax; only without lazyElementDeletes: the node's keyspace
+// deletes a large collection's elements in the background, as Redis' lazyfree, and until they go
+// they still count, so the evictor may take a few more keys than a synchronous free would).
 //
 // Access times and frequencies (LRU / LFU) live in an AccessSketch: a fixed array of
 // limits.redisAccessSketchSlotsCountMax 32-bit slots indexed by the low bits of the key's token, written

@@ -11,8 +11,9 @@
 // The server calls `endCommand()` after every command and `sync()` for its group commit
 // (src/redis/command.ts has the per-command contract). A command whose staged writes would pass
 // `batchBytesMax` (limits.redisCommandBatchBytesMax, under the commit log's pending buffer) is
-// refused with a KeyspaceLimitError before anything is applied: e.g. DEL of a collection of
-// ~500,000 small elements (a tombstone per element). Redis has no such bound.
+// refused with a KeyspaceLimitError before anything is applied: e.g. FLUSHALL of a large store,
+// or (without lazyElementDeletes, below) DEL of a collection of ~500,000 small elements (a
+// tombstone per element). Redis has no such bound.
 //
 // Expiry is lazy and judged at the command's `nowMs` (not the engine's clock): a head whose
 // expiresAtMs <= nowMs reads as absent. Element entries carry no expiry; they are reached only
@@ -27,7 +28,15 @@
 //
 // Whole-key delete (`deleteKey`, also used by overwrite, RENAME, expire-in-the-past): a tombstone
 // on the head and one per element (a scan of the key's collectionRange), all in the command's
-// batch: O(elements) writes.
+// batch: O(elements) writes. With `lazyElementDeletes` (the node's keyspace at N = 1, since
+// 2026-12-07), the elements' tombstones may take at most half the batch: the head's tombstone
+// hides the rest at once (the key is gone for every read), and the rest is left to `cleanupStep`
+// (the sweep, Redis' lazyfree) for the keys registered, or to `reclaimExpired`'s walk, which
+// removes elements under an absent or string head. A SET over a collection leaves its elements so
+// too. A collection created over leftovers removes them in its own batch (a new collection never
+// sees an old one's elements), so it is refused until they fit: before, a DEL or an expiry of a
+// collection whose tombstones passed the batch (~500,000 small elements) was refused for good,
+// and the expired collection stayed on disk.
 //
 // DBSIZE (`size`) and INFO's expires: the dataset account (memory.ts) counts heads and heads with
 // a deadline per token bucket, fed by every write and corrected by the sweep's recount passes (the
@@ -101,6 +110,11 @@ export interface KeyspaceOptions {
   readonly storageKeyBytesMax?: number;
   /** Keep the dataset account (memory.ts; default true): false for a scratch keyspace. */
   readonly countDataset?: boolean;
+  /**
+   * Whole-key deletes stage at most half a batch of element tombstones and leave the rest to
+   * cleanupStep (see the header; default false: every element in the command's batch).
+   */
+  readonly lazyElementDeletes?: boolean;
 }
 
 export interface ScanKeysOptions {
@@ -286,9 +300,18 @@ export class Keyspace {
   private readonly deltas: number[] = [];
   /** Access history for LRU / LFU eviction (eviction.ts), touched by every command's key lookups. */
   access: AccessSketch | undefined;
+  readonly lazyElementDeletes: boolean;
+  /**
+   * Keys whose elements a whole-key delete left (at most limits.redisLeftoverKeysCountMax; a key
+   * not kept here is found by reclaimExpired's walk), by their latin1 form, for cleanupStep.
+   */
+  private readonly leftovers = new Map<string, Uint8Array>();
+  /** Keys this command left elements of: registered at endCommand, forgotten by an abort. */
+  private commandLeftovers: Uint8Array[] = [];
 
   constructor(engine: KeyspaceEngine, options: KeyspaceOptions = {}) {
     this.engine = engine;
+    this.lazyElementDeletes = options.lazyElementDeletes ?? false;
     this.batchBytesMax = options.batchBytesMax ?? limits.redisCommandBatchBytesMax;
     this.stringBytesMax = options.stringBytesMax ?? limits.redisStringBytesMax;
     this.storageKeyBytesMax = options.storageKeyBytesMax ?? limits.lsmKeyBytesMax;
@@ -327,8 +350,13 @@ export class Keyspace {
       }
       deltas.push(now - before, heads, expiring);
     }
+    const left = this.commandLeftovers;
     this.clearPending();
     const seq = this.engine.apply(writes);
+    for (const key of left) {
+      if (this.leftovers.size >= limits.redisLeftoverKeysCountMax) break;
+      this.leftovers.set(Buffer.from(key).toString('latin1'), key);
+    }
     for (let i = 0; i < writes.length; i++)
       this.account.add(writes[i]!.key, deltas[3 * i]!, deltas[3 * i + 1]!, deltas[3 * i + 2]!);
     return seq;
@@ -403,6 +431,7 @@ export class Keyspace {
     this.reads.clear();
     this.pending.clear();
     this.pendingBytes = 0;
+    if (this.commandLeftovers.length > 0) this.commandLeftovers = [];
   }
 
   private stage(entry: Entry): void {
@@ -524,9 +553,24 @@ export class Keyspace {
     const oldType = old !== undefined ? typeOfMeta(old.meta) : undefined;
     const sameLiveType = isLive(old, nowMs) && oldType === head.type;
     if (!sameLiveType && ((oldType !== undefined && oldType !== 'string') || head.type !== 'string')) {
-      this.deleteElements(key, nowMs, true);
+      // A string has no elements: the old ones may go later. A collection must not see them.
+      if (head.type === 'string' && this.lazyElementDeletes) this.deleteElementsLazily(key, nowMs, true);
+      else this.deleteOldElements(key, nowMs);
     }
     this.stagePut(hk, head.value, headMeta(head.type), head.expiresAtMs);
+  }
+
+  /** putHead's removal of a new collection's old elements: all of them, in this batch, or refused. */
+  private deleteOldElements(key: Uint8Array, nowMs: number): void {
+    try {
+      this.deleteElements(key, nowMs, true);
+    } catch (error) {
+      if (!(error instanceof KeyspaceLimitError) || error.limitName !== 'redisCommandBatchBytesMax') throw error;
+      throw new KeyspaceLimitError(
+        'redisCommandBatchBytesMax',
+        "the key's old elements are too many to remove in one command: after a DEL, an expiry or a SET they are removed in the background, so retry shortly; a key that still holds them must be deleted first",
+      );
+    }
   }
 
   /**
@@ -538,7 +582,10 @@ export class Keyspace {
     const old = this.read(hk);
     if (old === undefined || old.kind === EntryKind.tombstone) return false;
     const live = isLive(old, nowMs) && typeOfMeta(old.meta) !== undefined;
-    if (typeOfMeta(old.meta) !== 'string') this.deleteElements(key, nowMs);
+    if (typeOfMeta(old.meta) !== 'string') {
+      if (this.lazyElementDeletes) this.deleteElementsLazily(key, nowMs, false);
+      else this.deleteElements(key, nowMs);
+    }
     this.stageDelete(hk, nowMs, old.meta);
     return live;
   }
@@ -647,6 +694,67 @@ export class Keyspace {
     const prefix = storageKey(key);
     const keys = this.collectLive(concatBytes([prefix, Uint8Array.of(0)]), prefixEnd(prefix), keepStaged);
     for (const k of keys) this.stageDelete(k, nowMs);
+  }
+
+  /**
+   * Stages the tombstones of `key`'s elements while the batch stays within half its bound (and at
+   * most `entriesMax` of them); when some are left, the key is registered for cleanupStep at this
+   * command's end. Returns the tombstones staged and whether none are left.
+   */
+  private deleteElementsLazily(
+    key: Uint8Array,
+    nowMs: number,
+    keepStaged: boolean,
+    entriesMax = Number.POSITIVE_INFINITY,
+  ): { staged: number; complete: boolean } {
+    const prefix = storageKey(key);
+    const end = prefixEnd(prefix);
+    const budget = this.batchBytesMax >> 1;
+    const keys: Uint8Array[] = [];
+    let bytes = this.pendingBytes;
+    let complete = true;
+    let cursor: Uint8Array | null = concatBytes([prefix, Uint8Array.of(0)]);
+    walk: while (cursor !== null) {
+      const page = this.scanRange(cursor, end, WALK_PAGE_ENTRIES);
+      for (const e of page.entries) {
+        if (e.kind !== EntryKind.put || (keepStaged && e.seq === 0)) continue;
+        bytes += WRITE_OVERHEAD_BYTES + e.key.length;
+        if (bytes > budget || keys.length >= entriesMax) {
+          complete = false;
+          break walk;
+        }
+        keys.push(e.key);
+      }
+      cursor = page.next;
+    }
+    for (const k of keys) this.stageDelete(k, nowMs);
+    if (!complete) this.commandLeftovers.push(key);
+    return { staged: keys.length, complete };
+  }
+
+  /** Keys whose elements wait for cleanupStep. */
+  get leftoverKeys(): number {
+    return this.leftovers.size;
+  }
+
+  /**
+   * One step of removing the elements whole-key deletes left (Redis' lazyfree): stages at most
+   * `entriesMax` tombstones, of the registered keys in order, skipping (and forgetting) a key
+   * holding a live collection again (its creation removed them). Call between commands, then
+   * endCommand. Returns the tombstones staged.
+   */
+  cleanupStep(nowMs: number, entriesMax: number): number {
+    if (this.pending.size > 0) throw new Error('cleanupStep inside a command');
+    let staged = 0;
+    for (const [id, key] of this.leftovers) {
+      if (staged >= entriesMax) break;
+      this.leftovers.delete(id); // registered again below when some are still left
+      const head = this.read(this.headKeyOf(key));
+      const type = head === undefined ? undefined : typeOfMeta(head.meta);
+      if (isLive(head, nowMs) && type !== undefined && type !== 'string') continue;
+      staged += this.deleteElementsLazily(key, nowMs, false, entriesMax - staged).staged;
+    }
+    return staged;
   }
 
   /**
@@ -918,8 +1026,14 @@ export class Keyspace {
             break;
           }
           if (e.kind !== EntryKind.put) continue;
-          // An element met without its head: stale unless the head is live.
-          if (!isLive(this.read(headKey(d.token, d.key)), nowMs)) this.deleteElements(d.key, nowMs);
+          // An element met without its head: stale unless the head is a live collection (under a
+          // string head too: a SET over a collection may leave them).
+          const head = this.read(headKey(d.token, d.key));
+          const headType = head === undefined ? undefined : typeOfMeta(head.meta);
+          if (!isLive(head, nowMs) || headType === 'string' || headType === undefined) {
+            if (this.lazyElementDeletes) this.deleteElementsLazily(d.key, nowMs, false);
+            else this.deleteElements(d.key, nowMs);
+          }
           next = end;
           break;
         }

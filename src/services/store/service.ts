@@ -265,7 +265,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
       memtableBytesMax: config.memtableBytesMax,
     },
   );
-  const keyspace = new Keyspace(engine);
+  const keyspace = new Keyspace(engine, { lazyElementDeletes: true });
   // maxmemory and eviction: over the keyspace at N = 1; at N > 1 over the replica store's values
   // (replicated-memory.ts), the evictor made below once the replica and the slot map exist.
   const maxmemory = parseMemoryValue(String(config.maxmemory)) ?? 0;

@@ -12,9 +12,10 @@
 // (the command runs; the store's sweep timer calls again), as Redis answers EVICT_RUNNING after its
 // time limit. 'fail' (the command, when denyoom, gets -OOM) when over the limit and nothing can be
 // evicted: noeviction, no key (with an expiry, for volatile-*) found, or a key too large to delete
-// in one batch (redisCommandBatchBytesMax; only without lazyElementDeletes: the node's keyspace
-// deletes a large collection's elements in the background, as Redis' lazyfree, and until they go
-// they still count, so the evictor may take a few more keys than a synchronous free would).
+// in one batch (redisCommandBatchBytesMax; only without lazyElementDeletes). The node's keyspace
+// deletes a large collection's elements in the background (Redis' lazyfree): until they are gone
+// they still count, so while any are left the evictor answers 'running' and evicts nothing more
+// (as Redis waits for its lazyfree jobs), rather than taking other keys for bytes about to go.
 //
 // Access times and frequencies (LRU / LFU) live in an AccessSketch: a fixed array of
 // limits.redisAccessSketchSlotsCountMax 32-bit slots indexed by the low bits of the key's token, written
@@ -201,7 +202,10 @@ export interface EvictionSpace {
    * 'busy' when deletes are in flight up to their bound (N > 1: eviction goes on later).
    */
   evict(key: Uint8Array, nowMs: number): 'evicted' | 'refused' | 'busy';
-  /** Whether eviction may run now (N > 1: not before its first count ends, nor past its deletes' bound). */
+  /**
+   * Whether eviction may run now (N > 1: not before its first count ends, nor past its deletes'
+   * bound; N = 1: not while a deleted collection's elements are still being removed).
+   */
   ready?(): boolean;
   /** maxmemory or the policy changed (the N > 1 space starts or stops counting). */
   settingsChanged?(settings: Readonly<EvictionSettings>, nowMs: number): void;
@@ -213,6 +217,7 @@ export function keyspaceEvictionSpace(keyspace: Keyspace): EvictionSpace {
     get datasetBytes() {
       return keyspace.datasetBytes;
     },
+    ready: () => keyspace.leftoverKeys === 0,
     sample: (random8, count, volatileOnly, nowMs) =>
       keyspace
         .sampleHeads(random8, count, volatileOnly, nowMs)
@@ -293,6 +298,8 @@ export class Evictor {
       this.evicted++;
       this.onEvict(victim);
       if (!this.over) return 'ok';
+      // Its elements going in the background (N = 1's lazy deletes): wait for them, not another key.
+      if (this.space.ready?.() === false) return 'running';
     }
     return 'running';
   }

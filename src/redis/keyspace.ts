@@ -29,11 +29,12 @@
 // Whole-key delete (`deleteKey`, also used by overwrite, RENAME, expire-in-the-past): a tombstone
 // on the head and one per element (a scan of the key's collectionRange), all in the command's
 // batch: O(elements) writes. With `lazyElementDeletes` (the node's keyspace at N = 1, since
-// 2026-12-07), the elements' tombstones may take at most half the batch: the head's tombstone
-// hides the rest at once (the key is gone for every read), and the rest is left to `cleanupStep`
-// (the sweep, Redis' lazyfree) for the keys registered, or to `reclaimExpired`'s walk, which
-// removes elements under an absent or string head. A SET over a collection leaves its elements so
-// too. A collection created over leftovers removes them in its own batch (a new collection never
+// 2026-12-07), the delete examines at most EAGER_ENTRIES elements and stages at most a quarter of
+// the batch: the head's tombstone hides the rest at once (the key is gone for every read), and the
+// rest is left to `cleanupStep` (the sweep, Redis' lazyfree), which resumes each registered key
+// where its last step stopped; keys not registered (a restart, the registry full) are found by
+// `reclaimExpired`'s walk under a deleted or string head, one seek past their tombstones. A SET
+// over a collection leaves its elements so too. A collection created over leftovers removes them in its own batch (a new collection never
 // sees an old one's elements), so it is refused until they fit: before, a DEL or an expiry of a
 // collection whose tombstones passed the batch (~500,000 small elements) was refused for good,
 // and the expired collection stayed on disk.
@@ -115,6 +116,20 @@ export interface KeyspaceOptions {
    * cleanupStep (see the header; default false: every element in the command's batch).
    */
   readonly lazyElementDeletes?: boolean;
+}
+
+/** A key whose elements a whole-key delete left, and where its cleanup resumes. */
+interface Leftover {
+  readonly key: Uint8Array;
+  readonly from: Uint8Array;
+}
+
+/** Element entries a whole-key delete examines in its own command (the rest: cleanupStep). */
+const EAGER_ENTRIES = 1024;
+
+/** The storage key where `key`'s elements begin (just after its head). */
+function elementsStart(key: Uint8Array): Uint8Array {
+  return concatBytes([storageKey(key), Uint8Array.of(0)]);
 }
 
 export interface ScanKeysOptions {
@@ -305,9 +320,9 @@ export class Keyspace {
    * Keys whose elements a whole-key delete left (at most limits.redisLeftoverKeysCountMax; a key
    * not kept here is found by reclaimExpired's walk), by their latin1 form, for cleanupStep.
    */
-  private readonly leftovers = new Map<string, Uint8Array>();
+  private readonly leftovers = new Map<string, Leftover>();
   /** Keys this command left elements of: registered at endCommand, forgotten by an abort. */
-  private commandLeftovers: Uint8Array[] = [];
+  private commandLeftovers: Leftover[] = [];
 
   constructor(engine: KeyspaceEngine, options: KeyspaceOptions = {}) {
     this.engine = engine;
@@ -327,6 +342,11 @@ export class Keyspace {
   endCommand(): number {
     if (this.pending.size === 0) {
       this.reads.clear();
+      // A cleanup step that met only tombstones staged nothing, and still moved on.
+      if (this.commandLeftovers.length > 0) {
+        for (const l of this.commandLeftovers) this.register(l);
+        this.commandLeftovers = [];
+      }
       return this.engine.lastAppliedSeq;
     }
     const writes: Write[] = [];
@@ -353,10 +373,7 @@ export class Keyspace {
     const left = this.commandLeftovers;
     this.clearPending();
     const seq = this.engine.apply(writes);
-    for (const key of left) {
-      if (this.leftovers.size >= limits.redisLeftoverKeysCountMax) break;
-      this.leftovers.set(Buffer.from(key).toString('latin1'), key);
-    }
+    for (const l of left) this.register(l);
     for (let i = 0; i < writes.length; i++)
       this.account.add(writes[i]!.key, deltas[3 * i]!, deltas[3 * i + 1]!, deltas[3 * i + 2]!);
     return seq;
@@ -554,7 +571,7 @@ export class Keyspace {
     const sameLiveType = isLive(old, nowMs) && oldType === head.type;
     if (!sameLiveType && ((oldType !== undefined && oldType !== 'string') || head.type !== 'string')) {
       // A string has no elements: the old ones may go later. A collection must not see them.
-      if (head.type === 'string' && this.lazyElementDeletes) this.deleteElementsLazily(key, nowMs, true);
+      if (head.type === 'string' && this.lazyElementDeletes) this.deleteElementsLazily(key, nowMs, true, EAGER_ENTRIES);
       else this.deleteOldElements(key, nowMs);
     }
     this.stagePut(hk, head.value, headMeta(head.type), head.expiresAtMs);
@@ -566,6 +583,8 @@ export class Keyspace {
       this.deleteElements(key, nowMs, true);
     } catch (error) {
       if (!(error instanceof KeyspaceLimitError) || error.limitName !== 'redisCommandBatchBytesMax') throw error;
+      // Kept past this command's abort: the cleanup removes them (it leaves a collection alone).
+      if (this.lazyElementDeletes) this.register({ key, from: elementsStart(key) });
       throw new KeyspaceLimitError(
         'redisCommandBatchBytesMax',
         "the key's old elements are too many to remove in one command: after a DEL, an expiry or a SET they are removed in the background, so retry shortly; a key that still holds them must be deleted first",
@@ -583,7 +602,7 @@ export class Keyspace {
     if (old === undefined || old.kind === EntryKind.tombstone) return false;
     const live = isLive(old, nowMs) && typeOfMeta(old.meta) !== undefined;
     if (typeOfMeta(old.meta) !== 'string') {
-      if (this.lazyElementDeletes) this.deleteElementsLazily(key, nowMs, false);
+      if (this.lazyElementDeletes) this.deleteElementsLazily(key, nowMs, false, EAGER_ENTRIES);
       else this.deleteElements(key, nowMs);
     }
     this.stageDelete(hk, nowMs, old.meta);
@@ -697,39 +716,50 @@ export class Keyspace {
   }
 
   /**
-   * Stages the tombstones of `key`'s elements while the batch stays within half its bound (and at
-   * most `entriesMax` of them); when some are left, the key is registered for cleanupStep at this
-   * command's end. Returns the tombstones staged and whether none are left.
+   * Stages the tombstones of `key`'s elements from `from` (default the first), examining at most
+   * `entriesMax` entries (tombstones too) and staging at most a quarter of the batch; when some
+   * may be left, the key is registered for cleanupStep at this command's end, resuming where this
+   * stopped (so no step walks the tombstones of the steps before it again).
    */
   private deleteElementsLazily(
     key: Uint8Array,
     nowMs: number,
     keepStaged: boolean,
-    entriesMax = Number.POSITIVE_INFINITY,
-  ): { staged: number; complete: boolean } {
-    const prefix = storageKey(key);
-    const end = prefixEnd(prefix);
-    const budget = this.batchBytesMax >> 1;
+    entriesMax: number,
+    from: Uint8Array = elementsStart(key),
+  ): { examined: number; complete: boolean } {
+    const end = prefixEnd(storageKey(key));
+    const budget = this.batchBytesMax >> 2;
     const keys: Uint8Array[] = [];
     let bytes = this.pendingBytes;
-    let complete = true;
-    let cursor: Uint8Array | null = concatBytes([prefix, Uint8Array.of(0)]);
+    let examined = 0;
+    let resume: Uint8Array | null = null;
+    let cursor: Uint8Array | null = from;
     walk: while (cursor !== null) {
-      const page = this.scanRange(cursor, end, WALK_PAGE_ENTRIES);
+      const page = this.scanRange(cursor, end, Math.max(1, Math.min(WALK_PAGE_ENTRIES, entriesMax - examined)));
       for (const e of page.entries) {
-        if (e.kind !== EntryKind.put || (keepStaged && e.seq === 0)) continue;
-        bytes += WRITE_OVERHEAD_BYTES + e.key.length;
-        if (bytes > budget || keys.length >= entriesMax) {
-          complete = false;
+        const more = WRITE_OVERHEAD_BYTES + e.key.length;
+        if (examined >= entriesMax || bytes + more > budget) {
+          resume = e.key;
           break walk;
         }
+        examined++;
+        if (e.kind !== EntryKind.put || (keepStaged && e.seq === 0)) continue;
+        bytes += more;
         keys.push(e.key);
       }
       cursor = page.next;
     }
     for (const k of keys) this.stageDelete(k, nowMs);
-    if (!complete) this.commandLeftovers.push(key);
-    return { staged: keys.length, complete };
+    if (resume !== null) this.commandLeftovers.push({ key, from: resume });
+    return { examined, complete: resume === null };
+  }
+
+  /** Registers `l` for cleanupStep (its newest position replaces an older one); past the bound, not. */
+  private register(l: Leftover): void {
+    const id = Buffer.from(l.key).toString('latin1');
+    if (!this.leftovers.has(id) && this.leftovers.size >= limits.redisLeftoverKeysCountMax) return;
+    this.leftovers.set(id, l);
   }
 
   /** Keys whose elements wait for cleanupStep. */
@@ -738,23 +768,33 @@ export class Keyspace {
   }
 
   /**
-   * One step of removing the elements whole-key deletes left (Redis' lazyfree): stages at most
-   * `entriesMax` tombstones, of the registered keys in order, skipping (and forgetting) a key
-   * holding a live collection again (its creation removed them). Call between commands, then
-   * endCommand. Returns the tombstones staged.
+   * One step of removing the elements whole-key deletes left (Redis' lazyfree): examines at most
+   * `entriesMax` entries, of the registered keys in order, each from where its last step stopped.
+   * A key whose head is a collection again (live or expired: its creation removed them, and its
+   * expiry removes it whole) or a head this build does not know is forgotten, untouched. Call
+   * between commands, then endCommand. Returns the entries examined.
    */
   cleanupStep(nowMs: number, entriesMax: number): number {
     if (this.pending.size > 0) throw new Error('cleanupStep inside a command');
-    let staged = 0;
-    for (const [id, key] of this.leftovers) {
-      if (staged >= entriesMax) break;
-      this.leftovers.delete(id); // registered again below when some are still left
-      const head = this.read(this.headKeyOf(key));
-      const type = head === undefined ? undefined : typeOfMeta(head.meta);
-      if (isLive(head, nowMs) && type !== undefined && type !== 'string') continue;
-      staged += this.deleteElementsLazily(key, nowMs, false, entriesMax - staged).staged;
+    let examined = 0;
+    for (const [id, l] of this.leftovers) {
+      if (examined >= entriesMax) break;
+      this.leftovers.delete(id); // registered again, at its new position, when some may be left
+      const head = this.read(this.headKeyOf(l.key));
+      if (head !== undefined && head.kind === EntryKind.put && typeOfMeta(head.meta) !== 'string') continue;
+      examined += this.deleteElementsLazily(l.key, nowMs, false, entriesMax - examined, l.from).examined;
     }
-    return staged;
+    return examined;
+  }
+
+  /**
+   * The walk met `key`'s elements (from `from`) under a head that is gone or a string: registers
+   * the key at its first live element, if any, for cleanupStep. One seek past the tombstones (the
+   * engine skips them): the walk does not count them one by one.
+   */
+  private findLeftovers(key: Uint8Array, from: Uint8Array): void {
+    const first = this.engine.scan({ start: from, end: prefixEnd(storageKey(key)), limit: 1 }).entries[0];
+    if (first !== undefined) this.register({ key, from: first.key });
   }
 
   /**
@@ -1016,8 +1056,14 @@ export class Keyspace {
           if (typeof d === 'string') continue;
           const end = prefixEnd(collectionPrefix(d.token, d.key));
           if (d.sub.length === 0) {
-            if (e.kind !== EntryKind.put) continue; // a deleted head: its elements, if any, come next
-            if (isLive(e, nowMs) && typeOfMeta(e.meta) === 'string') continue;
+            if (e.kind !== EntryKind.put) {
+              if (!this.lazyElementDeletes) continue; // a deleted head: its elements, if any, come next
+              // A deleted head: its elements, if any, go to the cleanup, found past their tombstones.
+              this.findLeftovers(d.key, elementsStart(d.key));
+              next = end;
+              break;
+            }
+            if (isLive(e, nowMs) && typeOfMeta(e.meta) === 'string') continue; // elements left by a SET come next
             if (!isLive(e, nowMs)) {
               this.deleteKey(d.key, nowMs);
               reclaimed++;
@@ -1025,14 +1071,19 @@ export class Keyspace {
             next = end; // past the (live or just deleted) collection's elements
             break;
           }
-          if (e.kind !== EntryKind.put) continue;
-          // An element met without its head: stale unless the head is a live collection (under a
-          // string head too: a SET over a collection may leave them).
+          if (!this.lazyElementDeletes) {
+            if (e.kind !== EntryKind.put) continue;
+            // An element met without its head: stale unless the head is live.
+            if (!isLive(this.read(headKey(d.token, d.key)), nowMs)) this.deleteElements(d.key, nowMs);
+            next = end;
+            break;
+          }
+          // An element entry (live or a tombstone) met without a collection's head before it: the
+          // head is gone or a string (a SET over a collection). Its elements go to the cleanup. A
+          // head this build does not know keeps what is under it.
           const head = this.read(headKey(d.token, d.key));
-          const headType = head === undefined ? undefined : typeOfMeta(head.meta);
-          if (!isLive(head, nowMs) || headType === 'string' || headType === undefined) {
-            if (this.lazyElementDeletes) this.deleteElementsLazily(d.key, nowMs, false);
-            else this.deleteElements(d.key, nowMs);
+          if (head === undefined || head.kind !== EntryKind.put || typeOfMeta(head.meta) === 'string') {
+            this.findLeftovers(d.key, e.key);
           }
           next = end;
           break;

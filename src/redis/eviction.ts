@@ -14,8 +14,9 @@
 // evicted: noeviction, no key (with an expiry, for volatile-*) found, or a key too large to delete
 // in one batch (redisCommandBatchBytesMax; only without lazyElementDeletes). The node's keyspace
 // deletes a large collection's elements in the background (Redis' lazyfree): until they are gone
-// they still count, so while any are left the evictor answers 'running' and evicts nothing more
-// (as Redis waits for its lazyfree jobs), rather than taking other keys for bytes about to go.
+// they still count, so after evicting one the evictor answers 'running' (the command runs) rather
+// than taking more keys in the same call; each later command evicts at most one more key while they
+// go, so memory stays bounded and the over-eviction small.
 //
 // Access times and frequencies (LRU / LFU) live in an AccessSketch: a fixed array of
 // limits.redisAccessSketchSlotsCountMax 32-bit slots indexed by the low bits of the key's token, written
@@ -202,11 +203,10 @@ export interface EvictionSpace {
    * 'busy' when deletes are in flight up to their bound (N > 1: eviction goes on later).
    */
   evict(key: Uint8Array, nowMs: number): 'evicted' | 'refused' | 'busy';
-  /**
-   * Whether eviction may run now (N > 1: not before its first count ends, nor past its deletes'
-   * bound; N = 1: not while a deleted collection's elements are still being removed).
-   */
+  /** Whether eviction may run now (N > 1: not before its first count ends, nor past its deletes' bound). */
   ready?(): boolean;
+  /** The last eviction left elements to be removed in the background (N = 1's lazy deletes). */
+  leftElements?(): boolean;
   /** maxmemory or the policy changed (the N > 1 space starts or stops counting). */
   settingsChanged?(settings: Readonly<EvictionSettings>, nowMs: number): void;
 }
@@ -217,7 +217,7 @@ export function keyspaceEvictionSpace(keyspace: Keyspace): EvictionSpace {
     get datasetBytes() {
       return keyspace.datasetBytes;
     },
-    ready: () => keyspace.leftoverKeys === 0,
+    leftElements: () => keyspace.lastCommandLeftElements,
     sample: (random8, count, volatileOnly, nowMs) =>
       keyspace
         .sampleHeads(random8, count, volatileOnly, nowMs)
@@ -298,8 +298,10 @@ export class Evictor {
       this.evicted++;
       this.onEvict(victim);
       if (!this.over) return 'ok';
-      // Its elements going in the background (N = 1's lazy deletes): wait for them, not another key.
-      if (this.space.ready?.() === false) return 'running';
+      // Its elements go in the background (N = 1's lazy deletes): this command runs, and the next
+      // one evicts again only if they have not brought the data set under by then. At most one
+      // more key per command, not a cascade in this call (Redis waits on lazyfree likewise).
+      if (this.space.leftElements?.() === true) return 'running';
     }
     return 'running';
   }

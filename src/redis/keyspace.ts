@@ -323,6 +323,10 @@ export class Keyspace {
   private readonly leftovers = new Map<string, Leftover>();
   /** Keys this command left elements of: registered at endCommand, forgotten by an abort. */
   private commandLeftovers: Leftover[] = [];
+  /** The last command applied left elements for the cleanup (the evictor's wait). */
+  lastCommandLeftElements = false;
+  /** Entries deleteElementsLazily examined, in total (the expiry walk counts its share). */
+  private lazyExamined = 0;
 
   constructor(engine: KeyspaceEngine, options: KeyspaceOptions = {}) {
     this.engine = engine;
@@ -342,6 +346,7 @@ export class Keyspace {
   endCommand(): number {
     if (this.pending.size === 0) {
       this.reads.clear();
+      this.lastCommandLeftElements = this.commandLeftovers.length > 0;
       // A cleanup step that met only tombstones staged nothing, and still moved on.
       if (this.commandLeftovers.length > 0) {
         for (const l of this.commandLeftovers) this.register(l);
@@ -371,6 +376,7 @@ export class Keyspace {
       deltas.push(now - before, heads, expiring);
     }
     const left = this.commandLeftovers;
+    this.lastCommandLeftElements = left.length > 0;
     this.clearPending();
     const seq = this.engine.apply(writes);
     for (const l of left) this.register(l);
@@ -571,8 +577,12 @@ export class Keyspace {
     const sameLiveType = isLive(old, nowMs) && oldType === head.type;
     if (!sameLiveType && ((oldType !== undefined && oldType !== 'string') || head.type !== 'string')) {
       // A string has no elements: the old ones may go later. A collection must not see them.
-      if (head.type === 'string' && this.lazyElementDeletes) this.deleteElementsLazily(key, nowMs, true, EAGER_ENTRIES);
-      else this.deleteOldElements(key, nowMs);
+      if (head.type === 'string' && this.lazyElementDeletes) {
+        // A deleted collection's elements are being removed already (registered, or found by the
+        // walk): a SET leaves them where the cleanup is (a review: it moved the cleanup back).
+        if (old !== undefined && old.kind === EntryKind.tombstone) this.registerIfAbsent(key);
+        else this.deleteElementsLazily(key, nowMs, true, EAGER_ENTRIES);
+      } else this.deleteOldElements(key, nowMs);
     }
     this.stagePut(hk, head.value, headMeta(head.type), head.expiresAtMs);
   }
@@ -596,13 +606,13 @@ export class Keyspace {
    * Deletes `key` with every element (whole-key delete). Returns whether a live key was deleted.
    * An expired key's leftovers are deleted too (and false returned).
    */
-  deleteKey(key: Uint8Array, nowMs: number): boolean {
+  deleteKey(key: Uint8Array, nowMs: number, eagerEntriesMax = EAGER_ENTRIES): boolean {
     const hk = this.headKeyOf(key);
     const old = this.read(hk);
     if (old === undefined || old.kind === EntryKind.tombstone) return false;
     const live = isLive(old, nowMs) && typeOfMeta(old.meta) !== undefined;
     if (typeOfMeta(old.meta) !== 'string') {
-      if (this.lazyElementDeletes) this.deleteElementsLazily(key, nowMs, false, EAGER_ENTRIES);
+      if (this.lazyElementDeletes) this.deleteElementsLazily(key, nowMs, false, eagerEntriesMax);
       else this.deleteElements(key, nowMs);
     }
     this.stageDelete(hk, nowMs, old.meta);
@@ -752,7 +762,13 @@ export class Keyspace {
     }
     for (const k of keys) this.stageDelete(k, nowMs);
     if (resume !== null) this.commandLeftovers.push({ key, from: resume });
+    this.lazyExamined += examined;
     return { examined, complete: resume === null };
+  }
+
+  /** Registers `key` from its first element unless it is registered already (keeping its position). */
+  private registerIfAbsent(key: Uint8Array): void {
+    if (!this.leftovers.has(Buffer.from(key).toString('latin1'))) this.register({ key, from: elementsStart(key) });
   }
 
   /** Registers `l` for cleanupStep (its newest position replaces an older one); past the bound, not. */
@@ -793,8 +809,11 @@ export class Keyspace {
    * engine skips them): the walk does not count them one by one.
    */
   private findLeftovers(key: Uint8Array, from: Uint8Array): void {
-    const first = this.engine.scan({ start: from, end: prefixEnd(storageKey(key)), limit: 1 }).entries[0];
+    const page = this.engine.scan({ start: from, end: prefixEnd(storageKey(key)), limit: 1 });
+    const first = page.entries[0];
     if (first !== undefined) this.register({ key, from: first.key });
+    // The engine stops after lsmScanEntriesMax tombstones: the cleanup goes on from there.
+    else if (page.next !== null) this.register({ key, from: page.next });
   }
 
   /**
@@ -1065,7 +1084,10 @@ export class Keyspace {
             }
             if (isLive(e, nowMs) && typeOfMeta(e.meta) === 'string') continue; // elements left by a SET come next
             if (!isLive(e, nowMs)) {
-              this.deleteKey(d.key, nowMs);
+              // Its elements within what is left of this walk's budget; the rest to the cleanup.
+              const before = this.lazyExamined;
+              this.deleteKey(d.key, nowMs, Math.max(0, Math.min(EAGER_ENTRIES, entriesMax - examined)));
+              examined += this.lazyExamined - before;
               reclaimed++;
             }
             next = end; // past the (live or just deleted) collection's elements

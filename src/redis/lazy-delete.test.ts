@@ -29,8 +29,14 @@ function harness(lazy = true): RedisHarness {
 function storedElements(h: RedisHarness, key: string): number {
   const k = utf8.encode(key);
   const { start, end } = collectionRange(tokenOf(k), k);
-  const page = h.engine.scan({ start, end, limit: 100_000 });
-  return page.entries.filter((e) => e.kind === EntryKind.put).length - (h.keyspace.typeOf(k, h.clock.nowMs) ? 1 : 0);
+  let n = 0;
+  // Page on: one engine scan stops after lsmScanEntriesMax entries examined (tombstones too).
+  for (let at: Uint8Array | null = start; at !== null; ) {
+    const page = h.engine.scan({ start: at, end, limit: 100_000 });
+    n += page.entries.filter((e) => e.kind === EntryKind.put).length;
+    at = page.next;
+  }
+  return n - (h.keyspace.typeOf(k, h.clock.nowMs) ? 1 : 0);
 }
 
 function makeSet(h: RedisHarness, key: string, members: number, tag = 'm'): void {
@@ -192,6 +198,23 @@ test('each cleanup step resumes where the last stopped: the work is linear, not 
   assert.equal(storedElements(h, 'S'), 0);
   assert.ok(steps >= 30, `${steps} steps of 500`);
   assert.ok(read <= 20_000 + steps * 600, `${read} entries read for 20,000 elements in ${steps} steps`);
+  // A SET over the deleted collection halfway leaves the cleanup where it was (a second review:
+  // it started it over, through every tombstone already passed).
+  makeSet(h, 'T', 20_000);
+  assert.equal(show(h.run('DEL', 'T')), 1);
+  for (let i = 0; i < 20; i++) {
+    h.keyspace.cleanupStep(h.clock.nowMs, 500);
+    h.keyspace.endCommand();
+  }
+  const setRead = scanned(h, () => {
+    assert.equal(show(h.run('SET', 'T', 'v')), '+OK');
+    h.keyspace.cleanupStep(h.clock.nowMs, 500);
+    h.keyspace.endCommand();
+  });
+  assert.ok(setRead <= 700, `${setRead} entries read by the SET and the next step`);
+  cleanUp(h, 500);
+  assert.equal(storedElements(h, 'T'), 0);
+  assert.equal(show(h.run('GET', 'T')), 'v');
 });
 
 test('after a restart the walk finds leftovers past their tombstones, and a refused re-creation registers them', () => {
@@ -250,7 +273,7 @@ test('a SET of a large value over a large collection fits: the delete takes a bo
   assert.equal(storedElements(h, 'S'), 0);
 });
 
-test('the evictor waits for an evicted collection’s elements to go before it takes another key', () => {
+test('the evictor takes one collection per call, not a cascade, and keeps memory bounded while leftovers go', () => {
   // A review: leftovers still counted, so the evictor went on taking other keys for bytes that
   // were about to go (339 keys after a 3,000-element set).
   const h = new RedisHarness({ keyspace: { batchBytesMax: 64 * 1024, lazyElementDeletes: true } });
@@ -274,12 +297,64 @@ test('the evictor waits for an evicted collection’s elements to go before it t
   // Under once most of S's bytes are gone: more than its first eager share.
   settings.maxmemory = h.keyspace.datasetBytes - Math.floor(setBytes * 0.8);
   ev.policyChanged(h.clock.nowMs);
+  // One call takes S and stops: its elements go in the background (before: a cascade of keys).
   assert.equal(ev.performEvictions(h.clock.nowMs), 'running');
-  assert.deepEqual(evicted, ['S']);
-  assert.equal(ev.performEvictions(h.clock.nowMs), 'running', 'still waiting, nothing more taken');
   assert.deepEqual(evicted, ['S']);
   cleanUp(h, 1000);
   assert.equal(ev.performEvictions(h.clock.nowMs), 'ok');
   assert.deepEqual(evicted, ['S'], 'no other key was evicted');
   assert.equal(show(h.run('DBSIZE')), 50);
+  // A second review: waiting for every leftover let writes go on over maxmemory for as long as a
+  // cleanup took. Leftovers of a user's DEL pending, writes still evict: memory stays bounded.
+  makeSet(h, 'T', 3000);
+  while (!h.keyspace.account.complete) h.keyspace.recountStep(100_000);
+  settings.maxmemory = h.keyspace.datasetBytes;
+  ev.policyChanged(h.clock.nowMs);
+  assert.equal(show(h.run('DEL', 'T')), 1);
+  assert.equal(h.keyspace.leftoverKeys, 1);
+  let peak = 0;
+  for (let i = 0; i < 300; i++) {
+    ev.performEvictions(h.clock.nowMs);
+    h.run('SET', `w${i}`, 'x'.repeat(1000), 'EX', '100000');
+    peak = Math.max(peak, h.keyspace.datasetBytes);
+  }
+  assert.ok(peak <= settings.maxmemory + 4096, `${peak} bytes against maxmemory ${settings.maxmemory}`);
+  assert.equal(h.keyspace.leftoverKeys, 1, 'the cleanup has not run meanwhile');
+});
+
+test('a second review: leftovers past the engine scan bound are found after a restart, and a walk stays within its budget', () => {
+  const h = new RedisHarness({ keyspace: { batchBytesMax: 4 * 1024 * 1024, lazyElementDeletes: true } });
+  const big = (key: string, n: number) => {
+    for (let i = 0; i < n; i += 500) {
+      assert.equal(show(h.run('SADD', key, ...Array.from({ length: 500 }, (_, j) => `m-${i + j}`))), 500);
+    }
+  };
+  // More tombstones before the live leftovers than one engine scan passes (lsmScanEntriesMax).
+  big('S', 30_000);
+  assert.equal(show(h.run('DEL', 'S')), 1);
+  for (let i = 0; i < 12; i++) {
+    h.keyspace.cleanupStep(h.clock.nowMs, 1000);
+    h.keyspace.endCommand();
+  }
+  const left = storedElements(h, 'S');
+  assert.ok(left > 10_000, `${left} left`);
+  h.restart();
+  walkOnce(h, 512);
+  assert.equal(h.keyspace.leftoverKeys, 1, 'found past the tombstones');
+  cleanUp(h, 2000);
+  assert.equal(storedElements(h, 'S'), 0);
+  // Many expired collections met by one walk: their deletes share the walk's budget.
+  for (let k = 0; k < 20; k++) big(`E${k}`, 1000);
+  for (let k = 0; k < 20; k++) assert.equal(show(h.run('PEXPIRE', `E${k}`, '10')), 1);
+  h.clock.nowMs += 20;
+  const read = scanned(h, () => {
+    h.keyspace.reclaimExpired(0n, h.clock.nowMs, 64);
+    h.keyspace.endCommand();
+  });
+  // The walk's 64 entries and the first expired collection's share of them, a page of slack.
+  assert.ok(read <= 4 * 64, `${read} entries read by a walk of 64`);
+  cleanUp(h, 4000);
+  walkOnce(h, 10_000);
+  cleanUp(h, 4000);
+  for (let k = 0; k < 20; k++) assert.equal(storedElements(h, `E${k}`), 0);
 });

@@ -8,8 +8,8 @@
 //   3. goes on evicting when the last command left the data set over maxmemory (Redis' eviction
 //      timer proc after EVICT_RUNNING);
 //   0. first, removes elements a DEL, an expiry or a SET over a large collection left
-//      (Keyspace.cleanupStep, Redis' lazyfree), half the tick's bound, with ticks every
-//      CLEANUP_INTERVAL_MS while any are left (~200,000 elements a second).
+//      (Keyspace.cleanupStep, Redis' lazyfree), with what the tick's bound leaves after 1 and 2,
+//      ticks every CLEANUP_INTERVAL_MS while any are left (~150,000-300,000 entries a second).
 // Each tick walks at most limits.redisSweepEntriesMax engine entries, so commands wait at most one
 // bounded tick. At rest a tick walks an eighth of that for each of 1 and 2 (~1 % of a core:
 // measured ~1 µs per entry), so on a million keys a pass takes ~3 minutes; expiry goes to half
@@ -82,11 +82,15 @@ export class StoreSweeper {
     const nowMs = Math.floor(this.o.wallMs());
     const rest = Math.max(1, limits.redisSweepEntriesMax >> 3);
     const busy = Math.max(1, limits.redisSweepEntriesMax >> 1);
-    if (ks.leftoverKeys > 0) {
-      ks.cleanupStep(nowMs, busy);
+    const expiry = this.foundExpired ? busy : rest;
+    const recount = ks.account.complete ? rest : limits.redisSweepEntriesMax - busy;
+    // The cleanup takes what the tick's bound leaves (3,072 entries at rest, 1,536 while expiring).
+    const cleanup = limits.redisSweepEntriesMax - expiry - recount;
+    if (ks.leftoverKeys > 0 && cleanup > 0) {
+      ks.cleanupStep(nowMs, cleanup);
       ks.endCommand();
     }
-    const r = ks.reclaimExpired(this.expireCursor, nowMs, this.foundExpired ? busy : rest);
+    const r = ks.reclaimExpired(this.expireCursor, nowMs, expiry);
     ks.endCommand();
     this.expireCursor = r.cursor;
     this.foundExpired = r.reclaimed > 0;
@@ -94,7 +98,7 @@ export class StoreSweeper {
       this.expired += r.reclaimed;
       this.m.expired.inc(r.reclaimed);
     }
-    ks.recountStep(ks.account.complete ? rest : limits.redisSweepEntriesMax - busy);
+    ks.recountStep(recount);
     if (this.o.evictor?.over === true) this.o.evictor.performEvictions(nowMs);
     this.m.dataset.set(ks.datasetBytes);
   }

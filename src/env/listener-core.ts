@@ -276,6 +276,8 @@ export class CoreConnection implements ClientConnection {
   private countedBufferedBytes = 0;
   /** Closed gracefully with bytes still in the pipe: counted until they are sent or the pipe is gone. */
   private lingering = false;
+  /** Drops a lingering pipe after LINGER_MS (cancelled once it has sent its bytes). */
+  private lingerTimer: Timer | null = null;
   /** setEvictable(false) (Redis' CLIENT NO-EVICT on): never chosen for a memory eviction. */
   evictable = true;
   /** write() returned false: reading is held and onDrain owed until the pipe is empty. */
@@ -347,6 +349,8 @@ export class CoreConnection implements ClientConnection {
   /** The lingering bytes were sent, or the pipe is gone: they leave the count. */
   private stopLingering(): void {
     this.lingering = false;
+    this.lingerTimer?.cancel();
+    this.lingerTimer = null;
     this.core.lingering.delete(this);
     this.core.account(-this.countedBufferedBytes);
     this.countedBufferedBytes = 0;
@@ -489,7 +493,7 @@ export class CoreConnection implements ClientConnection {
       this.core.lingering.add(this);
       // As the real socket lingers at most this long before it is destroyed (tcp-listener.ts),
       // so does every pipe: a client that never reads cannot keep the bytes counted for good.
-      this.core.options.timers.after(LINGER_MS, () => this.evictForMemory());
+      this.lingerTimer = this.core.options.timers.after(LINGER_MS, () => this.evictForMemory());
     } else if (this.countedBufferedBytes > 0) {
       this.core.account(-this.countedBufferedBytes);
       this.countedBufferedBytes = 0;

@@ -34,10 +34,10 @@
 // rest is left to `cleanupStep` (the sweep, Redis' lazyfree), which resumes each registered key
 // where its last step stopped; keys not registered (a restart, the registry full) are found by
 // `reclaimExpired`'s walk under a deleted or string head, one seek past their tombstones. A SET
-// over a collection leaves its elements so too. A collection created over leftovers removes them in its own batch (a new collection never
-// sees an old one's elements), so it is refused until they fit: before, a DEL or an expiry of a
-// collection whose tombstones passed the batch (~500,000 small elements) was refused for good,
-// and the expired collection stayed on disk.
+// over a collection leaves its elements so too. A collection created over leftovers removes them
+// in its own batch (a new collection never sees an old one's elements), so it is refused until
+// they fit: before, a DEL or an expiry of a collection whose tombstones passed the batch
+// (~500,000 small elements) was refused for good, and the expired collection stayed on disk.
 //
 // DBSIZE (`size`) and INFO's expires: the dataset account (memory.ts) counts heads and heads with
 // a deadline per token bucket, fed by every write and corrected by the sweep's recount passes (the
@@ -112,8 +112,8 @@ export interface KeyspaceOptions {
   /** Keep the dataset account (memory.ts; default true): false for a scratch keyspace. */
   readonly countDataset?: boolean;
   /**
-   * Whole-key deletes stage at most half a batch of element tombstones and leave the rest to
-   * cleanupStep (see the header; default false: every element in the command's batch).
+   * Whole-key deletes remove at most EAGER_ENTRIES elements (and a quarter of the batch) and leave
+   * the rest to cleanupStep (see the header; default false: every element in the command's batch).
    */
   readonly lazyElementDeletes?: boolean;
 }
@@ -325,8 +325,6 @@ export class Keyspace {
   private commandLeftovers: Leftover[] = [];
   /** The last command applied left elements for the cleanup (the evictor's wait). */
   lastCommandLeftElements = false;
-  /** Entries deleteElementsLazily examined, in total (the expiry walk counts its share). */
-  private lazyExamined = 0;
 
   constructor(engine: KeyspaceEngine, options: KeyspaceOptions = {}) {
     this.engine = engine;
@@ -344,13 +342,14 @@ export class Keyspace {
    * the batch's last seq (the engine's last seq when nothing was staged). Call after every command.
    */
   endCommand(): number {
+    const left = this.commandLeftovers;
+    this.lastCommandLeftElements = left.length > 0;
     if (this.pending.size === 0) {
       this.reads.clear();
-      this.lastCommandLeftElements = this.commandLeftovers.length > 0;
       // A cleanup step that met only tombstones staged nothing, and still moved on.
-      if (this.commandLeftovers.length > 0) {
-        for (const l of this.commandLeftovers) this.register(l);
+      if (left.length > 0) {
         this.commandLeftovers = [];
+        for (const l of left) this.register(l);
       }
       return this.engine.lastAppliedSeq;
     }
@@ -375,8 +374,6 @@ export class Keyspace {
       }
       deltas.push(now - before, heads, expiring);
     }
-    const left = this.commandLeftovers;
-    this.lastCommandLeftElements = left.length > 0;
     this.clearPending();
     const seq = this.engine.apply(writes);
     for (const l of left) this.register(l);
@@ -606,17 +603,27 @@ export class Keyspace {
    * Deletes `key` with every element (whole-key delete). Returns whether a live key was deleted.
    * An expired key's leftovers are deleted too (and false returned).
    */
-  deleteKey(key: Uint8Array, nowMs: number, eagerEntriesMax = EAGER_ENTRIES): boolean {
+  deleteKey(key: Uint8Array, nowMs: number): boolean {
+    return this.deleteKeyWithin(key, nowMs, EAGER_ENTRIES).live;
+  }
+
+  /** deleteKey, its lazy element deletes examining at most `eagerEntriesMax` entries (counted). */
+  private deleteKeyWithin(
+    key: Uint8Array,
+    nowMs: number,
+    eagerEntriesMax: number,
+  ): { live: boolean; examined: number } {
     const hk = this.headKeyOf(key);
     const old = this.read(hk);
-    if (old === undefined || old.kind === EntryKind.tombstone) return false;
+    if (old === undefined || old.kind === EntryKind.tombstone) return { live: false, examined: 0 };
     const live = isLive(old, nowMs) && typeOfMeta(old.meta) !== undefined;
+    let examined = 0;
     if (typeOfMeta(old.meta) !== 'string') {
-      if (this.lazyElementDeletes) this.deleteElementsLazily(key, nowMs, false, eagerEntriesMax);
+      if (this.lazyElementDeletes) examined = this.deleteElementsLazily(key, nowMs, false, eagerEntriesMax).examined;
       else this.deleteElements(key, nowMs);
     }
     this.stageDelete(hk, nowMs, old.meta);
-    return live;
+    return { live, examined };
   }
 
   /**
@@ -762,18 +769,17 @@ export class Keyspace {
     }
     for (const k of keys) this.stageDelete(k, nowMs);
     if (resume !== null) this.commandLeftovers.push({ key, from: resume });
-    this.lazyExamined += examined;
     return { examined, complete: resume === null };
   }
 
   /** Registers `key` from its first element unless it is registered already (keeping its position). */
   private registerIfAbsent(key: Uint8Array): void {
-    if (!this.leftovers.has(Buffer.from(key).toString('latin1'))) this.register({ key, from: elementsStart(key) });
+    if (!this.leftovers.has(latin1(key))) this.register({ key, from: elementsStart(key) });
   }
 
   /** Registers `l` for cleanupStep (its newest position replaces an older one); past the bound, not. */
   private register(l: Leftover): void {
-    const id = Buffer.from(l.key).toString('latin1');
+    const id = latin1(l.key);
     if (!this.leftovers.has(id) && this.leftovers.size >= limits.redisLeftoverKeysCountMax) return;
     this.leftovers.set(id, l);
   }
@@ -1085,9 +1091,8 @@ export class Keyspace {
             if (isLive(e, nowMs) && typeOfMeta(e.meta) === 'string') continue; // elements left by a SET come next
             if (!isLive(e, nowMs)) {
               // Its elements within what is left of this walk's budget; the rest to the cleanup.
-              const before = this.lazyExamined;
-              this.deleteKey(d.key, nowMs, Math.max(0, Math.min(EAGER_ENTRIES, entriesMax - examined)));
-              examined += this.lazyExamined - before;
+              const budget = Math.max(0, Math.min(EAGER_ENTRIES, entriesMax - examined));
+              examined += this.deleteKeyWithin(d.key, nowMs, budget).examined;
               reclaimed++;
             }
             next = end; // past the (live or just deleted) collection's elements

@@ -368,6 +368,59 @@ describe('flow control and the Ready contract', () => {
     assert.deepEqual(c.node('c').appliedCommands, c.node('a').appliedCommands);
   });
 
+  test('commit notices (ZooKeeper COMMIT): a follower whose Appends flow learns a commit unanswered', () => {
+    const c = new TestCluster({ ids: ['a', 'b', 'c'], recordMessages: true });
+    c.elect('a');
+    c.propose('a', 'warm'); // b and c in replicate state
+    const sentBy = (id: string): number => c.node(id).sentMessages.length;
+    const [a0, b0, c0] = [sentBy('a'), sentBy('b'), sentBy('c')];
+    const { index } = c.propose('a', 'x');
+    for (const f of ['b', 'c']) {
+      const toF = c
+        .node('a')
+        .sentMessages.slice(a0)
+        .filter((m) => m.type === MsgType.Append && m.to === f);
+      // The entry, then the commit index alone: quiet, since f is in replicate state.
+      assert.deepEqual(
+        toF.map((m) => m.type === MsgType.Append && [m.entries.length, m.commit, m.quiet]),
+        [
+          [1, index - 1, false],
+          [0, index, true],
+        ],
+      );
+      const fromF = c.node(f).sentMessages.slice(f === 'b' ? b0 : c0);
+      assert.deepEqual(
+        fromF.map((m) => m.type),
+        [MsgType.AppendResponse],
+        `${f} answers the entry only, not its commit notice`,
+      );
+      assert.equal(c.raft(f).commitIndex, index);
+      assert.equal(c.node(f).appliedCommands.at(-1), 'x');
+    }
+  });
+
+  test('commit notices: one that no longer matches the follower is rejected, and the leader probes', () => {
+    const c = new TestCluster({ ids: ['a', 'b', 'c'] });
+    c.elect('a');
+    c.propose('a', 'warm');
+    const b = c.raft('b');
+    b.step({
+      type: MsgType.Append,
+      from: 'a',
+      to: 'b',
+      term: b.currentTerm,
+      prevIndex: b.lastIndex + 3, // entries b never received (lost Appends)
+      prevTerm: b.currentTerm,
+      entries: [],
+      commit: b.lastIndex + 3,
+      quiet: true,
+    });
+    const rd = b.ready();
+    const answer = rd?.messages.find((m) => m.type === MsgType.AppendResponse);
+    assert.ok(answer?.type === MsgType.AppendResponse && answer.reject, 'a mismatch is answered');
+    assert.equal(b.commitIndex, c.raft('a').commitIndex, 'nothing committed past what matches');
+  });
+
   test('proposals made between two Readies go out batched in one Append per follower', () => {
     const c = new TestCluster({ ids: ['a', 'b', 'c'], recordMessages: true });
     c.elect('a');

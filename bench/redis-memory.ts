@@ -17,6 +17,8 @@
 // (median of 5, each a redis-cli process: its start-up, ~25-35 ms on this machine, is in both sides'
 // figures). ioredis
 // sends INFO on every connect; before the keyspace counted its keys both took ~1.5 s here.
+// Last, the milliseconds one `redis-cli FLUSHALL` takes on the loaded server (the same start-up in
+// it), then DBSIZE must answer 0. Before 2026-12-07 ours refused it past ~300,000 keys.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,6 +71,7 @@ interface Measured {
   readonly keys: number;
   readonly infoMs: number;
   readonly dbsizeMs: number;
+  readonly flushallMs: number;
 }
 
 /** Median wall ms of `redis-cli ARGS` against `s`, over `runs` runs. */
@@ -99,7 +102,7 @@ async function measure(s: RunningRespServer, load: string, keys: number): Promis
   }
   const stored = dbsize(s);
   if (stored !== keys) throw new Error(`${s.name}: DBSIZE ${stored} after loading ${keys} keys`);
-  return {
+  const measured = {
     usedPerKey: (usedMemory(s) - used0) / keys,
     rssPerKey: (rssBytes(s.pid) - rss0) / keys,
     loadSeconds,
@@ -107,6 +110,10 @@ async function measure(s: RunningRespServer, load: string, keys: number): Promis
     infoMs: cliMs(s, ['INFO', 'keyspace']),
     dbsizeMs: cliMs(s, ['DBSIZE']),
   };
+  const flushallMs = cliMs(s, ['FLUSHALL'], 1);
+  const left = dbsize(s);
+  if (left !== 0) throw new Error(`${s.name}: DBSIZE ${left} after FLUSHALL`);
+  return { ...measured, flushallMs };
 }
 
 export default async function main(args: string[]): Promise<void> {
@@ -143,11 +150,11 @@ export default async function main(args: string[]): Promise<void> {
   }
   console.log(`\n${keys} keys, ${valueBytes} B values (key ${`key:${'0'.repeat(8)}`.length} B)`);
   console.log(
-    'system                          used_memory/key   RSS/key   load (s)   INFO keyspace (ms)   DBSIZE (ms)',
+    'system                          used_memory/key   RSS/key   load (s)   INFO keyspace (ms)   DBSIZE (ms)   FLUSHALL (ms)',
   );
   for (const [name, m] of rows) {
     console.log(
-      `${name.padEnd(32)}${m.usedPerKey.toFixed(1).padStart(15)}${m.rssPerKey.toFixed(1).padStart(10)}${m.loadSeconds.toFixed(1).padStart(11)}${m.infoMs.toFixed(1).padStart(21)}${m.dbsizeMs.toFixed(1).padStart(14)}`,
+      `${name.padEnd(32)}${m.usedPerKey.toFixed(1).padStart(15)}${m.rssPerKey.toFixed(1).padStart(10)}${m.loadSeconds.toFixed(1).padStart(11)}${m.infoMs.toFixed(1).padStart(21)}${m.dbsizeMs.toFixed(1).padStart(14)}${m.flushallMs.toFixed(1).padStart(16)}`,
     );
   }
   const [redis, ours] = [rows[0]![1], rows[1]![1]];

@@ -347,11 +347,11 @@ export function flushArgsError(argv: readonly Uint8Array[]): RespValue | undefin
   return undefined;
 }
 
-/** FLUSHALL / FLUSHDB [SYNC|ASYNC] (both flush in the command's batch here). */
+/** FLUSHALL / FLUSHDB [SYNC|ASYNC] (both drop every entry at once here: Keyspace.flushAll). */
 function flush(ctx: CommandContext, argv: readonly Uint8Array[]): RespValue {
   const bad = flushArgsError(argv);
   if (bad !== undefined) return bad;
-  ctx.keyspace.flushAll(ctx.nowMs);
+  ctx.keyspace.flushAll();
   return reply.ok;
 }
 

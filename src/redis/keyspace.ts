@@ -11,7 +11,7 @@
 // The server calls `endCommand()` after every command and `sync()` for its group commit
 // (src/redis/command.ts has the per-command contract). A command whose staged writes would pass
 // `batchBytesMax` (limits.redisCommandBatchBytesMax, under the commit log's pending buffer) is
-// refused with a KeyspaceLimitError before anything is applied: e.g. FLUSHALL of a large store,
+// refused with a KeyspaceLimitError before anything is applied: e.g. RENAME of a large collection,
 // or (without lazyElementDeletes, below) DEL of a collection of ~500,000 small elements (a
 // tombstone per element). Redis has no such bound.
 //
@@ -78,7 +78,10 @@ import type { AccessSketch } from './eviction.ts';
 import { BUCKET_COUNT, bucketOf, DatasetAccount, entryBytes, type Tally } from './memory.ts';
 
 /** What the keyspace needs of the engine (LsmEngine satisfies it; tests may wrap one). */
-export type KeyspaceEngine = Pick<LsmEngine, 'apply' | 'getEntry' | 'scan' | 'sync' | 'durableSeq' | 'lastAppliedSeq'>;
+export type KeyspaceEngine = Pick<
+  LsmEngine,
+  'apply' | 'getEntry' | 'scan' | 'sync' | 'truncate' | 'durableSeq' | 'lastAppliedSeq'
+>;
 
 /** Redis' type tags (server.h OBJ_STRING ... OBJ_HASH), the second byte of a head's meta. */
 export const RedisTypeTag = { string: 0, list: 1, set: 2, zset: 3, hash: 4 } as const;
@@ -1129,11 +1132,19 @@ export class Keyspace {
   }
 
   /**
-   * Deletes every key (FLUSHALL / FLUSHDB): a tombstone per live entry, staged in this command's
-   * batch, so a keyspace whose entries exceed batchBytesMax is refused (KeyspaceLimitError).
+   * Deletes every key (FLUSHALL / FLUSHDB) at once, whatever the keyspace's size: the engine drops
+   * every entry (engine.truncate: one manifest, O(runs), durable on return under every sync
+   * policy), and the dataset account (now known empty) and the leftovers registry go with them.
+   * Before 2026-12-07 it staged a tombstone per live entry in the command's batch, so a keyspace
+   * past ~300,000 keys could not be flushed (refused with redisCommandBatchBytesMax). A command
+   * of its own: anything staged before it in the command would be superseded anyway.
    */
-  flushAll(nowMs: number): void {
-    for (const k of this.collectLive(tokenStart(0n), null, false)) this.stageDelete(k, nowMs);
+  flushAll(): void {
+    this.clearPending();
+    this.engine.truncate();
+    this.leftovers.clear();
+    this.lastHead = null;
+    this.account.clear();
   }
 }
 

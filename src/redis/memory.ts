@@ -213,6 +213,24 @@ export class DatasetAccount {
     };
   }
 
+  /** The data set was emptied (FLUSHALL): every bucket known to hold nothing, the walk starts over. */
+  clear(): void {
+    if (!this.counting) return;
+    this.totals.fill(0);
+    this.heads.fill(0);
+    this.expiring.fill(0);
+    this.known.fill(1);
+    this.knownCount = BUCKET_COUNT;
+    this.knownSum = 0;
+    this.knownHeads = 0;
+    this.knownExpiring = 0;
+    this.walkBucket = 0;
+    this.walkCursor = bucketStart(0);
+    this.walkSum.bytes = 0;
+    this.walkSum.heads = 0;
+    this.walkSum.expiring = 0;
+  }
+
   /** Whether every bucket has been counted at least once since start. */
   get complete(): boolean {
     return this.knownCount === BUCKET_COUNT;

@@ -82,6 +82,12 @@ export class MemoryEngine implements KeyspaceEngine {
     return this.seq;
   }
 
+  truncate(): number {
+    this.entries.clear();
+    this.sorted = null;
+    return this.seq;
+  }
+
   get durableSeq(): number {
     return this.seq;
   }

@@ -67,10 +67,11 @@ export function runCrashSeed(seed: number, o: CrashRunOptions) {
   const clock = new ManualClock();
   const countdown = { ops: Number.POSITIVE_INFINITY, processOnly: false };
   const metrics = new RecordingMetrics();
-  const out = { crashes: 0, writes: 0, flushes: 0, diskErrors: 0, tailRepairs: 0 };
+  const out = { crashes: 0, writes: 0, flushes: 0, truncations: 0, diskErrors: 0, tailRepairs: 0 };
   /** The state verified at the last recovery, the writes since, and the seq the cycle started at. */
   let base: Model = new Map();
-  let history: Write[] = [];
+  /** Writes since the last recovery, and 'truncate' where the store was emptied (one seq, none). */
+  let history: (Write | 'truncate')[] = [];
   let baseSeq = 0;
   let durableWrites = 0;
   const options = { sync: o.policy, tombstoneGraceMs: 50, ...(o.bugs === undefined ? {} : { bugs: o.bugs }) };
@@ -100,7 +101,9 @@ export function runCrashSeed(seed: number, o: CrashRunOptions) {
     const model = new Map(base);
     const candidates: number[] = [];
     for (let k = 0; k <= history.length; k++) {
-      if (k > 0) applyToModel(model, [history[k - 1]!], clock.nowMs);
+      const h = history[k - 1];
+      if (h === 'truncate') model.clear();
+      else if (h !== undefined) applyToModel(model, [h], clock.nowMs);
       if (k >= durableWrites && sameModel(model, recovered)) candidates.push(k);
     }
     assert.ok(
@@ -137,8 +140,19 @@ export function runCrashSeed(seed: number, o: CrashRunOptions) {
         engine.apply(batch);
         out.writes += batch.length;
         if (o.policy === 'always') assert.equal(engine.durableSeq, engine.lastAppliedSeq, 'always: durable on return');
-      } else if (r < 72) {
+      } else if (r < 70) {
         engine.sync();
+      } else if (r < 72) {
+        // FLUSHALL: durable on return under every policy, whatever was synced before.
+        history.push('truncate');
+        engine.truncate();
+        assert.equal(engine.durableSeq, engine.lastAppliedSeq, 'truncate: durable on return');
+        out.truncations++;
+        base = new Map();
+        history = [];
+        baseSeq = engine.lastAppliedSeq;
+        durableWrites = 0;
+        continue;
       } else if (r < 80) {
         engine.flush();
         out.flushes++;
@@ -186,6 +200,7 @@ for (const policy of ['always', 'periodic', 'none'] as const) {
   test(`${policy}: after any power loss the store is a prefix of the writes covering every durable one`, () => {
     let crashes = 0;
     let flushes = 0;
+    let truncations = 0;
     let tailRepairs = 0;
     // At least SEEDS seeds, then more until some crash tore a commit log tail: where the crashes
     // land moves with the engine's flush points (the memtable's per-key overhead changed them once,
@@ -194,11 +209,13 @@ for (const policy of ['always', 'periodic', 'none'] as const) {
       const r = runCrashSeed(seed, { policy });
       crashes += r.crashes;
       flushes += r.flushes;
+      truncations += r.truncations;
       tailRepairs += r.tailRepairs;
       if (seed >= SEEDS && (policy === 'none' || tailRepairs > 0)) break;
     }
     assert.ok(crashes >= SEEDS * 3, `only ${crashes} power losses`);
     assert.ok(flushes > 0);
+    assert.ok(truncations > 0, 'no truncate ran');
     if (policy !== 'none') assert.ok(tailRepairs > 0, 'some crash tore a commit log tail');
   });
 }
@@ -264,7 +281,7 @@ function buildSynced(store: SimDiskStore, clock: ManualClock): Model {
   return model;
 }
 
-for (const step of ['flush', 'compaction'] as const) {
+for (const step of ['flush', 'compaction', 'truncate'] as const) {
   test(`a power loss at every disk operation of a ${step} leaves a readable store equal to the model`, () => {
     let struck = 0;
     for (let n = 0; ; n++) {
@@ -281,6 +298,7 @@ for (const step of ['flush', 'compaction'] as const) {
       let completed = true;
       try {
         if (step === 'flush') engine.flush();
+        else if (step === 'truncate') engine.truncate();
         else assert.equal(engine.compact({ major: true }), true);
       } catch (error) {
         if (!(error instanceof PowerLoss)) throw error;
@@ -288,7 +306,19 @@ for (const step of ['flush', 'compaction'] as const) {
         struck++;
       }
       const reopened = openEngine(store.view(), clock, { autoCompact: false, tombstoneGraceMs: 0 });
-      assert.equal(show(scanAll(reopened)), show(model), `${step} crashed before disk operation ${n}`);
+      const seen = show(scanAll(reopened));
+      if (step === 'truncate') {
+        // All or nothing: the store as it was, or empty (and empty once the truncate returned).
+        const empty = show(new Map());
+        assert.ok(seen === show(model) || seen === empty, `truncate crashed before disk operation ${n}: ${seen}`);
+        if (completed) assert.equal(seen, empty);
+        if (seen === empty) for (const k of model.keys()) assert.equal(reopened.get(bytes(k)), undefined);
+        else for (const [k, v] of model) assert.equal(reopened.get(bytes(k))?.value.byteLength, v.length);
+        reopened.close();
+        if (completed) break;
+        continue;
+      }
+      assert.equal(seen, show(model), `${step} crashed before disk operation ${n}`);
       for (const [k, v] of model) assert.equal(reopened.get(bytes(k))?.value.byteLength, v.length);
       reopened.close();
       if (completed) break;

@@ -18,7 +18,7 @@ import { bytes, key, ManualClock, openEngine, text } from './test-support.ts';
 type Command =
   | { readonly kind: 'put'; readonly k: number; readonly v: string; readonly ttlMs: number }
   | { readonly kind: 'delete'; readonly k: number }
-  | { readonly kind: 'flush' | 'compact' | 'major' | 'restart' | 'sync' }
+  | { readonly kind: 'flush' | 'compact' | 'major' | 'restart' | 'sync' | 'truncate' }
   | { readonly kind: 'tick'; readonly ms: number }
   | { readonly kind: 'scan'; readonly from: number; readonly to: number; readonly page: number };
 
@@ -36,7 +36,10 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('delete' as const), k: fc.nat(KEYS - 1) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('flush' as const, 'compact' as const, 'sync' as const) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom('major' as const, 'restart' as const) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constantFrom('major' as const, 'restart' as const, 'truncate' as const) }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 200 }) }) },
   {
     weight: 2,
@@ -146,6 +149,10 @@ function runCommands(
         break;
       case 'sync':
         engine.sync();
+        break;
+      case 'truncate':
+        engine.truncate();
+        model.clear();
         break;
       case 'restart':
         engine.close();

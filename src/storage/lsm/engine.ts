@@ -264,6 +264,7 @@ interface EngineMetrics {
   readonly compactionBytes: Counter;
   readonly memtableBytes: Gauge;
   readonly runs: Gauge;
+  readonly truncations: Counter;
 }
 
 export class LsmEngine {
@@ -297,6 +298,7 @@ export class LsmEngine {
       compactionBytes: m.counter('lsm_compaction_written_bytes_total', 'Bytes of runs written by compaction'),
       memtableBytes: m.gauge('lsm_memtable_bytes', 'Bytes held by the memtable'),
       runs: m.gauge('lsm_runs', 'Live sorted runs'),
+      truncations: m.counter('lsm_truncations_total', 'Every entry dropped at once (FLUSHALL)'),
     };
   }
 
@@ -564,6 +566,34 @@ export class LsmEngine {
   flush(): void {
     this.checkUsable();
     this.guarded(() => this.flushMemtable());
+  }
+
+  /**
+   * Drops every entry at once (Redis' FLUSHALL): one manifest that lists no run and whose
+   * flushedSeq is the last write's, so recovery opens no run and replays nothing of the commit log
+   * up to it; then the old runs' files go and the memtable empties. O(runs), not O(entries), and
+   * durable when it returns under every sync policy (the manifest's fdatasync and directory sync):
+   * a crash before the manifest is in place keeps the store as it was, one after it finds it empty.
+   * Writes not yet synced are superseded, so durableSeq covers them. Returns the last seq.
+   */
+  truncate(): number {
+    this.checkUsable();
+    return this.guarded(() => {
+      const next: Manifest = { flushedSeq: this.lastSeq, nextRunId: this.manifest.nextRunId, runIds: [] };
+      this.installManifest(next);
+      const old = this.runs;
+      this.runs = [];
+      this.memtable.clear();
+      for (const r of old) {
+        r.close();
+        this.disk.remove(r.path);
+      }
+      if (old.length > 0) this.disk.syncDir(this.o.dir);
+      this.commitLog?.releaseThrough(next.flushedSeq);
+      this.metrics.truncations.inc();
+      this.updateGauges();
+      return this.lastSeq;
+    });
   }
 
   private flushAndMaybeCompact(): void {

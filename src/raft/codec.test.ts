@@ -42,18 +42,7 @@ const append = fc
             : (data[i] ?? new Uint8Array(0));
       return { index: prevIndex + 1 + i, term: Math.min(term, 3 + i), type, data: d };
     });
-    // A commit notice (quiet) carries no entries: the generator makes one when it drew none.
-    return {
-      type: MsgType.Append,
-      from,
-      to,
-      term,
-      prevIndex,
-      prevTerm: 3,
-      commit,
-      entries,
-      quiet: n === 0 && commit % 2 === 0,
-    };
+    return { type: MsgType.Append, from, to, term, prevIndex, prevTerm: 3, commit, entries };
   });
 
 const message: fc.Arbitrary<Message> = fc.oneof(
@@ -162,15 +151,9 @@ test('semantic checks: gaps in entry indexes, unknown versions and types are pro
     prevTerm: 1,
     commit: 0,
     entries: [{ index: 6, term: 2, type: EntryType.Normal, data: new Uint8Array(0) }],
-    quiet: false,
   };
   const gap = decodeMessage(encodeMessage(m));
   assert.ok(gap instanceof ProtocolError && gap.code === 'raft_bad_append');
-  // A commit notice (quiet) never carries entries: a follower would append them unanswered.
-  const noisy = decodeMessage(encodeMessage({ ...m, entries: [{ ...m.entries[0]!, index: 5 }], quiet: true }));
-  assert.ok(noisy instanceof ProtocolError && noisy.code === 'raft_bad_append', String(noisy));
-  const notice = decodeMessage(encodeMessage({ ...m, entries: [], quiet: true }));
-  assert.ok(!(notice instanceof Error) && notice.type === MsgType.Append && notice.quiet);
   const ok = encodeMessage({ type: MsgType.TimeoutNow, from: 'a', to: 'b', term: 1 });
   const v2 = ok.slice();
   v2[0] = 2;

@@ -4,7 +4,7 @@
 // Grammar (all integers UNSIGNED_VARINT, safe integers only; string = uvarint length + UTF-8;
 // bytes = uvarint length + raw):
 //   message           := version:u8(=1) type:u8 from:string to:string term body
-//   Append            := prevIndex prevTerm commit count entry{count} quiet:bool (true only if count = 0)
+//   Append            := prevIndex prevTerm commit count entry{count}
 //   entry             := index term type:u8(1 Normal | 2 Noop | 3 ConfChange) data:bytes
 //   AppendResponse    := reject:bool index hintIndex hintTerm
 //   Heartbeat         := commit readSeq
@@ -44,7 +44,6 @@ export function encodeMessage(m: Message): Uint8Array {
     case MsgType.Append:
       w.uvarint(m.prevIndex).uvarint(m.prevTerm).uvarint(m.commit).uvarint(m.entries.length);
       for (const e of m.entries) w.uvarint(e.index).uvarint(e.term).u8(e.type).bytesUvarint(e.data);
-      w.bool(m.quiet);
       break;
     case MsgType.AppendResponse:
       w.bool(m.reject).uvarint(m.index).uvarint(m.hintIndex).uvarint(m.hintTerm);
@@ -152,9 +151,7 @@ function decodeOrThrow(bytes: Uint8Array): Message {
         entries.push(e);
         lastTerm = eTerm;
       }
-      const quiet = r.bool();
-      if (quiet && count > 0) bad('raft_bad_append', `a commit notice with ${count} entries`);
-      m = { ...base, type, prevIndex, prevTerm, commit, entries, quiet };
+      m = { ...base, type, prevIndex, prevTerm, commit, entries };
       break;
     }
     case MsgType.AppendResponse: {

@@ -71,7 +71,6 @@ describe('§5.2 leader election', () => {
       prevTerm: 0,
       entries: [],
       commit: 0,
-      quiet: false,
     };
     c.raft('c').step(stale);
     assert.equal(c.raft('c').currentTerm, term);

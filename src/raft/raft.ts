@@ -1029,17 +1029,13 @@ export class RaftNode {
 
   private handleAppend(m: AppendMsg): void {
     const reply = { type: MsgType.AppendResponse, from: this.id, to: m.from, term: this.term } as const;
-    // A commit notice (quiet) is answered only by a rejection: an acceptance would tell the leader
-    // nothing it acts on (no entries, so its match for us does not move), and saves it a message
-    // to read and step per follower per commit.
-    const answerAccept = !m.quiet;
     if (m.prevIndex < this.log.committed) {
-      if (answerAccept) this.send({ ...reply, reject: false, index: this.log.committed, hintIndex: 0, hintTerm: 0 });
+      this.send({ ...reply, reject: false, index: this.log.committed, hintIndex: 0, hintTerm: 0 });
       return;
     }
     const lastNew = this.log.maybeAppend(m.prevIndex, m.prevTerm, m.commit, m.entries);
     if (lastNew !== undefined) {
-      if (answerAccept) this.send({ ...reply, reject: false, index: lastNew, hintIndex: 0, hintTerm: 0 });
+      this.send({ ...reply, reject: false, index: lastNew, hintIndex: 0, hintTerm: 0 });
       return;
     }
     // Fast back-off (§5.3, "the follower can include the term of the conflicting entry"): tell
@@ -1208,10 +1204,6 @@ export class RaftNode {
       prevTerm,
       entries,
       commit: this.log.committed,
-      // Nothing new for a follower whose Appends flow: only the commit index to carry, unanswered
-      // unless it no longer matches (a lost Append). A probe's empty Append must be answered to
-      // make progress. (A full window pauses a replicate follower above: nothing is sent then.)
-      quiet: entries.length === 0 && pr.state === 'replicate',
     };
     this.send(msg);
     let bytes = 0;
@@ -1236,7 +1228,6 @@ export class RaftNode {
       prevTerm,
       entries: [],
       commit: this.log.committed,
-      quiet: false, // sent to restart a flow that may have lost Appends: its answer is the point
     });
   }
 

@@ -110,19 +110,13 @@ interface MsgBase {
   readonly term: number;
 }
 
-/**
- * AppendEntries: entries follow (prevIndex, prevTerm); `commit` is the leader's commit index.
- * `quiet` (never with entries) makes it a commit notice, ZooKeeper's COMMIT: the follower answers
- * only to reject it. The leader sends one to a follower in replicate state when its commit index
- * moved and it has nothing new for it; the acknowledgement would tell it nothing it acts on.
- */
+/** AppendEntries: entries follow (prevIndex, prevTerm); `commit` is the leader's commit index. */
 export interface AppendMsg extends MsgBase {
   readonly type: typeof MsgType.Append;
   readonly prevIndex: number;
   readonly prevTerm: number;
   readonly entries: readonly Entry[];
   readonly commit: number;
-  readonly quiet: boolean;
 }
 
 /**

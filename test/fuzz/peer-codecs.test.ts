@@ -135,13 +135,7 @@ const raftMessage: fc.Arbitrary<Message> = fc.oneof(
         )
         .map((es): Message => {
           const entries: Entry[] = es.map((e, i) => ({ index: b.prevIndex + 1 + i, term: 3 + i, ...e }));
-          return {
-            type: MsgType.Append,
-            ...b,
-            prevTerm: 3,
-            entries,
-            quiet: entries.length === 0 && b.commit % 2 === 1,
-          };
+          return { type: MsgType.Append, ...b, prevTerm: 3, entries };
         }),
     ),
   fc

@@ -103,7 +103,6 @@ test('a forged Append that splits the metadata group is caught by that group’s
     prevTerm: core.termAt(core.lastIndex)!,
     commit: index,
     entries: [{ index, term: core.currentTerm, type: EntryType.Normal, data: Uint8Array.of(0xde, 0xad) }],
-    quiet: false,
   });
   sim.network.send(sim.network.indexOf(forger)!, follower, MessageType.Raft, encodeGroupFrame(group, forged));
   // The real leader writes its own entry at that index in the same term.

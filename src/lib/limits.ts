@@ -360,8 +360,9 @@ export const limits = {
   // --- Redis data model (src/redis) -----------------------------------------------------------------
   /**
    * Bytes one command stages for its single engine batch (entries plus 64 bytes each). Past it the
-   * command is refused whole (e.g. FLUSHALL of a large store; a DEL of a large collection at N = 1
-   * stages half of it at most and leaves the rest to the sweep: keyspace.ts); Redis has none.
+   * command is refused whole (e.g. RENAME of a large collection; a DEL of a large collection at
+   * N = 1 stages at most 1,024 elements and a quarter of this, and leaves the rest to the sweep;
+   * FLUSHALL is the engine's truncate, no batch: keyspace.ts); Redis has none.
    */
   redisCommandBatchBytesMax: 32 * 1024 * 1024,
   /** Longest string value (APPEND, SETRANGE): Redis' proto-max-bulk-len is 512 MB, ours the entry bound. */

@@ -2,10 +2,12 @@
 // DEL, UNLINK, EXISTS, TYPE, RENAME, RENAMENX, EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (NX/XX/GT/LT),
 // TTL, PTTL, EXPIRETIME, PEXPIRETIME, PERSIST, TOUCH, SCAN, KEYS, RANDOMKEY, DBSIZE, FLUSHALL,
 // FLUSHDB. Costs that differ from Redis (keyspace.ts has the why): DEL/UNLINK of a collection
-// write a tombstone per element (UNLINK is DEL: no background free); RENAME of a collection copies
-// it element by element, O(elements) writes in the command's one batch (bounded by
-// redisCommandBatchBytesMax); DBSIZE walks the heads; KEYS past redisKeysCountMax keys answers an
-// error naming SCAN; FLUSHALL ASYNC is FLUSHALL (one batch, bounded the same way).
+// remove its head and at most 1,024 elements at once and leave the rest to the sweep (on the
+// node's keyspace: lazyElementDeletes; UNLINK is DEL); RENAME of a collection copies it element by
+// element, O(elements) writes in the command's one batch (bounded by redisCommandBatchBytesMax);
+// DBSIZE walks the heads below redisCountWalkKeysMax keys; KEYS past redisKeysCountMax keys
+// answers an error naming SCAN; FLUSHALL and FLUSHALL ASYNC drop every entry at once (the
+// engine's truncate: O(runs), whatever the keyspace's size).
 
 import { bytesEqual } from '../lib/bytes.ts';
 import { limits } from '../lib/limits.ts';

@@ -16,6 +16,11 @@
 // ours/ZooKeeper; then the medians over rounds.
 //
 //   npm run bench -- coord [--n 10000] [--concurrency 1,64] [--rounds 1] [--value-size 100]
+//                          [--placement random|leader|follower|each]
+// --placement pins the session to each system's leader or to one of its followers ("each": both,
+// as two cases), found by the `srvr` four-letter word before every run: at c=1 a session on a
+// follower pays one more hop per write on both systems, and a random pick can put the two systems'
+// sessions in different places for a whole round. Default random (the client's own pick).
 // At concurrency 1 a phase is min(N, 1000) ops. Every phase is bounded to 60 s, every request to
 // 10 s; all servers are stopped in `finally`.
 // Memory per znode against ZooKeeper is the other half of issue 9's benchmark: bench/coord-memory.ts.
@@ -100,6 +105,23 @@ async function startEnsemble(): Promise<ZkCluster> {
   return startZooKeeper({ serverCount: 3, forceSync: true, jvmArgs: ['-Xms512m', '-Xmx512m'] });
 }
 
+type Placement = 'random' | 'leader' | 'follower';
+
+/** A connect string of one server of `sys` in the given role now (random: all of them). */
+async function placed(sys: System, placement: Placement): Promise<System> {
+  if (placement === 'random') return sys;
+  const servers = sys.connectString.split(',');
+  for (let attempt = 0; attempt < 50; attempt++) {
+    for (const server of servers) {
+      const port = Number(server.slice(server.lastIndexOf(':') + 1));
+      const reply = await fourLetter(port, 'srvr').catch(() => '');
+      if (/Mode: (\w+)/.exec(reply)?.[1] === placement) return { ...sys, connectString: server };
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${sys.name}: no ${placement} among ${sys.connectString}`);
+}
+
 async function coordLeader(dev: DevCluster): Promise<void> {
   await until('a coord leader', 30_000, async () => {
     for (const node of dev.cluster.nodes) {
@@ -126,15 +148,23 @@ export default async function main(argv: string[]): Promise<void> {
       concurrency: { type: 'string', default: '1,64' },
       rounds: { type: 'string', default: '1' },
       'value-size': { type: 'string', default: '100' },
+      placement: { type: 'string', default: 'random' },
     },
   });
+  const placements: Placement[] =
+    values.placement === 'each'
+      ? ['leader', 'follower']
+      : values.placement === 'random' || values.placement === 'leader' || values.placement === 'follower'
+        ? [values.placement]
+        : [];
+  if (placements.length === 0) throw new Error(`--placement ${values.placement}: random, leader, follower or each`);
   const n = Number(values.n);
   const rounds = Math.max(1, Number(values.rounds));
   const concurrencies = values.concurrency.split(',').map(Number);
   const value = Buffer.alloc(Number(values['value-size']), 'x');
   console.log(machineLine());
   console.log(
-    `command: npm run bench -- coord --n ${n} --concurrency ${values.concurrency} --rounds ${rounds} --value-size ${value.length}`,
+    `command: npm run bench -- coord --n ${n} --concurrency ${values.concurrency} --rounds ${rounds} --value-size ${value.length} --placement ${values.placement}`,
   );
   const whyNot = zookeeperUnavailable();
   if (whyNot !== undefined) throw new Error(`cannot run the ZooKeeper side: ${whyNot}`);
@@ -170,79 +200,83 @@ export default async function main(argv: string[]): Promise<void> {
     console.log(`ZooKeeper ${zkSys.connectString}; Baristas ${ours.connectString}`);
     for (const sys of [zkSys, ours]) await runOnce(sys, `${ROOT}/settle`, 1000, 0, 64, value);
 
-    for (const c of concurrencies) {
-      const count = c === 1 ? Math.min(n, 1000) : n;
-      const warm = Math.min(count, c === 1 ? 50 : 500);
-      const perRound: Record<Phase, { zk: CaseResult; ours: CaseResult }[]> = {
-        create: [],
-        setData: [],
-        getData: [],
-        delete: [],
-      };
-      for (let round = 0; round < rounds; round++) {
-        const order = round % 2 === 0 ? [zkSys, ours] : [ours, zkSys];
-        const got = new Map<string, { results: Record<Phase, CaseResult>; on: string }>();
-        for (const sys of order)
-          got.set(sys.name, await runOnce(sys, `${ROOT}/c${c}-r${round}`, count, warm, c, value));
-        const z = got.get('ZooKeeper')!.results;
-        const o = got.get('Baristas')!.results;
-        for (const phase of PHASES) {
-          const a = z[phase];
-          const b = o[phase];
-          perRound[phase].push({ zk: a, ours: b });
-          const cells = [c, phase, round + 1, ...resultCells(a), ...resultCells(b)];
-          const row = `| ${[...cells, f(b.opsPerS / a.opsPerS, 2), f(b.p99Ms / a.p99Ms, 2)].join(' | ')} |`;
-          rows.push(row);
-          console.log(row + errorsNote('ZooKeeper', a) + errorsNote('Baristas', b));
+    for (const c of concurrencies)
+      for (const placement of placements) {
+        const label = placement === 'random' ? String(c) : `${c} on ${placement}`;
+        const count = c === 1 ? Math.min(n, 1000) : n;
+        const warm = Math.min(count, c === 1 ? 50 : 500);
+        const perRound: Record<Phase, { zk: CaseResult; ours: CaseResult }[]> = {
+          create: [],
+          setData: [],
+          getData: [],
+          delete: [],
+        };
+        for (let round = 0; round < rounds; round++) {
+          const order = round % 2 === 0 ? [zkSys, ours] : [ours, zkSys];
+          const got = new Map<string, { results: Record<Phase, CaseResult>; on: string }>();
+          for (const sys of order) {
+            const where = await placed(sys, placement);
+            got.set(sys.name, await runOnce(where, `${ROOT}/c${c}-${placement}-r${round}`, count, warm, c, value));
+          }
+          const z = got.get('ZooKeeper')!.results;
+          const o = got.get('Baristas')!.results;
+          for (const phase of PHASES) {
+            const a = z[phase];
+            const b = o[phase];
+            perRound[phase].push({ zk: a, ours: b });
+            const cells = [label, phase, round + 1, ...resultCells(a), ...resultCells(b)];
+            const row = `| ${[...cells, f(b.opsPerS / a.opsPerS, 2), f(b.p99Ms / a.p99Ms, 2)].join(' | ')} |`;
+            rows.push(row);
+            console.log(row + errorsNote('ZooKeeper', a) + errorsNote('Baristas', b));
+          }
+          const on = `sessions on: ZooKeeper ${got.get('ZooKeeper')!.on}, Baristas ${got.get('Baristas')!.on}`;
+          console.log(
+            `  c=${label} round ${round + 1} order ${order.map((s) => s.name).join(' then ')}; ${on}; load average ${loadavg()
+              .map((x) => x.toFixed(2))
+              .join(' ')}`,
+          );
         }
-        const placement = `sessions on: ZooKeeper ${got.get('ZooKeeper')!.on}, Baristas ${got.get('Baristas')!.on}`;
-        console.log(
-          `  c=${c} round ${round + 1} order ${order.map((s) => s.name).join(' then ')}; ${placement}; load average ${loadavg()
-            .map((x) => x.toFixed(2))
-            .join(' ')}`,
-        );
+        for (const phase of PHASES) {
+          const rs = perRound[phase];
+          const m = (pick: (r: { zk: CaseResult; ours: CaseResult }) => number): number => median(rs.map(pick));
+          const ratios = rs.map((r) => r.ours.opsPerS / r.zk.opsPerS);
+          const cells = [
+            label,
+            phase,
+            f(
+              m((r) => r.zk.opsPerS),
+              0,
+            ),
+            f(
+              m((r) => r.zk.p50Ms),
+              2,
+            ),
+            f(
+              m((r) => r.zk.p99Ms),
+              2,
+            ),
+            f(
+              m((r) => r.ours.opsPerS),
+              0,
+            ),
+            f(
+              m((r) => r.ours.p50Ms),
+              2,
+            ),
+            f(
+              m((r) => r.ours.p99Ms),
+              2,
+            ),
+            ratios.map((x) => f(x, 2)).join(' '),
+            f(median(ratios), 2),
+            f(
+              m((r) => r.ours.p99Ms / r.zk.p99Ms),
+              2,
+            ),
+          ];
+          medianRows.push(`| ${cells.join(' | ')} |`);
+        }
       }
-      for (const phase of PHASES) {
-        const rs = perRound[phase];
-        const m = (pick: (r: { zk: CaseResult; ours: CaseResult }) => number): number => median(rs.map(pick));
-        const ratios = rs.map((r) => r.ours.opsPerS / r.zk.opsPerS);
-        const cells = [
-          c,
-          phase,
-          f(
-            m((r) => r.zk.opsPerS),
-            0,
-          ),
-          f(
-            m((r) => r.zk.p50Ms),
-            2,
-          ),
-          f(
-            m((r) => r.zk.p99Ms),
-            2,
-          ),
-          f(
-            m((r) => r.ours.opsPerS),
-            0,
-          ),
-          f(
-            m((r) => r.ours.p50Ms),
-            2,
-          ),
-          f(
-            m((r) => r.ours.p99Ms),
-            2,
-          ),
-          ratios.map((x) => f(x, 2)).join(' '),
-          f(median(ratios), 2),
-          f(
-            m((r) => r.ours.p99Ms / r.zk.p99Ms),
-            2,
-          ),
-        ];
-        medianRows.push(`| ${cells.join(' | ')} |`);
-      }
-    }
   } finally {
     await Promise.all([zk?.stop(), dev?.stop()]);
   }

@@ -644,7 +644,8 @@ export class Keyspace {
   /**
    * RENAME: moves `from`'s head, expiry and elements to `to`, replacing whatever `to` was. The
    * caller checked that `from` is live and differs from `to`. A collection moves element by
-   * element: O(elements) writes, all in the command's batch.
+   * element: O(elements) writes, all in the command's batch (with lazyElementDeletes the copies
+   * only: `from`'s elements go as a DEL's do).
    */
   renameKey(from: Uint8Array, to: Uint8Array, nowMs: number): void {
     const head = this.getHead(from, nowMs);
@@ -653,13 +654,16 @@ export class Keyspace {
     this.putHead(to, head, nowMs);
     if (head.type !== 'string') {
       // Read all, then write: staging while paging would re-sort the staged keys for every page.
+      // Each element is a put under `to` and, unless `from`'s elements go lazily (the delete below
+      // then stages only what is left of a quarter batch), a tombstone under `from`.
+      const perElement = (this.lazyElementDeletes ? 1 : 2) * WRITE_OVERHEAD_BYTES;
       const elements: Element[] = [];
       let bytes = this.pendingBytes;
       let next: Uint8Array | null = EMPTY;
       while (next !== null) {
         const page = this.scanElements(from, { from: next, limit: WALK_PAGE_ENTRIES });
         for (const e of page.elements) {
-          bytes += 2 * WRITE_OVERHEAD_BYTES + e.sub.length + e.value.length;
+          bytes += perElement + e.sub.length + e.value.length;
           if (bytes > this.batchBytesMax) {
             throw this.batchFull();
           }

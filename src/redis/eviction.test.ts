@@ -164,6 +164,23 @@ test('the access sketch: LRU seconds, LFU initial value, logarithmic increment, 
   assert.equal(sk.frequency(key), 0);
   settings.lfuDecayTime = 0;
   assert.equal(sk.frequency(key), after100, 'no decay at lfu-decay-time 0');
+  sk.reset(); // FLUSHALL
+  assert.equal(sk.frequency(key), LFU_INIT_VAL, 'after a reset: a new key');
+});
+
+test('FLUSHALL forgets the keys access history: a key made again is a new key to LFU', () => {
+  const h = new RedisHarness();
+  const sk = new AccessSketch(new SeededRng('flush-lfu'), { lfuLogFactor: 0, lfuDecayTime: 0 }, 1 << 10);
+  sk.setMode('lfu', 0);
+  h.keyspace.access = sk;
+  h.run('SET', 'hot', 'v');
+  for (let i = 0; i < 50; i++) h.run('GET', 'hot');
+  const head = h.keyspace.headKeyOf(new TextEncoder().encode('hot'));
+  assert.ok(sk.frequency(head) > LFU_INIT_VAL + 10);
+  h.run('FLUSHALL');
+  assert.equal(sk.frequency(head), LFU_INIT_VAL, 'as a key never seen');
+  h.run('SET', 'hot', 'v');
+  assert.ok(sk.frequency(head) <= LFU_INIT_VAL + 3, 'the SET alone since');
 });
 
 test('allkeys-lru does not answer fail while live keys remain after every key it had sampled is gone (deleted by others)', () => {

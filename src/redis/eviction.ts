@@ -118,6 +118,12 @@ export class AccessSketch {
     this.slots = mode === 'off' ? new Uint32Array(0) : new Uint32Array(this.mask + 1);
   }
 
+  /** Forgets every key's history (FLUSHALL: Redis' new objects start fresh), tracking on from now. */
+  reset(): void {
+    this.epochMs = this.nowMs;
+    this.slots.fill(0);
+  }
+
   /** The slot of a storage key: the low bits of its token (bytes 4..7, big-endian). */
   private slotOf(storageKey: Uint8Array): number {
     const t = (storageKey[4]! << 24) | (storageKey[5]! << 16) | (storageKey[6]! << 8) | storageKey[7]!;

@@ -1138,7 +1138,9 @@ export class Keyspace {
   /**
    * Deletes every key (FLUSHALL / FLUSHDB) at once, whatever the keyspace's size: the engine drops
    * every entry (engine.truncate: one manifest, O(runs), durable on return under every sync
-   * policy), and the dataset account (now known empty) and the leftovers registry go with them.
+   * policy), and the dataset account (now known empty), the leftovers registry and the keys'
+   * access history (eviction's sketch: a key made again starts fresh, as a new Redis object) go
+   * with them.
    * Before 2026-12-07 it staged a tombstone per live entry in the command's batch, so a keyspace
    * past ~300,000 keys could not be flushed (refused with redisCommandBatchBytesMax). A command
    * of its own: anything staged before it in the command would be superseded anyway.
@@ -1149,6 +1151,7 @@ export class Keyspace {
     this.leftovers.clear();
     this.lastHead = null;
     this.account.clear();
+    this.access?.reset();
   }
 }
 

@@ -595,9 +595,15 @@ export class Keyspace {
       if (!(error instanceof KeyspaceLimitError) || error.limitName !== 'redisCommandBatchBytesMax') throw error;
       // Kept past this command's abort: the cleanup removes them (it leaves a collection alone).
       if (this.lazyElementDeletes) this.register({ key, from: elementsStart(key) });
+      // The command is refused whole, so a collection the key held before it is still there, and
+      // waiting does not help (RENAME or a *STORE onto it): say so (a review).
+      const before = this.engine.getEntry(this.headKeyOf(key));
+      const held = before !== undefined && isLive(before, nowMs) && typeOfMeta(before.meta) !== 'string';
       throw new KeyspaceLimitError(
         'redisCommandBatchBytesMax',
-        "the key's old elements are too many to remove in one command: after a DEL, an expiry or a SET they are removed in the background, so retry shortly; a key that still holds them must be deleted first",
+        held
+          ? 'the key holds a collection too large to replace in one command: DEL it first, then retry once its elements are removed in the background'
+          : "the key's old elements are too many to remove in one command: after a DEL, an expiry or a SET they are removed in the background, so retry shortly",
       );
     }
   }

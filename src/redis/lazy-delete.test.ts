@@ -80,6 +80,31 @@ test('RENAME of a collection whose copies fit one batch, but not with a tombston
   assert.equal(show(strict.run('SCARD', 'S')), 80);
 });
 
+test('RENAME or a *STORE onto a collection too large to replace in one command: refused with what to do', () => {
+  const h = harness();
+  makeSet(h, 'S', 20);
+  makeSet(h, 'T', 300, 't');
+  const refused =
+    '-ERR the key holds a collection too large to replace in one command: DEL it first, then retry once its elements are removed in the background (redisCommandBatchBytesMax)';
+  assert.equal(show(h.run('RENAME', 'S', 'T')), refused);
+  // A collection command throws it (the server answers it as -ERR limit_exceeded: ...).
+  assert.throws(
+    () => h.run('SUNIONSTORE', 'T', 'S'),
+    (e: unknown) =>
+      e instanceof KeyspaceLimitError && e.message === refused.slice(5, -' (redisCommandBatchBytesMax)'.length),
+  );
+  assert.equal(show(h.run('SCARD', 'T')), 300, 'nothing changed');
+  assert.equal(show(h.run('SCARD', 'S')), 20);
+  assert.equal(show(h.run('DEL', 'T')), 1);
+  cleanUp(h, 100);
+  assert.equal(show(h.run('RENAME', 'S', 'T')), '+OK');
+  assert.equal(show(h.run('SCARD', 'T')), 20);
+  assert.deepEqual(
+    (show(h.run('SMEMBERS', 'T')) as string[]).filter((m) => m.startsWith('t-')),
+    [],
+  );
+});
+
 test('DEL of a collection past one batch: gone at once, its elements removed by the cleanup', () => {
   const h = harness();
   makeSet(h, 'S', 300);

@@ -71,7 +71,7 @@ const bounds: ListenerBounds = {
   idleTimeoutMs: 'none',
 };
 
-function listener() {
+function listener(b: ListenerBounds = bounds) {
   const timers = new Turns();
   const metrics = new RecordingMetrics();
   let peak = 0;
@@ -90,7 +90,7 @@ function listener() {
   const closes = new Map<number, ClientCloseReason>();
   const core = new ListenerCore({
     protocol: 'test-proto',
-    bounds,
+    bounds: b,
     clock: { monotonicMs: () => timers.nowMs, wallMs: () => timers.nowMs },
     timers,
     metrics,
@@ -183,6 +183,36 @@ test("a graceful close's unsent replies count until sent, or until LINGER_MS dro
   e.conn.write(new Uint8Array(50));
   e.conn.ended('reset');
   assert.equal(core.heldMemoryBytes, 200);
+});
+
+test('a lingering connection keeps its slots (connectionsMax, connectionsPerAddressMax) until its pipe is gone', () => {
+  // Its socket is still open: without this a client closing with unread replies could hold
+  // sockets past both bounds for LINGER_MS each.
+  const ports = listener({ ...bounds, connectionsMax: 2 });
+  const a = ports.open(1);
+  ports.open(2);
+  a.conn.write(new Uint8Array(400));
+  a.conn.close();
+  assert.equal(ports.core.admit('10.0.0.9:2000'), 'port_full', 'one open, one lingering: full');
+  a.io.buffered = 0;
+  a.conn.drained();
+  assert.equal(ports.core.admit('10.0.0.9:2000'), undefined, 'its replies sent: the slot is free');
+  const hosts = listener({ ...bounds, connectionsPerAddressMax: 1 });
+  const b = hosts.open(1);
+  b.conn.write(new Uint8Array(10));
+  b.conn.ended('remote');
+  assert.equal(hosts.core.admit('10.0.0.1:2000'), 'address_full', "b's host slot is held while it lingers");
+  hosts.timers.advance(LINGER_MS);
+  assert.equal(b.io.destroyed, true);
+  assert.equal(hosts.core.admit('10.0.0.1:2000'), undefined, 'its pipe dropped after LINGER_MS: free');
+  // Closed without unsent bytes, or reset: free at once.
+  const c = hosts.open(4);
+  c.conn.close();
+  assert.equal(hosts.core.admit('10.0.0.4:2000'), undefined);
+  const d = hosts.open(5);
+  d.conn.write(new Uint8Array(10));
+  d.conn.ended('reset');
+  assert.equal(hosts.core.admit('10.0.0.5:2000'), undefined);
 });
 
 test('a reply moving from held to written through the pipeline is counted once', () => {

@@ -8,7 +8,8 @@
 // Pure: time and timers come from the Env's Clock and Timers, so the simulator replays it.
 //
 // Invariants:
-//   - open connections <= bounds.connectionsMax, and per client host <= connectionsPerAddressMax;
+//   - open connections <= bounds.connectionsMax, and per client host <= connectionsPerAddressMax
+//     (a connection lingering after a graceful close, with replies still to send, counts in both);
 //     the per-host map holds only hosts with an open connection, so it is bounded by the former.
 //   - io.bufferedBytes() <= bounds.bufferedBytesMax after every write: a write that would pass it
 //     evicts the connection (slow_reader) without queueing.
@@ -212,7 +213,9 @@ export class ListenerCore {
   admit(remoteAddress: string): ClientRefuseReason | undefined {
     let reason: ClientRefuseReason | undefined;
     if (this.closedFlag) reason = 'listener_closed';
-    else if (this.open.size >= this.bounds.connectionsMax) reason = 'port_full';
+    // A lingering connection still holds its socket (up to LINGER_MS): it keeps its slots, or a
+    // client closing with unread replies could open sockets past connectionsMax.
+    else if (this.open.size + this.lingering.size >= this.bounds.connectionsMax) reason = 'port_full';
     else if ((this.perHost.get(hostOf(remoteAddress)) ?? 0) >= this.bounds.connectionsPerAddressMax) {
       reason = 'address_full';
     }
@@ -241,12 +244,17 @@ export class ListenerCore {
   }
 
   /** Called by a connection as it closes: frees its slot. */
-  release(conn: CoreConnection): void {
+  release(conn: CoreConnection, lingering: boolean): void {
     if (!this.open.delete(conn)) return;
+    if (!lingering) this.releaseHost(conn);
+    this.m.open.set(this.open.size);
+  }
+
+  /** A connection's per-host slot is free: it closed, or its lingering pipe is gone. */
+  releaseHost(conn: CoreConnection): void {
     const left = (this.perHost.get(conn.host) ?? 1) - 1;
     if (left === 0) this.perHost.delete(conn.host);
     else this.perHost.set(conn.host, left);
-    this.m.open.set(this.open.size);
   }
 
   /** Refuses new connections and closes every open one with `listener_closed`. */
@@ -351,7 +359,7 @@ export class CoreConnection implements ClientConnection {
     this.lingering = false;
     this.lingerTimer?.cancel();
     this.lingerTimer = null;
-    this.core.lingering.delete(this);
+    if (this.core.lingering.delete(this)) this.core.releaseHost(this);
     this.core.account(-this.countedBufferedBytes);
     this.countedBufferedBytes = 0;
   }
@@ -482,13 +490,15 @@ export class CoreConnection implements ClientConnection {
     this.closedFlag = true;
     this.idleTimer?.cancel();
     this.idleTimer = null;
-    this.core.release(this);
     // What the protocol held is freed now; reply bytes in the pipe of a graceful close are still
-    // held by it until they are sent (the real socket lingers up to closeLingerMs).
+    // held by it until they are sent (the real socket lingers up to closeLingerMs), and so are its
+    // slots (connectionsMax, connectionsPerAddressMax).
     const graceful = reason === 'local' || reason === 'remote';
+    const linger = graceful && this.countedBufferedBytes > 0;
+    this.core.release(this, linger);
     this.core.account(-this.reportedBytes);
     this.reportedBytes = 0;
-    if (graceful && this.countedBufferedBytes > 0) {
+    if (linger) {
       this.lingering = true;
       this.core.lingering.add(this);
       // As the real socket lingers at most this long before it is destroyed (tcp-listener.ts),

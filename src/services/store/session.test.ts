@@ -220,7 +220,10 @@ test('FLUSHALL through the front end, then a power loss: under every sync policy
     assert.equal(runs(), 0, `${sync}: no run is left`);
     sim.crash(NODE);
     sim.restart(NODE);
-    assert.ok(sim.runUntilCondition(() => sim.instance(NODE) !== undefined, 5_000), 'restarted');
+    assert.ok(
+      sim.runUntilCondition(() => sim.instance(NODE) !== undefined, 5_000),
+      'restarted',
+    );
     const r = new SimRespClient(sim, NODE);
     r.send('GET', 'k0');
     r.send('SMEMBERS', 'set');

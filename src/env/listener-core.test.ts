@@ -202,6 +202,11 @@ test('a lingering connection keeps its slots (connectionsMax, connectionsPerAddr
   b.conn.write(new Uint8Array(10));
   b.conn.ended('remote');
   assert.equal(hosts.core.admit('10.0.0.1:2000'), 'address_full', "b's host slot is held while it lingers");
+  // The client's FIN after ours (it half-closed and does not read): the bytes are still in the
+  // pipe, so the slots stay held (a review: the FIN freed them while the socket held the bytes).
+  b.conn.ended('remote');
+  assert.equal(hosts.core.admit('10.0.0.1:2000'), 'address_full', 'a FIN while lingering frees nothing');
+  assert.equal(hosts.core.heldMemoryBytes, 10);
   hosts.timers.advance(LINGER_MS);
   assert.equal(b.io.destroyed, true);
   assert.equal(hosts.core.admit('10.0.0.1:2000'), undefined, 'its pipe dropped after LINGER_MS: free');
@@ -213,6 +218,33 @@ test('a lingering connection keeps its slots (connectionsMax, connectionsPerAddr
   d.conn.write(new Uint8Array(10));
   d.conn.ended('reset');
   assert.equal(hosts.core.admit('10.0.0.5:2000'), undefined);
+  // A lingering connection whose pipe is reset, or closes for good, or is evicted: free at once.
+  for (const [n, end] of [
+    [6, (x: CoreConnection) => x.ended('reset')],
+    [7, (x: CoreConnection) => x.ended('closed')],
+    [8, (x: CoreConnection) => x.evictForMemory()],
+  ] as const) {
+    const e = hosts.open(n);
+    e.conn.write(new Uint8Array(10));
+    e.conn.close();
+    assert.equal(hosts.core.admit(`10.0.0.${n}:2000`), 'address_full', `${n} lingers`);
+    end(e.conn);
+    assert.equal(hosts.core.admit(`10.0.0.${n}:2000`), undefined, `${n}: its pipe is done`);
+  }
+  // The pipe closed for good while the connection was open: nothing to linger for.
+  const f = hosts.open(9);
+  f.conn.write(new Uint8Array(10));
+  f.conn.ended('closed');
+  assert.equal(hosts.core.admit('10.0.0.9:2000'), undefined);
+  assert.equal(hosts.core.heldMemoryBytes, 0);
+  // The listener closing drops every lingering pipe.
+  const g = hosts.open(10);
+  g.conn.write(new Uint8Array(10));
+  g.conn.close();
+  assert.equal(hosts.core.heldMemoryBytes, 10);
+  hosts.core.close();
+  assert.equal(g.io.destroyed, true);
+  assert.equal(hosts.core.heldMemoryBytes, 0);
 });
 
 test('a reply moving from held to written through the pipeline is counted once', () => {

@@ -9,8 +9,10 @@
 //
 // Invariants:
 //   - open connections <= bounds.connectionsMax, and per client host <= connectionsPerAddressMax
-//     (a connection lingering after a graceful close, with replies still to send, counts in both);
-//     the per-host map holds only hosts with an open connection, so it is bounded by the former.
+//     (a connection lingering after a graceful close, with replies still to send, counts in both
+//     until its pipe has sent them or is gone: a client's FIN alone does not end that);
+//     the per-host map holds only hosts with an open or lingering connection, so it is bounded by
+//     the former.
 //   - io.bufferedBytes() <= bounds.bufferedBytesMax after every write: a write that would pass it
 //     evicts the connection (slow_reader) without queueing.
 //   - memoryBytes = the sum over open connections of their reported held bytes and their buffered
@@ -22,8 +24,8 @@
 //     setEvictable(false), until it is within the bound again.
 //   - the pipe reads iff the connection is open and no hold applies (types.ts lists the holds);
 //     io.setReading is called only on a change.
-//   - onClose runs exactly once, after which no handler of the connection runs again; the slot
-//     (and the per-host count) is released at that moment, before onClose.
+//   - onClose runs exactly once, after which no handler of the connection runs again; its slots
+//     are released at that moment, before onClose, or for a lingering one when its pipe is done.
 
 import { assert } from '../lib/assert.ts';
 import { ConfigError } from '../lib/errors.ts';
@@ -128,7 +130,11 @@ export class ListenerCore {
     const byReason = <R extends string>(name: string, help: string, reasons: readonly R[]): Map<R, Counter> =>
       new Map(reasons.map((reason) => [reason, metrics.counter(name, help, { ...labels, reason })]));
     this.m = {
-      open: metrics.gauge('client_connections_open', 'Client connections open', labels),
+      open: metrics.gauge(
+        'client_connections_open',
+        'Client connections open (not those closed and still sending replies, which hold their slots too)',
+        labels,
+      ),
       accepted: metrics.counter('client_connections_accepted_total', 'Client connections accepted', labels),
       bytesReceived: metrics.counter('client_bytes_received_total', 'Bytes read from clients', labels),
       bytesSent: metrics.counter('client_bytes_sent_total', 'Bytes written to clients', labels),
@@ -243,7 +249,7 @@ export class ListenerCore {
     return conn;
   }
 
-  /** Called by a connection as it closes: frees its slot. */
+  /** Called by a connection as it closes: frees its slots, but a lingering one keeps them (releaseHost). */
   release(conn: CoreConnection, lingering: boolean): void {
     if (!this.open.delete(conn)) return;
     if (!lingering) this.releaseHost(conn);
@@ -252,7 +258,9 @@ export class ListenerCore {
 
   /** A connection's per-host slot is free: it closed, or its lingering pipe is gone. */
   releaseHost(conn: CoreConnection): void {
-    const left = (this.perHost.get(conn.host) ?? 1) - 1;
+    const held = this.perHost.get(conn.host);
+    assert(held !== undefined && held > 0, 'a host slot released twice');
+    const left = held - 1;
     if (left === 0) this.perHost.delete(conn.host);
     else this.perHost.set(conn.host, left);
   }
@@ -468,13 +476,18 @@ export class CoreConnection implements ClientConnection {
     this.drainHandler?.();
   }
 
-  /** The client closed (`remote`: our side ends too, gracefully) or the connection broke (`reset`). */
-  ended(reason: 'remote' | 'reset'): void {
+  /**
+   * The client closed its side (`remote`, a FIN: our side ends too, gracefully), the connection
+   * broke (`reset`), or the pipe closed for good (`closed`: both sides done).
+   */
+  ended(reason: 'remote' | 'reset' | 'closed'): void {
     if (this.closedFlag) {
-      if (this.lingering) this.stopLingering(); // the pipe is gone: what it held is freed
+      // A FIN while our replies are still going out (a client that half-closes and never reads)
+      // leaves them, and the slots, held: only a pipe that is gone frees them (a review).
+      if (this.lingering && reason !== 'remote') this.stopLingering();
       return;
     }
-    this.finish(reason);
+    this.finish(reason === 'reset' ? 'reset' : 'remote', reason === 'closed');
     if (reason === 'remote') this.io.end();
     else this.io.destroy();
   }
@@ -486,7 +499,7 @@ export class CoreConnection implements ClientConnection {
     this.io.destroy();
   }
 
-  private finish(reason: ClientCloseReason): void {
+  private finish(reason: ClientCloseReason, pipeGone = false): void {
     this.closedFlag = true;
     this.idleTimer?.cancel();
     this.idleTimer = null;
@@ -494,7 +507,7 @@ export class CoreConnection implements ClientConnection {
     // held by it until they are sent (the real socket lingers up to closeLingerMs), and so are its
     // slots (connectionsMax, connectionsPerAddressMax).
     const graceful = reason === 'local' || reason === 'remote';
-    const linger = graceful && this.countedBufferedBytes > 0;
+    const linger = graceful && !pipeGone && this.countedBufferedBytes > 0;
     this.core.release(this, linger);
     this.core.account(-this.reportedBytes);
     this.reportedBytes = 0;

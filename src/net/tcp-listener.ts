@@ -175,7 +175,7 @@ class TcpListener implements Listener {
     socket.on('error', (err) => this.core.options.log.debug({ remote, err: String(err) }, 'client connection error'));
     socket.once('close', (hadError) => {
       io.socketClosed();
-      conn?.ended(hadError ? 'reset' : 'remote');
+      conn?.ended(hadError ? 'reset' : 'closed');
     });
     io.written = () => conn?.drained();
     conn = this.core.accept(io, remote);

@@ -5,6 +5,7 @@
 // shared bounds are checked by test/compliance/listener-suite.ts; this file checks the pipe.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { LINGER_MS } from '../env/listener-core.ts';
 import type { Env } from '../env/types.ts';
 import { encodeRequest, TestReplyDecoder, type TestReply } from '../wire/test-proto/codec.ts';
 import { serveTestProto, testProtocolName } from '../wire/test-proto/session.ts';
@@ -128,6 +129,31 @@ test('resets: on demand both ends see it; by probability connections break and n
   assert.ok(reset > 0 && reset < 10, `${reset} of 10 reset`);
   for (const x of clients) if (x.c.state !== 'closed') assert.equal(x.replies.length, 20);
   assert.equal(flaky.clients.counters.resets, reset);
+});
+
+test('a reset reaches a server that closed its side and still has replies to send (they stop counting at once)', () => {
+  // A client that sent QUIT behind a large reply and reads nothing: the server closes gracefully
+  // and its unsent bytes linger (counted, holding the connection's slots) until sent or dropped
+  // after LINGER_MS. A reset from the client must end that at once, as over TCP (a review: the
+  // link did not tell a server that had closed its side).
+  const sim = world('reset-lingering', { windowBytes: 16 * 1024 }); // most of 200 KB waits in the node
+  const { c } = client(sim);
+  c.pauseReading();
+  for (let i = 0; i < 4; i++) c.write(encodeRequest('ECHO', 'x'.repeat(50_000)));
+  c.write(encodeRequest('QUIT'));
+  const held = (): number => sim.metrics('n1').value('client_memory_bytes', { protocol: testProtocolName });
+  const open = (): number => sim.metrics('n1').value('client_connections_open', { protocol: testProtocolName });
+  assert.ok(
+    sim.runUntilCondition(() => open() === 0 && held() > 100_000, 1_000),
+    'the server closed; the replies linger, counted',
+  );
+  const before = sim.nowMs;
+  sim.clients.reset(c);
+  assert.ok(
+    sim.runUntilCondition(() => held() === 0, 1_000),
+    'the reset frees it',
+  );
+  assert.ok(sim.nowMs - before < LINGER_MS, 'long before LINGER_MS');
 });
 
 test('a crashed node resets its clients and refuses connects; restarted, it listens again', () => {

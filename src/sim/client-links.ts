@@ -429,7 +429,9 @@ class Link {
     this.links.forget(this);
     const at = this.links.arrivalMs(null);
     this.links.atClient(at, () => this.client.closed('reset'), `client ${this.id} reset`);
-    if (options.notifyServer && this.server !== null && !this.serverClosed) {
+    // Also after the server closed its side: a connection lingering with replies to send learns
+    // that its pipe is gone (the core ignores a reset it no longer needs).
+    if (options.notifyServer && this.server !== null) {
       const server = this.server;
       this.timers.after(Math.max(0, at - this.links.now), () => server.ended('reset'));
     }

@@ -210,6 +210,12 @@ test('a lingering connection keeps its slots (connectionsMax, connectionsPerAddr
   hosts.timers.advance(LINGER_MS);
   assert.equal(b.io.destroyed, true);
   assert.equal(hosts.core.admit('10.0.0.1:2000'), undefined, 'its pipe dropped after LINGER_MS: free');
+  // The pipe emptied after the last count (no drain seen yet): the close does not linger.
+  const h = hosts.open(11);
+  h.conn.write(new Uint8Array(10));
+  h.io.buffered = 0;
+  h.conn.close();
+  assert.equal(hosts.core.admit('10.0.0.11:2000'), undefined, 'nothing left to send: no linger');
   // Closed without unsent bytes, or reset: free at once.
   const c = hosts.open(4);
   c.conn.close();

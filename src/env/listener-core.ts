@@ -500,13 +500,14 @@ export class CoreConnection implements ClientConnection {
   }
 
   private finish(reason: ClientCloseReason, pipeGone = false): void {
+    const graceful = reason === 'local' || reason === 'remote';
+    if (graceful && !pipeGone) this.recountBuffered(); // the pipe may have emptied since the last drain
     this.closedFlag = true;
     this.idleTimer?.cancel();
     this.idleTimer = null;
     // What the protocol held is freed now; reply bytes in the pipe of a graceful close are still
     // held by it until they are sent (the real socket lingers up to closeLingerMs), and so are its
     // slots (connectionsMax, connectionsPerAddressMax).
-    const graceful = reason === 'local' || reason === 'remote';
     const linger = graceful && !pipeGone && this.countedBufferedBytes > 0;
     this.core.release(this, linger);
     this.core.account(-this.reportedBytes);

@@ -574,6 +574,139 @@ test('key commands: replies equal redis-server 7.0 byte for byte', { skip }, asy
   assert.deepEqual(bad, [], bad.join('\n'));
 });
 
+// Bitmaps (bitops.c): every error in Redis' order, and the edges of ranges in BYTE and BIT.
+const bitSteps: Step[] = [
+  ['FLUSHALL'],
+  ['SET', 's', 'foobar'],
+  { list: 'l', items: ['a'] },
+  ['GETBIT', 's', '1'],
+  ['GETBIT', 's', '-1'],
+  ['GETBIT', 's', '4294967295'],
+  ['GETBIT', 's', '4294967296'],
+  ['GETBIT', 'nokey', 'x'],
+  ['GETBIT', 'nokey', '3'],
+  ['GETBIT', 'l', '1'],
+  ['GETBIT', 'l', 'x'],
+  ['SETBIT', 's', '1', '2'],
+  ['SETBIT', 's', 'x', '1'],
+  ['SETBIT', 's', '1', 'x'],
+  ['SETBIT', 'l', '1', '1'],
+  ['SETBIT', 'l', '1', '2'],
+  ['SETBIT', 'l', 'x', '1'],
+  ['SETBIT', 'nk', '7', '1'],
+  ['GET', 'nk'],
+  ['SETBIT', 'nk', '7', '1'],
+  ['SETBIT', 'nk', '7', '0'],
+  ['SETBIT', 'nk', '100', '1'],
+  ['STRLEN', 'nk'],
+  ['SETBIT', 's', '0', '1'],
+  ['GET', 's'],
+  ['SET', 't', 'x', 'EX', '100'],
+  ['SETBIT', 't', '3', '1'],
+  ttl('TTL', 't'),
+  ['SET', 'n', '12345'],
+  ['SETBIT', 'n', '2', '1'],
+  ['GET', 'n'],
+  ['BITCOUNT', 'nokey'],
+  ['BITCOUNT', 'nokey', 'x', 'y'],
+  ['BITCOUNT', 'nokey', '1'],
+  ['BITCOUNT', 'nokey', '1', '2', 'foo'],
+  ['BITCOUNT', 'l'],
+  ['BITCOUNT', 'l', 'x', 'y'],
+  ['BITCOUNT', 's'],
+  ['BITCOUNT', 's', '1'],
+  ['BITCOUNT', 's', '1', '2', '3'],
+  ['BITCOUNT', 's', '1', '2', '3', '4'],
+  ['BITCOUNT', 's', 'x', 'y'],
+  ['BITCOUNT', 's', '1', 'y'],
+  ['BITCOUNT', 's', '1', 'x', 'foo'],
+  ['BITCOUNT', 's', 'x', '1', 'BIT'],
+  ['BITCOUNT', 's', '1', '2', 'foo'],
+  ['BITCOUNT', 's', '1', '2', 'BIT'],
+  ['BITCOUNT', 's', '1', '2', 'bYtE'],
+  ['BITCOUNT', 's', '5', '30', 'BIT'],
+  ['BITCOUNT', 's', '-3', '-1', 'bit'],
+  ['BITCOUNT', 's', '-1', '-3'],
+  ['BITCOUNT', 's', '-1', '-3', 'BIT'],
+  ['BITCOUNT', 's', '0', '-1'],
+  ['BITCOUNT', 's', '-100', '100'],
+  ['BITCOUNT', 's', '9223372036854775807', '-9223372036854775808', 'BIT'],
+  ['BITCOUNT', 's', '-9223372036854775808', '9223372036854775807', 'BIT'],
+  ['BITCOUNT', 's', '9223372036854775808', '1'],
+  ['BITPOS', 'nokey', '1'],
+  ['BITPOS', 'nokey', '0'],
+  ['BITPOS', 'nokey', '2'],
+  ['BITPOS', 'nokey', 'x'],
+  ['BITPOS', 'nokey', '1', 'x'],
+  ['BITPOS', 'l', '1'],
+  ['BITPOS', 'l', '2'],
+  ['BITPOS', 's', '1'],
+  ['BITPOS', 's', '0'],
+  ['BITPOS', 's', '-1'],
+  ['BITPOS', 's', '1', 'x'],
+  ['BITPOS', 's', '1', '1', 'x'],
+  ['BITPOS', 's', '1', 'x', '1', 'BIT'],
+  ['BITPOS', 's', '1', '0', 'x', 'foo'],
+  ['BITPOS', 's', '1', '0', '-1', 'foo'],
+  ['BITPOS', 's', '1', '1', '2', '3', '4'],
+  ['BITPOS', 's', '1', '2'],
+  ['BITPOS', 's', '0', '1', '1'],
+  ['BITPOS', 's', '1', '2', '-1', 'BIT'],
+  ['BITPOS', 's', '0', '0', '-1', 'bit'],
+  ['BITPOS', 's', '0', '-100', '100'],
+  ['BITPOS', 's', '1', '-9223372036854775808', '9223372036854775807', 'BIT'],
+  ['SET', 'ones', '\xff\xff\xff'],
+  ['SET', 'ones', '\u00ff\u00ff\u00ff'],
+  ['SETRANGE', 'ff', '0', '\u00ff\u00ff\u00ff'],
+  ['BITPOS', 'ff', '0'],
+  ['BITPOS', 'ff', '0', '0'],
+  ['BITPOS', 'ff', '0', '0', '-1'],
+  ['BITPOS', 'ff', '0', '3', '20', 'BIT'],
+  ['BITPOS', 'ff', '0', '3', 'x'],
+  ['SET', 'z', ''],
+  ['BITPOS', 'z', '1'],
+  ['BITPOS', 'z', '0'],
+  ['BITCOUNT', 'z', '0', '-1', 'BIT'],
+  ['GETBIT', 'z', '0'],
+];
+
+/** Random bitmaps and random ranges, the same on both sides: BITCOUNT and BITPOS agree everywhere. */
+function randomBitSteps(seed: string, n: number): Step[] {
+  const rng = new SeededRng(seed);
+  const steps: Step[] = [['FLUSHALL']];
+  const index = (): string => String(rng.int(41) - 20);
+  for (let i = 0; i < n; i++) {
+    const key = `b${rng.int(3)}`;
+    const r = rng.int(10);
+    if (r < 3) steps.push(['SETBIT', key, String(rng.int(60)), String(rng.int(2))]);
+    else if (r < 4) {
+      const bytes = Array.from({ length: rng.int(6) }, () => String.fromCharCode([0, 0xff, rng.int(256)][rng.int(3)]!));
+      steps.push(['SET', key, bytes.join('')]);
+    } else if (r < 7) {
+      const unit = ['', 'BIT', 'BYTE'][rng.int(3)]!;
+      steps.push(['BITCOUNT', key, ...(rng.int(4) === 0 ? [] : [index(), index(), ...(unit ? [unit] : [])])]);
+    } else {
+      const unit = ['', 'BIT', 'BYTE'][rng.int(3)]!;
+      const tail = rng.int(3);
+      const range = tail === 0 ? [] : tail === 1 ? [index()] : [index(), index(), ...(unit ? [unit] : [])];
+      steps.push(['BITPOS', key, String(rng.int(2)), ...range]);
+    }
+    if (rng.int(8) === 0) steps.push(['GETBIT', key, String(rng.int(60))]);
+  }
+  return steps;
+}
+
+test('bit commands (SETBIT, GETBIT, BITCOUNT, BITPOS): replies equal redis-server 7.0 byte for byte', {
+  skip,
+}, async () => {
+  const bad = await compare(new RedisHarness({ seed: 'live-bits' }), bitSteps);
+  assert.deepEqual(bad, [], bad.join('\n'));
+  for (const seed of ['bits-1', 'bits-2', 'bits-3']) {
+    const random = await compare(new RedisHarness({ seed: `live-${seed}` }), randomBitSteps(seed, 400));
+    assert.deepEqual(random, [], random.slice(0, 5).join('\n'));
+  }
+});
+
 /** Every key a full SCAN iteration returns (with `args` after the cursor), as a sorted set. */
 async function scanAll(call: (args: string[]) => Promise<RespValue>, args: string[]): Promise<string[]> {
   const seen = new Set<string>();

@@ -5,6 +5,7 @@
 import type { RespValue } from '../wire/resp/index.ts';
 import { arityAccepts, type CommandContext, type CommandSpec } from './command.ts';
 import { unknownCommandError, wrongArityError } from './errors.ts';
+import { bitmapCommands } from './bitmaps.ts';
 import { genericCommands } from './generic.ts';
 import { hashCommands } from './hash.ts';
 import { listCommands } from './list.ts';
@@ -14,6 +15,7 @@ import { zsetCommands } from './zset.ts';
 
 const families: ReadonlyArray<readonly CommandSpec[]> = [
   stringCommands,
+  bitmapCommands,
   genericCommands,
   hashCommands,
   setCommands,

@@ -1,0 +1,225 @@
+// The bit commands on strings (Redis 7.0.15 bitops.c, implemented from its behaviour): SETBIT,
+// GETBIT, BITCOUNT [start end [BYTE|BIT]], BITPOS bit [start [end [BYTE|BIT]]]. A bitmap is a
+// string (keys.ts' string head); bit 0 is the most significant bit of byte 0, as Redis.
+// Error order follows Redis' checks one by one (the live test compares them): GETBIT and SETBIT
+// parse the offset (and SETBIT the bit) before the key is looked up; BITCOUNT looks the key up
+// first (an absent key answers 0 whatever its other arguments); BITPOS parses the bit, then looks
+// the key up (absent: -1 for a 1, 0 for a 0), then the range.
+// Our bound: SETBIT past keyspace.stringBytesMax bytes (16 MiB: bit offset 134,217,727) answers
+// Redis' "string exceeds maximum allowed size (proto-max-bulk-len)", as SETRANGE does; Redis'
+// offsets go to 2^32 - 1 (proto-max-bulk-len 512 MB), and past that both answer the offset error.
+// Not offered: BITOP, BITFIELD, BITFIELD_RO (Redis' unknown-command error).
+
+import { reply, type RespValue } from '../wire/resp/index.ts';
+import { optionIs, parseInt64 } from './args.ts';
+import { type CommandSpec, defineCommand } from './command.ts';
+import { redisErrorReply } from './errors.ts';
+import { readString } from './strings.ts';
+
+/** Redis' largest bit offset: (proto-max-bulk-len 512 MB) * 8 - 1. */
+const BIT_OFFSET_MAX = 512n * 1024n * 1024n * 8n - 1n;
+const bitOffsetError = reply.error('ERR bit offset is not an integer or out of range');
+const bitValueError = reply.error('ERR bit is not an integer or out of range');
+const bitArgumentError = reply.error('ERR The bit argument must be 1 or 0.');
+
+/** getBitOffsetFromArgument (no '#' form): 0 .. BIT_OFFSET_MAX, or undefined. */
+function parseBitOffset(arg: Uint8Array): number | undefined {
+  const n = parseInt64(arg);
+  if (n === undefined || n < 0n || n > BIT_OFFSET_MAX) return undefined;
+  return Number(n);
+}
+
+const setbit = defineCommand('setbit', 4, ['write', 'denyoom'], [1, 1, 1], (ctx, argv) => {
+  const offset = parseBitOffset(argv[2]!);
+  if (offset === undefined) return bitOffsetError;
+  const on = parseInt64(argv[3]!);
+  if (on === undefined || (on !== 0n && on !== 1n)) return bitValueError;
+  const read = readString(ctx, argv[1]!);
+  if (read === 'wrongtype') return redisErrorReply.wrongType;
+  const byte = offset >>> 3;
+  const old = read === 'absent' ? new Uint8Array(0) : read.head.value;
+  if (byte + 1 > ctx.keyspace.stringBytesMax) return redisErrorReply.stringTooLong;
+  const mask = 1 << (7 - (offset & 7));
+  const was = byte < old.length && (old[byte]! & mask) !== 0 ? 1 : 0;
+  const value = new Uint8Array(Math.max(old.length, byte + 1));
+  value.set(old);
+  value[byte] = on === 1n ? value[byte]! | mask : value[byte]! & ~mask;
+  ctx.keyspace.putHead(
+    argv[1]!,
+    { type: 'string', value, expiresAtMs: read === 'absent' ? 0 : read.head.expiresAtMs },
+    ctx.nowMs,
+  );
+  return reply.integer(was);
+});
+
+const getbit = defineCommand('getbit', 3, ['readonly', 'fast'], [1, 1, 1], (ctx, argv) => {
+  const offset = parseBitOffset(argv[2]!);
+  if (offset === undefined) return bitOffsetError;
+  const read = readString(ctx, argv[1]!);
+  if (read === 'wrongtype') return redisErrorReply.wrongType;
+  if (read === 'absent') return reply.integer(0);
+  const byte = offset >>> 3;
+  const v = read.head.value;
+  return reply.integer(byte < v.length && (v[byte]! & (1 << (7 - (offset & 7)))) !== 0 ? 1 : 0);
+});
+
+/** A [start, end] range over `length` bytes after Redis' clamping, in bytes, with edge masks in BIT mode. */
+interface BitRange {
+  /** First and last byte (start > end: empty). */
+  readonly start: number;
+  readonly end: number;
+  /** BIT mode: the bits of the first / last byte before / after the range (0: none). */
+  readonly firstNegMask: number;
+  readonly lastNegMask: number;
+}
+
+/**
+ * Redis' index conversion shared by BITCOUNT and BITPOS: negative indexes from the end, clamped
+ * to [0, total - 1]; in BIT mode, then cut to bytes with masks for the partial edge bytes.
+ */
+function clampRange(start: bigint, end: bigint, length: number, isBit: boolean): BitRange {
+  const total = BigInt(isBit ? length * 8 : length);
+  if (start < 0n) start += total;
+  if (end < 0n) end += total;
+  if (start < 0n) start = 0n;
+  if (end < 0n) end = 0n;
+  if (end >= total) end = total - 1n;
+  let firstNegMask = 0;
+  let lastNegMask = 0;
+  if (isBit && start <= end) {
+    firstNegMask = ~((1 << (8 - Number(start & 7n))) - 1) & 0xff;
+    lastNegMask = (1 << (7 - Number(end & 7n))) - 1;
+    start >>= 3n;
+    end >>= 3n;
+  }
+  // Past the value on either side means empty; Number() of the clamped values is exact.
+  return { start: start > end ? 1 : Number(start), end: start > end ? 0 : Number(end), firstNegMask, lastNegMask };
+}
+
+/** BYTE or BIT (any case), else undefined. */
+function rangeUnit(arg: Uint8Array): 'byte' | 'bit' | undefined {
+  if (optionIs(arg, 'bit')) return 'bit';
+  if (optionIs(arg, 'byte')) return 'byte';
+  return undefined;
+}
+
+function popcount8(b: number): number {
+  let n = b - ((b >> 1) & 0x55);
+  n = (n & 0x33) + ((n >> 2) & 0x33);
+  return (n + (n >> 4)) & 0x0f;
+}
+
+const bitcount = defineCommand('bitcount', -2, ['readonly'], [1, 1, 1], (ctx, argv) => {
+  const read = readString(ctx, argv[1]!);
+  if (read === 'absent') return reply.integer(0);
+  if (read === 'wrongtype') return redisErrorReply.wrongType;
+  const v = read.head.value;
+  let range: BitRange;
+  if (argv.length === 4 || argv.length === 5) {
+    const start = parseInt64(argv[2]!);
+    if (start === undefined) return redisErrorReply.notInteger;
+    const end = parseInt64(argv[3]!);
+    if (end === undefined) return redisErrorReply.notInteger;
+    const unit = argv.length === 5 ? rangeUnit(argv[4]!) : 'byte';
+    if (unit === undefined) return redisErrorReply.syntax;
+    if (start < 0n && end < 0n && start > end) return reply.integer(0);
+    range = clampRange(start, end, v.length, unit === 'bit');
+  } else if (argv.length === 2) {
+    range = { start: 0, end: v.length - 1, firstNegMask: 0, lastNegMask: 0 };
+  } else {
+    return redisErrorReply.syntax;
+  }
+  const { start, end, firstNegMask, lastNegMask } = range;
+  if (start > end) return reply.integer(0);
+  let count = 0;
+  for (let i = start; i <= end; i++) count += popcount8(v[i]!);
+  // The edge bytes' bits outside the range were counted: take them off.
+  if (firstNegMask !== 0) count -= popcount8(v[start]! & firstNegMask);
+  if (lastNegMask !== 0) count -= popcount8(v[end]! & lastNegMask);
+  return reply.integer(count);
+});
+
+/**
+ * redisBitpos: the first bit equal to `bit` in bytes [from, from + count) of `p`, counted from
+ * `from`'s first bit; not found: -1 for a 1, and for a 0 the bit just past the bytes (count * 8),
+ * as if the string went on with zeros.
+ */
+function firstBit(p: Uint8Array, from: number, count: number, bit: 0 | 1): number {
+  for (let i = 0; i < count; i++) {
+    const b = p[from + i]!;
+    if (bit === 1 ? b !== 0 : b !== 0xff) {
+      for (let j = 0; j < 8; j++) if (((b >> (7 - j)) & 1) === bit) return i * 8 + j;
+    }
+  }
+  return bit === 1 ? -1 : count * 8;
+}
+
+const bitpos = defineCommand('bitpos', -3, ['readonly'], [1, 1, 1], (ctx, argv) => {
+  const b = parseInt64(argv[2]!);
+  if (b === undefined) return redisErrorReply.notInteger;
+  if (b !== 0n && b !== 1n) return bitArgumentError;
+  const bit = b === 1n ? 1 : 0;
+  const read = readString(ctx, argv[1]!);
+  if (read === 'absent') return reply.integer(bit === 1 ? -1 : 0);
+  if (read === 'wrongtype') return redisErrorReply.wrongType;
+  const p = read.head.value;
+  let range: BitRange;
+  let endGiven = false;
+  if (argv.length >= 4 && argv.length <= 6) {
+    const start = parseInt64(argv[3]!);
+    if (start === undefined) return redisErrorReply.notInteger;
+    let unit: 'byte' | 'bit' = 'byte';
+    if (argv.length === 6) {
+      const u = rangeUnit(argv[5]!);
+      if (u === undefined) return redisErrorReply.syntax;
+      unit = u;
+    }
+    let end: bigint;
+    if (argv.length >= 5) {
+      const e = parseInt64(argv[4]!);
+      if (e === undefined) return redisErrorReply.notInteger;
+      end = e;
+      endGiven = true;
+    } else {
+      end = unit === 'bit' ? BigInt(p.length) * 8n + 7n : BigInt(p.length) - 1n;
+    }
+    range = clampRange(start, end, p.length, unit === 'bit');
+  } else if (argv.length === 3) {
+    range = { start: 0, end: p.length - 1, firstNegMask: 0, lastNegMask: 0 };
+  } else {
+    return redisErrorReply.syntax;
+  }
+  const { firstNegMask, lastNegMask, end } = range;
+  let start = range.start;
+  // An empty range holds neither a 0 nor a 1.
+  if (start > end) return reply.integer(-1);
+  let bytes = end - start + 1;
+  let pos: number;
+  found: {
+    if (firstNegMask !== 0) {
+      let c = bit === 1 ? p[start]! & ~firstNegMask & 0xff : p[start]! | firstNegMask;
+      // Only one byte: its bits past the range are masked too.
+      if (lastNegMask !== 0 && bytes === 1) c = bit === 1 ? c & ~lastNegMask & 0xff : c | lastNegMask;
+      pos = firstBit(Uint8Array.of(c), 0, 1, bit);
+      if (bytes === 1 || (pos !== -1 && pos !== 8)) break found;
+      start++;
+      bytes--;
+    }
+    // The last byte, partly outside the range, is looked at on its own.
+    const whole = bytes - (lastNegMask !== 0 ? 1 : 0);
+    if (whole > 0) {
+      pos = firstBit(p, start, whole, bit);
+      if (bytes === whole || (pos !== -1 && pos !== whole * 8)) break found;
+      start += whole;
+      bytes -= whole;
+    }
+    const c = bit === 1 ? p[end]! & ~lastNegMask & 0xff : p[end]! | lastNegMask;
+    pos = firstBit(Uint8Array.of(c), 0, 1, bit);
+  }
+  // Looking for a 0 within an explicit end: the bit just past the range is not in it.
+  if (endGiven && bit === 0 && pos === bytes * 8) return reply.integer(-1);
+  if (pos !== -1) pos += start * 8;
+  return reply.integer(pos);
+});
+
+export const bitmapCommands: readonly CommandSpec[] = [setbit, getbit, bitcount, bitpos];

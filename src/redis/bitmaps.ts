@@ -1,6 +1,7 @@
 // The bit commands on strings (Redis 7.0.15 bitops.c, implemented from its behaviour): SETBIT,
-// GETBIT, BITCOUNT [start end [BYTE|BIT]], BITPOS bit [start [end [BYTE|BIT]]]. A bitmap is a
-// string (keys.ts' string head); bit 0 is the most significant bit of byte 0, as Redis.
+// GETBIT, BITCOUNT [start end [BYTE|BIT]], BITPOS bit [start [end [BYTE|BIT]]], BITOP
+// AND|OR|XOR|NOT. A bitmap is a string (keys.ts' string head); bit 0 is the most significant bit
+// of byte 0, as Redis.
 // Error order follows Redis' checks one by one (the live test compares them): GETBIT and SETBIT
 // parse the offset (and SETBIT the bit) before the key is looked up; BITCOUNT looks the key up
 // first (an absent key answers 0 whatever its other arguments); BITPOS parses the bit, then looks
@@ -8,7 +9,7 @@
 // Our bound: SETBIT past keyspace.stringBytesMax bytes (16 MiB: bit offset 134,217,727) answers
 // Redis' "string exceeds maximum allowed size (proto-max-bulk-len)", as SETRANGE does; Redis'
 // offsets go to 2^32 - 1 (proto-max-bulk-len 512 MB), and past that both answer the offset error.
-// Not offered: BITOP, BITFIELD, BITFIELD_RO (Redis' unknown-command error).
+// Not offered: BITFIELD, BITFIELD_RO (Redis' unknown-command error).
 
 import { reply, type RespValue } from '../wire/resp/index.ts';
 import { optionIs, parseInt64 } from './args.ts';
@@ -222,4 +223,58 @@ const bitpos = defineCommand('bitpos', -3, ['readonly'], [1, 1, 1], (ctx, argv) 
   return reply.integer(pos);
 });
 
-export const bitmapCommands: readonly CommandSpec[] = [setbit, getbit, bitcount, bitpos];
+const bitopNotArity = reply.error('ERR BITOP NOT must be called with a single source key.');
+
+/**
+ * BITOP AND|OR|XOR|NOT destkey srckey...: the result as long as the longest source (a missing
+ * key or a shorter string reads as zero bytes), written as a new string (any TTL or type the
+ * destination had is gone); an empty result deletes the destination. Every source is read before
+ * anything is written, so a WRONGTYPE source changes nothing.
+ */
+const bitop = defineCommand('bitop', -4, ['write', 'denyoom'], [2, -1, 1], (ctx, argv) => {
+  const op = argv[1]!;
+  const kind = optionIs(op, 'and')
+    ? 'and'
+    : optionIs(op, 'or')
+      ? 'or'
+      : optionIs(op, 'xor')
+        ? 'xor'
+        : optionIs(op, 'not')
+          ? 'not'
+          : undefined;
+  if (kind === undefined) return redisErrorReply.syntax;
+  const keys = argv.slice(3);
+  if (kind === 'not' && keys.length !== 1) return bitopNotArity;
+  const sources: Uint8Array[] = [];
+  let longest = 0;
+  for (const key of keys) {
+    const read = readString(ctx, key);
+    if (read === 'wrongtype') return redisErrorReply.wrongType;
+    const v = read === 'absent' ? new Uint8Array(0) : read.head.value;
+    sources.push(v);
+    if (v.length > longest) longest = v.length;
+  }
+  const dest = argv[2]!;
+  if (longest === 0) {
+    ctx.keyspace.deleteKey(dest, ctx.nowMs);
+    return reply.integer(0);
+  }
+  const out = new Uint8Array(longest);
+  if (kind === 'not') {
+    const src = sources[0]!;
+    for (let i = 0; i < longest; i++) out[i] = ~src[i]! & 0xff;
+  } else {
+    out.set(sources[0]!);
+    for (let k = 1; k < sources.length; k++) {
+      const src = sources[k]!;
+      for (let i = 0; i < longest; i++) {
+        const b = i < src.length ? src[i]! : 0;
+        out[i] = kind === 'and' ? out[i]! & b : kind === 'or' ? out[i]! | b : out[i]! ^ b;
+      }
+    }
+  }
+  ctx.keyspace.putHead(dest, { type: 'string', value: out, expiresAtMs: 0 }, ctx.nowMs);
+  return reply.integer(longest);
+});
+
+export const bitmapCommands: readonly CommandSpec[] = [setbit, getbit, bitcount, bitpos, bitop];

@@ -663,7 +663,38 @@ const bitSteps: Step[] = [
   ['BITPOS', 'ff', '0', '0', '-1'],
   ['BITPOS', 'ff', '0', '3', '20', 'BIT'],
   ['BITPOS', 'ff', '0', '3', 'x'],
+  ['SET', 'a', 'foo'],
+  ['SET', 'b', 'barbaz'],
+  ['SET', 'd', 'old', 'EX', '100'],
+  ['BITOP', 'AND', 'd', 'a', 'b'],
+  ttl('TTL', 'd'),
+  ['GET', 'd'],
+  ['BITOP', 'or', 'd', 'a', 'b', 'nokey'],
+  ['GET', 'd'],
+  ['BITOP', 'XOR', 'd', 'b', 'a'],
+  ['GET', 'd'],
+  ['BITOP', 'foo', 'd', 'a'],
+  ['BITOP', 'NOT', 'd', 'a', 'b'],
+  ['BITOP', 'NOT', 'd', 'b'],
+  ['GET', 'd'],
+  ['BITOP', 'not', 'd', 'nokey'],
+  ['EXISTS', 'd'],
+  ['BITOP', 'AND', 'd', 'nokey', 'a'],
+  ['GET', 'd'],
+  ['BITOP', 'AND', 'd', 'nokey'],
+  ['EXISTS', 'd'],
+  ['BITOP', 'OR', 'd', 'l'],
+  ['BITOP', 'OR', 'd', 'a', 'l'],
+  ['BITOP', 'OR', 'l', 'a'],
+  ['TYPE', 'l'],
+  ['GET', 'l'],
+  ['BITOP', 'AND', 'a', 'a', 'b'],
+  ['GET', 'a'],
+  ['BITOP', 'AND', 'd'],
+  ['BITOP', 'AND'],
   ['SET', 'z', ''],
+  ['BITOP', 'OR', 'd', 'z'],
+  ['EXISTS', 'd'],
   ['BITPOS', 'z', '1'],
   ['BITPOS', 'z', '0'],
   ['BITCOUNT', 'z', '0', '-1', 'BIT'],
@@ -692,11 +723,17 @@ function randomBitSteps(seed: string, n: number): Step[] {
       steps.push(['BITPOS', key, String(rng.int(2)), ...range]);
     }
     if (rng.int(8) === 0) steps.push(['GETBIT', key, String(rng.int(60))]);
+    if (rng.int(10) === 0) {
+      const op = ['AND', 'OR', 'XOR', 'NOT'][rng.int(4)]!;
+      const sources =
+        op === 'NOT' ? [`b${rng.int(4)}`] : Array.from({ length: 1 + rng.int(3) }, () => `b${rng.int(4)}`);
+      steps.push(['BITOP', op, `b${rng.int(3)}`, ...sources]);
+    }
   }
   return steps;
 }
 
-test('bit commands (SETBIT, GETBIT, BITCOUNT, BITPOS): replies equal redis-server 7.0 byte for byte', {
+test('bit commands (SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP): replies equal redis-server 7.0 byte for byte', {
   skip,
 }, async () => {
   const bad = await compare(new RedisHarness({ seed: 'live-bits' }), bitSteps);

@@ -224,6 +224,7 @@ const bitpos = defineCommand('bitpos', -3, ['readonly'], [1, 1, 1], (ctx, argv) 
 });
 
 const bitopNotArity = reply.error('ERR BITOP NOT must be called with a single source key.');
+const BITOP_KINDS = ['and', 'or', 'xor', 'not'] as const;
 
 /**
  * BITOP AND|OR|XOR|NOT destkey srckey...: the result as long as the longest source (a missing
@@ -233,15 +234,7 @@ const bitopNotArity = reply.error('ERR BITOP NOT must be called with a single so
  */
 const bitop = defineCommand('bitop', -4, ['write', 'denyoom'], [2, -1, 1], (ctx, argv) => {
   const op = argv[1]!;
-  const kind = optionIs(op, 'and')
-    ? 'and'
-    : optionIs(op, 'or')
-      ? 'or'
-      : optionIs(op, 'xor')
-        ? 'xor'
-        : optionIs(op, 'not')
-          ? 'not'
-          : undefined;
+  const kind = BITOP_KINDS.find((k) => optionIs(op, k));
   if (kind === undefined) return redisErrorReply.syntax;
   const keys = argv.slice(3);
   if (kind === 'not' && keys.length !== 1) return bitopNotArity;

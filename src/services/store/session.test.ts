@@ -171,6 +171,17 @@ test('MULTI/EXEC: queued, run in order; an error while queuing aborts EXEC; WATC
   assert.deepEqual(settle(sim, a).slice(12), ['+OK', '+QUEUED', '_', '$other']);
 });
 
+/** Cuts the node's power, restarts it, and returns a new connection to it. */
+function powerLossAndRestart(sim: Simulation<NodeServices>): SimRespClient {
+  sim.crash(NODE);
+  sim.restart(NODE);
+  assert.ok(
+    sim.runUntilCondition(() => sim.instance(NODE) !== undefined, 5_000),
+    'restarted',
+  );
+  return new SimRespClient(sim, NODE);
+}
+
 /** Sets k=v, waits for the +OK, cuts the power at once, restarts, and reads k back. */
 function writeCrashRead(seed: string, mutations: string[]): string {
   const sim = node(seed, { sync: 'always' }, mutations);
@@ -182,13 +193,7 @@ function writeCrashRead(seed: string, mutations: string[]): string {
     'acknowledged',
   );
   assert.equal(show(c.replies[5]), '+OK');
-  sim.crash(NODE);
-  sim.restart(NODE);
-  assert.ok(
-    sim.runUntilCondition(() => sim.instance(NODE) !== undefined, 5_000),
-    'restarted',
-  );
-  const r = new SimRespClient(sim, NODE);
+  const r = powerLossAndRestart(sim);
   r.send('GET', 'k');
   return settle(sim, r)[0]!;
 }
@@ -218,13 +223,7 @@ test('FLUSHALL through the front end, then a power loss: under every sync policy
     c.send('SET', 'after', '1');
     assert.deepEqual(settle(sim, c).slice(801), ['+OK', ':0', '+OK'], sync);
     assert.equal(runs(), 0, `${sync}: no run is left`);
-    sim.crash(NODE);
-    sim.restart(NODE);
-    assert.ok(
-      sim.runUntilCondition(() => sim.instance(NODE) !== undefined, 5_000),
-      'restarted',
-    );
-    const r = new SimRespClient(sim, NODE);
+    const r = powerLossAndRestart(sim);
     r.send('GET', 'k0');
     r.send('SMEMBERS', 'set');
     r.send('GET', 'after');

@@ -41,6 +41,7 @@ const samples: CoordCommand[] = [
     ops: [
       { op: 'check', path: '/a', version: 2 },
       { op: 'setData', path: '/a', data: new Uint8Array([1, 2, 3]), version: -1 },
+      { op: 'fail', err: ZkErr.unimplemented },
     ],
   },
   { type: 'deleteContainer', header, path: '/c' },
@@ -77,6 +78,19 @@ test('random bytes decode or are refused with a ProtocolError, never anything el
     }),
     { numRuns: 3000 },
   );
+});
+
+test("a multi's fail op carries an error code: 0 or a positive err is refused as malformed", () => {
+  for (const err of [ZkErr.ok, 1, 2 ** 31 - 1]) {
+    const bytes = encodeCommand({ type: 'multi', header, ops: [{ op: 'fail', err: err as ZkErr }] });
+    assert.throws(() => decodeCommand(bytes), /fail op with err/, `err ${err}`);
+  }
+  const least = -(2 ** 31) as ZkErr;
+  assert.deepEqual(decodeCommand(encodeCommand({ type: 'multi', header, ops: [{ op: 'fail', err: least }] })), {
+    type: 'multi',
+    header,
+    ops: [{ op: 'fail', err: least }],
+  });
 });
 
 test('znode data over the configured limit (jute.maxbuffer) is refused as malformed', () => {
@@ -146,8 +160,8 @@ test('a malformed payload is refused before any change; applied triggers reach t
     [
       2,
       [
-        { path: '/a', type: EventType.nodeCreated },
-        { path: '/', type: EventType.nodeChildrenChanged },
+        { path: '/a', type: EventType.nodeCreated, acl: [{ perms: 31, scheme: 'world', id: 'anyone' }] },
+        { path: '/', type: EventType.nodeChildrenChanged, acl: [{ perms: 31, scheme: 'world', id: 'anyone' }] },
       ],
     ],
   ]);

@@ -26,6 +26,7 @@
 //     kind 3 setData = Path | Data | varint version
 //     kind 4 check  = Path | varint version
 //     kind 5 setACL = Path | Acl | varint version
+//     kind 6 fail   = varint err (< 0: a ZooKeeper error code; a multi's op refused before proposing)
 //
 // Result (v1) = u8 version(1) | varint err | u8 kind | body
 //   kind 0 none     (closeSession, cleanups, errors with nothing else)
@@ -91,7 +92,7 @@ const TYPE = {
   deleteExpiredTtl: 6,
   setOwner: 7,
 };
-const OP = { create: 1, delete: 2, setData: 3, check: 4, setACL: 5 };
+const OP = { create: 1, delete: 2, setData: 3, check: 4, setACL: 5, fail: 6 };
 const COMMAND_BYTES_MAX = 2 ** 31 - 1;
 
 // --- encoding ------------------------------------------------------------------------------------
@@ -132,6 +133,9 @@ function writeOp(w: ByteWriter, op: WriteOp): void {
       w.u8(OP.setACL).stringUvarint(op.path);
       writeAcl(w, op.acl);
       w.varint(op.version);
+      return;
+    case 'fail':
+      w.u8(OP.fail).varint(op.err);
       return;
   }
 }
@@ -253,6 +257,11 @@ function readOp(r: ByteReader, dataBytesMax: number): WriteOp {
     case OP.setACL: {
       const p = path(r);
       return { op: 'setACL', path: p, acl: readAcl(r), version: version(r) };
+    }
+    case OP.fail: {
+      const err = r.varint();
+      if (err >= 0) bad(`fail op with err ${err}`, { err });
+      return { op: 'fail', err: err as ZkErr };
     }
     default:
       return bad(`unknown op kind ${kind}`, { kind });

@@ -372,6 +372,9 @@ export class ZnodeStore {
   owner(s: number): number {
     return this.page(s).owner[s & PAGE_MASK]!;
   }
+  czxid(s: number): number {
+    return this.page(s).zx[(s & PAGE_MASK) * 3]!;
+  }
   acl(s: number): number {
     return this.page(s).ints[(s & PAGE_MASK) * 4 + 3]!;
   }

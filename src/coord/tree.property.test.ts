@@ -151,6 +151,8 @@ function modelOp(
       n.aversion++;
       return { err: ZkErr.ok, stat: stat(m, op.path) };
     }
+    case 'fail':
+      return { err: op.err };
   }
 }
 
@@ -297,8 +299,9 @@ const opArb: fc.Arbitrary<WriteOp> = fc.oneof(
   fc.record({ op: fc.constant('setACL' as const), path: pathArb, acl: fc.constant(OPEN_ACL_UNSAFE), version }),
 );
 const multiOpArb: fc.Arbitrary<WriteOp> = fc.oneof(
-  opArb.filter((o) => o.op !== 'setACL'),
-  fc.record({ op: fc.constant('check' as const), path: pathArb, version }),
+  { weight: 8, arbitrary: opArb.filter((o) => o.op !== 'setACL') },
+  { weight: 4, arbitrary: fc.record({ op: fc.constant('check' as const), path: pathArb, version }) },
+  { weight: 1, arbitrary: fc.constant({ op: 'fail' as const, err: ZkErr.unimplemented }) },
 );
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   {

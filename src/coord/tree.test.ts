@@ -69,8 +69,8 @@ test('create sets czxid = mzxid = pzxid = zxid and ctime = mtime = time, and bum
   assert.equal(root.pzxid, ctx.zxid);
   assert.equal(root.numChildren, 2);
   assert.deepEqual(r.triggers, [
-    { path: '/a', type: EventType.nodeCreated },
-    { path: '/', type: EventType.nodeChildrenChanged },
+    { path: '/a', type: EventType.nodeCreated, acl: OPEN_ACL_UNSAFE },
+    { path: '/', type: EventType.nodeChildrenChanged, acl: OPEN_ACL_UNSAFE },
   ]);
 });
 
@@ -88,8 +88,8 @@ test('deleting a child moves the parent pzxid, and the client cversion by one wh
   assert.equal(after.pzxid, ctx.zxid);
   assert.equal(after.numChildren, 0);
   assert.deepEqual(r.triggers, [
-    { path: '/p/c', type: EventType.nodeDeleted },
-    { path: '/p', type: EventType.nodeChildrenChanged },
+    { path: '/p/c', type: EventType.nodeDeleted, acl: OPEN_ACL_UNSAFE },
+    { path: '/p', type: EventType.nodeChildrenChanged, acl: OPEN_ACL_UNSAFE },
   ]);
 });
 
@@ -110,7 +110,7 @@ test('setData bumps version, mtime and mzxid and fires NodeDataChanged; a wrong 
   const ctx = at(anyone, 9_000);
   const r = ok(t.write(ctx, { op: 'setData', path: '/a', data: bytes('xyz'), version: 0 }));
   assert.deepEqual([r.stat!.version, r.stat!.mtime, r.stat!.mzxid, r.stat!.dataLength], [1, 9_000, ctx.zxid, 3]);
-  assert.deepEqual(r.triggers, [{ path: '/a', type: EventType.nodeDataChanged }]);
+  assert.deepEqual(r.triggers, [{ path: '/a', type: EventType.nodeDataChanged, acl: OPEN_ACL_UNSAFE }]);
   assert.equal(t.write(at(), { op: 'setData', path: '/a', data: bytes('q'), version: 0 }).err, ZkErr.badVersion);
   assert.equal(ok(t.write(at(), { op: 'setData', path: '/a', data: bytes('q'), version: -1 })).stat!.version, 2);
   assert.deepEqual(t.getData('/a', []).value, bytes('q'));
@@ -169,17 +169,53 @@ test('ephemerals need a live session, belong to it, cannot have children, and go
   assert.deepEqual(t.getEphemerals(42, '/p'), ['/p/s-0000000000']);
   const closed = t.closeSession(42, ++zxid);
   assert.equal(closed.err, ZkErr.ok);
+  // ZooKeeper's order (the next test): '/p/s-0000000000' falls in bucket 0 of a copy of 4, '/e' in 2.
   assert.deepEqual(closed.triggers, [
-    { path: '/e', type: EventType.nodeDeleted },
-    { path: '/', type: EventType.nodeChildrenChanged },
-    { path: '/p/s-0000000000', type: EventType.nodeDeleted },
-    { path: '/p', type: EventType.nodeChildrenChanged },
+    { path: '/p/s-0000000000', type: EventType.nodeDeleted, acl: OPEN_ACL_UNSAFE },
+    { path: '/p', type: EventType.nodeChildrenChanged, acl: OPEN_ACL_UNSAFE },
+    { path: '/e', type: EventType.nodeDeleted, acl: OPEN_ACL_UNSAFE },
+    { path: '/', type: EventType.nodeChildrenChanged, acl: OPEN_ACL_UNSAFE },
   ]);
   assert.equal(t.exists('/e').err, ZkErr.noNode);
   assert.equal(t.exists('/p').err, ZkErr.ok);
   assert.equal(t.exists('/p').stat!.pzxid, zxid);
   assert.equal(t.write(at(s42), create('/late')).err, ZkErr.sessionExpired);
   assert.equal(t.closeSession(42, ++zxid).err, ZkErr.sessionExpired);
+});
+
+test("a closing session's ephemerals go in ZooKeeper 3.8's order (its HashSet's), as watchers see them", () => {
+  // Observed on Debian's ZooKeeper 3.8 (test/compat/zookeeper-random.test.ts, seed z14): the session's
+  // ephemerals created in the order below were deleted as q-0000000006, q-0000000008, b/q-0000000005.
+  const t = new ZnodeTree();
+  assert.equal(t.createSession(7, 10_000, new Uint8Array(16)), ZkErr.ok);
+  const s7: Caller = { sessionId: 7, identities: [] };
+  for (const p of ['/rnd-z14', '/rnd-z14/b']) ok(t.write(at(), create(p)));
+  for (const p of ['/rnd-z14/b/q-0000000005', '/rnd-z14/q-0000000006', '/rnd-z14/q-0000000008'])
+    ok(t.write(at(s7), create(p, CreateMode.ephemeral)));
+  const deleted = (r: TxnResult) => r.triggers.filter((x) => x.type === EventType.nodeDeleted).map((x) => x.path);
+  assert.deepEqual(deleted(t.closeSession(7, ++zxid)), [
+    '/rnd-z14/q-0000000006',
+    '/rnd-z14/q-0000000008',
+    '/rnd-z14/b/q-0000000005',
+  ]);
+  // Ties in the copy's bucket keep the creation order: 13 paths (a held table of 32, a copy of 32).
+  assert.equal(t.createSession(8, 10_000, new Uint8Array(16)), ZkErr.ok);
+  const made = Array.from({ length: 13 }, (_, i) => `/e${i}`);
+  for (const p of made) ok(t.write(at({ sessionId: 8, identities: [] }), create(p, CreateMode.ephemeral)));
+  const order = deleted(t.closeSession(8, ++zxid));
+  assert.deepEqual([...order].sort(), [...made].sort());
+  const bucket = (p: string) => {
+    let h = 0;
+    for (let i = 0; i < p.length; i++) h = (Math.imul(h, 31) + p.charCodeAt(i)) | 0;
+    return (h ^ (h >>> 16)) & 31;
+  };
+  for (let i = 1; i < order.length; i++) {
+    const [a, b] = [order[i - 1]!, order[i]!];
+    assert.ok(
+      bucket(a) < bucket(b) || (bucket(a) === bucket(b) && made.indexOf(a) < made.indexOf(b)),
+      `${a} before ${b}`,
+    );
+  }
 });
 
 test('a container holds Long.MIN_VALUE as ephemeralOwner, may have children, and is a cleanup candidate once emptied', () => {

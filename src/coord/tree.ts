@@ -18,6 +18,7 @@
 //  - setACL: valid path, ACL fixup, node, ADMIN, aversion; aversion+1 (no watch fires).
 //  - check (multi only): valid path, node, READ, version.
 //  - version -1 matches any; versions are Java ints (they wrap).
+//  - fail (multi only): an op the service refused at the door; the multi fails there with its code.
 //  - multi: ops apply in order, each seeing the ones before; the first failure undoes them all and
 //    the results are OK for the ops before it, its error, RUNTIMEINCONSISTENCY after it
 //    (DataTree.processTxn on a MultiTxn with an ErrorTxn); the multi's err is the failing op's.
@@ -31,11 +32,12 @@
 //    /zookeeper/config (world:anyone READ, aversion -1 from DataTree.addConfigNode's setACL at -1).
 //  - Watch triggers per write, in DataTree's order: create → NodeCreated(path),
 //    NodeChildrenChanged(parent); delete → NodeDeleted(path), NodeChildrenChanged(parent); setData →
-//    NodeDataChanged(path). A failed transaction fires nothing.
+//    NodeDataChanged(path). A failed transaction fires nothing. Each trigger carries the ACL ZooKeeper
+//    judges its delivery by: the created, changed or deleted node's, the parent's for
+//    NodeChildrenChanged (a watcher without READ on it is not sent the event).
 //
 // Differences from ZooKeeper, on purpose: getChildren answers names sorted (ZooKeeper: hash order);
-// a session's ephemerals are removed in path order at close; a full tree (coordZnodeCountMax) answers
-// QUOTAEXCEEDED (ZooKeeper has no bound).
+// a full tree (coordZnodeCountMax) answers QUOTAEXCEEDED (ZooKeeper has no bound).
 
 import { assert } from '../lib/assert.ts';
 import { limits, SNAPSHOT_IMAGE_RESERVE_BYTES } from '../lib/limits.ts';
@@ -88,6 +90,8 @@ export interface TxnContext {
 export interface Trigger {
   readonly path: string;
   readonly type: EventType;
+  /** The ACL READ is checked on before a watcher is sent the event (watches.ts WatchEvent.acl). */
+  readonly acl: readonly Acl[];
 }
 
 export type WriteOp =
@@ -103,7 +107,14 @@ export type WriteOp =
   | { readonly op: 'delete'; readonly path: string; readonly version: number }
   | { readonly op: 'setData'; readonly path: string; readonly data: Uint8Array; readonly version: number }
   | { readonly op: 'check'; readonly path: string; readonly version: number }
-  | { readonly op: 'setACL'; readonly path: string; readonly acl: readonly Acl[]; readonly version: number };
+  | { readonly op: 'setACL'; readonly path: string; readonly acl: readonly Acl[]; readonly version: number }
+  /**
+   * An op of a multi the service refused before proposing it (a TTL create while this node's
+   * extended types are off, a createContainer without the container flag, an ACL past our bound):
+   * the multi fails at it with `err`, after the ops before it were checked, as ZooKeeper's
+   * PrepRequestProcessor checks each op in turn.
+   */
+  | { readonly op: 'fail'; readonly err: ZkErr };
 
 export interface OpResult {
   readonly err: ZkErr;
@@ -423,17 +434,43 @@ export class ZnodeTree {
     return ZkErr.ok;
   }
 
-  /** Closes a session at `zxid`: its ephemerals go (in path order). SESSIONEXPIRED when unknown. */
+  /** Closes a session at `zxid`: its ephemerals go (in ZooKeeper's order). SESSIONEXPIRED when unknown. */
   closeSession(id: number, zxid: number): TxnResult {
     const session = this.sessionTable.get(id);
     if (session === undefined) return { err: ZkErr.sessionExpired, triggers: [] };
     const triggers: Trigger[] = [];
     if (this.options.keepEphemeralsOnClose !== true)
-      for (const path of [...session.ephemerals].sort()) this.removeNode(path, zxid, triggers);
+      for (const path of this.closingOrder(session.ephemerals)) this.removeNode(path, zxid, triggers);
     this.sessionTable.delete(id);
     this.sessionsBytes -= sessionBytes(session.passwd);
     this.commit();
     return { err: ZkErr.ok, triggers };
+  }
+
+  /**
+   * The order ZooKeeper 3.8 deletes a closing session's ephemerals in, so watchers get its events in
+   * its order: the paths of a CloseSessionTxn, a copy (HashSet.clone: re-put into a table sized for
+   * its count, tableSizeFor(n / 0.75 + 1)) of the session's HashSet<String>, which kept them by
+   * bucket of the spread String.hashCode in a table of at least 16 (growing past 0.75 full), each
+   * bucket in creation order. Here the table is sized for the count now: a session that once held
+   * more (its table grew, and never shrinks) may see ties in another order. Paths are distinct, so
+   * the order is total and the same on every replica.
+   */
+  private closingOrder(paths: ReadonlySet<string>): string[] {
+    const n = paths.size;
+    let held = 16;
+    while (n > held * 0.75) held *= 2;
+    let copy = 1;
+    while (copy < Math.floor(n / 0.75 + 1)) copy *= 2;
+    const entries = [...paths].map((path) => {
+      let h = 0;
+      for (let i = 0; i < path.length; i++) h = (Math.imul(h, 31) + path.charCodeAt(i)) | 0;
+      return { path, spread: h ^ (h >>> 16), czxid: this.store.czxid(this.store.slot(path)!) };
+    });
+    entries.sort((a, b) => (a.spread & (held - 1)) - (b.spread & (held - 1)) || a.czxid - b.czxid);
+    // Array.prototype.sort is stable: ties in the copy keep the held set's order.
+    entries.sort((a, b) => (a.spread & (copy - 1)) - (b.spread & (copy - 1)));
+    return entries.map((e) => e.path);
   }
 
   // --- writes ---------------------------------------------------------------------------------
@@ -524,6 +561,8 @@ export class ZnodeTree {
         return this.check(ctx, op.path, op.version);
       case 'setACL':
         return this.setAcl(ctx, op.path, op.acl, op.version);
+      case 'fail':
+        return { err: op.err };
     }
   }
 
@@ -579,7 +618,10 @@ export class ZnodeTree {
       aversion: 0,
       owner,
     });
-    triggers.push({ path, type: EventType.nodeCreated }, { path: parentPath, type: EventType.nodeChildrenChanged });
+    triggers.push(
+      { path, type: EventType.nodeCreated, acl },
+      { path: parentPath, type: EventType.nodeChildrenChanged, acl: this.acls.get(p.acl) },
+    );
     return { err: ZkErr.ok, path, stat: this.statOf(s) };
   }
 
@@ -612,7 +654,7 @@ export class ZnodeTree {
       mtimeMs: ctx.timeMs,
       mzxid: ctx.zxid,
     });
-    triggers.push({ path, type: EventType.nodeDataChanged });
+    triggers.push({ path, type: EventType.nodeDataChanged, acl: this.acls.get(r.acl) });
     return { err: ZkErr.ok, stat: this.statOf(s) };
   }
 
@@ -683,7 +725,10 @@ export class ZnodeTree {
     this.journal.push({ path, before });
     this.pendingReleases.push(before.acl);
     this.detach(path, s);
-    triggers.push({ path, type: EventType.nodeDeleted }, { path: parentPath, type: EventType.nodeChildrenChanged });
+    triggers.push(
+      { path, type: EventType.nodeDeleted, acl: this.acls.get(before.acl) },
+      { path: parentPath, type: EventType.nodeChildrenChanged, acl: this.acls.get(p.acl) },
+    );
   }
 
   private commit(): void {

@@ -35,6 +35,7 @@
 // A watcher is an opaque number (the service uses its connection's id).
 
 import { EventType, WatcherType } from './codes.ts';
+import type { Acl } from './acl.ts';
 
 const STANDARD = 1;
 const PERSISTENT = 2;
@@ -45,12 +46,20 @@ export interface WatchEvent {
   readonly watcher: number;
   readonly type: EventType;
   readonly path: string;
+  /**
+   * The ACL of the node the change was judged on (the trigger's): the watcher's connection is sent
+   * the event only with READ on it, as ZooKeeper 3.8's ServerCnxn.process(event, acl) checks (the
+   * watch is used up either way). Absent: no check (setWatches' events, as ZooKeeper's).
+   */
+  readonly acl?: readonly Acl[];
 }
 
 /** A watch trigger from the tree: this path had this event at some transaction. */
 export interface WatchTrigger {
   readonly path: string;
   readonly type: EventType;
+  /** See WatchEvent.acl. */
+  readonly acl?: readonly Acl[];
 }
 
 /** What setWatches needs of the local tree: a node's mzxid and pzxid, undefined when absent. */
@@ -195,15 +204,15 @@ export class WatchManager {
       switch (t.type) {
         case EventType.nodeCreated:
         case EventType.nodeDataChanged:
-          this.run(this.data, 'd', t.path, t.type, undefined, out);
+          this.run(this.data, 'd', t, undefined, out);
           break;
         case EventType.nodeChildrenChanged:
-          this.run(this.child, 'c', t.path, t.type, undefined, out);
+          this.run(this.child, 'c', t, undefined, out);
           break;
         case EventType.nodeDeleted: {
           const notified = new Set<number>();
-          this.run(this.data, 'd', t.path, t.type, notified, out);
-          this.run(this.child, 'c', t.path, t.type, notified, out);
+          this.run(this.data, 'd', t, notified, out);
+          this.run(this.child, 'c', t, notified, out);
           break;
         }
         default:
@@ -300,11 +309,12 @@ export class WatchManager {
   private run(
     table: WatchTable,
     tag: 'd' | 'c',
-    path: string,
-    type: EventType,
+    { path, type, acl }: WatchTrigger,
     notified: Set<number> | undefined,
     out: WatchEvent[],
   ): void {
+    const event = (watcher: number): WatchEvent =>
+      acl === undefined ? { watcher, type, path } : { watcher, type, path, acl };
     const sent = notified ?? new Set<number>();
     const exact = table.byPath.get(path);
     if (exact !== undefined) {
@@ -314,7 +324,7 @@ export class WatchManager {
         if ((modes & STANDARD) !== 0) this.clearStandard(table, tag, watcher, path, modes);
         if (!fires || sent.has(watcher)) continue;
         sent.add(watcher);
-        out.push({ watcher, type, path });
+        out.push(event(watcher));
       }
     }
     if (table.recursiveCount === 0 || type === EventType.nodeChildrenChanged) return;
@@ -324,7 +334,7 @@ export class WatchManager {
       for (const [watcher, modes] of watchers) {
         if ((modes & RECURSIVE) === 0 || sent.has(watcher)) continue;
         sent.add(watcher);
-        out.push({ watcher, type, path });
+        out.push(event(watcher));
       }
     }
   }

@@ -339,6 +339,43 @@ test('the other opcodes: whoAmI, getEphemerals, getAllChildrenNumber, addWatch, 
   );
 });
 
+test("a watch event goes only to a connection with READ on the node at the change, the watch used up either way; a multi's op refused at the door fails in its place (ZooKeeper 3.8)", () => {
+  const { sim, leader, follower } = ready('zk-watch-acl');
+  const a = connected(sim, follower);
+  const b = connected(sim, leader);
+  const send = (c: SimZkClient, body: Parameters<SimZkClient['send']>[0]) => answered(sim, c, c.send(body));
+  const noRead = [{ perms: 0b11110, id: { scheme: 'world', id: 'anyone' } }];
+  const create = (path: string, acl = openAcl) =>
+    send(a, { type: OpCode.create, path, data: new Uint8Array(), acl, flags: 0 }).header.err;
+  assert.equal(create('/w'), ZkErr.ok);
+  assert.equal(create('/w/hidden', noRead), ZkErr.ok);
+  // b watches /w/hidden (exists needs no READ), /w/open's creation and /w's children.
+  for (const path of ['/w/hidden', '/w/open']) send(b, { type: OpCode.exists, path, watch: true });
+  send(b, { type: OpCode.getChildren, path: '/w', watch: true });
+  send(a, { type: OpCode.setData, path: '/w/hidden', data: enc.encode('x'), version: -1 });
+  assert.equal(create('/w/open'), ZkErr.ok);
+  send(b, { type: OpCode.sync, path: '/w' });
+  const heard = () => b.notifications().map((n) => `${n.event.type} ${n.event.path}`);
+  // Not NodeDataChanged of /w/hidden: b cannot read it. /w's children changed (READ on /w).
+  assert.deepEqual(heard(), [`${EventType.nodeCreated} /w/open`, `${EventType.nodeChildrenChanged} /w`]);
+  // The hidden node's watch was used up: readable now, a change still fires nothing.
+  send(a, { type: OpCode.setACL, path: '/w/hidden', acl: openAcl, version: -1 });
+  send(a, { type: OpCode.setData, path: '/w/hidden', data: enc.encode('y'), version: -1 });
+  send(b, { type: OpCode.sync, path: '/w' });
+  assert.equal(heard().length, 2);
+
+  // A TTL create inside a multi (extended types off): the ops before it are checked first.
+  const multi = (ops: NonNullable<Parameters<SimZkClient['send']>[0]> & { type: typeof OpCode.multi }) =>
+    send(a, ops).body;
+  const ttl = { type: OpCode.createTTL, path: '/w/t', data: new Uint8Array(), acl: openAcl, flags: 5, ttl: 1000n };
+  const r1 = multi({ type: OpCode.multi, ops: [{ type: OpCode.delete, path: '/w', version: -1 }, ttl] });
+  const r2 = multi({ type: OpCode.multi, ops: [{ type: OpCode.check, path: '/w', version: -1 }, ttl, ttl] });
+  const errs = (r: typeof r1) => (r?.type === OpCode.multi ? r.results.map((x) => (x as { err?: number }).err) : r);
+  assert.deepEqual(errs(r1), [ZkErr.notEmpty, ZkErr.runtimeInconsistency]);
+  assert.deepEqual(errs(r2), [ZkErr.ok, ZkErr.unimplemented, ZkErr.runtimeInconsistency]);
+  assert.equal(send(a, { type: OpCode.exists, path: '/w/t', watch: false }).header.err, ZkErr.noNode);
+});
+
 test('a follower that installs a snapshot disconnects its clients, whose setWatches then fires what they missed', () => {
   const sim = simServices({
     seed: 'zk-snapshot',

@@ -32,8 +32,8 @@
 // to us, and ZooKeeper's answer to that is ConnectionLoss and a reconnect elsewhere.
 // Not offered: SASL (answered Unimplemented), reconfig (ReconfigDisabled), read-only mode.
 
-import type { Acl, Id } from '../../coord/acl.ts';
-import { AddWatchMode, CreateMode, KeeperState, OpCode, ZkErr } from '../../coord/codes.ts';
+import { type Acl, checkAcl, type Id } from '../../coord/acl.ts';
+import { AddWatchMode, CreateMode, KeeperState, OpCode, Perm, ZkErr } from '../../coord/codes.ts';
 import type { CoordCommand, CoordResult, WriteHeader } from '../../coord/command.ts';
 import { negotiateTimeout, type SessionTimeoutPolicy } from '../../coord/session-tracker.ts';
 import { digestId } from '../../coord/sha1.ts';
@@ -226,6 +226,9 @@ export class ZkSession implements WatchTarget {
 
   notify(event: WatchEvent, _zxid: number): void {
     if (this.closed || !this.established) return;
+    // ZooKeeper 3.8 sends an event only to a connection with READ on the node's ACL at the change
+    // (its watch is used up either way): a watcher never learns of changes it could not read.
+    if (event.acl !== undefined && !checkAcl(event.acl, Perm.read, this.identities)) return;
     this.order.notify(this.wire.notification(event.type, KeeperState.syncConnected, event.path));
   }
 
@@ -377,7 +380,7 @@ export class ZkSession implements WatchTarget {
    * the command would be refused as malformed on every replica after a trip through the log, and
    * the client would only see its connection close. ZooKeeper has no such bounds: BadArguments.
    */
-  private writeOp(op: number, body: ZkBody): WriteOp | number {
+  private writeOp(op: number, body: ZkBody): WriteOp | ZkErr {
     if ((body.t === 'create' || body.t === 'setACL') && body.acl.length > limits.coordAclEntriesMax)
       return ZkErr.badArguments;
     switch (body.t) {
@@ -439,15 +442,12 @@ export class ZkSession implements WatchTarget {
       this.order.afterEarlier(entry, () => this.answer(entry, xid, OpCode.multi, b.appliedIndex(), ZkErr.badArguments));
       return;
     }
-    const ops: WriteOp[] = [];
-    for (const o of body.ops) {
+    // An op refused at the door still goes through the log, as a 'fail' op: the ops before it are
+    // checked first, and the failure is answered in its place (ZooKeeper checks each in turn).
+    const ops: WriteOp[] = body.ops.map((o) => {
       const w = this.writeOp(o.op, o.body);
-      if (typeof w === 'number') {
-        this.order.afterEarlier(entry, () => this.answer(entry, xid, OpCode.multi, b.appliedIndex(), w));
-        return;
-      }
-      ops.push(w);
-    }
+      return typeof w === 'number' ? { op: 'fail', err: w } : w;
+    });
     b.submit({ type: 'multi', header: this.header(), ops }, (o) => {
       if (!o.ok) return this.writeFailed();
       const raw = o.result.results ?? [];

@@ -1,4 +1,4 @@
-// `barista kv put|get|cas|del KEY [VALUE]`: the metadata group's test keyspace, through any node's
+// `barista kv put|get|cas|del KEY [VALUE]`: the replicated key-value keyspace (the kv Raft group), through any node's
 // admin port (followers forward to the leader). Endpoints: --endpoint HOST:PORT (repeatable), or
 // every node of <data-dir>/cluster.json; the first that answers is used, and on "no leader" or a
 // connection error the next one is tried.

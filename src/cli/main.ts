@@ -22,9 +22,23 @@ import { describeError } from './common.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { MUTATION_NAMES } from '../lib/mutations.ts';
 
+let stdoutGone = false;
 const out = (s: string): void => {
-  process.stdout.write(s);
+  if (!stdoutGone) process.stdout.write(s);
 };
+
+/**
+ * A reader that went away (`barista status | head`) ends our output, as it does a Unix tool's: the
+ * command finishes without it instead of dying of an unhandled EPIPE (a `barista dev` supervisor
+ * keeps running its nodes). Installed once per process.
+ */
+function quietOnClosedStdout(): void {
+  if (process.stdout.listenerCount('error') > 0) return;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+    stdoutGone = true;
+  });
+}
 
 /** `barista zk` commands (src/cli/zk.ts ZK_COMMANDS; listed here so help loads nothing). */
 const ZK_COMMANDS = ['ls', 'get', 'set', 'create', 'delete', 'stat', 'watch', 'acl'] as const;
@@ -264,7 +278,7 @@ export function buildProgram(): Command {
 
   program
     .command('kv')
-    .description('read and write the metadata group test keyspace through any node')
+    .description('read and write the replicated key-value keyspace (the kv Raft group) through any node')
     .argument('<op>', 'put | get | cas | del')
     .argument('<key>')
     .argument('[value]', 'the value (put, cas); - reads it from stdin')
@@ -467,6 +481,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedStdout();
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });

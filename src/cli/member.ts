@@ -1,4 +1,4 @@
-// `barista member list|add|remove|promote|replace [ID]`: the metadata group's Raft membership,
+// `barista member list|add|remove|promote|replace [ID]`: the Raft membership of every group (metadata first),
 // through any node's admin port (GET/POST /v1/members; a follower forwards a change to the
 // leader). Endpoints: --endpoint HOST:PORT (repeatable), or every node of <data-dir>/cluster.json;
 // `list` prefers the leader's view (it knows each member's progress); a change is sent to the
@@ -30,7 +30,7 @@ export interface MemberCliOptions {
   readonly json: boolean;
 }
 
-interface MembersView {
+export interface MembersView {
   nodeId: string;
   leader: string | null;
   term: number;
@@ -39,6 +39,8 @@ interface MembersView {
   learners: string[];
   rejoining: boolean;
   progress?: Record<string, { match: number; next: number; state: string }>;
+  /** Every Raft group's view on that node (GET /v1/members); the fields above are the metadata group's. */
+  groups?: Record<string, MembersView>;
 }
 
 interface ChangeAnswer {
@@ -54,17 +56,27 @@ const CHANGE_HTTP_TIMEOUT_MS = 65_000;
 const RETRY_CODES: ReadonlySet<string> = new Set<ErrorCode>(['no_leader', 'not_leader', 'leadership_lost']);
 
 export function formatMembers(view: MembersView): string {
-  const lines = [`leader ${view.leader ?? '(none)'}  term ${view.term}  (as seen by ${view.nodeId})`];
-  const rows = [
-    ...view.voters.map((id) => ({ id, role: 'voter' })),
-    ...view.learners.map((id) => ({ id, role: 'learner' })),
-  ].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  for (const r of rows) {
-    const pr = view.progress?.[r.id];
-    const leader = r.id === view.leader ? '  leader' : '';
-    const progress = pr === undefined || r.id === view.leader ? '' : `  match ${pr.match} (${pr.state})`;
-    lines.push(`  ${r.id.padEnd(12)} ${r.role.padEnd(8)}${progress}${leader}`);
-  }
+  const lines: string[] = [];
+  const block = (name: string | undefined, v: MembersView): void => {
+    const group = name === undefined ? '' : `${name}: `;
+    lines.push(`${group}leader ${v.leader ?? '(none)'}  term ${v.term}  (as seen by ${v.nodeId})`);
+    const rows = [
+      ...v.voters.map((id) => ({ id, role: 'voter' })),
+      ...v.learners.map((id) => ({ id, role: 'learner' })),
+    ].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const r of rows) {
+      const pr = v.progress?.[r.id];
+      const leader = r.id === v.leader ? '  leader' : '';
+      const progress = pr === undefined || r.id === v.leader ? '' : `  match ${pr.match} (${pr.state})`;
+      lines.push(`  ${r.id.padEnd(12)} ${r.role.padEnd(8)}${progress}${leader}`);
+    }
+  };
+  // Every group, metadata first (a change runs on each group in turn); an older node sends one view.
+  const groups = Object.entries(view.groups ?? {}).sort(([a], [b]) =>
+    a === 'metadata' ? -1 : b === 'metadata' ? 1 : a < b ? -1 : a > b ? 1 : 0,
+  );
+  if (groups.length === 0) block(undefined, view);
+  for (const [name, v] of groups) block(name, v);
   return `${lines.join('\n')}\n`;
 }
 

@@ -453,8 +453,10 @@ export class ZnodeTree {
    * its count, tableSizeFor(n / 0.75 + 1)) of the session's HashSet<String>, which kept them by
    * bucket of the spread String.hashCode in a table of at least 16 (growing past 0.75 full), each
    * bucket in creation order. Here the table is sized for the count now: a session that once held
-   * more (its table grew, and never shrinks) may see ties in another order. Paths are distinct, so
-   * the order is total and the same on every replica.
+   * more (its table grew, and never shrinks) may see ties in another order; ephemerals made by one
+   * multi share a czxid, so their ties go by path (ZooKeeper: op order). The keys are replicated
+   * state and the last one is the path, so the order is total and the same on every replica (not the
+   * session's Set order, which a snapshot restore or a rolled-back multi changes).
    */
   private closingOrder(paths: ReadonlySet<string>): string[] {
     const n = paths.size;
@@ -467,7 +469,12 @@ export class ZnodeTree {
       for (let i = 0; i < path.length; i++) h = (Math.imul(h, 31) + path.charCodeAt(i)) | 0;
       return { path, spread: h ^ (h >>> 16), czxid: this.store.czxid(this.store.slot(path)!) };
     });
-    entries.sort((a, b) => (a.spread & (held - 1)) - (b.spread & (held - 1)) || a.czxid - b.czxid);
+    entries.sort(
+      (a, b) =>
+        (a.spread & (held - 1)) - (b.spread & (held - 1)) ||
+        a.czxid - b.czxid ||
+        (a.path < b.path ? -1 : a.path > b.path ? 1 : 0),
+    );
     // Array.prototype.sort is stable: ties in the copy keep the held set's order.
     entries.sort((a, b) => (a.spread & (copy - 1)) - (b.spread & (copy - 1)));
     return entries.map((e) => e.path);

@@ -184,7 +184,7 @@ test('ephemerals need a live session, belong to it, cannot have children, and go
 });
 
 test("a closing session's ephemerals go in ZooKeeper 3.8's order (its HashSet's), as watchers see them", () => {
-  // Observed on Debian's ZooKeeper 3.8 (test/compat/zookeeper-random.test.ts, seed z14): the session's
+  // Observed on Debian's ZooKeeper 3.8 (test/support/zk-random.ts, seed z14): the session's
   // ephemerals created in the order below were deleted as q-0000000006, q-0000000008, b/q-0000000005.
   const t = new ZnodeTree();
   assert.equal(t.createSession(7, 10_000, new Uint8Array(16)), ZkErr.ok);

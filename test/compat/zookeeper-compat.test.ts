@@ -5,6 +5,8 @@
 // Baristas front end: equal observations iff it behaves the same.
 // The comparison is proven here both ways: real vs real is equal, and a transcript altered in one
 // behaviour is unequal, while one that differs only in zxid values, times, session ids or ports is equal.
+// Against Baristas, seeded random sessions of two clients follow the scripts (test/support/zk-random.ts),
+// compared step for step with the same sessions on the real server.
 // Skips with a message when java or the zookeeper package is absent (.ci/run installs it).
 
 import assert from 'node:assert/strict';
@@ -30,6 +32,7 @@ import {
   type ServerObservations,
   zkCliScript,
 } from '../support/zk-sessions.ts';
+import { randomSession, ZK_RANDOM_SEEDS, ZK_RANDOM_STEPS, type ZkRandomServer } from '../support/zk-random.ts';
 import { fourLetter, startZooKeeper, type ZkCluster, zookeeperUnavailable } from '../support/zookeeper-server.ts';
 
 const unavailable = zookeeperUnavailable();
@@ -71,6 +74,8 @@ function assertGolden(name: string, obs: readonly Observation[]): void {
 
 describe('real ZooKeeper 3.8, standalone', { skip }, () => {
   let zk: ZkCluster | undefined;
+  /** ZooKeeper's observations of each random session, for the comparison's negative control. */
+  const randomRuns: Observation[][] = [];
   const cli: ScriptRun[] = [];
   const nodeClient: ScriptRun[] = [];
   before(async () => {
@@ -248,9 +253,46 @@ describe('real ZooKeeper 3.8, standalone', { skip }, () => {
         .join(',');
       const observed = await observeServer(connectString, 'baristas');
       assert.equal(compareServers(reference, observed, ['ZooKeeper 3.8', 'Baristas']), undefined);
+
+      // Seeded random sessions (zk-random.ts), A and B on two nodes here, on the one server there.
+      const [a, b] = connectString.split(',') as [string, string];
+      const ours: ZkRandomServer = { name: 'Baristas', endpoints: { A: a, B: b } };
+      const real: ZkRandomServer = { name: 'ZooKeeper 3.8', endpoints: { A: zk!.connectString, B: zk!.connectString } };
+      for (const seed of ZK_RANDOM_SEEDS) {
+        const mine = normalise(await randomSession(ours, seed, `/rnd-${seed}`));
+        const theirs = normalise(await randomSession(real, seed, `/rnd-${seed}`));
+        randomRuns.push(theirs);
+        if (process.env.ZK_RANDOM_DUMP) {
+          writeFileSync(`${process.env.ZK_RANDOM_DUMP}-${seed}-zk.txt`, renderObservations(theirs));
+          writeFileSync(`${process.env.ZK_RANDOM_DUMP}-${seed}-ours.txt`, renderObservations(mine));
+        }
+        // Worth checking the run did something: errors alone would compare equal too.
+        const failed = theirs.filter((o) => o.output.some((l) => l.startsWith('error'))).length;
+        assert.ok(failed < theirs.length * 0.7, `seed ${seed}: ${failed} of ${theirs.length} steps answered an error`);
+        assert.ok(
+          theirs.some((o) => o.output.some((l) => / heard: /.test(l))),
+          `seed ${seed}: no notification at all`,
+        );
+        const diff = compareObservations(theirs, mine, ['ZooKeeper 3.8', 'Baristas']);
+        assert.equal(diff, undefined, `random session ${seed} (${ZK_RANDOM_STEPS} steps): ${diff}`);
+      }
     } finally {
       await stopProcess(dev.child, 10_000);
       dir.remove();
     }
+  });
+
+  test("the random sessions' comparison: one changed count or one missing notification in a run is a difference", () => {
+    const run = randomRuns[0];
+    assert.ok(run !== undefined, 'the Baristas test ran first');
+    const i = run.findIndex((o) => o.output.some((l) => / cv=\d+/.test(l)));
+    assert.ok(i >= 0, 'a Stat in the run');
+    const changed = run.map((o, j) =>
+      j === i ? { ...o, output: o.output.map((l) => l.replace(/ cv=(\d+)/, (_m, n) => ` cv=${Number(n) + 1}`)) } : o,
+    );
+    assert.match(compareObservations(run, changed) ?? '', new RegExp(`step ${i} differs`));
+    const e = run.findIndex((o) => o.output.some((l) => / heard: /.test(l)));
+    const unheard = run.map((o, j) => (j === e ? { ...o, output: o.output.filter((l) => !/ heard: /.test(l)) } : o));
+    assert.match(compareObservations(run, unheard) ?? '', new RegExp(`step ${e} differs`));
   });
 });

@@ -1,11 +1,11 @@
-// Goal (issue 9: "a ZooKeeper user ... notices nothing but the numbers"): seeded random sessions of
-// two clients, A and B, run the same operations against a real Apache ZooKeeper 3.8 (Debian's
-// package, standalone) and against a 3-node `barista dev` cluster (A on one node, B on another),
-// and the normalised observations must be equal step for step: every reply (data, the Stat's
+// Seeded random sessions of two ZooKeeper clients, A and B (our client, src/zkclient), for
+// test/compat/zookeeper-compat.test.ts: the same operations run against a real Apache ZooKeeper
+// 3.8 (Debian's package) and against a `barista dev` cluster (A on one node, B on another) must
+// give equal normalised observations step for step (zk-observe.ts): every reply (data, the Stat's
 // versions, cversion, aversion, dataLength, numChildren, ephemeral owners, zxids by rank), every
-// error code (a failed multi with its per-op results), sequential names, and every watch
-// notification at the point it arrives. The scripted sessions (zookeeper-compat.test.ts) cover each
-// behaviour once; these cover their mixtures: ops on nodes made by multi, ACLs meeting auth,
+// error code (a failed multi with its per-op results), sequential names, and each client's
+// notifications with its replies marked among them. The scripted sessions (zk-sessions.ts) cover
+// each behaviour once; these cover their mixtures: ops on nodes made by multi, ACLs meeting auth,
 // ephemerals of a session that ended, one-shot and persistent watches over deletes and re-creates.
 //
 // Operations: create (persistent, ephemeral, both sequential, container, TTL: refused while
@@ -19,36 +19,23 @@
 // what the step's write triggered for it has arrived before that reply (its server has applied
 // the write). Containers are made only at depth 2, where nothing is ever created below them: a
 // container that never had a child is never removed, so neither server's 60 s cleanup timer can
-// change a run. Skips with a message when java or the zookeeper package is absent.
+// change a run.
+//
+// ZK_RANDOM_SEEDS=a,b,... and ZK_RANDOM_STEPS=n run other sessions; ZK_RANDOM_DUMP=/tmp/x writes
+// both transcripts of each seed (renderObservations) to /tmp/x-SEED-{zk,ours}.txt.
 
-import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
 import { AddWatchMode, CreateMode, EventType, Perm, WatcherType } from '../../src/coord/codes.ts';
-import type { ClusterFile } from '../../src/cli/cluster-file.ts';
 import { SeededRng } from '../../src/lib/rng.ts';
 import { connectZk } from '../../src/net/zk-tcp.ts';
 import type { Acl } from '../../src/wire/zookeeper/index.ts';
 import { isZkError, type ZkClient, type ZkOp, type ZkStat, type ZkWatchEvent } from '../../src/zkclient/index.ts';
-import { freePortRange, type Spawned, spawnCli, stopProcess, tempDir, until } from '../integration/helpers.ts';
-import {
-  compareObservations,
-  normalise,
-  type Observation,
-  type RawStep,
-  renderObservations,
-  sessionMark,
-  zxidMark,
-} from '../support/zk-observe.ts';
-import { digestId } from '../support/zk-sessions.ts';
-import { startZooKeeper, type ZkCluster, zookeeperUnavailable } from '../support/zookeeper-server.ts';
+import type { RawStep } from './zk-observe.ts';
+import { sessionMark, zxidMark } from './zk-observe.ts';
+import { digestId } from './zk-sessions.ts';
 
-const unavailable = zookeeperUnavailable();
-const skip = unavailable === undefined ? false : `real ZooKeeper unavailable: ${unavailable}`;
+export const ZK_RANDOM_SEEDS = (process.env.ZK_RANDOM_SEEDS ?? 'z1,z2,z3').split(',');
+export const ZK_RANDOM_STEPS = Number(process.env.ZK_RANDOM_STEPS ?? 220);
 
-const SEEDS = (process.env.ZK_RANDOM_SEEDS ?? 'z1,z2,z3').split(',');
-const STEPS = Number(process.env.ZK_RANDOM_STEPS ?? 220);
 const requestMsMax = 15_000;
 const sessionTimeoutMs = 20_000;
 
@@ -100,14 +87,14 @@ function errorView(err: unknown): string {
 
 const EVENT_NAMES = new Map<number, string>(Object.entries(EventType).map(([name, code]) => [code, name]));
 
-interface Server {
+export interface ZkRandomServer {
   readonly name: string;
   /** Where A and B connect (different nodes of a cluster). */
   readonly endpoints: { readonly A: string; readonly B: string };
 }
 
 /** One random session pair against one server; the raw steps (zxids and sessions marked, root as /R). */
-async function runSeed(server: Server, seed: string, root: string): Promise<RawStep[]> {
+export async function randomSession(server: ZkRandomServer, seed: string, root: string): Promise<RawStep[]> {
   const rng = new SeededRng(`zk-random/${seed}`);
   const raw: RawStep[] = [];
   const hide = (s: string): string => s.split(root).join('/R');
@@ -218,7 +205,7 @@ async function runSeed(server: Server, seed: string, root: string): Promise<RawS
     await connect('A');
     await connect('B');
     await step('A', `create ${root}`, (c) => c.create(root, 'root'));
-    for (let i = 0; i < STEPS; i++) {
+    for (let i = 0; i < ZK_RANDOM_STEPS; i++) {
       const who = rng.int(2) === 0 ? 'A' : 'B';
       const w = watchers[who];
       const watchable = (path: string): boolean => rng.int(2) === 0 && mayWatch(who, path, 'one-shot');
@@ -341,64 +328,3 @@ async function runSeed(server: Server, seed: string, root: string): Promise<RawS
   }
   return raw;
 }
-
-describe('seeded random sessions: Baristas answers as ZooKeeper 3.8 does', { skip }, () => {
-  let zk: ZkCluster | undefined;
-  let dev: Spawned | undefined;
-  let dir: ReturnType<typeof tempDir> | undefined;
-  let baristas: Server | undefined;
-  const reference: Observation[][] = [];
-
-  before(async () => {
-    zk = await startZooKeeper({ serverCount: 1 });
-    dir = tempDir('baristas-zkrandom-');
-    dev = spawnCli(['dev', '--data-dir', dir.path, '--base-port', String(await freePortRange(30))]);
-    await until('barista dev: all three nodes healthy', 60_000, () => dev!.output().includes('live view'));
-    const cluster = JSON.parse(readFileSync(join(dir!.path, 'cluster.json'), 'utf8')) as ClusterFile;
-    const at = (i: number): string => `${cluster.nodes[i]!.host}:${cluster.nodes[i]!.ports['zookeeper']}`;
-    baristas = { name: 'Baristas', endpoints: { A: at(0), B: at(1) } };
-  });
-  after(async () => {
-    if (dev !== undefined) await stopProcess(dev.child, 10_000);
-    dir?.remove();
-    await zk?.stop();
-  });
-
-  test(`${SEEDS.length} seeds x ${STEPS} steps of two clients: equal observations, step for step`, async () => {
-    assert.ok(zk !== undefined && baristas !== undefined);
-    const real: Server = { name: 'ZooKeeper 3.8', endpoints: { A: zk.connectString, B: zk.connectString } };
-    for (const seed of SEEDS) {
-      const ours = normalise(await runSeed(baristas, seed, `/rnd-${seed}`));
-      const theirs = normalise(await runSeed(real, seed, `/rnd-${seed}`));
-      reference.push(theirs);
-      if (process.env.ZK_RANDOM_DUMP) {
-        const { writeFileSync } = await import('node:fs');
-        writeFileSync(`${process.env.ZK_RANDOM_DUMP}-${seed}-zk.txt`, renderObservations(theirs));
-        writeFileSync(`${process.env.ZK_RANDOM_DUMP}-${seed}-ours.txt`, renderObservations(ours));
-      }
-      // Worth checking the run did something: errors alone would compare equal too.
-      const failed = theirs.filter((o) => o.output.some((l) => l.startsWith('error'))).length;
-      assert.ok(failed < theirs.length * 0.7, `seed ${seed}: ${failed} of ${theirs.length} steps answered an error`);
-      assert.ok(
-        theirs.some((o) => o.output.some((l) => / heard: /.test(l))),
-        `seed ${seed}: no notification at all`,
-      );
-      const diff = compareObservations(theirs, ours, ['ZooKeeper 3.8', 'Baristas']);
-      assert.equal(diff, undefined, `seed ${seed}: ${diff}`);
-    }
-  });
-
-  test('negative control: one changed count or one missing notification in a run is a difference', () => {
-    const run = reference[0];
-    assert.ok(run !== undefined, 'the comparison test ran first');
-    const i = run.findIndex((o) => o.output.some((l) => / cv=\d+/.test(l)));
-    assert.ok(i >= 0);
-    const changed = run.map((o, j) =>
-      j === i ? { ...o, output: o.output.map((l) => l.replace(/ cv=(\d+)/, (_m, n) => ` cv=${Number(n) + 1}`)) } : o,
-    );
-    assert.match(compareObservations(run, changed) ?? '', new RegExp(`step ${i} differs`));
-    const e = run.findIndex((o) => o.output.some((l) => / heard: /.test(l)));
-    const unheard = run.map((o, j) => (j === e ? { ...o, output: o.output.filter((l) => !/ heard: /.test(l)) } : o));
-    assert.match(compareObservations(run, unheard) ?? '', new RegExp(`step ${e} differs`));
-  });
-});

@@ -11,9 +11,9 @@
 // Skipped, saying so, when redis-server is not installed.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { randomCollectionScript } from '../../test/support/redis-random.ts';
 import { type RedisServer, redisServerUnavailable, startRedisServer } from '../../test/support/redis-server.ts';
 import { ProtocolError } from '../lib/errors.ts';
-import { SeededRng } from '../lib/rng.ts';
 import { encodeReply, type RespProtocol, RespReplyDecoder, type RespValue } from '../wire/resp/index.ts';
 import { RedisHarness } from './testing.ts';
 
@@ -660,132 +660,6 @@ for (const [name, script] of [
   }
 }
 
-// Seeded random scripts over the four families at once: the mixtures the scripts above do not
-// reach (a list moved into, a set stored over, a sorted set's flags meeting its scores, a key of
-// the wrong type), each reply compared as above. Lex ranges only on z3, whose members all score 0
-// (Redis leaves lex order among different scores unspecified).
-function randomScript(seed: string, lines: number): string {
-  const rng = new SeededRng(`coll-random/${seed}`);
-  const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)]!;
-  const some = (n: number, f: () => string): string => Array.from({ length: 1 + rng.int(n) }, f).join(' ');
-  const member = (): string => pick(['a', 'b', 'c', 'd', 'e', '1', '2', '10', '-3']);
-  const index = (): string => String(rng.int(11) - 5);
-  const score = (): string => pick(['0', '1', '1.5', '-2', '3', '10', '-inf', '+inf']);
-  const bound = (): string => pick(['-inf', '+inf', '0', '1', '(1', '2', '(3', '10', '-2', '(-inf']);
-  const lex = (): string => pick(['-', '+', '[a', '(b', '[c', '(e', '[1', '(10']);
-  const families = {
-    list: ['l1', 'l2'],
-    hash: ['h1', 'h2'],
-    set: ['s1', 's2', 's3'],
-    zset: ['z1', 'z2'],
-  };
-  // One time in eight a command of one family names a key of another (or the string): WRONGTYPE.
-  const key = (family: keyof typeof families): string =>
-    rng.int(8) === 0 ? pick(['str', ...Object.values(families).flat()]) : pick(families[family]);
-  const out: string[] = ['set str x'];
-  for (let i = 0; i < lines; i++) {
-    const roll = rng.int(5);
-    if (roll === 0) {
-      const l = key('list');
-      out.push(
-        pick([
-          () => `${pick(['lpush', 'rpush', 'lpushx', 'rpushx'])} ${l} ${some(3, member)}`,
-          () => `${pick(['lpop', 'rpop'])} ${l}${rng.int(2) === 0 ? '' : ` ${rng.int(4)}`}`,
-          () => `lrange ${l} ${index()} ${index()}`,
-          () => `lindex ${l} ${index()}`,
-          () => `lset ${l} ${index()} ${member()}`,
-          () => `linsert ${l} ${pick(['before', 'after'])} ${member()} ${member()}`,
-          () => `lrem ${l} ${index()} ${member()}`,
-          () => `ltrim ${l} ${index()} ${index()}`,
-          () =>
-            `lpos ${l} ${member()}${rng.int(2) === 0 ? '' : ` rank ${pick(['1', '-1', '2', '-2'])}`}${rng.int(2) === 0 ? '' : ` count ${rng.int(3)}`}${rng.int(3) === 0 ? ` maxlen ${rng.int(4)}` : ''}`,
-          () => `llen ${l}`,
-          () => `lmove ${l} ${key('list')} ${pick(['left', 'right'])} ${pick(['left', 'right'])}`,
-          () => `rpoplpush ${l} ${key('list')}`,
-          () =>
-            `lmpop 2 ${l} ${key('list')} ${pick(['left', 'right'])}${rng.int(2) === 0 ? '' : ` count ${1 + rng.int(3)}`}`,
-        ])(),
-      );
-    } else if (roll === 1) {
-      const h = key('hash');
-      out.push(
-        pick([
-          () => `hset ${h} ${some(2, () => `${member()} ${member()}`)}`,
-          () => `hsetnx ${h} ${member()} ${member()}`,
-          () => `hget ${h} ${member()}`,
-          () => `hmget ${h} ${some(3, member)}`,
-          () => `hdel ${h} ${some(2, member)}`,
-          () => `hlen ${h}`,
-          () => `hexists ${h} ${member()}`,
-          () => `hstrlen ${h} ${member()}`,
-          () => `hincrby ${h} ${member()} ${index()}`,
-          () => `hincrbyfloat ${h} ${member()} ${pick(['1.5', '-0.25', '3', '1e2'])}`,
-          () => `~hkeys ${h}`,
-          () => `~hvals ${h}`,
-          () => `~hgetall ${h}`,
-        ])(),
-      );
-    } else if (roll === 2) {
-      const s = key('set');
-      out.push(
-        pick([
-          () => `sadd ${s} ${some(3, member)}`,
-          () => `srem ${s} ${some(2, member)}`,
-          () => `sismember ${s} ${member()}`,
-          () => `smismember ${s} ${some(3, member)}`,
-          () => `scard ${s}`,
-          () => `smove ${s} ${key('set')} ${member()}`,
-          () => `~smembers ${s}`,
-          () => `~${pick(['sinter', 'sunion', 'sdiff'])} ${s} ${key('set')}`,
-          () => `${pick(['sinterstore', 'sunionstore', 'sdiffstore'])} ${key('set')} ${s} ${key('set')}`,
-          () => `sintercard 2 ${s} ${key('set')}${rng.int(2) === 0 ? '' : ` limit ${rng.int(3)}`}`,
-        ])(),
-      );
-    } else if (roll === 3) {
-      const z = key('zset');
-      const withScores = (): string => (rng.int(2) === 0 ? '' : ' withscores');
-      const limit = (): string => (rng.int(3) === 0 ? ` limit ${rng.int(3)} ${rng.int(4) - 1}` : '');
-      out.push(
-        pick([
-          () =>
-            `zadd ${z}${pick(['', '', ' nx', ' xx'])}${pick(['', '', ' gt', ' lt'])}${pick(['', ' ch'])}${rng.int(6) === 0 ? ' incr' : ''} ${some(2, () => `${score()} ${member()}`)}`,
-          () => `zincrby ${z} ${score()} ${member()}`,
-          () => `zrem ${z} ${some(2, member)}`,
-          () => `zscore ${z} ${member()}`,
-          () => `zmscore ${z} ${some(2, member)}`,
-          () => `${pick(['zrank', 'zrevrank'])} ${z} ${member()}`,
-          () => `zcard ${z}`,
-          () => `zcount ${z} ${bound()} ${bound()}`,
-          () => `zrange ${z} ${index()} ${index()}${rng.int(3) === 0 ? ' rev' : ''}${withScores()}`,
-          () => `zrange ${z} ${bound()} ${bound()} byscore${rng.int(2) === 0 ? ' rev' : ''}${limit()}${withScores()}`,
-          () => `${pick(['zrangebyscore', 'zrevrangebyscore'])} ${z} ${bound()} ${bound()}${withScores()}${limit()}`,
-          () => `${pick(['zpopmin', 'zpopmax'])} ${z}${rng.int(2) === 0 ? '' : ` ${rng.int(3)}`}`,
-          () => `zremrangebyrank ${z} ${index()} ${index()}`,
-          () => `zremrangebyscore ${z} ${bound()} ${bound()}`,
-          () =>
-            `${pick(['zunionstore', 'zinterstore'])} ${key('zset')} 2 ${z} ${key('zset')}${rng.int(2) === 0 ? '' : ` weights ${pick(['1', '2', '-1', '0.5'])} ${pick(['1', '3'])}`}${rng.int(2) === 0 ? '' : ` aggregate ${pick(['sum', 'min', 'max'])}`}`,
-          () => `${pick(['zunion', 'zinter', 'zdiff'])} 2 ${z} ${key('zset')}${withScores()}`,
-          () => `zrangestore ${key('zset')} ${z} ${index()} ${index()}`,
-        ])(),
-      );
-    } else {
-      // z3's members all score 0: lex ranges are defined there.
-      out.push(
-        pick([
-          () => `zadd z3 ${some(3, () => `0 ${member()}`)}`,
-          () => `zrangebylex z3 ${lex()} ${lex()}${rng.int(3) === 0 ? ` limit ${rng.int(3)} ${rng.int(3)}` : ''}`,
-          () => `zrevrangebylex z3 ${lex()} ${lex()}`,
-          () => `zlexcount z3 ${lex()} ${lex()}`,
-          () => `zremrangebylex z3 ${lex()} ${lex()}`,
-          () => `zrange z3 ${lex()} ${lex()} bylex${rng.int(3) === 0 ? ' rev' : ''}`,
-          () => `${pick(['del', 'exists', 'type'])} ${pick(['str', 'z3', ...Object.values(families).flat()])}`,
-        ])(),
-      );
-    }
-  }
-  return out.join('\n');
-}
-
 for (const [seed, protocol] of [
   ['r1', 2],
   ['r2', 2],
@@ -794,6 +668,6 @@ for (const [seed, protocol] of [
   test(`seeded random commands of the four families (${seed}) answer as redis-server 7.0 does (RESP${protocol})`, {
     skip,
   }, async () => {
-    await compareScript(`random-${seed}`, randomScript(seed, 400), protocol);
+    await compareScript(`random-${seed}`, randomCollectionScript(seed, 400), protocol);
   });
 }

@@ -9,9 +9,12 @@
 // script of string commands (GET, SET NX/XX/GET, INCR..., APPEND, STRLEN, GETSET, GETDEL, SETNX,
 // TYPE, MGET, MSET, DEL) through Paxos; Redis sees the same script. Skipped, saying
 // so, when redis-server or redis-cli is absent.
+import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type RunningRespServer, startRedisServer, startStoreCluster } from '../support/redis-servers.ts';
 import { assertSameSession, sessionServers, sessionSkip, testBothProtocols } from '../support/redis-session.ts';
+import { callEach, randomCollectionScript } from '../support/redis-random.ts';
+import { encodeReply, type RespValue } from '../../src/wire/resp/index.ts';
 
 const SCRIPT = [
   'GET r:s',
@@ -599,4 +602,47 @@ describe('N = 3, store.replication.collections rows: the scripted redis-cli sess
     }),
   );
   testBothProtocols(servers, SCRIPT);
+  // Seeded random commands of the four families (test/support/redis-random.ts), one at a time on one
+  // connection to the first node: nothing concurrent, so every reply must be Redis' own, the sets'
+  // and hashes' orders aside ("~": compared as multisets; HGETALL as pairs).
+  test('seeded random collection commands, one at a time at QUORUM, answer as redis-server 7.0', async () => {
+    // The comparison ignores order only where asked, and never contents or pairing (negative controls).
+    const arr = (...xs: string[]): RespValue => ({
+      type: 'array',
+      items: xs.map((x) => ({ type: 'bulk', value: Buffer.from(x) })),
+    });
+    assert.equal(shown(arr('a', 'b'), true, 'smembers'), shown(arr('b', 'a'), true, 'smembers'));
+    assert.notEqual(shown(arr('a', 'b'), false, 'lrange'), shown(arr('b', 'a'), false, 'lrange'));
+    assert.notEqual(shown(arr('a', 'b'), true, 'smembers'), shown(arr('a', 'c'), true, 'smembers'));
+    assert.notEqual(shown(arr('f', '1', 'g', '2'), true, 'hgetall'), shown(arr('f', '2', 'g', '1'), true, 'hgetall'));
+    for (const seed of ['n3-r1', 'n3-r2']) {
+      const lines = randomCollectionScript(seed, 250, `${seed}:`, false)
+        .split('\n')
+        .map((line) => ({ unordered: line.startsWith('~'), argv: line.replace(/^~/, '').split(' ') }));
+      const commands = lines.map((l) => l.argv);
+      const theirs = await callEach(servers.redis.host, servers.redis.port, commands);
+      const ours = await callEach(servers.baristas.host, servers.baristas.port, commands);
+      const diffs = lines.flatMap(({ unordered, argv }, i) => {
+        const [a, b] = [shown(theirs[i]!, unordered, argv[0]!), shown(ours[i]!, unordered, argv[0]!)];
+        return a === b ? [] : [`${argv.join(' ')}\n  redis:    ${JSON.stringify(a)}\n  baristas: ${JSON.stringify(b)}`];
+      });
+      assert.deepEqual(diffs, [], `${seed}: ${diffs.length} of ${lines.length} replies differ`);
+    }
+  });
 });
+
+/** A RESP2 reply as bytes; `unordered`: an array's items sorted (HGETALL's as field-value pairs). */
+function shown(v: RespValue, unordered: boolean, command: string): string {
+  const bytes = (x: RespValue): string => Buffer.from(encodeReply(x, 2)).toString('latin1');
+  if (!unordered || v.type !== 'array') return bytes(v);
+  const step = command.toLowerCase() === 'hgetall' ? 2 : 1;
+  const groups: string[] = [];
+  for (let i = 0; i < v.items.length; i += step)
+    groups.push(
+      v.items
+        .slice(i, i + step)
+        .map(bytes)
+        .join(''),
+    );
+  return `~${groups.sort().join('')}`;
+}

@@ -268,7 +268,7 @@ describe('real ZooKeeper 3.8, standalone', { skip }, () => {
         }
         // Worth checking the run did something: errors alone would compare equal too.
         const failed = theirs.filter((o) => o.output.some((l) => l.startsWith('error'))).length;
-        assert.ok(failed < theirs.length * 0.7, `seed ${seed}: ${failed} of ${theirs.length} steps answered an error`);
+        assert.ok(failed < theirs.length * 0.85, `seed ${seed}: ${failed} of ${theirs.length} steps answered an error`);
         assert.ok(
           theirs.some((o) => o.output.some((l) => / heard: /.test(l))),
           `seed ${seed}: no notification at all`,

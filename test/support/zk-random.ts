@@ -158,7 +158,9 @@ export async function randomSession(server: ZkRandomServer, seed: string, root: 
     const path = rng.int(2) === 0 ? pick(fixed.slice(0, 4)) : pick(fixed); // parents more often
     if (roll === 2) return { path, mode: CreateMode.persistentWithTtl };
     if (roll === 3 && depth(path) === 2) return { path, mode: CreateMode.container };
-    return { path, mode: pick([CreateMode.persistent, CreateMode.persistent, CreateMode.ephemeral]) };
+    const mode = pick([CreateMode.persistent, CreateMode.persistent, CreateMode.ephemeral]);
+    // The root made again stays persistent: an ephemeral root would refuse every child after it.
+    return { path, mode: path === root ? CreateMode.persistent : mode };
   };
 
   const multiOp = (): ZkOp => {
@@ -212,7 +214,8 @@ export async function randomSession(server: ZkRandomServer, seed: string, root: 
       const roll = rng.int(100);
       if (roll < 27) {
         const { path, mode } = createTarget();
-        const acl = aclName();
+        const chosen = aclName();
+        const acl = path === root ? 'open' : chosen; // the root made again stays usable by both
         const d = data();
         const withStat = rng.int(2) === 0;
         await step(who, `create${withStat ? '2' : ''} ${path} ${d} mode ${mode} acl ${acl}`, async (c) => {
@@ -262,7 +265,9 @@ export async function randomSession(server: ZkRandomServer, seed: string, root: 
         const path = anyPath();
         await step(who, `getACL ${path}`, async (c) => resultView(await c.getACL(path)));
       } else if (roll < 84) {
-        const path = anyPath();
+        // Never the root: a root without CREATE or READ for both clients would end the run's use.
+        const drawn = anyPath();
+        const path = drawn === root ? `${root}/a` : drawn;
         const acl = aclName();
         const v = version();
         await step(who, `setACL ${path} ${acl} v${v}`, async (c) => statView(await c.setACL(path, acls[acl]!, v)));

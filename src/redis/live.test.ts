@@ -18,6 +18,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ProtocolError } from '../lib/errors.ts';
 import { SeededRng } from '../lib/rng.ts';
 import { encodeCommand, encodeReply, RespReplyDecoder, type RespValue } from '../wire/resp/index.ts';
+import { randomStringScript } from '../../test/support/redis-random.ts';
 import { freePorts } from '../../test/support/zookeeper-server.ts';
 import { commandTable } from './table.ts';
 import { RedisHarness } from './testing.ts';
@@ -741,6 +742,23 @@ test('bit commands (SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP): replies equal redi
   for (const seed of ['bits-1', 'bits-2', 'bits-3']) {
     const random = await compare(new RedisHarness({ seed: `live-${seed}` }), randomBitSteps(seed, 400));
     assert.deepEqual(random, [], random.slice(0, 5).join('\n'));
+  }
+});
+
+test('seeded random string and key commands (test/support/redis-random.ts): replies equal redis-server 7.0', {
+  skip,
+}, async () => {
+  for (const seed of ['s1', 's2', 's3']) {
+    const steps: Step[] = [
+      ['FLUSHALL'],
+      ...randomStringScript(seed, 400)
+        .split('\n')
+        .map(
+          (line): Step => (line.startsWith('%') ? { cmd: line.slice(1).split(' '), compare: 'ttl' } : line.split(' ')),
+        ),
+    ];
+    const bad = await compare(new RedisHarness({ seed: `live-random-${seed}` }), steps);
+    assert.deepEqual(bad, [], bad.slice(0, 5).join('\n'));
   }
 });
 

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type RunningRespServer, startRedisServer, startStoreCluster } from '../support/redis-servers.ts';
 import { assertSameSession, sessionServers, sessionSkip, testBothProtocols } from '../support/redis-session.ts';
-import { callEach, randomCollectionScript } from '../support/redis-random.ts';
+import { callEach, randomCollectionScript, randomStringScript } from '../support/redis-random.ts';
 import { encodeReply, type RespValue } from '../../src/wire/resp/index.ts';
 
 const SCRIPT = [
@@ -616,20 +616,41 @@ describe('N = 3, store.replication.collections rows: the scripted redis-cli sess
     assert.notEqual(shown(arr('a', 'b'), true, 'smembers'), shown(arr('a', 'c'), true, 'smembers'));
     assert.notEqual(shown(arr('f', '1', 'g', '2'), true, 'hgetall'), shown(arr('f', '2', 'g', '1'), true, 'hgetall'));
     for (const seed of ['n3-r1', 'n3-r2']) {
-      const lines = randomCollectionScript(seed, 250, `${seed}:`, false)
-        .split('\n')
-        .map((line) => ({ unordered: line.startsWith('~'), argv: line.replace(/^~/, '').split(' ') }));
-      const commands = lines.map((l) => l.argv);
-      const theirs = await callEach(servers.redis.host, servers.redis.port, commands);
-      const ours = await callEach(servers.baristas.host, servers.baristas.port, commands);
-      const diffs = lines.flatMap(({ unordered, argv }, i) => {
-        const [a, b] = [shown(theirs[i]!, unordered, argv[0]!), shown(ours[i]!, unordered, argv[0]!)];
-        return a === b ? [] : [`${argv.join(' ')}\n  redis:    ${JSON.stringify(a)}\n  baristas: ${JSON.stringify(b)}`];
-      });
-      assert.deepEqual(diffs, [], `${seed}: ${diffs.length} of ${lines.length} replies differ`);
+      const diffs = await randomDiffs(servers, randomCollectionScript(seed, 250, `${seed}:`, false));
+      assert.deepEqual(diffs, [], `${seed}: ${diffs.length} replies differ`);
+    }
+  });
+  test('seeded random string and key commands, one at a time at QUORUM, answer as redis-server 7.0', async () => {
+    for (const seed of ['n3-s1', 'n3-s2']) {
+      const diffs = await randomDiffs(servers, randomStringScript(seed, 250, `${seed}:`, false));
+      assert.deepEqual(diffs, [], `${seed}: ${diffs.length} replies differ`);
     }
   });
 });
+
+/** Runs a random script's lines on both servers, one at a time; the replies that differ, shown. */
+async function randomDiffs(
+  servers: { readonly redis: RunningRespServer; readonly baristas: RunningRespServer },
+  script: string,
+): Promise<string[]> {
+  const lines = script.split('\n').map((line) => {
+    const mark = /^[~%]/.exec(line)?.[0] ?? '';
+    return { mark, argv: line.slice(mark.length).split(' ') };
+  });
+  const commands = lines.map((l) => l.argv);
+  const theirs = await callEach(servers.redis.host, servers.redis.port, commands);
+  const ours = await callEach(servers.baristas.host, servers.baristas.port, commands);
+  return lines.flatMap(({ mark, argv }, i) => {
+    const see = (v: RespValue): string => (mark === '%' ? ttlClass(v) : shown(v, mark === '~', argv[0]!));
+    const [a, b] = [see(theirs[i]!), see(ours[i]!)];
+    return a === b ? [] : [`${argv.join(' ')}\n  redis:    ${JSON.stringify(a)}\n  baristas: ${JSON.stringify(b)}`];
+  });
+}
+
+/** TTL/PTTL as -2 (no key), -1 (no deadline) or "deadline": the milliseconds left move with time. */
+function ttlClass(v: RespValue): string {
+  return v.type === 'integer' && v.value >= 0n ? 'deadline' : shown(v, false, 'ttl');
+}
 
 /** A RESP2 reply as bytes; `unordered`: an array's items sorted (HGETALL's as field-value pairs). */
 function shown(v: RespValue, unordered: boolean, command: string): string {

@@ -184,3 +184,52 @@ export function callEach(
     s.on('error', fail);
   });
 }
+
+/**
+ * Seeded random string and key commands (the same line format): SET with its options, GETs with
+ * side effects, counters and floats, ranges, MSET/MGET, DEL, EXISTS, TYPE, EXPIRE with its flags,
+ * PERSIST, TTL/PTTL (a "%" mark: compared as -2, -1 or a deadline, time passes), RENAME and
+ * RENAMENX between keys that hold strings or nothing. No collections: keys never change family.
+ */
+// `conditionalSet` false leaves SET's NX, XX, GET and KEEPTTL out (at N > 1 they need SERIAL).
+export function randomStringScript(seed: string, lines: number, prefix = '', conditionalSet = true): string {
+  const rng = new SeededRng(`string-random/${seed}`);
+  const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)]!;
+  const key = (): string => `${prefix}${pick(['k1', 'k2', 'k3', 'n1', 'n2'])}`;
+  const value = (): string =>
+    pick(['a', 'hello', '7', '-3', '10', '1.5', '9223372036854775807', 'x y'.replace(' ', '_')]);
+  const int = (): string => pick(['0', '1', '-1', '5', '100', '-9223372036854775808', 'x']);
+  const out: string[] = [];
+  for (let i = 0; i < lines; i++) {
+    out.push(
+      pick([
+        () =>
+          `set ${key()} ${value()}${pick(['', '', ' ex 100', ' px 100000', ' keepttl'])}${pick(['', '', ' nx', ' xx'])}${pick(['', ' get'])}`.replace(
+            conditionalSet ? /^$/ : / (keepttl|nx|xx|get)/g,
+            '',
+          ),
+        () => `get ${key()}`,
+        () => `getset ${key()} ${value()}`,
+        () => `getdel ${key()}`,
+        () => `getex ${key()}${pick(['', ' persist', ' ex 200'])}`,
+        () => `append ${key()} ${value()}`,
+        () => `strlen ${key()}`,
+        () => `setrange ${key()} ${pick(['0', '2', '5'])} ${value()}`,
+        () => `getrange ${key()} ${pick(['0', '-3', '2'])} ${pick(['-1', '3', '0'])}`,
+        () => `${pick(['incr', 'decr'])} ${key()}`,
+        () => `${pick(['incrby', 'decrby'])} ${key()} ${int()}`,
+        () => `incrbyfloat ${key()} ${pick(['1.5', '-0.25', '3', '1e3', 'abc'])}`,
+        () => `mset ${key()} ${value()} ${key()} ${value()}`,
+        () => `mget ${key()} ${key()} ${key()}`,
+        () => `del ${key()}${rng.int(2) === 0 ? '' : ` ${key()}`}`,
+        () => `exists ${key()} ${key()}`,
+        () => `type ${key()}`,
+        () => `expire ${key()} ${pick(['100', '300', '-1', '0'])}${pick(['', '', ' nx', ' xx', ' gt', ' lt'])}`,
+        () => `persist ${key()}`,
+        () => `%${pick(['ttl', 'pttl'])} ${key()}`,
+        () => `${pick(['rename', 'renamenx'])} ${key()} ${key()}`,
+      ])(),
+    );
+  }
+  return out.join('\n');
+}

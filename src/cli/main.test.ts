@@ -3,6 +3,7 @@
 // variadic and swallowed the `key value` arguments after it), and a duration without a unit is
 // an error naming the flag and the expected form.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { type Command, CommanderError } from 'commander';
@@ -60,4 +61,29 @@ test('a duration needs a unit; the error names the flag and the form', () => {
     () => simDurationMs('10ms'),
     (err: unknown) => err instanceof ConfigError && err.message.startsWith('--duration: must be at least 1s'),
   );
+});
+
+test('a reader that goes away (`barista status | head`) ends the output quietly: exit 0, no unhandled EPIPE', async () => {
+  // The child writes ~1 MB of help into a pipe of 64 KiB, so a write fails with EPIPE once the
+  // reader is gone, whatever the timing. Before: an unhandled 'error' event, exit 1 with a stack.
+  const mainUrl = new URL('./main.ts', import.meta.url).href;
+  const script = `const { main } = await import(${JSON.stringify(mainUrl)}); let code = 0; for (let i = 0; i < 400; i++) code |= await main(['--help']); process.exitCode = code;`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += String(d)));
+  child.stdout.once('data', () => child.stdout.destroy());
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const bound = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('the child did not exit within 60 s'));
+    }, 60_000);
+    child.on('exit', (c) => {
+      clearTimeout(bound);
+      resolve(c);
+    });
+  });
+  assert.equal(code, 0, stderr);
+  assert.doesNotMatch(stderr, /EPIPE|Unhandled/);
 });

@@ -23,6 +23,7 @@ import { ConfigError } from '../lib/errors.ts';
 import { MUTATION_NAMES } from '../lib/mutations.ts';
 
 let stdoutGone = false;
+let stdoutWatched = false;
 const out = (s: string): void => {
   if (!stdoutGone) process.stdout.write(s);
 };
@@ -33,7 +34,8 @@ const out = (s: string): void => {
  * keeps running its nodes). Installed once per process.
  */
 function quietOnClosedStdout(): void {
-  if (process.stdout.listenerCount('error') > 0) return;
+  if (stdoutWatched) return;
+  stdoutWatched = true;
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
     stdoutGone = true;

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type Acl, OPEN_ACL_UNSAFE } from './acl.ts';
 import { CreateMode, EventType, Perm, ZkErr } from './codes.ts';
+import { javaSpread, javaStringHash } from './java-hash.ts';
 import { isValidPath } from './path.ts';
 import { digestId } from './sha1.ts';
 import { type Caller, defaultTreeOptions, ephemeralOwnerI64, type TxnResult, type WriteOp, ZnodeTree } from './tree.ts';
@@ -214,11 +215,7 @@ test("a closing session's ephemerals go in ZooKeeper 3.8's order (its HashSet's)
   for (const p of made) ok(t.write(at({ sessionId: 8, identities: [] }), create(p, CreateMode.ephemeral)));
   const order = deleted(t.closeSession(8, ++zxid));
   assert.deepEqual([...order].sort(), [...made].sort());
-  const bucket = (p: string) => {
-    let h = 0;
-    for (let i = 0; i < p.length; i++) h = (Math.imul(h, 31) + p.charCodeAt(i)) | 0;
-    return (h ^ (h >>> 16)) & 31;
-  };
+  const bucket = (p: string) => javaSpread(javaStringHash(p)) & 31;
   for (let i = 1; i < order.length; i++) {
     const [a, b] = [order[i - 1]!, order[i]!];
     assert.ok(

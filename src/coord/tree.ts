@@ -40,6 +40,7 @@
 // a full tree (coordZnodeCountMax) answers QUOTAEXCEEDED (ZooKeeper has no bound).
 
 import { assert } from '../lib/assert.ts';
+import { javaCopyTableSize, javaSpread, javaStringHash, javaTableSize } from './java-hash.ts';
 import { limits, SNAPSHOT_IMAGE_RESERVE_BYTES } from '../lib/limits.ts';
 import { type Acl, AclCache, aclKey, checkAcl, fixupAcl, type Id, READ_ACL_UNSAFE } from './acl.ts';
 import { CreateMode, EventType, Perm, ZkErr } from './codes.ts';
@@ -459,16 +460,13 @@ export class ZnodeTree {
    * session's Set order, which a snapshot restore or a rolled-back multi changes).
    */
   private closingOrder(paths: ReadonlySet<string>): string[] {
-    const n = paths.size;
-    let held = 16;
-    while (n > held * 0.75) held *= 2;
-    let copy = 1;
-    while (copy < Math.floor(n / 0.75 + 1)) copy *= 2;
-    const entries = [...paths].map((path) => {
-      let h = 0;
-      for (let i = 0; i < path.length; i++) h = (Math.imul(h, 31) + path.charCodeAt(i)) | 0;
-      return { path, spread: h ^ (h >>> 16), czxid: this.store.czxid(this.store.slot(path)!) };
-    });
+    const held = javaTableSize(paths.size);
+    const copy = javaCopyTableSize(paths.size);
+    const entries = [...paths].map((path) => ({
+      path,
+      spread: javaSpread(javaStringHash(path)),
+      czxid: this.store.czxid(this.store.slot(path)!),
+    }));
     entries.sort(
       (a, b) =>
         (a.spread & (held - 1)) - (b.spread & (held - 1)) ||

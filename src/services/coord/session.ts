@@ -34,6 +34,7 @@
 
 import { type Acl, checkAcl, type Id } from '../../coord/acl.ts';
 import { AddWatchMode, CreateMode, KeeperState, OpCode, Perm, ZkErr } from '../../coord/codes.ts';
+import { javaSpread, javaStringHash, javaTableSize } from '../../coord/java-hash.ts';
 import type { CoordCommand, CoordResult, WriteHeader } from '../../coord/command.ts';
 import { negotiateTimeout, type SessionTimeoutPolicy } from '../../coord/session-tracker.ts';
 import { digestId } from '../../coord/sha1.ts';
@@ -648,13 +649,6 @@ function multiResult(op: number, r: OpResult): ZkOpResult {
   }
 }
 
-/** Java's String.hashCode. */
-function javaStringHash(s: string): number {
-  let h = 0;
-  for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
-  return h;
-}
-
 /**
  * The identities in the order ZooKeeper lists a connection's authInfo (whoAmI): it keeps them in a
  * set over a ConcurrentHashMap, so they come out by hash bucket (jute's Id.hashCode, spread, in a
@@ -662,11 +656,10 @@ function javaStringHash(s: string): number {
  * them in that order, so a user (and the compatibility harness) sees the same lines as on ZooKeeper.
  */
 export function javaHashSetOrder(ids: readonly Id[]): Id[] {
-  let table = 16;
-  while (ids.length > table * 0.75) table *= 2;
+  const table = javaTableSize(ids.length);
   const bucket = (i: Id) => {
     const h = (Math.imul(Math.imul(17, 37) + javaStringHash(i.scheme), 37) + javaStringHash(i.id)) | 0;
-    return (h ^ (h >>> 16)) & 0x7fffffff & (table - 1);
+    return javaSpread(h) & (table - 1);
   };
   return ids
     .map((id, at) => ({ id, at, b: bucket(id) }))

@@ -178,9 +178,13 @@ async function probe(port: number, requests: number): Promise<{ n: number; p50: 
 }
 
 function child(args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', join(here, 'listener.ts'), '--child', ...args], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  return spawn(
+    process.execPath,
+    ['--import', join(here, '..', 'scripts', 'ts-loader.mjs'), join(here, 'listener.ts'), '--child', ...args],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
 }
 
 export default async function main(args: string[]): Promise<void> {

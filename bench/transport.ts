@@ -5,10 +5,10 @@
 //                              [--framed-style cork|plain] [--only 100|65536] [--profile-dir DIR]
 //
 // --profile-dir DIR runs each receiver child under `node --cpu-prof --cpu-prof-dir=DIR` (profile the
-// sender with `node --cpu-prof --import tsx bench/run.ts transport ...`).
+// sender with `node --cpu-prof --import ./scripts/ts-loader.mjs bench/run.ts transport ...`).
 //
 // Three modes, each a sender in this process and a receiver child
-// (`node --import tsx bench/transport.ts --child MODE COUNT BYTES`) that listens on an ephemeral port,
+// (`node --import ./scripts/ts-loader.mjs bench/transport.ts --child MODE COUNT BYTES`) that listens on an ephemeral port,
 // prints `port P`, and prints `done` once it has every message (or every byte). Time runs from the
 // first send to `done`.
 //   - tcp:    TcpTransport -> TcpTransport (envelope, bounds, queue, metrics calls, per-message handler).
@@ -164,7 +164,16 @@ function spawnReceiver(mode: Mode, count: number, bytes: number): { proc: ChildP
   const profile = childProfileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${childProfileDir}`];
   const proc = spawn(
     process.execPath,
-    [...profile, '--import', 'tsx', join(here, 'transport.ts'), '--child', mode, String(count), String(bytes)],
+    [
+      ...profile,
+      '--import',
+      join(here, '..', 'scripts', 'ts-loader.mjs'),
+      join(here, 'transport.ts'),
+      '--child',
+      mode,
+      String(count),
+      String(bytes),
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   if (proc.stdout === null) throw new Error('child has no stdout');

@@ -1,5 +1,5 @@
 // One worker of `npm run swarm` (scripts/swarm.mjs): runs the seeds the runner sends, one at a
-// time, and answers each with its report. Started with `--import tsx` so it can load the sources.
+// time, and answers each with its report. Started with `--import scripts/ts-loader.mjs` to load the sources.
 // Exits when the runner disconnects (also when the runner dies), so no worker outlives it.
 import { catches, runSwarmSeed } from '../src/node/sim-swarm.ts';
 

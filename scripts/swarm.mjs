@@ -113,7 +113,7 @@ async function main() {
     let alive = workers;
     for (let w = 0; w < workers; w++) {
       const child = fork(join(here, 'swarm-worker.mjs'), [JSON.stringify({ mutations })], {
-        execArgv: ['--import', 'tsx'],
+        execArgv: ['--import', join(here, 'ts-loader.mjs')],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       const feed = () => {

@@ -95,6 +95,8 @@ export class RaftGroups {
   readonly start: StartDecision;
   private readonly storages = new Map<string, WalRaftStorage>();
   private readonly drivers = new Map<string, RaftDriver>();
+  /** all()'s answer, kept until a group opens (drivers are never removed). */
+  private opened: readonly { readonly group: string; readonly driver: RaftDriver }[] | undefined;
   /** Groups still rejoining (identity 'rejoining' until this is empty). */
   private readonly rejoining = new Set<string>();
   /** The identity as last written (rejoined groups are added as they finish). */
@@ -229,6 +231,7 @@ export class RaftGroups {
       ...this.config.raft,
     });
     this.drivers.set(group, driver);
+    this.opened = undefined;
     return driver;
   }
 
@@ -238,10 +241,12 @@ export class RaftGroups {
 
   /** Open groups in declaration order (metadata first). */
   all(): readonly { readonly group: string; readonly driver: RaftDriver }[] {
-    return this.config.groups.flatMap((group) => {
+    // Kept until the next open: the simulator's invariants ask after every event.
+    this.opened ??= this.config.groups.flatMap((group) => {
       const driver = this.drivers.get(group);
       return driver === undefined ? [] : [{ group, driver }];
     });
+    return this.opened;
   }
 
   status(): Record<string, ReturnType<RaftDriver['status']>> {

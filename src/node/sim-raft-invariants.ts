@@ -66,8 +66,8 @@ export class GroupInvariants {
    * process, checked against what the old one had synced when last observed.
    */
   private readonly lastDriver = new Map<
-    string,
-    { driver: RaftDriver; synced: ReturnType<RaftDriver['durableHardState']> }
+    NodeId,
+    Map<string, { driver: RaftDriver; synced: ReturnType<RaftDriver['durableHardState']> }>
   >();
   /** Per leader driver: the commit index and voters seen at the last check. */
   private readonly checkedCommit = new WeakMap<
@@ -75,11 +75,16 @@ export class GroupInvariants {
     { commit: number; voters: readonly NodeId[]; term: number }
   >();
   private readonly images = new Map<string, Map<number, { node: NodeId; image: Uint8Array }>>();
+  /** Per group, the live nodes' drivers and observations of the current check (emptied at its start). */
+  private readonly live = new Map<
+    string,
+    { drivers: { id: NodeId; driver: RaftDriver }[]; observations: ReturnType<typeof observation>[] }
+  >();
   private nextImagesAtMs = 0;
 
   /** Forgets `node`'s earlier lives: the operator wiped its data (it rejoins as a new member). */
   forgetNode(node: NodeId): void {
-    for (const key of [...this.lastDriver.keys()]) if (key.startsWith(`${node}/`)) this.lastDriver.delete(key);
+    this.lastDriver.delete(node);
   }
 
   /** The checker of one group (created on first sight of the group). */
@@ -105,15 +110,26 @@ export class GroupInvariants {
 
   /** One check over the cluster; returns the first violation, naming its group. */
   check<S extends ServiceHost>(sim: Simulation<S>): string | undefined {
-    const byGroup = new Map<string, ReturnType<typeof observation>[]>();
-    const drivers = new Map<string, { id: NodeId; driver: RaftDriver }[]>();
+    // Runs after every event of every simulation: the per-group lists are reused, not rebuilt.
+    for (const g of this.live.values()) {
+      g.drivers.length = 0;
+      g.observations.length = 0;
+    }
     for (const id of sim.nodeIds) {
       const node = sim.instance(id);
       if (node === undefined || sim.isLagged(id)) continue;
+      let lastOfNode = this.lastDriver.get(id);
+      if (lastOfNode === undefined) {
+        lastOfNode = new Map();
+        this.lastDriver.set(id, lastOfNode);
+      }
       for (const { group, driver } of node.groups.all()) {
-        const live = drivers.get(group) ?? [];
-        live.push({ id, driver });
-        drivers.set(group, live);
+        let live = this.live.get(group);
+        if (live === undefined) {
+          live = { drivers: [], observations: [] };
+          this.live.set(group, live);
+        }
+        live.drivers.push({ id, driver });
         const checker = this.checker(group);
         if (driver.observer === undefined) {
           // A new instance (start or restart): judged once against its previous life, then it
@@ -129,22 +145,26 @@ export class GroupInvariants {
             restored: sim.fromNode(id, (index: number) => checker.recordRestored(id, index)),
           };
         }
-        this.lastDriver.set(`${id}/${group}`, { driver, synced: driver.durableHardState() });
-        const list = byGroup.get(group) ?? [];
-        list.push(observation(driver.core));
-        byGroup.set(group, list);
+        const last = lastOfNode.get(group);
+        if (last?.driver === driver) last.synced = driver.durableHardState();
+        else lastOfNode.set(group, { driver, synced: driver.durableHardState() });
+        live.observations.push(observation(driver.core));
       }
     }
-    for (const [group, live] of drivers) {
-      const lost = acknowledgedLost(group, live) ?? this.committedWithoutMajority(group, live);
+    for (const [group, live] of this.live) {
+      if (live.drivers.length === 0) continue;
+      const lost = acknowledgedLost(group, live.drivers) ?? this.committedWithoutMajority(group, live.drivers);
       if (lost !== undefined) return lost;
     }
-    for (const [group, obs] of byGroup) {
+    for (const [group, { observations: obs }] of this.live) {
+      if (obs.length === 0) continue;
       const checker = this.checker(group);
       try {
         checker.observe(obs);
         // History below every live node's first index is compacted everywhere: keep memory bounded.
-        checker.forgetBelow(Math.min(...obs.map((o) => o.log.firstIndex)));
+        let firstIndex = Number.POSITIVE_INFINITY;
+        for (const o of obs) firstIndex = Math.min(firstIndex, o.log.firstIndex);
+        checker.forgetBelow(firstIndex);
       } catch (err) {
         return `group ${group}: ${(err as Error).message}`;
       }
@@ -225,7 +245,7 @@ export class GroupInvariants {
 
   /** A new process of `id` in `group` recovered less than its previous life had synced? */
   private durabilityLost(id: NodeId, group: string, driver: RaftDriver): string | undefined {
-    const before = this.lastDriver.get(`${id}/${group}`);
+    const before = this.lastDriver.get(id)?.get(group);
     if (before?.driver === driver) return undefined;
     const synced = before?.synced;
     // A rejoining node was wiped on purpose (by the operator, or a test): it never votes with the lost data.

@@ -56,6 +56,26 @@ function describe(e: Entry): string {
   return `(index ${e.index}, term ${e.term}, type ${e.type}, ${e.data.length} bytes)`;
 }
 
+/** How far a check has verified: the entry objects then at `index` (one node's, or a pair's). */
+interface Verified {
+  /** The leader's term this record is for (leader completeness; 0 elsewhere). */
+  readonly term: number;
+  index: number;
+  a: Entry | undefined;
+  b: Entry | undefined;
+  epoch: number;
+}
+
+/** The record under `key`, new (nothing verified) when absent or kept for another term. */
+function slot(map: Map<NodeId, Verified>, key: NodeId, term: number): Verified {
+  let v = map.get(key);
+  if (v === undefined || v.term !== term) {
+    v = { term, index: 0, a: undefined, b: undefined, epoch: 0 };
+    map.set(key, v);
+  }
+  return v;
+}
+
 export class RaftInvariants {
   private readonly leaderByTerm = new Map<number, NodeId>();
   /** Per term, the log (index -> term) its leader held at the last observation. */
@@ -71,25 +91,28 @@ export class RaftInvariants {
    * Incremental checking. A log's prefix changes only by truncation, and truncation replaces the
    * entry object at every index above its point; so when the entry object at a verified index is
    * still the same object, everything below it is unchanged and only the suffix needs checking.
-   * Keys: node id (committed prefix, leader completeness) and "a|b" (log matching of a pair).
+   * One record per node for its committed prefix, per node for leader completeness (reset when
+   * its term changes), and per pair for log matching; no string keys or arrays per check, as this
+   * runs after every event of every simulation.
    * `epoch` bumps whenever a committed record changes in a way that could make an old check stale.
    */
-  private readonly verified = new Map<
-    string,
-    { index: number; entries: readonly (Entry | undefined)[]; epoch: number }
-  >();
+  private readonly verifiedCommitted = new Map<NodeId, Verified>();
+  private readonly verifiedLeader = new Map<NodeId, Verified>();
+  private readonly verifiedPairs = new Map<NodeId, Map<NodeId, Verified>>();
   private epoch = 0;
 
-  private verifiedFrom(key: string, logs: readonly NodeObservation[], lo: number): number {
-    const v = this.verified.get(key);
-    if (v === undefined || v.epoch !== this.epoch || v.index < lo) return lo;
-    for (let k = 0; k < logs.length; k++) if (logs[k]!.log.entry(v.index) !== v.entries[k]) return lo;
+  private verifiedFrom(v: Verified, a: NodeObservation, b: NodeObservation | undefined, lo: number): number {
+    if (v.index === 0 || v.epoch !== this.epoch || v.index < lo) return lo;
+    if (a.log.entry(v.index) !== v.a || (b !== undefined && b.log.entry(v.index) !== v.b)) return lo;
     return v.index + 1;
   }
 
-  private markVerified(key: string, logs: readonly NodeObservation[], index: number): void {
+  private markVerified(v: Verified, a: NodeObservation, b: NodeObservation | undefined, index: number): void {
     if (index <= 0) return;
-    this.verified.set(key, { index, entries: logs.map((n) => n.log.entry(index)), epoch: this.epoch });
+    v.index = index;
+    v.a = a.log.entry(index);
+    v.b = b?.log.entry(index);
+    v.epoch = this.epoch;
   }
 
   observe(nodes: readonly NodeObservation[]): void {
@@ -105,7 +128,8 @@ export class RaftInvariants {
       throw new InvariantViolation('commit', `${n.id} commit ${n.commit} beyond its last index ${n.log.lastIndex}`);
     }
     // Committed entries: record new ones, and check that none ever changes.
-    const from = this.verifiedFrom(`c:${n.id}`, [n], Math.max(n.log.firstIndex, 1));
+    const committed = slot(this.verifiedCommitted, n.id, 0);
+    const from = this.verifiedFrom(committed, n, undefined, Math.max(n.log.firstIndex, 1));
     for (let i = from; i <= n.commit; i++) {
       const e = n.log.entry(i);
       if (!e) continue;
@@ -123,7 +147,7 @@ export class RaftInvariants {
         this.epoch++;
       }
     }
-    this.markVerified(`c:${n.id}`, [n], n.commit);
+    this.markVerified(committed, n, undefined, n.commit);
     if (n.role !== 'leader') return;
     const holder = this.leaderByTerm.get(n.term);
     if (holder !== undefined && holder !== n.id) {
@@ -146,8 +170,8 @@ export class RaftInvariants {
     }
     this.leaderLogs.set(n.term, { id: n.id, lastIndex: n.log.lastIndex, lastEntry: n.log.entry(n.log.lastIndex) });
     // Leader Completeness: every committed entry the leader still holds (not compacted) is there.
-    const key = `l:${n.id}:${n.term}`;
-    const lcFrom = this.verifiedFrom(key, [n], Math.max(first, 1));
+    const led = slot(this.verifiedLeader, n.id, n.term);
+    const lcFrom = this.verifiedFrom(led, n, undefined, Math.max(first, 1));
     const lcTo = Math.min(this.committedMax, n.log.lastIndex);
     for (let i = lcFrom; i <= this.committedMax; i++) {
       const rec = this.committed.get(i);
@@ -160,7 +184,7 @@ export class RaftInvariants {
         );
       }
     }
-    this.markVerified(key, [n], lcTo);
+    this.markVerified(led, n, undefined, lcTo);
   }
 
   private checkLogMatching(a: NodeObservation, b: NodeObservation): void {
@@ -173,8 +197,13 @@ export class RaftInvariants {
         break;
       }
     }
-    const key = `m:${a.id}|${b.id}`;
-    const from = this.verifiedFrom(key, [a, b], lo);
+    let pairs = this.verifiedPairs.get(a.id);
+    if (pairs === undefined) {
+      pairs = new Map();
+      this.verifiedPairs.set(a.id, pairs);
+    }
+    const pair = slot(pairs, b.id, 0);
+    const from = this.verifiedFrom(pair, a, b, lo);
     for (let i = from; i <= top; i++) {
       const ea = a.log.entry(i);
       const eb = b.log.entry(i);
@@ -185,7 +214,7 @@ export class RaftInvariants {
         );
       }
     }
-    this.markVerified(key, [a, b], top);
+    this.markVerified(pair, a, b, top);
   }
 
   /** A state machine applied `entry`. Entries must come in index order per node. */

@@ -154,6 +154,37 @@ export class DatasetAccount {
     w.expiring = 0;
   }
 
+  /**
+   * Every bucket in [from, to) counted as empty, in one tight pass over the typed arrays and fills
+   * (a small keyspace's pass skips nearly all 16,384 buckets at once, every sweep: per bucket
+   * through setBucket that was 15 % of a store simulation's CPU).
+   */
+  private setEmpty(from: number, to: number): void {
+    const known = this.known;
+    const totals = this.totals;
+    const heads = this.heads;
+    const expiring = this.expiring;
+    let bytesWere = 0;
+    let headsWere = 0;
+    let expiringWere = 0;
+    let newlyKnown = 0;
+    for (let b = from; b < to; b++) {
+      if (known[b] === 1) {
+        bytesWere += totals[b]!;
+        headsWere += heads[b]!;
+        expiringWere += expiring[b]!;
+      } else newlyKnown++;
+    }
+    this.knownSum -= bytesWere;
+    this.knownHeads -= headsWere;
+    this.knownExpiring -= expiringWere;
+    this.knownCount += newlyKnown;
+    known.fill(1, from, to);
+    totals.fill(0, from, to);
+    heads.fill(0, from, to);
+    expiring.fill(0, from, to);
+  }
+
   /** Bucket `b` counted as holding `t` (what it was known to hold before no longer counts). */
   private setBucket(b: number, t: Tally): void {
     if (this.known[b] === 1) {
@@ -183,9 +214,7 @@ export class DatasetAccount {
     if (this.walkBucket === 0) return true;
     const to = Math.min(before, BUCKET_COUNT);
     if (this.walkBucket >= to) return false;
-    // Every bucket in [walkBucket, to) is empty: counted so in one sweep of the arrays.
-    const none: Tally = { bytes: 0, heads: 0, expiring: 0 };
-    for (let b = this.walkBucket; b < to; b++) this.setBucket(b, none);
+    this.setEmpty(this.walkBucket, to);
     this.walkBucket = to % BUCKET_COUNT;
     this.walkCursor = bucketStart(this.walkBucket);
     if (this.walkBucket !== 0) return false;

@@ -100,7 +100,8 @@ function addMembershipInvariants(sim: ClusterSim): void {
   /** Every incarnation each node's lives used (one per start: bounded by the run's restarts). */
   const used = new Map<string, Set<number>>();
   const lastInstance = new Map<string, ServiceHost>();
-  const seen = new Map<string, number>();
+  /** Per viewer, per life of the viewer (its incarnation), per peer: the highest incarnation seen. */
+  const seen = new Map<string, Map<number, Map<string, number>>>();
   sim.addInvariant('incarnations-increase', (s) => {
     for (const id of s.nodeIds) {
       const node = s.instance(id);
@@ -137,13 +138,23 @@ function addMembershipInvariants(sim: ClusterSim): void {
       lastOwn.set(id, Math.max(own, prev ?? 0));
       lastLifeOwn.set(id, own);
       lastInstance.set(id, node);
+      // Nested maps, not a joined string key: this runs after every event of every simulation.
+      let lives = seen.get(id);
+      if (lives === undefined) {
+        lives = new Map();
+        seen.set(id, lives);
+      }
+      let peers = lives.get(own);
+      if (peers === undefined) {
+        peers = new Map();
+        lives.set(own, peers);
+      }
       for (const peer of s.nodeIds) {
         const incarnation = membership.core.peerIncarnation(peer);
         if (incarnation === undefined) continue;
-        const key = `${id}@${own}>${peer}`;
-        const before = seen.get(key) ?? 0;
+        const before = peers.get(peer) ?? 0;
         if (incarnation < before) return `${id} saw ${peer}'s incarnation go back from ${before} to ${incarnation}`;
-        seen.set(key, incarnation);
+        if (incarnation !== before) peers.set(peer, incarnation);
       }
     }
     return undefined;

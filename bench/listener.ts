@@ -29,7 +29,7 @@ import { connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { realClock, realTimers } from '../src/env/real-time.ts';
 import type { ListenerBounds } from '../src/env/types.ts';
 import { MemoryMetrics, silentLogger } from '../src/net/testing.ts';
@@ -180,7 +180,13 @@ async function probe(port: number, requests: number): Promise<{ n: number; p50: 
 function child(args: string[]): ChildProcess {
   return spawn(
     process.execPath,
-    ['--import', join(here, '..', 'scripts', 'ts-loader.mjs'), join(here, 'listener.ts'), '--child', ...args],
+    [
+      '--import',
+      pathToFileURL(join(here, '..', 'scripts', 'ts-loader.mjs')).href,
+      join(here, 'listener.ts'),
+      '--child',
+      ...args,
+    ],
     {
       stdio: ['pipe', 'pipe', 'inherit'],
     },

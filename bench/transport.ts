@@ -34,7 +34,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay, setImmediate as yieldTurn } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageType } from '../src/lib/message-types.ts';
 import { TcpTransport } from '../src/net/tcp-transport.ts';
 import { nullMetrics, silentLogger } from '../src/net/testing.ts';
@@ -167,7 +167,7 @@ function spawnReceiver(mode: Mode, count: number, bytes: number): { proc: ChildP
     [
       ...profile,
       '--import',
-      join(here, '..', 'scripts', 'ts-loader.mjs'),
+      pathToFileURL(join(here, '..', 'scripts', 'ts-loader.mjs')).href,
       join(here, 'transport.ts'),
       '--child',
       mode,

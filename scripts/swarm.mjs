@@ -21,7 +21,7 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Below this many seeds a class may honestly be drawn off everywhere; above, zero means untested. */
@@ -113,7 +113,7 @@ async function main() {
     let alive = workers;
     for (let w = 0; w < workers; w++) {
       const child = fork(join(here, 'swarm-worker.mjs'), [JSON.stringify({ mutations })], {
-        execArgv: ['--import', join(here, 'ts-loader.mjs')],
+        execArgv: ['--import', pathToFileURL(join(here, 'ts-loader.mjs')).href],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       const feed = () => {

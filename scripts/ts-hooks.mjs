@@ -10,18 +10,19 @@
 // finds them; only loading needs help.
 //
 // Each compiled file is kept in node_modules/.cache/baristas-ts under a hash of everything that
-// decides its output (esbuild's version, the options, the path, the source text), so it is never
-// stale: the suite starts ~240 processes that load the same modules, and esbuild's asynchronous
+// decides its output (esbuild's version, the options, this file, the path, the source text), so it
+// is never stale, and used only when it ends as every compiled file does (a torn one is compiled
+// again): the suite starts ~240 processes that load the same modules, and esbuild's asynchronous
 // service (not transformSync, which cost ~2.5 ms a file from this thread) compiles each once.
 // scripts/run-tests.mjs empties the cache past CACHE_FILES_MAX files.
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const CACHE_DIR = fileURLToPath(new URL('../node_modules/.cache/baristas-ts/', import.meta.url));
 
-const tsconfig = JSON.parse(readFileSync(new URL('../tsconfig.json', import.meta.url), 'utf8'));
+const tsconfig = parseTsconfig();
 /** The compiler options esbuild honours when compiling one file (import elision, class fields). */
 const tsconfigRaw = {
   compilerOptions: {
@@ -35,13 +36,18 @@ const options = {
   format: 'esm',
   target: `node${process.versions.node}`,
   sourcemap: 'inline',
+  sourcesContent: false,
   tsconfigRaw,
 };
+/** How every compiled file ends (its inline source map): a cached file without it is torn. */
+const COMPLETE_END = /\/\/# sourceMappingURL=data:application\/json;base64,[A-Za-z0-9+/=]+\n$/;
 // esbuild itself is imported only to compile (a miss): importing it costs each process ~0.1 s.
 const esbuildVersion = JSON.parse(
   readFileSync(new URL('../node_modules/esbuild/package.json', import.meta.url), 'utf8'),
 ).version;
-const optionsKey = `${esbuildVersion}\0${JSON.stringify(options)}`;
+// This file's own text too: a change to what load() does makes every older compiled file a miss.
+const self = readFileSync(new URL(import.meta.url), 'utf8');
+const optionsKey = `${esbuildVersion}\0${JSON.stringify(options)}\0${self}`;
 
 export async function load(url, context, nextLoad) {
   if (!url.startsWith('file:') || !/\.(m?ts)$/.test(new URL(url).pathname)) return nextLoad(url, context);
@@ -52,18 +58,36 @@ export async function load(url, context, nextLoad) {
   let code;
   try {
     code = readFileSync(cached, 'utf8');
-  } catch {
+  } catch {}
+  if (code === undefined || !COMPLETE_END.test(code)) {
     const { transform } = await import('esbuild');
     code = (await transform(source, { ...options, sourcefile: path })).code;
     try {
       mkdirSync(CACHE_DIR, { recursive: true });
       // Written aside and renamed: a process starting at the same moment reads all of it or none.
-      const aside = `${cached}.${process.pid}.tmp`;
-      writeFileSync(aside, code);
-      renameSync(aside, cached);
+      const aside = `${cached}.${randomUUID()}.tmp`;
+      try {
+        writeFileSync(aside, code);
+        renameSync(aside, cached);
+      } catch (err) {
+        try {
+          unlinkSync(aside);
+        } catch {}
+        throw err;
+      }
     } catch {
       // A read-only or full disk: compiling every time is only slower.
     }
   }
   return { format: 'module', source: code, shortCircuit: true };
+}
+
+/** tsconfig.json as JSON (it holds no comments); a clear error naming it if that ever changes. */
+function parseTsconfig() {
+  const path = new URL('../tsconfig.json', import.meta.url);
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`scripts/ts-hooks.mjs reads tsconfig.json as plain JSON (no comments): ${err.message}`);
+  }
 }

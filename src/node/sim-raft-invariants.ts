@@ -62,7 +62,7 @@ export class GroupInvariants {
   private readonly checkers = new Map<string, RaftInvariants>();
   private readonly listeners = new Map<string, ApplyListener[]>();
   /**
-   * The driver last seen per `node/group` and its synced hard state then: a new driver is a new
+   * The driver last seen per node and group, and its synced hard state then: a new driver is a new
    * process, checked against what the old one had synced when last observed.
    */
   private readonly lastDriver = new Map<

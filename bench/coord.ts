@@ -214,16 +214,30 @@ export default async function main(argv: string[]): Promise<void> {
         for (let round = 0; round < rounds; round++) {
           const order = round % 2 === 0 ? [zkSys, ours] : [ours, zkSys];
           const got = new Map<string, { results: Record<Phase, CaseResult>; on: string }>();
+          let failed: string | undefined;
           for (const sys of order) {
-            const where = await placed(sys, placement);
-            got.set(sys.name, await runOnce(where, `${ROOT}/c${c}-${placement}-r${round}`, count, warm, c, value));
+            try {
+              const where = await placed(sys, placement);
+              got.set(sys.name, await runOnce(where, `${ROOT}/c${c}-${placement}-r${round}`, count, warm, c, value));
+            } catch (err) {
+              failed = `${sys.name}: ${(err as Error).message}`;
+              break;
+            }
+          }
+          if (failed !== undefined) {
+            // node-zookeeper-client sometimes leaves one request unanswered until its 10 s bound,
+            // against either system (seen 2026-12-07 on ZooKeeper's side in two runs of three and
+            // on ours once, in a mkdirp): the round is reported and left out, not the whole run.
+            console.log(`  c=${label} round ${round + 1}: ${failed}; the round is left out of the medians`);
+            continue;
           }
           const z = got.get('ZooKeeper')!.results;
           const o = got.get('Baristas')!.results;
           for (const phase of PHASES) {
             const a = z[phase];
             const b = o[phase];
-            perRound[phase].push({ zk: a, ours: b });
+            // A phase with a request unanswered within its bound measured that wait, not the system.
+            if (a.errors === 0 && b.errors === 0) perRound[phase].push({ zk: a, ours: b });
             const cells = [label, phase, round + 1, ...resultCells(a), ...resultCells(b)];
             const row = `| ${[...cells, f(b.opsPerS / a.opsPerS, 2), f(b.p99Ms / a.p99Ms, 2)].join(' | ')} |`;
             rows.push(row);
@@ -238,6 +252,7 @@ export default async function main(argv: string[]): Promise<void> {
         }
         for (const phase of PHASES) {
           const rs = perRound[phase];
+          if (rs.length === 0) continue;
           const m = (pick: (r: { zk: CaseResult; ours: CaseResult }) => number): number => median(rs.map(pick));
           const ratios = rs.map((r) => r.ours.opsPerS / r.zk.opsPerS);
           const cells = [
@@ -281,5 +296,7 @@ export default async function main(argv: string[]): Promise<void> {
     await Promise.all([zk?.stop(), dev?.stop()]);
   }
   console.log(`\n${rows.join('\n')}`);
-  console.log(`\nmedians over ${rounds} round(s):\n${medianRows.join('\n')}`);
+  console.log(
+    `\nmedians over ${rounds} round(s), each phase over its rounds without an error on either side:\n${medianRows.join('\n')}`,
+  );
 }

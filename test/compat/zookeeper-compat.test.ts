@@ -226,6 +226,21 @@ describe('real ZooKeeper 3.8, standalone', { skip }, () => {
     try {
       const observed = await observeServer(ensemble.connectString, 'ensemble');
       assert.equal(compareServers(reference, observed, ['standalone', 'ensemble']), undefined);
+      // The seeded random sessions too, A and B on two servers of the ensemble as they are on two
+      // nodes of ours: what the standalone server answers is what an ensemble answers, so the
+      // comparison against the standalone below holds for clients spread over a cluster.
+      const [a, b] = ensemble.connectString.split(',') as [string, string];
+      const spread: ZkRandomServer = { name: 'ZooKeeper 3.8 ensemble', endpoints: { A: a, B: b } };
+      const single: ZkRandomServer = {
+        name: 'ZooKeeper 3.8',
+        endpoints: { A: zk!.connectString, B: zk!.connectString },
+      };
+      for (const seed of ZK_RANDOM_SEEDS) {
+        const there = normalise(await randomSession(spread, seed, `/rnd-x-${seed}`));
+        const here = normalise(await randomSession(single, seed, `/rnd-x-${seed}`));
+        const diff = compareObservations(here, there, ['standalone', 'ensemble']);
+        assert.equal(diff, undefined, `random session ${seed} (${ZK_RANDOM_STEPS} steps): ${diff}`);
+      }
     } finally {
       await ensemble.stop();
     }

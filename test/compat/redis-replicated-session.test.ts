@@ -568,7 +568,22 @@ describe('N = 3, store.replication.collections whole: a scripted redis-cli sessi
     assertSameSession(redis, baristas, [], TAGGED_SCRIPT, 'BARISTA CONSISTENCY SERIAL'));
   test('maxmemory under noeviction: -OOM for writes, reads and DEL run', () =>
     assertSameSession(redis, baristas, [], MAXMEMORY_SCRIPT));
+  // The seeded random collection commands of the rows layout's describe below, here on whole values
+  // (what clusters made before 2026-12-05 keep): Redis' code on the merged value, the same replies.
+  test('seeded random collection commands, one at a time at QUORUM, answer as redis-server 7.0', async () => {
+    for (const seed of WHOLE_RANDOM_SEEDS) {
+      const diffs = await randomDiffs(
+        { redis, baristas },
+        randomCollectionScript(seed, WHOLE_RANDOM_LINES, `${seed}:`, false),
+      );
+      assert.deepEqual(diffs, [], `${seed}: ${diffs.length} replies differ`);
+    }
+  });
 });
+
+/** Seeds and commands of the whole layout's random run (REDIS_WHOLE_SEEDS=a,b,... REDIS_WHOLE_LINES=n by hand). */
+const WHOLE_RANDOM_SEEDS = (process.env['REDIS_WHOLE_SEEDS'] ?? 'n3-w1').split(',');
+const WHOLE_RANDOM_LINES = Number(process.env['REDIS_WHOLE_LINES'] ?? 200);
 
 // store.conflicts last-write-wins changes how SET, SETEX, PSETEX and MSET reach the replicas (one
 // write, no read first), not what a client on one connection sees: the same script, the same

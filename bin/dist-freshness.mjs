@@ -2,7 +2,7 @@
 // fresh when its build stamp exists and is at least as new as every non-test .ts file under src
 // (and the build config). The stamp carries the time the build STARTED, so a file edited while
 // tsc ran counts as newer. A developer who edits src therefore never runs stale JavaScript: the
-// wrapper falls back to tsx until `npm run build` (or the next `npm install`) refreshes dist.
+// wrapper falls back to src/ (scripts/ts-loader.mjs) until `npm run build` (or the next `npm install`) refreshes dist.
 // Plain JavaScript with no dependencies: it runs before anything is compiled.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,7 +1,7 @@
 // Module hooks (registered by scripts/ts-loader.mjs, run on Node's loader thread): a .ts file is
 // compiled by esbuild to JavaScript as it is loaded, types stripped, nothing else changed.
 //
-// Why not tsx, which bin/barista.mjs still uses off a stale dist: tsx compiles with esbuild's
+// Why not tsx: tsx compiles with esbuild's
 // keepNames, which wraps every function and closure created at run time in a call that redefines
 // its `name`. On the simulator's hot paths (an invariant check after every event builds small
 // closures) that was a quarter of the CPU of test/sim/raft-sim (profiled 2026-12-07). Without

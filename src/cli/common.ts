@@ -13,7 +13,7 @@ export const CLI_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..',
 
 /**
  * argv prefix that runs the CLI in a child node process, from any working directory: through the
- * wrapper, so a child runs dist/ when it is fresh and src/ through tsx otherwise.
+ * wrapper, so a child runs dist/ when it is fresh and src/ through scripts/ts-loader.mjs otherwise.
  */
 export function cliArgv(): string[] {
   return [CLI_BIN];

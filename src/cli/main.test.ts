@@ -68,7 +68,8 @@ test('a reader that goes away (`barista status | head`) ends the output quietly:
   // reader is gone, whatever the timing. Before: an unhandled 'error' event, exit 1 with a stack.
   const mainUrl = new URL('./main.ts', import.meta.url).href;
   const script = `const { main } = await import(${JSON.stringify(mainUrl)}); let code = 0; for (let i = 0; i < 400; i++) code |= await main(['--help']); process.exitCode = code;`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+  const loader = new URL('../../scripts/ts-loader.mjs', import.meta.url).href;
+  const child = spawn(process.execPath, ['--import', loader, '--input-type=module', '-e', script], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

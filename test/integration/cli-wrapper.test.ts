@@ -1,6 +1,6 @@
 // Goal: `barista` starts fast without ever running stale code. bin/barista.mjs runs the compiled
 // dist/ only while its build stamp is at least as new as every source file the build reads, and
-// falls back to src/ through tsx otherwise (bin/dist-freshness.mjs holds the rule). Also, as real
+// falls back to src/ through scripts/ts-loader.mjs otherwise (bin/dist-freshness.mjs holds the rule). Also, as real
 // processes through the wrapper: --version, and no colour escapes when stdout is a pipe unless
 // FORCE_COLOR asks (cli-table3 used to colour its borders and heads regardless).
 import assert from 'node:assert/strict';

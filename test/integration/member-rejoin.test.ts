@@ -60,7 +60,7 @@ describe('a follower whose data directory was lost', () => {
   before(async () => {
     const base = await freePortRange(30);
     dev = spawnCli(['dev', '--data-dir', dir.path, '--base-port', String(base), '--health-timeout-ms', '110000']);
-    // Generous: on a loaded 2-core machine three tsx-compiled nodes take 30-60 s to start.
+    // Generous: on a loaded 2-core machine three nodes compiled from src take 30-60 s to start.
     await until('cluster healthy', 120_000, () => dev.output().includes('live view')).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\n${dev.output()}`);
     });

@@ -9,11 +9,16 @@
 // Our bound: SETBIT past keyspace.stringBytesMax bytes (16 MiB: bit offset 134,217,727) answers
 // Redis' "string exceeds maximum allowed size (proto-max-bulk-len)", as SETRANGE does; Redis'
 // offsets go to 2^32 - 1 (proto-max-bulk-len 512 MB), and past that both answer the offset error.
-// Not offered: BITFIELD, BITFIELD_RO (Redis' unknown-command error).
+// BITFIELD and BITFIELD_RO (since 2026-12-07): GET, SET, INCRBY of signed (i1-i64) and unsigned
+// (u1-u63) fields at bit offsets or `#n` (n times the width), OVERFLOW WRAP|SAT|FAIL for the ops
+// after it, as Redis 7.0's bitfieldGeneric: every argument parsed first (the first bad one answers
+// its error), then the key's type; a command with a write creates or zero-pads the string up to the
+// last bit any write reaches before it runs its ops in order, even when every write then FAILs.
+// Arithmetic in bigint with Redis' 64-bit wrapping.
 
 import { reply, type RespValue } from '../wire/resp/index.ts';
 import { optionIs, parseInt64 } from './args.ts';
-import { type CommandSpec, defineCommand } from './command.ts';
+import { type CommandContext, type CommandSpec, defineCommand } from './command.ts';
 import { redisErrorReply } from './errors.ts';
 import { readString } from './strings.ts';
 
@@ -270,4 +275,189 @@ const bitop = defineCommand('bitop', -4, ['write', 'denyoom'], [2, -1, 1], (ctx,
   return reply.integer(longest);
 });
 
-export const bitmapCommands: readonly CommandSpec[] = [setbit, getbit, bitcount, bitpos, bitop];
+const bitfieldTypeError = reply.error(
+  'ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.',
+);
+const overflowTypeError = reply.error('ERR Invalid OVERFLOW type specified');
+const bitfieldReadonlyError = reply.error('ERR BITFIELD_RO only supports the GET subcommand');
+
+type Overflow = 'wrap' | 'sat' | 'fail';
+interface BitfieldOp {
+  readonly kind: 'get' | 'set' | 'incrby';
+  readonly signed: boolean;
+  readonly bits: number;
+  readonly offset: number;
+  readonly value: bigint;
+  readonly overflow: Overflow;
+}
+
+const U64 = (1n << 64n) - 1n;
+/** A 64-bit pattern read as a two's complement int64. */
+const asInt64 = (u: bigint): bigint => (u & (1n << 63n) ? u - (1n << 64n) : u);
+
+/** getBitfieldTypeFromArgument: 'i' 1..64 or 'u' 1..63 (case-sensitive, string2ll digits). */
+function parseBitfieldType(arg: Uint8Array): { signed: boolean; bits: number } | undefined {
+  const signed = arg[0] === 0x69; // i
+  if (!signed && arg[0] !== 0x75) return undefined; // u
+  const n = parseInt64(arg.subarray(1));
+  if (n === undefined || n < 1n || n > (signed ? 64n : 63n)) return undefined;
+  return { signed, bits: Number(n) };
+}
+
+/** getBitOffsetFromArgument with the '#' form: `#n` is n * bits. */
+function parseBitfieldOffset(arg: Uint8Array, bits: number): number | undefined {
+  const hash = arg[0] === 0x23;
+  let n = parseInt64(hash ? arg.subarray(1) : arg);
+  if (n === undefined || n < 0n) return undefined;
+  if (hash) n *= BigInt(bits);
+  return n > BIT_OFFSET_MAX ? undefined : Number(n);
+}
+
+/** The `bits`-wide field at bit `offset` (most significant bit first), zero past the end. */
+function readField(p: Uint8Array, offset: number, bits: number): bigint {
+  let v = 0n;
+  for (let i = 0; i < bits; i++) {
+    const at = offset + i;
+    const byte = at >>> 3;
+    v = (v << 1n) | (byte < p.length && (p[byte]! & (0x80 >> (at & 7))) !== 0 ? 1n : 0n);
+  }
+  return v;
+}
+
+function writeField(p: Uint8Array, offset: number, bits: number, value: bigint): void {
+  for (let i = 0; i < bits; i++) {
+    const at = offset + i;
+    const mask = 0x80 >> (at & 7);
+    if ((value >> BigInt(bits - 1 - i)) & 1n) p[at >>> 3]! |= mask;
+    else p[at >>> 3]! &= ~mask;
+  }
+}
+
+/** checkUnsignedBitfieldOverflow: undefined when value + incr fits, else what WRAP or SAT store (FAIL: null). */
+function unsignedOverflow(value: bigint, incr: bigint, bits: number, overflow: Overflow): bigint | null | undefined {
+  const max = (1n << BigInt(bits)) - 1n;
+  const wrapped = (value + incr) & U64 & max;
+  if (value > max || (incr > 0n && incr > max - value))
+    return overflow === 'fail' ? null : overflow === 'wrap' ? wrapped : max;
+  if (incr < 0n && incr < -value) return overflow === 'fail' ? null : overflow === 'wrap' ? wrapped : 0n;
+  return undefined;
+}
+
+/** checkSignedBitfieldOverflow, the same way (WRAP: the sum's low bits, sign-extended). */
+function signedOverflow(value: bigint, incr: bigint, bits: number, overflow: Overflow): bigint | null | undefined {
+  const max = (1n << BigInt(bits - 1)) - 1n;
+  const min = -max - 1n;
+  const wrap = (): bigint => {
+    let c = (value + incr) & U64;
+    if (bits < 64) {
+      const high = U64 ^ ((1n << BigInt(bits)) - 1n);
+      c = c & (1n << BigInt(bits - 1)) ? c | high : c & ~high & U64;
+    }
+    return asInt64(c);
+  };
+  // Computed in 64 bits as Redis does: a SET of a value far outside a narrow field wraps them.
+  const maxIncr = asInt64((max - value) & U64);
+  const minIncr = asInt64((min - value) & U64);
+  const up = value > max || (bits !== 64 && incr > maxIncr) || (value >= 0n && incr > 0n && incr > maxIncr);
+  if (up) return overflow === 'fail' ? null : overflow === 'wrap' ? wrap() : max;
+  const down = value < min || (bits !== 64 && incr < minIncr) || (value < 0n && incr < 0n && incr < minIncr);
+  if (down) return overflow === 'fail' ? null : overflow === 'wrap' ? wrap() : min;
+  return undefined;
+}
+
+function bitfieldGeneric(ctx: CommandContext, argv: readonly Uint8Array[], readOnlyCommand: boolean): RespValue {
+  const ops: BitfieldOp[] = [];
+  let overflow: Overflow = 'wrap';
+  let writes = false;
+  let highestBit = 0;
+  for (let j = 2; j < argv.length; j++) {
+    const left = argv.length - j - 1;
+    const sub = argv[j]!;
+    let kind: BitfieldOp['kind'];
+    if (optionIs(sub, 'get') && left >= 2) kind = 'get';
+    else if (optionIs(sub, 'set') && left >= 3) kind = 'set';
+    else if (optionIs(sub, 'incrby') && left >= 3) kind = 'incrby';
+    else if (optionIs(sub, 'overflow') && left >= 1) {
+      const name = argv[++j]!;
+      if (optionIs(name, 'wrap')) overflow = 'wrap';
+      else if (optionIs(name, 'sat')) overflow = 'sat';
+      else if (optionIs(name, 'fail')) overflow = 'fail';
+      else return overflowTypeError;
+      continue;
+    } else return redisErrorReply.syntax;
+    const type = parseBitfieldType(argv[j + 1]!);
+    if (type === undefined) return bitfieldTypeError;
+    const offset = parseBitfieldOffset(argv[j + 2]!, type.bits);
+    if (offset === undefined) return bitOffsetError;
+    let value = 0n;
+    if (kind !== 'get') {
+      writes = true;
+      highestBit = Math.max(highestBit, offset + type.bits - 1);
+      const v = parseInt64(argv[j + 3]!);
+      if (v === undefined) return redisErrorReply.notInteger;
+      value = v;
+    }
+    ops.push({ kind, ...type, offset, value, overflow });
+    j += kind === 'get' ? 2 : 3;
+  }
+  const read = readString(ctx, argv[1]!);
+  if (!writes) {
+    if (read === 'wrongtype') return redisErrorReply.wrongType;
+    const p = read === 'absent' ? new Uint8Array(0) : read.head.value;
+    return reply.array(
+      ops.map((op) => {
+        const u = readField(p, op.offset, op.bits);
+        return reply.integer(op.signed ? signExtend(u, op.bits) : u);
+      }),
+    );
+  }
+  if (readOnlyCommand) return bitfieldReadonlyError;
+  if (read === 'wrongtype') return redisErrorReply.wrongType;
+  const needed = (highestBit >>> 3) + 1;
+  if (needed > ctx.keyspace.stringBytesMax) return redisErrorReply.stringTooLong;
+  const old = read === 'absent' ? new Uint8Array(0) : read.head.value;
+  const p = new Uint8Array(Math.max(old.length, needed));
+  p.set(old);
+  const out: RespValue[] = [];
+  for (const op of ops) {
+    const u = readField(p, op.offset, op.bits);
+    if (op.kind === 'get') {
+      out.push(reply.integer(op.signed ? signExtend(u, op.bits) : u));
+      continue;
+    }
+    const old64 = op.signed ? signExtend(u, op.bits) : u;
+    // SET checks the new value alone (an unsigned SET takes the int64 as its 64-bit pattern).
+    const base = op.kind === 'set' ? (op.signed ? op.value : op.value & U64) : old64;
+    const incr = op.kind === 'set' ? 0n : op.value;
+    const limited = op.signed
+      ? signedOverflow(base, incr, op.bits, op.overflow)
+      : unsignedOverflow(base, incr, op.bits, op.overflow);
+    if (limited === null) {
+      out.push(reply.null);
+      continue;
+    }
+    const stored = limited ?? base + incr;
+    writeField(p, op.offset, op.bits, stored & ((1n << BigInt(op.bits)) - 1n));
+    out.push(reply.integer(op.kind === 'set' ? old64 : stored));
+  }
+  ctx.keyspace.putHead(
+    argv[1]!,
+    { type: 'string', value: p, expiresAtMs: read === 'absent' ? 0 : read.head.expiresAtMs },
+    ctx.nowMs,
+  );
+  return reply.array(out);
+}
+
+/** A `bits`-wide two's complement field as a signed number. */
+function signExtend(u: bigint, bits: number): bigint {
+  return u & (1n << BigInt(bits - 1)) ? u - (1n << BigInt(bits)) : u;
+}
+
+const bitfield = defineCommand('bitfield', -2, ['write', 'denyoom'], [1, 1, 1], (ctx, argv) =>
+  bitfieldGeneric(ctx, argv, false),
+);
+const bitfieldRo = defineCommand('bitfield_ro', -2, ['readonly', 'fast'], [1, 1, 1], (ctx, argv) =>
+  bitfieldGeneric(ctx, argv, true),
+);
+
+export const bitmapCommands: readonly CommandSpec[] = [setbit, getbit, bitcount, bitpos, bitop, bitfield, bitfieldRo];

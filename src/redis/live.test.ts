@@ -734,6 +734,75 @@ function randomBitSteps(seed: string, n: number): Step[] {
   return steps;
 }
 
+/** Random BITFIELD and BITFIELD_RO commands: every width, '#' offsets, edge values, every OVERFLOW, bad arguments. */
+function randomBitfieldSteps(seed: string, n: number): Step[] {
+  const rng = new SeededRng(seed);
+  const steps: Step[] = [['FLUSHALL']];
+  const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)]!;
+  const type = (): string => {
+    if (rng.int(25) === 0) return pick(['u64', 'i65', 'i0', 'u0', 'x8', 'I8', 'i', 'i08', 'u-1', '']);
+    const signed = rng.int(2) === 0;
+    const bits = rng.int(3) === 0 ? pick([1, 8, 16, 32, 63, 64]) : 1 + rng.int(64);
+    return `${signed ? 'i' : 'u'}${signed ? bits : Math.min(bits, 63)}`;
+  };
+  const offset = (): string => {
+    if (rng.int(25) === 0) return pick(['-1', '#', '#-1', 'x', '4294967296', '#99999999999', '01']);
+    return rng.int(4) === 0 ? `#${rng.int(6)}` : String(rng.int(90));
+  };
+  const value = (): string =>
+    rng.int(20) === 0
+      ? pick(['abc', '1.5', '', '9223372036854775808'])
+      : pick([
+          '0',
+          '1',
+          '-1',
+          '127',
+          '-128',
+          '255',
+          '256',
+          '9223372036854775807',
+          '-9223372036854775808',
+          String(rng.int(1000) - 500),
+          String(rng.int(2 ** 31) * (rng.int(2) ? 1 : -1)),
+        ]);
+  for (let i = 0; i < n; i++) {
+    const key = `f${rng.int(3)}`;
+    const r = rng.int(20);
+    if (r === 0) steps.push(['SET', key, pick(['', 'ab', '\xff\xff\xff\xff', 'hello world'])]);
+    else if (r === 1) steps.push(['LPUSH', `f${rng.int(4)}`, 'x']);
+    else if (r === 2) steps.push(['DEL', key]);
+    else if (r === 3) steps.push(['GET', key]);
+    else {
+      const ro = rng.int(6) === 0;
+      const argv = [ro ? 'BITFIELD_RO' : 'BITFIELD', key];
+      const count = 1 + rng.int(4);
+      for (let k = 0; k < count; k++) {
+        const op = ro && rng.int(4) !== 0 ? 'GET' : pick(['GET', 'SET', 'INCRBY', 'OVERFLOW', 'get', 'incrby']);
+        if (op.toUpperCase() === 'OVERFLOW')
+          argv.push(op, rng.int(15) === 0 ? 'bogus' : pick(['WRAP', 'SAT', 'FAIL', 'fail']));
+        else if (op.toUpperCase() === 'GET') argv.push(op, type(), offset());
+        else argv.push(op, type(), offset(), value());
+      }
+      if (rng.int(20) === 0) argv.pop(); // a missing argument
+      if (rng.int(30) === 0) argv.push('BOGUS');
+      steps.push(argv);
+    }
+  }
+  return steps;
+}
+
+test('BITFIELD and BITFIELD_RO: seeded random commands answer as redis-server 7.0 byte for byte', {
+  skip,
+}, async () => {
+  for (const seed of ['bitfield-1', 'bitfield-2', 'bitfield-3']) {
+    const steps = randomBitfieldSteps(seed, 400);
+    const bad = await compare(new RedisHarness({ seed: `live-${seed}` }), steps);
+    assert.deepEqual(bad, [], bad.slice(0, 5).join('\n'));
+    const fields = steps.filter((s) => Array.isArray(s) && /^BITFIELD/.test(String(s[0]))).length;
+    assert.ok(fields > 250, `seed ${seed}: only ${fields} BITFIELD commands`);
+  }
+});
+
 test('bit commands (SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP): replies equal redis-server 7.0 byte for byte', {
   skip,
 }, async () => {

@@ -431,6 +431,16 @@ const SERIAL_SCRIPT = [
   'EXEC',
   'EXISTS p:t p:h p:set p:z p:none',
   'DEL p:t p:h p:set p:z p:e',
+  // Bit commands at SERIAL: Redis' code on the register's value.
+  'SETBIT p:b 7 1',
+  'GETBIT p:b 7',
+  'BITFIELD p:b GET u8 0 SET i8 #1 -5 INCRBY u4 0 20 OVERFLOW FAIL INCRBY u2 100 9 OVERFLOW SAT INCRBY i8 8 -200',
+  'BITFIELD_RO p:b GET i8 8 GET u16 0',
+  'BITFIELD_RO p:b SET u8 0 1',
+  'BITCOUNT p:b',
+  'BITFIELD p:s SET u8 0 72',
+  'GET p:s',
+  'BITFIELD p:c GET u8 0',
 ];
 
 /**

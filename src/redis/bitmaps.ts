@@ -14,7 +14,9 @@
 // after it, as Redis 7.0's bitfieldGeneric: every argument parsed first (the first bad one answers
 // its error), then the key's type; a command with a write creates or zero-pads the string up to the
 // last bit any write reaches before it runs its ops in order, even when every write then FAILs.
-// Arithmetic in bigint with Redis' 64-bit wrapping.
+// Arithmetic in bigint with Redis' 64-bit wrapping. Differs: a `#n` whose product passes 2^63 is
+// refused with the offset error (7.0 multiplied in 64 bits and wrapped; later Redis refuses it too);
+// a write reaching past keyspace.stringBytesMax answers the string-length error, as SETBIT.
 
 import { reply, type RespValue } from '../wire/resp/index.ts';
 import { optionIs, parseInt64 } from './args.ts';
@@ -317,8 +319,9 @@ function parseBitfieldOffset(arg: Uint8Array, bits: number): number | undefined 
 function readField(p: Uint8Array, offset: number, bits: number): bigint {
   let v = 0n;
   for (let i = 0; i < bits; i++) {
+    // Offsets reach 2^32 + 62: byte indexes by division, never by a 32-bit shift.
     const at = offset + i;
-    const byte = at >>> 3;
+    const byte = Math.floor(at / 8);
     v = (v << 1n) | (byte < p.length && (p[byte]! & (0x80 >> (at & 7))) !== 0 ? 1n : 0n);
   }
   return v;
@@ -328,8 +331,9 @@ function writeField(p: Uint8Array, offset: number, bits: number, value: bigint):
   for (let i = 0; i < bits; i++) {
     const at = offset + i;
     const mask = 0x80 >> (at & 7);
-    if ((value >> BigInt(bits - 1 - i)) & 1n) p[at >>> 3]! |= mask;
-    else p[at >>> 3]! &= ~mask;
+    const byte = Math.floor(at / 8);
+    if ((value >> BigInt(bits - 1 - i)) & 1n) p[byte]! |= mask;
+    else p[byte]! &= ~mask;
   }
 }
 
@@ -413,7 +417,7 @@ function bitfieldGeneric(ctx: CommandContext, argv: readonly Uint8Array[], readO
   }
   if (readOnlyCommand) return bitfieldReadonlyError;
   if (read === 'wrongtype') return redisErrorReply.wrongType;
-  const needed = (highestBit >>> 3) + 1;
+  const needed = Math.floor(highestBit / 8) + 1;
   if (needed > ctx.keyspace.stringBytesMax) return redisErrorReply.stringTooLong;
   const old = read === 'absent' ? new Uint8Array(0) : read.head.value;
   const p = new Uint8Array(Math.max(old.length, needed));

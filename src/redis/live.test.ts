@@ -772,6 +772,7 @@ function randomBitfieldSteps(seed: string, n: number): Step[] {
     else if (r === 1) steps.push(['LPUSH', `f${rng.int(4)}`, 'x']);
     else if (r === 2) steps.push(['DEL', key]);
     else if (r === 3) steps.push(['GET', key]);
+    else if (r === 4) steps.push(['EXPIRE', key, '100'], { cmd: ['TTL', key], compare: 'ttl' });
     else {
       const ro = rng.int(6) === 0;
       const argv = [ro ? 'BITFIELD_RO' : 'BITFIELD', key];
@@ -780,7 +781,9 @@ function randomBitfieldSteps(seed: string, n: number): Step[] {
         const op = ro && rng.int(4) !== 0 ? 'GET' : pick(['GET', 'SET', 'INCRBY', 'OVERFLOW', 'get', 'incrby']);
         if (op.toUpperCase() === 'OVERFLOW')
           argv.push(op, rng.int(15) === 0 ? 'bogus' : pick(['WRAP', 'SAT', 'FAIL', 'fail']));
-        else if (op.toUpperCase() === 'GET') argv.push(op, type(), offset());
+        else if (op.toUpperCase() === 'GET')
+          // Reads anywhere up to Redis' last bit offset (writes there are our string-length bound).
+          argv.push(op, type(), rng.int(12) === 0 ? String(4294967295 - rng.int(80)) : offset());
         else argv.push(op, type(), offset(), value());
       }
       if (rng.int(20) === 0) argv.pop(); // a missing argument

@@ -6,7 +6,7 @@
 // the files ourselves and refuse to run on zero. Extra arguments narrow the set by substring:
 //   npm run test:unit -- raft check
 import { spawnSync } from 'node:child_process';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -50,14 +50,6 @@ if (files.length === 0) {
   console.error('run-tests: no test files matched; refusing to report a vacuous pass');
   process.exit(1);
 }
-// scripts/ts-hooks.mjs keeps each compiled file under a hash of its source: every edit adds one.
-const CACHE_DIR = 'node_modules/.cache/baristas-ts';
-const CACHE_FILES_MAX = 4096;
-let cached = 0;
-try {
-  cached = readdirSync(CACHE_DIR).length;
-} catch {}
-if (cached > CACHE_FILES_MAX) rmSync(CACHE_DIR, { recursive: true, force: true });
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const result = spawnSync(
   process.execPath,

@@ -14,7 +14,7 @@
 // is never stale, and used only when it ends as every compiled file does (a torn one is compiled
 // again): the suite starts ~240 processes that load the same modules, and esbuild's asynchronous
 // service (not transformSync, which cost ~2.5 ms a file from this thread) compiles each once.
-// scripts/run-tests.mjs empties the cache past CACHE_FILES_MAX files.
+// scripts/ts-loader.mjs empties the cache past CACHE_FILES_MAX files.
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

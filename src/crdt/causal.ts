@@ -19,7 +19,7 @@
 
 import { assert, unreachable } from '../lib/assert.ts';
 import type { ByteReader, ByteWriter } from '../lib/bytes.ts';
-import { compareHlc, decodeHlc, encodeHlc, type HlcTimestamp } from '../lib/clocks/hlc.ts';
+import { compareHlc, type HlcTimestamp, readHlc, writeHlc } from '../lib/clocks/hlc.ts';
 import { ProtocolError } from '../lib/errors.ts';
 import {
   type Budget,
@@ -213,7 +213,8 @@ export function encodeStore(
       w.uvarint(entries.length);
       for (const e of entries) {
         writeDot(w, index, e.dot);
-        w.u64(encodeHlc(e.ts)).bytesUvarint(e.value);
+        writeHlc(w, e.ts);
+        w.bytesUvarint(e.value);
       }
       return;
     }
@@ -262,7 +263,7 @@ export function decodeStore(
       for (let i = 0; i < n; i++) {
         const at = r.position;
         const dot = readDot(r, replicas, context);
-        const ts = decodeHlc(r.u64());
+        const ts = readHlc(r);
         const value = readBlob(r);
         const prev = out[i - 1];
         if (prev !== undefined && compareDots(prev.dot, dot) >= 0) {

@@ -22,7 +22,7 @@
 //   mvreg = context mvStore                      ; src/crdt/dots.ts, src/crdt/causal.ts
 
 import { assert } from '../lib/assert.ts';
-import { compareHlc, decodeHlc, encodeHlc, type HlcTimestamp, isValidHlc } from '../lib/clocks/hlc.ts';
+import { compareHlc, type HlcTimestamp, isValidHlc, readHlc, writeHlc } from '../lib/clocks/hlc.ts';
 import {
   type Causal,
   compareEntries,
@@ -96,7 +96,8 @@ export class LWWRegister {
           return;
         }
         budget.takeElements(1);
-        w.u8(1).u64(encodeHlc(c.ts));
+        w.u8(1);
+        writeHlc(w, c.ts);
         writeReplica(w, c.replica);
         w.bytesUvarint(c.value);
       },
@@ -114,7 +115,7 @@ export class LWWRegister {
         if (present === 0) return LWWRegister.empty;
         if (present !== 1) throw malformed(`LWW presence byte ${present} at offset ${at}`, { offset: at });
         budget.takeElements(1);
-        const ts = decodeHlc(r.u64());
+        const ts = readHlc(r);
         const replica = readReplica(r);
         return new LWWRegister({ ts, replica, value: readBlob(r) });
       },

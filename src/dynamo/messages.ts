@@ -109,7 +109,7 @@
 
 import type { NodeId } from '../env/types.ts';
 import { ByteReader, ByteWriter, utf8ByteLength } from '../lib/bytes.ts';
-import { decodeHlc, encodeHlc, type HlcTimestamp } from '../lib/clocks/hlc.ts';
+import { type HlcTimestamp, readHlc, writeHlc } from '../lib/clocks/hlc.ts';
 import { VectorClock } from '../lib/clocks/vector.ts';
 import { type ErrorCode, errorCatalogue } from '../lib/error-codes.ts';
 import { BaristaError, LimitError, ProtocolError } from '../lib/errors.ts';
@@ -514,7 +514,7 @@ function writeRequest(w: ByteWriter, r: ClientRequest): void {
     else if (r.expiresAtMs !== undefined) w.u8(7).u64(BigInt(r.expiresAtMs)).bytesUvarint(r.value);
     else w.u8(1).bytesUvarint(r.value);
     r.context.encodeInto(w);
-    w.u64(encodeHlc(r.ts));
+    writeHlc(w, r.ts);
   }
 }
 
@@ -886,7 +886,7 @@ function readRequest(r: ByteReader): ClientRequest {
   } else if (valueTag !== 0) malformed(`value tag ${valueTag}`);
   if (kind === 2 && op !== undefined) malformed('a typed operation sent as a write over what is held');
   const context = VectorClock.decodeFrom(r, limits.dvvEntriesCountMax);
-  const ts = decodeHlc(r.u64());
+  const ts = readHlc(r);
   return {
     kind: 'put',
     key,

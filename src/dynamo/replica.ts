@@ -1153,13 +1153,15 @@ export class DynamoReplica {
     }
     const { op, w } = this.startWrite(origin, req, state, heldBytes, counted, required, encoded);
     if (this.config.collections === 'rows') this.collections.settle(req.key, state);
-    const fallbacks = this.ring.successors(token).filter((f) => !counted.has(f) && f !== this.id);
+    // The fallbacks (a walk of the ring) only once a replica is down.
+    let fallbacks: NodeId[] | undefined;
     for (const r of others) {
       if (this.isUp(r)) {
         this.send(r, { type: 'replicate', op, key: req.key, state });
         w.sent.push(r);
         continue;
       }
+      fallbacks ??= this.ring.successors(token).filter((f) => !counted.has(f) && f !== this.id);
       const i = fallbacks.findIndex((f) => this.isUp(f));
       if (i >= 0) {
         const [f] = fallbacks.splice(i, 1);
@@ -1404,10 +1406,16 @@ export class DynamoReplica {
     replicas: readonly NodeId[],
     pending: readonly NodeId[],
   ): { counted: ReadonlySet<NodeId>; others: NodeId[]; required: number } | undefined {
-    const counted = new Set([...replicas, ...pending]);
-    const others = [...counted].filter((r) => r !== this.id);
+    const counted = new Set(replicas);
+    for (const p of pending) counted.add(p);
+    const others: NodeId[] = [];
+    let live = 1;
+    for (const r of counted) {
+      if (r === this.id) continue;
+      others.push(r);
+      if (this.isUp(r)) live++;
+    }
     const required = level === 'ANY' ? 1 : levelCount(level, replicas.length)! + pending.length;
-    const live = 1 + others.filter((r) => this.isUp(r)).length;
     if (live < required) {
       this.unavailable(origin, `${live} live replicas, the write needs ${required}`);
       return undefined;

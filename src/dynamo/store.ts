@@ -144,6 +144,15 @@ export function valuePosition(key: Uint8Array): Uint8Array {
   return out;
 }
 
+/** `prefix` then valuePosition(key), in one array (a store's engine key for the key). */
+export function prefixedValuePosition(prefix: number, key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(9 + key.length);
+  out[0] = prefix;
+  tokenBytesInto(key, out, 1);
+  out.set(key, 9);
+  return out;
+}
+
 /** The token of a key as scan order reads it: the unsigned number of its 8 token bytes. */
 export function scanToken(key: Uint8Array): bigint {
   const b = new Uint8Array(8);

@@ -60,7 +60,7 @@
 import type { NodeId } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { ByteReader, ByteWriter, bytesEqual, utf8ByteLength } from '../lib/bytes.ts';
-import { compareHlc, decodeHlc, encodeHlc, type HlcTimestamp, isValidHlc } from '../lib/clocks/hlc.ts';
+import { compareHlc, type HlcTimestamp, isValidHlc, readHlc, writeHlc } from '../lib/clocks/hlc.ts';
 import { VectorClock } from '../lib/clocks/vector.ts';
 import { LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
@@ -381,7 +381,7 @@ export class Versioned {
       if (i > 0 && compareDots(siblings[i - 1]!.dot, dot) >= 0) malformed('siblings not strictly ascending by dot');
       const past = VectorClock.decodeFrom(r, limits.dvvEntriesCountMax);
       if (covers(past, dot)) malformed(`sibling ${counter}@${replica} supersedes itself`);
-      const ts = decodeHlc(r.u64());
+      const ts = readHlc(r);
       const tag = r.u8();
       let value: Uint8Array | null;
       let expiresAtMs: number | undefined;
@@ -436,7 +436,7 @@ function malformed(message: string): never {
 function writeSibling(w: ByteWriter, s: Sibling): void {
   w.stringUvarint(s.dot.replica).uvarint(s.dot.counter);
   s.past.encodeInto(w);
-  w.u64(encodeHlc(s.ts));
+  writeHlc(w, s.ts);
   if (s.value === null) w.u8(0);
   else if (s.expiresAtMs !== undefined)
     w.u8(s.crdt === true ? 4 : 3)

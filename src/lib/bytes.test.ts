@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { ByteReader, ByteWriter, utf8ByteLength } from './bytes.ts';
+import { ByteReader, ByteWriter, utf8ByteLength, uvarintBytes } from './bytes.ts';
 import { LimitError, ProtocolError } from './errors.ts';
 
 type Field =
@@ -405,4 +405,32 @@ test('short ASCII strings read from the interned table are each their own bytes,
     () => cut.stringUvarint(),
     (e: unknown) => e instanceof ProtocolError && e.code === 'truncated',
   );
+});
+
+test('uvarintBytes is the length uvarint writes, and a writer made at its encoding size never grows', () => {
+  fc.assert(
+    fc.property(fc.maxSafeNat(), (v) => {
+      assert.equal(new ByteWriter().uvarint(v).finish().length, uvarintBytes(v));
+    }),
+  );
+  for (const [v, n] of [
+    [0, 1],
+    [0x7f, 1],
+    [0x80, 2],
+    [0x3fff, 2],
+    [0x4000, 3],
+    [2 ** 53 - 1, 8],
+  ] as const)
+    assert.equal(uvarintBytes(v), n, `uvarintBytes(${v})`);
+  // Made at exactly its size (past the in-heap 64 bytes, so finish() returns a view of the
+  // writer's own buffer): a last 1-byte varint must not grow the buffer (it grew to 512 bytes
+  // when uvarint asked for room for its longest encoding).
+  for (const last of [1, 300, 2 ** 40]) {
+    const size = 100;
+    const w = new ByteWriter({ initialBytes: size });
+    w.raw(new Uint8Array(size - uvarintBytes(last)));
+    const bytes = w.uvarint(last).finish();
+    assert.equal(bytes.length, size);
+    assert.equal(bytes.buffer.byteLength, size, `the buffer grew for a last varint of ${last}`);
+  }
 });

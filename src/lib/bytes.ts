@@ -29,6 +29,16 @@ const BYTE_WRITER_INITIAL_BYTES = 64;
 const BYTE_WRITER_FIRST_GROWTH_BYTES = 512;
 /** Typed arrays up to this size are in V8's heap: a view of one (subarray, .buffer) moves its bytes out, ~0.3 µs. */
 const IN_HEAP_BYTES_MAX = 64;
+/** Bytes of `value`'s UNSIGNED_VARINT (a safe integer >= 0: at most 8). */
+export function uvarintBytes(value: number): number {
+  let n = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80);
+    n++;
+  }
+  return n;
+}
+
 /** Longest encoding of a 32-bit varint (Kafka VARINT / UNSIGNED_VARINT). */
 const VARINT32_BYTES_MAX = 5;
 /** Longest encoding of a 64-bit varint (Kafka VARLONG); also the bound for a safe-integer uvarint. */
@@ -221,7 +231,9 @@ export class ByteWriter {
   /** UNSIGNED_VARINT (LEB128, 7 bits per byte, low group first) for 0 ≤ value ≤ 2^53 − 1. */
   uvarint(value: number): this {
     if (!(Number.isSafeInteger(value) && value >= 0)) outOfRange('uvarint', value);
-    this.ensure(VARINT64_BYTES_MAX);
+    // What this value takes, not the longest varint: a writer made at its encoding's size (a
+    // sizeHint, an exact initialBytes) grew to 512 bytes when its last length prefix asked for 10.
+    this.ensure(uvarintBytes(value));
     const buf = this.buf;
     let pos = this.pos;
     // Division keeps values above 2^31 exact (bit operators would truncate to 32 bits).
@@ -450,7 +462,10 @@ export class ByteReader {
   }
 
   u32(): number {
-    return this.view.getUint32(this.need(4, 'u32'));
+    // By hand: a DataView of the input costs an object (and moves an in-heap array's bytes out).
+    const at = this.need(4, 'u32');
+    const b = this.buf;
+    return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
   }
 
   i32(): number {

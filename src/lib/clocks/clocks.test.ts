@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { ByteWriter } from '../bytes.ts';
+import { ByteReader, ByteWriter } from '../bytes.ts';
 import { LimitError, ProtocolError } from '../errors.ts';
 import {
   compareHlc,
@@ -15,6 +15,8 @@ import {
   type HlcTimestamp,
   HlcDriftError,
   HybridLogicalClock,
+  readHlc,
+  writeHlc,
 } from './hlc.ts';
 import { LamportClock } from './lamport.ts';
 import { VectorClock } from './vector.ts';
@@ -417,4 +419,28 @@ test('HLC 64-bit encoding round-trips and preserves order', () => {
   );
   assert.throws(() => decodeHlc(-1n), ProtocolError);
   assert.throws(() => decodeHlc(1n << 64n), ProtocolError);
+});
+
+test('writeHlc and readHlc (no bigint) give the bytes and values of u64(encodeHlc) and decodeHlc', () => {
+  fc.assert(
+    fc.property(hlcArb, (a) => {
+      const byBigint = new ByteWriter().u64(encodeHlc(a)).finish();
+      const w = new ByteWriter();
+      writeHlc(w, a);
+      assert.deepEqual(w.finish(), byBigint);
+      assert.deepEqual(readHlc(new ByteReader(byBigint)), { wallMs: a.wallMs, logical: a.logical });
+    }),
+  );
+  // Any 8 bytes decode as decodeHlc reads them (untrusted input), the extremes too.
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 8, maxLength: 8 }), (bytes) => {
+      assert.deepEqual(readHlc(new ByteReader(bytes)), decodeHlc(new ByteReader(bytes).u64()));
+    }),
+  );
+  for (const fill of [0x00, 0xff, 0x80, 0x7f]) {
+    const bytes = new Uint8Array(8).fill(fill);
+    assert.deepEqual(readHlc(new ByteReader(bytes)), decodeHlc(new ByteReader(bytes).u64()), `bytes ${fill}`);
+  }
+  assert.throws(() => writeHlc(new ByteWriter(), { wallMs: -1, logical: 0 }), /invalid HLC/);
+  assert.throws(() => writeHlc(new ByteWriter(), { wallMs: 1, logical: HLC_LOGICAL_MAX + 1 }), /invalid HLC/);
 });

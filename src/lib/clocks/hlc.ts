@@ -18,6 +18,7 @@
 //   restarts at 0 — still strictly increasing, at the cost of running 1 ms ahead of physical time.
 
 import { AssertionError, assert } from '../assert.ts';
+import type { ByteReader, ByteWriter } from '../bytes.ts';
 import { BaristaError, ProtocolError } from '../errors.ts';
 
 export interface HlcTimestamp {
@@ -148,6 +149,22 @@ export function compareHlc(a: HlcTimestamp, b: HlcTimestamp): -1 | 0 | 1 {
 export function encodeHlc(ts: HlcTimestamp): bigint {
   if (!isValidHlc(ts)) throw new AssertionError(`invalid HLC ${formatHlc(ts)}`);
   return (BigInt(ts.wallMs) << LOGICAL_BITS) | BigInt(ts.logical);
+}
+
+/**
+ * encodeHlc's 8 bytes written to `w` with no bigint (every stored Dynamo state carries one per
+ * sibling): the high 32 bits of the 48-bit wall time, then its low 16 and the logical count.
+ */
+export function writeHlc(w: ByteWriter, ts: HlcTimestamp): void {
+  if (!isValidHlc(ts)) throw new AssertionError(`invalid HLC ${formatHlc(ts)}`);
+  w.u32(Math.floor(ts.wallMs / 0x10000)).u32((ts.wallMs % 0x10000) * 0x10000 + ts.logical);
+}
+
+/** The inverse of writeHlc (decodeHlc of the u64 read), with no bigint; every 8 bytes decode. */
+export function readHlc(r: ByteReader): HlcTimestamp {
+  const hi = r.u32();
+  const lo = r.u32();
+  return { wallMs: hi * 0x10000 + (lo >>> 16), logical: lo & 0xffff };
 }
 
 /** Inverse of encodeHlc; any 64-bit unsigned value decodes (untrusted input: range-checked). */

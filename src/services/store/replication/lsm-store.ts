@@ -48,7 +48,7 @@ import {
   scanToken,
   tokenPosition,
   type ValuePage,
-  valuePosition,
+  prefixedValuePosition,
 } from '../../../dynamo/store.ts';
 import { collectionPrefix } from '../../../storage/lsm/keys.ts';
 import { LsmEngine, type LsmOptions } from '../../../storage/lsm/engine.ts';
@@ -92,9 +92,9 @@ function prefixed(prefix: number, key: Uint8Array): Uint8Array {
   return out;
 }
 
-const valueKey = (key: Uint8Array): Uint8Array => prefixed(VALUE_PREFIX, valuePosition(key));
-const headerKey = (key: Uint8Array): Uint8Array => prefixed(HEADER_PREFIX, valuePosition(key));
-const markKey = (key: Uint8Array): Uint8Array => prefixed(MARK_PREFIX, valuePosition(key));
+const valueKey = (key: Uint8Array): Uint8Array => prefixedValuePosition(VALUE_PREFIX, key);
+const headerKey = (key: Uint8Array): Uint8Array => prefixedValuePosition(HEADER_PREFIX, key);
+const markKey = (key: Uint8Array): Uint8Array => prefixedValuePosition(MARK_PREFIX, key);
 /** The engine key range prefix of a key's rows ('r' token escaped(key) terminator). */
 const rowsPrefix = (key: Uint8Array): Uint8Array => prefixed(ROW_PREFIX, collectionPrefix(scanToken(key), key));
 

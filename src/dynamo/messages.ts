@@ -368,12 +368,18 @@ function malformed(message: string): never {
 
 // --- encode ---------------------------------------------------------------------------------------
 
-export function encodeMessage(m: ReplicaMessage): Uint8Array {
+/**
+ * The message's bytes. With `into` (a reusable writer, ByteWriter.reusable), written there from its
+ * start and returned as a view of it: valid until its next use.
+ */
+export function encodeMessage(m: ReplicaMessage, into?: ByteWriter): Uint8Array {
   // A write's fan-out, the hot path: made at its size at once (no growth and copy).
   const w =
-    m.type === 'replicate'
-      ? new ByteWriter({ initialBytes: 24 + m.key.length + m.state.encode().length })
-      : new ByteWriter();
+    into !== undefined
+      ? into.reset()
+      : m.type === 'replicate'
+        ? new ByteWriter({ initialBytes: 24 + m.key.length + m.state.encode().length })
+        : new ByteWriter();
   w.u8(DYNAMO_MESSAGE_VERSION).u8(TYPE_TAGS[m.type]).uvarint(m.op);
   switch (m.type) {
     case 'replicate':
@@ -469,7 +475,7 @@ export function encodeMessage(m: ReplicaMessage): Uint8Array {
     case 'movePageAck':
       break;
   }
-  return w.finish();
+  return into !== undefined ? w.written() : w.finish();
 }
 
 function writeElements(w: ByteWriter, elements: readonly Uint8Array[] | null): void {

@@ -23,7 +23,7 @@
 //     refused with a LimitError (rowKeyBytes says how long it would be).
 
 import { assert } from '../lib/assert.ts';
-import { readU32BE } from '../lib/bytes.ts';
+import { latin1String, readU32BE } from '../lib/bytes.ts';
 import { LimitError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { lowerBound } from '../lib/sorted.ts';
@@ -124,9 +124,7 @@ export interface ReplicaStore {
 
 /** Map key of a byte string: one UTF-16 code unit per byte (lossless, ordered like the bytes). */
 export function keyString(key: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < key.length; i++) s += String.fromCharCode(key[i]!);
-  return s;
+  return latin1String(key);
 }
 
 /** The inverse of keyString. */

@@ -64,9 +64,14 @@ export interface Transport {
   /**
    * Queue `payload` for `to`. Returns false when the message was dropped at a bound (the peer's
    * send queue is full) or the peer is unknown; the drop is counted in metrics. Never throws for a
-   * down peer. The payload must not be mutated after the call.
+   * down peer. The payload must not be mutated after the call, unless `copiesPayload`.
    */
   send(to: NodeId, type: number, payload: Uint8Array): boolean;
+  /**
+   * True when `send` has copied what it keeps of the payload by the time it returns, so the caller
+   * may reuse those bytes at once (one encode buffer for every message: the Dynamo driver).
+   */
+  readonly copiesPayload?: boolean;
   /**
    * Hands every queued frame to the network now, instead of at the end of the current turn. A
    * driver about to block on a synchronous fsync calls it so its frames travel meanwhile.

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { ByteReader, ByteWriter, utf8ByteLength, uvarintBytes } from './bytes.ts';
+import { ByteReader, ByteWriter, latin1String, utf8ByteLength, uvarintBytes } from './bytes.ts';
 import { LimitError, ProtocolError } from './errors.ts';
 
 type Field =
@@ -433,4 +433,20 @@ test('uvarintBytes is the length uvarint writes, and a writer made at its encodi
     assert.equal(bytes.length, size);
     assert.equal(bytes.buffer.byteLength, size, `the buffer grew for a last varint of ${last}`);
   }
+});
+
+test('latin1String is one char per byte for every byte value, across its 4 KiB chunks', () => {
+  const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+  const s = latin1String(all);
+  assert.equal(s.length, 256);
+  for (let i = 0; i < 256; i++) assert.equal(s.charCodeAt(i), i);
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 10_000 }), (bytes) => {
+      assert.equal(latin1String(bytes), Buffer.from(bytes).toString('latin1'));
+    }),
+    { numRuns: 200 },
+  );
+  assert.equal(latin1String(new Uint8Array(0)), '');
+  const long = Uint8Array.from({ length: 3 * 4096 + 7 }, (_, i) => (i * 31) & 0xff);
+  assert.equal(latin1String(long), Buffer.from(long).toString('latin1'));
 });

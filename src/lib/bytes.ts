@@ -27,8 +27,27 @@ export const BYTE_WRITER_BYTES_MAX_DEFAULT = 16 * 1024 * 1024;
  */
 const BYTE_WRITER_INITIAL_BYTES = 64;
 const BYTE_WRITER_FIRST_GROWTH_BYTES = 512;
+/** A reusable writer's first buffer (outside V8's heap), and the most it keeps between messages. */
+const REUSABLE_WRITER_BYTES = 4096;
+const REUSABLE_WRITER_KEEP_BYTES = 64 * 1024;
 /** Typed arrays up to this size are in V8's heap: a view of one (subarray, .buffer) moves its bytes out, ~0.3 µs. */
 const IN_HEAP_BYTES_MAX = 64;
+/** Bytes per String.fromCharCode.apply in latin1String (well inside any engine's argument limit). */
+const LATIN1_CHUNK_BYTES = 4096;
+
+/**
+ * One char per byte (U+0000-U+00FF), so any bytes round-trip: map keys made of bytes. One
+ * fromCharCode call per 4 KiB: a char at a time built a string per byte (~2x the time for a
+ * 20-byte key, measured 2026-12-07), and a Buffer view costs an object per call.
+ */
+export function latin1String(bytes: Uint8Array): string {
+  if (bytes.length <= LATIN1_CHUNK_BYTES) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  let s = '';
+  for (let i = 0; i < bytes.length; i += LATIN1_CHUNK_BYTES)
+    s += String.fromCharCode.apply(null, bytes.subarray(i, i + LATIN1_CHUNK_BYTES) as unknown as number[]);
+  return s;
+}
+
 /** Bytes of `value`'s UNSIGNED_VARINT (a safe integer >= 0: at most 8). */
 export function uvarintBytes(value: number): number {
   let n = 1;
@@ -384,6 +403,33 @@ export class ByteWriter {
     if (!(Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff)) outOfRange('u32', value);
     this.put32(offset, value);
     return this;
+  }
+
+  /**
+   * A writer to be used again and again (reset, write, written): its buffer starts past V8's
+   * in-heap size, so a view of it moves nothing.
+   */
+  static reusable(options: { bytesMax?: number } = {}): ByteWriter {
+    return new ByteWriter({ ...options, initialBytes: REUSABLE_WRITER_BYTES });
+  }
+
+  /**
+   * Starts over (a reusable writer): what written() returned before is overwritten from here on. A
+   * buffer grown past REUSABLE_WRITER_KEEP_BYTES by a large message is let go.
+   */
+  reset(): this {
+    if (this.buf.length > REUSABLE_WRITER_KEEP_BYTES) {
+      this.buf = new Uint8Array(Math.min(REUSABLE_WRITER_BYTES, this.bytesMax));
+      this.view_ = undefined;
+    }
+    this.pos = 0;
+    this.finished = false;
+    return this;
+  }
+
+  /** The bytes written since the last reset: a view valid until the next write or reset. */
+  written(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
   }
 
   /**

@@ -373,6 +373,8 @@ function isErrno(err: unknown, code: string): boolean {
 }
 
 export class TcpTransport implements Transport {
+  /** send() encodes the payload into a slab or a frame of its own before it returns. */
+  readonly copiesPayload = true;
   readonly self: NodeId;
   readonly clusterId: string;
   private readonly listenAddress: PeerAddress;

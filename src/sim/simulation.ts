@@ -1071,16 +1071,19 @@ export class Simulation<S = unknown> {
     };
     const transport: Transport = {
       self: node.id,
-      send: (to, type, payload) => {
+      // network.send copies what it delivers; a send held for a stall's end copies first.
+      copiesPayload: true,
+      send: (to, type, sent) => {
         if (!alive() || node.transportClosed) return false;
         if (node.floorMs > this.now || node.afterStall.length > 0) {
           // Sent by code running ahead inside a stall: it leaves at the stall's end, if the node lives.
+          const payload = sent.slice();
           this.orAfterStall(node, () => {
             if (alive() && !node.transportClosed) this.network.send(node.index, to, type, payload);
           });
           return true;
         }
-        return this.network.send(node.index, to, type, payload);
+        return this.network.send(node.index, to, type, sent);
       },
       onMessage: (handler) => {
         if (alive()) node.handler = handler;

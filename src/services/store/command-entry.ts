@@ -6,6 +6,7 @@
 // one; a container given an unknown subcommand is "unknown subcommand", anything else unknown is
 // "unknown command" with the args preview.
 
+import { latin1String } from '../../lib/bytes.ts';
 import type { RespValue } from '../../wire/resp/index.ts';
 import type { CommandSpec } from '../../redis/command.ts';
 import { unknownCommandError } from '../../redis/errors.ts';
@@ -47,9 +48,7 @@ export type CommandTable = ReadonlyMap<string, CommandEntry>;
 
 /** Latin1 view of bytes: one char per byte, so names and keys round-trip exactly. */
 export function latin1(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
-  return s;
+  return latin1String(bytes);
 }
 
 /**

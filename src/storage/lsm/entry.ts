@@ -17,6 +17,8 @@
 // entry comes back as a reason string (the caller turns it into a CorruptionError naming the file
 // and offset), never an exception or an assert.
 
+import { latin1String } from '../../lib/bytes.ts';
+
 export const ENTRY_HEADER_BYTES = 25;
 
 export const EntryKind = { put: 1, tombstone: 2 } as const;
@@ -193,7 +195,7 @@ export function compareKeys(a: Uint8Array, b: Uint8Array): number {
  * byte b to code unit b exactly.
  */
 export function keyString(key: Uint8Array): string {
-  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+  return latin1String(key);
 }
 
 /** Whether the entry reads as absent at `nowMs`: a tombstone, or a put whose deadline passed. */

@@ -69,7 +69,7 @@ import {
 import type { VectorClock } from '../../../lib/clocks/vector.ts';
 import { BaristaError, LimitError, ProtocolError } from '../../../lib/errors.ts';
 import { limits } from '../../../lib/limits.ts';
-import { utf8ByteLength } from '../../../lib/bytes.ts';
+import { ByteWriter, utf8ByteLength } from '../../../lib/bytes.ts';
 import { murmur3X64_128Into } from '../../../dynamo/partitioner.ts';
 import { MessageType } from '../../../lib/message-types.ts';
 import type { MessageHandler } from '../../../lib/router.ts';
@@ -363,6 +363,8 @@ export class ReplicaNode {
   private readonly hlc: HybridLogicalClock;
   private ringNodes: ReadonlySet<NodeId>;
   private readonly pending = new Map<number, Pending>();
+  /** emit's encode buffer, reused message after message (Transport.copiesPayload). */
+  private readonly encodeBuffer = ByteWriter.reusable();
   private nextRequest = 1;
   private up = new Set<NodeId>();
   private stopped = false;
@@ -980,10 +982,12 @@ export class ReplicaNode {
   }
 
   private emit(out: Output): void {
+    // One encode buffer for every message when the transport copies what it sends.
+    const into = this.env.transport.copiesPayload === true ? this.encodeBuffer : undefined;
     for (const { to, message } of out.messages) {
       let bytes: Uint8Array;
       try {
-        bytes = encodeMessage(message);
+        bytes = encodeMessage(message, into);
       } catch (error) {
         // A value over the CRDT codec's bounds (a collection view too big to ship): as oversized.
         if (!(error instanceof LimitError)) throw error;

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { ProtocolError } from '../lib/errors.ts';
 import { limits, peerEnvelopeBytesMax } from '../lib/limits.ts';
-import { crc32cOf } from './crc32c.ts';
+import { crc32cOf } from '../lib/crc32c.ts';
 import { bytewise, splitAt } from './testing.ts';
 import {
   type DecodeEvent,

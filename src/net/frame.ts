@@ -55,7 +55,7 @@ import { AssertionError, assert } from '../lib/assert.ts';
 import type { ProtocolErrorCode } from '../lib/error-codes.ts';
 import { ConfigError, LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
-import { crc32cOf } from './crc32c.ts';
+import { crc32cOf } from '../lib/crc32c.ts';
 
 export const envelopeVersion = 2;
 export const lengthPrefixBytes = 4;

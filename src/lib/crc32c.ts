@@ -1,5 +1,5 @@
 // CRC-32C (Castagnoli, the iSCSI/ext4/Kafka polynomial 0x1EDC6F41, reflected 0x82F63B78) for peer
-// frames. Two implementations, chosen by length: @node-rs/crc32's native one (hardware CRC
+// frames (src/net/frame.ts) and log records (src/storage/log/frame.ts). Two implementations, chosen by length: @node-rs/crc32's native one (hardware CRC
 // instructions) for long inputs, and a slicing-by-8 table loop in JavaScript for short ones,
 // because a native call costs a fixed few hundred ns (N-API transition and a view object) that
 // dwarfs the checksum of a 100-byte frame: measured on this machine under load, native 583 ns vs

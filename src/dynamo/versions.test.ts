@@ -472,3 +472,41 @@ test('a CRDT with a deadline round-trips as value tag 4; corrupt CRDT bytes unde
   bad[bad.length - 1] = bad[bad.length - 1]! ^ 0xff;
   assert.throws(() => Versioned.decode(bad), ProtocolError);
 });
+
+test('equals compares fields as the encoding would: past, timestamp, value, deadline, CRDT tag (fresh decodes)', () => {
+  // One sibling's fields, laid out as the grammar writes them; a tombstone (tag 0) carries no more.
+  const spec = fc.record({
+    past: fc.array(fc.tuple(fc.constantFrom('n1', 'n2', 'n3'), fc.integer({ min: 1, max: 3 })), { maxLength: 3 }),
+    wallMs: fc.integer({ min: 0, max: 3 }),
+    logical: fc.integer({ min: 0, max: 2 }),
+    tag: fc.constantFrom(0, 1, 2, 3),
+    value: fc.integer({ min: 0, max: 2 }),
+    deadline: fc.integer({ min: 1, max: 2 }),
+  });
+  type Spec = typeof spec extends fc.Arbitrary<infer T> ? T : never;
+  const counter = (n: number): Uint8Array => PNCounter.empty.increment('n1', BigInt(n + 1)).state.encode();
+  const encode = (s: Spec): Uint8Array => {
+    const w = new ByteWriter();
+    w.u8(DVV_FORMAT_VERSION).uvarint(1).stringUvarint('n9').uvarint(1);
+    VectorClock.from(s.past).encodeInto(w);
+    w.u64((BigInt(s.wallMs) << 16n) | BigInt(s.logical)).u8(s.tag);
+    if (s.tag === 3) w.u64(BigInt(s.deadline));
+    // The same bytes under each tag (a plain value may be any bytes), so a tag alone can differ.
+    if (s.tag !== 0) w.bytesUvarint(counter(s.value));
+    return w.finish();
+  };
+  const mutate = fc.constantFrom('none', 'past', 'wallMs', 'logical', 'tag', 'value', 'deadline');
+  fc.assert(
+    fc.property(spec, spec, mutate, fc.boolean(), (a, other, field, copy) => {
+      // Half the pairs differ in one field only, so near-equal states are common.
+      const b = copy ? (field === 'none' ? { ...a } : { ...a, [field]: other[field as keyof Spec] }) : other;
+      const ea = encode(a);
+      const eb = encode(b);
+      const va = Versioned.decode(ea);
+      const vb = Versioned.decode(eb);
+      assert.equal(va.equals(vb), bytesEqual(va.encode(), vb.encode()));
+      assert.equal(Versioned.decode(ea).equals(Versioned.decode(eb)), bytesEqual(ea, eb));
+    }),
+    { numRuns: 2000 },
+  );
+});

@@ -169,6 +169,16 @@ export class VectorClock {
     return 'equal';
   }
 
+  /** The same entries (the form is canonical: equal clocks encode to equal bytes). */
+  equals(other: VectorClock): boolean {
+    if (this === other) return true;
+    const a = this.ids;
+    const b = other.ids;
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i] || this.counts[i] !== other.counts[i]) return false;
+    return true;
+  }
+
   /** True when this ≤ other entry-wise (this happened before or equals other). */
   dominatedBy(other: VectorClock): boolean {
     const o = this.compare(other);

@@ -37,7 +37,7 @@
 
 import type { Clock, Disk, Logger, Metrics } from '../../../env/types.ts';
 import { assert } from '../../../lib/assert.ts';
-import { utf8ByteLength } from '../../../lib/bytes.ts';
+import { bytesEqual, utf8ByteLength } from '../../../lib/bytes.ts';
 import { CorruptionError } from '../../../lib/errors.ts';
 import { limits } from '../../../lib/limits.ts';
 import type { PaxosStore } from '../../../dynamo/paxos.ts';
@@ -141,6 +141,29 @@ function parseHintKey(k: Uint8Array): { owner: string; key: Uint8Array } | undef
   }
 }
 
+/** One key's engine keys (LsmReplicaStore.keysOf), each made on first use. */
+class EngineKeys {
+  key: Uint8Array | undefined;
+  private value_: Uint8Array | undefined;
+  private header_: Uint8Array | undefined;
+
+  reset(key: Uint8Array): void {
+    this.key = key.slice();
+    this.value_ = undefined;
+    this.header_ = undefined;
+  }
+
+  get value(): Uint8Array {
+    this.value_ ??= valueKey(this.key!);
+    return this.value_;
+  }
+
+  get header(): Uint8Array {
+    this.header_ ??= headerKey(this.key!);
+    return this.header_;
+  }
+}
+
 export class LsmReplicaStore implements ReplicaStore {
   private hints_ = 0;
   /** The Paxos acceptor's states, in the same engine: one sync covers a step's writes of both. */
@@ -177,16 +200,30 @@ export class LsmReplicaStore implements ReplicaStore {
     return store;
   }
 
+  /**
+   * The engine keys of the key used last, made once: a write reads the key's value and header,
+   * then puts its value (three keys of 9 + key bytes, and the token each time). A copy of the key
+   * is compared, so a caller reusing its bytes is never answered for the old key; the engine keeps
+   * no key it is given (it copies into its log and memtable), so handing the same array out is safe.
+   */
+  private readonly lastKeys = new EngineKeys();
+
+  private keysOf(key: Uint8Array): EngineKeys {
+    const k = this.lastKeys;
+    if (k.key === undefined || !bytesEqual(k.key, key)) k.reset(key);
+    return k;
+  }
+
   get(key: Uint8Array): Uint8Array | undefined {
-    return this.engine.get(valueKey(key))?.value;
+    return this.engine.get(this.keysOf(key).value)?.value;
   }
 
   put(key: Uint8Array, state: Uint8Array): void {
-    this.engine.put(valueKey(key), state);
+    this.engine.put(this.keysOf(key).value, state);
   }
 
   delete(key: Uint8Array): void {
-    this.deleteIfHeld(valueKey(key));
+    this.deleteIfHeld(this.keysOf(key).value);
   }
 
   /** An engine tombstone for `k`, only if it holds a value (a delete of nothing writes nothing). */
@@ -195,15 +232,15 @@ export class LsmReplicaStore implements ReplicaStore {
   }
 
   getHeader(key: Uint8Array): Uint8Array | undefined {
-    return this.engine.get(headerKey(key))?.value;
+    return this.engine.get(this.keysOf(key).header)?.value;
   }
 
   putHeader(key: Uint8Array, header: Uint8Array): void {
-    this.engine.put(headerKey(key), header);
+    this.engine.put(this.keysOf(key).header, header);
   }
 
   deleteHeader(key: Uint8Array): void {
-    this.deleteIfHeld(headerKey(key));
+    this.deleteIfHeld(this.keysOf(key).header);
   }
 
   getRow(key: Uint8Array, element: Uint8Array): Uint8Array | undefined {

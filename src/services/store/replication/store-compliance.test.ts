@@ -122,6 +122,25 @@ for (const impl of implementations) {
       assert.equal(store.get(Uint8Array.of(0, 255)), undefined);
     });
 
+    test('a caller reusing one key buffer for another key reads and writes that key (no answer for the old bytes)', () => {
+      const { store } = impl.make('reused-key');
+      const key = b('k1');
+      store.put(key, b('one'));
+      store.putHeader(key, b('header one'));
+      key[1] = 0x32; // now 'k2', the same array
+      assert.equal(store.get(key), undefined);
+      assert.equal(store.getHeader(key), undefined);
+      store.put(key, b('two'));
+      assert.equal(s(store.get(b('k2'))), 'two');
+      assert.equal(s(store.get(b('k1'))), 'one');
+      assert.equal(s(store.getHeader(b('k1'))), 'header one');
+      key[1] = 0x31; // back to 'k1'
+      assert.equal(s(store.get(key)), 'one');
+      store.delete(key);
+      assert.equal(store.get(b('k1')), undefined);
+      assert.equal(s(store.get(b('k2'))), 'two');
+    });
+
     test('delete forgets a value (scans skip it), meta records are kept apart; both survive a crash once synced', () => {
       const h = impl.make('delete-meta');
       h.store.put(b('a'), b('1'));

@@ -2408,9 +2408,8 @@ export class DynamoReplica {
     if (r.answers.size < 2) return;
     const merged = r.merged?.count === r.answers.size ? r.merged.state : this.mergeAnswers(r);
     if (merged instanceof BaristaError) return; // too many siblings: the client must resolve first
-    let encoded: Uint8Array;
     try {
-      encoded = merged.encode();
+      merged.encode(); // kept on the state: the repairs below send it
     } catch (error) {
       // Past what an encoding holds (concurrent sides merged: docs/COMPAT-REDIS.md "A key's state
       // size"): no repair, counted; the encoder's LimitError stopped the node (a review, 2026-12-07).
@@ -2426,7 +2425,8 @@ export class DynamoReplica {
         this.send(node, repair);
         continue;
       }
-      if (state === merged || bytesEqual(state.encode(), encoded)) continue;
+      // Equal encodings, without making the answer's (equals compares as the encoding would).
+      if (state === merged || state.equals(merged)) continue;
       this.stats.readRepairs++;
       if (node === this.id) this.mergeInto(r.key, merged);
       else this.send(node, { type: 'replicate', op: 0, key: r.key, state: merged });

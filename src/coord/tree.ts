@@ -607,7 +607,7 @@ export class ZnodeTree {
           ? ownerOfTtl(op.ttlMs)
           : 0;
     const p = this.store.read(parent);
-    this.update(parentPath, parent, { ...p, cversion: inc32(p.cversion), pzxid: ctx.zxid });
+    this.update(parentPath, parent, p, { ...p, cversion: inc32(p.cversion), pzxid: ctx.zxid });
     const aclRef = this.acls.intern(acl, aclId);
     this.pendingInterns.push(aclRef);
     const s = this.insertNode(path, parent, {
@@ -652,7 +652,7 @@ export class ZnodeTree {
     const r = this.store.read(s);
     if (version !== -1 && version !== r.version) return { err: ZkErr.badVersion };
     if (!this.fits(data.length - r.data.length)) return { err: ZkErr.quotaExceeded };
-    this.update(path, s, {
+    this.update(path, s, r, {
       ...r,
       data: bytesToBinary(data),
       version: inc32(r.version),
@@ -687,14 +687,15 @@ export class ZnodeTree {
     const ref = this.acls.intern(fixed, aclId);
     this.pendingInterns.push(ref);
     this.pendingReleases.push(r.acl);
-    this.update(path, s, { ...r, acl: ref, aversion: inc32(r.aversion) });
+    this.update(path, s, r, { ...r, acl: ref, aversion: inc32(r.aversion) });
     return { err: ZkErr.ok, stat: this.statOf(s) };
   }
 
   // --- mutation primitives (journaled, so a failed multi undoes them) -------------------------
 
-  private update(path: string, s: number, next: NodeRecord): void {
-    this.journal.push({ path, before: this.store.read(s) });
+  /** `before`: the node's record as read just now (every caller has it: no second read). */
+  private update(path: string, s: number, before: NodeRecord, next: NodeRecord): void {
+    this.journal.push({ path, before });
     this.store.write(s, next);
   }
 
@@ -725,7 +726,7 @@ export class ZnodeTree {
     const parentPath = path.slice(0, Math.max(1, path.lastIndexOf('/')));
     const parent = this.store.slot(parentPath)!;
     const p = this.store.read(parent);
-    if (zxid > p.pzxid) this.update(parentPath, parent, { ...p, pzxid: zxid });
+    if (zxid > p.pzxid) this.update(parentPath, parent, p, { ...p, pzxid: zxid });
     const before = this.store.read(s);
     this.journal.push({ path, before });
     this.pendingReleases.push(before.acl);

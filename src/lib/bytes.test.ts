@@ -450,3 +450,30 @@ test('latin1String is one char per byte for every byte value, across its 4 KiB c
   const long = Uint8Array.from({ length: 3 * 4096 + 7 }, (_, i) => (i * 31) & 0xff);
   assert.equal(latin1String(long), Buffer.from(long).toString('latin1'));
 });
+
+test('fixed-width reads and f64 writes by hand equal DataView big-endian, every bit pattern', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 8, maxLength: 8 }), (b) => {
+      const dv = new DataView(b.buffer, b.byteOffset, 8);
+      assert.equal(new ByteReader(b).i8(), dv.getInt8(0));
+      assert.equal(new ByteReader(b).u16(), dv.getUint16(0));
+      assert.equal(new ByteReader(b).i16(), dv.getInt16(0));
+      assert.equal(new ByteReader(b).u32(), dv.getUint32(0));
+      assert.equal(new ByteReader(b).i32(), dv.getInt32(0));
+      assert.ok(Object.is(new ByteReader(b).f64(), dv.getFloat64(0)), `f64 of ${b.join(',')}`);
+    }),
+    { numRuns: 2000 },
+  );
+  fc.assert(
+    fc.property(fc.double(), (x) => {
+      const expected = new Uint8Array(8);
+      new DataView(expected.buffer).setFloat64(0, x);
+      assert.deepEqual(new ByteWriter().f64(x).finish(), expected);
+      assert.ok(Object.is(new ByteReader(expected).f64(), x));
+    }),
+    { numRuns: 2000 },
+  );
+  for (const x of [0, -0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.MIN_VALUE, 1e300]) {
+    assert.ok(Object.is(new ByteReader(new ByteWriter().f64(x).finish()).f64(), x), `${x}`);
+  }
+});

@@ -27,6 +27,11 @@ export const BYTE_WRITER_BYTES_MAX_DEFAULT = 16 * 1024 * 1024;
  */
 const BYTE_WRITER_INITIAL_BYTES = 64;
 const BYTE_WRITER_FIRST_GROWTH_BYTES = 512;
+/** f64 by hand (no DataView, which costs an object and moves an in-heap array's bytes out). */
+const F64 = new Float64Array(1);
+const F64_BYTES = new Uint8Array(F64.buffer);
+const F64_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** A reusable writer's first buffer (outside V8's heap), and the most it keeps between messages. */
 const REUSABLE_WRITER_BYTES = 4096;
 const REUSABLE_WRITER_KEEP_BYTES = 64 * 1024;
@@ -118,8 +123,6 @@ export interface ByteWriterOptions {
  */
 export class ByteWriter {
   private buf: Uint8Array;
-  /** Made when a 64-bit or float write needs it (a DataView of an in-heap array moves its bytes out). */
-  private view_: DataView | undefined;
   private pos = 0;
   private finished = false;
   readonly bytesMax: number;
@@ -129,11 +132,6 @@ export class ByteWriter {
     assert(Number.isSafeInteger(this.bytesMax) && this.bytesMax > 0, 'ByteWriter bytesMax must be positive');
     const initial = Math.min(options.initialBytes ?? BYTE_WRITER_INITIAL_BYTES, this.bytesMax);
     this.buf = new Uint8Array(Math.max(1, initial));
-  }
-
-  private get view(): DataView {
-    this.view_ ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
-    return this.view_;
   }
 
   /** Big-endian 16 bits of `value` (taken mod 2^16) at `at`. */
@@ -167,7 +165,6 @@ export class ByteWriter {
     if (old.length <= IN_HEAP_BYTES_MAX) for (let i = 0; i < this.pos; i++) next[i] = old[i]!;
     else next.set(old.subarray(0, this.pos));
     this.buf = next;
-    this.view_ = undefined;
   }
 
   u8(value: number): this {
@@ -242,7 +239,8 @@ export class ByteWriter {
 
   f64(value: number): this {
     this.ensure(8);
-    this.view.setFloat64(this.pos, value);
+    F64[0] = value;
+    for (let i = 0; i < 8; i++) this.buf[this.pos + i] = F64_BYTES[F64_LE ? 7 - i : i]!;
     this.pos += 8;
     return this;
   }
@@ -420,7 +418,6 @@ export class ByteWriter {
   reset(): this {
     if (this.buf.length > REUSABLE_WRITER_KEEP_BYTES) {
       this.buf = new Uint8Array(Math.min(REUSABLE_WRITER_BYTES, this.bytesMax));
-      this.view_ = undefined;
     }
     this.pos = 0;
     this.finished = false;
@@ -488,7 +485,7 @@ export class ByteReader {
   }
 
   i8(): number {
-    return this.view.getInt8(this.need(1, 'i8'));
+    return (this.buf[this.need(1, 'i8')]! << 24) >> 24;
   }
 
   /** One byte, 0 = false, 1 = true; anything else is malformed. */
@@ -500,11 +497,13 @@ export class ByteReader {
   }
 
   u16(): number {
-    return this.view.getUint16(this.need(2, 'u16'));
+    const at = this.need(2, 'u16');
+    return (this.buf[at]! << 8) | this.buf[at + 1]!;
   }
 
   i16(): number {
-    return this.view.getInt16(this.need(2, 'i16'));
+    const at = this.need(2, 'i16');
+    return (((this.buf[at]! << 8) | this.buf[at + 1]!) << 16) >> 16;
   }
 
   u32(): number {
@@ -515,7 +514,9 @@ export class ByteReader {
   }
 
   i32(): number {
-    return this.view.getInt32(this.need(4, 'i32'));
+    const at = this.need(4, 'i32');
+    const b = this.buf;
+    return (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
   }
 
   i64(): bigint {
@@ -527,7 +528,10 @@ export class ByteReader {
   }
 
   f64(): number {
-    return this.view.getFloat64(this.need(8, 'f64'));
+    const at = this.need(8, 'f64');
+    // Big-endian into the little-or-big-endian scratch: no DataView per reader (a request's decode).
+    for (let i = 0; i < 8; i++) F64_BYTES[F64_LE ? 7 - i : i] = this.buf[at + i]!;
+    return F64[0]!;
   }
 
   /** UNSIGNED_VARINT up to 2^53 − 1; longer or larger encodings are malformed. */

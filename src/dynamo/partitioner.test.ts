@@ -17,6 +17,7 @@ import {
   tokenOf,
   tokenOfString,
 } from './partitioner.ts';
+import { prefixedValuePosition, valuePosition } from './store.ts';
 
 const utf8 = new TextEncoder();
 
@@ -224,4 +225,23 @@ test('the 32-bit-lane hash equals a plain 64-bit BigInt MurmurHash3 on random ke
   // The oracle itself agrees with the published vectors (so the property checks against the reference).
   for (const [key, seed, hex] of referenceVectors)
     assert.equal(digestHex(murmurByBigint(bytesOf(key), seed, false)), hex);
+});
+
+test('tokenBytesInto at an offset, and prefixedValuePosition, write the bytes of their one-array forms', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 80 }), fc.nat({ max: 16 }), fc.nat({ max: 255 }), (key, at, prefix) => {
+      const alone = new Uint8Array(8);
+      tokenBytesInto(key, alone);
+      const out = new Uint8Array(at + 8 + 3).fill(0xa5);
+      tokenBytesInto(key, out, at);
+      assert.deepEqual(out.subarray(at, at + 8), alone);
+      assert.ok(
+        out.subarray(0, at).every((b) => b === 0xa5) && out.subarray(at + 8).every((b) => b === 0xa5),
+        'nothing outside the 8 bytes is written',
+      );
+      // The replica store's engine keys (existing data is keyed by these bytes): prefix, then valuePosition.
+      assert.deepEqual(prefixedValuePosition(prefix, key), Uint8Array.of(prefix, ...valuePosition(key)));
+    }),
+    { numRuns: 1000 },
+  );
 });

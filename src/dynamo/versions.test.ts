@@ -473,13 +473,13 @@ test('a CRDT with a deadline round-trips as value tag 4; corrupt CRDT bytes unde
   assert.throws(() => Versioned.decode(bad), ProtocolError);
 });
 
-test('equals compares fields as the encoding would: past, timestamp, value, deadline, CRDT tag (fresh decodes)', () => {
+test('equals compares fields as the encoding would: past, timestamp, value, deadline, CRDT tag (fresh decodes, tags 0-4)', () => {
   // One sibling's fields, laid out as the grammar writes them; a tombstone (tag 0) carries no more.
   const spec = fc.record({
     past: fc.array(fc.tuple(fc.constantFrom('n1', 'n2', 'n3'), fc.integer({ min: 1, max: 3 })), { maxLength: 3 }),
     wallMs: fc.integer({ min: 0, max: 3 }),
     logical: fc.integer({ min: 0, max: 2 }),
-    tag: fc.constantFrom(0, 1, 2, 3),
+    tag: fc.constantFrom(0, 1, 2, 3, 4),
     value: fc.integer({ min: 0, max: 2 }),
     deadline: fc.integer({ min: 1, max: 2 }),
   });
@@ -490,7 +490,7 @@ test('equals compares fields as the encoding would: past, timestamp, value, dead
     w.u8(DVV_FORMAT_VERSION).uvarint(1).stringUvarint('n9').uvarint(1);
     VectorClock.from(s.past).encodeInto(w);
     w.u64((BigInt(s.wallMs) << 16n) | BigInt(s.logical)).u8(s.tag);
-    if (s.tag === 3) w.u64(BigInt(s.deadline));
+    if (s.tag === 3 || s.tag === 4) w.u64(BigInt(s.deadline));
     // The same bytes under each tag (a plain value may be any bytes), so a tag alone can differ.
     if (s.tag !== 0) w.bytesUvarint(counter(s.value));
     return w.finish();

@@ -69,7 +69,8 @@ export interface Transport {
   send(to: NodeId, type: number, payload: Uint8Array): boolean;
   /**
    * True when `send` has copied what it keeps of the payload by the time it returns, so the caller
-   * may reuse those bytes at once (one encode buffer for every message: the Dynamo driver).
+   * may reuse those bytes at once (one encode buffer for every message: the Dynamo driver). A
+   * wrapper states its own (a `{ ...transport, send }` that queues the payload must not inherit it).
    */
   readonly copiesPayload?: boolean;
   /**

@@ -139,7 +139,9 @@ export interface NetworkHost {
  * A targeted fault on the message path, consulted at send after partitions and before loss:
  * 'pass' lets the next filter (then the network) decide; 'drop' loses the message (counted as
  * `filtered`); `{ delayMs }` adds that much latency. Filters must be deterministic functions of
- * their arguments and their own state (e.g. "drop every Raft message from n1 to n2").
+ * their arguments and their own state (e.g. "drop every Raft message from n1 to n2"). The payload
+ * is the sender's own array, valid only during the call (a sender may reuse it: copiesPayload):
+ * a filter that keeps it must copy it.
  */
 export type MessageFilter = (
   from: NodeId,

@@ -51,7 +51,10 @@ function describe(r: ClusterSimResult): string {
     : `${r.failure.invariant}: ${r.failure.detail.slice(0, 500)}\nreplay: ${r.failure.replayCommand}`;
 }
 
-const fixedSeeds = ['1', '2', '3', '4'];
+// 1866478: slot 0's session expired just after it reconnected (closed by the leader for the time
+// its client was cut off), and the liveness write went through the expired session until the
+// deadline (a fresh seed found it, 2026-12-07; the workload now starts a new session).
+const fixedSeeds = ['1', '2', '3', '4', '1866478'];
 
 test('coord workload: fixed seeds and a fresh one pass every check, under partitions, crashes, pauses and clock skew', () => {
   const fresh = String(randomInt(1_000_000, 2_000_000));

@@ -616,6 +616,11 @@ export class CoordWorkload {
       throw sim.fail('liveness', 'coord: not every session reconnected after healing');
     let committed = false;
     const write = (): void => {
+      // The slot's session may expire after it reconnected (the leader expired it while its client
+      // was cut off, and the close applied just after the reconnect): a new session writes then. Seed
+      // 1866478 wrote through the expired one until the deadline.
+      const s = this.slots[0]!;
+      if (s.client.state === 'expired') this.endSession(s);
       const c = this.slots[0]!.client;
       c.callWith(zkCalls.create(LIVENESS_PATH), (e) => {
         if (e === null || isZkError(e, ZkErr.nodeExists)) committed = true;

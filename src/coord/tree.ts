@@ -40,6 +40,7 @@
 // a full tree (coordZnodeCountMax) answers QUOTAEXCEEDED (ZooKeeper has no bound).
 
 import { assert } from '../lib/assert.ts';
+import { latin1String } from '../lib/bytes.ts';
 import { javaCopyTableSize, javaSpread, javaStringHash, javaTableSize } from './java-hash.ts';
 import { limits, SNAPSHOT_IMAGE_RESERVE_BYTES } from '../lib/limits.ts';
 import { type Acl, AclCache, aclKey, checkAcl, fixupAcl, type Id, READ_ACL_UNSAFE } from './acl.ts';
@@ -191,9 +192,7 @@ export interface Session {
 
 /** Bytes as a binary string (one char per byte): how the store keeps data. */
 export function bytesToBinary(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i += 4096) s += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as never);
-  return s;
+  return latin1String(b);
 }
 
 export function binaryToBytes(s: string): Uint8Array {

@@ -20,7 +20,7 @@
 //
 // Snapshot section "kv" v1 = u8 version(1) | uvarint count | count × (uvarint-bytes key | uvarint-bytes value), keys sorted
 
-import { ByteReader, ByteWriter, bytesEqual } from '../lib/bytes.ts';
+import { ByteReader, ByteWriter, bytesEqual, latin1String } from '../lib/bytes.ts';
 import { BaristaError, CorruptionError } from '../lib/errors.ts';
 import { decodeEnvelope, ENVELOPE_FORMAT, type Envelope, encodeRsmResult, encodeSessionOp } from '../rsm/envelope.ts';
 import { type ApplyContext, type Namespace, NamespaceId } from '../rsm/namespace.ts';
@@ -77,11 +77,7 @@ const SECTION_VERSION = 1;
 
 /** The map key for a byte key: one char per byte, so every byte sequence has its own string. */
 export function keyId(key: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < key.length; i += 4096) {
-    s += String.fromCharCode.apply(null, key.subarray(i, i + 4096) as unknown as number[]);
-  }
-  return s;
+  return latin1String(key);
 }
 
 function keyBytes(id: string): Uint8Array {

@@ -322,6 +322,12 @@ export class CoordWorkload {
   }
 
   /** The slot's session is over (expired): count it, and start a new one in its place. */
+  /** The slot's session, or a new one in its place when it expired (the slot's current session). */
+  private renewIfExpired(s: Session): Session {
+    if (s.client.state === 'expired') this.endSession(s);
+    return this.slots[s.slot]!;
+  }
+
   private endSession(s: Session): void {
     if (s.ended) return;
     s.ended = true;
@@ -607,11 +613,7 @@ export class CoordWorkload {
     const remaining = (): number => Math.max(0, deadlineMs - sim.nowMs);
     if (!sim.runUntilCondition(() => this.setupDone, remaining()))
       throw sim.fail('liveness', 'coord setup never finished');
-    const connected = (): boolean =>
-      this.slots.every((s) => {
-        if (s.client.state === 'expired') this.endSession(s);
-        return s.client.state === 'connected';
-      });
+    const connected = (): boolean => this.slots.every((s) => this.renewIfExpired(s).client.state === 'connected');
     if (!sim.runUntilCondition(connected, remaining()))
       throw sim.fail('liveness', 'coord: not every session reconnected after healing');
     let committed = false;
@@ -619,9 +621,7 @@ export class CoordWorkload {
       // The slot's session may expire after it reconnected (the leader expired it while its client
       // was cut off, and the close applied just after the reconnect): a new session writes then. Seed
       // 1866478 wrote through the expired one until the deadline.
-      const s = this.slots[0]!;
-      if (s.client.state === 'expired') this.endSession(s);
-      const c = this.slots[0]!.client;
+      const c = this.renewIfExpired(this.slots[0]!).client;
       c.callWith(zkCalls.create(LIVENESS_PATH), (e) => {
         if (e === null || isZkError(e, ZkErr.nodeExists)) committed = true;
         else if (sim.nowMs < deadlineMs) sim.after(100, write, 'coord-liveness-write');

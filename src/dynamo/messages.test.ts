@@ -108,10 +108,18 @@ const requestArb: fc.Arbitrary<ClientRequest> = fc.oneof(
         level: levelArb,
         ts: fc.record({ wallMs: fc.integer({ min: 0, max: 2 ** 40 }), logical: fc.integer({ min: 0, max: 0xffff }) }),
       }),
-      fc.boolean(),
+      fc.constantFrom('plain', 'overHeld', 'checked'),
     )
-    // A last-write-wins write (request kind 2) carries overHeld; others leave it out.
-    .map(([r, overHeld]): ClientRequest => (overHeld ? { ...r, overHeld: true } : r)),
+    // A last-write-wins write (request kind 2) carries overHeld, a checked one (kind 4) both; others
+    // leave them out.
+    .map(
+      ([r, over]): ClientRequest =>
+        over === 'checked'
+          ? { ...r, overHeld: true, checked: true }
+          : over === 'overHeld'
+            ? { ...r, overHeld: true }
+            : r,
+    ),
 );
 const errorArb = fc.constantFrom(
   new BaristaError('timeout', 'w', { definite: false }),
@@ -122,6 +130,8 @@ const errorArb = fc.constantFrom(
 const messageArb: fc.Arbitrary<ReplicaMessage> = fc.oneof(
   fc.record({ type: fc.constant('replicate' as const), op: opArb, key: bytesArb(16), state: stateArb }),
   fc.record({ type: fc.constant('replicateAck' as const), op: opArb }),
+  fc.record({ type: fc.constant('replicateChecked' as const), op: opArb, key: bytesArb(16), state: stateArb }),
+  fc.record({ type: fc.constant('checkedAck' as const), op: opArb, held: fc.option(stateArb, { nil: undefined }) }),
   fc.record({ type: fc.constant('hint' as const), op: opArb, owner: nodeArb, key: bytesArb(16), state: stateArb }),
   fc.record({ type: fc.constant('hintAck' as const), op: opArb, stored: fc.boolean() }),
   fc.record({ type: fc.constant('read' as const), op: opArb, key: bytesArb(16) }),
@@ -368,8 +378,10 @@ test('broken rules have stable codes', () => {
     'dynamo_malformed',
   );
   assert.equal(code(w().u8(7).uvarint(1).u8(0).bytesUvarint(new Uint8Array(1)).u8(5).finish()), 'dynamo_malformed');
-  // Request kind 4 does not exist; kind 2 (a write over what is held) is for plain values only.
-  assert.equal(code(w().u8(7).uvarint(1).u8(4).bytesUvarint(new Uint8Array(1)).u8(1).finish()), 'dynamo_malformed');
+  // Request kind 5 does not exist; kinds 2 and 4 (a write over what is held, checked) are for plain values only.
+  assert.equal(code(w().u8(7).uvarint(1).u8(5).bytesUvarint(new Uint8Array(1)).u8(1).finish()), 'dynamo_malformed');
+  // A checked ack's flag is 0 or 1.
+  assert.equal(code(w().u8(21).uvarint(1).u8(2).finish()), 'dynamo_malformed');
   // Row reads: no elements named, a delta where the clear goes, a marker that is another CRDT.
   assert.equal(
     code(w().u8(15).uvarint(1).bytesUvarint(new Uint8Array(1)).u8(0).uvarint(0).finish()),
@@ -465,6 +477,7 @@ test('broken rules have stable codes', () => {
   const overHeld = (kind: number, tag: number) =>
     w().u8(7).uvarint(1).u8(kind).bytesUvarint(new Uint8Array(1)).u8(1).u8(tag).i64(1n).u8(0).u64(0n).finish();
   assert.equal(code(overHeld(2, 2)), 'dynamo_malformed', 'an INCRBY sent as a write over what is held');
+  assert.equal(code(overHeld(4, 2)), 'dynamo_malformed', 'an INCRBY sent as a checked write over what is held');
   const incr = decodeMessage(overHeld(1, 2));
   assert.ok(incr.type === 'forward' && incr.request.kind === 'put' && incr.request.op?.type === 'incr');
   assert.equal(

@@ -5,7 +5,7 @@
 // Grammar (integers big-endian; uvarint = UNSIGNED_VARINT, src/lib/bytes.ts):
 //   message      = version type body
 //   version      = u8                      ; 1
-//   type         = u8                      ; 1..9, 12..18 below (10 and 11 are retired: see moveFetch)
+//   type         = u8                      ; 1..9, 12..21 below (10 and 11 are retired: see moveFetch)
 //   replicate    = op key state            ; 1: merge `state` into the key, then ack (op 0: no ack)
 //   replicateAck = op                      ; 2
 //   hint         = op owner key state      ; 3: keep `state` for `owner` until it is back
@@ -60,6 +60,12 @@
 //                                      ; join the rows (decomposed-codec `rows`: the sender's rows
 //                                      ; of the named elements under its whole context) as a read's
 //                                      ; answer is joined (op 0: no ack)
+//   replicateChecked = op key state    ; 20: as replicate, and the ack says whether this replica
+//                                      ; held a sibling `state` does not supersede (a checked write:
+//                                      ; ClientRequest.checked; since 2026-12-07 session 43, a build
+//                                      ; before refuses the type: one build per cluster)
+//   checkedAck   = op held:u8 [state]  ; 21: held 0: the state superseded all this replica held;
+//                                      ; 1: it did not, followed by the replica's merged state
 //   marker       = uvarint length + a collection marker (src/crdt/marker.ts)
 //   element      = uvarint length (0..kvValueBytesMax) + bytes
 //   cursor, next = u8 0 (none: from the first value / no more) | u8 1 position
@@ -72,14 +78,16 @@
 //   owner        = uvarint length (1..nodeIdBytesMax) + UTF-8
 //   key          = uvarint length (0..kvKeyBytesMax) + bytes
 //   state        = uvarint length + an encoded Versioned (versions.ts grammar, checked in full)
-//   request      = u8 kind (0 get, 1 put, 2 put over held, 3 rows) key level [put: value context ts]
+//   request      = u8 kind (0 get, 1 put, 2 put over held, 3 rows, 4 put over held, checked) key
+//                  level [put: value context ts]
 //                  [rows: sel:u8 (0: elementN element* | 1: every row | 2: front:uvarint, the
 //                  first 1..storeCollectionChangesCountMax rows | 3: no row, the tail | 4:
 //                  last:uvarint, the last 1..storeCollectionChangesCountMax rows | 5: no row, the
 //                  head's low-water element (since 2026-12-06))]
 //                  ; 2: a plain write (value tag 0, 1 or 7) that supersedes, besides `context`,
 //                  ; what its coordinating replica holds (a last-write-wins keyspace's write,
-//                  ; sent without reading first: ClientRequest.overHeld)
+//                  ; sent without reading first: ClientRequest.overHeld); 4: as 2, checked
+//                  ; (a siblings keyspace's SET: ClientRequest.checked; since 2026-12-07 session 43)
 //   level        = u8 (1 ONE, 2 QUORUM, 3 ALL, 4 ANY, 0 explicit: then uvarint count 1..ringReplicasCountMax)
 //   value        = u8 tag (0 delete, 1 bytes, 2 counter increment, 3 set add, 4 set remove,
 //                  5 hash set (field value pairs), 6 hash delete (fields), 7 bytes with an expiry,
@@ -194,6 +202,14 @@ export type ClientRequest =
        */
       readonly overHeld?: boolean;
       /**
+       * With overHeld, a siblings keyspace's plain write (SET) that supersedes what the replicas
+       * that count for its level held, as a read at that level then a write would, in one round
+       * (replica.ts coordinatePut): each replica reports a sibling the write does not supersede
+       * (checkedAck), and on the first such report among the acks it waits for the coordinator
+       * makes the write once more over what was reported.
+       */
+      readonly checked?: boolean;
+      /**
        * A typed operation at N > 1 (typed.ts: a counter's INCRBY, a set's SADD / SREM) instead of
        * `value`: the coordinating replica applies it to its local state (value is null, ignored).
        */
@@ -208,6 +224,9 @@ export type ClientResult =
 export type ReplicaMessage =
   | { readonly type: 'replicate'; readonly op: number; readonly key: Uint8Array; readonly state: Versioned }
   | { readonly type: 'replicateAck'; readonly op: number }
+  | { readonly type: 'replicateChecked'; readonly op: number; readonly key: Uint8Array; readonly state: Versioned }
+  /** held: the replica's merged state when it held a sibling the checked write does not supersede. */
+  | { readonly type: 'checkedAck'; readonly op: number; readonly held: Versioned | undefined }
   | {
       readonly type: 'hint';
       readonly op: number;
@@ -347,6 +366,8 @@ const TYPE_TAGS = {
   delta: 17,
   rowsOffer: 18,
   rowsRepair: 19,
+  replicateChecked: 20,
+  checkedAck: 21,
 } as const satisfies Record<ReplicaMessage['type'], number>;
 
 const OP_TAGS = { sadd: 3, srem: 4, hset: 5, hdel: 6, zset: 9, list: 10 } as const;
@@ -377,14 +398,19 @@ export function encodeMessage(m: ReplicaMessage, into?: ByteWriter): Uint8Array 
   const w =
     into !== undefined
       ? into.reset()
-      : m.type === 'replicate'
+      : m.type === 'replicate' || m.type === 'replicateChecked'
         ? new ByteWriter({ initialBytes: 24 + m.key.length + m.state.encode().length })
         : new ByteWriter();
   w.u8(DYNAMO_MESSAGE_VERSION).u8(TYPE_TAGS[m.type]).uvarint(m.op);
   switch (m.type) {
     case 'replicate':
+    case 'replicateChecked':
     case 'rowsOffer':
       w.bytesUvarint(m.key).bytesUvarint(m.state.encode());
+      break;
+    case 'checkedAck':
+      if (m.held === undefined) w.u8(0);
+      else w.u8(1).bytesUvarint(m.held.encode());
       break;
     case 'hint':
       w.stringUvarint(m.owner).bytesUvarint(m.key).bytesUvarint(m.state.encode());
@@ -503,7 +529,9 @@ function writeLevel(w: ByteWriter, level: Level): void {
 }
 
 function writeRequest(w: ByteWriter, r: ClientRequest): void {
-  w.u8(r.kind === 'get' ? 0 : r.kind === 'rows' ? 3 : r.overHeld === true ? 2 : 1).bytesUvarint(r.key);
+  w.u8(
+    r.kind === 'get' ? 0 : r.kind === 'rows' ? 3 : r.overHeld === true ? (r.checked === true ? 4 : 2) : 1,
+  ).bytesUvarint(r.key);
   writeLevel(w, r.level);
   if (r.kind === 'rows' && r.back === true) w.u8(3);
   else if (r.kind === 'rows' && r.fore === true) w.u8(5);
@@ -597,6 +625,12 @@ export function decodeMessage(bytes: Uint8Array): ReplicaMessage {
       break;
     case 2:
       m = { type: 'replicateAck', op };
+      break;
+    case 20:
+      m = { type: 'replicateChecked', op, key: readKey(r), state: readState(r) };
+      break;
+    case 21:
+      m = { type: 'checkedAck', op, held: readFlag(r) ? readState(r) : undefined };
       break;
     case 3:
       m = { type: 'hint', op, owner: readNodeId(r), key: readKey(r), state: readState(r) };
@@ -832,7 +866,7 @@ function readLevel(r: ByteReader): Level {
 
 function readRequest(r: ByteReader): ClientRequest {
   const kind = r.u8();
-  if (kind > 3) malformed(`request kind ${kind}`);
+  if (kind > 4) malformed(`request kind ${kind}`);
   const key = readKey(r);
   const level = readLevel(r);
   if (kind === 0) return { kind: 'get', key, level };
@@ -890,7 +924,7 @@ function readRequest(r: ByteReader): ClientRequest {
     }
     op = { type, members };
   } else if (valueTag !== 0) malformed(`value tag ${valueTag}`);
-  if (kind === 2 && op !== undefined) malformed('a typed operation sent as a write over what is held');
+  if ((kind === 2 || kind === 4) && op !== undefined) malformed('a typed operation sent as a write over what is held');
   const context = VectorClock.decodeFrom(r, limits.dvvEntriesCountMax);
   const ts = readHlc(r);
   return {
@@ -900,7 +934,7 @@ function readRequest(r: ByteReader): ClientRequest {
     context,
     level,
     ts,
-    ...(kind === 2 ? { overHeld: true } : {}),
+    ...(kind === 2 ? { overHeld: true } : kind === 4 ? { overHeld: true, checked: true } : {}),
     ...(op === undefined ? {} : { op }),
     ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
   };

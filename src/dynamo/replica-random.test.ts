@@ -38,8 +38,11 @@ export function runSchedule(seed: number, o: RunOptions): DynamoCluster {
     const ups = upNodes();
     if (x < 12 && ups.length > 0) {
       const key = pick(KEYS);
-      // The client's context: what some replica held (a read at ONE), or none (a blind write).
-      const ctx = rng.int(3) === 0 ? emptyContext() : c.stateOf(pick(c.replicasOf(key)), key).context();
+      // The client's context: what some replica held (a read at ONE), none (a blind write), or a
+      // checked write's (a siblings keyspace's SET: it must supersede what a read at its level sees).
+      const r = rng.int(4);
+      const ctx =
+        r === 0 ? emptyContext() : r === 1 ? ('checked' as const) : c.stateOf(pick(c.replicasOf(key)), key).context();
       c.put(pick(ups), key, rng.int(10) === 0 ? null : `v${v++}`, pick(o.writeLevels), ctx);
     } else if (x < 20 && ups.length > 0) {
       const readLevel = pick(o.readLevels);
@@ -90,19 +93,22 @@ test('random schedules with faults at mixed levels: safety after every step, con
   );
 });
 
-test('random schedules at QUORUM/QUORUM: every read sees every write acknowledged before it', () => {
+test('random schedules at QUORUM/QUORUM: every read sees every write acknowledged before it, every checked write supersedes them', () => {
   let acked = 0;
   let reads = 0;
+  let redone = 0;
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 2 ** 31 }), (seed) => {
       const c = runSchedule(seed, { steps: 400, faults: true, writeLevels: ['QUORUM'], readLevels: ['QUORUM'] });
       acked += c.acked.length;
       reads += [...c.nodes.values()].reduce((s, n) => s + n.replica.stats.readsAnswered, 0);
+      redone += [...c.nodes.values()].reduce((s, n) => s + n.replica.stats.checkedRedone, 0);
     }),
     { numRuns: 40 },
   );
   // fast-check draws new seeds each run: a floor well under the ~200 a run typically acknowledges.
   assert.ok(acked > 120 && reads > 100, `the schedules did something: ${acked} acked writes, ${reads} reads`);
+  assert.ok(redone > 0, `checked writes were made again over what a replica reported: ${redone}`);
 });
 
 test('random schedules at ONE with partitions: writes on both sides are accepted and converge', () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NodeId } from '../env/types.ts';
 import { BaristaError } from '../lib/errors.ts';
+import { mutationsFrom } from '../lib/mutations.ts';
 import { decodeMessage } from './messages.ts';
 import { levelCount } from './replica.ts';
 import { DynamoCluster } from './testing.ts';
@@ -333,6 +334,47 @@ test('concurrent puts become siblings; a put with the read context supersedes bo
   const del = c.put(a, KEY, null, 'QUORUM', c.stateOf(a, KEY).context());
   c.settle();
   assert.deepEqual(values(c, del), ['<deleted>']);
+});
+
+test('a checked write (a siblings SET) supersedes a QUORUM write its coordinator missed: a replica reports it and the write is made again over it; negative control: the report left out', () => {
+  const run = (mutations: string[]) => {
+    const c = new DynamoCluster({
+      ids: IDS,
+      seed: 7,
+      ...(mutations.length > 0 ? { mutations: mutationsFrom(mutations) } : {}),
+    });
+    const [a, b, r3] = c.replicasOf(KEY) as [NodeId, NodeId, NodeId];
+    const others = IDS.filter((id) => ![a, b, r3].includes(id));
+    // `first` reaches b and r3 only (a is cut off; its hint stays at a fallback, never replayed).
+    c.partition([
+      [a, ...others],
+      [b, r3],
+    ]);
+    const first = c.put(b, KEY, 'first', 'QUORUM', 'checked');
+    c.deliverAll();
+    assert.deepEqual(values(c, first), ['first']);
+    c.heal();
+    assert.deepEqual(
+      c.stateOf(a, KEY).siblings.map((s) => s.value),
+      [],
+      'the coordinator of the next write holds nothing',
+    );
+    const redone = () => [...c.nodes.values()].reduce((n, x) => n + x.replica.stats.checkedRedone, 0);
+    const second = c.put(a, KEY, 'second', 'QUORUM', 'checked');
+    c.deliverAll(); // the ack's check (testing.ts) runs here
+    assert.deepEqual(values(c, second), ['second']);
+    assert.equal(redone(), 1, 'made once more');
+    const get = c.get(r3, KEY, 'ALL');
+    c.deliverAll();
+    assert.deepEqual(values(c, get), ['second']);
+    // A checked write its replicas agree with is made once.
+    const third = c.put(a, KEY, 'third', 'QUORUM', 'checked');
+    c.deliverAll();
+    assert.deepEqual(values(c, third), ['third']);
+    assert.equal(redone(), 1, 'nothing reported, nothing made again');
+  };
+  run([]);
+  assert.throws(() => run(['dynamo-checked-held-unreported']), /checked write second at QUORUM left first/);
 });
 
 test('ONE on both sides of a partition: both writes accepted; after healing every replica converges', () => {

@@ -64,6 +64,7 @@
 import type { NodeId, Rng } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
 import { ByteWriter, bytesEqual } from '../lib/bytes.ts';
+import type { VectorClock } from '../lib/clocks/vector.ts';
 import { BaristaError, ConfigError, CorruptionError, LimitError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 import { type Mutations, noMutations } from '../lib/mutations.ts';
@@ -254,6 +255,8 @@ export interface ReplicaStats {
   staleMessages: number;
   /** Replicate/hint states this node could not merge (a bound hit); not acked. */
   mergesRefused: number;
+  /** Checked writes made once more: a counted replica held a sibling the first did not supersede. */
+  checkedRedone: number;
   /** Emptied markers written without what they had seen (the context past crdt bounds): an add concurrent with the emptying reads as absent. */
   emptiedUnseen: number;
   /** Anti-entropy rounds this node started (its tree built and sent). */
@@ -342,6 +345,13 @@ interface WriteOp {
   readonly required: number;
   readonly state: Versioned;
   readonly deadlineTick: number;
+  /**
+   * A checked write's request (ClientRequest.checked), made once more over what the counted
+   * replicas report they held besides (onCheckedAck); undefined for every other write.
+   */
+  readonly redo: Extract<ClientRequest, { kind: 'put' }> | undefined;
+  /** The join of the contexts counted replicas reported before the write reached its level. */
+  reported: VectorClock | undefined;
 }
 
 interface ReadOp {
@@ -574,6 +584,7 @@ export class DynamoReplica {
     unackedUntracked: 0,
     staleMessages: 0,
     mergesRefused: 0,
+    checkedRedone: 0,
     emptiedUnseen: 0,
     antiEntropyRounds: 0,
     antiEntropyInSync: 0,
@@ -592,6 +603,8 @@ export class DynamoReplica {
   };
   private ring: Ring;
   private readonly store: ReplicaStore;
+  /** A checked write is being made again (onCheckedAck): its refusals are not definite. */
+  private redoing = false;
   /** The rows layout's collections, through one open handle per key (replica-rows.ts). */
   private readonly collections: Collections;
   /**
@@ -751,7 +764,7 @@ export class DynamoReplica {
         store: this.store,
         isUp: this.isUp,
         send: (to, message) => this.send(to, message),
-        merge: (key, state) => this.mergeInto(key, state),
+        merge: (key, state) => this.mergeInto(key, state) !== undefined,
         pullRows: (from, key) => this.pullRows(from, key),
         newOp: () => this.newOp(),
         mutations: deps.mutations ?? noMutations,
@@ -844,6 +857,12 @@ export class DynamoReplica {
       case 'replicateAck':
         this.onReplicateAck(from, m.op);
         break;
+      case 'replicateChecked':
+        this.onReplicateChecked(from, m.op, m.key, m.state);
+        break;
+      case 'checkedAck':
+        this.onCheckedAck(from, m.op, m.held);
+        break;
       case 'hint':
         this.onHint(from, m.op, m.owner, m.key, m.state);
         break;
@@ -877,7 +896,7 @@ export class DynamoReplica {
         break;
       case 'rowsRepair':
         // A read's repair of named rows: joined as this replica's own read would join the answer.
-        if (this.mergeInto(m.key, m.state) && holdsMarker(this.local(m.key))) {
+        if (this.mergeInto(m.key, m.state) !== undefined && holdsMarker(this.local(m.key))) {
           const named = m.rows.rows;
           this.joinInto(
             m.key,
@@ -1074,6 +1093,9 @@ export class DynamoReplica {
     if (req.kind === 'put' && req.overHeld === true && req.op !== undefined) {
       return new BaristaError('bad_request', 'a typed operation cannot be a write over what is held');
     }
+    if (req.kind === 'put' && req.checked === true && req.overHeld !== true) {
+      return new BaristaError('bad_request', 'a checked write is a write over what is held');
+    }
     if (req.kind === 'rows' && this.config.collections !== 'rows')
       return new BaristaError('bad_request', 'a row read of a keyspace that keeps collections whole');
     if (levelCount(req.level, this.config.replicas) === undefined || (req.kind !== 'put' && req.level === 'ANY')) {
@@ -1155,9 +1177,10 @@ export class DynamoReplica {
     if (this.config.collections === 'rows') this.collections.settle(req.key, state);
     // The fallbacks (a walk of the ring) only once a replica is down.
     let fallbacks: NodeId[] | undefined;
+    const type = req.checked === true ? 'replicateChecked' : 'replicate';
     for (const r of others) {
       if (this.isUp(r)) {
-        this.send(r, { type: 'replicate', op, key: req.key, state });
+        this.send(r, { type, op, key: req.key, state });
         w.sent.push(r);
         continue;
       }
@@ -1379,7 +1402,7 @@ export class DynamoReplica {
   /** A peer's collection change: its marker merged, then its clear and deltas (none if the marker is already superseded). */
   private onDelta(from: NodeId, m: Extract<ReplicaMessage, { type: 'delta' }>): void {
     if (m.op !== 0) this.onAccess?.(m.key);
-    if (!this.mergeInto(m.key, m.state)) return;
+    if (this.mergeInto(m.key, m.state) === undefined) return;
     const local = this.local(m.key);
     if (holdsMarker(local) && (m.clear !== null || m.deltas.length > 0)) {
       try {
@@ -1451,6 +1474,8 @@ export class DynamoReplica {
       required,
       state,
       deadlineTick: this.deadline(),
+      redo: req.checked === true ? req : undefined,
+      reported: undefined,
     };
     this.ops.set(op, w);
     return { op, w };
@@ -1460,6 +1485,7 @@ export class DynamoReplica {
     if (!w.replied) {
       const done = w.acks.size + (w.level === 'ANY' ? w.hintAcks : 0) >= w.required;
       if (!done) return;
+      if (w.reported !== undefined) return this.redoChecked(op, w, w.reported);
       w.replied = true;
       this.ops.delete(op);
       this.stats.writesAcked++;
@@ -2350,7 +2376,7 @@ export class DynamoReplica {
    * fails (the hint stays and is replayed again).
    */
   private onRowsOffer(from: NodeId, op: number, key: Uint8Array, state: Versioned): void {
-    if (!this.mergeInto(key, state)) return;
+    if (this.mergeInto(key, state) === undefined) return;
     const pull = this.pullRows(from, key);
     if (op === 0 || pull === 'busy') return;
     if (pull === null) {
@@ -2550,7 +2576,18 @@ export class DynamoReplica {
     this.finish(origin, { ok: false, error: new BaristaError('replicas_unavailable', message) });
   }
 
-  private finish(origin: Origin, result: ClientResult): void {
+  private finish(origin: Origin, answer: ClientResult): void {
+    const result: ClientResult =
+      this.redoing && !answer.ok
+        ? {
+            ok: false,
+            error: new BaristaError(
+              'timeout',
+              `the write was stored once and could not be made again over what a replica held: ${answer.error.message}`,
+              { definite: false },
+            ),
+          }
+        : answer;
     if (origin.kind === 'client') this.out.replies.push({ requestId: origin.requestId, result });
     else if (origin.kind === 'peer') this.send(origin.from, { type: 'forwardReply', op: origin.op, result });
   }
@@ -2559,8 +2596,55 @@ export class DynamoReplica {
 
   private onReplicate(from: NodeId, op: number, key: Uint8Array, state: Versioned): void {
     if (op !== 0) this.onAccess?.(key); // a client's write (op 0: a repair)
-    if (!this.mergeInto(key, state)) return;
+    if (this.mergeInto(key, state) === undefined) return;
     if (op !== 0) this.send(from, { type: 'replicateAck', op });
+  }
+
+  /**
+   * A checked write (ClientRequest.checked): merged as any write, and the ack carries the merged
+   * state when this replica held a sibling the write does not supersede (its coordinator had not
+   * seen it), so the write can be made again over it, as a read at the level would have found it.
+   */
+  private onReplicateChecked(from: NodeId, op: number, key: Uint8Array, state: Versioned): void {
+    this.onAccess?.(key);
+    const merged = this.mergeInto(key, state);
+    if (merged === undefined) return;
+    const held =
+      this.mutations.has('dynamo-checked-held-unreported') || !heldBeyond(merged, state) ? undefined : merged;
+    this.send(from, { type: 'checkedAck', op, held });
+  }
+
+  /**
+   * A checked write's ack: an ack like any other, and a replica that counts and held a sibling the
+   * write does not supersede adds the context of what it holds to the write's `reported` before
+   * the client is answered (after, as a read at the level would not have waited for it, it is
+   * left to read repair and anti-entropy).
+   */
+  private onCheckedAck(from: NodeId, op: number, held: Versioned | undefined): void {
+    const o = this.ops.get(op);
+    if (held !== undefined && o?.kind === 'write' && o.redo !== undefined && !o.replied && o.counted.has(from))
+      o.reported = o.reported === undefined ? held.context() : o.reported.merge(held.context());
+    this.onReplicateAck(from, op);
+  }
+
+  /**
+   * A checked write reached its level and some replica counted held a sibling it does not
+   * supersede: as a read at the level would have seen the join of those, the write is made once
+   * more (a new op, a new dot, the same request) over that join and what this replica holds, and
+   * the first op ends unanswered (the second's state holds it: its replicas need no hint for it).
+   * The second write is not checked: a sibling it meets was written concurrently with it.
+   */
+  private redoChecked(op: number, w: WriteOp, reported: VectorClock): void {
+    this.ops.delete(op);
+    this.stats.checkedRedone++;
+    // The first write is stored (here and at the replicas that acked): a second refused (too few
+    // replicas live now, the state past its bound) leaves the outcome unknown, not refused.
+    this.redoing = true;
+    try {
+      this.coordinate(w.origin, { ...w.redo!, context: reported, checked: false }, false);
+    } finally {
+      this.redoing = false;
+    }
   }
 
   private onReplicateAck(from: NodeId, op: number): void {
@@ -2965,7 +3049,7 @@ export class DynamoReplica {
   }
 
   /** Merges `state` into the key's local state and persists a change; false when refused. */
-  private mergeInto(key: Uint8Array, state: Versioned): boolean {
+  private mergeInto(key: Uint8Array, state: Versioned): Versioned | undefined {
     const { state: held, length: heldLength } = this.stored(key);
     let merged: Versioned;
     // undefined: nothing new to store (the merge is what this replica holds).
@@ -2979,7 +3063,7 @@ export class DynamoReplica {
     } catch (error) {
       if (!(error instanceof BaristaError)) throw error;
       this.stats.mergesRefused++;
-      return false;
+      return undefined;
     }
     if (encoded !== undefined) {
       const heldBytes = this.onStored === undefined ? 0 : storedValueBytes(key, held, heldLength);
@@ -2992,7 +3076,7 @@ export class DynamoReplica {
       if (this.config.collections === 'rows') this.collections.settle(key, merged);
       this.onMerged?.(key);
     }
-    return true;
+    return merged;
   }
 
   private send(to: NodeId, message: ReplicaMessage): void {
@@ -3012,6 +3096,13 @@ export class DynamoReplica {
     this.out = emptyOutput();
     return out;
   }
+}
+
+/** Whether `merged` (a replica's state after merging `state` in) holds a sibling `state` does not. */
+function heldBeyond(merged: Versioned, state: Versioned): boolean {
+  const ours = state.siblings;
+  for (const s of merged.siblings) if (!ours.some((o) => sameDot(o.dot, s.dot))) return true;
+  return false;
 }
 
 /**

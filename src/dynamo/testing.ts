@@ -29,7 +29,7 @@ import { type ClientResult, decodeMessage, encodeMessage, type Level } from './m
 import { DynamoReplica, levelCount, type Output, type ReplicaConfig, storedValueBytes } from './replica.ts';
 import { chooseTokens, Ring } from './ring.ts';
 import { keyBytes, MemoryReplicaStore, type ReplicaStore, STORED_VALUE_OVERHEAD_BYTES } from './store.ts';
-import { type Dot, emptyContext, Versioned } from './versions.ts';
+import { type Dot, emptyContext, type Sibling, Versioned } from './versions.ts';
 import type { TypedOp } from './typed.ts';
 
 /** Rounds of delivery and ticks before settle() declares a livelock. */
@@ -62,8 +62,10 @@ interface PendingRequest {
   readonly key: string;
   readonly level: Level;
   readonly value?: string;
-  /** Writes acknowledged before this read began. */
+  /** Writes acknowledged before this read (or checked write) began. */
   readonly ackedBefore: readonly AckedWrite[];
+  /** A checked write (ClientRequest.checked): it must supersede what a read at its level would see. */
+  readonly checked?: boolean;
 }
 
 export interface ClusterOptions {
@@ -231,14 +233,33 @@ export class DynamoCluster {
 
   // --- clients ----------------------------------------------------------------------------------
 
-  put(at: NodeId, key: string, value: string | null, level: Level, context: VectorClock = emptyContext()): number {
+  /**
+   * A write of `value` over `context`; 'checked': a siblings keyspace's SET (ClientRequest.checked),
+   * which must supersede every write a read at its level would have seen (checked at its ack).
+   */
+  put(
+    at: NodeId,
+    key: string,
+    value: string | null,
+    level: Level,
+    context: VectorClock | 'checked' = emptyContext(),
+  ): number {
     const id = this.nextRequestId++;
     const ts = { wallMs: this.wallMs++, logical: 0 };
-    this.pending.set(id, { kind: 'put', key, level, ...(value === null ? {} : { value }), ackedBefore: [] });
+    const checked = context === 'checked';
+    this.pending.set(id, {
+      kind: 'put',
+      key,
+      level,
+      ...(value === null ? {} : { value }),
+      ackedBefore: checked ? this.acked.filter((w) => w.key === key) : [],
+      ...(checked ? { checked } : {}),
+    });
     const v = value === null ? null : utf8.encode(value);
     const n = this.node(at);
     assert(n.up, `client request at down node ${at}`);
-    this.process(n, n.replica.request(id, { kind: 'put', key: utf8.encode(key), value: v, context, level, ts }));
+    const over = checked ? { context: emptyContext(), overHeld: true, checked: true } : { context };
+    this.process(n, n.replica.request(id, { kind: 'put', key: utf8.encode(key), value: v, level, ts, ...over }));
     return id;
   }
 
@@ -353,24 +374,35 @@ export class DynamoCluster {
       if (result.ok && p.kind === 'put') this.recordAck(p, result.state);
       return;
     }
+    const n = this.replicasOf(p.key).length;
     if (p.kind === 'put') {
-      this.recordAck(p, result.state);
+      const s = this.recordAck(p, result.state);
+      if (p.checked !== true || s === undefined) return;
+      // As a read at the level then a write over its context: the write's past covers every write
+      // acknowledged before it began on replicas enough to overlap the ones counted for it.
+      for (const w of p.ackedBefore) {
+        if (levelCount(w.level, n)! + levelCount(p.level, n)! <= n) continue;
+        assert(
+          covers(s.past, w.dot),
+          `checked write ${p.value} at ${p.level} left ${w.value} (acked at ${w.level}) a sibling`,
+        );
+      }
       return;
     }
     // R + W > N: the read overlaps every quorum that acknowledged a write before it began.
     const ctx = result.state.context();
-    const n = this.replicasOf(p.key).length;
     for (const w of p.ackedBefore) {
       if (levelCount(w.level, n)! + levelCount(p.level, n)! <= n) continue;
       assert(covers(ctx, w.dot), `read of ${p.key} at ${p.level} missed ${w.value} acked at ${w.level}`);
     }
   }
 
-  private recordAck(p: PendingRequest, state: Versioned): void {
-    if (p.value === undefined) return; // deletes are not tracked by value
+  private recordAck(p: PendingRequest, state: Versioned): Sibling | undefined {
+    if (p.value === undefined) return undefined; // deletes are not tracked by value
     const s = state.siblings.find((x) => x.value !== null && text.decode(x.value) === p.value);
     assert(s !== undefined, `acked write ${p.value} not in the state the coordinator returned`);
     this.acked.push({ key: p.key, value: p.value, dot: s.dot, level: p.level });
+    return s;
   }
 
   // --- invariants -------------------------------------------------------------------------------

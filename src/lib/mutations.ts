@@ -11,6 +11,8 @@
 // (or a docs/SWARM.md row) showing the swarm catches it.
 
 export const MUTATION_NAMES = [
+  /** Dynamo: a replica acks a checked write (a siblings keyspace's SET) as clean though it held a sibling the write does not supersede. */
+  'dynamo-checked-held-unreported',
   /** WAL: acknowledge appends without the fsync (sync() returns as if durable). */
   'wal-skip-fsync',
   /** WAL recovery: treat any bad record in the last segment as a torn tail, even synced ones. */

@@ -258,6 +258,11 @@ export type ReplicaRequest =
        * precedes it (messages.ts ClientRequest.overHeld).
        */
       readonly overHeld?: boolean;
+      /**
+       * With overHeld: a siblings keyspace's SET, checked at the replicas that count for its level
+       * instead of read first (messages.ts ClientRequest.checked).
+       */
+      readonly checked?: boolean;
       /** A put's absolute deadline (wall ms) from which its value reads as deleted. */
       readonly expiresAtMs?: number;
     };
@@ -299,6 +304,8 @@ const STAT_HELP: Record<keyof ReplicaStats, string> = {
     'Answered writes not kept for their late acknowledgements (dynamoUnackedWritesCountMax or dynamoUnackedStateBytesMax)',
   staleMessages: 'Peer messages for ops no longer tracked',
   mergesRefused: 'Replicated states refused at a bound (not acknowledged)',
+  checkedRedone:
+    'Checked writes (a siblings keyspace SET) made once more: a replica held a sibling the first did not supersede',
   emptiedUnseen:
     'Emptied collection markers written without the dots their coordinator had seen (past the CRDT bounds): an add concurrent with the emptying reads as absent',
   antiEntropyRounds: 'Anti-entropy rounds this node started (tree built and sent to a peer)',
@@ -674,7 +681,11 @@ export class ReplicaNode {
         ts: keyOk
           ? this.stamp(held === undefined ? Versioned.empty() : held.state)
           : this.hlc.now(this.env.clock.wallMs()),
-        ...(req.overHeld === true ? { overHeld: true } : {}),
+        ...(req.overHeld === true
+          ? req.checked === true
+            ? { overHeld: true, checked: true }
+            : { overHeld: true }
+          : {}),
         ...(value !== null && req.expiresAtMs !== undefined ? { expiresAtMs: req.expiresAtMs } : {}),
       };
     }

@@ -205,8 +205,8 @@ export type ClientRequest =
        * With overHeld, a siblings keyspace's plain write (SET) that supersedes what the replicas
        * that count for its level held, as a read at that level then a write would, in one round
        * (replica.ts coordinatePut): each replica reports a sibling the write does not supersede
-       * (checkedAck), and on the first such report among the acks it waits for the coordinator
-       * makes the write once more over what was reported.
+       * (checkedAck), and when the acks the level waits for are in with a report the coordinator
+       * makes the write once more over the join of what they reported (redoChecked).
        */
       readonly checked?: boolean;
       /**

@@ -93,6 +93,12 @@ test('random schedules with faults at mixed levels: safety after every step, con
   );
 });
 
+test('fixed seeds: a checked write at ALL over a write acked at ONE on one replica only (a first version redid on the first report and left it a sibling)', () => {
+  for (const seed of [317, 1498]) {
+    runSchedule(seed, { steps: 400, faults: true, writeLevels: LEVELS, readLevels: ['ONE', 'QUORUM', 'ALL', 2] });
+  }
+});
+
 test('random schedules at QUORUM/QUORUM: every read sees every write acknowledged before it, every checked write supersedes them', () => {
   let acked = 0;
   let reads = 0;

@@ -336,6 +336,23 @@ test('concurrent puts become siblings; a put with the read context supersedes bo
   assert.deepEqual(values(c, del), ['<deleted>']);
 });
 
+/**
+ * A checked write of `first` through the key's second replica b at QUORUM that reaches b and r3 only
+ * (the first replica a is cut off; its hint stays where it was kept, never replayed: no tick).
+ */
+function firstMissedByA(c: DynamoCluster): { a: NodeId; b: NodeId; r3: NodeId } {
+  const [a, b, r3] = c.replicasOf(KEY) as [NodeId, NodeId, NodeId];
+  c.partition([
+    [a, ...IDS.filter((id) => ![a, b, r3].includes(id))],
+    [b, r3],
+  ]);
+  const first = c.put(b, KEY, 'first', 'QUORUM', 'checked');
+  c.deliverAll();
+  assert.deepEqual(values(c, first), ['first']);
+  c.heal();
+  return { a, b, r3 };
+}
+
 test('a checked write (a siblings SET) supersedes a QUORUM write its coordinator missed: a replica reports it and the write is made again over it; negative control: the report left out', () => {
   const run = (mutations: string[]) => {
     const c = new DynamoCluster({
@@ -343,17 +360,7 @@ test('a checked write (a siblings SET) supersedes a QUORUM write its coordinator
       seed: 7,
       ...(mutations.length > 0 ? { mutations: mutationsFrom(mutations) } : {}),
     });
-    const [a, b, r3] = c.replicasOf(KEY) as [NodeId, NodeId, NodeId];
-    const others = IDS.filter((id) => ![a, b, r3].includes(id));
-    // `first` reaches b and r3 only (a is cut off; its hint stays at a fallback, never replayed).
-    c.partition([
-      [a, ...others],
-      [b, r3],
-    ]);
-    const first = c.put(b, KEY, 'first', 'QUORUM', 'checked');
-    c.deliverAll();
-    assert.deepEqual(values(c, first), ['first']);
-    c.heal();
+    const { a, r3 } = firstMissedByA(c);
     assert.deepEqual(
       c.stateOf(a, KEY).siblings.map((s) => s.value),
       [],
@@ -375,6 +382,30 @@ test('a checked write (a siblings SET) supersedes a QUORUM write its coordinator
   };
   run([]);
   assert.throws(() => run(['dynamo-checked-held-unreported']), /checked write second at QUORUM left first/);
+});
+
+test('a checked write whose second round cannot start (its replicas called down by then) answers timeout, indefinite: the first round is stored', () => {
+  const { c } = setup();
+  const { a, b, r3 } = firstMissedByA(c);
+  const deliverType = (type: string): void => {
+    const i = c.queue.findIndex((m) => decodeMessage(m.bytes).type === type);
+    assert.ok(i >= 0, `a queued ${type}`);
+    c.deliver(i);
+  };
+  const second = c.put(a, KEY, 'second', 'QUORUM', 'checked');
+  deliverType('replicateChecked');
+  deliverType('replicateChecked');
+  // Both peers report `first`; by the time their acks arrive the coordinator calls them down.
+  c.suspected.add(b);
+  c.suspected.add(r3);
+  deliverType('checkedAck');
+  const e = error(c, second);
+  assert.equal(e.code, 'timeout');
+  assert.equal(e.definite, false, 'the first round was stored: the outcome is unknown, not refused');
+  assert.ok(
+    c.stateOf(a, KEY).siblings.some((s) => s.value !== null && text.decode(s.value) === 'second'),
+    'the first round is held by its coordinator',
+  );
 });
 
 test('ONE on both sides of a partition: both writes accepted; after healing every replica converges', () => {

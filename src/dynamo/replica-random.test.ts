@@ -93,8 +93,8 @@ test('random schedules with faults at mixed levels: safety after every step, con
   );
 });
 
-test('fixed seeds: a checked write at ALL over a write acked at ONE on one replica only (a first version redid on the first report and left it a sibling)', () => {
-  for (const seed of [317, 1498]) {
+test('fixed seeds: a checked write at ALL over a write acked at ONE on one replica only (a first version redid on the first report and left it a sibling: 317, 1498); over an acknowledged delete (a check that let tombstones pass left them: 2673, 2788)', () => {
+  for (const seed of [317, 1498, 2673, 2788]) {
     runSchedule(seed, { steps: 400, faults: true, writeLevels: LEVELS, readLevels: ['ONE', 'QUORUM', 'ALL', 2] });
   }
 });

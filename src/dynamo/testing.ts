@@ -22,6 +22,7 @@
 
 import type { NodeId } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
+import type { HlcTimestamp } from '../lib/clocks/hlc.ts';
 import type { VectorClock } from '../lib/clocks/vector.ts';
 import type { Mutations } from '../lib/mutations.ts';
 import { SeededRng } from '../lib/rng.ts';
@@ -66,6 +67,8 @@ interface PendingRequest {
   readonly ackedBefore: readonly AckedWrite[];
   /** A checked write (ClientRequest.checked): it must supersede what a read at its level would see. */
   readonly checked?: boolean;
+  /** A delete's timestamp (unique per request here): its tombstone sibling is found by it. */
+  readonly deleteTs?: HlcTimestamp;
 }
 
 export interface ClusterOptions {
@@ -102,6 +105,8 @@ export class DynamoCluster {
   /** Replies by request id. */
   readonly results = new Map<number, ClientResult>();
   readonly acked: AckedWrite[] = [];
+  /** Acknowledged deletes (value '<deleted>'), for the read and checked-write invariants. */
+  readonly ackedDeletes: AckedWrite[] = [];
   /** Check invariants after every step (default true). */
   checkInvariants = true;
   private readonly pending = new Map<number, PendingRequest>();
@@ -251,8 +256,8 @@ export class DynamoCluster {
       kind: 'put',
       key,
       level,
-      ...(value === null ? {} : { value }),
-      ackedBefore: checked ? this.acked.filter((w) => w.key === key) : [],
+      ...(value === null ? { deleteTs: ts } : { value }),
+      ackedBefore: checked ? this.ackedOf(key) : [],
       ...(checked ? { checked } : {}),
     });
     const v = value === null ? null : utf8.encode(value);
@@ -277,7 +282,7 @@ export class DynamoCluster {
 
   get(at: NodeId, key: string, level: Level): number {
     const id = this.nextRequestId++;
-    this.pending.set(id, { kind: 'get', key, level, ackedBefore: this.acked.filter((w) => w.key === key) });
+    this.pending.set(id, { kind: 'get', key, level, ackedBefore: this.ackedOf(key) });
     const n = this.node(at);
     assert(n.up, `client request at down node ${at}`);
     this.process(n, n.replica.request(id, { kind: 'get', key: utf8.encode(key), level }));
@@ -397,8 +402,23 @@ export class DynamoCluster {
     }
   }
 
+  /** The writes of `key` acknowledged so far, deletes included. */
+  private ackedOf(key: string): AckedWrite[] {
+    return [...this.acked, ...this.ackedDeletes].filter((w) => w.key === key);
+  }
+
   private recordAck(p: PendingRequest, state: Versioned): Sibling | undefined {
-    if (p.value === undefined) return undefined; // deletes are not tracked by value
+    if (p.deleteTs !== undefined) {
+      // Deletes are tracked apart (`acked` is by value): by their tombstone's timestamp.
+      const ts = p.deleteTs;
+      const s = state.siblings.find(
+        (x) => x.value === null && x.ts.wallMs === ts.wallMs && x.ts.logical === ts.logical,
+      );
+      assert(s !== undefined, `acked delete of ${p.key} not in the state the coordinator returned`);
+      this.ackedDeletes.push({ key: p.key, value: '<deleted>', dot: s.dot, level: p.level });
+      return s;
+    }
+    if (p.value === undefined) return undefined; // typed operations are not tracked
     const s = state.siblings.find((x) => x.value !== null && text.decode(x.value) === p.value);
     assert(s !== undefined, `acked write ${p.value} not in the state the coordinator returned`);
     this.acked.push({ key: p.key, value: p.value, dot: s.dot, level: p.level });

@@ -13,7 +13,7 @@
 //     sides are all kept (OR-Set siblings, src/dynamo/typed.ts), RPUSHes and ZADDs on both sides
 //     are all kept (list and sorted-set OR-Maps), and a QUORUM SREM through one
 //     node takes a member a QUORUM SADD added through another.
-// The same run with store.conflicts last-write-wins (SETs written without reading first): every
+// The same run with store.conflicts last-write-wins (SETs written without a read or a check): every
 // claim above holds there too, since none of its keys is written twice in turn by coordinators of
 // which the later had not seen the earlier (that loss is src/services/store/conflicts.test.ts').
 // Negative control: without the repair rounds the replicas still differ after healing (checked
@@ -22,8 +22,10 @@
 // sets, hashes, lists and sorted sets one row per element, and convergence covers the rows too
 // (negative control, by hand 2026-12-05: a rowsOffer that never pulls leaves a set's rows
 // different on its replicas after the repair rounds).
+// The siblings/rows run once more per test run on a fresh seed (named in its failure).
 // Not yet here (issue 10): SERIAL / CAS through Paxos, a join and a decommission under load.
 import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
 import { test } from 'node:test';
 import type { NodeServices } from '../../src/node/services.ts';
 import { membershipService } from '../../src/services/membership/service.ts';
@@ -127,8 +129,21 @@ for (const [conflicts, collections] of [
   test(`5 nodes, N = 3, RESP, store.conflicts ${conflicts}, collections ${collections}: ONE available and QUORUM consistent under a partition; anti-entropy converges; nothing acknowledged is lost`, () =>
     acceptance(conflicts, collections));
 
-function acceptance(conflicts: Conflicts, collections: Collections): void {
-  const seed = `store-acceptance${conflicts === 'siblings' ? '' : '-lww'}${collections === 'whole' ? '' : '-rows'}`;
+// The same scenario on a fresh seed each run (the message timings, drops and anti-entropy's draws
+// differ), for what the fixed seeds do not reach: a failure names its seed, replayed with
+// STORE_ACCEPTANCE_SEED=<seed>. 24 seeds of each variant passed when this was added (session 43).
+test('the same on a fresh seed (siblings, rows): the seed is in the failure', () => {
+  const seed = process.env.STORE_ACCEPTANCE_SEED ?? `fresh-${randomInt(1_000_000, 2_000_000)}`;
+  try {
+    acceptance('siblings', 'rows', seed);
+  } catch (error) {
+    if (error instanceof Error) error.message = `seed ${seed}: ${error.message}`;
+    throw error;
+  }
+});
+
+function acceptance(conflicts: Conflicts, collections: Collections, seedPrefix = ''): void {
+  const seed = `${seedPrefix}store-acceptance${conflicts === 'siblings' ? '' : '-lww'}${collections === 'whole' ? '' : '-rows'}`;
   const sim = cluster(seed, conflicts, collections);
   sim.setClock('n2', { skewMs: -3_000 });
   sim.setClock('n4', { skewMs: 2_500 });

@@ -389,7 +389,7 @@ export class DynamoCluster {
         if (levelCount(w.level, n)! + levelCount(p.level, n)! <= n) continue;
         assert(
           covers(s.past, w.dot),
-          `checked write ${p.value} at ${p.level} left ${w.value} (acked at ${w.level}) a sibling`,
+          `checked write ${p.value ?? '(a delete)'} at ${p.level} left ${w.value} (acked at ${w.level}) a sibling`,
         );
       }
       return;

@@ -132,13 +132,14 @@ for (const [conflicts, collections] of [
 // The same scenario on a fresh seed each run (the message timings, drops and anti-entropy's draws
 // differ), for what the fixed seeds do not reach: a failure names its seed, replayed with
 // STORE_ACCEPTANCE_SEED=<seed>. 24 seeds of each variant passed when this was added (session 43).
-test('the same on a fresh seed (siblings, rows): the seed is in the failure', () => {
+test('the same on a fresh seed (siblings, rows): the seed is in the failure', (t) => {
   const seed = process.env.STORE_ACCEPTANCE_SEED ?? `fresh-${randomInt(1_000_000, 2_000_000)}`;
+  t.diagnostic(`seed ${seed}`);
   try {
     acceptance('siblings', 'rows', seed);
   } catch (error) {
-    if (error instanceof Error) error.message = `seed ${seed}: ${error.message}`;
-    throw error;
+    // A new error: an AssertionError's stack, which reporters print, was made with its first message.
+    throw new Error(`seed ${seed} (replay: STORE_ACCEPTANCE_SEED=${seed}): ${String(error)}`, { cause: error });
   }
 });
 

@@ -451,7 +451,7 @@ export class DynamoCluster {
         if (!n.store.dirty) this.durable.set(id, now);
       }
     }
-    for (const w of this.acked) {
+    for (const w of [...this.acked, ...this.ackedDeletes]) {
       const replicas = this.replicasOf(w.key);
       const holding = replicas.filter((r) => covers(this.stateOf(r, w.key).context(), w.dot)).length;
       // ANY too: the coordinator is a replica and writes locally before any ack.
@@ -467,13 +467,13 @@ export class DynamoCluster {
       const replicas = this.replicasOf(key);
       const first = this.stateOf(replicas[0]!, key);
       for (const r of replicas) assert(this.stateOf(r, key).equals(first), `replicas of ${key} differ at ${r}`);
-      for (const w of this.acked.filter((x) => x.key === key)) {
+      for (const w of this.ackedOf(key)) {
+        const deleted = this.ackedDeletes.includes(w);
         const kept = first.siblings.some(
           (s) =>
             s.dot.replica === w.dot.replica &&
             s.dot.counter === w.dot.counter &&
-            s.value !== null &&
-            text.decode(s.value) === w.value,
+            (deleted ? s.value === null : s.value !== null && text.decode(s.value) === w.value),
         );
         const superseded = first.siblings.some((s) => covers(s.past, w.dot));
         assert(kept || superseded, `acknowledged write ${w.value} of ${key} is lost`);

@@ -24,7 +24,7 @@
 // plus the generic reader codes (truncated, trailing_bytes, varint_overflow, invalid_utf8).
 
 import type { NodeId } from '../env/types.ts';
-import { ByteReader, ByteWriter, utf8ByteLength } from '../lib/bytes.ts';
+import { ByteReader, ByteWriter, latin1String, utf8ByteLength } from '../lib/bytes.ts';
 import { LimitError, ProtocolError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
 
@@ -150,12 +150,7 @@ export function readReplica(r: ByteReader): ReplicaId {
 export type ByteString = string;
 
 export function byteStringOf(bytes: Uint8Array): ByteString {
-  let s = '';
-  // Chunked so a long element does not overflow the argument list of fromCharCode.
-  for (let i = 0; i < bytes.length; i += 8192) {
-    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192) as unknown as number[]);
-  }
-  return s;
+  return latin1String(bytes);
 }
 
 export function bytesOfByteString(s: ByteString): Uint8Array {

@@ -292,6 +292,20 @@ function decodeOrProtocolError(bytes: Uint8Array): ReplicaMessage | ProtocolErro
   }
 }
 
+test('one reusable writer encodes message after message as a fresh one would, a message past the kept size included', () => {
+  const into = ByteWriter.reusable();
+  const big: ReplicaMessage = { type: 'read', op: 1, key: new Uint8Array(100_000).fill(7) };
+  fc.assert(
+    fc.property(fc.array(fc.oneof(messageArb, fc.constant(big)), { minLength: 1, maxLength: 8 }), (ms) => {
+      for (const m of ms) assert.deepEqual(encodeMessage(m, into), encodeMessage(m));
+    }),
+  );
+  // After the large one the writer starts small again (reset lets a grown buffer go) and still agrees.
+  const small: ReplicaMessage = { type: 'replicateAck', op: 3 };
+  encodeMessage(big, into);
+  assert.deepEqual(encodeMessage(small, into), encodeMessage(small));
+});
+
 test('every message round-trips, byte for byte', () => {
   fc.assert(
     fc.property(messageArb, (m) => {

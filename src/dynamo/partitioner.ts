@@ -156,8 +156,6 @@ export function murmur3X64_128(data: Uint8Array, seed = 0, options: Murmur3Optio
   return { h1: toBigU64(R[H1HI]!, R[H1LO]!), h2: toBigU64(R[RHI]!, R[RLO]!) };
 }
 
-// The digest of the last hash(): h1 here, h2 in (R[RHI], R[RLO]).
-
 // The last hash() of a short key, compared by content: a request hashes its key several times on
 // one node (the ring's preference list, then each store lookup: value, header, rows), all in one
 // synchronous turn, so a one-entry memo saves most of them. Content, not identity: the caller's

@@ -508,15 +508,11 @@ export class ByteReader {
 
   u32(): number {
     // By hand: a DataView of the input costs an object (and moves an in-heap array's bytes out).
-    const at = this.need(4, 'u32');
-    const b = this.buf;
-    return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+    return readU32BE(this.buf, this.need(4, 'u32'));
   }
 
   i32(): number {
-    const at = this.need(4, 'i32');
-    const b = this.buf;
-    return (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
+    return readU32BE(this.buf, this.need(4, 'i32')) | 0;
   }
 
   i64(): bigint {

@@ -1,9 +1,10 @@
 // CRC-32C (Castagnoli, the iSCSI/ext4/Kafka polynomial 0x1EDC6F41, reflected 0x82F63B78) for peer
-// frames (src/net/frame.ts) and log records (src/storage/log/frame.ts). Two implementations, chosen by length: @node-rs/crc32's native one (hardware CRC
-// instructions) for long inputs, and a slicing-by-8 table loop in JavaScript for short ones,
-// because a native call costs a fixed few hundred ns (N-API transition and a view object) that
-// dwarfs the checksum of a 100-byte frame: measured on this machine under load, native 583 ns vs
-// JavaScript 199 ns at 64 B, equal near 256 B, native 3.5 µs vs JavaScript 12 µs at 4 KiB.
+// frames (src/net/frame.ts) and log records (src/storage/log/frame.ts). Two implementations, chosen
+// by length: @node-rs/crc32's native one (hardware CRC instructions) for long inputs, and a
+// slicing-by-8 table loop in JavaScript for short ones, because a native call costs a fixed few
+// hundred ns (N-API transition and a view object) that dwarfs the checksum of a 100-byte frame:
+// measured on this machine under load, native 583 ns vs JavaScript 199 ns at 64 B, equal near 256
+// B, native 3.5 µs vs JavaScript 12 µs at 4 KiB.
 // Both give identical results (tested); `crc32cOf(bytes, start, end, seed)` continues from `seed`
 // (the CRC of the bytes before), so a checksum can cover bytes held in separate buffers.
 

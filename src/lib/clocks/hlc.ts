@@ -145,7 +145,11 @@ export function compareHlc(a: HlcTimestamp, b: HlcTimestamp): -1 | 0 | 1 {
   return 0;
 }
 
-/** wallMs ‖ logical as an unsigned 64-bit integer; numeric order equals compareHlc order. */
+/**
+ * wallMs ‖ logical as an unsigned 64-bit integer; numeric order equals compareHlc order. The
+ * definition of the 8 bytes writeHlc/readHlc handle as two u32 (the codecs call those; this pair is
+ * their oracle in clocks.test.ts).
+ */
 export function encodeHlc(ts: HlcTimestamp): bigint {
   if (!isValidHlc(ts)) throw new AssertionError(`invalid HLC ${formatHlc(ts)}`);
   return (BigInt(ts.wallMs) << LOGICAL_BITS) | BigInt(ts.logical);

@@ -321,13 +321,13 @@ export class CoordWorkload {
     this.facts.trackSession(s.id);
   }
 
-  /** The slot's session is over (expired): count it, and start a new one in its place. */
   /** The slot's session, or a new one in its place when it expired (the slot's current session). */
   private renewIfExpired(s: Session): Session {
     if (s.client.state === 'expired') this.endSession(s);
     return this.slots[s.slot]!;
   }
 
+  /** The slot's session is over (expired): count it, and start a new one in its place. */
   private endSession(s: Session): void {
     if (s.ended) return;
     s.ended = true;

@@ -1497,9 +1497,10 @@ export class ReplicatedCommands {
    * (ClientRequest.checked): each replica that counts for the level says whether it held a sibling
    * the write does not supersede, and when the acks the level waits for are in with such an answer
    * the coordinator makes the write once more over the join of what they reported: what a read at
-   * the level then a write over its context (`write`) gave, in one round when the replicas agree (session 43: that read was a third of a SET's cluster CPU). In
-   * a last-write-wins keyspace nothing is checked: what the coordinator has not seen stays a
-   * sibling, and reads return the highest timestamp.
+   * the level then a write over its context (`write`) gave, in one round when the replicas agree
+   * (that read was a third of a SET's cluster CPU, docs/ARCHITECTURE.md). In a last-write-wins
+   * keyspace nothing is checked: what the coordinator has not seen stays a sibling, and reads
+   * return the highest timestamp.
    */
   private setValue(
     key: Uint8Array,

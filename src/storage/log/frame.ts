@@ -46,7 +46,6 @@
 // whose CRC matches but whose payload is malformed (the log's own, or per the client's decoder) is
 // a writer bug or deliberate tampering, never a torn write; it is `malformed`, refused loudly.
 
-import { crc32c } from '@node-rs/crc32';
 import { crc32cOf } from '../../lib/crc32c.ts';
 
 export const RECORD_HEADER_BYTES = 9;
@@ -176,29 +175,11 @@ export interface CrcStats {
   crcBytes: number;
 }
 
-// CRC-32C of the 4 length bytes in JS (a table step per byte), then one native call for type and
-// payload seeded with it: one native call per record instead of two.
-const CRC32C_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32cOf4(buf: Uint8Array, at: number): number {
-  let c = 0xffffffff;
-  for (let i = at; i < at + 4; i++) c = CRC32C_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
 /** CRC of the frame at buf[offset, end): length field, then type and payload (the stored CRC skipped). */
 function frameCrc(buf: Uint8Array, offset: number, end: number, stats?: CrcStats): number {
   if (stats !== undefined) stats.crcBytes += end - offset - 4;
   // Short records (most of a batch) in JavaScript: a native call costs more than their checksum.
-  return crc32cOf(buf, offset + 8, end, crc32cOf4(buf, offset));
+  return crc32cOf(buf, offset + 8, end, crc32cOf(buf, offset, offset + 4));
 }
 
 /** CRC of a frame laid out like `buf[offset, end)` but with length field `length` (a rotted-length check). */
@@ -206,7 +187,7 @@ function crcWithLength(buf: Uint8Array, offset: number, end: number, length: num
   const len = new Uint8Array(4);
   new DataView(len.buffer).setUint32(0, length, true);
   if (stats !== undefined) stats.crcBytes += end - offset - 4;
-  return crc32c(buf.subarray(offset + 8, end), crc32cOf4(len, 0));
+  return crc32cOf(buf, offset + 8, end, crc32cOf(len, 0, 4));
 }
 
 /**
@@ -267,7 +248,7 @@ export function decodeFrameAt<T>(
   if (available < RECORD_HEADER_BYTES + length) return { kind: 'incomplete' };
   const end = offset + RECORD_HEADER_BYTES + length;
   if (frameCrc(buf, offset, end, stats) !== crc) {
-    if (type === LogRecordType.segment && crc32c(buf.subarray(offset + 8, end)) === crc) {
+    if (type === LogRecordType.segment && crc32cOf(buf, offset + 8, end) === crc) {
       // The CRC of formats 1 and 2 (type and payload only): an older segment, refused loudly.
       const format = length === 17 ? 1 : length === 18 ? view.getUint8(9 + 17) : 0;
       return {

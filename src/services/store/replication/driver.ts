@@ -681,11 +681,8 @@ export class ReplicaNode {
         ts: keyOk
           ? this.stamp(held === undefined ? Versioned.empty() : held.state)
           : this.hlc.now(this.env.clock.wallMs()),
-        ...(req.overHeld === true
-          ? req.checked === true
-            ? { overHeld: true, checked: true }
-            : { overHeld: true }
-          : {}),
+        ...(req.overHeld === true ? { overHeld: true } : {}),
+        ...(req.checked === true ? { checked: true } : {}),
         ...(value !== null && req.expiresAtMs !== undefined ? { expiresAtMs: req.expiresAtMs } : {}),
       };
     }

@@ -37,7 +37,7 @@
 
 import type { Clock, Disk, Logger, Metrics } from '../../../env/types.ts';
 import { assert } from '../../../lib/assert.ts';
-import { bytesEqual, utf8ByteLength } from '../../../lib/bytes.ts';
+import { utf8ByteLength } from '../../../lib/bytes.ts';
 import { CorruptionError } from '../../../lib/errors.ts';
 import { limits } from '../../../lib/limits.ts';
 import type { PaxosStore } from '../../../dynamo/paxos.ts';
@@ -93,7 +93,6 @@ function prefixed(prefix: number, key: Uint8Array): Uint8Array {
 }
 
 const valueKey = (key: Uint8Array): Uint8Array => prefixedValuePosition(VALUE_PREFIX, key);
-const headerKey = (key: Uint8Array): Uint8Array => prefixedValuePosition(HEADER_PREFIX, key);
 const markKey = (key: Uint8Array): Uint8Array => prefixedValuePosition(MARK_PREFIX, key);
 /** The engine key range prefix of a key's rows ('r' token escaped(key) terminator). */
 const rowsPrefix = (key: Uint8Array): Uint8Array => prefixed(ROW_PREFIX, collectionPrefix(scanToken(key), key));
@@ -116,8 +115,10 @@ function prefixEnd(prefix: Uint8Array): Uint8Array {
   }
   assert(false, 'a rows prefix starts with a byte below 0xff');
 }
-/** The key of a value's engine key ('t' token:8 key). */
-const keyOfValueKey = (k: Uint8Array): Uint8Array => k.subarray(9);
+/** Where a value's engine key ('t' token:8 key) holds the key's bytes. */
+const VALUE_KEY_KEY_AT = 9;
+/** The key of a value's engine key. */
+const keyOfValueKey = (k: Uint8Array): Uint8Array => k.subarray(VALUE_KEY_KEY_AT);
 
 function hintKey(owner: string, key: Uint8Array): Uint8Array {
   assert(!owner.includes('\0') && owner.length > 0, 'node ids are non-empty and hold no NUL');
@@ -141,25 +142,33 @@ function parseHintKey(k: Uint8Array): { owner: string; key: Uint8Array } | undef
   }
 }
 
-/** One key's engine keys (LsmReplicaStore.keysOf), each made on first use. */
+/**
+ * One key's engine keys (LsmReplicaStore.keysOf): the value's made at once (it holds the key's
+ * bytes from VALUE_KEY_KEY_AT, so it is what the next key is compared with), the header's from it
+ * on first use (the same bytes under another prefix: no second hash).
+ */
 class EngineKeys {
-  key: Uint8Array | undefined;
-  private value_: Uint8Array | undefined;
+  value: Uint8Array | undefined;
   private header_: Uint8Array | undefined;
 
   reset(key: Uint8Array): void {
-    this.key = key.slice();
-    this.value_ = undefined;
+    this.value = valueKey(key);
     this.header_ = undefined;
   }
 
-  get value(): Uint8Array {
-    this.value_ ??= valueKey(this.key!);
-    return this.value_;
+  /** Whether these are `key`'s engine keys. */
+  holds(key: Uint8Array): boolean {
+    const v = this.value;
+    if (v === undefined || v.length !== VALUE_KEY_KEY_AT + key.length) return false;
+    for (let i = 0; i < key.length; i++) if (v[VALUE_KEY_KEY_AT + i] !== key[i]) return false;
+    return true;
   }
 
   get header(): Uint8Array {
-    this.header_ ??= headerKey(this.key!);
+    if (this.header_ === undefined) {
+      this.header_ = this.value!.slice();
+      this.header_[0] = HEADER_PREFIX;
+    }
     return this.header_;
   }
 }
@@ -202,16 +211,17 @@ export class LsmReplicaStore implements ReplicaStore {
 
   /**
    * The engine keys of the key used last, made once: a write reads the key's value and header,
-   * then puts its value (three keys of 9 + key bytes, and the token each time). A copy of the key
-   * is compared, so a caller reusing its bytes is never answered for the old key; the engine keeps
-   * no key it is given (it copies into its log and memtable), so handing the same array out is safe.
+   * then puts its value (three keys of 9 + key bytes). The value key holds a copy of the key's
+   * bytes, which the next key is compared with, so a caller reusing its bytes is never answered for
+   * the old key; the engine keeps no key it is given (it copies into its log and memtable), so
+   * handing the same array out is safe.
    */
   private readonly lastKeys = new EngineKeys();
 
-  private keysOf(key: Uint8Array): EngineKeys {
+  private keysOf(key: Uint8Array): EngineKeys & { readonly value: Uint8Array } {
     const k = this.lastKeys;
-    if (k.key === undefined || !bytesEqual(k.key, key)) k.reset(key);
-    return k;
+    if (!k.holds(key)) k.reset(key);
+    return k as EngineKeys & { readonly value: Uint8Array };
   }
 
   get(key: Uint8Array): Uint8Array | undefined {

@@ -161,7 +161,7 @@ test('--workload: list, unknown names refused with the list, and a mix drawn fro
   assert.match(text, /mix/);
   assert.throws(
     () => runSimCommand({ ...base, seed: '1', workload: 'raft-kb' }, () => {}),
-    (err: unknown) => err instanceof ConfigError && /membership, raft-kv, coord, mix/.test(err.message),
+    (err: unknown) => err instanceof ConfigError && /membership, raft-kv, coord, store, mix/.test(err.message),
   );
   const mixOf = (seed: string) => {
     let out = '';

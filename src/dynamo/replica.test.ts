@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import type { NodeId } from '../env/types.ts';
 import { BaristaError } from '../lib/errors.ts';
 import { mutationsFrom } from '../lib/mutations.ts';
+import { counterValue } from './counter.ts';
 import { decodeMessage } from './messages.ts';
 import { levelCount } from './replica.ts';
 import { DynamoCluster } from './testing.ts';
@@ -553,4 +554,58 @@ test('a forwarded request refused by a node that left the key replicas (rings di
   assert.deepEqual(values(c, put), ['v1']);
   assert.equal(c.node(at).replica.stats.forwarded, 2, 'asked a, then the next replica');
   assert.equal(c.stateOf(b, KEY).siblings[0]!.dot.replica, b, 'the second replica coordinated');
+});
+
+test('a forwarded INCR whose frame arrives twice counts once; negative control: dynamo-forward-copies-run counts it twice', () => {
+  const run = (mutations: string[]): bigint => {
+    const c = new DynamoCluster({
+      ids: IDS,
+      seed: 7,
+      ...(mutations.length > 0 ? { mutations: mutationsFrom(mutations) } : {}),
+    });
+    const outsider = IDS.find((id) => !c.replicasOf('hits').includes(id))!;
+    const incr = c.typed(outsider, 'hits', { type: 'incr', by: 1n }, 'QUORUM');
+    const i = c.queue.findIndex((m) => decodeMessage(m.bytes).type === 'forward');
+    assert.ok(i >= 0, 'a node that is not a replica forwards the INCR');
+    c.queue.splice(i + 1, 0, { ...c.queue[i]! }); // the network delivers the frame twice
+    c.settle();
+    assert.ok(c.result(incr)?.ok, 'the INCR is answered');
+    const read = c.get(c.replicasOf('hits')[0]!, 'hits', 'ALL');
+    c.settle();
+    const r = c.result(read);
+    assert.ok(r?.ok, 'read at ALL');
+    return counterValue(r.state) as bigint;
+  };
+  assert.equal(run([]), 1n);
+  assert.equal(run(['dynamo-forward-copies-run']), 2n, 'negative control: the copy ran');
+});
+
+test('an anti-entropy round whose tree request is lost asks again after a request timeout, not after antiEntropyTimeoutTicks; negative control: dynamo-tree-request-once waits it out', () => {
+  const run = (mutations: string[]): number => {
+    const c = new DynamoCluster({
+      ids: IDS,
+      seed: 7,
+      config: { timeoutHints: false },
+      ...(mutations.length > 0 ? { mutations: mutationsFrom(mutations) } : {}),
+    });
+    const [a, b] = c.replicasOf(KEY) as [NodeId, NodeId];
+    c.put(a, KEY, 'v1', 'ONE');
+    dropWhere(c, (to, type) => to !== a && type === 'replicate');
+    c.settle();
+    assert.ok(c.node(a).replica.repairNow(b), 'a round starts');
+    let lost = 0;
+    for (let ticks = 1; ticks <= 400; ticks++) {
+      // The first tree request is lost on the way.
+      if (lost === 0) lost = dropWhere(c, (to, type) => to === b && type === 'merkle');
+      c.deliverAll();
+      if (!c.node(a).replica.antiEntropyBusy && !c.node(b).replica.antiEntropyBusy && lost > 0)
+        return c.stateOf(b, KEY).equals(c.stateOf(a, KEY)) ? ticks : Number.POSITIVE_INFINITY;
+      c.tick();
+    }
+    return Number.POSITIVE_INFINITY;
+  };
+  const ticks = run([]);
+  assert.ok(ticks <= 3 * 5, `repaired after ${ticks} ticks (request timeout 5)`);
+  // The round waits out antiEntropyTimeoutTicks (30 x 5) and ends failed: b is not repaired.
+  assert.equal(run(['dynamo-tree-request-once']), Number.POSITIVE_INFINITY, 'negative control');
 });

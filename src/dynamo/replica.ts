@@ -257,6 +257,8 @@ export interface ReplicaStats {
   mergesRefused: number;
   /** Checked writes made once more: a counted replica held a sibling the first did not supersede. */
   checkedRedone: number;
+  /** Forwarded requests dropped as copies of one taken in already (forwardSeen). */
+  forwardsDuplicated: number;
   /** Emptied markers written without what they had seen (the context past crdt bounds): an add concurrent with the emptying reads as absent. */
   emptiedUnseen: number;
   /** Anti-entropy rounds this node started (its tree built and sent). */
@@ -269,6 +271,8 @@ export interface ReplicaStats {
   antiEntropyValuesStreamed: number;
   /** Rounds that ended without an answer (peer busy, down, or the answer lost). */
   antiEntropyRoundsFailed: number;
+  /** Tree requests sent again after a request timeout without the peer's answer. */
+  antiEntropyRequestsResent: number;
   /** Peer requests (trees, streams) refused past dynamoAntiEntropyJobsCountMax. */
   antiEntropyRefused: number;
   /** Reads sent to a replica a read first left out, because it was still short of R answers. */
@@ -407,7 +411,8 @@ interface ReadOp {
   };
   readonly required: number;
   replied: boolean;
-  readonly deadlineTick: number;
+  /** A pull's moves on with each page it gets (pullProgressTicks); a client read's is fixed. */
+  deadlineTick: number;
 }
 
 interface ForwardOp {
@@ -457,6 +462,8 @@ interface AeRound {
   readonly op: number;
   tree?: MerkleTree;
   deadlineTick: number;
+  /** When the tree request goes again if no answer came (a lost request or reply: see runAntiEntropy). */
+  resendTick?: number;
 }
 
 /**
@@ -585,12 +592,14 @@ export class DynamoReplica {
     staleMessages: 0,
     mergesRefused: 0,
     checkedRedone: 0,
+    forwardsDuplicated: 0,
     emptiedUnseen: 0,
     antiEntropyRounds: 0,
     antiEntropyInSync: 0,
     antiEntropyLeavesDiffered: 0,
     antiEntropyValuesStreamed: 0,
     antiEntropyRoundsFailed: 0,
+    antiEntropyRequestsResent: 0,
     antiEntropyRefused: 0,
     speculativeReads: 0,
     endReadRounds: 0,
@@ -653,6 +662,10 @@ export class DynamoReplica {
   private readonly replaying = new Set<string>();
   private readonly aeJobs: AeJob[] = [];
   private aeRound: AeRound | undefined;
+  /** Per sending node, the ops of the forwards taken in lately, oldest first (forwardSeen). */
+  private readonly forwardsSeen = new Map<NodeId, Set<number>>();
+  /** Per peer, the op of the last tree request this node answered (one entry per ring node). */
+  private readonly aeAnswered = new Map<NodeId, number>();
   /** The ring node the next round goes to (index into the ring's other nodes, round robin). */
   private aeNext = 0;
   private readonly monotonicMs: () => number;
@@ -908,6 +921,10 @@ export class DynamoReplica {
         }
         break;
       case 'forward':
+        if (this.forwardSeen(from, m.op) && !this.mutations.has('dynamo-forward-copies-run')) {
+          this.stats.forwardsDuplicated++;
+          break;
+        }
         this.coordinate({ kind: 'peer', from, op: m.op }, m.request, false);
         break;
       case 'forwardReply':
@@ -2028,6 +2045,8 @@ export class DynamoReplica {
       return false;
     }
     rows.joins.set(from, { join: join!, next: page.to });
+    // A pull has as long as it keeps getting pages (its collection may be large).
+    if (r.origin.kind === 'internal') r.deadlineTick = this.nowTick + this.pullProgressTicks();
     this.send(from, {
       type: 'rowRead',
       op,
@@ -2035,6 +2054,18 @@ export class DynamoReplica {
       sel: { kind: 'page', from: page.to, count: this.pageCount(r) },
     });
     return false;
+  }
+
+  /**
+   * How long a pull waits for its next page: a page is one read of the peer's store, so a page
+   * not come by then was lost (or its peer stopped), and the pull ends, failed; the offer, hint or
+   * move that asked for it asks again. (It had antiEntropyTimeoutTicks for the whole pull, a
+   * minute by default: one lost message held every later offer of the key from that peer so long,
+   * each queued behind it. The store's simulator workload found replicas that stayed apart.)
+   */
+  private pullProgressTicks(): number {
+    if (this.mutations.has('dynamo-pull-whole-deadline')) return this.config.antiEntropyTimeoutTicks;
+    return Math.min(this.config.antiEntropyTimeoutTicks, 5 * this.config.requestTimeoutTicks);
   }
 
   /**
@@ -2329,7 +2360,7 @@ export class DynamoReplica {
       required: 2,
       replied: false,
       speculateTick: Number.MAX_SAFE_INTEGER,
-      deadlineTick: this.nowTick + this.config.antiEntropyTimeoutTicks,
+      deadlineTick: this.nowTick + this.pullProgressTicks(),
     };
     this.ops.set(op, r);
     this.send(peer, this.readMessage(op, r));
@@ -2777,6 +2808,17 @@ export class DynamoReplica {
           this.stats.antiEntropyRefused++;
           this.sendMerkle(from, { type: 'treeReply', op: m.op, range: m.range, depth: m.depth, status: 'busy' });
         };
+        // The same request again (its sender heard nothing yet): the build under way answers it
+        // (a build for a request has the peer's root; this node's own round's build has none, and
+        // its op, numbered here, may equal the peer's). One answered already: that answer was lost
+        // or is on its way, and a second build of the whole store is not worth it: busy ends the
+        // sender's round now (stale if the answer came first), and its next round starts afresh.
+        if (
+          this.aeJobs.some((j) => j.kind === 'build' && j.remoteRoot !== undefined && j.peer === from && j.op === m.op)
+        )
+          return;
+        if (this.aeAnswered.get(from) === m.op)
+          return this.sendMerkle(from, { type: 'treeReply', op: m.op, range: m.range, depth: m.depth, status: 'busy' });
         if (this.aeJobs.length >= limits.dynamoAntiEntropyJobsCountMax) return refuse();
         if (!this.ring.nodes.some((n) => n.id === from)) return refuse();
         this.aeJobs.push({
@@ -2869,9 +2911,24 @@ export class DynamoReplica {
   /** One page of each job; finished builds answer or wait for the peer, finished streams end. */
   private runAntiEntropy(): void {
     const round = this.aeRound;
-    if (round !== undefined && round.tree !== undefined && round.deadlineTick <= this.nowTick) {
-      this.aeRound = undefined;
-      this.stats.antiEntropyRoundsFailed++;
+    if (round?.tree !== undefined) {
+      // The peer builds its tree for as long as the deadline allows (its store may be far larger
+      // than ours), but a request or reply lost on the way, or a peer that stopped, would hold this
+      // node's anti-entropy (and BARISTA REPAIR) for all of it: a round whose peer the detector
+      // calls down ends now, and the request goes again every request timeout (the peer answers a
+      // request it is building for once; after a lost reply it builds again).
+      if (round.deadlineTick <= this.nowTick || !this.isUp(round.peer)) {
+        this.aeRound = undefined;
+        this.stats.antiEntropyRoundsFailed++;
+      } else if (
+        round.resendTick !== undefined &&
+        round.resendTick <= this.nowTick &&
+        !this.mutations.has('dynamo-tree-request-once')
+      ) {
+        round.resendTick = this.nowTick + this.config.requestTimeoutTicks;
+        this.stats.antiEntropyRequestsResent++;
+        this.sendTreeRequest(round.peer, round.op, round.tree);
+      }
     }
     const share = this.config.antiEntropyLoopShare;
     for (let i = 0; i < this.aeJobs.length; ) {
@@ -2925,6 +2982,7 @@ export class DynamoReplica {
     if (job.kind !== 'build') return;
     const tree = job.builder!.finish();
     if (job.remoteRoot !== undefined) {
+      this.aeAnswered.set(job.peer, job.op);
       const same = bytesEqual(tree.root(), job.remoteRoot);
       this.sendMerkle(job.peer, {
         type: 'treeReply',
@@ -2942,14 +3000,13 @@ export class DynamoReplica {
     // The peer builds its tree only now and pages through a store likely as large as ours: allow
     // it twice the time our own build took, on top of the timeout.
     round.deadlineTick = this.nowTick + this.config.antiEntropyTimeoutTicks + 2 * (this.nowTick - job.startTick);
+    round.resendTick = this.nowTick + this.config.requestTimeoutTicks;
     this.stats.antiEntropyRounds++;
-    this.sendMerkle(job.peer, {
-      type: 'treeRequest',
-      op: job.op,
-      range: tree.range,
-      depth: tree.depth,
-      root: tree.root(),
-    });
+    this.sendTreeRequest(job.peer, job.op, tree);
+  }
+
+  private sendTreeRequest(peer: NodeId, op: number, tree: MerkleTree): void {
+    this.sendMerkle(peer, { type: 'treeRequest', op, range: tree.range, depth: tree.depth, root: tree.root() });
   }
 
   private sendMerkle(to: NodeId, merkle: MerkleMessage): void {
@@ -3081,6 +3138,25 @@ export class DynamoReplica {
 
   private send(to: NodeId, message: ReplicaMessage): void {
     this.out.messages.push({ to, message });
+  }
+
+  /**
+   * Whether `from` forwarded `op` before (a copy of its frame: the sender numbers its ops once
+   * per process, from a random start), else records it. Without it a duplicated frame ran its
+   * command twice: the store's simulator workload saw an INCR counted twice. Bounded per sender
+   * (dynamoForwardsSeenCountMax, oldest forgotten first); senders are the cluster's nodes.
+   */
+  private forwardSeen(from: NodeId, op: number): boolean {
+    let seen = this.forwardsSeen.get(from);
+    if (seen === undefined) {
+      if (this.forwardsSeen.size >= limits.clusterNodesMax)
+        this.forwardsSeen.delete(this.forwardsSeen.keys().next().value!);
+      this.forwardsSeen.set(from, (seen = new Set()));
+    }
+    if (seen.has(op)) return true;
+    seen.add(op);
+    if (seen.size > limits.dynamoForwardsSeenCountMax) seen.delete(seen.values().next().value as number);
+    return false;
   }
 
   private newOp(): number {

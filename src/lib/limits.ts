@@ -448,6 +448,12 @@ export const limits = {
   /** Client requests (and forwarded ones) one coordinator has in flight; more are refused. */
   dynamoCoordinatorOpsMax: 10_000,
   /**
+   * Forwarded requests a replica remembers per sending node, so a copy of the frame (a network
+   * that duplicates, a transport that sends again) is not coordinated twice: an INCR would count
+   * twice. A copy delayed past this many later forwards from its sender would run again.
+   */
+  dynamoForwardsSeenCountMax: 16_384,
+  /**
    * Writes one coordinator keeps after answering them, until every replica it sent them to acked
    * or their deadline passed (then the silent ones get a hint): past it, or past
    * dynamoUnackedStateBytesMax of their states, a write is not kept (anti-entropy repairs it).

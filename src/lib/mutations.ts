@@ -129,6 +129,12 @@ export const MUTATION_NAMES = [
   'store-emptied-removals-ignored',
   /** Dynamo ring move: the moving node's streams count as done at once, nothing copied (move.ts). */
   'dynamo-move-no-stream',
+  /** Dynamo replica: a forwarded request is coordinated once per copy of its frame (no forwardSeen): an INCR counts twice. */
+  'dynamo-forward-copies-run',
+  /** Dynamo rows layout: a pull of a peer's rows has the whole anti-entropy timeout, not a page's (one lost page holds every later offer of the key). */
+  'dynamo-pull-whole-deadline',
+  /** Dynamo anti-entropy: a round's tree request goes once and the round waits out its deadline (a lost request or reply holds the node's repair). */
+  'dynamo-tree-request-once',
   /** Dynamo cleanup: keeps only the keys the node is the FIRST replica of (drops its secondary copies). */
   'dynamo-cleanup-primary-only',
   /** Store: a node takes the ring's keyspace settings as its own whatever they are (keyspace-settings.ts never refuses). */

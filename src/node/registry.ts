@@ -39,12 +39,17 @@ export function registeredProtocols(services: readonly AnyServiceDefinition[] = 
 
 /**
  * The services a cluster simulation runs (`barista sim`, the swarm, the platform's simulator
- * tests): those with simulator hooks. A service without them has nothing the simulator checks, so
- * it would only move every fixed seed's schedule (the store, until it has its sim workload: its
- * own simulator tests build it, src/services/store/*.test.ts).
+ * tests): those with simulator hooks, less those hosted only with one of their own workloads
+ * (SimServiceHooks.onlyWithWorkload) unless `workloads` names one. A service without hooks has
+ * nothing the simulator checks, so it would only move every fixed seed's schedule.
  */
 export function simulatedServices(
   services: readonly AnyServiceDefinition[] = registeredServices,
+  workloads: readonly string[] = [],
 ): AnyServiceDefinition[] {
-  return services.filter((s) => s.sim !== undefined);
+  return services.filter(
+    (s) =>
+      s.sim !== undefined &&
+      (s.sim.onlyWithWorkload !== true || (s.sim.workloads ?? []).some((w) => workloads.includes(w.name))),
+  );
 }

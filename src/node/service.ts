@@ -224,6 +224,12 @@ export interface SimServiceHooks {
   converged?(sim: ClusterSim): boolean;
   readonly workloads?: readonly SimWorkload[];
   /**
+   * Hosted by a cluster simulation only when one of its own workloads runs: a service added to the
+   * simulator after fixed seeds were recorded would otherwise move every run's schedule (a node's
+   * timers, messages and disk writes), and one without client traffic has nothing to check.
+   */
+  readonly onlyWithWorkload?: boolean;
+  /**
    * The config section each node of a cluster simulation runs the service with (absent: the
    * schema's defaults), e.g. bounds small enough that the sim's small state still takes their
    * rare paths (the coord tree's snapshot in slices of a few znodes).

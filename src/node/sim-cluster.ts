@@ -28,7 +28,7 @@ import { defaultRaftTiming } from '../raft/driver.ts';
 import type { History } from '../check/history.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { SeededRng } from '../lib/rng.ts';
-import { registeredWorkloads, simulatedServices } from './registry.ts';
+import { registeredServices, registeredWorkloads, simulatedServices } from './registry.ts';
 import { NodeServices, type RaftTiming } from './services.ts';
 import type { ClientSummary, ServiceHost, SimWorkload } from './service.ts';
 import { attachRaftInvariants } from './sim-raft-invariants.ts';
@@ -214,10 +214,19 @@ function chooseWorkloads(
   }
   // The mix is a function of the seed alone (its own stream: other draws are unchanged by it).
   const rng = new SeededRng(o.seed).fork('workload-mix');
-  const mixable = [...registry.values()].filter((w) => w.inMix);
+  const services = registeredServices.filter((s) => s.sim?.onlyWithWorkload === true).map((s) => s.name);
+  const optIn = (w: { service: string }) => services.includes(w.service);
+  const mixable = [...registry.values()].filter((w) => w.inMix && !optIn(w));
   const chosen = mixable.filter(() => rng.chance(workloadInMixProbability));
   if (chosen.length === 0 && mixable.length > 0) chosen.push(rng.pick(mixable));
-  return chosen.map((workload) => ({ workload, intensity: rng.float() }));
+  const drawn = chosen.map((workload) => ({ workload, intensity: rng.float() }));
+  // A service hosted only with its workloads draws them on streams of their own, after the
+  // others: a seed's earlier draws (and the runs recorded with them) stay as they were.
+  for (const workload of [...registry.values()].filter((w) => w.inMix && optIn(w))) {
+    const own = new SeededRng(o.seed).fork(`workload-mix/${workload.name}`);
+    if (own.chance(workloadInMixProbability)) drawn.push({ workload, intensity: own.float() });
+  }
+  return drawn;
 }
 
 /** Every registered workload name, plus `mix`. */
@@ -231,7 +240,10 @@ export function runClusterSimulation(o: ClusterSimOptions): ClusterSimResult {
   const chosen = chooseWorkloads(o, registeredWorkloads());
   // Wipes and rejoins a node that stops on damaged data of its own (the rot classes).
   const operator = new SimOperator();
-  const services = simulatedServices();
+  const services = simulatedServices(
+    registeredServices,
+    chosen.map((c) => c.workload.name),
+  );
   const sim = new Sim<ServiceHost>({
     seed: o.seed,
     nodes: ids,

@@ -24,6 +24,7 @@ import { protocolErrorReply, type RespCommand, RespRequestDecoder } from '../../
 import { buildCommandTable, latin1 } from './command-entry.ts';
 import { PEER_WAKE_STEP_MS, ReplicatedWaiters } from './blocking-replicated.ts';
 import { keyRegister } from './tag-state.ts';
+import { storeSimWorkload } from './sim-workload.ts';
 import {
   RESP_PROTOCOL,
   RESP_WELL_KNOWN_PORT,
@@ -246,6 +247,18 @@ export const storeService: ServiceDefinition<StoreConfig, StoreRunning> = {
     },
   ],
   start: startStore,
+  sim: {
+    workloads: [storeSimWorkload],
+    // Hosted only with its workload: every other run's schedule stays as recorded.
+    onlyWithWorkload: true,
+    // Issue 10's acceptance cluster: N = 3, every acknowledged write synced, sets one row per
+    // element (what `barista dev --replicas 3` makes); anti-entropy rounds every 2 s so that they
+    // run under the faults too (the workload asks for more after healing: BARISTA REPAIR).
+    config: {
+      sync: 'always',
+      replication: { replicas: 3, collections: 'rows', antiEntropyIntervalMs: 2_000 },
+    },
+  },
 };
 
 function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {

@@ -306,6 +306,7 @@ const STAT_HELP: Record<keyof ReplicaStats, string> = {
   mergesRefused: 'Replicated states refused at a bound (not acknowledged)',
   checkedRedone:
     'Checked writes (a siblings keyspace SET) made once more: a replica held a sibling the first did not supersede',
+  forwardsDuplicated: 'Forwarded requests dropped as copies of one taken in already (a duplicated frame)',
   emptiedUnseen:
     'Emptied collection markers written without the dots their coordinator had seen (past the CRDT bounds): an add concurrent with the emptying reads as absent',
   antiEntropyRounds: 'Anti-entropy rounds this node started (tree built and sent to a peer)',
@@ -313,6 +314,7 @@ const STAT_HELP: Record<keyof ReplicaStats, string> = {
   antiEntropyLeavesDiffered: 'Merkle leaves found differing by rounds this node started',
   antiEntropyValuesStreamed: 'Values this node streamed to a peer for anti-entropy',
   antiEntropyRoundsFailed: 'Anti-entropy rounds that ended without an answer (peer busy, down, or lost)',
+  antiEntropyRequestsResent: "Anti-entropy tree requests sent again after a request timeout without the peer's answer",
   antiEntropyRefused: 'Anti-entropy requests from peers refused at dynamoAntiEntropyJobsCountMax',
   speculativeReads: 'Reads sent to a replica a read first left out (it was still short of R answers)',
   endReadRounds:
@@ -879,6 +881,20 @@ export class ReplicaNode {
   /** This node's stored state of a key, without quorum or repair (tests, debugging). */
   peek(key: Uint8Array): Versioned {
     return this.replica.peek(key);
+  }
+
+  /**
+   * The key's stored state and its collection's rows (element and row bytes; the header's local
+   * records aside), as hex: equal on two replicas when they converged (simulator checks). Reads at
+   * most `rowsMax` rows; undefined past them.
+   */
+  storedImage(key: Uint8Array, rowsMax = 10_000): string | undefined {
+    const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+    const rows = this.store.scanRows(key, new Uint8Array(0), rowsMax);
+    if (rows.next !== null) return undefined;
+    return [hex(this.replica.peek(key).encode()), ...rows.entries.map((e) => `${hex(e.element)}=${hex(e.row)}`)].join(
+      ' ',
+    );
   }
 
   get requestsInFlight(): number {

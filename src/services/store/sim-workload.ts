@@ -1,0 +1,660 @@
+// The store service's simulator workload (`barista sim --workload store`, and in swarm's mix):
+// Redis clients over the simulator's client links (RESP bytes in random chunks, resets), through
+// the real front end of a 5-node cluster at N = 3 with `store.sync: always` (SimServiceHooks.config
+// in service.ts), while the nemesis partitions, crashes (inside disk I/O too), pauses, skews and
+// clogs the nodes and the swarm damages their disks. Each client slot sends one command at a
+// time to a node it picked at random (a new one after its connection ends), each command after a
+// `BARISTA CONSISTENCY` naming its level, pipelined:
+//   - registers `r<i>`: SET of a value no other write carries, GET; both at QUORUM;
+//   - counters `c<i>`: INCR (at ONE or QUORUM), GET at QUORUM;
+//   - sets `s<i>`: SADD of a member no other write adds (at ONE or QUORUM), SMEMBERS at QUORUM.
+// An answer is `ok`; a write's definite refusal (-UNAVAILABLE ... nothing was written, -TIMEOUT
+// ... not written) is `fail`, and must never be seen; anything else (a timeout that may have
+// written, a connection that ended, no answer within clientTimeoutMs) is `info` (Jepsen's
+// conventions). Checked at the end (Dynamo's promises, not linearizability, which QUORUM does not
+// give):
+//   - a QUORUM read sees every QUORUM write acknowledged before it began: a GET answers a value
+//     whose write did not end before such a write began (a later QUORUM SET supersedes an earlier
+//     one: src/dynamo's checked write); a counter reads at least the QUORUM increments acknowledged
+//     before it, a set holds their members (`store-stale-read`);
+//   - no read returns what was never written or was refused (`store-phantom`), nor more increments
+//     than were sent;
+//   - after healing, anti-entropy (the timer, and BARISTA REPAIR from every node) converges every
+//     replica of every key (their stored states and rows equal, within the liveness bound), and the
+//     converged state loses no acknowledged write at any level (`store-lost-write`): a register's
+//     siblings include each acknowledged value or one written after it began, a counter counts
+//     every acknowledged INCR and at most the ones that may have run, a set holds every
+//     acknowledged member.
+// A node the operator wiped after its disk rotted (swarm's rot classes) lost its copies: reads
+// that began after the first wipe are not held to the QUORUM promise (R + W > N assumes replicas
+// keep what they acknowledged); convergence and the final check still hold, since rot hits one
+// node's disk and every acknowledged write is on another replica too.
+// Deterministic: only virtual time and the simulation's seeded Rng.
+
+import { HistoryRecorder } from '../../check/recorder.ts';
+import { fnv1a32 } from '../../lib/hash.ts';
+import type { SeededRng } from '../../lib/rng.ts';
+import type { ClientSummary, RunningWorkload, ServiceHost, SimWorkload } from '../../node/service.ts';
+import type { SimClientConnection } from '../../sim/client-links.ts';
+import type { Timer } from '../../env/types.ts';
+import type { Simulation } from '../../sim/simulation.ts';
+import { drainDecoder } from '../../wire/pipeline.ts';
+import { encodeCommand, RespReplyDecoder, type RespValue } from '../../wire/resp/index.ts';
+import { RESP_PROTOCOL } from './config.ts';
+import type { StoreRunning } from './service.ts';
+
+export interface StoreWorkloadOptions {
+  readonly clients: number;
+  readonly registers: number;
+  readonly counters: number;
+  readonly sets: number;
+  /** Client-side give-up time: beyond it an op is `info` (the node may have run it). */
+  readonly clientTimeoutMs: number;
+  /** Think time between a client's ops, uniform in [0, thinkMsMax]. */
+  readonly thinkMsMax: number;
+  /** Share of INCR and SADD sent at ONE (the rest at QUORUM). */
+  readonly oneShare: number;
+  readonly stopAtMs: number;
+}
+
+export const defaultStoreWorkload: Omit<StoreWorkloadOptions, 'stopAtMs'> = {
+  clients: 6,
+  registers: 6,
+  counters: 2,
+  sets: 2,
+  clientTimeoutMs: 6_000,
+  thinkMsMax: 60,
+  oneShare: 0.3,
+};
+
+type Kind = 'set' | 'get' | 'incr' | 'count' | 'sadd' | 'members';
+type Level = 'ONE' | 'QUORUM' | 'ALL';
+
+/** One operation as the client saw it (times in virtual ms; `end` is Infinity until a definite answer). */
+interface Rec {
+  readonly kind: Kind;
+  readonly key: string;
+  readonly level: Level;
+  /** What a SET writes, the member a SADD adds. */
+  readonly value: string;
+  readonly start: number;
+  end: number;
+  outcome: 'pending' | 'ok' | 'fail' | 'info';
+  /** A read's answer: a value (null: none), a count, members. */
+  result?: string | null | bigint | readonly string[];
+  error?: string;
+}
+
+/** service.ts's name, repeated so this module does not import it at run time (service.ts registers this workload). */
+const storeOf = (node: ServiceHost): StoreRunning => node.service<StoreRunning>('store');
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+/** A write's error that says nothing was written. */
+const DEFINITE = /^(UNAVAILABLE .*\(nothing was written\)|TIMEOUT .*\(not written\))$/;
+
+/** One client slot: a connection at a time, one command (and its level) in flight. */
+interface Slot {
+  readonly index: number;
+  conn: SimClientConnection | undefined;
+  decoder: RespReplyDecoder;
+  replies: RespValue[];
+  op: { rec: Rec; process: number; expect: number; timer: Timer } | undefined;
+  process: number;
+}
+
+export class StoreWorkload {
+  readonly recorder = new HistoryRecorder();
+  readonly violations: { invariant: string; detail: string }[] = [];
+  readonly recs: Rec[] = [];
+  readonly counts: Record<string, number> = {};
+  private readonly slots: Slot[] = [];
+  private readonly ids: readonly string[];
+  private nextValue = 1;
+  private nextProcess = 0;
+  private inflight = 0;
+  /** Virtual time a node's disk was first seen damaged (see damaged()), Infinity while none. */
+  private damagedAtMs = Number.POSITIVE_INFINITY;
+  /** Converged state read after healing, per key. */
+  private readonly finals = new Map<string, RespValue>();
+
+  constructor(
+    private readonly sim: Simulation<ServiceHost>,
+    private readonly rng: SeededRng,
+    private readonly o: StoreWorkloadOptions,
+  ) {
+    this.ids = sim.nodeIds;
+    for (let i = 0; i < o.clients; i++) {
+      const slot: Slot = {
+        index: i,
+        conn: undefined,
+        decoder: new RespReplyDecoder(),
+        replies: [],
+        op: undefined,
+        process: this.nextProcess++,
+      };
+      this.slots.push(slot);
+      sim.after(rng.float() * 200, () => this.issue(slot), 'store-client');
+    }
+  }
+
+  get inflightOps(): number {
+    return this.inflight;
+  }
+
+  private count(name: string): void {
+    this.counts[name] = (this.counts[name] ?? 0) + 1;
+  }
+
+  private think(slot: Slot): void {
+    if (this.sim.nowMs >= this.o.stopAtMs) return;
+    this.sim.after(this.rng.float() * this.o.thinkMsMax, () => this.issue(slot), 'store-client');
+  }
+
+  private connect(slot: Slot): SimClientConnection {
+    const node = this.rng.pick(this.ids);
+    const conn = this.sim.clients.connect(node, RESP_PROTOCOL);
+    slot.conn = conn;
+    slot.decoder = new RespReplyDecoder();
+    slot.replies = [];
+    conn.onData((chunk) => {
+      if (slot.conn !== conn) return;
+      slot.decoder.push(chunk);
+      const bad = drainDecoder(slot.decoder, (r) => slot.replies.push(r));
+      if (bad !== undefined) {
+        this.violations.push({ invariant: 'store-protocol', detail: `undecodable reply from ${node}: ${bad.message}` });
+        this.drop(slot, 'info', `undecodable reply: ${bad.message}`);
+        return;
+      }
+      this.answered(slot);
+    });
+    conn.onClose((reason) => {
+      if (slot.conn !== conn) return;
+      slot.conn = undefined;
+      // Refused: nothing reached a node. Otherwise the command may have run.
+      if (slot.op !== undefined)
+        this.finish(slot, reason === 'refused' ? 'fail' : 'info', undefined, `closed: ${reason}`);
+    });
+    return conn;
+  }
+
+  /** Ends the slot's connection (its op, if any, ends as `outcome`). */
+  private drop(slot: Slot, outcome: 'info' | 'fail', why: string): void {
+    const conn = slot.conn;
+    slot.conn = undefined;
+    if (slot.op !== undefined) this.finish(slot, outcome, undefined, why);
+    conn?.reset();
+  }
+
+  private issue(slot: Slot): void {
+    if (this.sim.nowMs >= this.o.stopAtMs || slot.op !== undefined) return;
+    const o = this.o;
+    const r = this.rng.float();
+    let kind: Kind;
+    if (r < 0.35) kind = 'set';
+    else if (r < 0.6) kind = 'get';
+    else if (r < 0.72) kind = 'incr';
+    else if (r < 0.78) kind = 'count';
+    else if (r < 0.92) kind = 'sadd';
+    else kind = 'members';
+    const key =
+      kind === 'set' || kind === 'get'
+        ? `r${this.rng.int(o.registers)}`
+        : kind === 'incr' || kind === 'count'
+          ? `c${this.rng.int(o.counters)}`
+          : `s${this.rng.int(o.sets)}`;
+    const level: Level = (kind === 'incr' || kind === 'sadd') && this.rng.chance(o.oneShare) ? 'ONE' : 'QUORUM';
+    const value = kind === 'set' ? `v${this.nextValue++}` : kind === 'sadd' ? `m${this.nextValue++}` : '';
+    this.damaged();
+    const rec: Rec = {
+      kind,
+      key,
+      level,
+      value,
+      start: this.sim.nowMs,
+      end: Number.POSITIVE_INFINITY,
+      outcome: 'pending',
+    };
+    this.recs.push(rec);
+    this.recorder.invoke(slot.process, kind, value === '' ? null : value, { key, timeNs: this.sim.nowMs * 1e6 });
+    const command =
+      kind === 'set'
+        ? ['SET', key, value]
+        : kind === 'get' || kind === 'count'
+          ? ['GET', key]
+          : kind === 'incr'
+            ? ['INCR', key]
+            : kind === 'sadd'
+              ? ['SADD', key, value]
+              : ['SMEMBERS', key];
+    const conn = slot.conn ?? this.connect(slot);
+    const timer = this.sim.after(
+      o.clientTimeoutMs,
+      () => {
+        if (slot.op?.rec === rec) {
+          this.count('client_timeouts');
+          this.drop(slot, 'info', 'no answer in time');
+          this.think(slot);
+        }
+      },
+      'store-client-timeout',
+    );
+    slot.op = { rec, process: slot.process, expect: slot.replies.length + 2, timer };
+    this.inflight++;
+    conn.write(encodeCommand(['BARISTA', 'CONSISTENCY', level]));
+    conn.write(encodeCommand(command));
+  }
+
+  private answered(slot: Slot): void {
+    const op = slot.op;
+    if (op === undefined || slot.replies.length < op.expect) return;
+    const levelReply = slot.replies[op.expect - 2]!;
+    const reply = slot.replies[op.expect - 1]!;
+    const rec = op.rec;
+    if (levelReply.type === 'error') {
+      // The command ran at the connection's earlier level (or not at all): only its outcome's
+      // weakest reading counts (a write may have run; a read proves nothing).
+      this.count('level_refused');
+      this.finish(
+        slot,
+        rec.kind === 'set' || rec.kind === 'incr' || rec.kind === 'sadd' ? 'info' : 'fail',
+        undefined,
+        text(levelReply),
+      );
+    } else if (reply.type === 'error') {
+      const msg = text(reply);
+      this.count(`error ${msg.split(' ')[0]}`);
+      const write = rec.kind === 'set' || rec.kind === 'incr' || rec.kind === 'sadd';
+      this.finish(slot, !write || DEFINITE.test(msg) ? 'fail' : 'info', undefined, msg);
+    } else {
+      const result = this.parse(rec, reply);
+      if (result === undefined) {
+        this.violations.push({
+          invariant: 'store-reply',
+          detail: `${rec.kind} ${rec.key} at ${slot.conn?.node}: unexpected reply ${JSON.stringify(reply, jsonSafe)}`,
+        });
+        this.finish(slot, 'info', undefined, 'unexpected reply');
+      } else this.finish(slot, 'ok', result);
+    }
+    this.think(slot);
+  }
+
+  private parse(rec: Rec, v: RespValue): Rec['result'] | undefined {
+    switch (rec.kind) {
+      case 'set':
+        return v.type === 'simple' && text(v) === 'OK' ? null : undefined;
+      case 'incr':
+      case 'sadd':
+        return v.type === 'integer' ? BigInt(v.value) : undefined;
+      case 'get':
+        return v.type === 'null' ? null : v.type === 'bulk' ? text(v) : undefined;
+      case 'count':
+        return v.type === 'null' ? 0n : v.type === 'bulk' && /^-?\d+$/.test(text(v)) ? BigInt(text(v)) : undefined;
+      case 'members':
+        return v.type === 'array' || v.type === 'set'
+          ? v.items.every((x) => x.type === 'bulk')
+            ? v.items.map(text)
+            : undefined
+          : undefined;
+    }
+  }
+
+  private finish(slot: Slot, outcome: 'ok' | 'fail' | 'info', result?: Rec['result'], error?: string): void {
+    const op = slot.op;
+    if (op === undefined) return;
+    slot.op = undefined;
+    this.inflight--;
+    op.timer.cancel();
+    const rec = op.rec;
+    rec.outcome = outcome;
+    if (outcome !== 'info') rec.end = this.sim.nowMs;
+    if (result !== undefined) rec.result = result;
+    if (error !== undefined) rec.error = error;
+    const fields = { key: rec.key, timeNs: this.sim.nowMs * 1e6, ...(error !== undefined ? { error } : {}) };
+    const shown = typeof result === 'bigint' ? String(result) : (result ?? null);
+    if (outcome === 'ok') this.recorder.ok(op.process, shown, fields);
+    else if (outcome === 'fail') this.recorder.fail(op.process, null, fields);
+    else {
+      this.recorder.info(op.process, null, fields);
+      slot.process = this.nextProcess++; // Jepsen: an info'd process is never used again
+    }
+  }
+
+  /**
+   * Whether a node's disk has lost synced data yet (swarm's rot classes; the operator then wipes
+   * the node): reads from then on are not held to the QUORUM promise (see the header).
+   */
+  private damaged(): boolean {
+    if (this.damagedAtMs === Number.POSITIVE_INFINITY) {
+      for (const id of this.ids) {
+        const c = this.sim.diskStore(id).faultCounts;
+        if (c.corruptions + c.latentSectorErrors + c.misdirectedWrites > 0) this.damagedAtMs = this.sim.nowMs;
+      }
+    }
+    return this.damagedAtMs !== Number.POSITIVE_INFINITY;
+  }
+
+  private keys(): string[] {
+    return [
+      ...Array.from({ length: this.o.registers }, (_, i) => `r${i}`),
+      ...Array.from({ length: this.o.counters }, (_, i) => `c${i}`),
+      ...Array.from({ length: this.o.sets }, (_, i) => `s${i}`),
+    ];
+  }
+
+  /** Runs `commands` on a fresh connection to `node`: the replies, or undefined past `waitMs`. */
+  private run(node: string, commands: readonly (readonly string[])[], waitMs: number): RespValue[] | undefined {
+    const conn = this.sim.clients.connect(node, RESP_PROTOCOL);
+    const decoder = new RespReplyDecoder();
+    const replies: RespValue[] = [];
+    let closed = false;
+    conn.onData((chunk) => {
+      decoder.push(chunk);
+      drainDecoder(decoder, (r) => replies.push(r));
+    });
+    conn.onClose(() => {
+      closed = true;
+    });
+    for (const c of commands) conn.write(encodeCommand(c));
+    this.sim.runUntilCondition(() => closed || replies.length >= commands.length, waitMs);
+    conn.close();
+    return replies.length >= commands.length ? replies : undefined;
+  }
+
+  /** Each key's replicas (BARISTA WHERE through `node`), or undefined if it did not answer. */
+  private replicasOf(node: string, key: string): string[] | undefined {
+    const r = this.run(node, [['BARISTA', 'WHERE', key]], 2_000)?.[0];
+    if (r === undefined || r.type !== 'array') return undefined;
+    return r.items.map(text);
+  }
+
+  /** Keys whose replicas' stored states differ (every node up), or undefined if one cannot tell yet. */
+  private differing(): string[] | undefined {
+    const out: string[] = [];
+    for (const key of this.keys()) {
+      const where = this.replicasOf(this.ids[0]!, key);
+      if (where === undefined) return undefined;
+      const images = new Set<string | undefined>();
+      for (const id of where) {
+        const node = this.sim.instance(id);
+        if (node === undefined) return undefined;
+        images.add(storeOf(node).replica?.storedImage(enc.encode(key)));
+      }
+      if (images.size !== 1 || images.has(undefined)) out.push(key);
+    }
+    return out;
+  }
+
+  /** Each replica's stored image of `key` in short (its length and a hash), for a failure's detail. */
+  private images(key: string): string {
+    const where = this.replicasOf(this.ids[0]!, key) ?? [];
+    return where
+      .map((id) => {
+        const node = this.sim.instance(id);
+        const image = node === undefined ? undefined : storeOf(node).replica?.storedImage(enc.encode(key));
+        return `${id} ${image === undefined ? 'none' : `${image.split(' ').length - 1} rows, ${fnv1a32(image).toString(16).padStart(8, '0')}`}`;
+      })
+      .join('; ');
+  }
+
+  /**
+   * After healing: a QUORUM write and read answered through every node, then anti-entropy rounds
+   * (BARISTA REPAIR from every node) until every key's replicas hold the same state, then each
+   * key's converged state read at ALL for check().
+   */
+  liveness(deadlineMs: number): void {
+    const sim = this.sim;
+    // The clients' last operations end first (each within clientTimeoutMs): the converged state
+    // read below must come after every acknowledgement the final check counts.
+    sim.runUntilCondition(() => this.inflight === 0, this.o.clientTimeoutMs + 1_000);
+    for (const id of this.ids) {
+      let ok = false;
+      while (!ok && sim.nowMs < deadlineMs) {
+        const r = this.run(
+          id,
+          [
+            ['SET', `live:${id}`, 'x'],
+            ['GET', `live:${id}`],
+          ],
+          3_000,
+        );
+        ok = r !== undefined && r[0]!.type === 'simple' && r[1]!.type === 'bulk';
+        if (!ok) sim.runFor(200);
+      }
+      if (!ok) throw sim.fail('liveness', `store: no QUORUM SET and GET answered through ${id} by ${deadlineMs} ms`);
+    }
+    let differing = this.differing();
+    while ((differing === undefined || differing.length > 0) && sim.nowMs < deadlineMs) {
+      // BUSY while a round runs: the wait below lets it end, and the loop asks again.
+      for (const id of this.ids) this.run(id, [['BARISTA', 'REPAIR']], 2_000);
+      sim.runUntilCondition(
+        () =>
+          this.ids.every(
+            (id) => sim.instance(id) !== undefined && !storeOf(sim.instance(id)!).replica!.antiEntropyBusy,
+          ),
+        Math.max(0, Math.min(5_000, deadlineMs - sim.nowMs)),
+      );
+      sim.runFor(200);
+      differing = this.differing();
+    }
+    if (differing === undefined || differing.length > 0) {
+      throw sim.fail(
+        'liveness',
+        `store: replicas of ${differing === undefined ? 'some keys (no answer)' : differing.join(', ')} still differ ${deadlineMs} ms after healing began${differing === undefined ? '' : ` (${differing[0]}: ${this.images(differing[0]!)})`}`,
+      );
+    }
+    for (const key of this.keys()) {
+      const command = key.startsWith('r')
+        ? ['BARISTA', 'SIBLINGS', key]
+        : key.startsWith('c')
+          ? ['GET', key]
+          : ['SMEMBERS', key];
+      // Through each node in turn until one answers (a node restarted at healing may still be
+      // checking its settings against the ring): every replica must answer by the deadline.
+      let r: RespValue[] | undefined;
+      for (let i = 0; i === 0 || sim.nowMs < deadlineMs; i++) {
+        r = this.run(this.ids[i % this.ids.length]!, [['BARISTA', 'CONSISTENCY', 'ALL'], command], 5_000);
+        if (r !== undefined && r[1]!.type !== 'error') break;
+        sim.runFor(500);
+      }
+      if (r === undefined || r[1]!.type === 'error')
+        throw sim.fail(
+          'liveness',
+          `store: ${command.join(' ')} at ALL after convergence: ${r === undefined ? 'no answer' : text(r[1]!)}, until ${deadlineMs} ms`,
+        );
+      this.finals.set(key, r[1]!);
+    }
+  }
+
+  check(): ClientSummary {
+    this.damaged(); // damage after the last operation still excuses a lost ONE write
+    this.checkRegisters();
+    this.checkCounters();
+    this.checkSets();
+    const ops = this.recs.length;
+    const ok = this.recs.filter((r) => r.outcome === 'ok').length;
+    const first = this.violations[0];
+    return {
+      ops,
+      ok,
+      verdict: 'valid',
+      checkMs: 0,
+      controlActions: 0,
+      history: this.recorder.history(),
+      counts: { ...this.counts, violations: this.violations.length },
+      ...(first !== undefined ? { failure: first } : {}),
+    };
+  }
+
+  /**
+   * Whether an acknowledged write must survive into the converged state: any, unless a node's
+   * disk lost synced data (then a write acknowledged at ONE may have been on that node alone, as
+   * with Cassandra's ONE and a failed disk; one at QUORUM is on another replica too).
+   */
+  private kept(r: Rec): boolean {
+    return r.outcome === 'ok' && (r.level !== 'ONE' || this.damagedAtMs === Number.POSITIVE_INFINITY);
+  }
+
+  private violation(invariant: string, detail: string): void {
+    this.violations.push({ invariant, detail });
+  }
+
+  private checkRegisters(): void {
+    const writes = new Map<string, Rec>();
+    for (const r of this.recs) if (r.kind === 'set') writes.set(r.value, r);
+    for (let i = 0; i < this.o.registers; i++) {
+      const key = `r${i}`;
+      const acked = this.recs.filter((r) => r.kind === 'set' && r.key === key && r.outcome === 'ok');
+      const shown = (v: string | null, what: string): Rec | undefined => {
+        if (v === null) return undefined;
+        const w = writes.get(v);
+        if (w === undefined || w.key !== key)
+          this.violation('store-phantom', `${what} of ${key} answered ${v}, never written to it`);
+        else if (w.outcome === 'fail')
+          this.violation('store-phantom', `${what} of ${key} answered ${v}, whose SET was refused (${w.error})`);
+        return w;
+      };
+      for (const g of this.recs) {
+        if (g.kind !== 'get' || g.key !== key || g.outcome !== 'ok' || g.start >= this.damagedAtMs) continue;
+        const w = shown(g.result as string | null, `GET at ${g.start} ms`);
+        // The latest-starting QUORUM write acknowledged before the read began: the read must show
+        // it or a value whose write had not ended when it began.
+        let latest: Rec | undefined;
+        for (const a of acked) if (a.end < g.start && (latest === undefined || a.start > latest.start)) latest = a;
+        if (latest === undefined) continue;
+        if (w === undefined || w.end < latest.start)
+          this.violation(
+            'store-stale-read',
+            `QUORUM GET ${key} at ${g.start}-${g.end} ms answered ${g.result ?? 'nil'}${w !== undefined ? ` (SET ${w.start}-${w.end} ms)` : ''}, but SET ${latest.value} was acknowledged at QUORUM at ${latest.end} ms (sent at ${latest.start})`,
+          );
+      }
+      const final = this.finals.get(key);
+      if (final === undefined) continue;
+      const siblings = final.type === 'array' ? final.items.map((x) => (x.type === 'bulk' ? text(x) : null)) : [];
+      const held = siblings.map((v) => shown(v, 'the converged state'));
+      for (const a of acked) {
+        if (!held.some((w) => w !== undefined && (w === a || w.end >= a.start)))
+          this.violation(
+            'store-lost-write',
+            `${key}: SET ${a.value} acknowledged at ${a.end} ms is lost: the converged siblings are ${JSON.stringify(siblings)}`,
+          );
+      }
+    }
+  }
+
+  private checkCounters(): void {
+    for (let i = 0; i < this.o.counters; i++) {
+      const key = `c${i}`;
+      const incrs = this.recs.filter((r) => r.kind === 'incr' && r.key === key);
+      for (const g of this.recs) {
+        if (g.kind !== 'count' || g.key !== key || g.outcome !== 'ok') continue;
+        const v = g.result as bigint;
+        const mayHaveRun = incrs.filter((r) => r.start < g.end && r.outcome !== 'fail').length;
+        if (v > BigInt(mayHaveRun))
+          this.violation(
+            'store-phantom',
+            `GET ${key} at ${g.start}-${g.end} ms read ${v}, but only ${mayHaveRun} INCRs may have run by then`,
+          );
+        if (g.start >= this.damagedAtMs) continue;
+        const seen = incrs.filter((r) => r.outcome === 'ok' && r.level === 'QUORUM' && r.end < g.start).length;
+        if (v < BigInt(seen))
+          this.violation(
+            'store-stale-read',
+            `QUORUM GET ${key} at ${g.start}-${g.end} ms read ${v}, but ${seen} QUORUM INCRs were acknowledged before it`,
+          );
+      }
+      const final = this.finals.get(key);
+      if (final === undefined) continue;
+      const v = final.type === 'bulk' ? BigInt(text(final)) : 0n;
+      const acked = incrs.filter((r) => this.kept(r)).length;
+      const may = incrs.filter((r) => r.outcome === 'ok' || r.outcome === 'info').length;
+      if (v < BigInt(acked))
+        this.violation('store-lost-write', `${key} converged at ${v}, but ${acked} INCRs were acknowledged`);
+      if (v > BigInt(may))
+        this.violation('store-phantom', `${key} converged at ${v}, but only ${may} INCRs may have run`);
+    }
+  }
+
+  private checkSets(): void {
+    const adds = new Map<string, Rec>();
+    for (const r of this.recs) if (r.kind === 'sadd') adds.set(r.value, r);
+    for (let i = 0; i < this.o.sets; i++) {
+      const key = `s${i}`;
+      const mine = this.recs.filter((r) => r.kind === 'sadd' && r.key === key);
+      const phantoms = (members: readonly string[], by: number, what: string): void => {
+        for (const m of members) {
+          const a = adds.get(m);
+          if (a === undefined || a.key !== key || a.outcome === 'fail' || a.start >= by)
+            this.violation(
+              'store-phantom',
+              `${what} of ${key} holds ${m}${a === undefined || a.key !== key ? ', never added to it' : a.outcome === 'fail' ? `, whose SADD was refused (${a.error})` : `, added at ${a.start} ms, later`}`,
+            );
+        }
+      };
+      for (const g of this.recs) {
+        if (g.kind !== 'members' || g.key !== key || g.outcome !== 'ok') continue;
+        const members = g.result as readonly string[];
+        phantoms(members, g.end, `SMEMBERS at ${g.start}-${g.end} ms`);
+        if (g.start >= this.damagedAtMs) continue;
+        const have = new Set(members);
+        for (const a of mine)
+          if (a.outcome === 'ok' && a.level === 'QUORUM' && a.end < g.start && !have.has(a.value))
+            this.violation(
+              'store-stale-read',
+              `QUORUM SMEMBERS ${key} at ${g.start}-${g.end} ms lacks ${a.value}, acknowledged at QUORUM at ${a.end} ms`,
+            );
+      }
+      const final = this.finals.get(key);
+      if (final === undefined) continue;
+      const members = final.type === 'array' || final.type === 'set' ? final.items.map(text) : [];
+      phantoms(members, Number.POSITIVE_INFINITY, 'the converged state');
+      const have = new Set(members);
+      for (const a of mine)
+        if (this.kept(a) && !have.has(a.value))
+          this.violation(
+            'store-lost-write',
+            `${key}: SADD ${a.value} acknowledged at ${a.level} at ${a.end} ms is lost from the converged set`,
+          );
+    }
+  }
+}
+
+function text(v: RespValue): string {
+  switch (v.type) {
+    case 'simple':
+    case 'bulk':
+      return typeof v.value === 'string' ? v.value : dec.decode(v.value);
+    case 'error':
+      return typeof v.message === 'string' ? v.message : dec.decode(v.message);
+    default:
+      return v.type;
+  }
+}
+
+function jsonSafe(_k: string, v: unknown): unknown {
+  return v instanceof Uint8Array ? dec.decode(v) : typeof v === 'bigint' ? String(v) : v;
+}
+
+function readOptions(ctx: { options: Readonly<Record<string, unknown>>; stopAtMs: number }): StoreWorkloadOptions {
+  const o: Record<string, unknown> = { ...defaultStoreWorkload, stopAtMs: ctx.stopAtMs };
+  for (const [k, v] of Object.entries(ctx.options)) if (k in defaultStoreWorkload && typeof v === typeof o[k]) o[k] = v;
+  return o as unknown as StoreWorkloadOptions;
+}
+
+export const storeSimWorkload: SimWorkload = {
+  name: 'store',
+  description:
+    'Redis clients through the RESP front end at N = 3, sync always: SET/GET, INCR, SADD/SMEMBERS at ONE and QUORUM; QUORUM reads see acknowledged QUORUM writes, anti-entropy converges, nothing acknowledged is lost',
+  inMix: true,
+  start(ctx): RunningWorkload {
+    const w = new StoreWorkload(ctx.sim, ctx.rng, readOptions(ctx));
+    return {
+      get inflightOps() {
+        return w.inflightOps;
+      },
+      controlActions: 0,
+      settleMs: defaultStoreWorkload.clientTimeoutMs + 1_000,
+      liveness: (deadlineMs) => w.liveness(deadlineMs),
+      check: () => w.check(),
+    };
+  },
+};

@@ -7,16 +7,20 @@
 // `BARISTA CONSISTENCY` naming its level, pipelined:
 //   - registers `r<i>`: SET of a value no other write carries, GET; both at QUORUM;
 //   - counters `c<i>`: INCR (at ONE or QUORUM), GET at QUORUM;
-//   - sets `s<i>`: SADD of a member no other write adds (at ONE or QUORUM), SMEMBERS at QUORUM.
+//   - sets `s<i>`: SADD of a member no other write adds (at ONE or QUORUM), SMEMBERS at QUORUM;
+//   - SERIAL registers `x<i>` (their own Rng stream, serialShare of the operations): GET, SET of a
+//     fresh value, BARISTA CAS from one of the last values sent (Paxos: serial.ts).
 // An answer is `ok`; a write's definite refusal (-UNAVAILABLE ... nothing was written, -TIMEOUT
-// ... not written) is `fail`, and must never be seen; anything else (a timeout that may have
-// written, a connection that ended, no answer within clientTimeoutMs) is `info` (Jepsen's
-// conventions). Checked at the end (Dynamo's promises, not linearizability, which QUORUM does not
-// give):
-//   - a QUORUM read sees every QUORUM write acknowledged before it began: a GET answers a value
-//     whose write did not end before such a write began (a later QUORUM SET supersedes an earlier
-//     one: src/dynamo's checked write); a counter reads at least the QUORUM increments acknowledged
-//     before it, a set holds their members (`store-stale-read`);
+// ... not written; at SERIAL -BUSY too, and a CAS whose compare failed) is `fail`, and must never
+// be seen; anything else (a timeout that may have written, a connection that ended, no answer
+// within clientTimeoutMs) is `info` (Jepsen's conventions). Checked at the end:
+//   - the SERIAL registers' history is linearizable (src/check's kv model, per key: the summary's
+//     verdict, `linearizability`);
+//   - Dynamo's promises, which are not linearizability (QUORUM does not give it): a QUORUM read
+//     sees every QUORUM write acknowledged before it began: a GET answers a value whose write did
+//     not end before such a write began (a later QUORUM SET supersedes an earlier one: src/dynamo's
+//     checked write); a counter reads at least the QUORUM increments acknowledged before it, a set
+//     holds their members (`store-stale-read`);
 //   - no read returns what was never written or was refused (`store-phantom`), nor more increments
 //     than were sent;
 //   - after healing, anti-entropy (the timer, and BARISTA REPAIR from every node) converges every
@@ -25,13 +29,15 @@
 //     siblings include each acknowledged value or one written after it began, a counter counts
 //     every acknowledged INCR and at most the ones that may have run, a set holds every
 //     acknowledged member.
-// A node the operator wiped after its disk rotted (swarm's rot classes) lost its copies: reads
-// that began after the first wipe are not held to the QUORUM promise (R + W > N assumes replicas
-// keep what they acknowledged); convergence and the final check still hold, since rot hits one
-// node's disk and every acknowledged write is on another replica too.
+// Once a node's disk lost synced data (swarm's rot classes; the operator then wipes the node),
+// reads are not held to the QUORUM promise (R + W > N assumes replicas keep what they
+// acknowledged), and writes acknowledged at ONE may be lost (they may have been on that node
+// alone); convergence and the QUORUM writes still hold, since rot hits one node's disk.
 // Deterministic: only virtual time and the simulation's seeded Rng.
 
+import { checkHistory } from '../../check/index.ts';
 import { HistoryRecorder } from '../../check/recorder.ts';
+import { realClock } from '../../env/real-time.ts';
 import { fnv1a32 } from '../../lib/hash.ts';
 import type { SeededRng } from '../../lib/rng.ts';
 import type { ClientSummary, RunningWorkload, ServiceHost, SimWorkload } from '../../node/service.ts';
@@ -48,6 +54,10 @@ export interface StoreWorkloadOptions {
   readonly registers: number;
   readonly counters: number;
   readonly sets: number;
+  /** Registers `x<i>` read, written and compared-and-set at SERIAL (Paxos), checked linearizable. */
+  readonly serialKeys: number;
+  /** Share of operations on the SERIAL registers (drawn on a stream of its own: 0 replays runs without). */
+  readonly serialShare: number;
   /** Client-side give-up time: beyond it an op is `info` (the node may have run it). */
   readonly clientTimeoutMs: number;
   /** Think time between a client's ops, uniform in [0, thinkMsMax]. */
@@ -62,21 +72,29 @@ export const defaultStoreWorkload: Omit<StoreWorkloadOptions, 'stopAtMs'> = {
   registers: 6,
   counters: 2,
   sets: 2,
+  serialKeys: 2,
+  serialShare: 0.15,
   clientTimeoutMs: 6_000,
   thinkMsMax: 60,
   oneShare: 0.3,
 };
 
-type Kind = 'set' | 'get' | 'incr' | 'count' | 'sadd' | 'members';
-type Level = 'ONE' | 'QUORUM' | 'ALL';
+type Kind = 'set' | 'get' | 'incr' | 'count' | 'sadd' | 'members' | 'sread' | 'swrite' | 'scas';
+type Level = 'ONE' | 'QUORUM' | 'ALL' | 'SERIAL';
+/** The kinds that write: their refusal must be definite to count as `fail`. */
+const WRITES: ReadonlySet<Kind> = new Set(['set', 'incr', 'sadd', 'swrite', 'scas']);
+/** The SERIAL kinds as the linearizability checker's kv model names them. */
+const SERIAL_F: Partial<Record<Kind, string>> = { sread: 'read', swrite: 'write', scas: 'cas' };
 
 /** One operation as the client saw it (times in virtual ms; `end` is Infinity until a definite answer). */
 interface Rec {
   readonly kind: Kind;
   readonly key: string;
   readonly level: Level;
-  /** What a SET writes, the member a SADD adds. */
+  /** What a SET writes, the member a SADD adds, the new value of a CAS. */
   readonly value: string;
+  /** A CAS's expected value. */
+  readonly expected?: string;
   readonly start: number;
   end: number;
   outcome: 'pending' | 'ok' | 'fail' | 'info';
@@ -114,6 +132,10 @@ export class StoreWorkload {
   private inflight = 0;
   /** Virtual time a node's disk was first seen damaged (see damaged()), Infinity while none. */
   private damagedAtMs = Number.POSITIVE_INFINITY;
+  /** The SERIAL operations' own draws (serialShare 0 leaves the other draws as they were). */
+  private readonly serialRng: SeededRng;
+  /** Values sent to each SERIAL register so far (a CAS expects one of the last three). */
+  private readonly serialWritten = new Map<string, string[]>();
   /** Converged state read after healing, per key. */
   private readonly finals = new Map<string, RespValue>();
 
@@ -123,6 +145,7 @@ export class StoreWorkload {
     private readonly o: StoreWorkloadOptions,
   ) {
     this.ids = sim.nodeIds;
+    this.serialRng = rng.fork('serial');
     for (let i = 0; i < o.clients; i++) {
       const slot: Slot = {
         index: i,
@@ -188,6 +211,7 @@ export class StoreWorkload {
   private issue(slot: Slot): void {
     if (this.sim.nowMs >= this.o.stopAtMs || slot.op !== undefined) return;
     const o = this.o;
+    if (o.serialKeys > 0 && this.serialRng.chance(o.serialShare)) return this.issueSerial(slot);
     const r = this.rng.float();
     let kind: Kind;
     if (r < 0.35) kind = 'set';
@@ -204,18 +228,6 @@ export class StoreWorkload {
           : `s${this.rng.int(o.sets)}`;
     const level: Level = (kind === 'incr' || kind === 'sadd') && this.rng.chance(o.oneShare) ? 'ONE' : 'QUORUM';
     const value = kind === 'set' ? `v${this.nextValue++}` : kind === 'sadd' ? `m${this.nextValue++}` : '';
-    this.damaged();
-    const rec: Rec = {
-      kind,
-      key,
-      level,
-      value,
-      start: this.sim.nowMs,
-      end: Number.POSITIVE_INFINITY,
-      outcome: 'pending',
-    };
-    this.recs.push(rec);
-    this.recorder.invoke(slot.process, kind, value === '' ? null : value, { key, timeNs: this.sim.nowMs * 1e6 });
     const command =
       kind === 'set'
         ? ['SET', key, value]
@@ -226,6 +238,51 @@ export class StoreWorkload {
             : kind === 'sadd'
               ? ['SADD', key, value]
               : ['SMEMBERS', key];
+    this.send(slot, { kind, key, level, value }, value === '' ? null : value, command);
+  }
+
+  /**
+   * A SERIAL operation on a register `x<i>` (its own Rng stream): GET, SET of a fresh value, or
+   * BARISTA CAS from a value written to it before (a write when none was yet).
+   */
+  private issueSerial(slot: Slot): void {
+    const rng = this.serialRng;
+    const key = `x${rng.int(this.o.serialKeys)}`;
+    const r = rng.float();
+    const written = this.serialWritten.get(key) ?? [];
+    if (r < 0.4) return this.send(slot, { kind: 'sread', key, level: 'SERIAL', value: '' }, null, ['GET', key]);
+    const value = `w${this.nextValue++}`;
+    if (r < 0.7 || written.length === 0) {
+      written.push(value);
+      this.serialWritten.set(key, written);
+      return this.send(slot, { kind: 'swrite', key, level: 'SERIAL', value }, value, ['SET', key, value]);
+    }
+    const expected = written[written.length - 1 - rng.int(Math.min(3, written.length))]!;
+    written.push(value);
+    this.send(
+      slot,
+      { kind: 'scas', key, level: 'SERIAL', value, expected },
+      [expected, value],
+      ['BARISTA', 'CAS', key, expected, value],
+    );
+  }
+
+  /** Records `op` as invoked (`shown`: its value in the history) and sends its level and `command`. */
+  private send(
+    slot: Slot,
+    op: Pick<Rec, 'kind' | 'key' | 'level' | 'value' | 'expected'>,
+    shown: unknown,
+    command: readonly string[],
+  ): void {
+    const o = this.o;
+    this.damaged();
+    const rec: Rec = { ...op, start: this.sim.nowMs, end: Number.POSITIVE_INFINITY, outcome: 'pending' };
+    this.recs.push(rec);
+    this.recorder.invoke(slot.process, SERIAL_F[rec.kind] ?? rec.kind, shown, {
+      key: rec.key,
+      timeNs: this.sim.nowMs * 1e6,
+    });
+    const level = rec.level;
     const conn = slot.conn ?? this.connect(slot);
     const timer = this.sim.after(
       o.clientTimeoutMs,
@@ -254,17 +311,13 @@ export class StoreWorkload {
       // The command ran at the connection's earlier level (or not at all): only its outcome's
       // weakest reading counts (a write may have run; a read proves nothing).
       this.count('level_refused');
-      this.finish(
-        slot,
-        rec.kind === 'set' || rec.kind === 'incr' || rec.kind === 'sadd' ? 'info' : 'fail',
-        undefined,
-        text(levelReply),
-      );
+      this.finish(slot, WRITES.has(rec.kind) ? 'info' : 'fail', undefined, text(levelReply));
     } else if (reply.type === 'error') {
       const msg = text(reply);
       this.count(`error ${msg.split(' ')[0]}`);
-      const write = rec.kind === 'set' || rec.kind === 'incr' || rec.kind === 'sadd';
-      this.finish(slot, !write || DEFINITE.test(msg) ? 'fail' : 'info', undefined, msg);
+      // At SERIAL, -BUSY (a CAS that kept losing its Paxos rounds) is definite too (replicated.ts).
+      const definite = DEFINITE.test(msg) || (rec.level === 'SERIAL' && msg.startsWith('BUSY '));
+      this.finish(slot, !WRITES.has(rec.kind) || definite ? 'fail' : 'info', undefined, msg);
     } else {
       const result = this.parse(rec, reply);
       if (result === undefined) {
@@ -273,7 +326,8 @@ export class StoreWorkload {
           detail: `${rec.kind} ${rec.key} at ${slot.conn?.node}: unexpected reply ${JSON.stringify(reply, jsonSafe)}`,
         });
         this.finish(slot, 'info', undefined, 'unexpected reply');
-      } else this.finish(slot, 'ok', result);
+      } else if (rec.kind === 'scas' && result === null) this.finish(slot, 'fail', undefined, 'compare failed');
+      else this.finish(slot, 'ok', result);
     }
     this.think(slot);
   }
@@ -281,7 +335,17 @@ export class StoreWorkload {
   private parse(rec: Rec, v: RespValue): Rec['result'] | undefined {
     switch (rec.kind) {
       case 'set':
+      case 'swrite':
         return v.type === 'simple' && text(v) === 'OK' ? null : undefined;
+      case 'sread':
+        return v.type === 'null' ? null : v.type === 'bulk' ? text(v) : undefined;
+      case 'scas': {
+        // [1, new] applied (the result: its value), [0, current] not (null: a definite failure).
+        if (v.type !== 'array' || v.items.length !== 2 || v.items[0]!.type !== 'integer') return undefined;
+        const applied = v.items[0]!.value === 1n;
+        if (applied) return v.items[1]!.type === 'bulk' && text(v.items[1]!) === rec.value ? rec.value : undefined;
+        return v.items[0]!.value === 0n ? null : undefined;
+      }
       case 'incr':
       case 'sadd':
         return v.type === 'integer' ? BigInt(v.value) : undefined;
@@ -310,7 +374,17 @@ export class StoreWorkload {
     if (result !== undefined) rec.result = result;
     if (error !== undefined) rec.error = error;
     const fields = { key: rec.key, timeNs: this.sim.nowMs * 1e6, ...(error !== undefined ? { error } : {}) };
-    const shown = typeof result === 'bigint' ? String(result) : (result ?? null);
+    const serial = SERIAL_F[rec.kind] !== undefined;
+    // The kv model's shapes: a read's value; a write's and an applied CAS's their input.
+    const shown = serial
+      ? rec.kind === 'sread'
+        ? (result ?? null)
+        : rec.kind === 'scas'
+          ? [rec.expected, rec.value]
+          : rec.value
+      : typeof result === 'bigint'
+        ? String(result)
+        : (result ?? null);
     if (outcome === 'ok') this.recorder.ok(op.process, shown, fields);
     else if (outcome === 'fail') this.recorder.fail(op.process, null, fields);
     else {
@@ -473,11 +547,16 @@ export class StoreWorkload {
     const ops = this.recs.length;
     const ok = this.recs.filter((r) => r.outcome === 'ok').length;
     const first = this.violations[0];
+    // The SERIAL registers' history, linearizable per key (Paxos); the check runs on the process's
+    // real clock after the simulation (it cannot influence the run or its trace hash).
+    const serial = this.recorder.history().filter((op) => op.key !== undefined && op.key.startsWith('x'));
+    const verdict = checkHistory(serial, 'kv', { timeBudgetMs: 30_000, now: realClock.monotonicMs });
     return {
       ops,
       ok,
-      verdict: 'valid',
-      checkMs: 0,
+      verdict: verdict.verdict,
+      ...(verdict.reason !== undefined ? { reason: `SERIAL registers: ${verdict.reason}` } : {}),
+      checkMs: verdict.stats.elapsedMs,
       controlActions: 0,
       history: this.recorder.history(),
       counts: { ...this.counts, violations: this.violations.length },

@@ -512,7 +512,7 @@ function emptiedSeen(state: Versioned, schema: Schema): CausalContext | null {
 const HEAD_SLACK_ROWS = 15;
 
 /** The store's meta record of the dot counters reserved (decimal ASCII), and the block reserved at a time. */
-const DOT_COUNTER_META = 'dot-counter';
+export const DOT_COUNTER_META = 'dot-counter';
 /**
  * The store's layout of collections (ReplicaConfig.collections), recorded at its first open: the
  * other layout reads none of its sets, hashes and lists (whole: one value per key; rows: a header

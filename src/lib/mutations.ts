@@ -135,6 +135,8 @@ export const MUTATION_NAMES = [
   'dynamo-pull-whole-deadline',
   /** Dynamo anti-entropy: a round's tree request goes once and the round waits out its deadline (a lost request or reply holds the node's repair). */
   'dynamo-tree-request-once',
+  /** Store: a node whose data was wiped writes under its earlier life's replica ids again (dot counters from 1). */
+  'store-actor-reused-after-wipe',
   /** Dynamo cleanup: keeps only the keys the node is the FIRST replica of (drops its secondary copies). */
   'dynamo-cleanup-primary-only',
   /** Store: a node takes the ring's keyspace settings as its own whatever they are (keyspace-settings.ts never refuses). */

@@ -136,6 +136,12 @@ export interface ServiceContext<Config> {
    * wall clock stood in, and may be below an earlier life's (src/membership/membership.ts).
    */
   readonly incarnationRemembered: boolean;
+  /**
+   * How this start began (src/node/identity.ts): a first start of a new node ('bootstrap'), a
+   * restart, or a node whose data is gone ('rejoin', 'adopt'). A service keeping replica ids in its
+   * own data must not reuse its earlier life's when that data is gone (the store: service.ts).
+   */
+  readonly start: 'bootstrap' | 'restart' | 'adopt' | 'rejoin';
   readonly router: ServiceRouter;
   /** A Raft group the service declared in `raftGroups` (opened on first use). */
   raftGroup(name: string): RaftGroupHandle;

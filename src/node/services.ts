@@ -378,6 +378,7 @@ export class NodeServices {
       env,
       incarnation: this.incarnation,
       incarnationRemembered: this.incarnationRemembered,
+      start: this.start.kind,
       router: {
         register: (types, handler) => {
           for (const t of types) assert(owned.has(t), `${def.name} registers message type ${t} it declared`);

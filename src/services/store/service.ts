@@ -72,19 +72,38 @@ import { arityAccepts } from '../../redis/command.ts';
 import { lookupCommand as lookupDataCommand } from '../../redis/table.ts';
 import { reply, type RespValue } from '../../wire/resp/index.ts';
 
+/**
+ * The replica id this life writes its dots under. store.sync applies to the replica too: a policy
+ * that may lose acknowledged writes gives each life an id of its own (node id # life number:
+ * driver.ts header); under `always` every life of a store writes as the node.
+ * A store that has never written, on a node that is not new (rejoined or adopted after its data
+ * was lost: the operator's wipe), may not count dots from 1 under the ids its earlier lives used:
+ * its peers still hold those dots, and take its new writes for old ones (a SADD acknowledged at
+ * QUORUM was removed by the new life's context; a SET or INCR would be dropped as seen). It takes
+ * ids numbered from this start's incarnation (ServiceContext.incarnation: above every earlier
+ * life's), recorded in the store under `always`. Found by the store's swarm workload (seed 5162
+ * of its first runs, a bad sector and the operator's wipe; docs/SWARM.md).
+ */
+function replicaActorId(ctx: ServiceContext<StoreConfig>, store: LsmReplicaStore): string | undefined {
+  const lostData = ctx.start !== 'bootstrap' && store.fresh && !ctx.env.mutations.has('store-actor-reused-after-wipe');
+  if (ctx.config.sync === 'always' || ctx.env.mutations.has('dynamo-actor-per-node')) {
+    const recorded = store.recordedActor;
+    if (recorded !== undefined) return recorded;
+    if (!lostData) return undefined;
+    const actor = actorIdFor(ctx.nodeId, Math.max(1, ctx.incarnation));
+    store.recordActor(actor);
+    return actor;
+  }
+  return actorIdFor(ctx.nodeId, store.bumpIncarnation(lostData ? ctx.incarnation : 0));
+}
+
 function startReplication(
   ctx: ServiceContext<StoreConfig>,
   ring: RingKeeper,
 ): { node: ReplicaNode; store: LsmReplicaStore; settings: KeyspaceSettings; checked: boolean; tentative: boolean } {
   const env = ctx.env;
   const store = LsmReplicaStore.open({ disk: env.disk, clock: env.clock, log: ctx.log, metrics: env.metrics });
-  // store.sync applies to the replica too; a policy that may lose acknowledged writes gives this
-  // life an actor id of its own (driver.ts header).
-  const policy = ctx.config.sync;
-  const actorId =
-    policy === 'always' || env.mutations.has('dynamo-actor-per-node')
-      ? undefined
-      : actorIdFor(ctx.nodeId, store.bumpIncarnation());
+  const actorId = replicaActorId(ctx, store);
   let node: ReplicaNode;
   let settings: KeyspaceSettings;
   let checked: KeyspaceSettings | undefined;
@@ -107,7 +126,7 @@ function startReplication(
       ctx,
       ring,
       store,
-      policy,
+      ctx.config.sync,
       actorId,
       settings.collections,
       checked === undefined ? "its settings are not yet checked against the keyspace's (the ring's)" : undefined,

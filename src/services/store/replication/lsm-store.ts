@@ -41,6 +41,7 @@ import { utf8ByteLength } from '../../../lib/bytes.ts';
 import { CorruptionError } from '../../../lib/errors.ts';
 import { limits } from '../../../lib/limits.ts';
 import type { PaxosStore } from '../../../dynamo/paxos.ts';
+import { DOT_COUNTER_META } from '../../../dynamo/replica.ts';
 import {
   type ReplicaStore,
   type StoredHint,
@@ -61,6 +62,8 @@ const HINT_PREFIX = 0x68; // 'h'
 const HINT_PAGE_COUNT = 64;
 const PAXOS_PREFIX = 0x70; // 'p'
 const INCARNATION_KEY = new TextEncoder().encode('mincarnation');
+/** Meta name of the replica id recorded for every life of a store made after its node lost data (service.ts). */
+const ACTOR_META = 'actor';
 const META_PREFIX = 0x6d; // 'm'
 const HEADER_PREFIX = 0x63; // 'c'
 const ROW_PREFIX = 0x72; // 'r'
@@ -434,20 +437,44 @@ export class LsmReplicaStore implements ReplicaStore {
    * a sync policy that may lose acknowledged writes: driver.ts). A record that does not parse is a
    * corruption and throws.
    */
-  bumpIncarnation(): number {
+  bumpIncarnation(floor = 0): number {
     const held = this.engine.get(INCARNATION_KEY)?.value;
-    let last = 0;
+    let last = floor;
     if (held !== undefined) {
       const text = new TextDecoder().decode(held);
       if (!/^[0-9]{1,15}$/.test(text)) {
         throw new CorruptionError(`replica store: incarnation record ${JSON.stringify(text.slice(0, 20))} is corrupt`);
       }
-      last = Number(text);
+      last = Math.max(floor, Number(text));
     }
     const next = last + 1;
     this.engine.put(INCARNATION_KEY, utf8.encode(String(next)));
     this.engine.sync();
     return next;
+  }
+
+  /**
+   * Whether this store has never written under a replica id: no dot counter reserved, no life
+   * numbered, no actor recorded (a new store, or one wiped with its node's data).
+   */
+  get fresh(): boolean {
+    return (
+      this.engine.get(INCARNATION_KEY) === undefined &&
+      this.getMeta(DOT_COUNTER_META) === undefined &&
+      this.getMeta(ACTOR_META) === undefined
+    );
+  }
+
+  /** The replica id recorded for every life of this store (undefined: none recorded, the node id). */
+  get recordedActor(): string | undefined {
+    const held = this.getMeta(ACTOR_META);
+    return held === undefined ? undefined : new TextDecoder().decode(held);
+  }
+
+  /** Records (and syncs) the replica id every life of this store writes under. */
+  recordActor(actor: string): void {
+    this.putMeta(ACTOR_META, utf8.encode(actor));
+    this.engine.sync();
   }
 
   /** Clean shutdown: syncs and closes the engine. */

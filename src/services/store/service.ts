@@ -79,22 +79,42 @@ import { reply, type RespValue } from '../../wire/resp/index.ts';
  * A store that has never written, on a node that is not new (rejoined or adopted after its data
  * was lost: the operator's wipe), may not count dots from 1 under the ids its earlier lives used:
  * its peers still hold those dots, and take its new writes for old ones (a SADD acknowledged at
- * QUORUM was removed by the new life's context; a SET or INCR would be dropped as seen). It takes
- * ids numbered from this start's incarnation (ServiceContext.incarnation: above every earlier
- * life's), recorded in the store under `always`. Found by the store's swarm workload (seed 5162
- * of its first runs, a bad sector and the operator's wipe; docs/SWARM.md).
+ * QUORUM was lost: a new collection context covered the old element's dot its rows lacked; a SET
+ * or INCR would be dropped as seen). Its lives are numbered from a random base instead (the Env's
+ * Rng: distinct from every earlier life's whatever the clock did, to one chance in 2^32), recorded
+ * under `always`. And a store never goes back to an id an earlier life of it used when its policy
+ * changes: under `always` a recorded id is kept, and a store whose lives were numbered takes the
+ * next number; under periodic the numbers start above a recorded id's. Found by the store's swarm
+ * workload (docs/SWARM.md), planted back as `store-actor-reused-after-wipe`.
  */
-function replicaActorId(ctx: ServiceContext<StoreConfig>, store: LsmReplicaStore): string | undefined {
+export function replicaActorId(
+  ctx: Pick<ServiceContext<StoreConfig>, 'start' | 'nodeId'> & {
+    readonly config: Pick<StoreConfig, 'sync'>;
+    readonly env: Pick<ServiceContext<StoreConfig>['env'], 'rng' | 'mutations'>;
+  },
+  store: LsmReplicaStore,
+): string | undefined {
+  // The planted bug of per-life ids' negative control (test/sim/store-sync-policy-sim.test.ts).
+  if (ctx.env.mutations.has('dynamo-actor-per-node')) return undefined;
   const lostData = ctx.start !== 'bootstrap' && store.fresh && !ctx.env.mutations.has('store-actor-reused-after-wipe');
-  if (ctx.config.sync === 'always' || ctx.env.mutations.has('dynamo-actor-per-node')) {
-    const recorded = store.recordedActor;
+  const base = lostData ? ctx.env.rng.int(2 ** 32) * 2 ** 16 + 1 : 0;
+  const recorded = store.recordedActor;
+  if (ctx.config.sync === 'always') {
     if (recorded !== undefined) return recorded;
-    if (!lostData) return undefined;
-    const actor = actorIdFor(ctx.nodeId, Math.max(1, ctx.incarnation));
+    if (!lostData && !store.livesNumbered) return undefined;
+    const actor = actorIdFor(ctx.nodeId, lostData ? base : store.bumpIncarnation());
     store.recordActor(actor);
     return actor;
   }
-  return actorIdFor(ctx.nodeId, store.bumpIncarnation(lostData ? ctx.incarnation : 0));
+  return actorIdFor(ctx.nodeId, store.bumpIncarnation(Math.max(base, actorNumber(recorded))));
+}
+
+/** The life number of an actor id (`node#n`, n in base 36); 0 for none or the plain node id. */
+function actorNumber(actor: string | undefined): number {
+  const at = actor?.lastIndexOf('#') ?? -1;
+  if (at < 0) return 0;
+  const n = Number.parseInt(actor!.slice(at + 1), 36);
+  return Number.isSafeInteger(n) && n > 0 ? n : 0;
 }
 
 function startReplication(

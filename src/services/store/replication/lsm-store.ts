@@ -465,6 +465,11 @@ export class LsmReplicaStore implements ReplicaStore {
     );
   }
 
+  /** Whether this store numbers its lives (it ran under a sync policy that may lose writes). */
+  get livesNumbered(): boolean {
+    return this.engine.get(INCARNATION_KEY) !== undefined;
+  }
+
   /** The replica id recorded for every life of this store (undefined: none recorded, the node id). */
   get recordedActor(): string | undefined {
     const held = this.getMeta(ACTOR_META);

@@ -67,6 +67,7 @@ import { ByteWriter, bytesEqual } from '../lib/bytes.ts';
 import type { VectorClock } from '../lib/clocks/vector.ts';
 import { BaristaError, ConfigError, CorruptionError, LimitError } from '../lib/errors.ts';
 import { limits } from '../lib/limits.ts';
+import { RecentIds } from '../lib/recent-ids.ts';
 import { type Mutations, noMutations } from '../lib/mutations.ts';
 import { type MoveProgress, MoveRunner, type MoveStats } from './move.ts';
 import { applyTyped, LIST_SCHEMA, shownDeadline, typedOpTooLarge, WRONGTYPE } from './typed.ts';
@@ -257,7 +258,7 @@ export interface ReplicaStats {
   mergesRefused: number;
   /** Checked writes made once more: a counted replica held a sibling the first did not supersede. */
   checkedRedone: number;
-  /** Forwarded requests dropped as copies of one taken in already (forwardSeen). */
+  /** Forwarded requests dropped as copies of one taken in already (forwardsSeen). */
   forwardsDuplicated: number;
   /** Emptied markers written without what they had seen (the context past crdt bounds): an add concurrent with the emptying reads as absent. */
   emptiedUnseen: number;
@@ -662,8 +663,12 @@ export class DynamoReplica {
   private readonly replaying = new Set<string>();
   private readonly aeJobs: AeJob[] = [];
   private aeRound: AeRound | undefined;
-  /** Per sending node, the ops of the forwards taken in lately, oldest first (forwardSeen). */
-  private readonly forwardsSeen = new Map<NodeId, Set<number>>();
+  /**
+   * The ops of the forwards taken in lately, per sending node (the sender numbers its ops once per
+   * process, from a random start): a copy of a forward frame is not coordinated twice. Without it
+   * the store's swarm workload saw an INCR counted twice.
+   */
+  private readonly forwardsSeen = new RecentIds<number>(limits.dynamoForwardsSeenCountMax, limits.clusterNodesMax);
   /** Per peer, the op of the last tree request this node answered (one entry per ring node). */
   private readonly aeAnswered = new Map<NodeId, number>();
   /** The ring node the next round goes to (index into the ring's other nodes, round robin). */
@@ -921,7 +926,7 @@ export class DynamoReplica {
         }
         break;
       case 'forward':
-        if (this.forwardSeen(from, m.op) && !this.mutations.has('dynamo-forward-copies-run')) {
+        if (!this.forwardsSeen.admit(from, m.op) && !this.mutations.has('dynamo-forward-copies-run')) {
           this.stats.forwardsDuplicated++;
           break;
         }
@@ -3138,25 +3143,6 @@ export class DynamoReplica {
 
   private send(to: NodeId, message: ReplicaMessage): void {
     this.out.messages.push({ to, message });
-  }
-
-  /**
-   * Whether `from` forwarded `op` before (a copy of its frame: the sender numbers its ops once
-   * per process, from a random start), else records it. Without it a duplicated frame ran its
-   * command twice: the store's simulator workload saw an INCR counted twice. Bounded per sender
-   * (dynamoForwardsSeenCountMax, oldest forgotten first); senders are the cluster's nodes.
-   */
-  private forwardSeen(from: NodeId, op: number): boolean {
-    let seen = this.forwardsSeen.get(from);
-    if (seen === undefined) {
-      if (this.forwardsSeen.size >= limits.clusterNodesMax)
-        this.forwardsSeen.delete(this.forwardsSeen.keys().next().value!);
-      this.forwardsSeen.set(from, (seen = new Set()));
-    }
-    if (seen.has(op)) return true;
-    seen.add(op);
-    if (seen.size > limits.dynamoForwardsSeenCountMax) seen.delete(seen.values().next().value as number);
-    return false;
   }
 
   private newOp(): number {

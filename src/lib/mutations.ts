@@ -129,7 +129,7 @@ export const MUTATION_NAMES = [
   'store-emptied-removals-ignored',
   /** Dynamo ring move: the moving node's streams count as done at once, nothing copied (move.ts). */
   'dynamo-move-no-stream',
-  /** Dynamo replica: a forwarded request is coordinated once per copy of its frame (no forwardSeen): an INCR counts twice. */
+  /** Dynamo replica: a forwarded request is coordinated once per copy of its frame (no forwardsSeen): an INCR counts twice. */
   'dynamo-forward-copies-run',
   /** Dynamo rows layout: a pull of a peer's rows has the whole anti-entropy timeout, not a page's (one lost page holds every later offer of the key). */
   'dynamo-pull-whole-deadline',

@@ -35,6 +35,7 @@ import type { Logger, Metrics, NodeId, PeerMessage, Rng, Timers } from '../../en
 import { ByteReader, ByteWriter } from '../../lib/bytes.ts';
 import { ProtocolError } from '../../lib/errors.ts';
 import { limits, peerEnvelopeBytesMax } from '../../lib/limits.ts';
+import { RecentIds } from '../../lib/recent-ids.ts';
 import { MessageType } from '../../lib/message-types.ts';
 import { encodeReply, RespReplyDecoder, type RespProtocol, type RespValue, reply } from '../../wire/resp/index.ts';
 
@@ -133,7 +134,7 @@ export class CommandForwarder {
    * Op ids served per sender, the last `pendingMax` of them: a sender has at most that many
    * waiting, so an older duplicate of one of its ops has already been answered or timed out.
    */
-  private readonly seen = new Map<NodeId, { readonly ids: Set<bigint>; readonly order: bigint[] }>();
+  private readonly seen: RecentIds<bigint>;
   private nextOpId: bigint;
   private readonly pendingMax: number;
 
@@ -142,6 +143,7 @@ export class CommandForwarder {
     private readonly options: ForwarderOptions,
   ) {
     this.pendingMax = options.pendingMax ?? limits.storeForwardPendingCountMax;
+    this.seen = new RecentIds(this.pendingMax, limits.clusterNodesMax);
     // Random base, 2^52 apart from 0: ids of this life and the last do not meet in practice.
     this.nextOpId = BigInt(deps.rng.int(2 ** 30)) * 2n ** 32n;
   }
@@ -192,7 +194,7 @@ export class CommandForwarder {
       if (f instanceof ProtocolError) return this.malformed(message.from, f);
       // A duplicate (the simulator's network duplicates; a reconnecting transport could) must not
       // run twice: an INCR would count two. Its first answer went, or will time out.
-      if (!this.admit(message.from, f.opId)) return this.count('duplicate');
+      if (!this.seen.admit(message.from, f.opId)) return this.count('duplicate');
       this.count('served');
       this.deps.execute(f.argv, (value) => {
         const answer = encodeForwardReply(f.opId, value, f.protocol);
@@ -227,21 +229,6 @@ export class CommandForwarder {
       this.count('answered');
       p.done(r.value);
     }
-  }
-
-  /** Records (from, opId) as seen; false when it was seen already (a bounded window per sender). */
-  private admit(from: NodeId, opId: bigint): boolean {
-    let seen = this.seen.get(from);
-    if (seen === undefined) {
-      if (this.seen.size >= limits.clusterNodesMax) this.seen.delete(this.seen.keys().next().value!);
-      seen = { ids: new Set(), order: [] };
-      this.seen.set(from, seen);
-    }
-    if (seen.ids.has(opId)) return false;
-    seen.ids.add(opId);
-    seen.order.push(opId);
-    if (seen.order.length > this.pendingMax) seen.ids.delete(seen.order.shift()!);
-    return true;
   }
 
   /** Fails every waiting command (the node stops). */

@@ -48,6 +48,7 @@ import type { Simulation } from '../../sim/simulation.ts';
 import { drainDecoder } from '../../wire/pipeline.ts';
 import { encodeCommand, RespReplyDecoder, type RespValue } from '../../wire/resp/index.ts';
 import { RESP_PROTOCOL } from './config.ts';
+import { SimRespClient } from './sim-client.ts';
 import type { StoreRunning } from './service.ts';
 
 export interface StoreWorkloadOptions {
@@ -421,21 +422,11 @@ export class StoreWorkload {
 
   /** Runs `commands` on a fresh connection to `node`: the replies, or undefined past `waitMs`. */
   private run(node: string, commands: readonly (readonly string[])[], waitMs: number): RespValue[] | undefined {
-    const conn = this.sim.clients.connect(node, RESP_PROTOCOL);
-    const decoder = new RespReplyDecoder();
-    const replies: RespValue[] = [];
-    let closed = false;
-    conn.onData((chunk) => {
-      decoder.push(chunk);
-      drainDecoder(decoder, (r) => replies.push(r));
-    });
-    conn.onClose(() => {
-      closed = true;
-    });
-    for (const c of commands) conn.write(encodeCommand(c));
-    this.sim.runUntilCondition(() => closed || replies.length >= commands.length, waitMs);
-    conn.close();
-    return replies.length >= commands.length ? replies : undefined;
+    const c = new SimRespClient(this.sim, node);
+    for (const command of commands) c.send(...command);
+    this.sim.runUntilCondition(() => c.settled || c.closed !== undefined, waitMs);
+    c.close();
+    return c.settled ? c.replies : undefined;
   }
 
   /** Each key's replicas (BARISTA WHERE through `node`), or undefined if it did not answer. */

@@ -434,8 +434,9 @@ export class LsmReplicaStore implements ReplicaStore {
   /**
    * This life's number: one more than the last one recorded, recorded and synced before it is
    * returned, so no two lives of this store ever get the same number (the driver's actor ids under
-   * a sync policy that may lose acknowledged writes: driver.ts). A record that does not parse is a
-   * corruption and throws.
+   * a sync policy that may lose acknowledged writes: driver.ts), and above `floor` (a store that
+   * lost its data numbers from a random base: service.ts replicaActorId). A record that does not
+   * parse is a corruption and throws.
    */
   bumpIncarnation(floor = 0): number {
     const held = this.engine.get(INCARNATION_KEY)?.value;
@@ -458,11 +459,7 @@ export class LsmReplicaStore implements ReplicaStore {
    * numbered, no actor recorded (a new store, or one wiped with its node's data).
    */
   get fresh(): boolean {
-    return (
-      this.engine.get(INCARNATION_KEY) === undefined &&
-      this.getMeta(DOT_COUNTER_META) === undefined &&
-      this.getMeta(ACTOR_META) === undefined
-    );
+    return !this.livesNumbered && this.getMeta(DOT_COUNTER_META) === undefined && this.recordedActor === undefined;
   }
 
   /** Whether this store numbers its lives (it ran under a sync policy that may lose writes). */

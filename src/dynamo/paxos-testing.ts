@@ -3,8 +3,10 @@
 // time through a PaxosProposer on a random node, and every message encoded and decoded through
 // paxos-messages.ts. Faults, all drawn from the seed: delivery in random order, drops, duplicates,
 // acceptor crashes (the store loses what was not synced), crashes in the middle of a step (the
-// step's writes are never synced, its reply is lost), and proposer crashes (the operation's outcome
-// is never known). The driver contract of paxos.ts is kept: a step that says syncNeeded is synced
+// step's writes are never synced, its reply is lost), proposer crashes (the operation's outcome
+// is never known), and wipes (a node loses all its data and restarts amnesiac, as the operator's
+// wipe and rejoin does: its acceptor learns each key's state through a PaxosRecovery before it
+// answers again; its proposers die with it). The driver contract of paxos.ts is kept: a step that says syncNeeded is synced
 // BEFORE its reply is queued.
 //
 // Every operation is recorded as a Jepsen history (src/check/history.ts) for the cas-register
@@ -26,6 +28,7 @@ import {
   type PaxosOutgoing,
   PaxosAcceptor,
   PaxosProposer,
+  PaxosRecovery,
   type PaxosReply,
   type PaxosRequest,
 } from './paxos.ts';
@@ -49,6 +52,8 @@ export interface PaxosNetOptions {
   readonly crashAfterReplyRate?: number;
   /** Per step: a proposer's node forgets it (its operation stays indeterminate). */
   readonly proposerCrashRate?: number;
+  /** Per step: a node loses all its data and restarts amnesiac (its running proposers die). */
+  readonly wipeRate?: number;
   readonly mutations?: Mutations;
   /** Per step: a tick (the other steps deliver one message each); default 0.02. */
   readonly tickRate?: number;
@@ -61,9 +66,11 @@ export interface PaxosNetOptions {
 
 interface Node {
   readonly id: NodeId;
-  readonly store: MemoryReplicaStore;
+  store: MemoryReplicaStore;
   acceptor: PaxosAcceptor;
-  readonly ballots: BallotGenerator;
+  ballots: BallotGenerator;
+  /** This node's PaxosRecovery of the key, while one runs (the network has one key). */
+  recovery: { readonly op: number; readonly run: PaxosRecovery } | undefined;
 }
 
 interface InFlight {
@@ -90,6 +97,9 @@ export interface PaxosNetResult {
     fail: number;
     info: number;
     crashes: number;
+    wipes: number;
+    /** Recoveries that learned the key's state. */
+    recovered: number;
     delivered: number;
     dropped: number;
     steps: number;
@@ -110,7 +120,13 @@ export function runPaxosNet(options: PaxosNetOptions): PaxosNetResult {
   const nodes = new Map<NodeId, Node>();
   for (const id of ids) {
     const store = new MemoryReplicaStore();
-    nodes.set(id, { id, store, acceptor: new PaxosAcceptor(store, mutations), ballots: new BallotGenerator(id) });
+    nodes.set(id, {
+      id,
+      store,
+      acceptor: new PaxosAcceptor(store, mutations),
+      ballots: new BallotGenerator(id),
+      recovery: undefined,
+    });
   }
   const recorder = new HistoryRecorder();
   let nextProcess = 0;
@@ -121,7 +137,20 @@ export function runPaxosNet(options: PaxosNetOptions): PaxosNetResult {
   const inflight: InFlight[] = [];
   const opsCount = options.opsCount ?? 40;
   const valuesCount = options.valuesCount ?? 3;
-  const stats = { invoked: 0, ok: 0, fail: 0, info: 0, crashes: 0, delivered: 0, dropped: 0, steps: 0 };
+  const stats = {
+    invoked: 0,
+    ok: 0,
+    fail: 0,
+    info: 0,
+    crashes: 0,
+    wipes: 0,
+    recovered: 0,
+    delivered: 0,
+    dropped: 0,
+    steps: 0,
+  };
+  /** Nodes whose data was lost at least once: their acceptors are amnesiac for every later life. */
+  const amnesiac = new Set<NodeId>();
   let nextOp = 1;
   let nowMs = 1_000;
   const byOp = new Map<number, Client>();
@@ -189,16 +218,65 @@ export function runPaxosNet(options: PaxosNetOptions): PaxosNetResult {
     send(node, proposer.start());
     complete(client);
   };
+  const restartAcceptor = (node: Node): void => {
+    node.acceptor = new PaxosAcceptor(node.store, mutations, { amnesiac: amnesiac.has(node.id) });
+    node.recovery = undefined;
+  };
   const crash = (node: Node): void => {
     stats.crashes++;
     node.store.crash();
-    node.acceptor = new PaxosAcceptor(node.store, mutations);
+    restartAcceptor(node);
+  };
+  const abandon = (c: Client): void => {
+    byOp.delete(opIdOf(c.running!.proposer));
+    c.running = undefined;
+    c.process = nextProcess++; // the open op stays open: indeterminate
+  };
+  const wipe = (node: Node): void => {
+    stats.wipes++;
+    amnesiac.add(node.id);
+    node.store = new MemoryReplicaStore();
+    node.ballots = new BallotGenerator(node.id);
+    restartAcceptor(node);
+    for (const c of clients) if (c.running?.node === node.id) abandon(c);
+  };
+  const learned = (node: Node): void => {
+    const outcome = node.recovery?.run.outcome;
+    if (outcome === undefined) return;
+    node.recovery = undefined;
+    if (!outcome.ok) return;
+    stats.recovered++;
+    node.acceptor.learn(KEY, outcome.state);
+    node.store.sync();
+  };
+  const recover = (node: Node): void => {
+    if (node.recovery !== undefined) return;
+    const op = nextOp++;
+    const run = new PaxosRecovery(
+      {
+        node: node.id,
+        op,
+        key: KEY,
+        replicas,
+        pending,
+        timeoutTicks: options.timeoutTicks ?? 200,
+        backoffTicksMax: options.backoffTicksMax ?? 8,
+      },
+      { rng: rng.fork(`r${op}`), nowMs: () => nowMs, ballots: node.ballots },
+    );
+    node.recovery = { op, run };
+    send(node.id, run.start());
+    learned(node);
   };
   const deliver = (m: InFlight): void => {
     const decoded = decodePaxosMessage(m.bytes);
     const node = nodes.get(m.to)!;
     if (decoded.type === 'prepare' || decoded.type === 'propose' || decoded.type === 'commit') {
       const out = node.acceptor.receive(decoded as PaxosRequest);
+      if (out.reply === null) {
+        if (out.recover === true) recover(node);
+        return;
+      }
       if (out.syncNeeded) {
         if (rng.float() < (options.midStepCrashRate ?? 0)) {
           crash(node);
@@ -208,6 +286,11 @@ export function runPaxosNet(options: PaxosNetOptions): PaxosNetResult {
       }
       inflight.push({ from: m.to, to: m.from, bytes: encodePaxosMessage(out.reply) });
       if (rng.float() < (options.crashAfterReplyRate ?? 0)) crash(node);
+      return;
+    }
+    if (node.recovery?.op === decoded.op) {
+      send(m.to, node.recovery.run.receive(m.from, decoded as PaxosReply));
+      learned(node);
       return;
     }
     const client = byOp.get(decoded.op);
@@ -234,15 +317,21 @@ export function runPaxosNet(options: PaxosNetOptions): PaxosNetResult {
         send(c.running.node, c.running.proposer.tick());
         complete(c);
       }
+      for (const node of nodes.values()) {
+        if (node.recovery === undefined) continue;
+        send(node.id, node.recovery.run.tick());
+        learned(node);
+      }
     } else if (roll < tickRate + (options.crashRate ?? 0)) {
       crash(nodes.get(ids[rng.int(ids.length)]!)!);
     } else if (roll < tickRate + (options.crashRate ?? 0) + (options.proposerCrashRate ?? 0)) {
       const c = clients[rng.int(clients.length)]!;
-      if (c.running !== undefined) {
-        byOp.delete(opIdOf(c.running.proposer));
-        c.running = undefined;
-        c.process = nextProcess++; // the open op stays open: indeterminate
-      }
+      if (c.running !== undefined) abandon(c);
+    } else if (
+      roll <
+      tickRate + (options.crashRate ?? 0) + (options.proposerCrashRate ?? 0) + (options.wipeRate ?? 0)
+    ) {
+      wipe(nodes.get(ids[rng.int(ids.length)]!)!);
     } else if (inflight.length > 0) {
       const i = rng.int(inflight.length);
       const m = inflight[i]!;

@@ -19,6 +19,7 @@ import {
   type PaxosOutgoing,
   PaxosAcceptor,
   PaxosProposer,
+  PaxosRecovery,
   type PaxosReply,
   paxosQuorum,
 } from './paxos.ts';
@@ -98,6 +99,28 @@ test('negative control: a proposer that ignores accepted values is caught as inv
   assert.ok(seed !== undefined, 'no seed caught the ignored accepted value');
 });
 
+// A node the operator wiped rejoins with nothing: its acceptor forgot the promises and accepted
+// values its peers counted on (the store's swarm found it: docs/SWARM.md). It answers for a key
+// only after a PaxosRecovery learned the key's state from the other replicas.
+const wiping: Omit<PaxosNetOptions, 'seed'> = { ...faulty, wipeRate: 0.0005 };
+
+test('after wipes (a node loses everything and rejoins amnesiac) histories stay linearizable', () => {
+  let wipes = 0;
+  let recovered = 0;
+  for (let seed = 1; seed <= 60; seed++) {
+    const r = verdictOf({ ...wiping, seed, nodes: seed % 2 === 0 ? 5 : 3 });
+    assert.equal(r.verdict, 'valid', `seed ${seed}: ${r.verdict} ${r.reason ?? ''} ${JSON.stringify(r.stats)}`);
+    wipes += r.stats.wipes;
+    recovered += r.stats.recovered;
+  }
+  assert.ok(wipes > 100 && recovered > 100, `wipes happened and were recovered from (${wipes}, ${recovered})`);
+});
+
+test('negative control: a wiped acceptor that answers at once (no recovery) is caught as invalid', () => {
+  const seed = firstInvalidSeed({ ...wiping, mutations: mutationsFrom(['paxos-amnesia-trusted']) }, 100);
+  assert.ok(seed !== undefined, 'no seed caught the amnesiac acceptor');
+});
+
 // --- examples ---------------------------------------------------------------------------------
 
 /** A hand-driven cluster: messages are delivered only when a test says so. */
@@ -128,9 +151,44 @@ class Hand {
       if (!to.includes(o.to)) continue;
       const r = this.acceptors.get(o.to)!.receive(o.message);
       if (r.syncNeeded) this.stores.get(o.to)!.sync();
-      replies.push({ from: o.to, reply: r.reply });
+      if (r.reply !== null) replies.push({ from: o.to, reply: r.reply });
     }
     return replies;
+  }
+  /** Node `id` loses its data and restarts: its acceptor is amnesiac (a fresh generator, as a new process has). */
+  wipe(id: string, options: { amnesiac: boolean } = { amnesiac: true }): void {
+    const store = new MemoryReplicaStore();
+    this.stores.set(id, store);
+    this.acceptors.set(id, new PaxosAcceptor(store, undefined, options));
+    this.ballots.set(id, new BallotGenerator(id));
+  }
+  /** Runs node `id`'s recovery of the key with every message delivered to `to`; learns and syncs its outcome. */
+  recover(id: string, op: number, to: readonly string[], marginMs?: number) {
+    const r = new PaxosRecovery(
+      {
+        node: id,
+        op,
+        key: KEY,
+        replicas: this.ids,
+        pending: [],
+        timeoutTicks: 10,
+        backoffTicksMax: 2,
+        ...(marginMs === undefined ? {} : { marginMs }),
+      },
+      { rng: this.rng, nowMs: () => this.nowMs, ballots: this.ballots.get(id)! },
+    );
+    let out = r.start();
+    for (let i = 0; i < 100 && !r.done; i++) {
+      const next: PaxosOutgoing[] = [];
+      for (const { from, reply } of this.deliver(out, to)) next.push(...r.receive(from, reply));
+      next.push(...r.tick());
+      out = next;
+    }
+    if (r.outcome?.ok) {
+      this.acceptors.get(id)!.learn(KEY, r.outcome.state);
+      this.stores.get(id)!.sync();
+    }
+    return r;
   }
   /** Runs `p` with every message delivered to `to` at once; returns its outcome. */
   run(p: PaxosProposer, to: readonly string[]) {
@@ -194,22 +252,78 @@ test('a read finishes a proposal accepted by a minority only (it is never lost a
   assert.equal(current(h.run(h.proposer('c', 5, { kind: 'read' }), ['a', 'c'])), 'o');
 });
 
+test('a wiped acceptor answers nothing for a key until it learned it from the others (its lost accept is kept)', () => {
+  const h = new Hand(['a', 'b', 'c']);
+  const w = h.run(h.proposer('a', 1, { kind: 'write', value: v('w') }), ['a', 'b']);
+  assert.ok(w?.ok && w.applied, 'chosen by a and b; c never heard of it');
+  h.wipe('a');
+  const silent = h.acceptors
+    .get('a')!
+    .receive({ type: 'prepare', op: 9, key: KEY, ballot: { ms: 1e6, rand: 0, node: 'c' } });
+  assert.deepEqual([silent.reply, silent.recover, silent.syncNeeded], [null, true, false], 'no answer, recover');
+  assert.equal(h.stores.get('a')!.dirty, false, 'nothing written for an unknown key');
+  // Without b, the recovery cannot finish: c alone could have missed what a's lost vote chose.
+  const stuck = h.recover('a', 10, ['c']);
+  assert.equal(stuck.neededCount, 2);
+  assert.ok(stuck.outcome !== undefined && !stuck.outcome.ok, 'times out');
+  assert.equal(h.acceptors.get('a')!.knows(KEY), false);
+  const done = h.recover('a', 11, ['b', 'c']);
+  assert.ok(done.outcome?.ok, 'learned from b and c');
+  assert.equal(
+    current(h.run(h.proposer('c', 12, { kind: 'read' }), ['a', 'c'])),
+    'w',
+    'a quorum of a and c still has w',
+  );
+});
+
+test('negative control: a wiped acceptor trusted at once loses the value its lost vote chose', () => {
+  const h = new Hand(['a', 'b', 'c']);
+  assert.ok(h.run(h.proposer('a', 1, { kind: 'write', value: v('w') }), ['a', 'b'])?.ok);
+  h.wipe('a', { amnesiac: false });
+  assert.equal(current(h.run(h.proposer('c', 2, { kind: 'read' }), ['a', 'c'])), null, 'the write is lost');
+});
+
+test('a recovered acceptor keeps the promises it lost: its ballot is above them (clock + margin, refusals)', () => {
+  const h = new Hand(['a', 'b', 'c']);
+  // p prepares at a and b, then a is wiped; p's proposal must not be accepted after a lower ballot chose.
+  const p = h.proposer('c', 1, { kind: 'write', value: v('p') });
+  const promises = h.deliver(p.start(), ['a', 'b']);
+  h.wipe('a');
+  const r = h.recover('a', 2, ['b', 'c'], 0);
+  assert.ok(r.outcome?.ok);
+  // b promised p's ballot (at the same clock reading): the recovery's ballot is above it.
+  assert.ok(compareBallots(r.outcome.state.promised, p.currentBallot) > 0, 'above the promise b reported');
+  const proposes: PaxosOutgoing[] = [];
+  for (const { from, reply } of promises) proposes.push(...p.receive(from, reply));
+  assert.equal(proposes.length, 3, 'p has its quorum of promises (a before the wipe, b)');
+  const answers = h.deliver(proposes, ['a', 'b', 'c']);
+  assert.ok(
+    answers.every(({ reply }) => reply.type === 'accept' && !reply.ok),
+    'every acceptor refuses p now (a, b and c promised the recovery ballot)',
+  );
+  // The margin: with nothing to learn from refusals, the ballot is this node's clock + margin.
+  const q = new Hand(['a', 'b', 'c']);
+  q.wipe('a');
+  const m = q.recover('a', 3, ['b', 'c'], 5_000);
+  assert.ok(m.outcome?.ok && m.outcome.state.promised.ms >= q.nowMs + 5_000, 'clock + margin');
+});
+
 test('an acceptor refuses ballots below its promise, grants a duplicate of the same ballot, persists before replying', () => {
   const store = new MemoryReplicaStore();
   const acc = new PaxosAcceptor(store);
   const b1 = { ms: 5, rand: 1, node: 'a' };
   const b2 = { ms: 6, rand: 0, node: 'b' };
   const p2 = acc.receive({ type: 'prepare', op: 1, key: KEY, ballot: b2 });
-  assert.ok(p2.reply.type === 'promise' && p2.reply.ok && p2.syncNeeded);
+  assert.ok(p2.reply?.type === 'promise' && p2.reply.ok && p2.syncNeeded);
   assert.ok(store.dirty, 'the promise is written before the driver syncs');
   store.sync();
   const again = acc.receive({ type: 'prepare', op: 1, key: KEY, ballot: b2 });
-  assert.ok(again.reply.type === 'promise' && again.reply.ok && !again.syncNeeded, 'a duplicate changes nothing');
+  assert.ok(again.reply?.type === 'promise' && again.reply.ok && !again.syncNeeded, 'a duplicate changes nothing');
   const low = acc.receive({ type: 'propose', op: 2, key: KEY, ballot: b1, origin: b1, recent: [], value: v('x') });
-  assert.ok(low.reply.type === 'accept' && !low.reply.ok && compareBallots(low.reply.promised, b2) === 0);
+  assert.ok(low.reply?.type === 'accept' && !low.reply.ok && compareBallots(low.reply.promised, b2) === 0);
   store.crash();
   const after = new PaxosAcceptor(store).receive({ type: 'prepare', op: 3, key: KEY, ballot: b1 });
-  assert.ok(after.reply.type === 'promise' && !after.reply.ok, 'a synced promise survives a crash');
+  assert.ok(after.reply?.type === 'promise' && !after.reply.ok, 'a synced promise survives a crash');
   // A commit raises the most recent commit once and says so (the driver applies it to the data).
   const c = acc.receive({ type: 'commit', op: 4, key: KEY, ballot: b2, origin: b2, recent: [], value: v('y') });
   assert.ok(c.committed !== undefined && c.syncNeeded);

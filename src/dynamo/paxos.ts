@@ -127,21 +127,63 @@ function newer(a: PaxosVersion | null, b: PaxosVersion | null): PaxosVersion | n
 // --- acceptor -------------------------------------------------------------------------------------
 
 export interface AcceptorOutput {
-  readonly reply: PaxosReply;
+  /** null: this acceptor lost its data and has not learned the key since (`recover` is set): no answer. */
+  readonly reply: PaxosReply | null;
   /** The store was written: sync it BEFORE sending `reply`. */
   readonly syncNeeded: boolean;
   /** A commit raised the key's most recent commit: write this value into the key's data. */
   readonly committed?: PaxosVersion;
   /** That commit's value differs from the one committed before (a read's commit of the same value does not). */
   readonly valueChanged?: boolean;
+  /** The key's state must be learned first: run a PaxosRecovery for it, then `learn` its outcome. */
+  readonly recover?: true;
 }
 
-/** The acceptor of every key of one node; all its state is in the store (a crash = store.crash + a new acceptor). */
+export interface AcceptorOptions {
+  /**
+   * The store lost its data (a node wiped and rejoined): the acceptor forgot promises and accepted
+   * values its peers counted on. It answers for a key only once it has learned the key's state
+   * (PaxosRecovery, then learn): until then every request for the key goes unanswered, as if this
+   * node were down. Recorded by the driver, durably, for every later life of the store.
+   */
+  readonly amnesiac?: boolean;
+}
+
+/**
+ * The acceptor of every key of one node; all its state is in the store (a crash = store.crash + a
+ * new acceptor). An amnesiac one (AcceptorOptions) holds a record for exactly the keys it has
+ * learned since its data was lost: a key without one is answered by nobody here until learned.
+ */
 export class PaxosAcceptor {
+  private readonly amnesiac: boolean;
+
   constructor(
     private readonly store: PaxosStore,
     private readonly mutations: Mutations = noMutations,
-  ) {}
+    options: AcceptorOptions = {},
+  ) {
+    // The planted bug: a wiped acceptor takes part at once (docs/SWARM.md found it that way).
+    this.amnesiac = options.amnesiac === true && !mutations.has('paxos-amnesia-trusted');
+  }
+
+  /** Whether this acceptor answers for `key` (it does unless it lost its data and has not learned the key). */
+  knows(key: Uint8Array): boolean {
+    return !this.amnesiac || this.store.get(key) !== undefined;
+  }
+
+  /**
+   * Takes a key's state a PaxosRecovery learned (merged with any held: promise the higher, versions
+   * the newer). The store is written: the driver syncs it before answering anything for the key.
+   */
+  learn(key: Uint8Array, learned: AcceptorState): void {
+    const held = this.store.get(key);
+    const s = held === undefined ? EMPTY_ACCEPTOR_STATE : decodeAcceptorState(held);
+    this.save(key, {
+      promised: maxBallot(s.promised, learned.promised),
+      accepted: newer(s.accepted, learned.accepted),
+      committed: newer(s.committed, learned.committed),
+    });
+  }
 
   state(key: Uint8Array): AcceptorState {
     const bytes = this.store.get(key);
@@ -149,6 +191,7 @@ export class PaxosAcceptor {
   }
 
   receive(m: PaxosRequest): AcceptorOutput {
+    if (!this.knows(m.key)) return { reply: null, syncNeeded: false, recover: true };
     const s = this.state(m.key);
     const h = { op: m.op, key: m.key, ballot: m.ballot };
     // A ballot equal to the promise is the same proposer's (ballots are unique): a duplicate, granted again.
@@ -259,6 +302,14 @@ export function paxosQuorum(
   return { participants, required: Math.floor(new Set(replicas).size / 2) + 1 + pendingOnly };
 }
 
+/** The key's quorum, once the config's ticks and replicas are checked (a proposer's or a recovery's). */
+function checkedQuorum(config: RecoveryConfig): { participants: NodeId[]; required: number } {
+  assert(config.timeoutTicks >= 1 && config.backoffTicksMax >= 1, 'Paxos ticks must be >= 1');
+  const q = paxosQuorum(config.replicas, config.pending);
+  assert(q.participants.length > 0, 'a key needs replicas');
+  return q;
+}
+
 /** One Paxos operation on one key, from its first prepare to its outcome. */
 export class PaxosProposer {
   private readonly participants: ReadonlySet<NodeId>;
@@ -285,9 +336,7 @@ export class PaxosProposer {
     private readonly config: ProposerConfig,
     private readonly deps: ProposerDeps,
   ) {
-    assert(config.timeoutTicks >= 1 && config.backoffTicksMax >= 1, 'proposer ticks must be >= 1');
-    const q = paxosQuorum(config.replicas, config.pending);
-    assert(q.participants.length > 0, 'a key needs replicas');
+    const q = checkedQuorum(config);
     this.participants = new Set(q.participants);
     this.required = q.required;
     this.roundsCountMax = config.roundsCountMax ?? limits.paxosRoundsCountMax;
@@ -473,6 +522,146 @@ export class PaxosProposer {
   private finish(outcome: PaxosOutcome): void {
     this.outcome = outcome;
     this.phase = 'done';
+  }
+}
+
+// --- recovery -------------------------------------------------------------------------------------
+
+/**
+ * As a proposer's, without an operation (the node is the amnesiac acceptor's: it asks the key's
+ * other participants); the recovery ends at timeoutTicks and the next request for the key starts
+ * another. marginMs: default limits.paxosRecoveryBallotMarginMs.
+ */
+export type RecoveryConfig = Omit<ProposerConfig, 'operation' | 'roundsCountMax'> & { readonly marginMs?: number };
+
+export type RecoveryDeps = Pick<ProposerDeps, 'rng' | 'nowMs' | 'ballots'>;
+
+export type RecoveryOutcome =
+  | { readonly ok: true; readonly state: AcceptorState }
+  | { readonly ok: false; readonly error: BaristaError };
+
+/**
+ * How an acceptor that lost its data (AcceptorOptions.amnesiac) learns one key's state before it
+ * answers for the key again: Cassandra's Paxos repair, run by the node that forgot. It prepares a
+ * fresh ballot F with the key's other participants and, once `needed` of them promised F, takes
+ *   promised = F, accepted = the newest accepted version any of them reported, committed = the
+ *   newest commit any of them reported.
+ * Why that is enough:
+ *   - Lost accepts. A version chosen with this node's lost vote was accepted by `required - 1`
+ *     others too; `needed` = |participants| - required + 1 others meet every such set, so the
+ *     newest version among the answers is at least as new as the chosen one (an acceptor's accepted
+ *     ballot only grows, and a later one carries the chosen value's successor). Reporting a version
+ *     another acceptor accepted is safe: it was proposed at its ballot.
+ *   - Lost promises. A proposer counting a promise this node made before the wipe must find it
+ *     kept: F is above every promise the answers name (a refusal raises the next try above it) and
+ *     at least this node's clock + marginMs, so above every ballot a proposer made before the wipe
+ *     whose clock was less than marginMs ahead of this node's (the assumption stated in
+ *     docs/ARCHITECTURE.md; Cassandra's ballots lean on clocks the same way). The others' promise
+ *     of F also fences messages of such a proposer still in flight to them.
+ * A node that is not a participant (a ring view behind) asks a quorum of them. With no other
+ * participant (N = 1) there is nothing to learn: the state starts empty, promised F.
+ */
+export class PaxosRecovery {
+  private readonly others: ReadonlySet<NodeId>;
+  private readonly needed: number;
+  private readonly marginMs: number;
+  private phase: 'idle' | 'prepare' | 'backoff' | 'done' = 'idle';
+  private ballot: Ballot = BALLOT_ZERO;
+  private highestSeen: Ballot = BALLOT_ZERO;
+  private ticks = 0;
+  private backoffTicks = 0;
+  private readonly oks = new Set<NodeId>();
+  private readonly refusals = new Set<NodeId>();
+  private accepted: PaxosVersion | null = null;
+  private committed: PaxosVersion | null = null;
+  outcome: RecoveryOutcome | undefined;
+
+  constructor(
+    private readonly config: RecoveryConfig,
+    private readonly deps: RecoveryDeps,
+  ) {
+    const q = checkedQuorum(config);
+    this.others = new Set(q.participants.filter((n) => n !== config.node));
+    const participant = this.others.size < q.participants.length;
+    this.needed = participant ? q.participants.length - q.required + 1 : q.required;
+    this.marginMs = config.marginMs ?? limits.paxosRecoveryBallotMarginMs;
+  }
+
+  /** How many other participants must promise (tests). */
+  get neededCount(): number {
+    return this.needed;
+  }
+
+  get done(): boolean {
+    return this.phase === 'done';
+  }
+
+  start(): PaxosOutgoing[] {
+    assert(this.phase === 'idle', 'start() once');
+    if (this.others.size === 0) {
+      this.ballot = this.nextBallot();
+      this.finish();
+      return [];
+    }
+    return this.prepare();
+  }
+
+  tick(): PaxosOutgoing[] {
+    if (this.phase === 'done' || this.phase === 'idle') return [];
+    if (++this.ticks >= this.config.timeoutTicks) {
+      this.phase = 'done';
+      this.outcome = {
+        ok: false,
+        error: new BaristaError('timeout', `${this.oks.size} of ${this.needed} peers told the key's Paxos state`, {
+          definite: true,
+          fields: { needed: this.needed },
+        }),
+      };
+      return [];
+    }
+    if (this.phase === 'backoff' && --this.backoffTicks <= 0) return this.prepare();
+    return [];
+  }
+
+  receive(from: NodeId, m: PaxosReply): PaxosOutgoing[] {
+    if (this.phase !== 'prepare' || m.type !== 'promise' || m.op !== this.config.op) return [];
+    if (!this.others.has(from) || compareBallots(m.ballot, this.ballot) !== 0) return [];
+    if (this.oks.has(from) || this.refusals.has(from)) return [];
+    if (!m.ok) {
+      this.refusals.add(from);
+      this.highestSeen = maxBallot(this.highestSeen, m.promised);
+      if (this.others.size - this.refusals.size < this.needed) {
+        this.phase = 'backoff';
+        this.backoffTicks = 1 + this.deps.rng.int(this.config.backoffTicksMax);
+      }
+      return [];
+    }
+    this.oks.add(from);
+    this.accepted = newer(this.accepted, m.accepted);
+    this.committed = newer(this.committed, m.committed);
+    if (this.oks.size >= this.needed) this.finish();
+    return [];
+  }
+
+  private nextBallot(): Ballot {
+    return this.deps.ballots.next(this.deps.nowMs() + this.marginMs, this.deps.rng, this.highestSeen);
+  }
+
+  private prepare(): PaxosOutgoing[] {
+    this.ballot = this.nextBallot();
+    this.highestSeen = maxBallot(this.highestSeen, this.ballot);
+    this.phase = 'prepare';
+    this.oks.clear();
+    this.refusals.clear();
+    this.accepted = null;
+    this.committed = null;
+    const message: PaxosRequest = { type: 'prepare', op: this.config.op, key: this.config.key, ballot: this.ballot };
+    return [...this.others].map((to) => ({ to, message }));
+  }
+
+  private finish(): void {
+    this.phase = 'done';
+    this.outcome = { ok: true, state: { promised: this.ballot, accepted: this.accepted, committed: this.committed } };
   }
 }
 

@@ -540,6 +540,13 @@ export const limits = {
   paxosRoundsCountMax: 64,
   /** Origins of earlier changes a Paxos version carries (how far back a retry can tell its own write was applied). */
   paxosRecentOriginsCountMax: 16,
+  /**
+   * How far ahead of its own clock a Paxos acceptor that lost its data (the operator's wipe) takes
+   * the ballot it learns each key's state at (src/dynamo/paxos.ts PaxosRecovery): promises it made
+   * before the wipe, lost with it, are below that ballot as long as their proposers' clocks were
+   * less than this much ahead of its own.
+   */
+  paxosRecoveryBallotMarginMs: 60_000,
   /** Depth (levels below the root) of an anti-entropy Merkle tree: 2^depth leaves of 16 bytes (+ a count) per tree (Cassandra caps at 20). */
   merkleTreeLevelsCountMax: 16,
   /** The per-key state hash a Merkle leaf chains (a digest of the stored state). */

@@ -99,6 +99,8 @@ export const MUTATION_NAMES = [
   'paxos-promise-unsynced',
   /** Dynamo Paxos proposer: the current value is the highest commit only; in-progress accepted values are ignored. */
   'paxos-ignore-accepted',
+  /** Dynamo Paxos acceptor: one whose data was lost (a wiped node) answers at once, not after learning each key's state (PaxosRecovery). */
+  'paxos-amnesia-trusted',
   /** Store SERIAL over a hash tag: the register is written blind, not compare-and-set from the state read (concurrent transactions lose updates). */
   'serial-tag-blind-write',
   /** Store blocking pops at N > 1: a peer's write wakes every replica's waiters at once (no wake steps: duplicate pops below SERIAL). */

@@ -5,16 +5,18 @@
 // wipes included): QUORUM reads see the QUORUM writes acknowledged before them, the SERIAL
 // registers' history is linearizable (src/check, per key), nothing refused or never written is
 // read, anti-entropy converges every replica after healing, and nothing acknowledged is lost.
-// And it bites: each planted bug below fails a seed that passes without it. Four of them are the
-// defects this workload found on its first runs (2026-12-07), fixed in src/dynamo/replica.ts and
-// (the last) src/services/store/service.ts:
+// And it bites: each planted bug below fails a seed that passes without it. Five of them are the
+// defects this workload found on its first runs (2026-12-07), fixed in src/dynamo/replica.ts,
+// src/services/store/service.ts and (the last) src/dynamo/paxos.ts:
 //   - a duplicated forward frame ran its command twice (an INCR counted twice: store-phantom);
 //   - a pull of a peer's rows waited a minute on one lost page, every later offer of the key
 //     queued behind it (replicas of a set stayed apart: liveness);
 //   - an anti-entropy round waited a minute on one lost tree request or reply, and BARISTA REPAIR
 //     answered BUSY meanwhile (liveness);
 //   - a node the operator wiped and rejoined counted dots from 1 again under its old replica id,
-//     so its new writes read as old ones (an acknowledged SADD lost: store-lost-write).
+//     so its new writes read as old ones (an acknowledged SADD lost: store-lost-write);
+//   - a wiped node's Paxos acceptor took part at once, its promises and accepted values forgotten
+//     (a SERIAL read two writes old: linearizability).
 // The others show that each check fires: a replica that hides a sibling from a checked SET leaves
 // an older value readable at QUORUM after a newer one was acknowledged (store-stale-read); a
 // replica that acknowledges before its sync loses an acknowledged SADD in a crash
@@ -53,15 +55,18 @@ describe('store workload: swarm seeds', () => {
 });
 
 const CAUGHT: ReadonlyArray<{ mutation: Mutation; seed: string; invariant: RegExp }> = [
-  { mutation: 'dynamo-forward-copies-run', seed: '15', invariant: /^store-phantom$/ },
+  { mutation: 'dynamo-forward-copies-run', seed: '17', invariant: /^store-phantom$/ },
   { mutation: 'dynamo-pull-whole-deadline', seed: '40', invariant: /^liveness$/ },
   { mutation: 'dynamo-tree-request-once', seed: '33', invariant: /^liveness$/ },
   // A bad sector on one node's disk, the operator's wipe: the node's new life counted dots under
   // its old replica id, and a SADD acknowledged at QUORUM before the wipe was lost.
   { mutation: 'store-actor-reused-after-wipe', seed: '10', invariant: /^store-lost-write$/ },
   { mutation: 'dynamo-checked-held-unreported', seed: '2', invariant: /^store-stale-read$/ },
-  { mutation: 'dynamo-send-before-sync', seed: '34', invariant: /^store-lost-write$/ },
+  { mutation: 'dynamo-send-before-sync', seed: '67', invariant: /^store-lost-write$/ },
   { mutation: 'paxos-ignore-accepted', seed: '54', invariant: /^linearizability$/ },
+  // Rot on one node, the operator's wipe: the node's acceptor, answering before it learned the
+  // register, let a quorum without the write's other acceptor read nil after it.
+  { mutation: 'paxos-amnesia-trusted', seed: '5263', invariant: /^linearizability$/ },
 ];
 
 describe('store workload: planted bugs are caught by a seed that passes without them', () => {

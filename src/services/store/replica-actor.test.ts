@@ -14,7 +14,7 @@ import { defaultDiskFaults, SimDiskStore } from '../../sim/disk.ts';
 import { ManualClock } from '../../storage/lsm/test-support.ts';
 import { recordingComponents } from '../../storage/wal/test-components.ts';
 import { LsmReplicaStore } from './replication/lsm-store.ts';
-import { replicaActorId } from './service.ts';
+import { markLostPaxosState, replicaActorId } from './service.ts';
 
 type Start = 'bootstrap' | 'restart' | 'adopt' | 'rejoin';
 
@@ -23,6 +23,8 @@ function node(seed: string, mutations: Mutation[] = []) {
   let disk = new SimDiskStore(new SeededRng(`${seed}/disk`), defaultDiskFaults);
   let lives = 0;
   return {
+    /** Whether the last life's store was marked as one whose Paxos state was lost. */
+    amnesiac: false,
     life(start: Start, sync: 'always' | 'periodic' | 'none', writes = true): string {
       const store = LsmReplicaStore.open(
         { ...recordingComponents(), disk: disk.view(), clock: new ManualClock() },
@@ -34,7 +36,9 @@ function node(seed: string, mutations: Mutation[] = []) {
         config: { sync },
         env: { rng: new SeededRng(`${seed}/life${++lives}`), mutations: mutationsFrom(mutations) },
       };
+      markLostPaxosState(ctx, store);
       const actor = replicaActorId(ctx, store) ?? 'n1';
+      this.amnesiac = store.paxosAmnesiac;
       // A life that coordinates a write reserves dot counters (replica.ts DOT_COUNTER_META).
       if (writes) {
         store.putMeta('dot-counter', new Uint8Array([0, 0, 0, 0, 0, 0, 1, 0]));
@@ -97,4 +101,20 @@ test('negative control: with store-actor-reused-after-wipe the rejoined node wri
   assert.equal(p.life('bootstrap', 'periodic'), 'n1#1');
   p.wipe();
   assert.equal(p.life('rejoin', 'periodic'), 'n1#1', 'the old id again');
+});
+
+test("a wiped store's Paxos acceptor is marked amnesiac, durably, whatever its later lives and policies", () => {
+  for (const sync of ['always', 'periodic'] as const) {
+    const n = node(`amnesia-${sync}`);
+    n.life('bootstrap', sync);
+    assert.equal(n.amnesiac, false, `${sync}: a first bootstrap forgot nothing`);
+    n.life('restart', sync);
+    assert.equal(n.amnesiac, false, `${sync}: a restart with its data forgot nothing`);
+    n.wipe();
+    n.life('rejoin', sync);
+    assert.equal(n.amnesiac, true, `${sync}: the rejoined store lost its promises`);
+    n.life('restart', sync === 'always' ? 'periodic' : 'always');
+    n.life('restart', sync);
+    assert.equal(n.amnesiac, true, `${sync}: kept for every later life (the replica id recorded since)`);
+  }
 });

@@ -109,6 +109,18 @@ export function replicaActorId(
   return actorIdFor(ctx.nodeId, store.bumpIncarnation(Math.max(base, actorNumber(recorded))));
 }
 
+/**
+ * A store that lost its data (the same test as replicaActorId's: not a first bootstrap, and it never
+ * wrote) forgot the Paxos promises and accepted values its peers counted on: it is marked, durably
+ * and before the replica id is recorded (after that it is no longer fresh), so that its acceptor,
+ * in this life and every later one, learns each key's state from the other replicas before it
+ * answers for the key (src/dynamo/paxos.ts PaxosRecovery). Found by the store's swarm workload
+ * (docs/SWARM.md, seeds 5085, 5234, 5263), planted back as `paxos-amnesia-trusted`.
+ */
+export function markLostPaxosState(ctx: Pick<ServiceContext<StoreConfig>, 'start'>, store: LsmReplicaStore): void {
+  if (ctx.start !== 'bootstrap' && store.fresh && !store.paxosAmnesiac) store.markPaxosAmnesiac();
+}
+
 /** The life number of an actor id (`node#n`, n in base 36); 0 for none or the plain node id. */
 function actorNumber(actor: string | undefined): number {
   const at = actor?.lastIndexOf('#') ?? -1;
@@ -123,6 +135,7 @@ function startReplication(
 ): { node: ReplicaNode; store: LsmReplicaStore; settings: KeyspaceSettings; checked: boolean; tentative: boolean } {
   const env = ctx.env;
   const store = LsmReplicaStore.open({ disk: env.disk, clock: env.clock, log: ctx.log, metrics: env.metrics });
+  markLostPaxosState(ctx, store);
   const actorId = replicaActorId(ctx, store);
   let node: ReplicaNode;
   let settings: KeyspaceSettings;
@@ -195,6 +208,7 @@ function startReplicaNode(
       membership: ctx.membership(),
       store,
       paxos: store.paxos,
+      paxosAmnesiac: store.paxosAmnesiac,
       ring: ring.ring, // empty until bootstrapped: requests answer replicas_unavailable meanwhile
       sync: { policy, intervalMs: ctx.config.syncIntervalMs },
       ...(actorId === undefined ? {} : { actorId }),

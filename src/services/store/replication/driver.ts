@@ -190,6 +190,8 @@ export interface ReplicaNodeComponents {
   readonly store: ReplicaStore;
   /** The Paxos acceptor's store (LsmReplicaStore.paxos): SERIAL operations run only when given. */
   readonly paxos?: PaxosStore;
+  /** The store lost its data once: the acceptor learns each key before answering for it (serial.ts). */
+  readonly paxosAmnesiac?: boolean;
   /** The ring to start with (RingKeeper.ring); default: initialRing of self + peers. */
   readonly ring?: Ring;
   readonly metrics?: Metrics;
@@ -569,6 +571,7 @@ export class ReplicaNode {
           isRingNode: (n) => this.ringNodes.has(n),
           metrics: this.metrics,
           log: this.log,
+          amnesiac: components.paxosAmnesiac === true,
         },
         { timeoutTicks: ticks(config.requestTimeoutMs), backoffTicksMax: 4, opsMax: config.inflightRequestsMax },
       );

@@ -64,6 +64,8 @@ const PAXOS_PREFIX = 0x70; // 'p'
 const INCARNATION_KEY = new TextEncoder().encode('mincarnation');
 /** Meta name of the replica id recorded for every life of a store made after its node lost data (service.ts). */
 const ACTOR_META = 'actor';
+/** Present once this store lost its data: its Paxos acceptor learns each key before answering for it. */
+const PAXOS_AMNESIAC_META = 'paxos-amnesiac';
 const META_PREFIX = 0x6d; // 'm'
 const HEADER_PREFIX = 0x63; // 'c'
 const ROW_PREFIX = 0x72; // 'r'
@@ -476,6 +478,17 @@ export class LsmReplicaStore implements ReplicaStore {
   /** Records (and syncs) the replica id every life of this store writes under. */
   recordActor(actor: string): void {
     this.putMeta(ACTOR_META, utf8.encode(actor));
+    this.engine.sync();
+  }
+
+  /** Whether this store lost its data once (markPaxosAmnesiac): kept for every later life. */
+  get paxosAmnesiac(): boolean {
+    return this.getMeta(PAXOS_AMNESIAC_META) !== undefined;
+  }
+
+  /** Records (and syncs) that this store lost its data: Paxos promises and accepts it held are forgotten. */
+  markPaxosAmnesiac(): void {
+    this.putMeta(PAXOS_AMNESIAC_META, Uint8Array.of(1));
     this.engine.sync();
   }
 

@@ -14,7 +14,15 @@
 //     step never recurses;
 //   - replies go to the proposer of their op; a reply for an op no longer running is stale.
 // Participants are the key's natural and pending replicas on this node's ring; any node may
-// propose (it need not be a replica). The Paxos state is its own key space (the store's `p`
+// propose (it need not be a replica).
+//
+// A node whose data was lost (the operator's wipe; `amnesiac`, recorded by the store for every
+// later life) forgot promises and accepted values its peers counted on. Its acceptor answers no
+// request for a key it has not learned since: the request starts a PaxosRecovery of the key
+// (paxos.ts: a prepare to the other participants at a ballot above what they promised and this
+// node's clock + a margin), whose outcome the acceptor learns and the store syncs before any answer
+// for the key. Until then the node is, for that key, as if down. Recoveries in flight at most
+// `opsMax` (more: the request goes unanswered, as any); each ends by its timeout. The Paxos state is its own key space (the store's `p`
 // prefix), apart from the key's Dynamo state: SERIAL reads and writes see each other, non-SERIAL
 // ones do not see them (docs/COMPAT-REDIS.md; Cassandra: mixing is not linearizable either).
 //
@@ -30,6 +38,7 @@ import { MessageType } from '../../../lib/message-types.ts';
 import {
   BallotGenerator,
   decodePaxosMessage,
+  type Ballot,
   encodePaxosMessage,
   PaxosAcceptor,
   type PaxosMessage,
@@ -37,8 +46,10 @@ import {
   type PaxosOutcome,
   type PaxosOutgoing,
   PaxosProposer,
+  PaxosRecovery,
   type PaxosStore,
 } from '../../../dynamo/paxos.ts';
+import { latin1String } from '../../../lib/bytes.ts';
 
 export interface SerialComponents {
   readonly env: Env;
@@ -51,6 +62,8 @@ export interface SerialComponents {
   readonly isRingNode: (node: NodeId) => boolean;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** This node's store lost its data (a wipe): keys are learned before they are answered for. */
+  readonly amnesiac?: boolean;
 }
 
 export interface SerialConfig {
@@ -74,6 +87,10 @@ export class SerialCoordinator {
   private readonly acceptor: PaxosAcceptor;
   private readonly ballots: BallotGenerator;
   private readonly running = new Map<number, Running>();
+  /** Keys this amnesiac node is learning, by op id (and the op of each key, by its hex). */
+  private readonly recoveries = new Map<number, { readonly key: Uint8Array; readonly run: PaxosRecovery }>();
+  private readonly recoveringKeys = new Map<string, number>();
+  private learnedCount = 0;
   private nextOp: number;
   /** Self-addressed messages waiting for the local step that sent them to end. */
   private readonly local: Array<{ from: NodeId; message: PaxosMessage }> = [];
@@ -82,6 +99,7 @@ export class SerialCoordinator {
   private readonly outcomes = new Map<string, Counter>();
   private readonly stale: Counter;
   private readonly strangers: Counter;
+  private readonly recoveryCounters: { learned: Counter; timeout: Counter; full: Counter };
   /** Calls each operation's `done`: a ProtocolError it throws is answered as internal (continuation.ts). */
   private readonly continuations: Continuations;
 
@@ -89,7 +107,7 @@ export class SerialCoordinator {
     private readonly c: SerialComponents,
     private readonly config: SerialConfig,
   ) {
-    this.acceptor = new PaxosAcceptor(c.store, c.env.mutations);
+    this.acceptor = new PaxosAcceptor(c.store, c.env.mutations, { amnesiac: c.amnesiac === true });
     this.ballots = new BallotGenerator(c.env.nodeId);
     this.continuations = new Continuations(c.metrics, c.log, c.env.clock, 'dynamo_paxos');
     // Op ids from a random base (as replica.ts): a restarted node does not take a stale reply for a new op.
@@ -102,6 +120,13 @@ export class SerialCoordinator {
       'dynamo_paxos_strangers_total',
       'Paxos requests from nodes not on this ring (dropped: each would cost a state write and a sync)',
     );
+    const recovery = (outcome: string) =>
+      c.metrics.counter(
+        'dynamo_paxos_recoveries_total',
+        'Keys this node, whose data was lost, set out to learn from the other replicas before answering for them, by outcome (full: at the bound of recoveries in flight, the request went unanswered)',
+        { outcome },
+      );
+    this.recoveryCounters = { learned: recovery('learned'), timeout: recovery('timeout'), full: recovery('full') };
   }
 
   /** The peer message type this handles (register it on the node's router). */
@@ -109,6 +134,11 @@ export class SerialCoordinator {
 
   get inFlight(): number {
     return this.running.size;
+  }
+
+  /** Keys being learned (an amnesiac node's recoveries in flight). */
+  get recovering(): number {
+    return this.recoveries.size;
   }
 
   /** Runs one SERIAL operation on `key`; `done` is called once, possibly before this returns. */
@@ -164,6 +194,11 @@ export class SerialCoordinator {
       this.send(r.proposer.tick());
       this.settle(op);
     }
+    for (const [op, r] of [...this.recoveries]) {
+      if (!this.recoveries.has(op)) continue;
+      this.send(r.run.tick());
+      this.settleRecovery(op);
+    }
   }
 
   /** A Paxos peer message (the router's handler). Untrusted bytes: a ProtocolError is the router's to count. */
@@ -182,6 +217,8 @@ export class SerialCoordinator {
     this.stopped = true;
     const left = [...this.running.values()];
     this.running.clear();
+    this.recoveries.clear();
+    this.recoveringKeys.clear();
     for (const r of left) {
       r.done({
         ok: false,
@@ -199,10 +236,20 @@ export class SerialCoordinator {
         return;
       }
       const out = this.acceptor.receive(m);
+      if (out.reply === null) {
+        if (out.recover === true) this.recover(m.key);
+        return;
+      }
       if (out.syncNeeded) this.c.store.sync();
       this.sendOne(from, out.reply);
       // A new value committed (not a read's re-commit of the same one): blocked pops on it wake.
       if (out.valueChanged === true) this.onCommit?.(m.key);
+      return;
+    }
+    const learning = this.recoveries.get(m.op);
+    if (learning !== undefined) {
+      this.send(learning.run.receive(from, m));
+      this.settleRecovery(m.op);
       return;
     }
     const r = this.running.get(m.op);
@@ -212,6 +259,60 @@ export class SerialCoordinator {
     }
     this.send(r.proposer.receive(from, m));
     this.settle(m.op);
+  }
+
+  /** Starts learning `key` (once at a time per key), unless recoveriesMax are in flight. */
+  private recover(key: Uint8Array): void {
+    const hex = latin1String(key);
+    if (this.recoveringKeys.has(hex)) return;
+    if (this.recoveries.size >= this.config.opsMax) {
+      this.recoveryCounters.full.inc();
+      return;
+    }
+    const { replicas, pending } = this.c.locate(key);
+    if (replicas.length === 0) return; // the ring is not known yet: the request goes unanswered
+    const op = this.nextOp++;
+    const run = new PaxosRecovery(
+      {
+        node: this.c.env.nodeId,
+        op,
+        key,
+        replicas,
+        pending,
+        timeoutTicks: this.config.timeoutTicks,
+        backoffTicksMax: this.config.backoffTicksMax,
+      },
+      { rng: this.c.env.rng, nowMs: () => this.c.env.clock.wallMs(), ballots: this.ballots },
+    );
+    this.recoveries.set(op, { key, run });
+    this.recoveringKeys.set(hex, op);
+    this.send(run.start());
+    this.settleRecovery(op);
+  }
+
+  private settleRecovery(op: number): void {
+    const r = this.recoveries.get(op);
+    if (r === undefined || r.run.outcome === undefined) return;
+    this.recoveries.delete(op);
+    this.recoveringKeys.delete(latin1String(r.key));
+    if (!r.run.outcome.ok) {
+      this.recoveryCounters.timeout.inc();
+      return;
+    }
+    // Synced before any answer for the key: a crash before it leaves the key unknown, learned again.
+    this.acceptor.learn(r.key, r.run.outcome.state);
+    this.c.store.sync();
+    this.recoveryCounters.learned.inc();
+    this.logLearned(r.key, r.run.outcome.state.promised);
+  }
+
+  private logLearned(key: Uint8Array, promised: Ballot): void {
+    // The first few only (bounded logging): enough to show a wiped node's recovery began.
+    if (++this.learnedCount > 3) return;
+    this.c.log.info(
+      { key: latin1String(key).slice(0, 64), promisedMs: promised.ms, learned: this.learnedCount },
+      'SERIAL: learned the Paxos state of a key this node forgot (its data was lost)',
+    );
   }
 
   private settle(op: number): void {

@@ -10,6 +10,7 @@ import type { Level } from '../../../dynamo/messages.ts';
 import { levelCount } from '../../../dynamo/replica.ts';
 import type { Ring } from '../../../dynamo/ring.ts';
 import type { Dot } from '../../../dynamo/versions.ts';
+import type { PaxosOperation, PaxosOutcome } from '../../../dynamo/paxos.ts';
 import type { Env, NodeId } from '../../../env/types.ts';
 import type { VectorClock } from '../../../lib/clocks/vector.ts';
 import { mutationsFrom } from '../../../lib/mutations.ts';
@@ -45,12 +46,14 @@ export class ReplicationNode {
   readonly store: LsmReplicaStore;
   readonly node: ReplicaNode;
 
-  constructor(env: Env, config: ReplicaNodeConfig, ring?: Ring) {
+  /** `wiped`: this start follows the operator's wipe (the store marks its Paxos state lost, as service.ts does). */
+  constructor(env: Env, config: ReplicaNodeConfig, ring?: Ring, wiped = false) {
     this.router = new MessageRouter(env.metrics, env.transport, env.log, env.clock);
     env.transport.onMessage(this.router.dispatch);
     const peers = NODES.filter((p) => p !== env.nodeId);
     this.membership = new MembershipDriver(env, this.router, peers, defaultMembershipTiming);
     this.store = LsmReplicaStore.open(env, { dir: 'dynamo' });
+    if (wiped && this.store.fresh && !this.store.paxosAmnesiac) this.store.markPaxosAmnesiac();
     this.node = new ReplicaNode(
       {
         env,
@@ -59,6 +62,7 @@ export class ReplicationNode {
         membership: this.membership,
         store: this.store,
         paxos: this.store.paxos,
+        paxosAmnesiac: this.store.paxosAmnesiac,
         ...(ring === undefined ? {} : { ring }),
       },
       config,
@@ -83,6 +87,8 @@ export class Harness {
   readonly history = new HistoryRecorder();
   readonly acked: Acked[] = [];
   readonly ring = configuredRing(NODES, CONFIG.tokensPerNode);
+  /** Nodes the operator wiped (their later starts are after a wipe). */
+  readonly wiped = new Set<NodeId>();
   private nextProcess = 0;
 
   constructor(
@@ -99,7 +105,8 @@ export class Harness {
     this.sim = new Simulation<ReplicationNode>({
       seed,
       nodes: [...NODES],
-      program: (env) => new ReplicationNode(env, { ...CONFIG, ...options.config }, options.ring),
+      program: (env) =>
+        new ReplicationNode(env, { ...CONFIG, ...options.config }, options.ring, this.wiped.has(env.nodeId)),
       network: { lossProbability: options.loss ?? 0, duplicateProbability: options.loss ?? 0 },
       ...(options.mutations === undefined ? {} : { mutations: mutationsFrom(options.mutations) }),
       ...(options.tripwireCounters === undefined ? {} : { tripwireCounters: options.tripwireCounters }),
@@ -182,6 +189,23 @@ export class Harness {
         { kind: 'put', key: bytes, value: enc.encode(value!), level, ...(context === undefined ? {} : { context }) },
         done,
       );
+    return box;
+  }
+
+  /** The operator's wipe: `id` stops, its disk is emptied, and it starts again (amnesiac). */
+  wipe(id: NodeId): void {
+    this.sim.crash(id);
+    this.sim.diskStore(id).wipe();
+    this.wiped.add(id);
+    this.sim.restart(id);
+  }
+
+  /** A SERIAL (Paxos) operation on `key` through `at`; its outcome lands in the returned box. */
+  serial(at: NodeId, key: string, operation: PaxosOperation): { outcome?: PaxosOutcome } {
+    const box: { outcome?: PaxosOutcome } = {};
+    this.node(at).serial(enc.encode(key), operation, (o) => {
+      box.outcome = o;
+    });
     return box;
   }
 

@@ -15,6 +15,7 @@ import {
   BALLOT_ZERO,
   BallotGenerator,
   compareBallots,
+  isUnknownHere,
   type PaxosOperation,
   type PaxosOutgoing,
   PaxosAcceptor,
@@ -163,19 +164,19 @@ class Hand {
     this.ballots.set(id, new BallotGenerator(id));
   }
   /** Runs node `id`'s recovery of the key with every message delivered to `to`; learns and syncs its outcome. */
-  recover(id: string, op: number, to: readonly string[], marginMs?: number) {
+  recover(id: string, op: number, to: readonly string[], marginMs?: number, pending: string[] = []) {
     const r = new PaxosRecovery(
       {
         node: id,
         op,
         key: KEY,
         replicas: this.ids,
-        pending: [],
+        pending,
         timeoutTicks: 10,
         backoffTicksMax: 2,
         ...(marginMs === undefined ? {} : { marginMs }),
       },
-      { rng: this.rng, nowMs: () => this.nowMs, ballots: this.ballots.get(id)! },
+      { rng: this.rng, nowMs: () => this.nowMs },
     );
     let out = r.start();
     for (let i = 0; i < 100 && !r.done; i++) {
@@ -260,7 +261,8 @@ test('a wiped acceptor answers nothing for a key until it learned it from the ot
   const silent = h.acceptors
     .get('a')!
     .receive({ type: 'prepare', op: 9, key: KEY, ballot: { ms: 1e6, rand: 0, node: 'c' } });
-  assert.deepEqual([silent.reply, silent.recover, silent.syncNeeded], [null, true, false], 'no answer, recover');
+  assert.ok(silent.reply !== null && isUnknownHere(silent.reply), 'answered: unknown here, not a promise');
+  assert.deepEqual([silent.recover, silent.syncNeeded], [true, false], 'recover, nothing to sync');
   assert.equal(h.stores.get('a')!.dirty, false, 'nothing written for an unknown key');
   // Without b, the recovery cannot finish: c alone could have missed what a's lost vote chose.
   const stuck = h.recover('a', 10, ['c']);
@@ -281,6 +283,67 @@ test('negative control: a wiped acceptor trusted at once loses the value its los
   assert.ok(h.run(h.proposer('a', 1, { kind: 'write', value: v('w') }), ['a', 'b'])?.ok);
   h.wipe('a', { amnesiac: false });
   assert.equal(current(h.run(h.proposer('c', 2, { kind: 'read' }), ['a', 'c'])), null, 'the write is lost');
+});
+
+test('two wiped replicas of a key learn it from what is left: each answers the other unknown (no deadlock)', () => {
+  const h = new Hand(['a', 'b', 'c']);
+  assert.ok(h.run(h.proposer('c', 1, { kind: 'write', value: v('w') }), ['a', 'c'])?.ok);
+  h.wipe('a');
+  h.wipe('b');
+  // a asks b and c: b forgot too (unknown here), c knows; every other replica answered.
+  const first = h.recover('a', 2, ['b', 'c']);
+  assert.ok(first.outcome?.ok, 'a learned from c, b having answered unknown');
+  const second = h.recover('b', 3, ['a', 'c']);
+  assert.ok(second.outcome?.ok, 'b learned from a and c');
+  assert.equal(current(h.run(h.proposer('a', 4, { kind: 'read' }), ['a', 'b'])), 'w', 'c kept it; both learned it');
+  // Without c's answer neither may finish: c could hold what both forgot.
+  const h2 = new Hand(['a', 'b', 'c']);
+  h2.wipe('a');
+  h2.wipe('b');
+  assert.ok(!h2.recover('a', 5, ['b']).outcome?.ok, 'b alone (unknown) is not every other replica');
+});
+
+test('a recovery counts natural replicas only: a pending one does not stand in for a natural one', () => {
+  // v is chosen by a and b under a view without d; a's view has d pending when a is wiped.
+  const h = new Hand(['a', 'b', 'c', 'd']);
+  const ids = ['a', 'b', 'c'];
+  assert.ok(h.run(h.proposer('a', 1, { kind: 'write', value: v('v') }, ids), ['a', 'b'])?.ok);
+  h.wipe('a');
+  const q = new Hand(['a', 'b', 'c']);
+  const r = new PaxosRecovery(
+    { node: 'a', op: 2, key: KEY, replicas: ids, pending: ['d'], timeoutTicks: 10, backoffTicksMax: 2 },
+    { rng: q.rng, nowMs: () => h.nowMs },
+  );
+  assert.equal(r.neededCount, 2, 'N - floor(N / 2) natural replicas besides a: b and c');
+  let out = r.start();
+  assert.deepEqual(out.map((o) => o.to).sort(), ['b', 'c', 'd'], 'asks every other participant');
+  for (let i = 0; i < 20 && !r.done; i++) {
+    const next: PaxosOutgoing[] = [];
+    for (const { from, reply } of h.deliver(out, ['c', 'd'])) next.push(...r.receive(from, reply));
+    next.push(...r.tick());
+    out = next;
+  }
+  assert.ok(r.outcome !== undefined && !r.outcome.ok, 'c and d (pending) are not enough: b may hold what a lost');
+});
+
+test('a proposer that meets a learning acceptor goes on without it, or retries once it cannot win (N = 2)', () => {
+  const h = new Hand(['a', 'b']);
+  assert.ok(h.run(h.proposer('a', 1, { kind: 'write', value: v('w') }), ['a', 'b'])?.ok);
+  h.wipe('a');
+  const p = h.proposer('b', 2, { kind: 'read' });
+  let out = p.start();
+  const answers = h.deliver(out, ['a', 'b']);
+  out = answers.flatMap(({ from, reply }) => p.receive(from, reply));
+  assert.deepEqual(out, [], 'the round is lost at once (a cannot answer, b alone is no quorum): no timeout');
+  assert.ok(h.recover('a', 3, ['b']).outcome?.ok, 'a learns from b');
+  for (let i = 0; i < 30 && !p.done; i++) {
+    let wave = p.tick();
+    while (wave.length > 0) {
+      const replies = h.deliver(wave, ['a', 'b']);
+      wave = replies.flatMap(({ from, reply }) => p.receive(from, reply));
+    }
+  }
+  assert.equal(current(p.outcome), 'w', 'the retry, above the recovery ballot, reads the write');
 });
 
 test('a recovered acceptor keeps the promises it lost: its ballot is above them (clock + margin, refusals)', () => {

@@ -64,6 +64,11 @@
 //   - Op ids: unique per node among live proposers (e.g. replica.ts' random-based op counter).
 //   - Liveness view: deps.isUp (a failure detector's opinion) makes a proposer with fewer live
 //     participants than required end at once with replicas_unavailable (definite).
+//   - A store that lost its data (a wiped node): the acceptor is built `amnesiac` (recorded
+//     durably by the driver, for every later life). Its output then may say `recover` (a request
+//     for a key it has not learned; the reply, if any, is `unknown here`): the driver runs one
+//     PaxosRecovery per key (same ticks and reply routing by op id as a proposer), then
+//     acceptor.learn(key, outcome.state) and store.sync() before any answer for the key.
 
 import type { NodeId, Rng } from '../env/types.ts';
 import { assert } from '../lib/assert.ts';
@@ -127,7 +132,11 @@ function newer(a: PaxosVersion | null, b: PaxosVersion | null): PaxosVersion | n
 // --- acceptor -------------------------------------------------------------------------------------
 
 export interface AcceptorOutput {
-  /** null: this acceptor lost its data and has not learned the key since (`recover` is set): no answer. */
+  /**
+   * null: nothing to send (a commit for a key this acceptor has not learned). A prepare or propose
+   * for such a key is answered `unknown here` (isUnknownHere: refused, naming no promise), so that
+   * a proposer does not count on this node for the round and a recovery knows this node forgot too.
+   */
   readonly reply: PaxosReply | null;
   /** The store was written: sync it BEFORE sending `reply`. */
   readonly syncNeeded: boolean;
@@ -137,6 +146,24 @@ export interface AcceptorOutput {
   readonly valueChanged?: boolean;
   /** The key's state must be learned first: run a PaxosRecovery for it, then `learn` its outcome. */
   readonly recover?: true;
+}
+
+/**
+ * The answer of an acceptor that lost its data to a request for a key it has not learned: a
+ * refusal naming BALLOT_ZERO, which no real refusal names (a promise refuses only ballots below it).
+ */
+function unknownHere(m: PaxosRequest): PaxosReply | null {
+  const h = { op: m.op, key: m.key, ballot: m.ballot };
+  if (m.type === 'prepare') {
+    return { type: 'promise', ...h, ok: false, promised: BALLOT_ZERO, accepted: null, committed: null };
+  }
+  if (m.type === 'propose') return { type: 'accept', ...h, ok: false, promised: BALLOT_ZERO };
+  return null;
+}
+
+/** Whether a reply is an amnesiac acceptor's `unknown here` (see unknownHere). */
+export function isUnknownHere(m: PaxosReply): boolean {
+  return (m.type === 'promise' || m.type === 'accept') && !m.ok && compareBallots(m.promised, BALLOT_ZERO) === 0;
 }
 
 export interface AcceptorOptions {
@@ -191,7 +218,7 @@ export class PaxosAcceptor {
   }
 
   receive(m: PaxosRequest): AcceptorOutput {
-    if (!this.knows(m.key)) return { reply: null, syncNeeded: false, recover: true };
+    if (!this.knows(m.key)) return { reply: unknownHere(m), syncNeeded: false, recover: true };
     const s = this.state(m.key);
     const h = { op: m.op, key: m.key, ballot: m.ballot };
     // A ballot equal to the promise is the same proposer's (ballots are unique): a duplicate, granted again.
@@ -325,6 +352,8 @@ export class PaxosProposer {
   private backoffTicks = 0;
   private readonly oks = new Set<NodeId>();
   private readonly refusals = new Set<NodeId>();
+  /** Participants that answered `unknown here` this round (amnesiac, learning the key). */
+  private readonly unknowns = new Set<NodeId>();
   private promisedCurrent: PaxosVersion | null = null;
   /** Ballots of this operation's proposals that changed the value (they may have been chosen). */
   private readonly ownOrigins: Ballot[] = [];
@@ -386,6 +415,16 @@ export class PaxosProposer {
   receive(from: NodeId, m: PaxosReply): PaxosOutgoing[] {
     if (!this.participants.has(from) || m.op !== this.config.op) return [];
     if (compareBallots(m.ballot, this.ballot) !== 0 || this.oks.has(from) || this.refusals.has(from)) return [];
+    if (this.unknowns.has(from)) return [];
+    if (isUnknownHere(m)) {
+      // Not a refusal: the node is learning the key. The round goes on with the others, unless
+      // they can no longer make the quorum (then it is lost: a retry finds the node learned).
+      if ((m.type === 'promise' && this.phase !== 'prepare') || (m.type === 'accept' && this.phase !== 'propose'))
+        return [];
+      this.unknowns.add(from);
+      const open = this.participants.size - this.oks.size - this.refusals.size - this.unknowns.size;
+      return this.oks.size + open < this.required ? this.lost() : [];
+    }
     if (m.type === 'promise' && this.phase === 'prepare') {
       if (!m.ok) return this.refused(from, m.promised);
       this.oks.add(from);
@@ -419,6 +458,7 @@ export class PaxosProposer {
     this.phase = phase;
     this.oks.clear();
     this.refusals.clear();
+    this.unknowns.clear();
   }
 
   private prepare(): PaxosOutgoing[] {
@@ -534,7 +574,7 @@ export class PaxosProposer {
  */
 export type RecoveryConfig = Omit<ProposerConfig, 'operation' | 'roundsCountMax'> & { readonly marginMs?: number };
 
-export type RecoveryDeps = Pick<ProposerDeps, 'rng' | 'nowMs' | 'ballots'>;
+export type RecoveryDeps = Pick<ProposerDeps, 'rng' | 'nowMs'>;
 
 export type RecoveryOutcome =
   | { readonly ok: true; readonly state: AcceptorState }
@@ -543,26 +583,38 @@ export type RecoveryOutcome =
 /**
  * How an acceptor that lost its data (AcceptorOptions.amnesiac) learns one key's state before it
  * answers for the key again: Cassandra's Paxos repair, run by the node that forgot. It prepares a
- * fresh ballot F with the key's other participants and, once `needed` of them promised F, takes
+ * ballot F with the key's other participants and, once `needed` of the key's natural replicas
+ * other than itself promised F (or every other participant answered, some of them `unknown here`:
+ * they forgot too), takes
  *   promised = F, accepted = the newest accepted version any of them reported, committed = the
  *   newest commit any of them reported.
  * Why that is enough:
- *   - Lost accepts. A version chosen with this node's lost vote was accepted by `required - 1`
- *     others too; `needed` = |participants| - required + 1 others meet every such set, so the
- *     newest version among the answers is at least as new as the chosen one (an acceptor's accepted
- *     ballot only grows, and a later one carries the chosen value's successor). Reporting a version
- *     another acceptor accepted is safe: it was proposed at its ballot.
+ *   - Lost accepts. A version chosen with this node's lost vote was accepted by a majority of the
+ *     natural replicas (every quorum holds one, whatever ring view its proposer had: pending
+ *     replicas only add to it), so by at least floor(N/2) of them besides this node; `needed` =
+ *     N - floor(N/2) natural replicas besides this node meet every such set, so the newest version
+ *     among the answers is at least as new as the chosen one (an acceptor's accepted ballot only
+ *     grows, and a later one carries the chosen value's successor). Reporting a version another
+ *     acceptor accepted is safe: it was proposed at its ballot. When other replicas forgot too
+ *     (answered `unknown here`) and every other participant answered, what they all know is what
+ *     is left: a value chosen only by replicas that all lost their data is lost with them (as a
+ *     Dynamo write is when every replica holding it loses its disk).
  *   - Lost promises. A proposer counting a promise this node made before the wipe must find it
  *     kept: F is above every promise the answers name (a refusal raises the next try above it) and
- *     at least this node's clock + marginMs, so above every ballot a proposer made before the wipe
- *     whose clock was less than marginMs ahead of this node's (the assumption stated in
- *     docs/ARCHITECTURE.md; Cassandra's ballots lean on clocks the same way). The others' promise
- *     of F also fences messages of such a proposer still in flight to them.
- * A node that is not a participant (a ring view behind) asks a quorum of them. With no other
- * participant (N = 1) there is nothing to learn: the state starts empty, promised F.
+ *     at least this node's clock + marginMs, so above every ballot made before the wipe that was
+ *     below that. Ballots follow clocks, except that after a recovery they run up to marginMs
+ *     ahead on the keys whose proposers met F (a refused proposer goes above it): the assumption
+ *     (docs/ARCHITECTURE.md) is that no ballot made before the wipe was ahead of this node's clock
+ *     at the recovery by marginMs or more. The others' promise of F also fences a lower proposal
+ *     still in flight to them.
+ * F is made here, not by the node's BallotGenerator, so that the node's own later ballots (on
+ * every key) do not jump marginMs ahead: unique by its 32 random bits, as a restarted node's are.
+ * With no other participant (N = 1) there is nothing to learn: the state starts empty, promised F.
  */
 export class PaxosRecovery {
+  /** Every participant but this node (asked), and the natural replicas among them (counted). */
   private readonly others: ReadonlySet<NodeId>;
+  private readonly naturalOthers: ReadonlySet<NodeId>;
   private readonly needed: number;
   private readonly marginMs: number;
   private phase: 'idle' | 'prepare' | 'backoff' | 'done' = 'idle';
@@ -572,6 +624,7 @@ export class PaxosRecovery {
   private backoffTicks = 0;
   private readonly oks = new Set<NodeId>();
   private readonly refusals = new Set<NodeId>();
+  private readonly unknowns = new Set<NodeId>();
   private accepted: PaxosVersion | null = null;
   private committed: PaxosVersion | null = null;
   outcome: RecoveryOutcome | undefined;
@@ -582,12 +635,13 @@ export class PaxosRecovery {
   ) {
     const q = checkedQuorum(config);
     this.others = new Set(q.participants.filter((n) => n !== config.node));
-    const participant = this.others.size < q.participants.length;
-    this.needed = participant ? q.participants.length - q.required + 1 : q.required;
+    const natural = new Set(config.replicas);
+    this.naturalOthers = new Set([...natural].filter((n) => n !== config.node));
+    this.needed = Math.min(this.naturalOthers.size, natural.size - Math.floor(natural.size / 2));
     this.marginMs = config.marginMs ?? limits.paxosRecoveryBallotMarginMs;
   }
 
-  /** How many other participants must promise (tests). */
+  /** How many natural replicas besides this node must promise (tests). */
   get neededCount(): number {
     return this.needed;
   }
@@ -612,10 +666,14 @@ export class PaxosRecovery {
       this.phase = 'done';
       this.outcome = {
         ok: false,
-        error: new BaristaError('timeout', `${this.oks.size} of ${this.needed} peers told the key's Paxos state`, {
-          definite: true,
-          fields: { needed: this.needed },
-        }),
+        error: new BaristaError(
+          'timeout',
+          `${this.countedOks()} of ${this.needed} replicas told the key's Paxos state`,
+          {
+            definite: true,
+            fields: { needed: this.needed },
+          },
+        ),
       };
       return [];
     }
@@ -626,25 +684,41 @@ export class PaxosRecovery {
   receive(from: NodeId, m: PaxosReply): PaxosOutgoing[] {
     if (this.phase !== 'prepare' || m.type !== 'promise' || m.op !== this.config.op) return [];
     if (!this.others.has(from) || compareBallots(m.ballot, this.ballot) !== 0) return [];
-    if (this.oks.has(from) || this.refusals.has(from)) return [];
-    if (!m.ok) {
+    if (this.oks.has(from) || this.refusals.has(from) || this.unknowns.has(from)) return [];
+    if (isUnknownHere(m)) this.unknowns.add(from);
+    else if (!m.ok) {
       this.refusals.add(from);
       this.highestSeen = maxBallot(this.highestSeen, m.promised);
-      if (this.others.size - this.refusals.size < this.needed) {
-        this.phase = 'backoff';
-        this.backoffTicks = 1 + this.deps.rng.int(this.config.backoffTicksMax);
-      }
+    } else {
+      this.oks.add(from);
+      this.accepted = newer(this.accepted, m.accepted);
+      this.committed = newer(this.committed, m.committed);
+    }
+    const answered = this.oks.size + this.unknowns.size + this.refusals.size;
+    if (this.countedOks() >= this.needed || (this.refusals.size === 0 && answered === this.others.size)) {
+      this.finish();
       return [];
     }
-    this.oks.add(from);
-    this.accepted = newer(this.accepted, m.accepted);
-    this.committed = newer(this.committed, m.committed);
-    if (this.oks.size >= this.needed) this.finish();
+    // Lost when neither way can end it any more: a refusal, and too few natural replicas left to ask.
+    let open = 0;
+    for (const n of this.naturalOthers) if (!this.refusals.has(n) && !this.unknowns.has(n) && !this.oks.has(n)) open++;
+    if (this.refusals.size > 0 && this.countedOks() + open < this.needed) {
+      this.phase = 'backoff';
+      this.backoffTicks = 1 + this.deps.rng.int(this.config.backoffTicksMax);
+    }
     return [];
   }
 
+  private countedOks(): number {
+    let n = 0;
+    for (const id of this.oks) if (this.naturalOthers.has(id)) n++;
+    return n;
+  }
+
   private nextBallot(): Ballot {
-    return this.deps.ballots.next(this.deps.nowMs() + this.marginMs, this.deps.rng, this.highestSeen);
+    const ms = Math.max(Math.floor(this.deps.nowMs()) + this.marginMs, this.highestSeen.ms + 1, this.ballot.ms + 1);
+    assert(ms <= MS_MAX, 'ballot milliseconds past 2^53');
+    return { ms, rand: this.deps.rng.int(RAND_RANGE), node: this.config.node };
   }
 
   private prepare(): PaxosOutgoing[] {
@@ -653,6 +727,7 @@ export class PaxosRecovery {
     this.phase = 'prepare';
     this.oks.clear();
     this.refusals.clear();
+    this.unknowns.clear();
     this.accepted = null;
     this.committed = null;
     const message: PaxosRequest = { type: 'prepare', op: this.config.op, key: this.config.key, ballot: this.ballot };

@@ -117,4 +117,12 @@ test("a wiped store's Paxos acceptor is marked amnesiac, durably, whatever its l
     n.life('restart', sync);
     assert.equal(n.amnesiac, true, `${sync}: kept for every later life (the replica id recorded since)`);
   }
+  // A node that never reserved a dot (SERIAL only, or restarted before its first write) lost nothing.
+  const quiet = node('amnesia-quiet');
+  quiet.life('bootstrap', 'always', false);
+  quiet.life('restart', 'always', false);
+  assert.equal(quiet.amnesiac, false, 'a restart of a store that never wrote a dot is not a wipe');
+  quiet.wipe();
+  quiet.life('rejoin', 'always', false);
+  assert.equal(quiet.amnesiac, true, 'its wipe is');
 });

@@ -110,15 +110,20 @@ export function replicaActorId(
 }
 
 /**
- * A store that lost its data (the same test as replicaActorId's: not a first bootstrap, and it never
- * wrote) forgot the Paxos promises and accepted values its peers counted on: it is marked, durably
- * and before the replica id is recorded (after that it is no longer fresh), so that its acceptor,
- * in this life and every later one, learns each key's state from the other replicas before it
- * answers for the key (src/dynamo/paxos.ts PaxosRecovery). Found by the store's swarm workload
- * (docs/SWARM.md, seeds 5085, 5234, 5263), planted back as `paxos-amnesia-trusted`.
+ * A store that lost its data forgot the Paxos promises and accepted values its peers counted on.
+ * An empty store at a first bootstrap is recorded as born; an empty store at any other start lost
+ * its data (the operator's wipe) and is marked, durably and before anything else is written to it,
+ * so that its acceptor, in this life and every later one, learns each key's state from the other
+ * replicas before it answers for the key (src/dynamo/paxos.ts PaxosRecovery). Emptiness and the
+ * birth record, not replicaActorId's `fresh` (no dot reserved): a node that only ever ran SERIAL
+ * operations, or restarted before its first write, reserved no dot and lost nothing (a read-only
+ * review found both marked). Found by the store's swarm workload (docs/SWARM.md, seeds 5085, 5234,
+ * 5263), planted back as `paxos-amnesia-trusted`.
  */
 export function markLostPaxosState(ctx: Pick<ServiceContext<StoreConfig>, 'start'>, store: LsmReplicaStore): void {
-  if (ctx.start !== 'bootstrap' && store.fresh && !store.paxosAmnesiac) store.markPaxosAmnesiac();
+  if (!store.empty) return;
+  if (ctx.start === 'bootstrap') store.markBorn();
+  else store.markPaxosAmnesiac();
 }
 
 /** The life number of an actor id (`node#n`, n in base 36); 0 for none or the plain node id. */
@@ -306,10 +311,12 @@ export const storeService: ServiceDefinition<StoreConfig, StoreRunning> = {
     onlyWithWorkload: true,
     // Issue 10's acceptance cluster: N = 3, every acknowledged write synced, sets one row per
     // element (what `barista dev --replicas 3` makes); anti-entropy rounds every 2 s so that they
-    // run under the faults too (the workload asks for more after healing: BARISTA REPAIR).
+    // run under the faults too (the workload asks for more after healing: BARISTA REPAIR); a ring
+    // move's streams start 1 s after it begins (the workload's operator moves the ring in half the
+    // runs, within 20 s of faults).
     config: {
       sync: 'always',
-      replication: { replicas: 3, collections: 'rows', antiEntropyIntervalMs: 2_000 },
+      replication: { replicas: 3, collections: 'rows', antiEntropyIntervalMs: 2_000, ringDelayMs: 1_000 },
     },
   },
 };

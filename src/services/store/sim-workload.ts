@@ -66,6 +66,11 @@ export interface StoreWorkloadOptions {
   readonly thinkMsMax: number;
   /** Share of INCR and SADD sent at ONE (the rest at QUORUM). */
   readonly oneShare: number;
+  /**
+   * Share of runs in which the operator moves the ring under the load (drawn on a stream of its
+   * own: 0 replays runs without): a node decommissioned (BARISTA RING LEAVE), then joined again.
+   */
+  readonly ringMoveShare: number;
   readonly stopAtMs: number;
 }
 
@@ -79,6 +84,7 @@ export const defaultStoreWorkload: Omit<StoreWorkloadOptions, 'stopAtMs'> = {
   clientTimeoutMs: 6_000,
   thinkMsMax: 60,
   oneShare: 0.3,
+  ringMoveShare: 0,
 };
 
 type Kind = 'set' | 'get' | 'incr' | 'count' | 'sadd' | 'members' | 'sread' | 'swrite' | 'scas';
@@ -140,6 +146,8 @@ export class StoreWorkload {
   private readonly serialWritten = new Map<string, string[]>();
   /** Converged state read after healing, per key. */
   private readonly finals = new Map<string, RespValue>();
+  /** The operator's ring moves (RingOperator), when this run draws them. */
+  private readonly ringOperator: RingOperator | undefined;
 
   constructor(
     private readonly sim: Simulation<ServiceHost>,
@@ -160,6 +168,13 @@ export class StoreWorkload {
       this.slots.push(slot);
       sim.after(rng.float() * 200, () => this.issue(slot), 'store-client');
     }
+    const ringRng = rng.fork('ring');
+    if (ringRng.chance(o.ringMoveShare)) this.ringOperator = new RingOperator(sim, ringRng, o.stopAtMs);
+  }
+
+  /** Ring changes the operator's moves committed (begun and completed). */
+  get controlActions(): number {
+    return this.ringOperator?.changes ?? 0;
   }
 
   get inflightOps(): number {
@@ -491,6 +506,8 @@ export class StoreWorkload {
       }
       if (!ok) throw sim.fail('liveness', `store: no QUORUM SET and GET answered through ${id} by ${deadlineMs} ms`);
     }
+    // A ring move begun under the faults ends after healing (its streams resume and it completes).
+    this.ringOperator?.settle(deadlineMs, (id, commands, waitMs) => this.run(id, commands, waitMs));
     let differing = this.differing();
     while ((differing === undefined || differing.length > 0) && sim.nowMs < deadlineMs) {
       // BUSY while a round runs: the wait below lets it end, and the loop asks again.
@@ -711,6 +728,111 @@ export class StoreWorkload {
   }
 }
 
+/**
+ * The operator's ring moves under the load: from a time drawn in the first third of the run, a node
+ * drawn at random is decommissioned (BARISTA RING LEAVE through a node drawn at random, asked again
+ * every second until one takes it), the ring is polled (BARISTA RING) until the node is off it with
+ * no move left, then it joins again (BARISTA RING JOIN) and the ring is polled until it is `normal`.
+ * Each step waits up to 3 s for its answer on a fresh connection (a node down or cut off refuses
+ * or stays silent). The run's faults may hold a move mid-way: settle() (after healing) waits for it
+ * to complete, within the liveness bound (`liveness` otherwise).
+ */
+class RingOperator {
+  /** Ring changes committed: a leave, a join (a move's completion is the moving node's). */
+  changes = 0;
+  private phase: 'leave' | 'left' | 'join' | 'joined' | 'done' = 'leave';
+  private readonly node: string;
+
+  constructor(
+    private readonly sim: Simulation<ServiceHost>,
+    private readonly rng: SeededRng,
+    private readonly stopAtMs: number,
+  ) {
+    this.node = rng.pick(sim.nodeIds);
+    sim.after(1_000 + rng.float() * (stopAtMs / 3), () => this.step(), 'store-ring-operator');
+  }
+
+  /** The command of the current phase, and whether its reply ends the phase. */
+  private command(): { command: string[]; ends: (reply: RespValue) => boolean } | undefined {
+    const node = this.node;
+    switch (this.phase) {
+      case 'leave':
+      case 'join': {
+        const verb = this.phase === 'leave' ? 'LEAVE' : 'JOIN';
+        return { command: ['BARISTA', 'RING', verb, node], ends: (r) => r.type === 'simple' };
+      }
+      case 'left':
+      case 'joined': {
+        const want = this.phase === 'left' ? undefined : 'normal';
+        return {
+          command: ['BARISTA', 'RING'],
+          ends: (r) => {
+            if (r.type !== 'bulk' && r.type !== 'verbatim' && r.type !== 'simple') return false;
+            const lines = text(r).split('\n');
+            const state = lines.find((l) => l.startsWith(`${node} `))?.split(' ')[1];
+            return lines.includes('move none') && state === want;
+          },
+        };
+      }
+      case 'done':
+        return undefined;
+    }
+  }
+
+  private advance(): void {
+    if (this.phase === 'leave' || this.phase === 'join') this.changes++;
+    this.phase =
+      this.phase === 'leave' ? 'left' : this.phase === 'left' ? 'join' : this.phase === 'join' ? 'joined' : 'done';
+  }
+
+  private step(): void {
+    const next = this.command();
+    if (next === undefined || this.sim.nowMs >= this.stopAtMs) return;
+    const c = new SimRespClient(this.sim, this.rng.pick(this.sim.nodeIds));
+    c.send(...next.command);
+    const began = this.sim.nowMs;
+    const poll = (): void => {
+      if (c.settled || c.closed !== undefined || this.sim.nowMs - began >= 3_000) {
+        const reply = c.settled ? c.replies[0] : undefined;
+        c.close();
+        if (reply !== undefined && next.ends(reply)) this.advance();
+        this.sim.after(
+          this.phase === 'left' || this.phase === 'joined' ? 500 : 1_000,
+          () => this.step(),
+          'store-ring-operator',
+        );
+        return;
+      }
+      this.sim.after(50, poll, 'store-ring-operator');
+    };
+    this.sim.after(50, poll, 'store-ring-operator');
+  }
+
+  /** After healing: the move under way (if any) completes by `deadlineMs`, or liveness fails. */
+  settle(
+    deadlineMs: number,
+    run: (node: string, commands: string[][], waitMs: number) => RespValue[] | undefined,
+  ): void {
+    if (this.phase !== 'left' && this.phase !== 'joined') return;
+    let last = '';
+    while (this.sim.nowMs < deadlineMs) {
+      const next = this.command()!;
+      const at = this.rng.pick(this.sim.nodeIds);
+      const reply = run(at, [next.command], 3_000)?.[0];
+      if (reply !== undefined && next.ends(reply)) {
+        this.advance();
+        return;
+      }
+      if (reply !== undefined) last = `${at}: ${text(reply).replaceAll('\n', '; ')}`;
+      this.sim.runFor(500);
+    }
+    throw this.sim.fail(
+      'liveness',
+      `store: the ring move of ${this.node} (${this.phase === 'left' ? 'decommission' : 'join'}) did not complete by ${deadlineMs} ms (${last})`,
+    );
+  }
+}
+
 function text(v: RespValue): string {
   switch (v.type) {
     case 'simple':
@@ -744,7 +866,9 @@ export const storeSimWorkload: SimWorkload = {
       get inflightOps() {
         return w.inflightOps;
       },
-      controlActions: 0,
+      get controlActions() {
+        return w.controlActions;
+      },
       settleMs: defaultStoreWorkload.clientTimeoutMs + 1_000,
       liveness: (deadlineMs) => w.liveness(deadlineMs),
       check: () => w.check(),

@@ -66,6 +66,8 @@ const INCARNATION_KEY = new TextEncoder().encode('mincarnation');
 const ACTOR_META = 'actor';
 /** Present once this store lost its data: its Paxos acceptor learns each key before answering for it. */
 const PAXOS_AMNESIAC_META = 'paxos-amnesiac';
+/** Written at a first bootstrap into an empty store: a later start that finds the store empty lost it. */
+const BORN_META = 'born';
 const META_PREFIX = 0x6d; // 'm'
 const HEADER_PREFIX = 0x63; // 'c'
 const ROW_PREFIX = 0x72; // 'r'
@@ -481,9 +483,20 @@ export class LsmReplicaStore implements ReplicaStore {
     this.engine.sync();
   }
 
+  /** Whether the store holds nothing at all (no entry, dead ones included): a new store, or a wiped one. */
+  get empty(): boolean {
+    return this.engine.scan({ start: new Uint8Array(0), end: null, limit: 1, includeDead: true }).entries.length === 0;
+  }
+
   /** Whether this store lost its data once (markPaxosAmnesiac): kept for every later life. */
   get paxosAmnesiac(): boolean {
     return this.getMeta(PAXOS_AMNESIAC_META) !== undefined;
+  }
+
+  /** Records (and syncs) that this store began at its node's first bootstrap. */
+  markBorn(): void {
+    this.putMeta(BORN_META, Uint8Array.of(1));
+    this.engine.sync();
   }
 
   /** Records (and syncs) that this store lost its data: Paxos promises and accepts it held are forgotten. */

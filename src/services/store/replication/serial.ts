@@ -236,10 +236,8 @@ export class SerialCoordinator {
         return;
       }
       const out = this.acceptor.receive(m);
-      if (out.reply === null) {
-        if (out.recover === true) this.recover(m.key);
-        return;
-      }
+      if (out.recover === true) this.recover(m.key);
+      if (out.reply === null) return;
       if (out.syncNeeded) this.c.store.sync();
       this.sendOne(from, out.reply);
       // A new value committed (not a read's re-commit of the same one): blocked pops on it wake.
@@ -261,7 +259,7 @@ export class SerialCoordinator {
     this.settle(m.op);
   }
 
-  /** Starts learning `key` (once at a time per key), unless recoveriesMax are in flight. */
+  /** Starts learning `key` (once at a time per key), unless opsMax recoveries are in flight. */
   private recover(key: Uint8Array): void {
     const hex = latin1String(key);
     if (this.recoveringKeys.has(hex)) return;
@@ -282,7 +280,7 @@ export class SerialCoordinator {
         timeoutTicks: this.config.timeoutTicks,
         backoffTicksMax: this.config.backoffTicksMax,
       },
-      { rng: this.c.env.rng, nowMs: () => this.c.env.clock.wallMs(), ballots: this.ballots },
+      { rng: this.c.env.rng, nowMs: () => this.c.env.clock.wallMs() },
     );
     this.recoveries.set(op, { key, run });
     this.recoveringKeys.set(hex, op);
@@ -303,6 +301,8 @@ export class SerialCoordinator {
     this.acceptor.learn(r.key, r.run.outcome.state);
     this.c.store.sync();
     this.recoveryCounters.learned.inc();
+    // A learned commit is this node's first of the key: blocked pops on it wake (as a commit's do).
+    if (r.run.outcome.state.committed !== null) this.onCommit?.(r.key);
     this.logLearned(r.key, r.run.outcome.state.promised);
   }
 

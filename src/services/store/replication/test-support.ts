@@ -53,7 +53,7 @@ export class ReplicationNode {
     const peers = NODES.filter((p) => p !== env.nodeId);
     this.membership = new MembershipDriver(env, this.router, peers, defaultMembershipTiming);
     this.store = LsmReplicaStore.open(env, { dir: 'dynamo' });
-    if (wiped && this.store.fresh && !this.store.paxosAmnesiac) this.store.markPaxosAmnesiac();
+    if (wiped && this.store.empty && !this.store.paxosAmnesiac) this.store.markPaxosAmnesiac();
     this.node = new ReplicaNode(
       {
         env,

@@ -361,7 +361,16 @@ export class MoveRunner {
         this.stats.ignored++;
         return;
       }
+      const skippedBefore = this.stats.entriesSkipped;
       const keys = this.mergePage(m.entries);
+      if (this.stats.entriesSkipped > skippedBefore && this.ring.moving?.id !== from) {
+        // Entries this node does not replicate on its ring, from a node whose move its ring does
+        // not show: its ring is older than the move (a node just restarted, or cut off from the
+        // metadata leader), not a reason to drop them. No ack: the sender sends the page again,
+        // and the ring will have caught up (acknowledged, the move could complete without them).
+        this.stats.ignored++;
+        return;
+      }
       this.wait(page, from, keys, { kind: 'ack', op: m.op });
       return;
     }

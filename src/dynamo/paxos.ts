@@ -570,7 +570,7 @@ export class PaxosProposer {
 /**
  * As a proposer's, without an operation (the node is the amnesiac acceptor's: it asks the key's
  * other participants); the recovery ends at timeoutTicks and the next request for the key starts
- * another. marginMs: default limits.paxosRecoveryBallotMarginMs.
+ * another. marginMs: default limits.paxosRecoveryBallotAheadMsMax.
  */
 export type RecoveryConfig = Omit<ProposerConfig, 'operation' | 'roundsCountMax'> & { readonly marginMs?: number };
 
@@ -638,7 +638,7 @@ export class PaxosRecovery {
     const natural = new Set(config.replicas);
     this.naturalOthers = new Set([...natural].filter((n) => n !== config.node));
     this.needed = Math.min(this.naturalOthers.size, natural.size - Math.floor(natural.size / 2));
-    this.marginMs = config.marginMs ?? limits.paxosRecoveryBallotMarginMs;
+    this.marginMs = config.marginMs ?? limits.paxosRecoveryBallotAheadMsMax;
   }
 
   /** How many natural replicas besides this node must promise (tests). */

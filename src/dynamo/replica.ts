@@ -789,7 +789,14 @@ export class DynamoReplica {
       },
       {
         delayTicks: c.moveDelayTicks,
-        timeoutTicks: c.antiEntropyTimeoutTicks,
+        // A page or fetch is one read of a store: one not answered by then was lost, and goes
+        // again (merges are idempotent; a pushed page whose rows are still being pulled is taken as
+        // the same page). It waited antiEntropyTimeoutTicks, a minute by default: one lost page held
+        // a decommission that long (the store workload's ring operator found a move that never
+        // completed within its run). As pullProgressTicks.
+        timeoutTicks: (deps.mutations ?? noMutations).has('dynamo-move-page-long-deadline')
+          ? c.antiEntropyTimeoutTicks
+          : Math.min(c.antiEntropyTimeoutTicks, 5 * c.requestTimeoutTicks),
         scanEntriesMax: c.antiEntropyScanEntriesMax,
       },
       deps.ring,
@@ -856,6 +863,12 @@ export class DynamoReplica {
    * state and length as storedState read them just before, with nothing between (a put reads them
    * once for the caller's timestamp and this coordination).
    */
+  /**
+   * Set while this node must not coordinate (its ring is not known current): every client request
+   * and forwarded one answers replicas_unavailable with this reason. Replica duties go on.
+   */
+  coordinationHeld: string | undefined;
+
   request(requestId: number, req: ClientRequest, held?: StoredState): Output {
     this.coordinate({ kind: 'client', requestId }, req, true, held);
     return this.flush();
@@ -974,6 +987,8 @@ export class DynamoReplica {
    */
   startCleanup(): string | undefined {
     if (this.ring.nodes.length === 0) return 'the token ring is not known yet';
+    // An older ring (a node just restarted) could call keys this node now replicates foreign.
+    if (this.coordinationHeld !== undefined) return this.coordinationHeld;
     if (this.ring.moving !== undefined)
       return `a ring move is in progress (${this.ring.moving.state} ${this.ring.moving.id}): clean up once it completes`;
     if (this.cleanup !== undefined) return 'a cleanup pass is running here already';
@@ -1054,6 +1069,9 @@ export class DynamoReplica {
   // --- coordinator ------------------------------------------------------------------------------
 
   private coordinate(origin: Origin, req: ClientRequest, mayForward: boolean, held?: StoredState): void {
+    // A ring not known current (a node back from a crash: src/services/store/ring-keeper.ts) would
+    // send the request to the replicas of an older ring: refused, definite, nothing written.
+    if (this.coordinationHeld !== undefined) return this.unavailable(origin, this.coordinationHeld);
     const refusal = this.validate(req);
     if (refusal !== undefined) return this.finish(origin, { ok: false, error: refusal });
     if (this.ops.size >= this.config.opsCountMax) {

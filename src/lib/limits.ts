@@ -546,7 +546,7 @@ export const limits = {
    * before the wipe, lost with it, are below that ballot as long as their proposers' clocks were
    * less than this much ahead of its own.
    */
-  paxosRecoveryBallotMarginMs: 60_000,
+  paxosRecoveryBallotAheadMsMax: 60_000,
   /** Depth (levels below the root) of an anti-entropy Merkle tree: 2^depth leaves of 16 bytes (+ a count) per tree (Cassandra caps at 20). */
   merkleTreeLevelsCountMax: 16,
   /** The per-key state hash a Merkle leaf chains (a digest of the stored state). */

@@ -137,6 +137,10 @@ export const MUTATION_NAMES = [
   'dynamo-pull-whole-deadline',
   /** Dynamo anti-entropy: a round's tree request goes once and the round waits out its deadline (a lost request or reply holds the node's repair). */
   'dynamo-tree-request-once',
+  /** Dynamo ring moves: a page or fetch not answered waits antiEntropyTimeoutTicks (a minute) before it goes again. */
+  'dynamo-move-page-long-deadline',
+  /** Store at N > 1: a restarted node coordinates with the ring its metadata replica holds at once, before a read barrier says it is current. */
+  'store-ring-stale-after-restart',
   /** Store: a node whose data was wiped writes under its earlier life's replica ids again (dot counters from 1). */
   'store-actor-reused-after-wipe',
   /** Dynamo cleanup: keeps only the keys the node is the FIRST replica of (drops its secondary copies). */

@@ -5,9 +5,10 @@
 // wipes included): QUORUM reads see the QUORUM writes acknowledged before them, the SERIAL
 // registers' history is linearizable (src/check, per key), nothing refused or never written is
 // read, anti-entropy converges every replica after healing, and nothing acknowledged is lost.
-// And it bites: each planted bug below fails a seed that passes without it. Five of them are the
-// defects this workload found on its first runs (2026-12-07), fixed in src/dynamo/replica.ts,
-// src/services/store/service.ts and (the last) src/dynamo/paxos.ts:
+// And it bites: each planted bug below fails a seed that passes without it. The workload found
+// seven defects (2026-12-07 and 08), fixed in src/dynamo/replica.ts, src/services/store/ and
+// src/dynamo/paxos.ts; five are planted back below (the wipe ones are too rare on a fixed seed:
+// their own tests catch them, as said at the list):
 //   - a duplicated forward frame ran its command twice (an INCR counted twice: store-phantom);
 //   - a pull of a peer's rows waited a minute on one lost page, every later offer of the key
 //     queued behind it (replicas of a set stayed apart: liveness);
@@ -16,7 +17,11 @@
 //   - a node the operator wiped and rejoined counted dots from 1 again under its old replica id,
 //     so its new writes read as old ones (an acknowledged SADD lost: store-lost-write);
 //   - a wiped node's Paxos acceptor took part at once, its promises and accepted values forgotten
-//     (a SERIAL read two writes old: linearizability).
+//     (a SERIAL read two writes old: linearizability);
+//   - a ring move's page or fetch, once lost, was sent again only after a minute (a decommission
+//     the operator began under the load did not complete: liveness);
+//   - a node back from a crash coordinated with the ring its metadata replica held before learning
+//     the last commits (a QUORUM read after a join asked the old replicas: store-stale-read).
 // The others show that each check fires: a replica that hides a sibling from a checked SET leaves
 // an older value readable at QUORUM after a newer one was acknowledged (store-stale-read); a
 // replica that acknowledges before its sync loses an acknowledged SADD in a crash
@@ -55,18 +60,29 @@ describe('store workload: swarm seeds', () => {
 });
 
 const CAUGHT: ReadonlyArray<{ mutation: Mutation; seed: string; invariant: RegExp }> = [
-  { mutation: 'dynamo-forward-copies-run', seed: '17', invariant: /^store-phantom$/ },
-  { mutation: 'dynamo-pull-whole-deadline', seed: '40', invariant: /^liveness$/ },
-  { mutation: 'dynamo-tree-request-once', seed: '35', invariant: /^liveness$/ },
-  // A bad sector on one node's disk, the operator's wipe: the node's new life counted dots under
-  // its old replica id, and a SADD acknowledged at QUORUM before the wipe was lost.
-  { mutation: 'store-actor-reused-after-wipe', seed: '10', invariant: /^store-lost-write$/ },
-  { mutation: 'dynamo-checked-held-unreported', seed: '2', invariant: /^store-stale-read$/ },
-  { mutation: 'dynamo-send-before-sync', seed: '67', invariant: /^store-lost-write$/ },
-  { mutation: 'paxos-ignore-accepted', seed: '54', invariant: /^linearizability$/ },
-  // Rot on one node, the operator's wipe: the node's acceptor, answering before it learned the
-  // register, let a quorum without the write's other acceptor read nil after it.
-  { mutation: 'paxos-amnesia-trusted', seed: '5263', invariant: /^linearizability$/ },
+  { mutation: 'dynamo-forward-copies-run', seed: '23', invariant: /^store-phantom$/ },
+  { mutation: 'dynamo-pull-whole-deadline', seed: '31', invariant: /^liveness$/ },
+  { mutation: 'dynamo-tree-request-once', seed: '5043', invariant: /^liveness$/ },
+  // The operator decommissions a node under the load; a page it pushed is lost and waited for a
+  // minute: the move does not complete within the run's bound.
+  { mutation: 'dynamo-move-page-long-deadline', seed: '7', invariant: /^liveness$/ },
+  // n1 comes back from a crash holding the ring from before n4's join (its metadata replica learns
+  // the last commits from the leader a moment later) and coordinates a forwarded QUORUM SMEMBERS
+  // with it: the replicas of then miss a member the new ones acknowledged.
+  { mutation: 'store-ring-stale-after-restart', seed: '5293', invariant: /^store-stale-read$/ },
+  // store-actor-reused-after-wipe is not here either: it needs a wipe after a QUORUM SADD whose
+  // rows a new collection context then covers; seeds 10 and 5 caught it before the schedules moved,
+  // none of 1-150 and 5000-5185 does on the final workload. src/services/store/replica-actor.test.ts
+  // catches it (a rejoined node given its old id back).
+  { mutation: 'dynamo-checked-held-unreported', seed: '1', invariant: /^store-stale-read$/ },
+  { mutation: 'dynamo-send-before-sync', seed: '13', invariant: /^store-lost-write$/ },
+  { mutation: 'paxos-ignore-accepted', seed: '8', invariant: /^linearizability$/ },
+  // paxos-amnesia-trusted (a wiped acceptor answering at once) is not here: it needs a wipe, SERIAL
+  // traffic on a register the wiped node held, and a quorum without the write's other acceptor;
+  // 3 of 400 seeds (5085, 5234, 5263) did before the ring moves and the ring barrier moved the
+  // schedules; a fixed catching seed is rare and moves with every change. Caught by
+  // src/services/store/replication/serial-wipe-sim.test.ts (the swarm's case, scripted) and
+  // src/dynamo/paxos.test.ts (wipes in the random network).
 ];
 
 describe('store workload: planted bugs are caught by a seed that passes without them', () => {

@@ -176,11 +176,13 @@ export async function startStoreCluster(
         return pingOnce('127.0.0.1', port);
       });
     }
-    // The ring is committed through the metadata group; each node must know it.
-    await until('every node places a key on its replicas', 60_000, async () => {
+    // The ring is committed through the metadata group; each node must know it, and know it
+    // current (a node coordinates only after a read barrier on that group: ring-keeper.ts).
+    await until('every node places a key on its replicas and coordinates', 60_000, async () => {
       for (let i = 0; i < count; i++) {
         const where = await respCommand('127.0.0.1', portsOf(i).resp, ['BARISTA', 'WHERE', 'probe']);
         if (!where.startsWith(`*${n}\r\n`)) return false;
+        if (n > 1 && (await respCommand('127.0.0.1', portsOf(i).resp, ['GET', 'probe'])).startsWith('-')) return false;
       }
       return true;
     });

@@ -21,6 +21,15 @@
 // Later changes (an operator's join, decommission, completion of a move) are proposals derived from
 // the ring this node has applied; a conflict means another change committed first: re-derive and
 // retry, or give up (the caller decides).
+//
+// Current: a node that restarts applies only what its metadata replica knew committed, and learns
+// the rest from the leader: for a moment it holds an older ring (the store's swarm workload saw a
+// node back from a crash coordinate a QUORUM read with the ring from before a join, ask the
+// replicas of then, and miss a write the new ones acknowledged). `current` turns true once a read
+// barrier on the metadata group (RaftDriver.read: local state reflects every commit before it)
+// passed after start, asked again every 100 ms until it does; the replica coordinates only from
+// then (service.ts; its replica duties go on with the ring it has: a node ignoring moves' pages
+// while cut off from the leader held a decommission past the run).
 
 import type { Clock, Logger, Timers } from '../../env/types.ts';
 import { BaristaError } from '../../lib/errors.ts';
@@ -42,6 +51,8 @@ export interface RingKeeperOptions {
   readonly tokensPerNode: number;
   /** The planted `store-ring-without-settings`: bootstrap as a build before settings did. */
   readonly withoutSettings?: boolean;
+  /** The planted `store-ring-stale-after-restart`: no read barrier, the ring is taken as current at once. */
+  readonly withoutBarrier?: boolean;
   /** Between bootstrap attempts while the ring is empty or has no settings. */
   readonly retryMs: number;
 }
@@ -54,12 +65,18 @@ export function initialRing(nodes: readonly string[], tokensPerNode: number, set
   return settings === undefined ? ring : ring.withSettings(settings);
 }
 
+/** Between read-barrier attempts while the ring is not known current (no leader yet, a partition). */
+const BARRIER_RETRY_MS = 100;
+
 /** Attempts a node with tentative settings lets pass before it gives an older build's ring its own. */
 const TENTATIVE_ATTEMPTS = 10;
 
 export class RingKeeper {
   private timer: { cancel(): void } | undefined;
+  private barrierTimer: { cancel(): void } | undefined;
   private stopped = false;
+  private current_ = false;
+  private readonly currentListeners: Array<() => void> = [];
 
   constructor(
     private readonly driver: RaftDriver,
@@ -70,6 +87,17 @@ export class RingKeeper {
 
   get ring(): Ring {
     return this.sm.ring;
+  }
+
+  /** Whether a read barrier on the metadata group passed since start: the ring held is not older than any committed before it. */
+  get current(): boolean {
+    return this.current_;
+  }
+
+  /** Called once, when the ring becomes current (see the header); at once if it is already. */
+  onCurrent(listener: () => void): void {
+    if (this.current_) listener();
+    else this.currentListeners.push(listener);
   }
 
   /** Called with each ring this node applies (after bootstrap and every change). */
@@ -84,6 +112,8 @@ export class RingKeeper {
    * only after TENTATIVE_ATTEMPTS attempts, so that nodes whose stores hold data decide first.
    */
   start(settings: KeyspaceSettings, tentative = false): void {
+    if (this.options.withoutBarrier === true) this.markCurrent();
+    else this.confirmCurrent();
     let waited = 0;
     const attempt = (): void => {
       this.timer = undefined;
@@ -113,6 +143,30 @@ export class RingKeeper {
   stop(): void {
     this.stopped = true;
     this.timer?.cancel();
+    this.barrierTimer?.cancel();
+  }
+
+  /** The read barrier of `current`, asked until it passes (no leader, a partition: retryMs later). */
+  private confirmCurrent(): void {
+    const attempt = (): void => {
+      this.barrierTimer = undefined;
+      if (this.stopped || this.current_) return;
+      this.driver.read((error) => {
+        if (this.stopped || this.current_) return;
+        if (error !== undefined) {
+          // Sooner than a bootstrap attempt: the node serves nothing until this passes.
+          this.barrierTimer = this.env.timers.after(Math.min(this.options.retryMs, BARRIER_RETRY_MS), attempt);
+          return;
+        }
+        this.markCurrent();
+      });
+    };
+    attempt();
+  }
+
+  private markCurrent(): void {
+    this.current_ = true;
+    for (const listener of this.currentListeners) listener();
   }
 
   /** One compare-and-set of the ring: `next` replaces the ring at `baseVersion`, or nothing changes. */

@@ -173,7 +173,13 @@ function startReplication(
     closeAfterFailedStart(() => store.close(), ctx, 'replica store');
     throw error;
   }
+  // The replica coordinates only once the ring is current (ring-keeper.ts): until then client and
+  // forwarded requests answer replicas_unavailable (a restarted node's older ring would send them
+  // to the replicas of then); its replica duties go on with the ring it has. The planted
+  // `store-ring-stale-after-restart` skips the barrier (the keeper is current at once).
   ring.onChange((r) => node.setRing(r));
+  if (!ring.current) node.holdCoordination("this node's token ring is not known current yet (just started)");
+  ring.onCurrent(() => node.holdCoordination(undefined));
   return { node, store, settings, checked: checked !== undefined, tentative };
 }
 
@@ -404,6 +410,7 @@ function startStore(ctx: ServiceContext<StoreConfig>): StoreRunning {
     tokensPerNode: config.tokensPerNode,
     retryMs: 500,
     withoutSettings: env.mutations.has('store-ring-without-settings'),
+    withoutBarrier: env.mutations.has('store-ring-stale-after-restart'),
   });
   const alone = ctx.peers.length === 0;
   // N > 1: the Dynamo replica on its own engine (replication/lsm-store.ts), ring from the keeper.

@@ -10,6 +10,10 @@
 //   - sets `s<i>`: SADD of a member no other write adds (at ONE or QUORUM), SMEMBERS at QUORUM;
 //   - SERIAL registers `x<i>` (their own Rng stream, serialShare of the operations): GET, SET of a
 //     fresh value, BARISTA CAS from one of the last values sent (Paxos: serial.ts).
+// In ringMoveShare of the runs (their own stream) the operator also moves the ring under the load:
+// a node decommissioned (BARISTA RING LEAVE) and, once off the ring, joined again (RingOperator);
+// a move the faults held mid-way must complete after healing (`liveness`), and every check below
+// holds across it (a key's replicas are those of the ring after the move: BARISTA WHERE).
 // An answer is `ok`; a write's definite refusal (-UNAVAILABLE ... nothing was written, -TIMEOUT
 // ... not written; at SERIAL -BUSY too, and a CAS whose compare failed) is `fail`, and must never
 // be seen; anything else (a timeout that may have written, a connection that ended, no answer
@@ -84,7 +88,7 @@ export const defaultStoreWorkload: Omit<StoreWorkloadOptions, 'stopAtMs'> = {
   clientTimeoutMs: 6_000,
   thinkMsMax: 60,
   oneShare: 0.3,
-  ringMoveShare: 0,
+  ringMoveShare: 0.5,
 };
 
 type Kind = 'set' | 'get' | 'incr' | 'count' | 'sadd' | 'members' | 'sread' | 'swrite' | 'scas';
@@ -104,6 +108,8 @@ interface Rec {
   /** A CAS's expected value. */
   readonly expected?: string;
   readonly start: number;
+  /** The node the command went to (its coordinator), for a failure's detail. */
+  node?: string;
   end: number;
   outcome: 'pending' | 'ok' | 'fail' | 'info';
   /** A read's answer: a value (null: none), a count, members. */
@@ -303,6 +309,7 @@ export class StoreWorkload {
     });
     const level = rec.level;
     const conn = slot.conn ?? this.connect(slot);
+    rec.node = conn.node;
     const timer = this.sim.after(
       o.clientTimeoutMs,
       () => {
@@ -575,7 +582,7 @@ export class StoreWorkload {
       verdict: verdict.verdict,
       ...(verdict.reason !== undefined ? { reason: `SERIAL registers: ${verdict.reason}` } : {}),
       checkMs: verdict.stats.elapsedMs,
-      controlActions: 0,
+      controlActions: this.controlActions,
       history: this.recorder.history(),
       counts: { ...this.counts, violations: this.violations.length },
       ...(first !== undefined ? { failure: first } : {}),
@@ -710,7 +717,7 @@ export class StoreWorkload {
           if (a.outcome === 'ok' && a.level === 'QUORUM' && a.end < g.start && !have.has(a.value))
             this.violation(
               'store-stale-read',
-              `QUORUM SMEMBERS ${key} at ${g.start}-${g.end} ms lacks ${a.value}, acknowledged at QUORUM at ${a.end} ms`,
+              `QUORUM SMEMBERS ${key} at ${g.start}-${g.end} ms through ${g.node} lacks ${a.value}, acknowledged at QUORUM at ${a.end} ms through ${a.node}`,
             );
       }
       const final = this.finals.get(key);
@@ -767,8 +774,9 @@ class RingOperator {
         return {
           command: ['BARISTA', 'RING'],
           ends: (r) => {
-            if (r.type !== 'bulk' && r.type !== 'verbatim' && r.type !== 'simple') return false;
-            const lines = text(r).split('\n');
+            const lines = ringLines(r);
+            // Not an empty ring (a node that has not learned it yet shows no node at all).
+            if (lines === undefined || !lines.some((l) => / (normal|joining|leaving) tokens /.test(l))) return false;
             const state = lines.find((l) => l.startsWith(`${node} `))?.split(' ')[1];
             return lines.includes('move none') && state === want;
           },
@@ -813,6 +821,14 @@ class RingOperator {
     deadlineMs: number,
     run: (node: string, commands: string[][], waitMs: number) => RespValue[] | undefined,
   ): void {
+    if (this.phase === 'leave' || this.phase === 'join') {
+      // Its LEAVE or JOIN may have committed with the answer lost: a move of the node in progress
+      // on the ring is waited for as well.
+      const lines = ringLines(run(this.rng.pick(this.sim.nodeIds), [['BARISTA', 'RING']], 3_000)?.[0]);
+      const state = lines?.find((l) => l.startsWith(`${this.node} `))?.split(' ')[1];
+      if (this.phase === 'leave' && state === 'leaving') this.phase = 'left';
+      else if (this.phase === 'join' && state === 'joining') this.phase = 'joined';
+    }
     if (this.phase !== 'left' && this.phase !== 'joined') return;
     let last = '';
     while (this.sim.nowMs < deadlineMs) {
@@ -826,15 +842,26 @@ class RingOperator {
       if (reply !== undefined) last = `${at}: ${text(reply).replaceAll('\n', '; ')}`;
       this.sim.runFor(500);
     }
+    // The moving node's own view carries the move's progress (its streams).
+    const own = run(this.node, [['BARISTA', 'RING']], 3_000)?.[0];
+    const progress = own === undefined ? 'no answer' : text(own).replaceAll('\n', '; ');
     throw this.sim.fail(
       'liveness',
-      `store: the ring move of ${this.node} (${this.phase === 'left' ? 'decommission' : 'join'}) did not complete by ${deadlineMs} ms (${last})`,
+      `store: the ring move of ${this.node} (${this.phase === 'left' ? 'decommission' : 'join'}) did not complete by ${deadlineMs} ms (${last}; ${this.node} itself: ${progress})`,
     );
   }
 }
 
+/** BARISTA RING's lines (ring-mover.ts formatRing), or undefined for any other reply. */
+function ringLines(r: RespValue | undefined): string[] | undefined {
+  if (r === undefined || (r.type !== 'bulk' && r.type !== 'verbatim' && r.type !== 'simple')) return undefined;
+  return text(r).split('\n');
+}
+
 function text(v: RespValue): string {
   switch (v.type) {
+    case 'verbatim':
+      return typeof v.text === 'string' ? v.text : dec.decode(v.text);
     case 'simple':
     case 'bulk':
       return typeof v.value === 'string' ? v.value : dec.decode(v.value);

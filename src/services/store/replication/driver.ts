@@ -630,6 +630,15 @@ export class ReplicaNode {
     );
   }
 
+  /**
+   * Holds coordination (client and forwarded requests, SERIAL operations answer
+   * replicas_unavailable with `reason`) until released (undefined): the store holds it while its
+   * ring is not known current (ring-keeper.ts). Replica duties (writes, reads, moves, repair) go on.
+   */
+  holdCoordination(reason: string | undefined): void {
+    this.replica.coordinationHeld = reason;
+  }
+
   /** The callback form: `done` is called exactly once, possibly before submit returns. */
   submit(req: ReplicaRequest, done: (outcome: ReplicaOutcome) => void): void {
     const refuse = (error: BaristaError) =>
@@ -760,6 +769,8 @@ export class ReplicaNode {
     if (this.serial_ === undefined) {
       return done({ ok: false, error: new BaristaError('bad_request', 'SERIAL needs the Paxos store (not given)') });
     }
+    const held = this.replica.coordinationHeld;
+    if (held !== undefined) return done({ ok: false, error: new BaristaError('replicas_unavailable', held) });
     if (this.closedReason !== undefined) {
       const message = `this node's replica is closed: ${this.closedReason}`;
       return done({ ok: false, error: new BaristaError('replicas_unavailable', message) });

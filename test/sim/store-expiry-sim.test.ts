@@ -29,7 +29,15 @@ function cluster(seed: string): Simulation<NodeServices> {
     services: [membershipService, storeService],
     store: { sync: 'always', replication: { replicas: 3, antiEntropyIntervalMs: 0 } },
   });
-  assert.ok(sim.runUntilCondition(() => NODES.every((id) => storeOf(sim.instance(id)!).ring.ring.version > 0), 20_000));
+  assert.ok(
+    sim.runUntilCondition(
+      () =>
+        NODES.every(
+          (id) => storeOf(sim.instance(id)!).ring.ring.version > 0 && storeOf(sim.instance(id)!).ring.current,
+        ),
+      20_000,
+    ),
+  );
   settle(sim);
   return sim;
 }

@@ -25,7 +25,11 @@ export function replicatedCluster(
     store: { ...store, replication: { ...(store['replication'] as object | undefined), replicas } },
   });
   assert.ok(
-    sim.runUntilCondition(() => ids.every((id) => storeOf(sim.instance(id)!).ring.ring.version > 0), 20_000),
+    sim.runUntilCondition(
+      () =>
+        ids.every((id) => storeOf(sim.instance(id)!).ring.ring.version > 0 && storeOf(sim.instance(id)!).ring.current),
+      20_000,
+    ),
     'ring',
   );
   sim.runFor(2_000); // membership: every peer alive

@@ -159,7 +159,11 @@ test('N = 1: a command for a key whose owner the failure detector calls dead ans
   const ids = ['n1', 'n2', 'n3'];
   const sim = simServices({ seed: 'store-owner-dead', nodes: ids, services: [membershipService, storeService] });
   assert.ok(
-    sim.runUntilCondition(() => ids.every((id) => storeOf(sim.instance(id)!).ring.ring.version > 0), 20_000),
+    sim.runUntilCondition(
+      () =>
+        ids.every((id) => storeOf(sim.instance(id)!).ring.ring.version > 0 && storeOf(sim.instance(id)!).ring.current),
+      20_000,
+    ),
     'ring',
   );
   sim.runFor(2_000); // membership: every peer alive

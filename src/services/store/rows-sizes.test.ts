@@ -170,7 +170,13 @@ function mergePastTheStore(o: { hints: boolean }): void {
       },
     },
   });
-  assert.ok(sim.runUntilCondition(() => ids.every((id) => storeOf(sim.instance(id)!).ring.ring.version > 0), 20_000));
+  assert.ok(
+    sim.runUntilCondition(
+      () =>
+        ids.every((id) => storeOf(sim.instance(id)!).ring.ring.version > 0 && storeOf(sim.instance(id)!).ring.current),
+      20_000,
+    ),
+  );
   sim.runFor(2_000);
   const cut = sim.network.partition(ids.map((id) => [id]));
   sim.runFor(3_000);

@@ -27,6 +27,8 @@ export interface SwarmRunOptions {
   readonly without?: readonly string[];
   /** A registered workload, or `mix`: each seed also draws its workloads and their intensities. */
   readonly workload?: string;
+  /** Overrides of the workload's own options (ClusterSimOptions.workloadOptions). */
+  readonly workloadOptions?: Readonly<Record<string, unknown>>;
 }
 
 export function swarmClusterOptions(seed: string, o: SwarmRunOptions = {}): ClusterSimOptions {
@@ -40,6 +42,7 @@ export function swarmClusterOptions(seed: string, o: SwarmRunOptions = {}): Clus
     swarm: true,
     ...(o.without !== undefined && o.without.length > 0 ? { swarmWithout: o.without } : {}),
     ...(o.mutations !== undefined && o.mutations.length > 0 ? { mutations: o.mutations } : {}),
+    ...(o.workloadOptions !== undefined ? { workloadOptions: o.workloadOptions } : {}),
   };
 }
 

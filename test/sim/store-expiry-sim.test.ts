@@ -13,6 +13,7 @@ import { membershipService } from '../../src/services/membership/service.ts';
 import { storeOf, storeService } from '../../src/services/store/service.ts';
 import { runCommands } from '../../src/services/store/sim-client.ts';
 import type { Simulation } from '../../src/sim/simulation.ts';
+import { waitRingCurrent } from '../support/replicated-cluster.ts';
 import { simServices } from '../support/sim-services.ts';
 
 const NODES = ['n1', 'n2', 'n3'];
@@ -29,15 +30,7 @@ function cluster(seed: string): Simulation<NodeServices> {
     services: [membershipService, storeService],
     store: { sync: 'always', replication: { replicas: 3, antiEntropyIntervalMs: 0 } },
   });
-  assert.ok(
-    sim.runUntilCondition(
-      () =>
-        NODES.every(
-          (id) => storeOf(sim.instance(id)!).ring.ring.version > 0 && storeOf(sim.instance(id)!).ring.current,
-        ),
-      20_000,
-    ),
-  );
+  waitRingCurrent(sim, NODES);
   settle(sim);
   return sim;
 }

@@ -34,6 +34,8 @@ import type { Mutation } from '../../src/lib/mutations.ts';
 import { catches, runSwarmSeed, type SwarmSeedReport } from '../../src/node/sim-swarm.ts';
 
 const WORKLOAD = { workload: 'store' } as const;
+/** The operator's ring moves in every run (sim-workload.ts ringMoveShare, 0 by default: docs/SWARM.md). */
+const MOVES = { workload: 'store', workloadOptions: { ringMoveShare: 1 } } as const;
 
 function assertPassed(r: SwarmSeedReport): void {
   assert.ok(
@@ -59,17 +61,17 @@ describe('store workload: swarm seeds', () => {
   });
 });
 
-const CAUGHT: ReadonlyArray<{ mutation: Mutation; seed: string; invariant: RegExp }> = [
+const CAUGHT: ReadonlyArray<{ mutation: Mutation; seed: string; invariant: RegExp; moves?: true }> = [
   { mutation: 'dynamo-forward-copies-run', seed: '23', invariant: /^store-phantom$/ },
-  { mutation: 'dynamo-pull-whole-deadline', seed: '31', invariant: /^liveness$/ },
-  { mutation: 'dynamo-tree-request-once', seed: '5043', invariant: /^liveness$/ },
+  { mutation: 'dynamo-pull-whole-deadline', seed: '31', invariant: /^liveness$/, moves: true },
+  { mutation: 'dynamo-tree-request-once', seed: '5043', invariant: /^liveness$/, moves: true },
   // The operator decommissions a node under the load; a page it pushed is lost and waited for a
   // minute: the move does not complete within the run's bound.
-  { mutation: 'dynamo-move-page-long-deadline', seed: '7', invariant: /^liveness$/ },
+  { mutation: 'dynamo-move-page-long-deadline', seed: '7', invariant: /^liveness$/, moves: true },
   // n1 comes back from a crash holding the ring from before n4's join (its metadata replica learns
   // the last commits from the leader a moment later) and coordinates a forwarded QUORUM SMEMBERS
   // with it: the replicas of then miss a member the new ones acknowledged.
-  { mutation: 'store-ring-stale-after-restart', seed: '5293', invariant: /^store-stale-read$/ },
+  { mutation: 'store-ring-stale-after-restart', seed: '5293', invariant: /^store-stale-read$/, moves: true },
   // store-actor-reused-after-wipe is not here either: it needs a wipe after a QUORUM SADD whose
   // rows a new collection context then covers; seeds 10 and 5 caught it before the schedules moved,
   // none of 1-150 and 5000-5185 does on the final workload. src/services/store/replica-actor.test.ts
@@ -87,9 +89,9 @@ const CAUGHT: ReadonlyArray<{ mutation: Mutation; seed: string; invariant: RegEx
 
 describe('store workload: planted bugs are caught by a seed that passes without them', () => {
   const baselines = new Map<string, SwarmSeedReport>();
-  for (const { mutation, seed, invariant } of CAUGHT) {
-    test(`${mutation}: seed ${seed}`, () => {
-      const r = catches(seed, [mutation], WORKLOAD, baselines);
+  for (const { mutation, seed, invariant, moves } of CAUGHT) {
+    test(`${mutation}: seed ${seed}${moves ? ' with ring moves' : ''}`, () => {
+      const r = catches(seed, [mutation], moves ? MOVES : WORKLOAD, baselines);
       assert.equal(r.planted.ok, false, `${mutation} went unnoticed by seed ${seed}`);
       assert.match(r.planted.failure!.invariant, invariant, r.planted.failure!.detail);
       assert.equal(r.baseline?.ok, true, `seed ${seed} fails without the mutation: ${r.baseline?.failure?.detail}`);

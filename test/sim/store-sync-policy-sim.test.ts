@@ -17,6 +17,7 @@ import { membershipService } from '../../src/services/membership/service.ts';
 import { storeOf, storeService } from '../../src/services/store/service.ts';
 import { runCommands } from '../../src/services/store/sim-client.ts';
 import type { Simulation } from '../../src/sim/simulation.ts';
+import { waitRingCurrent } from '../support/replicated-cluster.ts';
 import { simServices } from '../support/sim-services.ts';
 
 const NODES = ['n1', 'n2', 'n3'];
@@ -35,15 +36,7 @@ function scenario(mutations: string[]): { peers: string[][]; actors: string[] } 
     store: { sync: 'periodic', syncIntervalMs: 60_000, replication: { replicas: 3, antiEntropyIntervalMs: 0 } },
     ...(mutations.length > 0 ? { mutations: mutationsFrom(mutations) } : {}),
   });
-  assert.ok(
-    sim.runUntilCondition(
-      () =>
-        NODES.every(
-          (id) => storeOf(sim.instance(id)!).ring.ring.version > 0 && storeOf(sim.instance(id)!).ring.current,
-        ),
-      20_000,
-    ),
-  );
+  waitRingCurrent(sim, NODES);
   assert.ok(
     sim.runUntilCondition(
       () =>
@@ -70,12 +63,7 @@ function scenario(mutations: string[]): { peers: string[][]; actors: string[] } 
   );
   sim.crash(first); // power loss: nothing was synced since start (interval 60 s)
   sim.restart(first);
-  assert.ok(
-    sim.runUntilCondition(
-      () => storeOf(sim.instance(first)!).ring.ring.version > 0 && storeOf(sim.instance(first)!).ring.current,
-      20_000,
-    ),
-  );
+  waitRingCurrent(sim, [first]);
   assert.ok(storeOf(sim.instance(first)!).replica!.peek(enc.encode(key)).isEmpty, 'the crash lost v1 locally');
   assert.deepEqual(run(sim, first, ['BARISTA', 'CONSISTENCY', 'ONE'], ['SET', key, 'v2']), ['+OK', '+OK']);
   // Counters (PN-Counter entries named by the actor id) and sets work under the life's actor id too.

@@ -24,14 +24,19 @@ export function replicatedCluster(
     // `store.replication` settings given are kept beside N (a test turning background repair off).
     store: { ...store, replication: { ...(store['replication'] as object | undefined), replicas } },
   });
-  assert.ok(
-    sim.runUntilCondition(
-      () =>
-        ids.every((id) => storeOf(sim.instance(id)!).ring.ring.version > 0 && storeOf(sim.instance(id)!).ring.current),
-      20_000,
-    ),
-    'ring',
-  );
+  waitRingCurrent(sim, ids);
   sim.runFor(2_000); // membership: every peer alive
   return sim;
+}
+
+/** Runs until every node in `ids` knows the ring and knows it current (it coordinates only then). */
+export function waitRingCurrent(sim: Simulation<NodeServices>, ids: readonly string[], withinMs = 20_000): void {
+  const ready = (id: string) => {
+    const keeper = storeOf(sim.instance(id)!).ring;
+    return keeper.ring.version > 0 && keeper.current;
+  };
+  assert.ok(
+    sim.runUntilCondition(() => ids.every(ready), withinMs),
+    `the ring is not current on ${ids.join(', ')}`,
+  );
 }

@@ -128,7 +128,16 @@ interface Transfer {
   /** Where the next page starts (null: from the first key; the end is finishedTick, not a null cursor). */
   cursor: Uint8Array | null;
   /** The page or fetch in flight: its op, where the page after it starts (push), its deadline. */
-  inflight: { readonly op: number; readonly next: Uint8Array | null; readonly deadlineTick: number } | undefined;
+  inflight:
+    | {
+        readonly op: number;
+        readonly next: Uint8Array | null;
+        readonly deadlineTick: number;
+        /** A pushed page's entries and bytes, counted once it is acknowledged (not at each sending). */
+        readonly entries?: number;
+        readonly bytes?: number;
+      }
+    | undefined;
   /** The tick the last page was merged or acknowledged; done counts from the tick after it. */
   finishedTick: number | undefined;
   pages: number;
@@ -460,8 +469,10 @@ export class MoveRunner {
       this.stats.ignored++;
       return;
     }
-    const next = t.inflight!.next;
+    const { next, entries = 0, bytes = 0 } = t.inflight!;
     t.inflight = undefined;
+    t.entries += entries;
+    t.bytes += bytes;
     this.advance(t, next, []);
     this.pump(t);
   }
@@ -497,9 +508,9 @@ export class MoveRunner {
       return;
     }
     const page = this.readPage(t.cursor, t.rangeSet);
-    t.entries += page.entries.length;
-    for (const e of page.entries) t.bytes += e.key.length + e.state.length;
-    t.inflight = { op, next: page.next, deadlineTick };
+    let bytes = 0;
+    for (const e of page.entries) bytes += e.key.length + e.state.length;
+    t.inflight = { op, next: page.next, deadlineTick, entries: page.entries.length, bytes };
     this.deps.send(t.peer, { type: 'movePage', op, push: true, next: page.next, entries: page.entries });
   }
 
